@@ -1,0 +1,45 @@
+"""Trellis version-control core: bare git repositories on pygit2.
+
+Plain library: no gRPC, no environment, no printing. Start at :class:`Store`.
+"""
+
+from .errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    LimitExceeded,
+    MergeConflict,
+    NotFound,
+    PermissionDenied,
+    StaleHead,
+    VcsError,
+)
+from .model import (
+    Branch,
+    Change,
+    Commit,
+    CommitResult,
+    DeleteFile,
+    FileContent,
+    Identity,
+    Limits,
+    OnStale,
+    Page,
+    PutFile,
+    RenameFile,
+    Repository,
+    Session,
+    SessionStatus,
+    Signature,
+    Step,
+    StepInput,
+    TreeEntry,
+)
+from .store import Store
+
+__all__ = [
+    "AlreadyExists", "Branch", "Change", "Commit", "CommitResult", "DeleteFile", "FailedPrecondition",
+    "FileContent", "Identity", "InvalidArgument", "LimitExceeded", "Limits", "MergeConflict", "NotFound",
+    "OnStale", "Page", "PermissionDenied", "PutFile", "RenameFile", "Repository", "Session",
+    "SessionStatus", "Signature", "StaleHead", "Step", "StepInput", "Store", "TreeEntry", "VcsError",
+]

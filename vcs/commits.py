@@ -1,0 +1,128 @@
+"""Landing a change set as one commit on a branch, with compare-and-swap."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import pygit2
+
+from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
+from .model import Change, Identity, Limits, OnStale
+from .refs import RefLocks
+from .trees import apply_changes
+from .validation import check_commit_id
+
+__all__ = ["COMMITTER", "compose_message", "land_commit", "signature"]
+
+COMMITTER = Identity("trellis")
+
+
+def signature(identity: Identity) -> pygit2.Signature:
+    return pygit2.Signature(identity.name, identity.email, int(time.time()), 0)
+
+
+def compose_message(message: str, trailers: Mapping[str, str]) -> str:
+    body = message.strip() or "Update files"
+    if not trailers:
+        return body + "\n"
+    lines = "\n".join(f"{key}: {value}" for key, value in trailers.items())
+    return f"{body}\n\n{lines}\n"
+
+
+def land_commit(
+    repo: pygit2.Repository,
+    locks: RefLocks,
+    repository: str,
+    branch: str,
+    changes: Sequence[Change],
+    message: str,
+    author: Identity,
+    *,
+    expected_head: str | None,
+    on_stale: OnStale,
+    limits: Limits,
+    trailers: Mapping[str, str],
+) -> tuple[pygit2.Commit, bool]:
+    """Land ``changes`` on ``branch``; return the new commit and whether it was rebased.
+
+    Under the branch's lock: read the head, compare it with ``expected_head``,
+    build the tree, write the commit, move the ref. A stale head fails with
+    :class:`StaleHead` unless ``on_stale`` is REBASE, in which case the change
+    (made against ``expected_head``) is three-way merged onto the real head and
+    lands only if the merge is clean.
+    """
+    if expected_head is not None:
+        check_commit_id(expected_head, "expected_head")
+    refname = f"refs/heads/{branch}"
+    with locks.hold(repository, refname):
+        ref = repo.references.get(refname)
+        if ref is None:
+            raise NotFound(
+                f"branch {branch!r} does not exist in {repository!r}: create it first "
+                "(CreateBranch, or CreateSession which makes one per session)",
+                reason="BRANCH_NOT_FOUND",
+                branch=branch,
+            )
+        head = repo[ref.target]
+        assert isinstance(head, pygit2.Commit)
+        rebased = False
+        if expected_head is None or expected_head == str(head.id):
+            tree_id = apply_changes(repo, head.tree, changes, limits)
+        elif on_stale is OnStale.REBASE:
+            tree_id = _rebase(repo, expected_head, head, changes, limits, branch)
+            rebased = True
+        else:
+            raise StaleHead(branch, expected_head, str(head.id))
+        if tree_id == head.tree_id:
+            raise InvalidArgument(
+                "the change set leaves the tree unchanged (every put matches the current content); "
+                "nothing was committed",
+                reason="EMPTY_CHANGE",
+            )
+        commit_id = repo.create_commit(
+            None,
+            signature(author),
+            signature(COMMITTER),
+            compose_message(message, trailers),
+            tree_id,
+            [head.id],
+        )
+        ref.set_target(commit_id, f"commit: {author.name}")
+        commit = repo[commit_id]
+        assert isinstance(commit, pygit2.Commit)
+        return commit, rebased
+
+
+def _rebase(
+    repo: pygit2.Repository,
+    expected_head: str,
+    head: pygit2.Commit,
+    changes: Sequence[Change],
+    limits: Limits,
+    branch: str,
+) -> pygit2.Oid:
+    try:
+        base = repo[expected_head]
+    except (KeyError, ValueError):
+        raise NotFound(
+            f"expected_head {expected_head} is not a commit of this repository; "
+            f"the branch {branch!r} is at {head.id}",
+            reason="REVISION_NOT_FOUND",
+            actual_head=str(head.id),
+        ) from None
+    if not isinstance(base, pygit2.Commit):
+        raise InvalidArgument(f"expected_head {expected_head} is not a commit", reason="INVALID_COMMIT_ID")
+    changed_tree = repo[apply_changes(repo, base.tree, changes, limits)]
+    assert isinstance(changed_tree, pygit2.Tree)
+    index = repo.merge_trees(base.tree, head.tree, changed_tree)
+    if index.conflicts is not None:
+        paths = sorted(
+            {entry.path for side in index.conflicts for entry in side if entry is not None}
+        )
+        raise MergeConflict(
+            f"cannot rebase onto {head.id}: conflicting changes in {', '.join(paths)}; "
+            "read the new head, redo the change and commit with the new expected_head",
+            paths,
+        )
+    return index.write_tree(repo)

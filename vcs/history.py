@@ -1,0 +1,169 @@
+"""Reading what is in a repository: files, trees and commit logs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pygit2
+
+from .convert import commit_value
+from .errors import InvalidArgument, NotFound
+from .model import Commit, FileContent, Limits, Page, TreeEntry
+from .paging import decode_token, encode_token, page_size
+from .revisions import resolve_commit
+from .validation import check_path
+
+__all__ = ["list_commits", "list_tree", "read_file"]
+
+_KINDS = {
+    pygit2.enums.FileMode.TREE: "directory",
+    pygit2.enums.FileMode.LINK: "symlink",
+    pygit2.enums.FileMode.COMMIT: "submodule",
+}
+
+
+def _object_at(tree: pygit2.Tree, path: str, revision: str) -> pygit2.Object:
+    try:
+        return tree[path]
+    except KeyError:
+        raise NotFound(
+            f"path {path!r} does not exist at revision {revision or 'HEAD'!r}",
+            reason="PATH_NOT_FOUND",
+            path=path,
+        ) from None
+
+
+def read_file(repo: pygit2.Repository, revision: str, path: str, limits: Limits) -> FileContent:
+    check_path(path, limits)
+    commit = resolve_commit(repo, revision)
+    obj = _object_at(commit.tree, path, revision)
+    if not isinstance(obj, pygit2.Blob):
+        raise InvalidArgument(
+            f"path {path!r} is a directory: list it with ListTree", reason="NOT_A_FILE", path=path
+        )
+    parent, _, name = path.rpartition("/")
+    holder = commit.tree[parent] if parent else commit.tree
+    assert isinstance(holder, pygit2.Tree)
+    mode = next(e.filemode for e in holder if e.name == name)
+    return FileContent(
+        path=path,
+        content=obj.data,
+        executable=mode == pygit2.enums.FileMode.BLOB_EXECUTABLE,
+        blob_id=str(obj.id),
+    )
+
+
+def _walk_tree(
+    repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, recursive: bool
+) -> Iterator[TreeEntry]:
+    """Entries in path order, depth first; iterative so deep trees cannot exhaust the stack."""
+    stack: list[tuple[Iterator[pygit2.Object], str]] = [(iter(sorted(tree, key=lambda e: e.name)), prefix)]
+    while stack:
+        entries, base = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        path = f"{base}{entry.name}"
+        kind = _KINDS.get(entry.filemode, "file")
+        yield TreeEntry(
+            path=path,
+            object_id=str(entry.id),
+            kind=kind,
+            executable=entry.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE,
+            size=repo.odb.read_header(entry.id)[1] if kind in ("file", "symlink") else 0,
+        )
+        if recursive and kind == "directory":
+            subtree = repo[entry.id]
+            assert isinstance(subtree, pygit2.Tree)
+            stack.append((iter(sorted(subtree, key=lambda e: e.name)), f"{path}/"))
+
+
+def list_tree(
+    repo: pygit2.Repository,
+    revision: str,
+    path: str,
+    recursive: bool,
+    limits: Limits,
+    *,
+    requested_page_size: int = 0,
+    page_token: str = "",
+) -> Page[TreeEntry]:
+    size = page_size(requested_page_size, limits, default=1000)
+    offset = int(decode_token(page_token, "offset").get("offset", 0))
+    commit = resolve_commit(repo, revision)
+    tree = commit.tree
+    prefix = ""
+    if path:
+        check_path(path, limits)
+        obj = _object_at(commit.tree, path, revision)
+        if not isinstance(obj, pygit2.Tree):
+            raise InvalidArgument(f"path {path!r} is a file: read it with GetFile", reason="NOT_A_DIRECTORY")
+        tree, prefix = obj, f"{path}/"
+    items: list[TreeEntry] = []
+    more = False
+    for i, entry in enumerate(_walk_tree(repo, tree, prefix, recursive)):
+        if i < offset:
+            continue
+        if len(items) == size:
+            more = True
+            break
+        items.append(entry)
+    return Page(items, encode_token(offset=offset + size) if more else "")
+
+
+def _entry_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
+    try:
+        return tree[path].id
+    except KeyError:
+        return None
+
+
+def _touches(commit: pygit2.Commit, path: str) -> bool:
+    mine = _entry_id(commit.tree, path)
+    parents = commit.parents
+    if not parents:
+        return mine is not None
+    return all(_entry_id(p.tree, path) != mine for p in parents)
+
+
+def list_commits(
+    repo: pygit2.Repository,
+    revision: str,
+    path: str,
+    limits: Limits,
+    *,
+    requested_page_size: int = 0,
+    page_token: str = "",
+) -> Page[Commit]:
+    """Commits reachable from ``revision``, newest first, optionally only those touching ``path``.
+
+    The page token pins the starting commit, so later pushes do not shift pages.
+    """
+    size = page_size(requested_page_size, limits, default=50)
+    state = decode_token(page_token, "start", "offset")
+    if path:
+        check_path(path, limits)
+    if state:
+        start = resolve_commit(repo, str(state["start"]))
+        offset = int(state["offset"])
+    else:
+        start = resolve_commit(repo, revision)
+        offset = 0
+    walker = repo.walk(start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
+    items: list[Commit] = []
+    seen = 0
+    more = False
+    for commit in walker:
+        if path and not _touches(commit, path):
+            continue
+        if seen < offset:
+            seen += 1
+            continue
+        if len(items) == size:
+            more = True
+            break
+        items.append(commit_value(commit))
+        seen += 1
+    token = encode_token(start=str(start.id), offset=seen) if more else ""
+    return Page(items, token)

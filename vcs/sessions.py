@@ -1,0 +1,342 @@
+"""Sessions and their steps, stored in git under ``refs/trellis/sessions/<id>``.
+
+Each session ref points at a chain of commits (one per event) whose tree is::
+
+    session.json            the session record with running totals
+    steps/00000001.json     one file per step, in order
+
+so ``git show refs/trellis/sessions/<id>:session.json`` and
+``git log refs/trellis/sessions/<id>`` read them with plain git.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pygit2
+
+from .commits import COMMITTER, signature
+from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from .model import Identity, Limits, Page, Session, SessionStatus, Step, StepInput
+from .paging import decode_token, encode_token, page_size
+from .refs import RefLocks
+from .validation import check_branch_name, check_session_id, check_text
+
+__all__ = [
+    "SESSION_REF_PREFIX",
+    "append_step",
+    "check_session_writable",
+    "create_session",
+    "end_session",
+    "get_session",
+    "hold_session",
+    "list_sessions",
+    "list_steps",
+    "new_session_id",
+    "step_input_size",
+]
+
+SESSION_REF_PREFIX = "refs/trellis/sessions/"
+_BLOB = pygit2.enums.FileMode.BLOB
+_TREE = pygit2.enums.FileMode.TREE
+
+
+def new_session_id() -> str:
+    """Time-ordered, unique: 12 hex digits of milliseconds then 8 random hex digits."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+
+
+def _ref(session_id: str) -> str:
+    return SESSION_REF_PREFIX + session_id
+
+
+@contextmanager
+def hold_session(locks: RefLocks, repository: str, session_id: str) -> Iterator[None]:
+    with locks.hold(repository, _ref(session_id)):
+        yield
+
+
+def _dump(value: dict[str, Any]) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _session_json(session: Session) -> bytes:
+    record = dataclasses.asdict(session)
+    record["status"] = session.status.value
+    return _dump(record)
+
+
+def _session_from(data: bytes) -> Session:
+    record = json.loads(data)
+    record["status"] = SessionStatus(record["status"])
+    return Session(**record)
+
+
+def _step_json(step: Step) -> bytes:
+    record = dataclasses.asdict(step)
+    return _dump(record)
+
+
+def _step_from(data: bytes) -> Step:
+    record = json.loads(data)
+    record["input"] = StepInput(**record["input"])
+    return Step(**record)
+
+
+def _step_name(index: int) -> str:
+    return f"{index:08d}.json"
+
+
+def step_input_size(step: StepInput) -> int:
+    return len(json.dumps(dataclasses.asdict(step), ensure_ascii=False).encode())
+
+
+def _tip(repo: pygit2.Repository, session_id: str) -> pygit2.Commit:
+    ref = repo.references.get(_ref(check_session_id(session_id)))
+    if ref is None:
+        raise NotFound(
+            f"session {session_id!r} not found: list sessions with ListSessions",
+            reason="SESSION_NOT_FOUND",
+            session=session_id,
+        )
+    commit = repo[ref.target]
+    assert isinstance(commit, pygit2.Commit)
+    return commit
+
+
+def _read_session(repo: pygit2.Repository, tip: pygit2.Commit) -> Session:
+    blob = tip.tree["session.json"]
+    assert isinstance(blob, pygit2.Blob)
+    return _session_from(blob.data)
+
+
+def get_session(repo: pygit2.Repository, session_id: str) -> Session:
+    return _read_session(repo, _tip(repo, session_id))
+
+
+def _write(
+    repo: pygit2.Repository,
+    session: Session,
+    parent: pygit2.Commit | None,
+    message: str,
+    actor: Identity,
+    step: Step | None = None,
+) -> pygit2.Oid:
+    root = repo.TreeBuilder(parent.tree) if parent is not None else repo.TreeBuilder()
+    root.insert("session.json", repo.create_blob(_session_json(session)), _BLOB)
+    if step is not None:
+        existing = root.get("steps")
+        steps = repo.TreeBuilder(repo[existing.id]) if existing is not None else repo.TreeBuilder()
+        steps.insert(_step_name(step.index), repo.create_blob(_step_json(step)), _BLOB)
+        root.insert("steps", steps.write(), _TREE)
+    # A step's code commit is the second parent, so the session keeps its code
+    # reachable even after the agent's branch is deleted (git log --first-parent
+    # shows the session events alone).
+    parents = [parent.id] if parent is not None else []
+    if step is not None and step.commit_id:
+        parents.append(pygit2.Oid(hex=step.commit_id))
+    return repo.create_commit(
+        None,
+        signature(actor),
+        signature(COMMITTER),
+        f"{message}\n\nTrellis-Session: {session.session_id}\nTrellis-Agent: {session.agent}\n",
+        root.write(),
+        parents,
+    )
+
+
+def create_session(
+    repo: pygit2.Repository,
+    locks: RefLocks,
+    repository: str,
+    agent: Identity,
+    *,
+    model: str,
+    task: str,
+    base: pygit2.Commit,
+    branch_id: str | None,
+    metadata: dict[str, str],
+    limits: Limits,
+) -> Session:
+    check_text(model, "model", 1024)
+    check_text(task, "task", limits.max_step_bytes)
+    for key, value in metadata.items():
+        check_text(key, "metadata key", 256)
+        check_text(value, "metadata value", 64 * 1024)
+    session_id = new_session_id()
+    branch = branch_id or f"agents/{agent.name}/{session_id}"
+    check_branch_name(branch)
+    branch_ref = f"refs/heads/{branch}"
+    session = Session(
+        session_id=session_id,
+        agent=agent.name,
+        model=model,
+        task=task,
+        base_commit_id=str(base.id),
+        branch_id=branch,
+        status=SessionStatus.ACTIVE,
+        create_time=time.time(),
+        end_time=None,
+        step_count=0,
+        commit_count=0,
+        input_tokens=0,
+        output_tokens=0,
+        cost_usd=0.0,
+        outcome="",
+        metadata=dict(metadata),
+    )
+    with locks.hold(repository, branch_ref):
+        if repo.references.get(branch_ref) is not None:
+            raise AlreadyExists(
+                f"branch {branch!r} already exists: pick another branch_id or leave it empty",
+                reason="BRANCH_EXISTS",
+                branch=branch,
+            )
+        commit_id = _write(repo, session, None, f"Start session {session_id}", agent)
+        repo.references.create(_ref(session_id), commit_id)
+        repo.references.create(branch_ref, base.id)
+    return session
+
+
+def _check_writable(session: Session, actor: Identity) -> None:
+    if session.agent != actor.name:
+        raise PermissionDenied(
+            f"session {session.session_id!r} belongs to agent {session.agent!r}, not {actor.name!r}",
+            reason="NOT_SESSION_OWNER",
+        )
+    if session.status is not SessionStatus.ACTIVE:
+        raise FailedPrecondition(
+            f"session {session.session_id!r} has ended ({session.status.value}); start a new session",
+            reason="SESSION_ENDED",
+        )
+
+
+def check_session_writable(repo: pygit2.Repository, session_id: str, actor: Identity) -> Session:
+    """The session, if ``actor`` may record steps in it now (call under :func:`hold_session`)."""
+    session = get_session(repo, session_id)
+    _check_writable(session, actor)
+    return session
+
+
+def append_step(
+    repo: pygit2.Repository,
+    session: Session,
+    step_input: StepInput,
+    commit_id: str,
+    actor: Identity,
+) -> Step:
+    """Record the next step (call under :func:`hold_session` after :func:`check_session_writable`)."""
+    tip = _tip(repo, session.session_id)
+    step = Step(
+        session_id=session.session_id,
+        index=session.step_count + 1,
+        input=step_input,
+        commit_id=commit_id,
+        create_time=time.time(),
+    )
+    updated = dataclasses.replace(
+        session,
+        step_count=step.index,
+        commit_count=session.commit_count + (1 if commit_id else 0),
+        input_tokens=session.input_tokens + step_input.input_tokens,
+        output_tokens=session.output_tokens + step_input.output_tokens,
+        cost_usd=session.cost_usd + step_input.cost_usd,
+    )
+    title = f"Step {step.index}: {step_input.action or 'step'}"
+    new_tip = _write(repo, updated, tip, title, actor, step)
+    repo.references[_ref(session.session_id)].set_target(new_tip, title)
+    return step
+
+
+def end_session(
+    repo: pygit2.Repository,
+    locks: RefLocks,
+    repository: str,
+    session_id: str,
+    status: SessionStatus,
+    outcome: str,
+    actor: Identity,
+) -> Session:
+    check_text(outcome, "outcome", 64 * 1024)
+    if status is SessionStatus.ACTIVE:
+        raise InvalidArgument(
+            "end a session with status succeeded, failed or abandoned", reason="INVALID_STATUS"
+        )
+    with hold_session(locks, repository, session_id):
+        tip = _tip(repo, session_id)
+        session = _read_session(repo, tip)
+        _check_writable(session, actor)
+        ended = dataclasses.replace(session, status=status, outcome=outcome, end_time=time.time())
+        new_tip = _write(repo, ended, tip, f"End session {session_id}: {status.value}", actor)
+        repo.references[_ref(session_id)].set_target(new_tip, "end session")
+        return ended
+
+
+def list_sessions(
+    repo: pygit2.Repository,
+    agent: str,
+    limits: Limits,
+    *,
+    requested_page_size: int = 0,
+    page_token: str = "",
+) -> Page[Session]:
+    size = page_size(requested_page_size, limits)
+    after = str(decode_token(page_token, "after").get("after", ""))
+    ids = sorted(
+        name.removeprefix(SESSION_REF_PREFIX)
+        for name in repo.references
+        if name.startswith(SESSION_REF_PREFIX)
+    )
+    items: list[Session] = []
+    more = False
+    for session_id in ids:
+        if session_id <= after:
+            continue
+        session = get_session(repo, session_id)
+        if agent and session.agent != agent:
+            continue
+        if len(items) == size:
+            more = True
+            break
+        items.append(session)
+    token = encode_token(after=items[-1].session_id) if more and items else ""
+    return Page(items, token)
+
+
+def list_steps(
+    repo: pygit2.Repository,
+    session_id: str,
+    limits: Limits,
+    *,
+    requested_page_size: int = 0,
+    page_token: str = "",
+) -> Page[Step]:
+    size = page_size(requested_page_size, limits)
+    after = int(decode_token(page_token, "after").get("after", 0))
+    tip = _tip(repo, session_id)
+    try:
+        steps_tree = tip.tree["steps"]
+    except KeyError:
+        return Page([], "")
+    assert isinstance(steps_tree, pygit2.Tree)
+    names = sorted(e.name for e in steps_tree)
+    items: list[Step] = []
+    more = False
+    for name in names:
+        index = int(name.removesuffix(".json"))
+        if index <= after:
+            continue
+        if len(items) == size:
+            more = True
+            break
+        blob = repo[steps_tree[name].id]
+        assert isinstance(blob, pygit2.Blob)
+        items.append(_step_from(blob.data))
+    token = encode_token(after=items[-1].index) if more and items else ""
+    return Page(items, token)

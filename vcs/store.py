@@ -1,0 +1,385 @@
+"""The store: every repository of a data directory, and the operations on them.
+
+``Store`` is the version-control core's one entry point. It owns the bare
+repositories under ``<root>/repos/<name>.git``, the per-ref locks that make
+compare-and-swap possible, and the limits applied to every request. It
+assumes it is the only writer of ``root`` (the server holds a lock on the
+data directory) and never reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pygit2
+
+from . import history, sessions
+from .commits import COMMITTER, land_commit, signature
+from .convert import commit_value
+from .errors import AlreadyExists, InvalidArgument, NotFound, StaleHead
+from .model import (
+    Branch,
+    Change,
+    Commit,
+    CommitResult,
+    FileContent,
+    Identity,
+    Limits,
+    OnStale,
+    Page,
+    Repository,
+    Session,
+    SessionStatus,
+    Step,
+    StepInput,
+    TreeEntry,
+)
+from .paging import decode_token, encode_token, page_size
+from .refs import RefLocks
+from .revisions import default_branch, resolve_commit
+from .validation import check_branch_name, check_commit_id, check_repository_name, check_text
+
+__all__ = ["Store"]
+
+_TMP_PREFIX = ".tmp-"
+_TRASH_PREFIX = ".trash-"
+
+
+class Store:
+    def __init__(self, root: Path, limits: Limits | None = None) -> None:
+        self.root = Path(root)
+        self.limits = limits or Limits()
+        self.repos_dir = self.root / "repos"
+        self.repos_dir.mkdir(parents=True, exist_ok=True)
+        self._locks = RefLocks()
+        self._open: dict[str, pygit2.Repository] = {}
+        self._open_guard = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Clean up after a crash: half-made repositories, deleted ones, stale ref locks.
+
+        Only safe while holding the data directory (no other writer). Returns
+        what was removed, for the log.
+        """
+        removed: list[str] = []
+        for entry in self.repos_dir.iterdir():
+            if entry.name.startswith((_TMP_PREFIX, _TRASH_PREFIX)):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(str(entry))
+                continue
+            for lock in [*entry.glob("*.lock"), *entry.joinpath("refs").rglob("*.lock")]:
+                lock.unlink(missing_ok=True)
+                removed.append(str(lock))
+        return removed
+
+    def repository_path(self, name: str) -> Path:
+        return self.repos_dir / f"{check_repository_name(name)}.git"
+
+    def open(self, name: str) -> pygit2.Repository:
+        path = self.repository_path(name)
+        with self._open_guard:
+            repo = self._open.get(name)
+            if repo is None:
+                if not path.is_dir():
+                    raise NotFound(
+                        f"repository {name!r} not found: create it with CreateRepository "
+                        "(trellis repo create NAME)",
+                        reason="REPOSITORY_NOT_FOUND",
+                        repository=name,
+                    )
+                repo = self._open[name] = pygit2.Repository(str(path))
+            return repo
+
+    # -- repositories --------------------------------------------------------
+
+    def create_repository(
+        self, name: str, creator: Identity, *, default_branch: str = "main", description: str = ""
+    ) -> Repository:
+        path = self.repository_path(name)
+        check_branch_name(default_branch)
+        check_text(description, "description", 4096)
+        if path.exists():
+            raise AlreadyExists(f"repository {name!r} already exists", reason="REPOSITORY_EXISTS")
+        staging = self.repos_dir / f"{_TMP_PREFIX}{name}-{secrets.token_hex(4)}"
+        repo = pygit2.init_repository(
+            str(staging), bare=True, initial_head=default_branch
+        )
+        repo.config["trellis.description"] = description
+        repo.config["trellis.createTime"] = str(int(time.time()))
+        repo.config["core.logAllRefUpdates"] = "false"
+        repo.config["gc.auto"] = "0"
+        empty = repo.TreeBuilder().write()
+        repo.create_commit(
+            f"refs/heads/{default_branch}",
+            signature(creator),
+            signature(COMMITTER),
+            f"Create repository {name}\n",
+            empty,
+            [],
+        )
+        try:
+            os.rename(staging, path)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise AlreadyExists(f"repository {name!r} already exists", reason="REPOSITORY_EXISTS") from None
+        return self.get_repository(name)
+
+    def get_repository(self, name: str) -> Repository:
+        repo = self.open(name)
+        branch = default_branch(repo)
+        ref = repo.references.get(f"refs/heads/{branch}")
+        config = repo.config
+        return Repository(
+            repository_id=name,
+            default_branch=branch,
+            description=config["trellis.description"] if "trellis.description" in config else "",
+            create_time=int(config["trellis.createTime"]) if "trellis.createTime" in config else 0,
+            head_commit_id=str(ref.target) if ref is not None else "",
+        )
+
+    def list_repositories(self, *, requested_page_size: int = 0, page_token: str = "") -> Page[Repository]:
+        size = page_size(requested_page_size, self.limits)
+        after = str(decode_token(page_token, "after").get("after", ""))
+        names = sorted(
+            entry.name.removesuffix(".git")
+            for entry in self.repos_dir.iterdir()
+            if entry.name.endswith(".git") and not entry.name.startswith(".")
+        )
+        names = [n for n in names if n > after]
+        items = []
+        for name in names[:size]:
+            try:
+                items.append(self.get_repository(name))
+            except NotFound:  # deleted meanwhile
+                continue
+        more = len(names) > size
+        return Page(items, encode_token(after=names[size - 1]) if more else "")
+
+    def delete_repository(self, name: str) -> None:
+        path = self.repository_path(name)
+        trash = self.repos_dir / f"{_TRASH_PREFIX}{name}-{secrets.token_hex(4)}"
+        with self._open_guard:
+            try:
+                os.rename(path, trash)
+            except FileNotFoundError:
+                raise NotFound(f"repository {name!r} not found", reason="REPOSITORY_NOT_FOUND") from None
+            self._open.pop(name, None)
+        self._locks.forget_repository(name)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # -- commits -------------------------------------------------------------
+
+    def commit(
+        self,
+        repository: str,
+        branch: str,
+        changes: Sequence[Change],
+        message: str,
+        author: Identity,
+        *,
+        expected_head: str | None = None,
+        on_stale: OnStale = OnStale.FAIL,
+        session_id: str | None = None,
+        step: StepInput | None = None,
+    ) -> CommitResult:
+        """Land ``changes`` as one commit on ``branch`` (see :func:`vcs.commits.land_commit`).
+
+        With a session, the commit carries ``Trellis-Agent``, ``Trellis-Session``
+        and ``Trellis-Step`` trailers and the step is recorded in the session.
+        """
+        check_branch_name(branch)
+        check_text(message, "message", self.limits.max_message_bytes)
+        repo = self.open(repository)
+        if step is not None and not session_id:
+            raise InvalidArgument("a step needs the session it belongs to", reason="STEP_WITHOUT_SESSION")
+        if not session_id:
+            commit, rebased = land_commit(
+                repo, self._locks, repository, branch, changes, message, author,
+                expected_head=expected_head, on_stale=on_stale, limits=self.limits,
+                trailers={"Trellis-Agent": author.name},
+            )
+            return CommitResult(commit_value(commit), rebased, None)
+        step_input = step or StepInput(action="commit", thought=message)
+        self._check_step(step_input)
+        with sessions.hold_session(self._locks, repository, session_id):
+            session = sessions.check_session_writable(repo, session_id, author)
+            commit, rebased = land_commit(
+                repo, self._locks, repository, branch, changes, message, author,
+                expected_head=expected_head, on_stale=on_stale, limits=self.limits,
+                trailers={
+                    "Trellis-Agent": author.name,
+                    "Trellis-Session": session_id,
+                    "Trellis-Step": str(session.step_count + 1),
+                },
+            )
+            recorded = sessions.append_step(repo, session, step_input, str(commit.id), author)
+        return CommitResult(commit_value(commit), rebased, recorded)
+
+    def get_commit(self, repository: str, revision: str) -> Commit:
+        return commit_value(resolve_commit(self.open(repository), revision))
+
+    def list_commits(
+        self, repository: str, revision: str = "", path: str = "", *, page_size: int = 0, page_token: str = ""
+    ) -> Page[Commit]:
+        return history.list_commits(
+            self.open(repository), revision, path, self.limits,
+            requested_page_size=page_size, page_token=page_token,
+        )
+
+    def read_file(self, repository: str, revision: str, path: str) -> FileContent:
+        return history.read_file(self.open(repository), revision, path, self.limits)
+
+    def list_tree(
+        self, repository: str, revision: str = "", path: str = "", *, recursive: bool = False,
+        page_size: int = 0, page_token: str = "",
+    ) -> Page[TreeEntry]:
+        return history.list_tree(
+            self.open(repository), revision, path, recursive, self.limits,
+            requested_page_size=page_size, page_token=page_token,
+        )
+
+    # -- branches ------------------------------------------------------------
+
+    def create_branch(self, repository: str, branch: str, revision: str = "") -> Branch:
+        check_branch_name(branch)
+        repo = self.open(repository)
+        target = resolve_commit(repo, revision)
+        refname = f"refs/heads/{branch}"
+        with self._locks.hold(repository, refname):
+            if repo.references.get(refname) is not None:
+                raise AlreadyExists(f"branch {branch!r} already exists", reason="BRANCH_EXISTS", branch=branch)
+            try:
+                repo.references.create(refname, target.id)
+            except (pygit2.GitError, ValueError) as exc:
+                # e.g. "agents/a" exists as a branch and "agents/a/b" is asked for
+                raise InvalidArgument(
+                    f"cannot create branch {branch!r}: {exc}", reason="BRANCH_NAME_CONFLICT"
+                ) from None
+        return Branch(branch, str(target.id))
+
+    def get_branch(self, repository: str, branch: str) -> Branch:
+        check_branch_name(branch)
+        ref = self.open(repository).references.get(f"refs/heads/{branch}")
+        if ref is None:
+            raise NotFound(f"branch {branch!r} not found in {repository!r}", reason="BRANCH_NOT_FOUND", branch=branch)
+        return Branch(branch, str(ref.target))
+
+    def list_branches(
+        self, repository: str, prefix: str = "", *, page_size: int = 0, page_token: str = ""
+    ) -> Page[Branch]:
+        repo = self.open(repository)
+        size = _page(page_size, self.limits)
+        after = str(decode_token(page_token, "after").get("after", ""))
+        full_prefix = f"refs/heads/{prefix}"
+        names = sorted(
+            name.removeprefix("refs/heads/")
+            for name in repo.references
+            if name.startswith(full_prefix)
+        )
+        names = [n for n in names if n > after]
+        items = []
+        for name in names[:size]:
+            ref = repo.references.get(f"refs/heads/{name}")
+            if ref is not None:
+                items.append(Branch(name, str(ref.target)))
+        more = len(names) > size
+        return Page(items, encode_token(after=names[size - 1]) if more else "")
+
+    def delete_branch(self, repository: str, branch: str, *, expected_head: str | None = None) -> None:
+        check_branch_name(branch)
+        if expected_head is not None:
+            check_commit_id(expected_head, "expected_head")
+        repo = self.open(repository)
+        if branch == default_branch(repo):
+            raise InvalidArgument(
+                f"branch {branch!r} is the repository's default branch and cannot be deleted",
+                reason="DEFAULT_BRANCH",
+            )
+        refname = f"refs/heads/{branch}"
+        with self._locks.hold(repository, refname):
+            ref = repo.references.get(refname)
+            if ref is None:
+                raise NotFound(f"branch {branch!r} not found", reason="BRANCH_NOT_FOUND", branch=branch)
+            if expected_head is not None and str(ref.target) != expected_head:
+                raise StaleHead(branch, expected_head, str(ref.target))
+            ref.delete()
+
+    # -- sessions ------------------------------------------------------------
+
+    def create_session(
+        self,
+        repository: str,
+        agent: Identity,
+        *,
+        model: str = "",
+        task: str = "",
+        base_revision: str = "",
+        branch: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> Session:
+        repo = self.open(repository)
+        base = resolve_commit(repo, base_revision)
+        return sessions.create_session(
+            repo, self._locks, repository, agent,
+            model=model, task=task, base=base, branch_id=branch or None,
+            metadata=metadata or {}, limits=self.limits,
+        )
+
+    def get_session(self, repository: str, session_id: str) -> Session:
+        return sessions.get_session(self.open(repository), session_id)
+
+    def list_sessions(
+        self, repository: str, agent: str = "", *, page_size: int = 0, page_token: str = ""
+    ) -> Page[Session]:
+        return sessions.list_sessions(
+            self.open(repository), agent, self.limits, requested_page_size=page_size, page_token=page_token
+        )
+
+    def end_session(
+        self, repository: str, session_id: str, status: SessionStatus, actor: Identity, outcome: str = ""
+    ) -> Session:
+        return sessions.end_session(
+            self.open(repository), self._locks, repository, session_id, status, outcome, actor
+        )
+
+    def record_step(self, repository: str, session_id: str, step: StepInput, actor: Identity) -> Step:
+        """Record a step that changed no code."""
+        self._check_step(step)
+        repo = self.open(repository)
+        with sessions.hold_session(self._locks, repository, session_id):
+            session = sessions.check_session_writable(repo, session_id, actor)
+            return sessions.append_step(repo, session, step, "", actor)
+
+    def list_steps(
+        self, repository: str, session_id: str, *, page_size: int = 0, page_token: str = ""
+    ) -> Page[Step]:
+        return sessions.list_steps(
+            self.open(repository), session_id, self.limits, requested_page_size=page_size, page_token=page_token
+        )
+
+    def _check_step(self, step: StepInput) -> None:
+        for field_name in ("thought", "action", "arguments_json", "observation"):
+            check_text(getattr(step, field_name), field_name, self.limits.max_step_bytes)
+        if min(step.input_tokens, step.output_tokens, step.latency_ms) < 0 or not step.cost_usd >= 0:
+            raise InvalidArgument(
+                "token counts, latency and cost must be non-negative numbers", reason="INVALID_STEP"
+            )
+        size = sessions.step_input_size(step)
+        if size > self.limits.max_step_bytes:
+            from .errors import LimitExceeded
+
+            raise LimitExceeded(
+                f"the step is {size} bytes; the limit is {self.limits.max_step_bytes}", reason="STEP_TOO_LARGE"
+            )
+
+
+def _page(requested: int, limits: Limits) -> int:
+    return page_size(requested, limits)
