@@ -13,7 +13,10 @@ from .refs import RefLocks
 from .trees import apply_changes
 from .validation import check_commit_id
 
-__all__ = ["COMMITTER", "compose_message", "land_commit", "signature"]
+__all__ = ["COMMITTER", "REQUEST_TRAILER", "compose_message", "land_commit", "signature"]
+
+REQUEST_TRAILER = "Trellis-Request"
+REQUEST_WINDOW = 100
 
 COMMITTER = Identity("trellis")
 
@@ -43,8 +46,13 @@ def land_commit(
     on_stale: OnStale,
     limits: Limits,
     trailers: Mapping[str, str],
-) -> tuple[pygit2.Commit, bool]:
-    """Land ``changes`` on ``branch``; return the new commit and whether it was rebased.
+    request_id: str | None = None,
+) -> tuple[pygit2.Commit, bool, bool]:
+    """Land ``changes`` on ``branch``; return the commit, whether it was rebased and replayed.
+
+    With a ``request_id`` the commit carries a ``Trellis-Request`` trailer, and
+    a retry whose original is among the branch's last commits returns that
+    commit (``replayed``) instead of landing the change twice.
 
     Under the branch's lock: read the head, compare it with ``expected_head``,
     build the tree, write the commit, move the ref. A stale head fails with
@@ -66,6 +74,11 @@ def land_commit(
             )
         head = repo[ref.target]
         assert isinstance(head, pygit2.Commit)
+        if request_id:
+            earlier = _find_request(repo, head, request_id)
+            if earlier is not None:
+                return earlier, False, True
+            trailers = {**trailers, REQUEST_TRAILER: request_id}
         rebased = False
         if expected_head is None or expected_head == str(head.id):
             tree_id = apply_changes(repo, head.tree, changes, limits)
@@ -91,7 +104,17 @@ def land_commit(
         ref.set_target(commit_id, f"commit: {author.name}")
         commit = repo[commit_id]
         assert isinstance(commit, pygit2.Commit)
-        return commit, rebased
+        return commit, rebased, False
+
+
+def _find_request(repo: pygit2.Repository, head: pygit2.Commit, request_id: str) -> pygit2.Commit | None:
+    needle = f"\n{REQUEST_TRAILER}: {request_id}\n"
+    for i, commit in enumerate(repo.walk(head.id, pygit2.enums.SortMode.TOPOLOGICAL)):
+        if i >= REQUEST_WINDOW:
+            return None
+        if needle in commit.message:
+            return commit
+    return None
 
 
 def _rebase(

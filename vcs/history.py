@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pygit2
 
 from .convert import commit_value
-from .errors import InvalidArgument, NotFound
+from .errors import NotFound
 from .model import Commit, FileContent, Limits, Page, TreeEntry
 from .paging import decode_token, encode_token, page_size
 from .revisions import resolve_commit
@@ -38,8 +38,8 @@ def read_file(repo: pygit2.Repository, revision: str, path: str, limits: Limits)
     commit = resolve_commit(repo, revision)
     obj = _object_at(commit.tree, path, revision)
     if not isinstance(obj, pygit2.Blob):
-        raise InvalidArgument(
-            f"path {path!r} is a directory: list it with ListTree", reason="NOT_A_FILE", path=path
+        raise NotFound(
+            f"path {path!r} is a directory, not a file: list it with ListTree", reason="NOT_A_FILE", path=path
         )
     parent, _, name = path.rpartition("/")
     holder = commit.tree[parent] if parent else commit.tree
@@ -98,7 +98,7 @@ def list_tree(
         check_path(path, limits)
         obj = _object_at(commit.tree, path, revision)
         if not isinstance(obj, pygit2.Tree):
-            raise InvalidArgument(f"path {path!r} is a file: read it with GetFile", reason="NOT_A_DIRECTORY")
+            raise NotFound(f"path {path!r} is a file, not a directory: read it with GetFile", reason="NOT_A_DIRECTORY")
         tree, prefix = obj, f"{path}/"
     items: list[TreeEntry] = []
     more = False

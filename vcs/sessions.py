@@ -34,6 +34,7 @@ __all__ = [
     "check_session_writable",
     "create_session",
     "end_session",
+    "find_step",
     "get_session",
     "hold_session",
     "list_sessions",
@@ -278,6 +279,21 @@ def end_session(
         return ended
 
 
+def find_step(repo: pygit2.Repository, session: Session, commit_id: str, window: int = 100) -> Step | None:
+    """The step among the session's last ``window`` that produced ``commit_id``, if any."""
+    tip = _tip(repo, session.session_id)
+    for index in range(session.step_count, max(0, session.step_count - window), -1):
+        try:
+            blob = tip.tree[f"steps/{_step_name(index)}"]
+        except KeyError:
+            continue
+        assert isinstance(blob, pygit2.Blob)
+        step = _step_from(blob.data)
+        if step.commit_id == commit_id:
+            return step
+    return None
+
+
 def list_sessions(
     repo: pygit2.Repository,
     agent: str,
@@ -287,16 +303,19 @@ def list_sessions(
     page_token: str = "",
 ) -> Page[Session]:
     size = page_size(requested_page_size, limits)
-    after = str(decode_token(page_token, "after").get("after", ""))
+    before = decode_token(page_token, "before").get("before")
     ids = sorted(
-        name.removeprefix(SESSION_REF_PREFIX)
-        for name in repo.references
-        if name.startswith(SESSION_REF_PREFIX)
+        (
+            name.removeprefix(SESSION_REF_PREFIX)
+            for name in repo.references
+            if name.startswith(SESSION_REF_PREFIX)
+        ),
+        reverse=True,  # ids are time-ordered: newest first
     )
     items: list[Session] = []
     more = False
     for session_id in ids:
-        if session_id <= after:
+        if before is not None and session_id >= str(before):
             continue
         session = get_session(repo, session_id)
         if agent and session.agent != agent:
@@ -305,7 +324,7 @@ def list_sessions(
             more = True
             break
         items.append(session)
-    token = encode_token(after=items[-1].session_id) if more and items else ""
+    token = encode_token(before=items[-1].session_id) if more and items else ""
     return Page(items, token)
 
 

@@ -22,7 +22,7 @@ import pygit2
 from . import history, sessions
 from .commits import COMMITTER, land_commit, signature
 from .convert import commit_value
-from .errors import AlreadyExists, InvalidArgument, NotFound, StaleHead
+from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead
 from .model import (
     Branch,
     Change,
@@ -43,7 +43,13 @@ from .model import (
 from .paging import decode_token, encode_token, page_size
 from .refs import RefLocks
 from .revisions import default_branch, resolve_commit
-from .validation import check_branch_name, check_commit_id, check_repository_name, check_text
+from .validation import (
+    check_branch_name,
+    check_commit_id,
+    check_repository_name,
+    check_request_id,
+    check_text,
+)
 
 __all__ = ["Store"]
 
@@ -189,6 +195,7 @@ class Store:
         on_stale: OnStale = OnStale.FAIL,
         session_id: str | None = None,
         step: StepInput | None = None,
+        request_id: str | None = None,
     ) -> CommitResult:
         """Land ``changes`` as one commit on ``branch`` (see :func:`vcs.commits.land_commit`).
 
@@ -197,21 +204,23 @@ class Store:
         """
         check_branch_name(branch)
         check_text(message, "message", self.limits.max_message_bytes)
+        if request_id:
+            check_request_id(request_id)
         repo = self.open(repository)
         if step is not None and not session_id:
             raise InvalidArgument("a step needs the session it belongs to", reason="STEP_WITHOUT_SESSION")
         if not session_id:
-            commit, rebased = land_commit(
+            commit, rebased, _ = land_commit(
                 repo, self._locks, repository, branch, changes, message, author,
                 expected_head=expected_head, on_stale=on_stale, limits=self.limits,
-                trailers={"Trellis-Agent": author.name},
+                trailers={"Trellis-Agent": author.name}, request_id=request_id,
             )
             return CommitResult(commit_value(commit), rebased, None)
         step_input = step or StepInput(action="commit", thought=message)
         self._check_step(step_input)
         with sessions.hold_session(self._locks, repository, session_id):
             session = sessions.check_session_writable(repo, session_id, author)
-            commit, rebased = land_commit(
+            commit, rebased, replayed = land_commit(
                 repo, self._locks, repository, branch, changes, message, author,
                 expected_head=expected_head, on_stale=on_stale, limits=self.limits,
                 trailers={
@@ -219,8 +228,13 @@ class Store:
                     "Trellis-Session": session_id,
                     "Trellis-Step": str(session.step_count + 1),
                 },
+                request_id=request_id,
             )
-            recorded = sessions.append_step(repo, session, step_input, str(commit.id), author)
+            # A replayed request whose step was lost (a crash between moving the
+            # branch and recording the step) gets its step recorded now.
+            recorded = sessions.find_step(repo, session, str(commit.id)) if replayed else None
+            if recorded is None:
+                recorded = sessions.append_step(repo, session, step_input, str(commit.id), author)
         return CommitResult(commit_value(commit), rebased, recorded)
 
     def get_commit(self, repository: str, revision: str) -> Commit:
@@ -374,8 +388,6 @@ class Store:
             )
         size = sessions.step_input_size(step)
         if size > self.limits.max_step_bytes:
-            from .errors import LimitExceeded
-
             raise LimitExceeded(
                 f"the step is {size} bytes; the limit is {self.limits.max_step_bytes}", reason="STEP_TOO_LARGE"
             )

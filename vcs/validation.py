@@ -18,6 +18,7 @@ __all__ = [
     "check_branch_name",
     "check_commit_id",
     "check_path",
+    "check_request_id",
     "check_repository_name",
     "check_revision",
     "check_session_id",
@@ -155,3 +156,16 @@ def check_text(value: str, what: str, max_bytes: int) -> str:
             f"{what} is {size} bytes; the limit is {max_bytes}", reason=f"{what.upper().replace(' ', '_')}_TOO_LARGE"
         )
     return value
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def check_request_id(request_id: str) -> str:
+    _check_surrogates(request_id, "request id")
+    if not _REQUEST_ID.fullmatch(request_id):
+        raise InvalidArgument(
+            f"invalid request_id {request_id[:80]!r}: use 1-64 letters, digits, '-' or '_'",
+            reason="INVALID_REQUEST_ID",
+        )
+    return request_id

@@ -1,0 +1,197 @@
+"""Protobuf messages to domain values and back. No logic beyond translation."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+import vcs
+from vcs import InvalidArgument
+
+from . import names
+from .v1 import changes_pb2, common_pb2, repositories_pb2, sessions_pb2
+
+__all__ = [
+    "branch_pb",
+    "changes_from_pb",
+    "commit_pb",
+    "on_stale_from_pb",
+    "repository_pb",
+    "session_pb",
+    "session_status_from_pb",
+    "step_input_from_pb",
+    "step_input_pb",
+    "step_pb",
+    "timestamp",
+    "tree_entry_pb",
+]
+
+_TREE_KINDS = {
+    "file": changes_pb2.TREE_ENTRY_KIND_FILE,
+    "directory": changes_pb2.TREE_ENTRY_KIND_DIRECTORY,
+    "symlink": changes_pb2.TREE_ENTRY_KIND_SYMLINK,
+    "submodule": changes_pb2.TREE_ENTRY_KIND_SUBMODULE,
+}
+_STATUSES = {
+    vcs.SessionStatus.ACTIVE: sessions_pb2.SESSION_STATUS_ACTIVE,
+    vcs.SessionStatus.SUCCEEDED: sessions_pb2.SESSION_STATUS_SUCCEEDED,
+    vcs.SessionStatus.FAILED: sessions_pb2.SESSION_STATUS_FAILED,
+    vcs.SessionStatus.ABANDONED: sessions_pb2.SESSION_STATUS_ABANDONED,
+}
+_STATUSES_BACK = {v: k for k, v in _STATUSES.items()}
+
+
+def timestamp(seconds: float | None) -> Timestamp | None:
+    if seconds is None:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(int(seconds * 1_000_000_000))
+    return ts
+
+
+def _signature_pb(sig: vcs.Signature) -> common_pb2.Signature:
+    return common_pb2.Signature(name=sig.name, email=sig.email, time=timestamp(sig.time))
+
+
+def commit_pb(repository: str, commit: vcs.Commit) -> changes_pb2.Commit:
+    return changes_pb2.Commit(
+        name=names.commit_name(repository, commit.commit_id),
+        commit_id=commit.commit_id,
+        tree_id=commit.tree_id,
+        parent_ids=commit.parent_ids,
+        author=_signature_pb(commit.author),
+        committer=_signature_pb(commit.committer),
+        message=commit.message,
+        trailers=commit.trailers,
+    )
+
+
+def repository_pb(repo: vcs.Repository) -> repositories_pb2.Repository:
+    return repositories_pb2.Repository(
+        name=names.repository_name(repo.repository_id),
+        repository_id=repo.repository_id,
+        default_branch=repo.default_branch,
+        description=repo.description,
+        create_time=timestamp(repo.create_time),
+        head_commit_id=repo.head_commit_id,
+    )
+
+
+def branch_pb(repository: str, branch: vcs.Branch) -> changes_pb2.Branch:
+    return changes_pb2.Branch(
+        name=names.branch_name(repository, branch.branch_id),
+        branch_id=branch.branch_id,
+        head_commit_id=branch.head_commit_id,
+    )
+
+
+def tree_entry_pb(entry: vcs.TreeEntry) -> changes_pb2.TreeEntry:
+    return changes_pb2.TreeEntry(
+        path=entry.path,
+        object_id=entry.object_id,
+        kind=_TREE_KINDS[entry.kind],
+        executable=entry.executable,
+        size=entry.size,
+    )
+
+
+def changes_from_pb(changes: list[changes_pb2.FileChange]) -> list[vcs.Change]:
+    result: list[vcs.Change] = []
+    for i, change in enumerate(changes):
+        which = change.WhichOneof("change")
+        if which == "put":
+            result.append(vcs.PutFile(change.put.path, change.put.content, change.put.executable))
+        elif which == "delete":
+            result.append(vcs.DeleteFile(change.delete.path))
+        elif which == "rename":
+            result.append(vcs.RenameFile(change.rename.old_path, change.rename.new_path))
+        else:
+            raise InvalidArgument(
+                f"changes[{i}] is empty: set one of put, delete or rename", reason="INVALID_CHANGE"
+            )
+    return result
+
+
+def on_stale_from_pb(value: int) -> vcs.OnStale:
+    if value == changes_pb2.ON_STALE_REBASE:
+        return vcs.OnStale.REBASE
+    if value in (changes_pb2.ON_STALE_UNSPECIFIED, changes_pb2.ON_STALE_FAIL):
+        return vcs.OnStale.FAIL
+    raise InvalidArgument(f"unknown on_stale value {value}", reason="INVALID_ON_STALE")
+
+
+def session_status_from_pb(value: int) -> vcs.SessionStatus:
+    try:
+        return _STATUSES_BACK[value]
+    except KeyError:
+        raise InvalidArgument(
+            "status must be SUCCEEDED, FAILED or ABANDONED", reason="INVALID_STATUS"
+        ) from None
+
+
+def step_input_from_pb(step: sessions_pb2.StepInput) -> vcs.StepInput:
+    return vcs.StepInput(
+        thought=step.thought,
+        action=step.action,
+        arguments_json=step.arguments_json,
+        observation=step.observation,
+        input_tokens=step.input_tokens,
+        output_tokens=step.output_tokens,
+        cost_usd=step.cost_usd,
+        latency_ms=step.latency_ms,
+        metadata=dict(step.metadata),
+    )
+
+
+def step_input_pb(step: vcs.StepInput) -> sessions_pb2.StepInput:
+    return sessions_pb2.StepInput(
+        thought=step.thought,
+        action=step.action,
+        arguments_json=step.arguments_json,
+        observation=step.observation,
+        input_tokens=step.input_tokens,
+        output_tokens=step.output_tokens,
+        cost_usd=step.cost_usd,
+        latency_ms=step.latency_ms,
+        metadata=step.metadata,
+    )
+
+
+def step_pb(repository: str, step: vcs.Step) -> sessions_pb2.Step:
+    s = step.input
+    return sessions_pb2.Step(
+        name=names.step_name(repository, step.session_id, step.index),
+        index=step.index,
+        thought=s.thought,
+        action=s.action,
+        arguments_json=s.arguments_json,
+        observation=s.observation,
+        input_tokens=s.input_tokens,
+        output_tokens=s.output_tokens,
+        cost_usd=s.cost_usd,
+        latency_ms=s.latency_ms,
+        metadata=s.metadata,
+        commit_id=step.commit_id,
+        create_time=timestamp(step.create_time),
+    )
+
+
+def session_pb(repository: str, session: vcs.Session) -> sessions_pb2.Session:
+    return sessions_pb2.Session(
+        name=names.session_name(repository, session.session_id),
+        session_id=session.session_id,
+        agent=session.agent,
+        model=session.model,
+        task=session.task,
+        base_commit_id=session.base_commit_id,
+        branch=names.branch_name(repository, session.branch_id),
+        status=_STATUSES[session.status],
+        create_time=timestamp(session.create_time),
+        end_time=timestamp(session.end_time),
+        step_count=session.step_count,
+        commit_count=session.commit_count,
+        input_tokens=session.input_tokens,
+        output_tokens=session.output_tokens,
+        cost_usd=session.cost_usd,
+        outcome=session.outcome,
+        metadata=session.metadata,
+    )

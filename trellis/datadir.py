@@ -1,0 +1,87 @@
+"""The data directory: its layout and the lock that gives it one owner.
+
+``<data>/server.lock`` is held with ``flock`` by the process that owns the
+directory (a server, or a CLI command working in-process). While a server
+holds it, the file names the address it listens on, so the CLI can find it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DataDirLock", "DataDirBusy", "running_server"]
+
+LOCK_NAME = "server.lock"
+
+
+class DataDirBusy(Exception):
+    """Another process owns the data directory."""
+
+
+@dataclass
+class DataDirLock:
+    root: Path
+    _fd: int = -1
+
+    def acquire(self) -> "DataDirLock":
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            owner = running_server(self.root)
+            where = f" (a server at {owner['address']}, pid {owner.get('pid')})" if owner else ""
+            raise DataDirBusy(
+                f"data directory {self.root} is in use by another process{where}; "
+                "talk to it with --server, or pick another --data-dir"
+            ) from None
+        self._fd = fd
+        self.publish(address="")
+        return self
+
+    def publish(self, *, address: str) -> None:
+        """Record who owns the directory (and where its server listens)."""
+        record = json.dumps({"pid": os.getpid(), "address": address}).encode()
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, record, 0)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "DataDirLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def running_server(root: Path) -> dict[str, object] | None:
+    """The owner record of ``root`` if a live process holds its lock, else None."""
+    path = Path(root) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            data = os.pread(fd, 4096, 0)
+            try:
+                record = json.loads(data) if data else {}
+            except ValueError:
+                record = {}
+            return record if isinstance(record, dict) else {}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

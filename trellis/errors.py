@@ -1,0 +1,148 @@
+"""The one table between domain errors and gRPC status codes.
+
+Server side, :func:`status_for` turns a domain exception into a status code,
+a message and a ``google.rpc.ErrorInfo`` (stable ``reason`` plus metadata).
+Client side, :func:`error_from_rpc` turns the status back into the same
+domain exception class, so SDK callers catch ``vcs.StaleHead`` and friends.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from vcs import errors as vcs_errors
+
+__all__ = [
+    "DOMAIN",
+    "TrellisError",
+    "Unauthenticated",
+    "Unavailable",
+    "error_from_rpc",
+    "rich_status",
+    "status_for",
+]
+
+DOMAIN = "trellis.dev"
+
+
+class TrellisError(vcs_errors.VcsError):
+    """An error raised by the composition root itself (auth, transport)."""
+
+
+class Unauthenticated(TrellisError):
+    reason = "UNAUTHENTICATED"
+
+
+class Unavailable(TrellisError):
+    reason = "UNAVAILABLE"
+
+
+class Unimplemented(TrellisError):
+    reason = "UNIMPLEMENTED"
+
+
+class DeadlineExceeded(TrellisError):
+    reason = "DEADLINE_EXCEEDED"
+
+
+# Most specific first: the first matching class wins.
+_TABLE: list[tuple[type[vcs_errors.VcsError], grpc.StatusCode]] = [
+    (vcs_errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (vcs_errors.NotFound, grpc.StatusCode.NOT_FOUND),
+    (vcs_errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (vcs_errors.StaleHead, grpc.StatusCode.FAILED_PRECONDITION),
+    (vcs_errors.MergeConflict, grpc.StatusCode.FAILED_PRECONDITION),
+    (vcs_errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (vcs_errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (vcs_errors.LimitExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+]
+
+_BY_CODE: dict[grpc.StatusCode, type[vcs_errors.VcsError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: vcs_errors.InvalidArgument,
+    grpc.StatusCode.OUT_OF_RANGE: vcs_errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: vcs_errors.NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: vcs_errors.AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: vcs_errors.FailedPrecondition,
+    grpc.StatusCode.ABORTED: vcs_errors.FailedPrecondition,
+    grpc.StatusCode.PERMISSION_DENIED: vcs_errors.PermissionDenied,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: vcs_errors.LimitExceeded,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+}
+
+
+def status_for(exc: vcs_errors.VcsError) -> tuple[grpc.StatusCode, str, str, dict[str, str]]:
+    """Code, message, reason and metadata for a domain error."""
+    for cls, code in _TABLE:
+        if isinstance(exc, cls):
+            return code, exc.message, exc.reason, dict(exc.metadata)
+    return grpc.StatusCode.INTERNAL, exc.message, exc.reason, dict(exc.metadata)
+
+
+def rich_status(
+    code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str] | None = None
+) -> status_pb2.Status:
+    """A ``google.rpc.Status`` with one ``ErrorInfo`` detail."""
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata or {})
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return status_pb2.Status(code=code.value[0], message=message, details=[detail])
+
+
+def _error_info(status: status_pb2.Status | None) -> error_details_pb2.ErrorInfo | None:
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
+    return None
+
+
+def error_from_status(status: status_pb2.Status) -> vcs_errors.VcsError:
+    """A domain exception from a ``google.rpc.Status`` (e.g. one item of a CommitStream)."""
+    code = next((c for c in grpc.StatusCode if c.value[0] == status.code), grpc.StatusCode.UNKNOWN)
+    return _build(code, status.message, _error_info(status))
+
+
+def error_from_rpc(error: grpc.RpcError) -> vcs_errors.VcsError:
+    """The domain exception an RPC failure stands for, with reason and metadata restored."""
+    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+    message = error.details() if isinstance(error, grpc.Call) else str(error)
+    status = rpc_status.from_call(error) if isinstance(error, grpc.Call) else None
+    return _build(code, message or "", _error_info(status))
+
+
+def _build(
+    code: grpc.StatusCode, message: str, info: error_details_pb2.ErrorInfo | None
+) -> vcs_errors.VcsError:
+    reason = info.reason if info is not None else code.name
+    metadata = dict(info.metadata) if info is not None else {}
+    if reason == vcs_errors.StaleHead.reason:
+        stale = vcs_errors.StaleHead(
+            metadata.get("branch", ""), metadata.get("expected_head", ""), metadata.get("actual_head", "")
+        )
+        stale.message = message
+        stale.args = (message,)
+        return stale
+    if reason == vcs_errors.MergeConflict.reason:
+        paths = [p for p in metadata.get("paths", "").split(",") if p]
+        return vcs_errors.MergeConflict(message, paths)
+    cls = _BY_CODE.get(code, TrellisError)
+    exc = cls(message, reason=reason, **metadata)
+    exc.code = code  # type: ignore[attr-defined]
+    return exc
+
+
+# code_pb2 is imported so that the google.rpc code enum is registered for reflection users.
+_ = code_pb2

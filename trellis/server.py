@@ -1,0 +1,170 @@
+"""The composition root: build a server from a config, then serve it.
+
+``build_server`` only assembles (so tests bind port 0 and drive it
+in-process); ``serve`` adds the signal handling of a long-running process.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from vcs import Store
+
+from . import servicers
+from .auth import TokenStore
+from .config import ServerConfig, is_loopback
+from .datadir import DataDirLock
+from .interceptors import TrellisInterceptor
+from .v1 import (
+    changes_pb2,
+    changes_pb2_grpc,
+    diffs_pb2,
+    diffs_pb2_grpc,
+    pipelines_pb2,
+    pipelines_pb2_grpc,
+    queries_pb2,
+    queries_pb2_grpc,
+    repositories_pb2,
+    repositories_pb2_grpc,
+    sessions_pb2,
+    sessions_pb2_grpc,
+)
+
+__all__ = ["ConfigError", "RunningServer", "build_server", "serve"]
+
+log = logging.getLogger("trellis.server")
+
+_SERVICES = [
+    (repositories_pb2, "RepositoryService"),
+    (changes_pb2, "ChangeService"),
+    (sessions_pb2, "SessionService"),
+    (diffs_pb2, "DiffService"),
+    (pipelines_pb2, "PipelineService"),
+    (queries_pb2, "QueryService"),
+]
+
+
+class ConfigError(Exception):
+    """The server cannot start with this configuration; the message says why."""
+
+
+@dataclass
+class RunningServer:
+    """A started server and what it owns; ``stop`` releases everything."""
+
+    server: grpc.Server
+    port: int
+    address: str
+    store: Store
+    lock: DataDirLock
+    health: health.HealthServicer
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self, grace: float | None = None) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.lock.release()
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+
+def build_server(config: ServerConfig) -> RunningServer:
+    """Lock the data directory, recover it, and start a gRPC server on ``config.address``.
+
+    Port 0 picks a free port (see ``RunningServer.port``).
+    """
+    lock = DataDirLock(config.data_dir).acquire()
+    try:
+        tokens = TokenStore(config.data_dir)
+        require_tokens = tokens.active()
+        if not require_tokens and not is_loopback(config.address):
+            raise ConfigError(
+                f"refusing to listen on {config.address} without tokens: in local mode (no tokens) the "
+                "server only listens on loopback. Create a token with `trellis token create NAME` "
+                "or listen on 127.0.0.1"
+            )
+        store = Store(config.data_dir, config.limits)
+        removed = store.recover()
+        if removed:
+            log.warning("recovered the data directory after a crash: removed %d stale files", len(removed))
+        options = [
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="trellis-rpc"),
+            interceptors=[TrellisInterceptor(tokens, require_tokens=require_tokens)],
+            options=options,
+            maximum_concurrent_rpcs=config.max_workers * 16,
+        )
+        repositories_pb2_grpc.add_RepositoryServiceServicer_to_server(servicers.RepositoryServicer(store), server)
+        changes_pb2_grpc.add_ChangeServiceServicer_to_server(servicers.ChangeServicer(store), server)
+        sessions_pb2_grpc.add_SessionServiceServicer_to_server(servicers.SessionServicer(store), server)
+        diffs_pb2_grpc.add_DiffServiceServicer_to_server(servicers.DiffServicer(), server)
+        pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(servicers.PipelineServicer(), server)
+        queries_pb2_grpc.add_QueryServiceServicer_to_server(servicers.QueryServicer(), server)
+
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        names = [module.DESCRIPTOR.services_by_name[svc].full_name for module, svc in _SERVICES]
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+
+        try:
+            port = server.add_insecure_port(config.address)
+        except RuntimeError as exc:
+            raise ConfigError(f"cannot listen on {config.address}: {exc}") from None
+        if port == 0:
+            raise ConfigError(f"cannot listen on {config.address}: the address is in use or invalid")
+        host = config.address.rsplit(":", 1)[0]
+        address = f"{host}:{port}"
+        server.start()
+        for name in ["", *names]:
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        lock.publish(address=address)
+        if require_tokens:
+            log.info("serving on %s (bearer tokens required), data in %s", address, config.data_dir)
+        else:
+            log.warning(
+                "serving on %s in LOCAL MODE: no tokens configured, callers name themselves "
+                "(x-trellis-agent); loopback only. Data in %s",
+                address,
+                config.data_dir,
+            )
+        return RunningServer(server, port, address, store, lock, health_servicer)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def serve(config: ServerConfig) -> None:
+    """Run until SIGTERM or SIGINT, then finish in-flight requests (up to the grace period)."""
+    running = build_server(config)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: finishing in-flight requests (grace %.0fs)", signal.Signals(signum).name, config.grace_seconds)
+        done.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        running.stop(config.grace_seconds)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("stopped")

@@ -1,0 +1,15 @@
+"""Servicers: unpack the request, call the domain, pack the response. Nothing else."""
+
+from .changes import ChangeServicer
+from .repositories import RepositoryServicer
+from .sessions import SessionServicer
+from .unimplemented import DiffServicer, PipelineServicer, QueryServicer
+
+__all__ = [
+    "ChangeServicer",
+    "DiffServicer",
+    "PipelineServicer",
+    "QueryServicer",
+    "RepositoryServicer",
+    "SessionServicer",
+]

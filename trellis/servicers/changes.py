@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from vcs import CommitResult, InvalidArgument, Store, VcsError
+
+from .. import convert, names
+from ..errors import rich_status, status_for
+from ..interceptors import current_identity
+from ..v1 import changes_pb2 as pb
+from ..v1 import changes_pb2_grpc
+
+__all__ = ["ChangeServicer"]
+
+
+class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
+        repository, branch = names.parse_branch(request.branch, "branch")
+        session_id = None
+        if request.session:
+            session_repository, session_id = names.parse_session(request.session, "session")
+            if session_repository != repository:
+                raise InvalidArgument(
+                    "the session belongs to another repository than the branch", reason="SESSION_MISMATCH"
+                )
+        result: CommitResult = self.store.commit(
+            repository,
+            branch,
+            convert.changes_from_pb(list(request.changes)),
+            request.message,
+            current_identity(),
+            expected_head=request.expected_head if request.HasField("expected_head") else None,
+            on_stale=convert.on_stale_from_pb(request.on_stale),
+            session_id=session_id,
+            step=convert.step_input_from_pb(request.step) if request.HasField("step") else None,
+            request_id=request.request_id or None,
+        )
+        return pb.CommitResponse(
+            commit=convert.commit_pb(repository, result.commit),
+            rebased=result.rebased,
+            step=convert.step_pb(repository, result.step) if result.step is not None else None,
+        )
+
+    def Commit(self, request: pb.CommitRequest, context: grpc.ServicerContext) -> pb.CommitResponse:
+        return self._commit(request)
+
+    def CommitStream(
+        self, request_iterator: Iterator[pb.CommitStreamRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.CommitStreamResponse]:
+        for item in request_iterator:
+            try:
+                response = self._commit(item.commit)
+            except VcsError as exc:
+                code, message, reason, metadata = status_for(exc)
+                yield pb.CommitStreamResponse(
+                    sequence=item.sequence, error=rich_status(code, message, reason, metadata)
+                )
+            else:
+                yield pb.CommitStreamResponse(sequence=item.sequence, response=response)
+
+    def GetCommit(self, request: pb.GetCommitRequest, context: grpc.ServicerContext) -> pb.GetCommitResponse:
+        repository, revision = names.parse_commit(request.name)
+        return pb.GetCommitResponse(commit=convert.commit_pb(repository, self.store.get_commit(repository, revision)))
+
+    def ListCommits(self, request: pb.ListCommitsRequest, context: grpc.ServicerContext) -> pb.ListCommitsResponse:
+        repository = names.parse_repository(request.parent, "parent")
+        page = self.store.list_commits(
+            repository, request.revision, request.path, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListCommitsResponse(
+            commits=[convert.commit_pb(repository, c) for c in page.items], next_page_token=page.next_page_token
+        )
+
+    def GetFile(self, request: pb.GetFileRequest, context: grpc.ServicerContext) -> pb.GetFileResponse:
+        repository = names.parse_repository(request.parent, "parent")
+        f = self.store.read_file(repository, request.revision, request.path)
+        return pb.GetFileResponse(
+            path=f.path, content=f.content, executable=f.executable, blob_id=f.blob_id, size=len(f.content)
+        )
+
+    def ListTree(self, request: pb.ListTreeRequest, context: grpc.ServicerContext) -> pb.ListTreeResponse:
+        repository = names.parse_repository(request.parent, "parent")
+        page = self.store.list_tree(
+            repository, request.revision, request.path, recursive=request.recursive,
+            page_size=request.page_size, page_token=request.page_token,
+        )
+        return pb.ListTreeResponse(
+            entries=[convert.tree_entry_pb(e) for e in page.items], next_page_token=page.next_page_token
+        )
+
+    def CreateBranch(self, request: pb.CreateBranchRequest, context: grpc.ServicerContext) -> pb.CreateBranchResponse:
+        repository = names.parse_repository(request.parent, "parent")
+        branch = self.store.create_branch(repository, request.branch_id, request.revision)
+        return pb.CreateBranchResponse(branch=convert.branch_pb(repository, branch))
+
+    def GetBranch(self, request: pb.GetBranchRequest, context: grpc.ServicerContext) -> pb.GetBranchResponse:
+        repository, branch = names.parse_branch(request.name)
+        return pb.GetBranchResponse(branch=convert.branch_pb(repository, self.store.get_branch(repository, branch)))
+
+    def ListBranches(self, request: pb.ListBranchesRequest, context: grpc.ServicerContext) -> pb.ListBranchesResponse:
+        repository = names.parse_repository(request.parent, "parent")
+        page = self.store.list_branches(
+            repository, request.prefix, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListBranchesResponse(
+            branches=[convert.branch_pb(repository, b) for b in page.items], next_page_token=page.next_page_token
+        )
+
+    def DeleteBranch(self, request: pb.DeleteBranchRequest, context: grpc.ServicerContext) -> pb.DeleteBranchResponse:
+        repository, branch = names.parse_branch(request.name)
+        self.store.delete_branch(
+            repository, branch,
+            expected_head=request.expected_head if request.HasField("expected_head") else None,
+        )
+        return pb.DeleteBranchResponse()
+
+    def Merge(self, request: pb.MergeRequest, context: grpc.ServicerContext) -> pb.MergeResponse:
+        context.abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            "Merge is not implemented yet (it arrives with the structured-merge issue); "
+            "meanwhile commit with on_stale=REBASE",
+        )
+        raise AssertionError("unreachable")
