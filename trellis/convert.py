@@ -195,3 +195,113 @@ def session_pb(repository: str, session: vcs.Session) -> sessions_pb2.Session:
         outcome=session.outcome,
         metadata=session.metadata,
     )
+
+
+# -- responses back to domain values (used by the SDK) ----------------------
+
+_TREE_KINDS_BACK = {v: k for k, v in _TREE_KINDS.items()}
+
+
+def _seconds(ts: Timestamp) -> float:
+    return ts.seconds + ts.nanos / 1e9
+
+
+def _signature_from(sig: common_pb2.Signature) -> vcs.Signature:
+    return vcs.Signature(name=sig.name, email=sig.email, time=sig.time.seconds)
+
+
+def commit_from_pb(commit: changes_pb2.Commit) -> vcs.Commit:
+    return vcs.Commit(
+        commit_id=commit.commit_id,
+        tree_id=commit.tree_id,
+        parent_ids=tuple(commit.parent_ids),
+        author=_signature_from(commit.author),
+        committer=_signature_from(commit.committer),
+        message=commit.message,
+        trailers=dict(commit.trailers),
+    )
+
+
+def repository_from_pb(repo: repositories_pb2.Repository) -> vcs.Repository:
+    return vcs.Repository(
+        repository_id=repo.repository_id,
+        default_branch=repo.default_branch,
+        description=repo.description,
+        create_time=repo.create_time.seconds,
+        head_commit_id=repo.head_commit_id,
+    )
+
+
+def branch_from_pb(branch: changes_pb2.Branch) -> vcs.Branch:
+    return vcs.Branch(branch.branch_id, branch.head_commit_id)
+
+
+def tree_entry_from_pb(entry: changes_pb2.TreeEntry) -> vcs.TreeEntry:
+    return vcs.TreeEntry(
+        path=entry.path,
+        object_id=entry.object_id,
+        kind=_TREE_KINDS_BACK.get(entry.kind, "file"),
+        executable=entry.executable,
+        size=entry.size,
+    )
+
+
+def changes_pb(changes: list[vcs.Change]) -> list[changes_pb2.FileChange]:
+    result = []
+    for change in changes:
+        if isinstance(change, vcs.PutFile):
+            result.append(changes_pb2.FileChange(
+                put=changes_pb2.PutFile(path=change.path, content=change.content, executable=change.executable)
+            ))
+        elif isinstance(change, vcs.DeleteFile):
+            result.append(changes_pb2.FileChange(delete=changes_pb2.DeleteFile(path=change.path)))
+        else:
+            result.append(changes_pb2.FileChange(
+                rename=changes_pb2.RenameFile(old_path=change.old_path, new_path=change.new_path)
+            ))
+    return result
+
+
+def step_from_pb(session_id: str, step: sessions_pb2.Step) -> vcs.Step:
+    return vcs.Step(
+        session_id=session_id,
+        index=step.index,
+        input=vcs.StepInput(
+            thought=step.thought,
+            action=step.action,
+            arguments_json=step.arguments_json,
+            observation=step.observation,
+            input_tokens=step.input_tokens,
+            output_tokens=step.output_tokens,
+            cost_usd=step.cost_usd,
+            latency_ms=step.latency_ms,
+            metadata=dict(step.metadata),
+        ),
+        commit_id=step.commit_id,
+        create_time=_seconds(step.create_time),
+    )
+
+
+def session_from_pb(session: sessions_pb2.Session) -> vcs.Session:
+    return vcs.Session(
+        session_id=session.session_id,
+        agent=session.agent,
+        model=session.model,
+        task=session.task,
+        base_commit_id=session.base_commit_id,
+        branch_id=names.parse_branch(session.branch, "branch")[1],
+        status=_STATUSES_BACK.get(session.status, vcs.SessionStatus.ACTIVE),
+        create_time=_seconds(session.create_time),
+        end_time=_seconds(session.end_time) if session.HasField("end_time") else None,
+        step_count=session.step_count,
+        commit_count=session.commit_count,
+        input_tokens=session.input_tokens,
+        output_tokens=session.output_tokens,
+        cost_usd=session.cost_usd,
+        outcome=session.outcome,
+        metadata=dict(session.metadata),
+    )
+
+
+def session_status_pb(status: vcs.SessionStatus) -> int:
+    return _STATUSES[status]

@@ -1,0 +1,10 @@
+"""Trellis: version control and CI for AI coding agents.
+
+``trellis`` is the composition root (server, servicers, SDK, CLI); the
+domain lives in ``vcs``, ``semantic_diff``, ``query`` and ``ci``.
+"""
+
+from .client import ChangeSet, Client, CommitStream
+
+__all__ = ["ChangeSet", "Client", "CommitStream"]
+__version__ = "0.1.0"

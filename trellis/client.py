@@ -1,0 +1,372 @@
+"""The Python SDK: how an agent uses Trellis.
+
+    from trellis import Client
+
+    with Client("127.0.0.1:7433", agent="alice") as trellis:
+        repo = trellis.create_repository("demo")
+        session = trellis.create_session("demo", model="gpt-5", task="fix the parser")
+        result = trellis.commit(
+            "demo", session.branch_id, {"src/parser.py": b"..."}, "Fix off-by-one",
+            expected_head=repo.head_commit_id, session=session.session_id,
+        )
+
+Every method returns plain values from :mod:`vcs` and raises the same
+exception classes the core raises (``vcs.StaleHead``, ``vcs.NotFound``, ...),
+restored from the gRPC status and its ``ErrorInfo``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+import vcs
+
+from . import convert, names
+from .errors import error_from_rpc, error_from_status
+from .interceptors import LOCAL_AGENT_HEADER
+from .v1 import changes_pb2, changes_pb2_grpc, repositories_pb2, repositories_pb2_grpc, sessions_pb2, sessions_pb2_grpc
+
+__all__ = ["ChangeSet", "Client", "CommitStream"]
+
+T = TypeVar("T")
+ChangeSet = Sequence[vcs.Change] | Mapping[str, "bytes | str | None"]
+"""Changes as a list of PutFile/DeleteFile/RenameFile, or {path: content} (None deletes)."""
+
+_OPTIONS = [
+    ("grpc.max_send_message_length", 256 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+]
+
+
+def _changes(changes: ChangeSet) -> list[vcs.Change]:
+    if isinstance(changes, Mapping):
+        result: list[vcs.Change] = []
+        for path, content in changes.items():
+            if content is None:
+                result.append(vcs.DeleteFile(path))
+            else:
+                data = content.encode() if isinstance(content, str) else bytes(content)
+                result.append(vcs.PutFile(path, data))
+        return result
+    return list(changes)
+
+
+def _on_stale(value: str | vcs.OnStale) -> int:
+    stale = vcs.OnStale(value) if isinstance(value, str) else value
+    return changes_pb2.ON_STALE_REBASE if stale is vcs.OnStale.REBASE else changes_pb2.ON_STALE_FAIL
+
+
+class Client:
+    """A connection to a Trellis server. Thread-safe; share one per process."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        agent: str | None = None,
+        timeout: float | None = 60.0,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel = channel or grpc.insecure_channel(target, options=_OPTIONS)
+        metadata: list[tuple[str, str]] = []
+        if token:
+            metadata.append(("authorization", f"Bearer {token}"))
+        if agent:
+            metadata.append((LOCAL_AGENT_HEADER, agent))
+        self._metadata = tuple(metadata)
+        self._repos = repositories_pb2_grpc.RepositoryServiceStub(self._channel)
+        self._changes = changes_pb2_grpc.ChangeServiceStub(self._channel)
+        self._sessions = sessions_pb2_grpc.SessionServiceStub(self._channel)
+
+    # -- plumbing ------------------------------------------------------------
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        try:
+            return method(request, metadata=self._metadata, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until the server accepts connections (raises ``Unavailable`` after ``timeout``)."""
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            from .errors import Unavailable
+
+            raise Unavailable(f"no Trellis server answered at {self.target} within {timeout:.0f}s") from None
+
+    def _pages(self, fetch: Callable[[str], tuple[list[T], str]], limit: int | None) -> Iterator[T]:
+        token = ""
+        count = 0
+        while True:
+            items, token = fetch(token)
+            for item in items:
+                if limit is not None and count >= limit:
+                    return
+                yield item
+                count += 1
+            if not token:
+                return
+
+    # -- repositories --------------------------------------------------------
+
+    def create_repository(self, name: str, *, default_branch: str = "main", description: str = "") -> vcs.Repository:
+        response = self._call(self._repos.CreateRepository, repositories_pb2.CreateRepositoryRequest(
+            repository_id=name, default_branch=default_branch, description=description))
+        return convert.repository_from_pb(response.repository)
+
+    def get_repository(self, name: str) -> vcs.Repository:
+        response = self._call(self._repos.GetRepository,
+                              repositories_pb2.GetRepositoryRequest(name=names.repository_name(name)))
+        return convert.repository_from_pb(response.repository)
+
+    def list_repositories(self, *, limit: int | None = None) -> Iterator[vcs.Repository]:
+        def fetch(token: str) -> tuple[list[vcs.Repository], str]:
+            r = self._call(self._repos.ListRepositories, repositories_pb2.ListRepositoriesRequest(page_token=token))
+            return [convert.repository_from_pb(x) for x in r.repositories], r.next_page_token
+        return self._pages(fetch, limit)
+
+    def delete_repository(self, name: str) -> None:
+        self._call(self._repos.DeleteRepository,
+                   repositories_pb2.DeleteRepositoryRequest(name=names.repository_name(name)))
+
+    # -- commits -------------------------------------------------------------
+
+    @staticmethod
+    def commit_request(
+        repository: str,
+        branch: str,
+        changes: ChangeSet,
+        message: str = "",
+        *,
+        expected_head: str | None = None,
+        on_stale: str | vcs.OnStale = vcs.OnStale.FAIL,
+        session: str | None = None,
+        step: vcs.StepInput | None = None,
+        request_id: str | None = None,
+    ) -> changes_pb2.CommitRequest:
+        request = changes_pb2.CommitRequest(
+            branch=names.branch_name(repository, branch),
+            changes=convert.changes_pb(_changes(changes)),
+            message=message,
+            on_stale=_on_stale(on_stale),
+            session=names.session_name(repository, session) if session else "",
+            request_id=request_id or "",
+        )
+        if expected_head is not None:
+            request.expected_head = expected_head
+        if step is not None:
+            request.step.CopyFrom(convert.step_input_pb(step))
+        return request
+
+    @staticmethod
+    def _commit_result(session: str | None, response: changes_pb2.CommitResponse) -> vcs.CommitResult:
+        step = convert.step_from_pb(session or "", response.step) if response.HasField("step") else None
+        return vcs.CommitResult(convert.commit_from_pb(response.commit), response.rebased, step)
+
+    def commit(
+        self,
+        repository: str,
+        branch: str,
+        changes: ChangeSet,
+        message: str = "",
+        *,
+        expected_head: str | None = None,
+        on_stale: str | vcs.OnStale = vcs.OnStale.FAIL,
+        session: str | None = None,
+        step: vcs.StepInput | None = None,
+        request_id: str | None = None,
+    ) -> vcs.CommitResult:
+        """Land ``changes`` on ``branch`` as one commit (compare-and-swap on ``expected_head``)."""
+        request = self.commit_request(
+            repository, branch, changes, message, expected_head=expected_head, on_stale=on_stale,
+            session=session, step=step, request_id=request_id,
+        )
+        return self._commit_result(session, self._call(self._changes.Commit, request))
+
+    def commit_stream(self) -> "CommitStream":
+        """A bidirectional stream for many micro-commits: each is acknowledged in order."""
+        return CommitStream(self._changes, self._metadata)
+
+    def get_commit(self, repository: str, revision: str) -> vcs.Commit:
+        response = self._call(self._changes.GetCommit,
+                              changes_pb2.GetCommitRequest(name=names.commit_name(repository, revision)))
+        return convert.commit_from_pb(response.commit)
+
+    def log(
+        self, repository: str, revision: str = "", *, path: str = "", limit: int | None = None, page_size: int = 0
+    ) -> Iterator[vcs.Commit]:
+        def fetch(token: str) -> tuple[list[vcs.Commit], str]:
+            r = self._call(self._changes.ListCommits, changes_pb2.ListCommitsRequest(
+                parent=names.repository_name(repository), revision=revision, path=path,
+                page_size=page_size or (min(limit, 1000) if limit else 0), page_token=token))
+            return [convert.commit_from_pb(c) for c in r.commits], r.next_page_token
+        return self._pages(fetch, limit)
+
+    def read_file(self, repository: str, path: str, revision: str = "") -> vcs.FileContent:
+        r = self._call(self._changes.GetFile, changes_pb2.GetFileRequest(
+            parent=names.repository_name(repository), revision=revision, path=path))
+        return vcs.FileContent(r.path, r.content, r.executable, r.blob_id)
+
+    def list_tree(
+        self, repository: str, path: str = "", revision: str = "", *, recursive: bool = False
+    ) -> Iterator[vcs.TreeEntry]:
+        def fetch(token: str) -> tuple[list[vcs.TreeEntry], str]:
+            r = self._call(self._changes.ListTree, changes_pb2.ListTreeRequest(
+                parent=names.repository_name(repository), revision=revision, path=path,
+                recursive=recursive, page_token=token))
+            return [convert.tree_entry_from_pb(e) for e in r.entries], r.next_page_token
+        return self._pages(fetch, None)
+
+    # -- branches ------------------------------------------------------------
+
+    def create_branch(self, repository: str, branch: str, revision: str = "") -> vcs.Branch:
+        r = self._call(self._changes.CreateBranch, changes_pb2.CreateBranchRequest(
+            parent=names.repository_name(repository), branch_id=branch, revision=revision))
+        return convert.branch_from_pb(r.branch)
+
+    def get_branch(self, repository: str, branch: str) -> vcs.Branch:
+        r = self._call(self._changes.GetBranch,
+                       changes_pb2.GetBranchRequest(name=names.branch_name(repository, branch)))
+        return convert.branch_from_pb(r.branch)
+
+    def list_branches(self, repository: str, prefix: str = "", *, limit: int | None = None) -> Iterator[vcs.Branch]:
+        def fetch(token: str) -> tuple[list[vcs.Branch], str]:
+            r = self._call(self._changes.ListBranches, changes_pb2.ListBranchesRequest(
+                parent=names.repository_name(repository), prefix=prefix, page_token=token))
+            return [convert.branch_from_pb(b) for b in r.branches], r.next_page_token
+        return self._pages(fetch, limit)
+
+    def delete_branch(self, repository: str, branch: str, *, expected_head: str | None = None) -> None:
+        request = changes_pb2.DeleteBranchRequest(name=names.branch_name(repository, branch))
+        if expected_head is not None:
+            request.expected_head = expected_head
+        self._call(self._changes.DeleteBranch, request)
+
+    # -- sessions ------------------------------------------------------------
+
+    def create_session(
+        self, repository: str, *, model: str = "", task: str = "", base_revision: str = "",
+        branch: str = "", metadata: Mapping[str, str] | None = None,
+    ) -> vcs.Session:
+        """Start a session for this agent; its branch (``agents/<agent>/<id>``) is created at the base."""
+        r = self._call(self._sessions.CreateSession, sessions_pb2.CreateSessionRequest(
+            parent=names.repository_name(repository), model=model, task=task, base_revision=base_revision,
+            branch_id=branch, metadata=dict(metadata or {})))
+        return convert.session_from_pb(r.session)
+
+    def get_session(self, repository: str, session_id: str) -> vcs.Session:
+        r = self._call(self._sessions.GetSession,
+                       sessions_pb2.GetSessionRequest(name=names.session_name(repository, session_id)))
+        return convert.session_from_pb(r.session)
+
+    def list_sessions(self, repository: str, *, agent: str = "", limit: int | None = None) -> Iterator[vcs.Session]:
+        def fetch(token: str) -> tuple[list[vcs.Session], str]:
+            r = self._call(self._sessions.ListSessions, sessions_pb2.ListSessionsRequest(
+                parent=names.repository_name(repository), agent=agent, page_token=token))
+            return [convert.session_from_pb(s) for s in r.sessions], r.next_page_token
+        return self._pages(fetch, limit)
+
+    def end_session(
+        self, repository: str, session_id: str, status: str | vcs.SessionStatus = "succeeded", outcome: str = ""
+    ) -> vcs.Session:
+        value = vcs.SessionStatus(status) if isinstance(status, str) else status
+        r = self._call(self._sessions.EndSession, sessions_pb2.EndSessionRequest(
+            name=names.session_name(repository, session_id), status=convert.session_status_pb(value),
+            outcome=outcome))
+        return convert.session_from_pb(r.session)
+
+    def record_step(self, repository: str, session_id: str, step: vcs.StepInput) -> vcs.Step:
+        """Record a step that changed no code (steps with code come with :meth:`commit`)."""
+        r = self._call(self._sessions.RecordStep, sessions_pb2.RecordStepRequest(
+            session=names.session_name(repository, session_id), step=convert.step_input_pb(step)))
+        return convert.step_from_pb(session_id, r.step)
+
+    def list_steps(self, repository: str, session_id: str) -> Iterator[vcs.Step]:
+        def fetch(token: str) -> tuple[list[vcs.Step], str]:
+            r = self._call(self._sessions.ListSteps, sessions_pb2.ListStepsRequest(
+                session=names.session_name(repository, session_id), page_token=token))
+            return [convert.step_from_pb(session_id, s) for s in r.steps], r.next_page_token
+        return self._pages(fetch, None)
+
+
+_END = object()
+
+
+class CommitStream:
+    """Many commits over one stream. ``send`` pipelines; ``receive`` returns acknowledgements in order.
+
+        with client.commit_stream() as stream:
+            for change in changes:
+                result = stream.commit("demo", "main", change, "msg")   # send + receive
+    """
+
+    def __init__(self, stub: changes_pb2_grpc.ChangeServiceStub, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._sequence = 0
+        self._sessions: dict[int, str | None] = {}
+        self._lock = threading.Lock()
+        self._responses = stub.CommitStream(self._requests(), metadata=metadata)
+
+    def _requests(self) -> Iterator[changes_pb2.CommitStreamRequest]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            yield item
+
+    def send(self, repository: str, branch: str, changes: ChangeSet, message: str = "", **options: Any) -> int:
+        """Queue a commit; returns its sequence number (acknowledgements come back in this order)."""
+        request = Client.commit_request(repository, branch, changes, message, **options)
+        with self._lock:
+            self._sequence += 1
+            sequence = self._sequence
+            self._sessions[sequence] = options.get("session")
+        self._queue.put(changes_pb2.CommitStreamRequest(sequence=sequence, commit=request))
+        return sequence
+
+    def receive(self) -> vcs.CommitResult:
+        """The next acknowledgement; raises the domain error if that commit was rejected."""
+        try:
+            response = next(self._responses)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        session = self._sessions.pop(response.sequence, None)
+        if response.HasField("error"):
+            raise error_from_status(response.error)
+        return Client._commit_result(session, response.response)
+
+    def commit(self, repository: str, branch: str, changes: ChangeSet, message: str = "", **options: Any) -> vcs.CommitResult:
+        self.send(repository, branch, changes, message, **options)
+        return self.receive()
+
+    def close(self) -> None:
+        self._queue.put(_END)
+        for _ in self._responses:  # drain so the server sees a clean half-close
+            pass
+
+    def __enter__(self) -> "CommitStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.close()
+        except grpc.RpcError:
+            pass
