@@ -61,3 +61,8 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def env_data_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if environ is None else environ
+    return Path(env["TRELLIS_DATA"]).expanduser() if env.get("TRELLIS_DATA") else None

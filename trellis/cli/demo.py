@@ -1,0 +1,87 @@
+"""``trellis demo``: an embedded server, parallel agents, and what happened."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .. import config as cfg
+from .context import Output
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "demo", parents=[common], help="run simulated agents against an embedded server",
+        description="Start an embedded server on a free port, run parallel simulated agents (each in its own "
+        "session on its own branch) pushing micro-commits to a small Python project, and print what happened. "
+        "The data directory is kept so you can explore it with git and the CLI.",
+    )
+    p.add_argument("--agents", type=int, default=8, help="number of agents (default 8)")
+    p.add_argument("--commits", type=int, default=50, help="commits per agent (default 50)")
+    p.set_defaults(run=run)
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    if getattr(args, "data_dir", None):
+        return Path(args.data_dir).expanduser()
+    env = cfg.env_data_dir()
+    return env if env is not None else Path(tempfile.mkdtemp(prefix="trellis-demo-"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..client import Client
+    from ..demo import run_demo
+    from ..server import build_server
+
+    out = Output(args)
+    if args.agents < 1 or args.commits < 1:
+        out.error("--agents and --commits must be at least 1")
+        return 2
+    data_dir = _data_dir(args)
+    logging.getLogger("trellis").setLevel(logging.ERROR)
+    running = build_server(cfg.ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        out.note(f"embedded server on {running.address}, data in {data_dir}")
+        total = args.agents * args.commits
+        with Progress(TextColumn("[bold]agents pushing"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=out.err, disable=out.json, transient=True) as bar:
+            task = bar.add_task("push", total=total)
+            report = run_demo(running.address, agents=args.agents, commits=args.commits,
+                              progress=lambda: bar.advance(task))
+        with Client(running.address) as client:
+            sample = report.agents[0]
+            log = list(client.log(report.repository, sample.branch, limit=8))
+    finally:
+        running.stop(grace=5)
+    repo_path = data_dir / "repos" / f"{report.repository}.git"
+    if out.json:
+        out.data({
+            "data_dir": str(data_dir), "repository": report.repository, "commits": report.commits,
+            "seconds": report.seconds, "commits_per_second": report.throughput,
+            "p50_ms": report.percentile(50), "p99_ms": report.percentile(99),
+            "agents": [{"agent": a.agent, "session_id": a.session_id, "branch": a.branch,
+                        "commits": a.commits, "steps": a.steps} for a in report.agents],
+        })
+        return 0
+    table = Table("agent", "session", "branch", "commits", "steps", title=f"repository {report.repository}")
+    for a in report.agents:
+        table.add_row(a.agent, a.session_id, a.branch, str(a.commits), str(a.steps))
+    out.print(table)
+    out.print(f"[bold]{report.commits}[/] commits from {len(report.agents)} agents in {report.seconds:.2f}s: "
+              f"[bold]{report.throughput:.0f} commits/s[/], commit latency p50 {report.percentile(50):.1f} ms, "
+              f"p99 {report.percentile(99):.1f} ms (embedded server and agents share this process)")
+    out.print(f"\n[bold]log of {sample.branch}[/] (newest first):")
+    for c in log:
+        out.print(f"  [yellow]{c.commit_id[:12]}[/] [cyan]{c.author.name}[/] {c.message.splitlines()[0]}"
+                  f" [dim]step {c.trailers.get('Trellis-Step', '-')}[/]")
+    out.print(f"\nData kept in [bold]{data_dir}[/]. Explore it:")
+    out.print(f"  git --git-dir {repo_path} log --oneline {sample.branch} | head", markup=False)
+    out.print(f"  git --git-dir {repo_path} show refs/trellis/sessions/{sample.session_id}:session.json", markup=False)
+    out.print(f"  trellis --data-dir {data_dir} session show {report.repository} {sample.session_id}", markup=False)
+    out.print(f"  trellis --data-dir {data_dir} log {report.repository} {sample.branch}", markup=False)
+    return 0

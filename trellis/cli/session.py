@@ -1,0 +1,124 @@
+"""``trellis session``: start, list, show, end sessions and record steps."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+
+from rich.table import Table
+
+import vcs
+
+from .context import Output, connect
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("session", parents=[common], help="agent sessions (trajectories) and their steps")
+    ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    st = ssub.add_parser("start", parents=[common], help="start a session and its branch agents/<agent>/<id>")
+    st.add_argument("repository")
+    st.add_argument("--model", default="")
+    st.add_argument("--task", default="")
+    st.add_argument("--base", default="", help="base revision (default: the default branch)")
+    st.add_argument("--branch", default="", help="branch to create (default: agents/<agent>/<session id>)")
+    st.set_defaults(run=start)
+    ls = ssub.add_parser("list", parents=[common], help="list sessions, newest first")
+    ls.add_argument("repository")
+    ls.add_argument("--by", dest="by_agent", default="", help="only this agent's sessions")
+    ls.set_defaults(run=list_)
+    sh = ssub.add_parser("show", parents=[common], help="show a session and its steps")
+    sh.add_argument("repository")
+    sh.add_argument("session_id")
+    sh.set_defaults(run=show)
+    en = ssub.add_parser("end", parents=[common], help="end a session")
+    en.add_argument("repository")
+    en.add_argument("session_id")
+    en.add_argument("--status", default="succeeded", choices=["succeeded", "failed", "abandoned"])
+    en.add_argument("--outcome", default="")
+    en.set_defaults(run=end)
+    sp = ssub.add_parser("step", parents=[common], help="record a step that changed no code")
+    sp.add_argument("repository")
+    sp.add_argument("session_id")
+    sp.add_argument("--thought", default="")
+    sp.add_argument("--action", default="")
+    sp.add_argument("--arguments", default="", help="tool-call arguments as JSON")
+    sp.add_argument("--observation", default="")
+    sp.add_argument("--input-tokens", type=int, default=0)
+    sp.add_argument("--output-tokens", type=int, default=0)
+    sp.add_argument("--cost", type=float, default=0.0, help="cost in USD")
+    sp.set_defaults(run=step)
+
+
+def _when(t: float | None) -> str:
+    return datetime.datetime.fromtimestamp(t).isoformat(sep=" ", timespec="seconds") if t else ""
+
+
+def _summary(out: Output, s: vcs.Session) -> None:
+    out.print(f"[bold]session {s.session_id}[/] agent {s.agent} model {s.model or '-'} [{s.status.value}]")
+    out.print(f"  branch {s.branch_id}  base {s.base_commit_id[:12]}  started {_when(s.create_time)}"
+              + (f"  ended {_when(s.end_time)}" if s.end_time else ""))
+    out.print(f"  {s.step_count} steps, {s.commit_count} commits, {s.input_tokens}+{s.output_tokens} tokens, "
+              f"${s.cost_usd:.4f}" + (f"  outcome: {s.outcome}" if s.outcome else ""))
+    if s.task:
+        out.print(f"  task: {s.task}", markup=False)
+
+
+def start(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        s = client.create_session(args.repository, model=args.model, task=args.task,
+                                  base_revision=args.base, branch=args.branch)
+    out.data(s) if out.json else _summary(out, s)
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        sessions = list(client.list_sessions(args.repository, agent=args.by_agent))
+    if out.json:
+        out.data(sessions)
+        return 0
+    table = Table("session", "agent", "status", "steps", "commits", "cost", "started")
+    for s in sessions:
+        table.add_row(s.session_id, s.agent, s.status.value, str(s.step_count), str(s.commit_count),
+                      f"${s.cost_usd:.4f}", _when(s.create_time))
+    out.print(table)
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        s = client.get_session(args.repository, args.session_id)
+        steps = list(client.list_steps(args.repository, args.session_id))
+    if out.json:
+        out.data({"session": s, "steps": steps})
+        return 0
+    _summary(out, s)
+    for st in steps:
+        code = f" -> {st.commit_id[:12]}" if st.commit_id else ""
+        out.print(f"  {st.index:>4}. {st.input.action or 'step'}{code}: {st.input.thought[:100]}", markup=False)
+    return 0
+
+
+def end(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        s = client.end_session(args.repository, args.session_id, args.status, args.outcome)
+    out.data(s) if out.json else _summary(out, s)
+    return 0
+
+
+def step(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        st = client.record_step(args.repository, args.session_id, vcs.StepInput(
+            thought=args.thought, action=args.action, arguments_json=args.arguments,
+            observation=args.observation, input_tokens=args.input_tokens,
+            output_tokens=args.output_tokens, cost_usd=args.cost))
+    if out.json:
+        out.data(st)
+    else:
+        out.print(f"recorded step {st.index} in session {args.session_id}")
+    return 0

@@ -1,0 +1,175 @@
+"""The demo: parallel simulated agents pushing micro-commits to a small Python project.
+
+Library code for ``trellis demo``: runs against any server through the SDK
+and returns what happened; the CLI starts the embedded server and prints.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import vcs
+
+from .client import Client
+
+__all__ = ["AgentReport", "DemoReport", "PROJECT", "run_demo"]
+
+PROJECT: dict[str, str] = {
+    "README.md": "# calc\n\nA tiny calculator the demo agents keep improving.\n",
+    "pyproject.toml": '[project]\nname = "calc"\nversion = "0.1.0"\n',
+    "calc/__init__.py": '"""A tiny calculator."""\n\nfrom .ops import add, sub\n\n__all__ = ["add", "sub"]\n',
+    "calc/ops.py": '"""Arithmetic operations."""\n\n\ndef add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n',
+    "calc/parser.py": '"""Parse "a op b" expressions."""\n\n\ndef parse(text):\n    a, op, b = text.split()\n    return float(a), op, float(b)\n',
+    "tests/test_ops.py": "from calc.ops import add, sub\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\ndef test_sub():\n    assert sub(3, 2) == 1\n",
+}
+
+_THOUGHTS = [
+    "The parser should accept more operators; add one.",
+    "Add a helper and a test for it.",
+    "Tighten the docstring and handle a corner case.",
+    "Refactor: extract a function so it can be tested.",
+]
+
+
+@dataclass
+class AgentReport:
+    agent: str
+    session_id: str
+    branch: str
+    commits: int = 0
+    steps: int = 0
+    retries: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class DemoReport:
+    repository: str
+    agents: list[AgentReport]
+    seconds: float
+
+    @property
+    def commits(self) -> int:
+        return sum(a.commits for a in self.agents)
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        return sorted(x for a in self.agents for x in a.latencies_ms)
+
+    def percentile(self, p: float) -> float:
+        data = self.latencies_ms
+        if not data:
+            return 0.0
+        return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))]
+
+    @property
+    def throughput(self) -> float:
+        return self.commits / self.seconds if self.seconds else 0.0
+
+    @property
+    def mean_ms(self) -> float:
+        return statistics.fmean(self.latencies_ms) if self.latencies_ms else 0.0
+
+
+def _free_repository_name(client: Client, base: str) -> str:
+    existing = {r.repository_id for r in client.list_repositories()}
+    name, n = base, 1
+    while name in existing:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def _agent(
+    target: str, repository: str, index: int, commits: int, report: AgentReport,
+    start: threading.Barrier, progress: Callable[[], None],
+) -> None:
+    rng = random.Random(index)
+    with Client(target, agent=report.agent) as client:
+        session = client.create_session(
+            repository, model="demo-model-1", task=f"Agent {index}: grow the calculator",
+            metadata={"demo": "true"},
+        )
+        report.session_id, report.branch = session.session_id, session.branch_id
+        head = session.base_commit_id
+        module = f"calc/agent{index}.py"
+        body = f'"""Helpers written by {report.agent}."""\n'
+        start.wait()
+        for n in range(commits):
+            if n % 10 == 5:  # a step that changes no code: the agent reads and thinks
+                client.record_step(repository, session.session_id, vcs.StepInput(
+                    thought="Run the tests before the next edit.", action="run_tests",
+                    arguments_json='{"cmd": "pytest -q"}', observation="2 passed",
+                    input_tokens=rng.randint(200, 900), output_tokens=rng.randint(10, 60),
+                    cost_usd=0.0004, latency_ms=rng.randint(200, 900)))
+                report.steps += 1
+            body += f"\n\ndef f{n}(x):\n    \"\"\"Step {n} of {report.agent}.\"\"\"\n    return x * {n + 1} + {index}\n"
+            changes: dict[str, bytes | str | None] = {module: body}
+            if n % 7 == 3:
+                changes[f"tests/test_agent{index}.py"] = (
+                    f"from calc.agent{index} import f{n}\n\n\ndef test_f{n}():\n"
+                    f"    assert f{n}(1) == {n + 1 + index}\n"
+                )
+            t0 = time.perf_counter()
+            result = client.commit(
+                repository, session.branch_id, changes, f"Add f{n} to {module}",
+                expected_head=head, session=session.session_id,
+                step=vcs.StepInput(
+                    thought=rng.choice(_THOUGHTS), action="edit_file",
+                    arguments_json=f'{{"path": "{module}", "function": "f{n}"}}',
+                    observation="file written", input_tokens=rng.randint(500, 3000),
+                    output_tokens=rng.randint(50, 400), cost_usd=round(rng.uniform(0.001, 0.01), 5),
+                    latency_ms=rng.randint(300, 3000)),
+            )
+            report.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            head = result.commit.commit_id
+            report.commits += 1
+            report.steps += 1
+            progress()
+        client.end_session(repository, session.session_id, "succeeded", f"added {commits} functions")
+
+
+def run_demo(
+    target: str, *, agents: int = 8, commits: int = 50, progress: Callable[[], None] = lambda: None
+) -> DemoReport:
+    """Seed a repository, run ``agents`` agents with ``commits`` commits each in parallel, report."""
+    with Client(target, agent="demo-operator") as client:
+        repository = _free_repository_name(client, "demo")
+        repo = client.create_repository(repository, description="trellis demo: a small Python project")
+        client.commit(repository, repo.default_branch, PROJECT, "Seed the calc project",
+                      expected_head=repo.head_commit_id)
+    reports = [AgentReport(agent=f"agent-{i + 1}", session_id="", branch="") for i in range(agents)]
+    barrier = threading.Barrier(agents + 1)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def tick() -> None:
+        with lock:
+            progress()
+
+    def work(i: int) -> None:
+        try:
+            _agent(target, repository, i + 1, commits, reports[i], barrier, tick)
+        except BaseException as exc:  # reported after join
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"demo-agent-{i + 1}") for i in range(agents)]
+    for t in threads:
+        t.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return DemoReport(repository, reports, seconds)
