@@ -38,7 +38,7 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
                        help="data directory (default: $TRELLIS_DATA, else ~/.local/share/trellis)")
     group.add_argument("--token", default=default, help="bearer token (default: $TRELLIS_TOKEN)")
     group.add_argument("--agent", default=default,
-                       help="agent name to act as on a local-mode server (default: $USER-independent 'local')")
+                       help="agent name to act as on a local-mode server (default: 'local')")
     group.add_argument("--json", action="store_true", default=False if top else argparse.SUPPRESS,
                        help="print machine-readable JSON")
 

@@ -1,0 +1,1 @@
+"""Verification pipelines, executors and result cache (built by the verification issue)."""

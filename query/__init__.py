@@ -1,0 +1,1 @@
+"""DuckDB index, SQL sandbox and export (built by the query issue)."""

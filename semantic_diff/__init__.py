@@ -1,0 +1,1 @@
+"""Tree-sitter semantic diff and structured merge (built by the semantic-diff issue)."""
