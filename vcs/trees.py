@@ -105,9 +105,16 @@ def validate_changes(
 
 def _existing_file(tree: pygit2.Tree | None, path: str, verb: str) -> pygit2.Object:
     obj = _lookup(tree, path)
-    if obj is None or obj.type == pygit2.enums.ObjectType.TREE:
-        what = "is a directory (only files can be" if obj is not None else "does not exist (nothing to"
-        raise NotFound(f"cannot {verb} {path!r}: it {what} {verb}d)", reason="PATH_NOT_FOUND", path=path)
+    if obj is None:
+        raise NotFound(
+            f"cannot {verb} {path!r}: no such file at the branch head", reason="PATH_NOT_FOUND", path=path
+        )
+    if obj.type == pygit2.enums.ObjectType.TREE:
+        raise NotFound(
+            f"cannot {verb} {path!r}: it is a directory; {verb} its files one by one",
+            reason="PATH_NOT_FOUND",
+            path=path,
+        )
     return obj
 
 
