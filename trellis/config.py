@@ -29,7 +29,7 @@ class ServerConfig:
     data_dir: Path
     address: str = DEFAULT_ADDRESS
     limits: Limits = field(default_factory=Limits)
-    max_workers: int = 64
+    max_workers: int = 128
     grace_seconds: float = 10.0
     max_message_bytes: int = 256 * 1024 * 1024
 

@@ -37,6 +37,11 @@ def resolve_commit(repo: pygit2.Repository, revision: str) -> pygit2.Commit:
             raise InvalidArgument(
                 f"revision {revision!r} is ambiguous or malformed: {exc}", reason="INVALID_REVISION"
             ) from None
-    commit = obj.peel(pygit2.Commit) if obj.type != pygit2.enums.ObjectType.COMMIT else obj
+    try:
+        commit = obj.peel(pygit2.Commit)
+    except (pygit2.GitError, ValueError, TypeError):
+        raise InvalidArgument(
+            f"revision {revision!r} names a {obj.type_str}, not a commit", reason="NOT_A_COMMIT"
+        ) from None
     assert isinstance(commit, pygit2.Commit)
     return commit

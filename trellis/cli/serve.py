@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        description="Run the Trellis gRPC server until SIGTERM/SIGINT (in-flight requests finish).")
     p.add_argument("--listen", default=cfg.DEFAULT_ADDRESS, metavar="HOST:PORT",
                    help=f"address to listen on (default {cfg.DEFAULT_ADDRESS}; port 0 picks a free port)")
-    p.add_argument("--max-workers", type=int, default=64, help="RPC worker threads (default 64)")
+    p.add_argument("--max-workers", type=int, default=128, help="RPC worker threads; each open stream holds one (default 128)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run)
 
