@@ -1,0 +1,131 @@
+"""Shared fixtures: a real store on a temp directory, a real server on loopback, real git.
+
+Every test gets its own ``tmp_path`` and the server binds port 0, so tests
+run in parallel (pytest-xdist) without sharing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+
+import vcs
+from trellis.client import Client
+from trellis.config import ServerConfig
+from trellis.interceptors import LOCAL_AGENT_HEADER
+from trellis.server import RunningServer, build_server
+
+ALICE = vcs.Identity("alice")
+BOB = vcs.Identity("bob")
+
+# git must not pick up the user's configuration or a surrounding repository.
+GIT_ENV = {
+    **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "LC_ALL": "C",
+}
+
+
+def git(repo_path: Path, *args: str, check: bool = True) -> str:
+    """Run real git against a bare repository; return stdout (raise with stderr on failure)."""
+    result = subprocess.run(
+        ["git", "--git-dir", str(repo_path), *args],
+        capture_output=True,
+        text=True,
+        env=GIT_ENV,
+        timeout=120,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+    return result.stdout
+
+
+def repo_path(data_dir: Path, name: str) -> Path:
+    return Path(data_dir) / "repos" / f"{name}.git"
+
+
+def assert_fsck_clean(path: Path) -> None:
+    """``git fsck --strict`` passes and reports no error, warning, missing or broken object."""
+    result = subprocess.run(
+        ["git", "--git-dir", str(path), "fsck", "--strict", "--no-dangling", "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=GIT_ENV,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for word in ("error", "warning", "missing", "broken", "bad", "invalid"):
+        assert word not in output.lower(), output
+
+
+def object_count(path: Path) -> int:
+    """Loose plus packed objects of a repository, as ``git count-objects -v`` counts them."""
+    fields = dict(
+        line.split(": ", 1) for line in git(path, "count-objects", "-v").splitlines() if ": " in line
+    )
+    return int(fields["count"]) + int(fields["in-pack"])
+
+
+def first_parent_history(path: Path, revision: str) -> list[str]:
+    """Commit ids from ``revision`` back to the root along first parents, newest first."""
+    return git(path, "rev-list", "--first-parent", revision).split()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def store(data_dir: Path) -> vcs.Store:
+    return vcs.Store(data_dir)
+
+
+@pytest.fixture
+def alice() -> vcs.Identity:
+    return ALICE
+
+
+@pytest.fixture
+def server(data_dir: Path) -> Iterator[RunningServer]:
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        yield running
+    finally:
+        running.stop(grace=1)
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[Client]:
+    with Client(server.address, agent="alice") as c:
+        yield c
+
+
+def snapshot(data_dir: Path, name: str) -> tuple[str, int]:
+    """Every ref of a repository with its target, and its object count: equal before and after = nothing written."""
+    path = repo_path(data_dir, name)
+    return git(path, "for-each-ref", "--format=%(refname) %(objectname)"), object_count(path)
+
+
+@pytest.fixture
+def channel(server: RunningServer) -> Iterator[grpc.Channel]:
+    """A raw channel to the server, for requests the SDK would not send."""
+    with grpc.insecure_channel(server.address) as ch:
+        yield ch
+
+
+def raw_unary(channel: grpc.Channel, method: str, request: bytes | Message, agent: str = "alice") -> bytes:
+    """Call ``/package.Service/Method`` with raw bytes (or a message); return the raw response bytes."""
+    call = channel.unary_unary(method)
+    data = request if isinstance(request, bytes) else request.SerializeToString()
+    return call(data, metadata=((LOCAL_AGENT_HEADER, agent),), timeout=30)

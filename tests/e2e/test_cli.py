@@ -1,0 +1,303 @@
+"""The ``trellis`` command line, run as real subprocesses against real data directories."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import vcs
+from tests.conftest import assert_fsck_clean, git, repo_path
+from trellis.cli.main import build_parser, main
+from trellis.client import Client
+from trellis.server import RunningServer
+
+
+def cli(data_dir: Path, *args: str, extra_env: dict[str, str] | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env.update({"TRELLIS_DATA": str(data_dir), "COLUMNS": "200", **(extra_env or {})})
+    return subprocess.run([sys.executable, "-m", "trellis", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=120)
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def ok_json(result: subprocess.CompletedProcess[str]) -> object:
+    return json.loads(ok(result))
+
+
+def failed(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    return result.stderr
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """A small project on disk to commit from."""
+    root = tmp_path / "work"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "src" / "pkg" / "mod.py").write_text("VALUE = 1\n")
+    (root / "src" / "main.py").write_text("print('hi')\n")
+    script = root / "run.sh"
+    script.write_text("#!/bin/sh\necho run\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return root
+
+
+def test_in_process_workflow(data_dir: Path, work: Path) -> None:
+    created = ok_json(cli(data_dir, "repo", "create", "demo", "--description", "cli demo", "--json"))
+    assert created["repository_id"] == "demo" and created["description"] == "cli demo"
+    assert repo_path(data_dir, "demo").is_dir()
+
+    commit = ok_json(cli(data_dir, "commit", "demo", "main", "src", "run.sh", "--root", str(work),
+                         "-m", "Add project", "--expected-head", created["head_commit_id"], "--json"))
+    cid = commit["commit"]["commit_id"]
+    assert commit["commit"]["parent_ids"] == [created["head_commit_id"]]
+    assert commit["commit"]["author"]["name"] == "local"
+
+    log = ok_json(cli(data_dir, "log", "demo", "--json"))
+    assert [c["commit_id"] for c in log] == [cid, created["head_commit_id"]]
+    assert log[0]["message"].startswith("Add project")
+    assert ok_json(cli(data_dir, "log", "demo", "--path", "run.sh", "--json"))[0]["commit_id"] == cid
+    assert "Add project" in ok(cli(data_dir, "log", "demo"))
+
+    shown = ok_json(cli(data_dir, "show", "demo", "main", "--json"))
+    assert shown["commit_id"] == cid and shown["trailers"] == {"Trellis-Agent": "local"}
+    text = ok(cli(data_dir, "show", "demo"))
+    assert f"commit {cid}" in text and "Trellis-Agent: local" in text
+
+    assert ok(cli(data_dir, "cat", "demo", "src/pkg/mod.py")) == "VALUE = 1\n"
+    assert ok(cli(data_dir, "cat", "demo", "src/pkg/mod.py", "--rev", cid)) == "VALUE = 1\n"
+    entries = ok_json(cli(data_dir, "ls", "demo", "-r", "--json"))
+    assert [e["path"] for e in entries] == ["run.sh", "src", "src/main.py", "src/pkg", "src/pkg/mod.py"]
+    assert [e["executable"] for e in entries if e["path"] == "run.sh"] == [True]
+    assert "src" in ok(cli(data_dir, "ls", "demo"))
+
+    # delete and rename in one commit
+    ok(cli(data_dir, "commit", "demo", "main", "--delete", "src/main.py", "--rename", "run.sh", "bin/run.sh",
+           "-m", "Tidy"))
+    entries = ok_json(cli(data_dir, "ls", "demo", "-r", "--json"))
+    assert [e["path"] for e in entries] == ["bin", "bin/run.sh", "src", "src/pkg", "src/pkg/mod.py"]
+
+    # branches
+    branch = ok_json(cli(data_dir, "branch", "create", "demo", "feature", "--from", cid, "--json"))
+    assert branch == {"branch_id": "feature", "head_commit_id": cid}
+    listed = ok_json(cli(data_dir, "branch", "list", "demo", "--json"))
+    assert [b["branch_id"] for b in listed] == ["feature", "main"]
+    assert ok_json(cli(data_dir, "branch", "show", "demo", "feature", "--json"))["head_commit_id"] == cid
+    ok(cli(data_dir, "branch", "delete", "demo", "feature", "--expected-head", cid))
+    assert [b["branch_id"] for b in ok_json(cli(data_dir, "branch", "list", "demo", "--json"))] == ["main"]
+
+    assert [r["repository_id"] for r in ok_json(cli(data_dir, "repo", "list", "--json"))] == ["demo"]
+    assert_fsck_clean(repo_path(data_dir, "demo"))
+
+
+def test_sessions_from_the_cli(data_dir: Path, work: Path) -> None:
+    ok(cli(data_dir, "repo", "create", "demo"))
+    session = ok_json(cli(data_dir, "session", "start", "demo", "--model", "m1", "--task", "do it",
+                          "--agent", "carol", "--json"))
+    sid = session["session_id"]
+    assert session["agent"] == "carol" and session["branch_id"] == f"agents/carol/{sid}"
+    assert session["status"] == "active"
+    step = ok_json(cli(data_dir, "session", "step", "demo", sid, "--thought", "look around", "--action", "ls",
+                       "--arguments", '{"dir": "."}', "--observation", "2 files", "--input-tokens", "100",
+                       "--output-tokens", "7", "--cost", "0.5", "--agent", "carol", "--json"))
+    assert step["index"] == 1 and step["input"]["arguments_json"] == '{"dir": "."}'
+    commit = ok_json(cli(data_dir, "commit", "demo", session["branch_id"], "src", "--root", str(work),
+                         "--session", sid, "-m", "Code", "--agent", "carol", "--json"))
+    assert commit["step"]["index"] == 2
+    assert commit["commit"]["trailers"] == {"Trellis-Agent": "carol", "Trellis-Session": sid, "Trellis-Step": "2"}
+    # Another agent may not touch carol's session.
+    err = failed(cli(data_dir, "session", "step", "demo", sid, "--thought", "x", "--agent", "dave"))
+    assert "error:" in err and "NOT_SESSION_OWNER" in err
+    shown = ok_json(cli(data_dir, "session", "show", "demo", sid, "--json"))
+    assert shown["session"]["step_count"] == 2 and shown["session"]["commit_count"] == 1
+    assert shown["session"]["input_tokens"] == 100
+    assert [s["index"] for s in shown["steps"]] == [1, 2]
+    assert shown["steps"][1]["commit_id"] == commit["commit"]["commit_id"]
+    assert "look around" in ok(cli(data_dir, "session", "show", "demo", sid))
+    ended = ok_json(cli(data_dir, "session", "end", "demo", sid, "--status", "failed", "--outcome", "tests red",
+                        "--agent", "carol", "--json"))
+    assert ended["status"] == "failed" and ended["outcome"] == "tests red" and ended["end_time"]
+    listed = ok_json(cli(data_dir, "session", "list", "demo", "--json"))
+    assert [s["session_id"] for s in listed] == [sid]
+    assert ok_json(cli(data_dir, "session", "list", "demo", "--by", "nobody", "--json")) == []
+    err = failed(cli(data_dir, "session", "step", "demo", sid, "--thought", "late", "--agent", "carol"))
+    assert "SESSION_ENDED" in err
+    path = repo_path(data_dir, "demo")
+    assert json.loads(git(path, "show", f"refs/trellis/sessions/{sid}:session.json"))["status"] == "failed"
+
+
+def test_errors_print_a_message_and_exit_1(data_dir: Path, tmp_path: Path) -> None:
+    ok(cli(data_dir, "repo", "create", "demo"))
+    err = failed(cli(data_dir, "cat", "demo", "missing.txt"))
+    assert err.startswith("error:") and "PATH_NOT_FOUND" in err and "missing.txt" in err
+    err = failed(cli(data_dir, "repo", "create", "bad name"))
+    assert "error:" in err and "INVALID_REPOSITORY_NAME" in err
+    err = failed(cli(data_dir, "repo", "create", "demo"))
+    assert "REPOSITORY_EXISTS" in err
+    err = failed(cli(data_dir, "commit", "demo", "main", "nowhere.txt", "--root", str(tmp_path)))
+    assert "does not exist" in err
+    err = failed(cli(data_dir, "commit", "demo", "main", "--delete", "../etc/passwd"))
+    assert "INVALID_PATH" in err
+    err = failed(cli(data_dir, "log", "nope"))
+    assert "REPOSITORY_NOT_FOUND" in err
+    err = failed(cli(data_dir, "branch", "delete", "demo", "main"))
+    assert "DEFAULT_BRANCH" in err
+    # With --json the error is machine-readable on stderr.
+    result = cli(data_dir, "cat", "demo", "missing.txt", "--json")
+    failed(result)
+    assert json.loads(result.stderr)["error"]["reason"] == "PATH_NOT_FOUND"
+    # Destructive commands want confirmation; usage errors are argparse's exit 2.
+    assert "--yes" in failed(cli(data_dir, "repo", "delete", "demo"), code=2)
+    assert repo_path(data_dir, "demo").is_dir()
+    failed(cli(data_dir, "repo"), code=2)
+    failed(cli(data_dir, "no-such-command"), code=2)
+    ok(cli(data_dir, "repo", "delete", "demo", "--yes"))
+    assert not repo_path(data_dir, "demo").exists()
+
+
+def _command_paths() -> Iterator[list[str]]:
+    """Every command and subcommand of the parser, e.g. ['branch', 'create']."""
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> Iterator[list[str]]:
+        yield prefix
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*prefix, name])
+
+    return walk(build_parser(), [])
+
+
+COMMANDS = list(_command_paths())
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) or "trellis" for p in COMMANDS])
+def test_every_command_answers_help(path: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*path, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: trellis")
+    assert "--help" in out
+
+
+def test_command_tree_is_complete() -> None:
+    names = {" ".join(p) for p in COMMANDS}
+    assert {
+        "serve", "demo", "repo create", "repo list", "repo show", "repo delete", "commit", "log", "show", "cat",
+        "ls", "branch list", "branch create", "branch show", "branch delete", "session start", "session list",
+        "session show", "session end", "session step", "token create", "token list", "token revoke",
+    } <= names
+
+
+def test_help_as_a_subprocess(data_dir: Path) -> None:
+    assert "usage: trellis" in ok(cli(data_dir, "--help"))
+    assert "usage: trellis session step" in ok(cli(data_dir, "session", "step", "--help"))
+
+
+def test_cli_finds_the_running_server_through_the_data_dir(server: RunningServer, data_dir: Path,
+                                                           work: Path) -> None:
+    # In-process mode would fail with DataDirBusy: the server holds the directory.
+    created = ok_json(cli(data_dir, "repo", "create", "shared", "--json"))
+    with Client(server.address, agent="alice") as client:
+        assert client.get_repository("shared").head_commit_id == created["head_commit_id"]
+        client.commit("shared", "main", {"from-sdk.txt": "sdk"})
+    assert ok(cli(data_dir, "cat", "shared", "from-sdk.txt")) == "sdk"
+    result = ok_json(cli(data_dir, "commit", "shared", "main", "src", "--root", str(work), "--agent", "erin",
+                         "--json"))
+    assert result["commit"]["author"]["name"] == "erin"
+    # --server and TRELLIS_SERVER name a server explicitly (here: the same one, from another data dir).
+    elsewhere = data_dir.parent / "elsewhere"
+    assert ok_json(cli(elsewhere, "--server", server.address, "repo", "list", "--json"))[0]["repository_id"] == (
+        "shared")
+    listed = ok_json(cli(elsewhere, "repo", "list", "--json", extra_env={"TRELLIS_SERVER": server.address}))
+    assert [r["repository_id"] for r in listed] == ["shared"]
+    assert not (elsewhere / "repos").exists()
+
+
+def test_tokens_from_the_cli(server: RunningServer, data_dir: Path) -> None:
+    ok(cli(data_dir, "repo", "create", "demo"))
+    made = ok_json(cli(data_dir, "token", "create", "bot", "--description", "ci", "--json"))
+    assert made["agent"] == "bot" and made["token"].startswith(f"trellis_{made['token_id']}_")
+    listed = ok_json(cli(data_dir, "token", "list", "--json"))
+    assert [(t["token_id"], t["agent"], t["revoked"], t["description"]) for t in listed] == [
+        (made["token_id"], "bot", False, "ci")]
+    assert made["token"] not in (data_dir / "tokens.json").read_text()
+    # The running server now requires the token.
+    err = failed(cli(data_dir, "repo", "list"))
+    assert "MISSING_TOKEN" in err
+    repos = ok_json(cli(data_dir, "repo", "list", "--token", made["token"], "--json"))
+    assert [r["repository_id"] for r in repos] == ["demo"]
+    commit = ok_json(cli(data_dir, "session", "start", "demo", "--json", "--agent", "mallory",
+                         extra_env={"TRELLIS_TOKEN": made["token"]}))
+    assert commit["agent"] == "bot"
+    revoked = ok_json(cli(data_dir, "token", "revoke", made["token_id"], "--json"))
+    assert revoked == {"token_id": made["token_id"], "revoked": True}
+    assert ok_json(cli(data_dir, "token", "list", "--json"))[0]["revoked"] is True
+    failed(cli(data_dir, "token", "revoke", "nope"))
+    # Text output shows the token once and the id in the note.
+    text = cli(data_dir, "token", "create", "bot2")
+    assert ok(text).strip().startswith("trellis_") and "shown once" in text.stderr
+
+
+def test_demo_reports_its_commits_and_leaves_valid_git(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo-data"
+    report = ok_json(cli(tmp_path / "unused", "demo", "--agents", "2", "--commits", "5", "--data-dir",
+                         str(demo_dir), "--json"))
+    assert report["commits"] == 10
+    assert report["data_dir"] == str(demo_dir)
+    assert len(report["agents"]) == 2
+    assert all(a["commits"] == 5 for a in report["agents"])
+    assert all(a["steps"] >= 5 for a in report["agents"])
+    path = repo_path(demo_dir, report["repository"])
+    assert_fsck_clean(path)
+    for agent in report["agents"]:
+        assert int(git(path, "rev-list", "--count", f"{agent['branch']}", "^main").strip()) == 5
+        record = json.loads(git(path, "show", f"refs/trellis/sessions/{agent['session_id']}:session.json"))
+        assert record["status"] == "succeeded" and record["commit_count"] == 5
+    assert not (tmp_path / "unused").exists()
+    # The kept data directory is explorable with the CLI afterwards.
+    sessions = ok_json(cli(demo_dir, "session", "list", report["repository"], "--json"))
+    assert len(sessions) == 2
+
+
+def test_demo_rejects_nonsense_counts(tmp_path: Path) -> None:
+    assert "at least 1" in failed(cli(tmp_path, "demo", "--agents", "0", "--data-dir", str(tmp_path / "d")),
+                                  code=2)
+
+
+def test_cli_and_sdk_agree_on_identity(data_dir: Path) -> None:
+    ok(cli(data_dir, "repo", "create", "demo", "--agent", "zed"))
+    commit = ok_json(cli(data_dir, "show", "demo", "--json"))
+    assert commit["author"]["name"] == "zed"
+    assert vcs.Identity("zed").email == commit["author"]["email"]
+
+
+def test_unreachable_server_is_a_clean_error(tmp_path: Path) -> None:
+    err = failed(cli(tmp_path / "data", "--server", "127.0.0.1:1", "repo", "list"))
+    assert err.startswith("error:") and "UNAVAILABLE" in err
+
+
+def test_serve_on_a_busy_data_dir_is_a_clean_error(server: RunningServer, data_dir: Path) -> None:
+    err = failed(cli(data_dir, "serve", "--listen", "127.0.0.1:0"))
+    assert err.startswith("error:") and "in use" in err and server.address in err
+
+
+def test_serve_refuses_a_public_address_without_tokens(tmp_path: Path) -> None:
+    err = failed(cli(tmp_path / "data", "serve", "--listen", "0.0.0.0:0"))
+    assert "error:" in err and "token" in err

@@ -1,0 +1,92 @@
+"""The domain packages stay plain libraries: no gRPC, protobuf, CLI libraries or environment.
+
+Only ``trellis/`` (the composition root) may import transport and CLI code or
+read ``os.environ``; see STYLE.md, "Layers". The check reads the source with
+``ast``, so it also covers modules no test imports.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN_PACKAGES = ["vcs", "semantic_diff", "query", "ci"]
+FORBIDDEN_MODULES = ("grpc", "grpc_status", "grpc_health", "grpc_reflection", "google.protobuf", "google.rpc",
+                     "argparse", "click", "typer", "rich", "trellis")
+FORBIDDEN_OS = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+
+def _forbidden_module(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in FORBIDDEN_MODULES)
+
+
+def violations(source: str, filename: str) -> Iterator[str]:
+    tree = ast.parse(source, filename)
+    os_aliases = {"os"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if _forbidden_module(alias.name):
+                    yield f"{filename}:{node.lineno}: import {alias.name}"
+                if alias.name == "os" and alias.asname:
+                    os_aliases.add(alias.asname)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if _forbidden_module(node.module):
+                yield f"{filename}:{node.lineno}: from {node.module} import ..."
+            if node.module == "google" and any(_forbidden_module(f"google.{a.name}") for a in node.names):
+                yield f"{filename}:{node.lineno}: from google import ..."
+            if node.module == "os" and any(a.name in FORBIDDEN_OS for a in node.names):
+                yield f"{filename}:{node.lineno}: from os import environment access"
+        elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_OS:
+            if isinstance(node.value, ast.Name) and node.value.id in os_aliases:
+                yield f"{filename}:{node.lineno}: os.{node.attr}"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
+            if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                if _forbidden_module(node.args[0].value) or node.args[0].value == "os":
+                    yield f"{filename}:{node.lineno}: __import__({node.args[0].value!r})"
+
+
+def _sources() -> list[Path]:
+    return sorted(p for package in DOMAIN_PACKAGES for p in (ROOT / package).rglob("*.py"))
+
+
+def test_the_domain_packages_exist() -> None:
+    for package in DOMAIN_PACKAGES:
+        assert (ROOT / package).is_dir(), package
+    assert any(p.parts[-2] == "vcs" for p in _sources())
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_domain_module_has_no_transport_cli_or_environment(path: Path) -> None:
+    found = list(violations(path.read_text(), str(path.relative_to(ROOT))))
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import grpc",
+        "import grpc.aio as aio",
+        "from google.protobuf import message",
+        "from google import protobuf",
+        "import argparse",
+        "from rich.console import Console",
+        "import os\nx = os.environ['HOME']",
+        "import os as o\nx = o.getenv('HOME')",
+        "from os import environ",
+        "from trellis.client import Client",
+        "m = __import__('grpc')",
+    ],
+)
+def test_the_checker_catches_violations(source: str) -> None:
+    assert list(violations(source, "example.py"))
+
+
+@pytest.mark.parametrize("source", ["import os\nos.path.join('a')", "import pygit2", "from .errors import X",
+                                    "import json, re, threading"])
+def test_the_checker_allows_plain_code(source: str) -> None:
+    assert list(violations(source, "example.py")) == []

@@ -1,0 +1,249 @@
+"""Sessions and steps: branches per session, steps with and without code, totals, ownership, listing."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+import vcs
+from vcs.sessions import new_session_id
+from tests.conftest import BOB, assert_fsck_clean, git, object_count, repo_path
+
+
+@pytest.fixture
+def demo(store: vcs.Store, alice: vcs.Identity) -> vcs.Repository:
+    store.create_repository("demo", alice)
+    store.commit("demo", "main", [vcs.PutFile("app.py", b"print('hi')\n")], "seed", alice)
+    return store.get_repository("demo")
+
+
+def test_create_session_makes_its_branch_at_the_base(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
+) -> None:
+    session = store.create_session("demo", alice, model="gpt-x", task="fix it", metadata={"k": "v"})
+    assert session.agent == "alice"
+    assert session.branch_id == f"agents/alice/{session.session_id}"
+    assert session.base_commit_id == demo.head_commit_id
+    assert session.status is vcs.SessionStatus.ACTIVE
+    assert session.end_time is None
+    assert (session.step_count, session.commit_count, session.input_tokens, session.output_tokens) == (0, 0, 0, 0)
+    assert session.model == "gpt-x" and session.task == "fix it" and session.metadata == {"k": "v"}
+    assert store.get_branch("demo", session.branch_id).head_commit_id == demo.head_commit_id
+    assert store.get_session("demo", session.session_id) == session
+
+
+def test_create_session_from_another_base_and_with_a_named_branch(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
+) -> None:
+    root = store.get_commit("demo", "main~1").commit_id
+    session = store.create_session("demo", alice, base_revision="main~1", branch="work/alice-1")
+    assert session.base_commit_id == root
+    assert session.branch_id == "work/alice-1"
+    assert store.get_branch("demo", "work/alice-1").head_commit_id == root
+    with pytest.raises(vcs.AlreadyExists):
+        store.create_session("demo", alice, branch="work/alice-1")
+
+
+@pytest.mark.xfail(
+    reason="BUG: vcs.sessions.create_session writes the session ref before creating the branch and does not "
+    "handle libgit2's OSError for a branch name that clashes with an existing branch ('main' vs 'main/x'): "
+    "INTERNAL, and an orphan session is left behind",
+    strict=True,
+)
+def test_create_session_with_a_clashing_branch_writes_nothing(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
+) -> None:
+    with pytest.raises(vcs.VcsError):
+        store.create_session("demo", alice, branch="main/x")
+    assert store.list_sessions("demo").items == []
+
+
+def test_steps_with_and_without_code_and_totals(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
+) -> None:
+    session = store.create_session("demo", alice)
+    sid = session.session_id
+    thinking = store.record_step("demo", sid, vcs.StepInput(
+        thought="read the code", action="read_file", arguments_json='{"path": "app.py"}',
+        observation="print('hi')", input_tokens=100, output_tokens=10, cost_usd=0.25, latency_ms=30,
+        metadata={"tool": "cat"}), alice)
+    assert thinking.index == 1 and thinking.commit_id == ""
+    result = store.commit(
+        "demo", session.branch_id, [vcs.PutFile("app.py", b"print('hello')\n")], "Greet properly", alice,
+        expected_head=session.base_commit_id, session_id=sid,
+        step=vcs.StepInput(thought="edit", action="edit_file", input_tokens=200, output_tokens=20, cost_usd=0.5),
+    )
+    assert result.step is not None
+    assert result.step.index == 2 and result.step.commit_id == result.commit.commit_id
+    assert result.commit.trailers == {"Trellis-Agent": "alice", "Trellis-Session": sid, "Trellis-Step": "2"}
+    # Without an explicit step a commit still records one (its message as the thought).
+    plain = store.commit("demo", session.branch_id, [vcs.PutFile("b.txt", b"b")], "Add b", alice, session_id=sid)
+    assert plain.step is not None and plain.step.index == 3 and plain.step.input.thought == "Add b"
+    assert plain.commit.trailers["Trellis-Step"] == "3"
+
+    got = store.get_session("demo", sid)
+    assert got.step_count == 3 and got.commit_count == 2
+    assert got.input_tokens == 300 and got.output_tokens == 30
+    assert math.isclose(got.cost_usd, 0.75)
+
+    steps = store.list_steps("demo", sid).items
+    assert [s.index for s in steps] == [1, 2, 3]
+    assert steps[0].input.metadata == {"tool": "cat"} and steps[0].input.arguments_json == '{"path": "app.py"}'
+    assert [s.commit_id for s in steps] == ["", result.commit.commit_id, plain.commit.commit_id]
+    page = store.list_steps("demo", sid, page_size=2)
+    assert [s.index for s in page.items] == [1, 2] and page.next_page_token
+    rest = store.list_steps("demo", sid, page_size=2, page_token=page.next_page_token)
+    assert [s.index for s in rest.items] == [3] and rest.next_page_token == ""
+
+
+def test_end_session_then_no_more_steps(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    session = store.create_session("demo", alice)
+    ended = store.end_session("demo", session.session_id, vcs.SessionStatus.SUCCEEDED, alice, "all green")
+    assert ended.status is vcs.SessionStatus.SUCCEEDED and ended.outcome == "all green"
+    assert ended.end_time is not None and ended.end_time >= ended.create_time
+    assert store.get_session("demo", session.session_id) == ended
+    path = repo_path(data_dir, "demo")
+    objects = object_count(path)
+    for attempt in (
+        lambda: store.record_step("demo", session.session_id, vcs.StepInput(thought="more"), alice),
+        lambda: store.commit("demo", session.branch_id, [vcs.PutFile("x", b"x")], "m", alice,
+                             session_id=session.session_id),
+        lambda: store.end_session("demo", session.session_id, vcs.SessionStatus.FAILED, alice),
+    ):
+        with pytest.raises(vcs.FailedPrecondition) as info:
+            attempt()
+        assert info.value.reason == "SESSION_ENDED"
+    assert store.get_branch("demo", session.branch_id).head_commit_id == session.base_commit_id
+    assert object_count(path) == objects
+
+
+def test_end_session_needs_a_final_status(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
+    session = store.create_session("demo", alice)
+    with pytest.raises(vcs.InvalidArgument):
+        store.end_session("demo", session.session_id, vcs.SessionStatus.ACTIVE, alice)
+
+
+def test_another_agent_may_not_write_to_a_session(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    session = store.create_session("demo", alice)
+    objects = object_count(repo_path(data_dir, "demo"))
+    for attempt in (
+        lambda: store.record_step("demo", session.session_id, vcs.StepInput(thought="mine now"), BOB),
+        lambda: store.commit("demo", session.branch_id, [vcs.PutFile("x", b"x")], "m", BOB,
+                             session_id=session.session_id),
+        lambda: store.end_session("demo", session.session_id, vcs.SessionStatus.ABANDONED, BOB),
+    ):
+        with pytest.raises(vcs.PermissionDenied) as info:
+            attempt()
+        assert info.value.reason == "NOT_SESSION_OWNER"
+        assert "alice" in info.value.message
+    assert store.get_session("demo", session.session_id) == session
+    assert object_count(repo_path(data_dir, "demo")) == objects
+
+
+def test_unknown_session_and_step_without_session(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
+    with pytest.raises(vcs.NotFound) as info:
+        store.get_session("demo", "0123456789abcdef")
+    assert info.value.reason == "SESSION_NOT_FOUND"
+    with pytest.raises(vcs.NotFound):
+        store.record_step("demo", "0123456789abcdef", vcs.StepInput(), alice)
+    with pytest.raises(vcs.NotFound):
+        store.commit("demo", "main", [vcs.PutFile("x", b"x")], "m", alice, session_id="0123456789abcdef")
+    with pytest.raises(vcs.InvalidArgument) as info:
+        store.commit("demo", "main", [vcs.PutFile("x", b"x")], "m", alice, step=vcs.StepInput(thought="t"))
+    assert info.value.reason == "STEP_WITHOUT_SESSION"
+    with pytest.raises(vcs.InvalidArgument):
+        store.get_session("demo", "../../heads/main")
+
+
+def test_negative_step_numbers_are_invalid(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
+    session = store.create_session("demo", alice)
+    for bad in (vcs.StepInput(input_tokens=-1), vcs.StepInput(latency_ms=-5), vcs.StepInput(cost_usd=-0.1),
+                vcs.StepInput(cost_usd=float("nan"))):
+        with pytest.raises(vcs.InvalidArgument) as info:
+            store.record_step("demo", session.session_id, bad, alice)
+        assert info.value.reason == "INVALID_STEP"
+    assert store.get_session("demo", session.session_id).step_count == 0
+
+
+@pytest.mark.xfail(
+    reason="BUG: Store._check_step rejects NaN but accepts an infinite cost_usd, so session.json and the step "
+    "file get the non-JSON token 'Infinity' (plain JSON readers of the git data fail)",
+    strict=True,
+)
+def test_infinite_cost_is_invalid(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
+    session = store.create_session("demo", alice)
+    with pytest.raises(vcs.InvalidArgument):
+        store.record_step("demo", session.session_id, vcs.StepInput(cost_usd=float("inf")), alice)
+
+
+def test_list_sessions_newest_first_with_paging_and_agent_filter(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
+) -> None:
+    created = []
+    for i in range(7):
+        who = alice if i % 2 == 0 else BOB
+        created.append(store.create_session("demo", who, task=f"task {i}"))
+        _wait_for_next_millisecond(created[-1].session_id)
+    newest_first = [s.session_id for s in reversed(created)]
+    assert [s.session_id for s in store.list_sessions("demo").items] == newest_first
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = store.list_sessions("demo", page_size=3, page_token=token)
+        seen += [s.session_id for s in page.items]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == newest_first
+    bobs = [s.session_id for s in store.list_sessions("demo", "bob", page_size=2).items]
+    assert bobs == [s.session_id for s in reversed(created) if s.agent == "bob"][:2]
+
+
+def _wait_for_next_millisecond(session_id: str) -> None:
+    """Session ids are time-ordered at millisecond resolution: step past the id's tick."""
+    while int(time.time() * 1000) <= int(session_id[:12], 16):
+        time.sleep(0.0005)
+
+
+@pytest.mark.xfail(
+    reason="BUG: vcs.sessions.new_session_id is 12 hex digits of milliseconds + 8 random hex digits, so ids made "
+    "within one millisecond sort randomly and list_sessions ('newest first') misorders sessions created in the "
+    "same millisecond; make the suffix monotonic (e.g. a per-process counter) or sort by create_time",
+    strict=True,
+)
+def test_session_ids_are_strictly_time_ordered() -> None:
+    ids = [new_session_id() for _ in range(2000)]  # microseconds apart: many share a millisecond
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+
+
+def test_session_is_readable_with_plain_git(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    session = store.create_session("demo", alice, model="m1", task="t1")
+    store.record_step("demo", session.session_id, vcs.StepInput(thought="think", action="plan"), alice)
+    code = store.commit("demo", session.branch_id, [vcs.PutFile("new.py", b"x = 1\n")], "Add new.py", alice,
+                        session_id=session.session_id).commit
+    path = repo_path(data_dir, "demo")
+    ref = f"refs/trellis/sessions/{session.session_id}"
+    record = json.loads(git(path, "show", f"{ref}:session.json"))
+    assert record["session_id"] == session.session_id
+    assert record["agent"] == "alice" and record["model"] == "m1" and record["task"] == "t1"
+    assert record["status"] == "active" and record["step_count"] == 2 and record["commit_count"] == 1
+    assert git(path, "ls-tree", "--name-only", f"{ref}:steps").split() == ["00000001.json", "00000002.json"]
+    step2 = json.loads(git(path, "show", f"{ref}:steps/00000002.json"))
+    assert step2["commit_id"] == code.commit_id and step2["index"] == 2
+    # The code commit is reachable from the session even after its branch is gone.
+    store.delete_branch("demo", session.branch_id)
+    assert code.commit_id in git(path, "rev-list", ref).split()
+    events = git(path, "log", "--first-parent", "--format=%s", ref).splitlines()
+    assert events == ["Step 2: commit", "Step 1: plan", f"Start session {session.session_id}"]
+    assert_fsck_clean(path)
