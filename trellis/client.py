@@ -102,6 +102,10 @@ class Client:
             return method(request, metadata=self._metadata, timeout=self.timeout)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
+        except UnicodeError as exc:  # a str field that is not valid UTF-8 (lone surrogates)
+            raise vcs.InvalidArgument(
+                f"cannot encode the request: {exc} (strings must be valid UTF-8)", reason="INVALID_ENCODING"
+            ) from None
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until the server accepts connections (raises ``Unavailable`` after ``timeout``)."""
@@ -162,18 +166,24 @@ class Client:
         step: vcs.StepInput | None = None,
         request_id: str | None = None,
     ) -> changes_pb2.CommitRequest:
-        request = changes_pb2.CommitRequest(
-            branch=names.branch_name(repository, branch),
-            changes=convert.changes_pb(_changes(changes)),
-            message=message,
-            on_stale=_on_stale(on_stale),
-            session=names.session_name(repository, session) if session else "",
-            request_id=request_id or "",
-        )
-        if expected_head is not None:
-            request.expected_head = expected_head
-        if step is not None:
-            request.step.CopyFrom(convert.step_input_pb(step))
+        try:
+            request = changes_pb2.CommitRequest(
+                branch=names.branch_name(repository, branch),
+                changes=convert.changes_pb(_changes(changes)),
+                message=message,
+                on_stale=_on_stale(on_stale),
+                session=names.session_name(repository, session) if session else "",
+                request_id=request_id or "",
+            )
+            if expected_head is not None:
+                request.expected_head = expected_head
+            if step is not None:
+                request.step.CopyFrom(convert.step_input_pb(step))
+        except (UnicodeError, ValueError, TypeError) as exc:
+            raise vcs.InvalidArgument(
+                f"cannot encode the commit request: {exc} (strings must be valid UTF-8)",
+                reason="INVALID_ENCODING",
+            ) from None
         return request
 
     @staticmethod

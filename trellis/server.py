@@ -152,14 +152,20 @@ def build_server(config: ServerConfig) -> RunningServer:
 
 def serve(config: ServerConfig) -> None:
     """Run until SIGTERM or SIGINT, then finish in-flight requests (up to the grace period)."""
-    running = build_server(config)
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: finishing in-flight requests (grace %.0fs)", signal.Signals(signum).name, config.grace_seconds)
         done.set()
 
+    # Handlers first: the server is discoverable (lock file) as soon as it starts.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        running = build_server(config)
+    except BaseException:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
     try:
         while not done.wait(0.5):
             pass

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pygit2
 
+from .convert import parse_trailers
 from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
 from .model import Change, Identity, Limits, OnStale
 from .refs import RefLocks
@@ -108,11 +109,12 @@ def land_commit(
 
 
 def _find_request(repo: pygit2.Repository, head: pygit2.Commit, request_id: str) -> pygit2.Commit | None:
-    needle = f"\n{REQUEST_TRAILER}: {request_id}\n"
+    needle = f"{REQUEST_TRAILER}: {request_id}"
     for i, commit in enumerate(repo.walk(head.id, pygit2.enums.SortMode.TOPOLOGICAL)):
         if i >= REQUEST_WINDOW:
             return None
-        if needle in commit.message:
+        # Cheap substring test first, then the real trailer (the message body could quote it).
+        if needle in commit.message and parse_trailers(commit.message).get(REQUEST_TRAILER) == request_id:
             return commit
     return None
 

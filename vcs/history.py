@@ -90,8 +90,10 @@ def list_tree(
     page_token: str = "",
 ) -> Page[TreeEntry]:
     size = page_size(requested_page_size, limits, default=1000)
-    offset = int(decode_token(page_token, "offset").get("offset", 0))
-    commit = resolve_commit(repo, revision)
+    # The token pins the commit, so paging a branch that moves meanwhile stays consistent.
+    state = decode_token(page_token, offset=int, start=str)
+    offset = int(state.get("offset", 0))
+    commit = resolve_commit(repo, str(state["start"]) if state else revision)
     tree = commit.tree
     prefix = ""
     if path:
@@ -109,7 +111,7 @@ def list_tree(
             more = True
             break
         items.append(entry)
-    return Page(items, encode_token(offset=offset + size) if more else "")
+    return Page(items, encode_token(start=str(commit.id), offset=offset + size) if more else "")
 
 
 def _entry_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
@@ -141,7 +143,7 @@ def list_commits(
     The page token pins the starting commit, so later pushes do not shift pages.
     """
     size = page_size(requested_page_size, limits, default=50)
-    state = decode_token(page_token, "start", "offset")
+    state = decode_token(page_token, start=str, offset=int)
     if path:
         check_path(path, limits)
     if state:

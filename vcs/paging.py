@@ -17,7 +17,8 @@ def encode_token(**state: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, *keys: str) -> dict[str, Any]:
+def decode_token(token: str, **schema: type) -> dict[str, Any]:
+    """The state inside ``token``, checked against ``schema`` (key -> type); {} for no token."""
     if not token:
         return {}
     try:
@@ -25,7 +26,9 @@ def decode_token(token: str, *keys: str) -> dict[str, Any]:
         state = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, binascii.Error, UnicodeError):
         state = None
-    if not isinstance(state, dict) or not all(k in state for k in keys):
+    if not isinstance(state, dict) or not all(
+        type(state.get(key)) is kind and (kind is not int or state[key] >= 0) for key, kind in schema.items()
+    ):
         raise InvalidArgument(
             "invalid page_token: pass the next_page_token of the previous response unchanged",
             reason="INVALID_PAGE_TOKEN",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,9 +49,20 @@ _BLOB = pygit2.enums.FileMode.BLOB
 _TREE = pygit2.enums.FileMode.TREE
 
 
+_last_ms = 0
+_id_guard = threading.Lock()
+
+
 def new_session_id() -> str:
-    """Time-ordered, unique: 12 hex digits of milliseconds then 8 random hex digits."""
-    return f"{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+    """Time-ordered, unique: 12 hex digits of milliseconds then 8 random hex digits.
+
+    The millisecond part never repeats within a process (it is bumped past the
+    previous id), so ids made in a burst still sort in creation order.
+    """
+    global _last_ms
+    with _id_guard:
+        _last_ms = max(int(time.time() * 1000), _last_ms + 1)
+        return f"{_last_ms:012x}{secrets.token_hex(4)}"
 
 
 def _ref(session_id: str) -> str:
@@ -199,9 +211,14 @@ def create_session(
                 reason="BRANCH_EXISTS",
                 branch=branch,
             )
+        try:
+            repo.references.create(branch_ref, base.id)
+        except (pygit2.GitError, ValueError, OSError) as exc:
+            raise InvalidArgument(
+                f"cannot create branch {branch!r}: {exc}", reason="BRANCH_NAME_CONFLICT"
+            ) from None
         commit_id = _write(repo, session, None, f"Start session {session_id}", agent)
         repo.references.create(_ref(session_id), commit_id)
-        repo.references.create(branch_ref, base.id)
     return session
 
 
@@ -303,7 +320,7 @@ def list_sessions(
     page_token: str = "",
 ) -> Page[Session]:
     size = page_size(requested_page_size, limits)
-    before = decode_token(page_token, "before").get("before")
+    before = decode_token(page_token, before=str).get("before")
     ids = sorted(
         (
             name.removeprefix(SESSION_REF_PREFIX)
@@ -337,7 +354,7 @@ def list_steps(
     page_token: str = "",
 ) -> Page[Step]:
     size = page_size(requested_page_size, limits)
-    after = int(decode_token(page_token, "after").get("after", 0))
+    after = int(decode_token(page_token, after=int).get("after", 0))
     tip = _tip(repo, session_id)
     try:
         steps_tree = tip.tree["steps"]

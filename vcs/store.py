@@ -9,6 +9,7 @@ data directory) and never reads the environment.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import shutil
@@ -54,6 +55,9 @@ from .validation import (
 __all__ = ["Store"]
 
 _TMP_PREFIX = ".tmp-"
+# Per-step bounds keep session totals far inside int64 (the API's integer type).
+MAX_STEP_COUNT = 10**12
+MAX_STEP_COST = 1e9
 _TRASH_PREFIX = ".trash-"
 
 
@@ -111,7 +115,7 @@ class Store:
     ) -> Repository:
         path = self.repository_path(name)
         check_branch_name(default_branch)
-        check_text(description, "description", 4096)
+        check_text(description, "description", 4096, allow_nul=False)
         if path.exists():
             raise AlreadyExists(f"repository {name!r} already exists", reason="REPOSITORY_EXISTS")
         staging = self.repos_dir / f"{_TMP_PREFIX}{name}-{secrets.token_hex(4)}"
@@ -153,7 +157,7 @@ class Store:
 
     def list_repositories(self, *, requested_page_size: int = 0, page_token: str = "") -> Page[Repository]:
         size = page_size(requested_page_size, self.limits)
-        after = str(decode_token(page_token, "after").get("after", ""))
+        after = str(decode_token(page_token, after=str).get("after", ""))
         names = sorted(
             entry.name.removesuffix(".git")
             for entry in self.repos_dir.iterdir()
@@ -203,7 +207,7 @@ class Store:
         and ``Trellis-Step`` trailers and the step is recorded in the session.
         """
         check_branch_name(branch)
-        check_text(message, "message", self.limits.max_message_bytes)
+        check_text(message, "message", self.limits.max_message_bytes, allow_nul=False)
         if request_id:
             check_request_id(request_id)
         repo = self.open(repository)
@@ -272,7 +276,7 @@ class Store:
                 raise AlreadyExists(f"branch {branch!r} already exists", reason="BRANCH_EXISTS", branch=branch)
             try:
                 repo.references.create(refname, target.id)
-            except (pygit2.GitError, ValueError) as exc:
+            except (pygit2.GitError, ValueError, OSError) as exc:
                 # e.g. "agents/a" exists as a branch and "agents/a/b" is asked for
                 raise InvalidArgument(
                     f"cannot create branch {branch!r}: {exc}", reason="BRANCH_NAME_CONFLICT"
@@ -291,7 +295,7 @@ class Store:
     ) -> Page[Branch]:
         repo = self.open(repository)
         size = _page(page_size, self.limits)
-        after = str(decode_token(page_token, "after").get("after", ""))
+        after = str(decode_token(page_token, after=str).get("after", ""))
         full_prefix = f"refs/heads/{prefix}"
         names = sorted(
             name.removeprefix("refs/heads/")
@@ -382,9 +386,17 @@ class Store:
     def _check_step(self, step: StepInput) -> None:
         for field_name in ("thought", "action", "arguments_json", "observation"):
             check_text(getattr(step, field_name), field_name, self.limits.max_step_bytes)
-        if min(step.input_tokens, step.output_tokens, step.latency_ms) < 0 or not step.cost_usd >= 0:
+        counts = (step.input_tokens, step.output_tokens, step.latency_ms)
+        if (
+            min(counts) < 0
+            or max(counts) > MAX_STEP_COUNT
+            or not math.isfinite(step.cost_usd)
+            or not 0 <= step.cost_usd <= MAX_STEP_COST
+        ):
             raise InvalidArgument(
-                "token counts, latency and cost must be non-negative numbers", reason="INVALID_STEP"
+                f"token counts and latency must be non-negative integers up to {MAX_STEP_COUNT:.0e}, "
+                f"and cost a finite non-negative number up to {MAX_STEP_COST:.0e}",
+                reason="INVALID_STEP",
             )
         size = sessions.step_input_size(step)
         if size > self.limits.max_step_bytes:

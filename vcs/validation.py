@@ -32,6 +32,7 @@ _COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 _REVISION = re.compile(r"[A-Za-z0-9._/-]{1,200}(?:[~^][0-9]{0,6})*")
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_PATH_DEPTH = 256
 
 
 def _check_surrogates(value: str, what: str) -> None:
@@ -131,6 +132,8 @@ def check_path(path: str, limits: Limits) -> str:
         problem = "is absolute; paths are relative to the repository root"
     elif "\\" in path:
         problem = "contains a backslash; use '/' as the separator"
+    if problem is None and path.count("/") >= MAX_PATH_DEPTH:
+        problem = f"is nested deeper than {MAX_PATH_DEPTH} directories"
     if problem is None:
         for segment in path.split("/"):
             if segment == "":
@@ -148,8 +151,11 @@ def check_path(path: str, limits: Limits) -> str:
     return path
 
 
-def check_text(value: str, what: str, max_bytes: int) -> str:
+def check_text(value: str, what: str, max_bytes: int, *, allow_nul: bool = True) -> str:
+    """Valid UTF-8, at most ``max_bytes``; ``allow_nul=False`` for text git stores C-style."""
     _check_surrogates(value, what)
+    if not allow_nul and "\x00" in value:
+        raise InvalidArgument(f"{what} contains a NUL byte", reason="INVALID_TEXT")
     size = len(value.encode("utf-8"))
     if size > max_bytes:
         raise LimitExceeded(

@@ -186,12 +186,6 @@ def test_paths_up_to_4096_bytes_are_fine(client: Client) -> None:
              "PATH_TOO_LONG", "4096")
 
 
-@pytest.mark.xfail(
-    reason="BUG: vcs.trees._build recurses once per path segment, so a valid path of ~1000+ segments (2000 "
-    "bytes of 'd/') hits Python's recursion limit: RecursionError -> INTERNAL. Build trees iteratively or cap "
-    "the depth (INVALID_PATH)",
-    strict=True,
-)
 def test_deeply_nested_path_is_not_internal(client: Client) -> None:
     client.create_repository("deep")
     deep = "d/" * 1500 + "f"
@@ -230,12 +224,6 @@ def test_garbage_bytes_are_malformed_request(channel: grpc.Channel, demo: Demo) 
                      grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
 
 
-@pytest.mark.xfail(
-    reason="BUG: the SDK (trellis.client.Client.commit_request via convert.changes_pb) lets protobuf's "
-    "UnicodeEncodeError escape for a str that is not valid UTF-8, instead of raising vcs.InvalidArgument "
-    "(reason INVALID_ENCODING) like the core does",
-    strict=True,
-)
 def test_sdk_reports_unencodable_strings_as_invalid_argument(client: Client, demo: Demo) -> None:
     with pytest.raises(vcs.InvalidArgument):
         client.commit("demo", "main", {"\udcff": b"x"})
@@ -398,12 +386,6 @@ def test_negative_page_size(channel: grpc.Channel, demo: Demo) -> None:
                  grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_SIZE")
 
 
-@pytest.mark.xfail(
-    reason="BUG: vcs.paging.decode_token checks only that the keys exist; list_tree/list_commits/list_steps "
-    "then call int() on the values, so a token like {\"offset\": \"x\"} raises ValueError -> INTERNAL "
-    "instead of INVALID_PAGE_TOKEN",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("method", "field"),
     [
@@ -477,12 +459,6 @@ def test_bad_step_numbers(client: Client, demo: Demo) -> None:
     assert client.get_session("demo", session.session_id).step_count == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: Store._check_step bounds each step's token counts only from below; session totals are Python "
-    "ints, so two steps of 2**63-1 input tokens make a total that does not fit the proto's int64 and every "
-    "GetSession/ListSessions of the repository fails with INTERNAL from then on",
-    strict=True,
-)
 def test_token_totals_cannot_overflow(client: Client, demo: Demo) -> None:
     session = client.create_session("demo")
     big = vcs.StepInput(input_tokens=2**63 - 1)
@@ -527,21 +503,11 @@ def test_bad_local_agent_name(server: RunningServer, demo: Demo, agent: str) -> 
 # -- conflicts that must not be INTERNAL ----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: Store.create_branch does not catch the OSError libgit2 raises when the new branch would sit "
-    "under an existing branch ('dir' exists, 'dir/x' asked for): INTERNAL instead of INVALID_ARGUMENT",
-    strict=True,
-)
 def test_branch_under_an_existing_branch(client: Client, demo: Demo) -> None:
     rejected(lambda: client.create_branch("demo", "main/x"), grpc.StatusCode.INVALID_ARGUMENT,
              "BRANCH_NAME_CONFLICT", "main/x")
 
 
-@pytest.mark.xfail(
-    reason="BUG: vcs.sessions.create_session creates the session ref first and then fails with an unhandled "
-    "OSError when the session branch would sit under an existing branch: INTERNAL, and a session is written",
-    strict=True,
-)
 def test_session_branch_under_an_existing_branch(client: Client, demo: Demo) -> None:
     rejected(lambda: client.create_session("demo", branch="main/x"), grpc.StatusCode.INVALID_ARGUMENT,
              "BRANCH_NAME_CONFLICT", "main/x")
@@ -558,7 +524,7 @@ NASTY = [
 ]
 # Fields whose nasty values would create branches that clash with each other, which is a known
 # bug covered above (test_branch_under_an_existing_branch).
-_SKIP = {("CreateBranch", "branch_id"), ("CreateSession", "branch_id")}
+_SKIP: set[tuple[str, str]] = set()
 
 
 def _unary_methods() -> list[tuple[str, str, descriptor.Descriptor]]:

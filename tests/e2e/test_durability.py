@@ -221,13 +221,6 @@ def test_idle_server_exits_cleanly_on_signal(tmp_path: Path, sig: signal.Signals
     assert running_server(data_dir) is None
 
 
-@pytest.mark.xfail(
-    reason="BUG: trellis.server.serve installs its SIGTERM/SIGINT handlers only after build_server has "
-    "published the address in the lock file (and logged 'serving on'), so a supervisor that stops the server "
-    "as soon as it is discoverable kills it the default way (exit -15, no graceful stop); install the "
-    "handlers before build_server",
-    strict=True,
-)
 def test_sigterm_right_after_the_address_is_published_is_graceful(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
     codes = []

@@ -293,11 +293,6 @@ def test_limits_are_enforced(data_dir: Path, alice: vcs.Identity) -> None:
     assert len(store.list_commits("demo").items) == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: vcs.trees._build recurses once per path segment: a path of 1500 short segments (3001 bytes, "
-    "within max_path_bytes) raises RecursionError instead of landing or failing with InvalidArgument",
-    strict=True,
-)
 def test_deeply_nested_path(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
     deep = "d/" * 1500 + "f"
     try:
@@ -307,13 +302,6 @@ def test_deeply_nested_path(store: vcs.Store, alice: vcs.Identity, demo: vcs.Rep
     assert store.read_file("demo", "main", deep).content == b"x"
 
 
-@pytest.mark.xfail(
-    reason="BUG: vcs.commits.land_commit finds an earlier request by searching the whole message for "
-    "'\\nTrellis-Request: <id>\\n', so a commit whose *message text* contains that line makes a later, different "
-    "request with that request_id return the old commit and silently drop its change; match only the "
-    "trailer block (parse_trailers) or reject Trellis-* trailer lines in messages",
-    strict=True,
-)
 def test_request_id_is_not_matched_inside_message_text(
     store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
 ) -> None:
@@ -323,12 +311,6 @@ def test_request_id_is_not_matched_inside_message_text(
     assert store.read_file("demo", "main", "important.txt").content == b"data"
 
 
-@pytest.mark.xfail(
-    reason="BUG: a NUL byte in the commit message is passed to libgit2, which truncates the message there: "
-    "the text after it and all Trellis-* trailers (agent, session, step, request) are silently lost; "
-    "Store.commit should reject NUL in messages (InvalidArgument) or keep the whole message",
-    strict=True,
-)
 def test_nul_in_a_message_never_loses_the_trailers(
     store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
 ) -> None:

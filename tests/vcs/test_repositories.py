@@ -141,11 +141,6 @@ def test_valid_repository_names_are_accepted(store: vcs.Store, alice: vcs.Identi
     assert store.create_repository(name, alice).repository_id == name
 
 
-@pytest.mark.xfail(
-    reason="BUG: Store.create_repository stores the description in git config, which silently truncates it at "
-    "a NUL byte ('a\\x00b' reads back as 'a'); reject NUL (InvalidArgument) or store it faithfully",
-    strict=True,
-)
 def test_description_is_stored_faithfully_or_rejected(store: vcs.Store, alice: vcs.Identity) -> None:
     try:
         store.create_repository("demo", alice, description="a\x00b")

@@ -48,12 +48,6 @@ def test_create_session_from_another_base_and_with_a_named_branch(
         store.create_session("demo", alice, branch="work/alice-1")
 
 
-@pytest.mark.xfail(
-    reason="BUG: vcs.sessions.create_session writes the session ref before creating the branch and does not "
-    "handle libgit2's OSError for a branch name that clashes with an existing branch ('main' vs 'main/x'): "
-    "INTERNAL, and an orphan session is left behind",
-    strict=True,
-)
 def test_create_session_with_a_clashing_branch_writes_nothing(
     store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
 ) -> None:
@@ -173,11 +167,6 @@ def test_negative_step_numbers_are_invalid(store: vcs.Store, alice: vcs.Identity
     assert store.get_session("demo", session.session_id).step_count == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: Store._check_step rejects NaN but accepts an infinite cost_usd, so session.json and the step "
-    "file get the non-JSON token 'Infinity' (plain JSON readers of the git data fail)",
-    strict=True,
-)
 def test_infinite_cost_is_invalid(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
     session = store.create_session("demo", alice)
     with pytest.raises(vcs.InvalidArgument):
@@ -213,12 +202,6 @@ def _wait_for_next_millisecond(session_id: str) -> None:
         time.sleep(0.0005)
 
 
-@pytest.mark.xfail(
-    reason="BUG: vcs.sessions.new_session_id is 12 hex digits of milliseconds + 8 random hex digits, so ids made "
-    "within one millisecond sort randomly and list_sessions ('newest first') misorders sessions created in the "
-    "same millisecond; make the suffix monotonic (e.g. a per-process counter) or sort by create_time",
-    strict=True,
-)
 def test_session_ids_are_strictly_time_ordered() -> None:
     ids = [new_session_id() for _ in range(2000)]  # microseconds apart: many share a millisecond
     assert len(set(ids)) == len(ids)

@@ -36,11 +36,16 @@ def _collect(paths: list[Path], root: Path) -> list[vcs.Change]:
     changes: list[vcs.Change] = []
     root = root.resolve()
     for path in paths:
-        full = (root / path).resolve() if not path.is_absolute() else path.resolve()
+        path = root / path if not path.is_absolute() else path
+        full = path.absolute()
         files = [full] if full.is_file() else sorted(p for p in full.rglob("*") if p.is_file() and ".git" not in p.parts)
         if not full.exists():
             raise vcs.InvalidArgument(f"{path} does not exist on disk", reason="LOCAL_PATH_NOT_FOUND")
         for file in files:
+            if file.is_symlink() or path.is_symlink():
+                raise vcs.InvalidArgument(
+                    f"{file} is a symbolic link: Trellis commits regular files only", reason="LOCAL_SYMLINK"
+                )
             try:
                 rel = file.relative_to(root).as_posix()
             except ValueError:
