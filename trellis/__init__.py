@@ -4,7 +4,7 @@
 domain lives in ``vcs``, ``semantic_diff``, ``query`` and ``ci``.
 """
 
-from .client import ChangeSet, Client, CommitStream
+from .client import ChangeSet, Client, CommitReply, CommitStream, RevisionDiff
 
-__all__ = ["ChangeSet", "Client", "CommitStream"]
+__all__ = ["ChangeSet", "Client", "CommitReply", "CommitStream", "RevisionDiff"]
 __version__ = "0.1.0"

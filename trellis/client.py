@@ -22,16 +22,43 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from dataclasses import dataclass
+
 import grpc
 
+import semantic_diff
 import vcs
 
 from . import convert, names
 from .errors import error_from_rpc, error_from_status
 from .interceptors import LOCAL_AGENT_HEADER
-from .v1 import changes_pb2, changes_pb2_grpc, repositories_pb2, repositories_pb2_grpc, sessions_pb2, sessions_pb2_grpc
+from .v1 import (
+    changes_pb2,
+    changes_pb2_grpc,
+    diffs_pb2,
+    diffs_pb2_grpc,
+    repositories_pb2,
+    repositories_pb2_grpc,
+    sessions_pb2,
+    sessions_pb2_grpc,
+)
 
-__all__ = ["ChangeSet", "Client", "CommitStream"]
+__all__ = ["ChangeSet", "Client", "CommitReply", "CommitStream", "RevisionDiff"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitReply(vcs.CommitResult):
+    """A landed commit; ``diff`` is its semantic diff when the commit asked to wait for it."""
+
+    diff: semantic_diff.DiffResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionDiff:
+    """The semantic diff between two revisions; ``line_diffs`` maps path -> unified diff when asked."""
+
+    result: semantic_diff.DiffResult
+    line_diffs: dict[str, str]
 
 T = TypeVar("T")
 ChangeSet = Sequence[vcs.Change] | Mapping[str, "bytes | str | None"]
@@ -85,6 +112,7 @@ class Client:
         self._repos = repositories_pb2_grpc.RepositoryServiceStub(self._channel)
         self._changes = changes_pb2_grpc.ChangeServiceStub(self._channel)
         self._sessions = sessions_pb2_grpc.SessionServiceStub(self._channel)
+        self._diffs = diffs_pb2_grpc.DiffServiceStub(self._channel)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -165,6 +193,7 @@ class Client:
         session: str | None = None,
         step: vcs.StepInput | None = None,
         request_id: str | None = None,
+        wait_for_diff: bool = False,
     ) -> changes_pb2.CommitRequest:
         try:
             request = changes_pb2.CommitRequest(
@@ -174,6 +203,7 @@ class Client:
                 on_stale=_on_stale(on_stale),
                 session=names.session_name(repository, session) if session else "",
                 request_id=request_id or "",
+                wait_for_diff=wait_for_diff,
             )
             if expected_head is not None:
                 request.expected_head = expected_head
@@ -187,9 +217,15 @@ class Client:
         return request
 
     @staticmethod
-    def _commit_result(session: str | None, response: changes_pb2.CommitResponse) -> vcs.CommitResult:
+    def _commit_result(session: str | None, response: changes_pb2.CommitResponse) -> CommitReply:
         step = convert.step_from_pb(session or "", response.step) if response.HasField("step") else None
-        return vcs.CommitResult(convert.commit_from_pb(response.commit), response.rebased, step)
+        diff = None
+        if response.files or response.entity_changes:
+            diff = semantic_diff.DiffResult(
+                tuple(convert.file_diff_from_pb(f) for f in response.files),
+                tuple(convert.entity_change_from_pb(c) for c in response.entity_changes),
+            )
+        return CommitReply(convert.commit_from_pb(response.commit), response.rebased, step, diff)
 
     def commit(
         self,
@@ -203,17 +239,35 @@ class Client:
         session: str | None = None,
         step: vcs.StepInput | None = None,
         request_id: str | None = None,
-    ) -> vcs.CommitResult:
-        """Land ``changes`` on ``branch`` as one commit (compare-and-swap on ``expected_head``)."""
+        wait_for_diff: bool = False,
+    ) -> CommitReply:
+        """Land ``changes`` on ``branch`` as one commit (compare-and-swap on ``expected_head``).
+
+        With ``wait_for_diff`` the reply carries the commit's semantic diff.
+        """
         request = self.commit_request(
             repository, branch, changes, message, expected_head=expected_head, on_stale=on_stale,
-            session=session, step=step, request_id=request_id,
+            session=session, step=step, request_id=request_id, wait_for_diff=wait_for_diff,
         )
         return self._commit_result(session, self._call(self._changes.Commit, request))
 
     def commit_stream(self) -> "CommitStream":
         """A bidirectional stream for many micro-commits: each is acknowledged in order."""
         return CommitStream(self._changes, self._metadata)
+
+    def diff(
+        self, repository: str, new_revision: str, old_revision: str = "", *, paths: Sequence[str] = (),
+        line_diff: bool = False,
+    ) -> RevisionDiff:
+        """The semantic diff from ``old_revision`` (default: the parent) to ``new_revision``."""
+        r = self._call(self._diffs.Diff, diffs_pb2.DiffRequest(
+            parent=names.repository_name(repository), old_revision=old_revision, new_revision=new_revision,
+            paths=list(paths), include_line_diff=line_diff))
+        result = semantic_diff.DiffResult(
+            tuple(convert.file_diff_from_pb(f) for f in r.files),
+            tuple(convert.entity_change_from_pb(c) for c in r.entity_changes),
+        )
+        return RevisionDiff(result, {f.path: f.line_diff for f in r.files if f.line_diff})
 
     def get_commit(self, repository: str, revision: str) -> vcs.Commit:
         response = self._call(self._changes.GetCommit,
@@ -352,7 +406,7 @@ class CommitStream:
         self._queue.put(changes_pb2.CommitStreamRequest(sequence=sequence, commit=request))
         return sequence
 
-    def receive(self) -> vcs.CommitResult:
+    def receive(self) -> CommitReply:
         """The next acknowledgement; raises the domain error if that commit was rejected."""
         try:
             response = next(self._responses)
@@ -363,7 +417,7 @@ class CommitStream:
             raise error_from_status(response.error)
         return Client._commit_result(session, response.response)
 
-    def commit(self, repository: str, branch: str, changes: ChangeSet, message: str = "", **options: Any) -> vcs.CommitResult:
+    def commit(self, repository: str, branch: str, changes: ChangeSet, message: str = "", **options: Any) -> CommitReply:
         self.send(repository, branch, changes, message, **options)
         return self.receive()
 

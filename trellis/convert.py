@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+import semantic_diff
 import vcs
 from vcs import InvalidArgument
 
 from . import names
-from .v1 import changes_pb2, common_pb2, repositories_pb2, sessions_pb2
+from .v1 import changes_pb2, common_pb2, diffs_pb2, repositories_pb2, sessions_pb2
 
 __all__ = [
     "branch_pb",
@@ -305,3 +306,57 @@ def session_from_pb(session: sessions_pb2.Session) -> vcs.Session:
 
 def session_status_pb(status: vcs.SessionStatus) -> int:
     return _STATUSES[status]
+
+
+# -- semantic diffs ----------------------------------------------------------
+
+_FILE_STATUS = {
+    "added": diffs_pb2.FILE_STATUS_ADDED,
+    "deleted": diffs_pb2.FILE_STATUS_DELETED,
+    "modified": diffs_pb2.FILE_STATUS_MODIFIED,
+    "renamed": diffs_pb2.FILE_STATUS_RENAMED,
+}
+_CHANGE_KIND = {
+    "added": diffs_pb2.CHANGE_KIND_ADDED,
+    "removed": diffs_pb2.CHANGE_KIND_REMOVED,
+    "modified": diffs_pb2.CHANGE_KIND_MODIFIED,
+    "renamed": diffs_pb2.CHANGE_KIND_RENAMED,
+    "moved": diffs_pb2.CHANGE_KIND_MOVED,
+    "moved_renamed": diffs_pb2.CHANGE_KIND_MOVED_AND_RENAMED,
+}
+_CHANGE_KIND_BACK = {v: k for k, v in _CHANGE_KIND.items()}
+_FILE_STATUS_BACK = {v: k for k, v in _FILE_STATUS.items()}
+
+
+def file_diff_pb(file: semantic_diff.FileDiff, line_diff: str = "") -> diffs_pb2.FileDiff:
+    return diffs_pb2.FileDiff(
+        path=file.path, old_path=file.old_path, status=_FILE_STATUS.get(file.status, 0),
+        additions=file.additions, deletions=file.deletions, language=file.language, binary=file.binary,
+        fallback_reason=file.fallback_reason, line_diff=line_diff,
+    )
+
+
+def entity_change_pb(change: semantic_diff.EntityChange) -> diffs_pb2.EntityChange:
+    return diffs_pb2.EntityChange(
+        path=change.path, old_path=change.old_path, kind=change.kind, qualname=change.qualname,
+        old_qualname=change.old_qualname, change=_CHANGE_KIND[change.change], details=change.details,
+        old_start_line=change.old_start_line, old_end_line=change.old_end_line,
+        new_start_line=change.new_start_line, new_end_line=change.new_end_line, similarity=change.similarity,
+    )
+
+
+def entity_change_from_pb(change: diffs_pb2.EntityChange) -> semantic_diff.EntityChange:
+    return semantic_diff.EntityChange(
+        path=change.path, old_path=change.old_path, kind=change.kind, qualname=change.qualname,
+        old_qualname=change.old_qualname, change=_CHANGE_KIND_BACK.get(change.change, "modified"),
+        details=tuple(change.details), old_start_line=change.old_start_line, old_end_line=change.old_end_line,
+        new_start_line=change.new_start_line, new_end_line=change.new_end_line, similarity=change.similarity,
+    )
+
+
+def file_diff_from_pb(file: diffs_pb2.FileDiff) -> semantic_diff.FileDiff:
+    return semantic_diff.FileDiff(
+        path=file.path, old_path=file.old_path, status=_FILE_STATUS_BACK.get(file.status, "modified"),
+        language=file.language, additions=file.additions, deletions=file.deletions, binary=file.binary,
+        fallback_reason=file.fallback_reason,
+    )

@@ -23,6 +23,7 @@ from . import servicers
 from .auth import TokenStore
 from .config import ServerConfig, is_loopback
 from .datadir import DataDirLock
+from .diffing import Differ
 from .interceptors import TrellisInterceptor
 from .v1 import (
     changes_pb2,
@@ -65,6 +66,7 @@ class RunningServer:
     port: int
     address: str
     store: Store
+    differ: Differ
     lock: DataDirLock
     health: health.HealthServicer
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -75,6 +77,7 @@ class RunningServer:
         self._stopped.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.differ.close()
         self.lock.release()
 
     def wait(self) -> None:
@@ -112,9 +115,10 @@ def build_server(config: ServerConfig) -> RunningServer:
             maximum_concurrent_rpcs=config.max_workers * 16,
         )
         repositories_pb2_grpc.add_RepositoryServiceServicer_to_server(servicers.RepositoryServicer(store), server)
-        changes_pb2_grpc.add_ChangeServiceServicer_to_server(servicers.ChangeServicer(store), server)
+        differ = Differ(store)
+        changes_pb2_grpc.add_ChangeServiceServicer_to_server(servicers.ChangeServicer(store, differ), server)
         sessions_pb2_grpc.add_SessionServiceServicer_to_server(servicers.SessionServicer(store), server)
-        diffs_pb2_grpc.add_DiffServiceServicer_to_server(servicers.DiffServicer(), server)
+        diffs_pb2_grpc.add_DiffServiceServicer_to_server(servicers.DiffServicer(differ), server)
         pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(servicers.PipelineServicer(), server)
         queries_pb2_grpc.add_QueryServiceServicer_to_server(servicers.QueryServicer(), server)
 
@@ -144,7 +148,7 @@ def build_server(config: ServerConfig) -> RunningServer:
                 address,
                 config.data_dir,
             )
-        return RunningServer(server, port, address, store, lock, health_servicer)
+        return RunningServer(server, port, address, store, differ, lock, health_servicer)
     except BaseException:
         lock.release()
         raise

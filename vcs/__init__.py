@@ -17,6 +17,7 @@ from .errors import (
 from .model import (
     Branch,
     Change,
+    ChangedFiles,
     Commit,
     CommitResult,
     DeleteFile,
@@ -38,7 +39,7 @@ from .model import (
 from .store import Store
 
 __all__ = [
-    "AlreadyExists", "Branch", "Change", "Commit", "CommitResult", "DeleteFile", "FailedPrecondition",
+    "AlreadyExists", "Branch", "Change", "ChangedFiles", "Commit", "CommitResult", "DeleteFile", "FailedPrecondition",
     "FileContent", "Identity", "InvalidArgument", "LimitExceeded", "Limits", "MergeConflict", "NotFound",
     "OnStale", "Page", "PermissionDenied", "PutFile", "RenameFile", "Repository", "Session",
     "SessionStatus", "Signature", "StaleHead", "Step", "StepInput", "Store", "TreeEntry", "VcsError",

@@ -8,12 +8,14 @@ import pygit2
 
 from .convert import commit_value
 from .errors import NotFound
-from .model import Commit, FileContent, Limits, Page, TreeEntry
+from .model import ChangedFiles, Commit, FileContent, Limits, Page, TreeEntry
 from .paging import decode_token, encode_token, page_size
 from .revisions import resolve_commit
 from .validation import check_path
 
-__all__ = ["list_commits", "list_tree", "read_file"]
+__all__ = ["changed_files", "list_commits", "list_tree", "read_file"]
+
+_NO_CONTENT_MODES = (pygit2.enums.FileMode.COMMIT, pygit2.enums.FileMode.TREE)
 
 _KINDS = {
     pygit2.enums.FileMode.TREE: "directory",
@@ -169,3 +171,33 @@ def list_commits(
         seen += 1
     token = encode_token(start=str(start.id), offset=seen) if more else ""
     return Page(items, token)
+
+
+def changed_files(
+    repo: pygit2.Repository, old_revision: str, new_revision: str, paths: list[str], limits: Limits
+) -> ChangedFiles:
+    """Files that differ from ``old_revision`` (default: the first parent) to ``new_revision``."""
+    for path in paths:
+        check_path(path, limits)
+    new = resolve_commit(repo, new_revision)
+    old: pygit2.Commit | None
+    if old_revision:
+        old = resolve_commit(repo, old_revision)
+    else:
+        old = new.parents[0] if new.parents else None
+    diff = repo.diff(old.tree, new.tree) if old is not None else new.tree.diff_to_tree(swap=True)
+
+    def wanted(path: str) -> bool:
+        return not paths or any(path == p or path.startswith(p + "/") for p in paths)
+
+    result = ChangedFiles(str(old.id) if old is not None else "", str(new.id), {}, {}, {}, {})
+    for delta in diff.deltas:
+        for side, content, ids in ((delta.old_file, result.old, result.old_ids),
+                                   (delta.new_file, result.new, result.new_ids)):
+            if side.id.raw == b"\0" * 20 or side.mode in _NO_CONTENT_MODES or not wanted(side.path):
+                continue
+            blob = repo[side.id]
+            assert isinstance(blob, pygit2.Blob)
+            content[side.path] = blob.data
+            ids[side.path] = str(side.id)
+    return result

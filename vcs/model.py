@@ -11,6 +11,7 @@ T = TypeVar("T")
 __all__ = [
     "Branch",
     "Change",
+    "ChangedFiles",
     "Commit",
     "CommitResult",
     "DeleteFile",
@@ -99,6 +100,22 @@ class Commit:
     committer: Signature
     message: str
     trailers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedFiles:
+    """The files that differ between two commits: content and blob id on each side.
+
+    A path only in ``old`` was deleted, only in ``new`` added (renames are
+    for the semantic diff to find).
+    """
+
+    old_commit_id: str  # "" when the new commit has no parent
+    new_commit_id: str
+    old: dict[str, bytes]
+    new: dict[str, bytes]
+    old_ids: dict[str, str]
+    new_ids: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, Sta
 from .model import (
     Branch,
     Change,
+    ChangedFiles,
     Commit,
     CommitResult,
     FileContent,
@@ -251,6 +252,11 @@ class Store:
             self.open(repository), revision, path, self.limits,
             requested_page_size=page_size, page_token=page_token,
         )
+
+    def changed_files(
+        self, repository: str, old_revision: str, new_revision: str, paths: Sequence[str] = ()
+    ) -> ChangedFiles:
+        return history.changed_files(self.open(repository), old_revision, new_revision, list(paths), self.limits)
 
     def read_file(self, repository: str, revision: str, path: str) -> FileContent:
         return history.read_file(self.open(repository), revision, path, self.limits)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+import semantic_diff
 
 from .. import config as cfg
 from .context import Output
@@ -56,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         with Client(running.address) as client:
             sample = report.agents[0]
             log = list(client.log(report.repository, sample.branch, limit=8))
+            last_diff = client.diff(report.repository, sample.branch).result
+            branch_diffs = {a.agent: client.diff(report.repository, a.branch, "main").result
+                            for a in report.agents}
     finally:
         running.stop(grace=5)
     repo_path = data_dir / "repos" / f"{report.repository}.git"
@@ -65,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
             "seconds": report.seconds, "commits_per_second": report.throughput,
             "p50_ms": report.percentile(50), "p99_ms": report.percentile(99),
             "agents": [{"agent": a.agent, "session_id": a.session_id, "branch": a.branch,
-                        "commits": a.commits, "steps": a.steps} for a in report.agents],
+                        "commits": a.commits, "steps": a.steps,
+                        "entity_changes": [semantic_diff.change_to_json(c) for c in branch_diffs[a.agent].changes]}
+                       for a in report.agents],
         })
         return 0
     table = Table("agent", "session", "branch", "commits", "steps", title=f"repository {report.repository}")
@@ -79,9 +87,17 @@ def run(args: argparse.Namespace) -> int:
     for c in log:
         out.print(f"  [yellow]{c.commit_id[:12]}[/] [cyan]{c.author.name}[/] {c.message.splitlines()[0]}"
                   f" [dim]step {c.trailers.get('Trellis-Step', '-')}[/]")
+    out.print(f"\n[bold]semantic diff of the last commit on {sample.branch}[/]:")
+    for change in last_diff.changes:
+        out.print(f"  {semantic_diff.describe(change)}", markup=False)
+    out.print("\n[bold]what each agent changed, against main[/] (entity level):")
+    for agent, result in branch_diffs.items():
+        counts = Counter(f"{c.change} {c.kind}" for c in result.changes)
+        out.print(f"  {agent}: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
     out.print(f"\nData kept in [bold]{data_dir}[/]. Explore it:")
     out.print(f"  git --git-dir {repo_path} log --oneline {sample.branch} | head", markup=False)
     out.print(f"  git --git-dir {repo_path} show refs/trellis/sessions/{sample.session_id}:session.json", markup=False)
     out.print(f"  trellis --data-dir {data_dir} session show {report.repository} {sample.session_id}", markup=False)
     out.print(f"  trellis --data-dir {data_dir} log {report.repository} {sample.branch}", markup=False)
+    out.print(f"  trellis --data-dir {data_dir} diff {report.repository} main {sample.branch}", markup=False)
     return 0

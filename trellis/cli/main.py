@@ -8,10 +8,10 @@ import sys
 
 from vcs import VcsError
 
-from . import branch, commit, demo, read, repo, serve, session, token
+from . import branch, commit, demo, diff, read, repo, serve, session, token
 from .context import Output, add_common
 
-COMMANDS = [serve, demo, token, repo, commit, read, branch, session]
+COMMANDS = [serve, demo, token, repo, commit, read, diff, branch, session]
 
 
 def build_parser() -> argparse.ArgumentParser:

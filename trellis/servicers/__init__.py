@@ -1,9 +1,10 @@
 """Servicers: unpack the request, call the domain, pack the response. Nothing else."""
 
 from .changes import ChangeServicer
+from .diffs import DiffServicer
 from .repositories import RepositoryServicer
 from .sessions import SessionServicer
-from .unimplemented import DiffServicer, PipelineServicer, QueryServicer
+from .unimplemented import PipelineServicer, QueryServicer
 
 __all__ = [
     "ChangeServicer",

@@ -7,6 +7,7 @@ import grpc
 from vcs import CommitResult, InvalidArgument, Store, VcsError
 
 from .. import convert, names
+from ..diffing import Differ
 from ..errors import rich_status, status_for
 from ..interceptors import current_identity
 from ..v1 import changes_pb2 as pb
@@ -16,8 +17,9 @@ __all__ = ["ChangeServicer"]
 
 
 class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, differ: Differ) -> None:
         self.store = store
+        self.differ = differ
 
     def _commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
         repository, branch = names.parse_branch(request.branch, "branch")
@@ -40,11 +42,18 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             step=convert.step_input_from_pb(request.step) if request.HasField("step") else None,
             request_id=request.request_id or None,
         )
-        return pb.CommitResponse(
+        response = pb.CommitResponse(
             commit=convert.commit_pb(repository, result.commit),
             rebased=result.rebased,
             step=convert.step_pb(repository, result.step) if result.step is not None else None,
         )
+        if request.wait_for_diff:
+            done = self.differ.diff(repository, "", result.commit.commit_id)
+            response.files.extend(convert.file_diff_pb(f) for f in done.result.files)
+            response.entity_changes.extend(convert.entity_change_pb(c) for c in done.result.changes)
+        else:
+            self.differ.submit(repository, result.commit.commit_id)
+        return response
 
     def Commit(self, request: pb.CommitRequest, context: grpc.ServicerContext) -> pb.CommitResponse:
         return self._commit(request)

@@ -10,9 +10,9 @@ from typing import Any
 
 import grpc
 
-from ..v1 import diffs_pb2_grpc, pipelines_pb2_grpc, queries_pb2_grpc
+from ..v1 import pipelines_pb2_grpc, queries_pb2_grpc
 
-__all__ = ["DiffServicer", "PipelineServicer", "QueryServicer"]
+__all__ = ["PipelineServicer", "QueryServicer"]
 
 
 def _unimplemented(what: str, issue: str) -> Any:
@@ -20,10 +20,6 @@ def _unimplemented(what: str, issue: str) -> Any:
         context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{what} is not implemented yet; it arrives with the {issue} issue")
 
     return method
-
-
-class DiffServicer(diffs_pb2_grpc.DiffServiceServicer):
-    Diff = _unimplemented("Diff", "semantic diff")
 
 
 class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):

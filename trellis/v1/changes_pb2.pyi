@@ -10,6 +10,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.rpc import status_pb2 as _status_pb2
 from trellis.v1 import common_pb2 as _common_pb2
+from trellis.v1 import diffs_pb2 as _diffs_pb2
 from trellis.v1 import sessions_pb2 as _sessions_pb2
 import builtins as _builtins
 import sys
@@ -265,8 +266,10 @@ class CommitRequest(_message.Message):
     session must be active and in the same repository.
     """
     wait_for_diff: _builtins.bool
-    """Reserved for the semantic-diff issue: when true the response will wait
-    for the commit's semantic diff. It is ignored until then.
+    """When true, the response carries the commit's semantic diff against its
+    parent (`files` and `entity_changes`). Otherwise the diff is computed in
+    the background right after the acknowledgement and served by
+    DiffService.Diff.
     """
     request_id: _builtins.str
     """An optional idempotency key chosen by the client, such as a UUID (at
@@ -319,6 +322,8 @@ class CommitResponse(_message.Message):
     COMMIT_FIELD_NUMBER: _builtins.int
     REBASED_FIELD_NUMBER: _builtins.int
     STEP_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    ENTITY_CHANGES_FIELD_NUMBER: _builtins.int
     rebased: _builtins.bool
     """Whether the change was rebased onto a newer head (ON_STALE_REBASE)."""
     @_builtins.property
@@ -329,16 +334,28 @@ class CommitResponse(_message.Message):
     def step(self) -> _sessions_pb2.Step:
         """The step recorded in the session, if the request carried one."""
 
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[_diffs_pb2.FileDiff]:
+        """With `wait_for_diff`: the changed files of the commit against its parent."""
+
+    @_builtins.property
+    def entity_changes(self) -> _containers.RepeatedCompositeFieldContainer[_diffs_pb2.EntityChange]:
+        """With `wait_for_diff`: the entity-level changes of the commit against its
+        parent, in a stable order (by path, then line).
+        """
+
     def __init__(
         self,
         *,
         commit: Global___Commit | None = ...,
         rebased: _builtins.bool = ...,
         step: _sessions_pb2.Step | None = ...,
+        files: _abc.Iterable[_diffs_pb2.FileDiff] | None = ...,
+        entity_changes: _abc.Iterable[_diffs_pb2.EntityChange] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "step", b"step"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "rebased", b"rebased", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "entity_changes", b"entity_changes", "files", b"files", "rebased", b"rebased", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,118 @@
+"""Semantic diffs through the server: Diff RPC, Commit(wait_for_diff), the background differ, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+
+import vcs
+from trellis import Client
+from trellis.server import RunningServer
+from trellis.v1 import diffs_pb2, diffs_pb2_grpc
+
+MODELS_V1 = b"class User:\n    def save(self):\n        return 1\n\n\ndef parse(text):\n    a, op, b = text.split()\n    return float(a), op, float(b)\n"
+MODELS_V2 = b"class User:\n    def save(self, force=False):\n        return 2\n"
+UTIL_V2 = b"def parse_args(text):\n    a, op, b = text.split()\n    return float(a), op, float(b)\n"
+
+
+def _seed(client: Client) -> tuple[str, str]:
+    client.create_repository("app")
+    first = client.commit("app", "main", {"app/models.py": MODELS_V1}, "models").commit.commit_id
+    second = client.commit("app", "main", {"app/models.py": MODELS_V2, "app/util.py": UTIL_V2}, "refactor")
+    return first, second.commit.commit_id
+
+
+def _by_change(result: object) -> dict[str, list[tuple[str, str]]]:
+    changes: dict[str, list[tuple[str, str]]] = {}
+    for c in result.changes:  # type: ignore[attr-defined]
+        changes.setdefault(c.change, []).append((c.old_qualname, c.qualname))
+    return changes
+
+
+def test_diff_rpc_between_revisions_finds_signature_change_and_cross_file_move(client: Client) -> None:
+    first, second = _seed(client)
+    diff = client.diff("app", second, first)
+    changes = _by_change(diff.result)
+    assert ("app.models.User.save", "app.models.User.save") in changes["modified"]
+    assert changes["moved_renamed"] == [("app.models.parse", "app.util.parse_args")]
+    save = next(c for c in diff.result.changes if c.qualname == "app.models.User.save")
+    assert "signature" in save.details and "parameters_added:force" in save.details
+    assert [f.path for f in diff.result.files] == ["app/models.py", "app/util.py"]
+    # Default old revision = the first parent; same answer, deterministic.
+    assert client.diff("app", "main").result == diff.result
+
+
+def test_diff_with_line_diff_and_path_filter(client: Client) -> None:
+    _, second = _seed(client)
+    diff = client.diff("app", second, paths=["app/util.py"], line_diff=True)
+    assert [f.path for f in diff.result.files] == ["app/util.py"]
+    assert "+def parse_args(text):" in diff.line_diffs["app/util.py"]
+
+
+def test_commit_can_wait_for_its_diff(client: Client) -> None:
+    client.create_repository("w")
+    reply = client.commit("w", "main", {"m.py": b"def f(a):\n    return a\n"}, "add", wait_for_diff=True)
+    assert reply.diff is not None
+    assert [(c.change, c.kind, c.qualname) for c in reply.diff.changes if c.kind == "function"] == [
+        ("added", "function", "m.f")
+    ]
+    plain = client.commit("w", "main", {"m.py": b"def f(a):\n    return a + 1\n"}, "edit")
+    assert plain.diff is None  # computed in the background instead
+
+
+def test_background_differ_runs_after_each_commit(server: RunningServer, client: Client) -> None:
+    _seed(client)
+    server.differ.drain()
+    assert server.differ.cache.stats().entries > 0  # the new sides are parsed and cached
+
+
+def test_diff_errors(client: Client, channel: grpc.Channel) -> None:
+    _seed(client)
+    with pytest.raises(vcs.NotFound) as missing:
+        client.diff("app", "no-such-branch")
+    assert missing.value.reason == "REVISION_NOT_FOUND"
+    with pytest.raises(vcs.InvalidArgument) as bad:
+        client.diff("app", "main", paths=["../etc"])
+    assert bad.value.reason == "INVALID_PATH"
+    stub = diffs_pb2_grpc.DiffServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as raw:
+        stub.Diff(diffs_pb2.DiffRequest(parent="repos/app", new_revision="main"))
+    assert raw.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _cli(*args: str, cwd: Path, env_data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trellis", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "TRELLIS_DATA": str(env_data), "HOME": str(cwd)},
+    )
+
+
+def test_cli_diff_on_plain_directories_and_files(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    (tmp_path / "old" / "models.py").write_bytes(MODELS_V1)
+    (tmp_path / "new" / "models.py").write_bytes(MODELS_V2)
+    (tmp_path / "new" / "util.py").write_bytes(UTIL_V2)
+    human = _cli("diff", "old", "new", cwd=tmp_path, env_data=tmp_path / "none")
+    assert human.returncode == 0, human.stderr
+    assert "~ modified method models.User.save (signature, parameters_added:force, body)" in human.stdout
+    assert "→ moved and renamed function models.parse → util.parse_args" in human.stdout
+    as_json = _cli("diff", "old/models.py", "new/models.py", "--json", cwd=tmp_path, env_data=tmp_path / "none")
+    assert as_json.returncode == 0, as_json.stderr
+    changes = json.loads(as_json.stdout)
+    assert {"path", "old_path", "kind", "qualname", "old_qualname", "change", "details"} <= set(changes[0])
+    assert {c["change"] for c in changes} == {"modified", "removed"}
+    assert not (tmp_path / "none").exists()  # no server, no data directory
+
+
+def test_cli_diff_on_repository_revisions(tmp_path: Path, server: RunningServer, client: Client) -> None:
+    first, second = _seed(client)
+    data_dir = server.store.root
+    result = _cli("diff", "app", first, second, "--json", cwd=tmp_path, env_data=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert any(c["change"] == "moved_renamed" for c in json.loads(result.stdout))

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import grpc
+
+from .. import convert, names
+from ..diffing import Differ
+from ..v1 import diffs_pb2 as pb
+from ..v1 import diffs_pb2_grpc
+
+__all__ = ["DiffServicer"]
+
+
+class DiffServicer(diffs_pb2_grpc.DiffServiceServicer):
+    def __init__(self, differ: Differ) -> None:
+        self.differ = differ
+
+    def Diff(self, request: pb.DiffRequest, context: grpc.ServicerContext) -> pb.DiffResponse:
+        repository = names.parse_repository(request.parent, "parent")
+        done = self.differ.diff(
+            repository, request.old_revision, request.new_revision or "", list(request.paths),
+            line_diff=request.include_line_diff,
+        )
+        return pb.DiffResponse(
+            files=[convert.file_diff_pb(f, done.line_diffs.get(f.path, "")) for f in done.result.files],
+            entity_changes=[convert.entity_change_pb(c) for c in done.result.changes],
+        )
