@@ -1,1 +1,105 @@
-"""DuckDB index, SQL sandbox and export (built by the query issue)."""
+"""Trellis query layer: the DuckDB index derived from git, the SQL sandbox, export and imports.
+
+Plain library: no gRPC, no environment, no printing. The pieces::
+
+    indexer = Indexer(data_dir)                  # opens <data>/index.duckdb, locked down
+    indexer.sync()                               # catch up with every repository
+    indexer.sync_repository("demo")              # after each acknowledged commit, or:
+    background = BackgroundIndexer(indexer).start(); background.notify("demo")
+    result = run_query(indexer, "SELECT …", max_rows=1000, timeout_s=10)
+    with stream_query(indexer, sql) as stream:   # Arrow record batches
+        for batch in stream: ...
+    export_parquet(indexer, dest)                # Parquet, partitioned by repository (and month)
+    import_history(data_dir, source, "name", indexer=indexer)
+    trajectory = load_trajectory(path)           # SWE-agent .traj → session + StepInputs + patch
+    land_trajectory(store, "demo", trajectory, identity, base_revision="main")
+
+Pass the ``Indexer`` (not its writer ``connection``) to ``run_query`` /
+``stream_query`` / ``export_parquet``: each call then reads through its own
+cursor, safe while another thread indexes.
+
+Errors derive from :class:`query.errors.QueryError` (and from the matching
+:mod:`vcs.errors` class), each with a stable ``reason``.
+"""
+
+from .background import BackgroundIndexer
+from .changes import EntityDiffer, SemanticDiffer, default_entity_differ
+from .database import DatabaseSettings, open_database
+from .errors import (
+    HistoryImportError,
+    InvalidQuery,
+    PatchDoesNotApply,
+    PatchError,
+    QueryError,
+    QueryFailed,
+    QueryNotAllowed,
+    QueryResourceExhausted,
+    QuerySyntaxError,
+    QueryTimeout,
+    RepositoryNotIndexed,
+    TrajectoryFormatError,
+)
+from .export import EXPORT_TABLES, export_parquet
+from .formats import json_rows
+from .history_import import ImportResult, import_history
+from .indexer import Indexer, ProgressCallback, SyncStats
+from .patches import FilePatch, apply_patch, parse_patch, patch_changes
+from .sandbox import QueryLimits, QueryResult, QueryStream, check_query, run_query, stream_query
+from .schema import SCHEMA_VERSION, TABLES, VIEWS, schema_markdown
+from .trajectories import (
+    LandedTrajectory,
+    Trajectory,
+    TrajectorySession,
+    land_trajectory,
+    load_trajectory,
+    parse_trajectory,
+)
+
+__all__ = [
+    "EXPORT_TABLES",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "VIEWS",
+    "BackgroundIndexer",
+    "DatabaseSettings",
+    "EntityDiffer",
+    "FilePatch",
+    "HistoryImportError",
+    "ImportResult",
+    "Indexer",
+    "InvalidQuery",
+    "LandedTrajectory",
+    "PatchDoesNotApply",
+    "PatchError",
+    "ProgressCallback",
+    "QueryError",
+    "QueryFailed",
+    "QueryLimits",
+    "QueryNotAllowed",
+    "QueryResourceExhausted",
+    "QueryResult",
+    "QueryStream",
+    "QuerySyntaxError",
+    "QueryTimeout",
+    "RepositoryNotIndexed",
+    "SemanticDiffer",
+    "SyncStats",
+    "Trajectory",
+    "TrajectoryFormatError",
+    "TrajectorySession",
+    "apply_patch",
+    "check_query",
+    "default_entity_differ",
+    "export_parquet",
+    "import_history",
+    "json_rows",
+    "land_trajectory",
+    "load_trajectory",
+    "open_database",
+    "parse_patch",
+    "parse_trajectory",
+    "patch_changes",
+    "run_query",
+    "schema_markdown",
+    "stream_query",
+]

@@ -1,0 +1,87 @@
+"""Keeping the index in step from a background thread, for the server.
+
+The server calls :meth:`BackgroundIndexer.notify` after acknowledging a
+commit (cheap, never blocks); one thread syncs the notified repositories,
+coalescing bursts (a hundred commits to one repository in a burst become a
+few syncs). On start it catches up with everything (after a restart the
+index may lag). Errors are logged and retried at the next notification;
+they never reach the pusher.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from .indexer import Indexer
+
+__all__ = ["BackgroundIndexer"]
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundIndexer:
+    def __init__(self, indexer: Indexer, *, full_sync_on_start: bool = True) -> None:
+        self.indexer = indexer
+        self._pending: set[str] = set()
+        self._all = full_sync_on_start
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="trellis-indexer", daemon=True)
+
+    def start(self) -> BackgroundIndexer:
+        self._thread.start()
+        return self
+
+    def notify(self, repository: str | None = None) -> None:
+        """Index ``repository`` soon (``None``: every repository)."""
+        with self._cond:
+            if repository is None:
+                self._all = True
+            else:
+                self._pending.add(repository)
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until everything notified so far is indexed; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._all or self._busy:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._pending or self._all or self._stopping):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                everything, names = self._all, sorted(self._pending)
+                self._all = False
+                self._pending.clear()
+                self._busy = True
+            try:
+                if everything:
+                    self.indexer.sync()
+                else:
+                    for name in names:
+                        self.indexer.sync_repository(name)
+            except Exception:
+                log.exception("indexing failed (will retry at the next change)")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()

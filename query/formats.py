@@ -1,0 +1,46 @@
+"""Query results as JSON-ready rows, for simple clients (the Arrow IPC stream is the primary format)."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import math
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = ["json_rows", "json_value"]
+
+
+def json_value(value: Any) -> Any:
+    """A value ``json.dumps`` accepts: times as ISO 8601, bytes as base64, decimals as strings."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            return {str(k): json_value(v) for k, v in value}  # an Arrow map
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+def json_rows(data: pa.Table | pa.RecordBatch) -> Iterator[dict[str, Any]]:
+    """Each row of ``data`` as a ``{column: json-ready value}`` dict."""
+    for row in data.to_pylist():
+        yield {k: json_value(v) for k, v in row.items()}

@@ -1,0 +1,107 @@
+"""Importing an existing git history: all branches, every commit indexed, resumable, with progress."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import vcs
+from query import HistoryImportError, Indexer, import_history
+
+from ..conftest import GIT_ENV, git
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {**GIT_ENV, "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    work = tmp_path / "source"
+    work.mkdir()
+    _git(work, "init", "-q", "-b", "trunk")
+    (work / "lib.py").write_text("def f():\n    return 1\n")
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "first")
+    _git(work, "checkout", "-qb", "feature")
+    (work / "lib.py").write_text("def f():\n    return 2\n\n\ndef g():\n    return 3\n")
+    _git(work, "commit", "-qam", "feature work")
+    _git(work, "checkout", "-q", "trunk")
+    (work / "other.txt").write_text("x\n")
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "trunk work")
+    _git(work, "merge", "-q", "--no-ff", "feature", "-m", "merge feature")
+    _git(work, "tag", "v1.0")
+    return work
+
+
+def test_import_copies_every_branch_and_indexes_every_commit(source: Path, data_dir: Path) -> None:
+    progress: list[tuple[int, int]] = []
+    with Indexer(data_dir) as ix:
+        result = import_history(data_dir, source, "imported", indexer=ix, workers=2,
+                                on_progress=lambda d, t: progress.append((d, t)))
+        assert (result.branches, result.tags, result.resumed) == (2, 1, False)
+        assert result.stats.commits_added == 4
+        assert progress[-1] == (4, 4)
+        assert ix.check() == []
+        con = ix.connection
+        assert con.execute("SELECT default_branch FROM repositories").fetchall() == [("trunk",)]
+        merges = con.execute("SELECT title, parent_count FROM commits WHERE parent_count = 2").fetchall()
+        assert merges == [("merge feature", 2)]
+        assert con.execute("SELECT count(*) FROM commit_parents").fetchall() == [(4,)]
+        if ix.differ is not None:
+            names = {q for (q,) in con.execute("SELECT qualname FROM entity_changes").fetchall()}
+            assert "lib.g" in names
+    path = data_dir / "repos" / "imported.git"
+    assert git(path, "rev-parse", "refs/tags/v1.0^{commit}") == git(source / ".git", "rev-parse", "v1.0^{commit}")
+    assert vcs.Store(data_dir).get_repository("imported").default_branch == "trunk"
+
+
+def test_import_is_resumable_and_picks_up_new_commits(source: Path, data_dir: Path) -> None:
+    with Indexer(data_dir, entity_differ=None) as ix:
+        import_history(data_dir, source, "imported", indexer=ix, workers=1)
+        # an interrupted import: the index lost some commits
+        ix.connection.execute("DELETE FROM commits WHERE title = 'first'")
+        ix.connection.execute("DELETE FROM index_state WHERE commit_id NOT IN (SELECT commit_id FROM commits)")
+        ix.connection.execute("DELETE FROM refs")
+        (source / "lib.py").write_text("def f():\n    return 9\n")
+        _git(source, "commit", "-qam", "later")
+        again = import_history(data_dir, source, "imported", indexer=ix, workers=1)
+        assert again.resumed
+        assert again.stats.commits_added == 2  # the lost one and the new one, nothing twice
+        assert ix.check() == []
+
+
+def test_import_refuses_existing_names_and_non_repositories(source: Path, data_dir: Path, tmp_path: Path) -> None:
+    vcs.Store(data_dir).create_repository("taken", vcs.Identity("alice"))
+    with pytest.raises(vcs.AlreadyExists):
+        import_history(data_dir, source, "taken", workers=1)
+    with pytest.raises(HistoryImportError) as caught:
+        import_history(data_dir, tmp_path / "nowhere", "x", workers=1)
+    assert caught.value.reason == "IMPORT_SOURCE_NOT_FOUND"
+    with pytest.raises(vcs.InvalidArgument):
+        import_history(data_dir, source, "../bad", workers=1)
+
+
+def test_import_of_the_projects_own_history(data_dir: Path) -> None:
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    expected = len(git(ROOT / ".git", "rev-list", "--branches", "--tags").split())
+    with Indexer(data_dir) as ix:
+        result = import_history(data_dir, ROOT, "trellis", indexer=ix, workers=2)
+        assert result.stats.commits_added == expected
+        assert ix.check() == []
+        (files,) = ix.connection.execute("SELECT count(*) FROM file_changes").fetchall()[0]
+        assert files > 0
+        if ix.differ is not None:
+            (entities,) = ix.connection.execute(
+                "SELECT count(*) FROM entity_changes WHERE language = 'python'").fetchall()[0]
+            assert entities > 0
+            assert ix.connection.execute(
+                "SELECT count(*) FROM index_state WHERE entities <> 'indexed'").fetchall() == [(0,)]

@@ -1,0 +1,268 @@
+"""The indexer follows git: incremental sync, rebuild, check, deletion, concurrency, backfill."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+import vcs
+from query import Indexer, run_query
+
+from .conftest import dump, toy_differ
+
+ALICE = vcs.Identity("alice")
+
+
+def _count(ix: Indexer, sql: str) -> int:
+    return int(ix.connection.execute(sql).fetchall()[0][0])
+
+
+def _populate(store: vcs.Store, name: str = "demo") -> vcs.Session:
+    store.create_repository(name, ALICE)
+    store.commit(name, "main", [vcs.PutFile("a.py", b"def f():\n    return 1\n")], "add a", ALICE)
+    session = store.create_session(name, ALICE, model="m1", task="fix f")
+    store.commit(
+        name, session.branch_id, [vcs.PutFile("a.py", b"def f():\n    return 2\n")], "edit f", ALICE,
+        session_id=session.session_id,
+        step=vcs.StepInput(thought="f is wrong", action="edit", arguments_json='{"path": "a.py"}',
+                           input_tokens=100, output_tokens=20, cost_usd=0.01, latency_ms=1500),
+    )
+    store.record_step(name, session.session_id, vcs.StepInput(action="run_tests", observation="ok"), ALICE)
+    store.commit(name, session.branch_id, [vcs.RenameFile("a.py", "b.py")], "move", ALICE,
+                 session_id=session.session_id)
+    store.end_session(name, session.session_id, vcs.SessionStatus.SUCCEEDED, ALICE, outcome="tests pass")
+    return session
+
+
+def test_sync_indexes_commits_refs_sessions_and_steps(store: vcs.Store, indexer: Indexer) -> None:
+    session = _populate(store)
+    stats = indexer.sync()
+    assert stats.commits_added == 4 and stats.steps_added == 3 and stats.sessions_changed == 1
+    assert indexer.check() == []
+    con = indexer.connection
+    rows = con.execute(
+        "SELECT title, agent, session_id, step_index, files_changed FROM commits ORDER BY commit_time, title"
+    ).fetchall()
+    titles = {r[0]: r for r in rows}
+    assert titles["edit f"][1:] == ("alice", session.session_id, 1, 1)
+    assert titles["move"][3] == 3
+    assert con.execute("SELECT status, old_path, path, similarity FROM file_changes WHERE status = 'renamed'"
+                       ).fetchall() == [("renamed", "a.py", "b.py", 100)]
+    assert con.execute("SELECT status, outcome, step_count, input_tokens, cost_usd FROM sessions").fetchall() == [
+        ("succeeded", "tests pass", 3, 100, 0.01)
+    ]
+    steps = con.execute("SELECT step_index, action, commit_id IS NULL, latency_ms, arguments_json->>'path' "
+                        "FROM steps ORDER BY step_index").fetchall()
+    assert steps == [(1, "edit", False, 1500, "a.py"), (2, "run_tests", True, 0, None), (3, "commit", False, 0, None)]
+    summary = con.execute("SELECT steps, commits, total_tokens, files_changed, status FROM session_summary"
+                          ).fetchall()
+    assert summary == [(3, 2, 120, 2, "succeeded")]
+    kinds = dict(con.execute("SELECT kind, count(*) FROM refs GROUP BY kind").fetchall())
+    assert kinds == {"branch": 2, "session": 1}
+
+
+def test_sync_is_incremental(store: vcs.Store, indexer: Indexer) -> None:
+    _populate(store)
+    indexer.sync()
+    assert not indexer.sync().changed
+    store.commit("demo", "main", [vcs.PutFile("c.txt", b"x\n")], "one more", ALICE)
+    stats = indexer.sync_repository("demo")
+    assert (stats.commits_added, stats.refs_changed, stats.file_changes_added) == (1, 1, 1)
+    assert indexer.check() == []
+
+
+def test_deleted_branch_drops_commits_only_it_reached(store: vcs.Store, indexer: Indexer) -> None:
+    store.create_repository("demo", ALICE)
+    store.create_branch("demo", "side", "main")
+    store.commit("demo", "side", [vcs.PutFile("s.txt", b"s\n")], "side work", ALICE)
+    indexer.sync()
+    assert _count(indexer, "SELECT count(*) FROM commits") == 2
+    store.delete_branch("demo", "side")
+    stats = indexer.sync()
+    assert stats.commits_removed == 1
+    assert _count(indexer, "SELECT count(*) FROM commits") == 1
+    assert _count(indexer, "SELECT count(*) FROM file_changes") == 0
+    assert indexer.check() == []
+
+
+def test_commits_of_a_deleted_session_branch_stay_reachable_through_the_session(
+    store: vcs.Store, indexer: Indexer
+) -> None:
+    session = _populate(store)
+    indexer.sync()
+    store.delete_branch("demo", session.branch_id)
+    assert indexer.sync().commits_removed == 0
+    assert _count(indexer, "SELECT count(*) FROM commits") == 4
+    assert indexer.check() == []
+
+
+def test_rebuild_gives_an_identical_index(store: vcs.Store, data_dir: Path) -> None:
+    _populate(store, "one")
+    _populate(store, "two")
+    with Indexer(data_dir, entity_differ=toy_differ) as ix:
+        ix.sync()
+        store.commit("one", "main", [vcs.PutFile("z.py", b"def z():\n    return 0\n")], "z", ALICE)
+        ix.sync()  # incremental
+        before = dump(ix)
+        ix.rebuild()
+        assert dump(ix) == before
+        assert before["entity_changes"]
+    shutil.copy(data_dir / "index.duckdb", data_dir / "copy.duckdb")
+    (data_dir / "index.duckdb").unlink()
+    with Indexer(data_dir, entity_differ=toy_differ) as ix:  # deleted: rebuilt from git on sync
+        ix.sync()
+        assert dump(ix) == before
+
+
+def test_check_reports_a_lagging_index_and_sync_recovers(store: vcs.Store, indexer: Indexer) -> None:
+    session = _populate(store)
+    indexer.sync()
+    store.commit("demo", "main", [vcs.PutFile("late.txt", b"late\n")], "late", ALICE)
+    store.record_step("demo", store.create_session("demo", ALICE).session_id, vcs.StepInput(action="x"), ALICE)
+    store.create_repository("fresh", ALICE)
+    problems = indexer.check()
+    assert any("refs/heads/main is at" in p for p in problems)
+    assert any("commits are missing" in p for p in problems)
+    assert any("session" in p and "missing" in p for p in problems)
+    assert any("'fresh' is in git but not in the index" in p for p in problems)
+    indexer.sync()
+    assert indexer.check() == []
+    assert session.session_id
+
+
+def test_check_reports_damage_to_the_index(store: vcs.Store, indexer: Indexer) -> None:
+    _populate(store)
+    indexer.sync()
+    con = indexer.connection
+    con.execute("DELETE FROM commits WHERE title = 'add a'")
+    con.execute("DELETE FROM steps WHERE step_index = 2")
+    con.execute("INSERT INTO refs VALUES ('demo', 'refs/heads/ghost', 'branch', 'ghost', '" + "0" * 40 + "')")
+    problems = indexer.check()
+    assert any("1 commits are missing" in p for p in problems)
+    assert any("has 3 steps in git but 2 in the index" in p for p in problems)
+    assert any("refs/heads/ghost is in the index but no longer in git" in p for p in problems)
+    indexer.rebuild()
+    assert indexer.check() == []
+
+
+def test_deleted_repository_leaves_the_index(store: vcs.Store, indexer: Indexer) -> None:
+    _populate(store, "one")
+    _populate(store, "two")
+    indexer.sync()
+    store.delete_repository("one")
+    stats = indexer.sync()
+    assert stats.repositories_removed == 1
+    for table in ("repositories", "commits", "refs", "sessions", "steps", "file_changes"):
+        assert _count(indexer, f"SELECT count(*) FROM {table} WHERE repository = 'one'") == 0
+        assert _count(indexer, f"SELECT count(*) FROM {table} WHERE repository = 'two'") > 0
+    indexer.delete_repository("two")
+    assert _count(indexer, "SELECT count(*) FROM commits") == 0
+
+
+def test_sync_of_a_missing_repository_is_a_no_op(indexer: Indexer) -> None:
+    assert not indexer.sync_repository("nothing").changed
+    with pytest.raises(vcs.InvalidArgument):
+        indexer.sync_repository("../escape")
+
+
+def test_entities_are_backfilled_when_the_engine_arrives(store: vcs.Store, data_dir: Path) -> None:
+    _populate(store)
+    with Indexer(data_dir, entity_differ=None) as ix:
+        ix.sync()
+        assert _count(ix, "SELECT count(*) FROM entity_changes") == 0
+        assert _count(ix, "SELECT count(*) FROM commits WHERE entity_changes IS NULL") == 4
+    with Indexer(data_dir, entity_differ=toy_differ) as ix:
+        stats = ix.sync()
+        assert stats.entity_backfilled_commits == 4
+        assert _count(ix, "SELECT count(*) FROM commits WHERE entity_changes IS NULL") == 0
+        assert ix.check() == []
+        backfilled = dump(ix)
+        ix.rebuild()
+        assert dump(ix) == backfilled
+
+
+def test_a_failing_entity_differ_does_not_stop_indexing(store: vcs.Store, data_dir: Path) -> None:
+    def broken(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("boom")
+
+    _populate(store)
+    with Indexer(data_dir, entity_differ=broken) as ix:
+        assert ix.sync().commits_added == 4
+        assert _count(ix, "SELECT count(*) FROM index_state WHERE entities = 'failed'") == 3
+
+
+def test_queries_run_while_the_indexer_writes(store: vcs.Store, indexer: Indexer) -> None:
+    store.create_repository("demo", ALICE)
+    indexer.sync()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                result = run_query(indexer, "SELECT count(*) AS n FROM commits", max_rows=10, timeout_s=10)
+                assert result.table.num_rows == 1
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(15):
+            store.commit("demo", "main", [vcs.PutFile(f"f{i}.txt", str(i).encode())], f"c{i}", ALICE)
+            indexer.sync_repository("demo")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    assert _count(indexer, "SELECT count(*) FROM commits") == 16
+
+
+def test_tags_are_indexed(store: vcs.Store, indexer: Indexer, data_dir: Path) -> None:
+    import pygit2
+
+    store.create_repository("demo", ALICE)
+    repo = pygit2.Repository(str(data_dir / "repos" / "demo.git"))
+    head = repo.references["refs/heads/main"].target
+    repo.create_tag("v1", head, pygit2.enums.ObjectType.COMMIT, pygit2.Signature("a", "a@b"), "release")
+    commit = repo[head]
+    assert isinstance(commit, pygit2.Commit)
+    repo.references.create("refs/tags/tree-tag", commit.tree_id)
+    indexer.sync()
+    assert indexer.connection.execute("SELECT kind, name, commit_id FROM refs WHERE kind = 'tag'").fetchall() == [
+        ("tag", "v1", str(head))
+    ]
+    assert indexer.check() == []
+
+
+def test_indexer_survives_reopen(store: vcs.Store, data_dir: Path) -> None:
+    _populate(store)
+    with Indexer(data_dir, entity_differ=None) as ix:
+        ix.sync()
+        before = dump(ix)
+    with Indexer(data_dir, entity_differ=None) as ix:
+        assert not ix.sync().changed
+        assert dump(ix) == before
+
+
+def test_background_indexer_catches_up_and_follows_notifications(store: vcs.Store, indexer: Indexer) -> None:
+    from query import BackgroundIndexer
+
+    _populate(store)
+    background = BackgroundIndexer(indexer).start()
+    try:
+        assert background.wait_idle(30)
+        assert indexer.check() == []
+        for i in range(20):
+            store.commit("demo", "main", [vcs.PutFile("n.txt", b"%d" % i)], f"n{i}", ALICE)
+            background.notify("demo")
+        background.notify("no-such-repository")
+        assert background.wait_idle(30)
+        assert indexer.check() == []
+    finally:
+        background.stop()

@@ -1,0 +1,81 @@
+"""The schema: every table and view exists, names its repository, and docs/schema.md describes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from query import TABLES, VIEWS, Indexer, open_database, schema_markdown
+from query.schema import SCHEMA_VERSION, arrow_schema, create_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+BEGIN = "<!-- BEGIN GENERATED: query.schema_markdown() -->\n"
+END = "<!-- END GENERATED -->"
+
+
+def test_every_table_and_view_exists_and_names_its_repository() -> None:
+    con = open_database(None)
+    try:
+        for t in TABLES:
+            columns = [r[0] for r in con.execute(f"DESCRIBE {t.name}").fetchall()]
+            assert columns == t.column_names
+            assert columns[0] == "repository"
+            assert set(t.key) <= set(columns)
+        for v in VIEWS:
+            columns = [r[0] for r in con.execute(f"DESCRIBE {v.name}").fetchall()]
+            assert "repository" in columns
+    finally:
+        con.close()
+
+
+def test_arrow_schemas_match_the_sql_types() -> None:
+    con = open_database(None)
+    try:
+        for t in TABLES:
+            empty = pa.Table.from_pylist([], schema=arrow_schema(t.name))
+            con.register("empty", empty)
+            con.execute(f"INSERT INTO {t.name} SELECT * FROM empty")
+            con.unregister("empty")
+    finally:
+        con.close()
+
+
+def test_commit_rows_name_their_commit() -> None:
+    for t in TABLES:
+        if t.name in ("commits", "commit_parents", "file_changes", "entity_changes", "refs", "steps",
+                      "verification_runs", "stage_results", "test_results", "index_state"):
+            assert "commit_id" in t.column_names, t.name
+
+
+def test_docs_hold_the_generated_reference() -> None:
+    text = (ROOT / "docs" / "schema.md").read_text()
+    assert BEGIN in text and END in text
+    generated = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert generated == schema_markdown(), "docs/schema.md is stale: paste query.schema_markdown() in"
+
+
+def test_docs_have_an_example_query_per_table_and_view_that_runs(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "schema.md").read_text()
+    examples = [block.split("```", 1)[0] for block in text.split("```sql\n")[1:]]
+    with Indexer(tmp_path, entity_differ=None) as ix:
+        for example in examples:
+            ix.cursor().execute(example).fetchall()
+    for name in [t.name for t in TABLES if not t.internal] + [v.name for v in VIEWS]:
+        assert any(f" {name}" in e or f"\n{name}" in e for e in examples), f"no example query for {name}"
+
+
+def test_a_different_schema_version_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "index.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE index_info (key VARCHAR, value VARCHAR)")
+    con.execute("INSERT INTO index_info VALUES ('schema_version', '0')")
+    con.execute("CREATE TABLE commits (junk INTEGER)")
+    con.close()
+    con = duckdb.connect(str(path))
+    assert create_schema(con) is True
+    assert [r[0] for r in con.execute("DESCRIBE commits").fetchall()][:2] == ["repository", "commit_id"]
+    assert con.execute("SELECT value FROM index_info").fetchall() == [(str(SCHEMA_VERSION),)]
+    assert create_schema(con) is False
+    con.close()
