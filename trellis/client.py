@@ -37,13 +37,15 @@ from .v1 import (
     changes_pb2_grpc,
     diffs_pb2,
     diffs_pb2_grpc,
+    queries_pb2,
+    queries_pb2_grpc,
     repositories_pb2,
     repositories_pb2_grpc,
     sessions_pb2,
     sessions_pb2_grpc,
 )
 
-__all__ = ["ChangeSet", "Client", "CommitReply", "CommitStream", "RevisionDiff"]
+__all__ = ["ChangeSet", "Client", "CommitReply", "CommitStream", "QueryResult", "RevisionDiff"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,14 @@ class CommitReply(vcs.CommitResult):
     """A landed commit; ``diff`` is its semantic diff when the commit asked to wait for it."""
 
     diff: semantic_diff.DiffResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """A query's rows as an Arrow table; ``truncated`` when a row or byte limit cut it short."""
+
+    table: Any  # pyarrow.Table (imported lazily)
+    truncated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +123,7 @@ class Client:
         self._changes = changes_pb2_grpc.ChangeServiceStub(self._channel)
         self._sessions = sessions_pb2_grpc.SessionServiceStub(self._channel)
         self._diffs = diffs_pb2_grpc.DiffServiceStub(self._channel)
+        self._queries = queries_pb2_grpc.QueryServiceStub(self._channel)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -323,6 +334,43 @@ class Client:
         if expected_head is not None:
             request.expected_head = expected_head
         self._call(self._changes.DeleteBranch, request)
+
+    # -- queries -------------------------------------------------------------
+
+    def query(self, sql: str, *, max_rows: int = 0, timeout_ms: int = 0) -> QueryResult:
+        """Run read-only SQL over the index; the result arrives as Arrow IPC."""
+        import pyarrow as pa
+
+        request = queries_pb2.QueryRequest(sql=sql, format=queries_pb2.QUERY_FORMAT_ARROW,
+                                           max_rows=max_rows, timeout_ms=timeout_ms)
+        chunks: list[bytes] = []
+        truncated = False
+        try:
+            for message in self._queries.Query(request, metadata=self._metadata, timeout=self.timeout):
+                chunks.append(message.arrow_ipc)
+                truncated = truncated or message.truncated
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        table = pa.ipc.open_stream(pa.py_buffer(b"".join(chunks))).read_all()
+        return QueryResult(table, truncated)
+
+    def query_rows(self, sql: str, *, max_rows: int = 0, timeout_ms: int = 0) -> list[dict[str, Any]]:
+        """Run read-only SQL; rows as JSON-safe dicts (the JSON format of the API)."""
+        import json
+
+        request = queries_pb2.QueryRequest(sql=sql, format=queries_pb2.QUERY_FORMAT_JSON,
+                                           max_rows=max_rows, timeout_ms=timeout_ms)
+        try:
+            return [json.loads(row) for message in
+                    self._queries.Query(request, metadata=self._metadata, timeout=self.timeout)
+                    for row in message.json_rows]
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    def export(self, destination: str, tables: Sequence[str] = ()) -> list[str]:
+        """Write the index as Parquet into ``destination`` on the server; returns the files written."""
+        r = self._call(self._queries.Export, queries_pb2.ExportRequest(destination=destination, tables=list(tables)))
+        return list(r.files)
 
     # -- sessions ------------------------------------------------------------
 

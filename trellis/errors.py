@@ -13,6 +13,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from query import errors as query_errors
 from vcs import errors as vcs_errors
 
 __all__ = [
@@ -50,6 +51,7 @@ class DeadlineExceeded(TrellisError):
 
 # Most specific first: the first matching class wins.
 _TABLE: list[tuple[type[vcs_errors.VcsError], grpc.StatusCode]] = [
+    (query_errors.QueryTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
     (vcs_errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (vcs_errors.NotFound, grpc.StatusCode.NOT_FOUND),
     (vcs_errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),

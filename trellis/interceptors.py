@@ -26,7 +26,7 @@ from vcs.validation import check_agent_name
 from .auth import TokenStore
 from .errors import Unauthenticated, rich_status, status_for
 
-__all__ = ["CURRENT_IDENTITY", "TrellisInterceptor", "current_identity"]
+__all__ = ["CURRENT_IDENTITY", "TrellisInterceptor", "current_identity", "local_mode"]
 
 log = logging.getLogger("trellis.rpc")
 
@@ -35,8 +35,16 @@ LOCAL_AGENT_HEADER = "x-trellis-agent"
 _OPEN_METHODS = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
+LOCAL_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("trellis_local_mode", default=False)
+
+
 def current_identity() -> Identity:
     return CURRENT_IDENTITY.get()
+
+
+def local_mode() -> bool:
+    """True when the current call came in on a local-mode server (no tokens, loopback only)."""
+    return LOCAL_MODE.get()
 
 
 class _Malformed:
@@ -81,9 +89,12 @@ class TrellisInterceptor(grpc.ServerInterceptor):
 
     # -- identity ------------------------------------------------------------
 
+    def requires_tokens(self) -> bool:
+        return self._require_tokens or self._tokens.active()
+
     def _identify(self, metadata: dict[str, str]) -> Identity:
         header = metadata.get("authorization", "")
-        if self._require_tokens or self._tokens.active():
+        if self.requires_tokens():
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 raise Unauthenticated(
@@ -168,6 +179,7 @@ class _Call:
         self.context = context
         self.request_id = metadata.get("x-request-id") or uuid.uuid4().hex[:16]
         self.token: contextvars.Token[Identity] | None = None
+        self.local_token: contextvars.Token[bool] | None = None
         self.start = 0.0
 
     def __enter__(self) -> None:
@@ -177,10 +189,13 @@ class _Call:
         except VcsError as exc:
             self._abort(exc)
         self.token = CURRENT_IDENTITY.set(identity)
+        self.local_token = LOCAL_MODE.set(not self.owner.requires_tokens())
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
         if self.token is not None:
             CURRENT_IDENTITY.reset(self.token)
+        if self.local_token is not None:
+            LOCAL_MODE.reset(self.local_token)
         elapsed_ms = (time.perf_counter() - self.start) * 1000
         if exc is None:
             log.debug("%s ok %.2fms id=%s", self.method, elapsed_ms, self.request_id)

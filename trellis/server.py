@@ -24,6 +24,7 @@ from .auth import TokenStore
 from .config import ServerConfig, is_loopback
 from .datadir import DataDirLock
 from .diffing import Differ
+from .indexing import Index
 from .interceptors import TrellisInterceptor
 from .v1 import (
     changes_pb2,
@@ -67,6 +68,7 @@ class RunningServer:
     address: str
     store: Store
     differ: Differ
+    index: Index
     lock: DataDirLock
     health: health.HealthServicer
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -77,7 +79,7 @@ class RunningServer:
         self._stopped.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
-        self.differ.close()
+        self.index.close()
         self.lock.release()
 
     def wait(self) -> None:
@@ -114,13 +116,17 @@ def build_server(config: ServerConfig) -> RunningServer:
             options=options,
             maximum_concurrent_rpcs=config.max_workers * 16,
         )
-        repositories_pb2_grpc.add_RepositoryServiceServicer_to_server(servicers.RepositoryServicer(store), server)
+
         differ = Differ(store)
-        changes_pb2_grpc.add_ChangeServiceServicer_to_server(servicers.ChangeServicer(store, differ), server)
-        sessions_pb2_grpc.add_SessionServiceServicer_to_server(servicers.SessionServicer(store), server)
+        index = Index(config.data_dir, differ.cache)
+        changes_pb2_grpc.add_ChangeServiceServicer_to_server(servicers.ChangeServicer(store, differ, index), server)
+        repositories_pb2_grpc.add_RepositoryServiceServicer_to_server(
+            servicers.RepositoryServicer(store, index), server
+        )
+        sessions_pb2_grpc.add_SessionServiceServicer_to_server(servicers.SessionServicer(store, index), server)
         diffs_pb2_grpc.add_DiffServiceServicer_to_server(servicers.DiffServicer(differ), server)
         pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(servicers.PipelineServicer(), server)
-        queries_pb2_grpc.add_QueryServiceServicer_to_server(servicers.QueryServicer(), server)
+        queries_pb2_grpc.add_QueryServiceServicer_to_server(servicers.QueryServicer(index), server)
 
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -148,7 +154,7 @@ def build_server(config: ServerConfig) -> RunningServer:
                 address,
                 config.data_dir,
             )
-        return RunningServer(server, port, address, store, differ, lock, health_servicer)
+        return RunningServer(server, port, address, store, differ, index, lock, health_servicer)
     except BaseException:
         lock.release()
         raise

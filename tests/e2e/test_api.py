@@ -21,7 +21,7 @@ from trellis.datadir import DataDirBusy, running_server
 from trellis.errors import Unauthenticated, error_from_status
 from trellis.interceptors import LOCAL_AGENT_HEADER
 from trellis.server import ConfigError, RunningServer, build_server
-from trellis.v1 import changes_pb2, changes_pb2_grpc, pipelines_pb2, queries_pb2
+from trellis.v1 import changes_pb2, changes_pb2_grpc, pipelines_pb2
 
 # -- SDK round trips -------------------------------------------------------------------
 
@@ -141,7 +141,7 @@ def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
 
 def _unimplemented_methods() -> list[tuple[str, str, bool]]:
     methods = [("trellis.v1.ChangeService", "Merge", False)]
-    for module in (pipelines_pb2, queries_pb2):
+    for module in (pipelines_pb2,):
         for service in module.DESCRIPTOR.services_by_name.values():
             methods += [(service.full_name, m.name, m.server_streaming) for m in service.methods]
     return methods

@@ -65,10 +65,12 @@ def test_commit_can_wait_for_its_diff(client: Client) -> None:
     assert plain.diff is None  # computed in the background instead
 
 
-def test_background_differ_runs_after_each_commit(server: RunningServer, client: Client) -> None:
+def test_every_commit_is_diffed_in_the_background(server: RunningServer, client: Client) -> None:
     _seed(client)
-    server.differ.drain()
-    assert server.differ.cache.stats().entries > 0  # the new sides are parsed and cached
+    assert server.index.wait_idle(60)
+    assert server.differ.cache.stats().entries > 0  # the indexer parsed and cached both sides
+    rows = client.query_rows("SELECT old_qualname, qualname FROM entity_changes WHERE change = 'moved_renamed'")
+    assert rows == [{"old_qualname": "app.models.parse", "qualname": "app.util.parse_args"}]
 
 
 def test_diff_errors(client: Client, channel: grpc.Channel) -> None:

@@ -96,7 +96,7 @@ class Output:
         self.err = Console(stderr=True, highlight=False)
 
     def data(self, value: Any) -> None:
-        print(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+        print(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, default=str))
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         self.console.print(*objects, **kwargs)

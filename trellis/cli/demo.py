@@ -29,6 +29,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(run=run)
 
 
+QUESTIONS = [
+    ("Which agents used the most tokens, and what did it buy?",
+     "SELECT agent, steps, commits, total_tokens, round(cost_usd, 4) AS cost_usd, status "
+     "FROM session_summary WHERE repository = '{repo}' ORDER BY total_tokens DESC LIMIT 5"),
+    ("Which functions did each agent add (entity changes joined with commits)?",
+     "SELECT c.agent, count(*) AS functions_added, min(e.qualname) AS first, max(e.qualname) AS last "
+     "FROM entity_changes e JOIN commits c USING (repository, commit_id) "
+     "WHERE e.repository = '{repo}' AND e.change = 'added' AND e.kind = 'function' "
+     "GROUP BY ALL ORDER BY c.agent LIMIT 8"),
+    ("Which files changed most often?",
+     "SELECT path, count(*) AS commits, sum(additions) AS lines_added FROM file_changes "
+     "WHERE repository = '{repo}' GROUP BY path ORDER BY commits DESC, path LIMIT 5"),
+]
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
     if getattr(args, "data_dir", None):
         return Path(args.data_dir).expanduser()
@@ -39,6 +54,8 @@ def _data_dir(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     from ..client import Client
     from ..demo import run_demo
+    from query import json_rows
+
     from ..server import build_server
 
     out = Output(args)
@@ -62,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
             last_diff = client.diff(report.repository, sample.branch).result
             branch_diffs = {a.agent: client.diff(report.repository, a.branch, "main").result
                             for a in report.agents}
+            running.index.wait_idle(60)
+            answers = [(question, client.query(sql.format(repo=report.repository)).table)
+                       for question, sql in QUESTIONS]
     finally:
         running.stop(grace=5)
     repo_path = data_dir / "repos" / f"{report.repository}.git"
@@ -70,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             "data_dir": str(data_dir), "repository": report.repository, "commits": report.commits,
             "seconds": report.seconds, "commits_per_second": report.throughput,
             "p50_ms": report.percentile(50), "p99_ms": report.percentile(99),
+            "sql": [{"question": q, "rows": list(json_rows(t))} for q, t in answers],
             "agents": [{"agent": a.agent, "session_id": a.session_id, "branch": a.branch,
                         "commits": a.commits, "steps": a.steps,
                         "entity_changes": [semantic_diff.change_to_json(c) for c in branch_diffs[a.agent].changes]}
@@ -94,10 +115,17 @@ def run(args: argparse.Namespace) -> int:
     for agent, result in branch_diffs.items():
         counts = Counter(f"{c.change} {c.kind}" for c in result.changes)
         out.print(f"  {agent}: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
+    for question, table in answers:
+        out.print(f"\n[bold]SQL: {question}[/]")
+        view = Table(*table.column_names, box=None)
+        for row in table.to_pylist():
+            view.add_row(*(str(v) for v in row.values()))
+        out.print(view)
     out.print(f"\nData kept in [bold]{data_dir}[/]. Explore it:")
     out.print(f"  git --git-dir {repo_path} log --oneline {sample.branch} | head", markup=False)
     out.print(f"  git --git-dir {repo_path} show refs/trellis/sessions/{sample.session_id}:session.json", markup=False)
     out.print(f"  trellis --data-dir {data_dir} session show {report.repository} {sample.session_id}", markup=False)
     out.print(f"  trellis --data-dir {data_dir} log {report.repository} {sample.branch}", markup=False)
     out.print(f"  trellis --data-dir {data_dir} diff {report.repository} main {sample.branch}", markup=False)
+    out.print(f"  trellis --data-dir {data_dir} query \"SELECT * FROM session_summary\"", markup=False)
     return 0

@@ -4,7 +4,8 @@ from .changes import ChangeServicer
 from .diffs import DiffServicer
 from .repositories import RepositoryServicer
 from .sessions import SessionServicer
-from .unimplemented import PipelineServicer, QueryServicer
+from .queries import QueryServicer
+from .unimplemented import PipelineServicer
 
 __all__ = [
     "ChangeServicer",

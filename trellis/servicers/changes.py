@@ -9,6 +9,7 @@ from vcs import CommitResult, InvalidArgument, Store, VcsError
 from .. import convert, names
 from ..diffing import Differ
 from ..errors import rich_status, status_for
+from ..indexing import Index
 from ..interceptors import current_identity
 from ..v1 import changes_pb2 as pb
 from ..v1 import changes_pb2_grpc
@@ -17,9 +18,10 @@ __all__ = ["ChangeServicer"]
 
 
 class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
-    def __init__(self, store: Store, differ: Differ) -> None:
+    def __init__(self, store: Store, differ: Differ, index: Index) -> None:
         self.store = store
         self.differ = differ
+        self.index = index
 
     def _commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
         repository, branch = names.parse_branch(request.branch, "branch")
@@ -51,8 +53,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             done = self.differ.diff(repository, "", result.commit.commit_id)
             response.files.extend(convert.file_diff_pb(f) for f in done.result.files)
             response.entity_changes.extend(convert.entity_change_pb(c) for c in done.result.changes)
-        else:
-            self.differ.submit(repository, result.commit.commit_id)
+        self.index.changed(repository)  # indexes the commit with its semantic diff, in the background
         return response
 
     def Commit(self, request: pb.CommitRequest, context: grpc.ServicerContext) -> pb.CommitResponse:
@@ -105,6 +106,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
     def CreateBranch(self, request: pb.CreateBranchRequest, context: grpc.ServicerContext) -> pb.CreateBranchResponse:
         repository = names.parse_repository(request.parent, "parent")
         branch = self.store.create_branch(repository, request.branch_id, request.revision)
+        self.index.changed(repository)
         return pb.CreateBranchResponse(branch=convert.branch_pb(repository, branch))
 
     def GetBranch(self, request: pb.GetBranchRequest, context: grpc.ServicerContext) -> pb.GetBranchResponse:
@@ -126,6 +128,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             repository, branch,
             expected_head=request.expected_head if request.HasField("expected_head") else None,
         )
+        self.index.changed(repository)
         return pb.DeleteBranchResponse()
 
     def Merge(self, request: pb.MergeRequest, context: grpc.ServicerContext) -> pb.MergeResponse:

@@ -5,6 +5,7 @@ import grpc
 from vcs import Store
 
 from .. import convert, names
+from ..indexing import Index
 from ..interceptors import current_identity
 from ..v1 import repositories_pb2 as pb
 from ..v1 import repositories_pb2_grpc
@@ -13,8 +14,9 @@ __all__ = ["RepositoryServicer"]
 
 
 class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, index: Index) -> None:
         self.store = store
+        self.index = index
 
     def CreateRepository(self, request: pb.CreateRepositoryRequest, context: grpc.ServicerContext) -> pb.CreateRepositoryResponse:
         repo = self.store.create_repository(
@@ -23,6 +25,7 @@ class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
             default_branch=request.default_branch or "main",
             description=request.description,
         )
+        self.index.changed(repo.repository_id)
         return pb.CreateRepositoryResponse(repository=convert.repository_pb(repo))
 
     def GetRepository(self, request: pb.GetRepositoryRequest, context: grpc.ServicerContext) -> pb.GetRepositoryResponse:
@@ -36,5 +39,7 @@ class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
         )
 
     def DeleteRepository(self, request: pb.DeleteRepositoryRequest, context: grpc.ServicerContext) -> pb.DeleteRepositoryResponse:
-        self.store.delete_repository(names.parse_repository(request.name))
+        repository = names.parse_repository(request.name)
+        self.store.delete_repository(repository)
+        self.index.deleted(repository)
         return pb.DeleteRepositoryResponse()

@@ -5,6 +5,7 @@ import grpc
 from vcs import Store
 
 from .. import convert, names
+from ..indexing import Index
 from ..interceptors import current_identity
 from ..v1 import sessions_pb2 as pb
 from ..v1 import sessions_pb2_grpc
@@ -13,8 +14,9 @@ __all__ = ["SessionServicer"]
 
 
 class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, index: Index) -> None:
         self.store = store
+        self.index = index
 
     def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.ServicerContext) -> pb.CreateSessionResponse:
         repository = names.parse_repository(request.parent, "parent")
@@ -27,6 +29,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
             branch=request.branch_id,
             metadata=dict(request.metadata),
         )
+        self.index.changed(repository)
         return pb.CreateSessionResponse(session=convert.session_pb(repository, session))
 
     def GetSession(self, request: pb.GetSessionRequest, context: grpc.ServicerContext) -> pb.GetSessionResponse:
@@ -50,6 +53,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
             repository, session_id, convert.session_status_from_pb(request.status), current_identity(),
             request.outcome,
         )
+        self.index.changed(repository)
         return pb.EndSessionResponse(session=convert.session_pb(repository, session))
 
     def RecordStep(self, request: pb.RecordStepRequest, context: grpc.ServicerContext) -> pb.RecordStepResponse:
@@ -57,6 +61,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         step = self.store.record_step(
             repository, session_id, convert.step_input_from_pb(request.step), current_identity()
         )
+        self.index.changed(repository)
         return pb.RecordStepResponse(step=convert.step_pb(repository, step))
 
     def ListSteps(self, request: pb.ListStepsRequest, context: grpc.ServicerContext) -> pb.ListStepsResponse:

@@ -10,9 +10,9 @@ from typing import Any
 
 import grpc
 
-from ..v1 import pipelines_pb2_grpc, queries_pb2_grpc
+from ..v1 import pipelines_pb2_grpc
 
-__all__ = ["PipelineServicer", "QueryServicer"]
+__all__ = ["PipelineServicer"]
 
 
 def _unimplemented(what: str, issue: str) -> Any:
@@ -30,8 +30,3 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     ListRuns = _unimplemented("ListRuns", "verification")
     WatchRun = _unimplemented("WatchRun", "verification")
     PostVerdict = _unimplemented("PostVerdict", "verification")
-
-
-class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
-    Query = _unimplemented("Query", "query (DuckDB)")
-    Export = _unimplemented("Export", "query (DuckDB)")

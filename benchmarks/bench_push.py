@@ -1,0 +1,946 @@
+#!/usr/bin/env python3
+"""Micro-commit throughput: raw pygit2, git plumbing, Trellis ``Commit`` and ``CommitStream``.
+
+One run, one machine, one fixture (a ~1,000-file Python-ish repository). Every
+variant lands the same kind of micro-commit: one file of ~1 KB changed, a
+commit on top of the branch head, the branch moved.
+
+    (a)  pygit2 in-process: blob, TreeBuilder from the file up to the root,
+         create_commit, set_target -- the work Trellis does, without Trellis.
+    (b)  git plumbing: hash-object, update-index (temporary GIT_INDEX_FILE),
+         write-tree, commit-tree, update-ref -- five processes per commit.
+    (c)  Trellis ``Commit`` over gRPC, server in its own process
+         (``python -m trellis serve``), agents in separate client processes;
+         1 agent and 32 agents, each agent on its own branch chaining
+         ``expected_head``. Also with a session step on every commit, and
+         32 agents paced (open loop: each commit is due at a fixed time and
+         timed from then) at 0.75 x (a)'s rate and at half c32's rate.
+    (d)  Trellis ``CommitStream``: one stream per agent, ``stream.commit``
+         (send + receive) per commit.
+    (e)  the floor: a no-op gRPC unary call (``grpc.health.v1.Health/Check``)
+         against the same server, 1 and 32 callers.
+
+Usage:
+    python benchmarks/bench_push.py            # full run, ~2-2.5 minutes
+    python benchmarks/bench_push.py --quick    # ~35-60 seconds
+    python benchmarks/bench_push.py --tmpdir /dev/shm   # storage out of the picture
+    python benchmarks/bench_push.py --json     # results as JSON on stdout
+    python benchmarks/bench_push.py --only a,c32 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+# -- the fixture -----------------------------------------------------------------------------
+
+N_DIRS = 20
+FILES_PER_DIR = 50
+SEED = 1729
+MAIN = "main"
+
+
+def _module_text(d: int, f: int) -> bytes:
+    lines = [
+        f'"""pkg{d:02d}.mod{f:02d}: part of the benchmark fixture."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import math",
+        "",
+        f"SCALE = {d * FILES_PER_DIR + f}",
+        "",
+    ]
+    for k in range(5):
+        lines += [
+            "",
+            f"def compute_{k}(x: int, y: int = {k}) -> int:",
+            f'    """Combine x and y ({d}/{f}/{k})."""',
+            f"    total = x * {d + 1} + y * {f + 1} + SCALE",
+            f"    if total % {k + 2} == 0:",
+            f"        return total // {k + 2}",
+            f"    return int(math.sqrt(abs(total))) + {k}",
+            "",
+        ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def fixture_files() -> dict[str, bytes]:
+    """~1,000 files: ``src/pkgNN/modNN.py`` (20 × 50, ~1 KB each) plus a few top-level files."""
+    files: dict[str, bytes] = {}
+    for d in range(N_DIRS):
+        files[f"src/pkg{d:02d}/__init__.py"] = f'"""Package {d}."""\n'.encode()
+        for f in range(FILES_PER_DIR):
+            files[f"src/pkg{d:02d}/mod{f:02d}.py"] = _module_text(d, f)
+    files["README.md"] = b"# Benchmark fixture\n\nA generated project of about a thousand files.\n"
+    files["pyproject.toml"] = b'[project]\nname = "fixture"\nversion = "0.0.1"\n'
+    files[".gitignore"] = b"__pycache__/\n*.pyc\n"
+    return files
+
+
+FIXTURE = fixture_files()
+EDITABLE = sorted(p for p in FIXTURE if "/mod" in p)
+
+
+class Editor:
+    """The micro-commits: one file of the fixture gets a new ~1 KB content each time."""
+
+    def __init__(self, seed: int, tag: str) -> None:
+        self._rng = random.Random(seed)
+        self._tag = tag
+        self._n = 0
+
+    def next(self) -> tuple[str, bytes, str]:
+        self._n += 1
+        path = self._rng.choice(EDITABLE)
+        content = FIXTURE[path] + f"\n# edit {self._tag} #{self._n}\n".encode()
+        return path, content, f"Edit {path} ({self._tag} #{self._n})"
+
+
+def write_tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Oid:
+    """Write ``files`` (path -> content) as nested trees; return the root tree id."""
+    nested: dict[str, Any] = {}
+    for path, content in files.items():
+        *dirs, name = path.split("/")
+        node = nested
+        for d in dirs:
+            node = node.setdefault(d, {})
+        node[name] = content
+
+    def build(node: dict[str, Any]) -> pygit2.Oid:
+        tb = repo.TreeBuilder()
+        for name, value in sorted(node.items()):
+            if isinstance(value, dict):
+                tb.insert(name, build(value), pygit2.enums.FileMode.TREE)
+            else:
+                tb.insert(name, repo.create_blob(value), pygit2.enums.FileMode.BLOB)
+        return tb.write()
+
+    return build(nested)
+
+
+def seeded_repository(path: Path) -> pygit2.Repository:
+    """A bare repository configured like Trellis's, with the fixture committed on ``main``."""
+    repo = pygit2.init_repository(str(path), bare=True, initial_head=MAIN)
+    repo.config["core.logAllRefUpdates"] = "false"
+    repo.config["gc.auto"] = "0"
+    sig = pygit2.Signature("bench", "bench@example.com", int(time.time()), 0)
+    repo.create_commit(f"refs/heads/{MAIN}", sig, sig, "Seed fixture\n", write_tree(repo, FIXTURE), [])
+    return repo
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    key: str
+    label: str
+    agents: int
+    commits: int
+    seconds: float
+    latencies_ms: list[float] = field(repr=False)
+    server_cpu_s: float | None = None
+    client_cpu_s: float | None = None
+    note: str = ""
+    offered: float = 0.0  # offered commits/s of an open-loop run (0: closed loop)
+    drain_s: float | None = None  # how long the server stayed busy after the last acknowledgement
+    server_window_cpu_s: float | None = None  # server CPU during the measured phase only
+
+    @property
+    def rate(self) -> float:
+        return self.commits / self.seconds if self.seconds > 0 else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies_ms:
+            return math.nan
+        ordered = sorted(self.latencies_ms)
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    def summary(self) -> dict[str, Any]:
+        lat = self.latencies_ms
+        return {
+            "key": self.key,
+            "label": self.label,
+            "agents": self.agents,
+            "commits": self.commits,
+            "seconds": round(self.seconds, 3),
+            "commits_per_s": round(self.rate, 1),
+            "p50_ms": round(self.pct(50), 3),
+            "p90_ms": round(self.pct(90), 3),
+            "p99_ms": round(self.pct(99), 3),
+            "max_ms": round(max(lat), 3) if lat else None,
+            "mean_ms": round(sum(lat) / len(lat), 3) if lat else None,
+            "server_cpu_ms_per_commit": (
+                round(self.server_cpu_s * 1000 / self.commits, 3) if self.server_cpu_s is not None and self.commits else None
+            ),
+            "client_cpu_ms_per_commit": (
+                round(self.client_cpu_s * 1000 / self.commits, 3) if self.client_cpu_s is not None and self.commits else None
+            ),
+            "server_cpu_in_window_ms_per_commit": (
+                round(self.server_window_cpu_s * 1000 / self.commits, 3)
+                if self.server_window_cpu_s is not None and self.commits else None
+            ),
+            "drain_s": round(self.drain_s, 2) if self.drain_s is not None else None,
+            "offered_per_s": round(self.offered, 1) if self.offered else None,
+            "note": self.note,
+        }
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- (a) pygit2 in-process ----------------------------------------------------------------------
+
+
+def combine(first: Result, second: Result) -> Result:
+    """Two runs of (a) as one; the note keeps both rates and flags drift between them."""
+    merged = Result(first.key, first.label, first.agents, first.commits + second.commits,
+                    first.seconds + second.seconds, first.latencies_ms + second.latencies_ms,
+                    client_cpu_s=(first.client_cpu_s or 0) + (second.client_cpu_s or 0))
+    drift = abs(first.rate - second.rate) / max(first.rate, second.rate)
+    merged.note = f"before Trellis {first.rate:.0f}/s, after {second.rate:.0f}/s"
+    if drift > 0.25:
+        merged.note += f" -- drifted {drift:.0%}: the machine was not steady, rerun"
+    return merged
+
+
+def bench_pygit2(workdir: Path, commits: int, warmup: int = 20) -> Result:
+    workdir.mkdir(parents=True, exist_ok=True)
+    repo = seeded_repository(workdir / "pygit2.git")
+    refname = f"refs/heads/{MAIN}"
+    editor = Editor(SEED, "pygit2")
+    committer = pygit2.Signature("trellis", "trellis@localhost", int(time.time()), 0)
+    tree_mode, blob_mode = pygit2.enums.FileMode.TREE, pygit2.enums.FileMode.BLOB
+    latencies: list[float] = []
+
+    def one() -> None:
+        path, content, message = editor.next()
+        ref = repo.references[refname]
+        head = repo[ref.target]
+        parts = path.split("/")
+        trees = [head.tree]
+        for name in parts[:-1]:
+            trees.append(repo[trees[-1][name].id])
+        oid, mode = repo.create_blob(content), blob_mode
+        for depth in range(len(parts) - 1, -1, -1):
+            builder = repo.TreeBuilder(trees[depth])
+            builder.insert(parts[depth], oid, mode)
+            oid, mode = builder.write(), tree_mode
+        author = pygit2.Signature("agent", "agent@localhost", int(time.time()), 0)
+        commit_id = repo.create_commit(None, author, committer, message + "\n", oid, [head.id])
+        ref.set_target(commit_id, "commit")
+
+    for _ in range(warmup):
+        one()
+    cpu0, start = time.process_time(), time.perf_counter()
+    for _ in range(commits):
+        t0 = time.perf_counter()
+        one()
+        latencies.append((time.perf_counter() - t0) * 1000)
+    seconds = time.perf_counter() - start
+    return Result("a", "(a) pygit2 in-process loop", 1, commits, seconds, latencies,
+                  client_cpu_s=time.process_time() - cpu0)
+
+
+# -- (b) git plumbing ---------------------------------------------------------------------------
+
+
+def bench_git_cli(workdir: Path, commits: int, warmup: int = 3) -> Result:
+    git_dir = workdir / "gitcli.git"
+    seeded_repository(git_dir)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "GIT_DIR": str(git_dir),
+        "GIT_INDEX_FILE": str(workdir / "gitcli.index"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "agent",
+        "GIT_AUTHOR_EMAIL": "agent@localhost",
+        "GIT_COMMITTER_NAME": "trellis",
+        "GIT_COMMITTER_EMAIL": "trellis@localhost",
+    }
+    refname = f"refs/heads/{MAIN}"
+
+    def git(*args: str, stdin: bytes | None = None) -> str:
+        out = subprocess.run(["git", *args], input=stdin, env=env, capture_output=True, check=True)
+        return out.stdout.decode().strip()
+
+    head = git("rev-parse", refname)
+    git("read-tree", head)  # the index starts as the head's tree (untimed)
+    editor = Editor(SEED, "gitcli")
+
+    def one() -> None:
+        nonlocal head
+        path, content, message = editor.next()
+        blob = git("hash-object", "-w", "--stdin", stdin=content)
+        git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
+        tree = git("write-tree")
+        commit = git("commit-tree", tree, "-p", head, "-m", message)
+        git("update-ref", refname, commit, head)
+        head = commit
+
+    for _ in range(warmup):
+        one()
+    latencies: list[float] = []
+    cpu0 = _children_cpu()
+    start = time.perf_counter()
+    for _ in range(commits):
+        t0 = time.perf_counter()
+        one()
+        latencies.append((time.perf_counter() - t0) * 1000)
+    seconds = time.perf_counter() - start
+    return Result("b", "(b) git plumbing (5 processes/commit)", 1, commits, seconds, latencies,
+                  client_cpu_s=_children_cpu() - cpu0)
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system + t.user + t.system
+
+
+# -- the Trellis server -------------------------------------------------------------------------
+
+
+def wait_idle(pid: int, *, interval: float = 0.5, quiet: float = 0.05, timeout: float = 120.0) -> tuple[float, float]:
+    """Wait until process ``pid`` uses less than ``quiet`` of a core; return (seconds it stayed busy, CPU it used).
+
+    A server that defers work (a background queue) keeps working after the last
+    acknowledgement: that work is part of what the commits cost, and must not
+    leak into the next variant's measurement.
+    """
+    start = time.monotonic()
+    cpu0 = last = _proc_cpu(pid)
+    busy = 0.0
+    while time.monotonic() - start < timeout:
+        time.sleep(interval)
+        now = _proc_cpu(pid)
+        if now - last < quiet * interval:
+            break
+        busy += interval
+        last = now
+    return busy, last - cpu0
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ServerProcess:
+    """``python -m trellis serve`` in its own process, on a free loopback port."""
+
+    def __init__(self, data_dir: Path, *, max_workers: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.log_path = data_dir.parent / "server.log"
+        self.max_workers = max_workers
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.address = ""
+
+    def start(self, timeout: float = 30.0) -> "ServerProcess":
+        from trellis.datadir import running_server
+
+        cmd = [sys.executable, "-m", "trellis", "serve", "--data-dir", str(self.data_dir),
+               "--listen", "127.0.0.1:0", "--log-level", "warning"]
+        if self.max_workers:
+            cmd += ["--max-workers", str(self.max_workers)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               "COLUMNS": "200"}
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log_text()}")
+            owner = running_server(self.data_dir)
+            if owner and owner.get("address"):
+                self.address = str(owner["address"])
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"the server did not start within {timeout:.0f}s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def cpu(self) -> float:
+        assert self.proc is not None
+        return _proc_cpu(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+
+
+# -- load generation (runs in separate client processes) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    address: str
+    repository: str
+    mode: str  # "unary" | "stream" | "noop"
+    session: bool
+    warmup: int
+    duration: float
+    agents: int = 1
+    rate: float = 0.0  # offered commits/s over all agents (open loop); 0: back-to-back (closed loop)
+
+
+def _agent_name(i: int) -> str:
+    return f"bench{i:02d}"
+
+
+STEP_FIELDS = dict(
+    thought="The test fails on an off-by-one; adjust the bound in the helper.",
+    action="edit_file",
+    observation="edited 1 file",
+    input_tokens=1800,
+    output_tokens=240,
+    cost_usd=0.0021,
+    latency_ms=900,
+)
+
+
+def _run_agent(spec: LoadSpec, index: int, ready: Any, start_event: Any, start_at: Any,
+               out: dict[str, Any]) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    import vcs
+    from trellis import Client
+
+    name = _agent_name(index)
+    client = Client(spec.address, agent=name)
+    stream = None
+    try:
+        client.wait_ready(30)
+        editor = Editor(SEED + index, name)
+        if spec.mode == "noop":
+            health = health_pb2_grpc.HealthStub(client._channel)
+            request = health_pb2.HealthCheckRequest(service="")
+
+            def do() -> None:
+                health.Check(request, timeout=30)
+        else:
+            session_id = None
+            if spec.session:
+                session = client.create_session(spec.repository, model="bench", task="micro-commits")
+                branch, head, session_id = session.branch_id, session.base_commit_id, session.session_id
+            else:
+                created = client.create_branch(spec.repository, f"agents/{name}/bench", MAIN)
+                branch, head = created.branch_id, created.head_commit_id
+            if spec.mode == "stream":
+                stream = client.commit_stream()
+                commit: Callable[..., Any] = stream.commit
+            else:
+                commit = client.commit
+
+            def do() -> None:
+                nonlocal head
+                path, content, message = editor.next()
+                extra: dict[str, Any] = {}
+                if session_id:
+                    extra = {"session": session_id,
+                             "step": vcs.StepInput(arguments_json=json.dumps({"path": path}), **STEP_FIELDS)}
+                result = commit(spec.repository, branch, {path: content}, message, expected_head=head, **extra)
+                head = result.commit.commit_id
+
+        for _ in range(spec.warmup):
+            do()
+        ready.put(("ready", index, None))
+        start_event.wait()
+        begin = start_at.value
+        while time.monotonic() < begin:
+            time.sleep(0.0005)
+        deadline = begin + spec.duration
+        latencies: list[float] = []
+        last = begin
+        if spec.rate > 0:
+            # Open loop: commit k of this agent is due at a fixed time; its latency runs from
+            # that time (not from when it could be sent), so a server that falls behind is
+            # charged for the queue it builds (no coordinated omission).
+            interval = spec.agents / spec.rate
+            due = begin + interval * index / spec.agents
+            while due < deadline and last < deadline:
+                while (now := time.monotonic()) < due:
+                    time.sleep(min(due - now, 0.002))
+                do()
+                last = time.monotonic()
+                latencies.append((last - due) * 1000)
+                due += interval
+        else:
+            while last < deadline:
+                t0 = time.perf_counter()
+                do()
+                latencies.append((time.perf_counter() - t0) * 1000)
+                last = time.monotonic()
+        out["latencies"] = latencies
+        out["end"] = last
+    except BaseException as exc:  # reported to the parent, which fails the run
+        out["error"] = f"agent {name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        try:
+            ready.put(("error", index, out["error"]))
+        except Exception:
+            pass
+    finally:
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:
+                pass
+        client.close()
+
+
+def _client_process(spec: LoadSpec, indices: list[int], ready: Any, start_event: Any, start_at: Any,
+                    results: Any) -> None:
+    outs = [dict[str, Any]() for _ in indices]
+    threads = [
+        threading.Thread(target=_run_agent, args=(spec, i, ready, start_event, start_at, out), daemon=True)
+        for i, out in zip(indices, outs)
+    ]
+    for t in threads:
+        t.start()
+    start_event.wait()
+    while time.monotonic() < start_at.value:
+        time.sleep(0.0005)
+    cpu0 = time.process_time()
+    for t in threads:
+        t.join(spec.duration + 120)
+    cpu = time.process_time() - cpu0
+    results.put({"cpu": cpu, "agents": outs})
+
+
+def run_load(spec: LoadSpec, agents: int, procs: int, server: ServerProcess | None,
+             server_pid: int | None = None, on_start: Callable[[], None] | None = None,
+             ) -> tuple[int, float, list[float], float, float | None]:
+    """Run ``agents`` agents in ``procs`` client processes; return (commits, seconds, latencies, client cpu, server cpu).
+
+    ``on_start`` runs when the measured phase begins (after setup and warm-up).
+    """
+    ctx = mp.get_context("spawn")
+    ready, results = ctx.Queue(), ctx.Queue()
+    start_event = ctx.Event()
+    start_at = ctx.Value("d", 0.0)
+    procs = max(1, min(procs, agents))
+    groups = [list(range(agents))[i::procs] for i in range(procs)]
+    workers = [ctx.Process(target=_client_process, args=(spec, g, ready, start_event, start_at, results), daemon=True)
+               for g in groups]
+    try:
+        for w in workers:
+            w.start()
+        for _ in range(agents):
+            kind, index, error = ready.get(timeout=120)
+            if kind == "error":
+                raise RuntimeError(error)
+        pid = server.proc.pid if server is not None and server.proc is not None else server_pid
+        start_at.value = time.monotonic() + 0.25
+        start_event.set()
+        while time.monotonic() < start_at.value:
+            time.sleep(0.0005)
+        if on_start is not None:
+            on_start()
+        server_cpu0 = _proc_cpu(pid) if pid else None
+        collected = [results.get(timeout=spec.duration + 180) for _ in workers]
+        server_cpu = _proc_cpu(pid) - server_cpu0 if pid and server_cpu0 is not None else None
+        latencies: list[float] = []
+        end = start_at.value
+        for c in collected:
+            for out in c["agents"]:
+                if "error" in out:
+                    raise RuntimeError(out["error"])
+                latencies.extend(out["latencies"])
+                end = max(end, out["end"])
+        return len(latencies), end - start_at.value, latencies, sum(c["cpu"] for c in collected), server_cpu
+    finally:
+        for w in workers:
+            if w.pid is None:  # never started
+                continue
+            w.join(10)
+            if w.is_alive():
+                w.terminate()
+                w.join(5)
+
+
+# -- orchestration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    mode: str
+    agents: int
+    session: bool = False
+    rate: float = 0.0
+
+
+TRELLIS_VARIANTS = [
+    Variant("e1", "(e) no-op gRPC call (Health/Check), 1 caller", "noop", 1),
+    Variant("e32", "(e) no-op gRPC call (Health/Check), 32 callers", "noop", 32),
+    Variant("c1", "(c) Trellis Commit, 1 agent", "unary", 1),
+    Variant("c32", "(c) Trellis Commit, 32 agents", "unary", 32),
+    Variant("c32p", "(c) Commit, 32 agents paced at 0.75 x (a)", "unary", 32, rate=-1),
+    Variant("c32h", "(c) Commit, 32 agents paced at 0.5 x c32", "unary", 32, rate=-2),
+    Variant("c1s", "(c+s) Commit + session step, 1 agent", "unary", 1, session=True),
+    Variant("c32s", "(c+s) Commit + session step, 32 agents", "unary", 32, session=True),
+    Variant("d1", "(d) Trellis CommitStream, 1 agent", "stream", 1),
+    Variant("d32", "(d) Trellis CommitStream, 32 agents", "stream", 32),
+]
+ALL_KEYS = ["a", "b", *(v.key for v in TRELLIS_VARIANTS)]
+
+
+def seed_trellis_repository(address: str, name: str) -> None:
+    from trellis import Client
+
+    with Client(address, agent="bench-seed") as client:
+        client.wait_ready(30)
+        repo = client.create_repository(name, default_branch=MAIN, description="bench_push fixture")
+        client.commit(name, MAIN, FIXTURE, "Seed fixture", expected_head=repo.head_commit_id)
+
+
+def run_trellis(variant: Variant, address: str, server: ServerProcess | None, args: argparse.Namespace,
+                server_pid: int | None = None) -> Result:
+    repository = f"bench-{variant.key}"
+    if variant.mode != "noop":
+        seed_trellis_repository(address, repository)
+    spec = LoadSpec(address, repository, variant.mode, variant.session, args.warmup,
+                    args.noop_duration if variant.mode == "noop" else args.duration,
+                    agents=variant.agents, rate=variant.rate)
+    procs = args.client_procs if variant.agents > 1 else 1
+    commits, seconds, latencies, client_cpu, server_cpu = run_load(spec, variant.agents, procs, server, server_pid)
+    pid = server.proc.pid if server is not None and server.proc is not None else server_pid
+    drain_s, drain_cpu = wait_idle(pid) if pid else (None, 0.0)
+    note = f"{procs} client process{'es' if procs > 1 else ''}"
+    return Result(variant.key, variant.label, variant.agents, commits, seconds, latencies,
+                  server_cpu_s=(server_cpu or 0.0) + drain_cpu if server_cpu is not None else None,
+                  client_cpu_s=client_cpu, note=note, offered=variant.rate, drain_s=drain_s,
+                  server_window_cpu_s=server_cpu)
+
+
+def cpu_times() -> list[int]:
+    """The machine's aggregate CPU counters from /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal)."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+        return []
+
+
+def cpu_share(before: list[int], after: list[int]) -> dict[str, float]:
+    if not before or not after:
+        return {}
+    delta = [b - a for a, b in zip(before, after)]
+    total = sum(delta) or 1
+    names = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
+    return {n: round(d / total, 3) for n, d in zip(names, delta)}
+
+
+def background_load(seconds: float = 1.0) -> float:
+    """How busy the machine is before the run starts (share of all CPUs, 0..1): others' work skews every row."""
+    before = cpu_times()
+    time.sleep(seconds)
+    after = cpu_times()
+    if not before or not after:
+        return 0.0
+    delta = [b - a for a, b in zip(before, after)]
+    idle = delta[3] + delta[4]
+    return 1 - idle / (sum(delta) or 1)
+
+
+def source_revision() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    import grpc
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        git_version = "unavailable"
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) // 1024} MiB"
+    except OSError:
+        pass
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "memory": mem,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pygit2": pygit2.__version__,
+        "libgit2": pygit2.LIBGIT2_VERSION,
+        "grpcio": grpc.__version__,
+        "git": git_version,
+        "trellis_revision": source_revision(),
+    }
+
+
+def goals(results: dict[str, Result]) -> tuple[dict[str, float], list[tuple[str, bool | None, str]]]:
+    ratios: dict[str, float] = {}
+    a, b, c32, d32 = (results.get(k) for k in ("a", "b", "c32", "d32"))
+    if c32 and a:
+        ratios["c32/a"] = c32.rate / a.rate
+    if c32 and b:
+        ratios["c32/b"] = c32.rate / b.rate
+    if d32 and a:
+        ratios["d32/a"] = d32.rate / a.rate
+    if d32 and b:
+        ratios["d32/b"] = d32.rate / b.rate
+    c1 = results.get("c1")
+    if c1 and a:
+        ratios["c1/a"] = c1.rate / a.rate
+    if c1 and b:
+        ratios["c1/b"] = c1.rate / b.rate
+    checks: list[tuple[str, bool | None, str]] = []
+    if c32 and a:
+        checks.append(("c32 >= 0.75 x a", c32.rate >= 0.75 * a.rate,
+                       f"{c32.rate:.0f}/s vs 0.75 x {a.rate:.0f}/s = {0.75 * a.rate:.0f}/s"))
+    if c32:
+        checks.append(("p99(c32) <= 15 ms", c32.pct(99) <= 15.0, f"p99 = {c32.pct(99):.2f} ms"))
+    for key, what in [("c32p", "at the goal's load, 0.75 x a"), ("c32h", "at half its saturated rate")]:
+        paced = results.get(key)
+        if paced:
+            checks.append((f"p99({key}: 32 agents paced {what}) <= 15 ms", paced.pct(99) <= 15.0,
+                           f"offered {paced.offered:.0f}/s, achieved {paced.rate:.0f}/s, "
+                           f"p50 = {paced.pct(50):.2f} ms, p99 = {paced.pct(99):.2f} ms"))
+    if c32 and b:
+        checks.append(("c32 >= 10 x b", c32.rate >= 10 * b.rate,
+                       f"{c32.rate:.0f}/s vs 10 x {b.rate:.0f}/s = {10 * b.rate:.0f}/s"))
+    return ratios, checks
+
+
+def print_report(info: dict[str, Any], results: dict[str, Result], args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=140)
+    console.print(f"[bold]Machine[/]: {info['nproc']} CPUs ({info['cpu_model']}), {info['memory']}, "
+                  f"Linux {info['kernel']}")
+    console.print(f"[bold]Software[/]: Python {info['python']}, pygit2 {info['pygit2']} / libgit2 "
+                  f"{info['libgit2']}, grpcio {info['grpcio']}, {info['git']}")
+    console.print(f"[bold]Trellis[/]: {info.get('trellis_revision')}, run {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    if info.get("busy_before_run", 0) > 0.15:
+        console.print(f"[red]warning[/]: the machine was {info['busy_before_run']:.0%} busy before the run "
+                      "started: other work skews every number, rerun on a quiet machine")
+    share = info.get("cpu_during_run") or {}
+    if share:
+        console.print(f"[bold]Machine CPU during the run[/]: user {share['user']:.0%}, system {share['system']:.0%}, "
+                      f"idle {share['idle']:.0%}, iowait {share['iowait']:.0%}, steal {share['steal']:.0%}; "
+                      f"work directory on {info.get('workdir_filesystem')}")
+    console.print(f"[bold]Fixture[/]: {len(FIXTURE)} files ({N_DIRS} packages × {FILES_PER_DIR} modules of "
+                  f"~{len(FIXTURE[EDITABLE[0]])} B); each commit changes one module")
+    table = Table(title="Micro-commit throughput", show_lines=False)
+    for col, justify in [("variant", "left"), ("agents", "right"), ("commits", "right"), ("seconds", "right"),
+                         ("commits/s", "right"), ("p50 ms", "right"), ("p99 ms", "right"),
+                         ("srv CPU ms/c", "right"), ("drain s", "right"), ("cli CPU ms/c", "right")]:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for key in ALL_KEYS:
+        r = results.get(key)
+        if r is None:
+            continue
+        s = r.summary()
+
+        def fmt(v: float | None, spec: str = ".2f") -> str:
+            return "-" if v is None else format(v, spec)
+
+        table.add_row(r.label, str(r.agents), str(r.commits), f"{r.seconds:.2f}", f"{r.rate:.0f}",
+                      fmt(s["p50_ms"]), fmt(s["p99_ms"]), fmt(s["server_cpu_ms_per_commit"]),
+                      fmt(s["drain_s"], ".1f"), fmt(s["client_cpu_ms_per_commit"]))
+    console.print(table)
+    for key in ALL_KEYS:
+        r = results.get(key)
+        if r is not None and r.note and (key == "a" or "drift" in r.note):
+            console.print(f"{r.label}: {r.note}")
+    console.print("(e) rows count calls, not commits. srv CPU = user+sys of the server process per "
+                  "commit, including the work it does after the last acknowledgement until it is idle again "
+                  "(drain s: how long that took); cli CPU = the client processes' (for (b): the git "
+                  "processes and their driver). "
+                  "Closed-loop rows: every agent commits back to back, so by Little's law the mean "
+                  "latency is agents / throughput (32 agents at 700/s: 46 ms); the paced row offers a "
+                  "fixed load and times each commit from when it was due.")
+    ratios, checks = goals(results)
+    if ratios:
+        console.print("[bold]Ratios[/] (throughput): " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    for name, ok, detail in checks:
+        tag = "[green]PASS[/]" if ok else "[red]FAIL[/]"
+        console.print(f"{tag} {name}: {detail}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a ~30 s run (fewer commits, shorter phases)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    p.add_argument("--only", default="", help=f"comma-separated variants to run (of {','.join(ALL_KEYS)})")
+    p.add_argument("--pygit2-commits", type=int, help="commits in (a) (default 2000; quick 500)")
+    p.add_argument("--git-commits", type=int, help="commits in (b) (default 200; quick 60)")
+    p.add_argument("--duration", type=float, help="seconds of each measured Trellis phase (default 8; quick 2)")
+    p.add_argument("--noop-duration", type=float, help="seconds of each (e) phase (default 4; quick 1)")
+    p.add_argument("--warmup", type=int, help="untimed commits per agent before measuring (default 5; quick 3)")
+    p.add_argument("--paced-rate", type=float,
+                   help="offered commits/s of the paced 32-agent run (default: 0.75 x the rate of (a))")
+    p.add_argument("--client-procs", type=int, default=2,
+                   help="client processes hosting the 32 agents' threads (default 2)")
+    p.add_argument("--max-workers", type=int, help="server RPC worker threads (default: the server's, 64)")
+    p.add_argument("--tmpdir", help="where the repositories and the server's data directory go "
+                   "(default: the system temporary directory; its filesystem matters, see README)")
+    p.add_argument("--check", action="store_true", help="exit 1 if a goal fails")
+    args = p.parse_args(argv)
+    q = args.quick
+    args.pygit2_commits = args.pygit2_commits or (500 if q else 2000)
+    args.git_commits = args.git_commits or (60 if q else 200)
+    args.duration = args.duration or (2.0 if q else 8.0)
+    args.noop_duration = args.noop_duration or (1.0 if q else 4.0)
+    args.warmup = args.warmup if args.warmup is not None else (3 if q else 5)
+    args.keys = [k.strip() for k in args.only.split(",") if k.strip()] or list(ALL_KEYS)
+    unknown = set(args.keys) - set(ALL_KEYS)
+    if unknown:
+        p.error(f"unknown variants {sorted(unknown)}; choose from {ALL_KEYS}")
+    return args
+
+
+def filesystem_of(path: Path) -> str:
+    """The type and device of the filesystem holding ``path`` (from /proc/mounts)."""
+    best = ("", "?", "?")
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            device, mount, fstype = line.split()[:3]
+            if str(path).startswith(mount.rstrip("/") + "/") and len(mount) >= len(best[0]):
+                best = (mount, fstype, device)
+    except OSError:
+        pass
+    return f"{best[1]} on {best[2]} (mounted at {best[0] or '?'})"
+
+
+@contextmanager
+def workspace(base: str | None) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="trellis-bench-", dir=base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    info = machine_info()
+    busy = background_load()
+    info["busy_before_run"] = round(busy, 3)
+    if busy > 0.15:
+        log(f"warning: the machine is {busy:.0%} busy before the run starts; other work skews every number")
+    results: dict[str, Result] = {}
+    started = time.time()
+    cpu0 = cpu_times()
+    with workspace(args.tmpdir) as work:
+        args.fs = filesystem_of(work)
+        log(f"working in {work} ({args.fs})")
+        if "a" in args.keys:
+            log(f"(a) pygit2: {args.pygit2_commits} commits ...")
+            results["a"] = bench_pygit2(work / "a1", args.pygit2_commits)
+        if "b" in args.keys:
+            log(f"(b) git plumbing: {args.git_commits} commits ...")
+            results["b"] = bench_git_cli(work, args.git_commits)
+        wanted = [v for v in TRELLIS_VARIANTS if v.key in args.keys]
+        if wanted:
+            server = ServerProcess(work / "data", max_workers=args.max_workers)
+            try:
+                server.start()
+                log(f"server pid {server.proc.pid if server.proc else '?'} on {server.address}")
+                for variant in wanted:
+                    if variant.rate == -1:  # the goal's load: three quarters of (a)
+                        rate = args.paced_rate or (0.75 * results["a"].rate if "a" in results else 600.0)
+                        variant = dataclasses.replace(variant, rate=rate, label=f"{variant.label}: {rate:.0f}/s")
+                    elif variant.rate == -2:  # a load the server can carry: half its saturated rate
+                        rate = 0.5 * results["c32"].rate if "c32" in results else 250.0
+                        variant = dataclasses.replace(variant, rate=rate, label=f"{variant.label}: {rate:.0f}/s")
+                    duration = args.noop_duration if variant.mode == "noop" else args.duration
+                    log(f"{variant.label}: {duration:.1f}s measured ...")
+                    results[variant.key] = run_trellis(variant, server.address, server, args)
+            except BaseException:
+                log(server.log_text())
+                raise
+            finally:
+                server.stop()
+        if "a" in args.keys and wanted:
+            # (a) again, after the Trellis phases: the storage of a shared machine drifts (see
+            # benchmarks/README.md); the ratios use both runs together.
+            log(f"(a) pygit2 again: {args.pygit2_commits} commits ...")
+            results["a"] = combine(results["a"], bench_pygit2(work / "a2", args.pygit2_commits))
+    elapsed = time.time() - started
+    info["cpu_during_run"] = cpu_share(cpu0, cpu_times())
+    info["workdir_filesystem"] = args.fs
+    ratios, checks = goals(results)
+    if args.json:
+        print(json.dumps({
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": info,
+            "fixture": {"files": len(FIXTURE), "dirs": N_DIRS, "files_per_dir": FILES_PER_DIR},
+            "args": {k: v for k, v in vars(args).items() if k != "keys"},
+            "results": [results[k].summary() for k in ALL_KEYS if k in results],
+            "ratios": {k: round(v, 3) for k, v in ratios.items()},
+            "goals": [{"goal": n, "pass": ok, "detail": d} for n, ok, d in checks],
+            "elapsed_s": round(elapsed, 1),
+        }, indent=2))
+    else:
+        print_report(info, results, args)
+        print(f"total run time {elapsed:.0f}s")
+    if args.check and any(ok is False for _, ok, _ in checks):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

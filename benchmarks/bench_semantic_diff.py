@@ -1,0 +1,317 @@
+"""Benchmark: semantic diff of micro-commits vs libgit2's text diff, and cold parse rate.
+
+Corpus: the Python standard library's own source files (present on every
+machine). Synthetic, realistic edits, each checked to be reported as expected:
+
+  body       change a function body (a statement added after one of its statements)
+  rename     rename a method (its definition only)
+  move       move a top-level function to another module (two files change)
+  parameter  add a keyword parameter to a function
+
+For every edit, in one run and interleaved: the semantic diff with a warm
+cache (the old side parsed already, as in a micro-commit; the new side is
+parsed incrementally from it) and libgit2's text diff of the same pair
+(``pygit2.Patch.create_from`` + ``line_stats``). Goals (issue 3):
+
+  p50 <= 2 ms for a one-function change (``body``) in a ~1,000-line file
+  (900-1,100 lines), and p50 of (semantic / text) <= 3 on the same edits.
+
+Run: ``python benchmarks/bench_semantic_diff.py [--quick] [--seed N]``.
+Prints a Markdown section (append it to benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import platform
+import random
+import statistics
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from semantic_diff import ParseCache, diff_files, extract_entities  # noqa: E402
+from semantic_diff.languages.registry import parser_for, spec_for  # noqa: E402
+
+SKIP_PARTS = {"test", "tests", "site-packages", "idlelib", "lib2to3", "__pycache__", "turtledemo"}
+
+
+@dataclass
+class Edit:
+    kind: str
+    old: dict[str, bytes]
+    new: dict[str, bytes]
+    expect: str          # the change class the edited entity must get
+    name: str            # the edited entity's name (after the edit)
+    lines: int           # lines of the (first) file
+
+
+def corpus() -> list[tuple[str, bytes]]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = []
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root)
+        if SKIP_PARTS & set(rel.parts) or rel.name.startswith("_sysconfigdata"):
+            continue
+        try:
+            data = p.read_bytes()
+            ast.parse(data)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        files.append((str(rel), data))
+    return files
+
+
+def functions(tree: ast.Module) -> list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, bool]]:
+    """(function, is_method) for top-level functions and methods of top-level classes."""
+    out: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, bool]] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.append((node, False))
+        elif isinstance(node, ast.ClassDef):
+            out.extend((n, True) for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return out
+
+
+def _splice_line(lines: list[bytes], after: int, text: bytes) -> bytes:
+    return b"".join(lines[:after] + [text] + lines[after:])
+
+
+def edit_body(path: str, data: bytes, rng: random.Random) -> Edit | None:
+    tree = ast.parse(data)
+    cands = [f for f, _ in functions(tree) if len(f.body) >= 2 and f.end_lineno and f.end_lineno - f.lineno >= 4]
+    if not cands:
+        return None
+    f = rng.choice(cands)
+    lines = data.splitlines(keepends=True)
+    after = rng.choice(f.body)          # a statement is added after one of the body's statements
+    indent = b" " * f.body[0].col_offset
+    new = _splice_line(lines, after.end_lineno or f.end_lineno or 0, indent + b"_bench_marker = len(())\n")
+    return Edit("body", {path: data}, {path: new}, "modified", f.name, len(lines))
+
+
+def edit_rename(path: str, data: bytes, rng: random.Random) -> Edit | None:
+    tree = ast.parse(data)
+    cands = [f for f, is_method in functions(tree)
+             if is_method and not f.name.startswith("__") and f.end_lineno and f.end_lineno - f.lineno >= 3]
+    if not cands:
+        return None
+    f = rng.choice(cands)
+    lines = data.splitlines(keepends=True)
+    i = f.lineno - 1
+    needle = b"def " + f.name.encode()
+    if needle not in lines[i]:
+        return None
+    lines[i] = lines[i].replace(needle, needle + b"_renamed", 1)
+    return Edit("rename", {path: data}, {path: b"".join(lines)}, "renamed", f.name + "_renamed",
+                data.count(b"\n"))
+
+
+def edit_move(path: str, data: bytes, other: tuple[str, bytes], rng: random.Random) -> Edit | None:
+    tree = ast.parse(data)
+    cands = [f for f, is_method in functions(tree) if not is_method and f.end_lineno
+             and f.end_lineno - f.lineno >= 3]
+    if not cands:
+        return None
+    f = rng.choice(cands)
+    start = min([f.lineno] + [d.lineno for d in f.decorator_list]) - 1
+    lines = data.splitlines(keepends=True)
+    block = b"".join(lines[start:f.end_lineno])
+    new_src = b"".join(lines[:start] + lines[f.end_lineno:])
+    opath, odata = other
+    if opath == path:
+        return None
+    sep = b"" if odata.endswith(b"\n") else b"\n"
+    new_other = odata + sep + b"\n\n" + block
+    return Edit("move", {path: data, opath: odata}, {path: new_src, opath: new_other}, "moved", f.name,
+                data.count(b"\n"))
+
+
+def edit_parameter(path: str, data: bytes, rng: random.Random) -> Edit | None:
+    tree = ast.parse(data)
+    cands = []
+    for f, _ in functions(tree):
+        a = f.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or not a.args:
+            continue
+        cands.append(f)
+    if not cands:
+        return None
+    f = rng.choice(cands)
+    a = f.args
+    ends = [(a.args[-1].end_lineno, a.args[-1].end_col_offset)]
+    if a.defaults:
+        ends.append((a.defaults[-1].end_lineno, a.defaults[-1].end_col_offset))
+    line, col = max(e for e in ends if e[0] is not None and e[1] is not None)
+    lines = data.splitlines(keepends=True)
+    text = lines[line - 1]
+    lines[line - 1] = text[:col] + b", bench_extra=None" + text[col:]
+    return Edit("parameter", {path: data}, {path: b"".join(lines)}, "modified", f.name, len(lines))
+
+
+def make_edits(files: list[tuple[str, bytes]], rng: random.Random, per_kind: int) -> list[Edit]:
+    edits: list[Edit] = []
+    around_1000 = [f for f in files if 900 <= f[1].count(b"\n") <= 1100]
+    sized = [f for f in files if 200 <= f[1].count(b"\n") <= 4000]
+    # Goal set: one-function body changes in ~1,000-line files, several per file.
+    for path, data in around_1000:
+        for _ in range(max(1, per_kind // max(1, len(around_1000)))):
+            e = edit_body(path, data, rng)
+            if e:
+                edits.append(e)
+    for kind in ("body", "rename", "move", "parameter"):
+        made = 0
+        tries = 0
+        while made < per_kind and tries < per_kind * 10:
+            tries += 1
+            path, data = rng.choice(sized)
+            if kind == "body":
+                e = edit_body(path, data, rng)
+            elif kind == "rename":
+                e = edit_rename(path, data, rng)
+            elif kind == "move":
+                e = edit_move(path, data, rng.choice(sized), rng)
+            else:
+                e = edit_parameter(path, data, rng)
+            if e is not None:
+                edits.append(e)
+                made += 1
+    return edits
+
+
+def ids(files: dict[str, bytes], tag: str) -> dict[str, str]:
+    return {p: str(pygit2.hash(c)) + tag for p, c in files.items()}
+
+
+def time_edit(edit: Edit, cache: ParseCache, reps: int) -> tuple[list[float], list[float], bool]:
+    old_ids = ids(edit.old, "")
+    for p, c in edit.old.items():            # warm: the old side is cached, as after the previous commit
+        extract_entities(p, c, cache=cache, blob_id=old_ids[p])
+    sem: list[float] = []
+    txt: list[float] = []
+    ok = False
+    pairs = [(edit.old.get(p, b""), edit.new.get(p, b"")) for p in sorted(set(edit.old) | set(edit.new))]
+    for r in range(reps):
+        new_ids = ids(edit.new, f"#{r}")     # a fresh id: the new side is always parsed
+        t0 = time.perf_counter()
+        result = diff_files(edit.old, edit.new, cache=cache, old_ids=old_ids, new_ids=new_ids)
+        t1 = time.perf_counter()
+        for a, b in pairs:
+            pygit2.Patch.create_from(a, b).line_stats
+        t2 = time.perf_counter()
+        sem.append(t1 - t0)
+        txt.append(t2 - t1)
+        if r == 0:
+            ok = any(c.change == edit.expect and c.qualname.rsplit(".", 1)[-1] == edit.name
+                     for c in result.changes)
+    return sem, txt, ok
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def cold_rate(files: list[tuple[str, bytes]], budget_s: float) -> tuple[float, float, int]:
+    """MB/s of extract_entities (parse + walk, no cache) and of the bare tree-sitter parse."""
+    parser = parser_for(spec_for("x.py"))  # type: ignore[arg-type]
+    total = 0
+    t_sem = t_ts = 0.0
+    n = 0
+    start = time.perf_counter()
+    for path, data in files:
+        if time.perf_counter() - start > budget_s:
+            break
+        t0 = time.perf_counter()
+        parser.parse(data)
+        t1 = time.perf_counter()
+        extract_entities(path, data)
+        t2 = time.perf_counter()
+        t_ts += t1 - t0
+        t_sem += t2 - t1
+        total += len(data)
+        n += 1
+    mb = total / 1e6
+    return mb / t_sem, mb / t_ts, n
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer edits and repetitions")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    per_kind, reps, cold_budget = (15, 5, 3.0) if args.quick else (60, 15, 15.0)
+    rng = random.Random(args.seed)
+    files = corpus()
+    sem_rate, ts_rate, n_cold = cold_rate(files, cold_budget)
+    edits = make_edits(files, rng, per_kind)
+    cache = ParseCache()
+    rows: dict[str, dict[str, list[float]]] = {}
+    wrong: dict[str, int] = {}
+    goal_sem: list[float] = []
+    goal_ratio: list[float] = []
+    for e in edits:
+        sem, txt, ok = time_edit(e, cache, reps)
+        r = rows.setdefault(e.kind, {"sem": [], "txt": [], "ratio": []})
+        r["sem"].extend(sem)
+        r["txt"].extend(txt)
+        r["ratio"].extend(s / t for s, t in zip(sem, txt))
+        if not ok:
+            wrong[e.kind] = wrong.get(e.kind, 0) + 1
+        if e.kind == "body" and 900 <= e.lines <= 1100:
+            goal_sem.extend(sem)
+            goal_ratio.extend(s / t for s, t in zip(sem, txt))
+    counts: dict[str, int] = {}
+    for e in edits:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+
+    p50_goal = statistics.median(goal_sem) * 1e3
+    ratio_goal = statistics.median(goal_ratio)
+    ok1 = p50_goal <= 2.0
+    ok2 = ratio_goal <= 3.0
+    print(f"## bench_semantic_diff ({time.strftime('%Y-%m-%d')})\n")
+    print(f"Machine: {cpu_model()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
+          f"tree-sitter {__import__('tree_sitter').__version__ if hasattr(__import__('tree_sitter'), '__version__') else ''}"
+          f" pygit2 {pygit2.__version__} (libgit2 {pygit2.LIBGIT2_VERSION}).")
+    print(f"Corpus: {len(files)} stdlib modules; {len(edits)} edits, {reps} timed repetitions each, "
+          f"seed {args.seed}{', --quick' if args.quick else ''}.\n")
+    print("| edit | n | semantic p50 ms | p99 ms | text diff p50 ms | ratio p50 | ratio p99 | reported as expected |")
+    print("|---|---|---|---|---|---|---|---|")
+    for kind in ("body", "rename", "move", "parameter"):
+        r = rows.get(kind)
+        if not r:
+            continue
+        n = counts[kind]
+        print(f"| {kind} | {n} | {statistics.median(r['sem']) * 1e3:.3f} | {pct(r['sem'], 0.99) * 1e3:.3f} | "
+              f"{statistics.median(r['txt']) * 1e3:.3f} | {statistics.median(r['ratio']):.2f} | "
+              f"{pct(r['ratio'], 0.99):.2f} | {n - wrong.get(kind, 0)}/{n} |")
+    print()
+    print(f"Cold parse rate ({n_cold} files, no cache): extract_entities {sem_rate:.2f} MB/s; "
+          f"bare tree-sitter parse {ts_rate:.2f} MB/s.\n")
+    print(f"- Goal 1, p50 <= 2 ms for a one-function change in a ~1,000-line file "
+          f"({len(goal_sem)} timings): {p50_goal:.3f} ms — {'PASS' if ok1 else 'FAIL'}")
+    print(f"- Goal 2, p50 <= 3x libgit2's text diff on the same edits: {ratio_goal:.2f}x — "
+          f"{'PASS' if ok2 else 'FAIL'}")
+    return 0 if ok1 and ok2 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

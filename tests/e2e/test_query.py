@@ -1,0 +1,129 @@
+"""SQL over the index through the server and the CLI: Query (Arrow and JSON), sandbox, export, import."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pyarrow as pa
+import pytest
+
+import vcs
+from trellis import Client
+from trellis.errors import DeadlineExceeded
+from trellis.server import RunningServer
+from trellis.v1 import queries_pb2, queries_pb2_grpc
+
+TRAJECTORY = Path(__file__).resolve().parents[3] / "shared" / "data" / "trajectories" / "swe-agent__test-repo-i1.traj"
+
+
+def _work(client: Client) -> str:
+    client.create_repository("q")
+    session = client.create_session("q", model="m1", task="t")
+    client.commit("q", session.branch_id, {"app.py": b"def f(x):\n    return x\n"}, "add f",
+                  session=session.session_id, step=vcs.StepInput(action="edit", input_tokens=100, cost_usd=0.5))
+    client.record_step("q", session.session_id, vcs.StepInput(action="run_tests", output_tokens=7))
+    return session.session_id
+
+
+def test_index_follows_pushes_and_answers_sql(server: RunningServer, client: Client) -> None:
+    session_id = _work(client)
+    assert server.index.wait_idle(60)
+    result = client.query("SELECT qualname, change FROM entity_changes WHERE repository = 'q' ORDER BY qualname")
+    assert isinstance(result.table, pa.Table) and not result.truncated
+    assert result.table.to_pylist() == [{"qualname": "app", "change": "added"},
+                                        {"qualname": "app.f", "change": "added"}]
+    rows = client.query_rows(f"SELECT steps, commits, input_tokens, output_tokens FROM session_summary "
+                             f"WHERE session_id = '{session_id}'")
+    assert len(rows) == 1 and rows[0]["steps"] == 2 and rows[0]["commits"] == 1
+    assert int(rows[0]["input_tokens"]) == 100 and int(rows[0]["output_tokens"]) == 7
+
+
+def test_query_limits_truncate(server: RunningServer, client: Client) -> None:
+    result = client.query("SELECT * FROM range(100)", max_rows=10)
+    assert result.table.num_rows == 10 and result.truncated
+
+
+@pytest.mark.parametrize(("sql", "reason"), [
+    ("SELECT * FROM read_csv('/etc/passwd')", "QUERY_FORBIDDEN_FUNCTION"),
+    ("COPY commits TO '/tmp/trellis-x.csv'", "QUERY_NOT_READ_ONLY"),
+    ("ATTACH '/tmp/x.db'", "QUERY_NOT_READ_ONLY"),
+    ("SET threads = 1", "QUERY_NOT_READ_ONLY"),
+    ("SELECT 1; DROP TABLE commits", "QUERY_MULTIPLE_STATEMENTS"),
+    ("DELETE FROM commits", "QUERY_NOT_READ_ONLY"),
+    ("SELECT * FROM '/etc/passwd'", "QUERY_FORBIDDEN_TABLE"),
+    ("SELEC 1", "QUERY_SYNTAX"),
+])
+def test_sandbox_refusals_are_invalid_argument(client: Client, channel: grpc.Channel, sql: str, reason: str) -> None:
+    with pytest.raises(vcs.InvalidArgument) as info:
+        client.query(sql)
+    assert info.value.reason == reason
+    stub = queries_pb2_grpc.QueryServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as raw:
+        list(stub.Query(queries_pb2.QueryRequest(sql=sql)))
+    assert raw.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert client.query("SELECT count(*) AS n FROM commits").table.num_rows == 1  # server unharmed
+
+
+def test_runaway_query_is_interrupted(client: Client) -> None:
+    with pytest.raises(DeadlineExceeded) as info:
+        client.query("SELECT count(*) FROM range(100000000000) a, range(1000000) b", timeout_ms=300)
+    assert info.value.reason == "QUERY_TIMEOUT"
+
+
+def test_export_writes_partitioned_parquet(server: RunningServer, client: Client, tmp_path: Path) -> None:
+    _work(client)
+    assert server.index.wait_idle(60)
+    files = client.export(str(tmp_path / "out"))
+    assert any(f.startswith("commits/repository=q/") for f in files)
+    with pytest.raises(vcs.InvalidArgument):
+        client.export("relative/dir")
+    with pytest.raises(vcs.InvalidArgument):
+        client.export(str(tmp_path / "out"), ["no_such_table"])
+
+
+def _cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRELLIS_DATA": str(data)}
+    env.pop("TRELLIS_SERVER", None)
+    return subprocess.run([sys.executable, "-m", "trellis", *args], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def test_cli_query_formats_reindex_check_and_trajectory(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    landed = _cli("import-trajectory", str(TRAJECTORY), "--json", data=data)
+    assert landed.returncode == 0, landed.stderr
+    assert json.loads(landed.stdout)["steps"] >= 1
+    as_json = _cli("query", "SELECT agent, steps FROM session_summary", "--format", "json", data=data)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)[0]["agent"] == "swe-agent"
+    as_csv = _cli("query", "SELECT 1 AS one", "--format", "csv", data=data)
+    assert as_csv.stdout.splitlines() == ['"one"', "1"]
+    refused = _cli("query", "SELECT * FROM read_text('/etc/passwd')", data=data)
+    assert refused.returncode == 1 and "error:" in refused.stderr and "Traceback" not in refused.stderr
+    assert _cli("check", data=data).returncode == 0
+    (data / "index.duckdb").unlink()  # a deleted index is rebuilt from git alone
+    (data / "index.duckdb.wal").unlink(missing_ok=True)
+    assert _cli("reindex", data=data).returncode == 0
+    again = _cli("query", "SELECT count(*) AS n FROM steps", "--json", data=data)
+    assert json.loads(again.stdout) == [{"n": json.loads(landed.stdout)["steps"]}]
+
+
+def test_cli_import_history(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(source)], check=True)
+    for i in range(3):
+        (source / "m.py").write_text(f"def f{i}():\n    return {i}\n")
+        subprocess.run(["git", "-C", str(source), "add", "."], check=True)
+        subprocess.run(["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm",
+                        f"c{i}"], check=True)
+    data = tmp_path / "data"
+    imported = _cli("import", str(source), "--name", "imported", data=data)
+    assert imported.returncode == 0, imported.stderr
+    rows = json.loads(_cli("query", "SELECT count(*) AS n FROM commits WHERE repository = 'imported'",
+                           "--json", data=data).stdout)
+    assert rows == [{"n": 3}]

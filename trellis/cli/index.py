@@ -1,0 +1,98 @@
+"""``trellis reindex``, ``trellis check`` and ``trellis import``: work on the data directory itself.
+
+These open the data directory in-process (they hold its lock), so they need
+the server to be stopped: the index file belongs to one process at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..datadir import DataDirLock
+from ..indexing import INDEX_FILE
+from .context import Output, data_dir
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    r = sub.add_parser("reindex", parents=[common], help="rebuild the index from the repositories alone",
+                       description="Drop the DuckDB index and rebuild it from git (stop the server first).")
+    r.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
+    r.set_defaults(run=run_reindex)
+    c = sub.add_parser("check", parents=[common], help="compare the index with git and report differences",
+                       description="Compare the index with the repositories; exit 1 if they differ "
+                       "(fix with `trellis reindex`). Stop the server first.")
+    c.set_defaults(run=run_check)
+    i = sub.add_parser("import", parents=[common], help="import a git repository with its whole history",
+                       description="Import an existing git repository (all branches and tags) and index every "
+                       "commit with its semantic diff, using both cores. Re-running resumes. Stop the server first.")
+    i.add_argument("path", type=Path, help="a git repository (work tree or bare)")
+    i.add_argument("--name", required=True, help="repository name in Trellis")
+    i.add_argument("--workers", type=int, default=2)
+    i.add_argument("--description", default="")
+    i.set_defaults(run=run_import)
+
+
+@contextmanager
+def _indexer(args: argparse.Namespace) -> Iterator[object]:
+    from query import Indexer
+
+    root = data_dir(args)
+    with DataDirLock(root):
+        with Indexer(root, root / INDEX_FILE) as indexer:
+            yield indexer
+
+
+@contextmanager
+def _progress(out: Output, label: str) -> Iterator[object]:
+    with Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=out.err, disable=out.json, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def run_reindex(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with _indexer(args) as indexer, _progress(out, "indexing commits") as progress:
+        stats = indexer.rebuild(workers=args.workers, on_progress=progress)  # type: ignore[attr-defined]
+    out.data(stats) if out.json else out.print(f"rebuilt the index: {stats}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with _indexer(args) as indexer:
+        problems = indexer.check()  # type: ignore[attr-defined]
+    if out.json:
+        out.data({"consistent": not problems, "differences": problems})
+    elif problems:
+        for line in problems:
+            out.print(line, markup=False)
+        out.error(f"{len(problems)} difference(s) between the index and git: run `trellis reindex`")
+    else:
+        out.print("the index matches git")
+    return 1 if problems else 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from query import import_history
+
+    out = Output(args)
+    with _indexer(args) as indexer, _progress(out, f"importing {args.path}") as progress:
+        result = import_history(data_dir(args), args.path, args.name, indexer=indexer,  # type: ignore[arg-type]
+                                workers=args.workers, on_progress=progress, description=args.description)
+    if out.json:
+        out.data(result)
+    else:
+        again = " (resumed)" if result.resumed else ""
+        out.print(f"imported {args.path} as {result.repository}{again}: {result.branches} branches, "
+                  f"{result.tags} tags; {result.stats}")
+    return 0

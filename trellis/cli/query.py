@@ -1,0 +1,79 @@
+"""``trellis query`` and ``trellis export``: SQL over the index, Parquet for other engines."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+from rich.table import Table
+
+from .context import Output, connect
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    q = sub.add_parser(
+        "query", parents=[common], help="run read-only SQL over the index",
+        description="Run one read-only SQL statement over the DuckDB index (tables: repositories, commits, "
+        "commit_parents, refs, file_changes, entity_changes, sessions, steps, …; see docs/schema.md).",
+    )
+    q.add_argument("sql")
+    q.add_argument("--format", choices=["table", "json", "csv", "arrow"], default="table",
+                   help="table (default), json (one object per row), csv, or arrow (IPC stream to stdout)")
+    q.add_argument("--max-rows", type=int, default=0, help="row limit (default: the server's)")
+    q.add_argument("--timeout", type=int, default=0, metavar="MS", help="time limit in ms (default: the server's)")
+    q.set_defaults(run=run_query)
+    e = sub.add_parser("export", parents=[common], help="write the index as Parquet",
+                       description="Write every table of the index as Parquet, partitioned by repository "
+                       "(and month where rows have a time), into a directory.")
+    e.add_argument("--parquet", required=True, type=Path, metavar="DIR", help="destination directory")
+    e.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
+    e.set_defaults(run=run_export)
+
+
+def run_query(args: argparse.Namespace) -> int:
+    out = Output(args)
+    fmt = "json" if out.json else args.format
+    with connect(args) as client:
+        result = client.query(args.sql, max_rows=args.max_rows, timeout_ms=args.timeout)
+    table = result.table
+    if fmt == "json":
+        from query import json_rows
+
+        out.data(list(json_rows(table)))
+    elif fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer)
+        sys.stdout.write(buffer.getvalue().decode())
+    elif fmt == "arrow":
+        import pyarrow as pa
+
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        sys.stdout.buffer.write(sink.getvalue())
+    else:
+        view = Table(*table.column_names)
+        for row in table.to_pylist():
+            view.add_row(*("" if v is None else str(v) for v in row.values()))
+        out.print(view)
+        out.note(f"{table.num_rows} row(s)" + (" (truncated: raise --max-rows)" if result.truncated else ""))
+    if result.truncated and fmt != "table":
+        print(json.dumps({"warning": "result truncated; raise --max-rows"}), file=sys.stderr)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    out = Output(args)
+    destination = args.parquet.expanduser().absolute()
+    with connect(args) as client:
+        files = client.export(str(destination), args.table)
+    if out.json:
+        out.data({"destination": str(destination), "files": files})
+    else:
+        out.print(f"wrote {len(files)} Parquet file(s) under {destination}")
+    return 0

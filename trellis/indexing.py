@@ -1,0 +1,53 @@
+"""The server's DuckDB index: opened with the data directory, kept up to date after every write.
+
+Git is the source of truth; the index follows it. Servicers call
+``changed(repository)`` after each acknowledged write; a background thread
+indexes the new commits, sessions and steps within milliseconds, without
+taking any vcs lock, so pushes never wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import semantic_diff
+from query import BackgroundIndexer, Indexer
+
+__all__ = ["INDEX_FILE", "Index", "shared_cache_differ"]
+
+INDEX_FILE = "index.duckdb"
+
+
+def shared_cache_differ(cache: semantic_diff.ParseCache) -> Any:
+    """An entity differ for the indexer that shares the server's parse cache."""
+
+    def differ(
+        old: Mapping[str, bytes], new: Mapping[str, bytes], *,
+        old_ids: Mapping[str, str], new_ids: Mapping[str, str], renames: Mapping[str, str],
+    ) -> Sequence[semantic_diff.EntityChange]:
+        return semantic_diff.diff_files(
+            old, new, cache=cache, old_ids=old_ids, new_ids=new_ids, renames=renames or None
+        ).changes
+
+    return differ
+
+
+class Index:
+    def __init__(self, data_dir: Path, cache: semantic_diff.ParseCache) -> None:
+        self.indexer = Indexer(data_dir, data_dir / INDEX_FILE, entity_differ=shared_cache_differ(cache))
+        self.background = BackgroundIndexer(self.indexer).start()
+
+    def changed(self, repository: str) -> None:
+        self.background.notify(repository)
+
+    def deleted(self, repository: str) -> None:
+        self.indexer.delete_repository(repository)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self.background.wait_idle(timeout)
+
+    def close(self) -> None:
+        self.background.stop()
+        self.indexer.close()
