@@ -37,7 +37,10 @@ def shared_cache_differ(cache: semantic_diff.ParseCache) -> Any:
 class Index:
     def __init__(self, data_dir: Path, cache: semantic_diff.ParseCache) -> None:
         self.indexer = Indexer(data_dir, data_dir / INDEX_FILE, entity_differ=shared_cache_differ(cache))
-        self.background = BackgroundIndexer(self.indexer).start()
+        # Catch up before serving, so the first query after a restart sees every
+        # acknowledged write (incremental: quick when the index is current).
+        self.indexer.sync()
+        self.background = BackgroundIndexer(self.indexer, full_sync_on_start=False).start()
 
     def changed(self, repository: str) -> None:
         self.background.notify(repository)
@@ -48,6 +51,7 @@ class Index:
     def wait_idle(self, timeout: float | None = None) -> bool:
         return self.background.wait_idle(timeout)
 
-    def close(self) -> None:
+    def close(self, drain_timeout: float = 30.0) -> None:
+        self.background.wait_idle(drain_timeout)  # index what was acknowledged before stopping
         self.background.stop()
         self.indexer.close()
