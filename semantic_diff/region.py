@@ -118,6 +118,8 @@ def reparse_region(spec: LanguageSpec, parser: Parser, records: list[Rec], old: 
     region_end = old_end + shift
     if region_end < region_start or (region_end - region_start) * 4 > len(new) + 4096:
         return None                     # a large region: the whole-file incremental parse is as cheap
+    if region_end < len(new) and new[region_end - 1:region_end] != b"\n":
+        return None                     # the edit joined the next line onto the region's last one
     m = _NON_SPACE.search(new, region_start, region_end)
     column = records[first].start_byte - (old.rfind(b"\n", 0, records[first].start_byte) + 1)
     if m is None:

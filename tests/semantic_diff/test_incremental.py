@@ -138,3 +138,17 @@ def test_structural_edits_stay_exact(name: str) -> None:
             assert _records(current) == _records(full)
             hows.add(current.how)
     assert "region" in hows
+
+
+def test_an_edit_joining_the_next_line_is_not_region_parsed() -> None:
+    old = b"class S:\n    def a(self):\n        return x * 18\n\n    def b(self, y):\n        return y\n"
+    new = old.replace(b" * 18\n\n  ", b"  ")
+    base = analyze("m.py", old)
+    assert analyze("m.py", new, base=base).fallback_reason == analyze("m.py", new).fallback_reason == "parse_error"
+
+
+def test_a_dedented_insertion_is_not_region_parsed() -> None:
+    old = b"class S:\n    def a(self):\n        return 1\n\n    def b(self):\n        return 2\n"
+    new = old.replace(b"        return 1\n", b"        return 1\ndef top():\n    pass\n")
+    base = analyze("m.py", old)
+    assert _records(analyze("m.py", new, base=base)) == _records(analyze("m.py", new))

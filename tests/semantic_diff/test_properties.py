@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from semantic_diff import DiffResult, ParseCache, diff_files, extract_entities
@@ -115,7 +115,9 @@ def render(program: tuple[Func | Class, ...], style: Style = Style()) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
-PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No "explain" phase: explaining a failure over these recursive examples takes minutes.
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=PHASES)
 
 
 def _summary(result: DiffResult) -> list[tuple[str, str, str, str, str, tuple[str, ...]]]:
@@ -185,7 +187,7 @@ edit_text = st.sampled_from(["", "x", "\n", "    ", "def ", "(", ")", ":", "\n  
                              "class Z:\n    pass\n", "\n\n", '"""d"""', "@dec\n", "y = 2\n    "])
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=PHASES)
 @given(programs, st.lists(st.tuples(st.floats(0, 1), st.integers(0, 12), edit_text), min_size=1, max_size=3))
 def test_incremental_parse_equals_full_parse(program: tuple[Func | Class, ...],
                                              edits: list[tuple[float, int, str]]) -> None:
