@@ -13,6 +13,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from types import FrameType
 
+import duckdb
 import grpc
 import pygit2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -25,7 +26,7 @@ from .auth import TokenStore
 from .config import ServerConfig, is_loopback
 from .datadir import DataDirLock
 from .diffing import Differ
-from .indexing import Index
+from .indexing import INDEX_FILE, Index
 from .interceptors import TrellisInterceptor
 from .v1 import (
     changes_pb2,
@@ -123,7 +124,13 @@ def build_server(config: ServerConfig) -> RunningServer:
         )
 
         differ = Differ(store)
-        index = Index(config.data_dir, differ.cache)
+        try:
+            index = Index(config.data_dir, differ.cache)
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"cannot open the index {config.data_dir / INDEX_FILE}: {exc}. The index is derived from git: "
+                "move it aside and run `trellis reindex` to rebuild it"
+            ) from None
         changes_pb2_grpc.add_ChangeServiceServicer_to_server(servicers.ChangeServicer(store, differ, index), server)
         repositories_pb2_grpc.add_RepositoryServiceServicer_to_server(
             servicers.RepositoryServicer(store, index), server

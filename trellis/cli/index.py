@@ -20,7 +20,7 @@ from .context import Output, data_dir
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     r = sub.add_parser("reindex", parents=[common], help="rebuild the index from the repositories alone",
-                       description="Drop the DuckDB index and rebuild it from git (stop the server first).")
+                       description="Delete the DuckDB index file and rebuild it from git (stop the server first).")
     r.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
     r.set_defaults(run=run_reindex)
     c = sub.add_parser("check", parents=[common], help="compare the index with git and report differences",
@@ -38,11 +38,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 @contextmanager
-def _indexer(args: argparse.Namespace) -> Iterator[object]:
+def _indexer(args: argparse.Namespace, *, fresh: bool = False) -> Iterator[object]:
+    """The data directory's indexer, under its lock; ``fresh`` deletes the index file first."""
     from query import Indexer
 
     root = data_dir(args)
     with DataDirLock(root):
+        if fresh:  # the index is derived: a damaged or outdated file is simply rebuilt
+            for leftover in (root / INDEX_FILE, root / f"{INDEX_FILE}.wal"):
+                leftover.unlink(missing_ok=True)
         with Indexer(root, root / INDEX_FILE) as indexer:
             yield indexer
 
@@ -61,7 +65,7 @@ def _progress(out: Output, label: str) -> Iterator[object]:
 
 def run_reindex(args: argparse.Namespace) -> int:
     out = Output(args)
-    with _indexer(args) as indexer, _progress(out, "indexing commits") as progress:
+    with _indexer(args, fresh=True) as indexer, _progress(out, "indexing commits") as progress:
         stats = indexer.rebuild(workers=args.workers, on_progress=progress)  # type: ignore[attr-defined]
     out.data(stats) if out.json else out.print(f"rebuilt the index: {stats}")
     return 0
