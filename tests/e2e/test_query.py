@@ -127,3 +127,14 @@ def test_cli_import_history(tmp_path: Path) -> None:
     rows = json.loads(_cli("query", "SELECT count(*) AS n FROM commits WHERE repository = 'imported'",
                            "--json", data=data).stdout)
     assert rows == [{"n": 3}]
+
+
+def test_a_damaged_index_is_reported_and_rebuilt_from_git(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _cli("repo", "create", "keep", data=data).returncode == 0
+    (data / "index.duckdb").write_bytes(b"not a database")
+    broken = _cli("repo", "list", data=data)
+    assert broken.returncode == 1 and "trellis reindex" in broken.stderr and "Traceback" not in broken.stderr
+    assert _cli("reindex", data=data).returncode == 0
+    rows = json.loads(_cli("query", "SELECT repository FROM repositories", "--json", data=data).stdout)
+    assert rows == [{"repository": "keep"}]
