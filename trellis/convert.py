@@ -129,7 +129,8 @@ def session_status_from_pb(value: int) -> vcs.SessionStatus:
         ) from None
 
 
-def step_input_from_pb(step: sessions_pb2.StepInput) -> vcs.StepInput:
+def step_input_from_pb(step: sessions_pb2.StepInput | sessions_pb2.Step) -> vcs.StepInput:
+    """The agent-reported fields (``Step`` carries the same ones as ``StepInput``)."""
     return vcs.StepInput(
         thought=step.thought,
         action=step.action,
@@ -267,17 +268,7 @@ def step_from_pb(session_id: str, step: sessions_pb2.Step) -> vcs.Step:
     return vcs.Step(
         session_id=session_id,
         index=step.index,
-        input=vcs.StepInput(
-            thought=step.thought,
-            action=step.action,
-            arguments_json=step.arguments_json,
-            observation=step.observation,
-            input_tokens=step.input_tokens,
-            output_tokens=step.output_tokens,
-            cost_usd=step.cost_usd,
-            latency_ms=step.latency_ms,
-            metadata=dict(step.metadata),
-        ),
+        input=step_input_from_pb(step),
         commit_id=step.commit_id,
         create_time=_seconds(step.create_time),
     )

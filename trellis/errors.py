@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from query import errors as query_errors
@@ -145,6 +145,3 @@ def _build(
     exc.code = code  # type: ignore[attr-defined]
     return exc
 
-
-# code_pb2 is imported so that the google.rpc code enum is registered for reflection users.
-_ = code_pb2

@@ -31,6 +31,7 @@ from .validation import check_branch_name, check_session_id, check_text
 
 __all__ = [
     "SESSION_REF_PREFIX",
+    "OpenSession",
     "append_step",
     "check_session_writable",
     "create_session",
@@ -110,7 +111,25 @@ def step_input_size(step: StepInput) -> int:
     return len(json.dumps(dataclasses.asdict(step), ensure_ascii=False).encode())
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class OpenSession:
+    """A session read once for a write: its record, the ref and the commit the ref points at."""
+
+    session: Session
+    ref: pygit2.Reference
+    tip: pygit2.Commit
+
+
+def _open(repo: pygit2.Repository, session_id: str) -> OpenSession:
+    ref, tip = _ref_and_tip(repo, session_id)
+    return OpenSession(_read_session(repo, tip), ref, tip)
+
+
 def _tip(repo: pygit2.Repository, session_id: str) -> pygit2.Commit:
+    return _ref_and_tip(repo, session_id)[1]
+
+
+def _ref_and_tip(repo: pygit2.Repository, session_id: str) -> tuple[pygit2.Reference, pygit2.Commit]:
     ref = repo.references.get(_ref(check_session_id(session_id)))
     if ref is None:
         raise NotFound(
@@ -120,7 +139,7 @@ def _tip(repo: pygit2.Repository, session_id: str) -> pygit2.Commit:
         )
     commit = repo[ref.target]
     assert isinstance(commit, pygit2.Commit)
-    return commit
+    return ref, commit
 
 
 def _read_session(repo: pygit2.Repository, tip: pygit2.Commit) -> Session:
@@ -235,22 +254,22 @@ def _check_writable(session: Session, actor: Identity) -> None:
         )
 
 
-def check_session_writable(repo: pygit2.Repository, session_id: str, actor: Identity) -> Session:
+def check_session_writable(repo: pygit2.Repository, session_id: str, actor: Identity) -> OpenSession:
     """The session, if ``actor`` may record steps in it now (call under :func:`hold_session`)."""
-    session = get_session(repo, session_id)
-    _check_writable(session, actor)
-    return session
+    opened = _open(repo, session_id)
+    _check_writable(opened.session, actor)
+    return opened
 
 
 def append_step(
     repo: pygit2.Repository,
-    session: Session,
+    opened: OpenSession,
     step_input: StepInput,
     commit_id: str,
     actor: Identity,
 ) -> Step:
     """Record the next step (call under :func:`hold_session` after :func:`check_session_writable`)."""
-    tip = _tip(repo, session.session_id)
+    session = opened.session
     step = Step(
         session_id=session.session_id,
         index=session.step_count + 1,
@@ -267,8 +286,8 @@ def append_step(
         cost_usd=session.cost_usd + step_input.cost_usd,
     )
     title = f"Step {step.index}: {step_input.action or 'step'}"
-    new_tip = _write(repo, updated, tip, title, actor, step)
-    repo.references[_ref(session.session_id)].set_target(new_tip, title)
+    new_tip = _write(repo, updated, opened.tip, title, actor, step)
+    opened.ref.set_target(new_tip, title)
     return step
 
 
@@ -287,18 +306,16 @@ def end_session(
             "end a session with status succeeded, failed or abandoned", reason="INVALID_STATUS"
         )
     with hold_session(locks, repository, session_id):
-        tip = _tip(repo, session_id)
-        session = _read_session(repo, tip)
-        _check_writable(session, actor)
-        ended = dataclasses.replace(session, status=status, outcome=outcome, end_time=time.time())
-        new_tip = _write(repo, ended, tip, f"End session {session_id}: {status.value}", actor)
-        repo.references[_ref(session_id)].set_target(new_tip, "end session")
+        opened = check_session_writable(repo, session_id, actor)
+        ended = dataclasses.replace(opened.session, status=status, outcome=outcome, end_time=time.time())
+        new_tip = _write(repo, ended, opened.tip, f"End session {session_id}: {status.value}", actor)
+        opened.ref.set_target(new_tip, "end session")
         return ended
 
 
-def find_step(repo: pygit2.Repository, session: Session, commit_id: str, window: int = 100) -> Step | None:
+def find_step(repo: pygit2.Repository, opened: OpenSession, commit_id: str, window: int = 100) -> Step | None:
     """The step among the session's last ``window`` that produced ``commit_id``, if any."""
-    tip = _tip(repo, session.session_id)
+    session, tip = opened.session, opened.tip
     for index in range(session.step_count, max(0, session.step_count - window), -1):
         try:
             blob = tip.tree[f"steps/{_step_name(index)}"]

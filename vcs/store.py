@@ -224,22 +224,22 @@ class Store:
         step_input = step or StepInput(action="commit", thought=message)
         self._check_step(step_input)
         with sessions.hold_session(self._locks, repository, session_id):
-            session = sessions.check_session_writable(repo, session_id, author)
+            opened = sessions.check_session_writable(repo, session_id, author)
             commit, rebased, replayed = land_commit(
                 repo, self._locks, repository, branch, changes, message, author,
                 expected_head=expected_head, on_stale=on_stale, limits=self.limits,
                 trailers={
                     "Trellis-Agent": author.name,
                     "Trellis-Session": session_id,
-                    "Trellis-Step": str(session.step_count + 1),
+                    "Trellis-Step": str(opened.session.step_count + 1),
                 },
                 request_id=request_id,
             )
             # A replayed request whose step was lost (a crash between moving the
             # branch and recording the step) gets its step recorded now.
-            recorded = sessions.find_step(repo, session, str(commit.id)) if replayed else None
+            recorded = sessions.find_step(repo, opened, str(commit.id)) if replayed else None
             if recorded is None:
-                recorded = sessions.append_step(repo, session, step_input, str(commit.id), author)
+                recorded = sessions.append_step(repo, opened, step_input, str(commit.id), author)
         return CommitResult(commit_value(commit), rebased, recorded)
 
     def get_commit(self, repository: str, revision: str) -> Commit:
@@ -379,8 +379,8 @@ class Store:
         self._check_step(step)
         repo = self.open(repository)
         with sessions.hold_session(self._locks, repository, session_id):
-            session = sessions.check_session_writable(repo, session_id, actor)
-            return sessions.append_step(repo, session, step, "", actor)
+            opened = sessions.check_session_writable(repo, session_id, actor)
+            return sessions.append_step(repo, opened, step, "", actor)
 
     def list_steps(
         self, repository: str, session_id: str, *, page_size: int = 0, page_token: str = ""

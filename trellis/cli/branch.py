@@ -6,6 +6,8 @@ import argparse
 
 from rich.table import Table
 
+import vcs
+
 from .context import Output, connect
 
 
@@ -46,11 +48,11 @@ def list_(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one(out: Output, branch: object) -> None:
+def _one(out: Output, branch: vcs.Branch) -> None:
     if out.json:
         out.data(branch)
     else:
-        out.print(f"{branch.branch_id} {branch.head_commit_id}")  # type: ignore[attr-defined]
+        out.print(f"{branch.branch_id} {branch.head_commit_id}")
 
 
 def create(args: argparse.Namespace) -> int:

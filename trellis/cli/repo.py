@@ -7,6 +7,8 @@ import datetime
 
 from rich.table import Table
 
+import vcs
+
 from .context import Output, connect, data_dir
 
 
@@ -29,14 +31,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     d.set_defaults(run=delete)
 
 
-def _show(out: Output, repo: object) -> None:
+def _show(out: Output, repo: vcs.Repository) -> None:
     if out.json:
         out.data(repo)
         return
-    r = repo  # vcs.Repository
-    created = datetime.datetime.fromtimestamp(r.create_time).isoformat(timespec="seconds")  # type: ignore[attr-defined]
-    out.print(f"[bold]{r.repository_id}[/]  default branch {r.default_branch}  head {r.head_commit_id[:12]}  "  # type: ignore[attr-defined]
-              f"created {created}")
+    created = datetime.datetime.fromtimestamp(repo.create_time).isoformat(timespec="seconds")
+    out.print(f"[bold]{repo.repository_id}[/]  default branch {repo.default_branch}  "
+              f"head {repo.head_commit_id[:12]}  created {created}")
 
 
 def create(args: argparse.Namespace) -> int:
