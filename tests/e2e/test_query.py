@@ -138,3 +138,39 @@ def test_a_damaged_index_is_reported_and_rebuilt_from_git(tmp_path: Path) -> Non
     assert _cli("reindex", data=data).returncode == 0
     rows = json.loads(_cli("query", "SELECT repository FROM repositories", "--json", data=data).stdout)
     assert rows == [{"repository": "keep"}]
+
+
+def test_export_needs_a_local_mode_server(data_dir: Path, tmp_path: Path) -> None:
+    from trellis.auth import TokenStore
+    from trellis.config import ServerConfig
+    from trellis.server import build_server
+
+    _, token = TokenStore(data_dir).create("bob")
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        with Client(running.address, token=token) as bob:
+            with pytest.raises(vcs.PermissionDenied) as info:
+                bob.export(str(tmp_path / "out"))
+            assert info.value.reason == "EXPORT_NEEDS_ADMIN"
+            assert bob.query("SELECT 1 AS one").table.num_rows == 1  # queries stay open to callers
+    finally:
+        running.stop(grace=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_commit_refuses_symlinks(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "real.py").write_text("x = 1\n")
+    (tmp_path / "secret.txt").write_text("outside the root\n")
+    (work / "link.py").symlink_to(tmp_path / "secret.txt")
+    (work / "dangling.py").symlink_to(tmp_path / "missing.txt")
+    assert _cli("repo", "create", "s", data=data).returncode == 0
+    refused = _cli("commit", "s", "main", "link.py", "--root", str(work), data=data)
+    assert refused.returncode == 1 and "symbolic link" in refused.stderr and "Traceback" not in refused.stderr
+    dangling = _cli("commit", "s", "main", "dangling.py", "--root", str(work), data=data)
+    assert dangling.returncode == 1 and "symbolic link" in dangling.stderr
+    log = json.loads(_cli("log", "s", "--json", data=data).stdout)
+    assert len(log) == 1  # nothing committed
+    assert _cli("commit", "s", "main", "real.py", "--root", str(work), data=data).returncode == 0

@@ -230,3 +230,30 @@ def test_session_is_readable_with_plain_git(
     events = git(path, "log", "--first-parent", "--format=%s", ref).splitlines()
     assert events == ["Step 2: commit", "Step 1: plan", f"Start session {session.session_id}"]
     assert_fsck_clean(path)
+
+
+def test_retry_with_request_id_records_a_step_a_crash_lost(store: vcs.Store, alice: vcs.Identity,
+                                                            data_dir: Path) -> None:
+    """A crash after the branch moved but before the step was recorded is repaired by the retry."""
+    store.create_repository("crash", alice)
+    session = store.create_session("crash", alice)
+    ref = f"refs/trellis/sessions/{session.session_id}"
+    before = git(repo_path(data_dir, "crash"), "rev-parse", ref).strip()
+    step = vcs.StepInput(action="edit", input_tokens=3)
+    first = store.commit("crash", session.branch_id, [vcs.PutFile("a.py", b"1")], "m", alice,
+                         session_id=session.session_id, step=step, request_id="req-1")
+    # Simulate the crash: the session ref goes back to where it was before the step.
+    git(repo_path(data_dir, "crash"), "update-ref", ref, before)
+    assert store.get_session("crash", session.session_id).step_count == 0
+    retry = store.commit("crash", session.branch_id, [vcs.PutFile("a.py", b"1")], "m", alice,
+                         session_id=session.session_id, step=step, request_id="req-1")
+    assert retry.commit.commit_id == first.commit.commit_id
+    assert retry.step is not None and retry.step.commit_id == first.commit.commit_id
+    repaired = store.get_session("crash", session.session_id)
+    assert (repaired.step_count, repaired.commit_count, repaired.input_tokens) == (1, 1, 3)
+    # A further retry finds the recorded step and records nothing new.
+    again = store.commit("crash", session.branch_id, [vcs.PutFile("a.py", b"1")], "m", alice,
+                         session_id=session.session_id, step=step, request_id="req-1")
+    assert again.step == retry.step
+    assert store.get_session("crash", session.session_id).step_count == 1
+    assert_fsck_clean(repo_path(data_dir, "crash"))

@@ -36,13 +36,14 @@ def _collect(paths: list[Path], root: Path) -> list[vcs.Change]:
     changes: list[vcs.Change] = []
     root = root.resolve()
     for path in paths:
-        path = root / path if not path.is_absolute() else path
-        full = path.absolute()
-        files = [full] if full.is_file() else sorted(p for p in full.rglob("*") if p.is_file() and ".git" not in p.parts)
-        if not full.exists():
+        full = (root / path if not path.is_absolute() else path).absolute()
+        if not full.exists() and not full.is_symlink():
             raise vcs.InvalidArgument(f"{path} does not exist on disk", reason="LOCAL_PATH_NOT_FOUND")
+        files = [full] if full.is_file() or full.is_symlink() else sorted(
+            p for p in full.rglob("*") if (p.is_file() or p.is_symlink()) and ".git" not in p.parts
+        )
         for file in files:
-            if file.is_symlink() or path.is_symlink():
+            if file.is_symlink():
                 raise vcs.InvalidArgument(
                     f"{file} is a symbolic link: Trellis commits regular files only", reason="LOCAL_SYMLINK"
                 )
