@@ -44,13 +44,18 @@ class Differ:
 
     def diff(self, repository: str, old_revision: str, new_revision: str, paths: Sequence[str] = (),
              *, line_diff: bool = False) -> RevisionDiff:
-        changed = self.store.changed_files(repository, old_revision, new_revision, paths)
-        key = (repository, changed.old_commit_id, changed.new_commit_id, tuple(paths))
+        # Resolve first: a repeated diff answers from the LRU without reading any file.
+        old_id, new_id = self.store.diff_endpoints(repository, old_revision, new_revision)
+        key = (repository, old_id, new_id, tuple(paths))
         with self._guard:
             cached = self._results.get(key)
             if cached is not None:
                 self._results.move_to_end(key)
+        changed = None
+        if cached is None or line_diff:
+            changed = self.store.changed_files(repository, old_id, new_id, paths)
         if cached is None:
+            assert changed is not None
             result = semantic_diff.diff_files(changed.old, changed.new, cache=self.cache,
                                               old_ids=changed.old_ids, new_ids=changed.new_ids)
             cached = RevisionDiff(changed.old_commit_id, changed.new_commit_id, result, {})
@@ -60,6 +65,7 @@ class Differ:
                     self._results.popitem(last=False)
         if not line_diff:
             return cached
+        assert changed is not None
         lines = {}
         for file in cached.result.files:
             old = changed.old.get(file.old_path or file.path, b"")

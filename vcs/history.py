@@ -13,7 +13,7 @@ from .paging import decode_token, encode_token, page_size
 from .revisions import resolve_commit
 from .validation import check_path
 
-__all__ = ["changed_files", "list_commits", "list_tree", "read_file"]
+__all__ = ["changed_files", "diff_endpoints", "list_commits", "list_tree", "read_file"]
 
 _NO_CONTENT_MODES = (pygit2.enums.FileMode.COMMIT, pygit2.enums.FileMode.TREE)
 
@@ -173,18 +173,23 @@ def list_commits(
     return Page(items, token)
 
 
+def diff_endpoints(
+    repo: pygit2.Repository, old_revision: str, new_revision: str
+) -> tuple[pygit2.Commit | None, pygit2.Commit]:
+    """The commits a diff compares: ``old_revision`` (default: the first parent, None for a root) and ``new_revision``."""
+    new = resolve_commit(repo, new_revision)
+    if old_revision:
+        return resolve_commit(repo, old_revision), new
+    return (new.parents[0] if new.parents else None), new
+
+
 def changed_files(
     repo: pygit2.Repository, old_revision: str, new_revision: str, paths: list[str], limits: Limits
 ) -> ChangedFiles:
     """Files that differ from ``old_revision`` (default: the first parent) to ``new_revision``."""
     for path in paths:
         check_path(path, limits)
-    new = resolve_commit(repo, new_revision)
-    old: pygit2.Commit | None
-    if old_revision:
-        old = resolve_commit(repo, old_revision)
-    else:
-        old = new.parents[0] if new.parents else None
+    old, new = diff_endpoints(repo, old_revision, new_revision)
     diff = repo.diff(old.tree, new.tree) if old is not None else new.tree.diff_to_tree(swap=True)
 
     def wanted(path: str) -> bool:

@@ -253,6 +253,11 @@ class Store:
             requested_page_size=page_size, page_token=page_token,
         )
 
+    def diff_endpoints(self, repository: str, old_revision: str, new_revision: str) -> tuple[str, str]:
+        """Commit ids a diff compares ("" for the parent of a root commit); reads no file."""
+        old, new = history.diff_endpoints(self.open(repository), old_revision, new_revision)
+        return (str(old.id) if old is not None else ""), str(new.id)
+
     def changed_files(
         self, repository: str, old_revision: str, new_revision: str, paths: Sequence[str] = ()
     ) -> ChangedFiles:
