@@ -17,7 +17,7 @@ def _readme_commands() -> list[str]:
 def test_readme_opens_with_install_and_demo_then_tests() -> None:
     demo, tests = _readme_commands()
     assert "pip install -e ." in demo and demo.endswith("trellis demo")
-    assert "pip install -e '.[test]'" in tests and "pytest -n auto" in tests
+    assert "pip install -e '.[test,ray]'" in tests and "pytest -n auto" in tests
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -25,7 +25,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     run_tests = tests.split("&&")[-1].strip()
     ci = (ROOT / ".ci" / "run").read_text()
     assert run_tests in ci
-    assert "pip install --quiet -e '.[test]'" in ci
+    assert "pip install --quiet -e '.[test,ray]'" in ci
 
 
 def test_cli_reference_is_current() -> None:
