@@ -262,6 +262,30 @@ class Client:
         )
         return self._commit_result(session, self._call(self._changes.Commit, request))
 
+    def merge(
+        self,
+        repository: str,
+        target_branch: str,
+        source_revision: str,
+        *,
+        expected_head: str | None = None,
+        message: str = "",
+        preview: bool = False,
+        session: str | None = None,
+        step: vcs.StepInput | None = None,
+    ) -> vcs.MergeResult:
+        """Merge ``source_revision`` into ``target_branch``; conflicts come back as data, not errors."""
+        request = changes_pb2.MergeRequest(
+            target_branch=names.branch_name(repository, target_branch), source_revision=source_revision,
+            message=message, preview=preview,
+            session=names.session_name(repository, session) if session else "",
+        )
+        if expected_head is not None:
+            request.expected_head = expected_head
+        if step is not None:
+            request.step.CopyFrom(convert.step_input_pb(step))
+        return convert.merge_from_pb(self._call(self._changes.Merge, request))
+
     def commit_stream(self) -> "CommitStream":
         """A bidirectional stream for many micro-commits: each is acknowledged in order."""
         return CommitStream(self._changes, self._metadata)

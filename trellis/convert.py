@@ -66,6 +66,43 @@ def commit_pb(repository: str, commit: vcs.Commit) -> changes_pb2.Commit:
     )
 
 
+_STRATEGIES = {
+    "structured": changes_pb2.MERGE_STRATEGY_STRUCTURED,
+    "line": changes_pb2.MERGE_STRATEGY_LINE,
+    "fast_forward": changes_pb2.MERGE_STRATEGY_FAST_FORWARD,
+}
+
+
+def merge_pb(repository: str, result: vcs.MergeResult) -> changes_pb2.MergeResponse:
+    return changes_pb2.MergeResponse(
+        commit=commit_pb(repository, result.commit) if result.commit is not None else None,
+        clean=result.clean,
+        conflicts=[
+            changes_pb2.MergeConflict(
+                path=c.path, qualname=c.qualname, entity_kind=c.entity_kind,
+                base=c.base, left=c.left, right=c.right, markers=c.markers,
+            )
+            for c in result.conflicts
+        ],
+        strategy=_STRATEGIES[result.strategy],
+        up_to_date=result.up_to_date,
+    )
+
+
+def merge_from_pb(response: changes_pb2.MergeResponse) -> vcs.MergeResult:
+    strategy = {v: k for k, v in _STRATEGIES.items()}.get(response.strategy, "line")
+    return vcs.MergeResult(
+        commit=commit_from_pb(response.commit) if response.HasField("commit") else None,
+        strategy=strategy,
+        conflicts=tuple(
+            vcs.MergeConflictInfo(c.path, c.qualname, c.entity_kind, c.base, c.left, c.right, c.markers)
+            for c in response.conflicts
+        ),
+        up_to_date=response.up_to_date,
+        step=None,
+    )
+
+
 def repository_pb(repo: vcs.Repository) -> repositories_pb2.Repository:
     return repositories_pb2.Repository(
         name=names.repository_name(repo.repository_id),

@@ -24,6 +24,8 @@ from .model import (
     FileContent,
     Identity,
     Limits,
+    MergeConflictInfo,
+    MergeResult,
     OnStale,
     Page,
     PutFile,
@@ -40,7 +42,7 @@ from .store import Store
 
 __all__ = [
     "AlreadyExists", "Branch", "Change", "ChangedFiles", "Commit", "CommitResult", "DeleteFile", "FailedPrecondition",
-    "FileContent", "Identity", "InvalidArgument", "LimitExceeded", "Limits", "MergeConflict", "NotFound",
+    "FileContent", "Identity", "InvalidArgument", "LimitExceeded", "Limits", "MergeConflict", "MergeConflictInfo", "MergeResult", "NotFound",
     "OnStale", "Page", "PermissionDenied", "PutFile", "RenameFile", "Repository", "Session",
     "SessionStatus", "Signature", "StaleHead", "Step", "StepInput", "Store", "TreeEntry", "VcsError",
 ]

@@ -9,6 +9,7 @@ import pygit2
 
 from .convert import parse_trailers
 from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
+from .merging import FileMerger, merge_trees, write_tree
 from .model import Change, Identity, Limits, OnStale
 from .refs import RefLocks
 from .trees import apply_changes
@@ -48,6 +49,7 @@ def land_commit(
     limits: Limits,
     trailers: Mapping[str, str],
     request_id: str | None = None,
+    merger: FileMerger | None = None,
 ) -> tuple[pygit2.Commit, bool, bool]:
     """Land ``changes`` on ``branch``; return the commit, whether it was rebased and replayed.
 
@@ -84,7 +86,7 @@ def land_commit(
         if expected_head is None or expected_head == str(head.id):
             tree_id = apply_changes(repo, head.tree, changes, limits)
         elif on_stale is OnStale.REBASE:
-            tree_id = _rebase(repo, expected_head, head, changes, limits, branch)
+            tree_id = _rebase(repo, expected_head, head, changes, limits, branch, merger)
             rebased = True
         else:
             raise StaleHead(branch, expected_head, str(head.id))
@@ -126,6 +128,7 @@ def _rebase(
     changes: Sequence[Change],
     limits: Limits,
     branch: str,
+    merger: FileMerger | None,
 ) -> pygit2.Oid:
     try:
         base = repo[expected_head]
@@ -140,14 +143,13 @@ def _rebase(
         raise InvalidArgument(f"expected_head {expected_head} is not a commit", reason="INVALID_COMMIT_ID")
     changed_tree = repo[apply_changes(repo, base.tree, changes, limits)]
     assert isinstance(changed_tree, pygit2.Tree)
-    index = repo.merge_trees(base.tree, head.tree, changed_tree)
-    if index.conflicts is not None:
-        paths = sorted(
-            {entry.path for side in index.conflicts for entry in side if entry is not None}
-        )
+    _, conflicts, index, blobs = merge_trees(repo, base.tree, head.tree, changed_tree, merger)
+    if conflicts:
+        paths = sorted({c.path for c in conflicts})
+        where = ", ".join(f"{c.path}:{c.qualname}" if c.qualname else c.path for c in conflicts)
         raise MergeConflict(
-            f"cannot rebase onto {head.id}: conflicting changes in {', '.join(paths)}; "
+            f"cannot rebase onto {head.id}: conflicting changes in {where}; "
             "read the new head, redo the change and commit with the new expected_head",
             paths,
         )
-    return index.write_tree(repo)
+    return write_tree(repo, index, blobs)

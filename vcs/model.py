@@ -17,6 +17,8 @@ __all__ = [
     "DeleteFile",
     "FileContent",
     "Identity",
+    "MergeConflictInfo",
+    "MergeResult",
     "Limits",
     "OnStale",
     "Page",
@@ -206,6 +208,39 @@ class CommitResult:
     commit: Commit
     rebased: bool
     step: Step | None
+
+
+@dataclass(frozen=True, slots=True)
+class MergeConflictInfo:
+    """One conflict: an entity (``qualname`` set) or a region/file of a line-level merge."""
+
+    path: str
+    qualname: str
+    entity_kind: str
+    base: bytes
+    left: bytes
+    right: bytes
+    markers: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """What a merge did (or, for a preview or a merge with conflicts, would do).
+
+    ``commit`` is the target's head afterwards: the merge commit, the source
+    after a fast-forward, the unchanged head when the source was already
+    merged; ``None`` for a preview or a merge with conflicts.
+    """
+
+    commit: Commit | None
+    strategy: str            # "structured" | "line" | "fast_forward"
+    conflicts: tuple[MergeConflictInfo, ...]
+    up_to_date: bool
+    step: Step | None
+
+    @property
+    def clean(self) -> bool:
+        return not self.conflicts
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,14 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pygit2
 
 from . import history, sessions
-from .commits import COMMITTER, land_commit, signature
+from . import merging
+from .commits import COMMITTER, compose_message, land_commit, signature
 from .convert import commit_value
 from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead
 from .model import (
@@ -33,6 +34,7 @@ from .model import (
     FileContent,
     Identity,
     Limits,
+    MergeResult,
     OnStale,
     Page,
     Repository,
@@ -43,6 +45,7 @@ from .model import (
     TreeEntry,
 )
 from .paging import decode_token, encode_token, page_size
+from .merging import FileMerger
 from .refs import RefLocks
 from .revisions import default_branch, resolve_commit
 from .validation import (
@@ -62,10 +65,20 @@ MAX_STEP_COST = 1e9
 _TRASH_PREFIX = ".trash-"
 
 
+class _NothingToWrite(Exception):
+    """Raised inside a merge's landing to leave without writing (preview, conflicts, up to date)."""
+
+    def __init__(self, head: pygit2.Commit) -> None:
+        super().__init__("nothing to write")
+        self.head = head
+
+
 class Store:
-    def __init__(self, root: Path, limits: Limits | None = None) -> None:
+    def __init__(self, root: Path, limits: Limits | None = None, *, merger: FileMerger | None = None) -> None:
+        """``merger`` merges the content of files both sides changed (default: libgit2's line merge)."""
         self.root = Path(root)
         self.limits = limits or Limits()
+        self.merger = merger
         self.repos_dir = self.root / "repos"
         self.repos_dir.mkdir(parents=True, exist_ok=True)
         self._locks = RefLocks()
@@ -212,35 +225,116 @@ class Store:
         if request_id:
             check_request_id(request_id)
         repo = self.open(repository)
+
+        def land(trailers: dict[str, str]) -> tuple[pygit2.Commit, bool, bool]:
+            return land_commit(
+                repo, self._locks, repository, branch, changes, message, author,
+                expected_head=expected_head, on_stale=on_stale, limits=self.limits,
+                trailers=trailers, request_id=request_id, merger=self.merger,
+            )
+
+        commit, rebased, recorded = self._land(repository, repo, author, session_id, step, message, land)
+        return CommitResult(commit_value(commit), rebased, recorded)
+
+    def _land(
+        self,
+        repository: str,
+        repo: pygit2.Repository,
+        author: Identity,
+        session_id: str | None,
+        step: StepInput | None,
+        message: str,
+        land: Callable[[dict[str, str]], tuple[pygit2.Commit, bool, bool]],
+    ) -> tuple[pygit2.Commit, bool, Step | None]:
+        """Run ``land(trailers)``; within a session, with its trailers and its step recorded."""
         if step is not None and not session_id:
             raise InvalidArgument("a step needs the session it belongs to", reason="STEP_WITHOUT_SESSION")
         if not session_id:
-            commit, rebased, _ = land_commit(
-                repo, self._locks, repository, branch, changes, message, author,
-                expected_head=expected_head, on_stale=on_stale, limits=self.limits,
-                trailers={"Trellis-Agent": author.name}, request_id=request_id,
-            )
-            return CommitResult(commit_value(commit), rebased, None)
+            commit, rebased, _ = land({"Trellis-Agent": author.name})
+            return commit, rebased, None
         step_input = step or StepInput(action="commit", thought=message)
         self._check_step(step_input)
         with sessions.hold_session(self._locks, repository, session_id):
             opened = sessions.check_session_writable(repo, session_id, author)
-            commit, rebased, replayed = land_commit(
-                repo, self._locks, repository, branch, changes, message, author,
-                expected_head=expected_head, on_stale=on_stale, limits=self.limits,
-                trailers={
-                    "Trellis-Agent": author.name,
-                    "Trellis-Session": session_id,
-                    "Trellis-Step": str(opened.session.step_count + 1),
-                },
-                request_id=request_id,
-            )
+            commit, rebased, replayed = land({
+                "Trellis-Agent": author.name,
+                "Trellis-Session": session_id,
+                "Trellis-Step": str(opened.session.step_count + 1),
+            })
             # A replayed request whose step was lost (a crash between moving the
-            # branch and recording the step) gets its step recorded now.
+            # branch and recording its step) gets its step recorded now.
             recorded = sessions.find_step(repo, opened, str(commit.id)) if replayed else None
             if recorded is None:
                 recorded = sessions.append_step(repo, opened, step_input, str(commit.id), author)
-        return CommitResult(commit_value(commit), rebased, recorded)
+        return commit, rebased, recorded
+
+    # -- merges ----------------------------------------------------------------
+
+    def merge(
+        self,
+        repository: str,
+        target_branch: str,
+        source_revision: str,
+        author: Identity,
+        *,
+        expected_head: str | None = None,
+        message: str = "",
+        preview: bool = False,
+        session_id: str | None = None,
+        step: StepInput | None = None,
+    ) -> MergeResult:
+        """Merge ``source_revision`` into ``target_branch``: fast-forward, or a three-way merge commit.
+
+        A merge with conflicts, or a preview, writes nothing. Compare-and-swap
+        on ``expected_head`` as for commits.
+        """
+        check_branch_name(target_branch)
+        check_text(message, "message", self.limits.max_message_bytes, allow_nul=False)
+        if expected_head is not None:
+            check_commit_id(expected_head, "expected_head")
+        repo = self.open(repository)
+        source = resolve_commit(repo, source_revision)
+        refname = f"refs/heads/{target_branch}"
+        if repo.references.get(refname) is None:
+            raise NotFound(f"branch {target_branch!r} not found in {repository!r}", reason="BRANCH_NOT_FOUND",
+                           branch=target_branch)
+        outcome: list[merging.TreeMerge] = []
+
+        def land(trailers: dict[str, str]) -> tuple[pygit2.Commit, bool, bool]:
+            with self._locks.hold(repository, refname):
+                ref = repo.references[refname]
+                head = repo[ref.target]
+                assert isinstance(head, pygit2.Commit)
+                if expected_head is not None and expected_head != str(head.id):
+                    raise StaleHead(target_branch, expected_head, str(head.id))
+                merge = merging.merge_commits(repo, head, source, self.merger)
+                outcome.append(merge)
+                if preview or not merge.clean or merge.up_to_date:
+                    raise _NothingToWrite(head)
+                if merge.fast_forward:
+                    ref.set_target(source.id, f"merge (fast-forward): {author.name}")
+                    return source, False, False
+                tree_id = merging.write_merge(repo, merge)
+                text = message or f"Merge {source_revision} into {target_branch}"
+                commit_id = repo.create_commit(
+                    None, signature(author), signature(COMMITTER), compose_message(text, trailers),
+                    tree_id, [head.id, source.id],
+                )
+                ref.set_target(commit_id, f"merge: {author.name}")
+                commit = repo[commit_id]
+                assert isinstance(commit, pygit2.Commit)
+                return commit, False, False
+
+        try:
+            commit, _, recorded = self._land(
+                repository, repo, author, session_id, step, message or "merge", land
+            )
+        except _NothingToWrite as nothing:
+            merge = outcome[-1]
+            landed = None if preview or not merge.clean else commit_value(nothing.head)
+            return MergeResult(landed, merge.strategy, merge.conflicts, merge.up_to_date, None)
+        merge = outcome[-1]
+        return MergeResult(commit_value(commit), merge.strategy, (), False, recorded)
 
     def get_commit(self, repository: str, revision: str) -> Commit:
         return commit_value(resolve_commit(self.open(repository), revision))

@@ -23,15 +23,20 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         self.differ = differ
         self.index = index
 
+    @staticmethod
+    def _session_id(session: str, repository: str) -> str | None:
+        if not session:
+            return None
+        session_repository, session_id = names.parse_session(session, "session")
+        if session_repository != repository:
+            raise InvalidArgument(
+                "the session belongs to another repository than the branch", reason="SESSION_MISMATCH"
+            )
+        return session_id
+
     def _commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
         repository, branch = names.parse_branch(request.branch, "branch")
-        session_id = None
-        if request.session:
-            session_repository, session_id = names.parse_session(request.session, "session")
-            if session_repository != repository:
-                raise InvalidArgument(
-                    "the session belongs to another repository than the branch", reason="SESSION_MISMATCH"
-                )
+        session_id = self._session_id(request.session, repository)
         result: CommitResult = self.store.commit(
             repository,
             branch,
@@ -132,9 +137,22 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         return pb.DeleteBranchResponse()
 
     def Merge(self, request: pb.MergeRequest, context: grpc.ServicerContext) -> pb.MergeResponse:
-        context.abort(
-            grpc.StatusCode.UNIMPLEMENTED,
-            "Merge is not implemented yet (it arrives with the structured-merge issue); "
-            "meanwhile commit with on_stale=REBASE",
+        repository, branch = names.parse_branch(request.target_branch, "target_branch")
+        session_id = self._session_id(request.session, repository)
+        if not request.source_revision:
+            raise InvalidArgument("source_revision is required: name a branch or a commit id",
+                                  reason="MISSING_FIELD", field="source_revision")
+        result = self.store.merge(
+            repository,
+            branch,
+            request.source_revision,
+            current_identity(),
+            expected_head=request.expected_head if request.HasField("expected_head") else None,
+            message=request.message,
+            preview=request.preview,
+            session_id=session_id,
+            step=convert.step_input_from_pb(request.step) if request.HasField("step") else None,
         )
-        raise AssertionError("unreachable")
+        if result.commit is not None and not result.up_to_date:
+            self.index.changed(repository)
+        return convert.merge_pb(repository, result)

@@ -1119,10 +1119,15 @@ class MergeResponse(_message.Message):
     CLEAN_FIELD_NUMBER: _builtins.int
     CONFLICTS_FIELD_NUMBER: _builtins.int
     STRATEGY_FIELD_NUMBER: _builtins.int
+    UP_TO_DATE_FIELD_NUMBER: _builtins.int
     clean: _builtins.bool
     """Whether the merge had no conflicts."""
     strategy: Global___MergeStrategy.ValueType
     """The strategy that was (or would be) used."""
+    up_to_date: _builtins.bool
+    """Whether the source was already contained in the target, so nothing was
+    (or would be) written; `commit` is then the unchanged head.
+    """
     @_builtins.property
     def commit(self) -> Global___Commit:
         """The resulting head of the target branch (the merge commit, or the source
@@ -1141,10 +1146,11 @@ class MergeResponse(_message.Message):
         clean: _builtins.bool = ...,
         conflicts: _abc.Iterable[Global___MergeConflict] | None = ...,
         strategy: Global___MergeStrategy.ValueType = ...,
+        up_to_date: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clean", b"clean", "commit", b"commit", "conflicts", b"conflicts", "strategy", b"strategy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clean", b"clean", "commit", b"commit", "conflicts", b"conflicts", "strategy", b"strategy", "up_to_date", b"up_to_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

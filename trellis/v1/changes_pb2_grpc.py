@@ -248,10 +248,8 @@ class ChangeServiceServicer:
         a structured (entity-level) three-way merge that falls back to a
         line-level merge for files it cannot parse. A merge with conflicts is not
         an error: the response has `clean` false, lists the conflicts and nothing
-        is written.
-
-        Not implemented yet: until a later issue lands, the server returns
-        UNIMPLEMENTED.
+        is written. Resolve them with an ordinary commit on either side and merge
+        again. A source already contained in the target changes nothing.
 
         Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
         repository, branch, revision or session does not exist;
@@ -259,7 +257,7 @@ class ChangeServiceServicer:
         metadata `actual_head`) or the target branch is protected and the
         source has not passed its required stages; PERMISSION_DENIED if the
         caller may not write the target branch; UNAUTHENTICATED if the request
-        carries no valid credentials; UNIMPLEMENTED until merging is built.
+        carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

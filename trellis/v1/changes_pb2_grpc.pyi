@@ -144,10 +144,8 @@ class ChangeServiceStub:
     a structured (entity-level) three-way merge that falls back to a
     line-level merge for files it cannot parse. A merge with conflicts is not
     an error: the response has `clean` false, lists the conflicts and nothing
-    is written.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED.
+    is written. Resolve them with an ordinary commit on either side and merge
+    again. A source already contained in the target changes nothing.
 
     Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
     repository, branch, revision or session does not exist;
@@ -155,7 +153,7 @@ class ChangeServiceStub:
     metadata `actual_head`) or the target branch is protected and the
     source has not passed its required stages; PERMISSION_DENIED if the
     caller may not write the target branch; UNAUTHENTICATED if the request
-    carries no valid credentials; UNIMPLEMENTED until merging is built.
+    carries no valid credentials.
     """
 
 @_typing.type_check_only
@@ -274,10 +272,8 @@ class ChangeServiceAsyncStub(ChangeServiceStub):
     a structured (entity-level) three-way merge that falls back to a
     line-level merge for files it cannot parse. A merge with conflicts is not
     an error: the response has `clean` false, lists the conflicts and nothing
-    is written.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED.
+    is written. Resolve them with an ordinary commit on either side and merge
+    again. A source already contained in the target changes nothing.
 
     Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
     repository, branch, revision or session does not exist;
@@ -285,7 +281,7 @@ class ChangeServiceAsyncStub(ChangeServiceStub):
     metadata `actual_head`) or the target branch is protected and the
     source has not passed its required stages; PERMISSION_DENIED if the
     caller may not write the target branch; UNAUTHENTICATED if the request
-    carries no valid credentials; UNIMPLEMENTED until merging is built.
+    carries no valid credentials.
     """
 
 class ChangeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -467,10 +463,8 @@ class ChangeServiceServicer(metaclass=_abc_1.ABCMeta):
         a structured (entity-level) three-way merge that falls back to a
         line-level merge for files it cannot parse. A merge with conflicts is not
         an error: the response has `clean` false, lists the conflicts and nothing
-        is written.
-
-        Not implemented yet: until a later issue lands, the server returns
-        UNIMPLEMENTED.
+        is written. Resolve them with an ordinary commit on either side and merge
+        again. A source already contained in the target changes nothing.
 
         Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
         repository, branch, revision or session does not exist;
@@ -478,7 +472,7 @@ class ChangeServiceServicer(metaclass=_abc_1.ABCMeta):
         metadata `actual_head`) or the target branch is protected and the
         source has not passed its required stages; PERMISSION_DENIED if the
         caller may not write the target branch; UNAUTHENTICATED if the request
-        carries no valid credentials; UNIMPLEMENTED until merging is built.
+        carries no valid credentials.
         """
 
 def add_ChangeServiceServicer_to_server(servicer: ChangeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
