@@ -11,6 +11,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.rpc import status_pb2 as _status_pb2
 from trellis.v1 import common_pb2 as _common_pb2
 from trellis.v1 import diffs_pb2 as _diffs_pb2
+from trellis.v1 import pipelines_pb2 as _pipelines_pb2
 from trellis.v1 import sessions_pb2 as _sessions_pb2
 import builtins as _builtins
 import sys
@@ -244,6 +245,7 @@ class CommitRequest(_message.Message):
     STEP_FIELD_NUMBER: _builtins.int
     WAIT_FOR_DIFF_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    WAIT_FOR_VERDICT_FIELD_NUMBER: _builtins.int
     branch: _builtins.str
     """The resource name of the branch to commit to,
     `repositories/{repo}/branches/{branch}`.
@@ -278,6 +280,10 @@ class CommitRequest(_message.Message):
     commit is among the branch's last 100 commits returns that commit
     instead of committing twice, even across a server restart.
     """
+    wait_for_verdict: _builtins.bool
+    """When true, the response waits for the verification run the commit
+    starts (if the repository has a pipeline) and carries its verdict.
+    """
     @_builtins.property
     def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FileChange]:
         """The file changes, applied together; at least one is required and no two
@@ -302,10 +308,11 @@ class CommitRequest(_message.Message):
         step: _sessions_pb2.StepInput | None = ...,
         wait_for_diff: _builtins.bool = ...,
         request_id: _builtins.str = ...,
+        wait_for_verdict: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "expected_head", b"expected_head", "step", b"step"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "branch", b"branch", "changes", b"changes", "expected_head", b"expected_head", "message", b"message", "on_stale", b"on_stale", "request_id", b"request_id", "session", b"session", "step", b"step", "wait_for_diff", b"wait_for_diff"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "branch", b"branch", "changes", b"changes", "expected_head", b"expected_head", "message", b"message", "on_stale", b"on_stale", "request_id", b"request_id", "session", b"session", "step", b"step", "wait_for_diff", b"wait_for_diff", "wait_for_verdict", b"wait_for_verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_head: _TypeAlias = _typing.Literal["expected_head"]  # noqa: Y015
     _WhichOneofArgType__expected_head: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head"]  # noqa: Y015
@@ -324,6 +331,7 @@ class CommitResponse(_message.Message):
     STEP_FIELD_NUMBER: _builtins.int
     FILES_FIELD_NUMBER: _builtins.int
     ENTITY_CHANGES_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
     rebased: _builtins.bool
     """Whether the change was rebased onto a newer head (ON_STALE_REBASE)."""
     @_builtins.property
@@ -344,6 +352,12 @@ class CommitResponse(_message.Message):
         parent, in a stable order (by path, then line).
         """
 
+    @_builtins.property
+    def run(self) -> _pipelines_pb2.Run:
+        """The finished verification run of the commit; set only when the request
+        asked `wait_for_verdict` and a pipeline applies.
+        """
+
     def __init__(
         self,
         *,
@@ -352,10 +366,11 @@ class CommitResponse(_message.Message):
         step: _sessions_pb2.Step | None = ...,
         files: _abc.Iterable[_diffs_pb2.FileDiff] | None = ...,
         entity_changes: _abc.Iterable[_diffs_pb2.EntityChange] | None = ...,
+        run: _pipelines_pb2.Run | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "step", b"step"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "run", b"run", "step", b"step"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "entity_changes", b"entity_changes", "files", b"files", "rebased", b"rebased", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "entity_changes", b"entity_changes", "files", b"files", "rebased", b"rebased", "run", b"run", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

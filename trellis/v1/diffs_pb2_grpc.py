@@ -30,9 +30,6 @@ class DiffServiceStub:
     classes, methods and the like), using tree-sitter grammars. Files in an
     unsupported language, binary files and files that do not parse fall back to
     a line-level comparison and say why.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     def __init__(self, channel):
@@ -53,9 +50,6 @@ class DiffServiceServicer:
     classes, methods and the like), using tree-sitter grammars. Files in an
     unsupported language, binary files and files that do not parse fall back to
     a line-level comparison and say why.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     def Diff(self, request, context):
@@ -66,8 +60,7 @@ class DiffServiceServicer:
         `old_revision` is empty and the new commit has no parent;
         PERMISSION_DENIED if the caller may not read the repository;
         RESOURCE_EXHAUSTED if the diff exceeds the server's size limit;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until the semantic diff is built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,9 +87,6 @@ class DiffService:
     classes, methods and the like), using tree-sitter grammars. Files in an
     unsupported language, binary files and files that do not parse fall back to
     a line-level comparison and say why.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     @staticmethod

@@ -31,9 +31,6 @@ class DiffServiceStub:
     classes, methods and the like), using tree-sitter grammars. Files in an
     unsupported language, binary files and files that do not parse fall back to
     a line-level comparison and say why.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     @_typing.overload
@@ -48,8 +45,7 @@ class DiffServiceStub:
     `old_revision` is empty and the new commit has no parent;
     PERMISSION_DENIED if the caller may not read the repository;
     RESOURCE_EXHAUSTED if the diff exceeds the server's size limit;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until the semantic diff is built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
 
 @_typing.type_check_only
@@ -58,9 +54,6 @@ class DiffServiceAsyncStub(DiffServiceStub):
     classes, methods and the like), using tree-sitter grammars. Files in an
     unsupported language, binary files and files that do not parse fall back to
     a line-level comparison and say why.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -72,8 +65,7 @@ class DiffServiceAsyncStub(DiffServiceStub):
     `old_revision` is empty and the new commit has no parent;
     PERMISSION_DENIED if the caller may not read the repository;
     RESOURCE_EXHAUSTED if the diff exceeds the server's size limit;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until the semantic diff is built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
 
 class DiffServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -81,9 +73,6 @@ class DiffServiceServicer(metaclass=_abc_1.ABCMeta):
     classes, methods and the like), using tree-sitter grammars. Files in an
     unsupported language, binary files and files that do not parse fall back to
     a line-level comparison and say why.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     @_abc_1.abstractmethod
@@ -99,8 +88,7 @@ class DiffServiceServicer(metaclass=_abc_1.ABCMeta):
         `old_revision` is empty and the new commit has no parent;
         PERMISSION_DENIED if the caller may not read the repository;
         RESOURCE_EXHAUSTED if the diff exceeds the server's size limit;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until the semantic diff is built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
 
 def add_DiffServiceServicer_to_server(servicer: DiffServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

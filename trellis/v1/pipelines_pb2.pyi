@@ -123,6 +123,10 @@ class Run(_message.Message):
     STAGES_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    BRANCH_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    PIPELINE_SOURCE_FIELD_NUMBER: _builtins.int
+    MISSED_TESTS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The resource name, `repositories/{repo}/runs/{run_id}`."""
     run_id: _builtins.str
@@ -133,6 +137,14 @@ class Run(_message.Message):
     """The overall verdict: PASSED only when every stage result passed or was
     skipped.
     """
+    branch: _builtins.str
+    """The branch whose push started the run, or the branch whose pipeline a
+    gate check used; empty for a run of a bare revision.
+    """
+    trigger: _builtins.str
+    """What started the run: `push`, `verify`, `full` or `gate`."""
+    pipeline_source: _builtins.str
+    """Where the pipeline came from: `repository`, or `<revision>:trellis.toml`."""
     @_builtins.property
     def stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageResult]:
         """The results per stage and chunk, in dependency order."""
@@ -145,6 +157,12 @@ class Run(_message.Message):
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """The time the run finished; unset while it is running."""
 
+    @_builtins.property
+    def missed_tests(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For a full run: the tests that failed but that affected-test selection
+        would not have run for this change (each is a selection miss).
+        """
+
     def __init__(
         self,
         *,
@@ -155,14 +173,52 @@ class Run(_message.Message):
         stages: _abc.Iterable[Global___StageResult] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        branch: _builtins.str = ...,
+        trigger: _builtins.str = ...,
+        pipeline_source: _builtins.str = ...,
+        missed_tests: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit_id", b"commit_id", "create_time", b"create_time", "end_time", b"end_time", "name", b"name", "run_id", b"run_id", "stages", b"stages", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "commit_id", b"commit_id", "create_time", b"create_time", "end_time", b"end_time", "missed_tests", b"missed_tests", "name", b"name", "pipeline_source", b"pipeline_source", "run_id", b"run_id", "stages", b"stages", "trigger", b"trigger", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Run: _TypeAlias = Run  # noqa: Y015
+
+@_typing.final
+class TestCase(_message.Message):
+    """The outcome of one test case run by a `pytest` stage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEST_ID_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    DURATION_MS_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    test_id: _builtins.str
+    """The pytest node id, such as `tests/test_app.py::test_add`."""
+    verdict: Global___Verdict.ValueType
+    """PASSED, FAILED, ERROR or SKIPPED."""
+    duration_ms: _builtins.int
+    """How long the test ran, in milliseconds."""
+    message: _builtins.str
+    """The failure message; empty when it passed."""
+    def __init__(
+        self,
+        *,
+        test_id: _builtins.str = ...,
+        verdict: Global___Verdict.ValueType = ...,
+        duration_ms: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_ms", b"duration_ms", "message", b"message", "test_id", b"test_id", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TestCase: _TypeAlias = TestCase  # noqa: Y015
 
 @_typing.final
 class StageResult(_message.Message):
@@ -178,6 +234,10 @@ class StageResult(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     OUTPUT_FIELD_NUMBER: _builtins.int
     EXIT_CODE_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    TESTS_FIELD_NUMBER: _builtins.int
+    SELECTED_TESTS_FIELD_NUMBER: _builtins.int
+    TOTAL_TESTS_FIELD_NUMBER: _builtins.int
     stage: _builtins.str
     """The name of the stage, as declared in the pipeline."""
     chunk: _builtins.str
@@ -196,6 +256,18 @@ class StageResult(_message.Message):
     """The job's combined standard output and error, possibly truncated."""
     exit_code: _builtins.int
     """The exit code of the job's process; 0 for stages that run no process."""
+    scope: _builtins.str
+    """The stage's scope: `commit`, `file` or `entity`."""
+    selected_tests: _builtins.int
+    """For a `pytest` stage with affected-test selection: how many tests were
+    selected, and how many the whole suite has.
+    """
+    total_tests: _builtins.int
+    """The number of tests in the whole suite; 0 when unknown."""
+    @_builtins.property
+    def tests(self) -> _containers.RepeatedCompositeFieldContainer[Global___TestCase]:
+        """For a `pytest` stage: the test cases it ran."""
+
     def __init__(
         self,
         *,
@@ -207,10 +279,14 @@ class StageResult(_message.Message):
         summary: _builtins.str = ...,
         output: _builtins.bytes = ...,
         exit_code: _builtins.int = ...,
+        scope: _builtins.str = ...,
+        tests: _abc.Iterable[Global___TestCase] | None = ...,
+        selected_tests: _builtins.int = ...,
+        total_tests: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "chunk", b"chunk", "duration_ms", b"duration_ms", "exit_code", b"exit_code", "output", b"output", "stage", b"stage", "summary", b"summary", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "chunk", b"chunk", "duration_ms", b"duration_ms", "exit_code", b"exit_code", "output", b"output", "scope", b"scope", "selected_tests", b"selected_tests", "stage", b"stage", "summary", b"summary", "tests", b"tests", "total_tests", b"total_tests", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -370,6 +446,7 @@ class VerifyRequest(_message.Message):
     REVISION_FIELD_NUMBER: _builtins.int
     STAGES_FIELD_NUMBER: _builtins.int
     FULL_FIELD_NUMBER: _builtins.int
+    PIPELINE_BRANCH_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     revision: _builtins.str
@@ -377,6 +454,10 @@ class VerifyRequest(_message.Message):
     full: _builtins.bool
     """Whether to run every test instead of only the tests affected by the
     change, to check that test selection hides no failure.
+    """
+    pipeline_branch: _builtins.str
+    """When set, the run uses the pipeline of this branch's head instead of the
+    revision's own, as the gate of a protected branch does.
     """
     @_builtins.property
     def stages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -389,10 +470,11 @@ class VerifyRequest(_message.Message):
         revision: _builtins.str = ...,
         stages: _abc.Iterable[_builtins.str] | None = ...,
         full: _builtins.bool = ...,
+        pipeline_branch: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["full", b"full", "parent", b"parent", "revision", b"revision", "stages", b"stages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["full", b"full", "parent", b"parent", "pipeline_branch", b"pipeline_branch", "revision", b"revision", "stages", b"stages"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -625,6 +707,82 @@ class PostVerdictRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PostVerdictRequest: _TypeAlias = PostVerdictRequest  # noqa: Y015
+
+@_typing.final
+class WatchReviewsRequest(_message.Message):
+    """The request of PipelineService.WatchReviews."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The repository, `repositories/{repo}`."""
+    stage: _builtins.str
+    """When set, only chunks of this external stage are streamed."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        stage: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchReviewsRequest: _TypeAlias = WatchReviewsRequest  # noqa: Y015
+
+@_typing.final
+class WatchReviewsResponse(_message.Message):
+    """One message of the PipelineService.WatchReviews stream: a chunk waiting
+    for a verdict.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    COMMIT_ID_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    QUALNAME_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    run: _builtins.str
+    """The run, `repositories/{repo}/runs/{run_id}`."""
+    commit_id: _builtins.str
+    """The commit under review."""
+    stage: _builtins.str
+    """The external stage."""
+    chunk: _builtins.str
+    """The chunk, as in StageResult.chunk."""
+    path: _builtins.str
+    """The file of the chunk; empty for commit scope."""
+    qualname: _builtins.str
+    """The entity of the chunk; empty unless entity scope."""
+    content: _builtins.bytes
+    """The chunk's text at the commit: the entity for entity scope, the file
+    for file scope (possibly truncated), empty for commit scope.
+    """
+    def __init__(
+        self,
+        *,
+        run: _builtins.str = ...,
+        commit_id: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        chunk: _builtins.str = ...,
+        path: _builtins.str = ...,
+        qualname: _builtins.str = ...,
+        content: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "commit_id", b"commit_id", "content", b"content", "path", b"path", "qualname", b"qualname", "run", b"run", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchReviewsResponse: _TypeAlias = WatchReviewsResponse  # noqa: Y015
 
 @_typing.final
 class PostVerdictResponse(_message.Message):

@@ -31,8 +31,9 @@ class PipelineServiceStub:
     the stages that apply to a commit, fanned out per changed file or entity
     (a chunk), in parallel and with cached results.
 
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
+    Every push to a branch whose commit has a pipeline starts a run
+    automatically; a newer push to the same branch cancels the older run's jobs
+    that have not started yet.
     """
 
     def __init__(self, channel):
@@ -76,6 +77,11 @@ class PipelineServiceStub:
                 request_serializer=trellis_dot_v1_dot_pipelines__pb2.PostVerdictRequest.SerializeToString,
                 response_deserializer=trellis_dot_v1_dot_pipelines__pb2.PostVerdictResponse.FromString,
                 _registered_method=True)
+        self.WatchReviews = channel.unary_stream(
+                '/trellis.v1.PipelineService/WatchReviews',
+                request_serializer=trellis_dot_v1_dot_pipelines__pb2.WatchReviewsRequest.SerializeToString,
+                response_deserializer=trellis_dot_v1_dot_pipelines__pb2.WatchReviewsResponse.FromString,
+                _registered_method=True)
 
 
 class PipelineServiceServicer:
@@ -84,8 +90,9 @@ class PipelineServiceServicer:
     the stages that apply to a commit, fanned out per changed file or entity
     (a chunk), in parallel and with cached results.
 
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
+    Every push to a branch whose commit has a pipeline starts a run
+    automatically; a newer push to the same branch cancels the older run's jobs
+    that have not started yet.
     """
 
     def SetPipeline(self, request, context):
@@ -97,7 +104,7 @@ class PipelineServiceServicer:
         repository does not exist; PERMISSION_DENIED if the caller is not a
         maintainer of the repository; RESOURCE_EXHAUSTED if the configuration
         exceeds a limit; UNAUTHENTICATED if the request carries no valid
-        credentials; UNIMPLEMENTED until pipelines are built.
+        credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,8 +118,7 @@ class PipelineServiceServicer:
         repository or revision does not exist or no pipeline applies;
         FAILED_PRECONDITION if the `trellis.toml` found is not a valid pipeline;
         PERMISSION_DENIED if the caller may not read the repository;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until pipelines are built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,8 +133,7 @@ class PipelineServiceServicer:
         pipeline applies; FAILED_PRECONDITION if the pipeline is not valid;
         PERMISSION_DENIED if the caller may not run verification in the
         repository; RESOURCE_EXHAUSTED if too many runs are queued;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until pipelines are built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -140,7 +145,7 @@ class PipelineServiceServicer:
         Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
         repository or run does not exist; PERMISSION_DENIED if the caller may
         not read the repository; UNAUTHENTICATED if the request carries no valid
-        credentials; UNIMPLEMENTED until pipelines are built.
+        credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -152,8 +157,7 @@ class PipelineServiceServicer:
         Errors: INVALID_ARGUMENT if a field is malformed or the page token is
         invalid; NOT_FOUND if the repository does not exist; PERMISSION_DENIED
         if the caller may not read the repository; UNAUTHENTICATED if the
-        request carries no valid credentials; UNIMPLEMENTED until pipelines are
-        built.
+        request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,7 +172,7 @@ class PipelineServiceServicer:
         Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
         repository or run does not exist; PERMISSION_DENIED if the caller may
         not read the repository; UNAUTHENTICATED if the request carries no valid
-        credentials; UNIMPLEMENTED until pipelines are built.
+        credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -183,7 +187,21 @@ class PipelineServiceServicer:
         exist; FAILED_PRECONDITION if the stage is not external or the chunk
         already has a final verdict; PERMISSION_DENIED if the caller may not
         review in the repository; UNAUTHENTICATED if the request carries no
-        valid credentials; UNIMPLEMENTED until pipelines are built.
+        valid credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchReviews(self, request, context):
+        """Streams the chunks of external stages waiting for a verdict: first every
+        chunk pending now, then each new one as runs reach it, until the client
+        cancels. Answer each with PostVerdict.
+
+        Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
+        repository does not exist; PERMISSION_DENIED if the caller may not
+        review in the repository; UNAUTHENTICATED if the request carries no
+        valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -227,6 +245,11 @@ def add_PipelineServiceServicer_to_server(servicer, server):
                     request_deserializer=trellis_dot_v1_dot_pipelines__pb2.PostVerdictRequest.FromString,
                     response_serializer=trellis_dot_v1_dot_pipelines__pb2.PostVerdictResponse.SerializeToString,
             ),
+            'WatchReviews': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchReviews,
+                    request_deserializer=trellis_dot_v1_dot_pipelines__pb2.WatchReviewsRequest.FromString,
+                    response_serializer=trellis_dot_v1_dot_pipelines__pb2.WatchReviewsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'trellis.v1.PipelineService', rpc_method_handlers)
@@ -241,8 +264,9 @@ class PipelineService:
     the stages that apply to a commit, fanned out per changed file or entity
     (a chunk), in parallel and with cached results.
 
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
+    Every push to a branch whose commit has a pipeline starts a run
+    automatically; a newer push to the same branch cancels the older run's jobs
+    that have not started yet.
     """
 
     @staticmethod
@@ -424,6 +448,33 @@ class PipelineService:
             '/trellis.v1.PipelineService/PostVerdict',
             trellis_dot_v1_dot_pipelines__pb2.PostVerdictRequest.SerializeToString,
             trellis_dot_v1_dot_pipelines__pb2.PostVerdictResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/trellis.v1.PipelineService/WatchReviews',
+            trellis_dot_v1_dot_pipelines__pb2.WatchReviewsRequest.SerializeToString,
+            trellis_dot_v1_dot_pipelines__pb2.WatchReviewsResponse.FromString,
             options,
             channel_credentials,
             insecure,

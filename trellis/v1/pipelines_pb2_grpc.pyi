@@ -32,8 +32,9 @@ class PipelineServiceStub:
     the stages that apply to a commit, fanned out per changed file or entity
     (a chunk), in parallel and with cached results.
 
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
+    Every push to a branch whose commit has a pipeline starts a run
+    automatically; a newer push to the same branch cancels the older run's jobs
+    that have not started yet.
     """
 
     @_typing.overload
@@ -49,7 +50,7 @@ class PipelineServiceStub:
     repository does not exist; PERMISSION_DENIED if the caller is not a
     maintainer of the repository; RESOURCE_EXHAUSTED if the configuration
     exceeds a limit; UNAUTHENTICATED if the request carries no valid
-    credentials; UNIMPLEMENTED until pipelines are built.
+    credentials.
     """
     GetPipeline: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineRequest, _pipelines_pb2.GetPipelineResponse]
     """Returns the pipeline that applies to a revision: the repository-level
@@ -59,8 +60,7 @@ class PipelineServiceStub:
     repository or revision does not exist or no pipeline applies;
     FAILED_PRECONDITION if the `trellis.toml` found is not a valid pipeline;
     PERMISSION_DENIED if the caller may not read the repository;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until pipelines are built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
     Verify: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.VerifyRequest, _pipelines_pb2.VerifyResponse]
     """Starts a verification run of a revision and returns it at once; follow
@@ -71,8 +71,7 @@ class PipelineServiceStub:
     pipeline applies; FAILED_PRECONDITION if the pipeline is not valid;
     PERMISSION_DENIED if the caller may not run verification in the
     repository; RESOURCE_EXHAUSTED if too many runs are queued;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until pipelines are built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
     GetRun: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.GetRunRequest, _pipelines_pb2.GetRunResponse]
     """Returns one run with the results known so far.
@@ -80,7 +79,7 @@ class PipelineServiceStub:
     Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
     repository or run does not exist; PERMISSION_DENIED if the caller may
     not read the repository; UNAUTHENTICATED if the request carries no valid
-    credentials; UNIMPLEMENTED until pipelines are built.
+    credentials.
     """
     ListRuns: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.ListRunsRequest, _pipelines_pb2.ListRunsResponse]
     """Lists the runs of a repository, newest first.
@@ -88,8 +87,7 @@ class PipelineServiceStub:
     Errors: INVALID_ARGUMENT if a field is malformed or the page token is
     invalid; NOT_FOUND if the repository does not exist; PERMISSION_DENIED
     if the caller may not read the repository; UNAUTHENTICATED if the
-    request carries no valid credentials; UNIMPLEMENTED until pipelines are
-    built.
+    request carries no valid credentials.
     """
     WatchRun: _grpc.UnaryStreamMultiCallable[_pipelines_pb2.WatchRunRequest, _pipelines_pb2.WatchRunResponse]
     """Streams the progress of a run. The first message carries the run as it
@@ -100,7 +98,7 @@ class PipelineServiceStub:
     Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
     repository or run does not exist; PERMISSION_DENIED if the caller may
     not read the repository; UNAUTHENTICATED if the request carries no valid
-    credentials; UNIMPLEMENTED until pipelines are built.
+    credentials.
     """
     PostVerdict: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.PostVerdictRequest, _pipelines_pb2.PostVerdictResponse]
     """Posts the verdict of an external stage (a review by an LLM or a human)
@@ -111,7 +109,17 @@ class PipelineServiceStub:
     exist; FAILED_PRECONDITION if the stage is not external or the chunk
     already has a final verdict; PERMISSION_DENIED if the caller may not
     review in the repository; UNAUTHENTICATED if the request carries no
-    valid credentials; UNIMPLEMENTED until pipelines are built.
+    valid credentials.
+    """
+    WatchReviews: _grpc.UnaryStreamMultiCallable[_pipelines_pb2.WatchReviewsRequest, _pipelines_pb2.WatchReviewsResponse]
+    """Streams the chunks of external stages waiting for a verdict: first every
+    chunk pending now, then each new one as runs reach it, until the client
+    cancels. Answer each with PostVerdict.
+
+    Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
+    repository does not exist; PERMISSION_DENIED if the caller may not
+    review in the repository; UNAUTHENTICATED if the request carries no
+    valid credentials.
     """
 
 @_typing.type_check_only
@@ -121,8 +129,9 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     the stages that apply to a commit, fanned out per changed file or entity
     (a chunk), in parallel and with cached results.
 
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
+    Every push to a branch whose commit has a pipeline starts a run
+    automatically; a newer push to the same branch cancels the older run's jobs
+    that have not started yet.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -135,7 +144,7 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     repository does not exist; PERMISSION_DENIED if the caller is not a
     maintainer of the repository; RESOURCE_EXHAUSTED if the configuration
     exceeds a limit; UNAUTHENTICATED if the request carries no valid
-    credentials; UNIMPLEMENTED until pipelines are built.
+    credentials.
     """
     GetPipeline: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineRequest, _pipelines_pb2.GetPipelineResponse]  # type: ignore[assignment]
     """Returns the pipeline that applies to a revision: the repository-level
@@ -145,8 +154,7 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     repository or revision does not exist or no pipeline applies;
     FAILED_PRECONDITION if the `trellis.toml` found is not a valid pipeline;
     PERMISSION_DENIED if the caller may not read the repository;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until pipelines are built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
     Verify: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.VerifyRequest, _pipelines_pb2.VerifyResponse]  # type: ignore[assignment]
     """Starts a verification run of a revision and returns it at once; follow
@@ -157,8 +165,7 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     pipeline applies; FAILED_PRECONDITION if the pipeline is not valid;
     PERMISSION_DENIED if the caller may not run verification in the
     repository; RESOURCE_EXHAUSTED if too many runs are queued;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until pipelines are built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
     GetRun: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.GetRunRequest, _pipelines_pb2.GetRunResponse]  # type: ignore[assignment]
     """Returns one run with the results known so far.
@@ -166,7 +173,7 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
     repository or run does not exist; PERMISSION_DENIED if the caller may
     not read the repository; UNAUTHENTICATED if the request carries no valid
-    credentials; UNIMPLEMENTED until pipelines are built.
+    credentials.
     """
     ListRuns: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.ListRunsRequest, _pipelines_pb2.ListRunsResponse]  # type: ignore[assignment]
     """Lists the runs of a repository, newest first.
@@ -174,8 +181,7 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     Errors: INVALID_ARGUMENT if a field is malformed or the page token is
     invalid; NOT_FOUND if the repository does not exist; PERMISSION_DENIED
     if the caller may not read the repository; UNAUTHENTICATED if the
-    request carries no valid credentials; UNIMPLEMENTED until pipelines are
-    built.
+    request carries no valid credentials.
     """
     WatchRun: _aio.UnaryStreamMultiCallable[_pipelines_pb2.WatchRunRequest, _pipelines_pb2.WatchRunResponse]  # type: ignore[assignment]
     """Streams the progress of a run. The first message carries the run as it
@@ -186,7 +192,7 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
     repository or run does not exist; PERMISSION_DENIED if the caller may
     not read the repository; UNAUTHENTICATED if the request carries no valid
-    credentials; UNIMPLEMENTED until pipelines are built.
+    credentials.
     """
     PostVerdict: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.PostVerdictRequest, _pipelines_pb2.PostVerdictResponse]  # type: ignore[assignment]
     """Posts the verdict of an external stage (a review by an LLM or a human)
@@ -197,7 +203,17 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     exist; FAILED_PRECONDITION if the stage is not external or the chunk
     already has a final verdict; PERMISSION_DENIED if the caller may not
     review in the repository; UNAUTHENTICATED if the request carries no
-    valid credentials; UNIMPLEMENTED until pipelines are built.
+    valid credentials.
+    """
+    WatchReviews: _aio.UnaryStreamMultiCallable[_pipelines_pb2.WatchReviewsRequest, _pipelines_pb2.WatchReviewsResponse]  # type: ignore[assignment]
+    """Streams the chunks of external stages waiting for a verdict: first every
+    chunk pending now, then each new one as runs reach it, until the client
+    cancels. Answer each with PostVerdict.
+
+    Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
+    repository does not exist; PERMISSION_DENIED if the caller may not
+    review in the repository; UNAUTHENTICATED if the request carries no
+    valid credentials.
     """
 
 class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -206,8 +222,9 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
     the stages that apply to a commit, fanned out per changed file or entity
     (a chunk), in parallel and with cached results.
 
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
+    Every push to a branch whose commit has a pipeline starts a run
+    automatically; a newer push to the same branch cancels the older run's jobs
+    that have not started yet.
     """
 
     @_abc_1.abstractmethod
@@ -224,7 +241,7 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         repository does not exist; PERMISSION_DENIED if the caller is not a
         maintainer of the repository; RESOURCE_EXHAUSTED if the configuration
         exceeds a limit; UNAUTHENTICATED if the request carries no valid
-        credentials; UNIMPLEMENTED until pipelines are built.
+        credentials.
         """
 
     @_abc_1.abstractmethod
@@ -240,8 +257,7 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         repository or revision does not exist or no pipeline applies;
         FAILED_PRECONDITION if the `trellis.toml` found is not a valid pipeline;
         PERMISSION_DENIED if the caller may not read the repository;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until pipelines are built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
 
     @_abc_1.abstractmethod
@@ -258,8 +274,7 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         pipeline applies; FAILED_PRECONDITION if the pipeline is not valid;
         PERMISSION_DENIED if the caller may not run verification in the
         repository; RESOURCE_EXHAUSTED if too many runs are queued;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until pipelines are built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
 
     @_abc_1.abstractmethod
@@ -273,7 +288,7 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
         repository or run does not exist; PERMISSION_DENIED if the caller may
         not read the repository; UNAUTHENTICATED if the request carries no valid
-        credentials; UNIMPLEMENTED until pipelines are built.
+        credentials.
         """
 
     @_abc_1.abstractmethod
@@ -287,8 +302,7 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT if a field is malformed or the page token is
         invalid; NOT_FOUND if the repository does not exist; PERMISSION_DENIED
         if the caller may not read the repository; UNAUTHENTICATED if the
-        request carries no valid credentials; UNIMPLEMENTED until pipelines are
-        built.
+        request carries no valid credentials.
         """
 
     @_abc_1.abstractmethod
@@ -305,7 +319,7 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
         repository or run does not exist; PERMISSION_DENIED if the caller may
         not read the repository; UNAUTHENTICATED if the request carries no valid
-        credentials; UNIMPLEMENTED until pipelines are built.
+        credentials.
         """
 
     @_abc_1.abstractmethod
@@ -322,7 +336,23 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         exist; FAILED_PRECONDITION if the stage is not external or the chunk
         already has a final verdict; PERMISSION_DENIED if the caller may not
         review in the repository; UNAUTHENTICATED if the request carries no
-        valid credentials; UNIMPLEMENTED until pipelines are built.
+        valid credentials.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchReviews(
+        self,
+        request: _pipelines_pb2.WatchReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_pipelines_pb2.WatchReviewsResponse], _abc.AsyncIterator[_pipelines_pb2.WatchReviewsResponse]]:
+        """Streams the chunks of external stages waiting for a verdict: first every
+        chunk pending now, then each new one as runs reach it, until the client
+        cancels. Answer each with PostVerdict.
+
+        Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
+        repository does not exist; PERMISSION_DENIED if the caller may not
+        review in the repository; UNAUTHENTICATED if the request carries no
+        valid credentials.
         """
 
 def add_PipelineServiceServicer_to_server(servicer: PipelineServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

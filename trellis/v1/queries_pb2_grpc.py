@@ -31,9 +31,6 @@ class QueryServiceStub:
     results. Every row carries its repository's name. Statements that could
     write, read files or reach the network (`COPY`, `ATTACH`, `INSTALL`,
     `LOAD`, `SET`, `PRAGMA`, `read_csv` and the like) are refused.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     def __init__(self, channel):
@@ -60,9 +57,6 @@ class QueryServiceServicer:
     results. Every row carries its repository's name. Statements that could
     write, read files or reach the network (`COPY`, `ATTACH`, `INSTALL`,
     `LOAD`, `SET`, `PRAGMA`, `read_csv` and the like) are refused.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     def Query(self, request, context):
@@ -72,8 +66,7 @@ class QueryServiceServicer:
         read-only statement or uses a refused function; DEADLINE_EXCEEDED if it
         runs longer than its time limit; PERMISSION_DENIED if the caller may not
         query; RESOURCE_EXHAUSTED if too many queries are running;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until queries are built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,8 +79,7 @@ class QueryServiceServicer:
         Errors: INVALID_ARGUMENT if `destination` is not an absolute path or a
         table is unknown; FAILED_PRECONDITION if the destination cannot be
         written; PERMISSION_DENIED if the caller is not a server admin;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until exports are built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,9 +112,6 @@ class QueryService:
     results. Every row carries its repository's name. Statements that could
     write, read files or reach the network (`COPY`, `ATTACH`, `INSTALL`,
     `LOAD`, `SET`, `PRAGMA`, `read_csv` and the like) are refused.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     @staticmethod

@@ -32,9 +32,6 @@ class QueryServiceStub:
     results. Every row carries its repository's name. Statements that could
     write, read files or reach the network (`COPY`, `ATTACH`, `INSTALL`,
     `LOAD`, `SET`, `PRAGMA`, `read_csv` and the like) are refused.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     @_typing.overload
@@ -48,8 +45,7 @@ class QueryServiceStub:
     read-only statement or uses a refused function; DEADLINE_EXCEEDED if it
     runs longer than its time limit; PERMISSION_DENIED if the caller may not
     query; RESOURCE_EXHAUSTED if too many queries are running;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until queries are built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
     Export: _grpc.UnaryUnaryMultiCallable[_queries_pb2.ExportRequest, _queries_pb2.ExportResponse]
     """Writes tables of the index as Parquet files, partitioned by repository
@@ -58,8 +54,7 @@ class QueryServiceStub:
     Errors: INVALID_ARGUMENT if `destination` is not an absolute path or a
     table is unknown; FAILED_PRECONDITION if the destination cannot be
     written; PERMISSION_DENIED if the caller is not a server admin;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until exports are built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
 
 @_typing.type_check_only
@@ -69,9 +64,6 @@ class QueryServiceAsyncStub(QueryServiceStub):
     results. Every row carries its repository's name. Statements that could
     write, read files or reach the network (`COPY`, `ATTACH`, `INSTALL`,
     `LOAD`, `SET`, `PRAGMA`, `read_csv` and the like) are refused.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -82,8 +74,7 @@ class QueryServiceAsyncStub(QueryServiceStub):
     read-only statement or uses a refused function; DEADLINE_EXCEEDED if it
     runs longer than its time limit; PERMISSION_DENIED if the caller may not
     query; RESOURCE_EXHAUSTED if too many queries are running;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until queries are built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
     Export: _aio.UnaryUnaryMultiCallable[_queries_pb2.ExportRequest, _queries_pb2.ExportResponse]  # type: ignore[assignment]
     """Writes tables of the index as Parquet files, partitioned by repository
@@ -92,8 +83,7 @@ class QueryServiceAsyncStub(QueryServiceStub):
     Errors: INVALID_ARGUMENT if `destination` is not an absolute path or a
     table is unknown; FAILED_PRECONDITION if the destination cannot be
     written; PERMISSION_DENIED if the caller is not a server admin;
-    UNAUTHENTICATED if the request carries no valid credentials;
-    UNIMPLEMENTED until exports are built.
+    UNAUTHENTICATED if the request carries no valid credentials.
     """
 
 class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -102,9 +92,6 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
     results. Every row carries its repository's name. Statements that could
     write, read files or reach the network (`COPY`, `ATTACH`, `INSTALL`,
     `LOAD`, `SET`, `PRAGMA`, `read_csv` and the like) are refused.
-
-    Not implemented yet: until a later issue lands, the server returns
-    UNIMPLEMENTED for every RPC of this service.
     """
 
     @_abc_1.abstractmethod
@@ -119,8 +106,7 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         read-only statement or uses a refused function; DEADLINE_EXCEEDED if it
         runs longer than its time limit; PERMISSION_DENIED if the caller may not
         query; RESOURCE_EXHAUSTED if too many queries are running;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until queries are built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
 
     @_abc_1.abstractmethod
@@ -135,8 +121,7 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT if `destination` is not an absolute path or a
         table is unknown; FAILED_PRECONDITION if the destination cannot be
         written; PERMISSION_DENIED if the caller is not a server admin;
-        UNAUTHENTICATED if the request carries no valid credentials;
-        UNIMPLEMENTED until exports are built.
+        UNAUTHENTICATED if the request carries no valid credentials.
         """
 
 def add_QueryServiceServicer_to_server(servicer: QueryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
