@@ -21,7 +21,7 @@ from pathlib import Path
 import pygit2
 
 from . import history, sessions
-from . import merging
+from . import merging, records
 from .commits import COMMITTER, compose_message, land_commit, signature
 from .convert import commit_value
 from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead
@@ -434,6 +434,22 @@ class Store:
             if expected_head is not None and str(ref.target) != expected_head:
                 raise StaleHead(branch, expected_head, str(ref.target))
             ref.delete()
+
+    # -- records ---------------------------------------------------------------
+
+    def write_record(
+        self, repository: str, namespace: str, key: str, files: dict[str, bytes], message: str, actor: Identity
+    ) -> str:
+        """Keep ``files`` as the record ``refs/trellis/<namespace>/<key>`` (see :mod:`vcs.records`)."""
+        return records.write_record(
+            self.open(repository), self._locks, repository, namespace, key, files, message, actor
+        )
+
+    def read_record(self, repository: str, namespace: str, key: str) -> dict[str, bytes]:
+        return records.read_record(self.open(repository), namespace, key)
+
+    def list_records(self, repository: str, namespace: str) -> list[str]:
+        return records.list_records(self.open(repository), namespace)
 
     # -- sessions ------------------------------------------------------------
 
