@@ -1,1 +1,51 @@
-"""Verification pipelines, executors and result cache (built by the verification issue)."""
+"""Verification: pipelines of stages run per chunk of changed code, in parallel, cached, in seconds.
+
+A plain library (no gRPC): ``parse_pipeline`` reads ``trellis.toml``; ``plan``
+fans stages out per changed file or entity; ``Verifier`` runs them through an
+executor (``LocalExecutor``: warm sandboxed workers; ``RayExecutor``: Ray
+tasks), answers repeated jobs from the ``ResultCache`` and keeps runs in git.
+See docs/pipelines.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import format_pipeline, parse_pipeline
+from .pipeline import (
+    Limits,
+    Pipeline,
+    PipelineConfigError,
+    PipelineError,
+    Protection,
+    Selectors,
+    Stage,
+    UnknownStage,
+)
+from .plan import ChangedFile, ChangeSet, Chunk, PlannedJob, dependencies, plan
+from .runs import JobResult, Run, TestCase, Verdict
+
+__all__ = [
+    "ChangeSet", "ChangedFile", "Chunk", "Executor", "JobResult", "Limits", "LocalExecutor", "Pipeline",
+    "PipelineConfigError", "PipelineError", "PlannedJob", "Protection", "RayExecutor", "ResultCache", "Run",
+    "Selectors", "Stage", "TestCase", "UnknownStage", "Verdict", "Verifier", "dependencies", "format_pipeline",
+    "parse_pipeline", "plan",
+]
+
+_LAZY = {
+    "Verifier": ("engine", "Verifier"),
+    "Executor": ("engine", "Executor"),
+    "ResultCache": ("cache", "ResultCache"),
+    "LocalExecutor": ("executors", "LocalExecutor"),
+    "RayExecutor": ("executors", "RayExecutor"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The engine and executors load on first use (the CLI's client commands never need them)."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'ci' has no attribute {name!r}")

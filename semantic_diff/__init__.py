@@ -38,6 +38,7 @@ from .model import (
     result_to_json,
 )
 from .parse import DEFAULT_MAX_FILE_BYTES, FALLBACK_REASONS
+from .syntax import SyntaxCheck, SyntaxProblem, check_syntax
 
 __all__ = [
     "CHANGE_KINDS",
@@ -53,6 +54,9 @@ __all__ = [
     "ParseCache",
     "ParsedFile",
     "SemanticDiffError",
+    "SyntaxCheck",
+    "SyntaxProblem",
+    "check_syntax",
     "change_to_json",
     "describe",
     "diff_files",

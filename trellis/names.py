@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from vcs import InvalidArgument
 from vcs.validation import check_branch_name, check_repository_name, check_session_id
 
@@ -12,7 +14,9 @@ __all__ = [
     "parse_commit",
     "parse_repository",
     "parse_session",
+    "parse_run",
     "repository_name",
+    "run_name",
     "session_name",
     "step_name",
 ]
@@ -34,6 +38,10 @@ def commit_name(repository: str, commit_id: str) -> str:
 
 def session_name(repository: str, session_id: str) -> str:
     return f"{_PREFIX}{repository}/sessions/{session_id}"
+
+
+def run_name(repository: str, run_id: str) -> str:
+    return f"{_PREFIX}{repository}/runs/{run_id}"
 
 
 def step_name(repository: str, session_id: str, index: int) -> str:
@@ -73,3 +81,13 @@ def parse_commit(name: str, field: str = "name") -> tuple[str, str]:
 def parse_session(name: str, field: str = "name") -> tuple[str, str]:
     repository, session_id = _split(name, "sessions", field, "repositories/{repository}/sessions/{session}")
     return repository, check_session_id(session_id)
+
+
+_RUN_ID = re.compile(r"[0-9a-f]{20}")
+
+
+def parse_run(name: str, field: str = "name") -> tuple[str, str]:
+    repository, run_id = _split(name, "runs", field, "repositories/{repository}/runs/{run}")
+    if not _RUN_ID.fullmatch(run_id):
+        raise _bad(field, name, "repositories/{repository}/runs/{run}, run ids are 20 hex digits")
+    return repository, run_id

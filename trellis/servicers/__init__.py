@@ -5,7 +5,7 @@ from .diffs import DiffServicer
 from .repositories import RepositoryServicer
 from .sessions import SessionServicer
 from .queries import QueryServicer
-from .unimplemented import PipelineServicer
+from .pipelines import PipelineServicer
 
 __all__ = [
     "ChangeServicer",

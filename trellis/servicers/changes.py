@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import grpc
 
+import ci
 from vcs import CommitResult, InvalidArgument, Store, VcsError
 
 from .. import convert, names
@@ -17,11 +18,18 @@ from ..v1 import changes_pb2_grpc
 __all__ = ["ChangeServicer"]
 
 
+def _remaining(context: grpc.ServicerContext | None) -> float | None:
+    """Seconds left before the client's deadline (None: no deadline)."""
+    left = context.time_remaining() if context is not None else None
+    return max(0.0, left - 0.05) if left is not None else None
+
+
 class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
-    def __init__(self, store: Store, differ: Differ, index: Index) -> None:
+    def __init__(self, store: Store, differ: Differ, index: Index, verifier: ci.Verifier) -> None:
         self.store = store
         self.differ = differ
         self.index = index
+        self.verifier = verifier
 
     @staticmethod
     def _session_id(session: str, repository: str) -> str | None:
@@ -34,9 +42,10 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             )
         return session_id
 
-    def _commit(self, request: pb.CommitRequest) -> pb.CommitResponse:
+    def _commit(self, request: pb.CommitRequest, context: grpc.ServicerContext | None = None) -> pb.CommitResponse:
         repository, branch = names.parse_branch(request.branch, "branch")
         session_id = self._session_id(request.session, repository)
+        self.verifier.check_direct_write(repository, branch)
         result: CommitResult = self.store.commit(
             repository,
             branch,
@@ -59,17 +68,20 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             response.files.extend(convert.file_diff_pb(f) for f in done.result.files)
             response.entity_changes.extend(convert.entity_change_pb(c) for c in done.result.changes)
         self.index.changed(repository)  # indexes the commit with its semantic diff, in the background
+        run = self.verifier.on_push(repository, branch, result.commit.commit_id, session_id or "")
+        if run is not None and request.wait_for_verdict:
+            response.run.CopyFrom(convert.run_pb(self.verifier.wait(repository, run.run_id, _remaining(context))))
         return response
 
     def Commit(self, request: pb.CommitRequest, context: grpc.ServicerContext) -> pb.CommitResponse:
-        return self._commit(request)
+        return self._commit(request, context)
 
     def CommitStream(
         self, request_iterator: Iterator[pb.CommitStreamRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.CommitStreamResponse]:
         for item in request_iterator:
             try:
-                response = self._commit(item.commit)
+                response = self._commit(item.commit, context)
             except VcsError as exc:
                 code, message, reason, metadata = status_for(exc)
                 yield pb.CommitStreamResponse(
@@ -142,6 +154,8 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         if not request.source_revision:
             raise InvalidArgument("source_revision is required: name a branch or a commit id",
                                   reason="MISSING_FIELD", field="source_revision")
+        if not request.preview:
+            self.verifier.check_gate(repository, branch, request.source_revision)
         result = self.store.merge(
             repository,
             branch,
@@ -153,6 +167,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             session_id=session_id,
             step=convert.step_input_from_pb(request.step) if request.HasField("step") else None,
         )
-        if result.commit is not None and not result.up_to_date:
+        if result.commit is not None and not result.up_to_date and not request.preview:
             self.index.changed(repository)
+            self.verifier.on_push(repository, branch, result.commit.commit_id, session_id or "")
         return convert.merge_pb(repository, result)

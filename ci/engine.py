@@ -1,0 +1,782 @@
+"""The verification engine: runs of a pipeline over a commit's changed chunks.
+
+:class:`Verifier` is what the server holds. ``start`` resolves the pipeline,
+diffs the commit against its parent (or a merge base), plans one job per
+stage and chunk and schedules them: a job starts when the jobs it needs have
+passed (dependents of a failed job are SKIPPED), answers from the result cache
+when it can, runs built-in syntax checks in-process, sends commands and tests
+to the executor (local warm pool or Ray), and waits for external stages'
+verdicts. Every state change is an event for ``watch``; a run is written to
+git (``refs/trellis/runs/<id>``) when it starts, when it finishes and when a
+verdict is posted, so it survives a restart and the index can rebuild it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pygit2
+
+import semantic_diff
+import vcs
+from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
+
+from .builtin import syntax_check
+from .cache import ResultCache, cache_key
+from .config import parse_pipeline
+from .pipeline import Pipeline, PipelineError, Stage
+from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
+from .runs import (
+    FINAL,
+    GOOD,
+    JobResult,
+    Run,
+    TestCase,
+    Verdict,
+    new_run_id,
+    overall_verdict,
+    run_from_json,
+    run_to_json,
+)
+
+__all__ = ["Executor", "JobEvent", "Review", "Verifier"]
+
+RUNS = "runs"
+PIPELINES = "pipeline"
+REPOSITORY_PIPELINE = "repository"
+CONFIG_FILE = "trellis.toml"
+ENGINE = Identity("trellis-ci")
+MAX_OUTPUT_IN_GIT = 64 * 1024
+
+
+class Executor:
+    """What the engine needs of an executor (``ci.executors`` has the local pool and Ray)."""
+
+    name: str
+
+    def submit(self, request: Any) -> Future[Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    stage: str
+    chunk: str
+    verdict: Verdict
+    time: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A chunk of an external stage waiting for a verdict."""
+
+    repository: str
+    run_id: str
+    commit_id: str
+    stage: str
+    chunk: str
+    path: str
+    qualname: str
+    content: bytes
+
+
+_STATUS = {"passed": Verdict.PASSED, "failed": Verdict.FAILED, "timed_out": Verdict.TIMED_OUT,
+           "killed": Verdict.ERROR, "error": Verdict.ERROR}
+_TEST_VERDICTS = {"passed": Verdict.PASSED, "failed": Verdict.FAILED, "error": Verdict.ERROR,
+                  "skipped": Verdict.SKIPPED}
+
+
+class _Active:
+    """A run being executed: its jobs, their dependencies and its event log."""
+
+    def __init__(self, run: Run, pipeline: Pipeline, jobs: Sequence[PlannedJob], deps: dict[int, tuple[int, ...]],
+                 tree_id: str, changes: ChangeSet, full: bool) -> None:
+        self.run = run
+        self.pipeline = pipeline
+        self.planned = list(jobs)
+        self.deps = deps
+        self.tree_id = tree_id
+        self.changes = changes
+        self.full = full
+        self.dispatched: set[int] = set()
+        self.closing = False
+        self.events: list[JobEvent] = []
+        self.cond = threading.Condition()
+        self.finished = threading.Event()
+
+
+class Verifier:
+    def __init__(
+        self,
+        store: vcs.Store,
+        executor: Executor,
+        cache: ResultCache,
+        *,
+        diff: Callable[[str, str, str], semantic_diff.DiffResult],
+        on_finished: Callable[[str, Run], None] = lambda repository, run: None,
+        max_active_runs: int = 256,
+    ) -> None:
+        """``diff(repository, old_commit_id, new_commit_id)`` is the semantic diff ("" old: the parent)."""
+        self.store = store
+        self.executor = executor
+        self.cache = cache
+        self._diff = diff
+        self._on_finished = on_finished
+        self._max_active = max_active_runs
+        self._guard = threading.Lock()
+        self._active: dict[tuple[str, str], _Active] = {}
+        self._latest_push: dict[tuple[str, str], str] = {}
+        self._pipelines: dict[str, Pipeline] = {}
+        self._review_cond = threading.Condition()
+        self._review_epoch = 0
+        self._inline = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trellis-ci")
+        self._tests: Any = None
+        self._closed = False
+
+    @property
+    def tests(self) -> Any:
+        """Affected-test selection (``ci.testing``), loaded on the first pytest job."""
+        if self._tests is None:
+            from .testing import TestSelector
+
+            self._tests = TestSelector()
+        return self._tests
+
+    # -- pipelines -------------------------------------------------------------
+
+    def _parse(self, text: bytes, source: str) -> Pipeline:
+        key = f"{source}\0{text.hex() if len(text) < 64 else hash(text)}"
+        found = self._pipelines.get(key)
+        if found is None:
+            found = parse_pipeline(text, source=source)
+            if len(self._pipelines) > 512:
+                self._pipelines.clear()
+            self._pipelines[key] = found
+        return found
+
+    def _repository_pipeline(self, repository: str) -> bytes:
+        try:
+            return self.store.read_record(repository, PIPELINES, REPOSITORY_PIPELINE).get(CONFIG_FILE, b"")
+        except NotFound:
+            return b""
+
+    def pipeline_at(self, repository: str, commit: pygit2.Commit) -> Pipeline | None:
+        """The pipeline that applies to ``commit``: the repository's, else its ``trellis.toml``; None if none.
+
+        Raises :class:`PipelineError` for an invalid definition.
+        """
+        text = self._repository_pipeline(repository)
+        if text:
+            return self._parse(text, "repository")
+        try:
+            entry = commit.tree[CONFIG_FILE]
+        except KeyError:
+            return None
+        blob = self.store.open(repository)[entry.id]
+        if not isinstance(blob, pygit2.Blob):
+            return None
+        return self._parse(blob.data, f"{str(commit.id)[:12]}:{CONFIG_FILE}")
+
+    def get_pipeline(self, repository: str, revision: str = "") -> Pipeline:
+        commit = self._commit(repository, revision)
+        try:
+            found = self.pipeline_at(repository, commit)
+        except PipelineError as exc:
+            raise FailedPrecondition(str(exc), reason="INVALID_PIPELINE") from None
+        if found is None:
+            raise NotFound(
+                f"no pipeline applies to {revision or 'the default branch'} of {repository!r}: add a "
+                f"{CONFIG_FILE} at the root of the code, or set one with SetPipeline",
+                reason="PIPELINE_NOT_FOUND",
+            )
+        return found
+
+    def set_pipeline(self, repository: str, text: str, actor: Identity) -> Pipeline | None:
+        """Set (or, with empty text, remove) the repository-level pipeline; returns it."""
+        self.store.open(repository)
+        if text.strip():
+            try:
+                pipeline = parse_pipeline(text.encode(), source="repository")
+            except PipelineError as exc:
+                raise InvalidArgument(str(exc), reason="INVALID_PIPELINE") from None
+        else:
+            pipeline = None
+        self.store.write_record(repository, PIPELINES, REPOSITORY_PIPELINE, {CONFIG_FILE: text.encode()},
+                                "Set the repository pipeline" if pipeline else "Remove the repository pipeline",
+                                actor)
+        return pipeline
+
+    def _commit(self, repository: str, revision: str) -> pygit2.Commit:
+        from vcs.revisions import resolve_commit
+
+        return resolve_commit(self.store.open(repository), revision)
+
+    # -- starting runs -----------------------------------------------------------
+
+    def start(
+        self,
+        repository: str,
+        revision: str,
+        *,
+        trigger: str = "verify",
+        branch: str = "",
+        stages: Sequence[str] = (),
+        full: bool = False,
+        pipeline_branch: str = "",
+        base_revision: str = "",
+        session_id: str = "",
+    ) -> Run:
+        """Start a run of ``revision``; it executes in the background (follow it with ``watch``)."""
+        commit = self._commit(repository, revision)
+        source = self._commit(repository, pipeline_branch) if pipeline_branch else commit
+        try:
+            pipeline = self.pipeline_at(repository, source)
+        except PipelineError as exc:
+            raise FailedPrecondition(str(exc), reason="INVALID_PIPELINE") from None
+        if pipeline is None:
+            raise NotFound(
+                f"no pipeline applies to {revision!r} of {repository!r}: add a {CONFIG_FILE} "
+                "at the root of the code, or set one with SetPipeline",
+                reason="PIPELINE_NOT_FOUND",
+            )
+        try:
+            selected = [s.name for s in pipeline.closure(stages)] if stages else []
+        except PipelineError as exc:
+            raise InvalidArgument(str(exc), reason="UNKNOWN_STAGE") from None
+        with self._guard:
+            if len(self._active) >= self._max_active:
+                raise vcs.LimitExceeded(
+                    f"{len(self._active)} runs are in progress, the most this server runs at once; "
+                    "wait for some to finish and retry", reason="TOO_MANY_RUNS")
+        base_id = str(self._commit(repository, base_revision).id) if base_revision else ""
+        # A root commit has nothing to diff against: every file is a chunk. `full`
+        # (run every test, to check test selection) does not widen the other stages.
+        changes, all_files = self._changes(repository, commit, base_id)
+        jobs = plan(pipeline, changes, stages=selected, full=bool(all_files), all_files=all_files or None)
+        now = time.time()
+        run = Run(
+            repository=repository, run_id=new_run_id(), commit_id=str(commit.id), verdict=Verdict.PENDING,
+            jobs=tuple(JobResult(j.stage.name, j.chunk.scope, j.chunk.label, j.chunk.path, j.chunk.qualname)
+                       for j in jobs),
+            create_time=now, branch=branch or pipeline_branch, trigger=trigger,
+            pipeline_source=pipeline.source, session_id=session_id,
+            stages=tuple(s.name for s in pipeline.stages if not selected or s.name in selected),
+        )
+        active = _Active(run, pipeline, jobs, dependencies(jobs, pipeline), str(commit.tree_id), changes, full)
+        if not jobs:
+            active.run = replace(run, verdict=Verdict.PASSED, end_time=now, start_time=now)
+        self._save(active.run)
+        if not jobs:
+            active.finished.set()
+            self._on_finished(repository, active.run)
+            return active.run
+        with self._guard:
+            self._active[(repository, run.run_id)] = active
+        self._inline.submit(self._dispatch_ready, active)
+        return active.run
+
+    def _changes(self, repository: str, commit: pygit2.Commit, base_id: str) -> tuple[ChangeSet, list[ChangedFile]]:
+        old = base_id if base_id else (str(commit.parents[0].id) if commit.parents else "")
+        result = self._diff(repository, old, str(commit.id))
+        changes = ChangeSet.from_diff(str(commit.id), result)
+        all_files: list[ChangedFile] = []
+        if not commit.parents and not base_id:
+            for path, _ in _blobs(self.store.open(repository), commit.tree):
+                all_files.append(ChangedFile(path, "added", "", semantic_diff.language_for(path) or ""))
+        return changes, all_files
+
+    def on_push(self, repository: str, branch: str, commit_id: str, session_id: str = "") -> Run | None:
+        """Start the run a push triggers, if a valid pipeline applies; cancel what the push supersedes."""
+        if self._closed:
+            return None
+        repo = self.store.open(repository)
+        commit = repo[commit_id]
+        assert isinstance(commit, pygit2.Commit)
+        try:
+            if self.pipeline_at(repository, commit) is None:
+                return None
+        except PipelineError:
+            return None  # reported when someone asks for the pipeline or verifies
+        key = (repository, branch)
+        with self._guard:
+            previous = self._latest_push.get(key)
+        if previous:
+            self.cancel(repository, previous, f"superseded by a newer push ({commit_id[:12]}) to {branch}")
+        try:
+            run = self.start(repository, commit_id, trigger="push", branch=branch, session_id=session_id)
+        except vcs.LimitExceeded:
+            return None
+        with self._guard:
+            self._latest_push[key] = run.run_id
+        return run
+
+    # -- scheduling ----------------------------------------------------------------
+
+    def _dispatch_ready(self, active: _Active) -> None:
+        ready: list[int] = []
+        skipped: list[tuple[int, str]] = []
+        with active.cond:
+            for i, job in enumerate(active.run.jobs):
+                if i in active.dispatched or job.final:
+                    continue
+                deps = active.deps.get(i, ())
+                states = [active.run.jobs[d] for d in deps]
+                if any(d.final and d.verdict not in GOOD for d in states):
+                    bad = next(d for d in states if d.final and d.verdict not in GOOD)
+                    skipped.append((i, f"needs {bad.stage} {bad.chunk}".rstrip() + f", which {bad.verdict.value}"))
+                    active.dispatched.add(i)
+                elif all(d.final for d in states):
+                    ready.append(i)
+                    active.dispatched.add(i)
+        for i, why in skipped:
+            self._complete(active, i, replace(active.run.jobs[i], verdict=Verdict.SKIPPED, summary=why))
+        for i in ready:
+            self._start_job(active, i)
+
+    def _start_job(self, active: _Active, i: int) -> None:
+        planned = active.planned[i]
+        stage = planned.stage
+        job = active.run.jobs[i]
+        if stage.kind == "external":
+            self._update(active, i, replace(job, start_time=time.time()), "waiting for a reviewer's verdict")
+            with self._review_cond:
+                self._review_epoch += 1
+                self._review_cond.notify_all()
+            return
+        inputs = self._inputs(active, planned)
+        key = cache_key(stage.definition_hash(), inputs) if stage.cache else ""
+        if key:
+            hit = self.cache.get(key)
+            if hit is not None:
+                now = time.time()
+                self._complete(active, i, replace(hit, stage=job.stage, scope=job.scope, chunk=job.chunk,
+                                                   path=job.path, qualname=job.qualname, cached=True,
+                                                   duration_ms=0, start_time=now, end_time=now), key="")
+                return
+        self._update(active, i, replace(job, verdict=Verdict.RUNNING, start_time=time.time()), "started")
+        if stage.kind == "syntax":
+            self._inline.submit(self._run_syntax, active, i, key)
+        else:
+            self._inline.submit(self._run_process, active, i, key)
+
+    def _inputs(self, active: _Active, planned: PlannedJob) -> tuple[str, ...]:
+        if planned.stage.kind == "syntax":
+            repo = self.store.open(active.run.repository)
+            tree = repo[active.tree_id]
+            assert isinstance(tree, pygit2.Tree)
+            try:
+                return ("blob", str(tree[planned.chunk.path].id), planned.chunk.path)
+            except KeyError:
+                return ("missing", planned.chunk.path)
+        return ("tree", active.tree_id, planned.command, planned.chunk.label, "full" if active.full else "")
+
+    def _run_syntax(self, active: _Active, i: int, key: str) -> None:
+        job = active.run.jobs[i]
+        repo = self.store.open(active.run.repository)
+        tree = repo[active.tree_id]
+        assert isinstance(tree, pygit2.Tree)
+        try:
+            blob = repo[tree[job.path].id]
+            content = blob.data if isinstance(blob, pygit2.Blob) else b""
+        except KeyError:
+            content = None
+        started = time.time()
+        verdict, summary = syntax_check(job.path, content)
+        self._complete(active, i, replace(job, verdict=verdict, summary=summary,
+                                          duration_ms=int((time.time() - started) * 1000), end_time=time.time()),
+                       key=key)
+
+    def _run_process(self, active: _Active, i: int, key: str) -> None:
+        planned = active.planned[i]
+        stage = planned.stage
+        job = active.run.jobs[i]
+        pytest_args: tuple[str, ...] = ()
+        selected = total = 0
+        selection = None
+        try:
+            if stage.kind == "pytest":
+                selection = self.tests.select(self.store.open(active.run.repository), active.run.commit_id,
+                                              active.tree_id, active.changes)
+                total = selection.total
+                if stage.select == "affected" and not active.full and not selection.run_all:
+                    if not selection.tests:
+                        self._complete(active, i, replace(
+                            job, verdict=Verdict.PASSED, end_time=time.time(), total_tests=total,
+                            summary=f"no test reaches the change (0 of {total} selected)"), key=key)
+                        return
+                    pytest_args = selection.tests
+                    selected = len(selection.tests)
+                else:
+                    selected = total
+                pytest_args = (*pytest_args, *stage.args)
+            from .jobs import JobRequest
+
+            request = JobRequest(
+                job_id=f"{active.run.run_id}-{i}",
+                repo_path=str(self.store.repository_path(active.run.repository)),
+                tree_id=active.tree_id,
+                command=planned.command,
+                env=stage.env,
+                limits=_limits(stage),
+                network=False,
+                kind="pytest" if stage.kind == "pytest" else "command",
+                pytest_args=pytest_args,
+            )
+            outcome = self.executor.submit(request).result()
+        except Exception as exc:  # noqa: BLE001 - a broken check is a job ERROR, never a crashed engine
+            self._complete(active, i, replace(job, verdict=Verdict.ERROR, end_time=time.time(),
+                                              summary=f"the job could not run: {exc}"[:500]), key="")
+            return
+        tests = tuple(TestCase(t.nodeid, _TEST_VERDICTS.get(t.outcome, Verdict.ERROR), int(t.duration_s * 1000),
+                               t.message) for t in getattr(outcome, "tests", ()))
+        verdict = _STATUS.get(outcome.status, Verdict.ERROR)
+        if stage.kind == "pytest" and verdict is Verdict.FAILED and outcome.exit_code not in (1,):
+            verdict = Verdict.ERROR  # pytest exit 2-5: interrupted, internal error, usage, no tests
+            if outcome.exit_code == 5:
+                verdict = Verdict.PASSED
+        summary = getattr(outcome, "summary", "") or getattr(outcome, "reason", "") or f"exit {outcome.exit_code}"
+        result = replace(job, verdict=verdict, exit_code=outcome.exit_code, output=outcome.output,
+                         duration_ms=int(outcome.duration_s * 1000), summary=summary, tests=tests,
+                         selected_tests=selected, total_tests=total, end_time=time.time())
+        if active.full and selection is not None and stage.kind == "pytest":
+            failed = {t.test_id: t.verdict.value for t in tests}
+            missed = self.tests.missed(selection, failed)
+            if missed:
+                with active.cond:
+                    active.run = replace(active.run, missed_tests=tuple(sorted({*active.run.missed_tests, *missed})))
+        self._complete(active, i, result, key=key)
+
+    # -- state changes -------------------------------------------------------------
+
+    def _update(self, active: _Active, i: int, job: JobResult, message: str) -> None:
+        with active.cond:
+            jobs = list(active.run.jobs)
+            jobs[i] = job
+            start = active.run.start_time or (job.start_time if job.verdict is Verdict.RUNNING else None)
+            active.run = replace(active.run, jobs=tuple(jobs), verdict=overall_verdict(jobs), start_time=start)
+            active.events.append(JobEvent(job.stage, job.chunk, job.verdict, time.time(), message))
+            active.cond.notify_all()
+
+    def _complete(self, active: _Active, i: int, job: JobResult, *, key: str = "") -> None:
+        with active.cond:
+            if active.run.jobs[i].final:  # cancelled meanwhile (shutdown, a newer push): keep that
+                return
+        if key:
+            self.cache.put(key, job)
+        if job.end_time is None:
+            job = replace(job, end_time=time.time())
+        self._update(active, i, job, job.summary)
+        with active.cond:
+            done = all(j.final for j in active.run.jobs)
+            if done:
+                active.run = replace(active.run, verdict=overall_verdict(active.run.jobs), end_time=time.time())
+                active.cond.notify_all()
+        if done:
+            self._finish(active)
+        else:
+            self._dispatch_ready(active)
+
+    def _finish(self, active: _Active) -> None:
+        with active.cond:
+            if active.closing:
+                return
+            active.closing = True
+            run = active.run
+        self._save(run)
+        with self._guard:
+            self._active.pop((run.repository, run.run_id), None)
+        active.finished.set()
+        with active.cond:
+            active.cond.notify_all()
+        self._on_finished(run.repository, run)
+
+    def _save(self, run: Run) -> None:
+        stored = replace(run, jobs=tuple(replace(j, output=j.output[-MAX_OUTPUT_IN_GIT:]) for j in run.jobs))
+        self.store.write_record(run.repository, RUNS, run.run_id, {"run.json": run_to_json(stored)},
+                                f"Run {run.run_id} of {run.commit_id[:12]}: {run.verdict.value}", ENGINE)
+
+    def cancel(self, repository: str, run_id: str, why: str) -> None:
+        """Cancel the jobs of a run that have not started (running ones finish)."""
+        with self._guard:
+            active = self._active.get((repository, run_id))
+        if active is None:
+            return
+        with active.cond:
+            waiting = [i for i, j in enumerate(active.run.jobs)
+                       if j.verdict is Verdict.PENDING and (i not in active.dispatched
+                                                            or active.planned[i].stage.kind == "external")]
+            active.dispatched.update(waiting)
+        for i in waiting:
+            self._complete(active, i, replace(active.run.jobs[i], verdict=Verdict.CANCELLED, summary=why))
+
+    # -- reading runs ----------------------------------------------------------------
+
+    def get(self, repository: str, run_id: str) -> Run:
+        with self._guard:
+            active = self._active.get((repository, run_id))
+        if active is not None:
+            return active.run
+        try:
+            data = self.store.read_record(repository, RUNS, run_id)
+        except (NotFound, InvalidArgument):
+            raise NotFound(f"run {run_id!r} not found in {repository!r}", reason="RUN_NOT_FOUND") from None
+        return run_from_json(data["run.json"])
+
+    def list_runs(self, repository: str, commit_id: str = "") -> list[str]:
+        """Run ids of a repository, newest first (filtered by commit when given)."""
+        ids = sorted(self.store.list_records(repository, RUNS), reverse=True)
+        if commit_id:
+            ids = [i for i in ids if self.get(repository, i).commit_id == commit_id]
+        return ids
+
+    def wait(self, repository: str, run_id: str, timeout: float | None = None) -> Run:
+        with self._guard:
+            active = self._active.get((repository, run_id))
+        if active is not None:
+            active.finished.wait(timeout)
+            return active.run
+        return self.get(repository, run_id)
+
+    def watch(self, repository: str, run_id: str, *, poll: float = 0.5,
+              alive: Callable[[], bool] = lambda: True) -> Iterator[tuple[JobEvent | None, Run | None]]:
+        """Yield (None, run) first, then (event, None) per job event, then (None, finished run)."""
+        with self._guard:
+            active = self._active.get((repository, run_id))
+        if active is None:
+            yield None, self.get(repository, run_id)
+            return
+        with active.cond:
+            seen = len(active.events)
+            first = active.run
+        yield None, first
+        if first.final:
+            return
+        while alive():
+            with active.cond:
+                while len(active.events) == seen and not active.finished.is_set():
+                    if not active.cond.wait(poll) and not alive():
+                        return
+                fresh = active.events[seen:]
+                seen = len(active.events)
+                finished = active.finished.is_set() and seen == len(active.events)
+                run = active.run
+            for event in fresh:
+                yield event, None
+            if finished:
+                yield None, run
+                return
+
+    # -- external stages --------------------------------------------------------------
+
+    def post_verdict(self, repository: str, run_id: str, stage: str, chunk: str, verdict: Verdict,
+                     summary: str, details_url: str, reviewer: Identity) -> JobResult:
+        if verdict not in (Verdict.PASSED, Verdict.FAILED, Verdict.ERROR, Verdict.SKIPPED):
+            raise InvalidArgument("a verdict must be PASSED, FAILED, ERROR or SKIPPED", reason="INVALID_VERDICT")
+        with self._guard:
+            active = self._active.get((repository, run_id))
+        run = active.run if active is not None else self.get(repository, run_id)
+        index = next((i for i, j in enumerate(run.jobs) if j.stage == stage and j.chunk == chunk), None)
+        if index is None:
+            raise NotFound(f"run {run_id} has no job for stage {stage!r} and chunk {chunk!r}",
+                           reason="JOB_NOT_FOUND")
+        job = run.jobs[index]
+        if active is None or active.planned[index].stage.kind != "external":
+            if active is None and job.final:
+                raise FailedPrecondition(f"stage {stage!r} of run {run_id} already has the verdict "
+                                         f"{job.verdict.value}", reason="VERDICT_FINAL")
+            raise FailedPrecondition(f"stage {stage!r} is not an external stage; its verdict comes from its job",
+                                     reason="NOT_EXTERNAL")
+        if job.final:
+            raise FailedPrecondition(f"stage {stage!r} chunk {chunk!r} of run {run_id} already has the verdict "
+                                     f"{job.verdict.value}", reason="VERDICT_FINAL")
+        if index not in active.dispatched:
+            raise FailedPrecondition(f"stage {stage!r} is still waiting for the stages it needs; "
+                                     "post the verdict once it is pending review", reason="NOT_READY")
+        result = replace(job, verdict=verdict, summary=summary or verdict.value, details_url=details_url,
+                         reviewer=reviewer.name, end_time=time.time(),
+                         duration_ms=int((time.time() - (job.start_time or time.time())) * 1000))
+        self._complete(active, index, result)
+        with self._review_cond:
+            self._review_epoch += 1
+            self._review_cond.notify_all()
+        if not active.finished.is_set():
+            self._save(active.run)
+        return result
+
+    def pending_reviews(self, repository: str, stage: str = "") -> list[Review]:
+        with self._guard:
+            actives = [a for (repo, _), a in self._active.items() if repo == repository]
+        reviews: list[Review] = []
+        for active in sorted(actives, key=lambda a: a.run.run_id):
+            with active.cond:
+                jobs = list(enumerate(active.run.jobs))
+            for i, job in jobs:
+                planned = active.planned[i]
+                if (planned.stage.kind == "external" and not job.final and i in active.dispatched
+                        and (not stage or job.stage == stage)):
+                    reviews.append(Review(repository, active.run.run_id, active.run.commit_id, job.stage,
+                                          job.chunk, job.path, job.qualname, self._chunk_text(active, job)))
+        return reviews
+
+    def watch_reviews(self, repository: str, stage: str = "", *, poll: float = 0.5,
+                      alive: Callable[[], bool] = lambda: True) -> Iterator[Review]:
+        sent: set[tuple[str, str, str]] = set()
+        while alive() and not self._closed:
+            with self._review_cond:
+                epoch = self._review_epoch
+            for review in self.pending_reviews(repository, stage):
+                key = (review.run_id, review.stage, review.chunk)
+                if key not in sent:
+                    sent.add(key)
+                    yield review
+            with self._review_cond:
+                if self._review_epoch == epoch:
+                    self._review_cond.wait(poll)
+
+    def _chunk_text(self, active: _Active, job: JobResult, limit: int = 256 * 1024) -> bytes:
+        if not job.path:
+            return b""
+        repo = self.store.open(active.run.repository)
+        tree = repo[active.tree_id]
+        assert isinstance(tree, pygit2.Tree)
+        try:
+            blob = repo[tree[job.path].id]
+        except KeyError:
+            return b""
+        data = blob.data if isinstance(blob, pygit2.Blob) else b""
+        if job.qualname:
+            parsed = semantic_diff.extract_entities(job.path, data)
+            for entity in parsed.entities:
+                if entity.qualname == job.qualname:
+                    return data[entity.start_byte:entity.end_byte]
+        return data[:limit]
+
+    # -- gating --------------------------------------------------------------------------
+
+    def required_stages(self, repository: str, branch: str) -> tuple[str, ...]:
+        """The stages the pipeline of ``branch``'s own head requires before it may move."""
+        try:
+            head = self._commit(repository, branch)
+            pipeline = self.pipeline_at(repository, head)
+        except (NotFound, PipelineError):
+            return ()
+        return pipeline.required_for(branch) if pipeline is not None else ()
+
+    def check_gate(self, repository: str, branch: str, source_revision: str) -> None:
+        """Refuse (FailedPrecondition) to move protected ``branch`` to ``source_revision`` until it passed.
+
+        The required stages and their definitions come from the protected
+        branch's head, never from the change: a gate run verifies the source
+        with that pipeline (started here when none exists).
+        """
+        required = self.required_stages(repository, branch)
+        if not required:
+            return
+        source = str(self._commit(repository, source_revision).id)
+        latest: Run | None = None
+        for run_id in self.list_runs(repository)[:200]:
+            run = self.get(repository, run_id)
+            if run.commit_id == source and run.trigger == "gate" and run.branch == branch:
+                latest = run
+                break
+        if latest is None:
+            base = self.store.open(repository).merge_base(
+                self._commit(repository, branch).id, pygit2.Oid(hex=source))
+            run = self.start(repository, source, trigger="gate", stages=required, pipeline_branch=branch,
+                             base_revision=str(base) if base is not None else "")
+            raise FailedPrecondition(
+                f"branch {branch!r} is protected: {', '.join(required)} must pass on {source[:12]} first; "
+                f"started gate run {run.run_id} (trellis watch {run.run_id}), merge again when it passes",
+                reason="GATE_PENDING", run_id=run.run_id)
+        bad = [f"{j.stage} {j.chunk}".strip() + f" ({j.verdict.value})"
+               for j in latest.jobs if j.stage in required and j.verdict not in GOOD]
+        if not latest.final:
+            raise FailedPrecondition(
+                f"branch {branch!r} is protected: gate run {latest.run_id} is still verifying {source[:12]}; "
+                "merge again when it passes", reason="GATE_PENDING", run_id=latest.run_id)
+        if bad:
+            raise FailedPrecondition(
+                f"branch {branch!r} is protected and {source[:12]} did not pass: {'; '.join(bad)} "
+                f"(gate run {latest.run_id}); fix it and merge a new commit", reason="GATE_FAILED",
+                run_id=latest.run_id)
+
+    def check_direct_write(self, repository: str, branch: str) -> None:
+        """A protected branch moves only through Merge."""
+        required = self.required_stages(repository, branch)
+        if required:
+            raise FailedPrecondition(
+                f"branch {branch!r} is protected (required: {', '.join(required)}): commit to your own branch "
+                "and Merge it, which checks the required stages", reason="PROTECTED_BRANCH")
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """After a restart: finish runs a crash interrupted (their unfinished jobs become ERROR)."""
+        count = 0
+        for repository in _repositories(self.store):
+            for run_id in sorted(self.store.list_records(repository, RUNS), reverse=True)[:100]:
+                run = self.get(repository, run_id)
+                if run.final:
+                    continue
+                jobs = tuple(j if j.final else replace(j, verdict=Verdict.ERROR,
+                                                       summary="interrupted by a server restart; verify again")
+                             for j in run.jobs)
+                self._save(replace(run, jobs=jobs, verdict=overall_verdict(jobs), end_time=time.time()))
+                count += 1
+        return count
+
+    def close(self) -> None:
+        """Cancel every unfinished job (running ones too), record the runs, stop the executor."""
+        self._closed = True
+        with self._guard:
+            actives = list(self._active.values())
+        for active in actives:
+            self.cancel(active.run.repository, active.run.run_id, "the server is shutting down")
+            with active.cond:
+                running = [i for i, j in enumerate(active.run.jobs) if not j.final]
+            for i in running:
+                self._complete(active, i, replace(active.run.jobs[i], verdict=Verdict.CANCELLED,
+                                                  summary="the server shut down while the job ran"))
+        if self.executor is not None:
+            self.executor.close()
+        self._inline.shutdown(wait=False, cancel_futures=True)
+        with self._review_cond:
+            self._review_cond.notify_all()
+
+
+def _limits(stage: Stage) -> Any:
+    from .jobs import JobLimits
+
+    limits = stage.limits
+    return JobLimits(timeout_s=limits.timeout_s, cpu_s=limits.cpu_s, memory_bytes=limits.memory_bytes,
+                     processes=limits.processes, output_bytes=limits.output_bytes)
+
+
+def _blobs(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, pygit2.Oid]]:
+    for entry in tree:
+        if entry.type_str == "tree":
+            sub = repo[entry.id]
+            assert isinstance(sub, pygit2.Tree)
+            yield from _blobs(repo, sub, f"{prefix}{entry.name}/")
+        elif entry.type_str == "blob":
+            yield f"{prefix}{entry.name}", entry.id
+
+
+def _repositories(store: vcs.Store) -> list[str]:
+    names: list[str] = []
+    token = ""
+    while True:
+        page = store.list_repositories(requested_page_size=1000, page_token=token)
+        names.extend(r.repository_id for r in page.items)
+        token = page.next_page_token
+        if not token:
+            return names

@@ -1,0 +1,308 @@
+"""Verification through the real server: pipelines, runs, DAG, fan-out, cache, external stages, gating."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+
+import ci
+import vcs
+from tests.conftest import git, raw_unary, repo_path, snapshot
+from trellis.client import Client
+from trellis.config import ServerConfig
+from trellis.server import RunningServer, build_server
+from trellis.v1 import pipelines_pb2
+
+PIPELINE = """
+[stages.syntax]
+kind = "syntax"
+scope = "file"
+when.languages = ["python"]
+
+[stages.size]
+run = "test -s {path} && echo checked {path}"
+scope = "file"
+when.paths = ["**/*.py"]
+needs = ["syntax"]
+
+[stages.all]
+run = "echo {paths} && ls"
+needs = ["size"]
+"""
+
+
+def _push(client: Client, files: dict[str, bytes | str], branch: str = "main", **options: object) -> object:
+    head = client.get_branch("demo", branch).head_commit_id
+    return client.commit("demo", branch, files, "change", expected_head=head, **options)
+
+
+@pytest.fixture
+def demo(client: Client) -> Client:
+    client.create_repository("demo")
+    return client
+
+
+def _by(run: ci.Run) -> dict[tuple[str, str], ci.JobResult]:
+    return {(j.stage, j.chunk): j for j in run.jobs}
+
+
+def test_a_push_starts_a_run_fanned_out_per_file_in_dag_order(demo: Client, data_dir: Path) -> None:
+    reply = _push(demo, {"trellis.toml": PIPELINE, "src/a.py": "A = 1\n", "src/b py.py": "B = 2\n",
+                         "notes.txt": "n\n"}, wait_for_verdict=True)
+    run = reply.run  # type: ignore[attr-defined]
+    assert run is not None and run.verdict is ci.Verdict.PASSED, run
+    jobs = _by(run)
+    assert set(jobs) == {("syntax", "src/a.py"), ("syntax", "src/b py.py"), ("size", "src/a.py"),
+                         ("size", "src/b py.py"), ("all", "")}
+    # {path} was substituted (and shell-quoted: the space survived).
+    assert b"checked src/b py.py" in jobs[("size", "src/b py.py")].output
+    assert jobs[("syntax", "src/a.py")].summary == "parses as python"
+    # needs: every size job started after its file's syntax job ended; `all` after every size job.
+    for path in ("src/a.py", "src/b py.py"):
+        assert jobs[("size", path)].start_time >= jobs[("syntax", path)].end_time  # type: ignore[operator]
+    assert jobs[("all", "")].start_time >= max(jobs[("size", p)].end_time for p in ("src/a.py", "src/b py.py"))  # type: ignore[operator]
+    assert run.trigger == "push" and run.branch == "main"
+    # The run is in git, readable with plain git, and GetRun answers the same.
+    stored = json.loads(git(repo_path(data_dir, "demo"), "show", f"refs/trellis/runs/{run.run_id}:run.json"))
+    assert stored["verdict"] == "passed" and len(stored["jobs"]) == 5
+    assert demo.get_run("demo", run.run_id).verdict is ci.Verdict.PASSED
+    assert [r.run_id for r in demo.list_runs("demo")] == [run.run_id]
+
+
+def test_a_failed_job_skips_its_dependents_and_fails_the_run(demo: Client) -> None:
+    reply = _push(demo, {"trellis.toml": PIPELINE, "src/ok.py": "x = 1\n", "src/bad.py": "def f(:\n  pass\n",
+                         "src/empty.py": ""}, wait_for_verdict=True)
+    run = reply.run  # type: ignore[attr-defined]
+    jobs = _by(run)
+    assert run.verdict is ci.Verdict.FAILED
+    assert jobs[("syntax", "src/bad.py")].verdict is ci.Verdict.FAILED
+    assert jobs[("syntax", "src/bad.py")].summary.startswith("src/bad.py:1:")
+    assert jobs[("size", "src/bad.py")].verdict is ci.Verdict.SKIPPED
+    assert "syntax" in jobs[("size", "src/bad.py")].summary
+    assert jobs[("size", "src/empty.py")].verdict is ci.Verdict.FAILED  # test -s fails on an empty file
+    assert jobs[("size", "src/ok.py")].verdict is ci.Verdict.PASSED
+    assert jobs[("all", "")].verdict is ci.Verdict.SKIPPED
+
+
+def test_entity_scope_fans_out_per_changed_entity(demo: Client) -> None:
+    pipeline = PIPELINE + """
+[stages.each]
+run = "echo {qualname} {kind}"
+scope = "entity"
+when.entities = ["function"]
+when.changes = ["added", "modified"]
+"""
+    _push(demo, {"trellis.toml": pipeline, "m.py": "def f():\n    return 1\n\n\ndef g():\n    return 2\n"})
+    reply = _push(demo, {"m.py": "def f():\n    return 10\n\n\ndef g():\n    return 2\n\n\ndef h():\n    pass\n"},
+                  wait_for_verdict=True)
+    jobs = _by(reply.run)  # type: ignore[attr-defined]
+    each = {chunk: job for (stage, chunk), job in jobs.items() if stage == "each"}
+    assert set(each) == {"m.py::m.f", "m.py::m.h"}
+    assert each["m.py::m.f"].output.strip() == b"m.f function"
+
+
+def test_a_repeated_verification_answers_from_the_cache(demo: Client) -> None:
+    first = _push(demo, {"trellis.toml": PIPELINE, "a.py": "a = 1\n"}, wait_for_verdict=True).run  # type: ignore[attr-defined]
+    assert not any(j.cached for j in first.jobs)
+    again = demo.wait_run("demo", demo.verify("demo", first.commit_id).run_id, timeout=60)
+    assert again.verdict is ci.Verdict.PASSED
+    assert all(j.cached for j in again.jobs) and all(j.duration_ms == 0 for j in again.jobs)
+    # A change to one file misses for that file only.
+    third = _push(demo, {"a.py": "a = 2\n", "b.py": "b = 1\n"}, wait_for_verdict=True).run  # type: ignore[attr-defined]
+    assert not _by(third)[("syntax", "a.py")].cached
+
+
+def test_verify_runs_only_the_named_stages_and_what_they_need(demo: Client) -> None:
+    commit = _push(demo, {"trellis.toml": PIPELINE, "a.py": "a = 1\n"}).commit  # type: ignore[attr-defined]
+    run = demo.wait_run("demo", demo.verify("demo", commit.commit_id, stages=["size"]).run_id, timeout=60)
+    assert {j.stage for j in run.jobs} == {"syntax", "size"}
+
+
+def test_watch_run_streams_events_from_the_first_state_to_the_verdict(demo: Client) -> None:
+    commit = _push(demo, {"trellis.toml": PIPELINE, "a.py": "a = 1\n"}).commit  # type: ignore[attr-defined]
+    run = demo.verify("demo", commit.commit_id)
+    messages = list(demo.watch_run("demo", run.run_id, timeout=60))
+    assert messages[0][1] is not None and messages[-1][1] is not None
+    assert messages[-1][1].verdict is ci.Verdict.PASSED
+    # Either the run was already over (one message) or events came between.
+    if len(messages) > 1:
+        assert all(event is not None for event, _ in messages[1:-1])
+
+
+EXTERNAL = """
+[stages.syntax]
+kind = "syntax"
+scope = "file"
+
+[stages.review]
+kind = "external"
+scope = "entity"
+when.paths = ["pay/**"]
+needs = ["syntax"]
+"""
+
+
+def test_external_stages_wait_for_verdicts_streamed_to_reviewers(demo: Client) -> None:
+    reply = _push(demo, {"trellis.toml": EXTERNAL, "pay/card.py": "def charge():\n    return 1\n"})
+    run = demo.list_runs("demo").__next__()
+    assert run.commit_id == reply.commit.commit_id  # type: ignore[attr-defined]
+    reviews = []
+    for review in demo.watch_reviews("demo", timeout=30):
+        reviews.append(review)
+        break
+    assert reviews[0].stage == "review" and reviews[0].chunk == "pay/card.py::card.charge"
+    assert reviews[0].content.startswith(b"def charge")
+    assert demo.get_run("demo", run.run_id).verdict is ci.Verdict.RUNNING
+    job = demo.post_verdict("demo", run.run_id, "review", "pay/card.py::card.charge", "passed", "LGTM",
+                            "https://example.invalid/r/1")
+    assert job.verdict is ci.Verdict.PASSED and job.summary == "LGTM"
+    final = demo.wait_run("demo", run.run_id, timeout=30)
+    assert final.verdict is ci.Verdict.PASSED
+    with pytest.raises(vcs.FailedPrecondition) as twice:
+        demo.post_verdict("demo", run.run_id, "review", "pay/card.py::card.charge", "failed")
+    assert twice.value.reason == "VERDICT_FINAL"
+    with pytest.raises(vcs.FailedPrecondition) as builtin:
+        demo.post_verdict("demo", run.run_id, "syntax", "pay/card.py", "failed")
+    assert builtin.value.reason in ("NOT_EXTERNAL", "VERDICT_FINAL")
+    with pytest.raises(vcs.NotFound):
+        demo.post_verdict("demo", run.run_id, "review", "pay/other.py::x", "passed")
+
+
+GATED = """
+[stages.check]
+run = "python3 check.py"
+
+[protect.main]
+required = ["check"]
+"""
+
+
+def test_gating_uses_the_protected_branch_pipeline_and_cannot_be_bypassed(demo: Client) -> None:
+    _push(demo, {"trellis.toml": GATED, "check.py": "import sys\nsys.exit(0 if open('ok').read() == 'yes' else 1)\n",
+                 "ok": "yes"})
+    # main is now protected: no direct commits.
+    with pytest.raises(vcs.FailedPrecondition) as direct:
+        _push(demo, {"ok": "no"})
+    assert direct.value.reason == "PROTECTED_BRANCH"
+    # An agent breaks the code and, in the same change, "fixes" the pipeline to pass anything.
+    demo.create_branch("demo", "agents/alice/x", "main")
+    _push(demo, {"ok": "no", "trellis.toml": GATED.replace("python3 check.py", "true")}, branch="agents/alice/x")
+    with pytest.raises(vcs.FailedPrecondition) as pending:
+        demo.merge("demo", "main", "agents/alice/x")
+    assert pending.value.reason == "GATE_PENDING"
+    gate = demo.wait_run("demo", pending.value.metadata["run_id"], timeout=60)
+    assert gate.trigger == "gate" and gate.verdict is ci.Verdict.FAILED  # main's check.py ran, not `true`
+    with pytest.raises(vcs.FailedPrecondition) as failed:
+        demo.merge("demo", "main", "agents/alice/x")
+    assert failed.value.reason == "GATE_FAILED"
+    # Fixed for real: the gate passes and the merge lands.
+    _push(demo, {"ok": "yes"}, branch="agents/alice/x")
+    with pytest.raises(vcs.FailedPrecondition) as again:
+        demo.merge("demo", "main", "agents/alice/x")
+    demo.wait_run("demo", again.value.metadata["run_id"], timeout=60)
+    result = demo.merge("demo", "main", "agents/alice/x")
+    assert result.clean and result.commit is not None
+    assert demo.get_branch("demo", "main").head_commit_id == result.commit.commit_id
+
+
+def test_repository_pipeline_takes_precedence_and_can_be_removed(demo: Client) -> None:
+    commit = _push(demo, {"trellis.toml": PIPELINE, "a.py": "a = 1\n"}).commit  # type: ignore[attr-defined]
+    pipeline = demo.set_pipeline("demo", "[stages.only]\nrun = \"true\"\n")
+    assert list(pipeline.stages) == ["only"] and pipeline.source == "repository"
+    assert list(demo.get_pipeline("demo", commit.commit_id).stages) == ["only"]
+    demo.set_pipeline("demo", "")
+    assert list(demo.get_pipeline("demo", commit.commit_id).stages) == ["syntax", "size", "all"]
+
+
+def test_no_pipeline_means_no_run_and_a_clear_not_found(demo: Client) -> None:
+    reply = _push(demo, {"a.py": "a = 1\n"}, wait_for_verdict=True)
+    assert reply.run is None  # type: ignore[attr-defined]
+    with pytest.raises(vcs.NotFound) as missing:
+        demo.verify("demo", "main")
+    assert "trellis.toml" in missing.value.message
+
+
+# -- bad input: status, message, nothing written ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "reason_part"),
+    [("[stages.x]\nkind = \"nope\"\n", "stages.x.kind"),
+     ("[stages.x\n", "line"),
+     ("[stages.a]\nrun = \"true\"\nneeds = [\"b\"]\n[stages.b]\nrun = \"true\"\nneeds = [\"a\"]\n", "cycle"),
+     ("[stages.x]\nrun = \"echo {qualname}\"\nscope = \"file\"\n", "qualname")],
+)
+def test_an_invalid_pipeline_is_refused_with_the_field_and_writes_nothing(
+    demo: Client, data_dir: Path, config: str, reason_part: str
+) -> None:
+    before = snapshot(data_dir, "demo")
+    with pytest.raises(vcs.InvalidArgument) as bad:
+        demo.set_pipeline("demo", config)
+    assert reason_part in bad.value.message and "repository" in bad.value.message
+    assert snapshot(data_dir, "demo") == before
+
+
+def test_an_invalid_trellis_toml_fails_verify_with_a_precondition(demo: Client) -> None:
+    _push(demo, {"trellis.toml": "[stages.x]\nkind = 1\n"})
+    with pytest.raises(vcs.FailedPrecondition) as bad:
+        demo.verify("demo", "main")
+    assert "stages.x.kind" in bad.value.message
+
+
+@pytest.mark.parametrize(
+    ("method", "request_", "code", "text"),
+    [
+        ("GetRun", pipelines_pb2.GetRunRequest(name="repositories/demo/runs/../x"), grpc.StatusCode.INVALID_ARGUMENT,
+         "runs/{run}"),
+        ("GetRun", pipelines_pb2.GetRunRequest(name="repositories/demo/runs/0123456789abcdef0123"),
+         grpc.StatusCode.NOT_FOUND, "not found"),
+        ("Verify", pipelines_pb2.VerifyRequest(parent="repositories/demo", revision=""),
+         grpc.StatusCode.INVALID_ARGUMENT, "revision is required"),
+        ("Verify", pipelines_pb2.VerifyRequest(parent="repositories/demo", revision="main", stages=["nope"]),
+         grpc.StatusCode.INVALID_ARGUMENT, "nope"),
+        ("PostVerdict", pipelines_pb2.PostVerdictRequest(run="repositories/demo/runs/0123456789abcdef0123",
+                                                         stage="s", verdict=pipelines_pb2.VERDICT_RUNNING),
+         grpc.StatusCode.INVALID_ARGUMENT, "PASSED, FAILED"),
+        ("SetPipeline", pipelines_pb2.SetPipelineRequest(repository="repositories/demo",
+                                                         config_toml="x" * 70_000),
+         grpc.StatusCode.RESOURCE_EXHAUSTED, "65536"),
+        ("ListRuns", pipelines_pb2.ListRunsRequest(parent="repositories/demo", page_token="zz"),
+         grpc.StatusCode.INVALID_ARGUMENT, "page_token"),
+    ],
+)
+def test_malformed_pipeline_requests_get_clear_statuses_and_write_nothing(
+    demo: Client, channel: grpc.Channel, data_dir: Path, method: str, request_: object, code: grpc.StatusCode,
+    text: str,
+) -> None:
+    _push(demo, {"trellis.toml": PIPELINE, "a.py": "a = 1\n"}, wait_for_verdict=True)
+    before = snapshot(data_dir, "demo")
+    with pytest.raises(grpc.RpcError) as caught:
+        raw_unary(channel, f"/trellis.v1.PipelineService/{method}", request_)  # type: ignore[arg-type]
+    assert caught.value.code() == code, caught.value.details()
+    assert text in caught.value.details()
+    assert snapshot(data_dir, "demo") == before
+
+
+# -- durability -------------------------------------------------------------------------------
+
+
+def test_runs_survive_a_restart_and_interrupted_runs_are_closed(data_dir: Path) -> None:
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        with Client(running.address, agent="alice") as c:
+            c.create_repository("demo")
+            c.commit("demo", "main", {"trellis.toml": '[stages.slow]\nrun = "sleep 30"\n'}, "slow")
+            run = next(c.list_runs("demo"))
+    finally:
+        running.stop(grace=1)  # stops mid-run: the job is cancelled, the run closed
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        with Client(running.address, agent="alice") as c:
+            again = c.get_run("demo", run.run_id)
+            assert again.final and again.verdict in (ci.Verdict.CANCELLED, ci.Verdict.ERROR)
+    finally:
+        running.stop(grace=1)

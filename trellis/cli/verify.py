@@ -1,0 +1,241 @@
+"""``trellis verify``, ``runs``, ``watch``, ``pipeline`` and ``review``: verification from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+import ci
+
+from .. import convert
+from ..client import Client
+from .context import Output, connect
+
+_STYLE = {
+    "passed": "green", "failed": "bold red", "error": "red", "timed_out": "red", "cancelled": "yellow",
+    "skipped": "dim", "pending": "cyan", "running": "cyan",
+}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    v = sub.add_parser("verify", parents=[common], help="verify a revision with its pipeline and show the verdict",
+                       description="Start a verification run and follow it until it finishes. Exit status: 0 when "
+                                   "the run passed, 1 when it did not.")
+    v.add_argument("repository")
+    v.add_argument("revision", nargs="?", default="", help="branch or commit (default: the default branch)")
+    v.add_argument("--stage", action="append", default=[], dest="stages",
+                   help="run only this stage and the stages it needs (repeatable)")
+    v.add_argument("--full", action="store_true",
+                   help="run every test, not only the affected ones, and report tests selection would have missed")
+    v.add_argument("--for-branch", default="", metavar="BRANCH",
+                   help="use the pipeline of BRANCH's head (as a protected branch's gate does)")
+    v.add_argument("--no-wait", action="store_true", help="start the run and print its id without waiting")
+    v.set_defaults(run=verify)
+
+    r = sub.add_parser("runs", parents=[common], help="list verification runs, newest first")
+    r.add_argument("repository")
+    r.add_argument("--commit", default="", help="only runs of this commit id")
+    r.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
+    r.set_defaults(run=runs)
+
+    w = sub.add_parser("watch", parents=[common], help="follow a run's job events until it finishes",
+                       description="Stream a run's events. Exit status: 0 when the run passed, 1 when it did not.")
+    w.add_argument("repository")
+    w.add_argument("run_id")
+    w.set_defaults(run=watch)
+
+    p = sub.add_parser("pipeline", parents=[common], help="show, set or check a pipeline")
+    psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = psub.add_parser("show", parents=[common], help="the pipeline that applies to a revision")
+    show.add_argument("repository")
+    show.add_argument("revision", nargs="?", default="")
+    show.set_defaults(run=pipeline_show)
+    set_ = psub.add_parser("set", parents=[common], help="set the repository-level pipeline from a TOML file")
+    set_.add_argument("repository")
+    set_.add_argument("file", type=Path, help="a trellis.toml (use --remove to drop the repository pipeline)",
+                      nargs="?")
+    set_.add_argument("--remove", action="store_true", help="remove the repository-level pipeline")
+    set_.set_defaults(run=pipeline_set)
+    check = psub.add_parser("check", parents=[common], help="validate a trellis.toml locally (no server)")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=pipeline_check)
+
+    rv = sub.add_parser("review", parents=[common], help="external stages: list waiting chunks, post verdicts")
+    rsub = rv.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pending = rsub.add_parser("pending", parents=[common],
+                              help="stream the chunks waiting for a verdict (Ctrl-C to stop)")
+    pending.add_argument("repository")
+    pending.add_argument("--stage", default="", help="only this external stage")
+    pending.add_argument("--once", action="store_true", help="print what is waiting now and stop")
+    pending.set_defaults(run=review_pending)
+    post = rsub.add_parser("post", parents=[common], help="post the verdict of an external stage for one chunk")
+    post.add_argument("repository")
+    post.add_argument("run_id")
+    post.add_argument("stage")
+    post.add_argument("chunk", help="the chunk as listed (a path, path::qualname, or '' for commit scope)")
+    post.add_argument("--verdict", required=True, choices=["passed", "failed", "error", "skipped"])
+    post.add_argument("--summary", default="")
+    post.add_argument("--details-url", default="")
+    post.set_defaults(run=review_post)
+
+
+def _verdict(value: ci.Verdict | str) -> str:
+    name = value.value if isinstance(value, ci.Verdict) else value
+    return f"[{_STYLE.get(name, '')}]{name}[/]"
+
+
+def print_run(out: Output, run: ci.Run) -> None:
+    out.print(f"run {run.run_id} of {run.commit_id[:12]} ({run.trigger}{', ' + run.branch if run.branch else ''}, "
+              f"pipeline {run.pipeline_source}): {_verdict(run.verdict)}")
+    table = Table("stage", "chunk", "verdict", "time", "summary", box=None)
+    for job in run.jobs:
+        took = "cached" if job.cached else f"{job.duration_ms} ms"
+        table.add_row(job.stage, job.chunk or "(commit)", _verdict(job.verdict), took, job.summary)
+    if run.jobs:
+        out.print(table)
+    else:
+        out.print("no stage applies to this change")
+    for test in run.missed_tests:
+        out.print(f"[bold red]selection miss:[/] {test} failed in the full run but was not selected")
+
+
+def _follow(out: Output, client: Client, repository: str, run_id: str) -> int:
+    final: ci.Run | None = None
+    for event, run in client.watch_run(repository, run_id):
+        if event is not None and not out.json:
+            out.note(f"{event.stage} {event.chunk or '(commit)'}: "
+                     f"{convert.verdict_from_pb(event.verdict).value} {event.message}".rstrip())
+        if run is not None:
+            final = run
+    assert final is not None
+    if out.json:
+        out.data(final)
+    else:
+        print_run(out, final)
+    return 0 if final.verdict is ci.Verdict.PASSED else 1
+
+
+def verify(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        run = client.verify(args.repository, args.revision, stages=args.stages, full=args.full,
+                            pipeline_branch=args.for_branch)
+        if args.no_wait:
+            if out.json:
+                out.data(run)
+            else:
+                out.print(f"started run {run.run_id}; follow it with: trellis watch {args.repository} {run.run_id}")
+            return 0
+        return _follow(out, client, args.repository, run.run_id)
+
+
+def watch(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        return _follow(out, client, args.repository, args.run_id)
+
+
+def runs(args: argparse.Namespace) -> int:
+    out = Output(args)
+    found: list[ci.Run] = []
+    with connect(args) as client:
+        for run in client.list_runs(args.repository, args.commit):
+            found.append(run)
+            if len(found) >= args.limit:
+                break
+    if out.json:
+        out.data(found)
+        return 0
+    table = Table("run", "commit", "trigger", "branch", "verdict", "jobs", box=None)
+    for run in found:
+        cached = sum(j.cached for j in run.jobs)
+        table.add_row(run.run_id, run.commit_id[:12], run.trigger, run.branch, _verdict(run.verdict),
+                      f"{len(run.jobs)} ({cached} cached)")
+    out.print(table)
+    return 0
+
+
+def pipeline_show(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        pipeline = client.get_pipeline(args.repository, args.revision)
+    if out.json:
+        out.data({"source": pipeline.source, "stages": list(pipeline.stages), "config_toml": pipeline.config_toml})
+    else:
+        out.print(f"# from {pipeline.source}; stages in order: {', '.join(pipeline.stages)}")
+        out.print(pipeline.config_toml, markup=False)
+    return 0
+
+
+def pipeline_set(args: argparse.Namespace) -> int:
+    out = Output(args)
+    if args.remove == bool(args.file):
+        out.error("give a trellis.toml file, or --remove")
+        return 2
+    text = "" if args.remove else _read(args.file)
+    with connect(args) as client:
+        pipeline = client.set_pipeline(args.repository, text)
+    if out.json:
+        out.data({"source": pipeline.source, "stages": list(pipeline.stages)})
+    elif args.remove:
+        out.print(f"removed the repository pipeline of {args.repository}")
+    else:
+        out.print(f"set the pipeline of {args.repository}: {', '.join(pipeline.stages)}")
+    return 0
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise OSError(f"{path}: the pipeline is not UTF-8 text") from None
+
+
+def pipeline_check(args: argparse.Namespace) -> int:
+    out = Output(args)
+    try:
+        pipeline = ci.parse_pipeline(args.file.read_bytes(), source=str(args.file))
+    except ci.PipelineError as exc:
+        if out.json:
+            out.data({"valid": False, "error": str(exc)})
+        else:
+            out.error(str(exc))
+        return 1
+    if out.json:
+        out.data({"valid": True, "stages": list(pipeline.names)})
+    else:
+        out.print(f"{args.file}: valid; stages in order: {', '.join(pipeline.names)}")
+        for protection in pipeline.protections:
+            out.print(f"  protects {protection.branch}: requires {', '.join(protection.required)}")
+    return 0
+
+
+def review_pending(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        try:
+            for review in client.watch_reviews(args.repository, args.stage, timeout=1.0 if args.once else None):
+                if out.json:
+                    print(json.dumps({"run_id": review.run.rsplit("/", 1)[-1], "stage": review.stage,
+                                      "chunk": review.chunk, "commit_id": review.commit_id}), flush=True)
+                else:
+                    out.print(f"{review.run.rsplit('/', 1)[-1]} {review.stage} {review.chunk or '(commit)'} "
+                              f"at {review.commit_id[:12]}")
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def review_post(args: argparse.Namespace) -> int:
+    out = Output(args)
+    with connect(args) as client:
+        job = client.post_verdict(args.repository, args.run_id, args.stage, args.chunk, args.verdict,
+                                  args.summary, args.details_url)
+    if out.json:
+        out.data(job)
+    else:
+        out.print(f"{job.stage} {job.chunk or '(commit)'}: {_verdict(job.verdict)}")
+    return 0

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+import ci
+from vcs import InvalidArgument, LimitExceeded
+
+from .. import convert, names
+from ..interceptors import current_identity
+from ..v1 import pipelines_pb2 as pb
+from ..v1 import pipelines_pb2_grpc
+
+__all__ = ["PipelineServicer"]
+
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_STAGE_FILTERS = 64
+
+
+def _check_stage_names(stages: list[str]) -> list[str]:
+    if len(stages) > MAX_STAGE_FILTERS:
+        raise LimitExceeded(f"at most {MAX_STAGE_FILTERS} stages may be named", reason="TOO_MANY_STAGES")
+    return stages
+
+
+class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
+    def __init__(self, verifier: ci.Verifier) -> None:
+        self.verifier = verifier
+
+    def SetPipeline(self, request: pb.SetPipelineRequest, context: grpc.ServicerContext) -> pb.SetPipelineResponse:
+        repository = names.parse_repository(request.repository, "repository")
+        if len(request.config_toml.encode()) > MAX_CONFIG_BYTES:
+            raise LimitExceeded(f"config_toml is over {MAX_CONFIG_BYTES} bytes", reason="PIPELINE_TOO_LARGE")
+        pipeline = self.verifier.set_pipeline(repository, request.config_toml, current_identity())
+        if pipeline is None:
+            return pb.SetPipelineResponse(pipeline=pb.Pipeline(repository=request.repository, source=""))
+        return pb.SetPipelineResponse(pipeline=convert.pipeline_pb(repository, pipeline))
+
+    def GetPipeline(self, request: pb.GetPipelineRequest, context: grpc.ServicerContext) -> pb.GetPipelineResponse:
+        repository = names.parse_repository(request.repository, "repository")
+        pipeline = self.verifier.get_pipeline(repository, request.revision)
+        return pb.GetPipelineResponse(pipeline=convert.pipeline_pb(repository, pipeline))
+
+    def Verify(self, request: pb.VerifyRequest, context: grpc.ServicerContext) -> pb.VerifyResponse:
+        repository = names.parse_repository(request.parent, "parent")
+        if not request.revision:
+            raise InvalidArgument("revision is required: a branch or a commit id", reason="MISSING_FIELD",
+                                  field="revision")
+        run = self.verifier.start(
+            repository, request.revision, trigger="full" if request.full else "verify",
+            stages=_check_stage_names(list(request.stages)), full=request.full,
+            pipeline_branch=request.pipeline_branch,
+        )
+        return pb.VerifyResponse(run=convert.run_pb(run))
+
+    def GetRun(self, request: pb.GetRunRequest, context: grpc.ServicerContext) -> pb.GetRunResponse:
+        repository, run_id = names.parse_run(request.name)
+        return pb.GetRunResponse(run=convert.run_pb(self.verifier.get(repository, run_id)))
+
+    def ListRuns(self, request: pb.ListRunsRequest, context: grpc.ServicerContext) -> pb.ListRunsResponse:
+        repository = names.parse_repository(request.parent, "parent")
+        size = min(request.page_size or 50, 1000)
+        if request.page_size < 0:
+            raise InvalidArgument("page_size must not be negative", reason="INVALID_PAGE_SIZE")
+        after = request.page_token
+        if after and not (len(after) == 20 and all(c in "0123456789abcdef" for c in after)):
+            raise InvalidArgument("page_token is not a token this server issued", reason="INVALID_PAGE_TOKEN")
+        ids = self.verifier.list_runs(repository, request.commit_id)
+        if after:
+            ids = [i for i in ids if i < after]
+        page = ids[:size]
+        return pb.ListRunsResponse(
+            runs=[convert.run_pb(self.verifier.get(repository, i), with_tests=False) for i in page],
+            next_page_token=page[-1] if len(ids) > size else "",
+        )
+
+    def WatchRun(self, request: pb.WatchRunRequest, context: grpc.ServicerContext) -> Iterator[pb.WatchRunResponse]:
+        repository, run_id = names.parse_run(request.name)
+        for event, run in self.verifier.watch(repository, run_id, alive=context.is_active):
+            if run is not None:
+                yield pb.WatchRunResponse(run=convert.run_pb(run))
+            elif event is not None:
+                yield pb.WatchRunResponse(event=pb.JobEvent(
+                    stage=event.stage, chunk=event.chunk, verdict=convert.verdict_pb(event.verdict),
+                    time=convert.timestamp(event.time), message=event.message))
+
+    def PostVerdict(self, request: pb.PostVerdictRequest, context: grpc.ServicerContext) -> pb.PostVerdictResponse:
+        repository, run_id = names.parse_run(request.run, "run")
+        if len(request.summary) > 4096 or len(request.details_url) > 2048:
+            raise InvalidArgument("summary (4096) or details_url (2048) is too long", reason="FIELD_TOO_LONG")
+        result = self.verifier.post_verdict(
+            repository, run_id, request.stage, request.chunk, convert.verdict_from_pb(request.verdict),
+            request.summary, request.details_url, current_identity(),
+        )
+        return pb.PostVerdictResponse(result=convert.stage_result_pb(result))
+
+    def WatchReviews(
+        self, request: pb.WatchReviewsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchReviewsResponse]:
+        repository = names.parse_repository(request.parent, "parent")
+        self.verifier.store.open(repository)  # NOT_FOUND before the stream starts
+        for review in self.verifier.watch_reviews(repository, request.stage, alive=context.is_active):
+            yield pb.WatchReviewsResponse(
+                run=names.run_name(repository, review.run_id), commit_id=review.commit_id, stage=review.stage,
+                chunk=review.chunk, path=review.path, qualname=review.qualname, content=review.content)
