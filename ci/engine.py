@@ -99,7 +99,8 @@ class _Active:
     """A run being executed: its jobs, their dependencies and its event log."""
 
     def __init__(self, run: Run, pipeline: Pipeline, jobs: Sequence[PlannedJob], deps: dict[int, tuple[int, ...]],
-                 tree_id: str, changes: ChangeSet, full: bool) -> None:
+                 tree_id: str, changes: ChangeSet, full: bool, diff: semantic_diff.DiffResult,
+                 old_tree_id: str) -> None:
         self.run = run
         self.pipeline = pipeline
         self.planned = list(jobs)
@@ -107,6 +108,8 @@ class _Active:
         self.tree_id = tree_id
         self.changes = changes
         self.full = full
+        self.diff = diff
+        self.old_tree_id = old_tree_id
         self.dispatched: set[int] = set()
         self.closing = False
         self.events: list[JobEvent] = []
@@ -260,7 +263,7 @@ class Verifier:
         base_id = str(self._commit(repository, base_revision).id) if base_revision else ""
         # A root commit has nothing to diff against: every file is a chunk. `full`
         # (run every test, to check test selection) does not widen the other stages.
-        changes, all_files = self._changes(repository, commit, base_id)
+        diff, old_tree_id, changes, all_files = self._changes(repository, commit, base_id)
         jobs = plan(pipeline, changes, stages=selected, full=bool(all_files), all_files=all_files or None)
         now = time.time()
         run = Run(
@@ -271,7 +274,8 @@ class Verifier:
             pipeline_source=pipeline.source, session_id=session_id,
             stages=tuple(s.name for s in pipeline.stages if not selected or s.name in selected),
         )
-        active = _Active(run, pipeline, jobs, dependencies(jobs, pipeline), str(commit.tree_id), changes, full)
+        active = _Active(run, pipeline, jobs, dependencies(jobs, pipeline), str(commit.tree_id), changes, full,
+                         diff, old_tree_id)
         if not jobs:
             active.run = replace(run, verdict=Verdict.PASSED, end_time=now, start_time=now)
         self._save(active.run)
@@ -284,15 +288,20 @@ class Verifier:
         self._inline.submit(self._dispatch_ready, active)
         return active.run
 
-    def _changes(self, repository: str, commit: pygit2.Commit, base_id: str) -> tuple[ChangeSet, list[ChangedFile]]:
+    def _changes(
+        self, repository: str, commit: pygit2.Commit, base_id: str
+    ) -> tuple[semantic_diff.DiffResult, str, ChangeSet, list[ChangedFile]]:
+        """The diff from the base (default: the first parent), the base's tree, and the chunks to plan."""
+        repo = self.store.open(repository)
         old = base_id if base_id else (str(commit.parents[0].id) if commit.parents else "")
         result = self._diff(repository, old, str(commit.id))
+        old_tree = str(repo[old].tree_id) if old else ""  # type: ignore[attr-defined]
         changes = ChangeSet.from_diff(str(commit.id), result)
         all_files: list[ChangedFile] = []
-        if not commit.parents and not base_id:
-            for path, _ in _blobs(self.store.open(repository), commit.tree):
+        if not old:
+            for path, _ in _blobs(repo, commit.tree):
                 all_files.append(ChangedFile(path, "added", "", semantic_diff.language_for(path) or ""))
-        return changes, all_files
+        return result, old_tree, changes, all_files
 
     def on_push(self, repository: str, branch: str, commit_id: str, session_id: str = "") -> Run | None:
         """Start the run a push triggers, if a valid pipeline applies; cancel what the push supersedes."""
@@ -404,8 +413,8 @@ class Verifier:
         selection = None
         try:
             if stage.kind == "pytest":
-                selection = self.tests.select(self.store.open(active.run.repository), active.run.commit_id,
-                                              active.tree_id, active.changes)
+                selection = self.tests.select(self.store.open(active.run.repository), active.tree_id,
+                                              active.old_tree_id, active.diff)
                 total = selection.total
                 if stage.select == "affected" and not active.full and not selection.run_all:
                     if not selection.tests:

@@ -1,12 +1,19 @@
-"""Comparing the index with git (``trellis check``): what git holds that the index does not, and back."""
+"""Comparing the index with git (``trellis check``): what git holds that the index does not, and back.
+
+Runs are compared row by row: every run.json in git is read again and each run's rows are
+matched (count and a sum of row hashes, per run) with the index's.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import uuid
+from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from .gitsource import list_refs, read_session, session_chain
+from .gitsource import RefTip, list_tips, read_session, session_chain
+from .runs import InvalidRunRecord, read_run
+from .schema import table
 
 if TYPE_CHECKING:
     from .indexer import Indexer
@@ -14,11 +21,13 @@ if TYPE_CHECKING:
 __all__ = ["check_index", "git_code_commits"]
 
 _SHOW = 3
+_RUN_TABLES = ("verification_runs", "stage_results", "test_results", "run_refs")
 
 
-def git_code_commits(repo: pygit2.Repository) -> set[str]:
+def git_code_commits(repo: pygit2.Repository, tips: list[RefTip] | None = None) -> set[str]:
     """Every code commit reachable from a branch, tag or session (session event commits excluded)."""
-    tips = list_refs(repo)
+    if tips is None:
+        tips = list_tips(repo).refs
     events: set[str] = set()
     for tip in tips:
         if tip.kind == "session":
@@ -52,6 +61,7 @@ def check_index(indexer: Indexer) -> list[str]:
         ("sessions", "repository, session_id"),
         ("steps", "repository, session_id, step_index"),
         ("index_state", "repository, commit_id"),
+        *((t, ", ".join(table(t).key)) for t in _RUN_TABLES),
     ]:
         (duplicates,), = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {t}").fetchall()
         if duplicates:
@@ -66,7 +76,8 @@ def _check_repository(indexer: Indexer, name: str) -> list[str]:
         repo = pygit2.Repository(str(indexer.repos_dir / f"{name}.git"))
     except pygit2.GitError as exc:
         return [f"repository {name!r} cannot be opened: {exc}"]
-    git_refs = {t.ref_name: t.commit_id for t in list_refs(repo)}
+    listing = list_tips(repo)
+    git_refs = {t.ref_name: t.commit_id for t in listing.refs}
     index_refs = dict(
         con.execute("SELECT ref_name, commit_id FROM refs WHERE repository = ?", [name]).fetchall()
     )
@@ -80,7 +91,7 @@ def _check_repository(indexer: Indexer, name: str) -> list[str]:
                 f"{name}: ref {ref} is at {git_refs[ref]} in git but at {index_refs[ref]} in the index"
             )
 
-    git_commits = git_code_commits(repo)
+    git_commits = git_code_commits(repo, listing.refs)
     index_commits = {
         r[0] for r in con.execute("SELECT commit_id FROM commits WHERE repository = ?", [name]).fetchall()
     }
@@ -117,10 +128,68 @@ def _check_repository(indexer: Indexer, name: str) -> list[str]:
             problems.append(
                 f"{name}: session {sid} has {git_sessions[sid]} steps in git but {index_sessions[sid]} in the index"
             )
+    problems.extend(_check_runs(indexer, repo, name, listing.runs))
     if indexer.differ is not None:
         (lagging,), = con.execute(
             "SELECT count(*) FROM index_state WHERE repository = ? AND entities = 'unavailable'", [name]
         ).fetchall()
         if lagging:
             problems.append(f"{name}: {lagging} commits still lack their entity changes")
+    return problems
+
+
+def _check_runs(indexer: Indexer, repo: pygit2.Repository, name: str, git_runs: dict[str, str]) -> list[str]:
+    """Run refs against ``run_refs``, then every run's rows against what its ``run.json`` gives."""
+    from .indexer import _arrow_table
+
+    con = indexer.connection
+    problems: list[str] = []
+    index_runs = dict(
+        con.execute("SELECT run_id, record_id FROM run_refs WHERE repository = ?", [name]).fetchall()
+    )
+    missing = set(git_runs) - set(index_runs)
+    extra = set(index_runs) - set(git_runs)
+    moved = {r for r in set(git_runs) & set(index_runs) if git_runs[r] != index_runs[r]}
+    if missing:
+        problems.append(f"{name}: {len(missing)} runs are missing from the index ({_sample(missing)})")
+    if extra:
+        problems.append(f"{name}: {len(extra)} indexed runs are no longer in git ({_sample(extra)})")
+    if moved:
+        problems.append(
+            f"{name}: {len(moved)} runs point at another record in git than in the index ({_sample(moved)})"
+        )
+
+    expected: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _RUN_TABLES}
+    for run_id, record_id in git_runs.items():
+        try:
+            rows = read_run(repo, name, run_id, record_id)
+        except InvalidRunRecord:
+            expected["run_refs"].append((name, run_id, record_id, "invalid"))
+            continue
+        expected["verification_runs"].append(rows.run)
+        expected["stage_results"].extend(rows.stages)
+        expected["test_results"].extend(rows.tests)
+        expected["run_refs"].append((name, run_id, record_id, "indexed"))
+    reported = missing | extra | moved
+    for t, table_rows in expected.items():
+        view = f"_expected_{uuid.uuid4().hex[:8]}"
+        con.register(view, _arrow_table(t, table_rows))
+        try:
+            # Per run: row count and the sum of row hashes on both sides (EXCEPT ALL is ~30x slower).
+            digest = f"count(*) AS n, sum(hash({', '.join(table(t).column_names)})::HUGEINT) AS h"
+            differing = {
+                r[0] for r in con.execute(
+                    f"WITH g AS (SELECT run_id, {digest} FROM {view} GROUP BY run_id), "
+                    f"i AS (SELECT run_id, {digest} FROM {t} WHERE repository = ? GROUP BY run_id) "
+                    "SELECT coalesce(g.run_id, i.run_id) FROM g FULL OUTER JOIN i ON g.run_id = i.run_id "
+                    "WHERE g.n IS DISTINCT FROM i.n OR g.h IS DISTINCT FROM i.h",
+                    [name],
+                ).fetchall()
+            } - reported
+        finally:
+            con.unregister(view)
+        if differing:
+            problems.append(
+                f"{name}: {t} differs from git for {len(differing)} runs ({_sample(differing)})"
+            )
     return problems

@@ -1,5 +1,8 @@
 """Reading what the index derives from a bare repository: refs, repository facts, sessions.
 
+Verification runs are read by :mod:`query.runs`; their refs are listed here,
+in the same pass over the references as the branches, tags and sessions.
+
 Read-only: nothing here writes to git or takes the version-control core's
 locks, so indexing never blocks a push.
 """
@@ -13,12 +16,16 @@ from typing import Any
 
 import pygit2
 
+from vcs.records import RECORD_REF_PREFIX
 from vcs.sessions import SESSION_REF_PREFIX
 
 __all__ = [
+    "RUN_REF_PREFIX",
+    "RefListing",
     "RefTip",
     "SessionSnapshot",
     "list_refs",
+    "list_tips",
     "read_session",
     "repository_row",
     "session_chain",
@@ -27,6 +34,9 @@ __all__ = [
 
 _BRANCH_PREFIX = "refs/heads/"
 _TAG_PREFIX = "refs/tags/"
+# The verification engine keeps each run as the record ``runs/<run_id>`` (the
+# namespace is the engine's; the query layer does not import it).
+RUN_REF_PREFIX = f"{RECORD_REF_PREFIX}runs/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +47,34 @@ class RefTip:
     commit_id: str
 
 
-def list_refs(repo: pygit2.Repository) -> list[RefTip]:
-    """Branches, tags (peeled to their commit) and session refs, sorted by name."""
+@dataclass(frozen=True, slots=True)
+class RefListing:
+    """What a sync follows, from one pass over the references.
+
+    ``refs``: branches, tags and sessions, sorted by name. ``runs``: run id →
+    the record commit ``refs/trellis/runs/<run_id>`` points at (not peeled or
+    read: a sync reads only the runs whose target moved).
+    """
+
+    refs: list[RefTip]
+    runs: dict[str, str]
+
+
+def list_tips(repo: pygit2.Repository) -> RefListing:
+    """Branches, tags (peeled to their commit), session refs and run refs, in one pass."""
     tips: list[RefTip] = []
-    for ref_name in repo.references:
+    runs: dict[str, str] = {}
+    for ref in repo.references.iterator():
+        ref_name = ref.name
+        if ref_name.startswith(RUN_REF_PREFIX):
+            target = ref.target
+            if not isinstance(target, pygit2.Oid):  # a symbolic ref, not written by Trellis
+                try:
+                    target = ref.resolve().target
+                except (pygit2.GitError, KeyError, ValueError):
+                    continue
+            runs[ref_name.removeprefix(RUN_REF_PREFIX)] = str(target)
+            continue
         if ref_name.startswith(_BRANCH_PREFIX):
             kind, name = "branch", ref_name.removeprefix(_BRANCH_PREFIX)
         elif ref_name.startswith(_TAG_PREFIX):
@@ -49,16 +83,18 @@ def list_refs(repo: pygit2.Repository) -> list[RefTip]:
             kind, name = "session", ref_name.removeprefix(SESSION_REF_PREFIX)
         else:
             continue
-        ref = repo.references.get(ref_name)
-        if ref is None:  # deleted meanwhile
-            continue
         try:
             commit = ref.peel(pygit2.Commit)
         except (pygit2.GitError, KeyError, ValueError, pygit2.InvalidSpecError):
             continue  # a tag of a tree or blob, or a dangling ref: nothing to index
         tips.append(RefTip(ref_name, kind, name, str(commit.id)))
     tips.sort(key=lambda t: t.ref_name)
-    return tips
+    return RefListing(tips, runs)
+
+
+def list_refs(repo: pygit2.Repository) -> list[RefTip]:
+    """Branches, tags (peeled to their commit) and session refs, sorted by name."""
+    return list_tips(repo).refs
 
 
 def to_micros(seconds: float | None) -> int | None:

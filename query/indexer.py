@@ -6,9 +6,13 @@ tips it has caught up with (the ``refs`` table) and which commits it holds
 tips that moved (hiding the tips already indexed), indexes the new commits in
 Arrow batches, drops commits no ref reaches any more, refreshes changed
 sessions and their new steps, and finally records the new tips, so a crash at
-any point leaves an index that the next sync completes. Row contents depend
-on git alone (no wall-clock values), so :meth:`Indexer.rebuild` gives an
-identical index.
+any point leaves an index that the next sync completes. Verification runs
+(``refs/trellis/runs/<id>``, listed in the same pass over the refs) are
+followed the same way: ``run_refs`` remembers the record commit each run was
+read from, and only the runs whose ref moved are read again; a run's rows
+are replaced in one transaction (with the run's ``run_refs`` row). Row
+contents depend on git alone (no wall-clock values), so
+:meth:`Indexer.rebuild` gives an identical index.
 
 Threads: one writer (every method that changes the index takes the
 indexer's lock); queries run on their own cursors (:meth:`Indexer.cursor`)
@@ -37,7 +41,8 @@ from vcs.validation import check_repository_name
 
 from .changes import CommitRows, EntityDiffer, commit_rows, default_entity_differ
 from .database import DatabaseSettings, open_database
-from .gitsource import RefTip, SessionSnapshot, list_refs, read_session, repository_row, session_chain
+from .gitsource import RefTip, SessionSnapshot, list_tips, read_session, repository_row, session_chain
+from .runs import InvalidRunRecord, read_run
 from .schema import TABLES, arrow_schema, create_schema, drop_schema, table
 
 __all__ = ["Indexer", "ProgressCallback", "SyncStats"]
@@ -49,6 +54,8 @@ ProgressCallback = Callable[[int, int], None]
 # Tables holding derived rows, per repository (everything but bookkeeping of the schema itself).
 _REPOSITORY_TABLES = [t.name for t in TABLES]
 _COMMIT_TABLES = ["commits", "commit_parents", "file_changes", "entity_changes", "index_state"]
+_RUN_TABLES = ["verification_runs", "stage_results", "test_results", "run_refs"]
+_RUNS_PER_TRANSACTION = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,9 @@ class SyncStats:
     file_changes_added: int = 0
     entity_changes_added: int = 0
     entity_backfilled_commits: int = 0
+    runs_changed: int = 0
+    runs_removed: int = 0
+    runs_invalid: int = 0  # run records skipped because their run.json could not be read (logged)
 
     def __add__(self, other: SyncStats) -> SyncStats:
         return SyncStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -305,7 +315,8 @@ class _RepositorySync:
         self.on_progress = on_progress
 
     def run(self) -> SyncStats:
-        current = {t.ref_name: t for t in list_refs(self.repo)}
+        listing = list_tips(self.repo)
+        current = {t.ref_name: t for t in listing.refs}
         indexed = {
             r[0]: RefTip(r[0], r[1], r[2], r[3])
             for r in self.con.execute(
@@ -326,6 +337,7 @@ class _RepositorySync:
             stats += self._catch_up(current, indexed, changed, deleted, new_repo_row)
         elif new_repo_row is not None:
             self._transaction(lambda: self._replace_repository_row(repo_row))
+        stats += self._sync_runs(listing.runs)
         if self.ix.differ is not None:
             stats += self._backfill_entities()
         return stats
@@ -534,6 +546,41 @@ class _RepositorySync:
             batch.add("steps", snapshot.step_rows(self.repo, self.name, int(last_step.get(snapshot.row[1]) or 0)))
         self.ix._write(batch)
         return SyncStats(sessions_changed=len(sessions) + len(dropped), steps_added=batch.count("steps"))
+
+    def _sync_runs(self, current: dict[str, str]) -> SyncStats:
+        """Replace the rows of every run whose ref moved; drop those whose ref is gone."""
+        indexed = dict(
+            self.con.execute("SELECT run_id, record_id FROM run_refs WHERE repository = ?", [self.name]).fetchall()
+        )
+        changed = sorted(run_id for run_id, record_id in current.items() if indexed.get(run_id) != record_id)
+        removed = sorted(set(indexed) - set(current))
+        stats = SyncStats(runs_removed=len(removed))
+        if removed:
+            self._transaction(lambda: self.ix._delete_where_in(_RUN_TABLES, self.name, "run_id", removed))
+        for start in range(0, len(changed), _RUNS_PER_TRANSACTION):
+            part = changed[start:start + _RUNS_PER_TRANSACTION]
+            batch = _Batch()
+            invalid = 0
+            for run_id in part:
+                try:
+                    rows = read_run(self.repo, self.name, run_id, current[run_id])
+                except InvalidRunRecord as exc:
+                    log.warning("%s: run %s (record %s) skipped: %s", self.name, run_id, current[run_id], exc)
+                    invalid += 1
+                    batch.add("run_refs", [(self.name, run_id, current[run_id], "invalid")])
+                    continue
+                batch.add("verification_runs", [rows.run])
+                batch.add("stage_results", rows.stages)
+                batch.add("test_results", rows.tests)
+                batch.add("run_refs", [(self.name, run_id, current[run_id], "indexed")])
+
+            def write(part: list[str] = part, batch: _Batch = batch) -> None:
+                self.ix._delete_where_in(_RUN_TABLES, self.name, "run_id", part)
+                self.ix._write(batch)
+
+            self._transaction(write)
+            stats += SyncStats(runs_changed=len(part) - invalid, runs_invalid=invalid)
+        return stats
 
     def _replace_repository_row(self, row: tuple[Any, ...]) -> None:
         self.con.execute("DELETE FROM repositories WHERE repository = ?", [self.name])

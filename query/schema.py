@@ -31,7 +31,7 @@ __all__ = [
     "table",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: test_results.chunk, run_refs
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,26 +260,29 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "verification_runs",
-        "One row per verification run of a commit (filled by the verification issue).",
+        "One row per verification run (`refs/trellis/runs/<run_id>`), as its latest `run.json` says.",
         ("repository", "run_id"),
         (
             _REPO,
-            _c("run_id", "VARCHAR", "Run id."),
+            _c("run_id", "VARCHAR", "Run id (time-ordered): the key of its record `refs/trellis/runs/<run_id>`."),
             _COMMIT.with_doc("Commit verified."),
             _c("branch", "VARCHAR", "Branch the run was for (NULL if none)."),
-            _c("pipeline", "VARCHAR", "Pipeline name or digest of its definition."),
-            _c("trigger", "VARCHAR", "`commit`, `merge`, `manual`, `full`…"),
-            _c("status", "VARCHAR", "`queued`, `running`, `passed`, `failed`, `error`, `cancelled`."),
+            _c("pipeline", "VARCHAR", "Where the pipeline came from: `repository` (set with SetPipeline) or "
+               "`<commit>:trellis.toml` (NULL if not recorded)."),
+            _c("trigger", "VARCHAR", "`push`, `verify`, `full` (every test, to check test selection) or `gate` "
+               "(a protected branch's merge gate)."),
+            _c("status", "VARCHAR", "The run's verdict: `pending`, `running`, `passed`, `failed`, `error`, "
+               "`skipped`, `cancelled` or `timed_out`."),
             _c("create_time", "TIMESTAMP", "When the run was requested."),
-            _c("start_time", "TIMESTAMP", "When its first job started."),
-            _c("end_time", "TIMESTAMP", "When it finished."),
-            _c("duration_ms", "BIGINT", "Wall time in milliseconds."),
+            _c("start_time", "TIMESTAMP", "When its first job started (NULL before)."),
+            _c("end_time", "TIMESTAMP", "When it finished (NULL until then)."),
+            _c("duration_ms", "BIGINT", "`end_time - start_time` in milliseconds (NULL until both are known)."),
             _c("session_id", "VARCHAR", "Session of the verified commit (NULL if none)."),
         ),
     ),
     Table(
         "stage_results",
-        "One row per stage job (per chunk: commit, file or entity) of a run.",
+        "One row per job of a run: one stage over one chunk (the commit, a file or an entity).",
         ("repository", "run_id", "stage", "chunk"),
         (
             _REPO,
@@ -290,30 +293,50 @@ TABLES: tuple[Table, ...] = (
             _c("chunk", "VARCHAR", "Chunk key: empty for a commit-scope job, else the path or `path::qualname`."),
             _c("path", "VARCHAR", "File of the chunk (NULL for commit scope)."),
             _c("qualname", "VARCHAR", "Entity of the chunk (NULL unless entity scope)."),
-            _c("status", "VARCHAR", "`passed`, `failed`, `error`, `skipped`, `timeout`, `cancelled`."),
+            _c("status", "VARCHAR", "The job's verdict: `pending`, `running`, `passed`, `failed`, `error`, "
+               "`skipped`, `cancelled` or `timed_out`."),
             _c("cached", "BOOLEAN", "Whether the result came from the cache."),
-            _c("exit_code", "INTEGER", "Process exit code (NULL for built-in stages)."),
-            _c("message", "VARCHAR", "Summary message."),
-            _c("start_time", "TIMESTAMP", "Job start."),
-            _c("end_time", "TIMESTAMP", "Job end."),
-            _c("duration_ms", "BIGINT", "Job wall time in milliseconds."),
+            _c("exit_code", "INTEGER", "Exit code of the job's process (0 when none ran: built-in and external "
+               "stages, jobs that did not start)."),
+            _c("message", "VARCHAR", "Summary (NULL if none)."),
+            _c("start_time", "TIMESTAMP", "Job start (NULL if it did not start)."),
+            _c("end_time", "TIMESTAMP", "Job end (NULL until it finished)."),
+            _c("duration_ms", "BIGINT", "Run time of the job in milliseconds, as the engine measured it "
+               "(`end_time - start_time` when the run does not say)."),
         ),
     ),
     Table(
         "test_results",
-        "One row per test case a test stage ran.",
-        ("repository", "run_id", "stage", "test_id"),
+        "One row per test case a job of a test stage ran.",
+        ("repository", "run_id", "stage", "chunk", "test_id"),
         (
             _REPO,
             _c("run_id", "VARCHAR", "Run the test belongs to."),
             _COMMIT.with_doc("Commit verified."),
             _c("stage", "VARCHAR", "Stage that ran it."),
+            _c("chunk", "VARCHAR", "Chunk of the job that ran it (joins `stage_results` on "
+               "`repository, run_id, stage, chunk`)."),
             _c("test_id", "VARCHAR", "Test id, e.g. `tests/test_x.py::test_y`."),
-            _c("path", "VARCHAR", "Test file."),
-            _c("status", "VARCHAR", "`passed`, `failed`, `error`, `skipped`, `xfailed`, `xpassed`."),
+            _c("path", "VARCHAR", "Test file: the part of `test_id` before `::`."),
+            _c("status", "VARCHAR", "`passed`, `failed`, `error` or `skipped` (a test listed twice in one job "
+               "keeps the worse verdict)."),
             _c("duration_ms", "BIGINT", "Test duration in milliseconds."),
-            _c("message", "VARCHAR", "Failure message (NULL when passed)."),
+            _c("message", "VARCHAR", "Failure message (NULL if none)."),
         ),
+    ),
+    Table(
+        "run_refs",
+        "Indexer bookkeeping: one row per run ref `refs/trellis/runs/<run_id>` with the record commit the "
+        "run's rows were read from (`indexed`), or whose `run.json` could not be read and was skipped "
+        "(`invalid`). A sync re-reads a run only when its ref moved.",
+        ("repository", "run_id"),
+        (
+            _REPO,
+            _c("run_id", "VARCHAR", "Run id."),
+            _c("record_id", "VARCHAR", "Commit the run ref pointed at (a record commit, not a code commit)."),
+            _c("state", "VARCHAR", "`indexed` or `invalid`."),
+        ),
+        internal=True,
     ),
     Table(
         "index_state",

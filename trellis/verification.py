@@ -21,14 +21,8 @@ EXECUTORS = ("local", "ray")
 
 
 def _executor(kind: str, data_dir: Path, workers: int, ray_address: str | None) -> ci.Executor:
-    try:  # TEMPORARY while ci.executors is being written: remove before landing
-        import ci.executors
-
-        ci.executors.LocalExecutor  # noqa: B018
-    except (ImportError, AttributeError):
-        return None  # type: ignore[return-value]
     if kind == "ray":
-        return ci.RayExecutor(address=ray_address, workspace_root=data_dir / "workspaces" / "ray")
+        return ci.RayExecutor(address=ray_address, workspace_root=str(data_dir / "workspaces" / "ray"))
     return ci.LocalExecutor(data_dir / "workspaces", workers=workers)
 
 

@@ -142,6 +142,7 @@ scope = "file"
 kind = "external"
 scope = "entity"
 when.paths = ["pay/**"]
+when.entities = ["function"]
 needs = ["syntax"]
 """
 
@@ -154,16 +155,16 @@ def test_external_stages_wait_for_verdicts_streamed_to_reviewers(demo: Client) -
     for review in demo.watch_reviews("demo", timeout=30):
         reviews.append(review)
         break
-    assert reviews[0].stage == "review" and reviews[0].chunk == "pay/card.py::card.charge"
+    assert reviews[0].stage == "review" and reviews[0].chunk == "pay/card.py::pay.card.charge"
     assert reviews[0].content.startswith(b"def charge")
     assert demo.get_run("demo", run.run_id).verdict is ci.Verdict.RUNNING
-    job = demo.post_verdict("demo", run.run_id, "review", "pay/card.py::card.charge", "passed", "LGTM",
+    job = demo.post_verdict("demo", run.run_id, "review", "pay/card.py::pay.card.charge", "passed", "LGTM",
                             "https://example.invalid/r/1")
     assert job.verdict is ci.Verdict.PASSED and job.summary == "LGTM"
     final = demo.wait_run("demo", run.run_id, timeout=30)
     assert final.verdict is ci.Verdict.PASSED
     with pytest.raises(vcs.FailedPrecondition) as twice:
-        demo.post_verdict("demo", run.run_id, "review", "pay/card.py::card.charge", "failed")
+        demo.post_verdict("demo", run.run_id, "review", "pay/card.py::pay.card.charge", "failed")
     assert twice.value.reason == "VERDICT_FINAL"
     with pytest.raises(vcs.FailedPrecondition) as builtin:
         demo.post_verdict("demo", run.run_id, "syntax", "pay/card.py", "failed")

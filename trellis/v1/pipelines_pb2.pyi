@@ -238,6 +238,10 @@ class StageResult(_message.Message):
     TESTS_FIELD_NUMBER: _builtins.int
     SELECTED_TESTS_FIELD_NUMBER: _builtins.int
     TOTAL_TESTS_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    REVIEWER_FIELD_NUMBER: _builtins.int
+    DETAILS_URL_FIELD_NUMBER: _builtins.int
     stage: _builtins.str
     """The name of the stage, as declared in the pipeline."""
     chunk: _builtins.str
@@ -264,9 +268,21 @@ class StageResult(_message.Message):
     """
     total_tests: _builtins.int
     """The number of tests in the whole suite; 0 when unknown."""
+    reviewer: _builtins.str
+    """Who posted the verdict of an external stage; empty otherwise."""
+    details_url: _builtins.str
+    """The link a reviewer gave with the verdict; empty otherwise."""
     @_builtins.property
     def tests(self) -> _containers.RepeatedCompositeFieldContainer[Global___TestCase]:
         """For a `pytest` stage: the test cases it ran."""
+
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the job started; unset while it waits."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When the job finished; unset until it has."""
 
     def __init__(
         self,
@@ -283,10 +299,14 @@ class StageResult(_message.Message):
         tests: _abc.Iterable[Global___TestCase] | None = ...,
         selected_tests: _builtins.int = ...,
         total_tests: _builtins.int = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        reviewer: _builtins.str = ...,
+        details_url: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "chunk", b"chunk", "duration_ms", b"duration_ms", "exit_code", b"exit_code", "output", b"output", "scope", b"scope", "selected_tests", b"selected_tests", "stage", b"stage", "summary", b"summary", "tests", b"tests", "total_tests", b"total_tests", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "chunk", b"chunk", "details_url", b"details_url", "duration_ms", b"duration_ms", "end_time", b"end_time", "exit_code", b"exit_code", "output", b"output", "reviewer", b"reviewer", "scope", b"scope", "selected_tests", b"selected_tests", "stage", b"stage", "start_time", b"start_time", "summary", b"summary", "tests", b"tests", "total_tests", b"total_tests", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
