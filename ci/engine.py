@@ -111,6 +111,7 @@ class _Active:
         self.diff = diff
         self.old_tree_id = old_tree_id
         self.dispatched: set[int] = set()
+        self.futures: dict[int, Future[Any]] = {}
         self.closing = False
         self.events: list[JobEvent] = []
         self.cond = threading.Condition()
@@ -386,10 +387,14 @@ class Verifier:
                 return ("blob", str(tree[planned.chunk.path].id), planned.chunk.path)
             except KeyError:
                 return ("missing", planned.chunk.path)
-        return ("tree", active.tree_id, planned.command, planned.chunk.label, "full" if active.full else "")
+        # pytest's selection depends on the change, not only on the tree: the base is an input too.
+        base = active.old_tree_id if planned.stage.kind == "pytest" else ""
+        return ("tree", active.tree_id, base, planned.command, planned.chunk.label, "full" if active.full else "")
 
     def _run_syntax(self, active: _Active, i: int, key: str) -> None:
         job = active.run.jobs[i]
+        if job.final:
+            return
         repo = self.store.open(active.run.repository)
         tree = repo[active.tree_id]
         assert isinstance(tree, pygit2.Tree)
@@ -405,9 +410,12 @@ class Verifier:
                        key=key)
 
     def _run_process(self, active: _Active, i: int, key: str) -> None:
+        """Select tests (pytest), then hand the job to the executor; ``_process_done`` takes the outcome."""
         planned = active.planned[i]
         stage = planned.stage
         job = active.run.jobs[i]
+        if job.final:  # cancelled while it waited for a thread
+            return
         pytest_args: tuple[str, ...] = ()
         selected = total = 0
         selection = None
@@ -440,25 +448,41 @@ class Verifier:
                 kind="pytest" if stage.kind == "pytest" else "command",
                 pytest_args=pytest_args,
             )
-            outcome = self.executor.submit(request).result()
+            future = self.executor.submit(request)
         except Exception as exc:  # noqa: BLE001 - a broken check is a job ERROR, never a crashed engine
             self._complete(active, i, replace(job, verdict=Verdict.ERROR, end_time=time.time(),
                                               summary=f"the job could not run: {exc}"[:500]), key="")
             return
+        with active.cond:
+            active.futures[i] = future
+        future.add_done_callback(lambda f: self._process_done(active, i, key, selection, selected, total, f))
+
+    def _process_done(self, active: _Active, i: int, key: str, selection: Any, selected: int, total: int,
+                      future: Future[Any]) -> None:
+        stage = active.planned[i].stage
+        job = active.run.jobs[i]
+        with active.cond:
+            active.futures.pop(i, None)
+        if future.cancelled():
+            return  # cancel() already recorded the verdict
+        try:
+            outcome = future.result()
+        except Exception as exc:  # noqa: BLE001 - the executor failed, not the code
+            self._complete(active, i, replace(job, verdict=Verdict.ERROR, end_time=time.time(),
+                                              summary=f"the executor failed: {exc}"[:500]), key="")
+            return
         tests = tuple(TestCase(t.nodeid, _TEST_VERDICTS.get(t.outcome, Verdict.ERROR), int(t.duration_s * 1000),
-                               t.message) for t in getattr(outcome, "tests", ()))
+                               t.message) for t in outcome.tests)
         verdict = _STATUS.get(outcome.status, Verdict.ERROR)
-        if stage.kind == "pytest" and verdict is Verdict.FAILED and outcome.exit_code not in (1,):
-            verdict = Verdict.ERROR  # pytest exit 2-5: interrupted, internal error, usage, no tests
-            if outcome.exit_code == 5:
-                verdict = Verdict.PASSED
-        summary = getattr(outcome, "summary", "") or getattr(outcome, "reason", "") or f"exit {outcome.exit_code}"
-        result = replace(job, verdict=verdict, exit_code=outcome.exit_code, output=outcome.output,
+        if stage.kind == "pytest" and verdict is Verdict.FAILED and outcome.exit_code != 1:
+            # pytest's exit 5 is "no tests collected"; 2-4 are interruptions, internal and usage errors.
+            verdict = Verdict.PASSED if outcome.exit_code == 5 else Verdict.ERROR
+        summary = outcome.summary or outcome.reason or f"exit {outcome.exit_code}"
+        result = replace(job, verdict=verdict, exit_code=outcome.exit_code or 0, output=outcome.output,
                          duration_ms=int(outcome.duration_s * 1000), summary=summary, tests=tests,
                          selected_tests=selected, total_tests=total, end_time=time.time())
-        if active.full and selection is not None and stage.kind == "pytest":
-            failed = {t.test_id: t.verdict.value for t in tests}
-            missed = self.tests.missed(selection, failed)
+        if active.full and selection is not None:
+            missed = self.tests.missed(selection, {t.test_id: t.verdict.value for t in tests})
             if missed:
                 with active.cond:
                     active.run = replace(active.run, missed_tests=tuple(sorted({*active.run.missed_tests, *missed})))
@@ -524,6 +548,8 @@ class Verifier:
                        if j.verdict is Verdict.PENDING and (i not in active.dispatched
                                                             or active.planned[i].stage.kind == "external")]
             active.dispatched.update(waiting)
+            queued = [i for i, f in list(active.futures.items()) if f.cancel()]  # in the executor's queue, not started
+        waiting += queued
         for i in waiting:
             self._complete(active, i, replace(active.run.jobs[i], verdict=Verdict.CANCELLED, summary=why))
 

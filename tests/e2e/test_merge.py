@@ -57,7 +57,7 @@ def test_both_appending_a_function_merges_where_git_conflicts(
     forked.merge("demo", "main", "agents/alice/a")  # fast-forward
     result = forked.merge("demo", "main", "agents/bob/b")
     assert result.clean and result.strategy == "structured" and result.commit is not None
-    merged = forked.read_file("demo", "main", "app.py").content
+    merged = forked.read_file("demo", "app.py", "main").content
     assert b"def from_left" in merged and b"def from_right" in merged and merged.startswith(BASE)
     compile(merged, "app.py", "exec")
     assert len(result.commit.parent_ids) == 2
@@ -95,7 +95,7 @@ def test_rebase_on_a_stale_head_uses_the_structured_merge(forked: Client, data_d
     forked.commit("demo", "main", {"app.py": LEFT}, "left", expected_head=head)
     reply = forked.commit("demo", "main", {"app.py": RIGHT}, "right", expected_head=head, on_stale="rebase")
     assert reply.rebased
-    merged = forked.read_file("demo", "main", "app.py").content
+    merged = forked.read_file("demo", "app.py", "main").content
     assert b"def from_left" in merged and b"def from_right" in merged
     assert_fsck_clean(repo_path(data_dir, "demo"))
 

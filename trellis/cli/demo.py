@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 import logging
 import tempfile
 from collections import Counter
@@ -15,6 +16,9 @@ import semantic_diff
 
 from .. import config as cfg
 from .context import Output
+
+if TYPE_CHECKING:
+    from ..demo import DemoReport
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -36,7 +40,7 @@ QUESTIONS = [
     ("Which functions did each agent add (entity changes joined with commits)?",
      "SELECT c.agent, count(*) AS functions_added, min(e.qualname) AS first, max(e.qualname) AS last "
      "FROM entity_changes e JOIN commits c USING (repository, commit_id) "
-     "WHERE e.repository = '{repo}' AND e.change = 'added' AND e.kind = 'function' "
+     "WHERE e.repository = '{repo}' AND e.change = 'added' AND e.kind = 'function' AND c.agent LIKE 'agent-%' "
      "GROUP BY ALL ORDER BY c.agent LIMIT 8"),
     ("Which files changed most often?",
      "SELECT path, count(*) AS commits, sum(additions) AS lines_added FROM file_changes "
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             sample = report.agents[0]
             log = list(client.log(report.repository, sample.branch, limit=8))
             last_diff = client.diff(report.repository, sample.branch).result
-            branch_diffs = {a.agent: client.diff(report.repository, a.branch, "main").result
+            branch_diffs = {a.agent: client.diff(report.repository, a.branch, report.seed_commit).result
                             for a in report.agents}
             running.index.wait_idle(60)
             answers = [(question, client.query(sql.format(repo=report.repository)).table)
@@ -91,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
             "seconds": report.seconds, "commits_per_second": report.throughput,
             "p50_ms": report.percentile(50), "p99_ms": report.percentile(99),
             "sql": [{"question": q, "rows": list(json_rows(t))} for q, t in answers],
+            "verdicts": {branch: run.verdict.value for branch, run in report.branch_runs.items()},
+            "merges": {"merged": report.merge.merged, "line_merge_refused": report.merge.line_merge_refused,
+                       "conflicts": report.merge.conflicts,
+                       "main_verdict": report.merge.main_run.verdict.value if report.merge.main_run else None},
             "agents": [{"agent": a.agent, "session_id": a.session_id, "branch": a.branch,
                         "commits": a.commits, "steps": a.steps,
                         "entity_changes": [semantic_diff.change_to_json(c) for c in branch_diffs[a.agent].changes]}
@@ -111,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"\n[bold]semantic diff of the last commit on {sample.branch}[/]:")
     for change in last_diff.changes:
         out.print(f"  {semantic_diff.describe(change)}", markup=False)
-    out.print("\n[bold]what each agent changed, against main[/] (entity level):")
+    out.print("\n[bold]what each agent changed[/] (entity level, against the seed commit):")
     for agent, result in branch_diffs.items():
         counts = Counter(f"{c.change} {c.kind}" for c in result.changes)
         out.print(f"  {agent}: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
@@ -121,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         for row in table.to_pylist():
             view.add_row(*(str(v) for v in row.values()))
         out.print(view)
+    _print_verification(out, report)
     out.print(f"\nData kept in [bold]{data_dir}[/]. Explore it:")
     out.print(f"  git --git-dir {repo_path} log --oneline {sample.branch} | head", markup=False)
     out.print(f"  git --git-dir {repo_path} show refs/trellis/sessions/{sample.session_id}:session.json", markup=False)
@@ -128,4 +137,38 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"  trellis --data-dir {data_dir} log {report.repository} {sample.branch}", markup=False)
     out.print(f"  trellis --data-dir {data_dir} diff {report.repository} main {sample.branch}", markup=False)
     out.print(f"  trellis --data-dir {data_dir} query \"SELECT * FROM session_summary\"", markup=False)
+    out.print(f"  trellis --data-dir {data_dir} runs {report.repository}", markup=False)
+    out.print(f"  trellis --data-dir {data_dir} verify {report.repository} main", markup=False)
     return 0
+
+
+def _print_verification(out: Output, report: "DemoReport") -> None:
+    out.print("\n[bold]verification[/]: every push ran the pipeline (syntax per file, then the affected tests); "
+              "a newer push cancels what an older one had not started")
+    table = Table("agent", "head verdict", "jobs", "tests run / suite", "summary", box=None)
+    for a in report.agents:
+        run = report.branch_runs.get(a.branch)
+        if run is None:
+            continue
+        tests = next((j for j in run.jobs if j.stage == "tests"), None)
+        selected = f"{tests.selected_tests} / {tests.total_tests}" if tests and tests.total_tests else "-"
+        table.add_row(a.agent, run.verdict.value, str(len(run.jobs)), selected, tests.summary if tests else "")
+    out.print(table)
+    for a in report.agents:
+        for what, run, ms in a.verdicts:
+            failed = [j for j in run.jobs if j.verdict.value not in ("passed", "skipped")]
+            detail = f": {failed[0].stage} {failed[0].summary}" if failed else ""
+            out.print(f"  {a.agent} pushed {what} and waited {ms:.0f} ms for the verdict: "
+                      f"[bold]{run.verdict.value}[/]{detail}", markup=True)
+    merge = report.merge
+    strategies = Counter(strategy for _, strategy in merge.merged)
+    out.print(f"\n[bold]merging the {len(report.agents)} agent branches into main[/]: "
+              + ", ".join(f"{n} {s.replace('_', '-')}" for s, n in sorted(strategies.items())))
+    if merge.line_merge_refused:
+        out.print(f"  a line merge (diff3, as git merge-file) would have refused {len(merge.line_merge_refused)} of "
+                  "them: every agent appended a function at the end of calc/ops.py; the structured merge "
+                  "combined them entity by entity")
+    for branch, n in merge.conflicts:
+        out.print(f"  {branch}: {n} conflict(s), left unmerged")
+    if merge.main_run is not None:
+        out.print(f"  main after the merges: [bold]{merge.main_run.verdict.value}[/] (run {merge.main_run.run_id})")
