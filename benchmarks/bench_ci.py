@@ -1,0 +1,182 @@
+"""Benchmark: push-to-verdict for micro-commits with affected-test selection, against a fresh full run.
+
+A sample Python project is generated (``ci.sample_project``: about 10,000
+lines and more than 500 tests at the default size) and pushed to a real
+server (in this process, loopback gRPC) whose pipeline checks the syntax of
+every changed file and runs the tests that reach the change (``kind =
+"pytest"``, ``select = "affected"``). Then, in one run:
+
+  trellis    a series of micro-commits (``sample_project.micro_edit``: one
+             function body, docstring or constant each), every one a
+             ``Commit(wait_for_verdict=True)``: the time from sending the
+             commit to holding the verdict, p50 / p95;
+  baseline   for a few of the same commits: a fresh checkout of the commit
+             (``git archive`` into a new directory) plus the whole suite with
+             ``pytest -n 2`` — what a hosted CI does on every push;
+  cached     ``Verify`` of an already verified commit, answered from the
+             result cache: the time from the request to the finished run.
+
+Goals (issue 5): trellis p50 <= 1 s; baseline p50 / trellis p50 >= 20;
+cached p50 <= 50 ms. Run ``python benchmarks/bench_ci.py [--quick]``
+(``--json`` for machine-readable output, ``--check`` to exit 1 on a missed
+goal). Prints a Markdown section for benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import ci  # noqa: E402
+from ci import sample_project  # noqa: E402
+from trellis.client import Client  # noqa: E402
+from trellis.config import ServerConfig  # noqa: E402
+from trellis.server import build_server  # noqa: E402
+
+PIPELINE = """\
+[stages.syntax]
+kind = "syntax"
+when.languages = ["python"]
+
+[stages.tests]
+kind = "pytest"
+select = "affected"
+needs = ["syntax"]
+timeout = "5m"
+"""
+
+
+def pct(data: list[float], p: float) -> float:
+    ordered = sorted(data)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def baseline(repo_path: Path, commit: str, workdir: Path) -> tuple[float, int]:
+    """Fresh checkout + the full suite with pytest -n 2: seconds, and pytest's exit status."""
+    target = workdir / f"checkout-{commit[:12]}"
+    t0 = time.perf_counter()
+    target.mkdir()
+    archive = subprocess.run(["git", "--git-dir", str(repo_path), "archive", commit], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider"],
+                          cwd=target, env=env, capture_output=True)
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(target, ignore_errors=True)
+    return seconds, done.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer commits and baseline runs (about a minute)")
+    parser.add_argument("--commits", type=int, default=0, help="micro-commits to time (default 30, quick 10)")
+    parser.add_argument("--baseline-runs", type=int, default=0, help="baseline runs (default 3, quick 2)")
+    parser.add_argument("--modules", type=int, default=40, help="sample project modules (default 40: ~10k lines)")
+    parser.add_argument("--tmpdir", default=None, help="where the data directory goes (default: the system's)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    args = parser.parse_args()
+    commits = args.commits or (10 if args.quick else 30)
+    baseline_runs = args.baseline_runs or (2 if args.quick else 3)
+
+    files = sample_project.generate(modules=args.modules)
+    lines = sum(c.count(b"\n") for p, c in files.items() if p.endswith(".py"))
+    files["trellis.toml"] = PIPELINE.encode()
+    work = Path(tempfile.mkdtemp(prefix="bench-ci-", dir=args.tmpdir))
+    data_dir = work / "data"
+    data_dir.mkdir()
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    results: dict[str, object] = {}
+    try:
+        with Client(running.address, agent="bench", timeout=600) as client:
+            client.create_repository("sample")
+            seeded = client.commit("sample", "main", files, "Seed the sample project", wait_for_verdict=True)
+            assert seeded.run is not None
+            tests_job = next(j for j in seeded.run.jobs if j.stage == "tests")
+            total_tests = tests_job.total_tests
+            print(f"seeded: {lines} lines of Python, {total_tests} tests; first run {seeded.run.verdict.value} "
+                  f"({tests_job.summary})", file=sys.stderr)
+            head = seeded.commit.commit_id
+            current = dict(files)
+            latencies: list[float] = []
+            selected: list[int] = []
+            verdicts: list[str] = []
+            commit_ids: list[str] = []
+            for n in range(commits):
+                current, path, qualname = sample_project.micro_edit(current, seed=n)
+                t0 = time.perf_counter()
+                reply = client.commit("sample", "main", {path: current[path]}, f"micro-edit {qualname}",
+                                      expected_head=head, wait_for_verdict=True)
+                latencies.append(time.perf_counter() - t0)
+                assert reply.run is not None
+                head = reply.commit.commit_id
+                commit_ids.append(head)
+                verdicts.append(reply.run.verdict.value)
+                job = next((j for j in reply.run.jobs if j.stage == "tests"), None)
+                selected.append(job.selected_tests if job is not None else 0)
+                print(f"  commit {n + 1}/{commits}: {latencies[-1] * 1000:.0f} ms, {verdicts[-1]}, "
+                      f"{selected[-1]} tests selected", file=sys.stderr)
+            cached: list[float] = []
+            for commit_id in commit_ids[-5:] * 2:
+                t0 = time.perf_counter()
+                run = client.verify("sample", commit_id)
+                final = run if run.final else client.wait_run("sample", run.run_id)
+                cached.append(time.perf_counter() - t0)
+                assert all(j.cached for j in final.jobs), "a repeated verification was not served from the cache"
+        repo_path = data_dir / "repos" / "sample.git"
+        base_times: list[float] = []
+        for commit_id in commit_ids[-baseline_runs:]:
+            seconds, status = baseline(repo_path, commit_id, work)
+            base_times.append(seconds)
+            print(f"  baseline {commit_id[:12]}: {seconds:.2f} s (pytest exit {status})", file=sys.stderr)
+    finally:
+        running.stop(grace=5)
+        shutil.rmtree(work, ignore_errors=True)
+
+    p50, p95 = pct(latencies, 50), pct(latencies, 95)
+    base_p50 = statistics.median(base_times)
+    cached_p50 = pct(cached, 50)
+    ratio = base_p50 / p50
+    goals = {"p50 <= 1 s": p50 <= 1.0, "baseline / trellis >= 20": ratio >= 20, "cached p50 <= 50 ms": cached_p50 <= 0.05}
+    results = {
+        "machine": f"{platform.machine()} {os.cpu_count()} CPU, {platform.python_version()}",
+        "lines": lines, "tests": total_tests, "commits": commits,
+        "push_to_verdict_p50_s": p50, "push_to_verdict_p95_s": p95,
+        "tests_selected_median": statistics.median(selected), "verdicts": dict(
+            (v, verdicts.count(v)) for v in sorted(set(verdicts))),
+        "baseline_p50_s": base_p50, "baseline_runs": base_times, "ratio": ratio,
+        "cached_p50_ms": cached_p50 * 1000, "goals": goals,
+    }
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"### Verification (issue 5): `bench_ci.py{' --quick' if args.quick else ''}`\n")
+        print(f"Sample project: {lines} lines of Python, {total_tests} tests; {commits} micro-commits; "
+              f"{results['machine']}.\n")
+        print("| measure | value |\n|---|---|")
+        print(f"| push-to-verdict p50 / p95 (affected tests) | {p50 * 1000:.0f} ms / {p95 * 1000:.0f} ms |")
+        print(f"| tests selected per commit (median of {total_tests}) | {statistics.median(selected):.0f} |")
+        print(f"| verdicts | {results['verdicts']} |")
+        print(f"| baseline: fresh checkout + `pytest -n 2` (p50 of {len(base_times)}) | {base_p50:.2f} s |")
+        print(f"| baseline / trellis | {ratio:.1f}x |")
+        print(f"| repeated verification from the cache, p50 | {cached_p50 * 1000:.1f} ms |\n")
+        for goal, ok in goals.items():
+            print(f"- {goal}: {'PASS' if ok else 'FAIL'}")
+    return 1 if args.check and not all(goals.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
