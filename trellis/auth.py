@@ -1,9 +1,12 @@
-"""Bearer tokens: created by the operator, stored hashed, mapped to an agent.
+"""Bearer tokens: created by the operator, stored hashed, mapped to an agent and its grants.
 
 Tokens look like ``trellis_<id>_<secret>``. ``<data>/tokens.json`` keeps the
-id, the agent name and the SHA-256 of the whole token, never the token. The
-server rereads the file when it changes, so tokens made with ``trellis token
-create`` work at once and revoked ones stop working at once.
+id, the agent name, the grants (``[repositories, role]`` pairs, see
+:mod:`trellis.authz`) and the SHA-256 of the whole token, never the token;
+the hash is compared in constant time. The server rereads the file when it
+changes, so tokens made with ``trellis token create`` work at once and
+revoked ones stop working at once. A record written before grants existed
+(no ``grants`` key) counts as ``*:agent``, the default of a new token.
 """
 
 from __future__ import annotations
@@ -22,9 +25,14 @@ from pathlib import Path
 from vcs import Identity, NotFound
 from vcs.validation import check_agent_name
 
-__all__ = ["TokenRecord", "TokenStore"]
+from .authz import Grant, Principal, Role, parse_grants
+
+__all__ = ["DEFAULT_GRANTS", "TokenRecord", "TokenStore"]
 
 FILE_NAME = "tokens.json"
+
+DEFAULT_GRANTS: tuple[Grant, ...] = (Grant("*", Role.AGENT),)
+"""What a token holds unless created with other grants: agent on every repository."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +43,11 @@ class TokenRecord:
     create_time: float
     revoked: bool = False
     description: str = ""
+    grants: tuple[tuple[str, str], ...] = tuple((g.repositories, g.role.label) for g in DEFAULT_GRANTS)
+    """``(repositories, role)`` pairs, as stored; :meth:`access` parses them."""
+
+    def access(self) -> tuple[Grant, ...]:
+        return parse_grants(self.grants)
 
 
 def _hash(token: str) -> str:
@@ -46,6 +59,7 @@ class TokenStore:
         self.path = Path(root) / FILE_NAME
         self._cache: dict[str, TokenRecord] = {}
         self._stamp: tuple[int, int] | None = None
+        self._principals: dict[TokenRecord, Principal] = {}
         self._guard = threading.Lock()
 
     # -- operator side (CLI) -------------------------------------------------
@@ -55,7 +69,12 @@ class TokenStore:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
-        return {r["token_id"]: TokenRecord(**r) for r in data.get("tokens", [])}
+        records = {}
+        for r in data.get("tokens", []):
+            if "grants" in r:
+                r = {**r, "grants": tuple(tuple(pair) for pair in r["grants"])}
+            records[r["token_id"]] = TokenRecord(**r)
+        return records
 
     def _save(self, records: dict[str, TokenRecord]) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -66,12 +85,15 @@ class TokenStore:
     def _edit(self) -> "_Edit":
         return _Edit(self)
 
-    def create(self, agent: str, description: str = "") -> tuple[TokenRecord, str]:
-        """Make a token for ``agent``; returns the record and the token (shown once)."""
+    def create(
+        self, agent: str, description: str = "", grants: tuple[Grant, ...] = DEFAULT_GRANTS
+    ) -> tuple[TokenRecord, str]:
+        """Make a token for ``agent`` holding ``grants``; returns the record and the token (shown once)."""
         check_agent_name(agent)
         token_id = secrets.token_hex(6)
         token = f"trellis_{token_id}_{secrets.token_urlsafe(32)}"
-        record = TokenRecord(token_id, agent, _hash(token), time.time(), False, description)
+        pairs = tuple((g.repositories, g.role.label) for g in grants)
+        record = TokenRecord(token_id, agent, _hash(token), time.time(), False, description, pairs)
         with self._edit() as records:
             records[token_id] = record
         return record, token
@@ -103,11 +125,17 @@ class TokenStore:
         with self._guard:
             if stamp != self._stamp:
                 self._cache = self._load() if stamp else {}
+                self._principals = {}
                 self._stamp = stamp
             return self._cache
 
     def identify(self, token: str) -> Identity | None:
         """The identity a bearer token stands for, or None. Constant-time comparison."""
+        principal = self.authenticate(token)
+        return Identity(principal.name) if principal is not None else None
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The caller a bearer token stands for (agent and grants), or None if unknown or revoked."""
         parts = token.split("_")
         if len(parts) < 3 or parts[0] != "trellis":
             return None
@@ -115,7 +143,10 @@ class TokenStore:
         expected = record.sha256 if record is not None else "0" * 64
         if not hmac.compare_digest(expected, _hash(token)) or record is None or record.revoked:
             return None
-        return Identity(record.agent)
+        principal = self._principals.get(record)
+        if principal is None:
+            principal = self._principals[record] = Principal(record.agent, record.access(), token_id=record.token_id)
+        return principal
 
 
 class _Edit:

@@ -26,17 +26,21 @@ from dataclasses import dataclass
 
 import grpc
 
+import ci
 import semantic_diff
 import vcs
 
 from . import convert, names
 from .errors import error_from_rpc, error_from_status
 from .interceptors import LOCAL_AGENT_HEADER
+from .tls import TLS
 from .v1 import (
     changes_pb2,
     changes_pb2_grpc,
     diffs_pb2,
     diffs_pb2_grpc,
+    pipelines_pb2,
+    pipelines_pb2_grpc,
     queries_pb2,
     queries_pb2_grpc,
     repositories_pb2,
@@ -53,6 +57,7 @@ class CommitReply(vcs.CommitResult):
     """A landed commit; ``diff`` is its semantic diff when the commit asked to wait for it."""
 
     diff: semantic_diff.DiffResult | None = None
+    run: ci.Run | None = None          # the finished verification run, when the commit asked to wait for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,12 @@ def _on_stale(value: str | vcs.OnStale) -> int:
 
 
 class Client:
-    """A connection to a Trellis server. Thread-safe; share one per process."""
+    """A connection to a Trellis server. Thread-safe; share one per process.
+
+    ``tls=True`` connects over TLS trusting the system's certificate
+    authorities; ``tls=TLS.from_files(ca=..., cert=..., key=...)`` names the
+    CA and, for mutual TLS, the client certificate (see :class:`trellis.TLS`).
+    """
 
     def __init__(
         self,
@@ -109,9 +119,14 @@ class Client:
         agent: str | None = None,
         timeout: float | None = 60.0,
         channel: grpc.Channel | None = None,
+        tls: TLS | bool | None = None,
     ) -> None:
         self.target = target
         self.timeout = timeout
+        if channel is None and tls:
+            options = tls if isinstance(tls, TLS) else TLS()
+            channel = grpc.secure_channel(target, options.channel_credentials(),
+                                          options=[*_OPTIONS, *options.channel_options()])
         self._channel = channel or grpc.insecure_channel(target, options=_OPTIONS)
         metadata: list[tuple[str, str]] = []
         if token:
@@ -124,6 +139,7 @@ class Client:
         self._sessions = sessions_pb2_grpc.SessionServiceStub(self._channel)
         self._diffs = diffs_pb2_grpc.DiffServiceStub(self._channel)
         self._queries = queries_pb2_grpc.QueryServiceStub(self._channel)
+        self._pipelines = pipelines_pb2_grpc.PipelineServiceStub(self._channel)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -205,6 +221,7 @@ class Client:
         step: vcs.StepInput | None = None,
         request_id: str | None = None,
         wait_for_diff: bool = False,
+        wait_for_verdict: bool = False,
     ) -> changes_pb2.CommitRequest:
         try:
             request = changes_pb2.CommitRequest(
@@ -215,6 +232,7 @@ class Client:
                 session=names.session_name(repository, session) if session else "",
                 request_id=request_id or "",
                 wait_for_diff=wait_for_diff,
+                wait_for_verdict=wait_for_verdict,
             )
             if expected_head is not None:
                 request.expected_head = expected_head
@@ -236,7 +254,8 @@ class Client:
                 tuple(convert.file_diff_from_pb(f) for f in response.files),
                 tuple(convert.entity_change_from_pb(c) for c in response.entity_changes),
             )
-        return CommitReply(convert.commit_from_pb(response.commit), response.rebased, step, diff)
+        run = convert.run_from_pb(response.run) if response.HasField("run") else None
+        return CommitReply(convert.commit_from_pb(response.commit), response.rebased, step, diff, run)
 
     def commit(
         self,
@@ -251,14 +270,18 @@ class Client:
         step: vcs.StepInput | None = None,
         request_id: str | None = None,
         wait_for_diff: bool = False,
+        wait_for_verdict: bool = False,
     ) -> CommitReply:
         """Land ``changes`` on ``branch`` as one commit (compare-and-swap on ``expected_head``).
 
-        With ``wait_for_diff`` the reply carries the commit's semantic diff.
+        With ``wait_for_diff`` the reply carries the commit's semantic diff; with
+        ``wait_for_verdict`` the finished verification run the push started (if a
+        pipeline applies). Waiting is bounded by the client's ``timeout``.
         """
         request = self.commit_request(
             repository, branch, changes, message, expected_head=expected_head, on_stale=on_stale,
             session=session, step=step, request_id=request_id, wait_for_diff=wait_for_diff,
+            wait_for_verdict=wait_for_verdict,
         )
         return self._commit_result(session, self._call(self._changes.Commit, request))
 
@@ -395,6 +418,89 @@ class Client:
         """Write the index as Parquet into ``destination`` on the server; returns the files written."""
         r = self._call(self._queries.Export, queries_pb2.ExportRequest(destination=destination, tables=list(tables)))
         return list(r.files)
+
+    # -- verification ----------------------------------------------------------
+
+    def set_pipeline(self, repository: str, config_toml: str) -> pipelines_pb2.Pipeline:
+        """Set the repository-level pipeline (empty text removes it)."""
+        r = self._call(self._pipelines.SetPipeline, pipelines_pb2.SetPipelineRequest(
+            repository=names.repository_name(repository), config_toml=config_toml))
+        return r.pipeline
+
+    def get_pipeline(self, repository: str, revision: str = "") -> pipelines_pb2.Pipeline:
+        """The pipeline that applies to ``revision`` (default: the default branch)."""
+        return self._call(self._pipelines.GetPipeline, pipelines_pb2.GetPipelineRequest(
+            repository=names.repository_name(repository), revision=revision)).pipeline
+
+    def verify(self, repository: str, revision: str, *, stages: Sequence[str] = (), full: bool = False,
+               pipeline_branch: str = "") -> ci.Run:
+        """Start a run of ``revision``; follow it with :meth:`watch_run` or :meth:`wait_run`."""
+        r = self._call(self._pipelines.Verify, pipelines_pb2.VerifyRequest(
+            parent=names.repository_name(repository), revision=revision, stages=list(stages), full=full,
+            pipeline_branch=pipeline_branch))
+        return convert.run_from_pb(r.run)
+
+    def get_run(self, repository: str, run_id: str) -> ci.Run:
+        return convert.run_from_pb(self._call(self._pipelines.GetRun, pipelines_pb2.GetRunRequest(
+            name=names.run_name(repository, run_id))).run)
+
+    def list_runs(self, repository: str, commit_id: str = "", *, page_size: int = 0) -> Iterator[ci.Run]:
+        """Runs of a repository, newest first (without their test cases; get_run has them)."""
+        token = ""
+        while True:
+            r = self._call(self._pipelines.ListRuns, pipelines_pb2.ListRunsRequest(
+                parent=names.repository_name(repository), commit_id=commit_id, page_size=page_size,
+                page_token=token))
+            yield from (convert.run_from_pb(run) for run in r.runs)
+            token = r.next_page_token
+            if not token:
+                return
+
+    def watch_run(self, repository: str, run_id: str, *,
+                  timeout: float | None = None) -> Iterator[tuple[pipelines_pb2.JobEvent | None, ci.Run | None]]:
+        """(None, run) first, then (event, None) per job event, then (None, finished run)."""
+        request = pipelines_pb2.WatchRunRequest(name=names.run_name(repository, run_id))
+        try:
+            for message in self._pipelines.WatchRun(request, metadata=self._metadata, timeout=timeout):
+                if message.HasField("run"):
+                    yield None, convert.run_from_pb(message.run)
+                else:
+                    yield message.event, None
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    def wait_run(self, repository: str, run_id: str, *, timeout: float | None = None) -> ci.Run:
+        """Block until the run finishes; returns it."""
+        last: ci.Run | None = None
+        for _, run in self.watch_run(repository, run_id, timeout=timeout):
+            if run is not None:
+                last = run
+        assert last is not None
+        return last
+
+    def post_verdict(self, repository: str, run_id: str, stage: str, chunk: str, verdict: str | ci.Verdict,
+                     summary: str = "", details_url: str = "") -> ci.JobResult:
+        """Post the verdict of an external stage for one chunk (``passed``, ``failed``, ``error``, ``skipped``)."""
+        r = self._call(self._pipelines.PostVerdict, pipelines_pb2.PostVerdictRequest(
+            run=names.run_name(repository, run_id), stage=stage, chunk=chunk,
+            verdict=convert.verdict_pb(ci.Verdict(verdict)), summary=summary, details_url=details_url))
+        return convert.job_from_pb(r.result)
+
+    def watch_reviews(self, repository: str, stage: str = "", *,
+                      timeout: float | None = None) -> Iterator[pipelines_pb2.WatchReviewsResponse]:
+        """The external-stage chunks waiting for a verdict: those pending now, then new ones as they come.
+
+        With ``timeout`` the stream simply ends after that many seconds.
+        """
+        request = pipelines_pb2.WatchReviewsRequest(parent=names.repository_name(repository), stage=stage)
+        try:
+            yield from self._pipelines.WatchReviews(request, metadata=self._metadata, timeout=timeout)
+        except grpc.RpcError as exc:
+            ended = exc.code() == grpc.StatusCode.CANCELLED or (
+                timeout is not None and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED)
+            if ended:
+                return
+            raise error_from_rpc(exc) from None
 
     # -- sessions ------------------------------------------------------------
 

@@ -10,11 +10,14 @@ from pathlib import Path
 
 from vcs import Limits
 
+from .quotas import Quotas
+
 __all__ = [
     "DEFAULT_ADDRESS",
     "ServerConfig",
     "default_data_dir",
     "env_server",
+    "env_tls",
     "env_token",
     "is_loopback",
 ]
@@ -32,6 +35,17 @@ class ServerConfig:
     max_workers: int = 128
     grace_seconds: float = 10.0
     max_message_bytes: int = 256 * 1024 * 1024
+    executor: str = "local"          # where verification jobs run: "local" (warm process pool) or "ray"
+    ci_workers: int = 0              # local executor slots; 0 means one per CPU
+    ray_address: str | None = None   # the Ray cluster for executor "ray"; None starts a local Ray instance
+    tls_cert: Path | None = None
+    """PEM certificate chain of the server; with ``tls_key``, the server speaks only TLS."""
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    """PEM of the CA that signs client certificates: mutual TLS, clients without one are refused."""
+    insecure_allow_remote: bool = False
+    """Listen on a non-loopback address without TLS or without tokens (a trusted network only)."""
+    quotas: Quotas = field(default_factory=Quotas)
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -51,6 +65,18 @@ def env_server(environ: Mapping[str, str] | None = None) -> str | None:
 def env_token(environ: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if environ is None else environ
     return env.get("TRELLIS_TOKEN") or None
+
+
+def env_tls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Client TLS options from ``TRELLIS_TLS`` (any non-empty value but ``0``: TLS with the system's CAs),
+    ``TRELLIS_TLS_CA``, ``TRELLIS_TLS_CERT``, ``TRELLIS_TLS_KEY`` and ``TRELLIS_TLS_SERVER_NAME``; only those set."""
+    env = os.environ if environ is None else environ
+    names = {"tls": "TRELLIS_TLS", "ca": "TRELLIS_TLS_CA", "cert": "TRELLIS_TLS_CERT", "key": "TRELLIS_TLS_KEY",
+             "server_name": "TRELLIS_TLS_SERVER_NAME"}
+    found = {key: env[var] for key, var in names.items() if env.get(var)}
+    if found.get("tls") == "0":
+        del found["tls"]
+    return found
 
 
 def is_loopback(address: str) -> bool:

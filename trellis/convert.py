@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+import ci
 import semantic_diff
 import vcs
 from vcs import InvalidArgument
 
 from . import names
-from .v1 import changes_pb2, common_pb2, diffs_pb2, repositories_pb2, sessions_pb2
+from .v1 import changes_pb2, common_pb2, diffs_pb2, pipelines_pb2, repositories_pb2, sessions_pb2
 
 __all__ = [
     "branch_pb",
@@ -388,3 +389,80 @@ def file_diff_from_pb(file: diffs_pb2.FileDiff) -> semantic_diff.FileDiff:
         language=file.language, additions=file.additions, deletions=file.deletions, binary=file.binary,
         fallback_reason=file.fallback_reason,
     )
+
+
+# -- verification -----------------------------------------------------------------
+
+_VERDICTS = {
+    ci.Verdict.PENDING: pipelines_pb2.VERDICT_PENDING,
+    ci.Verdict.RUNNING: pipelines_pb2.VERDICT_RUNNING,
+    ci.Verdict.PASSED: pipelines_pb2.VERDICT_PASSED,
+    ci.Verdict.FAILED: pipelines_pb2.VERDICT_FAILED,
+    ci.Verdict.ERROR: pipelines_pb2.VERDICT_ERROR,
+    ci.Verdict.SKIPPED: pipelines_pb2.VERDICT_SKIPPED,
+    ci.Verdict.CANCELLED: pipelines_pb2.VERDICT_CANCELLED,
+    ci.Verdict.TIMED_OUT: pipelines_pb2.VERDICT_TIMED_OUT,
+}
+_VERDICTS_FROM = {v: k for k, v in _VERDICTS.items()}
+
+
+def verdict_pb(verdict: ci.Verdict) -> int:
+    return _VERDICTS[verdict]
+
+
+def verdict_from_pb(value: int) -> ci.Verdict:
+    if value not in _VERDICTS_FROM:
+        raise vcs.InvalidArgument(f"verdict {value} is not a verdict", reason="INVALID_VERDICT")
+    return _VERDICTS_FROM[value]
+
+
+def stage_result_pb(job: ci.JobResult, *, with_tests: bool = True) -> pipelines_pb2.StageResult:
+    return pipelines_pb2.StageResult(
+        stage=job.stage, chunk=job.chunk, verdict=_VERDICTS[job.verdict], cached=job.cached,
+        duration_ms=job.duration_ms, summary=job.summary, output=job.output, exit_code=job.exit_code,
+        scope=job.scope,
+        tests=[pipelines_pb2.TestCase(test_id=t.test_id, verdict=_VERDICTS[t.verdict], duration_ms=t.duration_ms,
+                                      message=t.message) for t in job.tests] if with_tests else [],
+        selected_tests=job.selected_tests, total_tests=job.total_tests,
+        start_time=timestamp(job.start_time), end_time=timestamp(job.end_time), reviewer=job.reviewer,
+        details_url=job.details_url,
+    )
+
+
+def run_pb(run: ci.Run, *, with_tests: bool = True) -> pipelines_pb2.Run:
+    return pipelines_pb2.Run(
+        name=names.run_name(run.repository, run.run_id), run_id=run.run_id, commit_id=run.commit_id,
+        verdict=_VERDICTS[run.verdict], stages=[stage_result_pb(j, with_tests=with_tests) for j in run.jobs],
+        create_time=timestamp(run.create_time), end_time=timestamp(run.end_time), branch=run.branch,
+        trigger=run.trigger, pipeline_source=run.pipeline_source, missed_tests=list(run.missed_tests),
+    )
+
+
+def job_from_pb(s: pipelines_pb2.StageResult) -> ci.JobResult:
+    path, _, qualname = s.chunk.partition("::") if s.scope != "commit" else ("", "", "")
+    return ci.JobResult(
+        stage=s.stage, scope=s.scope, chunk=s.chunk, path=path, qualname=qualname,
+        verdict=_VERDICTS_FROM[s.verdict], cached=s.cached, duration_ms=s.duration_ms, summary=s.summary,
+        output=s.output, exit_code=s.exit_code,
+        tests=tuple(ci.TestCase(t.test_id, _VERDICTS_FROM[t.verdict], t.duration_ms, t.message) for t in s.tests),
+        selected_tests=s.selected_tests, total_tests=s.total_tests,
+        start_time=_seconds(s.start_time) if s.HasField("start_time") else None,
+        end_time=_seconds(s.end_time) if s.HasField("end_time") else None,
+        reviewer=s.reviewer, details_url=s.details_url,
+    )
+
+
+def run_from_pb(run: pipelines_pb2.Run) -> ci.Run:
+    repository, _ = names.parse_run(run.name)
+    jobs = tuple(job_from_pb(s) for s in run.stages)
+    return ci.Run(
+        repository=repository, run_id=run.run_id, commit_id=run.commit_id, verdict=_VERDICTS_FROM[run.verdict],
+        jobs=jobs, create_time=_seconds(run.create_time),
+        end_time=_seconds(run.end_time) if run.HasField("end_time") else None, branch=run.branch,
+        trigger=run.trigger, pipeline_source=run.pipeline_source, missed_tests=tuple(run.missed_tests),
+    )
+
+
+def pipeline_pb(repository: str, pipeline: ci.Pipeline) -> pipelines_pb2.Pipeline:
+    return pipelines_pb2.Pipeline(repository=names.repository_name(repository), config_toml=pipeline.text,
+                                  source=pipeline.source, stages=list(pipeline.names))

@@ -44,9 +44,9 @@ class DataDirLock:
         self.publish(address="")
         return self
 
-    def publish(self, *, address: str) -> None:
-        """Record who owns the directory (and where its server listens)."""
-        record = json.dumps({"pid": os.getpid(), "address": address}).encode()
+    def publish(self, *, address: str, tls: bool = False) -> None:
+        """Record who owns the directory (and where its server listens, and whether it speaks TLS)."""
+        record = json.dumps({"pid": os.getpid(), "address": address, **({"tls": True} if tls else {})}).encode()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, record, 0)
 

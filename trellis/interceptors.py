@@ -2,9 +2,20 @@
 
 It (1) turns undecodable requests into INVALID_ARGUMENT instead of gRPC's
 INTERNAL, (2) authenticates the caller and makes the identity available to
-servicers, (3) maps domain errors to status codes with an ``ErrorInfo``
-(unknown exceptions become INTERNAL with a request id, logged with their
-traceback, never shown to the client) and (4) logs every call.
+servicers, (3) applies the per-identity quotas (:mod:`trellis.quotas`) and
+the authorisation policy (:data:`trellis.authz.POLICY`) before the servicer
+runs, so a refused request writes nothing, (4) maps domain errors to status
+codes with an ``ErrorInfo`` (unknown exceptions become INTERNAL with a
+request id, logged with their traceback, never shown to the client) and (5)
+logs every call.
+
+Order for one call: authenticate (UNAUTHENTICATED) → find the method's rule
+(a method without one is refused) → spend one request of the caller's rate
+→ count a stream → authorise the request (PERMISSION_DENIED) → the
+per-commit bytes and repository-count quotas → the servicer. The items of a
+CommitStream are rated and authorised one by one: a refused item is answered
+with its error and the stream goes on, and the servicer sees only the items
+that passed (one at a time, so answers stay in order).
 """
 
 from __future__ import annotations
@@ -18,15 +29,26 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
+from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from vcs import Identity, InvalidArgument, VcsError
 from vcs.validation import check_agent_name
 
 from .auth import TokenStore
-from .errors import Unauthenticated, rich_status, status_for
+from .authz import LOCAL_GRANTS, Authorizer, Principal, Rule, Target
+from .errors import Unauthenticated, error_from_unexpected, rich_status, status_for
+from .quotas import QuotaExceeded, QuotaTracker
 
-__all__ = ["CURRENT_IDENTITY", "TrellisInterceptor", "current_identity", "local_mode"]
+__all__ = [
+    "CURRENT_IDENTITY",
+    "CURRENT_PRINCIPAL",
+    "TrellisInterceptor",
+    "current_identity",
+    "current_principal",
+    "local_mode",
+    "status_of",
+]
 
 log = logging.getLogger("trellis.rpc")
 
@@ -38,8 +60,16 @@ _OPEN_METHODS = ("/grpc.health.v1.", "/grpc.reflection.")
 LOCAL_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("trellis_local_mode", default=False)
 
 
+CURRENT_PRINCIPAL: contextvars.ContextVar[Principal] = contextvars.ContextVar("trellis_principal")
+
+
 def current_identity() -> Identity:
     return CURRENT_IDENTITY.get()
+
+
+def current_principal() -> Principal:
+    """The caller with its grants (every caller of a local-mode server is admin on ``*``)."""
+    return CURRENT_PRINCIPAL.get()
 
 
 def local_mode() -> bool:
@@ -82,36 +112,49 @@ def _checked_stream(requests: Iterator[Any]) -> Iterator[Any]:
         yield _check_decoded(request)
 
 
+def status_of(exc: VcsError, extra: dict[str, str] | None = None) -> status_pb2.Status:
+    """The ``google.rpc.Status`` of a domain error, with quota details (RetryInfo, QuotaFailure)."""
+    code, message, reason, metadata = status_for(exc)
+    status = rich_status(code, message, reason, {**metadata, **(extra or {})})
+    if isinstance(exc, QuotaExceeded):
+        status.details.extend(exc.details())
+    return status
+
+
 class TrellisInterceptor(grpc.ServerInterceptor):
-    def __init__(self, tokens: TokenStore, *, require_tokens: bool) -> None:
+    def __init__(
+        self, tokens: TokenStore, *, require_tokens: bool, authorizer: Authorizer, quotas: QuotaTracker
+    ) -> None:
         self._tokens = tokens
         self._require_tokens = require_tokens
+        self.authorizer = authorizer
+        self.quotas = quotas
 
     # -- identity ------------------------------------------------------------
 
     def requires_tokens(self) -> bool:
         return self._require_tokens or self._tokens.active()
 
-    def _identify(self, metadata: dict[str, str]) -> Identity:
+    def _identify(self, metadata: dict[str, str]) -> Principal:
         header = metadata.get("authorization", "")
         if self.requires_tokens():
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 raise Unauthenticated(
-                    "this server requires a bearer token: create one with `trellis token create NAME` "
-                    "and pass it with --token or TRELLIS_TOKEN",
+                    "this server requires a bearer token: ask its operator for one (`trellis token create "
+                    "NAME --role ROLE --repo REPO`) and pass it with --token or TRELLIS_TOKEN",
                     reason="MISSING_TOKEN",
                 )
-            identity = self._tokens.identify(token.strip())
-            if identity is None:
+            principal = self._tokens.authenticate(token.strip())
+            if principal is None:
                 raise Unauthenticated(
                     "the bearer token is unknown or revoked: ask the operator for a new one "
                     "(`trellis token create NAME`)",
                     reason="INVALID_TOKEN",
                 )
-            return identity
-        # Local mode (loopback only, no tokens): the caller names itself.
-        return Identity(check_agent_name(metadata.get(LOCAL_AGENT_HEADER) or "local"))
+            return principal
+        # Local mode (loopback only, no tokens): the caller names itself and may do anything.
+        return Principal(check_agent_name(metadata.get(LOCAL_AGENT_HEADER) or "local"), LOCAL_GRANTS, local=True)
 
     # -- wrapping ------------------------------------------------------------
 
@@ -127,13 +170,17 @@ class TrellisInterceptor(grpc.ServerInterceptor):
         metadata = {k: v for k, v in (handler_call_details.invocation_metadata or ()) if isinstance(v, str)}
         deserializer = _safe(handler.request_deserializer)
         serializer = handler.response_serializer
+        streaming = bool(handler.request_streaming or handler.response_streaming)
+
+        def call(context: grpc.ServicerContext) -> _Call:
+            return _Call(self, method, metadata, context, streaming)
 
         if handler.unary_unary is not None:
             inner_uu = handler.unary_unary
 
             def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-                with self._call(method, metadata, context):
-                    return inner_uu(_check_decoded(request), context)
+                with call(context) as c:
+                    return c.unary(inner_uu, _check_decoded(request))
                 raise AssertionError("unreachable")  # pragma: no cover
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, deserializer, serializer)
@@ -141,16 +188,18 @@ class TrellisInterceptor(grpc.ServerInterceptor):
             inner_us = handler.unary_stream
 
             def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                with self._call(method, metadata, context):
-                    yield from inner_us(_check_decoded(request), context)
+                with call(context) as c:
+                    request = _check_decoded(request)
+                    c.admit(request)
+                    yield from inner_us(request, context)
 
             return grpc.unary_stream_rpc_method_handler(unary_stream, deserializer, serializer)
         if handler.stream_unary is not None:
             inner_su = handler.stream_unary
 
             def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                with self._call(method, metadata, context):
-                    return inner_su(_checked_stream(requests), context)
+                with call(context) as c:
+                    return inner_su(c.admitted(_checked_stream(requests)), context)
                 raise AssertionError("unreachable")  # pragma: no cover
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, deserializer, serializer)
@@ -158,42 +207,107 @@ class TrellisInterceptor(grpc.ServerInterceptor):
         assert inner_ss is not None
 
         def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-            with self._call(method, metadata, context):
-                yield from inner_ss(_checked_stream(requests), context)
+            with call(context) as c:
+                items = c.rule.items
+                if items is None:
+                    yield from inner_ss(c.admitted(_checked_stream(requests)), context)
+                    return
+                for item in _checked_stream(requests):
+                    try:
+                        c.admit(items.request(item), rated=True)
+                    except VcsError as exc:
+                        log.info("%s item %s id=%s: %.500s", method, exc.reason, c.request_id, exc.message)
+                        yield items.error(item, status_of(exc))
+                        continue
+                    yield from inner_ss(iter((item,)), context)
 
         return grpc.stream_stream_rpc_method_handler(stream_stream, deserializer, serializer)
 
-    def _call(self, method: str, metadata: dict[str, str], context: grpc.ServicerContext) -> "_Call":
-        return _Call(self, method, metadata, context)
-
 
 class _Call:
-    """Context manager around one RPC: identity in, errors out, one log line."""
+    """Context manager around one RPC: identity and quotas in, policy applied, errors out, one log line."""
 
     def __init__(
-        self, owner: TrellisInterceptor, method: str, metadata: dict[str, str], context: grpc.ServicerContext
+        self,
+        owner: TrellisInterceptor,
+        method: str,
+        metadata: dict[str, str],
+        context: grpc.ServicerContext,
+        streaming: bool,
     ) -> None:
         self.owner = owner
         self.method = method
         self.metadata = metadata
         self.context = context
+        self.streaming = streaming
         self.request_id = metadata.get("x-request-id") or uuid.uuid4().hex[:16]
         self.token: contextvars.Token[Identity] | None = None
+        self.principal_token: contextvars.Token[Principal] | None = None
         self.local_token: contextvars.Token[bool] | None = None
+        self.stream_open = False
         self.start = 0.0
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> "_Call":
         self.start = time.perf_counter()
+        owner = self.owner
         try:
-            identity = self.owner._identify(self.metadata)
+            principal = owner._identify(self.metadata)
+            self.rule: Rule = owner.authorizer.rule(self.method)
+            owner.quotas.take(principal.name)
+            if self.streaming:
+                owner.quotas.open_stream(principal.name)
+                self.stream_open = True
         except VcsError as exc:
             self._abort(exc)
-        self.token = CURRENT_IDENTITY.set(identity)
-        self.local_token = LOCAL_MODE.set(not self.owner.requires_tokens())
+        self.principal = principal
+        self.token = CURRENT_IDENTITY.set(Identity(principal.name))
+        self.principal_token = CURRENT_PRINCIPAL.set(principal)
+        self.local_token = LOCAL_MODE.set(principal.local)
+        return self
+
+    # -- the policy ------------------------------------------------------------
+
+    def admit(self, request: Any, *, rated: bool = False) -> Target:
+        """Authorise one request (or stream item) and apply the per-request quotas; raise if refused."""
+        name = self.principal.name
+        if rated:
+            self.owner.quotas.take(name)
+        target = self.owner.authorizer.check(self.principal, self.method, self.rule, request)
+        sizer = self.rule.change_bytes
+        if sizer is not None:
+            self.owner.quotas.check_commit_bytes(name, lambda: sizer(request))
+        return target
+
+    def admitted(self, requests: Iterator[Any]) -> Iterator[Any]:
+        for request in requests:
+            self.admit(request, rated=True)
+            yield request
+
+    def unary(self, inner: Callable[[Any, grpc.ServicerContext], Any], request: Any) -> Any:
+        target = self.admit(request)
+        rule, quotas = self.rule, self.owner.quotas
+        if rule.creates_repository and target.repository is not None:
+            with quotas.creating_repository(self.principal.name):
+                quotas.check_repositories(self.principal.name)
+                response = inner(request, self.context)
+                quotas.created(target.repository, self.principal.name)
+            return response
+        response = inner(request, self.context)
+        if rule.deletes_repository and target.repository is not None:
+            quotas.deleted(target.repository)
+            self.owner.authorizer.forget_repository(target.repository)
+        if rule.filter is not None:
+            response = rule.filter(self.principal, response)
+        return response
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if self.stream_open:
+            self.owner.quotas.close_stream(self.principal.name)
+            self.stream_open = False
         if self.token is not None:
             CURRENT_IDENTITY.reset(self.token)
+        if self.principal_token is not None:
+            CURRENT_PRINCIPAL.reset(self.principal_token)
         if self.local_token is not None:
             LOCAL_MODE.reset(self.local_token)
         elapsed_ms = (time.perf_counter() - self.start) * 1000
@@ -201,10 +315,19 @@ class _Call:
             log.debug("%s ok %.2fms id=%s", self.method, elapsed_ms, self.request_id)
             return False
         if isinstance(exc, VcsError):
-            log.info("%s %s %.2fms id=%s: %s", self.method, exc.reason, elapsed_ms, self.request_id, exc.message)
+            # Clipped: messages quote the input (up to megabytes) and the log handler highlights each line.
+            log.info("%s %s %.2fms id=%s: %.500s", self.method, exc.reason, elapsed_ms, self.request_id, exc.message)
             self._abort(exc)
         if isinstance(exc, (GeneratorExit, KeyboardInterrupt, SystemExit)) or _is_abort(exc):
             return False
+        if isinstance(exc, grpc.RpcError) and not self.context.is_active():
+            # A stream's request iterator raises this when the client cancelled or went away.
+            log.info("%s CANCELLED %.2fms id=%s: the client went away", self.method, elapsed_ms, self.request_id)
+            return False
+        mapped = error_from_unexpected(exc)  # disk full, an RPC without an implementation
+        if mapped is not None:
+            log.warning("%s %s %.2fms id=%s: %.500r", self.method, mapped.reason, elapsed_ms, self.request_id, exc)
+            self._abort(mapped)
         log.error("%s INTERNAL id=%s", self.method, self.request_id, exc_info=(exc_type, exc, tb))  # type: ignore[arg-type]
         self.context.abort_with_status(
             rpc_status.to_status(
@@ -219,9 +342,7 @@ class _Call:
         return False  # pragma: no cover - abort raises
 
     def _abort(self, exc: VcsError) -> None:
-        code, message, reason, metadata = status_for(exc)
-        metadata = {**metadata, "request_id": self.request_id}
-        self.context.abort_with_status(rpc_status.to_status(rich_status(code, message, reason, metadata)))
+        self.context.abort_with_status(rpc_status.to_status(status_of(exc, {"request_id": self.request_id})))
 
 
 def _is_abort(exc: BaseException) -> bool:

@@ -19,15 +19,21 @@ import pygit2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from vcs import Store
+import ci
+import semantic_diff
+from vcs import Store, VcsError
 
 from . import servicers
 from .auth import TokenStore
+from .authz import Authorizer
 from .config import ServerConfig, is_loopback
 from .datadir import DataDirLock
 from .diffing import Differ
 from .indexing import INDEX_FILE, Index
 from .interceptors import TrellisInterceptor
+from .quotas import QuotaTracker, repository_count, repository_creators
+from .tls import server_credentials
+from .verification import build_verifier
 from .v1 import (
     changes_pb2,
     changes_pb2_grpc,
@@ -71,6 +77,7 @@ class RunningServer:
     store: Store
     differ: Differ
     index: Index
+    verifier: ci.Verifier
     lock: DataDirLock
     health: health.HealthServicer
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -81,6 +88,7 @@ class RunningServer:
         self._stopped.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.verifier.close()
         self.index.close()
         self.lock.release()
 
@@ -97,17 +105,13 @@ def build_server(config: ServerConfig) -> RunningServer:
     try:
         tokens = TokenStore(config.data_dir)
         require_tokens = tokens.active()
-        if not require_tokens and not is_loopback(config.address):
-            raise ConfigError(
-                f"refusing to listen on {config.address} without tokens: in local mode (no tokens) the "
-                "server only listens on loopback. Create a token with `trellis token create NAME` "
-                "or listen on 127.0.0.1"
-            )
+        credentials = _credentials(config)
+        _check_exposure(config, tls=credentials is not None, tokens=require_tokens)
         # The core only links objects it has just written or read from existing
         # trees, so libgit2's per-link existence check is pure cost (~10% of a
         # commit); `git fsck --strict` in the tests keeps us honest.
         pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
-        store = Store(config.data_dir, config.limits)
+        store = Store(config.data_dir, config.limits, merger=getattr(semantic_diff, "merge_files", None))  # TEMPORARY getattr
         removed = store.recover()
         if removed:
             log.warning("recovered the data directory after a crash: removed %d stale files", len(removed))
@@ -118,7 +122,17 @@ def build_server(config: ServerConfig) -> RunningServer:
         ]
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="trellis-rpc"),
-            interceptors=[TrellisInterceptor(tokens, require_tokens=require_tokens)],
+            interceptors=[TrellisInterceptor(
+                tokens,
+                require_tokens=require_tokens,
+                authorizer=Authorizer(
+                    lambda repository, session: store.get_session(repository, session).agent,
+                    # (`verifier` is built below, before the server starts taking calls)
+                    protected=lambda repository, branch: bool(verifier.required_stages(repository, branch)),
+                ),
+                quotas=QuotaTracker(config.quotas, config.limits.max_commit_bytes, lambda: repository_creators(store),
+                                    repository_count=lambda: repository_count(store)),
+            )],
             options=options,
             maximum_concurrent_rpcs=config.max_workers * 16,
         )
@@ -131,13 +145,17 @@ def build_server(config: ServerConfig) -> RunningServer:
                 f"cannot open the index {config.data_dir / INDEX_FILE}: {exc}. The index is derived from git: "
                 "move it aside and run `trellis reindex` to rebuild it"
             ) from None
-        changes_pb2_grpc.add_ChangeServiceServicer_to_server(servicers.ChangeServicer(store, differ, index), server)
+        verifier = build_verifier(store, differ, index, config.data_dir, executor=config.executor,
+                                  workers=config.ci_workers, ray_address=config.ray_address)
+        changes_pb2_grpc.add_ChangeServiceServicer_to_server(
+            servicers.ChangeServicer(store, differ, index, verifier), server
+        )
         repositories_pb2_grpc.add_RepositoryServiceServicer_to_server(
             servicers.RepositoryServicer(store, index), server
         )
         sessions_pb2_grpc.add_SessionServiceServicer_to_server(servicers.SessionServicer(store, index), server)
         diffs_pb2_grpc.add_DiffServiceServicer_to_server(servicers.DiffServicer(differ), server)
-        pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(servicers.PipelineServicer(), server)
+        pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(servicers.PipelineServicer(verifier), server)
         queries_pb2_grpc.add_QueryServiceServicer_to_server(servicers.QueryServicer(index), server)
 
         health_servicer = health.HealthServicer()
@@ -146,7 +164,10 @@ def build_server(config: ServerConfig) -> RunningServer:
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
 
         try:
-            port = server.add_insecure_port(config.address)
+            if credentials is not None:
+                port = server.add_secure_port(config.address, credentials)
+            else:
+                port = server.add_insecure_port(config.address)
         except RuntimeError as exc:
             raise ConfigError(f"cannot listen on {config.address}: {exc}") from None
         if port == 0:
@@ -156,9 +177,10 @@ def build_server(config: ServerConfig) -> RunningServer:
         server.start()
         for name in ["", *names]:
             health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        lock.publish(address=address)
+        lock.publish(address=address, tls=credentials is not None)
+        transport = "plaintext" if credentials is None else "mutual TLS" if config.tls_client_ca else "TLS"
         if require_tokens:
-            log.info("serving on %s (bearer tokens required), data in %s", address, config.data_dir)
+            log.info("serving on %s (%s, bearer tokens required), data in %s", address, transport, config.data_dir)
         else:
             log.warning(
                 "serving on %s in LOCAL MODE: no tokens configured, callers name themselves "
@@ -166,10 +188,44 @@ def build_server(config: ServerConfig) -> RunningServer:
                 address,
                 config.data_dir,
             )
-        return RunningServer(server, port, address, store, differ, index, lock, health_servicer)
+        return RunningServer(server, port, address, store, differ, index, verifier, lock, health_servicer)
     except BaseException:
         lock.release()
         raise
+
+
+def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
+    if config.tls_cert is None and config.tls_key is None:
+        if config.tls_client_ca is not None:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
+        return None
+    if config.tls_cert is None or config.tls_key is None:
+        raise ConfigError("TLS needs both the certificate (--tls-cert) and its private key (--tls-key)")
+    try:
+        return server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
+    except VcsError as exc:
+        raise ConfigError(exc.message) from None
+
+
+def _check_exposure(config: ServerConfig, *, tls: bool, tokens: bool) -> None:
+    """Off loopback, a server needs TLS and tokens unless the operator says the network is trusted."""
+    if is_loopback(config.address):
+        return
+    missing = [what for what, present in (
+        ("TLS (--tls-cert and --tls-key)", tls),
+        ("bearer tokens (create one with `trellis token create NAME`; without tokens every caller is admin)",
+         tokens),
+    ) if not present]
+    if not missing:
+        return
+    if not config.insecure_allow_remote:
+        raise ConfigError(
+            f"refusing to listen on {config.address} without {' and without '.join(missing)}: anyone on the "
+            "network could read the traffic or act as any agent. Listen on 127.0.0.1, add what is missing, "
+            "or pass --insecure-allow-remote if the network is trusted (a private network, a TLS-terminating "
+            "proxy, a container's published port)"
+        )
+    log.warning("listening on %s without %s (--insecure-allow-remote)", config.address, " and without ".join(missing))
 
 
 def serve(config: ServerConfig) -> None:

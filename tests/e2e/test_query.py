@@ -140,7 +140,7 @@ def test_a_damaged_index_is_reported_and_rebuilt_from_git(tmp_path: Path) -> Non
     assert rows == [{"repository": "keep"}]
 
 
-def test_export_needs_a_local_mode_server(data_dir: Path, tmp_path: Path) -> None:
+def test_export_needs_an_admin_of_every_repository(data_dir: Path, tmp_path: Path) -> None:
     from trellis.auth import TokenStore
     from trellis.config import ServerConfig
     from trellis.server import build_server
@@ -151,8 +151,9 @@ def test_export_needs_a_local_mode_server(data_dir: Path, tmp_path: Path) -> Non
         with Client(running.address, token=token) as bob:
             with pytest.raises(vcs.PermissionDenied) as info:
                 bob.export(str(tmp_path / "out"))
-            assert info.value.reason == "EXPORT_NEEDS_ADMIN"
-            assert bob.query("SELECT 1 AS one").table.num_rows == 1  # queries stay open to callers
+            assert info.value.reason == "INSUFFICIENT_ROLE"
+            assert info.value.metadata["required_role"] == "admin" and info.value.metadata["repository"] == "*"
+            assert bob.query("SELECT 1 AS one").table.num_rows == 1  # his grant on `*` lets him query
     finally:
         running.stop(grace=1)
     assert not (tmp_path / "out").exists()

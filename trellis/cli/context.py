@@ -3,7 +3,9 @@
 The rule, for every command: ``--server`` / ``TRELLIS_SERVER`` if given;
 otherwise the server that owns the data directory (found through its lock
 file); otherwise the data directory is opened in-process (an embedded
-server on a loopback port for the duration of the command).
+server on a loopback port for the duration of the command). TLS options
+(``--tls-ca`` ... or ``TRELLIS_TLS_*``) make the connection TLS, and so does
+a data directory's server that serves TLS.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from rich.console import Console
 
 from .. import config as cfg
 from ..client import Client
+from ..tls import TLS
 from ..datadir import running_server
 
-__all__ = ["Output", "add_common", "connect", "data_dir", "to_jsonable"]
+__all__ = ["Output", "add_common", "client_tls", "connect", "data_dir", "to_jsonable"]
 
 
-def add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
-    """Options every command takes (before or after the command name)."""
+def add_common(parser: argparse.ArgumentParser, *, top: bool = False, client_tls: bool = True) -> None:
+    """Options every command takes (before or after the command name); ``trellis serve`` has its own TLS ones."""
     default: Any = None if top else argparse.SUPPRESS
     group = parser.add_argument_group("connection and output")
     group.add_argument("--server", default=default, metavar="HOST:PORT",
@@ -41,10 +44,35 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
                        help="agent name to act as on a local-mode server (default: 'local')")
     group.add_argument("--json", action="store_true", default=False if top else argparse.SUPPRESS,
                        help="print machine-readable JSON")
+    if not client_tls:
+        return
+    tls = parser.add_argument_group("TLS (for a server started with --tls-cert)")
+    tls.add_argument("--tls", action="store_true", default=False if top else argparse.SUPPRESS,
+                     help="connect over TLS trusting the system's CAs (default: $TRELLIS_TLS; implied by the "
+                     "options below and by a TLS server found through the data directory)")
+    tls.add_argument("--tls-ca", default=default, metavar="FILE",
+                     help="PEM of the CA that signed the server's certificate (default: $TRELLIS_TLS_CA)")
+    tls.add_argument("--tls-cert", default=default, metavar="FILE",
+                     help="PEM client certificate, for mutual TLS (default: $TRELLIS_TLS_CERT)")
+    tls.add_argument("--tls-key", default=default, metavar="FILE",
+                     help="PEM key of the client certificate (default: $TRELLIS_TLS_KEY)")
+    tls.add_argument("--tls-server-name", default=default, metavar="NAME",
+                     help="name to check the server's certificate against, when it differs from the host "
+                     "(default: $TRELLIS_TLS_SERVER_NAME)")
 
 
 def data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else cfg.default_data_dir()
+
+
+def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | None:
+    """TLS options from the command line, else the environment; None for plaintext."""
+    env = cfg.env_tls()
+    options = {key: getattr(args, f"tls_{key}", None) or env.get(key)
+               for key in ("ca", "cert", "key", "server_name")}
+    if not (server_tls or getattr(args, "tls", False) or env.get("tls") or any(options.values())):
+        return None
+    return TLS.from_files(**options)
 
 
 @contextmanager
@@ -52,12 +80,14 @@ def connect(args: argparse.Namespace) -> Iterator[Client]:
     token = getattr(args, "token", None) or cfg.env_token()
     agent = getattr(args, "agent", None)
     server = getattr(args, "server", None) or cfg.env_server()
+    server_tls = False
     if server is None:
         owner = running_server(data_dir(args))
         if owner and owner.get("address"):
             server = str(owner["address"])
+            server_tls = bool(owner.get("tls"))
     if server is not None:
-        with Client(server, token=token, agent=agent) as client:
+        with Client(server, token=token, agent=agent, tls=client_tls(args, server_tls=server_tls)) as client:
             yield client
         return
     from ..server import build_server  # in-process: only now pay for the server imports

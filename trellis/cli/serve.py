@@ -4,20 +4,54 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from rich.logging import RichHandler
 
 from .. import config as cfg
-from .context import data_dir
+from ..quotas import Quotas
+from .context import add_common, data_dir
+
+_DEFAULTS = Quotas()
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("serve", parents=[common], help="run the Trellis server",
-                       description="Run the Trellis gRPC server until SIGTERM/SIGINT (in-flight requests finish).")
+    # `--tls-cert` / `--tls-key` name this process's own certificate: the client's for other
+    # commands, the server's here, so serve takes the common options without the client TLS ones.
+    own = argparse.ArgumentParser(add_help=False)
+    add_common(own, client_tls=False)
+    p = sub.add_parser("serve", parents=[own], help="run the Trellis server",
+                       description="Run the Trellis gRPC server until SIGTERM/SIGINT (in-flight requests finish). "
+                       "Off loopback it needs TLS and tokens (or --insecure-allow-remote).")
     p.add_argument("--listen", default=cfg.DEFAULT_ADDRESS, metavar="HOST:PORT",
                    help=f"address to listen on (default {cfg.DEFAULT_ADDRESS}; port 0 picks a free port)")
     p.add_argument("--max-workers", type=int, default=128, help="RPC worker threads; each open stream holds one (default 128)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    tls = p.add_argument_group("TLS")
+    tls.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
+                     help="PEM certificate chain of the server: serve TLS only (needs --tls-key)")
+    tls.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="PEM private key of --tls-cert")
+    tls.add_argument("--tls-client-ca", type=Path, default=None, metavar="FILE",
+                     help="PEM of the CA that signs client certificates: mutual TLS, clients without a "
+                     "certificate it signed are refused during the handshake")
+    tls.add_argument("--insecure-allow-remote", action="store_true",
+                     help="listen on a non-loopback address even without TLS or without tokens; everything, "
+                     "tokens included, then crosses the network in clear, and without tokens every caller is "
+                     "admin. Only for a trusted network (a TLS-terminating proxy, a container's published port)")
+    quotas = p.add_argument_group("per-agent quotas (0 turns one off)")
+    quotas.add_argument("--rate", type=float, default=_DEFAULTS.requests_per_second, metavar="N",
+                        help=f"requests per second per agent, each CommitStream item counting as one "
+                        f"(default {_DEFAULTS.requests_per_second:g})")
+    quotas.add_argument("--burst", type=int, default=_DEFAULTS.burst, metavar="N",
+                        help=f"requests allowed at once above the rate (default {_DEFAULTS.burst})")
+    quotas.add_argument("--max-streams", type=int, default=_DEFAULTS.max_streams, metavar="N",
+                        help=f"streams (CommitStream, Query, WatchRun, ...) open at once per agent "
+                        f"(default {_DEFAULTS.max_streams})")
+    quotas.add_argument("--max-commit-bytes", type=int, default=None, metavar="N",
+                        help="bytes of file changes in one commit per agent (default: the server's commit "
+                        "size limit, 128 MiB)")
+    quotas.add_argument("--max-repositories", type=int, default=_DEFAULTS.max_repositories, metavar="N",
+                        help=f"existing repositories an agent may have created (default {_DEFAULTS.max_repositories})")
     p.set_defaults(run=run)
 
 
@@ -26,5 +60,11 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(message)s",
                         handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
-    serve(cfg.ServerConfig(data_dir=data_dir(args), address=args.listen, max_workers=args.max_workers))
+    quotas = Quotas(requests_per_second=args.rate, burst=args.burst, max_streams=args.max_streams,
+                    max_commit_bytes=args.max_commit_bytes, max_repositories=args.max_repositories)
+    serve(cfg.ServerConfig(
+        data_dir=data_dir(args), address=args.listen, max_workers=args.max_workers,
+        tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
+        insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
+    ))
     return 0

@@ -1,4 +1,8 @@
-"""``trellis token``: bearer tokens in the data directory (stored hashed)."""
+"""``trellis token``: bearer tokens and their grants in the data directory (stored hashed).
+
+Token management is the operator's: it edits ``tokens.json`` next to the data
+(no RPC creates tokens), and a running server picks changes up at once.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +11,65 @@ import datetime
 
 from rich.table import Table
 
-from ..auth import TokenStore
+from ..auth import TokenRecord, TokenStore
+from ..authz import Grant, Role
 from .context import Output, data_dir
+
+_ROLES = [r.label for r in Role]
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("token", parents=[common], help="create, list and revoke bearer tokens",
                        description="Manage the bearer tokens of a data directory. Once any token exists, "
-                       "the server requires one on every request.")
+                       "the server requires one on every request. A token authenticates one agent and "
+                       "grants it roles per repository: reader < agent < maintainer < admin.")
     tsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    c = tsub.add_parser("create", parents=[common], help="create a token for an agent (printed once)")
+    c = tsub.add_parser("create", parents=[common], help="create a token for an agent (printed once)",
+                        description="Create a token for AGENT. The token gets --role on every --repo "
+                        "(default: agent on '*', every repository), plus any --grant. Examples: "
+                        "`trellis token create ci --role reader`; "
+                        "`trellis token create lead --role maintainer --repo demo --repo 'lib-*'`; "
+                        "`trellis token create ops --role admin`; "
+                        "`trellis token create bot --grant demo:maintainer --grant '*:reader'`.")
     c.add_argument("agent", help="the agent name the token authenticates as")
+    c.add_argument("--role", choices=_ROLES, default=None,
+                   help="the role the token gets on each --repo (default agent)")
+    c.add_argument("--repo", action="append", default=[], metavar="PATTERN",
+                   help="a repository name or glob ('*', 'team-*') the role applies to; repeatable "
+                   "(default '*')")
+    c.add_argument("--grant", action="append", default=[], metavar="PATTERN:ROLE",
+                   help="one more grant, such as 'demo:maintainer' or '*:reader'; repeatable")
     c.add_argument("--description", default="")
     c.set_defaults(run=create)
-    ls = tsub.add_parser("list", parents=[common], help="list tokens (ids and agents, never the secrets)")
+    ls = tsub.add_parser("list", parents=[common], help="list tokens (ids, agents and grants, never the secrets)")
     ls.set_defaults(run=list_)
-    r = tsub.add_parser("revoke", parents=[common], help="revoke a token by id")
+    r = tsub.add_parser("revoke", parents=[common], help="revoke a token by id (refused at once)")
     r.add_argument("token_id")
     r.set_defaults(run=revoke)
 
 
+def _grants(args: argparse.Namespace) -> tuple[Grant, ...]:
+    extra = [Grant.parse(text) for text in args.grant]
+    if args.repo or args.role or not extra:
+        role = Role.parse(args.role or "agent")
+        extra = [Grant(pattern, role) for pattern in (args.repo or ["*"])] + extra
+    return tuple(extra)
+
+
+def _grants_json(record: TokenRecord) -> list[dict[str, str]]:
+    return [{"repositories": pattern, "role": role} for pattern, role in record.grants]
+
+
 def create(args: argparse.Namespace) -> int:
     out = Output(args)
-    record, token = TokenStore(data_dir(args)).create(args.agent, args.description)
+    record, token = TokenStore(data_dir(args)).create(args.agent, args.description, _grants(args))
     if out.json:
-        out.data({"token_id": record.token_id, "agent": record.agent, "token": token})
+        out.data({"token_id": record.token_id, "agent": record.agent, "token": token,
+                  "grants": _grants_json(record)})
     else:
         out.print(token)
-        out.note(f"token {record.token_id} for agent {record.agent!r}: shown once, store it now "
+        grants = ", ".join(f"{role} on {pattern!r}" for pattern, role in record.grants)
+        out.note(f"token {record.token_id} for agent {record.agent!r} ({grants}): shown once, store it now "
                  "(pass with --token or TRELLIS_TOKEN)")
     return 0
 
@@ -44,12 +79,14 @@ def list_(args: argparse.Namespace) -> int:
     records = TokenStore(data_dir(args)).list()
     if out.json:
         out.data([{"token_id": r.token_id, "agent": r.agent, "create_time": r.create_time,
-                   "revoked": r.revoked, "description": r.description} for r in records])
+                   "revoked": r.revoked, "description": r.description, "grants": _grants_json(r)}
+                  for r in records])
         return 0
-    table = Table("id", "agent", "created", "state", "description")
+    table = Table("id", "agent", "grants", "created", "state", "description")
     for r in records:
         created = datetime.datetime.fromtimestamp(r.create_time).isoformat(timespec="seconds")
-        table.add_row(r.token_id, r.agent, created, "revoked" if r.revoked else "active", r.description)
+        grants = ", ".join(f"{pattern}:{role}" for pattern, role in r.grants)
+        table.add_row(r.token_id, r.agent, grants, created, "revoked" if r.revoked else "active", r.description)
     out.print(table)
     return 0
 
