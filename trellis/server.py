@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 import ci
+from ci.executors import ExecutorUnavailable
 import semantic_diff
 from vcs import Store, VcsError
 
@@ -33,7 +34,7 @@ from .indexing import INDEX_FILE, Index
 from .interceptors import TrellisInterceptor
 from .quotas import QuotaTracker, repository_count, repository_creators
 from .tls import server_credentials
-from .verification import build_verifier
+from .verification import EXECUTORS, build_verifier
 from .v1 import (
     changes_pb2,
     changes_pb2_grpc,
@@ -145,8 +146,14 @@ def build_server(config: ServerConfig) -> RunningServer:
                 f"cannot open the index {config.data_dir / INDEX_FILE}: {exc}. The index is derived from git: "
                 "move it aside and run `trellis reindex` to rebuild it"
             ) from None
-        verifier = build_verifier(store, differ, index, config.data_dir, executor=config.executor,
-                                  workers=config.ci_workers, ray_address=config.ray_address)
+        if config.executor not in EXECUTORS:
+            raise ConfigError(f"unknown executor {config.executor!r}: use one of {', '.join(EXECUTORS)}")
+        try:
+            verifier = build_verifier(store, differ, index, config.data_dir, executor=config.executor,
+                                      workers=config.ci_workers, ray_address=config.ray_address)
+        except ExecutorUnavailable as exc:
+            index.close()
+            raise ConfigError(exc.message) from None
         changes_pb2_grpc.add_ChangeServiceServicer_to_server(
             servicers.ChangeServicer(store, differ, index, verifier), server
         )

@@ -52,6 +52,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "size limit, 128 MiB)")
     quotas.add_argument("--max-repositories", type=int, default=_DEFAULTS.max_repositories, metavar="N",
                         help=f"existing repositories an agent may have created (default {_DEFAULTS.max_repositories})")
+    ver = p.add_argument_group("verification")
+    ver.add_argument("--executor", default="local", choices=["local", "ray"],
+                     help="where verification jobs run: a pool of warm sandboxed workers here (local, the "
+                     "default) or Ray tasks on a Ray cluster (ray; needs trellis-vcs[ray])")
+    ver.add_argument("--ci-workers", type=int, default=0, metavar="N",
+                     help="jobs the local executor runs at once (default: one per CPU)")
+    ver.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                     help="the Ray cluster for --executor ray, e.g. ray://head:10001 (default: start a local "
+                     "Ray instance)")
     p.set_defaults(run=run)
 
 
@@ -66,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
         data_dir=data_dir(args), address=args.listen, max_workers=args.max_workers,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
+        executor=args.executor, ci_workers=args.ci_workers, ray_address=args.ray_address,
     ))
     return 0
