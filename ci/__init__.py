@@ -24,12 +24,24 @@ from .pipeline import (
 )
 from .plan import ChangedFile, ChangeSet, Chunk, PlannedJob, dependencies, plan
 from .runs import JobResult, Run, TestCase, Verdict
+from .selection import (
+    Change,
+    ChangedEntity,
+    ChangedPath,
+    FactCache,
+    Selection,
+    TestIndex,
+    changes_from_diff,
+    missed_failures,
+)
 
 __all__ = [
-    "ChangeSet", "ChangedFile", "Chunk", "Executor", "JobResult", "Limits", "LocalExecutor", "Pipeline",
+    "Change", "ChangeSet", "ChangedEntity", "ChangedFile", "ChangedPath", "Chunk", "Executor", "ExecutorUnavailable",
+    "FactCache", "JobLimits", "JobOutcome", "JobRequest", "JobResult", "Limits", "LocalExecutor", "Pipeline",
     "PipelineConfigError", "PipelineError", "PlannedJob", "Protection", "RayExecutor", "ResultCache", "Run",
-    "Selectors", "Stage", "TestCase", "UnknownStage", "Verdict", "Verifier", "dependencies", "format_pipeline",
-    "parse_pipeline", "plan",
+    "SandboxError", "SandboxResult", "Selection", "Selectors", "Stage", "TestCase", "TestIndex", "UnknownStage",
+    "Verdict", "Verifier", "WorkspacePool", "changes_from_diff", "dependencies", "format_pipeline",
+    "missed_failures", "parse_pipeline", "plan", "run_sandboxed",
 ]
 
 _LAZY = {
@@ -38,6 +50,14 @@ _LAZY = {
     "ResultCache": ("cache", "ResultCache"),
     "LocalExecutor": ("executors", "LocalExecutor"),
     "RayExecutor": ("executors", "RayExecutor"),
+    "ExecutorUnavailable": ("executors", "ExecutorUnavailable"),
+    "JobLimits": ("jobs", "JobLimits"),
+    "JobOutcome": ("jobs", "JobOutcome"),
+    "JobRequest": ("jobs", "JobRequest"),
+    "SandboxError": ("sandbox", "SandboxError"),
+    "SandboxResult": ("sandbox", "SandboxResult"),
+    "run_sandboxed": ("sandbox", "run_sandboxed"),
+    "WorkspacePool": ("workspace", "WorkspacePool"),
 }
 
 

@@ -21,6 +21,8 @@ from .selection import FactCache, Selection, TestIndex, changes_from_diff, misse
 
 __all__ = ["TestSelector"]
 
+# Non-Python files no test reads: changing one selects no test (any other does: it may be test data).
+INERT = ("*.md", "*.rst", "docs/**", "trellis.toml", "LICENSE", ".gitignore", ".gitattributes")
 _CONFIG_FILES = frozenset({"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "pyproject.toml", "tox.ini",
                            "setup.cfg"})
 
@@ -73,7 +75,7 @@ class TestSelector:
         """The tests of ``tree_id`` that can observe ``diff`` (from ``old_tree_id``; "" for none)."""
         index = self.index(repo, tree_id)
         old = self.index(repo, old_tree_id) if old_tree_id else None
-        return index.select(changes_from_diff(diff), old_index=old)
+        return index.select(changes_from_diff(diff), old_index=old, inert=INERT)
 
     @staticmethod
     def missed(selection: Selection, full_results: Mapping[str, str]) -> tuple[str, ...]:

@@ -259,17 +259,23 @@ def test_demo_reports_its_commits_and_leaves_valid_git(tmp_path: Path) -> None:
     demo_dir = tmp_path / "demo-data"
     report = ok_json(cli(tmp_path / "unused", "demo", "--agents", "2", "--commits", "5", "--data-dir",
                          str(demo_dir), "--json"))
-    assert report["commits"] == 10
+    # 2 agents x 5 commits, plus the syntax error agent-2 pushes (and then fixes) to show a failed verdict.
+    assert report["commits"] == 11
     assert report["data_dir"] == str(demo_dir)
     assert len(report["agents"]) == 2
-    assert all(a["commits"] == 5 for a in report["agents"])
+    commits = {a["agent"]: a["commits"] for a in report["agents"]}
+    assert commits == {"agent-1": 5, "agent-2": 6}
     assert all(a["steps"] >= 5 for a in report["agents"])
     path = repo_path(demo_dir, report["repository"])
     assert_fsck_clean(path)
     for agent in report["agents"]:
-        assert int(git(path, "rev-list", "--count", f"{agent['branch']}", "^main").strip()) == 5
         record = json.loads(git(path, "show", f"refs/trellis/sessions/{agent['session_id']}:session.json"))
-        assert record["status"] == "succeeded" and record["commit_count"] == 5
+        assert record["status"] == "succeeded" and record["commit_count"] == commits[agent["agent"]]
+    # Every branch head passed its pipeline; the branches merged into main, the second one structurally
+    # (both appended to calc/ops.py: a line merge refuses), and main passed too.
+    assert set(report["verdicts"].values()) == {"passed"}
+    assert [strategy for _, strategy in report["merges"]["merged"]] == ["fast_forward", "structured"]
+    assert len(report["merges"]["line_merge_refused"]) == 1 and report["merges"]["main_verdict"] == "passed"
     assert not (tmp_path / "unused").exists()
     # The kept data directory is explorable with the CLI afterwards.
     sessions = ok_json(cli(demo_dir, "session", "list", report["repository"], "--json"))
