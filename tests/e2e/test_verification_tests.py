@@ -1,0 +1,113 @@
+"""pytest stages through the real server: affected-test selection, injected faults, full runs, and Ray."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import ci
+from ci import sample_project
+from trellis.client import Client
+from trellis.config import ServerConfig
+from trellis.server import build_server
+
+PIPELINE = b"""
+[stages.syntax]
+kind = "syntax"
+when.languages = ["python"]
+
+[stages.tests]
+kind = "pytest"
+select = "affected"
+needs = ["syntax"]
+"""
+
+
+@pytest.fixture
+def sample(client: Client) -> tuple[Client, dict[str, bytes], str]:
+    files = {**sample_project.small(), "trellis.toml": PIPELINE}
+    client.create_repository("sample")
+    seeded = client.commit("sample", "main", files, "seed", wait_for_verdict=True)
+    assert seeded.run is not None and seeded.run.verdict is ci.Verdict.PASSED, seeded.run
+    return client, files, seeded.commit.commit_id
+
+
+def _tests_job(run: ci.Run) -> ci.JobResult:
+    return next(j for j in run.jobs if j.stage == "tests")
+
+
+def test_a_body_change_runs_only_the_tests_that_reach_it(sample: tuple[Client, dict[str, bytes], str]) -> None:
+    client, files, head = sample
+    edited, path, qualname = sample_project.micro_edit(files, seed=3)
+    reply = client.commit("sample", "main", {path: edited[path]}, "micro-edit", expected_head=head,
+                          wait_for_verdict=True)
+    assert reply.run is not None and reply.run.verdict is ci.Verdict.PASSED
+    job = _tests_job(reply.run)
+    reaching = set(sample_project.call_graph(edited).tests_reaching(qualname))
+    ran = {t.test_id for t in job.tests}
+    assert reaching and reaching <= ran  # every test that calls the edited function ran...
+    assert job.selected_tests == len(ran) < job.total_tests  # ...and far from all of them
+    assert all(t.verdict is ci.Verdict.PASSED for t in job.tests)
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_an_injected_fault_fails_and_a_full_run_finds_no_selection_miss(
+    sample: tuple[Client, dict[str, bytes], str], seed: int
+) -> None:
+    client, files, head = sample
+    fault = sample_project.inject_fault(files, seed=seed)
+    reply = client.commit("sample", "main", {fault.path: fault.files[fault.path]}, fault.description,
+                          expected_head=head, wait_for_verdict=True)
+    run = reply.run
+    assert run is not None and run.verdict is ci.Verdict.FAILED, run
+    job = _tests_job(run)
+    failed = {t.test_id for t in job.tests if t.verdict is ci.Verdict.FAILED}
+    assert failed and set(fault.expected_failures) <= failed | {t for t in fault.expected_failures if "[" in t}
+    assert job.selected_tests < job.total_tests
+    # On demand, the whole suite runs and is compared with what selection chose: nothing was missed.
+    full = client.wait_run("sample", client.verify("sample", reply.commit.commit_id, full=True).run_id, timeout=120)
+    assert full.trigger == "full" and full.verdict is ci.Verdict.FAILED
+    assert _tests_job(full).selected_tests == _tests_job(full).total_tests
+    assert full.missed_tests == ()
+    assert {t.test_id for t in _tests_job(full).tests if t.verdict is ci.Verdict.FAILED} >= failed
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[object]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Ray's import-time warnings
+        ray = pytest.importorskip("ray")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning",
+                            "ignore::pytest.PytestUnraisableExceptionWarning", "ignore:.*unclosed.*:ResourceWarning")
+def test_the_ray_executor_gives_the_same_verdicts(ray_instance: object, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", executor="ray"))
+    try:
+        with Client(running.address, agent="alice", timeout=120) as client:
+            client.create_repository("sample")
+            files = {**sample_project.small(), "trellis.toml": PIPELINE + b'\n[stages.count]\nrun = "ls sampleapp"\n'}
+            seeded = client.commit("sample", "main", files, "seed", wait_for_verdict=True)
+            assert seeded.run is not None and seeded.run.verdict is ci.Verdict.PASSED, seeded.run
+            count = next(j for j in seeded.run.jobs if j.stage == "count")
+            assert b"__init__.py" in count.output
+            fault = sample_project.inject_fault(files, seed=1)
+            broken = client.commit("sample", "main", {fault.path: fault.files[fault.path]}, "fault",
+                                   wait_for_verdict=True)
+            assert broken.run is not None and broken.run.verdict is ci.Verdict.FAILED
+    finally:
+        running.stop(grace=1)
