@@ -307,3 +307,13 @@ def test_runs_survive_a_restart_and_interrupted_runs_are_closed(data_dir: Path) 
             assert again.final and again.verdict in (ci.Verdict.CANCELLED, ci.Verdict.ERROR)
     finally:
         running.stop(grace=1)
+
+
+def test_independent_jobs_run_in_parallel(demo: Client) -> None:
+    pipeline = '[stages.slow]\nrun = "sleep 0.6"\nscope = "file"\n'
+    run = _push(demo, {"trellis.toml": pipeline, "a.py": "a = 1\n", "b.py": "b = 1\n"},
+                wait_for_verdict=True).run  # type: ignore[attr-defined]
+    slow = sorted((j for j in run.jobs if j.stage == "slow"), key=lambda j: j.start_time)
+    assert len(slow) == 3 and run.verdict is ci.Verdict.PASSED  # a.py, b.py, trellis.toml
+    # On a machine with two or more workers, the second job started before the first ended.
+    assert slow[1].start_time < slow[0].end_time
