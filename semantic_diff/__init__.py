@@ -14,9 +14,13 @@ Public API::
     ParseCache(max_bytes=256 MiB)              thread-safe LRU of parses, keyed by blob id
     change_to_json(change) / file_to_json(file) / result_to_json(result) -> dict
     describe(change) -> str                    "~ modified method app.models.User.save (body)"
+    merge_files(path, base, left, right, *, labels=("ours", "base", "theirs"), max_file_bytes=2 MiB,
+                language=None, cache=None) -> FileMerge    structured three-way merge (docs/merge.md)
+    merge_to_json(merge, *, content=False) / conflict_to_json(conflict) -> dict
+    guess_language(*contents) -> str | None    for text whose file name does not say
 
 Values: ``Entity``, ``ParsedFile``, ``EntityChange``, ``FileDiff``,
-``DiffResult`` (frozen dataclasses). The vocabulary (kinds, change classes,
+``DiffResult``, ``FileMerge``, ``MergeConflict`` (frozen dataclasses). The vocabulary (kinds, change classes,
 details, fallback reasons) is documented in ``docs/semantic-diff.md``.
 """
 
@@ -25,6 +29,7 @@ from .diff import diff_files, extract_entities, line_stats, module_name
 from .errors import InvalidInput, SemanticDiffError
 from .languages.registry import LANGUAGES, language_for
 from .matching import MatchOptions
+from .merge import FileMerge, MergeConflict, conflict_to_json, guess_language, merge_files, merge_to_json
 from .model import (
     CHANGE_KINDS,
     DiffResult,
@@ -49,8 +54,10 @@ __all__ = [
     "Entity",
     "EntityChange",
     "FileDiff",
+    "FileMerge",
     "InvalidInput",
     "MatchOptions",
+    "MergeConflict",
     "ParseCache",
     "ParsedFile",
     "SemanticDiffError",
@@ -58,13 +65,17 @@ __all__ = [
     "SyntaxProblem",
     "check_syntax",
     "change_to_json",
+    "conflict_to_json",
     "describe",
     "diff_files",
     "extract_entities",
     "file_to_json",
+    "guess_language",
     "language_for",
     "languages",
     "line_stats",
+    "merge_files",
+    "merge_to_json",
     "module_name",
     "result_to_json",
 ]

@@ -6,6 +6,7 @@ in-process); ``serve`` adds the signal handling of a long-running process.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -112,7 +113,7 @@ def build_server(config: ServerConfig) -> RunningServer:
         # trees, so libgit2's per-link existence check is pure cost (~10% of a
         # commit); `git fsck --strict` in the tests keeps us honest.
         pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
-        store = Store(config.data_dir, config.limits, merger=getattr(semantic_diff, "merge_files", None))  # TEMPORARY getattr
+        store = Store(config.data_dir, config.limits)
         removed = store.recover()
         if removed:
             log.warning("recovered the data directory after a crash: removed %d stale files", len(removed))
@@ -139,6 +140,8 @@ def build_server(config: ServerConfig) -> RunningServer:
         )
 
         differ = Differ(store)
+        # Rebases and merges combine files entity by entity, sharing the diff's parse cache.
+        store.merger = functools.partial(semantic_diff.merge_files, cache=differ.cache)
         try:
             index = Index(config.data_dir, differ.cache)
         except duckdb.Error as exc:

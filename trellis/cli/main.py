@@ -8,10 +8,12 @@ import sys
 
 from vcs import VcsError
 
-from . import branch, commit, demo, diff, index, merge, query, read, repo, serve, session, token, trajectory, verify
+from . import (branch, commit, demo, diff, index, merge, merge_file, query, read, repo, serve, session, token,
+               trajectory, verify)
 from .context import Output, add_common
 
-COMMANDS = [serve, demo, token, repo, commit, read, diff, branch, merge, session, verify, query, index, trajectory]
+COMMANDS = [serve, demo, token, repo, commit, read, diff, merge_file, branch, merge, session, verify, query, index,
+            trajectory]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,232 @@
+"""Resolving a conflicting region of a container whose sides differ only in *items*.
+
+A container (a file, a class, a JSON object…) is merged as a sequence of
+*units* (see ``units.py``): text lines, entity placeholders, fields and import
+statements. Where the line merge of two sides' units conflicts, the region is
+resolved here when it can be done without guessing:
+
+- the sides' *anchors* (text lines other than blank ones) are the same, so
+  only items (entities, fields, imports) and blank lines differ;
+- between two anchors, items merge as an ordered set: an item stays unless a
+  side deleted it; items added by either side are kept; the order of the items
+  both sides keep is the one a side changed (both changed it differently: a
+  conflict); items a side added follow the item they follow on that side, and
+  when both sides added items at the same place the two groups come in a
+  deterministic order (by content, so that swapping the sides changes nothing).
+  Imports that are sorted on every side stay sorted.
+
+Anything else is left to the caller as a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["is_glue", "item_key", "resolve"]
+
+_GLUE, _ANCHOR, _ITEM = 0, 1, 2
+_E, _F, _I, _V = ord("E"), ord("F"), ord("I"), ord("V")
+
+Glue = tuple[bytes, ...]
+Item = tuple[bytes, Glue, bytes]      # (key, blank lines before it, unit)
+
+
+def is_glue(unit: bytes) -> bool:
+    return unit[0] == _V and not unit[1:].strip()
+
+
+def _kind(unit: bytes) -> int:
+    tag = unit[0]
+    if tag == _E or tag == _I or tag == _F:
+        return _ITEM
+    if tag == _V and not unit[1:].strip():
+        return _GLUE
+    return _ANCHOR
+
+
+def item_key(unit: bytes) -> bytes:
+    """An entity's identity (``E<id>``), a member's name (``F<name>``), or an import's
+    whitespace-collapsed text (``I…``)."""
+    if unit[0] == _E or unit[0] == _F:
+        return unit[:unit.index(b"\0")]
+    return b"I" + b" ".join(unit[1:].split())
+
+
+@dataclass(slots=True)
+class _Side:
+    anchors: list[tuple[Glue, bytes]] = field(default_factory=list)
+    gaps: list[list[Item]] = field(default_factory=lambda: [[]])
+    tail: Glue = ()
+
+    @property
+    def has_items(self) -> bool:
+        return any(self.gaps)
+
+
+def _split(units: Sequence[bytes]) -> _Side:
+    side = _Side()
+    glue: list[bytes] = []
+    for u in units:
+        kind = _kind(u)
+        if kind == _GLUE:
+            glue.append(u)
+        elif kind == _ITEM:
+            side.gaps[-1].append((item_key(u), tuple(glue), u))
+            glue = []
+        else:
+            side.anchors.append((tuple(glue), u))
+            side.gaps.append([])
+            glue = []
+    side.tail = tuple(glue)
+    return side
+
+
+class _Unresolved(Exception):
+    pass
+
+
+def resolve(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes]) -> list[bytes] | None:
+    """The merged units of a conflicting region, or None when it stays a conflict."""
+    b, l, r = _split(base), _split(left), _split(right)
+    if not (l.has_items or r.has_items or b.has_items):
+        return None
+    anchors = [u for _, u in l.anchors]
+    if anchors != [u for _, u in r.anchors]:
+        return None
+    pure = not base                      # both sides inserted here: nothing to compare with
+    if not pure and anchors != [u for _, u in b.anchors]:
+        return None
+    out: list[bytes] = []
+    try:
+        for g in range(len(l.gaps)):
+            bg = [] if pure else b.gaps[g]
+            items = bool(bg or l.gaps[g] or r.gaps[g])
+            for _, glue, unit in _merge_gap(bg, l.gaps[g], r.gaps[g]):
+                out.extend(glue)
+                out.append(unit)
+            if g < len(anchors):
+                out.extend(_pick(() if pure else b.anchors[g][0], l.anchors[g][0], r.anchors[g][0], soft=items))
+                out.append(anchors[g])
+        last = bool(l.gaps[-1] or r.gaps[-1] or (not pure and b.gaps[-1]))
+        out.extend(_pick(() if pure else b.tail, l.tail, r.tail, soft=last))
+    except _Unresolved:
+        return None
+    return out
+
+
+def _pick(b: Glue, l: Glue, r: Glue, *, soft: bool) -> Glue:
+    """Blank lines, three-way; changed differently on both sides: the fewer when next to an item."""
+    if l == b:
+        return r
+    if r == b or l == r:
+        return l
+    if not soft:
+        raise _Unresolved
+    return min(l, r)
+
+
+def _choose_unit(b: bytes | None, l: bytes, r: bytes) -> bytes:
+    if l == b:
+        return r
+    if r == b or l == r:
+        return l
+    # Both changed the unit differently. Entities: only the separator after them may differ.
+    if l[0] == _E and item_key(l) == item_key(r):
+        strip_l, strip_r = l.replace(b",", b"").replace(b";", b""), r.replace(b",", b"").replace(b";", b"")
+        if strip_l == strip_r:
+            return max(l, r, key=len)
+    raise _Unresolved
+
+
+def _merge_gap(base: list[Item], left: list[Item], right: list[Item]) -> list[Item]:
+    if not left and not right:
+        return []
+    sides = (base, left, right)
+    maps: list[dict[bytes, tuple[Glue, bytes]]] = []
+    for side in sides:
+        m = {k: (g, u) for k, g, u in side}
+        if len(m) != len(side):
+            raise _Unresolved            # the same item twice: not a set
+        maps.append(m)
+    bm, lm, rm = maps
+
+    def kept(k: bytes) -> bool:
+        if k in bm:
+            return k in lm and k in rm
+        return k in lm or k in rm
+
+    def element(k: bytes) -> Item:
+        lv, rv = lm.get(k), rm.get(k)
+        if lv is None or rv is None:
+            v = lv or rv
+            assert v is not None
+            return k, v[0], v[1]
+        bv = bm.get(k)
+        unit = _choose_unit(bv[1] if bv else None, lv[1], rv[1])
+        glue = _pick(bv[0] if bv else (), lv[0], rv[0], soft=True) if bv else min(lv[0], rv[0])
+        return k, glue, unit
+
+    lk = [k for k, _, _ in left if kept(k)]
+    rk = [k for k, _, _ in right if kept(k)]
+    imports = all(k[:1] == b"I" for side in sides for k, _, _ in side)
+    if imports and all(_sorted([k for k, _, _ in side]) for side in sides):
+        return [element(k) for k in sorted(set(lk) | set(rk))]
+    common = set(lk) & set(rk)
+    order_l = [k for k in lk if k in common]
+    order_r = [k for k in rk if k in common]
+    order = order_l
+    if order_l != order_r:
+        order_b = [k for k, _, _ in base if k in common]
+        if order_l == order_b:
+            order = order_r
+        elif order_r != order_b:
+            raise _Unresolved            # both sides reordered, differently
+    groups_l, groups_r = _groups(lk, common), _groups(rk, common)
+    out: list[bytes] = []
+    for anchor in [b""] + order:
+        if anchor:
+            out.append(anchor)
+        gl, gr = groups_l.get(anchor, []), groups_r.get(anchor, [])
+        out.extend(_two_groups(gl, gr, lm, rm))
+    return [element(k) for k in out]
+
+
+def _sorted(keys: list[bytes]) -> bool:
+    return all(a <= b for a, b in zip(keys, keys[1:]))
+
+
+def _groups(keys: list[bytes], common: set[bytes]) -> dict[bytes, list[bytes]]:
+    """Items only one side has, grouped under the common item they follow (b"" for none)."""
+    groups: dict[bytes, list[bytes]] = {}
+    anchor = b""
+    for k in keys:
+        if k in common:
+            anchor = k
+        else:
+            groups.setdefault(anchor, []).append(k)
+    return groups
+
+
+def _two_groups(gl: list[bytes], gr: list[bytes], lm: dict[bytes, tuple[Glue, bytes]],
+                rm: dict[bytes, tuple[Glue, bytes]]) -> list[bytes]:
+    """Two groups added at the same place, in an order that does not depend on which side is which:
+    the imports they open with first (sorted, when both are), then the rest, the groups by content."""
+    if not gl or not gr:
+        return gl or gr
+    il = next((k for k, key in enumerate(gl) if not key.startswith(b"I")), len(gl))
+    ir = next((k for k, key in enumerate(gr) if not key.startswith(b"I")), len(gr))
+    if _sorted(gl[:il]) and _sorted(gr[:ir]):
+        head = sorted(gl[:il] + gr[:ir])
+    else:
+        head = _by_content(gl[:il], gr[:ir], lm, rm)
+    return head + _by_content(gl[il:], gr[ir:], lm, rm)
+
+
+def _by_content(gl: list[bytes], gr: list[bytes], lm: dict[bytes, tuple[Glue, bytes]],
+                rm: dict[bytes, tuple[Glue, bytes]]) -> list[bytes]:
+    if not gl or not gr:
+        return gl or gr
+    key_l = tuple(lm[k][1] for k in gl)
+    key_r = tuple(rm[k][1] for k in gr)
+    return gl + gr if key_l <= key_r else gr + gl

@@ -1,0 +1,194 @@
+"""Checking a merged file before it is called clean.
+
+A merge is clean only if the merged file parses without errors, holds exactly
+the entities the three-way rule expects (an entity is in the merge unless a
+side deleted it, with the name, kind and parent a side gave it — and no name
+defined more often than in any version: that is two sides giving one name to
+different entities), and every
+entity that one side changed and the other did not has that side's tokens
+(its normalised hash). Entities of arrays (named by position) are left out of
+the entity checks; the parse still covers them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TypeVar
+
+from ..extract import Rec, extract, join_qualname
+from ..languages.registry import parser_for, spec_for
+from ..parse import DEFAULT_MAX_FILE_BYTES, Parsed, _reuse_plan, analyze, precheck, text_delta, tree_of
+from .versions import ROOT, Version
+
+__all__ = ["parse_records", "verify"]
+
+V = TypeVar("V")
+
+
+class _Ambiguous(Exception):
+    pass
+
+
+def _three_way(b: V | None, l: V | None, r: V | None) -> V | None:
+    if l == b:
+        return r
+    if r == b or l == r:
+        return l
+    raise _Ambiguous
+
+
+def _skipped(records: list[Rec]) -> list[bool]:
+    """Positional entities (array items) and everything inside them."""
+    out = [False] * len(records)
+    for i in range(1, len(records)):
+        out[i] = records[i].core.positional or out[records[i].parent]
+    return out
+
+
+def verify(path: str, content: bytes, versions: tuple[Version, ...], where: dict[str, list[int | None]], *,
+           max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bool:
+    """Whether ``content`` is a faithful merge of the three versions (see the module docstring)."""
+    records = parse_records(path, content, versions[1].parsed, max_file_bytes)
+    if records is None:
+        return False
+    try:
+        expected = _expected(versions, where)
+    except _Ambiguous:
+        return False
+    skipped = _skipped(records)
+    actual: dict[tuple[str, str], list[int]] = {}
+    for i in range(1, len(records)):
+        if not skipped[i]:
+            actual.setdefault((records[i].core.kind, records[i].lqual), []).append(i)
+    wanted = Counter(v for x, v in expected.items() if x != ROOT)
+    if wanted != Counter({k: len(v) for k, v in actual.items()}):
+        return False
+    if _clash(wanted, versions):
+        return False
+    actual[("", "")] = [0]
+    for x, key in expected.items():
+        if x == ROOT:
+            key = ("", "")
+        elif wanted[key] != 1:
+            continue
+        own = _expected_hash(versions, where[x])
+        if own is not None and records[actual[key][0]].core.norm_hash != own:
+            return False
+    return True
+
+
+def parse_records(path: str, content: bytes, near: Parsed, max_file_bytes: int) -> list[Rec] | None:
+    """The entity records of ``content``, or None when it does not parse.
+
+    tree-sitter re-parses incrementally from a nearby version (exact: the same
+    tree as a fresh parse), and the records of entities clear of the changes
+    are copied; the region re-parse shortcut (``analyze``'s fastest path) is
+    not used: the merge is judged on its own tree.
+    """
+    spec = spec_for(path)
+    if spec is None or precheck(spec, content, max_file_bytes):
+        return None
+    parser = parser_for(spec)
+    old_tree = tree_of(near, parser)
+    if old_tree is None or near.fallback_reason:
+        parsed = analyze(path, content, max_file_bytes=max_file_bytes)
+        return None if parsed.fallback_reason else parsed.records
+    delta = text_delta(near.content, content)
+    edited = old_tree.copy()
+    for e in reversed(delta.edits):
+        edited.edit(e.old_start, e.old_end, e.old_start + (e.new_end - e.new_start), e.start_point,
+                    e.old_end_point, e.new_end_point)
+    tree = parser.parse(content, edited)
+    if tree.root_node.has_error:
+        return None
+    reuse = _reuse_plan(near, delta, [(r.start_byte, r.end_byte) for r in edited.changed_ranges(tree)])
+    return extract(spec, tree, content, reuse if delta.edits else None)
+
+
+def _clash(wanted: Counter[tuple[str, str]], versions: tuple[Version, ...]) -> bool:
+    """A name both sides gave to different entities (a rename on one side, an addition on the
+    other): more definitions of it than any version has."""
+    names = Counter(lq for _, lq in wanted.elements())
+    if max(names.values(), default=0) < 2:
+        return False
+    most: Counter[str] = Counter()
+    for ver in versions:
+        skipped = _skipped(ver.records)
+        counts = Counter(r.lqual for i, r in enumerate(ver.records) if i and not skipped[i])
+        most |= counts
+    return any(n > most[lq] for lq, n in names.items())
+
+
+def _expected(versions: tuple[Version, ...], where: dict[str, list[int | None]]) -> dict[str, tuple[str, str]]:
+    """(kind, local qualified name) of every entity the merge must hold, arrays aside."""
+    skipped = [_skipped(v.records) for v in versions]
+    facts: dict[str, tuple[str, str, str] | None] = {}        # kind, segment, parent; None: skipped
+    for x, recs in where.items():
+        present = [i is not None for i in recs]
+        if not _three_way(*present):
+            continue
+        if x == ROOT:
+            facts[x] = ("", "", "")
+            continue
+        vals: list[tuple[str, str, str] | None] = []
+        skip = False
+        for v, i in enumerate(recs):
+            if i is None:
+                vals.append(None)
+                continue
+            rec = versions[v].records[i]
+            skip = skip or skipped[v][i]
+            vals.append((rec.core.kind, rec.core.segment, versions[v].parent_id(i)))
+        if skip:
+            facts[x] = None
+            continue
+        kind = _three_way(*(v[0] if v else None for v in vals))
+        segment = _three_way(*(v[1] if v else None for v in vals))
+        parent = _three_way(*(v[2] if v else None for v in vals))
+        assert kind is not None and segment is not None and parent is not None
+        facts[x] = (kind, segment, parent)
+    lquals: dict[str, str | None] = {ROOT: ""}
+
+    def lqual(x: str) -> str | None:
+        if x in lquals:
+            return lquals[x]
+        if x not in facts:
+            raise _Ambiguous                  # the parent is not in the merge
+        fact = facts[x]
+        if fact is None:
+            lquals[x] = None
+            return None
+        parent = lqual(fact[2])
+        lquals[x] = None if parent is None else join_qualname(parent, fact[1])
+        return lquals[x]
+
+    out: dict[str, tuple[str, str]] = {}
+    for x, fact in facts.items():
+        q = lqual(x)
+        if q is not None and fact is not None:
+            out[x] = (fact[0], q)
+    return out
+
+
+def _expected_hash(versions: tuple[Version, ...], recs: list[int | None]) -> str | None:
+    """The normalised hash the merged entity must have, or None when it cannot be said: both
+    sides changed it, or both changed its set of members (separators are its own tokens)."""
+    own: list[str | None] = []
+    members: list[frozenset[str] | None] = []
+    for v, i in enumerate(recs):
+        if i is None:
+            own.append(None)
+            members.append(None)
+            continue
+        ver = versions[v]
+        own.append(ver.records[i].core.norm_hash)
+        members.append(frozenset(ver.ids[c] for c in ver.kids[i]))
+    if recs[0] is not None and recs[1] is not None and recs[2] is not None:
+        if members[1] != members[0] and members[2] != members[0]:
+            return None
+    elif recs[0] is not None:
+        return None
+    try:
+        return _three_way(*own)
+    except _Ambiguous:
+        return None

@@ -1,0 +1,193 @@
+"""Property tests (hypothesis) of the structured merge, over generated programs in every language.
+
+- merge(base, x, base) == x and merge(base, base, y) == y;
+- merge(base, x, y) and merge(base, y, x) agree: the same clean text, or the same conflicts with
+  their sides swapped;
+- a clean result always parses;
+- edits of different entities always merge cleanly, to the edits applied one after the other;
+- arbitrary line edits (syntax errors included) never raise, and the first three properties hold.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from semantic_diff import FileMerge, merge_files
+from semantic_diff.parse import analyze
+
+from .merge_fixtures import (
+    CODE_LANGS,
+    Cls,
+    Code,
+    CodeLang,
+    Fn,
+    add_fn,
+    add_import,
+    add_method,
+    apply,
+    delete_fn,
+    delete_method,
+    edit_fn,
+    edit_method,
+    move_method,
+    swap,
+)
+
+NAMES = ["alpha", "beta", "gamma", "delta", "load", "save", "run", "size", "parse", "render"]
+CLASSES = ["Store", "Model", "View"]
+# TRELLIS_MERGE_EXAMPLES=5000 for a longer hunt.
+SETTINGS = settings(max_examples=int(os.environ.get("TRELLIS_MERGE_EXAMPLES", "60")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> Code:
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=4, unique=True))
+    classes = draw(st.lists(st.sampled_from(CLASSES), max_size=2, unique=True))
+    blocks: list[Fn | Cls] = [Fn(n, str(draw(st.integers(0, 9)))) for n in names]
+    for c in classes:
+        methods = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
+        blocks.insert(draw(st.integers(0, len(blocks))), Cls(c, tuple(Fn(m, str(draw(st.integers(0, 9)))) for m in methods)))
+    imports = tuple(sorted(draw(st.lists(st.sampled_from(["mod_a", "mod_c", "mod_e"]), max_size=2, unique=True))))
+    return Code(imports, tuple(blocks))
+
+
+@st.composite
+def edits(draw: st.DrawFn, code: Code, tag: str, lang: str) -> tuple[tuple, frozenset[str]]:  # type: ignore[type-arg]
+    """Up to three edits of ``code``, and the entities (names) they touch. ``tag`` keeps the
+    names a side adds apart from the other side's."""
+    ops = []
+    touched: set[str] = set()
+    for k in range(draw(st.integers(1, 3))):
+        fns = [b.name for b in code.blocks if isinstance(b, Fn)]
+        classes = [b for b in code.blocks if isinstance(b, Cls)]
+        choice = draw(st.sampled_from(["add_fn", "edit_fn", "delete_fn", "add_method", "edit_method",
+                                       "delete_method", "swap", "import", "move"]))
+        op = None
+        touched_now: set[str] = set()
+        if choice == "add_fn":
+            name = f"new_{tag}{k}"
+            op, touched_now = add_fn(name, str(draw(st.integers(0, 9)))), {name, "<top>"}
+        elif choice == "edit_fn" and fns:
+            name = draw(st.sampled_from(fns))
+            op, touched_now = edit_fn(name, f"{tag}{k}"), {name}
+        elif choice == "delete_fn" and fns:
+            name = draw(st.sampled_from(fns))
+            op, touched_now = delete_fn(name), {name}
+        elif choice == "add_method" and classes:
+            c = draw(st.sampled_from(classes))
+            name = f"new_{tag}{k}"
+            op, touched_now = add_method(c.name, name), {name, f"<{c.name}>"}
+        elif choice == "edit_method" and classes:
+            c = draw(st.sampled_from(classes))
+            m = draw(st.sampled_from(c.methods)).name
+            op, touched_now = edit_method(c.name, m, f"{tag}{k}"), {f"{c.name}.{m}"}
+        elif choice == "delete_method" and classes:
+            c = draw(st.sampled_from(classes))
+            if len(c.methods) > 1:
+                m = draw(st.sampled_from(c.methods)).name
+                op, touched_now = delete_method(c.name, m), {f"{c.name}.{m}"}
+        elif choice == "swap" and len(code.blocks) > 1:
+            a, b = draw(st.lists(st.sampled_from([x.name for x in code.blocks]), min_size=2, max_size=2,
+                                 unique=True))
+            # Go methods are top-level: swapping two "classes" moves their methods too.
+            op, touched_now = swap(a, b), {a, b, "<top>", f"<{a}>", f"<{b}>"}
+        elif choice == "import":
+            name = f"mod_{tag}{k}"
+            op, touched_now = add_import(name), {"<imports>"}
+        elif choice == "move" and len(classes) == 2:
+            src, dst = classes
+            if len(src.methods) > 1:
+                m = draw(st.sampled_from(src.methods)).name
+                if m not in {x.name for x in dst.methods}:
+                    op = move_method(src.name, dst.name, m)
+                    touched_now = {f"{src.name}.{m}", f"{dst.name}.{m}", f"<{src.name}>", f"<{dst.name}>"}
+        if op is not None:
+            if lang == "go" and choice in ("add_method", "delete_method", "move"):
+                touched_now.add("<top>")         # Go methods are top-level declarations
+            ops.append(op)
+            touched |= touched_now
+            code = op(code)
+    return tuple(ops), frozenset(touched)
+
+
+def _parses(path: str, content: bytes) -> bool:
+    return not analyze(path, content).fallback_reason
+
+
+def _check_symmetric(a: FileMerge, b: FileMerge) -> None:
+    assert a.clean == b.clean
+    assert a.strategy == b.strategy and a.fallback_reason == b.fallback_reason
+    if a.clean:
+        assert a.content == b.content
+    assert [(c.qualname, c.entity_kind, c.base, c.left, c.right) for c in a.conflicts] == \
+        [(c.qualname, c.entity_kind, c.base, c.right, c.left) for c in b.conflicts]
+
+
+def _check(lang: CodeLang, base: bytes, left: bytes, right: bytes) -> FileMerge:
+    forward = merge_files(lang.path, base, left, right)
+    backward = merge_files(lang.path, base, right, left)
+    _check_symmetric(forward, backward)
+    if forward.clean and forward.content is not None and _parses(lang.path, left) and _parses(lang.path, right):
+        assert _parses(lang.path, forward.content), forward.content.decode()
+    return forward
+
+
+@SETTINGS
+@given(st.sampled_from(CODE_LANGS), st.data())
+def test_merge_properties(lang: CodeLang, data: st.DataObject) -> None:
+    code = data.draw(programs())
+    left_ops, left_touched = data.draw(edits(code, "l", lang.name))
+    right_ops, right_touched = data.draw(edits(code, "r", lang.name))
+    base, left, right = (lang.render(c) for c in (code, apply(code, left_ops), apply(code, right_ops)))
+    assert merge_files(lang.path, base, left, base).content == left
+    assert merge_files(lang.path, base, base, right).content == right
+    result = _check(lang, base, left, right)
+    if not (left_touched & right_touched):
+        expected = lang.render(apply(apply(code, left_ops), right_ops))
+        assert result.clean, [(c.qualname, c.markers.decode()) for c in result.conflicts]
+        assert result.content is not None
+        # Blank lines aside: a side's blank lines next to an entity the other side deleted stay.
+        assert _lines(result.content) == _lines(expected), result.content.decode()
+
+
+def _lines(text: bytes) -> list[bytes]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@st.composite
+def line_edits(draw: st.DrawFn, text: bytes) -> bytes:
+    lines = text.splitlines(keepends=True)
+    pool = [b"\n", b"    pass\n", b"x = 1\n", b"}\n", b"def g():\n", b"  return 2;\n", b"# note\n"]
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(lines)))
+        what = draw(st.sampled_from(["insert", "delete", "replace"]))
+        if what == "insert" or not lines or i == len(lines):
+            lines.insert(i, draw(st.sampled_from(pool + lines if lines else pool)))
+        elif what == "delete":
+            del lines[i]
+        else:
+            lines[i] = draw(st.sampled_from(pool))
+    return b"".join(lines)
+
+
+@SETTINGS
+@given(st.sampled_from(CODE_LANGS), st.data())
+def test_merge_of_arbitrary_line_edits(lang: CodeLang, data: st.DataObject) -> None:
+    base = lang.render(data.draw(programs()))
+    left = data.draw(line_edits(base))
+    right = data.draw(line_edits(base))
+    assert merge_files(lang.path, base, left, base).content == left
+    assert merge_files(lang.path, base, base, right).content == right
+    _check(lang, base, left, right)
+
+
+def test_generated_languages_parse() -> None:
+    code = Code(("mod_a",), (Fn("alpha"), Cls("Store", (Fn("save"),))))
+    for lang in CODE_LANGS:
+        assert _parses(lang.path, lang.render(code)), lang.name
+        assert _parses(lang.path, lang.render(replace(code, imports=()))), lang.name
