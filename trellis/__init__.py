@@ -4,8 +4,26 @@
 domain lives in ``vcs``, ``semantic_diff``, ``query`` and ``ci``.
 """
 
-from .client import ChangeSet, Client, CommitReply, CommitStream, RevisionDiff
-from .tls import TLS
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import ChangeSet, Client, CommitReply, CommitStream, RevisionDiff
+    from .tls import TLS
 
 __all__ = ["ChangeSet", "Client", "CommitReply", "CommitStream", "RevisionDiff", "TLS"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """The SDK loads on first use: commands that need no server (``trellis merge-file``) skip gRPC."""
+    if name == "TLS":
+        from .tls import TLS
+
+        return TLS
+    if name in __all__:
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'trellis' has no attribute {name!r}")

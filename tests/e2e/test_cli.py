@@ -307,3 +307,10 @@ def test_serve_on_a_busy_data_dir_is_a_clean_error(server: RunningServer, data_d
 def test_serve_refuses_a_public_address_without_tokens(tmp_path: Path) -> None:
     err = failed(cli(tmp_path / "data", "serve", "--listen", "0.0.0.0:0"))
     assert "error:" in err and "token" in err
+
+
+def test_the_cli_names_the_index_file_as_the_server_does() -> None:
+    from trellis.cli import index
+    from trellis.indexing import INDEX_FILE
+
+    assert index.INDEX_FILE == INDEX_FILE

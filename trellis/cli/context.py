@@ -19,13 +19,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from .. import config as cfg
-from ..client import Client
-from ..tls import TLS
+if TYPE_CHECKING:  # the SDK (grpc, protobuf) loads when a command connects, not for every command
+    from ..client import Client
+    from ..tls import TLS
 from ..datadir import running_server
 
 __all__ = ["Output", "add_common", "client_tls", "connect", "data_dir", "to_jsonable"]
@@ -67,6 +68,8 @@ def data_dir(args: argparse.Namespace) -> Path:
 
 def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | None:
     """TLS options from the command line, else the environment; None for plaintext."""
+    from ..tls import TLS
+
     env = cfg.env_tls()
     options = {key: getattr(args, f"tls_{key}", None) or env.get(key)
                for key in ("ca", "cert", "key", "server_name")}
@@ -77,6 +80,8 @@ def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | N
 
 @contextmanager
 def connect(args: argparse.Namespace) -> Iterator[Client]:
+    from ..client import Client
+
     token = getattr(args, "token", None) or cfg.env_token()
     agent = getattr(args, "agent", None)
     server = getattr(args, "server", None) or cfg.env_server()

@@ -14,8 +14,9 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..datadir import DataDirLock
-from ..indexing import INDEX_FILE
 from .context import Output, data_dir
+
+INDEX_FILE = "index.duckdb"  # trellis.indexing.INDEX_FILE, without importing the index for --help
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import vcs
 
-from ..client import Client
 from .context import Output, connect
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

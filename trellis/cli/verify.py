@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 import ci
 
-from .. import convert
-from ..client import Client
 from .context import Output, connect
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 _STYLE = {
     "passed": "green", "failed": "bold red", "error": "red", "timed_out": "red", "cancelled": "yellow",
@@ -103,6 +105,8 @@ def print_run(out: Output, run: ci.Run) -> None:
 
 
 def _follow(out: Output, client: Client, repository: str, run_id: str) -> int:
+    from .. import convert
+
     final: ci.Run | None = None
     for event, run in client.watch_run(repository, run_id):
         if event is not None and not out.json:
