@@ -128,14 +128,21 @@ class Verifier:
         diff: Callable[[str, str, str], semantic_diff.DiffResult],
         on_finished: Callable[[str, Run], None] = lambda repository, run: None,
         max_active_runs: int = 256,
+        full_run_every: int = 0,
     ) -> None:
-        """``diff(repository, old_commit_id, new_commit_id)`` is the semantic diff ("" old: the parent)."""
+        """``diff(repository, old_commit_id, new_commit_id)`` is the semantic diff ("" old: the parent).
+
+        ``full_run_every``: every N-th push to a branch gets a full run (every test, and selection
+        misses reported) instead of affected tests only; 0 turns the schedule off.
+        """
         self.store = store
         self.executor = executor
         self.cache = cache
         self._diff = diff
         self._on_finished = on_finished
         self._max_active = max_active_runs
+        self._full_every = full_run_every
+        self._pushes: dict[tuple[str, str], int] = {}
         self._guard = threading.Lock()
         self._active: dict[tuple[str, str], _Active] = {}
         self._latest_push: dict[tuple[str, str], str] = {}
@@ -319,10 +326,13 @@ class Verifier:
         key = (repository, branch)
         with self._guard:
             previous = self._latest_push.get(key)
+            pushes = self._pushes[key] = self._pushes.get(key, 0) + 1
+        full = bool(self._full_every) and pushes % self._full_every == 0
         if previous:
             self.cancel(repository, previous, f"superseded by a newer push ({commit_id[:12]}) to {branch}")
         try:
-            run = self.start(repository, commit_id, trigger="push", branch=branch, session_id=session_id)
+            run = self.start(repository, commit_id, trigger="full" if full else "push", branch=branch,
+                             session_id=session_id, full=full)
         except vcs.LimitExceeded:
             return None
         with self._guard:

@@ -38,6 +38,7 @@ class ServerConfig:
     executor: str = "local"          # where verification jobs run: "local" (warm process pool) or "ray"
     ci_workers: int = 0              # local executor slots; 0 means one per CPU
     ray_address: str | None = None   # the Ray cluster for executor "ray"; None starts a local Ray instance
+    full_run_every: int = 0          # every N-th push to a branch runs every test (selection check); 0: never
     tls_cert: Path | None = None
     """PEM certificate chain of the server; with ``tls_key``, the server speaks only TLS."""
     tls_key: Path | None = None

@@ -153,7 +153,8 @@ def build_server(config: ServerConfig) -> RunningServer:
             raise ConfigError(f"unknown executor {config.executor!r}: use one of {', '.join(EXECUTORS)}")
         try:
             verifier = build_verifier(store, differ, index, config.data_dir, executor=config.executor,
-                                      workers=config.ci_workers, ray_address=config.ray_address)
+                                      workers=config.ci_workers, ray_address=config.ray_address,
+                                      full_run_every=config.full_run_every)
         except ExecutorUnavailable as exc:
             index.close()
             raise ConfigError(exc.message) from None

@@ -35,6 +35,7 @@ def build_verifier(
     executor: str = "local",
     workers: int = 0,
     ray_address: str | None = None,
+    full_run_every: int = 0,
 ) -> ci.Verifier:
     """A verifier for the data directory; runs a crash interrupted are closed first."""
 
@@ -50,6 +51,7 @@ def build_verifier(
         ci.ResultCache(data_dir / "cache" / "results"),
         diff=diff,
         on_finished=finished,
+        full_run_every=full_run_every,
     )
     closed = verifier.recover()
     if closed:

@@ -111,3 +111,22 @@ def test_the_ray_executor_gives_the_same_verdicts(ray_instance: object, tmp_path
             assert broken.run is not None and broken.run.verdict is ci.Verdict.FAILED
     finally:
         running.stop(grace=1)
+
+
+def test_a_scheduled_full_run_checks_selection_on_every_nth_push(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", full_run_every=2))
+    try:
+        with Client(running.address, agent="alice", timeout=120) as client:
+            client.create_repository("sample")
+            files = {**sample_project.small(), "trellis.toml": PIPELINE}
+            first = client.commit("sample", "main", files, "seed", wait_for_verdict=True).run
+            edited, path, _ = sample_project.micro_edit(files, seed=2)
+            second = client.commit("sample", "main", {path: edited[path]}, "edit", wait_for_verdict=True).run
+            assert first is not None and second is not None
+            assert (first.trigger, second.trigger) == ("push", "full")
+            job = _tests_job(second)
+            assert job.selected_tests == job.total_tests and second.missed_tests == ()
+    finally:
+        running.stop(grace=1)

@@ -61,6 +61,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     ver.add_argument("--ray-address", default=None, metavar="ADDRESS",
                      help="the Ray cluster for --executor ray, e.g. ray://head:10001 (default: start a local "
                      "Ray instance)")
+    ver.add_argument("--full-run-every", type=int, default=0, metavar="N",
+                     help="every N-th push to a branch runs the whole test suite and reports any failure "
+                     "affected-test selection would have missed (default 0: only on request, verify --full)")
     p.set_defaults(run=run)
 
 
@@ -76,5 +79,6 @@ def run(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
         executor=args.executor, ci_workers=args.ci_workers, ray_address=args.ray_address,
+        full_run_every=args.full_run_every,
     ))
     return 0
