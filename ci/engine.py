@@ -13,6 +13,7 @@ verdict is posted, so it survives a restart and the index can rebuild it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -146,7 +147,7 @@ class Verifier:
         self._guard = threading.Lock()
         self._active: dict[tuple[str, str], _Active] = {}
         self._latest_push: dict[tuple[str, str], str] = {}
-        self._pipelines: dict[str, Pipeline] = {}
+        self._pipelines: dict[bytes, Pipeline] = {}
         self._review_cond = threading.Condition()
         self._review_epoch = 0
         self._inline = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trellis-ci")
@@ -165,14 +166,15 @@ class Verifier:
     # -- pipelines -------------------------------------------------------------
 
     def _parse(self, text: bytes, source: str) -> Pipeline:
-        key = f"{source}\0{text.hex() if len(text) < 64 else hash(text)}"
+        """Parse once per content (every push of a branch carries the same ``trellis.toml``)."""
+        key = hashlib.sha256(text).digest()
         found = self._pipelines.get(key)
         if found is None:
-            found = parse_pipeline(text, source=source)
+            found = parse_pipeline(text, source=source)  # an error names this source
             if len(self._pipelines) > 512:
                 self._pipelines.clear()
             self._pipelines[key] = found
-        return found
+        return found if found.source == source else replace(found, source=source)
 
     def _repository_pipeline(self, repository: str) -> bytes:
         try:
