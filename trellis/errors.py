@@ -18,10 +18,12 @@ from vcs import errors as vcs_errors
 
 __all__ = [
     "DOMAIN",
+    "StorageFull",
     "TrellisError",
     "Unauthenticated",
     "Unavailable",
     "error_from_rpc",
+    "error_from_unexpected",
     "rich_status",
     "status_for",
 ]
@@ -49,6 +51,31 @@ class DeadlineExceeded(TrellisError):
     reason = "DEADLINE_EXCEEDED"
 
 
+class StorageFull(TrellisError):
+    """The server's disk (or its quota) is full: the request was not acknowledged; retry once space is freed."""
+
+    reason = "DISK_FULL"
+
+
+def error_from_unexpected(exc: BaseException) -> vcs_errors.VcsError | None:
+    """The domain error for a non-domain exception with a clear meaning, or None (then it is INTERNAL).
+
+    A full disk comes from below the domain in several shapes (see
+    :func:`vcs.errors.out_of_space`); an RPC in the contract that has no
+    implementation yet raises the generated servicer's ``NotImplementedError``.
+    """
+    if isinstance(exc, NotImplementedError):
+        return Unimplemented("this RPC is not implemented by this server yet", reason="UNIMPLEMENTED")
+    if vcs_errors.out_of_space(exc):
+        return StorageFull(
+            "the server ran out of disk space and did not complete the request: free space in its data "
+            "directory, then retry (a retry with the same request_id completes the original request "
+            "instead of repeating it)",
+            reason="DISK_FULL",
+        )
+    return None
+
+
 # Most specific first: the first matching class wins.
 _TABLE: list[tuple[type[vcs_errors.VcsError], grpc.StatusCode]] = [
     (query_errors.QueryTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
@@ -60,6 +87,7 @@ _TABLE: list[tuple[type[vcs_errors.VcsError], grpc.StatusCode]] = [
     (vcs_errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (vcs_errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (vcs_errors.LimitExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
     (Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
@@ -90,14 +118,29 @@ def status_for(exc: vcs_errors.VcsError) -> tuple[grpc.StatusCode, str, str, dic
     return grpc.StatusCode.INTERNAL, exc.message, exc.reason, dict(exc.metadata)
 
 
+# The status travels in the response trailers, which gRPC caps (8 KiB by default; past 16 KiB the
+# client gets RESOURCE_EXHAUSTED "metadata size exceeds hard limit" instead). Messages quote what
+# the caller sent, which can be megabytes, so both are clipped.
+_MAX_MESSAGE_BYTES = 1024
+_MAX_METADATA_VALUE_BYTES = 512
+
+
+def _clip(text: str, limit: int) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data.decode("utf-8")
+    return data[: limit - 3].decode("utf-8", "ignore") + "..."
+
+
 def rich_status(
     code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str] | None = None
 ) -> status_pb2.Status:
-    """A ``google.rpc.Status`` with one ``ErrorInfo`` detail."""
-    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata or {})
+    """A ``google.rpc.Status`` with one ``ErrorInfo`` detail (message and metadata values clipped)."""
+    clipped = {k: _clip(v, _MAX_METADATA_VALUE_BYTES) for k, v in (metadata or {}).items()}
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=clipped)
     detail = any_pb2.Any()
     detail.Pack(info)
-    return status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    return status_pb2.Status(code=code.value[0], message=_clip(message, _MAX_MESSAGE_BYTES), details=[detail])
 
 
 def _error_info(status: status_pb2.Status | None) -> error_details_pb2.ErrorInfo | None:

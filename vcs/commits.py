@@ -11,7 +11,7 @@ from .convert import parse_trailers
 from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
 from .merging import FileMerger, merge_trees, write_tree
 from .model import Change, Identity, Limits, OnStale
-from .refs import RefLocks
+from .refs import RefLocks, git_name
 from .trees import apply_changes
 from .validation import check_commit_id
 
@@ -67,7 +67,7 @@ def land_commit(
         check_commit_id(expected_head, "expected_head")
     refname = f"refs/heads/{branch}"
     with locks.hold(repository, refname):
-        ref = repo.references.get(refname)
+        ref = repo.references.get(git_name(refname))
         if ref is None:
             raise NotFound(
                 f"branch {branch!r} does not exist in {repository!r}: create it first "

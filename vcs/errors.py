@@ -17,6 +17,8 @@ classes to gRPC status codes::
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "AlreadyExists",
     "FailedPrecondition",
@@ -27,6 +29,7 @@ __all__ = [
     "PermissionDenied",
     "StaleHead",
     "VcsError",
+    "out_of_space",
 ]
 
 
@@ -89,3 +92,24 @@ class PermissionDenied(VcsError):
 
 class LimitExceeded(VcsError):
     reason = "LIMIT_EXCEEDED"
+
+
+_OUT_OF_SPACE = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded"}
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk or a quota is full.
+
+    Python's ``OSError`` carries the errno; libgit2's errors (``OSError`` or
+    ``GitError`` without one) and DuckDB's only say it in their message. The core
+    lets these through unchanged (never as a conflict or a bad argument); the
+    server maps them to RESOURCE_EXHAUSTED.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):  # the exception and its causes
+        if seen is None:
+            return False
+        if getattr(seen, "errno", None) in _OUT_OF_SPACE or any(m in str(seen) for m in _OUT_OF_SPACE.values()):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

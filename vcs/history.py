@@ -10,6 +10,7 @@ from .convert import commit_value
 from .errors import NotFound
 from .model import ChangedFiles, Commit, FileContent, Limits, Page, TreeEntry
 from .paging import decode_token, encode_token, page_size
+from .refs import git_name
 from .revisions import resolve_commit
 from .validation import check_path
 
@@ -26,7 +27,7 @@ _KINDS = {
 
 def _object_at(tree: pygit2.Tree, path: str, revision: str) -> pygit2.Object:
     try:
-        return tree[path]
+        return tree[git_name(path)]
     except KeyError:
         raise NotFound(
             f"path {path!r} does not exist at revision {revision or 'HEAD'!r}",
@@ -44,7 +45,7 @@ def read_file(repo: pygit2.Repository, revision: str, path: str, limits: Limits)
             f"path {path!r} is a directory, not a file: list it with ListTree", reason="NOT_A_FILE", path=path
         )
     parent, _, name = path.rpartition("/")
-    holder = commit.tree[parent] if parent else commit.tree
+    holder = commit.tree[git_name(parent)] if parent else commit.tree
     assert isinstance(holder, pygit2.Tree)
     mode = next(e.filemode for e in holder if e.name == name)
     return FileContent(
@@ -118,7 +119,7 @@ def list_tree(
 
 def _entry_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
     try:
-        return tree[path].id
+        return tree[git_name(path)].id
     except KeyError:
         return None
 

@@ -19,6 +19,7 @@ from typing import Protocol
 import pygit2
 
 from .model import MergeConflictInfo
+from .refs import git_name
 
 __all__ = [
     "ConflictLike",
@@ -96,7 +97,7 @@ def _changed_paths(repo: pygit2.Repository, old: pygit2.Tree, new: pygit2.Tree) 
 
 def _blob(repo: pygit2.Repository, tree: pygit2.Tree, path: str) -> tuple[bytes | None, int]:
     try:
-        entry = tree[path]
+        entry = tree[git_name(path)]
     except KeyError:
         return None, 0
     obj = repo[entry.id]

@@ -17,7 +17,7 @@ import pygit2
 from .commits import COMMITTER, signature
 from .errors import InvalidArgument, NotFound
 from .model import Identity
-from .refs import RefLocks
+from .refs import RefLocks, git_name
 
 __all__ = ["RECORD_REF_PREFIX", "list_records", "read_record", "write_record"]
 
@@ -73,7 +73,7 @@ def write_record(
     """Replace the record's files (a new commit on its ref); returns the commit id."""
     refname = _refname(namespace, key)
     with locks.hold(repository, refname):
-        ref = repo.references.get(refname)
+        ref = repo.references.get(git_name(refname))
         tree = _tree(repo, files)
         parents = [ref.target] if ref is not None else []
         if ref is not None and repo[ref.target].tree_id == tree:  # type: ignore[attr-defined]
@@ -90,7 +90,7 @@ def write_record(
 
 def read_record(repo: pygit2.Repository, namespace: str, key: str) -> dict[str, bytes]:
     """The record's files; :class:`NotFound` if there is no such record."""
-    ref = repo.references.get(_refname(namespace, key))
+    ref = repo.references.get(git_name(_refname(namespace, key)))
     if ref is None:
         raise NotFound(f"no {namespace} record {key!r}", reason="RECORD_NOT_FOUND")
     files: dict[str, bytes] = {}

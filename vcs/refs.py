@@ -9,11 +9,26 @@ and its "old target" check on ``set_target`` catch anything else.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["RefLocks"]
+__all__ = ["RefLocks", "git_name"]
+
+
+def git_name(name: str) -> str:
+    """``name`` (a reference name or a tree path) as the one string object pygit2 may keep.
+
+    pygit2 1.21 never releases the string it is given as a reference name or a
+    tree path (``pgit_borrow_fsdefault`` drops the reference that
+    ``PyOS_FSPath`` returns), so each ``references.get(f"refs/heads/{b}")`` or
+    ``tree[path]`` with a freshly built string leaks that string: 50-70 bytes a
+    lookup, 8 MB a minute under a read load (benchmarks/RESULTS.md, "Load").
+    Interned, a name is one object however often it is looked up; the leaked
+    references pile up on it instead of on new strings.
+    """
+    return sys.intern(name)
 
 
 class RefLocks:

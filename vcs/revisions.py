@@ -5,6 +5,7 @@ from __future__ import annotations
 import pygit2
 
 from .errors import InvalidArgument, NotFound
+from .refs import git_name
 from .validation import check_revision
 
 __all__ = ["default_branch", "resolve_commit"]
@@ -21,7 +22,7 @@ def resolve_commit(repo: pygit2.Repository, revision: str) -> pygit2.Commit:
     if not revision:
         revision = default_branch(repo)
     check_revision(revision)
-    branch = repo.references.get(f"refs/heads/{revision}")
+    branch = repo.references.get(git_name(f"refs/heads/{revision}"))
     if branch is not None:
         obj = repo[branch.target]
     else:

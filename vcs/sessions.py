@@ -23,10 +23,10 @@ from typing import Any
 import pygit2
 
 from .commits import COMMITTER, signature
-from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, out_of_space
 from .model import Identity, Limits, Page, Session, SessionStatus, Step, StepInput
 from .paging import decode_token, encode_token, page_size
-from .refs import RefLocks
+from .refs import RefLocks, git_name
 from .validation import check_branch_name, check_session_id, check_text
 
 __all__ = [
@@ -130,7 +130,7 @@ def _tip(repo: pygit2.Repository, session_id: str) -> pygit2.Commit:
 
 
 def _ref_and_tip(repo: pygit2.Repository, session_id: str) -> tuple[pygit2.Reference, pygit2.Commit]:
-    ref = repo.references.get(_ref(check_session_id(session_id)))
+    ref = repo.references.get(git_name(_ref(check_session_id(session_id))))
     if ref is None:
         raise NotFound(
             f"session {session_id!r} not found: list sessions with ListSessions",
@@ -224,7 +224,7 @@ def create_session(
         metadata=dict(metadata),
     )
     with locks.hold(repository, branch_ref):
-        if repo.references.get(branch_ref) is not None:
+        if repo.references.get(git_name(branch_ref)) is not None:
             raise AlreadyExists(
                 f"branch {branch!r} already exists: pick another branch_id or leave it empty",
                 reason="BRANCH_EXISTS",
@@ -233,6 +233,8 @@ def create_session(
         try:
             repo.references.create(branch_ref, base.id)
         except (pygit2.GitError, ValueError, OSError) as exc:
+            if out_of_space(exc):
+                raise
             raise InvalidArgument(
                 f"cannot create branch {branch!r}: {exc}", reason="BRANCH_NAME_CONFLICT"
             ) from None
@@ -318,7 +320,7 @@ def find_step(repo: pygit2.Repository, opened: OpenSession, commit_id: str, wind
     session, tip = opened.session, opened.tip
     for index in range(session.step_count, max(0, session.step_count - window), -1):
         try:
-            blob = tip.tree[f"steps/{_step_name(index)}"]
+            blob = tip.tree[git_name(f"steps/{_step_name(index)}")]
         except KeyError:
             continue
         assert isinstance(blob, pygit2.Blob)
@@ -388,7 +390,7 @@ def list_steps(
         if len(items) == size:
             more = True
             break
-        blob = repo[steps_tree[name].id]
+        blob = repo[steps_tree[git_name(name)].id]
         assert isinstance(blob, pygit2.Blob)
         items.append(_step_from(blob.data))
     token = encode_token(after=items[-1].index) if more and items else ""

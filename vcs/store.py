@@ -24,7 +24,7 @@ from . import history, sessions
 from . import merging, records
 from .commits import COMMITTER, compose_message, land_commit, signature
 from .convert import commit_value
-from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead
+from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead, out_of_space
 from .model import (
     Branch,
     Change,
@@ -46,7 +46,7 @@ from .model import (
 )
 from .paging import decode_token, encode_token, page_size
 from .merging import FileMerger
-from .refs import RefLocks
+from .refs import RefLocks, git_name
 from .revisions import default_branch, resolve_commit
 from .validation import (
     check_branch_name,
@@ -133,22 +133,26 @@ class Store:
         if path.exists():
             raise AlreadyExists(f"repository {name!r} already exists", reason="REPOSITORY_EXISTS")
         staging = self.repos_dir / f"{_TMP_PREFIX}{name}-{secrets.token_hex(4)}"
-        repo = pygit2.init_repository(
-            str(staging), bare=True, initial_head=default_branch
-        )
-        repo.config["trellis.description"] = description
-        repo.config["trellis.createTime"] = str(int(time.time()))
-        repo.config["core.logAllRefUpdates"] = "false"
-        repo.config["gc.auto"] = "0"
-        empty = repo.TreeBuilder().write()
-        repo.create_commit(
-            f"refs/heads/{default_branch}",
-            signature(creator),
-            signature(COMMITTER),
-            f"Create repository {name}\n",
-            empty,
-            [],
-        )
+        try:
+            repo = pygit2.init_repository(
+                str(staging), bare=True, initial_head=default_branch
+            )
+            repo.config["trellis.description"] = description
+            repo.config["trellis.createTime"] = str(int(time.time()))
+            repo.config["core.logAllRefUpdates"] = "false"
+            repo.config["gc.auto"] = "0"
+            empty = repo.TreeBuilder().write()
+            repo.create_commit(
+                f"refs/heads/{default_branch}",
+                signature(creator),
+                signature(COMMITTER),
+                f"Create repository {name}\n",
+                empty,
+                [],
+            )
+        except BaseException:  # e.g. the disk is full: leave no half-made staging directory behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         try:
             os.rename(staging, path)
         except OSError:
@@ -159,7 +163,7 @@ class Store:
     def get_repository(self, name: str) -> Repository:
         repo = self.open(name)
         branch = default_branch(repo)
-        ref = repo.references.get(f"refs/heads/{branch}")
+        ref = repo.references.get(git_name(f"refs/heads/{branch}"))
         config = repo.config
         return Repository(
             repository_id=name,
@@ -295,14 +299,14 @@ class Store:
         repo = self.open(repository)
         source = resolve_commit(repo, source_revision)
         refname = f"refs/heads/{target_branch}"
-        if repo.references.get(refname) is None:
+        if repo.references.get(git_name(refname)) is None:
             raise NotFound(f"branch {target_branch!r} not found in {repository!r}", reason="BRANCH_NOT_FOUND",
                            branch=target_branch)
         outcome: list[merging.TreeMerge] = []
 
         def land(trailers: dict[str, str]) -> tuple[pygit2.Commit, bool, bool]:
             with self._locks.hold(repository, refname):
-                ref = repo.references[refname]
+                ref = repo.references[git_name(refname)]
                 head = repo[ref.target]
                 assert isinstance(head, pygit2.Commit)
                 if expected_head is not None and expected_head != str(head.id):
@@ -377,11 +381,13 @@ class Store:
         target = resolve_commit(repo, revision)
         refname = f"refs/heads/{branch}"
         with self._locks.hold(repository, refname):
-            if repo.references.get(refname) is not None:
+            if repo.references.get(git_name(refname)) is not None:
                 raise AlreadyExists(f"branch {branch!r} already exists", reason="BRANCH_EXISTS", branch=branch)
             try:
                 repo.references.create(refname, target.id)
             except (pygit2.GitError, ValueError, OSError) as exc:
+                if out_of_space(exc):
+                    raise
                 # e.g. "agents/a" exists as a branch and "agents/a/b" is asked for
                 raise InvalidArgument(
                     f"cannot create branch {branch!r}: {exc}", reason="BRANCH_NAME_CONFLICT"
@@ -390,7 +396,7 @@ class Store:
 
     def get_branch(self, repository: str, branch: str) -> Branch:
         check_branch_name(branch)
-        ref = self.open(repository).references.get(f"refs/heads/{branch}")
+        ref = self.open(repository).references.get(git_name(f"refs/heads/{branch}"))
         if ref is None:
             raise NotFound(f"branch {branch!r} not found in {repository!r}", reason="BRANCH_NOT_FOUND", branch=branch)
         return Branch(branch, str(ref.target))
@@ -410,7 +416,7 @@ class Store:
         names = [n for n in names if n > after]
         items = []
         for name in names[:size]:
-            ref = repo.references.get(f"refs/heads/{name}")
+            ref = repo.references.get(git_name(f"refs/heads/{name}"))
             if ref is not None:
                 items.append(Branch(name, str(ref.target)))
         more = len(names) > size
@@ -428,7 +434,7 @@ class Store:
             )
         refname = f"refs/heads/{branch}"
         with self._locks.hold(repository, refname):
-            ref = repo.references.get(refname)
+            ref = repo.references.get(git_name(refname))
             if ref is None:
                 raise NotFound(f"branch {branch!r} not found", reason="BRANCH_NOT_FOUND", branch=branch)
             if expected_head is not None and str(ref.target) != expected_head:

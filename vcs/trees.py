@@ -14,6 +14,7 @@ import pygit2
 
 from .errors import InvalidArgument, LimitExceeded, NotFound
 from .model import Change, DeleteFile, Limits, PutFile, RenameFile
+from .refs import git_name
 from .validation import check_path
 
 __all__ = ["apply_changes", "validate_changes"]
@@ -39,7 +40,7 @@ def _lookup(tree: pygit2.Tree | None, path: str) -> pygit2.Object | None:
     if tree is None:
         return None
     try:
-        return tree[path]
+        return tree[git_name(path)]
     except KeyError:
         return None
 
@@ -121,7 +122,7 @@ def _existing_file(tree: pygit2.Tree | None, path: str, verb: str) -> pygit2.Obj
 def _mode_of(tree: pygit2.Tree | None, path: str) -> int:
     assert tree is not None
     parent, _, name = path.rpartition("/")
-    holder = tree if not parent else tree[parent]
+    holder = tree if not parent else tree[git_name(parent)]
     assert isinstance(holder, pygit2.Tree)
     for entry in holder:
         if entry.name == name:
@@ -188,12 +189,12 @@ def _build(
         if sep:
             nested.setdefault(head, {})[rest] = op
         elif op is None:
-            if builder.get(head) is not None:
+            if builder.get(git_name(head)) is not None:
                 builder.remove(head)
         else:
             builder.insert(head, op[0], op[1])
     for name, sub_ops in sorted(nested.items()):
-        existing = builder.get(name)
+        existing = builder.get(git_name(name))
         subtree = None
         if existing is not None and existing.filemode == _TREE:
             subtree = repo[existing.id]

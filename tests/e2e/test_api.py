@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 import vcs
 from tests.conftest import assert_fsck_clean, first_parent_history, git, raw_unary, repo_path
 from trellis.auth import TokenStore
+from trellis.authz import Grant, Role
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.datadir import DataDirBusy, running_server
@@ -286,7 +287,7 @@ def test_tokens_authenticate_and_name_the_author(server: RunningServer, data_dir
     with Client(server.address, agent="alice") as local:
         local.create_repository("demo")
     tokens = TokenStore(data_dir)
-    record, token = tokens.create("bob")
+    record, token = tokens.create("bob", grants=(Grant("*", Role.MAINTAINER),))  # commits to main
     # Once a token exists, every request needs one (the server rereads the token file).
     with Client(server.address, agent="alice") as anonymous:
         with pytest.raises(Unauthenticated) as info:
@@ -336,7 +337,7 @@ def test_token_store_keeps_only_hashes(data_dir: Path) -> None:
 
 
 def test_server_built_with_tokens_requires_them(data_dir: Path) -> None:
-    _, token = TokenStore(data_dir).create("bob")
+    _, token = TokenStore(data_dir).create("bob", grants=(Grant("*", Role.ADMIN),))  # creates repositories
     running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
     try:
         with Client(running.address) as anonymous:

@@ -9,7 +9,7 @@ from vcs import CommitResult, InvalidArgument, Store, VcsError
 
 from .. import convert, names
 from ..diffing import Differ
-from ..errors import rich_status, status_for
+from ..errors import error_from_unexpected, rich_status, status_for
 from ..indexing import Index
 from ..interceptors import current_identity
 from ..v1 import changes_pb2 as pb
@@ -82,8 +82,11 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         for item in request_iterator:
             try:
                 response = self._commit(item.commit, context)
-            except VcsError as exc:
-                code, message, reason, metadata = status_for(exc)
+            except Exception as exc:
+                error = exc if isinstance(exc, VcsError) else error_from_unexpected(exc)  # e.g. disk full
+                if error is None:
+                    raise
+                code, message, reason, metadata = status_for(error)
                 yield pb.CommitStreamResponse(
                     sequence=item.sequence, error=rich_status(code, message, reason, metadata)
                 )
