@@ -14,6 +14,7 @@ verdict is posted, so it survives a restart and the index can rebuild it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,8 @@ from .runs import (
 )
 
 __all__ = ["Executor", "JobEvent", "Review", "Verifier"]
+
+log = logging.getLogger("trellis.ci")
 
 RUNS = "runs"
 PIPELINES = "pipeline"
@@ -335,7 +338,10 @@ class Verifier:
         try:
             run = self.start(repository, commit_id, trigger="full" if full else "push", branch=branch,
                              session_id=session_id, full=full)
-        except vcs.LimitExceeded:
+        except Exception:  # noqa: BLE001 - the push is acknowledged already: a run that cannot start
+            # (too many runs, a full disk) must not turn it into an error; Verify can start it later.
+            log.warning("could not start the run of %s on %s/%s", commit_id[:12], repository, branch,
+                        exc_info=True)
             return None
         with self._guard:
             self._latest_push[key] = run.run_id
