@@ -125,8 +125,9 @@ class SessionServiceServicer:
         Errors: INVALID_ARGUMENT if `name` is malformed or `status` is not
         SUCCEEDED, FAILED or ABANDONED; NOT_FOUND if the repository or session
         does not exist; FAILED_PRECONDITION if the session has already ended;
-        PERMISSION_DENIED if the caller is neither the session's agent nor a
-        maintainer; UNAUTHENTICATED if the request carries no valid credentials.
+        PERMISSION_DENIED if the caller is not the session's agent (only the
+        agent that started a session ends it); UNAUTHENTICATED if the request
+        carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -72,8 +72,9 @@ class SessionServiceStub:
     Errors: INVALID_ARGUMENT if `name` is malformed or `status` is not
     SUCCEEDED, FAILED or ABANDONED; NOT_FOUND if the repository or session
     does not exist; FAILED_PRECONDITION if the session has already ended;
-    PERMISSION_DENIED if the caller is neither the session's agent nor a
-    maintainer; UNAUTHENTICATED if the request carries no valid credentials.
+    PERMISSION_DENIED if the caller is not the session's agent (only the
+    agent that started a session ends it); UNAUTHENTICATED if the request
+    carries no valid credentials.
     """
     RecordStep: _grpc.UnaryUnaryMultiCallable[_sessions_pb2.RecordStepRequest, _sessions_pb2.RecordStepResponse]
     """Records a step that changed no code. Steps that change code are recorded
@@ -138,8 +139,9 @@ class SessionServiceAsyncStub(SessionServiceStub):
     Errors: INVALID_ARGUMENT if `name` is malformed or `status` is not
     SUCCEEDED, FAILED or ABANDONED; NOT_FOUND if the repository or session
     does not exist; FAILED_PRECONDITION if the session has already ended;
-    PERMISSION_DENIED if the caller is neither the session's agent nor a
-    maintainer; UNAUTHENTICATED if the request carries no valid credentials.
+    PERMISSION_DENIED if the caller is not the session's agent (only the
+    agent that started a session ends it); UNAUTHENTICATED if the request
+    carries no valid credentials.
     """
     RecordStep: _aio.UnaryUnaryMultiCallable[_sessions_pb2.RecordStepRequest, _sessions_pb2.RecordStepResponse]  # type: ignore[assignment]
     """Records a step that changed no code. Steps that change code are recorded
@@ -225,8 +227,9 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT if `name` is malformed or `status` is not
         SUCCEEDED, FAILED or ABANDONED; NOT_FOUND if the repository or session
         does not exist; FAILED_PRECONDITION if the session has already ended;
-        PERMISSION_DENIED if the caller is neither the session's agent nor a
-        maintainer; UNAUTHENTICATED if the request carries no valid credentials.
+        PERMISSION_DENIED if the caller is not the session's agent (only the
+        agent that started a session ends it); UNAUTHENTICATED if the request
+        carries no valid credentials.
         """
 
     @_abc_1.abstractmethod
