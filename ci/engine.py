@@ -31,6 +31,7 @@ from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
 from .builtin import syntax_check
 from .cache import ResultCache, cache_key
 from .config import parse_pipeline
+from .gating import check_gate_run, gate_started, refuse_direct_write
 from .pipeline import Pipeline, PipelineError, Stage
 from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
 from .runs import (
@@ -746,29 +747,12 @@ class Verifier:
                 self._commit(repository, branch).id, pygit2.Oid(hex=source))
             run = self.start(repository, source, trigger="gate", stages=required, pipeline_branch=branch,
                              base_revision=str(base) if base is not None else "")
-            raise FailedPrecondition(
-                f"branch {branch!r} is protected: {', '.join(required)} must pass on {source[:12]} first; "
-                f"started gate run {run.run_id} (trellis watch {run.run_id}), merge again when it passes",
-                reason="GATE_PENDING", run_id=run.run_id)
-        bad = [f"{j.stage} {j.chunk}".strip() + f" ({j.verdict.value})"
-               for j in latest.jobs if j.stage in required and j.verdict not in GOOD]
-        if not latest.final:
-            raise FailedPrecondition(
-                f"branch {branch!r} is protected: gate run {latest.run_id} is still verifying {source[:12]}; "
-                "merge again when it passes", reason="GATE_PENDING", run_id=latest.run_id)
-        if bad:
-            raise FailedPrecondition(
-                f"branch {branch!r} is protected and {source[:12]} did not pass: {'; '.join(bad)} "
-                f"(gate run {latest.run_id}); fix it and merge a new commit", reason="GATE_FAILED",
-                run_id=latest.run_id)
+            raise gate_started(branch, source, required, run.run_id)
+        check_gate_run(branch, source, required, latest)
 
     def check_direct_write(self, repository: str, branch: str) -> None:
         """A protected branch moves only through Merge."""
-        required = self.required_stages(repository, branch)
-        if required:
-            raise FailedPrecondition(
-                f"branch {branch!r} is protected (required: {', '.join(required)}): commit to your own branch "
-                "and Merge it, which checks the required stages", reason="PROTECTED_BRANCH")
+        refuse_direct_write(branch, self.required_stages(repository, branch))
 
     # -- lifecycle ----------------------------------------------------------------------
 

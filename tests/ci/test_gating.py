@@ -1,0 +1,45 @@
+"""Gating decisions: a protected branch moves only after a finished gate run with every required stage good."""
+
+from __future__ import annotations
+
+import pytest
+
+from ci.gating import check_gate_run, gate_started, refuse_direct_write
+from ci.runs import JobResult, Run, Verdict
+from vcs import FailedPrecondition
+
+SOURCE = "a" * 40
+
+
+def _run(verdicts: dict[str, Verdict], final: bool = True) -> Run:
+    jobs = tuple(JobResult(stage, "commit", "", verdict=v) for stage, v in verdicts.items())
+    overall = Verdict.PASSED if final else Verdict.RUNNING
+    return Run("demo", "0" * 20, SOURCE, overall, jobs, 0.0, branch="main", trigger="gate")
+
+
+def test_an_unprotected_branch_takes_direct_commits_and_a_protected_one_refuses_them() -> None:
+    refuse_direct_write("main", ())
+    with pytest.raises(FailedPrecondition) as refused:
+        refuse_direct_write("main", ("unit",))
+    assert refused.value.reason == "PROTECTED_BRANCH" and "Merge" in refused.value.message
+
+
+def test_a_passed_or_skipped_required_stage_lets_the_merge_through() -> None:
+    check_gate_run("main", SOURCE, ("unit", "lint"), _run({"unit": Verdict.PASSED, "lint": Verdict.SKIPPED,
+                                                             "extra": Verdict.FAILED}))
+
+
+@pytest.mark.parametrize("bad", [Verdict.FAILED, Verdict.ERROR, Verdict.TIMED_OUT, Verdict.CANCELLED])
+def test_a_required_stage_that_did_not_pass_refuses_the_merge_naming_it(bad: Verdict) -> None:
+    with pytest.raises(FailedPrecondition) as refused:
+        check_gate_run("main", SOURCE, ("unit",), _run({"unit": bad}))
+    assert refused.value.reason == "GATE_FAILED"
+    assert f"unit ({bad.value})" in refused.value.message and refused.value.metadata["run_id"] == "0" * 20
+
+
+def test_an_unfinished_gate_run_is_pending_and_a_started_one_says_how_to_follow_it() -> None:
+    with pytest.raises(FailedPrecondition) as pending:
+        check_gate_run("main", SOURCE, ("unit",), _run({"unit": Verdict.PASSED}, final=False))
+    assert pending.value.reason == "GATE_PENDING"
+    started = gate_started("main", SOURCE, ("unit",), "1" * 20)
+    assert started.reason == "GATE_PENDING" and f"trellis watch {'1' * 20}" in started.message
