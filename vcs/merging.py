@@ -150,6 +150,8 @@ def merge_trees(
         t, t_mode = _blob(repo, theirs_tree, path)
         if o == t and o_mode == t_mode:
             continue
+        if (o is None or t is None) and path not in unsettled:
+            continue  # renamed on one side and edited on the other: libgit2 followed the rename
         if merger is None:
             if path in unsettled:
                 conflicts.append(MergeConflictInfo(path, "", "", b or b"", o or b"", t or b"", b""))

@@ -133,3 +133,14 @@ def test_malformed_merges_get_clear_statuses_and_write_nothing(
     assert caught.value.code() == code, caught.value.details()
     assert text in caught.value.details()
     assert snapshot(data_dir, "demo") == before
+
+
+def test_a_rename_on_one_side_and_an_edit_on_the_other_merge(forked: Client) -> None:
+    forked.commit("demo", "agents/alice/a", [vcs.RenameFile("app.py", "pkg/app.py")], "move the module")
+    forked.commit("demo", "agents/bob/b", {"app.py": BASE.replace(b"return 1", b"return 2")}, "edit it")
+    forked.merge("demo", "main", "agents/alice/a")
+    result = forked.merge("demo", "main", "agents/bob/b")
+    assert result.clean, result.conflicts
+    assert forked.read_file("demo", "pkg/app.py", "main").content == BASE.replace(b"return 1", b"return 2")
+    with pytest.raises(vcs.NotFound):
+        forked.read_file("demo", "app.py", "main")

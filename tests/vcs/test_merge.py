@@ -115,3 +115,4 @@ def test_unknown_target_or_source_is_not_found(store: vcs.Store, alice: vcs.Iden
         store.merge("demo", "nope", "side", alice)
     with pytest.raises(vcs.NotFound):
         store.merge("demo", "main", "nope", alice)
+
