@@ -314,3 +314,73 @@ def test_the_cli_names_the_index_file_as_the_server_does() -> None:
     from trellis.indexing import INDEX_FILE
 
     assert index.INDEX_FILE == INDEX_FILE
+
+
+# -- verification and merge commands -----------------------------------------------------------
+
+CHECKED = '[stages.syntax]\nkind = "syntax"\n\n[stages.size]\nrun = "test -s {path}"\nneeds = ["syntax"]\nscope = "file"\n'
+
+
+def test_verify_runs_watch_and_pipeline_commands(server: RunningServer, tmp_path: Path) -> None:
+    at = ("--server", server.address)
+    with Client(server.address, agent="alice") as client:
+        client.create_repository("demo")
+        client.commit("demo", "main", {"trellis.toml": CHECKED, "a.py": "a = 1\n"}, "pipeline")
+    run = ok_json(cli(tmp_path, *at, "verify", "demo", "main", "--json"))
+    assert run["verdict"] == "passed" and {j["stage"] for j in run["jobs"]} == {"syntax", "size"}
+    assert ok_json(cli(tmp_path, *at, "watch", "demo", run["run_id"], "--json"))["run_id"] == run["run_id"]
+    assert run["run_id"] in {r["run_id"] for r in ok_json(cli(tmp_path, *at, "runs", "demo", "--json"))}
+    with Client(server.address, agent="alice") as client:
+        client.commit("demo", "main", {"b.py": "def f(:\n"}, "broken")
+    broken = failed(cli(tmp_path, *at, "verify", "demo", "main"))  # exit 1: the run did not pass
+    assert "Traceback" not in broken
+    assert ok_json(cli(tmp_path, *at, "pipeline", "show", "demo", "--json"))["stages"] == ["syntax", "size"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[stages.x]\nkind = "nope"\n')
+    assert "stages.x.kind" in failed(cli(tmp_path, "pipeline", "check", str(bad)))
+    good = tmp_path / "good.toml"
+    good.write_text('[stages.only]\nrun = "true"\n')
+    assert ok_json(cli(tmp_path, *at, "pipeline", "set", "demo", str(good), "--json"))["stages"] == ["only"]
+    assert failed(cli(tmp_path, *at, "pipeline", "set", "demo", str(bad))).count("stages.x.kind") == 1
+    ok(cli(tmp_path, *at, "pipeline", "set", "demo", "--remove"))
+    assert ok_json(cli(tmp_path, *at, "pipeline", "show", "demo", "--json"))["source"] != "repository"
+
+
+def test_review_commands_list_waiting_chunks_and_post_verdicts(server: RunningServer, tmp_path: Path) -> None:
+    at = ("--server", server.address)
+    with Client(server.address, agent="alice") as client:
+        client.create_repository("demo")
+        client.commit("demo", "main", {"trellis.toml": '[stages.review]\nkind = "external"\nscope = "file"\n',
+                                       "pay.py": "x = 1\n"}, "needs a review")
+    waiting = [json.loads(line) for line in
+               ok(cli(tmp_path, *at, "review", "pending", "demo", "--once", "--json")).splitlines()]
+    chunks = {w["chunk"] for w in waiting}
+    assert "pay.py" in chunks
+    run_id = waiting[0]["run_id"]
+    for chunk in chunks:
+        posted = ok_json(cli(tmp_path, *at, "review", "post", "demo", run_id, "review", chunk,
+                             "--verdict", "passed", "--summary", "LGTM", "--json"))
+        assert posted["verdict"] == "passed"
+    again = failed(cli(tmp_path, *at, "review", "post", "demo", run_id, "review", "pay.py", "--verdict", "failed"))
+    assert "VERDICT_FINAL" in again
+    assert ok_json(cli(tmp_path, *at, "watch", "demo", run_id, "--json"))["verdict"] == "passed"
+
+
+def test_merge_command_reports_conflicts_with_exit_1_and_merges_cleanly(server: RunningServer, tmp_path: Path) -> None:
+    at = ("--server", server.address)
+    with Client(server.address, agent="alice") as client:
+        client.create_repository("demo")
+        client.commit("demo", "main", {"app.py": "def f():\n    return 1\n"}, "base")
+        client.create_branch("demo", "side", "main")
+        client.commit("demo", "side", {"app.py": "def f():\n    return 2\n"}, "side")
+        client.commit("demo", "main", {"app.py": "def f():\n    return 3\n"}, "main")
+        client.create_branch("demo", "other", "main")
+        client.commit("demo", "other", {"more.py": "y = 1\n"}, "other")
+    conflict = cli(tmp_path, *at, "merge", "demo", "main", "side", "--json")
+    assert conflict.returncode == 1, conflict.stderr
+    report = json.loads(conflict.stdout)
+    assert not report["clean"] and report["conflicts"][0]["qualname"] == "app.f"
+    preview = ok_json(cli(tmp_path, *at, "merge", "demo", "main", "other", "--preview", "--json"))
+    assert preview["clean"] and preview["commit"] is None
+    merged = ok_json(cli(tmp_path, *at, "merge", "demo", "main", "other", "--json"))
+    assert merged["clean"] and merged["strategy"] == "fast_forward" and merged["commit"]["commit_id"]
