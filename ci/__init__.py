@@ -46,7 +46,7 @@ __all__ = [
 
 _LAZY = {
     "Verifier": ("engine", "Verifier"),
-    "Executor": ("engine", "Executor"),
+    "Executor": ("executors", "Executor"),
     "ResultCache": ("cache", "ResultCache"),
     "LocalExecutor": ("executors", "LocalExecutor"),
     "RayExecutor": ("executors", "RayExecutor"),

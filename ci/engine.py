@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
 
 import pygit2
 
@@ -31,11 +30,12 @@ from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
 from .builtin import syntax_check
 from .cache import ResultCache, cache_key
 from .config import parse_pipeline
+from .executors import Executor
 from .gating import check_gate_run, gate_started, refuse_direct_write
+from .jobs import JobLimits, JobOutcome, JobRequest
 from .pipeline import Pipeline, PipelineError, Stage
 from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
 from .runs import (
-    FINAL,
     GOOD,
     JobResult,
     Run,
@@ -46,8 +46,10 @@ from .runs import (
     run_from_json,
     run_to_json,
 )
+from .selection import Selection
+from .testing import TestSelector
 
-__all__ = ["Executor", "JobEvent", "Review", "Verifier"]
+__all__ = ["JobEvent", "Review", "Verifier"]
 
 log = logging.getLogger("trellis.ci")
 
@@ -57,18 +59,6 @@ REPOSITORY_PIPELINE = "repository"
 CONFIG_FILE = "trellis.toml"
 ENGINE = Identity("trellis-ci")
 MAX_OUTPUT_IN_GIT = 64 * 1024
-
-
-class Executor:
-    """What the engine needs of an executor (``ci.executors`` has the local pool and Ray)."""
-
-    name: str
-
-    def submit(self, request: Any) -> Future[Any]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +106,7 @@ class _Active:
         self.diff = diff
         self.old_tree_id = old_tree_id
         self.dispatched: set[int] = set()
-        self.futures: dict[int, Future[Any]] = {}
+        self.futures: dict[int, Future[JobOutcome]] = {}
         self.closing = False
         self.events: list[JobEvent] = []
         self.cond = threading.Condition()
@@ -155,17 +145,8 @@ class Verifier:
         self._review_cond = threading.Condition()
         self._review_epoch = 0
         self._inline = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trellis-ci")
-        self._tests: Any = None
+        self.tests = TestSelector()
         self._closed = False
-
-    @property
-    def tests(self) -> Any:
-        """Affected-test selection (``ci.testing``), loaded on the first pytest job."""
-        if self._tests is None:
-            from .testing import TestSelector
-
-            self._tests = TestSelector()
-        return self._tests
 
     # -- pipelines -------------------------------------------------------------
 
@@ -454,8 +435,6 @@ class Verifier:
                 else:
                     selected = total
                 pytest_args = (*pytest_args, *stage.args)
-            from .jobs import JobRequest
-
             request = JobRequest(
                 job_id=f"{active.run.run_id}-{i}",
                 repo_path=str(self.store.repository_path(active.run.repository)),
@@ -476,8 +455,8 @@ class Verifier:
             active.futures[i] = future
         future.add_done_callback(lambda f: self._process_done(active, i, key, selection, selected, total, f))
 
-    def _process_done(self, active: _Active, i: int, key: str, selection: Any, selected: int, total: int,
-                      future: Future[Any]) -> None:
+    def _process_done(self, active: _Active, i: int, key: str, selection: Selection | None, selected: int,
+                      total: int, future: Future[JobOutcome]) -> None:
         stage = active.planned[i].stage
         job = active.run.jobs[i]
         with active.cond:
@@ -783,16 +762,13 @@ class Verifier:
             for i in running:
                 self._complete(active, i, replace(active.run.jobs[i], verdict=Verdict.CANCELLED,
                                                   summary="the server shut down while the job ran"))
-        if self.executor is not None:
-            self.executor.close()
+        self.executor.close()
         self._inline.shutdown(wait=False, cancel_futures=True)
         with self._review_cond:
             self._review_cond.notify_all()
 
 
-def _limits(stage: Stage) -> Any:
-    from .jobs import JobLimits
-
+def _limits(stage: Stage) -> JobLimits:
     limits = stage.limits
     return JobLimits(timeout_s=limits.timeout_s, cpu_s=limits.cpu_s, memory_bytes=limits.memory_bytes,
                      processes=limits.processes, output_bytes=limits.output_bytes)
