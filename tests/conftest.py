@@ -7,7 +7,10 @@ run in parallel (pytest-xdist) without sharing anything.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,3 +132,18 @@ def raw_unary(channel: grpc.Channel, method: str, request: bytes | Message, agen
     call = channel.unary_unary(method)
     data = request if isinstance(request, bytes) else request.SerializeToString()
     return call(data, metadata=((LOCAL_AGENT_HEADER, agent),), timeout=30)
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[object]:
+    """A local Ray instance for one test module (2 CPUs, no dashboard), shut down after it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Ray's import-time warnings
+        ray = pytest.importorskip("ray")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)

@@ -7,7 +7,6 @@ import os
 import shutil
 import sys
 import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,18 +206,6 @@ def test_junit_reports_become_test_outcomes() -> None:
 
 # --- Ray ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[object]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Ray's import-time warnings
-        ray = pytest.importorskip("ray")
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False, configure_logging=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_the_ray_executor_runs_the_same_jobs_with_the_same_outcomes(

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,18 +73,6 @@ def test_an_injected_fault_fails_and_a_full_run_finds_no_selection_miss(
     assert {t.test_id for t in _tests_job(full).tests if t.verdict is ci.Verdict.FAILED} >= failed
 
 
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[object]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Ray's import-time warnings
-        ray = pytest.importorskip("ray")
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False, configure_logging=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning",
