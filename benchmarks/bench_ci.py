@@ -38,8 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from measure import pct  # noqa: E402
 
-import ci  # noqa: E402
 from ci import sample_project  # noqa: E402
 from trellis.client import Client  # noqa: E402
 from trellis.config import ServerConfig  # noqa: E402
@@ -56,11 +56,6 @@ select = "affected"
 needs = ["syntax"]
 timeout = "5m"
 """
-
-
-def pct(data: list[float], p: float) -> float:
-    ordered = sorted(data)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def baseline(repo_path: Path, commit: str, workdir: Path) -> tuple[float, int]:
@@ -146,9 +141,9 @@ def main() -> int:
         running.stop(grace=5)
         shutil.rmtree(work, ignore_errors=True)
 
-    p50, p95 = pct(latencies, 50), pct(latencies, 95)
+    p50, p95 = pct(latencies, 0.5), pct(latencies, 0.95)
     base_p50 = statistics.median(base_times)
-    cached_p50 = pct(cached, 50)
+    cached_p50 = pct(cached, 0.5)
     ratio = base_p50 / p50
     goals = {"p50 <= 1 s": p50 <= 1.0, "baseline / trellis >= 20": ratio >= 20, "cached p50 <= 50 ms": cached_p50 <= 0.05}
     results = {

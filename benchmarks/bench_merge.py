@@ -47,6 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from measure import cpu_model, pct  # noqa: E402
 
 from semantic_diff import merge_files  # noqa: E402
 
@@ -347,23 +348,8 @@ def run_git(case: Case, tmp: Path) -> Outcome:
 
 # --- report ---------------------------------------------------------------------------------
 
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else 0.0
-
-
 def share(outcomes: list[Outcome], what: Callable[[Outcome], bool]) -> str:
     return f"{100.0 * sum(1 for o in outcomes if what(o)) / max(1, len(outcomes)):.0f}%"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

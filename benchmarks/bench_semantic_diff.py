@@ -37,6 +37,7 @@ import pygit2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from measure import cpu_model, pct  # noqa: E402
 
 from semantic_diff import ParseCache, diff_files, extract_entities  # noqa: E402
 from semantic_diff.languages.registry import parser_for, spec_for  # noqa: E402
@@ -215,11 +216,6 @@ def time_edit(edit: Edit, cache: ParseCache, reps: int) -> tuple[list[float], li
     return sem, txt, ok
 
 
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-
-
 def cold_rate(files: list[tuple[str, bytes]], budget_s: float) -> tuple[float, float, int]:
     """MB/s of extract_entities (parse + walk, no cache) and of the bare tree-sitter parse."""
     parser = parser_for(spec_for("x.py"))  # type: ignore[arg-type]
@@ -241,16 +237,6 @@ def cold_rate(files: list[tuple[str, bytes]], budget_s: float) -> tuple[float, f
         n += 1
     mb = total / 1e6
     return mb / t_sem, mb / t_ts, n
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:
