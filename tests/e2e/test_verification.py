@@ -317,3 +317,13 @@ def test_independent_jobs_run_in_parallel(demo: Client) -> None:
     assert len(slow) == 3 and run.verdict is ci.Verdict.PASSED  # a.py, b.py, trellis.toml
     # On a machine with two or more workers, the second job started before the first ended.
     assert slow[1].start_time < slow[0].end_time
+
+
+def test_waiting_for_a_verdict_answers_before_the_callers_deadline(server: RunningServer) -> None:
+    with Client(server.address, agent="alice", timeout=2.0) as hurried:
+        hurried.create_repository("slow")
+        reply = hurried.commit("slow", "main", {"trellis.toml": '[stages.slow]\nrun = "sleep 30"\n'}, "slow",
+                               wait_for_verdict=True)
+    # The commit landed and came back in time, with the run as it was: still running.
+    assert reply.run is not None and not reply.run.final
+    assert server.store.get_branch("slow", "main").head_commit_id == reply.commit.commit_id
