@@ -153,6 +153,15 @@ class TrellisInterceptor(grpc.ServerInterceptor):
                     reason="INVALID_TOKEN",
                 )
             return principal
+        if header:
+            # A token sent to a server that has none cannot be checked: say so rather than ignore it
+            # (the caller would otherwise act with admin rights under a name it never meant to use).
+            raise Unauthenticated(
+                "this server runs in local mode (no tokens exist in its data directory), so it cannot "
+                "check the bearer token you sent: drop --token / TRELLIS_TOKEN (the SDK's token=) and name "
+                "yourself with --agent (agent=), or create tokens for this server with `trellis token create`",
+                reason="LOCAL_MODE_TOKEN",
+            )
         # Local mode (loopback only, no tokens): the caller names itself and may do anything.
         return Principal(check_agent_name(metadata.get(LOCAL_AGENT_HEADER) or "local"), LOCAL_GRANTS, local=True)
 

@@ -438,6 +438,18 @@ def test_local_mode_callers_are_admins(client: Client) -> None:
     client.delete_repository("mine")
 
 
+def test_local_mode_refuses_a_bearer_token_it_cannot_check(server: RunningServer, data_dir: Path) -> None:
+    with Client(server.address, token="trellis_0123456789ab_secret", agent="alice") as client:
+        with pytest.raises(Unauthenticated) as info:
+            client.create_repository("mine")
+    assert info.value.reason == "LOCAL_MODE_TOKEN" and "local mode" in info.value.message
+    assert "trellis token create" in info.value.message
+    assert not (data_dir / "repos" / "mine.git").exists()
+    # The CLI says the same, once, without a traceback.
+    result = _cli(data_dir, "--server", server.address, "repo", "list", "--token", "trellis_x_y")
+    assert result.returncode == 1 and "LOCAL_MODE_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
 # -- token management from the CLI -------------------------------------------------------------------
 
 
