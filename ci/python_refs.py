@@ -353,11 +353,22 @@ class _Extractor:
                 if alias.name != "*":
                     self.executes(ImportRef(stmt.level, module, alias.name))
         else:
-            for child in ast.iter_child_nodes(stmt):
-                if isinstance(child, ast.stmt):
-                    self.walk_stmt(child)
-                else:
-                    self.visit(child)
+            self.walk_children(stmt)
+
+    def walk_children(self, node: ast.AST) -> None:
+        """A compound statement's parts: statements are walked (definitions in them get scopes), the rest visited.
+
+        ``except`` handlers and ``match`` cases are not statements but hold
+        statement bodies: definitions there (``except ImportError: def f(): …``)
+        are definitions like any other.
+        """
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                self.walk_stmt(child)
+            elif isinstance(child, (ast.excepthandler, ast.match_case)):
+                self.walk_children(child)
+            else:
+                self.visit(child)
 
     def executes(self, ref: ImportRef) -> None:
         self.acc.imports.append(ref)
