@@ -26,12 +26,25 @@ files are written beforehand). Goal (issue 7): Trellis p50 <= 20 ms per file.
 
 Run: ``python benchmarks/bench_merge.py [--quick] [--files N] [--seed N]``.
 Prints a Markdown section (append it to benchmarks/RESULTS.md).
+
+Corpus mode, ``--corpus DIR [--language L] [--out FILE]``: real merge scenarios
+(a folder like ``../shared/data/merge-scenarios``: ``index.jsonl`` and
+``<language>/<id>/{Base,Left,Right,Expected}.<ext>``, Left being CURRENT and
+Right OTHER). Each is merged by Trellis and by ``git merge-file -p``, and the
+result compared with Expected, the file the maintainers committed: clean and
+equal ignoring whitespace, clean and byte-exact, conflicts, clean but
+different, clean results that do not parse (tree-sitter, the language's
+grammar), and time per file, per language. ``--out`` writes one JSON line per
+scenario (both tools' outcome) for looking at the failures. Expected can hold
+the maintainers' own extra edits, so no tool reaches 100% there.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
+import re
 import platform
 import random
 import statistics
@@ -352,12 +365,135 @@ def share(outcomes: list[Outcome], what: Callable[[Outcome], bool]) -> str:
     return f"{100.0 * sum(1 for o in outcomes if what(o)) / max(1, len(outcomes)):.0f}%"
 
 
+# --- corpus mode: real merge scenarios -----------------------------------------------------
+
+_SPACE = re.compile(rb"\s+")
+
+
+@dataclass
+class Verdict:
+    clean: bool
+    equal_ws: bool
+    exact: bool
+    unparsable: bool
+    conflicts: int
+    ms: float
+    strategy: str = ""
+    reason: str = ""
+
+    @property
+    def different(self) -> bool:
+        return self.clean and not self.equal_ws
+
+
+def _parses(path: str, content: bytes) -> bool:
+    from semantic_diff.parse import analyze  # noqa: PLC0415
+    return analyze(path, content).fallback_reason != "parse_error"
+
+
+def _verdict(path: str, clean: bool, content: bytes | None, expected: bytes, expected_parses: bool, ms: float,
+             conflicts: int, strategy: str = "", reason: str = "") -> Verdict:
+    """``unparsable``: clean, but does not parse where Expected does (where the grammar cannot parse
+    the maintainers' own file, not parsing says nothing about the merge)."""
+    got = content or b""
+    equal_ws = clean and _SPACE.sub(b"", got) == _SPACE.sub(b"", expected)
+    unparsable = clean and content is not None and expected_parses and not _parses(path, got)
+    return Verdict(clean, equal_ws, clean and got == expected, unparsable, conflicts, ms, strategy, reason)
+
+
+def _scenario_files(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in folder.iterdir() if p.stem in ("Base", "Left", "Right", "Expected")}
+
+
+def corpus_main(root: Path, languages: set[str], out: Path | None) -> int:
+    index = [json.loads(line) for line in (root / "index.jsonl").read_text().splitlines() if line.strip()]
+    if languages:
+        index = [row for row in index if row["language"] in languages]
+    merge_files("warm.py", b"x = 1\n", b"x = 2\n", b"x = 1\ny = 1\n")
+    results: dict[str, list[tuple[Verdict, Verdict]]] = {}
+    sink = out.open("w") if out is not None else None
+    unparsed_expected = 0
+    for row in index:
+        lang = row["language"]
+        files = _scenario_files(root / lang / row["id"])
+        base, left, right, expected = (files[k].read_bytes() for k in ("Base", "Left", "Right", "Expected"))
+        path = row["path"]
+        expected_parses = _parses(path, expected)
+        unparsed_expected += not expected_parses
+        t0 = time.perf_counter()
+        m = merge_files(path, base, left, right, labels=("Left", "Base", "Right"))
+        ms = (time.perf_counter() - t0) * 1000
+        tv = _verdict(path, m.clean, m.content, expected, expected_parses, ms, len(m.conflicts), m.strategy, m.fallback_reason)
+        t0 = time.perf_counter()
+        done = subprocess.run(["git", "merge-file", "-p", str(files["Left"]), str(files["Base"]), str(files["Right"])],
+                              capture_output=True)
+        ms = (time.perf_counter() - t0) * 1000
+        gv = _verdict(path, done.returncode == 0, done.stdout, expected, expected_parses, ms, max(done.returncode, 0))
+        results.setdefault(lang, []).append((tv, gv))
+        if sink is not None:
+            sink.write(json.dumps({"id": row["id"], "language": lang, "path": path, "expected_parses": expected_parses,
+                                   "trellis": _outcome(tv), "git": _outcome(gv),
+                                   "trellis_conflicts": [c.qualname for c in m.conflicts]}) + "\n")
+    if sink is not None:
+        sink.close()
+    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    print("## Structured merge on real merge scenarios (`benchmarks/bench_merge.py --corpus`)\n")
+    print(f"Machine: {cpu_model()}, {__import__('os').cpu_count()} vCPU, Python {platform.python_version()}, "
+          f"{git_version}. Corpus: {root.name}, {sum(len(v) for v in results.values())} scenarios.\n")
+    print("Each cell: Trellis / git merge-file. *equal*: clean and equal to Expected ignoring whitespace; "
+          "*exact*: byte for byte; *different*: clean but not equal; *unparsable*: clean but does not parse "
+          "(counted where Expected parses: "
+          f"{len(index) - unparsed_expected} of {len(index)}).\n")
+    print("| language | n | equal | exact | conflict | different | unparsable | p50 / p95 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    every: list[tuple[Verdict, Verdict]] = []
+    for lang in sorted(results):
+        rows = results[lang]
+        every += rows
+        print(_corpus_row(lang, rows))
+    print(_corpus_row("**all**", every))
+    te = sum(t.equal_ws for t, _ in every)
+    ge = sum(g.equal_ws for _, g in every)
+    worse = [lang for lang, rows in results.items() if sum(t.equal_ws for t, _ in rows) < sum(g.equal_ws for _, g in rows)]
+    strategies = Counter(f"{t.strategy}{'/' + t.reason if t.reason else ''}" for t, _ in every)
+    print()
+    print(f"- Equal to Expected (ignoring whitespace): Trellis {te}, git merge-file {ge} "
+          f"({'more' if te > ge else 'not more'} overall; languages where Trellis is behind: {', '.join(worse) or 'none'}).")
+    print(f"- Trellis clean but different: {sum(t.different for t, _ in every)}; git: {sum(g.different for _, g in every)}. "
+          f"Unparsable clean results: Trellis {sum(t.unparsable for t, _ in every)}, git {sum(g.unparsable for _, g in every)}.")
+    print(f"- Trellis strategies: {', '.join(f'{k} {v}' for k, v in sorted(strategies.items()))}.")
+    return 0
+
+
+def _outcome(v: Verdict) -> str:
+    if not v.clean:
+        return "conflict"
+    if v.unparsable:
+        return "unparsable"
+    return "exact" if v.exact else "equal" if v.equal_ws else "different"
+
+
+def _corpus_row(name: str, rows: list[tuple[Verdict, Verdict]]) -> str:
+    def pair(what: Callable[[Verdict], bool]) -> str:
+        return f"{sum(what(t) for t, _ in rows)} / {sum(what(g) for _, g in rows)}"
+    tm = [t.ms for t, _ in rows]
+    gm = [g.ms for _, g in rows]
+    return (f"| {name} | {len(rows)} | {pair(lambda v: v.equal_ws)} | {pair(lambda v: v.exact)} "
+            f"| {pair(lambda v: not v.clean)} | {pair(lambda v: v.different)} | {pair(lambda v: v.unparsable)} "
+            f"| {pct(tm, 0.5):.1f} / {pct(tm, 0.95):.1f} vs {pct(gm, 0.5):.1f} / {pct(gm, 0.95):.1f} |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="40 files instead of 200")
     ap.add_argument("--files", type=int, default=0, help="number of stdlib files (default 200, 40 with --quick)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--corpus", type=Path, help="a folder of real merge scenarios (index.jsonl; see the docstring)")
+    ap.add_argument("--language", action="append", default=[], help="corpus mode: only this language (repeatable)")
+    ap.add_argument("--out", type=Path, help="corpus mode: write one JSON line per scenario here")
     args = ap.parse_args()
+    if args.corpus is not None:
+        return corpus_main(args.corpus, set(args.language), args.out)
     n_files = args.files or (40 if args.quick else 200)
     rng = random.Random(args.seed)
     files = corpus()
