@@ -40,14 +40,24 @@ IMPORT_TYPES: dict[str, frozenset[str]] = {
 
 
 # Members that are not entities but can be merged as a set, keyed by name: one line each, in a
-# class or interface body. Not Python (class attributes are statements), not Go or Rust struct
-# fields (their order is part of the type: layout, unkeyed literals, derived ordering).
+# class, struct, enum or interface body. Their order rarely matters, and where it does (Go or Rust
+# struct layout, unkeyed literals) syntax-aware merge tools and ``git merge-file`` alike keep
+# both sides' additions, CURRENT's first. Not Python (class attributes are statements: one can
+# refer to another).
 MEMBER_TYPES: dict[str, frozenset[str]] = {
-    "java": frozenset({"field_declaration"}),
+    "java": frozenset({"field_declaration", "enum_constant", "constant_declaration"}),
     "javascript": frozenset({"field_definition"}),
-    "typescript": frozenset({"public_field_definition", "property_signature"}),
-    "tsx": frozenset({"public_field_definition", "property_signature"}),
+    "typescript": frozenset({"public_field_definition", "property_signature", "enum_assignment",
+                             "property_identifier", "method_signature"}),
+    "tsx": frozenset({"public_field_definition", "property_signature", "enum_assignment",
+                      "property_identifier", "method_signature"}),
+    "go": frozenset({"field_declaration", "method_elem", "method_spec"}),
+    "rust": frozenset({"field_declaration", "enum_variant"}),
 }
+# Entity kinds whose body holds such members, and the nodes that are such a body.
+_CONTAINER_KINDS = frozenset({"class", "interface", "struct", "enum", "type", "trait", "union"})
+_BODY_TYPES = frozenset({"class_body", "interface_body", "enum_body", "field_declaration_list",
+                         "enum_variant_list", "interface_type", "object_type", "enum_constant_body"})
 _MEMBER_NAMES = ("name", "property")
 
 
@@ -187,10 +197,10 @@ def member_spans(spec: LanguageSpec, tree: Tree | None, content: bytes, records:
     root = tree.root_node
     for i in range(1, len(records)):
         rec = records[i]
-        if chunks[i] is None or rec.core.kind not in ("class", "interface"):
+        if chunks[i] is None or rec.core.kind not in _CONTAINER_KINDS:
             continue
         node = root.descendant_for_byte_range(rec.start_byte, rec.end_byte)
-        body = node.child_by_field_name("body") if node is not None else None
+        body = _body(node) if node is not None else None
         if body is None:
             continue
         spans = []
@@ -210,7 +220,26 @@ def member_spans(spec: LanguageSpec, tree: Tree | None, content: bytes, records:
     return out
 
 
+def _body(node: Node) -> Node | None:
+    """The node holding a container's members: its ``body``, or the first body-like node below it
+    (Go: ``type_spec`` → ``struct_type`` → ``field_declaration_list``)."""
+    body = node.child_by_field_name("body")
+    if body is not None and body.type in _BODY_TYPES:
+        return body
+    todo = [(node, 0)]
+    while todo:
+        n, depth = todo.pop(0)
+        for c in n.named_children:
+            if c.type in _BODY_TYPES:
+                return c
+            if depth < 3:
+                todo.append((c, depth + 1))
+    return body
+
+
 def _member_name(member: Node, content: bytes) -> bytes:
+    if member.type == "property_identifier":
+        return content[member.start_byte:member.end_byte]
     for field in _MEMBER_NAMES:
         name = member.child_by_field_name(field)
         if name is not None:

@@ -11,9 +11,9 @@ resolved here when it can be done without guessing:
   side deleted it; items added by either side are kept; the order of the items
   both sides keep is the one a side changed (both changed it differently: a
   conflict); items a side added follow the item they follow on that side, and
-  when both sides added items at the same place the two groups come in a
-  deterministic order (by content, so that swapping the sides changes nothing).
-  Imports that are sorted on every side stay sorted.
+  when both sides added items at the same place, CURRENT's (left) come first,
+  then OTHER's, as ``git merge-file`` orders them. Imports that are sorted on
+  every side stay sorted.
 
 Anything else is left to the caller as a conflict.
 """
@@ -131,8 +131,9 @@ def _choose_unit(b: bytes | None, l: bytes, r: bytes) -> bytes:
         return r
     if r == b or l == r:
         return l
-    # Both changed the unit differently. Entities: only the separator after them may differ.
-    if l[0] == _E and item_key(l) == item_key(r):
+    # Both changed the unit differently. Entities and members: only the separator after them may
+    # differ (one side added an item after it): the one with the separator.
+    if l[0] in (_E, _F) and item_key(l) == item_key(r):
         strip_l, strip_r = l.replace(b",", b"").replace(b";", b""), r.replace(b",", b"").replace(b";", b"")
         if strip_l == strip_r:
             return max(l, r, key=len)
@@ -188,7 +189,7 @@ def _merge_gap(base: list[Item], left: list[Item], right: list[Item]) -> list[It
         if anchor:
             out.append(anchor)
         gl, gr = groups_l.get(anchor, []), groups_r.get(anchor, [])
-        out.extend(_two_groups(gl, gr, lm, rm))
+        out.extend(_two_groups(gl, gr))
     return [element(k) for k in out]
 
 
@@ -208,25 +209,14 @@ def _groups(keys: list[bytes], common: set[bytes]) -> dict[bytes, list[bytes]]:
     return groups
 
 
-def _two_groups(gl: list[bytes], gr: list[bytes], lm: dict[bytes, tuple[Glue, bytes]],
-                rm: dict[bytes, tuple[Glue, bytes]]) -> list[bytes]:
-    """Two groups added at the same place, in an order that does not depend on which side is which:
-    the imports they open with first (sorted, when both are), then the rest, the groups by content."""
+def _two_groups(gl: list[bytes], gr: list[bytes]) -> list[bytes]:
+    """Two groups added at the same place: as ``git merge-file`` and syntax-aware merge tools
+    order them, CURRENT's (left) first, then OTHER's — except the imports they open with, which
+    stay sorted when both groups are."""
     if not gl or not gr:
         return gl or gr
     il = next((k for k, key in enumerate(gl) if not key.startswith(b"I")), len(gl))
     ir = next((k for k, key in enumerate(gr) if not key.startswith(b"I")), len(gr))
-    if _sorted(gl[:il]) and _sorted(gr[:ir]):
-        head = sorted(gl[:il] + gr[:ir])
-    else:
-        head = _by_content(gl[:il], gr[:ir], lm, rm)
-    return head + _by_content(gl[il:], gr[ir:], lm, rm)
-
-
-def _by_content(gl: list[bytes], gr: list[bytes], lm: dict[bytes, tuple[Glue, bytes]],
-                rm: dict[bytes, tuple[Glue, bytes]]) -> list[bytes]:
-    if not gl or not gr:
-        return gl or gr
-    key_l = tuple(lm[k][1] for k in gl)
-    key_r = tuple(rm[k][1] for k in gr)
-    return gl + gr if key_l <= key_r else gr + gl
+    if il and ir and _sorted(gl[:il]) and _sorted(gr[:ir]):
+        return sorted(gl[:il] + gr[:ir]) + gl[il:] + gr[ir:]
+    return gl + gr

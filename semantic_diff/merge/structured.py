@@ -189,6 +189,10 @@ class StructuredMerge:
             pos = e
         if chunk.end > pos:
             text_units(content[pos:chunk.end], indent, out)
+        if out and i != 0 and not out[-1].endswith(b"\n"):
+            # An entity's text stops at its last token; the unit that ends it ends a line, like it
+            # does on a side that added something after it (``_line_ends`` removes it again).
+            out[-1] += self.markers.newline
         self._units_memo[key] = out
         return out
 

@@ -6,9 +6,9 @@ pair of edits of the model (one per side); when the two edits are independent
 the expected merge is both edits applied to the model and rendered — so the
 expected text is never written by hand, and it is the same for every language.
 
-Names are chosen so that what both sides add at the same place sorts as
-"left then right" (``added_a`` < ``added_b``): the merge orders such groups
-deterministically, by content.
+What both sides add at the same place comes as "left then right", CURRENT's
+first, as ``git merge-file`` orders it (and names are chosen so that sorted
+imports stay sorted that way too: ``added_a`` < ``added_b``).
 """
 
 from __future__ import annotations

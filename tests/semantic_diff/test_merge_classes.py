@@ -1,0 +1,85 @@
+"""Failure classes of the structured merge found on real merges (``bench_merge.py --corpus``),
+each as a small fixture of our own per language: the order of both sides' additions, members of
+containers added on both sides, imports merged by the names they bind, and the checks that keep a
+clean merge from binding a name twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from semantic_diff import merge_files
+from semantic_diff.parse import analyze
+
+
+def _merge(path: str, base: str, left: str, right: str) -> tuple[bool, str]:
+    result = merge_files(path, base.encode(), left.encode(), right.encode())
+    content = (result.content or b"").decode()
+    if result.clean:
+        assert not analyze(path, result.content or b"").fallback_reason, content
+    return result.clean, content
+
+
+# --- order: CURRENT's additions first, then OTHER's, as git merge-file ----------------------------
+
+ORDER = [
+    ("a.py", "def a():\n    return 1\n", "def zeta():\n    return 2\n", "def beta():\n    return 3\n"),
+    ("a.go", "package a\n\nfunc A() int {\n\treturn 1\n}\n", "func Zeta() int {\n\treturn 2\n}\n",
+     "func Beta() int {\n\treturn 3\n}\n"),
+    ("a.rs", "fn a() -> i32 {\n    1\n}\n", "fn zeta() -> i32 {\n    2\n}\n", "fn beta() -> i32 {\n    3\n}\n"),
+    ("a.ts", "export function a(): number {\n  return 1;\n}\n", "export function zeta(): number {\n  return 2;\n}\n",
+     "export function beta(): number {\n  return 3;\n}\n"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "zeta", "beta"), ORDER, ids=[p for p, *_ in ORDER])
+def test_both_sides_adding_at_one_place_come_current_first(path: str, base: str, zeta: str, beta: str) -> None:
+    left, right = base + "\n" + zeta, base + "\n" + beta
+    clean, text = _merge(path, base, left, right)
+    assert clean and text == base + "\n" + zeta + "\n" + beta
+    clean, text = _merge(path, base, right, left)
+    assert clean and text == base + "\n" + beta + "\n" + zeta
+
+
+# --- containers: members added on both sides ---------------------------------------------------
+
+CONTAINERS = [
+    # a class whose base holds no method yet
+    ("a.py", "class Test:\n    attr = 'hi'\n\n\nx = 1\n",
+     "class Test:\n    attr = 'hi'\n\n    def news(self):\n        return 1\n\n\nx = 1\n",
+     "class Test:\n    attr = 'hi'\n\n    def about(self):\n        return 2\n\n\nx = 1\n",
+     "class Test:\n    attr = 'hi'\n\n    def news(self):\n        return 1\n\n    def about(self):\n"
+     "        return 2\n\n\nx = 1\n"),
+    ("a.go", "package a\n\ntype S struct {\n\tA int\n}\n", "package a\n\ntype S struct {\n\tA int\n\tZ int\n}\n",
+     "package a\n\ntype S struct {\n\tA int\n\tB string\n}\n", "package a\n\ntype S struct {\n\tA int\n\tZ int\n\tB string\n}\n"),
+    ("a.go", "package a\n\ntype I interface {\n\tA() int\n}\n", "package a\n\ntype I interface {\n\tA() int\n\tZ() int\n}\n",
+     "package a\n\ntype I interface {\n\tA() int\n\tB() int\n}\n",
+     "package a\n\ntype I interface {\n\tA() int\n\tZ() int\n\tB() int\n}\n"),
+    ("a.rs", "struct S {\n    a: i32,\n}\n", "struct S {\n    a: i32,\n    z: u8,\n}\n", "struct S {\n    a: i32,\n    b: u16,\n}\n",
+     "struct S {\n    a: i32,\n    z: u8,\n    b: u16,\n}\n"),
+    ("a.rs", "enum E {\n    A,\n}\n", "enum E {\n    A,\n    Z(u8),\n}\n", "enum E {\n    A,\n    B,\n}\n",
+     "enum E {\n    A,\n    Z(u8),\n    B,\n}\n"),
+    ("a.rs", "impl S {\n    fn a(&self) {}\n}\n", "impl S {\n    fn a(&self) {}\n\n    fn z(&self) {}\n}\n",
+     "impl S {\n    fn a(&self) {}\n\n    fn b(&self) {}\n}\n",
+     "impl S {\n    fn a(&self) {}\n\n    fn z(&self) {}\n\n    fn b(&self) {}\n}\n"),
+    ("A.java", "enum E {\n  A,\n  B,\n}\n", "enum E {\n  A,\n  B,\n  Z,\n}\n", "enum E {\n  A,\n  B,\n  C,\n}\n",
+     "enum E {\n  A,\n  B,\n  Z,\n  C,\n}\n"),
+    ("A.java", "interface I {\n  int a();\n}\n", "interface I {\n  int a();\n\n  int z();\n}\n",
+     "interface I {\n  int a();\n\n  int b();\n}\n", "interface I {\n  int a();\n\n  int z();\n\n  int b();\n}\n"),
+    ("a.ts", "interface I {\n  a: number;\n}\n", "interface I {\n  a: number;\n  z: string;\n}\n",
+     "interface I {\n  a: number;\n  b: boolean;\n}\n", "interface I {\n  a: number;\n  z: string;\n  b: boolean;\n}\n"),
+    ("a.ts", "enum E {\n  A,\n}\n", "enum E {\n  A,\n  Z = 2,\n}\n", "enum E {\n  A,\n  B,\n}\n", "enum E {\n  A,\n  Z = 2,\n  B,\n}\n"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "left", "right", "merged"), CONTAINERS,
+                         ids=[f"{c[0]}-{k}" for k, c in enumerate(CONTAINERS)])
+def test_members_added_on_both_sides_of_a_container_merge(path: str, base: str, left: str, right: str,
+                                                          merged: str) -> None:
+    assert _merge(path, base, left, right) == (True, merged)
+
+
+def test_one_member_added_on_both_sides_differently_is_a_conflict() -> None:
+    base = "package a\n\ntype S struct {\n\tA int\n}\n"
+    clean, _ = _merge("a.go", base, base.replace("\tA int\n", "\tA int\n\tB int\n"),
+                      base.replace("\tA int\n", "\tA int\n\tB string\n"))
+    assert not clean
