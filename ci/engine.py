@@ -36,7 +36,6 @@ from .jobs import JobLimits, JobOutcome, JobRequest
 from .pipeline import Pipeline, PipelineError, Stage
 from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
 from .runs import (
-    GOOD,
     JobResult,
     Run,
     TestCase,
@@ -333,22 +332,25 @@ class Verifier:
 
     def _dispatch_ready(self, active: _Active) -> None:
         ready: list[int] = []
-        skipped: list[tuple[int, str]] = []
+        skipped: list[tuple[int, str, str]] = []
         with active.cond:
             for i, job in enumerate(active.run.jobs):
                 if i in active.dispatched or job.final:
                     continue
                 deps = active.deps.get(i, ())
                 states = [active.run.jobs[d] for d in deps]
-                if any(d.final and d.verdict not in GOOD for d in states):
-                    bad = next(d for d in states if d.final and d.verdict not in GOOD)
-                    skipped.append((i, f"needs {bad.stage} {bad.chunk}".rstrip() + f", which {bad.verdict.value}"))
+                bad = next((d for d in states if d.final and not d.lets_dependents_run), None)
+                if bad is not None:
+                    need = f"{bad.stage} {bad.chunk}".rstrip()
+                    why = "was skipped" if bad.verdict is Verdict.SKIPPED else bad.verdict.value
+                    skipped.append((i, need, f"needs {need}, which {why}"))
                     active.dispatched.add(i)
                 elif all(d.final for d in states):
                     ready.append(i)
                     active.dispatched.add(i)
-        for i, why in skipped:
-            self._complete(active, i, replace(active.run.jobs[i], verdict=Verdict.SKIPPED, summary=why))
+        for i, need, why in skipped:
+            self._complete(active, i, replace(active.run.jobs[i], verdict=Verdict.SKIPPED, blocked_by=need,
+                                              summary=why))
         for i in ready:
             self._start_job(active, i)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from vcs import FailedPrecondition
 
-from .runs import GOOD, Run
+from .runs import Run
 
 __all__ = ["check_gate_run", "gate_started", "refuse_direct_write"]
 
@@ -25,13 +25,18 @@ def refuse_direct_write(branch: str, required: Sequence[str]) -> None:
 
 
 def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run) -> None:
-    """Raise unless ``run`` (the gate run of ``source`` for ``branch``) finished with every required stage good."""
+    """Raise unless ``run`` (the gate run of ``source`` for ``branch``) finished with every required stage good.
+
+    Good is what lets a dependent run: passed, or skipped because the stage
+    does not apply to the chunk; a required job skipped because a job it
+    needs failed is not.
+    """
     if not run.final:
         raise FailedPrecondition(
             f"branch {branch!r} is protected: gate run {run.run_id} is still verifying {source[:12]}; "
             "merge again when it passes", reason="GATE_PENDING", run_id=run.run_id)
     bad = [f"{j.stage} {j.chunk}".strip() + f" ({j.verdict.value})"
-           for j in run.jobs if j.stage in required and j.verdict not in GOOD]
+           for j in run.jobs if j.stage in required and not j.lets_dependents_run]
     if bad:
         raise FailedPrecondition(
             f"branch {branch!r} is protected and {source[:12]} did not pass: {'; '.join(bad)} "

@@ -41,7 +41,6 @@ class Verdict(str, enum.Enum):
 
 FINAL = frozenset({Verdict.PASSED, Verdict.FAILED, Verdict.ERROR, Verdict.SKIPPED, Verdict.CANCELLED,
                    Verdict.TIMED_OUT})
-GOOD = frozenset({Verdict.PASSED, Verdict.SKIPPED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +73,22 @@ class JobResult:
     end_time: float | None = None
     details_url: str = ""
     reviewer: str = ""
+    blocked_by: str = ""  # for a job skipped because a job it needs did not pass: that job, "stage chunk"
 
     @property
     def final(self) -> bool:
         return self.verdict in FINAL
+
+    @property
+    def lets_dependents_run(self) -> bool:
+        """Whether the jobs that need this one may run (and a gate may count it as good).
+
+        Only a job that PASSED, or one skipped because the stage does not apply
+        to its chunk (a file in a language the syntax check does not parse, a
+        reviewer's ``skipped``). A job skipped because one of its own needs did
+        not pass (``blocked_by``) holds its dependents back in turn.
+        """
+        return self.verdict is Verdict.PASSED or (self.verdict is Verdict.SKIPPED and not self.blocked_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +147,7 @@ def _job_json(job: JobResult) -> dict[str, Any]:
         "tests": [[t.test_id, t.verdict.value, t.duration_ms, t.message] for t in job.tests],
         "selected_tests": job.selected_tests, "total_tests": job.total_tests,
         "start_time": job.start_time, "end_time": job.end_time,
-        "details_url": job.details_url, "reviewer": job.reviewer,
+        "details_url": job.details_url, "reviewer": job.reviewer, "blocked_by": job.blocked_by,
     }
 
 
@@ -150,6 +161,7 @@ def _job_from(data: dict[str, Any]) -> JobResult:
         selected_tests=int(data.get("selected_tests", 0)), total_tests=int(data.get("total_tests", 0)),
         start_time=data.get("start_time"), end_time=data.get("end_time"),
         details_url=data.get("details_url", ""), reviewer=data.get("reviewer", ""),
+        blocked_by=data.get("blocked_by", ""),
     )
 
 

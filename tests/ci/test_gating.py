@@ -29,6 +29,15 @@ def test_a_passed_or_skipped_required_stage_lets_the_merge_through() -> None:
                                                              "extra": Verdict.FAILED}))
 
 
+def test_a_required_stage_skipped_because_its_need_failed_refuses_the_merge() -> None:
+    jobs = (JobResult("syntax", "file", "a.py", verdict=Verdict.FAILED),
+            JobResult("unit", "commit", "", verdict=Verdict.SKIPPED, blocked_by="syntax a.py"))
+    run = Run("demo", "0" * 20, SOURCE, Verdict.FAILED, jobs, 0.0, branch="main", trigger="gate")
+    with pytest.raises(FailedPrecondition) as refused:
+        check_gate_run("main", SOURCE, ("unit",), run)
+    assert refused.value.reason == "GATE_FAILED" and "unit (skipped)" in refused.value.message
+
+
 @pytest.mark.parametrize("bad", [Verdict.FAILED, Verdict.ERROR, Verdict.TIMED_OUT, Verdict.CANCELLED])
 def test_a_required_stage_that_did_not_pass_refuses_the_merge_naming_it(bad: Verdict) -> None:
     with pytest.raises(FailedPrecondition) as refused:

@@ -88,6 +88,67 @@ def test_a_failed_job_skips_its_dependents_and_fails_the_run(demo: Client) -> No
     assert jobs[("all", "")].verdict is ci.Verdict.SKIPPED
 
 
+NEEDS_CHAIN = """
+[stages.syntax]
+kind = "syntax"
+
+[stages.unit]
+run = "true"
+needs = ["syntax"]
+
+[stages.slow]
+run = "echo slow ran"
+needs = ["unit"]
+"""
+
+
+def test_a_job_whose_need_was_skipped_after_a_failure_is_skipped_too(demo: Client) -> None:
+    run = _push(demo, {"trellis.toml": NEEDS_CHAIN, "bad.py": "def f(:\n  pass\n"},
+                wait_for_verdict=True).run  # type: ignore[attr-defined]
+    jobs = _by(run)
+    assert jobs[("syntax", "bad.py")].verdict is ci.Verdict.FAILED
+    assert jobs[("unit", "")].verdict is ci.Verdict.SKIPPED
+    assert jobs[("unit", "")].summary == "needs syntax bad.py, which failed"
+    # slow needs unit, which did not pass: it never runs.
+    slow = jobs[("slow", "")]
+    assert slow.verdict is ci.Verdict.SKIPPED and slow.output == b"", slow
+    assert slow.summary == "needs unit, which was skipped" and slow.blocked_by == "unit"
+    assert run.verdict is ci.Verdict.FAILED
+
+
+NOT_APPLICABLE = """
+[stages.syntax]
+kind = "syntax"
+
+[stages.js]
+run = "false"
+when.paths = ["**/*.js"]
+
+[stages.review]
+kind = "external"
+when.paths = ["*.py"]
+
+[stages.after]
+run = "echo after ran"
+needs = ["syntax", "js", "review"]
+"""
+
+
+def test_a_need_that_does_not_apply_to_the_change_does_not_hold_its_dependents_back(demo: Client) -> None:
+    # js selects no file (its `when` did not match): no job, nothing to wait for; syntax has no job
+    # for notes.txt (a language it does not parse) either; a reviewer skips the review: not a failure.
+    _push(demo, {"trellis.toml": NOT_APPLICABLE, "a.py": "a = 1\n", "notes.txt": "n\n"})
+    run = next(demo.list_runs("demo"))
+    next(iter(demo.watch_reviews("demo", timeout=30)))
+    demo.post_verdict("demo", run.run_id, "review", "", "skipped", "nothing to review")
+    run = demo.wait_run("demo", run.run_id, timeout=60)
+    jobs = _by(run)
+    assert ("js", "") not in jobs and ("syntax", "notes.txt") not in jobs
+    assert jobs[("review", "")].verdict is ci.Verdict.SKIPPED
+    assert jobs[("after", "")].verdict is ci.Verdict.PASSED and b"after ran" in jobs[("after", "")].output
+    assert run.verdict is ci.Verdict.PASSED
+
+
 def test_entity_scope_fans_out_per_changed_entity(demo: Client) -> None:
     pipeline = PIPELINE + """
 [stages.each]

@@ -242,6 +242,7 @@ class StageResult(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     REVIEWER_FIELD_NUMBER: _builtins.int
     DETAILS_URL_FIELD_NUMBER: _builtins.int
+    BLOCKED_BY_FIELD_NUMBER: _builtins.int
     stage: _builtins.str
     """The name of the stage, as declared in the pipeline."""
     chunk: _builtins.str
@@ -272,6 +273,11 @@ class StageResult(_message.Message):
     """Who posted the verdict of an external stage; empty otherwise."""
     details_url: _builtins.str
     """The link a reviewer gave with the verdict; empty otherwise."""
+    blocked_by: _builtins.str
+    """For a job skipped because a job it needs did not pass: that job, as
+    `stage chunk` (`syntax src/app.py`). Empty for a job skipped because its
+    stage does not apply to the chunk, and for every other verdict.
+    """
     @_builtins.property
     def tests(self) -> _containers.RepeatedCompositeFieldContainer[Global___TestCase]:
         """For a `pytest` stage: the test cases it ran."""
@@ -303,10 +309,11 @@ class StageResult(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         reviewer: _builtins.str = ...,
         details_url: _builtins.str = ...,
+        blocked_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "chunk", b"chunk", "details_url", b"details_url", "duration_ms", b"duration_ms", "end_time", b"end_time", "exit_code", b"exit_code", "output", b"output", "reviewer", b"reviewer", "scope", b"scope", "selected_tests", b"selected_tests", "stage", b"stage", "start_time", b"start_time", "summary", b"summary", "tests", b"tests", "total_tests", b"total_tests", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocked_by", b"blocked_by", "cached", b"cached", "chunk", b"chunk", "details_url", b"details_url", "duration_ms", b"duration_ms", "end_time", b"end_time", "exit_code", b"exit_code", "output", b"output", "reviewer", b"reviewer", "scope", b"scope", "selected_tests", b"selected_tests", "stage", b"stage", "start_time", b"start_time", "summary", b"summary", "tests", b"tests", "total_tests", b"total_tests", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
