@@ -19,6 +19,7 @@ from tree_sitter import Node, Tree
 
 from ..extract import Rec
 from ..languages.spec import LanguageSpec
+from .imports import ImportInfo, import_info
 
 __all__ = ["Chunk", "chunks_of", "import_spans", "member_spans"]
 
@@ -159,8 +160,9 @@ def _holds_only(parent: Node, node: Node, spec: LanguageSpec) -> bool:
     return True
 
 
-def import_spans(spec: LanguageSpec, tree: Tree | None, content: bytes) -> list[tuple[int, int]]:
-    """Line spans ``[start, tail)`` of the top-level import statements that have lines of their own."""
+def import_spans(spec: LanguageSpec, tree: Tree | None, content: bytes) -> list[tuple[int, int, ImportInfo]]:
+    """Line spans ``[start, tail)`` of the top-level import statements that have lines of their own,
+    with what each binds (offsets relative to the span)."""
     types = IMPORT_TYPES.get(spec.name)
     if not types or tree is None:
         return []
@@ -181,7 +183,7 @@ def import_spans(spec: LanguageSpec, tree: Tree | None, content: bytes) -> list[
         nl = content.find(b"\n", node.end_byte)
         tail = nl + 1 if nl >= 0 else len(content)
         if TRAILING.fullmatch(content[node.end_byte:tail]):
-            spans.append((ls, tail))
+            spans.append((ls, tail, import_info(spec.name, node, content, ls)))
     return spans
 
 

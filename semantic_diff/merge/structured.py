@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ..diff import module_name
 from ..languages.spec import LanguageSpec
+from .imports import ImportInfo, merge_statements
 from .model import MergeConflict
 from .resolve import is_glue, item_key, resolve
 from .text import Markers, merge_sequences
@@ -63,6 +64,7 @@ class StructuredMerge:
         self.abstract = self._abstract()
         self.delete_edit = self._delete_edit()
         self._units_memo: dict[tuple[int, int], list[bytes]] = {}
+        self._import_infos: list[dict[bytes, ImportInfo]] = [{}, {}, {}]
         self._unchanged_memo: dict[str, bool] = {}
         self.plan: dict[str, list[Piece]] = {}
         self.dups: set[str] = set()
@@ -160,7 +162,7 @@ class StructuredMerge:
             if cc is not None and ver.ids[c] in self.abstract:
                 spans.append((cc.start, cc.tail, c))
         if i == 0 and ver.imports:
-            spans.extend((s, e, -1) for s, e in ver.imports)
+            spans.extend((s, e, -1) for s, e, _ in ver.imports)
         members = ver.members.get(i)
         if members:
             spans.extend((s, e, -2 - k) for k, (s, e, _) in enumerate(members))
@@ -175,6 +177,7 @@ class StructuredMerge:
                 text_units(content[pos:s], indent, out)
             if c == -1:
                 out.append(b"I" + content[s:e])
+                self._import_infos[v][out[-1]] = ver.import_at[s]
             elif c < -1:
                 assert members is not None
                 line = content[s:e]
@@ -206,6 +209,8 @@ class StructuredMerge:
         else:
             if b is None:
                 b = []
+            if x == ROOT and l != b and r != b and l != r:
+                l, r = self._merge_import_names(b, l, r)
             if l == b:
                 pieces = list(r)
             elif r == b or l == r:
@@ -254,6 +259,39 @@ class StructuredMerge:
         assert isinstance(last, bytes)
         if last.endswith(b"\n"):
             pieces[-1] = last[:-2] if last.endswith(b"\r\n") else last[:-1]
+
+    def _merge_import_names(self, base: list[bytes], left: list[bytes],
+                            right: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+        """Both sides' import statements of one source that both sides changed (or both added),
+        merged by the names they bind, in place of each side's statement — so the line merge
+        takes one statement, not both."""
+        def by_source(v: int, units: list[bytes]) -> dict[bytes, list[tuple[bytes, ImportInfo]]]:
+            out: dict[bytes, list[tuple[bytes, ImportInfo]]] = {}
+            for u in units:
+                if u[0] == _I:
+                    info = self._import_infos[v].get(u)
+                    if info is not None and info.source:
+                        out.setdefault(info.source, []).append((u, info))
+            return out
+
+        sb, sl, sr = by_source(0, base), by_source(1, left), by_source(2, right)
+        swap: dict[bytes, bytes] = {}
+        for source, ls in sl.items():
+            rs, bs = sr.get(source), sb.get(source, [])
+            if rs is None or len(ls) != 1 or len(rs) != 1 or len(bs) > 1:
+                continue
+            (lu, li), (ru, ri) = ls[0], rs[0]
+            bu = bs[0][0] if bs else None
+            if lu == ru or lu == bu or ru == bu:
+                continue
+            merged = merge_statements((bu[1:], bs[0][1]) if bu is not None else None, (lu[1:], li), (ru[1:], ri))
+            if merged is None:
+                continue
+            unit = b"I" + merged
+            swap[lu] = swap[ru] = unit
+        if not swap:
+            return left, right
+        return [swap.get(u, u) for u in left], [swap.get(u, u) for u in right]
 
     def _dedupe_imports(self, pieces: list[Piece]) -> list[Piece]:
         """An import both sides added, at different places, once (unless a version has it twice)."""

@@ -1,6 +1,7 @@
 """Checking a merged file before it is called clean.
 
-A merge is clean only if the merged file parses without errors, holds exactly
+A merge is clean only if the merged file parses without errors, binds no name
+by its top-level imports more often than a version does, holds exactly
 the entities the three-way rule expects (an entity is in the merge unless a
 side deleted it, with the name, kind and parent a side gave it — and no name
 defined more often than in any version: that is two sides giving one name to
@@ -15,12 +16,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import TypeVar
 
+from tree_sitter import Tree
+
 from ..extract import Rec, extract, join_qualname
 from ..languages.registry import parser_for, spec_for
 from ..parse import DEFAULT_MAX_FILE_BYTES, Parsed, _reuse_plan, analyze, precheck, text_delta, tree_of
+from .imports import bound_names
+from .layout import IMPORT_TYPES
 from .versions import ROOT, Version
 
-__all__ = ["parse_records", "verify"]
+__all__ = ["parse_records", "parse_tree", "verify"]
 
 V = TypeVar("V")
 
@@ -48,8 +53,11 @@ def _skipped(records: list[Rec]) -> list[bool]:
 def verify(path: str, content: bytes, versions: tuple[Version, ...], where: dict[str, list[int | None]], *,
            max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bool:
     """Whether ``content`` is a faithful merge of the three versions (see the module docstring)."""
-    records = parse_records(path, content, versions[1].parsed, max_file_bytes)
-    if records is None:
+    parsed = parse_tree(path, content, versions[1].parsed, max_file_bytes)
+    if parsed is None:
+        return False
+    records, tree = parsed
+    if _binds_twice(path, tree, content, versions):
         return False
     try:
         expected = _expected(versions, where)
@@ -78,7 +86,32 @@ def verify(path: str, content: bytes, versions: tuple[Version, ...], where: dict
 
 
 def parse_records(path: str, content: bytes, near: Parsed, max_file_bytes: int) -> list[Rec] | None:
-    """The entity records of ``content``, or None when it does not parse.
+    """The entity records of ``content``, or None when it does not parse (see ``parse_tree``)."""
+    parsed = parse_tree(path, content, near, max_file_bytes)
+    return None if parsed is None else parsed[0]
+
+
+def _binds_twice(path: str, tree: Tree, content: bytes, versions: tuple[Version, ...]) -> bool:
+    """A name the merged file's top-level imports bind more often than any version's do (two
+    sides' versions of one import statement, both kept)."""
+    spec = spec_for(path)
+    types = IMPORT_TYPES.get(spec.name) if spec is not None else None
+    if spec is None or not types:
+        return False
+    got = bound_names(spec.name, tree, content, types)
+    if not got or max(got.values()) < 2:
+        return False
+    most: Counter[bytes] = Counter()
+    parser = parser_for(spec)
+    for ver in versions:
+        vtree = tree_of(ver.parsed, parser)
+        if vtree is not None:
+            most |= bound_names(spec.name, vtree, ver.content, types)
+    return any(n > 1 and n > most[name] for name, n in got.items())
+
+
+def parse_tree(path: str, content: bytes, near: Parsed, max_file_bytes: int) -> tuple[list[Rec], Tree] | None:
+    """The entity records and syntax tree of ``content``, or None when it does not parse.
 
     tree-sitter re-parses incrementally from a nearby version (exact: the same
     tree as a fresh parse), and the records of entities clear of the changes
@@ -92,7 +125,8 @@ def parse_records(path: str, content: bytes, near: Parsed, max_file_bytes: int) 
     old_tree = tree_of(near, parser)
     if old_tree is None or near.fallback_reason:
         parsed = analyze(path, content, max_file_bytes=max_file_bytes)
-        return None if parsed.fallback_reason else parsed.records
+        fresh = None if parsed.fallback_reason else tree_of(parsed, parser)
+        return None if fresh is None else (parsed.records, fresh)
     delta = text_delta(near.content, content)
     edited = old_tree.copy()
     for e in reversed(delta.edits):
@@ -102,7 +136,7 @@ def parse_records(path: str, content: bytes, near: Parsed, max_file_bytes: int) 
     if tree.root_node.has_error:
         return None
     reuse = _reuse_plan(near, delta, [(r.start_byte, r.end_byte) for r in edited.changed_ranges(tree)])
-    return extract(spec, tree, content, reuse if delta.edits else None)
+    return extract(spec, tree, content, reuse if delta.edits else None), tree
 
 
 def _clash(wanted: Counter[tuple[str, str]], versions: tuple[Version, ...]) -> bool:

@@ -24,6 +24,7 @@ from ..languages.registry import parser_for
 from ..languages.spec import LanguageSpec
 from ..matching import FileSide, MatchOptions, _Matcher
 from ..parse import Parsed, tree_of
+from .imports import ImportInfo
 from .layout import IMPORT_TYPES, MEMBER_TYPES, Chunk, chunks_of, import_spans, member_spans
 
 __all__ = ["ROOT", "Version", "versions_of"]
@@ -45,8 +46,9 @@ class Version:
     ids: list[str]
     index: dict[str, int]            # identity -> record index
     chunks: list[Chunk | None]
-    imports: list[tuple[int, int]]
+    imports: list[tuple[int, int, ImportInfo]]
     members: dict[int, list[tuple[int, int, bytes]]]   # record index -> its one-line non-entity members
+    import_at: dict[int, ImportInfo]                   # an import span's start -> what it binds
     kids: list[list[int]]
 
     def parent_id(self, i: int) -> str:
@@ -140,8 +142,9 @@ def versions_of(path: str, spec: LanguageSpec, parsed: tuple[Parsed, Parsed, Par
         for i in range(1, len(records)):
             kids[records[i].parent].append(i)
         chunks = chunks_of(spec, p.content, records, tree)
+        imports = import_spans(spec, tree, p.content)
         out.append(Version(content=p.content, parsed=p, records=records, ids=ids,
                            index={x: i for i, x in enumerate(ids)}, chunks=chunks,
-                           imports=import_spans(spec, tree, p.content),
+                           imports=imports, import_at={s: info for s, _, info in imports},
                            members=member_spans(spec, tree, p.content, records, chunks), kids=kids))
     return tuple(out)

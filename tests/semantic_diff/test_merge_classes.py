@@ -83,3 +83,51 @@ def test_one_member_added_on_both_sides_differently_is_a_conflict() -> None:
     clean, _ = _merge("a.go", base, base.replace("\tA int\n", "\tA int\n\tB int\n"),
                       base.replace("\tA int\n", "\tA int\n\tB string\n"))
     assert not clean
+
+
+# --- imports: merged by the names they bind ---------------------------------------------------
+
+IMPORTS = [
+    ("a.py", "from sys import byteorder\n", "from sys import byteorder, argv\n", "from sys import byteorder, hexversion\n",
+     "from sys import byteorder, argv, hexversion\n"),
+    ("a.py", "from m import (\n    a,\n    b,\n)\n", "from m import (\n    a,\n    b,\n    z,\n)\n",
+     "from m import (\n    b,\n    c,\n)\n", "from m import (\n    b,\n    z,\n    c,\n)\n"),
+    ("a.py", "from m import a, \\\n    b, c\n", "from m import a, \\\n    b\n", "from m import a, \\\n    b, c, d\n",
+     "from m import a, \\\n    b, d\n"),
+    ("a.py", "import os\n", "import os\nfrom m import a\n", "import os\nfrom m import b\n", "import os\nfrom m import a, b\n"),
+    ("a.rs", "use std::collections::{HashMap};\n", "use std::collections::{HashMap, HashSet};\n",
+     "use std::collections::{HashMap, BTreeMap};\n", "use std::collections::{HashMap, HashSet, BTreeMap};\n"),
+    ("a.rs", "use a::{b, c::{d, e}};\n", "use a::{b, c::{d, e}, f as g};\n", "use a::{c::{d, e}, self};\n",
+     "use a::{c::{d, e}, f as g, self};\n"),
+    ("a.ts", "import { a } from './x';\n", "import { a, b } from './x';\n", "import { a, c as d } from './x';\n",
+     "import { a, b, c as d } from './x';\n"),
+    ("a.js", "import {\n  a,\n  b,\n} from 'x';\n", "import {\n  a,\n  b,\n  c,\n} from 'x';\n", "import {\n  b,\n  d,\n} from 'x';\n",
+     "import {\n  b,\n  c,\n  d,\n} from 'x';\n"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "left", "right", "merged"), IMPORTS,
+                         ids=[f"{c[0]}-{k}" for k, c in enumerate(IMPORTS)])
+def test_one_import_statement_changed_on_both_sides_merges_by_name(path: str, base: str, left: str, right: str,
+                                                                    merged: str) -> None:
+    assert _merge(path, base, left, right) == (True, merged)
+
+
+BINDS_TWICE = [
+    # the same name imported from two places: it cannot be both
+    ("a.py", "import os\n", "import os\nfrom .app import app\n", "import os\nfrom pkg.app import app\n"),
+    ("a.ts", "import { a } from './x';\n", "import { a, isUri } from './x';\n",
+     "import { a } from './x';\nimport { isUri } from './x';\n"),
+    ("A.java", "import a.B;\n\nclass C {}\n", "import a.B;\nimport x.List;\n\nclass C {}\n",
+     "import a.B;\nimport y.List;\n\nclass C {}\n"),
+    ("a.go", "package a\n\nimport (\n\t\"fmt\"\n)\n", "package a\n\nimport (\n\t\"fmt\"\n\t\"x/log\"\n)\n",
+     "package a\n\nimport (\n\t\"fmt\"\n\t\"y/log\"\n)\n"),
+    ("a.rs", "use a::B;\n", "use a::B;\nuse x::Map;\n", "use a::B;\nuse y::Map;\n"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "left", "right"), BINDS_TWICE, ids=[f"{c[0]}-{k}" for k, c in enumerate(BINDS_TWICE)])
+def test_a_merge_that_would_bind_an_imported_name_twice_is_a_conflict(path: str, base: str, left: str,
+                                                                     right: str) -> None:
+    clean, text = _merge(path, base, left, right)
+    assert not clean, text

@@ -1,0 +1,291 @@
+"""Import statements as the names they bind.
+
+A merge that treats each import statement as one opaque line keeps both
+sides' versions of a statement both sides edited (``from sys import
+byteorder, argv`` and ``from sys import byteorder, hexversion``), and the
+file binds ``byteorder`` twice. Here each top-level import statement is read
+as its *source* and its *specifiers*, one per bound name:
+
+- Python ``from m import a, b as c`` (source ``from m``; ``import a.b as c``
+  binds ``c``, ``import a.b`` binds ``a.b``, and is not merged by names);
+- JavaScript/TypeScript ``import D, * as ns, { a, b as c } from "m"`` (only the
+  named list ``{ … }`` is merged by names; ``import type`` is its own source);
+- Rust ``use a::b::{c, d::e, f as g, self}`` (source ``a::b``; nested groups
+  bind their leaves; ``*`` binds nothing);
+- Java ``import a.b.C;`` / ``import static a.b.C.m;`` (one name each, on-demand
+  imports none);
+- Go ``alias "path"`` specs (the alias, else the path's last element that is not
+  a major version; ``_`` and ``.`` bind nothing).
+
+``merge_statements`` merges the specifier lists of one source three-way, as a
+set keyed by bound name, rendered as CURRENT's statement with OTHER's
+additions appended (in OTHER's order) and either side's removals taken out.
+``bound_names`` counts what a file's top-level imports bind, for the check
+that a clean merge binds no name twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from tree_sitter import Node, Tree
+
+__all__ = ["ImportInfo", "bound_names", "import_info", "merge_statements"]
+
+_VERSION = re.compile(rb"v[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One specifier: the name it binds, its text, and where it is in its statement."""
+
+    name: bytes
+    text: bytes
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportInfo:
+    """What one import statement binds. ``source`` is b"" when the statement is not merged by
+    names (one name, no list); ``specs`` are then its bindings, offsets relative to the statement."""
+
+    source: bytes
+    specs: tuple[Spec, ...]
+    bracketed: bool
+
+
+def _text(content: bytes, node: Node) -> bytes:
+    return content[node.start_byte:node.end_byte]
+
+
+def import_info(language: str, node: Node, content: bytes, offset: int) -> ImportInfo:
+    """The bindings of the import statement ``node`` (offsets relative to ``offset``)."""
+    def spec(name: bytes, n: Node) -> Spec:
+        return Spec(name, b" ".join(_text(content, n).split()), n.start_byte - offset, n.end_byte - offset)
+
+    if language == "python":
+        if node.type == "import_from_statement":
+            module = node.child_by_field_name("module_name")
+            names = node.children_by_field_name("name")
+            specs = tuple(spec(_py_name(content, n), n) for n in names)
+            bracketed = any(c.type == "(" for c in node.children)
+            if module is not None and specs:
+                return ImportInfo(b"from " + _text(content, module), specs, bracketed)
+            return ImportInfo(b"", (), False)          # a wildcard import: binds nothing we can name
+        if node.type == "import_statement":
+            return ImportInfo(b"", tuple(spec(_py_name(content, n), n) for n in node.children_by_field_name("name")),
+                              False)
+        return ImportInfo(b"", (), False)
+    if language in ("javascript", "typescript", "tsx"):
+        return _js(node, content, offset)
+    if language == "rust":
+        arg = node.child_by_field_name("argument")
+        if arg is None:
+            return ImportInfo(b"", (), False)
+        if arg.type == "scoped_use_list":
+            path, lst = arg.child_by_field_name("path"), arg.child_by_field_name("list")
+            if path is not None and lst is not None:
+                specs = tuple(spec(b",".join(_rust_names(content, c, _text(content, path))), c)
+                              for c in lst.named_children if c.type not in ("line_comment", "block_comment"))
+                return ImportInfo(b"use " + _text(content, path), specs, True)
+        names = _rust_names(content, arg, b"")
+        return ImportInfo(b"", tuple(Spec(n, b"", 0, 0) for n in names), False)
+    if language == "java":
+        if any(c.type == "asterisk" for c in node.children):
+            return ImportInfo(b"", (), False)
+        target = next((c for c in node.named_children if c.type in ("scoped_identifier", "identifier")), None)
+        if target is None:
+            return ImportInfo(b"", (), False)
+        name = target.child_by_field_name("name") if target.type == "scoped_identifier" else target
+        return ImportInfo(b"", (Spec(_text(content, name or target), b"", 0, 0),), False)
+    if language == "go" and node.type == "import_spec":
+        return ImportInfo(b"", tuple(Spec(n, b"", 0, 0) for n in _go_names(content, node)), False)
+    return ImportInfo(b"", (), False)
+
+
+def _py_name(content: bytes, n: Node) -> bytes:
+    if n.type == "aliased_import":
+        alias = n.child_by_field_name("alias")
+        if alias is not None:
+            return _text(content, alias)
+    return _text(content, n)
+
+
+def _js(node: Node, content: bytes, offset: int) -> ImportInfo:
+    source = node.child_by_field_name("source")
+    clause = next((c for c in node.named_children if c.type == "import_clause"), None)
+    if source is None or clause is None:
+        return ImportInfo(b"", (), False)
+    typed = any(c.type == "type" for c in node.children)
+    others: list[Spec] = []
+    named: list[Spec] = []
+    for c in clause.named_children:
+        if c.type == "identifier":
+            others.append(Spec(_text(content, c), b"", 0, 0))
+        elif c.type == "namespace_import":
+            ident = next((x for x in c.named_children if x.type == "identifier"), None)
+            if ident is not None:
+                others.append(Spec(_text(content, ident), b"", 0, 0))
+        elif c.type == "named_imports":
+            for s in c.named_children:
+                if s.type != "import_specifier":
+                    continue
+                bound = s.child_by_field_name("alias") or s.child_by_field_name("name")
+                if bound is not None:
+                    named.append(Spec(_text(content, bound), b" ".join(_text(content, s).split()),
+                                      s.start_byte - offset, s.end_byte - offset))
+    key = (b"import type " if typed else b"import ") + _text(content, source)
+    if others or not named:
+        return ImportInfo(b"", tuple(others + named), False)
+    return ImportInfo(key, tuple(named), True)
+
+
+def _rust_names(content: bytes, n: Node, path: bytes) -> list[bytes]:
+    """The names a use tree binds (``self`` binds the last element of its path)."""
+    t = n.type
+    if t == "identifier":
+        return [_text(content, n)]
+    if t == "self":
+        return [path.rsplit(b"::", 1)[-1]] if path else []
+    if t == "scoped_identifier":
+        name = n.child_by_field_name("name")
+        if name is not None and name.type == "self":
+            p = n.child_by_field_name("path")
+            return [_text(content, p).rsplit(b"::", 1)[-1]] if p is not None else []
+        return [_text(content, name)] if name is not None else []
+    if t == "use_as_clause":
+        alias = n.child_by_field_name("alias")
+        return [_text(content, alias)] if alias is not None and _text(content, alias) != b"_" else []
+    if t == "scoped_use_list":
+        p = n.child_by_field_name("path")
+        lst = n.child_by_field_name("list")
+        sub = _text(content, p) if p is not None else b""
+        return [x for c in (lst.named_children if lst is not None else []) for x in _rust_names(content, c, sub)]
+    if t == "use_list":
+        return [x for c in n.named_children for x in _rust_names(content, c, path)]
+    return []                                            # use_wildcard, comments
+
+
+def _go_names(content: bytes, node: Node) -> list[bytes]:
+    alias = node.child_by_field_name("name")
+    if alias is not None:
+        name = _text(content, alias)
+        return [] if name in (b"_", b".") else [name]
+    path = node.child_by_field_name("path")
+    if path is None:
+        return []
+    parts = _text(content, path).strip(b"\"`").split(b"/")
+    while len(parts) > 1 and _VERSION.fullmatch(parts[-1]):
+        parts.pop()
+    return [parts[-1]] if parts and parts[-1] else []
+
+
+def bound_names(language: str, tree: Tree, content: bytes, types: frozenset[str]) -> Counter[bytes]:
+    """How often each name is bound by the file's top-level import statements."""
+    out: Counter[bytes] = Counter()
+    for node in tree.root_node.children:
+        if node.type not in types:
+            continue
+        lists = [c for c in node.named_children if c.type == "import_spec_list"]
+        nodes = [s for lst in lists for s in lst.named_children if s.type == "import_spec"] if lists else [node]
+        for n in nodes:
+            for s in import_info(language, n, content, 0).specs:
+                for name in s.name.split(b","):
+                    if name:
+                        out[name] += 1
+    return out
+
+
+def _remove(text: bytes, cuts: list[tuple[int, int]]) -> bytes:
+    for start, end in sorted(cuts, reverse=True):
+        text = text[:start] + text[end:]
+    return text
+
+
+def _append(text: bytes, info: ImportInfo, kept: list[Spec], new: list[bytes]) -> bytes:
+    """``text`` with the specifier texts ``new`` after its last kept specifier, in its layout: one per
+    line when the list is laid out so (and bracketed), else inline."""
+    if not new:
+        return text
+    last = max(kept, key=lambda s: s.start)
+    before = [s for s in kept if s.start < last.start]
+    multiline = info.bracketed and before and b"\n" in text[max(s.end for s in before):last.start]
+    end = last.end
+    rest = text[end:]
+    comma = len(rest) - len(rest.lstrip(b" \t"))
+    trailing_comma = rest[comma:comma + 1] == b","
+    if multiline:
+        ls = text.rfind(b"\n", 0, last.start) + 1
+        indent = text[ls:last.start]
+        if trailing_comma:
+            at = end + comma + 1
+            add = b"".join(b"\n" + indent + n + b"," for n in new)
+        else:
+            at = end
+            add = b"".join(b",\n" + indent + n for n in new)
+        return text[:at] + add + text[at:]
+    return text[:end] + b"".join(b", " + n for n in new) + text[end:]
+
+
+def merge_statements(base: tuple[bytes, ImportInfo] | None, left: tuple[bytes, ImportInfo],
+                     right: tuple[bytes, ImportInfo]) -> bytes | None:
+    """One source's statement merged from both sides' (``(text, info)``; the base may lack it): the
+    specifiers three-way as a set by bound name. None when it cannot be said (a name whose
+    specifier both sides changed differently, or nothing would be left)."""
+    lt, li = left
+    rt, ri = right
+    bmap = {s.name: s.text for s in base[1].specs} if base is not None else {}
+    lmap = {s.name: s.text for s in li.specs}
+    rmap = {s.name: s.text for s in ri.specs}
+    if len(lmap) != len(li.specs) or len(rmap) != len(ri.specs):
+        return None
+    names = list(lmap) + [n for n in rmap if n not in lmap]
+    merged: dict[bytes, bytes] = {}
+    for n in names:
+        b, l, r = bmap.get(n), lmap.get(n), rmap.get(n)
+        if l == b:
+            v = r
+        elif r == b or l == r:
+            v = l
+        else:
+            return None
+        if v is not None:
+            merged[n] = v
+    if not merged:
+        return None
+    gone = [(s.start, s.end) for s in li.specs if s.name not in merged or merged[s.name] != s.text]
+    kept = [s for s in li.specs if s.name in merged and merged[s.name] == s.text]
+    new = [merged[n] for n in names if n in merged and (n not in lmap or lmap[n] != merged[n])]
+    if not kept:
+        return None
+    cuts = _cut_spans(gone, list(li.specs))
+    shifted = []
+    for s in kept:                            # offsets after the removals
+        delta = sum(e - st for st, e in cuts if e <= s.start)
+        shifted.append(Spec(s.name, s.text, s.start - delta, s.end - delta))
+    return _append(_remove(lt, cuts), li, shifted, new)
+
+
+def _cut_spans(spans: list[tuple[int, int]], all_specs: list[Spec]) -> list[tuple[int, int]]:
+    """What removing the specifiers at ``spans`` cuts: each with the separator that joins it to the
+    next specifier (or, for the last, to the previous one)."""
+    order = sorted(all_specs, key=lambda s: s.start)
+    cuts = []
+    for start, end in spans:
+        k = next(i for i, s in enumerate(order) if s.start == start)
+        if k + 1 < len(order):
+            cuts.append((start, order[k + 1].start))
+        elif k > 0:
+            cuts.append((order[k - 1].end, end))
+        else:
+            cuts.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(cuts):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
