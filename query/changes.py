@@ -109,7 +109,8 @@ class SemanticDiffer:
         if self._cache is not None:
             kwargs["cache"] = self._cache
         result = self._module.diff_files(old, new, **kwargs)
-        return tuple(getattr(result, "changes", result))
+        # Members carried along by a renamed or moved class are rows too (marked ``follows``).
+        return tuple(getattr(result, "changes", result)) + tuple(getattr(result, "carried", ()))
 
 
 def default_entity_differ() -> EntityDiffer | None:
@@ -316,6 +317,7 @@ def entity_rows(
                 _line(getattr(ch, "new_end_line", None)),
                 None if similarity is None else float(similarity),
                 language_for_path(path) if path else None,
+                _text(getattr(ch, "follows", None)),
             )
         )
     return rows

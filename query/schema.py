@@ -31,7 +31,7 @@ __all__ = [
     "table",
 ]
 
-SCHEMA_VERSION = 2  # 2: test_results.chunk, run_refs
+SCHEMA_VERSION = 3  # 2: test_results.chunk, run_refs; 3: entity_changes.follows
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +210,11 @@ TABLES: tuple[Table, ...] = (
             _c("similarity", "DOUBLE", "Normalised-token similarity that paired the entity "
                "(1.0 when paired by name, 0 for added and removed)."),
             _c("language", "VARCHAR", "Language of `path` from its extension."),
+            _c("follows", "VARCHAR", "For a member that went along with a renamed or moved class without "
+               "moving by itself: the class's qualified name after the change (NULL otherwise). Such a "
+               "row is `moved` when the member is otherwise unchanged (the semantic diff does not report "
+               "it as a change of its own) and `modified` when it changed too. Count refactorings with "
+               "`follows IS NULL`."),
         ),
     ),
     Table(
@@ -361,7 +366,9 @@ VIEWS: tuple[View, ...] = (
         "(`old_path`/`old_qualname` → `path`/`qualname`) link names into a lineage; "
         "`lineage_path` / `lineage_qualname` name its first known name, and "
         "`lineage_id` is `lineage_path || '::' || lineage_qualname`. Renaming or moving a container "
-        "(a module whose file moves, a class) carries the names it contains along. Query one entity "
+        "(a module whose file moves, a class) carries the names it contains along; the members of a "
+        "renamed or moved class also have rows of their own at that commit, marked with `follows`. "
+        "Query one entity "
         "by any of its names with `WHERE lineage_id IN (SELECT lineage_id FROM entity_history "
         "WHERE qualname = …)`. Names are matched per repository, not per time: a new entity that "
         "reuses a name an older one had joins that older one's lineage.",
@@ -436,7 +443,7 @@ SELECT n.root_path || '::' || n.root_qualname AS lineage_id,
        ec.repository, ec.commit_id, ec.parent_id, ec.ordinal,
        ec.path, ec.old_path, ec.kind, ec.qualname, ec.old_qualname, ec.change, ec.details,
        ec.old_start_line, ec.old_end_line, ec.new_start_line, ec.new_end_line, ec.similarity,
-       ec.language,
+       ec.language, ec.follows,
        c.author, c.author_time, c.commit_time, c.title, c.agent, c.session_id, c.step_index
 FROM entity_changes ec
 JOIN named n

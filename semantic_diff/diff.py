@@ -138,8 +138,8 @@ def diff_files(old: Mapping[str, bytes], new: Mapping[str, bytes], *, cache: Par
         if not pn.fallback_reason:
             new_sides.append(_side(np_, pn))
     files.sort(key=lambda f: (f.path or f.old_path, f.old_path))
-    changes = match_entities(old_sides, new_sides, file_pairs, options)
-    return DiffResult(files=tuple(files), changes=tuple(changes))
+    changes, carried = match_entities(old_sides, new_sides, file_pairs, options)
+    return DiffResult(files=tuple(files), changes=tuple(changes), carried=tuple(carried))
 
 
 def _lines(data: bytes) -> int:

@@ -6,28 +6,40 @@
    children of its counterpart that have the same kind and name. Duplicates
    (overloads, property getter/setter) pair by identical text, then identical
    normalised tokens, then identical signature, then order.
-3. **By similarity.** What is still unpaired on both sides is compared by
-   normalised-token similarity (``difflib`` ratio over token lists, nested
-   entities and docstring words in, the name left out): an old and a new entity pair only when they are of the same kind
-   family, the similarity reaches the threshold (0.8 when the names differ,
-   0.6 when only the container differs), each is the other's strictly best
-   candidate (a tie pairs nothing), and — for a rename — the entity has at
-   least ``MIN_RENAME_TOKENS`` tokens. Step 2 then runs under each new pair, so
-   the members of a renamed class pair by name.
-4. **Classification.** A pair whose parent is not paired with the new parent
+3. **Containers by their members** (classes, interfaces, structs…): each side's
+   own tokens plus its members', same-named members counting with their own
+   similarity (:meth:`_Matcher.container_score`), at the thresholds below. Step 2
+   then pairs the members under each new pair, so a renamed or moved class is one
+   change and its members follow it.
+4. **Everything else by similarity.** What is still unpaired on both sides is
+   compared by normalised-token similarity (``difflib`` ratio over token lists,
+   nested entities and docstring words in, the name left out): an old and a new
+   entity pair only when they are of the same kind family, the similarity
+   reaches the threshold (0.8 when the names differ, 0.6 when only the container
+   differs; 0.6, or 0.5 with the same parameters, for a rename whose call sites
+   were updated from the old name to the new), each is the other's strictly best
+   candidate (a tie pairs nothing), and — for a rename — the entity has at least
+   ``MIN_RENAME_TOKENS`` tokens. Same-named functions whose bodies were replaced
+   are released first and stay apart only when both halves pair elsewhere: rename
+   chains (a→b, b→c) and swaps.
+5. **Classification.** A pair whose parent is not paired with the new parent
    *moved*; one whose name differs was *renamed*; both: *moved_renamed*.
    Otherwise it is *modified* when any detail differs, else unchanged and not
    reported. Unpaired old entities were *removed*, unpaired new ones *added*.
+   Members whose qualified name changed only with a renamed or moved class
+   *follow* it (``EntityChange.follows``); unchanged ones are *carried*.
 """
 
 from __future__ import annotations
 
 import difflib
 import posixpath
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .extract import Core, Rec
+from .languages.spec import CONTAINER_KINDS
 from .model import EntityChange
 
 __all__ = ["FileSide", "MatchOptions", "details_of", "match_entities"]
@@ -39,6 +51,9 @@ MIN_RENAME_TOKENS = 8
 class MatchOptions:
     rename_threshold: float = 0.8     # similarity needed to pair entities with different names
     move_threshold: float = 0.6       # similarity needed when the name is the same (a pure move)
+    evidence_threshold: float = 0.6   # ... for a rename whose call sites moved from the old name to the new
+    signature_threshold: float = 0.5  # ... and whose parameters are the same
+    loose_threshold: float = 0.5      # a same-named function below this may be part of a chain or swap
     max_comparisons: int = 4000       # similarity computations per diff; beyond, exact matches only
     max_tokens: int = 4000            # tokens compared per entity (longer ones are cut)
 
@@ -75,6 +90,15 @@ def _family(kind: str) -> str:
     return _FAMILIES.get(kind, kind)
 
 
+def _segment_key(core: Core) -> str:
+    """What pairs siblings by name: the segment, except that constructors (named after
+    their class in Java) pair as constructors, so that a renamed class keeps them."""
+    return "\x00constructor" if core.kind == "constructor" else core.segment
+
+
+_RECEIVERS = frozenset({"self", "cls", "this"})
+
+
 class _Matcher:
     def __init__(self, old: list[FileSide], new: list[FileSide], options: MatchOptions) -> None:
         self.old = old
@@ -85,11 +109,23 @@ class _Matcher:
         self.pairs: list[tuple[Ref, Ref]] = []
         self.score: dict[Ref, float] = {}           # new ref -> similarity when paired by similarity
         self._tokens: dict[tuple[bool, Ref], list[bytes]] = {}
+        self._refs: list[Counter[bytes] | None] = [None, None]
+        self._seq: difflib.SequenceMatcher[bytes] = difflib.SequenceMatcher(None, [], [], autojunk=False)
+        self.budget = options.max_comparisons
+        # Renames on evidence beyond the body (updated call sites, same parameters) and the
+        # locality tie-break: the diff's own matching turns them on, the merge's does not.
+        self.evidence = False
 
     def pair(self, o: Ref, n: Ref) -> None:
         self.o2n[o[0]][o[1]] = n
         self.n2o[n[0]][n[1]] = o
         self.pairs.append((o, n))
+
+    def unpair(self, o: Ref, n: Ref) -> None:
+        del self.o2n[o[0]][o[1]]
+        del self.n2o[n[0]][n[1]]
+        self.pairs.remove((o, n))
+        self.score.pop(n, None)
 
     def unpaired_old(self, oi: int) -> list[int]:
         return sorted(set(range(1, len(self.old[oi].records))).difference(self.o2n[oi]))
@@ -111,7 +147,7 @@ class _Matcher:
             records = side.records
             for k in self.unpaired_old(oi):
                 c = records[k].core
-                old_groups.setdefault((oi, records[k].parent, c.kind, c.segment), []).append(k)
+                old_groups.setdefault((oi, records[k].parent, c.kind, _segment_key(c)), []).append(k)
         if not old_groups:
             return
         for ni, side in enumerate(self.new):
@@ -120,7 +156,7 @@ class _Matcher:
             new_groups: dict[tuple[int, str, str], list[int]] = {}
             for k in unpaired:
                 c = records[k].core
-                new_groups.setdefault((records[k].parent, c.kind, c.segment), []).append(k)
+                new_groups.setdefault((records[k].parent, c.kind, _segment_key(c)), []).append(k)
             n2o = self.n2o[ni]
             for k in unpaired:
                 if k in n2o:
@@ -130,12 +166,13 @@ class _Matcher:
                 if op is None:
                     continue
                 c = rec.core
-                olist = old_groups.get((op[0], op[1], c.kind, c.segment))
+                key = _segment_key(c)
+                olist = old_groups.get((op[0], op[1], c.kind, key))
                 if not olist:
                     continue
                 o2n = self.o2n[op[0]]
                 olist = [x for x in olist if x not in o2n]
-                nlist = [x for x in new_groups[(rec.parent, c.kind, c.segment)] if x not in n2o]
+                nlist = [x for x in new_groups[(rec.parent, c.kind, key)] if x not in n2o]
                 for ok, nk in _pair_group(olist, nlist, self.old[op[0]].records, records):
                     self.pair((op[0], ok), (ni, nk))
 
@@ -160,57 +197,79 @@ class _Matcher:
             self._tokens[key] = toks
         return toks
 
-    def by_similarity(self) -> list[tuple[Ref, Ref]]:
+    def ratio(self, o: Ref, n: Ref, threshold: float) -> float:
+        """Token similarity of an old and a new entity (subtrees included), 0.0 when it is
+        certainly below ``threshold`` or the comparison budget is spent."""
+        ocore = self.old[o[0]].records[o[1]].core
+        ncore = self.new[n[0]].records[n[1]].core
+        if ocore.norm_hash == ncore.norm_hash and _subtree_equal(self.old[o[0]].records, o[1],
+                                                                  self.new[n[0]].records, n[1]):
+            return 1.0
+        return self._ratio(self.tokens(False, o), self.tokens(True, n), threshold)
+
+    def _ratio(self, otoks: list[bytes], ntoks: list[bytes], threshold: float) -> float:
+        la, lb = len(otoks), len(ntoks)
+        if la + lb == 0 or 2.0 * min(la, lb) / (la + lb) < threshold or self.budget <= 0:
+            return 0.0
+        self.budget -= 1
+        matcher = self._seq
+        # Canonical order, so that swapping old and new gives the same score.
+        if (la, otoks) <= (lb, ntoks):
+            matcher.set_seqs(otoks, ntoks)
+        else:
+            matcher.set_seqs(ntoks, otoks)
+        if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
+            return 0.0
+        return matcher.ratio()
+
+    def by_similarity(self, phase: str = "") -> list[tuple[Ref, Ref]]:
+        """Pair unpaired entities by similarity: all kinds at once (``phase=""``), only
+        containers (``"containers"``: classes, interfaces… scored member by member), or
+        everything else (``"members"``: functions, methods, keys…)."""
         opts = self.options
         olds = [(oi, k) for oi in range(len(self.old)) for k in self.unpaired_old(oi)]
         news = [(ni, k) for ni in range(len(self.new)) for k in self.unpaired_new(ni)]
+        if phase:
+            want = phase == "containers"
+            olds = [r for r in olds if (self.old[r[0]].records[r[1]].core.kind in CONTAINER_KINDS) == want]
+            news = [r for r in news if (self.new[r[0]].records[r[1]].core.kind in CONTAINER_KINDS) == want]
         if not olds or not news:
             return []
         by_family: dict[str, list[Ref]] = {}
         for ref in olds:
             by_family.setdefault(_family(self.old[ref[0]].records[ref[1]].core.kind), []).append(ref)
         edges: list[tuple[float, Ref, Ref]] = []
-        budget = opts.max_comparisons
-        matcher: difflib.SequenceMatcher[bytes] = difflib.SequenceMatcher(None, [], [], autojunk=False)
+        evidence = self.evidence
         for n in news:
             nrec = self.new[n[0]].records[n[1]]
             candidates = by_family.get(_family(nrec.core.kind))
             if not candidates:
                 continue
-            ntoks = self.tokens(True, n)
             nname = nrec.core.name
-            nnorm = nrec.core.norm_hash
             for o in candidates:
                 orec = self.old[o[0]].records[o[1]]
                 same_name = orec.core.name == nname
                 threshold = opts.move_threshold if same_name else opts.rename_threshold
-                if orec.core.norm_hash == nnorm and _subtree_equal(self.old[o[0]].records, o[1],
-                                                                     self.new[n[0]].records, n[1]):
-                    score = 1.0
-                    toks_len = len(ntoks)
+                floor = threshold
+                if evidence and not same_name:
+                    floor = min(threshold, opts.evidence_threshold, opts.signature_threshold)
+                if phase == "containers":
+                    score, size = self.container_score(o, n, floor)
                 else:
-                    otoks = self.tokens(False, o)
-                    la, lb = len(otoks), len(ntoks)
-                    toks_len = min(la, lb)
-                    if la + lb == 0 or 2.0 * min(la, lb) / (la + lb) < threshold:
-                        continue
-                    if budget <= 0:
-                        continue
-                    budget -= 1
-                    # Canonical order, so that swapping old and new gives the same score.
-                    if (la, otoks) <= (lb, ntoks):
-                        matcher.set_seqs(otoks, ntoks)
-                    else:
-                        matcher.set_seqs(ntoks, otoks)
-                    if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
-                        continue
-                    score = matcher.ratio()
-                if score < threshold:
+                    score = self.ratio(o, n, floor)
+                    size = min(len(self.tokens(False, o)), len(self.tokens(True, n)))
+                if score < floor or score == 0.0:
                     continue
-                if not same_name and toks_len < MIN_RENAME_TOKENS:
+                if not same_name and size < MIN_RENAME_TOKENS:
                     continue
-                # A same-name candidate wins a tie on similarity: the name is evidence too.
-                edges.append((score + (0.001 if same_name else 0.0), o, n))
+                if score < threshold and not self.renamed_with_evidence(o, n, score):
+                    continue
+                # A same-name candidate wins a tie on similarity: the name is evidence too;
+                # so, by less, does staying in the same container (identical helpers in two files).
+                bonus = 0.001 if same_name else 0.0
+                if evidence and self.o2n[o[0]].get(orec.parent) == (n[0], nrec.parent):
+                    bonus += 0.0005
+                edges.append((score + bonus, o, n))
         best_o = _unique_best((o, n, s) for s, o, n in edges)
         best_n = _unique_best((n, o, s) for s, o, n in edges)
         pairs: list[tuple[Ref, Ref]] = []
@@ -220,6 +279,142 @@ class _Matcher:
                 self.score[n] = round(min(s, 1.0), 4)
                 pairs.append((o, n))
         return pairs
+
+    # -- containers: scored by their members ------------------------------------------
+
+    def own_tokens(self, new: bool, ref: Ref) -> list[bytes]:
+        core = (self.new if new else self.old)[ref[0]].records[ref[1]].core
+        toks = b"\x00".join(p for p in (core.tokens, _doc_words(core)) if p).split(b"\x00")
+        return [] if toks == [b""] else toks[: self.options.max_tokens]
+
+    def members(self, new: bool, ref: Ref) -> dict[tuple[str, str], list[Ref]]:
+        records = (self.new if new else self.old)[ref[0]].records
+        out: dict[tuple[str, str], list[Ref]] = {}
+        k = ref[1] + 1
+        end = records[ref[1]].end
+        while k < end:
+            core = records[k].core
+            out.setdefault((_family(core.kind), _segment_key(core)), []).append((ref[0], k))
+            k = records[k].end
+        return out
+
+    def container_score(self, o: Ref, n: Ref, threshold: float) -> tuple[float, int]:
+        """(similarity, size in tokens) of two containers, member by member.
+
+        Each side's tokens are its own (bases, class-level statements, docstring) plus
+        its members'; members that share a name count with their own similarity, the
+        rest count as different. Unlike one token sequence over the whole class, this
+        does not depend on the order of the members nor on the class's length.
+        """
+        oown, nown = self.own_tokens(False, o), self.own_tokens(True, n)
+        omembers, nmembers = self.members(False, o), self.members(True, n)
+        total = len(oown) + len(nown)
+        common: list[tuple[Ref, Ref, int]] = []
+        for key, orefs in omembers.items():
+            for ref in orefs:
+                total += len(self.tokens(False, ref))
+            nrefs = nmembers.get(key)
+            if nrefs:
+                for a, b in zip(orefs, nrefs):
+                    common.append((a, b, len(self.tokens(False, a)) + len(self.tokens(True, b))))
+        for nrefs in nmembers.values():
+            for ref in nrefs:
+                total += len(self.tokens(True, ref))
+        if not total:
+            return 0.0, 0
+        reachable = len(oown) + len(nown) + sum(w for _, _, w in common)
+        if reachable / total < threshold:
+            return 0.0, total // 2
+        matched = 0.0
+        if oown or nown:
+            matched += (1.0 if oown == nown else self._ratio(oown, nown, 0.0)) * (len(oown) + len(nown))
+        for a, b, w in sorted(common, key=lambda c: -c[2]):
+            if (matched + reachable - len(oown) - len(nown)) / total < threshold:
+                break
+            matched += self.ratio(a, b, 0.0) * w
+            reachable -= w
+        return matched / total, total // 2
+
+    # -- renames with edits: evidence beyond the body ---------------------------------
+
+    def references(self, new: bool) -> Counter[bytes]:
+        """How often each token occurs in every entity of one side (definitions' names excluded)."""
+        refs = self._refs[1 if new else 0]
+        if refs is None:
+            refs = Counter()
+            for side in (self.new if new else self.old):
+                for rec in side.records:
+                    if rec.core.tokens:
+                        refs.update(rec.core.tokens.split(b"\x00"))
+            self._refs[1 if new else 0] = refs
+        return refs
+
+    def renamed_with_evidence(self, o: Ref, n: Ref, score: float) -> bool:
+        """Whether a rename below the plain threshold holds: the references to the old name
+        went down and those to the new name went up (call sites were updated), and the
+        similarity reaches the evidence threshold (lower when the parameters are the same)."""
+        opts = self.options
+        if not self.evidence or score < min(opts.evidence_threshold, opts.signature_threshold):
+            return False
+        ocore = self.old[o[0]].records[o[1]].core
+        ncore = self.new[n[0]].records[n[1]].core
+        a, b = ocore.name.encode(), ncore.name.encode()
+        before, after = self.references(False), self.references(True)
+        if not (before[a] > after[a] and after[b] > before[b]):
+            return False
+        if score >= opts.evidence_threshold:
+            return True
+        oparams = [p[0] for p in ocore.params if p[0] not in _RECEIVERS]
+        return bool(oparams) and oparams == [p[0] for p in ncore.params if p[0] not in _RECEIVERS]
+
+    # -- chains and swaps ---------------------------------------------------------------
+
+    def release_replaced(self) -> list[tuple[Ref, Ref]]:
+        """Unpair same-named leaf functions whose bodies were replaced (similarity under
+        ``loose_threshold``) so that a chain (a→b, b→c) or a swap can pair them by body;
+        :meth:`settle` restores them unless both halves found another partner."""
+        fam = "function"
+        modified: list[tuple[Ref, Ref]] = []
+        for o, n in self.pairs:
+            if o[1] == 0:
+                continue
+            orec = self.old[o[0]].records[o[1]]
+            nrec = self.new[n[0]].records[n[1]]
+            if (_family(orec.core.kind) == fam and orec.end == o[1] + 1 and nrec.end == n[1] + 1
+                    and orec.core.norm_hash != nrec.core.norm_hash):
+                modified.append((o, n))
+        if not modified:
+            return []
+        loose_o = any(_family(self.old[oi].records[k].core.kind) == fam
+                      for oi in range(len(self.old)) for k in self.unpaired_old(oi))
+        loose_n = any(_family(self.new[ni].records[k].core.kind) == fam
+                      for ni in range(len(self.new)) for k in self.unpaired_new(ni))
+        if len(modified) < 2 and not (loose_o or loose_n):
+            return []
+        released = []
+        for o, n in modified:
+            if self.ratio(o, n, self.options.loose_threshold) < self.options.loose_threshold:
+                self.unpair(o, n)
+                released.append((o, n))
+        return released
+
+    def settle(self, released: list[tuple[Ref, Ref]]) -> None:
+        """Keep a released pair broken only when both its halves paired elsewhere."""
+        changed = True
+        while changed:
+            changed = False
+            for o, n in released:
+                no = self.o2n[o[0]].get(o[1])
+                on = self.n2o[n[0]].get(n[1])
+                if (no is None) != (on is None):
+                    if no is not None:
+                        self.unpair(o, no)
+                    if on is not None:
+                        self.unpair(on, n)
+                    changed = True
+        for o, n in released:
+            if self.o2n[o[0]].get(o[1]) is None and self.n2o[n[0]].get(n[1]) is None:
+                self.pair(o, n)
 
 
 def _doc_words(core: Core) -> bytes:
@@ -319,25 +514,41 @@ def _parameter_details(old: tuple[tuple[str, str], ...], new: tuple[tuple[str, s
 
 
 def match_entities(old: list[FileSide], new: list[FileSide], file_pairs: list[tuple[int, int]],
-                   options: MatchOptions | None = None) -> list[EntityChange]:
-    """All entity changes between ``old`` and ``new`` file sides.
+                   options: MatchOptions | None = None) -> tuple[list[EntityChange], list[EntityChange]]:
+    """All entity changes between ``old`` and ``new`` file sides, and the members carried
+    along by a renamed or moved container (see :func:`_classify`).
 
     ``file_pairs`` lists (old index, new index) of files that are the same file.
     The result depends on the two versions only — never on how they were parsed
     (incrementally or not) or on what the cache held.
     """
     m = _Matcher(old, new, options or MatchOptions())
+    m.evidence = True
     for oi, ni in file_pairs:
         m.pair((oi, 0), (ni, 0))
     m.by_name()
-    if m.by_similarity():
+    # Containers first, by their members: a renamed or moved class pairs as one, and
+    # its members then pair by name under it instead of each moving on its own.
+    if m.by_similarity("containers"):
+        m.by_name()
+    released = m.release_replaced()
+    similar = m.by_similarity("members")
+    if released:
+        m.settle(released)
+    if similar:
         m.by_name()
     return _classify(m)
 
 
-def _classify(m: _Matcher) -> list[EntityChange]:
+def _classify(m: _Matcher) -> tuple[list[EntityChange], list[EntityChange]]:
+    """The changes, and the carried members: unchanged entities whose qualified name changed
+    only because a container around them (a class, not a module) was renamed or moved.
+    Those, and modified members in the same position, name that container in ``follows``."""
     changes: list[EntityChange] = []
-    for (oi, ok), (ni, nk) in m.pairs:
+    carried: list[EntityChange] = []
+    pairs = [(o, n) for o, n in m.pairs if m.o2n[o[0]].get(o[1]) == n]
+    status: dict[Ref, str] = {}
+    for (oi, ok), (ni, nk) in pairs:
         oside, nside = m.old[oi], m.new[ni]
         orec, nrec = oside.records[ok], nside.records[nk]
         oc, nc = orec.core, nrec.core
@@ -348,19 +559,28 @@ def _classify(m: _Matcher) -> list[EntityChange]:
             # Moved: to another parent, or (Go methods) to another receiver type.
             moved = m.o2n[oi].get(orec.parent) != (ni, nrec.parent) or (
                 oc is not nc and _container(oc) != _container(nc))
-            renamed = oc is not nc and oc.name != nc.name
-        if oc is nc and not moved and not renamed:
-            continue
+            # A constructor is named after its class: it follows the class's name.
+            renamed = oc is not nc and oc.name != nc.name and not (oc.kind == nc.kind == "constructor")
+        status[(ni, nk)] = "moved_renamed" if moved and renamed else "moved" if moved else \
+            "renamed" if renamed else ""
+    for (oi, ok), (ni, nk) in pairs:
+        oside, nside = m.old[oi], m.new[ni]
+        orec, nrec = oside.records[ok], nside.records[nk]
+        oc, nc = orec.core, nrec.core
+        change = status[(ni, nk)]
         details = details_of(oc, nc, nside.keyed) if oc is not nc else []
-        if not moved and not renamed and not details:
+        follows = ""
+        if not change and nk:
+            follows = _followed(m, ni, nk, status)
+        if not change and not details and not follows:
             continue
-        change = "moved_renamed" if moved and renamed else "moved" if moved else "renamed" if renamed else "modified"
-        changes.append(EntityChange(
+        entry = EntityChange(
             path=nside.path, old_path=oside.path, kind=nc.kind, qualname=nside.qualname(nk),
-            old_qualname=oside.qualname(ok), change=change, details=tuple(details),
-            old_start_line=orec.start_line, old_end_line=orec.end_line,
+            old_qualname=oside.qualname(ok), change=change or ("modified" if details else "moved"),
+            details=tuple(details), old_start_line=orec.start_line, old_end_line=orec.end_line,
             new_start_line=nrec.start_line, new_end_line=nrec.end_line,
-            similarity=m.score.get((ni, nk), 1.0)))
+            similarity=m.score.get((ni, nk), 1.0), follows=follows)
+        (changes if change or details else carried).append(entry)
     for oi, side in enumerate(m.old):
         for k in sorted(set(range(len(side.records))).difference(m.o2n[oi])):
             rec = side.records[k]
@@ -377,7 +597,21 @@ def _classify(m: _Matcher) -> list[EntityChange]:
                 change="added", details=(), old_start_line=0, old_end_line=0,
                 new_start_line=rec.start_line, new_end_line=rec.end_line, similarity=0.0))
     changes.sort(key=_order)
-    return changes
+    carried.sort(key=_order)
+    return changes, carried
+
+
+def _followed(m: _Matcher, ni: int, nk: int, status: dict[Ref, str]) -> str:
+    """The new qualified name of the nearest renamed or moved container around a new
+    entity, when the entity's qualified name changed; "" otherwise."""
+    side = m.new[ni]
+    records = side.records
+    k = records[nk].parent
+    while k > 0:
+        if status.get((ni, k)) and records[k].core.kind in CONTAINER_KINDS:
+            return side.qualname(k)
+        k = records[k].parent
+    return ""
 
 
 def _container(core: Core) -> str:

@@ -69,7 +69,9 @@ class EntityChange:
     addition). Line spans are 1-based, inclusive, 0 on the side where the
     entity does not exist. ``similarity`` is the normalised-token similarity
     that paired a renamed or moved entity (1.0 when paired by name, 0.0 for
-    added and removed).
+    added and removed). ``follows`` is set on an entity that did not move by
+    itself but went along with a renamed or moved container (a class): that
+    container's qualified name after the change ("" otherwise).
     """
 
     path: str
@@ -84,6 +86,7 @@ class EntityChange:
     new_start_line: int
     new_end_line: int
     similarity: float
+    follows: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +109,17 @@ class FileDiff:
 
 @dataclass(frozen=True, slots=True)
 class DiffResult:
-    """The semantic diff of a set of files: files sorted by path, changes by path and line."""
+    """The semantic diff of a set of files: files sorted by path, changes by path and line.
+
+    ``carried`` lists the members that went along with a renamed or moved class
+    without changing themselves (``change`` "moved", ``follows`` the class): not
+    changes of their own, so not in ``changes``, but the index records them so that
+    a member's history crosses its class's rename.
+    """
 
     files: tuple[FileDiff, ...]
     changes: tuple[EntityChange, ...]
+    carried: tuple[EntityChange, ...] = ()
 
     @property
     def is_empty(self) -> bool:

@@ -103,3 +103,73 @@ def test_history_with_the_semantic_diff_engine(store: vcs.Store, data_dir: Path)
         assert len({lid for (lid,) in ix.connection.execute(
             "SELECT lineage_id FROM entity_history WHERE qualname IN "
             "('src.util.compute', 'src.util.total', 'src.maths.total')").fetchall()}) == 1
+
+
+_SHAPE = b'''import math
+
+
+class Circle:
+    """A circle in the plane."""
+
+    def __init__(self, radius):
+        self.radius = radius
+
+    def area(self):
+        return math.pi * self.radius ** 2
+
+    def perimeter(self):
+        return 2 * math.pi * self.radius
+
+    def scale(self, factor):
+        if factor <= 0:
+            raise ValueError(factor)
+        return Circle(self.radius * factor)
+'''
+
+
+@pytest.mark.skipif(default_entity_differ() is None, reason="semantic_diff is not installed")
+def test_a_methods_history_crosses_its_class_rename_and_move(store: vcs.Store, data_dir: Path) -> None:
+    store.create_repository("demo", ALICE)
+    renamed = _SHAPE.replace(b"Circle", b"Disc")
+    steps: list[tuple[str, list[vcs.Change]]] = [
+        ("add", [vcs.PutFile("geo/shapes.py", _SHAPE)]),
+        ("edit", [vcs.PutFile("geo/shapes.py", _SHAPE.replace(b"** 2", b"* self.radius"))]),
+        ("rename class", [vcs.PutFile("geo/shapes.py", renamed.replace(b"** 2", b"* self.radius")
+                                      .replace(b"2 * math.pi", b"math.tau"))]),
+        ("move class", [vcs.PutFile("geo/shapes.py", b"import math\n"),
+                        vcs.PutFile("geo/plane.py", renamed.replace(b"** 2", b"* self.radius")
+                                    .replace(b"2 * math.pi", b"math.tau"))]),
+        ("edit again", [vcs.PutFile("geo/plane.py", renamed.replace(b"** 2", b"** 2.0")
+                                    .replace(b"2 * math.pi", b"math.tau"))]),
+    ]
+    for title, changes in steps:
+        store.commit("demo", "main", changes, title, ALICE)
+    titles = [t for t, _ in steps]
+    with Indexer(data_dir) as ix:  # the real engine
+        ix.sync()
+        assert ix.check() == []
+        rows = ix.connection.execute(
+            "SELECT c.title, h.change, h.qualname, h.follows FROM entity_history h "
+            "JOIN commits c USING (repository, commit_id) "
+            "WHERE h.lineage_id IN (SELECT lineage_id FROM entity_history WHERE qualname = 'geo.plane.Disc.area')"
+        ).fetchall()
+        history = sorted(rows, key=lambda r: titles.index(r[0]))
+        assert history == [
+            ("add", "added", "geo.shapes.Circle.area", None),
+            ("edit", "modified", "geo.shapes.Circle.area", None),
+            ("rename class", "moved", "geo.shapes.Disc.area", "geo.shapes.Disc"),
+            ("move class", "moved", "geo.plane.Disc.area", "geo.plane.Disc"),
+            ("edit again", "modified", "geo.plane.Disc.area", None),
+        ]
+        # a member that changed while its class was renamed is `modified`, marked as following too
+        assert ix.connection.execute(
+            "SELECT change, old_qualname, follows FROM entity_changes e JOIN commits c USING (repository, commit_id) "
+            "WHERE c.title = 'rename class' AND e.qualname = 'geo.shapes.Disc.perimeter'").fetchall() == [
+            ("modified", "geo.shapes.Circle.perimeter", "geo.shapes.Disc")]
+        # the class itself is the only refactoring of those two commits
+        assert ix.connection.execute(
+            "SELECT c.title, e.change, e.kind, e.old_qualname, e.qualname FROM entity_changes e "
+            "JOIN commits c USING (repository, commit_id) "
+            "WHERE e.change IN ('renamed', 'moved', 'moved_renamed') AND e.follows IS NULL ORDER BY c.title"
+        ).fetchall() == [("move class", "moved", "class", "geo.shapes.Disc", "geo.plane.Disc"),
+                         ("rename class", "renamed", "class", "geo.shapes.Circle", "geo.shapes.Disc")]
