@@ -18,7 +18,6 @@ import duckdb
 import grpc
 import pygit2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 import ci
 from ci.executors import ExecutorUnavailable
@@ -34,6 +33,7 @@ from .diffing import Differ
 from .indexing import INDEX_FILE, Index
 from .interceptors import TrellisInterceptor
 from .quotas import QuotaTracker, repository_count, repository_creators
+from .reflection import enable_reflection
 from .tls import server_credentials
 from .verification import EXECUTORS, build_verifier
 from .v1 import (
@@ -172,7 +172,7 @@ def build_server(config: ServerConfig) -> RunningServer:
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         names = [module.DESCRIPTOR.services_by_name[svc].full_name for module, svc in _SERVICES]
-        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        enable_reflection([*names, health.SERVICE_NAME], server)
 
         try:
             if credentials is not None:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf import symbol_database
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, symbol_database
+from google.protobuf.message import Message
+from grpc_tools import protoc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
@@ -135,6 +137,81 @@ def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
     file = database.FindFileContainingSymbol("trellis.v1.ChangeService")
     assert file.package == "trellis.v1"
     assert "Commit" in [m.name for s in file.service for m in s.method]
+
+
+# What a client of grpc.reflection.v1 declares (the upstream proto's messages, trimmed to what it asks),
+# compiled on its own: the test does not lean on the server's descriptor of the v1 service.
+_REFLECTION_V1_CLIENT = """
+syntax = "proto3";
+package grpc.reflection.v1;
+message ServerReflectionRequest {
+  string host = 1;
+  oneof message_request {
+    string file_by_filename = 3;
+    string file_containing_symbol = 4;
+    string list_services = 7;
+  }
+}
+message ServerReflectionResponse {
+  string valid_host = 1;
+  ServerReflectionRequest original_request = 2;
+  oneof message_response {
+    FileDescriptorResponse file_descriptor_response = 4;
+    ListServiceResponse list_services_response = 6;
+    ErrorResponse error_response = 7;
+  }
+}
+message FileDescriptorResponse { repeated bytes file_descriptor_proto = 1; }
+message ListServiceResponse { repeated ServiceResponse service = 1; }
+message ServiceResponse { string name = 1; }
+message ErrorResponse { int32 error_code = 1; string error_message = 2; }
+"""
+
+
+def _reflection_v1_client(tmp_path: Path) -> tuple[type[Message], type[Message]]:
+    (tmp_path / "client.proto").write_text(_REFLECTION_V1_CLIENT)
+    out = tmp_path / "client.pb"
+    assert protoc.main(["protoc", f"--proto_path={tmp_path}", f"--descriptor_set_out={out}", "client.proto"]) == 0
+    pool = descriptor_pool.DescriptorPool()
+    for file in descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file:
+        pool.Add(file)
+    request, response = (message_factory.GetMessageClass(pool.FindMessageTypeByName(f"grpc.reflection.v1.{name}"))
+                         for name in ("ServerReflectionRequest", "ServerReflectionResponse"))
+    return request, response
+
+
+def test_reflection_v1_serves_the_same_contract(channel: grpc.Channel, tmp_path: Path) -> None:
+    request, response = _reflection_v1_client(tmp_path)
+    info = channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=request.SerializeToString, response_deserializer=response.FromString,
+    )
+    asked = [request(list_services=""), request(file_containing_symbol="trellis.v1.ChangeService"),
+             request(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+             request(file_containing_symbol="no.such.Symbol")]
+    services, change, itself, missing = list(info(iter(asked), timeout=10))
+    names = {s.name for s in services.list_services_response.service}
+    assert {"trellis.v1.ChangeService", "trellis.v1.PipelineService", "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= names
+    files = {f.name: f for f in map(descriptor_pb2.FileDescriptorProto.FromString,
+                                    change.file_descriptor_response.file_descriptor_proto)}
+    assert "Commit" in [m.name for s in files["trellis/v1/changes.proto"].service for m in s.method]
+    assert {"trellis/v1/common.proto", "google/rpc/status.proto"} <= files.keys()  # with its imports
+    (v1,) = map(descriptor_pb2.FileDescriptorProto.FromString, itself.file_descriptor_response.file_descriptor_proto)
+    assert (v1.name, v1.package, [s.name for s in v1.service]) == (
+        "grpc/reflection/v1/reflection.proto", "grpc.reflection.v1", ["ServerReflection"])
+    method = v1.service[0].method[0]
+    assert (method.input_type, method.output_type) == (
+        ".grpc.reflection.v1.ServerReflectionRequest", ".grpc.reflection.v1.ServerReflectionResponse")
+    assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def test_reflection_v1alpha_describes_the_v1_service_too(channel: grpc.Channel) -> None:
+    database = ProtoReflectionDescriptorDatabase(channel)
+    assert {"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= set(
+        database.get_services())
+    file = database.FindFileContainingSymbol("grpc.reflection.v1.ServerReflection")
+    assert file.name == "grpc/reflection/v1/reflection.proto"
 
 
 # -- not yet implemented ----------------------------------------------------------------
