@@ -16,6 +16,7 @@ checks that the committed files are current.
 from __future__ import annotations
 
 import importlib.resources
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,11 +44,14 @@ def proto_files() -> list[Path]:
 
 
 def _plugin(name: str) -> Path:
-    """Find a protoc plugin installed next to the running interpreter."""
+    """Find a protoc plugin installed next to the running interpreter, or else on PATH."""
     path = Path(sys.executable).parent / name
-    if not path.is_file():
-        raise SystemExit(f"{name} not found next to {sys.executable}; install mypy-protobuf")
-    return path
+    if path.is_file():
+        return path
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} not found next to {sys.executable} or on PATH; install mypy-protobuf")
+    return Path(found)
 
 
 def protoc_args(*extra: str) -> list[str]:

@@ -25,6 +25,7 @@ __all__ = [
     "error_from_rpc",
     "error_from_unexpected",
     "rich_status",
+    "status_code",
     "status_for",
 ]
 
@@ -110,12 +111,14 @@ _BY_CODE: dict[grpc.StatusCode, type[vcs_errors.VcsError]] = {
 }
 
 
+def status_code(error_class: type[vcs_errors.VcsError]) -> grpc.StatusCode:
+    """The status code every error of ``error_class`` is sent with."""
+    return next((code for cls, code in _TABLE if issubclass(error_class, cls)), grpc.StatusCode.INTERNAL)
+
+
 def status_for(exc: vcs_errors.VcsError) -> tuple[grpc.StatusCode, str, str, dict[str, str]]:
     """Code, message, reason and metadata for a domain error."""
-    for cls, code in _TABLE:
-        if isinstance(exc, cls):
-            return code, exc.message, exc.reason, dict(exc.metadata)
-    return grpc.StatusCode.INTERNAL, exc.message, exc.reason, dict(exc.metadata)
+    return status_code(type(exc)), exc.message, exc.reason, dict(exc.metadata)
 
 
 # The status travels in the response trailers, which gRPC caps (8 KiB by default; past 16 KiB the

@@ -343,8 +343,8 @@ class _Call:
                 rich_status(
                     grpc.StatusCode.INTERNAL,
                     f"internal error (request id {self.request_id}); the server log has the details",
-                    "INTERNAL",
-                    {"request_id": self.request_id},
+                    reason="INTERNAL",
+                    metadata={"request_id": self.request_id},
                 )
             )
         )

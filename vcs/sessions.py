@@ -196,11 +196,11 @@ def create_session(
     metadata: dict[str, str],
     limits: Limits,
 ) -> Session:
-    check_text(model, "model", 1024)
-    check_text(task, "task", limits.max_step_bytes)
+    check_text(model, "model", 1024, reason="MODEL_TOO_LARGE")
+    check_text(task, "task", limits.max_step_bytes, reason="TASK_TOO_LARGE")
     for key, value in metadata.items():
-        check_text(key, "metadata key", 256)
-        check_text(value, "metadata value", 64 * 1024)
+        check_text(key, "metadata key", 256, reason="METADATA_KEY_TOO_LARGE")
+        check_text(value, "metadata value", 64 * 1024, reason="METADATA_VALUE_TOO_LARGE")
     session_id = new_session_id()
     branch = branch_id or f"agents/{agent.name}/{session_id}"
     check_branch_name(branch)
@@ -302,7 +302,7 @@ def end_session(
     outcome: str,
     actor: Identity,
 ) -> Session:
-    check_text(outcome, "outcome", 64 * 1024)
+    check_text(outcome, "outcome", 64 * 1024, reason="OUTCOME_TOO_LARGE")
     if status is SessionStatus.ACTIVE:
         raise InvalidArgument(
             "end a session with status succeeded, failed or abandoned", reason="INVALID_STATUS"

@@ -129,7 +129,7 @@ class Store:
     ) -> Repository:
         path = self.repository_path(name)
         check_branch_name(default_branch)
-        check_text(description, "description", 4096, allow_nul=False)
+        check_text(description, "description", 4096, reason="DESCRIPTION_TOO_LARGE", allow_nul=False)
         if path.exists():
             raise AlreadyExists(f"repository {name!r} already exists", reason="REPOSITORY_EXISTS")
         staging = self.repos_dir / f"{_TMP_PREFIX}{name}-{secrets.token_hex(4)}"
@@ -225,7 +225,7 @@ class Store:
         and ``Trellis-Step`` trailers and the step is recorded in the session.
         """
         check_branch_name(branch)
-        check_text(message, "message", self.limits.max_message_bytes, allow_nul=False)
+        check_text(message, "message", self.limits.max_message_bytes, reason="MESSAGE_TOO_LARGE", allow_nul=False)
         if request_id:
             check_request_id(request_id)
         repo = self.open(repository)
@@ -293,7 +293,7 @@ class Store:
         on ``expected_head`` as for commits.
         """
         check_branch_name(target_branch)
-        check_text(message, "message", self.limits.max_message_bytes, allow_nul=False)
+        check_text(message, "message", self.limits.max_message_bytes, reason="MESSAGE_TOO_LARGE", allow_nul=False)
         if expected_head is not None:
             check_commit_id(expected_head, "expected_head")
         repo = self.open(repository)
@@ -511,8 +511,11 @@ class Store:
         )
 
     def _check_step(self, step: StepInput) -> None:
-        for field_name in ("thought", "action", "arguments_json", "observation"):
-            check_text(getattr(step, field_name), field_name, self.limits.max_step_bytes)
+        limit = self.limits.max_step_bytes
+        check_text(step.thought, "thought", limit, reason="THOUGHT_TOO_LARGE")
+        check_text(step.action, "action", limit, reason="ACTION_TOO_LARGE")
+        check_text(step.arguments_json, "arguments_json", limit, reason="ARGUMENTS_JSON_TOO_LARGE")
+        check_text(step.observation, "observation", limit, reason="OBSERVATION_TOO_LARGE")
         counts = (step.input_tokens, step.output_tokens, step.latency_ms)
         if (
             min(counts) < 0

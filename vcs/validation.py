@@ -151,16 +151,15 @@ def check_path(path: str, limits: Limits) -> str:
     return path
 
 
-def check_text(value: str, what: str, max_bytes: int, *, allow_nul: bool = True) -> str:
-    """Valid UTF-8, at most ``max_bytes``; ``allow_nul=False`` for text git stores C-style."""
+def check_text(value: str, what: str, max_bytes: int, *, reason: str, allow_nul: bool = True) -> str:
+    """Valid UTF-8, at most ``max_bytes`` (else LimitExceeded with ``reason``); ``allow_nul=False`` for text git
+    stores C-style. Each caller names its reason literally, so every reason can be found in the source."""
     _check_surrogates(value, what)
     if not allow_nul and "\x00" in value:
         raise InvalidArgument(f"{what} contains a NUL byte", reason="INVALID_TEXT")
     size = len(value.encode("utf-8"))
     if size > max_bytes:
-        raise LimitExceeded(
-            f"{what} is {size} bytes; the limit is {max_bytes}", reason=f"{what.upper().replace(' ', '_')}_TOO_LARGE"
-        )
+        raise LimitExceeded(f"{what} is {size} bytes; the limit is {max_bytes}", reason=reason)
     return value
 
 

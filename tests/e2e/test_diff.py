@@ -54,6 +54,31 @@ def test_diff_with_line_diff_and_path_filter(client: Client) -> None:
     assert "+def parse_args(text):" in diff.line_diffs["app/util.py"]
 
 
+def test_line_diffs_come_only_with_include_line_diff(client: Client) -> None:
+    client.create_repository("ld")
+    client.commit("ld", "main", {"notes.txt": "a\n", "blob.bin": b"\x00\x01a", "m.py": "x = 1\n"}, "one")
+    client.commit("ld", "main", {"notes.txt": "b\n", "blob.bin": b"\x00\x01b", "m.py": "x = 2\n"}, "two")
+    plain = client.diff("ld", "main")
+    assert {f.path: f.fallback_reason for f in plain.result.files} == {
+        "blob.bin": "binary", "m.py": "", "notes.txt": "unsupported_language"}
+    assert plain.line_diffs == {}  # not even for the files that fell back to line level
+    full = client.diff("ld", "main", line_diff=True)
+    assert "-a\n+b\n" in full.line_diffs["notes.txt"] and "-x = 1\n+x = 2\n" in full.line_diffs["m.py"]
+    assert "Binary files a/blob.bin and b/blob.bin differ" in full.line_diffs["blob.bin"]
+
+
+def test_a_new_repository_holds_its_empty_initial_commit(client: Client) -> None:
+    repo = client.create_repository("fresh")
+    initial = client.get_commit("fresh", repo.head_commit_id)
+    assert (initial.parent_ids, initial.author.name) == ((), "alice")
+    assert initial.tree_id == "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree
+    assert client.get_branch("fresh", "main").head_commit_id == repo.head_commit_id
+    # A diff from "its parent" compares with the empty tree: nothing changed.
+    assert client.diff("fresh", repo.head_commit_id).result.files == ()
+    first = client.commit("fresh", "main", {"a.py": "x = 1\n"}, "first")
+    assert first.commit.parent_ids == (repo.head_commit_id,)
+
+
 def test_commit_can_wait_for_its_diff(client: Client) -> None:
     client.create_repository("w")
     reply = client.commit("w", "main", {"m.py": b"def f(a):\n    return a\n"}, "add", wait_for_diff=True)

@@ -195,11 +195,9 @@ class ChangeServiceServicer:
 
         Errors: INVALID_ARGUMENT if `branch_id` is not a valid git branch name;
         NOT_FOUND if the repository or revision does not exist; ALREADY_EXISTS
-        if the branch exists; FAILED_PRECONDITION if `revision` is empty and the
-        default branch has no commits; PERMISSION_DENIED if the caller may not
-        create this branch (agents create only under `agents/{agent}/`);
-        RESOURCE_EXHAUSTED if the repository's branch limit is reached;
-        UNAUTHENTICATED if the request carries no valid credentials.
+        if the branch exists; PERMISSION_DENIED if the caller may not create this
+        branch (agents create only under `agents/{agent}/`); UNAUTHENTICATED if
+        the request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

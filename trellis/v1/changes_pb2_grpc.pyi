@@ -107,11 +107,9 @@ class ChangeServiceStub:
 
     Errors: INVALID_ARGUMENT if `branch_id` is not a valid git branch name;
     NOT_FOUND if the repository or revision does not exist; ALREADY_EXISTS
-    if the branch exists; FAILED_PRECONDITION if `revision` is empty and the
-    default branch has no commits; PERMISSION_DENIED if the caller may not
-    create this branch (agents create only under `agents/{agent}/`);
-    RESOURCE_EXHAUSTED if the repository's branch limit is reached;
-    UNAUTHENTICATED if the request carries no valid credentials.
+    if the branch exists; PERMISSION_DENIED if the caller may not create this
+    branch (agents create only under `agents/{agent}/`); UNAUTHENTICATED if
+    the request carries no valid credentials.
     """
     GetBranch: _grpc.UnaryUnaryMultiCallable[_changes_pb2.GetBranchRequest, _changes_pb2.GetBranchResponse]
     """Returns one branch.
@@ -235,11 +233,9 @@ class ChangeServiceAsyncStub(ChangeServiceStub):
 
     Errors: INVALID_ARGUMENT if `branch_id` is not a valid git branch name;
     NOT_FOUND if the repository or revision does not exist; ALREADY_EXISTS
-    if the branch exists; FAILED_PRECONDITION if `revision` is empty and the
-    default branch has no commits; PERMISSION_DENIED if the caller may not
-    create this branch (agents create only under `agents/{agent}/`);
-    RESOURCE_EXHAUSTED if the repository's branch limit is reached;
-    UNAUTHENTICATED if the request carries no valid credentials.
+    if the branch exists; PERMISSION_DENIED if the caller may not create this
+    branch (agents create only under `agents/{agent}/`); UNAUTHENTICATED if
+    the request carries no valid credentials.
     """
     GetBranch: _aio.UnaryUnaryMultiCallable[_changes_pb2.GetBranchRequest, _changes_pb2.GetBranchResponse]  # type: ignore[assignment]
     """Returns one branch.
@@ -402,11 +398,9 @@ class ChangeServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Errors: INVALID_ARGUMENT if `branch_id` is not a valid git branch name;
         NOT_FOUND if the repository or revision does not exist; ALREADY_EXISTS
-        if the branch exists; FAILED_PRECONDITION if `revision` is empty and the
-        default branch has no commits; PERMISSION_DENIED if the caller may not
-        create this branch (agents create only under `agents/{agent}/`);
-        RESOURCE_EXHAUSTED if the repository's branch limit is reached;
-        UNAUTHENTICATED if the request carries no valid credentials.
+        if the branch exists; PERMISSION_DENIED if the caller may not create this
+        branch (agents create only under `agents/{agent}/`); UNAUTHENTICATED if
+        the request carries no valid credentials.
         """
 
     @_abc_1.abstractmethod

@@ -28,7 +28,9 @@ example `actual_head`). Every RPC may return UNAUTHENTICATED when the
 request carries no valid bearer token, PERMISSION_DENIED when the caller's
 role does not allow it, RESOURCE_EXHAUSTED when a size, count or rate limit
 is exceeded, INVALID_ARGUMENT when a field is malformed, and INTERNAL for
-unexpected server faults. A request that fails writes nothing.
+unexpected server faults. A request that fails writes nothing. Every
+reason, with its status code, its metadata keys and what a client should
+do, is listed in docs/api.md ("Error reasons"), as are the size limits.
 """
 
 from google.protobuf import descriptor as _descriptor

@@ -118,13 +118,14 @@ class DiffRequest(_message.Message):
     """The repository, `repositories/{repo}`."""
     old_revision: _builtins.str
     """The commit id or branch id to compare from; empty means the first parent
-    of `new_revision`.
+    of `new_revision`, or the empty tree if it has none.
     """
     new_revision: _builtins.str
     """The commit id or branch id to compare to."""
     include_line_diff: _builtins.bool
-    """Whether to include a unified line diff for every file, not only for
-    files that fell back to line level.
+    """Whether to include a unified line diff (`FileDiff.line_diff`) for every
+    changed file. Without it no file carries a line diff, not even one that
+    fell back to line level.
     """
     @_builtins.property
     def paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -216,8 +217,10 @@ class FileDiff(_message.Message):
     entity diff applied.
     """
     line_diff: _builtins.str
-    """The unified line diff of the file; set when `include_line_diff` was
-    requested or the file fell back to line level, and empty for binaries.
+    """The unified line diff of the file, in git's format. Set only when the
+    request had `include_line_diff`: empty otherwise, whether or not the file
+    fell back to line level. For a binary file it holds only git's header and
+    its `Binary files ... differ` line.
     """
     def __init__(
         self,

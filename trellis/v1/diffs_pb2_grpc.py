@@ -56,9 +56,8 @@ class DiffServiceServicer:
         """Returns the file-level and entity-level changes between two revisions.
 
         Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
-        repository or a revision does not exist; FAILED_PRECONDITION if
-        `old_revision` is empty and the new commit has no parent;
-        PERMISSION_DENIED if the caller may not read the repository;
+        repository or a revision does not exist; PERMISSION_DENIED if the caller
+        may not read the repository;
         RESOURCE_EXHAUSTED if the diff exceeds the server's size limit;
         UNAUTHENTICATED if the request carries no valid credentials.
         """

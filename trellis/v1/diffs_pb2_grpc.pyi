@@ -41,9 +41,8 @@ class DiffServiceStub:
     """Returns the file-level and entity-level changes between two revisions.
 
     Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
-    repository or a revision does not exist; FAILED_PRECONDITION if
-    `old_revision` is empty and the new commit has no parent;
-    PERMISSION_DENIED if the caller may not read the repository;
+    repository or a revision does not exist; PERMISSION_DENIED if the caller
+    may not read the repository;
     RESOURCE_EXHAUSTED if the diff exceeds the server's size limit;
     UNAUTHENTICATED if the request carries no valid credentials.
     """
@@ -61,9 +60,8 @@ class DiffServiceAsyncStub(DiffServiceStub):
     """Returns the file-level and entity-level changes between two revisions.
 
     Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
-    repository or a revision does not exist; FAILED_PRECONDITION if
-    `old_revision` is empty and the new commit has no parent;
-    PERMISSION_DENIED if the caller may not read the repository;
+    repository or a revision does not exist; PERMISSION_DENIED if the caller
+    may not read the repository;
     RESOURCE_EXHAUSTED if the diff exceeds the server's size limit;
     UNAUTHENTICATED if the request carries no valid credentials.
     """
@@ -84,9 +82,8 @@ class DiffServiceServicer(metaclass=_abc_1.ABCMeta):
         """Returns the file-level and entity-level changes between two revisions.
 
         Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
-        repository or a revision does not exist; FAILED_PRECONDITION if
-        `old_revision` is empty and the new commit has no parent;
-        PERMISSION_DENIED if the caller may not read the repository;
+        repository or a revision does not exist; PERMISSION_DENIED if the caller
+        may not read the repository;
         RESOURCE_EXHAUSTED if the diff exceeds the server's size limit;
         UNAUTHENTICATED if the request carries no valid credentials.
         """

@@ -40,8 +40,9 @@ class Repository(_message.Message):
     description: _builtins.str
     """A free-text description given at creation."""
     head_commit_id: _builtins.str
-    """The commit id at the head of the default branch; empty while the default
-    branch has no commits.
+    """The commit id at the head of the default branch (for a new repository,
+    its empty initial commit); empty only if the default branch was removed
+    behind the server's back.
     """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:

@@ -66,8 +66,10 @@ class RepositoryServiceServicer:
     """
 
     def CreateRepository(self, request, context):
-        """Creates an empty repository whose default branch has no commits yet; the
-        first Commit to the default branch creates it.
+        """Creates a repository whose default branch holds one commit: the initial
+        commit, with an empty tree and no parent, authored by the caller. Its id
+        is the new repository's `head_commit_id`; the first Commit to the default
+        branch has it as its parent.
 
         Errors: INVALID_ARGUMENT if `repository_id` or `default_branch` is not a
         valid name; ALREADY_EXISTS if a repository with that id exists;

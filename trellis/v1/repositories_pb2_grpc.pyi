@@ -37,8 +37,10 @@ class RepositoryServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> RepositoryServiceAsyncStub: ...
     CreateRepository: _grpc.UnaryUnaryMultiCallable[_repositories_pb2.CreateRepositoryRequest, _repositories_pb2.CreateRepositoryResponse]
-    """Creates an empty repository whose default branch has no commits yet; the
-    first Commit to the default branch creates it.
+    """Creates a repository whose default branch holds one commit: the initial
+    commit, with an empty tree and no parent, authored by the caller. Its id
+    is the new repository's `head_commit_id`; the first Commit to the default
+    branch has it as its parent.
 
     Errors: INVALID_ARGUMENT if `repository_id` or `default_branch` is not a
     valid name; ALREADY_EXISTS if a repository with that id exists;
@@ -79,8 +81,10 @@ class RepositoryServiceAsyncStub(RepositoryServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateRepository: _aio.UnaryUnaryMultiCallable[_repositories_pb2.CreateRepositoryRequest, _repositories_pb2.CreateRepositoryResponse]  # type: ignore[assignment]
-    """Creates an empty repository whose default branch has no commits yet; the
-    first Commit to the default branch creates it.
+    """Creates a repository whose default branch holds one commit: the initial
+    commit, with an empty tree and no parent, authored by the caller. Its id
+    is the new repository's `head_commit_id`; the first Commit to the default
+    branch has it as its parent.
 
     Errors: INVALID_ARGUMENT if `repository_id` or `default_branch` is not a
     valid name; ALREADY_EXISTS if a repository with that id exists;
@@ -124,8 +128,10 @@ class RepositoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _repositories_pb2.CreateRepositoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_repositories_pb2.CreateRepositoryResponse, _abc.Awaitable[_repositories_pb2.CreateRepositoryResponse]]:
-        """Creates an empty repository whose default branch has no commits yet; the
-        first Commit to the default branch creates it.
+        """Creates a repository whose default branch holds one commit: the initial
+        commit, with an empty tree and no parent, authored by the caller. Its id
+        is the new repository's `head_commit_id`; the first Commit to the default
+        branch has it as its parent.
 
         Errors: INVALID_ARGUMENT if `repository_id` or `default_branch` is not a
         valid name; ALREADY_EXISTS if a repository with that id exists;

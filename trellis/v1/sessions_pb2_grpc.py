@@ -85,9 +85,8 @@ class SessionServiceServicer:
 
         Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
         repository or base revision does not exist; ALREADY_EXISTS if the branch
-        exists; FAILED_PRECONDITION if `base_revision` is empty and the default
-        branch has no commits; PERMISSION_DENIED if the caller may not write the
-        repository or the branch; RESOURCE_EXHAUSTED if the metadata exceeds a
+        exists; PERMISSION_DENIED if the caller may not write the repository or
+        the branch; RESOURCE_EXHAUSTED if the metadata exceeds a
         limit; UNAUTHENTICATED if the request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -44,9 +44,8 @@ class SessionServiceStub:
 
     Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
     repository or base revision does not exist; ALREADY_EXISTS if the branch
-    exists; FAILED_PRECONDITION if `base_revision` is empty and the default
-    branch has no commits; PERMISSION_DENIED if the caller may not write the
-    repository or the branch; RESOURCE_EXHAUSTED if the metadata exceeds a
+    exists; PERMISSION_DENIED if the caller may not write the repository or
+    the branch; RESOURCE_EXHAUSTED if the metadata exceeds a
     limit; UNAUTHENTICATED if the request carries no valid credentials.
     """
     GetSession: _grpc.UnaryUnaryMultiCallable[_sessions_pb2.GetSessionRequest, _sessions_pb2.GetSessionResponse]
@@ -111,9 +110,8 @@ class SessionServiceAsyncStub(SessionServiceStub):
 
     Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
     repository or base revision does not exist; ALREADY_EXISTS if the branch
-    exists; FAILED_PRECONDITION if `base_revision` is empty and the default
-    branch has no commits; PERMISSION_DENIED if the caller may not write the
-    repository or the branch; RESOURCE_EXHAUSTED if the metadata exceeds a
+    exists; PERMISSION_DENIED if the caller may not write the repository or
+    the branch; RESOURCE_EXHAUSTED if the metadata exceeds a
     limit; UNAUTHENTICATED if the request carries no valid credentials.
     """
     GetSession: _aio.UnaryUnaryMultiCallable[_sessions_pb2.GetSessionRequest, _sessions_pb2.GetSessionResponse]  # type: ignore[assignment]
@@ -181,9 +179,8 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
         repository or base revision does not exist; ALREADY_EXISTS if the branch
-        exists; FAILED_PRECONDITION if `base_revision` is empty and the default
-        branch has no commits; PERMISSION_DENIED if the caller may not write the
-        repository or the branch; RESOURCE_EXHAUSTED if the metadata exceeds a
+        exists; PERMISSION_DENIED if the caller may not write the repository or
+        the branch; RESOURCE_EXHAUSTED if the metadata exceeds a
         limit; UNAUTHENTICATED if the request carries no valid credentials.
         """
 
