@@ -36,6 +36,7 @@ from .jobs import JobLimits, JobOutcome, JobRequest
 from .pipeline import Pipeline, PipelineError, Stage
 from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
 from .runs import (
+    PIPELINE_STAGE,
     JobResult,
     Run,
     TestCase,
@@ -304,11 +305,12 @@ class Verifier:
         repo = self.store.open(repository)
         commit = repo[commit_id]
         assert isinstance(commit, pygit2.Commit)
+        invalid: PipelineError | None = None
         try:
             if self.pipeline_at(repository, commit) is None:
                 return None
-        except PipelineError:
-            return None  # reported when someone asks for the pipeline or verifies
+        except PipelineError as exc:
+            invalid = exc  # the push still gets its run: one that fails at once, saying why
         key = (repository, branch)
         with self._guard:
             previous = self._latest_push.get(key)
@@ -317,8 +319,12 @@ class Verifier:
         if previous:
             self.cancel(repository, previous, f"superseded by a newer push ({commit_id[:12]}) to {branch}")
         try:
-            run = self.start(repository, commit_id, trigger="full" if full else "push", branch=branch,
-                             session_id=session_id, full=full)
+            if invalid is not None:
+                run = self._invalid_pipeline_run(repository, commit, invalid, trigger="push", branch=branch,
+                                                 session_id=session_id)
+            else:
+                run = self.start(repository, commit_id, trigger="full" if full else "push", branch=branch,
+                                 session_id=session_id, full=full)
         except Exception:  # noqa: BLE001 - the push is acknowledged already: a run that cannot start
             # (too many runs, a full disk) must not turn it into an error; Verify can start it later.
             log.warning("could not start the run of %s on %s/%s", commit_id[:12], repository, branch,
@@ -326,6 +332,20 @@ class Verifier:
             return None
         with self._guard:
             self._latest_push[key] = run.run_id
+        return run
+
+    def _invalid_pipeline_run(self, repository: str, commit: pygit2.Commit, error: PipelineError, *,
+                              trigger: str, branch: str, session_id: str = "") -> Run:
+        """A finished run of ``commit`` that failed at once: its pipeline is invalid (the one job says why)."""
+        now = time.time()
+        job = JobResult(PIPELINE_STAGE, "commit", "", verdict=Verdict.FAILED, summary=str(error),
+                        start_time=now, end_time=now)
+        run = Run(repository=repository, run_id=new_run_id(), commit_id=str(commit.id), verdict=Verdict.FAILED,
+                  jobs=(job,), create_time=now, start_time=now, end_time=now, branch=branch, trigger=trigger,
+                  pipeline_source=getattr(error, "source", "") or f"{str(commit.id)[:12]}:{CONFIG_FILE}",
+                  session_id=session_id)
+        self._save(run)
+        self._on_finished(repository, run)
         return run
 
     # -- scheduling ----------------------------------------------------------------
@@ -724,6 +744,12 @@ class Verifier:
                 latest = run
                 break
         if latest is None:
+            try:
+                self.pipeline_at(repository, self._commit(repository, source))
+            except PipelineError as exc:  # merged, it would unprotect the branch: the gate fails at once
+                run = self._invalid_pipeline_run(repository, self._commit(repository, source), exc, trigger="gate",
+                                                 branch=branch)
+                check_gate_run(branch, source, required, run)
             base = self.store.open(repository).merge_base(
                 self._commit(repository, branch).id, pygit2.Oid(hex=source))
             run = self.start(repository, source, trigger="gate", stages=required, pipeline_branch=branch,

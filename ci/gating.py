@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from vcs import FailedPrecondition
 
-from .runs import Run
+from .runs import PIPELINE_STAGE, Run
 
 __all__ = ["check_gate_run", "gate_started", "refuse_direct_write"]
 
@@ -29,7 +29,8 @@ def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run) 
 
     Good is what lets a dependent run: passed, or skipped because the stage
     does not apply to the chunk; a required job skipped because a job it
-    needs failed is not.
+    needs failed is not. A source whose own pipeline is invalid never passes:
+    merged, it would leave the branch without a pipeline that protects it.
     """
     if not run.final:
         raise FailedPrecondition(
@@ -37,6 +38,7 @@ def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run) 
             "merge again when it passes", reason="GATE_PENDING", run_id=run.run_id)
     bad = [f"{j.stage} {j.chunk}".strip() + f" ({j.verdict.value})"
            for j in run.jobs if j.stage in required and not j.lets_dependents_run]
+    bad += [f"its pipeline is invalid: {j.summary}" for j in run.jobs if j.stage == PIPELINE_STAGE]
     if bad:
         raise FailedPrecondition(
             f"branch {branch!r} is protected and {source[:12]} did not pass: {'; '.join(bad)} "

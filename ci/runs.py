@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "FINAL",
+    "PIPELINE_STAGE",
     "JobResult",
     "Run",
     "TestCase",
@@ -41,6 +42,10 @@ class Verdict(str, enum.Enum):
 
 FINAL = frozenset({Verdict.PASSED, Verdict.FAILED, Verdict.ERROR, Verdict.SKIPPED, Verdict.CANCELLED,
                    Verdict.TIMED_OUT})
+
+# The stage of the one job of a run whose pipeline is invalid: its summary is the error. Not a valid
+# stage name (it has a dot), so it never stands for a stage of a pipeline.
+PIPELINE_STAGE = "trellis.toml"
 
 
 @dataclass(frozen=True, slots=True)

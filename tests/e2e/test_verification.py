@@ -308,6 +308,40 @@ def test_an_invalid_pipeline_is_refused_with_the_field_and_writes_nothing(
     assert snapshot(data_dir, "demo") == before
 
 
+def test_a_push_with_an_invalid_pipeline_gets_a_run_that_failed_at_once_saying_why(
+    demo: Client, server: RunningServer
+) -> None:
+    reply = _push(demo, {"trellis.toml": "[stages.x]\nkind = 1\n", "a.py": "a = 1\n"}, wait_for_verdict=True)
+    run = reply.run  # type: ignore[attr-defined]
+    assert run is not None and run.final and run.verdict is ci.Verdict.FAILED, run
+    (job,) = run.jobs
+    assert job.stage == "trellis.toml" and job.verdict is ci.Verdict.FAILED and "stages.x.kind" in job.summary
+    assert run.trigger == "push" and run.pipeline_source.endswith(":trellis.toml")
+    assert [r.run_id for r in demo.list_runs("demo")] == [run.run_id]
+    assert demo.get_run("demo", run.run_id).jobs[0].summary == job.summary
+    # The index has it too.
+    assert server.index.wait_idle(60)
+    rows = demo.query_rows(f"SELECT r.status, s.stage, s.message FROM verification_runs r JOIN stage_results s "
+                           f"USING (repository, run_id) WHERE r.run_id = '{run.run_id}'")
+    assert rows == [{"status": "failed", "stage": "trellis.toml", "message": job.summary}]
+
+
+def test_a_source_with_an_invalid_pipeline_cannot_merge_into_a_protected_branch(demo: Client) -> None:
+    _push(demo, {"trellis.toml": GATED, "check.py": "import sys\nsys.exit(0)\n", "ok": "yes"})
+    demo.create_branch("demo", "agents/alice/x", "main")
+    # Merged, this pipeline would leave main unprotected: the gate fails at once, with the error.
+    _push(demo, {"trellis.toml": GATED + "[stages.oops]\nrun = 1\n"}, branch="agents/alice/x")
+    with pytest.raises(vcs.FailedPrecondition) as refused:
+        demo.merge("demo", "main", "agents/alice/x")
+    assert refused.value.reason == "GATE_FAILED" and "stages.oops.run" in refused.value.message
+    gate = demo.get_run("demo", refused.value.metadata["run_id"])
+    assert gate.trigger == "gate" and gate.verdict is ci.Verdict.FAILED
+    with pytest.raises(vcs.FailedPrecondition) as again:
+        demo.merge("demo", "main", "agents/alice/x")
+    assert again.value.reason == "GATE_FAILED"
+    assert demo.get_branch("demo", "main").head_commit_id != demo.get_branch("demo", "agents/alice/x").head_commit_id
+
+
 def test_an_invalid_trellis_toml_fails_verify_with_a_precondition(demo: Client) -> None:
     _push(demo, {"trellis.toml": "[stages.x]\nkind = 1\n"})
     with pytest.raises(vcs.FailedPrecondition) as bad:
