@@ -18,8 +18,9 @@ as its *source* and its *specifiers*, one per bound name:
   a major version; ``_`` and ``.`` bind nothing).
 
 ``merge_statements`` merges the specifier lists of one source three-way, as a
-set keyed by bound name, rendered as CURRENT's statement with OTHER's
-additions appended (in OTHER's order) and either side's removals taken out.
+set keyed by bound name: one side's statement (CURRENT's, unless only OTHER
+changed its layout) with either side's removals taken out and the other
+side's additions put after the name they follow there.
 ``bound_names`` counts what a file's top-level imports bind, for the check
 that a clean merge binds no name twice.
 """
@@ -205,46 +206,54 @@ def _remove(text: bytes, cuts: list[tuple[int, int]]) -> bytes:
     return text
 
 
-def _append(text: bytes, info: ImportInfo, kept: list[Spec], new: list[bytes]) -> bytes:
-    """``text`` with the specifier texts ``new`` after its last kept specifier, in its layout: one per
-    line when the list is laid out so (and bracketed), else inline."""
-    if not new:
-        return text
-    last = max(kept, key=lambda s: s.start)
-    before = [s for s in kept if s.start < last.start]
-    multiline = info.bracketed and before and b"\n" in text[max(s.end for s in before):last.start]
-    end = last.end
-    rest = text[end:]
-    comma = len(rest) - len(rest.lstrip(b" \t"))
-    trailing_comma = rest[comma:comma + 1] == b","
-    if multiline:
-        ls = text.rfind(b"\n", 0, last.start) + 1
-        indent = text[ls:last.start]
-        if trailing_comma:
-            at = end + comma + 1
-            add = b"".join(b"\n" + indent + n + b"," for n in new)
+def _skeleton(text: bytes, info: ImportInfo) -> bytes:
+    """The statement without its specifiers: its layout."""
+    return _remove(text, _cut_spans([(x.start, x.end) for x in info.specs], list(info.specs)))
+
+
+def _insert(text: bytes, info: ImportInfo, specs: list[Spec], after: Spec | None,
+            new: Spec) -> tuple[bytes, list[Spec]]:
+    """``text`` with the specifier ``new`` after the specifier ``after`` (None: before the first),
+    in the statement's layout (one per line when the list is laid out so, else inline), and the
+    specifiers' new places, ``new``'s included."""
+    first = min(specs, key=lambda x: x.start)
+    anchor = after or first
+    ls = text.rfind(b"\n", 0, anchor.start) + 1
+    indent = text[ls:anchor.start]
+    multiline = info.bracketed and not indent.strip(b" \t") and ls > 0
+    body = new.text
+    if after is None:
+        at, add, lead = (ls, indent + body + b",\n", len(indent)) if multiline else (first.start, body + b", ", 0)
+    else:
+        rest = text[after.end:]
+        gap = len(rest) - len(rest.lstrip(b" \t"))
+        if rest[gap:gap + 1] == b",":
+            at = after.end + gap + 1
+            add, lead = (b"\n" + indent + body + b",", 1 + len(indent)) if multiline else (b" " + body + b",", 1)
         else:
-            at = end
-            add = b"".join(b",\n" + indent + n for n in new)
-        return text[:at] + add + text[at:]
-    return text[:end] + b"".join(b", " + n for n in new) + text[end:]
+            at = after.end
+            add, lead = (b",\n" + indent + body, 2 + len(indent)) if multiline else (b", " + body, 2)
+    moved = [x if x.start < at else Spec(x.name, x.text, x.start + len(add), x.end + len(add)) for x in specs]
+    moved.append(Spec(new.name, body, at + lead, at + lead + len(body)))
+    return text[:at] + add + text[at:], moved
 
 
 def merge_statements(base: tuple[bytes, ImportInfo] | None, left: tuple[bytes, ImportInfo],
                      right: tuple[bytes, ImportInfo]) -> bytes | None:
     """One source's statement merged from both sides' (``(text, info)``; the base may lack it): the
-    specifiers three-way as a set by bound name. None when it cannot be said (a name whose
-    specifier both sides changed differently, or nothing would be left)."""
-    lt, li = left
-    rt, ri = right
-    bmap = {s.name: s.text for s in base[1].specs} if base is not None else {}
-    lmap = {s.name: s.text for s in li.specs}
-    rmap = {s.name: s.text for s in ri.specs}
-    if len(lmap) != len(li.specs) or len(rmap) != len(ri.specs):
-        return None
-    names = list(lmap) + [n for n in rmap if n not in lmap]
+    specifiers three-way as a set by bound name, an added one after the one it follows on its
+    side, in the layout of the side that changed the layout (else CURRENT's). None when it cannot
+    be said (a name whose specifier both sides changed differently, or nothing would be left)."""
+    bmap = {x.name: x.text for x in base[1].specs} if base is not None else {}
+    maps = []
+    for _, info in (left, right):
+        m = {x.name: x.text for x in info.specs}
+        if len(m) != len(info.specs):
+            return None
+        maps.append(m)
+    lmap, rmap = maps
     merged: dict[bytes, bytes] = {}
-    for n in names:
+    for n in list(lmap) + [n for n in rmap if n not in lmap]:
         b, l, r = bmap.get(n), lmap.get(n), rmap.get(n)
         if l == b:
             v = r
@@ -256,17 +265,36 @@ def merge_statements(base: tuple[bytes, ImportInfo] | None, left: tuple[bytes, I
             merged[n] = v
     if not merged:
         return None
-    gone = [(s.start, s.end) for s in li.specs if s.name not in merged or merged[s.name] != s.text]
-    kept = [s for s in li.specs if s.name in merged and merged[s.name] == s.text]
-    new = [merged[n] for n in names if n in merged and (n not in lmap or lmap[n] != merged[n])]
+    template, other = left, right
+    if base is not None and _skeleton(*left) == _skeleton(*base) and _skeleton(*right) != _skeleton(*base):
+        template, other = right, left
+    text, info = template
+    omap = {x.name for x in other[1].specs}
+    specs = sorted(info.specs, key=lambda x: x.start)
+    kept = [x for x in specs if merged.get(x.name) == x.text]
     if not kept:
         return None
-    cuts = _cut_spans(gone, list(li.specs))
-    shifted = []
-    for s in kept:                            # offsets after the removals
-        delta = sum(e - st for st, e in cuts if e <= s.start)
-        shifted.append(Spec(s.name, s.text, s.start - delta, s.end - delta))
-    return _append(_remove(lt, cuts), li, shifted, new)
+    cuts = _cut_spans([(x.start, x.end) for x in specs if x not in kept], specs)
+    text = _remove(text, cuts)
+    current = [_shifted(x, cuts) for x in kept]
+    prev: bytes | None = None
+    for x in sorted(other[1].specs, key=lambda x: x.start):
+        if x.name in merged and all(c.name != x.name for c in current):
+            after = next((c for c in current if c.name == prev), None)
+            if template is left:            # after what CURRENT added at the same place
+                order = sorted(current, key=lambda c: c.start)
+                k = 0 if after is None else order.index(after) + 1
+                while k < len(order) and order[k].name not in omap:
+                    after, k = order[k], k + 1
+            text, current = _insert(text, info, current, after, Spec(x.name, merged[x.name], 0, 0))
+        if any(c.name == x.name for c in current):
+            prev = x.name
+    return text
+
+
+def _shifted(x: Spec, cuts: list[tuple[int, int]]) -> Spec:
+    delta = sum(e - s for s, e in cuts if e <= x.start)
+    return Spec(x.name, x.text, x.start - delta, x.end - delta)
 
 
 def _cut_spans(spans: list[tuple[int, int]], all_specs: list[Spec]) -> list[tuple[int, int]]:
