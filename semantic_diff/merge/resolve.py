@@ -20,10 +20,11 @@ Anything else is left to the caller as a conflict.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["is_glue", "item_key", "resolve"]
+__all__ = ["is_glue", "item_key", "resolve", "resolve_adjacent"]
 
 _GLUE, _ANCHOR, _ITEM = 0, 1, 2
 _E, _F, _I, _V = ord("E"), ord("F"), ord("I"), ord("V")
@@ -220,3 +221,38 @@ def _two_groups(gl: list[bytes], gr: list[bytes]) -> list[bytes]:
     if il and ir and _sorted(gl[:il]) and _sorted(gr[:ir]):
         return sorted(gl[:il] + gr[:ir]) + gl[il:] + gr[ir:]
     return gl + gr
+
+
+Edit = tuple[int, int, Sequence[bytes]]       # base units [i, j) replaced by these
+
+
+def _edits(base: Sequence[bytes], side: Sequence[bytes]) -> list[Edit]:
+    m = difflib.SequenceMatcher(None, base, side, autojunk=False)
+    return [(i1, i2, side[j1:j2]) for op, i1, i2, j1, j2 in m.get_opcodes() if op != "equal"]
+
+
+def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes]) -> list[bytes] | None:
+    """A conflicting region where the two sides changed *different* units of the base, next to
+    each other (one edits a statement, the other the next one): both edits. ``merge3``, like
+    diff3, calls edits that touch a conflict; a syntax-aware merge sees two statements. Still a
+    conflict (None) when the edits overlap, when both insert at one place, or when one inserts
+    right at the edge of what the other replaced (which comes first is a guess)."""
+    if not base:
+        return None
+    el, er = _edits(base, left), _edits(base, right)
+    if not el or not er:
+        return None
+    for a1, a2, _ in el:
+        for b1, b2, _ in er:
+            if a1 < b2 and b1 < a2:
+                return None                      # both changed the same units
+            if a1 == b1 or (a1 == a2 and a1 in (b1, b2)) or (b1 == b2 and b1 in (a1, a2)):
+                return None                      # an insertion where the other edits: order unknown
+    out: list[bytes] = []
+    pos = 0
+    for i, j, new in sorted(el + er, key=lambda e: (e[0], e[1])):
+        out.extend(base[pos:i])
+        out.extend(new)
+        pos = j
+    out.extend(base[pos:])
+    return out

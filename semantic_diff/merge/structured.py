@@ -26,7 +26,7 @@ from ..diff import module_name
 from ..languages.spec import LanguageSpec
 from .imports import ImportInfo, merge_statements
 from .model import MergeConflict
-from .resolve import is_glue, item_key, resolve
+from .resolve import is_glue, item_key, resolve, resolve_adjacent
 from .text import Markers, merge_sequences
 from .units import entity_unit, parse_entity_unit, render_lines, text_units
 from .versions import ROOT, Version
@@ -224,6 +224,8 @@ class StructuredMerge:
                     gb, gl, gr = list(group[1]), list(group[2]), list(group[3])
                     moved = _slide_up(pieces, gb, gl, gr)
                     resolved = resolve(gb, gl, gr)
+                    if resolved is None:
+                        resolved = resolve_adjacent(gb, gl, gr)
                     if resolved is None:
                         pieces.append(Region(tuple(gb), tuple(gl), tuple(gr)))
                     else:

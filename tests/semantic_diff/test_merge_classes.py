@@ -131,3 +131,32 @@ def test_a_merge_that_would_bind_an_imported_name_twice_is_a_conflict(path: str,
                                                                      right: str) -> None:
     clean, text = _merge(path, base, left, right)
     assert not clean, text
+
+
+# --- adjacent statements: edits of two different lines next to each other ---------------------
+
+ADJACENT = [
+    ("a.py", "def f():\n    a = 1\n    b = 2\n    return a + b\n", ("a = 1", "a = 10"), ("b = 2", "b = 20")),
+    ("a.go", "package a\n\nfunc F() int {\n\ta := 1\n\tb := 2\n\treturn a + b\n}\n", ("a := 1", "a := 10"), ("b := 2", "b := 20")),
+    ("a.rs", "fn f() -> i32 {\n    let a = 1;\n    let b = 2;\n    a + b\n}\n", ("let a = 1;", "let a = 10;"),
+     ("let b = 2;", "let b = 20;")),
+    ("A.java", "class A {\n  int f() {\n    int a = 1;\n    int b = 2;\n    return a + b;\n  }\n}\n",
+     ("int a = 1;", "int a = 10;"), ("int b = 2;", "int b = 20;")),
+    ("a.ts", "function f(): number {\n  const a = 1;\n  const b = 2;\n  return a + b;\n}\n", ("const a = 1;", "const a = 10;"),
+     ("const b = 2;", "const b = 20;")),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "left_edit", "right_edit"), ADJACENT, ids=[c[0] for c in ADJACENT])
+def test_edits_of_adjacent_statements_merge(path: str, base: str, left_edit: tuple[str, str],
+                                            right_edit: tuple[str, str]) -> None:
+    left, right = base.replace(*left_edit), base.replace(*right_edit)
+    assert _merge(path, base, left, right) == (True, left.replace(*right_edit))
+
+
+def test_edits_of_one_statement_and_an_insertion_next_to_it_still_conflict() -> None:
+    base = "def f():\n    a = 1\n    return a\n"
+    clean, _ = _merge("a.py", base, base.replace("a = 1", "a = 2"), base.replace("    a = 1\n", "    a = 1\n    a += 1\n"))
+    assert not clean
+    clean, _ = _merge("a.py", base, base.replace("a = 1", "a = 2"), base.replace("a = 1", "a = 3"))
+    assert not clean
