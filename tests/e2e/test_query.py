@@ -18,7 +18,7 @@ from trellis.errors import DeadlineExceeded
 from trellis.server import RunningServer
 from trellis.v1 import queries_pb2, queries_pb2_grpc
 
-TRAJECTORY = Path(__file__).resolve().parents[3] / "shared" / "data" / "trajectories" / "swe-agent__test-repo-i1.traj"
+TRAJECTORY = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories" / "swe-agent-1.x__wordcount.traj"
 
 
 def _work(client: Client) -> str:

@@ -1,4 +1,8 @@
-"""SWE-agent trajectories: parsed into a session, steps and a patch, and landed through the store."""
+"""SWE-agent trajectories: parsed into a session, steps and a patch, and landed through the store.
+
+The samples are the project's own (tests/fixtures/trajectories/README.md): one
+run per SWE-agent format generation, in its published ``.traj`` schema.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,21 @@ import pytest
 import vcs
 from query import Indexer, TrajectoryFormatError, land_trajectory, load_trajectory, parse_trajectory
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "trajectories"
-FILES = sorted(SAMPLES.glob("*.traj")) if SAMPLES.is_dir() else []
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories"
+OLD_FORMAT = SAMPLES / "swe-agent-0.x__wordcount.traj"
+NEW_FORMAT = SAMPLES / "swe-agent-1.x__wordcount.traj"
+FILES = [OLD_FORMAT, NEW_FORMAT]
+# The file the sample runs fix (their submitted patch changes line 8).
 BASE_FILE = (
-    b"#!/usr/bin/env python3\n\n\ndef division(a: float, b: float) -> float\n    return a/b\n\n\n"
-    b'if __name__ == "__main__":\n    print(division(123, 15))\n'
+    b'#!/usr/bin/env python3\n"""Count the words of each line read from standard input."""\n\nimport sys\n\n\n'
+    b'def count(line: str) -> int:\n    return len(line.split(" "))\n\n\n'
+    b'if __name__ == "__main__":\n    for line in sys.stdin:\n        print(count(line))\n'
 )
 ALICE = vcs.Identity("alice")
 
-pytestmark = pytest.mark.skipif(not FILES, reason=f"no sample trajectories in {SAMPLES}")
+
+def test_the_samples_are_the_projects_own() -> None:
+    assert sorted(SAMPLES.glob("*.traj")) == FILES
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -30,24 +40,37 @@ def test_samples_parse(path: Path) -> None:
     assert session.agent == "swe-agent"
     assert session.exit_status == "submitted"
     assert session.status is vcs.SessionStatus.SUCCEEDED
-    assert "def division" in session.task or "missing_colon" in session.task
+    assert session.task.startswith("wordcount counts empty words\n") and "two words" in session.task
     assert "INSTRUCTIONS" not in session.task and "DEMONSTRATION" not in session.task
     stats = raw["info"]["model_stats"]
     assert session.input_tokens == stats["tokens_sent"] and session.output_tokens == stats["tokens_received"]
+    assert session.api_calls == stats["api_calls"] == 5
     assert sum(s.cost_usd for s in trajectory.steps) == pytest.approx(stats["instance_cost"])
     assert sum(s.input_tokens for s in trajectory.steps) == stats["tokens_sent"]
+    assert trajectory.steps[-1].metadata["usage_scope"] == "trajectory"  # per-run totals, on the last step
     assert trajectory.steps[0].action.startswith("find_file")
-    assert "missing_colon.py" in trajectory.steps[0].observation
+    assert "scripts/wordcount.py" in trajectory.steps[0].observation
     assert all(s.thought for s in trajectory.steps)
-    assert trajectory.patch is not None and "tests/missing_colon.py" in trajectory.patch
+    assert all(s.metadata["state.working_dir"] == "/trellis__wordcount" for s in trajectory.steps)
+    assert trajectory.steps[1].metadata["state.open_file"].endswith("scripts/wordcount.py")
+    assert trajectory.patch is not None and "scripts/wordcount.py" in trajectory.patch
 
 
-def test_newer_format_has_model_and_latency() -> None:
-    trajectory = load_trajectory(SAMPLES / "sweagenttestrepo-1c2844.traj")
-    assert trajectory.session.model == "gpt-4o"
-    assert trajectory.session.instance_id == "SWE-agent__test-repo-i1"
+def test_older_format_takes_the_task_from_history() -> None:
+    trajectory = load_trajectory(OLD_FORMAT)
+    assert trajectory.session.model == "" and trajectory.session.instance_id == ""
+    assert trajectory.session.metadata["environment"] == "swe_main"
+    assert all(s.latency_ms == 0 for s in trajectory.steps)
+
+
+def test_newer_format_has_model_instance_versions_and_latency() -> None:
+    trajectory = load_trajectory(NEW_FORMAT)
+    assert trajectory.session.model == "claude-sonnet-4-20250514"
+    assert trajectory.session.instance_id == "trellis__wordcount-i7"
+    assert trajectory.session.metadata["swe_agent_version"] == "1.1.0"
+    assert trajectory.session.metadata["agent_config"] == "main"
     assert all(s.latency_ms > 0 for s in trajectory.steps)
-    assert trajectory.steps[1].metadata["state.working_dir"] == "/SWE-agent__test-repo"
+    assert trajectory.patch is not None and "\r\n" in trajectory.patch
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -55,13 +78,13 @@ def test_landing_a_trajectory_records_the_session_and_commits_the_patch(
     path: Path, store: vcs.Store, data_dir: Path
 ) -> None:
     store.create_repository("repo", ALICE)
-    base = store.commit("repo", "main", [vcs.PutFile("tests/missing_colon.py", BASE_FILE, executable=True)],
+    base = store.commit("repo", "main", [vcs.PutFile("scripts/wordcount.py", BASE_FILE, executable=True)],
                         "base", ALICE).commit
     trajectory = load_trajectory(path)
     landed = land_trajectory(store, "repo", trajectory, ALICE, base_revision=base.commit_id)
     assert landed.commit is not None
-    fixed = store.read_file("repo", landed.commit.commit_id, "tests/missing_colon.py")
-    assert b"-> float:\n" in fixed.content and fixed.executable
+    fixed = store.read_file("repo", landed.commit.commit_id, "scripts/wordcount.py")
+    assert fixed.content == BASE_FILE.replace(b'line.split(" ")', b"line.split()") and fixed.executable
     assert landed.session.status is vcs.SessionStatus.SUCCEEDED
     assert landed.session.step_count == 5 and landed.session.commit_count == 1
     assert landed.session.input_tokens == trajectory.session.input_tokens
@@ -75,18 +98,19 @@ def test_landing_a_trajectory_records_the_session_and_commits_the_patch(
         assert rows == [(5, 1, total, round(trajectory.session.cost_usd, 6), "succeeded", "submitted")]
 
 
-def test_a_patch_that_does_not_apply_writes_nothing(store: vcs.Store) -> None:
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_a_patch_that_does_not_apply_writes_nothing(path: Path, store: vcs.Store) -> None:
     store.create_repository("repo", ALICE)
-    store.commit("repo", "main", [vcs.PutFile("tests/missing_colon.py", b"other\n")], "base", ALICE)
+    store.commit("repo", "main", [vcs.PutFile("scripts/wordcount.py", b"other\n")], "base", ALICE)
     with pytest.raises(vcs.InvalidArgument) as caught:
-        land_trajectory(store, "repo", load_trajectory(FILES[0]), ALICE)
+        land_trajectory(store, "repo", load_trajectory(path), ALICE)
     assert caught.value.reason == "PATCH_DOES_NOT_APPLY"
     assert store.list_sessions("repo").items == []
 
 
 def test_without_a_patch_only_steps_are_recorded(store: vcs.Store) -> None:
     store.create_repository("repo", ALICE)
-    landed = land_trajectory(store, "repo", load_trajectory(FILES[0]), ALICE, land_patch=False)
+    landed = land_trajectory(store, "repo", load_trajectory(OLD_FORMAT), ALICE, land_patch=False)
     assert landed.commit is None and landed.session.step_count == 5 and landed.session.commit_count == 0
 
 
