@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,42 @@ def test_the_check_recognises_paths_to_shared_data(line: str) -> None:
                                   "a shared machine", "git(path, 'shared.txt')"])
 def test_the_check_allows_the_word_shared(line: str) -> None:
     assert not _OUTSIDE_DATA.search(line)
+
+
+QUICKSTART_ADDRESS = "127.0.0.1:7433"
+
+
+def _free_address() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_readme_sdk_quickstart_runs_as_written(tmp_path: Path) -> None:
+    """The quickstart's operator commands, then every Python block of README, against a real server.
+
+    The one change: the fixed port 7433 becomes a free one, so tests can run side by side.
+    """
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Quickstart for an agent"):]
+    setup = re.findall(r"```bash\n(.+?)\n```", section, re.S)[0]
+    blocks = re.findall(r"```python\n(.+?)\n```", text, re.S)
+    assert blocks and QUICKSTART_ADDRESS in setup and all(QUICKSTART_ADDRESS in b for b in blocks)
+    address = _free_address()
+    for n, block in enumerate(blocks):
+        (tmp_path / f"block{n}.py").write_text(block.replace(QUICKSTART_ADDRESS, address))
+    script = "\n".join([
+        "set -euo pipefail",
+        "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",  # the server the block starts in the background
+        setup.replace(QUICKSTART_ADDRESS, address),
+        *(f"python block{n}.py" for n in range(len(blocks))),
+    ])
+    bin_dir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env.update({"TRELLIS_DATA": str(tmp_path / "data"), "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"})
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    assert "someone moved the branch to" in result.stdout
+    assert "True []" in result.stdout  # the merge preview: clean, no conflicts

@@ -7,7 +7,8 @@ its name. Roles are ordered::
 
     reader < agent < maintainer < admin
 
-- **reader** reads and queries: commits, files, branches, sessions, diffs, runs.
+- **reader** reads and queries: commits, files, branches, sessions, diffs, runs;
+  it may preview a merge (``preview`` writes nothing) between any two branches.
 - **agent** also writes, but only branches under its own namespace
   ``agents/<agent>/`` and only its own sessions; it starts sessions and runs.
 - **maintainer** also writes any branch (merges into protected branches),
@@ -200,6 +201,9 @@ class Rule:
     protected_role: Role | None = None
     """The role needed when the written branch is protected (its pipeline requires stages)."""
 
+    reads_only: Callable[[Any], bool] | None = None
+    """Says when a request writes nothing (a merge preview): it then needs only the reader role."""
+
     items: StreamItems | None = None
     filter: Callable[[Principal, Any], Any] | None = None
     """Trims the response to what the caller may read (for lists that span repositories)."""
@@ -343,7 +347,8 @@ POLICY: dict[str, Rule] = {
     _CHANGES + "GetBranch": Rule(READER, _read_branch),
     _CHANGES + "ListBranches": Rule(READER, _repository("parent")),
     _CHANGES + "DeleteBranch": Rule(AGENT, _delete_branch),
-    _CHANGES + "Merge": Rule(AGENT, _merge, protected_role=MAINTAINER),
+    # A merge preview writes nothing: anyone who can read the repository (both branches) may ask for one.
+    _CHANGES + "Merge": Rule(AGENT, _merge, protected_role=MAINTAINER, reads_only=lambda request: request.preview),
     # Sessions: an agent starts sessions (on its own namespace) and writes only its own.
     _SESSIONS + "CreateSession": Rule(AGENT, _create_session),
     _SESSIONS + "GetSession": Rule(READER, _read_session("name")),
@@ -404,17 +409,21 @@ class Authorizer:
     def check(self, principal: Principal, method: str, rule: Rule, request: Any) -> Target:
         """Raise PermissionDenied unless ``principal`` may make ``request``; return what it touches."""
         target = rule.target(request)
-        if rule.role is None:
+        needed = rule.role
+        if needed is None:
             return target
+        if rule.reads_only is not None and rule.reads_only(request):
+            # It writes no branch and no session: reading the repository (both sides) is all it does.
+            target, needed = Target(target.repository), READER
         what = method.rsplit("/", 1)[-1]
         if target.repository is None:
             role = principal.global_role()
-            if role is None or role < rule.role:
-                raise _role_denied(principal, what, rule.role, "*", role)
+            if role is None or role < needed:
+                raise _role_denied(principal, what, needed, "*", role)
             return target
         role = principal.role_in(target.repository)
-        if role is None or role < rule.role:
-            raise _role_denied(principal, what, rule.role, target.repository, role)
+        if role is None or role < needed:
+            raise _role_denied(principal, what, needed, target.repository, role)
         if target.branch is not None and role < rule.branch_role and not target.branch.startswith(principal.namespace):
             raise PermissionDenied(
                 f"{what}: agent {principal.name!r} writes only branches under {principal.namespace!r}; "

@@ -18,6 +18,7 @@ restored from the gRPC status and its ``ErrorInfo``.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ import grpc
 import ci
 import semantic_diff
 import vcs
+from vcs.validation import check_agent_name
 
 from . import convert, names
 from .errors import error_from_rpc, error_from_status
@@ -98,6 +100,24 @@ def _changes(changes: ChangeSet) -> list[vcs.Change]:
     return list(changes)
 
 
+_TOKEN = re.compile(r"[!-~]+")  # what an HTTP/2 header value can carry: printable ASCII, no spaces
+
+
+def _checked_token(token: str) -> str:
+    """The token as sent; a clear error, before any call, for one no server could have issued."""
+    token = token.strip()
+    if not _TOKEN.fullmatch(token):
+        from .errors import Unauthenticated
+
+        odd = next((c for c in token if not ("!" <= c <= "~")), " ")
+        raise Unauthenticated(
+            f"{token[:40]!r} is not a Trellis token (it contains {odd!r}): tokens look like "
+            "trellis_<id>_<secret>, as `trellis token create NAME` prints them once",
+            reason="INVALID_TOKEN",
+        )
+    return token
+
+
 def _on_stale(value: str | vcs.OnStale) -> int:
     stale = vcs.OnStale(value) if isinstance(value, str) else value
     return changes_pb2.ON_STALE_REBASE if stale is vcs.OnStale.REBASE else changes_pb2.ON_STALE_FAIL
@@ -130,9 +150,10 @@ class Client:
         self._channel = channel or grpc.insecure_channel(target, options=_OPTIONS)
         metadata: list[tuple[str, str]] = []
         if token:
-            metadata.append(("authorization", f"Bearer {token}"))
+            metadata.append(("authorization", f"Bearer {_checked_token(token)}"))
         if agent:
-            metadata.append((LOCAL_AGENT_HEADER, agent))
+            # The server validates the name; one gRPC cannot even send (not ASCII) is refused here, clearly.
+            metadata.append((LOCAL_AGENT_HEADER, agent if agent.isascii() and agent.isprintable() else check_agent_name(agent)))
         self._metadata = tuple(metadata)
         self._repos = repositories_pb2_grpc.RepositoryServiceStub(self._channel)
         self._changes = changes_pb2_grpc.ChangeServiceStub(self._channel)

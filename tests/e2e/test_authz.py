@@ -201,7 +201,7 @@ REQUESTS: dict[str, Builder] = {
         name=_branch(_ns(c, v, "ghost") if v == "own" else "main"), expected_head=ZEROS),
     "ChangeService/Merge": lambda w, c, v: changes_pb2.MergeRequest(
         target_branch=_branch(_ns(c, v, "ghost") if v == "own" else "main"), source_revision="nope",
-        expected_head=ZEROS, preview=True),
+        expected_head=ZEROS),  # a real merge; a preview is test_a_merge_preview_needs_only_the_reader_role
     "SessionService/CreateSession": lambda w, c, v: sessions_pb2.CreateSessionRequest(
         parent=f"repositories/{REPO}", base_revision="nope", branch_id="" if v == "own" else "feature"),
     "SessionService/GetSession": lambda w, c, v: sessions_pb2.GetSessionRequest(name=_session(w, c, "foreign")),
@@ -303,6 +303,24 @@ def test_refused_writes_write_nothing(world: World) -> None:
     assert snapshot(world.running.store.root, REPO) == before
 
 
+@pytest.mark.parametrize("caller", ["reader", "agent", "maintainer", "admin"])
+def test_a_merge_preview_needs_only_the_reader_role(world: World, caller: str) -> None:
+    # A preview writes nothing, so anyone who can read both branches may ask how a merge would go,
+    # into any branch (main included) and from any branch; a real merge into main stays refused.
+    stranger_branch = f"agents/{STRANGER}/{world.sessions[STRANGER]}"
+    with Client(world.running.address, token=world.tokens[caller]) as client:
+        before = snapshot(world.running.store.root, REPO)
+        for target, source in [("main", stranger_branch), (stranger_branch, "main")]:
+            result = client.merge(REPO, target, source, preview=True)
+            assert result.clean and result.commit is None
+        assert snapshot(world.running.store.root, REPO) == before
+        if caller in ("reader", "agent"):
+            with pytest.raises(vcs.PermissionDenied):
+                client.merge(REPO, "main", stranger_branch)
+    with Client(world.running.address) as anonymous, pytest.raises(Unauthenticated):
+        anonymous.merge(REPO, "main", "main", preview=True)
+
+
 # -- the messages and the ErrorInfo ----------------------------------------------------------------
 
 
@@ -315,6 +333,23 @@ def test_unauthenticated_says_how_to_get_a_token(world: World) -> None:
         with pytest.raises(Unauthenticated) as info:
             forged.get_repository(REPO)
     assert info.value.reason == "INVALID_TOKEN"
+
+
+@pytest.mark.parametrize("token", ["trellis_…", "trellis_a_b c", "tøken"])
+def test_a_token_no_server_could_issue_is_a_clear_error_before_any_call(token: str) -> None:
+    # gRPC itself would only say "Invalid metadata" (header values are printable ASCII).
+    with pytest.raises(Unauthenticated) as info:
+        Client("127.0.0.1:1", token=token)
+    assert info.value.reason == "INVALID_TOKEN"
+    assert "not a Trellis token" in info.value.message and "trellis token create" in info.value.message
+    with pytest.raises(vcs.InvalidArgument) as bad_agent:
+        Client("127.0.0.1:1", agent="ålice")
+    assert bad_agent.value.reason == "INVALID_AGENT_NAME"
+
+
+def test_a_token_read_with_its_newline_still_works(world: World) -> None:
+    with Client(world.running.address, token=world.tokens["reader"] + "\n") as reader:
+        assert reader.get_repository(REPO).repository_id == REPO
 
 
 def test_permission_denied_names_the_role_and_the_repository(world: World) -> None:
