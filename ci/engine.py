@@ -108,6 +108,7 @@ class _Active:
         self.dispatched: set[int] = set()
         self.futures: dict[int, Future[JobOutcome]] = {}
         self.closing = False
+        self.suspended = False  # the server stopped while a reviewer had it: kept as is, resumed at start
         self.events: list[JobEvent] = []
         self.cond = threading.Condition()
         self.finished = threading.Event()
@@ -256,9 +257,10 @@ class Verifier:
                     f"{len(self._active)} runs are in progress, the most this server runs at once; "
                     "wait for some to finish and retry", reason="TOO_MANY_RUNS")
         base_id = str(self._commit(repository, base_revision).id) if base_revision else ""
+        old = base_id or (str(commit.parents[0].id) if commit.parents else "")
         # A root commit has nothing to diff against: every file is a chunk. `full`
         # (run every test, to check test selection) does not widen the other stages.
-        diff, old_tree_id, changes, all_files = self._changes(repository, commit, base_id)
+        diff, old_tree_id, changes, all_files = self._changes(repository, commit, old)
         jobs = plan(pipeline, changes, stages=selected, full=bool(all_files), all_files=all_files or None)
         now = time.time()
         run = Run(
@@ -268,6 +270,7 @@ class Verifier:
             create_time=now, branch=branch or pipeline_branch, trigger=trigger,
             pipeline_source=pipeline.source, session_id=session_id,
             stages=tuple(s.name for s in pipeline.stages if not selected or s.name in selected),
+            base_commit_id=old, pipeline_blob=str(pygit2.hash(pipeline.text.encode())),
         )
         active = _Active(run, pipeline, jobs, dependencies(jobs, pipeline), str(commit.tree_id), changes, full,
                          diff, old_tree_id)
@@ -284,11 +287,10 @@ class Verifier:
         return active.run
 
     def _changes(
-        self, repository: str, commit: pygit2.Commit, base_id: str
+        self, repository: str, commit: pygit2.Commit, old: str
     ) -> tuple[semantic_diff.DiffResult, str, ChangeSet, list[ChangedFile]]:
-        """The diff from the base (default: the first parent), the base's tree, and the chunks to plan."""
+        """The diff from ``old`` ("": none, every file is added), its tree, and the chunks to plan."""
         repo = self.store.open(repository)
-        old = base_id if base_id else (str(commit.parents[0].id) if commit.parents else "")
         result = self._diff(repository, old, str(commit.id))
         old_tree = str(repo[old].tree_id) if old else ""  # type: ignore[attr-defined]
         changes = ChangeSet.from_diff(str(commit.id), result)
@@ -378,8 +380,9 @@ class Verifier:
         planned = active.planned[i]
         stage = planned.stage
         job = active.run.jobs[i]
-        if stage.kind == "external":
-            self._update(active, i, replace(job, start_time=time.time()), "waiting for a reviewer's verdict")
+        if stage.kind == "external":  # (a run resumed after a restart keeps the time the wait began)
+            self._update(active, i, replace(job, start_time=job.start_time or time.time()),
+                         "waiting for a reviewer's verdict")
             with self._review_cond:
                 self._review_epoch += 1
                 self._review_cond.notify_all()
@@ -512,6 +515,8 @@ class Verifier:
 
     def _update(self, active: _Active, i: int, job: JobResult, message: str) -> None:
         with active.cond:
+            if active.suspended:
+                return
             jobs = list(active.run.jobs)
             jobs[i] = job
             start = active.run.start_time or (job.start_time if job.verdict is Verdict.RUNNING else None)
@@ -521,7 +526,7 @@ class Verifier:
 
     def _complete(self, active: _Active, i: int, job: JobResult, *, key: str = "") -> None:
         with active.cond:
-            if active.run.jobs[i].final:  # cancelled meanwhile (shutdown, a newer push): keep that
+            if active.run.jobs[i].final or active.suspended:  # cancelled meanwhile (shutdown, a newer push)
                 return
         if key:
             self.cache.put(key, job)
@@ -764,12 +769,18 @@ class Verifier:
     # -- lifecycle ----------------------------------------------------------------------
 
     def recover(self) -> int:
-        """After a restart: finish runs a crash interrupted (their unfinished jobs become ERROR)."""
+        """After a restart: resume the runs that wait for a reviewer, close the others a restart interrupted.
+
+        A run with an external job still waiting goes on where it stopped: its
+        reviews are pending again and the jobs the restart interrupted run
+        again. Any other unfinished run is closed: its unfinished jobs become
+        ERROR. Returns how many runs were closed.
+        """
         count = 0
         for repository in _repositories(self.store):
             for run_id in sorted(self.store.list_records(repository, RUNS), reverse=True)[:100]:
                 run = self.get(repository, run_id)
-                if run.final:
+                if run.final or self._resume(run):
                     continue
                 jobs = tuple(j if j.final else replace(j, verdict=Verdict.ERROR,
                                                        summary="interrupted by a server restart; verify again")
@@ -778,12 +789,58 @@ class Verifier:
                 count += 1
         return count
 
+    def _resume(self, run: Run) -> bool:
+        """Take up ``run`` again if a reviewer still owes it a verdict and it can be planned exactly as before."""
+        if not run.pipeline_blob:  # a run kept before runs recorded their pipeline
+            return False
+        repo = self.store.open(run.repository)
+        try:
+            blob, commit = repo[run.pipeline_blob], repo[run.commit_id]
+        except (KeyError, ValueError):  # the object is gone
+            return False
+        if not isinstance(blob, pygit2.Blob) or not isinstance(commit, pygit2.Commit):
+            return False
+        try:
+            pipeline = self._parse(blob.data, run.pipeline_source)
+            if not any(not j.final and pipeline.stage(j.stage).kind == "external" for j in run.jobs):
+                return False
+            diff, old_tree_id, changes, all_files = self._changes(run.repository, commit, run.base_commit_id)
+            jobs = plan(pipeline, changes, stages=run.stages, full=bool(all_files), all_files=all_files or None)
+        except Exception:  # noqa: BLE001 - a run that cannot be planned again is closed, never a failed start
+            log.warning("cannot resume run %s of %s", run.run_id, run.repository, exc_info=True)
+            return False
+        if [(j.stage.name, j.chunk.label) for j in jobs] != [(j.stage, j.chunk) for j in run.jobs]:
+            return False  # planned differently now (another version of the differ): verify again
+        again = tuple(j if j.final or jobs[i].stage.kind == "external"
+                      else replace(j, verdict=Verdict.PENDING, start_time=None) for i, j in enumerate(run.jobs))
+        resumed = replace(run, jobs=again, verdict=overall_verdict(again))
+        active = _Active(resumed, pipeline, jobs, dependencies(jobs, pipeline), str(commit.tree_id), changes,
+                         run.trigger == "full", diff, old_tree_id)
+        with self._guard:
+            self._active[(run.repository, run.run_id)] = active
+            if run.trigger in ("push", "full") and run.branch:
+                self._latest_push.setdefault((run.repository, run.branch), run.run_id)
+        self._save(resumed)
+        self._inline.submit(self._dispatch_ready, active)
+        log.info("resumed run %s of %s: it waits for a reviewer", run.run_id, run.repository)
+        return True
+
     def close(self) -> None:
-        """Cancel every unfinished job (running ones too), record the runs, stop the executor."""
+        """Stop: runs that wait for a reviewer are kept as they are (``recover`` resumes them); the jobs of
+        every other run are cancelled (running ones too) and the runs recorded. Then stop the executor."""
         self._closed = True
         with self._guard:
             actives = list(self._active.values())
         for active in actives:
+            with active.cond:
+                waiting = any(not j.final and active.planned[i].stage.kind == "external"
+                              for i, j in enumerate(active.run.jobs))
+                if waiting:
+                    active.suspended = True
+                    run = active.run
+            if waiting:
+                self._save(run)
+                continue
             self.cancel(active.run.repository, active.run.run_id, "the server is shutting down")
             with active.cond:
                 running = [i for i, j in enumerate(active.run.jobs) if not j.final]

@@ -112,6 +112,8 @@ class Run:
     session_id: str = ""
     start_time: float | None = None
     stages: tuple[str, ...] = field(default=())
+    base_commit_id: str = ""  # what the jobs were planned against ("" for a root commit: every file)
+    pipeline_blob: str = ""  # the git blob of the pipeline's text, so a restart can resume the run
 
     @property
     def final(self) -> bool:
@@ -176,7 +178,8 @@ def run_to_json(run: Run) -> bytes:
         "verdict": run.verdict.value, "create_time": run.create_time, "start_time": run.start_time,
         "end_time": run.end_time, "branch": run.branch, "trigger": run.trigger,
         "pipeline_source": run.pipeline_source, "missed_tests": list(run.missed_tests),
-        "session_id": run.session_id, "stages": list(run.stages),
+        "session_id": run.session_id, "stages": list(run.stages), "base_commit_id": run.base_commit_id,
+        "pipeline_blob": run.pipeline_blob,
         "jobs": [_job_json(j) for j in run.jobs],
     }, indent=1, sort_keys=True).encode()
 
@@ -189,6 +192,7 @@ def run_from_json(data: bytes) -> Run:
         branch=d.get("branch", ""), trigger=d.get("trigger", "verify"),
         pipeline_source=d.get("pipeline_source", ""), missed_tests=tuple(d.get("missed_tests", ())),
         session_id=d.get("session_id", ""), start_time=d.get("start_time"), stages=tuple(d.get("stages", ())),
+        base_commit_id=d.get("base_commit_id", ""), pipeline_blob=d.get("pipeline_blob", ""),
     )
 
 

@@ -404,6 +404,49 @@ def test_runs_survive_a_restart_and_interrupted_runs_are_closed(data_dir: Path) 
         running.stop(grace=1)
 
 
+REVIEWED = """
+[stages.syntax]
+kind = "syntax"
+
+[stages.review]
+kind = "external"
+scope = "entity"
+when.entities = ["function"]
+needs = ["syntax"]
+
+[stages.deploy]
+run = "echo deployed {commit}"
+needs = ["review"]
+"""
+
+
+def test_a_run_waiting_for_a_review_survives_a_restart_with_its_review_request(data_dir: Path) -> None:
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        with Client(running.address, agent="alice") as c:
+            c.create_repository("demo")
+            c.commit("demo", "main", {"trellis.toml": REVIEWED, "pay.py": "def charge():\n    return 1\n"}, "pay")
+            before = next(iter(c.watch_reviews("demo", timeout=30)))
+            run_id = before.run.rsplit("/", 1)[-1]
+    finally:
+        running.stop(grace=1)
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        with Client(running.address, agent="alice") as c:
+            waiting = c.get_run("demo", run_id)
+            assert not waiting.final, waiting  # not closed as "interrupted"
+            assert _by(waiting)[("syntax", "pay.py")].verdict is ci.Verdict.PASSED
+            after = next(iter(c.watch_reviews("demo", timeout=30)))
+            assert (after.run, after.stage, after.chunk, after.content) == (
+                before.run, "review", "pay.py::pay.charge", before.content)
+            c.post_verdict("demo", run_id, "review", "pay.py::pay.charge", "passed", "LGTM")
+            final = c.wait_run("demo", run_id, timeout=60)
+            assert final.verdict is ci.Verdict.PASSED, final
+            assert _by(final)[("deploy", "")].output.strip() == f"deployed {final.commit_id}".encode()
+    finally:
+        running.stop(grace=1)
+
+
 def test_independent_jobs_run_in_parallel(demo: Client) -> None:
     pipeline = '[stages.slow]\nrun = "sleep 0.6"\nscope = "file"\n'
     run = _push(demo, {"trellis.toml": pipeline, "a.py": "a = 1\n", "b.py": "b = 1\n"},
