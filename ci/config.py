@@ -72,15 +72,17 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 TOP_LEVEL_KEYS = ("stages", "protect")
-STAGE_KEYS = ("kind", "scope", "run", "select", "args", "needs", "timeout", "env", "cache", "limits", "when")
+STAGE_KEYS = ("kind", "scope", "run", "select", "args", "inert", "always_full", "needs", "timeout", "env", "cache",
+              "limits", "when")
+_PYTEST_ONLY = ("select", "args", "inert", "always_full")
 WHEN_KEYS = ("paths", "exclude", "languages", "entities", "changes")
 LIMIT_KEYS = ("memory", "cpu", "processes", "output")
 PROTECT_KEYS = ("required",)
 
 # The keys each kind of stage takes, and why the others do not apply.
 KIND_KEYS: Mapping[str, frozenset[str]] = {
-    "command": frozenset(STAGE_KEYS) - {"select", "args"},
-    "syntax": frozenset(STAGE_KEYS) - {"run", "select", "args", "env"},
+    "command": frozenset(STAGE_KEYS) - {*_PYTEST_ONLY},
+    "syntax": frozenset(STAGE_KEYS) - {"run", "env", *_PYTEST_ONLY},
     "pytest": frozenset(STAGE_KEYS) - {"run"},
     "external": frozenset({"kind", "scope", "needs", "timeout", "when"}),
 }
@@ -90,6 +92,10 @@ _NOT_FOR_KIND: Mapping[tuple[str, str], str] = {
     ("syntax", "run"): "syntax stages are built in and run no command",
     ("syntax", "select"): 'only pytest stages take "select"',
     ("syntax", "args"): 'only pytest stages take "args"',
+    ("command", "inert"): 'only pytest stages take "inert" (it tells test selection which files no test reads)',
+    ("syntax", "inert"): 'only pytest stages take "inert" (it tells test selection which files no test reads)',
+    ("command", "always_full"): 'only pytest stages take "always_full" (it makes test selection run every test)',
+    ("syntax", "always_full"): 'only pytest stages take "always_full" (it makes test selection run every test)',
     ("syntax", "env"): "syntax stages are built in and run no command, so env does not apply",
     ("pytest", "run"): 'pytest stages run pytest themselves; put extra arguments in "args"',
 }
@@ -121,6 +127,10 @@ def format_pipeline(pipeline: Pipeline) -> str:
             out.append(f"select = {_toml(stage.select)}")
             if stage.args:
                 out.append(f"args = {_toml(list(stage.args))}")
+            if stage.inert:
+                out.append(f"inert = {_toml(list(stage.inert))}")
+            if stage.always_full:
+                out.append(f"always_full = {_toml(list(stage.always_full))}")
         if stage.needs:
             out.append(f"needs = {_toml(list(stage.needs))}")
         out.append(f"timeout = {_toml(format_duration(stage.timeout_s))}")
@@ -302,10 +312,14 @@ class _Parser:
                 self.fail(f"{base}.run", str(exc))
         select = ""
         args: tuple[str, ...] = ()
+        inert: tuple[str, ...] = ()
+        always_full: tuple[str, ...] = ()
         if kind == "pytest":
             select = self.choice(table.get("select", "affected"), f"{base}.select", SELECTS, "select")
             if "args" in table:
                 args = tuple(self.strings(table["args"], f"{base}.args", allow_empty=True, dedupe=False))
+            inert = self.globs(table.get("inert", []), f"{base}.inert")
+            always_full = self.globs(table.get("always_full", []), f"{base}.always_full")
         needs = tuple(self.strings(table.get("needs", []), f"{base}.needs", allow_empty=True))
         for i, need in enumerate(needs):
             if need == name:
@@ -323,7 +337,8 @@ class _Parser:
             cache = self.boolean(table["cache"], f"{base}.cache")
         limits = self.limits(table.get("limits", {}), f"{base}.limits", timeout)
         selectors = self.selectors(table.get("when", {}), f"{base}.when")
-        return Stage(name=name, kind=kind, scope=scope, run=run, select=select, args=args, needs=needs,
+        return Stage(name=name, kind=kind, scope=scope, run=run, select=select, args=args, inert=inert,
+                     always_full=always_full, needs=needs,
                      env=env, cache=cache, limits=limits, selectors=selectors)
 
     def env(self, raw: Any, field: str) -> tuple[tuple[str, str], ...]:
@@ -381,6 +396,15 @@ class _Parser:
                 self.selector(key, value, f"{field}.{key}[{i}]")
             found[key] = tuple(values)
         return Selectors(**found)
+
+    def globs(self, raw: Any, field: str) -> tuple[str, ...]:
+        values = self.strings(raw, field, allow_empty=True)
+        for i, value in enumerate(values):
+            try:
+                check_glob(value)
+            except GlobError as exc:
+                self.fail(f"{field}[{i}]", str(exc))
+        return tuple(values)
 
     def selector(self, key: str, value: str, field: str) -> None:
         if key in ("paths", "exclude"):

@@ -447,7 +447,8 @@ class Verifier:
         try:
             if stage.kind == "pytest":
                 selection = self.tests.select(self.store.open(active.run.repository), active.tree_id,
-                                              active.old_tree_id, active.diff)
+                                              active.old_tree_id, active.diff, inert=stage.inert,
+                                              always_full=stage.always_full)
                 total = selection.total
                 if stage.select == "affected" and not active.full and not selection.run_all:
                     if not selection.tests:
@@ -503,7 +504,9 @@ class Verifier:
         summary = outcome.summary or outcome.reason or f"exit {outcome.exit_code}"
         result = replace(job, verdict=verdict, exit_code=outcome.exit_code or 0, output=outcome.output,
                          duration_ms=int(outcome.duration_s * 1000), summary=summary, tests=tests,
-                         selected_tests=selected, total_tests=total, end_time=time.time())
+                         selected_tests=selected, total_tests=total, end_time=time.time(),
+                         fallback=selection.fallback if selection is not None and stage.select == "affected"
+                         and not active.full else "")
         if active.full and selection is not None:
             missed = self.tests.missed(selection, {t.test_id: t.verdict.value for t in tests})
             if missed:

@@ -157,7 +157,9 @@ class Stage:
     ``kind``: command | syntax | pytest | external. ``scope``: commit | file |
     entity. ``run``: the command line of a command stage ("" otherwise).
     ``select``: affected | all for pytest ("" otherwise). ``args``: extra pytest
-    arguments. ``needs``: names of the stages this one waits for. ``env``:
+    arguments. ``inert`` / ``always_full``: globs of files whose change selects
+    no test / runs the whole suite (pytest with ``select = "affected"``).
+    ``needs``: names of the stages this one waits for. ``env``:
     (name, value) pairs sorted by name. ``cache``: whether results may be
     reused (always False for external stages).
     """
@@ -168,6 +170,8 @@ class Stage:
     run: str = ""
     select: str = ""
     args: tuple[str, ...] = ()
+    inert: tuple[str, ...] = ()
+    always_full: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     cache: bool = True
@@ -194,6 +198,9 @@ class Stage:
             "limits": {"timeout_s": limits.timeout_s, "cpu_s": limits.cpu_s, "memory_bytes": limits.memory_bytes,
                        "processes": limits.processes, "output_bytes": limits.output_bytes},
             "when": self.selectors.to_json(),
+            # Only when set: stages without them keep the definition hash (and their cached results).
+            **({"inert": list(self.inert)} if self.inert else {}),
+            **({"always_full": list(self.always_full)} if self.always_full else {}),
         }
 
     def definition_hash(self) -> str:

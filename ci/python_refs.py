@@ -110,7 +110,9 @@ class NodeRefs:
     ``namespace``: it reads its own module's namespace (``globals()``);
     ``dynamic``: why this node may run any code ("" if it cannot);
     ``runs``: modules of the tree it runs in a Python subprocess
-    (``python -m app.cli``, ``python scripts/x.py`` as ``scripts.x``).
+    (``python -m app.cli``, ``python scripts/x.py`` as ``scripts.x``);
+    ``words``: the parts of its short string constants without spaces, split
+    at ``/`` (``"data"``, ``"README.rst"``, ``"*.md"``): the files it may name.
     """
 
     chains: tuple[Chain, ...] = ()
@@ -122,6 +124,7 @@ class NodeRefs:
     namespace: bool = False
     dynamic: str = ""
     runs: tuple[str, ...] = ()
+    words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,13 +227,14 @@ class _Acc:
     namespace: bool = False
     dynamic: str = ""
     runs: list[str] = field(default_factory=list)
+    words: set[str] = field(default_factory=set)
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(chains=tuple(dict.fromkeys(self.chains)), attrs=frozenset(self.attrs),
                         imports=tuple(dict.fromkeys(self.imports)), strings=tuple(dict.fromkeys(self.strings)),
                         escapes=tuple(dict.fromkeys(self.escapes)), any_attr=self.any_attr,
                         namespace=self.namespace, dynamic=self.dynamic,
-                        runs=tuple(dict.fromkeys(self.runs)))
+                        runs=tuple(dict.fromkeys(self.runs)), words=frozenset(self.words))
 
 
 @dataclass(slots=True)
@@ -512,6 +516,9 @@ class _Extractor:
                 if len(node.value) <= 200 and _DOTTED.fullmatch(node.value):
                     self.acc.strings.append(node.value)
                     self.file_strings.append(node.value)
+                if 0 < len(node.value) <= 200 and not any(c.isspace() for c in node.value):
+                    parts = node.value.replace("\\", "/").split("/")
+                    self.acc.words.update(w for w in parts if w not in ("", ".", ".."))
                 continue
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue  # not reachable from an expression
@@ -682,7 +689,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
                         strings=tuple(dict.fromkeys(a.strings + b.strings)),
                         escapes=tuple(dict.fromkeys(a.escapes + b.escapes)), any_attr=a.any_attr or b.any_attr,
                         namespace=a.namespace or b.namespace, dynamic=a.dynamic or b.dynamic,
-                        runs=tuple(dict.fromkeys(a.runs + b.runs)))
+                        runs=tuple(dict.fromkeys(a.runs + b.runs)), words=a.words | b.words)
         merged[scope.qualname] = Scope(
             qualname=seen.qualname, kind=seen.kind, name=seen.name, parent=seen.parent, container=seen.container,
             line=seen.line, refs=refs, def_hash=_hash(seen.def_hash, scope.def_hash),

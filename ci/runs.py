@@ -74,6 +74,7 @@ class JobResult:
     tests: tuple[TestCase, ...] = ()
     selected_tests: int = 0
     total_tests: int = 0
+    fallback: str = ""  # a pytest stage with select = "affected" that ran every test: "rule: why" (file and rule)
     start_time: float | None = None
     end_time: float | None = None
     details_url: str = ""
@@ -152,7 +153,7 @@ def _job_json(job: JobResult) -> dict[str, Any]:
         "verdict": job.verdict.value, "cached": job.cached, "duration_ms": job.duration_ms,
         "summary": job.summary, "output": job.output.decode("utf-8", "replace"), "exit_code": job.exit_code,
         "tests": [[t.test_id, t.verdict.value, t.duration_ms, t.message] for t in job.tests],
-        "selected_tests": job.selected_tests, "total_tests": job.total_tests,
+        "selected_tests": job.selected_tests, "total_tests": job.total_tests, "fallback": job.fallback,
         "start_time": job.start_time, "end_time": job.end_time,
         "details_url": job.details_url, "reviewer": job.reviewer, "blocked_by": job.blocked_by,
     }
@@ -166,6 +167,7 @@ def _job_from(data: dict[str, Any]) -> JobResult:
         output=data.get("output", "").encode(), exit_code=int(data.get("exit_code", 0)),
         tests=tuple(TestCase(t[0], Verdict(t[1]), int(t[2]), t[3]) for t in data.get("tests", [])),
         selected_tests=int(data.get("selected_tests", 0)), total_tests=int(data.get("total_tests", 0)),
+        fallback=data.get("fallback", ""),
         start_time=data.get("start_time"), end_time=data.get("end_time"),
         details_url=data.get("details_url", ""), reviewer=data.get("reviewer", ""),
         blocked_by=data.get("blocked_by", ""),

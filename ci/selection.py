@@ -21,7 +21,6 @@ Values are frozen dataclasses; the index is immutable once built.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import posixpath
 import threading
@@ -31,8 +30,10 @@ from dataclasses import dataclass, field
 
 from semantic_diff import DiffResult, EntityChange, module_name
 
+from .file_rules import config_digest, is_config, is_inert_kind, named_by
+from .globs import matches_any
 from .pytest_collect import collect, shared_roots
-from .pytest_config import CONFIG_FILES, PytestConfig, read_config
+from .pytest_config import PytestConfig, read_config
 from .python_refs import FileFacts, Scope, file_facts
 from .ref_graph import Graph
 
@@ -95,9 +96,10 @@ class Selection:
     ``tests``: pytest node ids, sorted (a parametrised test is one id: pytest
     runs all its parameters). ``run_all``: the analysis cannot bound the
     effect — run the whole suite (``tests`` then lists every known test);
-    ``reason`` says why. ``reasons``: for each selected test, the change that
-    selected it (``reaches app.models.User.save (modified)``). ``total``: the
-    number of tests the index knows.
+    ``reason`` says why, ``path`` names the file that made it and ``rule``
+    the rule (one of :data:`FALLBACK_RULES`). ``reasons``: for each selected
+    test, the change that selected it (``reaches app.models.User.save
+    (modified)``). ``total``: the number of tests the index knows.
     """
 
     tests: tuple[str, ...]
@@ -105,6 +107,26 @@ class Selection:
     reason: str = ""
     reasons: dict[str, str] = field(default_factory=dict)
     total: int = 0
+    path: str = ""
+    rule: str = ""
+
+    @property
+    def fallback(self) -> str:
+        """Why the whole suite runs, for people: ``rule: reason`` ("" when selection worked)."""
+        return f"{self.rule}: {self.reason}" if self.run_all else ""
+
+
+# Why selection may run the whole suite (Selection.rule).
+FALLBACK_RULES = {
+    "parse-error": "a Python file does not parse: pytest may fail to collect",
+    "pytest-option": "pytest's options run code the analysis does not model (--doctest-modules, …)",
+    "always-full": "the file matches the pipeline's always_full globs",
+    "configuration": "pytest, project or packaging configuration that can change how tests run",
+    "data-file": "a non-Python file a test may read at run time (declare it in the pipeline's inert globs)",
+    "root-conftest": "the root conftest.py applies to every test",
+    "needs-parent": "a removal is found only in the parent commit's index",
+    "unknown-file": "neither tree has the file as a Python file",
+}
 
 
 class FactCache:
@@ -146,13 +168,14 @@ class TestIndex:
     __test__ = False  # not a pytest test class
 
     def __init__(self, *, graph: Graph, config: PytestConfig, errors: dict[str, str], reach: dict[str, int],
-                 paths: frozenset[str], cache: FactCache) -> None:
+                 paths: frozenset[str], cache: FactCache, config_digests: Mapping[str, str] | None = None) -> None:
         self._graph = graph
         self.config = config
         self.errors = errors
         self._reach = reach
         self.paths = paths
         self.cache = cache
+        self.config_digests = dict(config_digests or {})
         self.tests: tuple[str, ...] = tuple(sorted(reach))
 
     @classmethod
@@ -178,7 +201,9 @@ class TestIndex:
             shared = shared_roots(graph, path)
             files_bits = graph.context_files(path, [*shared, *(r for item in items for r in item.roots)])
             reach.update(graph.reach({item.nodeid: item.roots for item in items}, shared, files_bits))
-        return cls(graph=graph, config=config, errors=errors, reach=reach, paths=frozenset(files), cache=cache)
+        digests = {path: config_digest(path, content) for path, content in files.items() if is_config(path)}
+        return cls(graph=graph, config=config, errors=errors, reach=reach, paths=frozenset(files), cache=cache,
+                   config_digests=digests)
 
     @classmethod
     def update(cls, old: TestIndex, files: Mapping[str, bytes]) -> TestIndex:
@@ -202,29 +227,32 @@ class TestIndex:
     # -- selection ----------------------------------------------------------------------------
 
     def select(self, changed: Iterable[Change], *, old_index: TestIndex | None = None,
-               inert: Sequence[str] = ()) -> Selection:
+               inert: Sequence[str] = (), always_full: Sequence[str] = ()) -> Selection:
         """The tests that may observe ``changed`` (this index is the tree *after* the change).
 
         ``old_index`` is the index of the tree before it: without it a removed
         entity or deleted file selects everything. ``inert`` lists globs of
-        non-Python files no test reads (``docs/**``, ``*.md``); any other
-        non-Python change selects everything.
+        files no test reads (``data/fixtures/**``): changing one selects no
+        test; ``always_full`` globs of files whose change runs the whole suite.
+        Files :mod:`ci.file_rules` knows to be inert by kind (stubs, docs,
+        manifests) select only the tests reaching code that names them; any
+        other non-Python change runs everything (rule ``data-file``).
         """
         changes = list(changed)
-        everything = self._all
         if self.errors:
             path = sorted(self.errors)[0]
-            return everything(f"{path} does not parse ({self.errors[path]}); pytest may fail to collect")
+            return self._all(f"{path} does not parse ({self.errors[path]}); pytest may fail to collect",
+                             path, "parse-error")
         if self.config.unsupported:
-            return everything(self.config.unsupported)
+            return self._all(self.config.unsupported, self.config.source, "pytest-option")
         new_nodes: dict[int, str] = {}
         old_nodes: dict[int, str] = {}
         forced: dict[str, str] = {}
         for change in changes:
             for item in _expand(change):
-                why = self._affected(item, old_index, new_nodes, old_nodes, forced, inert)
-                if why:
-                    return everything(why)
+                fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, inert, always_full)
+                if fallback is not None:
+                    return self._all(fallback[0], item.path, fallback[1])
         if not changes:
             return Selection(tests=(), total=len(self.tests))
         new_bits = _bits(new_nodes)
@@ -247,49 +275,63 @@ class TestIndex:
                 reasons[nodeid] = why
         return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(self.tests))
 
-    def _all(self, reason: str) -> Selection:
+    def _all(self, reason: str, path: str, rule: str) -> Selection:
         return Selection(tests=self.tests, run_all=True, reason=reason,
-                         reasons=dict.fromkeys(self.tests, reason), total=len(self.tests))
+                         reasons=dict.fromkeys(self.tests, reason), total=len(self.tests), path=path, rule=rule)
 
     def _affected(self, change: Change, old_index: TestIndex | None, new_nodes: dict[int, str],
-                  old_nodes: dict[int, str], forced: dict[str, str], inert: Sequence[str]) -> str:
-        """Record what a change affects; return a reason to run everything, or ""."""
+                  old_nodes: dict[int, str], forced: dict[str, str], inert: Sequence[str],
+                  always_full: Sequence[str]) -> tuple[str, str] | None:
+        """Record what a change affects; return (reason, rule) to run everything, or None."""
         path = change.path
         name = posixpath.basename(path)
-        if name in CONFIG_FILES or name.startswith("requirements") or name.endswith(".pth"):
-            return f"{path} changed: pytest or packaging configuration"
+        if always_full and matches_any(always_full, path):
+            return f"{path} changed, and the pipeline lists it in always_full", "always-full"
+        if inert and matches_any(inert, path):
+            return None
+        if is_config(path):
+            before = old_index.config_digests.get(path) if old_index is not None else None
+            after = self.config_digests.get(path)
+            if before is None or after is None or before != after:
+                return f"{path} changed: pytest, project or packaging configuration", "configuration"
+            if not path.endswith(".py"):
+                return None  # only parts no test run depends on (metadata, other tools' sections)
         if not path.endswith(".py"):
-            if any(_glob(pattern, path) for pattern in inert):
-                return ""
+            if is_inert_kind(path):
+                self._mark_naming(path, new_nodes)
+                if old_index is not None:
+                    old_index._mark_naming(path, old_nodes)
+                return None
             return (f"{path} changed: a non-Python file a test may read at run time "
-                    "(declare files no test reads with inert=)")
+                    "(declare files no test reads in the stage's inert globs)"), "data-file"
         if name == "conftest.py":
             directory = posixpath.dirname(path)
             if not directory:
-                return f"{path} changed: the root conftest.py applies to every test"
+                return f"{path} changed: the root conftest.py applies to every test", "root-conftest"
             for nodeid in self.tests:
                 if nodeid.startswith(directory + "/"):
                     forced.setdefault(nodeid, f"{path} changed (conftest.py of its directory)")
         known = path in self._graph.facts or (old_index is not None and path in old_index._graph.facts)
         if not known and not (isinstance(change, ChangedPath) and change.change == "deleted" and old_index is None):
-            return f"{path} changed, but neither tree has it as a Python file"
+            return f"{path} changed, but neither tree has it as a Python file", "unknown-file"
         if isinstance(change, ChangedPath):
             what = {"added": "added", "deleted": "deleted"}.get(change.change, "modified")
             if change.change != "added":
                 if old_index is None and change.change == "deleted":
-                    return f"{path} deleted: selection needs the parent commit's index (old_index)"
+                    return f"{path} deleted: selection needs the parent commit's index (old_index)", "needs-parent"
                 if old_index is not None:
                     old_index._mark(path, "", "module", old_nodes, f"{what} file")
             if change.change != "deleted":
                 self._mark(path, "", "module", new_nodes, f"{what} file")
-            return ""
+            return None
         local = _local_qualname(path, change.qualname)
         if change.change == "added":
             scope = self._scope(path, local)
             self._mark(path, local, "def" if scope is not None and scope.def_effects else "body", new_nodes, "added")
         elif change.change == "removed":
             if old_index is None:
-                return f"{change.qualname} removed: selection needs the parent commit's index (old_index)"
+                return (f"{change.qualname} removed: selection needs the parent commit's index (old_index)",
+                        "needs-parent")
             scope = old_index._scope(path, local)
             old_index._mark(path, local, "def" if scope is not None and scope.def_effects else "body", old_nodes,
                             "removed")
@@ -304,7 +346,16 @@ class TestIndex:
             self._mark(path, local, how, new_nodes, "modified")
             if old_index is not None:
                 old_index._mark(path, local, how, old_nodes, "modified")
-        return ""
+        return None
+
+    def _mark_naming(self, path: str, nodes: dict[int, str]) -> None:
+        """Mark the nodes whose string constants name ``path`` (an inert-by-kind file: docs, stubs, manifests)."""
+        graph = self._graph
+        python_dirs = {posixpath.dirname(p) for p in graph.paths}
+        for node, scope in enumerate(graph.node_scope):
+            word = named_by(path, scope.refs.words, python_dirs) if scope.refs.words else ""
+            if word:
+                nodes.setdefault(node, f"{self._display(node)} (names {word!r}; {path} changed)")
 
     def _scope(self, path: str, local: str) -> Scope | None:
         facts = self._graph.facts.get(path)
@@ -430,10 +481,3 @@ def _first(nodes: Mapping[int, str], reach: int, index: TestIndex, nodeid: str) 
                 return f"the test itself changed: {label}"
             return f"reaches {label}"
     return ""
-
-
-def _glob(pattern: str, path: str) -> bool:
-    if pattern.endswith("/**"):
-        return path.startswith(pattern[:-3] + "/")
-    return fnmatch.fnmatchcase(path, pattern) or ("/" not in pattern and fnmatch.fnmatchcase(
-        posixpath.basename(path), pattern))

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pygit2
 
 import semantic_diff
 
+from .file_rules import is_config
 from .selection import FactCache, Selection, TestIndex, changes_from_diff, missed_failures
 
 __all__ = ["TestSelector"]
 
-# Non-Python files no test reads: changing one selects no test (any other does: it may be test data).
-INERT = ("*.md", "*.rst", "docs/**", "trellis.toml", "LICENSE", ".gitignore", ".gitattributes")
-_CONFIG_FILES = frozenset({"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "pyproject.toml", "tox.ini",
-                           "setup.cfg"})
 
 
 def _tree_files(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, bytes]:
@@ -40,7 +37,7 @@ def _tree_files(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, bytes]:
                 assert isinstance(sub, pygit2.Tree)
                 stack.append((path + "/", sub))
             elif entry.type_str == "blob":
-                wanted = path.endswith(".py") or path in _CONFIG_FILES
+                wanted = path.endswith(".py") or is_config(path)
                 blob = repo[entry.id] if wanted else None
                 files[path] = blob.data if isinstance(blob, pygit2.Blob) else b""
     return files
@@ -70,12 +67,15 @@ class TestSelector:
                 self._indexes.popitem(last=False)
         return built
 
-    def select(self, repo: pygit2.Repository, tree_id: str, old_tree_id: str,
-               diff: semantic_diff.DiffResult) -> Selection:
-        """The tests of ``tree_id`` that can observe ``diff`` (from ``old_tree_id``; "" for none)."""
+    def select(self, repo: pygit2.Repository, tree_id: str, old_tree_id: str, diff: semantic_diff.DiffResult, *,
+               inert: Sequence[str] = (), always_full: Sequence[str] = ()) -> Selection:
+        """The tests of ``tree_id`` that can observe ``diff`` (from ``old_tree_id``; "" for none).
+
+        ``inert`` / ``always_full``: the stage's globs (see :meth:`TestIndex.select`).
+        """
         index = self.index(repo, tree_id)
         old = self.index(repo, old_tree_id) if old_tree_id else None
-        return index.select(changes_from_diff(diff), old_index=old, inert=INERT)
+        return index.select(changes_from_diff(diff), old_index=old, inert=inert, always_full=always_full)
 
     @staticmethod
     def missed(selection: Selection, full_results: Mapping[str, str]) -> tuple[str, ...]:

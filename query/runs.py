@@ -146,6 +146,7 @@ def _stage_row(
         start,
         end,
         duration if duration is not None else _elapsed_ms(start, end),
+        _text(job, "fallback", where=where) or None,
     )
 
 

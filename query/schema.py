@@ -31,7 +31,7 @@ __all__ = [
     "table",
 ]
 
-SCHEMA_VERSION = 3  # 2: test_results.chunk, run_refs; 3: entity_changes.follows
+SCHEMA_VERSION = 4  # 2: test_results.chunk, run_refs; 3: entity_changes.follows; 4: stage_results.fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +308,8 @@ TABLES: tuple[Table, ...] = (
             _c("end_time", "TIMESTAMP", "Job end (NULL until it finished)."),
             _c("duration_ms", "BIGINT", "Run time of the job in milliseconds, as the engine measured it "
                "(`end_time - start_time` when the run does not say)."),
+            _c("fallback", "VARCHAR", "For a pytest stage with `select = \"affected\"` that ran every test: "
+               "`rule: why`, naming the file and the rule (NULL when selection worked or did not apply)."),
         ),
     ),
     Table(

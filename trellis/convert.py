@@ -425,7 +425,7 @@ def stage_result_pb(job: ci.JobResult, *, with_tests: bool = True) -> pipelines_
                                       message=t.message) for t in job.tests] if with_tests else [],
         selected_tests=job.selected_tests, total_tests=job.total_tests,
         start_time=timestamp(job.start_time), end_time=timestamp(job.end_time), reviewer=job.reviewer,
-        details_url=job.details_url, blocked_by=job.blocked_by,
+        details_url=job.details_url, blocked_by=job.blocked_by, fallback=job.fallback,
     )
 
 
@@ -448,7 +448,7 @@ def job_from_pb(s: pipelines_pb2.StageResult) -> ci.JobResult:
         selected_tests=s.selected_tests, total_tests=s.total_tests,
         start_time=_seconds(s.start_time) if s.HasField("start_time") else None,
         end_time=_seconds(s.end_time) if s.HasField("end_time") else None,
-        reviewer=s.reviewer, details_url=s.details_url, blocked_by=s.blocked_by,
+        reviewer=s.reviewer, details_url=s.details_url, blocked_by=s.blocked_by, fallback=s.fallback,
     )
 
 

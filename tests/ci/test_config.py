@@ -197,10 +197,10 @@ REJECTIONS: list[tuple[str, str | bytes, str]] = [
     ("stage type", "[stages]\nunit = 3\n", "trellis.toml: stages.unit: expected a table, got an integer"),
     ("unknown key", '[stages.a]\nrun = "x"\ntimout = "1s"\n',
      'trellis.toml: stages.a.timout: unknown key, did you mean "timeout"? (expected one of: kind, scope, '
-     "run, select, args, needs, timeout, env, cache, limits, when)"),
+     "run, select, args, inert, always_full, needs, timeout, env, cache, limits, when)"),
     ("unknown key far", '[stages.a]\nrun = "x"\nzzz = 1\n',
-     "trellis.toml: stages.a.zzz: unknown key (expected one of: kind, scope, run, select, args, needs, "
-     "timeout, env, cache, limits, when)"),
+     "trellis.toml: stages.a.zzz: unknown key (expected one of: kind, scope, run, select, args, inert, "
+     "always_full, needs, timeout, env, cache, limits, when)"),
     ("no run no kind", "[stages.a]\nneeds = []\n",
      'trellis.toml: stages.a.run: missing: a stage needs "run" (a shell command) or a "kind" '
      '("syntax", "pytest" or "external")'),
@@ -580,7 +580,7 @@ def test_definition_hash_is_stable() -> None:
 
 VARIANTS: dict[str, Any] = {
     "name": "lint2", "kind": "pytest", "scope": "entity", "run": "ruff check -q {path}", "select": "all",
-    "args": ("-x",), "needs": ("syntax", "x"), "env": (("A", "2"),), "cache": False,
+    "args": ("-x",), "inert": ("docs/**",), "always_full": ("data/**",), "needs": ("syntax", "x"), "env": (("A", "2"),), "cache": False,
     "limits": Limits(timeout_s=61), "selectors": Selectors(paths=("**/*.pyi",)),
 }
 LIMIT_VARIANTS: dict[str, Any] = {"timeout_s": 1.0, "cpu_s": 1.0, "memory_bytes": 1, "processes": 1, "output_bytes": 1}
@@ -755,3 +755,14 @@ def test_every_toml_example_in_the_docs_parses(block: str) -> None:
 ])
 def test_the_error_examples_in_the_docs_are_real(text: str) -> None:
     assert str(rejects(text)) in DOC.splitlines()
+
+
+def test_pytest_stages_take_inert_and_always_full_globs() -> None:
+    text = ('[stages.tests]\nkind = "pytest"\ninert = ["data/static/**", "*.svg"]\nalways_full = ["fixtures/**"]\n')
+    stage = parse_pipeline(text).stage("tests")
+    assert stage.inert == ("data/static/**", "*.svg") and stage.always_full == ("fixtures/**",)
+    assert parse_pipeline(format_pipeline(parse_pipeline(text))).stage("tests") == stage
+    with pytest.raises(PipelineConfigError, match='only pytest stages take "inert"'):
+        parse_pipeline('[stages.a]\nrun = "x"\ninert = ["docs/**"]\n')
+    with pytest.raises(PipelineConfigError, match=r"stages\.tests\.always_full\[0\]"):
+        parse_pipeline('[stages.tests]\nkind = "pytest"\nalways_full = ["[a"]\n')

@@ -504,16 +504,86 @@ def test_a_conftest_change_selects_every_test_in_and_below_its_directory() -> No
     assert root.run_all and "conftest.py" in root.reason and len(root.tests) == 5
 
 
-@pytest.mark.parametrize("path", ["pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "requirements.txt",
-                                  "app/data.json", "tests/fixtures/expected.txt"])
-def test_configuration_and_data_files_run_everything(path: str) -> None:
+@pytest.mark.parametrize(("path", "rule"), [
+    ("pytest.ini", "configuration"), ("pyproject.toml", "configuration"), ("setup.cfg", "configuration"),
+    ("tox.ini", "configuration"), ("requirements.txt", "configuration"), ("app/data.json", "data-file"),
+    ("tests/fixtures/expected.bin", "data-file")])
+def test_configuration_and_data_files_run_everything_and_say_which_rule(path: str, rule: str) -> None:
     selection = build(APP).select([ChangedPath(path)])
     assert selection.run_all and path in selection.reason
+    assert (selection.path, selection.rule) == (path, rule)
+    assert selection.fallback.startswith(f"{rule}: {path} changed")
     assert selection.tests == build(APP).tests
 
 
-def test_files_declared_inert_select_nothing() -> None:
-    assert selected(APP, ChangedPath("docs/guide.md"), ChangedPath("README.md"), inert=("docs/**", "*.md")) == set()
+def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -> None:
+    assert selected(APP, ChangedPath("app/data.json"), ChangedPath("assets/logo.png"),
+                    inert=("app/*.json", "assets/**")) == set()
+    selection = build(APP).select([ChangedPath("app/util.py")], always_full=("app/util.py",))
+    assert selection.run_all and selection.rule == "always-full"
+
+
+@pytest.mark.parametrize("path", ["app/models.pyi", "README.rst", "docs/guide.md", "MANIFEST.in", "CHANGELOG",
+                                  ".github/workflows/ci.yml", "LICENSE", ".pre-commit-config.yaml", "NOTES.txt"])
+def test_stubs_docs_and_manifests_are_inert_by_kind(path: str) -> None:
+    assert selected(APP, ChangedPath(path)) == set()
+
+
+def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code() -> None:
+    files = {**APP,
+             "tests/test_docs.py": """
+                 from pathlib import Path
+
+                 def test_readme():
+                     assert Path("README.rst").exists()
+
+                 def test_guides():
+                     for page in Path("docs").glob("*.md"):
+                         assert page.read_text()
+
+                 def test_other():
+                     pass
+             """,
+             "tests/test_data.py": """
+                 import os
+
+                 HERE = os.path.dirname(__file__)
+
+                 def test_expected():
+                     assert open(os.path.join(HERE, "fixtures", "expected.txt")).read()
+             """}
+    assert selected(files, ChangedPath("README.rst")) == {"tests/test_docs.py::test_readme"}
+    assert selected(files, ChangedPath("docs/guide.md")) == {"tests/test_docs.py::test_guides"}
+    assert selected(files, ChangedPath("CHANGES.md")) == {"tests/test_docs.py::test_guides"}  # "*.md"
+    # A file under a directory of data the code names: the module's code names it, so every test of the file.
+    assert selected(files, ChangedPath("tests/fixtures/expected.txt")) == {"tests/test_data.py::test_expected"}
+
+
+@pytest.mark.parametrize(("path", "before", "after", "inert"), [
+    ("setup.cfg", "[metadata]\nname = app\n[flake8]\nmax-line-length = 100\n",
+     "[metadata]\nname = app\nclassifiers = X\n[flake8]\nmax-line-length = 120\n", True),
+    ("setup.cfg", "[tool:pytest]\naddopts = -q\n", "[tool:pytest]\naddopts = -q -x\n", False),
+    ("setup.cfg", "[options]\npackage_dir = =src\n", "[options]\npackage_dir = =lib\n", False),
+    ("tox.ini", "[tox]\nenvlist = py311\n", "[tox]\nenvlist = py311,py312\n", True),
+    ("pyproject.toml", '[project]\nname = "app"\n[project.urls]\nHome = "a"\n[tool.ruff]\nline-length = 1\n',
+     '[project]\nname = "app"\n[project.urls]\nHome = "b"\n[tool.ruff]\nline-length = 2\n', True),
+    ("pyproject.toml", '[project]\nname = "app"\ndependencies = []\n',
+     '[project]\nname = "app"\ndependencies = ["attrs"]\n', False),
+    ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "-q"\n',
+     '[tool.pytest.ini_options]\naddopts = "-x"\n', False),
+    ("setup.py", 'from setuptools import setup\nsetup(name="app", classifiers=["A"])\n',
+     'from setuptools import setup\nsetup(name="app", classifiers=["A", "B"])\n', True),
+    ("setup.py", 'from setuptools import setup\nsetup(name="app", install_requires=[])\n',
+     'from setuptools import setup\nsetup(name="app", install_requires=["x"])\n', False),
+])
+def test_configuration_runs_everything_only_when_a_part_that_configures_test_runs_changed(
+        path: str, before: str, after: str, inert: bool) -> None:
+    old = build({**APP, path: before})
+    new = build({**APP, path: after})
+    selection = new.select([ChangedPath(path)], old_index=old)
+    assert selection.run_all is not inert, selection.reason
+    if not inert:
+        assert selection.rule == "configuration" and selection.path == path
 
 
 def test_a_parse_error_anywhere_runs_everything() -> None:

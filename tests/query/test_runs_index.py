@@ -72,7 +72,7 @@ def _finished(commit_id: str, run_id: str = "0000000000a1run1") -> dict[str, Any
         _job("syntax", "passed", scope="file", chunk="a.py", path="a.py", cached=True,
              start_time=T0 + 1, end_time=T0 + 1.25, duration_ms=250, summary="ok"),
         _job("tests", "failed", exit_code=1, start_time=T0 + 1, end_time=T0 + 4, duration_ms=2900,
-             summary="1 failed, 1 passed",
+             summary="1 failed, 1 passed", fallback="configuration: setup.cfg changed: pytest configuration",
              tests=[["tests/test_a.py::test_ok", "passed", 12, ""],
                     ["tests/test_a.py::test_bad[1]", "failed", 30, "assert 1 == 2"]]),
     ], start_time=T0 + 1, end_time=T0 + 4.5)
@@ -96,9 +96,10 @@ def test_a_run_fills_all_three_tables(store: vcs.Store, indexer: Indexer) -> Non
     )]
     assert con.execute("SELECT * FROM stage_results ORDER BY stage").fetchall() == [
         ("demo", "0000000000a1run1", commit_id, "syntax", "file", "a.py", "a.py", None, "passed", True, 0, "ok",
-         _utc(T0 + 1), _utc(T0 + 1.25), 250),
+         _utc(T0 + 1), _utc(T0 + 1.25), 250, None),
         ("demo", "0000000000a1run1", commit_id, "tests", "commit", "", None, None, "failed", False, 1,
-         "1 failed, 1 passed", _utc(T0 + 1), _utc(T0 + 4), 2900),
+         "1 failed, 1 passed", _utc(T0 + 1), _utc(T0 + 4), 2900,
+         "configuration: setup.cfg changed: pytest configuration"),
     ]
     assert con.execute("SELECT * FROM test_results ORDER BY test_id").fetchall() == [
         ("demo", "0000000000a1run1", commit_id, "tests", "", "tests/test_a.py::test_bad[1]", "tests/test_a.py",

@@ -100,6 +100,9 @@ def print_run(out: Output, run: ci.Run) -> None:
         out.print(table)
     else:
         out.print("no stage applies to this change")
+    for job in run.jobs:
+        if job.fallback:
+            out.print(f"{job.stage}: every test ran, because {job.fallback}", markup=False)
     for test in run.missed_tests:
         out.print(f"[bold red]selection miss:[/] {test} failed in the full run but was not selected")
 
@@ -153,13 +156,23 @@ def runs(args: argparse.Namespace) -> int:
     if out.json:
         out.data(found)
         return 0
-    table = Table("run", "commit", "trigger", "branch", "verdict", "jobs", box=None)
+    table = Table("run", "commit", "trigger", "branch", "verdict", "jobs", "tests", box=None)
     for run in found:
         cached = sum(j.cached for j in run.jobs)
         table.add_row(run.run_id, run.commit_id[:12], run.trigger, run.branch, _verdict(run.verdict),
-                      f"{len(run.jobs)} ({cached} cached)")
+                      f"{len(run.jobs)} ({cached} cached)", _tests_column(run))
     out.print(table)
     return 0
+
+
+def _tests_column(run: ci.Run) -> str:
+    """How many tests the run's pytest stages ran, and why every test ran when selection fell back."""
+    parts = []
+    for job in run.jobs:
+        if job.total_tests:
+            text = f"{job.selected_tests}/{job.total_tests}"
+            parts.append(f"{text} (all: {job.fallback})" if job.fallback else text)
+    return "; ".join(parts)
 
 
 def pipeline_show(args: argparse.Namespace) -> int:

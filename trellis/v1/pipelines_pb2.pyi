@@ -243,6 +243,7 @@ class StageResult(_message.Message):
     REVIEWER_FIELD_NUMBER: _builtins.int
     DETAILS_URL_FIELD_NUMBER: _builtins.int
     BLOCKED_BY_FIELD_NUMBER: _builtins.int
+    FALLBACK_FIELD_NUMBER: _builtins.int
     stage: _builtins.str
     """The name of the stage, as declared in the pipeline."""
     chunk: _builtins.str
@@ -278,6 +279,10 @@ class StageResult(_message.Message):
     `stage chunk` (`syntax src/app.py`). Empty for a job skipped because its
     stage does not apply to the chunk, and for every other verdict.
     """
+    fallback: _builtins.str
+    """For a `pytest` stage with `select = "affected"` that ran the whole suite:
+    why, as `rule: reason` naming the file and the rule; empty otherwise.
+    """
     @_builtins.property
     def tests(self) -> _containers.RepeatedCompositeFieldContainer[Global___TestCase]:
         """For a `pytest` stage: the test cases it ran."""
@@ -310,10 +315,11 @@ class StageResult(_message.Message):
         reviewer: _builtins.str = ...,
         details_url: _builtins.str = ...,
         blocked_by: _builtins.str = ...,
+        fallback: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocked_by", b"blocked_by", "cached", b"cached", "chunk", b"chunk", "details_url", b"details_url", "duration_ms", b"duration_ms", "end_time", b"end_time", "exit_code", b"exit_code", "output", b"output", "reviewer", b"reviewer", "scope", b"scope", "selected_tests", b"selected_tests", "stage", b"stage", "start_time", b"start_time", "summary", b"summary", "tests", b"tests", "total_tests", b"total_tests", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocked_by", b"blocked_by", "cached", b"cached", "chunk", b"chunk", "details_url", b"details_url", "duration_ms", b"duration_ms", "end_time", b"end_time", "exit_code", b"exit_code", "fallback", b"fallback", "output", b"output", "reviewer", b"reviewer", "scope", b"scope", "selected_tests", b"selected_tests", "stage", b"stage", "start_time", b"start_time", "summary", b"summary", "tests", b"tests", "total_tests", b"total_tests", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
