@@ -13,7 +13,7 @@ Protocol on the SOCK_SEQPACKET socket, one JSON message each way:
 
 Each child is the sandbox *launcher* (:func:`confine.launch`): it enters the
 namespaces, forks the job's init, and the command process — instead of
-``execve(python -m pytest ...)`` — runs ``pytest.console_main()`` in the
+``execve(python -m pytest ...)`` — runs ``pytest.main(args)`` in the
 already-warm interpreter, with the job's environment, arguments and working
 directory, so the job sees what a fresh ``python -m pytest`` would. Commands
 that are not ``<this python> -m pytest``, or whose environment sets
@@ -88,7 +88,11 @@ def _in_process(spec: dict[str, Any]) -> Callable[[], NoReturn] | None:
         tempfile.tempdir = None  # re-read TMPDIR
         code = 1
         try:
-            code = int(pytest.console_main())
+            # What `python -m pytest` runs (pytest's own entry point, not the deprecated console_main).
+            code = int(pytest.main(argv[3:]))
+            sys.stdout.flush()
+        except BrokenPipeError:  # as pytest's entry point: the reader went away; exit 1 without a traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
         finally:
