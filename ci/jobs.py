@@ -7,17 +7,44 @@ from typing import Literal, TypeAlias
 
 from .sandbox.model import JobLimits, SandboxResult, SandboxStatus
 
-__all__ = ["JobKind", "JobLimits", "JobOutcome", "JobRequest", "TestOutcome", "TestResult", "summarize"]
+__all__ = ["JobKind", "JobLimits", "JobOutcome", "JobRequest", "TestOutcome", "TestPlan", "TestResult", "summarize"]
 
 JobKind: TypeAlias = Literal["command", "pytest"]
 TestResult: TypeAlias = Literal["passed", "failed", "error", "skipped"]
 
 
 @dataclass(frozen=True, slots=True)
+class TestPlan:
+    """How a pytest job runs its tests (see :mod:`ci.executors.pytest_plugin`).
+
+    ``shard``: this job runs part ``k`` of ``n`` of what pytest collects (every shard collects
+    the same items and keeps its own part). ``expected``: recorded durations (node id, seconds)
+    that balance the parts. ``timeouts``: per-test timeouts; ``default_timeout_s`` for the tests
+    not listed (0: none). ``exclude``: node ids not to run again (done before a test had to be
+    killed). ``fail_fast``: stop at the first failing test.
+    """
+
+    __test__ = False  # a value, not a test class to collect
+
+    shard: tuple[int, int] = (0, 1)
+    expected: tuple[tuple[str, float], ...] = ()
+    timeouts: tuple[tuple[str, float], ...] = ()
+    default_timeout_s: float = 0.0
+    exclude: tuple[str, ...] = ()
+    fail_fast: bool = False
+
+    def to_json(self, stream: str) -> dict[str, object]:
+        return {"shard": list(self.shard), "expected": dict(self.expected), "timeouts": dict(self.timeouts),
+                "default_timeout": self.default_timeout_s, "exclude": list(self.exclude),
+                "fail_fast": self.fail_fast, "stream": stream}
+
+
+@dataclass(frozen=True, slots=True)
 class JobRequest:
     """One job: run ``command`` (kind "command", a shell line) or pytest with ``pytest_args``
     (kind "pytest": node ids or paths, then flags) in a workspace holding ``tree_id`` of the
-    repository at ``repo_path``, under ``limits``, with ``env`` (pairs) as its environment."""
+    repository at ``repo_path``, under ``limits``, with ``env`` (pairs) as its environment.
+    ``tests``: the shard, timeouts and fail-fast of a pytest job (None: one shard, no timeouts)."""
 
     job_id: str
     repo_path: str
@@ -28,6 +55,7 @@ class JobRequest:
     network: bool = False
     kind: JobKind = "command"
     pytest_args: tuple[str, ...] = ()
+    tests: TestPlan | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("command", "pytest"):
@@ -46,6 +74,7 @@ class TestOutcome:
     outcome: TestResult
     duration_s: float
     message: str = ""
+    index: int = -1  # position in pytest's collection (orders the results of several shards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +99,8 @@ class JobOutcome:
     summary: str = ""
     setup_s: float = 0.0
     executor: str = ""
+    collected: int = -1  # items pytest collected before sharding (-1: unknown)
+    collection: str = ""  # digest of the collected node ids (equal in every shard of one run)
 
     @classmethod
     def from_sandbox(cls, job_id: str, result: SandboxResult, **extra: object) -> JobOutcome:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import stat
+import tempfile
 import threading
 import time
+import uuid
+from pathlib import Path
 
-from ..jobs import JobOutcome, JobRequest, summarize
+from ..jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from ..sandbox import TMPDIR_NAME, Launcher, run_sandboxed
 from ..workspace import TreeSource, WorkspacePool
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
 
-__all__ = ["run_job"]
+__all__ = ["PLUGIN_MODULE", "read_stream", "run_job"]
+
+PLUGIN_MODULE = "_trellis_pytest"
+_PLUGIN_SOURCE = Path(__file__).with_name("pytest_plugin.py")
+_OUTCOMES: frozenset[str] = frozenset({"passed", "failed", "error", "skipped"})
 
 
 def run_job(request: JobRequest, pool: WorkspacePool, *, source: TreeSource | None = None,
@@ -30,14 +40,68 @@ def run_job(request: JobRequest, pool: WorkspacePool, *, source: TreeSource | No
         setup_s = time.monotonic() - start
         env = dict(request.env)
         if request.kind == "pytest":
-            report = workspace / TMPDIR_NAME / f"junit-{re.sub(r'[^A-Za-z0-9_.-]', '_', request.job_id)}.xml"
-            env = {**PYTEST_ENV, **env}
-            result = run_sandboxed(pytest_argv(request.pytest_args, report), workspace, env=env,
-                                   limits=request.limits, network=request.network, launcher=launcher, stop=stop)
-            data = read_report(report)
-            tests = parse_junit(data) if data else ()
-            return JobOutcome.from_sandbox(request.job_id, result, tests=tests, summary=summarize(tests),
-                                           setup_s=setup_s, executor=executor)
+            return _run_pytest(request, workspace, env, launcher, executor, stop, setup_s)
         result = run_sandboxed(request.command, workspace, env=env, limits=request.limits,
                                network=request.network, stop=stop)
         return JobOutcome.from_sandbox(request.job_id, result, setup_s=setup_s, executor=executor)
+
+
+def _run_pytest(request: JobRequest, workspace: Path, env: dict[str, str], launcher: Launcher | None,
+                executor: str, stop: threading.Event | None, setup_s: float) -> JobOutcome:
+    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", request.job_id)
+    tmpdir = workspace / TMPDIR_NAME
+    _real_directory(tmpdir)
+    report = tmpdir / f"junit-{safe_id}.xml"
+    stream = tmpdir / f"results-{safe_id}-{uuid.uuid4().hex}.jsonl"  # unguessable: nothing planted there
+    plugin_dir = Path(tempfile.mkdtemp(prefix="trellis-plugin-", dir=tmpdir))  # fresh, ours
+    os.chmod(plugin_dir, 0o755)
+    (plugin_dir / f"{PLUGIN_MODULE}.py").write_bytes(_PLUGIN_SOURCE.read_bytes())
+    config = plugin_dir / "config.json"
+    config.write_text(json.dumps((request.tests or TestPlan()).to_json(str(stream))))
+    for path in plugin_dir.iterdir():
+        os.chmod(path, 0o644)
+    path_entries = [p for p in (env.get("PYTHONPATH", ""), str(plugin_dir)) if p]
+    env = {**PYTEST_ENV, **env, "PYTHONPATH": os.pathsep.join(path_entries), "TRELLIS_PYTEST_CONFIG": str(config)}
+    args = ("-p", PLUGIN_MODULE, *request.pytest_args)
+    result = run_sandboxed(pytest_argv(args, report), workspace, env=env, limits=request.limits,
+                           network=request.network, launcher=launcher, stop=stop)
+    collected, digest, tests = read_stream(read_report(stream) or b"")
+    if collected < 0:  # the plugin never ran (pytest failed to start): what junit says, if anything
+        data = read_report(report)
+        tests = parse_junit(data) if data else ()
+    return JobOutcome.from_sandbox(request.job_id, result, tests=tests, summary=summarize(tests), setup_s=setup_s,
+                                   executor=executor, collected=collected, collection=digest)
+
+
+def _real_directory(path: Path) -> None:
+    """``path`` as a real directory (a tree may hold a symlink or a file by that name)."""
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    path.mkdir(mode=0o755, exist_ok=True)
+
+
+def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...]]:
+    """The plugin's stream: (items collected or -1, their digest, each test's outcome in stream order)."""
+    collected, digest = -1, ""
+    tests: list[TestOutcome] = []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill
+        if not isinstance(record, dict):
+            continue
+        if "collected" in record:
+            collected, digest = int(record.get("collected", -1)), str(record.get("digest", ""))
+            continue
+        outcome = record.get("outcome")
+        if outcome not in _OUTCOMES or not isinstance(record.get("nodeid"), str):
+            continue
+        result: TestResult = outcome
+        tests.append(TestOutcome(record["nodeid"], result, float(record.get("duration_s", 0.0)),
+                                 str(record.get("message", ""))[:4000], int(record.get("index", -1))))
+    return collected, digest, tuple(tests)

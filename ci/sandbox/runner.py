@@ -129,8 +129,11 @@ def _default_path() -> str:
 
 
 def _python_dirs() -> list[str]:
+    # Site directories a .pth file adds (a virtual environment layered on a shared one) are part
+    # of the installation too; other sys.path entries (an editable install's source) are not.
+    sites = {p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)}
     return sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-                   os.path.dirname(os.path.realpath(sys.executable))})
+                   os.path.dirname(os.path.realpath(sys.executable)), *sites})
 
 
 def _signal_name(number: int) -> str:
