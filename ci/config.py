@@ -30,6 +30,7 @@ from .pipeline import (
     Pipeline,
     PipelineConfigError,
     Protection,
+    PytestOptions,
     Selectors,
     Stage,
     closest,
@@ -39,6 +40,7 @@ from .units import format_duration, format_size, parse_duration, parse_size
 
 __all__ = [
     "DEFAULT_OUTPUT_BYTES",
+    "DEFAULT_PYTEST_TIMEOUT_S",
     "DEFAULT_TIMEOUT_S",
     "EXTERNAL_TIMEOUT_S",
     "MAX_CONFIG_BYTES",
@@ -56,6 +58,8 @@ __all__ = [
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_STAGES = 64
 DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_PYTEST_TIMEOUT_S = 600.0  # a backstop: per-test timeouts stop a hanging test long before it
+MAX_SHARDS = 256
 EXTERNAL_TIMEOUT_S = 24 * 3600.0
 MAX_TIMEOUT_S = 24 * 3600.0
 MAX_EXTERNAL_TIMEOUT_S = 7 * 24 * 3600.0
@@ -75,14 +79,17 @@ TOP_LEVEL_KEYS = ("stages", "protect")
 STAGE_KEYS = ("kind", "scope", "run", "select", "args", "inert", "always_full", "needs", "timeout", "env", "cache",
               "limits", "when")
 _PYTEST_ONLY = ("select", "args", "inert", "always_full")
+PYTEST_KEYS = ("fail_fast", "shards", "test_timeout", "test_timeout_factor", "test_timeout_floor", "environment")
+STAGE_KEYS = (*STAGE_KEYS, *PYTEST_KEYS)
+ENVIRONMENT_KEYS = ("requirements", "extras", "groups", "packages")
 WHEN_KEYS = ("paths", "exclude", "languages", "entities", "changes")
 LIMIT_KEYS = ("memory", "cpu", "processes", "output")
 PROTECT_KEYS = ("required",)
 
 # The keys each kind of stage takes, and why the others do not apply.
 KIND_KEYS: Mapping[str, frozenset[str]] = {
-    "command": frozenset(STAGE_KEYS) - {*_PYTEST_ONLY},
-    "syntax": frozenset(STAGE_KEYS) - {"run", "env", *_PYTEST_ONLY},
+    "command": frozenset(STAGE_KEYS) - {*_PYTEST_ONLY, *PYTEST_KEYS},
+    "syntax": frozenset(STAGE_KEYS) - {"run", "env", *_PYTEST_ONLY, *PYTEST_KEYS},
     "pytest": frozenset(STAGE_KEYS) - {"run"},
     "external": frozenset({"kind", "scope", "needs", "timeout", "when"}),
 }
@@ -98,6 +105,7 @@ _NOT_FOR_KIND: Mapping[tuple[str, str], str] = {
     ("syntax", "always_full"): 'only pytest stages take "always_full" (it makes test selection run every test)',
     ("syntax", "env"): "syntax stages are built in and run no command, so env does not apply",
     ("pytest", "run"): 'pytest stages run pytest themselves; put extra arguments in "args"',
+    **{(kind, key): f'only pytest stages take "{key}"' for kind in ("command", "syntax") for key in PYTEST_KEYS},
 }
 _EXTERNAL_NOT = "external stages run nothing (a reviewer posts the verdict), so {key} does not apply"
 _DEFAULT_SCOPE = {"command": "commit", "syntax": "file", "pytest": "commit", "external": "commit"}
@@ -131,6 +139,16 @@ def format_pipeline(pipeline: Pipeline) -> str:
                 out.append(f"inert = {_toml(list(stage.inert))}")
             if stage.always_full:
                 out.append(f"always_full = {_toml(list(stage.always_full))}")
+            options = stage.pytest
+            out.append(f"fail_fast = {_toml(options.fail_fast)}")
+            out.append(f"shards = {_toml(options.shards or 'auto')}")
+            out.append("test_timeout = " + _toml(format_duration(options.test_timeout_s) if options.test_timeout_s
+                                                 else "off"))
+            out.append(f"test_timeout_factor = {_toml(options.test_timeout_factor)}")
+            out.append(f"test_timeout_floor = {_toml(format_duration(options.test_timeout_floor_s))}")
+            if options.has_environment:
+                parts = ", ".join(f"{k} = {_toml(list(getattr(options, k)))}" for k in ENVIRONMENT_KEYS)
+                out.append(f"environment = {{ {parts} }}")
         if stage.needs:
             out.append(f"needs = {_toml(list(stage.needs))}")
         out.append(f"timeout = {_toml(format_duration(stage.timeout_s))}")
@@ -325,7 +343,7 @@ class _Parser:
             if need == name:
                 self.fail(f"{base}.needs[{i}]", f'a stage cannot need itself ("{name}")')
         external = kind == "external"
-        timeout = EXTERNAL_TIMEOUT_S if external else DEFAULT_TIMEOUT_S
+        timeout = EXTERNAL_TIMEOUT_S if external else DEFAULT_PYTEST_TIMEOUT_S if kind == "pytest" else DEFAULT_TIMEOUT_S
         if "timeout" in table:
             cap = MAX_EXTERNAL_TIMEOUT_S if external else MAX_TIMEOUT_S
             timeout = self.duration(table["timeout"], f"{base}.timeout", cap)
@@ -337,9 +355,49 @@ class _Parser:
             cache = self.boolean(table["cache"], f"{base}.cache")
         limits = self.limits(table.get("limits", {}), f"{base}.limits", timeout)
         selectors = self.selectors(table.get("when", {}), f"{base}.when")
+        options = self.pytest_options(table, base) if kind == "pytest" else PytestOptions()
         return Stage(name=name, kind=kind, scope=scope, run=run, select=select, args=args, inert=inert,
                      always_full=always_full, needs=needs,
-                     env=env, cache=cache, limits=limits, selectors=selectors)
+                     env=env, cache=cache, limits=limits, selectors=selectors, pytest=options)
+
+    def pytest_options(self, table: dict[str, Any], base: str) -> PytestOptions:
+        found: dict[str, Any] = {}
+        if "fail_fast" in table:
+            found["fail_fast"] = self.boolean(table["fail_fast"], f"{base}.fail_fast")
+        if "shards" in table:
+            value = table["shards"]
+            if value != "auto":
+                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SHARDS:
+                    self.fail(f"{base}.shards", f'expected "auto" or an integer from 1 to {MAX_SHARDS}, got '
+                                                f"{_show(value) if isinstance(value, (str, int)) else _type(value)}")
+                found["shards"] = value
+        if "test_timeout" in table:
+            value = table["test_timeout"]
+            found["test_timeout_s"] = 0.0 if value == "off" else self.duration(value, f"{base}.test_timeout",
+                                                                                MAX_TIMEOUT_S)
+        if "test_timeout_floor" in table:
+            found["test_timeout_floor_s"] = self.duration(table["test_timeout_floor"], f"{base}.test_timeout_floor",
+                                                          MAX_TIMEOUT_S)
+        if "test_timeout_factor" in table:
+            value = table["test_timeout_factor"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 1000:
+                self.fail(f"{base}.test_timeout_factor", f"expected a number from 1 to 1000, got {_show(value)}"
+                          if isinstance(value, (int, float, str)) else f"expected a number, got {_type(value)}")
+            found["test_timeout_factor"] = float(value)
+        if "environment" in table:
+            field = f"{base}.environment"
+            env = self.table(table["environment"], field)
+            for key in env:
+                if key not in ENVIRONMENT_KEYS:
+                    self.fail(f"{field}.{_key(key)}", _unknown("key", key, ENVIRONMENT_KEYS))
+            for key in ENVIRONMENT_KEYS:
+                if key in env:
+                    found[key] = tuple(self.strings(env[key], f"{field}.{key}", allow_empty=True))
+            for i, path in enumerate(found.get("requirements", ())):
+                if path.startswith("/") or ".." in path.split("/") or not path.strip():
+                    self.fail(f"{field}.requirements[{i}]", f"{_quote(path)}: a path inside the tree, like "
+                                                            '"requirements-test.txt"')
+        return PytestOptions(**found)
 
     def env(self, raw: Any, field: str) -> tuple[tuple[str, str], ...]:
         table = self.table(raw, field)

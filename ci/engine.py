@@ -32,7 +32,8 @@ from .cache import ResultCache, cache_key
 from .config import parse_pipeline
 from .executors import Executor
 from .gating import check_gate_run, gate_started, refuse_direct_write
-from .jobs import JobLimits, JobOutcome, JobRequest
+from .history import TestTimes, test_timeouts
+from .jobs import JobLimits, JobOutcome, JobRequest, TestPlan
 from .pipeline import Pipeline, PipelineError, Stage
 from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
 from .runs import (
@@ -47,6 +48,7 @@ from .runs import (
     run_to_json,
 )
 from .selection import Selection
+from .shards import shard_count, submit_tests
 from .testing import TestSelector
 
 __all__ = ["JobEvent", "Review", "Verifier"]
@@ -125,11 +127,13 @@ class Verifier:
         on_finished: Callable[[str, Run], None] = lambda repository, run: None,
         max_active_runs: int = 256,
         full_run_every: int = 0,
+        test_times: TestTimes | None = None,
     ) -> None:
         """``diff(repository, old_commit_id, new_commit_id)`` is the semantic diff ("" old: the parent).
 
         ``full_run_every``: every N-th push to a branch gets a full run (every test, and selection
-        misses reported) instead of affected tests only; 0 turns the schedule off.
+        misses reported) instead of affected tests only; 0 turns the schedule off. ``test_times``:
+        where tests' recorded durations are kept (default: beside the result cache).
         """
         self.store = store
         self.executor = executor
@@ -147,6 +151,7 @@ class Verifier:
         self._review_epoch = 0
         self._inline = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trellis-ci")
         self.tests = TestSelector()
+        self.times = test_times if test_times is not None else TestTimes(cache.root.parent / "test-times")
         self._closed = False
 
     # -- pipelines -------------------------------------------------------------
@@ -444,8 +449,12 @@ class Verifier:
         pytest_args: tuple[str, ...] = ()
         selected = total = 0
         selection = None
+        plan: TestPlan | None = None
+        shards = 1
         try:
             if stage.kind == "pytest":
+                if stage.pytest.has_environment:
+                    raise NotImplementedError("stage environments are not built by this server yet")
                 selection = self.tests.select(self.store.open(active.run.repository), active.tree_id,
                                               active.old_tree_id, active.diff, inert=stage.inert,
                                               always_full=stage.always_full)
@@ -458,9 +467,12 @@ class Verifier:
                         return
                     pytest_args = selection.tests
                     selected = len(selection.tests)
+                    running = selection.tests
                 else:
                     selected = total
+                    running = self.tests.index(self.store.open(active.run.repository), active.tree_id).tests
                 pytest_args = (*pytest_args, *stage.args)
+                plan, shards = self._test_plan(active.run.repository, stage, running)
             request = JobRequest(
                 job_id=f"{active.run.run_id}-{i}",
                 repo_path=str(self.store.repository_path(active.run.repository)),
@@ -471,8 +483,13 @@ class Verifier:
                 network=False,
                 kind="pytest" if stage.kind == "pytest" else "command",
                 pytest_args=pytest_args,
+                tests=plan,
             )
-            future = self.executor.submit(request)
+            if plan is not None:
+                future = submit_tests(self.executor, request, shards=shards,
+                                      on_shard=lambda outcome, k, n: self._shard_done(active, i, outcome, k, n))
+            else:
+                future = self.executor.submit(request)
         except Exception as exc:  # noqa: BLE001 - a broken check is a job ERROR, never a crashed engine
             self._complete(active, i, replace(job, verdict=Verdict.ERROR, end_time=time.time(),
                                               summary=f"the job could not run: {exc}"[:500]), key="")
@@ -480,6 +497,37 @@ class Verifier:
         with active.cond:
             active.futures[i] = future
         future.add_done_callback(lambda f: self._process_done(active, i, key, selection, selected, total, f))
+
+    def _test_plan(self, repository: str, stage: Stage, tests: Sequence[str]) -> tuple[TestPlan, int]:
+        """Timeouts and balance from the tests' recorded durations, and how many shards to run.
+
+        ``tests``: the node ids that will run, as selection knows them (a parametrised test once).
+        """
+        options = stage.pytest
+        expected = self.times.expected(repository)
+        timeouts: dict[str, float] = {}
+        if options.test_timeout_s > 0:
+            timeouts = test_timeouts(self.times.p95(repository), factor=options.test_timeout_factor,
+                                     floor_s=options.test_timeout_floor_s, cap_s=stage.timeout_s)
+        by_base: dict[str, float] = {}
+        for nodeid, seconds in expected.items():
+            base = nodeid.split("[", 1)[0]
+            by_base[base] = by_base.get(base, 0.0) + seconds
+        known = sum(by_base[t] for t in tests if t in by_base) if tests and all(t in by_base for t in tests) else None
+        plan = TestPlan(expected=tuple(sorted(expected.items())), timeouts=tuple(sorted(timeouts.items())),
+                        default_timeout_s=min(options.test_timeout_s, stage.timeout_s), fail_fast=options.fail_fast)
+        return plan, shard_count(self.executor.slots, len(tests), known, requested=options.shards)
+
+    def _shard_done(self, active: _Active, i: int, outcome: JobOutcome, k: int, n: int) -> None:
+        """A shard finished: its tests are part of the job's result from now on (``watch`` sees them)."""
+        if n <= 1:
+            return
+        with active.cond:
+            job = active.run.jobs[i]
+            if job.final:
+                return
+        tests = tuple(sorted({t.test_id: t for t in (*job.tests, *_cases(outcome))}.values(), key=lambda t: t.test_id))
+        self._update(active, i, replace(job, tests=tests), f"shard {k + 1} of {n}: {outcome.summary}")
 
     def _process_done(self, active: _Active, i: int, key: str, selection: Selection | None, selected: int,
                       total: int, future: Future[JobOutcome]) -> None:
@@ -495,8 +543,9 @@ class Verifier:
             self._complete(active, i, replace(job, verdict=Verdict.ERROR, end_time=time.time(),
                                               summary=f"the executor failed: {exc}"[:500]), key="")
             return
-        tests = tuple(TestCase(t.nodeid, _TEST_VERDICTS.get(t.outcome, Verdict.ERROR), int(t.duration_s * 1000),
-                               t.message) for t in outcome.tests)
+        tests = _cases(outcome)
+        if stage.kind == "pytest":
+            self.times.record(active.run.repository, ((t.nodeid, t.outcome, t.duration_s) for t in outcome.tests))
         verdict = _STATUS.get(outcome.status, Verdict.ERROR)
         if stage.kind == "pytest" and verdict is Verdict.FAILED and outcome.exit_code != 1:
             # pytest's exit 5 is "no tests collected"; 2-4 are interruptions, internal and usage errors.
@@ -854,6 +903,11 @@ class Verifier:
         self._inline.shutdown(wait=False, cancel_futures=True)
         with self._review_cond:
             self._review_cond.notify_all()
+
+
+def _cases(outcome: JobOutcome) -> tuple[TestCase, ...]:
+    return tuple(TestCase(t.nodeid, _TEST_VERDICTS.get(t.outcome, Verdict.ERROR), int(t.duration_s * 1000),
+                          t.message) for t in outcome.tests)
 
 
 def _limits(stage: Stage) -> JobLimits:

@@ -33,6 +33,7 @@ __all__ = [
     "PipelineConfigError",
     "PipelineError",
     "Protection",
+    "PytestOptions",
     "Selectors",
     "Stage",
     "UnknownStage",
@@ -151,6 +152,43 @@ class Selectors:
 
 
 @dataclass(frozen=True, slots=True)
+class PytestOptions:
+    """How a pytest stage runs its tests, beyond which tests (``select``) and pytest's ``args``.
+
+    ``fail_fast``: stop every shard at the first failing test. ``shards``: how many processes
+    share the tests (0: one per executor slot when enough tests run). Per-test timeouts:
+    ``test_timeout_factor`` x a test's recorded p95 duration, at least ``test_timeout_floor_s``;
+    ``test_timeout_s`` for a test with no recorded duration (0 turns per-test timeouts off).
+    The environment the tests run in: ``requirements`` files of the tree, ``extras`` of the
+    project's pyproject (its ``project.dependencies`` come with them), PEP 735 dependency
+    ``groups`` and plain requirement strings in ``packages``; none of them: the server's Python.
+    """
+
+    fail_fast: bool = False
+    shards: int = 0
+    test_timeout_s: float = 30.0
+    test_timeout_factor: float = 10.0
+    test_timeout_floor_s: float = 5.0
+    requirements: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+
+    @property
+    def has_environment(self) -> bool:
+        return bool(self.requirements or self.extras or self.groups or self.packages)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fail_fast": self.fail_fast, "shards": self.shards, "test_timeout_s": self.test_timeout_s,
+                "test_timeout_factor": self.test_timeout_factor, "test_timeout_floor_s": self.test_timeout_floor_s,
+                "environment": {"requirements": list(self.requirements), "extras": list(self.extras),
+                                "groups": list(self.groups), "packages": list(self.packages)}}
+
+
+DEFAULT_PYTEST = PytestOptions()
+
+
+@dataclass(frozen=True, slots=True)
 class Stage:
     """One stage of a pipeline.
 
@@ -161,7 +199,7 @@ class Stage:
     no test / runs the whole suite (pytest with ``select = "affected"``).
     ``needs``: names of the stages this one waits for. ``env``:
     (name, value) pairs sorted by name. ``cache``: whether results may be
-    reused (always False for external stages).
+    reused (always False for external stages). ``pytest``: the options of a pytest stage.
     """
 
     name: str
@@ -177,6 +215,7 @@ class Stage:
     cache: bool = True
     limits: Limits = DEFAULT_LIMITS
     selectors: Selectors = field(default_factory=Selectors)
+    pytest: PytestOptions = DEFAULT_PYTEST
 
     @property
     def timeout_s(self) -> float:
@@ -201,6 +240,8 @@ class Stage:
             # Only when set: stages without them keep the definition hash (and their cached results).
             **({"inert": list(self.inert)} if self.inert else {}),
             **({"always_full": list(self.always_full)} if self.always_full else {}),
+            # Only where it can matter, so the hashes of other stages (their cache keys) stay as they were.
+            **({"pytest": self.pytest.to_json()} if self.kind == "pytest" or self.pytest != DEFAULT_PYTEST else {}),
         }
 
     def definition_hash(self) -> str:

@@ -22,4 +22,7 @@ class Executor(Protocol):
 
     def submit(self, request: JobRequest) -> Future[JobOutcome]: ...
 
+    def cancel(self, job_id: str) -> None:
+        """Stop the submitted job ``job_id`` if it still runs (it ends "killed" or its future fails)."""
+
     def close(self) -> None: ...

@@ -32,16 +32,40 @@ class LocalExecutor:
         self._threads = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="trellis-job")
         self.warm = WarmPytestLauncher() if warm_pytest else None
         self._closed = threading.Event()
+        self._stops: dict[str, threading.Event] = {}
+        self._guard = threading.Lock()
 
     def submit(self, request: JobRequest) -> Future[JobOutcome]:
         if self._closed.is_set():
             raise RuntimeError("the executor is closed")
-        return self._threads.submit(run_job, request, self.pool, launcher=self.warm, executor=self.name,
-                                    stop=self._closed)
+        stop = threading.Event()
+        with self._guard:
+            self._stops[request.job_id] = stop
+        return self._threads.submit(self._run, request, stop)
+
+    def _run(self, request: JobRequest, stop: threading.Event) -> JobOutcome:
+        try:
+            if self._closed.is_set():
+                stop.set()
+            return run_job(request, self.pool, launcher=self.warm, executor=self.name, stop=stop)
+        finally:
+            with self._guard:
+                if self._stops.get(request.job_id) is stop:
+                    del self._stops[request.job_id]
+
+    def cancel(self, job_id: str) -> None:
+        """Kill the running job ``job_id`` (it ends "killed"); nothing if it is not running."""
+        with self._guard:
+            stop = self._stops.get(job_id)
+        if stop is not None:
+            stop.set()
 
     def close(self) -> None:
         """Kill running jobs (they end "killed"), drop queued ones, stop the warm runner."""
         self._closed.set()
+        with self._guard:
+            for stop in self._stops.values():
+                stop.set()
         self._threads.shutdown(wait=True, cancel_futures=True)
         if self.warm is not None:
             self.warm.close()

@@ -190,7 +190,7 @@ class TrellisJob:
         self.write({"nodeid": nodeid, "index": self.index.get(nodeid, -1), "outcome": outcome,
                     "duration_s": round(duration, 6), "message": message[:4000]})
         if self.fail_fast and outcome in ("failed", "error") and self.session is not None:
-            self.session.shouldstop = f"fail_fast: {nodeid} {outcome}"
+            self.session.shouldfail = f"fail_fast: {nodeid} {outcome}"
 
 
 def _message(report: pytest.TestReport) -> str:

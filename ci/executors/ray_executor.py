@@ -123,6 +123,7 @@ class RayExecutor:
             ship_trees = any(n.get("Alive") and n.get("NodeID") != here for n in ray.nodes())
         self.ship_trees = ship_trees
         self._shipped: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._refs: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def _ship(self, request: JobRequest) -> Any:
@@ -143,7 +144,25 @@ class RayExecutor:
         shipped = self._ship(request) if self.ship_trees else None
         ref = self._task.remote(request, shipped, self.workspace_root, self.workspaces_per_node)
         future: Future[JobOutcome] = ref.future()
+        with self._lock:
+            self._refs[request.job_id] = ref
+        future.add_done_callback(lambda _: self._forget(request.job_id, ref))
         return future
+
+    def _forget(self, job_id: str, ref: Any) -> None:
+        with self._lock:
+            if self._refs.get(job_id) is ref:
+                del self._refs[job_id]
+
+    def cancel(self, job_id: str) -> None:
+        """Kill the task of ``job_id`` (its worker process, and with it the job's sandbox)."""
+        with self._lock:
+            ref = self._refs.get(job_id)
+        if ref is not None:
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001, S110 - finished meanwhile
+                pass
 
     def close(self) -> None:
         with self._lock:

@@ -23,6 +23,7 @@ from ci.pipeline import (
     PipelineConfigError,
     PipelineError,
     Protection,
+    PytestOptions,
     Selectors,
     Stage,
     UnknownStage,
@@ -197,10 +198,12 @@ REJECTIONS: list[tuple[str, str | bytes, str]] = [
     ("stage type", "[stages]\nunit = 3\n", "trellis.toml: stages.unit: expected a table, got an integer"),
     ("unknown key", '[stages.a]\nrun = "x"\ntimout = "1s"\n',
      'trellis.toml: stages.a.timout: unknown key, did you mean "timeout"? (expected one of: kind, scope, '
-     "run, select, args, inert, always_full, needs, timeout, env, cache, limits, when)"),
+     "run, select, args, inert, always_full, needs, timeout, env, cache, limits, when, fail_fast, shards, "
+     "test_timeout, test_timeout_factor, test_timeout_floor, environment)"),
     ("unknown key far", '[stages.a]\nrun = "x"\nzzz = 1\n',
      "trellis.toml: stages.a.zzz: unknown key (expected one of: kind, scope, run, select, args, inert, "
-     "always_full, needs, timeout, env, cache, limits, when)"),
+     "always_full, needs, timeout, env, cache, limits, when, fail_fast, shards, test_timeout, "
+     "test_timeout_factor, test_timeout_floor, environment)"),
     ("no run no kind", "[stages.a]\nneeds = []\n",
      'trellis.toml: stages.a.run: missing: a stage needs "run" (a shell command) or a "kind" '
      '("syntax", "pytest" or "external")'),
@@ -482,7 +485,18 @@ def stages(draw: st.DrawFn) -> list[Stage]:
             select=draw(st.sampled_from(["affected", "all"])) if kind == "pytest" else "",
             args=tuple(draw(st.lists(TEXT, max_size=2))) if kind == "pytest" else (),
             needs=needs, env=env, cache=False if external else draw(st.booleans()),
-            limits=limits, selectors=selectors))
+            limits=limits, selectors=selectors,
+            pytest=PytestOptions(
+                fail_fast=draw(st.booleans()), shards=draw(st.integers(0, 8)),
+                test_timeout_s=draw(st.sampled_from([0.0, 30.0, 2.5])),
+                test_timeout_factor=draw(st.sampled_from([10.0, 3.5])),
+                test_timeout_floor_s=draw(st.sampled_from([5.0, 0.25])),
+                requirements=tuple(draw(st.lists(st.sampled_from(["req.txt", "ci/r t.txt"]), unique=True))),
+                extras=tuple(draw(st.lists(st.sampled_from(["tests", "dev"]), unique=True))),
+                groups=tuple(draw(st.lists(st.sampled_from(["test"]), unique=True))),
+                packages=tuple(draw(st.lists(st.sampled_from(["hypothesis>=6", 'x; python_version>"3"']),
+                                             unique=True))),
+            ) if kind == "pytest" else PytestOptions()))
     return out
 
 
@@ -582,6 +596,7 @@ VARIANTS: dict[str, Any] = {
     "name": "lint2", "kind": "pytest", "scope": "entity", "run": "ruff check -q {path}", "select": "all",
     "args": ("-x",), "inert": ("docs/**",), "always_full": ("data/**",), "needs": ("syntax", "x"), "env": (("A", "2"),), "cache": False,
     "limits": Limits(timeout_s=61), "selectors": Selectors(paths=("**/*.pyi",)),
+    "pytest": PytestOptions(fail_fast=True),
 }
 LIMIT_VARIANTS: dict[str, Any] = {"timeout_s": 1.0, "cpu_s": 1.0, "memory_bytes": 1, "processes": 1, "output_bytes": 1}
 SELECTOR_VARIANTS: dict[str, Any] = {"paths": ("x",), "exclude": ("x",), "languages": ("go",), "entities": ("class",),
@@ -766,3 +781,36 @@ def test_pytest_stages_take_inert_and_always_full_globs() -> None:
         parse_pipeline('[stages.a]\nrun = "x"\ninert = ["docs/**"]\n')
     with pytest.raises(PipelineConfigError, match=r"stages\.tests\.always_full\[0\]"):
         parse_pipeline('[stages.tests]\nkind = "pytest"\nalways_full = ["[a"]\n')
+
+
+# -- pytest options -------------------------------------------------------------------------------
+
+def test_pytest_stages_take_run_options_and_an_environment() -> None:
+    stage = parse_pipeline(
+        '[stages.unit]\nkind = "pytest"\nfail_fast = true\nshards = 3\ntest_timeout = "20s"\n'
+        'test_timeout_factor = 4\ntest_timeout_floor = "2s"\n'
+        'environment = { requirements = ["requirements-test.txt"], extras = ["tests"], groups = ["dev"], '
+        'packages = ["hypothesis"] }\n').stage("unit")
+    assert stage.pytest == PytestOptions(fail_fast=True, shards=3, test_timeout_s=20.0, test_timeout_factor=4.0,
+                                         test_timeout_floor_s=2.0, requirements=("requirements-test.txt",),
+                                         extras=("tests",), groups=("dev",), packages=("hypothesis",))
+    default = parse_pipeline('[stages.unit]\nkind = "pytest"\n').stage("unit")
+    assert default.pytest == PytestOptions() and default.timeout_s == 600  # a backstop that fits real suites
+    assert parse_pipeline('[stages.unit]\nkind = "pytest"\ntest_timeout = "off"\nshards = "auto"\n'
+                          ).stage("unit").pytest.test_timeout_s == 0
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[stages.a]\nrun = "x"\nfail_fast = true\n', 'stages.a.fail_fast: only pytest stages take "fail_fast"'),
+    ('[stages.a]\nkind = "pytest"\nshards = 0\n', 'stages.a.shards: expected "auto" or an integer from 1 to 256, got 0'),
+    ('[stages.a]\nkind = "pytest"\nenvironment.requirements = ["../x.txt"]\n',
+     'stages.a.environment.requirements[0]: "../x.txt": a path inside the tree, like "requirements-test.txt"'),
+    ('[stages.a]\nkind = "pytest"\nenvironment.extra = ["x"]\n',
+     'stages.a.environment.extra: unknown key, did you mean "extras"?'),
+    ('[stages.a]\nkind = "pytest"\ntest_timeout_factor = 0.5\n',
+     "stages.a.test_timeout_factor: expected a number from 1 to 1000, got 0.5"),
+])
+def test_pytest_options_are_checked(text: str, message: str) -> None:
+    with pytest.raises(PipelineConfigError) as caught:
+        parse_pipeline(text)
+    assert message in str(caught.value)

@@ -114,3 +114,17 @@ def test_a_scheduled_full_run_checks_selection_on_every_nth_push(tmp_path: Path)
             assert job.selected_tests == job.total_tests and second.missed_tests == ()
     finally:
         running.stop(grace=1)
+
+
+def test_a_hanging_test_fails_by_name_and_the_suite_runs_in_shards(client: Client) -> None:
+    hanging = b"import time\n\n\ndef test_hangs():\n    while True:\n        time.sleep(0.05)\n"
+    pipeline = PIPELINE.replace(b'"affected"', b'"all"') + b'shards = 2\ntest_timeout = "2s"\n'
+    files = {**sample_project.small(), "trellis.toml": pipeline, "tests/test_zz_hang.py": hanging}
+    client.create_repository("hangs")
+    run = client.commit("hangs", "main", files, "seed", wait_for_verdict=True).run
+    assert run is not None and run.verdict is ci.Verdict.FAILED
+    job = _tests_job(run)
+    verdicts = {t.test_id: (t.verdict, t.message) for t in job.tests}
+    assert verdicts.pop("tests/test_zz_hang.py::test_hangs") == (ci.Verdict.FAILED, "timed out after 2 s")
+    assert verdicts and all(v is ci.Verdict.PASSED for v, _ in verdicts.values())  # the rest went on
+    assert "tests/test_zz_hang.py::test_hangs timed out after 2 s" in job.summary
