@@ -79,7 +79,8 @@ class RevisionDiff:
 
 T = TypeVar("T")
 ChangeSet = Sequence[vcs.Change] | Mapping[str, "bytes | str | None"]
-"""Changes as a list of PutFile/DeleteFile/RenameFile, or {path: content} (None deletes)."""
+"""Changes as a list of PutFile/DeleteFile/RenameFile, or {path: content} (None deletes; a put keeps the
+file's mode, so an edited script stays executable: pass ``vcs.PutFile(path, data, executable=...)`` to set it)."""
 
 _OPTIONS = [
     ("grpc.max_send_message_length", 256 * 1024 * 1024),

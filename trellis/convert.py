@@ -138,7 +138,8 @@ def changes_from_pb(changes: list[changes_pb2.FileChange]) -> list[vcs.Change]:
     for i, change in enumerate(changes):
         which = change.WhichOneof("change")
         if which == "put":
-            result.append(vcs.PutFile(change.put.path, change.put.content, change.put.executable))
+            executable = change.put.executable if change.put.HasField("executable") else None
+            result.append(vcs.PutFile(change.put.path, change.put.content, executable))
         elif which == "delete":
             result.append(vcs.DeleteFile(change.delete.path))
         elif which == "rename":
@@ -290,9 +291,10 @@ def changes_pb(changes: list[vcs.Change]) -> list[changes_pb2.FileChange]:
     result = []
     for change in changes:
         if isinstance(change, vcs.PutFile):
-            result.append(changes_pb2.FileChange(
-                put=changes_pb2.PutFile(path=change.path, content=change.content, executable=change.executable)
-            ))
+            put = changes_pb2.PutFile(path=change.path, content=change.content)
+            if change.executable is not None:  # unset keeps the existing mode
+                put.executable = change.executable
+            result.append(changes_pb2.FileChange(put=put))
         elif isinstance(change, vcs.DeleteFile):
             result.append(changes_pb2.FileChange(delete=changes_pb2.DeleteFile(path=change.path)))
         else:

@@ -66,9 +66,11 @@ class OnStale(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PutFile:
+    """Write ``content`` at ``path``; ``executable`` None keeps the mode of the file it replaces (100644 if new)."""
+
     path: str
     content: bytes
-    executable: bool = False
+    executable: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,11 @@ def validate_changes(
                     reason="FILE_TOO_LARGE",
                 )
             total += size
-            mode = _EXECUTABLE if change.executable else _BLOB
+            executable = change.executable
+            if executable is None:  # unset: keep the mode of the file it overwrites
+                existing = _lookup(tree, change.path)
+                executable = existing is not None and _mode_of(tree, change.path) == _EXECUTABLE
+            mode = _EXECUTABLE if executable else _BLOB
             ops[change.path] = _Write(change.content, None, mode)
         elif isinstance(change, DeleteFile):
             claim(change.path)

@@ -29,6 +29,22 @@ from trellis.v1 import changes_pb2, changes_pb2_grpc, pipelines_pb2
 # -- SDK round trips -------------------------------------------------------------------
 
 
+def test_sdk_shorthand_keeps_a_files_mode(client: Client, data_dir: Path) -> None:
+    client.create_repository("demo")
+    client.commit("demo", "main", [vcs.PutFile("bin/run", b"#!/bin/sh\n", True)], "Add a script")
+    # The {path: bytes} shorthand edits a file without touching its mode: a script stays 100755.
+    client.commit("demo", "main", {"bin/run": b"#!/bin/sh\necho edited\n", "notes.txt": "new"}, "Edit")
+    with client.commit_stream() as stream:
+        stream.commit("demo", "main", {"bin/run": b"#!/bin/sh\necho again\n"}, "Again")
+    assert client.read_file("demo", "bin/run").executable
+    assert not client.read_file("demo", "notes.txt").executable
+    modes = git(repo_path(data_dir, "demo"), "ls-tree", "-r", "main")
+    assert "100755 blob" in modes.splitlines()[0] and modes.splitlines()[0].endswith("bin/run")
+    # Setting the mode explicitly still changes it.
+    client.commit("demo", "main", [vcs.PutFile("bin/run", b"#!/bin/sh\n", False)], "chmod -x")
+    assert not client.read_file("demo", "bin/run").executable
+
+
 def test_sdk_round_trip(client: Client, data_dir: Path) -> None:
     repo = client.create_repository("demo", description="round trip")
     assert repo == client.get_repository("demo")

@@ -384,3 +384,25 @@ def test_merge_command_reports_conflicts_with_exit_1_and_merges_cleanly(server: 
     assert preview["clean"] and preview["commit"] is None
     merged = ok_json(cli(tmp_path, *at, "merge", "demo", "main", "other", "--json"))
     assert merged["clean"] and merged["strategy"] == "fast_forward" and merged["commit"]["commit_id"]
+
+
+def test_a_scripts_mode_survives_edits_from_the_cli_and_the_sdk(server: RunningServer, data_dir: Path,
+                                                                 work: Path) -> None:
+    ok(cli(data_dir, "repo", "create", "demo"))
+    ok(cli(data_dir, "commit", "demo", "main", "run.sh", "--root", str(work), "-m", "Add a script"))
+
+    def executable() -> bool:
+        entries = ok_json(cli(data_dir, "ls", "demo", "--json"))
+        return next(e["executable"] for e in entries if e["path"] == "run.sh")
+
+    assert executable()
+    with Client(server.address, agent="alice") as client:  # the SDK's {path: bytes} shorthand sets no mode
+        client.commit("demo", "main", {"run.sh": b"#!/bin/sh\necho edited\n"}, "Edit through the SDK")
+    assert executable() and ok(cli(data_dir, "cat", "demo", "run.sh")).endswith("edited\n")
+    # The CLI commits what is on disk: the mode of the file there.
+    (work / "run.sh").write_text("#!/bin/sh\necho from disk\n")
+    ok(cli(data_dir, "commit", "demo", "main", "run.sh", "--root", str(work), "-m", "Edit on disk"))
+    assert executable()
+    (work / "run.sh").chmod(0o644)
+    ok(cli(data_dir, "commit", "demo", "main", "run.sh", "--root", str(work), "-m", "chmod -x"))
+    assert not executable()

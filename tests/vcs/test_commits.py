@@ -59,6 +59,23 @@ def test_executable_bit_is_stored_and_read_back(
     assert not store.read_file("demo", "main", "run.sh").executable
 
 
+def test_a_put_without_a_mode_keeps_the_mode_it_overwrites(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    store.commit("demo", "main", [vcs.PutFile("bin/run.sh", b"#!/bin/sh\n", executable=True),
+                                  vcs.PutFile("data.txt", b"d")], "m", alice)
+    store.commit("demo", "main", [vcs.PutFile("bin/run.sh", b"#!/bin/sh\necho edited\n"),
+                                  vcs.PutFile("data.txt", b"edited"), vcs.PutFile("new.txt", b"n")], "edit", alice)
+    modes = {line.split()[3]: line.split()[0]
+             for line in git(repo_path(data_dir, "demo"), "ls-tree", "-r", "main").splitlines()}
+    assert modes == {"bin/run.sh": "100755", "data.txt": "100644", "new.txt": "100644"}
+    # An explicit mode still wins, both ways.
+    store.commit("demo", "main", [vcs.PutFile("bin/run.sh", b"x", executable=False),
+                                  vcs.PutFile("data.txt", b"x", executable=True)], "chmod", alice)
+    assert not store.read_file("demo", "main", "bin/run.sh").executable
+    assert store.read_file("demo", "main", "data.txt").executable
+
+
 def test_delete_removes_files_and_empty_directories(
     store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
 ) -> None:

@@ -166,19 +166,23 @@ class PutFile(_message.Message):
     content: _builtins.bytes
     """The complete new content of the file."""
     executable: _builtins.bool
-    """Whether the file is executable (git mode 100755 instead of 100644)."""
+    """Whether the file is executable (git mode 100755 instead of 100644).
+    Unset keeps the mode of the file it overwrites (100644 for a new file).
+    """
     def __init__(
         self,
         *,
         path: _builtins.str = ...,
         content: _builtins.bytes = ...,
-        executable: _builtins.bool = ...,
+        executable: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_executable", b"_executable", "executable", b"executable"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "executable", b"executable", "path", b"path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_executable", b"_executable", "content", b"content", "executable", b"executable", "path", b"path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__executable: _TypeAlias = _typing.Literal["executable"]  # noqa: Y015
+    _WhichOneofArgType__executable: _TypeAlias = _typing.Literal["_executable", b"_executable"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__executable) -> _WhichOneofReturnType__executable | None: ...
 
 Global___PutFile: _TypeAlias = PutFile  # noqa: Y015
 
