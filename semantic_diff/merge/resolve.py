@@ -24,6 +24,8 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .lists import merge_line
+
 __all__ = ["is_glue", "item_key", "resolve", "resolve_adjacent"]
 
 _GLUE, _ANCHOR, _ITEM = 0, 1, 2
@@ -242,6 +244,7 @@ def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequen
     el, er = _edits(base, left), _edits(base, right)
     if not el or not er:
         return None
+    el, er = _one_line_lists(base, el, er)
     for a1, a2, _ in el:
         for b1, b2, _ in er:
             if a1 < b2 and b1 < a2:
@@ -256,3 +259,23 @@ def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequen
         pos = j
     out.extend(base[pos:])
     return out
+
+
+def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit]) -> tuple[list[Edit], list[Edit]]:
+    """Edits of one line on both sides that ``merge_line`` merges (a ``throws`` list, a one-line
+    object literal) become one edit, on the left."""
+    rl = {(i, j): new for i, j, new in er}
+    out_l: list[Edit] = []
+    done: set[tuple[int, int]] = set()
+    for i, j, new in el:
+        other = rl.get((i, j))
+        if j == i + 1 and other is not None and len(new) == 1 and len(other) == 1:
+            b, l, r = base[i], new[0], other[0]
+            if b[:1] == l[:1] == r[:1] == b"T":
+                merged = merge_line(b[1:], l[1:], r[1:])
+                if merged is not None:
+                    out_l.append((i, j, [b"T" + merged]))
+                    done.add((i, j))
+                    continue
+        out_l.append((i, j, new))
+    return out_l, [e for e in er if (e[0], e[1]) not in done]

@@ -160,3 +160,36 @@ def test_edits_of_one_statement_and_an_insertion_next_to_it_still_conflict() -> 
     assert not clean
     clean, _ = _merge("a.py", base, base.replace("a = 1", "a = 2"), base.replace("a = 1", "a = 3"))
     assert not clean
+
+
+# --- unordered lists on one line: throws / implements / extends, one-line keyed literals --------
+
+LISTS = [
+    ("A.java", "class A {\n  void f() throws IOException {\n  }\n}\n", "IOException {", "IOException, JsonFormatException {",
+     "IllegalArgumentException {", "JsonFormatException, IllegalArgumentException {"),
+    ("A.java", "class A implements Runnable {\n}\n", "Runnable {", "Runnable, Closeable {", "Runnable, Serializable {",
+     "Runnable, Closeable, Serializable {"),
+    ("a.ts", "class A extends B implements C {\n}\n", "implements C {", "implements C, D {", "implements E {",
+     "implements D, E {"),
+    ("a.js", "const o = { foo: 1 };\n", "{ foo: 1 }", "{}", "{ foo: 1, bar: 2 }", "{ bar: 2 }"),
+    ("a.ts", "export const o = { a: 1, b: 2 };\n", "{ a: 1, b: 2 }", "{ a: 3, b: 2 }", "{ a: 1, b: 2, c }",
+     "{ a: 3, b: 2, c }"),
+    ("a.go", "package a\n\nvar v = T{A: 1}\n", "T{A: 1}", "T{A: 1, B: 2}", "T{A: 1, C: 3}", "T{A: 1, B: 2, C: 3}"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "old", "left", "right", "merged"), LISTS, ids=[f"{c[0]}-{k}" for k, c in enumerate(LISTS)])
+def test_unordered_lists_on_one_line_merge_as_sets(path: str, base: str, old: str, left: str, right: str,
+                                                   merged: str) -> None:
+    assert _merge(path, base, base.replace(old, left), base.replace(old, right)) == (True, base.replace(old, merged))
+
+
+@pytest.mark.parametrize(("path", "base", "old", "left", "right"), [
+    ("a.js", "const o = { foo: 1 };\n", "foo: 1", "foo: 2", "foo: 3"),                 # one key, two values
+    ("a.py", "x = f(a, b)\n", "f(a, b)", "f(a, b, c)", "f(a, b, d)"),                # arguments: order matters
+    ("A.java", "class A {\n  void f() throws E {\n  }\n}\n", "void f() throws E", "void g() throws E, F",
+     "void f() throws G"),                                                              # a change outside the list
+])
+def test_lists_that_are_not_sets_or_clash_still_conflict(path: str, base: str, old: str, left: str, right: str) -> None:
+    clean, text = _merge(path, base, base.replace(old, left), base.replace(old, right))
+    assert not clean, text

@@ -1,0 +1,173 @@
+"""One line both sides changed, merged below the line where its changes are to an unordered list.
+
+Two kinds of list on one line are sets, whatever the language:
+
+- the types after ``throws``, ``implements`` and ``extends`` (Java, TypeScript):
+  ``void f() throws IOException, JsonFormatException {``;
+- the entries of a one-line object or keyed literal, ``key: value`` each
+  (JavaScript/TypeScript objects, Go keyed composite literals, Rust struct
+  expressions): ``const o = { foo: 1, bar: 2 };``.
+
+The line is split into the text around the list (which must be the same on
+all three versions) and the list's items; the items merge three-way as a set
+(by type name, or by key with its value three-way), CURRENT's first, then
+OTHER's additions. Anything else (argument lists, whose order matters, or a
+change outside the list) is left to the caller as a conflict.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["merge_line"]
+
+_KEYWORDS = re.compile(rb"\b(throws|implements|extends)\s+")
+_KEY = re.compile(rb"\s*([A-Za-z_$][\w$]*|\"[^\"]*\"|'[^']*')\s*(:|$)")
+_OPEN, _CLOSE = b"([{<", b")]}>"
+
+
+def _split_items(text: bytes) -> list[bytes] | None:
+    """Items separated by commas at bracket depth 0 (None when brackets or quotes do not balance)."""
+    items: list[bytes] = []
+    depth = 0
+    quote = 0
+    start = 0
+    for k, c in enumerate(text):
+        if quote:
+            if c == quote:
+                quote = 0
+            continue
+        if c in b"\"'`":
+            quote = c
+        elif c in _OPEN:
+            depth += 1
+        elif c in _CLOSE:
+            depth -= 1
+            if depth < 0:
+                return None
+        elif c == 44 and depth == 0:                    # ","
+            items.append(text[start:k])
+            start = k + 1
+    if depth or quote:
+        return None
+    items.append(text[start:])
+    return items
+
+
+Parts = tuple[list[bytes], list[list[bytes]]]          # the text around the lists, each list's items
+
+
+def _keyword_lists(line: bytes) -> Parts | None:
+    """``… throws A, B {``: the text around each keyword's list, and the lists."""
+    around: list[bytes] = []
+    lists: list[list[bytes]] = []
+    pos = 0
+    matches = list(_KEYWORDS.finditer(line))
+    if not matches:
+        return None
+    for k, m in enumerate(matches):
+        around.append(line[pos:m.end()])
+        stop = matches[k + 1].start() if k + 1 < len(matches) else len(line)
+        body = line[m.end():stop]
+        end = len(body)
+        for term in (b"{", b";"):
+            t = body.find(term)
+            if 0 <= t < end:
+                end = t
+        while end > 0 and body[end - 1:end].isspace():
+            end -= 1
+        items = _split_items(body[:end])
+        if items is None or any(not x.strip() for x in items):
+            return None
+        lists.append([x.strip() for x in items])
+        pos = m.end() + end
+    around.append(line[pos:])
+    return around, lists
+
+
+def _object_list(line: bytes) -> Parts | None:
+    """``… { a: 1, b }…``: the one brace pair on the line, its entries ``key: value`` (or a bare key)."""
+    start = line.find(b"{")
+    if start < 0 or line.find(b"{", start + 1) >= 0:
+        return None
+    end = line.find(b"}", start)
+    if end < 0 or line.find(b"}", end + 1) >= 0:
+        return None
+    inner = line[start + 1:end]
+    items = [] if not inner.strip() else _split_items(inner)
+    if items is None:
+        return None
+    if items and not items[-1].strip():
+        items.pop()                                   # a trailing comma
+    if any(not x.strip() or not _KEY.match(x) for x in items):
+        return None
+    pad = b" " if inner[:1] == b" " else b""
+    return [line[:start + 1] + pad, pad + line[end:]], [[x.strip() for x in items]]
+
+
+def _key(item: bytes) -> bytes:
+    m = _KEY.match(item)
+    return m.group(1) if m else item
+
+
+def _merge_set(base: list[bytes], left: list[bytes], right: list[bytes]) -> list[bytes] | None:
+    maps = [{_key(x): x for x in side} for side in (base, left, right)]
+    if any(len(m) != len(side) for m, side in zip(maps, (base, left, right))):
+        return None
+    bm, lm, rm = maps
+    out: list[bytes] = []
+    for k in list(lm) + [k for k in rm if k not in lm]:
+        b, l, r = bm.get(k), lm.get(k), rm.get(k)
+        if l == b:
+            v = r
+        elif r == b or l == r:
+            v = l
+        else:
+            return None
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def merge_line(base: bytes, left: bytes, right: bytes) -> bytes | None:
+    """The three versions of one line merged where they differ only in the items of such lists
+    (see the module docstring), or None."""
+    for parse in (_keyword_lists, _object_list):
+        parts = [parse(x) for x in (base, left, right)]
+        pb, pl, pr = parts
+        if pb is None or pl is None or pr is None:
+            continue
+        if not (pb[0] == pl[0] == pr[0]) and parse is _keyword_lists:
+            continue
+        if parse is _object_list and not (_bare(pb[0]) == _bare(pl[0]) == _bare(pr[0])):
+            continue
+        if not (len(pb[1]) == len(pl[1]) == len(pr[1])):
+            continue
+        lists = []
+        for b, l, r in zip(pb[1], pl[1], pr[1]):
+            merged = _merge_set(b, l, r)
+            if merged is None or not merged and parse is _keyword_lists:
+                return None
+            lists.append(merged)
+        around = pl[0] if parse is _keyword_lists else _padded(pb[0], pl, pr, lists[0])
+        out = [around[0]]
+        for k, items in enumerate(lists):
+            out.append(b", ".join(items))
+            out.append(around[k + 1])
+        return b"".join(out)
+    return None
+
+
+def _bare(around: list[bytes]) -> list[bytes]:
+    return [x.strip(b" ") for x in around]
+
+
+def _padded(base: list[bytes], left: Parts, right: Parts, items: list[bytes]) -> list[bytes]:
+    """The braces' surroundings, with the spaces inside them of a side that has items (none when
+    the literal ends up empty)."""
+    if not items:
+        return [left[0][0].rstrip(b" "), left[0][1].lstrip(b" ")]
+    for side in (left, right):
+        if side[1][0]:
+            return side[0]
+    return base
