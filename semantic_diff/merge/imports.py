@@ -56,6 +56,7 @@ class ImportInfo:
     source: bytes
     specs: tuple[Spec, ...]
     bracketed: bool
+    origin: bytes = b""          # where the names come from, for a statement not merged by names
 
 
 def _text(content: bytes, node: Node) -> bytes:
@@ -93,6 +94,9 @@ def import_info(language: str, node: Node, content: bytes, offset: int) -> Impor
                               for c in lst.named_children if c.type not in ("line_comment", "block_comment"))
                 return ImportInfo(b"use " + _text(content, path), specs, True)
         names = _rust_names(content, arg, b"")
+        path = arg.child_by_field_name("path") if arg.type == "scoped_identifier" else None
+        if path is not None and len(names) == 1:       # use a::b::C; — binds C from a::b, like a::b::{C}
+            return ImportInfo(b"", (Spec(names[0], names[0], 0, 0),), False, b"use " + _text(content, path))
         return ImportInfo(b"", tuple(Spec(n, b"", 0, 0) for n in names), False)
     if language == "java":
         if any(c.type == "asterisk" for c in node.children):
@@ -125,11 +129,11 @@ def _js(node: Node, content: bytes, offset: int) -> ImportInfo:
     named: list[Spec] = []
     for c in clause.named_children:
         if c.type == "identifier":
-            others.append(Spec(_text(content, c), b"", 0, 0))
+            others.append(Spec(_text(content, c), b"default", 0, 0))
         elif c.type == "namespace_import":
             ident = next((x for x in c.named_children if x.type == "identifier"), None)
             if ident is not None:
-                others.append(Spec(_text(content, ident), b"", 0, 0))
+                others.append(Spec(_text(content, ident), b"* as " + _text(content, ident), 0, 0))
         elif c.type == "named_imports":
             for s in c.named_children:
                 if s.type != "import_specifier":
@@ -140,7 +144,7 @@ def _js(node: Node, content: bytes, offset: int) -> ImportInfo:
                                       s.start_byte - offset, s.end_byte - offset))
     key = (b"import type " if typed else b"import ") + _text(content, source)
     if others or not named:
-        return ImportInfo(b"", tuple(others + named), False)
+        return ImportInfo(b"", tuple(others + named), False, key)
     return ImportInfo(key, tuple(named), True)
 
 
@@ -184,19 +188,24 @@ def _go_names(content: bytes, node: Node) -> list[bytes]:
     return [parts[-1]] if parts and parts[-1] else []
 
 
-def bound_names(language: str, tree: Tree, content: bytes, types: frozenset[str]) -> Counter[bytes]:
-    """How often each name is bound by the file's top-level import statements."""
-    out: Counter[bytes] = Counter()
+def bound_names(language: str, tree: Tree, content: bytes, types: frozenset[str]) -> Counter[tuple[bytes, bytes]]:
+    """How often each (name, where from) is bound by the file's top-level import statements; where
+    from is the source and the specifier, or the whole statement, whitespace collapsed."""
+    out: Counter[tuple[bytes, bytes]] = Counter()
     for node in tree.root_node.children:
         if node.type not in types:
             continue
         lists = [c for c in node.named_children if c.type == "import_spec_list"]
         nodes = [s for lst in lists for s in lst.named_children if s.type == "import_spec"] if lists else [node]
         for n in nodes:
-            for s in import_info(language, n, content, 0).specs:
+            info = import_info(language, n, content, 0)
+            whole = b" ".join(_text(content, n).split())
+            for s in info.specs:
+                source = info.source or info.origin
+                origin = source + b" " + s.text if source and s.text else whole
                 for name in s.name.split(b","):
                     if name:
-                        out[name] += 1
+                        out[(name, origin)] += 1
     return out
 
 

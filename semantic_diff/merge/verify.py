@@ -1,7 +1,9 @@
 """Checking a merged file before it is called clean.
 
-A merge is clean only if the merged file parses without errors, binds no name
-by its top-level imports more often than a version does, holds exactly
+A merge is clean only if the merged file parses without errors, binds each
+name by its top-level imports as often as the three-way rule says (so never
+twice where no version does, and not at the old place of an import one side
+moved into a function), holds exactly
 the entities the three-way rule expects (an entity is in the merge unless a
 side deleted it, with the name, kind and parent a side gave it — and no name
 defined more often than in any version: that is two sides giving one name to
@@ -57,7 +59,7 @@ def verify(path: str, content: bytes, versions: tuple[Version, ...], where: dict
     if parsed is None:
         return False
     records, tree = parsed
-    if _binds_twice(path, tree, content, versions):
+    if _imports_wrong(path, tree, content, versions):
         return False
     try:
         expected = _expected(versions, where)
@@ -91,23 +93,37 @@ def parse_records(path: str, content: bytes, near: Parsed, max_file_bytes: int) 
     return None if parsed is None else parsed[0]
 
 
-def _binds_twice(path: str, tree: Tree, content: bytes, versions: tuple[Version, ...]) -> bool:
-    """A name the merged file's top-level imports bind more often than any version's do (two
-    sides' versions of one import statement, both kept)."""
+def _imports_wrong(path: str, tree: Tree, content: bytes, versions: tuple[Version, ...]) -> bool:
+    """Whether the merged file's top-level imports are not what the three-way rule says: a binding
+    (a name, from where) that one side added, removed or moved into a function and the other did
+    not touch must be there as often as that side has it; and no name may be bound more often
+    than in any version (two sides' versions of one statement, both kept, bind a name twice)."""
     spec = spec_for(path)
     types = IMPORT_TYPES.get(spec.name) if spec is not None else None
     if spec is None or not types:
         return False
     got = bound_names(spec.name, tree, content, types)
-    if not got or max(got.values()) < 2:
-        return False
-    most: Counter[bytes] = Counter()
     parser = parser_for(spec)
+    counts: list[Counter[tuple[bytes, bytes]]] = []
     for ver in versions:
         vtree = tree_of(ver.parsed, parser)
-        if vtree is not None:
-            most |= bound_names(spec.name, vtree, ver.content, types)
-    return any(n > 1 and n > most[name] for name, n in got.items())
+        counts.append(bound_names(spec.name, vtree, ver.content, types) if vtree is not None else Counter())
+    cb, cl, cr = counts
+    for key in set(got) | set(cb) | set(cl) | set(cr):
+        b, l, r = cb[key], cl[key], cr[key]
+        want = r if l == b else l if (r == b or l == r) else None
+        if want is not None and got[key] != want:
+            return True
+    names: Counter[bytes] = Counter()
+    most: Counter[bytes] = Counter()
+    for (name, _), n in got.items():
+        names[name] += n
+    for c in counts:
+        per: Counter[bytes] = Counter()
+        for (name, _), n in c.items():
+            per[name] += n
+        most |= per
+    return any(n > 1 and n > most[name] for name, n in names.items())
 
 
 def parse_tree(path: str, content: bytes, near: Parsed, max_file_bytes: int) -> tuple[list[Rec], Tree] | None:

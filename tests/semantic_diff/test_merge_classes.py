@@ -193,3 +193,18 @@ def test_unordered_lists_on_one_line_merge_as_sets(path: str, base: str, old: st
 def test_lists_that_are_not_sets_or_clash_still_conflict(path: str, base: str, old: str, left: str, right: str) -> None:
     clean, text = _merge(path, base, base.replace(old, left), base.replace(old, right))
     assert not clean, text
+
+
+def test_an_import_one_side_moved_into_a_function_is_not_kept_at_the_top() -> None:
+    base = ("use std::collections::HashMap;\nuse std::fmt;\n\n"
+            "fn f() -> usize {\n    let m: HashMap<i32, i32> = HashMap::new();\n    m.len()\n}\n")
+    left = ("use std::fmt;\n\n"
+            "fn f() -> usize {\n    use std::collections::HashMap;\n    let m: HashMap<i32, i32> = HashMap::new();\n"
+            "    m.len()\n}\n")
+    right = base.replace("use std::collections::HashMap;", "use std::collections::{HashMap, HashSet};")
+    clean, text = _merge("a.rs", base, left, right)
+    assert not clean or text.count("HashMap;") + text.count("HashMap,") == 1, text
+    # the other side did not touch that import: the move is simply taken
+    right = base.replace("m.len()", "m.len() + 1")
+    clean, text = _merge("a.rs", base, left, right)
+    assert clean and text == left.replace("m.len()", "m.len() + 1")
