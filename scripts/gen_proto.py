@@ -20,7 +20,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import google.rpc.status_pb2
 from grpc_tools import protoc
 
 __all__ = ["PROTO_DIR", "PROTO_PACKAGE", "ROOT", "generate", "include_dirs", "proto_files"]
@@ -31,11 +30,9 @@ PROTO_PACKAGE = Path("trellis") / "v1"
 
 
 def include_dirs() -> list[Path]:
-    """Return the protoc include path: our sources, protobuf's, googleapis'."""
+    """Return the protoc include path: our sources (with the vendored ``google/rpc``), protobuf's."""
     grpc_tools_protos = Path(str(importlib.resources.files("grpc_tools") / "_proto"))
-    # google/rpc/status.proto ships next to its generated module.
-    googleapis_protos = Path(google.rpc.status_pb2.__file__).resolve().parent.parent.parent
-    return [PROTO_DIR, grpc_tools_protos, googleapis_protos]
+    return [PROTO_DIR, grpc_tools_protos]
 
 
 def proto_files() -> list[Path]:

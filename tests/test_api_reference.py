@@ -139,7 +139,8 @@ def collect_reasons() -> tuple[dict[str, Reason], list[str]]:
             entry.codes |= codes
             entry.metadata |= _metadata_keys(callee, node)
             entry.places.append(f"{where}:{node.lineno}")
-    problems += [f"{r}: not UPPER_SNAKE_CASE ({e.places[0]})" for r, e in reasons.items() if not REASON_SHAPE.fullmatch(r)]
+    problems += [f"{r}: not UPPER_SNAKE_CASE ({e.places[0]})"
+                 for r, e in reasons.items() if not REASON_SHAPE.fullmatch(r)]
     return reasons, problems
 
 

@@ -15,6 +15,7 @@ from typing import TypeAlias
 
 import pytest
 from google.protobuf import descriptor_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED_DIR = ROOT / "trellis" / "v1"
@@ -151,5 +152,33 @@ def test_api_follows_the_style_guide(proto_files: FileProtos) -> None:
                     if not {"page_size", "page_token"} <= request or "next_page_token" not in response:
                         problems.append(f"{s.name}.{r.name}: lacks page_size/page_token/next_page_token")
     duplicates = sorted({t for t in io_types if io_types.count(t) > 1})
+    for file in proto_files:  # every language can generate from proto/ as it is (tools/proto/check.sh tries)
+        want = {"go_package": "trellis.dev/go/trellis/v1;trellisv1", "java_package": "dev.trellis.v1",
+                "java_multiple_files": True, "csharp_namespace": "Trellis.V1", "objc_class_prefix": "TXX",
+                "php_namespace": "Trellis\\V1", "ruby_package": "Trellis::V1",
+                "java_outer_classname": Path(file.name).stem.capitalize() + "Proto"}
+        problems += [f"{file.name}: option {k} must be {v!r}" for k, v in want.items() if getattr(file.options, k) != v]
     problems += [f"{t}: used by more than one RPC" for t in duplicates]
     assert not problems, "\n".join(problems)
+
+
+def test_vendored_google_rpc_protos_describe_what_the_server_sends(tmp_path: Path) -> None:
+    """proto/google/rpc (vendored for clients) has every field of the messages the server packs."""
+    out = tmp_path / "rpc.pb"
+    rpc = gen_proto.PROTO_DIR / "google" / "rpc"
+    vendored = [p.relative_to(gen_proto.PROTO_DIR).as_posix() for p in sorted(rpc.glob("*.proto"))]
+    assert vendored == ["google/rpc/code.proto", "google/rpc/error_details.proto", "google/rpc/status.proto"]
+    assert "Apache License" in (rpc / "LICENSE").read_text()
+    include = [f"--proto_path={d}" for d in gen_proto.include_dirs()]
+    args = ["protoc", *include, f"--descriptor_set_out={out}", *vendored]
+    assert gen_proto.protoc.main(args) == 0
+    files = {f.name: f for f in descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file}
+    for module in (status_pb2, error_details_pb2, code_pb2):
+        runtime = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(runtime)
+        mine = files[runtime.name]
+        assert mine.package == runtime.package and mine.options.go_package == runtime.options.go_package
+        fields = {m.name: {(f.name, f.number, f.type) for f in m.field} for m in mine.message_type}
+        for message in runtime.message_type:
+            if message.name in ("Status", "ErrorInfo", "QuotaFailure", "RetryInfo"):
+                assert {(f.name, f.number, f.type) for f in message.field} == fields[message.name], message.name

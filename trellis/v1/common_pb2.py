@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17trellis/v1/common.proto\x12\ntrellis.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\'\n\x08Identity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"R\n\tSignature\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17trellis/v1/common.proto\x12\ntrellis.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\'\n\x08Identity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"R\n\tSignature\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampBr\n\x0e\x64\x65v.trellis.v1B\x0b\x43ommonProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trellis.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.trellis.v1B\013CommonProtoP\001Z#trellis.dev/go/trellis/v1;trellisv1\242\002\003TXX\252\002\nTrellis.V1\312\002\nTrellis\\V1\352\002\013Trellis::V1'
   _globals['_IDENTITY']._serialized_start=72
   _globals['_IDENTITY']._serialized_end=111
   _globals['_SIGNATURE']._serialized_start=113

@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18trellis/v1/queries.proto\x12\ntrellis.v1\"j\n\x0cQueryRequest\x12\x0b\n\x03sql\x18\x01 \x01(\t\x12\'\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x17.trellis.v1.QueryFormat\x12\x10\n\x08max_rows\x18\x03 \x01(\x03\x12\x12\n\ntimeout_ms\x18\x04 \x01(\x05\"[\n\rQueryResponse\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x11\n\tjson_rows\x18\x02 \x03(\t\x12\x11\n\trow_count\x18\x03 \x01(\x03\x12\x11\n\ttruncated\x18\x04 \x01(\x08\"4\n\rExportRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x0e\n\x06tables\x18\x02 \x03(\t\"2\n\x0e\x45xportResponse\x12\r\n\x05\x66iles\x18\x01 \x03(\t\x12\x11\n\trow_count\x18\x02 \x01(\x03*Z\n\x0bQueryFormat\x12\x1c\n\x18QUERY_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12QUERY_FORMAT_ARROW\x10\x01\x12\x15\n\x11QUERY_FORMAT_JSON\x10\x02\x32\x8f\x01\n\x0cQueryService\x12>\n\x05Query\x12\x18.trellis.v1.QueryRequest\x1a\x19.trellis.v1.QueryResponse0\x01\x12?\n\x06\x45xport\x12\x19.trellis.v1.ExportRequest\x1a\x1a.trellis.v1.ExportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18trellis/v1/queries.proto\x12\ntrellis.v1\"j\n\x0cQueryRequest\x12\x0b\n\x03sql\x18\x01 \x01(\t\x12\'\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x17.trellis.v1.QueryFormat\x12\x10\n\x08max_rows\x18\x03 \x01(\x03\x12\x12\n\ntimeout_ms\x18\x04 \x01(\x05\"[\n\rQueryResponse\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x11\n\tjson_rows\x18\x02 \x03(\t\x12\x11\n\trow_count\x18\x03 \x01(\x03\x12\x11\n\ttruncated\x18\x04 \x01(\x08\"4\n\rExportRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x0e\n\x06tables\x18\x02 \x03(\t\"2\n\x0e\x45xportResponse\x12\r\n\x05\x66iles\x18\x01 \x03(\t\x12\x11\n\trow_count\x18\x02 \x01(\x03*Z\n\x0bQueryFormat\x12\x1c\n\x18QUERY_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12QUERY_FORMAT_ARROW\x10\x01\x12\x15\n\x11QUERY_FORMAT_JSON\x10\x02\x32\x8f\x01\n\x0cQueryService\x12>\n\x05Query\x12\x18.trellis.v1.QueryRequest\x1a\x19.trellis.v1.QueryResponse0\x01\x12?\n\x06\x45xport\x12\x19.trellis.v1.ExportRequest\x1a\x1a.trellis.v1.ExportResponseBs\n\x0e\x64\x65v.trellis.v1B\x0cQueriesProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trellis.v1.queries_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.trellis.v1B\014QueriesProtoP\001Z#trellis.dev/go/trellis/v1;trellisv1\242\002\003TXX\252\002\nTrellis.V1\312\002\nTrellis\\V1\352\002\013Trellis::V1'
   _globals['_QUERYFORMAT']._serialized_start=347
   _globals['_QUERYFORMAT']._serialized_end=437
   _globals['_QUERYREQUEST']._serialized_start=40
