@@ -64,6 +64,22 @@ def _modules() -> Iterator[tuple[str, Path, ast.Module]]:
             yield ".".join(parts), path, ast.parse(path.read_text(), str(path))
 
 
+def _imported_in_functions(tree: ast.Module, module: Any) -> dict[str, Any]:
+    """Names bound by ``from X import Y`` inside functions (deferred imports), resolved."""
+    names: dict[str, Any] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.col_offset > 0:
+            try:
+                package = importlib.import_module(
+                    "." * node.level + (node.module or ""), module.__package__ if node.level else None)
+            except ImportError:  # an optional dependency (ray) that is not installed
+                continue
+            for alias in node.names:
+                if hasattr(package, alias.name):
+                    names[alias.asname or alias.name] = getattr(package, alias.name)
+    return names
+
+
 def _code_of_class(cls: type) -> str:
     if issubclass(cls, vcs.VcsError):
         return status_code(cls).name
@@ -106,6 +122,7 @@ def collect_reasons() -> tuple[dict[str, Reason], list[str]]:
     for name, path, tree in _modules():
         module = importlib.import_module(name)
         where = path.relative_to(ROOT).as_posix()
+        local_imports = _imported_in_functions(tree, module)
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 cls = getattr(module, node.name, None)
@@ -128,7 +145,7 @@ def collect_reasons() -> tuple[dict[str, Reason], list[str]]:
                 problems.append(f"{where}:{node.lineno}: reason={ast.unparse(reason)} is computed; write it literally")
                 continue
             try:
-                callee = eval(ast.unparse(node.func), vars(module))
+                callee = eval(ast.unparse(node.func), {**vars(module), **local_imports})
             except Exception:  # noqa: BLE001 - e.g. a method of `self`
                 callee = None
             codes = _codes_of_callee(callee, node) if callee is not None else set()

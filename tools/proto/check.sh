@@ -26,7 +26,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o Acquire::Retries=3 \
         "${missing[@]}" >/dev/null
 fi
-npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error
+npm ci --prefix "$tools" --ignore-scripts --no-audit --no-fund --loglevel=error
 buf="$tools/node_modules/.bin/buf"
 
 "$buf" lint
