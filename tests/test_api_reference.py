@@ -141,16 +141,16 @@ def collect_reasons() -> tuple[dict[str, Reason], list[str]]:
             reason = next((k.value for k in node.keywords if k.arg == "reason"), None)
             if reason is None or isinstance(reason, (ast.Name, ast.Attribute)):
                 continue  # no reason, or one passed on from a parameter (its literal is where it is passed)
-            if not (isinstance(reason, ast.Constant) and isinstance(reason.value, str)):
-                problems.append(f"{where}:{node.lineno}: reason={ast.unparse(reason)} is computed; write it literally")
-                continue
             try:
                 callee = eval(ast.unparse(node.func), {**vars(module), **local_imports})
             except Exception:  # noqa: BLE001 - e.g. a method of `self`
-                callee = None
-            codes = _codes_of_callee(callee, node) if callee is not None else set()
+                problems.append(f"{where}:{node.lineno}: cannot tell what {ast.unparse(node.func)} is")
+                continue
+            codes = _codes_of_callee(callee, node)
             if not codes:
-                problems.append(f"{where}:{node.lineno}: cannot tell which error {ast.unparse(node.func)} raises")
+                continue  # not an error: a value with a `reason` of its own (a job outcome, a selection)
+            if not (isinstance(reason, ast.Constant) and isinstance(reason.value, str)):
+                problems.append(f"{where}:{node.lineno}: reason={ast.unparse(reason)} is computed; write it literally")
                 continue
             entry = reasons.setdefault(reason.value, Reason())
             entry.codes |= codes
