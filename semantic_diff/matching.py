@@ -19,11 +19,13 @@
    differs; 0.6, or 0.5 with the same parameters, for a rename whose call sites
    were updated from the old name to the new), each is the other's strictly best
    candidate (a tie pairs nothing), and — for a rename — the entity has at least
-   ``MIN_RENAME_TOKENS`` tokens. Same-named functions whose bodies were replaced
+   ``MIN_RENAME_TOKENS`` tokens. Same-named functions whose bodies changed a lot
    are released first and stay apart only when both halves pair elsewhere: rename
-   chains (a→b, b→c) and swaps.
+   chains (a→b, b→c) and swaps. Then an unpaired class whose members moved
+   together to one unpaired class pairs with it (:meth:`_Matcher.consolidate`).
 5. **Classification.** A pair whose parent is not paired with the new parent
-   *moved*; one whose name differs was *renamed*; both: *moved_renamed*.
+   *moved*; one whose name differs was *renamed*; both: *moved_renamed*. A class
+   named like its file moves with the file.
    Otherwise it is *modified* when any detail differs, else unchanged and not
    reported. Unpaired old entities were *removed*, unpaired new ones *added*.
    Members whose qualified name changed only with a renamed or moved class
@@ -53,7 +55,8 @@ class MatchOptions:
     move_threshold: float = 0.6       # similarity needed when the name is the same (a pure move)
     evidence_threshold: float = 0.6   # ... for a rename whose call sites moved from the old name to the new
     signature_threshold: float = 0.5  # ... and whose parameters are the same
-    loose_threshold: float = 0.5      # a same-named function below this may be part of a chain or swap
+    loose_threshold: float = 0.8      # a same-named function below this may be part of a chain or swap
+    loose_margin: float = 0.1         # ... and is, when both halves pair elsewhere this much better
     max_comparisons: int = 4000       # similarity computations per diff; beyond, exact matches only
     max_tokens: int = 4000            # tokens compared per entity (longer ones are cut)
 
@@ -109,7 +112,7 @@ class _Matcher:
         self.pairs: list[tuple[Ref, Ref]] = []
         self.score: dict[Ref, float] = {}           # new ref -> similarity when paired by similarity
         self._tokens: dict[tuple[bool, Ref], list[bytes]] = {}
-        self._refs: list[Counter[bytes] | None] = [None, None]
+        self._switched: tuple[dict[bytes, dict[int, int]], dict[bytes, dict[int, int]]] | None = None
         self._seq: difflib.SequenceMatcher[bytes] = difflib.SequenceMatcher(None, [], [], autojunk=False)
         self.budget = options.max_comparisons
         # Renames on evidence beyond the body (updated call sites, same parameters) and the
@@ -255,6 +258,10 @@ class _Matcher:
                     floor = min(threshold, opts.evidence_threshold, opts.signature_threshold)
                 if phase == "containers":
                     score, size = self.container_score(o, n, floor)
+                    if score < threshold:
+                        # Member by member gives nothing for what one side added; the
+                        # whole token sequence does, for what resembles it.
+                        score = max(score, self.ratio(o, n, floor))
                 else:
                     score = self.ratio(o, n, floor)
                     size = min(len(self.tokens(False, o)), len(self.tokens(True, n)))
@@ -337,42 +344,87 @@ class _Matcher:
 
     # -- renames with edits: evidence beyond the body ---------------------------------
 
-    def references(self, new: bool) -> Counter[bytes]:
-        """How often each token occurs in every entity of one side (definitions' names excluded)."""
-        refs = self._refs[1 if new else 0]
-        if refs is None:
-            refs = Counter()
-            for side in (self.new if new else self.old):
-                for rec in side.records:
-                    if rec.core.tokens:
-                        refs.update(rec.core.tokens.split(b"\x00"))
-            self._refs[1 if new else 0] = refs
-        return refs
+    def switched(self) -> tuple[dict[bytes, dict[int, int]], dict[bytes, dict[int, int]]]:
+        """For every token, the paired entities (by index) whose own tokens lost it and those
+        that gained it, with how many: where references went from one name to another."""
+        if self._switched is None:
+            lost: dict[bytes, dict[int, int]] = {}
+            gained: dict[bytes, dict[int, int]] = {}
+            for i, (o, n) in enumerate(self.pairs):
+                ocore = self.old[o[0]].records[o[1]].core
+                ncore = self.new[n[0]].records[n[1]].core
+                if ocore is ncore or ocore.tokens == ncore.tokens:
+                    continue
+                before = Counter(ocore.tokens.split(b"\x00"))
+                after = Counter(ncore.tokens.split(b"\x00"))
+                for tok, k in (before - after).items():
+                    lost.setdefault(tok, {})[i] = k
+                for tok, k in (after - before).items():
+                    gained.setdefault(tok, {})[i] = k
+            self._switched = (lost, gained)
+        return self._switched
 
     def renamed_with_evidence(self, o: Ref, n: Ref, score: float) -> bool:
-        """Whether a rename below the plain threshold holds: the references to the old name
-        went down and those to the new name went up (call sites were updated), and the
-        similarity reaches the evidence threshold (lower when the parameters are the same)."""
+        """Whether a rename below the plain threshold holds: some entity that is the same on
+        both sides (a caller, an importing module) references the old name less and the new
+        name more — a call site was updated — and the similarity reaches the evidence
+        threshold (lower when the parameters are the same, receivers aside)."""
         opts = self.options
         if not self.evidence or score < min(opts.evidence_threshold, opts.signature_threshold):
             return False
         ocore = self.old[o[0]].records[o[1]].core
         ncore = self.new[n[0]].records[n[1]].core
-        a, b = ocore.name.encode(), ncore.name.encode()
-        before, after = self.references(False), self.references(True)
-        if not (before[a] > after[a] and after[b] > before[b]):
+        lost, gained = self.switched()
+        went = lost.get(ocore.name.encode(), {})
+        came = gained.get(ncore.name.encode(), {})
+        # as many references to the new name appeared in that entity as went to the old one
+        if not any(came.get(i) == k for i, k in went.items()):
             return False
         if score >= opts.evidence_threshold:
             return True
         oparams = [p[0] for p in ocore.params if p[0] not in _RECEIVERS]
         return bool(oparams) and oparams == [p[0] for p in ncore.params if p[0] not in _RECEIVERS]
 
+    def consolidate(self) -> bool:
+        """Pair an unpaired old container with an unpaired new one when its members moved
+        there: at least two, at least half of its members, and the new container's members
+        came from no other one more often. Its members then follow it instead of each
+        being a move of its own. Returns whether anything was paired."""
+        votes: dict[Ref, Counter[Ref]] = {}
+        back: dict[Ref, Counter[Ref]] = {}
+        for o, n in self.pairs:
+            if o[1] == 0 or n[1] == 0:
+                continue
+            op = (o[0], self.old[o[0]].records[o[1]].parent)
+            np_ = (n[0], self.new[n[0]].records[n[1]].parent)
+            if op[1] <= 0 or np_[1] <= 0 or op[1] in self.o2n[op[0]] or np_[1] in self.n2o[np_[0]]:
+                continue
+            if (self.old[op[0]].records[op[1]].core.kind not in CONTAINER_KINDS
+                    or _family(self.old[op[0]].records[op[1]].core.kind)
+                    != _family(self.new[np_[0]].records[np_[1]].core.kind)):
+                continue
+            votes.setdefault(op, Counter())[np_] += 1
+            back.setdefault(np_, Counter())[op] += 1
+        paired = False
+        for op, counter in sorted(votes.items()):
+            (np_, count), *rest = counter.most_common(2) + [(None, 0)]
+            if np_ is None or count < 2 or (rest and rest[0][1] == count):
+                continue
+            members = sum(len(v) for v in self.members(False, op).values())
+            top = back[np_].most_common(2)
+            if 2 * count < members or top[0][0] != op or (len(top) > 1 and top[1][1] == count):
+                continue
+            self.pair(op, np_)
+            self.score[np_] = round(self.container_score(op, np_, 0.0)[0], 4)
+            paired = True
+        return paired
+
     # -- chains and swaps ---------------------------------------------------------------
 
-    def release_replaced(self) -> list[tuple[Ref, Ref]]:
-        """Unpair same-named leaf functions whose bodies were replaced (similarity under
+    def release_replaced(self) -> list[tuple[Ref, Ref, float]]:
+        """Unpair same-named leaf functions whose bodies changed a lot (similarity under
         ``loose_threshold``) so that a chain (a→b, b→c) or a swap can pair them by body;
-        :meth:`settle` restores them unless both halves found another partner."""
+        :meth:`settle` restores them unless both halves paired elsewhere, clearly better."""
         fam = "function"
         modified: list[tuple[Ref, Ref]] = []
         for o, n in self.pairs:
@@ -393,26 +445,36 @@ class _Matcher:
             return []
         released = []
         for o, n in modified:
-            if self.ratio(o, n, self.options.loose_threshold) < self.options.loose_threshold:
+            score = self.ratio(o, n, 0.0)
+            if score < self.options.loose_threshold:
                 self.unpair(o, n)
-                released.append((o, n))
+                released.append((o, n, score))
         return released
 
-    def settle(self, released: list[tuple[Ref, Ref]]) -> None:
-        """Keep a released pair broken only when both its halves paired elsewhere."""
+    def settle(self, released: list[tuple[Ref, Ref, float]]) -> None:
+        """Keep a released pair broken only when both its halves paired elsewhere, each with
+        a similarity ``loose_margin`` above the pair's own."""
+        margin = self.options.loose_margin
         changed = True
         while changed:
             changed = False
-            for o, n in released:
+            for o, n, own in released:
                 no = self.o2n[o[0]].get(o[1])
                 on = self.n2o[n[0]].get(n[1])
-                if (no is None) != (on is None):
-                    if no is not None:
-                        self.unpair(o, no)
-                    if on is not None:
-                        self.unpair(on, n)
-                    changed = True
-        for o, n in released:
+                if no == n:             # paired again with each other: a pair by name after all
+                    self.score.pop(n, None)
+                    continue
+                if no is None and on is None:
+                    continue
+                if (no is not None and on is not None and self.score.get(no, 0.0) >= own + margin
+                        and self.score.get(n, 0.0) >= own + margin):
+                    continue
+                if no is not None:
+                    self.unpair(o, no)
+                if on is not None:
+                    self.unpair(on, n)
+                changed = True
+        for o, n, _ in released:
             if self.o2n[o[0]].get(o[1]) is None and self.n2o[n[0]].get(n[1]) is None:
                 self.pair(o, n)
 
@@ -536,6 +598,7 @@ def match_entities(old: list[FileSide], new: list[FileSide], file_pairs: list[tu
     if released:
         m.settle(released)
     if similar:
+        m.consolidate()   # a container whose members moved together moved itself
         m.by_name()
     return _classify(m)
 
@@ -561,6 +624,10 @@ def _classify(m: _Matcher) -> tuple[list[EntityChange], list[EntityChange]]:
                 oc is not nc and _container(oc) != _container(nc))
             # A constructor is named after its class: it follows the class's name.
             renamed = oc is not nc and oc.name != nc.name and not (oc.kind == nc.kind == "constructor")
+            if not moved and oside.path != nside.path and _eponymous(oside, ok) and _eponymous(nside, nk):
+                # The class a file is named after (Java's public class, ``UserService.ts``)
+                # moves with its file: another directory is another package.
+                moved = posixpath.dirname(oside.path) != posixpath.dirname(nside.path)
         status[(ni, nk)] = "moved_renamed" if moved and renamed else "moved" if moved else \
             "renamed" if renamed else ""
     for (oi, ok), (ni, nk) in pairs:
@@ -599,6 +666,13 @@ def _classify(m: _Matcher) -> tuple[list[EntityChange], list[EntityChange]]:
     changes.sort(key=_order)
     carried.sort(key=_order)
     return changes, carried
+
+
+def _eponymous(side: FileSide, k: int) -> bool:
+    """Whether record ``k`` is a top-level container named like its file."""
+    rec = side.records[k]
+    stem = posixpath.splitext(posixpath.basename(side.path))[0]
+    return rec.parent == 0 and rec.core.kind in CONTAINER_KINDS and rec.core.name == stem
 
 
 def _followed(m: _Matcher, ni: int, nk: int, status: dict[Ref, str]) -> str:

@@ -4,7 +4,7 @@ look-alikes that are not renames."""
 
 from __future__ import annotations
 
-from textwrap import dedent
+from textwrap import dedent, indent
 
 from semantic_diff import DiffResult, EntityChange, diff_files
 
@@ -334,3 +334,117 @@ def test_identical_helpers_renamed_in_two_files_pair_within_their_files() -> Non
     moves = _moves(diff_files(old, new))
     assert moves == {("renamed", "tests.test_a.even", "tests.test_a.is_even"),
                      ("renamed", "tests.test_b.even", "tests.test_b.is_even")}
+
+
+def test_java_class_moved_to_another_package_moves_with_its_file() -> None:
+    body = '''
+        package com.acme.PKG;
+
+        public class RateLimiter {
+            private final int permits;
+            private long windowStart;
+
+            public RateLimiter(int permits) {
+                this.permits = permits;
+            }
+
+            public boolean tryAcquire(long now, int used) {
+                if (now - windowStart > 1000) {
+                    windowStart = now;
+                    return true;
+                }
+                return used < permits;
+            }
+        }
+    '''
+    old = {"src/main/java/com/acme/http/RateLimiter.java": _src(body.replace("PKG", "http"))}
+    new = {"src/main/java/com/acme/limits/RateLimiter.java": _src(body.replace("PKG", "limits"))}
+    result = diff_files(old, new)
+    assert ("moved", "src.main.java.com.acme.http.RateLimiter.RateLimiter",
+            "src.main.java.com.acme.limits.RateLimiter.RateLimiter") in _moves(result)
+    assert not [c for c in result.changes if c.kind in ("method", "constructor")]
+
+
+def test_a_class_rewritten_while_moved_is_one_change_when_its_members_moved_with_it() -> None:
+    same = '''
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys_sorted(self):
+        return sorted(self._data, key=lambda k: (str(type(k)), k))
+
+    def __len__(self):
+        return len(self._data)
+'''
+    old = _src('''
+        def memory_store(limit):
+            class MemoryStore(dict):
+                def __init__(self):
+                    self._data = {}
+                    self.limit = limit
+
+                def __setitem__(self, key, value):
+                    while len(self._data) >= self.limit:
+                        self._data.pop(next(iter(self._data)))
+                    self._data[key] = value
+    ''') + indent(dedent(same), " " * 8).encode() + b"\n    return MemoryStore\n"
+    new = b"import operator\n\n\n" + _src('''
+        class _Backend(dict):
+            """Keeps what fits, evicting the oldest first."""
+
+            def __init__(self, limit, sizeof=len):
+                self._data = {}
+                self._sizes = {}
+                self.limit = limit
+                self.sizeof = sizeof
+
+            def __setitem__(self, key, value):
+                size = self.sizeof(value)
+                if size > self.limit:
+                    raise ValueError("value too large")
+                while self.used + size > self.limit:
+                    self.evict()
+                self._data[key] = value
+                self._sizes[key] = size
+
+            def evict(self):
+                key = next(iter(self._data))
+                del self._sizes[key]
+                return self._data.pop(key)
+
+            @property
+            def used(self):
+                return sum(self._sizes.values())
+    ''') + indent(dedent(same), " " * 4).encode()
+    result = diff_files({"cache/store.py": old, "cache/backends.py": b"import operator\n"},
+                        {"cache/store.py": b"", "cache/backends.py": new})
+    moves = _moves(result)
+    assert ("moved_renamed", "cache.store.memory_store.MemoryStore", "cache.backends._Backend") in moves
+    assert not [m for m in moves if m[1].count(".") > 3], moves   # no member moved on its own
+    # re-indented, so "modified" (formatting) rather than carried unchanged: following the class either way
+    follow = {c.qualname.rsplit(".", 1)[-1] for c in result.changes + result.carried
+              if c.follows == "cache.backends._Backend"}
+    assert follow >= {"get", "keys_sorted", "__len__"}
+
+
+def test_a_chain_of_test_renames_inside_one_class() -> None:
+    old = _src('''
+        class TestHash:
+            def test_no_hash(self):
+                """If `no_hash` is set, ignore that attribute."""
+                C = make_class("C", {"a": attr(no_hash=True), "b": attr()})
+                assert hash(C(1, 2)) == hash(C(2, 2))
+
+            def test_hash(self):
+                """__hash__ returns different hashes for different values."""
+                assert hash(C(1, 2)) != hash(C(1, 1))
+                assert hash(C(2, 2)) != hash(C(1, 2))
+    ''')
+    new = old.replace(b"test_hash(", b"test_hash_works(").replace(b"test_no_hash(", b"test_hash(") \
+        .replace(b"no_hash=True", b"hash=False").replace(b"If `no_hash` is set", b"If `hash` is False")
+    assert _moves(diff_files({"tests/test_h.py": old}, {"tests/test_h.py": new})) == {
+        ("renamed", "tests.test_h.TestHash.test_hash", "tests.test_h.TestHash.test_hash_works"),
+        ("renamed", "tests.test_h.TestHash.test_no_hash", "tests.test_h.TestHash.test_hash")}
