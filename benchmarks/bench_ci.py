@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from measure import pct  # noqa: E402
+from measure import cpu_model, pct  # noqa: E402
 
 from ci import sample_project  # noqa: E402
 from trellis.client import Client  # noqa: E402
@@ -83,7 +83,10 @@ def main() -> int:
     parser.add_argument("--tmpdir", default=None, help="where the data directory goes (default: the system's)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    add_full_suite_arguments(parser)
     args = parser.parse_args()
+    if args.full_suite:
+        return full_suite(args)
     commits = args.commits or (10 if args.quick else 30)
     baseline_runs = args.baseline_runs or (2 if args.quick else 3)
 
@@ -171,6 +174,128 @@ def main() -> int:
         for goal, ok in goals.items():
             print(f"- {goal}: {'PASS' if ok else 'FAIL'}")
     return 1 if args.check and not all(goals.values()) else 0
+
+
+
+# --- full-suite runs (issue 17): every test inside Trellis against pytest -n 2 in a warm checkout -------
+
+def add_full_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--full-suite", metavar="PATH", default="",
+                        help='time whole-suite runs: "sample" (the generated project) or a git checkout')
+    parser.add_argument("--pytest-args", default="", help="the project's own pytest arguments (full-suite mode)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment of the tests (full-suite mode; e.g. PYTHONPATH=src)")
+    parser.add_argument("--environment", default="",
+                        help="a TOML inline table for the stage's environment (full-suite mode)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each side (full-suite mode)")
+
+
+def _checkout_files(path: Path) -> dict[str, bytes]:
+    """The files git tracks in a checkout (regular files; symlinks and submodules left out)."""
+    listed = subprocess.run(["git", "-C", str(path), "ls-files", "-s", "-z"], check=True,
+                            capture_output=True).stdout.split(b"\0")
+    files: dict[str, bytes] = {}
+    for entry in listed:
+        if not entry:
+            continue
+        meta, name = entry.split(b"\t", 1)
+        if meta.split()[0] in (b"100644", b"100755"):
+            files[name.decode()] = (path / name.decode()).read_bytes()
+    return files
+
+
+def _warm_baseline(files: dict[str, bytes], workdir: Path, pytest_args: list[str], env: dict[str, str],
+                   runs: int) -> tuple[list[float], int]:
+    """``pytest -n 2`` in a checkout that already ran once (imports and bytecode warm)."""
+    target = workdir / "warm-checkout"
+    for name, content in files.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(content)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-n", "2", "-p", "no:cacheprovider",
+               *pytest_args]
+    full_env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **env}
+    subprocess.run(command, cwd=target, env=full_env, capture_output=True)  # warm-up
+    times: list[float] = []
+    status = 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        status = subprocess.run(command, cwd=target, env=full_env, capture_output=True).returncode
+        times.append(time.perf_counter() - t0)
+        print(f"  baseline pytest -n 2 (warm checkout): {times[-1]:.2f} s (exit {status})", file=sys.stderr)
+    return times, status
+
+
+def full_suite(args: argparse.Namespace) -> int:
+    """Whole-suite verdicts inside Trellis (sharded, warm workers) vs ``pytest -n 2`` in a warm checkout."""
+    pytest_args = args.pytest_args.split()
+    env = dict(item.split("=", 1) for item in args.env)
+    if args.full_suite == "sample":
+        files = sample_project.generate(modules=args.modules)
+        name = f"sample project ({args.modules} modules)"
+    else:
+        files = _checkout_files(Path(args.full_suite))
+        name = Path(args.full_suite).name
+    stage = ['[stages.tests]', 'kind = "pytest"', 'select = "all"', 'timeout = "10m"',
+             f"args = {json.dumps(pytest_args)}"]
+    if env:
+        stage.append("env = { " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items()) + " }")
+    if args.environment:
+        stage.append(f"environment = {args.environment}")
+    pipeline = "\n".join(stage) + "\n"
+    work = Path(tempfile.mkdtemp(prefix="bench-ci-full-", dir=args.tmpdir))
+    data_dir = work / "data"
+    data_dir.mkdir()
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    times: list[float] = []
+    summaries: list[str] = []
+    try:
+        with Client(running.address, agent="bench", timeout=1200) as client:
+            client.create_repository("project")
+            t0 = time.perf_counter()
+            reply = client.commit("project", "main", {**files, "trellis.toml": pipeline.encode()}, "seed",
+                                  wait_for_verdict=True)
+            first = time.perf_counter() - t0
+            assert reply.run is not None
+            job = next(j for j in reply.run.jobs if j.stage == "tests")
+            print(f"  first run (no recorded durations; environment built if declared): {first:.2f} s, "
+                  f"{reply.run.verdict.value}: {job.summary}", file=sys.stderr)
+            head = reply.commit.commit_id
+            for n in range(args.runs):
+                text = f"{pipeline}# run {n}\n".encode()  # a new tree: nothing answers from the cache
+                t0 = time.perf_counter()
+                reply = client.commit("project", "main", {"trellis.toml": text}, f"run {n}", expected_head=head,
+                                      wait_for_verdict=True)
+                times.append(time.perf_counter() - t0)
+                assert reply.run is not None
+                head = reply.commit.commit_id
+                job = next(j for j in reply.run.jobs if j.stage == "tests")
+                summaries.append(job.summary)
+                print(f"  trellis full run {n + 1}: {times[-1]:.2f} s, {reply.run.verdict.value}: {job.summary}",
+                      file=sys.stderr)
+        base_times, status = _warm_baseline(files, work, pytest_args, env, args.runs)
+    finally:
+        running.stop(grace=5)
+        shutil.rmtree(work, ignore_errors=True)
+    p50, base_p50 = statistics.median(times), statistics.median(base_times)
+    ratio = p50 / base_p50
+    results = {"project": name, "machine": f"{platform.machine()} {os.cpu_count()} CPU, {platform.python_version()}",
+               "cpu": cpu_model(), "trellis_full_p50_s": p50, "trellis_runs": times, "first_run_s": first,
+               "baseline_p50_s": base_p50, "baseline_runs": base_times, "ratio": ratio,
+               "summary": summaries[-1] if summaries else "", "goal <= 0.8x": ratio <= 0.8}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"### Full suite inside Trellis vs `pytest -n 2` in a warm checkout (issue 17): {name}\n")
+        print(f"`bench_ci.py --full-suite {args.full_suite}"
+              + (f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
+              + "".join(f" --env {e}" for e in args.env) + f"`; {results['machine']} ({results['cpu']}).\n")
+        print("| measure | value |\n|---|---|")
+        print(f"| tests | {results['summary']} |")
+        print(f"| first run (no recorded durations) | {first:.2f} s |")
+        print(f"| full run inside Trellis, commit to verdict (p50 of {len(times)}) | {p50:.2f} s |")
+        print(f"| `pytest -n 2` in a warm checkout (p50 of {len(base_times)}, exit {status}) | {base_p50:.2f} s |")
+        print(f"| Trellis / baseline | {ratio:.2f}x (goal <= 0.8x: {'PASS' if ratio <= 0.8 else 'FAIL'}) |")
+    return 1 if args.check and ratio > 0.8 else 0
 
 
 if __name__ == "__main__":
