@@ -30,6 +30,7 @@ from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
 from .builtin import syntax_check
 from .cache import ResultCache, cache_key
 from .config import parse_pipeline
+from .environments import EnvironmentSpec, environment_spec
 from .executors import Executor
 from .gating import check_gate_run, gate_started, refuse_direct_write
 from .history import TestTimes, test_timeouts
@@ -450,11 +451,12 @@ class Verifier:
         selected = total = 0
         selection = None
         plan: TestPlan | None = None
+        environment: EnvironmentSpec | None = None
         shards = 1
         try:
             if stage.kind == "pytest":
                 if stage.pytest.has_environment:
-                    raise NotImplementedError("stage environments are not built by this server yet")
+                    environment = self._environment(active, stage)
                 selection = self.tests.select(self.store.open(active.run.repository), active.tree_id,
                                               active.old_tree_id, active.diff, inert=stage.inert,
                                               always_full=stage.always_full)
@@ -484,6 +486,7 @@ class Verifier:
                 kind="pytest" if stage.kind == "pytest" else "command",
                 pytest_args=pytest_args,
                 tests=plan,
+                environment=environment,
             )
             if plan is not None:
                 future = submit_tests(self.executor, request, shards=shards,
@@ -497,6 +500,23 @@ class Verifier:
         with active.cond:
             active.futures[i] = future
         future.add_done_callback(lambda f: self._process_done(active, i, key, selection, selected, total, f))
+
+    def _environment(self, active: _Active, stage: Stage) -> EnvironmentSpec:
+        """The stage's declared test dependencies, read from the commit's tree."""
+        repo = self.store.open(active.run.repository)
+        tree = repo[active.tree_id]
+        assert isinstance(tree, pygit2.Tree)
+        options = stage.pytest
+        files: dict[str, bytes] = {}
+        for path in (*options.requirements, "pyproject.toml"):
+            try:
+                blob = repo[tree[path].id]
+            except KeyError:
+                continue
+            if isinstance(blob, pygit2.Blob):
+                files[path] = blob.data
+        return environment_spec(files, requirements=options.requirements, extras=options.extras,
+                                groups=options.groups, packages=options.packages)
 
     def _test_plan(self, repository: str, stage: Stage, tests: Sequence[str]) -> tuple[TestPlan, int]:
         """Timeouts and balance from the tests' recorded durations, and how many shards to run.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from .environments import EnvironmentSpec
 from .sandbox.model import JobLimits, SandboxResult, SandboxStatus
 
 __all__ = ["JobKind", "JobLimits", "JobOutcome", "JobRequest", "TestOutcome", "TestPlan", "TestResult", "summarize"]
@@ -44,7 +45,8 @@ class JobRequest:
     """One job: run ``command`` (kind "command", a shell line) or pytest with ``pytest_args``
     (kind "pytest": node ids or paths, then flags) in a workspace holding ``tree_id`` of the
     repository at ``repo_path``, under ``limits``, with ``env`` (pairs) as its environment.
-    ``tests``: the shard, timeouts and fail-fast of a pytest job (None: one shard, no timeouts)."""
+    ``tests``: the shard, timeouts and fail-fast of a pytest job (None: one shard, no timeouts).
+    ``environment``: the project's test dependencies (None: the server's own Python)."""
 
     job_id: str
     repo_path: str
@@ -56,6 +58,7 @@ class JobRequest:
     kind: JobKind = "command"
     pytest_args: tuple[str, ...] = ()
     tests: TestPlan | None = None
+    environment: EnvironmentSpec | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("command", "pytest"):

@@ -33,6 +33,7 @@ class LocalExecutor:
         self.warm = WarmPytestLauncher() if warm_pytest else None
         self._closed = threading.Event()
         self._stops: dict[str, threading.Event] = {}
+        self._warm_envs: dict[str, WarmPytestLauncher] = {}
         self._guard = threading.Lock()
 
     def submit(self, request: JobRequest) -> Future[JobOutcome]:
@@ -47,11 +48,20 @@ class LocalExecutor:
         try:
             if self._closed.is_set():
                 stop.set()
-            return run_job(request, self.pool, launcher=self.warm, executor=self.name, stop=stop)
+            return run_job(request, self.pool, launcher=self.warm, executor=self.name, stop=stop,
+                           launcher_for=self._launcher_for if self.warm is not None else None)
         finally:
             with self._guard:
                 if self._stops.get(request.job_id) is stop:
                     del self._stops[request.job_id]
+
+    def _launcher_for(self, python: str) -> WarmPytestLauncher:
+        """A warm runner per project environment's Python (started on first use)."""
+        with self._guard:
+            found = self._warm_envs.get(python)
+            if found is None:
+                found = self._warm_envs[python] = WarmPytestLauncher(python)
+            return found
 
     def cancel(self, job_id: str) -> None:
         """Kill the running job ``job_id`` (it ends "killed"); nothing if it is not running."""
@@ -69,6 +79,8 @@ class LocalExecutor:
         self._threads.shutdown(wait=True, cancel_futures=True)
         if self.warm is not None:
             self.warm.close()
+        for warm in self._warm_envs.values():
+            warm.close()
 
     def __enter__(self) -> LocalExecutor:
         return self

@@ -6,12 +6,15 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+from ..environments import ensure_environment, python_of
 from ..jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from ..sandbox import TMPDIR_NAME, Launcher, run_sandboxed
 from ..workspace import TreeSource, WorkspacePool
@@ -26,28 +29,37 @@ _OUTCOMES: frozenset[str] = frozenset({"passed", "failed", "error", "skipped"})
 
 def run_job(request: JobRequest, pool: WorkspacePool, *, source: TreeSource | None = None,
             launcher: Launcher | None = None, executor: str = "local",
-            stop: threading.Event | None = None) -> JobOutcome:
+            stop: threading.Event | None = None,
+            launcher_for: Callable[[str], Launcher | None] | None = None) -> JobOutcome:
     """Run ``request`` in a workspace of ``pool`` (its tree from ``source``, else from the repository).
 
     ``launcher`` starts pytest jobs (the warm runner); command jobs always use the plain one.
+    A pytest job with an ``environment`` runs that environment's Python (built once per digest
+    under ``<pool root>/environments``), started by ``launcher_for(python)`` when given.
     Raises :class:`ci.workspace.WorkspaceError` or :class:`ci.sandbox.SandboxError` when the
     job could not be run at all; anything the job itself does ends in the outcome.
     """
     start = time.monotonic()
+    python, readable = sys.executable, ()
+    if request.kind == "pytest" and request.environment is not None:
+        environment = ensure_environment(request.environment, pool.root / "environments")
+        python, readable = str(python_of(environment)), (str(environment),)
+        launcher = launcher_for(python) if launcher_for is not None else None
     lease = pool.lease(request.repo_path, request.tree_id) if source is None else \
         pool.lease_tree(source, request.tree_id)
     with lease as workspace:
         setup_s = time.monotonic() - start
         env = dict(request.env)
         if request.kind == "pytest":
-            return _run_pytest(request, workspace, env, launcher, executor, stop, setup_s)
+            return _run_pytest(request, workspace, env, launcher, executor, stop, setup_s, python, readable)
         result = run_sandboxed(request.command, workspace, env=env, limits=request.limits,
                                network=request.network, stop=stop)
         return JobOutcome.from_sandbox(request.job_id, result, setup_s=setup_s, executor=executor)
 
 
 def _run_pytest(request: JobRequest, workspace: Path, env: dict[str, str], launcher: Launcher | None,
-                executor: str, stop: threading.Event | None, setup_s: float) -> JobOutcome:
+                executor: str, stop: threading.Event | None, setup_s: float, python: str,
+                readable: tuple[str, ...]) -> JobOutcome:
     safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", request.job_id)
     tmpdir = workspace / TMPDIR_NAME
     _real_directory(tmpdir)
@@ -62,9 +74,11 @@ def _run_pytest(request: JobRequest, workspace: Path, env: dict[str, str], launc
         os.chmod(path, 0o644)
     path_entries = [p for p in (env.get("PYTHONPATH", ""), str(plugin_dir)) if p]
     env = {**PYTEST_ENV, **env, "PYTHONPATH": os.pathsep.join(path_entries), "TRELLIS_PYTEST_CONFIG": str(config)}
+    if python != sys.executable:  # the project's environment: its scripts first on PATH
+        env["PATH"] = os.pathsep.join([os.path.dirname(python), *os.defpath.split(os.pathsep)])
     args = ("-p", PLUGIN_MODULE, *request.pytest_args)
-    result = run_sandboxed(pytest_argv(args, report), workspace, env=env, limits=request.limits,
-                           network=request.network, launcher=launcher, stop=stop)
+    result = run_sandboxed(pytest_argv(args, report, python=python), workspace, env=env, limits=request.limits,
+                           network=request.network, launcher=launcher, stop=stop, readable=readable)
     collected, digest, tests = read_stream(read_report(stream) or b"")
     if collected < 0:  # the plugin never ran (pytest failed to start): what junit says, if anything
         data = read_report(report)
