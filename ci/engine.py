@@ -663,11 +663,17 @@ class Verifier:
             raise NotFound(f"run {run_id!r} not found in {repository!r}", reason="RUN_NOT_FOUND") from None
         return run_from_json(data["run.json"])
 
-    def list_runs(self, repository: str, commit_id: str = "") -> list[str]:
-        """Run ids of a repository, newest first (filtered by commit when given)."""
+    def list_runs(self, repository: str, commit_id: str = "", branch: str = "") -> list[str]:
+        """Run ids of a repository, newest first; only those of a commit (its id or a prefix) or branch if given."""
+        from vcs.revisions import full_commit_id
+
         ids = sorted(self.store.list_records(repository, RUNS), reverse=True)
         if commit_id:
-            ids = [i for i in ids if self.get(repository, i).commit_id == commit_id]
+            commit_id = full_commit_id(self.store.open(repository), commit_id, "commit_id")
+        if commit_id or branch:
+            runs = (self.get(repository, i) for i in ids)
+            ids = [r.run_id for r in runs
+                   if (not commit_id or r.commit_id == commit_id) and (not branch or r.branch == branch)]
         return ids
 
     def wait(self, repository: str, run_id: str, timeout: float | None = None) -> Run:

@@ -466,12 +466,16 @@ class Client:
         return convert.run_from_pb(self._call(self._pipelines.GetRun, pipelines_pb2.GetRunRequest(
             name=names.run_name(repository, run_id))).run)
 
-    def list_runs(self, repository: str, commit_id: str = "", *, page_size: int = 0) -> Iterator[ci.Run]:
-        """Runs of a repository, newest first (without their test cases; get_run has them)."""
+    def list_runs(self, repository: str, commit_id: str = "", *, branch: str = "",
+                  page_size: int = 0) -> Iterator[ci.Run]:
+        """Runs of a repository, newest first (without their test cases; get_run has them).
+
+        ``commit_id`` (a full id or a prefix of at least 4 hex digits) and ``branch`` filter them.
+        """
         token = ""
         while True:
             r = self._call(self._pipelines.ListRuns, pipelines_pb2.ListRunsRequest(
-                parent=names.repository_name(repository), commit_id=commit_id, page_size=page_size,
+                parent=names.repository_name(repository), commit_id=commit_id, branch=branch, page_size=page_size,
                 page_token=token))
             yield from (convert.run_from_pb(run) for run in r.runs)
             token = r.next_page_token

@@ -12,8 +12,8 @@ from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
 from .merging import FileMerger, merge_trees, write_tree
 from .model import Change, Identity, Limits, OnStale
 from .refs import RefLocks, git_name
+from .revisions import full_commit_id
 from .trees import apply_changes
-from .validation import check_commit_id
 
 __all__ = ["COMMITTER", "REQUEST_TRAILER", "compose_message", "land_commit", "signature"]
 
@@ -64,7 +64,7 @@ def land_commit(
     lands only if the merge is clean.
     """
     if expected_head is not None:
-        check_commit_id(expected_head, "expected_head")
+        expected_head = full_commit_id(repo, expected_head, "expected_head")
     refname = f"refs/heads/{branch}"
     with locks.hold(repository, refname):
         ref = repo.references.get(git_name(refname))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pygit2
 
 from .errors import InvalidArgument, NotFound
 from .refs import git_name
 from .validation import check_revision
 
-__all__ = ["default_branch", "resolve_commit"]
+__all__ = ["default_branch", "full_commit_id", "resolve_commit"]
+
+_COMMIT_ID = re.compile(r"[0-9a-f]{4,40}")
 
 
 def default_branch(repo: pygit2.Repository) -> str:
@@ -46,3 +50,31 @@ def resolve_commit(repo: pygit2.Repository, revision: str) -> pygit2.Commit:
         ) from None
     assert isinstance(commit, pygit2.Commit)
     return commit
+
+
+def full_commit_id(repo: pygit2.Repository, commit_id: str, what: str = "commit id") -> str:
+    """The full id of a commit given by its id or an unambiguous prefix of it (4 hex digits at least, as git).
+
+    For values that must name a commit, not a branch (``expected_head``). A
+    full id is returned as given, whether or not it exists: a compare-and-swap
+    on it then fails as stale.
+    """
+    if not _COMMIT_ID.fullmatch(commit_id):
+        raise InvalidArgument(
+            f"invalid {what} {commit_id!r}: expected a commit id, 40 lowercase hex digits or at least their first 4",
+            reason="INVALID_COMMIT_ID",
+        )
+    if len(commit_id) == 40:
+        return commit_id
+    try:
+        obj = repo.get(commit_id)
+    except (ValueError, pygit2.GitError):
+        raise InvalidArgument(f"{what} {commit_id!r} is ambiguous: give more of its hex digits",
+                              reason="INVALID_COMMIT_ID") from None
+    if obj is None:
+        raise NotFound(f"{what} {commit_id!r}: no commit of this repository starts with it",
+                       reason="REVISION_NOT_FOUND", revision=commit_id)
+    if not isinstance(obj, pygit2.Commit):
+        raise InvalidArgument(f"{what} {commit_id!r} names a {obj.type_str}, not a commit",
+                              reason="INVALID_COMMIT_ID")
+    return str(obj.id)

@@ -47,10 +47,9 @@ from .model import (
 from .paging import decode_token, encode_token, page_size
 from .merging import FileMerger
 from .refs import RefLocks, git_name
-from .revisions import default_branch, resolve_commit
+from .revisions import default_branch, full_commit_id, resolve_commit
 from .validation import (
     check_branch_name,
-    check_commit_id,
     check_repository_name,
     check_request_id,
     check_text,
@@ -294,9 +293,9 @@ class Store:
         """
         check_branch_name(target_branch)
         check_text(message, "message", self.limits.max_message_bytes, reason="MESSAGE_TOO_LARGE", allow_nul=False)
-        if expected_head is not None:
-            check_commit_id(expected_head, "expected_head")
         repo = self.open(repository)
+        if expected_head is not None:
+            expected_head = full_commit_id(repo, expected_head, "expected_head")
         source = resolve_commit(repo, source_revision)
         refname = f"refs/heads/{target_branch}"
         if repo.references.get(git_name(refname)) is None:
@@ -424,9 +423,9 @@ class Store:
 
     def delete_branch(self, repository: str, branch: str, *, expected_head: str | None = None) -> None:
         check_branch_name(branch)
-        if expected_head is not None:
-            check_commit_id(expected_head, "expected_head")
         repo = self.open(repository)
+        if expected_head is not None:
+            expected_head = full_commit_id(repo, expected_head, "expected_head")
         if branch == default_branch(repo):
             raise InvalidArgument(
                 f"branch {branch!r} is the repository's default branch and cannot be deleted",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pygit2
 import pytest
 
 import vcs
@@ -153,10 +154,42 @@ def test_matching_expected_head_lands(store: vcs.Store, alice: vcs.Identity, dem
 
 
 def test_malformed_expected_head_is_invalid(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
-    for bad in ["main", "abc", demo.head_commit_id.upper(), demo.head_commit_id[:39]]:
+    for bad in ["main", "abc", demo.head_commit_id.upper(), demo.head_commit_id + "0"]:
         with pytest.raises(vcs.InvalidArgument) as info:
             store.commit("demo", "main", [vcs.PutFile("a", b"1")], "m", alice, expected_head=bad)
         assert info.value.reason == "INVALID_COMMIT_ID"
+
+
+def test_expected_head_may_be_an_abbreviated_commit_id(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    first = store.commit("demo", "main", [vcs.PutFile("a", b"1")], "m", alice,
+                         expected_head=demo.head_commit_id[:7]).commit
+    assert first.parent_ids == (demo.head_commit_id,)
+    with pytest.raises(vcs.StaleHead) as stale:  # resolved to the full id, which is not the head
+        store.commit("demo", "main", [vcs.PutFile("a", b"2")], "m", alice, expected_head=demo.head_commit_id[:12])
+    assert stale.value.metadata["expected_head"] == demo.head_commit_id
+    store.create_branch("demo", "topic", first.commit_id)
+    store.delete_branch("demo", "topic", expected_head=first.commit_id[:8])
+    assert store.merge("demo", "main", demo.head_commit_id, alice, expected_head=first.commit_id[:5]).up_to_date
+    repo = pygit2.Repository(str(repo_path(data_dir, "demo")))
+    absent = next(p for p in ("0000", "ffff", "abcd") if repo.get(p) is None)
+    with pytest.raises(vcs.NotFound) as unknown:
+        store.commit("demo", "main", [vcs.PutFile("a", b"3")], "m", alice, expected_head=absent)
+    assert unknown.value.reason == "REVISION_NOT_FOUND"
+    seen: dict[str, str] = {}
+    n = 0
+    while True:  # two objects whose ids start alike: their common prefix is ambiguous
+        blob = str(repo.create_blob(b"%d" % n))
+        n += 1
+        if blob[:4] in seen:
+            break
+        seen[blob[:4]] = blob
+    tree = str(store.get_commit("demo", "main").tree_id)
+    for bad in (blob[:4], tree[:10]):
+        with pytest.raises(vcs.InvalidArgument) as refused:
+            store.commit("demo", "main", [vcs.PutFile("a", b"3")], "m", alice, expected_head=bad)
+        assert refused.value.reason == "INVALID_COMMIT_ID", refused.value.message
 
 
 def test_rebase_lands_a_clean_change_on_the_new_head(

@@ -39,14 +39,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     r = sub.add_parser("runs", parents=[common], help="list verification runs, newest first")
     r.add_argument("repository")
-    r.add_argument("--commit", default="", help="only runs of this commit id")
+    r.add_argument("--commit", default="", help="only runs of this commit (its id, or at least 4 of its first digits)")
+    r.add_argument("--branch", default="", help="only runs of this branch (its pushes, and gates of merges into it)")
     r.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
     r.set_defaults(run=runs)
 
     w = sub.add_parser("watch", parents=[common], help="follow a run's job events until it finishes",
-                       description="Stream a run's events. Exit status: 0 when the run passed, 1 when it did not.")
+                       description="Stream a run's events: the run named, or with --latest the newest one (of "
+                                   "--branch). Exit status: 0 when the run passed, 1 when it did not.")
     w.add_argument("repository")
-    w.add_argument("run_id")
+    w.add_argument("run_id", nargs="?", default="", help="the run (omit with --latest)")
+    w.add_argument("--latest", action="store_true", help="the newest run of the repository, or of --branch")
+    w.add_argument("--branch", default="", help="with --latest: the newest run of this branch (implies --latest)")
     w.set_defaults(run=watch)
 
     p = sub.add_parser("pipeline", parents=[common], help="show, set or check a pipeline")
@@ -105,6 +109,65 @@ def print_run(out: Output, run: ci.Run) -> None:
             out.print(f"{job.stage}: every test ran, because {job.fallback}", markup=False)
     for test in run.missed_tests:
         out.print(f"[bold red]selection miss:[/] {test} failed in the full run but was not selected")
+    print_failures(out, run)
+
+
+_BAD = frozenset({ci.Verdict.FAILED, ci.Verdict.ERROR, ci.Verdict.TIMED_OUT})
+MESSAGE_LINES = 8
+LOG_LINES = 15
+
+
+def print_failures(out: Output, run: ci.Run) -> None:
+    """Why jobs failed: each failing test with its assertion message and the end of its part of the log;
+    for a job without failing tests (a command, a collection error), the end of its output."""
+    for job in run.jobs:
+        if job.verdict not in _BAD:
+            continue
+        failing = [t for t in job.tests if t.verdict in _BAD]
+        log = job.output.decode("utf-8", "replace")
+        if not failing and not log.strip():
+            continue
+        out.print("")
+        out.print(f"{job.stage} {job.chunk or '(commit)'}: {job.verdict.value} ({job.summary})", markup=False)
+        shown_log = False
+        for test in failing:
+            out.print(f"  {test.verdict.value.upper()} {test.test_id}", markup=False)
+            for line in _last(test.message, MESSAGE_LINES, first=True):
+                out.print(f"      {line}", markup=False)
+            section = _test_section(log, test.test_id)
+            if section:
+                shown_log = True
+                out.print("    last lines of its log:", markup=False)
+                for line in _last(section, LOG_LINES):
+                    out.print(f"      {line}", markup=False)
+        if not shown_log and log.strip():
+            out.print("  last lines of the output:", markup=False)
+            for line in _last(log, LOG_LINES):
+                out.print(f"    {line}", markup=False)
+
+
+def _last(text: str, count: int, *, first: bool = False) -> list[str]:
+    lines = [line.rstrip() for line in text.strip("\n").splitlines()]
+    if len(lines) <= count:
+        return lines
+    return [*lines[:count], "…"] if first else ["…", *lines[-count:]]
+
+
+def _test_section(log: str, test_id: str) -> str:
+    """The part of pytest's report about ``test_id``: from its ``____ name ____`` header to the next header."""
+    name = test_id.split("::", 1)[-1].replace("::", ".")
+    lines = log.splitlines()
+    header = f" {name} "
+    for start, line in enumerate(lines):
+        if line.startswith("_") and line.endswith("_") and line.strip("_") == header:
+            end = next((k for k in range(start + 1, len(lines)) if _is_header(lines[k])), len(lines))
+            return "\n".join(lines[start + 1:end])
+    return ""
+
+
+def _is_header(line: str) -> bool:
+    framed = len(line) > 6 and line[:3] == line[-3:] and line[:3] in ("___", "===")
+    return framed or line.startswith("- generated xml file:")
 
 
 def _follow(out: Output, client: Client, repository: str, run_id: str) -> int:
@@ -141,15 +204,26 @@ def verify(args: argparse.Namespace) -> int:
 
 def watch(args: argparse.Namespace) -> int:
     out = Output(args)
+    latest = args.latest or bool(args.branch)
+    if latest == bool(args.run_id):
+        out.error("name a run, or give --latest (with --branch, the newest run of that branch)")
+        return 2
     with connect(args) as client:
-        return _follow(out, client, args.repository, args.run_id)
+        run_id = args.run_id
+        if latest:
+            newest = next(client.list_runs(args.repository, branch=args.branch, page_size=1), None)
+            if newest is None:
+                out.error(f"no run in {args.repository}" + (f" for branch {args.branch}" if args.branch else ""))
+                return 1
+            run_id = newest.run_id
+        return _follow(out, client, args.repository, run_id)
 
 
 def runs(args: argparse.Namespace) -> int:
     out = Output(args)
     found: list[ci.Run] = []
     with connect(args) as client:
-        for run in client.list_runs(args.repository, args.commit):
+        for run in client.list_runs(args.repository, args.commit, branch=args.branch):
             found.append(run)
             if len(found) >= args.limit:
                 break

@@ -66,7 +66,7 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
         after = request.page_token
         if after and not (len(after) == 20 and all(c in "0123456789abcdef" for c in after)):
             raise InvalidArgument("page_token is not a token this server issued", reason="INVALID_PAGE_TOKEN")
-        ids = self.verifier.list_runs(repository, request.commit_id)
+        ids = self.verifier.list_runs(repository, request.commit_id, request.branch)
         if after:
             ids = [i for i in ids if i < after]
         page = ids[:size]

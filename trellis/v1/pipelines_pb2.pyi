@@ -593,14 +593,21 @@ class ListRunsRequest(_message.Message):
     COMMIT_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    BRANCH_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     commit_id: _builtins.str
-    """When set, only runs of this commit are listed."""
+    """When set, only runs of this commit are listed: its full id or an
+    unambiguous prefix of at least 4 hex digits.
+    """
     page_size: _builtins.int
     """The maximum number of runs to return; 0 means the server default."""
     page_token: _builtins.str
     """The `next_page_token` of a previous response, or empty for the first page."""
+    branch: _builtins.str
+    """When set, only runs of this branch are listed (the run's `branch`):
+    those its pushes started and the gate runs of merges into it.
+    """
     def __init__(
         self,
         *,
@@ -608,10 +615,11 @@ class ListRunsRequest(_message.Message):
         commit_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        branch: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit_id", b"commit_id", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "commit_id", b"commit_id", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
