@@ -12,6 +12,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, sy
 from google.protobuf.message import Message
 from grpc_tools import protoc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 import vcs
@@ -228,6 +229,27 @@ def test_reflection_v1alpha_describes_the_v1_service_too(channel: grpc.Channel) 
         database.get_services())
     file = database.FindFileContainingSymbol("grpc.reflection.v1.ServerReflection")
     assert file.name == "grpc/reflection/v1/reflection.proto"
+
+
+# -- message size (docs/api.md, "Size limits") -------------------------------------------
+
+
+def test_a_file_over_4_mib_needs_a_client_with_a_larger_receive_limit(server: RunningServer, client: Client) -> None:
+    big = os.urandom(5 * 1024 * 1024)  # under the 16 MiB file limit, over gRPC's default 4 MiB
+    client.create_repository("big")
+    client.commit("big", "main", {"blob.bin": big}, "a 5 MiB file")
+    assert client.read_file("big", "blob.bin", "main").content == big  # the SDK raises its limit itself
+    request = changes_pb2.GetFileRequest(parent="repositories/big", revision="main", path="blob.bin")
+    metadata = ((LOCAL_AGENT_HEADER, "alice"),)
+    with grpc.insecure_channel(server.address) as plain:  # gRPC's defaults
+        with pytest.raises(grpc.RpcError) as refused:
+            changes_pb2_grpc.ChangeServiceStub(plain).GetFile(request, metadata=metadata, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # from gRPC itself, no ErrorInfo
+    assert rpc_status.from_call(refused.value) is None
+    raised = [("grpc.max_receive_message_length", 256 << 20)]
+    with grpc.insecure_channel(server.address, options=raised) as channel:
+        reply = changes_pb2_grpc.ChangeServiceStub(channel).GetFile(request, metadata=metadata, timeout=30)
+    assert reply.content == big
 
 
 # -- not yet implemented ----------------------------------------------------------------
