@@ -12,6 +12,7 @@ import pytest
 import ci
 import vcs
 from tests.conftest import git, raw_unary, repo_path, snapshot
+from tests.e2e.test_durability import server_process
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import RunningServer, build_server
@@ -420,16 +421,26 @@ needs = ["review"]
 """
 
 
-def test_a_run_waiting_for_a_review_survives_a_restart_with_its_review_request(data_dir: Path) -> None:
-    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
-    try:
-        with Client(running.address, agent="alice") as c:
+@pytest.mark.parametrize("stop", ["stopped", "killed"])
+def test_a_run_waiting_for_a_review_survives_a_restart_with_its_review_request(
+    data_dir: Path, tmp_path: Path, stop: str
+) -> None:
+    def wait_for_review(address: str) -> tuple[pipelines_pb2.WatchReviewsResponse, str]:
+        with Client(address, agent="alice") as c:
             c.create_repository("demo")
             c.commit("demo", "main", {"trellis.toml": REVIEWED, "pay.py": "def charge():\n    return 1\n"}, "pay")
-            before = next(iter(c.watch_reviews("demo", timeout=30)))
-            run_id = before.run.rsplit("/", 1)[-1]
-    finally:
-        running.stop(grace=1)
+            review = next(iter(c.watch_reviews("demo", timeout=30)))
+            return review, review.run.rsplit("/", 1)[-1]
+
+    if stop == "stopped":
+        running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+        try:
+            before, run_id = wait_for_review(running.address)
+        finally:
+            running.stop(grace=1)
+    else:  # SIGKILL: nothing is recorded at the end, the run is as its last write left it
+        with server_process(data_dir, tmp_path / "server.log") as process:
+            before, run_id = wait_for_review(process.address)
     running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
     try:
         with Client(running.address, agent="alice") as c:
