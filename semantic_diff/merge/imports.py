@@ -251,8 +251,8 @@ def merge_statements(base: tuple[bytes, ImportInfo] | None, left: tuple[bytes, I
                      right: tuple[bytes, ImportInfo]) -> bytes | None:
     """One source's statement merged from both sides' (``(text, info)``; the base may lack it): the
     specifiers three-way as a set by bound name, an added one after the one it follows on its
-    side, in the layout of the side that changed the layout (else CURRENT's). None when it cannot
-    be said (a name whose specifier both sides changed differently, or nothing would be left)."""
+    side, in the layout of the side that changed the layout (else CURRENT's); b"" when no name is
+    left. None when it cannot be said (a name whose specifier both sides changed differently)."""
     bmap = {x.name: x.text for x in base[1].specs} if base is not None else {}
     maps = []
     for _, info in (left, right):
@@ -273,16 +273,18 @@ def merge_statements(base: tuple[bytes, ImportInfo] | None, left: tuple[bytes, I
         if v is not None:
             merged[n] = v
     if not merged:
-        return None
+        return b""                                  # every name removed on one side or the other
     template, other = left, right
     if base is not None and _skeleton(*left) == _skeleton(*base) and _skeleton(*right) != _skeleton(*base):
         template, other = right, left
+    kept = [x for x in template[1].specs if merged.get(x.name) == x.text]
+    if not kept:                               # nothing of that side's is left: the other's layout
+        template, other = other, template
+        kept = [x for x in template[1].specs if merged.get(x.name) == x.text]
     text, info = template
     omap = {x.name for x in other[1].specs}
     specs = sorted(info.specs, key=lambda x: x.start)
-    kept = [x for x in specs if merged.get(x.name) == x.text]
-    if not kept:
-        return None
+    kept.sort(key=lambda x: x.start)
     cuts = _cut_spans([(x.start, x.end) for x in specs if x not in kept], specs)
     text = _remove(text, cuts)
     current = [_shifted(x, cuts) for x in kept]

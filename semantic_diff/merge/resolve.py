@@ -214,15 +214,16 @@ def _groups(keys: list[bytes], common: set[bytes]) -> dict[bytes, list[bytes]]:
 
 def _two_groups(gl: list[bytes], gr: list[bytes]) -> list[bytes]:
     """Two groups added at the same place: as ``git merge-file`` and syntax-aware merge tools
-    order them, CURRENT's (left) first, then OTHER's — except the imports they open with, which
-    stay sorted when both groups are."""
+    order them, CURRENT's (left) first, then OTHER's — after the imports they open with (kept
+    sorted when both groups' are), so that no import lands below a definition."""
     if not gl or not gr:
         return gl or gr
     il = next((k for k, key in enumerate(gl) if not key.startswith(b"I")), len(gl))
     ir = next((k for k, key in enumerate(gr) if not key.startswith(b"I")), len(gr))
-    if il and ir and _sorted(gl[:il]) and _sorted(gr[:ir]):
-        return sorted(gl[:il] + gr[:ir]) + gl[il:] + gr[ir:]
-    return gl + gr
+    head = gl[:il] + gr[:ir]
+    if _sorted(gl[:il]) and _sorted(gr[:ir]):
+        head = sorted(head)
+    return head + gl[il:] + gr[ir:]
 
 
 Edit = tuple[int, int, Sequence[bytes]]       # base units [i, j) replaced by these
@@ -233,27 +234,33 @@ def _edits(base: Sequence[bytes], side: Sequence[bytes]) -> list[Edit]:
     return [(i1, i2, side[j1:j2]) for op, i1, i2, j1, j2 in m.get_opcodes() if op != "equal"]
 
 
-def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes]) -> list[bytes] | None:
+def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes],
+                     before: Sequence[bytes] = ()) -> list[bytes] | None:
     """A conflicting region where the two sides changed *different* units of the base, next to
     each other (one edits a statement, the other the next one): both edits. ``merge3``, like
     diff3, calls edits that touch a conflict; a syntax-aware merge sees two statements. Still a
-    conflict (None) when the edits overlap, when both insert at one place, or when one inserts
-    right at the edge of what the other replaced (which comes first is a guess)."""
+    conflict (None) when the edits overlap, when both insert at one place (but elements of one
+    list, CURRENT's first), or when one inserts right at the edge of what the other replaced
+    (which comes first is a guess). ``before`` are the units before the region."""
     if not base:
+        if _elements(before, left) and _elements(before, right):
+            return [*left, *right]
         return None
     el, er = _edits(base, left), _edits(base, right)
     if not el or not er:
         return None
     el, er = _one_line_lists(base, el, er)
-    for a1, a2, _ in el:
-        for b1, b2, _ in er:
+    for a1, a2, na in el:
+        for b1, b2, nb in er:
             if a1 < b2 and b1 < a2:
                 return None                      # both changed the same units
+            if a1 == a2 == b1 == b2 and _elements([*before, *base[:a1]], na) and _elements([*before, *base[:a1]], nb):
+                continue                         # both added elements to one list: CURRENT's first
             if a1 == b1 or (a1 == a2 and a1 in (b1, b2)) or (b1 == b2 and b1 in (a1, a2)):
                 return None                      # an insertion where the other edits: order unknown
     out: list[bytes] = []
     pos = 0
-    for i, j, new in sorted(el + er, key=lambda e: (e[0], e[1])):
+    for i, j, new in sorted(el + er, key=lambda e: (e[0], e[1])):     # stable: left's first
         out.extend(base[pos:i])
         out.extend(new)
         pos = j
@@ -279,3 +286,18 @@ def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit]) -> tu
                     continue
         out_l.append((i, j, new))
     return out_l, [e for e in er if (e[0], e[1]) not in done]
+
+
+def _elements(before: Sequence[bytes], new: Sequence[bytes]) -> bool:
+    """Whether ``new``, inserted after the units ``before``, are elements of a multi-line list or
+    object literal: each line ends with a comma, and so do the lines above up to one that opens
+    the literal with ``{`` or ``[`` (not ``(``: arguments and parameters are ordered)."""
+    if not new or any(u[:1] != b"T" or not u.rstrip().endswith(b",") for u in new):
+        return False
+    for u in reversed(before):
+        if u[:1] != b"T":
+            return False
+        last = u.rstrip()[-1:]
+        if last != b",":
+            return last in (b"{", b"[")
+    return False

@@ -225,7 +225,10 @@ class StructuredMerge:
                     moved = _slide_up(pieces, gb, gl, gr)
                     resolved = resolve(gb, gl, gr)
                     if resolved is None:
-                        resolved = resolve_adjacent(gb, gl, gr)
+                        k = len(pieces)
+                        while k and isinstance(pieces[k - 1], bytes):
+                            k -= 1
+                        resolved = resolve_adjacent(gb, gl, gr, pieces[k:])  # type: ignore[arg-type]
                     if resolved is None:
                         pieces.append(Region(tuple(gb), tuple(gl), tuple(gr)))
                     else:
@@ -289,11 +292,11 @@ class StructuredMerge:
             merged = merge_statements((bu[1:], bs[0][1]) if bu is not None else None, (lu[1:], li), (ru[1:], ri))
             if merged is None:
                 continue
-            unit = b"I" + merged
-            swap[lu] = swap[ru] = unit
+            swap[lu] = swap[ru] = b"I" + merged if merged else b""
         if not swap:
             return left, right
-        return [swap.get(u, u) for u in left], [swap.get(u, u) for u in right]
+        return ([x for x in (swap.get(u, u) for u in left) if x],
+                [x for x in (swap.get(u, u) for u in right) if x])
 
     def _dedupe_imports(self, pieces: list[Piece]) -> list[Piece]:
         """An import both sides added, at different places, once (unless a version has it twice)."""

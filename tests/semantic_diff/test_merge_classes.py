@@ -208,3 +208,21 @@ def test_an_import_one_side_moved_into_a_function_is_not_kept_at_the_top() -> No
     right = base.replace("m.len()", "m.len() + 1")
     clean, text = _merge("a.rs", base, left, right)
     assert clean and text == left.replace("m.len()", "m.len() + 1")
+
+
+@pytest.mark.parametrize(("path", "base", "anchor", "left", "right"), [
+    ("a.go", "package a\n\nvar x = []int{\n\t1,\n}\n", "\t1,\n", "\t2,\n", "\t3,\n"),
+    ("a.go", "package a\n\nfunc f() T {\n\treturn T{\n\t\tA: 1,\n\t}\n}\n", "\t\tA: 1,\n", "\t\tB: 2,\n", "\t\tC: 3,\n"),
+    ("a.ts", "export const xs = [\n  'a',\n];\n", "  'a',\n", "  'b',\n", "  'c',\n"),
+    ("a.js", "module.exports = {\n  a: 1,\n};\n", "  a: 1,\n", "  b: 2,\n", "  c: 3,\n"),
+])
+def test_elements_added_to_one_multi_line_literal_on_both_sides_merge(path: str, base: str, anchor: str, left: str,
+                                                                      right: str) -> None:
+    clean, text = _merge(path, base, base.replace(anchor, anchor + left), base.replace(anchor, anchor + right))
+    assert (clean, text) == (True, base.replace(anchor, anchor + left + right))
+
+
+def test_arguments_added_at_one_place_on_both_sides_still_conflict() -> None:
+    base = "x = f(\n    a,\n)\n"
+    clean, _ = _merge("a.py", base, base.replace("a,\n", "a,\n    b,\n"), base.replace("a,\n", "a,\n    c,\n"))
+    assert not clean
