@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 server.stop()
     by = {r["strategy"]: r for r in results}
-    ratio = by["rebase"]["commits_per_s"] / by["retry"]["commits_per_s"] if by["retry"]["commits_per_s"] else float("inf")
+    retry_rate = by["retry"]["commits_per_s"]
+    ratio = by["rebase"]["commits_per_s"] / retry_rate if retry_rate else float("inf")
     if args.json:
         print(json.dumps({"results": results, "rebase_over_retry": ratio, "cpu": cpu_model(),
                           "cores": os.cpu_count(), "loadavg": os.getloadavg()}, indent=2))

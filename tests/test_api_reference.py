@@ -54,12 +54,12 @@ class Reason:
     places: list[str] = field(default_factory=list)
 
 
-def _modules() -> Iterator[tuple[str, Path, ast.Module]]:
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
+def _modules(root: Path, packages: tuple[str, ...]) -> Iterator[tuple[str, Path, ast.Module]]:
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
             if GENERATED in path.parents or path.name == "__main__.py":  # importing it would run it
                 continue
-            relative = path.relative_to(ROOT).with_suffix("")
+            relative = path.relative_to(root).with_suffix("")
             parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
             yield ".".join(parts), path, ast.parse(path.read_text(), str(path))
 
@@ -115,13 +115,13 @@ def _metadata_keys(callee: Any, call: ast.Call) -> set[str]:
     return {k.arg for k in call.keywords if k.arg is not None and k.arg not in named}
 
 
-def collect_reasons() -> tuple[dict[str, Reason], list[str]]:
+def collect_reasons(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> tuple[dict[str, Reason], list[str]]:
     """Every reason in the source with its codes and metadata keys, and the problems found on the way."""
     reasons: dict[str, Reason] = {}
     problems: list[str] = []
-    for name, path, tree in _modules():
+    for name, path, tree in _modules(root, packages):
         module = importlib.import_module(name)
-        where = path.relative_to(ROOT).as_posix()
+        where = path.relative_to(root).as_posix()
         local_imports = _imported_in_functions(tree, module)
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
@@ -139,8 +139,14 @@ def collect_reasons() -> tuple[dict[str, Reason], list[str]]:
             if not isinstance(node, ast.Call):
                 continue
             reason = next((k.value for k in node.keywords if k.arg == "reason"), None)
-            if reason is None or isinstance(reason, (ast.Name, ast.Attribute)):
-                continue  # no reason, or one passed on from a parameter (its literal is where it is passed)
+            if isinstance(reason, (ast.Name, ast.Attribute)):
+                try:  # a constant (REASON = "...") counts as written literally
+                    constant = eval(ast.unparse(reason), {**vars(module), **local_imports})
+                except Exception:  # noqa: BLE001 - a parameter passed on (its literal is where it is passed)
+                    constant = None
+                reason = ast.Constant(constant) if isinstance(constant, str) else None
+            if reason is None:
+                continue
             try:
                 callee = eval(ast.unparse(node.func), {**vars(module), **local_imports})
             except Exception:  # noqa: BLE001 - e.g. a method of `self`
@@ -216,6 +222,55 @@ def test_the_collector_finds_reasons_in_every_form(collected: dict[str, Reason])
     assert collected["INTERNAL"].codes == {"INTERNAL"}  # rich_status(grpc.StatusCode.INTERNAL, reason=)
     assert "field" in collected["MISSING_FIELD"].metadata
     assert collected["INVALID_PIPELINE"].codes >= {"INVALID_ARGUMENT", "FAILED_PRECONDITION"}
+
+
+_SAMPLE = """
+import vcs
+from vcs import errors
+
+REASON = "FROM_A_CONSTANT"
+
+
+class Refused(vcs.PermissionDenied):
+    reason = "FROM_A_CLASS"
+
+
+class Outcome:  # not an error: its reason is not an error reason
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def fail(what: str, reason: str) -> None:
+    raise vcs.LimitExceeded(what, reason=reason)
+
+
+def calls(name: str, reason: str) -> None:
+    Outcome(reason="NOT_AN_ERROR")
+    fail("x", reason="THROUGH_A_HELPER")
+    raise errors.NotFound("gone", reason=REASON, path=name)
+
+
+def forwards(reason: str) -> None:
+    raise vcs.InvalidArgument("bad", reason=reason)
+
+
+def computes(name: str) -> None:
+    raise vcs.InvalidArgument("bad", reason=f"{name.upper()}_BAD")
+"""
+
+
+def test_the_collector_tests_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "reasons_sample").mkdir()
+    (tmp_path / "reasons_sample" / "__init__.py").write_text(_SAMPLE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reasons, problems = collect_reasons(tmp_path, ("reasons_sample",))
+    found = {name: (r.codes, r.metadata) for name, r in reasons.items()}
+    assert found == {
+        "FROM_A_CLASS": ({"PERMISSION_DENIED"}, set()),
+        "THROUGH_A_HELPER": ({"RESOURCE_EXHAUSTED"}, set()),
+        "FROM_A_CONSTANT": ({"NOT_FOUND"}, {"path"}),
+    }
+    assert len(problems) == 1 and "is computed; write it literally" in problems[0], problems
 
 
 def test_every_error_reason_is_documented_with_its_codes_and_metadata(collected: dict[str, Reason]) -> None:
