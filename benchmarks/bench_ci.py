@@ -84,9 +84,16 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     add_full_suite_arguments(parser)
+    parser.add_argument("--repo", default=None, help="replay this git repository's (or bundle's) last --commits "
+                        "first-parent commits instead of the sample project (see benchmarks/replay.py)")
+    parser.add_argument("--mutants", type=int, default=0, help="with --repo: faults to inject after the replay")
+    parser.add_argument("--fresh-every", type=int, default=5, help="with --repo: time a fresh clone every N commits")
+    parser.add_argument("--seed", type=int, default=0, help="with --repo: which functions get faults")
     args = parser.parse_args()
     if args.full_suite:
         return full_suite(args)
+    if args.repo:
+        return _replay(args)
     commits = args.commits or (10 if args.quick else 30)
     baseline_runs = args.baseline_runs or (2 if args.quick else 3)
 
@@ -296,6 +303,22 @@ def full_suite(args: argparse.Namespace) -> int:
         print(f"| `pytest -n 2` in a warm checkout (p50 of {len(base_times)}, exit {status}) | {base_p50:.2f} s |")
         print(f"| Trellis / baseline | {ratio:.2f}x (goal <= 0.8x: {'PASS' if ratio <= 0.8 else 'FAIL'}) |")
     return 1 if args.check and ratio > 0.8 else 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import replay
+
+    args.commits = args.commits or 20
+    result = replay.replay(args)
+    machine = f"{platform.machine()} {os.cpu_count()} CPU, {platform.python_version()}"
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        command = f"bench_ci.py --repo {Path(args.repo).name} --commits {args.commits}" + (
+            f" --mutants {args.mutants}" if args.mutants else "")
+        print(replay.markdown(result, machine, command))
+    ok = not result["disagreements"] and not result["mutants_missed"]
+    return 1 if args.check and not ok else 0
 
 
 if __name__ == "__main__":

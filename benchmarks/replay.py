@@ -1,0 +1,430 @@
+"""``bench_ci.py --repo PATH``: replay a real repository's history through Trellis, and inject faults.
+
+The last ``--commits N`` first-parent commits of the repository (a path or a
+git bundle) are replayed as micro-commits, each a ``Commit(wait_for_verdict)``
+against a server in this process whose pipeline checks syntax and runs the
+tests that reach the change (``select = "affected"``). Per commit it records
+the verdict and the time to it, the tests selected of the suite, the fallback
+(file and rule) when every test ran, and the verdict of the whole suite run
+with ``pytest -n 2`` in a warm checkout of the same commit (agreement, and the
+warm baseline); every ``--fresh-every``-th commit also times a fresh clone
+plus ``pytest -n 2``.
+
+``--mutants M`` then injects faults into functions that some test reaches
+(a return value, a comparison, an off-by-one), each committed on top of the
+replayed head, and compares Trellis's verdict with the full suite's; a share
+of them are two-step: a refactor that moves the function's body into a new
+helper (committed and verified first), then a fault in the moved code.
+A fault the full suite catches and Trellis does not is a **miss**.
+
+A project whose code lives under ``src/`` runs with ``PYTHONPATH=src``, in
+Trellis and in the baselines alike.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from measure import pct
+
+from ci.selection import TestIndex
+from trellis.client import Client
+from trellis.config import ServerConfig
+from trellis.server import build_server
+
+PIPELINE = """\
+[stages.syntax]
+kind = "syntax"
+when.languages = ["python"]
+
+[stages.tests]
+kind = "pytest"
+select = "affected"
+needs = ["syntax"]
+timeout = "10m"
+"""
+
+
+@dataclass
+class Step:
+    label: str
+    verdict: str = ""
+    seconds: float = 0.0
+    selected: int = 0
+    total: int = 0
+    fallback: str = ""
+    full_passed: bool | None = None
+    full_failing: frozenset[str] = frozenset()
+    failing: frozenset[str] = frozenset()
+    missed: frozenset[str] = frozenset()
+    warm_s: float = 0.0
+    fresh_s: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def agrees(self) -> bool | None:
+        """Trellis failed exactly the tests the full suite newly failed (``missed`` is what it did not)."""
+        if self.full_passed is None:
+            return None
+        return not self.missed and (self.verdict == "passed") == self.full_passed
+
+    def compare(self, full_failing: frozenset[str], known: frozenset[str], seconds: float) -> None:
+        """Record the full suite's outcome; failures it had at the start of the replay do not count."""
+        self.full_failing = full_failing - known
+        self.full_passed = not self.full_failing
+        self.warm_s = seconds
+        self.missed = frozenset(t for t in self.full_failing
+                                if not any(t == f or t.startswith(f + "[") for f in self.failing))
+
+
+def git(repo: Path, *args: str, data: bytes | None = None) -> bytes:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, input=data).stdout
+
+
+def tree_files(repo: Path, commit: str) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    listing = git(repo, "ls-tree", "-r", "-z", commit).split(b"\0")
+    for entry in listing:
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        mode, kind, sha = meta.split()
+        if kind != b"blob" or mode == b"160000":
+            continue
+        out[path.decode()] = git(repo, "cat-file", "blob", sha.decode())
+    return out
+
+
+def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], float]:
+    """The whole suite with ``pytest -n 2``: the failing node ids, and the seconds it took."""
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider",
+                           "-rfE"], cwd=checkout, env=env, capture_output=True, timeout=1800)
+    seconds = time.perf_counter() - t0
+    failing = set()
+    for line in done.stdout.decode(errors="replace").splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            failing.add(line.split(" ", 1)[1].split(" - ", 1)[0].strip())
+    if done.returncode not in (0, 1) and not failing:
+        failing.add(f"<pytest exit {done.returncode}>")
+    return frozenset(failing), seconds
+
+
+def fresh_suite(repo: Path, commit: str, work: Path, env: dict[str, str]) -> float:
+    target = work / f"fresh-{commit[:12]}"
+    t0 = time.perf_counter()
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(repo), str(target)], check=True)
+    subprocess.run(["git", "-C", str(target), "checkout", "-q", commit], check=True)
+    run_suite(target, env)
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(target, ignore_errors=True)
+    return seconds
+
+
+# -- faults -------------------------------------------------------------------------------------------
+
+
+def _mutations(source: str, func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, str]]:
+    """(kind, mutated source) for one-line faults inside ``func``'s body."""
+    lines = source.splitlines(keepends=True)
+    out: list[tuple[str, str]] = []
+
+    def replace(node: ast.AST, text: str, kind: str) -> None:
+        if node.lineno != node.end_lineno:  # type: ignore[attr-defined]
+            return
+        i = node.lineno - 1  # type: ignore[attr-defined]
+        line = lines[i].encode()
+        start, end = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
+        new = (line[:start] + text.encode() + line[end:]).decode()
+        out.append((kind, "".join([*lines[:i], new, *lines[i + 1:]])))
+
+    swaps = {ast.Lt: "<=", ast.LtE: "<", ast.Gt: ">=", ast.GtE: ">", ast.Eq: "!=", ast.NotEq: "==",
+             ast.Is: "is not", ast.IsNot: "is", ast.In: "not in", ast.NotIn: "in"}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Return) and node.value is not None:
+            segment = ast.get_source_segment(source, node.value)
+            if segment and "\n" not in segment:
+                replace(node.value, f"_trellis_fault({segment})", "return value")
+        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in swaps:
+            left = ast.get_source_segment(source, node.left)
+            right = ast.get_source_segment(source, node.comparators[0])
+            if left and right and "\n" not in left + right:
+                replace(node, f"{left} {swaps[type(node.ops[0])]} {right}", "comparison")
+        elif isinstance(node, ast.Constant) and type(node.value) is int and 0 <= node.value < 1000:
+            replace(node, str(node.value + 1), "off-by-one")
+    return out
+
+
+FAULT_HELPER = ("\n\ndef _trellis_fault(value):\n"
+                "    if isinstance(value, bool):\n        return not value\n"
+                "    if isinstance(value, (int, float)):\n        return value + 1\n"
+                "    if value is None:\n        return 0\n"
+                "    return None\n")
+
+
+def _extract(source: str, func: ast.FunctionDef) -> tuple[str, str] | None:
+    """Step one of a two-step change: move a top-level function's body into a new helper; (source, helper)."""
+    args = func.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or func.decorator_list:
+        return None
+    names = [a.arg for a in args.args]
+    helper = f"_moved_{func.name}"
+    lines = source.splitlines(keepends=True)
+    start = func.body[0].lineno - 1
+    if isinstance(func.body[0], ast.Expr) and isinstance(getattr(func.body[0], "value", None), ast.Constant):
+        if len(func.body) == 1:
+            return None
+        start = func.body[1].lineno - 1
+    end = func.end_lineno or func.lineno
+    body = lines[start:end]
+    indent = " " * func.body[-1].col_offset
+    call = f"{indent}return {helper}({', '.join(names)})\n"
+    moved = f"\n\ndef {helper}({', '.join(names)}):\n" + "".join(body)
+    return "".join([*lines[:start], call, *lines[end:]]) + moved, helper
+
+
+# -- the replay ---------------------------------------------------------------------------------------
+
+
+def replay(args: object) -> dict[str, object]:
+    repo_arg = Path(getattr(args, "repo"))
+    commits = int(getattr(args, "commits") or 20)
+    mutants = int(getattr(args, "mutants") or 0)
+    fresh_every = int(getattr(args, "fresh_every") or 5)
+    seed = int(getattr(args, "seed") or 0)
+    work = Path(tempfile.mkdtemp(prefix="bench-replay-", dir=getattr(args, "tmpdir", None)))
+    source = work / "source"
+    subprocess.run(["git", "clone", "-q", str(repo_arg), str(source)], check=True, capture_output=True)
+    head = git(source, "rev-parse", "HEAD").decode().strip()
+    first_parent = git(source, "rev-list", "--first-parent", f"-n{commits + 1}", head).decode().split()
+    first_parent.reverse()
+    base, replayed = first_parent[0], first_parent[1:]
+    checkout = work / "warm"
+    subprocess.run(["git", "clone", "-q", str(source), str(checkout)], check=True)
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    pipeline = PIPELINE
+    if (checkout / "src").is_dir():
+        env["PYTHONPATH"] = "src"
+        pipeline = pipeline.replace('timeout = "10m"', 'timeout = "10m"\nenv = { PYTHONPATH = "src" }')
+    name = repo_arg.name.removesuffix(".bundle").removesuffix(".git")
+    steps: list[Step] = []
+    faults: list[Step] = []
+    data_dir = work / "data"
+    data_dir.mkdir()
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        with Client(running.address, agent="bench", timeout=3600) as client:
+            client.create_repository(name)
+            files = tree_files(source, base)
+            files["trellis.toml"] = pipeline.encode()
+            seeded = client.commit(name, "main", files, f"seed {base[:12]}", wait_for_verdict=True)
+            tip = seeded.commit.commit_id
+            assert seeded.run is not None
+            print(f"seeded {name} at {base[:12]}: {seeded.run.verdict.value}", file=sys.stderr)
+            current = files
+            subprocess.run(["git", "-C", str(checkout), "checkout", "-q", base], check=True)
+            known, _ = run_suite(checkout, env)
+            if known:
+                print(f"  failing before the replay (not counted): {sorted(known)}", file=sys.stderr)
+            for commit in replayed:
+                new = tree_files(source, commit)
+                new["trellis.toml"] = pipeline.encode()
+                changes: dict[str, bytes | None] = {p: c for p, c in new.items() if current.get(p) != c}
+                changes.update({p: None for p in current if p not in new})
+                subject = git(source, "log", "-1", "--format=%s", commit).decode().strip()
+                step = Step(f"{commit[:12]} {subject[:60]}")
+                tip = _push(client, name, tip, changes, subject, step)
+                current = new
+                subprocess.run(["git", "-C", str(checkout), "checkout", "-q", commit], check=True)
+                step.compare(*_full(checkout, env, known))
+                if len(steps) % fresh_every == 0:
+                    step.fresh_s = fresh_suite(source, commit, work, env)
+                steps.append(step)
+                _report(step)
+            if mutants:
+                faults = _inject(client, name, tip, current, checkout, env, mutants, seed, known)
+    finally:
+        running.stop(grace=5)
+        shutil.rmtree(work, ignore_errors=True)
+    return _summary(name, steps, faults)
+
+
+def _full(checkout: Path, env: dict[str, str], known: frozenset[str]) -> tuple[frozenset[str], frozenset[str], float]:
+    failing, seconds = run_suite(checkout, env)
+    return failing, known, seconds
+
+
+def _push(client: Client, name: str, tip: str, changes: dict[str, bytes | None], message: str, step: Step) -> str:
+    t0 = time.perf_counter()
+    reply = client.commit(name, "main", changes, message, expected_head=tip, wait_for_verdict=True)
+    step.seconds = time.perf_counter() - t0
+    run = reply.run
+    if run is not None:
+        step.verdict = run.verdict.value
+        job = next((j for j in run.jobs if j.stage == "tests"), None)
+        if job is not None:
+            step.total = job.total_tests
+            step.selected = job.selected_tests
+            step.fallback = job.fallback
+            step.failing = frozenset(t.test_id for t in job.tests if t.verdict.value in ("failed", "error"))
+    else:
+        step.verdict = "no run"
+    return reply.commit.commit_id
+
+
+def _report(step: Step) -> None:
+    agree = {True: "agrees", False: "DISAGREES", None: "?"}[step.agrees]
+    print(f"  {step.label}: {step.verdict} in {step.seconds:.2f} s, {step.selected}/{step.total} tests"
+          f"{' [' + step.fallback + ']' if step.fallback else ''}; full suite "
+          f"{'passed' if step.full_passed else 'failed'} ({step.warm_s:.1f} s) {agree}", file=sys.stderr)
+
+
+def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checkout: Path, env: dict[str, str],
+            count: int, seed: int, known: frozenset[str]) -> list[Step]:
+    """Faults in functions tests reach, each committed on top of ``tip`` and reverted after."""
+    index = TestIndex.build({p: c for p, c in files.items()})
+    reached: set[str] = set()
+    for test in index.tests:
+        reached.update(index.reaches(test))
+    rng = random.Random(seed)
+    candidates: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef, bool]] = []
+    for path, content in sorted(files.items()):
+        if not path.endswith(".py") or "test" in path.rsplit("/", 1)[-1] or "/tests/" in f"/{path}":
+            continue
+        module = path[:-3].replace("/", ".").removesuffix(".__init__")
+        if module.startswith("src."):
+            module = module[4:]
+        try:
+            tree = ast.parse(content)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and f"{module}.{node.name}" in reached:
+                candidates.append((path, node, True))
+            elif isinstance(node, ast.ClassDef):
+                for member in node.body:
+                    if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                            f"{module}.{node.name}.{member.name}" in reached):
+                        candidates.append((path, member, False))
+    rng.shuffle(candidates)
+    out: list[Step] = []
+    for path, func, top_level in candidates:
+        if len(out) >= count:
+            break
+        original = files[path].decode()
+        two_step = top_level and len(out) % 3 == 2
+        base_source = original
+        label_prefix = ""
+        if two_step:
+            moved = _extract(original, func)  # type: ignore[arg-type]
+            if moved is None:
+                continue
+            base_source, helper = moved
+            try:
+                helper_node = next(n for n in ast.parse(base_source).body
+                                   if isinstance(n, ast.FunctionDef) and n.name == helper)
+            except (SyntaxError, StopIteration):
+                continue
+            refactor = Step(f"refactor {path}::{func.name}")
+            tip = _push(client, name, tip, {path: base_source.encode()}, f"move {func.name}'s body", refactor)
+            (checkout / path).write_text(base_source)
+            refactor.compare(*_full(checkout, env, known))
+            if not refactor.full_passed:  # the refactor itself broke something: not a fair base
+                tip = _push(client, name, tip, {path: original.encode()}, "revert", Step("revert"))
+                (checkout / path).write_text(original)
+                continue
+            func = helper_node
+            label_prefix = "two-step "
+        options = _mutations(base_source, func)
+        if not options:
+            if two_step:
+                tip = _push(client, name, tip, {path: original.encode()}, "revert", Step("revert"))
+                (checkout / path).write_text(original)
+            continue
+        kind, mutated = rng.choice(options)
+        if "_trellis_fault(" in mutated:
+            mutated += FAULT_HELPER
+        step = Step(f"{label_prefix}{kind} in {path}::{func.name}")
+        tip = _push(client, name, tip, {path: mutated.encode()}, f"fault: {step.label}", step)
+        (checkout / path).write_text(mutated)
+        step.compare(*_full(checkout, env, known))
+        step.extra["two_step"] = two_step
+        out.append(step)
+        _report(step)
+        tip = _push(client, name, tip, {path: original.encode()}, "revert the fault", Step("revert"))
+        (checkout / path).write_text(original)
+    return out
+
+
+def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, object]:
+    times = [s.seconds for s in steps]
+    fallbacks = [s for s in steps if s.fallback]
+    warm = [s.warm_s for s in steps]
+    fresh = [s.fresh_s for s in steps if s.fresh_s is not None]
+    caught_full = [f for f in faults if f.full_passed is False]
+    missed = [f for f in caught_full if f.missed or f.verdict == "passed"]
+    return {
+        "repository": name,
+        "commits": len(steps),
+        "push_to_verdict_p50_s": pct(times, 0.5) if times else None,
+        "push_to_verdict_p95_s": pct(times, 0.95) if times else None,
+        "fallbacks": len(fallbacks),
+        "fallback_reasons": [f"{s.label}: {s.fallback}" for s in fallbacks],
+        "whole_suite_selected": sum(1 for s in steps if s.total and s.selected >= s.total),
+        "selected": [f"{s.selected}/{s.total}" for s in steps],
+        "disagreements": [f"{s.label}: missed {sorted(s.missed)}" if s.missed else s.label
+                          for s in steps if s.agrees is False],
+        "warm_pytest_n2_p50_s": pct(warm, 0.5) if warm else None,
+        "fresh_clone_pytest_n2_p50_s": pct(fresh, 0.5) if fresh else None,
+        "steps": [{"label": s.label, "verdict": s.verdict, "seconds": round(s.seconds, 3), "selected": s.selected,
+                   "total": s.total, "fallback": s.fallback, "full_passed": s.full_passed,
+                   "warm_s": round(s.warm_s, 2), "fresh_s": s.fresh_s} for s in steps],
+        "mutants": len(faults),
+        "mutants_two_step": sum(1 for f in faults if f.extra.get("two_step")),
+        "mutants_caught_by_full_suite": len(caught_full),
+        "mutants_caught_by_trellis": sum(1 for f in faults if f.verdict not in ("passed", "")),
+        "mutants_missed": [f.label for f in missed],
+        "mutant_steps": [{"label": f.label, "verdict": f.verdict, "seconds": round(f.seconds, 3),
+                          "selected": f.selected, "total": f.total, "full_passed": f.full_passed} for f in faults],
+    }
+
+
+def markdown(result: dict[str, object], machine: str, command: str) -> str:
+    lines = [f"### Real history: {result['repository']} (`{command}`)\n", f"{machine}.\n",
+             "| measure | value |", "|---|---|",
+             f"| commits replayed | {result['commits']} |",
+             f"| push-to-verdict p50 / p95 | {_s(result['push_to_verdict_p50_s'])} / "
+             f"{_s(result['push_to_verdict_p95_s'])} |",
+             f"| whole-suite fallbacks | {result['fallbacks']} of {result['commits']} |",
+             f"| commits whose selection was every test anyway | {result['whole_suite_selected']} |",
+             f"| verdicts disagreeing with the full suite | {len(result['disagreements'])} |",  # type: ignore[arg-type]
+             f"| baseline: `pytest -n 2` in a warm checkout, p50 | {_s(result['warm_pytest_n2_p50_s'])} |",
+             f"| baseline: fresh clone + `pytest -n 2`, p50 | {_s(result['fresh_clone_pytest_n2_p50_s'])} |"]
+    if result["mutants"]:
+        lines += [f"| faults injected (two-step) | {result['mutants']} ({result['mutants_two_step']}) |",
+                  f"| caught by the full suite / by Trellis | {result['mutants_caught_by_full_suite']} / "
+                  f"{result['mutants_caught_by_trellis']} |",
+                  f"| missed by selection | {len(result['mutants_missed'])} |"]  # type: ignore[arg-type]
+    lines.append("")
+    for reason in result["fallback_reasons"]:  # type: ignore[attr-defined]
+        lines.append(f"- fallback: {reason}")
+    lines.append("")
+    lines.append("| commit | verdict | s | tests | fallback | full suite |")
+    lines.append("|---|---|---|---|---|---|")
+    for s in result["steps"]:  # type: ignore[attr-defined]
+        lines.append(f"| {s['label']} | {s['verdict']} | {s['seconds']:.2f} | {s['selected']}/{s['total']} | "
+                     f"{s['fallback'] or '-'} | {'passed' if s['full_passed'] else 'failed'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _s(value: object) -> str:
+    return f"{value:.2f} s" if isinstance(value, float) else "-"
