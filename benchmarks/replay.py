@@ -37,6 +37,7 @@ from pathlib import Path
 from measure import pct
 
 from ci.selection import TestIndex
+from semantic_diff import module_name
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import build_server
@@ -300,9 +301,7 @@ def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checko
     for path, content in sorted(files.items()):
         if not path.endswith(".py") or "test" in path.rsplit("/", 1)[-1] or "/tests/" in f"/{path}":
             continue
-        module = path[:-3].replace("/", ".").removesuffix(".__init__")
-        if module.startswith("src."):
-            module = module[4:]
+        module = module_name(path)
         try:
             tree = ast.parse(content)
         except SyntaxError:

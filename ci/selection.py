@@ -253,7 +253,9 @@ class TestIndex:
                 fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, inert, always_full)
                 if fallback is not None:
                     return self._all(fallback[0], item.path, fallback[1])
-        if not changes:
+        if not new_nodes and not old_nodes and not forced:
+            # No code changed (inert files, configuration parts no test run depends on): even a test that
+            # may run any code of the tree runs the same code.
             return Selection(tests=(), total=len(self.tests))
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)

@@ -760,3 +760,9 @@ def test_on_the_benchmark_sized_project_selection_is_sound_and_small() -> None:
         assert reaching[qualname] <= set(selection.tests), qualname
         sizes.append(len(selection.tests))
     assert len(index.tests) >= 500 and sum(sizes) / len(sizes) < len(index.tests) / 10
+
+
+def test_a_test_that_may_run_any_code_is_selected_for_code_changes_only() -> None:
+    files = {**APP, "tests/test_dyn.py": "import pickle\n\ndef test_roundtrip():\n    assert pickle.loads(b'')\n"}
+    assert "tests/test_dyn.py::test_roundtrip" in selected(files, body("app/util.py", "app.util.unused"))
+    assert selected(files, ChangedPath("docs/guide.md"), ChangedPath(".github/workflows/ci.yml")) == set()
