@@ -60,6 +60,7 @@ __all__ = [
     "ImportRef",
     "NodeRefs",
     "Scope",
+    "TopLevel",
     "file_facts",
 ]
 
@@ -165,6 +166,23 @@ class Scope:
 
 
 @dataclass(frozen=True, slots=True)
+class TopLevel:
+    """One top-level statement of a module, for telling which names a module-level change touches.
+
+    ``key`` identifies the statement's code (``def:name`` for a definition,
+    whose own changes are the entity's); ``names`` the module names it binds;
+    ``pure``: it only binds those names, running no code of its own (a
+    constant, an import, ``__all__``, a docstring); ``imports``: the modules
+    it executes.
+    """
+
+    key: str
+    names: tuple[str, ...] = ()
+    pure: bool = False
+    imports: tuple[ImportRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FileFacts:
     """The facts of one ``.py`` file; ``error`` is non-empty when it does not parse.
 
@@ -173,7 +191,11 @@ class FileFacts:
     ``values`` (other names bound at top level), ``star_imports``.
     ``file_imports``: every module any import in the file executes;
     ``file_strings``: every dotted string constant (for the file-level import
-    closure); ``plugins``: the modules ``pytest_plugins`` names.
+    closure); ``plugins``: the modules ``pytest_plugins`` names;
+    ``toplevel``: the module's statements in order (:class:`TopLevel`).
+    Names bound at top level other than by a definition are scopes of kind
+    ``name`` (qualname the name): their refs are what the pure statements
+    binding them reference (an impure statement's belong to the module).
     """
 
     path: str
@@ -189,6 +211,7 @@ class FileFacts:
     dynamic: str = ""
     not_a_test: bool = False
     plugins: tuple[str, ...] = ()
+    toplevel: tuple[TopLevel, ...] = ()
 
     def scope(self, qualname: str) -> Scope | None:
         for scope in self.scopes:
@@ -228,6 +251,18 @@ class _Acc:
     dynamic: str = ""
     runs: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)
+
+    def merge(self, other: _Acc) -> None:
+        self.chains.extend(other.chains)
+        self.attrs |= other.attrs
+        self.imports.extend(other.imports)
+        self.strings.extend(other.strings)
+        self.escapes.extend(other.escapes)
+        self.any_attr = self.any_attr or other.any_attr
+        self.namespace = self.namespace or other.namespace
+        self.dynamic = self.dynamic or other.dynamic
+        self.runs.extend(other.runs)
+        self.words |= other.words
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(chains=tuple(dict.fromkeys(self.chains)), attrs=frozenset(self.attrs),
@@ -280,7 +315,30 @@ class _Extractor:
         self.frames.append(module)
         acc = _Acc()
         self.acc_stack.append(acc)
-        self.walk_block(self.tree.body)
+        toplevel: list[TopLevel] = []
+        name_refs: dict[str, list[_Acc]] = {}
+        name_lines: dict[str, int] = {}
+        for i, stmt in enumerate(self.tree.body):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                toplevel.append(TopLevel(f"def:{stmt.name}", (stmt.name,)))
+                self.walk_stmt(stmt)
+                continue
+            names = _bound_names(stmt, docstring=i == 0)
+            pure = self.pure(stmt, docstring=i == 0) and bool(names)
+            own = _Acc()
+            self.acc_stack.append(own)
+            self.walk_stmt(stmt)
+            self.acc_stack.pop()
+            imports = tuple(dict.fromkeys(own.imports))
+            if pure:  # its references are the bound names' own; the module only executes its imports
+                acc.imports.extend(imports)
+                for name in names:
+                    name_refs.setdefault(name, []).append(own)
+            else:
+                acc.merge(own)
+            for name in names:
+                name_lines.setdefault(name, stmt.lineno)
+            toplevel.append(TopLevel(self.statement_key(stmt), names, pure, imports))
         not_a_test = any(_assigns_false(s, "__test__") for s in self.tree.body)
         plugins: list[str] = []
         for stmt in self.tree.body:
@@ -291,6 +349,14 @@ class _Extractor:
                     plugins.append(value)
         self.scopes.insert(0, Scope(qualname="", kind="module", name="", parent="", container="", line=1,
                                     refs=acc.freeze()))
+        defined = {s.name for s in self.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                      ast.ClassDef))}
+        for name in sorted((module.bound | {n for t in toplevel for n in t.names}) - defined - {"*"}):
+            merged = _Acc()
+            for part in name_refs.get(name, ()):
+                merged.merge(part)
+            self.scopes.append(Scope(qualname=name, kind="name", name=name, parent="", container="",
+                                     line=name_lines.get(name, 1), refs=merged.freeze()))
         self.scopes = _merge_duplicates(self.scopes)
         values = frozenset(module.bound - set(module.defs) - set(module.imports))
         defs: dict[str, list[str]] = {}
@@ -305,7 +371,7 @@ class _Extractor:
             values=values, star_imports=stars, file_imports=tuple(dict.fromkeys(self.file_imports)),
             file_strings=tuple(dict.fromkeys(self.file_strings)), file_runs=tuple(dict.fromkeys(self.file_runs)),
             dynamic=self.dynamic, not_a_test=not_a_test,
-            plugins=tuple(plugins))
+            plugins=tuple(plugins), toplevel=tuple(toplevel))
 
     def header(self, node: _FunctionNode) -> str:
         """The text of a definition up to its body (decorators, signature), without whitespace."""
@@ -373,6 +439,38 @@ class _Extractor:
                 self.walk_children(child)
             else:
                 self.visit(child)
+
+    def statement_key(self, stmt: ast.stmt) -> str:
+        """A statement's code, without positions and comments (its text where it nests too deeply to dump)."""
+        try:
+            return _hash(ast.dump(stmt))
+        except RecursionError:
+            end = stmt.end_lineno or stmt.lineno
+            return _hash("text", "".join(self.lines[stmt.lineno - 1:end]))
+
+    def pure(self, stmt: ast.stmt, *, docstring: bool) -> bool:
+        """Does a top-level statement only bind names, running no code a test could observe otherwise?"""
+        if isinstance(stmt, ast.Import):
+            return True
+        if isinstance(stmt, ast.ImportFrom):
+            return all(alias.name != "*" for alias in stmt.names) and stmt.module != "__future__"
+        if isinstance(stmt, ast.Expr):
+            return docstring and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if not all(_only_names(t) for t in targets):
+                return False
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
+                return True
+            value = stmt.value
+            assert value is not None
+            for node in ast.walk(value):
+                if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Lambda)):
+                    return False
+                if isinstance(node, ast.Call) and self.call_name(node.func) not in _PURE_CALLS:
+                    return False
+            return True
+        return False
 
     def executes(self, ref: ImportRef) -> None:
         self.acc.imports.append(ref)
@@ -785,6 +883,36 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
                    if name not in frame.bound and all(call[0] != name for call in calls)}
     frame.bound.update(constructed)
     frame.bound -= declared_global
+
+
+# Calls a module-level constant may make without running code of the tree or changing global state.
+_PURE_CALLS = frozenset({
+    "frozenset", "set", "dict", "list", "tuple", "object", "str", "int", "float", "bytes", "bool", "range",
+    "re.compile", "collections.namedtuple", "typing.TypeVar", "typing.NewType", "typing.ParamSpec",
+    "typing_extensions.TypeVar", "typing_extensions.ParamSpec", "TypeVar", "NewType", "ParamSpec",
+    "typing.NamedTuple", "logging.getLogger", "os.environ.get", "os.getenv", "sys.intern", "enum.auto",
+})
+
+
+def _only_names(target: ast.AST) -> bool:
+    if isinstance(target, ast.Name):
+        return True
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return all(_only_names(t) for t in target.elts)
+    if isinstance(target, ast.Starred):
+        return _only_names(target.value)
+    return False
+
+
+def _bound_names(stmt: ast.stmt, *, docstring: bool) -> tuple[str, ...]:
+    """The module names a top-level statement binds (at any depth of a compound statement)."""
+    frame = _Frame("module", "")
+    _bind_block([stmt], frame, "")
+    names = set(frame.bound) - {"*"}
+    if docstring and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(
+            stmt.value.value, str):
+        names.add("__doc__")
+    return tuple(sorted(names))
 
 
 def _all_args(args: ast.arguments) -> list[ast.arg]:

@@ -119,7 +119,7 @@ class Graph:
         # Attribute names read from unknown objects, indexed; only names some entity has matter.
         candidates: dict[str, list[int]] = {}
         for node, scope in enumerate(self.node_scope):
-            if scope.kind in ("class", "method") or (scope.kind == "function" and scope.parent == ""):
+            if scope.kind in ("class", "method", "name") or (scope.kind == "function" and scope.parent == ""):
                 candidates.setdefault(scope.name, []).append(node)
         self.names = ["*", *sorted(candidates)]
         self.name_index = {name: i for i, name in enumerate(self.names)}
@@ -232,6 +232,9 @@ class Graph:
             out |= self.binding(path, ref)
         if name in facts.values:
             out.add(_VALUE)
+        named = self.node_of.get((path, name))
+        if named is not None and self.node_scope[named].kind == "name":
+            out.add((_ENT, named))  # the statements binding it: a change there reaches whoever reads it
         if not out:
             for star in facts.star_imports:
                 for key in self.module_keys(path, star.level, star.module):
@@ -275,6 +278,9 @@ class Graph:
         names: set[str] = set()
         self._collect(targets, edges)
         for attr in attrs:
+            # A name node is only a marker of the statements binding the name: what the name holds is
+            # among the other targets (the imported entity, or an unknown value).
+            targets = {t for t in targets if not self._is_name(t)}
             new: set[_Target] = set()
             if attr == "()":  # a call: a class gives an instance of it; anything else, an unknown value
                 for kind, value in targets:
@@ -318,6 +324,10 @@ class Graph:
             self._collect(new, edges)
             targets = new
         return edges, names
+
+    def _is_name(self, target: _Target) -> bool:
+        kind, value = target
+        return kind == _ENT and isinstance(value, int) and self.node_scope[value].kind == "name"
 
     def _collect(self, targets: Iterable[_Target], edges: set[int]) -> None:
         for kind, value in targets:
@@ -417,6 +427,13 @@ class Graph:
             parent = self.node_of.get((path, scope.parent))
             if parent is not None and scope.parent:
                 edges.add(parent)  # a method its class, a nested function its function
+        if scope.kind == "module":
+            for star in self.facts[path].star_imports:  # which names a star import binds: the source's __all__
+                for key in self.module_keys(path, star.level, star.module):
+                    for file in self.module_files.get(key, ()):
+                        found = self.node_of.get((file, "__all__"))
+                        if found is not None:
+                            edges.add(found)
         if scope.kind == "class":
             parents, is_open, _ = self.class_info(node)
             edges.update(parents)
@@ -446,6 +463,7 @@ class Graph:
         if refs.namespace:
             facts = self.facts[path]
             edges.update(self.node_of[(path, q)] for qs in facts.defs.values() for q in qs)
+            edges.update(self.node_of[(path, s.qualname)] for s in facts.scopes if s.kind == "name")
         dynamic = refs.dynamic
         for module in refs.runs:
             files = self.run_files(module)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -327,6 +327,15 @@ class TestIndex:
                 self._mark(path, "", "module", new_nodes, f"{what} file")
             return None
         local = _local_qualname(path, change.qualname)
+        if not local and change.change == "modified" and old_index is not None:
+            names = self._changed_names(path, old_index)
+            if names is not None:  # only statements that bind names: the tests reaching those names
+                for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
+                    for name in names:
+                        node = index._graph.node_of.get((path, name))
+                        if node is not None:
+                            nodes.setdefault(node, f"{index._display(node)} (modified at module level)")
+                return None
         if change.change == "added":
             scope = self._scope(path, local)
             self._mark(path, local, "def" if scope is not None and scope.def_effects else "body", new_nodes, "added")
@@ -349,6 +358,36 @@ class TestIndex:
             if old_index is not None:
                 old_index._mark(path, local, how, old_nodes, "modified")
         return None
+
+    def _changed_names(self, path: str, old_index: TestIndex) -> set[str] | None:
+        """The names a module-level change rebinds, when all it changed are statements that only bind names
+        (constants, imports, ``__all__``, the docstring) and the module runs the same imports in the same
+        order; None when the module's import-time behaviour may have changed (then its importers count)."""
+        before, after = old_index._graph.facts.get(path), self._graph.facts.get(path)
+        if before is None or after is None:
+            return None
+        old_keys = Counter(t.key for t in before.toplevel)
+        new_keys = Counter(t.key for t in after.toplevel)
+        removed, added = old_keys - new_keys, new_keys - old_keys
+        changed = [t for t in before.toplevel if t.key in removed] + [t for t in after.toplevel if t.key in added]
+        if any(not t.pure for t in changed):
+            return None
+        if [t.key for t in before.toplevel if t.key not in removed] != [
+                t.key for t in after.toplevel if t.key not in added]:
+            return None  # reordered
+        old_modules = {(r.level, r.module) for t in before.toplevel for r in t.imports}
+        new_modules = {(r.level, r.module) for t in after.toplevel for r in t.imports}
+        old_files = {f for t in before.toplevel for r in t.imports for f in old_index._graph.import_files(path, r)}
+        new_files = {f for t in after.toplevel for r in t.imports for f in self._graph.import_files(path, r)}
+        if old_modules != new_modules or old_files != new_files:
+            return None  # another module runs at import time
+        names = {name for t in changed for name in t.names}
+        for index in (self, old_index):
+            for name in names:
+                node = index._graph.node_of.get((path, name))
+                if node is None and name in index._graph.facts[path].defs:
+                    return None  # rebinds a function or class: whatever reaches it (and its definer) counts
+        return names
 
     def _mark_naming(self, path: str, nodes: dict[int, str]) -> None:
         """Mark the nodes whose string constants name ``path`` (an inert-by-kind file: docs, stubs, manifests)."""

@@ -766,3 +766,29 @@ def test_a_test_that_may_run_any_code_is_selected_for_code_changes_only() -> Non
     files = {**APP, "tests/test_dyn.py": "import pickle\n\ndef test_roundtrip():\n    assert pickle.loads(b'')\n"}
     assert "tests/test_dyn.py::test_roundtrip" in selected(files, body("app/util.py", "app.util.unused"))
     assert selected(files, ChangedPath("docs/guide.md"), ChangedPath(".github/workflows/ci.yml")) == set()
+
+
+PACKAGE = {
+    "pkg/core.py": "def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 3\n",
+    "pkg/extra.py": "def e():\n    return 5\n",
+    "tests/test_a.py": "from pkg import a\n\ndef test_a():\n    assert a() == 1\n",
+    "tests/test_b.py": "import pkg\n\ndef test_b():\n    assert pkg.b() == 2\n",
+    "tests/test_v.py": "import pkg\n\ndef test_v():\n    assert pkg.__version__\n",
+    "tests/test_star.py": "from pkg import *\n\ndef test_star():\n    assert a()\n",
+}
+INIT = '"""Doc."""\nfrom .core import a, b\n__all__ = ["a", "b"]\n__version__ = "1.0"\n'
+
+
+@pytest.mark.parametrize(("after", "expected"), [
+    (INIT.replace('"1.0"', '"1.1"'), {"test_v"}),
+    (INIT.replace("a, b\n", "a, b, c\n").replace('"b"]', '"b", "c"]'), {"test_a", "test_b", "test_star"}),
+    (INIT.replace('"""Doc."""', '"""Doc, reworded."""'), set()),
+    (INIT.replace("from .core import a, b", "from .core import b\nfrom .extra import e as a"),
+     {"test_a", "test_b", "test_v", "test_star"}),  # another module runs at import: every importer
+    (INIT + 'print("imported")\n', {"test_a", "test_b", "test_v", "test_star"}),  # code that runs: every importer
+])
+def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(after: str, expected: set[str]) -> None:
+    old = {**PACKAGE, "pkg/__init__.py": INIT}
+    new = {**PACKAGE, "pkg/__init__.py": after}
+    found = selected(new, ChangedEntity("pkg/__init__.py", "pkg", "modified", ("body",)), old=old)
+    assert {nodeid.rpartition("::")[2] for nodeid in found} == expected

@@ -226,3 +226,93 @@ def test_a_function_defined_in_an_except_handler_is_a_definition() -> None:
     index = TestIndex.build({"m.py": mod, "test_m.py": test})
     selection = index.select([ChangedEntity("m.py", "m.helper", "modified", ("body",))])
     assert selection.tests == ("test_m.py::test_a", "test_m.py::test_b")
+
+
+# -- module-level names ---------------------------------------------------------------------------------
+
+
+@st.composite
+def constant_programs(draw: st.DrawFn) -> tuple[list[str], int, int]:
+    """Lines of a module of constants (some derived from others, some re-exported through a package) and
+    functions reading them; which constant to change, and its new value."""
+    count = draw(st.integers(2, 6))
+    lines = ['"""Constants."""', "from gen.base import BASE"]
+    for i in range(count):
+        source = draw(st.sampled_from(["literal", "derived", "base", "tuple"])) if i else "literal"
+        if source == "literal":
+            lines.append(f"C{i} = {draw(st.integers(1, 9))}")
+        elif source == "derived":
+            lines.append(f"C{i} = C{draw(st.integers(0, i - 1))} + 1")
+        elif source == "base":
+            lines.append(f"C{i} = BASE * 2")
+        else:
+            lines.append(f"C{i} = (C{draw(st.integers(0, i - 1))}, 3)[0]")
+    lines.append("__all__ = [" + ", ".join(f'"f{i}"' for i in range(count)) + "]")
+    for i in range(count):
+        read = draw(st.integers(0, count - 1))
+        lines += ["", f"def f{i}():", f"    return C{read}"]
+    which = draw(st.integers(0, count - 1))
+    return lines, which, draw(st.integers(10, 99))
+
+
+def _results(tmp: Path, files: dict[str, bytes], tests: list[str]) -> dict[str, bool]:
+    """Run each test function of tests/test_gen.py in this process: test name -> passed."""
+    for path, content in files.items():
+        target = tmp / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    sys.path.insert(0, str(tmp))
+    names = ["gen", "gen.mod", "gen.base", "tests", "tests.test_gen"]
+    for name in names:
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    out: dict[str, bool] = {}
+    try:
+        module = importlib.import_module("tests.test_gen")
+        for test in tests:
+            try:
+                getattr(module, test)()
+                out[test] = True
+            except Exception:  # noqa: BLE001 - any failure
+                out[test] = False
+    finally:
+        sys.path.remove(str(tmp))
+        for name in names:
+            sys.modules.pop(name, None)
+    return out
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(program=constant_programs(), via=st.sampled_from(["module", "name", "star"]))
+def test_a_changed_module_constant_selects_every_test_whose_outcome_it_changes(
+        program: tuple[list[str], int, int], via: str, tmp_path: Path) -> None:
+    lines, which, value = program
+    count = sum(1 for line in lines if line.startswith("def f"))
+    source = "\n".join(lines) + "\n"
+    imports = {"module": "import gen.mod as m\n", "name": "from gen.mod import " + ", ".join(
+        f"f{i}" for i in range(count)) + "\n", "star": "from gen.mod import *\n"}[via]
+    prefix = "m." if via == "module" else ""
+    tests = [f"test_f{i}" for i in range(count)]
+    test_file = imports + "".join(
+        f"\n\ndef test_f{i}():\n    assert {prefix}f{i}() == EXPECTED[{i}]\n" for i in range(count))
+    files = {"gen/__init__.py": b"", "gen/base.py": b"BASE = 2\n", "gen/mod.py": source.encode(),
+             "tests/__init__.py": b""}
+    # The expected values are those of the unchanged program.
+    namespace: dict[str, object] = {"BASE": 2}
+    exec(compile(source.replace("from gen.base import BASE\n", ""), "gen/mod.py", "exec"), namespace)  # noqa: S102
+    expected = [namespace[f"f{i}"]() for i in range(count)]  # type: ignore[operator]
+    files["tests/test_gen.py"] = (f"EXPECTED = {expected!r}\n" + test_file).encode()
+    changed = source.replace(next(line for line in lines if line.startswith(f"C{which} = ")),
+                             f"C{which} = {value}")
+    new_files = {**files, "gen/mod.py": changed.encode()}
+    before = _results(tmp_path / "before", files, tests)
+    assert all(before.values()), before
+    after = _results(tmp_path / "after", new_files, tests)
+    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
+    old = TestIndex.build(files)
+    new = TestIndex.update(old, new_files)
+    selection = new.select([ChangedEntity("gen/mod.py", "gen.mod", "modified", ("body",))], old_index=old)
+    assert failing <= set(selection.tests), (failing, selection.reasons, changed)
+    # Name granularity: a test whose function reads none of the changed constant's dependents is not selected.
+    assert not selection.run_all
