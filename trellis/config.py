@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcs import Limits
+from vcs import Limits, SecretPattern
 
 from .quotas import Quotas
 
 __all__ = [
     "DEFAULT_ADDRESS",
+    "REDACTION_FILE",
+    "RedactionSettings",
     "ServerConfig",
     "default_data_dir",
     "env_server",
     "env_tls",
     "env_token",
     "is_loopback",
+    "load_redaction",
 ]
+
+REDACTION_FILE = "redaction.toml"
 
 DEFAULT_ADDRESS = "127.0.0.1:7433"
 
@@ -93,3 +99,39 @@ def is_loopback(address: str) -> bool:
 def env_data_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     env = os.environ if environ is None else environ
     return Path(env["TRELLIS_DATA"]).expanduser() if env.get("TRELLIS_DATA") else None
+
+
+@dataclass(frozen=True)
+class RedactionSettings:
+    """``<data-dir>/redaction.toml``: whether credentials are redacted (default yes) and extra patterns.
+
+    ::
+
+        enabled = true                      # false stores steps as given (not recommended)
+        [[pattern]]
+        kind = "internal_token"             # the marker becomes [REDACTED:internal_token]
+        regex = "itk_[0-9a-f]{32}"          # a named group `secret` limits what is replaced
+    """
+
+    enabled: bool = True
+    patterns: tuple[SecretPattern, ...] = ()
+
+
+def load_redaction(path: Path) -> RedactionSettings:
+    """The redaction settings of ``path`` (defaults when it does not exist); ValueError when malformed."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return RedactionSettings()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read the redaction settings: {exc}") from None
+    enabled = data.get("enabled", True)
+    entries = data.get("pattern", [])
+    if not isinstance(enabled, bool) or not isinstance(entries, list):
+        raise ValueError("expected `enabled = true|false` and [[pattern]] tables with `kind` and `regex`")
+    patterns = []
+    for entry in entries:
+        if not (isinstance(entry, dict) and isinstance(entry.get("kind"), str) and isinstance(entry.get("regex"), str)):
+            raise ValueError("each [[pattern]] needs a `kind` and a `regex` string")
+        patterns.append(SecretPattern(entry["kind"], entry["regex"]))
+    return RedactionSettings(enabled, tuple(patterns))

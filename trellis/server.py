@@ -22,12 +22,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 import ci
 from ci.executors import ExecutorUnavailable
 import semantic_diff
-from vcs import Store, VcsError
+from vcs import Redactor, Store, VcsError
 
 from . import servicers
 from .auth import TokenStore
 from .authz import Authorizer
-from .config import ServerConfig, is_loopback
+from .config import REDACTION_FILE, ServerConfig, is_loopback, load_redaction
 from .datadir import DataDirLock
 from .diffing import Differ
 from .indexing import INDEX_FILE, Index
@@ -113,7 +113,7 @@ def build_server(config: ServerConfig) -> RunningServer:
         # trees, so libgit2's per-link existence check is pure cost (~10% of a
         # commit); `git fsck --strict` in the tests keeps us honest.
         pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
-        store = Store(config.data_dir, config.limits)
+        store = Store(config.data_dir, config.limits, redactor=_redactor(config))
         removed = store.recover()
         if removed:
             log.warning("recovered the data directory after a crash: removed %d stale files", len(removed))
@@ -216,6 +216,16 @@ def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
         return server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
     except VcsError as exc:
         raise ConfigError(exc.message) from None
+
+
+def _redactor(config: ServerConfig) -> Redactor:
+    """The built-in credential patterns, plus the data directory's ``redaction.toml`` (see docs/SECURITY.md)."""
+    path = config.data_dir / REDACTION_FILE
+    try:
+        settings = load_redaction(path)
+        return Redactor(settings.patterns, enabled=settings.enabled)
+    except (ValueError, VcsError) as exc:
+        raise ConfigError(f"{path}: {getattr(exc, 'message', exc)}") from None
 
 
 def _check_exposure(config: ServerConfig, *, tls: bool, tokens: bool) -> None:

@@ -38,11 +38,12 @@ from .model import (
     StepInput,
     TreeEntry,
 )
+from .redaction import Redacted, Redactor, SecretPattern
 from .store import Store
 
 __all__ = [
     "AlreadyExists", "Branch", "Change", "ChangedFiles", "Commit", "CommitResult", "DeleteFile", "FailedPrecondition",
     "FileContent", "Identity", "InvalidArgument", "LimitExceeded", "Limits", "MergeConflict", "MergeConflictInfo", "MergeResult", "NotFound",
-    "OnStale", "Page", "PermissionDenied", "PutFile", "RenameFile", "Repository", "Session",
+    "OnStale", "Page", "PermissionDenied", "PutFile", "Redacted", "Redactor", "SecretPattern", "RenameFile", "Repository", "Session",
     "SessionStatus", "Signature", "StaleHead", "Step", "StepInput", "Store", "TreeEntry", "VcsError",
 ]

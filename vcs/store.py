@@ -15,13 +15,13 @@ import secrets
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pygit2
 
-from . import history, sessions
-from . import merging, records
+from . import history, merging, records, sessions
 from .commits import COMMITTER, compose_message, land_commit, signature
 from .convert import commit_value
 from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead, out_of_space
@@ -45,6 +45,7 @@ from .model import (
     TreeEntry,
 )
 from .paging import decode_token, encode_token, page_size
+from .redaction import Redactor
 from .merging import FileMerger
 from .refs import RefLocks, git_name
 from .revisions import default_branch, full_commit_id, resolve_commit
@@ -73,11 +74,17 @@ class _NothingToWrite(Exception):
 
 
 class Store:
-    def __init__(self, root: Path, limits: Limits | None = None, *, merger: FileMerger | None = None) -> None:
-        """``merger`` merges the content of files both sides changed (default: libgit2's line merge)."""
+    def __init__(
+        self, root: Path, limits: Limits | None = None, *, merger: FileMerger | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        """``merger`` merges the content of files both sides changed (default: libgit2's line merge);
+        ``redactor`` replaces credentials in steps and sessions before they are written (default: the
+        built-in patterns, see :mod:`vcs.redaction`)."""
         self.root = Path(root)
         self.limits = limits or Limits()
         self.merger = merger
+        self.redactor = redactor if redactor is not None else Redactor()
         self.repos_dir = self.root / "repos"
         self.repos_dir.mkdir(parents=True, exist_ok=True)
         self._locks = RefLocks()
@@ -255,7 +262,7 @@ class Store:
         if not session_id:
             commit, rebased, _ = land({"Trellis-Agent": author.name})
             return commit, rebased, None
-        step_input = step or StepInput(action="commit", thought=message)
+        step_input = self.redactor.redact_step(step or StepInput(action="commit", thought=message))
         self._check_step(step_input)
         with sessions.hold_session(self._locks, repository, session_id):
             opened = sessions.check_session_writable(repo, session_id, author)
@@ -471,10 +478,13 @@ class Store:
     ) -> Session:
         repo = self.open(repository)
         base = resolve_commit(repo, base_revision)
+        counts: Counter[str] = Counter()
+        task = self.redactor.redact(task)
+        counts.update(task.counts)
         return sessions.create_session(
             repo, self._locks, repository, agent,
-            model=model, task=task, base=base, branch_id=branch or None,
-            metadata=metadata or {}, limits=self.limits,
+            model=model, task=task.text, base=base, branch_id=branch or None,
+            metadata=self.redactor.redact_metadata(metadata or {}, counts), limits=self.limits,
         )
 
     def get_session(self, repository: str, session_id: str) -> Session:
@@ -491,11 +501,13 @@ class Store:
         self, repository: str, session_id: str, status: SessionStatus, actor: Identity, outcome: str = ""
     ) -> Session:
         return sessions.end_session(
-            self.open(repository), self._locks, repository, session_id, status, outcome, actor
+            self.open(repository), self._locks, repository, session_id, status,
+            self.redactor.redact(outcome).text, actor,
         )
 
     def record_step(self, repository: str, session_id: str, step: StepInput, actor: Identity) -> Step:
-        """Record a step that changed no code."""
+        """Record a step that changed no code (its credentials redacted)."""
+        step = self.redactor.redact_step(step)
         self._check_step(step)
         repo = self.open(repository)
         with sessions.hold_session(self._locks, repository, session_id):
