@@ -11,7 +11,7 @@ Plain library: no gRPC, no environment, no printing. The pieces::
         for batch in stream: ...
     export_parquet(indexer, dest)                # Parquet, partitioned by repository (and month)
     import_history(data_dir, source, "name", indexer=indexer)
-    trajectory = load_trajectory(path)           # SWE-agent .traj → session + StepInputs + patch
+    trajectory = load_trajectory(path)           # an agent's log (6 formats) → session + StepInputs + patch
     land_trajectory(store, "demo", trajectory, identity, base_revision="main")
 
 Pass the ``Indexer`` (not its writer ``connection``) to ``run_query`` /
@@ -50,9 +50,13 @@ from .trajectories import (
     LandedTrajectory,
     Trajectory,
     TrajectorySession,
+    content_key,
+    detect_format,
     land_trajectory,
     load_trajectory,
     parse_trajectory,
+    to_atif,
+    to_otlp,
 )
 
 __all__ = [
@@ -93,11 +97,15 @@ __all__ = [
     "export_parquet",
     "import_history",
     "json_rows",
+    "content_key",
+    "detect_format",
     "land_trajectory",
     "load_trajectory",
     "open_database",
     "parse_patch",
     "parse_trajectory",
+    "to_atif",
+    "to_otlp",
     "patch_changes",
     "run_query",
     "schema_markdown",

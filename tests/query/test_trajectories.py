@@ -28,7 +28,7 @@ ALICE = vcs.Identity("alice")
 
 
 def test_the_samples_are_the_projects_own() -> None:
-    assert sorted(SAMPLES.glob("*.traj")) == FILES
+    assert sorted(SAMPLES.glob("swe-agent-?.x__*.traj")) == FILES
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

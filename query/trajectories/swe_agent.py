@@ -1,4 +1,4 @@
-"""Importing agent trajectories written by SWE-agent (``.traj`` files) as Trellis sessions.
+"""SWE-agent trajectories (``.traj`` files): https://swe-agent.com/latest/usage/trajectories/
 
 A ``.traj`` file is one JSON object: ``trajectory`` (the steps: ``thought``,
 ``action``, ``observation``, ``response``, ``state``, and in newer versions
@@ -14,107 +14,37 @@ no step carries its own usage, the run's totals are attributed to the last
 step (``metadata["usage_scope"] = "trajectory"``) so that the session's
 totals — the sums over its steps — equal the run's.
 
-:func:`parse_trajectory` returns plain values; :func:`land_trajectory`
-records them through :class:`vcs.Store` as a session (and the submitted patch
-as a commit of that session).
+A history-only file (a demonstration: ``history`` but no ``trajectory``
+steps) is read from its messages: each assistant message is a step (its
+``thought`` and ``action`` fields, or its text and the command in its last
+code block), the tool or user message after it the observation.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+import re
 from typing import Any
 
 import vcs
 
-from .errors import TrajectoryFormatError
-from .patches import patch_changes
+from ..errors import TrajectoryFormatError
+from .model import Trajectory, TrajectorySession
+from .model import as_float as _float
+from .model import as_int as _int
+from .model import as_mapping as _mapping
+from .model import clip as _clip
+from .model import text_of as _text
 
-__all__ = [
-    "LandedTrajectory",
-    "Trajectory",
-    "TrajectorySession",
-    "land_trajectory",
-    "load_trajectory",
-    "parse_trajectory",
-]
-
-MAX_FIELD_CHARS = 256 * 1024
-_TRUNCATED = "\n[… truncated by trellis import-trajectory …]"
+__all__ = ["looks_like_swe_agent", "parse_swe_agent"]
 
 
-@dataclass(frozen=True, slots=True)
-class TrajectorySession:
-    """Session-level facts of a trajectory."""
-
-    agent: str
-    model: str
-    task: str
-    instance_id: str
-    exit_status: str
-    status: vcs.SessionStatus
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    api_calls: int
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Trajectory:
-    session: TrajectorySession
-    steps: tuple[vcs.StepInput, ...]
-    patch: str | None  # the submitted unified diff, if any
-
-
-@dataclass(frozen=True, slots=True)
-class LandedTrajectory:
-    session: vcs.Session
-    steps: tuple[vcs.Step, ...]
-    commit: vcs.Commit | None
-
-
-def _clip(text: str, limit: int = MAX_FIELD_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit] + _TRUNCATED
-
-
-def _text(value: Any) -> str:
-    """Message content as text (plain strings, or lists of ``{"type": "text", "text": …}`` parts)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "\n".join(_text(part.get("text") if isinstance(part, dict) else part) for part in value)
-    if isinstance(value, dict) and "text" in value:
-        return _text(value["text"])
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _int(value: Any) -> int:
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _float(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return number if number >= 0 and number == number else 0.0
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
+def looks_like_swe_agent(data: Any) -> bool:
+    return isinstance(data, dict) and (
+        isinstance(data.get("trajectory"), list)
+        or (isinstance(data.get("history"), list) and any(isinstance(m, dict) and "role" in m for m in data["history"]))
+    )
 
 
 def _problem_statement(data: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[str, str]:
@@ -141,6 +71,34 @@ def _model_name(config: Mapping[str, Any]) -> str:
     agent = _mapping(config.get("agent"))
     model = _mapping(agent.get("model"))
     return str(model.get("name") or model.get("model_name") or "")
+
+
+_CODE_BLOCK = re.compile(r"```[a-zA-Z0-9_-]*\n(.*?)```", re.DOTALL)
+
+
+def _steps_from_history(history: list[Any]) -> list[dict[str, Any]]:
+    """Trajectory steps rebuilt from chat messages: an assistant message, then the observation that answers it."""
+    messages = [m for m in history if isinstance(m, dict)]
+    live = [m for m in messages if not m.get("is_demo")]
+    messages = live if any(m.get("role") == "assistant" for m in live) else messages
+    steps: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        if role == "assistant":
+            content = _text(message.get("content"))
+            action = message.get("action")
+            thought = message.get("thought")
+            if action is None:
+                blocks = list(_CODE_BLOCK.finditer(content))
+                action = blocks[-1].group(1) if blocks else ""
+                thought = content[: blocks[-1].start()].strip() if blocks else content
+            steps.append({"thought": thought if thought is not None else content, "action": action,
+                          "response": content, "observation": ""})
+        elif role in ("user", "tool") and steps and not steps[-1]["observation"] and (
+            message.get("message_type") in (None, "observation")
+        ):
+            steps[-1]["observation"] = _text(message.get("content"))
+    return steps
 
 
 def _step(raw: Mapping[str, Any], usage: tuple[int, int, float] | None, scope: str) -> vcs.StepInput:
@@ -179,22 +137,21 @@ def _step_usage(raw: Mapping[str, Any]) -> tuple[int, int, float] | None:
     )
 
 
-def parse_trajectory(data: bytes | str | Mapping[str, Any], *, name: str = "") -> Trajectory:
-    """A SWE-agent trajectory (the parsed JSON, or its text) as session facts, steps and patch."""
-    if isinstance(data, (bytes, str)):
-        try:
-            data = json.loads(data)
-        except ValueError as exc:
-            raise TrajectoryFormatError(f"{name or 'trajectory'} is not JSON: {exc}") from None
-    if not isinstance(data, Mapping) or not isinstance(data.get("trajectory"), list):
+def parse_swe_agent(data: Mapping[str, Any], *, name: str = "") -> Trajectory:
+    """A SWE-agent trajectory (the parsed JSON) as session facts, steps and patch."""
+    if not looks_like_swe_agent(data):
         raise TrajectoryFormatError(
             f"{name or 'trajectory'} is not a SWE-agent trajectory: expected a JSON object with a "
-            "'trajectory' list of steps"
+            "'trajectory' list of steps or a 'history' of messages"
         )
+    raw_trajectory = [s for s in data.get("trajectory") or [] if isinstance(s, dict)]
+    if not raw_trajectory:
+        data = {**data, "trajectory": _steps_from_history(data.get("history") or [])}
     info = _mapping(data.get("info"))
     config = _mapping(data.get("replay_config"))
     stats = _mapping(info.get("model_stats"))
     raw_steps = [s for s in data["trajectory"] if isinstance(s, dict)]
+    history_only = not raw_trajectory
     per_step = [_step_usage(s) for s in raw_steps]
     input_tokens = _int(stats.get("tokens_sent"))
     output_tokens = _int(stats.get("tokens_received"))
@@ -223,6 +180,8 @@ def parse_trajectory(data: bytes | str | Mapping[str, Any], *, name: str = "") -
         "exit_status": exit_status,
         "api_calls": str(_int(stats.get("api_calls"))),
     }
+    if history_only:
+        metadata["history_only"] = "true"
     for key in ("environment",):
         if isinstance(data.get(key), str):
             metadata[key] = data[key]
@@ -231,8 +190,6 @@ def parse_trajectory(data: bytes | str | Mapping[str, Any], *, name: str = "") -
             metadata[key] = info[key]
     if instance_id:
         metadata["instance_id"] = instance_id
-    if name:
-        metadata["source"] = name
     agent_name = str(_mapping(config.get("agent")).get("name") or "")
     if agent_name:
         metadata["agent_config"] = agent_name
@@ -250,76 +207,3 @@ def parse_trajectory(data: bytes | str | Mapping[str, Any], *, name: str = "") -
         metadata=metadata,
     )
     return Trajectory(session, tuple(steps), patch)
-
-
-def load_trajectory(path: Path) -> Trajectory:
-    """Read and parse a ``.traj`` file."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TrajectoryFormatError(f"cannot read {path}: {exc.strerror}", reason="TRAJECTORY_UNREADABLE") from None
-    return parse_trajectory(data, name=path.name)
-
-
-def land_trajectory(
-    store: vcs.Store,
-    repository: str,
-    trajectory: Trajectory,
-    actor: vcs.Identity,
-    *,
-    base_revision: str = "",
-    branch: str = "",
-    land_patch: bool = True,
-) -> LandedTrajectory:
-    """Record ``trajectory`` as a session of ``repository`` (owned by ``actor``), and end it.
-
-    The session starts at ``base_revision`` (default: the default branch's
-    head). Every step is recorded; with ``land_patch`` and a submitted patch,
-    the patch is applied to the base revision and lands as the commit of the
-    last step (a patch that does not apply raises
-    :class:`~query.errors.PatchDoesNotApply` before anything is written).
-    """
-    session_facts = trajectory.session
-    changes: list[vcs.Change] | None = None
-    if land_patch and trajectory.patch is not None:
-        base = store.get_commit(repository, base_revision or "")
-        base_revision = base.commit_id
-
-        def read(path: str) -> vcs.FileContent | None:
-            try:
-                return store.read_file(repository, base.commit_id, path)
-            except vcs.NotFound:
-                return None
-
-        changes = patch_changes(trajectory.patch, read)
-    session = store.create_session(
-        repository,
-        actor,
-        model=session_facts.model,
-        task=session_facts.task,
-        base_revision=base_revision,
-        branch=branch,
-        metadata=dict(session_facts.metadata),
-    )
-    steps: list[vcs.Step] = []
-    commit: vcs.Commit | None = None
-    inputs = list(trajectory.steps)
-    last = inputs.pop() if changes else None
-    for step_input in inputs:
-        steps.append(store.record_step(repository, session.session_id, step_input, actor))
-    if changes:
-        title = f"Apply the patch submitted by {session_facts.agent}"
-        if session_facts.instance_id:
-            title += f" for {session_facts.instance_id}"
-        result = store.commit(
-            repository, session.branch_id, changes, title, actor,
-            session_id=session.session_id,
-            step=last or vcs.StepInput(action="submit", metadata={"usage_scope": "none"}),
-        )
-        commit = result.commit
-        if result.step is not None:
-            steps.append(result.step)
-    ended = store.end_session(repository, session.session_id, session_facts.status, actor,
-                              outcome=session_facts.exit_status)
-    return LandedTrajectory(ended, tuple(steps), commit)
