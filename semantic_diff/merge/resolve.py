@@ -6,7 +6,9 @@ statements. Where the line merge of two sides' units conflicts, the region is
 resolved here when it can be done without guessing:
 
 - the sides' *anchors* (text lines other than blank ones) are the same, so
-  only items (entities, fields, imports) and blank lines differ;
+  only items (entities, fields, imports, and in Java, TypeScript/JavaScript
+  and Rust one-line annotations, decorators and attributes) and blank lines
+  differ;
 - between two anchors, items merge as an ordered set: an item stays unless a
   side deleted it; items added by either side are kept; the order of the items
   both sides keep is the one a side changed (both changed it differently: a
@@ -29,7 +31,7 @@ from .lists import merge_line
 __all__ = ["is_glue", "item_key", "resolve", "resolve_adjacent"]
 
 _GLUE, _ANCHOR, _ITEM = 0, 1, 2
-_E, _F, _I, _V = ord("E"), ord("F"), ord("I"), ord("V")
+_E, _F, _I, _T, _V = ord("E"), ord("F"), ord("I"), ord("T"), ord("V")
 
 Glue = tuple[bytes, ...]
 Item = tuple[bytes, Glue, bytes]      # (key, blank lines before it, unit)
@@ -39,20 +41,44 @@ def is_glue(unit: bytes) -> bool:
     return unit[0] == _V and not unit[1:].strip()
 
 
-def _kind(unit: bytes) -> int:
+def _kind(unit: bytes, annotations: tuple[bytes, ...] = ()) -> int:
     tag = unit[0]
     if tag == _E or tag == _I or tag == _F:
         return _ITEM
     if tag == _V and not unit[1:].strip():
         return _GLUE
+    if annotations and tag == _T and _annotation(unit[1:], annotations):
+        return _ITEM
     return _ANCHOR
 
 
+def _annotation(line: bytes, prefixes: tuple[bytes, ...]) -> bool:
+    """A whole annotation, decorator or attribute alone on its line (``@Deprecated``,
+    ``@SuppressWarnings("x")``, ``#[inline]``), brackets balanced; not ``@Input() name``."""
+    text = line.strip()
+    if not text.startswith(prefixes):
+        return False
+    depth = 0
+    for c in text:
+        if c in b"([{":
+            depth += 1
+        elif c in b")]}":
+            depth -= 1
+            if depth < 0:
+                return False
+    if depth:
+        return False
+    head = text.split(b"(", 1)[0].split(b"[", 1)[-1] if text.startswith(b"#[") else text.split(b"(", 1)[0]
+    return b" " not in head.strip() and (text.endswith((b")", b"]")) or b"(" not in text)
+
+
 def item_key(unit: bytes) -> bytes:
-    """An entity's identity (``E<id>``), a member's name (``F<name>``), or an import's
-    whitespace-collapsed text (``I…``)."""
+    """An entity's identity (``E<id>``), a member's name (``F<name>``), an import's
+    whitespace-collapsed text (``I…``), or an annotation's name (``@…``)."""
     if unit[0] == _E or unit[0] == _F:
         return unit[:unit.index(b"\0")]
+    if unit[0] == _T:                 # an annotation, by its name: one changed on both sides is a conflict
+        return b"@" + unit[1:].strip().split(b"(", 1)[0]
     return b"I" + b" ".join(unit[1:].split())
 
 
@@ -67,11 +93,11 @@ class _Side:
         return any(self.gaps)
 
 
-def _split(units: Sequence[bytes]) -> _Side:
+def _split(units: Sequence[bytes], annotations: tuple[bytes, ...]) -> _Side:
     side = _Side()
     glue: list[bytes] = []
     for u in units:
-        kind = _kind(u)
+        kind = _kind(u, annotations)
         if kind == _GLUE:
             glue.append(u)
         elif kind == _ITEM:
@@ -89,9 +115,12 @@ class _Unresolved(Exception):
     pass
 
 
-def resolve(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes]) -> list[bytes] | None:
-    """The merged units of a conflicting region, or None when it stays a conflict."""
-    b, l, r = _split(base), _split(left), _split(right)
+def resolve(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes],
+            annotations: tuple[bytes, ...] = ()) -> list[bytes] | None:
+    """The merged units of a conflicting region, or None when it stays a conflict. Lines that are
+    a whole annotation starting with one of ``annotations`` (``@`` in Java) are items too: the
+    annotations of a declaration are a set."""
+    b, l, r = _split(base, annotations), _split(left, annotations), _split(right, annotations)
     if not (l.has_items or r.has_items or b.has_items):
         return None
     anchors = [u for _, u in l.anchors]

@@ -35,6 +35,12 @@ __all__ = ["StructuredMerge"]
 
 _T, _E, _F, _I, _C = ord("T"), ord("E"), ord("F"), ord("I"), ord("C")
 
+# How annotations, decorators and attributes start, where their order does not matter (not
+# Python: decorators apply bottom-up and often depend on each other's order).
+_ANNOTATIONS: dict[str, tuple[bytes, ...]] = {
+    "java": (b"@",), "typescript": (b"@",), "tsx": (b"@",), "javascript": (b"@",), "rust": (b"#[",),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Region:
@@ -223,7 +229,7 @@ class StructuredMerge:
                         continue
                     gb, gl, gr = list(group[1]), list(group[2]), list(group[3])
                     moved = _slide_up(pieces, gb, gl, gr)
-                    resolved = resolve(gb, gl, gr)
+                    resolved = resolve(gb, gl, gr, _ANNOTATIONS.get(self.spec.name, ()))
                     if resolved is None:
                         k = len(pieces)
                         while k and isinstance(pieces[k - 1], bytes):

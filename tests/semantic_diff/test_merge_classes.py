@@ -226,3 +226,29 @@ def test_arguments_added_at_one_place_on_both_sides_still_conflict() -> None:
     base = "x = f(\n    a,\n)\n"
     clean, _ = _merge("a.py", base, base.replace("a,\n", "a,\n    b,\n"), base.replace("a,\n", "a,\n    c,\n"))
     assert not clean
+
+
+# --- annotations, decorators, attributes: a set ------------------------------------------------
+
+@pytest.mark.parametrize(("path", "base", "anchor", "left", "right"), [
+    ("A.java", "class A {\n  @Override\n  public String toString() {\n    return \"\";\n  }\n}\n", "  @Override\n",
+     "  @Deprecated\n", "  @SuppressWarnings(\"unchecked\")\n"),
+    ("a.ts", "class A {\n  @Input()\n  name: string;\n\n  f(): void {}\n}\n", "  @Input()\n", "  @Optional()\n", "  @Self()\n"),
+    ("a.rs", "#[derive(Debug)]\nstruct S {\n    a: i32,\n}\n", "#[derive(Debug)]\n", "#[repr(C)]\n", "#[non_exhaustive]\n"),
+])
+def test_annotations_added_on_both_sides_merge_as_a_set(path: str, base: str, anchor: str, left: str,
+                                                        right: str) -> None:
+    clean, text = _merge(path, base, base.replace(anchor, anchor + left), base.replace(anchor, anchor + right))
+    assert (clean, text) == (True, base.replace(anchor, anchor + left + right))
+
+
+def test_python_decorators_added_on_both_sides_still_conflict() -> None:
+    base = "@cache\ndef f():\n    return 1\n"
+    clean, _ = _merge("a.py", base, base.replace("@cache\n", "@cache\n@trace\n"), base.replace("@cache\n", "@cache\n@retry\n"))
+    assert not clean
+
+
+def test_one_annotation_changed_on_both_sides_is_a_conflict() -> None:
+    base = "@Export\n@Version(\"2.24.0\")\npackage org.example;\n"
+    clean, text = _merge("package-info.java", base, base.replace("2.24.0", "2.25.0"), base.replace("2.24.0", "2.24.1"))
+    assert not clean, text
