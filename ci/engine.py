@@ -837,8 +837,8 @@ class Verifier:
                 self._commit(repository, branch).id, pygit2.Oid(hex=source))
             run = self.start(repository, source, trigger="gate", stages=required, pipeline_branch=branch,
                              base_revision=str(base) if base is not None else "")
-            raise gate_started(branch, source, required, run.run_id)
-        check_gate_run(branch, source, required, latest)
+            raise gate_started(branch, source, required, run.run_id, repository=repository)
+        check_gate_run(branch, source, required, latest, repository=repository)
 
     def check_direct_write(self, repository: str, branch: str) -> None:
         """A protected branch moves only through Merge."""

@@ -24,7 +24,7 @@ def refuse_direct_write(branch: str, required: Sequence[str]) -> None:
             "and Merge it, which checks the required stages", reason="PROTECTED_BRANCH")
 
 
-def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run) -> None:
+def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run, *, repository: str = "") -> None:
     """Raise unless ``run`` (the gate run of ``source`` for ``branch``) finished with every required stage good.
 
     Good is what lets a dependent run: passed, or skipped because the stage
@@ -34,8 +34,9 @@ def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run) 
     """
     if not run.final:
         raise FailedPrecondition(
-            f"branch {branch!r} is protected: gate run {run.run_id} is still verifying {source[:12]}; "
-            "merge again when it passes", reason="GATE_PENDING", run_id=run.run_id)
+            f"branch {branch!r} is protected: gate run {run.run_id} is still verifying {source[:12]} "
+            f"({_watch(repository, run.run_id)}); merge again when it passes", reason="GATE_PENDING",
+            run_id=run.run_id)
     bad = [f"{j.stage} {j.chunk}".strip() + f" ({j.verdict.value})"
            for j in run.jobs if j.stage in required and not j.lets_dependents_run]
     bad += [f"its pipeline is invalid: {j.summary}" for j in run.jobs if j.stage == PIPELINE_STAGE]
@@ -45,9 +46,15 @@ def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run) 
             f"(gate run {run.run_id}); fix it and merge a new commit", reason="GATE_FAILED", run_id=run.run_id)
 
 
-def gate_started(branch: str, source: str, required: Sequence[str], run_id: str) -> FailedPrecondition:
+def gate_started(branch: str, source: str, required: Sequence[str], run_id: str, *,
+                 repository: str = "") -> FailedPrecondition:
     """The refusal of a merge whose gate run was just started."""
     return FailedPrecondition(
         f"branch {branch!r} is protected: {', '.join(required)} must pass on {source[:12]} first; "
-        f"started gate run {run_id} (trellis watch {run_id}), merge again when it passes",
+        f"started gate run {run_id} ({_watch(repository, run_id)}), merge again when it passes",
         reason="GATE_PENDING", run_id=run_id)
+
+
+def _watch(repository: str, run_id: str) -> str:
+    """The command that follows a run, runnable as printed (``trellis watch`` takes the repository first)."""
+    return f"trellis watch {repository} {run_id}" if repository else f"trellis watch REPOSITORY {run_id}"

@@ -13,13 +13,24 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DataDirLock", "DataDirBusy", "running_server"]
+__all__ = ["DataDirLock", "DataDirBusy", "DataDirMissing", "running_server"]
 
 LOCK_NAME = "server.lock"
 
 
 class DataDirBusy(Exception):
     """Another process owns the data directory."""
+
+
+class DataDirMissing(Exception):
+    """A command that only works on existing data was pointed at a directory that does not exist."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(
+            f"data directory {root} does not exist (check --data-dir or $TRELLIS_DATA); only commands that "
+            "create data create it: trellis repo create, serve, import, token create"
+        )
+        self.root = root
 
 
 @dataclass

@@ -120,6 +120,7 @@ def _agent(
         report.session_id, report.branch = session.session_id, session.branch_id
         head = session.base_commit_id
         module = f"calc/agent{index}.py"
+        draft = f"calc/agent{index}_draft.py"
         body = f'"""Helpers written by {report.agent}."""\n'
         start.wait()
         for n in range(commits):
@@ -131,8 +132,10 @@ def _agent(
                     cost_usd=0.0004, latency_ms=rng.randint(200, 900)))
                 report.steps += 1
             if n == blunder:  # a slip the pipeline catches: the agent waits for the verdict, then fixes it
+                # The draft goes to a file of its own: a commit whose file does not parse, or whose parent's
+                # did not, is diffed line by line, so in the module it would hide f{n} from the entity history.
                 t0 = time.perf_counter()
-                broken = client.commit(repository, session.branch_id, {module: body + f"\n\ndef f{n}(x):\n    return x *\n"},
+                broken = client.commit(repository, session.branch_id, {draft: f"def f{n}(x):\n    return x *\n"},
                                        f"Add f{n} (draft)", expected_head=head, session=session.session_id,
                                        wait_for_verdict=True)
                 report.commits += 1
@@ -142,6 +145,8 @@ def _agent(
                     report.verdicts.append((f"f{n} with a syntax error", broken.run, (time.perf_counter() - t0) * 1000))
             body += f"\n\ndef f{n}(x):\n    \"\"\"Step {n} of {report.agent}.\"\"\"\n    return x * {n + 1} + {index}\n"
             changes: dict[str, bytes | str | None] = {module: body}
+            if n == blunder:  # the fix: f{n} where it belongs, the broken draft gone
+                changes[draft] = None
             if n == 0:  # every agent also appends an operation to the shared module: the same spot in the file
                 changes["calc/ops.py"] = PROJECT["calc/ops.py"] + (
                     f"\n\ndef op{index}(a, b):\n    \"\"\"Added by {report.agent}.\"\"\"\n    return a * {index} + b\n")

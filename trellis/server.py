@@ -6,9 +6,11 @@ in-process); ``serve`` adds the signal handling of a long-running process.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import signal
+import socket
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -109,6 +111,7 @@ def build_server(config: ServerConfig) -> RunningServer:
         require_tokens = tokens.active()
         credentials = _credentials(config)
         _check_exposure(config, tls=credentials is not None, tokens=require_tokens)
+        _check_address_free(config.address)
         # The core only links objects it has just written or read from existing
         # trees, so libgit2's per-link existence check is pure cost (~10% of a
         # commit); `git fsck --strict` in the tests keeps us honest.
@@ -180,7 +183,8 @@ def build_server(config: ServerConfig) -> RunningServer:
             else:
                 port = server.add_insecure_port(config.address)
         except RuntimeError as exc:
-            raise ConfigError(f"cannot listen on {config.address}: {exc}") from None
+            detail = str(exc).split("; set GRPC_VERBOSITY")[0]  # gRPC's advice is about its own logs
+            raise ConfigError(f"cannot listen on {config.address}: {detail}") from None
         if port == 0:
             raise ConfigError(f"cannot listen on {config.address}: the address is in use or invalid")
         host = config.address.rsplit(":", 1)[0]
@@ -247,6 +251,32 @@ def _check_exposure(config: ServerConfig, *, tls: bool, tokens: bool) -> None:
             "proxy, a container's published port)"
         )
     log.warning("listening on %s without %s (--insecure-allow-remote)", config.address, " and without ".join(missing))
+
+
+def _check_address_free(address: str) -> None:
+    """A clear error for a port already in use, before gRPC tries it (and logs lines of its own)."""
+    host, _, port_text = address.rpartition(":")
+    try:
+        port = int(port_text)
+    except ValueError:
+        return  # gRPC reports a malformed address
+    if port == 0:
+        return
+    try:
+        found = socket.getaddrinfo(host.strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # an unknown host: gRPC says so
+    for family, kind, proto, _, sockaddr in found:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: TIME_WAIT is no obstacle
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise ConfigError(
+                        f"cannot listen on {address}: the port is already in use (another Trellis server?); "
+                        "pick another with --listen HOST:PORT (port 0 picks a free one)"
+                    ) from None
 
 
 def serve(config: ServerConfig) -> None:

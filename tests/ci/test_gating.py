@@ -50,5 +50,10 @@ def test_an_unfinished_gate_run_is_pending_and_a_started_one_says_how_to_follow_
     with pytest.raises(FailedPrecondition) as pending:
         check_gate_run("main", SOURCE, ("unit",), _run({"unit": Verdict.PASSED}, final=False))
     assert pending.value.reason == "GATE_PENDING"
-    started = gate_started("main", SOURCE, ("unit",), "1" * 20)
-    assert started.reason == "GATE_PENDING" and f"trellis watch {'1' * 20}" in started.message
+    assert f"trellis watch REPOSITORY {'0' * 20}" in pending.value.message
+    started = gate_started("main", SOURCE, ("unit",), "1" * 20, repository="demo")
+    # The hint is a command that runs as printed: `trellis watch` takes the repository first.
+    assert started.reason == "GATE_PENDING" and f"(trellis watch demo {'1' * 20})" in started.message
+    with pytest.raises(FailedPrecondition) as pending:
+        check_gate_run("main", SOURCE, ("unit",), _run({"unit": Verdict.PASSED}, final=False), repository="demo")
+    assert f"trellis watch demo {'0' * 20}" in pending.value.message

@@ -276,6 +276,14 @@ def test_demo_reports_its_commits_and_leaves_valid_git(tmp_path: Path) -> None:
     assert set(report["verdicts"].values()) == {"passed"}
     assert [strategy for _, strategy in report["merges"]["merged"]] == ["fast_forward", "structured"]
     assert len(report["merges"]["line_merge_refused"]) == 1 and report["merges"]["main_verdict"] == "passed"
+    # The SQL answer agrees with the branch diffs (agent-2's syntax error and its fix included), and its
+    # first/last columns follow time, not names: f4 came last, after f3 and test_f3 (f10 would sort before f2).
+    added = {a["agent"]: sum(1 for c in a["entity_changes"] if c["change"] == "added" and c["kind"] == "function")
+             for a in report["agents"]}
+    functions = {row["agent"]: row for row in report["sql"][1]["rows"]}
+    assert {agent: row["functions_added"] for agent, row in functions.items()} == added
+    assert [(row["first"], row["last"]) for row in functions.values()] == [
+        ("calc.agent1.f0", "calc.agent1.f4"), ("calc.agent2.f0", "calc.agent2.f4")]
     assert not (tmp_path / "unused").exists()
     # The kept data directory is explorable with the CLI afterwards.
     sessions = ok_json(cli(demo_dir, "session", "list", report["repository"], "--json"))
@@ -353,7 +361,7 @@ def test_review_commands_list_waiting_chunks_and_post_verdicts(server: RunningSe
         client.commit("demo", "main", {"trellis.toml": '[stages.review]\nkind = "external"\nscope = "file"\n',
                                        "pay.py": "x = 1\n"}, "needs a review")
     waiting = [json.loads(line) for line in
-               ok(cli(tmp_path, *at, "review", "pending", "demo", "--once", "--json")).splitlines()]
+               ok(cli(tmp_path, *at, "review", "pending", "demo", "--json")).splitlines()]  # prints, exits
     chunks = {w["chunk"] for w in waiting}
     assert "pay.py" in chunks
     run_id = waiting[0]["run_id"]
@@ -364,6 +372,7 @@ def test_review_commands_list_waiting_chunks_and_post_verdicts(server: RunningSe
     again = failed(cli(tmp_path, *at, "review", "post", "demo", run_id, "review", "pay.py", "--verdict", "failed"))
     assert "VERDICT_FINAL" in again
     assert ok_json(cli(tmp_path, *at, "watch", "demo", run_id, "--json"))["verdict"] == "passed"
+    assert ok(cli(tmp_path, *at, "review", "pending", "demo", "--once")) == ""  # --once: still accepted
 
 
 def test_merge_command_reports_conflicts_with_exit_1_and_merges_cleanly(server: RunningServer, tmp_path: Path) -> None:
@@ -406,3 +415,122 @@ def test_a_scripts_mode_survives_edits_from_the_cli_and_the_sdk(server: RunningS
     (work / "run.sh").chmod(0o644)
     ok(cli(data_dir, "commit", "demo", "main", "run.sh", "--root", str(work), "-m", "chmod -x"))
     assert not executable()
+
+
+# -- small CLI defects (issue 15) ----------------------------------------------------------------
+
+
+def test_options_may_follow_positionals_as_in_git(data_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("A = 1\n")
+    (src / "b.py").write_text("B = 2\n")
+    ok(cli(data_dir, "repo", "create", "REPO"))
+    ok(cli(data_dir, "commit", "REPO", "main", "--root", str(src), "a.py", "b.py", "-m", "msg"))
+    assert [e["path"] for e in ok_json(cli(data_dir, "ls", "REPO", "--json"))] == ["a.py", "b.py"]
+    assert ok_json(cli(data_dir, "log", "REPO", "--limit", "1", "--json"))[0]["message"].startswith("msg")
+    # The same with the options in between and after, and for a command with an optional positional.
+    ok(cli(data_dir, "commit", "REPO", "--root", str(src), "main", "-m", "again", "--delete", "b.py"))
+    assert ok_json(cli(data_dir, "show", "REPO", "--json", "main"))["message"].startswith("again")
+
+
+def test_diff_of_paths_that_do_not_exist_says_so(tmp_path: Path) -> None:
+    err = failed(cli(tmp_path, "diff", "/nonexistent1", "/nonexistent2"), code=2)
+    assert "/nonexistent1 and /nonexistent2: no such file or directory" in err
+    assert "INVALID_RESOURCE_NAME" not in err
+    (tmp_path / "old.py").write_text("x = 1\n")
+    err = failed(cli(tmp_path, "diff", str(tmp_path / "old.py"), str(tmp_path / "new.py")), code=2)
+    assert f"{tmp_path / 'new.py'}: no such file or directory" in err and "old.py:" not in err
+
+
+def test_import_prints_readable_counts_and_json(tmp_path: Path) -> None:
+    source = tmp_path / "project"
+    source.mkdir()
+    (source / "app.py").write_text("def f():\n    return 1\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "app.py"],
+                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one"]):
+        subprocess.run(["git", "-C", str(source), *args], check=True, capture_output=True, timeout=60)
+    data = tmp_path / "data"  # import creates data: a new directory is fine
+    text = ok(cli(data, "import", str(source), "--name", "project"))
+    assert "SyncStats" not in text and "=" not in text
+    assert f"imported {source} as project: 1 branch, 0 tags; indexed 1 commit, " in text
+    assert "1 entity change" in text or "entity changes" in text
+    again = ok_json(cli(data, "import", str(source), "--name", "project", "--json"))
+    assert again["repository"] == "project" and again["resumed"] is True and again["stats"]["commits_added"] == 0
+    assert "nothing new" in ok(cli(data, "import", str(source), "--name", "project"))
+
+
+def test_serve_on_a_busy_port_is_one_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        err = failed(cli(tmp_path / "data", "serve", "--listen", address))
+    assert err.startswith(f"error: cannot listen on {address}: the port is already in use")
+    assert len(err.strip().splitlines()) == 1, err  # no gRPC log lines (add_port.cc, GRPC_VERBOSITY)
+    assert "GRPC" not in err and ".cc" not in err
+
+
+def test_a_reader_that_stops_early_is_not_an_error(data_dir: Path) -> None:
+    ok(cli(data_dir, "repo", "create", "demo"))  # the data directory exists: query runs in-process
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env["TRELLIS_DATA"] = str(data_dir)
+    with subprocess.Popen(
+            [sys.executable, "-m", "trellis", "query", "--json", "--max-rows", "50000", "SELECT * FROM range(50000)"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as process:  # as `trellis query ... | head -1`
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().strip() == b"["
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=120) in (0, 141)
+    assert "Broken pipe" not in err and "Traceback" not in err and "error" not in err, err
+
+
+@pytest.mark.parametrize("command", [["log", "demo"], ["repo", "list"], ["query", "SELECT 1"], ["check"],
+                                     ["token", "list"], ["session", "list", "demo"]])
+def test_read_only_commands_refuse_a_data_dir_that_does_not_exist(tmp_path: Path, command: list[str]) -> None:
+    typo = tmp_path / "dtaa"
+    err = failed(cli(tmp_path, "--data-dir", str(typo), *command))
+    assert err.startswith("error: data directory") and "does not exist" in err and str(typo) in err
+    assert not typo.exists()
+
+
+def test_commands_that_create_data_still_create_the_directory(tmp_path: Path) -> None:
+    ok(cli(tmp_path, "--data-dir", str(tmp_path / "new"), "repo", "create", "demo"))
+    assert repo_path(tmp_path / "new", "demo").is_dir()
+    ok(cli(tmp_path, "--data-dir", str(tmp_path / "tokens"), "token", "create", "bot"))
+    assert (tmp_path / "tokens" / "tokens.json").is_file()
+
+
+def test_review_pending_follow_keeps_waiting(server: RunningServer, tmp_path: Path) -> None:
+    with Client(server.address, agent="alice") as client:
+        client.create_repository("demo")
+        client.commit("demo", "main", {"trellis.toml": '[stages.review]\nkind = "external"\nscope = "file"\n',
+                                       "pay.py": "x = 1\n"}, "needs a review")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    with subprocess.Popen([sys.executable, "-m", "trellis", "--server", server.address, "review", "pending",
+                           "demo", "--follow", "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          env=env) as process:
+        try:
+            assert process.stdout is not None
+            assert json.loads(process.stdout.readline())["chunk"] == "pay.py"
+            assert process.poll() is None  # still following
+        finally:
+            process.kill()
+
+
+def test_the_demo_prints_commands_that_run_from_the_shell_it_was_started_in(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from trellis.cli.demo import trellis_command
+
+    venv_bin = Path(sys.executable).parent
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # README's install: the venv is not activated
+    command = trellis_command()
+    assert command in (str(venv_bin / "trellis"), f"{sys.executable} -m trellis")
+    result = subprocess.run([*command.split(), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "usage: trellis" in result.stdout
+    if (venv_bin / "trellis").exists():
+        monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")  # activated: the plain name finds it
+        assert trellis_command() == "trellis"

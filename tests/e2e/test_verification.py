@@ -257,6 +257,7 @@ def test_gating_uses_the_protected_branch_pipeline_and_cannot_be_bypassed(demo: 
     with pytest.raises(vcs.FailedPrecondition) as pending:
         demo.merge("demo", "main", "agents/alice/x")
     assert pending.value.reason == "GATE_PENDING"
+    assert f"(trellis watch demo {pending.value.metadata['run_id']})" in pending.value.message  # runnable as printed
     gate = demo.wait_run("demo", pending.value.metadata["run_id"], timeout=60)
     assert gate.trigger == "gate" and gate.verdict is ci.Verdict.FAILED  # main's check.py ran, not `true`
     with pytest.raises(vcs.FailedPrecondition) as failed:

@@ -27,7 +27,7 @@ from .. import config as cfg
 if TYPE_CHECKING:  # the SDK (grpc, protobuf) loads when a command connects, not for every command
     from ..client import Client
     from ..tls import TLS
-from ..datadir import running_server
+from ..datadir import DataDirMissing, running_server
 
 __all__ = ["Output", "add_common", "client_tls", "connect", "data_dir", "to_jsonable"]
 
@@ -62,8 +62,12 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool = False, client_tls
                      "(default: $TRELLIS_TLS_SERVER_NAME)")
 
 
-def data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else cfg.default_data_dir()
+def data_dir(args: argparse.Namespace, *, existing: bool = False) -> Path:
+    """The data directory; with ``existing``, refuse one that does not exist (a mistyped --data-dir)."""
+    root = Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else cfg.default_data_dir()
+    if existing and not root.is_dir():
+        raise DataDirMissing(root)
+    return root
 
 
 def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | None:
@@ -79,7 +83,8 @@ def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | N
 
 
 @contextmanager
-def connect(args: argparse.Namespace) -> Iterator[Client]:
+def connect(args: argparse.Namespace, *, creates: bool = False) -> Iterator[Client]:
+    """A client for the command; in-process, the data directory must exist unless the command ``creates`` data."""
     from ..client import Client
 
     token = getattr(args, "token", None) or cfg.env_token()
@@ -98,7 +103,7 @@ def connect(args: argparse.Namespace) -> Iterator[Client]:
     from ..server import build_server  # in-process: only now pay for the server imports
 
     logging.getLogger("trellis").setLevel(logging.ERROR)
-    running = build_server(cfg.ServerConfig(data_dir=data_dir(args), address="127.0.0.1:0"))
+    running = build_server(cfg.ServerConfig(data_dir=data_dir(args, existing=not creates), address="127.0.0.1:0"))
     try:
         with Client(running.address, token=token, agent=agent) as client:
             yield client

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 import logging
+import shlex
+import shutil
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -38,7 +41,8 @@ QUESTIONS = [
      "SELECT agent, steps, commits, total_tokens, round(cost_usd, 4) AS cost_usd, status "
      "FROM session_summary WHERE repository = '{repo}' ORDER BY total_tokens DESC LIMIT 5"),
     ("Which functions did each agent add (entity changes joined with commits)?",
-     "SELECT c.agent, count(*) AS functions_added, min(e.qualname) AS first, max(e.qualname) AS last "
+     "SELECT c.agent, count(*) AS functions_added, arg_min(e.qualname, (c.commit_time, c.step_index, e.ordinal)) "
+     "AS first, arg_max(e.qualname, (c.commit_time, c.step_index, e.ordinal)) AS last "
      "FROM entity_changes e JOIN commits c USING (repository, commit_id) "
      "WHERE e.repository = '{repo}' AND e.change = 'added' AND e.kind = 'function' AND c.agent LIKE 'agent-%' "
      "GROUP BY ALL ORDER BY c.agent LIMIT 8"),
@@ -130,16 +134,28 @@ def run(args: argparse.Namespace) -> int:
             view.add_row(*(str(v) for v in row.values()))
         out.print(view)
     _print_verification(out, report)
+    trellis = f"{trellis_command()} --data-dir {shlex.quote(str(data_dir))}"
     out.print(f"\nData kept in [bold]{data_dir}[/]. Explore it:")
     out.print(f"  git --git-dir {repo_path} log --oneline {sample.branch} | head", markup=False)
     out.print(f"  git --git-dir {repo_path} show refs/trellis/sessions/{sample.session_id}:session.json", markup=False)
-    out.print(f"  trellis --data-dir {data_dir} session show {report.repository} {sample.session_id}", markup=False)
-    out.print(f"  trellis --data-dir {data_dir} log {report.repository} {sample.branch}", markup=False)
-    out.print(f"  trellis --data-dir {data_dir} diff {report.repository} main {sample.branch}", markup=False)
-    out.print(f"  trellis --data-dir {data_dir} query \"SELECT * FROM session_summary\"", markup=False)
-    out.print(f"  trellis --data-dir {data_dir} runs {report.repository}", markup=False)
-    out.print(f"  trellis --data-dir {data_dir} verify {report.repository} main", markup=False)
+    out.print(f"  {trellis} session show {report.repository} {sample.session_id}", markup=False)
+    out.print(f"  {trellis} log {report.repository} {sample.branch}", markup=False)
+    out.print(f"  {trellis} diff {report.repository} main {sample.branch}", markup=False)
+    out.print(f"  {trellis} query \"SELECT * FROM session_summary\"", markup=False)
+    out.print(f"  {trellis} runs {report.repository}", markup=False)
+    out.print(f"  {trellis} verify {report.repository} main", markup=False)
     return 0
+
+
+def trellis_command() -> str:
+    """How to run this very ``trellis`` from a shell: its name when PATH finds it, else its path in the venv."""
+    script = Path(sys.executable).parent / "trellis"
+    found = shutil.which("trellis")
+    if found is not None and script.exists() and Path(found).resolve() == script.resolve():
+        return "trellis"
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m trellis"
 
 
 def _print_verification(out: Output, report: "DemoReport") -> None:

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 import semantic_diff
+from vcs import InvalidArgument
+from vcs.validation import check_repository_name
 
 from .context import Output, connect
 
@@ -23,6 +25,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--path", action="append", default=[], help="only this path (repeatable; revisions only)")
     p.add_argument("--lines", action="store_true", help="also print unified line diffs")
     p.set_defaults(run=run)
+
+
+def _could_be_repository(name: str) -> bool:
+    """Whether ``name`` can name a repository; a path such as ``/tmp/x`` or ``./old`` cannot."""
+    try:
+        check_repository_name(name)
+    except InvalidArgument:
+        return False
+    return True
 
 
 def _read_side(root: Path) -> dict[str, bytes]:
@@ -83,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
             for f in result.files:
                 o, n = old.get(f.old_path or f.path, b""), new.get(f.path, b"")
                 line_diffs[f.path] = pygit2.Patch.create_from(o, n, f.old_path or f.path, f.path).text or ""
+    elif len(items) == 2 and not _could_be_repository(items[0]):
+        missing = [a for a in items if not Path(a).exists()]
+        out.error(f"{' and '.join(missing)}: no such file or directory "
+                  "(trellis diff OLD NEW compares paths on disk; REPO REV compares revisions)")
+        return 2
     elif len(items) in (2, 3):
         repository, *revisions = items
         new_rev = revisions[-1]

@@ -38,12 +38,50 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     i.set_defaults(run=run_import)
 
 
+# What each field of query.SyncStats counts, in words (a field missing here is shown by its name).
+_STAT_WORDS = {
+    "commits_added": ("commit", "commits"),
+    "file_changes_added": ("file change", "file changes"),
+    "entity_changes_added": ("entity change", "entity changes"),
+    "entity_backfilled_commits": ("commit given its entity changes", "commits given their entity changes"),
+    "refs_changed": ("ref", "refs"),
+    "sessions_changed": ("session", "sessions"),
+    "steps_added": ("step", "steps"),
+    "runs_changed": ("verification run", "verification runs"),
+    "commits_removed": ("commit removed", "commits removed"),
+    "runs_removed": ("run removed", "runs removed"),
+    "repositories_removed": ("repository removed", "repositories removed"),
+    "runs_invalid": ("unreadable run skipped", "unreadable runs skipped"),
+}
+
+
+def _count(n: int, word: str, plural: str = "") -> str:
+    return f"{n:,} {word if n == 1 else plural or word + ('es' if word.endswith('ch') else 's')}"
+
+
+def describe_stats(stats: object) -> str:
+    """A sync's counts in words, those that are not zero: ``1,204 commits, 3,876 file changes, ...``."""
+    import dataclasses
+
+    parts = []
+    for field in dataclasses.fields(stats):  # type: ignore[arg-type]
+        value = getattr(stats, field.name)
+        if field.name == "repositories" or not value:
+            continue
+        one, many = _STAT_WORDS.get(field.name, (field.name.replace("_", " "), field.name.replace("_", " ")))
+        parts.append(_count(value, one, many))
+    return ", ".join(parts) or "nothing new"
+
+
 @contextmanager
-def _indexer(args: argparse.Namespace, *, fresh: bool = False) -> Iterator[object]:
-    """The data directory's indexer, under its lock; ``fresh`` deletes the index file first."""
+def _indexer(args: argparse.Namespace, *, fresh: bool = False, creates: bool = False) -> Iterator[object]:
+    """The data directory's indexer, under its lock; ``fresh`` deletes the index file first.
+
+    Only a command that ``creates`` data (import) may start a new data directory.
+    """
     from query import Indexer
 
-    root = data_dir(args)
+    root = data_dir(args, existing=not creates)
     with DataDirLock(root):
         if fresh:  # the index is derived: a damaged or outdated file is simply rebuilt
             for leftover in (root / INDEX_FILE, root / f"{INDEX_FILE}.wal"):
@@ -68,7 +106,7 @@ def run_reindex(args: argparse.Namespace) -> int:
     out = Output(args)
     with _indexer(args, fresh=True) as indexer, _progress(out, "indexing commits") as progress:
         stats = indexer.rebuild(workers=args.workers, on_progress=progress)  # type: ignore[attr-defined]
-    out.data(stats) if out.json else out.print(f"rebuilt the index: {stats}")
+    out.data(stats) if out.json else out.print(f"rebuilt the index: {describe_stats(stats)}")
     return 0
 
 
@@ -91,13 +129,13 @@ def run_import(args: argparse.Namespace) -> int:
     from query import import_history
 
     out = Output(args)
-    with _indexer(args) as indexer, _progress(out, f"importing {args.path}") as progress:
+    with _indexer(args, creates=True) as indexer, _progress(out, f"importing {args.path}") as progress:
         result = import_history(data_dir(args), args.path, args.name, indexer=indexer,  # type: ignore[arg-type]
                                 workers=args.workers, on_progress=progress, description=args.description)
     if out.json:
         out.data(result)
     else:
         again = " (resumed)" if result.resumed else ""
-        out.print(f"imported {args.path} as {result.repository}{again}: {result.branches} branches, "
-                  f"{result.tags} tags; {result.stats}")
+        out.print(f"imported {args.path} as {result.repository}{again}: {_count(result.branches, 'branch')}, "
+                  f"{_count(result.tags, 'tag')}; indexed {describe_stats(result.stats)}")
     return 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from typing import Any
 
 from vcs import VcsError
 
@@ -16,8 +18,27 @@ COMMANDS = [serve, demo, token, repo, commit, read, diff, merge_file, branch, me
             trajectory]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Options anywhere, as git takes them: ``trellis commit REPO main --root src a.py b.py -m msg``.
+
+    A command without subcommands parses its arguments intermixed (options between and after its
+    positionals); ``parse_known_intermixed_args`` itself calls back into ``parse_known_args``, hence the flag.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trellis",
         description="Trellis: version control and CI for AI coding agents. "
         "Commands talk to --server / $TRELLIS_SERVER, else to the server owning the data directory, "
@@ -51,11 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         out.error("interrupted")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`trellis log ... | head`): stop quietly, as cat does, and keep Python from
+        # complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the status a shell shows for a writer whose reader left
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: no tracebacks for users
-        from ..datadir import DataDirBusy
+        from ..datadir import DataDirBusy, DataDirMissing
         from ..server import ConfigError
 
-        if isinstance(exc, (DataDirBusy, ConfigError, OSError)):
+        if isinstance(exc, (DataDirBusy, DataDirMissing, ConfigError, OSError)):
             out.error(str(exc))
             return 1
         raise

@@ -42,7 +42,7 @@ def _show(out: Output, repo: vcs.Repository) -> None:
 
 def create(args: argparse.Namespace) -> int:
     out = Output(args)
-    with connect(args) as client:
+    with connect(args, creates=True) as client:
         repo = client.create_repository(args.name, default_branch=args.default_branch, description=args.description)
     _show(out, repo)
     if not out.json:

@@ -76,7 +76,7 @@ def create(args: argparse.Namespace) -> int:
 
 def list_(args: argparse.Namespace) -> int:
     out = Output(args)
-    records = TokenStore(data_dir(args)).list()
+    records = TokenStore(data_dir(args, existing=True)).list()
     if out.json:
         out.data([{"token_id": r.token_id, "agent": r.agent, "create_time": r.create_time,
                    "revoked": r.revoked, "description": r.description, "grants": _grants_json(r)}
@@ -93,7 +93,7 @@ def list_(args: argparse.Namespace) -> int:
 
 def revoke(args: argparse.Namespace) -> int:
     out = Output(args)
-    record = TokenStore(data_dir(args)).revoke(args.token_id)
+    record = TokenStore(data_dir(args, existing=True)).revoke(args.token_id)
     if out.json:
         out.data({"token_id": record.token_id, "revoked": True})
     else:

@@ -71,11 +71,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     rv = sub.add_parser("review", parents=[common], help="external stages: list waiting chunks, post verdicts")
     rsub = rv.add_subparsers(dest="action", metavar="ACTION", required=True)
-    pending = rsub.add_parser("pending", parents=[common],
-                              help="stream the chunks waiting for a verdict (Ctrl-C to stop)")
+    pending = rsub.add_parser("pending", parents=[common], help="list the chunks waiting for a verdict",
+                              description="Print the chunks of external stages waiting for a verdict now, and "
+                              "exit; with --follow, keep printing new ones as runs reach them (Ctrl-C to stop).")
     pending.add_argument("repository")
     pending.add_argument("--stage", default="", help="only this external stage")
-    pending.add_argument("--once", action="store_true", help="print what is waiting now and stop")
+    pending.add_argument("--follow", action="store_true", help="keep waiting and print chunks as they arrive")
+    pending.add_argument("--once", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     pending.set_defaults(run=review_pending)
     post = rsub.add_parser("post", parents=[common], help="post the verdict of an external stage for one chunk")
     post.add_argument("repository")
@@ -308,7 +310,8 @@ def review_pending(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
         try:
-            for review in client.watch_reviews(args.repository, args.stage, timeout=1.0 if args.once else None):
+            # WatchReviews sends what is waiting at once, then new chunks: without --follow, stop after the first.
+            for review in client.watch_reviews(args.repository, args.stage, timeout=None if args.follow else 1.0):
                 if out.json:
                     print(json.dumps({"run_id": review.run.rsplit("/", 1)[-1], "stage": review.stage,
                                       "chunk": review.chunk, "commit_id": review.commit_id}), flush=True)
