@@ -17,7 +17,8 @@
    entity pair only when they are of the same kind family, the similarity
    reaches the threshold (0.8 when the names differ, 0.6 when only the container
    differs; 0.6, or 0.5 with the same parameters, for a rename whose call sites
-   were updated from the old name to the new), each is the other's strictly best
+   were updated from the old name to the new; 0.65 for a rename in place that
+   keeps a word of the name), each is the other's strictly best
    candidate (a tie pairs nothing), and — for a rename — the entity has at least
    ``MIN_RENAME_TOKENS`` tokens. Same-named functions whose bodies changed a lot
    are released first and stay apart only when both halves pair elsewhere: rename
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import difflib
 import posixpath
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,6 +57,7 @@ class MatchOptions:
     move_threshold: float = 0.6       # similarity needed when the name is the same (a pure move)
     evidence_threshold: float = 0.6   # ... for a rename whose call sites moved from the old name to the new
     signature_threshold: float = 0.5  # ... and whose parameters are the same
+    name_threshold: float = 0.65      # ... for a rename in the same container keeping a word of the name
     loose_threshold: float = 0.8      # a same-named function below this may be part of a chain or swap
     loose_margin: float = 0.1         # ... and is, when both halves pair elsewhere this much better
     max_comparisons: int = 4000       # similarity computations per diff; beyond, exact matches only
@@ -100,6 +103,20 @@ def _segment_key(core: Core) -> str:
 
 
 _RECEIVERS = frozenset({"self", "cls", "this"})
+# Words too common in names to say two names are related.
+_COMMON_WORDS = frozenset({"test", "tests", "get", "set", "is", "has", "do", "to", "of", "the", "a", "an", "and",
+                           "or", "for", "on", "in", "with", "by", "from", "new", "init", "main", "run", "impl"})
+
+
+def _name_words(name: str) -> set[str]:
+    """The words of an identifier (snake_case, camelCase, PascalCase), lower-cased, common ones aside."""
+    words = set()
+    for part in name.split("_"):
+        for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", part):
+            w = w.lower()
+            if len(w) > 2 and w not in _COMMON_WORDS:
+                words.add(w)
+    return words
 
 
 class _Matcher:
@@ -255,7 +272,7 @@ class _Matcher:
                 threshold = opts.move_threshold if same_name else opts.rename_threshold
                 floor = threshold
                 if evidence and not same_name:
-                    floor = min(threshold, opts.evidence_threshold, opts.signature_threshold)
+                    floor = min(threshold, opts.evidence_threshold, opts.signature_threshold, opts.name_threshold)
                 if phase == "containers":
                     score, size = self.container_score(o, n, floor)
                     if score < threshold:
@@ -370,10 +387,14 @@ class _Matcher:
         name more — a call site was updated — and the similarity reaches the evidence
         threshold (lower when the parameters are the same, receivers aside)."""
         opts = self.options
-        if not self.evidence or score < min(opts.evidence_threshold, opts.signature_threshold):
+        if not self.evidence or score < min(opts.evidence_threshold, opts.signature_threshold,
+                                            opts.name_threshold):
             return False
         ocore = self.old[o[0]].records[o[1]].core
         ncore = self.new[n[0]].records[n[1]].core
+        if score >= opts.name_threshold and _name_words(ocore.name) & _name_words(ncore.name) and \
+                self.o2n[o[0]].get(self.old[o[0]].records[o[1]].parent) == (n[0], self.new[n[0]].records[n[1]].parent):
+            return True    # renamed in place, keeping a word of its name: test_hash -> test_hash_works
         lost, gained = self.switched()
         went = lost.get(ocore.name.encode(), {})
         came = gained.get(ncore.name.encode(), {})

@@ -448,3 +448,38 @@ def test_a_chain_of_test_renames_inside_one_class() -> None:
     assert _moves(diff_files({"tests/test_h.py": old}, {"tests/test_h.py": new})) == {
         ("renamed", "tests.test_h.TestHash.test_hash", "tests.test_h.TestHash.test_hash_works"),
         ("renamed", "tests.test_h.TestHash.test_no_hash", "tests.test_h.TestHash.test_hash")}
+
+
+_TEST_OLD = '''
+class TestCache:
+    def test_expiry(self, clock):
+        cache = TTLCache(maxsize=2, ttl=10, timer=clock)
+        cache[1] = "one"
+        clock.tick(5)
+        assert cache[1] == "one"
+        clock.tick(6)
+        assert 1 not in cache
+'''
+_TEST_NEW = '''
+class TestCache:
+    def {name}(self, clock):
+        cache = TTLCache(maxsize=2, ttl=10, timer=clock)
+        cache[1] = "one"
+        clock.tick(10)
+        assert cache.get(1) is None
+        assert len(cache) == 0
+        cache.expire(clock() + 1)
+'''
+
+
+def test_a_test_renamed_in_place_with_edits_keeping_a_word_of_its_name() -> None:
+    result = diff_files({"tests/test_ttl.py": _src(_TEST_OLD)},
+                        {"tests/test_ttl.py": _src(_TEST_NEW.format(name="test_expiry_at_ttl"))})
+    assert _moves(result) == {("renamed", "tests.test_ttl.TestCache.test_expiry",
+                               "tests.test_ttl.TestCache.test_expiry_at_ttl")}
+
+
+def test_a_test_replaced_in_place_by_an_edited_one_with_another_name_is_not_a_rename() -> None:
+    result = diff_files({"tests/test_ttl.py": _src(_TEST_OLD)},
+                        {"tests/test_ttl.py": _src(_TEST_NEW.format(name="test_missing_key"))})
+    assert not _moves(result)
