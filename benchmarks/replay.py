@@ -73,18 +73,19 @@ class Step:
 
     @property
     def agrees(self) -> bool | None:
-        """Trellis failed exactly the tests the full suite newly failed (``missed`` is what it did not)."""
+        """Trellis's verdict is the full suite's: it failed (or errored) exactly when the full suite newly failed."""
         if self.full_passed is None:
             return None
-        return not self.missed and (self.verdict == "passed") == self.full_passed
+        return (self.verdict == "passed") == self.full_passed
 
     def compare(self, full_failing: frozenset[str], known: frozenset[str], seconds: float) -> None:
         """Record the full suite's outcome; failures it had at the start of the replay do not count."""
         self.full_failing = full_failing - known
         self.full_passed = not self.full_failing
         self.warm_s = seconds
-        self.missed = frozenset(t for t in self.full_failing
-                                if not any(t == f or t.startswith(f + "[") for f in self.failing))
+        if self.verdict == "passed":  # a failure of the full suite that Trellis did not run: a selection miss
+            self.missed = frozenset(t for t in self.full_failing
+                                    if not any(t == f or t.startswith(f + "[") for f in self.failing))
 
 
 def git(repo: Path, *args: str, data: bytes | None = None) -> bytes:

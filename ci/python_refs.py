@@ -440,6 +440,12 @@ class _Extractor:
             else:
                 self.visit(child)
 
+    def expression_key(self, expr: ast.expr) -> str:
+        try:
+            return _hash(ast.dump(expr))
+        except RecursionError:
+            return _hash("text", ast.get_source_segment("".join(self.lines), expr) or "")
+
     def statement_key(self, stmt: ast.stmt) -> str:
         """A statement's code, without positions and comments (its text where it nests too deeply to dump)."""
         try:
@@ -553,9 +559,20 @@ class _Extractor:
         self.frames.append(frame)
         self.walk_block(node.body)
         self.frames.pop()
+        # What runs when the class statement runs, besides nested definitions (and the docstring, which
+        # only users of the class can read): a change there reaches the class's definer, not only its users.
+        own = [s for s in node.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        if own and isinstance(own[0], ast.Expr) and isinstance(own[0].value, ast.Constant) and node.body[0] is own[0]:
+            own = own[1:]
+        head = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
+        def_hash = _hash("class", node.name, *(self.statement_key(s) for s in own),
+                         *(self.expression_key(e) for e in head), *(k.arg or "**" for k in node.keywords))
+        plain_bases = all(isinstance(b, ast.Name) and b.id == "object" for b in node.bases)
+        def_effects = (any(not inert_decorator(d) for d in decorators) or bool(node.keywords) or not plain_bases
+                       or any(_has_call(s) for s in own) or any(_has_call(e) for e in head))
         self.scopes.insert(index, Scope(
             qualname=qualname, kind="class", name=node.name, parent=parent.qualname, container=self.container(),
-            line=node.lineno, refs=NodeRefs(), def_hash="", def_effects=True,
+            line=node.lineno, refs=NodeRefs(), def_hash=def_hash, def_effects=def_effects,
             bases=tuple(bases), base_names=tuple(base_names), members=tuple(sorted(frame.defs.items())),
             class_attrs=frozenset(frame.bound - set(frame.defs)),
             not_a_test=any(_assigns_false(s, "__test__") for s in node.body)))

@@ -34,7 +34,7 @@ from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from .globs import matches_any
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, read_config
-from .python_refs import FileFacts, Scope, file_facts
+from .python_refs import FileFacts, NodeRefs, Scope, file_facts
 from .ref_graph import Graph
 
 __all__ = [
@@ -350,10 +350,12 @@ class TestIndex:
             how = "body"
             if old_index is not None:
                 before, after = old_index._scope(path, local), self._scope(path, local)
-                if before is None or after is None or before.def_hash != after.def_hash:
+                if before is None or after is None or before.def_hash != after.def_hash and (
+                        before.def_effects or after.def_effects):
                     how = "def"
-            elif not change.details or not set(change.details) <= _BODY_DETAILS:
-                how = "def"
+            elif (not change.details or not set(change.details) <= _BODY_DETAILS
+                  or (self._scope(path, local) or _NO_SCOPE).kind == "class"):
+                how = "def"  # without the parent's facts a class's "body" may be its attributes
             self._mark(path, local, how, new_nodes, "modified")
             if old_index is not None:
                 old_index._mark(path, local, how, old_nodes, "modified")
@@ -423,8 +425,11 @@ class TestIndex:
         label = f"{self._display(graph.node_of[(path, scope.qualname)])} ({what})"
         node = graph.node_of[(path, scope.qualname)]
         nodes.setdefault(node, label)
-        if scope.kind == "class" or how == "def":
+        if how == "def":
             nodes.setdefault(graph.node_of[(path, scope.container)], label)
+
+
+_NO_SCOPE = Scope(qualname="", kind="", name="", parent="", container="", line=0, refs=NodeRefs())
 
 
 def changes_from_diff(result: DiffResult) -> tuple[Change, ...]:

@@ -792,3 +792,30 @@ def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(af
     new = {**PACKAGE, "pkg/__init__.py": after}
     found = selected(new, ChangedEntity("pkg/__init__.py", "pkg", "modified", ("body",)), old=old)
     assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
+
+
+CLASSES = {
+    "app/__init__.py": "",
+    "app/models.py": 'class User:\n    """A user."""\n    RATE = 2\n\n    def save(self):\n        return self.RATE\n\n'
+                     '    def rename(self, name):\n        self.name = name\n\n\ndef helper():\n    return 1\n',
+    "tests/test_user.py": "from app.models import User\n\ndef test_save():\n    assert User().save() == 2\n",
+    "tests/test_helper.py": "from app.models import helper\n\ndef test_helper():\n    assert helper() == 1\n",
+}
+
+
+@pytest.mark.parametrize(("old_text", "new_text", "expected"), [
+    ('"""A user."""', '"""A person."""', {"test_save"}),  # docstring: the class's users
+    ("RATE = 2", "RATE = 3", {"test_save"}),  # a plain attribute of a class without bases: its users
+    ("RATE = 2", "RATE = int('3')", {"test_save", "test_helper"}),  # code that runs at import: every importer
+    ("class User:", "class User(dict):", {"test_save", "test_helper"}),  # a new base: its hooks run at import
+])
+def test_class_changes_select_at_the_granularity_of_members(old_text: str, new_text: str,
+                                                             expected: set[str]) -> None:
+    new = {**CLASSES, "app/models.py": CLASSES["app/models.py"].replace(old_text, new_text)}
+    found = selected(new, ChangedEntity("app/models.py", "app.models.User", "modified", ("body",)), old=CLASSES)
+    assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
+
+
+def test_without_the_parents_index_a_class_change_selects_its_importers() -> None:
+    found = selected(CLASSES, ChangedEntity("app/models.py", "app.models.User", "modified", ("body",)))
+    assert {nodeid.rpartition("::")[2] for nodeid in found} == {"test_save", "test_helper"}
