@@ -89,6 +89,8 @@ def main() -> int:
     parser.add_argument("--mutants", type=int, default=0, help="with --repo: faults to inject after the replay")
     parser.add_argument("--fresh-every", type=int, default=5, help="with --repo: time a fresh clone every N commits")
     parser.add_argument("--seed", type=int, default=0, help="with --repo: which functions get faults")
+    parser.add_argument("--baseline-python", default="", help="with --repo: the interpreter of the full-suite "
+                        "baselines (one where the project's test dependencies are installed)")
     args = parser.parse_args()
     if args.full_suite:
         return full_suite(args)

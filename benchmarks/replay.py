@@ -106,10 +106,13 @@ def tree_files(repo: Path, commit: str) -> dict[str, bytes]:
     return out
 
 
+PYTHON = [sys.executable]  # the baselines' interpreter (--baseline-python: one with the project's test deps)
+
+
 def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], float]:
     """The whole suite with ``pytest -n 2``: the failing node ids, and the seconds it took."""
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider",
+    done = subprocess.run([PYTHON[0], "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider",
                            "-rfE"], cwd=checkout, env=env, capture_output=True, timeout=1800)
     seconds = time.perf_counter() - t0
     failing = set()
@@ -214,9 +217,19 @@ def replay(args: object) -> dict[str, object]:
     subprocess.run(["git", "clone", "-q", str(source), str(checkout)], check=True)
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     pipeline = PIPELINE
+    extra_env = dict(item.split("=", 1) for item in getattr(args, "env", None) or [])
     if (checkout / "src").is_dir():
-        env["PYTHONPATH"] = "src"
-        pipeline = pipeline.replace('timeout = "10m"', 'timeout = "10m"\nenv = { PYTHONPATH = "src" }')
+        extra_env.setdefault("PYTHONPATH", "src")
+    env.update(extra_env)
+    stage_lines = []
+    if extra_env:
+        stage_lines.append("env = { " + ", ".join(f'{k} = "{v}"' for k, v in extra_env.items()) + " }")
+    if getattr(args, "environment", ""):
+        stage_lines.append(f"environment = {getattr(args, 'environment')}")
+    if stage_lines:
+        pipeline = pipeline.replace('timeout = "10m"', "\n".join(['timeout = "10m"', *stage_lines]))
+    if getattr(args, "baseline_python", ""):
+        PYTHON[0] = getattr(args, "baseline_python")
     name = repo_arg.name.removesuffix(".bundle").removesuffix(".git")
     steps: list[Step] = []
     faults: list[Step] = []
