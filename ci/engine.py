@@ -17,6 +17,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -28,12 +29,13 @@ import vcs
 from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
 
 from .builtin import syntax_check
-from .cache import ResultCache, cache_key
+from .cache import ResultCache, cache_key, toolchain
 from .config import parse_pipeline
 from .environments import EnvironmentSpec, environment_spec
 from .executors import Executor
 from .gating import check_gate_run, gate_started, refuse_direct_write
 from .history import TestTimes, test_timeouts
+from .reuse import Reused, TestResults, closure_keys, passed_tests
 from .jobs import JobLimits, JobOutcome, JobRequest, TestPlan
 from .pipeline import Pipeline, PipelineError, Stage
 from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
@@ -153,6 +155,8 @@ class Verifier:
         self._inline = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trellis-ci")
         self.tests = TestSelector()
         self.times = test_times if test_times is not None else TestTimes(cache.root.parent / "test-times")
+        self.reused = TestResults(cache.root.parent / "tests")
+        self._tree_blobs: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._closed = False
 
     # -- pipelines -------------------------------------------------------------
@@ -453,6 +457,7 @@ class Verifier:
         plan: TestPlan | None = None
         environment: EnvironmentSpec | None = None
         shards = 1
+        reuse = _Reuse({}, {})
         try:
             if stage.kind == "pytest":
                 if stage.pytest.has_environment:
@@ -473,8 +478,24 @@ class Verifier:
                 else:
                     selected = total
                     running = self.tests.index(self.store.open(active.run.repository), active.tree_id).tests
+                named = bool(pytest_args)
+                if stage.cache and not active.full:
+                    reuse = self._reuse(active, stage, running, environment)
+                    running = tuple(t for t in running if t not in reuse.hits)
+                    if named:  # the selected tests by name: name only those still to run
+                        pytest_args = running
+                        if not running:
+                            now = time.time()
+                            self._complete(active, i, replace(
+                                job, verdict=Verdict.PASSED, start_time=now, end_time=now, total_tests=total,
+                                selected_tests=selected, tests=reuse.cases(),
+                                summary=f"{len(reuse.hits)} reused (closure unchanged since a passing run)",
+                                fallback=selection.fallback if stage.select == "affected" else ""), key=key)
+                            return
                 pytest_args = (*pytest_args, *stage.args)
                 plan, shards = self._test_plan(active.run.repository, stage, running)
+                if reuse.hits and not named:  # the whole suite is collected: leave out the reused
+                    plan = replace(plan, reused=tuple(sorted(reuse.hits)))
             request = JobRequest(
                 job_id=f"{active.run.run_id}-{i}",
                 repo_path=str(self.store.repository_path(active.run.repository)),
@@ -499,7 +520,26 @@ class Verifier:
             return
         with active.cond:
             active.futures[i] = future
-        future.add_done_callback(lambda f: self._process_done(active, i, key, selection, selected, total, f))
+        future.add_done_callback(lambda f: self._process_done(active, i, key, selection, selected, total, f, reuse))
+
+    def _reuse(self, active: _Active, stage: Stage, tests: Sequence[str],
+               environment: EnvironmentSpec | None) -> _Reuse:
+        """The closure key of each test, and the tests that passed before under theirs."""
+        repo = self.store.open(active.run.repository)
+        blobs = self._tree_blobs.get(active.tree_id)
+        if blobs is None:
+            tree = repo[active.tree_id]
+            assert isinstance(tree, pygit2.Tree)
+            blobs = {path: str(oid) for path, oid in _blobs(repo, tree)}
+            with self._guard:
+                self._tree_blobs[active.tree_id] = blobs
+                while len(self._tree_blobs) > 32:
+                    self._tree_blobs.popitem(last=False)
+        salt = "\0".join((active.run.repository, stage.definition_hash(), toolchain(),
+                          environment.digest if environment is not None else ""))
+        keys = closure_keys(self.tests.index(repo, active.tree_id), blobs, tests, salt=salt, inert=stage.inert)
+        hits = {t: found for t, k in keys.items() if (found := self.reused.get(k)) is not None}
+        return _Reuse({t: k for t, k in keys.items() if t not in hits}, hits)
 
     def _environment(self, active: _Active, stage: Stage) -> EnvironmentSpec:
         """The stage's declared test dependencies, read from the commit's tree."""
@@ -550,7 +590,7 @@ class Verifier:
         self._update(active, i, replace(job, tests=tests), f"shard {k + 1} of {n}: {outcome.summary}")
 
     def _process_done(self, active: _Active, i: int, key: str, selection: Selection | None, selected: int,
-                      total: int, future: Future[JobOutcome]) -> None:
+                      total: int, future: Future[JobOutcome], reuse: _Reuse | None = None) -> None:
         stage = active.planned[i].stage
         job = active.run.jobs[i]
         with active.cond:
@@ -566,11 +606,23 @@ class Verifier:
         tests = _cases(outcome)
         if stage.kind == "pytest":
             self.times.record(active.run.repository, ((t.nodeid, t.outcome, t.duration_s) for t in outcome.tests))
+        if reuse is not None and (reuse.keys or reuse.hits):
+            outcomes = {t.nodeid: t.outcome for t in outcome.tests}
+            durations: dict[str, float] = {}
+            for t in outcome.tests:
+                durations[t.nodeid.split("[", 1)[0]] = durations.get(t.nodeid.split("[", 1)[0], 0.0) + t.duration_s
+            if outcome.status in ("passed", "failed"):  # the run itself completed: its passes are results
+                for test_id in passed_tests(reuse.keys, outcomes):
+                    self.reused.put(reuse.keys[test_id], Reused(active.run.run_id, active.run.commit_id,
+                                                                int(durations.get(test_id, 0.0) * 1000)))
+            tests = tuple(sorted((*tests, *reuse.cases()), key=lambda c: c.test_id))
         verdict = _STATUS.get(outcome.status, Verdict.ERROR)
         if stage.kind == "pytest" and verdict is Verdict.FAILED and outcome.exit_code != 1:
             # pytest's exit 5 is "no tests collected"; 2-4 are interruptions, internal and usage errors.
             verdict = Verdict.PASSED if outcome.exit_code == 5 else Verdict.ERROR
         summary = outcome.summary or outcome.reason or f"exit {outcome.exit_code}"
+        if reuse is not None and reuse.hits:
+            summary += f"; {len(reuse.hits)} reused (closure unchanged since a passing run)"
         result = replace(job, verdict=verdict, exit_code=outcome.exit_code or 0, output=outcome.output,
                          duration_ms=int(outcome.duration_s * 1000), summary=summary, tests=tests,
                          selected_tests=selected, total_tests=total, end_time=time.time(),
@@ -929,6 +981,19 @@ class Verifier:
         self._inline.shutdown(wait=False, cancel_futures=True)
         with self._review_cond:
             self._review_cond.notify_all()
+
+
+@dataclass(frozen=True, slots=True)
+class _Reuse:
+    """Per-test reuse for one job: the closure keys of the tests that run, the results reused."""
+
+    keys: dict[str, str]
+    hits: dict[str, Reused]
+
+    def cases(self) -> tuple[TestCase, ...]:
+        return tuple(TestCase(t, Verdict.PASSED, 0, f"reused: passed in run {r.run_id} of {r.commit_id[:12]} "
+                                                    f"({r.duration_ms} ms); its closure is unchanged")
+                     for t, r in sorted(self.hits.items()))
 
 
 def _cases(outcome: JobOutcome) -> tuple[TestCase, ...]:

@@ -22,7 +22,8 @@ class TestPlan:
     the same items and keeps its own part). ``expected``: recorded durations (node id, seconds)
     that balance the parts. ``timeouts``: per-test timeouts; ``default_timeout_s`` for the tests
     not listed (0: none). ``exclude``: node ids not to run again (done before a test had to be
-    killed). ``fail_fast``: stop at the first failing test.
+    killed). ``fail_fast``: stop at the first failing test. ``reused``: tests whose results are
+    reused (left out before the split; a parametrised test's id leaves out all its items).
     """
 
     __test__ = False  # a value, not a test class to collect
@@ -33,11 +34,12 @@ class TestPlan:
     default_timeout_s: float = 0.0
     exclude: tuple[str, ...] = ()
     fail_fast: bool = False
+    reused: tuple[str, ...] = ()
 
     def to_json(self, stream: str) -> dict[str, object]:
         return {"shard": list(self.shard), "expected": dict(self.expected), "timeouts": dict(self.timeouts),
                 "default_timeout": self.default_timeout_s, "exclude": list(self.exclude),
-                "fail_fast": self.fail_fast, "stream": stream}
+                "fail_fast": self.fail_fast, "reused": list(self.reused), "stream": stream}
 
 
 @dataclass(frozen=True, slots=True)

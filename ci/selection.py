@@ -218,6 +218,20 @@ class TestIndex:
         graph = self._graph
         return tuple(sorted(self._display(n) for n in range(graph.size) if reach >> n & 1))
 
+    def reached_files(self, nodeid: str) -> frozenset[str] | None:
+        """The Python files whose code a test may run (its own among them); None when the analysis
+        cannot bound it (a dynamic reach), or the test is unknown. For per-test result reuse."""
+        reach = self._reach.get(nodeid)
+        if reach is None or reach & self._graph.dyn_bit:
+            return None
+        paths = self._graph.node_path
+        files = {nodeid.split("::", 1)[0]}
+        while reach:
+            low = reach & -reach
+            files.add(paths[low.bit_length() - 1])
+            reach ^= low
+        return frozenset(files)
+
     def _display(self, node: int) -> str:
         path = self._graph.node_path[node]
         qualname = self._graph.node_scope[node].qualname

@@ -10,6 +10,7 @@ by ``TRELLIS_PYTEST_CONFIG``::
      "timeouts": {nodeid: s},      per-test timeouts; "default_timeout" for the others (0: none)
      "default_timeout": s,
      "exclude": [nodeid, ...],     already done (a re-run after a test had to be killed)
+     "reused": [nodeid, ...],      not to run: results reused (a parametrised test's id: all its items)
      "fail_fast": bool,            stop at the first failing test
      "stream": path}               where each test's result is appended, one JSON line each
 
@@ -97,6 +98,7 @@ class TrellisJob:
         self.timeouts: dict[str, float] = dict(config.get("timeouts", {}))
         self.default_timeout = float(config.get("default_timeout", 0) or 0)
         self.exclude = set(config.get("exclude", ()))
+        self.reused = set(config.get("reused", ()))
         self.fail_fast = bool(config.get("fail_fast", False))
         self.stream = open(config["stream"], "a", encoding="utf-8")  # noqa: SIM115 - open for the session
         self.lock = threading.Lock()
@@ -121,9 +123,15 @@ class TrellisJob:
         nodeids = [item.nodeid for item in items]
         digest = hashlib.sha256("\n".join(nodeids).encode()).hexdigest()
         self.index = {nodeid: i for i, nodeid in enumerate(nodeids)}
-        owner = assign(nodeids, self.shards, self.expected) if self.shards > 1 else [0] * len(items)
-        keep = [item for item, s in zip(items, owner) if s == self.shard and item.nodeid not in self.exclude]
-        dropped = [item for item, s in zip(items, owner) if not (s == self.shard and item.nodeid not in self.exclude)]
+        # Reused tests are left out before the split (the balance is of what runs); a re-run's done
+        # tests after it (they keep the shard they had).
+        reused = self.reused
+        candidates = [item for item in items if not (item.nodeid in reused or _base(item.nodeid) in reused)]
+        ids = [item.nodeid for item in candidates]
+        owner = assign(ids, self.shards, self.expected) if self.shards > 1 else [0] * len(ids)
+        mine = {item.nodeid for item, s in zip(candidates, owner) if s == self.shard}
+        keep = [item for item in items if item.nodeid in mine and item.nodeid not in self.exclude]
+        dropped = [item for item in items if item.nodeid not in {k.nodeid for k in keep}]
         self.write({"collected": len(items), "digest": digest, "mine": len(keep)})
         if dropped:
             config.hook.pytest_deselected(items=dropped)

@@ -128,3 +128,37 @@ def test_a_hanging_test_fails_by_name_and_the_suite_runs_in_shards(client: Clien
     assert verdicts.pop("tests/test_zz_hang.py::test_hangs") == (ci.Verdict.FAILED, "timed out after 2 s")
     assert verdicts and all(v is ci.Verdict.PASSED for v, _ in verdicts.values())  # the rest went on
     assert "tests/test_zz_hang.py::test_hangs timed out after 2 s" in job.summary
+
+
+def test_results_are_reused_per_test_until_their_closure_changes(client: Client) -> None:
+    pipeline = PIPELINE.replace(b'"affected"', b'"all"')
+    files = {**sample_project.small(), "trellis.toml": pipeline}
+    client.create_repository("reuse")
+    seed = client.commit("reuse", "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED
+    everything = {t.test_id for t in _tests_job(seed.run).tests}
+    assert not any(t.message.startswith("reused") for t in _tests_job(seed.run).tests)
+
+    edited, path, qualname = sample_project.micro_edit(files, seed=3)
+    reaching = set(sample_project.call_graph(edited).tests_reaching(qualname))
+    reply = client.commit("reuse", "main", {path: edited[path]}, "edit", expected_head=seed.commit.commit_id,
+                          wait_for_verdict=True)
+    assert reply.run is not None and reply.run.verdict is ci.Verdict.PASSED
+    job = _tests_job(reply.run)
+    reused = {t.test_id for t in job.tests if t.message.startswith("reused: passed in run")}
+    ran = {t.test_id for t in job.tests} - reused
+    assert reaching and reaching <= ran  # the closure changed: they ran again
+    def base(ids: set[str]) -> set[str]:
+        return {t.split("[", 1)[0] for t in ids}
+
+    assert reused and not reused & reaching and base(reused | ran) == base(everything)  # the others: reused
+    assert "reused (closure unchanged since a passing run)" in job.summary
+
+    # Another branch, the same edit plus a module no test reaches: every closure is one that passed.
+    client.create_branch("reuse", "feature", seed.commit.commit_id)
+    other = client.commit("reuse", "feature", {path: edited[path], "unreached.py": b"X = 1\n"}, "same edit",
+                          wait_for_verdict=True)
+    assert other.run is not None and other.run.verdict is ci.Verdict.PASSED
+    again = _tests_job(other.run)
+    assert again.tests and all(t.message.startswith("reused") for t in again.tests)  # nothing ran again
+    assert {t.test_id for t in again.tests} == base(everything)
