@@ -214,14 +214,13 @@ def _checkout_files(path: Path) -> dict[str, bytes]:
 
 
 def _warm_baseline(files: dict[str, bytes], workdir: Path, pytest_args: list[str], env: dict[str, str],
-                   runs: int) -> tuple[list[float], int]:
+                   runs: int, python: str = sys.executable) -> tuple[list[float], int]:
     """``pytest -n 2`` in a checkout that already ran once (imports and bytecode warm)."""
     target = workdir / "warm-checkout"
     for name, content in files.items():
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         (target / name).write_bytes(content)
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-n", "2", "-p", "no:cacheprovider",
-               *pytest_args]
+    command = [python, "-m", "pytest", "-q", "-p", "xdist", "-n", "2", "-p", "no:cacheprovider", *pytest_args]
     full_env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **env}
     subprocess.run(command, cwd=target, env=full_env, capture_output=True)  # warm-up
     times: list[float] = []
@@ -281,7 +280,8 @@ def full_suite(args: argparse.Namespace) -> int:
                 summaries.append(job.summary)
                 print(f"  trellis full run {n + 1}: {times[-1]:.2f} s, {reply.run.verdict.value}: {job.summary}",
                       file=sys.stderr)
-        base_times, status = _warm_baseline(files, work, pytest_args, env, args.runs)
+        base_times, status = _warm_baseline(files, work, pytest_args, env, args.runs,
+                                            args.baseline_python or sys.executable)
     finally:
         running.stop(grace=5)
         shutil.rmtree(work, ignore_errors=True)
