@@ -41,13 +41,13 @@ def is_glue(unit: bytes) -> bool:
     return unit[0] == _V and not unit[1:].strip()
 
 
-def _kind(unit: bytes, annotations: tuple[bytes, ...] = ()) -> int:
+def _kind(unit: bytes, annotations: tuple[bytes, ...] = (), placeholders: frozenset[bytes] = frozenset()) -> int:
     tag = unit[0]
     if tag == _E or tag == _I or tag == _F:
         return _ITEM
     if tag == _V and not unit[1:].strip():
         return _GLUE
-    if annotations and tag == _T and _annotation(unit[1:], annotations):
+    if tag == _T and ((annotations and _annotation(unit[1:], annotations)) or unit[1:].strip() in placeholders):
         return _ITEM
     return _ANCHOR
 
@@ -93,11 +93,11 @@ class _Side:
         return any(self.gaps)
 
 
-def _split(units: Sequence[bytes], annotations: tuple[bytes, ...]) -> _Side:
+def _split(units: Sequence[bytes], annotations: tuple[bytes, ...], placeholders: frozenset[bytes]) -> _Side:
     side = _Side()
     glue: list[bytes] = []
     for u in units:
-        kind = _kind(u, annotations)
+        kind = _kind(u, annotations, placeholders)
         if kind == _GLUE:
             glue.append(u)
         elif kind == _ITEM:
@@ -116,11 +116,12 @@ class _Unresolved(Exception):
 
 
 def resolve(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes],
-            annotations: tuple[bytes, ...] = ()) -> list[bytes] | None:
+            annotations: tuple[bytes, ...] = (), placeholders: frozenset[bytes] = frozenset()) -> list[bytes] | None:
     """The merged units of a conflicting region, or None when it stays a conflict. Lines that are
     a whole annotation starting with one of ``annotations`` (``@`` in Java) are items too: the
-    annotations of a declaration are a set."""
-    b, l, r = _split(base, annotations), _split(left, annotations), _split(right, annotations)
+    annotations of a declaration are a set. So are ``placeholders``, the statement of an empty
+    body (Python's ``pass``): both sides replacing it with members keep both members."""
+    b, l, r = (_split(x, annotations, placeholders) for x in (base, left, right))
     if not (l.has_items or r.has_items or b.has_items):
         return None
     anchors = [u for _, u in l.anchors]
@@ -275,25 +276,56 @@ def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequen
         if _elements(before, left) and _elements(before, right):
             return [*left, *right]
         return None
-    el, er = _edits(base, left), _edits(base, right)
+    el, er = _comma_split(base, _edits(base, left)), _comma_split(base, _edits(base, right))
     if not el or not er:
         return None
     el, er = _one_line_lists(base, el, er)
+    same = {(i, j, tuple(new)) for i, j, new in el} & {(i, j, tuple(new)) for i, j, new in er}
+    er = [e for e in er if (e[0], e[1], tuple(e[2])) not in same]     # the same edit on both sides: once
+    context = list(base)
+    for i, j, new in same:
+        if j == i + 1 and len(new) == 1:
+            context[i] = new[0]
+    both: set[int] = set()
     for a1, a2, na in el:
+        if (a1, a2, tuple(na)) in same:
+            continue
         for b1, b2, nb in er:
             if a1 < b2 and b1 < a2:
                 return None                      # both changed the same units
-            if a1 == a2 == b1 == b2 and _elements([*before, *base[:a1]], na) and _elements([*before, *base[:a1]], nb):
-                continue                         # both added elements to one list: CURRENT's first
+            if (a1 == a2 == b1 == b2 and _elements([*before, *context[:a1]], na)
+                    and _elements([*before, *context[:a1]], nb)):
+                both.add(a1)                     # both added elements to one list: CURRENT's first
+                continue
             if a1 == b1 or (a1 == a2 and a1 in (b1, b2)) or (b1 == b2 and b1 in (a1, a2)):
                 return None                      # an insertion where the other edits: order unknown
     out: list[bytes] = []
     pos = 0
     for i, j, new in sorted(el + er, key=lambda e: (e[0], e[1])):     # stable: left's first
         out.extend(base[pos:i])
+        if i == j and i in both and any(e[0] == e[1] == i for e in er) and (i, j, new) in el:
+            new = [*new[:-1], _with_comma(new[-1])]        # a last element gets a comma: another follows
         out.extend(new)
         pos = j
     out.extend(base[pos:])
+    return out
+
+
+def _with_comma(unit: bytes) -> bytes:
+    body = unit.rstrip()
+    return unit if body.endswith(b",") else body + b"," + unit[len(body):]
+
+
+def _comma_split(base: Sequence[bytes], edits: list[Edit]) -> list[Edit]:
+    """A line that only gained a comma, with lines added after it (an element appended to a list
+    whose last element had none), as two edits: the comma, and the addition."""
+    out: list[Edit] = []
+    for i, j, new in edits:
+        if j == i + 1 and len(new) >= 2 and base[i][:1] == b"T" and new[0] == _with_comma(base[i]) != base[i]:
+            out.append((i, j, new[:1]))
+            out.append((j, j, new[1:]))
+        else:
+            out.append((i, j, new))
     return out
 
 
@@ -319,9 +351,10 @@ def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit]) -> tu
 
 def _elements(before: Sequence[bytes], new: Sequence[bytes]) -> bool:
     """Whether ``new``, inserted after the units ``before``, are elements of a multi-line list or
-    object literal: each line ends with a comma, and so do the lines above up to one that opens
-    the literal with ``{`` or ``[`` (not ``(``: arguments and parameters are ordered)."""
-    if not new or any(u[:1] != b"T" or not u.rstrip().endswith(b",") for u in new):
+    object literal: each line ends with a comma (the last may not: it was the last element), and
+    so do the lines above up to one that opens the literal with ``{`` or ``[`` (not ``(``:
+    arguments and parameters are ordered)."""
+    if not new or any(u[:1] != b"T" or not u.rstrip().endswith(b",") for u in new[:-1]) or new[-1][:1] != b"T":
         return False
     for u in reversed(before):
         if u[:1] != b"T":

@@ -40,6 +40,8 @@ _T, _E, _F, _I, _C = ord("T"), ord("E"), ord("F"), ord("I"), ord("C")
 _ANNOTATIONS: dict[str, tuple[bytes, ...]] = {
     "java": (b"@",), "typescript": (b"@",), "tsx": (b"@",), "javascript": (b"@",), "rust": (b"#[",),
 }
+# The statement an otherwise empty body holds.
+_PLACEHOLDERS: dict[str, frozenset[bytes]] = {"python": frozenset({b"pass", b"..."})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +231,8 @@ class StructuredMerge:
                         continue
                     gb, gl, gr = list(group[1]), list(group[2]), list(group[3])
                     moved = _slide_up(pieces, gb, gl, gr)
-                    resolved = resolve(gb, gl, gr, _ANNOTATIONS.get(self.spec.name, ()))
+                    resolved = resolve(gb, gl, gr, _ANNOTATIONS.get(self.spec.name, ()),
+                                       _PLACEHOLDERS.get(self.spec.name, frozenset()))
                     if resolved is None:
                         k = len(pieces)
                         while k and isinstance(pieces[k - 1], bytes):
@@ -246,6 +249,8 @@ class StructuredMerge:
             self._insert_deleted(x, gone, side, pieces)
         if self.spec.name == "json":
             self._json_commas(pieces)
+        else:
+            self._member_commas(x, pieces)
         if not any(isinstance(p, Region) for p in pieces):
             self._line_ends(x, pieces)
         return pieces
@@ -344,6 +349,23 @@ class StructuredMerge:
             first = next((n for n, p in enumerate(pieces) if isinstance(p, Region) or not is_glue(p)), -1)
             at = 0 if x == ROOT or first < 0 else first + 1
         pieces.insert(at, b"C" + units[j][1:])
+
+    def _member_commas(self, x: str, pieces: list[Piece]) -> None:
+        """Members separated by commas (Rust fields and variants, TS enum members): one that was
+        last without a comma and now has a member after it gets one."""
+        if not any(isinstance(p, bytes) and p[0] == _F for p in pieces):
+            return
+        if not any(u[0] == _F and u.rstrip().endswith(b",")
+                   for v, i in enumerate(self.where[x]) if i is not None for u in self._units(v, i)):
+            return
+        idx = [k for k, p in enumerate(pieces) if isinstance(p, Region) or not is_glue(p)]
+        for a, b in zip(idx, idx[1:]):
+            unit, nxt = pieces[a], pieces[b]
+            if not (isinstance(unit, bytes) and isinstance(nxt, bytes) and unit[0] == _F and nxt[0] in (_F, _E)):
+                continue
+            body = unit.rstrip()
+            if not body.endswith((b",", b";")):
+                pieces[a] = body + b"," + unit[len(body):]
 
     def _json_commas(self, pieces: list[Piece]) -> None:
         """Keys merged from both sides: a comma after each but the last (JSON has no terminators)."""

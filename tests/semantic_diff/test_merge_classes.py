@@ -252,3 +252,26 @@ def test_one_annotation_changed_on_both_sides_is_a_conflict() -> None:
     base = "@Export\n@Version(\"2.24.0\")\npackage org.example;\n"
     clean, text = _merge("package-info.java", base, base.replace("2.24.0", "2.25.0"), base.replace("2.24.0", "2.24.1"))
     assert not clean, text
+
+
+# --- separators never conflict by themselves ---------------------------------------------------
+
+SEPARATORS = [
+    # the last member had no comma; each side appends one member after it
+    ("a.rs", "struct S {\n    a: i32\n}\n", "struct S {\n    a: i32,\n    b: u8\n}\n", "struct S {\n    a: i32,\n    c: u16\n}\n",
+     "struct S {\n    a: i32,\n    b: u8,\n    c: u16\n}\n"),
+    ("a.ts", "const o = {\n  a: 1\n};\n", "const o = {\n  a: 1,\n  b: 2\n};\n", "const o = {\n  a: 1,\n  c: 3\n};\n",
+     "const o = {\n  a: 1,\n  b: 2,\n  c: 3\n};\n"),
+    ("a.json", '{\n  "a": {\n    "x": 1\n  }\n}\n', '{\n  "a": {\n    "x": 1,\n    "y": 2\n  }\n}\n',
+     '{\n  "a": {\n    "x": 1,\n    "z": 3\n  }\n}\n', '{\n  "a": {\n    "x": 1,\n    "y": 2,\n    "z": 3\n  }\n}\n'),
+    # a body that held only ``pass``: each side replaces it with a method
+    ("a.py", "class A(Base):\n    pass\n", "class A(Base):\n    def f(self):\n        return 1\n",
+     "class A(Base):\n    def g(self):\n        return 2\n",
+     "class A(Base):\n    def f(self):\n        return 1\n    def g(self):\n        return 2\n"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "left", "right", "merged"), SEPARATORS,
+                         ids=[f"{c[0]}-{k}" for k, c in enumerate(SEPARATORS)])
+def test_separators_and_placeholders_do_not_conflict(path: str, base: str, left: str, right: str, merged: str) -> None:
+    assert _merge(path, base, left, right) == (True, merged)
