@@ -28,7 +28,7 @@ class DataDirMissing(Exception):
     def __init__(self, root: Path) -> None:
         super().__init__(
             f"data directory {root} does not exist (check --data-dir or $TRELLIS_DATA); only commands that "
-            "create data create it: trellis repo create, serve, import, token create"
+            "create data create it: trellis repo create, serve, import, import-trajectory, token create"
         )
         self.root = root
 

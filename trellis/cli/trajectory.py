@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     trajectory = load_trajectory(args.file)
     if not getattr(args, "agent", None):
         args.agent = trajectory.session.agent  # on a local-mode server the session is the trajectory's agent's
-    with connect(args) as client:
+    with connect(args, creates=True) as client:  # creates the repository (and the data directory) if need be
         try:
             client.get_repository(args.repo)
         except vcs.NotFound:
