@@ -283,6 +283,7 @@ class _Frame:
     imports: dict[str, list[ImportRef]] = field(default_factory=dict)
     self_name: str = ""
     self_class: str = ""
+    attr_param: str = ""  # in __getattr__ & co: the parameter holding the attribute name being looked up
     typed: dict[str, list[list[str]]] = field(default_factory=dict)
 
 
@@ -495,8 +496,16 @@ class _Extractor:
             self.visit(dec)
         args = node.args
         defaults = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+        # A default that is a plain reference (``f=Cache.clear``) runs nothing when the ``def`` runs: the
+        # function runs it, if anything does. Resolved in the enclosing scope, it is the function's reference.
+        deferred = _Acc()
         for default in defaults:
-            self.visit(default)
+            if _dotted(default) is not None:
+                self.acc_stack.append(deferred)
+                self.visit(default)
+                self.acc_stack.pop()
+            else:
+                self.visit(default)
         annotations = [a.annotation for a in _all_args(args) if a.annotation is not None]
         if node.returns is not None:
             annotations.append(node.returns)
@@ -517,10 +526,13 @@ class _Extractor:
         if in_class and "staticmethod" not in decorators and positional:
             frame.self_name = positional[0].arg
             frame.self_class = parent.qualname
+        hooks = ("__getattr__", "__getattribute__", "__setattr__", "__delattr__")
+        if node.name in hooks and len(positional) > (1 if in_class else 0):
+            frame.attr_param = positional[1 if in_class else 0].arg
         _bind_block(node.body, frame, qualname)
         index = len(self.scopes)
         self.frames.append(frame)
-        self.acc_stack.append(_Acc())
+        self.acc_stack.append(deferred)
         self.walk_block(node.body)
         acc = self.acc_stack.pop()
         self.frames.pop()
@@ -667,6 +679,11 @@ class _Extractor:
                     # getattr(self, name): any member of the class's family, not any attribute at all.
                     self.acc.chains.append(Chain("self", owner, ("*",)))
                     named = []
+            if named == [None] and len(args) > 1 and isinstance(args[1], ast.Name) and self.frame.kind == "function" \
+                    and self.frame.attr_param == args[1].id:
+                # __getattr__(self, name) forwarding getattr(self._inner, name): the name is one its callers
+                # read from this object, and they record it as an attribute of an unknown object.
+                named = []
             for value in named:
                 if value is None:
                     self.acc.any_attr = True

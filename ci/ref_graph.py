@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import posixpath
 import sys
+import unittest
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .python_refs import Chain, FileFacts, ImportRef, NodeRefs, Scope
@@ -61,6 +62,32 @@ _INERT_BASES = frozenset({
     "abc.ABC", "enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag", "NamedTuple", "Generic",
     "Protocol", "TypedDict", "ABC", "Enum", "IntEnum", "StrEnum",
 })
+# Outside bases known to call back only some methods of a subclass, by name: besides dunders and _PROTOCOL,
+# the names their own code calls (collections.abc mixins), or that the framework calls (unittest: every
+# TestCase attribute, e.g. setUp; the test method itself is the item's own root).
+_MAPPING = frozenset({"keys", "items", "values", "get"})
+_MUTABLE_MAPPING = _MAPPING | {"pop", "popitem"}
+_SET = frozenset({"_from_iterable", "_hash", "isdisjoint"})
+_MUTABLE_SET = _SET | {"add", "discard", "pop", "remove"}
+_SEQUENCE = frozenset({"index", "count"})
+_MUTABLE_SEQUENCE = _SEQUENCE | {"insert", "append", "extend", "pop", "remove", "reverse"}
+_ABC_CALLBACKS: dict[str, frozenset[str]] = {}
+for _module in ("collections.abc", "typing", "collections"):
+    for _name, _names in (("Mapping", _MAPPING), ("MutableMapping", _MUTABLE_MAPPING), ("Set", _SET),
+                          ("AbstractSet", _SET), ("MutableSet", _MUTABLE_SET), ("Sequence", _SEQUENCE),
+                          ("MutableSequence", _MUTABLE_SEQUENCE), ("Iterable", frozenset()),
+                          ("Iterator", frozenset()), ("Container", frozenset()), ("Sized", frozenset()),
+                          ("Hashable", frozenset()), ("Callable", frozenset()), ("Collection", frozenset()),
+                          ("Reversible", frozenset()), ("Awaitable", frozenset()), ("AsyncIterable", frozenset()),
+                          ("AsyncIterator", frozenset()), ("Generator", frozenset({"send", "throw", "close"})),
+                          ("KeysView", _SET), ("ItemsView", _SET), ("ValuesView", frozenset()),
+                          ("MappingView", frozenset())):
+        _ABC_CALLBACKS[f"{_module}.{_name}"] = _names
+        _ABC_CALLBACKS.setdefault(_name, _names)
+_TESTCASE = frozenset(name for name in dir(unittest.IsolatedAsyncioTestCase) if not name.startswith("test"))
+for _name in ("unittest.TestCase", "unittest.IsolatedAsyncioTestCase", "TestCase", "IsolatedAsyncioTestCase",
+              "unittest.case.TestCase"):
+    _ABC_CALLBACKS[_name] = _TESTCASE
 _MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
 ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
 _Target = tuple[int, str | int]  # (_MOD, module key) | (_ENT / _INST, node) | _VALUE
@@ -104,6 +131,7 @@ class Graph:
             self.by_name.setdefault(key.rpartition("/")[2], []).append(key)
         self._symbols: dict[tuple[str, str], frozenset[_Target]] = {}
         self._parents: dict[int, tuple[tuple[int, ...], bool, bool]] = {}
+        self._callbacks: dict[int, frozenset[str] | None] = {}
         self._children: dict[int, list[int]] | None = None
         self._family: dict[int, frozenset[int]] = {}
         # Edges.
@@ -380,6 +408,34 @@ class Graph:
         self._parents[cls] = info
         return info
 
+    def callbacks(self, cls: int) -> frozenset[str] | None:
+        """The methods outside bases may call by name (besides dunders and protocol names): None for any."""
+        if cls in self._callbacks:
+            return self._callbacks[cls]
+        self._callbacks[cls] = frozenset()  # guard
+        scope = self.node_scope[cls]
+        parents = self.class_info(cls)[0]
+        found: set[str] | None = set()
+        for chains, name in zip(scope.bases, scope.base_names, strict=False):
+            inside = any(self.node_scope[n].kind == "class" for chain in chains for n in self.resolve(
+                self.node_path[cls], chain)[0])
+            if inside or name in _INERT_BASES or name.endswith(("Error", "Exception", "Warning")):
+                continue
+            names = _ABC_CALLBACKS.get(name)
+            if names is None or found is None:
+                found = None
+            else:
+                found |= names
+        for parent in parents:
+            above = self.callbacks(parent)
+            if above is None or found is None:
+                found = None
+            else:
+                found |= above
+        result = None if found is None else frozenset(found)
+        self._callbacks[cls] = result
+        return result
+
     def ancestors(self, cls: int) -> list[int]:
         out: list[int] = []
         queue = list(self.class_info(cls)[0])
@@ -436,12 +492,14 @@ class Graph:
                             edges.add(found)
         if scope.kind == "class":
             parents, is_open, _ = self.class_info(node)
+            called = self.callbacks(node) if is_open else frozenset()
             edges.update(parents)
             container = self.node_of.get((path, scope.container))
             if container is not None:
                 edges.add(container)
             for member, qualname in scope.members:
-                if is_open or member in _PROTOCOL or (member.startswith("__") and member.endswith("__")):
+                if (called is None or member in called or member in _PROTOCOL
+                        or (member.startswith("__") and member.endswith("__"))):
                     edges.add(self.node_of[(path, qualname)])
         return edges, names, dynamic
 

@@ -819,3 +819,15 @@ def test_class_changes_select_at_the_granularity_of_members(old_text: str, new_t
 def test_without_the_parents_index_a_class_change_selects_its_importers() -> None:
     found = selected(CLASSES, ChangedEntity("app/models.py", "app.models.User", "modified", ("body",)))
     assert {nodeid.rpartition("::")[2] for nodeid in found} == {"test_save", "test_helper"}
+
+
+def test_a_default_that_only_names_a_function_is_a_reference_of_the_function_not_of_its_definer() -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/caches.py": "class Cache:\n    def clear(self):\n        return 0\n\n\n"
+                         "class LRU(Cache):\n    def clear(self, base_clear=Cache.clear):\n"
+                         "        return base_clear(self) + 1\n\n\ndef other():\n    return 2\n",
+        "tests/test_lru.py": "from app.caches import LRU\n\ndef test_clear():\n    assert LRU().clear() == 1\n",
+        "tests/test_other.py": "from app.caches import other\n\ndef test_other():\n    assert other() == 2\n",
+    }
+    assert selected(files, body("app/caches.py", "app.caches.Cache.clear")) == {"tests/test_lru.py::test_clear"}
