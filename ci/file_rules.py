@@ -51,11 +51,18 @@ _METADATA_KEYS = frozenset({
     "urls", "author", "author_email", "authors", "maintainer", "maintainer_email", "maintainers", "keywords",
     "license", "license_file", "license_files", "license-files", "platforms", "readme", "download_url",
     "zip_safe", "home_page", "home-page", "project-urls",
+    # Which Pythons and which files an installer takes: the project runs from its checkout, not installed,
+    # on the interpreter its environment has.
+    "python_requires", "requires-python", "requires_python", "packages", "package_data", "include_package_data",
+    "exclude_package_data", "py_modules", "data_files",
 })
 
 
 def is_config(path: str) -> bool:
+    """Configuration of test runs: pytest's and the project's (not what a docs build needs: ``docs/requirements.txt``)."""
     name = posixpath.basename(path)
+    if name.startswith("requirements") and any(path_matches(p, path) for p in ("docs/**", "doc/**")):
+        return False
     return name in CONFIG_FILES or (name.startswith("requirements") and name.endswith((".txt", ".in"))) or (
         name.endswith(".pth"))
 
@@ -78,8 +85,7 @@ def config_digest(path: str, content: bytes) -> str:
             project = {k: v for k, v in data.get("project", {}).items() if k not in _METADATA_KEYS}
             tools = data.get("tool", {})
             kept = {**{k: v for k, v in data.items() if k not in ("project", "tool")}, "project": project,
-                    "tool": {k: v for k, v in tools.items() if k in ("pytest", "setuptools", "hatch", "pdm",
-                                                                      "poetry", "flit", "uv")}}
+                    "tool": {k: v for k, v in tools.items() if k in ("pytest", "pdm", "poetry", "uv")}}
             poetry = kept["tool"].get("poetry")
             if isinstance(poetry, dict):
                 kept["tool"]["poetry"] = {k: v for k, v in poetry.items() if k not in _METADATA_KEYS}

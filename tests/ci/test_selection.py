@@ -831,3 +831,14 @@ def test_a_default_that_only_names_a_function_is_a_reference_of_the_function_not
         "tests/test_other.py": "from app.caches import other\n\ndef test_other():\n    assert other() == 2\n",
     }
     assert selected(files, body("app/caches.py", "app.caches.Cache.clear")) == {"tests/test_lru.py::test_clear"}
+
+
+def test_installer_metadata_and_the_docs_build_requirements_are_not_test_configuration() -> None:
+    before = 'from setuptools import setup\nsetup(name="app", python_requires=">=3.7", packages=["app"])\n'
+    after = 'from setuptools import setup\nsetup(name="app", python_requires=">=3.8", packages=["app", "b"])\n'
+    assert not build({**APP, "setup.py": after}).select(
+        [ChangedPath("setup.py")], old_index=build({**APP, "setup.py": before})).run_all
+    toml = '[project]\nname = "app"\n[tool.setuptools]\npackages = ["app"]\n'
+    assert not build({**APP, "pyproject.toml": toml.replace('"app"]', '"app", "b"]')}).select(
+        [ChangedPath("pyproject.toml")], old_index=build({**APP, "pyproject.toml": toml})).run_all
+    assert selected(APP, ChangedPath("docs/requirements.txt")) == set()
