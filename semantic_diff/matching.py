@@ -49,6 +49,7 @@ from .model import EntityChange
 __all__ = ["FileSide", "MatchOptions", "details_of", "match_entities"]
 
 MIN_RENAME_TOKENS = 8
+MAX_RELEASED = 200     # chains and swaps are looked for among at most this many changed functions
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +97,30 @@ def _family(kind: str) -> str:
     return _FAMILIES.get(kind, kind)
 
 
+_CONSTRUCTOR = "\x00constructor"
+
+
 def _segment_key(core: Core) -> str:
     """What pairs siblings by name: the segment, except that constructors (named after
     their class in Java) pair as constructors, so that a renamed class keeps them."""
-    return "\x00constructor" if core.kind == "constructor" else core.segment
+    return _CONSTRUCTOR if core.kind == "constructor" else core.segment
 
 
 _RECEIVERS = frozenset({"self", "cls", "this"})
 # Words too common in names to say two names are related.
 _COMMON_WORDS = frozenset({"test", "tests", "get", "set", "is", "has", "do", "to", "of", "the", "a", "an", "and",
                            "or", "for", "on", "in", "with", "by", "from", "new", "init", "main", "run", "impl"})
+
+
+_GENERIC_NAMES = frozenset({"setUp", "tearDown", "setup", "teardown", "run", "main", "get", "set", "call", "apply",
+                            "execute", "handle", "process", "build", "create", "update", "close", "open", "start",
+                            "stop", "init", "render", "toString", "equals", "hashCode", "constructor", "default",
+                            "func", "wrapper", "decorator", "inner", "helper", "test", "value", "name", "data"})
+
+
+def _generic(name: str) -> bool:
+    """Names many unrelated entities share: dunders and the usual protocol and helper names."""
+    return (name.startswith("__") and name.endswith("__")) or name in _GENERIC_NAMES
 
 
 def _name_words(name: str) -> set[str]:
@@ -132,6 +147,7 @@ class _Matcher:
         self._switched: tuple[dict[bytes, dict[int, int]], dict[bytes, dict[int, int]]] | None = None
         self._seq: difflib.SequenceMatcher[bytes] = difflib.SequenceMatcher(None, [], [], autojunk=False)
         self.budget = options.max_comparisons
+        self.weak: list[tuple[Ref, Ref]] = []       # generic-name moves below the rename threshold
         # Renames on evidence beyond the body (updated call sites, same parameters) and the
         # locality tie-break: the diff's own matching turns them on, the merge's does not.
         self.evidence = False
@@ -167,7 +183,8 @@ class _Matcher:
             records = side.records
             for k in self.unpaired_old(oi):
                 c = records[k].core
-                old_groups.setdefault((oi, records[k].parent, c.kind, _segment_key(c)), []).append(k)
+                seg = c.segment if c.kind != "constructor" else _CONSTRUCTOR
+                old_groups.setdefault((oi, records[k].parent, c.kind, seg), []).append(k)
         if not old_groups:
             return
         for ni, side in enumerate(self.new):
@@ -176,7 +193,8 @@ class _Matcher:
             new_groups: dict[tuple[int, str, str], list[int]] = {}
             for k in unpaired:
                 c = records[k].core
-                new_groups.setdefault((records[k].parent, c.kind, _segment_key(c)), []).append(k)
+                seg = c.segment if c.kind != "constructor" else _CONSTRUCTOR
+                new_groups.setdefault((records[k].parent, c.kind, seg), []).append(k)
             n2o = self.n2o[ni]
             for k in unpaired:
                 if k in n2o:
@@ -186,7 +204,7 @@ class _Matcher:
                 if op is None:
                     continue
                 c = rec.core
-                key = _segment_key(c)
+                key = c.segment if c.kind != "constructor" else _CONSTRUCTOR
                 olist = old_groups.get((op[0], op[1], c.kind, key))
                 if not olist:
                     continue
@@ -302,7 +320,21 @@ class _Matcher:
                 self.pair(o, n)
                 self.score[n] = round(min(s, 1.0), 4)
                 pairs.append((o, n))
+                if evidence and s < opts.rename_threshold and _generic(self.new[n[0]].records[n[1]].core.name):
+                    self.weak.append((o, n))
         return pairs
+
+    def drop_weak(self) -> None:
+        """A move of an entity with a generic name (``__init__``, ``run``) below the rename
+        threshold says little by itself: it stands only as part of its container's move."""
+        for o, n in self.weak:
+            if self.o2n[o[0]].get(o[1]) != n:
+                continue
+            op = self.old[o[0]].records[o[1]].parent
+            np_ = self.new[n[0]].records[n[1]].parent
+            if self.o2n[o[0]].get(op) != (n[0], np_):
+                self.unpair(o, n)
+        self.weak = []
 
     # -- containers: scored by their members ------------------------------------------
 
@@ -406,15 +438,15 @@ class _Matcher:
         oparams = [p[0] for p in ocore.params if p[0] not in _RECEIVERS]
         return bool(oparams) and oparams == [p[0] for p in ncore.params if p[0] not in _RECEIVERS]
 
-    def consolidate(self) -> bool:
+    def consolidate(self, similar: list[tuple[Ref, Ref]]) -> bool:
         """Pair an unpaired old container with an unpaired new one when its members moved
         there: at least two, at least half of its members, and the new container's members
         came from no other one more often. Its members then follow it instead of each
         being a move of its own. Returns whether anything was paired."""
         votes: dict[Ref, Counter[Ref]] = {}
         back: dict[Ref, Counter[Ref]] = {}
-        for o, n in self.pairs:
-            if o[1] == 0 or n[1] == 0:
+        for o, n in similar:
+            if o[1] == 0 or n[1] == 0 or self.o2n[o[0]].get(o[1]) != n:
                 continue
             op = (o[0], self.old[o[0]].records[o[1]].parent)
             np_ = (n[0], self.new[n[0]].records[n[1]].parent)
@@ -448,15 +480,18 @@ class _Matcher:
         :meth:`settle` restores them unless both halves paired elsewhere, clearly better."""
         fam = "function"
         modified: list[tuple[Ref, Ref]] = []
+        old, new = self.old, self.new
         for o, n in self.pairs:
             if o[1] == 0:
                 continue
-            orec = self.old[o[0]].records[o[1]]
-            nrec = self.new[n[0]].records[n[1]]
-            if (_family(orec.core.kind) == fam and orec.end == o[1] + 1 and nrec.end == n[1] + 1
-                    and orec.core.norm_hash != nrec.core.norm_hash):
+            orec = old[o[0]].records[o[1]]
+            nrec = new[n[0]].records[n[1]]
+            ocore, ncore = orec.core, nrec.core
+            if ocore is ncore or ocore.norm_hash == ncore.norm_hash:
+                continue
+            if _family(ocore.kind) == fam and orec.end == o[1] + 1 and nrec.end == n[1] + 1:
                 modified.append((o, n))
-        if not modified:
+        if not modified or len(modified) > MAX_RELEASED:
             return []
         loose_o = any(_family(self.old[oi].records[k].core.kind) == fam
                       for oi in range(len(self.old)) for k in self.unpaired_old(oi))
@@ -619,7 +654,8 @@ def match_entities(old: list[FileSide], new: list[FileSide], file_pairs: list[tu
     if released:
         m.settle(released)
     if similar:
-        m.consolidate()   # a container whose members moved together moved itself
+        m.consolidate(similar)   # a container whose members moved together moved itself
+        m.drop_weak()
         m.by_name()
     return _classify(m)
 
@@ -651,14 +687,19 @@ def _classify(m: _Matcher) -> tuple[list[EntityChange], list[EntityChange]]:
                 moved = posixpath.dirname(oside.path) != posixpath.dirname(nside.path)
         status[(ni, nk)] = "moved_renamed" if moved and renamed else "moved" if moved else \
             "renamed" if renamed else ""
+    # Only a renamed or moved container carries members along.
+    carriers = any(st and m.new[ref[0]].records[ref[1]].core.kind in CONTAINER_KINDS
+                   for ref, st in status.items() if ref[1])
     for (oi, ok), (ni, nk) in pairs:
         oside, nside = m.old[oi], m.new[ni]
         orec, nrec = oside.records[ok], nside.records[nk]
         oc, nc = orec.core, nrec.core
         change = status[(ni, nk)]
+        if oc is nc and not change and not carriers:
+            continue
         details = details_of(oc, nc, nside.keyed) if oc is not nc else []
         follows = ""
-        if not change and nk:
+        if carriers and not change and nk:
             follows = _followed(m, ni, nk, status)
         if not change and not details and not follows:
             continue

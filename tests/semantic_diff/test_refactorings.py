@@ -483,3 +483,31 @@ def test_a_test_replaced_in_place_by_an_edited_one_with_another_name_is_not_a_re
     result = diff_files({"tests/test_ttl.py": _src(_TEST_OLD)},
                         {"tests/test_ttl.py": _src(_TEST_NEW.format(name="test_missing_key"))})
     assert not _moves(result)
+
+
+def test_a_generic_name_moving_alone_between_unrelated_classes_is_not_a_move() -> None:
+    old = _src('''
+        class Lock:
+            def __init__(self, owner, timeout=10):
+                self.owner = owner
+                self.timeout = timeout
+                self.count = 0
+
+            def acquire(self):
+                self.count += 1
+                return self.count == 1
+    ''')
+    new = _src('''
+        class Session:
+            def __init__(self, owner, timeout=30):
+                self.owner = owner
+                self.timeout = timeout
+                self.history = []
+                self.started = clock.now()
+
+            def touch(self, when):
+                self.history.append(when)
+                return len(self.history)
+    ''')
+    result = diff_files({"app/sync.py": old}, {"app/sync.py": new})
+    assert not _moves(result)
