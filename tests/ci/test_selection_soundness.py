@@ -24,7 +24,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci.selection import ChangedEntity, ChangedPath, TestIndex
+from ci.selection import ChangedEntity, ChangedPath, TestIndex, changes_from_diff
+from semantic_diff import diff_files
 
 # Wrappers put a definition somewhere it still runs once, at import time. Each is a header and
 # the lines that follow its body (indented like the header); "{body}" is where the definition goes.
@@ -316,3 +317,68 @@ def test_a_changed_module_constant_selects_every_test_whose_outcome_it_changes(
     assert failing <= set(selection.tests), (failing, selection.reasons, changed)
     # Name granularity: a test whose function reads none of the changed constant's dependents is not selected.
     assert not selection.run_all
+
+
+# -- classes ----------------------------------------------------------------------------------------------
+
+
+@st.composite
+def class_programs(draw: st.DrawFn) -> tuple[str, str, int, str]:
+    """A module of classes (some deriving from others), attributes and methods reading them; the program, the
+    line to change, the index of the class and the new line."""
+    count = draw(st.integers(1, 4))
+    lines = ["C = 1", ""]
+    edits: list[tuple[str, str]] = []
+    for i in range(count):
+        base = f"K{draw(st.integers(0, i - 1))}" if i and draw(st.booleans()) else ""
+        lines.append(f"class K{i}({base}):" if base else f"class K{i}:")
+        doc = f'    """Class {i}."""'
+        lines.append(doc)
+        edits.append((doc, f'    """Class {i}, reworded."""'))
+        value = draw(st.integers(1, 9))
+        attr = f"    A{i} = {value}" if draw(st.booleans()) else f"    A{i} = C + {value}"
+        lines.append(attr)
+        edits.append((attr, f"    A{i} = {value + 10}"))
+        reads = draw(st.sampled_from([f"self.A{i}", "C", f"type(self).A{i}"]))
+        method = f"        return {reads} + {i}"
+        lines += ["", f"    def m{i}(self):", method, ""]
+        edits.append((method, f"        return {reads} + {i + 100}"))
+        if draw(st.booleans()):
+            call = f"        return self.m{i}() * 2"
+            lines += [f"    def n{i}(self):", call, ""]
+            edits.append((call, f"        return self.m{i}() * 3"))
+    old_line, new_line = draw(st.sampled_from(edits))
+    return "\n".join(lines) + "\n", old_line, count, new_line
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(program=class_programs())
+def test_a_changed_class_selects_every_test_whose_outcome_it_changes(program: tuple[str, str, int, str],
+                                                                       tmp_path: Path) -> None:
+    source, old_line, count, new_line = program
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "gen/mod.py", "exec"), namespace)  # noqa: S102
+    tests: list[str] = []
+    body = ["from gen.mod import *", ""]
+    for i in range(count):
+        for method in ("m", "n"):
+            if hasattr(namespace[f"K{i}"], f"{method}{i}"):
+                expected = getattr(namespace[f"K{i}"](), f"{method}{i}")()
+                body += ["", f"def test_{method}{i}():", f"    assert K{i}().{method}{i}() == {expected!r}", ""]
+                tests.append(f"test_{method}{i}")
+        body += ["", f"def test_doc{i}():", f"    assert K{i}.__doc__ == {namespace[f'K{i}'].__doc__!r}", ""]
+        tests.append(f"test_doc{i}")
+    files = {"gen/__init__.py": b"", "gen/mod.py": source.encode(), "tests/__init__.py": b"",
+             "tests/test_gen.py": "\n".join(body).encode()}
+    changed = source.replace(old_line, new_line, 1)
+    new_files = {**files, "gen/mod.py": changed.encode()}
+    assert all(_results(tmp_path / "before", files, tests).values())
+    after = _results(tmp_path / "after", new_files, tests)
+    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
+    old = TestIndex.build(files)
+    new = TestIndex.update(old, new_files)
+    changes = changes_from_diff(diff_files({"gen/mod.py": files["gen/mod.py"]},
+                                           {"gen/mod.py": new_files["gen/mod.py"]}))
+    selection = new.select(changes, old_index=old)
+    assert failing <= set(selection.tests), (failing, selection.reasons, changes, changed)
