@@ -59,7 +59,7 @@ _METADATA_KEYS = frozenset({
 
 
 def is_config(path: str) -> bool:
-    """Configuration of test runs: pytest's and the project's (not what a docs build needs: ``docs/requirements.txt``)."""
+    """Configuration of test runs: pytest's and the project's (not a docs build's ``docs/requirements.txt``)."""
     name = posixpath.basename(path)
     if name.startswith("requirements") and any(path_matches(p, path) for p in ("docs/**", "doc/**")):
         return False
