@@ -534,3 +534,24 @@ def test_the_demo_prints_commands_that_run_from_the_shell_it_was_started_in(
     if (venv_bin / "trellis").exists():
         monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")  # activated: the plain name finds it
         assert trellis_command() == "trellis"
+
+
+AFFECTED = '[stages.tests]\nkind = "pytest"\nselect = "affected"\n'
+
+
+def test_runs_and_watch_say_why_every_test_ran(server: RunningServer, tmp_path: Path) -> None:
+    at = ("--server", server.address)
+    with Client(server.address, agent="alice") as client:
+        client.create_repository("demo")
+        client.commit("demo", "main", {"trellis.toml": AFFECTED, "app.py": "def f():\n    return 1\n",
+                                       "test_app.py": "from app import f\n\ndef test_f():\n    assert f() == 1\n"},
+                      "app", wait_for_verdict=True)
+        reply = client.commit("demo", "main", {"data.json": "{}\n"}, "data", wait_for_verdict=True)
+    assert reply.run is not None
+    job = next(j for j in reply.run.jobs if j.stage == "tests")
+    assert job.fallback.startswith("data-file: data.json changed"), job.fallback
+    run_id = reply.run.run_id
+    assert "every test ran, because data-file: data.json changed" in ok(cli(tmp_path, *at, "watch", "demo", run_id))
+    assert "(all: data-file: data.json changed" in ok(cli(tmp_path, *at, "runs", "demo"))
+    listed = ok_json(cli(tmp_path, *at, "runs", "demo", "--json"))
+    assert any(j["fallback"].startswith("data-file:") for r in listed for j in r["jobs"] if r["run_id"] == run_id)
