@@ -512,6 +512,15 @@ class Client:
             verdict=convert.verdict_pb(ci.Verdict(verdict)), summary=summary, details_url=details_url))
         return convert.job_from_pb(r.result)
 
+    def pending_reviews(self, repository: str, stage: str = "") -> list[pipelines_pb2.WatchReviewsResponse]:
+        """The external-stage chunks waiting for a verdict now (:meth:`watch_reviews` also follows new ones)."""
+        request = pipelines_pb2.WatchReviewsRequest(parent=names.repository_name(repository), stage=stage,
+                                                    current_only=True)
+        try:
+            return list(self._pipelines.WatchReviews(request, metadata=self._metadata, timeout=self.timeout))
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
     def watch_reviews(self, repository: str, stage: str = "", *,
                       timeout: float | None = None) -> Iterator[pipelines_pb2.WatchReviewsResponse]:
         """The external-stage chunks waiting for a verdict: those pending now, then new ones as they come.

@@ -310,8 +310,9 @@ def review_pending(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
         try:
-            # WatchReviews sends what is waiting at once, then new chunks: without --follow, stop after the first.
-            for review in client.watch_reviews(args.repository, args.stage, timeout=None if args.follow else 1.0):
+            reviews = (client.watch_reviews(args.repository, args.stage) if args.follow
+                       else client.pending_reviews(args.repository, args.stage))
+            for review in reviews:
                 if out.json:
                     print(json.dumps({"run_id": review.run.rsplit("/", 1)[-1], "stage": review.stage,
                                       "chunk": review.chunk, "commit_id": review.commit_id}), flush=True)

@@ -100,7 +100,9 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     ) -> Iterator[pb.WatchReviewsResponse]:
         repository = names.parse_repository(request.parent, "parent")
         self.verifier.store.open(repository)  # NOT_FOUND before the stream starts
-        for review in self.verifier.watch_reviews(repository, request.stage, alive=context.is_active):
+        reviews = (self.verifier.pending_reviews(repository, request.stage) if request.current_only
+                   else self.verifier.watch_reviews(repository, request.stage, alive=context.is_active))
+        for review in reviews:
             yield pb.WatchReviewsResponse(
                 run=names.run_name(repository, review.run_id), commit_id=review.commit_id, stage=review.stage,
                 chunk=review.chunk, path=review.path, qualname=review.qualname, content=review.content)

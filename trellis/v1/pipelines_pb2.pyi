@@ -757,19 +757,25 @@ class WatchReviewsRequest(_message.Message):
 
     PARENT_FIELD_NUMBER: _builtins.int
     STAGE_FIELD_NUMBER: _builtins.int
+    CURRENT_ONLY_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     stage: _builtins.str
     """When set, only chunks of this external stage are streamed."""
+    current_only: _builtins.bool
+    """When true, the stream ends after the chunks waiting now instead of
+    following the new ones as runs reach them.
+    """
     def __init__(
         self,
         *,
         parent: _builtins.str = ...,
         stage: _builtins.str = ...,
+        current_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "stage", b"stage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_only", b"current_only", "parent", b"parent", "stage", b"stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
