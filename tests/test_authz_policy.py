@@ -330,3 +330,21 @@ def test_merging_into_a_protected_branch_needs_a_maintainer() -> None:
     protected.check(alice, method, POLICY[method],
                     changes_pb2.MergeRequest(target_branch="repositories/demo/branches/agents/alice/free"))
     protected.check(Principal("mia", (Grant("demo", Role.MAINTAINER),)), method, POLICY[method], request)
+
+
+@pytest.mark.parametrize("target", ["main", "agents/bob/x", "agents/alice/gated"])
+def test_a_merge_preview_needs_only_reading_the_repository(target: str) -> None:
+    method = "/trellis.v1.ChangeService/Merge"
+    authorizer = Authorizer(lambda r, s: "bob", protected=lambda repository, branch: True)
+    reader = Principal("rita", (Grant("demo", Role.READER),))
+    preview = changes_pb2.MergeRequest(target_branch=f"repositories/demo/branches/{target}", source_revision="x",
+                                       preview=True, session="repositories/demo/sessions/s-1")
+    target_found = authorizer.check(reader, method, POLICY[method], preview)
+    assert (target_found.branch, target_found.session) == (None, None)  # it writes neither
+    with pytest.raises(vcs.PermissionDenied) as info:  # the real merge still needs its roles
+        preview.preview = False
+        authorizer.check(reader, method, POLICY[method], preview)
+    assert info.value.reason == "INSUFFICIENT_ROLE"
+    with pytest.raises(vcs.PermissionDenied):  # and a preview still needs a role in the repository
+        authorizer.check(Principal("eve", (Grant("other", Role.ADMIN),)), method, POLICY[method],
+                         changes_pb2.MergeRequest(target_branch="repositories/demo/branches/main", preview=True))
