@@ -87,6 +87,7 @@ class Outcome:
     conflicts: int = 0
     strategy: str = ""
     ms: float = 0.0
+    cpu_ms: float = 0.0          # this process's CPU time (Trellis only): steadier on a busy machine
 
 
 @dataclass
@@ -340,11 +341,12 @@ def judge(case: Case, clean: bool, content: bytes) -> tuple[bool, bool]:
 
 
 def run_trellis(case: Case) -> Outcome:
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     result = merge_files(case.path, case.base, case.left, case.right)
     ms = (time.perf_counter() - t0) * 1000
+    cpu = (time.process_time() - c0) * 1000
     correct, wrong = judge(case, result.clean, result.content or b"")
-    return Outcome(result.clean, correct, wrong, len(result.conflicts), result.strategy, ms)
+    return Outcome(result.clean, correct, wrong, len(result.conflicts), result.strategy, ms, cpu)
 
 
 def run_git(case: Case, tmp: Path) -> Outcome:
@@ -413,6 +415,7 @@ def corpus_main(root: Path, languages: set[str], out: Path | None) -> int:
     results: dict[str, list[tuple[Verdict, Verdict]]] = {}
     sink = out.open("w") if out is not None else None
     unparsed_expected = 0
+    cpu: list[float] = []
     for row in index:
         lang = row["language"]
         files = _scenario_files(root / lang / row["id"])
@@ -420,9 +423,10 @@ def corpus_main(root: Path, languages: set[str], out: Path | None) -> int:
         path = row["path"]
         expected_parses = _parses(path, expected)
         unparsed_expected += not expected_parses
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         m = merge_files(path, base, left, right, labels=("Left", "Base", "Right"))
         ms = (time.perf_counter() - t0) * 1000
+        cpu.append((time.process_time() - c0) * 1000)
         tv = _verdict(path, m.clean, m.content, expected, expected_parses, ms, len(m.conflicts), m.strategy, m.fallback_reason)
         t0 = time.perf_counter()
         done = subprocess.run(["git", "merge-file", "-p", str(files["Left"]), str(files["Base"]), str(files["Right"])],
@@ -462,6 +466,8 @@ def corpus_main(root: Path, languages: set[str], out: Path | None) -> int:
     print(f"- Trellis clean but different: {sum(t.different for t, _ in every)}; git: {sum(g.different for _, g in every)}. "
           f"Unparsable clean results: Trellis {sum(t.unparsable for t, _ in every)}, git {sum(g.unparsable for _, g in every)}.")
     print(f"- Trellis strategies: {', '.join(f'{k} {v}' for k, v in sorted(strategies.items()))}.")
+    print(f"- Trellis CPU time per file (process time): p50 {pct(cpu, 0.5):.1f} ms, p95 {pct(cpu, 0.95):.1f} ms. "
+          f"Load average at the end: {', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}.")
     return 0
 
 
@@ -547,6 +553,10 @@ def main() -> int:
           f"(goal p50 <= 20 ms: {'PASS' if pct(tms, 0.5) <= 20 else 'FAIL'}); git merge-file p50 "
           f"{pct([o.ms for o in all_g], 0.5):.1f} ms (a process per merge). Mean file: "
           f"{statistics.mean(len(c.base) for c in cases) / 1024:.1f} KiB.")
+    cpu = [o.cpu_ms for o in all_t]
+    print(f"- Trellis CPU time per file (process time; what a busy machine inflates least): p50 "
+          f"{pct(cpu, 0.5):.1f} ms, p95 {pct(cpu, 0.95):.1f} ms. Load average at the end: "
+          f"{', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}.")
     return 0
 
 

@@ -237,7 +237,7 @@ class StructuredMerge:
                         k = len(pieces)
                         while k and isinstance(pieces[k - 1], bytes):
                             k -= 1
-                        resolved = resolve_adjacent(gb, gl, gr, pieces[k:])  # type: ignore[arg-type]
+                        resolved = resolve_adjacent(gb, gl, gr, [p for p in pieces[k:] if isinstance(p, bytes)])
                     if resolved is None:
                         pieces.append(Region(tuple(gb), tuple(gl), tuple(gr)))
                     else:
