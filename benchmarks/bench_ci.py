@@ -197,6 +197,7 @@ def add_full_suite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--environment", default="",
                         help="a TOML inline table for the stage's environment (full-suite mode)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each side (full-suite mode)")
+    parser.add_argument("--shards", default="auto", help='the stage\'s shards (full-suite mode; default "auto")')
 
 
 def _checkout_files(path: Path) -> dict[str, bytes]:
@@ -249,6 +250,8 @@ def full_suite(args: argparse.Namespace) -> int:
         stage.append("env = { " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items()) + " }")
     if args.environment:
         stage.append(f"environment = {args.environment}")
+    if args.shards != "auto":
+        stage.append(f"shards = {int(args.shards)}")
     pipeline = "\n".join(stage) + "\n"
     work = Path(tempfile.mkdtemp(prefix="bench-ci-full-", dir=args.tmpdir))
     data_dir = work / "data"
@@ -280,6 +283,9 @@ def full_suite(args: argparse.Namespace) -> int:
                 summaries.append(job.summary)
                 print(f"  trellis full run {n + 1}: {times[-1]:.2f} s, {reply.run.verdict.value}: {job.summary}",
                       file=sys.stderr)
+                for line in job.output.decode(errors="replace").splitlines():  # each shard's own pytest time
+                    if line.startswith("=") and (" in " in line and ("passed" in line or "failed" in line)):
+                        print(f"    {line.strip('= ')}", file=sys.stderr)
         base_times, status = _warm_baseline(files, work, pytest_args, env, args.runs,
                                             args.baseline_python or sys.executable)
     finally:

@@ -34,7 +34,7 @@ from .config import parse_pipeline
 from .environments import EnvironmentSpec, environment_spec
 from .executors import Executor
 from .gating import check_gate_run, gate_started, refuse_direct_write
-from .history import TestTimes, test_timeouts
+from .history import TestTimes
 from .reuse import Reused, TestResults, closure_keys, passed_tests
 from .jobs import JobLimits, JobOutcome, JobRequest, TestPlan
 from .pipeline import Pipeline, PipelineError, Stage
@@ -567,8 +567,9 @@ class Verifier:
         expected = self.times.expected(repository)
         timeouts: dict[str, float] = {}
         if options.test_timeout_s > 0:
-            timeouts = test_timeouts(self.times.p95(repository), factor=options.test_timeout_factor,
-                                     floor_s=options.test_timeout_floor_s, cap_s=stage.timeout_s)
+            timeouts = self.times.timeouts(repository, factor=options.test_timeout_factor,
+                                           floor_s=options.test_timeout_floor_s, default_s=options.test_timeout_s,
+                                           cap_s=stage.timeout_s)
         by_base: dict[str, float] = {}
         for nodeid, seconds in expected.items():
             base = nodeid.split("[", 1)[0]

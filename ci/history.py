@@ -16,9 +16,10 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["TestTimes", "test_timeouts"]
+__all__ = ["TRUSTED", "TestTimes"]
 
 KEEP = 10  # durations kept per test
+TRUSTED = 3  # durations before a test's p95 alone sets its timeout
 
 
 class TestTimes:
@@ -85,15 +86,22 @@ class TestTimes:
         with self._guard:
             return {k: _quantile(v, 0.95) for k, v in self._load(repository).items() if v}
 
+    def timeouts(self, repository: str, *, factor: float, floor_s: float, default_s: float,
+                 cap_s: float) -> dict[str, float]:
+        """Each recorded test's timeout: ``factor`` x its p95, at least ``floor_s``, at most ``cap_s``.
+
+        With fewer than :data:`TRUSTED` durations the p95 is a guess (one run on a quiet
+        machine says little about the next on a busy one): at least ``default_s`` then.
+        """
+        with self._guard:
+            data = {k: v for k, v in self._load(repository).items() if v}
+        out: dict[str, float] = {}
+        for nodeid, series in data.items():
+            floor = floor_s if len(series) >= TRUSTED else max(floor_s, default_s)
+            out[nodeid] = round(min(cap_s, max(floor, factor * _quantile(series, 0.95))), 3)
+        return out
+
 
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1 if q > 0 else 0)]
-
-
-def test_timeouts(p95: Mapping[str, float], *, factor: float, floor_s: float, cap_s: float) -> dict[str, float]:
-    """Each known test's timeout: ``factor`` x its p95, at least ``floor_s``, at most ``cap_s``."""
-    return {nodeid: round(min(cap_s, max(floor_s, factor * seconds)), 3) for nodeid, seconds in p95.items()}
-
-
-test_timeouts.__test__ = False  # type: ignore[attr-defined]

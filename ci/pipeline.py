@@ -168,7 +168,7 @@ class PytestOptions:
     shards: int = 0
     test_timeout_s: float = 30.0
     test_timeout_factor: float = 10.0
-    test_timeout_floor_s: float = 5.0
+    test_timeout_floor_s: float = 15.0
     requirements: tuple[str, ...] = ()
     extras: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()

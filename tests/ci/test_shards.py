@@ -197,3 +197,16 @@ def test_shard_count() -> None:
     assert shard_count(2, 100, 0.3) == 1  # known to be quick: not worth a second collection
     assert shard_count(4, 100, 60.0) == 4
     assert shard_count(2, 1, None, requested=3) == 3
+
+
+def test_timeouts_come_from_recorded_durations_once_there_are_enough(tmp_path: Path) -> None:
+    from ci.history import TRUSTED, TestTimes
+
+    times = TestTimes(tmp_path)
+    times.record("repo", [("t::quick", "passed", 0.01), ("t::slow", "passed", 4.0), ("t::bad", "failed", 99.0)])
+    settings = {"factor": 10.0, "floor_s": 15.0, "default_s": 30.0, "cap_s": 600.0}
+    assert times.timeouts("repo", **settings) == {"t::quick": 30.0, "t::slow": 40.0}  # one run: not trusted yet
+    for _ in range(TRUSTED - 1):
+        times.record("repo", [("t::quick", "passed", 0.01), ("t::slow", "passed", 4.0)])
+    assert TestTimes(tmp_path).timeouts("repo", **settings) == {"t::quick": 15.0, "t::slow": 40.0}  # persisted
+    assert times.expected("repo") == {"t::quick": 0.01, "t::slow": 4.0}
