@@ -6,7 +6,8 @@ Two kinds of list on one line are sets, whatever the language:
   ``void f() throws IOException, JsonFormatException {``;
 - the entries of a one-line object or keyed literal, ``key: value`` each
   (JavaScript/TypeScript objects, Go keyed composite literals, Rust struct
-  expressions): ``const o = { foo: 1, bar: 2 };``.
+  expressions; bare names only in JS/TS and Rust, where they are shorthand
+  keys): ``const o = { foo: 1, bar: 2 };``.
 
 The line is split into the text around the list (which must be the same on
 all three versions) and the list's items; the items merge three-way as a set
@@ -85,8 +86,10 @@ def _keyword_lists(line: bytes) -> Parts | None:
     return around, lists
 
 
-def _object_list(line: bytes) -> Parts | None:
-    """``… { a: 1, b }…``: the one brace pair on the line, its entries ``key: value`` (or a bare key)."""
+def _object_list(line: bytes, bare: bool) -> Parts | None:
+    """``… { a: 1, b }…``: the one brace pair on the line, its entries ``key: value`` (or, where
+    ``bare``, a bare key: a JS shorthand property, a Rust field or use-list name; elsewhere a
+    bare name can be a positional element — Go ``T{a, b}``, Java ``{a, b}`` — whose order matters)."""
     start = line.find(b"{")
     if start < 0 or line.find(b"{", start + 1) >= 0:
         return None
@@ -99,7 +102,7 @@ def _object_list(line: bytes) -> Parts | None:
         return None
     if items and not items[-1].strip():
         items.pop()                                   # a trailing comma
-    if any(not x.strip() or not _KEY.match(x) for x in items):
+    if any(not x.strip() or not _KEY.match(x) or (not bare and b":" not in x) for x in items):
         return None
     pad = b" " if inner[:1] == b" " else b""
     return [line[:start + 1] + pad, pad + line[end:]], [[x.strip() for x in items]]
@@ -129,11 +132,12 @@ def _merge_set(base: list[bytes], left: list[bytes], right: list[bytes]) -> list
     return out
 
 
-def merge_line(base: bytes, left: bytes, right: bytes) -> bytes | None:
+def merge_line(base: bytes, left: bytes, right: bytes, *, bare_keys: bool = False) -> bytes | None:
     """The three versions of one line merged where they differ only in the items of such lists
-    (see the module docstring), or None."""
+    (see the module docstring), or None. ``bare_keys``: a bare name in braces is a key (JS/TS,
+    Rust), not a positional element."""
     for parse in (_keyword_lists, _object_list):
-        parts = [parse(x) for x in (base, left, right)]
+        parts = [_keyword_lists(x) if parse is _keyword_lists else _object_list(x, bare_keys) for x in (base, left, right)]
         pb, pl, pr = parts
         if pb is None or pl is None or pr is None:
             continue

@@ -265,13 +265,14 @@ def _edits(base: Sequence[bytes], side: Sequence[bytes]) -> list[Edit]:
 
 
 def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes],
-                     before: Sequence[bytes] = ()) -> list[bytes] | None:
+                     before: Sequence[bytes] = (), *, bare_keys: bool = False) -> list[bytes] | None:
     """A conflicting region where the two sides changed *different* units of the base, next to
     each other (one edits a statement, the other the next one): both edits. ``merge3``, like
     diff3, calls edits that touch a conflict; a syntax-aware merge sees two statements. Still a
     conflict (None) when the edits overlap, when both insert at one place (but elements of one
     list, CURRENT's first), or when one inserts right at the edge of what the other replaced
-    (which comes first is a guess). ``before`` are the units before the region."""
+    (which comes first is a guess). ``before`` are the units before the region; ``bare_keys`` as
+    in ``merge_line``."""
     if not base:
         if _elements(before, left) and _elements(before, right):
             return [*left, *right]
@@ -279,7 +280,7 @@ def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequen
     el, er = _comma_split(base, _edits(base, left)), _comma_split(base, _edits(base, right))
     if not el or not er:
         return None
-    el, er = _one_line_lists(base, el, er)
+    el, er = _one_line_lists(base, el, er, bare_keys)
     same = {(i, j, tuple(new)) for i, j, new in el} & {(i, j, tuple(new)) for i, j, new in er}
     er = [e for e in er if (e[0], e[1], tuple(e[2])) not in same]     # the same edit on both sides: once
     context = list(base)
@@ -329,7 +330,8 @@ def _comma_split(base: Sequence[bytes], edits: list[Edit]) -> list[Edit]:
     return out
 
 
-def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit]) -> tuple[list[Edit], list[Edit]]:
+def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit],
+                    bare_keys: bool) -> tuple[list[Edit], list[Edit]]:
     """Edits of one line on both sides that ``merge_line`` merges (a ``throws`` list, a one-line
     object literal) become one edit, on the left."""
     rl = {(i, j): new for i, j, new in er}
@@ -340,7 +342,7 @@ def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit]) -> tu
         if j == i + 1 and other is not None and len(new) == 1 and len(other) == 1:
             b, l, r = base[i], new[0], other[0]
             if b[:1] == l[:1] == r[:1] == b"T":
-                merged = merge_line(b[1:], l[1:], r[1:])
+                merged = merge_line(b[1:], l[1:], r[1:], bare_keys=bare_keys)
                 if merged is not None:
                     out_l.append((i, j, [b"T" + merged]))
                     done.add((i, j))

@@ -40,6 +40,8 @@ _T, _E, _F, _I, _C = ord("T"), ord("E"), ord("F"), ord("I"), ord("C")
 _ANNOTATIONS: dict[str, tuple[bytes, ...]] = {
     "java": (b"@",), "typescript": (b"@",), "tsx": (b"@",), "javascript": (b"@",), "rust": (b"#[",),
 }
+# Where a bare name between braces is a key (a shorthand property, a Rust field or use-list name).
+_BARE_KEYS = frozenset({"javascript", "typescript", "tsx", "rust"})
 # The statement an otherwise empty body holds.
 _PLACEHOLDERS: dict[str, frozenset[bytes]] = {"python": frozenset({b"pass", b"..."})}
 
@@ -237,7 +239,8 @@ class StructuredMerge:
                         k = len(pieces)
                         while k and isinstance(pieces[k - 1], bytes):
                             k -= 1
-                        resolved = resolve_adjacent(gb, gl, gr, [p for p in pieces[k:] if isinstance(p, bytes)])
+                        resolved = resolve_adjacent(gb, gl, gr, [p for p in pieces[k:] if isinstance(p, bytes)],
+                                                    bare_keys=self.spec.name in _BARE_KEYS)
                     if resolved is None:
                         pieces.append(Region(tuple(gb), tuple(gl), tuple(gr)))
                     else:

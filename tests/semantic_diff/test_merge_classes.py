@@ -275,3 +275,20 @@ SEPARATORS = [
                          ids=[f"{c[0]}-{k}" for k, c in enumerate(SEPARATORS)])
 def test_separators_and_placeholders_do_not_conflict(path: str, base: str, left: str, right: str, merged: str) -> None:
     assert _merge(path, base, left, right) == (True, merged)
+
+
+@pytest.mark.parametrize(("path", "base", "old", "left", "right"), [
+    ("a.go", "package a\n\nvar v = T{a, b}\n", "T{a, b}", "T{a, c}", "T{x, b}"),          # positional fields
+    ("A.java", "class A {\n  int[] v = {a, b};\n}\n", "{a, b}", "{a, c}", "{x, b}"),      # array elements
+])
+def test_positional_elements_in_braces_are_not_a_set(path: str, base: str, old: str, left: str, right: str) -> None:
+    clean, text = _merge(path, base, base.replace(old, left), base.replace(old, right))
+    assert not clean, text
+
+
+def test_an_import_moved_into_a_function_in_python_is_not_kept_at_the_top() -> None:
+    base = "import json\nimport sys\n\n\ndef f():\n    return json.dumps(sys.argv)\n"
+    left = "import sys\n\n\ndef f():\n    import json\n    return json.dumps(sys.argv)\n"
+    right = "import json\nimport os\nimport sys\n\n\ndef f():\n    return json.dumps(sys.argv)\n"
+    clean, text = _merge("a.py", base, left, right)
+    assert clean and text == "import os\nimport sys\n\n\ndef f():\n    import json\n    return json.dumps(sys.argv)\n", text
