@@ -92,7 +92,9 @@ def import_history(
     check_repository_name(name)
     source = Path(source).resolve()
     origin = _open_source(source)
-    url = origin.path if origin.is_bare else str(Path(origin.path).parent)
+    # The work tree itself, not the parent of its git directory: a linked
+    # worktree keeps that under the main repository's .git/worktrees/.
+    url = origin.path if origin.is_bare else origin.workdir
     repos = Path(data_dir) / "repos"
     repos.mkdir(parents=True, exist_ok=True)
     dest = repos / f"{name}.git"

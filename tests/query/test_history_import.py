@@ -105,3 +105,13 @@ def test_import_of_the_projects_own_history(data_dir: Path) -> None:
             assert entities > 0
             assert ix.connection.execute(
                 "SELECT count(*) FROM index_state WHERE entities <> 'indexed'").fetchall() == [(0,)]
+
+
+def test_import_from_a_linked_worktree(source: Path, data_dir: Path, tmp_path: Path) -> None:
+    """A linked worktree's git directory lives under the main one's .git/worktrees/: import the work tree."""
+    linked = tmp_path / "linked"
+    _git(source, "worktree", "add", "-q", str(linked), "-b", "side")
+    with Indexer(data_dir) as ix:
+        result = import_history(data_dir, linked, "from-worktree", indexer=ix, workers=1)
+        assert (result.branches, result.tags) == (3, 1)
+        assert result.stats.commits_added == 4
