@@ -464,7 +464,7 @@ class Verifier:
                     environment = self._environment(active, stage)
                 selection = self.tests.select(self.store.open(active.run.repository), active.tree_id,
                                               active.old_tree_id, active.diff, inert=stage.inert,
-                                              always_full=stage.always_full)
+                                              always_full=stage.always_full, args=stage.args)
                 total = selection.total
                 if stage.select == "affected" and not active.full and not selection.run_all:
                     if not selection.tests:

@@ -15,7 +15,7 @@ import fnmatch
 import posixpath
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ __all__ = [
     "CONFIG_FILES",
     "PytestConfig",
     "read_config",
+    "unsupported_args",
 ]
 
 # Files whose change may change how pytest collects or runs anything (the environment too).
@@ -207,3 +208,11 @@ def _match_path(pattern: str, path: str) -> bool:
     if "/" not in pattern:
         return fnmatch.fnmatchcase(posixpath.basename(path), pattern)
     return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern.lstrip("/"))
+
+
+def unsupported_args(args: Sequence[str]) -> str:
+    """Why a stage's own pytest arguments defeat selection ("" if they do not): ``--doctest-modules`` & co."""
+    for arg in args:
+        if any(arg == opt or arg.startswith(opt + "=") for opt in _UNSUPPORTED_OPTS):
+            return f"the stage's args have {arg!r}, which selection does not model"
+    return ""

@@ -33,7 +33,7 @@ from semantic_diff import DiffResult, EntityChange, module_name
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from .globs import matches_any
 from .pytest_collect import collect, shared_roots
-from .pytest_config import PytestConfig, read_config
+from .pytest_config import PytestConfig, read_config, unsupported_args
 from .python_refs import FileFacts, NodeRefs, Scope, file_facts
 from .ref_graph import Graph
 
@@ -241,13 +241,14 @@ class TestIndex:
     # -- selection ----------------------------------------------------------------------------
 
     def select(self, changed: Iterable[Change], *, old_index: TestIndex | None = None,
-               inert: Sequence[str] = (), always_full: Sequence[str] = ()) -> Selection:
+               inert: Sequence[str] = (), always_full: Sequence[str] = (), args: Sequence[str] = ()) -> Selection:
         """The tests that may observe ``changed`` (this index is the tree *after* the change).
 
         ``old_index`` is the index of the tree before it: without it a removed
         entity or deleted file selects everything. ``inert`` lists globs of
         files no test reads (``data/fixtures/**``): changing one selects no
-        test; ``always_full`` globs of files whose change runs the whole suite.
+        test; ``always_full`` globs of files whose change runs the whole suite;
+        ``args`` the stage's own pytest arguments (``--doctest-modules`` there runs everything).
         Files :mod:`ci.file_rules` knows to be inert by kind (stubs, docs,
         manifests) select only the tests reaching code that names them; any
         other non-Python change runs everything (rule ``data-file``).
@@ -259,6 +260,8 @@ class TestIndex:
                              path, "parse-error")
         if self.config.unsupported:
             return self._all(self.config.unsupported, self.config.source, "pytest-option")
+        if unsupported_args(args):
+            return self._all(unsupported_args(args), "trellis.toml", "pytest-option")
         new_nodes: dict[int, str] = {}
         old_nodes: dict[int, str] = {}
         forced: dict[str, str] = {}

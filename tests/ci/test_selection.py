@@ -842,3 +842,9 @@ def test_installer_metadata_and_the_docs_build_requirements_are_not_test_configu
     assert not build({**APP, "pyproject.toml": toml.replace('"app"]', '"app", "b"]')}).select(
         [ChangedPath("pyproject.toml")], old_index=build({**APP, "pyproject.toml": toml})).run_all
     assert selected(APP, ChangedPath("docs/requirements.txt")) == set()
+
+
+def test_doctest_options_in_the_stage_args_run_everything_and_say_so() -> None:
+    selection = build(APP).select([body("app/util.py", "app.util.slug")], args=("--doctest-modules", "app"))
+    assert selection.run_all and selection.rule == "pytest-option" and "--doctest-modules" in selection.reason
+    assert not build(APP).select([body("app/util.py", "app.util.slug")], args=("-x", "-q")).run_all
