@@ -284,6 +284,12 @@ def refactoring_section(seed: int, per_type: int) -> bool:
         for lang in LANGUAGES:
             _, ltp, lfp, lfn = counts.get((kind, lang), [0, 0, 0, 0])
             per_lang.append(f"{ratio(ltp, ltp + lfp)} / {ratio(ltp, ltp + lfn)}" if ltp + lfp + lfn else "–")
+        if kind in NEGATIVE_TYPES:
+            # nothing to find: what counts is how many cases raised a false rename
+            print(f"| {kind} (negative) | {n} | 0 | 0 | {fp} | 0 | – | – | "
+                  + " | ".join(f"{counts.get((kind, lang), [0, 0, 0, 0])[2]} false" for lang in LANGUAGES) + " |")
+            ok = ok and fp <= 0.05 * n
+            continue
         print(f"| {kind} | {n} | {tp + fn} | {tp} | {fp} | {fn} | {ratio(tp, tp + fp)} | {ratio(tp, tp + fn)} | "
               + " | ".join(per_lang) + " |")
         if (tp + fp and tp / (tp + fp) < 0.95) or (tp + fn and tp / (tp + fn) < 0.90):
@@ -292,7 +298,8 @@ def refactoring_section(seed: int, per_type: int) -> bool:
     print(f"| **all** | {n} | {tp + fn} | {tp} | {fp} | {fn} | **{ratio(tp, tp + fp)}** | **{ratio(tp, tp + fn)}** |"
           + " |" * len(LANGUAGES))
     print()
-    print(f"- Refactorings, precision >= 0.95 and recall >= 0.90 for every type: {'PASS' if ok else 'FAIL'} "
+    print(f"- Refactorings, precision >= 0.95 and recall >= 0.90 for every type, false renames in at most 5% "
+          f"of the negative cases: {'PASS' if ok else 'FAIL'} "
           "(our own cases; the issue's goal is measured on a held-out oracle of real commits)")
     return ok
 

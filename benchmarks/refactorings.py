@@ -17,6 +17,8 @@ catalogue to that base and renders the base and the result in the language:
                     of its statements changed: the most common rename in real histories
   rename_class_and_members   a class renamed with one or two of its methods
   move_class_rewritten       a class moved to another module while 40% of its methods changed
+  move_rename_large_class    a class of 25-35 methods moved to another module and renamed while
+                             half of its methods changed
   rename_chain      a→b while b→c, in one commit
   swap              two functions or methods exchange names
 
@@ -47,7 +49,7 @@ __all__ = ["Case", "LANGUAGES", "TYPES", "NEGATIVE_TYPES", "make_cases"]
 
 TYPES = ("rename_class", "move_class", "move_rename_class", "rename_method", "move_method", "pull_up",
          "push_down", "move_into_class", "rename_function", "move_function", "move_rename_function", "rename_edited",
-         "rename_test", "rename_class_and_members", "move_class_rewritten",
+         "rename_test", "rename_class_and_members", "move_class_rewritten", "move_rename_large_class",
          "rename_chain", "swap")
 NEGATIVE_TYPES = ("extract", "inline", "replace", "lookalike")
 LANGUAGES = ("python", "java", "typescript")
@@ -426,6 +428,14 @@ def _pick_class(mods: list[Module], rng: random.Random, sub: bool | None = None)
 
 def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
     mods, names, bodies = _base(lang, rng)
+    big: Cls | None = None
+    if kind == "move_rename_large_class":
+        # a class of 25-35 methods, as the ones real projects split, move and rename
+        _, big = _pick_class(mods, rng)
+        for _ in range(rng.randint(25, 35) - len(big.methods)):
+            params = rng.sample(NOUNS, rng.randint(1, 3))
+            big.methods.append(Fn(names.method(), params, bodies.body(
+                params, [f"SELF.{m.name}" for m in big.methods[-3:]], rng.randint(3, 8))))
     old = _copy(mods)
     new = mods
     expected: set[tuple[str, str, str, str]] = set()
@@ -502,6 +512,24 @@ def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
             for m in rng.sample(c.methods, max(1, round(len(c.methods) * 0.4))):
                 _edit_body(m, bodies, 0.5)
             expected.add(("moved", "class", oq, _q(lang, target, c.name)))
+        avoid.add(newname)
+    elif kind == "move_rename_large_class":
+        assert big is not None
+        mod = next(m for m in new if big in m.classes)
+        oq = _q(lang, mod, big.name)
+        target = rng.choice([m for m in new if m is not mod and m.package != mod.package])
+        newname = names.cls()
+        if lang == "java":
+            new.remove(mod)
+            target = Module(target.package, big.name, [big], [])
+            new.append(target)
+        else:
+            mod.classes.remove(big)
+            target.classes.append(big)
+        _rename(new, big.name, newname)
+        for m in rng.sample(big.methods, len(big.methods) // 2):
+            _edit_body(m, bodies, 0.4)
+        expected.add(("moved_renamed", "class", oq, _q(lang, target, newname)))
         avoid.add(newname)
     elif kind == "move_into_class":
         # a module-level function becomes a method of a class of the same module

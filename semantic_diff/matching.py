@@ -123,15 +123,26 @@ def _generic(name: str) -> bool:
     return (name.startswith("__") and name.endswith("__")) or name in _GENERIC_NAMES
 
 
-def _name_words(name: str) -> set[str]:
-    """The words of an identifier (snake_case, camelCase, PascalCase), lower-cased, common ones aside."""
-    words = set()
+def _name_words(name: str) -> list[str]:
+    """The words of an identifier (snake_case, camelCase, PascalCase) in order, lower-cased,
+    common and short ones aside."""
+    words = []
     for part in name.split("_"):
         for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", part):
             w = w.lower()
             if len(w) > 2 and w not in _COMMON_WORDS:
-                words.add(w)
+                words.append(w)
     return words
+
+
+def _related_names(a: str, b: str) -> bool:
+    """Whether a new name keeps the old one's subject: at least half the words of the shorter
+    one in common, and more than a shared leading verb (``build_session`` / ``build_channel``)."""
+    wa, wb = _name_words(a), _name_words(b)
+    shared = set(wa) & set(wb)
+    if not shared or (len(shared) == 1 and wa[0] == wb[0] and wa[0] in shared and len(wa) > 1 and len(wb) > 1):
+        return False
+    return 2 * len(shared) >= min(len(set(wa)), len(set(wb)))
 
 
 class _Matcher:
@@ -424,7 +435,7 @@ class _Matcher:
             return False
         ocore = self.old[o[0]].records[o[1]].core
         ncore = self.new[n[0]].records[n[1]].core
-        if score >= opts.name_threshold and _name_words(ocore.name) & _name_words(ncore.name) and \
+        if score >= opts.name_threshold and _related_names(ocore.name, ncore.name) and \
                 self.o2n[o[0]].get(self.old[o[0]].records[o[1]].parent) == (n[0], self.new[n[0]].records[n[1]].parent):
             return True    # renamed in place, keeping a word of its name: test_hash -> test_hash_works
         lost, gained = self.switched()
