@@ -330,11 +330,13 @@ def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checko
                         candidates.append((path, member, False))
     rng.shuffle(candidates)
     out: list[Step] = []
-    for path, func, top_level in candidates:
-        if len(out) >= count:
-            break
+    while candidates and len(out) < count:
+        # Every third fault is two-step: it needs a top-level function whose body can move.
+        wanted = len(out) % 3 == 2
+        pick = next((i for i, c in enumerate(candidates) if c[2] or not wanted), 0)
+        path, func, top_level = candidates.pop(pick)
         original = files[path].decode()
-        two_step = top_level and len(out) % 3 == 2
+        two_step = top_level and wanted
         base_source = original
         label_prefix = ""
         if two_step:
