@@ -130,6 +130,9 @@ class Graph:
         for key in [*self.module_files, *self.dirs]:
             self.by_name.setdefault(key.rpartition("/")[2], []).append(key)
         self._symbols: dict[tuple[str, str], frozenset[_Target]] = {}
+        self._file_symbols: dict[tuple[str, str], frozenset[_Target]] = {}
+        self._file_symbols_busy: set[tuple[str, str]] = set()
+        self._module_keys: dict[tuple[str, int, str], list[str]] = {}
         self._parents: dict[int, tuple[tuple[int, ...], bool, bool]] = {}
         self._callbacks: dict[int, frozenset[str] | None] = {}
         self._children: dict[int, list[int]] | None = None
@@ -184,6 +187,13 @@ class Graph:
 
     def module_keys(self, path: str, level: int, module: str) -> list[str]:
         """The module keys an import names, from the file ``path``."""
+        memo = (posixpath.dirname(path) if level else "", level, module)
+        found = self._module_keys.get(memo)
+        if found is None:
+            found = self._module_keys[memo] = self._find_module_keys(path, level, module)
+        return found
+
+    def _find_module_keys(self, path: str, level: int, module: str) -> list[str]:
         if module == "*":  # any module of the package (a computed relative import)
             base = posixpath.dirname(path)
             for _ in range(level - 1):
@@ -252,6 +262,18 @@ class Graph:
         return result
 
     def file_symbol(self, path: str, name: str) -> set[_Target]:
+        memo = (path, name)
+        found = self._file_symbols.get(memo)
+        if found is None:
+            if memo in self._file_symbols_busy:
+                return set()  # a star import in a cycle: what is found elsewhere on the cycle counts there
+            self._file_symbols_busy.add(memo)
+            found = frozenset(self._file_symbol(path, name))
+            self._file_symbols_busy.discard(memo)
+            self._file_symbols[memo] = found
+        return set(found)
+
+    def _file_symbol(self, path: str, name: str) -> set[_Target]:
         facts = self.facts[path]
         out: set[_Target] = set()
         for qualname in facts.defs.get(name, ()):
