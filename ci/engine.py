@@ -36,7 +36,7 @@ from .executors import Executor
 from .gating import check_gate_run, gate_started, refuse_direct_write
 from .history import TestTimes
 from .reuse import Reused, TestResults, closure_keys, passed_tests
-from .jobs import JobLimits, JobOutcome, JobRequest, TestPlan
+from .jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
 from .pipeline import Pipeline, PipelineError, Stage
 from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
 from .runs import (
@@ -511,7 +511,8 @@ class Verifier:
             )
             if plan is not None:
                 future = submit_tests(self.executor, request, shards=shards,
-                                      on_shard=lambda outcome, k, n: self._shard_done(active, i, outcome, k, n))
+                                      on_shard=lambda outcome, k, n: self._shard_done(active, i, outcome, k, n),
+                                      on_progress=lambda tests: self._tests_so_far(active, i, tests))
             else:
                 future = self.executor.submit(request)
         except Exception as exc:  # noqa: BLE001 - a broken check is a job ERROR, never a crashed engine
@@ -578,6 +579,14 @@ class Verifier:
         plan = TestPlan(expected=tuple(sorted(expected.items())), timeouts=tuple(sorted(timeouts.items())),
                         default_timeout_s=min(options.test_timeout_s, stage.timeout_s), fail_fast=options.fail_fast)
         return plan, shard_count(self.executor.slots, len(tests), known, requested=options.shards)
+
+    def _tests_so_far(self, active: _Active, i: int, tests: tuple[TestOutcome, ...]) -> None:
+        """Tests finished while the job runs: its result shows them, ``watch`` gets an event."""
+        with active.cond:
+            job = active.run.jobs[i]
+            if job.final:
+                return
+        self._update(active, i, replace(job, tests=_cases_of(tests)), f"running: {summarize(tests)} so far")
 
     def _shard_done(self, active: _Active, i: int, outcome: JobOutcome, k: int, n: int) -> None:
         """A shard finished: its tests are part of the job's result from now on (``watch`` sees them)."""
@@ -998,8 +1007,12 @@ class _Reuse:
 
 
 def _cases(outcome: JobOutcome) -> tuple[TestCase, ...]:
+    return _cases_of(outcome.tests)
+
+
+def _cases_of(tests: Sequence[TestOutcome]) -> tuple[TestCase, ...]:
     return tuple(TestCase(t.nodeid, _TEST_VERDICTS.get(t.outcome, Verdict.ERROR), int(t.duration_s * 1000),
-                          t.message) for t in outcome.tests)
+                          t.message) for t in tests)
 
 
 def _limits(stage: Stage) -> JobLimits:

@@ -29,6 +29,9 @@ MIN_TESTS_PER_SHARD = 4
 MIN_SHARDED_SECONDS = 1.0  # below this much known work, one process is quicker than several collections
 
 
+PROGRESS_EVERY_S = 0.5
+
+
 class _Submits(Protocol):
     def submit(self, request: JobRequest) -> Future[JobOutcome]: ...
 
@@ -50,7 +53,8 @@ def shard_count(slots: int, tests: int, known_seconds: float | None, *, requeste
 
 class _Sharded:
     def __init__(self, executor: _Submits, request: JobRequest, shards: int,
-                 on_shard: Callable[[JobOutcome, int, int], None]) -> None:
+                 on_shard: Callable[[JobOutcome, int, int], None],
+                 on_progress: Callable[[tuple[TestOutcome, ...]], None] | None = None) -> None:
         self.executor = executor
         self.request = request
         self.plan = request.tests or TestPlan()
@@ -63,11 +67,35 @@ class _Sharded:
         self.finished: set[int] = set()
         self.stopped_by = ""
         self.started = time.monotonic()
+        self.on_progress = on_progress
         self.result.add_done_callback(self._on_result)
 
     def start(self) -> None:
         for k in range(self.shards):
             self._submit(k, ())
+        progress = getattr(self.executor, "progress", None)
+        if self.on_progress is not None and progress is not None:
+            threading.Thread(target=self._stream, args=(progress,), name="trellis-test-progress",
+                             daemon=True).start()
+
+    def _stream(self, progress: Callable[[str], tuple[TestOutcome, ...]]) -> None:
+        """Report the tests finished so far, as they come, until the job is done (executors that can tell)."""
+        assert self.on_progress is not None
+        reported = 0
+        while not self.result.done():
+            time.sleep(PROGRESS_EVERY_S)
+            with self.lock:
+                done = [t for parts in self.parts.values() for o in parts for t in o.tests]
+                running = [job_id for job_id, _ in self.running.values()]
+            seen = {t.nodeid: t for t in done}
+            for job_id in running:
+                seen.update((t.nodeid, t) for t in progress(job_id))
+            if len(seen) != reported and not self.result.done():
+                reported = len(seen)
+                try:
+                    self.on_progress(tuple(sorted(seen.values(), key=lambda t: (t.index < 0, t.index))))
+                except Exception:  # noqa: BLE001, S110 - progress reporting must not break the job
+                    pass
 
     def _submit(self, k: int, exclude: tuple[str, ...]) -> None:
         rerun = len(self.parts[k])
@@ -145,13 +173,15 @@ class _Sharded:
 
 
 def submit_tests(executor: _Submits, request: JobRequest, *, shards: int = 1,
-                 on_shard: Callable[[JobOutcome, int, int], None] = lambda outcome, k, n: None) -> Future[JobOutcome]:
+                 on_shard: Callable[[JobOutcome, int, int], None] = lambda outcome, k, n: None,
+                 on_progress: Callable[[tuple[TestOutcome, ...]], None] | None = None) -> Future[JobOutcome]:
     """Run a pytest job as ``shards`` jobs; the future holds the merged outcome.
 
     Cancelling the returned future stops every shard (queued ones are dropped, running ones
-    killed). ``on_shard(outcome, k, n)`` is called as each shard finishes.
+    killed). ``on_shard(outcome, k, n)`` is called as each shard finishes; ``on_progress(tests)``
+    with every test finished so far, as they come, when the executor can tell (``progress``).
     """
-    sharded = _Sharded(executor, request, max(1, shards), on_shard)
+    sharded = _Sharded(executor, request, max(1, shards), on_shard, on_progress)
     sharded.start()
     return sharded.result
 

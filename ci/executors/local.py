@@ -8,9 +8,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
-from ..jobs import JobOutcome, JobRequest
+from ..jobs import JobOutcome, JobRequest, TestOutcome
 from ..workspace import DEFAULT_UID_BASE, WorkspacePool
-from .running import run_job
+from .pytest_job import read_report
+from .running import read_stream, run_job
 from .warm import WarmPytestLauncher
 
 __all__ = ["LocalExecutor"]
@@ -34,6 +35,7 @@ class LocalExecutor:
         self._closed = threading.Event()
         self._stops: dict[str, threading.Event] = {}
         self._warm_envs: dict[str, WarmPytestLauncher] = {}
+        self._streams: dict[str, Path] = {}
         self._guard = threading.Lock()
 
     def submit(self, request: JobRequest) -> Future[JobOutcome]:
@@ -49,7 +51,8 @@ class LocalExecutor:
             if self._closed.is_set():
                 stop.set()
             return run_job(request, self.pool, launcher=self.warm, executor=self.name, stop=stop,
-                           launcher_for=self._launcher_for if self.warm is not None else None)
+                           launcher_for=self._launcher_for if self.warm is not None else None,
+                           streaming=lambda path: self._streaming(request.job_id, path))
         finally:
             with self._guard:
                 if self._stops.get(request.job_id) is stop:
@@ -62,6 +65,21 @@ class LocalExecutor:
             if found is None:
                 found = self._warm_envs[python] = WarmPytestLauncher(python)
             return found
+
+    def _streaming(self, job_id: str, path: Path | None) -> None:
+        with self._guard:
+            if path is None:
+                self._streams.pop(job_id, None)
+            else:
+                self._streams[job_id] = path
+
+    def progress(self, job_id: str) -> tuple[TestOutcome, ...]:
+        """The tests a running pytest job has finished so far (empty when it is not running)."""
+        with self._guard:
+            path = self._streams.get(job_id)
+        if path is None:
+            return ()
+        return read_stream(read_report(path) or b"")[2]
 
     def cancel(self, job_id: str) -> None:
         """Kill the running job ``job_id`` (it ends "killed"); nothing if it is not running."""

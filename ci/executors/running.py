@@ -30,12 +30,14 @@ _OUTCOMES: frozenset[str] = frozenset({"passed", "failed", "error", "skipped"})
 def run_job(request: JobRequest, pool: WorkspacePool, *, source: TreeSource | None = None,
             launcher: Launcher | None = None, executor: str = "local",
             stop: threading.Event | None = None,
-            launcher_for: Callable[[str], Launcher | None] | None = None) -> JobOutcome:
+            launcher_for: Callable[[str], Launcher | None] | None = None,
+            streaming: Callable[[Path | None], None] | None = None) -> JobOutcome:
     """Run ``request`` in a workspace of ``pool`` (its tree from ``source``, else from the repository).
 
     ``launcher`` starts pytest jobs (the warm runner); command jobs always use the plain one.
     A pytest job with an ``environment`` runs that environment's Python (built once per digest
     under ``<pool root>/environments``), started by ``launcher_for(python)`` when given.
+    ``streaming(path)`` is told where a pytest job's results stream while it runs (None once done).
     Raises :class:`ci.workspace.WorkspaceError` or :class:`ci.sandbox.SandboxError` when the
     job could not be run at all; anything the job itself does ends in the outcome.
     """
@@ -51,7 +53,8 @@ def run_job(request: JobRequest, pool: WorkspacePool, *, source: TreeSource | No
         setup_s = time.monotonic() - start
         env = dict(request.env)
         if request.kind == "pytest":
-            return _run_pytest(request, workspace, env, launcher, executor, stop, setup_s, python, readable)
+            return _run_pytest(request, workspace, env, launcher, executor, stop, setup_s, python, readable,
+                               streaming)
         result = run_sandboxed(request.command, workspace, env=env, limits=request.limits,
                                network=request.network, stop=stop)
         return JobOutcome.from_sandbox(request.job_id, result, setup_s=setup_s, executor=executor)
@@ -59,7 +62,7 @@ def run_job(request: JobRequest, pool: WorkspacePool, *, source: TreeSource | No
 
 def _run_pytest(request: JobRequest, workspace: Path, env: dict[str, str], launcher: Launcher | None,
                 executor: str, stop: threading.Event | None, setup_s: float, python: str,
-                readable: tuple[str, ...]) -> JobOutcome:
+                readable: tuple[str, ...], streaming: Callable[[Path | None], None] | None) -> JobOutcome:
     safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", request.job_id)
     tmpdir = workspace / TMPDIR_NAME
     _real_directory(tmpdir)
@@ -77,8 +80,14 @@ def _run_pytest(request: JobRequest, workspace: Path, env: dict[str, str], launc
     if python != sys.executable:  # the project's environment: its scripts first on PATH
         env["PATH"] = os.pathsep.join([os.path.dirname(python), *os.defpath.split(os.pathsep)])
     args = ("-p", PLUGIN_MODULE, *request.pytest_args)
-    result = run_sandboxed(pytest_argv(args, report, python=python), workspace, env=env, limits=request.limits,
-                           network=request.network, launcher=launcher, stop=stop, readable=readable)
+    if streaming is not None:
+        streaming(stream)
+    try:
+        result = run_sandboxed(pytest_argv(args, report, python=python), workspace, env=env, limits=request.limits,
+                               network=request.network, launcher=launcher, stop=stop, readable=readable)
+    finally:
+        if streaming is not None:
+            streaming(None)
     collected, digest, tests = read_stream(read_report(stream) or b"")
     if collected < 0:  # the plugin never ran (pytest failed to start): what junit says, if anything
         data = read_report(report)

@@ -210,3 +210,42 @@ def test_timeouts_come_from_recorded_durations_once_there_are_enough(tmp_path: P
         times.record("repo", [("t::quick", "passed", 0.01), ("t::slow", "passed", 4.0)])
     assert TestTimes(tmp_path).timeouts("repo", **settings) == {"t::quick": 15.0, "t::slow": 40.0}  # persisted
     assert times.expected("repo") == {"t::quick": 0.01, "t::slow": 4.0}
+
+
+STREAMED: dict[str, bytes | tuple[str, bytes] | None] = {
+    "tests/test_stream.py": b"""\
+import os
+import time
+
+
+def test_first():
+    pass
+
+
+def test_waits_for_the_first_to_be_reported():
+    go = os.path.join(os.environ["TMPDIR"], "go")
+    for _ in range(600):
+        if os.path.exists(go):
+            return
+        time.sleep(0.1)
+    raise AssertionError("test_first was not reported while the job ran")
+""",
+}
+
+
+def test_results_stream_while_the_job_runs(tmp_path: Path, executor: LocalExecutor) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit(STREAMED))
+    seen: list[list[str]] = []
+
+    def progress(tests: tuple[object, ...]) -> None:
+        ids = [t.nodeid for t in tests]  # type: ignore[attr-defined]
+        seen.append(ids)
+        if "tests/test_stream.py::test_first" in ids:  # reported before the job ended: let the other one finish
+            for tmp in executor.pool.root.glob("ws-*/.trellis-tmp"):
+                (tmp / "go").write_text("")
+
+    outcome = submit_tests(executor, request(project, TestPlan(), "stream"), on_progress=progress).result(timeout=300)
+    assert results(outcome) == [("tests/test_stream.py::test_first", "passed"),
+                                ("tests/test_stream.py::test_waits_for_the_first_to_be_reported", "passed")]
+    assert seen and seen[0] == ["tests/test_stream.py::test_first"]
