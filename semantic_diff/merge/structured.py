@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 from ..diff import module_name
 from ..languages.spec import LanguageSpec
-from .imports import ImportInfo, merge_statements
+from ..languages.registry import parser_for
+from .imports import ImportInfo, import_info, merge_statements
+from .layout import IMPORT_TYPES
 from .model import MergeConflict
 from .resolve import is_glue, item_key, resolve, resolve_adjacent
 from .text import Markers, merge_sequences
@@ -283,34 +285,73 @@ class StructuredMerge:
                             right: list[bytes]) -> tuple[list[bytes], list[bytes]]:
         """Both sides' import statements of one source that both sides changed (or both added),
         merged by the names they bind, in place of each side's statement — so the line merge
-        takes one statement, not both."""
-        def by_source(v: int, units: list[bytes]) -> dict[bytes, list[tuple[bytes, ImportInfo]]]:
-            out: dict[bytes, list[tuple[bytes, ImportInfo]]] = {}
+        takes one statement, not both. A side that kept the base's statement and added another
+        of the same source has its names joined into the base's first."""
+        Stmt = tuple[bytes, bytes, ImportInfo]          # the unit in the side's list, the text, what it binds
+
+        def by_source(v: int, units: list[bytes]) -> dict[bytes, list[Stmt]]:
+            out: dict[bytes, list[Stmt]] = {}
             for u in units:
                 if u[0] == _I:
                     info = self._import_infos[v].get(u)
                     if info is not None and info.source:
-                        out.setdefault(info.source, []).append((u, info))
+                        out.setdefault(info.source, []).append((u, u[1:], info))
             return out
 
         sb, sl, sr = by_source(0, base), by_source(1, left), by_source(2, right)
         swap: dict[bytes, bytes] = {}
         for source, ls in sl.items():
             rs, bs = sr.get(source), sb.get(source, [])
-            if rs is None or len(ls) != 1 or len(rs) != 1 or len(bs) > 1:
+            if rs is None or len(bs) > 1:
                 continue
-            (lu, li), (ru, ri) = ls[0], rs[0]
-            bu = bs[0][0] if bs else None
-            if lu == ru or lu == bu or ru == bu:
+            bt = bs[0][1] if bs else None
+            drop: list[bytes] = []
+            if len(ls) == 1 and len(rs) > 1:
+                rs = self._joined(rs, bt, drop)
+            elif len(rs) == 1 and len(ls) > 1:
+                ls = self._joined(ls, bt, drop)
+            if len(ls) != 1 or len(rs) != 1:
                 continue
-            merged = merge_statements((bu[1:], bs[0][1]) if bu is not None else None, (lu[1:], li), (ru[1:], ri))
+            (lu, lt, li), (ru, rt, ri) = ls[0], rs[0]
+            if lt == bt or rt == bt or (lt == rt and not drop):
+                continue
+            merged = lt if lt == rt else merge_statements((bt, bs[0][2]) if bt is not None else None, (lt, li), (rt, ri))
             if merged is None:
                 continue
             swap[lu] = swap[ru] = b"I" + merged if merged else b""
+            swap.update((u, b"") for u in drop)
         if not swap:
             return left, right
         return ([x for x in (swap.get(u, u) for u in left) if x],
                 [x for x in (swap.get(u, u) for u in right) if x])
+
+    def _joined(self, stmts: list[tuple[bytes, bytes, ImportInfo]], base: bytes | None,
+                drop: list[bytes]) -> list[tuple[bytes, bytes, ImportInfo]]:
+        """A side's statements of one source — the base's, unchanged, and ones it added — as one:
+        the base's with the added names (the added statements go in ``drop``). Unchanged when
+        the side is not of that shape (the statements then stay, and the checks judge)."""
+        keep = [x for x in stmts if x[1] == base]
+        added = [x for x in stmts if x[1] != base]
+        if base is None or len(keep) != 1 or not added:
+            return stmts
+        unit, text, info = keep[0]
+        for u, t, i in added:
+            joined = merge_statements(None, (text, info), (t, i))
+            parsed = self._statement_info(joined) if joined else None
+            if joined is None or parsed is None:
+                return stmts
+            text, info = joined, parsed
+        drop.extend(u for u, _, _ in added)
+        return [(unit, text, info)]
+
+    def _statement_info(self, text: bytes) -> ImportInfo | None:
+        """What one import statement, on its own, binds (None when it does not parse so)."""
+        tree = parser_for(self.spec).parse(text)
+        node = next((n for n in tree.root_node.children if n.type in IMPORT_TYPES.get(self.spec.name, ())), None)
+        if tree.root_node.has_error or node is None:
+            return None
+        info = import_info(self.spec.name, node, text, 0)
+        return info if info.source else None
 
     def _dedupe_imports(self, pieces: list[Piece]) -> list[Piece]:
         """An import both sides added, at different places, once (unless a version has it twice)."""

@@ -101,6 +101,10 @@ IMPORTS = [
      "use a::{c::{d, e}, f as g, self};\n"),
     ("a.ts", "import { a } from './x';\n", "import { a, b } from './x';\n", "import { a, c as d } from './x';\n",
      "import { a, b, c as d } from './x';\n"),
+    # one side adds a name to the statement, the other a second statement of that source: one statement
+    ("a.ts", "import { a } from './x';\n", "import { a, isUri } from './x';\n",
+     "import { a } from './x';\nimport { isUri } from './x';\n", "import { a, isUri } from './x';\n"),
+    ("a.py", "from m import a\n", "from m import a, b\n", "from m import a\nfrom m import c\n", "from m import a, b, c\n"),
     ("a.js", "import {\n  a,\n  b,\n} from 'x';\n", "import {\n  a,\n  b,\n  c,\n} from 'x';\n", "import {\n  b,\n  d,\n} from 'x';\n",
      "import {\n  b,\n  c,\n  d,\n} from 'x';\n"),
 ]
@@ -116,8 +120,6 @@ def test_one_import_statement_changed_on_both_sides_merges_by_name(path: str, ba
 BINDS_TWICE = [
     # the same name imported from two places: it cannot be both
     ("a.py", "import os\n", "import os\nfrom .app import app\n", "import os\nfrom pkg.app import app\n"),
-    ("a.ts", "import { a } from './x';\n", "import { a, isUri } from './x';\n",
-     "import { a } from './x';\nimport { isUri } from './x';\n"),
     ("A.java", "import a.B;\n\nclass C {}\n", "import a.B;\nimport x.List;\n\nclass C {}\n",
      "import a.B;\nimport y.List;\n\nclass C {}\n"),
     ("a.go", "package a\n\nimport (\n\t\"fmt\"\n)\n", "package a\n\nimport (\n\t\"fmt\"\n\t\"x/log\"\n)\n",
