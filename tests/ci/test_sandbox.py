@@ -25,10 +25,9 @@ PY = sys.executable
 
 
 def run(command: str | list[str], workspace: Path, *, limits: JobLimits = FAST, **options: object) -> SandboxResult:
-    start = time.monotonic()
-    result = run_sandboxed(command, workspace, env=options.pop("env", {}), limits=limits, **options)  # type: ignore[arg-type]
-    assert time.monotonic() - start < 5, f"took {time.monotonic() - start:.1f}s: {result}"
-    return result
+    # No wall-clock assertion (a loaded machine is slow): each test checks the status and the
+    # reason, so a job that ran into FAST's 20 s timeout instead of the limit under test fails.
+    return run_sandboxed(command, workspace, env=options.pop("env", {}), limits=limits, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["root-owned", "own-uid"])
