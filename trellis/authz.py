@@ -355,6 +355,7 @@ POLICY: dict[str, Rule] = {
     _SESSIONS + "ListSessions": Rule(READER, _repository("parent")),
     _SESSIONS + "EndSession": Rule(AGENT, _write_session("name")),
     _SESSIONS + "RecordStep": Rule(AGENT, _write_session("session")),
+    _SESSIONS + "RecordSteps": Rule(AGENT, _write_session("session")),
     _SESSIONS + "ListSteps": Rule(READER, _read_session("session")),
     _DIFFS + "Diff": Rule(READER, _repository("parent")),
     # Verification: agents start runs; maintainers set pipelines and review (watch the chunks

@@ -174,6 +174,14 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def with_agent(self, agent: str) -> "Client":
+        """A client on the same connection acting as ``agent`` on a local-mode server (tokens decide otherwise).
+
+        Closing it closes the shared connection: close the original instead.
+        """
+        token = next((v.removeprefix("Bearer ") for k, v in self._metadata if k == "authorization"), None)
+        return Client(self.target, token=token, agent=agent, timeout=self.timeout, channel=self._channel)
+
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:
             return method(request, metadata=self._metadata, timeout=self.timeout)
@@ -575,6 +583,32 @@ class Client:
         r = self._call(self._sessions.RecordStep, sessions_pb2.RecordStepRequest(
             session=names.session_name(repository, session_id), step=convert.step_input_pb(step)))
         return convert.step_from_pb(session_id, r.step)
+
+    def record_steps(self, repository: str, session_id: str, steps: Sequence[vcs.StepInput], *,
+                     max_batch_bytes: int = 8 * 1024 * 1024, max_batch_steps: int = 1000) -> list[vcs.Step]:
+        """Record several steps that changed no code, in order, in as few calls as the size limits allow
+        (each call is one write, all or nothing)."""
+        recorded: list[vcs.Step] = []
+        batch: list[sessions_pb2.StepInput] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal size
+            if batch:
+                r = self._call(self._sessions.RecordSteps, sessions_pb2.RecordStepsRequest(
+                    session=names.session_name(repository, session_id), steps=batch))
+                recorded.extend(convert.step_from_pb(session_id, s) for s in r.steps)
+                batch.clear()
+                size = 0
+
+        for step in steps:
+            message = convert.step_input_pb(step)
+            if batch and (size + message.ByteSize() > max_batch_bytes or len(batch) >= max_batch_steps):
+                flush()
+            batch.append(message)
+            size += message.ByteSize()
+        flush()
+        return recorded
 
     def list_steps(self, repository: str, session_id: str) -> Iterator[vcs.Step]:
         def fetch(token: str) -> tuple[list[vcs.Step], str]:

@@ -57,6 +57,7 @@ class Limits:
     max_message_bytes: int = 64 * 1024
     max_step_bytes: int = 4 * 1024 * 1024
     max_page_size: int = 1000
+    max_batch_steps: int = 1000
 
 
 class OnStale(enum.Enum):

@@ -71,6 +71,8 @@ class SecretPattern:
 
     kind: str
     regex: str
+    anchors: tuple[str, ...] = ()
+    """Lower-case text one of which every match contains; text with none of them is not searched (speed)."""
 
     def compile(self) -> re.Pattern[str]:
         if not _KIND.fullmatch(self.kind):
@@ -105,28 +107,36 @@ DEFAULT_PATTERNS: tuple[SecretPattern, ...] = (
         "private_key",
         r"-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----(?:(?!-----END)[^\"'])*"
         r"(?:-----END[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----)?",
+        ("private key",),
     ),
-    SecretPattern("anthropic_key", r"(?<![A-Za-z0-9_\-])sk-ant-[A-Za-z0-9_\-]{20,}"),
-    SecretPattern("openai_key", r"(?<![A-Za-z0-9_\-])sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}"),
-    SecretPattern("aws_access_key", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    SecretPattern("anthropic_key", r"(?<![A-Za-z0-9_\-])sk-ant-[A-Za-z0-9_\-]{20,}", ("sk-ant-",)),
+    SecretPattern("openai_key", r"(?<![A-Za-z0-9_\-])sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}",
+                  ("sk-",)),
+    SecretPattern("aws_access_key", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[A-Z0-9]{16}(?![A-Z0-9])",
+                  ("akia", "asia", "abia", "acca", "aroa", "aida")),
     SecretPattern(
         "github_token",
         r"(?<![A-Za-z0-9_])(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     ),
-    SecretPattern("google_api_key", r"(?<![A-Za-z0-9_\-])AIza[0-9A-Za-z_\-]{35,}"),
-    SecretPattern("slack_token", r"(?<![A-Za-z0-9_\-])xox[abposre]-[A-Za-z0-9\-]{10,}"),
+    SecretPattern("google_api_key", r"(?<![A-Za-z0-9_\-])AIza[0-9A-Za-z_\-]{35,}", ("aiza",)),
+    SecretPattern("slack_token", r"(?<![A-Za-z0-9_\-])xox[abposre]-[A-Za-z0-9\-]{10,}", ("xox",)),
     SecretPattern(
         "bearer_token",
         r"(?i:\bbearer[ \t]+|\bauthorization[\"']?[ \t]*[:=][ \t]*[\"']?basic[ \t]+)"
         r"(?P<secret>[A-Za-z0-9._~+/\-]{12,}=*)",
+        ("bearer", "basic"),
     ),
-    SecretPattern("url_credentials", r"\b[a-z][a-z0-9+.\-]*://[^\s:/@\"'\\]+:(?P<secret>[^\s@/\"'\\\[]+)@"),
+    SecretPattern("url_credentials", r"\b[a-z][a-z0-9+.\-]*://[^\s:/@\"'\\]+:(?P<secret>[^\s@/\"'\\\[]+)@",
+                  ("://",)),
     SecretPattern(
         "password",
         r"(?i:\b[A-Za-z0-9_\-]*(?:password|passwd|pwd)[A-Za-z0-9_\-]*)" + _ASSIGN
         + r"(?P<secret>(?![$%<{(\[*])[^\s\"',;\\)}\]]+)",
+        ("password", "passwd", "pwd"),
     ),
-    SecretPattern("secret", r"(?i:\b" + _SECRET_NAME + r")" + _ASSIGN + r"(?P<secret>[A-Za-z0-9+/_.~\-]{16,}=*)"),
+    SecretPattern("secret", r"(?i:\b" + _SECRET_NAME + r")" + _ASSIGN + r"(?P<secret>[A-Za-z0-9+/_.~\-]{16,}=*)",
+                  ("secret", "token", "key", "credential", "passphrase")),
 )
 
 
@@ -179,13 +189,19 @@ class Redactor:
                  defaults: Iterable[SecretPattern] = DEFAULT_PATTERNS) -> None:
         self.enabled = enabled
         self.patterns = (*defaults, *extra)
-        self._compiled = [(p.kind, p.compile(), _CHECKS.get(p.kind)) for p in self.patterns]
+        self._compiled = [(p.kind, p.compile(), _CHECKS.get(p.kind), frozenset(p.anchors)) for p in self.patterns]
+        anchors = sorted({a for p in self.patterns for a in p.anchors}, key=len, reverse=True)
+        # One scan of the text finds which anchors it holds (overlapping ones too: lookahead).
+        self._anchors = re.compile("(?=(" + "|".join(map(re.escape, anchors)) + "))") if anchors else None
 
     def redact(self, text: str) -> Redacted:
         if not self.enabled or not text:
             return Redacted(text, {})
         counts: Counter[str] = Counter()
-        for kind, pattern, check in self._compiled:
+        present = set(self._anchors.findall(text.lower())) if self._anchors is not None else set()
+        for kind, pattern, check, anchors in self._compiled:
+            if anchors and not anchors & present:
+                continue
             text = pattern.sub(_replacer(kind, check, counts), text)
         return Redacted(text, dict(counts))
 

@@ -514,6 +514,24 @@ class Store:
             opened = sessions.check_session_writable(repo, session_id, actor)
             return sessions.append_step(repo, opened, step, "", actor)
 
+    def record_steps(
+        self, repository: str, session_id: str, steps: Sequence[StepInput], actor: Identity
+    ) -> list[Step]:
+        """Record several steps that changed no code at once (each redacted and checked as by
+        :meth:`record_step`): one write, all or nothing."""
+        if len(steps) > self.limits.max_batch_steps:
+            raise LimitExceeded(
+                f"{len(steps)} steps in one call; the limit is {self.limits.max_batch_steps}: send them in parts",
+                reason="TOO_MANY_STEPS",
+            )
+        checked = [self.redactor.redact_step(step) for step in steps]
+        for step in checked:
+            self._check_step(step)
+        repo = self.open(repository)
+        with sessions.hold_session(self._locks, repository, session_id):
+            opened = sessions.check_session_writable(repo, session_id, actor)
+            return sessions.append_steps(repo, opened, checked, actor)
+
     def list_steps(
         self, repository: str, session_id: str, *, page_size: int = 0, page_token: str = ""
     ) -> Page[Step]:

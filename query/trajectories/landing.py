@@ -11,6 +11,8 @@ from .model import Trajectory
 
 __all__ = ["LandedTrajectory", "land_trajectory"]
 
+_BATCH = 500
+
 
 @dataclass(frozen=True, slots=True)
 class LandedTrajectory:
@@ -71,8 +73,9 @@ def land_trajectory(
     commit: vcs.Commit | None = None
     inputs = list(trajectory.steps)
     last = inputs.pop() if changes else None
-    for step_input in inputs[session.step_count if resume else 0:]:
-        steps.append(store.record_step(repository, session.session_id, step_input, actor))
+    pending = inputs[session.step_count if resume else 0:]
+    for start in range(0, len(pending), _BATCH):  # several steps per write (one commit, one ref update)
+        steps.extend(store.record_steps(repository, session.session_id, pending[start:start + _BATCH], actor))
     if changes:
         title = f"Apply the patch submitted by {session_facts.agent}"
         if session_facts.instance_id:

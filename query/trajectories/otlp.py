@@ -68,7 +68,12 @@ def to_otlp(repository: str, session: vcs.Session, steps: Iterable[vcs.Step]) ->
     spans: list[dict[str, Any]] = []
     step_list = list(steps)
     model = session.model
-    end_of_session = session.end_time or max([session.create_time, *(_step_time(s) for s in step_list)])
+    times = [_step_time(s) for s in step_list]
+    if any("timestamp" in s.input.metadata for s in step_list):  # imported: the run's own times, not the import's
+        start_of_session, end_of_session = min(times), max(times)
+    else:
+        start_of_session = min([session.create_time, *times])
+        end_of_session = max([session.end_time or session.create_time, *times])
     for step in step_list:
         end = _step_time(step)
         start = end - step.input.latency_ms / 1000 if step.input.latency_ms else end
@@ -106,7 +111,7 @@ def to_otlp(repository: str, session: vcs.Session, steps: Iterable[vcs.Step]) ->
             })
     root = {
         "traceId": trace_id, "spanId": root_id, "name": f"invoke_agent {session.agent}", "kind": _INTERNAL,
-        "startTimeUnixNano": _nanos(min([session.create_time, *(_step_time(s) for s in step_list)])),
+        "startTimeUnixNano": _nanos(start_of_session),
         "endTimeUnixNano": _nanos(end_of_session),
         "attributes": _attributes({
             "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": session.agent,

@@ -97,7 +97,8 @@ def test_cli_query_formats_reindex_check_and_trajectory(tmp_path: Path) -> None:
     data = tmp_path / "data"
     landed = _cli("import-trajectory", str(TRAJECTORY), "--json", data=data)
     assert landed.returncode == 0, landed.stderr
-    assert json.loads(landed.stdout)["steps"] >= 1
+    imported = json.loads(landed.stdout)
+    assert imported["imported"] == 1 and imported["files"][0]["steps"] >= 1
     as_json = _cli("query", "SELECT agent, steps FROM session_summary", "--format", "json", data=data)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)[0]["agent"] == "swe-agent"
@@ -110,7 +111,7 @@ def test_cli_query_formats_reindex_check_and_trajectory(tmp_path: Path) -> None:
     (data / "index.duckdb.wal").unlink(missing_ok=True)
     assert _cli("reindex", data=data).returncode == 0
     again = _cli("query", "SELECT count(*) AS n FROM steps", "--json", data=data)
-    assert json.loads(again.stdout) == [{"n": json.loads(landed.stdout)["steps"]}]
+    assert json.loads(again.stdout) == [{"n": imported["files"][0]["steps"]}]
 
 
 def test_cli_import_history(tmp_path: Path) -> None:

@@ -257,3 +257,40 @@ def test_retry_with_request_id_records_a_step_a_crash_lost(store: vcs.Store, ali
     assert again.step == retry.step
     assert store.get_session("crash", session.session_id).step_count == 1
     assert_fsck_clean(repo_path(data_dir, "crash"))
+
+
+def test_record_steps_writes_several_steps_as_one_event(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    one = store.create_session("demo", alice)
+    many = store.create_session("demo", alice)
+    inputs = [vcs.StepInput(action=f"a{i}", thought="t", input_tokens=i, output_tokens=2 * i, cost_usd=0.25,
+                            metadata={"k": str(i)}) for i in range(1, 6)]
+    for step in inputs:
+        store.record_step("demo", one.session_id, step, alice)
+    before = git(repo_path(data_dir, "demo"), "rev-list", "--count", f"refs/trellis/sessions/{many.session_id}")
+    recorded = store.record_steps("demo", many.session_id, inputs, alice)
+    assert [s.index for s in recorded] == [1, 2, 3, 4, 5] and [s.input for s in recorded] == inputs
+    after = git(repo_path(data_dir, "demo"), "rev-list", "--count", f"refs/trellis/sessions/{many.session_id}")
+    assert int(after) == int(before) + 1  # one commit for the five
+    alone, batched = store.get_session("demo", one.session_id), store.get_session("demo", many.session_id)
+    assert (batched.step_count, batched.input_tokens, batched.output_tokens, batched.cost_usd) == (
+        alone.step_count, alone.input_tokens, alone.output_tokens, alone.cost_usd) == (5, 15, 30, 1.25)
+    assert [s.input for s in store.list_steps("demo", many.session_id).items] == inputs
+    more = store.record_steps("demo", many.session_id, [vcs.StepInput(action="later")], alice)
+    assert more[0].index == 6 and store.record_steps("demo", many.session_id, [], alice) == []
+    assert_fsck_clean(repo_path(data_dir, "demo"))
+
+
+def test_record_steps_is_all_or_nothing_and_bounded(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
+    session = store.create_session("demo", alice)
+    with pytest.raises(vcs.InvalidArgument) as caught:
+        store.record_steps("demo", session.session_id, [vcs.StepInput(action="ok"), vcs.StepInput(input_tokens=-1)],
+                           alice)
+    assert caught.value.reason == "INVALID_STEP"
+    with pytest.raises(vcs.LimitExceeded) as too_many:
+        store.record_steps("demo", session.session_id, [vcs.StepInput()] * (store.limits.max_batch_steps + 1), alice)
+    assert too_many.value.reason == "TOO_MANY_STEPS"
+    with pytest.raises(vcs.PermissionDenied):
+        store.record_steps("demo", session.session_id, [vcs.StepInput()], BOB)
+    assert store.get_session("demo", session.session_id).step_count == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
+from pathlib import Path
 
 from rich.table import Table
 
@@ -47,6 +49,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     sp.add_argument("--output-tokens", type=int, default=0)
     sp.add_argument("--cost", type=float, default=0.0, help="cost in USD")
     sp.set_defaults(run=step)
+    ex = ssub.add_parser("export", parents=[common], help="write a session as ATIF JSON or OpenTelemetry GenAI spans",
+                         description="Write a session and its steps in an interchange format: ATIF (the Agent "
+                         "Trajectory Interchange Format, v1.4) or OTLP JSON (OpenTelemetry GenAI spans, one trace: "
+                         "invoke_agent, a chat span per step, execute_tool for its action). See docs/trajectories.md.")
+    ex.add_argument("repository", help="the repository of the session")
+    ex.add_argument("session_id", help="the session to export")
+    ex.add_argument("--format", choices=["atif", "otlp"], default="atif", help="atif (default) or otlp")
+    ex.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
+    ex.set_defaults(run=export)
 
 
 def _when(t: float | None) -> str:
@@ -121,4 +132,21 @@ def step(args: argparse.Namespace) -> int:
         out.data(st)
     else:
         out.print(f"recorded step {st.index} in session {args.session_id}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from query import to_atif, to_otlp
+
+    out = Output(args)
+    with connect(args) as client:
+        s = client.get_session(args.repository, args.session_id)
+        steps = list(client.list_steps(args.repository, args.session_id))
+    document = to_atif(s, steps) if args.format == "atif" else to_otlp(args.repository, s, steps)
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        print(text, end="")
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        out.note(f"wrote {args.output}: session {s.session_id} as {args.format}, {len(steps)} steps")
     return 0

@@ -64,6 +64,14 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         self.index.changed(repository)
         return pb.RecordStepResponse(step=convert.step_pb(repository, step))
 
+    def RecordSteps(self, request: pb.RecordStepsRequest, context: grpc.ServicerContext) -> pb.RecordStepsResponse:
+        repository, session_id = names.parse_session(request.session, "session")
+        steps = self.store.record_steps(
+            repository, session_id, [convert.step_input_from_pb(s) for s in request.steps], current_identity()
+        )
+        self.index.changed(repository)
+        return pb.RecordStepsResponse(steps=[convert.step_pb(repository, s) for s in steps])
+
     def ListSteps(self, request: pb.ListStepsRequest, context: grpc.ServicerContext) -> pb.ListStepsResponse:
         repository, session_id = names.parse_session(request.session, "session")
         page = self.store.list_steps(

@@ -649,6 +649,58 @@ class RecordStepResponse(_message.Message):
 Global___RecordStepResponse: _TypeAlias = RecordStepResponse  # noqa: Y015
 
 @_typing.final
+class RecordStepsRequest(_message.Message):
+    """The request of SessionService.RecordSteps."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    session: _builtins.str
+    """The session, `repositories/{repo}/sessions/{session_id}`."""
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___StepInput]:
+        """The steps to record, in order."""
+
+    def __init__(
+        self,
+        *,
+        session: _builtins.str = ...,
+        steps: _abc.Iterable[Global___StepInput] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session", b"session", "steps", b"steps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordStepsRequest: _TypeAlias = RecordStepsRequest  # noqa: Y015
+
+@_typing.final
+class RecordStepsResponse(_message.Message):
+    """The response of SessionService.RecordSteps."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEPS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___Step]:
+        """The steps that were recorded, with their indexes and time."""
+
+    def __init__(
+        self,
+        *,
+        steps: _abc.Iterable[Global___Step] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["steps", b"steps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordStepsResponse: _TypeAlias = RecordStepsResponse  # noqa: Y015
+
+@_typing.final
 class ListStepsRequest(_message.Message):
     """The request of SessionService.ListSteps."""
 

@@ -64,6 +64,11 @@ class SessionServiceStub:
                 request_serializer=trellis_dot_v1_dot_sessions__pb2.RecordStepRequest.SerializeToString,
                 response_deserializer=trellis_dot_v1_dot_sessions__pb2.RecordStepResponse.FromString,
                 _registered_method=True)
+        self.RecordSteps = channel.unary_unary(
+                '/trellis.v1.SessionService/RecordSteps',
+                request_serializer=trellis_dot_v1_dot_sessions__pb2.RecordStepsRequest.SerializeToString,
+                response_deserializer=trellis_dot_v1_dot_sessions__pb2.RecordStepsResponse.FromString,
+                _registered_method=True)
         self.ListSteps = channel.unary_unary(
                 '/trellis.v1.SessionService/ListSteps',
                 request_serializer=trellis_dot_v1_dot_sessions__pb2.ListStepsRequest.SerializeToString,
@@ -146,6 +151,22 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordSteps(self, request, context):
+        """Records several steps that changed no code at once, in order: one write,
+        all or nothing. For importing a trajectory or flushing buffered steps.
+        Each step is redacted and checked as by RecordStep.
+
+        Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
+        repository or session does not exist; FAILED_PRECONDITION if the session
+        has ended; PERMISSION_DENIED if the caller is not the session's agent;
+        RESOURCE_EXHAUSTED if a step exceeds the size limit or there are more
+        steps than the per-call limit (1,000); UNAUTHENTICATED if the request
+        carries no valid credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSteps(self, request, context):
         """Lists the steps of a session in the order they were recorded.
 
@@ -185,6 +206,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.RecordStep,
                     request_deserializer=trellis_dot_v1_dot_sessions__pb2.RecordStepRequest.FromString,
                     response_serializer=trellis_dot_v1_dot_sessions__pb2.RecordStepResponse.SerializeToString,
+            ),
+            'RecordSteps': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordSteps,
+                    request_deserializer=trellis_dot_v1_dot_sessions__pb2.RecordStepsRequest.FromString,
+                    response_serializer=trellis_dot_v1_dot_sessions__pb2.RecordStepsResponse.SerializeToString,
             ),
             'ListSteps': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSteps,
@@ -332,6 +358,33 @@ class SessionService:
             '/trellis.v1.SessionService/RecordStep',
             trellis_dot_v1_dot_sessions__pb2.RecordStepRequest.SerializeToString,
             trellis_dot_v1_dot_sessions__pb2.RecordStepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordSteps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trellis.v1.SessionService/RecordSteps',
+            trellis_dot_v1_dot_sessions__pb2.RecordStepsRequest.SerializeToString,
+            trellis_dot_v1_dot_sessions__pb2.RecordStepsResponse.FromString,
             options,
             channel_credentials,
             insecure,

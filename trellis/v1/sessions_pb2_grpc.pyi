@@ -85,6 +85,18 @@ class SessionServiceStub:
     RESOURCE_EXHAUSTED if the step exceeds the size limit; UNAUTHENTICATED if
     the request carries no valid credentials.
     """
+    RecordSteps: _grpc.UnaryUnaryMultiCallable[_sessions_pb2.RecordStepsRequest, _sessions_pb2.RecordStepsResponse]
+    """Records several steps that changed no code at once, in order: one write,
+    all or nothing. For importing a trajectory or flushing buffered steps.
+    Each step is redacted and checked as by RecordStep.
+
+    Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
+    repository or session does not exist; FAILED_PRECONDITION if the session
+    has ended; PERMISSION_DENIED if the caller is not the session's agent;
+    RESOURCE_EXHAUSTED if a step exceeds the size limit or there are more
+    steps than the per-call limit (1,000); UNAUTHENTICATED if the request
+    carries no valid credentials.
+    """
     ListSteps: _grpc.UnaryUnaryMultiCallable[_sessions_pb2.ListStepsRequest, _sessions_pb2.ListStepsResponse]
     """Lists the steps of a session in the order they were recorded.
 
@@ -150,6 +162,18 @@ class SessionServiceAsyncStub(SessionServiceStub):
     PERMISSION_DENIED if the caller is not the session's agent;
     RESOURCE_EXHAUSTED if the step exceeds the size limit; UNAUTHENTICATED if
     the request carries no valid credentials.
+    """
+    RecordSteps: _aio.UnaryUnaryMultiCallable[_sessions_pb2.RecordStepsRequest, _sessions_pb2.RecordStepsResponse]  # type: ignore[assignment]
+    """Records several steps that changed no code at once, in order: one write,
+    all or nothing. For importing a trajectory or flushing buffered steps.
+    Each step is redacted and checked as by RecordStep.
+
+    Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
+    repository or session does not exist; FAILED_PRECONDITION if the session
+    has ended; PERMISSION_DENIED if the caller is not the session's agent;
+    RESOURCE_EXHAUSTED if a step exceeds the size limit or there are more
+    steps than the per-call limit (1,000); UNAUTHENTICATED if the request
+    carries no valid credentials.
     """
     ListSteps: _aio.UnaryUnaryMultiCallable[_sessions_pb2.ListStepsRequest, _sessions_pb2.ListStepsResponse]  # type: ignore[assignment]
     """Lists the steps of a session in the order they were recorded.
@@ -243,6 +267,24 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         PERMISSION_DENIED if the caller is not the session's agent;
         RESOURCE_EXHAUSTED if the step exceeds the size limit; UNAUTHENTICATED if
         the request carries no valid credentials.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordSteps(
+        self,
+        request: _sessions_pb2.RecordStepsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_sessions_pb2.RecordStepsResponse, _abc.Awaitable[_sessions_pb2.RecordStepsResponse]]:
+        """Records several steps that changed no code at once, in order: one write,
+        all or nothing. For importing a trajectory or flushing buffered steps.
+        Each step is redacted and checked as by RecordStep.
+
+        Errors: INVALID_ARGUMENT if a field is malformed; NOT_FOUND if the
+        repository or session does not exist; FAILED_PRECONDITION if the session
+        has ended; PERMISSION_DENIED if the caller is not the session's agent;
+        RESOURCE_EXHAUSTED if a step exceeds the size limit or there are more
+        steps than the per-call limit (1,000); UNAUTHENTICATED if the request
+        carries no valid credentials.
         """
 
     @_abc_1.abstractmethod
