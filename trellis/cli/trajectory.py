@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     for pattern in missing:
         out.error(f"{pattern}: no such file, directory or match")
     outcomes: list[Outcome] = []
-    with connect(args) as client:
+    with connect(args, creates=True) as client:
         for outcome in import_files(client, args.repo, paths, agent=getattr(args, "agent", None), base=args.base):
             outcomes.append(outcome)
             if out.json:
