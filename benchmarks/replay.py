@@ -257,6 +257,10 @@ def replay(args: object) -> dict[str, object]:
                 changes.update({p: None for p in current if p not in new})
                 subject = git(source, "log", "-1", "--format=%s", commit).decode().strip()
                 step = Step(f"{commit[:12]} {subject[:60]}")
+                if not changes:  # only a symlink, a submodule or a file mode changed: nothing to push
+                    print(f"  {step.label}: no change to the tracked files' content; skipped", file=sys.stderr)
+                    current = new
+                    continue
                 tip = _push(client, name, tip, changes, subject, step)
                 current = new
                 subprocess.run(["git", "-C", str(checkout), "checkout", "-q", commit], check=True)
