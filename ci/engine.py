@@ -31,7 +31,7 @@ from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
 from .builtin import syntax_check
 from .cache import ResultCache, cache_key, toolchain
 from .config import parse_pipeline
-from .environments import EnvironmentSpec, environment_spec
+from .environments import EnvironmentBuildError, EnvironmentSpec, environment_spec
 from .executors import Executor
 from .gating import check_gate_run, gate_started, refuse_direct_write
 from .history import TestTimes
@@ -460,11 +460,20 @@ class Verifier:
         reuse = _Reuse({}, {})
         try:
             if stage.kind == "pytest":
+                changed_environment = ""
                 if stage.pytest.has_environment:
                     environment = self._environment(active, stage)
+                    if active.old_tree_id:
+                        try:
+                            before = self._environment(active, stage, tree_id=active.old_tree_id)
+                        except EnvironmentBuildError:
+                            before = None
+                        if before is None or before.digest != environment.digest:
+                            changed_environment = "pyproject.toml / the environment's requirements"
                 selection = self.tests.select(self.store.open(active.run.repository), active.tree_id,
                                               active.old_tree_id, active.diff, inert=stage.inert,
-                                              always_full=stage.always_full, args=stage.args)
+                                              always_full=stage.always_full, args=stage.args,
+                                              environment_changed=changed_environment)
                 total = selection.total
                 if stage.select == "affected" and not active.full and not selection.run_all:
                     if not selection.tests:
@@ -542,10 +551,10 @@ class Verifier:
         hits = {t: found for t, k in keys.items() if (found := self.reused.get(k)) is not None}
         return _Reuse({t: k for t, k in keys.items() if t not in hits}, hits)
 
-    def _environment(self, active: _Active, stage: Stage) -> EnvironmentSpec:
-        """The stage's declared test dependencies, read from the commit's tree."""
+    def _environment(self, active: _Active, stage: Stage, *, tree_id: str = "") -> EnvironmentSpec:
+        """The stage's declared test dependencies, read from the commit's tree (or ``tree_id``'s)."""
         repo = self.store.open(active.run.repository)
-        tree = repo[active.tree_id]
+        tree = repo[tree_id or active.tree_id]
         assert isinstance(tree, pygit2.Tree)
         options = stage.pytest
         files: dict[str, bytes] = {}

@@ -41,8 +41,10 @@ INERT_KINDS = (
     "NEWS*", "README*", "release-notes*", "CODE_OF_CONDUCT*", "SECURITY*", "CITATION*",
     "docs/**", "doc/**", ".github/**", ".gitlab-ci.yml", ".circleci/**", ".travis.yml", "appveyor.yml",
     ".pre-commit-config.yaml", ".pre-commit-hooks.yaml", ".readthedocs.yml", ".readthedocs.yaml",
-    "codecov.yml", ".codecov.yml", "conda.recipe/**", ".gitignore", ".gitattributes", ".mailmap",
-    ".editorconfig", ".flake8", ".pylintrc", ".git-blame-ignore-revs", "trellis.toml", "typos.toml",
+    "codecov.yml", ".codecov.yml", "codspeed.yml", "conda.recipe/**", ".gitignore", ".gitattributes", ".mailmap",
+    ".editorconfig", ".flake8", ".pylintrc", ".coveragerc", ".git-blame-ignore-revs", "trellis.toml", "typos.toml",
+    # Lock files: the stage's environment is built from requirements, extras and groups, not from these.
+    "uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock",
 )
 
 # Parts of packaging metadata that no test run depends on.
@@ -55,6 +57,10 @@ _METADATA_KEYS = frozenset({
     # on the interpreter its environment has.
     "python_requires", "requires-python", "requires_python", "packages", "package_data", "include_package_data",
     "exclude_package_data", "py_modules", "data_files",
+    # Dependencies reach the tests only through the stage's declared environment, whose own digest (what it
+    # installs, read from these files) decides — the engine compares it (rule "environment").
+    "dependencies", "optional-dependencies", "install_requires", "extras_require", "setup_requires",
+    "tests_require",
 })
 
 
@@ -84,7 +90,8 @@ def config_digest(path: str, content: bytes) -> str:
             data = tomllib.loads(text)
             project = {k: v for k, v in data.get("project", {}).items() if k not in _METADATA_KEYS}
             tools = data.get("tool", {})
-            kept = {**{k: v for k, v in data.items() if k not in ("project", "tool")}, "project": project,
+            kept = {**{k: v for k, v in data.items() if k not in ("project", "tool", "dependency-groups")},
+                    "project": project,
                     "tool": {k: v for k, v in tools.items() if k in ("pytest", "pdm", "poetry", "uv")}}
             poetry = kept["tool"].get("poetry")
             if isinstance(poetry, dict):

@@ -122,6 +122,7 @@ FALLBACK_RULES = {
     "pytest-option": "pytest's options run code the analysis does not model (--doctest-modules, …)",
     "always-full": "the file matches the pipeline's always_full globs",
     "configuration": "pytest, project or packaging configuration that can change how tests run",
+    "environment": "what the stage's declared environment installs changed",
     "data-file": "a non-Python file a test may read at run time (declare it in the pipeline's inert globs)",
     "root-conftest": "the root conftest.py applies to every test",
     "needs-parent": "a removal is found only in the parent commit's index",
@@ -241,14 +242,16 @@ class TestIndex:
     # -- selection ----------------------------------------------------------------------------
 
     def select(self, changed: Iterable[Change], *, old_index: TestIndex | None = None,
-               inert: Sequence[str] = (), always_full: Sequence[str] = (), args: Sequence[str] = ()) -> Selection:
+               inert: Sequence[str] = (), always_full: Sequence[str] = (), args: Sequence[str] = (),
+               environment_changed: str = "") -> Selection:
         """The tests that may observe ``changed`` (this index is the tree *after* the change).
 
         ``old_index`` is the index of the tree before it: without it a removed
         entity or deleted file selects everything. ``inert`` lists globs of
         files no test reads (``data/fixtures/**``): changing one selects no
         test; ``always_full`` globs of files whose change runs the whole suite;
-        ``args`` the stage's own pytest arguments (``--doctest-modules`` there runs everything).
+        ``args`` the stage's own pytest arguments (``--doctest-modules`` there runs everything);
+        ``environment_changed``: the file whose change changed what the stage's environment installs.
         Files :mod:`ci.file_rules` knows to be inert by kind (stubs, docs,
         manifests) select only the tests reaching code that names them; any
         other non-Python change runs everything (rule ``data-file``).
@@ -260,6 +263,9 @@ class TestIndex:
                              path, "parse-error")
         if self.config.unsupported:
             return self._all(self.config.unsupported, self.config.source, "pytest-option")
+        if environment_changed:
+            return self._all(f"{environment_changed} changed what the stage's environment installs",
+                             environment_changed, "environment")
         if unsupported_args(args):
             return self._all(unsupported_args(args), "trellis.toml", "pytest-option")
         new_nodes: dict[int, str] = {}

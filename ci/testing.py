@@ -68,16 +68,18 @@ class TestSelector:
         return built
 
     def select(self, repo: pygit2.Repository, tree_id: str, old_tree_id: str, diff: semantic_diff.DiffResult, *,
-               inert: Sequence[str] = (), always_full: Sequence[str] = (), args: Sequence[str] = ()) -> Selection:
+               inert: Sequence[str] = (), always_full: Sequence[str] = (), args: Sequence[str] = (),
+               environment_changed: str = "") -> Selection:
         """The tests of ``tree_id`` that can observe ``diff`` (from ``old_tree_id``; "" for none).
 
-        ``inert`` / ``always_full``: the stage's globs, ``args`` its pytest arguments (see
+        ``inert`` / ``always_full``: the stage's globs, ``args`` its pytest arguments,
+        ``environment_changed`` a file that changed what its environment installs (see
         :meth:`TestIndex.select`).
         """
         index = self.index(repo, tree_id)
         old = self.index(repo, old_tree_id) if old_tree_id else None
         return index.select(changes_from_diff(diff), old_index=old, inert=inert, always_full=always_full,
-                            args=args)
+                            args=args, environment_changed=environment_changed)
 
     @staticmethod
     def missed(selection: Selection, full_results: Mapping[str, str]) -> tuple[str, ...]:

@@ -567,14 +567,19 @@ def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code
     ("tox.ini", "[tox]\nenvlist = py311\n", "[tox]\nenvlist = py311,py312\n", True),
     ("pyproject.toml", '[project]\nname = "app"\n[project.urls]\nHome = "a"\n[tool.ruff]\nline-length = 1\n',
      '[project]\nname = "app"\n[project.urls]\nHome = "b"\n[tool.ruff]\nline-length = 2\n', True),
-    ("pyproject.toml", '[project]\nname = "app"\ndependencies = []\n',
-     '[project]\nname = "app"\ndependencies = ["attrs"]\n', False),
+    # Dependencies reach tests only through the stage's environment, whose digest the engine compares.
+    ("pyproject.toml", '[project]\nname = "app"\ndependencies = []\n[dependency-groups]\ndev = []\n',
+     '[project]\nname = "app"\ndependencies = ["attrs"]\n[dependency-groups]\ndev = ["ruff"]\n', True),
+    ("pyproject.toml", '[project]\nname = "app"\n', '[project]\nname = "app"\nscripts = {app = "app:main"}\n',
+     False),
     ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "-q"\n',
      '[tool.pytest.ini_options]\naddopts = "-x"\n', False),
     ("setup.py", 'from setuptools import setup\nsetup(name="app", classifiers=["A"])\n',
      'from setuptools import setup\nsetup(name="app", classifiers=["A", "B"])\n', True),
     ("setup.py", 'from setuptools import setup\nsetup(name="app", install_requires=[])\n',
-     'from setuptools import setup\nsetup(name="app", install_requires=["x"])\n', False),
+     'from setuptools import setup\nsetup(name="app", install_requires=["x"])\n', True),
+    ("setup.py", 'from setuptools import setup\nsetup(name="app", package_dir={"": "src"})\n',
+     'from setuptools import setup\nsetup(name="app", package_dir={"": "lib"})\n', False),
 ])
 def test_configuration_runs_everything_only_when_a_part_that_configures_test_runs_changed(
         path: str, before: str, after: str, inert: bool) -> None:
@@ -848,3 +853,10 @@ def test_doctest_options_in_the_stage_args_run_everything_and_say_so() -> None:
     selection = build(APP).select([body("app/util.py", "app.util.slug")], args=("--doctest-modules", "app"))
     assert selection.run_all and selection.rule == "pytest-option" and "--doctest-modules" in selection.reason
     assert not build(APP).select([body("app/util.py", "app.util.slug")], args=("-x", "-q")).run_all
+
+
+def test_a_changed_environment_runs_everything_with_its_own_rule() -> None:
+    selection = build(APP).select([ChangedPath("pyproject.toml")], old_index=build(APP),
+                                  environment_changed="pyproject.toml")
+    assert selection.run_all and selection.rule == "environment" and selection.path == "pyproject.toml"
+    assert selected(APP, ChangedPath("uv.lock"), ChangedPath(".coveragerc"), ChangedPath("codspeed.yml")) == set()
