@@ -147,3 +147,18 @@ def test_record_steps_over_the_api_in_batches_redacted(client: Client) -> None:
     assert recorded[3].input.observation == "token [REDACTED:github_token]"
     assert recorded[3].input.metadata["redactions"] == "1"
     assert client.get_session("r", session.session_id).step_count == 7
+
+
+def test_reimport_on_a_data_directory_without_a_server(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                       logs: Path) -> None:
+    """No server owns the data directory: known content is recognised from git alone, new content imported."""
+    data = tmp_path / "data"
+    assert main(["import-trajectory", str(logs / "runs" / "codex__wordcount.jsonl"), "--data-dir", str(data),
+                 "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    shutil.copy(logs / "runs" / "codex__wordcount.jsonl", logs / "again.jsonl")
+    assert main(["import-trajectory", str(logs / "again.jsonl"), str(logs / "runs" / "codex__wordcount.jsonl"),
+                 str(logs / "runs" / "atif-v1.4__wordcount.json"), "--data-dir", str(data), "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert [f["status"] for f in second["files"]] == ["duplicate", "duplicate", "imported"]
+    assert second["files"][0]["session"] == first["files"][0]["session"]

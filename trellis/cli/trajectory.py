@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
+import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import vcs
 
-from .context import Output, connect
+from .. import config as cfg
+from ..datadir import running_server
+from .context import Output, connect, data_dir
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -105,18 +111,24 @@ class _Agents:
     def __init__(self, client: Client, fixed: str | None) -> None:
         self.client, self.fixed = client, fixed
         self.clients: dict[str, Client] = {}
+        self.guard = threading.Lock()
 
     def __call__(self, agent: str) -> Client:
         if self.fixed:
             return self.client
-        if agent not in self.clients:
-            self.clients[agent] = self.client.with_agent(agent)
-        return self.clients[agent]
+        with self.guard:
+            if agent not in self.clients:
+                self.clients[agent] = self.client.with_agent(agent)
+            return self.clients[agent]
 
 
 def import_files(client: Client, repository: str, paths: list[Path], *, agent: str | None = None,
-                 base: str | None = None) -> Iterator[Outcome]:
-    """Import each file as a session unless its content already is one (then finish it if it was interrupted)."""
+                 base: str | None = None, workers: int = 4) -> Iterator[Outcome]:
+    """Import each file as a session unless its content already is one (then finish it if it was interrupted).
+
+    Files are parsed and landed by ``workers`` threads (each file is its own session and branch); outcomes come
+    in the order of ``paths``. A content met twice is landed once, the second file reported as a duplicate.
+    """
     from query import TrajectoryFormatError, content_key, land_trajectory, parse_trajectory
     from query.trajectories import with_source
 
@@ -130,23 +142,12 @@ def import_files(client: Client, repository: str, paths: list[Path], *, agent: s
         if key:
             imported.setdefault(key, session)
     agents = _Agents(client, agent)
-    for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            yield Outcome(path, "failed", error=f"cannot read {path}: {exc.strerror}")
-            continue
-        key = content_key(data)
-        previous = imported.get(key)
-        if previous is not None and previous.status is not vcs.SessionStatus.ACTIVE:
-            yield Outcome(path, "duplicate", previous.metadata.get("format", ""), previous.session_id,
-                          previous.step_count)
-            continue
+
+    def land(path: Path, data: bytes, key: str, previous: vcs.Session | None) -> Outcome:
         try:
             trajectory = with_source(parse_trajectory(data, name=path.name), path, key)
         except TrajectoryFormatError as exc:
-            yield Outcome(path, "failed", error=exc.message)
-            continue
+            return Outcome(path, "failed", error=exc.message)
         owner = agents(previous.agent if previous is not None else trajectory.session.agent)
         try:
             landed = land_trajectory(
@@ -155,14 +156,87 @@ def import_files(client: Client, repository: str, paths: list[Path], *, agent: s
                 resume=previous,
             )
         except vcs.AlreadyExists:  # imported meanwhile by someone else (the branch is the content's)
-            yield Outcome(path, "duplicate", trajectory.format)
-            continue
+            return Outcome(path, "duplicate", trajectory.format)
         except vcs.VcsError as exc:
-            yield Outcome(path, "failed", trajectory.format, error=f"{exc.message} [{exc.reason}]")
-            continue
-        imported[key] = landed.session
-        yield Outcome(path, "resumed" if previous is not None else "imported", trajectory.format,
-                      landed.session.session_id, landed.session.step_count)
+            return Outcome(path, "failed", trajectory.format, error=f"{exc.message} [{exc.reason}]")
+        return Outcome(path, "resumed" if previous is not None else "imported", trajectory.format,
+                       landed.session.session_id, landed.session.step_count)
+
+    pending: deque[tuple[Path, Future[Outcome] | Outcome, bool]] = deque()  # (path, result, a repeat?)
+    first: dict[str, Future[Outcome] | Outcome] = {}
+
+    def ready(item: tuple[Path, Future[Outcome] | Outcome, bool]) -> Outcome:
+        path, result, repeat = item
+        outcome = result.result() if isinstance(result, Future) else result
+        if repeat and outcome.status != "failed":
+            return Outcome(path, "duplicate", outcome.format, outcome.session_id, outcome.steps)
+        return outcome if not repeat else Outcome(path, "failed", outcome.format, error=outcome.error)
+
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="import") as pool:
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                pending.append((path, Outcome(path, "failed", error=f"cannot read {path}: {exc.strerror}"), False))
+                continue
+            key = content_key(data)
+            previous = imported.get(key)
+            if key in first:
+                pending.append((path, first[key], True))
+            elif previous is not None and previous.status is not vcs.SessionStatus.ACTIVE:
+                pending.append((path, Outcome(path, "duplicate", previous.metadata.get("format", ""),
+                                              previous.session_id, previous.step_count), False))
+            else:
+                first[key] = pool.submit(land, path, data, key, previous)
+                pending.append((path, first[key], False))
+            while len(pending) > 4 * max(1, workers) or (pending and not isinstance(pending[0][1], Future)):
+                yield ready(pending.popleft())
+        while pending:
+            yield ready(pending.popleft())
+
+
+def _imported_locally(args: argparse.Namespace) -> dict[str, vcs.Session] | None:
+    """With no server to ask (none given, none owning the data directory): the sessions already imported, by key,
+    read straight from git, so that a re-import of known files starts no server. None: ask the server."""
+    if getattr(args, "server", None) or cfg.env_server():
+        return None
+    root = data_dir(args)
+    if not (root / "repos").is_dir():
+        return {}
+    if running_server(root):
+        return None
+    store = vcs.Store(root)
+    imported: dict[str, vcs.Session] = {}
+    token = ""
+    while True:
+        try:
+            page = store.list_sessions(args.repo, page_size=store.limits.max_page_size, page_token=token)
+        except vcs.NotFound:
+            return {}
+        for session in page.items:
+            if session.metadata.get(SOURCE_KEY):
+                imported.setdefault(session.metadata[SOURCE_KEY], session)
+        token = page.next_page_token
+        if not token:
+            return imported
+
+
+def _already_there(paths: list[Path], imported: dict[str, vcs.Session]) -> tuple[list[Outcome], list[Path]]:
+    """(the files whose content is an ended session already, the others)."""
+    known: list[Outcome] = []
+    rest: list[Path] = []
+    for path in paths:
+        try:
+            # query.content_key, without importing the query package (DuckDB...) for a re-import of known files
+            previous = imported.get(hashlib.sha256(path.read_bytes()).hexdigest())
+        except OSError:
+            previous = None  # reported by the import
+        if previous is not None and previous.status is not vcs.SessionStatus.ACTIVE:
+            known.append(Outcome(path, "duplicate", previous.metadata.get("format", ""), previous.session_id,
+                                 previous.step_count))
+        else:
+            rest.append(path)
+    return known, rest
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,16 +245,27 @@ def run(args: argparse.Namespace) -> int:
     for pattern in missing:
         out.error(f"{pattern}: no such file, directory or match")
     outcomes: list[Outcome] = []
-    with connect(args, creates=True) as client:
-        for outcome in import_files(client, args.repo, paths, agent=getattr(args, "agent", None), base=args.base):
-            outcomes.append(outcome)
-            if out.json:
-                continue
-            if outcome.status == "failed":
-                out.error(f"{outcome.path}: {outcome.error}")
-            else:
-                out.print(f"{outcome.status:<9} {outcome.path} ({outcome.format}): session {outcome.session_id}, "
-                          f"{outcome.steps} steps", markup=False)
+
+    def report(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if out.json:
+            return
+        if outcome.status == "failed":
+            out.error(f"{outcome.path}: {outcome.error}")
+        else:
+            out.print(f"{outcome.status:<9} {outcome.path} ({outcome.format}): session {outcome.session_id}, "
+                      f"{outcome.steps} steps", markup=False)
+
+    imported = _imported_locally(args)
+    if imported is not None:
+        known, paths = _already_there(paths, imported)
+        for outcome in known:
+            report(outcome)
+    if paths:
+        with connect(args, creates=True) as client:
+            for outcome in import_files(client, args.repo, paths, agent=getattr(args, "agent", None),
+                                        base=args.base):
+                report(outcome)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("imported", "resumed", "duplicate", "failed")}
     if out.json:
         out.data({"repository": args.repo, **counts, "files": [
