@@ -124,6 +124,9 @@ def main() -> None:
         logs.mkdir()
         formats = build(logs, args.files, args.repeat)
         size = sum(p.stat().st_size for p in logs.iterdir())
+        start = time.perf_counter()  # the floor of any whole command on this machine now: start, parse, print help
+        subprocess.run([sys.executable, "-m", "trellis", "--help"], capture_output=True, check=True)
+        startup_s = time.perf_counter() - start
         first_s, first = trellis("import-trajectory", str(logs), data=data)
         again_s, again = trellis("import-trajectory", str(logs), data=data)
         _, rows = trellis("query", "SELECT count(*) AS sessions, sum(steps) AS steps FROM session_summary", data=data)
@@ -135,7 +138,7 @@ def main() -> None:
             "imported": first["imported"], "failed": first["failed"],
             "reimport_s": round(again_s, 2), "reimport_imported": again["imported"],
             "reimport_duplicates_skipped": again["duplicate"],
-            "sessions": rows[0]["sessions"], "machine": f"{platform.processor() or platform.machine()}, "
+            "sessions": rows[0]["sessions"], "startup_s": round(startup_s, 2), "machine": f"{platform.processor() or platform.machine()}, "
                                                          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
         }
     if args.json:
@@ -150,6 +153,7 @@ def main() -> None:
           f"{'PASS' if again_s <= 2 and again['imported'] == 0 else 'FAIL'}")
     print(f"(c) sessions:  {result['sessions']} (expected {args.files}): "
           f"{'PASS' if result['sessions'] == args.files else 'FAIL'}")
+    print(f"trellis --help: {startup_s:.2f} s (process start-up on this machine now)")
     print(f"machine: {result['machine']}")
 
 
