@@ -209,7 +209,13 @@ def replay(args: object) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="bench-replay-", dir=getattr(args, "tmpdir", None)))
     source = work / "source"
     subprocess.run(["git", "clone", "-q", str(repo_arg), str(source)], check=True, capture_output=True)
-    head = git(source, "rev-parse", "HEAD").decode().strip()
+    try:
+        head = git(source, "rev-parse", "HEAD").decode().strip()
+    except subprocess.CalledProcessError:  # a bundle without HEAD: its main branch
+        refs = git(source, "for-each-ref", "--format=%(refname)", "refs/remotes/origin").decode().split()
+        ref = next((r for r in refs if r.rsplit("/", 1)[-1] in ("main", "master")), refs[0])
+        head = git(source, "rev-parse", ref).decode().strip()
+        subprocess.run(["git", "-C", str(source), "checkout", "-q", head], check=True)
     first_parent = git(source, "rev-list", "--first-parent", f"-n{commits + 1}", head).decode().split()
     first_parent.reverse()
     base, replayed = first_parent[0], first_parent[1:]
