@@ -71,19 +71,28 @@ class Step:
     fresh_s: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
+    known: frozenset[str] = frozenset()
+
+    @property
+    def trellis_passed(self) -> bool:
+        """Passed, or failed only tests that failed before the replay began (as the full suite's count)."""
+        return self.verdict == "passed" or (self.verdict == "failed" and bool(self.failing) and all(
+            any(t == k or t.startswith(k + "[") or k.startswith(t + "[") for k in self.known) for t in self.failing))
+
     @property
     def agrees(self) -> bool | None:
         """Trellis's verdict is the full suite's: it failed (or errored) exactly when the full suite newly failed."""
         if self.full_passed is None:
             return None
-        return (self.verdict == "passed") == self.full_passed
+        return self.trellis_passed == self.full_passed
 
     def compare(self, full_failing: frozenset[str], known: frozenset[str], seconds: float) -> None:
         """Record the full suite's outcome; failures it had at the start of the replay do not count."""
+        self.known = known
         self.full_failing = full_failing - known
         self.full_passed = not self.full_failing
         self.warm_s = seconds
-        if self.verdict == "passed":  # a failure of the full suite that Trellis did not run: a selection miss
+        if self.trellis_passed:  # a failure of the full suite that Trellis did not run: a selection miss
             self.missed = frozenset(t for t in self.full_failing
                                     if not any(t == f or t.startswith(f + "[") for f in self.failing))
 
@@ -396,7 +405,7 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
     warm = [s.warm_s for s in steps]
     fresh = [s.fresh_s for s in steps if s.fresh_s is not None]
     caught_full = [f for f in faults if f.full_passed is False]
-    missed = [f for f in caught_full if f.missed or f.verdict == "passed"]
+    missed = [f for f in caught_full if f.missed or f.trellis_passed]
     return {
         "repository": name,
         "commits": len(steps),
@@ -416,7 +425,7 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
         "mutants": len(faults),
         "mutants_two_step": sum(1 for f in faults if f.extra.get("two_step")),
         "mutants_caught_by_full_suite": len(caught_full),
-        "mutants_caught_by_trellis": sum(1 for f in faults if f.verdict not in ("passed", "")),
+        "mutants_caught_by_trellis": sum(1 for f in faults if f.verdict and not f.trellis_passed),
         "mutants_missed": [f.label for f in missed],
         "mutant_steps": [{"label": f.label, "verdict": f.verdict, "seconds": round(f.seconds, 3),
                           "selected": f.selected, "total": f.total, "full_passed": f.full_passed} for f in faults],
