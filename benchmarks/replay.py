@@ -265,6 +265,7 @@ def replay(args: object) -> dict[str, object]:
             known, _ = run_suite(checkout, env)
             if known:
                 print(f"  failing before the replay (not counted): {sorted(known)}", file=sys.stderr)
+            # A failure counts at the commit that introduced it: ``known`` is what failed at the parent.
             for commit in replayed:
                 new = tree_files(source, commit)
                 new["trellis.toml"] = pipeline.encode()
@@ -280,6 +281,7 @@ def replay(args: object) -> dict[str, object]:
                 current = new
                 subprocess.run(["git", "-C", str(checkout), "checkout", "-q", commit], check=True)
                 step.compare(*_full(checkout, env, known))
+                known = step.known | step.full_failing  # what fails at this commit is the next one's parent's
                 if len(steps) % fresh_every == 0:
                     step.fresh_s = fresh_suite(source, commit, work, env)
                 steps.append(step)
