@@ -10,11 +10,15 @@ defined more often than in any version: that is two sides giving one name to
 different entities), and every
 entity that one side changed and the other did not has that side's tokens
 (its normalised hash). Entities of arrays (named by position) are left out of
-the entity checks; the parse still covers them.
+the entity checks; the parse still covers them. In code (not data files), no
+name may be left dangling: a name one side stopped defining (renamed or
+deleted) while the other side added uses of it, with those uses in the merge
+and no definition of it, is a semantic conflict, not a clean merge.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import TypeVar
 
@@ -74,6 +78,8 @@ def verify(path: str, content: bytes, versions: tuple[Version, ...], where: dict
     if wanted != Counter({k: len(v) for k, v in actual.items()}):
         return False
     if _clash(wanted, versions):
+        return False
+    if _dangling(path, content, records, versions):
         return False
     actual[("", "")] = [0]
     for x, key in expected.items():
@@ -167,6 +173,33 @@ def _clash(wanted: Counter[tuple[str, str]], versions: tuple[Version, ...]) -> b
         counts = Counter(r.lqual for i, r in enumerate(ver.records) if i and not skipped[i])
         most |= counts
     return any(n > most[lq] for lq, n in names.items())
+
+
+# Data formats: a key one side dropped and a word the other side wrote are not a definition and a use.
+_DATA_LANGUAGES = frozenset({"json", "yaml", "toml"})
+
+
+def _dangling(path: str, content: bytes, records: list[Rec], versions: tuple[Version, ...]) -> bool:
+    """Whether the merge uses a name that no longer names anything: the base defines an entity of
+    that name, one side defines none (it renamed or deleted it), the other side uses the name more
+    often than the base did, the merge defines none, and uses it more often than the side that
+    dropped it. Git conflicts on most of these only by chance (adjacent lines)."""
+    spec = spec_for(path)
+    if spec is None or spec.name in _DATA_LANGUAGES:
+        return False
+    defined = [{r.core.segment for i, r in enumerate(v.records) if i} for v in versions]
+    merged = {r.core.segment for i, r in enumerate(records) if i}
+    base, left, right = versions
+    for name in defined[0] - merged:
+        if len(name) < 3 or not name.isidentifier():
+            continue
+        word = re.compile(rb"(?<![\w$])" + re.escape(name.encode()) + rb"(?![\w$])")
+        uses = [len(word.findall(v.content)) for v in versions]
+        here = len(word.findall(content))
+        for gone, kept in ((1, 2), (2, 1)):
+            if name not in defined[gone] and uses[kept] > uses[0] and here > uses[gone]:
+                return True
+    return False
 
 
 def _expected(versions: tuple[Version, ...], where: dict[str, list[int | None]]) -> dict[str, tuple[str, str]]:

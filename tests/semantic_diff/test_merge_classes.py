@@ -294,3 +294,38 @@ def test_an_import_moved_into_a_function_in_python_is_not_kept_at_the_top() -> N
     right = "import json\nimport os\nimport sys\n\n\ndef f():\n    return json.dumps(sys.argv)\n"
     clean, text = _merge("a.py", base, left, right)
     assert clean and text == "import os\nimport sys\n\n\ndef f():\n    import json\n    return json.dumps(sys.argv)\n", text
+
+
+# --- a use of an entity the other side renamed or deleted: a semantic conflict, never clean --------
+
+DANGLING = [
+    ("a.py", "def load_item(k):\n    return k\n\n\ndef first():\n    return load_item(1)\n",
+     "\n\ndef second():\n    return load_item(2)\n", ("load_item", "fetch_item")),
+    ("a.go", "package a\n\nfunc loadItem(k int) int {\n\treturn k\n}\n\nfunc First() int {\n\treturn loadItem(1)\n}\n",
+     "\nfunc Second() int {\n\treturn loadItem(2)\n}\n", ("loadItem", "LoadItem")),
+    ("a.rs", "fn load_item(k: i32) -> i32 {\n    k\n}\n\nfn first() -> i32 {\n    load_item(1)\n}\n",
+     "\nfn second() -> i32 {\n    load_item(2)\n}\n", ("load_item", "fetch_item")),
+    ("A.java", "class A {\n  int loadItem(int k) {\n    return k;\n  }\n\n  int first() {\n    return loadItem(1);\n  }\n}\n",
+     None, ("loadItem", "fetchItem")),
+    ("a.ts", "function loadItem(k: number): number {\n  return k;\n}\n\nfunction first(): number {\n  return loadItem(1);\n}\n",
+     "\nfunction second(): number {\n  return loadItem(2);\n}\n", ("loadItem", "fetchItem")),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "added", "rename"), DANGLING, ids=[c[0] for c in DANGLING])
+def test_a_new_use_of_an_entity_the_other_side_renamed_is_a_conflict(path: str, base: str, added: str | None,
+                                                                     rename: tuple[str, str]) -> None:
+    if added is None:                                # Java: the new use goes into a new method of the class
+        left = base.replace("\n}\n", "\n\n  int second() {\n    return loadItem(2);\n  }\n}\n")
+    else:
+        left = base + added
+    right = base.replace(*rename)
+    clean, text = _merge(path, base, left, right)
+    assert not clean, text
+
+
+def test_a_renamed_entity_whose_uses_the_other_side_left_alone_still_merges() -> None:
+    base = "def load_item(k):\n    return k\n\n\ndef first():\n    return load_item(1)\n"
+    left = base + "\n\ndef second():\n    return 2\n"
+    right = base.replace("load_item", "fetch_item")
+    assert _merge("a.py", base, left, right) == (True, right + "\n\ndef second():\n    return 2\n")
