@@ -274,7 +274,9 @@ def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequen
     (which comes first is a guess). ``before`` are the units before the region; ``bare_keys`` as
     in ``merge_line``."""
     if not base:
-        if _elements(before, left) and _elements(before, right):
+        # CURRENT's lines go first, so each needs its comma: one without is a statement of a code
+        # block (``function f() {``), not an element, and two sides' statements have no order.
+        if _elements(before, left) and _elements(before, right) and _all_commas(left):
             return [*left, *right]
         return None
     el, er = _comma_split(base, _edits(base, left)), _comma_split(base, _edits(base, right))
@@ -295,7 +297,8 @@ def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequen
             if a1 < b2 and b1 < a2:
                 return None                      # both changed the same units
             if (a1 == a2 == b1 == b2 and _elements([*before, *context[:a1]], na)
-                    and _elements([*before, *context[:a1]], nb)):
+                    and _elements([*before, *context[:a1]], nb)
+                    and (a1 == len(context) or _closes(context[a1]) or (_all_commas(na) and _all_commas(nb)))):
                 both.add(a1)                     # both added elements to one list: CURRENT's first
                 continue
             if a1 == b1 or (a1 == a2 and a1 in (b1, b2)) or (b1 == b2 and b1 in (a1, a2)):
@@ -349,6 +352,15 @@ def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit],
                     continue
         out_l.append((i, j, new))
     return out_l, [e for e in er if (e[0], e[1]) not in done]
+
+
+def _all_commas(new: Sequence[bytes]) -> bool:
+    return all(u.rstrip().endswith(b",") for u in new)
+
+
+def _closes(unit: bytes) -> bool:
+    """Whether the line closes a literal: elements inserted before it may be the last ones."""
+    return unit[1:].lstrip()[:1] in (b"}", b"]")
 
 
 def _elements(before: Sequence[bytes], new: Sequence[bytes]) -> bool:

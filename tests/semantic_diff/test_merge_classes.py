@@ -329,3 +329,31 @@ def test_a_renamed_entity_whose_uses_the_other_side_left_alone_still_merges() ->
     left = base + "\n\ndef second():\n    return 2\n"
     right = base.replace("load_item", "fetch_item")
     assert _merge("a.py", base, left, right) == (True, right + "\n\ndef second():\n    return 2\n")
+
+
+# --- two statements inserted at one place of a code block: no order to take, a conflict ------------
+
+BLOCK_INSERTS = [
+    ("a.js", "function f(x) {\n  return x;\n}\n", "  log(x);\n", "  check(x);\n"),
+    ("a.ts", "function f(x: number): number {\n  return x;\n}\n", "  log(x);\n", "  check(x);\n"),
+    ("a.go", "package a\n\nfunc F(x int) int {\n\treturn x\n}\n", "\tlog(x)\n", "\tcheck(x)\n"),
+    ("a.rs", "fn f(x: i32) -> i32 {\n    x\n}\n", "    log(x);\n", "    check(x);\n"),
+    ("A.java", "class A {\n  int f(int x) {\n    return x;\n  }\n}\n", "    log(x);\n", "    check(x);\n"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "left_line", "right_line"), BLOCK_INSERTS, ids=[c[0] for c in BLOCK_INSERTS])
+def test_statements_inserted_at_one_place_of_a_block_on_both_sides_conflict(path: str, base: str, left_line: str,
+                                                                            right_line: str) -> None:
+    at = base.index("{\n", base.index("(")) + 2
+    left, right = base[:at] + left_line + base[at:], base[:at] + right_line + base[at:]
+    for one, other in ((left, right), (right, left)):
+        clean, text = _merge(path, base, one, other)
+        assert not clean, text
+
+
+def test_elements_inserted_at_the_start_of_a_literal_on_both_sides_still_merge() -> None:
+    base = "const o = {\n  a: 1,\n};\n"
+    left = base.replace("{\n", "{\n  b: 2,\n")
+    right = base.replace("{\n", "{\n  c: 3,\n")
+    assert _merge("a.js", base, left, right) == (True, "const o = {\n  b: 2,\n  c: 3,\n  a: 1,\n};\n")

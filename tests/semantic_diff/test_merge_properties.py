@@ -2,8 +2,8 @@
 
 - merge(base, x, base) == x and merge(base, base, y) == y;
 - swapping the sides gives the same entities: merge(base, x, y) and merge(base, y, x) are both
-  clean with the same entities (kind, name, tokens; CURRENT's additions come first, so the order
-  may differ), or both conflict on the same entities with their sides swapped;
+  clean with the same entities (kind, name, and lines as a multiset: CURRENT's additions come
+  first, so their order may differ), or both conflict on the same entities with their sides swapped;
 - a clean result always parses;
 - edits of different entities always merge cleanly, to the edits applied one after the other;
 - arbitrary line edits (syntax errors included) never raise, and the first three properties hold
@@ -123,8 +123,12 @@ def _parses(path: str, content: bytes) -> bool:
     return not analyze(path, content).fallback_reason
 
 
-def _entities(path: str, content: bytes) -> Counter[tuple[str, str, str]]:
-    return Counter((r.core.kind, r.lqual, r.core.norm_hash) for r in analyze(path, content).records[1:])
+def _entities(path: str, content: bytes) -> Counter[tuple[str, str, tuple[bytes, ...]]]:
+    """Each entity by kind, name and its lines as a multiset: CURRENT-first can order one-line
+    members (fields, annotations) that both sides added to a container either way round."""
+    return Counter((r.core.kind, r.lqual, tuple(sorted(x.strip() for x in content[r.start_byte:r.end_byte].splitlines()
+                                                     if x.strip())))
+                   for r in analyze(path, content).records[1:])
 
 
 def _check_symmetric(path: str, a: FileMerge, b: FileMerge) -> None:
