@@ -121,7 +121,7 @@ def config_digest(path: str, content: bytes) -> str:
 
 def named_by(path: str, words: frozenset[str], python_dirs: Iterable[str]) -> str:
     """The word of ``words`` that names ``path`` ("" if none): its file name, a directory of it that holds no
-    Python files, or a glob matching its file name."""
+    Python files, a glob matching its file name, or its extension (``f"{case}.txt"``)."""
     name = posixpath.basename(path)
     if name in words:
         return name
@@ -132,6 +132,8 @@ def named_by(path: str, words: frozenset[str], python_dirs: Iterable[str]) -> st
             return posixpath.basename(directory)
         directory = posixpath.dirname(directory)
     for word in words:
+        if word.startswith(".") and len(word) > 1 and name.endswith(word):
+            return word  # an extension the code joins to a computed name: f"{case}.txt"
         if "*" in word or "?" in word:
             try:
                 if path_matches(word, name):

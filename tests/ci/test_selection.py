@@ -557,6 +557,9 @@ def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code
     assert selected(files, ChangedPath("CHANGES.md")) == {"tests/test_docs.py::test_guides"}  # "*.md"
     # A file under a directory of data the code names: the module's code names it, so every test of the file.
     assert selected(files, ChangedPath("tests/fixtures/expected.txt")) == {"tests/test_data.py::test_expected"}
+    # A name built from an extension: f"{case}.txt" names every .txt file.
+    cases = {**files, "tests/test_cases.py": 'def test_case():\n    case = "a"\n    assert open(f"{case}.txt")\n'}
+    assert "tests/test_cases.py::test_case" in selected(cases, ChangedPath("tests/a.txt"))
 
 
 @pytest.mark.parametrize(("path", "before", "after", "inert"), [
