@@ -16,7 +16,9 @@ __all__ = ["json_rows", "json_value"]
 
 
 def json_value(value: Any) -> Any:
-    """A value ``json.dumps`` accepts: times as ISO 8601, bytes as base64, decimals as strings."""
+    """A value ``json.dumps`` accepts: times as ISO 8601, bytes as base64, decimals with a fractional scale as
+    strings (``"1.50"`` keeps its digits); whole decimals, such as DuckDB's ``SUM`` of integers (HUGEINT), are
+    numbers."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -26,7 +28,8 @@ def json_value(value: Any) -> Any:
     if isinstance(value, datetime.timedelta):
         return value.total_seconds()
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode()
     if isinstance(value, uuid.UUID):

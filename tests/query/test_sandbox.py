@@ -344,3 +344,12 @@ def test_json_rows_are_plain_values(ix: Indexer) -> None:
     row = next(json_rows(result.table))
     assert isinstance(row["commit_time"], str) and row["m"] == {"k": "v"} and row["l"] == [1, 2]
     assert row["d"] == "1.50"
+
+
+def test_json_rows_give_sums_of_integers_as_numbers(ix: Indexer) -> None:
+    # DuckDB sums BIGINTs as HUGEINT, which Arrow carries as DECIMAL(38, 0): JSON numbers, not strings.
+    result = run_query(ix, "SELECT sum(parent_count) AS total, 12345678901234567890::HUGEINT AS big, "
+                           "count(*) AS n FROM commits", max_rows=10, timeout_s=5)
+    row = next(json_rows(result.table))
+    assert isinstance(row["total"], int) and isinstance(row["n"], int)
+    assert row["big"] == 12345678901234567890

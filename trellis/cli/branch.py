@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from rich.table import Table
+from .context import Output, connect, lazy, new_table
 
-import vcs
-
-from .context import Output, connect
+if TYPE_CHECKING:
+    import vcs
+else:
+    vcs = lazy("vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("branch", parents=[common], help="manage branches")
     bsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = bsub.add_parser("list", parents=[common], help="list branches")
-    ls.add_argument("repository")
+    ls.add_argument("repository", help="repository name")
     ls.add_argument("--prefix", default="", help="only branches starting with this (e.g. agents/alice/)")
     ls.set_defaults(run=list_)
     c = bsub.add_parser("create", parents=[common], help="create a branch at a revision")
-    c.add_argument("repository")
-    c.add_argument("branch")
+    c.add_argument("repository", help="repository name")
+    c.add_argument("branch", help="branch name")
     c.add_argument("--from", dest="revision", default="", help="revision to start from (default: default branch)")
     c.set_defaults(run=create)
     s = bsub.add_parser("show", parents=[common], help="show a branch head")
-    s.add_argument("repository")
-    s.add_argument("branch")
+    s.add_argument("repository", help="repository name")
+    s.add_argument("branch", help="branch name")
     s.set_defaults(run=show)
     d = bsub.add_parser("delete", parents=[common], help="delete a branch")
-    d.add_argument("repository")
-    d.add_argument("branch")
+    d.add_argument("repository", help="repository name")
+    d.add_argument("branch", help="branch name")
     d.add_argument("--expected-head", help="only if the branch is still at this commit")
     d.set_defaults(run=delete)
 
@@ -41,7 +43,7 @@ def list_(args: argparse.Namespace) -> int:
     if out.json:
         out.data(branches)
         return 0
-    table = Table("branch", "head", box=None)
+    table = new_table("branch", "head", box=None)
     for b in branches:
         table.add_row(b.branch_id, b.head_commit_id)
     out.print(table)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import vcs
+from .context import Output, connect, lazy
 
-from .context import Output, connect
+if TYPE_CHECKING:
+    import vcs
+else:
+    vcs = lazy("vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -17,8 +21,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Commit files from disk as one atomic change. Paths are taken relative to --root "
         "(default: the current directory); directories are added recursively.",
     )
-    p.add_argument("repository")
-    p.add_argument("branch")
+    p.add_argument("repository", help="repository name")
+    p.add_argument("branch", help="the branch to commit to")
     p.add_argument("paths", nargs="*", type=Path, help="files or directories to put")
     p.add_argument("-m", "--message", default="", help="commit message")
     p.add_argument("--root", type=Path, default=Path("."), help="directory the repository paths are relative to")

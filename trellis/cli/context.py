@@ -13,23 +13,50 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import enum
+import importlib
 import json
 import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from .. import config as cfg
-if TYPE_CHECKING:  # the SDK (grpc, protobuf) loads when a command connects, not for every command
-    from ..client import Client
-    from ..tls import TLS
 from ..datadir import DataDirMissing, running_server
 
-__all__ = ["Output", "add_common", "client_tls", "connect", "data_dir", "to_jsonable"]
+if TYPE_CHECKING:  # nothing heavy loads to parse arguments: the SDK (grpc, protobuf), rich, vcs load on use
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..client import Client
+    from ..tls import TLS
+
+__all__ = ["Output", "add_common", "client_tls", "connect", "data_dir", "lazy", "new_table", "to_jsonable"]
+
+
+class _LazyModule:
+    """A module imported on first attribute access: ``vcs = lazy("vcs")`` at the top of a command module
+    keeps ``trellis --help`` and argument parsing free of pygit2, tree-sitter, DuckDB and gRPC."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def lazy(name: str) -> Any:
+    return _LazyModule(name)
+
+
+def new_table(*columns: str, **options: Any) -> Table:
+    """A rich table (rich loads when a command prints one)."""
+    from rich.table import Table
+
+    return Table(*columns, **options)
 
 
 def add_common(parser: argparse.ArgumentParser, *, top: bool = False, client_tls: bool = True) -> None:
@@ -64,6 +91,8 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool = False, client_tls
 
 def data_dir(args: argparse.Namespace, *, existing: bool = False) -> Path:
     """The data directory; with ``existing``, refuse one that does not exist (a mistyped --data-dir)."""
+    from .. import config as cfg
+
     root = Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else cfg.default_data_dir()
     if existing and not root.is_dir():
         raise DataDirMissing(root)
@@ -72,6 +101,7 @@ def data_dir(args: argparse.Namespace, *, existing: bool = False) -> Path:
 
 def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | None:
     """TLS options from the command line, else the environment; None for plaintext."""
+    from .. import config as cfg
     from ..tls import TLS
 
     env = cfg.env_tls()
@@ -85,6 +115,7 @@ def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | N
 @contextmanager
 def connect(args: argparse.Namespace, *, creates: bool = False) -> Iterator[Client]:
     """A client for the command; in-process, the data directory must exist unless the command ``creates`` data."""
+    from .. import config as cfg
     from ..client import Client
 
     token = getattr(args, "token", None) or cfg.env_token()
@@ -127,13 +158,35 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+# Output that is not a terminal (a pipe, a file) is never wrapped or cut: as wide as its longest line.
+UNBOUNDED_WIDTH = 1 << 20
+
+
+def _console(*, stderr: bool) -> Console:
+    """A rich console; on a terminal it wraps to the terminal's width, elsewhere lines and tables stay whole."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        terminal = False
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=None if terminal else UNBOUNDED_WIDTH)
+
+
 class Output:
     """Human output through rich, or JSON with ``--json``."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.json = bool(getattr(args, "json", False))
-        self.console = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False)
+
+    @cached_property
+    def console(self) -> Console:
+        return _console(stderr=False)
+
+    @cached_property
+    def err(self) -> Console:
+        return _console(stderr=True)
 
     def data(self, value: Any) -> None:
         print(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, default=str))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 import logging
 import shlex
 import shutil
@@ -11,17 +10,16 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-import semantic_diff
-
-from .. import config as cfg
-from .context import Output
+from .context import Output, lazy, new_table
 
 if TYPE_CHECKING:
+    import semantic_diff
+
     from ..demo import DemoReport
+else:
+    semantic_diff = lazy("semantic_diff")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -53,6 +51,8 @@ QUESTIONS = [
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
+    from .. import config as cfg
+
     if getattr(args, "data_dir", None):
         return Path(args.data_dir).expanduser()
     env = cfg.env_data_dir()
@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     from ..demo import run_demo
     from query import json_rows
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .. import config as cfg
     from ..server import build_server
 
     out = Output(args)
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                        for a in report.agents],
         })
         return 0
-    table = Table("agent", "session", "branch", "commits", "steps", title=f"repository {report.repository}")
+    table = new_table("agent", "session", "branch", "commits", "steps", title=f"repository {report.repository}")
     for a in report.agents:
         table.add_row(a.agent, a.session_id, a.branch, str(a.commits), str(a.steps))
     out.print(table)
@@ -129,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         out.print(f"  {agent}: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
     for question, table in answers:
         out.print(f"\n[bold]SQL: {question}[/]")
-        view = Table(*table.column_names, box=None)
+        view = new_table(*table.column_names, box=None)
         for row in table.to_pylist():
             view.add_row(*(str(v) for v in row.values()))
         out.print(view)
@@ -161,7 +164,7 @@ def trellis_command() -> str:
 def _print_verification(out: Output, report: "DemoReport") -> None:
     out.print("\n[bold]verification[/]: every push ran the pipeline (syntax per file, then the affected tests); "
               "a newer push cancels what an older one had not started")
-    table = Table("agent", "head verdict", "jobs", "tests run / suite", "summary", box=None)
+    table = new_table("agent", "head verdict", "jobs", "tests run / suite", "summary", box=None)
     for a in report.agents:
         run = report.branch_runs.get(a.branch)
         if run is None:

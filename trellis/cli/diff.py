@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import semantic_diff
-from vcs import InvalidArgument
-from vcs.validation import check_repository_name
+from .context import Output, connect, lazy
 
-from .context import Output, connect
+if TYPE_CHECKING:
+    import semantic_diff
+else:
+    semantic_diff = lazy("semantic_diff")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -18,17 +20,24 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Describe a change as changes to functions, classes, methods and keys.\n\n"
         "  trellis diff OLD NEW            two files or two directories on disk (no server needed)\n"
         "  trellis diff REPO REV           a commit of a repository against its parent\n"
-        "  trellis diff REPO OLD NEW       two revisions of a repository",
+        "  trellis diff REPO OLD NEW       two revisions of a repository\n\n"
+        "Exit status, as git diff: 0 (with --exit-code: 0 when there are no differences, 1 when there are), "
+        "2 for wrong arguments.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("args", nargs="+", metavar="ARG", help="OLD NEW, or REPO [OLD] NEW")
     p.add_argument("--path", action="append", default=[], help="only this path (repeatable; revisions only)")
     p.add_argument("--lines", action="store_true", help="also print unified line diffs")
+    p.add_argument("--exit-code", action="store_true",
+                   help="exit 1 when there are differences and 0 when there are none (as git diff --exit-code)")
     p.set_defaults(run=run)
 
 
 def _could_be_repository(name: str) -> bool:
     """Whether ``name`` can name a repository; a path such as ``/tmp/x`` or ``./old`` cannot."""
+    from vcs import InvalidArgument
+    from vcs.validation import check_repository_name
+
     try:
         check_repository_name(name)
     except InvalidArgument:
@@ -113,4 +122,4 @@ def run(args: argparse.Namespace) -> int:
         out.data([semantic_diff.change_to_json(c) for c in result.changes])
     else:
         _print(out, result, line_diffs)
-    return 0
+    return 1 if args.exit_code and (result.files or result.changes) else 0

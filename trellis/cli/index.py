@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from ..datadir import DataDirLock
 from .context import Output, data_dir
 
@@ -33,8 +31,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        "commit with its semantic diff, using both cores. Re-running resumes. Stop the server first.")
     i.add_argument("path", type=Path, help="a git repository (work tree or bare)")
     i.add_argument("--name", required=True, help="repository name in Trellis")
-    i.add_argument("--workers", type=int, default=2)
-    i.add_argument("--description", default="")
+    i.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
+    i.add_argument("--description", default="", help="description of the new repository")
     i.set_defaults(run=run_import)
 
 
@@ -92,6 +90,8 @@ def _indexer(args: argparse.Namespace, *, fresh: bool = False, creates: bool = F
 
 @contextmanager
 def _progress(out: Output, label: str) -> Iterator[object]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=out.err, disable=out.json, transient=True) as bar:
         task = bar.add_task(label, total=None)

@@ -8,8 +8,7 @@ import os
 import sys
 from typing import Any
 
-from vcs import VcsError
-
+from .. import __version__
 from . import (branch, commit, demo, diff, index, merge, merge_file, query, read, repo, serve, session, token,
                trajectory, verify)
 from .context import Output, add_common
@@ -44,13 +43,27 @@ def build_parser() -> argparse.ArgumentParser:
         "Commands talk to --server / $TRELLIS_SERVER, else to the server owning the data directory, "
         "else open the data directory in-process.",
     )
+    parser.add_argument("--version", action="version", version=f"trellis {__version__}",
+                        help="print the version and exit")
     add_common(parser, top=True)
     common = argparse.ArgumentParser(add_help=False)
     add_common(common)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub, common)
+    _describe_commands(parser)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """A command's ``--help`` opens with its one-line help when it has no longer description."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, command in action.choices.items():
+                if command.description is None and helps.get(name):
+                    command.description = str(helps[name])[:1].upper() + str(helps[name])[1:] + "."
+                _describe_commands(command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,13 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     out = Output(args)
     try:
         return int(args.run(args) or 0)
-    except VcsError as exc:
-        if out.json:
-            print(json.dumps({"error": {"reason": exc.reason, "message": exc.message, **exc.metadata}}),
-                  file=sys.stderr)
-        else:
-            out.error(f"{exc.message} [{exc.reason}]")
-        return 1
     except KeyboardInterrupt:
         out.error("interrupted")
         return 130
@@ -79,9 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE, the status a shell shows for a writer whose reader left
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: no tracebacks for users
         from ..datadir import DataDirBusy, DataDirMissing
-        from ..server import ConfigError
 
-        if isinstance(exc, (DataDirBusy, DataDirMissing, ConfigError, OSError)):
+        # vcs and the server load only when a command uses them: an error of theirs means they are loaded.
+        vcs, server = sys.modules.get("vcs"), sys.modules.get("trellis.server")
+        if vcs is not None and isinstance(exc, vcs.VcsError):
+            if out.json:
+                print(json.dumps({"error": {"reason": exc.reason, "message": exc.message, **exc.metadata}}),
+                      file=sys.stderr)
+            else:
+                out.error(f"{exc.message} [{exc.reason}]")
+            return 1
+        if isinstance(exc, (DataDirBusy, DataDirMissing, OSError)) or (
+                server is not None and isinstance(exc, server.ConfigError)):
             out.error(str(exc))
             return 1
         raise

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rich.table import Table
 
-from .context import Output, connect
+from .context import Output, connect, new_table
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -16,7 +15,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                     "structured three-way merge. Conflicts are listed and nothing is written; resolve them "
                     "with a commit and merge again. Exit status: 0 merged (or previewed) cleanly, 1 conflicts.",
     )
-    p.add_argument("repository")
+    p.add_argument("repository", help="repository name")
     p.add_argument("target", help="the branch to merge into")
     p.add_argument("source", help="the branch or commit to merge")
     p.add_argument("-m", "--message", default="", help="message of the merge commit")
@@ -44,7 +43,7 @@ def merge(args: argparse.Namespace) -> int:
             out.print(f"merged {args.source} into {args.target} ({result.strategy.replace('_', '-')}): "
                       f"{result.commit.commit_id}")
         return 0
-    table = Table("file", "entity", "kind", box=None)
+    table = new_table("file", "entity", "kind", box=None)
     for c in result.conflicts:
         table.add_row(c.path, c.qualname or "(lines)", c.entity_kind)
     out.print(f"[bold red]{len(result.conflicts)} conflict(s)[/]; nothing was written. Resolve them with a commit "

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import semantic_diff
+from .context import Output, lazy, stdout_bytes
 
-from .context import Output, stdout_bytes
+if TYPE_CHECKING:
+    import semantic_diff
+else:
+    semantic_diff = lazy("semantic_diff")
 
 EXIT_ERROR = 255
 MAX_EXIT_CONFLICTS = 127

@@ -8,9 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from rich.table import Table
 
-from .context import Output, connect
+from .context import Output, connect, new_table
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -19,7 +18,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Run one read-only SQL statement over the DuckDB index (tables: repositories, commits, "
         "commit_parents, refs, file_changes, entity_changes, sessions, steps, …; see docs/schema.md).",
     )
-    q.add_argument("sql")
+    q.add_argument("sql", help="one read-only SQL statement (SELECT, WITH, ...)")
     q.add_argument("--format", choices=["table", "json", "csv", "arrow"], default="table",
                    help="table (default), json (one object per row), csv, or arrow (IPC stream to stdout)")
     q.add_argument("--max-rows", type=int, default=0, help="row limit (default: the server's)")
@@ -57,7 +56,7 @@ def run_query(args: argparse.Namespace) -> int:
             writer.write_table(table)
         sys.stdout.buffer.write(sink.getvalue())
     else:
-        view = Table(*table.column_names)
+        view = new_table(*table.column_names)
         for row in table.to_pylist():
             view.add_row(*("" if v is None else str(v) for v in row.values()))
         out.print(view)

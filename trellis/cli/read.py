@@ -4,35 +4,38 @@ from __future__ import annotations
 
 import argparse
 import datetime
+from typing import TYPE_CHECKING
 
-from rich.table import Table
+from .context import Output, connect, lazy, new_table, stdout_bytes
 
-import vcs
-
-from .context import Output, connect, stdout_bytes
+if TYPE_CHECKING:
+    import vcs
+else:
+    vcs = lazy("vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     log = sub.add_parser("log", parents=[common], help="list commits, newest first")
-    log.add_argument("repository")
+    log.add_argument("repository", help="repository name")
     log.add_argument("revision", nargs="?", default="", help="branch or commit (default: the default branch)")
     log.add_argument("--path", default="", help="only commits that touch this path")
     log.add_argument("-n", "--limit", type=int, default=20, help="at most this many commits (0: all)")
     log.set_defaults(run=run_log)
     show = sub.add_parser("show", parents=[common], help="show one commit with its trailers")
-    show.add_argument("repository")
-    show.add_argument("revision", nargs="?", default="")
+    show.add_argument("repository", help="repository name")
+    show.add_argument("revision", nargs="?", default="",
+                      help="branch, tag or commit (default: the default branch's head)")
     show.set_defaults(run=run_show)
     cat = sub.add_parser("cat", parents=[common], help="print a file at a revision")
-    cat.add_argument("repository")
-    cat.add_argument("path")
+    cat.add_argument("repository", help="repository name")
+    cat.add_argument("path", help="file path in the repository")
     cat.add_argument("--rev", default="", help="branch or commit (default: the default branch)")
     cat.set_defaults(run=run_cat)
     ls = sub.add_parser("ls", parents=[common], help="list a directory at a revision")
-    ls.add_argument("repository")
-    ls.add_argument("path", nargs="?", default="")
-    ls.add_argument("--rev", default="")
-    ls.add_argument("-r", "--recursive", action="store_true")
+    ls.add_argument("repository", help="repository name")
+    ls.add_argument("path", nargs="?", default="", help="directory to list (default: the root)")
+    ls.add_argument("--rev", default="", help="branch, tag or commit (default: the default branch's head)")
+    ls.add_argument("-r", "--recursive", action="store_true", help="list the contents of subdirectories too")
     ls.set_defaults(run=run_ls)
 
 
@@ -90,7 +93,7 @@ def run_ls(args: argparse.Namespace) -> int:
     if out.json:
         out.data(entries)
         return 0
-    table = Table("kind", "size", "path", box=None)
+    table = new_table("kind", "size", "path", box=None)
     for e in entries:
         table.add_row(e.kind + ("*" if e.executable else ""), str(e.size) if e.kind == "file" else "", e.path)
     out.print(table)

@@ -4,29 +4,31 @@ from __future__ import annotations
 
 import argparse
 import datetime
+from typing import TYPE_CHECKING
 
-from rich.table import Table
+from .context import Output, connect, data_dir, lazy, new_table
 
-import vcs
-
-from .context import Output, connect, data_dir
+if TYPE_CHECKING:
+    import vcs
+else:
+    vcs = lazy("vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("repo", parents=[common], help="manage repositories")
     rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = rsub.add_parser("create", parents=[common], help="create a repository (with an empty first commit)")
-    c.add_argument("name")
-    c.add_argument("--description", default="")
-    c.add_argument("--default-branch", default="main")
+    c.add_argument("name", help="name of the new repository (letters, digits, '.', '_', '-')")
+    c.add_argument("--description", default="", help="one line describing the repository")
+    c.add_argument("--default-branch", default="main", help="name of the default branch (default main)")
     c.set_defaults(run=create)
     ls = rsub.add_parser("list", parents=[common], help="list repositories")
     ls.set_defaults(run=list_)
     s = rsub.add_parser("show", parents=[common], help="show one repository")
-    s.add_argument("name")
+    s.add_argument("name", help="repository name")
     s.set_defaults(run=show)
     d = rsub.add_parser("delete", parents=[common], help="delete a repository and all its history")
-    d.add_argument("name")
+    d.add_argument("name", help="repository name")
     d.add_argument("--yes", action="store_true", help="confirm: the history is gone for good")
     d.set_defaults(run=delete)
 
@@ -57,7 +59,7 @@ def list_(args: argparse.Namespace) -> int:
     if out.json:
         out.data(repos)
         return 0
-    table = Table("repository", "default branch", "head", "description")
+    table = new_table("repository", "default branch", "head", "description")
     for r in repos:
         table.add_row(r.repository_id, r.default_branch, r.head_commit_id[:12], r.description)
     out.print(table)

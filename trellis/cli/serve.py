@@ -6,13 +6,33 @@ import argparse
 import logging
 from pathlib import Path
 
-from rich.logging import RichHandler
+from typing import Any
 
-from .. import config as cfg
-from ..quotas import Quotas
 from .context import add_common, data_dir
 
-_DEFAULTS = Quotas()
+
+class _ServerDefault:
+    """A default of the server's (``Quotas()``, ``config.DEFAULT_ADDRESS``), looked up only when help is printed:
+    those modules import pygit2 and protobuf, which parsing ``trellis serve ...`` must not pay for twice."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def value(self) -> Any:
+        if self.name == "address":
+            from ..config import DEFAULT_ADDRESS
+
+            return DEFAULT_ADDRESS
+        from ..quotas import Quotas
+
+        return getattr(Quotas(), self.name)
+
+    def __str__(self) -> str:
+        return format(self.value(), "g") if isinstance(self.value(), float) else str(self.value())
+
+
+def _given(value: Any) -> Any:
+    return value.value() if isinstance(value, _ServerDefault) else value
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -23,10 +43,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("serve", parents=[own], help="run the Trellis server",
                        description="Run the Trellis gRPC server until SIGTERM/SIGINT (in-flight requests finish). "
                        "Off loopback it needs TLS and tokens (or --insecure-allow-remote).")
-    p.add_argument("--listen", default=cfg.DEFAULT_ADDRESS, metavar="HOST:PORT",
-                   help=f"address to listen on (default {cfg.DEFAULT_ADDRESS}; port 0 picks a free port)")
+    p.add_argument("--listen", default=_ServerDefault("address"), metavar="HOST:PORT",
+                   help="address to listen on (default %(default)s; port 0 picks a free port)")
     p.add_argument("--max-workers", type=int, default=128, help="RPC worker threads; each open stream holds one (default 128)")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                   help="level of the server's log messages on stderr (default info)")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
                      help="PEM certificate chain of the server: serve TLS only (needs --tls-key)")
@@ -39,19 +60,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                      "tokens included, then crosses the network in clear, and without tokens every caller is "
                      "admin. Only for a trusted network (a TLS-terminating proxy, a container's published port)")
     quotas = p.add_argument_group("per-agent quotas (0 turns one off)")
-    quotas.add_argument("--rate", type=float, default=_DEFAULTS.requests_per_second, metavar="N",
-                        help=f"requests per second per agent, each CommitStream item counting as one "
-                        f"(default {_DEFAULTS.requests_per_second:g})")
-    quotas.add_argument("--burst", type=int, default=_DEFAULTS.burst, metavar="N",
-                        help=f"requests allowed at once above the rate (default {_DEFAULTS.burst})")
-    quotas.add_argument("--max-streams", type=int, default=_DEFAULTS.max_streams, metavar="N",
-                        help=f"streams (CommitStream, Query, WatchRun, ...) open at once per agent "
-                        f"(default {_DEFAULTS.max_streams})")
+    quotas.add_argument("--rate", type=float, default=_ServerDefault("requests_per_second"), metavar="N",
+                        help="requests per second per agent, each CommitStream item counting as one "
+                        "(default %(default)s)")
+    quotas.add_argument("--burst", type=int, default=_ServerDefault("burst"), metavar="N",
+                        help="requests allowed at once above the rate (default %(default)s)")
+    quotas.add_argument("--max-streams", type=int, default=_ServerDefault("max_streams"), metavar="N",
+                        help="streams (CommitStream, Query, WatchRun, ...) open at once per agent "
+                        "(default %(default)s)")
     quotas.add_argument("--max-commit-bytes", type=int, default=None, metavar="N",
                         help="bytes of file changes in one commit per agent (default: the server's commit "
                         "size limit, 128 MiB)")
-    quotas.add_argument("--max-repositories", type=int, default=_DEFAULTS.max_repositories, metavar="N",
-                        help=f"existing repositories an agent may have created (default {_DEFAULTS.max_repositories})")
+    quotas.add_argument("--max-repositories", type=int, default=_ServerDefault("max_repositories"), metavar="N",
+                        help="existing repositories an agent may have created (default %(default)s)")
     ver = p.add_argument_group("verification")
     ver.add_argument("--executor", default="local", choices=["local", "ray"],
                      help="where verification jobs run: a pool of warm sandboxed workers here (local, the "
@@ -68,14 +89,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.logging import RichHandler
+
+    from .. import config as cfg
+    from ..quotas import Quotas
     from ..server import serve
 
     logging.basicConfig(level=args.log_level.upper(), format="%(message)s",
                         handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
-    quotas = Quotas(requests_per_second=args.rate, burst=args.burst, max_streams=args.max_streams,
-                    max_commit_bytes=args.max_commit_bytes, max_repositories=args.max_repositories)
+    quotas = Quotas(requests_per_second=_given(args.rate), burst=_given(args.burst),
+                    max_streams=_given(args.max_streams), max_commit_bytes=args.max_commit_bytes,
+                    max_repositories=_given(args.max_repositories))
     serve(cfg.ServerConfig(
-        data_dir=data_dir(args), address=args.listen, max_workers=args.max_workers,
+        data_dir=data_dir(args), address=_given(args.listen), max_workers=args.max_workers,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
         executor=args.executor, ci_workers=args.ci_workers, ray_address=args.ray_address,

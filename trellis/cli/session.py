@@ -6,47 +6,50 @@ import argparse
 import datetime
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.table import Table
+from .context import Output, connect, lazy, new_table
 
-import vcs
-
-from .context import Output, connect
+if TYPE_CHECKING:
+    import vcs
+else:
+    vcs = lazy("vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("session", parents=[common], help="agent sessions (trajectories) and their steps")
     ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     st = ssub.add_parser("start", parents=[common], help="start a session and its branch agents/<agent>/<id>")
-    st.add_argument("repository")
-    st.add_argument("--model", default="")
-    st.add_argument("--task", default="")
+    st.add_argument("repository", help="repository name")
+    st.add_argument("--model", default="", help="the model the agent runs on, e.g. claude-sonnet-4")
+    st.add_argument("--task", default="", help="what the agent was asked to do")
     st.add_argument("--base", default="", help="base revision (default: the default branch)")
     st.add_argument("--branch", default="", help="branch to create (default: agents/<agent>/<session id>)")
     st.set_defaults(run=start)
     ls = ssub.add_parser("list", parents=[common], help="list sessions, newest first")
-    ls.add_argument("repository")
+    ls.add_argument("repository", help="repository name")
     ls.add_argument("--by", dest="by_agent", default="", help="only this agent's sessions")
     ls.set_defaults(run=list_)
     sh = ssub.add_parser("show", parents=[common], help="show a session and its steps")
-    sh.add_argument("repository")
-    sh.add_argument("session_id")
+    sh.add_argument("repository", help="repository name")
+    sh.add_argument("session_id", help="the session's id (from session start or session list)")
     sh.set_defaults(run=show)
     en = ssub.add_parser("end", parents=[common], help="end a session")
-    en.add_argument("repository")
-    en.add_argument("session_id")
-    en.add_argument("--status", default="succeeded", choices=["succeeded", "failed", "abandoned"])
-    en.add_argument("--outcome", default="")
+    en.add_argument("repository", help="repository name")
+    en.add_argument("session_id", help="the session's id (from session start or session list)")
+    en.add_argument("--status", default="succeeded", choices=["succeeded", "failed", "abandoned"],
+                    help="how the session ended (default succeeded)")
+    en.add_argument("--outcome", default="", help="a short description of the result")
     en.set_defaults(run=end)
     sp = ssub.add_parser("step", parents=[common], help="record a step that changed no code")
-    sp.add_argument("repository")
-    sp.add_argument("session_id")
-    sp.add_argument("--thought", default="")
-    sp.add_argument("--action", default="")
+    sp.add_argument("repository", help="repository name")
+    sp.add_argument("session_id", help="the session's id (from session start or session list)")
+    sp.add_argument("--thought", default="", help="the agent's reasoning for this step")
+    sp.add_argument("--action", default="", help="the tool or action the agent took, e.g. edit_file")
     sp.add_argument("--arguments", default="", help="tool-call arguments as JSON")
-    sp.add_argument("--observation", default="")
-    sp.add_argument("--input-tokens", type=int, default=0)
-    sp.add_argument("--output-tokens", type=int, default=0)
+    sp.add_argument("--observation", default="", help="what the action returned")
+    sp.add_argument("--input-tokens", type=int, default=0, help="prompt tokens the step used")
+    sp.add_argument("--output-tokens", type=int, default=0, help="completion tokens the step used")
     sp.add_argument("--cost", type=float, default=0.0, help="cost in USD")
     sp.set_defaults(run=step)
     ex = ssub.add_parser("export", parents=[common], help="write a session as ATIF JSON or OpenTelemetry GenAI spans",
@@ -90,7 +93,7 @@ def list_(args: argparse.Namespace) -> int:
     if out.json:
         out.data(sessions)
         return 0
-    table = Table("session", "agent", "status", "steps", "commits", "cost", "started")
+    table = new_table("session", "agent", "status", "steps", "commits", "cost", "started")
     for s in sessions:
         table.add_row(s.session_id, s.agent, s.status.value, str(s.step_count), str(s.commit_count),
                       f"${s.cost_usd:.4f}", _when(s.create_time))

@@ -9,13 +9,33 @@ from __future__ import annotations
 import argparse
 import datetime
 
-from rich.table import Table
 
-from ..auth import TokenRecord, TokenStore
-from ..authz import Grant, Role
-from .context import Output, data_dir
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-_ROLES = [r.label for r in Role]
+from .context import Output, data_dir, new_table
+
+if TYPE_CHECKING:
+    from ..auth import TokenRecord
+    from ..authz import Grant
+
+
+class _Roles:
+    """The role names, for ``choices``: trellis.authz (protobuf) loads only when --role is given or help printed."""
+
+    def _labels(self) -> list[str]:
+        from ..authz import Role
+
+        return [r.label for r in Role]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._labels()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels())
+
+
+_ROLES = _Roles()
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -32,23 +52,25 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "`trellis token create ops --role admin`; "
                         "`trellis token create bot --grant demo:maintainer --grant '*:reader'`.")
     c.add_argument("agent", help="the agent name the token authenticates as")
-    c.add_argument("--role", choices=_ROLES, default=None,
-                   help="the role the token gets on each --repo (default agent)")
+    c.add_argument("--role", choices=_ROLES, default=None, metavar="ROLE",
+                   help="the role the token gets on each --repo: %(choices)s (default agent)")
     c.add_argument("--repo", action="append", default=[], metavar="PATTERN",
                    help="a repository name or glob ('*', 'team-*') the role applies to; repeatable "
                    "(default '*')")
     c.add_argument("--grant", action="append", default=[], metavar="PATTERN:ROLE",
                    help="one more grant, such as 'demo:maintainer' or '*:reader'; repeatable")
-    c.add_argument("--description", default="")
+    c.add_argument("--description", default="", help="a note shown by token list, e.g. who holds the token")
     c.set_defaults(run=create)
     ls = tsub.add_parser("list", parents=[common], help="list tokens (ids, agents and grants, never the secrets)")
     ls.set_defaults(run=list_)
     r = tsub.add_parser("revoke", parents=[common], help="revoke a token by id (refused at once)")
-    r.add_argument("token_id")
+    r.add_argument("token_id", help="the token's id (from token list), not the secret")
     r.set_defaults(run=revoke)
 
 
 def _grants(args: argparse.Namespace) -> tuple[Grant, ...]:
+    from ..authz import Grant, Role
+
     extra = [Grant.parse(text) for text in args.grant]
     if args.repo or args.role or not extra:
         role = Role.parse(args.role or "agent")
@@ -61,6 +83,8 @@ def _grants_json(record: TokenRecord) -> list[dict[str, str]]:
 
 
 def create(args: argparse.Namespace) -> int:
+    from ..auth import TokenStore
+
     out = Output(args)
     record, token = TokenStore(data_dir(args)).create(args.agent, args.description, _grants(args))
     if out.json:
@@ -75,6 +99,8 @@ def create(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
+    from ..auth import TokenStore
+
     out = Output(args)
     records = TokenStore(data_dir(args, existing=True)).list()
     if out.json:
@@ -82,7 +108,7 @@ def list_(args: argparse.Namespace) -> int:
                    "revoked": r.revoked, "description": r.description, "grants": _grants_json(r)}
                   for r in records])
         return 0
-    table = Table("id", "agent", "grants", "created", "state", "description")
+    table = new_table("id", "agent", "grants", "created", "state", "description")
     for r in records:
         created = datetime.datetime.fromtimestamp(r.create_time).isoformat(timespec="seconds")
         grants = ", ".join(f"{pattern}:{role}" for pattern, role in r.grants)
@@ -92,6 +118,8 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
+    from ..auth import TokenStore
+
     out = Output(args)
     record = TokenStore(data_dir(args, existing=True)).revoke(args.token_id)
     if out.json:

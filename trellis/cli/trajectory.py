@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import vcs
-
-from .. import config as cfg
 from ..datadir import running_server
-from .context import Output, connect, data_dir
+from .context import Output, connect, data_dir, lazy
 
 if TYPE_CHECKING:
+    import vcs
+
     from ..client import Client
+else:
+    vcs = lazy("vcs")
 
 # What a directory walk picks up; named files are read whatever their name (the content decides the format).
 SUFFIXES = (".traj", ".json", ".jsonl")
@@ -198,6 +199,8 @@ def import_files(client: Client, repository: str, paths: list[Path], *, agent: s
 def _imported_locally(args: argparse.Namespace) -> dict[str, vcs.Session] | None:
     """With no server to ask (none given, none owning the data directory): the sessions already imported, by key,
     read straight from git, so that a re-import of known files starts no server. None: ask the server."""
+    from .. import config as cfg
+
     if getattr(args, "server", None) or cfg.env_server():
         return None
     root = data_dir(args)

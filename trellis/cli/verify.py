@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
-import ci
-
-from .context import Output, connect
+from .context import Output, connect, lazy, new_table
 
 if TYPE_CHECKING:
+    import ci
+
     from ..client import Client
+else:
+    ci = lazy("ci")
 
 _STYLE = {
     "passed": "green", "failed": "bold red", "error": "red", "timed_out": "red", "cancelled": "yellow",
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     v = sub.add_parser("verify", parents=[common], help="verify a revision with its pipeline and show the verdict",
                        description="Start a verification run and follow it until it finishes. Exit status: 0 when "
                                    "the run passed, 1 when it did not.")
-    v.add_argument("repository")
+    v.add_argument("repository", help="repository name")
     v.add_argument("revision", nargs="?", default="", help="branch or commit (default: the default branch)")
     v.add_argument("--stage", action="append", default=[], dest="stages",
                    help="run only this stage and the stages it needs (repeatable)")
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     v.set_defaults(run=verify)
 
     r = sub.add_parser("runs", parents=[common], help="list verification runs, newest first")
-    r.add_argument("repository")
+    r.add_argument("repository", help="repository name")
     r.add_argument("--commit", default="", help="only runs of this commit (its id, or at least 4 of its first digits)")
     r.add_argument("--branch", default="", help="only runs of this branch (its pushes, and gates of merges into it)")
     r.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     w = sub.add_parser("watch", parents=[common], help="follow a run's job events until it finishes",
                        description="Stream a run's events: the run named, or with --latest the newest one (of "
                                    "--branch). Exit status: 0 when the run passed, 1 when it did not.")
-    w.add_argument("repository")
+    w.add_argument("repository", help="repository name")
     w.add_argument("run_id", nargs="?", default="", help="the run (omit with --latest)")
     w.add_argument("--latest", action="store_true", help="the newest run of the repository, or of --branch")
     w.add_argument("--branch", default="", help="with --latest: the newest run of this branch (implies --latest)")
@@ -56,17 +56,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("pipeline", parents=[common], help="show, set or check a pipeline")
     psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = psub.add_parser("show", parents=[common], help="the pipeline that applies to a revision")
-    show.add_argument("repository")
-    show.add_argument("revision", nargs="?", default="")
+    show.add_argument("repository", help="repository name")
+    show.add_argument("revision", nargs="?", default="", help="branch or commit (default: the default branch)")
     show.set_defaults(run=pipeline_show)
     set_ = psub.add_parser("set", parents=[common], help="set the repository-level pipeline from a TOML file")
-    set_.add_argument("repository")
+    set_.add_argument("repository", help="repository name")
     set_.add_argument("file", type=Path, help="a trellis.toml (use --remove to drop the repository pipeline)",
                       nargs="?")
     set_.add_argument("--remove", action="store_true", help="remove the repository-level pipeline")
     set_.set_defaults(run=pipeline_set)
     check = psub.add_parser("check", parents=[common], help="validate a trellis.toml locally (no server)")
-    check.add_argument("file", type=Path)
+    check.add_argument("file", type=Path, help="the pipeline file to check (TOML)")
     check.set_defaults(run=pipeline_check)
 
     rv = sub.add_parser("review", parents=[common], help="external stages: list waiting chunks, post verdicts")
@@ -74,19 +74,20 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     pending = rsub.add_parser("pending", parents=[common], help="list the chunks waiting for a verdict",
                               description="Print the chunks of external stages waiting for a verdict now, and "
                               "exit; with --follow, keep printing new ones as runs reach them (Ctrl-C to stop).")
-    pending.add_argument("repository")
+    pending.add_argument("repository", help="repository name")
     pending.add_argument("--stage", default="", help="only this external stage")
     pending.add_argument("--follow", action="store_true", help="keep waiting and print chunks as they arrive")
     pending.add_argument("--once", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     pending.set_defaults(run=review_pending)
     post = rsub.add_parser("post", parents=[common], help="post the verdict of an external stage for one chunk")
-    post.add_argument("repository")
-    post.add_argument("run_id")
-    post.add_argument("stage")
+    post.add_argument("repository", help="repository name")
+    post.add_argument("run_id", help="the run (from review pending)")
+    post.add_argument("stage", help="the stage waiting for review")
     post.add_argument("chunk", help="the chunk as listed (a path, path::qualname, or '' for commit scope)")
-    post.add_argument("--verdict", required=True, choices=["passed", "failed", "error", "skipped"])
-    post.add_argument("--summary", default="")
-    post.add_argument("--details-url", default="")
+    post.add_argument("--verdict", required=True, choices=["passed", "failed", "error", "skipped"],
+                      help="the reviewer's verdict")
+    post.add_argument("--summary", default="", help="one line shown with the verdict")
+    post.add_argument("--details-url", default="", help="a link to the review's details")
     post.set_defaults(run=review_post)
 
 
@@ -98,7 +99,7 @@ def _verdict(value: ci.Verdict | str) -> str:
 def print_run(out: Output, run: ci.Run) -> None:
     out.print(f"run {run.run_id} of {run.commit_id[:12]} ({run.trigger}{', ' + run.branch if run.branch else ''}, "
               f"pipeline {run.pipeline_source}): {_verdict(run.verdict)}")
-    table = Table("stage", "chunk", "verdict", "time", "summary", box=None)
+    table = new_table("stage", "chunk", "verdict", "time", "summary", box=None)
     for job in run.jobs:
         took = "cached" if job.cached else f"{job.duration_ms} ms"
         table.add_row(job.stage, job.chunk or "(commit)", _verdict(job.verdict), took, job.summary)
@@ -114,7 +115,7 @@ def print_run(out: Output, run: ci.Run) -> None:
     print_failures(out, run)
 
 
-_BAD = frozenset({ci.Verdict.FAILED, ci.Verdict.ERROR, ci.Verdict.TIMED_OUT})
+_BAD = ("failed", "error", "timed_out")  # ci.Verdict values, a str enum (ci loads when a run is printed)
 MESSAGE_LINES = 8
 LOG_LINES = 15
 
@@ -232,7 +233,7 @@ def runs(args: argparse.Namespace) -> int:
     if out.json:
         out.data(found)
         return 0
-    table = Table("run", "commit", "trigger", "branch", "verdict", "jobs", "tests", box=None)
+    table = new_table("run", "commit", "trigger", "branch", "verdict", "jobs", "tests", box=None)
     for run in found:
         cached = sum(j.cached for j in run.jobs)
         table.add_row(run.run_id, run.commit_id[:12], run.trigger, run.branch, _verdict(run.verdict),

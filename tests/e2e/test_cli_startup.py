@@ -1,0 +1,156 @@
+"""The ``trellis`` command answers at once: parsing and ``--help`` load none of the heavy modules.
+
+Checked by what a fresh interpreter has in ``sys.modules`` afterwards, never by timing
+(benchmarks/bench_cli.py measures the time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import trellis
+from trellis.cli.main import build_parser
+
+# Top-level packages that parsing a command line must not import: each costs tens to hundreds of ms.
+HEAVY = ("grpc", "google", "pygit2", "duckdb", "tree_sitter", "tree_sitter_language_pack", "pyarrow", "rich",
+         "vcs", "semantic_diff", "ci", "query", "mcp", "trellis.client", "trellis.server", "trellis.v1")
+
+_PROBE = """
+import importlib, json, sys
+main = importlib.import_module("trellis.cli.main")
+argv = json.loads(sys.argv[1])
+try:
+    if argv and argv[0] == "--parse":
+        main.build_parser().parse_args(argv[1:])
+    else:
+        main.main(argv)
+except SystemExit:
+    pass
+sys.stdout.flush()
+print("\\nMODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _modules_after(argv: list[str]) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    result = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True,
+                            env=env, timeout=120)
+    line = next(x for x in result.stderr.splitlines() if x.startswith("MODULES "))
+    return set(json.loads(line.removeprefix("MODULES ")))
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"],
+    ["--version"],
+    [],
+    ["--parse", "query", "SELECT 1", "--format", "json"],
+    ["--parse", "log", "demo", "--limit", "3"],
+    ["--parse", "diff", "demo", "HEAD~1", "HEAD", "--json"],
+    ["--parse", "show", "demo", "main"],
+    ["--parse", "runs", "demo"],
+    ["--parse", "session", "list", "demo"],
+    ["--parse", "serve", "--listen", "127.0.0.1:0", "--rate", "10"],
+    ["--parse", "token", "create", "bot"],
+    ["--parse", "import", "/tmp/x", "--name", "x"],
+    ["--parse", "merge-file", "a", "b", "c"],
+], ids=lambda argv: " ".join(argv) or "trellis")
+def test_parsing_and_help_import_nothing_heavy(argv: list[str]) -> None:
+    modules = _modules_after(argv)
+    assert "trellis.cli.main" in modules  # the probe did run
+    assert _heavy(modules) == []
+
+
+def test_version() -> None:
+    result = subprocess.run([sys.executable, "-m", "trellis", "--version"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    assert result.stdout == f"trellis {trellis.__version__}\n"
+
+
+def _walk(parser: argparse.ArgumentParser, prefix: list[str]) -> Iterator[tuple[list[str], argparse.Action | None]]:
+    """Every command (with action None) and every argument of every command, with the command's path."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, command in action.choices.items():
+                assert helps.get(name), f"trellis {' '.join([*prefix, name])} has no help"
+                yield [*prefix, name], None
+                yield from _walk(command, [*prefix, name])
+        else:
+            yield prefix, action
+
+
+def test_every_command_and_argument_has_help_text() -> None:
+    missing = []
+    for path, action in _walk(build_parser(), []):
+        if action is None:
+            continue
+        if not action.help:
+            missing.append(f"trellis {' '.join(path)} {'/'.join(action.option_strings) or action.dest}")
+    assert missing == []
+
+
+def test_every_command_has_a_description() -> None:
+    parser = build_parser()
+    for path, action in _walk(parser, []):
+        if action is None:
+            command = parser
+            for name in path:
+                command = next(a for a in command._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+            assert command.description, f"trellis {' '.join(path)}"
+
+
+def _piped(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command with its output to a pipe, as a script reads it: no COLUMNS to lean on."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_") and k not in ("COLUMNS", "LINES")}
+    return subprocess.run([sys.executable, "-m", "trellis", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_output_to_a_pipe_is_never_wrapped_or_cut(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    description = "a description much longer than eighty columns, " * 3 + "END"
+    assert _piped(data_dir, "repo", "create", "demo", "--description", description).returncode == 0
+    started = _piped(data_dir, "session", "start", "demo", "--json")
+    session_id = json.loads(started.stdout)["session_id"]
+    listed = _piped(data_dir, "session", "list", "demo")
+    assert listed.returncode == 0 and session_id in listed.stdout  # the whole id, not 01a24756fe8dd…
+    repos = _piped(data_dir, "repo", "list")
+    assert description in repos.stdout
+    long_name = "no-such-repository-" + "x" * 90
+    error = _piped(data_dir, "log", long_name)
+    assert error.returncode == 1 and "Traceback" not in error.stderr
+    assert len(error.stderr.strip().splitlines()) == 1 and long_name in error.stderr
+
+
+def test_json_numbers_are_numbers(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert _piped(data_dir, "repo", "create", "demo").returncode == 0
+    session_id = json.loads(_piped(data_dir, "session", "start", "demo", "--json").stdout)["session_id"]
+    step = _piped(data_dir, "session", "step", "demo", session_id, "--action", "edit", "--input-tokens", "500",
+                  "--output-tokens", "312", "--json")
+    assert step.returncode == 0, step.stderr
+    rows = json.loads(_piped(data_dir, "query", "SELECT * FROM session_summary", "--format", "json").stdout)
+    assert rows[0]["total_tokens"] == 812
+    assert all(isinstance(rows[0][k], int) for k in ("input_tokens", "output_tokens", "steps", "commits"))
+
+
+def test_diff_exit_code_as_in_git(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.py", tmp_path / "new.py"
+    old.write_text("def f():\n    return 1\n")
+    new.write_text("def f():\n    return 2\n")
+    assert _piped(tmp_path, "diff", str(old), str(new)).returncode == 0  # git diff: 0 unless --exit-code
+    assert _piped(tmp_path, "diff", str(old), str(new), "--exit-code").returncode == 1
+    assert _piped(tmp_path, "diff", str(old), str(old), "--exit-code").returncode == 0
