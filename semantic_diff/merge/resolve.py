@@ -15,7 +15,7 @@ resolved here when it can be done without guessing:
   conflict); items a side added follow the item they follow on that side, and
   when both sides added items at the same place, CURRENT's (left) come first,
   then OTHER's, as ``git merge-file`` orders them. Imports that are sorted on
-  every side stay sorted.
+  every side stay sorted (an aliased Go import by its path, as gofmt sorts).
 
 Anything else is left to the caller as a conflict.
 """
@@ -23,6 +23,7 @@ Anything else is left to the caller as a conflict.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -205,7 +206,7 @@ def _merge_gap(base: list[Item], left: list[Item], right: list[Item]) -> list[It
     rk = [k for k, _, _ in right if kept(k)]
     imports = all(k[:1] == b"I" for side in sides for k, _, _ in side)
     if imports and all(_sorted([k for k, _, _ in side]) for side in sides):
-        return [element(k) for k in sorted(set(lk) | set(rk))]
+        return [element(k) for k in sorted(set(lk) | set(rk), key=_sort_key)]
     common = set(lk) & set(rk)
     order_l = [k for k in lk if k in common]
     order_r = [k for k in rk if k in common]
@@ -226,8 +227,18 @@ def _merge_gap(base: list[Item], left: list[Item], right: list[Item]) -> list[It
     return [element(k) for k in out]
 
 
+# An aliased import spec, Go's ``name "path"`` (not JS's side-effect ``import "x"``).
+_ALIASED = re.compile(rb'I(?!import )(?:[A-Za-z_]\w*|\.) (?=")')
+
+
+def _sort_key(key: bytes) -> bytes:
+    """An import's key for sorting: an aliased spec by its path, as gofmt sorts them."""
+    m = _ALIASED.match(key)
+    return b"I" + key[m.end():] if m else key
+
+
 def _sorted(keys: list[bytes]) -> bool:
-    return all(a <= b for a, b in zip(keys, keys[1:]))
+    return all(_sort_key(a) <= _sort_key(b) for a, b in zip(keys, keys[1:]))
 
 
 def _groups(keys: list[bytes], common: set[bytes]) -> dict[bytes, list[bytes]]:
@@ -252,7 +263,7 @@ def _two_groups(gl: list[bytes], gr: list[bytes]) -> list[bytes]:
     ir = next((k for k, key in enumerate(gr) if not key.startswith(b"I")), len(gr))
     head = gl[:il] + gr[:ir]
     if _sorted(gl[:il]) and _sorted(gr[:ir]):
-        head = sorted(head)
+        head = sorted(head, key=_sort_key)
     return head + gl[il:] + gr[ir:]
 
 

@@ -357,3 +357,14 @@ def test_elements_inserted_at_the_start_of_a_literal_on_both_sides_still_merge()
     left = base.replace("{\n", "{\n  b: 2,\n")
     right = base.replace("{\n", "{\n  c: 3,\n")
     assert _merge("a.js", base, left, right) == (True, "const o = {\n  b: 2,\n  c: 3,\n  a: 1,\n};\n")
+
+
+# --- an aliased Go import sorts by its path, as gofmt sorts them, not by its alias ------------------
+
+def test_an_aliased_go_import_both_sides_add_next_to_another_sorts_by_path() -> None:
+    base = 'package a\n\nimport (\n\t"context"\n\t"fmt"\n)\n'
+    left = base.replace('"context"\n', '"context"\n\tcrand "crypto/rand"\n')
+    right = base.replace('"context"\n', '"context"\n\t"errors"\n')
+    merged = 'package a\n\nimport (\n\t"context"\n\tcrand "crypto/rand"\n\t"errors"\n\t"fmt"\n)\n'
+    assert _merge("a.go", base, left, right) == (True, merged)
+    assert _merge("a.go", base, right, left) == (True, merged)
