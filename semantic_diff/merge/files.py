@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from ..cache import ParseCache
 from ..diff import module_name
 from ..errors import InvalidInput
@@ -12,7 +14,7 @@ from .model import FileMerge, MergeConflict
 from .structured import StructuredMerge
 from .text import Hunk, Markers, line_merge, newline_of
 from .verify import parse_records, verify
-from .versions import versions_of
+from .versions import Version, versions_of
 
 __all__ = ["merge_files"]
 
@@ -86,6 +88,11 @@ def merge_files(path: str, base: bytes | None, left: bytes | None, right: bytes 
     merger = StructuredMerge(path, spec, versions, markers)
     content, conflicts = merger.run()
     if conflicts:
+        loose = _duplicate_names(versions, merger.where, merger.conflicted)
+        if loose:
+            text, hunks = line_merge(base, left, right, markers)
+            if not hunks and verify(apath, text, versions, merger.where, max_file_bytes=max_file_bytes, loose=loose):
+                return done("line", text, "duplicate_names")
         return done("structured", content, conflicts=conflicts)
     if verify(apath, content, versions, merger.where, max_file_bytes=max_file_bytes):
         return done("structured", content)
@@ -96,6 +103,22 @@ def merge_files(path: str, base: bytes | None, left: bytes | None, right: bytes 
         return done("line", text, "unverified", _hunk_conflicts(path, hunks))
     block, whole = _whole_file(path, spec, base, left, right, markers)
     return done("line", block, "unverified", whole)
+
+
+def _duplicate_names(versions: tuple[Version, ...], where: dict[str, list[int | None]],
+                     conflicted: list[str]) -> frozenset[str]:
+    """The local names of the conflicting entities when the base defines each of them more than
+    once (functions of nested callbacks, ``it(() => { const App = … })``, that the extraction
+    names alike): their identities across the versions are a guess, so a conflict on them says
+    little, and the line merge may do. Empty when any conflict is on another entity."""
+    base = Counter(r.lqual for r in versions[0].records[1:])
+    names: set[str] = set()
+    for x in conflicted:
+        quals = {versions[v].records[i].lqual for v, i in enumerate(where.get(x, ())) if i is not None}
+        if not quals or any(base[q] < 2 for q in quals):
+            return frozenset()
+        names |= quals
+    return frozenset(names)
 
 
 def _file_entity(path: str, spec: LanguageSpec | None) -> tuple[str, str]:

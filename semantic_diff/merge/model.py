@@ -16,6 +16,8 @@ STRATEGIES = ("structured", "line", "trivial")
 MERGE_FALLBACK_REASONS = {
     **FALLBACK_REASONS,
     "unverified": "the structured result did not re-parse or lost a change of one side, so the line merge was used",
+    "duplicate_names": "the structured merge conflicted only on entities whose name the base defines more than once "
+                       "(functions of nested callbacks), so the clean line merge was used",
 }
 
 

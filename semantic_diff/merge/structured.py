@@ -82,6 +82,7 @@ class StructuredMerge:
         self.dups: set[str] = set()
         self._dups_done: set[str] = set()
         self.conflicts: list[MergeConflict] = []
+        self.conflicted: list[str] = []        # the identities of the entities in conflict
 
     # -- the result -------------------------------------------------------------------
 
@@ -562,6 +563,7 @@ class StructuredMerge:
 
     def _conflict(self, x: str, base: bytes, left: bytes, right: bytes, markers: bytes) -> None:
         qualname, kind = self._name(x)
+        self.conflicted.append(x)
         self.conflicts.append(MergeConflict(path=self.path, qualname=qualname, entity_kind=kind, base=base,
                                             left=left, right=right, markers=markers))
 

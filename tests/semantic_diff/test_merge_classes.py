@@ -368,3 +368,36 @@ def test_an_aliased_go_import_both_sides_add_next_to_another_sorts_by_path() -> 
     merged = 'package a\n\nimport (\n\t"context"\n\tcrand "crypto/rand"\n\t"errors"\n\t"fmt"\n)\n'
     assert _merge("a.go", base, left, right) == (True, merged)
     assert _merge("a.go", base, right, left) == (True, merged)
+
+
+# --- functions of nested callbacks that the extraction names alike: the line merge, when clean ------
+
+CALLBACKS = ("describe('x', () => {\n"
+             "  it('a', () => {\n    const App = () => 1\n    expect(App()).toBe(1)\n  })\n\n"
+             "  it('b', () => {\n    const App = () => 2\n    expect(App()).toBe(2)\n  })\n"
+             "})\n")
+
+
+@pytest.mark.parametrize("path", ["a.test.js", "a.test.ts"])
+def test_functions_of_one_name_in_callbacks_added_on_both_sides_merge_by_lines(path: str) -> None:
+    base = CALLBACKS
+    left = base.replace("  })\n})\n", "  })\n\n  it('c', () => {\n    const App = () => 3\n    expect(App()).toBe(3)\n  })\n})\n")
+    right = base.replace("describe('x', () => {\n", "describe('x', () => {\n"
+                         "  it('z', () => {\n    const App = () => 0\n    expect(App()).toBe(0)\n  })\n\n")
+    merged = right.replace("  })\n})\n", "  })\n\n  it('c', () => {\n    const App = () => 3\n    expect(App()).toBe(3)\n  })\n})\n")
+    assert _merge(path, base, left, right) == (True, merged)
+
+
+def test_functions_of_one_name_in_callbacks_both_sides_changed_differently_still_conflict() -> None:
+    base = CALLBACKS
+    left, right = base.replace("() => 2", "() => 20"), base.replace("() => 2", "() => 21")
+    clean, text = _merge("a.test.ts", base, left, right)
+    assert not clean, text
+
+
+def test_a_name_both_sides_define_once_each_is_not_a_duplicate_name() -> None:
+    base = "function a() {\n  return 1\n}\n"
+    left = base + "\nfunction App() {\n  return 2\n}\n"
+    right = "function App() {\n  return 3\n}\n\n" + base
+    clean, text = _merge("a.ts", base, left, right)
+    assert not clean, text
