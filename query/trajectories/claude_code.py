@@ -106,6 +106,7 @@ def parse_claude_code(lines: list[Any], *, name: str = "") -> Trajectory:
     steps: list[vcs.StepInput] = []
     by_tool_use: dict[str, int] = {}
     api_calls = 0
+    subagent_task = ""
     model = ""
     session_id = ""
     meta: dict[str, Any] = {}
@@ -126,8 +127,11 @@ def parse_claude_code(lines: list[Any], *, name: str = "") -> Trajectory:
                     text = _result_text(block.get("content"))
                     meta_update = {**steps[index].metadata, **({"is_error": "true"} if block.get("is_error") else {})}
                     steps[index] = dataclasses.replace(steps[index], observation=clip(text), metadata=meta_update)
-                elif block.get("type") == "text" and not task and not entry.get("isMeta") and not sidechain:
-                    task = text_of(block.get("text"))
+                elif block.get("type") == "text" and not entry.get("isMeta"):
+                    if sidechain:  # a subagent's own log (every line a sidechain): its prompt, unless the main one
+                        subagent_task = subagent_task or text_of(block.get("text"))
+                    elif not task:
+                        task = text_of(block.get("text"))
             continue
         model = model or str(message.get("model") or "")
         message_id = str(message.get("id") or entry.get("requestId") or entry.get("uuid"))
@@ -161,7 +165,7 @@ def parse_claude_code(lines: list[Any], *, name: str = "") -> Trajectory:
                     metadata={**steps[first].metadata,
                               **({"cached_tokens": str(usage.cached_tokens)} if usage.cached_tokens else {})})
     return Trajectory(session(
-        fmt="claude-code", agent="claude-code", steps=steps, model=model, task=task,
+        fmt="claude-code", agent="claude-code", steps=steps, model=model, task=task or subagent_task,
         exit_status="", succeeded=bool(steps), api_calls=api_calls,
         metadata={"session_id": session_id, "cwd": meta.get("cwd", ""), "git_branch": meta.get("gitBranch", ""),
                   "claude_code_version": meta.get("version", ""),

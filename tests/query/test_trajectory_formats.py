@@ -201,3 +201,13 @@ def test_a_session_exported_as_otlp_genai_spans(store: vcs.Store) -> None:
     tool_attrs = [a for a in attrs if a.get("gen_ai.operation.name") == "execute_tool"]
     assert tool_attrs[1]["gen_ai.tool.name"] == "apply_patch" and tool_attrs[0]["gen_ai.tool.call.id"] == "call_A1"
     assert all(int(s["endTimeUnixNano"]) >= int(s["startTimeUnixNano"]) for s in spans)
+
+
+def test_a_claude_code_subagent_log_reads_on_its_own() -> None:
+    """Newer versions write a subagent's conversation to subagents/agent-*.jsonl, every line a sidechain."""
+    lines = [json.loads(line) for line in (SAMPLES / "claude-code__wordcount.jsonl").read_text().splitlines()]
+    subagent = "".join(json.dumps(line) + "\n" for line in lines if line.get("isSidechain"))
+    trajectory = parse_trajectory(subagent)
+    assert trajectory.format == "claude-code" and trajectory.session.task == "Review scripts/wordcount.py"
+    assert [s.action for s in trajectory.steps] == ["Read", "message"]
+    assert all(s.metadata["sidechain"] == "true" for s in trajectory.steps)
