@@ -54,6 +54,7 @@ __all__ = [
     "parse_trajectory",
     "to_atif",
     "to_otlp",
+    "with_source",
 ]
 
 # (format, recognises the parsed content, reads it); documents are JSON values, logs lists of JSON lines.
