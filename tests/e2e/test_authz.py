@@ -122,6 +122,7 @@ EXPECTED: dict[str, tuple[Role | None, str]] = {
     "SessionService/ListSessions": (Role.READER, ""),
     "SessionService/EndSession": (Role.AGENT, "session"),
     "SessionService/RecordStep": (Role.AGENT, "session"),
+    "SessionService/RecordSteps": (Role.AGENT, "session"),
     "SessionService/ListSteps": (Role.READER, ""),
     "DiffService/Diff": (Role.READER, ""),
     "PipelineService/SetPipeline": (Role.MAINTAINER, ""),
@@ -210,6 +211,8 @@ REQUESTS: dict[str, Builder] = {
         name=_session(w, c, v), status=sessions_pb2.SESSION_STATUS_ACTIVE),  # invalid: nothing ends
     "SessionService/RecordStep": lambda w, c, v: sessions_pb2.RecordStepRequest(
         session=_session(w, c, v), step=sessions_pb2.StepInput(thought="matrix")),
+    "SessionService/RecordSteps": lambda w, c, v: sessions_pb2.RecordStepsRequest(
+        session=_session(w, c, v), steps=[sessions_pb2.StepInput(thought="matrix")]),
     "SessionService/ListSteps": lambda w, c, v: sessions_pb2.ListStepsRequest(session=_session(w, c, "foreign")),
     "DiffService/Diff": lambda w, c, v: diffs_pb2.DiffRequest(parent=f"repositories/{REPO}", new_revision="main"),
     "PipelineService/SetPipeline": lambda w, c, v: pipelines_pb2.SetPipelineRequest(
