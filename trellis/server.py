@@ -12,6 +12,7 @@ import logging
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from types import FrameType
@@ -279,8 +280,13 @@ def _check_address_free(address: str) -> None:
                     ) from None
 
 
-def serve(config: ServerConfig) -> None:
-    """Run until SIGTERM or SIGINT, then finish in-flight requests (up to the grace period)."""
+def serve(config: ServerConfig,
+          on_started: Callable[[RunningServer], Callable[[], None]] | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then finish in-flight requests (up to the grace period).
+
+    ``on_started`` runs once the server serves (e.g. to start MCP over HTTP beside it); what it returns
+    runs first when the server stops.
+    """
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -295,10 +301,15 @@ def serve(config: ServerConfig) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         raise
+    stop_extra: Callable[[], None] | None = None
     try:
+        if on_started is not None:
+            stop_extra = on_started(running)
         while not done.wait(0.5):
             pass
     finally:
+        if stop_extra is not None:
+            stop_extra()
         running.stop(config.grace_seconds)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -9,12 +9,12 @@ import sys
 from typing import Any
 
 from .. import __version__
-from . import (branch, commit, demo, diff, index, merge, merge_file, query, read, repo, serve, session, token,
+from . import (branch, commit, demo, diff, index, mcp, merge, merge_file, query, read, repo, serve, session, token,
                trajectory, verify)
 from .context import Output, add_common
 
 COMMANDS = [serve, demo, token, repo, commit, read, diff, merge_file, branch, merge, session, verify, query, index,
-            trajectory]
+            trajectory, mcp]
 
 
 class _Parser(argparse.ArgumentParser):

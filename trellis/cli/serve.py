@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
-
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .context import add_common, data_dir
+
+if TYPE_CHECKING:
+    from ..server import RunningServer
 
 
 class _ServerDefault:
@@ -48,6 +51,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--max-workers", type=int, default=128, help="RPC worker threads; each open stream holds one (default 128)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                    help="level of the server's log messages on stderr (default info)")
+    p.add_argument("--mcp", default=None, metavar="HOST:PORT",
+                   help="also serve the Model Context Protocol over streamable HTTP at http://HOST:PORT/mcp, each "
+                   "caller acting with its own bearer token (see docs/mcp.md); loopback only unless "
+                   "--insecure-allow-remote")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
                      help="PEM certificate chain of the server: serve TLS only (needs --tls-key)")
@@ -97,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(message)s",
                         handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
+    if args.mcp:
+        _check_mcp(args)
     quotas = Quotas(requests_per_second=_given(args.rate), burst=_given(args.burst),
                     max_streams=_given(args.max_streams), max_commit_bytes=args.max_commit_bytes,
                     max_repositories=_given(args.max_repositories))
@@ -106,5 +115,31 @@ def run(args: argparse.Namespace) -> int:
         insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
         executor=args.executor, ci_workers=args.ci_workers, ray_address=args.ray_address,
         full_run_every=args.full_run_every,
-    ))
+    ), on_started=_mcp_http(args.mcp) if args.mcp else None)
     return 0
+
+
+def _mcp_http(address: str) -> Callable[[RunningServer], Callable[[], None]]:
+    """Start MCP over HTTP next to the gRPC server, calling it; returns how to stop it."""
+
+    def start(running: RunningServer) -> Callable[[], None]:
+        from ..mcp_server import start_http
+
+        return start_http(running.address, address).stop
+
+    return start
+
+
+def _check_mcp(args: argparse.Namespace) -> None:
+    from ..config import is_loopback
+    from ..server import ConfigError
+    from .mcp import require_mcp
+
+    require_mcp()
+    if args.tls_cert or args.tls_key:
+        raise ConfigError("--mcp does not serve TLS yet: serve MCP on loopback behind a TLS-terminating proxy, "
+                          "or use `trellis mcp` (stdio) with --server and the TLS options")
+    if not is_loopback(args.mcp) and not args.insecure_allow_remote:
+        raise ConfigError(f"refusing to serve MCP on {args.mcp} in clear (no TLS): bearer tokens would cross "
+                          "the network readable. Serve it on 127.0.0.1, or pass --insecure-allow-remote if the "
+                          "network is trusted")
