@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,22 +53,29 @@ def make_history(root: Path, commits: int) -> Path:
     work.mkdir()
     _git(work, "init", "-q", "-b", "main")
     for i in range(commits):
-        (work / f"mod{i % 5}.py").write_text("".join(f"def f{j}():\n    return {i if j == i % 7 else j}\n\n"
+        (work / f"mod{i % 5}.py").write_text("".join(f"def f{j}():\n    return {i * 10 + j if j == i % 7 else j}\n\n"
                                                      for j in range(7)))
         _git(work, "add", "-A")
         _git(work, "commit", "-q", "-m", f"edit {i}")
     return work
 
 
-def time_command(argv: list[str], runs: int, env: dict[str, str], cwd: Path | None = None) -> list[float]:
-    times = []
+def time_command(argv: list[str], runs: int, env: dict[str, str],
+                 cwd: Path | None = None) -> tuple[list[float], list[float]]:
+    """(wall-clock seconds, CPU seconds: user + system of the process and its children) of each run.
+
+    On a shared machine the wall clock mostly measures the queue for a core; CPU time is what the command costs."""
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         result = subprocess.run(argv, capture_output=True, env=env, cwd=cwd)
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if result.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr.decode()}")
-    return times
+    return walls, cpus
 
 
 def main() -> int:
@@ -104,9 +112,10 @@ def main() -> int:
         ]
         rows = []
         for label, argv, cwd in cases:
-            times = time_command(argv, args.runs, env, cwd)
-            rows.append((label, pct(times, 0.5), pct(times, 0.9)))
-            print(f"{label:55} p50 {pct(times, 0.5) * 1000:7.1f} ms   p90 {pct(times, 0.9) * 1000:7.1f} ms", flush=True)
+            walls, cpus = time_command(argv, args.runs, env, cwd)
+            rows.append((label, pct(walls, 0.5), pct(walls, 0.9), pct(cpus, 0.5)))
+            print(f"{label:55} p50 {pct(walls, 0.5) * 1000:7.1f} ms   p90 {pct(walls, 0.9) * 1000:7.1f} ms   "
+                  f"CPU p50 {pct(cpus, 0.5) * 1000:7.1f} ms", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -122,13 +131,14 @@ def main() -> int:
         f"Whole processes, output to a pipe, {args.runs} runs each; local data directory with no server running: "
         f"{described}.",
         "",
-        "| command | p50 | p90 | vs `python -c pass` | goal |",
-        "|---|---|---|---|---|",
+        "| command | wall p50 | wall p90 | wall vs `python -c pass` | CPU p50 | goal (wall p50) |",
+        "|---|---|---|---|---|---|",
     ]
-    for label, p50, p90 in rows:
+    for label, p50, p90, cpu in rows:
         goal = goals.get(label)
-        verdict = "" if goal is None else f"p50 <= {goal * 1000:.0f} ms: {'met' if p50 <= goal else 'NOT met'}"
-        lines.append(f"| {label} | {p50 * 1000:.0f} ms | {p90 * 1000:.0f} ms | {p50 / python_p50:.1f}x | {verdict} |")
+        verdict = "" if goal is None else f"<= {goal * 1000:.0f} ms: {'met' if p50 <= goal else 'NOT met'}"
+        lines.append(f"| {label} | {p50 * 1000:.0f} ms | {p90 * 1000:.0f} ms | {p50 / python_p50:.1f}x | "
+                     f"{cpu * 1000:.0f} ms | {verdict} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.record:

@@ -44,7 +44,8 @@ from .formats import json_rows
 from .history_import import ImportResult, import_history
 from .indexer import Indexer, ProgressCallback, SyncStats
 from .patches import FilePatch, apply_patch, parse_patch, patch_changes
-from .sandbox import QueryLimits, QueryResult, QueryStream, check_query, run_query, stream_query
+from .sandbox import (QueryLimits, QueryResult, QueryStream, check_query, requested_bounds, run_query,
+                      stream_query)
 from .schema import SCHEMA_VERSION, TABLES, VIEWS, schema_markdown
 from .trajectories import (
     LandedTrajectory,
@@ -107,6 +108,7 @@ __all__ = [
     "to_atif",
     "to_otlp",
     "patch_changes",
+    "requested_bounds",
     "run_query",
     "schema_markdown",
     "stream_query",

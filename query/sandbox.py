@@ -42,6 +42,8 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
+from vcs.errors import InvalidArgument
+
 from .errors import (
     QueryError,
     QueryFailed,
@@ -52,6 +54,8 @@ from .errors import (
 )
 
 __all__ = [
+    "MAX_REQUESTED_ROWS",
+    "MAX_REQUESTED_TIMEOUT_MS",
     "ALLOWED_TABLE_FUNCTIONS",
     "DENIED_FUNCTIONS",
     "CursorSource",
@@ -59,6 +63,7 @@ __all__ = [
     "QueryResult",
     "QueryStream",
     "check_query",
+    "requested_bounds",
     "run_query",
     "stream_query",
 ]
@@ -104,6 +109,19 @@ class QueryLimits:
     max_sql_chars: int = 100_000
     max_nesting: int = 128
     batch_rows: int = 4096
+
+
+MAX_REQUESTED_ROWS = 1_000_000
+MAX_REQUESTED_TIMEOUT_MS = 300_000
+
+
+def requested_bounds(max_rows: int, timeout_ms: int, limits: QueryLimits) -> tuple[int, float]:
+    """A caller's ``max_rows`` and ``timeout_ms`` (0: the configured default; at most 1,000,000 rows and 300 s) as
+    ``run_query``'s ``max_rows`` and ``timeout_s``: the one rule for the server and the CLI's local mode."""
+    if max_rows < 0 or timeout_ms < 0:
+        raise InvalidArgument("max_rows and timeout_ms must not be negative", reason="INVALID_QUERY_LIMITS")
+    return (min(max_rows, MAX_REQUESTED_ROWS) if max_rows else limits.max_rows,
+            min(timeout_ms, MAX_REQUESTED_TIMEOUT_MS) / 1000 if timeout_ms else limits.timeout_s)
 
 
 @dataclass(frozen=True, slots=True)

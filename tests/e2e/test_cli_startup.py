@@ -18,6 +18,8 @@ import pytest
 
 import trellis
 from trellis.cli.main import build_parser
+from trellis.config import ServerConfig
+from trellis.server import build_server
 
 # Top-level packages that parsing a command line must not import: each costs tens to hundreds of ms.
 HEAVY = ("grpc", "google", "pygit2", "duckdb", "tree_sitter", "tree_sitter_language_pack", "pyarrow", "rich",
@@ -154,3 +156,44 @@ def test_diff_exit_code_as_in_git(tmp_path: Path) -> None:
     assert _piped(tmp_path, "diff", str(old), str(new)).returncode == 0  # git diff: 0 unless --exit-code
     assert _piped(tmp_path, "diff", str(old), str(new), "--exit-code").returncode == 1
     assert _piped(tmp_path, "diff", str(old), str(old), "--exit-code").returncode == 0
+
+
+def _probe(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_") and k not in ("COLUMNS", "LINES")}
+    result = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True,
+                            env=env, timeout=120)
+    line = next(x for x in result.stderr.splitlines() if x.startswith("MODULES "))
+    result.stderr = result.stderr[:result.stderr.index("\nMODULES ")]
+    return result, set(json.loads(line.removeprefix("MODULES ")))
+
+
+QUERIES = [
+    ["query", "SELECT repository, count(*) AS n FROM commits GROUP BY repository", "--format", "json"],
+    ["query", "SELECT repository, agent, total_tokens FROM session_summary"],
+    ["query", "SELEC 1"],
+    ["query", "SELECT 1", "--max-rows", "-1"],
+    ["query", "SELECT * FROM commits", "--max-rows", "1", "--format", "csv"],
+]
+
+
+def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the_server(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert _piped(data_dir, "repo", "create", "demo").returncode == 0
+    session_id = json.loads(_piped(data_dir, "session", "start", "demo", "--json").stdout)["session_id"]
+    assert _piped(data_dir, "session", "step", "demo", session_id, "--input-tokens", "7").returncode == 0
+    local = []
+    for argv in QUERIES:
+        result, modules = _probe(["--data-dir", str(data_dir), *argv])
+        assert not any(m == "grpc" or m.startswith("grpc.") for m in modules), argv  # no embedded server
+        local.append((result.stdout, result.stderr))
+    assert '"n": 1' in local[0][0] or '"n": 2' in local[0][0]
+    assert "QUERY_SYNTAX" in local[2][1] and "INVALID_QUERY_LIMITS" in local[3][1]
+    # The same commands through a running server print the same, byte for byte.
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    try:
+        for argv, (stdout, stderr) in zip(QUERIES, local, strict=True):
+            result, modules = _probe(["--data-dir", str(data_dir), *argv])
+            assert "grpc" in modules  # it did ask the server
+            assert (result.stdout, result.stderr) == (stdout, stderr), argv
+    finally:
+        running.stop(grace=1)

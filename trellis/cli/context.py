@@ -32,7 +32,9 @@ if TYPE_CHECKING:  # nothing heavy loads to parse arguments: the SDK (grpc, prot
     from ..client import Client
     from ..tls import TLS
 
-__all__ = ["Output", "add_common", "client_tls", "connect", "data_dir", "lazy", "new_table", "to_jsonable"]
+TOKENS_FILE = "tokens.json"  # trellis.auth.FILE_NAME, without importing auth (protobuf) to find it
+
+__all__ = ["Output", "add_common", "client_tls", "connect", "data_dir", "lazy", "local_data_dir", "new_table", "to_jsonable"]
 
 
 class _LazyModule:
@@ -110,6 +112,20 @@ def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | N
     if not (server_tls or getattr(args, "tls", False) or env.get("tls") or any(options.values())):
         return None
     return TLS.from_files(**options)
+
+
+def local_data_dir(args: argparse.Namespace) -> Path | None:
+    """The data directory, for a read-only command to read through the library itself (no embedded gRPC server):
+    only when no server is to be asked (none given, none owning the directory) and the directory has no tokens
+    (then the server's authentication decides, as ever). None: go through ``connect``."""
+    from .. import config as cfg
+
+    if getattr(args, "server", None) or cfg.env_server() or getattr(args, "token", None) or cfg.env_token():
+        return None
+    root = data_dir(args, existing=True)
+    if running_server(root) or (root / TOKENS_FILE).exists():
+        return None
+    return root
 
 
 @contextmanager

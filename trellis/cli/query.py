@@ -7,9 +7,10 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
-from .context import Output, connect, new_table
+from .context import Output, connect, local_data_dir, new_table
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -35,8 +36,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run_query(args: argparse.Namespace) -> int:
     out = Output(args)
     fmt = "json" if out.json else args.format
-    with connect(args) as client:
-        result = client.query(args.sql, max_rows=args.max_rows, timeout_ms=args.timeout)
+    root = local_data_dir(args)
+    if root is not None:
+        result = _query_locally(root, args)
+    else:
+        with connect(args) as client:
+            result = client.query(args.sql, max_rows=args.max_rows, timeout_ms=args.timeout)
     table = result.table
     if fmt == "json":
         from query import json_rows
@@ -64,6 +69,20 @@ def run_query(args: argparse.Namespace) -> int:
     if result.truncated and fmt != "table":
         print(json.dumps({"warning": "result truncated; raise --max-rows"}), file=sys.stderr)
     return 0
+
+
+def _query_locally(root: Path, args: argparse.Namespace) -> Any:
+    """The query through the library, as the server runs it (its index caught up with git first, the same
+    sandbox and bounds), holding the data directory's lock as the server would: no gRPC server to start."""
+    from query import Indexer, QueryLimits, requested_bounds, run_query
+
+    from ..datadir import DataDirLock
+    from .index import INDEX_FILE
+
+    max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout, QueryLimits())
+    with DataDirLock(root), Indexer(root, root / INDEX_FILE) as indexer:
+        indexer.sync()
+        return run_query(indexer, args.sql, max_rows=max_rows, timeout_s=timeout_s)
 
 
 def run_export(args: argparse.Namespace) -> int:

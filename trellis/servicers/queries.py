@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 import pyarrow as pa
 
-from query import QueryLimits, export_parquet, json_rows, stream_query
+from query import QueryLimits, export_parquet, json_rows, requested_bounds, stream_query
 import pyarrow.parquet  # noqa: F401 - pa.parquet below
 
 from vcs import FailedPrecondition, InvalidArgument
@@ -19,23 +19,14 @@ from ..v1 import queries_pb2_grpc
 
 __all__ = ["QueryServicer"]
 
-MAX_ROWS = 1_000_000
-MAX_TIMEOUT_MS = 300_000
-
-
 class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
     def __init__(self, index: Index, limits: QueryLimits | None = None) -> None:
         self.index = index
         self.limits = limits or QueryLimits()
 
     def Query(self, request: pb.QueryRequest, context: grpc.ServicerContext) -> Iterator[pb.QueryResponse]:
-        if request.max_rows < 0 or request.timeout_ms < 0:
-            raise InvalidArgument("max_rows and timeout_ms must not be negative", reason="INVALID_QUERY_LIMITS")
-        stream = stream_query(
-            self.index.indexer, request.sql,
-            max_rows=min(request.max_rows, MAX_ROWS) if request.max_rows else self.limits.max_rows,
-            timeout_s=min(request.timeout_ms, MAX_TIMEOUT_MS) / 1000 if request.timeout_ms else self.limits.timeout_s,
-        )
+        max_rows, timeout_s = requested_bounds(request.max_rows, request.timeout_ms, self.limits)
+        stream = stream_query(self.index.indexer, request.sql, max_rows=max_rows, timeout_s=timeout_s)
         try:
             if request.format == pb.QUERY_FORMAT_JSON:
                 for batch in stream:
