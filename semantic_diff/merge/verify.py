@@ -190,11 +190,15 @@ def _dangling(path: str, content: bytes, records: list[Rec], versions: tuple[Ver
     """Whether the merge uses a name that no longer names anything: the base defines an entity of
     that name, one side defines none (it renamed or deleted it), the other side uses the name more
     often than the base did, the merge defines none, and uses it more often than the side that
-    dropped it. Git conflicts on most of these only by chance (adjacent lines)."""
+    dropped it. Git conflicts on most of these only by chance (adjacent lines). Fields and other
+    one-line members count as definitions too (a field one side renamed): the merge holds one only
+    where the three-way rule keeps it, that is not where one side dropped it."""
     spec = spec_for(path)
     if spec is None or spec.name in _DATA_LANGUAGES:
         return False
-    defined = [{r.core.segment for i, r in enumerate(v.records) if i} for v in versions]
+    defined = [{r.core.segment for i, r in enumerate(v.records) if i}
+               | {name.decode(errors="replace") for spans in v.members.values() for _, _, name in spans}
+               for v in versions]
     merged = {r.core.segment for i, r in enumerate(records) if i}
     base, left, right = versions
     for name in defined[0] - merged:

@@ -401,3 +401,26 @@ def test_a_name_both_sides_define_once_each_is_not_a_duplicate_name() -> None:
     right = "function App() {\n  return 3\n}\n\n" + base
     clean, text = _merge("a.ts", base, left, right)
     assert not clean, text
+
+
+# --- a new use of a field the other side renamed: a semantic conflict too ---------------------------
+
+FIELDS = [
+    ("a.ts", "class Box {\n  private items: number[] = []\n\n  add(x: number): void {\n    this.items.push(x)\n  }\n}\n",
+     "\n  size(): number {\n    return this.items.length\n  }\n}\n"),
+    ("A.java", "class Box {\n  private int[] items;\n\n  int first() {\n    return this.items[0];\n  }\n}\n",
+     "\n  int size() {\n    return this.items.length;\n  }\n}\n"),
+    ("a.go", "package a\n\ntype Box struct {\n\titems []int\n}\n\nfunc (b *Box) Add(x int) {\n\tb.items = append(b.items, x)\n}\n",
+     None),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "method"), FIELDS, ids=[c[0] for c in FIELDS])
+def test_a_new_use_of_a_field_the_other_side_renamed_is_a_conflict(path: str, base: str, method: str | None) -> None:
+    if method is None:                               # Go: a new method after the others
+        left = base + "\nfunc (b *Box) Size() int {\n\treturn len(b.items)\n}\n"
+    else:
+        left = base[:base.rindex("}\n")] + method
+    right = base.replace("items", "entries")
+    clean, text = _merge(path, base, left, right)
+    assert not clean, text
