@@ -3,7 +3,9 @@
 The rule, for every command: ``--server`` / ``TRELLIS_SERVER`` if given;
 otherwise the server that owns the data directory (found through its lock
 file); otherwise the data directory is opened in-process (an embedded
-server on a loopback port for the duration of the command). TLS options
+server on a loopback port for the duration of the command; read-only
+commands that can, ``query`` so far, read through the library instead:
+``local_data_dir``). TLS options
 (``--tls-ca`` ... or ``TRELLIS_TLS_*``) make the connection TLS, and so does
 a data directory's server that serves TLS.
 """
