@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,3 +199,44 @@ def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the
             assert (result.stdout, result.stderr) == (stdout, stderr), argv
     finally:
         running.stop(grace=1)
+
+
+def _interrupted(argv: list[str], ready: str) -> tuple[int, str]:
+    """Start ``trellis ARGV``, wait until its stderr or stdout shows ``ready`` (or a few seconds), send SIGINT as
+    Ctrl-C does, and return (exit status, stderr). SIGINT is restored to its default in the child: a test runner
+    started in the background (a CI script) may have it ignored, which Python would keep."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    process = subprocess.Popen([sys.executable, "-m", "trellis", *argv], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + (60 if ready else 5)  # without a file to wait for: a few seconds
+        while time.monotonic() < deadline and process.poll() is None:
+            if ready and Path(ready).exists():
+                break
+            time.sleep(0.2)
+        time.sleep(1)  # past start-up, into the command's wait
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)  # generous: the goal (one second) is measured, not tested
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, err
+
+
+def test_ctrl_c_stops_a_following_command_without_a_traceback(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert _piped(data_dir, "repo", "create", "demo").returncode == 0
+    # In-process: an embedded server streams to the command until Ctrl-C; following ends there, as tail -f does.
+    code, err = _interrupted(["--data-dir", str(data_dir), "review", "pending", "demo", "--follow"], ready="")
+    # 0 once it follows; 130 ("interrupted") if the signal came while it was still starting.
+    assert code in (0, 130) and "Traceback" not in err
+
+
+def test_ctrl_c_stops_the_server_without_a_traceback(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    code, err = _interrupted(["--data-dir", str(data_dir), "serve", "--listen", "127.0.0.1:0"],
+                             ready=str(data_dir / "server.lock"))
+    assert code == 0 and "Traceback" not in err  # SIGINT asks the server to finish in-flight requests and stop
