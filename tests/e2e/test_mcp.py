@@ -42,6 +42,10 @@ def run(server: Any, body: Callable[[McpClient], Awaitable[Any]]) -> Any:
     async def main() -> Any:
         async with McpClient(server) as mcp:
             return await body(mcp)
+    return run_async(main)
+
+
+def run_async(main: Callable[[], Awaitable[Any]]) -> Any:
     try:
         return anyio.run(main)
     except BaseExceptionGroup as group:  # the task groups of the client: show the test's own failure
@@ -223,6 +227,57 @@ def test_http_beside_a_server(server: RunningServer, client: Client, demo: str) 
     finally:
         http.stop()
     assert [p.path for p in client.list_tree(demo, revision="feature")] == []
+
+
+def test_http_callers_act_with_their_own_tokens(tmp_path: Path) -> None:
+    """Over HTTP each caller's bearer token reaches Trellis: no token, a bad one, an agent's, an admin's."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    from trellis.auth import Grant, Role, TokenStore
+    from trellis.config import ServerConfig
+    from trellis.server import build_server
+
+    data = tmp_path / "data"
+    data.mkdir()
+    tokens = TokenStore(data)
+    admin = tokens.create("admin", grants=(Grant("*", Role.ADMIN),))[1]
+    alice = tokens.create("alice", grants=(Grant("demo*", Role.AGENT),))[1]
+    running = build_server(ServerConfig(data_dir=data, address="127.0.0.1:0"))
+    http = start_http(running.address, "127.0.0.1:0")
+    try:
+        with Client(running.address, token=admin) as client:
+            client.create_repository("demo")
+            client.commit("demo", "main", {"app.py": "X = 1\n"}, "base")
+            head = client.get_branch("demo", "main").head_commit_id
+
+        def as_caller(token: str | None, body: Callable[[McpClient], Awaitable[Any]]) -> Any:
+            async def main() -> Any:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                async with httpx2.AsyncClient(headers=headers, timeout=60) as http_client:
+                    async with McpClient(streamable_http_client(http.url, http_client=http_client)) as mcp:
+                        return await body(mcp)
+            return run_async(main)
+
+        async def anonymous(mcp: McpClient) -> str:
+            return (await call_error(mcp, "list_repositories"))[1]["reason"]
+
+        assert as_caller(None, anonymous) == "MISSING_TOKEN"
+        assert as_caller("trellis_0_nope", anonymous) == "INVALID_TOKEN"
+
+        async def agent(mcp: McpClient) -> None:
+            text, error = await call_error(mcp, "commit", repository="demo", branch="main", message="m",
+                                           changes=[{"op": "put", "path": "app.py", "content": "X = 2\n"}])
+            assert error["reason"] == "BRANCH_OUTSIDE_NAMESPACE" and "agents/alice/" in text
+            session = await call(mcp, "start_session", repository="demo", task="t")
+            assert session["agent"] == "alice" and session["branch_id"].startswith("agents/alice/")
+
+        as_caller(alice, agent)
+        with Client(running.address, token=admin) as client:
+            assert client.get_branch("demo", "main").head_commit_id == head
+    finally:
+        http.stop()
+        running.stop(grace=1)
 
 
 @pytest.fixture
