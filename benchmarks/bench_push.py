@@ -26,6 +26,10 @@ Usage:
     python benchmarks/bench_push.py --tmpdir /dev/shm   # storage out of the picture
     python benchmarks/bench_push.py --json     # results as JSON on stdout
     python benchmarks/bench_push.py --only a,c32 --duration 5
+    python benchmarks/bench_push.py --only c32,d32 --durability-compare   # durable against syncing off
+    python benchmarks/bench_push.py --only a --maintenance 30000   # loose objects, packs, size against git gc
+
+The server runs with ``--durability durable`` (its default) unless ``--durability none``.
 """
 
 from __future__ import annotations
@@ -348,20 +352,25 @@ def wait_idle(pid: int, *, interval: float = 0.5, quiet: float = 0.05, timeout: 
     return busy, last - cpu0
 
 
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads)."""
+def _proc_cpu(pid: int, *, children: bool = False) -> float:
+    """User + system CPU seconds of a process (all its threads), with ``children`` also those of its
+    children that have exited (the server's git processes, for maintenance)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class ServerProcess:
     """``python -m trellis serve`` in its own process, on a free loopback port."""
 
-    def __init__(self, data_dir: Path, *, max_workers: int | None = None) -> None:
+    def __init__(self, data_dir: Path, *, max_workers: int | None = None, durability: str = "durable",
+                 loose_objects: int | None = None) -> None:
         self.data_dir = data_dir
-        self.log_path = data_dir.parent / "server.log"
+        self.log_path = data_dir.parent / f"server-{data_dir.name}.log"
         self.max_workers = max_workers
+        self.durability = durability
+        self.loose_objects = loose_objects
         self.proc: subprocess.Popen[bytes] | None = None
         self.address = ""
 
@@ -372,6 +381,9 @@ class ServerProcess:
                "--listen", "127.0.0.1:0", "--log-level", "warning"]
         if self.max_workers:
             cmd += ["--max-workers", str(self.max_workers)]
+        cmd += ["--durability", self.durability]
+        if self.loose_objects is not None:
+            cmd += ["--loose-objects", str(self.loose_objects)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                "COLUMNS": "200"}
         self._log = open(self.log_path, "wb")
@@ -422,6 +434,7 @@ class LoadSpec:
     duration: float
     agents: int = 1
     rate: float = 0.0  # offered commits/s over all agents (open loop); 0: back-to-back (closed loop)
+    commits: int = 0  # per agent, closed loop: stop after this many (0: run for ``duration``)
 
 
 def _agent_name(i: int) -> str:
@@ -506,7 +519,7 @@ def _run_agent(spec: LoadSpec, index: int, ready: Any, start_event: Any, start_a
                 latencies.append((last - due) * 1000)
                 due += interval
         else:
-            while last < deadline:
+            while last < deadline and not (spec.commits and len(latencies) >= spec.commits):
                 t0 = time.perf_counter()
                 do()
                 latencies.append((time.perf_counter() - t0) * 1000)
@@ -636,8 +649,8 @@ def seed_trellis_repository(address: str, name: str) -> None:
 
 
 def run_trellis(variant: Variant, address: str, server: ServerProcess | None, args: argparse.Namespace,
-                server_pid: int | None = None) -> Result:
-    repository = f"bench-{variant.key}"
+                server_pid: int | None = None, repository: str = "") -> Result:
+    repository = repository or f"bench-{variant.key}"
     if variant.mode != "noop":
         seed_trellis_repository(address, repository)
     spec = LoadSpec(address, repository, variant.mode, variant.session, args.warmup,
@@ -652,6 +665,133 @@ def run_trellis(variant: Variant, address: str, server: ServerProcess | None, ar
                   server_cpu_s=(server_cpu or 0.0) + drain_cpu if server_cpu is not None else None,
                   client_cpu_s=client_cpu, note=note, offered=variant.rate, drain_s=drain_s,
                   server_window_cpu_s=server_cpu)
+
+
+# -- maintenance: many micro-commits, loose objects and repository size ------------------------
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """``args.maintenance`` micro-commits from 8 CommitStream agents against a server with maintenance on.
+
+    Samples the repository's loose objects and packs every half second (from
+    this process, reading the directory), waits for the server to go idle,
+    then compares the repository's size with what ``git gc`` makes of a copy.
+    """
+    from vcs.maintenance import loose_objects, pack_files
+
+    agents = 8
+    server = ServerProcess(work / "maintenance", max_workers=args.max_workers, durability=args.durability,
+                           loose_objects=args.loose_objects)
+    repository = "bench-maintenance"
+    path = work / "maintenance" / "repos" / f"{repository}.git"
+    samples: list[tuple[float, int, int]] = []  # (seconds, loose objects, packs)
+    stop = threading.Event()
+
+    def sample() -> None:
+        t0 = time.monotonic()
+        while not stop.wait(0.5):
+            samples.append((time.monotonic() - t0, len(loose_objects(path)), len(pack_files(path))))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    try:
+        server.start()
+        assert server.proc is not None
+        seed_trellis_repository(server.address, repository)
+        per_agent = math.ceil(args.maintenance / agents)
+        spec = LoadSpec(server.address, repository, "stream", False, 0, 24 * 3600.0, agents=agents,
+                        commits=per_agent)
+        cpu0 = _proc_cpu(server.proc.pid, children=True)
+        commits, seconds, latencies, _, _ = run_load(spec, agents, args.client_procs, server,
+                                                     on_start=sampler.start)
+        drain_s, _ = wait_idle(server.proc.pid, timeout=600)
+        cpu = _proc_cpu(server.proc.pid, children=True) - cpu0
+    except BaseException:
+        log(server.log_text())
+        raise
+    finally:
+        stop.set()
+        server.stop()
+    loose, packs = len(loose_objects(path)), pack_files(path)
+    size = _dir_bytes(path / "objects")
+    copy = work / "maintenance-gc.git"
+    shutil.copytree(path, copy)
+    subprocess.run(["git", "--git-dir", str(copy), "gc", "--quiet"], check=True)
+    gc_size = _dir_bytes(copy / "objects")
+    budget = commits * 5
+    return {
+        "commits": commits, "seconds": round(seconds, 1), "commits_per_s": round(commits / seconds, 1),
+        "p99_ms": round(sorted(latencies)[max(0, math.ceil(0.99 * len(latencies)) - 1)], 2) if latencies else None,
+        "drain_s": drain_s, "server_cpu_ms_per_commit_incl_git": round(cpu * 1000 / max(commits, 1), 3),
+        "loose_objects_max": max((s[1] for s in samples), default=loose), "loose_objects_end": loose,
+        "packs_max": max((s[2] for s in samples), default=len(packs)), "packs_end": len(packs),
+        "pack_sizes": [p.objects for p in packs], "loose_limit": args.loose_objects,
+        "loose_share_of_budget": round(max((s[1] for s in samples), default=loose) / budget, 4) if budget else None,
+        "objects_bytes": size, "gc_objects_bytes": gc_size, "size_vs_gc": round(size / gc_size, 3),
+    }
+
+
+def print_maintenance(report: dict[str, Any]) -> None:
+    print(f"Maintenance: {report['commits']} micro-commits in {report['seconds']} s "
+          f"({report['commits_per_s']}/s, p99 {report['p99_ms']} ms), server CPU incl. its git processes "
+          f"{report['server_cpu_ms_per_commit_incl_git']} ms per commit, drained in {report['drain_s']:.1f} s")
+    print(f"  loose objects: at most {report['loose_objects_max']} during the run (limit {report['loose_limit']}), "
+          f"{report['loose_objects_end']} at the end = {report['loose_share_of_budget']:.2%} of commits x 5; "
+          f"packs: at most {report['packs_max']}, {report['packs_end']} at the end {report['pack_sizes']}")
+    print(f"  objects: {report['objects_bytes'] / 1e6:.1f} MB; after git gc {report['gc_objects_bytes'] / 1e6:.1f} MB "
+          f"= {report['size_vs_gc']:.2f} x")
+    ok_loose = report["loose_objects_max"] <= 10_000
+    ok_size = report["size_vs_gc"] <= 1.5
+    print(f"{'PASS' if ok_loose else 'FAIL'} loose objects <= 10,000 (bounded by the limit plus one run's "
+          f"writes, whatever the number of commits): {report['loose_objects_max']}")
+    print(f"{'PASS' if ok_size else 'FAIL'} size <= 1.5 x git gc: {report['size_vs_gc']:.2f}")
+
+
+def _add(first: Result, second: Result) -> Result:
+    """Two runs of one variant as one (rounds of an alternating comparison)."""
+    cpu = None if first.server_cpu_s is None or second.server_cpu_s is None else first.server_cpu_s + second.server_cpu_s
+    return dataclasses.replace(first, commits=first.commits + second.commits, seconds=first.seconds + second.seconds,
+                               latencies_ms=first.latencies_ms + second.latencies_ms, server_cpu_s=cpu,
+                               client_cpu_s=(first.client_cpu_s or 0) + (second.client_cpu_s or 0),
+                               server_window_cpu_s=None if first.server_window_cpu_s is None
+                               or second.server_window_cpu_s is None
+                               else first.server_window_cpu_s + second.server_window_cpu_s,
+                               drain_s=max(first.drain_s or 0.0, second.drain_s or 0.0),
+                               note=f"{first.note}; rounds at {first.rate:.0f}/s and {second.rate:.0f}/s")
+
+
+def run_durability_compare(work: Path, wanted: list[Variant], args: argparse.Namespace) -> dict[str, Result]:
+    """Each variant on a server with durability none, then on one with durability durable (both running)."""
+    servers = {d: ServerProcess(work / f"data-{d}", max_workers=args.max_workers, durability=d,
+                                loose_objects=args.loose_objects) for d in ("none", "durable")}
+    results: dict[str, Result] = {}
+    try:
+        for durability, server in servers.items():
+            server.start()
+            log(f"server ({durability}) pid {server.proc.pid if server.proc else '?'} on {server.address}")
+        for round in range(args.repeat):
+            for variant in wanted:
+                if variant.rate < 0:
+                    continue  # the paced variants need (a)'s and c32's rates: run them without --durability-compare
+                for durability, server in servers.items():
+                    duration = args.noop_duration if variant.mode == "noop" else args.duration
+                    log(f"{variant.label} [{durability}], round {round + 1}/{args.repeat}: {duration:.1f}s measured ...")
+                    labelled = dataclasses.replace(variant, key=f"{variant.key}-{durability}",
+                                                   label=f"{variant.label.split(',')[0]} {variant.agents} {durability}")
+                    result = run_trellis(labelled, server.address, server, args, repository=f"bench-{variant.key}-{round}")
+                    earlier = results.get(labelled.key)
+                    results[labelled.key] = result if earlier is None else _add(earlier, result)
+    except BaseException:
+        for server in servers.values():
+            log(server.log_text())
+        raise
+    finally:
+        for server in servers.values():
+            server.stop()
+    return results
 
 
 def cpu_times() -> list[int]:
@@ -760,7 +900,21 @@ def goals(results: dict[str, Result]) -> tuple[dict[str, float], list[tuple[str,
     if c32 and b:
         checks.append(("c32 >= 10 x b", c32.rate >= 10 * b.rate,
                        f"{c32.rate:.0f}/s vs 10 x {b.rate:.0f}/s = {10 * b.rate:.0f}/s"))
+    for key in ("c32", "d32"):
+        durable, relaxed = results.get(f"{key}-durable"), results.get(f"{key}-none")
+        if durable and relaxed:
+            ratios[f"{key} durable/none"] = durable.rate / relaxed.rate
+            checks.append((f"durable {key} >= 0.8 x {key} with syncing off", durable.rate >= 0.8 * relaxed.rate,
+                           f"{durable.rate:.0f}/s vs 0.8 x {relaxed.rate:.0f}/s = {0.8 * relaxed.rate:.0f}/s"))
     return ratios, checks
+
+
+def _ordered(results: dict[str, Result]) -> list[str]:
+    """The keys of ``results`` in the order of ALL_KEYS, each variant's durability comparison after it."""
+    order = []
+    for key in ALL_KEYS:
+        order += [k for k in (key, f"{key}-none", f"{key}-durable") if k in results]
+    return order
 
 
 def print_report(info: dict[str, Any], results: dict[str, Result], args: argparse.Namespace) -> None:
@@ -788,10 +942,8 @@ def print_report(info: dict[str, Any], results: dict[str, Result], args: argpars
                          ("commits/s", "right"), ("p50 ms", "right"), ("p99 ms", "right"),
                          ("srv CPU ms/c", "right"), ("drain s", "right"), ("cli CPU ms/c", "right")]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for key in ALL_KEYS:
-        r = results.get(key)
-        if r is None:
-            continue
+    for key in _ordered(results):
+        r = results[key]
         s = r.summary()
 
         def fmt(v: float | None, spec: str = ".2f") -> str:
@@ -837,6 +989,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-workers", type=int, help="server RPC worker threads (default: the server's, 64)")
     p.add_argument("--tmpdir", help="where the repositories and the server's data directory go "
                    "(default: the system temporary directory; its filesystem matters, see README)")
+    p.add_argument("--durability", default="durable", choices=["durable", "none"],
+                   help="the server's --durability (default durable, as trellis serve; on tmpfs a sync costs "
+                   "next to nothing)")
+    p.add_argument("--durability-compare", action="store_true",
+                   help="run each Trellis variant on a server with --durability none and on one with durable, "
+                   "alternately; the goal: durable c32 (and d32) >= 0.8 x with syncing off")
+    p.add_argument("--repeat", type=int, default=1, metavar="K",
+                   help="with --durability-compare: K alternating rounds, summed (a shared machine drifts)")
+    p.add_argument("--maintenance", type=int, default=0, metavar="N",
+                   help="then N micro-commits (8 CommitStream agents, one repository) with background maintenance "
+                   "on: loose objects and packs sampled during the run, the size against git gc's at the end")
+    p.add_argument("--loose-objects", type=int, default=None, metavar="N",
+                   help="the server's --loose-objects (default: the server's, 2000)")
     p.add_argument("--check", action="store_true", help="exit 1 if a goal fails")
     args = p.parse_args(argv)
     q = args.quick
@@ -882,6 +1047,7 @@ def main(argv: list[str] | None = None) -> int:
     if busy > 0.15:
         log(f"warning: the machine is {busy:.0%} busy before the run starts; other work skews every number")
     results: dict[str, Result] = {}
+    maintenance: dict[str, Any] | None = None
     started = time.time()
     cpu0 = cpu_times()
     with workspace(args.tmpdir) as work:
@@ -894,11 +1060,15 @@ def main(argv: list[str] | None = None) -> int:
             log(f"(b) git plumbing: {args.git_commits} commits ...")
             results["b"] = bench_git_cli(work, args.git_commits)
         wanted = [v for v in TRELLIS_VARIANTS if v.key in args.keys]
-        if wanted:
-            server = ServerProcess(work / "data", max_workers=args.max_workers)
+        if wanted and args.durability_compare:
+            results.update(run_durability_compare(work, wanted, args))
+        elif wanted:
+            server = ServerProcess(work / "data", max_workers=args.max_workers, durability=args.durability,
+                                   loose_objects=args.loose_objects)
             try:
                 server.start()
-                log(f"server pid {server.proc.pid if server.proc else '?'} on {server.address}")
+                log(f"server pid {server.proc.pid if server.proc else '?'} on {server.address}, "
+                    f"durability {args.durability}")
                 for variant in wanted:
                     if variant.rate == -1:  # the goal's load: three quarters of (a)
                         rate = args.paced_rate or (0.75 * results["a"].rate if "a" in results else 600.0)
@@ -919,6 +1089,9 @@ def main(argv: list[str] | None = None) -> int:
             # benchmarks/README.md); the ratios use both runs together.
             log(f"(a) pygit2 again: {args.pygit2_commits} commits ...")
             results["a"] = combine(results["a"], bench_pygit2(work / "a2", args.pygit2_commits))
+        if args.maintenance:
+            log(f"maintenance: {args.maintenance} micro-commits ...")
+            maintenance = bench_maintenance(work, args)
     elapsed = time.time() - started
     info["cpu_during_run"] = cpu_share(cpu0, cpu_times())
     info["workdir_filesystem"] = args.fs
@@ -929,13 +1102,17 @@ def main(argv: list[str] | None = None) -> int:
             "machine": info,
             "fixture": {"files": len(FIXTURE), "dirs": N_DIRS, "files_per_dir": FILES_PER_DIR},
             "args": {k: v for k, v in vars(args).items() if k != "keys"},
-            "results": [results[k].summary() for k in ALL_KEYS if k in results],
+            "results": [results[k].summary() for k in _ordered(results)],
+            "maintenance": maintenance,
             "ratios": {k: round(v, 3) for k, v in ratios.items()},
             "goals": [{"goal": n, "pass": ok, "detail": d} for n, ok, d in checks],
             "elapsed_s": round(elapsed, 1),
         }, indent=2))
     else:
-        print_report(info, results, args)
+        if results:
+            print_report(info, results, args)
+        if maintenance:
+            print_maintenance(maintenance)
         print(f"total run time {elapsed:.0f}s")
     if args.check and any(ok is False for _, ok, _ in checks):
         return 1

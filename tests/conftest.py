@@ -89,9 +89,12 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
+# The shared fixtures do not sync to disk (a sync costs milliseconds of wall time on a shared disk, per write):
+# tests/vcs/test_durability.py and tests/e2e/test_durability.py cover the durable default, and every
+# `trellis serve` a test starts runs with it.
 @pytest.fixture
 def store(data_dir: Path) -> vcs.Store:
-    return vcs.Store(data_dir)
+    return vcs.Store(data_dir, durability=vcs.Durability.NONE)
 
 
 @pytest.fixture
@@ -101,7 +104,7 @@ def alice() -> vcs.Identity:
 
 @pytest.fixture
 def server(data_dir: Path) -> Iterator[RunningServer]:
-    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=vcs.Durability.NONE))
     try:
         yield running
     finally:

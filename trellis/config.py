@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcs import Limits, SecretPattern
+from vcs import LOOSE_LIMIT, Durability, InvalidArgument, Limits, SecretPattern
 
 from .quotas import Quotas
 
@@ -19,6 +19,8 @@ __all__ = [
     "RedactionSettings",
     "ServerConfig",
     "default_data_dir",
+    "env_durability",
+    "git_env",
     "env_server",
     "env_tls",
     "env_token",
@@ -53,6 +55,11 @@ class ServerConfig:
     insecure_allow_remote: bool = False
     """Listen on a non-loopback address without TLS or without tokens (a trusted network only)."""
     quotas: Quotas = field(default_factory=Quotas)
+    durability: Durability = Durability.DURABLE
+    """When a write is acknowledged: DURABLE once it is synced to disk (power-loss safe, commits that arrive
+    together share one sync), NONE as soon as the operating system has it (tmpfs, throwaway data, benchmarks)."""
+    loose_objects_limit: int = LOOSE_LIMIT
+    """Loose objects a repository may gather before background maintenance packs them; 0 turns it off."""
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -62,6 +69,23 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
         return Path(env["TRELLIS_DATA"]).expanduser()
     base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "trellis"
+
+
+def env_durability(environ: Mapping[str, str] | None = None) -> Durability:
+    """``$TRELLIS_DURABILITY`` (``durable`` or ``none``); durable when unset. InvalidArgument for another value."""
+    env = os.environ if environ is None else environ
+    value = env.get("TRELLIS_DURABILITY") or Durability.DURABLE.value
+    try:
+        return Durability(value)
+    except ValueError:
+        choices = ", ".join(d.value for d in Durability)
+        raise InvalidArgument(f"TRELLIS_DURABILITY={value!r}: use one of {choices}") from None
+
+
+def git_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for the git processes the server runs (maintenance): the user's, without ``GIT_*``."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if not k.startswith("GIT_")}
 
 
 def env_server(environ: Mapping[str, str] | None = None) -> str | None:

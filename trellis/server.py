@@ -25,12 +25,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 import ci
 from ci.executors import ExecutorUnavailable
 import semantic_diff
-from vcs import Redactor, Store, VcsError
+from vcs import Durability, Maintainer, Redactor, Store, SyncFunction, VcsError, sync_filesystems
 
 from . import servicers
 from .auth import TokenStore
 from .authz import Authorizer
-from .config import REDACTION_FILE, ServerConfig, is_loopback, load_redaction
+from .config import REDACTION_FILE, ServerConfig, git_env, is_loopback, load_redaction
 from .datadir import DataDirLock
 from .diffing import Differ
 from .indexing import INDEX_FILE, Index
@@ -85,6 +85,7 @@ class RunningServer:
     verifier: ci.Verifier
     lock: DataDirLock
     health: health.HealthServicer
+    maintainer: Maintainer | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     def stop(self, grace: float | None = None) -> None:
@@ -93,6 +94,8 @@ class RunningServer:
         self._stopped.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.maintainer is not None:
+            self.maintainer.close()
         self.verifier.close()
         self.index.close()
         self.lock.release()
@@ -101,10 +104,12 @@ class RunningServer:
         self.server.wait_for_termination()
 
 
-def build_server(config: ServerConfig) -> RunningServer:
+def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems) -> RunningServer:
     """Lock the data directory, recover it, and start a gRPC server on ``config.address``.
 
-    Port 0 picks a free port (see ``RunningServer.port``).
+    Port 0 picks a free port (see ``RunningServer.port``). ``sync`` is how
+    writes are made durable when ``config.durability`` is DURABLE (tests pass
+    one that records what it synced).
     """
     lock = DataDirLock(config.data_dir).acquire()
     try:
@@ -117,10 +122,22 @@ def build_server(config: ServerConfig) -> RunningServer:
         # trees, so libgit2's per-link existence check is pure cost (~10% of a
         # commit); `git fsck --strict` in the tests keeps us honest.
         pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
-        store = Store(config.data_dir, config.limits, redactor=_redactor(config))
+        store = Store(config.data_dir, config.limits, redactor=_redactor(config), durability=config.durability,
+                      sync=sync)
         removed = store.recover()
         if removed:
             log.warning("recovered the data directory after a crash: removed %d stale files", len(removed))
+        # What a crashed process left in the page cache is made durable before anything is served.
+        store.sync()
+        durable = config.durability is Durability.DURABLE
+        if not durable:
+            log.warning("durability none: writes are acknowledged before they are on disk; a power loss "
+                        "can lose acknowledged commits (a crash of Trellis alone cannot)")
+        maintainer = None
+        if config.loose_objects_limit > 0:
+            maintainer = Maintainer(store, sync=sync if durable else None, loose_limit=config.loose_objects_limit,
+                                    env=git_env())
+            store.write_listeners.append(maintainer.notice)
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
@@ -191,6 +208,8 @@ def build_server(config: ServerConfig) -> RunningServer:
         host = config.address.rsplit(":", 1)[0]
         address = f"{host}:{port}"
         server.start()
+        if maintainer is not None:
+            maintainer.start()
         for name in ["", *names]:
             health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         lock.publish(address=address, tls=credentials is not None)
@@ -204,7 +223,8 @@ def build_server(config: ServerConfig) -> RunningServer:
                 address,
                 config.data_dir,
             )
-        return RunningServer(server, port, address, store, differ, index, verifier, lock, health_servicer)
+        return RunningServer(server, port, address, store, differ, index, verifier, lock, health_servicer,
+                             maintainer)
     except BaseException:
         lock.release()
         raise

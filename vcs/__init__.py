@@ -3,6 +3,7 @@
 Plain library: no gRPC, no environment, no printing. Start at :class:`Store`.
 """
 
+from .durability import Durability, GroupSync, SyncFunction, sync_filesystems
 from .errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -38,11 +39,14 @@ from .model import (
     StepInput,
     TreeEntry,
 )
+from .maintenance import LOOSE_LIMIT, MaintenanceFailed, MaintenanceResult, Maintainer, maintain
 from .redaction import Redacted, Redactor, SecretPattern
 from .store import Store
 
 __all__ = [
-    "AlreadyExists", "Branch", "Change", "ChangedFiles", "Commit", "CommitResult", "DeleteFile", "FailedPrecondition",
+    "AlreadyExists", "Branch", "Change", "ChangedFiles", "Commit", "CommitResult", "DeleteFile", "Durability",
+    "FailedPrecondition", "GroupSync", "LOOSE_LIMIT", "MaintenanceFailed", "MaintenanceResult", "Maintainer",
+    "SyncFunction", "maintain", "sync_filesystems",
     "FileContent", "Identity", "InvalidArgument", "LimitExceeded", "Limits", "MergeConflict", "MergeConflictInfo", "MergeResult", "NotFound",
     "OnStale", "Page", "PermissionDenied", "PutFile", "Redacted", "Redactor", "SecretPattern", "RenameFile", "Repository", "Session",
     "SessionStatus", "Signature", "StaleHead", "Step", "StepInput", "Store", "TreeEntry", "VcsError",

@@ -24,6 +24,7 @@ import pygit2
 from . import history, merging, records, sessions
 from .commits import COMMITTER, compose_message, land_commit, signature
 from .convert import commit_value
+from .durability import Durability, GroupSync, SyncFunction, sync_filesystems
 from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead, out_of_space
 from .model import (
     Branch,
@@ -76,11 +77,14 @@ class _NothingToWrite(Exception):
 class Store:
     def __init__(
         self, root: Path, limits: Limits | None = None, *, merger: FileMerger | None = None,
-        redactor: Redactor | None = None,
+        redactor: Redactor | None = None, durability: Durability = Durability.DURABLE,
+        sync: SyncFunction = sync_filesystems,
     ) -> None:
         """``merger`` merges the content of files both sides changed (default: libgit2's line merge);
         ``redactor`` replaces credentials in steps and sessions before they are written (default: the
-        built-in patterns, see :mod:`vcs.redaction`)."""
+        built-in patterns, see :mod:`vcs.redaction`). With ``durability`` DURABLE (the default) no write
+        returns before ``sync`` has made it durable, writes that arrive together sharing one sync
+        (:mod:`vcs.durability`)."""
         self.root = Path(root)
         self.limits = limits or Limits()
         self.merger = merger
@@ -90,6 +94,9 @@ class Store:
         self._locks = RefLocks()
         self._open: dict[str, pygit2.Repository] = {}
         self._open_guard = threading.Lock()
+        self._group = GroupSync(sync) if durability is Durability.DURABLE else None
+        self.write_listeners: list[Callable[[str], None]] = []
+        """Called with the repository's name after each acknowledged write (maintenance counts them)."""
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -105,9 +112,11 @@ class Store:
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(str(entry))
                 continue
-            for lock in [*entry.glob("*.lock"), *entry.joinpath("refs").rglob("*.lock")]:
-                lock.unlink(missing_ok=True)
-                removed.append(str(lock))
+            # Stale ref locks, and the temporary files of an object or pack write cut short.
+            for stale in [*entry.glob("*.lock"), *entry.joinpath("refs").rglob("*.lock"),
+                          *entry.glob("objects/tmp_*"), *entry.glob("objects/pack/tmp_*")]:
+                stale.unlink(missing_ok=True)
+                removed.append(str(stale))
         return removed
 
     def repository_path(self, name: str) -> Path:
@@ -127,6 +136,32 @@ class Store:
                     )
                 repo = self._open[name] = pygit2.Repository(str(path))
             return repo
+
+    def reopen(self, name: str) -> None:
+        """Let the next call open ``name`` afresh.
+
+        Calls in flight keep the handle they have. Maintenance calls this after
+        it deleted packs: libgit2 keeps every pack it has read open for the
+        life of the handle, deleted or not.
+        """
+        with self._open_guard:
+            self._open.pop(name, None)
+
+    def sync(self) -> None:
+        """Make everything in the data directory durable now (after recovery, before serving)."""
+        if self._group is not None:
+            self._group.wait(self.repos_dir)
+
+    def _acknowledge(self, name: str, path: Path) -> None:
+        """Return once the writes made under ``path`` are durable; then tell the write listeners.
+
+        Called after the write, outside every lock, so that the writes of other
+        callers proceed meanwhile and share the sync (:class:`GroupSync`).
+        """
+        if self._group is not None:
+            self._group.wait(path)
+        for listener in self.write_listeners:
+            listener(name)
 
     # -- repositories --------------------------------------------------------
 
@@ -164,6 +199,7 @@ class Store:
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
             raise AlreadyExists(f"repository {name!r} already exists", reason="REPOSITORY_EXISTS") from None
+        self._acknowledge(name, path)
         return self.get_repository(name)
 
     def get_repository(self, name: str) -> Repository:
@@ -207,6 +243,8 @@ class Store:
                 raise NotFound(f"repository {name!r} not found", reason="REPOSITORY_NOT_FOUND") from None
             self._open.pop(name, None)
         self._locks.forget_repository(name)
+        if self._group is not None:  # the rename is what deletes it; the files may go later
+            self._group.wait(self.repos_dir)
         shutil.rmtree(trash, ignore_errors=True)
 
     # -- commits -------------------------------------------------------------
@@ -244,6 +282,9 @@ class Store:
             )
 
         commit, rebased, recorded = self._land(repository, repo, author, session_id, step, message, land)
+        # A replayed request is acknowledged only once durable too: its original may have
+        # landed just before a crash, before its sync.
+        self._acknowledge(repository, Path(repo.path))
         return CommitResult(commit_value(commit), rebased, recorded)
 
     def _land(
@@ -344,6 +385,7 @@ class Store:
             landed = None if preview or not merge.clean else commit_value(nothing.head)
             return MergeResult(landed, merge.strategy, merge.conflicts, merge.up_to_date, None)
         merge = outcome[-1]
+        self._acknowledge(repository, Path(repo.path))
         return MergeResult(commit_value(commit), merge.strategy, (), False, recorded)
 
     def get_commit(self, repository: str, revision: str) -> Commit:
@@ -398,6 +440,7 @@ class Store:
                 raise InvalidArgument(
                     f"cannot create branch {branch!r}: {exc}", reason="BRANCH_NAME_CONFLICT"
                 ) from None
+        self._acknowledge(repository, Path(repo.path))
         return Branch(branch, str(target.id))
 
     def get_branch(self, repository: str, branch: str) -> Branch:
@@ -446,6 +489,7 @@ class Store:
             if expected_head is not None and str(ref.target) != expected_head:
                 raise StaleHead(branch, expected_head, str(ref.target))
             ref.delete()
+        self._acknowledge(repository, Path(repo.path))
 
     # -- records ---------------------------------------------------------------
 
@@ -453,9 +497,10 @@ class Store:
         self, repository: str, namespace: str, key: str, files: dict[str, bytes], message: str, actor: Identity
     ) -> str:
         """Keep ``files`` as the record ``refs/trellis/<namespace>/<key>`` (see :mod:`vcs.records`)."""
-        return records.write_record(
-            self.open(repository), self._locks, repository, namespace, key, files, message, actor
-        )
+        repo = self.open(repository)
+        commit_id = records.write_record(repo, self._locks, repository, namespace, key, files, message, actor)
+        self._acknowledge(repository, Path(repo.path))
+        return commit_id
 
     def read_record(self, repository: str, namespace: str, key: str) -> dict[str, bytes]:
         return records.read_record(self.open(repository), namespace, key)
@@ -481,11 +526,13 @@ class Store:
         counts: Counter[str] = Counter()
         task = self.redactor.redact(task)
         counts.update(task.counts)
-        return sessions.create_session(
+        session = sessions.create_session(
             repo, self._locks, repository, agent,
             model=model, task=task.text, base=base, branch_id=branch or None,
             metadata=self.redactor.redact_metadata(metadata or {}, counts), limits=self.limits,
         )
+        self._acknowledge(repository, Path(repo.path))
+        return session
 
     def get_session(self, repository: str, session_id: str) -> Session:
         return sessions.get_session(self.open(repository), session_id)
@@ -500,10 +547,12 @@ class Store:
     def end_session(
         self, repository: str, session_id: str, status: SessionStatus, actor: Identity, outcome: str = ""
     ) -> Session:
-        return sessions.end_session(
-            self.open(repository), self._locks, repository, session_id, status,
-            self.redactor.redact(outcome).text, actor,
+        repo = self.open(repository)
+        ended = sessions.end_session(
+            repo, self._locks, repository, session_id, status, self.redactor.redact(outcome).text, actor,
         )
+        self._acknowledge(repository, Path(repo.path))
+        return ended
 
     def record_step(self, repository: str, session_id: str, step: StepInput, actor: Identity) -> Step:
         """Record a step that changed no code (its credentials redacted)."""
@@ -512,7 +561,9 @@ class Store:
         repo = self.open(repository)
         with sessions.hold_session(self._locks, repository, session_id):
             opened = sessions.check_session_writable(repo, session_id, actor)
-            return sessions.append_step(repo, opened, step, "", actor)
+            recorded = sessions.append_step(repo, opened, step, "", actor)
+        self._acknowledge(repository, Path(repo.path))
+        return recorded
 
     def record_steps(
         self, repository: str, session_id: str, steps: Sequence[StepInput], actor: Identity
@@ -530,7 +581,9 @@ class Store:
         repo = self.open(repository)
         with sessions.hold_session(self._locks, repository, session_id):
             opened = sessions.check_session_writable(repo, session_id, actor)
-            return sessions.append_steps(repo, opened, checked, actor)
+            recorded = sessions.append_steps(repo, opened, checked, actor)
+        self._acknowledge(repository, Path(repo.path))
+        return recorded
 
     def list_steps(
         self, repository: str, session_id: str, *, page_size: int = 0, page_token: str = ""

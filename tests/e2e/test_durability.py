@@ -1,6 +1,8 @@
-"""Crash safety and graceful shutdown of ``trellis serve`` run as a real process.
+"""Durable acknowledgements, crash safety and graceful shutdown of the server.
 
-SIGKILL in the middle of a push storm loses no acknowledged commit, leaves
+No reply to a write leaves before a sync covered it (a recording sync
+function in the real server). SIGKILL in the middle of a push storm of
+``trellis serve`` run as a real process loses no acknowledged commit, leaves
 fsck-clean repositories, and does not stop a restart on the same data
 directory (the kernel drops the flock). SIGTERM lets in-flight work finish.
 """
@@ -23,8 +25,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import vcs
 from tests.conftest import assert_fsck_clean, git, repo_path
+from tests.sync_recorder import SyncRecorder
 from trellis.client import Client
+from trellis.config import ServerConfig
 from trellis.datadir import running_server
+from trellis.server import build_server
 
 BRANCH_THREADS = 8
 ACKS_BEFORE_KILL = 150
@@ -74,6 +79,56 @@ def server_process(data_dir: Path, log: Path) -> Iterator[ServerProcess]:
         yield server
     finally:
         server.stop()
+
+
+def test_no_reply_to_a_write_leaves_before_a_sync_covered_it(tmp_path: Path) -> None:
+    """Unary commits, CommitStream commits and session commits from concurrent agents, through gRPC."""
+    recorder = SyncRecorder()
+    running = build_server(ServerConfig(data_dir=tmp_path / "data", address="127.0.0.1:0"), sync=recorder)
+    try:
+        path = repo_path(tmp_path / "data", "demo")
+        with Client(running.address, agent="setup") as setup:
+            head = setup.create_repository("demo").head_commit_id
+            recorder.acknowledged(path, "refs/heads/main", head)
+            for i in range(4):
+                recorder.acknowledged(path, f"refs/heads/u{i}", setup.create_branch("demo", f"u{i}").head_commit_id)
+            recorder.acknowledged(path, "refs/heads/st", setup.create_branch("demo", "st").head_commit_id)
+
+        def unary(i: int) -> None:
+            with Client(running.address, agent=f"u{i}") as client:
+                for n in range(10):
+                    reply = client.commit("demo", f"u{i}", {f"u{i}/{n % 3}.txt": f"{n}\n"}, f"unary {n}")
+                    recorder.acknowledged(path, f"refs/heads/u{i}", reply.commit.commit_id)
+
+        def streamed() -> None:
+            with Client(running.address, agent="st") as client, client.commit_stream() as stream:
+                for n in range(15):
+                    reply = stream.commit("demo", "st", {"st.txt": f"{n}\n"}, f"stream {n}")
+                    recorder.acknowledged(path, "refs/heads/st", reply.commit.commit_id)
+
+        def in_session(i: int) -> None:
+            with Client(running.address, agent=f"agent{i}") as client:
+                session = client.create_session("demo", task="durability")
+                repo = running.store.open("demo")
+                for n in range(6):
+                    reply = client.commit("demo", session.branch_id, {"s.txt": f"{i} {n}\n"}, f"step {n}",
+                                          session=session.session_id)
+                    recorder.acknowledged(path, f"refs/heads/{session.branch_id}", reply.commit.commit_id)
+                    ref = f"refs/trellis/sessions/{session.session_id}"  # this agent is its only writer
+                    recorder.acknowledged(path, ref, str(repo.references[ref].target))
+
+        threads = [threading.Thread(target=unary, args=(i,)) for i in range(4)]
+        threads += [threading.Thread(target=streamed)]
+        threads += [threading.Thread(target=in_session, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+            assert not t.is_alive()
+    finally:
+        running.stop(grace=1)
+    assert recorder.check() == 1 + 4 + 1 + 4 * 10 + 15 + 2 * 6 * 2
+    assert_fsck_clean(path)
 
 
 def test_sigkill_in_a_push_storm_loses_no_acknowledged_commit(tmp_path: Path) -> None:

@@ -152,7 +152,8 @@ def connect(args: argparse.Namespace, *, creates: bool = False) -> Iterator[Clie
     from ..server import build_server  # in-process: only now pay for the server imports
 
     logging.getLogger("trellis").setLevel(logging.ERROR)
-    running = build_server(cfg.ServerConfig(data_dir=data_dir(args, existing=not creates), address="127.0.0.1:0"))
+    running = build_server(cfg.ServerConfig(data_dir=data_dir(args, existing=not creates), address="127.0.0.1:0",
+                                            durability=cfg.env_durability()))
     try:
         with Client(running.address, token=token, agent=agent) as client:
             yield client

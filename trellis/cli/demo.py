@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     data_dir = _data_dir(args)
     logging.getLogger("trellis").setLevel(logging.ERROR)
-    running = build_server(cfg.ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
+    running = build_server(cfg.ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=cfg.env_durability()))
     try:
         out.note(f"embedded server on {running.address}, data in {data_dir}")
         total = args.agents * args.commits

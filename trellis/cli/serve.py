@@ -26,6 +26,10 @@ class _ServerDefault:
             from ..config import DEFAULT_ADDRESS
 
             return DEFAULT_ADDRESS
+        if self.name == "loose_objects":
+            from vcs import LOOSE_LIMIT
+
+            return LOOSE_LIMIT
         from ..quotas import Quotas
 
         return getattr(Quotas(), self.name)
@@ -55,6 +59,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="also serve the Model Context Protocol over streamable HTTP at http://HOST:PORT/mcp, each "
                    "caller acting with its own bearer token (see docs/mcp.md); loopback only unless "
                    "--insecure-allow-remote")
+    storage = p.add_argument_group("storage")
+    storage.add_argument("--durability", default=None, choices=["durable", "none"],
+                         help="durable: a write is acknowledged once it is synced to disk, so a power loss loses "
+                         "nothing acknowledged (commits that arrive together share one sync); none: as soon as the "
+                         "operating system has it (for tmpfs, throwaway data, benchmarks). Default: "
+                         "$TRELLIS_DURABILITY, else durable. Embedded commands follow $TRELLIS_DURABILITY")
+    storage.add_argument("--loose-objects", type=int, default=_ServerDefault("loose_objects"), metavar="N",
+                         help="pack a repository's loose objects in the background once it has N of them "
+                         "(default %(default)s; 0 turns background maintenance off)")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
                      help="PEM certificate chain of the server: serve TLS only (needs --tls-key)")
@@ -98,6 +111,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     from rich.logging import RichHandler
 
+    from vcs import Durability
+
     from .. import config as cfg
     from ..quotas import Quotas
     from ..server import serve
@@ -115,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
         executor=args.executor, ci_workers=args.ci_workers, ray_address=args.ray_address,
         full_run_every=args.full_run_every,
+        durability=Durability(args.durability) if args.durability else cfg.env_durability(),
+        loose_objects_limit=_given(args.loose_objects),
     ), on_started=_mcp_http(args.mcp) if args.mcp else None)
     return 0
 

@@ -1,0 +1,289 @@
+"""Repository maintenance: loose objects packed, packs rolled up, never an object lost, never one missing."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from pathlib import Path
+
+import pygit2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import vcs
+from tests.conftest import ALICE, assert_fsck_clean, git
+from vcs.maintenance import PackFile, loose_objects, maintain, pack_files, plan_rollup
+
+
+def _store(data_dir: Path) -> vcs.Store:
+    return vcs.Store(data_dir, durability=vcs.Durability.NONE)
+
+
+def _commits(store: vcs.Store, n: int, branch: str = "main", tag: str = "") -> list[str]:
+    ids = []
+    for i in range(n):
+        change = vcs.PutFile(f"d{i % 5}/f{i % 7}.txt", f"{tag} {i}\n".encode() * 30)
+        ids.append(store.commit("demo", branch, [change], f"edit {tag} {i}", ALICE).commit.commit_id)
+    return ids
+
+
+def _all_objects(path: Path) -> set[str]:
+    return set(git(path, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)").split())
+
+
+def _is_progression(sizes: list[int], factor: int = 2) -> bool:
+    return all(b >= factor * a for a, b in zip(sizes, sizes[1:]))
+
+
+# -- the plan ---------------------------------------------------------------------------------
+
+
+def _packs(*sizes: int) -> list[PackFile]:
+    return [PackFile(f"pack-{i:040x}", n) for i, n in enumerate(sizes)]
+
+
+def test_plan_rolls_up_the_packs_below_the_top_of_the_progression() -> None:
+    assert plan_rollup(_packs(), 10) == []
+    assert plan_rollup(_packs(100), 10) == []  # 100 >= 2 x 10: the loose objects become a pack of their own
+    assert plan_rollup(_packs(15), 10) == _packs(15)  # 15 < 2 x 10: combined with them
+    assert plan_rollup(_packs(10, 40, 100), 5) == []
+    packs = _packs(10, 12, 100)
+    assert plan_rollup(packs, 5) == packs[:2]  # 12 < 2 x 10 breaks the progression; 100 >= 2 x 27 stays
+    assert plan_rollup(_packs(100), 0) == []  # one pack alone is never rewritten
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 5000), min_size=1, max_size=60))
+def test_packs_stay_a_geometric_progression_and_few(batches: list[int]) -> None:
+    packs: list[PackFile] = []
+    for n, loose in enumerate(batches):
+        chosen = plan_rollup(packs, loose)
+        kept = [p for p in packs if p not in chosen]
+        packs = sorted([*kept, PackFile(f"pack-{n:040x}", loose + sum(p.objects for p in chosen))],
+                       key=lambda p: p.objects)
+        sizes = [p.objects for p in packs]
+        assert sum(sizes) == sum(batches[:n + 1])
+        assert _is_progression(sizes), sizes
+        assert len(packs) <= math.log2(sum(sizes)) + 1
+
+
+# -- on a real repository ----------------------------------------------------------------------
+
+
+def test_every_loose_object_is_packed_and_every_object_kept(data_dir: Path) -> None:
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    commits = _commits(store, 40)
+    repo = store.open("demo")
+    unreachable = str(repo.create_blob(b"written by a writer that has not referenced it yet\n"))
+    before = _all_objects(path)
+    assert unreachable in before and len(loose_objects(path)) == len(before)
+
+    result = maintain(path, sync=vcs.sync_filesystems)
+
+    assert result.loose_before == len(before) == result.loose_deleted
+    assert loose_objects(path) == [] and len(pack_files(path)) == 1
+    assert _all_objects(path) == before  # the unreachable blob too
+    assert_fsck_clean(path)
+    # The handle opened before maintenance still reads everything (libgit2 rescans the packs).
+    assert repo[unreachable].data.startswith(b"written by")
+    assert [c.commit_id for c in store.list_commits("demo", page_size=100).items][:40] == commits[::-1]
+    assert store.read_file("demo", commits[-1], "d4/f4.txt").content.startswith(b" 39")
+
+
+def test_roll_ups_keep_the_packs_few_and_the_old_handle_reads_on(data_dir: Path) -> None:
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    repo = store.open("demo")
+    commits: list[str] = []
+    rolled = 0
+    for round in range(8):
+        commits += _commits(store, 15, tag=str(round))
+        for commit_id in commits:  # read through the old handle: it opens the packs it will lose
+            assert isinstance(repo[commit_id], pygit2.Commit)
+        result = maintain(path, sync=vcs.sync_filesystems)
+        rolled += result.packs_rolled_up
+        sizes = [p.objects for p in pack_files(path)]
+        assert _is_progression(sizes) and len(sizes) <= 3, sizes
+        assert loose_objects(path) == []
+    assert rolled >= 4
+    for commit_id in commits:
+        commit = repo[commit_id]
+        assert isinstance(commit, pygit2.Commit) and commit.tree is not None
+    store.reopen("demo")
+    assert store.get_branch("demo", "main").head_commit_id == commits[-1]
+    assert_fsck_clean(path)
+
+
+@pytest.mark.parametrize("crash_after", ["packed", "synced"])
+def test_maintenance_cut_short_leaves_a_sound_repository_and_the_next_run_finishes_it(
+    data_dir: Path, crash_after: str
+) -> None:
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    _commits(store, 20, tag="a")
+    maintain(path, sync=None)
+    _commits(store, 20, tag="b")
+    before = _all_objects(path)
+
+    class Crash(Exception):
+        pass
+
+    def crash(step: str) -> None:
+        if step == crash_after:
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        maintain(path, sync=vcs.sync_filesystems, on_step=crash)
+    # Nothing was deleted yet: the new pack holds copies of the loose objects and of the old pack.
+    assert len(pack_files(path)) == 2 and loose_objects(path)
+    assert _all_objects(path) == before
+    assert_fsck_clean(path)
+    maintain(path, sync=vcs.sync_filesystems)
+    assert loose_objects(path) == [] and _all_objects(path) == before
+    assert_fsck_clean(path)
+
+
+def test_recovery_removes_what_a_killed_pack_or_object_write_left(data_dir: Path) -> None:
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    leftovers = [path / "objects" / "pack" / "tmp_pack_Ab12Cd", path / "objects" / "tmp_object_git2_x1y2z3"]
+    (path / "objects" / "pack").mkdir(exist_ok=True)
+    for leftover in leftovers:
+        leftover.write_bytes(b"partial")
+    removed = store.recover()
+    assert sorted(removed) == sorted(str(p) for p in leftovers)
+    assert not any(p.exists() for p in leftovers)
+    assert_fsck_clean(path)
+
+
+def test_writers_and_readers_never_miss_an_object_while_maintenance_runs(data_dir: Path) -> None:
+    """Four writers and two readers go on while maintenance runs again and again; fsck at each of its steps."""
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    branches = [f"w{i}" for i in range(4)]
+    for branch in branches:
+        store.create_branch("demo", branch)
+    acked: list[tuple[str, str, bytes]] = []  # (commit, path, content) once acknowledged
+    gate = threading.Condition()
+    writing = [0]  # writers inside a commit
+    paused = [False]
+    budget = [0]  # writers stop at this many acknowledged commits (so that each round stays small)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    reads = [0]
+
+    def writer(branch: str) -> None:
+        n = 0
+        try:
+            while True:
+                with gate:
+                    while not stop.is_set() and (paused[0] or len(acked) >= budget[0]):
+                        gate.wait(0.05)
+                    if stop.is_set():
+                        return
+                    writing[0] += 1
+                file, content = f"{branch}/f{n % 9}.txt", f"{branch} {n}\n".encode() * 20
+                try:
+                    commit = store.commit("demo", branch, [vcs.PutFile(file, content)], f"{n}", ALICE).commit
+                finally:
+                    with gate:
+                        writing[0] -= 1
+                        gate.notify_all()
+                with gate:
+                    acked.append((commit.commit_id, file, content))
+                    gate.notify_all()
+                n += 1
+        except BaseException as exc:
+            failures.append(exc)
+
+    def reader(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            while not stop.is_set():
+                with gate:
+                    if not acked:
+                        gate.wait(0.05)
+                        continue
+                    commit_id, file, content = rng.choice(acked)
+                assert store.read_file("demo", commit_id, file).content == content
+                assert store.get_commit("demo", commit_id).commit_id == commit_id
+                reads[0] += 1
+        except BaseException as exc:
+            failures.append(exc)
+
+    def fsck_at(step: str) -> None:
+        if step == "packed":  # the same files as at "synced"
+            return
+        # git fsck is not meant to run beside writers (an object written after its scan but named by a ref
+        # it reads later is "missing" to it): writers pause while it runs; readers and maintenance do not.
+        with gate:
+            paused[0] = True
+            while writing[0]:
+                gate.wait()
+        try:
+            assert_fsck_clean(path)
+        finally:
+            with gate:
+                paused[0] = False
+                gate.notify_all()
+
+    threads = [threading.Thread(target=writer, args=(b,)) for b in branches]
+    threads += [threading.Thread(target=reader, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    runs = rolled = 0
+    try:
+        while (runs < 4 or rolled < 2) and runs < 30 and not failures:
+            with gate:
+                start = len(acked)
+                budget[0] = start + 80  # 40 before maintenance starts, up to 40 more while it runs
+                gate.notify_all()
+                while len(acked) < start + 40 and not failures:
+                    gate.wait(0.05)
+            result = maintain(path, sync=vcs.sync_filesystems, on_step=fsck_at)
+            runs += 1
+            rolled += result.packs_rolled_up
+            store.reopen("demo")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert not failures, failures[0]
+    assert rolled >= 2 and reads[0] > 0
+    assert_fsck_clean(path)
+    for commit_id, file, content in acked:
+        assert store.read_file("demo", commit_id, file).content == content
+    for branch in branches:
+        heads = {c for c, f, _ in acked if f.startswith(f"{branch}/")}
+        assert heads <= set(git(path, "rev-list", branch).split())
+
+
+def test_the_maintainer_packs_a_repository_once_it_has_enough_loose_objects(data_dir: Path) -> None:
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    maintainer = vcs.Maintainer(store, sync=None, loose_limit=40, check_every=4)
+    store.write_listeners.append(maintainer.notice)
+    maintainer.start()
+    try:
+        _commits(store, 6)  # about 30 loose objects: not yet
+        done = threading.Event()
+        assert maintainer.runs == 0
+        _commits(store, 10, tag="more")
+        for _ in range(3000):
+            if maintainer.runs:
+                break
+            done.wait(0.01)
+        assert maintainer.runs >= 1
+    finally:
+        maintainer.close()
+    path = store.repository_path("demo")
+    assert len(loose_objects(path)) < 40
+    assert_fsck_clean(path)
