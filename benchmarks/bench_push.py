@@ -715,6 +715,7 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop.set()
         server.stop()
+    errors = [line for line in server.log_text().splitlines() if "maintenance" in line]
     loose, packs = len(loose_objects(path)), pack_files(path)
     size = _dir_bytes(path / "objects")
     copy = work / "maintenance-gc.git"
@@ -731,6 +732,7 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "pack_sizes": [p.objects for p in packs], "loose_limit": args.loose_objects,
         "loose_share_of_budget": round(max((s[1] for s in samples), default=loose) / budget, 4) if budget else None,
         "objects_bytes": size, "gc_objects_bytes": gc_size, "size_vs_gc": round(size / gc_size, 3),
+        "maintenance_log": errors[-5:],  # the server logs at warning level: failed runs only
     }
 
 
@@ -741,6 +743,8 @@ def print_maintenance(report: dict[str, Any]) -> None:
     print(f"  loose objects: at most {report['loose_objects_max']} during the run (limit {report['loose_limit']}), "
           f"{report['loose_objects_end']} at the end = {report['loose_share_of_budget']:.2%} of commits x 5; "
           f"packs: at most {report['packs_max']}, {report['packs_end']} at the end {report['pack_sizes']}")
+    for line in report["maintenance_log"]:
+        print(f"  server log: {line.strip()}")
     print(f"  objects: {report['objects_bytes'] / 1e6:.1f} MB; after git gc {report['gc_objects_bytes'] / 1e6:.1f} MB "
           f"= {report['size_vs_gc']:.2f} x")
     ok_loose = report["loose_objects_max"] <= 10_000
