@@ -109,6 +109,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace) -> int:
+    # RichHandler imports rich.table and rich.containers on its first record; two server threads
+    # logging their first lines at once raced on that import (a partially initialised module).
+    import rich.containers  # noqa: F401
+    import rich.table  # noqa: F401
     from rich.logging import RichHandler
 
     from vcs import Durability
