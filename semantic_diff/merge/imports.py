@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
 
+from .lists import merge_keyed
+
 __all__ = ["ImportInfo", "bound_names", "import_info", "merge_statements"]
 
 _VERSION = re.compile(rb"v[0-9]+")
@@ -261,17 +263,9 @@ def merge_statements(base: tuple[bytes, ImportInfo] | None, left: tuple[bytes, I
             return None
         maps.append(m)
     lmap, rmap = maps
-    merged: dict[bytes, bytes] = {}
-    for n in list(lmap) + [n for n in rmap if n not in lmap]:
-        b, l, r = bmap.get(n), lmap.get(n), rmap.get(n)
-        if l == b:
-            v = r
-        elif r == b or l == r:
-            v = l
-        else:
-            return None
-        if v is not None:
-            merged[n] = v
+    merged = merge_keyed(bmap, lmap, rmap)
+    if merged is None:
+        return None
     if not merged:
         return b""                                  # every name removed on one side or the other
     template, other = left, right

@@ -117,10 +117,18 @@ def _merge_set(base: list[bytes], left: list[bytes], right: list[bytes]) -> list
     maps = [{_key(x): x for x in side} for side in (base, left, right)]
     if any(len(m) != len(side) for m, side in zip(maps, (base, left, right))):
         return None
-    bm, lm, rm = maps
-    out: list[bytes] = []
-    for k in list(lm) + [k for k in rm if k not in lm]:
-        b, l, r = bm.get(k), lm.get(k), rm.get(k)
+    merged = merge_keyed(*maps)
+    return None if merged is None else list(merged.values())
+
+
+def merge_keyed(base: dict[bytes, bytes], left: dict[bytes, bytes],
+                right: dict[bytes, bytes]) -> dict[bytes, bytes] | None:
+    """Items by key merged three-way as a set: a key's item is the side that changed it (both
+    alike, or removed where the other kept it unchanged); CURRENT's keys first, then OTHER's new
+    ones, in their order. None when one key was changed differently on the two sides."""
+    merged: dict[bytes, bytes] = {}
+    for k in list(left) + [k for k in right if k not in left]:
+        b, l, r = base.get(k), left.get(k), right.get(k)
         if l == b:
             v = r
         elif r == b or l == r:
@@ -128,8 +136,8 @@ def _merge_set(base: list[bytes], left: list[bytes], right: list[bytes]) -> list
         else:
             return None
         if v is not None:
-            out.append(v)
-    return out
+            merged[k] = v
+    return merged
 
 
 def merge_line(base: bytes, left: bytes, right: bytes, *, bare_keys: bool = False) -> bytes | None:
