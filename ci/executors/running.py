@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import sys
 import tempfile
 import threading
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from ..environments import ensure_environment, python_of
 from ..jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
-from ..sandbox import TMPDIR_NAME, Launcher, run_sandboxed
+from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
 from ..workspace import TreeSource, WorkspacePool
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
 
@@ -65,7 +64,7 @@ def _run_pytest(request: JobRequest, workspace: Path, env: dict[str, str], launc
                 readable: tuple[str, ...], streaming: Callable[[Path | None], None] | None) -> JobOutcome:
     safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", request.job_id)
     tmpdir = workspace / TMPDIR_NAME
-    _real_directory(tmpdir)
+    make_tmpdir(tmpdir)
     report = tmpdir / f"junit-{safe_id}.xml"
     stream = tmpdir / f"results-{safe_id}-{uuid.uuid4().hex}.jsonl"  # unguessable: nothing planted there
     plugin_dir = Path(tempfile.mkdtemp(prefix="trellis-plugin-", dir=tmpdir))  # fresh, ours
@@ -95,16 +94,6 @@ def _run_pytest(request: JobRequest, workspace: Path, env: dict[str, str], launc
     return JobOutcome.from_sandbox(request.job_id, result, tests=tests, summary=summarize(tests), setup_s=setup_s,
                                    executor=executor, collected=collected, collection=digest)
 
-
-def _real_directory(path: Path) -> None:
-    """``path`` as a real directory (a tree may hold a symlink or a file by that name)."""
-    try:
-        st = os.lstat(path)
-        if not stat.S_ISDIR(st.st_mode):
-            path.unlink()
-    except FileNotFoundError:
-        pass
-    path.mkdir(mode=0o755, exist_ok=True)
 
 
 def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...]]:

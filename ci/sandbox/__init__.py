@@ -5,7 +5,15 @@ stops and how the sandbox degrades on machines that lack one.
 """
 
 from .model import ISOLATION_MECHANISMS, JobLimits, SandboxError, SandboxResult, SandboxStatus
-from .runner import DEFAULT_READABLE, LaunchHandle, Launcher, ProcessLauncher, TMPDIR_NAME, run_sandboxed
+from .runner import (
+    DEFAULT_READABLE,
+    TMPDIR_NAME,
+    LaunchHandle,
+    Launcher,
+    ProcessLauncher,
+    make_tmpdir,
+    run_sandboxed,
+)
 
 __all__ = [
     "DEFAULT_READABLE",
@@ -18,5 +26,6 @@ __all__ = [
     "SandboxResult",
     "SandboxStatus",
     "TMPDIR_NAME",
+    "make_tmpdir",
     "run_sandboxed",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "Launcher",
     "ProcessLauncher",
     "TMPDIR_NAME",
+    "make_tmpdir",
     "run_sandboxed",
 ]
 
@@ -155,7 +156,7 @@ def _run_as(workspace: Path, without: Collection[str]) -> tuple[int, int] | None
     return st.st_uid, st.st_gid
 
 
-def _make_tmpdir(path: Path, owner: tuple[int, int] | None) -> None:
+def make_tmpdir(path: Path, owner: tuple[int, int] | None = None) -> None:
     """The job's TMPDIR: a real directory (a tree may well contain a symlink by that name)."""
     try:
         st = os.lstat(path)
@@ -197,7 +198,7 @@ def run_sandboxed(
     run_as = _run_as(workspace, without)
     tmpdir = workspace / TMPDIR_NAME
     try:
-        _make_tmpdir(tmpdir, run_as)
+        make_tmpdir(tmpdir, run_as)
     except OSError as e:
         raise SandboxError(f"cannot create {tmpdir}: {e}") from e
     job_env = {"PATH": _default_path(), "HOME": str(workspace), "LANG": "C.UTF-8", "TMPDIR": str(tmpdir),

@@ -213,20 +213,20 @@ def test_help_as_a_subprocess(data_dir: Path) -> None:
 def test_cli_finds_the_running_server_through_the_data_dir(server: RunningServer, data_dir: Path,
                                                            work: Path) -> None:
     # In-process mode would fail with DataDirBusy: the server holds the directory.
-    created = ok_json(cli(data_dir, "repo", "create", "shared", "--json"))
+    created = ok_json(cli(data_dir, "repo", "create", "team", "--json"))
     with Client(server.address, agent="alice") as client:
-        assert client.get_repository("shared").head_commit_id == created["head_commit_id"]
-        client.commit("shared", "main", {"from-sdk.txt": "sdk"})
-    assert ok(cli(data_dir, "cat", "shared", "from-sdk.txt")) == "sdk"
-    result = ok_json(cli(data_dir, "commit", "shared", "main", "src", "--root", str(work), "--agent", "erin",
+        assert client.get_repository("team").head_commit_id == created["head_commit_id"]
+        client.commit("team", "main", {"from-sdk.txt": "sdk"})
+    assert ok(cli(data_dir, "cat", "team", "from-sdk.txt")) == "sdk"
+    result = ok_json(cli(data_dir, "commit", "team", "main", "src", "--root", str(work), "--agent", "erin",
                          "--json"))
     assert result["commit"]["author"]["name"] == "erin"
     # --server and TRELLIS_SERVER name a server explicitly (here: the same one, from another data dir).
     elsewhere = data_dir.parent / "elsewhere"
     assert ok_json(cli(elsewhere, "--server", server.address, "repo", "list", "--json"))[0]["repository_id"] == (
-        "shared")
+        "team")
     listed = ok_json(cli(elsewhere, "repo", "list", "--json", extra_env={"TRELLIS_SERVER": server.address}))
-    assert [r["repository_id"] for r in listed] == ["shared"]
+    assert [r["repository_id"] for r in listed] == ["team"]
     assert not (elsewhere / "repos").exists()
 
 
