@@ -246,9 +246,14 @@ def test_a_missing_workspace_is_a_sandbox_error(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_leftover_cgroups() -> Iterator[None]:
     yield
+    mine = f"job-{os.getpid()}-"
     for controller in ("pids", "memory", "cpuacct"):
-        for d in Path(f"/sys/fs/cgroup/{controller}").rglob(f"trellis/job-{os.getpid()}-*"):
-            pytest.fail(f"cgroup left behind: {d}")
+        # os.walk, not rglob: other xdist workers' job cgroups vanish while we look (walk skips them).
+        for parent, dirs, _ in os.walk(f"/sys/fs/cgroup/{controller}"):
+            if os.path.basename(parent) == "trellis":
+                left = [d for d in dirs if d.startswith(mine)]
+                if left:
+                    pytest.fail(f"cgroup left behind: {parent}/{left[0]}")
 
 
 def test_a_tracked_symlink_named_like_the_temp_dir_is_not_followed(tmp_path: Path) -> None:
