@@ -139,6 +139,7 @@ def change_to_json(change: EntityChange) -> dict[str, Any]:
         "old_lines": [change.old_start_line, change.old_end_line],
         "new_lines": [change.new_start_line, change.new_end_line],
         "similarity": change.similarity,
+        "follows": change.follows,
     }
 
 

@@ -373,6 +373,7 @@ def entity_change_pb(change: semantic_diff.EntityChange) -> diffs_pb2.EntityChan
         old_qualname=change.old_qualname, change=_CHANGE_KIND[change.change], details=change.details,
         old_start_line=change.old_start_line, old_end_line=change.old_end_line,
         new_start_line=change.new_start_line, new_end_line=change.new_end_line, similarity=change.similarity,
+        follows=change.follows,
     )
 
 
@@ -382,6 +383,7 @@ def entity_change_from_pb(change: diffs_pb2.EntityChange) -> semantic_diff.Entit
         old_qualname=change.old_qualname, change=_CHANGE_KIND_BACK.get(change.change, "modified"),
         details=tuple(change.details), old_start_line=change.old_start_line, old_end_line=change.old_end_line,
         new_start_line=change.new_start_line, new_end_line=change.new_end_line, similarity=change.similarity,
+        follows=change.follows,
     )
 
 

@@ -143,3 +143,23 @@ def test_cli_diff_on_repository_revisions(tmp_path: Path, server: RunningServer,
     result = _cli("diff", "app", first, second, "--json", cwd=tmp_path, env_data=data_dir)
     assert result.returncode == 0, result.stderr
     assert any(c["change"] == "moved_renamed" for c in json.loads(result.stdout))
+
+
+SHAPES_V1 = b"class Shape:\n    def area(self):\n        return 0\n\n    def name(self):\n        return 'shape'\n"
+SHAPES_V2 = b"class Figure:\n    def area(self):\n        return 1\n\n    def name(self):\n        return 'shape'\n"
+
+
+def test_members_of_a_renamed_class_carry_follows_over_rpc_and_cli(
+        tmp_path: Path, server: RunningServer, client: Client) -> None:
+    client.create_repository("shapes")
+    first = client.commit("shapes", "main", {"shapes.py": SHAPES_V1}, "one").commit.commit_id
+    second = client.commit("shapes", "main", {"shapes.py": SHAPES_V2}, "rename").commit.commit_id
+    changes = {c.qualname: c for c in client.diff("shapes", second, first).result.changes}
+    assert changes["shapes.Figure"].change == "renamed" and changes["shapes.Figure"].follows == ""
+    assert (changes["shapes.Figure.area"].change, changes["shapes.Figure.area"].follows) == (
+        "modified", "shapes.Figure")
+    assert "shapes.Figure.name" not in changes  # carried along, not a change of its own
+    result = _cli("diff", "shapes", first, second, "--json", cwd=tmp_path, env_data=server.store.root)
+    assert result.returncode == 0, result.stderr
+    assert {c["qualname"]: c["follows"] for c in json.loads(result.stdout)} == {
+        "shapes.Figure": "", "shapes.Figure.area": "shapes.Figure"}

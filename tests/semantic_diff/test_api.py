@@ -60,10 +60,10 @@ def test_json_format() -> None:
     assert payload == [
         {"path": "util.py", "old_path": "util.py", "kind": "function", "qualname": "util.parse_args",
          "old_qualname": "util.parse", "change": "renamed", "details": [], "old_lines": [4, 5],
-         "new_lines": [4, 5], "similarity": 1.0},
+         "new_lines": [4, 5], "similarity": 1.0, "follows": ""},
         {"path": "util.py", "old_path": "util.py", "kind": "method", "qualname": "util.User.save",
          "old_qualname": "util.User.save", "change": "modified", "details": ["signature", "parameters_added:sync"],
-         "old_lines": [9, 11], "new_lines": [9, 11], "similarity": 1.0},
+         "old_lines": [9, 11], "new_lines": [9, 11], "similarity": 1.0, "follows": ""},
     ]
     doc = result_to_json(result)
     assert json.loads(json.dumps(doc)) == doc

@@ -263,6 +263,7 @@ class EntityChange(_message.Message):
     NEW_START_LINE_FIELD_NUMBER: _builtins.int
     NEW_END_LINE_FIELD_NUMBER: _builtins.int
     SIMILARITY_FIELD_NUMBER: _builtins.int
+    FOLLOWS_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     """The repository-relative path of the file holding the entity in the new
     revision (in the old revision for a removed entity).
@@ -303,6 +304,11 @@ class EntityChange(_message.Message):
     """The similarity of the old and new normalised bodies, from 0 to 1; used
     to match renames and moves.
     """
+    follows: _builtins.str
+    """For a member (a method, a nested class) that changed in place while the
+    class around it was renamed or moved: that class's qualified name in the
+    new revision. Empty otherwise.
+    """
     @_builtins.property
     def details(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """What changed inside the entity, such as `signature`, `body`,
@@ -324,10 +330,11 @@ class EntityChange(_message.Message):
         new_start_line: _builtins.int = ...,
         new_end_line: _builtins.int = ...,
         similarity: _builtins.float = ...,
+        follows: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "details", b"details", "kind", b"kind", "new_end_line", b"new_end_line", "new_start_line", b"new_start_line", "old_end_line", b"old_end_line", "old_path", b"old_path", "old_qualname", b"old_qualname", "old_start_line", b"old_start_line", "path", b"path", "qualname", b"qualname", "similarity", b"similarity"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "details", b"details", "follows", b"follows", "kind", b"kind", "new_end_line", b"new_end_line", "new_start_line", b"new_start_line", "old_end_line", b"old_end_line", "old_path", b"old_path", "old_qualname", b"old_qualname", "old_start_line", b"old_start_line", "path", b"path", "qualname", b"qualname", "similarity", b"similarity"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
