@@ -72,10 +72,13 @@ class QueryResult:
 
 @dataclass(frozen=True, slots=True)
 class RevisionDiff:
-    """The semantic diff between two revisions; ``line_diffs`` maps path -> unified diff when asked."""
+    """The semantic diff between two revisions; ``line_diffs`` maps path -> unified diff when asked.
+
+    A line diff is bytes: its lines are the files' own bytes, whatever their encoding (decode with
+    ``errors="replace"`` to show one)."""
 
     result: semantic_diff.DiffResult
-    line_diffs: dict[str, str]
+    line_diffs: dict[str, bytes]
 
 T = TypeVar("T")
 ChangeSet = Sequence[vcs.Change] | Mapping[str, "bytes | str | None"]

@@ -359,7 +359,7 @@ _CHANGE_KIND_BACK = {v: k for k, v in _CHANGE_KIND.items()}
 _FILE_STATUS_BACK = {v: k for k, v in _FILE_STATUS.items()}
 
 
-def file_diff_pb(file: semantic_diff.FileDiff, line_diff: str = "") -> diffs_pb2.FileDiff:
+def file_diff_pb(file: semantic_diff.FileDiff, line_diff: bytes = b"") -> diffs_pb2.FileDiff:
     return diffs_pb2.FileDiff(
         path=file.path, old_path=file.old_path, status=_FILE_STATUS.get(file.status, 0),
         additions=file.additions, deletions=file.deletions, language=file.language, binary=file.binary,

@@ -22,12 +22,12 @@ __all__ = ["Differ", "RevisionDiff"]
 
 
 class RevisionDiff:
-    """A semantic diff between two commits, with optional unified line diffs per file."""
+    """A semantic diff between two commits, with optional unified line diffs per file (bytes, as the files hold them)."""
 
     __slots__ = ("line_diffs", "new_commit_id", "old_commit_id", "result")
 
     def __init__(self, old_commit_id: str, new_commit_id: str, result: semantic_diff.DiffResult,
-                 line_diffs: dict[str, str]) -> None:
+                 line_diffs: dict[str, bytes]) -> None:
         self.old_commit_id = old_commit_id
         self.new_commit_id = new_commit_id
         self.result = result
@@ -71,5 +71,5 @@ class Differ:
             old = changed.old.get(file.old_path or file.path, b"")
             new = changed.new.get(file.path, b"") if file.status != "deleted" else b""
             patch = pygit2.Patch.create_from(old, new, old_as_path=file.old_path or file.path, new_as_path=file.path)
-            lines[file.path] = patch.text or ""
+            lines[file.path] = patch.data or b""  # not .text: that decodes, replacing what is not UTF-8
         return RevisionDiff(cached.old_commit_id, cached.new_commit_id, cached.result, lines)

@@ -245,14 +245,17 @@ def build_mcp(pool: ClientPool) -> MCPServer:
              old_revision: Annotated[str, Field(description="What to compare it with; empty means the parent "
                                                             "of new_revision (the diff of one commit).")] = "",
              paths: Annotated[list[str], Field(description="Only these files.")] = [],  # noqa: B006
-             line_diff: Annotated[bool, Field(description="Also return a unified line diff per file.")] = False
+             line_diff: Annotated[bool, Field(description="Also return a unified line diff per file, as "
+                                              "{content, encoding}: utf-8 text, or base64 when not UTF-8.")]
+             = False
              ) -> Any:
         """The entity-level (semantic) diff: which functions, classes, methods... were added, removed,
         modified, renamed or moved, per file, besides the changed files themselves. Use it to review a commit
         (old_revision empty) or everything between two revisions (e.g. main and your session branch)."""
         found = client.diff(repository, new_revision, old_revision, paths=paths, line_diff=line_diff)
         return {"files": found.result.files, "entity_changes": found.result.changes,
-                **({"line_diffs": found.line_diffs} if line_diff else {})}
+                **({"line_diffs": {path: _text(data) for path, data in found.line_diffs.items()}}
+                   if line_diff else {})}
 
     @tool(READ_ONLY)
     def query(client: Client,

@@ -51,7 +51,7 @@ def test_diff_with_line_diff_and_path_filter(client: Client) -> None:
     _, second = _seed(client)
     diff = client.diff("app", second, paths=["app/util.py"], line_diff=True)
     assert [f.path for f in diff.result.files] == ["app/util.py"]
-    assert "+def parse_args(text):" in diff.line_diffs["app/util.py"]
+    assert b"+def parse_args(text):" in diff.line_diffs["app/util.py"]
 
 
 def test_line_diffs_come_only_with_include_line_diff(client: Client) -> None:
@@ -63,8 +63,30 @@ def test_line_diffs_come_only_with_include_line_diff(client: Client) -> None:
         "blob.bin": "binary", "m.py": "", "notes.txt": "unsupported_language"}
     assert plain.line_diffs == {}  # not even for the files that fell back to line level
     full = client.diff("ld", "main", line_diff=True)
-    assert "-a\n+b\n" in full.line_diffs["notes.txt"] and "-x = 1\n+x = 2\n" in full.line_diffs["m.py"]
-    assert "Binary files a/blob.bin and b/blob.bin differ" in full.line_diffs["blob.bin"]
+    assert b"-a\n+b\n" in full.line_diffs["notes.txt"] and b"-x = 1\n+x = 2\n" in full.line_diffs["m.py"]
+    assert b"Binary files a/blob.bin and b/blob.bin differ" in full.line_diffs["blob.bin"]
+
+
+LATIN1_V1 = "# caf\u00e9\nname = 'Jos\u00e9'\n".encode("latin-1")
+LATIN1_V2 = "# caf\u00e9\nname = 'Ren\u00e9e'\n".encode("latin-1")
+
+
+def test_line_diffs_carry_content_that_is_not_utf8_byte_for_byte(client: Client, tmp_path: Path,
+                                                                 server: RunningServer) -> None:
+    client.create_repository("enc")
+    client.commit("enc", "main", {"names.txt": LATIN1_V1, "shift_jis.txt": "\u65e5\u672c\n".encode("shift_jis")}, "one")
+    client.commit("enc", "main", {"names.txt": LATIN1_V2, "shift_jis.txt": "\u8a9e\n".encode("shift_jis")}, "two")
+    diff = client.diff("enc", "main", line_diff=True)
+    assert b"-name = 'Jos\xe9'\n+name = 'Ren\xe9e'\n" in diff.line_diffs["names.txt"]  # no U+FFFD
+    assert b"-" + "\u65e5\u672c".encode("shift_jis") + b"\n+" + "\u8a9e".encode("shift_jis") in diff.line_diffs["shift_jis.txt"]
+    assert all(b"\xef\xbf\xbd" not in d for d in diff.line_diffs.values())
+    # The CLI prints the same bytes (as git diff does), not a re-encoded copy.
+    shown = subprocess.run(
+        [sys.executable, "-m", "trellis", "diff", "enc", "main", "--lines", "--path", "names.txt",
+         "--server", server.address], cwd=tmp_path, capture_output=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert shown.returncode == 0, shown.stderr
+    assert b"+name = 'Ren\xe9e'\n" in shown.stdout and b"names.txt (modified" in shown.stdout
 
 
 def test_a_new_repository_holds_its_empty_initial_commit(client: Client) -> None:

@@ -116,6 +116,9 @@ def test_stdio_session_commit_round_trip(server: RunningServer, client: Client, 
         assert read["encoding"] == "base64" and read["content"] == "AAEC"
         diff = await call(mcp, "diff", repository=demo, new_revision=branch, old_revision="main")
         assert [(c["qualname"], c["change"]) for c in diff["entity_changes"]] == [("app.h", "added")]
+        lines = (await call(mcp, "diff", repository=demo, new_revision=branch, old_revision="main",
+                            line_diff=True))["line_diffs"]
+        assert lines["app.py"]["encoding"] == "utf-8" and "+def h():" in lines["app.py"]["content"]
         log = await call(mcp, "log", repository=demo, revision=branch, limit=5)
         assert [c["message"].splitlines()[0] for c in log["commits"]] == ["Add h", "base", "Create repository demo"]
         assert log["commits"][0]["trailers"]["Trellis-Session"] == session["session_id"]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .context import Output, connect, lazy
+from .context import Output, connect, lazy, stdout_bytes
 
 if TYPE_CHECKING:
     import semantic_diff
@@ -65,7 +65,7 @@ def _local(old_path: Path, new_path: Path) -> tuple[semantic_diff.DiffResult, di
     return semantic_diff.diff_files(changed_old, changed_new), changed_old, changed_new
 
 
-def _print(out: Output, result: semantic_diff.DiffResult, line_diffs: dict[str, str]) -> None:
+def _print(out: Output, result: semantic_diff.DiffResult, line_diffs: dict[str, bytes]) -> None:
     by_path: dict[str, list[semantic_diff.EntityChange]] = {}
     for change in result.changes:
         by_path.setdefault(change.path, []).append(change)
@@ -78,8 +78,9 @@ def _print(out: Output, result: semantic_diff.DiffResult, line_diffs: dict[str, 
         out.print(f"{head} ({file.status}, {file.language or 'unknown'}) {stats}{note}")
         for change in by_path.pop(file.path, []):
             out.print(f"  {semantic_diff.describe(change)}", markup=False)
-        if file.path in line_diffs:
-            out.print(line_diffs[file.path].rstrip(), markup=False)
+        if file.path in line_diffs:  # the files' own bytes, not re-encoded (as git diff prints them)
+            out.console.file.flush()
+            stdout_bytes(line_diffs[file.path].rstrip() + b"\n")
     for changes in by_path.values():  # changes attributed to a path with no file entry
         for change in changes:
             out.print(f"  {semantic_diff.describe(change)}", markup=False)
@@ -90,7 +91,7 @@ def _print(out: Output, result: semantic_diff.DiffResult, line_diffs: dict[str, 
 def run(args: argparse.Namespace) -> int:
     out = Output(args)
     items = list(args.args)
-    line_diffs: dict[str, str] = {}
+    line_diffs: dict[str, bytes] = {}
     if len(items) == 2 and all(Path(a).exists() for a in items):
         old_path, new_path = Path(items[0]), Path(items[1])
         if old_path.is_file() != new_path.is_file():
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
             for f in result.files:
                 o, n = old.get(f.old_path or f.path, b""), new.get(f.path, b"")
-                line_diffs[f.path] = pygit2.Patch.create_from(o, n, f.old_path or f.path, f.path).text or ""
+                line_diffs[f.path] = pygit2.Patch.create_from(o, n, f.old_path or f.path, f.path).data or b""
     elif len(items) == 2 and not _could_be_repository(items[0]):
         missing = [a for a in items if not Path(a).exists()]
         out.error(f"{' and '.join(missing)}: no such file or directory "

@@ -21,6 +21,6 @@ class DiffServicer(diffs_pb2_grpc.DiffServiceServicer):
             line_diff=request.include_line_diff,
         )
         return pb.DiffResponse(
-            files=[convert.file_diff_pb(f, done.line_diffs.get(f.path, "")) for f in done.result.files],
+            files=[convert.file_diff_pb(f, done.line_diffs.get(f.path, b"")) for f in done.result.files],
             entity_changes=[convert.entity_change_pb(c) for c in done.result.changes],
         )

@@ -216,11 +216,13 @@ class FileDiff(_message.Message):
     `binary`, `unsupported_language` or `parse_error`; empty when the
     entity diff applied.
     """
-    line_diff: _builtins.str
-    """The unified line diff of the file, in git's format. Set only when the
-    request had `include_line_diff`: empty otherwise, whether or not the file
-    fell back to line level. For a binary file it holds only git's header and
-    its `Binary files ... differ` line.
+    line_diff: _builtins.bytes
+    """The unified line diff of the file, in git's format, as bytes: the lines
+    are the file's own bytes, so content that is not UTF-8 comes back exactly
+    (decode it as the file's encoding, or as UTF-8 with replacement to show
+    it). Set only when the request had `include_line_diff`: empty otherwise,
+    whether or not the file fell back to line level. For a binary file it
+    holds only git's header and its `Binary files ... differ` line.
     """
     def __init__(
         self,
@@ -233,7 +235,7 @@ class FileDiff(_message.Message):
         language: _builtins.str = ...,
         binary: _builtins.bool = ...,
         fallback_reason: _builtins.str = ...,
-        line_diff: _builtins.str = ...,
+        line_diff: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
