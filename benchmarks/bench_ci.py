@@ -1,6 +1,6 @@
 """Benchmark: push-to-verdict for micro-commits with affected-test selection, against a fresh full run.
 
-A sample Python project is generated (``ci.sample_project``: about 10,000
+A sample Python project is generated (``tests.fixtures.sample_project``: about 10,000
 lines and more than 500 tests at the default size) and pushed to a real
 server (in this process, loopback gRPC) whose pipeline checks the syntax of
 every changed file and runs the tests that reach the change (``kind =
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from measure import cpu_model, pct  # noqa: E402
 
-from ci import sample_project  # noqa: E402
+from tests.fixtures import sample_project  # noqa: E402
 from trellis.client import Client  # noqa: E402
 from trellis.config import ServerConfig  # noqa: E402
 from trellis.server import build_server  # noqa: E402

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from measure import pct
 
-from ci.selection import TestIndex
+from ci.selection.index import TestIndex
 from semantic_diff import module_name
 from trellis.client import Client
 from trellis.config import ServerConfig

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import format_pipeline, parse_pipeline
-from .pipeline import (
+from .pipeline.toml import format_pipeline, parse_pipeline
+from .pipeline.model import (
     Limits,
     Pipeline,
     PipelineConfigError,
@@ -22,9 +22,9 @@ from .pipeline import (
     Stage,
     UnknownStage,
 )
-from .plan import ChangedFile, ChangeSet, Chunk, PlannedJob, dependencies, plan
+from .pipeline.plan import ChangedFile, ChangeSet, Chunk, PlannedJob, dependencies, plan
 from .runs import JobResult, Run, TestCase, Verdict
-from .selection import (
+from .selection.index import (
     Change,
     ChangedEntity,
     ChangedPath,
@@ -46,18 +46,18 @@ __all__ = [
 
 _LAZY = {
     "Verifier": ("engine", "Verifier"),
-    "Executor": ("executors", "Executor"),
+    "Executor": ("execution", "Executor"),
     "ResultCache": ("cache", "ResultCache"),
-    "LocalExecutor": ("executors", "LocalExecutor"),
-    "RayExecutor": ("executors", "RayExecutor"),
-    "ExecutorUnavailable": ("executors", "ExecutorUnavailable"),
-    "JobLimits": ("jobs", "JobLimits"),
-    "JobOutcome": ("jobs", "JobOutcome"),
-    "JobRequest": ("jobs", "JobRequest"),
+    "LocalExecutor": ("execution", "LocalExecutor"),
+    "RayExecutor": ("execution", "RayExecutor"),
+    "ExecutorUnavailable": ("execution", "ExecutorUnavailable"),
+    "JobLimits": ("execution.jobs", "JobLimits"),
+    "JobOutcome": ("execution.jobs", "JobOutcome"),
+    "JobRequest": ("execution.jobs", "JobRequest"),
     "SandboxError": ("sandbox", "SandboxError"),
     "SandboxResult": ("sandbox", "SandboxResult"),
     "run_sandboxed": ("sandbox", "run_sandboxed"),
-    "WorkspacePool": ("workspace", "WorkspacePool"),
+    "WorkspacePool": ("execution.workspace", "WorkspacePool"),
 }
 
 

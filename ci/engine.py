@@ -30,15 +30,15 @@ from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
 
 from .builtin import syntax_check
 from .cache import ResultCache, cache_key, toolchain
-from .config import parse_pipeline
-from .environments import EnvironmentBuildError, EnvironmentSpec, environment_spec
-from .executors import Executor
+from .pipeline.toml import parse_pipeline
+from .execution.environments import EnvironmentBuildError, EnvironmentSpec, environment_spec
+from .execution import Executor
 from .gating import check_gate_run, gate_started, refuse_direct_write
-from .history import TestTimes
-from .reuse import Reused, TestResults, closure_keys, passed_tests
-from .jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
-from .pipeline import Pipeline, PipelineError, Stage
-from .plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
+from .execution.history import TestTimes
+from .selection.reuse import Reused, TestResults, closure_keys, passed_tests
+from .execution.jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
+from .pipeline.model import Pipeline, PipelineError, Stage
+from .pipeline.plan import ChangedFile, ChangeSet, PlannedJob, dependencies, plan
 from .runs import (
     PIPELINE_STAGE,
     JobResult,
@@ -50,9 +50,9 @@ from .runs import (
     run_from_json,
     run_to_json,
 )
-from .selection import Selection
-from .shards import shard_count, submit_tests
-from .testing import TestSelector
+from .selection.index import Selection
+from .execution.shards import shard_count, submit_tests
+from .selection.selector import TestSelector
 
 __all__ = ["JobEvent", "Review", "Verifier"]
 

@@ -52,7 +52,7 @@ def violations(source: str, filename: str) -> Iterator[str]:
 
 # Code that runs inside a verification job's own process (it becomes the job, as execve would),
 # never in the server: it takes the job's environment.
-JOB_SIDE = {ROOT / "ci" / "executors" / "warm_server.py", ROOT / "ci" / "executors" / "pytest_plugin.py"}
+JOB_SIDE = {ROOT / "ci" / "execution" / "warm_server.py", ROOT / "ci" / "execution" / "pytest_plugin.py"}
 
 
 def _sources() -> list[Path]:

@@ -23,7 +23,7 @@ import pygit2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 import ci
-from ci.executors import ExecutorUnavailable
+from ci.execution import ExecutorUnavailable
 import semantic_diff
 from vcs import Durability, Maintainer, Redactor, Store, SyncFunction, VcsError, sync_filesystems
 

@@ -3,7 +3,7 @@
 The child side — namespaces, mounts, Landlock, capabilities — is
 :mod:`ci.sandbox.confine`, started through a :class:`Launcher`: by default a
 fresh ``python -I -S confine.py`` (:class:`ProcessLauncher`); the warm pytest
-runner of :mod:`ci.executors` is another launcher that forks a pre-started
+runner of :mod:`ci.execution` is another launcher that forks a pre-started
 interpreter instead. Everything a job can do to exceed its limits is watched
 here, in the calling thread, and ends with the whole job killed.
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import ci
-from ci import sample_project
+from tests.fixtures import sample_project
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import build_server

@@ -1,0 +1,251 @@
+"""Pytest jobs split into shards on real executors: the same results as one process, per-test timeouts
+that stop a hanging test (also one that swallows the timeout) while the rest goes on, fail-fast."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ci.execution import LocalExecutor
+from ci.execution import pytest_plugin
+from ci.execution.pytest_plugin import assign
+from ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
+from ci.execution.shards import HARD_EXIT, shard_count, submit_tests
+
+from .test_workspace import GitRepo
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:google.*"),
+    pytest.mark.filterwarnings("ignore::FutureWarning:ray.*"),
+    pytest.mark.filterwarnings("ignore:.*unclosed.*:ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+LIMITS = JobLimits(timeout_s=120, cpu_s=120, memory_bytes=512 << 20, processes=64, output_bytes=256 << 10)
+
+
+def _module(n: int) -> bytes:
+    return f"""\
+import pytest
+
+import lib
+
+
+@pytest.fixture(scope="module")
+def base():
+    return {n}
+
+
+def test_double_{n}(base):
+    assert lib.double(base) == 2 * base
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_param_{n}(base, k):
+    assert lib.double(k) == k + k
+
+
+class TestGroup{n}:
+    def test_in_class(self, base):
+        assert base == {n}
+
+    def test_odd(self, base):
+        assert base % 2 == 0, "odd base"
+""".encode()
+
+
+PROJECT: dict[str, bytes | tuple[str, bytes] | None] = {
+    "lib.py": b"def double(x):\n    return 2 * x\n",
+    "pytest.ini": b"[pytest]\naddopts = --doctest-modules\n",
+    "docs_lib.py": b'def triple(x):\n    """\n    >>> triple(2)\n    6\n    """\n    return 3 * x\n',
+    **{f"tests/test_m{n}.py": _module(n) for n in range(6)},
+}
+
+HANGING: dict[str, bytes | tuple[str, bytes] | None] = {
+    "tests/test_hang.py": b"""\
+import time
+
+
+def test_before():
+    pass
+
+
+def test_hangs():
+    while True:
+        time.sleep(0.05)
+
+
+def test_swallows_the_timeout():
+    while True:
+        try:
+            time.sleep(0.05)
+        except BaseException:
+            pass
+
+
+def test_after():
+    pass
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[GitRepo, str]:
+    repo = GitRepo(tmp_path_factory.mktemp("sharded") / "repo")
+    return repo, repo.commit(PROJECT)
+
+
+@pytest.fixture(scope="module")
+def executor() -> Iterator[LocalExecutor]:
+    with tempfile.TemporaryDirectory(prefix="trellis-shards-") as d:
+        os.chmod(d, 0o755)
+        with LocalExecutor(Path(d), workers=2) as local:
+            yield local
+
+
+def request(project: tuple[GitRepo, str], plan: TestPlan, job_id: str = "unit") -> JobRequest:
+    repo, tree = project
+    return JobRequest(job_id, str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=plan)
+
+
+def results(outcome: JobOutcome) -> list[tuple[str, str]]:
+    return [(t.nodeid, t.outcome) for t in outcome.tests]
+
+
+def test_sharded_results_equal_one_process(project: tuple[GitRepo, str], executor: LocalExecutor) -> None:
+    whole = submit_tests(executor, request(project, TestPlan(), "whole"), shards=1).result(timeout=300)
+    seen: list[tuple[int, str]] = []
+    sharded = submit_tests(executor, request(project, TestPlan(expected=(("tests/test_m0.py::test_double_0", 2.0),)),
+                                             "sharded"), shards=3,
+                           on_shard=lambda outcome, k, n: seen.append((k, outcome.summary))).result(timeout=300)
+    assert results(whole) == results(sharded)
+    assert len(whole.tests) == 6 * 6 + 1 and ("docs_lib.py::docs_lib.triple", "passed") in results(whole)
+    assert whole.summary == sharded.summary == "34 passed, 3 failed"
+    assert (whole.status, whole.exit_code) == (sharded.status, sharded.exit_code) == ("failed", 1)
+    assert sorted(k for k, _ in seen) == [0, 1, 2]  # each shard reported as it finished
+    assert sharded.collected == whole.collected == 37 and sharded.collection == whole.collection
+
+
+def test_a_hanging_test_times_out_and_the_rest_of_the_shard_goes_on(tmp_path: Path,
+                                                                     executor: LocalExecutor) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit(HANGING))
+    plan = TestPlan(timeouts=(("tests/test_hang.py::test_hangs", 1.0),), default_timeout_s=1.5)
+    outcome = submit_tests(executor, request(project, plan), shards=1).result(timeout=300)
+    assert results(outcome) == [
+        ("tests/test_hang.py::test_before", "passed"),
+        ("tests/test_hang.py::test_hangs", "failed"),
+        ("tests/test_hang.py::test_swallows_the_timeout", "failed"),
+        ("tests/test_hang.py::test_after", "passed"),
+    ], outcome.output.decode()
+    by_id = {t.nodeid: t for t in outcome.tests}
+    assert by_id["tests/test_hang.py::test_hangs"].message == "timed out after 1 s"
+    swallowed = by_id["tests/test_hang.py::test_swallows_the_timeout"].message
+    assert swallowed.startswith("timed out after 1.5 s") and "killed" in swallowed  # the watchdog, then a re-run
+    assert outcome.status == "failed" and outcome.exit_code == 1
+    assert "tests/test_hang.py::test_hangs timed out after 1 s" in outcome.summary
+
+
+def test_fail_fast_stops_at_the_first_failure(project: tuple[GitRepo, str], executor: LocalExecutor) -> None:
+    outcome = submit_tests(executor, request(project, TestPlan(fail_fast=True), "ff"), shards=2).result(timeout=300)
+    failed = [t for t in outcome.tests if t.outcome == "failed"]
+    assert failed and len(outcome.tests) < 37
+    assert outcome.status == "failed" and outcome.exit_code == 1
+    assert outcome.reason is not None and "fail_fast" in outcome.reason
+
+
+def test_the_ray_executor_runs_shards_with_the_same_results(ray_instance: object, project: tuple[GitRepo, str],
+                                                            executor: LocalExecutor, tmp_path: Path) -> None:
+    from ci.execution import RayExecutor
+
+    ray = RayExecutor(workspace_root=str(tmp_path / "ray"), ship_trees=False)
+    try:
+        remote = submit_tests(ray, request(project, TestPlan(), "ray"), shards=2).result(timeout=300)
+    finally:
+        ray.close()
+    local = submit_tests(executor, request(project, TestPlan(), "local"), shards=1).result(timeout=300)
+    assert results(remote) == results(local)
+    assert all(part.startswith("ray:") for part in remote.executor.split(","))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), unique=True, max_size=40),
+       st.integers(1, 6), st.dictionaries(st.integers(0, 39), st.floats(0, 30), max_size=20))
+def test_every_item_goes_to_exactly_one_shard_and_the_split_is_deterministic(
+        items: list[tuple[int, int]], shards: int, known: dict[int, float]) -> None:
+    nodeids = [f"tests/test_{m}.py::test_{t}" for m, t in items]
+    expected = {nodeids[i]: s for i, s in known.items() if i < len(nodeids)}
+    owner = assign(nodeids, shards, expected)
+    assert len(owner) == len(nodeids) and all(0 <= s < shards for s in owner)
+    assert assign(list(nodeids), shards, dict(expected)) == owner
+
+
+def test_the_plugin_and_the_engine_agree_on_the_watchdog_exit() -> None:
+    assert pytest_plugin.HARD_EXIT == HARD_EXIT
+
+
+def test_shard_count() -> None:
+    assert shard_count(2, 3, None) == 1  # a few tests: one process
+    assert shard_count(2, 100, None) == 2
+    assert shard_count(2, 100, 0.3) == 1  # known to be quick: not worth a second collection
+    assert shard_count(4, 100, 60.0) == 4
+    assert shard_count(2, 1, None, requested=3) == 3
+
+
+def test_timeouts_come_from_recorded_durations_once_there_are_enough(tmp_path: Path) -> None:
+    from ci.execution.history import TRUSTED, TestTimes
+
+    times = TestTimes(tmp_path)
+    times.record("repo", [("t::quick", "passed", 0.01), ("t::slow", "passed", 4.0), ("t::bad", "failed", 99.0)])
+    settings = {"factor": 10.0, "floor_s": 15.0, "default_s": 30.0, "cap_s": 600.0}
+    assert times.timeouts("repo", **settings) == {"t::quick": 30.0, "t::slow": 40.0}  # one run: not trusted yet
+    for _ in range(TRUSTED - 1):
+        times.record("repo", [("t::quick", "passed", 0.01), ("t::slow", "passed", 4.0)])
+    assert TestTimes(tmp_path).timeouts("repo", **settings) == {"t::quick": 15.0, "t::slow": 40.0}  # persisted
+    assert times.expected("repo") == {"t::quick": 0.01, "t::slow": 4.0}
+
+
+STREAMED: dict[str, bytes | tuple[str, bytes] | None] = {
+    "tests/test_stream.py": b"""\
+import os
+import time
+
+
+def test_first():
+    pass
+
+
+def test_waits_for_the_first_to_be_reported():
+    go = os.path.join(os.environ["TMPDIR"], "go")
+    for _ in range(600):
+        if os.path.exists(go):
+            return
+        time.sleep(0.1)
+    raise AssertionError("test_first was not reported while the job ran")
+""",
+}
+
+
+def test_results_stream_while_the_job_runs(tmp_path: Path, executor: LocalExecutor) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit(STREAMED))
+    seen: list[list[str]] = []
+
+    def progress(tests: tuple[object, ...]) -> None:
+        ids = [t.nodeid for t in tests]  # type: ignore[attr-defined]
+        seen.append(ids)
+        if "tests/test_stream.py::test_first" in ids:  # reported before the job ended: let the other one finish
+            for tmp in executor.pool.root.glob("ws-*/.trellis-tmp"):
+                (tmp / "go").write_text("")
+
+    outcome = submit_tests(executor, request(project, TestPlan(), "stream"), on_progress=progress).result(timeout=300)
+    assert results(outcome) == [("tests/test_stream.py::test_first", "passed"),
+                                ("tests/test_stream.py::test_waits_for_the_first_to_be_reported", "passed")]
+    assert seen and seen[0] == ["tests/test_stream.py::test_first"]

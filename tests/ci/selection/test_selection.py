@@ -1,0 +1,865 @@
+"""Affected-test selection: collection, each resolution rule, each conservative fallback, and real pytest.
+
+Most cases build a tiny tree in memory, change one entity and check which
+tests are selected: the test that can reach the change must be, the one that
+cannot should not be. The key test runs real pytest on a generated project
+with injected faults and checks that selection never misses a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ci.selection.python_refs import file_facts
+from tests.fixtures.sample_project import CallGraph, call_graph, generate, inject_fault, micro_edit, small, write_files
+from ci.selection.index import (
+    ChangedEntity,
+    ChangedPath,
+    FactCache,
+    Selection,
+    TestIndex,
+    changes_from_diff,
+    missed_failures,
+)
+from semantic_diff import diff_files
+
+
+def build(files: Mapping[str, str]) -> TestIndex:
+    return TestIndex.build({path: dedent(text).encode() for path, text in files.items()})
+
+
+def selected(files: Mapping[str, str], *changes: ChangedEntity | ChangedPath, old: Mapping[str, str] | None = None,
+             inert: tuple[str, ...] = ()) -> set[str]:
+    index = build(files)
+    selection = index.select(changes, old_index=build(old) if old is not None else None, inert=inert)
+    assert not selection.run_all, selection.reason
+    return set(selection.tests)
+
+
+def body(path: str, qualname: str) -> ChangedEntity:
+    return ChangedEntity(path, qualname, "modified", ("body",))
+
+
+# A small application used by many cases: two modules, tests reaching one each.
+APP: dict[str, str] = {
+    "app/__init__.py": "",
+    "app/models.py": """
+        RATE = 2
+
+        class User:
+            def __init__(self, name):
+                self.name = name
+
+            def save(self):
+                return self._store()
+
+            def _store(self):
+                return RATE
+
+            def rename(self, name):
+                self.name = name
+    """,
+    "app/util.py": """
+        def slug(text):
+            return text.lower()
+
+        def unused():
+            return 1
+    """,
+    "tests/test_models.py": """
+        from app.models import User
+
+        def test_save():
+            assert User("a").save() == 2
+
+        def test_name():
+            assert User("a").name == "a"
+    """,
+    "tests/test_util.py": """
+        from app import util
+
+        def test_slug():
+            assert util.slug("A") == "a"
+    """,
+}
+APP = {path: dedent(text).lstrip("\n") for path, text in APP.items()}
+
+
+# -- collection ---------------------------------------------------------------------------------
+
+
+def test_collects_test_files_functions_classes_and_methods_like_pytest() -> None:
+    index = build({
+        "tests/test_a.py": """
+            import unittest
+
+            def test_top(): pass
+            def helper(): pass
+            def testing_prefix_counts(): pass
+
+            class TestGroup:
+                def test_one(self): pass
+                def helper(self): pass
+
+                class TestNested:
+                    def test_inner(self): pass
+
+            class TestWithInit:
+                def __init__(self): pass
+                def test_skipped(self): pass
+
+            class TestDisabled:
+                __test__ = False
+                def test_skipped(self): pass
+
+            class Checks(unittest.TestCase):
+                def test_case(self): pass
+                def testCamel(self): pass
+        """,
+        "tests/b_test.py": "def test_b(): pass\n",
+        "tests/helpers.py": "def test_not_collected(): pass\n",
+        "tests/conftest.py": "def test_not_collected(): pass\n",
+        "tests/__init__.py": "def test_not_collected(): pass\n",
+        "build/test_ignored.py": "def test_x(): pass\n",
+        ".venv/test_ignored.py": "def test_x(): pass\n",
+    })
+    assert index.tests == (
+        "tests/b_test.py::test_b",
+        "tests/test_a.py::Checks::testCamel",
+        "tests/test_a.py::Checks::test_case",
+        "tests/test_a.py::TestGroup::TestNested::test_inner",
+        "tests/test_a.py::TestGroup::test_one",
+        "tests/test_a.py::test_top",
+        "tests/test_a.py::testing_prefix_counts",
+    )
+
+
+def test_parametrised_tests_are_one_node_id_and_inherited_and_imported_tests_are_collected() -> None:
+    index = build({
+        "tests/base.py": """
+            class TestBase:
+                def test_inherited(self): pass
+        """,
+        "tests/test_p.py": """
+            import pytest
+            from base import TestBase
+
+            @pytest.mark.parametrize("x", [1, 2])
+            def test_param(x): pass
+
+            class TestChild(TestBase):
+                def test_own(self): pass
+        """,
+    })
+    assert index.tests == (
+        "tests/test_p.py::TestBase::test_inherited",
+        "tests/test_p.py::TestChild::test_inherited",
+        "tests/test_p.py::TestChild::test_own",
+        "tests/test_p.py::test_param",
+    )
+
+
+def test_the_pytest_configuration_is_honoured() -> None:
+    files = {
+        "pyproject.toml": """
+            [tool.pytest.ini_options]
+            testpaths = ["checks"]
+            python_files = ["check_*.py"]
+            python_functions = ["check_"]
+            python_classes = ["Check"]
+        """,
+        "checks/check_a.py": "def check_one(): pass\nclass CheckGroup:\n    def check_two(self): pass\n",
+        "checks/test_b.py": "def test_not_matched(): pass\n",
+        "other/check_c.py": "def check_outside_testpaths(): pass\n",
+    }
+    assert build(files).tests == ("checks/check_a.py::CheckGroup::check_two", "checks/check_a.py::check_one")
+    ini = {"pytest.ini": "[pytest]\ntestpaths = other\n", **{k: v for k, v in files.items() if k != "pyproject.toml"}}
+    assert build(ini).tests == ()  # default python_files: no test_*.py under other/
+
+
+# -- resolution rules ---------------------------------------------------------------------------
+
+
+def test_a_body_change_selects_exactly_the_tests_that_reach_it() -> None:
+    assert selected(APP, body("app/models.py", "app.models.User._store")) == {"tests/test_models.py::test_save"}
+    assert selected(APP, body("app/util.py", "app.util.slug")) == {"tests/test_util.py::test_slug"}
+    assert selected(APP, body("app/util.py", "app.util.unused")) == set()
+
+
+def test_reasons_say_which_change_selected_each_test() -> None:
+    selection = build(APP).select([body("app/models.py", "app.models.User._store")])
+    assert selection.reasons == {"tests/test_models.py::test_save": "reaches app.models.User._store (modified)"}
+    assert selection.total == 3
+    own = build(APP).select([body("tests/test_util.py", "tests.test_util.test_slug")])
+    assert own.reasons["tests/test_util.py::test_slug"].startswith("the test itself changed")
+
+
+@pytest.mark.parametrize("importer", [
+    "import app.deep.mod\ndef test_x(): app.deep.mod.f()\n",
+    "import app.deep.mod as m\ndef test_x(): m.f()\n",
+    "from app.deep import mod as m\ndef test_x(): m.f()\n",
+    "from app.deep.mod import f as g\ndef test_x(): g()\n",
+    "from app import f\ndef test_x(): f()\n",                 # re-exported by app/__init__.py
+    "from app.star import *\ndef test_x(): f()\n",           # star import
+    "def test_x():\n    from app.deep.mod import f\n    f()\n",  # import inside the test
+])
+def test_names_resolve_through_every_kind_of_import(importer: str) -> None:
+    files = {
+        "app/__init__.py": "from .deep.mod import f\n",
+        "app/deep/__init__.py": "",
+        "app/deep/mod.py": "def f():\n    return g()\n\ndef g():\n    return 1\n\ndef h():\n    return 2\n",
+        "app/star.py": "from .deep.mod import *\n",
+        "tests/test_x.py": importer,
+        "tests/test_other.py": "from app.deep.mod import h\ndef test_other(): h()\n",
+    }
+    assert selected(files, body("app/deep/mod.py", "app.deep.mod.g")) == {"tests/test_x.py::test_x"}
+
+
+def test_relative_imports_resolve() -> None:
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/sub/__init__.py": "from .. import base\n",
+        "pkg/sub/leaf.py": ("from ..base import value\nfrom . import sibling\n\n"
+                            "def leaf():\n    return value() + sibling.s()\n"),
+        "pkg/sub/sibling.py": "def s():\n    return 1\n",
+        "pkg/base.py": "def value():\n    return 1\n\ndef other():\n    return 2\n",
+        "tests/test_leaf.py": "from pkg.sub.leaf import leaf\n\ndef test_leaf(): leaf()\n",
+    }
+    assert selected(files, body("pkg/base.py", "pkg.base.value")) == {"tests/test_leaf.py::test_leaf"}
+    assert selected(files, body("pkg/sub/sibling.py", "pkg.sub.sibling.s")) == {"tests/test_leaf.py::test_leaf"}
+    assert selected(files, body("pkg/base.py", "pkg.base.other")) == set()
+
+
+def test_src_layout_and_test_helpers_on_the_rootdir_path() -> None:
+    files = {
+        "src/lib/__init__.py": "def api():\n    return 1\n",
+        "tests/helpers.py": "from lib import api\n\ndef check():\n    return api()\n",
+        "tests/test_api.py": "from helpers import check\n\ndef test_api(): check()\n",
+    }
+    assert selected(files, body("src/lib/__init__.py", "src.lib.api")) == {"tests/test_api.py::test_api"}
+
+
+def test_self_cls_and_super_resolve_through_the_class_family() -> None:
+    files = {
+        "app/shapes.py": """
+            class Base:
+                def area(self):
+                    return self.size() * 2
+
+                def size(self):
+                    return 1
+
+                @classmethod
+                def make(cls):
+                    return cls().size()
+
+            class Square(Base):
+                def size(self):                 # an override: self.size() in Base may run it
+                    return super().size() + 1
+
+            class Unrelated:
+                def size(self):
+                    return 3
+        """,
+        "tests/test_shapes.py": """
+            from app.shapes import Square, Unrelated
+
+            def test_area():
+                assert Square().area() == 4
+
+            def test_unrelated():
+                assert Unrelated().size() == 3
+        """,
+    }
+    # Base.size runs through super() from Square.size; Square.size through self.size() in Base.area.
+    for name in ("Base.size", "Square.size", "Base.area"):
+        assert "tests/test_shapes.py::test_area" in selected(files, body("app/shapes.py", f"app.shapes.{name}"))
+    assert "tests/test_shapes.py::test_unrelated" not in selected(files, body("app/shapes.py", "app.shapes.Base.size"))
+
+
+def test_an_attribute_of_an_unknown_object_may_be_any_entity_of_that_name_the_test_can_load() -> None:
+    files = {
+        "app/a.py": "class A:\n    def run(self):\n        return 1\n",
+        "app/b.py": "class B:\n    def run(self):\n        return 2\n",
+        "app/c.py": "class C:\n    def run(self):\n        return 3\n",
+        "app/factory.py": ("from app.a import A\nfrom app.b import B\n\n"
+                           "def make(kind):\n    return A() if kind else B()\n"),
+        "tests/test_run.py": "from app.factory import make\n\ndef test_run():\n    assert make(1).run()\n",
+        "tests/test_c.py": "from app.c import C\n\ndef test_c():\n    assert C().run() == 3\n",
+    }
+    assert selected(files, body("app/b.py", "app.b.B.run")) == {"tests/test_run.py::test_run"}
+    # app/c.py is not in test_run's import closure: its C.run cannot be the object's method.
+    assert selected(files, body("app/c.py", "app.c.C.run")) == {"tests/test_c.py::test_c"}
+
+
+def test_getattr_with_a_constant_name_is_an_attribute_and_with_a_computed_one_anything_loaded() -> None:
+    files = {
+        "app/ops.py": "def add():\n    return 1\n\ndef sub():\n    return 2\n",
+        "tests/test_const.py": "from app import ops\n\ndef test_const():\n    getattr(ops, 'add')()\n",
+        "tests/test_dyn.py": "from app import ops\n\ndef test_dyn(name='sub'):\n    getattr(ops, name)()\n",
+    }
+    assert selected(files, body("app/ops.py", "app.ops.add")) == {"tests/test_const.py::test_const",
+                                                                  "tests/test_dyn.py::test_dyn"}
+    assert selected(files, body("app/ops.py", "app.ops.sub")) == {"tests/test_dyn.py::test_dyn"}
+
+
+def test_module_level_code_of_imported_modules_counts_as_reached() -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/config.py": "from app.util import load\nSETTINGS = load()\n",
+        "app/util.py": "def load():\n    return {}\n\ndef spare():\n    return 0\n",
+        "app/service.py": "from app import config\n\ndef serve():\n    return 1\n",
+        "tests/test_service.py": "from app.service import serve\n\ndef test_serve(): serve()\n",
+        "tests/test_spare.py": "from app.util import spare\n\ndef test_spare(): spare()\n",
+    }
+    # load() runs when app.config is imported, which importing app.service does.
+    assert selected(files, body("app/util.py", "app.util.load")) == {"tests/test_service.py::test_serve"}
+    assert selected(files, ChangedEntity("app/config.py", "app.config")) == {"tests/test_service.py::test_serve"}
+
+
+def test_decorators_and_defaults_run_at_definition_time() -> None:
+    files = {
+        "app/registry.py": """
+            HANDLERS = {}
+
+            def register(fn):
+                HANDLERS[fn.__name__] = fn
+                return fn
+
+            def default_size():
+                return 3
+        """,
+        "app/handlers.py": """
+            from app.registry import register, default_size
+
+            @register
+            def on_event():
+                return 1
+
+            def sized(n=default_size()):
+                return n
+
+            def plain():
+                return 2
+        """,
+        "tests/test_dispatch.py": """
+            import app.handlers
+            from app.registry import HANDLERS
+
+            def test_dispatch():
+                assert HANDLERS["on_event"]() == 1
+        """,
+        "tests/test_plain.py": "from app.registry import HANDLERS\n\ndef test_plain(): assert HANDLERS == {}\n",
+    }
+    # on_event is handed to register(): whoever imports app.handlers may run it.
+    dispatch = {"tests/test_dispatch.py::test_dispatch"}
+    assert selected(files, body("app/handlers.py", "app.handlers.on_event")) == dispatch
+    assert selected(files, body("app/registry.py", "app.registry.default_size")) == {
+        "tests/test_dispatch.py::test_dispatch"}
+    assert selected(files, body("app/handlers.py", "app.handlers.plain")) == set()
+
+
+def test_a_change_to_what_runs_at_definition_time_selects_every_importer() -> None:
+    old = {**APP, "app/util.py": "def slug(text, sep='-'):\n    return text.lower()\n\ndef unused():\n    return 1\n"}
+    new = {**APP, "app/util.py": "def slug(text, sep=print):\n    return text.lower()\n\ndef unused():\n    return 1\n"}
+    importers = {"tests/test_util.py::test_slug"}
+    assert selected(new, ChangedEntity("app/util.py", "app.util.unused"), old=old) == set()
+    assert selected(new, ChangedEntity("app/util.py", "app.util.slug"), old=old) == importers
+    # Without the old index, semantic_diff's details tell: a signature change is not a body change.
+    assert selected(new, ChangedEntity("app/util.py", "app.util.unused", details=("signature",))) == importers
+    # A class's own code (attributes, bases) runs at import.
+    assert selected(APP, ChangedEntity("app/models.py", "app.models.User", details=("body",))) == {
+        "tests/test_models.py::test_save", "tests/test_models.py::test_name"}
+
+
+def test_fixtures_and_hooks_of_conftest_files_are_reached_by_the_tests_below_them() -> None:
+    files = {
+        "app/db.py": "def connect():\n    return 1\n\ndef migrate():\n    return 2\n",
+        "tests/api/conftest.py": """
+            import pytest
+            from app.db import connect, migrate
+
+            @pytest.fixture
+            def db():
+                return connect()
+
+            def pytest_configure(config):
+                migrate()
+        """,
+        "tests/api/test_api.py": "def test_api(db): assert db\n",
+        "tests/unit/test_unit.py": "def test_unit(): pass\n",
+    }
+    assert selected(files, body("app/db.py", "app.db.connect")) == {"tests/api/test_api.py::test_api"}
+    assert selected(files, body("app/db.py", "app.db.migrate")) == {"tests/api/test_api.py::test_api"}
+
+
+def test_pytest_plugins_and_patch_targets_named_in_strings_are_references() -> None:
+    files = {
+        "app/clock.py": "def now():\n    return 0\n",
+        "app/plug.py": "from app.clock import now\n\ndef pytest_configure(config):\n    now()\n",
+        "tests/test_plugin.py": "pytest_plugins = ['app.plug']\n\ndef test_plugin(): pass\n",
+        "tests/test_patch.py": """
+            from unittest import mock
+
+            def test_patch():
+                with mock.patch("app.clock.now", return_value=1):
+                    pass
+        """,
+        "tests/test_none.py": "def test_none(): pass\n",
+    }
+    assert selected(files, body("app/clock.py", "app.clock.now")) == {"tests/test_plugin.py::test_plugin",
+                                                                      "tests/test_patch.py::test_patch"}
+
+
+def test_imports_by_constant_name_resolve_and_computed_ones_reach_everything() -> None:
+    files = {
+        "app/a.py": "def a():\n    return 1\n",
+        "app/b.py": "def b():\n    return 2\n",
+        "tests/test_static.py": "import importlib\n\ndef test_static():\n    importlib.import_module('app.a').a()\n",
+        "tests/test_dynamic.py": ("import importlib\n\n"
+                                  "def test_dynamic(name='app.b'):\n    importlib.import_module(name)\n"),
+    }
+    assert selected(files, body("app/a.py", "app.a.a")) == {"tests/test_static.py::test_static",
+                                                            "tests/test_dynamic.py::test_dynamic"}
+    selection = build(files).select([body("app/b.py", "app.b.b")])
+    assert selection.tests == ("tests/test_dynamic.py::test_dynamic",)
+    assert "importlib.import_module" in selection.reasons["tests/test_dynamic.py::test_dynamic"]
+
+
+def test_subprocesses_running_python_modules_resolve_and_unknown_commands_reach_everything() -> None:
+    files = {
+        "app/cli.py": "def main():\n    return 0\n\nif __name__ == '__main__':\n    main()\n",
+        "app/other.py": "def other():\n    return 1\n",
+        "tests/test_cli.py": """
+            import subprocess, sys
+
+            def test_cli():
+                subprocess.run([sys.executable, "-m", "app.cli"], check=True)
+
+            def test_git():
+                subprocess.run(["git", "--version"], check=True)
+        """,
+        "tests/test_shell.py": "import os\n\ndef test_shell(cmd='make'):\n    os.system(cmd)\n",
+    }
+    assert selected(files, body("app/cli.py", "app.cli.main")) == {"tests/test_cli.py::test_cli",
+                                                                  "tests/test_shell.py::test_shell"}
+    assert selected(files, body("app/other.py", "app.other.other")) == {"tests/test_shell.py::test_shell"}
+
+
+def test_a_changed_or_added_test_selects_itself() -> None:
+    assert selected(APP, body("tests/test_models.py", "tests.test_models.test_name")) == {
+        "tests/test_models.py::test_name"}
+    new = {**APP, "tests/test_util.py": APP["tests/test_util.py"] + "\ndef test_new():\n    assert True\n"}
+    assert selected(new, ChangedEntity("tests/test_util.py", "tests.test_util.test_new", "added"), old=APP) == {
+        "tests/test_util.py::test_new"}
+    assert selected(new, ChangedPath("tests/test_util.py"), old=APP) == {"tests/test_util.py::test_slug",
+                                                                         "tests/test_util.py::test_new"}
+
+
+def test_a_removed_entity_selects_the_tests_that_referenced_it_in_the_old_tree() -> None:
+    old = {**APP, "app/util.py": APP["app/util.py"] + "\ndef helper():\n    return 3\n",
+           "tests/test_helper.py": "from app.util import helper\n\ndef test_helper(): helper()\n"}
+    new = {**APP, "tests/test_helper.py": "from app.util import helper\n\ndef test_helper(): helper()\n"}
+    assert selected(new, ChangedEntity("app/util.py", "app.util.helper", "removed"), old=old) == {
+        "tests/test_helper.py::test_helper"}
+    no_old = build(new).select([ChangedEntity("app/util.py", "app.util.helper", "removed")])
+    assert no_old.run_all and "old_index" in no_old.reason
+    deleted = {k: v for k, v in old.items() if k != "app/util.py"}
+    assert selected(deleted, ChangedPath("app/util.py", "deleted"), old=old) == {
+        "tests/test_util.py::test_slug", "tests/test_helper.py::test_helper"}
+
+
+def test_renames_from_a_real_semantic_diff() -> None:
+    old = {p: dedent(APP[p]).encode() for p in ("app/util.py", "tests/test_util.py")}
+    new_util = "def make_slug(text):\n    return text.lower()\n\ndef unused():\n    return 1\n"
+    new = {**old, "app/util.py": new_util.encode(),
+           "tests/test_util.py": b"from app import util\n\ndef test_slug():\n    assert util.make_slug('A') == 'a'\n"}
+    changes = changes_from_diff(diff_files({p: old[p] for p in old}, {p: new[p] for p in new}))
+    kinds = {(c.qualname, c.change) for c in changes if isinstance(c, ChangedEntity)}
+    assert ("app.util.make_slug", "renamed") in kinds
+    selection = TestIndex.build(new).select(changes, old_index=TestIndex.build(old))
+    assert selection.tests == ("tests/test_util.py::test_slug",)
+
+
+# -- conservative fallbacks ---------------------------------------------------------------------
+
+
+def test_a_conftest_change_selects_every_test_in_and_below_its_directory() -> None:
+    files = {**APP, "tests/sub/conftest.py": "X = 1\n", "tests/sub/test_sub.py": "def test_sub(): pass\n",
+             "tests/sub/deeper/test_deep.py": "def test_deep(): pass\n"}
+    assert selected(files, ChangedPath("tests/sub/conftest.py")) == {"tests/sub/test_sub.py::test_sub",
+                                                                     "tests/sub/deeper/test_deep.py::test_deep"}
+    root = build({**files, "conftest.py": ""}).select([ChangedEntity("conftest.py", "conftest")])
+    assert root.run_all and "conftest.py" in root.reason and len(root.tests) == 5
+
+
+@pytest.mark.parametrize(("path", "rule"), [
+    ("pytest.ini", "configuration"), ("pyproject.toml", "configuration"), ("setup.cfg", "configuration"),
+    ("tox.ini", "configuration"), ("requirements.txt", "configuration"), ("app/data.json", "data-file"),
+    ("tests/fixtures/expected.bin", "data-file")])
+def test_configuration_and_data_files_run_everything_and_say_which_rule(path: str, rule: str) -> None:
+    selection = build(APP).select([ChangedPath(path)])
+    assert selection.run_all and path in selection.reason
+    assert (selection.path, selection.rule) == (path, rule)
+    assert selection.fallback.startswith(f"{rule}: {path} changed")
+    assert selection.tests == build(APP).tests
+
+
+def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -> None:
+    assert selected(APP, ChangedPath("app/data.json"), ChangedPath("assets/logo.png"),
+                    inert=("app/*.json", "assets/**")) == set()
+    selection = build(APP).select([ChangedPath("app/util.py")], always_full=("app/util.py",))
+    assert selection.run_all and selection.rule == "always-full"
+
+
+@pytest.mark.parametrize("path", ["app/models.pyi", "README.rst", "docs/guide.md", "MANIFEST.in", "CHANGELOG",
+                                  ".github/workflows/ci.yml", "LICENSE", ".pre-commit-config.yaml", "NOTES.txt"])
+def test_stubs_docs_and_manifests_are_inert_by_kind(path: str) -> None:
+    assert selected(APP, ChangedPath(path)) == set()
+
+
+def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code() -> None:
+    files = {**APP,
+             "tests/test_docs.py": """
+                 from pathlib import Path
+
+                 def test_readme():
+                     assert Path("README.rst").exists()
+
+                 def test_guides():
+                     for page in Path("docs").glob("*.md"):
+                         assert page.read_text()
+
+                 def test_other():
+                     pass
+             """,
+             "tests/test_data.py": """
+                 import os
+
+                 HERE = os.path.dirname(__file__)
+
+                 def test_expected():
+                     assert open(os.path.join(HERE, "fixtures", "expected.txt")).read()
+             """}
+    assert selected(files, ChangedPath("README.rst")) == {"tests/test_docs.py::test_readme"}
+    assert selected(files, ChangedPath("docs/guide.md")) == {"tests/test_docs.py::test_guides"}
+    assert selected(files, ChangedPath("CHANGES.md")) == {"tests/test_docs.py::test_guides"}  # "*.md"
+    # A file under a directory of data the code names: the module's code names it, so every test of the file.
+    assert selected(files, ChangedPath("tests/fixtures/expected.txt")) == {"tests/test_data.py::test_expected"}
+    # A name built from an extension: f"{case}.txt" names every .txt file.
+    cases = {**files, "tests/test_cases.py": 'def test_case():\n    case = "a"\n    assert open(f"{case}.txt")\n'}
+    assert "tests/test_cases.py::test_case" in selected(cases, ChangedPath("tests/a.txt"))
+
+
+@pytest.mark.parametrize(("path", "before", "after", "inert"), [
+    ("setup.cfg", "[metadata]\nname = app\n[flake8]\nmax-line-length = 100\n",
+     "[metadata]\nname = app\nclassifiers = X\n[flake8]\nmax-line-length = 120\n", True),
+    ("setup.cfg", "[tool:pytest]\naddopts = -q\n", "[tool:pytest]\naddopts = -q -x\n", False),
+    ("setup.cfg", "[options]\npackage_dir = =src\n", "[options]\npackage_dir = =lib\n", False),
+    ("tox.ini", "[tox]\nenvlist = py311\n", "[tox]\nenvlist = py311,py312\n", True),
+    ("pyproject.toml", '[project]\nname = "app"\n[project.urls]\nHome = "a"\n[tool.ruff]\nline-length = 1\n',
+     '[project]\nname = "app"\n[project.urls]\nHome = "b"\n[tool.ruff]\nline-length = 2\n', True),
+    # Dependencies reach tests only through the stage's environment, whose digest the engine compares.
+    ("pyproject.toml", '[project]\nname = "app"\ndependencies = []\n[dependency-groups]\ndev = []\n',
+     '[project]\nname = "app"\ndependencies = ["attrs"]\n[dependency-groups]\ndev = ["ruff"]\n', True),
+    ("pyproject.toml", '[project]\nname = "app"\n', '[project]\nname = "app"\nscripts = {app = "app:main"}\n',
+     False),
+    ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "-q"\n',
+     '[tool.pytest.ini_options]\naddopts = "-x"\n', False),
+    ("setup.py", 'from setuptools import setup\nsetup(name="app", classifiers=["A"])\n',
+     'from setuptools import setup\nsetup(name="app", classifiers=["A", "B"])\n', True),
+    ("setup.py", 'from setuptools import setup\nsetup(name="app", install_requires=[])\n',
+     'from setuptools import setup\nsetup(name="app", install_requires=["x"])\n', True),
+    ("setup.py", 'from setuptools import setup\nsetup(name="app", package_dir={"": "src"})\n',
+     'from setuptools import setup\nsetup(name="app", package_dir={"": "lib"})\n', False),
+])
+def test_configuration_runs_everything_only_when_a_part_that_configures_test_runs_changed(
+        path: str, before: str, after: str, inert: bool) -> None:
+    old = build({**APP, path: before})
+    new = build({**APP, path: after})
+    selection = new.select([ChangedPath(path)], old_index=old)
+    assert selection.run_all is not inert, selection.reason
+    if not inert:
+        assert selection.rule == "configuration" and selection.path == path
+
+
+def test_a_parse_error_anywhere_runs_everything() -> None:
+    selection = build({**APP, "scripts/broken.py": "def oops(:\n"}).select([body("app/util.py", "app.util.slug")])
+    assert selection.run_all and "scripts/broken.py" in selection.reason
+
+
+def test_options_the_analysis_does_not_model_run_everything() -> None:
+    selection = build({**APP, "pytest.ini": "[pytest]\naddopts = --doctest-modules\n"}).select(
+        [body("app/util.py", "app.util.slug")])
+    assert selection.run_all and "--doctest-modules" in selection.reason
+
+
+def test_classes_deriving_from_outside_classes_have_every_method_reachable() -> None:
+    files = {
+        "app/server.py": """
+            import socketserver
+
+            class Handler(socketserver.BaseRequestHandler):
+                def handle(self):
+                    return self.reply()
+
+                def reply(self):
+                    return 1
+
+                def setup_extra(self):
+                    return 2
+        """,
+        "tests/test_server.py": "from app.server import Handler\n\ndef test_server(): assert Handler\n",
+    }
+    assert selected(files, body("app/server.py", "app.server.Handler.setup_extra")) == {
+        "tests/test_server.py::test_server"}
+
+
+def test_no_change_selects_nothing_and_unknown_entities_fall_back_to_their_parent() -> None:
+    assert build(APP).select([]) == Selection(tests=(), total=3)
+    assert selected(APP, body("app/models.py", "app.models.User.save.<lambda>")) == {"tests/test_models.py::test_save"}
+    unknown = build(APP).select([body("app/nowhere.py", "app.nowhere.f")])
+    assert unknown.run_all and "app/nowhere.py" in unknown.reason
+
+
+# -- missed failures ----------------------------------------------------------------------------
+
+
+def test_missed_failures_are_failures_of_the_full_run_that_were_not_selected() -> None:
+    selection = Selection(tests=("t.py::test_a", "t.py::TestK"))
+    full = {"t.py::test_a[1]": "failed", "t.py::test_b": "failed", "t.py::TestK::test_c": "error",
+            "t.py::test_d": "passed", "t.py::test_e": "skipped", "u.py::test_f": "error"}
+    assert missed_failures(selection, full) == ("t.py::test_b", "u.py::test_f")
+    assert missed_failures(Selection(tests=(), run_all=True, reason="x"), full) == ()
+
+
+# -- the cache ----------------------------------------------------------------------------------
+
+
+def test_an_update_reparses_only_the_changed_files() -> None:
+    files = small()
+    cache = FactCache()
+    index = TestIndex.build(files, cache=cache)
+    parsed = cache.misses
+    edited, path, _ = micro_edit(files, seed=1)
+    again = TestIndex.update(index, edited)
+    assert cache.misses == parsed + 1 and again.cache is cache
+    assert again.tests == index.tests
+
+
+def test_file_facts_never_raise() -> None:
+    assert file_facts("x.py", b"\xff\xfe").error
+    assert file_facts("x.py", b"x = (" * 300 + b")" * 300).error
+    assert not file_facts("x.py", b"a = 1" + b" + 1" * 2000 + b"\n").error  # deep, but Python parses it
+
+
+# -- against the generated project --------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _project(seed: int) -> tuple[dict[str, bytes], TestIndex, CallGraph]:
+    files = small(seed=seed)
+    return files, TestIndex.build(files), call_graph(files)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 3), which=st.integers(0, 10_000))
+def test_every_test_that_calls_a_changed_function_is_selected(seed: int, which: int) -> None:
+    """The static invariant, against the generator's ground-truth call graph."""
+    files, index, graph = _project(seed)
+    qualname = sorted(graph.functions)[which % len(graph.functions)]
+    path = graph.paths[qualname]
+    narrow = index.select([body(path, qualname)])
+    assert set(graph.tests_reaching(qualname)) <= set(narrow.tests)
+    # A coarser description of the same change never selects less.
+    assert set(narrow.tests) <= set(index.select([ChangedPath(path)]).tests)
+
+
+def _run_pytest(root: Path, nodeids: tuple[str, ...] = ()) -> dict[str, str]:
+    """Run real pytest on a project; node id -> outcome, from its junit report."""
+    report = root / "report.xml"
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                    "-o", "junit_family=xunit1", "--junitxml", str(report), *nodeids],
+                   cwd=root, env=env, capture_output=True, check=False, timeout=120)
+    outcomes: dict[str, str] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        file, classname, name = case.get("file", ""), case.get("classname", ""), case.get("name", "")
+        classes = classname[len(file[:-3].replace("/", ".")):].strip(".")
+        nodeid = "::".join([file, *(c for c in classes.split(".") if c), name])
+        tags = {child.tag for child in case}
+        outcomes[nodeid] = "failed" if "failure" in tags else "error" if "error" in tags else "passed"
+    return outcomes
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_selection_never_misses_a_failure_that_the_full_suite_catches(seed: int, tmp_path: Path) -> None:
+    base, old, _ = _project(0)
+    fault = inject_fault(base, seed=seed)
+    changed = [p for p in fault.files if fault.files[p] != base.get(p)]
+    changes = changes_from_diff(diff_files({p: base[p] for p in changed}, {p: fault.files[p] for p in changed}))
+    selection = TestIndex.update(old, fault.files).select(changes, old_index=old)
+    write_files(fault.files, tmp_path)
+    full = _run_pytest(tmp_path)
+    failed = {nodeid for nodeid, outcome in full.items() if outcome != "passed"}
+    assert failed, "the fault must break some test"
+    assert missed_failures(selection, full) == ()
+    assert not selection.run_all and len(selection.tests) < selection.total
+    if seed == 0:  # the selected node ids run as such, and show the same failures
+        part = _run_pytest(tmp_path, selection.tests)
+        assert {n for n, o in part.items() if o != "passed"} == failed
+
+
+def test_a_local_is_typed_by_its_constructor_only_when_nothing_else_binds_it() -> None:
+    files = {
+        "app/kinds.py": "class A:\n    def go(self):\n        return 1\n\nclass B:\n    def go(self):\n        return 2\n",
+        "tests/test_typed.py": "from app.kinds import A\n\ndef test_typed():\n    a = A()\n    assert a.go() == 1\n",
+        "tests/test_param.py": """
+            from app.kinds import A, B
+
+            def use(x):
+                x.go()
+                x = A()
+                return x.go()
+
+            def test_param():
+                assert use(B()) == 1
+        """,
+    }
+    assert selected(files, body("app/kinds.py", "app.kinds.B.go")) == {"tests/test_param.py::test_param"}
+    assert selected(files, body("app/kinds.py", "app.kinds.A.go")) == {"tests/test_typed.py::test_typed",
+                                                                       "tests/test_param.py::test_param"}
+
+
+def test_a_module_imported_through_a_path_the_code_adds_to_sys_path_is_found() -> None:
+    files = {
+        "tools/lint_rules.py": "def rule():\n    return 1\n",
+        "tests/conftest.py": "import sys\nsys.path.insert(0, 'tools')\n",
+        "tests/test_rules.py": "import lint_rules\n\ndef test_rule():\n    assert lint_rules.rule() == 1\n",
+        "tests/test_json.py": "import json\n\ndef test_json(): json.dumps(1)\n",
+        "app/json.py": "def dumps():\n    return 0\n",  # a standard module's name: not matched
+    }
+    assert selected(files, body("tools/lint_rules.py", "tools.lint_rules.rule")) == {"tests/test_rules.py::test_rule"}
+    assert selected(files, body("app/json.py", "app.json.dumps")) == set()
+
+
+def test_on_the_benchmark_sized_project_selection_is_sound_and_small() -> None:
+    files = generate()
+    index = TestIndex.build(files)
+    graph = call_graph(files)
+    reaching: dict[str, set[str]] = {}
+    for nodeid in graph.tests:
+        for function in graph.reached_by(nodeid):
+            reaching.setdefault(function, set()).add(nodeid)
+    sizes = []
+    for qualname in sorted(graph.functions)[::7]:
+        selection = index.select([body(graph.paths[qualname], qualname)])
+        assert reaching[qualname] <= set(selection.tests), qualname
+        sizes.append(len(selection.tests))
+    assert len(index.tests) >= 500 and sum(sizes) / len(sizes) < len(index.tests) / 10
+
+
+def test_a_test_that_may_run_any_code_is_selected_for_code_changes_only() -> None:
+    files = {**APP, "tests/test_dyn.py": "import pickle\n\ndef test_roundtrip():\n    assert pickle.loads(b'')\n"}
+    assert "tests/test_dyn.py::test_roundtrip" in selected(files, body("app/util.py", "app.util.unused"))
+    assert selected(files, ChangedPath("docs/guide.md"), ChangedPath(".github/workflows/ci.yml")) == set()
+
+
+PACKAGE = {
+    "pkg/core.py": "def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 3\n",
+    "pkg/extra.py": "def e():\n    return 5\n",
+    "tests/test_a.py": "from pkg import a\n\ndef test_a():\n    assert a() == 1\n",
+    "tests/test_b.py": "import pkg\n\ndef test_b():\n    assert pkg.b() == 2\n",
+    "tests/test_v.py": "import pkg\n\ndef test_v():\n    assert pkg.__version__\n",
+    "tests/test_star.py": "from pkg import *\n\ndef test_star():\n    assert a()\n",
+}
+INIT = '"""Doc."""\nfrom .core import a, b\n__all__ = ["a", "b"]\n__version__ = "1.0"\n'
+
+
+@pytest.mark.parametrize(("after", "expected"), [
+    (INIT.replace('"1.0"', '"1.1"'), {"test_v"}),
+    (INIT.replace("a, b\n", "a, b, c\n").replace('"b"]', '"b", "c"]'), {"test_a", "test_b", "test_star"}),
+    (INIT.replace('"""Doc."""', '"""Doc, reworded."""'), set()),
+    (INIT.replace("from .core import a, b", "from .core import b\nfrom .extra import e as a"),
+     {"test_a", "test_b", "test_v", "test_star"}),  # another module runs at import: every importer
+    (INIT + 'print("imported")\n', {"test_a", "test_b", "test_v", "test_star"}),  # code that runs: every importer
+])
+def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(after: str, expected: set[str]) -> None:
+    old = {**PACKAGE, "pkg/__init__.py": INIT}
+    new = {**PACKAGE, "pkg/__init__.py": after}
+    found = selected(new, ChangedEntity("pkg/__init__.py", "pkg", "modified", ("body",)), old=old)
+    assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
+
+
+CLASSES = {
+    "app/__init__.py": "",
+    "app/models.py": 'class User:\n    """A user."""\n    RATE = 2\n\n    def save(self):\n        return self.RATE\n\n'
+                     '    def rename(self, name):\n        self.name = name\n\n\ndef helper():\n    return 1\n',
+    "tests/test_user.py": "from app.models import User\n\ndef test_save():\n    assert User().save() == 2\n",
+    "tests/test_helper.py": "from app.models import helper\n\ndef test_helper():\n    assert helper() == 1\n",
+}
+
+
+@pytest.mark.parametrize(("old_text", "new_text", "expected"), [
+    ('"""A user."""', '"""A person."""', {"test_save"}),  # docstring: the class's users
+    ("RATE = 2", "RATE = 3", {"test_save"}),  # a plain attribute of a class without bases: its users
+    ("RATE = 2", "RATE = int('3')", {"test_save", "test_helper"}),  # code that runs at import: every importer
+    ("class User:", "class User(dict):", {"test_save", "test_helper"}),  # a new base: its hooks run at import
+])
+def test_class_changes_select_at_the_granularity_of_members(old_text: str, new_text: str,
+                                                             expected: set[str]) -> None:
+    new = {**CLASSES, "app/models.py": CLASSES["app/models.py"].replace(old_text, new_text)}
+    found = selected(new, ChangedEntity("app/models.py", "app.models.User", "modified", ("body",)), old=CLASSES)
+    assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
+
+
+def test_without_the_parents_index_a_class_change_selects_its_importers() -> None:
+    found = selected(CLASSES, ChangedEntity("app/models.py", "app.models.User", "modified", ("body",)))
+    assert {nodeid.rpartition("::")[2] for nodeid in found} == {"test_save", "test_helper"}
+
+
+def test_a_default_that_only_names_a_function_is_a_reference_of_the_function_not_of_its_definer() -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/caches.py": "class Cache:\n    def clear(self):\n        return 0\n\n\n"
+                         "class LRU(Cache):\n    def clear(self, base_clear=Cache.clear):\n"
+                         "        return base_clear(self) + 1\n\n\ndef other():\n    return 2\n",
+        "tests/test_lru.py": "from app.caches import LRU\n\ndef test_clear():\n    assert LRU().clear() == 1\n",
+        "tests/test_other.py": "from app.caches import other\n\ndef test_other():\n    assert other() == 2\n",
+    }
+    assert selected(files, body("app/caches.py", "app.caches.Cache.clear")) == {"tests/test_lru.py::test_clear"}
+
+
+def test_installer_metadata_and_the_docs_build_requirements_are_not_test_configuration() -> None:
+    before = 'from setuptools import setup\nsetup(name="app", python_requires=">=3.7", packages=["app"])\n'
+    after = 'from setuptools import setup\nsetup(name="app", python_requires=">=3.8", packages=["app", "b"])\n'
+    assert not build({**APP, "setup.py": after}).select(
+        [ChangedPath("setup.py")], old_index=build({**APP, "setup.py": before})).run_all
+    toml = '[project]\nname = "app"\n[tool.setuptools]\npackages = ["app"]\n'
+    assert not build({**APP, "pyproject.toml": toml.replace('"app"]', '"app", "b"]')}).select(
+        [ChangedPath("pyproject.toml")], old_index=build({**APP, "pyproject.toml": toml})).run_all
+    assert selected(APP, ChangedPath("docs/requirements.txt")) == set()
+
+
+def test_doctest_options_in_the_stage_args_run_everything_and_say_so() -> None:
+    selection = build(APP).select([body("app/util.py", "app.util.slug")], args=("--doctest-modules", "app"))
+    assert selection.run_all and selection.rule == "pytest-option" and "--doctest-modules" in selection.reason
+    assert not build(APP).select([body("app/util.py", "app.util.slug")], args=("-x", "-q")).run_all
+
+
+def test_a_changed_environment_runs_everything_with_its_own_rule() -> None:
+    selection = build(APP).select([ChangedPath("pyproject.toml")], old_index=build(APP),
+                                  environment_changed="pyproject.toml")
+    assert selection.run_all and selection.rule == "environment" and selection.path == "pyproject.toml"
+    assert selected(APP, ChangedPath("uv.lock"), ChangedPath(".coveragerc"), ChangedPath("codspeed.yml")) == set()

@@ -1,0 +1,384 @@
+"""Soundness of test selection, checked against what tests really run.
+
+Hypothesis generates programs that define functions in every position Python
+allows (``if``/``else``, ``try`` bodies, ``except`` handlers, ``else`` and
+``finally``, ``with``, ``match`` cases, loops, classes, nested functions, at
+any depth) and call each other in every way (plainly, through a lambda, a
+comprehension, a default argument, a decorator, a class body, a method, a
+nested function). Each program's test is run in this process under a
+profiler that records every function it enters; then a change to any entered
+definition — its body, or its definition — must select the test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ci.selection.index import ChangedEntity, ChangedPath, TestIndex, changes_from_diff
+from semantic_diff import diff_files
+
+# Wrappers put a definition somewhere it still runs once, at import time. Each is a header and
+# the lines that follow its body (indented like the header); "{body}" is where the definition goes.
+WRAPPERS: dict[str, tuple[list[str], list[str]]] = {
+    "if": (["if True:"], []),
+    "else": (["if len(()) == 1:", "    pass", "else:"], []),
+    "try": (["try:"], ["except ZeroDivisionError:", "    pass"]),
+    "except": (["try:", "    raise ImportError('fallback')", "except ImportError:"], []),
+    "try-else": (["try:", "    pass", "except ImportError:", "    pass", "else:"], []),
+    "finally": (["try:", "    pass", "finally:"], []),
+    "with": (["with contextlib.nullcontext():"], []),
+    "match": (["match 1:", "    case 1:"], []),
+    "for": (["for _ in range(1):"], []),
+    "while": (["while True:"], ["    break"]),
+}
+# How one function calls the next ("{callee}" is the next function's name); what the call needs
+# to exist before the caller is defined is put before it.
+CALLS = ("direct", "lambda", "comprehension", "default", "decorator", "generator", "getattr")
+# How a function is defined: plain, as a static method of a class, as a nested function.
+KINDS = ("plain", "static", "method", "nested", "classbody")
+
+
+def _indent(lines: list[str], depth: int) -> list[str]:
+    return [("    " * depth + line) if line else line for line in lines]
+
+
+def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str], str]:
+    """The lines defining function ``f{index}``, and the expression that calls it with ``x``."""
+    callee = f"f{index + 1}"
+    if last:
+        result = "x + 1"
+    elif call == "direct":
+        result = f"{callee}(x) + 1"
+    elif call == "lambda":
+        result = f"(lambda y: {callee}(y))(x) + 1"
+    elif call == "comprehension":
+        result = f"[{callee}(y) for y in [x]][0] + 1"
+    elif call == "generator":
+        result = f"sum({callee}(y) for y in [x]) + 1"
+    elif call == "default":
+        result = "_callee(x) + 1"
+    elif call == "getattr":
+        result = f"getattr(sys.modules[__name__], {callee!r})(x) + 1"
+    else:  # decorator: the decorator calls the callee when the function is called
+        result = "x + 1"
+    params = f"x, _callee={callee}" if call == "default" and not last else "x"
+    body = [f"def f{index}_impl({params}):", f"    return {result}"]
+    if call == "decorator" and not last:
+        body = [f"@_calling({callee})", *body]
+    name = f"f{index}"
+    if kind == "plain":
+        lines = [line.replace(f"f{index}_impl", name) for line in body]
+        return lines, f"{name}(x)"
+    if kind == "static":
+        lines = [f"class K{index}:", "    @staticmethod",
+                 *("    " + line.replace(f"f{index}_impl", "run") for line in body),
+                 f"{name} = K{index}.run"]
+        return lines, f"{name}(x)"
+    if kind == "method":
+        method = [line.replace(f"def f{index}_impl(", "def run(self, ") for line in body]
+        lines = [f"class K{index}:", *("    " + line for line in method),
+                 f"def {name}(x):", f"    return K{index}().run(x)"]
+        return lines, f"{name}(x)"
+    if kind == "nested":
+        lines = [f"def make{index}():", *("    " + line for line in body), f"    return f{index}_impl",
+                 f"{name} = make{index}()"]
+        return lines, f"{name}(x)"
+    # classbody: the function is called once by a class body (at import time) and again by name
+    lines = [*(line.replace(f"f{index}_impl", name) for line in body), f"class Use{index}:",
+             f"    value = {name}(0)"]
+    return lines, f"{name}(x)"
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> str:
+    count = draw(st.integers(1, 5))
+    out = ["import contextlib", "import sys", "",
+           "def _calling(callee):",
+           "    def wrap(f):",
+           "        def inner(*args):",
+           "            return callee(args[-1]) + f(*args)",
+           "        return inner",
+           "    return wrap",
+           ""]
+    # Define the last function first: every reference at definition time finds its target.
+    for index in reversed(range(count)):
+        kind = draw(st.sampled_from(KINDS))
+        call = draw(st.sampled_from(CALLS))
+        lines, _ = _definition(index, kind, call, last=index == count - 1)
+        depth = 0
+        for wrapper in draw(st.lists(st.sampled_from(sorted(WRAPPERS)), max_size=3)):
+            head, tail = WRAPPERS[wrapper]
+            inner = len(head[-1]) - len(head[-1].lstrip()) + 4
+            lines = [*head, *(" " * inner + line if line else line for line in lines), *tail]
+            depth += 1
+        out.extend(lines)
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+TEST = """\
+from gen.mod import f0
+
+
+def test_reaches_the_chain():
+    assert f0(1) > 0
+
+
+def test_reaches_nothing():
+    assert True
+"""
+
+
+@contextmanager
+def _entered(root: Path) -> Iterator[set[str]]:
+    """The functions (``file::qualname``) entered under ``root`` while the block runs."""
+    entered: set[str] = set()
+    prefix = str(root)
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename.startswith(prefix):
+            code = frame.f_code
+            entered.add(f"{Path(code.co_filename).relative_to(root).as_posix()}::{code.co_qualname}")
+
+    sys.setprofile(profile)
+    threading.setprofile(profile)
+    try:
+        yield entered
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+
+
+def _entity(qualname: str) -> str:
+    """A code object's qualname as semantic_diff names the entity: ``f.<locals>.g`` is ``f.g``; a lambda, a
+    comprehension or a module's code is its nearest enclosing entity."""
+    parts = [p for p in qualname.split(".") if p != "<locals>"]
+    while parts and parts[-1].startswith("<"):
+        parts.pop()
+    return ".".join(parts)
+
+
+def _run(tmp: Path, source: str) -> set[str]:
+    """Import the program and run the reaching test; the entities entered (module included)."""
+    package = tmp / "gen"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(source)
+    sys.path.insert(0, str(tmp))
+    for name in ("gen", "gen.mod"):
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    try:
+        with _entered(tmp) as entered:
+            module = importlib.import_module("gen.mod")
+            assert module.f0(1) > 0
+    finally:
+        sys.path.remove(str(tmp))
+        for name in ("gen", "gen.mod"):
+            sys.modules.pop(name, None)
+    return {_entity(e.partition("::")[2]) for e in entered if e.startswith("gen/mod.py::")}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(source=programs())
+def test_a_change_to_any_definition_a_test_runs_selects_the_test(source: str, tmp_path: Path) -> None:
+    entered = _run(tmp_path, source)
+    assert len(entered) > 1  # the module and at least one function
+    files = {"gen/__init__.py": b"", "gen/mod.py": source.encode(), "tests/test_gen.py": TEST.encode()}
+    index = TestIndex.build(files)
+    reaching = "tests/test_gen.py::test_reaches_the_chain"
+    assert reaching in index.tests
+    for entity in sorted(entered):
+        qualname = f"gen.mod.{entity}" if entity else "gen.mod"
+        for details in (("body",), ("signature",)):
+            selection = index.select([ChangedEntity("gen/mod.py", qualname, "modified", details)])
+            assert reaching in selection.tests, (entity, details, source)
+    whole = index.select([ChangedPath("gen/mod.py")])
+    assert reaching in whole.tests
+    # Plain functions (no decorator, default, class or alias refers to them at import time): a body change selects
+    # only the tests calling them.
+    if not any(word in source for word in ("@_calling", "class ", "make", "_callee=")):
+        for entity in entered - {""}:
+            qualname = f"gen.mod.{entity}"
+            assert "tests/test_gen.py::test_reaches_nothing" not in index.select(
+                [ChangedEntity("gen/mod.py", qualname, "modified", ("body",))]).tests, (entity, source)
+
+
+def test_a_function_defined_in_an_except_handler_is_a_definition() -> None:
+    """The fallback pattern ``try: from math import sumprod / except ImportError: def sumprod``; its body's calls
+    enter the graph (issue 17: a helper it calls was changed, and the test calling it was not selected)."""
+    mod = (b"def helper(x):\n    return x + 1\n\n"
+           b"try:\n    from math import sumprod\nexcept ImportError:\n"
+           b"    def sumprod(a):\n        return helper(a)\n\n"
+           b"match 1:\n    case 1:\n        def other(x):\n            return helper(x)\n")
+    test = (b"from m import sumprod, other\n\ndef test_a():\n    assert sumprod(1)\n\n"
+            b"def test_b():\n    assert other(1)\n\ndef test_c():\n    pass\n")
+    index = TestIndex.build({"m.py": mod, "test_m.py": test})
+    selection = index.select([ChangedEntity("m.py", "m.helper", "modified", ("body",))])
+    assert selection.tests == ("test_m.py::test_a", "test_m.py::test_b")
+
+
+# -- module-level names ---------------------------------------------------------------------------------
+
+
+@st.composite
+def constant_programs(draw: st.DrawFn) -> tuple[list[str], int, int]:
+    """Lines of a module of constants (some derived from others, some re-exported through a package) and
+    functions reading them; which constant to change, and its new value."""
+    count = draw(st.integers(2, 6))
+    lines = ['"""Constants."""', "from gen.base import BASE"]
+    for i in range(count):
+        source = draw(st.sampled_from(["literal", "derived", "base", "tuple"])) if i else "literal"
+        if source == "literal":
+            lines.append(f"C{i} = {draw(st.integers(1, 9))}")
+        elif source == "derived":
+            lines.append(f"C{i} = C{draw(st.integers(0, i - 1))} + 1")
+        elif source == "base":
+            lines.append(f"C{i} = BASE * 2")
+        else:
+            lines.append(f"C{i} = (C{draw(st.integers(0, i - 1))}, 3)[0]")
+    lines.append("__all__ = [" + ", ".join(f'"f{i}"' for i in range(count)) + "]")
+    for i in range(count):
+        read = draw(st.integers(0, count - 1))
+        lines += ["", f"def f{i}():", f"    return C{read}"]
+    which = draw(st.integers(0, count - 1))
+    return lines, which, draw(st.integers(10, 99))
+
+
+def _results(tmp: Path, files: dict[str, bytes], tests: list[str]) -> dict[str, bool]:
+    """Run each test function of tests/test_gen.py in this process: test name -> passed."""
+    for path, content in files.items():
+        target = tmp / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    sys.path.insert(0, str(tmp))
+    names = ["gen", "gen.mod", "gen.base", "tests", "tests.test_gen"]
+    for name in names:
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    out: dict[str, bool] = {}
+    try:
+        module = importlib.import_module("tests.test_gen")
+        for test in tests:
+            try:
+                getattr(module, test)()
+                out[test] = True
+            except Exception:  # noqa: BLE001 - any failure
+                out[test] = False
+    finally:
+        sys.path.remove(str(tmp))
+        for name in names:
+            sys.modules.pop(name, None)
+    return out
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(program=constant_programs(), via=st.sampled_from(["module", "name", "star"]))
+def test_a_changed_module_constant_selects_every_test_whose_outcome_it_changes(
+        program: tuple[list[str], int, int], via: str, tmp_path: Path) -> None:
+    lines, which, value = program
+    count = sum(1 for line in lines if line.startswith("def f"))
+    source = "\n".join(lines) + "\n"
+    imports = {"module": "import gen.mod as m\n", "name": "from gen.mod import " + ", ".join(
+        f"f{i}" for i in range(count)) + "\n", "star": "from gen.mod import *\n"}[via]
+    prefix = "m." if via == "module" else ""
+    tests = [f"test_f{i}" for i in range(count)]
+    test_file = imports + "".join(
+        f"\n\ndef test_f{i}():\n    assert {prefix}f{i}() == EXPECTED[{i}]\n" for i in range(count))
+    files = {"gen/__init__.py": b"", "gen/base.py": b"BASE = 2\n", "gen/mod.py": source.encode(),
+             "tests/__init__.py": b""}
+    # The expected values are those of the unchanged program.
+    namespace: dict[str, object] = {"BASE": 2}
+    exec(compile(source.replace("from gen.base import BASE\n", ""), "gen/mod.py", "exec"), namespace)  # noqa: S102
+    expected = [namespace[f"f{i}"]() for i in range(count)]  # type: ignore[operator]
+    files["tests/test_gen.py"] = (f"EXPECTED = {expected!r}\n" + test_file).encode()
+    changed = source.replace(next(line for line in lines if line.startswith(f"C{which} = ")),
+                             f"C{which} = {value}")
+    new_files = {**files, "gen/mod.py": changed.encode()}
+    before = _results(tmp_path / "before", files, tests)
+    assert all(before.values()), before
+    after = _results(tmp_path / "after", new_files, tests)
+    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
+    old = TestIndex.build(files)
+    new = TestIndex.update(old, new_files)
+    selection = new.select([ChangedEntity("gen/mod.py", "gen.mod", "modified", ("body",))], old_index=old)
+    assert failing <= set(selection.tests), (failing, selection.reasons, changed)
+    # Name granularity: a test whose function reads none of the changed constant's dependents is not selected.
+    assert not selection.run_all
+
+
+# -- classes ----------------------------------------------------------------------------------------------
+
+
+@st.composite
+def class_programs(draw: st.DrawFn) -> tuple[str, str, int, str]:
+    """A module of classes (some deriving from others), attributes and methods reading them; the program, the
+    line to change, the index of the class and the new line."""
+    count = draw(st.integers(1, 4))
+    lines = ["C = 1", ""]
+    edits: list[tuple[str, str]] = []
+    for i in range(count):
+        base = f"K{draw(st.integers(0, i - 1))}" if i and draw(st.booleans()) else ""
+        lines.append(f"class K{i}({base}):" if base else f"class K{i}:")
+        doc = f'    """Class {i}."""'
+        lines.append(doc)
+        edits.append((doc, f'    """Class {i}, reworded."""'))
+        value = draw(st.integers(1, 9))
+        attr = f"    A{i} = {value}" if draw(st.booleans()) else f"    A{i} = C + {value}"
+        lines.append(attr)
+        edits.append((attr, f"    A{i} = {value + 10}"))
+        reads = draw(st.sampled_from([f"self.A{i}", "C", f"type(self).A{i}"]))
+        method = f"        return {reads} + {i}"
+        lines += ["", f"    def m{i}(self):", method, ""]
+        edits.append((method, f"        return {reads} + {i + 100}"))
+        if draw(st.booleans()):
+            call = f"        return self.m{i}() * 2"
+            lines += [f"    def n{i}(self):", call, ""]
+            edits.append((call, f"        return self.m{i}() * 3"))
+    old_line, new_line = draw(st.sampled_from(edits))
+    return "\n".join(lines) + "\n", old_line, count, new_line
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(program=class_programs())
+def test_a_changed_class_selects_every_test_whose_outcome_it_changes(program: tuple[str, str, int, str],
+                                                                       tmp_path: Path) -> None:
+    source, old_line, count, new_line = program
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "gen/mod.py", "exec"), namespace)  # noqa: S102
+    tests: list[str] = []
+    body = ["from gen.mod import *", ""]
+    for i in range(count):
+        for method in ("m", "n"):
+            if hasattr(namespace[f"K{i}"], f"{method}{i}"):
+                expected = getattr(namespace[f"K{i}"](), f"{method}{i}")()
+                body += ["", f"def test_{method}{i}():", f"    assert K{i}().{method}{i}() == {expected!r}", ""]
+                tests.append(f"test_{method}{i}")
+        body += ["", f"def test_doc{i}():", f"    assert K{i}.__doc__ == {namespace[f'K{i}'].__doc__!r}", ""]
+        tests.append(f"test_doc{i}")
+    files = {"gen/__init__.py": b"", "gen/mod.py": source.encode(), "tests/__init__.py": b"",
+             "tests/test_gen.py": "\n".join(body).encode()}
+    changed = source.replace(old_line, new_line, 1)
+    new_files = {**files, "gen/mod.py": changed.encode()}
+    assert all(_results(tmp_path / "before", files, tests).values())
+    after = _results(tmp_path / "after", new_files, tests)
+    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
+    old = TestIndex.build(files)
+    new = TestIndex.update(old, new_files)
+    changes = changes_from_diff(diff_files({"gen/mod.py": files["gen/mod.py"]},
+                                           {"gen/mod.py": new_files["gen/mod.py"]}))
+    selection = new.select(changes, old_index=old)
+    assert failing <= set(selection.tests), (failing, selection.reasons, changes, changed)
