@@ -452,6 +452,7 @@ class Verifier:
         if job.final:  # cancelled while it waited for a thread
             return
         pytest_args: tuple[str, ...] = ()
+        named = False
         selected = total = 0
         selection = None
         plan: TestPlan | None = None
@@ -481,18 +482,16 @@ class Verifier:
                             job, verdict=Verdict.PASSED, end_time=time.time(), total_tests=total,
                             summary=f"no test reaches the change (0 of {total} selected)"), key=key)
                         return
-                    pytest_args = selection.tests
                     selected = len(selection.tests)
                     running = selection.tests
+                    named = True
                 else:
                     selected = total
                     running = self.tests.index(self.store.open(active.run.repository), active.tree_id).tests
-                named = bool(pytest_args)
                 if stage.cache and not active.full:
                     reuse = self._reuse(active, stage, running, environment)
                     running = tuple(t for t in running if t not in reuse.hits)
-                    if named:  # the selected tests by name: name only those still to run
-                        pytest_args = running
+                    if named:  # only the selected tests still to run
                         if not running:
                             now = time.time()
                             self._complete(active, i, replace(
@@ -501,8 +500,12 @@ class Verifier:
                                 summary=f"{len(reuse.hits)} reused (closure unchanged since a passing run)",
                                 fallback=selection.fallback if stage.select == "affected" else ""), key=key)
                             return
-                pytest_args = (*pytest_args, *stage.args)
+                # The project's own command line: selected tests are kept by the job's plugin from what
+                # that command collects, never named (named paths skip collect_ignore, --ignore, hooks).
+                pytest_args = stage.args
                 plan, shards = self._test_plan(active.run.repository, stage, running)
+                if named:
+                    plan = replace(plan, only=tuple(running))
                 if reuse.hits and not named:  # the whole suite is collected: leave out the reused
                     plan = replace(plan, reused=tuple(sorted(reuse.hits)))
             request = JobRequest(

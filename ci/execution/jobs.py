@@ -24,6 +24,11 @@ class TestPlan:
     not listed (0: none). ``exclude``: node ids not to run again (done before a test had to be
     killed). ``fail_fast``: stop at the first failing test. ``reused``: tests whose results are
     reused (left out before the split; a parametrised test's id leaves out all its items).
+    ``only``: the selected tests (node ids relative to the workspace; a parametrised test's id
+    keeps all its items), kept from what the job's own command line collects; None: all of it.
+    They are never named on the command line: pytest collects a named path even when the
+    project's ``collect_ignore``, ``--ignore`` or ``pytest_ignore_collect`` would skip it, and
+    runs named tests in the order named.
     """
 
     __test__ = False  # a value, not a test class to collect
@@ -35,11 +40,13 @@ class TestPlan:
     exclude: tuple[str, ...] = ()
     fail_fast: bool = False
     reused: tuple[str, ...] = ()
+    only: tuple[str, ...] | None = None
 
     def to_json(self, stream: str) -> dict[str, object]:
         return {"shard": list(self.shard), "expected": dict(self.expected), "timeouts": dict(self.timeouts),
                 "default_timeout": self.default_timeout_s, "exclude": list(self.exclude),
-                "fail_fast": self.fail_fast, "reused": list(self.reused), "stream": stream}
+                "fail_fast": self.fail_fast, "reused": list(self.reused),
+                "only": None if self.only is None else list(self.only), "stream": stream}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,19 @@ by ``TRELLIS_PYTEST_CONFIG``::
      "default_timeout": s,
      "exclude": [nodeid, ...],     already done (a re-run after a test had to be killed)
      "reused": [nodeid, ...],      not to run: results reused (a parametrised test's id: all its items)
+     "only": [nodeid, ...] | null, the selected tests (null: everything collected)
      "fail_fast": bool,            stop at the first failing test
      "stream": path}               where each test's result is appended, one JSON line each
+
+**Selected tests** are kept from what the job's own command line collects
+(the project's arguments, never the tests' names: pytest collects a path
+named on the command line even when the project's ``collect_ignore``,
+``--ignore`` or ``pytest_ignore_collect`` hook would skip it, and runs named
+tests in the order named). Files and directories holding no selected test
+are skipped before they are imported (``pytest_ignore_collect``, asked
+first); the project's own ignores still apply to the rest, and the items are
+kept in collection order. Node ids in ``only`` are relative to the working
+directory (the workspace), whatever pytest's rootdir.
 
 **Shards.** Every shard collects the whole selection (the same tree, the same
 arguments: the same items in the same order) and keeps its own part, so the
@@ -99,6 +110,24 @@ class TrellisJob:
         self.default_timeout = float(config.get("default_timeout", 0) or 0)
         self.exclude = set(config.get("exclude", ()))
         self.reused = set(config.get("reused", ()))
+        only = config.get("only")
+        self.only: set[tuple[str, str]] | None = None  # (absolute file, rest of the node id)
+        self.only_files: set[str] = set()
+        self.only_dirs: set[str] = set()
+        if only is not None:
+            here = os.getcwd()
+            self.only = set()
+            for nodeid in only:
+                file, _, rest = str(nodeid).partition("::")
+                path = os.path.normpath(os.path.join(here, file))
+                self.only.add((path, rest))
+                self.only_files.add(path)
+                parent = os.path.dirname(path)
+                while parent not in self.only_dirs:
+                    self.only_dirs.add(parent)
+                    parent, above = os.path.dirname(parent), parent
+                    if parent == above:
+                        break
         self.fail_fast = bool(config.get("fail_fast", False))
         self.stream = open(config["stream"], "a", encoding="utf-8")  # noqa: SIM115 - open for the session
         self.lock = threading.Lock()
@@ -116,10 +145,31 @@ class TrellisJob:
 
     # -- collection ---------------------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_ignore_collect(self, collection_path: Any, config: pytest.Config) -> bool | None:
+        """Skip what holds no selected test, before it is imported; None lets the project's rules decide."""
+        if self.only is None:
+            return None
+        path = os.path.normpath(str(collection_path))
+        if path in self.only_files or path in self.only_dirs:
+            return None
+        return True
+
+    def _selected(self, item: pytest.Item) -> bool:
+        assert self.only is not None
+        path = os.path.normpath(str(item.path))
+        rest = item.nodeid.partition("::")[2]
+        return (path, rest) in self.only or (path, _base(rest)) in self.only
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         self.session = session
+        if self.only is not None:
+            chosen = [item for item in items if self._selected(item)]
+            if len(chosen) < len(items):
+                config.hook.pytest_deselected(items=[item for item in items if not self._selected(item)])
+                items[:] = chosen
         nodeids = [item.nodeid for item in items]
         digest = hashlib.sha256("\n".join(nodeids).encode()).hexdigest()
         self.index = {nodeid: i for i, nodeid in enumerate(nodeids)}

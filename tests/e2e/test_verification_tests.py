@@ -162,3 +162,26 @@ def test_results_are_reused_per_test_until_their_closure_changes(client: Client)
     again = _tests_job(other.run)
     assert again.tests and all(t.message.startswith("reused") for t in again.tests)  # nothing ran again
     assert {t.test_id for t in again.tests} == base(everything)
+
+
+def test_selected_tests_run_as_the_projects_own_command_collects_them(client: Client) -> None:
+    # attrs' conftest leaves out a module on older Pythons (collect_ignore); a selection that reaches
+    # it must not make pytest collect it by naming it, nor run a module's tests in another order.
+    files = {
+        "trellis.toml": PIPELINE,
+        "lib.py": b"def value():\n    return 1\n",
+        "conftest.py": b"import sys\n\ncollect_ignore = ['tests/test_future.py'] if sys.version_info < (3, 99) else []\n",
+        "tests/test_future.py": b"import lib\n\n\ndef test_future():\n    assert lib.value() == 0, 'collected'\n",
+        "tests/test_order.py": b"import lib\n\nSEEN = []\n\n\ndef test_zz_first():\n    SEEN.append(lib.value())\n"
+                               b"\n\ndef test_aa_second():\n    assert SEEN == [lib.value()]\n",
+    }
+    client.create_repository("own")
+    seed = client.commit("own", "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    reply = client.commit("own", "main", {"lib.py": b"def value():\n    return 1 + 0\n"}, "edit",
+                          expected_head=seed.commit.commit_id, wait_for_verdict=True)
+    assert reply.run is not None
+    job = _tests_job(reply.run)
+    assert job.selected_tests == 3  # the static selection names the ignored test too...
+    assert reply.run.verdict is ci.Verdict.PASSED, job.output  # ...but it runs what `pytest` collects
+    assert {t.test_id for t in job.tests} == {"tests/test_order.py::test_zz_first", "tests/test_order.py::test_aa_second"}

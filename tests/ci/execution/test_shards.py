@@ -249,3 +249,67 @@ def test_results_stream_while_the_job_runs(tmp_path: Path, executor: LocalExecut
     assert results(outcome) == [("tests/test_stream.py::test_first", "passed"),
                                 ("tests/test_stream.py::test_waits_for_the_first_to_be_reported", "passed")]
     assert seen and seen[0] == ["tests/test_stream.py::test_first"]
+
+
+# A project whose own command skips some test files (conftest collect_ignore, a pytest_ignore_collect
+# hook, --ignore in addopts) and whose tests depend on the order of the file: naming the tests on the
+# command line would collect the skipped files (pytest collects named paths whatever the ignores say)
+# and run named tests in the order named.
+OWN_COLLECTION: dict[str, bytes | tuple[str, bytes] | None] = {
+    "pytest.ini": b"[pytest]\naddopts = --ignore=tests/test_opt_ignored.py\n",
+    "conftest.py": b"""\
+import sys
+
+collect_ignore = ["tests/test_future.py"] if sys.version_info < (3, 99) else []
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path.name == "test_hook_ignored.py":
+        return True
+""",
+    "tests/test_future.py": b"def test_needs_a_future_python():\n    assert False, 'collected'\n",
+    "tests/test_hook_ignored.py": b"def test_ignored_by_a_hook():\n    assert False, 'collected'\n",
+    "tests/test_opt_ignored.py": b"def test_ignored_by_addopts():\n    assert False, 'collected'\n",
+    "tests/test_order.py": b"""\
+import pytest
+
+SEEN = []
+
+
+def test_zz_first():
+    SEEN.append(1)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_aa_second(k):
+    assert SEEN == [1]
+
+
+def test_unselected():
+    pass
+""",
+    "tests/test_other.py": b"def test_other():\n    pass\n",
+}
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_selected_tests_are_kept_from_the_projects_own_collection(tmp_path: Path, executor: LocalExecutor,
+                                                                   shards: int) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit(OWN_COLLECTION))
+    selected = ("tests/test_future.py::test_needs_a_future_python", "tests/test_hook_ignored.py::test_ignored_by_a_hook",
+                "tests/test_opt_ignored.py::test_ignored_by_addopts", "tests/test_order.py::test_aa_second",
+                "tests/test_order.py::test_zz_first")
+    outcome = submit_tests(executor, request(project, TestPlan(only=selected), f"own-{shards}"),
+                           shards=shards).result(timeout=300)
+    # What `pytest` alone collects, less what was not selected, in its order: the ignored files stay out.
+    expected = [("tests/test_order.py::test_zz_first", "passed"), ("tests/test_order.py::test_aa_second[1]", "passed"),
+                ("tests/test_order.py::test_aa_second[2]", "passed")]
+    if shards == 1:
+        assert results(outcome) == expected, outcome.output.decode()
+        assert outcome.status == "passed"
+    else:  # a large module may be split across shards (as pytest-xdist does): order holds within each
+        assert [t.nodeid for t in outcome.tests] == [nodeid for nodeid, _ in expected], outcome.output.decode()
+    everything = submit_tests(executor, request(project, TestPlan(), f"all-{shards}"), shards=1).result(timeout=300)
+    assert {t.nodeid for t in everything.tests} == {t.nodeid for t in outcome.tests} | {
+        "tests/test_order.py::test_unselected", "tests/test_other.py::test_other"}
