@@ -142,6 +142,12 @@ class Indexer:
         self._cursor_lock = threading.Lock()
         self._reader_root = self._con.cursor()
         self._closed = False
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """How many write transactions this indexer has committed: a change of the index changes it."""
+        return self._generation
 
     # -- connections ---------------------------------------------------------
 
@@ -218,6 +224,7 @@ class Indexer:
             drop_schema(self._con)
             create_schema(self._con)
             self._con.execute("CHECKPOINT")
+            self._generation += 1
             return self.sync(workers=workers, on_progress=on_progress)
 
     def delete_repository(self, name: str) -> None:
@@ -250,6 +257,7 @@ class Indexer:
             for t in _REPOSITORY_TABLES:
                 self._con.execute(f"DELETE FROM {t} WHERE repository = ?", [name])
             self._con.commit()
+            self._generation += 1
         except BaseException:
             self._con.rollback()
             raise
@@ -638,6 +646,7 @@ class _RepositorySync:
         try:
             work()
             self.con.commit()
+            self.ix._generation += 1
         except BaseException:
             self.con.rollback()
             raise

@@ -104,7 +104,9 @@ def alice() -> vcs.Identity:
 
 @pytest.fixture
 def server(data_dir: Path) -> Iterator[RunningServer]:
-    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=vcs.Durability.NONE))
+    # No read-only index copy (each costs ~0.1 s of CPU): tests/e2e/test_index_snapshot.py covers it.
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=vcs.Durability.NONE,
+                                        snapshot_interval=0))
     try:
         yield running
     finally:

@@ -60,6 +60,9 @@ class ServerConfig:
     together share one sync), NONE as soon as the operating system has it (tmpfs, throwaway data, benchmarks)."""
     loose_objects_limit: int = LOOSE_LIMIT
     """Loose objects a repository may gather before background maintenance packs them; 0 turns it off."""
+    snapshot_interval: float = 2.0
+    """Seconds between publications of the read-only index copy ``index-snapshot.duckdb`` after a change (at most
+    a quarter of a core spent on it); 0 publishes none."""
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -3,7 +3,10 @@
 Git is the source of truth; the index follows it. Servicers call
 ``changed(repository)`` after each acknowledged write; a background thread
 indexes the new commits, sessions and steps within milliseconds, without
-taking any vcs lock, so pushes never wait for it.
+taking any vcs lock, so pushes never wait for it. Whoever owns the index
+also publishes a read-only copy of it for other programs,
+``<data>/index-snapshot.duckdb`` (:mod:`query.snapshot`), within
+``snapshot_interval`` seconds of a change.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Any
 
 import semantic_diff
 from query import BackgroundIndexer, Indexer
+from query.snapshot import SNAPSHOT_FILE, SnapshotPublisher
 
-__all__ = ["INDEX_FILE", "Index", "shared_cache_differ"]
+__all__ = ["INDEX_FILE", "SNAPSHOT_FILE", "Index", "shared_cache_differ"]
 
 INDEX_FILE = "index.duckdb"
 
@@ -35,12 +39,15 @@ def shared_cache_differ(cache: semantic_diff.ParseCache) -> Any:
 
 
 class Index:
-    def __init__(self, data_dir: Path, cache: semantic_diff.ParseCache) -> None:
+    def __init__(self, data_dir: Path, cache: semantic_diff.ParseCache, *, snapshot_interval: float = 2.0) -> None:
+        """``snapshot_interval``: seconds between checks for a change to publish (0: publish no snapshot)."""
         self.indexer = Indexer(data_dir, data_dir / INDEX_FILE, entity_differ=shared_cache_differ(cache))
         # Catch up before serving, so the first query after a restart sees every
         # acknowledged write (incremental: quick when the index is current).
         self.indexer.sync()
         self.background = BackgroundIndexer(self.indexer, full_sync_on_start=False).start()
+        self.snapshots = (SnapshotPublisher(self.indexer, data_dir / SNAPSHOT_FILE, interval=snapshot_interval).start()
+                          if snapshot_interval > 0 else None)
 
     def changed(self, repository: str) -> None:
         self.background.notify(repository)
@@ -54,4 +61,6 @@ class Index:
     def close(self, drain_timeout: float = 30.0) -> None:
         self.background.wait_idle(drain_timeout)  # index what was acknowledged before stopping
         self.background.stop()
+        if self.snapshots is not None:
+            self.snapshots.stop()  # the last change is published: the copy matches the index left behind
         self.indexer.close()

@@ -164,7 +164,7 @@ def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems)
         # Rebases and merges combine files entity by entity, sharing the diff's parse cache.
         store.merger = functools.partial(semantic_diff.merge_files, cache=differ.cache)
         try:
-            index = Index(config.data_dir, differ.cache)
+            index = Index(config.data_dir, differ.cache, snapshot_interval=config.snapshot_interval)
         except duckdb.Error as exc:
             raise ConfigError(
                 f"cannot open the index {config.data_dir / INDEX_FILE}: {exc}. The index is derived from git: "

@@ -152,8 +152,9 @@ def connect(args: argparse.Namespace, *, creates: bool = False) -> Iterator[Clie
     from ..server import build_server  # in-process: only now pay for the server imports
 
     logging.getLogger("trellis").setLevel(logging.ERROR)
+    # (An embedded server publishes no read-only index copy: with no server running, the index itself opens.)
     running = build_server(cfg.ServerConfig(data_dir=data_dir(args, existing=not creates), address="127.0.0.1:0",
-                                            durability=cfg.env_durability()))
+                                            durability=cfg.env_durability(), snapshot_interval=0))
     try:
         with Client(running.address, token=token, agent=agent) as client:
             yield client

@@ -86,6 +86,10 @@ def _indexer(args: argparse.Namespace, *, fresh: bool = False, creates: bool = F
                 leftover.unlink(missing_ok=True)
         with Indexer(root, root / INDEX_FILE) as indexer:
             yield indexer
+            if indexer.generation:  # changed: the read-only copy for other programs follows (docs/schema.md)
+                from query.snapshot import SNAPSHOT_FILE, publish_snapshot
+
+                publish_snapshot(indexer, root / SNAPSHOT_FILE)
 
 
 @contextmanager

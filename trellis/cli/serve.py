@@ -68,6 +68,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     storage.add_argument("--loose-objects", type=int, default=_ServerDefault("loose_objects"), metavar="N",
                          help="pack a repository's loose objects in the background once it has N of them "
                          "(default %(default)s; 0 turns background maintenance off)")
+    storage.add_argument("--snapshot-every", type=float, default=2.0, metavar="SECONDS",
+                         help="publish a read-only copy of the index, <data-dir>/index-snapshot.duckdb, for your "
+                         "own DuckDB, this many seconds after a change (default %(default)s; spaced out when copying "
+                         "takes long; 0 publishes none; see docs/schema.md)")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
                      help="PEM certificate chain of the server: serve TLS only (needs --tls-key)")
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         executor=args.executor, ci_workers=args.ci_workers, ray_address=args.ray_address,
         full_run_every=args.full_run_every,
         durability=Durability(args.durability) if args.durability else cfg.env_durability(),
-        loose_objects_limit=_given(args.loose_objects),
+        loose_objects_limit=_given(args.loose_objects), snapshot_interval=args.snapshot_every,
     ), on_started=_mcp_http(args.mcp) if args.mcp else None)
     return 0
 
