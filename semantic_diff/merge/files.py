@@ -7,14 +7,15 @@ from collections import Counter
 from ..cache import ParseCache
 from ..diff import module_name
 from ..errors import InvalidInput
-from ..languages.registry import get_spec, spec_for
+from ..extract import extract
+from ..languages.registry import get_spec, parser_for, spec_for
 from ..languages.spec import LanguageSpec
 from ..parse import DEFAULT_MAX_FILE_BYTES, Parsed, analyze, precheck
 from .model import FileMerge, MergeConflict
 from .structured import StructuredMerge
 from .text import Hunk, Markers, line_merge, newline_of
-from .verify import parse_records, verify
-from .versions import Version, versions_of
+from .verify import parse_records, syntax_errors, verify
+from .versions import Version, identities, versions_of
 
 __all__ = ["merge_files"]
 
@@ -81,9 +82,12 @@ def merge_files(path: str, base: bytes | None, left: bytes | None, right: bytes 
     pb = analyze(apath, base, cache=cache, max_file_bytes=max_file_bytes)
     pl = analyze(apath, left, cache=cache, base=pb, max_file_bytes=max_file_bytes)
     pr = analyze(apath, right, cache=cache, base=pb, max_file_bytes=max_file_bytes)
-    reason = next((p.fallback_reason for p in (pb, pl, pr) if p.fallback_reason), "")
-    if reason:
-        return _line(path, spec, base, left, right, markers, reason, lang, (apath, pb, pl, pr), max_file_bytes)
+    reasons = {p.fallback_reason for p in (pb, pl, pr)} - {""}
+    if reasons == {"parse_error"}:
+        return _line_tolerant(path, apath, spec, (pb, pl, pr), markers, max_file_bytes)
+    if reasons:
+        return _line(path, spec, base, left, right, markers, min(reasons), lang, (apath, pb, pl, pr),
+                     max_file_bytes)
     versions = versions_of(apath, spec, (pb, pl, pr))
     merger = StructuredMerge(path, spec, versions, markers)
     content, conflicts = merger.run()
@@ -137,6 +141,35 @@ def _whole_file(path: str, spec: LanguageSpec | None, base: bytes, left: bytes, 
     block = markers.block(left, base, right)
     qualname, kind = _file_entity(path, spec)
     return block, (MergeConflict(path, qualname, kind, base, left, right, block),)
+
+
+def _line_tolerant(path: str, apath: str, spec: LanguageSpec, parsed: tuple[Parsed, Parsed, Parsed],
+                   markers: Markers, max_file_bytes: int) -> FileMerge:
+    """The line merge when a version does not parse (often a construct the grammar does not know,
+    in a part of the file nobody touched). Clean only under the checks of a structured merge, run
+    on the trees as they are: entities are read around the syntax errors, and the merge may have
+    only errors a version has (text copied unchanged from there). Else the whole file conflicts."""
+    base, left, right = (p.content for p in parsed)
+    text, hunks = line_merge(base, left, right, markers)
+    if hunks:
+        return FileMerge(path, spec.name, "line", "parse_error", False, text, _hunk_conflicts(path, hunks))
+    readable = tuple(_read_around_errors(spec, p) for p in parsed)
+    tolerated: Counter[bytes] = Counter()
+    for p in readable:
+        assert p.tree is not None
+        tolerated |= syntax_errors(p.tree, p.content)
+    versions = versions_of(apath, spec, readable)
+    if verify(apath, text, versions, identities(versions), max_file_bytes=max_file_bytes, tolerated=tolerated):
+        return FileMerge(path, spec.name, "line", "parse_error", True, text, ())
+    block, conflicts = _whole_file(path, spec, base, left, right, markers)
+    return FileMerge(path, spec.name, "line", "parse_error", False, block, conflicts)
+
+
+def _read_around_errors(spec: LanguageSpec, parsed: Parsed) -> Parsed:
+    """A version parsed afresh (error recovery may differ after an incremental parse), its
+    entities read from the tree as it is, around any syntax errors."""
+    tree = parser_for(spec).parse(parsed.content)
+    return Parsed(parsed.language, parsed.content, tree, extract(spec, tree, parsed.content))
 
 
 def _line(path: str, spec: LanguageSpec | None, base: bytes, left: bytes, right: bytes, markers: Markers,

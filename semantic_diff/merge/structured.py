@@ -31,7 +31,7 @@ from .model import MergeConflict
 from .resolve import is_glue, item_key, resolve, resolve_adjacent
 from .text import Markers, merge_sequences
 from .units import entity_unit, parse_entity_unit, render_lines, text_units
-from .versions import ROOT, Version
+from .versions import ROOT, Version, identities
 
 __all__ = ["StructuredMerge"]
 
@@ -69,10 +69,7 @@ class StructuredMerge:
         self.vers = versions
         self.markers = markers
         self.module = "" if spec.keyed else module_name(path)
-        self.where: dict[str, list[int | None]] = {}
-        for v, ver in enumerate(versions):
-            for i, x in enumerate(ver.ids):
-                self.where.setdefault(x, [None, None, None])[v] = i
+        self.where = identities(versions)
         self.abstract = self._abstract()
         self.delete_edit = self._delete_edit()
         self._units_memo: dict[tuple[int, int], list[bytes]] = {}

@@ -31,7 +31,7 @@ from .imports import bound_names
 from .layout import IMPORT_TYPES
 from .versions import ROOT, Version
 
-__all__ = ["parse_records", "parse_tree", "verify"]
+__all__ = ["parse_records", "parse_tree", "syntax_errors", "verify"]
 
 V = TypeVar("V")
 
@@ -57,11 +57,13 @@ def _skipped(records: list[Rec]) -> list[bool]:
 
 
 def verify(path: str, content: bytes, versions: tuple[Version, ...], where: dict[str, list[int | None]], *,
-           max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, loose: frozenset[str] = frozenset()) -> bool:
+           max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, loose: frozenset[str] = frozenset(),
+           tolerated: Counter[bytes] | None = None) -> bool:
     """Whether ``content`` is a faithful merge of the three versions (see the module docstring).
     Entities whose local name is in ``loose`` are left out of the entity checks (names defined
-    more than once, whose identities across the versions are a guess)."""
-    parsed = parse_tree(path, content, versions[1].parsed, max_file_bytes)
+    more than once, whose identities across the versions are a guess). ``tolerated``: the syntax
+    errors the merge may have (``syntax_errors``), for versions that do not parse themselves."""
+    parsed = parse_tree(path, content, versions[1].parsed, max_file_bytes, tolerated)
     if parsed is None:
         return False
     records, tree = parsed
@@ -106,6 +108,24 @@ def parse_records(path: str, content: bytes, near: Parsed, max_file_bytes: int) 
     return None if parsed is None else parsed[0]
 
 
+def syntax_errors(tree: Tree, content: bytes) -> Counter[bytes]:
+    """The syntax errors of a tree, each as the whole lines it is on (an ERROR node's, a MISSING
+    node's, with its type). A merge of versions that do not parse may have errors, but only ones
+    a version has: those lines copied unchanged from there."""
+    out: Counter[bytes] = Counter()
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            start = content.rfind(b"\n", 0, node.start_byte) + 1
+            end = content.find(b"\n", max(node.end_byte - 1, node.start_byte))
+            lines = content[start:end if end >= 0 else len(content)]
+            out[(b"E" if node.type == "ERROR" else b"M" + node.type.encode()) + b"\0" + lines] += 1
+        elif node.has_error:
+            stack.extend(node.children)
+    return out
+
+
 def _imports_wrong(path: str, tree: Tree, content: bytes, versions: tuple[Version, ...]) -> bool:
     """Whether the merged file's top-level imports are not what the three-way rule says: a binding
     (a name, from where) that one side added, removed or moved into a function and the other did
@@ -139,18 +159,28 @@ def _imports_wrong(path: str, tree: Tree, content: bytes, versions: tuple[Versio
     return any(n > 1 and n > most[name] for name, n in names.items())
 
 
-def parse_tree(path: str, content: bytes, near: Parsed, max_file_bytes: int) -> tuple[list[Rec], Tree] | None:
+def parse_tree(path: str, content: bytes, near: Parsed, max_file_bytes: int,
+               tolerated: Counter[bytes] | None = None) -> tuple[list[Rec], Tree] | None:
     """The entity records and syntax tree of ``content``, or None when it does not parse.
 
     tree-sitter re-parses incrementally from a nearby version (exact: the same
     tree as a fresh parse), and the records of entities clear of the changes
     are copied; the region re-parse shortcut (``analyze``'s fastest path) is
-    not used: the merge is judged on its own tree.
+    not used: the merge is judged on its own tree. With ``tolerated`` (the
+    versions do not all parse), a fresh parse whose syntax errors are all
+    among those is accepted, its records walked in full.
     """
     spec = spec_for(path)
     if spec is None or precheck(spec, content, max_file_bytes):
         return None
     parser = parser_for(spec)
+    if tolerated is not None:
+        # Error recovery may differ between an incremental and a fresh parse: a fresh one, as
+        # the versions had (``syntax_errors`` compares the two).
+        tree = parser.parse(content)
+        if tree.root_node.has_error and syntax_errors(tree, content) - tolerated:
+            return None
+        return extract(spec, tree, content), tree
     old_tree = tree_of(near, parser)
     if old_tree is None or near.fallback_reason:
         parsed = analyze(path, content, max_file_bytes=max_file_bytes)

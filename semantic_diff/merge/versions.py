@@ -27,7 +27,7 @@ from ..parse import Parsed, tree_of
 from .imports import ImportInfo
 from .layout import IMPORT_TYPES, MEMBER_TYPES, Chunk, chunks_of, import_spans, member_spans
 
-__all__ = ["ROOT", "Version", "versions_of"]
+__all__ = ["ROOT", "Version", "identities", "versions_of"]
 
 ROOT = "b0"
 
@@ -148,3 +148,12 @@ def versions_of(path: str, spec: LanguageSpec, parsed: tuple[Parsed, Parsed, Par
                            imports=imports, import_at={s: info for s, _, info in imports},
                            members=member_spans(spec, tree, p.content, records, chunks), kids=kids))
     return tuple(out)
+
+
+def identities(versions: tuple[Version, ...]) -> dict[str, list[int | None]]:
+    """Each identity's record index in the base, left and right versions (None where absent)."""
+    where: dict[str, list[int | None]] = {}
+    for v, ver in enumerate(versions):
+        for i, x in enumerate(ver.ids):
+            where.setdefault(x, [None, None, None])[v] = i
+    return where

@@ -1,0 +1,80 @@
+"""Merges where a version does not parse (a construct the grammar does not know, or a real syntax
+error, in a part of the file nobody touched): the line merge is clean only under the checks of a
+structured merge, run on the trees as they are, and may hold only syntax errors a version has."""
+
+from __future__ import annotations
+
+import pytest
+
+from semantic_diff import merge_files
+
+from .test_merge_classes import DANGLING
+
+# A line each grammar cannot read, put where no side edits.
+BROKEN = {"a.py": "def broken(:\n    pass\n\n\n", "a.go": "", "a.rs": "fn broken( {}\n\n",
+          "A.java": "", "a.ts": "class Broken {\n  x = ;\n}\n\n"}
+BROKEN_AFTER = {"a.go": "\nvar broken = \n", "A.java": "\nclass B { int x = ; }\n"}
+
+
+def _with_error(path: str, text: str) -> str:
+    return BROKEN.get(path, "") + text + BROKEN_AFTER.get(path, "")
+
+
+def _merge(path: str, base: str, left: str, right: str) -> tuple[bool, str, str]:
+    result = merge_files(path, base.encode(), left.encode(), right.encode())
+    return result.clean, (result.content or b"").decode(), result.fallback_reason
+
+
+@pytest.mark.parametrize(("path", "base", "added", "rename"), DANGLING, ids=[c[0] for c in DANGLING])
+def test_a_new_use_of_a_renamed_entity_conflicts_though_a_version_does_not_parse(
+        path: str, base: str, added: str | None, rename: tuple[str, str]) -> None:
+    if added is None:                                # Java: the new use goes into a new method of the class
+        left = base.replace("\n}\n", "\n\n  int second() {\n    return loadItem(2);\n  }\n}\n")
+    else:
+        left = base + added
+    right = base.replace(*rename)
+    clean, text, reason = _merge(path, _with_error(path, base), _with_error(path, left), _with_error(path, right))
+    assert reason == "parse_error"
+    assert not clean, text
+
+
+@pytest.mark.parametrize(("path", "base", "added", "rename"), DANGLING, ids=[c[0] for c in DANGLING])
+def test_independent_edits_merge_though_a_version_does_not_parse(
+        path: str, base: str, added: str | None, rename: tuple[str, str]) -> None:
+    base += "\n# end\n" if path.endswith(".py") else "\n// end\n"
+    left = base.replace(*rename)
+    right = base + (added or "").replace(rename[0], "other")
+    if added is None:
+        right = base.replace("\n}\n", "\n\n  int second() {\n    return 2;\n  }\n}\n")
+    clean, text, reason = _merge(path, _with_error(path, base), _with_error(path, left), _with_error(path, right))
+    assert (clean, reason) == (True, "parse_error"), text
+    assert rename[1] in text and ("other" in text or "second" in text)
+
+
+def test_an_import_both_sides_add_is_not_bound_twice_though_a_version_does_not_parse() -> None:
+    base = "import os\n\n\ndef broken(:\n    pass\n\n\ndef f():\n    return os.sep\n"
+    left = "from sys import argv\nimport os\n" + base[len("import os\n"):]
+    right = base + "\n\nfrom sys import argv\n"
+    clean, text, _ = _merge("a.py", base, left, right)
+    assert not clean, text
+
+
+def test_an_edit_inside_the_part_that_does_not_parse_conflicts() -> None:
+    # Both sides edit lines of one unreadable part: the merge's syntax error is in no version,
+    # and nothing says what that part means.
+    base = "x = f(1,\n    2\n    3\n    4)\n\n\ndef f():\n    return 1\n"
+    left = base.replace("    2\n", "    20\n")
+    right = base.replace("4)", "40)")
+    clean, text, reason = _merge("a.py", base, left, right)
+    assert (clean, reason) == (False, "parse_error"), text
+    # One side's edit there, the other's elsewhere: that part is the side's text, unchanged.
+    clean, text, _ = _merge("a.py", base, base.replace("return 1", "return 10"), right)
+    assert clean and "return 10" in text and "40)" in text
+
+
+def test_a_file_that_parses_on_neither_side_but_merges_by_lines_is_checked_too() -> None:
+    base = "class Broken {\n  x = ;\n}\n\nfunction loadItem(k: number): number {\n  return k;\n}\n"
+    left = base.replace("loadItem", "fetchItem")
+    right = base + "\nexport const x = loadItem(3);\n"
+    clean, text, _ = _merge("a.ts", base, left, right)
+    assert not clean, text
