@@ -342,6 +342,7 @@ POLICY: dict[str, Rule] = {
     _CHANGES + "GetCommit": Rule(READER, _read_commit),
     _CHANGES + "ListCommits": Rule(READER, _repository("parent")),
     _CHANGES + "GetFile": Rule(READER, _repository("parent")),
+    _CHANGES + "ReadFile": Rule(READER, _repository("parent")),
     _CHANGES + "ListTree": Rule(READER, _repository("parent")),
     _CHANGES + "CreateBranch": Rule(AGENT, _create_branch),
     _CHANGES + "GetBranch": Rule(READER, _read_branch),

@@ -85,6 +85,9 @@ ChangeSet = Sequence[vcs.Change] | Mapping[str, "bytes | str | None"]
 """Changes as a list of PutFile/DeleteFile/RenameFile, or {path: content} (None deletes; a put keeps the
 file's mode, so an edited script stays executable: pass ``vcs.PutFile(path, data, executable=...)`` to set it)."""
 
+# The reason of a RESOURCE_EXHAUSTED that gRPC itself raised (a message over a limit): it has no ErrorInfo.
+_MESSAGE_TOO_LARGE = "RESOURCE_EXHAUSTED"
+
 _OPTIONS = [
     ("grpc.max_send_message_length", 256 * 1024 * 1024),
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
@@ -376,9 +379,30 @@ class Client:
         return self._pages(fetch, limit)
 
     def read_file(self, repository: str, path: str, revision: str = "") -> vcs.FileContent:
-        r = self._call(self._changes.GetFile, changes_pb2.GetFileRequest(
-            parent=names.repository_name(repository), revision=revision, path=path))
+        """One file at a revision. A file too large for one message (a server or proxy with a lower message
+        limit than this client's) is read again in chunks through the ReadFile stream, transparently."""
+        try:
+            r = self._call(self._changes.GetFile, changes_pb2.GetFileRequest(
+                parent=names.repository_name(repository), revision=revision, path=path))
+        except vcs.LimitExceeded as exc:
+            if exc.reason != _MESSAGE_TOO_LARGE:  # gRPC's own limit (no ErrorInfo), not a Trellis one
+                raise
+            chunks = self.read_file_chunks(repository, path, revision)
+            head = next(chunks)
+            return vcs.FileContent(head.path, b"".join([head.data, *(c.data for c in chunks)]),
+                                   head.executable, head.blob_id)
         return vcs.FileContent(r.path, r.content, r.executable, r.blob_id)
+
+    def read_file_chunks(self, repository: str, path: str, revision: str = "", *,
+                         chunk_size: int = 0) -> Iterator[changes_pb2.ReadFileResponse]:
+        """A file as a stream of chunks (ReadFile), each small enough for any gRPC client: the first carries
+        ``path``, ``executable``, ``blob_id`` and ``size``; every one ``offset`` and ``data``."""
+        request = changes_pb2.ReadFileRequest(parent=names.repository_name(repository), revision=revision,
+                                              path=path, chunk_size=chunk_size)
+        try:
+            yield from self._changes.ReadFile(request, metadata=self._metadata, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
 
     def list_tree(
         self, repository: str, path: str = "", revision: str = "", *, recursive: bool = False

@@ -78,11 +78,12 @@ def run_show(args: argparse.Namespace) -> int:
 def run_cat(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
-        f = client.read_file(args.repository, args.path, args.rev)
-    if out.json:
-        out.data(f)
-    else:
-        stdout_bytes(f.content)
+        if out.json:
+            out.data(client.read_file(args.repository, args.path, args.rev))
+            return 0
+        # Chunk by chunk (ReadFile): any size the server holds, written as it arrives.
+        for chunk in client.read_file_chunks(args.repository, args.path, args.rev):
+            stdout_bytes(chunk.data)
     return 0
 
 

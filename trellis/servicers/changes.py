@@ -15,7 +15,18 @@ from ..interceptors import current_identity
 from ..v1 import changes_pb2 as pb
 from ..v1 import changes_pb2_grpc
 
-__all__ = ["ChangeServicer"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "MAX_CHUNK_BYTES", "ChangeServicer", "read_chunk_size"]
+
+DEFAULT_CHUNK_BYTES = 1 << 20
+MAX_CHUNK_BYTES = 3 << 20  # with the message's other fields, under gRPC's default 4 MiB receive limit
+
+
+def read_chunk_size(requested: int) -> int:
+    """ReadFile's chunk size: 0 is the default, larger than the maximum is capped, negative is refused."""
+    if requested < 0:
+        raise InvalidArgument("chunk_size must not be negative (0 means the server default)",
+                              reason="INVALID_CHUNK_SIZE", field="chunk_size")
+    return min(requested, MAX_CHUNK_BYTES) if requested else DEFAULT_CHUNK_BYTES
 
 
 def _remaining(context: grpc.ServicerContext | None) -> float | None:
@@ -113,6 +124,16 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         return pb.GetFileResponse(
             path=f.path, content=f.content, executable=f.executable, blob_id=f.blob_id, size=len(f.content)
         )
+
+    def ReadFile(self, request: pb.ReadFileRequest, context: grpc.ServicerContext) -> Iterator[pb.ReadFileResponse]:
+        repository = names.parse_repository(request.parent, "parent")
+        chunk = read_chunk_size(request.chunk_size)
+        f = self.store.read_file(repository, request.revision, request.path)  # one blob: consistent throughout
+        content = memoryview(f.content)
+        yield pb.ReadFileResponse(path=f.path, executable=f.executable, blob_id=f.blob_id, size=len(content),
+                                  offset=0, data=bytes(content[:chunk]))
+        for offset in range(chunk, len(content), chunk):
+            yield pb.ReadFileResponse(offset=offset, data=bytes(content[offset:offset + chunk]))
 
     def ListTree(self, request: pb.ListTreeRequest, context: grpc.ServicerContext) -> pb.ListTreeResponse:
         repository = names.parse_repository(request.parent, "parent")

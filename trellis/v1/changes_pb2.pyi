@@ -718,6 +718,87 @@ class GetFileResponse(_message.Message):
 Global___GetFileResponse: _TypeAlias = GetFileResponse  # noqa: Y015
 
 @_typing.final
+class ReadFileRequest(_message.Message):
+    """The request of ChangeService.ReadFile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    CHUNK_SIZE_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The repository, `repositories/{repo}`."""
+    revision: _builtins.str
+    """The commit id or branch id to read at; empty means the default branch."""
+    path: _builtins.str
+    """The repository-relative path of the file."""
+    chunk_size: _builtins.int
+    """The largest number of content bytes per message; 0 means the server
+    default (1 MiB), and larger values are capped at 3 MiB, so that every
+    message fits a client's default 4 MiB limit.
+    """
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        revision: _builtins.str = ...,
+        path: _builtins.str = ...,
+        chunk_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_size", b"chunk_size", "parent", b"parent", "path", b"path", "revision", b"revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadFileRequest: _TypeAlias = ReadFileRequest  # noqa: Y015
+
+@_typing.final
+class ReadFileResponse(_message.Message):
+    """One message of the ChangeService.ReadFile stream. An empty file is one
+    message with empty `data`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    EXECUTABLE_FIELD_NUMBER: _builtins.int
+    BLOB_ID_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """The repository-relative path of the file; set on the first message only."""
+    executable: _builtins.bool
+    """Whether the file is executable; set on the first message only."""
+    blob_id: _builtins.str
+    """The git blob id of the content; set on the first message only."""
+    size: _builtins.int
+    """The size of the whole content in bytes; set on the first message only."""
+    offset: _builtins.int
+    """The position of `data` in the content, in bytes."""
+    data: _builtins.bytes
+    """The next chunk of the content; for a symbolic link, of the link target."""
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        executable: _builtins.bool = ...,
+        blob_id: _builtins.str = ...,
+        size: _builtins.int = ...,
+        offset: _builtins.int = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob_id", b"blob_id", "data", b"data", "executable", b"executable", "offset", b"offset", "path", b"path", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadFileResponse: _TypeAlias = ReadFileResponse  # noqa: Y015
+
+@_typing.final
 class TreeEntry(_message.Message):
     """One entry of a git tree."""
 

@@ -62,6 +62,11 @@ class ChangeServiceStub:
                 request_serializer=trellis_dot_v1_dot_changes__pb2.GetFileRequest.SerializeToString,
                 response_deserializer=trellis_dot_v1_dot_changes__pb2.GetFileResponse.FromString,
                 _registered_method=True)
+        self.ReadFile = channel.unary_stream(
+                '/trellis.v1.ChangeService/ReadFile',
+                request_serializer=trellis_dot_v1_dot_changes__pb2.ReadFileRequest.SerializeToString,
+                response_deserializer=trellis_dot_v1_dot_changes__pb2.ReadFileResponse.FromString,
+                _registered_method=True)
         self.ListTree = channel.unary_unary(
                 '/trellis.v1.ChangeService/ListTree',
                 request_serializer=trellis_dot_v1_dot_changes__pb2.ListTreeRequest.SerializeToString,
@@ -172,6 +177,23 @@ class ChangeServiceServicer:
         may not read the repository; RESOURCE_EXHAUSTED if the file is larger
         than the server's response limit; UNAUTHENTICATED if the request carries
         no valid credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadFile(self, request, context):
+        """Streams the content of one file at a revision in chunks, so that a file
+        larger than a client's message limit can be read: gRPC clients accept
+        4 MiB per message by default and a file may hold up to 16 MiB. The first
+        message carries the file's metadata; concatenating `data` over the
+        stream gives the content. The whole stream reads one blob, so it is
+        consistent even if the branch moves meanwhile.
+
+        Errors: INVALID_ARGUMENT if a field is malformed or `chunk_size` is
+        negative; NOT_FOUND if the repository or revision does not exist or no
+        file exists at `path`; PERMISSION_DENIED if the caller may not read the
+        repository; UNAUTHENTICATED if the request carries no valid credentials.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -288,6 +310,11 @@ def add_ChangeServiceServicer_to_server(servicer, server):
                     servicer.GetFile,
                     request_deserializer=trellis_dot_v1_dot_changes__pb2.GetFileRequest.FromString,
                     response_serializer=trellis_dot_v1_dot_changes__pb2.GetFileResponse.SerializeToString,
+            ),
+            'ReadFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadFile,
+                    request_deserializer=trellis_dot_v1_dot_changes__pb2.ReadFileRequest.FromString,
+                    response_serializer=trellis_dot_v1_dot_changes__pb2.ReadFileResponse.SerializeToString,
             ),
             'ListTree': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTree,
@@ -458,6 +485,33 @@ class ChangeService:
             '/trellis.v1.ChangeService/GetFile',
             trellis_dot_v1_dot_changes__pb2.GetFileRequest.SerializeToString,
             trellis_dot_v1_dot_changes__pb2.GetFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/trellis.v1.ChangeService/ReadFile',
+            trellis_dot_v1_dot_changes__pb2.ReadFileRequest.SerializeToString,
+            trellis_dot_v1_dot_changes__pb2.ReadFileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -93,6 +93,19 @@ class ChangeServiceStub:
     than the server's response limit; UNAUTHENTICATED if the request carries
     no valid credentials.
     """
+    ReadFile: _grpc.UnaryStreamMultiCallable[_changes_pb2.ReadFileRequest, _changes_pb2.ReadFileResponse]
+    """Streams the content of one file at a revision in chunks, so that a file
+    larger than a client's message limit can be read: gRPC clients accept
+    4 MiB per message by default and a file may hold up to 16 MiB. The first
+    message carries the file's metadata; concatenating `data` over the
+    stream gives the content. The whole stream reads one blob, so it is
+    consistent even if the branch moves meanwhile.
+
+    Errors: INVALID_ARGUMENT if a field is malformed or `chunk_size` is
+    negative; NOT_FOUND if the repository or revision does not exist or no
+    file exists at `path`; PERMISSION_DENIED if the caller may not read the
+    repository; UNAUTHENTICATED if the request carries no valid credentials.
+    """
     ListTree: _grpc.UnaryUnaryMultiCallable[_changes_pb2.ListTreeRequest, _changes_pb2.ListTreeResponse]
     """Lists the entries of a directory at a revision, ordered by path.
 
@@ -218,6 +231,19 @@ class ChangeServiceAsyncStub(ChangeServiceStub):
     may not read the repository; RESOURCE_EXHAUSTED if the file is larger
     than the server's response limit; UNAUTHENTICATED if the request carries
     no valid credentials.
+    """
+    ReadFile: _aio.UnaryStreamMultiCallable[_changes_pb2.ReadFileRequest, _changes_pb2.ReadFileResponse]  # type: ignore[assignment]
+    """Streams the content of one file at a revision in chunks, so that a file
+    larger than a client's message limit can be read: gRPC clients accept
+    4 MiB per message by default and a file may hold up to 16 MiB. The first
+    message carries the file's metadata; concatenating `data` over the
+    stream gives the content. The whole stream reads one blob, so it is
+    consistent even if the branch moves meanwhile.
+
+    Errors: INVALID_ARGUMENT if a field is malformed or `chunk_size` is
+    negative; NOT_FOUND if the repository or revision does not exist or no
+    file exists at `path`; PERMISSION_DENIED if the caller may not read the
+    repository; UNAUTHENTICATED if the request carries no valid credentials.
     """
     ListTree: _aio.UnaryUnaryMultiCallable[_changes_pb2.ListTreeRequest, _changes_pb2.ListTreeResponse]  # type: ignore[assignment]
     """Lists the entries of a directory at a revision, ordered by path.
@@ -371,6 +397,25 @@ class ChangeServiceServicer(metaclass=_abc_1.ABCMeta):
         may not read the repository; RESOURCE_EXHAUSTED if the file is larger
         than the server's response limit; UNAUTHENTICATED if the request carries
         no valid credentials.
+        """
+
+    @_abc_1.abstractmethod
+    def ReadFile(
+        self,
+        request: _changes_pb2.ReadFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_changes_pb2.ReadFileResponse], _abc.AsyncIterator[_changes_pb2.ReadFileResponse]]:
+        """Streams the content of one file at a revision in chunks, so that a file
+        larger than a client's message limit can be read: gRPC clients accept
+        4 MiB per message by default and a file may hold up to 16 MiB. The first
+        message carries the file's metadata; concatenating `data` over the
+        stream gives the content. The whole stream reads one blob, so it is
+        consistent even if the branch moves meanwhile.
+
+        Errors: INVALID_ARGUMENT if a field is malformed or `chunk_size` is
+        negative; NOT_FOUND if the repository or revision does not exist or no
+        file exists at `path`; PERMISSION_DENIED if the caller may not read the
+        repository; UNAUTHENTICATED if the request carries no valid credentials.
         """
 
     @_abc_1.abstractmethod
