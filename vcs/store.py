@@ -2,9 +2,9 @@
 
 ``Store`` is the version-control core's one entry point. It owns the bare
 repositories under ``<root>/repos/<name>.git``, the per-ref locks that make
-compare-and-swap possible, and the limits applied to every request. It
-assumes it is the only writer of ``root`` (the server holds a lock on the
-data directory) and never reads the environment.
+compare-and-swap possible (across the processes of ``serve --workers N`` too,
+see :mod:`vcs.refs`), and the limits applied to every request. It never reads
+the environment.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class Store:
         self.redactor = redactor if redactor is not None else Redactor()
         self.repos_dir = self.root / "repos"
         self.repos_dir.mkdir(parents=True, exist_ok=True)
-        self._locks = RefLocks()
+        self._locks = RefLocks(self.repository_path)
         self._open: dict[str, pygit2.Repository] = {}
         self._open_guard = threading.Lock()
         self._group = GroupSync(sync) if durability is Durability.DURABLE else None
