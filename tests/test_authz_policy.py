@@ -87,25 +87,25 @@ COMMIT = "/trellis.v1.ChangeService/Commit"
 
 def test_agents_write_only_their_namespace() -> None:
     alice = Principal("alice", (Grant("demo", Role.AGENT),))
-    _check(alice, COMMIT, changes_pb2.CommitRequest(branch="repositories/demo/branches/agents/alice/x"))
+    _check(alice, COMMIT, changes_pb2.CommitRequest(name="repositories/demo/branches/agents/alice/x"))
     for branch in ["main", "agents/bob/x", "agents/alice", "agents/alicex/y", "agents"]:
         with pytest.raises(vcs.PermissionDenied) as info:
-            _check(alice, COMMIT, changes_pb2.CommitRequest(branch=f"repositories/demo/branches/{branch}"))
+            _check(alice, COMMIT, changes_pb2.CommitRequest(name=f"repositories/demo/branches/{branch}"))
         assert info.value.reason == "BRANCH_OUTSIDE_NAMESPACE"
         assert info.value.metadata["required_role"] == "maintainer"
         assert "agents/alice/" in info.value.message and branch in info.value.message
     maintainer = Principal("mia", (Grant("demo", Role.MAINTAINER),))
-    _check(maintainer, COMMIT, changes_pb2.CommitRequest(branch="repositories/demo/branches/main"))
+    _check(maintainer, COMMIT, changes_pb2.CommitRequest(name="repositories/demo/branches/main"))
 
 
 def test_sessions_are_written_only_by_their_creator_whatever_the_role() -> None:
     admin = Principal("root", LOCAL_GRANTS)
-    request = sessions_pb2.RecordStepRequest(session="repositories/demo/sessions/s-1")
+    request = sessions_pb2.RecordStepRequest(parent="repositories/demo/sessions/s-1")
     with pytest.raises(vcs.PermissionDenied) as info:
         _check(admin, "/trellis.v1.SessionService/RecordStep", request, owner="alice")
     assert info.value.reason == "NOT_SESSION_OWNER" and "'alice'" in info.value.message
     _check(admin, "/trellis.v1.SessionService/RecordStep", request, owner="root")
-    commit = changes_pb2.CommitRequest(branch="repositories/demo/branches/main", session="repositories/demo/sessions/s-1")
+    commit = changes_pb2.CommitRequest(name="repositories/demo/branches/main", session="repositories/demo/sessions/s-1")
     with pytest.raises(vcs.PermissionDenied):
         _check(admin, COMMIT, commit, owner="alice")
 
@@ -117,7 +117,7 @@ def test_a_missing_session_is_left_to_the_servicer() -> None:
     alice = Principal("alice", (Grant("demo", Role.AGENT),))
     Authorizer(missing).check(alice, "/trellis.v1.SessionService/RecordStep",
                               POLICY["/trellis.v1.SessionService/RecordStep"],
-                              sessions_pb2.RecordStepRequest(session="repositories/demo/sessions/s-1"))
+                              sessions_pb2.RecordStepRequest(parent="repositories/demo/sessions/s-1"))
 
 
 def test_session_owners_are_looked_up_once() -> None:
@@ -131,10 +131,10 @@ def test_session_owners_are_looked_up_once() -> None:
     alice = Principal("alice", (Grant("*", Role.AGENT),))
     rule = POLICY["/trellis.v1.SessionService/RecordStep"]
     for _ in range(3):
-        authorizer.check(alice, "m", rule, sessions_pb2.RecordStepRequest(session="repositories/demo/sessions/s-1"))
+        authorizer.check(alice, "m", rule, sessions_pb2.RecordStepRequest(parent="repositories/demo/sessions/s-1"))
     assert calls == ["s-1"]
     authorizer.forget_repository("demo")
-    authorizer.check(alice, "m", rule, sessions_pb2.RecordStepRequest(session="repositories/demo/sessions/s-1"))
+    authorizer.check(alice, "m", rule, sessions_pb2.RecordStepRequest(parent="repositories/demo/sessions/s-1"))
     assert calls == ["s-1", "s-1"]
 
 
@@ -160,7 +160,7 @@ def test_query_needs_a_grant_on_every_repository() -> None:
 def test_malformed_names_are_invalid_not_denied() -> None:
     alice = Principal("alice", (Grant("*", Role.AGENT),))
     with pytest.raises(vcs.InvalidArgument):
-        _check(alice, COMMIT, changes_pb2.CommitRequest(branch="repositories/demo/branches/../x"))
+        _check(alice, COMMIT, changes_pb2.CommitRequest(name="repositories/demo/branches/../x"))
     with pytest.raises(vcs.InvalidArgument):
         _check(alice, "/trellis.v1.PipelineService/GetRun", type("R", (), {"name": "runs/x"})())
 
@@ -323,12 +323,12 @@ def test_merging_into_a_protected_branch_needs_a_maintainer() -> None:
     method = "/trellis.v1.ChangeService/Merge"
     protected = Authorizer(lambda r, s: "alice", protected=lambda repository, branch: branch.endswith("/gated"))
     alice = Principal("alice", (Grant("demo", Role.AGENT),))
-    request = changes_pb2.MergeRequest(target_branch="repositories/demo/branches/agents/alice/gated")
+    request = changes_pb2.MergeRequest(name="repositories/demo/branches/agents/alice/gated")
     with pytest.raises(vcs.PermissionDenied) as info:
         protected.check(alice, method, POLICY[method], request)
     assert info.value.reason == "PROTECTED_BRANCH_ROLE" and info.value.metadata["required_role"] == "maintainer"
     protected.check(alice, method, POLICY[method],
-                    changes_pb2.MergeRequest(target_branch="repositories/demo/branches/agents/alice/free"))
+                    changes_pb2.MergeRequest(name="repositories/demo/branches/agents/alice/free"))
     protected.check(Principal("mia", (Grant("demo", Role.MAINTAINER),)), method, POLICY[method], request)
 
 
@@ -337,7 +337,7 @@ def test_a_merge_preview_needs_only_reading_the_repository(target: str) -> None:
     method = "/trellis.v1.ChangeService/Merge"
     authorizer = Authorizer(lambda r, s: "bob", protected=lambda repository, branch: True)
     reader = Principal("rita", (Grant("demo", Role.READER),))
-    preview = changes_pb2.MergeRequest(target_branch=f"repositories/demo/branches/{target}", source_revision="x",
+    preview = changes_pb2.MergeRequest(name=f"repositories/demo/branches/{target}", source_revision="x",
                                        preview=True, session="repositories/demo/sessions/s-1")
     target_found = authorizer.check(reader, method, POLICY[method], preview)
     assert (target_found.branch, target_found.session) == (None, None)  # it writes neither
@@ -347,4 +347,4 @@ def test_a_merge_preview_needs_only_reading_the_repository(target: str) -> None:
     assert info.value.reason == "INSUFFICIENT_ROLE"
     with pytest.raises(vcs.PermissionDenied):  # and a preview still needs a role in the repository
         authorizer.check(Principal("eve", (Grant("other", Role.ADMIN),)), method, POLICY[method],
-                         changes_pb2.MergeRequest(target_branch="repositories/demo/branches/main", preview=True))
+                         changes_pb2.MergeRequest(name="repositories/demo/branches/main", preview=True))

@@ -253,7 +253,7 @@ def _within(field: str) -> Callable[[Any], Target]:
 
 
 def _commit_parts(request: Any) -> Target:
-    repository, branch = names.parse_branch(request.branch, "branch")
+    repository, branch = names.parse_branch(request.name)
     session = names.parse_session(request.session, "session")[1] if request.session else None
     return Target(repository, branch=branch, session=session)
 
@@ -276,7 +276,7 @@ def _delete_branch(request: Any) -> Target:
 
 
 def _merge(request: Any) -> Target:
-    repository, branch = names.parse_branch(request.target_branch, "target_branch")
+    repository, branch = names.parse_branch(request.name)
     session = names.parse_session(request.session, "session")[1] if request.session else None
     return Target(repository, branch=branch, session=session)
 
@@ -355,19 +355,19 @@ POLICY: dict[str, Rule] = {
     _SESSIONS + "GetSession": Rule(READER, _read_session("name")),
     _SESSIONS + "ListSessions": Rule(READER, _repository("parent")),
     _SESSIONS + "EndSession": Rule(AGENT, _write_session("name")),
-    _SESSIONS + "RecordStep": Rule(AGENT, _write_session("session")),
-    _SESSIONS + "RecordSteps": Rule(AGENT, _write_session("session")),
-    _SESSIONS + "ListSteps": Rule(READER, _read_session("session")),
+    _SESSIONS + "RecordStep": Rule(AGENT, _write_session("parent")),
+    _SESSIONS + "RecordSteps": Rule(AGENT, _write_session("parent")),
+    _SESSIONS + "ListSteps": Rule(READER, _read_session("parent")),
     _DIFFS + "Diff": Rule(READER, _repository("parent")),
     # Verification: agents start runs; maintainers set pipelines and review (watch the chunks
     # waiting for a verdict, post verdicts): an agent must not pass its own change through review.
-    _PIPELINES + "SetPipeline": Rule(MAINTAINER, _repository("repository")),
-    _PIPELINES + "GetPipeline": Rule(READER, _repository("repository")),
+    _PIPELINES + "SetPipeline": Rule(MAINTAINER, _repository("parent")),
+    _PIPELINES + "GetPipeline": Rule(READER, _repository("parent")),
     _PIPELINES + "Verify": Rule(AGENT, _repository("parent")),
     _PIPELINES + "GetRun": Rule(READER, _within("name")),
     _PIPELINES + "ListRuns": Rule(READER, _repository("parent")),
     _PIPELINES + "WatchRun": Rule(READER, _within("name")),
-    _PIPELINES + "PostVerdict": Rule(MAINTAINER, _within("run")),
+    _PIPELINES + "PostVerdict": Rule(MAINTAINER, _within("name")),
     _PIPELINES + "WatchReviews": Rule(MAINTAINER, _repository("parent")),
     # The index spans every repository: Query needs a grant on `*`; Export writes server files.
     _QUERIES + "Query": Rule(READER, _nothing),

@@ -261,7 +261,7 @@ class Client:
     ) -> changes_pb2.CommitRequest:
         try:
             request = changes_pb2.CommitRequest(
-                branch=names.branch_name(repository, branch),
+                name=names.branch_name(repository, branch),
                 changes=convert.changes_pb(_changes(changes)),
                 message=message,
                 on_stale=_on_stale(on_stale),
@@ -335,7 +335,7 @@ class Client:
     ) -> vcs.MergeResult:
         """Merge ``source_revision`` into ``target_branch``; conflicts come back as data, not errors."""
         request = changes_pb2.MergeRequest(
-            target_branch=names.branch_name(repository, target_branch), source_revision=source_revision,
+            name=names.branch_name(repository, target_branch), source_revision=source_revision,
             message=message, preview=preview,
             session=names.session_name(repository, session) if session else "",
         )
@@ -481,13 +481,13 @@ class Client:
     def set_pipeline(self, repository: str, config_toml: str) -> pipelines_pb2.Pipeline:
         """Set the repository-level pipeline (empty text removes it)."""
         r = self._call(self._pipelines.SetPipeline, pipelines_pb2.SetPipelineRequest(
-            repository=names.repository_name(repository), config_toml=config_toml))
+            parent=names.repository_name(repository), config_toml=config_toml))
         return r.pipeline
 
     def get_pipeline(self, repository: str, revision: str = "") -> pipelines_pb2.Pipeline:
         """The pipeline that applies to ``revision`` (default: the default branch)."""
         return self._call(self._pipelines.GetPipeline, pipelines_pb2.GetPipelineRequest(
-            repository=names.repository_name(repository), revision=revision)).pipeline
+            parent=names.repository_name(repository), revision=revision)).pipeline
 
     def verify(self, repository: str, revision: str, *, stages: Sequence[str] = (), full: bool = False,
                pipeline_branch: str = "") -> ci.Run:
@@ -543,7 +543,7 @@ class Client:
                      summary: str = "", details_url: str = "") -> ci.JobResult:
         """Post the verdict of an external stage for one chunk (``passed``, ``failed``, ``error``, ``skipped``)."""
         r = self._call(self._pipelines.PostVerdict, pipelines_pb2.PostVerdictRequest(
-            run=names.run_name(repository, run_id), stage=stage, chunk=chunk,
+            name=names.run_name(repository, run_id), stage=stage, chunk=chunk,
             verdict=convert.verdict_pb(ci.Verdict(verdict)), summary=summary, details_url=details_url))
         return convert.job_from_pb(r.result)
 
@@ -608,7 +608,7 @@ class Client:
     def record_step(self, repository: str, session_id: str, step: vcs.StepInput) -> vcs.Step:
         """Record a step that changed no code (steps with code come with :meth:`commit`)."""
         r = self._call(self._sessions.RecordStep, sessions_pb2.RecordStepRequest(
-            session=names.session_name(repository, session_id), step=convert.step_input_pb(step)))
+            parent=names.session_name(repository, session_id), step=convert.step_input_pb(step)))
         return convert.step_from_pb(session_id, r.step)
 
     def record_steps(self, repository: str, session_id: str, steps: Sequence[vcs.StepInput], *,
@@ -623,7 +623,7 @@ class Client:
             nonlocal size
             if batch:
                 r = self._call(self._sessions.RecordSteps, sessions_pb2.RecordStepsRequest(
-                    session=names.session_name(repository, session_id), steps=batch))
+                    parent=names.session_name(repository, session_id), steps=batch))
                 recorded.extend(convert.step_from_pb(session_id, s) for s in r.steps)
                 batch.clear()
                 size = 0
@@ -640,7 +640,7 @@ class Client:
     def list_steps(self, repository: str, session_id: str) -> Iterator[vcs.Step]:
         def fetch(token: str) -> tuple[list[vcs.Step], str]:
             r = self._call(self._sessions.ListSteps, sessions_pb2.ListStepsRequest(
-                session=names.session_name(repository, session_id), page_token=token))
+                parent=names.session_name(repository, session_id), page_token=token))
             return [convert.step_from_pb(session_id, s) for s in r.steps], r.next_page_token
         return self._pages(fetch, None)
 

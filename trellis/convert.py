@@ -420,11 +420,26 @@ def verdict_from_pb(value: int) -> ci.Verdict:
     return _VERDICTS_FROM[value]
 
 
-def stage_result_pb(job: ci.JobResult, *, with_tests: bool = True) -> pipelines_pb2.StageResult:
-    return pipelines_pb2.StageResult(
+_TRIGGERS = {
+    "push": pipelines_pb2.RUN_TRIGGER_PUSH,
+    "verify": pipelines_pb2.RUN_TRIGGER_VERIFY,
+    "full": pipelines_pb2.RUN_TRIGGER_FULL,
+    "gate": pipelines_pb2.RUN_TRIGGER_GATE,
+}
+_TRIGGERS_FROM = {v: k for k, v in _TRIGGERS.items()}
+_SCOPES = {
+    "commit": pipelines_pb2.STAGE_SCOPE_COMMIT,
+    "file": pipelines_pb2.STAGE_SCOPE_FILE,
+    "entity": pipelines_pb2.STAGE_SCOPE_ENTITY,
+}
+_SCOPES_FROM = {v: k for k, v in _SCOPES.items()}
+
+
+def job_result_pb(job: ci.JobResult, *, with_tests: bool = True) -> pipelines_pb2.JobResult:
+    return pipelines_pb2.JobResult(
         stage=job.stage, chunk=job.chunk, verdict=_VERDICTS[job.verdict], cached=job.cached,
         duration_ms=job.duration_ms, summary=job.summary, output=job.output, exit_code=job.exit_code,
-        scope=job.scope,
+        scope=_SCOPES[job.scope],
         tests=[pipelines_pb2.TestCase(test_id=t.test_id, verdict=_VERDICTS[t.verdict], duration_ms=t.duration_ms,
                                       message=t.message) for t in job.tests] if with_tests else [],
         selected_tests=job.selected_tests, total_tests=job.total_tests,
@@ -436,16 +451,18 @@ def stage_result_pb(job: ci.JobResult, *, with_tests: bool = True) -> pipelines_
 def run_pb(run: ci.Run, *, with_tests: bool = True) -> pipelines_pb2.Run:
     return pipelines_pb2.Run(
         name=names.run_name(run.repository, run.run_id), run_id=run.run_id, commit_id=run.commit_id,
-        verdict=_VERDICTS[run.verdict], stages=[stage_result_pb(j, with_tests=with_tests) for j in run.jobs],
-        create_time=timestamp(run.create_time), end_time=timestamp(run.end_time), branch=run.branch,
-        trigger=run.trigger, pipeline_source=run.pipeline_source, missed_tests=list(run.missed_tests),
+        verdict=_VERDICTS[run.verdict], jobs=[job_result_pb(j, with_tests=with_tests) for j in run.jobs],
+        create_time=timestamp(run.create_time), end_time=timestamp(run.end_time),
+        branch=names.branch_name(run.repository, run.branch) if run.branch else "",
+        trigger=_TRIGGERS[run.trigger], pipeline_source=run.pipeline_source, missed_tests=list(run.missed_tests),
     )
 
 
-def job_from_pb(s: pipelines_pb2.StageResult) -> ci.JobResult:
-    path, _, qualname = s.chunk.partition("::") if s.scope != "commit" else ("", "", "")
+def job_from_pb(s: pipelines_pb2.JobResult) -> ci.JobResult:
+    scope = _SCOPES_FROM.get(s.scope, "commit")
+    path, _, qualname = s.chunk.partition("::") if scope != "commit" else ("", "", "")
     return ci.JobResult(
-        stage=s.stage, scope=s.scope, chunk=s.chunk, path=path, qualname=qualname,
+        stage=s.stage, scope=scope, chunk=s.chunk, path=path, qualname=qualname,
         verdict=_VERDICTS_FROM[s.verdict], cached=s.cached, duration_ms=s.duration_ms, summary=s.summary,
         output=s.output, exit_code=s.exit_code,
         tests=tuple(ci.TestCase(t.test_id, _VERDICTS_FROM[t.verdict], t.duration_ms, t.message) for t in s.tests),
@@ -458,12 +475,13 @@ def job_from_pb(s: pipelines_pb2.StageResult) -> ci.JobResult:
 
 def run_from_pb(run: pipelines_pb2.Run) -> ci.Run:
     repository, _ = names.parse_run(run.name)
-    jobs = tuple(job_from_pb(s) for s in run.stages)
+    jobs = tuple(job_from_pb(s) for s in run.jobs)
     return ci.Run(
         repository=repository, run_id=run.run_id, commit_id=run.commit_id, verdict=_VERDICTS_FROM[run.verdict],
         jobs=jobs, create_time=_seconds(run.create_time),
-        end_time=_seconds(run.end_time) if run.HasField("end_time") else None, branch=run.branch,
-        trigger=run.trigger, pipeline_source=run.pipeline_source, missed_tests=tuple(run.missed_tests),
+        end_time=_seconds(run.end_time) if run.HasField("end_time") else None,
+        branch=names.parse_branch(run.branch, "branch")[1] if run.branch else "",
+        trigger=_TRIGGERS_FROM.get(run.trigger, "verify"), pipeline_source=run.pipeline_source, missed_tests=tuple(run.missed_tests),
     )
 
 

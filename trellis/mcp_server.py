@@ -53,8 +53,9 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 
 Repository = Annotated[str, Field(description="Repository name (list_repositories shows them).")]
-Revision = Annotated[str, Field(description="A branch name (e.g. 'main'), a commit id or a prefix of one; "
-                                            "empty means the default branch.")]
+Revision = Annotated[str, Field(description="A branch name (e.g. 'main'), a commit id or a prefix of one, or "
+                                            "HEAD, each optionally followed by ~N (e.g. 'main~1'); empty means "
+                                            "the default branch.")]
 
 
 class Change(BaseModel):

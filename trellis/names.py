@@ -1,4 +1,18 @@
-"""AIP-style resource names: parsing at the edge, formatting for responses."""
+"""AIP-style resource names: parsing at the edge, formatting for responses.
+
+Every servicer reads names through this module, so one field form means one thing everywhere:
+
+- ``name`` is the resource a method acts on, ``parent`` the collection (or repository) it acts in:
+  full resource names such as ``repositories/{repo}/branches/{branch}``.
+- A revision field (``revision``, ``base_revision``, ``source_revision``, ``old_revision``,
+  ``new_revision``) takes a full resource name of a branch or a commit of the request's repository, or
+  a bare revision: a branch id, a commit id or an unambiguous prefix of at least 4 hex digits,
+  ``HEAD`` (the default branch), any of them followed by ``~N`` / ``^N``. :func:`parse_revision`.
+- A field that refers to a branch (``pipeline_branch``, the ``branch`` filter of ListRuns) takes its
+  full resource name or its bare id. :func:`parse_branch_ref`.
+
+A value that starts with ``repositories/`` is always read as a resource name.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +28,9 @@ __all__ = [
     "parse_commit",
     "parse_repository",
     "parse_session",
+    "parse_session_ref",
+    "parse_branch_ref",
+    "parse_revision",
     "parse_run",
     "repository_name",
     "run_name",
@@ -91,3 +108,48 @@ def parse_run(name: str, field: str = "name") -> tuple[str, str]:
     if not _RUN_ID.fullmatch(run_id):
         raise _bad(field, name, "repositories/{repository}/runs/{run}, run ids are 20 hex digits")
     return repository, run_id
+
+
+def _same_repository(repository: str, named: str, field: str, value: str) -> None:
+    if named != repository:
+        raise InvalidArgument(
+            f"{field} {value[:200]!r} names repository {named!r}, but the request is about {repository!r}",
+            reason="REPOSITORY_MISMATCH", field=field, repository=repository,
+        )
+
+
+def parse_revision(repository: str, value: str, field: str = "revision") -> str:
+    """The bare revision a revision field names, in ``repository`` (empty stays empty: the default).
+
+    ``repositories/{repo}/branches/{branch}`` gives the branch id, ``repositories/{repo}/commits/{revision}``
+    the bare revision after ``/commits/``; anything else is already bare and is checked by the store.
+    """
+    if not value.startswith(_PREFIX):
+        return value
+    collection = value[len(_PREFIX):].partition("/")[2].partition("/")[0]
+    if collection == "branches":
+        named, branch = parse_branch(value, field)
+        _same_repository(repository, named, field, value)
+        return branch
+    if collection == "commits":
+        named, revision = parse_commit(value, field)
+        _same_repository(repository, named, field, value)
+        return revision
+    raise _bad(field, value, "a bare revision, repositories/{repository}/branches/{branch} or "
+                             "repositories/{repository}/commits/{revision}")
+
+
+def parse_branch_ref(repository: str, value: str, field: str) -> str:
+    """The branch id a branch field names in ``repository``: its full resource name or its bare id."""
+    if not value.startswith(_PREFIX):
+        return value
+    named, branch = parse_branch(value, field)
+    _same_repository(repository, named, field, value)
+    return branch
+
+
+def parse_session_ref(repository: str, value: str, field: str) -> str:
+    """The session id a field referring to a session of ``repository`` names (its full resource name)."""
+    named, session_id = parse_session(value, field)
+    _same_repository(repository, named, field, value)
+    return session_id

@@ -164,7 +164,7 @@ def _branch(name: str) -> str:
 
 def _commit(caller: str, variant: str) -> changes_pb2.CommitRequest:
     branch = f"agents/{caller}/matrix" if variant == "own" else "main"
-    return changes_pb2.CommitRequest(branch=_branch(branch), expected_head=ZEROS, message="m", changes=[
+    return changes_pb2.CommitRequest(name=_branch(branch), expected_head=ZEROS, message="m", changes=[
         changes_pb2.FileChange(put=changes_pb2.PutFile(path="x.txt", content=b"x"))])
 
 
@@ -204,7 +204,7 @@ REQUESTS: dict[str, Builder] = {
     "ChangeService/DeleteBranch": lambda w, c, v: changes_pb2.DeleteBranchRequest(
         name=_branch(_ns(c, v, "ghost") if v == "own" else "main"), expected_head=ZEROS),
     "ChangeService/Merge": lambda w, c, v: changes_pb2.MergeRequest(
-        target_branch=_branch(_ns(c, v, "ghost") if v == "own" else "main"), source_revision="nope",
+        name=_branch(_ns(c, v, "ghost") if v == "own" else "main"), source_revision="nope",
         expected_head=ZEROS),  # a real merge; a preview is test_a_merge_preview_needs_only_the_reader_role
     "SessionService/CreateSession": lambda w, c, v: sessions_pb2.CreateSessionRequest(
         parent=f"repositories/{REPO}", base_revision="nope", branch_id="" if v == "own" else "feature"),
@@ -213,21 +213,21 @@ REQUESTS: dict[str, Builder] = {
     "SessionService/EndSession": lambda w, c, v: sessions_pb2.EndSessionRequest(
         name=_session(w, c, v), status=sessions_pb2.SESSION_STATUS_ACTIVE),  # invalid: nothing ends
     "SessionService/RecordStep": lambda w, c, v: sessions_pb2.RecordStepRequest(
-        session=_session(w, c, v), step=sessions_pb2.StepInput(thought="matrix")),
+        parent=_session(w, c, v), step=sessions_pb2.StepInput(thought="matrix")),
     "SessionService/RecordSteps": lambda w, c, v: sessions_pb2.RecordStepsRequest(
-        session=_session(w, c, v), steps=[sessions_pb2.StepInput(thought="matrix")]),
-    "SessionService/ListSteps": lambda w, c, v: sessions_pb2.ListStepsRequest(session=_session(w, c, "foreign")),
+        parent=_session(w, c, v), steps=[sessions_pb2.StepInput(thought="matrix")]),
+    "SessionService/ListSteps": lambda w, c, v: sessions_pb2.ListStepsRequest(parent=_session(w, c, "foreign")),
     "DiffService/Diff": lambda w, c, v: diffs_pb2.DiffRequest(parent=f"repositories/{REPO}", new_revision="main"),
     "PipelineService/SetPipeline": lambda w, c, v: pipelines_pb2.SetPipelineRequest(
-        repository="repositories/demo-ghost", config_toml="[[[ not toml"),
-    "PipelineService/GetPipeline": lambda w, c, v: pipelines_pb2.GetPipelineRequest(repository=f"repositories/{REPO}"),
+        parent="repositories/demo-ghost", config_toml="[[[ not toml"),
+    "PipelineService/GetPipeline": lambda w, c, v: pipelines_pb2.GetPipelineRequest(parent=f"repositories/{REPO}"),
     "PipelineService/Verify": lambda w, c, v: pipelines_pb2.VerifyRequest(parent=f"repositories/{REPO}",
                                                                           revision="nope"),
     "PipelineService/GetRun": lambda w, c, v: pipelines_pb2.GetRunRequest(name=RUN),
     "PipelineService/ListRuns": lambda w, c, v: pipelines_pb2.ListRunsRequest(parent=f"repositories/{REPO}"),
     "PipelineService/WatchRun": lambda w, c, v: pipelines_pb2.WatchRunRequest(name=RUN),
     "PipelineService/PostVerdict": lambda w, c, v: pipelines_pb2.PostVerdictRequest(
-        run=RUN, stage="review", chunk="x", verdict=pipelines_pb2.VERDICT_PASSED),
+        name=RUN, stage="review", chunk="x", verdict=pipelines_pb2.VERDICT_PASSED),
     "PipelineService/WatchReviews": lambda w, c, v: pipelines_pb2.WatchReviewsRequest(parent="repositories/demo-ghost"),
     "QueryService/Query": lambda w, c, v: queries_pb2.QueryRequest(sql="SELECT 1 AS one"),
     "QueryService/Export": lambda w, c, v: queries_pb2.ExportRequest(destination="relative/dir"),

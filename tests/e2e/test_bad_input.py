@@ -135,7 +135,7 @@ def test_bad_repository_resource_names(channel: grpc.Channel, demo: Demo, name: 
         ("/trellis.v1.ChangeService/ListCommits", changes_pb2.ListCommitsRequest(parent="repositories/a/b")),
         ("/trellis.v1.SessionService/GetSession", sessions_pb2.GetSessionRequest(name="repositories/demo/sessions/")),
         ("/trellis.v1.SessionService/ListSessions", sessions_pb2.ListSessionsRequest(parent="repos/x")),
-        ("/trellis.v1.ChangeService/Commit", changes_pb2.CommitRequest(branch="main")),
+        ("/trellis.v1.ChangeService/Commit", changes_pb2.CommitRequest(name="main")),
     ],
 )
 def test_bad_resource_names(channel: grpc.Channel, demo: Demo, method: str, request_: object) -> None:
@@ -243,7 +243,7 @@ def test_change_set_that_changes_nothing(client: Client, demo: Demo) -> None:
 
 
 def test_empty_change_entry(channel: grpc.Channel, demo: Demo) -> None:
-    request = changes_pb2.CommitRequest(branch="repositories/demo/branches/main",
+    request = changes_pb2.CommitRequest(name="repositories/demo/branches/main",
                                         changes=[changes_pb2.FileChange()])
     error = raw_rejected(lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", request),
                          grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CHANGE")
@@ -406,7 +406,7 @@ def test_forged_page_token_with_wrong_types(channel: grpc.Channel, client: Clien
         "/trellis.v1.ChangeService/ListCommits": changes_pb2.ListCommitsRequest(parent="repositories/demo",
                                                                                 page_token=token),
         "/trellis.v1.SessionService/ListSteps": sessions_pb2.ListStepsRequest(
-            session=f"repositories/demo/sessions/{session.session_id}", page_token=token),
+            parent=f"repositories/demo/sessions/{session.session_id}", page_token=token),
     }
     raw_rejected(lambda: raw_unary(channel, method, requests[method]), grpc.StatusCode.INVALID_ARGUMENT,
                  "INVALID_PAGE_TOKEN")
@@ -445,7 +445,7 @@ def test_session_of_another_repository(client: Client, demo: Demo, data_dir: Pat
     request.session = f"repositories/other/sessions/{session.session_id}"
     with Client(client.target, agent="alice") as c:
         rejected(lambda: c._call(c._changes.Commit, request), grpc.StatusCode.INVALID_ARGUMENT,
-                 "SESSION_MISMATCH", "another repository")
+                 "REPOSITORY_MISMATCH", "names repository 'other'")
     assert snapshot(data_dir, "other") == other_before
 
 

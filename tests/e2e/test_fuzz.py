@@ -345,18 +345,25 @@ class Values:
             st.tuples(session, st.sampled_from(["0", "1", "2", "-1", "99", "x"])).map(lambda t: f"{t[0]}/steps/{t[1]}"),
         )
         bad_name = _weighted((2, grammar), (1, hostile_text))
-        parent = _weighted((4, repository), (1, repos.map(lambda r: f"repositories/{r}")))
-        resources = {"repository": parent, "branch": branch, "commit": commit, "session": session, "run": run}
-        # AIP standard methods name their resource: DeleteBranch takes a branch name, GetRun a run name.
-        noun = re.sub(r"^(Get|Delete|End|Update|Watch|Cancel|Create)", "", rpc.name).lower()
+        repository_parent = _weighted((4, repository), (1, repos.map(lambda r: f"repositories/{r}")))
+        # Steps are recorded and listed in a session: their parent is one.
+        parent = session if rpc.name in ("RecordStep", "RecordSteps", "ListSteps") else repository_parent
+        resources = {"repository": repository_parent, "branch": branch, "commit": commit, "session": session,
+                     "run": run}
+        # AIP standard methods name their resource: DeleteBranch takes a branch name, GetRun a run name; the
+        # custom methods Commit and Merge act on a branch, PostVerdict on a run.
+        noun = {"Commit": "branch", "CommitStream": "branch", "Merge": "branch", "PostVerdict": "run"}.get(
+            rpc.name, re.sub(r"^(Get|Delete|End|Update|Watch|Cancel|Create)", "", rpc.name).lower())
         commits = _pick(lambda: w.commits)
-        revision = _weighted((4, commits), (3, _pick(lambda: w.branches)),
+        revision = _weighted((4, commits), (3, _pick(lambda: w.branches)), (2, branch), (1, commit),
                              (1, st.sampled_from(["", "main", "main~1", "feature^", "HEAD"])))
         scratch = str(w.scratch)
         Pair = tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]
         self.strings: dict[str, Pair] = {
-            "branch": (branch, bad_name), "target_branch": (branch, bad_name), "session": (session, bad_name),
-            "run": (run, bad_name), "parent": (parent, bad_name), "repository": (parent, bad_name),
+            "branch": (_weighted((1, branch), (1, _pick(lambda: w.branches))), bad_name),
+            "pipeline_branch": (_weighted((1, branch), (1, _pick(lambda: w.branches))), bad_name),
+            "session": (session, bad_name), "run": (run, bad_name), "parent": (parent, bad_name),
+            "repository": (repository_parent, bad_name),
             "name": (_weighted((3, resources[noun] if noun in resources else st.one_of(list(resources.values()))),
                                (1, observed)), bad_name),
             "expected_head": (_weighted((3, _pick(world.heads)), (1, commits)), hostile_text),

@@ -111,15 +111,15 @@ def test_a_stale_expected_head_is_refused(forked: Client) -> None:
 @pytest.mark.parametrize(
     ("request_", "code", "text"),
     [
-        (changes_pb2.MergeRequest(target_branch="repositories/demo/branches/..", source_revision="main"),
+        (changes_pb2.MergeRequest(name="repositories/demo/branches/..", source_revision="main"),
          grpc.StatusCode.INVALID_ARGUMENT, "branch"),
-        (changes_pb2.MergeRequest(target_branch="repositories/demo/branches/main"),
+        (changes_pb2.MergeRequest(name="repositories/demo/branches/main"),
          grpc.StatusCode.INVALID_ARGUMENT, "source_revision is required"),
-        (changes_pb2.MergeRequest(target_branch="repositories/demo/branches/main", source_revision="nope"),
+        (changes_pb2.MergeRequest(name="repositories/demo/branches/main", source_revision="nope"),
          grpc.StatusCode.NOT_FOUND, "nope"),
-        (changes_pb2.MergeRequest(target_branch="repositories/demo/branches/ghost", source_revision="main"),
+        (changes_pb2.MergeRequest(name="repositories/demo/branches/ghost", source_revision="main"),
          grpc.StatusCode.NOT_FOUND, "ghost"),
-        (changes_pb2.MergeRequest(target_branch="repositories/demo/branches/main", source_revision="main",
+        (changes_pb2.MergeRequest(name="repositories/demo/branches/main", source_revision="main",
                                   expected_head="xyz"), grpc.StatusCode.INVALID_ARGUMENT, "expected_head"),
     ],
 )

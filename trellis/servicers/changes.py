@@ -45,17 +45,10 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
 
     @staticmethod
     def _session_id(session: str, repository: str) -> str | None:
-        if not session:
-            return None
-        session_repository, session_id = names.parse_session(session, "session")
-        if session_repository != repository:
-            raise InvalidArgument(
-                "the session belongs to another repository than the branch", reason="SESSION_MISMATCH"
-            )
-        return session_id
+        return names.parse_session_ref(repository, session, "session") if session else None
 
     def _commit(self, request: pb.CommitRequest, context: grpc.ServicerContext | None = None) -> pb.CommitResponse:
-        repository, branch = names.parse_branch(request.branch, "branch")
+        repository, branch = names.parse_branch(request.name)
         session_id = self._session_id(request.session, repository)
         self.verifier.check_direct_write(repository, branch)
         result: CommitResult = self.store.commit(
@@ -112,7 +105,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
     def ListCommits(self, request: pb.ListCommitsRequest, context: grpc.ServicerContext) -> pb.ListCommitsResponse:
         repository = names.parse_repository(request.parent, "parent")
         page = self.store.list_commits(
-            repository, request.revision, request.path, page_size=request.page_size, page_token=request.page_token
+            repository, names.parse_revision(repository, request.revision), request.path, page_size=request.page_size, page_token=request.page_token
         )
         return pb.ListCommitsResponse(
             commits=[convert.commit_pb(repository, c) for c in page.items], next_page_token=page.next_page_token
@@ -120,7 +113,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
 
     def GetFile(self, request: pb.GetFileRequest, context: grpc.ServicerContext) -> pb.GetFileResponse:
         repository = names.parse_repository(request.parent, "parent")
-        f = self.store.read_file(repository, request.revision, request.path)
+        f = self.store.read_file(repository, names.parse_revision(repository, request.revision), request.path)
         return pb.GetFileResponse(
             path=f.path, content=f.content, executable=f.executable, blob_id=f.blob_id, size=len(f.content)
         )
@@ -138,7 +131,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
     def ListTree(self, request: pb.ListTreeRequest, context: grpc.ServicerContext) -> pb.ListTreeResponse:
         repository = names.parse_repository(request.parent, "parent")
         page = self.store.list_tree(
-            repository, request.revision, request.path, recursive=request.recursive,
+            repository, names.parse_revision(repository, request.revision), request.path, recursive=request.recursive,
             page_size=request.page_size, page_token=request.page_token,
         )
         return pb.ListTreeResponse(
@@ -147,7 +140,9 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
 
     def CreateBranch(self, request: pb.CreateBranchRequest, context: grpc.ServicerContext) -> pb.CreateBranchResponse:
         repository = names.parse_repository(request.parent, "parent")
-        branch = self.store.create_branch(repository, request.branch_id, request.revision)
+        branch = self.store.create_branch(
+            repository, request.branch_id, names.parse_revision(repository, request.revision)
+        )
         self.index.changed(repository)
         return pb.CreateBranchResponse(branch=convert.branch_pb(repository, branch))
 
@@ -174,17 +169,18 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         return pb.DeleteBranchResponse()
 
     def Merge(self, request: pb.MergeRequest, context: grpc.ServicerContext) -> pb.MergeResponse:
-        repository, branch = names.parse_branch(request.target_branch, "target_branch")
+        repository, branch = names.parse_branch(request.name)
         session_id = self._session_id(request.session, repository)
         if not request.source_revision:
             raise InvalidArgument("source_revision is required: name a branch or a commit id",
                                   reason="MISSING_FIELD", field="source_revision")
+        source = names.parse_revision(repository, request.source_revision, "source_revision")
         if not request.preview:
-            self.verifier.check_gate(repository, branch, request.source_revision)
+            self.verifier.check_gate(repository, branch, source)
         result = self.store.merge(
             repository,
             branch,
-            request.source_revision,
+            source,
             current_identity(),
             expected_head=request.expected_head if request.HasField("expected_head") else None,
             message=request.message,

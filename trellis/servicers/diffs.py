@@ -17,7 +17,10 @@ class DiffServicer(diffs_pb2_grpc.DiffServiceServicer):
     def Diff(self, request: pb.DiffRequest, context: grpc.ServicerContext) -> pb.DiffResponse:
         repository = names.parse_repository(request.parent, "parent")
         done = self.differ.diff(
-            repository, request.old_revision, request.new_revision or "", list(request.paths),
+            repository,
+            names.parse_revision(repository, request.old_revision, "old_revision"),
+            names.parse_revision(repository, request.new_revision, "new_revision"),
+            list(request.paths),
             line_diff=request.include_line_diff,
         )
         return pb.DiffResponse(

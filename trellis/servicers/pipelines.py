@@ -29,17 +29,17 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
         self.verifier = verifier
 
     def SetPipeline(self, request: pb.SetPipelineRequest, context: grpc.ServicerContext) -> pb.SetPipelineResponse:
-        repository = names.parse_repository(request.repository, "repository")
+        repository = names.parse_repository(request.parent, "parent")
         if len(request.config_toml.encode()) > MAX_CONFIG_BYTES:
             raise LimitExceeded(f"config_toml is over {MAX_CONFIG_BYTES} bytes", reason="PIPELINE_TOO_LARGE")
         pipeline = self.verifier.set_pipeline(repository, request.config_toml, current_identity())
         if pipeline is None:
-            return pb.SetPipelineResponse(pipeline=pb.Pipeline(repository=request.repository, source=""))
+            return pb.SetPipelineResponse(pipeline=pb.Pipeline(repository=names.repository_name(repository), source=""))
         return pb.SetPipelineResponse(pipeline=convert.pipeline_pb(repository, pipeline))
 
     def GetPipeline(self, request: pb.GetPipelineRequest, context: grpc.ServicerContext) -> pb.GetPipelineResponse:
-        repository = names.parse_repository(request.repository, "repository")
-        pipeline = self.verifier.get_pipeline(repository, request.revision)
+        repository = names.parse_repository(request.parent, "parent")
+        pipeline = self.verifier.get_pipeline(repository, names.parse_revision(repository, request.revision))
         return pb.GetPipelineResponse(pipeline=convert.pipeline_pb(repository, pipeline))
 
     def Verify(self, request: pb.VerifyRequest, context: grpc.ServicerContext) -> pb.VerifyResponse:
@@ -48,9 +48,10 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
             raise InvalidArgument("revision is required: a branch or a commit id", reason="MISSING_FIELD",
                                   field="revision")
         run = self.verifier.start(
-            repository, request.revision, trigger="full" if request.full else "verify",
+            repository, names.parse_revision(repository, request.revision),
+            trigger="full" if request.full else "verify",
             stages=_check_stage_names(list(request.stages)), full=request.full,
-            pipeline_branch=request.pipeline_branch,
+            pipeline_branch=names.parse_branch_ref(repository, request.pipeline_branch, "pipeline_branch"),
         )
         return pb.VerifyResponse(run=convert.run_pb(run))
 
@@ -66,7 +67,9 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
         after = request.page_token
         if after and not (len(after) == 20 and all(c in "0123456789abcdef" for c in after)):
             raise InvalidArgument("page_token is not a token this server issued", reason="INVALID_PAGE_TOKEN")
-        ids = self.verifier.list_runs(repository, request.commit_id, request.branch)
+        ids = self.verifier.list_runs(
+            repository, request.commit_id, names.parse_branch_ref(repository, request.branch, "branch")
+        )
         if after:
             ids = [i for i in ids if i < after]
         page = ids[:size]
@@ -86,14 +89,14 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
                     time=convert.timestamp(event.time), message=event.message))
 
     def PostVerdict(self, request: pb.PostVerdictRequest, context: grpc.ServicerContext) -> pb.PostVerdictResponse:
-        repository, run_id = names.parse_run(request.run, "run")
+        repository, run_id = names.parse_run(request.name)
         if len(request.summary) > 4096 or len(request.details_url) > 2048:
             raise InvalidArgument("summary (4096) or details_url (2048) is too long", reason="FIELD_TOO_LONG")
         result = self.verifier.post_verdict(
             repository, run_id, request.stage, request.chunk, convert.verdict_from_pb(request.verdict),
             request.summary, request.details_url, current_identity(),
         )
-        return pb.PostVerdictResponse(result=convert.stage_result_pb(result))
+        return pb.PostVerdictResponse(result=convert.job_result_pb(result))
 
     def WatchReviews(
         self, request: pb.WatchReviewsRequest, context: grpc.ServicerContext

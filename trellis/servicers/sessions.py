@@ -25,7 +25,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
             current_identity(),
             model=request.model,
             task=request.task,
-            base_revision=request.base_revision,
+            base_revision=names.parse_revision(repository, request.base_revision, "base_revision"),
             branch=request.branch_id,
             metadata=dict(request.metadata),
         )
@@ -57,7 +57,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         return pb.EndSessionResponse(session=convert.session_pb(repository, session))
 
     def RecordStep(self, request: pb.RecordStepRequest, context: grpc.ServicerContext) -> pb.RecordStepResponse:
-        repository, session_id = names.parse_session(request.session, "session")
+        repository, session_id = names.parse_session(request.parent, "parent")
         step = self.store.record_step(
             repository, session_id, convert.step_input_from_pb(request.step), current_identity()
         )
@@ -65,7 +65,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         return pb.RecordStepResponse(step=convert.step_pb(repository, step))
 
     def RecordSteps(self, request: pb.RecordStepsRequest, context: grpc.ServicerContext) -> pb.RecordStepsResponse:
-        repository, session_id = names.parse_session(request.session, "session")
+        repository, session_id = names.parse_session(request.parent, "parent")
         steps = self.store.record_steps(
             repository, session_id, [convert.step_input_from_pb(s) for s in request.steps], current_identity()
         )
@@ -73,7 +73,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         return pb.RecordStepsResponse(steps=[convert.step_pb(repository, s) for s in steps])
 
     def ListSteps(self, request: pb.ListStepsRequest, context: grpc.ServicerContext) -> pb.ListStepsResponse:
-        repository, session_id = names.parse_session(request.session, "session")
+        repository, session_id = names.parse_session(request.parent, "parent")
         page = self.store.list_steps(
             repository, session_id, page_size=request.page_size, page_token=request.page_token
         )

@@ -240,7 +240,7 @@ class CommitRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    BRANCH_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     CHANGES_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     EXPECTED_HEAD_FIELD_NUMBER: _builtins.int
@@ -250,10 +250,8 @@ class CommitRequest(_message.Message):
     WAIT_FOR_DIFF_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     WAIT_FOR_VERDICT_FIELD_NUMBER: _builtins.int
-    branch: _builtins.str
-    """The resource name of the branch to commit to,
-    `repositories/{repo}/branches/{branch}`.
-    """
+    name: _builtins.str
+    """The branch to commit to, `repositories/{repo}/branches/{branch}`."""
     message: _builtins.str
     """The commit message. The server appends `Trellis-Session`,
     `Trellis-Step` and `Trellis-Agent` trailers when they apply.
@@ -303,7 +301,7 @@ class CommitRequest(_message.Message):
     def __init__(
         self,
         *,
-        branch: _builtins.str = ...,
+        name: _builtins.str = ...,
         changes: _abc.Iterable[Global___FileChange] | None = ...,
         message: _builtins.str = ...,
         expected_head: _builtins.str | None = ...,
@@ -316,7 +314,7 @@ class CommitRequest(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "expected_head", b"expected_head", "step", b"step"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "branch", b"branch", "changes", b"changes", "expected_head", b"expected_head", "message", b"message", "on_stale", b"on_stale", "request_id", b"request_id", "session", b"session", "step", b"step", "wait_for_diff", b"wait_for_diff", "wait_for_verdict", b"wait_for_verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "changes", b"changes", "expected_head", b"expected_head", "message", b"message", "name", b"name", "on_stale", b"on_stale", "request_id", b"request_id", "session", b"session", "step", b"step", "wait_for_diff", b"wait_for_diff", "wait_for_verdict", b"wait_for_verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_head: _TypeAlias = _typing.Literal["expected_head"]  # noqa: Y015
     _WhichOneofArgType__expected_head: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head"]  # noqa: Y015
@@ -544,7 +542,8 @@ class GetCommitRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The commit, `repositories/{repo}/commits/{revision}`, where the revision
-    is a commit id or a branch id (which may contain slashes).
+    is any bare revision (see common.proto), such as a commit id, `main` or
+    `main~1`; a branch resource name is accepted too.
     """
     def __init__(
         self,
@@ -597,7 +596,9 @@ class ListCommitsRequest(_message.Message):
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     revision: _builtins.str
-    """The commit id or branch id to start from; empty means the default branch."""
+    """The revision to start from (see common.proto); empty means the head of
+    the default branch.
+    """
     path: _builtins.str
     """When set, only commits that change this file or directory are listed."""
     page_size: _builtins.int
@@ -661,7 +662,9 @@ class GetFileRequest(_message.Message):
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     revision: _builtins.str
-    """The commit id or branch id to read at; empty means the default branch."""
+    """The revision to read at (see common.proto); empty means the head of the
+    default branch.
+    """
     path: _builtins.str
     """The repository-relative path of the file."""
     def __init__(
@@ -851,7 +854,9 @@ class ListTreeRequest(_message.Message):
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     revision: _builtins.str
-    """The commit id or branch id to read at; empty means the default branch."""
+    """The revision to read at (see common.proto); empty means the head of the
+    default branch.
+    """
     path: _builtins.str
     """The repository-relative path of the directory; empty means the root."""
     recursive: _builtins.bool
@@ -960,8 +965,8 @@ class CreateBranchRequest(_message.Message):
     slashes, such as `agents/a1/s-123`.
     """
     revision: _builtins.str
-    """The commit id or branch id the branch starts at; empty means the head of
-    the default branch.
+    """The revision the branch starts at (see common.proto); empty means the
+    head of the default branch.
     """
     def __init__(
         self,
@@ -1163,17 +1168,17 @@ class MergeRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TARGET_BRANCH_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     SOURCE_REVISION_FIELD_NUMBER: _builtins.int
     EXPECTED_HEAD_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
     SESSION_FIELD_NUMBER: _builtins.int
     STEP_FIELD_NUMBER: _builtins.int
-    target_branch: _builtins.str
+    name: _builtins.str
     """The branch to merge into, `repositories/{repo}/branches/{branch}`."""
     source_revision: _builtins.str
-    """The commit id or branch id to merge, in the same repository."""
+    """The revision to merge, of the same repository (see common.proto)."""
     expected_head: _builtins.str
     """When set, the merge lands only if the target branch still points at this
     commit.
@@ -1183,7 +1188,9 @@ class MergeRequest(_message.Message):
     preview: _builtins.bool
     """When true, the merge is computed and reported but nothing is written."""
     session: _builtins.str
-    """The resource name of the session this merge belongs to, or empty."""
+    """The resource name of the session this merge belongs to,
+    `repositories/{repo}/sessions/{session_id}`, or empty.
+    """
     @_builtins.property
     def step(self) -> _sessions_pb2.StepInput:
         """The trajectory step that asked for the merge; requires `session`."""
@@ -1191,7 +1198,7 @@ class MergeRequest(_message.Message):
     def __init__(
         self,
         *,
-        target_branch: _builtins.str = ...,
+        name: _builtins.str = ...,
         source_revision: _builtins.str = ...,
         expected_head: _builtins.str | None = ...,
         message: _builtins.str = ...,
@@ -1201,7 +1208,7 @@ class MergeRequest(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "expected_head", b"expected_head", "step", b"step"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "expected_head", b"expected_head", "message", b"message", "preview", b"preview", "session", b"session", "source_revision", b"source_revision", "step", b"step", "target_branch", b"target_branch"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head", "expected_head", b"expected_head", "message", b"message", "name", b"name", "preview", b"preview", "session", b"session", "source_revision", b"source_revision", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_head: _TypeAlias = _typing.Literal["expected_head"]  # noqa: Y015
     _WhichOneofArgType__expected_head: _TypeAlias = _typing.Literal["_expected_head", b"_expected_head"]  # noqa: Y015

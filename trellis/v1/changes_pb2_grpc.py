@@ -114,7 +114,7 @@ class ChangeServiceServicer:
         ON_STALE_REBASE, in which case the change is replayed onto the actual
         head with a three-way merge and lands only if that merge is clean.
 
-        Errors: INVALID_ARGUMENT for a malformed branch name, an invalid path
+        Errors: INVALID_ARGUMENT for a malformed `name`, an invalid path
         (absolute, containing `..` or `.git`, NUL, over-long), an empty change
         list, two changes to the same path, or a `step` without a `session`;
         NOT_FOUND if the repository, branch or session does not exist, or a
@@ -145,7 +145,7 @@ class ChangeServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCommit(self, request, context):
-        """Returns one commit, addressed by commit id or by branch id.
+        """Returns one commit, addressed by any revision (see common.proto).
 
         Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
         repository or revision does not exist; PERMISSION_DENIED if the caller

@@ -45,7 +45,7 @@ class ChangeServiceStub:
     ON_STALE_REBASE, in which case the change is replayed onto the actual
     head with a three-way merge and lands only if that merge is clean.
 
-    Errors: INVALID_ARGUMENT for a malformed branch name, an invalid path
+    Errors: INVALID_ARGUMENT for a malformed `name`, an invalid path
     (absolute, containing `..` or `.git`, NUL, over-long), an empty change
     list, two changes to the same path, or a `step` without a `session`;
     NOT_FOUND if the repository, branch or session does not exist, or a
@@ -68,7 +68,7 @@ class ChangeServiceStub:
     the server's flow-control limits allow.
     """
     GetCommit: _grpc.UnaryUnaryMultiCallable[_changes_pb2.GetCommitRequest, _changes_pb2.GetCommitResponse]
-    """Returns one commit, addressed by commit id or by branch id.
+    """Returns one commit, addressed by any revision (see common.proto).
 
     Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
     repository or revision does not exist; PERMISSION_DENIED if the caller
@@ -184,7 +184,7 @@ class ChangeServiceAsyncStub(ChangeServiceStub):
     ON_STALE_REBASE, in which case the change is replayed onto the actual
     head with a three-way merge and lands only if that merge is clean.
 
-    Errors: INVALID_ARGUMENT for a malformed branch name, an invalid path
+    Errors: INVALID_ARGUMENT for a malformed `name`, an invalid path
     (absolute, containing `..` or `.git`, NUL, over-long), an empty change
     list, two changes to the same path, or a `step` without a `session`;
     NOT_FOUND if the repository, branch or session does not exist, or a
@@ -207,7 +207,7 @@ class ChangeServiceAsyncStub(ChangeServiceStub):
     the server's flow-control limits allow.
     """
     GetCommit: _aio.UnaryUnaryMultiCallable[_changes_pb2.GetCommitRequest, _changes_pb2.GetCommitResponse]  # type: ignore[assignment]
-    """Returns one commit, addressed by commit id or by branch id.
+    """Returns one commit, addressed by any revision (see common.proto).
 
     Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
     repository or revision does not exist; PERMISSION_DENIED if the caller
@@ -326,7 +326,7 @@ class ChangeServiceServicer(metaclass=_abc_1.ABCMeta):
         ON_STALE_REBASE, in which case the change is replayed onto the actual
         head with a three-way merge and lands only if that merge is clean.
 
-        Errors: INVALID_ARGUMENT for a malformed branch name, an invalid path
+        Errors: INVALID_ARGUMENT for a malformed `name`, an invalid path
         (absolute, containing `..` or `.git`, NUL, over-long), an empty change
         list, two changes to the same path, or a `step` without a `session`;
         NOT_FOUND if the repository, branch or session does not exist, or a
@@ -361,7 +361,7 @@ class ChangeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _changes_pb2.GetCommitRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_changes_pb2.GetCommitResponse, _abc.Awaitable[_changes_pb2.GetCommitResponse]]:
-        """Returns one commit, addressed by commit id or by branch id.
+        """Returns one commit, addressed by any revision (see common.proto).
 
         Errors: INVALID_ARGUMENT if `name` is malformed; NOT_FOUND if the
         repository or revision does not exist; PERMISSION_DENIED if the caller

@@ -11,8 +11,28 @@ Resource names. Every resource is addressed by a relative resource name
 `repositories/{repo}/runs/{run_id}`. A branch id may contain slashes
 (`agents/a1/s-123`): everything after `/branches/` is the branch id.
 
-Revisions. A field called `revision` accepts a full commit id or a branch
-id (not a resource name) of the repository named by the request.
+Names. `name` is the resource a method acts on (Get, Delete, and methods
+such as Commit, Merge, EndSession and PostVerdict); `parent` is the
+collection a method lists or creates in, or the repository whose content
+it reads. A field that refers to another resource (`Session.branch`,
+`Run.branch`, `CommitRequest.session`) holds its resource name; a field
+whose name ends in `_id` holds a bare id (`commit_id`, `branch_id`).
+
+Revisions. Every revision field (`revision`, `base_revision`,
+`source_revision`, `old_revision`, `new_revision`) takes the same form: a
+resource name of the request's repository,
+`repositories/{repo}/branches/{branch}` or
+`repositories/{repo}/commits/{revision}`, or a bare revision. A bare
+revision is a branch id (`main`, `agents/a1/s-123`), a commit id or an
+unambiguous prefix of one (at least 4 hex digits; a branch of that name
+wins), or `HEAD` (the head of the default branch), each optionally
+followed by `~N` (the Nth first-parent ancestor: `main~1` is the commit
+before the head of `main`) or `^N` (the Nth parent). Empty means the head
+of the default branch where the field says so. A value that starts with
+`repositories/` is always read as a resource name, so `Session.branch` or
+`Commit.name` can be passed as a revision unchanged. A field that refers
+to a branch (`pipeline_branch`, `ListRunsRequest.branch`) takes its
+resource name or its bare id.
 
 Pagination (AIP-158). Every List RPC takes `page_size` and `page_token` and
 returns `next_page_token`. A `page_size` of 0 asks for the server default;

@@ -117,11 +117,11 @@ class DiffRequest(_message.Message):
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     old_revision: _builtins.str
-    """The commit id or branch id to compare from; empty means the first parent
-    of `new_revision`, or the empty tree if it has none.
+    """The revision to compare from (see common.proto); empty means the first
+    parent of `new_revision`, or the empty tree if it has none.
     """
     new_revision: _builtins.str
-    """The commit id or branch id to compare to."""
+    """The revision to compare to (see common.proto)."""
     include_line_diff: _builtins.bool
     """Whether to include a unified line diff (`FileDiff.line_diff`) for every
     changed file. Without it no file carries a line diff, not even one that

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atrellis/v1/pipelines.proto\x12\ntrellis.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n\x08Pipeline\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_toml\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06stages\x18\x04 \x03(\t\"\xb4\x02\n\x03Run\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x11\n\tcommit_id\x18\x03 \x01(\t\x12$\n\x07verdict\x18\x04 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12\'\n\x06stages\x18\x05 \x03(\x0b\x32\x17.trellis.v1.StageResult\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x62ranch\x18\x08 \x01(\t\x12\x0f\n\x07trigger\x18\t \x01(\t\x12\x17\n\x0fpipeline_source\x18\n \x01(\t\x12\x14\n\x0cmissed_tests\x18\x0b \x03(\t\"g\n\x08TestCase\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12$\n\x07verdict\x18\x02 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xb6\x03\n\x0bStageResult\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12$\n\x07verdict\x18\x03 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12\x0e\n\x06\x63\x61\x63hed\x18\x04 \x01(\x08\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\x03\x12\x0f\n\x07summary\x18\x06 \x01(\t\x12\x0e\n\x06output\x18\x07 \x01(\x0c\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\r\n\x05scope\x18\t \x01(\t\x12#\n\x05tests\x18\n \x03(\x0b\x32\x14.trellis.v1.TestCase\x12\x16\n\x0eselected_tests\x18\x0b \x01(\x05\x12\x13\n\x0btotal_tests\x18\x0c \x01(\x05\x12.\n\nstart_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08reviewer\x18\x0f \x01(\t\x12\x13\n\x0b\x64\x65tails_url\x18\x10 \x01(\t\x12\x12\n\nblocked_by\x18\x11 \x01(\t\x12\x10\n\x08\x66\x61llback\x18\x12 \x01(\t\"\x89\x01\n\x08JobEvent\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12$\n\x07verdict\x18\x03 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x05 \x01(\t\"=\n\x12SetPipelineRequest\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_toml\x18\x02 \x01(\t\"=\n\x13SetPipelineResponse\x12&\n\x08pipeline\x18\x01 \x01(\x0b\x32\x14.trellis.v1.Pipeline\":\n\x12GetPipelineRequest\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\"=\n\x13GetPipelineResponse\x12&\n\x08pipeline\x18\x01 \x01(\x0b\x32\x14.trellis.v1.Pipeline\"h\n\rVerifyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x0e\n\x06stages\x18\x03 \x03(\t\x12\x0c\n\x04\x66ull\x18\x04 \x01(\x08\x12\x17\n\x0fpipeline_branch\x18\x05 \x01(\t\".\n\x0eVerifyResponse\x12\x1c\n\x03run\x18\x01 \x01(\x0b\x32\x0f.trellis.v1.Run\"\x1d\n\rGetRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\".\n\x0eGetRunResponse\x12\x1c\n\x03run\x18\x01 \x01(\x0b\x32\x0f.trellis.v1.Run\"k\n\x0fListRunsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tcommit_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x05 \x01(\t\"J\n\x10ListRunsResponse\x12\x1d\n\x04runs\x18\x01 \x03(\x0b\x32\x0f.trellis.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x0fWatchRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"U\n\x10WatchRunResponse\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.trellis.v1.JobEvent\x12\x1c\n\x03run\x18\x02 \x01(\x0b\x32\x0f.trellis.v1.Run\"\x8b\x01\n\x12PostVerdictRequest\x12\x0b\n\x03run\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\r\n\x05\x63hunk\x18\x03 \x01(\t\x12$\n\x07verdict\x18\x04 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65tails_url\x18\x06 \x01(\t\"J\n\x13WatchReviewsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x14\n\x0c\x63urrent_only\x18\x03 \x01(\x08\"\x85\x01\n\x14WatchReviewsResponse\x12\x0b\n\x03run\x18\x01 \x01(\t\x12\x11\n\tcommit_id\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\r\n\x05\x63hunk\x18\x04 \x01(\t\x12\x0c\n\x04path\x18\x05 \x01(\t\x12\x10\n\x08qualname\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x07 \x01(\x0c\">\n\x13PostVerdictResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.trellis.v1.StageResult*\xca\x01\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0fVERDICT_PENDING\x10\x01\x12\x13\n\x0fVERDICT_RUNNING\x10\x02\x12\x12\n\x0eVERDICT_PASSED\x10\x03\x12\x12\n\x0eVERDICT_FAILED\x10\x04\x12\x11\n\rVERDICT_ERROR\x10\x05\x12\x13\n\x0fVERDICT_SKIPPED\x10\x06\x12\x15\n\x11VERDICT_CANCELLED\x10\x07\x12\x15\n\x11VERDICT_TIMED_OUT\x10\x08\x32\xe8\x04\n\x0fPipelineService\x12N\n\x0bSetPipeline\x12\x1e.trellis.v1.SetPipelineRequest\x1a\x1f.trellis.v1.SetPipelineResponse\x12N\n\x0bGetPipeline\x12\x1e.trellis.v1.GetPipelineRequest\x1a\x1f.trellis.v1.GetPipelineResponse\x12?\n\x06Verify\x12\x19.trellis.v1.VerifyRequest\x1a\x1a.trellis.v1.VerifyResponse\x12?\n\x06GetRun\x12\x19.trellis.v1.GetRunRequest\x1a\x1a.trellis.v1.GetRunResponse\x12\x45\n\x08ListRuns\x12\x1b.trellis.v1.ListRunsRequest\x1a\x1c.trellis.v1.ListRunsResponse\x12G\n\x08WatchRun\x12\x1b.trellis.v1.WatchRunRequest\x1a\x1c.trellis.v1.WatchRunResponse0\x01\x12N\n\x0bPostVerdict\x12\x1e.trellis.v1.PostVerdictRequest\x1a\x1f.trellis.v1.PostVerdictResponse\x12S\n\x0cWatchReviews\x12\x1f.trellis.v1.WatchReviewsRequest\x1a .trellis.v1.WatchReviewsResponse0\x01\x42u\n\x0e\x64\x65v.trellis.v1B\x0ePipelinesProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atrellis/v1/pipelines.proto\x12\ntrellis.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n\x08Pipeline\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_toml\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06stages\x18\x04 \x03(\t\"\xc8\x02\n\x03Run\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x11\n\tcommit_id\x18\x03 \x01(\t\x12$\n\x07verdict\x18\x04 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12#\n\x04jobs\x18\x05 \x03(\x0b\x32\x15.trellis.v1.JobResult\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x62ranch\x18\x08 \x01(\t\x12\'\n\x07trigger\x18\t \x01(\x0e\x32\x16.trellis.v1.RunTrigger\x12\x17\n\x0fpipeline_source\x18\n \x01(\t\x12\x14\n\x0cmissed_tests\x18\x0b \x03(\t\"g\n\x08TestCase\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12$\n\x07verdict\x18\x02 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xcc\x03\n\tJobResult\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12$\n\x07verdict\x18\x03 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12\x0e\n\x06\x63\x61\x63hed\x18\x04 \x01(\x08\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\x03\x12\x0f\n\x07summary\x18\x06 \x01(\t\x12\x0e\n\x06output\x18\x07 \x01(\x0c\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12%\n\x05scope\x18\t \x01(\x0e\x32\x16.trellis.v1.StageScope\x12#\n\x05tests\x18\n \x03(\x0b\x32\x14.trellis.v1.TestCase\x12\x16\n\x0eselected_tests\x18\x0b \x01(\x05\x12\x13\n\x0btotal_tests\x18\x0c \x01(\x05\x12.\n\nstart_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08reviewer\x18\x0f \x01(\t\x12\x13\n\x0b\x64\x65tails_url\x18\x10 \x01(\t\x12\x12\n\nblocked_by\x18\x11 \x01(\t\x12\x10\n\x08\x66\x61llback\x18\x12 \x01(\t\"\x89\x01\n\x08JobEvent\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12$\n\x07verdict\x18\x03 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x05 \x01(\t\"9\n\x12SetPipelineRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_toml\x18\x02 \x01(\t\"=\n\x13SetPipelineResponse\x12&\n\x08pipeline\x18\x01 \x01(\x0b\x32\x14.trellis.v1.Pipeline\"6\n\x12GetPipelineRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\"=\n\x13GetPipelineResponse\x12&\n\x08pipeline\x18\x01 \x01(\x0b\x32\x14.trellis.v1.Pipeline\"h\n\rVerifyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x0e\n\x06stages\x18\x03 \x03(\t\x12\x0c\n\x04\x66ull\x18\x04 \x01(\x08\x12\x17\n\x0fpipeline_branch\x18\x05 \x01(\t\".\n\x0eVerifyResponse\x12\x1c\n\x03run\x18\x01 \x01(\x0b\x32\x0f.trellis.v1.Run\"\x1d\n\rGetRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\".\n\x0eGetRunResponse\x12\x1c\n\x03run\x18\x01 \x01(\x0b\x32\x0f.trellis.v1.Run\"k\n\x0fListRunsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tcommit_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x05 \x01(\t\"J\n\x10ListRunsResponse\x12\x1d\n\x04runs\x18\x01 \x03(\x0b\x32\x0f.trellis.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x0fWatchRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"U\n\x10WatchRunResponse\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.trellis.v1.JobEvent\x12\x1c\n\x03run\x18\x02 \x01(\x0b\x32\x0f.trellis.v1.Run\"\x8c\x01\n\x12PostVerdictRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\r\n\x05\x63hunk\x18\x03 \x01(\t\x12$\n\x07verdict\x18\x04 \x01(\x0e\x32\x13.trellis.v1.Verdict\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65tails_url\x18\x06 \x01(\t\"J\n\x13WatchReviewsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x14\n\x0c\x63urrent_only\x18\x03 \x01(\x08\"\x85\x01\n\x14WatchReviewsResponse\x12\x0b\n\x03run\x18\x01 \x01(\t\x12\x11\n\tcommit_id\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\r\n\x05\x63hunk\x18\x04 \x01(\t\x12\x0c\n\x04path\x18\x05 \x01(\t\x12\x10\n\x08qualname\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x07 \x01(\x0c\"<\n\x13PostVerdictResponse\x12%\n\x06result\x18\x01 \x01(\x0b\x32\x15.trellis.v1.JobResult*\xca\x01\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0fVERDICT_PENDING\x10\x01\x12\x13\n\x0fVERDICT_RUNNING\x10\x02\x12\x12\n\x0eVERDICT_PASSED\x10\x03\x12\x12\n\x0eVERDICT_FAILED\x10\x04\x12\x11\n\rVERDICT_ERROR\x10\x05\x12\x13\n\x0fVERDICT_SKIPPED\x10\x06\x12\x15\n\x11VERDICT_CANCELLED\x10\x07\x12\x15\n\x11VERDICT_TIMED_OUT\x10\x08*\x83\x01\n\nRunTrigger\x12\x1b\n\x17RUN_TRIGGER_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_TRIGGER_PUSH\x10\x01\x12\x16\n\x12RUN_TRIGGER_VERIFY\x10\x02\x12\x14\n\x10RUN_TRIGGER_FULL\x10\x03\x12\x14\n\x10RUN_TRIGGER_GATE\x10\x04*o\n\nStageScope\x12\x1b\n\x17STAGE_SCOPE_UNSPECIFIED\x10\x00\x12\x16\n\x12STAGE_SCOPE_COMMIT\x10\x01\x12\x14\n\x10STAGE_SCOPE_FILE\x10\x02\x12\x16\n\x12STAGE_SCOPE_ENTITY\x10\x03\x32\xe8\x04\n\x0fPipelineService\x12N\n\x0bSetPipeline\x12\x1e.trellis.v1.SetPipelineRequest\x1a\x1f.trellis.v1.SetPipelineResponse\x12N\n\x0bGetPipeline\x12\x1e.trellis.v1.GetPipelineRequest\x1a\x1f.trellis.v1.GetPipelineResponse\x12?\n\x06Verify\x12\x19.trellis.v1.VerifyRequest\x1a\x1a.trellis.v1.VerifyResponse\x12?\n\x06GetRun\x12\x19.trellis.v1.GetRunRequest\x1a\x1a.trellis.v1.GetRunResponse\x12\x45\n\x08ListRuns\x12\x1b.trellis.v1.ListRunsRequest\x1a\x1c.trellis.v1.ListRunsResponse\x12G\n\x08WatchRun\x12\x1b.trellis.v1.WatchRunRequest\x1a\x1c.trellis.v1.WatchRunResponse0\x01\x12N\n\x0bPostVerdict\x12\x1e.trellis.v1.PostVerdictRequest\x1a\x1f.trellis.v1.PostVerdictResponse\x12S\n\x0cWatchReviews\x12\x1f.trellis.v1.WatchReviewsRequest\x1a .trellis.v1.WatchReviewsResponse0\x01\x42u\n\x0e\x64\x65v.trellis.v1B\x0ePipelinesProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,50 +33,54 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trellis.v1.pipelines_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.trellis.v1B\016PipelinesProtoP\001Z#trellis.dev/go/trellis/v1;trellisv1\242\002\003TXX\252\002\nTrellis.V1\312\002\nTrellis\\V1\352\002\013Trellis::V1'
-  _globals['_VERDICT']._serialized_start=2363
-  _globals['_VERDICT']._serialized_end=2565
+  _globals['_VERDICT']._serialized_start=2396
+  _globals['_VERDICT']._serialized_end=2598
+  _globals['_RUNTRIGGER']._serialized_start=2601
+  _globals['_RUNTRIGGER']._serialized_end=2732
+  _globals['_STAGESCOPE']._serialized_start=2734
+  _globals['_STAGESCOPE']._serialized_end=2845
   _globals['_PIPELINE']._serialized_start=75
   _globals['_PIPELINE']._serialized_end=158
   _globals['_RUN']._serialized_start=161
-  _globals['_RUN']._serialized_end=469
-  _globals['_TESTCASE']._serialized_start=471
-  _globals['_TESTCASE']._serialized_end=574
-  _globals['_STAGERESULT']._serialized_start=577
-  _globals['_STAGERESULT']._serialized_end=1015
-  _globals['_JOBEVENT']._serialized_start=1018
-  _globals['_JOBEVENT']._serialized_end=1155
-  _globals['_SETPIPELINEREQUEST']._serialized_start=1157
-  _globals['_SETPIPELINEREQUEST']._serialized_end=1218
-  _globals['_SETPIPELINERESPONSE']._serialized_start=1220
-  _globals['_SETPIPELINERESPONSE']._serialized_end=1281
-  _globals['_GETPIPELINEREQUEST']._serialized_start=1283
-  _globals['_GETPIPELINEREQUEST']._serialized_end=1341
-  _globals['_GETPIPELINERESPONSE']._serialized_start=1343
-  _globals['_GETPIPELINERESPONSE']._serialized_end=1404
-  _globals['_VERIFYREQUEST']._serialized_start=1406
-  _globals['_VERIFYREQUEST']._serialized_end=1510
-  _globals['_VERIFYRESPONSE']._serialized_start=1512
-  _globals['_VERIFYRESPONSE']._serialized_end=1558
-  _globals['_GETRUNREQUEST']._serialized_start=1560
-  _globals['_GETRUNREQUEST']._serialized_end=1589
-  _globals['_GETRUNRESPONSE']._serialized_start=1591
-  _globals['_GETRUNRESPONSE']._serialized_end=1637
-  _globals['_LISTRUNSREQUEST']._serialized_start=1639
-  _globals['_LISTRUNSREQUEST']._serialized_end=1746
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1748
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1822
-  _globals['_WATCHRUNREQUEST']._serialized_start=1824
-  _globals['_WATCHRUNREQUEST']._serialized_end=1855
-  _globals['_WATCHRUNRESPONSE']._serialized_start=1857
-  _globals['_WATCHRUNRESPONSE']._serialized_end=1942
-  _globals['_POSTVERDICTREQUEST']._serialized_start=1945
-  _globals['_POSTVERDICTREQUEST']._serialized_end=2084
-  _globals['_WATCHREVIEWSREQUEST']._serialized_start=2086
-  _globals['_WATCHREVIEWSREQUEST']._serialized_end=2160
-  _globals['_WATCHREVIEWSRESPONSE']._serialized_start=2163
-  _globals['_WATCHREVIEWSRESPONSE']._serialized_end=2296
-  _globals['_POSTVERDICTRESPONSE']._serialized_start=2298
-  _globals['_POSTVERDICTRESPONSE']._serialized_end=2360
-  _globals['_PIPELINESERVICE']._serialized_start=2568
-  _globals['_PIPELINESERVICE']._serialized_end=3184
+  _globals['_RUN']._serialized_end=489
+  _globals['_TESTCASE']._serialized_start=491
+  _globals['_TESTCASE']._serialized_end=594
+  _globals['_JOBRESULT']._serialized_start=597
+  _globals['_JOBRESULT']._serialized_end=1057
+  _globals['_JOBEVENT']._serialized_start=1060
+  _globals['_JOBEVENT']._serialized_end=1197
+  _globals['_SETPIPELINEREQUEST']._serialized_start=1199
+  _globals['_SETPIPELINEREQUEST']._serialized_end=1256
+  _globals['_SETPIPELINERESPONSE']._serialized_start=1258
+  _globals['_SETPIPELINERESPONSE']._serialized_end=1319
+  _globals['_GETPIPELINEREQUEST']._serialized_start=1321
+  _globals['_GETPIPELINEREQUEST']._serialized_end=1375
+  _globals['_GETPIPELINERESPONSE']._serialized_start=1377
+  _globals['_GETPIPELINERESPONSE']._serialized_end=1438
+  _globals['_VERIFYREQUEST']._serialized_start=1440
+  _globals['_VERIFYREQUEST']._serialized_end=1544
+  _globals['_VERIFYRESPONSE']._serialized_start=1546
+  _globals['_VERIFYRESPONSE']._serialized_end=1592
+  _globals['_GETRUNREQUEST']._serialized_start=1594
+  _globals['_GETRUNREQUEST']._serialized_end=1623
+  _globals['_GETRUNRESPONSE']._serialized_start=1625
+  _globals['_GETRUNRESPONSE']._serialized_end=1671
+  _globals['_LISTRUNSREQUEST']._serialized_start=1673
+  _globals['_LISTRUNSREQUEST']._serialized_end=1780
+  _globals['_LISTRUNSRESPONSE']._serialized_start=1782
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1856
+  _globals['_WATCHRUNREQUEST']._serialized_start=1858
+  _globals['_WATCHRUNREQUEST']._serialized_end=1889
+  _globals['_WATCHRUNRESPONSE']._serialized_start=1891
+  _globals['_WATCHRUNRESPONSE']._serialized_end=1976
+  _globals['_POSTVERDICTREQUEST']._serialized_start=1979
+  _globals['_POSTVERDICTREQUEST']._serialized_end=2119
+  _globals['_WATCHREVIEWSREQUEST']._serialized_start=2121
+  _globals['_WATCHREVIEWSREQUEST']._serialized_end=2195
+  _globals['_WATCHREVIEWSRESPONSE']._serialized_start=2198
+  _globals['_WATCHREVIEWSRESPONSE']._serialized_end=2331
+  _globals['_POSTVERDICTRESPONSE']._serialized_start=2333
+  _globals['_POSTVERDICTRESPONSE']._serialized_end=2393
+  _globals['_PIPELINESERVICE']._serialized_start=2848
+  _globals['_PIPELINESERVICE']._serialized_end=3464
 # @@protoc_insertion_point(module_scope)

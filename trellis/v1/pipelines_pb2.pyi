@@ -72,6 +72,66 @@ VERDICT_TIMED_OUT: Verdict.ValueType  # 8
 """Stopped because it exceeded its time limit."""
 Global___Verdict: _TypeAlias = Verdict  # noqa: Y015
 
+class _RunTrigger:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RunTriggerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunTrigger.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RUN_TRIGGER_UNSPECIFIED: _RunTrigger.ValueType  # 0
+    """Not set; never returned by the server."""
+    RUN_TRIGGER_PUSH: _RunTrigger.ValueType  # 1
+    """A push (a Commit or a Merge) to a branch whose commit has a pipeline."""
+    RUN_TRIGGER_VERIFY: _RunTrigger.ValueType  # 2
+    """PipelineService.Verify."""
+    RUN_TRIGGER_FULL: _RunTrigger.ValueType  # 3
+    """PipelineService.Verify with `full`: every test, to measure selection."""
+    RUN_TRIGGER_GATE: _RunTrigger.ValueType  # 4
+    """The gate of a merge into a protected branch."""
+
+class RunTrigger(_RunTrigger, metaclass=_RunTriggerEnumTypeWrapper):
+    """What started a run."""
+
+RUN_TRIGGER_UNSPECIFIED: RunTrigger.ValueType  # 0
+"""Not set; never returned by the server."""
+RUN_TRIGGER_PUSH: RunTrigger.ValueType  # 1
+"""A push (a Commit or a Merge) to a branch whose commit has a pipeline."""
+RUN_TRIGGER_VERIFY: RunTrigger.ValueType  # 2
+"""PipelineService.Verify."""
+RUN_TRIGGER_FULL: RunTrigger.ValueType  # 3
+"""PipelineService.Verify with `full`: every test, to measure selection."""
+RUN_TRIGGER_GATE: RunTrigger.ValueType  # 4
+"""The gate of a merge into a protected branch."""
+Global___RunTrigger: _TypeAlias = RunTrigger  # noqa: Y015
+
+class _StageScope:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StageScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StageScope.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STAGE_SCOPE_UNSPECIFIED: _StageScope.ValueType  # 0
+    """Not set; never returned by the server."""
+    STAGE_SCOPE_COMMIT: _StageScope.ValueType  # 1
+    """The whole commit: one job, with an empty chunk."""
+    STAGE_SCOPE_FILE: _StageScope.ValueType  # 2
+    """One changed file per job; the chunk is its path."""
+    STAGE_SCOPE_ENTITY: _StageScope.ValueType  # 3
+    """One changed entity per job; the chunk is `path::qualname`."""
+
+class StageScope(_StageScope, metaclass=_StageScopeEnumTypeWrapper):
+    """What one job of a stage checks: the chunk kind its stage is declared with."""
+
+STAGE_SCOPE_UNSPECIFIED: StageScope.ValueType  # 0
+"""Not set; never returned by the server."""
+STAGE_SCOPE_COMMIT: StageScope.ValueType  # 1
+"""The whole commit: one job, with an empty chunk."""
+STAGE_SCOPE_FILE: StageScope.ValueType  # 2
+"""One changed file per job; the chunk is its path."""
+STAGE_SCOPE_ENTITY: StageScope.ValueType  # 3
+"""One changed entity per job; the chunk is `path::qualname`."""
+Global___StageScope: _TypeAlias = StageScope  # noqa: Y015
+
 @_typing.final
 class Pipeline(_message.Message):
     """A verification pipeline: the stages that apply to a repository's code."""
@@ -120,7 +180,7 @@ class Run(_message.Message):
     RUN_ID_FIELD_NUMBER: _builtins.int
     COMMIT_ID_FIELD_NUMBER: _builtins.int
     VERDICT_FIELD_NUMBER: _builtins.int
-    STAGES_FIELD_NUMBER: _builtins.int
+    JOBS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     BRANCH_FIELD_NUMBER: _builtins.int
@@ -138,16 +198,20 @@ class Run(_message.Message):
     skipped.
     """
     branch: _builtins.str
-    """The branch whose push started the run, or the branch whose pipeline a
-    gate check used; empty for a run of a bare revision.
+    """The resource name of the branch whose push started the run, or of the
+    branch whose pipeline a gate check used,
+    `repositories/{repo}/branches/{branch_id}`; empty for a run of a bare
+    revision.
     """
-    trigger: _builtins.str
-    """What started the run: `push`, `verify`, `full` or `gate`."""
+    trigger: Global___RunTrigger.ValueType
+    """What started the run."""
     pipeline_source: _builtins.str
     """Where the pipeline came from: `repository`, or `<revision>:trellis.toml`."""
     @_builtins.property
-    def stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageResult]:
-        """The results per stage and chunk, in dependency order."""
+    def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobResult]:
+        """The results of the run's jobs (one stage for one chunk each), in
+        dependency order.
+        """
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -170,17 +234,17 @@ class Run(_message.Message):
         run_id: _builtins.str = ...,
         commit_id: _builtins.str = ...,
         verdict: Global___Verdict.ValueType = ...,
-        stages: _abc.Iterable[Global___StageResult] | None = ...,
+        jobs: _abc.Iterable[Global___JobResult] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         branch: _builtins.str = ...,
-        trigger: _builtins.str = ...,
+        trigger: Global___RunTrigger.ValueType = ...,
         pipeline_source: _builtins.str = ...,
         missed_tests: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "commit_id", b"commit_id", "create_time", b"create_time", "end_time", b"end_time", "missed_tests", b"missed_tests", "name", b"name", "pipeline_source", b"pipeline_source", "run_id", b"run_id", "stages", b"stages", "trigger", b"trigger", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "commit_id", b"commit_id", "create_time", b"create_time", "end_time", b"end_time", "jobs", b"jobs", "missed_tests", b"missed_tests", "name", b"name", "pipeline_source", b"pipeline_source", "run_id", b"run_id", "trigger", b"trigger", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -221,8 +285,8 @@ class TestCase(_message.Message):
 Global___TestCase: _TypeAlias = TestCase  # noqa: Y015
 
 @_typing.final
-class StageResult(_message.Message):
-    """The result of one stage for one chunk of a run."""
+class JobResult(_message.Message):
+    """The result of one job of a run: one stage for one chunk."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -247,7 +311,7 @@ class StageResult(_message.Message):
     stage: _builtins.str
     """The name of the stage, as declared in the pipeline."""
     chunk: _builtins.str
-    """The chunk checked: a path for file scope, a qualified name for entity
+    """The chunk checked: a path for file scope, `path::qualname` for entity
     scope, empty for commit scope.
     """
     verdict: Global___Verdict.ValueType
@@ -262,8 +326,8 @@ class StageResult(_message.Message):
     """The job's combined standard output and error, possibly truncated."""
     exit_code: _builtins.int
     """The exit code of the job's process; 0 for stages that run no process."""
-    scope: _builtins.str
-    """The stage's scope: `commit`, `file` or `entity`."""
+    scope: Global___StageScope.ValueType
+    """The scope of the stage, which says what `chunk` holds."""
     selected_tests: _builtins.int
     """For a `pytest` stage with affected-test selection: how many tests were
     selected, and how many the whole suite has.
@@ -306,7 +370,7 @@ class StageResult(_message.Message):
         summary: _builtins.str = ...,
         output: _builtins.bytes = ...,
         exit_code: _builtins.int = ...,
-        scope: _builtins.str = ...,
+        scope: Global___StageScope.ValueType = ...,
         tests: _abc.Iterable[Global___TestCase] | None = ...,
         selected_tests: _builtins.int = ...,
         total_tests: _builtins.int = ...,
@@ -323,7 +387,7 @@ class StageResult(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StageResult: _TypeAlias = StageResult  # noqa: Y015
+Global___JobResult: _TypeAlias = JobResult  # noqa: Y015
 
 @_typing.final
 class JobEvent(_message.Message):
@@ -339,7 +403,7 @@ class JobEvent(_message.Message):
     stage: _builtins.str
     """The name of the stage."""
     chunk: _builtins.str
-    """The chunk, as in StageResult.chunk."""
+    """The chunk, as in JobResult.chunk."""
     verdict: Global___Verdict.ValueType
     """The job's verdict after the event."""
     message: _builtins.str
@@ -371,10 +435,10 @@ class SetPipelineRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    REPOSITORY_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
     CONFIG_TOML_FIELD_NUMBER: _builtins.int
-    repository: _builtins.str
-    """The repository, `repositories/{repo}`."""
+    parent: _builtins.str
+    """The repository whose pipeline to set, `repositories/{repo}`."""
     config_toml: _builtins.str
     """The pipeline configuration in TOML; empty removes the repository-level
     pipeline.
@@ -382,12 +446,12 @@ class SetPipelineRequest(_message.Message):
     def __init__(
         self,
         *,
-        repository: _builtins.str = ...,
+        parent: _builtins.str = ...,
         config_toml: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_toml", b"config_toml", "repository", b"repository"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_toml", b"config_toml", "parent", b"parent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -423,23 +487,23 @@ class GetPipelineRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    REPOSITORY_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
-    repository: _builtins.str
+    parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     revision: _builtins.str
-    """The commit id or branch id whose pipeline is wanted; empty means the
-    default branch.
+    """The revision whose pipeline is wanted (see common.proto); empty means the
+    head of the default branch.
     """
     def __init__(
         self,
         *,
-        repository: _builtins.str = ...,
+        parent: _builtins.str = ...,
         revision: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["repository", b"repository", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -483,14 +547,15 @@ class VerifyRequest(_message.Message):
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     revision: _builtins.str
-    """The commit id or branch id to verify."""
+    """The revision to verify (see common.proto)."""
     full: _builtins.bool
     """Whether to run every test instead of only the tests affected by the
     change, to check that test selection hides no failure.
     """
     pipeline_branch: _builtins.str
     """When set, the run uses the pipeline of this branch's head instead of the
-    revision's own, as the gate of a protected branch does.
+    revision's own, as the gate of a protected branch does: the branch's
+    resource name or its bare id.
     """
     @_builtins.property
     def stages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -606,7 +671,8 @@ class ListRunsRequest(_message.Message):
     """The `next_page_token` of a previous response, or empty for the first page."""
     branch: _builtins.str
     """When set, only runs of this branch are listed (the run's `branch`):
-    those its pushes started and the gate runs of merges into it.
+    those its pushes started and the gate runs of merges into it. The
+    branch's resource name or its bare id.
     """
     def __init__(
         self,
@@ -713,18 +779,18 @@ class PostVerdictRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    RUN_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     STAGE_FIELD_NUMBER: _builtins.int
     CHUNK_FIELD_NUMBER: _builtins.int
     VERDICT_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
     DETAILS_URL_FIELD_NUMBER: _builtins.int
-    run: _builtins.str
+    name: _builtins.str
     """The run, `repositories/{repo}/runs/{run_id}`."""
     stage: _builtins.str
     """The name of the external stage the verdict is for."""
     chunk: _builtins.str
-    """The chunk the verdict is for, as in StageResult.chunk."""
+    """The chunk the verdict is for, as in JobResult.chunk."""
     verdict: Global___Verdict.ValueType
     """The verdict: PASSED, FAILED, ERROR or SKIPPED."""
     summary: _builtins.str
@@ -734,7 +800,7 @@ class PostVerdictRequest(_message.Message):
     def __init__(
         self,
         *,
-        run: _builtins.str = ...,
+        name: _builtins.str = ...,
         stage: _builtins.str = ...,
         chunk: _builtins.str = ...,
         verdict: Global___Verdict.ValueType = ...,
@@ -743,7 +809,7 @@ class PostVerdictRequest(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "details_url", b"details_url", "run", b"run", "stage", b"stage", "summary", b"summary", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "details_url", b"details_url", "name", b"name", "stage", b"stage", "summary", b"summary", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -803,7 +869,7 @@ class WatchReviewsResponse(_message.Message):
     stage: _builtins.str
     """The external stage."""
     chunk: _builtins.str
-    """The chunk, as in StageResult.chunk."""
+    """The chunk, as in JobResult.chunk."""
     path: _builtins.str
     """The file of the chunk; empty for commit scope."""
     qualname: _builtins.str
@@ -839,13 +905,13 @@ class PostVerdictResponse(_message.Message):
 
     RESULT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def result(self) -> Global___StageResult:
-        """The stage result after the verdict was recorded."""
+    def result(self) -> Global___JobResult:
+        """The job's result after the verdict was recorded."""
 
     def __init__(
         self,
         *,
-        result: Global___StageResult | None = ...,
+        result: Global___JobResult | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -285,7 +285,8 @@ class Session(_message.Message):
     """The commit the session's branch started at."""
     branch: _builtins.str
     """The resource name of the session's branch,
-    `repositories/{repo}/branches/{branch_id}`.
+    `repositories/{repo}/branches/{branch_id}`; every revision field accepts
+    it as it is.
     """
     status: Global___SessionStatus.ValueType
     """The state of the session."""
@@ -381,8 +382,8 @@ class CreateSessionRequest(_message.Message):
     task: _builtins.str
     """The task the agent is working on."""
     base_revision: _builtins.str
-    """The commit id or branch id the session starts from; empty means the head
-    of the default branch.
+    """The revision the session starts from (see common.proto); empty means the
+    head of the default branch.
     """
     branch_id: _builtins.str
     """The id of the branch to create for the session; empty means
@@ -602,10 +603,12 @@ class RecordStepRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    SESSION_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
     STEP_FIELD_NUMBER: _builtins.int
-    session: _builtins.str
-    """The session, `repositories/{repo}/sessions/{session_id}`."""
+    parent: _builtins.str
+    """The session to record the step in,
+    `repositories/{repo}/sessions/{session_id}`.
+    """
     @_builtins.property
     def step(self) -> Global___StepInput:
         """The step to record."""
@@ -613,12 +616,12 @@ class RecordStepRequest(_message.Message):
     def __init__(
         self,
         *,
-        session: _builtins.str = ...,
+        parent: _builtins.str = ...,
         step: Global___StepInput | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["step", b"step"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["session", b"session", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -654,10 +657,12 @@ class RecordStepsRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    SESSION_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
     STEPS_FIELD_NUMBER: _builtins.int
-    session: _builtins.str
-    """The session, `repositories/{repo}/sessions/{session_id}`."""
+    parent: _builtins.str
+    """The session to record the steps in,
+    `repositories/{repo}/sessions/{session_id}`.
+    """
     @_builtins.property
     def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___StepInput]:
         """The steps to record, in order."""
@@ -665,12 +670,12 @@ class RecordStepsRequest(_message.Message):
     def __init__(
         self,
         *,
-        session: _builtins.str = ...,
+        parent: _builtins.str = ...,
         steps: _abc.Iterable[Global___StepInput] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["session", b"session", "steps", b"steps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "steps", b"steps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -706,11 +711,13 @@ class ListStepsRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    SESSION_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
-    session: _builtins.str
-    """The session, `repositories/{repo}/sessions/{session_id}`."""
+    parent: _builtins.str
+    """The session whose steps to list,
+    `repositories/{repo}/sessions/{session_id}`.
+    """
     page_size: _builtins.int
     """The maximum number of steps to return; 0 means the server default."""
     page_token: _builtins.str
@@ -718,13 +725,13 @@ class ListStepsRequest(_message.Message):
     def __init__(
         self,
         *,
-        session: _builtins.str = ...,
+        parent: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "session", b"session"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
