@@ -64,6 +64,9 @@ def _resolved(field: str, w: World, revision: str) -> str:
         with pytest.raises(vcs.NotFound):
             c.read_file("demo", "b.txt", revision)
         return w.old
+    if field == "ReadFileRequest.revision":
+        assert b"".join(m.data for m in c.read_file_chunks("demo", "a.txt", revision)) == b"old\n"
+        return w.old
     if field == "ListTreeRequest.revision":
         assert "b.txt" not in {e.path for e in c.list_tree("demo", "", revision)}
         return w.old

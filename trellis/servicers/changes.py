@@ -121,7 +121,8 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
     def ReadFile(self, request: pb.ReadFileRequest, context: grpc.ServicerContext) -> Iterator[pb.ReadFileResponse]:
         repository = names.parse_repository(request.parent, "parent")
         chunk = read_chunk_size(request.chunk_size)
-        f = self.store.read_file(repository, request.revision, request.path)  # one blob: consistent throughout
+        revision = names.parse_revision(repository, request.revision)
+        f = self.store.read_file(repository, revision, request.path)  # one blob: consistent throughout
         content = memoryview(f.content)
         yield pb.ReadFileResponse(path=f.path, executable=f.executable, blob_id=f.blob_id, size=len(content),
                                   offset=0, data=bytes(content[:chunk]))

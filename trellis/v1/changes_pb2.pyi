@@ -733,7 +733,9 @@ class ReadFileRequest(_message.Message):
     parent: _builtins.str
     """The repository, `repositories/{repo}`."""
     revision: _builtins.str
-    """The commit id or branch id to read at; empty means the default branch."""
+    """The revision to read at (see common.proto); empty means the head of the
+    default branch.
+    """
     path: _builtins.str
     """The repository-relative path of the file."""
     chunk_size: _builtins.int
