@@ -47,7 +47,7 @@ __all__ = [
 _LAZY = {
     "Verifier": ("engine", "Verifier"),
     "Executor": ("execution", "Executor"),
-    "ResultCache": ("cache", "ResultCache"),
+    "ResultCache": ("engine.cache", "ResultCache"),
     "LocalExecutor": ("execution", "LocalExecutor"),
     "RayExecutor": ("execution", "RayExecutor"),
     "ExecutorUnavailable": ("execution", "ExecutorUnavailable"),

@@ -23,7 +23,7 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
-from .runs import JobResult, Verdict, _job_from, _job_json
+from ..runs import JobResult, Verdict, _job_from, _job_json
 
 __all__ = ["ResultCache", "cache_key", "toolchain"]
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ci.gating import check_gate_run, gate_started, refuse_direct_write
+import vcs
+from ci.engine import Verifier
+from ci.engine.gating import check_gate_run, gate_started, refuse_direct_write
 from ci.runs import JobResult, Run, Verdict
 from vcs import FailedPrecondition
+
+from .fakes import FakeExecutor, Repo
 
 SOURCE = "a" * 40
 
@@ -57,3 +61,48 @@ def test_an_unfinished_gate_run_is_pending_and_a_started_one_says_how_to_follow_
     with pytest.raises(FailedPrecondition) as pending:
         check_gate_run("main", SOURCE, ("unit",), _run({"unit": Verdict.PASSED}, final=False), repository="demo")
     assert f"trellis watch demo {'0' * 20}" in pending.value.message
+
+
+# -- the gate over a real store (a test double of the executor only) ------------------------------
+
+GATED = '[stages.lint]\nrun = "lint"\n\n[protect.main]\nrequired = ["lint"]\n'
+
+
+def test_a_protected_branch_starts_a_gate_run_then_lets_the_source_in(verifier: Verifier, repo: Repo,
+                                                                     executor: FakeExecutor) -> None:
+    repo.commit({"trellis.toml": GATED})
+    source = _topic(repo)
+    assert verifier.required_stages(repo.name, "main") == ("lint",)
+    with pytest.raises(vcs.FailedPrecondition) as pending:
+        verifier.check_gate(repo.name, "main", "topic")
+    assert pending.value.reason == "GATE_PENDING"
+    run_id = pending.value.metadata["run_id"]
+    gate_run = verifier.wait(repo.name, run_id, 30)
+    assert (gate_run.trigger, gate_run.branch, gate_run.commit_id, gate_run.verdict) == (
+        "gate", "main", source, Verdict.PASSED)
+    verifier.check_gate(repo.name, "main", "topic")  # passed: no refusal
+    assert len(executor.requests) == 1
+    with pytest.raises(vcs.FailedPrecondition) as direct:
+        verifier.check_direct_write(repo.name, "main")
+    assert direct.value.reason == "PROTECTED_BRANCH"
+
+
+def test_an_unprotected_branch_needs_nothing(verifier: Verifier, repo: Repo) -> None:
+    repo.commit({"trellis.toml": '[stages.lint]\nrun = "lint"\n'})
+    assert verifier.required_stages(repo.name, "main") == ()
+    verifier.check_gate(repo.name, "main", _topic(repo))
+    verifier.check_direct_write(repo.name, "main")
+
+
+def test_a_source_with_an_invalid_pipeline_fails_its_gate_at_once(verifier: Verifier, repo: Repo) -> None:
+    repo.commit({"trellis.toml": GATED})
+    _topic(repo, {"trellis.toml": "[stages.lint]\nkind = 'nope'\n"})
+    with pytest.raises(vcs.FailedPrecondition) as failed:
+        verifier.check_gate(repo.name, "main", "topic")
+    assert failed.value.reason == "GATE_FAILED" and "its pipeline is invalid" in str(failed.value)
+
+
+def _topic(repo: Repo, files: dict[str, str | None] | None = None) -> str:
+    """A branch ``topic`` from main's head with one more commit; its id."""
+    repo.store.create_branch(repo.name, "topic", "main")
+    return repo.commit(files or {"a.py": "x = 1\n"}, branch="topic")

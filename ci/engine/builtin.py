@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import semantic_diff
 
-from .runs import Verdict
+from ..runs import Verdict
 
 __all__ = ["syntax_check"]
 

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import vcs
+from ci.engine import Verifier
+from ci.runs import Run
+
+from .fakes import FakeExecutor, Repo, make_verifier
+
+
+@pytest.fixture
+def repo(store: vcs.Store) -> Repo:
+    return Repo(store)
+
+
+@pytest.fixture
+def executor() -> FakeExecutor:
+    return FakeExecutor()
+
+
+@pytest.fixture
+def finished() -> list[Run]:
+    return []
+
+
+@pytest.fixture
+def verifier(store: vcs.Store, repo: Repo, executor: FakeExecutor, tmp_path: Path,
+             finished: list[Run]) -> Iterator[Verifier]:
+    v = make_verifier(store, repo, executor, tmp_path, finished)
+    try:
+        yield v
+    finally:
+        v.close()
