@@ -13,7 +13,8 @@ entity that one side changed and the other did not has that side's tokens
 the entity checks; the parse still covers them. In code (not data files), no
 name may be left dangling: a name one side stopped defining (renamed or
 deleted) while the other side added uses of it, with those uses in the merge
-and no definition of it, is a semantic conflict, not a clean merge.
+and no definition of it, is a semantic conflict, not a clean merge; so is a name defined elsewhere that one side replaced
+by another at every use in the file while the other side added uses of it.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def verify(path: str, content: bytes, versions: tuple[Version, ...], where: dict
         return False
     if _clash(wanted, versions):
         return False
-    if _dangling(path, content, records, versions):
+    if _dangling(path, content, records, versions) or _renamed_uses(path, content, tree, records, versions):
         return False
     actual[("", "")] = [0]
     for x, key in expected.items():
@@ -240,6 +241,66 @@ def _dangling(path: str, content: bytes, records: list[Rec], versions: tuple[Ver
         for gone, kept in ((1, 2), (2, 1)):
             if name not in defined[gone] and uses[kept] > uses[0] and here > uses[gone]:
                 return True
+    return False
+
+
+# A name, or a name on a receiver (``deserializer.visit``: the method may be gone where another
+# ``visit`` stays).
+_WORD = re.compile(rb"(?<![\w$.])(?:[A-Za-z_]\w*\.)?[A-Za-z_]\w{2,}(?![\w$])")
+_NAME = rb"((?:[A-Za-z_]\w*\.)?[A-Za-z_]\w*)"
+
+
+def _renamed_uses(path: str, content: bytes, tree: Tree, records: list[Rec], versions: tuple[Version, ...]) -> bool:
+    """Whether the merge uses a name in code that one side replaced by another everywhere in the
+    file (a rename of something defined elsewhere: a method of another module, an API), while
+    the other side added uses of it: ``visit`` written ``deserialize`` on one side, a new call
+    of ``visit`` on the other. The evidence of the rename: the name is gone from that side, and
+    at least one of the base's lines with it is there with another name in its place, the rest
+    of the line unchanged. Names the merge defines are left to ``_dangling``."""
+    spec = spec_for(path)
+    if spec is None or spec.name in _DATA_LANGUAGES:
+        return False
+    base, left, right = versions
+    words = [Counter(_WORD.findall(v.content)) for v in versions]
+    defined: set[bytes] | None = None
+    for gone, kept in ((1, 2), (2, 1)):
+        for name, n in words[0].items():
+            if words[gone][name] or words[kept][name] <= n:
+                continue
+            if defined is None:
+                defined = {r.core.segment.encode() for i, r in enumerate(records) if i}
+            word = re.compile(rb"(?<![\w$.])" + re.escape(name) + rb"(?![\w$])")
+            if name in defined or not word.search(content):
+                continue
+            if _substituted(name, word, base.content, versions[gone].content) and _in_code(word, content, tree):
+                return True
+    return False
+
+
+def _substituted(name: bytes, word: re.Pattern[bytes], base: bytes, side: bytes) -> bool:
+    """Whether a line of ``base`` with ``name`` is in ``side`` with one other name in its place."""
+    lines = set(side.splitlines())
+    for line in base.splitlines():
+        if not word.search(line) or len(line.strip()) < len(name) + 2:
+            continue
+        parts = word.split(line)
+        pattern = re.compile((rb"(?<![\w$.])" + _NAME + rb"(?![\w$])").join(re.escape(p) for p in parts))
+        for other in lines:
+            found = pattern.fullmatch(other)
+            if found is not None and len(set(found.groups())) == 1 and found.group(1) != name:
+                return True
+    return False
+
+
+def _in_code(word: re.Pattern[bytes], content: bytes, tree: Tree) -> bool:
+    """Whether an occurrence of the word in ``content`` is a name in the code (not a comment's or a
+    string's word)."""
+    for found in word.finditer(content):
+        start = content.rfind(b".", found.start(), found.end()) + 1 or found.start()
+        node = tree.root_node.descendant_for_byte_range(start, found.end())
+        if node is not None and (node.start_byte, node.end_byte) == (start, found.end()) and \
+                "identifier" in node.type:
+            return True
     return False
 
 

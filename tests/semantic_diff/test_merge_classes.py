@@ -424,3 +424,39 @@ def test_a_new_use_of_a_field_the_other_side_renamed_is_a_conflict(path: str, ba
     right = base.replace("items", "entries")
     clean, text = _merge(path, base, left, right)
     assert not clean, text
+
+
+# --- a name defined elsewhere that one side renamed at every use, the other side uses anew ---------
+
+RENAMED_USES = [
+    ("a.py", "def first(client):\n    return client.fetch(1)\n\n\ndef second(client):\n    return 2\n",
+     ("return 2", "return client.fetch(2)"), ("client.fetch", "client.load")),
+    ("a.rs", "fn first(d: &mut D) -> i32 {\n    d.visit(1)\n}\n\nfn second(d: &mut D) -> i32 {\n    2\n}\n",
+     ("    2\n", "    d.visit(2)\n"), ("d.visit", "d.deserialize")),
+    ("a.ts", "export function first(c: C): number {\n  return c.effect(1);\n}\n\nexport function second(c: C): number {\n"
+     "  return 2;\n}\n", ("return 2;", "return c.effect(2);"), ("c.effect", "c.run")),
+    ("A.java", "class A {\n  int first(B b) {\n    return b.fetch(1);\n  }\n\n  int second(B b) {\n    return 2;\n  }\n}\n",
+     ("return 2;", "return b.fetch(2);"), ("b.fetch", "b.load")),
+    ("a.go", "package a\n\nfunc First(c *C) int {\n\treturn c.Fetch(1)\n}\n\nfunc Second(c *C) int {\n\treturn 2\n}\n",
+     ("return 2\n", "return c.Fetch(2)\n"), ("c.Fetch", "c.Load")),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "use", "rename"), RENAMED_USES, ids=[c[0] for c in RENAMED_USES])
+def test_a_new_use_of_a_name_the_other_side_renamed_at_every_use_is_a_conflict(
+        path: str, base: str, use: tuple[str, str], rename: tuple[str, str]) -> None:
+    left = base.replace(*rename)
+    right = base.replace(*use)
+    clean, text = _merge(path, base, left, right)
+    assert not clean, text
+    # Without the new use, the rename merges with the other side's edit.
+    clean, text = _merge(path, base, left, base.replace(use[0], use[0].replace("2", "3")))
+    assert clean and rename[1] in text, text
+
+
+def test_a_word_replaced_in_comments_is_not_a_rename() -> None:
+    base = "def f():\n    # which one\n    return 1\n\n\ndef g():\n    return 2\n"
+    left = base.replace("which", "what")
+    right = base.replace("    return 2\n", "    # which two\n    return 2\n")
+    clean, text = _merge("a.py", base, left, right)
+    assert clean and "# what one" in text and "# which two" in text, text
