@@ -89,6 +89,10 @@ def main() -> int:
     parser.add_argument("--mutants", type=int, default=0, help="with --repo: faults to inject after the replay")
     parser.add_argument("--fresh-every", type=int, default=5, help="with --repo: time a fresh clone every N commits")
     parser.add_argument("--seed", type=int, default=0, help="with --repo: which functions get faults")
+    parser.add_argument("--reference-every", type=int, default=1, help="with --repo: the full-suite reference on "
+                        "every N-th commit, and on every commit where Trellis ran fewer than all tests")
+    parser.add_argument("--out", default="", help="with --repo: rewrite this JSON file with the summary so far "
+                        "after every commit")
     parser.add_argument("--baseline-python", default="", help="with --repo: the interpreter of the full-suite "
                         "baselines (one where the project's test dependencies are installed)")
     args = parser.parse_args()
@@ -323,7 +327,8 @@ def _replay(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         command = f"bench_ci.py --repo {Path(args.repo).name} --commits {args.commits}" + (
-            f" --mutants {args.mutants}" if args.mutants else "")
+            f" --mutants {args.mutants}" if args.mutants else "") + (
+            f" --reference-every {args.reference_every}" if args.reference_every > 1 else "")
         print(replay.markdown(result, machine, command))
     ok = not result["disagreements"] and not result["mutants_missed"]
     return 1 if args.check and not ok else 0

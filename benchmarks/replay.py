@@ -19,18 +19,30 @@ A fault the full suite catches and Trellis does not is a **miss**.
 
 A project whose code lives under ``src/`` runs with ``PYTHONPATH=src``, in
 Trellis and in the baselines alike.
+
+A replay of a large suite takes long (attrs: ~1 minute of full-suite reference
+per commit, and as long again in Trellis for a commit that reaches every test),
+so ``--out FILE`` rewrites FILE with the summary so far after every commit and
+fault, and an interrupted replay (Ctrl-C, SIGTERM) still prints the summary of
+what finished. ``--reference-every N`` runs the full-suite reference on every
+N-th commit only, and always where Trellis ran fewer than all tests (there the
+reference is what finds a selection miss; where Trellis ran every test, its
+own run already is a whole-suite run and the reference only checks the runner).
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import json
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,6 +260,20 @@ def replay(args: object) -> dict[str, object]:
     name = repo_arg.name.removesuffix(".bundle").removesuffix(".git")
     steps: list[Step] = []
     faults: list[Step] = []
+    reference_every = max(1, int(getattr(args, "reference_every", 1) or 1))
+    out = getattr(args, "out", "") or ""
+    load_before = os.getloadavg()
+
+    def save() -> None:
+        if out:
+            summary = _summary(name, steps, faults)
+            summary["load_average"] = [round(x, 2) for x in (*load_before, *os.getloadavg())]
+            Path(out).write_text(json.dumps(summary, indent=2))
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     data_dir = work / "data"
     data_dir.mkdir()
     running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
@@ -280,18 +306,29 @@ def replay(args: object) -> dict[str, object]:
                 tip = _push(client, name, tip, changes, subject, step)
                 current = new
                 subprocess.run(["git", "-C", str(checkout), "checkout", "-q", commit], check=True)
-                step.compare(*_full(checkout, env, known))
-                known = step.known | step.full_failing  # what fails at this commit is the next one's parent's
+                if len(steps) % reference_every == 0 or step.selected < step.total or not step.total:
+                    step.compare(*_full(checkout, env, known))
+                    known = step.known | step.full_failing  # what fails at this commit is the next one's parent's
+                else:  # no reference here: the next reference counts failures from the last known state
+                    step.known = known
                 if len(steps) % fresh_every == 0:
                     step.fresh_s = fresh_suite(source, commit, work, env)
                 steps.append(step)
                 _report(step)
+                save()
             if mutants:
-                faults = _inject(client, name, tip, current, checkout, env, mutants, seed, known)
+                _inject(client, name, tip, current, checkout, env, mutants, seed, known, faults, save)
+    except KeyboardInterrupt:
+        print(f"  interrupted after {len(steps)} commits and {len(faults)} faults: the summary of those",
+              file=sys.stderr)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         running.stop(grace=5)
         shutil.rmtree(work, ignore_errors=True)
-    return _summary(name, steps, faults)
+    save()
+    summary = _summary(name, steps, faults)
+    summary["load_average"] = [round(x, 2) for x in (*load_before, *os.getloadavg())]
+    return summary
 
 
 def _full(checkout: Path, env: dict[str, str], known: frozenset[str]) -> tuple[frozenset[str], frozenset[str], float]:
@@ -321,12 +358,12 @@ def _report(step: Step) -> None:
     agree = {True: "agrees", False: "DISAGREES", None: "?"}[step.agrees]
     print(f"  {step.label}: {step.verdict} in {step.seconds:.2f} s, {step.selected}/{step.total} tests"
           f"{' [' + step.fallback + ']' if step.fallback else ''}; full suite "
-          f"{'passed' if step.full_passed else 'failed'} ({step.warm_s:.1f} s) {agree}", file=sys.stderr)
+          f"{_full_label(step.full_passed)} ({step.warm_s:.1f} s) {agree}", file=sys.stderr)
 
 
 def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checkout: Path, env: dict[str, str],
-            count: int, seed: int, known: frozenset[str]) -> list[Step]:
-    """Faults in functions tests reach, each committed on top of ``tip`` and reverted after."""
+            count: int, seed: int, known: frozenset[str], out: list[Step], save: Callable[[], None]) -> None:
+    """Faults in functions tests reach, each committed on top of ``tip`` and reverted after (into ``out``)."""
     index = TestIndex.build({p: c for p, c in files.items()})
     reached: set[str] = set()
     for test in index.tests:
@@ -350,7 +387,6 @@ def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checko
                             f"{module}.{node.name}.{member.name}" in reached):
                         candidates.append((path, member, False))
     rng.shuffle(candidates)
-    out: list[Step] = []
     while candidates and len(out) < count:
         # Every third fault is two-step: it needs a top-level function whose body can move.
         wanted = len(out) % 3 == 2
@@ -396,15 +432,15 @@ def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checko
         step.extra["two_step"] = two_step
         out.append(step)
         _report(step)
+        save()
         tip = _push(client, name, tip, {path: original.encode()}, "revert the fault", Step("revert"))
         (checkout / path).write_text(original)
-    return out
 
 
 def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, object]:
     times = [s.seconds for s in steps]
     fallbacks = [s for s in steps if s.fallback]
-    warm = [s.warm_s for s in steps]
+    warm = [s.warm_s for s in steps if s.full_passed is not None]
     fresh = [s.fresh_s for s in steps if s.fresh_s is not None]
     caught_full = [f for f in faults if f.full_passed is False]
     missed = [f for f in caught_full if f.missed or f.trellis_passed]
@@ -417,6 +453,7 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
         "fallback_reasons": [f"{s.label}: {s.fallback}" for s in fallbacks],
         "whole_suite_selected": sum(1 for s in steps if s.total and s.selected >= s.total),
         "selected": [f"{s.selected}/{s.total}" for s in steps],
+        "compared": sum(1 for s in steps if s.full_passed is not None),
         "disagreements": [f"{s.label}: missed {sorted(s.missed)}" if s.missed else s.label
                           for s in steps if s.agrees is False],
         "warm_pytest_n2_p50_s": pct(warm, 0.5) if warm else None,
@@ -435,6 +472,10 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
 
 
 def markdown(result: dict[str, object], machine: str, command: str) -> str:
+    load = result.get("load_average") or []
+    if load:
+        machine += (f"; load average (1/5/15 min) {load[0]}/{load[1]}/{load[2]} at the start, "
+                    f"{load[3]}/{load[4]}/{load[5]} at the end")
     lines = [f"### Real history: {result['repository']} (`{command}`)\n", f"{machine}.\n",
              "| measure | value |", "|---|---|",
              f"| commits replayed | {result['commits']} |",
@@ -442,7 +483,8 @@ def markdown(result: dict[str, object], machine: str, command: str) -> str:
              f"{_s(result['push_to_verdict_p95_s'])} |",
              f"| whole-suite fallbacks | {result['fallbacks']} of {result['commits']} |",
              f"| commits whose selection was every test anyway | {result['whole_suite_selected']} |",
-             f"| verdicts disagreeing with the full suite | {len(result['disagreements'])} |",  # type: ignore[arg-type]
+             f"| verdicts disagreeing with the full suite | {len(result['disagreements'])} "  # type: ignore[arg-type]
+             f"(of {result['compared']} compared) |",
              f"| baseline: `pytest -n 2` in a warm checkout, p50 | {_s(result['warm_pytest_n2_p50_s'])} |",
              f"| baseline: fresh clone + `pytest -n 2`, p50 | {_s(result['fresh_clone_pytest_n2_p50_s'])} |"]
     if result["mutants"]:
@@ -458,8 +500,12 @@ def markdown(result: dict[str, object], machine: str, command: str) -> str:
     lines.append("|---|---|---|---|---|---|")
     for s in result["steps"]:  # type: ignore[attr-defined]
         lines.append(f"| {s['label']} | {s['verdict']} | {s['seconds']:.2f} | {s['selected']}/{s['total']} | "
-                     f"{s['fallback'] or '-'} | {'passed' if s['full_passed'] else 'failed'} |")
+                     f"{s['fallback'] or '-'} | {_full_label(s['full_passed'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _full_label(passed: object) -> str:
+    return {True: "passed", False: "failed"}.get(passed, "not run")  # type: ignore[call-overload]
 
 
 def _s(value: object) -> str:
