@@ -11,7 +11,8 @@ by ``TRELLIS_PYTEST_CONFIG``::
      "default_timeout": s,
      "exclude": [nodeid, ...],     already done (a re-run after a test had to be killed)
      "reused": [nodeid, ...],      not to run: results reused (a parametrised test's id: all its items)
-     "only": [nodeid, ...] | null, the selected tests (null: everything collected)
+     "only": [nodeid, ...] | null, the selected tests (null: everything collected); a module's
+                                   path alone: every doctest of that module
      "fail_fast": bool,            stop at the first failing test
      "stream": path}               where each test's result is appended, one JSON line each
 
@@ -114,6 +115,7 @@ class TrellisJob:
         self.only: set[tuple[str, str]] | None = None  # (absolute file, rest of the node id)
         self.only_files: set[str] = set()
         self.only_dirs: set[str] = set()
+        self.only_doctests: set[str] = set()
         if only is not None:
             here = os.getcwd()
             self.only = set()
@@ -121,6 +123,8 @@ class TrellisJob:
                 file, _, rest = str(nodeid).partition("::")
                 path = os.path.normpath(os.path.join(here, file))
                 self.only.add((path, rest))
+                if not rest:  # a module's path: its doctests (--doctest-modules)
+                    self.only_doctests.add(path)
                 self.only_files.add(path)
                 parent = os.path.dirname(path)
                 while parent not in self.only_dirs:
@@ -158,6 +162,8 @@ class TrellisJob:
     def _selected(self, item: pytest.Item) -> bool:
         assert self.only is not None
         path = os.path.normpath(str(item.path))
+        if path in self.only_doctests and type(item).__name__ == "DoctestItem":
+            return True
         rest = item.nodeid.partition("::")[2]
         return (path, rest) in self.only or (path, _base(rest)) in self.only
 

@@ -33,8 +33,8 @@ from semantic_diff import DiffResult, EntityChange, module_name
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from ..pipeline.globs import matches_any
 from .pytest_collect import collect, shared_roots
-from .pytest_config import PytestConfig, read_config, unsupported_args
-from .python_refs import FileFacts, NodeRefs, Scope, file_facts
+from .pytest_config import PytestConfig, doctest_modules, read_config, unsupported_args
+from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, file_facts
 from .ref_graph import Graph
 
 __all__ = [
@@ -169,11 +169,14 @@ class TestIndex:
     __test__ = False  # not a pytest test class
 
     def __init__(self, *, graph: Graph, config: PytestConfig, errors: dict[str, str], reach: dict[str, int],
-                 paths: frozenset[str], cache: FactCache, config_digests: Mapping[str, str] | None = None) -> None:
+                 paths: frozenset[str], cache: FactCache, config_digests: Mapping[str, str] | None = None,
+                 doctests: Mapping[str, int] | None = None) -> None:
         self._graph = graph
         self.config = config
         self.errors = errors
         self._reach = reach
+        self._doctests = dict(doctests or {})
+        self.doctests: tuple[str, ...] = tuple(sorted(self._doctests))
         self.paths = paths
         self.cache = cache
         self.config_digests = dict(config_digests or {})
@@ -202,9 +205,19 @@ class TestIndex:
             shared = shared_roots(graph, path)
             files_bits = graph.context_files(path, [*shared, *(r for item in items for r in item.roots)])
             reach.update(graph.reach({item.nodeid: item.roots for item in items}, shared, files_bits))
+        # The doctest items of each module with examples (``--doctest-modules``): one id per module, its path.
+        doctests: dict[str, int] = {}
+        for path in graph.paths:
+            node = graph.node_of.get((path, DOCTESTS))
+            if node is None:
+                continue
+            shared = shared_roots(graph, path)
+            files_bits = graph.context_files(path, [*shared, node]) | graph.import_closure(
+                path, graph.node_scope[node].refs.imports)
+            doctests.update(graph.reach({path: (node,)}, shared, files_bits))
         digests = {path: config_digest(path, content) for path, content in files.items() if is_config(path)}
         return cls(graph=graph, config=config, errors=errors, reach=reach, paths=frozenset(files), cache=cache,
-                   config_digests=digests)
+                   config_digests=digests, doctests=doctests)
 
     @classmethod
     def update(cls, old: TestIndex, files: Mapping[str, bytes]) -> TestIndex:
@@ -215,14 +228,14 @@ class TestIndex:
 
     def reaches(self, nodeid: str) -> tuple[str, ...]:
         """The entities (semantic-diff qualnames) a test may run, for explanations and debugging."""
-        reach = self._reach[nodeid]
+        reach = self._reach[nodeid] if nodeid in self._reach else self._doctests[nodeid]
         graph = self._graph
         return tuple(sorted(self._display(n) for n in range(graph.size) if reach >> n & 1))
 
     def reached_files(self, nodeid: str) -> frozenset[str] | None:
         """The Python files whose code a test may run (its own among them); None when the analysis
         cannot bound it (a dynamic reach), or the test is unknown. For per-test result reuse."""
-        reach = self._reach.get(nodeid)
+        reach = self._reach.get(nodeid, self._doctests.get(nodeid))
         if reach is None or reach & self._graph.dyn_bit:
             return None
         paths = self._graph.node_path
@@ -257,15 +270,16 @@ class TestIndex:
         other non-Python change runs everything (rule ``data-file``).
         """
         changes = list(changed)
+        with_doctests = self.config.doctest_modules or doctest_modules(args)
         if self.errors:
             path = sorted(self.errors)[0]
             return self._all(f"{path} does not parse ({self.errors[path]}); pytest may fail to collect",
-                             path, "parse-error")
+                             path, "parse-error", with_doctests)
         if self.config.unsupported:
             return self._all(self.config.unsupported, self.config.source, "pytest-option")
         if environment_changed:
             return self._all(f"{environment_changed} changed what the stage's environment installs",
-                             environment_changed, "environment")
+                             environment_changed, "environment", with_doctests)
         if unsupported_args(args):
             return self._all(unsupported_args(args), "trellis.toml", "pytest-option")
         new_nodes: dict[int, str] = {}
@@ -275,21 +289,23 @@ class TestIndex:
             for item in _expand(change):
                 fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, inert, always_full)
                 if fallback is not None:
-                    return self._all(fallback[0], item.path, fallback[1])
+                    return self._all(fallback[0], item.path, fallback[1], with_doctests)
+        candidates = {**self._reach, **self._doctests} if with_doctests else self._reach
         if not new_nodes and not old_nodes and not forced:
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
-            return Selection(tests=(), total=len(self.tests))
+            return Selection(tests=(), total=len(candidates))
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)
+        old_candidates = {} if old_index is None else (
+            {**old_index._reach, **old_index._doctests} if with_doctests else old_index._reach)
         reasons: dict[str, str] = {}
-        for nodeid in self.tests:
-            reach = self._reach[nodeid]
+        for nodeid, reach in candidates.items():
             why = forced.get(nodeid, "")
             if not why and reach & new_bits:
                 why = _first(new_nodes, reach, self, nodeid)
-            if not why and old_index is not None and nodeid in old_index._reach:
-                old_reach = old_index._reach[nodeid]
+            if not why and old_index is not None and nodeid in old_candidates:
+                old_reach = old_candidates[nodeid]
                 if old_reach & old_bits:
                     why = _first(old_nodes, old_reach, old_index, nodeid)
                 elif old_reach & old_index._graph.dyn_bit:
@@ -298,11 +314,12 @@ class TestIndex:
                 why = self._graph.dynamic_reason(reach)
             if why:
                 reasons[nodeid] = why
-        return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(self.tests))
+        return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
 
-    def _all(self, reason: str, path: str, rule: str) -> Selection:
-        return Selection(tests=self.tests, run_all=True, reason=reason,
-                         reasons=dict.fromkeys(self.tests, reason), total=len(self.tests), path=path, rule=rule)
+    def _all(self, reason: str, path: str, rule: str, with_doctests: bool = False) -> Selection:
+        tests = tuple(sorted((*self.tests, *self.doctests))) if with_doctests else self.tests
+        return Selection(tests=tests, run_all=True, reason=reason,
+                         reasons=dict.fromkeys(tests, reason), total=len(tests), path=path, rule=rule)
 
     def _affected(self, change: Change, old_index: TestIndex | None, new_nodes: dict[int, str],
                   old_nodes: dict[int, str], forced: dict[str, str], inert: Sequence[str],
@@ -333,7 +350,7 @@ class TestIndex:
             directory = posixpath.dirname(path)
             if not directory:
                 return f"{path} changed: the root conftest.py applies to every test", "root-conftest"
-            for nodeid in self.tests:
+            for nodeid in (*self.tests, *self.doctests):
                 if nodeid.startswith(directory + "/"):
                     forced.setdefault(nodeid, f"{path} changed (conftest.py of its directory)")
         known = path in self._graph.facts or (old_index is not None and path in old_index._graph.facts)

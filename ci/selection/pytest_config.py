@@ -4,8 +4,9 @@ Reads the root's pytest configuration the way pytest picks it (``pytest.ini``,
 then ``pyproject.toml``'s ``[tool.pytest.ini_options]`` / ``[tool.pytest]``,
 then ``tox.ini``'s ``[pytest]``, then ``setup.cfg``'s ``[tool:pytest]``) and
 answers the naming questions of collection. Options that change what runs in
-a way the static analysis does not model (``--doctest-modules``, say) set
-``unsupported``: selection then runs everything.
+a way the static analysis does not model (``--doctest-glob``, say) set
+``unsupported``: selection then runs everything. ``--doctest-modules`` is
+modelled (``doctest_modules``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 __all__ = [
     "CONFIG_FILES",
     "PytestConfig",
+    "doctest_modules",
     "read_config",
     "unsupported_args",
 ]
@@ -37,7 +39,9 @@ DEFAULT_NORECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modu
 _GLOB_CHARS = frozenset("*?[")
 # addopts that make pytest run code this analysis does not model.
 # (-k, -m, --deselect filter the full run and a selected run alike, so they need nothing.)
-_UNSUPPORTED_OPTS = ("--doctest-modules", "--doctest-glob", "--rootdir", "-c", "--config-file")
+# (--doctest-modules is modelled: each module's examples are one more test, see TestIndex.doctests.)
+_UNSUPPORTED_OPTS = ("--doctest-glob", "--rootdir", "-c", "--config-file")
+DOCTEST_MODULES = "--doctest-modules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class PytestConfig:
     pythonpath: tuple[str, ...] = ()
     plugins: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    doctest_modules: bool = False
     unsupported: str = ""
 
     def is_test_file(self, path: str) -> bool:
@@ -192,7 +197,7 @@ def _build(source: str, values: Mapping[str, Any]) -> PytestConfig:
         python_functions=strings("python_functions", DEFAULT_FUNCTIONS),
         norecursedirs=strings("norecursedirs", DEFAULT_NORECURSE),
         pythonpath=tuple(p.strip("/").removeprefix("./") for p in strings("pythonpath", ()) if p not in (".", "./")),
-        plugins=tuple(plugins), ignore=tuple(ignore), unsupported=unsupported)
+        plugins=tuple(plugins), ignore=tuple(ignore), doctest_modules=doctest_modules(args), unsupported=unsupported)
 
 
 def _matches(name: str, options: tuple[str, ...]) -> bool:
@@ -208,6 +213,11 @@ def _match_path(pattern: str, path: str) -> bool:
     if "/" not in pattern:
         return fnmatch.fnmatchcase(posixpath.basename(path), pattern)
     return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern.lstrip("/"))
+
+
+def doctest_modules(args: Sequence[str]) -> bool:
+    """Do these pytest arguments collect the doctests of Python modules?"""
+    return DOCTEST_MODULES in args
 
 
 def unsupported_args(args: Sequence[str]) -> str:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import doctest
 import hashlib
 import re
 import shlex
@@ -55,6 +56,7 @@ from .python_calls import (
 )
 
 __all__ = [
+    "DOCTESTS",
     "Chain",
     "FileFacts",
     "ImportRef",
@@ -67,6 +69,7 @@ __all__ = [
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DOCTESTS = "<doctests>"  # the qualname of a module's doctest examples (one node; no entity is named so)
 
 @dataclass(frozen=True, slots=True)
 class ImportRef:
@@ -358,6 +361,9 @@ class _Extractor:
                 merged.merge(part)
             self.scopes.append(Scope(qualname=name, kind="name", name=name, parent="", container="",
                                      line=name_lines.get(name, 1), refs=merged.freeze()))
+        examples = self.doctests()
+        if examples is not None:
+            self.scopes.append(examples)
         self.scopes = _merge_duplicates(self.scopes)
         values = frozenset(module.bound - set(module.defs) - set(module.imports))
         defs: dict[str, list[str]] = {}
@@ -373,6 +379,70 @@ class _Extractor:
             file_strings=tuple(dict.fromkeys(self.file_strings)), file_runs=tuple(dict.fromkeys(self.file_runs)),
             dynamic=self.dynamic, not_a_test=not_a_test,
             plugins=tuple(plugins), toplevel=tuple(toplevel))
+
+    def doctests(self) -> Scope | None:
+        """The module's doctest examples as one node (``DOCTESTS``), run in the module's namespace.
+
+        What ``--doctest-modules`` runs: the examples of every docstring (the
+        module's, and every function's, class's and method's at any depth) and
+        of any other string constant holding ``>>>`` (``__test__`` entries, a
+        docstring assigned to ``__doc__``). The node references what the
+        examples' code references, and each docstring's owner (a change to
+        the docstring is a change to its entity; the module's binds ``__doc__``).
+        Nothing of it counts as the file's own imports or dynamic code.
+        """
+        owners: dict[str, None] = {}
+        texts: list[str] = []
+        docstrings: set[int] = set()
+        named = {(s.line, s.name): s.qualname for s in self.scopes if s.kind in ("function", "method", "class")}
+        module_doc = _docstring_node(self.tree)
+        if module_doc is not None:
+            docstrings.add(id(module_doc))
+            if ">>>" in module_doc.value:
+                owners["__doc__"] = None
+                texts.append(module_doc.value)
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found = _docstring_node(node)
+                if found is None:
+                    continue
+                docstrings.add(id(found))
+                if ">>>" in found.value:
+                    owner = named.get((node.lineno, node.name))
+                    if owner is not None:
+                        owners[owner] = None
+                    texts.append(found.value)
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and ">>>" in node.value and (
+                    id(node) not in docstrings):
+                texts.append(node.value)
+        if not texts:
+            return None
+        body: list[ast.stmt] = []
+        parser = doctest.DocTestParser()
+        for text in texts:
+            try:
+                examples = parser.get_examples(text)
+            except ValueError:  # doctest cannot read it either: the item fails at collection, running nothing
+                continue
+            for example in examples:
+                try:
+                    body.extend(ast.parse(example.source).body)
+                except (SyntaxError, ValueError):  # fails when run, before running anything
+                    continue
+        saved = (self.file_imports, self.file_strings, self.file_runs, self.dynamic)
+        self.file_imports, self.file_strings, self.file_runs = [], [], []
+        frame = _Frame("function", DOCTESTS)
+        _bind_block(body, frame, DOCTESTS)
+        self.frames.append(frame)
+        acc = _Acc(chains=[Chain("local", owner) for owner in owners])
+        self.acc_stack.append(acc)
+        self.walk_block(body)
+        self.acc_stack.pop()
+        self.frames.pop()
+        self.file_imports, self.file_strings, self.file_runs, self.dynamic = saved
+        return Scope(qualname=DOCTESTS, kind="doctest", name=DOCTESTS, parent="", container="", line=1,
+                     refs=acc.freeze())
 
     def header(self, node: _FunctionNode) -> str:
         """The text of a definition up to its body (decorators, signature), without whitespace."""
@@ -947,6 +1017,14 @@ def _bound_names(stmt: ast.stmt, *, docstring: bool) -> tuple[str, ...]:
             stmt.value.value, str):
         names.add("__doc__")
     return tuple(sorted(names))
+
+
+def _docstring_node(node: ast.AST) -> ast.Constant | None:
+    body = getattr(node, "body", None)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(
+            body[0].value.value, str):
+        return body[0].value
+    return None
 
 
 def _all_args(args: ast.arguments) -> list[ast.arg]:

@@ -589,6 +589,14 @@ class Graph:
         closure = _reach_bits(range(len(self.paths)), lambda i: succ[i], lambda i: 1 << i)
         return [closure[i] for i in range(len(self.paths))]
 
+    def import_closure(self, path: str, refs: Iterable[ImportRef]) -> int:
+        """The files importing ``refs`` from ``path`` may run (a doctest's own imports, say)."""
+        bits = 0
+        for ref in refs:
+            for file in self.import_files(path, ref):
+                bits |= self._file_closure[self.file_index[file]]
+        return bits
+
     def context_files(self, path: str, roots: Iterable[int]) -> int:
         """The files a test file's items may have imported: the closure of the files of its roots."""
         bits = 0

@@ -185,3 +185,29 @@ def test_selected_tests_run_as_the_projects_own_command_collects_them(client: Cl
     assert job.selected_tests == 3  # the static selection names the ignored test too...
     assert reply.run.verdict is ci.Verdict.PASSED, job.output  # ...but it runs what `pytest` collects
     assert {t.test_id for t in job.tests} == {"tests/test_order.py::test_zz_first", "tests/test_order.py::test_aa_second"}
+
+
+def test_doctests_are_selected_and_run_as_the_projects_own_command_runs_them(client: Client) -> None:
+    from tests.ci.selection.test_selection import DOCS
+
+    pipeline = PIPELINE + b'args = ["--doctest-modules"]\n'
+    client.create_repository("docs")
+    seed = client.commit("docs", "main", {**{p: t.encode() for p, t in DOCS.items()}, "trellis.toml": pipeline},
+                         "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    # What `pytest --doctest-modules` collects: every module's examples, and the plain test.
+    everything = {t.test_id for t in _tests_job(seed.run).tests}
+    assert everything == {"app/numbers.py::app.numbers.__test__.unrelated", "app/text.py::app.text",
+                          "app/text.py::app.text.slug", "app/text.py::app.text.Box.size",
+                          "tests/test_plain.py::test_other"}, everything
+    broken = DOCS["app/helper.py"].replace("return text.lower()", "return text.upper()")
+    reply = client.commit("docs", "main", {"app/helper.py": broken.encode()}, "break clean",
+                          expected_head=seed.commit.commit_id, wait_for_verdict=True)
+    assert reply.run is not None and reply.run.verdict is ci.Verdict.FAILED
+    job = _tests_job(reply.run)
+    assert job.selected_tests == 1  # app/text.py's doctests: slug's example calls clean
+    assert {t.test_id: t.verdict for t in job.tests} == {
+        "app/text.py::app.text": ci.Verdict.PASSED, "app/text.py::app.text.slug": ci.Verdict.FAILED,
+        "app/text.py::app.text.Box.size": ci.Verdict.PASSED}
+    full = client.wait_run("docs", client.verify("docs", reply.commit.commit_id, full=True).run_id, timeout=120)
+    assert full.missed_tests == () and {t.test_id for t in _tests_job(full).tests} == everything

@@ -600,9 +600,105 @@ def test_a_parse_error_anywhere_runs_everything() -> None:
 
 
 def test_options_the_analysis_does_not_model_run_everything() -> None:
-    selection = build({**APP, "pytest.ini": "[pytest]\naddopts = --doctest-modules\n"}).select(
+    selection = build({**APP, "pytest.ini": "[pytest]\naddopts = --doctest-glob=*.rst\n"}).select(
         [body("app/util.py", "app.util.slug")])
-    assert selection.run_all and "--doctest-modules" in selection.reason
+    assert selection.run_all and "--doctest-glob" in selection.reason
+
+
+# A project whose modules carry doctests: pytest --doctest-modules collects each module's examples.
+DOCS: dict[str, str] = {
+    "app/__init__.py": "",
+    "app/text.py": '''
+        """Text helpers.
+
+        >>> from app.text import shout
+        >>> shout("a")
+        'A!'
+        """
+        from app import helper
+
+
+        def slug(text):
+            """The slug of ``text``.
+
+            >>> slug("A B")
+            'a-b'
+            """
+            return helper.clean(text).replace(" ", "-")
+
+
+        def shout(text):
+            return text.upper() + "!"
+
+
+        def plain(text):
+            """No examples here."""
+            return text
+
+
+        class Box:
+            def size(self):
+                """
+                >>> Box().size()
+                0
+                """
+                return 0
+    ''',
+    "app/helper.py": """
+        def clean(text):
+            return text.lower()
+
+
+        def other():
+            return 1
+    """,
+    "app/numbers.py": """
+        from app import more
+
+        __test__ = {"unrelated": ">>> more.unrelated()\\n1\\n"}
+    """,
+    "app/more.py": """
+        def unrelated():
+            return 1
+
+
+        def untested():
+            return 2
+    """,
+    "tests/test_plain.py": """
+        from app.helper import other
+
+        def test_other():
+            assert other() == 1
+    """,
+}
+DOCS = {path: dedent(text).lstrip("\n") for path, text in DOCS.items()}
+
+
+@pytest.mark.parametrize("how", ["addopts", "args"])
+def test_doctests_are_selected_by_the_code_their_examples_and_docstrings_reach(how: str) -> None:
+    files = {**DOCS, "pytest.ini": "[pytest]\naddopts = --doctest-modules\n"} if how == "addopts" else DOCS
+    args = ("--doctest-modules", "app") if how == "args" else ()
+    index = build(files)
+    assert index.doctests == ("app/numbers.py", "app/text.py")  # one per module with examples
+
+    def chosen(change: ChangedEntity, old: Mapping[str, str] | None = None) -> set[str]:
+        selection = index.select([change], old_index=build(old) if old is not None else None, args=args)
+        assert not selection.run_all, selection.reason
+        return set(selection.tests)
+
+    assert chosen(body("app/helper.py", "app.helper.clean")) == {"app/text.py"}  # slug's example calls it
+    assert chosen(body("app/helper.py", "app.helper.other")) == {"tests/test_plain.py::test_other"}
+    assert chosen(body("app/text.py", "app.text.shout")) == {"app/text.py"}  # the module docstring's example
+    assert chosen(body("app/text.py", "app.text.Box.size")) == {"app/text.py"}  # a method's docstring
+    assert chosen(body("app/text.py", "app.text.plain")) == set()  # a docstring without examples
+    assert chosen(body("app/more.py", "app.more.unrelated")) == {"app/numbers.py"}  # a __test__ string
+    assert chosen(body("app/more.py", "app.more.untested")) == set()
+    module_doc = files["app/text.py"].replace("Text helpers.", "Helpers for text.")
+    assert chosen(ChangedEntity("app/text.py", "app.text", "modified"), old={**files, "app/text.py": module_doc}) \
+        == {"app/text.py"}  # the module's docstring, named by its __doc__
+    # Without --doctest-modules no doctest is an item.
+    assert "app/text.py" not in build(DOCS).select([body("app/helper.py", "app.helper.clean")]).tests
 
 
 def test_classes_deriving_from_outside_classes_have_every_method_reachable() -> None:
@@ -852,9 +948,9 @@ def test_installer_metadata_and_the_docs_build_requirements_are_not_test_configu
     assert selected(APP, ChangedPath("docs/requirements.txt")) == set()
 
 
-def test_doctest_options_in_the_stage_args_run_everything_and_say_so() -> None:
-    selection = build(APP).select([body("app/util.py", "app.util.slug")], args=("--doctest-modules", "app"))
-    assert selection.run_all and selection.rule == "pytest-option" and "--doctest-modules" in selection.reason
+def test_options_the_analysis_does_not_model_in_the_stage_args_run_everything_and_say_so() -> None:
+    selection = build(APP).select([body("app/util.py", "app.util.slug")], args=("--doctest-glob", "*.rst"))
+    assert selection.run_all and selection.rule == "pytest-option" and "--doctest-glob" in selection.reason
     assert not build(APP).select([body("app/util.py", "app.util.slug")], args=("-x", "-q")).run_all
 
 
