@@ -33,6 +33,7 @@ from .errors import (
     QueryError,
     QueryFailed,
     QueryNotAllowed,
+    QueryParamError,
     QueryResourceExhausted,
     QuerySyntaxError,
     QueryTimeout,
@@ -44,8 +45,8 @@ from .formats import json_rows
 from .history_import import ImportResult, import_history
 from .indexer import Indexer, ProgressCallback, SyncStats
 from .patches import FilePatch, apply_patch, parse_patch, patch_changes
-from .sandbox import (QueryLimits, QueryResult, QueryStream, check_query, requested_bounds, run_query,
-                      stream_query)
+from .sandbox import (QueryLimits, QueryParams, QueryResult, QueryStream, check_params, check_query,
+                      requested_bounds, run_query, stream_query)
 from .schema import SCHEMA_VERSION, TABLES, VIEWS, schema_markdown
 from .trajectories import (
     LandedTrajectory,
@@ -81,8 +82,10 @@ __all__ = [
     "QueryFailed",
     "QueryLimits",
     "QueryNotAllowed",
+    "QueryParamError",
     "QueryResourceExhausted",
     "QueryResult",
+    "QueryParams",
     "QueryStream",
     "QuerySyntaxError",
     "QueryTimeout",
@@ -109,6 +112,7 @@ __all__ = [
     "to_otlp",
     "patch_changes",
     "requested_bounds",
+    "check_params",
     "run_query",
     "schema_markdown",
     "stream_query",

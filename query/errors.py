@@ -10,6 +10,8 @@ derive from the matching :mod:`vcs.errors` class, so the one table in
     │   ├── QueryNotAllowed       QUERY_NOT_READ_ONLY, QUERY_MULTIPLE_STATEMENTS,
     │   │                         QUERY_FORBIDDEN_FUNCTION, QUERY_FORBIDDEN_TABLE,
     │   │                         QUERY_TOO_LONG, QUERY_TOO_DEEP, QUERY_EMPTY
+    │   ├── QueryParamError       QUERY_PARAM_COUNT, QUERY_PARAM_NAME, QUERY_PARAM_TYPE: the bind
+    │   │                         parameters do not match the statement's placeholders
     │   └── QueryFailed           QUERY_FAILED: a run-time error (division by zero, bad cast…)
     ├── QueryTimeout          (+ vcs.LimitExceeded)    QUERY_TIMEOUT: interrupted at the time limit
     ├── QueryResourceExhausted (+ vcs.LimitExceeded)   QUERY_OUT_OF_MEMORY
@@ -36,6 +38,7 @@ __all__ = [
     "QueryError",
     "QueryFailed",
     "QueryNotAllowed",
+    "QueryParamError",
     "QueryResourceExhausted",
     "QuerySyntaxError",
     "QueryTimeout",
@@ -64,6 +67,12 @@ class QueryNotAllowed(InvalidQuery):
     """A statement, function or table the sandbox refuses (``reason`` says which rule)."""
 
     reason = "QUERY_NOT_READ_ONLY"
+
+
+class QueryParamError(InvalidQuery):
+    """Bind parameters that do not fit the statement (``reason`` says how; ``parameter`` names one)."""
+
+    reason = "QUERY_PARAM_COUNT"
 
 
 class QueryFailed(InvalidQuery):

@@ -20,7 +20,11 @@ Layers, outermost first:
 4. **The database itself** is locked down when opened
    (:mod:`query.database`): no external access, no extension loading, no
    Python-variable lookups, memory and thread caps, configuration locked.
-5. **Bounds.** A timer interrupts the query at ``timeout_s`` (reading
+5. **Values as bind parameters.** ``params`` (a list for ``?`` / ``$1``, a
+   mapping for ``$name``) are bound by DuckDB, never spliced into the text;
+   they must match the statement's placeholders exactly
+   (:func:`check_params`).
+6. **Bounds.** A timer interrupts the query at ``timeout_s`` (reading
    included); results stop at ``max_rows`` rows / ``max_bytes`` bytes and say
    they were truncated.
 
@@ -35,7 +39,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,6 +52,7 @@ from .errors import (
     QueryError,
     QueryFailed,
     QueryNotAllowed,
+    QueryParamError,
     QueryResourceExhausted,
     QuerySyntaxError,
     QueryTimeout,
@@ -60,8 +65,10 @@ __all__ = [
     "DENIED_FUNCTIONS",
     "CursorSource",
     "QueryLimits",
+    "QueryParams",
     "QueryResult",
     "QueryStream",
+    "check_params",
     "check_query",
     "requested_bounds",
     "run_query",
@@ -91,6 +98,11 @@ _SELECT_HELP = (
     "only read statements may run: SELECT (with WITH, VALUES, FROM-first, DESCRIBE, SHOW, SUMMARIZE) "
     "or EXPLAIN [ANALYZE] SELECT"
 )
+
+
+QueryParams = Sequence[Any] | Mapping[str, Any]
+"""Bind parameters: values of ``?`` / ``$1``… in order, or of ``$name`` by name (None, bool, int, float, str,
+bytes, datetime)."""
 
 
 class CursorSource(Protocol):
@@ -314,6 +326,92 @@ def _check(con: duckdb.DuckDBPyConnection, sql: str, limits: QueryLimits) -> Non
     _check_tree(_syntax_tree(con, inner))
 
 
+def _placeholders(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+    """The identifiers of the statement's placeholders: ``1``, ``2``… for ``?`` and ``$1``, else names."""
+    try:
+        return {str(p) for s in con.extract_statements(sql) for p in s.named_parameters}
+    except duckdb.Error as exc:
+        raise QuerySyntaxError(_clean(exc), reason="QUERY_SYNTAX") from None
+
+
+def check_params(con: duckdb.DuckDBPyConnection, sql: str, params: QueryParams | None) -> QueryParams | None:
+    """The parameters to bind (None when the statement has no placeholders and none were given), or
+    :class:`~query.errors.QueryParamError` if they do not match the statement's placeholders exactly."""
+    given: QueryParams = params if params is not None else []
+    if not given and "?" not in sql and "$" not in sql:  # (no parse for the usual query without any)
+        return None
+    wanted = _placeholders(con, sql)
+    if not wanted:
+        if given:
+            raise QueryParamError(f"the statement has no placeholders and {len(given)} value(s) were given",
+                                  reason="QUERY_PARAM_COUNT", expected="0", given=str(len(given)))
+        return None
+    positional = all(p.isdigit() for p in wanted)
+    if isinstance(given, Mapping):
+        if positional and given:
+            raise QueryParamError(
+                f"the statement has {len(wanted)} positional placeholder(s) (? or $1…): send values in order, "
+                "not by name", reason="QUERY_PARAM_NAME", parameter=sorted(given)[0])
+        if positional:  # an empty mapping for a statement with positional placeholders
+            raise QueryParamError(f"the statement has {len(wanted)} placeholder(s) and no value was given",
+                                  reason="QUERY_PARAM_COUNT")
+        missing, extra = sorted(wanted - set(given)), sorted(set(given) - wanted)
+        if missing:
+            raise QueryParamError(f"no value for placeholder ${missing[0]}" + (
+                f" (the statement also needs: {', '.join('$' + m for m in missing[1:])})" if missing[1:] else ""),
+                reason="QUERY_PARAM_NAME", parameter=missing[0])
+        if extra:
+            raise QueryParamError(
+                f"${extra[0]} is not a placeholder of the statement (it has: "
+                f"{', '.join('$' + w for w in sorted(wanted)) or 'none'})", reason="QUERY_PARAM_NAME",
+                parameter=extra[0])
+        return dict(given)
+    values = list(given)
+    if not positional:
+        raise QueryParamError(
+            f"the statement has named placeholders ({', '.join('$' + w for w in sorted(wanted))}): send values "
+            "by name, not in order", reason="QUERY_PARAM_COUNT")
+    count = max((int(p) for p in wanted), default=0)
+    if len(values) != count:
+        raise QueryParamError(f"the statement has {count} positional placeholder(s) and {len(values)} value(s) "
+                              "were given", reason="QUERY_PARAM_COUNT", expected=str(count), given=str(len(values)))
+    unused = sorted(set(range(1, count + 1)) - {int(p) for p in wanted})
+    if unused:
+        raise QueryParamError(f"the statement uses ${count} but not ${unused[0]}: every value must be used",
+                              reason="QUERY_PARAM_COUNT", parameter=str(unused[0]))
+    return values
+
+
+def _named(params: QueryParams) -> list[tuple[str, Any]]:
+    if isinstance(params, Mapping):
+        return [(f"${name}", value) for name, value in params.items()]
+    return [(str(i), value) for i, value in enumerate(params, 1)]
+
+
+def _param_error(exc: BaseException, cur: duckdb.DuckDBPyConnection | None, sql: str,
+                 params: QueryParams | None) -> QueryParamError | None:
+    """The parameter a failure is due to, when that is certain: a statement that does not bind with these
+    values but binds with every value NULL; a conversion that quotes a string value. Else None."""
+    if not params:
+        return None
+    message = _clean(exc).split("\n\nLINE ", 1)[0]
+    if isinstance(exc, duckdb.ConversionException):
+        for name, value in _named(params):
+            if isinstance(value, str) and value and (f"'{value}'" in message or f'"{value}"' in message):
+                return QueryParamError(f"parameter {name} does not fit where it is used: {message}",
+                                       reason="QUERY_PARAM_TYPE", parameter=name)
+        return None
+    if isinstance(exc, duckdb.BinderException) and cur is not None:
+        nulls: QueryParams = ({k: None for k in params} if isinstance(params, Mapping) else [None] * len(params))
+        try:
+            cur.sql(sql, params=nulls)  # binds only: a relation runs when read
+        except duckdb.Error:
+            return None
+        return QueryParamError(f"a parameter's type does not fit where it is used: {message}",
+                               reason="QUERY_PARAM_TYPE")
+    return None
+
+
 # -- execution ------------------------------------------------------------------
 
 
@@ -371,8 +469,11 @@ class QueryStream:
     short. Always :meth:`close` it (or use ``with``): that releases the cursor.
     """
 
-    def __init__(self, source: CursorSource, sql: str, limits: QueryLimits) -> None:
+    def __init__(self, source: CursorSource, sql: str, limits: QueryLimits,
+                 params: QueryParams | None = None) -> None:
         self.limits = limits
+        self._sql = sql
+        self._params: QueryParams | None = None
         self.truncated = False
         self.rows = 0
         self.bytes = 0
@@ -382,15 +483,19 @@ class QueryStream:
         self._closed = False
         try:
             check_query(self._cur, sql, limits)
+            self._params = check_params(self._cur, sql, params)
             self._interrupter = _Interrupter(self._cur, limits.timeout_s)
-            self._reader = self._cur.sql(sql).to_arrow_reader(limits.batch_rows)
+            relation = self._cur.sql(sql) if self._params is None else self._cur.sql(sql, params=self._params)
+            self._reader = relation.to_arrow_reader(limits.batch_rows)
             self.schema: pa.Schema = self._reader.schema
         except QueryError:
             self.close()
             raise
         except Exception as exc:
+            error = _param_error(exc, self._cur, sql, self._params) or _translate(
+                exc, self._interrupter, limits.timeout_s)
             self.close()
-            raise _translate(exc, self._interrupter, limits.timeout_s) from None
+            raise error from None
 
     @property
     def elapsed_s(self) -> float:
@@ -407,7 +512,8 @@ class QueryStream:
                 except StopIteration:
                     return
                 except Exception as exc:
-                    raise _translate(exc, self._interrupter, self.limits.timeout_s) from None
+                    raise _param_error(exc, None, self._sql, self._params) or _translate(
+                        exc, self._interrupter, self.limits.timeout_s) from None
                 if batch.num_rows == 0:
                     continue
                 keep = batch.num_rows
@@ -468,9 +574,10 @@ def stream_query(
     timeout_s: float | None = None,
     max_bytes: int | None = None,
     limits: QueryLimits | None = None,
+    params: QueryParams | None = None,
 ) -> QueryStream:
-    """Check ``sql`` and start it; the returned stream yields ``pyarrow.RecordBatch`` es."""
-    return QueryStream(source, sql, _limits(max_rows, timeout_s, max_bytes, limits))
+    """Check ``sql`` (and ``params`` against its placeholders) and start it; the stream yields ``pyarrow.RecordBatch`` es."""
+    return QueryStream(source, sql, _limits(max_rows, timeout_s, max_bytes, limits), params)
 
 
 def run_query(
@@ -481,10 +588,11 @@ def run_query(
     timeout_s: float | None = None,
     max_bytes: int | None = None,
     limits: QueryLimits | None = None,
+    params: QueryParams | None = None,
 ) -> QueryResult:
-    """Run ``sql`` in the sandbox and collect its (possibly truncated) result as one table."""
+    """Run ``sql`` in the sandbox, with ``params`` bound, and collect its (possibly truncated) result as one table."""
     with stream_query(
-        source, sql, max_rows=max_rows, timeout_s=timeout_s, max_bytes=max_bytes, limits=limits
+        source, sql, max_rows=max_rows, timeout_s=timeout_s, max_bytes=max_bytes, limits=limits, params=params
     ) as stream:
         batches = list(stream)
         return QueryResult(pa.Table.from_batches(batches, schema=stream.schema), stream.truncated,

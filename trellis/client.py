@@ -81,6 +81,8 @@ class RevisionDiff:
     line_diffs: dict[str, bytes]
 
 T = TypeVar("T")
+QueryParams = Sequence[Any] | Mapping[str, Any]
+"""Bind parameters of a query: values of ``?`` / ``$1``... in order, or of ``$name`` by name."""
 ChangeSet = Sequence[vcs.Change] | Mapping[str, "bytes | str | None"]
 """Changes as a list of PutFile/DeleteFile/RenameFile, or {path: content} (None deletes; a put keeps the
 file's mode, so an edited script stays executable: pass ``vcs.PutFile(path, data, executable=...)`` to set it)."""
@@ -441,12 +443,25 @@ class Client:
 
     # -- queries -------------------------------------------------------------
 
-    def query(self, sql: str, *, max_rows: int = 0, timeout_ms: int = 0) -> QueryResult:
-        """Run read-only SQL over the index; the result arrives as Arrow IPC."""
+    @staticmethod
+    def _query_request(sql: str, params: QueryParams | None, query_format: int, max_rows: int,
+                       timeout_ms: int) -> queries_pb2.QueryRequest:
+        positional, named = convert.query_params_pb(params)
+        return queries_pb2.QueryRequest(sql=sql, format=query_format, max_rows=max_rows, timeout_ms=timeout_ms,
+                                        params=positional, named_params=named)
+
+    def query(self, sql: str, params: QueryParams | None = None, *, max_rows: int = 0,
+              timeout_ms: int = 0) -> QueryResult:
+        """Run read-only SQL over the index; the result arrives as Arrow IPC.
+
+        Values go in ``params``, never into the SQL text: a list for ``?`` (or ``$1``, ``$2``...), a mapping
+        for ``$name`` placeholders; each None, bool, int, float, str, bytes or datetime (naive means UTC)::
+
+            client.query("SELECT * FROM commits WHERE repository = ? AND author_time > ?", ["demo", since])
+        """
         import pyarrow as pa
 
-        request = queries_pb2.QueryRequest(sql=sql, format=queries_pb2.QUERY_FORMAT_ARROW,
-                                           max_rows=max_rows, timeout_ms=timeout_ms)
+        request = self._query_request(sql, params, queries_pb2.QUERY_FORMAT_ARROW, max_rows, timeout_ms)
         chunks: list[bytes] = []
         truncated = False
         try:
@@ -458,12 +473,12 @@ class Client:
         table = pa.ipc.open_stream(pa.py_buffer(b"".join(chunks))).read_all()
         return QueryResult(table, truncated)
 
-    def query_rows(self, sql: str, *, max_rows: int = 0, timeout_ms: int = 0) -> list[dict[str, Any]]:
-        """Run read-only SQL; rows as JSON-safe dicts (the JSON format of the API)."""
+    def query_rows(self, sql: str, params: QueryParams | None = None, *, max_rows: int = 0,
+                   timeout_ms: int = 0) -> list[dict[str, Any]]:
+        """Run read-only SQL (``params`` as :meth:`query`); rows as JSON-safe dicts (the JSON format of the API)."""
         import json
 
-        request = queries_pb2.QueryRequest(sql=sql, format=queries_pb2.QUERY_FORMAT_JSON,
-                                           max_rows=max_rows, timeout_ms=timeout_ms)
+        request = self._query_request(sql, params, queries_pb2.QUERY_FORMAT_JSON, max_rows, timeout_ms)
         try:
             return [json.loads(row) for message in
                     self._queries.Query(request, metadata=self._metadata, timeout=self.timeout)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Mapping, Sequence
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 import ci
@@ -10,7 +13,7 @@ import vcs
 from vcs import InvalidArgument
 
 from . import names
-from .v1 import changes_pb2, common_pb2, diffs_pb2, pipelines_pb2, repositories_pb2, sessions_pb2
+from .v1 import changes_pb2, common_pb2, diffs_pb2, pipelines_pb2, queries_pb2, repositories_pb2, sessions_pb2
 
 __all__ = [
     "branch_pb",
@@ -488,3 +491,66 @@ def run_from_pb(run: pipelines_pb2.Run) -> ci.Run:
 def pipeline_pb(repository: str, pipeline: ci.Pipeline) -> pipelines_pb2.Pipeline:
     return pipelines_pb2.Pipeline(repository=names.repository_name(repository), config_toml=pipeline.text,
                                   source=pipeline.source, stages=list(pipeline.names))
+
+
+# -- query parameters -------------------------------------------------------------
+
+
+def query_value_pb(value: object) -> queries_pb2.QueryValue:
+    """A Python value as a typed query parameter (None, bool, int, float, str, bytes, datetime)."""
+    if value is None:
+        return queries_pb2.QueryValue(null_value=True)
+    if isinstance(value, bool):
+        return queries_pb2.QueryValue(bool_value=value)
+    if isinstance(value, int):
+        return queries_pb2.QueryValue(int_value=value)
+    if isinstance(value, float):
+        return queries_pb2.QueryValue(double_value=value)
+    if isinstance(value, str):
+        return queries_pb2.QueryValue(string_value=value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return queries_pb2.QueryValue(bytes_value=bytes(value))
+    if isinstance(value, datetime.datetime):
+        when = value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
+        ts = Timestamp()
+        ts.FromDatetime(when.astimezone(datetime.timezone.utc))
+        return queries_pb2.QueryValue(timestamp_value=ts)
+    raise InvalidArgument(
+        f"a query parameter cannot be a {type(value).__name__}: use None, bool, int, float, str, bytes or "
+        "datetime", reason="QUERY_PARAM_TYPE")
+
+
+def query_value_from_pb(value: queries_pb2.QueryValue, name: str) -> object:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        raise InvalidArgument(f"query parameter {name} has no value set (use null_value for NULL)",
+                              reason="QUERY_PARAM_TYPE", parameter=name)
+    if kind == "null_value":
+        return None
+    if kind == "timestamp_value":
+        return value.timestamp_value.ToDatetime(tzinfo=datetime.timezone.utc)
+    return getattr(value, kind)
+
+
+def query_params_pb(params: Sequence[object] | Mapping[str, object] | None,
+                    ) -> tuple[list[queries_pb2.QueryValue], dict[str, queries_pb2.QueryValue]]:
+    """``params`` as QueryRequest's ``params`` (a sequence) or ``named_params`` (a mapping)."""
+    if params is None:
+        return [], {}
+    if isinstance(params, Mapping):
+        return [], {str(k): query_value_pb(v) for k, v in params.items()}
+    if isinstance(params, (str, bytes)):
+        raise InvalidArgument("query parameters are a list or a mapping, not one value", reason="QUERY_PARAM_TYPE")
+    return [query_value_pb(v) for v in params], {}
+
+
+def query_params_from_pb(request: queries_pb2.QueryRequest) -> list[object] | dict[str, object] | None:
+    """The request's bind parameters: positional, named, or None; both at once is refused."""
+    if request.params and request.named_params:
+        raise InvalidArgument("send params (positional) or named_params, not both: a statement uses one kind "
+                              "of placeholder", reason="QUERY_PARAM_COUNT")
+    if request.named_params:
+        return {name: query_value_from_pb(v, f"${name}") for name, v in request.named_params.items()}
+    if request.params:
+        return [query_value_from_pb(v, str(i)) for i, v in enumerate(request.params, 1)]
+    return None

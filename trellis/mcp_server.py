@@ -261,11 +261,14 @@ def build_mcp(pool: ClientPool) -> MCPServer:
     @tool(READ_ONLY)
     def query(client: Client,
               sql: Annotated[str, Field(description="One read-only SQL statement (DuckDB dialect).")],
-              max_rows: Annotated[int, Field(ge=1, le=10000, description="Row limit.")] = 200) -> Any:
+              max_rows: Annotated[int, Field(ge=1, le=10000, description="Row limit.")] = 200,
+              params: Annotated[list[Any] | dict[str, Any] | None, Field(description=(
+                  "Values for the SQL's placeholders, never spliced into it: a list for ? (in order), or an "
+                  "object for $name placeholders. JSON null, booleans, numbers and strings."))] = None) -> Any:
         """Run read-only SQL over the index of every repository: tables commits, file_changes,
         entity_changes, sessions, steps, runs, jobs, test_results... (SELECT table_name, column_name FROM
         information_schema.columns lists them). Returns rows as objects. Writes are refused."""
-        result = client.query(sql, max_rows=max_rows)
+        result = client.query(sql, params, max_rows=max_rows)
         return {"rows": result.table.to_pylist(), "truncated": result.truncated}
 
     # -- sessions -----------------------------------------------------------------------------

@@ -136,6 +136,10 @@ def test_stdio_session_commit_round_trip(server: RunningServer, client: Client, 
         rows = await call(mcp, "query", sql="SELECT * FROM (SELECT 42 AS answer, 'x' AS letter UNION ALL SELECT 43, 'y') ORDER BY answer",
                           max_rows=1)
         assert rows == {"rows": [{"answer": 42, "letter": "x"}], "truncated": True}
+        bound = await call(mcp, "query", sql="SELECT $a AS a, $b AS b", params={"a": "it's", "b": 2})
+        assert bound["rows"] == [{"a": "it's", "b": 2}]
+        text, error = await call_error(mcp, "query", sql="SELECT ?", params=[1, 2])
+        assert error.get("reason") == "QUERY_PARAM_COUNT", text
         return landed
 
     landed = run(stdio("--server", server.address, "--agent", "alice"), body)

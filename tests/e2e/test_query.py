@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -13,8 +14,10 @@ import pyarrow as pa
 import pytest
 
 import vcs
+from tests.conftest import snapshot
 from trellis import Client
-from trellis.errors import DeadlineExceeded
+from trellis.errors import DeadlineExceeded, error_from_rpc
+from trellis.interceptors import LOCAL_AGENT_HEADER
 from trellis.server import RunningServer
 from trellis.v1 import queries_pb2, queries_pb2_grpc
 
@@ -176,3 +179,69 @@ def test_cli_commit_refuses_symlinks(tmp_path: Path) -> None:
     log = json.loads(_cli("log", "s", "--json", data=data).stdout)
     assert len(log) == 1  # nothing committed
     assert _cli("commit", "s", "main", "real.py", "--root", str(work), data=data).returncode == 0
+
+
+# -- bind parameters ---------------------------------------------------------------------
+
+
+def test_query_binds_typed_parameters_through_the_server(server: RunningServer, client: Client) -> None:
+    _work(client)
+    assert server.index.wait_idle(60)
+    rows = client.query_rows("SELECT title FROM commits WHERE repository = ? AND title LIKE ? ORDER BY title",
+                             ["q", "add%"])
+    assert rows == [{"title": "add f"}]
+    since = datetime.datetime(2000, 1, 1)  # naive: UTC
+    table = client.query("SELECT count(*) AS n FROM commits WHERE repository = $repo AND commit_time > $since",
+                         {"repo": "q", "since": since}).table
+    assert table.column("n").to_pylist()[0] >= 2
+    typed = client.query_rows("SELECT ? IS NULL AS n, ? AS b, ? AS i, ? AS f, octet_length(?) AS bytes",
+                              [None, True, 2**40, 0.5, b"\x00\xff"])
+    assert typed == [{"n": True, "b": True, "i": 2**40, "f": 0.5, "bytes": 2}]
+    assert client.query_rows("SELECT count(*) AS n FROM commits WHERE repository = ?", ["q' OR '1'='1"]) == [{"n": 0}]
+
+
+def test_query_parameters_that_do_not_fit_are_invalid_argument_and_write_nothing(
+        server: RunningServer, client: Client, channel: grpc.Channel, data_dir: Path) -> None:
+    _work(client)
+    assert server.index.wait_idle(60)
+    before = snapshot(data_dir, "q")
+    for sql, params, reason in [
+        ("SELECT * FROM commits WHERE repository = ?", [], "QUERY_PARAM_COUNT"),
+        ("SELECT * FROM commits WHERE repository = ?", ["q", "r"], "QUERY_PARAM_COUNT"),
+        ("SELECT * FROM commits WHERE repository = $repo", {"repository": "q"}, "QUERY_PARAM_NAME"),
+        ("SELECT * FROM commits WHERE parent_count = ?", ["two"], "QUERY_PARAM_TYPE"),
+    ]:
+        with pytest.raises(vcs.InvalidArgument) as info:
+            client.query(sql, params)
+        assert info.value.reason == reason, (sql, info.value)
+    with pytest.raises(vcs.InvalidArgument) as local:  # a value the API cannot carry: refused before sending
+        client.query("SELECT ?", [object()])
+    assert local.value.reason == "QUERY_PARAM_TYPE"
+    stub = queries_pb2_grpc.QueryServiceStub(channel)
+    for request, reason in [
+        (queries_pb2.QueryRequest(sql="SELECT ?", params=[queries_pb2.QueryValue()]), "QUERY_PARAM_TYPE"),
+        (queries_pb2.QueryRequest(sql="SELECT ?", params=[queries_pb2.QueryValue(int_value=1)],
+                                  named_params={"x": queries_pb2.QueryValue(int_value=1)}), "QUERY_PARAM_COUNT"),
+    ]:
+        with pytest.raises(grpc.RpcError) as raw:
+            list(stub.Query(request, metadata=((LOCAL_AGENT_HEADER, "alice"),), timeout=30))
+        assert raw.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_from_rpc(raw.value).reason == reason
+    assert snapshot(data_dir, "q") == before
+
+
+def test_cli_and_mcp_pass_parameters(server: RunningServer, client: Client, tmp_path: Path) -> None:
+    _work(client)
+    assert server.index.wait_idle(60)
+    sql = "SELECT title, ? AS n, $2 AS flag FROM commits WHERE repository = $3 AND title = 'add f'"
+    shown = _cli("query", sql, "--param", "7", "--param", "true", "--param", "q", "--json",
+                 "--server", server.address, data=tmp_path / "none")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == [{"title": "add f", "n": 7, "flag": True}]
+    named = _cli("query", "SELECT $who AS who, $n AS n", "--param", "who=x' OR 1=1 --", "--param", 'n="5"',
+                 "--json", "--server", server.address, data=tmp_path / "none")
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout) == [{"who": "x' OR 1=1 --", "n": "5"}]
+    bad = _cli("query", "SELECT ?", "--param", "1", "--param", "2", "--server", server.address,
+               data=tmp_path / "none")
+    assert bad.returncode != 0 and "QUERY_PARAM_COUNT" in bad.stderr + bad.stdout, bad.stderr

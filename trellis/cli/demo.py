@@ -37,16 +37,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 QUESTIONS = [
     ("Which agents used the most tokens, and what did it buy?",
      "SELECT agent, steps, commits, total_tokens, round(cost_usd, 4) AS cost_usd, status "
-     "FROM session_summary WHERE repository = '{repo}' ORDER BY total_tokens DESC LIMIT 5"),
+     "FROM session_summary WHERE repository = $repo ORDER BY total_tokens DESC LIMIT 5"),
     ("Which functions did each agent add (entity changes joined with commits)?",
      "SELECT c.agent, count(*) AS functions_added, arg_min(e.qualname, (c.commit_time, c.step_index, e.ordinal)) "
      "AS first, arg_max(e.qualname, (c.commit_time, c.step_index, e.ordinal)) AS last "
      "FROM entity_changes e JOIN commits c USING (repository, commit_id) "
-     "WHERE e.repository = '{repo}' AND e.change = 'added' AND e.kind = 'function' AND c.agent LIKE 'agent-%' "
+     "WHERE e.repository = $repo AND e.change = 'added' AND e.kind = 'function' AND c.agent LIKE 'agent-%' "
      "GROUP BY ALL ORDER BY c.agent LIMIT 8"),
     ("Which files changed most often?",
      "SELECT path, count(*) AS commits, sum(additions) AS lines_added FROM file_changes "
-     "WHERE repository = '{repo}' GROUP BY path ORDER BY commits DESC, path LIMIT 5"),
+     "WHERE repository = $repo GROUP BY path ORDER BY commits DESC, path LIMIT 5"),
 ]
 
 
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             branch_diffs = {a.agent: client.diff(report.repository, a.branch, report.seed_commit).result
                             for a in report.agents}
             running.index.wait_idle(60)
-            answers = [(question, client.query(sql.format(repo=report.repository)).table)
+            answers = [(question, client.query(sql, {"repo": report.repository}).table)
                        for question, sql in QUESTIONS]
     finally:
         running.stop(grace=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     q.add_argument("sql", help="one read-only SQL statement (SELECT, WITH, ...)")
     q.add_argument("--format", choices=["table", "json", "csv", "arrow"], default="table",
                    help="table (default), json (one object per row), csv, or arrow (IPC stream to stdout)")
+    q.add_argument("--param", action="append", default=[], metavar="VALUE|NAME=VALUE",
+                   help="a bind parameter, never spliced into the SQL (repeatable): VALUE for each ? (or $1, $2…) in "
+                   "order, NAME=VALUE for $NAME; VALUE is read as JSON when it is JSON (5, 2.5, true, null, "
+                   "\"text\"), else as text")
     q.add_argument("--max-rows", type=int, default=0, help="row limit (default: the server's)")
     q.add_argument("--timeout", type=int, default=0, metavar="MS", help="time limit in ms (default: the server's)")
     q.set_defaults(run=run_query)
@@ -36,12 +41,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run_query(args: argparse.Namespace) -> int:
     out = Output(args)
     fmt = "json" if out.json else args.format
+    try:
+        params = parse_params(args.param)
+    except ValueError as exc:
+        out.error(str(exc))
+        return 2
     root = local_data_dir(args)
     if root is not None:
-        result = _query_locally(root, args)
+        result = _query_locally(root, args, params)
     else:
         with connect(args) as client:
-            result = client.query(args.sql, max_rows=args.max_rows, timeout_ms=args.timeout)
+            result = client.query(args.sql, params, max_rows=args.max_rows, timeout_ms=args.timeout)
     table = result.table
     if fmt == "json":
         from query import json_rows
@@ -71,7 +81,36 @@ def run_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _query_locally(root: Path, args: argparse.Namespace) -> Any:
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _value(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if value is None or isinstance(value, (bool, int, float, str)) else text
+
+
+def parse_params(items: list[str]) -> list[Any] | dict[str, Any] | None:
+    """``--param`` values: all positional (VALUE) or all named (NAME=VALUE, NAME an identifier)."""
+    if not items:
+        return None
+    named: dict[str, Any] = {}
+    positional: list[Any] = []
+    for item in items:
+        name, sep, rest = item.partition("=")
+        if sep and _NAME.fullmatch(name):
+            named[name] = _value(rest)
+        else:
+            positional.append(_value(item))
+    if named and positional:
+        raise ValueError("--param: give every value by position (VALUE) or every value by name (NAME=VALUE), "
+                         "not both (a statement uses ? or $NAME placeholders, not both)")
+    return named or positional
+
+
+def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dict[str, Any] | None) -> Any:
     """The query through the library, as the server runs it (its index caught up with git first, the same
     sandbox and bounds), holding the data directory's lock as the server would: no gRPC server to start."""
     from query import Indexer, QueryLimits, requested_bounds, run_query
@@ -82,7 +121,7 @@ def _query_locally(root: Path, args: argparse.Namespace) -> Any:
     max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout, QueryLimits())
     with DataDirLock(root), Indexer(root, root / INDEX_FILE) as indexer:
         indexer.sync()
-        return run_query(indexer, args.sql, max_rows=max_rows, timeout_s=timeout_s)
+        return run_query(indexer, args.sql, max_rows=max_rows, timeout_s=timeout_s, params=params)
 
 
 def run_export(args: argparse.Namespace) -> int:

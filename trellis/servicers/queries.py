@@ -13,6 +13,7 @@ import pyarrow.parquet  # noqa: F401 - pa.parquet below
 
 from vcs import FailedPrecondition, InvalidArgument
 
+from .. import convert
 from ..indexing import Index
 from ..v1 import queries_pb2 as pb
 from ..v1 import queries_pb2_grpc
@@ -26,7 +27,8 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
 
     def Query(self, request: pb.QueryRequest, context: grpc.ServicerContext) -> Iterator[pb.QueryResponse]:
         max_rows, timeout_s = requested_bounds(request.max_rows, request.timeout_ms, self.limits)
-        stream = stream_query(self.index.indexer, request.sql, max_rows=max_rows, timeout_s=timeout_s)
+        stream = stream_query(self.index.indexer, request.sql, max_rows=max_rows, timeout_s=timeout_s,
+                              params=convert.query_params_from_pb(request))
         try:
             if request.format == pb.QUERY_FORMAT_JSON:
                 for batch in stream:

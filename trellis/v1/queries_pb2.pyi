@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -49,10 +50,33 @@ class QueryRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class NamedParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___QueryValue: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___QueryValue | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SQL_FIELD_NUMBER: _builtins.int
     FORMAT_FIELD_NUMBER: _builtins.int
     MAX_ROWS_FIELD_NUMBER: _builtins.int
     TIMEOUT_MS_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    NAMED_PARAMS_FIELD_NUMBER: _builtins.int
     sql: _builtins.str
     """One read-only SQL statement (SELECT, WITH, or EXPLAIN of one)."""
     format: Global___QueryFormat.ValueType
@@ -65,6 +89,19 @@ class QueryRequest(_message.Message):
     """The time limit in milliseconds; 0 means the server default, and larger
     values are capped at the server maximum.
     """
+    @_builtins.property
+    def params(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueryValue]:
+        """Values of the statement's positional placeholders (`?`, or `$1`, `$2`,
+        ...), in order: exactly as many as the statement has.
+        """
+
+    @_builtins.property
+    def named_params(self) -> _containers.MessageMap[_builtins.str, Global___QueryValue]:
+        """Values of the statement's named placeholders (`$name`), by name: exactly
+        the names the statement uses. A statement uses positional or named
+        placeholders, not both.
+        """
+
     def __init__(
         self,
         *,
@@ -72,14 +109,66 @@ class QueryRequest(_message.Message):
         format: Global___QueryFormat.ValueType = ...,
         max_rows: _builtins.int = ...,
         timeout_ms: _builtins.int = ...,
+        params: _abc.Iterable[Global___QueryValue] | None = ...,
+        named_params: _abc.Mapping[_builtins.str, Global___QueryValue] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "max_rows", b"max_rows", "sql", b"sql", "timeout_ms", b"timeout_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "max_rows", b"max_rows", "named_params", b"named_params", "params", b"params", "sql", b"sql", "timeout_ms", b"timeout_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueryRequest: _TypeAlias = QueryRequest  # noqa: Y015
+
+@_typing.final
+class QueryValue(_message.Message):
+    """One typed value bound to a query placeholder. Exactly one field is set."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NULL_VALUE_FIELD_NUMBER: _builtins.int
+    BOOL_VALUE_FIELD_NUMBER: _builtins.int
+    INT_VALUE_FIELD_NUMBER: _builtins.int
+    DOUBLE_VALUE_FIELD_NUMBER: _builtins.int
+    STRING_VALUE_FIELD_NUMBER: _builtins.int
+    BYTES_VALUE_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_VALUE_FIELD_NUMBER: _builtins.int
+    null_value: _builtins.bool
+    """SQL NULL (the field's value is ignored)."""
+    bool_value: _builtins.bool
+    """A BOOLEAN."""
+    int_value: _builtins.int
+    """A BIGINT."""
+    double_value: _builtins.float
+    """A DOUBLE."""
+    string_value: _builtins.str
+    """A VARCHAR."""
+    bytes_value: _builtins.bytes
+    """A BLOB."""
+    @_builtins.property
+    def timestamp_value(self) -> _timestamp_pb2.Timestamp:
+        """A TIMESTAMP WITH TIME ZONE."""
+
+    def __init__(
+        self,
+        *,
+        null_value: _builtins.bool = ...,
+        bool_value: _builtins.bool = ...,
+        int_value: _builtins.int = ...,
+        double_value: _builtins.float = ...,
+        string_value: _builtins.str = ...,
+        bytes_value: _builtins.bytes = ...,
+        timestamp_value: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bool_value", b"bool_value", "bytes_value", b"bytes_value", "double_value", b"double_value", "int_value", b"int_value", "null_value", b"null_value", "string_value", b"string_value", "timestamp_value", b"timestamp_value", "value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bool_value", b"bool_value", "bytes_value", b"bytes_value", "double_value", b"double_value", "int_value", b"int_value", "null_value", b"null_value", "string_value", b"string_value", "timestamp_value", b"timestamp_value", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_value: _TypeAlias = _typing.Literal["null_value", "bool_value", "int_value", "double_value", "string_value", "bytes_value", "timestamp_value"]  # noqa: Y015
+    _WhichOneofArgType_value: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_value) -> _WhichOneofReturnType_value | None: ...
+
+Global___QueryValue: _TypeAlias = QueryValue  # noqa: Y015
 
 @_typing.final
 class QueryResponse(_message.Message):

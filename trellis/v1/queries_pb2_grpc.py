@@ -60,10 +60,14 @@ class QueryServiceServicer:
     """
 
     def Query(self, request, context):
-        """Runs one read-only SQL statement and streams its result.
+        """Runs one read-only SQL statement and streams its result. Values go in
+        as bind parameters (`params` or `named_params`), never spliced into the
+        SQL text.
 
         Errors: INVALID_ARGUMENT if the SQL does not parse, is not a single
-        read-only statement or uses a refused function; DEADLINE_EXCEEDED if it
+        read-only statement or uses a refused function, or if the parameters do
+        not match its placeholders (QUERY_PARAM_COUNT, QUERY_PARAM_NAME,
+        QUERY_PARAM_TYPE); DEADLINE_EXCEEDED if it
         runs longer than its time limit; PERMISSION_DENIED if the caller may not
         query; RESOURCE_EXHAUSTED if too many queries are running;
         UNAUTHENTICATED if the request carries no valid credentials.

@@ -39,10 +39,14 @@ class QueryServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> QueryServiceAsyncStub: ...
     Query: _grpc.UnaryStreamMultiCallable[_queries_pb2.QueryRequest, _queries_pb2.QueryResponse]
-    """Runs one read-only SQL statement and streams its result.
+    """Runs one read-only SQL statement and streams its result. Values go in
+    as bind parameters (`params` or `named_params`), never spliced into the
+    SQL text.
 
     Errors: INVALID_ARGUMENT if the SQL does not parse, is not a single
-    read-only statement or uses a refused function; DEADLINE_EXCEEDED if it
+    read-only statement or uses a refused function, or if the parameters do
+    not match its placeholders (QUERY_PARAM_COUNT, QUERY_PARAM_NAME,
+    QUERY_PARAM_TYPE); DEADLINE_EXCEEDED if it
     runs longer than its time limit; PERMISSION_DENIED if the caller may not
     query; RESOURCE_EXHAUSTED if too many queries are running;
     UNAUTHENTICATED if the request carries no valid credentials.
@@ -68,10 +72,14 @@ class QueryServiceAsyncStub(QueryServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Query: _aio.UnaryStreamMultiCallable[_queries_pb2.QueryRequest, _queries_pb2.QueryResponse]  # type: ignore[assignment]
-    """Runs one read-only SQL statement and streams its result.
+    """Runs one read-only SQL statement and streams its result. Values go in
+    as bind parameters (`params` or `named_params`), never spliced into the
+    SQL text.
 
     Errors: INVALID_ARGUMENT if the SQL does not parse, is not a single
-    read-only statement or uses a refused function; DEADLINE_EXCEEDED if it
+    read-only statement or uses a refused function, or if the parameters do
+    not match its placeholders (QUERY_PARAM_COUNT, QUERY_PARAM_NAME,
+    QUERY_PARAM_TYPE); DEADLINE_EXCEEDED if it
     runs longer than its time limit; PERMISSION_DENIED if the caller may not
     query; RESOURCE_EXHAUSTED if too many queries are running;
     UNAUTHENTICATED if the request carries no valid credentials.
@@ -100,10 +108,14 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _queries_pb2.QueryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_queries_pb2.QueryResponse], _abc.AsyncIterator[_queries_pb2.QueryResponse]]:
-        """Runs one read-only SQL statement and streams its result.
+        """Runs one read-only SQL statement and streams its result. Values go in
+        as bind parameters (`params` or `named_params`), never spliced into the
+        SQL text.
 
         Errors: INVALID_ARGUMENT if the SQL does not parse, is not a single
-        read-only statement or uses a refused function; DEADLINE_EXCEEDED if it
+        read-only statement or uses a refused function, or if the parameters do
+        not match its placeholders (QUERY_PARAM_COUNT, QUERY_PARAM_NAME,
+        QUERY_PARAM_TYPE); DEADLINE_EXCEEDED if it
         runs longer than its time limit; PERMISSION_DENIED if the caller may not
         query; RESOURCE_EXHAUSTED if too many queries are running;
         UNAUTHENTICATED if the request carries no valid credentials.
