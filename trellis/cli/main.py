@@ -10,11 +10,11 @@ from typing import Any
 
 from .. import __version__
 from . import (branch, commit, demo, diff, index, mcp, merge, merge_file, query, read, repo, serve, session, token,
-               trajectory, verify)
+               trajectory, ui, verify)
 from .context import Output, add_common
 
 COMMANDS = [serve, demo, token, repo, commit, read, diff, merge_file, branch, merge, session, verify, query, index,
-            trajectory, mcp]
+            trajectory, mcp, ui]
 
 
 class _Parser(argparse.ArgumentParser):

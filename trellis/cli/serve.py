@@ -59,6 +59,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="also serve the Model Context Protocol over streamable HTTP at http://HOST:PORT/mcp, each "
                    "caller acting with its own bearer token (see docs/mcp.md); loopback only unless "
                    "--insecure-allow-remote")
+    p.add_argument("--http", default=None, metavar="HOST:PORT",
+                   help="also serve the web viewer (sessions, commits, verdicts, SQL; read-only) at "
+                   "http://HOST:PORT/, with the same tokens and grants as gRPC and HTTPS with --tls-cert (see "
+                   "docs/ui.md); loopback only without TLS and tokens unless --insecure-allow-remote")
     storage = p.add_argument_group("storage")
     storage.add_argument("--durability", default=None, choices=["durable", "none"],
                          help="durable: a write is acknowledged once it is synced to disk, so a power loss loses "
@@ -140,8 +144,48 @@ def run(args: argparse.Namespace) -> int:
         full_run_every=args.full_run_every,
         durability=Durability(args.durability) if args.durability else cfg.env_durability(),
         loose_objects_limit=_given(args.loose_objects), snapshot_interval=args.snapshot_every,
-    ), on_started=_mcp_http(args.mcp) if args.mcp else None)
+    ), on_started=_beside(args))
     return 0
+
+
+def _beside(args: argparse.Namespace) -> Callable[[RunningServer], Callable[[], None]] | None:
+    """What runs beside the gRPC server (MCP over HTTP, the web viewer); returns how to stop all of it."""
+    starters = []
+    if args.mcp:
+        starters.append(_mcp_http(args.mcp))
+    if args.http:
+        starters.append(_web_http(args))
+    if not starters:
+        return None
+
+    def start(running: RunningServer) -> Callable[[], None]:
+        stops: list[Callable[[], None]] = []
+        try:
+            for starter in starters:
+                stops.append(starter(running))
+        except BaseException:
+            for stop in reversed(stops):
+                stop()
+            raise
+
+        def stop_all() -> None:
+            for stop in reversed(stops):
+                stop()
+
+        return stop_all
+
+    return start
+
+
+def _web_http(args: argparse.Namespace) -> Callable[[RunningServer], Callable[[], None]]:
+    def start(running: RunningServer) -> Callable[[], None]:
+        from ..web import start_http
+
+        web = start_http(running, data_dir(args), args.http, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                         tls_client_ca=args.tls_client_ca, insecure_allow_remote=args.insecure_allow_remote)
+        return web.stop
+
+    return start
 
 
 def _mcp_http(address: str) -> Callable[[RunningServer], Callable[[], None]]:
