@@ -365,7 +365,7 @@ def commit_page(services: Services, repository: str, revision: str) -> CommitPag
     shown = files[:MAX_COMMIT_FILES]
     contents = services.store.changed_files(repository, done.old_commit_id, commit.commit_id,
                                             [p for f in shown for p in {f.path, f.old_path or f.path}])
-    views = [side_by_side(f.path, f.old_path or "", f.status, done.line_diffs.get(f.path, ""),
+    views = [side_by_side(f.path, f.old_path or "", f.status, done.line_diffs.get(f.path, b"").decode("utf-8", "replace"),
                           contents.old.get(f.old_path or f.path), contents.new.get(f.path)) for f in shown]
     runs = _rows(services, """
         SELECT run_id, status, trigger, branch, create_time, duration_ms FROM verification_runs
