@@ -11,6 +11,7 @@ from ..extract import extract
 from ..languages.registry import get_spec, parser_for, spec_for
 from ..languages.spec import LanguageSpec
 from ..parse import DEFAULT_MAX_FILE_BYTES, Parsed, analyze, precheck
+from .imports import go_import_blocks
 from .model import FileMerge, MergeConflict
 from .structured import StructuredMerge
 from .text import Hunk, Markers, line_merge, newline_of
@@ -74,6 +75,8 @@ def merge_files(path: str, base: bytes | None, left: bytes | None, right: bytes 
     if any(b"\x00" in x for x in (base, left, right)):
         conflict = MergeConflict(path, "", "", base, left, right, b"")
         return done("line", left, "binary", (conflict,))
+    if lang == "go":
+        base, left, right = go_import_blocks((base, left, right))
     apath = path if spec is None or spec_for(path) is spec else path + spec.extensions[0]
     reason = next((r for r in (precheck(spec, x, max_file_bytes) for x in (base, left, right)) if r), "")
     if reason:

@@ -35,7 +35,7 @@ from tree_sitter import Node, Tree
 
 from .lists import merge_keyed
 
-__all__ = ["ImportInfo", "bound_names", "import_info", "merge_statements"]
+__all__ = ["ImportInfo", "bound_names", "go_import_blocks", "import_info", "merge_statements"]
 
 _VERSION = re.compile(rb"v[0-9]+")
 
@@ -322,3 +322,28 @@ def _cut_spans(spans: list[tuple[int, int]], all_specs: list[Spec]) -> list[tupl
         else:
             merged.append((start, end))
     return merged
+
+
+# Go: ``import "fmt"`` lines, and the line that opens an import block.
+_GO_SINGLE = re.compile(rb'^import[ \t]+((?:[\w.]+[ \t]+)?"[^"\n]*")[ \t]*\r?$', re.M)
+_GO_BLOCK = re.compile(rb"^import[ \t]*\([ \t]*\r?$", re.M)
+
+
+def go_import_blocks(versions: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """The versions of a Go file, each with its one run of one-line ``import "x"`` declarations
+    written as an import block, when another version has a block: ``goimports`` turns a file's
+    single import into a block as soon as a second one is added, and a side that did that next to
+    a side that added another single import must not conflict on the layout alone. A version
+    with a block, or with imports that are not one run of adjacent lines, is left as it is."""
+    if not any(_GO_BLOCK.search(v) for v in versions):
+        return versions
+    out = []
+    for v in versions:
+        runs = list(_GO_SINGLE.finditer(v))
+        if not runs or _GO_BLOCK.search(v) or any(a.end() + 1 != b.start() for a, b in zip(runs, runs[1:])):
+            out.append(v)
+            continue
+        nl = b"\r\n" if runs[0].group(0).endswith(b"\r") else b"\n"
+        block = b"import (" + nl + b"".join(b"\t" + m.group(1) + nl for m in runs) + b")"
+        out.append(v[:runs[0].start()] + block + v[runs[-1].end():])
+    return tuple(out)

@@ -272,7 +272,8 @@ def _renamed_uses(path: str, content: bytes, tree: Tree, records: list[Rec], ver
             word = re.compile(rb"(?<![\w$.])" + re.escape(name) + rb"(?![\w$])")
             if name in defined or not word.search(content):
                 continue
-            if _substituted(name, word, base.content, versions[gone].content) and _in_code(word, content, tree):
+            if (_substituted(name, word, base.content, versions[gone].content)
+                    and _in_code(word, content, tree, IMPORT_TYPES.get(spec.name, frozenset()))):
                 return True
     return False
 
@@ -292,14 +293,18 @@ def _substituted(name: bytes, word: re.Pattern[bytes], base: bytes, side: bytes)
     return False
 
 
-def _in_code(word: re.Pattern[bytes], content: bytes, tree: Tree) -> bool:
-    """Whether an occurrence of the word in ``content`` is a name in the code (not a comment's or a
-    string's word)."""
+def _in_code(word: re.Pattern[bytes], content: bytes, tree: Tree, imports: frozenset[str]) -> bool:
+    """Whether an occurrence of the word in ``content`` is a name in the code: not a comment's or
+    a string's word, nor in an import statement (the import checks judge those)."""
     for found in word.finditer(content):
         start = content.rfind(b".", found.start(), found.end()) + 1 or found.start()
         node = tree.root_node.descendant_for_byte_range(start, found.end())
-        if node is not None and (node.start_byte, node.end_byte) == (start, found.end()) and \
-                "identifier" in node.type:
+        if node is None or (node.start_byte, node.end_byte) != (start, found.end()) or "identifier" not in node.type:
+            continue
+        up = node.parent
+        while up is not None and up.type not in imports:
+            up = up.parent
+        if up is None:
             return True
     return False
 

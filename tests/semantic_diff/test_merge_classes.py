@@ -460,3 +460,51 @@ def test_a_word_replaced_in_comments_is_not_a_rename() -> None:
     right = base.replace("    return 2\n", "    # which two\n    return 2\n")
     clean, text = _merge("a.py", base, left, right)
     assert clean and "# what one" in text and "# which two" in text, text
+
+
+def test_a_new_use_of_an_imported_name_the_other_side_renamed_is_a_conflict() -> None:
+    base = "from m import load\n\n\ndef f():\n    return load(1)\n\n\ndef g():\n    return 2\n"
+    left = base.replace("load", "fetch")
+    right = base.replace("return 2", "return load(2)")
+    clean, text = _merge("a.py", base, left, right)
+    assert not clean, text
+
+
+# --- Go import blocks and Java imports, joined across statements ------------------------------------
+
+GO_HEAD, GO_TAIL = "package a\n\n", "\n\nfunc F() {\n\tfmt.Println()\n}\n"
+IMPORT_LAYOUTS = [
+    # both sides turn the single import into a block (goimports), each adding one
+    ("a.go", 'import "fmt"', 'import (\n\t"fmt"\n\t"os"\n)', 'import (\n\t"fmt"\n\t"strings"\n)',
+     'import (\n\t"fmt"\n\t"os"\n\t"strings"\n)'),
+    # one side adds a second single import, the other a block
+    ("a.go", 'import "fmt"', 'import "fmt"\nimport "os"', 'import (\n\t"fmt"\n\t"strings"\n)',
+     'import (\n\t"fmt"\n\t"os"\n\t"strings"\n)'),
+    # an alias on one side, an import on the other
+    ("a.go", 'import (\n\t"fmt"\n\t"os"\n)', 'import (\n\t"fmt"\n\tstdos "os"\n)',
+     'import (\n\t"fmt"\n\t"os"\n\t"strings"\n)', 'import (\n\t"fmt"\n\tstdos "os"\n\t"strings"\n)'),
+    # a block and a second import statement on one side, a block on the other
+    ("a.go", 'import "fmt"', 'import (\n\t"fmt"\n\t"os"\n)\n\nimport "strings"', 'import (\n\t"fmt"\n\t"io"\n)',
+     'import (\n\t"fmt"\n\t"io"\n\t"os"\n)\n\nimport "strings"'),
+    # Java: one side changes an import's package, the other adds an import after it
+    ("A.java", "import java.util.List;", "import java.awt.List;", "import java.util.List;\nimport java.util.Map;",
+     "import java.awt.List;\nimport java.util.Map;"),
+    # Java: on-demand on one side, a single-type import of the same package on the other
+    ("A.java", "import java.util.List;\nimport java.util.Map;", "import java.util.*;",
+     "import java.util.List;\nimport java.util.Map;\nimport java.util.Set;", "import java.util.*;\nimport java.util.Set;"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "left", "right", "merged"), IMPORT_LAYOUTS,
+                         ids=[f"{c[0]}-{k}" for k, c in enumerate(IMPORT_LAYOUTS)])
+def test_imports_merge_across_statements_and_layouts(path: str, base: str, left: str, right: str, merged: str) -> None:
+    head, tail = (GO_HEAD, GO_TAIL) if path.endswith(".go") else ("package a;\n\n", "\n\nclass A {\n}\n")
+    clean, text = _merge(path, head + base + tail, head + left + tail, head + right + tail)
+    assert clean and text == head + merged + tail, text
+
+
+def test_two_java_imports_binding_one_name_added_on_both_sides_are_a_conflict() -> None:
+    head, tail = "package a;\n\nimport java.util.List;\n", "\nclass A {\n}\n"
+    clean, text = _merge("A.java", head + tail, head + "import java.awt.Map;\n" + tail,
+                         head + "import java.util.Map;\n" + tail)
+    assert not clean, text
