@@ -28,7 +28,9 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
   ``pytest_plugins``) count as references;
 * ``getattr``-like calls with a constant name record that name; with a
   computed one, the node may reach *any* attribute (``any_attr``);
-* dynamic imports, ``exec``/``eval``, unpickling and subprocesses make the
+* an import of a computed name (``import_module(name)``) imports any module
+  of the tree: it runs every module's top-level code;
+* ``exec``/``eval``, unpickling, import hooks and subprocesses make the
   node *dynamic*: it may run any code of the tree.
 """
 
@@ -733,7 +735,10 @@ class _Extractor:
                 # import_module(f".{name}", __name__): some module of this package (or one above).
                 self.executes(ImportRef(len(prefix), "*"))
             else:
-                self.set_dynamic(name)
+                # A computed name: any module of the tree. Importing runs a module's top-level code and
+                # nothing else; what is then read from the module object is read by name (an attribute
+                # of an unknown object, resolved in an import closure that now holds every file).
+                self.executes(ImportRef(0, "*"))
         elif name in PROCESS_CALLS:
             self.process(name, node)
         elif is_dynamic(name):

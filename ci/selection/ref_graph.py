@@ -194,6 +194,8 @@ class Graph:
         return found
 
     def _find_module_keys(self, path: str, level: int, module: str) -> list[str]:
+        if module == "*" and level == 0:  # any module of the tree (an import of a computed name)
+            return list(self.module_files)
         if module == "*":  # any module of the package (a computed relative import)
             base = posixpath.dirname(path)
             for _ in range(level - 1):

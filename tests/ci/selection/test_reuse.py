@@ -15,7 +15,8 @@ FILES = {
     "app/b.py": b"def g():\n    return 2\n",
     "tests/test_a.py": b"from app.a import f\n\ndef test_f():\n    assert f() == 1\n",
     "tests/test_b.py": b"from app.b import g\n\ndef test_g():\n    assert g() == 2\n",
-    "tests/test_dyn.py": b"import importlib\n\ndef test_dyn():\n    importlib.import_module('app.' + 'a')\n",
+    "tests/test_dyn.py": b"def test_dyn():\n    eval('1 + 1')\n",
+    "tests/test_imports.py": b"import importlib\n\ndef test_imports():\n    importlib.import_module('app.' + 'a')\n",
     "README.md": b"hello\n",
     "data.json": b"{}\n",
 }
@@ -41,7 +42,10 @@ def test_a_key_changes_with_the_closure_and_only_with_it() -> None:
 
 
 def test_no_key_when_the_closure_is_unknown() -> None:
-    assert DYN not in keys(FILES)  # a dynamic import: it may run anything
+    assert DYN not in keys(FILES)  # eval: it may run anything
+    # A computed import imports any module: the key covers every Python file.
+    imports = "tests/test_imports.py::test_imports"
+    assert keys({**FILES, "app/b.py": b"def g():\n    return 3\n"})[imports] != keys(FILES)[imports]
     assert keys({**FILES, "app/broken.py": b"def (:\n"}) == {}  # a file that does not parse
 
 

@@ -422,19 +422,23 @@ def test_pytest_plugins_and_patch_targets_named_in_strings_are_references() -> N
                                                                       "tests/test_patch.py::test_patch"}
 
 
-def test_imports_by_constant_name_resolve_and_computed_ones_reach_everything() -> None:
+def test_imports_by_constant_name_resolve_and_computed_ones_import_any_module() -> None:
     files = {
         "app/a.py": "def a():\n    return 1\n",
         "app/b.py": "def b():\n    return 2\n",
         "tests/test_static.py": "import importlib\n\ndef test_static():\n    importlib.import_module('app.a').a()\n",
         "tests/test_dynamic.py": ("import importlib\n\n"
                                   "def test_dynamic(name='app.b'):\n    importlib.import_module(name)\n"),
+        "tests/test_calls.py": ("def test_calls(name='app.b'):\n    __import__(name, fromlist=['b']).b()\n"),
     }
-    assert selected(files, body("app/a.py", "app.a.a")) == {"tests/test_static.py::test_static",
-                                                            "tests/test_dynamic.py::test_dynamic"}
-    selection = build(files).select([body("app/b.py", "app.b.b")])
-    assert selection.tests == ("tests/test_dynamic.py::test_dynamic",)
-    assert "importlib.import_module" in selection.reasons["tests/test_dynamic.py::test_dynamic"]
+    # A computed import runs some module's top-level code, and only that: calling what it returns is
+    # reading an attribute of an unknown object (in an import closure that now holds every module).
+    assert selected(files, body("app/a.py", "app.a.a")) == {"tests/test_static.py::test_static"}
+    assert selected(files, body("app/b.py", "app.b.b")) == {"tests/test_calls.py::test_calls"}
+    module_level = build(files).select([ChangedPath("app/b.py")], old_index=build(files))
+    assert set(module_level.tests) == {"tests/test_dynamic.py::test_dynamic", "tests/test_calls.py::test_calls"}
+    # ...so a change no code reaches (an inert file) does not select them as "may run any code".
+    assert selected({**files, "docs/index.md": "# docs\n"}, ChangedPath("docs/index.md")) == set()
 
 
 def test_subprocesses_running_python_modules_resolve_and_unknown_commands_reach_everything() -> None:
