@@ -195,7 +195,7 @@ def main() -> int:
 def add_full_suite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-suite", metavar="PATH", default="",
                         help='time whole-suite runs: "sample" (the generated project) or a git checkout')
-    parser.add_argument("--pytest-args", default="", help="the project's own pytest arguments (full-suite mode)")
+    parser.add_argument("--pytest-args", default="", help="the project's own pytest arguments (full-suite mode, and --repo: the stage's args and the baselines')")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment of the tests (full-suite mode; e.g. PYTHONPATH=src)")
     parser.add_argument("--environment", default="",
@@ -328,7 +328,8 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         command = f"bench_ci.py --repo {Path(args.repo).name} --commits {args.commits}" + (
             f" --mutants {args.mutants}" if args.mutants else "") + (
-            f" --reference-every {args.reference_every}" if args.reference_every > 1 else "")
+            f" --reference-every {args.reference_every}" if args.reference_every > 1 else "") + (
+            f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
         print(replay.markdown(result, machine, command))
     ok = not result["disagreements"] and not result["mutants_missed"]
     return 1 if args.check and not ok else 0

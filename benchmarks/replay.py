@@ -128,13 +128,14 @@ def tree_files(repo: Path, commit: str) -> dict[str, bytes]:
 
 
 PYTHON = [sys.executable]  # the baselines' interpreter (--baseline-python: one with the project's test deps)
+ARGS: list[str] = []  # the project's own pytest arguments (--pytest-args), in the stage and the baselines alike
 
 
 def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], float]:
     """The whole suite with ``pytest -n 2``: the failing node ids, and the seconds it took."""
     t0 = time.perf_counter()
     done = subprocess.run([PYTHON[0], "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider",
-                           "-rfE"], cwd=checkout, env=env, capture_output=True, timeout=1800)
+                           "-rfE", *ARGS], cwd=checkout, env=env, capture_output=True, timeout=1800)
     seconds = time.perf_counter() - t0
     failing = set()
     for line in done.stdout.decode(errors="replace").splitlines():
@@ -253,6 +254,9 @@ def replay(args: object) -> dict[str, object]:
         stage_lines.append("env = { " + ", ".join(f'{k} = "{v}"' for k, v in extra_env.items()) + " }")
     if getattr(args, "environment", ""):
         stage_lines.append(f"environment = {getattr(args, 'environment')}")
+    ARGS[:] = (getattr(args, "pytest_args", "") or "").split()
+    if ARGS:
+        stage_lines.append(f"args = {json.dumps(ARGS)}")
     if stage_lines:
         pipeline = pipeline.replace('timeout = "10m"', "\n".join(['timeout = "10m"', *stage_lines]))
     if getattr(args, "baseline_python", ""):
