@@ -9,6 +9,16 @@ Two kinds of list on one line are sets, whatever the language:
   expressions; bare names only in JS/TS and Rust, where they are shorthand
   keys): ``const o = { foo: 1, bar: 2 };``.
 
+A third is merged per language, where the language lets it be a set: the
+*modifiers* a declaration starts with (Java ``public static final``,
+TypeScript/JavaScript ``export async``, ``private static readonly``, Rust
+``pub const unsafe``; see ``MODIFIERS``). Visibility is one slot (``public``
+against ``private``: changed differently on both sides, a conflict); the
+others are a set. Every version's modifiers must be in the language's usual
+order, and so is the merge's. Not Go (it has none) nor Python, whose
+decorators apply in order (``async def`` is a keyword, not a modifier list).
+The rest of the line merges three-way as a whole.
+
 The line is split into the text around the list (which must be the same on
 all three versions) and the list's items; the items merge three-way as a set
 (by type name, or by key with its value three-way), CURRENT's first, then
@@ -20,7 +30,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["merge_line"]
+__all__ = ["MODIFIERS", "merge_line"]
 
 _KEYWORDS = re.compile(rb"\b(throws|implements|extends)\s+")
 _KEY = re.compile(rb"\s*([A-Za-z_$][\w$]*|\"[^\"]*\"|'[^']*')\s*(:|$)")
@@ -140,10 +150,71 @@ def merge_keyed(base: dict[bytes, bytes], left: dict[bytes, bytes],
     return merged
 
 
-def merge_line(base: bytes, left: bytes, right: bytes, *, bare_keys: bool = False) -> bytes | None:
+_JS_MODIFIERS = (b"export", b"default", b"declare", b"public", b"protected", b"private", b"static", b"abstract",
+                 b"override", b"readonly", b"async")
+# Per language, its modifiers in their usual order (the order a compiler requires, where it does).
+MODIFIERS: dict[str, tuple[bytes, ...]] = {
+    "java": (b"public", b"protected", b"private", b"abstract", b"default", b"static", b"sealed", b"non-sealed",
+             b"final", b"transient", b"volatile", b"synchronized", b"native", b"strictfp"),
+    "typescript": _JS_MODIFIERS, "tsx": _JS_MODIFIERS, "javascript": _JS_MODIFIERS,
+    "rust": (b"pub", b"default", b"const", b"async", b"unsafe"),
+}
+_VISIBILITY = frozenset({b"public", b"protected", b"private", b"pub"})
+_MODIFIER = re.compile(rb"(pub\([\w: ]+\)|[a-z][a-z-]*) ")
+
+
+def _modifiers(line: bytes, order: tuple[bytes, ...]) -> tuple[bytes, dict[bytes, bytes], bytes] | None:
+    """A line as its indentation, its leading modifiers by key (visibility is one key), and the
+    rest; None when its modifiers are not in ``order``."""
+    body = line.lstrip(b" \t")
+    pos = 0
+    found: dict[bytes, bytes] = {}
+    last = -1
+    while True:
+        m = _MODIFIER.match(body, pos)
+        if m is None:
+            break
+        word = m.group(1)
+        base = b"pub" if word.startswith(b"pub(") else word
+        if base not in order:
+            break
+        rank = order.index(base)
+        key = b"visibility" if base in _VISIBILITY else base
+        if rank <= last or key in found:
+            return None
+        found[key] = word
+        last = rank
+        pos = m.end()
+    return line[:len(line) - len(body)], found, body[pos:]
+
+
+def merge_modifiers(base: bytes, left: bytes, right: bytes, order: tuple[bytes, ...]) -> bytes | None:
+    """One declaration line both sides changed, merged: its modifiers as a set (visibility one
+    slot), the rest of the line three-way; None when that does not merge or no side changed the
+    modifiers (then it is not a modifier merge)."""
+    parts = [_modifiers(x, order) for x in (base, left, right)]
+    pb, pl, pr = parts
+    if pb is None or pl is None or pr is None or pl[1] == pb[1] == pr[1]:
+        return None
+    if pb[0] != pl[0] or pb[0] != pr[0]:
+        return None
+    rest = pr[2] if pl[2] == pb[2] else pl[2] if pr[2] == pb[2] or pl[2] == pr[2] else None
+    merged = merge_keyed(pb[1], pl[1], pr[1])
+    if rest is None or merged is None:
+        return None
+    words = sorted(merged.values(), key=lambda w: order.index(b"pub" if w.startswith(b"pub(") else w))
+    return pb[0] + b"".join(w + b" " for w in words) + rest
+
+
+def merge_line(base: bytes, left: bytes, right: bytes, *, bare_keys: bool = False,
+               modifiers: tuple[bytes, ...] = ()) -> bytes | None:
     """The three versions of one line merged where they differ only in the items of such lists
     (see the module docstring), or None. ``bare_keys``: a bare name in braces is a key (JS/TS,
-    Rust), not a positional element."""
+    Rust), not a positional element; ``modifiers``: the language's (``MODIFIERS``)."""
+    if modifiers:
+        merged_modifiers = merge_modifiers(base, left, right, modifiers)
+        if merged_modifiers is not None:
+            return merged_modifiers
     for parse in (_keyword_lists, _object_list):
         parts = [_keyword_lists(x) if parse is _keyword_lists else _object_list(x, bare_keys) for x in (base, left, right)]
         pb, pl, pr = parts

@@ -276,14 +276,15 @@ def _edits(base: Sequence[bytes], side: Sequence[bytes]) -> list[Edit]:
 
 
 def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequence[bytes],
-                     before: Sequence[bytes] = (), *, bare_keys: bool = False) -> list[bytes] | None:
+                     before: Sequence[bytes] = (), *, bare_keys: bool = False,
+                     modifiers: tuple[bytes, ...] = ()) -> list[bytes] | None:
     """A conflicting region where the two sides changed *different* units of the base, next to
     each other (one edits a statement, the other the next one): both edits. ``merge3``, like
     diff3, calls edits that touch a conflict; a syntax-aware merge sees two statements. Still a
     conflict (None) when the edits overlap, when both insert at one place (but elements of one
     list, CURRENT's first), or when one inserts right at the edge of what the other replaced
-    (which comes first is a guess). ``before`` are the units before the region; ``bare_keys`` as
-    in ``merge_line``."""
+    (which comes first is a guess). ``before`` are the units before the region; ``bare_keys`` and
+    ``modifiers`` as in ``merge_line``."""
     if not base:
         # CURRENT's lines go first, so each needs its comma: one without is a statement of a code
         # block (``function f() {``), not an element, and two sides' statements have no order.
@@ -293,7 +294,7 @@ def resolve_adjacent(base: Sequence[bytes], left: Sequence[bytes], right: Sequen
     el, er = _comma_split(base, _edits(base, left)), _comma_split(base, _edits(base, right))
     if not el or not er:
         return None
-    el, er = _one_line_lists(base, el, er, bare_keys)
+    el, er = _one_line_lists(base, el, er, bare_keys, modifiers)
     same = {(i, j, tuple(new)) for i, j, new in el} & {(i, j, tuple(new)) for i, j, new in er}
     er = [e for e in er if (e[0], e[1], tuple(e[2])) not in same]     # the same edit on both sides: once
     context = list(base)
@@ -345,9 +346,9 @@ def _comma_split(base: Sequence[bytes], edits: list[Edit]) -> list[Edit]:
 
 
 def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit],
-                    bare_keys: bool) -> tuple[list[Edit], list[Edit]]:
+                    bare_keys: bool, modifiers: tuple[bytes, ...] = ()) -> tuple[list[Edit], list[Edit]]:
     """Edits of one line on both sides that ``merge_line`` merges (a ``throws`` list, a one-line
-    object literal) become one edit, on the left."""
+    object literal, a field's modifiers) become one edit, on the left."""
     rl = {(i, j): new for i, j, new in er}
     out_l: list[Edit] = []
     done: set[tuple[int, int]] = set()
@@ -355,10 +356,13 @@ def _one_line_lists(base: Sequence[bytes], el: list[Edit], er: list[Edit],
         other = rl.get((i, j))
         if j == i + 1 and other is not None and len(new) == 1 and len(other) == 1:
             b, l, r = base[i], new[0], other[0]
-            if b[:1] == l[:1] == r[:1] == b"T":
-                merged = merge_line(b[1:], l[1:], r[1:], bare_keys=bare_keys)
+            # A text line, or a one-line member (``F`` name NUL line) that keeps its name.
+            head = b[:1] if b[:1] == b"T" else b[:b.find(b"\0") + 1] if b[:1] == b"F" and b"\0" in b else b""
+            if head and l.startswith(head) and r.startswith(head):
+                n = len(head)
+                merged = merge_line(b[n:], l[n:], r[n:], bare_keys=bare_keys, modifiers=modifiers)
                 if merged is not None:
-                    out_l.append((i, j, [b"T" + merged]))
+                    out_l.append((i, j, [head + merged]))
                     done.add((i, j))
                     continue
         out_l.append((i, j, new))

@@ -27,6 +27,7 @@ from ..languages.spec import LanguageSpec
 from ..languages.registry import parser_for
 from .imports import ImportInfo, import_info, merge_statements
 from .layout import IMPORT_TYPES
+from .lists import MODIFIERS
 from .model import MergeConflict
 from .resolve import is_glue, item_key, resolve, resolve_adjacent
 from .text import Markers, merge_sequences
@@ -240,7 +241,8 @@ class StructuredMerge:
                         while k and isinstance(pieces[k - 1], bytes):
                             k -= 1
                         resolved = resolve_adjacent(gb, gl, gr, [p for p in pieces[k:] if isinstance(p, bytes)],
-                                                    bare_keys=self.spec.name in _BARE_KEYS)
+                                                    bare_keys=self.spec.name in _BARE_KEYS,
+                                                    modifiers=MODIFIERS.get(self.spec.name, ()))
                     if resolved is None:
                         pieces.append(Region(tuple(gb), tuple(gl), tuple(gr)))
                     else:

@@ -508,3 +508,52 @@ def test_two_java_imports_binding_one_name_added_on_both_sides_are_a_conflict() 
     clean, text = _merge("A.java", head + tail, head + "import java.awt.Map;\n" + tail,
                          head + "import java.util.Map;\n" + tail)
     assert not clean, text
+
+
+# --- modifiers: a set where the language lets them be one, in the language's order ----------------
+
+MODIFIER_CASES = [
+    ("A.java", "class A {\n  void f() {\n    return;\n  }\n}\n", "  void f() {", "  public void f() {",
+     "  static void f() {", "  public static void f() {"),
+    ("A.java", "class A {\n  public void f(int a) {\n    return;\n  }\n}\n", "  public void f(int a) {",
+     "  public static void f(int a) {", "  public void f(int a, int b) {", "  public static void f(int a, int b) {"),
+    ("A.java", "class A {\n  int x = 1;\n}\n", "  int x = 1;", "  private int x = 1;", "  final int x = 1;",
+     "  private final int x = 1;"),
+    ("a.ts", "function f(): number {\n  return 1;\n}\n", "function f(): number {", "export function f(): number {",
+     "async function f(): number {", "export async function f(): number {"),
+    ("a.ts", "class A {\n  x = 1;\n\n  f(): number {\n    return 1;\n  }\n}\n", "  x = 1;", "  private x = 1;",
+     "  readonly x = 1;", "  private readonly x = 1;"),
+    ("a.js", "function f() {\n  return 1;\n}\n", "function f() {", "export function f() {", "async function f() {",
+     "export async function f() {"),
+    ("a.rs", "fn f() -> i32 {\n    1\n}\n", "fn f() -> i32 {", "pub(crate) fn f() -> i32 {", "const fn f() -> i32 {",
+     "pub(crate) const fn f() -> i32 {"),
+    ("a.rs", "const X: i32 = 1;\n", "const X: i32 = 1;", "pub const X: i32 = 1;", "const X: i32 = 2;",
+     "pub const X: i32 = 2;"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "old", "left", "right", "merged"), MODIFIER_CASES,
+                         ids=[f"{c[0]}-{k}" for k, c in enumerate(MODIFIER_CASES)])
+def test_modifiers_changed_on_both_sides_merge_as_a_set(path: str, base: str, old: str, left: str, right: str,
+                                                        merged: str) -> None:
+    clean, text = _merge(path, base, base.replace(old, left), base.replace(old, right))
+    assert clean and text == base.replace(old, merged), text
+    clean, text = _merge(path, base, base.replace(old, right), base.replace(old, left))
+    assert clean and text == base.replace(old, merged), text
+
+
+@pytest.mark.parametrize(("path", "base", "old", "left", "right"), [
+    # one visibility, changed differently on both sides
+    ("A.java", "class A {\n  public void f() {\n    return;\n  }\n}\n", "  public void f() {", "  private void f() {",
+     "  protected void f() {"),
+    ("a.rs", "fn f() -> i32 {\n    1\n}\n", "fn f() -> i32 {", "pub fn f() -> i32 {", "pub(crate) fn f() -> i32 {"),
+    # modifiers out of the usual order on a side: no order to write the merge in
+    ("A.java", "class A {\n  void f() {\n    return;\n  }\n}\n", "  void f() {", "  static public void f() {",
+     "  final void f() {"),
+    # the rest of the line changed on both sides
+    ("a.ts", "function f(a: number): number {\n  return a;\n}\n", "function f(a: number): number {",
+     "export function f(a: string): number {", "function f(b: number): number {"),
+])
+def test_modifiers_that_do_not_merge_as_a_set_conflict(path: str, base: str, old: str, left: str, right: str) -> None:
+    clean, text = _merge(path, base, base.replace(old, left), base.replace(old, right))
+    assert not clean, text
