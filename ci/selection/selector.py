@@ -9,6 +9,7 @@ index for what was removed.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -24,9 +25,10 @@ __all__ = ["TestSelector"]
 
 
 
-def _tree_files(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, bytes]:
-    """Python files and pytest configuration of a tree; other paths with empty content (their names count)."""
-    files: dict[str, bytes] = {}
+def _tree_entries(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, pygit2.Oid | None]:
+    """Every file of a tree: the blob id of Python files and pytest configuration, None for the others
+    (only their names count)."""
+    entries: dict[str, pygit2.Oid | None] = {}
     stack: list[tuple[str, pygit2.Tree]] = [("", tree)]
     while stack:
         prefix, node = stack.pop()
@@ -37,9 +39,24 @@ def _tree_files(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, bytes]:
                 assert isinstance(sub, pygit2.Tree)
                 stack.append((path + "/", sub))
             elif entry.type_str == "blob":
-                wanted = path.endswith(".py") or is_config(path)
-                blob = repo[entry.id] if wanted else None
-                files[path] = blob.data if isinstance(blob, pygit2.Blob) else b""
+                entries[path] = entry.id if path.endswith(".py") or is_config(path) else None
+    return entries
+
+
+def _index_key(entries: Mapping[str, pygit2.Oid | None]) -> bytes:
+    """What a tree's index depends on: the paths, and the content of its Python and configuration files."""
+    digest = hashlib.blake2b(digest_size=20)
+    for path in sorted(entries):
+        oid = entries[path]
+        digest.update(f"{path}\0{oid if oid is not None else ''}\n".encode())
+    return digest.digest()
+
+
+def _read(repo: pygit2.Repository, entries: Mapping[str, pygit2.Oid | None]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for path, oid in entries.items():
+        blob = repo[oid] if oid is not None else None
+        files[path] = blob.data if isinstance(blob, pygit2.Blob) else b""
     return files
 
 
@@ -49,10 +66,13 @@ class TestSelector:
     def __init__(self, *, trees: int = 32) -> None:
         self._facts = FactCache()
         self._indexes: OrderedDict[str, TestIndex] = OrderedDict()
+        self._by_content: OrderedDict[bytes, TestIndex] = OrderedDict()
         self._max = trees
         self._guard = threading.Lock()
 
     def index(self, repo: pygit2.Repository, tree_id: str) -> TestIndex:
+        """The test index of a tree; a tree whose paths, Python files and configuration equal another's
+        (a commit that edited only docs or data) shares that tree's index instead of building its own."""
         with self._guard:
             found = self._indexes.get(tree_id)
             if found is not None:
@@ -60,11 +80,20 @@ class TestSelector:
                 return found
         tree = repo[tree_id]
         assert isinstance(tree, pygit2.Tree)
-        built = TestIndex.build(_tree_files(repo, tree), cache=self._facts)
+        entries = _tree_entries(repo, tree)
+        key = _index_key(entries)
+        with self._guard:
+            built = self._by_content.get(key)
+        if built is None:
+            built = TestIndex.build(_read(repo, entries), cache=self._facts)
         with self._guard:
             self._indexes[tree_id] = built
+            self._by_content[key] = built
+            self._by_content.move_to_end(key)
             while len(self._indexes) > self._max:
                 self._indexes.popitem(last=False)
+            while len(self._by_content) > self._max:
+                self._by_content.popitem(last=False)
         return built
 
     def select(self, repo: pygit2.Repository, tree_id: str, old_tree_id: str, diff: semantic_diff.DiffResult, *,
