@@ -4,11 +4,13 @@
 - swapping the sides gives the same entities: merge(base, x, y) and merge(base, y, x) are both
   clean with the same entities (kind, name, and lines as a multiset: CURRENT's additions come
   first, so their order may differ), or both conflict on the same entities with their sides swapped;
-- a clean result always parses;
+- a clean result always parses, or (when a version does not) has only syntax errors a version has;
 - edits of different entities always merge cleanly, to the edits applied one after the other;
 - arbitrary line edits (syntax errors included) never raise, and the first three properties hold
   (the second when both orders are clean: with unbalanced blocks, CURRENT-first text may fail
-  the checks in one order and pass them in the other).
+  the checks in one order and pass them in the other);
+- modifiers changed on both sides merge as a set (visibility one slot), in the language's order,
+  the same whichever side is CURRENT.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from semantic_diff import FileMerge, merge_files
+from semantic_diff.languages.registry import parser_for, spec_for
+from semantic_diff.merge.verify import syntax_errors
 from semantic_diff.parse import analyze
 
 from .merge_fixtures import (
@@ -146,7 +150,17 @@ def _check(lang: CodeLang, base: bytes, left: bytes, right: bytes, *, symmetric:
         _check_symmetric(lang.path, forward, backward)
     if forward.clean and forward.content is not None and _parses(lang.path, left) and _parses(lang.path, right):
         assert _parses(lang.path, forward.content), forward.content.decode()
+    if forward.clean and forward.content is not None and not _parses(lang.path, forward.content):
+        # Versions that do not parse: a clean merge has only syntax errors a version has.
+        allowed: Counter[bytes] = Counter()
+        for version in (base, left, right):
+            allowed |= _errors(lang.path, version)
+        assert not _errors(lang.path, forward.content) - allowed, forward.content.decode()
     return forward
+
+
+def _errors(path: str, content: bytes) -> Counter[bytes]:
+    return syntax_errors(parser_for(spec_for(path)).parse(content), content)
 
 
 @SETTINGS
@@ -254,3 +268,41 @@ def test_imports_merge_by_name(path: str, data: st.DataObject) -> None:
         got = _bound(result.content)
         assert len(got) == len(set(got)), result.content.decode()
         assert set(got) == want, result.content.decode()
+
+
+# --- modifiers: a set, visibility one slot, in the language's order -------------------------------
+
+MODIFIER_LANGS = {
+    "A.java": ((None, "public", "protected", "private"), ("static", "final", "synchronized"),
+               lambda mods: "class A {\n  " + "".join(m + " " for m in mods) + "void f() {\n    return;\n  }\n}\n"),
+    "a.ts": ((None, "public", "private"), ("static", "async"),
+             lambda mods: "class A {\n  " + "".join(m + " " for m in mods) + "f(): number {\n    return 1;\n  }\n}\n"),
+    "a.rs": ((None, "pub", "pub(crate)"), ("const", "unsafe"),
+             lambda mods: "".join(m + " " for m in mods) + "fn f() -> i32 {\n    1\n}\n"),
+}
+
+
+@st.composite
+def modifier_sets(draw: st.DrawFn, path: str) -> tuple[str | None, frozenset[str]]:
+    visibility, others, _ = MODIFIER_LANGS[path]
+    return draw(st.sampled_from(visibility)), frozenset(draw(st.sets(st.sampled_from(others))))
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(MODIFIER_LANGS)), st.data())
+def test_modifiers_merge_as_a_set(path: str, data: st.DataObject) -> None:
+    visibility, others, render = MODIFIER_LANGS[path]
+    base, left, right = (data.draw(modifier_sets(path)) for _ in range(3))
+
+    def text(mods: tuple[str | None, frozenset[str]]) -> bytes:
+        return render(([mods[0]] if mods[0] else []) + [m for m in others if m in mods[1]]).encode()
+
+    vis = left[0] if right[0] == base[0] else right[0] if left[0] in (base[0], right[0]) else "conflict"
+    rest = {m for m in others if ((m in left[1]) if (m in base[1]) == (m in right[1]) else (m in right[1]))}
+    for a, b in ((left, right), (right, left)):
+        result = merge_files(path, text(base), text(a), text(b))
+        if vis == "conflict":
+            assert not result.clean, result.content
+            continue
+        assert result.clean, result.content
+        assert result.content == text((vis, frozenset(rest))), result.content
