@@ -14,6 +14,8 @@ from types import ModuleType
 from typing import TypeAlias
 
 import pytest
+from google.api import field_behavior_pb2, resource_pb2
+from google.protobuf import descriptor as gdesc
 from google.protobuf import descriptor_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -182,3 +184,81 @@ def test_vendored_google_rpc_protos_describe_what_the_server_sends(tmp_path: Pat
         for message in runtime.message_type:
             if message.name in ("Status", "ErrorInfo", "QuotaFailure", "RetryInfo"):
                 assert {(f.name, f.number, f.type) for f in message.field} == fields[message.name], message.name
+
+
+def _messages() -> Iterator[gdesc.Descriptor]:
+    from trellis.v1 import changes_pb2, diffs_pb2, pipelines_pb2, queries_pb2, repositories_pb2, sessions_pb2
+
+    for module in (changes_pb2, diffs_pb2, pipelines_pb2, queries_pb2, repositories_pb2, sessions_pb2):
+        yield from module.DESCRIPTOR.message_types_by_name.values()
+
+
+def _behaviour(f: gdesc.FieldDescriptor) -> list[int]:
+    return list(f.GetOptions().Extensions[field_behavior_pb2.field_behavior])
+
+
+def test_resources_are_annotated_as_names_py_formats_them() -> None:
+    """google.api.resource on every message with an IDENTIFIER name; its pattern is what trellis/names.py writes."""
+    from trellis import names
+
+    formatted = {
+        "trellis.dev/Repository": names.repository_name("{repository}"),
+        "trellis.dev/Branch": names.branch_name("{repository}", "{branch}"),
+        "trellis.dev/Commit": names.commit_name("{repository}", "{commit}"),
+        "trellis.dev/Session": names.session_name("{repository}", "{session}"),
+        "trellis.dev/Step": names.step_name("{repository}", "{session}", "{step}"),  # type: ignore[arg-type]
+        "trellis.dev/Run": names.run_name("{repository}", "{run}"),
+    }
+    declared = {}
+    for message in _messages():
+        resource = message.GetOptions().Extensions[resource_pb2.resource]
+        identified = [f.name for f in message.fields if field_behavior_pb2.IDENTIFIER in _behaviour(f)]
+        if resource.type:
+            assert identified == ["name"], f"{message.name}: its `name` must be the IDENTIFIER field"
+            declared[resource.type] = list(resource.pattern)
+        else:
+            assert not identified, f"{message.name}: an IDENTIFIER field but no google.api.resource"
+    assert declared == {t: [p] for t, p in formatted.items()}
+
+
+def test_every_request_field_has_a_behaviour_and_every_name_a_reference() -> None:
+    """REQUIRED or OPTIONAL on every request field; `name`, `parent` and other resource fields say what they name."""
+    types = {m.GetOptions().Extensions[resource_pb2.resource].type for m in _messages()} - {""}
+    problems = []
+    for message in _messages():
+        for f in message.fields:
+            where = f"{message.name}.{f.name}"
+            reference = f.GetOptions().Extensions[resource_pb2.resource_reference]
+            named = reference.type or reference.child_type
+            if named and named not in types:
+                problems.append(f"{where}: refers to {named!r}, which no message declares")
+            if not message.name.endswith("Request"):
+                continue
+            behaviour = _behaviour(f)
+            if len(behaviour) != 1 or behaviour[0] not in (field_behavior_pb2.REQUIRED, field_behavior_pb2.OPTIONAL):
+                problems.append(f"{where}: needs (google.api.field_behavior) = REQUIRED or OPTIONAL")
+            if f.name in ("name", "parent", "session", "run") and not named:
+                problems.append(f"{where}: needs (google.api.resource_reference)")
+    assert not problems, "\n".join(problems)
+
+
+def test_vendored_google_api_protos_are_what_python_uses(tmp_path: Path) -> None:
+    """proto/google/api (vendored for clients) is the googleapis-common-protos the server's annotations come from."""
+    api = gen_proto.PROTO_DIR / "google" / "api"
+    vendored = [p.relative_to(gen_proto.PROTO_DIR).as_posix() for p in sorted(api.glob("*.proto"))]
+    assert vendored == ["google/api/field_behavior.proto", "google/api/resource.proto"]
+    assert "Apache License" in (api / "LICENSE").read_text()
+    out = tmp_path / "api.pb"
+    include = [f"--proto_path={d}" for d in gen_proto.include_dirs()]
+    assert gen_proto.protoc.main(["protoc", *include, f"--descriptor_set_out={out}", *vendored]) == 0
+    files = {f.name: f for f in descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file}
+    for module in (field_behavior_pb2, resource_pb2):
+        runtime = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(runtime)
+        mine = files[runtime.name]
+        assert (mine.package, mine.options.go_package) == (runtime.package, runtime.options.go_package)
+        for proto in (mine, runtime):  # protoc fills in json_name, the runtime's copy leaves it out
+            for f in [*proto.extension, *(f for m in proto.message_type for f in m.field)]:
+                f.ClearField("json_name")
+        assert mine.extension == runtime.extension and mine.message_type == runtime.message_type
+        assert mine.enum_type == runtime.enum_type

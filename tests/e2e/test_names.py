@@ -11,18 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
+from pathlib import Path
 
 import grpc
 import pytest
+from google.api import field_behavior_pb2
+from google.protobuf import descriptor as gdesc
+from google.protobuf import message_factory
+from google.protobuf.message import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
 import vcs
 from tests.conftest import raw_unary
+from tests.test_api_reference import documented_reasons
 from trellis import names
 from trellis.client import Client
 from trellis.errors import error_from_rpc
-from trellis.v1 import changes_pb2, diffs_pb2, pipelines_pb2, sessions_pb2
+from trellis.interceptors import LOCAL_AGENT_HEADER
+from trellis.v1 import changes_pb2, diffs_pb2, pipelines_pb2, queries_pb2, repositories_pb2, sessions_pb2
 
 PIPELINE = '[stages.{name}]\nkind = "external"\nscope = "commit"\n'
 
@@ -190,3 +197,108 @@ def test_names_parse_revision_round_trips(branch: str, bare: str) -> None:
     assert names.parse_revision("demo", names.branch_name("demo", branch)) == branch
     assert names.parse_revision("demo", names.commit_name("demo", bare)) == bare
     assert names.parse_revision("demo", bare) == bare
+
+
+def _valid_requests(w: World, tmp: str) -> dict[str, Message]:
+    """A request for every RPC that the server accepts (before any of them runs), by method name."""
+    s = f"repositories/demo/sessions/{w.client.create_session('demo').session_id}"
+    run = f"repositories/demo/runs/{w.client.verify('demo', 'feature').run_id}"
+    put = changes_pb2.FileChange(put=changes_pb2.PutFile(path="x.txt", content=b"x"))
+    commit = changes_pb2.CommitRequest(name="repositories/demo/branches/feature", changes=[put])
+    step = sessions_pb2.StepInput(thought="t")
+    return {
+        "CreateRepository": repositories_pb2.CreateRepositoryRequest(repository_id="fresh"),
+        "GetRepository": repositories_pb2.GetRepositoryRequest(name="repositories/demo"),
+        "ListRepositories": repositories_pb2.ListRepositoriesRequest(),
+        "DeleteRepository": repositories_pb2.DeleteRepositoryRequest(name="repositories/other"),
+        "Commit": commit,
+        "CommitStream": changes_pb2.CommitStreamRequest(sequence=1, commit=commit),
+        "GetCommit": changes_pb2.GetCommitRequest(name="repositories/demo/commits/main"),
+        "ListCommits": changes_pb2.ListCommitsRequest(parent="repositories/demo"),
+        "GetFile": changes_pb2.GetFileRequest(parent="repositories/demo", path="a.txt"),
+        "ReadFile": changes_pb2.ReadFileRequest(parent="repositories/demo", path="a.txt"),
+        "ListTree": changes_pb2.ListTreeRequest(parent="repositories/demo"),
+        "CreateBranch": changes_pb2.CreateBranchRequest(parent="repositories/demo", branch_id="fresh"),
+        "GetBranch": changes_pb2.GetBranchRequest(name="repositories/demo/branches/main"),
+        "ListBranches": changes_pb2.ListBranchesRequest(parent="repositories/demo"),
+        "DeleteBranch": changes_pb2.DeleteBranchRequest(name="repositories/demo/branches/feature"),
+        "Merge": changes_pb2.MergeRequest(name="repositories/demo/branches/feature", source_revision="main",
+                                          preview=True),
+        "CreateSession": sessions_pb2.CreateSessionRequest(parent="repositories/demo"),
+        "GetSession": sessions_pb2.GetSessionRequest(name=s),
+        "ListSessions": sessions_pb2.ListSessionsRequest(parent="repositories/demo"),
+        "EndSession": sessions_pb2.EndSessionRequest(name=s, status=sessions_pb2.SESSION_STATUS_SUCCEEDED),
+        "RecordStep": sessions_pb2.RecordStepRequest(parent=s, step=step),
+        "RecordSteps": sessions_pb2.RecordStepsRequest(parent=s, steps=[step]),
+        "ListSteps": sessions_pb2.ListStepsRequest(parent=s),
+        "Diff": diffs_pb2.DiffRequest(parent="repositories/demo"),
+        "Query": queries_pb2.QueryRequest(sql="SELECT 1 AS one"),
+        "Export": queries_pb2.ExportRequest(destination=tmp),
+        "SetPipeline": pipelines_pb2.SetPipelineRequest(parent="repositories/demo"),
+        "GetPipeline": pipelines_pb2.GetPipelineRequest(parent="repositories/demo"),
+        "Verify": pipelines_pb2.VerifyRequest(parent="repositories/demo", revision="main"),
+        "GetRun": pipelines_pb2.GetRunRequest(name=run),
+        "ListRuns": pipelines_pb2.ListRunsRequest(parent="repositories/demo"),
+        "WatchRun": pipelines_pb2.WatchRunRequest(name=run),
+        "PostVerdict": pipelines_pb2.PostVerdictRequest(name=run, stage="one", verdict=pipelines_pb2.VERDICT_PASSED),
+        "WatchReviews": pipelines_pb2.WatchReviewsRequest(parent="repositories/demo", current_only=True),
+    }
+
+
+def _call(channel: grpc.Channel, method: gdesc.MethodDescriptor, request: Message) -> list[Message]:
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    metadata = ((LOCAL_AGENT_HEADER, "alice"),)
+    data = request.SerializeToString()
+    decode = _response_class(method).FromString
+    if method.client_streaming:  # CommitStream: the item's error is the unary Commit's
+        replies = [decode(r) for r in channel.stream_stream(path)(iter([data]), metadata=metadata, timeout=30)]
+        for reply in replies:
+            if reply.HasField("error"):
+                raise _StreamItemError(reply.error)
+        return replies
+    if method.server_streaming:
+        return [decode(r) for r in channel.unary_stream(path)(data, metadata=metadata, timeout=30)]
+    return [decode(channel.unary_unary(path)(data, metadata=metadata, timeout=30))]
+
+
+class _StreamItemError(Exception):
+    def __init__(self, status: Message) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _response_class(method: gdesc.MethodDescriptor) -> type[Message]:
+    return message_factory.GetMessageClass(method.output_type)
+
+
+def test_a_required_field_left_empty_is_invalid_argument(world: World, channel: grpc.Channel, tmp_path: Path) -> None:
+    """(google.api.field_behavior) = REQUIRED means what it says: without it, INVALID_ARGUMENT and a listed reason."""
+    valid = _valid_requests(world, str(tmp_path / "export"))
+    documented = documented_reasons()
+    checked = 0
+    problems: list[str] = []
+    for module in (repositories_pb2, changes_pb2, sessions_pb2, diffs_pb2, queries_pb2, pipelines_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                request = valid[method.name]
+                for f in request.DESCRIPTOR.fields:
+                    if field_behavior_pb2.REQUIRED not in f.GetOptions().Extensions[field_behavior_pb2.field_behavior]:
+                        continue
+                    cleared = type(request)()
+                    cleared.CopyFrom(request)
+                    cleared.ClearField(f.name)
+                    where = f"{method.name} without {f.name}"
+                    try:
+                        _call(channel, method, cleared)
+                    except _StreamItemError as exc:
+                        if exc.status.code != grpc.StatusCode.INVALID_ARGUMENT.value[0]:
+                            problems.append(f"{where}: {exc.status.message}")
+                    except grpc.RpcError as exc:
+                        reason = error_from_rpc(exc).reason
+                        if exc.code() != grpc.StatusCode.INVALID_ARGUMENT or reason not in documented:
+                            problems.append(f"{where}: {exc.code().name} {reason}: {exc.details()}")
+                    else:
+                        problems.append(f"{where} was accepted")
+                    checked += 1
+    assert not problems, "\n".join(problems)
+    assert checked >= 40

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The contract in proto/ works for clients in other languages: buf lint and buf format pass, and
+# The contract in proto/ works for clients in other languages: buf lint and buf format pass, buf breaking
+# finds no breaking change since the last release tag (when the checkout has one), and
 # buf.gen.yaml generates Go (messages and gRPC), Java (messages and gRPC) and TypeScript, which
 # then type-checks. Fails on the first error. .ci/run runs it; so can anyone, from anywhere.
 #
@@ -32,6 +33,19 @@ buf="$tools/node_modules/.bin/buf"
 "$buf" lint
 "$buf" format --diff --exit-code --path proto/trellis
 
+# No breaking change since the last release: buf breaking (buf.yaml's FILE rules) against the newest
+# release tag (v*) that HEAD descends from. A checkout without one (before the first release, an
+# archive, or a clone made without tags) says so and skips it. Releases and tags: docs/api.md.
+breaking="skipped: no release tag (v*) in this checkout"
+if tag="$(git -C "$root" describe --tags --abbrev=0 --match 'v*' HEAD 2>/dev/null)"; then
+    released="$(mktemp -d)"
+    trap 'rm -rf "$released"' EXIT
+    git -C "$root" archive "$tag" buf.yaml proto | tar -x -C "$released"
+    "$buf" breaking --against "$released"
+    breaking="none since $tag"
+fi
+echo "proto check: breaking changes: $breaking"
+
 rm -rf "$tools/gen"
 "$buf" generate --template buf.gen.yaml -o "$tools"
 gen="$tools/gen"
@@ -55,6 +69,9 @@ done
 for stem in status error_details code; do
     expect "$gen/ts/google/rpc/${stem}_pb.ts"
 done
+for stem in resource field_behavior; do
+    expect "$gen/ts/google/api/${stem}_pb.ts"
+done
 ((problems == 0)) || exit 1
 "$tools/node_modules/.bin/tsc" -p "$tools/tsconfig.json"
-echo "proto check: buf lint and format clean; Go, Java and TypeScript generated; TypeScript type-checks"
+echo "proto check: buf lint and format clean; breaking changes: $breaking; Go, Java and TypeScript generated; TypeScript type-checks"

@@ -90,6 +90,9 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
 
     def PostVerdict(self, request: pb.PostVerdictRequest, context: grpc.ServicerContext) -> pb.PostVerdictResponse:
         repository, run_id = names.parse_run(request.name)
+        if not request.stage:
+            raise InvalidArgument("stage is required: the external stage the verdict is for", reason="MISSING_FIELD",
+                                  field="stage")
         if len(request.summary) > 4096 or len(request.details_url) > 2048:
             raise InvalidArgument("summary (4096) or details_url (2048) is too long", reason="FIELD_TOO_LONG")
         result = self.verifier.post_verdict(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import grpc
 
-from vcs import Store
+from vcs import InvalidArgument, Store
 
 from .. import convert, names
 from ..indexing import Index
@@ -58,6 +58,8 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
 
     def RecordStep(self, request: pb.RecordStepRequest, context: grpc.ServicerContext) -> pb.RecordStepResponse:
         repository, session_id = names.parse_session(request.parent, "parent")
+        if not request.HasField("step"):
+            raise InvalidArgument("step is required: the step to record", reason="MISSING_FIELD", field="step")
         step = self.store.record_step(
             repository, session_id, convert.step_input_from_pb(request.step), current_identity()
         )
@@ -66,6 +68,9 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
 
     def RecordSteps(self, request: pb.RecordStepsRequest, context: grpc.ServicerContext) -> pb.RecordStepsResponse:
         repository, session_id = names.parse_session(request.parent, "parent")
+        if not request.steps:
+            raise InvalidArgument("steps is required: at least one step to record", reason="MISSING_FIELD",
+                                  field="steps")
         steps = self.store.record_steps(
             repository, session_id, [convert.step_input_from_pb(s) for s in request.steps], current_identity()
         )

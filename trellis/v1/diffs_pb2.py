@@ -22,9 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16trellis/v1/diffs.proto\x12\ntrellis.v1\"s\n\x0b\x44iffRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x14\n\x0cold_revision\x18\x02 \x01(\t\x12\x14\n\x0cnew_revision\x18\x03 \x01(\t\x12\r\n\x05paths\x18\x04 \x03(\t\x12\x19\n\x11include_line_diff\x18\x05 \x01(\x08\"e\n\x0c\x44iffResponse\x12#\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x14.trellis.v1.FileDiff\x12\x30\n\x0e\x65ntity_changes\x18\x02 \x03(\x0b\x32\x18.trellis.v1.EntityChange\"\xc6\x01\n\x08\x46ileDiff\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08old_path\x18\x02 \x01(\t\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.trellis.v1.FileStatus\x12\x11\n\tadditions\x18\x04 \x01(\x05\x12\x11\n\tdeletions\x18\x05 \x01(\x05\x12\x10\n\x08language\x18\x06 \x01(\t\x12\x0e\n\x06\x62inary\x18\x07 \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x08 \x01(\t\x12\x11\n\tline_diff\x18\t \x01(\x0c\"\x9e\x02\n\x0c\x45ntityChange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08old_path\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08qualname\x18\x04 \x01(\t\x12\x14\n\x0cold_qualname\x18\x05 \x01(\t\x12&\n\x06\x63hange\x18\x06 \x01(\x0e\x32\x16.trellis.v1.ChangeKind\x12\x0f\n\x07\x64\x65tails\x18\x07 \x03(\t\x12\x16\n\x0eold_start_line\x18\x08 \x01(\x05\x12\x14\n\x0cold_end_line\x18\t \x01(\x05\x12\x16\n\x0enew_start_line\x18\n \x01(\x05\x12\x14\n\x0cnew_end_line\x18\x0b \x01(\x05\x12\x12\n\nsimilarity\x18\x0c \x01(\x01\x12\x0f\n\x07\x66ollows\x18\r \x01(\t*\xc2\x01\n\nFileStatus\x12\x1b\n\x17\x46ILE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46ILE_STATUS_ADDED\x10\x01\x12\x17\n\x13\x46ILE_STATUS_DELETED\x10\x02\x12\x18\n\x14\x46ILE_STATUS_MODIFIED\x10\x03\x12\x17\n\x13\x46ILE_STATUS_RENAMED\x10\x04\x12\x16\n\x12\x46ILE_STATUS_COPIED\x10\x05\x12\x1c\n\x18\x46ILE_STATUS_TYPE_CHANGED\x10\x06*\xc6\x01\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HANGE_KIND_ADDED\x10\x01\x12\x17\n\x13\x43HANGE_KIND_REMOVED\x10\x02\x12\x18\n\x14\x43HANGE_KIND_MODIFIED\x10\x03\x12\x17\n\x13\x43HANGE_KIND_RENAMED\x10\x04\x12\x15\n\x11\x43HANGE_KIND_MOVED\x10\x05\x12!\n\x1d\x43HANGE_KIND_MOVED_AND_RENAMED\x10\x06\x32H\n\x0b\x44iffService\x12\x39\n\x04\x44iff\x12\x17.trellis.v1.DiffRequest\x1a\x18.trellis.v1.DiffResponseBq\n\x0e\x64\x65v.trellis.v1B\nDiffsProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16trellis/v1/diffs.proto\x12\ntrellis.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\"\xac\x01\n\x0b\x44iffRequest\x12/\n\x06parent\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16trellis.dev/Repository\x12\x1a\n\x0cold_revision\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cnew_revision\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05paths\x18\x04 \x03(\tB\x04\xe2\x41\x01\x01\x12\x1f\n\x11include_line_diff\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\"e\n\x0c\x44iffResponse\x12#\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x14.trellis.v1.FileDiff\x12\x30\n\x0e\x65ntity_changes\x18\x02 \x03(\x0b\x32\x18.trellis.v1.EntityChange\"\xc6\x01\n\x08\x46ileDiff\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08old_path\x18\x02 \x01(\t\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.trellis.v1.FileStatus\x12\x11\n\tadditions\x18\x04 \x01(\x05\x12\x11\n\tdeletions\x18\x05 \x01(\x05\x12\x10\n\x08language\x18\x06 \x01(\t\x12\x0e\n\x06\x62inary\x18\x07 \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x08 \x01(\t\x12\x11\n\tline_diff\x18\t \x01(\x0c\"\x9e\x02\n\x0c\x45ntityChange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08old_path\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08qualname\x18\x04 \x01(\t\x12\x14\n\x0cold_qualname\x18\x05 \x01(\t\x12&\n\x06\x63hange\x18\x06 \x01(\x0e\x32\x16.trellis.v1.ChangeKind\x12\x0f\n\x07\x64\x65tails\x18\x07 \x03(\t\x12\x16\n\x0eold_start_line\x18\x08 \x01(\x05\x12\x14\n\x0cold_end_line\x18\t \x01(\x05\x12\x16\n\x0enew_start_line\x18\n \x01(\x05\x12\x14\n\x0cnew_end_line\x18\x0b \x01(\x05\x12\x12\n\nsimilarity\x18\x0c \x01(\x01\x12\x0f\n\x07\x66ollows\x18\r \x01(\t*\xc2\x01\n\nFileStatus\x12\x1b\n\x17\x46ILE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46ILE_STATUS_ADDED\x10\x01\x12\x17\n\x13\x46ILE_STATUS_DELETED\x10\x02\x12\x18\n\x14\x46ILE_STATUS_MODIFIED\x10\x03\x12\x17\n\x13\x46ILE_STATUS_RENAMED\x10\x04\x12\x16\n\x12\x46ILE_STATUS_COPIED\x10\x05\x12\x1c\n\x18\x46ILE_STATUS_TYPE_CHANGED\x10\x06*\xc6\x01\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HANGE_KIND_ADDED\x10\x01\x12\x17\n\x13\x43HANGE_KIND_REMOVED\x10\x02\x12\x18\n\x14\x43HANGE_KIND_MODIFIED\x10\x03\x12\x17\n\x13\x43HANGE_KIND_RENAMED\x10\x04\x12\x15\n\x11\x43HANGE_KIND_MOVED\x10\x05\x12!\n\x1d\x43HANGE_KIND_MOVED_AND_RENAMED\x10\x06\x32H\n\x0b\x44iffService\x12\x39\n\x04\x44iff\x12\x17.trellis.v1.DiffRequest\x1a\x18.trellis.v1.DiffResponseBq\n\x0e\x64\x65v.trellis.v1B\nDiffsProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,18 +34,28 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trellis.v1.diffs_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.trellis.v1B\nDiffsProtoP\001Z#trellis.dev/go/trellis/v1;trellisv1\242\002\003TXX\252\002\nTrellis.V1\312\002\nTrellis\\V1\352\002\013Trellis::V1'
-  _globals['_FILESTATUS']._serialized_start=749
-  _globals['_FILESTATUS']._serialized_end=943
-  _globals['_CHANGEKIND']._serialized_start=946
-  _globals['_CHANGEKIND']._serialized_end=1144
-  _globals['_DIFFREQUEST']._serialized_start=38
-  _globals['_DIFFREQUEST']._serialized_end=153
-  _globals['_DIFFRESPONSE']._serialized_start=155
-  _globals['_DIFFRESPONSE']._serialized_end=256
-  _globals['_FILEDIFF']._serialized_start=259
-  _globals['_FILEDIFF']._serialized_end=457
-  _globals['_ENTITYCHANGE']._serialized_start=460
-  _globals['_ENTITYCHANGE']._serialized_end=746
-  _globals['_DIFFSERVICE']._serialized_start=1146
-  _globals['_DIFFSERVICE']._serialized_end=1218
+  _globals['_DIFFREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_DIFFREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\030\n\026trellis.dev/Repository'
+  _globals['_DIFFREQUEST'].fields_by_name['old_revision']._loaded_options = None
+  _globals['_DIFFREQUEST'].fields_by_name['old_revision']._serialized_options = b'\342A\001\001'
+  _globals['_DIFFREQUEST'].fields_by_name['new_revision']._loaded_options = None
+  _globals['_DIFFREQUEST'].fields_by_name['new_revision']._serialized_options = b'\342A\001\001'
+  _globals['_DIFFREQUEST'].fields_by_name['paths']._loaded_options = None
+  _globals['_DIFFREQUEST'].fields_by_name['paths']._serialized_options = b'\342A\001\001'
+  _globals['_DIFFREQUEST'].fields_by_name['include_line_diff']._loaded_options = None
+  _globals['_DIFFREQUEST'].fields_by_name['include_line_diff']._serialized_options = b'\342A\001\001'
+  _globals['_FILESTATUS']._serialized_start=867
+  _globals['_FILESTATUS']._serialized_end=1061
+  _globals['_CHANGEKIND']._serialized_start=1064
+  _globals['_CHANGEKIND']._serialized_end=1262
+  _globals['_DIFFREQUEST']._serialized_start=99
+  _globals['_DIFFREQUEST']._serialized_end=271
+  _globals['_DIFFRESPONSE']._serialized_start=273
+  _globals['_DIFFRESPONSE']._serialized_end=374
+  _globals['_FILEDIFF']._serialized_start=377
+  _globals['_FILEDIFF']._serialized_end=575
+  _globals['_ENTITYCHANGE']._serialized_start=578
+  _globals['_ENTITYCHANGE']._serialized_end=864
+  _globals['_DIFFSERVICE']._serialized_start=1264
+  _globals['_DIFFSERVICE']._serialized_end=1336
 # @@protoc_insertion_point(module_scope)

@@ -121,7 +121,9 @@ class DiffRequest(_message.Message):
     parent of `new_revision`, or the empty tree if it has none.
     """
     new_revision: _builtins.str
-    """The revision to compare to (see common.proto)."""
+    """The revision to compare to (see common.proto); empty means the head of
+    the default branch.
+    """
     include_line_diff: _builtins.bool
     """Whether to include a unified line diff (`FileDiff.line_diff`) for every
     changed file. Without it no file carries a line diff, not even one that

@@ -22,10 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtrellis/v1/repositories.proto\x12\ntrellis.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n\nRepository\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rrepository_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_branch\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ehead_commit_id\x18\x06 \x01(\t\"]\n\x17\x43reateRepositoryRequest\x12\x15\n\rrepository_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_branch\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"F\n\x18\x43reateRepositoryResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.trellis.v1.Repository\"$\n\x14GetRepositoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"C\n\x15GetRepositoryResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.trellis.v1.Repository\"@\n\x17ListRepositoriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"a\n\x18ListRepositoriesResponse\x12,\n\x0crepositories\x18\x01 \x03(\x0b\x32\x16.trellis.v1.Repository\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x17\x44\x65leteRepositoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteRepositoryResponse2\x86\x03\n\x11RepositoryService\x12]\n\x10\x43reateRepository\x12#.trellis.v1.CreateRepositoryRequest\x1a$.trellis.v1.CreateRepositoryResponse\x12T\n\rGetRepository\x12 .trellis.v1.GetRepositoryRequest\x1a!.trellis.v1.GetRepositoryResponse\x12]\n\x10ListRepositories\x12#.trellis.v1.ListRepositoriesRequest\x1a$.trellis.v1.ListRepositoriesResponse\x12]\n\x10\x44\x65leteRepository\x12#.trellis.v1.DeleteRepositoryRequest\x1a$.trellis.v1.DeleteRepositoryResponseBx\n\x0e\x64\x65v.trellis.v1B\x11RepositoriesProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtrellis/v1/repositories.proto\x12\ntrellis.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x01\n\nRepository\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x15\n\rrepository_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_branch\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ehead_commit_id\x18\x06 \x01(\t:P\xea\x41M\n\x16trellis.dev/Repository\x12\x19repositories/{repository}*\x0crepositories2\nrepository\"o\n\x17\x43reateRepositoryRequest\x12\x1b\n\rrepository_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1c\n\x0e\x64\x65\x66\x61ult_branch\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"F\n\x18\x43reateRepositoryResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.trellis.v1.Repository\"E\n\x14GetRepositoryRequest\x12-\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16trellis.dev/Repository\"C\n\x15GetRepositoryResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.trellis.v1.Repository\"L\n\x17ListRepositoriesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"a\n\x18ListRepositoriesResponse\x12,\n\x0crepositories\x18\x01 \x03(\x0b\x32\x16.trellis.v1.Repository\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x17\x44\x65leteRepositoryRequest\x12-\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16trellis.dev/Repository\"\x1a\n\x18\x44\x65leteRepositoryResponse2\x86\x03\n\x11RepositoryService\x12]\n\x10\x43reateRepository\x12#.trellis.v1.CreateRepositoryRequest\x1a$.trellis.v1.CreateRepositoryResponse\x12T\n\rGetRepository\x12 .trellis.v1.GetRepositoryRequest\x1a!.trellis.v1.GetRepositoryResponse\x12]\n\x10ListRepositories\x12#.trellis.v1.ListRepositoriesRequest\x1a$.trellis.v1.ListRepositoriesResponse\x12]\n\x10\x44\x65leteRepository\x12#.trellis.v1.DeleteRepositoryRequest\x1a$.trellis.v1.DeleteRepositoryResponseBx\n\x0e\x64\x65v.trellis.v1B\x11RepositoriesProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,24 +35,42 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trellis.v1.repositories_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.trellis.v1B\021RepositoriesProtoP\001Z#trellis.dev/go/trellis/v1;trellisv1\242\002\003TXX\252\002\nTrellis.V1\312\002\nTrellis\\V1\352\002\013Trellis::V1'
-  _globals['_REPOSITORY']._serialized_start=79
-  _globals['_REPOSITORY']._serialized_end=246
-  _globals['_CREATEREPOSITORYREQUEST']._serialized_start=248
-  _globals['_CREATEREPOSITORYREQUEST']._serialized_end=341
-  _globals['_CREATEREPOSITORYRESPONSE']._serialized_start=343
-  _globals['_CREATEREPOSITORYRESPONSE']._serialized_end=413
-  _globals['_GETREPOSITORYREQUEST']._serialized_start=415
-  _globals['_GETREPOSITORYREQUEST']._serialized_end=451
-  _globals['_GETREPOSITORYRESPONSE']._serialized_start=453
-  _globals['_GETREPOSITORYRESPONSE']._serialized_end=520
-  _globals['_LISTREPOSITORIESREQUEST']._serialized_start=522
-  _globals['_LISTREPOSITORIESREQUEST']._serialized_end=586
-  _globals['_LISTREPOSITORIESRESPONSE']._serialized_start=588
-  _globals['_LISTREPOSITORIESRESPONSE']._serialized_end=685
-  _globals['_DELETEREPOSITORYREQUEST']._serialized_start=687
-  _globals['_DELETEREPOSITORYREQUEST']._serialized_end=726
-  _globals['_DELETEREPOSITORYRESPONSE']._serialized_start=728
-  _globals['_DELETEREPOSITORYRESPONSE']._serialized_end=754
-  _globals['_REPOSITORYSERVICE']._serialized_start=757
-  _globals['_REPOSITORYSERVICE']._serialized_end=1147
+  _globals['_REPOSITORY'].fields_by_name['name']._loaded_options = None
+  _globals['_REPOSITORY'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_REPOSITORY']._loaded_options = None
+  _globals['_REPOSITORY']._serialized_options = b'\352AM\n\026trellis.dev/Repository\022\031repositories/{repository}*\014repositories2\nrepository'
+  _globals['_CREATEREPOSITORYREQUEST'].fields_by_name['repository_id']._loaded_options = None
+  _globals['_CREATEREPOSITORYREQUEST'].fields_by_name['repository_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEREPOSITORYREQUEST'].fields_by_name['default_branch']._loaded_options = None
+  _globals['_CREATEREPOSITORYREQUEST'].fields_by_name['default_branch']._serialized_options = b'\342A\001\001'
+  _globals['_CREATEREPOSITORYREQUEST'].fields_by_name['description']._loaded_options = None
+  _globals['_CREATEREPOSITORYREQUEST'].fields_by_name['description']._serialized_options = b'\342A\001\001'
+  _globals['_GETREPOSITORYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETREPOSITORYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\030\n\026trellis.dev/Repository'
+  _globals['_LISTREPOSITORIESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTREPOSITORIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTREPOSITORIESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTREPOSITORIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_DELETEREPOSITORYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEREPOSITORYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\030\n\026trellis.dev/Repository'
+  _globals['_REPOSITORY']._serialized_start=139
+  _globals['_REPOSITORY']._serialized_end=394
+  _globals['_CREATEREPOSITORYREQUEST']._serialized_start=396
+  _globals['_CREATEREPOSITORYREQUEST']._serialized_end=507
+  _globals['_CREATEREPOSITORYRESPONSE']._serialized_start=509
+  _globals['_CREATEREPOSITORYRESPONSE']._serialized_end=579
+  _globals['_GETREPOSITORYREQUEST']._serialized_start=581
+  _globals['_GETREPOSITORYREQUEST']._serialized_end=650
+  _globals['_GETREPOSITORYRESPONSE']._serialized_start=652
+  _globals['_GETREPOSITORYRESPONSE']._serialized_end=719
+  _globals['_LISTREPOSITORIESREQUEST']._serialized_start=721
+  _globals['_LISTREPOSITORIESREQUEST']._serialized_end=797
+  _globals['_LISTREPOSITORIESRESPONSE']._serialized_start=799
+  _globals['_LISTREPOSITORIESRESPONSE']._serialized_end=896
+  _globals['_DELETEREPOSITORYREQUEST']._serialized_start=898
+  _globals['_DELETEREPOSITORYREQUEST']._serialized_end=970
+  _globals['_DELETEREPOSITORYRESPONSE']._serialized_start=972
+  _globals['_DELETEREPOSITORYRESPONSE']._serialized_end=998
+  _globals['_REPOSITORYSERVICE']._serialized_start=1001
+  _globals['_REPOSITORYSERVICE']._serialized_end=1391
 # @@protoc_insertion_point(module_scope)
