@@ -48,7 +48,7 @@ import bench_push as bp  # noqa: E402
 # (category, test on "filename:function"); first match wins. pygit2's C methods are profiled as
 # builtins, so each write is its own entry and carries the libgit2/zlib/syscall time under it.
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
-    ("semantic diff (background differ, tree-sitter)", ("semantic_diff/", "trellis/diffing.py", "tree_sitter",
+    ("semantic diff (background differ, tree-sitter)", ("semantic_diff/", "trellis/differ.py", "tree_sitter",
                                                         "changed_files")),
     ("query index (DuckDB indexer)", ("query/", "trellis/indexing.py", "duckdb")),
     ("pygit2: write blob (create_blob)", ("create_blob",)),
@@ -131,7 +131,7 @@ def report_profile(stats: pstats.Stats, commits: int, process_cpu: float | None,
               "check_session_writable", "commit_pb", "changes_from_pb", "__enter__", "__exit__", "unary_unary",
               "_check_step", "compose_message", "commit_value", "signature", "_run", "diff", "submit",
               "changed_files"]
-    print("\ncumulative time of the steps of a commit (ms/commit; diffing.py _run is the background differ "
+    print("\ncumulative time of the steps of a commit (ms/commit; differ.py _run is the background differ "
           "thread's whole work):")
     for key, (_cc, nc, _tt, ct, _callers) in sorted(raw.items(), key=lambda kv: -kv[1][3]):
         filename, _line, func = key

@@ -13,7 +13,7 @@ from typing import Any
 
 from .pipeline.toml import format_pipeline, parse_pipeline
 from .pipeline.model import (
-    Limits,
+    StageLimits,
     Pipeline,
     PipelineConfigError,
     PipelineError,
@@ -22,7 +22,7 @@ from .pipeline.model import (
     Stage,
     UnknownStage,
 )
-from .pipeline.plan import ChangedFile, ChangeSet, Chunk, PlannedJob, dependencies, plan
+from .pipeline.plan import ChangedFile, CommitChanges, Chunk, PlannedJob, dependencies, plan
 from .runs import JobResult, Run, TestCase, Verdict
 from .selection.index import (
     Change,
@@ -36,8 +36,8 @@ from .selection.index import (
 )
 
 __all__ = [
-    "Change", "ChangeSet", "ChangedEntity", "ChangedFile", "ChangedPath", "Chunk", "Executor", "ExecutorUnavailable",
-    "FactCache", "JobLimits", "JobOutcome", "JobRequest", "JobResult", "Limits", "LocalExecutor", "Pipeline",
+    "Change", "CommitChanges", "ChangedEntity", "ChangedFile", "ChangedPath", "Chunk", "Executor", "ExecutorUnavailable",
+    "FactCache", "JobLimits", "JobOutcome", "JobRequest", "JobResult", "StageLimits", "LocalExecutor", "Pipeline",
     "PipelineConfigError", "PipelineError", "PlannedJob", "Protection", "RayExecutor", "ResultCache", "Run",
     "SandboxError", "SandboxResult", "Selection", "Selectors", "Stage", "TestCase", "TestIndex", "UnknownStage",
     "Verdict", "Verifier", "WorkspacePool", "changes_from_diff", "dependencies", "format_pipeline",

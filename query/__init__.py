@@ -45,7 +45,7 @@ from .formats import json_rows
 from .history_import import ImportResult, import_history
 from .indexer import Indexer, ProgressCallback, SyncStats
 from .patches import FilePatch, apply_patch, parse_patch, patch_changes
-from .sandbox import (QueryLimits, QueryParams, QueryResult, QueryStream, check_params, check_query,
+from .sandbox import (QueryLimits, QueryParams, QueryRows, QueryStream, check_params, check_query,
                       requested_bounds, run_query, stream_query)
 from .schema import SCHEMA_VERSION, TABLES, VIEWS, schema_markdown
 from .trajectories import (
@@ -84,7 +84,7 @@ __all__ = [
     "QueryNotAllowed",
     "QueryParamError",
     "QueryResourceExhausted",
-    "QueryResult",
+    "QueryRows",
     "QueryParams",
     "QueryStream",
     "QuerySyntaxError",

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pygit2
 
-from vcs.convert import parse_trailers
+from vcs.objects import parse_trailers
 
 from .languages import language_for_path
 

@@ -66,7 +66,7 @@ __all__ = [
     "CursorSource",
     "QueryLimits",
     "QueryParams",
-    "QueryResult",
+    "QueryRows",
     "QueryStream",
     "check_params",
     "check_query",
@@ -137,7 +137,7 @@ def requested_bounds(max_rows: int, timeout_ms: int, limits: QueryLimits) -> tup
 
 
 @dataclass(frozen=True, slots=True)
-class QueryResult:
+class QueryRows:
     table: pa.Table
     truncated: bool
     elapsed_s: float
@@ -589,11 +589,11 @@ def run_query(
     max_bytes: int | None = None,
     limits: QueryLimits | None = None,
     params: QueryParams | None = None,
-) -> QueryResult:
+) -> QueryRows:
     """Run ``sql`` in the sandbox, with ``params`` bound, and collect its (possibly truncated) result as one table."""
     with stream_query(
         source, sql, max_rows=max_rows, timeout_s=timeout_s, max_bytes=max_bytes, limits=limits, params=params
     ) as stream:
         batches = list(stream)
-        return QueryResult(pa.Table.from_batches(batches, schema=stream.schema), stream.truncated,
+        return QueryRows(pa.Table.from_batches(batches, schema=stream.schema), stream.truncated,
                            stream.elapsed_s)

@@ -20,7 +20,7 @@ Public API::
     guess_language(*contents) -> str | None    for text whose file name does not say
 
 Values: ``Entity``, ``ParsedFile``, ``EntityChange``, ``FileDiff``,
-``DiffResult``, ``FileMerge``, ``MergeConflict`` (frozen dataclasses). The vocabulary (kinds, change classes,
+``DiffResult``, ``FileMerge``, ``ConflictRegion`` (frozen dataclasses). The vocabulary (kinds, change classes,
 details, fallback reasons) is documented in ``docs/semantic-diff.md``.
 """
 
@@ -29,7 +29,7 @@ from .diff import diff_files, extract_entities, line_stats, module_name
 from .errors import InvalidInput, SemanticDiffError
 from .languages.registry import LANGUAGES, language_for
 from .matching import MatchOptions
-from .merge import FileMerge, MergeConflict, conflict_to_json, guess_language, merge_files, merge_to_json
+from .merge import FileMerge, ConflictRegion, conflict_to_json, guess_language, merge_files, merge_to_json
 from .model import (
     CHANGE_KINDS,
     DiffResult,
@@ -57,7 +57,7 @@ __all__ = [
     "FileMerge",
     "InvalidInput",
     "MatchOptions",
-    "MergeConflict",
+    "ConflictRegion",
     "ParseCache",
     "ParsedFile",
     "SemanticDiffError",

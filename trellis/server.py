@@ -32,7 +32,7 @@ from .auth import TokenStore
 from .authz import Authorizer
 from .config import REDACTION_FILE, ServerConfig, git_env, is_loopback, load_redaction
 from .datadir import DataDirLock
-from .diffing import Differ
+from .differ import Differ
 from .indexing import INDEX_FILE, Index
 from .interceptors import TrellisInterceptor
 from .quotas import QuotaTracker, repository_count, repository_creators

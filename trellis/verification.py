@@ -10,7 +10,7 @@ import ci
 import semantic_diff
 from vcs import Store
 
-from .diffing import Differ
+from .differ import Differ
 from .indexing import Index
 
 __all__ = ["EXECUTORS", "build_verifier"]

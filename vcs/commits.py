@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pygit2
 
-from .convert import parse_trailers
+from .objects import parse_trailers
 from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
 from .merging import FileMerger, merge_trees, write_tree
 from .model import Change, Identity, Limits, OnStale

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pygit2
 
-from .convert import commit_value
+from .objects import commit_value
 from .errors import NotFound
 from .model import ChangedFiles, Commit, FileContent, Limits, Page, TreeEntry
 from .paging import decode_token, encode_token, page_size

@@ -23,7 +23,7 @@ import pygit2
 
 from . import history, merging, records, sessions
 from .commits import COMMITTER, compose_message, land_commit, signature
-from .convert import commit_value
+from .objects import commit_value
 from .durability import Durability, GroupSync, SyncFunction, sync_filesystems
 from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead, out_of_space
 from .model import (

@@ -22,7 +22,7 @@ import semantic_diff
 
 from ..execution.jobs import JobOutcome
 from ..pipeline.model import Pipeline
-from ..pipeline.plan import ChangeSet, PlannedJob
+from ..pipeline.plan import CommitChanges, PlannedJob
 from ..runs import JobResult, Run, Verdict, overall_verdict
 from .cache import ResultCache, cache_key
 from .store import RunStore
@@ -43,7 +43,7 @@ class ActiveRun:
     """A run being executed: its jobs, their dependencies and its event log."""
 
     def __init__(self, run: Run, pipeline: Pipeline, jobs: Sequence[PlannedJob], deps: dict[int, tuple[int, ...]],
-                 tree_id: str, changes: ChangeSet, full: bool, diff: semantic_diff.DiffResult,
+                 tree_id: str, changes: CommitChanges, full: bool, diff: semantic_diff.DiffResult,
                  old_tree_id: str) -> None:
         self.run = run
         self.pipeline = pipeline

@@ -26,7 +26,7 @@ from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
 from ..execution import Executor
 from ..execution.history import TestTimes
 from ..pipeline.model import Pipeline, PipelineError
-from ..pipeline.plan import ChangedFile, ChangeSet, dependencies, plan
+from ..pipeline.plan import ChangedFile, CommitChanges, dependencies, plan
 from ..runs import PIPELINE_STAGE, JobResult, Run, Verdict, new_run_id, overall_verdict
 from ..selection.reuse import TestResults
 from ..selection.selector import TestSelector
@@ -170,12 +170,12 @@ class Verifier:
 
     def _changes(
         self, repository: str, commit: pygit2.Commit, old: str
-    ) -> tuple[semantic_diff.DiffResult, str, ChangeSet, list[ChangedFile]]:
+    ) -> tuple[semantic_diff.DiffResult, str, CommitChanges, list[ChangedFile]]:
         """The diff from ``old`` ("": none, every file is added), its tree, and the chunks to plan."""
         repo = self.store.open(repository)
         result = self._diff(repository, old, str(commit.id))
         old_tree = str(repo[old].tree_id) if old else ""  # type: ignore[attr-defined]
-        changes = ChangeSet.from_diff(str(commit.id), result)
+        changes = CommitChanges.from_diff(str(commit.id), result)
         all_files: list[ChangedFile] = []
         if not old:
             for path, _ in trees.blobs(repo, commit.tree):

@@ -10,7 +10,7 @@ languages the file uses.
 from __future__ import annotations
 
 from .model import (
-    Limits,
+    StageLimits,
     Pipeline,
     PipelineConfigError,
     PipelineError,
@@ -20,11 +20,11 @@ from .model import (
     Stage,
     UnknownStage,
 )
-from .plan import ChangedFile, ChangeSet, Chunk, PlannedJob, dependencies, plan
+from .plan import ChangedFile, CommitChanges, Chunk, PlannedJob, dependencies, plan
 from .toml import format_pipeline, parse_pipeline
 
 __all__ = [
-    "ChangeSet", "ChangedFile", "Chunk", "Limits", "Pipeline", "PipelineConfigError", "PipelineError",
+    "CommitChanges", "ChangedFile", "Chunk", "StageLimits", "Pipeline", "PipelineConfigError", "PipelineError",
     "PlannedJob", "Protection", "PytestOptions", "Selectors", "Stage", "UnknownStage", "dependencies",
     "format_pipeline", "parse_pipeline", "plan",
 ]

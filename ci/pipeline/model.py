@@ -28,7 +28,7 @@ __all__ = [
     "KINDS",
     "SCOPES",
     "SELECTS",
-    "Limits",
+    "StageLimits",
     "Pipeline",
     "PipelineConfigError",
     "PipelineError",
@@ -118,7 +118,7 @@ class UnknownStage(PipelineError):
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class StageLimits:
     """What one job may use: wall-clock and CPU seconds, memory, processes, captured output."""
 
     timeout_s: float = 60.0
@@ -128,7 +128,7 @@ class Limits:
     output_bytes: int = 4 * 1024**2
 
 
-DEFAULT_LIMITS = Limits()
+DEFAULT_LIMITS = StageLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +213,7 @@ class Stage:
     needs: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     cache: bool = True
-    limits: Limits = DEFAULT_LIMITS
+    limits: StageLimits = DEFAULT_LIMITS
     selectors: Selectors = field(default_factory=Selectors)
     pytest: PytestOptions = DEFAULT_PYTEST
 

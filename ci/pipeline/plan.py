@@ -28,7 +28,7 @@ from .globs import matches_any
 from .model import Pipeline, Stage
 from .placeholders import render_template
 
-__all__ = ["FILE_CHANGES", "ChangeSet", "ChangedFile", "Chunk", "PlannedJob", "dependencies", "plan"]
+__all__ = ["FILE_CHANGES", "CommitChanges", "ChangedFile", "Chunk", "PlannedJob", "dependencies", "plan"]
 
 # A file's status as a change class of semantic_diff.
 FILE_CHANGES: Mapping[str, str] = {"added": "added", "deleted": "removed", "modified": "modified",
@@ -59,7 +59,7 @@ class ChangedFile:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeSet:
+class CommitChanges:
     """What a commit changed: its files and their entity changes."""
 
     commit_id: str
@@ -67,7 +67,7 @@ class ChangeSet:
     entities: tuple[EntityChange, ...] = ()
 
     @classmethod
-    def from_diff(cls, commit_id: str, diff: DiffResult) -> ChangeSet:
+    def from_diff(cls, commit_id: str, diff: DiffResult) -> CommitChanges:
         files = tuple(ChangedFile(path=f.path, status=f.status, old_path=f.old_path, language=f.language)
                       for f in diff.files)
         return cls(commit_id=commit_id, files=files, entities=diff.changes)
@@ -114,7 +114,7 @@ class PlannedJob:
         return self.chunk.label
 
 
-def plan(pipeline: Pipeline, changes: ChangeSet, *, stages: Iterable[str] = (), full: bool = False,
+def plan(pipeline: Pipeline, changes: CommitChanges, *, stages: Iterable[str] = (), full: bool = False,
          all_files: Sequence[ChangedFile] | None = None) -> tuple[PlannedJob, ...]:
     """The jobs to run for ``changes``, stage by stage in pipeline order, chunks in change order.
 

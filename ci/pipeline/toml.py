@@ -26,7 +26,7 @@ from .model import (
     KINDS,
     SCOPES,
     SELECTS,
-    Limits,
+    StageLimits,
     Pipeline,
     PipelineConfigError,
     Protection,
@@ -414,7 +414,7 @@ class _Parser:
             pairs.append((key, text))
         return tuple(sorted(pairs))
 
-    def limits(self, raw: Any, field: str, timeout: float) -> Limits:
+    def limits(self, raw: Any, field: str, timeout: float) -> StageLimits:
         table = self.table(raw, field)
         for key in table:
             if key not in LIMIT_KEYS:
@@ -438,7 +438,7 @@ class _Parser:
             if value > MAX_PROCESSES:
                 self.fail(f"{field}.processes", f"{value} is over the limit of {MAX_PROCESSES}")
             processes = value
-        return Limits(timeout_s=timeout, cpu_s=cpu, memory_bytes=memory, processes=processes, output_bytes=output)
+        return StageLimits(timeout_s=timeout, cpu_s=cpu, memory_bytes=memory, processes=processes, output_bytes=output)
 
     def selectors(self, raw: Any, field: str) -> Selectors:
         table = self.table(raw, field)

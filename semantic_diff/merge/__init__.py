@@ -11,8 +11,8 @@ See ``docs/merge.md``.
 """
 
 from .files import merge_files
-from .model import MERGE_FALLBACK_REASONS, STRATEGIES, FileMerge, MergeConflict, conflict_to_json, merge_to_json
+from .model import MERGE_FALLBACK_REASONS, STRATEGIES, FileMerge, ConflictRegion, conflict_to_json, merge_to_json
 from .sniff import guess_language
 
-__all__ = ["MERGE_FALLBACK_REASONS", "STRATEGIES", "FileMerge", "MergeConflict", "conflict_to_json",
+__all__ = ["MERGE_FALLBACK_REASONS", "STRATEGIES", "FileMerge", "ConflictRegion", "conflict_to_json",
            "guess_language", "merge_files", "merge_to_json"]

@@ -12,7 +12,7 @@ from ..languages.registry import get_spec, parser_for, spec_for
 from ..languages.spec import LanguageSpec
 from ..parse import DEFAULT_MAX_FILE_BYTES, Parsed, analyze, precheck
 from .imports import go_import_blocks
-from .model import FileMerge, MergeConflict
+from .model import FileMerge, ConflictRegion
 from .structured import StructuredMerge
 from .text import Hunk, Markers, line_merge, newline_of
 from .verify import parse_records, syntax_errors, verify
@@ -57,7 +57,7 @@ def merge_files(path: str, base: bytes | None, left: bytes | None, right: bytes 
     markers = Markers.of(labels, newline_of(left, right, base))
 
     def done(strategy: str, content: bytes | None, reason: str = "",
-             conflicts: tuple[MergeConflict, ...] = ()) -> FileMerge:
+             conflicts: tuple[ConflictRegion, ...] = ()) -> FileMerge:
         return FileMerge(path=path, language=lang, strategy=strategy, fallback_reason=reason,
                          clean=not conflicts, content=content, conflicts=conflicts)
 
@@ -69,11 +69,11 @@ def merge_files(path: str, base: bytes | None, left: bytes | None, right: bytes 
         assert base is not None
         block = markers.block(left or b"", base, right or b"")
         qualname, kind = _file_entity(path, spec)
-        return done("trivial", block, conflicts=(MergeConflict(path, qualname, kind, base, left or b"",
+        return done("trivial", block, conflicts=(ConflictRegion(path, qualname, kind, base, left or b"",
                                                                right or b"", block),))
     base = base if base is not None else b""
     if any(b"\x00" in x for x in (base, left, right)):
-        conflict = MergeConflict(path, "", "", base, left, right, b"")
+        conflict = ConflictRegion(path, "", "", base, left, right, b"")
         return done("line", left, "binary", (conflict,))
     if lang == "go":
         base, left, right = go_import_blocks((base, left, right))
@@ -134,16 +134,16 @@ def _file_entity(path: str, spec: LanguageSpec | None) -> tuple[str, str]:
     return (path, spec.root_kind) if spec.keyed else (module_name(path), spec.root_kind)
 
 
-def _hunk_conflicts(path: str, hunks: list[Hunk]) -> tuple[MergeConflict, ...]:
-    return tuple(MergeConflict(path, "", "", h.base, h.left, h.right, h.markers) for h in hunks)
+def _hunk_conflicts(path: str, hunks: list[Hunk]) -> tuple[ConflictRegion, ...]:
+    return tuple(ConflictRegion(path, "", "", h.base, h.left, h.right, h.markers) for h in hunks)
 
 
 def _whole_file(path: str, spec: LanguageSpec | None, base: bytes, left: bytes, right: bytes,
-                markers: Markers) -> tuple[bytes, tuple[MergeConflict, ...]]:
+                markers: Markers) -> tuple[bytes, tuple[ConflictRegion, ...]]:
     """A line merge that came out clean but cannot be trusted: the whole file is the conflict."""
     block = markers.block(left, base, right)
     qualname, kind = _file_entity(path, spec)
-    return block, (MergeConflict(path, qualname, kind, base, left, right, block),)
+    return block, (ConflictRegion(path, qualname, kind, base, left, right, block),)
 
 
 def _line_tolerant(path: str, apath: str, spec: LanguageSpec, parsed: tuple[Parsed, Parsed, Parsed],

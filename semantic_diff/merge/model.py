@@ -7,7 +7,7 @@ from typing import Any
 
 from ..parse import FALLBACK_REASONS
 
-__all__ = ["MERGE_FALLBACK_REASONS", "STRATEGIES", "FileMerge", "MergeConflict", "conflict_to_json",
+__all__ = ["MERGE_FALLBACK_REASONS", "STRATEGIES", "FileMerge", "ConflictRegion", "conflict_to_json",
            "merge_to_json"]
 
 STRATEGIES = ("structured", "line", "trivial")
@@ -22,7 +22,7 @@ MERGE_FALLBACK_REASONS = {
 
 
 @dataclass(frozen=True, slots=True)
-class MergeConflict:
+class ConflictRegion:
     """One conflict, confined to one entity (or, for a line merge, one hunk).
 
     ``qualname`` / ``entity_kind`` name the entity ("" for a line-level hunk);
@@ -57,14 +57,14 @@ class FileMerge:
     fallback_reason: str
     clean: bool
     content: bytes | None
-    conflicts: tuple[MergeConflict, ...]
+    conflicts: tuple[ConflictRegion, ...]
 
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def conflict_to_json(conflict: MergeConflict) -> dict[str, Any]:
+def conflict_to_json(conflict: ConflictRegion) -> dict[str, Any]:
     """The JSON form of a conflict (texts decoded as UTF-8, invalid bytes replaced)."""
     return {
         "path": conflict.path,

@@ -28,7 +28,7 @@ from ..languages.registry import parser_for
 from .imports import ImportInfo, import_info, merge_statements
 from .layout import IMPORT_TYPES
 from .lists import MODIFIERS
-from .model import MergeConflict
+from .model import ConflictRegion
 from .resolve import is_glue, item_key, resolve, resolve_adjacent
 from .text import Markers, merge_sequences
 from .units import entity_unit, parse_entity_unit, render_lines, text_units
@@ -79,12 +79,12 @@ class StructuredMerge:
         self.plan: dict[str, list[Piece]] = {}
         self.dups: set[str] = set()
         self._dups_done: set[str] = set()
-        self.conflicts: list[MergeConflict] = []
+        self.conflicts: list[ConflictRegion] = []
         self.conflicted: list[str] = []        # the identities of the entities in conflict
 
     # -- the result -------------------------------------------------------------------
 
-    def run(self) -> tuple[bytes, tuple[MergeConflict, ...]]:
+    def run(self) -> tuple[bytes, tuple[ConflictRegion, ...]]:
         counts: Counter[str] = Counter()
         self._plan(ROOT, counts)
         self.dups = {x for x, n in counts.items() if n > 1}
@@ -563,7 +563,7 @@ class StructuredMerge:
     def _conflict(self, x: str, base: bytes, left: bytes, right: bytes, markers: bytes) -> None:
         qualname, kind = self._name(x)
         self.conflicted.append(x)
-        self.conflicts.append(MergeConflict(path=self.path, qualname=qualname, entity_kind=kind, base=base,
+        self.conflicts.append(ConflictRegion(path=self.path, qualname=qualname, entity_kind=kind, base=base,
                                             left=left, right=right, markers=markers))
 
     def _name(self, x: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ import ci
 from vcs import CommitResult, InvalidArgument, Store, VcsError
 
 from .. import convert, names
-from ..diffing import Differ
+from ..differ import Differ
 from ..errors import error_from_unexpected, rich_status, status_for
 from ..indexing import Index
 from ..interceptors import current_identity

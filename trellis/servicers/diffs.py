@@ -3,7 +3,7 @@ from __future__ import annotations
 import grpc
 
 from .. import convert, names
-from ..diffing import Differ
+from ..differ import Differ
 from ..v1 import diffs_pb2 as pb
 from ..v1 import diffs_pb2_grpc
 

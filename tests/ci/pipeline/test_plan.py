@@ -12,7 +12,7 @@ import semantic_diff
 from ci.pipeline.toml import parse_pipeline
 from ci.pipeline.globs import matches_any
 from ci.pipeline.model import UnknownStage
-from ci.pipeline.plan import FILE_CHANGES, ChangedFile, ChangeSet, Chunk, PlannedJob, dependencies, plan
+from ci.pipeline.plan import FILE_CHANGES, ChangedFile, CommitChanges, Chunk, PlannedJob, dependencies, plan
 from semantic_diff import EntityChange
 
 COMMIT = "c0ffee" * 6 + "abcd"
@@ -32,7 +32,7 @@ def cf(path: str, status: str = "modified", language: str | None = None, old_pat
     return ChangedFile(path=path, status=status, old_path=old_path, language=lang)
 
 
-CHANGES = ChangeSet(
+CHANGES = CommitChanges(
     commit_id=COMMIT,
     files=(
         cf("README.md"),
@@ -54,7 +54,7 @@ CHANGES = ChangeSet(
 )
 
 
-def jobs_of(text: str, changes: ChangeSet = CHANGES, **kwargs: object) -> tuple[PlannedJob, ...]:
+def jobs_of(text: str, changes: CommitChanges = CHANGES, **kwargs: object) -> tuple[PlannedJob, ...]:
     return plan(parse_pipeline(text), changes, **kwargs)  # type: ignore[arg-type]
 
 
@@ -97,7 +97,7 @@ def test_commit_scope_is_one_job_over_all_existing_files() -> None:
 
 def test_values_are_shell_quoted() -> None:
     nasty = "my dir/it's $(rm -rf ~) \"x\".py"
-    changes = ChangeSet(COMMIT, (cf(nasty, "added"), cf("plain.py")), (ec(nasty, "weird; name", change="added"),))
+    changes = CommitChanges(COMMIT, (cf(nasty, "added"), cf("plain.py")), (ec(nasty, "weird; name", change="added"),))
     file_jobs = jobs_of('[stages.a]\nscope = "file"\nrun = "cat {path}"\n', changes)
     assert shlex.split(file_jobs[0].command) == ["cat", nasty]
     assert file_jobs[0].command == "cat " + shlex.quote(nasty)
@@ -181,20 +181,20 @@ def test_removed_chunks_go_to_stages_that_can_use_them() -> None:
 
 def test_commit_scope_with_selectors() -> None:
     assert jobs_of('[stages.a]\nrun = "x {paths}"\nwhen.paths = ["**/*.go"]\n') == ()
-    only_deleted = ChangeSet(COMMIT, (cf("a.py", "deleted"), cf("b.md")))
+    only_deleted = CommitChanges(COMMIT, (cf("a.py", "deleted"), cf("b.md")))
     # A deleted file does not trigger lint, but can trigger a stage asking for removals (without being listed).
     assert jobs_of('[stages.a]\nrun = "x {paths}"\nwhen.paths = ["*.py"]\n', only_deleted) == ()
     removed = jobs_of('[stages.a]\nrun = "x {paths}"\nwhen.changes = ["removed"]\n', only_deleted)
     assert [j.command for j in removed] == ["x "]
     # Without selectors: always exactly one job, even for a change that only deletes.
     assert [j.command for j in jobs_of('[stages.a]\nrun = "x {paths}"\n', only_deleted)] == ["x b.md"]
-    assert len(jobs_of('[stages.a]\nkind = "pytest"\n', ChangeSet(COMMIT, ()))) == 1
+    assert len(jobs_of('[stages.a]\nkind = "pytest"\n', CommitChanges(COMMIT, ()))) == 1
     # A syntax stage needs a parseable file.
     assert jobs_of('[stages.a]\nkind = "syntax"\nscope = "commit"\n', only_deleted) == ()
 
 
 def test_duplicate_chunks_are_planned_once() -> None:
-    changes = ChangeSet(COMMIT, (cf("A.java"), cf("A.java")),
+    changes = CommitChanges(COMMIT, (cf("A.java"), cf("A.java")),
                         (ec("A.java", "A.f", "method", "modified"), ec("A.java", "A.f", "method", "added")))
     assert labels(jobs_of('[stages.a]\nscope = "file"\nrun = "x"\n', changes)) == ["A.java"]
     jobs = jobs_of('[stages.a]\nscope = "entity"\nrun = "x {change}"\n', changes)
@@ -204,7 +204,7 @@ def test_duplicate_chunks_are_planned_once() -> None:
 
 
 def test_entity_names() -> None:
-    changes = ChangeSet(COMMIT, (cf("src/lib.rs"), cf("conf.yaml")), (
+    changes = CommitChanges(COMMIT, (cf("src/lib.rs"), cf("conf.yaml")), (
         ec("src/lib.rs", "src.lib.<a.Point as fmt.Display>.fmt", "method"),
         ec("src/lib.rs", "src.lib.<a.Point as fmt.Display>", "impl"),
         ec("conf.yaml", "servers[0].host", "key"),
@@ -340,7 +340,7 @@ def test_entity_jobs_wait_for_same_entity_jobs() -> None:
 def test_change_set_from_a_real_diff() -> None:
     old = {"app/core.py": b"def f():\n    return 1\n\ndef g():\n    return 2\n", "notes.txt": b"a\n"}
     new = {"app/core.py": b"def f():\n    return 10\n\ndef h():\n    return 3\n", "app/new file.py": b"X = 1\n"}
-    changes = ChangeSet.from_diff(COMMIT, semantic_diff.diff_files(old, new))
+    changes = CommitChanges.from_diff(COMMIT, semantic_diff.diff_files(old, new))
     assert [(f.path, f.status, f.language) for f in changes.files] == [
         ("app/core.py", "modified", "python"), ("app/new file.py", "added", "python"), ("notes.txt", "deleted", "")]
     jobs = jobs_of('[stages.a]\nscope = "entity"\nrun = "t {path} {qualname} {change}"\n'
@@ -357,7 +357,7 @@ KINDS = ["function", "method", "class", "module", "key"]
 
 
 @st.composite
-def change_sets(draw: st.DrawFn) -> ChangeSet:
+def change_sets(draw: st.DrawFn) -> CommitChanges:
     paths = draw(st.lists(st.sampled_from(PY_PATHS), unique=True, max_size=6))
     files = tuple(cf(p, draw(st.sampled_from(["added", "deleted", "modified", "renamed"]))) for p in paths)
     entities = []
@@ -366,7 +366,7 @@ def change_sets(draw: st.DrawFn) -> ChangeSet:
             change = "removed" if f.status == "deleted" else draw(st.sampled_from(
                 ["added", "removed", "modified", "renamed", "moved", "moved_renamed"]))
             entities.append(ec(f.path, f"q.e{n}", draw(st.sampled_from(KINDS)), change))
-    return ChangeSet(COMMIT, files, tuple(entities))
+    return CommitChanges(COMMIT, files, tuple(entities))
 
 
 SELECTOR_LINES = st.lists(st.sampled_from([
@@ -392,7 +392,7 @@ def pipelines(draw: st.DrawFn) -> str:
     return "\n".join(out) + "\n"
 
 
-def _selected(job: PlannedJob, changes: ChangeSet) -> bool:
+def _selected(job: PlannedJob, changes: CommitChanges) -> bool:
     """An independent restatement of the selector rules for one planned job."""
     sel, chunk = job.stage.selectors, job.chunk
     paths = [chunk.path] if chunk.scope != "commit" else list(chunk.paths)
@@ -415,7 +415,7 @@ def _selected(job: PlannedJob, changes: ChangeSet) -> bool:
 
 @settings(max_examples=150, deadline=None)
 @given(pipelines(), change_sets())
-def test_plans_are_deterministic_and_respect_selectors(text: str, changes: ChangeSet) -> None:
+def test_plans_are_deterministic_and_respect_selectors(text: str, changes: CommitChanges) -> None:
     pipeline = parse_pipeline(text)
     jobs = plan(pipeline, changes)
     assert jobs == plan(pipeline, changes)

@@ -18,7 +18,7 @@ from ci.pipeline.globs import GlobError, branch_matches, check_glob, path_matche
 from ci.pipeline.model import (
     CHANGE_CLASSES,
     ENTITY_KINDS,
-    Limits,
+    StageLimits,
     Pipeline,
     PipelineConfigError,
     PipelineError,
@@ -81,7 +81,7 @@ def test_the_example_parses_with_its_defaults() -> None:
                            selectors=Selectors(languages=("python", "typescript")))
     assert lint.kind == "command" and lint.scope == "commit" and lint.run == "ruff check {paths}"
     assert lint.needs == ("syntax",) and lint.cache is True and lint.selectors.paths == ("**/*.py",)
-    assert lint.limits == Limits(timeout_s=60.0, cpu_s=60.0, memory_bytes=2 * 1024**3, processes=128,
+    assert lint.limits == StageLimits(timeout_s=60.0, cpu_s=60.0, memory_bytes=2 * 1024**3, processes=128,
                                  output_bytes=4 * 1024**2)
     assert unit.select == "affected" and unit.args == ("-x",) and unit.timeout_s == 30.0
     assert unit.limits.cpu_s == 30.0  # the CPU limit follows the timeout unless set
@@ -117,7 +117,7 @@ env.PYTHONHASHSEED = "0"
     check, tests = pipeline.stages
     assert check.timeout_s == 90.0 and check.cache is False
     assert check.env == (("A", "1"), ("B", "2"))
-    assert check.limits == Limits(timeout_s=90.0, cpu_s=120.0, memory_bytes=512 * 1024**2, processes=16,
+    assert check.limits == StageLimits(timeout_s=90.0, cpu_s=120.0, memory_bytes=512 * 1024**2, processes=16,
                                   output_bytes=1000)
     assert check.selectors.exclude == ("src/vendor/**",) and check.selectors.changes == ("added", "moved_renamed")
     assert tests.select == "all" and tests.args == ("-q", "-q") and tests.env == (("PYTHONHASHSEED", "0"),)
@@ -464,12 +464,12 @@ def stages(draw: st.DrawFn) -> list[Stage]:
         external = kind == "external"
         timeout = draw(st.one_of(st.sampled_from([0.5, 1.0, 30.0, 90.0, 3600.0]),
                                  st.floats(min_value=0.001, max_value=3600)))
-        limits = Limits(timeout_s=timeout, cpu_s=draw(st.sampled_from([timeout, 120.0])),
+        limits = StageLimits(timeout_s=timeout, cpu_s=draw(st.sampled_from([timeout, 120.0])),
                         memory_bytes=draw(st.sampled_from([2 * 1024**3, 1000, 1536 * 1024])),
                         processes=draw(st.integers(1, 4096)),
                         output_bytes=draw(st.integers(1, 64 * 1024**2)))
         if external:
-            limits = dataclasses.replace(Limits(), timeout_s=timeout, cpu_s=timeout)
+            limits = dataclasses.replace(StageLimits(), timeout_s=timeout, cpu_s=timeout)
         env = () if kind in ("syntax", "external") else tuple(sorted(draw(
             st.dictionaries(st.from_regex(r"[A-SU-Z_][A-Z0-9_]{0,5}", fullmatch=True), TEXT, max_size=2)).items()))
         selectors = Selectors(
@@ -595,7 +595,7 @@ def test_definition_hash_is_stable() -> None:
 VARIANTS: dict[str, Any] = {
     "name": "lint2", "kind": "pytest", "scope": "entity", "run": "ruff check -q {path}", "select": "all",
     "args": ("-x",), "inert": ("docs/**",), "always_full": ("data/**",), "needs": ("syntax", "x"), "env": (("A", "2"),), "cache": False,
-    "limits": Limits(timeout_s=61), "selectors": Selectors(paths=("**/*.pyi",)),
+    "limits": StageLimits(timeout_s=61), "selectors": Selectors(paths=("**/*.pyi",)),
     "pytest": PytestOptions(fail_fast=True),
 }
 LIMIT_VARIANTS: dict[str, Any] = {"timeout_s": 1.0, "cpu_s": 1.0, "memory_bytes": 1, "processes": 1, "output_bytes": 1}
@@ -605,7 +605,7 @@ SELECTOR_VARIANTS: dict[str, Any] = {"paths": ("x",), "exclude": ("x",), "langua
 
 def test_definition_hash_covers_every_field() -> None:
     assert set(VARIANTS) == {f.name for f in dataclasses.fields(Stage)}
-    assert set(LIMIT_VARIANTS) == {f.name for f in dataclasses.fields(Limits)}
+    assert set(LIMIT_VARIANTS) == {f.name for f in dataclasses.fields(StageLimits)}
     assert set(SELECTOR_VARIANTS) == {f.name for f in dataclasses.fields(Selectors)}
     hashes = {BASE.definition_hash()}
     for name, value in VARIANTS.items():

@@ -18,10 +18,10 @@ import pygit2
 import semantic_diff
 from vcs import Store
 
-__all__ = ["Differ", "RevisionDiff"]
+__all__ = ["Differ", "CommitDiff"]
 
 
-class RevisionDiff:
+class CommitDiff:
     """A semantic diff between two commits, with optional unified line diffs per file (bytes, as the files hold them)."""
 
     __slots__ = ("line_diffs", "new_commit_id", "old_commit_id", "result")
@@ -38,12 +38,12 @@ class Differ:
     def __init__(self, store: Store, *, cache_bytes: int = 256 * 1024 * 1024, results: int = 2048) -> None:
         self.store = store
         self.cache = semantic_diff.ParseCache(max_bytes=cache_bytes)
-        self._results: OrderedDict[tuple[str, str, str, tuple[str, ...]], RevisionDiff] = OrderedDict()
+        self._results: OrderedDict[tuple[str, str, str, tuple[str, ...]], CommitDiff] = OrderedDict()
         self._max_results = results
         self._guard = threading.Lock()
 
     def diff(self, repository: str, old_revision: str, new_revision: str, paths: Sequence[str] = (),
-             *, line_diff: bool = False) -> RevisionDiff:
+             *, line_diff: bool = False) -> CommitDiff:
         # Resolve first: a repeated diff answers from the LRU without reading any file.
         old_id, new_id = self.store.diff_endpoints(repository, old_revision, new_revision)
         key = (repository, old_id, new_id, tuple(paths))
@@ -58,7 +58,7 @@ class Differ:
             assert changed is not None
             result = semantic_diff.diff_files(changed.old, changed.new, cache=self.cache,
                                               old_ids=changed.old_ids, new_ids=changed.new_ids)
-            cached = RevisionDiff(changed.old_commit_id, changed.new_commit_id, result, {})
+            cached = CommitDiff(changed.old_commit_id, changed.new_commit_id, result, {})
             with self._guard:
                 self._results[key] = cached
                 while len(self._results) > self._max_results:
@@ -72,4 +72,4 @@ class Differ:
             new = changed.new.get(file.path, b"") if file.status != "deleted" else b""
             patch = pygit2.Patch.create_from(old, new, old_as_path=file.old_path or file.path, new_as_path=file.path)
             lines[file.path] = patch.data or b""  # not .text: that decodes, replacing what is not UTF-8
-        return RevisionDiff(cached.old_commit_id, cached.new_commit_id, cached.result, lines)
+        return CommitDiff(cached.old_commit_id, cached.new_commit_id, cached.result, lines)
