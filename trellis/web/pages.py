@@ -19,7 +19,7 @@ import ci
 from vcs import Identity, InvalidArgument, NotFound, Store
 from vcs.validation import check_branch_name, check_session_id
 
-from ..diffing import Differ
+from ..differ import Differ
 from ..indexing import Index
 from .diffview import FileView, side_by_side
 
