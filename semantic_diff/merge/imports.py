@@ -334,13 +334,15 @@ def go_import_blocks(versions: tuple[bytes, ...]) -> tuple[bytes, ...]:
     written as an import block, when another version has a block: ``goimports`` turns a file's
     single import into a block as soon as a second one is added, and a side that did that next to
     a side that added another single import must not conflict on the layout alone. A version
-    with a block, or with imports that are not one run of adjacent lines, is left as it is."""
+    with a block, with imports that are not one run of adjacent lines, or with cgo's ``import "C"``
+    (which must stay on its own, after its preamble comment), is left as it is."""
     if not any(_GO_BLOCK.search(v) for v in versions):
         return versions
     out = []
     for v in versions:
         runs = list(_GO_SINGLE.finditer(v))
-        if not runs or _GO_BLOCK.search(v) or any(a.end() + 1 != b.start() for a, b in zip(runs, runs[1:])):
+        if (not runs or _GO_BLOCK.search(v) or any(a.end() + 1 != b.start() for a, b in zip(runs, runs[1:]))
+                or any(m.group(1).endswith(b'"C"') for m in runs)):
             out.append(v)
             continue
         nl = b"\r\n" if runs[0].group(0).endswith(b"\r") else b"\n"

@@ -503,6 +503,14 @@ def test_imports_merge_across_statements_and_layouts(path: str, base: str, left:
     assert clean and text == head + merged + tail, text
 
 
+def test_cgo_import_stays_its_own_statement() -> None:
+    base = 'package a\n\n// #include <stdio.h>\nimport "C"\n' + GO_TAIL
+    left = base.replace('import "C"\n', 'import "C"\nimport "os"\n')
+    right = base.replace('import "C"\n', 'import "C"\n\nimport (\n\t"fmt"\n\t"io"\n)\n')
+    clean, text = _merge("a.go", base, left, right)
+    assert '// #include <stdio.h>\nimport "C"\n' in text, text
+
+
 def test_two_java_imports_binding_one_name_added_on_both_sides_are_a_conflict() -> None:
     head, tail = "package a;\n\nimport java.util.List;\n", "\nclass A {\n}\n"
     clean, text = _merge("A.java", head + tail, head + "import java.awt.Map;\n" + tail,
