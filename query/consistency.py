@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["check_index", "git_code_commits"]
 
 _SHOW = 3
-_RUN_TABLES = ("verification_runs", "stage_results", "test_results", "run_refs")
+_RUN_TABLES = ("verification_runs", "job_results", "test_results", "run_refs")
 
 
 def git_code_commits(repo: pygit2.Repository, tips: list[RefTip] | None = None) -> set[str]:
@@ -167,7 +167,7 @@ def _check_runs(indexer: Indexer, repo: pygit2.Repository, name: str, git_runs: 
             expected["run_refs"].append((name, run_id, record_id, "invalid"))
             continue
         expected["verification_runs"].append(rows.run)
-        expected["stage_results"].extend(rows.stages)
+        expected["job_results"].extend(rows.jobs)
         expected["test_results"].extend(rows.tests)
         expected["run_refs"].append((name, run_id, record_id, "indexed"))
     reported = missing | extra | moved

@@ -54,7 +54,7 @@ ProgressCallback = Callable[[int, int], None]
 # Tables holding derived rows, per repository (everything but bookkeeping of the schema itself).
 _REPOSITORY_TABLES = [t.name for t in TABLES]
 _COMMIT_TABLES = ["commits", "commit_parents", "file_changes", "entity_changes", "index_state"]
-_RUN_TABLES = ["verification_runs", "stage_results", "test_results", "run_refs"]
+_RUN_TABLES = ["verification_runs", "job_results", "test_results", "run_refs"]
 _RUNS_PER_TRANSACTION = 1000
 
 
@@ -578,7 +578,7 @@ class _RepositorySync:
                     batch.add("run_refs", [(self.name, run_id, current[run_id], "invalid")])
                     continue
                 batch.add("verification_runs", [rows.run])
-                batch.add("stage_results", rows.stages)
+                batch.add("job_results", rows.jobs)
                 batch.add("test_results", rows.tests)
                 batch.add("run_refs", [(self.name, run_id, current[run_id], "indexed")])
 

@@ -11,7 +11,7 @@ required field missing or of the wrong type) raises :class:`InvalidRunRecord`;
 the indexer skips it and counts it.
 
 Mapping (version 1): the run's ``verdict`` is ``verification_runs.status``,
-each job's ``verdict`` its ``stage_results.status``, each test's its
+each job's ``verdict`` its ``job_results.status``, each test's its
 ``test_results.status`` — the engine's own words, unchanged (``pending``,
 ``timed_out``…). Empty strings become NULL; ``duration_ms`` of a run is
 ``end_time - start_time``.
@@ -49,10 +49,10 @@ class InvalidRunRecord(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RunRows:
-    """One run's rows: its ``verification_runs`` row, its ``stage_results`` and ``test_results``."""
+    """One run's rows: its ``verification_runs`` row, its ``job_results`` and ``test_results``."""
 
     run: tuple[Any, ...]
-    stages: list[tuple[Any, ...]]
+    jobs: list[tuple[Any, ...]]
     tests: list[tuple[Any, ...]]
 
 
@@ -105,24 +105,24 @@ def run_rows(repository: str, run_id: str, data: bytes) -> RunRows:
         jobs = []
     if not isinstance(jobs, list):
         raise InvalidRunRecord("jobs is not a list")
-    stages: dict[tuple[str, str], tuple[Any, ...]] = {}
+    rows: dict[tuple[str, str], tuple[Any, ...]] = {}
     tests: dict[tuple[str, str, str], tuple[Any, ...]] = {}
     for i, item in enumerate(jobs):
         job = _object(item, f"jobs[{i}]")
-        row = _stage_row(repository, run_id, commit_id, job, f"jobs[{i}]")
+        row = _job_row(repository, run_id, commit_id, job, f"jobs[{i}]")
         key = (row[3], row[5])
-        if key in stages:
+        if key in rows:
             continue  # one job per stage and chunk; a repeated one is ignored
-        stages[key] = row
+        rows[key] = row
         for test in _test_rows(repository, run_id, commit_id, row[3], row[5], job.get("tests"), i):
             test_key = (test[3], test[4], test[5])
             kept = tests.get(test_key)
             if kept is None or _SEVERITY.get(test[7], 0) > _SEVERITY.get(kept[7], 0):
                 tests[test_key] = test
-    return RunRows(run_row, list(stages.values()), list(tests.values()))
+    return RunRows(run_row, list(rows.values()), list(tests.values()))
 
 
-def _stage_row(
+def _job_row(
     repository: str, run_id: str, commit_id: str | None, job: dict[str, Any], where: str
 ) -> tuple[Any, ...]:
     start, end = _time(job, "start_time", where), _time(job, "end_time", where)

@@ -31,7 +31,8 @@ __all__ = [
     "table",
 ]
 
-SCHEMA_VERSION = 4  # 2: test_results.chunk, run_refs; 3: entity_changes.follows; 4: stage_results.fallback
+SCHEMA_VERSION = 5  # 2: test_results.chunk, run_refs; 3: entity_changes.follows; 4: stage_results.fallback;
+# 5: stage_results renamed job_results (the proto's JobResult, the domain's JobResult)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +287,7 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
-        "stage_results",
+        "job_results",
         "One row per job of a run: one stage over one chunk (the commit, a file or an entity).",
         ("repository", "run_id", "stage", "chunk"),
         (
@@ -321,7 +322,7 @@ TABLES: tuple[Table, ...] = (
             _c("run_id", "VARCHAR", "Run the test belongs to."),
             _COMMIT.with_doc("Commit verified."),
             _c("stage", "VARCHAR", "Stage that ran it."),
-            _c("chunk", "VARCHAR", "Chunk of the job that ran it (joins `stage_results` on "
+            _c("chunk", "VARCHAR", "Chunk of the job that ran it (joins `job_results` on "
                "`repository, run_id, stage, chunk`)."),
             _c("test_id", "VARCHAR", "Test id, e.g. `tests/test_x.py::test_y`."),
             _c("path", "VARCHAR", "Test file: the part of `test_id` before `::`."),
@@ -549,11 +550,15 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> bool:
     return fresh
 
 
+RETIRED_TABLES = ("stage_results",)
+"""Tables of earlier schema versions, dropped with the rest so an upgraded index holds no stale copy."""
+
+
 def drop_schema(con: duckdb.DuckDBPyConnection) -> None:
     for v in VIEWS:
         con.execute(f"DROP VIEW IF EXISTS {v.name}")
-    for t in TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {t.name}")
+    for name in [*(t.name for t in TABLES), *RETIRED_TABLES]:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
     con.execute("DROP TABLE IF EXISTS index_info")
 
 

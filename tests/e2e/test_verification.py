@@ -323,7 +323,7 @@ def test_a_push_with_an_invalid_pipeline_gets_a_run_that_failed_at_once_saying_w
     assert demo.get_run("demo", run.run_id).jobs[0].summary == job.summary
     # The index has it too.
     assert server.index.wait_idle(60)
-    rows = demo.query_rows(f"SELECT r.status, s.stage, s.message FROM verification_runs r JOIN stage_results s "
+    rows = demo.query_rows(f"SELECT r.status, s.stage, s.message FROM verification_runs r JOIN job_results s "
                            f"USING (repository, run_id) WHERE r.run_id = '{run.run_id}'")
     assert rows == [{"status": "failed", "stage": "trellis.toml", "message": job.summary}]
 

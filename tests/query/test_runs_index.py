@@ -94,7 +94,7 @@ def test_a_run_fills_all_three_tables(store: vcs.Store, indexer: Indexer) -> Non
         "demo", "0000000000a1run1", commit_id, "main", "repository", "push", "failed",
         _utc(T0), _utc(T0 + 1), _utc(T0 + 4.5), 3500, None,
     )]
-    assert con.execute("SELECT * FROM stage_results ORDER BY stage").fetchall() == [
+    assert con.execute("SELECT * FROM job_results ORDER BY stage").fetchall() == [
         ("demo", "0000000000a1run1", commit_id, "syntax", "file", "a.py", "a.py", None, "passed", True, 0, "ok",
          _utc(T0 + 1), _utc(T0 + 1.25), 250, None),
         ("demo", "0000000000a1run1", commit_id, "tests", "commit", "", None, None, "failed", False, 1,
@@ -120,7 +120,7 @@ def test_a_posted_verdict_replaces_the_run_rows(store: vcs.Store, indexer: Index
     assert con.execute("SELECT status, start_time, end_time, duration_ms FROM verification_runs").fetchall() == [
         ("pending", None, None, None)
     ]
-    assert _count(indexer, "SELECT count(*) FROM stage_results WHERE status = 'pending'") == 2
+    assert _count(indexer, "SELECT count(*) FROM job_results WHERE status = 'pending'") == 2
     assert not indexer.sync().changed
 
     second = _write(store, "0000000000a1run1", _finished(commit_id))
@@ -128,7 +128,7 @@ def test_a_posted_verdict_replaces_the_run_rows(store: vcs.Store, indexer: Index
     stats = indexer.sync_repository("demo")
     assert (stats.runs_changed, stats.runs_removed, stats.commits_added) == (1, 0, 0)
     assert con.execute("SELECT status, duration_ms FROM verification_runs").fetchall() == [("failed", 3500)]
-    assert _count(indexer, "SELECT count(*) FROM stage_results") == 2
+    assert _count(indexer, "SELECT count(*) FROM job_results") == 2
     assert _count(indexer, "SELECT count(*) FROM test_results") == 2
     assert con.execute("SELECT record_id, state FROM run_refs").fetchall() == [(second, "indexed")]
 
@@ -139,7 +139,7 @@ def test_a_posted_verdict_replaces_the_run_rows(store: vcs.Store, indexer: Index
     _write(store, "0000000000a1run1", posted)
     indexer.sync_repository("demo")
     assert con.execute("SELECT status FROM verification_runs").fetchall() == [("timed_out",)]
-    assert con.execute("SELECT stage, status, message FROM stage_results ORDER BY stage").fetchall() == [
+    assert con.execute("SELECT stage, status, message FROM job_results ORDER BY stage").fetchall() == [
         ("review", "timed_out", "no verdict in time"),
         ("syntax", "passed", "ok"),
         ("tests", "failed", "1 failed, 1 passed"),
@@ -172,7 +172,7 @@ def test_only_runs_whose_ref_moved_are_read(
     stats = indexer.sync_repository("demo")
     assert (stats.runs_changed, reads) == (1, ["000000000007run"])
     assert _count(indexer, "SELECT count(*) FROM verification_runs") == 40
-    assert _count(indexer, "SELECT count(*) FROM stage_results") == 80
+    assert _count(indexer, "SELECT count(*) FROM job_results") == 80
     assert indexer.check() == []
 
 
@@ -209,7 +209,7 @@ def test_a_run_json_that_does_not_parse_is_skipped_and_reported(
     stats = indexer.sync()
     assert (stats.runs_changed, stats.runs_invalid) == (1, 1)
     assert con.execute("SELECT run_id FROM verification_runs").fetchall() == [("0000000000a2bad",)]
-    assert _count(indexer, "SELECT count(*) FROM stage_results WHERE run_id = '0000000000a1good'") == 0
+    assert _count(indexer, "SELECT count(*) FROM job_results WHERE run_id = '0000000000a1good'") == 0
     assert indexer.check() == []
 
 
@@ -224,7 +224,7 @@ def test_missing_optional_keys_become_null(store: vcs.Store, indexer: Indexer) -
         ("demo", "0000000000b1", commit_id, None, None, None, "running", None, None, None, None, None)
     ]
     assert con.execute("SELECT stage, scope, chunk, path, cached, exit_code, message, duration_ms "
-                       "FROM stage_results ORDER BY stage").fetchall() == [
+                       "FROM job_results ORDER BY stage").fetchall() == [
         ("lint", None, "", None, False, None, None, None), ("t", None, "", None, False, None, None, None)
     ]
     assert con.execute("SELECT test_id, path, status, duration_ms, message FROM test_results").fetchall() == [
@@ -248,7 +248,7 @@ def test_tests_are_keyed_by_job_and_a_repeated_test_keeps_the_worse_verdict(
                                       ).fetchall() == [
         ("a.py", "t.py::test_x", "passed", None), ("b.py", "t.py::test_x", "error", "teardown failed"),
     ]
-    assert _count(indexer, "SELECT count(*) FROM stage_results") == 2
+    assert _count(indexer, "SELECT count(*) FROM job_results") == 2
     assert indexer.check() == []
 
 
@@ -263,12 +263,12 @@ def test_deleted_run_refs_and_repositories_leave_the_index(
     repo.references.delete("refs/trellis/runs/0000000000d1")
     stats = indexer.sync()
     assert (stats.runs_removed, stats.runs_changed) == (1, 0)
-    for table in ("verification_runs", "stage_results", "test_results", "run_refs"):
+    for table in ("verification_runs", "job_results", "test_results", "run_refs"):
         assert indexer.connection.execute(f"SELECT DISTINCT run_id FROM {table}").fetchall() == [("0000000000d2",)]
     assert indexer.check() == []
     store.delete_repository("demo")
     indexer.sync()
-    for table in ("verification_runs", "stage_results", "test_results", "run_refs"):
+    for table in ("verification_runs", "job_results", "test_results", "run_refs"):
         assert _count(indexer, f"SELECT count(*) FROM {table}") == 0
 
 
@@ -301,15 +301,15 @@ def test_check_detects_runs_that_diverge_from_git(store: vcs.Store, indexer: Ind
     con = indexer.connection
     con.execute("UPDATE verification_runs SET status = 'passed' WHERE run_id = '0000000000f1'")
     con.execute("DELETE FROM test_results WHERE run_id = '0000000000f2' AND status = 'passed'")
-    con.execute("INSERT INTO stage_results SELECT * FROM stage_results WHERE run_id = '0000000000f3'")
+    con.execute("INSERT INTO job_results SELECT * FROM job_results WHERE run_id = '0000000000f3'")
     _write(store, "0000000000f4", _pending(commit_id, "0000000000f4"))  # not indexed yet
     _write(store, "0000000000f1", _pending(commit_id, "0000000000f1"))  # moved since
     problems = indexer.check()
     assert "demo: 1 runs are missing from the index (0000000000f4)" in problems
     assert "demo: 1 runs point at another record in git than in the index (0000000000f1)" in problems
     assert "demo: test_results differs from git for 1 runs (0000000000f2)" in problems
-    assert "demo: stage_results differs from git for 1 runs (0000000000f3)" in problems
-    assert "table stage_results has 2 duplicate rows" in problems
+    assert "demo: job_results differs from git for 1 runs (0000000000f3)" in problems
+    assert "table job_results has 2 duplicate rows" in problems
     assert not any("verification_runs differs" in p for p in problems)  # f1 is reported as moved
     indexer.rebuild()
     assert indexer.check() == []
@@ -343,7 +343,7 @@ def test_a_run_written_by_the_verification_engine_is_indexed(store: vcs.Store, i
     con = indexer.connection
     assert con.execute("SELECT branch, pipeline, trigger, status, duration_ms, session_id FROM verification_runs"
                        ).fetchall() == [("agents/x", "0123456789ab:trellis.toml", "gate", "timed_out", 61_000, "s1")]
-    assert con.execute("SELECT scope, chunk, path, qualname, status, exit_code, duration_ms FROM stage_results"
+    assert con.execute("SELECT scope, chunk, path, qualname, status, exit_code, duration_ms FROM job_results"
                        ).fetchall() == [("entity", "a.py::f", "a.py", "f", "timed_out", -9, 60_000)]
     assert con.execute("SELECT chunk, test_id, path, status FROM test_results").fetchall() == [
         ("a.py::f", "tests/test_a.py::test_f", "tests/test_a.py", "passed")

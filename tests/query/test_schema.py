@@ -45,7 +45,7 @@ def test_arrow_schemas_match_the_sql_types() -> None:
 def test_commit_rows_name_their_commit() -> None:
     for t in TABLES:
         if t.name in ("commits", "commit_parents", "file_changes", "entity_changes", "refs", "steps",
-                      "verification_runs", "stage_results", "test_results", "index_state"):
+                      "verification_runs", "job_results", "test_results", "index_state"):
             assert "commit_id" in t.column_names, t.name
 
 
@@ -78,4 +78,19 @@ def test_a_different_schema_version_is_rebuilt(tmp_path: Path) -> None:
     assert [r[0] for r in con.execute("DESCRIBE commits").fetchall()][:2] == ["repository", "commit_id"]
     assert con.execute("SELECT value FROM index_info").fetchall() == [(str(SCHEMA_VERSION),)]
     assert create_schema(con) is False
+    con.close()
+
+
+def test_an_upgraded_index_keeps_no_retired_table(tmp_path: Path) -> None:
+    """stage_results became job_results (schema 5): an index of schema 4 loses the old table, not just gains the new."""
+    path = tmp_path / "index.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE index_info (key VARCHAR, value VARCHAR)")
+    con.execute("INSERT INTO index_info VALUES ('schema_version', '4')")
+    con.execute("CREATE TABLE stage_results (stage VARCHAR)")
+    con.close()
+    con = duckdb.connect(str(path))
+    assert create_schema(con) is True
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert "job_results" in tables and "stage_results" not in tables
     con.close()

@@ -412,7 +412,7 @@ _EXAMPLES = [
     ("commits per day", "SELECT date_trunc('day', commit_time) AS day, count(*) AS commits\nFROM commits "
      "GROUP BY day ORDER BY day"),
     ("failing stages", "SELECT stage, count(*) FILTER (WHERE status = 'failed') AS failures, count(*) AS jobs\n"
-     "FROM stage_results GROUP BY stage ORDER BY failures DESC"),
+     "FROM job_results GROUP BY stage ORDER BY failures DESC"),
 ]
 
 
