@@ -79,6 +79,8 @@ class Step:
     full_failing: frozenset[str] = frozenset()
     failing: frozenset[str] = frozenset()
     missed: frozenset[str] = frozenset()
+    ran: frozenset[str] = frozenset()
+    flaky: frozenset[str] = frozenset()
     warm_s: float = 0.0
     fresh_s: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
@@ -98,15 +100,19 @@ class Step:
             return None
         return self.trellis_passed == self.full_passed
 
-    def compare(self, full_failing: frozenset[str], known: frozenset[str], seconds: float) -> None:
-        """Record the full suite's outcome; failures it had at the start of the replay do not count."""
+    def compare(self, full_failing: frozenset[str], known: frozenset[str], seconds: float,
+                flaky: frozenset[str] = frozenset()) -> None:
+        """Record the full suite's outcome; failures it had at the start of the replay do not count, nor
+        ``flaky`` ones (failed in the full suite, passed when run again there: a hypothesis deadline under load)."""
         self.known = known
-        self.full_failing = full_failing - known
+        self.flaky = flaky - known
+        self.full_failing = full_failing - known - flaky
         self.full_passed = not self.full_failing
         self.warm_s = seconds
         if self.trellis_passed:  # a failure of the full suite that Trellis did not run: a selection miss
             self.missed = frozenset(t for t in self.full_failing
-                                    if not any(t == f or t.startswith(f + "[") for f in self.failing))
+                                    if not any(t == f or t.startswith(f + "[") for f in self.failing)
+                                    and not any(t == r or t.startswith(r + "[") for r in self.ran))
 
 
 def git(repo: Path, *args: str, data: bytes | None = None) -> bytes:
@@ -335,9 +341,26 @@ def replay(args: object) -> dict[str, object]:
     return summary
 
 
-def _full(checkout: Path, env: dict[str, str], known: frozenset[str]) -> tuple[frozenset[str], frozenset[str], float]:
+def _full(checkout: Path, env: dict[str, str],
+          known: frozenset[str]) -> tuple[frozenset[str], frozenset[str], float, frozenset[str]]:
+    """The full suite's failures, its known ones, its time, and the failures that passed when run again.
+
+    A new failure is run once more, alone, in the same checkout: one that passes then is flaky (on this
+    loaded machine, hypothesis deadlines), not a verdict to compare with.
+    """
     failing, seconds = run_suite(checkout, env)
-    return failing, known, seconds
+    new = sorted(t for t in failing - known if not t.startswith("<"))
+    flaky: frozenset[str] = frozenset()
+    if new:
+        again = subprocess.run([PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *ARGS, *new],
+                               cwd=checkout, env=env, capture_output=True, timeout=1800)
+        still = {line.split(" ", 1)[1].split(" - ", 1)[0].strip()
+                 for line in again.stdout.decode(errors="replace").splitlines()
+                 if line.startswith(("FAILED ", "ERROR "))}
+        flaky = frozenset(t for t in new if t not in still) if again.returncode in (0, 1) else frozenset()
+        if flaky:
+            print(f"  flaky in the full suite (passed when run again): {sorted(flaky)}", file=sys.stderr)
+    return failing, known, seconds, flaky
 
 
 def _push(client: Client, name: str, tip: str, changes: dict[str, bytes | None], message: str, step: Step) -> str:
@@ -353,6 +376,7 @@ def _push(client: Client, name: str, tip: str, changes: dict[str, bytes | None],
             step.selected = job.selected_tests
             step.fallback = job.fallback
             step.failing = frozenset(t.test_id for t in job.tests if t.verdict.value in ("failed", "error"))
+            step.ran = frozenset(t.test_id for t in job.tests)
     else:
         step.verdict = "no run"
     return reply.commit.commit_id
@@ -458,6 +482,7 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
         "whole_suite_selected": sum(1 for s in steps if s.total and s.selected >= s.total),
         "selected": [f"{s.selected}/{s.total}" for s in steps],
         "compared": sum(1 for s in steps if s.full_passed is not None),
+        "flaky_in_full_suite": [f"{s.label}: {sorted(s.flaky)}" for s in [*steps, *faults] if s.flaky],
         "disagreements": [f"{s.label}: missed {sorted(s.missed)}" if s.missed else s.label
                           for s in steps if s.agrees is False],
         "warm_pytest_n2_p50_s": pct(warm, 0.5) if warm else None,
@@ -497,6 +522,8 @@ def markdown(result: dict[str, object], machine: str, command: str) -> str:
                   f"{result['mutants_caught_by_trellis']} |",
                   f"| missed by selection | {len(result['mutants_missed'])} |"]  # type: ignore[arg-type]
     lines.append("")
+    for flaky in result.get("flaky_in_full_suite") or []:  # type: ignore[attr-defined]
+        lines.append(f"- flaky in the full suite (failed, then passed when run again; not compared): {flaky}")
     for reason in result["fallback_reasons"]:  # type: ignore[attr-defined]
         lines.append(f"- fallback: {reason}")
     lines.append("")
