@@ -1,7 +1,8 @@
 """Importing an existing git repository, with its whole history, into a data directory.
 
-:func:`import_history` copies every branch and tag of ``source`` into a new
-bare repository ``<data>/repos/<name>.git`` (fetched into a staging
+:func:`import_history` copies every branch and tag of ``source``, and its
+remote-tracking branches as branches named ``<remote>/<branch>`` (what a
+fresh clone knows of the project's branches), into a new bare repository ``<data>/repos/<name>.git`` (fetched into a staging
 directory, then renamed into place, so a half-made import is never seen),
 then indexes every commit with its file and entity changes. The semantic
 diffs run in ``workers`` processes; the rows are written in batches by the
@@ -52,10 +53,22 @@ def _open_source(source: Path) -> pygit2.Repository:
     return pygit2.Repository(found)
 
 
-def _fetch(repo: pygit2.Repository, url: str) -> None:
+def _refspecs(source: pygit2.Repository) -> list[str]:
+    """Branches and tags as they are; each remote-tracking branch ``refs/remotes/R/B`` as branch ``R/B``
+    (a remote's symbolic ``HEAD`` is no branch)."""
+    remote_branches = []
+    for name in source.references:
+        if name.startswith("refs/remotes/") and not name.endswith("/HEAD"):
+            if isinstance(source.references[name].target, str):  # symbolic: names another branch
+                continue
+            remote_branches.append(f"+{name}:refs/heads/{name.removeprefix('refs/remotes/')}")
+    return [*_REFSPECS, *sorted(remote_branches)]
+
+
+def _fetch(repo: pygit2.Repository, url: str, source: pygit2.Repository) -> None:
     remote = repo.remotes.create_anonymous(url)
     try:
-        remote.fetch(refspecs=_REFSPECS)
+        remote.fetch(refspecs=_refspecs(source))
     except pygit2.GitError as exc:
         raise HistoryImportError(f"cannot fetch from {url}: {exc}", reason="IMPORT_FAILED") from None
 
@@ -106,7 +119,7 @@ def import_history(
                 f"repository {name!r} already exists (and was not imported from {source})",
                 reason="REPOSITORY_EXISTS",
             )
-        _fetch(repo, url)
+        _fetch(repo, url, origin)
     else:
         staging = repos / f".tmp-{name}-{secrets.token_hex(4)}"
         try:
@@ -117,7 +130,7 @@ def import_history(
             config["trellis.description"] = description or f"imported from {source}"
             config["trellis.createTime"] = str(int(time.time()))
             config[_SOURCE_KEY] = url
-            _fetch(repo, url)
+            _fetch(repo, url, origin)
             _set_head(repo, origin)
             del repo
             os.rename(staging, dest)

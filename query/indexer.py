@@ -393,8 +393,6 @@ class _RepositorySync:
                 self._replace_repository_row(repo_row)
 
         self._transaction(finish)
-        if new_ids and self.on_progress is not None:
-            self.on_progress(len(new_ids), len(new_ids))
         return stats + SyncStats(refs_changed=len(changed) + len(deleted))
 
     def _reaches(self, chain: list[str], stop: str) -> bool:
@@ -464,24 +462,34 @@ class _RepositorySync:
 
     def _index_commits(self, commit_ids: list[str]) -> tuple[SyncStats, _Batch]:
         """Write the rows of ``commit_ids`` batch by batch; the last batch is returned unwritten,
-        so that a small sync (one batch) lands with its refs in a single transaction."""
+        so that a small sync (one batch) lands with its refs in a single transaction.
+
+        Progress is reported as commits are computed (every few commits), not per written batch, so a
+        progress bar moves steadily."""
         total = len(commit_ids)
         pending = _Batch()
         if not total:
             return SyncStats(), pending
-        done = 0
         stats = SyncStats()
+        done = 0
+        step = max(1, total // 200)  # ~200 reports per sync at most
+        reported = 0
+
+        def advance(count: int) -> None:
+            nonlocal done, reported
+            done += count
+            if self.on_progress is not None and (done - reported >= step or done == total):
+                reported = done
+                self.on_progress(done, total)
+
         if self.on_progress is not None:
             self.on_progress(0, total)
-        for chunk in self._computed(commit_ids):
+        for chunk in self._computed(commit_ids, advance):
             if pending.rows:
                 self._transaction(lambda: self.ix._write(pending))
-                if self.on_progress is not None:
-                    self.on_progress(done, total)
             pending = _Batch()
             for rows in chunk:
                 pending.add_commit(self.name, rows)
-            done += len(chunk)
             stats += SyncStats(
                 commits_added=len(chunk),
                 file_changes_added=pending.count("file_changes"),
@@ -489,14 +497,15 @@ class _RepositorySync:
             )
         return stats, pending
 
-    def _computed(self, commit_ids: list[str]) -> Iterator[list[CommitRows]]:
-        """Rows of each commit, in chunks of ``batch_commits`` (in worker processes if asked)."""
+    def _computed(self, commit_ids: list[str], advance: Callable[[int], None]) -> Iterator[list[CommitRows]]:
+        """Rows of each commit, in chunks of ``batch_commits`` (in worker processes if asked); ``advance(n)``
+        as each ``n`` more commits are computed."""
         size = self.ix.batch_commits
         chunks = [commit_ids[i:i + size] for i in range(0, len(commit_ids), size)]
         differ = self.ix.differ
         if self.workers > 1 and len(commit_ids) > 1 and _picklable(differ):
-            # Smaller chunks keep every worker busy; results are re-batched by the caller.
-            small = max(1, min(size, len(commit_ids) // (self.workers * 4) or 1))
+            # Small jobs keep every worker busy and the progress moving; results are re-batched by the caller.
+            small = max(1, min(size, 16, len(commit_ids) // (self.workers * 4) or 1))
             jobs = [commit_ids[i:i + small] for i in range(0, len(commit_ids), small)]
             context = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(
@@ -506,6 +515,7 @@ class _RepositorySync:
                 pending: list[CommitRows] = []
                 for result in pool.map(_worker_rows, jobs):
                     pending.extend(result)
+                    advance(len(result))
                     if len(pending) >= size:
                         yield pending
                         pending = []
@@ -513,7 +523,11 @@ class _RepositorySync:
                     yield pending
             return
         for chunk in chunks:
-            yield [commit_rows(self.repo, self.name, c, differ) for c in chunk]
+            rows = []
+            for c in chunk:
+                rows.append(commit_rows(self.repo, self.name, c, differ))
+                advance(1)
+            yield rows
 
     def _update_sessions(
         self,
@@ -609,7 +623,7 @@ class _RepositorySync:
             ]
             if not ids:
                 return stats
-            computed = [rows for chunk in self._computed(ids) for rows in chunk]
+            computed = [rows for chunk in self._computed(ids, lambda _: None) for rows in chunk]
             batch = _Batch()
             for rows in computed:
                 batch.add("entity_changes", rows.entities)

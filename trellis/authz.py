@@ -369,9 +369,13 @@ POLICY: dict[str, Rule] = {
     _PIPELINES + "WatchRun": Rule(READER, _within("name")),
     _PIPELINES + "PostVerdict": Rule(MAINTAINER, _within("name")),
     _PIPELINES + "WatchReviews": Rule(MAINTAINER, _repository("parent")),
-    # The index spans every repository: Query needs a grant on `*`; Export writes server files.
+    # The index spans every repository: Query and CheckIndex need a grant on `*`; Export writes server files,
+    # ImportRepository reads them, RebuildIndex replaces the whole index.
     _QUERIES + "Query": Rule(READER, _nothing),
     _QUERIES + "Export": Rule(ADMIN, _nothing),
+    _QUERIES + "ImportRepository": Rule(ADMIN, _nothing),
+    _QUERIES + "CheckIndex": Rule(READER, _nothing),
+    _QUERIES + "RebuildIndex": Rule(ADMIN, _nothing),
 }
 
 

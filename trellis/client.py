@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -490,6 +491,46 @@ class Client:
         """Write the index as Parquet into ``destination`` on the server; returns the files written."""
         r = self._call(self._queries.Export, queries_pb2.ExportRequest(destination=destination, tables=list(tables)))
         return list(r.files)
+
+    def import_repository(self, repository: str, source_path: str, *, description: str = "", workers: int = 0,
+                          on_progress: Callable[[int, int], None] | None = None) -> Any:
+        """Import the git repository at ``source_path`` on the server's machine, with its whole history, and
+        index it (resumes an earlier import of the same source); ``on_progress(done, total)`` follows the
+        indexing. Returns a :class:`query.ImportResult`. No time limit: a large history takes minutes."""
+        from query import ImportResult, SyncStats
+
+        request = queries_pb2.ImportRepositoryRequest(repository_id=repository, source_path=source_path,
+                                                      description=description, worker_count=workers)
+        try:
+            for message in self._queries.ImportRepository(request, metadata=self._metadata):
+                if message.HasField("result"):
+                    r = message.result
+                    return ImportResult(r.repository_id, Path(r.path), r.branch_count, r.tag_count, r.resumed,
+                                        SyncStats(**dict(r.index_counts)))
+                if on_progress is not None:
+                    on_progress(message.progress.done, message.progress.total)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        raise vcs.FailedPrecondition("the server ended the import without a result", reason="IMPORT_FAILED")
+
+    def check_index(self) -> list[str]:
+        """Differences between the server's index and git, one line each (empty: they agree)."""
+        return list(self._call(self._queries.CheckIndex, queries_pb2.CheckIndexRequest()).differences)
+
+    def rebuild_index(self, *, workers: int = 0, on_progress: Callable[[int, int], None] | None = None) -> Any:
+        """Rebuild the server's index from git; returns the :class:`query.SyncStats` of what it indexed."""
+        from query import SyncStats
+
+        request = queries_pb2.RebuildIndexRequest(worker_count=workers)
+        try:
+            for message in self._queries.RebuildIndex(request, metadata=self._metadata):
+                if message.index_counts:
+                    return SyncStats(**dict(message.index_counts))
+                if on_progress is not None:
+                    on_progress(message.progress.done, message.progress.total)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        raise vcs.FailedPrecondition("the server ended the rebuild without a result", reason="INTERNAL")
 
     # -- verification ----------------------------------------------------------
 

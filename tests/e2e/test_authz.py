@@ -136,6 +136,9 @@ EXPECTED: dict[str, tuple[Role | None, str]] = {
     "PipelineService/WatchReviews": (Role.MAINTAINER, ""),
     "QueryService/Query": (Role.READER, "global"),
     "QueryService/Export": (Role.ADMIN, "global"),
+    "QueryService/ImportRepository": (Role.ADMIN, "global"),
+    "QueryService/CheckIndex": (Role.READER, "global"),
+    "QueryService/RebuildIndex": (Role.ADMIN, "global"),
 }
 
 
@@ -231,6 +234,10 @@ REQUESTS: dict[str, Builder] = {
     "PipelineService/WatchReviews": lambda w, c, v: pipelines_pb2.WatchReviewsRequest(parent="repositories/demo-ghost"),
     "QueryService/Query": lambda w, c, v: queries_pb2.QueryRequest(sql="SELECT 1 AS one"),
     "QueryService/Export": lambda w, c, v: queries_pb2.ExportRequest(destination="relative/dir"),
+    "QueryService/ImportRepository": lambda w, c, v: queries_pb2.ImportRepositoryRequest(
+        repository_id="demo-imported", source_path="relative/dir"),
+    "QueryService/CheckIndex": lambda w, c, v: queries_pb2.CheckIndexRequest(),
+    "QueryService/RebuildIndex": lambda w, c, v: queries_pb2.RebuildIndexRequest(worker_count=1),
 }
 
 

@@ -31,15 +31,17 @@ _PROBE = """
 import importlib, json, sys
 main = importlib.import_module("trellis.cli.main")
 argv = json.loads(sys.argv[1])
+status = 0
 try:
     if argv and argv[0] == "--parse":
         main.build_parser().parse_args(argv[1:])
     else:
-        main.main(argv)
-except SystemExit:
-    pass
+        status = main.main(argv)
+except SystemExit as exc:
+    status = exc.code if isinstance(exc.code, int) else 1
 sys.stdout.flush()
 print("\\nMODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr)
+sys.exit(status)
 """
 
 
@@ -197,6 +199,54 @@ def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the
             result, modules = _probe(["--data-dir", str(data_dir), *argv])
             assert "grpc" in modules  # it did ask the server
             assert (result.stdout, result.stderr) == (stdout, stderr), argv
+    finally:
+        running.stop(grace=1)
+
+
+READS = [
+    ["log", "demo"],
+    ["log", "demo", "--json"],
+    ["log", "demo", "main", "--path", "app.py", "-n", "1"],
+    ["log", "no-such-repository"],
+    ["show", "demo"],
+    ["show", "demo", "main~1", "--json"],
+    ["show", "demo", "no-such-branch"],
+    ["diff", "demo", "main"],
+    ["diff", "demo", "main~1", "main", "--lines", "--exit-code"],
+    ["diff", "demo", "main", "--json", "--path", "app.py"],
+    ["runs", "demo"],
+    ["runs", "demo", "--json"],
+    ["session", "list", "demo"],
+    ["session", "list", "demo", "--json", "--by", "local"],
+]
+
+
+def test_read_commands_on_a_local_data_dir_read_the_library_directly_and_answer_as_the_server(
+    tmp_path: Path
+) -> None:
+    data_dir, work = tmp_path / "data", tmp_path / "work"
+    work.mkdir()
+    assert _piped(data_dir, "repo", "create", "demo").returncode == 0
+    for body in ("def f(x):\n    return x\n", "def f(x):\n    return x + 1\n\n\nclass C:\n    pass\n"):
+        (work / "app.py").write_text(body)
+        done = _piped(data_dir, "commit", "demo", "main", "--root", str(work), "app.py", "-m", "change app")
+        assert done.returncode == 0, done.stderr
+    session_id = json.loads(_piped(data_dir, "session", "start", "demo", "--json").stdout)["session_id"]
+    assert _piped(data_dir, "session", "step", "demo", session_id, "--input-tokens", "7").returncode == 0
+    local = []
+    for argv in READS:
+        result, modules = _probe(["--data-dir", str(data_dir), *argv])
+        assert not any(m == "grpc" or m.startswith("grpc.") for m in modules), argv  # no embedded server
+        local.append((result.returncode, result.stdout, result.stderr))
+    assert "change app" in local[0][1] and local[8][0] == 1 and "app.f" in local[9][1]
+    assert session_id in local[12][1] and local[3][0] == 1 and local[6][0] == 1
+    # The same commands through a running server print the same, byte for byte.
+    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", snapshot_interval=0))
+    try:
+        for argv, expected in zip(READS, local, strict=True):
+            result, modules = _probe(["--data-dir", str(data_dir), *argv])
+            assert "grpc" in modules  # it did ask the server
+            assert (result.returncode, result.stdout, result.stderr) == expected, argv
     finally:
         running.stop(grace=1)
 

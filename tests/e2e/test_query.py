@@ -133,6 +133,44 @@ def test_cli_import_history(tmp_path: Path) -> None:
     assert rows == [{"n": 3}]
 
 
+def test_import_check_reindex_and_import_trajectory_go_through_the_running_server(tmp_path: Path) -> None:
+    """The index belongs to the server while it runs: these commands ask it instead of refusing."""
+    from trellis.config import ServerConfig
+    from trellis.server import build_server
+
+    source = tmp_path / "src"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(source)], check=True)
+    for i in range(3):
+        (source / "m.py").write_text(f"def f{i}():\n    return {i}\n")
+        subprocess.run(["git", "-C", str(source), "add", "."], check=True)
+        subprocess.run(["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm",
+                        f"c{i}"], check=True)
+    data = tmp_path / "data"
+    running = build_server(ServerConfig(data_dir=data, address="127.0.0.1:0", snapshot_interval=0))
+    try:
+        imported = _cli("import", str(source), "--name", "imported", "--json", data=data)
+        assert imported.returncode == 0, imported.stderr
+        result = json.loads(imported.stdout)
+        assert result["repository"] == "imported" and result["branches"] == 1
+        assert result["stats"]["commits_added"] == 3 and result["resumed"] is False
+        again = _cli("import", str(source), "--name", "imported", data=data)
+        assert again.returncode == 0 and "(resumed)" in again.stdout, again.stderr
+        with Client(running.address) as client:
+            assert client.query_rows("SELECT count(*) AS n FROM commits WHERE repository = 'imported'") == [{"n": 3}]
+        checked = _cli("check", data=data)
+        assert checked.returncode == 0 and "the index matches git" in checked.stdout, checked.stderr
+        rebuilt = _cli("reindex", "--json", data=data)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert json.loads(rebuilt.stdout)["commits_added"] == 3
+        landed = _cli("import-trajectory", str(TRAJECTORY), "--json", data=data)
+        assert landed.returncode == 0, landed.stderr
+        assert json.loads(landed.stdout)["imported"] == 1
+        missing = _cli("import", str(tmp_path / "nowhere"), "--name", "x", data=data)
+        assert missing.returncode == 1 and "IMPORT_SOURCE_NOT_FOUND" in missing.stderr
+    finally:
+        running.stop(grace=1)
+
+
 def test_a_damaged_index_is_reported_and_rebuilt_from_git(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert _cli("repo", "create", "keep", data=data).returncode == 0

@@ -115,3 +115,38 @@ def test_import_from_a_linked_worktree(source: Path, data_dir: Path, tmp_path: P
         result = import_history(data_dir, linked, "from-worktree", indexer=ix, workers=1)
         assert (result.branches, result.tags) == (3, 1)
         assert result.stats.commits_added == 4
+
+
+def test_import_brings_remote_tracking_branches_as_branches(source: Path, tmp_path: Path, data_dir: Path) -> None:
+    """A fresh clone knows the project's other branches only as refs/remotes/origin/*: they come in too."""
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(source), str(clone))
+    assert "refs/remotes/origin/HEAD" in _git(clone, "for-each-ref", "--format=%(refname)")
+    with Indexer(data_dir, entity_differ=None) as ix:
+        result = import_history(data_dir, clone, "cloned", indexer=ix, workers=1)
+        assert ix.check() == []
+    path = data_dir / "repos" / "cloned.git"
+    heads = sorted(git(path, "for-each-ref", "--format=%(refname)", "refs/heads").split())
+    assert heads == ["refs/heads/origin/feature", "refs/heads/origin/trunk", "refs/heads/trunk"]
+    assert result.branches == 3 and result.stats.commits_added == 4
+    assert git(path, "rev-parse", "refs/heads/origin/feature") == git(source / ".git", "rev-parse", "feature")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_import_progress_moves_commit_by_commit_not_batch_by_batch(
+    tmp_path: Path, data_dir: Path, workers: int
+) -> None:
+    work = tmp_path / "long"
+    work.mkdir()
+    _git(work, "init", "-q", "-b", "main")
+    for i in range(120):
+        (work / "m.py").write_text(f"def f():\n    return {i}\n")
+        _git(work, "add", "-A")
+        _git(work, "commit", "-qm", f"c{i}")
+    progress: list[tuple[int, int]] = []
+    with Indexer(data_dir, entity_differ=None, batch_commits=500) as ix:
+        import_history(data_dir, work, "long", indexer=ix, workers=workers,
+                       on_progress=lambda d, t: progress.append((d, t)))
+    done = [d for d, _ in progress]
+    assert done == sorted(done) and progress[-1] == (120, 120)
+    assert len(set(done)) >= 8  # one batch of 500 commits, yet the bar moved many times

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .context import Output, connect, lazy, stdout_bytes
+from .context import Output, lazy, stdout_bytes
+from .local import reader
 
 if TYPE_CHECKING:
     import semantic_diff
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         repository, *revisions = items
         new_rev = revisions[-1]
         old_rev = revisions[0] if len(revisions) == 2 else ""
-        with connect(args) as client:
+        with reader(args) as client:
             diff = client.diff(repository, new_rev, old_rev, paths=args.path, line_diff=args.lines)
         result, line_diffs = diff.result, diff.line_diffs
     else:

@@ -1,7 +1,9 @@
-"""``trellis reindex``, ``trellis check`` and ``trellis import``: work on the data directory itself.
+"""``trellis reindex``, ``trellis check`` and ``trellis import``: work on the index and the repositories.
 
-These open the data directory in-process (they hold its lock), so they need
-the server to be stopped: the index file belongs to one process at a time.
+The index file belongs to one process at a time. While a server owns the data
+directory (or one is named with ``--server`` / ``$TRELLIS_SERVER``), these
+ask it (the ImportRepository, CheckIndex and RebuildIndex calls); otherwise
+they open the data directory in-process, holding its lock.
 """
 
 from __future__ import annotations
@@ -11,24 +13,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..datadir import DataDirLock
-from .context import Output, data_dir
+from ..datadir import DataDirLock, running_server
+from .context import Output, connect, data_dir
 
 INDEX_FILE = "index.duckdb"  # trellis.indexing.INDEX_FILE, without importing the index for --help
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     r = sub.add_parser("reindex", parents=[common], help="rebuild the index from the repositories alone",
-                       description="Delete the DuckDB index file and rebuild it from git (stop the server first).")
+                       description="Delete the DuckDB index and rebuild it from git (through the data directory's "
+                       "server while one runs).")
     r.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
     r.set_defaults(run=run_reindex)
     c = sub.add_parser("check", parents=[common], help="compare the index with git and report differences",
                        description="Compare the index with the repositories; exit 1 if they differ "
-                       "(fix with `trellis reindex`). Stop the server first.")
+                       "(fix with `trellis reindex`); through the data directory's server while one runs.")
     c.set_defaults(run=run_check)
     i = sub.add_parser("import", parents=[common], help="import a git repository with its whole history",
                        description="Import an existing git repository (all branches and tags) and index every "
-                       "commit with its semantic diff, using both cores. Re-running resumes. Stop the server first.")
+                       "commit with its semantic diff, using both cores. Re-running resumes. While a server runs, it "
+                       "imports (the path must be one the server's machine can read).")
     i.add_argument("path", type=Path, help="a git repository (work tree or bare)")
     i.add_argument("--name", required=True, help="repository name in Trellis")
     i.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
@@ -71,6 +75,13 @@ def describe_stats(stats: object) -> str:
     return ", ".join(parts) or "nothing new"
 
 
+def _through_server(args: argparse.Namespace) -> bool:
+    """Whether a server is to do the work: one named, or one owning the data directory."""
+    from .. import config as cfg
+
+    return bool(getattr(args, "server", None) or cfg.env_server() or running_server(data_dir(args)))
+
+
 @contextmanager
 def _indexer(args: argparse.Namespace, *, fresh: bool = False, creates: bool = False) -> Iterator[object]:
     """The data directory's indexer, under its lock; ``fresh`` deletes the index file first.
@@ -108,16 +119,24 @@ def _progress(out: Output, label: str) -> Iterator[object]:
 
 def run_reindex(args: argparse.Namespace) -> int:
     out = Output(args)
-    with _indexer(args, fresh=True) as indexer, _progress(out, "indexing commits") as progress:
-        stats = indexer.rebuild(workers=args.workers, on_progress=progress)  # type: ignore[attr-defined]
+    if _through_server(args):
+        with connect(args) as client, _progress(out, "indexing commits") as progress:
+            stats = client.rebuild_index(workers=args.workers, on_progress=progress)
+    else:
+        with _indexer(args, fresh=True) as indexer, _progress(out, "indexing commits") as progress:
+            stats = indexer.rebuild(workers=args.workers, on_progress=progress)  # type: ignore[attr-defined]
     out.data(stats) if out.json else out.print(f"rebuilt the index: {describe_stats(stats)}")
     return 0
 
 
 def run_check(args: argparse.Namespace) -> int:
     out = Output(args)
-    with _indexer(args) as indexer:
-        problems = indexer.check()  # type: ignore[attr-defined]
+    if _through_server(args):
+        with connect(args) as client:
+            problems = client.check_index()
+    else:
+        with _indexer(args) as indexer:
+            problems = indexer.check()  # type: ignore[attr-defined]
     if out.json:
         out.data({"consistent": not problems, "differences": problems})
     elif problems:
@@ -133,9 +152,15 @@ def run_import(args: argparse.Namespace) -> int:
     from query import import_history
 
     out = Output(args)
-    with _indexer(args, creates=True) as indexer, _progress(out, f"importing {args.path}") as progress:
-        result = import_history(data_dir(args), args.path, args.name, indexer=indexer,  # type: ignore[arg-type]
-                                workers=args.workers, on_progress=progress, description=args.description)
+    if _through_server(args):
+        source = str(args.path.expanduser().absolute())
+        with connect(args) as client, _progress(out, f"importing {args.path}") as progress:
+            result = client.import_repository(args.name, source, description=args.description,
+                                              workers=args.workers, on_progress=progress)
+    else:
+        with _indexer(args, creates=True) as indexer, _progress(out, f"importing {args.path}") as progress:
+            result = import_history(data_dir(args), args.path, args.name, indexer=indexer,  # type: ignore[arg-type]
+                                    workers=args.workers, on_progress=progress, description=args.description)
     if out.json:
         out.data(result)
     else:

@@ -7,6 +7,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 from .context import Output, connect, lazy, new_table, stdout_bytes
+from .local import reader
 
 if TYPE_CHECKING:
     import vcs
@@ -45,7 +46,7 @@ def _when(sig: vcs.Signature) -> str:
 
 def run_log(args: argparse.Namespace) -> int:
     out = Output(args)
-    with connect(args) as client:
+    with reader(args) as client:
         commits = list(client.log(args.repository, args.revision, path=args.path, limit=args.limit or None))
     if out.json:
         out.data(commits)
@@ -60,7 +61,7 @@ def run_log(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     out = Output(args)
-    with connect(args) as client:
+    with reader(args) as client:
         c = client.get_commit(args.repository, args.revision or client.get_repository(args.repository).default_branch)
     if out.json:
         out.data(c)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .context import Output, connect, lazy, new_table
+from .local import reader
 
 if TYPE_CHECKING:
     import vcs
@@ -88,7 +89,7 @@ def start(args: argparse.Namespace) -> int:
 
 def list_(args: argparse.Namespace) -> int:
     out = Output(args)
-    with connect(args) as client:
+    with reader(args) as client:
         sessions = list(client.list_sessions(args.repository, agent=args.by_agent))
     if out.json:
         out.data(sessions)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .context import Output, connect, lazy, new_table
+from .local import reader
 
 if TYPE_CHECKING:
     import ci
@@ -225,7 +226,7 @@ def watch(args: argparse.Namespace) -> int:
 def runs(args: argparse.Namespace) -> int:
     out = Output(args)
     found: list[ci.Run] = []
-    with connect(args) as client:
+    with reader(args) as client:
         for run in client.list_runs(args.repository, args.commit, branch=args.branch):
             found.append(run)
             if len(found) >= args.limit:

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import pyarrow as pa
 
-from query import QueryLimits, export_parquet, json_rows, requested_bounds, stream_query
+from query import (ProgressCallback, QueryLimits, SyncStats, export_parquet, import_history, json_rows,
+                   requested_bounds, stream_query)
 import pyarrow.parquet  # noqa: F401 - pa.parquet below
 
 from vcs import FailedPrecondition, InvalidArgument
@@ -19,6 +24,38 @@ from ..v1 import queries_pb2 as pb
 from ..v1 import queries_pb2_grpc
 
 __all__ = ["QueryServicer"]
+
+T = TypeVar("T")
+
+
+def _counts(stats: SyncStats) -> dict[str, int]:
+    return {f.name: int(getattr(stats, f.name)) for f in dataclasses.fields(stats)}
+
+
+def _with_progress(work: Callable[[ProgressCallback], T]) -> Iterator[pb.IndexProgress | T]:
+    """Run ``work(on_progress)`` on its own thread; yield its progress (the latest when several wait), then its
+    result. A client that goes away stops the waiting, not the work: imports and rebuilds resume or redo."""
+    events: queue.Queue[tuple[str, object]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            events.put(("done", work(lambda done, total: events.put(("progress", (done, total))))))
+        except BaseException as exc:  # noqa: BLE001 - handed to the RPC's thread, which raises it
+            events.put(("error", exc))
+
+    threading.Thread(target=run, name="trellis-index-work", daemon=True).start()
+    while True:
+        kind, value = events.get()
+        while kind == "progress" and not events.empty():
+            kind, value = events.get()  # only the latest progress is worth sending
+        if kind == "progress":
+            done, total = value  # type: ignore[misc]
+            yield pb.IndexProgress(done=done, total=total)
+        elif kind == "error":
+            raise value  # type: ignore[misc]
+        else:
+            yield value  # type: ignore[misc]
+            return
 
 class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
     def __init__(self, index: Index, limits: QueryLimits | None = None) -> None:
@@ -69,3 +106,34 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                                      reason="DESTINATION_NOT_WRITABLE") from None
         rows = sum(pa.parquet.ParquetFile(f).metadata.num_rows for f in files)
         return pb.ExportResponse(files=[str(f.relative_to(destination)) for f in files], row_count=rows)
+
+    def ImportRepository(self, request: pb.ImportRepositoryRequest,
+                         context: grpc.ServicerContext) -> Iterator[pb.ImportRepositoryResponse]:
+        # Import reads a path on the server: trellis/authz.py lets only admins on `*` call it.
+        source = Path(request.source_path)
+        if not request.source_path or not source.is_absolute():
+            raise InvalidArgument("source_path must be the absolute path of a git repository on the server",
+                                  reason="INVALID_SOURCE_PATH", field="source_path")
+        indexer = self.index.indexer
+        for item in _with_progress(lambda progress: import_history(
+                indexer.data_dir, source, request.repository_id, indexer=indexer,
+                workers=request.worker_count or 2, on_progress=progress, description=request.description)):
+            if isinstance(item, pb.IndexProgress):
+                yield pb.ImportRepositoryResponse(progress=item)
+                continue
+            yield pb.ImportRepositoryResponse(result=pb.ImportRepositoryResult(
+                repository_id=item.repository, path=str(item.path), branch_count=item.branches,
+                tag_count=item.tags, resumed=item.resumed, index_counts=_counts(item.stats)))
+
+    def CheckIndex(self, request: pb.CheckIndexRequest, context: grpc.ServicerContext) -> pb.CheckIndexResponse:
+        return pb.CheckIndexResponse(differences=self.index.indexer.check())
+
+    def RebuildIndex(self, request: pb.RebuildIndexRequest,
+                     context: grpc.ServicerContext) -> Iterator[pb.RebuildIndexResponse]:
+        indexer = self.index.indexer
+        for item in _with_progress(lambda progress: indexer.rebuild(workers=request.worker_count or 2,
+                                                                    on_progress=progress)):
+            if isinstance(item, pb.IndexProgress):
+                yield pb.RebuildIndexResponse(progress=item)
+            else:
+                yield pb.RebuildIndexResponse(index_counts=_counts(item))

@@ -266,3 +266,284 @@ class ExportResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportResponse: _TypeAlias = ExportResponse  # noqa: Y015
+
+@_typing.final
+class ImportRepositoryRequest(_message.Message):
+    """The request of QueryService.ImportRepository."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPOSITORY_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_PATH_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    WORKER_COUNT_FIELD_NUMBER: _builtins.int
+    repository_id: _builtins.str
+    """The ID of the repository to create or resume, e.g. `demo`."""
+    source_path: _builtins.str
+    """The absolute path, on the server's machine, of the git repository to
+    import: a work tree or a bare repository.
+    """
+    description: _builtins.str
+    """The description of a new repository; empty means `imported from
+    <source_path>`.
+    """
+    worker_count: _builtins.int
+    """The number of processes computing semantic diffs; 0 means 2."""
+    def __init__(
+        self,
+        *,
+        repository_id: _builtins.str = ...,
+        source_path: _builtins.str = ...,
+        description: _builtins.str = ...,
+        worker_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "repository_id", b"repository_id", "source_path", b"source_path", "worker_count", b"worker_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportRepositoryRequest: _TypeAlias = ImportRepositoryRequest  # noqa: Y015
+
+@_typing.final
+class ImportRepositoryResponse(_message.Message):
+    """One message of the QueryService.ImportRepository stream: progress, and on
+    the last message the result.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def progress(self) -> Global___IndexProgress:
+        """How many commits are indexed so far, of how many."""
+
+    @_builtins.property
+    def result(self) -> Global___ImportRepositoryResult:
+        """The result; set only on the last message."""
+
+    def __init__(
+        self,
+        *,
+        progress: Global___IndexProgress | None = ...,
+        result: Global___ImportRepositoryResult | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportRepositoryResponse: _TypeAlias = ImportRepositoryResponse  # noqa: Y015
+
+@_typing.final
+class ImportRepositoryResult(_message.Message):
+    """What QueryService.ImportRepository did."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class IndexCountsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    REPOSITORY_ID_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    BRANCH_COUNT_FIELD_NUMBER: _builtins.int
+    TAG_COUNT_FIELD_NUMBER: _builtins.int
+    RESUMED_FIELD_NUMBER: _builtins.int
+    INDEX_COUNTS_FIELD_NUMBER: _builtins.int
+    repository_id: _builtins.str
+    """The ID of the repository."""
+    path: _builtins.str
+    """The path of the repository in the server's data directory."""
+    branch_count: _builtins.int
+    """The number of branches the repository has."""
+    tag_count: _builtins.int
+    """The number of tags the repository has."""
+    resumed: _builtins.bool
+    """Whether an earlier import of the same source was resumed."""
+    @_builtins.property
+    def index_counts(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """What the indexing added, by counter (`commits_added`,
+        `entity_changes_added`, ...); counters that are zero may be left out.
+        """
+
+    def __init__(
+        self,
+        *,
+        repository_id: _builtins.str = ...,
+        path: _builtins.str = ...,
+        branch_count: _builtins.int = ...,
+        tag_count: _builtins.int = ...,
+        resumed: _builtins.bool = ...,
+        index_counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch_count", b"branch_count", "index_counts", b"index_counts", "path", b"path", "repository_id", b"repository_id", "resumed", b"resumed", "tag_count", b"tag_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportRepositoryResult: _TypeAlias = ImportRepositoryResult  # noqa: Y015
+
+@_typing.final
+class IndexProgress(_message.Message):
+    """Progress of a long index operation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DONE_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    done: _builtins.int
+    """The number of commits indexed so far."""
+    total: _builtins.int
+    """The number of commits to index; 0 while it is not known yet."""
+    def __init__(
+        self,
+        *,
+        done: _builtins.int = ...,
+        total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndexProgress: _TypeAlias = IndexProgress  # noqa: Y015
+
+@_typing.final
+class CheckIndexRequest(_message.Message):
+    """The request of QueryService.CheckIndex."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckIndexRequest: _TypeAlias = CheckIndexRequest  # noqa: Y015
+
+@_typing.final
+class CheckIndexResponse(_message.Message):
+    """The response of QueryService.CheckIndex."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIFFERENCES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def differences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The differences between the index and git, one line each; empty means
+        they agree.
+        """
+
+    def __init__(
+        self,
+        *,
+        differences: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["differences", b"differences"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckIndexResponse: _TypeAlias = CheckIndexResponse  # noqa: Y015
+
+@_typing.final
+class RebuildIndexRequest(_message.Message):
+    """The request of QueryService.RebuildIndex."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKER_COUNT_FIELD_NUMBER: _builtins.int
+    worker_count: _builtins.int
+    """The number of processes computing semantic diffs; 0 means 2."""
+    def __init__(
+        self,
+        *,
+        worker_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["worker_count", b"worker_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RebuildIndexRequest: _TypeAlias = RebuildIndexRequest  # noqa: Y015
+
+@_typing.final
+class RebuildIndexResponse(_message.Message):
+    """One message of the QueryService.RebuildIndex stream: progress, and on the
+    last message what was indexed.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class IndexCountsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    INDEX_COUNTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def progress(self) -> Global___IndexProgress:
+        """How many commits are indexed so far, of how many."""
+
+    @_builtins.property
+    def index_counts(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """What the rebuild indexed, by counter (`commits_added`, ...); set only on
+        the last message.
+        """
+
+    def __init__(
+        self,
+        *,
+        progress: Global___IndexProgress | None = ...,
+        index_counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index_counts", b"index_counts", "progress", b"progress"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RebuildIndexResponse: _TypeAlias = RebuildIndexResponse  # noqa: Y015

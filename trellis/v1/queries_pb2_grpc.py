@@ -49,6 +49,21 @@ class QueryServiceStub:
                 request_serializer=trellis_dot_v1_dot_queries__pb2.ExportRequest.SerializeToString,
                 response_deserializer=trellis_dot_v1_dot_queries__pb2.ExportResponse.FromString,
                 _registered_method=True)
+        self.ImportRepository = channel.unary_stream(
+                '/trellis.v1.QueryService/ImportRepository',
+                request_serializer=trellis_dot_v1_dot_queries__pb2.ImportRepositoryRequest.SerializeToString,
+                response_deserializer=trellis_dot_v1_dot_queries__pb2.ImportRepositoryResponse.FromString,
+                _registered_method=True)
+        self.CheckIndex = channel.unary_unary(
+                '/trellis.v1.QueryService/CheckIndex',
+                request_serializer=trellis_dot_v1_dot_queries__pb2.CheckIndexRequest.SerializeToString,
+                response_deserializer=trellis_dot_v1_dot_queries__pb2.CheckIndexResponse.FromString,
+                _registered_method=True)
+        self.RebuildIndex = channel.unary_stream(
+                '/trellis.v1.QueryService/RebuildIndex',
+                request_serializer=trellis_dot_v1_dot_queries__pb2.RebuildIndexRequest.SerializeToString,
+                response_deserializer=trellis_dot_v1_dot_queries__pb2.RebuildIndexResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -89,6 +104,47 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportRepository(self, request, context):
+        """Imports a git repository that the server can read, with every branch
+        (remote-tracking branches included) and tag, as a new repository (or
+        fetches what is new into one imported from the same source before), and
+        indexes every commit with its semantic diff. Streams progress; the last
+        message carries the result. Cancelling stops the wait, not the import:
+        running it again resumes.
+
+        Errors: INVALID_ARGUMENT if `source_path` is not absolute or
+        `repository_id` is not a valid name; FAILED_PRECONDITION if
+        `source_path` is not a git repository; ALREADY_EXISTS if the repository exists and was not
+        imported from `source_path`; PERMISSION_DENIED if the caller is not a
+        server admin; UNAUTHENTICATED if the request carries no valid
+        credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckIndex(self, request, context):
+        """Compares the index with the repositories and lists every difference.
+
+        Errors: PERMISSION_DENIED if the caller may not query; UNAUTHENTICATED
+        if the request carries no valid credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RebuildIndex(self, request, context):
+        """Drops the index and rebuilds it from the repositories alone, streaming
+        progress; the last message carries what was indexed. Queries that run
+        meanwhile may fail or see a partial index.
+
+        Errors: PERMISSION_DENIED if the caller is not a server admin;
+        UNAUTHENTICATED if the request carries no valid credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -101,6 +157,21 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.Export,
                     request_deserializer=trellis_dot_v1_dot_queries__pb2.ExportRequest.FromString,
                     response_serializer=trellis_dot_v1_dot_queries__pb2.ExportResponse.SerializeToString,
+            ),
+            'ImportRepository': grpc.unary_stream_rpc_method_handler(
+                    servicer.ImportRepository,
+                    request_deserializer=trellis_dot_v1_dot_queries__pb2.ImportRepositoryRequest.FromString,
+                    response_serializer=trellis_dot_v1_dot_queries__pb2.ImportRepositoryResponse.SerializeToString,
+            ),
+            'CheckIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckIndex,
+                    request_deserializer=trellis_dot_v1_dot_queries__pb2.CheckIndexRequest.FromString,
+                    response_serializer=trellis_dot_v1_dot_queries__pb2.CheckIndexResponse.SerializeToString,
+            ),
+            'RebuildIndex': grpc.unary_stream_rpc_method_handler(
+                    servicer.RebuildIndex,
+                    request_deserializer=trellis_dot_v1_dot_queries__pb2.RebuildIndexRequest.FromString,
+                    response_serializer=trellis_dot_v1_dot_queries__pb2.RebuildIndexResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -162,6 +233,87 @@ class QueryService:
             '/trellis.v1.QueryService/Export',
             trellis_dot_v1_dot_queries__pb2.ExportRequest.SerializeToString,
             trellis_dot_v1_dot_queries__pb2.ExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportRepository(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/trellis.v1.QueryService/ImportRepository',
+            trellis_dot_v1_dot_queries__pb2.ImportRepositoryRequest.SerializeToString,
+            trellis_dot_v1_dot_queries__pb2.ImportRepositoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trellis.v1.QueryService/CheckIndex',
+            trellis_dot_v1_dot_queries__pb2.CheckIndexRequest.SerializeToString,
+            trellis_dot_v1_dot_queries__pb2.CheckIndexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RebuildIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/trellis.v1.QueryService/RebuildIndex',
+            trellis_dot_v1_dot_queries__pb2.RebuildIndexRequest.SerializeToString,
+            trellis_dot_v1_dot_queries__pb2.RebuildIndexResponse.FromString,
             options,
             channel_credentials,
             insecure,

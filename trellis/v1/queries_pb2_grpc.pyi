@@ -60,6 +60,35 @@ class QueryServiceStub:
     written; PERMISSION_DENIED if the caller is not a server admin;
     UNAUTHENTICATED if the request carries no valid credentials.
     """
+    ImportRepository: _grpc.UnaryStreamMultiCallable[_queries_pb2.ImportRepositoryRequest, _queries_pb2.ImportRepositoryResponse]
+    """Imports a git repository that the server can read, with every branch
+    (remote-tracking branches included) and tag, as a new repository (or
+    fetches what is new into one imported from the same source before), and
+    indexes every commit with its semantic diff. Streams progress; the last
+    message carries the result. Cancelling stops the wait, not the import:
+    running it again resumes.
+
+    Errors: INVALID_ARGUMENT if `source_path` is not absolute or
+    `repository_id` is not a valid name; FAILED_PRECONDITION if
+    `source_path` is not a git repository; ALREADY_EXISTS if the repository exists and was not
+    imported from `source_path`; PERMISSION_DENIED if the caller is not a
+    server admin; UNAUTHENTICATED if the request carries no valid
+    credentials.
+    """
+    CheckIndex: _grpc.UnaryUnaryMultiCallable[_queries_pb2.CheckIndexRequest, _queries_pb2.CheckIndexResponse]
+    """Compares the index with the repositories and lists every difference.
+
+    Errors: PERMISSION_DENIED if the caller may not query; UNAUTHENTICATED
+    if the request carries no valid credentials.
+    """
+    RebuildIndex: _grpc.UnaryStreamMultiCallable[_queries_pb2.RebuildIndexRequest, _queries_pb2.RebuildIndexResponse]
+    """Drops the index and rebuilds it from the repositories alone, streaming
+    progress; the last message carries what was indexed. Queries that run
+    meanwhile may fail or see a partial index.
+
+    Errors: PERMISSION_DENIED if the caller is not a server admin;
+    UNAUTHENTICATED if the request carries no valid credentials.
+    """
 
 @_typing.type_check_only
 class QueryServiceAsyncStub(QueryServiceStub):
@@ -91,6 +120,35 @@ class QueryServiceAsyncStub(QueryServiceStub):
     Errors: INVALID_ARGUMENT if `destination` is not an absolute path or a
     table is unknown; FAILED_PRECONDITION if the destination cannot be
     written; PERMISSION_DENIED if the caller is not a server admin;
+    UNAUTHENTICATED if the request carries no valid credentials.
+    """
+    ImportRepository: _aio.UnaryStreamMultiCallable[_queries_pb2.ImportRepositoryRequest, _queries_pb2.ImportRepositoryResponse]  # type: ignore[assignment]
+    """Imports a git repository that the server can read, with every branch
+    (remote-tracking branches included) and tag, as a new repository (or
+    fetches what is new into one imported from the same source before), and
+    indexes every commit with its semantic diff. Streams progress; the last
+    message carries the result. Cancelling stops the wait, not the import:
+    running it again resumes.
+
+    Errors: INVALID_ARGUMENT if `source_path` is not absolute or
+    `repository_id` is not a valid name; FAILED_PRECONDITION if
+    `source_path` is not a git repository; ALREADY_EXISTS if the repository exists and was not
+    imported from `source_path`; PERMISSION_DENIED if the caller is not a
+    server admin; UNAUTHENTICATED if the request carries no valid
+    credentials.
+    """
+    CheckIndex: _aio.UnaryUnaryMultiCallable[_queries_pb2.CheckIndexRequest, _queries_pb2.CheckIndexResponse]  # type: ignore[assignment]
+    """Compares the index with the repositories and lists every difference.
+
+    Errors: PERMISSION_DENIED if the caller may not query; UNAUTHENTICATED
+    if the request carries no valid credentials.
+    """
+    RebuildIndex: _aio.UnaryStreamMultiCallable[_queries_pb2.RebuildIndexRequest, _queries_pb2.RebuildIndexResponse]  # type: ignore[assignment]
+    """Drops the index and rebuilds it from the repositories alone, streaming
+    progress; the last message carries what was indexed. Queries that run
+    meanwhile may fail or see a partial index.
+
+    Errors: PERMISSION_DENIED if the caller is not a server admin;
     UNAUTHENTICATED if the request carries no valid credentials.
     """
 
@@ -133,6 +191,53 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT if `destination` is not an absolute path or a
         table is unknown; FAILED_PRECONDITION if the destination cannot be
         written; PERMISSION_DENIED if the caller is not a server admin;
+        UNAUTHENTICATED if the request carries no valid credentials.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportRepository(
+        self,
+        request: _queries_pb2.ImportRepositoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_queries_pb2.ImportRepositoryResponse], _abc.AsyncIterator[_queries_pb2.ImportRepositoryResponse]]:
+        """Imports a git repository that the server can read, with every branch
+        (remote-tracking branches included) and tag, as a new repository (or
+        fetches what is new into one imported from the same source before), and
+        indexes every commit with its semantic diff. Streams progress; the last
+        message carries the result. Cancelling stops the wait, not the import:
+        running it again resumes.
+
+        Errors: INVALID_ARGUMENT if `source_path` is not absolute or
+        `repository_id` is not a valid name; FAILED_PRECONDITION if
+        `source_path` is not a git repository; ALREADY_EXISTS if the repository exists and was not
+        imported from `source_path`; PERMISSION_DENIED if the caller is not a
+        server admin; UNAUTHENTICATED if the request carries no valid
+        credentials.
+        """
+
+    @_abc_1.abstractmethod
+    def CheckIndex(
+        self,
+        request: _queries_pb2.CheckIndexRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_queries_pb2.CheckIndexResponse, _abc.Awaitable[_queries_pb2.CheckIndexResponse]]:
+        """Compares the index with the repositories and lists every difference.
+
+        Errors: PERMISSION_DENIED if the caller may not query; UNAUTHENTICATED
+        if the request carries no valid credentials.
+        """
+
+    @_abc_1.abstractmethod
+    def RebuildIndex(
+        self,
+        request: _queries_pb2.RebuildIndexRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_queries_pb2.RebuildIndexResponse], _abc.AsyncIterator[_queries_pb2.RebuildIndexResponse]]:
+        """Drops the index and rebuilds it from the repositories alone, streaming
+        progress; the last message carries what was indexed. Queries that run
+        meanwhile may fail or see a partial index.
+
+        Errors: PERMISSION_DENIED if the caller is not a server admin;
         UNAUTHENTICATED if the request carries no valid credentials.
         """
 
