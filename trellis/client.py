@@ -511,7 +511,8 @@ class Client:
                     on_progress(message.progress.done, message.progress.total)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
-        raise vcs.FailedPrecondition("the server ended the import without a result", reason="IMPORT_FAILED")
+        raise vcs.FailedPrecondition("the server ended the import without its result (did it stop?): run it "
+                                     "again, it resumes", reason="STREAM_ENDED_EARLY")
 
     def check_index(self) -> list[str]:
         """Differences between the server's index and git, one line each (empty: they agree)."""
@@ -530,7 +531,8 @@ class Client:
                     on_progress(message.progress.done, message.progress.total)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
-        raise vcs.FailedPrecondition("the server ended the rebuild without a result", reason="INTERNAL")
+        raise vcs.FailedPrecondition("the server ended the rebuild without its result (did it stop?): run it "
+                                     "again", reason="STREAM_ENDED_EARLY")
 
     # -- verification ----------------------------------------------------------
 
