@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18trellis/v1/queries.proto\x12\ntrellis.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n\x0cQueryRequest\x12\x11\n\x03sql\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x17.trellis.v1.QueryFormatB\x04\xe2\x41\x01\x01\x12\x16\n\x08max_rows\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x18\n\ntimeout_ms\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12,\n\x06params\x18\x05 \x03(\x0b\x32\x16.trellis.v1.QueryValueB\x04\xe2\x41\x01\x01\x12\x45\n\x0cnamed_params\x18\x06 \x03(\x0b\x32).trellis.v1.QueryRequest.NamedParamsEntryB\x04\xe2\x41\x01\x01\x1aJ\n\x10NamedParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.trellis.v1.QueryValue:\x02\x38\x01\"\xd4\x01\n\nQueryValue\x12\x14\n\nnull_value\x18\x01 \x01(\x08H\x00\x12\x14\n\nbool_value\x18\x02 \x01(\x08H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x16\n\x0c\x64ouble_value\x18\x04 \x01(\x01H\x00\x12\x16\n\x0cstring_value\x18\x05 \x01(\tH\x00\x12\x15\n\x0b\x62ytes_value\x18\x06 \x01(\x0cH\x00\x12\x35\n\x0ftimestamp_value\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x42\x07\n\x05value\"[\n\rQueryResponse\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x11\n\tjson_rows\x18\x02 \x03(\t\x12\x11\n\trow_count\x18\x03 \x01(\x03\x12\x11\n\ttruncated\x18\x04 \x01(\x08\"@\n\rExportRequest\x12\x19\n\x0b\x64\x65stination\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06tables\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\"2\n\x0e\x45xportResponse\x12\r\n\x05\x66iles\x18\x01 \x03(\t\x12\x11\n\trow_count\x18\x02 \x01(\x03\"p\n\x17ImportRepositoryRequest\x12\x15\n\rrepository_id\x18\x01 \x01(\t\x12\x13\n\x0bsource_path\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x14\n\x0cworker_count\x18\x04 \x01(\x05\"{\n\x18ImportRepositoryResponse\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x19.trellis.v1.IndexProgress\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32\".trellis.v1.ImportRepositoryResult\"\xf6\x01\n\x16ImportRepositoryResult\x12\x15\n\rrepository_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x62ranch_count\x18\x03 \x01(\x05\x12\x11\n\ttag_count\x18\x04 \x01(\x05\x12\x0f\n\x07resumed\x18\x05 \x01(\x08\x12I\n\x0cindex_counts\x18\x06 \x03(\x0b\x32\x33.trellis.v1.ImportRepositoryResult.IndexCountsEntry\x1a\x32\n\x10IndexCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\",\n\rIndexProgress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\"\x13\n\x11\x43heckIndexRequest\")\n\x12\x43heckIndexResponse\x12\x13\n\x0b\x64ifferences\x18\x01 \x03(\t\"+\n\x13RebuildIndexRequest\x12\x14\n\x0cworker_count\x18\x01 \x01(\x05\"\xc0\x01\n\x14RebuildIndexResponse\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x19.trellis.v1.IndexProgress\x12G\n\x0cindex_counts\x18\x02 \x03(\x0b\x32\x31.trellis.v1.RebuildIndexResponse.IndexCountsEntry\x1a\x32\n\x10IndexCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01*Z\n\x0bQueryFormat\x12\x1c\n\x18QUERY_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12QUERY_FORMAT_ARROW\x10\x01\x12\x15\n\x11QUERY_FORMAT_JSON\x10\x02\x32\x92\x03\n\x0cQueryService\x12>\n\x05Query\x12\x18.trellis.v1.QueryRequest\x1a\x19.trellis.v1.QueryResponse0\x01\x12?\n\x06\x45xport\x12\x19.trellis.v1.ExportRequest\x1a\x1a.trellis.v1.ExportResponse\x12_\n\x10ImportRepository\x12#.trellis.v1.ImportRepositoryRequest\x1a$.trellis.v1.ImportRepositoryResponse0\x01\x12K\n\nCheckIndex\x12\x1d.trellis.v1.CheckIndexRequest\x1a\x1e.trellis.v1.CheckIndexResponse\x12S\n\x0cRebuildIndex\x12\x1f.trellis.v1.RebuildIndexRequest\x1a .trellis.v1.RebuildIndexResponse0\x01\x42s\n\x0e\x64\x65v.trellis.v1B\x0cQueriesProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18trellis/v1/queries.proto\x12\ntrellis.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n\x0cQueryRequest\x12\x11\n\x03sql\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x17.trellis.v1.QueryFormatB\x04\xe2\x41\x01\x01\x12\x16\n\x08max_rows\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x18\n\ntimeout_ms\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12,\n\x06params\x18\x05 \x03(\x0b\x32\x16.trellis.v1.QueryValueB\x04\xe2\x41\x01\x01\x12\x45\n\x0cnamed_params\x18\x06 \x03(\x0b\x32).trellis.v1.QueryRequest.NamedParamsEntryB\x04\xe2\x41\x01\x01\x1aJ\n\x10NamedParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.trellis.v1.QueryValue:\x02\x38\x01\"\xd4\x01\n\nQueryValue\x12\x14\n\nnull_value\x18\x01 \x01(\x08H\x00\x12\x14\n\nbool_value\x18\x02 \x01(\x08H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x16\n\x0c\x64ouble_value\x18\x04 \x01(\x01H\x00\x12\x16\n\x0cstring_value\x18\x05 \x01(\tH\x00\x12\x15\n\x0b\x62ytes_value\x18\x06 \x01(\x0cH\x00\x12\x35\n\x0ftimestamp_value\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x42\x07\n\x05value\"[\n\rQueryResponse\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x11\n\tjson_rows\x18\x02 \x03(\t\x12\x11\n\trow_count\x18\x03 \x01(\x03\x12\x11\n\ttruncated\x18\x04 \x01(\x08\"@\n\rExportRequest\x12\x19\n\x0b\x64\x65stination\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06tables\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\"2\n\x0e\x45xportResponse\x12\r\n\x05\x66iles\x18\x01 \x03(\t\x12\x11\n\trow_count\x18\x02 \x01(\x03\"\x88\x01\n\x17ImportRepositoryRequest\x12\x1b\n\rrepository_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bsource_path\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cworker_count\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\"{\n\x18ImportRepositoryResponse\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x19.trellis.v1.IndexProgress\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32\".trellis.v1.ImportRepositoryResult\"\xf6\x01\n\x16ImportRepositoryResult\x12\x15\n\rrepository_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x62ranch_count\x18\x03 \x01(\x05\x12\x11\n\ttag_count\x18\x04 \x01(\x05\x12\x0f\n\x07resumed\x18\x05 \x01(\x08\x12I\n\x0cindex_counts\x18\x06 \x03(\x0b\x32\x33.trellis.v1.ImportRepositoryResult.IndexCountsEntry\x1a\x32\n\x10IndexCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\",\n\rIndexProgress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\"\x13\n\x11\x43heckIndexRequest\")\n\x12\x43heckIndexResponse\x12\x13\n\x0b\x64ifferences\x18\x01 \x03(\t\"1\n\x13RebuildIndexRequest\x12\x1a\n\x0cworker_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\xc0\x01\n\x14RebuildIndexResponse\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x19.trellis.v1.IndexProgress\x12G\n\x0cindex_counts\x18\x02 \x03(\x0b\x32\x31.trellis.v1.RebuildIndexResponse.IndexCountsEntry\x1a\x32\n\x10IndexCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01*Z\n\x0bQueryFormat\x12\x1c\n\x18QUERY_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12QUERY_FORMAT_ARROW\x10\x01\x12\x15\n\x11QUERY_FORMAT_JSON\x10\x02\x32\x92\x03\n\x0cQueryService\x12>\n\x05Query\x12\x18.trellis.v1.QueryRequest\x1a\x19.trellis.v1.QueryResponse0\x01\x12?\n\x06\x45xport\x12\x19.trellis.v1.ExportRequest\x1a\x1a.trellis.v1.ExportResponse\x12_\n\x10ImportRepository\x12#.trellis.v1.ImportRepositoryRequest\x1a$.trellis.v1.ImportRepositoryResponse0\x01\x12K\n\nCheckIndex\x12\x1d.trellis.v1.CheckIndexRequest\x1a\x1e.trellis.v1.CheckIndexResponse\x12S\n\x0cRebuildIndex\x12\x1f.trellis.v1.RebuildIndexRequest\x1a .trellis.v1.RebuildIndexResponse0\x01\x42s\n\x0e\x64\x65v.trellis.v1B\x0cQueriesProtoP\x01Z#trellis.dev/go/trellis/v1;trellisv1\xa2\x02\x03TXX\xaa\x02\nTrellis.V1\xca\x02\nTrellis\\V1\xea\x02\x0bTrellis::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,12 +52,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPORTREQUEST'].fields_by_name['destination']._serialized_options = b'\342A\001\002'
   _globals['_EXPORTREQUEST'].fields_by_name['tables']._loaded_options = None
   _globals['_EXPORTREQUEST'].fields_by_name['tables']._serialized_options = b'\342A\001\001'
+  _globals['_IMPORTREPOSITORYREQUEST'].fields_by_name['repository_id']._loaded_options = None
+  _globals['_IMPORTREPOSITORYREQUEST'].fields_by_name['repository_id']._serialized_options = b'\342A\001\002'
+  _globals['_IMPORTREPOSITORYREQUEST'].fields_by_name['source_path']._loaded_options = None
+  _globals['_IMPORTREPOSITORYREQUEST'].fields_by_name['source_path']._serialized_options = b'\342A\001\002'
+  _globals['_IMPORTREPOSITORYREQUEST'].fields_by_name['description']._loaded_options = None
+  _globals['_IMPORTREPOSITORYREQUEST'].fields_by_name['description']._serialized_options = b'\342A\001\001'
+  _globals['_IMPORTREPOSITORYREQUEST'].fields_by_name['worker_count']._loaded_options = None
+  _globals['_IMPORTREPOSITORYREQUEST'].fields_by_name['worker_count']._serialized_options = b'\342A\001\001'
   _globals['_IMPORTREPOSITORYRESULT_INDEXCOUNTSENTRY']._loaded_options = None
   _globals['_IMPORTREPOSITORYRESULT_INDEXCOUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_REBUILDINDEXREQUEST'].fields_by_name['worker_count']._loaded_options = None
+  _globals['_REBUILDINDEXREQUEST'].fields_by_name['worker_count']._serialized_options = b'\342A\001\001'
   _globals['_REBUILDINDEXRESPONSE_INDEXCOUNTSENTRY']._loaded_options = None
   _globals['_REBUILDINDEXRESPONSE_INDEXCOUNTSENTRY']._serialized_options = b'8\001'
-  _globals['_QUERYFORMAT']._serialized_start=1696
-  _globals['_QUERYFORMAT']._serialized_end=1786
+  _globals['_QUERYFORMAT']._serialized_start=1727
+  _globals['_QUERYFORMAT']._serialized_end=1817
   _globals['_QUERYREQUEST']._serialized_start=107
   _globals['_QUERYREQUEST']._serialized_end=430
   _globals['_QUERYREQUEST_NAMEDPARAMSENTRY']._serialized_start=356
@@ -70,26 +80,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPORTREQUEST']._serialized_end=804
   _globals['_EXPORTRESPONSE']._serialized_start=806
   _globals['_EXPORTRESPONSE']._serialized_end=856
-  _globals['_IMPORTREPOSITORYREQUEST']._serialized_start=858
-  _globals['_IMPORTREPOSITORYREQUEST']._serialized_end=970
-  _globals['_IMPORTREPOSITORYRESPONSE']._serialized_start=972
-  _globals['_IMPORTREPOSITORYRESPONSE']._serialized_end=1095
-  _globals['_IMPORTREPOSITORYRESULT']._serialized_start=1098
-  _globals['_IMPORTREPOSITORYRESULT']._serialized_end=1344
-  _globals['_IMPORTREPOSITORYRESULT_INDEXCOUNTSENTRY']._serialized_start=1294
-  _globals['_IMPORTREPOSITORYRESULT_INDEXCOUNTSENTRY']._serialized_end=1344
-  _globals['_INDEXPROGRESS']._serialized_start=1346
-  _globals['_INDEXPROGRESS']._serialized_end=1390
-  _globals['_CHECKINDEXREQUEST']._serialized_start=1392
-  _globals['_CHECKINDEXREQUEST']._serialized_end=1411
-  _globals['_CHECKINDEXRESPONSE']._serialized_start=1413
-  _globals['_CHECKINDEXRESPONSE']._serialized_end=1454
-  _globals['_REBUILDINDEXREQUEST']._serialized_start=1456
-  _globals['_REBUILDINDEXREQUEST']._serialized_end=1499
-  _globals['_REBUILDINDEXRESPONSE']._serialized_start=1502
-  _globals['_REBUILDINDEXRESPONSE']._serialized_end=1694
-  _globals['_REBUILDINDEXRESPONSE_INDEXCOUNTSENTRY']._serialized_start=1294
-  _globals['_REBUILDINDEXRESPONSE_INDEXCOUNTSENTRY']._serialized_end=1344
-  _globals['_QUERYSERVICE']._serialized_start=1789
-  _globals['_QUERYSERVICE']._serialized_end=2191
+  _globals['_IMPORTREPOSITORYREQUEST']._serialized_start=859
+  _globals['_IMPORTREPOSITORYREQUEST']._serialized_end=995
+  _globals['_IMPORTREPOSITORYRESPONSE']._serialized_start=997
+  _globals['_IMPORTREPOSITORYRESPONSE']._serialized_end=1120
+  _globals['_IMPORTREPOSITORYRESULT']._serialized_start=1123
+  _globals['_IMPORTREPOSITORYRESULT']._serialized_end=1369
+  _globals['_IMPORTREPOSITORYRESULT_INDEXCOUNTSENTRY']._serialized_start=1319
+  _globals['_IMPORTREPOSITORYRESULT_INDEXCOUNTSENTRY']._serialized_end=1369
+  _globals['_INDEXPROGRESS']._serialized_start=1371
+  _globals['_INDEXPROGRESS']._serialized_end=1415
+  _globals['_CHECKINDEXREQUEST']._serialized_start=1417
+  _globals['_CHECKINDEXREQUEST']._serialized_end=1436
+  _globals['_CHECKINDEXRESPONSE']._serialized_start=1438
+  _globals['_CHECKINDEXRESPONSE']._serialized_end=1479
+  _globals['_REBUILDINDEXREQUEST']._serialized_start=1481
+  _globals['_REBUILDINDEXREQUEST']._serialized_end=1530
+  _globals['_REBUILDINDEXRESPONSE']._serialized_start=1533
+  _globals['_REBUILDINDEXRESPONSE']._serialized_end=1725
+  _globals['_REBUILDINDEXRESPONSE_INDEXCOUNTSENTRY']._serialized_start=1319
+  _globals['_REBUILDINDEXRESPONSE_INDEXCOUNTSENTRY']._serialized_end=1369
+  _globals['_QUERYSERVICE']._serialized_start=1820
+  _globals['_QUERYSERVICE']._serialized_end=2222
 # @@protoc_insertion_point(module_scope)
