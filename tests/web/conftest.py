@@ -30,6 +30,7 @@ REPO = "demo"
 OTHER = "secret"
 SCRIPT = "<script>document.title='pwned';window.pwned=1</script>"
 LONG_STEPS = 450
+WIDE_FILES = 14
 PIPELINE = '[stages.syntax]\nkind = "syntax"\n'
 BASE = {
     "trellis.toml": PIPELINE,
@@ -107,6 +108,11 @@ def fill(site: Site) -> None:
                      "left edit")
         admin.commit(REPO, "feature/right", {"app/models.py": BASE["app/models.py"].replace("x + 1", "x * 3")},
                      "right edit")
+        wide = admin.create_branch(REPO, "wide", head)
+        site.extra["wide_commit"] = admin.commit(
+            REPO, "wide", {f"pkg/mod_{i:02}.py": f"def f{i}(x):\n    return x + {i}\n" * (1 + i % 3)
+                           for i in range(WIDE_FILES)}, "many files", expected_head=wide.head_commit_id,
+        ).commit.commit_id
         other = admin.create_repository(OTHER)
         admin.commit(OTHER, "main", {"hidden.py": "def hidden():\n    return 'classified'\n"}, "hidden",
                      expected_head=other.head_commit_id)
@@ -168,4 +174,4 @@ def text_of(html: str) -> str:
     return html_module.unescape(re.sub(r"<[^>]+>", " ", html))
 
 
-__all__ = ["LONG_STEPS", "OTHER", "REPO", "SCRIPT", "Site", "json", "site", "text_of"]
+__all__ = ["LONG_STEPS", "WIDE_FILES", "OTHER", "REPO", "SCRIPT", "Site", "json", "site", "text_of"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LONG_STEPS, OTHER, REPO, SCRIPT, Site
+from .conftest import LONG_STEPS, OTHER, REPO, SCRIPT, WIDE_FILES, Site
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -135,6 +135,21 @@ def test_commit_page_shows_entity_changes_and_verdict(browser: WebDriver, site: 
     assert browser.find_element(By.ID, "run-verdict").text == "passed"
     assert browser.find_elements(By.CSS_SELECTOR, "table.diff td.added")
     browser.save_screenshot(str(shots / "commit.png"))
+
+
+def test_a_wide_commit_loads_the_diffs_below_the_first_screen(browser: WebDriver, site: Site) -> None:
+    sign_in(browser, site, "reader-all")
+    browser.get(site.url + f"/repositories/{REPO}/commits/{site.extra['wide_commit']}")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.diff")) < WIDE_FILES
+    for _ in range(WIDE_FILES):
+        if len(browser.find_elements(By.CSS_SELECTOR, "table.diff")) == WIDE_FILES:
+            break
+        browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+        try:
+            wait(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, ".file.later"), 3)
+        except Exception:
+            pass
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.diff")) == WIDE_FILES
 
 
 def test_console_runs_a_query_and_draws_its_chart(browser: WebDriver, site: Site, shots: Path) -> None:

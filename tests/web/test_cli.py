@@ -104,3 +104,31 @@ def test_serve_http_beside_grpc(tmp_path: Path, extra: list[str]) -> None:
                 assert response.status == 200
         finally:
             assert _stop(process) == 0
+
+
+def test_demo_serves_the_viewer_and_prints_a_session_and_a_merge(tmp_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-m", "trellis", "demo", "--agents", "2", "--commits", "3", "--data-dir",
+                           str(tmp_path), "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=_env()) as process:
+        try:
+            assert process.stdout is not None
+            lines: queue.Queue[str] = queue.Queue()
+            threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+            urls: dict[str, str] = {}
+            deadline = time.monotonic() + 240
+            while "sessions" not in urls and time.monotonic() < deadline and process.poll() is None:
+                try:
+                    line = lines.get(timeout=1)
+                except queue.Empty:
+                    continue
+                found = re.match(r"\s+(session|merge commit|merge preview|sessions):\s+(http://\S+)", line)
+                if found:
+                    urls[found.group(1)] = found.group(2)
+            assert set(urls) == {"session", "merge commit", "merge preview", "sessions"}, urls
+            for what, address in urls.items():
+                with urllib.request.urlopen(address, timeout=60) as response:
+                    assert response.status == 200, what
+            assert "/repositories/" in urls["session"] and "/sessions/" in urls["session"]
+            assert "/merge?target=main&source=" in urls["merge preview"]
+        finally:
+            assert _stop(process) == 0

@@ -9,7 +9,7 @@ import urllib.request
 
 import pyarrow.parquet as pq
 
-from .conftest import OTHER, REPO, SCRIPT, Site, text_of
+from .conftest import OTHER, REPO, SCRIPT, WIDE_FILES, Site, text_of
 
 
 def test_repositories_lists_only_what_the_token_may_read(site: Site) -> None:
@@ -170,6 +170,23 @@ def test_commit_page_shows_entity_changes_diff_step_and_verdict(site: Site) -> N
     assert site.run_id in verification and "passed" in verification and "syntax" in verification
     assert 'class="diff code"' in html and 'class="mono removed"' in html and 'class="mono added"' in html
     assert '<span class="k">def</span>' in html  # highlighted
+
+
+def test_a_wide_commit_renders_its_first_files_and_links_the_rest(site: Site) -> None:
+    commit = site.extra["wide_commit"]
+    status, html, _ = site.get(f"/repositories/{REPO}/commits/{commit}")
+    assert status == 200
+    inline = html.count('class="diff code"')
+    later = html.count('class="file later"')
+    assert inline >= 1 and later >= 1 and inline + later == WIDE_FILES
+    path = f"pkg/mod_{WIDE_FILES - 1:02}.py"
+    assert f"/repositories/{REPO}/commits/{commit}/diff/{path}" in html
+    status, fragment, _ = site.get(f"/repositories/{REPO}/commits/{commit}/diff/{path}")
+    assert status == 200 and 'class="diff code"' in fragment and "<html" in fragment  # a whole page without htmx
+    status, html, _ = site.get(f"/repositories/{REPO}/commits/{commit}/diff/pkg/nope.py")
+    assert status == 404 and "FILE_NOT_CHANGED" in html
+    status, _, _ = site.get(f"/repositories/{OTHER}/commits/{commit}/diff/{path}", "reader-demo")
+    assert status == 403
 
 
 def test_run_page(site: Site) -> None:

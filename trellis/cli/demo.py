@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import semantic_diff
 
     from ..demo import DemoReport
+    from ..server import RunningServer
+    from ..web import WebServer
 else:
     semantic_diff = lazy("semantic_diff")
 
@@ -31,6 +33,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("--agents", type=int, default=8, help="number of agents (default 8)")
     p.add_argument("--commits", type=int, default=50, help="commits per agent (default 50)")
+    p.add_argument("--http", default=None, metavar="HOST:PORT",
+                   help="afterwards, keep the embedded server running with the web viewer on this loopback address "
+                   "(port 0 picks one) until Ctrl-C, and print the addresses of a session and a merge")
     p.set_defaults(run=run)
 
 
@@ -93,8 +98,14 @@ def run(args: argparse.Namespace) -> int:
             running.index.wait_idle(60)
             answers = [(question, client.query(sql, {"repo": report.repository}).table)
                        for question, sql in QUESTIONS]
-    finally:
+            main_head = client.get_branch(report.repository, "main").head_commit_id
+        web = _start_web(args, running, data_dir)
+    except BaseException:
         running.stop(grace=5)
+        raise
+    if web is None:
+        running.stop(grace=5)
+    urls = web_urls(report, main_head, web.url if web is not None else f"http://{_ui_listen()}")
     repo_path = data_dir / "repos" / f"{report.repository}.git"
     if out.json:
         out.data({
@@ -110,8 +121,9 @@ def run(args: argparse.Namespace) -> int:
                         "commits": a.commits, "steps": a.steps,
                         "entity_changes": [semantic_diff.change_to_json(c) for c in branch_diffs[a.agent].changes]}
                        for a in report.agents],
+            "web": {**urls, "serving": web is not None},
         })
-        return 0
+        return _serve_web(out, running, web)
     table = new_table("agent", "session", "branch", "commits", "steps", title=f"repository {report.repository}")
     for a in report.agents:
         table.add_row(a.agent, a.session_id, a.branch, str(a.commits), str(a.steps))
@@ -147,6 +159,65 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"  {trellis} query \"SELECT * FROM session_summary\"", markup=False)
     out.print(f"  {trellis} runs {report.repository}", markup=False)
     out.print(f"  {trellis} verify {report.repository} main", markup=False)
+    if web is None:
+        out.print(f"\nIn a browser: start the web viewer with [bold]{trellis} ui[/], then open")
+    else:
+        out.print("\nIn a browser (the web viewer of the embedded server; Ctrl-C stops it):")
+    for what, url in urls.items():
+        out.print(f"  {what + ':':<16} {url}", markup=False)
+    return _serve_web(out, running, web)
+
+
+def _ui_listen() -> str:
+    from .ui import DEFAULT_LISTEN
+
+    return DEFAULT_LISTEN
+
+
+def web_urls(report: "DemoReport", main_head: str, base: str) -> dict[str, str]:
+    """Where the web viewer shows the demo: a session's timeline, the last merge, a merge preview."""
+    from ..web import url
+
+    sample = report.agents[0]
+    conflicted = report.merge.conflicts[0][0] if report.merge.conflicts else ""
+    return {
+        "session": base + url("repositories", report.repository, "sessions", sample.session_id),
+        "merge commit": base + url("repositories", report.repository, "commits", main_head),
+        "merge preview": base + url("repositories", report.repository, "merge", target="main",
+                                    source=conflicted or sample.branch),
+        "sessions": base + url("repositories", report.repository, "sessions"),
+    }
+
+
+def _start_web(args: argparse.Namespace, running: "RunningServer", data_dir: Path) -> "WebServer | None":
+    if not args.http:
+        return None
+    from .. import config as cfg
+    from ..server import ConfigError
+    from ..web import start_http
+
+    if not cfg.is_loopback(args.http):
+        raise ConfigError(f"trellis demo serves the web viewer on loopback addresses only, not {args.http}")
+    return start_http(running, data_dir, args.http)
+
+
+def _serve_web(out: Output, running: "RunningServer", web: "WebServer | None") -> int:
+    """With --http: serve until Ctrl-C (or SIGTERM), then stop the viewer and the embedded server."""
+    if web is None:
+        return 0
+    import signal
+    import threading
+
+    done = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        web.stop()
+        running.stop(grace=5)
     return 0
 
 

@@ -255,6 +255,17 @@ class WebApp:
         found = pages.commit_page(self.services, repository, request.path_params["commit"])
         return self.render(request, "commit.html", principal=principal, repository=repository, page=found)
 
+    def file(self, request: Request, principal: Principal) -> Response:
+        """One file's diff in a commit (fetched by htmx for the files below the first screen)."""
+        repository = request.path_params["repository"]
+        self.check_repository(principal, repository)
+        commit = request.path_params["commit"]
+        view = pages.file_diff(self.services, repository, commit, request.path_params["path"])
+        if request.headers.get("hx-request"):
+            return self.render(request, "file.html", f=view)
+        return self.render(request, "file_page.html", principal=principal, repository=repository, commit_id=commit,
+                           f=view)
+
     def run(self, request: Request, principal: Principal) -> Response:
         repository = request.path_params["repository"]
         self.check_repository(principal, repository)
@@ -363,6 +374,7 @@ class WebApp:
             Route("/repositories/{repository}/sessions/{session}/steps", p(self.steps)),
             Route("/repositories/{repository}/sessions/{session}/steps/{index:int}", p(self.step)),
             Route("/repositories/{repository}/commits/{commit}", p(self.commit)),
+            Route("/repositories/{repository}/commits/{commit}/diff/{path:path}", p(self.file)),
             Route("/repositories/{repository}/runs/{run}", p(self.run)),
             Route("/repositories/{repository}/entities/{qualname:path}", p(self.entity)),
             Route("/repositories/{repository}/merge", p(self.merge)),

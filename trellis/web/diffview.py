@@ -1,29 +1,25 @@
 """Side-by-side, syntax-highlighted file diffs for the commit page.
 
 Hunks come from git's own unified diff (``Differ.diff(line_diff=True)``,
-libgit2's xdiff, the same text ``trellis diff`` prints); each side is lexed
-whole by Pygments, so a multi-line string or comment is coloured right even
-where a hunk starts inside it, and the lines a hunk shows are picked from that.
-Every piece of text is escaped here (``markupsafe.escape``) before it is
-wrapped in a ``<span>``: the result is safe ``Markup``.
+libgit2's xdiff, the same text ``trellis diff`` prints); each side is
+highlighted whole (``highlight.py``), so a multi-line string or comment is
+coloured right even where a hunk starts inside it, and the lines a hunk shows
+are picked from that. The highlighted text is escaped ``Markup``.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
-from markupsafe import Markup, escape
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_for_filename
-from pygments.lexers.special import TextLexer
-from pygments.token import STANDARD_TYPES, _TokenType
-from pygments.util import ClassNotFound
+from markupsafe import Markup
 
-__all__ = ["HIGHLIGHT_MAX_BYTES", "Cell", "FileView", "Row", "highlight_lines", "side_by_side"]
+from .highlight import highlight_lines, language_name
 
-HIGHLIGHT_MAX_BYTES = 256 * 1024
-"""Files larger than this are shown without colours (lexing them costs more than it helps)."""
+__all__ = ["Cell", "FileView", "Highlighter", "Row", "side_by_side"]
 
 MAX_DIFF_LINES = 3000
 """A file diff with more lines than this is folded to its first ones (the rest: ``trellis diff``)."""
@@ -61,51 +57,50 @@ class FileView:
 _EMPTY = Cell(0, Markup(""), "empty")
 
 
-def _css_class(token: _TokenType) -> str:
-    while token not in STANDARD_TYPES:
-        token = token.parent
-    return STANDARD_TYPES[token]
+class Highlighter:
+    """Highlighted lines per blob id, least recently used first out, bounded by the characters kept.
+
+    An agent's next micro-commit diffs against the blob its last one wrote, so half of every commit
+    page's lexing has usually been done already (and all of it when a page is seen again).
+    """
+
+    def __init__(self, max_chars: int = 64 * 1024 * 1024) -> None:
+        self.max_chars = max_chars
+        self._lines: OrderedDict[tuple[str, str], tuple[list[Markup], int]] = OrderedDict()
+        self._chars = 0
+        self._guard = threading.Lock()
+
+    def lines(self, path: str, blob_id: str, content: bytes | None) -> list[Markup]:
+        if content is None:
+            return []
+        key = (blob_id, posixpath.splitext(path)[1])
+        with self._guard:
+            found = self._lines.get(key)
+            if found is not None:
+                self._lines.move_to_end(key)
+                return found[0]
+        lines = highlight_lines(path, content)
+        size = sum(len(line) for line in lines)
+        if blob_id and size <= self.max_chars // 4:
+            with self._guard:
+                if key not in self._lines:
+                    self._lines[key] = (lines, size)
+                    self._chars += size
+                while self._chars > self.max_chars:
+                    _, (_, dropped) = self._lines.popitem(last=False)
+                    self._chars -= dropped
+        return lines
 
 
-def _lexer(path: str) -> Lexer:
-    try:
-        return get_lexer_for_filename(path, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        return TextLexer(stripnl=False, ensurenl=False)
-
-
-def highlight_lines(path: str, text: str) -> list[Markup]:
-    """``text`` as escaped, highlighted HTML, one ``Markup`` per line (without the newline)."""
-    if len(text) > HIGHLIGHT_MAX_BYTES:
-        return [escape(line) for line in text.split("\n")]
-    lines: list[str] = []
-    current: list[str] = []
-    for token, value in _lexer(path).get_tokens(text):
-        css = _css_class(token)
-        pieces = value.split("\n")
-        for i, piece in enumerate(pieces):
-            if i:
-                lines.append("".join(current))
-                current = []
-            if piece:
-                current.append(f'<span class="{css}">{escape(piece)}</span>' if css else str(escape(piece)))
-    lines.append("".join(current))
-    return [Markup(line) for line in lines]
-
-
-def _language(path: str) -> str:
-    lexer = _lexer(path)
-    return "" if isinstance(lexer, TextLexer) else str(lexer.name)
-
-
-def side_by_side(path: str, old_path: str, status: str, patch: str, old: bytes | None, new: bytes | None
-                 ) -> FileView:
+def side_by_side(path: str, old_path: str, status: str, patch: str, old: bytes | None, new: bytes | None, *,
+                 old_id: str = "", new_id: str = "", highlighter: Highlighter | None = None) -> FileView:
     """Rows pairing the removed and added lines of each hunk of ``patch`` (a unified diff of one file)."""
     binary = (old is not None and b"\0" in old[:8000]) or (new is not None and b"\0" in new[:8000])
     if binary:
         return FileView(path, old_path, status, True, (), False, "")
-    old_lines = highlight_lines(old_path or path, (old or b"").decode("utf-8", "replace"))
-    new_lines = highlight_lines(path, (new or b"").decode("utf-8", "replace"))
+    colour = highlighter or Highlighter(0)
+    old_lines = colour.lines(old_path or path, old_id, old)
+    new_lines = colour.lines(path, new_id, new)
     rows: list[Row] = []
     removed: list[int] = []
     added: list[int] = []
@@ -149,7 +144,7 @@ def side_by_side(path: str, old_path: str, status: str, patch: str, old: bytes |
             continue  # "\ No newline at end of file", the empty last line
         shown += 1
     flush()
-    return FileView(path, old_path, status, False, tuple(rows), clipped, _language(path))
+    return FileView(path, old_path, status, False, tuple(rows), clipped, language_name(path))
 
 
 def _at(lines: list[Markup], number: int) -> Markup:

@@ -21,13 +21,14 @@ from vcs.validation import check_branch_name, check_session_id
 
 from ..differ import Differ
 from ..indexing import Index
-from .diffview import FileView, side_by_side
+from .diffview import FileView, Highlighter, side_by_side
 
 __all__ = [
     "Services",
     "branches_page",
     "commit_page",
     "entity_page",
+    "file_diff",
     "merge_page",
     "run_page",
     "session_page",
@@ -39,20 +40,22 @@ SESSIONS_PER_PAGE = 50
 STEPS_FIRST = 100
 """Steps rendered with a session's page; the rest arrive in batches of STEPS_BATCH as the reader scrolls."""
 STEPS_BATCH = 200
-OBSERVATION_CLIP = 20_000
+OBSERVATION_CLIP = 4_000
 """Characters of a thought, action or observation shown in the timeline (the step's own page shows all)."""
-MAX_COMMIT_FILES = 300
-"""Files whose diff the commit page shows; the others are listed."""
+FIRST_SCREEN_LINES = 400
+"""Changed lines whose diffs a commit page renders at once; the files after them load as the reader scrolls."""
+FIRST_SCREEN_FILES = 8
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """What the pages read: the server's own store, differ, index and verifier."""
+    """What the pages read: the server's own store, differ, index and verifier (and the diffs' colours)."""
 
     store: Store
     differ: Differ
     index: Index
     verifier: ci.Verifier
+    highlighter: Highlighter = field(default_factory=Highlighter)
 
 
 def _rows(services: Services, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -350,31 +353,56 @@ class CommitPage:
     commit: Any  # vcs.Commit
     parent_id: str
     changes: list[Any]  # semantic_diff.EntityChange
-    files: list[FileView]
-    more_files: list[Any]  # semantic_diff.FileDiff beyond MAX_COMMIT_FILES
+    files: list[FileView]  # the diffs of the first screen
+    later: list[Any]  # semantic_diff.FileDiff whose diffs load as the reader scrolls to them
     session_id: str
     step_index: int
     run: ci.Run | None
     runs: list[dict[str, Any]]
 
 
+def _file_views(services: Services, repository: str, commit_id: str, files: Sequence[Any]) -> list[FileView]:
+    """Side-by-side diffs of some of a commit's files: git's line diff and both sides read for those only."""
+    if not files:
+        return []
+    paths = sorted({p for f in files for p in (f.path, f.old_path or f.path)})
+    done = services.differ.diff(repository, "", commit_id, paths, line_diff=True)
+    contents = services.store.changed_files(repository, done.old_commit_id, done.new_commit_id, paths)
+    return [side_by_side(f.path, f.old_path or "", f.status, done.line_diffs.get(f.path, b"").decode("utf-8", "replace"),
+                         contents.old.get(f.old_path or f.path), contents.new.get(f.path) if f.status != "deleted"
+                         else None, old_id=contents.old_ids.get(f.old_path or f.path, ""),
+                         new_id=contents.new_ids.get(f.path, ""), highlighter=services.highlighter)
+            for f in files]
+
+
 def commit_page(services: Services, repository: str, revision: str) -> CommitPage:
+    """A commit with its entity changes, run and the diffs of its first files (FIRST_SCREEN_LINES at most)."""
     commit = services.store.get_commit(repository, revision)
-    done = services.differ.diff(repository, "", commit.commit_id, line_diff=True)
+    done = services.differ.diff(repository, "", commit.commit_id)
     files = list(done.result.files)
-    shown = files[:MAX_COMMIT_FILES]
-    contents = services.store.changed_files(repository, done.old_commit_id, commit.commit_id,
-                                            [p for f in shown for p in {f.path, f.old_path or f.path}])
-    views = [side_by_side(f.path, f.old_path or "", f.status, done.line_diffs.get(f.path, b"").decode("utf-8", "replace"),
-                          contents.old.get(f.old_path or f.path), contents.new.get(f.path)) for f in shown]
+    now, budget = 0, FIRST_SCREEN_LINES
+    while now < len(files) and now < FIRST_SCREEN_FILES and (now == 0 or budget > 0):
+        budget -= files[now].additions + files[now].deletions
+        now += 1
     runs = _rows(services, """
         SELECT run_id, status, trigger, branch, create_time, duration_ms FROM verification_runs
         WHERE repository = ? AND commit_id = ? ORDER BY create_time DESC LIMIT 20""", [repository, commit.commit_id])
     run = services.verifier.get(repository, runs[0]["run_id"]) if runs else None
     step_text = commit.trailers.get("Trellis-Step", "")
-    return CommitPage(commit, done.old_commit_id, list(done.result.changes), views, files[MAX_COMMIT_FILES:],
+    return CommitPage(commit, done.old_commit_id, list(done.result.changes),
+                      _file_views(services, repository, commit.commit_id, files[:now]), files[now:],
                       commit.trailers.get("Trellis-Session", ""), int(step_text) if step_text.isdigit() else 0,
                       run, runs)
+
+
+def file_diff(services: Services, repository: str, revision: str, path: str) -> FileView:
+    """One file's side-by-side diff in a commit (what the commit page fetches for the files below its first screen)."""
+    commit = services.store.get_commit(repository, revision)
+    done = services.differ.diff(repository, "", commit.commit_id)
+    found = [f for f in done.result.files if f.path == path]
+    if not found:
+        raise NotFound(f"commit {commit.commit_id[:12]} does not change {path[:200]!r}", reason="FILE_NOT_CHANGED")
+    return _file_views(services, repository, commit.commit_id, found)[0]
 
 
 def run_page(services: Services, repository: str, run_id: str) -> ci.Run:
