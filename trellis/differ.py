@@ -18,7 +18,13 @@ import pygit2
 import semantic_diff
 from vcs import Store
 
-__all__ = ["Differ", "CommitDiff"]
+__all__ = ["Differ", "CommitDiff", "unified_diff"]
+
+
+def unified_diff(old: bytes, new: bytes, old_path: str, path: str) -> bytes:
+    """Git's unified diff of one file (libgit2), as bytes: ``Diff`` answers with it, the web viewer shows it."""
+    patch = pygit2.Patch.create_from(old, new, old_as_path=old_path, new_as_path=path)
+    return patch.data or b""  # not .text: that decodes, replacing what is not UTF-8
 
 
 class CommitDiff:
@@ -70,6 +76,5 @@ class Differ:
         for file in cached.result.files:
             old = changed.old.get(file.old_path or file.path, b"")
             new = changed.new.get(file.path, b"") if file.status != "deleted" else b""
-            patch = pygit2.Patch.create_from(old, new, old_as_path=file.old_path or file.path, new_as_path=file.path)
-            lines[file.path] = patch.data or b""  # not .text: that decodes, replacing what is not UTF-8
+            lines[file.path] = unified_diff(old, new, file.old_path or file.path, file.path)
         return CommitDiff(cached.old_commit_id, cached.new_commit_id, cached.result, lines)

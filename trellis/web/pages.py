@@ -19,7 +19,7 @@ import ci
 from vcs import Identity, InvalidArgument, NotFound, Store
 from vcs.validation import check_branch_name, check_session_id
 
-from ..differ import Differ
+from ..differ import Differ, unified_diff
 from ..indexing import Index
 from .diffview import FileView, Highlighter, side_by_side
 
@@ -42,9 +42,9 @@ STEPS_FIRST = 100
 STEPS_BATCH = 200
 OBSERVATION_CLIP = 4_000
 """Characters of a thought, action or observation shown in the timeline (the step's own page shows all)."""
-FIRST_SCREEN_LINES = 400
+FIRST_SCREEN_LINES = 300
 """Changed lines whose diffs a commit page renders at once; the files after them load as the reader scrolls."""
-FIRST_SCREEN_FILES = 8
+FIRST_SCREEN_FILES = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,37 +349,70 @@ def full_step(services: Services, repository: str, session_id: str, index: int) 
 
 
 @dataclass(frozen=True, slots=True)
+class ChangedFile:
+    """A file a commit changed, as the commit page lists it (from the index, else the semantic diff)."""
+
+    path: str
+    old_path: str
+    status: str
+    additions: int
+    deletions: int
+
+
+@dataclass(frozen=True, slots=True)
 class CommitPage:
     commit: Any  # vcs.Commit
     parent_id: str
-    changes: list[Any]  # semantic_diff.EntityChange
+    changes: list[Any]  # entity changes: index rows, or semantic_diff.EntityChange before the commit is indexed
     files: list[FileView]  # the diffs of the first screen
-    later: list[Any]  # semantic_diff.FileDiff whose diffs load as the reader scrolls to them
+    later: list[ChangedFile]  # files whose diffs load as the reader scrolls to them
     session_id: str
     step_index: int
     run: ci.Run | None
     runs: list[dict[str, Any]]
 
 
-def _file_views(services: Services, repository: str, commit_id: str, files: Sequence[Any]) -> list[FileView]:
-    """Side-by-side diffs of some of a commit's files: git's line diff and both sides read for those only."""
+def _changes(services: Services, repository: str, commit_id: str) -> tuple[list[ChangedFile], list[Any]]:
+    """A commit's files and entity changes: what the indexer computed, or (not indexed yet) the semantic diff."""
+    indexed = _rows(services, "SELECT entity_changes FROM commits WHERE repository = ? AND commit_id = ?",
+                    [repository, commit_id])
+    if indexed and indexed[0]["entity_changes"] is not None:
+        files = [ChangedFile(r["path"], r["old_path"] or "", r["status"], r["additions"] or 0, r["deletions"] or 0)
+                 for r in _rows(services, """
+                    SELECT path, old_path, status, additions, deletions FROM file_changes
+                    WHERE repository = ? AND commit_id = ? ORDER BY path""", [repository, commit_id])]
+        changes = _rows(services, """
+            SELECT change, kind, qualname, old_qualname, path, old_path, details FROM entity_changes
+            WHERE repository = ? AND commit_id = ? AND follows IS NULL ORDER BY ordinal""", [repository, commit_id])
+        return files, changes
+    done = services.differ.diff(repository, "", commit_id)
+    return ([ChangedFile(f.path, f.old_path or "", f.status, f.additions, f.deletions) for f in done.result.files],
+            list(done.result.changes))
+
+
+def _file_views(services: Services, repository: str, parent_id: str, commit_id: str,
+                files: Sequence[ChangedFile]) -> list[FileView]:
+    """Side-by-side diffs of some of a commit's files: both sides and git's line diff of those files only."""
     if not files:
         return []
     paths = sorted({p for f in files for p in (f.path, f.old_path or f.path)})
-    done = services.differ.diff(repository, "", commit_id, paths, line_diff=True)
-    contents = services.store.changed_files(repository, done.old_commit_id, done.new_commit_id, paths)
-    return [side_by_side(f.path, f.old_path or "", f.status, done.line_diffs.get(f.path, b"").decode("utf-8", "replace"),
-                         contents.old.get(f.old_path or f.path), contents.new.get(f.path) if f.status != "deleted"
-                         else None, old_id=contents.old_ids.get(f.old_path or f.path, ""),
-                         new_id=contents.new_ids.get(f.path, ""), highlighter=services.highlighter)
-            for f in files]
+    contents = services.store.changed_files(repository, parent_id, commit_id, paths)
+    views = []
+    for f in files:
+        before = f.old_path or f.path
+        old = contents.old.get(before) if f.status != "added" else None
+        new = contents.new.get(f.path) if f.status != "deleted" else None
+        patch = unified_diff(old or b"", new or b"", before, f.path).decode("utf-8", "replace")
+        views.append(side_by_side(f.path, f.old_path if f.old_path != f.path else "", f.status, patch, old, new,
+                                  old_id=contents.old_ids.get(before, ""), new_id=contents.new_ids.get(f.path, ""),
+                                  highlighter=services.highlighter))
+    return views
 
 
 def commit_page(services: Services, repository: str, revision: str) -> CommitPage:
     """A commit with its entity changes, run and the diffs of its first files (FIRST_SCREEN_LINES at most)."""
     commit = services.store.get_commit(repository, revision)
-    done = services.differ.diff(repository, "", commit.commit_id)
-    files = list(done.result.files)
+    files, changes = _changes(services, repository, commit.commit_id)
     now, budget = 0, FIRST_SCREEN_LINES
     while now < len(files) and now < FIRST_SCREEN_FILES and (now == 0 or budget > 0):
         budget -= files[now].additions + files[now].deletions
@@ -389,8 +422,9 @@ def commit_page(services: Services, repository: str, revision: str) -> CommitPag
         WHERE repository = ? AND commit_id = ? ORDER BY create_time DESC LIMIT 20""", [repository, commit.commit_id])
     run = services.verifier.get(repository, runs[0]["run_id"]) if runs else None
     step_text = commit.trailers.get("Trellis-Step", "")
-    return CommitPage(commit, done.old_commit_id, list(done.result.changes),
-                      _file_views(services, repository, commit.commit_id, files[:now]), files[now:],
+    parent = commit.parent_ids[0] if commit.parent_ids else ""
+    return CommitPage(commit, parent, changes,
+                      _file_views(services, repository, parent, commit.commit_id, files[:now]), files[now:],
                       commit.trailers.get("Trellis-Session", ""), int(step_text) if step_text.isdigit() else 0,
                       run, runs)
 
@@ -398,11 +432,12 @@ def commit_page(services: Services, repository: str, revision: str) -> CommitPag
 def file_diff(services: Services, repository: str, revision: str, path: str) -> FileView:
     """One file's side-by-side diff in a commit (what the commit page fetches for the files below its first screen)."""
     commit = services.store.get_commit(repository, revision)
-    done = services.differ.diff(repository, "", commit.commit_id)
-    found = [f for f in done.result.files if f.path == path]
+    files, _ = _changes(services, repository, commit.commit_id)
+    found = [f for f in files if f.path == path]
     if not found:
         raise NotFound(f"commit {commit.commit_id[:12]} does not change {path[:200]!r}", reason="FILE_NOT_CHANGED")
-    return _file_views(services, repository, commit.commit_id, found)[0]
+    parent = commit.parent_ids[0] if commit.parent_ids else ""
+    return _file_views(services, repository, parent, commit.commit_id, found)[0]
 
 
 def run_page(services: Services, repository: str, run_id: str) -> ci.Run:
