@@ -96,6 +96,13 @@ def env_server(environ: Mapping[str, str] | None = None) -> str | None:
     return env.get("TRELLIS_SERVER") or None
 
 
+def env_routes(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The routing table of sharded servers that the CLI follows (trellis.routing), if set."""
+    env = os.environ if environ is None else environ
+    value = env.get("TRELLIS_ROUTES")
+    return Path(value).expanduser() if value else None
+
+
 def env_token(environ: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if environ is None else environ
     return env.get("TRELLIS_TOKEN") or None

@@ -18,6 +18,8 @@ from vcs import errors as vcs_errors
 
 __all__ = [
     "DOMAIN",
+    "InvalidRoutes",
+    "NotRouted",
     "StorageFull",
     "TrellisError",
     "Unauthenticated",
@@ -50,6 +52,19 @@ class Unimplemented(TrellisError):
 
 class DeadlineExceeded(TrellisError):
     reason = "DEADLINE_EXCEEDED"
+
+
+class NotRouted(TrellisError, vcs_errors.NotFound):
+    """No server owns the repository: the routing table (trellis.routing) has no route for it. Raised by the
+    SDK and the CLI before any call; no server sends it."""
+
+    reason = "REPOSITORY_NOT_ROUTED"
+
+
+class InvalidRoutes(TrellisError, vcs_errors.InvalidArgument):
+    """The routing table cannot be read or is not of its form (trellis.routing)."""
+
+    reason = "INVALID_ROUTES"
 
 
 class StorageFull(TrellisError):

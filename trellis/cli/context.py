@@ -131,14 +131,29 @@ def local_data_dir(args: argparse.Namespace) -> Path | None:
 
 
 @contextmanager
-def connect(args: argparse.Namespace, *, creates: bool = False) -> Iterator[Client]:
-    """A client for the command; in-process, the data directory must exist unless the command ``creates`` data."""
+def connect(args: argparse.Namespace, *, creates: bool = False, repository: str | None = None) -> Iterator[Client]:
+    """A client for the command; in-process, the data directory must exist unless the command ``creates`` data.
+
+    With a routing table ($TRELLIS_ROUTES) and no server given, the server is the one the table names for the
+    command's ``repository`` (default: ``args.repository``); a command without one gets a ``RoutedClient``.
+    """
     from .. import config as cfg
     from ..client import Client
 
     token = getattr(args, "token", None) or cfg.env_token()
     agent = getattr(args, "agent", None)
     server = getattr(args, "server", None) or cfg.env_server()
+    routes = cfg.env_routes() if server is None else None
+    if routes is not None:
+        from ..routing import RoutedClient, RoutingTable
+
+        table = RoutingTable.load(routes)
+        repository = repository or getattr(args, "repository", None)
+        if repository is None:
+            with RoutedClient(table, token=token, agent=agent, tls=client_tls(args)) as routed:
+                yield routed  # type: ignore[misc]  # a Client for every per-repository method
+            return
+        server = table.server_for(repository)
     server_tls = False
     if server is None:
         owner = running_server(data_dir(args))

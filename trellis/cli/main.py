@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="trellis",
         description="Trellis: version control and CI for AI coding agents. "
-        "Commands talk to --server / $TRELLIS_SERVER, else to the server owning the data directory, "
-        "else open the data directory in-process.",
+        "Commands talk to --server / $TRELLIS_SERVER, else to the server that the routing table in "
+        "$TRELLIS_ROUTES names for the command's repository (docs/scaling.md), else to the server owning the data "
+        "directory, else open the data directory in-process.",
     )
     parser.add_argument("--version", action="version", version=f"trellis {__version__}",
                         help="print the version and exit")

@@ -44,7 +44,7 @@ def _show(out: Output, repo: vcs.Repository) -> None:
 
 def create(args: argparse.Namespace) -> int:
     out = Output(args)
-    with connect(args, creates=True) as client:
+    with connect(args, creates=True, repository=args.name) as client:
         repo = client.create_repository(args.name, default_branch=args.default_branch, description=args.description)
     _show(out, repo)
     if not out.json:
@@ -68,7 +68,7 @@ def list_(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     out = Output(args)
-    with connect(args) as client:
+    with connect(args, repository=args.name) as client:
         _show(out, client.get_repository(args.name))
     return 0
 
@@ -78,7 +78,7 @@ def delete(args: argparse.Namespace) -> int:
     if not args.yes:
         out.error(f"deleting {args.name!r} removes its whole history: add --yes to confirm")
         return 2
-    with connect(args) as client:
+    with connect(args, repository=args.name) as client:
         client.delete_repository(args.name)
     if out.json:
         out.data({"deleted": args.name})
