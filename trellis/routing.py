@@ -30,7 +30,7 @@ import inspect
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ from .client import Client
 from .errors import InvalidRoutes, NotRouted
 
 __all__ = ["Route", "RoutedClient", "RoutingTable"]
+
+_REMEMBERED = 65_536  # names whose route a table remembers
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,9 @@ class RoutingTable:
     """Routes in order; the first that matches a repository names its server."""
 
     routes: tuple[Route, ...]
+    # name -> index of its route: a name is matched once however often it is looked up (scanning 1,000 pattern
+    # routes takes about a millisecond; a remembered name well under a microsecond)
+    _found: dict[str, int | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def parse(cls, text: str, source: str = "the routing table") -> RoutingTable:
@@ -97,9 +102,15 @@ class RoutingTable:
 
     def server_for(self, repository: str) -> str:
         """The server that owns ``repository``; NotRouted if no route matches it."""
-        for route in self.routes:
-            if route.matches(repository):
-                return route.server
+        try:
+            index = self._found[repository]
+        except KeyError:
+            if len(self._found) >= _REMEMBERED:
+                self._found.clear()
+            index = self._found[repository] = next(
+                (i for i, route in enumerate(self.routes) if route.matches(repository)), None)
+        if index is not None:
+            return self.routes[index].server
         raise NotRouted(
             f"no server owns repository {repository!r}: no route of the routing table matches it (routes: "
             + "; ".join(f"{', '.join(r.patterns)} -> {r.server}" for r in self.routes) + ")",
@@ -128,6 +139,7 @@ class RoutedClient:
 
     def __init__(self, table: RoutingTable, **options: Any) -> None:
         self.table = table
+        self.target = " ".join(table.servers)  # what it talks to, as Client.target (shown, never dialled)
         self._options = options
         self._clients: dict[str, Client] = {}
         self._lock = threading.Lock()

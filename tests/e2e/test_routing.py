@@ -98,6 +98,8 @@ def test_the_cli_follows_trellis_routes(shards: tuple[RunningServer, RunningServ
     unrouted = cli("log", "mobile", "--json")
     assert unrouted.returncode == 1
     assert json.loads(unrouted.stderr)["error"]["reason"] == "REPOSITORY_NOT_ROUTED"
+    spanning = cli("query", "SELECT 1 AS one", "--json")  # every shard's index: not one server's to answer
+    assert spanning.returncode == 1 and "spans repositories" in json.loads(spanning.stderr)["error"]["message"]
     assert not (tmp_path / "none").exists()  # no local data directory was opened instead
 
 

@@ -122,7 +122,8 @@ def local_data_dir(args: argparse.Namespace) -> Path | None:
     (then the server's authentication decides, as ever). None: go through ``connect``."""
     from .. import config as cfg
 
-    if getattr(args, "server", None) or cfg.env_server() or getattr(args, "token", None) or cfg.env_token():
+    if (getattr(args, "server", None) or cfg.env_server() or getattr(args, "token", None) or cfg.env_token()
+            or cfg.env_routes()):
         return None
     root = data_dir(args, existing=True)
     if running_server(root) or (root / TOKENS_FILE).exists():
