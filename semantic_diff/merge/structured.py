@@ -306,6 +306,7 @@ class StructuredMerge:
                 continue
             bt = bs[0][1] if bs else None
             drop: list[bytes] = []
+            other = ls if len(rs) > 1 else rs        # the side with one statement, when one is joined
             if len(ls) == 1 and len(rs) > 1:
                 rs = self._joined(rs, bt, drop)
             elif len(rs) == 1 and len(ls) > 1:
@@ -313,9 +314,16 @@ class StructuredMerge:
             if len(ls) != 1 or len(rs) != 1:
                 continue
             (lu, lt, li), (ru, rt, ri) = ls[0], rs[0]
-            if lt == bt or rt == bt or (lt == rt and not drop):
+            if drop and other[0][1] == bt:
+                continue                    # the other side left the statement: these stand as written
+            if not drop and (lt == bt or rt == bt or lt == rt):
                 continue
-            merged = lt if lt == rt else merge_statements((bt, bs[0][2]) if bt is not None else None, (lt, li), (rt, ri))
+            if lt == rt or rt == bt:
+                merged: bytes | None = lt
+            elif lt == bt:
+                merged = rt
+            else:
+                merged = merge_statements((bt, bs[0][2]) if bt is not None else None, (lt, li), (rt, ri))
             if merged is None:
                 continue
             swap[lu] = swap[ru] = b"I" + merged if merged else b""
@@ -327,14 +335,18 @@ class StructuredMerge:
 
     def _joined(self, stmts: list[tuple[bytes, bytes, ImportInfo]], base: bytes | None,
                 drop: list[bytes]) -> list[tuple[bytes, bytes, ImportInfo]]:
-        """A side's statements of one source — the base's, unchanged, and ones it added — as one:
-        the base's with the added names (the added statements go in ``drop``). Unchanged when
-        the side is not of that shape (the statements then stay, and the checks judge)."""
+        """A side's statements of one source — the base's (unchanged, else the side's first, which
+        may have changed too) and ones it added — as one: that one with the added names (the
+        added statements go in ``drop``). Unchanged when the side is not of that shape (the
+        statements then stay, and the checks judge)."""
         keep = [x for x in stmts if x[1] == base]
-        added = [x for x in stmts if x[1] != base]
-        if base is None or len(keep) != 1 or not added:
+        if base is None or len(keep) > 1 or not stmts:
             return stmts
-        unit, text, info = keep[0]
+        first = keep[0] if keep else stmts[0]
+        added = [x for x in stmts if x is not first]
+        if not added:
+            return stmts
+        unit, text, info = first
         for u, t, i in added:
             joined = merge_statements(None, (text, info), (t, i))
             parsed = self._statement_info(joined) if joined else None

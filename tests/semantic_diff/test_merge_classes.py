@@ -503,6 +503,30 @@ def test_imports_merge_across_statements_and_layouts(path: str, base: str, left:
     assert clean and text == head + merged + tail, text
 
 
+@pytest.mark.parametrize(("path", "base", "left", "right", "merged"), [
+    ("a.py", "from a import x\n", "from a import x, y\nfrom a import z\n", "from a import x, w\n", "from a import x, y, z, w\n"),
+    ("a.ts", "import { x } from 'a';\n", "import { x, y } from 'a';\nimport { z } from 'a';\n",
+     "import { x, w } from 'a';\n", "import { x, y, z, w } from 'a';\n"),
+    ("a.rs", "use a::{x};\n", "use a::{x, y};\nuse a::{z};\n", "use a::{x, w};\n", "use a::{x, y, z, w};\n"),
+], ids=["py", "ts", "rs"])
+def test_a_side_that_edits_an_import_and_adds_a_second_of_its_source_joins_them(
+        path: str, base: str, left: str, right: str, merged: str) -> None:
+    tail = {"a.py": "\n\ndef f():\n    return x\n", "a.ts": "\nexport const f = () => x;\n", "a.rs": "\nfn f() {}\n"}[path]
+    for a, b in ((left, right), (right, left)):
+        clean, text = _merge(path, base + tail, a + tail, b + tail)
+        assert clean, text
+        assert text == (merged if a == left else merged.replace("y, z, w", "w, y, z")) + tail, text
+
+
+def test_one_import_per_statement_stays_so_where_the_other_side_left_the_source_alone() -> None:
+    # The style of isort's force_single_line: a side adds a second statement of one source.
+    base = "from w.utils import redirect\nimport os\n\n\ndef f():\n    return 1\n"
+    left = base.replace("from w.utils import redirect\n", "from w.utils import cached\nfrom w.utils import redirect\n")
+    right = base.replace("import os\n", "import os\nimport sys\n")
+    clean, text = _merge("a.py", base, left, right)
+    assert clean and text == left.replace("import os\n", "import os\nimport sys\n"), text
+
+
 def test_cgo_import_stays_its_own_statement() -> None:
     base = 'package a\n\n// #include <stdio.h>\nimport "C"\n' + GO_TAIL
     left = base.replace('import "C"\n', 'import "C"\nimport "os"\n')

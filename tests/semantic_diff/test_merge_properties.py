@@ -243,22 +243,35 @@ def name_lists(draw: st.DrawFn, base: list[str]) -> list[str]:
 
 
 def _bound(text: bytes) -> list[str]:
-    line = text.decode().split("\n", 1)[0]
-    if "import" not in line and "use " not in line:
-        return []
-    inner = line.split("import", 1)[1] if line.startswith("from") else line.split("{", 1)[1].split("}", 1)[0]
-    return [x.strip() for x in inner.split(",") if x.strip()]
+    """The names the import statements at the top bind (one line each)."""
+    out: list[str] = []
+    for line in text.decode().split("\n"):
+        if not line.startswith(("from ", "import ", "use ")):
+            break
+        inner = line.split("import", 1)[1] if line.startswith("from") else line.split("{", 1)[1].split("}", 1)[0]
+        out += [x.strip() for x in inner.split(",") if x.strip()]
+    return out
+
+
+def _render(path: str, names: list[str], split: int) -> str:
+    """A side's names as one statement, or (``split`` between 1 and len - 1) as two of one source."""
+    render = IMPORT_LANGS[path][0]
+    if 0 < split < len(names):
+        return render(names[:split]) + render(names[split:])
+    return render(names)
 
 
 @SETTINGS
 @given(st.sampled_from(sorted(IMPORT_LANGS)), st.data())
 def test_imports_merge_by_name(path: str, data: st.DataObject) -> None:
     """A clean merge parses, binds no imported name twice, and holds every change of both sides:
-    a name is imported iff the three-way rule says so. Swapping the sides gives the same names."""
+    a name is imported iff the three-way rule says so. Swapping the sides gives the same names.
+    One side may write its names as two statements of the source (an edit and an addition)."""
     render, rest = IMPORT_LANGS[path]
     base = data.draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=4, unique=True))
     left, right = data.draw(name_lists(base)), data.draw(name_lists(base))
-    texts = [(render(x) + rest).encode() for x in (base, left, right)]
+    split = data.draw(st.integers(0, len(left) - 1))
+    texts = [(render(base) + rest).encode(), (_render(path, left, split) + rest).encode(), (render(right) + rest).encode()]
     want = {n for n in set(base) | set(left) | set(right)
             if ((n in left) if (n in base) == (n in right) else (n in right))}
     for a, b in ((1, 2), (2, 1)):
