@@ -160,6 +160,14 @@ MODIFIERS: dict[str, tuple[bytes, ...]] = {
     "rust": (b"pub", b"default", b"const", b"async", b"unsafe"),
 }
 _VISIBILITY = frozenset({b"public", b"protected", b"private", b"pub"})
+# Modifiers a language forbids together (Java's JLS 8.4.3.1 and 8.3.1.4, TypeScript's checker):
+# each side may add one, the merge must not hold both.
+_JS_EXCLUSIVE = ((b"abstract", b"static"), (b"abstract", b"private"), (b"abstract", b"async"))
+_EXCLUSIVE: dict[tuple[bytes, ...], tuple[tuple[bytes, bytes], ...]] = {
+    MODIFIERS["java"]: tuple((b"abstract", m) for m in (b"private", b"static", b"final", b"native", b"strictfp",
+                                                         b"synchronized")) + ((b"final", b"volatile"),),
+    _JS_MODIFIERS: _JS_EXCLUSIVE,
+}
 _MODIFIER = re.compile(rb"(pub\([\w: ]+\)|[a-z][a-z-]*) ")
 
 
@@ -201,6 +209,8 @@ def merge_modifiers(base: bytes, left: bytes, right: bytes, order: tuple[bytes, 
     rest = pr[2] if pl[2] == pb[2] else pl[2] if pr[2] == pb[2] or pl[2] == pr[2] else None
     merged = merge_keyed(pb[1], pl[1], pr[1])
     if rest is None or merged is None:
+        return None
+    if any(a in merged and b in merged for a, b in _EXCLUSIVE.get(order, ())):
         return None
     words = sorted(merged.values(), key=lambda w: order.index(b"pub" if w.startswith(b"pub(") else w))
     return pb[0] + b"".join(w + b" " for w in words) + rest

@@ -582,6 +582,11 @@ def test_modifiers_changed_on_both_sides_merge_as_a_set(path: str, base: str, ol
     # modifiers out of the usual order on a side: no order to write the merge in
     ("A.java", "class A {\n  void f() {\n    return;\n  }\n}\n", "  void f() {", "  static public void f() {",
      "  final void f() {"),
+    # modifiers the language forbids together, one added on each side
+    ("A.java", "class A {\n  int x = 1;\n}\n", "  int x = 1;", "  final int x = 1;", "  volatile int x = 1;"),
+    ("A.java", "abstract class A {\n  void f();\n}\n", "  void f();", "  abstract void f();", "  static void f();"),
+    ("a.ts", "abstract class A {\n  f(): void {}\n}\n", "  f(): void {}", "  abstract f(): void {}",
+     "  async f(): void {}"),
     # the rest of the line changed on both sides
     ("a.ts", "function f(a: number): number {\n  return a;\n}\n", "function f(a: number): number {",
      "export function f(a: string): number {", "function f(b: number): number {"),
