@@ -10,7 +10,9 @@
   (the second when both orders are clean: with unbalanced blocks, CURRENT-first text may fail
   the checks in one order and pass them in the other);
 - modifiers changed on both sides merge as a set (visibility one slot), in the language's order,
-  the same whichever side is CURRENT.
+  the same whichever side is CURRENT;
+- Go imports merge as the three-way set of paths whether each version writes them as one-line
+  declarations or a block.
 """
 
 from __future__ import annotations
@@ -319,3 +321,34 @@ def test_modifiers_merge_as_a_set(path: str, data: st.DataObject) -> None:
             continue
         assert result.clean, result.content
         assert result.content == text((vis, frozenset(rest))), result.content
+
+
+# --- Go imports: one-line declarations or a block, the same set ----------------------------------
+
+GO_PATHS = ["fmt", "io", "os", "sort", "strings", "time"]
+
+
+def _go(paths: list[str], block: bool) -> bytes:
+    body = "\n\nfunc F() {}\n"
+    if block or not paths:
+        return ("package a\n\nimport (\n" + "".join(f'\t"{p}"\n' for p in paths) + ")" + body).encode()
+    return ("package a\n\n" + "".join(f'import "{p}"\n' for p in paths) + body.lstrip("\n")).encode()
+
+
+@SETTINGS
+@given(st.data())
+def test_go_imports_merge_as_a_set_whatever_their_layout(data: st.DataObject) -> None:
+    base = sorted(data.draw(st.sets(st.sampled_from(GO_PATHS), min_size=1, max_size=3)))
+    sides = [sorted(data.draw(st.sets(st.sampled_from(GO_PATHS), min_size=1, max_size=4))) for _ in range(2)]
+    layouts = [data.draw(st.booleans()) for _ in range(3)]
+    texts = [_go(p, b) for p, b in zip([base, *sides], layouts)]
+    left, right = sides
+    want = {p for p in GO_PATHS if ((p in left) if (p in base) == (p in right) else (p in right))}
+    for a, b in ((1, 2), (2, 1)):
+        result = merge_files("a.go", texts[0], texts[a], texts[b])
+        if not result.clean:
+            continue                    # e.g. both sides' blocks edited at one place differently
+        assert result.content is not None and _parses("a.go", result.content)
+        got = [line.strip().removeprefix("import ").strip('"') for line in result.content.decode().splitlines()
+               if line.strip().startswith(('"', 'import "'))]
+        assert len(got) == len(set(got)) and set(got) == want, result.content.decode()
