@@ -242,6 +242,15 @@ def test_console_downloads_csv_and_parquet(site: Site) -> None:
     assert table.column_names == ["repository", "n"] and REPO in table.column("repository").to_pylist()
 
 
+def test_unknown_things_are_404(site: Site) -> None:
+    for path, reason in ((f"/repositories/{REPO}/commits/{'f' * 40}", ""), (f"/repositories/{REPO}/runs/{'0' * 20}",
+                         "RUN_NOT_FOUND"), ("/query/result.xml?sql=SELECT+1", "UNKNOWN_FORMAT"),
+                         ("/repositories/nope", "")):
+        status, html, _ = site.get(path)
+        assert status in (403, 404) if path == "/repositories/nope" else status == 404, path
+        assert reason in html
+
+
 def test_static_files_are_served_from_the_package(site: Site) -> None:
     for name in ("htmx.min.js", "chart.umd.min.js", "app.js", "app.css"):
         status, body, _ = site.get("/static/" + name, None)

@@ -30,7 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from query import QueryLimits, run_query
-from vcs import PermissionDenied, VcsError
+from vcs import NotFound, PermissionDenied, VcsError
 
 from ..auth import TokenStore
 from ..authz import LOCAL_GRANTS, Principal
@@ -252,7 +252,8 @@ class WebApp:
     def commit(self, request: Request, principal: Principal) -> Response:
         repository = request.path_params["repository"]
         self.check_repository(principal, repository)
-        found = pages.commit_page(self.services, repository, request.path_params["commit"])
+        found = pages.commit_page(self.services, repository, request.path_params["commit"],
+                                  all_changes=request.query_params.get("changes") == "all")
         return self.render(request, "commit.html", principal=principal, repository=repository, page=found)
 
     def file(self, request: Request, principal: Principal) -> Response:
@@ -322,6 +323,9 @@ class WebApp:
 
         sql = request.query_params.get("sql", "")
         fmt = request.path_params["format"]
+        if fmt not in ("csv", "parquet"):
+            raise NotFound(f"no download format {fmt[:20]!r}: use result.csv or result.parquet",
+                           reason="UNKNOWN_FORMAT")
         result = self._query(principal, sql)
         buffer = io.BytesIO()
         if fmt == "csv":

@@ -45,6 +45,8 @@ OBSERVATION_CLIP = 4_000
 FIRST_SCREEN_LINES = 300
 """Changed lines whose diffs a commit page renders at once; the files after them load as the reader scrolls."""
 FIRST_SCREEN_FILES = 6
+CHANGES_FIRST = 150
+"""Entity changes a commit page lists before a link to all of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +366,7 @@ class CommitPage:
     commit: Any  # vcs.Commit
     parent_id: str
     changes: list[Any]  # entity changes: index rows, or semantic_diff.EntityChange before the commit is indexed
+    change_count: int  # all of them (``changes`` holds the first CHANGES_FIRST unless all were asked for)
     files: list[FileView]  # the diffs of the first screen
     later: list[ChangedFile]  # files whose diffs load as the reader scrolls to them
     session_id: str
@@ -409,7 +412,7 @@ def _file_views(services: Services, repository: str, parent_id: str, commit_id: 
     return views
 
 
-def commit_page(services: Services, repository: str, revision: str) -> CommitPage:
+def commit_page(services: Services, repository: str, revision: str, *, all_changes: bool = False) -> CommitPage:
     """A commit with its entity changes, run and the diffs of its first files (FIRST_SCREEN_LINES at most)."""
     commit = services.store.get_commit(repository, revision)
     files, changes = _changes(services, repository, commit.commit_id)
@@ -423,7 +426,7 @@ def commit_page(services: Services, repository: str, revision: str) -> CommitPag
     run = services.verifier.get(repository, runs[0]["run_id"]) if runs else None
     step_text = commit.trailers.get("Trellis-Step", "")
     parent = commit.parent_ids[0] if commit.parent_ids else ""
-    return CommitPage(commit, parent, changes,
+    return CommitPage(commit, parent, changes if all_changes else changes[:CHANGES_FIRST], len(changes),
                       _file_views(services, repository, parent, commit.commit_id, files[:now]), files[now:],
                       commit.trailers.get("Trellis-Session", ""), int(step_text) if step_text.isdigit() else 0,
                       run, runs)
