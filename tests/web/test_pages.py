@@ -136,6 +136,10 @@ def test_timeline_filters_by_kind_and_tool(site: Site) -> None:
     assert 'id="step-1"' in html and 'id="step-2"' not in html
     _, html, _ = site.get(base + "?kind=subagent")
     assert 'id="step-4"' in html and 'id="step-3"' not in html
+    _, html, _ = site.get(base + "?q=GREP+for")  # text, case-insensitive, in thought/action/observation
+    assert 'id="step-4"' in html and 'id="step-1"' not in html
+    _, html, _ = site.get(base + "?q=%25")  # '%' is a character, not a wildcard
+    assert 'id="step-' not in html
     status, html, _ = site.get(base + "?kind=nonsense")
     assert status == 400 and "INVALID_STEP_KIND" in html
 

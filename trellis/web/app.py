@@ -226,7 +226,7 @@ class WebApp:
     def session(self, request: Request, principal: Principal) -> Response:
         repository, session_id = request.path_params["repository"], request.path_params["session"]
         self.check_repository(principal, repository)
-        filters = StepFilters(kind=request.query_params.get("kind", ""), tool=request.query_params.get("tool", ""))
+        filters = _step_filters(request)
         start = _int(request.query_params.get("start", "0"))
         found = pages.session_page(self.services, repository, session_id, filters, start)
         return self.render(request, "session.html", principal=principal, repository=repository, page=found,
@@ -236,7 +236,7 @@ class WebApp:
         """A batch of a timeline (htmx asks for it when the reader reaches the end of what is shown)."""
         repository, session_id = request.path_params["repository"], request.path_params["session"]
         self.check_repository(principal, repository)
-        filters = StepFilters(kind=request.query_params.get("kind", ""), tool=request.query_params.get("tool", ""))
+        filters = _step_filters(request)
         after = _int(request.query_params.get("after", "0"))
         steps, more = pages.steps_after(self.services, repository, session_id, after, filters, pages.STEPS_BATCH)
         return self.render(request, "steps.html", repository=repository, session_id=session_id, steps=steps,
@@ -387,6 +387,11 @@ class WebApp:
         app = Starlette(routes=routes)
         app.add_middleware(_SecurityHeaders)
         return app
+
+
+def _step_filters(request: Request) -> StepFilters:
+    q = request.query_params
+    return StepFilters(kind=q.get("kind", ""), tool=q.get("tool", ""), text=q.get("q", "").strip())
 
 
 def _int(text: str) -> int:

@@ -127,6 +127,11 @@ class SessionFilters:
                                   ("q", self.text)) if v}
 
 
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere (its own ``%``, ``_`` and ``\\`` taken literally)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _date(text: str, what: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
@@ -164,8 +169,8 @@ def sessions_page(services: Services, repositories: Sequence[str] | None, filter
         where.append("create_time < ?")
         params.append(_date(filters.until, "until") + dt.timedelta(days=1))
     if filters.text:
-        where.append("task ILIKE ?")
-        params.append("%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        where.append("task ILIKE ? ESCAPE '\\'")
+        params.append(_like(filters.text))
     condition = " AND ".join(where)
     keyset, keyset_params = "", []
     if page_token:
@@ -260,6 +265,7 @@ def _step_view(row: dict[str, Any]) -> StepView:
 class StepFilters:
     kind: str = ""
     tool: str = ""
+    text: str = ""  # in the thought, action or observation (case-insensitive)
 
     def sql(self) -> tuple[str, list[Any]]:
         parts, params = [], []
@@ -277,10 +283,13 @@ class StepFilters:
         if self.tool:
             parts.append(f"{_TOOL} = ?")
             params.append(self.tool)
+        if self.text:
+            parts.append("(thought ILIKE ? ESCAPE '\\' OR action ILIKE ? ESCAPE '\\' OR observation ILIKE ? ESCAPE '\\')")
+            params.extend([_like(self.text)] * 3)
         return "".join(f" AND {p}" for p in parts), params
 
     def query(self) -> dict[str, str]:
-        return {k: v for k, v in (("kind", self.kind), ("tool", self.tool)) if v}
+        return {k: v for k, v in (("kind", self.kind), ("tool", self.tool), ("q", self.text)) if v}
 
 
 def steps_after(services: Services, repository: str, session_id: str, after: int, filters: StepFilters,
