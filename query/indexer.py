@@ -25,8 +25,11 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import multiprocessing
+import os
 import pickle
+import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -510,17 +513,23 @@ class _RepositorySync:
             context = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_worker_init,
-                initargs=(self.repo.path, self.name, differ),
+                initargs=(self.repo.path, self.name, differ, os.getpid()),
             ) as pool:
-                pending: list[CommitRows] = []
-                for result in pool.map(_worker_rows, jobs):
-                    pending.extend(result)
-                    advance(len(result))
-                    if len(pending) >= size:
+                try:
+                    pending: list[CommitRows] = []
+                    for result in pool.map(_worker_rows, jobs):
+                        pending.extend(result)
+                        advance(len(result))
+                        if len(pending) >= size:
+                            yield pending
+                            pending = []
+                    if pending:
                         yield pending
-                        pending = []
-                if pending:
-                    yield pending
+                except BaseException:  # interrupted (Ctrl-C) or failed: stop the workers, do not run every job
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    for process in list((getattr(pool, "_processes", None) or {}).values()):
+                        process.terminate()
+                    raise
             return
         for chunk in chunks:
             rows = []
@@ -677,7 +686,19 @@ def _picklable(value: object) -> bool:
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_init(repo_path: str, repository: str, differ: EntityDiffer | None) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone (a parent that exits at once, on Ctrl-C, cannot shut its pool
+    down; the siblings keep the job queue open, so a worker would wait for jobs forever)."""
+    while os.getppid() == parent:
+        time.sleep(0.25)
+    os._exit(0)
+
+
+def _worker_init(repo_path: str, repository: str, differ: EntityDiffer | None, parent: int) -> None:
+    # Ctrl-C at a terminal reaches the whole process group: the parent decides what stops (and when it
+    # goes, the workers find their queue closed and end), so a worker has no traceback to print.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="trellis-orphan-check", daemon=True).start()
     _worker_state["repo"] = pygit2.Repository(repo_path)
     _worker_state["repository"] = repository
     _worker_state["differ"] = differ

@@ -21,6 +21,28 @@ def _walk(parser: argparse.ArgumentParser, words: list[str]) -> list[tuple[str, 
     return pages
 
 
+EXIT_STATUS = [
+    "## Exit status",
+    "",
+    "Every command:",
+    "",
+    "| status | meaning |",
+    "|---|---|",
+    "| 0 | done |",
+    "| 1 | an error (one line on stderr, with its reason: `... [REPOSITORY_NOT_FOUND]`); also `check` that found "
+    "differences, `diff --exit-code` with differences, `verify` / `watch` whose verdict is not `passed` |",
+    "| 2 | wrong arguments |",
+    "| 130 | interrupted by Ctrl-C (SIGINT, 128 + 2), `serve` and `--follow` included: the command stops within a "
+    "second. It cleans up for up to 0.7 s, then exits without finishing (safe: every acknowledged write survives "
+    "a crash, an interrupted `import` resumes, the index is rebuilt from git) |",
+    "| 141 | the reader of the output went away (`trellis log demo \\| head`), as for any program |",
+    "",
+    "`serve` stopped with SIGTERM (a service manager) exits 0 once in-flight requests finished (up to its grace "
+    "period).",
+    "",
+]
+
+
 def render() -> str:
     import os
 
@@ -32,6 +54,7 @@ def render() -> str:
         "",
         "Generated from `trellis … --help` by `python scripts/gen_cli_docs.py`; do not edit by hand.",
         "",
+        *EXIT_STATUS,
     ]
     for command, text in _walk(parser, ["trellis"]):
         lines += [f"## `{command}`", "", "```text", text.rstrip(), "```", ""]

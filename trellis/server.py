@@ -301,16 +301,22 @@ def _check_address_free(address: str) -> None:
 
 
 def serve(config: ServerConfig,
-          on_started: Callable[[RunningServer], Callable[[], None]] | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then finish in-flight requests (up to the grace period).
+          on_started: Callable[[RunningServer], Callable[[], None]] | None = None) -> int:
+    """Run until SIGTERM or SIGINT, then finish in-flight requests (up to the grace period); returns the signal.
 
     ``on_started`` runs once the server serves (e.g. to start MCP over HTTP beside it); what it returns
     runs first when the server stops.
     """
     done = threading.Event()
+    received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s: finishing in-flight requests (grace %.0fs)", signal.Signals(signum).name, config.grace_seconds)
+        received.append(signum)
+        if signum == signal.SIGINT:  # a person at the terminal: the CLI ends the process within a second
+            log.info("received SIGINT: stopping (in-flight requests get under a second)")
+        else:
+            log.info("received %s: finishing in-flight requests (grace %.0fs)", signal.Signals(signum).name,
+                     config.grace_seconds)
         done.set()
 
     # Handlers first: the server is discoverable (lock file) as soon as it starts.
@@ -334,3 +340,4 @@ def serve(config: ServerConfig,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         log.info("stopped")
+    return received[0] if received else 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+from types import FrameType
 from typing import Any
 
 from .. import __version__
@@ -67,6 +69,57 @@ def _describe_commands(parser: argparse.ArgumentParser) -> None:
                 _describe_commands(command)
 
 
+INTERRUPTED = 130  # 128 + SIGINT: the status a shell shows for a command stopped by Ctrl-C
+STOP_WITHIN = 0.7  # seconds: past this after Ctrl-C, the process exits without finishing its clean-up
+
+
+def _stop_promptly_on_ctrl_c() -> None:
+    """Ctrl-C stops every command within a second, whatever it is doing.
+
+    Python runs a signal handler only between bytecodes of the main thread, and clean-up can take long
+    (an embedded server's grace period, a pool's workers, a long DuckDB statement). So the signal also
+    wakes a watcher thread at once (``signal.set_wakeup_fd``: the C-level handler writes the signal's
+    number to a socket), which ends the process with status 130 if it is still there STOP_WITHIN seconds
+    later. Ending so is safe: every write of Trellis survives a crash, and the index is derived from git.
+    """
+    import socket
+    import threading
+    import time
+
+    try:
+        reader, writer = socket.socketpair()
+        writer.setblocking(False)
+        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except (OSError, ValueError):  # not the main thread (an embedding program): its own affair
+        return
+
+    def watch() -> None:
+        while True:
+            try:
+                received = reader.recv(64)
+            except OSError:
+                return
+            if signal.SIGINT in received:
+                time.sleep(STOP_WITHIN)
+                if not _stop_promptly_on_ctrl_c.reported:  # type: ignore[attr-defined]
+                    os.write(2, b"error: interrupted\n")  # no lock taken: the main thread may hold stderr's
+                os._exit(INTERRUPTED)
+
+    _stop_promptly_on_ctrl_c.reported = False  # type: ignore[attr-defined]
+    _stop_promptly_on_ctrl_c.sockets = (reader, writer)  # type: ignore[attr-defined]  # open for the whole run
+    threading.Thread(target=watch, name="trellis-ctrl-c", daemon=True).start()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """KeyboardInterrupt, except inside a callback of libgit2 (a fetch's progress): pygit2 would print it as an
+    ignored exception with its traceback and go on; the watcher thread ends the process instead."""
+    if frame is not None and f"{os.sep}pygit2{os.sep}" in frame.f_code.co_filename:
+        return
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -74,11 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     out = Output(args)
+    _stop_promptly_on_ctrl_c()
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
+        _stop_promptly_on_ctrl_c.reported = True  # type: ignore[attr-defined]
         out.error("interrupted")
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`trellis log ... | head`): stop quietly, as cat does, and keep Python from
         # complaining again when it flushes stdout at exit.

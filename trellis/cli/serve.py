@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     quotas = Quotas(requests_per_second=_given(args.rate), burst=_given(args.burst),
                     max_streams=_given(args.max_streams), max_commit_bytes=args.max_commit_bytes,
                     max_repositories=_given(args.max_repositories))
-    serve(cfg.ServerConfig(
+    stopped_by = serve(cfg.ServerConfig(
         data_dir=data_dir(args), address=_given(args.listen), max_workers=args.max_workers,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         durability=Durability(args.durability) if args.durability else cfg.env_durability(),
         loose_objects_limit=_given(args.loose_objects), snapshot_interval=args.snapshot_every,
     ), on_started=_beside(args))
-    return 0
+    return 130 if stopped_by == signal.SIGINT else 0  # Ctrl-C: 130 as every command; SIGTERM: a clean stop
 
 
 def _beside(args: argparse.Namespace) -> Callable[[RunningServer], Callable[[], None]] | None:

@@ -311,18 +311,16 @@ def pipeline_check(args: argparse.Namespace) -> int:
 def review_pending(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
-        try:
-            reviews = (client.watch_reviews(args.repository, args.stage) if args.follow
-                       else client.pending_reviews(args.repository, args.stage))
-            for review in reviews:
-                if out.json:
-                    print(json.dumps({"run_id": review.run.rsplit("/", 1)[-1], "stage": review.stage,
-                                      "chunk": review.chunk, "commit_id": review.commit_id}), flush=True)
-                else:
-                    out.print(f"{review.run.rsplit('/', 1)[-1]} {review.stage} {review.chunk or '(commit)'} "
-                              f"at {review.commit_id[:12]}")
-        except KeyboardInterrupt:
-            pass
+        # --follow runs until Ctrl-C, which ends it as every command: status 130 (trellis.cli.main)
+        reviews = (client.watch_reviews(args.repository, args.stage) if args.follow
+                   else client.pending_reviews(args.repository, args.stage))
+        for review in reviews:
+            if out.json:
+                print(json.dumps({"run_id": review.run.rsplit("/", 1)[-1], "stage": review.stage,
+                                  "chunk": review.chunk, "commit_id": review.commit_id}), flush=True)
+            else:
+                out.print(f"{review.run.rsplit('/', 1)[-1]} {review.stage} {review.chunk or '(commit)'} "
+                          f"at {review.commit_id[:12]}")
     return 0
 
 
