@@ -234,6 +234,11 @@ def _valid_requests(w: World, tmp: str) -> dict[str, Message]:
         "Diff": diffs_pb2.DiffRequest(parent="repositories/demo"),
         "Query": queries_pb2.QueryRequest(sql="SELECT 1 AS one"),
         "Export": queries_pb2.ExportRequest(destination=tmp),
+        # (the conftest's server keeps its data in <tmp_path>/data: import demo's own repository as a source)
+        "ImportRepository": queries_pb2.ImportRepositoryRequest(
+            repository_id="imported", source_path=str(Path(tmp).parent / "data" / "repos" / "demo.git")),
+        "CheckIndex": queries_pb2.CheckIndexRequest(),
+        "RebuildIndex": queries_pb2.RebuildIndexRequest(),
         "SetPipeline": pipelines_pb2.SetPipelineRequest(parent="repositories/demo"),
         "GetPipeline": pipelines_pb2.GetPipelineRequest(parent="repositories/demo"),
         "Verify": pipelines_pb2.VerifyRequest(parent="repositories/demo", revision="main"),
