@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pygit2
 
-from vcs.objects import parse_trailers
+from vcs import parse_trailers
 
 from .languages import language_for_path
 

@@ -17,11 +17,12 @@ class SemanticDiffError(Exception):
 
     reason: str = "SEMANTIC_DIFF_ERROR"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, **metadata: str) -> None:
         super().__init__(message)
         self.message = message
         if reason is not None:
             self.reason = reason
+        self.metadata: dict[str, str] = metadata
 
 
 class InvalidInput(SemanticDiffError):

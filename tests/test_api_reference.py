@@ -23,7 +23,7 @@ import pytest
 import vcs
 from trellis import servicers
 from trellis.config import ServerConfig
-from trellis.errors import status_code
+from trellis.errors import DOMAIN_ERRORS, SENT_ERRORS, status_code
 from trellis.v1 import (
     changes_pb2,
     changes_pb2_grpc,
@@ -81,7 +81,7 @@ def _imported_in_functions(tree: ast.Module, module: Any) -> dict[str, Any]:
 
 
 def _code_of_class(cls: type) -> str:
-    if issubclass(cls, vcs.VcsError):
+    if issubclass(cls, SENT_ERRORS):
         return status_code(cls).name
     return LOCAL
 
@@ -108,7 +108,7 @@ def _codes_of_callee(callee: Any, call: ast.Call) -> set[str]:
 
 def _metadata_keys(callee: Any, call: ast.Call) -> set[str]:
     """Keyword arguments that land in the error's ``**metadata``."""
-    if not (inspect.isclass(callee) and issubclass(callee, vcs.VcsError)):
+    if not (inspect.isclass(callee) and issubclass(callee, DOMAIN_ERRORS)):
         return set()
     parameters = inspect.signature(callee).parameters
     named = {n for n, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}

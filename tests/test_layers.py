@@ -95,3 +95,63 @@ def test_the_checker_catches_violations(source: str) -> None:
                                     "import json, re, threading"])
 def test_the_checker_allows_plain_code(source: str) -> None:
     assert list(violations(source, "example.py")) == []
+
+
+# -- which of our packages may import which -------------------------------------------------------
+
+# Dependency direction (docs/architecture.md): trellis -> (ci, query) -> (vcs, semantic_diff).
+ALLOWED_IMPORTS = {
+    "vcs": set(),
+    "semantic_diff": set(),
+    "query": {"vcs", "semantic_diff"},
+    "ci": {"vcs", "semantic_diff"},
+    "trellis": {"vcs", "semantic_diff", "query", "ci"},
+}
+# pygit2 objects stay inside vcs: the others read git through vcs's plain values. These modules still use
+# pygit2 themselves, each for its own reason; the list may shrink, never grow.
+PYGIT2_USERS = {
+    "vcs",  # the version-control core
+    "semantic_diff/parse.py", "semantic_diff/diff.py",  # blob ids of file content (pygit2.hash), no repository
+    "query",  # the index follows git itself (commits, records, runs) in bulk: reading it object by object costs
+    "ci/execution/workspace.py",  # a worker writes a tree into a workspace from the repository on its node
+    "trellis/differ.py", "trellis/server.py", "trellis/cli/diff.py", "trellis/cli/serve.py",
+}
+
+
+def imported_packages(source: str, filename: str) -> Iterator[tuple[int, str]]:
+    """``(line, top-level name)`` of every absolute import of a module."""
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module.split(".")[0]
+
+
+def _all_sources() -> list[Path]:
+    return sorted(p for package in ALLOWED_IMPORTS for p in (ROOT / package).rglob("*.py")
+                  if p not in JOB_SIDE and GENERATED not in p.parents)
+
+
+GENERATED = ROOT / "trellis" / "v1"
+
+
+@pytest.mark.parametrize("path", _all_sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_packages_import_only_the_layers_below(path: Path) -> None:
+    relative = path.relative_to(ROOT).as_posix()
+    package = relative.split("/")[0]
+    found = []
+    for line, name in imported_packages(path.read_text(), relative):
+        if name in ALLOWED_IMPORTS and name != package and name not in ALLOWED_IMPORTS[package]:
+            found.append(f"{relative}:{line}: {package} imports {name}")
+        if name == "pygit2" and package not in PYGIT2_USERS and relative not in PYGIT2_USERS:
+            found.append(f"{relative}:{line}: pygit2 above vcs (use vcs's plain reads: Store.get_commit, "
+                         "tree_blobs, tree_files, read_blob, history)")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(("source", "package"), [("import ci", "query"), ("from query.errors import X", "ci"),
+                                                 ("import trellis.client", "vcs"), ("from ci import Run", "vcs")])
+def test_the_import_checker_finds_upward_imports(source: str, package: str) -> None:
+    assert any(name not in ALLOWED_IMPORTS[package] and name in ALLOWED_IMPORTS
+               for _, name in imported_packages(source, "example.py"))

@@ -11,7 +11,8 @@
         )
 
 Every method returns plain values from :mod:`vcs` and raises the same
-exception classes the core raises (``vcs.StaleHead``, ``vcs.NotFound``, ...),
+exception classes the domain packages raise (``vcs.StaleHead``, ``ci.errors.GateClosed``,
+``query.errors.QuerySyntaxError``, ...), found from the reason (``trellis.errors.REASONS``) and
 restored from the gRPC status and its ``ErrorInfo``.
 """
 
@@ -21,7 +22,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +201,15 @@ class Client:
             raise vcs.InvalidArgument(
                 f"cannot encode the request: {exc} (strings must be valid UTF-8)", reason="INVALID_ENCODING"
             ) from None
+
+    def _stream(self, method: Callable[..., Iterator[T]], request: Any, *,
+                timeout: float | None | Literal["default"] = "default") -> Iterator[T]:
+        """The messages of a server-streaming call; a failure raises the domain error it stands for."""
+        try:
+            yield from method(request, metadata=self._metadata,
+                              timeout=self.timeout if timeout == "default" else timeout)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until the server accepts connections (raises ``Unavailable`` after ``timeout``)."""
@@ -402,10 +412,7 @@ class Client:
         ``path``, ``executable``, ``blob_id`` and ``size``; every one ``offset`` and ``data``."""
         request = changes_pb2.ReadFileRequest(parent=names.repository_name(repository), revision=revision,
                                               path=path, chunk_size=chunk_size)
-        try:
-            yield from self._changes.ReadFile(request, metadata=self._metadata, timeout=self.timeout)
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from None
+        yield from self._stream(self._changes.ReadFile, request)
 
     def list_tree(
         self, repository: str, path: str = "", revision: str = "", *, recursive: bool = False
@@ -465,12 +472,9 @@ class Client:
         request = self._query_request(sql, params, queries_pb2.QUERY_FORMAT_ARROW, max_rows, timeout_ms)
         chunks: list[bytes] = []
         truncated = False
-        try:
-            for message in self._queries.Query(request, metadata=self._metadata, timeout=self.timeout):
-                chunks.append(message.arrow_ipc)
-                truncated = truncated or message.truncated
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from None
+        for message in self._stream(self._queries.Query, request):
+            chunks.append(message.arrow_ipc)
+            truncated = truncated or message.truncated
         table = pa.ipc.open_stream(pa.py_buffer(b"".join(chunks))).read_all()
         return QueryResult(table, truncated)
 
@@ -480,12 +484,7 @@ class Client:
         import json
 
         request = self._query_request(sql, params, queries_pb2.QUERY_FORMAT_JSON, max_rows, timeout_ms)
-        try:
-            return [json.loads(row) for message in
-                    self._queries.Query(request, metadata=self._metadata, timeout=self.timeout)
-                    for row in message.json_rows]
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from None
+        return [json.loads(row) for message in self._stream(self._queries.Query, request) for row in message.json_rows]
 
     def export(self, destination: str, tables: Sequence[str] = ()) -> list[str]:
         """Write the index as Parquet into ``destination`` on the server; returns the files written."""
@@ -579,14 +578,11 @@ class Client:
                   timeout: float | None = None) -> Iterator[tuple[pipelines_pb2.JobEvent | None, ci.Run | None]]:
         """(None, run) first, then (event, None) per job event, then (None, finished run)."""
         request = pipelines_pb2.WatchRunRequest(name=names.run_name(repository, run_id))
-        try:
-            for message in self._pipelines.WatchRun(request, metadata=self._metadata, timeout=timeout):
-                if message.HasField("run"):
-                    yield None, convert.run_from_pb(message.run)
-                else:
-                    yield message.event, None
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from None
+        for message in self._stream(self._pipelines.WatchRun, request, timeout=timeout):
+            if message.HasField("run"):
+                yield None, convert.run_from_pb(message.run)
+            else:
+                yield message.event, None
 
     def wait_run(self, repository: str, run_id: str, *, timeout: float | None = None) -> ci.Run:
         """Block until the run finishes; returns it."""
@@ -609,10 +605,7 @@ class Client:
         """The external-stage chunks waiting for a verdict now (:meth:`watch_reviews` also follows new ones)."""
         request = pipelines_pb2.WatchReviewsRequest(parent=names.repository_name(repository), stage=stage,
                                                     current_only=True)
-        try:
-            return list(self._pipelines.WatchReviews(request, metadata=self._metadata, timeout=self.timeout))
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from None
+        return list(self._stream(self._pipelines.WatchReviews, request))
 
     def watch_reviews(self, repository: str, stage: str = "", *,
                       timeout: float | None = None) -> Iterator[pipelines_pb2.WatchReviewsResponse]:

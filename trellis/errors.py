@@ -1,23 +1,43 @@
 """The one table between domain errors and gRPC status codes.
 
+Each domain package owns its errors, each tree under one base with a stable
+``reason``, a message and ``metadata`` (the trees are drawn in each
+``errors.py``)::
+
+    vcs.VcsError              the version-control core (and TrellisError: this layer's own)
+    ci.errors.CiError         verification; only VerificationError answers requests
+    query.errors.QueryError   the index, SQL sandbox, patches and imports
+    semantic_diff.errors.SemanticDiffError   misuse of the diff API (never sent)
+
 Server side, :func:`status_for` turns a domain exception into a status code,
 a message and a ``google.rpc.ErrorInfo`` (stable ``reason`` plus metadata).
 Client side, :func:`error_from_rpc` turns the status back into the same
-domain exception class, so SDK callers catch ``vcs.StaleHead`` and friends.
+domain exception class, from the reason (:data:`REASONS`, built from every
+sent class's ``reason`` and ``reasons``), else from the status code; so SDK
+callers catch ``vcs.StaleHead``, ``ci.errors.GateClosed``,
+``query.errors.QuerySyntaxError`` and friends.
 """
 
 from __future__ import annotations
+
+import functools
 
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from ci import errors as ci_errors
 from query import errors as query_errors
+from semantic_diff import errors as semantic_diff_errors
 from vcs import errors as vcs_errors
 
 __all__ = [
     "DOMAIN",
+    "DOMAIN_ERRORS",
+    "REASONS",
+    "SENT_ERRORS",
+    "DomainError",
     "InvalidRoutes",
     "NotRouted",
     "StorageFull",
@@ -32,6 +52,15 @@ __all__ = [
 ]
 
 DOMAIN = "trellis.dev"
+
+DomainError = vcs_errors.VcsError | ci_errors.CiError | query_errors.QueryError | semantic_diff_errors.SemanticDiffError
+# Every error a domain package raises on purpose: caught, mapped to a status (INTERNAL when the table
+# has no row for it) and sent with its reason, never logged as a server fault.
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (vcs_errors.VcsError, ci_errors.CiError, query_errors.QueryError,
+                                              semantic_diff_errors.SemanticDiffError)
+# The errors that answer requests; the others stay where they happen (a job's result, the server's start).
+SENT_ERRORS: tuple[type[Exception], ...] = (vcs_errors.VcsError, ci_errors.VerificationError,
+                                            query_errors.QueryError)
 
 
 class TrellisError(vcs_errors.VcsError):
@@ -73,7 +102,7 @@ class StorageFull(TrellisError):
     reason = "DISK_FULL"
 
 
-def error_from_unexpected(exc: BaseException) -> vcs_errors.VcsError | None:
+def error_from_unexpected(exc: BaseException) -> DomainError | None:
     """The domain error for a non-domain exception with a clear meaning, or None (then it is INTERNAL).
 
     A full disk comes from below the domain in several shapes (see
@@ -93,8 +122,19 @@ def error_from_unexpected(exc: BaseException) -> vcs_errors.VcsError | None:
 
 
 # Most specific first: the first matching class wins.
-_TABLE: list[tuple[type[vcs_errors.VcsError], grpc.StatusCode]] = [
+_TABLE: list[tuple[type[Exception], grpc.StatusCode]] = [
     (query_errors.QueryTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (query_errors.InvalidQuery, grpc.StatusCode.INVALID_ARGUMENT),
+    (query_errors.TrajectoryFormatError, grpc.StatusCode.INVALID_ARGUMENT),
+    (query_errors.PatchError, grpc.StatusCode.INVALID_ARGUMENT),
+    (query_errors.RepositoryNotIndexed, grpc.StatusCode.NOT_FOUND),
+    (query_errors.HistoryImportError, grpc.StatusCode.FAILED_PRECONDITION),
+    (query_errors.QueryResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (ci_errors.InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    (ci_errors.PipelineNotFound, grpc.StatusCode.NOT_FOUND),
+    (ci_errors.RunNotFound, grpc.StatusCode.NOT_FOUND),
+    (ci_errors.Refused, grpc.StatusCode.FAILED_PRECONDITION),
+    (ci_errors.TooManyRuns, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (vcs_errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (vcs_errors.NotFound, grpc.StatusCode.NOT_FOUND),
     (vcs_errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
@@ -126,12 +166,12 @@ _BY_CODE: dict[grpc.StatusCode, type[vcs_errors.VcsError]] = {
 }
 
 
-def status_code(error_class: type[vcs_errors.VcsError]) -> grpc.StatusCode:
+def status_code(error_class: type[Exception]) -> grpc.StatusCode:
     """The status code every error of ``error_class`` is sent with."""
     return next((code for cls, code in _TABLE if issubclass(error_class, cls)), grpc.StatusCode.INTERNAL)
 
 
-def status_for(exc: vcs_errors.VcsError) -> tuple[grpc.StatusCode, str, str, dict[str, str]]:
+def status_for(exc: DomainError) -> tuple[grpc.StatusCode, str, str, dict[str, str]]:
     """Code, message, reason and metadata for a domain error."""
     return status_code(type(exc)), exc.message, exc.reason, dict(exc.metadata)
 
@@ -172,13 +212,40 @@ def _error_info(status: status_pb2.Status | None) -> error_details_pb2.ErrorInfo
     return None
 
 
-def error_from_status(status: status_pb2.Status) -> vcs_errors.VcsError:
+def _sent_classes() -> list[type[Exception]]:
+    found: list[type[Exception]] = []
+    todo: list[type[Exception]] = [vcs_errors.VcsError, ci_errors.VerificationError, query_errors.QueryError]
+    while todo:
+        cls = todo.pop(0)
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _registry() -> dict[str, tuple[type[Exception], ...]]:
+    """reason -> the classes that declare it (as their ``reason``, or one of their ``reasons``)."""
+    table: dict[str, tuple[type[Exception], ...]] = {}
+    for cls in _sent_classes():
+        own = [cls.__dict__["reason"]] if isinstance(cls.__dict__.get("reason"), str) else []
+        for reason in (*own, *cls.__dict__.get("reasons", ())):
+            if reason not in _SHARED_REASONS:
+                table[reason] = (*table.get(reason, ()), cls)
+    return table
+
+
+# Reasons more than one package sends (vcs raises REPOSITORY_NOT_FOUND too): rebuilt from the status code.
+_SHARED_REASONS = frozenset({"REPOSITORY_NOT_FOUND"})
+# The classes the SDK raises back for each reason: the one sent with the status's code (else the code decides).
+REASONS: dict[str, tuple[type[Exception], ...]] = _registry()
+
+
+def error_from_status(status: status_pb2.Status) -> DomainError:
     """A domain exception from a ``google.rpc.Status`` (e.g. one item of a CommitStream)."""
     code = next((c for c in grpc.StatusCode if c.value[0] == status.code), grpc.StatusCode.UNKNOWN)
     return _build(code, status.message, _error_info(status))
 
 
-def error_from_rpc(error: grpc.RpcError) -> vcs_errors.VcsError:
+def error_from_rpc(error: grpc.RpcError) -> DomainError:
     """The domain exception an RPC failure stands for, with reason and metadata restored."""
     code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
     message = error.details() if isinstance(error, grpc.Call) else str(error)
@@ -186,9 +253,22 @@ def error_from_rpc(error: grpc.RpcError) -> vcs_errors.VcsError:
     return _build(code, message or "", _error_info(status))
 
 
+@functools.cache
+def _with_status_class(domain: type[Exception], by_code: type[vcs_errors.VcsError]) -> type[Exception]:
+    """``domain`` as the SDK raises it: the package's own class, and also the ``vcs`` class of its status code.
+
+    Callers catch the package's class (``ci.errors.GateClosed``); code written when every error was a
+    ``vcs`` one (``except vcs.FailedPrecondition``) keeps working.
+    """
+    if issubclass(domain, by_code):
+        return domain
+    return type(domain.__name__, (domain, by_code), {"__module__": domain.__module__,
+                                                     "__qualname__": domain.__qualname__})
+
+
 def _build(
     code: grpc.StatusCode, message: str, info: error_details_pb2.ErrorInfo | None
-) -> vcs_errors.VcsError:
+) -> DomainError:
     reason = info.reason if info is not None else code.name
     metadata = dict(info.metadata) if info is not None else {}
     if reason == vcs_errors.StaleHead.reason:
@@ -201,7 +281,9 @@ def _build(
     if reason == vcs_errors.MergeConflict.reason:
         paths = [p for p in metadata.get("paths", "").split(",") if p]
         return vcs_errors.MergeConflict(message, paths)
-    cls = _BY_CODE.get(code, TrellisError)
+    by_code = _BY_CODE.get(code, TrellisError)
+    domain = next((c for c in REASONS.get(reason, ()) if status_code(c) == code), None)
+    cls = _with_status_class(domain, by_code) if domain is not None else by_code
     exc = cls(message, reason=reason, **metadata)
     exc.code = code  # type: ignore[attr-defined]
     return exc

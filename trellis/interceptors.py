@@ -32,12 +32,12 @@ from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from vcs import Identity, InvalidArgument, VcsError
+from vcs import Identity, InvalidArgument
 from vcs.validation import check_agent_name
 
 from .auth import TokenStore
 from .authz import LOCAL_GRANTS, Authorizer, Principal, Rule, Target
-from .errors import Unauthenticated, error_from_unexpected, rich_status, status_for
+from .errors import DOMAIN_ERRORS, DomainError, Unauthenticated, error_from_unexpected, rich_status, status_for
 from .quotas import QuotaExceeded, QuotaTracker
 
 __all__ = [
@@ -112,7 +112,7 @@ def _checked_stream(requests: Iterator[Any]) -> Iterator[Any]:
         yield _check_decoded(request)
 
 
-def status_of(exc: VcsError, extra: dict[str, str] | None = None) -> status_pb2.Status:
+def status_of(exc: DomainError, extra: dict[str, str] | None = None) -> status_pb2.Status:
     """The ``google.rpc.Status`` of a domain error, with quota details (RetryInfo, QuotaFailure)."""
     code, message, reason, metadata = status_for(exc)
     status = rich_status(code, message, reason, {**metadata, **(extra or {})})
@@ -224,7 +224,7 @@ class TrellisInterceptor(grpc.ServerInterceptor):
                 for item in _checked_stream(requests):
                     try:
                         c.admit(items.request(item), rated=True)
-                    except VcsError as exc:
+                    except DOMAIN_ERRORS as exc:
                         log.info("%s item %s id=%s: %.500s", method, exc.reason, c.request_id, exc.message)
                         yield items.error(item, status_of(exc))
                         continue
@@ -266,7 +266,7 @@ class _Call:
             if self.streaming:
                 owner.quotas.open_stream(principal.name)
                 self.stream_open = True
-        except VcsError as exc:
+        except DOMAIN_ERRORS as exc:
             self._abort(exc)
         self.principal = principal
         self.token = CURRENT_IDENTITY.set(Identity(principal.name))
@@ -323,7 +323,7 @@ class _Call:
         if exc is None:
             log.debug("%s ok %.2fms id=%s", self.method, elapsed_ms, self.request_id)
             return False
-        if isinstance(exc, VcsError):
+        if isinstance(exc, DOMAIN_ERRORS):
             # Clipped: messages quote the input (up to megabytes) and the log handler highlights each line.
             log.info("%s %s %.2fms id=%s: %.500s", self.method, exc.reason, elapsed_ms, self.request_id, exc.message)
             self._abort(exc)
@@ -350,7 +350,7 @@ class _Call:
         )
         return False  # pragma: no cover - abort raises
 
-    def _abort(self, exc: VcsError) -> None:
+    def _abort(self, exc: DomainError) -> None:
         self.context.abort_with_status(rpc_status.to_status(status_of(exc, {"request_id": self.request_id})))
 
 

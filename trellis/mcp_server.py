@@ -34,6 +34,7 @@ import vcs
 
 from .cli.context import to_jsonable
 from .client import Client
+from .errors import DOMAIN_ERRORS, DomainError
 from .tls import TLS
 
 __all__ = ["ClientPool", "HttpMcp", "build_mcp", "serve_stdio", "start_http"]
@@ -130,7 +131,7 @@ def _ok(value: Any) -> CallToolResult:
                           structured_content=structured)
 
 
-def _error(exc: vcs.VcsError) -> CallToolResult:
+def _error(exc: DomainError) -> CallToolResult:
     error = {"reason": exc.reason, "message": exc.message, **exc.metadata}
     return CallToolResult(
         content=[TextContent(type="text", text=f"{exc.reason}: {exc.message}"
@@ -183,7 +184,7 @@ def build_mcp(pool: ClientPool) -> MCPServer:
             def call(ctx: Context, **kwargs: Any) -> CallToolResult:
                 try:
                     return _ok(fn(pool.for_context(ctx), **kwargs))
-                except vcs.VcsError as exc:
+                except DOMAIN_ERRORS as exc:
                     return _error(exc)
 
             # The tool's schema: the function's parameters but the client, plus the request context.

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-import pygit2
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2
 
@@ -251,9 +250,9 @@ def repository_creators(store: Store) -> Iterator[tuple[str, str]]:
         page = store.list_repositories(requested_page_size=1000, page_token=token)
         for repository in page.items:
             try:
-                creator = _first_author(store.open(repository.repository_id), repository.default_branch)
-            except (NotFound, pygit2.GitError, KeyError, ValueError):
-                continue  # deleted meanwhile, or damaged: it counts for nobody
+                creator = _first_author(store, repository.repository_id, repository.default_branch)
+            except Exception:  # noqa: BLE001 - deleted meanwhile, or damaged (git's own errors): it counts for nobody
+                continue
             if creator is not None:
                 yield repository.repository_id, creator
         token = page.next_page_token
@@ -261,13 +260,12 @@ def repository_creators(store: Store) -> Iterator[tuple[str, str]]:
             return
 
 
-def _first_author(repo: pygit2.Repository, default_branch: str) -> str | None:
-    ref = repo.references.get(f"refs/heads/{default_branch}")
-    if ref is None:
+def _first_author(store: Store, repository: str, default_branch: str) -> str | None:
+    try:
+        store.get_branch(repository, default_branch)
+    except NotFound:
         return None
-    walker = repo.walk(ref.target, pygit2.enums.SortMode.NONE)
-    walker.simplify_first_parent()
     first = None
-    for first in walker:
+    for first in store.history(repository, default_branch, first_parent=True):
         pass
     return first.author.name if first is not None else None

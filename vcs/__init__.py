@@ -41,12 +41,14 @@ from .model import (
 )
 from .maintenance import LOOSE_LIMIT, MaintenanceFailed, MaintenanceResult, Maintainer, maintain
 from .redaction import Redacted, Redactor, SecretPattern
+from .objects import parse_trailers
+from .reads import blob_id
 from .store import Store
 
 __all__ = [
     "AlreadyExists", "Branch", "Change", "ChangedFiles", "Commit", "CommitResult", "DeleteFile", "Durability",
     "FailedPrecondition", "GroupSync", "LOOSE_LIMIT", "MaintenanceFailed", "MaintenanceResult", "Maintainer",
-    "SyncFunction", "maintain", "sync_filesystems",
+    "SyncFunction", "blob_id", "maintain", "parse_trailers", "sync_filesystems",
     "FileContent", "Identity", "InvalidArgument", "LimitExceeded", "Limits", "MergeConflict", "MergeConflictInfo", "MergeResult", "NotFound",
     "OnStale", "Page", "PermissionDenied", "PutFile", "Redacted", "Redactor", "SecretPattern", "RenameFile", "Repository", "Session",
     "SessionStatus", "Signature", "StaleHead", "Step", "StepInput", "Store", "TreeEntry", "VcsError",

@@ -16,12 +16,12 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pygit2
 
-from . import history, merging, records, sessions
+from . import history, merging, reads, records, sessions
 from .commits import COMMITTER, compose_message, land_commit, signature
 from .objects import commit_value
 from .durability import Durability, GroupSync, SyncFunction, sync_filesystems
@@ -390,6 +390,35 @@ class Store:
 
     def get_commit(self, repository: str, revision: str) -> Commit:
         return commit_value(resolve_commit(self.open(repository), revision))
+
+    # -- plain reads for the layers above (vcs/reads.py) ------------------------
+
+    def tree_blobs(self, repository: str, tree_id: str,
+                   where: Callable[[str], bool] | None = None) -> dict[str, str]:
+        """``path -> blob id`` of every file of a tree (only where ``where(path)`` if given)."""
+        return reads.tree_blobs(self.open(repository), tree_id, where)
+
+    def tree_files(self, repository: str, tree_id: str, paths: Iterable[str]) -> dict[str, bytes]:
+        """The content of each of ``paths`` that is a file of the tree (the others are left out)."""
+        return reads.tree_files(self.open(repository), tree_id, paths)
+
+    def tree_entry_id(self, repository: str, tree_id: str, path: str) -> str | None:
+        return reads.tree_entry_id(self.open(repository), tree_id, path)
+
+    def read_blob(self, repository: str, blob_id: str) -> bytes | None:
+        return reads.read_blob(self.open(repository), blob_id)
+
+    def full_commit_id(self, repository: str, commit_id: str, what: str = "commit id") -> str:
+        """The full id of a commit given by its id or a unique prefix (refused as ``what`` otherwise)."""
+        return full_commit_id(self.open(repository), commit_id, what)
+
+    def merge_base(self, repository: str, a: str, b: str) -> str | None:
+        return reads.merge_base(self.open(repository), a, b)
+
+    def history(self, repository: str, revision: str, *, first_parent: bool = False,
+                limit: int = 0) -> Iterator[Commit]:
+        """Commits from ``revision`` back, newest first (``list_commits`` pages them for clients)."""
+        return reads.history(self.open(repository), revision, first_parent=first_parent, limit=limit)
 
     def list_commits(
         self, repository: str, revision: str = "", path: str = "", *, page_size: int = 0, page_token: str = ""

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import pygit2
-
 import vcs
-from vcs import FailedPrecondition, NotFound
+from vcs import NotFound
 
+from ..errors import GateClosed
 from ..pipeline.model import PipelineError
 from ..runs import PIPELINE_STAGE, Run
-from . import trees
 from .source import PipelineSource
 from .store import RunStore
 
@@ -36,7 +34,7 @@ class Gate:
 
     def __init__(self, store: vcs.Store, source: PipelineSource, runs: RunStore, *,
                  get: Callable[[str, str], Run], start: Callable[[str, str, Sequence[str], str, str], Run],
-                 invalid_run: Callable[[str, pygit2.Commit, PipelineError, str], Run]) -> None:
+                 invalid_run: Callable[[str, vcs.Commit, PipelineError, str], Run]) -> None:
         self.store = store
         self.source = source
         self.runs = runs
@@ -47,14 +45,14 @@ class Gate:
     def required_stages(self, repository: str, branch: str) -> tuple[str, ...]:
         """The stages the pipeline of ``branch``'s own head requires before it may move."""
         try:
-            head = trees.commit(self.store, repository, branch)
+            head = self.store.get_commit(repository, branch)
             pipeline = self.source.at(repository, head)
         except (NotFound, PipelineError):
             return ()
         return pipeline.required_for(branch) if pipeline is not None else ()
 
     def check(self, repository: str, branch: str, source_revision: str) -> None:
-        """Refuse (FailedPrecondition) to move protected ``branch`` to ``source_revision`` until it passed.
+        """Refuse (:class:`~ci.errors.GateClosed`) to move protected ``branch`` to ``source_revision`` until it passed.
 
         The required stages and their definitions come from the protected
         branch's head, never from the change: a gate run verifies the source
@@ -63,7 +61,7 @@ class Gate:
         required = self.required_stages(repository, branch)
         if not required:
             return
-        source = str(trees.commit(self.store, repository, source_revision).id)
+        source = self.store.get_commit(repository, source_revision).commit_id
         latest: Run | None = None
         for run_id in self.runs.ids(repository)[:GATE_RUNS_SEARCHED]:
             run = self._get(repository, run_id)
@@ -71,15 +69,14 @@ class Gate:
                 latest = run
                 break
         if latest is None:
-            commit = trees.commit(self.store, repository, source)
+            commit = self.store.get_commit(repository, source)
             try:
                 self.source.at(repository, commit)
             except PipelineError as exc:  # merged, it would unprotect the branch: the gate fails at once
                 run = self._invalid_run(repository, commit, exc, branch)
                 check_gate_run(branch, source, required, run)
-            base = self.store.open(repository).merge_base(
-                trees.commit(self.store, repository, branch).id, pygit2.Oid(hex=source))
-            run = self._start(repository, source, required, branch, str(base) if base is not None else "")
+            base = self.store.merge_base(repository, self.store.get_commit(repository, branch).commit_id, source)
+            run = self._start(repository, source, required, branch, base or "")
             raise gate_started(branch, source, required, run.run_id, repository=repository)
         check_gate_run(branch, source, required, latest, repository=repository)
 
@@ -91,7 +88,7 @@ class Gate:
 def refuse_direct_write(branch: str, required: Sequence[str]) -> None:
     """A protected branch (one with required stages) moves only through Merge."""
     if required:
-        raise FailedPrecondition(
+        raise GateClosed(
             f"branch {branch!r} is protected (required: {', '.join(required)}): commit to your own branch "
             "and Merge it, which checks the required stages", reason="PROTECTED_BRANCH")
 
@@ -105,7 +102,7 @@ def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run, 
     merged, it would leave the branch without a pipeline that protects it.
     """
     if not run.final:
-        raise FailedPrecondition(
+        raise GateClosed(
             f"branch {branch!r} is protected: gate run {run.run_id} is still verifying {source[:12]} "
             f"({_watch(repository, run.run_id)}); merge again when it passes", reason="GATE_PENDING",
             run_id=run.run_id)
@@ -113,15 +110,15 @@ def check_gate_run(branch: str, source: str, required: Sequence[str], run: Run, 
            for j in run.jobs if j.stage in required and not j.lets_dependents_run]
     bad += [f"its pipeline is invalid: {j.summary}" for j in run.jobs if j.stage == PIPELINE_STAGE]
     if bad:
-        raise FailedPrecondition(
+        raise GateClosed(
             f"branch {branch!r} is protected and {source[:12]} did not pass: {'; '.join(bad)} "
             f"(gate run {run.run_id}); fix it and merge a new commit", reason="GATE_FAILED", run_id=run.run_id)
 
 
 def gate_started(branch: str, source: str, required: Sequence[str], run_id: str, *,
-                 repository: str = "") -> FailedPrecondition:
+                 repository: str = "") -> GateClosed:
     """The refusal of a merge whose gate run was just started."""
-    return FailedPrecondition(
+    return GateClosed(
         f"branch {branch!r} is protected: {', '.join(required)} must pass on {source[:12]} first; "
         f"started gate run {run_id} ({_watch(repository, run_id)}), merge again when it passes",
         reason="GATE_PENDING", run_id=run_id)

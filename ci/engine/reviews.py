@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import semantic_diff
-from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
+from vcs import Identity
 
+from ..errors import InvalidRequest, Refused, RunNotFound
 from ..runs import JobResult, Verdict
 from . import trees
 from .scheduler import ActiveRun, Scheduler
@@ -64,25 +65,25 @@ class Reviews:
     def post_verdict(self, repository: str, run_id: str, stage: str, chunk: str, verdict: Verdict,
                      summary: str, details_url: str, reviewer: Identity) -> JobResult:
         if verdict not in (Verdict.PASSED, Verdict.FAILED, Verdict.ERROR, Verdict.SKIPPED):
-            raise InvalidArgument("a verdict must be PASSED, FAILED, ERROR or SKIPPED", reason="INVALID_VERDICT")
+            raise InvalidRequest("a verdict must be PASSED, FAILED, ERROR or SKIPPED", reason="INVALID_VERDICT")
         active = self.scheduler.get(repository, run_id)
         run = active.run if active is not None else self.runs.get(repository, run_id)
         index = next((i for i, j in enumerate(run.jobs) if j.stage == stage and j.chunk == chunk), None)
         if index is None:
-            raise NotFound(f"run {run_id} has no job for stage {stage!r} and chunk {chunk!r}",
+            raise RunNotFound(f"run {run_id} has no job for stage {stage!r} and chunk {chunk!r}",
                            reason="JOB_NOT_FOUND")
         job = run.jobs[index]
         if active is None or active.planned[index].stage.kind != "external":
             if active is None and job.final:
-                raise FailedPrecondition(f"stage {stage!r} of run {run_id} already has the verdict "
+                raise Refused(f"stage {stage!r} of run {run_id} already has the verdict "
                                          f"{job.verdict.value}", reason="VERDICT_FINAL")
-            raise FailedPrecondition(f"stage {stage!r} is not an external stage; its verdict comes from its job",
+            raise Refused(f"stage {stage!r} is not an external stage; its verdict comes from its job",
                                      reason="NOT_EXTERNAL")
         if job.final:
-            raise FailedPrecondition(f"stage {stage!r} chunk {chunk!r} of run {run_id} already has the verdict "
+            raise Refused(f"stage {stage!r} chunk {chunk!r} of run {run_id} already has the verdict "
                                      f"{job.verdict.value}", reason="VERDICT_FINAL")
         if index not in active.dispatched:
-            raise FailedPrecondition(f"stage {stage!r} is still waiting for the stages it needs; "
+            raise Refused(f"stage {stage!r} is still waiting for the stages it needs; "
                                      "post the verdict once it is pending review", reason="NOT_READY")
         result = replace(job, verdict=verdict, summary=summary or verdict.value, details_url=details_url,
                          reviewer=reviewer.name, end_time=time.time(),

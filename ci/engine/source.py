@@ -10,14 +10,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-import pygit2
-
 import vcs
-from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
+from vcs import Identity, NotFound
 
+from ..errors import InvalidRequest, PipelineNotFound, Refused
 from ..pipeline.model import Pipeline, PipelineError
 from ..pipeline.toml import parse_pipeline
-from . import trees
 
 __all__ = ["CONFIG_FILE", "PipelineSource"]
 
@@ -51,7 +49,7 @@ class PipelineSource:
         except NotFound:
             return b""
 
-    def at(self, repository: str, commit: pygit2.Commit) -> Pipeline | None:
+    def at(self, repository: str, commit: vcs.Commit) -> Pipeline | None:
         """The pipeline that applies to ``commit``: the repository's, else its ``trellis.toml``; None if none.
 
         Raises :class:`PipelineError` for an invalid definition.
@@ -59,24 +57,20 @@ class PipelineSource:
         text = self._repository_pipeline(repository)
         if text:
             return self.parse(text, "repository")
-        try:
-            entry = commit.tree[CONFIG_FILE]
-        except KeyError:
+        found = self.store.tree_files(repository, commit.tree_id, (CONFIG_FILE,))
+        if CONFIG_FILE not in found:
             return None
-        blob = self.store.open(repository)[entry.id]
-        if not isinstance(blob, pygit2.Blob):
-            return None
-        return self.parse(blob.data, f"{str(commit.id)[:12]}:{CONFIG_FILE}")
+        return self.parse(found[CONFIG_FILE], f"{commit.commit_id[:12]}:{CONFIG_FILE}")
 
     def get(self, repository: str, revision: str = "") -> Pipeline:
-        """The pipeline of ``revision`` (default: the default branch); NotFound when none applies."""
-        commit = trees.commit(self.store, repository, revision)
+        """The pipeline of ``revision`` (default: the default branch); PipelineNotFound when none applies."""
+        commit = self.store.get_commit(repository, revision)
         try:
             found = self.at(repository, commit)
         except PipelineError as exc:
-            raise FailedPrecondition(str(exc), reason="INVALID_PIPELINE") from None
+            raise Refused(str(exc), reason="INVALID_PIPELINE") from None
         if found is None:
-            raise NotFound(
+            raise PipelineNotFound(
                 f"no pipeline applies to {revision or 'the default branch'} of {repository!r}: add a "
                 f"{CONFIG_FILE} at the root of the code, or set one with SetPipeline",
                 reason="PIPELINE_NOT_FOUND",
@@ -85,12 +79,12 @@ class PipelineSource:
 
     def set(self, repository: str, text: str, actor: Identity) -> Pipeline | None:
         """Set (or, with empty text, remove) the repository-level pipeline; returns it."""
-        self.store.open(repository)
+        self.store.get_repository(repository)  # NotFound unless it exists
         if text.strip():
             try:
                 pipeline = parse_pipeline(text.encode(), source="repository")
             except PipelineError as exc:
-                raise InvalidArgument(str(exc), reason="INVALID_PIPELINE") from None
+                raise InvalidRequest(str(exc), reason="INVALID_PIPELINE") from None
         else:
             pipeline = None
         self.store.write_record(repository, PIPELINES, REPOSITORY_PIPELINE, {CONFIG_FILE: text.encode()},

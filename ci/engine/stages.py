@@ -84,7 +84,7 @@ class StageRunner:
     def inputs(self, active: ActiveRun, planned: PlannedJob) -> tuple[str, ...]:
         """What the job's verdict depends on, for its result-cache key."""
         if planned.stage.kind == "syntax":
-            blob = trees.entry_id(self.store, active.run.repository, active.tree_id, planned.chunk.path)
+            blob = self.store.tree_entry_id(active.run.repository, active.tree_id, planned.chunk.path)
             return ("blob", blob, planned.chunk.path) if blob is not None else ("missing", planned.chunk.path)
         # pytest's selection depends on the change, not only on the tree: the base is an input too.
         base = active.old_tree_id if planned.stage.kind == "pytest" else ""
@@ -134,7 +134,7 @@ class StageRunner:
                             before = None
                         if before is None or before.digest != environment.digest:
                             changed_environment = "pyproject.toml / the environment's requirements"
-                selection = self.tests.select(self.store.open(active.run.repository), active.tree_id,
+                selection = self.tests.select(self.store, active.run.repository, active.tree_id,
                                               active.old_tree_id, active.diff, inert=stage.inert,
                                               always_full=stage.always_full, args=stage.args,
                                               environment_changed=changed_environment)
@@ -150,7 +150,7 @@ class StageRunner:
                     named = True
                 else:
                     selected = total
-                    running = self.tests.index(self.store.open(active.run.repository), active.tree_id).tests
+                    running = self.tests.index(self.store, active.run.repository, active.tree_id).tests
                 if stage.cache and not active.full:
                     reuse = self._reuse(active, stage, running, environment)
                     running = tuple(t for t in running if t not in reuse.hits)
@@ -201,26 +201,25 @@ class StageRunner:
     def _reuse(self, active: ActiveRun, stage: Stage, tests: Sequence[str],
                environment: EnvironmentSpec | None) -> _Reuse:
         """The closure key of each test, and the tests that passed before under theirs."""
-        repo = self.store.open(active.run.repository)
         blobs = self._tree_blobs.get(active.tree_id)
         if blobs is None:
-            tree = repo[active.tree_id]
-            blobs = {path: str(oid) for path, oid in trees.blobs(repo, tree)}  # type: ignore[arg-type]
+            blobs = self.store.tree_blobs(active.run.repository, active.tree_id)
             with self._guard:
                 self._tree_blobs[active.tree_id] = blobs
                 while len(self._tree_blobs) > TREE_BLOBS_KEPT:
                     self._tree_blobs.popitem(last=False)
         salt = "\0".join((active.run.repository, stage.definition_hash(), toolchain(),
                           environment.digest if environment is not None else ""))
-        keys = closure_keys(self.tests.index(repo, active.tree_id), blobs, tests, salt=salt, inert=stage.inert)
+        keys = closure_keys(self.tests.index(self.store, active.run.repository, active.tree_id), blobs, tests,
+                            salt=salt, inert=stage.inert)
         hits = {t: found for t, k in keys.items() if (found := self.reused.get(k)) is not None}
         return _Reuse({t: k for t, k in keys.items() if t not in hits}, hits)
 
     def _environment(self, active: ActiveRun, stage: Stage, *, tree_id: str = "") -> EnvironmentSpec:
         """The stage's declared test dependencies, read from the commit's tree (or ``tree_id``'s)."""
         options = stage.pytest
-        files = trees.blobs_in_tree(self.store, active.run.repository, tree_id or active.tree_id,
-                                    (*options.requirements, "pyproject.toml"))
+        files = self.store.tree_files(active.run.repository, tree_id or active.tree_id,
+                                      (*options.requirements, "pyproject.toml"))
         return environment_spec(files, requirements=options.requirements, extras=options.extras,
                                 groups=options.groups, packages=options.packages)
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 import vcs
 from vcs import Identity, InvalidArgument, NotFound
 
+from ..errors import RunNotFound
 from ..runs import Run, Verdict, overall_verdict, run_from_json, run_to_json
 
 __all__ = ["ENGINE", "MAX_OUTPUT_IN_GIT", "RunStore"]
@@ -36,11 +37,11 @@ class RunStore:
                                 f"Run {run.run_id} of {run.commit_id[:12]}: {run.verdict.value}", ENGINE)
 
     def get(self, repository: str, run_id: str) -> Run:
-        """The run as last saved; NotFound (``RUN_NOT_FOUND``) if there is none."""
+        """The run as last saved; RunNotFound (``RUN_NOT_FOUND``) if there is none."""
         try:
             data = self.store.read_record(repository, RUNS, run_id)
         except (NotFound, InvalidArgument):
-            raise NotFound(f"run {run_id!r} not found in {repository!r}", reason="RUN_NOT_FOUND") from None
+            raise RunNotFound(f"run {run_id!r} not found in {repository!r}", reason="RUN_NOT_FOUND") from None
         return run_from_json(data["run.json"])
 
     def ids(self, repository: str) -> list[str]:
@@ -53,12 +54,10 @@ class RunStore:
 
         ``get`` reads a run (default: as saved; the engine passes one that knows the runs in progress).
         """
-        from vcs.revisions import full_commit_id
-
         read = get or self.get
         ids = self.ids(repository)
         if commit_id:
-            commit_id = full_commit_id(self.store.open(repository), commit_id, "commit_id")
+            commit_id = self.store.full_commit_id(repository, commit_id, "commit_id")
         if commit_id or branch:
             runs = (read(repository, i) for i in ids)
             ids = [r.run_id for r in runs

@@ -17,12 +17,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
-import pygit2
-
 import semantic_diff
 import vcs
-from vcs import FailedPrecondition, Identity, InvalidArgument, NotFound
+from vcs import Identity
 
+from ..errors import InvalidRequest, PipelineNotFound, Refused, TooManyRuns
 from ..execution import Executor
 from ..execution.history import TestTimes
 from ..pipeline.model import Pipeline, PipelineError
@@ -92,7 +91,7 @@ class Verifier:
 
     # -- pipelines -------------------------------------------------------------
 
-    def pipeline_at(self, repository: str, commit: pygit2.Commit) -> Pipeline | None:
+    def pipeline_at(self, repository: str, commit: vcs.Commit) -> Pipeline | None:
         """The pipeline that applies to ``commit``: the repository's, else its ``trellis.toml``; None if none."""
         return self.source.at(repository, commit)
 
@@ -119,14 +118,14 @@ class Verifier:
         session_id: str = "",
     ) -> Run:
         """Start a run of ``revision``; it executes in the background (follow it with ``watch``)."""
-        commit = trees.commit(self.store, repository, revision)
-        source = trees.commit(self.store, repository, pipeline_branch) if pipeline_branch else commit
+        commit = self.store.get_commit(repository, revision)
+        source = self.store.get_commit(repository, pipeline_branch) if pipeline_branch else commit
         try:
             pipeline = self.source.at(repository, source)
         except PipelineError as exc:
-            raise FailedPrecondition(str(exc), reason="INVALID_PIPELINE") from None
+            raise Refused(str(exc), reason="INVALID_PIPELINE") from None
         if pipeline is None:
-            raise NotFound(
+            raise PipelineNotFound(
                 f"no pipeline applies to {revision!r} of {repository!r}: add a {CONFIG_FILE} "
                 "at the root of the code, or set one with SetPipeline",
                 reason="PIPELINE_NOT_FOUND",
@@ -134,29 +133,29 @@ class Verifier:
         try:
             selected = [s.name for s in pipeline.closure(stages)] if stages else []
         except PipelineError as exc:
-            raise InvalidArgument(str(exc), reason="UNKNOWN_STAGE") from None
+            raise InvalidRequest(str(exc), reason="UNKNOWN_STAGE") from None
         active_runs = self.scheduler.count()
         if active_runs >= self._max_active:
-            raise vcs.LimitExceeded(
+            raise TooManyRuns(
                 f"{active_runs} runs are in progress, the most this server runs at once; "
                 "wait for some to finish and retry", reason="TOO_MANY_RUNS")
-        base_id = str(trees.commit(self.store, repository, base_revision).id) if base_revision else ""
-        old = base_id or (str(commit.parents[0].id) if commit.parents else "")
+        base_id = self.store.get_commit(repository, base_revision).commit_id if base_revision else ""
+        old = base_id or (commit.parent_ids[0] if commit.parent_ids else "")
         # A root commit has nothing to diff against: every file is a chunk. `full`
         # (run every test, to check test selection) does not widen the other stages.
         diff, old_tree_id, changes, all_files = self._changes(repository, commit, old)
         jobs = plan(pipeline, changes, stages=selected, full=bool(all_files), all_files=all_files or None)
         now = time.time()
         run = Run(
-            repository=repository, run_id=new_run_id(), commit_id=str(commit.id), verdict=Verdict.PENDING,
+            repository=repository, run_id=new_run_id(), commit_id=commit.commit_id, verdict=Verdict.PENDING,
             jobs=tuple(JobResult(j.stage.name, j.chunk.scope, j.chunk.label, j.chunk.path, j.chunk.qualname)
                        for j in jobs),
             create_time=now, branch=branch or pipeline_branch, trigger=trigger,
             pipeline_source=pipeline.source, session_id=session_id,
             stages=tuple(s.name for s in pipeline.stages if not selected or s.name in selected),
-            base_commit_id=old, pipeline_blob=str(pygit2.hash(pipeline.text.encode())),
+            base_commit_id=old, pipeline_blob=vcs.blob_id(pipeline.text.encode()),
         )
-        active = ActiveRun(run, pipeline, jobs, dependencies(jobs, pipeline), str(commit.tree_id), changes, full,
+        active = ActiveRun(run, pipeline, jobs, dependencies(jobs, pipeline), commit.tree_id, changes, full,
                            diff, old_tree_id)
         if not jobs:
             active.run = replace(run, verdict=Verdict.PASSED, end_time=now, start_time=now)
@@ -169,16 +168,15 @@ class Verifier:
         return active.run
 
     def _changes(
-        self, repository: str, commit: pygit2.Commit, old: str
+        self, repository: str, commit: vcs.Commit, old: str
     ) -> tuple[semantic_diff.DiffResult, str, CommitChanges, list[ChangedFile]]:
         """The diff from ``old`` ("": none, every file is added), its tree, and the chunks to plan."""
-        repo = self.store.open(repository)
-        result = self._diff(repository, old, str(commit.id))
-        old_tree = str(repo[old].tree_id) if old else ""  # type: ignore[attr-defined]
-        changes = CommitChanges.from_diff(str(commit.id), result)
+        result = self._diff(repository, old, commit.commit_id)
+        old_tree = self.store.get_commit(repository, old).tree_id if old else ""
+        changes = CommitChanges.from_diff(commit.commit_id, result)
         all_files: list[ChangedFile] = []
         if not old:
-            for path, _ in trees.blobs(repo, commit.tree):
+            for path in self.store.tree_blobs(repository, commit.tree_id):
                 all_files.append(ChangedFile(path, "added", "", semantic_diff.language_for(path) or ""))
         return result, old_tree, changes, all_files
 
@@ -186,9 +184,7 @@ class Verifier:
         """Start the run a push triggers, if a valid pipeline applies; cancel what the push supersedes."""
         if self._closed:
             return None
-        repo = self.store.open(repository)
-        commit = repo[commit_id]
-        assert isinstance(commit, pygit2.Commit)
+        commit = self.store.get_commit(repository, commit_id)
         invalid: PipelineError | None = None
         try:
             if self.source.at(repository, commit) is None:
@@ -218,15 +214,15 @@ class Verifier:
             self._latest_push[key] = run.run_id
         return run
 
-    def _invalid_pipeline_run(self, repository: str, commit: pygit2.Commit, error: PipelineError, *,
+    def _invalid_pipeline_run(self, repository: str, commit: vcs.Commit, error: PipelineError, *,
                               trigger: str, branch: str, session_id: str = "") -> Run:
         """A finished run of ``commit`` that failed at once: its pipeline is invalid (the one job says why)."""
         now = time.time()
         job = JobResult(PIPELINE_STAGE, "commit", "", verdict=Verdict.FAILED, summary=str(error),
                         start_time=now, end_time=now)
-        run = Run(repository=repository, run_id=new_run_id(), commit_id=str(commit.id), verdict=Verdict.FAILED,
+        run = Run(repository=repository, run_id=new_run_id(), commit_id=commit.commit_id, verdict=Verdict.FAILED,
                   jobs=(job,), create_time=now, start_time=now, end_time=now, branch=branch, trigger=trigger,
-                  pipeline_source=getattr(error, "source", "") or f"{str(commit.id)[:12]}:{CONFIG_FILE}",
+                  pipeline_source=getattr(error, "source", "") or f"{commit.commit_id[:12]}:{CONFIG_FILE}",
                   session_id=session_id)
         self.runs.save(run)
         self._on_finished(repository, run)
@@ -237,7 +233,7 @@ class Verifier:
         return self.start(repository, source, trigger="gate", stages=stages, pipeline_branch=branch,
                           base_revision=base_revision)
 
-    def _invalid_gate_run(self, repository: str, commit: pygit2.Commit, error: PipelineError, branch: str) -> Run:
+    def _invalid_gate_run(self, repository: str, commit: vcs.Commit, error: PipelineError, branch: str) -> Run:
         return self._invalid_pipeline_run(repository, commit, error, trigger="gate", branch=branch)
 
     # -- reading and following runs ----------------------------------------------------
@@ -291,7 +287,7 @@ class Verifier:
         return self.gate.required_stages(repository, branch)
 
     def check_gate(self, repository: str, branch: str, source_revision: str) -> None:
-        """Refuse (FailedPrecondition) to move protected ``branch`` to ``source_revision`` until it passed."""
+        """Refuse (:class:`~ci.errors.GateClosed`) to move protected ``branch`` to ``source_revision`` until it passed."""
         self.gate.check(repository, branch, source_revision)
 
     def check_direct_write(self, repository: str, branch: str) -> None:
@@ -314,15 +310,15 @@ class Verifier:
         """Take up ``run`` again if a reviewer still owes it a verdict and it can be planned exactly as before."""
         if not run.pipeline_blob:  # a run kept before runs recorded their pipeline
             return False
-        repo = self.store.open(run.repository)
+        text = self.store.read_blob(run.repository, run.pipeline_blob)
         try:
-            blob, commit = repo[run.pipeline_blob], repo[run.commit_id]
-        except (KeyError, ValueError):  # the object is gone
+            commit = self.store.get_commit(run.repository, run.commit_id)
+        except (vcs.NotFound, vcs.InvalidArgument):  # the object is gone
             return False
-        if not isinstance(blob, pygit2.Blob) or not isinstance(commit, pygit2.Commit):
+        if text is None:
             return False
         try:
-            pipeline = self.source.parse(blob.data, run.pipeline_source)
+            pipeline = self.source.parse(text, run.pipeline_source)
             if not any(not j.final and pipeline.stage(j.stage).kind == "external" for j in run.jobs):
                 return False
             diff, old_tree_id, changes, all_files = self._changes(run.repository, commit, run.base_commit_id)
@@ -335,7 +331,7 @@ class Verifier:
         again = tuple(j if j.final or jobs[i].stage.kind == "external"
                       else replace(j, verdict=Verdict.PENDING, start_time=None) for i, j in enumerate(run.jobs))
         resumed = replace(run, jobs=again, verdict=overall_verdict(again))
-        active = ActiveRun(resumed, pipeline, jobs, dependencies(jobs, pipeline), str(commit.tree_id), changes,
+        active = ActiveRun(resumed, pipeline, jobs, dependencies(jobs, pipeline), commit.tree_id, changes,
                            run.trigger == "full", diff, old_tree_id)
         with self._guard:
             if run.trigger in ("push", "full") and run.branch:

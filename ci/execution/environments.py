@@ -33,6 +33,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from ..errors import CiError
 
 __all__ = ["EnvironmentBuildError", "EnvironmentSpec", "ensure_environment", "environment_spec", "python_of"]
 
@@ -41,7 +42,7 @@ BUILD_TIMEOUT_S = 900.0
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?")
 
 
-class EnvironmentBuildError(Exception):
+class EnvironmentBuildError(CiError):
     """The stage's environment cannot be built (a missing file, pip failed)."""
 
     reason = "ENVIRONMENT_FAILED"

@@ -24,13 +24,14 @@ from typing import Any
 from .jobs import JobOutcome, JobRequest
 from .workspace import PackedTree, RepositoryTrees, TreeSource, WorkspaceError, WorkspacePool, pack_tree
 from .running import run_job
+from ..errors import CiError
 
 __all__ = ["ExecutorUnavailable", "RayExecutor", "run_on_node"]
 
 _SHIPPED_TREES_KEPT = 64
 
 
-class ExecutorUnavailable(Exception):
+class ExecutorUnavailable(CiError):
     """The executor cannot run on this installation (Ray missing, cluster unreachable)."""
 
     reason = "EXECUTOR_UNAVAILABLE"

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pygit2
+from ..errors import CiError
 
 __all__ = [
     "DEFAULT_UID_BASE",
@@ -58,7 +59,7 @@ Entry = tuple[int, str]  # (git file mode, blob id hex)
 _Snapshot = tuple[int, int, int, int, int]  # (inode, size, mtime_ns, ctime_ns, st_mode)
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(CiError):
     """A workspace could not be prepared: unknown repository or tree, unusable pool directory."""
 
     reason: str = "WORKSPACE_ERROR"

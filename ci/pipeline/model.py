@@ -20,6 +20,7 @@ from typing import Any
 from semantic_diff.model import CHANGE_KINDS
 
 from .globs import branch_matches
+from ..errors import CiError
 
 __all__ = [
     "CHANGE_CLASSES",
@@ -60,7 +61,7 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
-class PipelineError(ValueError):
+class PipelineError(CiError, ValueError):
     """Base class of the errors of the pipeline model; ``reason`` is stable and machine-readable."""
 
     reason: str = "INVALID_PIPELINE"

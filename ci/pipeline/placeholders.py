@@ -15,6 +15,7 @@ import difflib
 import re
 import shlex
 from collections.abc import Mapping, Sequence
+from ..errors import CiError
 
 __all__ = [
     "PLACEHOLDERS",
@@ -37,7 +38,7 @@ SCOPE_PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
-class TemplateError(ValueError):
+class TemplateError(CiError, ValueError):
     """A malformed template, an unknown placeholder, or one its scope does not have."""
 
 

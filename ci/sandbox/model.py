@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
+from ..errors import CiError
 
 __all__ = ["ISOLATION_MECHANISMS", "JobLimits", "SandboxError", "SandboxResult", "SandboxStatus"]
 
@@ -81,7 +82,7 @@ class SandboxResult:
         return self.status == "passed"
 
 
-class SandboxError(Exception):
+class SandboxError(CiError):
     """The sandbox itself failed (not the job): bad workspace, a launcher that could not start."""
 
     reason: str = "SANDBOX_ERROR"

@@ -14,9 +14,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
-import pygit2
-
 import semantic_diff
+import vcs
 
 from .file_rules import is_config
 from .index import FactCache, Selection, TestIndex, changes_from_diff, missed_failures
@@ -25,25 +24,14 @@ __all__ = ["TestSelector"]
 
 
 
-def _tree_entries(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, pygit2.Oid | None]:
+def _tree_entries(store: vcs.Store, repository: str, tree_id: str) -> dict[str, str | None]:
     """Every file of a tree: the blob id of Python files and pytest configuration, None for the others
     (only their names count)."""
-    entries: dict[str, pygit2.Oid | None] = {}
-    stack: list[tuple[str, pygit2.Tree]] = [("", tree)]
-    while stack:
-        prefix, node = stack.pop()
-        for entry in node:
-            path = f"{prefix}{entry.name}"
-            if entry.type_str == "tree":
-                sub = repo[entry.id]
-                assert isinstance(sub, pygit2.Tree)
-                stack.append((path + "/", sub))
-            elif entry.type_str == "blob":
-                entries[path] = entry.id if path.endswith(".py") or is_config(path) else None
-    return entries
+    return {path: blob if path.endswith(".py") or is_config(path) else None
+            for path, blob in store.tree_blobs(repository, tree_id).items()}
 
 
-def _index_key(entries: Mapping[str, pygit2.Oid | None]) -> bytes:
+def _index_key(entries: Mapping[str, str | None]) -> bytes:
     """What a tree's index depends on: the paths, and the content of its Python and configuration files."""
     digest = hashlib.blake2b(digest_size=20)
     for path in sorted(entries):
@@ -52,12 +40,9 @@ def _index_key(entries: Mapping[str, pygit2.Oid | None]) -> bytes:
     return digest.digest()
 
 
-def _read(repo: pygit2.Repository, entries: Mapping[str, pygit2.Oid | None]) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for path, oid in entries.items():
-        blob = repo[oid] if oid is not None else None
-        files[path] = blob.data if isinstance(blob, pygit2.Blob) else b""
-    return files
+def _read(store: vcs.Store, repository: str, entries: Mapping[str, str | None]) -> dict[str, bytes]:
+    return {path: (store.read_blob(repository, oid) or b"") if oid is not None else b""
+            for path, oid in entries.items()}
 
 
 class TestSelector:
@@ -70,7 +55,7 @@ class TestSelector:
         self._max = trees
         self._guard = threading.Lock()
 
-    def index(self, repo: pygit2.Repository, tree_id: str) -> TestIndex:
+    def index(self, store: vcs.Store, repository: str, tree_id: str) -> TestIndex:
         """The test index of a tree; a tree whose paths, Python files and configuration equal another's
         (a commit that edited only docs or data) shares that tree's index instead of building its own."""
         with self._guard:
@@ -78,14 +63,12 @@ class TestSelector:
             if found is not None:
                 self._indexes.move_to_end(tree_id)
                 return found
-        tree = repo[tree_id]
-        assert isinstance(tree, pygit2.Tree)
-        entries = _tree_entries(repo, tree)
+        entries = _tree_entries(store, repository, tree_id)
         key = _index_key(entries)
         with self._guard:
             built = self._by_content.get(key)
         if built is None:
-            built = TestIndex.build(_read(repo, entries), cache=self._facts)
+            built = TestIndex.build(_read(store, repository, entries), cache=self._facts)
         with self._guard:
             self._indexes[tree_id] = built
             self._by_content[key] = built
@@ -96,7 +79,8 @@ class TestSelector:
                 self._by_content.popitem(last=False)
         return built
 
-    def select(self, repo: pygit2.Repository, tree_id: str, old_tree_id: str, diff: semantic_diff.DiffResult, *,
+    def select(self, store: vcs.Store, repository: str, tree_id: str, old_tree_id: str,
+               diff: semantic_diff.DiffResult, *,
                inert: Sequence[str] = (), always_full: Sequence[str] = (), args: Sequence[str] = (),
                environment_changed: str = "") -> Selection:
         """The tests of ``tree_id`` that can observe ``diff`` (from ``old_tree_id``; "" for none).
@@ -105,8 +89,8 @@ class TestSelector:
         ``environment_changed`` a file that changed what its environment installs (see
         :meth:`TestIndex.select`).
         """
-        index = self.index(repo, tree_id)
-        old = self.index(repo, old_tree_id) if old_tree_id else None
+        index = self.index(store, repository, tree_id)
+        old = self.index(store, repository, old_tree_id) if old_tree_id else None
         return index.select(changes_from_diff(diff), old_index=old, inert=inert, always_full=always_full,
                             args=args, environment_changed=environment_changed)
 

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import grpc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vcs
+from trellis.errors import status_code
 from query import Indexer, QueryError, QueryParamError, run_query
 
 ALICE = vcs.Identity("alice")
@@ -72,7 +74,7 @@ def test_parameters_that_do_not_fit_are_refused_by_reason(
     with pytest.raises(QueryParamError) as info:
         run_query(con, sql, params=params)
     assert info.value.reason == reason, info.value
-    assert isinstance(info.value, vcs.InvalidArgument)
+    assert status_code(type(info.value)) is grpc.StatusCode.INVALID_ARGUMENT
     if parameter is not None:
         assert info.value.metadata.get("parameter") == parameter
 

@@ -13,6 +13,7 @@ import pytest
 
 import vcs
 from query import Indexer, TrajectoryFormatError, land_trajectory, load_trajectory, parse_trajectory
+from query.errors import PatchDoesNotApply
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories"
 OLD_FORMAT = SAMPLES / "swe-agent-0.x__wordcount.traj"
@@ -102,7 +103,7 @@ def test_landing_a_trajectory_records_the_session_and_commits_the_patch(
 def test_a_patch_that_does_not_apply_writes_nothing(path: Path, store: vcs.Store) -> None:
     store.create_repository("repo", ALICE)
     store.commit("repo", "main", [vcs.PutFile("scripts/wordcount.py", b"other\n")], "base", ALICE)
-    with pytest.raises(vcs.InvalidArgument) as caught:
+    with pytest.raises(PatchDoesNotApply) as caught:
         land_trajectory(store, "repo", load_trajectory(path), ALICE)
     assert caught.value.reason == "PATCH_DOES_NOT_APPLY"
     assert store.list_sessions("repo").items == []

@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..datadir import DataDirBusy, DataDirMissing
 
         # vcs and the server load only when a command uses them: an error of theirs means they are loaded.
-        vcs, server = sys.modules.get("vcs"), sys.modules.get("trellis.server")
-        if vcs is not None and isinstance(exc, vcs.VcsError):
+        server = sys.modules.get("trellis.server")
+        if _is_domain_error(exc):
             if out.json:
                 print(json.dumps({"error": {"reason": exc.reason, "message": exc.message, **exc.metadata}}),
                       file=sys.stderr)
@@ -156,3 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             out.error(str(exc))
             return 1
         raise
+
+
+def _is_domain_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an error a domain package raised on purpose (it has a reason and a message).
+
+    The packages load only when a command uses them: an error of theirs means its module is loaded.
+    """
+    bases = [getattr(sys.modules.get(module), name, None) for module, name in (
+        ("vcs.errors", "VcsError"), ("ci.errors", "CiError"), ("query.errors", "QueryError"),
+        ("semantic_diff.errors", "SemanticDiffError"))]
+    return any(base is not None and isinstance(exc, base) for base in bases)

@@ -133,6 +133,8 @@ def import_files(client: Client, repository: str, paths: list[Path], *, agent: s
     from query import TrajectoryFormatError, content_key, land_trajectory, parse_trajectory
     from query.trajectories import with_source
 
+    from ..errors import DOMAIN_ERRORS
+
     try:
         client.get_repository(repository)
     except vcs.NotFound:
@@ -158,7 +160,7 @@ def import_files(client: Client, repository: str, paths: list[Path], *, agent: s
             )
         except vcs.AlreadyExists:  # imported meanwhile by someone else (the branch is the content's)
             return Outcome(path, "duplicate", trajectory.format)
-        except vcs.VcsError as exc:
+        except DOMAIN_ERRORS as exc:
             return Outcome(path, "failed", trajectory.format, error=f"{exc.message} [{exc.reason}]")
         return Outcome(path, "resumed" if previous is not None else "imported", trajectory.format,
                        landed.session.session_id, landed.session.step_count)

@@ -5,11 +5,11 @@ from collections.abc import Iterator
 import grpc
 
 import ci
-from vcs import CommitResult, InvalidArgument, Store, VcsError
+from vcs import CommitResult, InvalidArgument, Store
 
 from .. import convert, names
 from ..differ import Differ
-from ..errors import error_from_unexpected, rich_status, status_for
+from ..errors import DOMAIN_ERRORS, error_from_unexpected, rich_status, status_for
 from ..indexing import Index
 from ..interceptors import current_identity
 from ..v1 import changes_pb2 as pb
@@ -88,7 +88,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             try:
                 response = self._commit(item.commit, context)
             except Exception as exc:
-                error = exc if isinstance(exc, VcsError) else error_from_unexpected(exc)  # e.g. disk full
+                error = exc if isinstance(exc, DOMAIN_ERRORS) else error_from_unexpected(exc)  # e.g. disk full
                 if error is None:
                     raise
                 code, message, reason, metadata = status_for(error)

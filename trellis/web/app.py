@@ -30,11 +30,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from query import QueryLimits, run_query
-from vcs import NotFound, PermissionDenied, VcsError
+from vcs import NotFound, PermissionDenied
 
 from ..auth import TokenStore
 from ..authz import LOCAL_GRANTS, Principal
-from ..errors import Unauthenticated, status_for
+from ..errors import DOMAIN_ERRORS, DomainError, Unauthenticated, status_for
 from . import pages
 from .pages import Services, SessionFilters, StepFilters
 
@@ -170,7 +170,7 @@ class WebApp:
                                                       local=self.local(), **context)
         return HTMLResponse(html, status_code=code)
 
-    def error(self, request: Request, exc: VcsError) -> Response:
+    def error(self, request: Request, exc: DomainError) -> Response:
         code, message, reason, _ = status_for(exc)
         status = _HTTP.get(code, 500)
         if status == 401:
@@ -184,7 +184,7 @@ class WebApp:
             try:
                 principal = self.principal(request)
                 return handler(request, principal)
-            except VcsError as exc:
+            except DOMAIN_ERRORS as exc:
                 return self.error(request, exc)
             except Exception:
                 log.exception("web: %s failed", request.url.path)
@@ -308,7 +308,7 @@ class WebApp:
         if sql.strip():
             try:
                 result = self._query(principal, sql, CONSOLE_ROWS)
-            except VcsError as exc:
+            except DOMAIN_ERRORS as exc:
                 code, message, reason, _ = status_for(exc)
                 error = (reason, message)
             if result is not None:

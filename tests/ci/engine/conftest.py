@@ -7,9 +7,8 @@ import pytest
 
 import vcs
 from ci.engine import Verifier
-from ci.runs import Run
 
-from .fakes import FakeExecutor, Repo, make_verifier
+from .fakes import FakeExecutor, Finished, Repo, make_verifier
 
 
 @pytest.fixture
@@ -23,13 +22,13 @@ def executor() -> FakeExecutor:
 
 
 @pytest.fixture
-def finished() -> list[Run]:
-    return []
+def finished() -> Finished:
+    return Finished()
 
 
 @pytest.fixture
 def verifier(store: vcs.Store, repo: Repo, executor: FakeExecutor, tmp_path: Path,
-             finished: list[Run]) -> Iterator[Verifier]:
+             finished: Finished) -> Iterator[Verifier]:
     v = make_verifier(store, repo, executor, tmp_path, finished)
     try:
         yield v

@@ -109,11 +109,29 @@ def _files(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iter
             yield f"{prefix}{entry.name}", obj.data
 
 
+class Finished(list[Run]):
+    """The runs an engine reported finished (``on_finished`` runs just after ``wait`` returns: ``wait_for``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cond = threading.Condition()
+
+    def add(self, repository: str, run: Run) -> None:
+        with self._cond:
+            self.append(run)
+            self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Run]:
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self) >= count, timeout), list(self)
+        return list(self)
+
+
 def make_verifier(store: vcs.Store, repo: Repo, executor: FakeExecutor, root: Path,
-                  finished: list[Run] | None = None, **kwargs: object) -> Verifier:
-    done = finished if finished is not None else []
+                  finished: Finished | None = None, **kwargs: object) -> Verifier:
+    done = finished if finished is not None else Finished()
     return Verifier(store, executor, ResultCache(root / "cache" / "results"), diff=repo.diff,
-                    on_finished=lambda repository, run: done.append(run), **kwargs)  # type: ignore[arg-type]
+                    on_finished=done.add, **kwargs)  # type: ignore[arg-type]
 
 
 PIPELINE = """\

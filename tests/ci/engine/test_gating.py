@@ -8,7 +8,7 @@ import vcs
 from ci.engine import Verifier
 from ci.engine.gating import check_gate_run, gate_started, refuse_direct_write
 from ci.runs import JobResult, Run, Verdict
-from vcs import FailedPrecondition
+from ci.errors import GateClosed
 
 from .fakes import FakeExecutor, Repo
 
@@ -23,7 +23,7 @@ def _run(verdicts: dict[str, Verdict], final: bool = True) -> Run:
 
 def test_an_unprotected_branch_takes_direct_commits_and_a_protected_one_refuses_them() -> None:
     refuse_direct_write("main", ())
-    with pytest.raises(FailedPrecondition) as refused:
+    with pytest.raises(GateClosed) as refused:
         refuse_direct_write("main", ("unit",))
     assert refused.value.reason == "PROTECTED_BRANCH" and "Merge" in refused.value.message
 
@@ -37,28 +37,28 @@ def test_a_required_stage_skipped_because_its_need_failed_refuses_the_merge() ->
     jobs = (JobResult("syntax", "file", "a.py", verdict=Verdict.FAILED),
             JobResult("unit", "commit", "", verdict=Verdict.SKIPPED, blocked_by="syntax a.py"))
     run = Run("demo", "0" * 20, SOURCE, Verdict.FAILED, jobs, 0.0, branch="main", trigger="gate")
-    with pytest.raises(FailedPrecondition) as refused:
+    with pytest.raises(GateClosed) as refused:
         check_gate_run("main", SOURCE, ("unit",), run)
     assert refused.value.reason == "GATE_FAILED" and "unit (skipped)" in refused.value.message
 
 
 @pytest.mark.parametrize("bad", [Verdict.FAILED, Verdict.ERROR, Verdict.TIMED_OUT, Verdict.CANCELLED])
 def test_a_required_stage_that_did_not_pass_refuses_the_merge_naming_it(bad: Verdict) -> None:
-    with pytest.raises(FailedPrecondition) as refused:
+    with pytest.raises(GateClosed) as refused:
         check_gate_run("main", SOURCE, ("unit",), _run({"unit": bad}))
     assert refused.value.reason == "GATE_FAILED"
     assert f"unit ({bad.value})" in refused.value.message and refused.value.metadata["run_id"] == "0" * 20
 
 
 def test_an_unfinished_gate_run_is_pending_and_a_started_one_says_how_to_follow_it() -> None:
-    with pytest.raises(FailedPrecondition) as pending:
+    with pytest.raises(GateClosed) as pending:
         check_gate_run("main", SOURCE, ("unit",), _run({"unit": Verdict.PASSED}, final=False))
     assert pending.value.reason == "GATE_PENDING"
     assert f"trellis watch REPOSITORY {'0' * 20}" in pending.value.message
     started = gate_started("main", SOURCE, ("unit",), "1" * 20, repository="demo")
     # The hint is a command that runs as printed: `trellis watch` takes the repository first.
     assert started.reason == "GATE_PENDING" and f"(trellis watch demo {'1' * 20})" in started.message
-    with pytest.raises(FailedPrecondition) as pending:
+    with pytest.raises(GateClosed) as pending:
         check_gate_run("main", SOURCE, ("unit",), _run({"unit": Verdict.PASSED}, final=False), repository="demo")
     assert f"trellis watch demo {'0' * 20}" in pending.value.message
 
@@ -73,7 +73,7 @@ def test_a_protected_branch_starts_a_gate_run_then_lets_the_source_in(verifier: 
     repo.commit({"trellis.toml": GATED})
     source = _topic(repo)
     assert verifier.required_stages(repo.name, "main") == ("lint",)
-    with pytest.raises(vcs.FailedPrecondition) as pending:
+    with pytest.raises(GateClosed) as pending:
         verifier.check_gate(repo.name, "main", "topic")
     assert pending.value.reason == "GATE_PENDING"
     run_id = pending.value.metadata["run_id"]
@@ -82,7 +82,7 @@ def test_a_protected_branch_starts_a_gate_run_then_lets_the_source_in(verifier: 
         "gate", "main", source, Verdict.PASSED)
     verifier.check_gate(repo.name, "main", "topic")  # passed: no refusal
     assert len(executor.requests) == 1
-    with pytest.raises(vcs.FailedPrecondition) as direct:
+    with pytest.raises(GateClosed) as direct:
         verifier.check_direct_write(repo.name, "main")
     assert direct.value.reason == "PROTECTED_BRANCH"
 
@@ -97,7 +97,7 @@ def test_an_unprotected_branch_needs_nothing(verifier: Verifier, repo: Repo) -> 
 def test_a_source_with_an_invalid_pipeline_fails_its_gate_at_once(verifier: Verifier, repo: Repo) -> None:
     repo.commit({"trellis.toml": GATED})
     _topic(repo, {"trellis.toml": "[stages.lint]\nkind = 'nope'\n"})
-    with pytest.raises(vcs.FailedPrecondition) as failed:
+    with pytest.raises(GateClosed) as failed:
         verifier.check_gate(repo.name, "main", "topic")
     assert failed.value.reason == "GATE_FAILED" and "its pipeline is invalid" in str(failed.value)
 

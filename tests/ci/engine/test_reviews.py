@@ -8,9 +8,10 @@ import pytest
 
 import vcs
 from ci.engine import Verifier
+from ci.errors import CiError, InvalidRequest, Refused, RunNotFound
 from ci.runs import Run, Verdict
 
-from .fakes import ALICE, PIPELINE, FakeExecutor, Repo, make_verifier
+from .fakes import ALICE, PIPELINE, FakeExecutor, Finished, Repo, make_verifier
 
 APP = "def f():\n    return 1\n\n\ndef g():\n    return 2\n"
 
@@ -20,7 +21,7 @@ def post(verifier: Verifier, run: Run, stage: str = "review", chunk: str = "app.
     return verifier.post_verdict(run.repository, run.run_id, stage, chunk, verdict, "", "https://review/1", ALICE)
 
 
-def test_a_posted_verdict_finishes_the_run(verifier: Verifier, repo: Repo, finished: list[Run]) -> None:
+def test_a_posted_verdict_finishes_the_run(verifier: Verifier, repo: Repo, finished: Finished) -> None:
     run = verifier.start(repo.name, repo.commit({"trellis.toml": PIPELINE, "app.py": APP}))
     review = next(verifier.watch_reviews(repo.name, "review", poll=0.05))
     assert (review.path, review.content, review.commit_id) == ("app.py", APP.encode(), run.commit_id)
@@ -29,9 +30,9 @@ def test_a_posted_verdict_finishes_the_run(verifier: Verifier, repo: Repo, finis
     assert (result.verdict, result.summary, result.reviewer, result.details_url) == (
         Verdict.FAILED, "failed", "alice", "https://r/1")
     done = verifier.wait(repo.name, run.run_id, 30)
-    assert done.verdict is Verdict.FAILED and finished == [done]
+    assert done.verdict is Verdict.FAILED and finished.wait_for(1) == [done]
     assert verifier.pending_reviews(repo.name) == []
-    with pytest.raises(vcs.FailedPrecondition) as final:
+    with pytest.raises(Refused) as final:
         post(verifier, run)
     assert final.value.reason == "VERDICT_FINAL"
 
@@ -45,14 +46,14 @@ def test_an_entity_review_shows_the_entity(verifier: Verifier, repo: Repo) -> No
 
 
 @pytest.mark.parametrize(("stage", "chunk", "verdict", "reason", "error"), [
-    ("review", "app.py", Verdict.RUNNING, "INVALID_VERDICT", vcs.InvalidArgument),
-    ("review", "nope.py", Verdict.PASSED, "JOB_NOT_FOUND", vcs.NotFound),
-    ("lint", "", Verdict.PASSED, "NOT_EXTERNAL", vcs.FailedPrecondition),
-    ("review", "app.py", Verdict.PASSED, "NOT_READY", vcs.FailedPrecondition),
+    ("review", "app.py", Verdict.RUNNING, "INVALID_VERDICT", InvalidRequest),
+    ("review", "nope.py", Verdict.PASSED, "JOB_NOT_FOUND", RunNotFound),
+    ("lint", "", Verdict.PASSED, "NOT_EXTERNAL", Refused),
+    ("review", "app.py", Verdict.PASSED, "NOT_READY", Refused),
 ])
 def test_a_wrong_post_is_refused_with_its_reason(store: vcs.Store, repo: Repo, tmp_path: Path, stage: str,
                                                  chunk: str, verdict: Verdict, reason: str,
-                                                 error: type[vcs.VcsError]) -> None:
+                                                 error: type[CiError]) -> None:
     executor = FakeExecutor(hold=True)  # lint runs until released: the review still waits for it
     verifier = make_verifier(store, repo, executor, tmp_path)
     try:

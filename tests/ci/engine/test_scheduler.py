@@ -12,7 +12,7 @@ from ci.engine import JobEvent, Verifier
 from ci.execution.jobs import JobOutcome, JobRequest
 from ci.runs import Run, Verdict
 
-from .fakes import PIPELINE, FakeExecutor, Repo, make_verifier, outcome
+from .fakes import PIPELINE, FakeExecutor, Finished, Repo, make_verifier, outcome
 
 APP = "def f():\n    return 1\n"
 
@@ -44,14 +44,14 @@ def test_a_failed_job_skips_its_dependents(store: vcs.Store, repo: Repo, tmp_pat
     def failing(request: JobRequest) -> JobOutcome:
         return outcome(request, status="failed", exit_code=1, output=b"app.py:1: bad\n")
 
-    finished: list[Run] = []
+    finished = Finished()
     verifier = make_verifier(store, repo, FakeExecutor(failing), tmp_path, finished)
     try:
         run = verifier.wait(repo.name, verifier.start(repo.name, repo.commit({"trellis.toml": PIPELINE,
                                                                                "app.py": APP})).run_id, 30)
     finally:
         verifier.close()
-    assert run.verdict is Verdict.FAILED and finished == [run]
+    assert run.verdict is Verdict.FAILED and finished.wait_for(1) == [run]
     lint, review = run.jobs[2], run.jobs[3]
     assert lint.verdict is Verdict.FAILED and lint.output == b"app.py:1: bad\n" and lint.exit_code == 1
     assert review.verdict is Verdict.SKIPPED and review.blocked_by == "lint"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import vcs
-from ci.engine import trees
 from ci.engine.source import PipelineSource
+from ci.errors import InvalidRequest, PipelineNotFound, Refused
 from ci.pipeline import PipelineError
 
 from .fakes import ALICE, PIPELINE, Repo
@@ -17,7 +17,7 @@ OTHER = '[stages.only]\nrun = "true"\n'
 def test_a_commits_trellis_toml_applies_and_is_named_by_the_commit(store: vcs.Store, repo: Repo) -> None:
     commit_id = repo.commit({"trellis.toml": PIPELINE, "app.py": "x = 1\n"})
     source = PipelineSource(store)
-    pipeline = source.at(repo.name, trees.commit(store, repo.name, commit_id))
+    pipeline = source.at(repo.name, store.get_commit(repo.name, commit_id))
     assert pipeline is not None
     assert [s.name for s in pipeline.stages] == ["syntax", "lint", "review"]
     assert pipeline.source == f"{commit_id[:12]}:trellis.toml"
@@ -27,8 +27,8 @@ def test_a_commits_trellis_toml_applies_and_is_named_by_the_commit(store: vcs.St
 def test_without_a_pipeline_at_is_none_and_get_is_not_found(store: vcs.Store, repo: Repo) -> None:
     commit_id = repo.commit({"app.py": "x = 1\n"})
     source = PipelineSource(store)
-    assert source.at(repo.name, trees.commit(store, repo.name, commit_id)) is None
-    with pytest.raises(vcs.NotFound) as caught:
+    assert source.at(repo.name, store.get_commit(repo.name, commit_id)) is None
+    with pytest.raises(PipelineNotFound) as caught:
         source.get(repo.name)
     assert caught.value.reason == "PIPELINE_NOT_FOUND"
 
@@ -47,11 +47,11 @@ def test_invalid_definitions_are_refused_with_invalid_pipeline(store: vcs.Store,
     commit_id = repo.commit({"trellis.toml": "[stages.x]\nkind = 'nope'\n"})
     source = PipelineSource(store)
     with pytest.raises(PipelineError):
-        source.at(repo.name, trees.commit(store, repo.name, commit_id))
-    with pytest.raises(vcs.FailedPrecondition) as caught:
+        source.at(repo.name, store.get_commit(repo.name, commit_id))
+    with pytest.raises(Refused) as caught:
         source.get(repo.name, commit_id)
     assert caught.value.reason == "INVALID_PIPELINE"
-    with pytest.raises(vcs.InvalidArgument) as refused:
+    with pytest.raises(InvalidRequest) as refused:
         source.set(repo.name, "[stages.x]\nkind = 'nope'\n", ALICE)
     assert refused.value.reason == "INVALID_PIPELINE"
 

@@ -6,6 +6,7 @@ import pytest
 
 import vcs
 from ci.engine.store import MAX_OUTPUT_IN_GIT, RunStore
+from ci.errors import RunNotFound
 from ci.runs import JobResult, Run, Verdict
 
 from .fakes import Repo
@@ -28,7 +29,7 @@ def test_a_saved_run_reads_back_with_its_output_clipped(store: vcs.Store, repo: 
 
 
 def test_an_unknown_run_is_run_not_found(store: vcs.Store, repo: Repo) -> None:
-    with pytest.raises(vcs.NotFound) as caught:
+    with pytest.raises(RunNotFound) as caught:
         RunStore(store).get(repo.name, "0099")
     assert caught.value.reason == "RUN_NOT_FOUND"
 

@@ -8,15 +8,16 @@ import pytest
 
 import vcs
 from ci.engine import Verifier
+from ci.errors import CiError, InvalidRequest, PipelineNotFound, Refused, TooManyRuns
 from ci.runs import PIPELINE_STAGE, Run, Verdict
 
-from .fakes import ALICE, PIPELINE, FakeExecutor, Repo, make_verifier
+from .fakes import ALICE, PIPELINE, FakeExecutor, Finished, Repo, make_verifier
 
 LINT = '[stages.lint]\nrun = "lint"\n'
 
 
 def test_a_run_of_a_commit_without_changes_to_check_passes_at_once(verifier: Verifier, repo: Repo,
-                                                                    finished: list[Run]) -> None:
+                                                                    finished: Finished) -> None:
     first = repo.commit({"trellis.toml": LINT + 'when.paths = ["**/*.py"]\n'})
     repo.commit({"notes.txt": "plain\n"})
     run = verifier.start(repo.name, "main")
@@ -26,12 +27,12 @@ def test_a_run_of_a_commit_without_changes_to_check_passes_at_once(verifier: Ver
 
 
 @pytest.mark.parametrize(("files", "stages", "reason", "error"), [
-    ({"a.py": "x = 1\n"}, (), "PIPELINE_NOT_FOUND", vcs.NotFound),
-    ({"trellis.toml": "[stages.x]\nkind = 'nope'\n"}, (), "INVALID_PIPELINE", vcs.FailedPrecondition),
-    ({"trellis.toml": LINT}, ("nope",), "UNKNOWN_STAGE", vcs.InvalidArgument),
+    ({"a.py": "x = 1\n"}, (), "PIPELINE_NOT_FOUND", PipelineNotFound),
+    ({"trellis.toml": "[stages.x]\nkind = 'nope'\n"}, (), "INVALID_PIPELINE", Refused),
+    ({"trellis.toml": LINT}, ("nope",), "UNKNOWN_STAGE", InvalidRequest),
 ])
 def test_a_run_that_cannot_start_says_why(verifier: Verifier, repo: Repo, files: dict[str, str | None],
-                                          stages: tuple[str, ...], reason: str, error: type[vcs.VcsError]) -> None:
+                                          stages: tuple[str, ...], reason: str, error: type[CiError]) -> None:
     with pytest.raises(error) as caught:
         verifier.start(repo.name, repo.commit(files), stages=stages)
     assert caught.value.reason == reason
@@ -42,7 +43,7 @@ def test_the_number_of_runs_in_progress_is_bounded(store: vcs.Store, repo: Repo,
     try:
         commit_id = repo.commit({"trellis.toml": LINT})
         verifier.start(repo.name, commit_id)
-        with pytest.raises(vcs.LimitExceeded) as caught:
+        with pytest.raises(TooManyRuns) as caught:
             verifier.start(repo.name, commit_id)
         assert caught.value.reason == "TOO_MANY_RUNS"
     finally:
@@ -105,12 +106,12 @@ def test_a_restart_resumes_the_run_a_reviewer_owes_a_verdict(store: vcs.Store, r
     run = first.start(repo.name, repo.commit({"trellis.toml": PIPELINE, "app.py": "x = 1\n"}))
     next(first.watch_reviews(repo.name, poll=0.05))
     first.close()
-    finished: list[Run] = []
+    finished = Finished()
     again = make_verifier(store, repo, FakeExecutor(), tmp_path, finished)
     try:
         assert again.recover() == 0
         again.post_verdict(repo.name, run.run_id, "review", "app.py", Verdict.PASSED, "ok", "", ALICE)
         done = again.wait(repo.name, run.run_id, 30)
-        assert done.verdict is Verdict.PASSED and [r.run_id for r in finished] == [run.run_id]
+        assert done.verdict is Verdict.PASSED and [r.run_id for r in finished.wait_for(1)] == [run.run_id]
     finally:
         again.close()

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pygit2
-
+import vcs
 from ci.selection.selector import TestSelector
 
 from ..execution.test_workspace import GitRepo
@@ -20,17 +19,17 @@ FILES: dict[str, bytes | tuple[str, bytes] | None] = {
 
 
 def test_trees_differing_only_in_other_files_content_share_one_index(tmp_path: Path) -> None:
-    repo = GitRepo(tmp_path / "repo")
+    store = vcs.Store(tmp_path / "data", durability=vcs.Durability.NONE)
+    repo = GitRepo(store.repository_path("demo"))  # a repository of the store, written with git itself
     first = repo.commit(FILES)
     docs = repo.commit({"README.md": b"hello again\n"})
     config = repo.commit({"pyproject.toml": b"[tool.pytest.ini_options]\ntestpaths = ['tests']\n"})
     code = repo.commit({"app/core.py": b"def f():\n    return 2\n"})
     renamed = repo.commit({"README.md": None, "README.rst": b"hello again\n"})
-    git = pygit2.Repository(str(repo.path))
     selector = TestSelector()
-    base = selector.index(git, first)
-    assert selector.index(git, docs) is base  # only a docs file's content changed
-    assert selector.index(git, config) is not base  # configuration is read
-    assert selector.index(git, code) is not selector.index(git, config)  # Python is read
-    assert selector.index(git, renamed) is not selector.index(git, code)  # the paths count
-    assert selector.index(git, renamed).tests == base.tests == ("tests/test_core.py::test_f",)
+    base = selector.index(store, "demo", first)
+    assert selector.index(store, "demo", docs) is base  # only a docs file's content changed
+    assert selector.index(store, "demo", config) is not base  # configuration is read
+    assert selector.index(store, "demo", code) is not selector.index(store, "demo", config)  # Python is read
+    assert selector.index(store, "demo", renamed) is not selector.index(store, "demo", code)  # the paths count
+    assert selector.index(store, "demo", renamed).tests == base.tests == ("tests/test_core.py::test_f",)
