@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_push import LoadSpec, ServerProcess, run_load, seed_trellis_repository  # noqa: E402
-from measure import cpu_model, pct  # noqa: E402
+from bench_push import LoadSpec, ServerProcess, run_load, seed_trellis_repository
+from measure import cpu_model, pct
 
 QUESTION = ("SELECT repository, count(*) AS commits, count(DISTINCT author) AS agents "
             "FROM {commits} GROUP BY repository ORDER BY repository")
@@ -170,6 +170,10 @@ def federation(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             "query_each_shard_p50_ms": round(statistics.median(per_shard), 1)}
 
 
+def _load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=8.0, help="seconds of each measured push phase")
@@ -184,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="throughput,routing,federation")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-shards-", dir=args.tmpdir))
-    report: dict[str, Any] = {"machine": f"{cpu_model()}, load average {open('/proc/loadavg').read().split()[0]}"}
+    report: dict[str, Any] = {"machine": f"{cpu_model()}, load average {_load_average()}"}
     try:
         for part in args.only.split(","):
             print(f"-- {part}", file=sys.stderr, flush=True)
@@ -192,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({part: report[part]}, indent=1), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report["load_average_after"] = open("/proc/loadavg").read().split()[0]
+    report["load_average_after"] = _load_average()
     print(json.dumps({"machine": report["machine"], "load_average_after": report["load_average_after"]}))
     return 0
 

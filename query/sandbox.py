@@ -351,7 +351,7 @@ def check_params(con: duckdb.DuckDBPyConnection, sql: str, params: QueryParams |
         if positional and given:
             raise QueryParamError(
                 f"the statement has {len(wanted)} positional placeholder(s) (? or $1…): send values in order, "
-                "not by name", reason="QUERY_PARAM_NAME", parameter=sorted(given)[0])
+                "not by name", reason="QUERY_PARAM_NAME", parameter=min(given))
         if positional:  # an empty mapping for a statement with positional placeholders
             raise QueryParamError(f"the statement has {len(wanted)} placeholder(s) and no value was given",
                                   reason="QUERY_PARAM_COUNT")

@@ -452,7 +452,8 @@ class Client:
     # -- queries -------------------------------------------------------------
 
     @staticmethod
-    def _query_request(sql: str, params: QueryParams | None, query_format: int, max_rows: int,
+    def _query_request(sql: str, params: QueryParams | None, query_format: queries_pb2.QueryFormat.ValueType,
+                       max_rows: int,
                        timeout_ms: int) -> queries_pb2.QueryRequest:
         positional, named = convert.query_params_pb(params)
         return queries_pb2.QueryRequest(sql=sql, format=query_format, max_rows=max_rows, timeout_ms=timeout_ms,

@@ -13,7 +13,15 @@ import vcs
 from vcs import InvalidArgument
 
 from . import names
-from .v1 import changes_pb2, common_pb2, diffs_pb2, pipelines_pb2, queries_pb2, repositories_pb2, sessions_pb2
+from .v1 import (
+    changes_pb2,
+    common_pb2,
+    diffs_pb2,
+    pipelines_pb2,
+    queries_pb2,
+    repositories_pb2,
+    sessions_pb2,
+)
 
 __all__ = [
     "branch_pb",
@@ -511,9 +519,9 @@ def query_value_pb(value: object) -> queries_pb2.QueryValue:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return queries_pb2.QueryValue(bytes_value=bytes(value))
     if isinstance(value, datetime.datetime):
-        when = value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
+        when = value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
         ts = Timestamp()
-        ts.FromDatetime(when.astimezone(datetime.timezone.utc))
+        ts.FromDatetime(when.astimezone(datetime.UTC))
         return queries_pb2.QueryValue(timestamp_value=ts)
     raise InvalidArgument(
         f"a query parameter cannot be a {type(value).__name__}: use None, bool, int, float, str, bytes or "
@@ -528,7 +536,7 @@ def query_value_from_pb(value: queries_pb2.QueryValue, name: str) -> object:
     if kind == "null_value":
         return None
     if kind == "timestamp_value":
-        return value.timestamp_value.ToDatetime(tzinfo=datetime.timezone.utc)
+        return value.timestamp_value.ToDatetime(tzinfo=datetime.UTC)
     return getattr(value, kind)
 
 

@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import vcs
 
@@ -192,7 +192,7 @@ class RoutedClient:
         for client in clients:
             client.close()
 
-    def __enter__(self) -> RoutedClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -82,7 +82,7 @@ def test_the_cli_follows_trellis_routes(shards: tuple[RunningServer, RunningServ
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "trellis", *args, "--agent", "alice"], capture_output=True,
-                              text=True, timeout=120, env=env, cwd=tmp_path)
+                              text=True, timeout=120, env=env, cwd=tmp_path, check=False)
 
     for name in ("payments", "web"):
         created = cli("repo", "create", name, "--json")

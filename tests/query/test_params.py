@@ -36,7 +36,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any) -> list[dict[st
 def test_positional_and_named_values_are_bound(con: duckdb.DuckDBPyConnection) -> None:
     assert _rows(con, "SELECT a FROM t WHERE s = ?", ["y"]) == [{"a": 2}]
     assert _rows(con, "SELECT a FROM t WHERE a = $1 OR a = $2 ORDER BY a", [1, 2]) == [{"a": 1}, {"a": 2}]
-    since = datetime.datetime(2024, 6, 1, tzinfo=datetime.timezone.utc)
+    since = datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC)
     assert _rows(con, "SELECT a FROM t WHERE ts > $since AND s <> $not", {"since": since, "not": "z"}) == [{"a": 2}]
     assert _rows(con, "SELECT ? IS NULL AS n, ? AS b, ? AS f", [None, b"\x00\xff", 2.5]) == [
         {"n": True, "b": b"\x00\xff", "f": 2.5}]
@@ -66,7 +66,7 @@ def test_any_value_comes_back_exactly_as_bound(value: object) -> None:
     ("SELECT * FROM t WHERE a = ?", ["abc"], "QUERY_PARAM_TYPE", "1"),
     ("SELECT * FROM t WHERE a = $n", {"n": "many"}, "QUERY_PARAM_TYPE", "$n"),
     ("SELECT ? + 1", ["x"], "QUERY_PARAM_TYPE", None),
-    ("SELECT * FROM t WHERE a > ?", [datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)],
+    ("SELECT * FROM t WHERE a > ?", [datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)],
      "QUERY_PARAM_TYPE", None),
 ])
 def test_parameters_that_do_not_fit_are_refused_by_reason(
