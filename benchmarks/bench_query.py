@@ -15,10 +15,19 @@ In one run, on one machine:
     (c) aggregate queries over 1,000,000 synthetic commits and 10,000,000
         entity changes. Goal: p50 under 0.5 s each.
 
+    (d) with ``--cli REPO`` instead: whole ``trellis`` processes, as a user
+        runs them, on a real history (a repository or a git bundle):
+        ``trellis import`` (every branch, semantic diffs) against
+        ``git log -p --all`` (goal: at most 10x), ``trellis query`` on the
+        local data directory (goal: p50 <= 300 ms end to end), and one
+        function's history through ``trellis query`` against
+        ``git log -L :F:file`` (goal: faster).
+
 Usage:
     python benchmarks/bench_query.py                 # full run
     python benchmarks/bench_query.py --quick         # small sizes, ~1 minute
     python benchmarks/bench_query.py --record        # also append the Markdown section to RESULTS.md
+    python benchmarks/bench_query.py --cli ../shared/data/repos/attrs.bundle [--record]
 """
 
 from __future__ import annotations
@@ -348,7 +357,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--record", action="store_true", help="append the Markdown section to RESULTS.md")
     parser.add_argument("--keep", type=Path, help="build in this directory and keep it")
+    parser.add_argument("--cli", type=Path, metavar="REPO",
+                        help="(d) only: time whole trellis processes on this repository or git bundle")
+    parser.add_argument("--runs", type=int, default=15, help="(d): runs of each trellis query")
     args = parser.parse_args()
+    if args.cli is not None:
+        return cli_mode(args)
     n_commits = args.commits or (300 if args.quick else 2_000)
     n_synth = args.synthetic_commits or (100_000 if args.quick else 1_000_000)
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-query-"))
@@ -457,6 +471,172 @@ def main() -> int:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+# -- (d) whole trellis processes on a real history -----------------------------------------
+
+CLI_QUERIES = {
+    "SELECT 1": "SELECT 1",
+    "commits per author": "SELECT author, count(*) AS n FROM commits GROUP BY ALL ORDER BY n DESC LIMIT 10",
+    "most-changed functions": ("SELECT qualname, count(*) AS n FROM entity_changes WHERE kind IN "
+                               "('function', 'method') GROUP BY ALL ORDER BY n DESC LIMIT 10"),
+}
+
+
+@dataclass
+class Process:
+    wall_s: float
+    cpu_s: float
+    stdout: str
+
+
+def run_process(argv: list[str], env: dict[str, str] | None = None) -> Process:
+    """One whole process: wall clock and the CPU time (user + system) it and its children used."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Process(wall, cpu, done.stdout)
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cli_mode(args: argparse.Namespace) -> int:
+    trellis = str(Path(sys.executable).with_name("trellis"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-cli-"))
+    work.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    try:
+        source = work / "source.git"
+        if not source.exists():
+            subprocess.run(["git", "clone", "-q", "--mirror", str(args.cli), str(source)], env=GIT_ENV, check=True)
+        name = args.cli.name.removesuffix(".bundle").removesuffix(".git")
+        commits = len(git(source, "rev-list", "--all").split())
+        branches = len(git(source, "for-each-ref", "refs/heads", "refs/remotes").split("\n")) - 1
+        print(f"(d) {name}: {commits:,} commits on {branches} branch(es)", flush=True)
+        git_p = [run_process(["git", "--git-dir", str(source), "log", "-p", "--all"], GIT_ENV) for _ in range(3)]
+        git_p_s = statistics.median(p.wall_s for p in git_p)
+        print(f"  git log -p --all: {git_p_s:.2f} s", flush=True)
+        data = work / "data"
+        shutil.rmtree(data, ignore_errors=True)
+        imported = run_process([trellis, "import", str(source), "--name", name, "--data-dir", str(data),
+                                "--workers", str(args.workers), "--json"], env)
+        ratio = imported.wall_s / git_p_s
+        print(f"  trellis import: {imported.wall_s:.1f} s wall, {imported.cpu_s:.1f} s CPU = {ratio:.1f}x "
+              "git log -p --all", flush=True)
+        timings: dict[str, list[Process]] = {}
+        for label, sql in CLI_QUERIES.items():
+            timings[label] = [run_process([trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env)
+                              for _ in range(args.runs)]
+            walls = [p.wall_s for p in timings[label]]
+            print(f"  trellis query ({label}): p50 {_p(walls, 0.5) * 1000:.0f} ms, p90 {_p(walls, 0.9) * 1000:.0f} "
+                  f"ms wall; CPU p50 {_p([p.cpu_s for p in timings[label]], 0.5) * 1000:.0f} ms", flush=True)
+        functions = _cli_functions(trellis, data, source, name, env, args.functions)
+        lookups = []
+        for path, qualname, fname in functions:
+            sql = (f"SELECT DISTINCT commit_id FROM entity_changes WHERE repository = '{name}' "
+                   f"AND qualname = '{qualname}'")
+            ours = [run_process([trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env)
+                    for _ in range(5)]
+            theirs = [run_process(["git", "--git-dir", str(source), "log", "-L", f":{fname}:{path}",
+                                   "--format=COMMIT %H", "HEAD"], GIT_ENV) for _ in range(3)]
+            found = len(ours[0].stdout.splitlines()) - 1
+            git_found = sum(1 for line in theirs[0].stdout.splitlines() if line.startswith("COMMIT "))
+            ours_s, git_s = statistics.median(p.wall_s for p in ours), statistics.median(p.wall_s for p in theirs)
+            lookups.append((qualname, path, ours_s, found, git_s, git_found))
+            print(f"  {qualname}: trellis query {ours_s * 1000:.0f} ms ({found} commits) vs git log -L "
+                  f"{git_s * 1000:.0f} ms ({git_found} commits) = {git_s / ours_s:.1f}x", flush=True)
+        select1 = [p.wall_s for p in timings["SELECT 1"]]
+        all_walls = [p.wall_s for ps in timings.values() for p in ps]
+        lines += [
+            f"## CLI on a real history (`benchmarks/bench_query.py --cli {args.cli.name}`)",
+            "",
+            f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, git {_git_version()}, DuckDB {_duckdb_version()}; load average "
+            f"{os.getloadavg()[0]:.1f} at the end (the machine is shared by several engineers: wall times are "
+            "noisy, CPU times less so). Whole processes, started as a user starts them.",
+            "",
+            f"**Import** of {name} ({commits:,} commits, {branches} branch(es), every branch, semantic diffs, "
+            f"{args.workers} workers) against `git log -p --all` (median of 3):",
+            "",
+            "| | wall | CPU | vs `git log -p --all` |",
+            "|---|---|---|---|",
+            f"| `git log -p --all` | {git_p_s:.2f} s | {statistics.median(p.cpu_s for p in git_p):.2f} s | 1x |",
+            f"| `trellis import` | {imported.wall_s:.1f} s | {imported.cpu_s:.1f} s | **{ratio:.1f}x** "
+            f"(goal <= 10x: {'met' if ratio <= 10 else 'NOT met'}) |",
+            "",
+            f"**`trellis query`** on the local data directory (no server; {args.runs} runs each, "
+            "`--format csv`):",
+            "",
+            "| query | wall p50 | wall p90 | CPU p50 |",
+            "|---|---|---|---|",
+        ]
+        for label, ps in timings.items():
+            walls = [p.wall_s for p in ps]
+            lines.append(f"| {label} | {_p(walls, 0.5) * 1000:.0f} ms | {_p(walls, 0.9) * 1000:.0f} ms | "
+                         f"{_p([p.cpu_s for p in ps], 0.5) * 1000:.0f} ms |")
+        lines += ["", f"p50 over every run {_p(all_walls, 0.5) * 1000:.0f} ms (`SELECT 1`: "
+                      f"{_p(select1, 0.5) * 1000:.0f} ms); goal <= 300 ms: "
+                      f"{'met' if _p(all_walls, 0.5) <= 0.3 else 'NOT met'}.", ""]
+        if lookups:
+            lines += [
+                "**One function's history**: `trellis query` (a whole process, median of 5) against "
+                "`git log -L :F:file HEAD` (median of 3):",
+                "",
+                "| function | `trellis query` | commits | `git log -L` | commits | speed-up |",
+                "|---|---|---|---|---|---|",
+            ]
+            for qualname, path, ours_s, found, git_s, git_found in lookups:
+                lines.append(f"| `{qualname}` ({path}) | {ours_s * 1000:.0f} ms | {found} | {git_s * 1000:.0f} ms | "
+                             f"{git_found} | {git_s / ours_s:.1f}x |")
+            faster = sum(1 for *_, ours_s, _, git_s, _ in lookups if ours_s < git_s)
+            lines += ["", f"Faster than `git log -L` for {faster} of {len(lookups)} functions.", ""]
+        text = "\n".join(lines)
+        print()
+        print(text)
+        if args.record:
+            results = ROOT / "benchmarks" / "RESULTS.md"
+            with results.open("a") as out:
+                out.write("\n" + text)
+            print(f"appended to {results}")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _cli_functions(trellis: str, data: Path, source: Path, name: str, env: dict[str, str],
+                   count: int) -> list[tuple[str, str, str]]:
+    """The functions changed most that exist once at HEAD (so git log -L can find them)."""
+    import csv
+    import io
+
+    sql = (f"SELECT path, qualname, count(*) AS n FROM entity_changes WHERE repository = '{name}' AND kind IN "
+           "('function', 'method') AND change = 'modified' GROUP BY ALL ORDER BY n DESC, qualname LIMIT 100")
+    rows = list(csv.DictReader(io.StringIO(run_process(
+        [trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env).stdout)))
+    out = []
+    for row in rows:
+        fname = row["qualname"].rsplit(".", 1)[-1]
+        try:
+            content = git(source, "show", f"HEAD:{row['path']}")
+        except subprocess.CalledProcessError:
+            continue
+        if content.count(f"def {fname}(") == 1:
+            out.append((row["path"], row["qualname"], fname))
+        if len(out) == count:
+            break
+    return out
 
 
 def _duckdb_version() -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import enum
 import importlib
+import importlib.util
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -114,12 +116,18 @@ class SemanticDiffer:
 
 
 def default_entity_differ() -> EntityDiffer | None:
-    """The semantic diff engine if it is installed (``semantic_diff.diff_files``), else ``None``."""
-    try:
-        module = importlib.import_module("semantic_diff")
-    except ImportError:
-        return None
-    if not callable(getattr(module, "diff_files", None)):
+    """The semantic diff engine if it is installed (``semantic_diff.diff_files``), else ``None``.
+
+    An engine already imported is checked; otherwise finding it is enough, and it loads on the first diff (an
+    index that is up to date, as for a query, never pays for importing tree-sitter)."""
+    module = sys.modules.get("semantic_diff", False)
+    if module is False:
+        try:
+            found = importlib.util.find_spec("semantic_diff") is not None
+        except (ImportError, ValueError):
+            found = False
+        return SemanticDiffer() if found else None
+    if module is None or not callable(getattr(module, "diff_files", None)):
         return None
     return SemanticDiffer()
 

@@ -18,11 +18,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import error_details_pb2
+from typing import TYPE_CHECKING
 
 from vcs import InvalidArgument, LimitExceeded, NotFound, Store
+
+if TYPE_CHECKING:  # protobuf loads when an error is sent: trellis.config (the CLI) imports Quotas
+    from google.protobuf import any_pb2
 
 __all__ = ["QuotaExceeded", "QuotaTracker", "Quotas", "repository_count", "repository_creators"]
 
@@ -68,6 +69,9 @@ class QuotaExceeded(LimitExceeded):
 
     def details(self) -> list[any_pb2.Any]:
         """The ``google.rpc`` details that go next to the ``ErrorInfo``."""
+        from google.protobuf import duration_pb2
+        from google.rpc import error_details_pb2
+
         failure = error_details_pb2.QuotaFailure(violations=[error_details_pb2.QuotaFailure.Violation(
             subject=f"agent:{self.identity}", description=self.message)])
         packed = [_pack(failure)]
@@ -79,6 +83,8 @@ class QuotaExceeded(LimitExceeded):
 
 
 def _pack(message: object) -> any_pb2.Any:
+    from google.protobuf import any_pb2
+
     detail = any_pb2.Any()
     detail.Pack(message)  # type: ignore[arg-type]
     return detail
