@@ -523,6 +523,8 @@ def cli_mode(args: argparse.Namespace) -> int:
         name = args.cli.name.removesuffix(".bundle").removesuffix(".git")
         commits = len(git(source, "rev-list", "--all").split())
         branches = len(git(source, "for-each-ref", "refs/heads", "refs/remotes").split("\n")) - 1
+        heads = git(source, "for-each-ref", "--format=%(refname)", "refs/heads").split()
+        tip = next((h for h in ("refs/heads/main", "refs/heads/master") if h in heads), heads[0])
         print(f"(d) {name}: {commits:,} commits on {branches} branch(es)", flush=True)
         git_p = [run_process(["git", "--git-dir", str(source), "log", "-p", "--all"], GIT_ENV) for _ in range(3)]
         git_p_s = statistics.median(p.wall_s for p in git_p)
@@ -541,7 +543,7 @@ def cli_mode(args: argparse.Namespace) -> int:
             walls = [p.wall_s for p in timings[label]]
             print(f"  trellis query ({label}): p50 {_p(walls, 0.5) * 1000:.0f} ms, p90 {_p(walls, 0.9) * 1000:.0f} "
                   f"ms wall; CPU p50 {_p([p.cpu_s for p in timings[label]], 0.5) * 1000:.0f} ms", flush=True)
-        functions = _cli_functions(trellis, data, source, name, env, args.functions)
+        functions = _cli_functions(trellis, data, source, tip, name, env, args.functions)
         lookups = []
         for path, qualname, fname in functions:
             sql = (f"SELECT DISTINCT commit_id FROM entity_changes WHERE repository = '{name}' "
@@ -549,13 +551,14 @@ def cli_mode(args: argparse.Namespace) -> int:
             ours = [run_process([trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env)
                     for _ in range(5)]
             theirs = [run_process(["git", "--git-dir", str(source), "log", "-L", f":{fname}:{path}",
-                                   "--format=COMMIT %H", "HEAD"], GIT_ENV) for _ in range(3)]
+                                   "--format=COMMIT %H", tip], GIT_ENV) for _ in range(3)]
             found = len(ours[0].stdout.splitlines()) - 1
             git_found = sum(1 for line in theirs[0].stdout.splitlines() if line.startswith("COMMIT "))
             ours_s, git_s = statistics.median(p.wall_s for p in ours), statistics.median(p.wall_s for p in theirs)
-            lookups.append((qualname, path, ours_s, found, git_s, git_found))
-            print(f"  {qualname}: trellis query {ours_s * 1000:.0f} ms ({found} commits) vs git log -L "
-                  f"{git_s * 1000:.0f} ms ({git_found} commits) = {git_s / ours_s:.1f}x", flush=True)
+            ours_cpu, git_cpu = statistics.median(p.cpu_s for p in ours), statistics.median(p.cpu_s for p in theirs)
+            lookups.append((qualname, path, ours_s, ours_cpu, found, git_s, git_cpu, git_found))
+            print(f"  {qualname}: trellis query {ours_s * 1000:.0f} ms ({ours_cpu * 1000:.0f} ms CPU, {found} commits) "
+                  f"vs git log -L {git_s * 1000:.0f} ms ({git_cpu * 1000:.0f} ms CPU, {git_found} commits)", flush=True)
         select1 = [p.wall_s for p in timings["SELECT 1"]]
         all_walls = [p.wall_s for ps in timings.values() for p in ps]
         lines += [
@@ -591,15 +594,15 @@ def cli_mode(args: argparse.Namespace) -> int:
         if lookups:
             lines += [
                 "**One function's history**: `trellis query` (a whole process, median of 5) against "
-                "`git log -L :F:file HEAD` (median of 3):",
+                f"`git log -L :F:file {tip.removeprefix('refs/heads/')}` (median of 3):",
                 "",
-                "| function | `trellis query` | commits | `git log -L` | commits | speed-up |",
+                "| function | `trellis query` wall / CPU | commits | `git log -L` wall / CPU | commits | speed-up (wall) |",
                 "|---|---|---|---|---|---|",
             ]
-            for qualname, path, ours_s, found, git_s, git_found in lookups:
-                lines.append(f"| `{qualname}` ({path}) | {ours_s * 1000:.0f} ms | {found} | {git_s * 1000:.0f} ms | "
-                             f"{git_found} | {git_s / ours_s:.1f}x |")
-            faster = sum(1 for *_, ours_s, _, git_s, _ in lookups if ours_s < git_s)
+            for qualname, path, ours_s, ours_cpu, found, git_s, git_cpu, git_found in lookups:
+                lines.append(f"| `{qualname}` ({path}) | {ours_s * 1000:.0f} / {ours_cpu * 1000:.0f} ms | {found} | "
+                             f"{git_s * 1000:.0f} / {git_cpu * 1000:.0f} ms | {git_found} | {git_s / ours_s:.1f}x |")
+            faster = sum(1 for lk in lookups if lk[2] < lk[5])
             lines += ["", f"Faster than `git log -L` for {faster} of {len(lookups)} functions.", ""]
         text = "\n".join(lines)
         print()
@@ -615,9 +618,9 @@ def cli_mode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli_functions(trellis: str, data: Path, source: Path, name: str, env: dict[str, str],
+def _cli_functions(trellis: str, data: Path, source: Path, tip: str, name: str, env: dict[str, str],
                    count: int) -> list[tuple[str, str, str]]:
-    """The functions changed most that exist once at HEAD (so git log -L can find them)."""
+    """The functions changed most that exist once at the tip (so git log -L can find them)."""
     import csv
     import io
 
@@ -629,7 +632,7 @@ def _cli_functions(trellis: str, data: Path, source: Path, name: str, env: dict[
     for row in rows:
         fname = row["qualname"].rsplit(".", 1)[-1]
         try:
-            content = git(source, "show", f"HEAD:{row['path']}")
+            content = git(source, "show", f"{tip}:{row['path']}")
         except subprocess.CalledProcessError:
             continue
         if content.count(f"def {fname}(") == 1:

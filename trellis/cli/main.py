@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     out = Output(args)
-    _stop_promptly_on_ctrl_c()
+    if argv is None and not hasattr(_stop_promptly_on_ctrl_c, "sockets"):  # the process's own command line
+        _stop_promptly_on_ctrl_c()
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
