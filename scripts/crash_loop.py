@@ -78,8 +78,8 @@ def _env() -> dict[str, str]:
 class Server:
     """``python -m trellis serve`` on a fixed port, started and killed at will."""
 
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
-        self.data_dir, self.port, self.log = data_dir, port, log
+    def __init__(self, data_dir: Path, port: int, log: Path, workers: int = 0) -> None:
+        self.data_dir, self.port, self.log, self.workers = data_dir, port, log, workers
         self.address = f"127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -91,8 +91,8 @@ class Server:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "trellis", "serve", "--data-dir", str(self.data_dir),
-                 "--listen", self.address, "--log-level", "warning"],
-                stdout=out, stderr=out, env=_env())
+                 "--listen", self.address, "--log-level", "warning", "--workers", str(self.workers)],
+                stdout=out, stderr=out, env=_env(), start_new_session=True)
         while time.monotonic() - begin < timeout:
             record = running_server(self.data_dir)
             if record and record.get("address") and record.get("pid") == self.proc.pid:
@@ -104,15 +104,61 @@ class Server:
         raise RuntimeError(f"the server did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
+        """SIGKILL every process of the server (with --workers: the supervisor, the fronts, the index process)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        from trellis.datadir import running_server
+
+        deadline = time.monotonic() + 30
+        while running_server(self.data_dir) is not None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the children are gone once the data directory is free
+
+    def processes(self) -> dict[str, int]:
+        """With --workers: each process of the server by name (supervisor, index, front-N) -> pid."""
+        from trellis.datadir import running_server
+
+        record = running_server(self.data_dir) or {}
+        found = {"supervisor": int(record["pid"])} if record.get("pid") else {}
+        for ready in (self.data_dir / "run").glob("*.ready"):
+            try:
+                found[ready.stem] = int(ready.read_text())
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def kill_one(self, rng: random.Random) -> str:
+        """SIGKILL one process of the server, picked at random; return its name."""
+        name, pid = rng.choice(sorted(self.processes().items()))
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if pid == self.proc.pid if self.proc is not None else False:
             self.proc.wait()
+        return name
 
     def terminate(self, timeout: float = 120.0) -> int:
+        """SIGTERM the supervisor (a new one, if the first was killed) and wait until the server is gone."""
+        from trellis.datadir import running_server
+
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        record = running_server(self.data_dir) or {}
+        pid = int(record.get("pid") or self.proc.pid)
+        os.kill(pid, signal.SIGTERM)
+        if pid == self.proc.pid:
+            return self.proc.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while running_server(self.data_dir) is not None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the server did not stop")
+            time.sleep(0.05)
+        self.proc.wait()
+        return 0
 
 
 def free_port() -> int:
@@ -355,13 +401,13 @@ class Report:
 
 def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4, min_load_s: float = 1.0,
         max_load_s: float = 3.0, min_acks: int = 20, check_index_every: int = 1, seed: int | None = None,
-        say: Callable[[str], None] = print) -> Report:
+        workers: int = 0, say: Callable[[str], None] = print) -> Report:
     from trellis.client import Client
 
     rng = random.Random(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
-    server = Server(data_dir, free_port(), workdir / "server.log")
+    server = Server(data_dir, free_port(), workdir / "server.log", workers)
     report = Report(agents=agents)
     began = time.monotonic()
     server.start()
@@ -397,6 +443,22 @@ def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4
                    and time.monotonic() - start < 60):
                 time.sleep(0.05)
             killed_at, loaded_s = time.time(), time.monotonic() - start
+            survived = ""
+            if server.workers:
+                # One process dies; the others go on serving (agents that met it retry) and it is started again.
+                victim = server.kill_one(rng)
+                middle = sum(r["kind"] in ("commit", "step") for r in read_journals(journals))
+                begin = time.monotonic()
+                while (sum(r["kind"] in ("commit", "step") for r in read_journals(journals)) - middle < min_acks
+                       and time.monotonic() - begin < 60):
+                    time.sleep(0.05)
+                after = sum(r["kind"] in ("commit", "step") for r in read_journals(journals)) - middle
+                if after < min_acks:
+                    report.problems.append(f"cycle {cycle}: after SIGKILL of the {victim} process only {after} "
+                                           "acknowledgements in 60 s: the others did not go on serving")
+                survived = f"SIGKILL of the {victim} process, {after} acknowledgements after it; then "
+                windows.append((killed_at, time.time() + SETTLE_S))
+                killed_at = time.time()
             server.kill()
             go.clear()
             records = read_journals(journals)
@@ -421,7 +483,7 @@ def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4
             report.commits_checked, report.steps_checked = commits, steps
             report.acknowledged_per_cycle.append(acked - acked_before)
             report.restart_seconds.append(restart)
-            say(f"cycle {cycle}/{cycles}: killed after {loaded_s:.1f} s of load "
+            say(f"cycle {cycle}/{cycles}: {survived}killed after {loaded_s:.1f} s of load "
                 f"({acked - acked_before} acknowledgements); {commits} commits and {steps} steps on disk, "
                 f"fsck clean{'' if not problems else ' NOT'}{checked}; restarted in {restart:.1f} s")
             if report.problems:
@@ -464,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-load", type=float, default=3.0, help="longest load before a kill, s (default 3)")
     parser.add_argument("--check-index-every", type=int, default=1,
                         help="stop gracefully and run `trellis check` every N cycles (0: only at the end)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="serve --workers N (default 0: one process); each cycle first SIGKILLs one of its "
+                        "processes at random (a front, the index process or the supervisor) under load, then all")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the data directory and journals here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -473,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     report = run(workdir, cycles=args.cycles, agents=args.agents, processes=args.processes,
                  min_load_s=args.min_load, max_load_s=args.max_load, check_index_every=args.check_index_every,
-                 seed=args.seed, say=lambda s: print(s, flush=True))
+                 seed=args.seed, workers=args.workers, say=lambda s: print(s, flush=True))
     if args.json:
         print(json.dumps({**report.__dict__, "ok": report.ok}, indent=2))
     print(report.summary())

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import duckdb
 import grpc
@@ -39,6 +40,9 @@ from .quotas import QuotaTracker, repository_count, repository_creators
 from .reflection import enable_reflection
 from .tls import server_credentials
 from .verification import EXECUTORS, build_verifier
+
+if TYPE_CHECKING:
+    from .workers import FrontLink, FrontVerifier, RemoteIndex
 from .v1 import (
     changes_pb2,
     changes_pb2_grpc,
@@ -81,9 +85,9 @@ class RunningServer:
     address: str
     store: Store
     differ: Differ
-    index: Index
-    verifier: ci.Verifier
-    lock: DataDirLock
+    index: Index | RemoteIndex
+    verifier: ci.Verifier | FrontVerifier
+    lock: DataDirLock | None
     health: health.HealthServicer
     maintainer: Maintainer | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -98,50 +102,44 @@ class RunningServer:
             self.maintainer.close()
         self.verifier.close()
         self.index.close()
-        self.lock.release()
+        if self.lock is not None:
+            self.lock.release()
 
     def wait(self) -> None:
         self.server.wait_for_termination()
 
 
-def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems) -> RunningServer:
+def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems,
+                 front: FrontLink | None = None) -> RunningServer:
     """Lock the data directory, recover it, and start a gRPC server on ``config.address``.
 
     Port 0 picks a free port (see ``RunningServer.port``). ``sync`` is how
     writes are made durable when ``config.durability`` is DURABLE (tests pass
     one that records what it synced).
+
+    With ``front`` the server is one front process of ``serve --workers N``
+    (:mod:`trellis.workers`): the supervisor holds and recovered the data
+    directory, the port is shared (``SO_REUSEPORT``), and the index, Query,
+    Export and verification are the index process's, reached through ``front``.
     """
-    lock = DataDirLock(config.data_dir).acquire()
+    lock = DataDirLock(config.data_dir).acquire() if front is None else None
     try:
         tokens = TokenStore(config.data_dir)
         require_tokens = tokens.active()
         credentials = _credentials(config)
         _check_exposure(config, tls=credentials is not None, tokens=require_tokens)
-        _check_address_free(config.address)
-        # The core only links objects it has just written or read from existing
-        # trees, so libgit2's per-link existence check is pure cost (~10% of a
-        # commit); `git fsck --strict` in the tests keeps us honest.
-        pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
-        store = Store(config.data_dir, config.limits, redactor=_redactor(config), durability=config.durability,
-                      sync=sync)
-        removed = store.recover()
-        if removed:
-            log.warning("recovered the data directory after a crash: removed %d stale files", len(removed))
-        # What a crashed process left in the page cache is made durable before anything is served.
-        store.sync()
-        durable = config.durability is Durability.DURABLE
-        if not durable:
-            log.warning("durability none: writes are acknowledged before they are on disk; a power loss "
-                        "can lose acknowledged commits (a crash of Trellis alone cannot)")
+        if front is None:
+            _check_address_free(config.address)
+        store = open_store(config, sync, recover=front is None)
         maintainer = None
-        if config.loose_objects_limit > 0:
-            maintainer = Maintainer(store, sync=sync if durable else None, loose_limit=config.loose_objects_limit,
-                                    env=git_env())
-            store.write_listeners.append(maintainer.notice)
+        if front is not None:
+            store.write_listeners.append(front.index.written)
+        elif config.loose_objects_limit > 0:
+            maintainer = start_maintainer(config, store, sync)
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 0 if front is None else 1),
         ]
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="trellis-rpc"),
@@ -160,25 +158,19 @@ def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems)
             maximum_concurrent_rpcs=config.max_workers * 16,
         )
 
-        differ = Differ(store)
-        # Rebases and merges combine files entity by entity, sharing the diff's parse cache.
-        store.merger = functools.partial(semantic_diff.merge_files, cache=differ.cache)
-        try:
-            index = Index(config.data_dir, differ.cache, snapshot_interval=config.snapshot_interval)
-        except duckdb.Error as exc:
-            raise ConfigError(
-                f"cannot open the index {config.data_dir / INDEX_FILE}: {exc}. The index is derived from git: "
-                "move it aside and run `trellis reindex` to rebuild it"
-            ) from None
-        if config.executor not in EXECUTORS:
-            raise ConfigError(f"unknown executor {config.executor!r}: use one of {', '.join(EXECUTORS)}")
-        try:
-            verifier = build_verifier(store, differ, index, config.data_dir, executor=config.executor,
-                                      workers=config.ci_workers, ray_address=config.ray_address,
-                                      full_run_every=config.full_run_every)
-        except ExecutorUnavailable as exc:
-            index.close()
-            raise ConfigError(exc.message) from None
+        differ = open_differ(store)
+        index: Index | RemoteIndex
+        verifier: ci.Verifier | FrontVerifier
+        if front is None:
+            index = open_index(config, differ)
+            try:
+                verifier = open_verifier(config, store, differ, index)
+            except BaseException:
+                index.close()
+                raise
+            queries: queries_pb2_grpc.QueryServiceServicer = servicers.QueryServicer(index)
+        else:
+            index, verifier, queries = front.index, front.verifier(store), front.queries()
         changes_pb2_grpc.add_ChangeServiceServicer_to_server(
             servicers.ChangeServicer(store, differ, index, verifier), server
         )
@@ -188,7 +180,7 @@ def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems)
         sessions_pb2_grpc.add_SessionServiceServicer_to_server(servicers.SessionServicer(store, index), server)
         diffs_pb2_grpc.add_DiffServiceServicer_to_server(servicers.DiffServicer(differ), server)
         pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(servicers.PipelineServicer(verifier), server)
-        queries_pb2_grpc.add_QueryServiceServicer_to_server(servicers.QueryServicer(index), server)
+        queries_pb2_grpc.add_QueryServiceServicer_to_server(queries, server)
 
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -212,22 +204,84 @@ def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems)
             maintainer.start()
         for name in ["", *names]:
             health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        lock.publish(address=address, tls=credentials is not None)
-        transport = "plaintext" if credentials is None else "mutual TLS" if config.tls_client_ca else "TLS"
-        if require_tokens:
-            log.info("serving on %s (%s, bearer tokens required), data in %s", address, transport, config.data_dir)
-        else:
-            log.warning(
-                "serving on %s in LOCAL MODE: no tokens configured, callers name themselves "
-                "(x-trellis-agent); loopback only. Data in %s",
-                address,
-                config.data_dir,
-            )
+        if lock is not None:
+            lock.publish(address=address, tls=credentials is not None)
+            log_serving(config, address, credentials is not None, require_tokens)
         return RunningServer(server, port, address, store, differ, index, verifier, lock, health_servicer,
                              maintainer)
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
+
+
+def log_serving(config: ServerConfig, address: str, tls: bool, require_tokens: bool) -> None:
+    transport = "plaintext" if not tls else "mutual TLS" if config.tls_client_ca else "TLS"
+    if require_tokens:
+        log.info("serving on %s (%s, bearer tokens required), data in %s", address, transport, config.data_dir)
+    else:
+        log.warning(
+            "serving on %s in LOCAL MODE: no tokens configured, callers name themselves "
+            "(x-trellis-agent); loopback only. Data in %s",
+            address,
+            config.data_dir,
+        )
+
+
+def open_store(config: ServerConfig, sync: SyncFunction, *, recover: bool) -> Store:
+    """The data directory's store; ``recover``: clean up after a crash first (only its one owner may)."""
+    # The core only links objects it has just written or read from existing
+    # trees, so libgit2's per-link existence check is pure cost (~10% of a
+    # commit); `git fsck --strict` in the tests keeps us honest.
+    pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
+    store = Store(config.data_dir, config.limits, redactor=_redactor(config), durability=config.durability,
+                  sync=sync)
+    if recover:
+        removed = store.recover()
+        if removed:
+            log.warning("recovered the data directory after a crash: removed %d stale files", len(removed))
+        # What a crashed process left in the page cache is made durable before anything is served.
+        store.sync()
+        if config.durability is not Durability.DURABLE:
+            log.warning("durability none: writes are acknowledged before they are on disk; a power loss "
+                        "can lose acknowledged commits (a crash of Trellis alone cannot)")
+    return store
+
+
+def start_maintainer(config: ServerConfig, store: Store, sync: SyncFunction) -> Maintainer:
+    """Background packing of the store's repositories (started by the caller once it serves)."""
+    maintainer = Maintainer(store, sync=sync if config.durability is Durability.DURABLE else None,
+                            loose_limit=config.loose_objects_limit, env=git_env())
+    store.write_listeners.append(maintainer.notice)
+    return maintainer
+
+
+def open_differ(store: Store) -> Differ:
+    differ = Differ(store)
+    # Rebases and merges combine files entity by entity, sharing the diff's parse cache.
+    store.merger = functools.partial(semantic_diff.merge_files, cache=differ.cache)
+    return differ
+
+
+def open_index(config: ServerConfig, differ: Differ) -> Index:
+    try:
+        return Index(config.data_dir, differ.cache, snapshot_interval=config.snapshot_interval)
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"cannot open the index {config.data_dir / INDEX_FILE}: {exc}. The index is derived from git: "
+            "move it aside and run `trellis reindex` to rebuild it"
+        ) from None
+
+
+def open_verifier(config: ServerConfig, store: Store, differ: Differ, index: Index) -> ci.Verifier:
+    if config.executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {config.executor!r}: use one of {', '.join(EXECUTORS)}")
+    try:
+        return build_verifier(store, differ, index, config.data_dir, executor=config.executor,
+                              workers=config.ci_workers, ray_address=config.ray_address,
+                              full_run_every=config.full_run_every)
+    except ExecutorUnavailable as exc:
+        raise ConfigError(exc.message) from None
 
 
 def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
@@ -301,7 +355,8 @@ def _check_address_free(address: str) -> None:
 
 
 def serve(config: ServerConfig,
-          on_started: Callable[[RunningServer], Callable[[], None]] | None = None) -> int:
+          on_started: Callable[[RunningServer], Callable[[], None]] | None = None, *,
+          front: FrontLink | None = None) -> int:
     """Run until SIGTERM or SIGINT, then finish in-flight requests (up to the grace period); returns the signal.
 
     ``on_started`` runs once the server serves (e.g. to start MCP over HTTP beside it); what it returns
@@ -322,7 +377,7 @@ def serve(config: ServerConfig,
     # Handlers first: the server is discoverable (lock file) as soon as it starts.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        running = build_server(config)
+        running = build_server(config, front=front)
     except BaseException:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

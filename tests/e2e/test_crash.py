@@ -38,3 +38,14 @@ def test_one_sigkill_cycle_under_load_loses_nothing_acknowledged(tmp_path: Path)
     assert report.steps_checked >= 10, report.summary()
     # The agents noticed the crash (and retried through it).
     assert report.transport_errors >= 1, report.summary()
+
+
+def test_one_cycle_with_workers_kills_one_process_then_all(tmp_path: Path) -> None:
+    """``serve --workers 2``: a random process (here, with this seed, the one picked) dies under load, the
+    others go on acknowledging, then the whole group dies; nothing acknowledged is lost."""
+    crash_loop = _crash_loop()
+    lines: list[str] = []
+    report = crash_loop.run(tmp_path, cycles=1, agents=8, processes=1, min_load_s=1.0, max_load_s=1.5,
+                            min_acks=20, check_index_every=1, seed=1, workers=2, say=lines.append)
+    assert report.ok, "\n".join([*lines, *report.problems[:20]])
+    assert "SIGKILL of the" in lines[0] and report.commits_checked >= 20, lines

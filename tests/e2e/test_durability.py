@@ -42,7 +42,8 @@ class ServerProcess:
         self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "trellis", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0"],
+                [sys.executable, "-m", "trellis", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0",
+             "--workers", "0"],
                 stdout=out, stderr=out, env=env,
             )
         self.address = self._wait_for_address(data_dir)
@@ -282,7 +283,8 @@ def test_sigterm_right_after_the_address_is_published_is_graceful(tmp_path: Path
     for attempt in range(3):
         data_dir = tmp_path / f"data{attempt}"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trellis", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0"],
+            [sys.executable, "-m", "trellis", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0",
+             "--workers", "0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )
         try:

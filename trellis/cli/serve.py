@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +55,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        "Off loopback it needs TLS and tokens (or --insecure-allow-remote).")
     p.add_argument("--listen", default=_ServerDefault("address"), metavar="HOST:PORT",
                    help="address to listen on (default %(default)s; port 0 picks a free port)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="front processes serving the API on the one address (SO_REUSEPORT), beside one index "
+                   "process (index, Query, verification) and a supervisor that restarts any that dies "
+                   "(default: the number of cores; 0: everything in this one process). See docs/processes.md")
     p.add_argument("--max-workers", type=int, default=128, help="RPC worker threads; each open stream holds one (default 128)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                    help="level of the server's log messages on stderr (default info)")
@@ -128,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import config as cfg
     from ..quotas import Quotas
-    from ..server import serve
+    from ..server import ConfigError, serve
 
     logging.basicConfig(level=args.log_level.upper(), format="%(message)s",
                         handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
@@ -137,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     quotas = Quotas(requests_per_second=_given(args.rate), burst=_given(args.burst),
                     max_streams=_given(args.max_streams), max_commit_bytes=args.max_commit_bytes,
                     max_repositories=_given(args.max_repositories))
-    stopped_by = serve(cfg.ServerConfig(
+    config = cfg.ServerConfig(
         data_dir=data_dir(args), address=_given(args.listen), max_workers=args.max_workers,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
@@ -145,7 +151,19 @@ def run(args: argparse.Namespace) -> int:
         full_run_every=args.full_run_every,
         durability=Durability(args.durability) if args.durability else cfg.env_durability(),
         loose_objects_limit=_given(args.loose_objects), snapshot_interval=args.snapshot_every,
-    ), on_started=_beside(args))
+    )
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 0:
+        raise ConfigError(f"--workers {workers}: give a number of front processes, or 0 for one process")
+    if workers == 0:
+        stopped_by = serve(config, on_started=_beside(args))
+    else:
+        from ..workers import run_workers
+
+        # MCP over HTTP and the web viewer run in the first front (a picklable starter: a restarted
+        # supervisor starts that front again from the plan it wrote).
+        stopped_by = run_workers(config, workers, beside=functools.partial(_beside_in_front, args)
+                                 if _beside(args) is not None else None)
     return 130 if stopped_by == signal.SIGINT else 0  # Ctrl-C: 130 as every command; SIGTERM: a clean stop
 
 
@@ -176,6 +194,11 @@ def _beside(args: argparse.Namespace) -> Callable[[RunningServer], Callable[[], 
         return stop_all
 
     return start
+
+
+def _beside_in_front(args: argparse.Namespace, running: RunningServer) -> Callable[[], None]:
+    start = _beside(args)
+    return start(running) if start is not None else (lambda: None)
 
 
 def _web_http(args: argparse.Namespace) -> Callable[[RunningServer], Callable[[], None]]:

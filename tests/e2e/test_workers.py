@@ -1,0 +1,221 @@
+"""``trellis serve --workers 2``: real processes on loopback.
+
+Two fronts share one address; compare-and-swap and ``request_id`` retries hold across them; ``kill -9``
+of a front, of the index process or of the supervisor loses no acknowledged commit, the others go on
+serving and the dead one is started again; Query is answered through a front.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+import vcs
+from tests.conftest import assert_fsck_clean, first_parent_history, repo_path
+from trellis.client import Client
+from trellis.errors import Unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+# A channel of its own per client (not gRPC's process-wide subchannel pool): its own connection, which
+# the kernel hands to one of the fronts.
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1), ("grpc.initial_reconnect_backoff_ms", 100),
+                  ("grpc.max_reconnect_backoff_ms", 500)]
+
+
+class Workers:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.log = data_dir.parent / "serve.log"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+        with self.log.open("wb") as log:
+            self.proc = self._start(env, log)
+        deadline = time.monotonic() + 180
+        while True:
+            record = self.owner()
+            if record.get("address"):
+                self.address = str(record["address"])
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"trellis serve --workers 2 did not start:\n{self.log.read_text()}")
+            time.sleep(0.1)
+
+    def _start(self, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "trellis", "--data-dir", str(self.data_dir), "serve", "--workers", "2",
+             "--listen", "127.0.0.1:0", "--durability", "none", "--loose-objects", "0"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+
+    def owner(self) -> dict[str, Any]:
+        try:
+            text = (self.data_dir / "server.lock").read_text()
+            return json.loads(text) if text else {}
+        except (OSError, ValueError):
+            return {}
+
+    def pid(self, name: str) -> int:
+        return int((self.data_dir / "run" / f"{name}.ready").read_text())
+
+    def client(self, agent: str = "alice") -> Client:
+        return Client(self.address, agent=agent, channel=grpc.insecure_channel(self.address, options=OWN_CONNECTION))
+
+    def wait_restarted(self, name: str, old_pid: int, timeout: float = 180) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                pid = self.pid(name)
+            except (OSError, ValueError):
+                pid = old_pid
+            if pid != old_pid:
+                return pid
+            time.sleep(0.1)
+        raise AssertionError(f"{name} was not started again:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        pid = int(self.owner().get("pid") or self.proc.pid)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # whatever is left of the group
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    running = Workers(tmp_path / "data")
+    try:
+        with running.client() as client:
+            client.create_repository("demo")
+        yield running
+    finally:
+        running.stop()
+
+
+def _retrying(what: Callable[[], Any], timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return what()
+        except Unavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _race(address: str, worker: int, rounds: int, go: Any, out: Any) -> None:
+    channels = [grpc.insecure_channel(address, options=OWN_CONNECTION) for _ in range(4)]
+    clients = [Client(address, agent="alice", channel=c) for c in channels]
+    go.wait(120)
+    landed, stale = [], 0
+    for i in range(rounds):
+        client = clients[i % len(clients)]
+        head = client.get_branch("demo", "main").head_commit_id
+        try:
+            reply = client.commit("demo", "main", {"counter.txt": f"{worker}-{i}\n"}, f"{worker}/{i}",
+                                  expected_head=head)
+        except vcs.StaleHead:
+            stale += 1
+        else:
+            landed.append(reply.commit.commit_id)
+    out.put((landed, stale))
+
+
+def test_compare_and_swap_holds_across_fronts(workers: Workers) -> None:
+    ctx = mp.get_context("spawn")
+    go, out = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(workers.address, w, 60, go, out)) for w in range(3)]
+    for p in procs:
+        p.start()
+    outcomes = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    landed = [c for ids, _ in outcomes for c in ids]
+    assert sum(stale for _, stale in outcomes) > 0  # they did race
+    assert sum(stale for _, stale in outcomes) + len(landed) == 180
+    history = first_parent_history(repo_path(workers.data_dir, "demo"), "main")
+    assert sorted(history[:-1]) == sorted(landed)  # every acknowledged commit landed once; nothing else did
+    log = workers.log.read_text()
+    assert "[front-0]" in log and "[front-1]" in log  # both fronts answered (STALE_HEAD lines)
+    assert_fsck_clean(repo_path(workers.data_dir, "demo"))
+
+
+def test_a_retry_through_another_front_returns_the_same_commit(workers: Workers) -> None:
+    clients = [workers.client() for _ in range(12)]
+    ids = {c.commit("demo", "main", {"a.txt": "once\n"}, "once", request_id="req-1").commit.commit_id
+           for c in clients}
+    assert len(ids) == 1
+    assert len(first_parent_history(repo_path(workers.data_dir, "demo"), "main")) == 2
+    for c in clients:
+        c.close()
+
+
+def test_query_is_answered_through_a_front(workers: Workers) -> None:
+    with workers.client() as client:
+        client.commit("demo", "main", {"a.py": "def f():\n    return 1\n"}, "add f")
+        client.commit("demo", "main", {"a.py": "def f():\n    return 2\n"}, "change f")
+
+        def counted() -> int:
+            rows = client.query_rows("SELECT count(*) AS n FROM commits WHERE repository = 'demo'")
+            return int(rows[0]["n"])
+
+        deadline = time.monotonic() + 60
+        while counted() < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert counted() == 3
+        with pytest.raises(vcs.InvalidArgument):  # the index process's errors reach the caller as they are
+            client.query_rows("DELETE FROM commits")
+
+
+@pytest.mark.parametrize("victim", ["front-0", "index", "supervisor"])
+def test_kill_9_of_one_process_loses_nothing_and_the_others_serve(workers: Workers, victim: str) -> None:
+    acknowledged: list[str] = []
+    with workers.client() as client:
+        for i in range(5):
+            acknowledged.append(client.commit("demo", "main", {"n.txt": f"{i}\n"}, f"before {i}").commit.commit_id)
+        pid = workers.owner()["pid"] if victim == "supervisor" else workers.pid(victim)
+        os.kill(int(pid), signal.SIGKILL)
+        for i in range(10):  # the others go on serving (a call that met the dying front is retried)
+            reply = _retrying(lambda i=i: client.commit("demo", "main", {"n.txt": f"after {i}\n"}, f"after {i}",
+                                                        request_id=f"after-{i}"))
+            acknowledged.append(reply.commit.commit_id)
+        if victim == "supervisor":
+            deadline = time.monotonic() + 180
+            while workers.owner().get("pid") in (None, pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert workers.owner().get("pid") not in (None, pid), workers.log.read_text()
+            # The new supervisor restarts what dies, as the first one did.
+            front = workers.pid("front-1")
+            os.kill(front, signal.SIGKILL)
+            workers.wait_restarted("front-1", front)
+        else:
+            workers.wait_restarted(victim, int(pid))
+
+        def indexed() -> int:
+            rows = client.query_rows("SELECT count(*) AS n FROM commits WHERE repository = 'demo'")
+            return int(rows[0]["n"])
+
+        deadline = time.monotonic() + 120
+        while _retrying(indexed) < len(acknowledged) + 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _retrying(indexed) == len(acknowledged) + 1  # the index caught up with every commit
+    history = first_parent_history(repo_path(workers.data_dir, "demo"), "main")
+    assert set(acknowledged) <= set(history)
+    assert_fsck_clean(repo_path(workers.data_dir, "demo"))
