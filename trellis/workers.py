@@ -375,7 +375,9 @@ class Plan:
     address: str  # the fronts' address, its port fixed
     lock_fd: int  # the data directory's lock, inherited by every process
     beside: Callable[[Any], Callable[[], None]] | None = None
-    """Run by front-0 once it serves (MCP over HTTP, the web viewer); returns how to stop it."""
+    """Run by the index process once it serves, with what the single process's ``RunningServer`` offers (the
+    fronts' address, the store, differ, index and verifier): MCP over HTTP, the web viewer. Returns how to stop
+    it."""
 
     @property
     def run_dir(self) -> Path:
@@ -680,11 +682,8 @@ def _front(plan: Plan, name: str) -> None:
     config = replace(plan.config, address=plan.address)
 
     def started(running: Any) -> Callable[[], None]:
-        stop: Callable[[], None] = lambda: None
-        if plan.beside is not None and name == "front-0":
-            stop = plan.beside(running)
         _ready(plan, name)
-        return stop
+        return lambda: None
 
     serve(config, started, front=FrontLink(plan.socket_path))
 
@@ -715,6 +714,12 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
     os.chmod(plan.socket_path, 0o600)
     if maintainer is not None:
         maintainer.start()
+    stop_beside: Callable[[], None] = lambda: None
+    if plan.beside is not None:
+        from types import SimpleNamespace
+
+        stop_beside = plan.beside(SimpleNamespace(address=plan.address, store=store, differ=differ, index=index,
+                                                  verifier=verifier))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: done.set())
@@ -733,6 +738,7 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
                 os.close(fd)
         if adopter is not None:
             adopter.poll()  # reaped once it ends
+    stop_beside()
     server.stop(config.grace_seconds).wait()
     if maintainer is not None:
         maintainer.close()

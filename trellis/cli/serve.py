@@ -160,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..workers import run_workers
 
-        # MCP over HTTP and the web viewer run in the first front (a picklable starter: a restarted
-        # supervisor starts that front again from the plan it wrote).
+        # MCP over HTTP and the web viewer run in the index process (a picklable starter: a restarted
+        # supervisor starts that process again from the plan it wrote).
         stopped_by = run_workers(config, workers, beside=functools.partial(_beside_in_front, args)
                                  if _beside(args) is not None else None)
     return 130 if stopped_by == signal.SIGINT else 0  # Ctrl-C: 130 as every command; SIGTERM: a clean stop
