@@ -263,33 +263,47 @@ class IndexHost:
         return bool(self.index.wait_idle(timeout))
 
 
+_QUERY_SERVICE = qpb.DESCRIPTOR.services_by_name["QueryService"]
+
+
 class QueryHost:
-    """Query and Export, run by the index process's own ``QueryServicer`` on the front's request."""
+    """Every QueryService call (Query, Export, ImportRepository, CheckIndex, RebuildIndex), run by the index
+    process's own ``QueryServicer`` on the front's request."""
 
     def __init__(self, servicer: queries_pb2_grpc.QueryServiceServicer) -> None:
         self.servicer = servicer
 
-    def query(self, request: bytes, alive: Callable[[], bool] = lambda: True) -> Iterator[bytes]:
-        for response in self.servicer.Query(qpb.QueryRequest.FromString(request), None):  # type: ignore[arg-type]
+    def _run(self, method: str, request: bytes) -> Any:
+        request_type = getattr(qpb, _QUERY_SERVICE.methods_by_name[method].input_type.name)
+        return getattr(self.servicer, method)(request_type.FromString(request), None)
+
+    def call(self, method: str, request: bytes) -> bytes:
+        return bytes(self._run(method, request).SerializeToString())
+
+    def stream(self, method: str, request: bytes, alive: Callable[[], bool] = lambda: True) -> Iterator[bytes]:
+        for response in self._run(method, request):
             yield response.SerializeToString()
 
-    def export(self, request: bytes) -> bytes:
-        response = self.servicer.Export(qpb.ExportRequest.FromString(request), None)  # type: ignore[arg-type]
-        return response.SerializeToString()
+
+def _forwarder(link: Link, method: Any) -> Callable[..., Any]:
+    response_type = getattr(qpb, method.output_type.name)
+    name = method.name
+    if method.server_streaming:
+        def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            for data in link.stream("queries", "stream", name, request.SerializeToString(), alive=context.is_active):
+                yield response_type.FromString(data)
+        return stream
+
+    def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        return response_type.FromString(link.call("queries", "call", name, request.SerializeToString()))
+    return unary
 
 
-class RemoteQueryServicer(queries_pb2_grpc.QueryServiceServicer):
-    """The front's QueryService: each call answered by the index process."""
-
-    def __init__(self, link: Link) -> None:
-        self.link = link
-
-    def Query(self, request: qpb.QueryRequest, context: grpc.ServicerContext) -> Iterator[qpb.QueryResponse]:
-        for data in self.link.stream("queries", "query", request.SerializeToString(), alive=context.is_active):
-            yield qpb.QueryResponse.FromString(data)
-
-    def Export(self, request: qpb.ExportRequest, context: grpc.ServicerContext) -> qpb.ExportResponse:
-        return qpb.ExportResponse.FromString(self.link.call("queries", "export", request.SerializeToString()))
+def remote_query_servicer(link: Link) -> queries_pb2_grpc.QueryServiceServicer:
+    """The front's QueryService: each of its methods answered by the index process."""
+    methods = {m.name: _forwarder(link, m) for m in _QUERY_SERVICE.methods}
+    cls = type("RemoteQueryServicer", (queries_pb2_grpc.QueryServiceServicer,), methods)
+    return cls()  # type: ignore[no-any-return]
 
 
 def _no_runs(*args: Any) -> Any:
@@ -358,8 +372,8 @@ class FrontLink:
     def verifier(self, store: Store) -> FrontVerifier:
         return FrontVerifier(store, self.link)
 
-    def queries(self) -> RemoteQueryServicer:
-        return RemoteQueryServicer(self.link)
+    def queries(self) -> queries_pb2_grpc.QueryServiceServicer:
+        return remote_query_servicer(self.link)
 
 
 # -- the processes --------------------------------------------------------------------------

@@ -25,6 +25,8 @@ import vcs
 from tests.conftest import assert_fsck_clean, first_parent_history, repo_path
 from trellis.client import Client
 from trellis.errors import Unavailable
+from trellis.interceptors import LOCAL_AGENT_HEADER
+from trellis.v1 import queries_pb2, queries_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 # A channel of its own per client (not gRPC's process-wide subchannel pool): its own connection, which
@@ -182,6 +184,11 @@ def test_query_is_answered_through_a_front(workers: Workers) -> None:
         assert counted() == 3
         with pytest.raises(vcs.InvalidArgument):  # the index process's errors reach the caller as they are
             client.query_rows("DELETE FROM commits")
+    # Every QueryService method goes through: the index matches git.
+    with grpc.insecure_channel(workers.address) as channel:
+        check = queries_pb2_grpc.QueryServiceStub(channel).CheckIndex(
+            queries_pb2.CheckIndexRequest(), metadata=[(LOCAL_AGENT_HEADER, "alice")], timeout=120)
+    assert list(check.differences) == []
 
 
 @pytest.mark.parametrize("victim", ["front-0", "index", "supervisor"])
