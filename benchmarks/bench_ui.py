@@ -23,8 +23,8 @@ processes do not share).
 - **A 50-file commit page** (goal <= 300 ms): a real commit changing 50
   Python files of about 200 lines (bodies edited, a function added in each);
   the first view after the indexer has indexed it (nothing of it cached by
-  the viewer; the templates compiled by another commit's page) and then
-  repeated views. The page shows the entity changes (the first 150), the
+  the viewer; the templates compiled by another commit's page; p50 over five
+  such commits, one per repository) and then repeated views. The page shows the entity changes (the first 150), the
   verification run and the diffs of its first files; the other files' diffs
   load as the reader scrolls (each fragment measured too).
 
@@ -55,6 +55,7 @@ from trellis.server import RunningServer, build_server
 from trellis.web import Services, build_app
 
 GOALS = {"sessions": 150.0, "timeline": 300.0, "commit": 300.0}
+FIRST_VIEWS = 5
 AGENT = vcs.Identity("bench-agent")
 
 
@@ -160,8 +161,8 @@ def long_session(running: RunningServer, repository: str, steps: int) -> str:
     return session.session_id
 
 
-def module(index: int, variant: int) -> str:
-    parts = [f'"""Module {index}."""\n\nimport os\n\n']
+def module(index: int, variant: int, salt: str = "") -> str:
+    parts = [f'"""Module {index}{salt}."""\n\nimport os\n\n']
     for f in range(18):
         parts.append(f"\ndef function_{f}(value, other=None):\n    \"\"\"Compute thing {f} of module {index}.\"\"\"\n"
                      f"    result = value * {f + variant} + {index}\n    if other is not None:\n"
@@ -175,9 +176,9 @@ def module(index: int, variant: int) -> str:
 def wide_commit(running: RunningServer, repository: str, files: int) -> str:
     store = running.store
     head = store.get_branch(repository, "main").head_commit_id
-    seed = store.commit(repository, "main", [vcs.PutFile(f"src/module_{i}.py", module(i, 0).encode())
+    seed = store.commit(repository, "main", [vcs.PutFile(f"src/module_{i}.py", module(i, 0, repository).encode())
                                                for i in range(files)], "seed modules", AGENT, expected_head=head)
-    change = store.commit(repository, "main", [vcs.PutFile(f"src/module_{i}.py", module(i, 3).encode())
+    change = store.commit(repository, "main", [vcs.PutFile(f"src/module_{i}.py", module(i, 3, repository).encode())
                                                  for i in range(files)], "edit every module", AGENT,
                           expected_head=seed.commit.commit_id)
     running.index.changed(repository)
@@ -203,8 +204,11 @@ def main() -> int:
             for r in range(10):
                 running.store.create_repository(f"repo-{r}", AGENT)
             session_id = long_session(running, "repo-0", args.steps)
-            commit_id = wide_commit(running, "repo-1", args.files)
-            warm_id = wide_commit(running, "repo-2", 2)
+            # the first view is measured once per commit (a second view finds its colours cached): one commit in
+            # each of repo-1..repo-5, all alike
+            firsts = [wide_commit(running, f"repo-{r}", args.files) for r in range(1, 1 + FIRST_VIEWS)]
+            commit_id = firsts[0]
+            warm_id = wide_commit(running, "repo-9", 2)
             running.index.wait_idle(600)
             synthetic_sessions(running.index.indexer.connection, args.sessions, 10)
             print(f"data: {args.sessions:,} sessions, a {args.steps:,}-step session, a {args.files}-file commit "
@@ -236,9 +240,14 @@ def main() -> int:
                 GOALS["timeline"])
             row(f"{args.steps:,}-step session, a later batch of 200",
                 f"/repositories/repo-0/sessions/{session_id}/steps?after={args.steps // 2}", GOALS["timeline"])
-            pages.get(f"/repositories/repo-2/commits/{warm_id}")  # the commit page's templates compiled
-            cold, _, body = pages.get(f"/repositories/repo-1/commits/{commit_id}")
-            report(f"{args.files}-file commit, first view", cold, cold, pages.cpu, len(body), GOALS["commit"])
+            pages.get(f"/repositories/repo-9/commits/{warm_id}")  # the commit page's templates compiled
+            times, cpus = [], []
+            for r, first in enumerate(firsts, start=1):
+                times.append(pages.get(f"/repositories/repo-{r}/commits/{first}")[0])
+                cpus.append(pages.cpu)
+            report(f"{args.files}-file commit, first view ({FIRST_VIEWS} commits)", statistics.median(times),
+                   max(times), statistics.median(cpus), len(pages.get(f"/repositories/repo-1/commits/{commit_id}")[2]),
+                   GOALS["commit"])
             row(f"{args.files}-file commit, repeated", f"/repositories/repo-1/commits/{commit_id}", GOALS["commit"])
             later = range(10, args.files)[:args.runs]  # each file once: its colours not cached yet
             if later:

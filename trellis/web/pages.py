@@ -42,9 +42,9 @@ STEPS_FIRST = 100
 STEPS_BATCH = 200
 OBSERVATION_CLIP = 4_000
 """Characters of a thought, action or observation shown in the timeline (the step's own page shows all)."""
-FIRST_SCREEN_LINES = 300
+FIRST_SCREEN_LINES = 200
 """Changed lines whose diffs a commit page renders at once; the files after them load as the reader scrolls."""
-FIRST_SCREEN_FILES = 6
+FIRST_SCREEN_FILES = 3
 CHANGES_FIRST = 150
 """Entity changes a commit page lists before a link to all of them."""
 
