@@ -59,8 +59,9 @@ def _url_from(process: subprocess.Popen[str], stream: str) -> str:
     raise AssertionError(f"no URL printed; output so far:\n{seen}")
 
 
-def _stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGINT)
+def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
+    """Stop with ``sig``: SIGTERM is a clean stop (0), Ctrl-C's SIGINT ends a command with 130."""
+    process.send_signal(sig)
     try:
         return process.wait(30)
     finally:
@@ -81,7 +82,7 @@ def test_ui_serves_a_local_data_directory(tmp_path: Path) -> None:
             with urllib.request.urlopen(url + "/repositories/demo", timeout=30) as response:
                 assert response.status == 200 and "main" in response.read().decode()
         finally:
-            assert _stop(process) == 0
+            assert _stop(process, signal.SIGINT) == 130
 
 
 def test_ui_refuses_a_non_loopback_address(tmp_path: Path) -> None:

@@ -209,7 +209,13 @@ def _serve_web(out: Output, running: "RunningServer", web: "WebServer | None") -
     import threading
 
     done = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        received.append(signum)
+        done.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not done.wait(0.5):
             pass
@@ -218,7 +224,7 @@ def _serve_web(out: Output, running: "RunningServer", web: "WebServer | None") -
             signal.signal(sig, handler)
         web.stop()
         running.stop(grace=5)
-    return 0
+    return 130 if received[:1] == [signal.SIGINT] else 0  # Ctrl-C: 130, as every command; SIGTERM: 0
 
 
 def trellis_command() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
             out.print(f"Trellis web viewer on [bold]{web.url}/[/] (data in {root}); Ctrl-C stops it")
         return web.stop
 
-    serve(cfg.ServerConfig(data_dir=root, address="127.0.0.1:0", durability=cfg.env_durability()),
-          on_started=start)
-    return 0
+    stopped_by = serve(cfg.ServerConfig(data_dir=root, address="127.0.0.1:0", durability=cfg.env_durability()),
+                       on_started=start)
+    return 130 if stopped_by == signal.SIGINT else 0  # Ctrl-C: 130, as every command; SIGTERM: a clean stop
