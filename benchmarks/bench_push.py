@@ -340,11 +340,11 @@ def wait_idle(pid: int, *, interval: float = 0.5, quiet: float = 0.05, timeout: 
     leak into the next variant's measurement.
     """
     start = time.monotonic()
-    cpu0 = last = _proc_cpu(pid)
+    cpu0 = last = _tree_cpu(pid)
     busy = 0.0
     while time.monotonic() - start < timeout:
         time.sleep(interval)
-        now = _proc_cpu(pid)
+        now = _tree_cpu(pid)
         if now - last < quiet * interval:
             break
         busy += interval
@@ -361,12 +361,40 @@ def _proc_cpu(pid: int, *, children: bool = False) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and of every live process below it (``serve --workers``: the supervisor, the
+    fronts and the index process)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    total = 0.0
+    for member in tree:
+        try:
+            total += _proc_cpu(member)
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return total
+
+
 class ServerProcess:
     """``python -m trellis serve`` in its own process, on a free loopback port."""
 
     def __init__(self, data_dir: Path, *, max_workers: int | None = None, durability: str = "durable",
-                 loose_objects: int | None = None) -> None:
+                 loose_objects: int | None = None, workers: int = 0) -> None:
         self.data_dir = data_dir
+        self.workers = workers
         self.log_path = data_dir.parent / f"server-{data_dir.name}.log"
         self.max_workers = max_workers
         self.durability = durability
@@ -374,14 +402,14 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.address = ""
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, timeout: float = 120.0) -> "ServerProcess":
         from trellis.datadir import running_server
 
         cmd = [sys.executable, "-m", "trellis", "serve", "--data-dir", str(self.data_dir),
                "--listen", "127.0.0.1:0", "--log-level", "warning"]
         if self.max_workers:
             cmd += ["--max-workers", str(self.max_workers)]
-        cmd += ["--durability", self.durability]
+        cmd += ["--durability", self.durability, "--workers", str(self.workers)]
         if self.loose_objects is not None:
             cmd += ["--loose-objects", str(self.loose_objects)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -407,7 +435,7 @@ class ServerProcess:
 
     def cpu(self) -> float:
         assert self.proc is not None
-        return _proc_cpu(self.proc.pid)
+        return _tree_cpu(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -435,6 +463,7 @@ class LoadSpec:
     agents: int = 1
     rate: float = 0.0  # offered commits/s over all agents (open loop); 0: back-to-back (closed loop)
     commits: int = 0  # per agent, closed loop: stop after this many (0: run for ``duration``)
+    own_connection: bool = False  # each agent its own connection (else one per client process)
 
 
 def _agent_name(i: int) -> str:
@@ -460,7 +489,13 @@ def _run_agent(spec: LoadSpec, index: int, ready: Any, start_event: Any, start_a
     from trellis import Client
 
     name = _agent_name(index)
-    client = Client(spec.address, agent=name)
+    if spec.own_connection:  # not gRPC's process-wide subchannel pool: the kernel spreads them over the fronts
+        import grpc
+
+        client = Client(spec.address, agent=name, channel=grpc.insecure_channel(
+            spec.address, options=[("grpc.use_local_subchannel_pool", 1)]))
+    else:
+        client = Client(spec.address, agent=name)
     stream = None
     try:
         client.wait_ready(30)
@@ -589,9 +624,9 @@ def run_load(spec: LoadSpec, agents: int, procs: int, server: ServerProcess | No
             time.sleep(0.0005)
         if on_start is not None:
             on_start()
-        server_cpu0 = _proc_cpu(pid) if pid else None
+        server_cpu0 = _tree_cpu(pid) if pid else None
         collected = [results.get(timeout=spec.duration + 180) for _ in workers]
-        server_cpu = _proc_cpu(pid) - server_cpu0 if pid and server_cpu0 is not None else None
+        server_cpu = _tree_cpu(pid) - server_cpu0 if pid and server_cpu0 is not None else None
         latencies: list[float] = []
         end = start_at.value
         for c in collected:
@@ -655,7 +690,7 @@ def run_trellis(variant: Variant, address: str, server: ServerProcess | None, ar
         seed_trellis_repository(address, repository)
     spec = LoadSpec(address, repository, variant.mode, variant.session, args.warmup,
                     args.noop_duration if variant.mode == "noop" else args.duration,
-                    agents=variant.agents, rate=variant.rate)
+                    agents=variant.agents, rate=variant.rate, own_connection=args.own_connections)
     procs = args.client_procs if variant.agents > 1 else 1
     commits, seconds, latencies, client_cpu, server_cpu = run_load(spec, variant.agents, procs, server, server_pid)
     pid = server.proc.pid if server is not None and server.proc is not None else server_pid
@@ -1006,6 +1041,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "on: loose objects and packs sampled during the run, the size against git gc's at the end")
     p.add_argument("--loose-objects", type=int, default=None, metavar="N",
                    help="the server's --loose-objects (default: the server's, 2000)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="the server's --workers (default 0: one process, as the earlier runs in RESULTS.md); "
+                   "the server CPU is summed over all its processes")
+    p.add_argument("--own-connections", action="store_true",
+                   help="each agent opens its own connection (default: one per client process); with --workers "
+                   "the kernel spreads connections, not calls, over the fronts")
     p.add_argument("--check", action="store_true", help="exit 1 if a goal fails")
     args = p.parse_args(argv)
     q = args.quick
@@ -1068,11 +1109,11 @@ def main(argv: list[str] | None = None) -> int:
             results.update(run_durability_compare(work, wanted, args))
         elif wanted:
             server = ServerProcess(work / "data", max_workers=args.max_workers, durability=args.durability,
-                                   loose_objects=args.loose_objects)
+                                   loose_objects=args.loose_objects, workers=args.workers)
             try:
                 server.start()
                 log(f"server pid {server.proc.pid if server.proc else '?'} on {server.address}, "
-                    f"durability {args.durability}")
+                    f"durability {args.durability}, --workers {args.workers}")
                 for variant in wanted:
                     if variant.rate == -1:  # the goal's load: three quarters of (a)
                         rate = args.paced_rate or (0.75 * results["a"].rate if "a" in results else 600.0)
