@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import math
 import multiprocessing as mp
 import random
 import sys
@@ -47,6 +46,7 @@ for p in (str(ROOT), str(HERE)):
         sys.path.insert(0, p)
 
 import bench_push  # noqa: E402  (the fixture, the editor, the server process, machine info)
+from measure import percentile  # noqa: E402
 
 REPO = "load"
 MAIN = bench_push.MAIN
@@ -67,13 +67,6 @@ class Spec:
     think_s: float
     mix: tuple[tuple[str, int], ...] = tuple(MIX)
     push: str = "mixed"
-
-
-def _percentile(values: list[float], p: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 # -- agents (in client processes) ------------------------------------------------------------------
@@ -267,8 +260,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     verdict = ("no leak detected" if slope <= args.leak_mb_per_min
                else "suspected leak" if r2 >= 0.5 else "inconclusive (noisy)")
     rpcs = {
-        rpc: {"calls": len(v), "per_s": round(len(v) / elapsed, 1), "p50_ms": round(_percentile(v, 50), 2),
-              "p99_ms": round(_percentile(v, 99), 2), "max_ms": round(max(v), 1) if v else None,
+        rpc: {"calls": len(v), "per_s": round(len(v) / elapsed, 1), "p50_ms": round(percentile(v, 50), 2),
+              "p99_ms": round(percentile(v, 99), 2), "max_ms": round(max(v), 1) if v else None,
               "errors": sum(n for e, n in errors.items() if e.split(" ", 1)[0] == rpc)}
         for rpc, v in sorted(latencies.items())
     }

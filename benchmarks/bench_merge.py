@@ -44,9 +44,9 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import re
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys

@@ -58,8 +58,11 @@ from typing import Any
 import pygit2
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
+for _path in (str(ROOT), str(ROOT / "benchmarks")):  # run from a checkout without installing
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from measure import percentile  # noqa: E402
 
 # -- the fixture -----------------------------------------------------------------------------
 
@@ -181,10 +184,7 @@ class Result:
         return self.commits / self.seconds if self.seconds > 0 else 0.0
 
     def pct(self, p: float) -> float:
-        if not self.latencies_ms:
-            return math.nan
-        ordered = sorted(self.latencies_ms)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+        return percentile(self.latencies_ms, p)
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies_ms
@@ -402,7 +402,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.address = ""
 
-    def start(self, timeout: float = 120.0) -> "ServerProcess":
+    def start(self, timeout: float = 120.0) -> ServerProcess:
         from trellis.datadir import running_server
 
         cmd = [sys.executable, "-m", "trellis", "serve", "--data-dir", str(self.data_dir),
@@ -760,7 +760,7 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     budget = commits * 5
     return {
         "commits": commits, "seconds": round(seconds, 1), "commits_per_s": round(commits / seconds, 1),
-        "p99_ms": round(sorted(latencies)[max(0, math.ceil(0.99 * len(latencies)) - 1)], 2) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99), 2) if latencies else None,
         "drain_s": drain_s, "server_cpu_ms_per_commit_incl_git": round(cpu * 1000 / max(commits, 1), 3),
         "loose_objects_max": max((s[1] for s in samples), default=loose), "loose_objects_end": loose,
         "packs_max": max((s[2] for s in samples), default=len(packs)), "packs_end": len(packs),

@@ -47,7 +47,6 @@ import pygit2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from measure import cpu_model, pct  # noqa: E402
-
 from refactorings import LANGUAGES, NEGATIVE_TYPES, TYPES, make_cases, reported  # noqa: E402
 
 from semantic_diff import ParseCache, diff_files, extract_entities  # noqa: E402
@@ -217,7 +216,7 @@ def time_edit(edit: Edit, cache: ParseCache, reps: int) -> tuple[list[float], li
         result = diff_files(edit.old, edit.new, cache=cache, old_ids=old_ids, new_ids=new_ids)
         t1 = time.perf_counter()
         for a, b in pairs:
-            pygit2.Patch.create_from(a, b).line_stats
+            _ = pygit2.Patch.create_from(a, b).line_stats
         t2 = time.perf_counter()
         sem.append(t1 - t0)
         txt.append(t2 - t1)

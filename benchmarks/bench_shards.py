@@ -130,7 +130,7 @@ def federation(work: Path, args: argparse.Namespace) -> dict[str, Any]:
                         stream.send(name, "main", {f"m{c % 20}.py": f"def f{c}():\n    return {c}\n"}, f"c{c}")
                     for _ in range(per_repo):
                         stream.receive()
-        for client, shard in zip(clients, shards):  # let each index catch up: Query waits for nothing
+        for client, _shard in zip(clients, shards):  # let each index catch up: Query waits for nothing
             expected = per_repo * args.federation_repos
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:

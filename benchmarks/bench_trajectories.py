@@ -59,7 +59,7 @@ def _grow(fmt: str, data: Any, repeat: int) -> Any:
     elif fmt == "openhands":
         body = data[2:]
         out = data[:2]
-        for r in range(repeat):
+        for _ in range(repeat):
             shift = len(out)
             for event in body:
                 event = dict(event, id=event["id"] + shift - 2)

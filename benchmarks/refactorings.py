@@ -326,7 +326,7 @@ def _base(lang: str, rng: random.Random) -> tuple[list[Module], _Names, _Bodies]
             mods.append(Module(package=p, stem=stem + ("s" if lang != "java" else "")))
     for mod in mods:
         nclasses = 1 if lang == "java" else rng.randint(1, 2)
-        for ci in range(nclasses):
+        for _ in range(nclasses):
             cname = names.cls()
             base = None
             prior = [c.name for m in mods for c in m.classes]

@@ -33,8 +33,8 @@ own run already is a whole-suite run and the reference only checks the runner).
 from __future__ import annotations
 
 import ast
-import os
 import json
+import os
 import random
 import shutil
 import signal
@@ -229,11 +229,11 @@ def _extract(source: str, func: ast.FunctionDef) -> tuple[str, str] | None:
 
 
 def replay(args: object) -> dict[str, object]:
-    repo_arg = Path(getattr(args, "repo"))
-    commits = int(getattr(args, "commits") or 20)
-    mutants = int(getattr(args, "mutants") or 0)
-    fresh_every = int(getattr(args, "fresh_every") or 5)
-    seed = int(getattr(args, "seed") or 0)
+    repo_arg = Path(args.repo)
+    commits = int(args.commits or 20)
+    mutants = int(args.mutants or 0)
+    fresh_every = int(args.fresh_every or 5)
+    seed = int(args.seed or 0)
     work = Path(tempfile.mkdtemp(prefix="bench-replay-", dir=getattr(args, "tmpdir", None)))
     source = work / "source"
     subprocess.run(["git", "clone", "-q", str(repo_arg), str(source)], check=True, capture_output=True)
@@ -259,14 +259,14 @@ def replay(args: object) -> dict[str, object]:
     if extra_env:
         stage_lines.append("env = { " + ", ".join(f'{k} = "{v}"' for k, v in extra_env.items()) + " }")
     if getattr(args, "environment", ""):
-        stage_lines.append(f"environment = {getattr(args, 'environment')}")
+        stage_lines.append(f"environment = {args.environment}")
     ARGS[:] = (getattr(args, "pytest_args", "") or "").split()
     if ARGS:
         stage_lines.append(f"args = {json.dumps(ARGS)}")
     if stage_lines:
         pipeline = pipeline.replace('timeout = "10m"', "\n".join(['timeout = "10m"', *stage_lines]))
     if getattr(args, "baseline_python", ""):
-        PYTHON[0] = getattr(args, "baseline_python")
+        PYTHON[0] = args.baseline_python
     name = repo_arg.name.removesuffix(".bundle").removesuffix(".git")
     steps: list[Step] = []
     faults: list[Step] = []

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .pipeline.toml import format_pipeline, parse_pipeline
 from .pipeline.model import (
-    StageLimits,
     Pipeline,
     PipelineConfigError,
     PipelineError,
     Protection,
     Selectors,
     Stage,
+    StageLimits,
     UnknownStage,
 )
-from .pipeline.plan import ChangedFile, CommitChanges, Chunk, PlannedJob, dependencies, plan
+from .pipeline.plan import ChangedFile, Chunk, CommitChanges, PlannedJob, dependencies, plan
+from .pipeline.toml import format_pipeline, parse_pipeline
 from .runs import JobResult, Run, TestCase, Verdict
 from .selection.index import (
     Change,

@@ -63,7 +63,7 @@ class VerificationError(CiError):
 
 
 class InvalidRequest(VerificationError):
-    reasons = ("INVALID_PIPELINE", "UNKNOWN_STAGE", "INVALID_VERDICT")
+    reasons: ClassVar[tuple[str, ...]] = ("INVALID_PIPELINE", "UNKNOWN_STAGE", "INVALID_VERDICT")
 
 
 class PipelineNotFound(VerificationError):
@@ -72,16 +72,16 @@ class PipelineNotFound(VerificationError):
 
 class RunNotFound(VerificationError):
     reason = "RUN_NOT_FOUND"
-    reasons = ("JOB_NOT_FOUND",)
+    reasons: ClassVar[tuple[str, ...]] = ("JOB_NOT_FOUND",)
 
 
 class Refused(VerificationError):
-    reasons = ("INVALID_PIPELINE", "VERDICT_FINAL", "NOT_EXTERNAL", "NOT_READY")
+    reasons: ClassVar[tuple[str, ...]] = ("INVALID_PIPELINE", "VERDICT_FINAL", "NOT_EXTERNAL", "NOT_READY")
 
 
 class GateClosed(Refused):
     reason = "GATE_PENDING"
-    reasons = ("GATE_FAILED", "PROTECTED_BRANCH")
+    reasons: ClassVar[tuple[str, ...]] = ("GATE_FAILED", "PROTECTED_BRANCH")
 
 
 class TooManyRuns(VerificationError):

@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -197,8 +197,3 @@ def run_from_json(data: bytes) -> Run:
         base_commit_id=d.get("base_commit_id", ""), pipeline_blob=d.get("pipeline_blob", ""),
     )
 
-
-def with_job(run: Run, index: int, job: JobResult) -> Run:
-    jobs = list(run.jobs)
-    jobs[index] = job
-    return replace(run, jobs=tuple(jobs))

@@ -18,8 +18,8 @@ Pass the ``Indexer`` (not its writer ``connection``) to ``run_query`` /
 ``stream_query`` / ``export_parquet``: each call then reads through its own
 cursor, safe while another thread indexes.
 
-Errors derive from :class:`query.errors.QueryError` (and from the matching
-:mod:`vcs.errors` class), each with a stable ``reason``.
+Errors derive from :class:`query.errors.QueryError`, each with a stable ``reason``
+(``trellis.errors`` maps them to status codes).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -48,8 +48,17 @@ if TYPE_CHECKING:
     from .history_import import ImportResult, import_history
     from .indexer import Indexer, ProgressCallback, SyncStats
     from .patches import FilePatch, apply_patch, parse_patch, patch_changes
-    from .sandbox import (QueryLimits, QueryParams, QueryRows, QueryStream, check_params, check_query,
-                          requested_bounds, run_query, stream_query)
+    from .sandbox import (
+        QueryLimits,
+        QueryParams,
+        QueryRows,
+        QueryStream,
+        check_params,
+        check_query,
+        requested_bounds,
+        run_query,
+        stream_query,
+    )
     from .schema import SCHEMA_VERSION, TABLES, VIEWS, schema_markdown
     from .trajectories import (
         LandedTrajectory,

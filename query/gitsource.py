@@ -24,7 +24,6 @@ __all__ = [
     "RefListing",
     "RefTip",
     "SessionSnapshot",
-    "list_refs",
     "list_tips",
     "read_session",
     "repository_row",
@@ -90,11 +89,6 @@ def list_tips(repo: pygit2.Repository) -> RefListing:
         tips.append(RefTip(ref_name, kind, name, str(commit.id)))
     tips.sort(key=lambda t: t.ref_name)
     return RefListing(tips, runs)
-
-
-def list_refs(repo: pygit2.Repository) -> list[RefTip]:
-    """Branches, tags (peeled to their commit) and session refs, sorted by name."""
-    return list_tips(repo).refs
 
 
 def to_micros(seconds: float | None) -> int | None:

@@ -29,7 +29,7 @@ from .diff import diff_files, extract_entities, line_stats, module_name
 from .errors import InvalidInput, SemanticDiffError
 from .languages.registry import LANGUAGES, language_for
 from .matching import MatchOptions
-from .merge import FileMerge, ConflictRegion, conflict_to_json, guess_language, merge_files, merge_to_json
+from .merge import ConflictRegion, FileMerge, conflict_to_json, guess_language, merge_files, merge_to_json
 from .model import (
     CHANGE_KINDS,
     DiffResult,

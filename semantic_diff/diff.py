@@ -6,8 +6,6 @@ import posixpath
 from collections import Counter
 from collections.abc import Mapping
 
-import pygit2
-
 from .cache import ParseCache
 from .errors import InvalidInput
 from .languages.registry import spec_for

@@ -82,7 +82,7 @@ class TokenStore:
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)
 
-    def _edit(self) -> "_Edit":
+    def _edit(self) -> _Edit:
         return _Edit(self)
 
     def create(

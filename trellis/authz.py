@@ -75,7 +75,7 @@ class Role(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, text: str) -> "Role":
+    def parse(cls, text: str) -> Role:
         try:
             return cls[text.strip().upper()]
         except KeyError:
@@ -111,7 +111,7 @@ class Grant:
         return f"{self.repositories}:{self.role.label}"
 
     @classmethod
-    def parse(cls, text: str) -> "Grant":
+    def parse(cls, text: str) -> Grant:
         """``REPOSITORIES:ROLE``, for example ``demo:maintainer`` or ``*:reader``."""
         pattern, sep, role = text.rpartition(":")
         if not sep or not pattern:

@@ -22,10 +22,9 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar
-
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import grpc
 
@@ -178,13 +177,13 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def with_agent(self, agent: str) -> "Client":
+    def with_agent(self, agent: str) -> Client:
         """A client on the same connection acting as ``agent`` on a local-mode server (tokens decide otherwise).
 
         Closing it closes the shared connection: close the original instead.
@@ -358,7 +357,7 @@ class Client:
             request.step.CopyFrom(convert.step_input_pb(step))
         return convert.merge_from_pb(self._call(self._changes.Merge, request))
 
-    def commit_stream(self) -> "CommitStream":
+    def commit_stream(self) -> CommitStream:
         """A bidirectional stream for many micro-commits: each is acknowledged in order."""
         return CommitStream(self._changes, self._metadata)
 
@@ -752,7 +751,7 @@ class CommitStream:
         for _ in self._responses:  # drain so the server sees a clean half-close
             pass
 
-    def __enter__(self) -> "CommitStream":
+    def __enter__(self) -> CommitStream:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -38,7 +38,7 @@ class DataDirLock:
     root: Path
     _fd: int = -1
 
-    def acquire(self) -> "DataDirLock":
+    def acquire(self) -> DataDirLock:
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -68,7 +68,7 @@ class DataDirLock:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "DataDirLock":
+    def __enter__(self) -> DataDirLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

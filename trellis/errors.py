@@ -20,8 +20,6 @@ callers catch ``vcs.StaleHead``, ``ci.errors.GateClosed``,
 
 from __future__ import annotations
 
-import functools
-
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -56,8 +54,9 @@ DOMAIN = "trellis.dev"
 DomainError = vcs_errors.VcsError | ci_errors.CiError | query_errors.QueryError | semantic_diff_errors.SemanticDiffError
 # Every error a domain package raises on purpose: caught, mapped to a status (INTERNAL when the table
 # has no row for it) and sent with its reason, never logged as a server fault.
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (vcs_errors.VcsError, ci_errors.CiError, query_errors.QueryError,
-                                              semantic_diff_errors.SemanticDiffError)
+DOMAIN_ERRORS: tuple[type[vcs_errors.VcsError], type[ci_errors.CiError], type[query_errors.QueryError],
+                      type[semantic_diff_errors.SemanticDiffError]] = (
+    vcs_errors.VcsError, ci_errors.CiError, query_errors.QueryError, semantic_diff_errors.SemanticDiffError)
 # The errors that answer requests; the others stay where they happen (a job's result, the server's start).
 SENT_ERRORS: tuple[type[Exception], ...] = (vcs_errors.VcsError, ci_errors.VerificationError,
                                             query_errors.QueryError)
@@ -253,8 +252,10 @@ def error_from_rpc(error: grpc.RpcError) -> DomainError:
     return _build(code, message or "", _error_info(status))
 
 
-@functools.cache
-def _with_status_class(domain: type[Exception], by_code: type[vcs_errors.VcsError]) -> type[Exception]:
+_STATUS_CLASSES: dict[tuple[type[Exception], type[Exception]], type[Exception]] = {}
+
+
+def _with_status_class(domain: type[Exception], by_code: type[vcs_errors.VcsError]) -> type[DomainError]:
     """``domain`` as the SDK raises it: the package's own class, and also the ``vcs`` class of its status code.
 
     Callers catch the package's class (``ci.errors.GateClosed``); code written when every error was a
@@ -262,8 +263,11 @@ def _with_status_class(domain: type[Exception], by_code: type[vcs_errors.VcsErro
     """
     if issubclass(domain, by_code):
         return domain
-    return type(domain.__name__, (domain, by_code), {"__module__": domain.__module__,
-                                                     "__qualname__": domain.__qualname__})
+    key = (domain, by_code)
+    if key not in _STATUS_CLASSES:  # (a race builds two equal classes: either is fine)
+        _STATUS_CLASSES[key] = type(domain.__name__, (domain, by_code), {"__module__": domain.__module__,
+                                                                        "__qualname__": domain.__qualname__})
+    return _STATUS_CLASSES[key]  # type: ignore[return-value]
 
 
 def _build(
@@ -285,6 +289,6 @@ def _build(
     domain = next((c for c in REASONS.get(reason, ()) if status_code(c) == code), None)
     cls = _with_status_class(domain, by_code) if domain is not None else by_code
     exc = cls(message, reason=reason, **metadata)
-    exc.code = code  # type: ignore[attr-defined]
+    exc.code = code  # type: ignore[union-attr]
     return exc
 

@@ -42,11 +42,8 @@ from .quotas import QuotaExceeded, QuotaTracker
 
 __all__ = [
     "CURRENT_IDENTITY",
-    "CURRENT_PRINCIPAL",
     "TrellisInterceptor",
     "current_identity",
-    "current_principal",
-    "local_mode",
     "status_of",
 ]
 
@@ -57,24 +54,8 @@ LOCAL_AGENT_HEADER = "x-trellis-agent"
 _OPEN_METHODS = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
-LOCAL_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("trellis_local_mode", default=False)
-
-
-CURRENT_PRINCIPAL: contextvars.ContextVar[Principal] = contextvars.ContextVar("trellis_principal")
-
-
 def current_identity() -> Identity:
     return CURRENT_IDENTITY.get()
-
-
-def current_principal() -> Principal:
-    """The caller with its grants (every caller of a local-mode server is admin on ``*``)."""
-    return CURRENT_PRINCIPAL.get()
-
-
-def local_mode() -> bool:
-    """True when the current call came in on a local-mode server (no tokens, loopback only)."""
-    return LOCAL_MODE.get()
 
 
 class _Malformed:
@@ -251,12 +232,10 @@ class _Call:
         self.streaming = streaming
         self.request_id = metadata.get("x-request-id") or uuid.uuid4().hex[:16]
         self.token: contextvars.Token[Identity] | None = None
-        self.principal_token: contextvars.Token[Principal] | None = None
-        self.local_token: contextvars.Token[bool] | None = None
         self.stream_open = False
         self.start = 0.0
 
-    def __enter__(self) -> "_Call":
+    def __enter__(self) -> _Call:
         self.start = time.perf_counter()
         owner = self.owner
         try:
@@ -270,8 +249,6 @@ class _Call:
             self._abort(exc)
         self.principal = principal
         self.token = CURRENT_IDENTITY.set(Identity(principal.name))
-        self.principal_token = CURRENT_PRINCIPAL.set(principal)
-        self.local_token = LOCAL_MODE.set(principal.local)
         return self
 
     # -- the policy ------------------------------------------------------------
@@ -315,10 +292,6 @@ class _Call:
             self.stream_open = False
         if self.token is not None:
             CURRENT_IDENTITY.reset(self.token)
-        if self.principal_token is not None:
-            CURRENT_PRINCIPAL.reset(self.principal_token)
-        if self.local_token is not None:
-            LOCAL_MODE.reset(self.local_token)
         elapsed_ms = (time.perf_counter() - self.start) * 1000
         if exc is None:
             log.debug("%s ok %.2fms id=%s", self.method, elapsed_ms, self.request_id)

@@ -421,7 +421,7 @@ class HttpMcp:
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name="trellis-mcp-http", daemon=True)
 
-    def start(self) -> "HttpMcp":
+    def start(self) -> HttpMcp:
         self._thread.start()
         log.info("MCP over streamable HTTP on %s", self.url)
         return self

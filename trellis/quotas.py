@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -271,7 +272,5 @@ def _first_author(store: Store, repository: str, default_branch: str) -> str | N
         store.get_branch(repository, default_branch)
     except NotFound:
         return None
-    first = None
-    for first in store.history(repository, default_branch, first_parent=True):
-        pass
-    return first.author.name if first is not None else None
+    root = deque(store.history(repository, default_branch, first_parent=True), maxlen=1)  # the last one
+    return root[0].author.name if root else None

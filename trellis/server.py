@@ -24,8 +24,8 @@ import pygit2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 import ci
-from ci.execution import ExecutorUnavailable
 import semantic_diff
+from ci.execution import ExecutorUnavailable
 from vcs import Durability, Maintainer, Redactor, Store, SyncFunction, VcsError, sync_filesystems
 
 from . import servicers

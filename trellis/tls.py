@@ -64,7 +64,7 @@ class TLS:
         cert: str | Path | None = None,
         key: str | Path | None = None,
         server_name: str | None = None,
-    ) -> "TLS":
+    ) -> TLS:
         return cls(_read(ca, "CA certificate"), _read(cert, "client certificate"), _read(key, "client key"),
                    server_name or None)
 

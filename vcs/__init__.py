@@ -15,6 +15,7 @@ from .errors import (
     StaleHead,
     VcsError,
 )
+from .maintenance import LOOSE_LIMIT, Maintainer, MaintenanceFailed, MaintenanceResult, maintain
 from .model import (
     Branch,
     Change,
@@ -39,10 +40,9 @@ from .model import (
     StepInput,
     TreeEntry,
 )
-from .maintenance import LOOSE_LIMIT, MaintenanceFailed, MaintenanceResult, Maintainer, maintain
-from .redaction import Redacted, Redactor, SecretPattern
 from .objects import parse_trailers
 from .reads import blob_id
+from .redaction import Redacted, Redactor, SecretPattern
 from .store import Store
 
 __all__ = [

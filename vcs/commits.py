@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import pygit2
 
-from .objects import parse_trailers
 from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
 from .merging import FileMerger, merge_trees, write_tree
 from .model import Change, Identity, Limits, OnStale
+from .objects import parse_trailers
 from .refs import RefLocks, git_name
 from .revisions import full_commit_id
 from .trees import apply_changes

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pygit2
 
-from .objects import commit_value
 from .errors import NotFound
 from .model import ChangedFiles, Commit, FileContent, Limits, Page, TreeEntry
+from .objects import commit_value
 from .paging import decode_token, encode_token, page_size
 from .refs import git_name
 from .revisions import resolve_commit

@@ -23,9 +23,9 @@ import pygit2
 
 from . import history, merging, reads, records, sessions
 from .commits import COMMITTER, compose_message, land_commit, signature
-from .objects import commit_value
 from .durability import Durability, GroupSync, SyncFunction, sync_filesystems
 from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead, out_of_space
+from .merging import FileMerger
 from .model import (
     Branch,
     Change,
@@ -45,9 +45,9 @@ from .model import (
     StepInput,
     TreeEntry,
 )
+from .objects import commit_value
 from .paging import decode_token, encode_token, page_size
 from .redaction import Redactor
-from .merging import FileMerger
 from .refs import RefLocks, git_name
 from .revisions import default_branch, full_commit_id, resolve_commit
 from .validation import (

@@ -48,7 +48,7 @@ class RunStore:
         """The ids of the repository's runs, newest first (run ids sort by time)."""
         return sorted(self.store.list_records(repository, RUNS), reverse=True)
 
-    def list(self, repository: str, commit_id: str = "", branch: str = "",
+    def find(self, repository: str, commit_id: str = "", branch: str = "",
              get: Callable[[str, str], Run] | None = None) -> list[str]:
         """Run ids of a repository, newest first; only those of a commit (its id or a prefix) or branch if given.
 

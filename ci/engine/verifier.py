@@ -29,7 +29,6 @@ from ..pipeline.plan import ChangedFile, CommitChanges, dependencies, plan
 from ..runs import PIPELINE_STAGE, JobResult, Run, Verdict, new_run_id, overall_verdict
 from ..selection.reuse import TestResults
 from ..selection.selector import TestSelector
-from . import trees
 from .cache import ResultCache
 from .gating import Gate
 from .reviews import Review, Reviews
@@ -246,7 +245,7 @@ class Verifier:
 
     def list_runs(self, repository: str, commit_id: str = "", branch: str = "") -> list[str]:
         """Run ids of a repository, newest first; only those of a commit (its id or a prefix) or branch if given."""
-        return self.runs.list(repository, commit_id, branch, get=self.get)
+        return self.runs.find(repository, commit_id, branch, get=self.get)
 
     def wait(self, repository: str, run_id: str, timeout: float | None = None) -> Run:
         active = self.scheduler.get(repository, run_id)

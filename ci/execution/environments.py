@@ -33,6 +33,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
 from ..errors import CiError
 
 __all__ = ["EnvironmentBuildError", "EnvironmentSpec", "ensure_environment", "environment_spec", "python_of"]

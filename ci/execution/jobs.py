@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from .environments import EnvironmentSpec
 from ..sandbox.model import JobLimits, SandboxResult, SandboxStatus
+from .environments import EnvironmentSpec
 
 __all__ = ["JobKind", "JobLimits", "JobOutcome", "JobRequest", "TestOutcome", "TestPlan", "TestResult", "summarize"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from types import TracebackType
 
 from .jobs import JobOutcome, JobRequest, TestOutcome
-from .workspace import DEFAULT_UID_BASE, WorkspacePool
 from .pytest_job import read_report
 from .running import read_stream, run_job
 from .warm import WarmPytestLauncher
+from .workspace import DEFAULT_UID_BASE, WorkspacePool
 
 __all__ = ["LocalExecutor"]
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
-from .jobs import JobOutcome, JobRequest
-from .workspace import PackedTree, RepositoryTrees, TreeSource, WorkspaceError, WorkspacePool, pack_tree
-from .running import run_job
 from ..errors import CiError
+from .jobs import JobOutcome, JobRequest
+from .running import run_job
+from .workspace import PackedTree, RepositoryTrees, TreeSource, WorkspaceError, WorkspacePool, pack_tree
 
 __all__ = ["ExecutorUnavailable", "RayExecutor", "run_on_node"]
 

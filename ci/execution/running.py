@@ -13,11 +13,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
 from .environments import ensure_environment, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
-from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
-from .workspace import TreeSource, WorkspacePool
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
+from .workspace import TreeSource, WorkspacePool
 
 __all__ = ["PLUGIN_MODULE", "read_stream", "run_job"]
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pygit2
+
 from ..errors import CiError
 
 __all__ = [

@@ -10,7 +10,6 @@ languages the file uses.
 from __future__ import annotations
 
 from .model import (
-    StageLimits,
     Pipeline,
     PipelineConfigError,
     PipelineError,
@@ -18,9 +17,10 @@ from .model import (
     PytestOptions,
     Selectors,
     Stage,
+    StageLimits,
     UnknownStage,
 )
-from .plan import ChangedFile, CommitChanges, Chunk, PlannedJob, dependencies, plan
+from .plan import ChangedFile, Chunk, CommitChanges, PlannedJob, dependencies, plan
 from .toml import format_pipeline, parse_pipeline
 
 __all__ = [

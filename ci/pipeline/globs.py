@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+
 from ..errors import CiError
 
 __all__ = ["GlobError", "branch_matches", "check_branch_glob", "check_glob", "matches_any", "path_matches"]

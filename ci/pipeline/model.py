@@ -19,8 +19,8 @@ from typing import Any
 
 from semantic_diff.model import CHANGE_KINDS
 
-from .globs import branch_matches
 from ..errors import CiError
+from .globs import branch_matches
 
 __all__ = [
     "CHANGE_CLASSES",

@@ -15,6 +15,7 @@ import difflib
 import re
 import shlex
 from collections.abc import Mapping, Sequence
+
 from ..errors import CiError
 
 __all__ = [

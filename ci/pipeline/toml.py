@@ -26,13 +26,13 @@ from .model import (
     KINDS,
     SCOPES,
     SELECTS,
-    StageLimits,
     Pipeline,
     PipelineConfigError,
     Protection,
     PytestOptions,
     Selectors,
     Stage,
+    StageLimits,
     closest,
 )
 from .placeholders import TemplateError, check_template

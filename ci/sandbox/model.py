@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
+
 from ..errors import CiError
 
 __all__ = ["ISOLATION_MECHANISMS", "JobLimits", "SandboxError", "SandboxResult", "SandboxStatus"]

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 from semantic_diff import DiffResult, EntityChange, module_name
 
-from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from ..pipeline.globs import matches_any
+from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, read_config, unsupported_args
 from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, file_facts

@@ -43,8 +43,8 @@ import sys
 import unittest
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from .python_refs import Chain, FileFacts, ImportRef, NodeRefs, Scope
 from .pytest_config import PytestConfig
+from .python_refs import Chain, FileFacts, ImportRef, NodeRefs, Scope
 
 __all__ = ["ENTITY", "Graph"]
 

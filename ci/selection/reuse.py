@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.globs import matches_any
-from .pytest_config import CONFIG_FILES
 from .index import TestIndex
+from .pytest_config import CONFIG_FILES
 
 __all__ = ["Reused", "TestResults", "closure_keys", "passed_tests"]
 

@@ -22,9 +22,8 @@ code block), the tool or user message after it the observation.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import vcs

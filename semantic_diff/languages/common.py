@@ -11,7 +11,7 @@ from typing import Any
 
 from tree_sitter import Node
 
-from .spec import DECO, DOC, NAME, SIG, EntityRule, Found, LanguageSpec, collapse, node_text
+from .spec import DOC, NAME, SIG, EntityRule, Found, LanguageSpec, collapse, node_text
 
 __all__ = [
     "apply_rule",

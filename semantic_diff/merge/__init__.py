@@ -11,7 +11,7 @@ See ``docs/merge.md``.
 """
 
 from .files import merge_files
-from .model import MERGE_FALLBACK_REASONS, STRATEGIES, FileMerge, ConflictRegion, conflict_to_json, merge_to_json
+from .model import MERGE_FALLBACK_REASONS, STRATEGIES, ConflictRegion, FileMerge, conflict_to_json, merge_to_json
 from .sniff import guess_language
 
 __all__ = ["MERGE_FALLBACK_REASONS", "STRATEGIES", "FileMerge", "ConflictRegion", "conflict_to_json",

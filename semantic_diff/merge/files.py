@@ -12,7 +12,7 @@ from ..languages.registry import get_spec, parser_for, spec_for
 from ..languages.spec import LanguageSpec
 from ..parse import DEFAULT_MAX_FILE_BYTES, Parsed, analyze, precheck
 from .imports import go_import_blocks
-from .model import FileMerge, ConflictRegion
+from .model import ConflictRegion, FileMerge
 from .structured import StructuredMerge
 from .text import Hunk, Markers, line_merge, newline_of
 from .verify import parse_records, syntax_errors, verify

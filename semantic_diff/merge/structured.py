@@ -23,8 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..diff import module_name
-from ..languages.spec import LanguageSpec
 from ..languages.registry import parser_for
+from ..languages.spec import LanguageSpec
 from .imports import ImportInfo, import_info, merge_statements
 from .layout import IMPORT_TYPES
 from .lists import MODIFIERS
@@ -347,7 +347,7 @@ class StructuredMerge:
         if not added:
             return stmts
         unit, text, info = first
-        for u, t, i in added:
+        for _u, t, i in added:
             joined = merge_statements(None, (text, info), (t, i))
             parsed = self._statement_info(joined) if joined else None
             if joined is None or parsed is None:
@@ -368,7 +368,7 @@ class StructuredMerge:
     def _dedupe_imports(self, pieces: list[Piece]) -> list[Piece]:
         """An import both sides added, at different places, once (unless a version has it twice)."""
         twice: set[bytes] = set()
-        for v, ver in enumerate(self.vers):
+        for v, _ver in enumerate(self.vers):
             counts = Counter(item_key(u) for u in self._units(v, 0) if u[0] == _I)
             twice.update(k for k, n in counts.items() if n > 1)
         seen: set[bytes] = set()

@@ -10,10 +10,10 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, symbol_database
 from google.protobuf.message import Message
-from grpc_tools import protoc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from grpc_status import rpc_status
+from grpc_tools import protoc
 
 import vcs
 from tests.conftest import assert_fsck_clean, first_parent_history, git, raw_unary, repo_path

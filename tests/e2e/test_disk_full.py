@@ -182,7 +182,7 @@ def test_a_full_disk_gives_clear_errors_corrupts_nothing_and_recovers(
             else:
                 c.commit("demo", branch, files, rid, request_id=rid)
         repo = pygit2.Repository(str(path))
-        for rid, branch, _, with_session in failed:
+        for rid, branch, _, _with_session in failed:
             tip = repo.references[f"refs/heads/{branch}"].target
             landed = [x for x in repo.walk(tip) if f"Trellis-Request: {rid}\n" in x.message]
             assert len(landed) == 1, (rid, len(landed))

@@ -31,6 +31,9 @@ from trellis.config import ServerConfig
 from trellis.datadir import running_server
 from trellis.server import build_server
 
+# Real server processes killed and restarted: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 BRANCH_THREADS = 8
 ACKS_BEFORE_KILL = 150
 

@@ -85,7 +85,7 @@ def test_stdio_lists_described_tools(server: RunningServer, demo: str) -> None:
         assert TOOLS <= set(tools)
         for tool in tools.values():
             assert len(tool.description or "") > 40, tool.name
-            for name, schema in tool.input_schema.get("properties", {}).items():
+            for name, _schema in tool.input_schema.get("properties", {}).items():
                 assert "ctx" != name and "client" != name
         commit = tools["commit"].input_schema
         assert {"repository", "branch", "changes", "message"} <= set(commit["required"])

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vcs
-from trellis.errors import status_code
 from query import Indexer, QueryError, QueryParamError, run_query
+from trellis.errors import status_code
 
 ALICE = vcs.Identity("alice")
 

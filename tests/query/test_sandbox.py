@@ -10,12 +10,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow as pa
 import grpc
+import pyarrow as pa
 import pytest
 
 import vcs
-from trellis.errors import status_code
 from query import (
     Indexer,
     InvalidQuery,
@@ -26,6 +25,7 @@ from query import (
     run_query,
     stream_query,
 )
+from trellis.errors import status_code
 
 ALICE = vcs.Identity("alice")
 
@@ -247,7 +247,7 @@ def test_the_database_itself_refuses_what_the_checks_would_miss(ix: Indexer, tmp
             "SET lock_configuration = false",
             "SET memory_limit = '100GB'",
         ]:
-            with pytest.raises(Exception):
+            with pytest.raises(Exception):  # noqa: B017 - whichever error DuckDB raises, the setting stays
                 cur.execute(sql)
     finally:
         cur.close()

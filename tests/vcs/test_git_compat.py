@@ -37,7 +37,7 @@ def test_git_log_shows_the_trailers(store: vcs.Store, alice: vcs.Identity, data_
     path = repo_path(data_dir, "demo")
     trailers = git(path, "log", "-1", "--format=%(trailers:only,unfold)", session.branch_id).strip().splitlines()
     assert trailers == ["Trellis-Agent: alice", f"Trellis-Session: {session.session_id}", "Trellis-Step: 1"]
-    assert commit.message.endswith(f"Trellis-Step: 1\n")
+    assert commit.message.endswith("Trellis-Step: 1\n")
     assert git(path, "log", "-1", "--format=%an <%ae>|%cn", session.branch_id).strip() == (
         "alice <alice@agents.trellis.invalid>|trellis"
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import vcs
-from vcs.sessions import new_session_id
 from tests.conftest import BOB, assert_fsck_clean, git, object_count, repo_path
+from vcs.sessions import new_session_id
 
 
 @pytest.fixture

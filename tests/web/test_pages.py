@@ -169,7 +169,7 @@ def test_commit_page_shows_entity_changes_diff_step_and_verdict(site: Site) -> N
     changes = html[html.index('id="entity-changes"'):html.index('id="verification"')]
     assert "renamed" in changes and "assist" in changes and "added" in changes
     assert html.index('id="entity-changes"') < html.index('class="file"')  # entities first, then files
-    assert f"#step-5" in html and site.session_id in text  # the step that made it
+    assert "#step-5" in html and site.session_id in text  # the step that made it
     verification = text_of(html[html.index('id="verification"'):html.index('class="file"')])
     assert site.run_id in verification and "passed" in verification and "syntax" in verification
     assert 'class="diff code"' in html and 'class="mono removed"' in html and 'class="mono added"' in html
@@ -203,7 +203,7 @@ def test_entity_history_follows_the_rename(site: Site) -> None:
     assert status == 200
     text = text_of(html)
     assert "renamed" in text and "app.models.helper" in text and "added" in text
-    assert f"#step-5" in html  # the commit that renamed it links to its step
+    assert "#step-5" in html  # the commit that renamed it links to its step
     status, html, _ = site.get(f"/repositories/{REPO}/entities/app.models.helper")
     assert "renamed" in text_of(html)  # the old name finds the same lineage
 

@@ -65,13 +65,13 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..client import Client
-    from ..demo import run_demo
-    from query import json_rows
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from query import json_rows
+
     from .. import config as cfg
+    from ..client import Client
+    from ..demo import run_demo
     from ..server import build_server
 
     out = Output(args)
@@ -174,7 +174,7 @@ def _ui_listen() -> str:
     return DEFAULT_LISTEN
 
 
-def web_urls(report: "DemoReport", main_head: str, base: str) -> dict[str, str]:
+def web_urls(report: DemoReport, main_head: str, base: str) -> dict[str, str]:
     """Where the web viewer shows the demo: a session's timeline, the last merge, a merge preview."""
     from ..web import url
 
@@ -189,7 +189,7 @@ def web_urls(report: "DemoReport", main_head: str, base: str) -> dict[str, str]:
     }
 
 
-def _start_web(args: argparse.Namespace, running: "RunningServer", data_dir: Path) -> "WebServer | None":
+def _start_web(args: argparse.Namespace, running: RunningServer, data_dir: Path) -> WebServer | None:
     if not args.http:
         return None
     from .. import config as cfg
@@ -201,7 +201,7 @@ def _start_web(args: argparse.Namespace, running: "RunningServer", data_dir: Pat
     return start_http(running, data_dir, args.http)
 
 
-def _serve_web(out: Output, running: "RunningServer", web: "WebServer | None") -> int:
+def _serve_web(out: Output, running: RunningServer, web: WebServer | None) -> int:
     """With --http: serve until Ctrl-C (or SIGTERM), then stop the viewer and the embedded server."""
     if web is None:
         return 0
@@ -238,7 +238,7 @@ def trellis_command() -> str:
     return f"{shlex.quote(sys.executable)} -m trellis"
 
 
-def _print_verification(out: Output, report: "DemoReport") -> None:
+def _print_verification(out: Output, report: DemoReport) -> None:
     out.print("\n[bold]verification[/]: every push ran the pipeline (syntax per file, then the affected tests); "
               "a newer push cancels what an older one had not started")
     table = new_table("agent", "head verdict", "jobs", "tests run / suite", "summary", box=None)

@@ -11,8 +11,25 @@ from types import FrameType
 from typing import Any
 
 from .. import __version__
-from . import (branch, commit, demo, diff, index, mcp, merge, merge_file, query, read, repo, serve, session, token,
-               trajectory, ui, verify)
+from . import (
+    branch,
+    commit,
+    demo,
+    diff,
+    index,
+    mcp,
+    merge,
+    merge_file,
+    query,
+    read,
+    repo,
+    serve,
+    session,
+    token,
+    trajectory,
+    ui,
+    verify,
+)
 from .context import Output, add_common
 
 COMMANDS = [serve, demo, token, repo, commit, read, diff, merge_file, branch, merge, session, verify, query, index,
@@ -146,11 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         # vcs and the server load only when a command uses them: an error of theirs means they are loaded.
         server = sys.modules.get("trellis.server")
         if _is_domain_error(exc):
+            error: Any = exc  # a VcsError, CiError, QueryError or SemanticDiffError: reason, message, metadata
             if out.json:
-                print(json.dumps({"error": {"reason": exc.reason, "message": exc.message, **exc.metadata}}),
+                print(json.dumps({"error": {"reason": error.reason, "message": error.message, **error.metadata}}),
                       file=sys.stderr)
             else:
-                out.error(f"{exc.message} [{exc.reason}]")
+                out.error(f"{error.message} [{error.reason}]")
             return 1
         if isinstance(exc, (DataDirBusy, DataDirMissing, OSError)) or (
                 server is not None and isinstance(exc, server.ConfigError)):

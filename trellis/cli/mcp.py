@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from .context import add_common
-
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(

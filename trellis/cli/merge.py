@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 from .context import Output, connect, new_table
 
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
 from .context import Output, connect, local_data_dir, new_table
 
 

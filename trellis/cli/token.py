@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-
-
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 

@@ -2,10 +2,10 @@
 
 from .changes import ChangeServicer
 from .diffs import DiffServicer
+from .pipelines import PipelineServicer
+from .queries import QueryServicer
 from .repositories import RepositoryServicer
 from .sessions import SessionServicer
-from .queries import QueryServicer
-from .pipelines import PipelineServicer
 
 __all__ = [
     "ChangeServicer",

@@ -11,11 +11,18 @@ from typing import TypeVar
 
 import grpc
 import pyarrow as pa
-
-from query import (ProgressCallback, QueryLimits, SyncStats, export_parquet, import_history, json_rows,
-                   requested_bounds, stream_query)
 import pyarrow.parquet  # noqa: F401 - pa.parquet below
 
+from query import (
+    ProgressCallback,
+    QueryLimits,
+    SyncStats,
+    export_parquet,
+    import_history,
+    json_rows,
+    requested_bounds,
+    stream_query,
+)
 from vcs import FailedPrecondition, InvalidArgument
 
 from .. import convert

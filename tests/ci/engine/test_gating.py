@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import vcs
 from ci.engine import Verifier
 from ci.engine.gating import check_gate_run, gate_started, refuse_direct_write
-from ci.runs import JobResult, Run, Verdict
 from ci.errors import GateClosed
+from ci.runs import JobResult, Run, Verdict
 
 from .fakes import FakeExecutor, Repo
 

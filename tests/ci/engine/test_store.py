@@ -41,10 +41,10 @@ def test_list_is_newest_first_and_filters_by_commit_prefix_and_branch(store: vcs
     runs.save(run_of(repo, first, "0001", branch="main"))
     runs.save(run_of(repo, second, "0002", branch="main"))
     runs.save(run_of(repo, second, "0003", branch="topic"))
-    assert runs.list(repo.name) == ["0003", "0002", "0001"]
-    assert runs.list(repo.name, commit_id=second[:10]) == ["0003", "0002"]
-    assert runs.list(repo.name, branch="main") == ["0002", "0001"]
-    assert runs.list(repo.name, commit_id=second, branch="topic") == ["0003"]
+    assert runs.find(repo.name) == ["0003", "0002", "0001"]
+    assert runs.find(repo.name, commit_id=second[:10]) == ["0003", "0002"]
+    assert runs.find(repo.name, branch="main") == ["0002", "0001"]
+    assert runs.find(repo.name, commit_id=second, branch="topic") == ["0003"]
 
 
 def test_recover_closes_unfinished_runs_unless_resumed(store: vcs.Store, repo: Repo) -> None:

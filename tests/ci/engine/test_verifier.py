@@ -9,7 +9,7 @@ import pytest
 import vcs
 from ci.engine import Verifier
 from ci.errors import CiError, InvalidRequest, PipelineNotFound, Refused, TooManyRuns
-from ci.runs import PIPELINE_STAGE, Run, Verdict
+from ci.runs import PIPELINE_STAGE, Verdict
 
 from .fakes import ALICE, PIPELINE, FakeExecutor, Finished, Repo, make_verifier
 

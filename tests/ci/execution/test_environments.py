@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.execution.environments import READY, EnvironmentBuildError, environment_spec
 from ci.execution import LocalExecutor
+from ci.execution.environments import READY, EnvironmentBuildError, environment_spec
 from ci.execution.jobs import JobLimits, JobRequest, TestPlan
 from ci.execution.shards import submit_tests
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ci.execution import Executor, LocalExecutor
-from ci.execution.pytest_job import parse_junit
 from ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, summarize
+from ci.execution.pytest_job import parse_junit
 from ci.execution.workspace import WorkspaceError
 
 from .test_workspace import GitRepo

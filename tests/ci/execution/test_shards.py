@@ -12,10 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ci.execution import LocalExecutor
-from ci.execution import pytest_plugin
-from ci.execution.pytest_plugin import assign
+from ci.execution import LocalExecutor, pytest_plugin
 from ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
+from ci.execution.pytest_plugin import assign
 from ci.execution.shards import HARD_EXIT, shard_count, submit_tests
 
 from .test_workspace import GitRepo

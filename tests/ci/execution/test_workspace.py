@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from ci.execution.workspace import DEFAULT_UID_BASE, WorkspacePool, pack_tree
-
 from tests.conftest import GIT_ENV
 
 FileSpec = bytes | tuple[str, bytes]  # content, or ("exec" | "link", content / link target)

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import semantic_diff
-from ci.pipeline.toml import parse_pipeline
 from ci.pipeline.globs import matches_any
 from ci.pipeline.model import UnknownStage
-from ci.pipeline.plan import FILE_CHANGES, ChangedFile, CommitChanges, Chunk, PlannedJob, dependencies, plan
+from ci.pipeline.plan import FILE_CHANGES, ChangedFile, Chunk, CommitChanges, PlannedJob, dependencies, plan
+from ci.pipeline.toml import parse_pipeline
 from semantic_diff import EntityChange
 
 COMMIT = "c0ffee" * 6 + "abcd"

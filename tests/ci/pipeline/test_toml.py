@@ -13,12 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import semantic_diff
-from ci.pipeline.toml import MAX_CONFIG_BYTES, MAX_STAGES, format_pipeline, parse_pipeline
 from ci.pipeline.globs import GlobError, branch_matches, check_glob, path_matches
 from ci.pipeline.model import (
     CHANGE_CLASSES,
     ENTITY_KINDS,
-    StageLimits,
     Pipeline,
     PipelineConfigError,
     PipelineError,
@@ -26,9 +24,11 @@ from ci.pipeline.model import (
     PytestOptions,
     Selectors,
     Stage,
+    StageLimits,
     UnknownStage,
 )
 from ci.pipeline.placeholders import PLACEHOLDERS, SCOPE_PLACEHOLDERS, TemplateError, check_template, render_template
+from ci.pipeline.toml import MAX_CONFIG_BYTES, MAX_STAGES, format_pipeline, parse_pipeline
 from ci.pipeline.units import format_duration, format_size, parse_duration, parse_size
 from semantic_diff.languages.registry import LANGUAGES
 

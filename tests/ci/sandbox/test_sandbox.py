@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ci.sandbox import JobLimits, SandboxError, SandboxResult, run_sandboxed
 from ci.execution.workspace import DEFAULT_UID_BASE
+from ci.sandbox import JobLimits, SandboxError, SandboxResult, run_sandboxed
 
 FAST = JobLimits(timeout_s=20, cpu_s=20, memory_bytes=256 << 20, processes=64, output_bytes=64 << 10)
 PY = sys.executable

@@ -21,8 +21,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci.selection.python_refs import file_facts
-from tests.fixtures.sample_project import CallGraph, call_graph, generate, inject_fault, micro_edit, small, write_files
 from ci.selection.index import (
     ChangedEntity,
     ChangedPath,
@@ -32,7 +30,9 @@ from ci.selection.index import (
     changes_from_diff,
     missed_failures,
 )
+from ci.selection.python_refs import file_facts
 from semantic_diff import diff_files
+from tests.fixtures.sample_project import CallGraph, call_graph, generate, inject_fault, micro_edit, small, write_files
 
 
 def build(files: Mapping[str, str]) -> TestIndex:
