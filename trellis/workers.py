@@ -29,11 +29,9 @@ is reachable only by the data directory's owner).
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import pickle
-import queue
 import signal
 import socket
 import subprocess
@@ -613,8 +611,8 @@ def run_workers(config: ServerConfig, workers: int, *,
                 beside: Callable[[Any], Callable[[], None]] | None = None) -> int:
     """``trellis serve --workers N``: run the supervisor in this process until SIGTERM or SIGINT; returns the
     signal."""
-    from .server import ConfigError, _check_address_free, _check_exposure, _credentials, log_serving, open_store
     from .auth import TokenStore
+    from .server import ConfigError, _check_address_free, _check_exposure, _credentials, log_serving, open_store
 
     done = threading.Event()
     received: list[int] = []
