@@ -78,7 +78,9 @@ def hold_session(locks: RefLocks, repository: str, session_id: str) -> Iterator[
 
 
 def _dump(value: dict[str, Any]) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    # Compact: a step is written (and its blob hashed and compressed) on every session commit; indentation
+    # was a fifth of its bytes. Readers parse JSON, whatever its layout (older records are indented).
+    return (json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def _session_json(session: Session) -> bytes:
