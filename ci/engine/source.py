@@ -87,7 +87,9 @@ class PipelineSource:
                 raise InvalidRequest(str(exc), reason="INVALID_PIPELINE") from None
         else:
             pipeline = None
-        self.store.write_record(repository, PIPELINES, REPOSITORY_PIPELINE, {CONFIG_FILE: text.encode()},
+        # Blank text removes it: kept empty, so the commits' own trellis.toml applies again.
+        self.store.write_record(repository, PIPELINES, REPOSITORY_PIPELINE,
+                                {CONFIG_FILE: text.encode() if pipeline is not None else b""},
                                 "Set the repository pipeline" if pipeline else "Remove the repository pipeline",
                                 actor)
         return pipeline

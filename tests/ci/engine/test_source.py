@@ -63,3 +63,13 @@ def test_one_parse_per_content_whatever_the_source_name(store: vcs.Store) -> Non
     renamed = source.parse(PIPELINE.encode(), "b:trellis.toml")
     assert again is first
     assert renamed.source == "b:trellis.toml" and renamed.stages == first.stages
+
+
+@pytest.mark.parametrize("removal", ["", "  \n", "\n\t\n"])
+def test_removing_the_repository_pipeline_with_blank_text_lets_the_file_apply_again(
+        store: vcs.Store, repo: Repo, removal: str) -> None:
+    commit_id = repo.commit({"trellis.toml": PIPELINE})
+    source = PipelineSource(store)
+    source.set(repo.name, OTHER, ALICE)
+    assert source.set(repo.name, removal, ALICE) is None
+    assert [s.name for s in source.get(repo.name, commit_id).stages] == ["syntax", "lint", "review"]
