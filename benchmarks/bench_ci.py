@@ -195,7 +195,8 @@ def main() -> int:
 def add_full_suite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-suite", metavar="PATH", default="",
                         help='time whole-suite runs: "sample" (the generated project) or a git checkout')
-    parser.add_argument("--pytest-args", default="", help="the project's own pytest arguments (full-suite mode, and --repo: the stage's args and the baselines')")
+    parser.add_argument("--pytest-args", default="", help="the project's own pytest arguments (full-suite mode; "
+                        "with --repo, the stage's args and the baselines')")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment of the tests (full-suite mode; e.g. PYTHONPATH=src)")
     parser.add_argument("--environment", default="",
