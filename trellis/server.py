@@ -133,7 +133,7 @@ def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems,
         store = open_store(config, sync, recover=front is None)
         maintainer = None
         if front is not None:
-            store.write_listeners.append(front.index.written)
+            front.attach(store)
         elif config.loose_objects_limit > 0:
             maintainer = start_maintainer(config, store, sync)
         options = [

@@ -75,6 +75,7 @@ _CHANNEL_OPTIONS = [
 ]
 _ALIVE_POLL_S = 0.2
 _NOTIFY_BATCH_S = 0.005
+_REOPEN_EVERY_S = 5.0
 _RESTART_EVERY_S = 1.0  # at most one start a second per process (one that fails at start-up does not spin)
 
 
@@ -366,6 +367,18 @@ class FrontLink:
     def __post_init__(self) -> None:
         self.link = Link(self.socket_path)
         self.index = RemoteIndex(self.link)
+
+    def attach(self, store: Store) -> None:
+        """Report the front's writes to the index process (for maintenance), and reopen the repositories whose
+        packs its maintenance changed (so that deleted packs do not stay open here)."""
+        store.write_listeners.append(self.index.written)
+
+        def reopen() -> None:
+            while True:
+                time.sleep(_REOPEN_EVERY_S)
+                store.reopen_repacked()
+
+        threading.Thread(target=reopen, name="trellis-reopen-repacked", daemon=True).start()
 
     def verifier(self, store: Store) -> FrontVerifier:
         return FrontVerifier(store, self.link)

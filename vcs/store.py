@@ -93,6 +93,7 @@ class Store:
         self.repos_dir.mkdir(parents=True, exist_ok=True)
         self._locks = RefLocks(self.repository_path)
         self._open: dict[str, pygit2.Repository] = {}
+        self._packs_seen: dict[str, int] = {}  # open repository -> mtime of its objects/pack when opened
         self._open_guard = threading.Lock()
         self._group = GroupSync(sync) if durability is Durability.DURABLE else None
         self.write_listeners: list[Callable[[str], None]] = []
@@ -134,8 +135,27 @@ class Store:
                         reason="REPOSITORY_NOT_FOUND",
                         repository=name,
                     )
+                self._packs_seen[name] = _packs_mtime(path)
                 repo = self._open[name] = pygit2.Repository(str(path))
             return repo
+
+    def reopen_repacked(self) -> list[str]:
+        """Reopen every open repository whose packs changed since it was opened (another process's
+        maintenance deleted some: libgit2 keeps deleted packs open, and their disk space, for the life of a
+        handle). Returns their names. A process that does not maintain the repositories itself calls it
+        now and then (``serve --workers``: each front)."""
+        with self._open_guard:
+            opened = list(self._packs_seen.items())
+        changed = []
+        for name, seen in opened:
+            try:
+                now = _packs_mtime(self.repository_path(name))
+            except OSError:  # deleted meanwhile
+                now = -1
+            if now != seen:
+                self.reopen(name)
+                changed.append(name)
+        return changed
 
     def reopen(self, name: str) -> None:
         """Let the next call open ``name`` afresh.
@@ -146,6 +166,7 @@ class Store:
         """
         with self._open_guard:
             self._open.pop(name, None)
+            self._packs_seen.pop(name, None)
 
     def sync(self) -> None:
         """Make everything in the data directory durable now (after recovery, before serving)."""
@@ -242,6 +263,7 @@ class Store:
             except FileNotFoundError:
                 raise NotFound(f"repository {name!r} not found", reason="REPOSITORY_NOT_FOUND") from None
             self._open.pop(name, None)
+            self._packs_seen.pop(name, None)
         self._locks.forget_repository(name)
         if self._group is not None:  # the rename is what deletes it; the files may go later
             self._group.wait(self.repos_dir)
@@ -644,6 +666,14 @@ class Store:
             raise LimitExceeded(
                 f"the step is {size} bytes; the limit is {self.limits.max_step_bytes}", reason="STEP_TOO_LARGE"
             )
+
+
+def _packs_mtime(path: Path) -> int:
+    """When a pack was last added to or deleted from the repository at ``path`` (0: no pack directory)."""
+    try:
+        return os.stat(path / "objects" / "pack").st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 def _page(requested: int, limits: Limits) -> int:

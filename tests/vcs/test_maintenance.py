@@ -287,3 +287,18 @@ def test_the_maintainer_packs_a_repository_once_it_has_enough_loose_objects(data
     path = store.repository_path("demo")
     assert len(loose_objects(path)) < 40
     assert_fsck_clean(path)
+
+
+def test_a_store_that_does_not_maintain_reopens_what_another_process_repacked(data_dir: Path) -> None:
+    """``serve --workers``: the index process packs; a front's store drops its handle once the packs changed."""
+    front, maintainer = _store(data_dir), _store(data_dir)
+    front.create_repository("demo", ALICE)
+    commits = _commits(front, 20)
+    handle = front.open("demo")
+    assert front.reopen_repacked() == []  # nothing changed yet: the handle stays
+    assert front.open("demo") is handle
+    maintain(maintainer.repository_path("demo"), sync=vcs.sync_filesystems)
+    assert front.reopen_repacked() == ["demo"]
+    assert front.open("demo") is not handle
+    assert front.get_branch("demo", "main").head_commit_id == commits[-1]
+    assert front.reopen_repacked() == []
