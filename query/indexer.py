@@ -226,7 +226,10 @@ class Indexer:
         with self._lock:
             drop_schema(self._con)
             create_schema(self._con)
-            self._con.execute("CHECKPOINT")
+            try:  # give the dropped tables' space back now; a reader's open transaction (a Query, the
+                self._con.execute("CHECKPOINT")  # snapshot publisher) defers that to DuckDB's next checkpoint
+            except duckdb.TransactionException:
+                log.info("index rebuild: checkpoint deferred while other transactions are open")
             self._generation += 1
             return self.sync(workers=workers, on_progress=on_progress)
 

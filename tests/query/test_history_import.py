@@ -92,7 +92,7 @@ def test_import_refuses_existing_names_and_non_repositories(source: Path, data_d
 def test_import_of_the_projects_own_history(data_dir: Path) -> None:
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    expected = len(git(ROOT / ".git", "rev-list", "--branches", "--tags").split())
+    expected = len(git(ROOT / ".git", "rev-list", "--branches", "--remotes", "--tags").split())
     with Indexer(data_dir) as ix:
         result = import_history(data_dir, ROOT, "trellis", indexer=ix, workers=2)
         assert result.stats.commits_added == expected

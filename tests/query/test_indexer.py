@@ -117,6 +117,22 @@ def test_rebuild_gives_an_identical_index(store: vcs.Store, data_dir: Path) -> N
         assert dump(ix) == before
 
 
+def test_rebuild_while_another_cursor_has_a_write_open(store: vcs.Store, data_dir: Path) -> None:
+    """A rebuild while another cursor of the index's connection has a write transaction open (the fuzz test
+    met one through RebuildIndex): its checkpoint waits for DuckDB's next one instead of failing the rebuild."""
+    _populate(store, "one")
+    with Indexer(data_dir, entity_differ=toy_differ) as ix:
+        ix.sync()
+        before = dump(ix)
+        ix.connection.execute("CREATE TABLE scratch (a INTEGER)")  # not one of the index's tables
+        other = ix.connection.cursor()
+        other.execute("BEGIN TRANSACTION")
+        other.execute("INSERT INTO scratch VALUES (1)")
+        ix.rebuild()
+        other.execute("COMMIT")
+        assert dump(ix) == before
+
+
 def test_check_reports_a_lagging_index_and_sync_recovers(store: vcs.Store, indexer: Indexer) -> None:
     session = _populate(store)
     indexer.sync()

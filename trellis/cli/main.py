@@ -96,24 +96,26 @@ def _stop_promptly_on_ctrl_c() -> None:
     Python runs a signal handler only between bytecodes of the main thread, and clean-up can take long
     (an embedded server's grace period, a pool's workers, a long DuckDB statement). So the signal also
     wakes a watcher thread at once (``signal.set_wakeup_fd``: the C-level handler writes the signal's
-    number to a socket), which ends the process with status 130 if it is still there STOP_WITHIN seconds
+    number to a pipe), which ends the process with status 130 if it is still there STOP_WITHIN seconds
     later. Ending so is safe: every write of Trellis survives a crash, and the index is derived from git.
     """
-    import socket
     import threading
     import time
 
+    # Plain descriptors, open for the whole run (socket objects would warn when a test re-imports this module).
+    reader, writer = os.pipe()
+    os.set_blocking(writer, False)
     try:
-        reader, writer = socket.socketpair()
-        writer.setblocking(False)
-        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
     except (OSError, ValueError):  # not the main thread (an embedding program): its own affair
+        os.close(reader)
+        os.close(writer)
         return
 
     def watch() -> None:
         while True:
             try:
-                received = reader.recv(64)
+                received = os.read(reader, 64)
             except OSError:
                 return
             if signal.SIGINT in received:
@@ -123,7 +125,7 @@ def _stop_promptly_on_ctrl_c() -> None:
                 os._exit(INTERRUPTED)
 
     _stop_promptly_on_ctrl_c.reported = False  # type: ignore[attr-defined]
-    _stop_promptly_on_ctrl_c.sockets = (reader, writer)  # type: ignore[attr-defined]  # open for the whole run
+    _stop_promptly_on_ctrl_c.wakeup_fds = (reader, writer)  # type: ignore[attr-defined]
     threading.Thread(target=watch, name="trellis-ctrl-c", daemon=True).start()
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt)
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     out = Output(args)
-    if argv is None and not hasattr(_stop_promptly_on_ctrl_c, "sockets"):  # the process's own command line
+    if argv is None and not hasattr(_stop_promptly_on_ctrl_c, "wakeup_fds"):  # the process's own command line
         _stop_promptly_on_ctrl_c()
     try:
         return int(args.run(args) or 0)
