@@ -63,12 +63,17 @@ def baseline(repo_path: Path, commit: str, workdir: Path) -> tuple[float, int]:
     target = workdir / f"checkout-{commit[:12]}"
     t0 = time.perf_counter()
     target.mkdir()
-    archive = subprocess.run(["git", "--git-dir", str(repo_path), "archive", commit], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "--git-dir", str(repo_path), "archive", commit], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider"],
-                          cwd=target, env=env, capture_output=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider"],
+        cwd=target,
+        env=env,
+        capture_output=True,
+    )
     seconds = time.perf_counter() - t0
     shutil.rmtree(target, ignore_errors=True)
     return seconds, done.returncode
@@ -84,17 +89,31 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     add_full_suite_arguments(parser)
-    parser.add_argument("--repo", default=None, help="replay this git repository's (or bundle's) last --commits "
-                        "first-parent commits instead of the sample project (see benchmarks/replay.py)")
+    parser.add_argument(
+        "--repo",
+        default=None,
+        help="replay this git repository's (or bundle's) last --commits "
+        "first-parent commits instead of the sample project (see benchmarks/replay.py)",
+    )
     parser.add_argument("--mutants", type=int, default=0, help="with --repo: faults to inject after the replay")
     parser.add_argument("--fresh-every", type=int, default=5, help="with --repo: time a fresh clone every N commits")
     parser.add_argument("--seed", type=int, default=0, help="with --repo: which functions get faults")
-    parser.add_argument("--reference-every", type=int, default=1, help="with --repo: the full-suite reference on "
-                        "every N-th commit, and on every commit where Trellis ran fewer than all tests")
-    parser.add_argument("--out", default="", help="with --repo: rewrite this JSON file with the summary so far "
-                        "after every commit")
-    parser.add_argument("--baseline-python", default="", help="with --repo: the interpreter of the full-suite "
-                        "baselines (one where the project's test dependencies are installed)")
+    parser.add_argument(
+        "--reference-every",
+        type=int,
+        default=1,
+        help="with --repo: the full-suite reference on "
+        "every N-th commit, and on every commit where Trellis ran fewer than all tests",
+    )
+    parser.add_argument(
+        "--out", default="", help="with --repo: rewrite this JSON file with the summary so far after every commit"
+    )
+    parser.add_argument(
+        "--baseline-python",
+        default="",
+        help="with --repo: the interpreter of the full-suite "
+        "baselines (one where the project's test dependencies are installed)",
+    )
     args = parser.parse_args()
     if args.full_suite:
         return full_suite(args)
@@ -118,8 +137,11 @@ def main() -> int:
             assert seeded.run is not None
             tests_job = next(j for j in seeded.run.jobs if j.stage == "tests")
             total_tests = tests_job.total_tests
-            print(f"seeded: {lines} lines of Python, {total_tests} tests; first run {seeded.run.verdict.value} "
-                  f"({tests_job.summary})", file=sys.stderr)
+            print(
+                f"seeded: {lines} lines of Python, {total_tests} tests; first run {seeded.run.verdict.value} "
+                f"({tests_job.summary})",
+                file=sys.stderr,
+            )
             head = seeded.commit.commit_id
             current = dict(files)
             latencies: list[float] = []
@@ -129,8 +151,14 @@ def main() -> int:
             for n in range(commits):
                 current, path, qualname = sample_project.micro_edit(current, seed=n)
                 t0 = time.perf_counter()
-                reply = client.commit("sample", "main", {path: current[path]}, f"micro-edit {qualname}",
-                                      expected_head=head, wait_for_verdict=True)
+                reply = client.commit(
+                    "sample",
+                    "main",
+                    {path: current[path]},
+                    f"micro-edit {qualname}",
+                    expected_head=head,
+                    wait_for_verdict=True,
+                )
                 latencies.append(time.perf_counter() - t0)
                 assert reply.run is not None
                 head = reply.commit.commit_id
@@ -138,8 +166,11 @@ def main() -> int:
                 verdicts.append(reply.run.verdict.value)
                 job = next((j for j in reply.run.jobs if j.stage == "tests"), None)
                 selected.append(job.selected_tests if job is not None else 0)
-                print(f"  commit {n + 1}/{commits}: {latencies[-1] * 1000:.0f} ms, {verdicts[-1]}, "
-                      f"{selected[-1]} tests selected", file=sys.stderr)
+                print(
+                    f"  commit {n + 1}/{commits}: {latencies[-1] * 1000:.0f} ms, {verdicts[-1]}, "
+                    f"{selected[-1]} tests selected",
+                    file=sys.stderr,
+                )
             cached: list[float] = []
             for commit_id in commit_ids[-5:] * 2:
                 t0 = time.perf_counter()
@@ -161,22 +192,34 @@ def main() -> int:
     base_p50 = statistics.median(base_times)
     cached_p50 = pct(cached, 0.5)
     ratio = base_p50 / p50
-    goals = {"p50 <= 1 s": p50 <= 1.0, "baseline / trellis >= 20": ratio >= 20, "cached p50 <= 50 ms": cached_p50 <= 0.05}
+    goals = {
+        "p50 <= 1 s": p50 <= 1.0,
+        "baseline / trellis >= 20": ratio >= 20,
+        "cached p50 <= 50 ms": cached_p50 <= 0.05,
+    }
     results = {
         "machine": f"{platform.machine()} {os.cpu_count()} CPU, {platform.python_version()}",
-        "lines": lines, "tests": total_tests, "commits": commits,
-        "push_to_verdict_p50_s": p50, "push_to_verdict_p95_s": p95,
-        "tests_selected_median": statistics.median(selected), "verdicts": dict(
-            (v, verdicts.count(v)) for v in sorted(set(verdicts))),
-        "baseline_p50_s": base_p50, "baseline_runs": base_times, "ratio": ratio,
-        "cached_p50_ms": cached_p50 * 1000, "goals": goals,
+        "lines": lines,
+        "tests": total_tests,
+        "commits": commits,
+        "push_to_verdict_p50_s": p50,
+        "push_to_verdict_p95_s": p95,
+        "tests_selected_median": statistics.median(selected),
+        "verdicts": dict((v, verdicts.count(v)) for v in sorted(set(verdicts))),
+        "baseline_p50_s": base_p50,
+        "baseline_runs": base_times,
+        "ratio": ratio,
+        "cached_p50_ms": cached_p50 * 1000,
+        "goals": goals,
     }
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         print(f"### Verification (issue 5): `bench_ci.py{' --quick' if args.quick else ''}`\n")
-        print(f"Sample project: {lines} lines of Python, {total_tests} tests; {commits} micro-commits; "
-              f"{results['machine']}.\n")
+        print(
+            f"Sample project: {lines} lines of Python, {total_tests} tests; {commits} micro-commits; "
+            f"{results['machine']}.\n"
+        )
         print("| measure | value |\n|---|---|")
         print(f"| push-to-verdict p50 / p95 (affected tests) | {p50 * 1000:.0f} ms / {p95 * 1000:.0f} ms |")
         print(f"| tests selected per commit (median of {total_tests}) | {statistics.median(selected):.0f} |")
@@ -189,26 +232,40 @@ def main() -> int:
     return 1 if args.check and not all(goals.values()) else 0
 
 
-
 # --- full-suite runs (issue 17): every test inside Trellis against pytest -n 2 in a warm checkout -------
 
+
 def add_full_suite_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--full-suite", metavar="PATH", default="",
-                        help='time whole-suite runs: "sample" (the generated project) or a git checkout')
-    parser.add_argument("--pytest-args", default="", help="the project's own pytest arguments (full-suite mode; "
-                        "with --repo, the stage's args and the baselines')")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="environment of the tests (full-suite mode; e.g. PYTHONPATH=src)")
-    parser.add_argument("--environment", default="",
-                        help="a TOML inline table for the stage's environment (full-suite mode)")
+    parser.add_argument(
+        "--full-suite",
+        metavar="PATH",
+        default="",
+        help='time whole-suite runs: "sample" (the generated project) or a git checkout',
+    )
+    parser.add_argument(
+        "--pytest-args",
+        default="",
+        help="the project's own pytest arguments (full-suite mode; with --repo, the stage's args and the baselines')",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment of the tests (full-suite mode; e.g. PYTHONPATH=src)",
+    )
+    parser.add_argument(
+        "--environment", default="", help="a TOML inline table for the stage's environment (full-suite mode)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each side (full-suite mode)")
     parser.add_argument("--shards", default="auto", help='the stage\'s shards (full-suite mode; default "auto")')
 
 
 def _checkout_files(path: Path) -> dict[str, bytes]:
     """The files git tracks in a checkout (regular files; symlinks and submodules left out)."""
-    listed = subprocess.run(["git", "-C", str(path), "ls-files", "-s", "-z"], check=True,
-                            capture_output=True).stdout.split(b"\0")
+    listed = subprocess.run(
+        ["git", "-C", str(path), "ls-files", "-s", "-z"], check=True, capture_output=True
+    ).stdout.split(b"\0")
     files: dict[str, bytes] = {}
     for entry in listed:
         if not entry:
@@ -219,8 +276,14 @@ def _checkout_files(path: Path) -> dict[str, bytes]:
     return files
 
 
-def _warm_baseline(files: dict[str, bytes], workdir: Path, pytest_args: list[str], env: dict[str, str],
-                   runs: int, python: str = sys.executable) -> tuple[list[float], int]:
+def _warm_baseline(
+    files: dict[str, bytes],
+    workdir: Path,
+    pytest_args: list[str],
+    env: dict[str, str],
+    runs: int,
+    python: str = sys.executable,
+) -> tuple[list[float], int]:
     """``pytest -n 2`` in a checkout that already ran once (imports and bytecode warm)."""
     target = workdir / "warm-checkout"
     for name, content in files.items():
@@ -249,8 +312,13 @@ def full_suite(args: argparse.Namespace) -> int:
     else:
         files = _checkout_files(Path(args.full_suite))
         name = Path(args.full_suite).name
-    stage = ['[stages.tests]', 'kind = "pytest"', 'select = "all"', 'timeout = "10m"',
-             f"args = {json.dumps(pytest_args)}"]
+    stage = [
+        "[stages.tests]",
+        'kind = "pytest"',
+        'select = "all"',
+        'timeout = "10m"',
+        f"args = {json.dumps(pytest_args)}",
+    ]
     if env:
         stage.append("env = { " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items()) + " }")
     if args.environment:
@@ -268,47 +336,67 @@ def full_suite(args: argparse.Namespace) -> int:
         with Client(running.address, agent="bench", timeout=1200) as client:
             client.create_repository("project")
             t0 = time.perf_counter()
-            reply = client.commit("project", "main", {**files, "trellis.toml": pipeline.encode()}, "seed",
-                                  wait_for_verdict=True)
+            reply = client.commit(
+                "project", "main", {**files, "trellis.toml": pipeline.encode()}, "seed", wait_for_verdict=True
+            )
             first = time.perf_counter() - t0
             assert reply.run is not None
             job = next(j for j in reply.run.jobs if j.stage == "tests")
-            print(f"  first run (no recorded durations; environment built if declared): {first:.2f} s, "
-                  f"{reply.run.verdict.value}: {job.summary}", file=sys.stderr)
+            print(
+                f"  first run (no recorded durations; environment built if declared): {first:.2f} s, "
+                f"{reply.run.verdict.value}: {job.summary}",
+                file=sys.stderr,
+            )
             head = reply.commit.commit_id
             for n in range(args.runs):
                 text = f"{pipeline}# run {n}\n".encode()  # a new tree: nothing answers from the cache
                 t0 = time.perf_counter()
-                reply = client.commit("project", "main", {"trellis.toml": text}, f"run {n}", expected_head=head,
-                                      wait_for_verdict=True)
+                reply = client.commit(
+                    "project", "main", {"trellis.toml": text}, f"run {n}", expected_head=head, wait_for_verdict=True
+                )
                 times.append(time.perf_counter() - t0)
                 assert reply.run is not None
                 head = reply.commit.commit_id
                 job = next(j for j in reply.run.jobs if j.stage == "tests")
                 summaries.append(job.summary)
-                print(f"  trellis full run {n + 1}: {times[-1]:.2f} s, {reply.run.verdict.value}: {job.summary}",
-                      file=sys.stderr)
+                print(
+                    f"  trellis full run {n + 1}: {times[-1]:.2f} s, {reply.run.verdict.value}: {job.summary}",
+                    file=sys.stderr,
+                )
                 for line in job.output.decode(errors="replace").splitlines():  # each shard's own pytest time
                     if line.startswith("=") and (" in " in line and ("passed" in line or "failed" in line)):
                         print(f"    {line.strip('= ')}", file=sys.stderr)
-        base_times, status = _warm_baseline(files, work, pytest_args, env, args.runs,
-                                            args.baseline_python or sys.executable)
+        base_times, status = _warm_baseline(
+            files, work, pytest_args, env, args.runs, args.baseline_python or sys.executable
+        )
     finally:
         running.stop(grace=5)
         shutil.rmtree(work, ignore_errors=True)
     p50, base_p50 = statistics.median(times), statistics.median(base_times)
     ratio = p50 / base_p50
-    results = {"project": name, "machine": f"{platform.machine()} {os.cpu_count()} CPU, {platform.python_version()}",
-               "cpu": cpu_model(), "trellis_full_p50_s": p50, "trellis_runs": times, "first_run_s": first,
-               "baseline_p50_s": base_p50, "baseline_runs": base_times, "ratio": ratio,
-               "summary": summaries[-1] if summaries else "", "goal <= 0.8x": ratio <= 0.8}
+    results = {
+        "project": name,
+        "machine": f"{platform.machine()} {os.cpu_count()} CPU, {platform.python_version()}",
+        "cpu": cpu_model(),
+        "trellis_full_p50_s": p50,
+        "trellis_runs": times,
+        "first_run_s": first,
+        "baseline_p50_s": base_p50,
+        "baseline_runs": base_times,
+        "ratio": ratio,
+        "summary": summaries[-1] if summaries else "",
+        "goal <= 0.8x": ratio <= 0.8,
+    }
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         print(f"### Full suite inside Trellis vs `pytest -n 2` in a warm checkout (issue 17): {name}\n")
-        print(f"`bench_ci.py --full-suite {args.full_suite}"
-              + (f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
-              + "".join(f" --env {e}" for e in args.env) + f"`; {results['machine']} ({results['cpu']}).\n")
+        print(
+            f"`bench_ci.py --full-suite {args.full_suite}"
+            + (f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
+            + "".join(f" --env {e}" for e in args.env)
+            + f"`; {results['machine']} ({results['cpu']}).\n"
+        )
         print("| measure | value |\n|---|---|")
         print(f"| tests | {results['summary']} |")
         print(f"| first run (no recorded durations) | {first:.2f} s |")
@@ -327,10 +415,12 @@ def _replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        command = f"bench_ci.py --repo {Path(args.repo).name} --commits {args.commits}" + (
-            f" --mutants {args.mutants}" if args.mutants else "") + (
-            f" --reference-every {args.reference_every}" if args.reference_every > 1 else "") + (
-            f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
+        command = (
+            f"bench_ci.py --repo {Path(args.repo).name} --commits {args.commits}"
+            + (f" --mutants {args.mutants}" if args.mutants else "")
+            + (f" --reference-every {args.reference_every}" if args.reference_every > 1 else "")
+            + (f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
+        )
         print(replay.markdown(result, machine, command))
     ok = not result["disagreements"] and not result["mutants_missed"]
     return 1 if args.check and not ok else 0

@@ -42,9 +42,19 @@ TRELLIS = [sys.executable, "-m", "trellis"]
 
 
 def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
-                        "GIT_COMMITTER_EMAIL": "b@x"})
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "b",
+            "GIT_AUTHOR_EMAIL": "b@x",
+            "GIT_COMMITTER_NAME": "b",
+            "GIT_COMMITTER_EMAIL": "b@x",
+        },
+    )
 
 
 def make_history(root: Path, commits: int) -> Path:
@@ -53,15 +63,17 @@ def make_history(root: Path, commits: int) -> Path:
     work.mkdir()
     _git(work, "init", "-q", "-b", "main")
     for i in range(commits):
-        (work / f"mod{i % 5}.py").write_text("".join(f"def f{j}():\n    return {i * 10 + j if j == i % 7 else j}\n\n"
-                                                     for j in range(7)))
+        (work / f"mod{i % 5}.py").write_text(
+            "".join(f"def f{j}():\n    return {i * 10 + j if j == i % 7 else j}\n\n" for j in range(7))
+        )
         _git(work, "add", "-A")
         _git(work, "commit", "-q", "-m", f"edit {i}")
     return work
 
 
-def time_command(argv: list[str], runs: int, env: dict[str, str],
-                 cwd: Path | None = None) -> tuple[list[float], list[float]]:
+def time_command(
+    argv: list[str], runs: int, env: dict[str, str], cwd: Path | None = None
+) -> tuple[list[float], list[float]]:
     """(wall-clock seconds, CPU seconds: user + system of the process and its children) of each run.
 
     On a shared machine the wall clock mostly measures the queue for a core; CPU time is what the command costs."""
@@ -93,8 +105,12 @@ def main() -> int:
         if args.data_dir is None:
             history = make_history(tmp, args.commits)
             data_dir = tmp / "data"
-            subprocess.run([*TRELLIS, "import", str(history), "--name", args.repository, "--data-dir", str(data_dir)],
-                           check=True, capture_output=True, env=env)
+            subprocess.run(
+                [*TRELLIS, "import", str(history), "--name", args.repository, "--data-dir", str(data_dir)],
+                check=True,
+                capture_output=True,
+                env=env,
+            )
             described = f"a generated {args.commits}-commit history imported with `trellis import`"
         else:
             data_dir, history = args.data_dir, None
@@ -106,16 +122,22 @@ def main() -> int:
             ("`trellis --help`", [*TRELLIS, "--help"], None),
             ("`trellis --version`", [*TRELLIS, "--version"], None),
             ('`trellis query "SELECT 1"`', [*TRELLIS, "query", "SELECT 1"], None),
-            ('`trellis query "SELECT count(*) FROM commits"`',
-             [*TRELLIS, "query", "SELECT count(*) FROM commits", "--format", "json"], None),
+            (
+                '`trellis query "SELECT count(*) FROM commits"`',
+                [*TRELLIS, "query", "SELECT count(*) FROM commits", "--format", "json"],
+                None,
+            ),
             (f"`trellis log {args.repository} --limit 1`", [*TRELLIS, "log", args.repository, "--limit", "1"], None),
         ]
         rows = []
         for label, argv, cwd in cases:
             walls, cpus = time_command(argv, args.runs, env, cwd)
             rows.append((label, pct(walls, 0.5), pct(walls, 0.9), pct(cpus, 0.5)))
-            print(f"{label:55} p50 {pct(walls, 0.5) * 1000:7.1f} ms   p90 {pct(walls, 0.9) * 1000:7.1f} ms   "
-                  f"CPU p50 {pct(cpus, 0.5) * 1000:7.1f} ms", flush=True)
+            print(
+                f"{label:55} p50 {pct(walls, 0.5) * 1000:7.1f} ms   p90 {pct(walls, 0.9) * 1000:7.1f} ms   "
+                f"CPU p50 {pct(cpus, 0.5) * 1000:7.1f} ms",
+                flush=True,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -137,8 +159,10 @@ def main() -> int:
     for label, p50, p90, cpu in rows:
         goal = goals.get(label)
         verdict = "" if goal is None else f"<= {goal * 1000:.0f} ms: {'met' if p50 <= goal else 'NOT met'}"
-        lines.append(f"| {label} | {p50 * 1000:.0f} ms | {p90 * 1000:.0f} ms | {p50 / python_p50:.1f}x | "
-                     f"{cpu * 1000:.0f} ms | {verdict} |")
+        lines.append(
+            f"| {label} | {p50 * 1000:.0f} ms | {p90 * 1000:.0f} ms | {p50 / python_p50:.1f}x | "
+            f"{cpu * 1000:.0f} ms | {verdict} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     if args.record:

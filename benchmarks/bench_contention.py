@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_push import ServerProcess  # noqa: E402
 from measure import cpu_model, pct  # noqa: E402
 
-import vcs  # noqa: E402
+from trellis import vcs  # noqa: E402
 from trellis.client import Client  # noqa: E402
 
 REPOSITORY = "contended"
@@ -47,8 +47,9 @@ BRANCH = "main"
 STRATEGIES = ("rebase", "retry")
 
 
-def _writer(address: str, index: int, strategy: str, start_at: float, stop_at: float,
-            out: list[dict[str, Any]]) -> None:
+def _writer(
+    address: str, index: int, strategy: str, start_at: float, stop_at: float, out: list[dict[str, Any]]
+) -> None:
     calls = landed = 0
     latencies: list[float] = []
     with Client(address, agent=f"w{index}") as client:
@@ -63,8 +64,14 @@ def _writer(address: str, index: int, strategy: str, start_at: float, stop_at: f
                 calls += 1
                 try:
                     if strategy == "rebase":
-                        reply = client.commit(REPOSITORY, BRANCH, change, f"w{index} #{n}",
-                                              expected_head=head, on_stale=vcs.OnStale.REBASE)
+                        reply = client.commit(
+                            REPOSITORY,
+                            BRANCH,
+                            change,
+                            f"w{index} #{n}",
+                            expected_head=head,
+                            on_stale=vcs.OnStale.REBASE,
+                        )
                     else:
                         reply = client.commit(REPOSITORY, BRANCH, change, f"w{index} #{n}", expected_head=head)
                 except vcs.StaleHead:
@@ -80,11 +87,11 @@ def _writer(address: str, index: int, strategy: str, start_at: float, stop_at: f
     out.append({"calls": calls, "landed": landed, "latencies_ms": latencies})
 
 
-def _client_process(address: str, indices: list[int], strategy: str, start_at: float, stop_at: float,
-                    results: Any) -> None:
+def _client_process(
+    address: str, indices: list[int], strategy: str, start_at: float, stop_at: float, results: Any
+) -> None:
     out: list[dict[str, Any]] = []
-    threads = [threading.Thread(target=_writer, args=(address, i, strategy, start_at, stop_at, out))
-               for i in indices]
+    threads = [threading.Thread(target=_writer, args=(address, i, strategy, start_at, stop_at, out)) for i in indices]
     for t in threads:
         t.start()
     for t in threads:
@@ -97,9 +104,12 @@ def run_strategy(address: str, strategy: str, writers: int, seconds: float, proc
     results = ctx.Queue()
     start_at = time.time() + 3.0  # time for every client to connect and read the head
     stop_at = start_at + seconds
-    workers = [ctx.Process(target=_client_process,
-                           args=(address, list(range(writers))[p::procs], strategy, start_at, stop_at, results))
-               for p in range(procs)]
+    workers = [
+        ctx.Process(
+            target=_client_process, args=(address, list(range(writers))[p::procs], strategy, start_at, stop_at, results)
+        )
+        for p in range(procs)
+    ]
     for w in workers:
         w.start()
     rows = [row for _ in workers for row in results.get(timeout=seconds + 120)]
@@ -108,9 +118,16 @@ def run_strategy(address: str, strategy: str, writers: int, seconds: float, proc
     landed = sum(r["landed"] for r in rows)
     calls = sum(r["calls"] for r in rows)
     latencies = [x for r in rows for x in r["latencies_ms"]]
-    return {"strategy": strategy, "writers": writers, "seconds": seconds, "landed": landed,
-            "commits_per_s": landed / seconds, "calls_per_commit": calls / landed if landed else float("inf"),
-            "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99)}
+    return {
+        "strategy": strategy,
+        "writers": writers,
+        "seconds": seconds,
+        "landed": landed,
+        "commits_per_s": landed / seconds,
+        "calls_per_commit": calls / landed if landed else float("inf"),
+        "p50_ms": pct(latencies, 0.5),
+        "p99_ms": pct(latencies, 0.99),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,15 +155,29 @@ def main(argv: list[str] | None = None) -> int:
     retry_rate = by["retry"]["commits_per_s"]
     ratio = by["rebase"]["commits_per_s"] / retry_rate if retry_rate else float("inf")
     if args.json:
-        print(json.dumps({"results": results, "rebase_over_retry": ratio, "cpu": cpu_model(),
-                          "cores": os.cpu_count(), "loadavg": os.getloadavg()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "results": results,
+                    "rebase_over_retry": ratio,
+                    "cpu": cpu_model(),
+                    "cores": os.cpu_count(),
+                    "loadavg": os.getloadavg(),
+                },
+                indent=2,
+            )
+        )
         return 0
-    print(f"{args.writers} writers on one branch, {args.seconds:g} s per strategy; {cpu_model()}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.writers} writers on one branch, {args.seconds:g} s per strategy; {cpu_model()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'strategy':<8} {'commits':>8} {'commits/s':>10} {'calls/commit':>13} {'p50 ms':>8} {'p99 ms':>8}")
     for r in results:
-        print(f"{r['strategy']:<8} {r['landed']:>8} {r['commits_per_s']:>10.1f} {r['calls_per_commit']:>13.2f} "
-              f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}")
+        print(
+            f"{r['strategy']:<8} {r['landed']:>8} {r['commits_per_s']:>10.1f} {r['calls_per_commit']:>13.2f} "
+            f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}"
+        )
     print(f"rebase / retry: {ratio:.1f}x")
     return 0
 

@@ -73,8 +73,7 @@ class Spec:
 
 
 def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: dict[str, Any]) -> None:
-    import vcs
-    from trellis import Client
+    from trellis import Client, vcs
 
     name = f"load{index:02d}"
     rng = random.Random(bench_push.SEED + index)
@@ -118,9 +117,18 @@ def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: d
                 if rpc in ("Commit", "Commit+step", "CommitStream"):
                     options: dict[str, Any] = {"expected_head": head}
                     if session_id:
-                        options.update(session=session_id, step=vcs.StepInput(
-                            thought="edit the module", action="edit_file", arguments_json=json.dumps({"path": path}),
-                            input_tokens=1500, output_tokens=200, cost_usd=0.002, latency_ms=800))
+                        options.update(
+                            session=session_id,
+                            step=vcs.StepInput(
+                                thought="edit the module",
+                                action="edit_file",
+                                arguments_json=json.dumps({"path": path}),
+                                input_tokens=1500,
+                                output_tokens=200,
+                                cost_usd=0.002,
+                                latency_ms=800,
+                            ),
+                        )
                     push = stream.commit if stream is not None else client.commit
                     result = push(REPO, branch, {path: content}, message, **options)
                     head = result.commit.commit_id
@@ -164,8 +172,10 @@ def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: d
 
 def _client_process(indices: list[int], spec: Spec, start: Any, start_at: Any, ready: Any, results: Any) -> None:
     outs = [dict[str, Any]() for _ in indices]
-    threads = [threading.Thread(target=_agent, args=(i, spec, start, start_at, ready, o), daemon=True)
-               for i, o in zip(indices, outs)]
+    threads = [
+        threading.Thread(target=_agent, args=(i, spec, start, start_at, ready, o), daemon=True)
+        for i, o in zip(indices, outs)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -212,9 +222,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ready, results = ctx.Queue(), ctx.Queue()
             spec = Spec(server.address, args.seconds, args.think_ms / 1000, args.mix, args.push)
             procs = max(1, min(args.processes, args.agents))
-            workers = [ctx.Process(target=_client_process, args=(list(range(args.agents))[p::procs], spec, start,
-                                                                  start_at, ready, results), daemon=True)
-                       for p in range(procs)]
+            workers = [
+                ctx.Process(
+                    target=_client_process,
+                    args=(list(range(args.agents))[p::procs], spec, start, start_at, ready, results),
+                    daemon=True,
+                )
+                for p in range(procs)
+            ]
             for w in workers:
                 w.start()
             for _ in range(args.agents):
@@ -257,54 +272,95 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     slope_mb_s, r2 = _fit(half)
     slope = slope_mb_s * 60
     # A steep line that explains little of the variance (R² < 0.5) is noise, not growth.
-    verdict = ("no leak detected" if slope <= args.leak_mb_per_min
-               else "suspected leak" if r2 >= 0.5 else "inconclusive (noisy)")
+    verdict = (
+        "no leak detected"
+        if slope <= args.leak_mb_per_min
+        else "suspected leak"
+        if r2 >= 0.5
+        else "inconclusive (noisy)"
+    )
     rpcs = {
-        rpc: {"calls": len(v), "per_s": round(len(v) / elapsed, 1), "p50_ms": round(percentile(v, 50), 2),
-              "p99_ms": round(percentile(v, 99), 2), "max_ms": round(max(v), 1) if v else None,
-              "errors": sum(n for e, n in errors.items() if e.split(" ", 1)[0] == rpc)}
+        rpc: {
+            "calls": len(v),
+            "per_s": round(len(v) / elapsed, 1),
+            "p50_ms": round(percentile(v, 50), 2),
+            "p99_ms": round(percentile(v, 99), 2),
+            "max_ms": round(max(v), 1) if v else None,
+            "errors": sum(n for e, n in errors.items() if e.split(" ", 1)[0] == rpc),
+        }
         for rpc, v in sorted(latencies.items())
     }
     return {
         "machine": bench_push.machine_info(),
-        "agents": args.agents, "client_processes": procs, "mix": dict(args.mix), "push": args.push, "seconds": round(elapsed, 1), "think_ms": args.think_ms,
+        "agents": args.agents,
+        "client_processes": procs,
+        "mix": dict(args.mix),
+        "push": args.push,
+        "seconds": round(elapsed, 1),
+        "think_ms": args.think_ms,
         "storage": args.tmpdir or "default temp dir",
-        "calls": calls, "calls_per_s": round(calls / elapsed, 1), "commits": commits,
-        "commits_per_s": round(commits / elapsed, 1), "errors": sum(errors.values()), "error_kinds": dict(errors),
-        "server_cpu_s": round(server_cpu, 1), "rpcs": rpcs,
-        "rss_mb": {"idle_before": round(rss_idle / 2**20, 1), "start": round(samples[0][1], 1) if samples else None,
-                   "peak": round(max(v for _, v in samples), 1) if samples else None,
-                   "end": round(rss_end / 2**20, 1), "after_drain": round(rss_drained / 2**20, 1),
-                   "samples": [(round(t, 1), round(v, 1)) for t, v in samples]},
+        "calls": calls,
+        "calls_per_s": round(calls / elapsed, 1),
+        "commits": commits,
+        "commits_per_s": round(commits / elapsed, 1),
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
+        "server_cpu_s": round(server_cpu, 1),
+        "rpcs": rpcs,
+        "rss_mb": {
+            "idle_before": round(rss_idle / 2**20, 1),
+            "start": round(samples[0][1], 1) if samples else None,
+            "peak": round(max(v for _, v in samples), 1) if samples else None,
+            "end": round(rss_end / 2**20, 1),
+            "after_drain": round(rss_drained / 2**20, 1),
+            "samples": [(round(t, 1), round(v, 1)) for t, v in samples],
+        },
         "drain_s": drain_s,
-        "leak": {"slope_mb_per_min_second_half": round(slope, 2), "r2": round(r2, 2),
-                 "threshold_mb_per_min": args.leak_mb_per_min, "verdict": verdict,
-                 "suspected": verdict == "suspected leak",
-                 "mb_per_1000_commits": round((samples[-1][1] - samples[0][1]) / commits * 1000, 2)
-                 if samples and commits else None},
+        "leak": {
+            "slope_mb_per_min_second_half": round(slope, 2),
+            "r2": round(r2, 2),
+            "threshold_mb_per_min": args.leak_mb_per_min,
+            "verdict": verdict,
+            "suspected": verdict == "suspected leak",
+            "mb_per_1000_commits": round((samples[-1][1] - samples[0][1]) / commits * 1000, 2)
+            if samples and commits
+            else None,
+        },
     }
 
 
 def print_report(r: dict[str, Any]) -> None:
     m = r["machine"]
-    print(f"machine: {m['nproc']} vCPU {m['cpu_model']}, {m['memory']}, Linux {m['kernel']}, Python {m['python']}, "
-          f"trellis {m['trellis_revision']}")
-    print(f"{r['agents']} agents in {r['client_processes']} client processes for {r['seconds']} s "
-          f"(think {r['think_ms']} ms, mix {r['mix']}, push {r['push']}), storage: {r['storage']}\n")
+    print(
+        f"machine: {m['nproc']} vCPU {m['cpu_model']}, {m['memory']}, Linux {m['kernel']}, Python {m['python']}, "
+        f"trellis {m['trellis_revision']}"
+    )
+    print(
+        f"{r['agents']} agents in {r['client_processes']} client processes for {r['seconds']} s "
+        f"(think {r['think_ms']} ms, mix {r['mix']}, push {r['push']}), storage: {r['storage']}\n"
+    )
     print(f"{'rpc':24s} {'calls':>7s} {'calls/s':>8s} {'p50 ms':>8s} {'p99 ms':>9s} {'max ms':>9s} {'errors':>6s}")
     for rpc, s in r["rpcs"].items():
-        print(f"{rpc:24s} {s['calls']:7d} {s['per_s']:8.1f} {s['p50_ms']:8.1f} {s['p99_ms']:9.1f} "
-              f"{s['max_ms']:9.1f} {s['errors']:6d}")
-    print(f"\ntotal: {r['calls']} calls ({r['calls_per_s']}/s), {r['commits']} commits ({r['commits_per_s']}/s), "
-          f"{r['errors']} errors; server CPU {r['server_cpu_s']} s")
+        print(
+            f"{rpc:24s} {s['calls']:7d} {s['per_s']:8.1f} {s['p50_ms']:8.1f} {s['p99_ms']:9.1f} "
+            f"{s['max_ms']:9.1f} {s['errors']:6d}"
+        )
+    print(
+        f"\ntotal: {r['calls']} calls ({r['calls_per_s']}/s), {r['commits']} commits ({r['commits_per_s']}/s), "
+        f"{r['errors']} errors; server CPU {r['server_cpu_s']} s"
+    )
     for e, n in sorted(r["error_kinds"].items(), key=lambda x: -x[1])[:10]:
         print(f"  {n:5d} x {e}")
     rss, leak = r["rss_mb"], r["leak"]
-    print(f"server RSS: {rss['idle_before']} MB idle before, {rss['start']} at start, peak {rss['peak']}, "
-          f"{rss['end']} at the end, {rss['after_drain']} after draining the index queue ({r['drain_s']:.1f} s)")
-    print(f"leak check: second-half RSS slope {leak['slope_mb_per_min_second_half']} MB/min (R² {leak['r2']}), "
-          f"threshold {leak['threshold_mb_per_min']} MB/min: {leak['verdict'].upper()}; "
-          f"{leak['mb_per_1000_commits']} MB per 1,000 commits over the run")
+    print(
+        f"server RSS: {rss['idle_before']} MB idle before, {rss['start']} at start, peak {rss['peak']}, "
+        f"{rss['end']} at the end, {rss['after_drain']} after draining the index queue ({r['drain_s']:.1f} s)"
+    )
+    print(
+        f"leak check: second-half RSS slope {leak['slope_mb_per_min_second_half']} MB/min (R² {leak['r2']}), "
+        f"threshold {leak['threshold_mb_per_min']} MB/min: {leak['verdict'].upper()}; "
+        f"{leak['mb_per_1000_commits']} MB per 1,000 commits over the run"
+    )
 
 
 def _mix(text: str) -> tuple[tuple[str, int], ...]:
@@ -322,14 +378,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=4, help="client processes the agents run in (default 4)")
     p.add_argument("--think-ms", type=float, default=0.0, help="pause after each call (default 0: back to back)")
     p.add_argument("--quick", action="store_true", help="16 agents for 15 s")
-    p.add_argument("--push", choices=["mixed", "unary", "stream"], default="mixed",
-                   help="how agents push: mixed (by agent: Commit+step, CommitStream, Commit, Commit; "
-                   "the default), or all unary Commit, or all CommitStream")
-    p.add_argument("--mix", type=_mix, default=tuple(MIX),
-                   help="operation weights (default push=40,read=30,diff=15,query=15)")
+    p.add_argument(
+        "--push",
+        choices=["mixed", "unary", "stream"],
+        default="mixed",
+        help="how agents push: mixed (by agent: Commit+step, CommitStream, Commit, Commit; "
+        "the default), or all unary Commit, or all CommitStream",
+    )
+    p.add_argument(
+        "--mix", type=_mix, default=tuple(MIX), help="operation weights (default push=40,read=30,diff=15,query=15)"
+    )
     p.add_argument("--tmpdir", default=None, help="where the server's data directory goes (e.g. /dev/shm)")
-    p.add_argument("--leak-mb-per-min", type=float, default=2.0,
-                   help="second-half RSS growth above which a leak is suspected (default 2 MB/min)")
+    p.add_argument(
+        "--leak-mb-per-min",
+        type=float,
+        default=2.0,
+        help="second-half RSS growth above which a leak is suspected (default 2 MB/min)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--check", action="store_true", help="exit 1 on any error or a suspected leak")
     args = p.parse_args(argv)

@@ -47,8 +47,9 @@ def main() -> None:
                 sdk = []
                 for i in range(args.commits):
                     start = time.perf_counter()
-                    head = client.commit("bench", "main", {"sdk.txt": f"{i}\n"}, f"sdk {i}",
-                                         expected_head=head).commit.commit_id
+                    head = client.commit(
+                        "bench", "main", {"sdk.txt": f"{i}\n"}, f"sdk {i}", expected_head=head
+                    ).commit.commit_id
                     sdk.append(time.perf_counter() - start)
 
             async def through_mcp(server: object) -> list[float]:
@@ -57,9 +58,16 @@ def main() -> None:
                 async with McpClient(server) as mcp:
                     for i in range(20 + args.commits):
                         start = time.perf_counter()
-                        result = await mcp.call_tool("commit", {
-                            "repository": "bench", "branch": "main", "message": f"mcp {i}", "expected_head": head,
-                            "changes": [{"op": "put", "path": "mcp.txt", "content": f"{i}\n"}]})
+                        result = await mcp.call_tool(
+                            "commit",
+                            {
+                                "repository": "bench",
+                                "branch": "main",
+                                "message": f"mcp {i}",
+                                "expected_head": head,
+                                "changes": [{"op": "put", "path": "mcp.txt", "content": f"{i}\n"}],
+                            },
+                        )
                         elapsed = time.perf_counter() - start
                         assert not result.is_error, result.content
                         head = result.structured_content["commit"]["commit_id"]  # type: ignore[index]
@@ -67,8 +75,9 @@ def main() -> None:
                             samples.append(elapsed)
                 return samples
 
-            stdio = StdioServerParameters(command=sys.executable, args=["-m", "trellis", "mcp", "--server",
-                                                                        running.address, "--agent", "bench"])
+            stdio = StdioServerParameters(
+                command=sys.executable, args=["-m", "trellis", "mcp", "--server", running.address, "--agent", "bench"]
+            )
             mcp = anyio.run(through_mcp, stdio)
             # The same tools connected in-process (no transport): what the adapter itself costs.
             with Client(running.address, agent="bench") as direct:
@@ -82,8 +91,10 @@ def main() -> None:
     print(f"  SDK (baseline)      {sdk50:6.2f} ms / {sdk90:6.2f} ms")
     print(f"  MCP in-process      {in50:6.2f} ms / {in90:6.2f} ms   (the tools without a transport)")
     print(f"  MCP over stdio      {mcp50:6.2f} ms / {mcp90:6.2f} ms")
-    print(f"  MCP above the SDK   {mcp50 - sdk50:+6.2f} ms at p50 (goal <= 3 ms: {'met' if mcp50 - sdk50 <= 3 else 'NOT met'}),"
-          f" ratio {mcp50 / sdk50:.2f}x")
+    print(
+        f"  MCP above the SDK   {mcp50 - sdk50:+6.2f} ms at p50 (goal <= 3 ms: {'met' if mcp50 - sdk50 <= 3 else 'NOT met'}),"
+        f" ratio {mcp50 / sdk50:.2f}x"
+    )
 
 
 if __name__ == "__main__":

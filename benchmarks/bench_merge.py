@@ -62,11 +62,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from measure import cpu_model, pct  # noqa: E402
 
-from semantic_diff import merge_files  # noqa: E402
+from trellis.semantic_diff import merge_files  # noqa: E402
 
 SKIP_PARTS = {"test", "tests", "site-packages", "idlelib", "lib2to3", "__pycache__", "turtledemo"}
 
-Op = tuple[int, int, list[bytes]]        # (line index, lines replaced, new lines)
+Op = tuple[int, int, list[bytes]]  # (line index, lines replaced, new lines)
 
 
 @dataclass
@@ -76,18 +76,18 @@ class Case:
     base: bytes
     left: bytes
     right: bytes
-    ideal: bytes | None          # None: the right answer is a conflict
+    ideal: bytes | None  # None: the right answer is a conflict
 
 
 @dataclass
 class Outcome:
     clean: bool = False
     correct: bool = False
-    wrong: bool = False          # clean but not the ideal: a silently wrong merge
+    wrong: bool = False  # clean but not the ideal: a silently wrong merge
     conflicts: int = 0
     strategy: str = ""
     ms: float = 0.0
-    cpu_ms: float = 0.0          # this process's CPU time (Trellis only): steadier on a busy machine
+    cpu_ms: float = 0.0  # this process's CPU time (Trellis only): steadier on a busy machine
 
 
 @dataclass
@@ -98,6 +98,7 @@ class Row:
 
 
 # --- corpus and edits ------------------------------------------------------------------------
+
 
 def corpus() -> list[tuple[str, bytes]]:
     root = Path(sysconfig.get_paths()["stdlib"])
@@ -121,14 +122,21 @@ def apply(lines: list[bytes], ops: list[Op]) -> bytes:
     """Apply line edits (left's first at equal positions), from the end so indexes stay valid."""
     out = list(lines)
     for i, n, new in sorted(ops, key=lambda op: op[0], reverse=True):
-        out[i:i + n] = new
+        out[i : i + n] = new
     return b"".join(out)
 
 
-def _defs(tree: ast.Module) -> tuple[list[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+def _defs(
+    tree: ast.Module,
+) -> tuple[list[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.FunctionDef | ast.AsyncFunctionDef]]:
     top = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    methods = [m for c in tree.body if isinstance(c, ast.ClassDef)
-               for m in c.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    methods = [
+        m
+        for c in tree.body
+        if isinstance(c, ast.ClassDef)
+        for m in c.body
+        if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
     return top, methods
 
 
@@ -145,9 +153,17 @@ def _statement_after(fn: ast.FunctionDef | ast.AsyncFunctionDef, k: int, text: b
     return stmt.end_lineno, 0, [indent + text + b"\n"]
 
 
-def _editable(fns: list[ast.FunctionDef | ast.AsyncFunctionDef], min_body: int = 2) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    return [f for f in fns if len(f.body) >= min_body and f.body[0].lineno > f.lineno
-            and f.end_lineno is not None and f.end_lineno - f.lineno >= 3]
+def _editable(
+    fns: list[ast.FunctionDef | ast.AsyncFunctionDef], min_body: int = 2
+) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [
+        f
+        for f in fns
+        if len(f.body) >= min_body
+        and f.body[0].lineno > f.lineno
+        and f.end_lineno is not None
+        and f.end_lineno - f.lineno >= 3
+    ]
 
 
 def _ends_with_newline(lines: list[bytes]) -> list[Op]:
@@ -173,8 +189,15 @@ def s_body_vs_add(lines: list[bytes], tree: ast.Module, rng: random.Random) -> t
         return None
     pad = b" " * f.col_offset
     self_ = b"self, " if f in methods else b""
-    add = (f.end_lineno, 0, [b"\n" * (1 if f in methods else 2),
-                             pad + b"def _bench_added(" + self_ + b"value):\n", pad + b"    return value\n"])
+    add = (
+        f.end_lineno,
+        0,
+        [
+            b"\n" * (1 if f in methods else 2),
+            pad + b"def _bench_added(" + self_ + b"value):\n",
+            pad + b"    return value\n",
+        ],
+    )
     if f.end_lineno < len(lines) and lines[f.end_lineno].strip():
         add[2].append(b"\n")
     return [edit], [add]
@@ -200,9 +223,9 @@ def s_imports(lines: list[bytes], tree: ast.Module, rng: random.Random) -> tuple
     if not pairs:
         return None
     a, b = rng.choice(pairs)
-    after = block[-1].lineno               # insert after the last import of the block
+    after = block[-1].lineno  # insert after the last import of the block
     left: list[Op] = [(a.lineno - 1, 2, [lines[b.lineno - 1], lines[a.lineno - 1]])]
-    if after == b.lineno:                  # the swap covers the insertion point: insert within it
+    if after == b.lineno:  # the swap covers the insertion point: insert within it
         left = [(a.lineno - 1, 2, [lines[b.lineno - 1], lines[a.lineno - 1], b"import _bench_left_mod\n"])]
     else:
         left.append((after, 0, [b"import _bench_left_mod\n"]))
@@ -259,8 +282,13 @@ def s_rename_vs_edit(lines: list[bytes], tree: ast.Module, rng: random.Random) -
 
 def s_same_line(lines: list[bytes], tree: ast.Module, rng: random.Random) -> tuple[list[Op], list[Op]] | None:
     top, methods = _defs(tree)
-    cands = [f for f in _editable(top + methods) if isinstance(f.body[-1], ast.Return)
-             and f.body[-1].lineno == f.body[-1].end_lineno and f.body[-1].value is not None]
+    cands = [
+        f
+        for f in _editable(top + methods)
+        if isinstance(f.body[-1], ast.Return)
+        and f.body[-1].lineno == f.body[-1].end_lineno
+        and f.body[-1].value is not None
+    ]
     if not cands:
         return None
     ret = rng.choice(cands).body[-1]
@@ -297,12 +325,13 @@ def make_cases(files: list[tuple[str, bytes]], rng: random.Random) -> list[Case]
                 if ideal is not None:
                     ast.parse(ideal)
             except SyntaxError:
-                continue                   # an edit the generator got wrong for this file: skip it
+                continue  # an edit the generator got wrong for this file: skip it
             cases.append(Case(name, path, data, left, right, ideal))
     return cases
 
 
 # --- judging ------------------------------------------------------------------------------
+
 
 def shape(source: bytes) -> Counter[tuple[str, str]] | None:
     """Definitions (qualified name -> ast.dump, a class without its methods) and top-level
@@ -319,8 +348,12 @@ def shape(source: bytes) -> Counter[tuple[str, str]] | None:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 q = f"{prefix}{node.name}"
                 if isinstance(node, ast.ClassDef):
-                    own = [n for n in node.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-                    out[(q, ast.dump(ast.ClassDef(node.name, node.bases, node.keywords, own, node.decorator_list)))] += 1
+                    own = [
+                        n for n in node.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                    ]
+                    out[
+                        (q, ast.dump(ast.ClassDef(node.name, node.bases, node.keywords, own, node.decorator_list)))
+                    ] += 1
                     stack.append((q + ".", node.body))
                 else:
                     out[(q, ast.dump(node))] += 1
@@ -363,6 +396,7 @@ def run_git(case: Case, tmp: Path) -> Outcome:
 
 # --- report ---------------------------------------------------------------------------------
 
+
 def share(outcomes: list[Outcome], what: Callable[[Outcome], bool]) -> str:
     return f"{100.0 * sum(1 for o in outcomes if what(o)) / max(1, len(outcomes)):.0f}%"
 
@@ -389,12 +423,22 @@ class Verdict:
 
 
 def _parses(path: str, content: bytes) -> bool:
-    from semantic_diff.parse import analyze  # noqa: PLC0415
+    from trellis.semantic_diff.parse import analyze  # noqa: PLC0415
+
     return analyze(path, content).fallback_reason != "parse_error"
 
 
-def _verdict(path: str, clean: bool, content: bytes | None, expected: bytes, expected_parses: bool, ms: float,
-             conflicts: int, strategy: str = "", reason: str = "") -> Verdict:
+def _verdict(
+    path: str,
+    clean: bool,
+    content: bytes | None,
+    expected: bytes,
+    expected_parses: bool,
+    ms: float,
+    conflicts: int,
+    strategy: str = "",
+    reason: str = "",
+) -> Verdict:
     """``unparsable``: clean, but does not parse where Expected does (where the grammar cannot parse
     the maintainers' own file, not parsing says nothing about the merge)."""
     got = content or b""
@@ -427,27 +471,46 @@ def corpus_main(root: Path, languages: set[str], out: Path | None) -> int:
         m = merge_files(path, base, left, right, labels=("Left", "Base", "Right"))
         ms = (time.perf_counter() - t0) * 1000
         cpu.append((time.process_time() - c0) * 1000)
-        tv = _verdict(path, m.clean, m.content, expected, expected_parses, ms, len(m.conflicts), m.strategy, m.fallback_reason)
+        tv = _verdict(
+            path, m.clean, m.content, expected, expected_parses, ms, len(m.conflicts), m.strategy, m.fallback_reason
+        )
         t0 = time.perf_counter()
-        done = subprocess.run(["git", "merge-file", "-p", str(files["Left"]), str(files["Base"]), str(files["Right"])],
-                              capture_output=True)
+        done = subprocess.run(
+            ["git", "merge-file", "-p", str(files["Left"]), str(files["Base"]), str(files["Right"])],
+            capture_output=True,
+        )
         ms = (time.perf_counter() - t0) * 1000
         gv = _verdict(path, done.returncode == 0, done.stdout, expected, expected_parses, ms, max(done.returncode, 0))
         results.setdefault(lang, []).append((tv, gv))
         if sink is not None:
-            sink.write(json.dumps({"id": row["id"], "language": lang, "path": path, "expected_parses": expected_parses,
-                                   "trellis": _outcome(tv), "git": _outcome(gv),
-                                   "trellis_conflicts": [c.qualname for c in m.conflicts]}) + "\n")
+            sink.write(
+                json.dumps(
+                    {
+                        "id": row["id"],
+                        "language": lang,
+                        "path": path,
+                        "expected_parses": expected_parses,
+                        "trellis": _outcome(tv),
+                        "git": _outcome(gv),
+                        "trellis_conflicts": [c.qualname for c in m.conflicts],
+                    }
+                )
+                + "\n"
+            )
     if sink is not None:
         sink.close()
     git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
     print("## Structured merge on real merge scenarios (`benchmarks/bench_merge.py --corpus`)\n")
-    print(f"Machine: {cpu_model()}, {__import__('os').cpu_count()} vCPU, Python {platform.python_version()}, "
-          f"{git_version}. Corpus: {root.name}, {sum(len(v) for v in results.values())} scenarios.\n")
-    print("Each cell: Trellis / git merge-file. *equal*: clean and equal to Expected ignoring whitespace; "
-          "*exact*: byte for byte; *different*: clean but not equal; *unparsable*: clean but does not parse "
-          "(counted where Expected parses: "
-          f"{len(index) - unparsed_expected} of {len(index)}).\n")
+    print(
+        f"Machine: {cpu_model()}, {__import__('os').cpu_count()} vCPU, Python {platform.python_version()}, "
+        f"{git_version}. Corpus: {root.name}, {sum(len(v) for v in results.values())} scenarios.\n"
+    )
+    print(
+        "Each cell: Trellis / git merge-file. *equal*: clean and equal to Expected ignoring whitespace; "
+        "*exact*: byte for byte; *different*: clean but not equal; *unparsable*: clean but does not parse "
+        "(counted where Expected parses: "
+        f"{len(index) - unparsed_expected} of {len(index)}).\n"
+    )
     print("| language | n | equal | exact | conflict | different | unparsable | p50 / p95 ms |")
     print("|---|---|---|---|---|---|---|---|")
     every: list[tuple[Verdict, Verdict]] = []
@@ -458,16 +521,24 @@ def corpus_main(root: Path, languages: set[str], out: Path | None) -> int:
     print(_corpus_row("**all**", every))
     te = sum(t.equal_ws for t, _ in every)
     ge = sum(g.equal_ws for _, g in every)
-    worse = [lang for lang, rows in results.items() if sum(t.equal_ws for t, _ in rows) < sum(g.equal_ws for _, g in rows)]
+    worse = [
+        lang for lang, rows in results.items() if sum(t.equal_ws for t, _ in rows) < sum(g.equal_ws for _, g in rows)
+    ]
     strategies = Counter(f"{t.strategy}{'/' + t.reason if t.reason else ''}" for t, _ in every)
     print()
-    print(f"- Equal to Expected (ignoring whitespace): Trellis {te}, git merge-file {ge} "
-          f"({'more' if te > ge else 'not more'} overall; languages where Trellis is behind: {', '.join(worse) or 'none'}).")
-    print(f"- Trellis clean but different: {sum(t.different for t, _ in every)}; git: {sum(g.different for _, g in every)}. "
-          f"Unparsable clean results: Trellis {sum(t.unparsable for t, _ in every)}, git {sum(g.unparsable for _, g in every)}.")
+    print(
+        f"- Equal to Expected (ignoring whitespace): Trellis {te}, git merge-file {ge} "
+        f"({'more' if te > ge else 'not more'} overall; languages where Trellis is behind: {', '.join(worse) or 'none'})."
+    )
+    print(
+        f"- Trellis clean but different: {sum(t.different for t, _ in every)}; git: {sum(g.different for _, g in every)}. "
+        f"Unparsable clean results: Trellis {sum(t.unparsable for t, _ in every)}, git {sum(g.unparsable for _, g in every)}."
+    )
     print(f"- Trellis strategies: {', '.join(f'{k} {v}' for k, v in sorted(strategies.items()))}.")
-    print(f"- Trellis CPU time per file (process time): p50 {pct(cpu, 0.5):.1f} ms, p95 {pct(cpu, 0.95):.1f} ms. "
-          f"Load average at the end: {', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}.")
+    print(
+        f"- Trellis CPU time per file (process time): p50 {pct(cpu, 0.5):.1f} ms, p95 {pct(cpu, 0.95):.1f} ms. "
+        f"Load average at the end: {', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}."
+    )
     return 0
 
 
@@ -482,11 +553,14 @@ def _outcome(v: Verdict) -> str:
 def _corpus_row(name: str, rows: list[tuple[Verdict, Verdict]]) -> str:
     def pair(what: Callable[[Verdict], bool]) -> str:
         return f"{sum(what(t) for t, _ in rows)} / {sum(what(g) for _, g in rows)}"
+
     tm = [t.ms for t, _ in rows]
     gm = [g.ms for _, g in rows]
-    return (f"| {name} | {len(rows)} | {pair(lambda v: v.equal_ws)} | {pair(lambda v: v.exact)} "
-            f"| {pair(lambda v: not v.clean)} | {pair(lambda v: v.different)} | {pair(lambda v: v.unparsable)} "
-            f"| {pct(tm, 0.5):.1f} / {pct(tm, 0.95):.1f} vs {pct(gm, 0.5):.1f} / {pct(gm, 0.95):.1f} |")
+    return (
+        f"| {name} | {len(rows)} | {pair(lambda v: v.equal_ws)} | {pair(lambda v: v.exact)} "
+        f"| {pair(lambda v: not v.clean)} | {pair(lambda v: v.different)} | {pair(lambda v: v.unparsable)} "
+        f"| {pct(tm, 0.5):.1f} / {pct(tm, 0.95):.1f} vs {pct(gm, 0.5):.1f} / {pct(gm, 0.95):.1f} |"
+    )
 
 
 def main() -> int:
@@ -505,7 +579,7 @@ def main() -> int:
     files = corpus()
     picked = sorted(rng.sample(files, min(n_files, len(files))))
     cases = make_cases(picked, rng)
-    merge_files("warm.py", b"x = 1\n", b"x = 2\n", b"x = 1\ny = 1\n")       # load the grammar once
+    merge_files("warm.py", b"x = 1\n", b"x = 2\n", b"x = 1\ny = 1\n")  # load the grammar once
     rows: dict[str, Row] = {name: Row() for name in SCENARIOS}
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
@@ -517,11 +591,15 @@ def main() -> int:
     import tree_sitter  # noqa: PLC0415
 
     print("## Structured merge (`benchmarks/bench_merge.py`)\n")
-    print(f"Machine: {cpu_model()}, {__import__('os').cpu_count()} vCPU, Python {platform.python_version()}, "
-          f"tree-sitter {getattr(tree_sitter, '__version__', '?')}, {git_version}.")
+    print(
+        f"Machine: {cpu_model()}, {__import__('os').cpu_count()} vCPU, Python {platform.python_version()}, "
+        f"tree-sitter {getattr(tree_sitter, '__version__', '?')}, {git_version}."
+    )
     print(f"Corpus: {len(picked)} stdlib modules (of {len(files)}, seed {args.seed}); {len(cases)} merges.\n")
-    print("| scenario | n | Trellis correct | git correct | Trellis conflict | git conflict | Trellis wrong "
-          "| git wrong | Trellis p50 / p95 ms | git p50 / p95 ms |")
+    print(
+        "| scenario | n | Trellis correct | git correct | Trellis conflict | git conflict | Trellis wrong "
+        "| git wrong | Trellis p50 / p95 ms | git p50 / p95 ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     all_t: list[Outcome] = []
     all_g: list[Outcome] = []
@@ -532,10 +610,12 @@ def main() -> int:
         all_g += row.git
         tm = [o.ms for o in row.trellis]
         gm = [o.ms for o in row.git]
-        print(f"| {name} | {row.n} | {share(row.trellis, lambda o: o.correct)} | {share(row.git, lambda o: o.correct)} "
-              f"| {share(row.trellis, lambda o: not o.clean)} | {share(row.git, lambda o: not o.clean)} "
-              f"| {sum(o.wrong for o in row.trellis)} | {sum(o.wrong for o in row.git)} "
-              f"| {pct(tm, 0.5):.1f} / {pct(tm, 0.95):.1f} | {pct(gm, 0.5):.1f} / {pct(gm, 0.95):.1f} |")
+        print(
+            f"| {name} | {row.n} | {share(row.trellis, lambda o: o.correct)} | {share(row.git, lambda o: o.correct)} "
+            f"| {share(row.trellis, lambda o: not o.clean)} | {share(row.git, lambda o: not o.clean)} "
+            f"| {sum(o.wrong for o in row.trellis)} | {sum(o.wrong for o in row.git)} "
+            f"| {pct(tm, 0.5):.1f} / {pct(tm, 0.95):.1f} | {pct(gm, 0.5):.1f} / {pct(gm, 0.95):.1f} |"
+        )
     independent_t = [o for name, r in rows.items() if name != "same_line" for o in r.trellis]
     independent_g = [o for name, r in rows.items() if name != "same_line" for o in r.git]
     tc = sum(o.correct for o in independent_t)
@@ -543,20 +623,28 @@ def main() -> int:
     tms = [o.ms for o in all_t]
     strategies = Counter(o.strategy for o in all_t)
     print()
-    print(f"- Independent edits resolved cleanly and correctly: Trellis {tc}/{len(independent_t)} "
-          f"({100.0 * tc / max(1, len(independent_t)):.1f}%), git merge-file {gc}/{len(independent_g)} "
-          f"({100.0 * gc / max(1, len(independent_g)):.1f}%); ratio {tc / max(1, gc):.2f}x.")
-    print(f"- Silently wrong merges (clean, not the ideal): Trellis {sum(o.wrong for o in all_t)}, "
-          f"git {sum(o.wrong for o in all_g)}.")
+    print(
+        f"- Independent edits resolved cleanly and correctly: Trellis {tc}/{len(independent_t)} "
+        f"({100.0 * tc / max(1, len(independent_t)):.1f}%), git merge-file {gc}/{len(independent_g)} "
+        f"({100.0 * gc / max(1, len(independent_g)):.1f}%); ratio {tc / max(1, gc):.2f}x."
+    )
+    print(
+        f"- Silently wrong merges (clean, not the ideal): Trellis {sum(o.wrong for o in all_t)}, "
+        f"git {sum(o.wrong for o in all_g)}."
+    )
     print(f"- Trellis strategies: {', '.join(f'{k} {v}' for k, v in sorted(strategies.items()))}.")
-    print(f"- Time per file, all merges: Trellis p50 {pct(tms, 0.5):.1f} ms, p95 {pct(tms, 0.95):.1f} ms "
-          f"(goal p50 <= 20 ms: {'PASS' if pct(tms, 0.5) <= 20 else 'FAIL'}); git merge-file p50 "
-          f"{pct([o.ms for o in all_g], 0.5):.1f} ms (a process per merge). Mean file: "
-          f"{statistics.mean(len(c.base) for c in cases) / 1024:.1f} KiB.")
+    print(
+        f"- Time per file, all merges: Trellis p50 {pct(tms, 0.5):.1f} ms, p95 {pct(tms, 0.95):.1f} ms "
+        f"(goal p50 <= 20 ms: {'PASS' if pct(tms, 0.5) <= 20 else 'FAIL'}); git merge-file p50 "
+        f"{pct([o.ms for o in all_g], 0.5):.1f} ms (a process per merge). Mean file: "
+        f"{statistics.mean(len(c.base) for c in cases) / 1024:.1f} KiB."
+    )
     cpu = [o.cpu_ms for o in all_t]
-    print(f"- Trellis CPU time per file (process time; what a busy machine inflates least): p50 "
-          f"{pct(cpu, 0.5):.1f} ms, p95 {pct(cpu, 0.95):.1f} ms. Load average at the end: "
-          f"{', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}.")
+    print(
+        f"- Trellis CPU time per file (process time; what a busy machine inflates least): p50 "
+        f"{pct(cpu, 0.5):.1f} ms, p95 {pct(cpu, 0.95):.1f} ms. Load average at the end: "
+        f"{', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}."
+    )
     return 0
 
 

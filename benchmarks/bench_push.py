@@ -201,14 +201,19 @@ class Result:
             "max_ms": round(max(lat), 3) if lat else None,
             "mean_ms": round(sum(lat) / len(lat), 3) if lat else None,
             "server_cpu_ms_per_commit": (
-                round(self.server_cpu_s * 1000 / self.commits, 3) if self.server_cpu_s is not None and self.commits else None
+                round(self.server_cpu_s * 1000 / self.commits, 3)
+                if self.server_cpu_s is not None and self.commits
+                else None
             ),
             "client_cpu_ms_per_commit": (
-                round(self.client_cpu_s * 1000 / self.commits, 3) if self.client_cpu_s is not None and self.commits else None
+                round(self.client_cpu_s * 1000 / self.commits, 3)
+                if self.client_cpu_s is not None and self.commits
+                else None
             ),
             "server_cpu_in_window_ms_per_commit": (
                 round(self.server_window_cpu_s * 1000 / self.commits, 3)
-                if self.server_window_cpu_s is not None and self.commits else None
+                if self.server_window_cpu_s is not None and self.commits
+                else None
             ),
             "drain_s": round(self.drain_s, 2) if self.drain_s is not None else None,
             "offered_per_s": round(self.offered, 1) if self.offered else None,
@@ -225,9 +230,15 @@ def log(msg: str) -> None:
 
 def combine(first: Result, second: Result) -> Result:
     """Two runs of (a) as one; the note keeps both rates and flags drift between them."""
-    merged = Result(first.key, first.label, first.agents, first.commits + second.commits,
-                    first.seconds + second.seconds, first.latencies_ms + second.latencies_ms,
-                    client_cpu_s=(first.client_cpu_s or 0) + (second.client_cpu_s or 0))
+    merged = Result(
+        first.key,
+        first.label,
+        first.agents,
+        first.commits + second.commits,
+        first.seconds + second.seconds,
+        first.latencies_ms + second.latencies_ms,
+        client_cpu_s=(first.client_cpu_s or 0) + (second.client_cpu_s or 0),
+    )
     drift = abs(first.rate - second.rate) / max(first.rate, second.rate)
     merged.note = f"before Trellis {first.rate:.0f}/s, after {second.rate:.0f}/s"
     if drift > 0.25:
@@ -269,8 +280,9 @@ def bench_pygit2(workdir: Path, commits: int, warmup: int = 20) -> Result:
         one()
         latencies.append((time.perf_counter() - t0) * 1000)
     seconds = time.perf_counter() - start
-    return Result("a", "(a) pygit2 in-process loop", 1, commits, seconds, latencies,
-                  client_cpu_s=time.process_time() - cpu0)
+    return Result(
+        "a", "(a) pygit2 in-process loop", 1, commits, seconds, latencies, client_cpu_s=time.process_time() - cpu0
+    )
 
 
 # -- (b) git plumbing ---------------------------------------------------------------------------
@@ -320,8 +332,15 @@ def bench_git_cli(workdir: Path, commits: int, warmup: int = 3) -> Result:
         one()
         latencies.append((time.perf_counter() - t0) * 1000)
     seconds = time.perf_counter() - start
-    return Result("b", "(b) git plumbing (5 processes/commit)", 1, commits, seconds, latencies,
-                  client_cpu_s=_children_cpu() - cpu0)
+    return Result(
+        "b",
+        "(b) git plumbing (5 processes/commit)",
+        1,
+        commits,
+        seconds,
+        latencies,
+        client_cpu_s=_children_cpu() - cpu0,
+    )
 
 
 def _children_cpu() -> float:
@@ -391,8 +410,15 @@ def _tree_cpu(pid: int) -> float:
 class ServerProcess:
     """``python -m trellis serve`` in its own process, on a free loopback port."""
 
-    def __init__(self, data_dir: Path, *, max_workers: int | None = None, durability: str = "durable",
-                 loose_objects: int | None = None, workers: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        max_workers: int | None = None,
+        durability: str = "durable",
+        loose_objects: int | None = None,
+        workers: int = 0,
+    ) -> None:
         self.data_dir = data_dir
         self.workers = workers
         self.log_path = data_dir.parent / f"server-{data_dir.name}.log"
@@ -405,15 +431,28 @@ class ServerProcess:
     def start(self, timeout: float = 120.0) -> ServerProcess:
         from trellis.datadir import running_server
 
-        cmd = [sys.executable, "-m", "trellis", "serve", "--data-dir", str(self.data_dir),
-               "--listen", "127.0.0.1:0", "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "trellis",
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warning",
+        ]
         if self.max_workers:
             cmd += ["--max-workers", str(self.max_workers)]
         cmd += ["--durability", self.durability, "--workers", str(self.workers)]
         if self.loose_objects is not None:
             cmd += ["--loose-objects", str(self.loose_objects)]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               "COLUMNS": "200"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "COLUMNS": "200",
+        }
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
@@ -481,19 +520,20 @@ STEP_FIELDS = dict(
 )
 
 
-def _run_agent(spec: LoadSpec, index: int, ready: Any, start_event: Any, start_at: Any,
-               out: dict[str, Any]) -> None:
+def _run_agent(spec: LoadSpec, index: int, ready: Any, start_event: Any, start_at: Any, out: dict[str, Any]) -> None:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    import vcs
-    from trellis import Client
+    from trellis import Client, vcs
 
     name = _agent_name(index)
     if spec.own_connection:  # not gRPC's process-wide subchannel pool: the kernel spreads them over the fronts
         import grpc
 
-        client = Client(spec.address, agent=name, channel=grpc.insecure_channel(
-            spec.address, options=[("grpc.use_local_subchannel_pool", 1)]))
+        client = Client(
+            spec.address,
+            agent=name,
+            channel=grpc.insecure_channel(spec.address, options=[("grpc.use_local_subchannel_pool", 1)]),
+        )
     else:
         client = Client(spec.address, agent=name)
     stream = None
@@ -525,8 +565,10 @@ def _run_agent(spec: LoadSpec, index: int, ready: Any, start_event: Any, start_a
                 path, content, message = editor.next()
                 extra: dict[str, Any] = {}
                 if session_id:
-                    extra = {"session": session_id,
-                             "step": vcs.StepInput(arguments_json=json.dumps({"path": path}), **STEP_FIELDS)}
+                    extra = {
+                        "session": session_id,
+                        "step": vcs.StepInput(arguments_json=json.dumps({"path": path}), **STEP_FIELDS),
+                    }
                 result = commit(spec.repository, branch, {path: content}, message, expected_head=head, **extra)
                 head = result.commit.commit_id
 
@@ -576,8 +618,9 @@ def _run_agent(spec: LoadSpec, index: int, ready: Any, start_event: Any, start_a
         client.close()
 
 
-def _client_process(spec: LoadSpec, indices: list[int], ready: Any, start_event: Any, start_at: Any,
-                    results: Any) -> None:
+def _client_process(
+    spec: LoadSpec, indices: list[int], ready: Any, start_event: Any, start_at: Any, results: Any
+) -> None:
     outs = [dict[str, Any]() for _ in indices]
     threads = [
         threading.Thread(target=_run_agent, args=(spec, i, ready, start_event, start_at, out), daemon=True)
@@ -595,9 +638,14 @@ def _client_process(spec: LoadSpec, indices: list[int], ready: Any, start_event:
     results.put({"cpu": cpu, "agents": outs})
 
 
-def run_load(spec: LoadSpec, agents: int, procs: int, server: ServerProcess | None,
-             server_pid: int | None = None, on_start: Callable[[], None] | None = None,
-             ) -> tuple[int, float, list[float], float, float | None]:
+def run_load(
+    spec: LoadSpec,
+    agents: int,
+    procs: int,
+    server: ServerProcess | None,
+    server_pid: int | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> tuple[int, float, list[float], float, float | None]:
     """Run ``agents`` agents in ``procs`` client processes; return (commits, seconds, latencies, client cpu, server cpu).
 
     ``on_start`` runs when the measured phase begins (after setup and warm-up).
@@ -608,8 +656,10 @@ def run_load(spec: LoadSpec, agents: int, procs: int, server: ServerProcess | No
     start_at = ctx.Value("d", 0.0)
     procs = max(1, min(procs, agents))
     groups = [list(range(agents))[i::procs] for i in range(procs)]
-    workers = [ctx.Process(target=_client_process, args=(spec, g, ready, start_event, start_at, results), daemon=True)
-               for g in groups]
+    workers = [
+        ctx.Process(target=_client_process, args=(spec, g, ready, start_event, start_at, results), daemon=True)
+        for g in groups
+    ]
     try:
         for w in workers:
             w.start()
@@ -683,23 +733,47 @@ def seed_trellis_repository(address: str, name: str) -> None:
         client.commit(name, MAIN, FIXTURE, "Seed fixture", expected_head=repo.head_commit_id)
 
 
-def run_trellis(variant: Variant, address: str, server: ServerProcess | None, args: argparse.Namespace,
-                server_pid: int | None = None, repository: str = "") -> Result:
+def run_trellis(
+    variant: Variant,
+    address: str,
+    server: ServerProcess | None,
+    args: argparse.Namespace,
+    server_pid: int | None = None,
+    repository: str = "",
+) -> Result:
     repository = repository or f"bench-{variant.key}"
     if variant.mode != "noop":
         seed_trellis_repository(address, repository)
-    spec = LoadSpec(address, repository, variant.mode, variant.session, args.warmup,
-                    args.noop_duration if variant.mode == "noop" else args.duration,
-                    agents=variant.agents, rate=variant.rate, own_connection=args.own_connections)
+    spec = LoadSpec(
+        address,
+        repository,
+        variant.mode,
+        variant.session,
+        args.warmup,
+        args.noop_duration if variant.mode == "noop" else args.duration,
+        agents=variant.agents,
+        rate=variant.rate,
+        own_connection=args.own_connections,
+    )
     procs = args.client_procs if variant.agents > 1 else 1
     commits, seconds, latencies, client_cpu, server_cpu = run_load(spec, variant.agents, procs, server, server_pid)
     pid = server.proc.pid if server is not None and server.proc is not None else server_pid
     drain_s, drain_cpu = wait_idle(pid) if pid else (None, 0.0)
     note = f"{procs} client process{'es' if procs > 1 else ''}"
-    return Result(variant.key, variant.label, variant.agents, commits, seconds, latencies,
-                  server_cpu_s=(server_cpu or 0.0) + drain_cpu if server_cpu is not None else None,
-                  client_cpu_s=client_cpu, note=note, offered=variant.rate, drain_s=drain_s,
-                  server_window_cpu_s=server_cpu)
+    return Result(
+        variant.key,
+        variant.label,
+        variant.agents,
+        commits,
+        seconds,
+        latencies,
+        server_cpu_s=(server_cpu or 0.0) + drain_cpu if server_cpu is not None else None,
+        client_cpu_s=client_cpu,
+        note=note,
+        offered=variant.rate,
+        drain_s=drain_s,
+        server_window_cpu_s=server_cpu,
+    )
 
 
 # -- maintenance: many micro-commits, loose objects and repository size ------------------------
@@ -716,11 +790,12 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     this process, reading the directory), waits for the server to go idle,
     then compares the repository's size with what ``git gc`` makes of a copy.
     """
-    from vcs.maintenance import loose_objects, pack_files
+    from trellis.vcs.maintenance import loose_objects, pack_files
 
     agents = 8
-    server = ServerProcess(work / "maintenance", max_workers=args.max_workers, durability=args.durability,
-                           loose_objects=args.loose_objects)
+    server = ServerProcess(
+        work / "maintenance", max_workers=args.max_workers, durability=args.durability, loose_objects=args.loose_objects
+    )
     repository = "bench-maintenance"
     path = work / "maintenance" / "repos" / f"{repository}.git"
     samples: list[tuple[float, int, int]] = []  # (seconds, loose objects, packs)
@@ -737,11 +812,9 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         assert server.proc is not None
         seed_trellis_repository(server.address, repository)
         per_agent = math.ceil(args.maintenance / agents)
-        spec = LoadSpec(server.address, repository, "stream", False, 0, 24 * 3600.0, agents=agents,
-                        commits=per_agent)
+        spec = LoadSpec(server.address, repository, "stream", False, 0, 24 * 3600.0, agents=agents, commits=per_agent)
         cpu0 = _proc_cpu(server.proc.pid, children=True)
-        commits, seconds, latencies, _, _ = run_load(spec, agents, args.client_procs, server,
-                                                     on_start=sampler.start)
+        commits, seconds, latencies, _, _ = run_load(spec, agents, args.client_procs, server, on_start=sampler.start)
         drain_s, _ = wait_idle(server.proc.pid, timeout=600)
         cpu = _proc_cpu(server.proc.pid, children=True) - cpu0
     except BaseException:
@@ -759,53 +832,80 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     gc_size = _dir_bytes(copy / "objects")
     budget = commits * 5
     return {
-        "commits": commits, "seconds": round(seconds, 1), "commits_per_s": round(commits / seconds, 1),
+        "commits": commits,
+        "seconds": round(seconds, 1),
+        "commits_per_s": round(commits / seconds, 1),
         "p99_ms": round(percentile(latencies, 99), 2) if latencies else None,
-        "drain_s": drain_s, "server_cpu_ms_per_commit_incl_git": round(cpu * 1000 / max(commits, 1), 3),
-        "loose_objects_max": max((s[1] for s in samples), default=loose), "loose_objects_end": loose,
-        "packs_max": max((s[2] for s in samples), default=len(packs)), "packs_end": len(packs),
-        "pack_sizes": [p.objects for p in packs], "loose_limit": args.loose_objects,
+        "drain_s": drain_s,
+        "server_cpu_ms_per_commit_incl_git": round(cpu * 1000 / max(commits, 1), 3),
+        "loose_objects_max": max((s[1] for s in samples), default=loose),
+        "loose_objects_end": loose,
+        "packs_max": max((s[2] for s in samples), default=len(packs)),
+        "packs_end": len(packs),
+        "pack_sizes": [p.objects for p in packs],
+        "loose_limit": args.loose_objects,
         "loose_share_of_budget": round(max((s[1] for s in samples), default=loose) / budget, 4) if budget else None,
-        "objects_bytes": size, "gc_objects_bytes": gc_size, "size_vs_gc": round(size / gc_size, 3),
+        "objects_bytes": size,
+        "gc_objects_bytes": gc_size,
+        "size_vs_gc": round(size / gc_size, 3),
         "maintenance_log": errors[-5:],  # the server logs at warning level: failed runs only
     }
 
 
 def print_maintenance(report: dict[str, Any]) -> None:
-    print(f"Maintenance: {report['commits']} micro-commits in {report['seconds']} s "
-          f"({report['commits_per_s']}/s, p99 {report['p99_ms']} ms), server CPU incl. its git processes "
-          f"{report['server_cpu_ms_per_commit_incl_git']} ms per commit, drained in {report['drain_s']:.1f} s")
-    print(f"  loose objects: at most {report['loose_objects_max']} during the run (limit {report['loose_limit']}), "
-          f"{report['loose_objects_end']} at the end = {report['loose_share_of_budget']:.2%} of commits x 5; "
-          f"packs: at most {report['packs_max']}, {report['packs_end']} at the end {report['pack_sizes']}")
+    print(
+        f"Maintenance: {report['commits']} micro-commits in {report['seconds']} s "
+        f"({report['commits_per_s']}/s, p99 {report['p99_ms']} ms), server CPU incl. its git processes "
+        f"{report['server_cpu_ms_per_commit_incl_git']} ms per commit, drained in {report['drain_s']:.1f} s"
+    )
+    print(
+        f"  loose objects: at most {report['loose_objects_max']} during the run (limit {report['loose_limit']}), "
+        f"{report['loose_objects_end']} at the end = {report['loose_share_of_budget']:.2%} of commits x 5; "
+        f"packs: at most {report['packs_max']}, {report['packs_end']} at the end {report['pack_sizes']}"
+    )
     for line in report["maintenance_log"]:
         print(f"  server log: {line.strip()}")
-    print(f"  objects: {report['objects_bytes'] / 1e6:.1f} MB; after git gc {report['gc_objects_bytes'] / 1e6:.1f} MB "
-          f"= {report['size_vs_gc']:.2f} x")
+    print(
+        f"  objects: {report['objects_bytes'] / 1e6:.1f} MB; after git gc {report['gc_objects_bytes'] / 1e6:.1f} MB "
+        f"= {report['size_vs_gc']:.2f} x"
+    )
     ok_loose = report["loose_objects_max"] <= 10_000
     ok_size = report["size_vs_gc"] <= 1.5
-    print(f"{'PASS' if ok_loose else 'FAIL'} loose objects <= 10,000 (bounded by the limit plus one run's "
-          f"writes, whatever the number of commits): {report['loose_objects_max']}")
+    print(
+        f"{'PASS' if ok_loose else 'FAIL'} loose objects <= 10,000 (bounded by the limit plus one run's "
+        f"writes, whatever the number of commits): {report['loose_objects_max']}"
+    )
     print(f"{'PASS' if ok_size else 'FAIL'} size <= 1.5 x git gc: {report['size_vs_gc']:.2f}")
 
 
 def _add(first: Result, second: Result) -> Result:
     """Two runs of one variant as one (rounds of an alternating comparison)."""
-    cpu = None if first.server_cpu_s is None or second.server_cpu_s is None else first.server_cpu_s + second.server_cpu_s
-    return dataclasses.replace(first, commits=first.commits + second.commits, seconds=first.seconds + second.seconds,
-                               latencies_ms=first.latencies_ms + second.latencies_ms, server_cpu_s=cpu,
-                               client_cpu_s=(first.client_cpu_s or 0) + (second.client_cpu_s or 0),
-                               server_window_cpu_s=None if first.server_window_cpu_s is None
-                               or second.server_window_cpu_s is None
-                               else first.server_window_cpu_s + second.server_window_cpu_s,
-                               drain_s=max(first.drain_s or 0.0, second.drain_s or 0.0),
-                               note=f"{first.note}; rounds at {first.rate:.0f}/s and {second.rate:.0f}/s")
+    cpu = (
+        None if first.server_cpu_s is None or second.server_cpu_s is None else first.server_cpu_s + second.server_cpu_s
+    )
+    return dataclasses.replace(
+        first,
+        commits=first.commits + second.commits,
+        seconds=first.seconds + second.seconds,
+        latencies_ms=first.latencies_ms + second.latencies_ms,
+        server_cpu_s=cpu,
+        client_cpu_s=(first.client_cpu_s or 0) + (second.client_cpu_s or 0),
+        server_window_cpu_s=None
+        if first.server_window_cpu_s is None or second.server_window_cpu_s is None
+        else first.server_window_cpu_s + second.server_window_cpu_s,
+        drain_s=max(first.drain_s or 0.0, second.drain_s or 0.0),
+        note=f"{first.note}; rounds at {first.rate:.0f}/s and {second.rate:.0f}/s",
+    )
 
 
 def run_durability_compare(work: Path, wanted: list[Variant], args: argparse.Namespace) -> dict[str, Result]:
     """Each variant on a server with durability none, then on one with durability durable (both running)."""
-    servers = {d: ServerProcess(work / f"data-{d}", max_workers=args.max_workers, durability=d,
-                                loose_objects=args.loose_objects) for d in ("none", "durable")}
+    servers = {
+        d: ServerProcess(
+            work / f"data-{d}", max_workers=args.max_workers, durability=d, loose_objects=args.loose_objects
+        )
+        for d in ("none", "durable")
+    }
     results: dict[str, Result] = {}
     try:
         for durability, server in servers.items():
@@ -817,10 +917,17 @@ def run_durability_compare(work: Path, wanted: list[Variant], args: argparse.Nam
                     continue  # the paced variants need (a)'s and c32's rates: run them without --durability-compare
                 for durability, server in servers.items():
                     duration = args.noop_duration if variant.mode == "noop" else args.duration
-                    log(f"{variant.label} [{durability}], round {round + 1}/{args.repeat}: {duration:.1f}s measured ...")
-                    labelled = dataclasses.replace(variant, key=f"{variant.key}-{durability}",
-                                                   label=f"{variant.label.split(',')[0]} {variant.agents} {durability}")
-                    result = run_trellis(labelled, server.address, server, args, repository=f"bench-{variant.key}-{round}")
+                    log(
+                        f"{variant.label} [{durability}], round {round + 1}/{args.repeat}: {duration:.1f}s measured ..."
+                    )
+                    labelled = dataclasses.replace(
+                        variant,
+                        key=f"{variant.key}-{durability}",
+                        label=f"{variant.label.split(',')[0]} {variant.agents} {durability}",
+                    )
+                    result = run_trellis(
+                        labelled, server.address, server, args, repository=f"bench-{variant.key}-{round}"
+                    )
                     earlier = results.get(labelled.key)
                     results[labelled.key] = result if earlier is None else _add(earlier, result)
     except BaseException:
@@ -865,8 +972,9 @@ def background_load(seconds: float = 1.0) -> float:
 
 def source_revision() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -926,25 +1034,41 @@ def goals(results: dict[str, Result]) -> tuple[dict[str, float], list[tuple[str,
         ratios["c1/b"] = c1.rate / b.rate
     checks: list[tuple[str, bool | None, str]] = []
     if c32 and a:
-        checks.append(("c32 >= 0.75 x a", c32.rate >= 0.75 * a.rate,
-                       f"{c32.rate:.0f}/s vs 0.75 x {a.rate:.0f}/s = {0.75 * a.rate:.0f}/s"))
+        checks.append(
+            (
+                "c32 >= 0.75 x a",
+                c32.rate >= 0.75 * a.rate,
+                f"{c32.rate:.0f}/s vs 0.75 x {a.rate:.0f}/s = {0.75 * a.rate:.0f}/s",
+            )
+        )
     if c32:
         checks.append(("p99(c32) <= 15 ms", c32.pct(99) <= 15.0, f"p99 = {c32.pct(99):.2f} ms"))
     for key, what in [("c32p", "at the goal's load, 0.75 x a"), ("c32h", "at half its saturated rate")]:
         paced = results.get(key)
         if paced:
-            checks.append((f"p99({key}: 32 agents paced {what}) <= 15 ms", paced.pct(99) <= 15.0,
-                           f"offered {paced.offered:.0f}/s, achieved {paced.rate:.0f}/s, "
-                           f"p50 = {paced.pct(50):.2f} ms, p99 = {paced.pct(99):.2f} ms"))
+            checks.append(
+                (
+                    f"p99({key}: 32 agents paced {what}) <= 15 ms",
+                    paced.pct(99) <= 15.0,
+                    f"offered {paced.offered:.0f}/s, achieved {paced.rate:.0f}/s, "
+                    f"p50 = {paced.pct(50):.2f} ms, p99 = {paced.pct(99):.2f} ms",
+                )
+            )
     if c32 and b:
-        checks.append(("c32 >= 10 x b", c32.rate >= 10 * b.rate,
-                       f"{c32.rate:.0f}/s vs 10 x {b.rate:.0f}/s = {10 * b.rate:.0f}/s"))
+        checks.append(
+            ("c32 >= 10 x b", c32.rate >= 10 * b.rate, f"{c32.rate:.0f}/s vs 10 x {b.rate:.0f}/s = {10 * b.rate:.0f}/s")
+        )
     for key in ("c32", "d32"):
         durable, relaxed = results.get(f"{key}-durable"), results.get(f"{key}-none")
         if durable and relaxed:
             ratios[f"{key} durable/none"] = durable.rate / relaxed.rate
-            checks.append((f"durable {key} >= 0.8 x {key} with syncing off", durable.rate >= 0.8 * relaxed.rate,
-                           f"{durable.rate:.0f}/s vs 0.8 x {relaxed.rate:.0f}/s = {0.8 * relaxed.rate:.0f}/s"))
+            checks.append(
+                (
+                    f"durable {key} >= 0.8 x {key} with syncing off",
+                    durable.rate >= 0.8 * relaxed.rate,
+                    f"{durable.rate:.0f}/s vs 0.8 x {relaxed.rate:.0f}/s = {0.8 * relaxed.rate:.0f}/s",
+                )
+            )
     return ratios, checks
 
 
@@ -961,25 +1085,43 @@ def print_report(info: dict[str, Any], results: dict[str, Result], args: argpars
     from rich.table import Table
 
     console = Console(width=140)
-    console.print(f"[bold]Machine[/]: {info['nproc']} CPUs ({info['cpu_model']}), {info['memory']}, "
-                  f"Linux {info['kernel']}")
-    console.print(f"[bold]Software[/]: Python {info['python']}, pygit2 {info['pygit2']} / libgit2 "
-                  f"{info['libgit2']}, grpcio {info['grpcio']}, {info['git']}")
+    console.print(
+        f"[bold]Machine[/]: {info['nproc']} CPUs ({info['cpu_model']}), {info['memory']}, Linux {info['kernel']}"
+    )
+    console.print(
+        f"[bold]Software[/]: Python {info['python']}, pygit2 {info['pygit2']} / libgit2 "
+        f"{info['libgit2']}, grpcio {info['grpcio']}, {info['git']}"
+    )
     console.print(f"[bold]Trellis[/]: {info.get('trellis_revision')}, run {time.strftime('%Y-%m-%d %H:%M %Z')}")
     if info.get("busy_before_run", 0) > 0.15:
-        console.print(f"[red]warning[/]: the machine was {info['busy_before_run']:.0%} busy before the run "
-                      "started: other work skews every number, rerun on a quiet machine")
+        console.print(
+            f"[red]warning[/]: the machine was {info['busy_before_run']:.0%} busy before the run "
+            "started: other work skews every number, rerun on a quiet machine"
+        )
     share = info.get("cpu_during_run") or {}
     if share:
-        console.print(f"[bold]Machine CPU during the run[/]: user {share['user']:.0%}, system {share['system']:.0%}, "
-                      f"idle {share['idle']:.0%}, iowait {share['iowait']:.0%}, steal {share['steal']:.0%}; "
-                      f"work directory on {info.get('workdir_filesystem')}")
-    console.print(f"[bold]Fixture[/]: {len(FIXTURE)} files ({N_DIRS} packages × {FILES_PER_DIR} modules of "
-                  f"~{len(FIXTURE[EDITABLE[0]])} B); each commit changes one module")
+        console.print(
+            f"[bold]Machine CPU during the run[/]: user {share['user']:.0%}, system {share['system']:.0%}, "
+            f"idle {share['idle']:.0%}, iowait {share['iowait']:.0%}, steal {share['steal']:.0%}; "
+            f"work directory on {info.get('workdir_filesystem')}"
+        )
+    console.print(
+        f"[bold]Fixture[/]: {len(FIXTURE)} files ({N_DIRS} packages × {FILES_PER_DIR} modules of "
+        f"~{len(FIXTURE[EDITABLE[0]])} B); each commit changes one module"
+    )
     table = Table(title="Micro-commit throughput", show_lines=False)
-    for col, justify in [("variant", "left"), ("agents", "right"), ("commits", "right"), ("seconds", "right"),
-                         ("commits/s", "right"), ("p50 ms", "right"), ("p99 ms", "right"),
-                         ("srv CPU ms/c", "right"), ("drain s", "right"), ("cli CPU ms/c", "right")]:
+    for col, justify in [
+        ("variant", "left"),
+        ("agents", "right"),
+        ("commits", "right"),
+        ("seconds", "right"),
+        ("commits/s", "right"),
+        ("p50 ms", "right"),
+        ("p99 ms", "right"),
+        ("srv CPU ms/c", "right"),
+        ("drain s", "right"),
+        ("cli CPU ms/c", "right"),
+    ]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for key in _ordered(results):
         r = results[key]
@@ -988,21 +1130,32 @@ def print_report(info: dict[str, Any], results: dict[str, Result], args: argpars
         def fmt(v: float | None, spec: str = ".2f") -> str:
             return "-" if v is None else format(v, spec)
 
-        table.add_row(r.label, str(r.agents), str(r.commits), f"{r.seconds:.2f}", f"{r.rate:.0f}",
-                      fmt(s["p50_ms"]), fmt(s["p99_ms"]), fmt(s["server_cpu_ms_per_commit"]),
-                      fmt(s["drain_s"], ".1f"), fmt(s["client_cpu_ms_per_commit"]))
+        table.add_row(
+            r.label,
+            str(r.agents),
+            str(r.commits),
+            f"{r.seconds:.2f}",
+            f"{r.rate:.0f}",
+            fmt(s["p50_ms"]),
+            fmt(s["p99_ms"]),
+            fmt(s["server_cpu_ms_per_commit"]),
+            fmt(s["drain_s"], ".1f"),
+            fmt(s["client_cpu_ms_per_commit"]),
+        )
     console.print(table)
     for key in ALL_KEYS:
         r = results.get(key)
         if r is not None and r.note and (key == "a" or "drift" in r.note):
             console.print(f"{r.label}: {r.note}")
-    console.print("(e) rows count calls, not commits. srv CPU = user+sys of the server process per "
-                  "commit, including the work it does after the last acknowledgement until it is idle again "
-                  "(drain s: how long that took); cli CPU = the client processes' (for (b): the git "
-                  "processes and their driver). "
-                  "Closed-loop rows: every agent commits back to back, so by Little's law the mean "
-                  "latency is agents / throughput (32 agents at 700/s: 46 ms); the paced row offers a "
-                  "fixed load and times each commit from when it was due.")
+    console.print(
+        "(e) rows count calls, not commits. srv CPU = user+sys of the server process per "
+        "commit, including the work it does after the last acknowledgement until it is idle again "
+        "(drain s: how long that took); cli CPU = the client processes' (for (b): the git "
+        "processes and their driver). "
+        "Closed-loop rows: every agent commits back to back, so by Little's law the mean "
+        "latency is agents / throughput (32 agents at 700/s: 46 ms); the paced row offers a "
+        "fixed load and times each commit from when it was due."
+    )
     ratios, checks = goals(results)
     if ratios:
         console.print("[bold]Ratios[/] (throughput): " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
@@ -1021,32 +1174,66 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="seconds of each measured Trellis phase (default 8; quick 2)")
     p.add_argument("--noop-duration", type=float, help="seconds of each (e) phase (default 4; quick 1)")
     p.add_argument("--warmup", type=int, help="untimed commits per agent before measuring (default 5; quick 3)")
-    p.add_argument("--paced-rate", type=float,
-                   help="offered commits/s of the paced 32-agent run (default: 0.75 x the rate of (a))")
-    p.add_argument("--client-procs", type=int, default=2,
-                   help="client processes hosting the 32 agents' threads (default 2)")
+    p.add_argument(
+        "--paced-rate", type=float, help="offered commits/s of the paced 32-agent run (default: 0.75 x the rate of (a))"
+    )
+    p.add_argument(
+        "--client-procs", type=int, default=2, help="client processes hosting the 32 agents' threads (default 2)"
+    )
     p.add_argument("--max-workers", type=int, help="server RPC worker threads (default: the server's, 64)")
-    p.add_argument("--tmpdir", help="where the repositories and the server's data directory go "
-                   "(default: the system temporary directory; its filesystem matters, see README)")
-    p.add_argument("--durability", default="durable", choices=["durable", "none"],
-                   help="the server's --durability (default durable, as trellis serve; on tmpfs a sync costs "
-                   "next to nothing)")
-    p.add_argument("--durability-compare", action="store_true",
-                   help="run each Trellis variant on a server with --durability none and on one with durable, "
-                   "alternately; the goal: durable c32 (and d32) >= 0.8 x with syncing off")
-    p.add_argument("--repeat", type=int, default=1, metavar="K",
-                   help="with --durability-compare: K alternating rounds, summed (a shared machine drifts)")
-    p.add_argument("--maintenance", type=int, default=0, metavar="N",
-                   help="then N micro-commits (8 CommitStream agents, one repository) with background maintenance "
-                   "on: loose objects and packs sampled during the run, the size against git gc's at the end")
-    p.add_argument("--loose-objects", type=int, default=None, metavar="N",
-                   help="the server's --loose-objects (default: the server's, 2000)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="the server's --workers (default 0: one process, as the earlier runs in RESULTS.md); "
-                   "the server CPU is summed over all its processes")
-    p.add_argument("--own-connections", action="store_true",
-                   help="each agent opens its own connection (default: one per client process); with --workers "
-                   "the kernel spreads connections, not calls, over the fronts")
+    p.add_argument(
+        "--tmpdir",
+        help="where the repositories and the server's data directory go "
+        "(default: the system temporary directory; its filesystem matters, see README)",
+    )
+    p.add_argument(
+        "--durability",
+        default="durable",
+        choices=["durable", "none"],
+        help="the server's --durability (default durable, as trellis serve; on tmpfs a sync costs next to nothing)",
+    )
+    p.add_argument(
+        "--durability-compare",
+        action="store_true",
+        help="run each Trellis variant on a server with --durability none and on one with durable, "
+        "alternately; the goal: durable c32 (and d32) >= 0.8 x with syncing off",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --durability-compare: K alternating rounds, summed (a shared machine drifts)",
+    )
+    p.add_argument(
+        "--maintenance",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N micro-commits (8 CommitStream agents, one repository) with background maintenance "
+        "on: loose objects and packs sampled during the run, the size against git gc's at the end",
+    )
+    p.add_argument(
+        "--loose-objects",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the server's --loose-objects (default: the server's, 2000)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the server's --workers (default 0: one process, as the earlier runs in RESULTS.md); "
+        "the server CPU is summed over all its processes",
+    )
+    p.add_argument(
+        "--own-connections",
+        action="store_true",
+        help="each agent opens its own connection (default: one per client process); with --workers "
+        "the kernel spreads connections, not calls, over the fronts",
+    )
     p.add_argument("--check", action="store_true", help="exit 1 if a goal fails")
     args = p.parse_args(argv)
     q = args.quick
@@ -1108,12 +1295,19 @@ def main(argv: list[str] | None = None) -> int:
         if wanted and args.durability_compare:
             results.update(run_durability_compare(work, wanted, args))
         elif wanted:
-            server = ServerProcess(work / "data", max_workers=args.max_workers, durability=args.durability,
-                                   loose_objects=args.loose_objects, workers=args.workers)
+            server = ServerProcess(
+                work / "data",
+                max_workers=args.max_workers,
+                durability=args.durability,
+                loose_objects=args.loose_objects,
+                workers=args.workers,
+            )
             try:
                 server.start()
-                log(f"server pid {server.proc.pid if server.proc else '?'} on {server.address}, "
-                    f"durability {args.durability}, --workers {args.workers}")
+                log(
+                    f"server pid {server.proc.pid if server.proc else '?'} on {server.address}, "
+                    f"durability {args.durability}, --workers {args.workers}"
+                )
                 for variant in wanted:
                     if variant.rate == -1:  # the goal's load: three quarters of (a)
                         rate = args.paced_rate or (0.75 * results["a"].rate if "a" in results else 600.0)
@@ -1142,17 +1336,22 @@ def main(argv: list[str] | None = None) -> int:
     info["workdir_filesystem"] = args.fs
     ratios, checks = goals(results)
     if args.json:
-        print(json.dumps({
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "machine": info,
-            "fixture": {"files": len(FIXTURE), "dirs": N_DIRS, "files_per_dir": FILES_PER_DIR},
-            "args": {k: v for k, v in vars(args).items() if k != "keys"},
-            "results": [results[k].summary() for k in _ordered(results)],
-            "maintenance": maintenance,
-            "ratios": {k: round(v, 3) for k, v in ratios.items()},
-            "goals": [{"goal": n, "pass": ok, "detail": d} for n, ok, d in checks],
-            "elapsed_s": round(elapsed, 1),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "machine": info,
+                    "fixture": {"files": len(FIXTURE), "dirs": N_DIRS, "files_per_dir": FILES_PER_DIR},
+                    "args": {k: v for k, v in vars(args).items() if k != "keys"},
+                    "results": [results[k].summary() for k in _ordered(results)],
+                    "maintenance": maintenance,
+                    "ratios": {k: round(v, 3) for k, v in ratios.items()},
+                    "goals": [{"goal": n, "pass": ok, "detail": d} for n, ok, d in checks],
+                    "elapsed_s": round(elapsed, 1),
+                },
+                indent=2,
+            )
+        )
     else:
         if results:
             print_report(info, results, args)

@@ -51,8 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-import vcs  # noqa: E402
-from query import DatabaseSettings, Indexer, import_history, open_database, run_query  # noqa: E402
+from trellis import vcs  # noqa: E402
+from trellis.query import DatabaseSettings, Indexer, import_history, open_database, run_query  # noqa: E402
 
 GIT_ENV = {
     **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
@@ -121,7 +121,7 @@ def next_change(files: dict[str, bytes], n: int, rng: random.Random) -> tuple[st
             new = b"".join(lines[:at] + [indent + b"_edit_%d = %d\n" % (n, n)] + lines[at:])
             return f"Edit {f.name} in {path}", [vcs.PutFile(path, new)]
     elif roll < 0.77:
-        new = data + b"\n\ndef generated_%d(value):\n    \"\"\"Step %d.\"\"\"\n    return value * %d\n" % (n, n, n)
+        new = data + b'\n\ndef generated_%d(value):\n    """Step %d."""\n    return value * %d\n' % (n, n, n)
         return f"Add generated_{n} to {path}", [vcs.PutFile(path, new)]
     elif roll < 0.87:
         funcs = [f for f in _top_functions(data) if not f.name.startswith("__")]
@@ -142,7 +142,9 @@ def next_change(files: dict[str, bytes], n: int, rng: random.Random) -> tuple[st
             rest = b"".join(lines[:start] + lines[end:])
             target = rng.choice(others)
             return f"Move {f.name} from {path} to {target}", [
-                vcs.PutFile(path, rest), vcs.PutFile(target, files[target] + b"\n\n" + block)]
+                vcs.PutFile(path, rest),
+                vcs.PutFile(target, files[target] + b"\n\n" + block),
+            ]
     else:
         stem = path.removesuffix(".py").split("_r")[0]
         new_path = f"{stem}_r{n}.py"
@@ -176,9 +178,22 @@ def build_history(data_dir: Path, commits: int, seed: int = 7) -> Path:
         title, changes = next_change(files, n, rng)
         assert session is not None
         try:
-            store.commit("src", "main", changes, title, AGENT, session_id=session.session_id,
-                         step=vcs.StepInput(thought=title, action="edit", input_tokens=1000 + n, output_tokens=50,
-                                            cost_usd=0.001, latency_ms=200))
+            store.commit(
+                "src",
+                "main",
+                changes,
+                title,
+                AGENT,
+                session_id=session.session_id,
+                step=vcs.StepInput(
+                    thought=title,
+                    action="edit",
+                    input_tokens=1000 + n,
+                    output_tokens=50,
+                    cost_usd=0.001,
+                    latency_ms=200,
+                ),
+            )
         except vcs.InvalidArgument:  # an edit that changed nothing
             continue
         _apply(files, changes)
@@ -186,16 +201,18 @@ def build_history(data_dir: Path, commits: int, seed: int = 7) -> Path:
 
 
 def git(path: Path, *args: str) -> str:
-    return subprocess.run(["git", "--git-dir", str(path), *args], env=GIT_ENV, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["git", "--git-dir", str(path), *args], env=GIT_ENV, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def time_git_log_p(path: Path, runs: int = 3) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(["git", "--git-dir", str(path), "log", "-p", "--all"], env=GIT_ENV,
-                       stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            ["git", "--git-dir", str(path), "log", "-p", "--all"], env=GIT_ENV, stdout=subprocess.DEVNULL, check=True
+        )
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -257,8 +274,9 @@ def lookup(ix: Indexer, path: str, qualname: str, name: str, runs: int = 5) -> L
         out = git(repo_path, "log", "-L", f":{name}:{path}", "--format=COMMIT %H", "refs/heads/main")
         git_times.append(time.perf_counter() - started)
         git_found = sum(1 for line in out.splitlines() if line.startswith("COMMIT "))
-    return Lookup(path, qualname, name, statistics.median(times), found, lineage,
-                  statistics.median(git_times), git_found)
+    return Lookup(
+        path, qualname, name, statistics.median(times), found, lineage, statistics.median(git_times), git_found
+    )
 
 
 # -- (c) aggregates over synthetic data ----------------------------------------------------
@@ -302,22 +320,28 @@ FROM range({n}) t(i)""",
 AGGREGATES = {
     "commits per agent and month": (
         "SELECT agent, date_trunc('month', commit_time) AS month, count(*) AS commits, sum(additions) AS added "
-        "FROM commits GROUP BY ALL ORDER BY month, agent"),
+        "FROM commits GROUP BY ALL ORDER BY month, agent"
+    ),
     "most-changed functions": (
         "SELECT qualname, count(*) AS changes FROM entity_changes WHERE kind IN ('function', 'method') "
-        "GROUP BY qualname ORDER BY changes DESC LIMIT 20"),
+        "GROUP BY qualname ORDER BY changes DESC LIMIT 20"
+    ),
     "change mix per language": (
-        "SELECT language, kind, change, count(*) AS n FROM entity_changes GROUP BY ALL ORDER BY ALL"),
+        "SELECT language, kind, change, count(*) AS n FROM entity_changes GROUP BY ALL ORDER BY ALL"
+    ),
     "functions edited most in succeeded sessions": (
         "SELECT e.qualname, count(*) AS edits FROM entity_changes e "
         "JOIN commits c ON c.repository = e.repository AND c.commit_id = e.commit_id "
         "JOIN sessions s ON s.repository = c.repository AND s.session_id = c.session_id "
-        "WHERE s.status = 'succeeded' GROUP BY e.qualname ORDER BY edits DESC LIMIT 10"),
+        "WHERE s.status = 'succeeded' GROUP BY e.qualname ORDER BY edits DESC LIMIT 10"
+    ),
     "every commit that changed one function": (
-        "SELECT DISTINCT commit_id FROM entity_changes WHERE qualname = 'mod17.f3'"),
+        "SELECT DISTINCT commit_id FROM entity_changes WHERE qualname = 'mod17.f3'"
+    ),
     "costliest sessions (session_summary)": (
         "SELECT session_id, steps, commits, total_tokens, cost_usd FROM session_summary "
-        "ORDER BY cost_usd DESC, session_id LIMIT 20"),
+        "ORDER BY cost_usd DESC, session_id LIMIT 20"
+    ),
 }
 
 
@@ -330,8 +354,11 @@ def synthetic(db_dir: Path, commits: int, entities: int, runs: int) -> list[tupl
     con.execute(SYNTH["sessions"].format(n=commits // 20))
     con.execute(SYNTH["steps"].format(n=commits))
     con.execute("CHECKPOINT")
-    print(f"  generated {commits:,} commits, {entities:,} entity changes, {commits // 20:,} sessions "
-          f"in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"  generated {commits:,} commits, {entities:,} entity changes, {commits // 20:,} sessions "
+        f"in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     results = []
     for name, sql in AGGREGATES.items():
         times, rows = [], 0
@@ -357,8 +384,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--record", action="store_true", help="append the Markdown section to RESULTS.md")
     parser.add_argument("--keep", type=Path, help="build in this directory and keep it")
-    parser.add_argument("--cli", type=Path, metavar="REPO",
-                        help="(d) only: time whole trellis processes on this repository or git bundle")
+    parser.add_argument(
+        "--cli",
+        type=Path,
+        metavar="REPO",
+        help="(d) only: time whole trellis processes on this repository or git bundle",
+    )
     parser.add_argument("--runs", type=int, default=15, help="(d): runs of each trellis query")
     args = parser.parse_args()
     if args.cli is not None:
@@ -383,25 +414,32 @@ def main() -> int:
             result = import_history(data, source, "bench", indexer=ix, workers=args.workers)
             import_s = time.perf_counter() - started
             stats = result.stats
-            print(f"  import + index with semantic diff ({args.workers} workers): {import_s:.2f} s "
-                  f"= {import_s / git_s:.1f}x git log -p ({stats.commits_added:,} commits, "
-                  f"{stats.file_changes_added:,} file changes, {stats.entity_changes_added:,} entity changes)",
-                  flush=True)
+            print(
+                f"  import + index with semantic diff ({args.workers} workers): {import_s:.2f} s "
+                f"= {import_s / git_s:.1f}x git log -p ({stats.commits_added:,} commits, "
+                f"{stats.file_changes_added:,} file changes, {stats.entity_changes_added:,} entity changes)",
+                flush=True,
+            )
             assert ix.check() == [], ix.check()
             files_only_dir = work / "files-only"
             with Indexer(files_only_dir, entity_differ=None) as plain:
                 started = time.perf_counter()
                 import_history(files_only_dir, source, "bench", indexer=plain, workers=1)
                 files_only_s = time.perf_counter() - started
-            print(f"  import + index without entity changes: {files_only_s:.2f} s "
-                  f"= {files_only_s / git_s:.1f}x", flush=True)
+            print(
+                f"  import + index without entity changes: {files_only_s:.2f} s = {files_only_s / git_s:.1f}x",
+                flush=True,
+            )
 
             print("(b) every commit that changed function F…", flush=True)
             lookups = [lookup(ix, *f) for f in sample_functions(ix, args.functions)]
             for lk in lookups:
-                print(f"  {lk.qualname}: query {lk.query_s * 1000:.1f} ms ({lk.query_commits} commits, "
-                      f"{lk.lineage_commits} across renames/moves) vs git log -L {lk.git_s * 1000:.0f} ms "
-                      f"({lk.git_commits} commits) = {lk.git_s / lk.query_s:.0f}x", flush=True)
+                print(
+                    f"  {lk.qualname}: query {lk.query_s * 1000:.1f} ms ({lk.query_commits} commits, "
+                    f"{lk.lineage_commits} across renames/moves) vs git log -L {lk.git_s * 1000:.0f} ms "
+                    f"({lk.git_commits} commits) = {lk.git_s / lk.query_s:.0f}x",
+                    flush=True,
+                )
 
         print(f"(c) aggregates over {n_synth:,} commits and {n_synth * 10:,} entity changes…", flush=True)
         aggregates = synthetic(work, n_synth, n_synth * 10, runs=3 if args.quick else 5)
@@ -436,16 +474,21 @@ def main() -> int:
             "|---|---|---|---|---|---|---|",
         ]
         for lk in lookups:
-            lines.append(f"| `{lk.qualname}` | {lk.query_s * 1000:.1f} ms | {lk.query_commits} | "
-                         f"{lk.lineage_commits} | {lk.git_s * 1000:.0f} ms | {lk.git_commits} | "
-                         f"{lk.git_s / lk.query_s:.0f}x |")
+            lines.append(
+                f"| `{lk.qualname}` | {lk.query_s * 1000:.1f} ms | {lk.query_commits} | "
+                f"{lk.lineage_commits} | {lk.git_s * 1000:.0f} ms | {lk.git_commits} | "
+                f"{lk.git_s / lk.query_s:.0f}x |"
+            )
         if speedups:
-            lines += ["", f"Median speed-up **{statistics.median(speedups):.0f}x** (goal >= 50x: "
-                          f"{'met' if min(speedups) >= 50 else 'NOT met for every function'}). "
-                          "`git log -L` counts every commit whose diff touches the function's current line "
-                          "range (so it includes the commit that added it and commits that only shifted it), "
-                          "and cannot follow a function across a rename or a move; the index counts "
-                          "semantic changes, and `entity_history` follows renames and moves."]
+            lines += [
+                "",
+                f"Median speed-up **{statistics.median(speedups):.0f}x** (goal >= 50x: "
+                f"{'met' if min(speedups) >= 50 else 'NOT met for every function'}). "
+                "`git log -L` counts every commit whose diff touches the function's current line "
+                "range (so it includes the commit that added it and commits that only shifted it), "
+                "and cannot follow a function across a rename or a move; the index counts "
+                "semantic changes, and `entity_history` follows renames and moves.",
+            ]
         lines += [
             "",
             f"**(c) Aggregates** over {n_synth:,} synthetic commits, {n_synth * 10:,} entity changes, "
@@ -478,8 +521,10 @@ def main() -> int:
 CLI_QUERIES = {
     "SELECT 1": "SELECT 1",
     "commits per author": "SELECT author, count(*) AS n FROM commits GROUP BY ALL ORDER BY n DESC LIMIT 10",
-    "most-changed functions": ("SELECT qualname, count(*) AS n FROM entity_changes WHERE kind IN "
-                               "('function', 'method') GROUP BY ALL ORDER BY n DESC LIMIT 10"),
+    "most-changed functions": (
+        "SELECT qualname, count(*) AS n FROM entity_changes WHERE kind IN "
+        "('function', 'method') GROUP BY ALL ORDER BY n DESC LIMIT 10"
+    ),
 }
 
 
@@ -531,34 +576,65 @@ def cli_mode(args: argparse.Namespace) -> int:
         print(f"  git log -p --all: {git_p_s:.2f} s", flush=True)
         data = work / "data"
         shutil.rmtree(data, ignore_errors=True)
-        imported = run_process([trellis, "import", str(source), "--name", name, "--data-dir", str(data),
-                                "--workers", str(args.workers), "--json"], env)
+        imported = run_process(
+            [
+                trellis,
+                "import",
+                str(source),
+                "--name",
+                name,
+                "--data-dir",
+                str(data),
+                "--workers",
+                str(args.workers),
+                "--json",
+            ],
+            env,
+        )
         ratio = imported.wall_s / git_p_s
-        print(f"  trellis import: {imported.wall_s:.1f} s wall, {imported.cpu_s:.1f} s CPU = {ratio:.1f}x "
-              "git log -p --all", flush=True)
+        print(
+            f"  trellis import: {imported.wall_s:.1f} s wall, {imported.cpu_s:.1f} s CPU = {ratio:.1f}x "
+            "git log -p --all",
+            flush=True,
+        )
         timings: dict[str, list[Process]] = {}
         for label, sql in CLI_QUERIES.items():
-            timings[label] = [run_process([trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env)
-                              for _ in range(args.runs)]
+            timings[label] = [
+                run_process([trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env)
+                for _ in range(args.runs)
+            ]
             walls = [p.wall_s for p in timings[label]]
-            print(f"  trellis query ({label}): p50 {_p(walls, 0.5) * 1000:.0f} ms, p90 {_p(walls, 0.9) * 1000:.0f} "
-                  f"ms wall; CPU p50 {_p([p.cpu_s for p in timings[label]], 0.5) * 1000:.0f} ms", flush=True)
+            print(
+                f"  trellis query ({label}): p50 {_p(walls, 0.5) * 1000:.0f} ms, p90 {_p(walls, 0.9) * 1000:.0f} "
+                f"ms wall; CPU p50 {_p([p.cpu_s for p in timings[label]], 0.5) * 1000:.0f} ms",
+                flush=True,
+            )
         functions = _cli_functions(trellis, data, source, tip, name, env, args.functions)
         lookups = []
         for path, qualname, fname in functions:
-            sql = (f"SELECT DISTINCT commit_id FROM entity_changes WHERE repository = '{name}' "
-                   f"AND qualname = '{qualname}'")
-            ours = [run_process([trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env)
-                    for _ in range(5)]
-            theirs = [run_process(["git", "--git-dir", str(source), "log", "-L", f":{fname}:{path}",
-                                   "--format=COMMIT %H", tip], GIT_ENV) for _ in range(3)]
+            sql = (
+                f"SELECT DISTINCT commit_id FROM entity_changes WHERE repository = '{name}' AND qualname = '{qualname}'"
+            )
+            ours = [
+                run_process([trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env) for _ in range(5)
+            ]
+            theirs = [
+                run_process(
+                    ["git", "--git-dir", str(source), "log", "-L", f":{fname}:{path}", "--format=COMMIT %H", tip],
+                    GIT_ENV,
+                )
+                for _ in range(3)
+            ]
             found = len(ours[0].stdout.splitlines()) - 1
             git_found = sum(1 for line in theirs[0].stdout.splitlines() if line.startswith("COMMIT "))
             ours_s, git_s = statistics.median(p.wall_s for p in ours), statistics.median(p.wall_s for p in theirs)
             ours_cpu, git_cpu = statistics.median(p.cpu_s for p in ours), statistics.median(p.cpu_s for p in theirs)
             lookups.append((qualname, path, ours_s, ours_cpu, found, git_s, git_cpu, git_found))
-            print(f"  {qualname}: trellis query {ours_s * 1000:.0f} ms ({ours_cpu * 1000:.0f} ms CPU, {found} commits) "
-                  f"vs git log -L {git_s * 1000:.0f} ms ({git_cpu * 1000:.0f} ms CPU, {git_found} commits)", flush=True)
+            print(
+                f"  {qualname}: trellis query {ours_s * 1000:.0f} ms ({ours_cpu * 1000:.0f} ms CPU, {found} commits) "
+                f"vs git log -L {git_s * 1000:.0f} ms ({git_cpu * 1000:.0f} ms CPU, {git_found} commits)",
+                flush=True,
+            )
         select1 = [p.wall_s for p in timings["SELECT 1"]]
         all_walls = [p.wall_s for ps in timings.values() for p in ps]
         lines += [
@@ -578,19 +654,24 @@ def cli_mode(args: argparse.Namespace) -> int:
             f"| `trellis import` | {imported.wall_s:.1f} s | {imported.cpu_s:.1f} s | **{ratio:.1f}x** "
             f"(goal <= 10x: {'met' if ratio <= 10 else 'NOT met'}) |",
             "",
-            f"**`trellis query`** on the local data directory (no server; {args.runs} runs each, "
-            "`--format csv`):",
+            f"**`trellis query`** on the local data directory (no server; {args.runs} runs each, `--format csv`):",
             "",
             "| query | wall p50 | wall p90 | CPU p50 |",
             "|---|---|---|---|",
         ]
         for label, ps in timings.items():
             walls = [p.wall_s for p in ps]
-            lines.append(f"| {label} | {_p(walls, 0.5) * 1000:.0f} ms | {_p(walls, 0.9) * 1000:.0f} ms | "
-                         f"{_p([p.cpu_s for p in ps], 0.5) * 1000:.0f} ms |")
-        lines += ["", f"p50 over every run {_p(all_walls, 0.5) * 1000:.0f} ms (`SELECT 1`: "
-                      f"{_p(select1, 0.5) * 1000:.0f} ms); goal <= 300 ms: "
-                      f"{'met' if _p(all_walls, 0.5) <= 0.3 else 'NOT met'}.", ""]
+            lines.append(
+                f"| {label} | {_p(walls, 0.5) * 1000:.0f} ms | {_p(walls, 0.9) * 1000:.0f} ms | "
+                f"{_p([p.cpu_s for p in ps], 0.5) * 1000:.0f} ms |"
+            )
+        lines += [
+            "",
+            f"p50 over every run {_p(all_walls, 0.5) * 1000:.0f} ms (`SELECT 1`: "
+            f"{_p(select1, 0.5) * 1000:.0f} ms); goal <= 300 ms: "
+            f"{'met' if _p(all_walls, 0.5) <= 0.3 else 'NOT met'}.",
+            "",
+        ]
         if lookups:
             lines += [
                 "**One function's history**: `trellis query` (a whole process, median of 5) against "
@@ -600,8 +681,10 @@ def cli_mode(args: argparse.Namespace) -> int:
                 "|---|---|---|---|---|---|",
             ]
             for qualname, path, ours_s, ours_cpu, found, git_s, git_cpu, git_found in lookups:
-                lines.append(f"| `{qualname}` ({path}) | {ours_s * 1000:.0f} / {ours_cpu * 1000:.0f} ms | {found} | "
-                             f"{git_s * 1000:.0f} / {git_cpu * 1000:.0f} ms | {git_found} | {git_s / ours_s:.1f}x |")
+                lines.append(
+                    f"| `{qualname}` ({path}) | {ours_s * 1000:.0f} / {ours_cpu * 1000:.0f} ms | {found} | "
+                    f"{git_s * 1000:.0f} / {git_cpu * 1000:.0f} ms | {git_found} | {git_s / ours_s:.1f}x |"
+                )
             faster = sum(1 for lk in lookups if lk[2] < lk[5])
             lines += ["", f"Faster than `git log -L` for {faster} of {len(lookups)} functions.", ""]
         text = "\n".join(lines)
@@ -618,16 +701,22 @@ def cli_mode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli_functions(trellis: str, data: Path, source: Path, tip: str, name: str, env: dict[str, str],
-                   count: int) -> list[tuple[str, str, str]]:
+def _cli_functions(
+    trellis: str, data: Path, source: Path, tip: str, name: str, env: dict[str, str], count: int
+) -> list[tuple[str, str, str]]:
     """The functions changed most that exist once at the tip (so git log -L can find them)."""
     import csv
     import io
 
-    sql = (f"SELECT path, qualname, count(*) AS n FROM entity_changes WHERE repository = '{name}' AND kind IN "
-           "('function', 'method') AND change = 'modified' GROUP BY ALL ORDER BY n DESC, qualname LIMIT 100")
-    rows = list(csv.DictReader(io.StringIO(run_process(
-        [trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env).stdout)))
+    sql = (
+        f"SELECT path, qualname, count(*) AS n FROM entity_changes WHERE repository = '{name}' AND kind IN "
+        "('function', 'method') AND change = 'modified' GROUP BY ALL ORDER BY n DESC, qualname LIMIT 100"
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run_process([trellis, "query", sql, "--data-dir", str(data), "--format", "csv"], env).stdout)
+        )
+    )
     out = []
     for row in rows:
         fname = row["qualname"].rsplit(".", 1)[-1]

@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT))
 from measure import cpu_model, pct  # noqa: E402
 from refactorings import LANGUAGES, NEGATIVE_TYPES, TYPES, make_cases, reported  # noqa: E402
 
-from semantic_diff import ParseCache, diff_files, extract_entities  # noqa: E402
-from semantic_diff.languages.registry import parser_for, spec_for  # noqa: E402
+from trellis.semantic_diff import ParseCache, diff_files, extract_entities  # noqa: E402
+from trellis.semantic_diff.languages.registry import parser_for, spec_for  # noqa: E402
 
 SKIP_PARTS = {"test", "tests", "site-packages", "idlelib", "lib2to3", "__pycache__", "turtledemo"}
 
@@ -60,9 +60,9 @@ class Edit:
     kind: str
     old: dict[str, bytes]
     new: dict[str, bytes]
-    expect: str          # the change class the edited entity must get
-    name: str            # the edited entity's name (after the edit)
-    lines: int           # lines of the (first) file
+    expect: str  # the change class the edited entity must get
+    name: str  # the edited entity's name (after the edit)
+    lines: int  # lines of the (first) file
 
 
 def corpus() -> list[tuple[str, bytes]]:
@@ -103,7 +103,7 @@ def edit_body(path: str, data: bytes, rng: random.Random) -> Edit | None:
         return None
     f = rng.choice(cands)
     lines = data.splitlines(keepends=True)
-    after = rng.choice(f.body)          # a statement is added after one of the body's statements
+    after = rng.choice(f.body)  # a statement is added after one of the body's statements
     indent = b" " * f.body[0].col_offset
     new = _splice_line(lines, after.end_lineno or f.end_lineno or 0, indent + b"_bench_marker = len(())\n")
     return Edit("body", {path: data}, {path: new}, "modified", f.name, len(lines))
@@ -111,8 +111,11 @@ def edit_body(path: str, data: bytes, rng: random.Random) -> Edit | None:
 
 def edit_rename(path: str, data: bytes, rng: random.Random) -> Edit | None:
     tree = ast.parse(data)
-    cands = [f for f, is_method in functions(tree)
-             if is_method and not f.name.startswith("__") and f.end_lineno and f.end_lineno - f.lineno >= 3]
+    cands = [
+        f
+        for f, is_method in functions(tree)
+        if is_method and not f.name.startswith("__") and f.end_lineno and f.end_lineno - f.lineno >= 3
+    ]
     if not cands:
         return None
     f = rng.choice(cands)
@@ -122,28 +125,27 @@ def edit_rename(path: str, data: bytes, rng: random.Random) -> Edit | None:
     if needle not in lines[i]:
         return None
     lines[i] = lines[i].replace(needle, needle + b"_renamed", 1)
-    return Edit("rename", {path: data}, {path: b"".join(lines)}, "renamed", f.name + "_renamed",
-                data.count(b"\n"))
+    return Edit("rename", {path: data}, {path: b"".join(lines)}, "renamed", f.name + "_renamed", data.count(b"\n"))
 
 
 def edit_move(path: str, data: bytes, other: tuple[str, bytes], rng: random.Random) -> Edit | None:
     tree = ast.parse(data)
-    cands = [f for f, is_method in functions(tree) if not is_method and f.end_lineno
-             and f.end_lineno - f.lineno >= 3]
+    cands = [f for f, is_method in functions(tree) if not is_method and f.end_lineno and f.end_lineno - f.lineno >= 3]
     if not cands:
         return None
     f = rng.choice(cands)
     start = min([f.lineno] + [d.lineno for d in f.decorator_list]) - 1
     lines = data.splitlines(keepends=True)
-    block = b"".join(lines[start:f.end_lineno])
-    new_src = b"".join(lines[:start] + lines[f.end_lineno:])
+    block = b"".join(lines[start : f.end_lineno])
+    new_src = b"".join(lines[:start] + lines[f.end_lineno :])
     opath, odata = other
     if opath == path:
         return None
     sep = b"" if odata.endswith(b"\n") else b"\n"
     new_other = odata + sep + b"\n\n" + block
-    return Edit("move", {path: data, opath: odata}, {path: new_src, opath: new_other}, "moved", f.name,
-                data.count(b"\n"))
+    return Edit(
+        "move", {path: data, opath: odata}, {path: new_src, opath: new_other}, "moved", f.name, data.count(b"\n")
+    )
 
 
 def edit_parameter(path: str, data: bytes, rng: random.Random) -> Edit | None:
@@ -204,14 +206,14 @@ def ids(files: dict[str, bytes], tag: str) -> dict[str, str]:
 
 def time_edit(edit: Edit, cache: ParseCache, reps: int) -> tuple[list[float], list[float], bool]:
     old_ids = ids(edit.old, "")
-    for p, c in edit.old.items():            # warm: the old side is cached, as after the previous commit
+    for p, c in edit.old.items():  # warm: the old side is cached, as after the previous commit
         extract_entities(p, c, cache=cache, blob_id=old_ids[p])
     sem: list[float] = []
     txt: list[float] = []
     ok = False
     pairs = [(edit.old.get(p, b""), edit.new.get(p, b"")) for p in sorted(set(edit.old) | set(edit.new))]
     for r in range(reps):
-        new_ids = ids(edit.new, f"#{r}")     # a fresh id: the new side is always parsed
+        new_ids = ids(edit.new, f"#{r}")  # a fresh id: the new side is always parsed
         t0 = time.perf_counter()
         result = diff_files(edit.old, edit.new, cache=cache, old_ids=old_ids, new_ids=new_ids)
         t1 = time.perf_counter()
@@ -221,8 +223,7 @@ def time_edit(edit: Edit, cache: ParseCache, reps: int) -> tuple[list[float], li
         sem.append(t1 - t0)
         txt.append(t2 - t1)
         if r == 0:
-            ok = any(c.change == edit.expect and c.qualname.rsplit(".", 1)[-1] == edit.name
-                     for c in result.changes)
+            ok = any(c.change == edit.expect and c.qualname.rsplit(".", 1)[-1] == edit.name for c in result.changes)
     return sem, txt, ok
 
 
@@ -269,8 +270,11 @@ def refactoring_section(seed: int, per_type: int) -> bool:
         return f"{a / b:.2f}" if b else "–"
 
     print(f"### Refactoring commits ({len(cases)} cases, seed {seed}, {per_type} per type and language)\n")
-    print("| type | cases | expected | found | false | missed | precision | recall | " +
-          " | ".join(f"{lang} P / R" for lang in LANGUAGES) + " |")
+    print(
+        "| type | cases | expected | found | false | missed | precision | recall | "
+        + " | ".join(f"{lang} P / R" for lang in LANGUAGES)
+        + " |"
+    )
     print("|---|---|---|---|---|---|---|---|" + "---|" * len(LANGUAGES))
     ok = True
     totals = [0, 0, 0, 0]
@@ -285,21 +289,31 @@ def refactoring_section(seed: int, per_type: int) -> bool:
             per_lang.append(f"{ratio(ltp, ltp + lfp)} / {ratio(ltp, ltp + lfn)}" if ltp + lfp + lfn else "–")
         if kind in NEGATIVE_TYPES:
             # nothing to find: what counts is how many cases raised a false rename
-            print(f"| {kind} (negative) | {n} | 0 | 0 | {fp} | 0 | – | – | "
-                  + " | ".join(f"{counts.get((kind, lang), [0, 0, 0, 0])[2]} false" for lang in LANGUAGES) + " |")
+            print(
+                f"| {kind} (negative) | {n} | 0 | 0 | {fp} | 0 | – | – | "
+                + " | ".join(f"{counts.get((kind, lang), [0, 0, 0, 0])[2]} false" for lang in LANGUAGES)
+                + " |"
+            )
             ok = ok and fp <= 0.05 * n
             continue
-        print(f"| {kind} | {n} | {tp + fn} | {tp} | {fp} | {fn} | {ratio(tp, tp + fp)} | {ratio(tp, tp + fn)} | "
-              + " | ".join(per_lang) + " |")
+        print(
+            f"| {kind} | {n} | {tp + fn} | {tp} | {fp} | {fn} | {ratio(tp, tp + fp)} | {ratio(tp, tp + fn)} | "
+            + " | ".join(per_lang)
+            + " |"
+        )
         if (tp + fp and tp / (tp + fp) < 0.95) or (tp + fn and tp / (tp + fn) < 0.90):
             ok = False
     n, tp, fp, fn = totals
-    print(f"| **all** | {n} | {tp + fn} | {tp} | {fp} | {fn} | **{ratio(tp, tp + fp)}** | **{ratio(tp, tp + fn)}** |"
-          + " |" * len(LANGUAGES))
+    print(
+        f"| **all** | {n} | {tp + fn} | {tp} | {fp} | {fn} | **{ratio(tp, tp + fp)}** | **{ratio(tp, tp + fn)}** |"
+        + " |" * len(LANGUAGES)
+    )
     print()
-    print(f"- Refactorings, precision >= 0.95 and recall >= 0.90 for every type, false renames in at most 5% "
-          f"of the negative cases: {'PASS' if ok else 'FAIL'} "
-          "(our own cases; the issue's goal is measured on a held-out oracle of real commits)")
+    print(
+        f"- Refactorings, precision >= 0.95 and recall >= 0.90 for every type, false renames in at most 5% "
+        f"of the negative cases: {'PASS' if ok else 'FAIL'} "
+        "(our own cases; the issue's goal is measured on a held-out oracle of real commits)"
+    )
     return ok
 
 
@@ -342,11 +356,15 @@ def main() -> int:
     ok1 = p50_goal <= 2.0
     ok2 = ratio_goal <= 3.0
     print(f"## bench_semantic_diff ({time.strftime('%Y-%m-%d')})\n")
-    print(f"Machine: {cpu_model()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
-          f"tree-sitter {__import__('tree_sitter').__version__ if hasattr(__import__('tree_sitter'), '__version__') else ''}"
-          f" pygit2 {pygit2.__version__} (libgit2 {pygit2.LIBGIT2_VERSION}).")
-    print(f"Corpus: {len(files)} stdlib modules; {len(edits)} edits, {reps} timed repetitions each, "
-          f"seed {args.seed}{', --quick' if args.quick else ''}.\n")
+    print(
+        f"Machine: {cpu_model()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
+        f"tree-sitter {__import__('tree_sitter').__version__ if hasattr(__import__('tree_sitter'), '__version__') else ''}"
+        f" pygit2 {pygit2.__version__} (libgit2 {pygit2.LIBGIT2_VERSION})."
+    )
+    print(
+        f"Corpus: {len(files)} stdlib modules; {len(edits)} edits, {reps} timed repetitions each, "
+        f"seed {args.seed}{', --quick' if args.quick else ''}.\n"
+    )
     print("| edit | n | semantic p50 ms | p99 ms | text diff p50 ms | ratio p50 | ratio p99 | reported as expected |")
     print("|---|---|---|---|---|---|---|---|")
     for kind in ("body", "rename", "move", "parameter"):
@@ -354,16 +372,23 @@ def main() -> int:
         if not r:
             continue
         n = counts[kind]
-        print(f"| {kind} | {n} | {statistics.median(r['sem']) * 1e3:.3f} | {pct(r['sem'], 0.99) * 1e3:.3f} | "
-              f"{statistics.median(r['txt']) * 1e3:.3f} | {statistics.median(r['ratio']):.2f} | "
-              f"{pct(r['ratio'], 0.99):.2f} | {n - wrong.get(kind, 0)}/{n} |")
+        print(
+            f"| {kind} | {n} | {statistics.median(r['sem']) * 1e3:.3f} | {pct(r['sem'], 0.99) * 1e3:.3f} | "
+            f"{statistics.median(r['txt']) * 1e3:.3f} | {statistics.median(r['ratio']):.2f} | "
+            f"{pct(r['ratio'], 0.99):.2f} | {n - wrong.get(kind, 0)}/{n} |"
+        )
     print()
-    print(f"Cold parse rate ({n_cold} files, no cache): extract_entities {sem_rate:.2f} MB/s; "
-          f"bare tree-sitter parse {ts_rate:.2f} MB/s.\n")
-    print(f"- Goal 1, p50 <= 2 ms for a one-function change in a ~1,000-line file "
-          f"({len(goal_sem)} timings): {p50_goal:.3f} ms — {'PASS' if ok1 else 'FAIL'}")
-    print(f"- Goal 2, p50 <= 3x libgit2's text diff on the same edits: {ratio_goal:.2f}x — "
-          f"{'PASS' if ok2 else 'FAIL'}\n")
+    print(
+        f"Cold parse rate ({n_cold} files, no cache): extract_entities {sem_rate:.2f} MB/s; "
+        f"bare tree-sitter parse {ts_rate:.2f} MB/s.\n"
+    )
+    print(
+        f"- Goal 1, p50 <= 2 ms for a one-function change in a ~1,000-line file "
+        f"({len(goal_sem)} timings): {p50_goal:.3f} ms — {'PASS' if ok1 else 'FAIL'}"
+    )
+    print(
+        f"- Goal 2, p50 <= 3x libgit2's text diff on the same edits: {ratio_goal:.2f}x — {'PASS' if ok2 else 'FAIL'}\n"
+    )
     ok3 = refactoring_section(args.seed, 4 if args.quick else 10)
     return 0 if ok1 and ok2 and ok3 else 1
 

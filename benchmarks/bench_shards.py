@@ -33,16 +33,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_push import LoadSpec, ServerProcess, run_load, seed_trellis_repository
 from measure import cpu_model, pct
 
-QUESTION = ("SELECT repository, count(*) AS commits, count(DISTINCT author) AS agents "
-            "FROM {commits} GROUP BY repository ORDER BY repository")
+QUESTION = (
+    "SELECT repository, count(*) AS commits, count(DISTINCT author) AS agents "
+    "FROM {commits} GROUP BY repository ORDER BY repository"
+)
 
 
-def _load(address: str, repository: str, agents: int, args: argparse.Namespace, server: ServerProcess,
-          out: dict[str, Any]) -> None:
+def _load(
+    address: str, repository: str, agents: int, args: argparse.Namespace, server: ServerProcess, out: dict[str, Any]
+) -> None:
     spec = LoadSpec(address, repository, "stream", False, args.warmup, args.duration, agents=agents)
     commits, seconds, latencies, _client_cpu, server_cpu = run_load(spec, agents, args.client_procs, server)
-    out.update(commits=commits, seconds=seconds, p50_ms=pct(latencies, 0.5), p99_ms=pct(latencies, 0.99),
-               server_cpu_ms_per_commit=(server_cpu or 0) * 1000 / max(1, commits))
+    out.update(
+        commits=commits,
+        seconds=seconds,
+        p50_ms=pct(latencies, 0.5),
+        p99_ms=pct(latencies, 0.99),
+        server_cpu_ms_per_commit=(server_cpu or 0) * 1000 / max(1, commits),
+    )
 
 
 def throughput(work: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -58,8 +66,10 @@ def throughput(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         for i, shard in enumerate(shards):
             seed_trellis_repository(shard.address, f"repo-{i}")
         outs: list[dict[str, Any]] = [{}, {}]
-        threads = [threading.Thread(target=_load, args=(s.address, f"repo-{i}", args.agents, args, s, outs[i]))
-                   for i, s in enumerate(shards)]
+        threads = [
+            threading.Thread(target=_load, args=(s.address, f"repo-{i}", args.agents, args, s, outs[i]))
+            for i, s in enumerate(shards)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -69,8 +79,13 @@ def throughput(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             shard.stop()
     one = baseline["commits"] / baseline["seconds"]
     two = sum(o["commits"] / o["seconds"] for o in outs)
-    return {"one_server": baseline, "two_shards": outs, "one_server_commits_per_s": round(one, 1),
-            "two_shards_commits_per_s": round(two, 1), "ratio": round(two / one, 2)}
+    return {
+        "one_server": baseline,
+        "two_shards": outs,
+        "one_server_commits_per_s": round(one, 1),
+        "two_shards_commits_per_s": round(two, 1),
+        "ratio": round(two / one, 2),
+    }
 
 
 def routing(work: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -79,8 +94,9 @@ def routing(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     lookups = {}
     for size in (1, 100, 1000):
-        text = "".join(f'[[routes]]\nrepositories = ["team-{i}-*"]\nserver = "127.0.0.1:{7000 + i % 8}"\n'
-                       for i in range(size))
+        text = "".join(
+            f'[[routes]]\nrepositories = ["team-{i}-*"]\nserver = "127.0.0.1:{7000 + i % 8}"\n' for i in range(size)
+        )
         table = RoutingTable.parse(text)
         table.server_for(f"team-{size - 1}-warm")  # (fnmatch compiles each pattern once per process)
         names = [f"team-{size - 1}-web{i}" for i in range(200)]  # matched by the last route: the worst case
@@ -107,8 +123,10 @@ def routing(work: Path, args: argparse.Namespace) -> dict[str, Any]:
                     times[label].append((time.perf_counter() - t0) * 1000)
     finally:
         server.stop()
-    return {"server_for_us_by_routes": lookups,
-            "commit_p50_ms": {k: round(statistics.median(v), 3) for k, v in times.items()}}
+    return {
+        "server_for_us_by_routes": lookups,
+        "commit_p50_ms": {k: round(statistics.median(v), 3) for k, v in times.items()},
+    }
 
 
 def federation(work: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -163,11 +181,16 @@ def federation(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for shard in shards:
             shard.stop()
-    return {"repositories": len(rows), "commits": commits_exported, "files": files,
-            "export_s": [round(s, 2) for s in export_s], "parquet_bytes": parquet_bytes,
-            "parquet_bytes_per_commit": round(parquet_bytes / max(1, commits_exported)),
-            "federated_query_p50_ms": round(statistics.median(federated), 1),
-            "query_each_shard_p50_ms": round(statistics.median(per_shard), 1)}
+    return {
+        "repositories": len(rows),
+        "commits": commits_exported,
+        "files": files,
+        "export_s": [round(s, 2) for s in export_s],
+        "parquet_bytes": parquet_bytes,
+        "parquet_bytes_per_commit": round(parquet_bytes / max(1, commits_exported)),
+        "federated_query_p50_ms": round(statistics.median(federated), 1),
+        "query_each_shard_p50_ms": round(statistics.median(per_shard), 1),
+    }
 
 
 def _load_average() -> str:

@@ -72,15 +72,21 @@ def _grow(fmt: str, data: Any, repeat: int) -> Any:
         out = list(head)
         for r in range(repeat):
             for line in body:
-                out.append(json.loads(json.dumps(line).replace('"toolu_0', f'"toolu_{r}x0')
-                                      .replace('"call_A', f'"call_{r}A').replace('"msg_0', f'"msg_{r}x0')))
+                out.append(
+                    json.loads(
+                        json.dumps(line)
+                        .replace('"toolu_0', f'"toolu_{r}x0')
+                        .replace('"call_A', f'"call_{r}A')
+                        .replace('"msg_0', f'"msg_{r}x0')
+                    )
+                )
         data = out
     return data
 
 
 def build(directory: Path, count: int, repeat: int) -> Counter[str]:
     sys.path.insert(0, str(ROOT))
-    from query import detect_format
+    from trellis.query import detect_format
 
     sources = [p for p in sorted(SAMPLES.iterdir()) if p.name != "README.md"]
     sources += sorted(SHARED.glob("*.traj")) if SHARED.is_dir() else []
@@ -104,8 +110,9 @@ def trellis(*args: str, data: Path) -> tuple[float, dict[str, Any]]:
     env = {**os.environ, "TRELLIS_DATA": str(data)}
     env.pop("TRELLIS_SERVER", None)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "trellis", *args, "--json"], capture_output=True, text=True, env=env,
-                          timeout=3600)
+    done = subprocess.run(
+        [sys.executable, "-m", "trellis", *args, "--json"], capture_output=True, text=True, env=env, timeout=3600
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"trellis {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -132,27 +139,43 @@ def main() -> None:
         _, rows = trellis("query", "SELECT count(*) AS sessions, sum(steps) AS steps FROM session_summary", data=data)
         steps = sum(f["steps"] for f in first["files"])
         result = {
-            "files": args.files, "formats": dict(formats), "bytes": size, "steps": steps,
-            "import_s": round(first_s, 2), "files_per_s": round(args.files / first_s, 1),
+            "files": args.files,
+            "formats": dict(formats),
+            "bytes": size,
+            "steps": steps,
+            "import_s": round(first_s, 2),
+            "files_per_s": round(args.files / first_s, 1),
             "steps_per_s": round(steps / first_s, 1),
-            "imported": first["imported"], "failed": first["failed"],
-            "reimport_s": round(again_s, 2), "reimport_imported": again["imported"],
+            "imported": first["imported"],
+            "failed": first["failed"],
+            "reimport_s": round(again_s, 2),
+            "reimport_imported": again["imported"],
             "reimport_duplicates_skipped": again["duplicate"],
-            "sessions": rows[0]["sessions"], "startup_s": round(startup_s, 2), "machine": f"{platform.processor() or platform.machine()}, "
-                                                         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+            "sessions": rows[0]["sessions"],
+            "startup_s": round(startup_s, 2),
+            "machine": f"{platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
         }
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{args.files} files ({', '.join(f'{k} {v}' for k, v in sorted(formats.items()))}), "
-          f"{size / 1e6:.1f} MB, {steps} steps")
-    print(f"(a) import:    {result['import_s']:.2f} s = {result['files_per_s']} files/s, "
-          f"{result['steps_per_s']} steps/s   goal >= 50 files/s: "
-          f"{'PASS' if result['files_per_s'] >= 50 else 'FAIL'}")
-    print(f"(b) re-import: {result['reimport_s']:.2f} s, {again['imported']} new sessions   goal <= 2 s and 0: "
-          f"{'PASS' if again_s <= 2 and again['imported'] == 0 else 'FAIL'}")
-    print(f"(c) sessions:  {result['sessions']} (expected {args.files}): "
-          f"{'PASS' if result['sessions'] == args.files else 'FAIL'}")
+    print(
+        f"{args.files} files ({', '.join(f'{k} {v}' for k, v in sorted(formats.items()))}), "
+        f"{size / 1e6:.1f} MB, {steps} steps"
+    )
+    print(
+        f"(a) import:    {result['import_s']:.2f} s = {result['files_per_s']} files/s, "
+        f"{result['steps_per_s']} steps/s   goal >= 50 files/s: "
+        f"{'PASS' if result['files_per_s'] >= 50 else 'FAIL'}"
+    )
+    print(
+        f"(b) re-import: {result['reimport_s']:.2f} s, {again['imported']} new sessions   goal <= 2 s and 0: "
+        f"{'PASS' if again_s <= 2 and again['imported'] == 0 else 'FAIL'}"
+    )
+    print(
+        f"(c) sessions:  {result['sessions']} (expected {args.files}): "
+        f"{'PASS' if result['sessions'] == args.files else 'FAIL'}"
+    )
     print(f"trellis --help: {startup_s:.2f} s (process start-up on this machine now)")
     print(f"machine: {result['machine']}")
 

@@ -47,7 +47,7 @@ from typing import Any
 
 import duckdb
 
-import vcs
+from trellis import vcs
 from trellis.auth import TokenStore
 from trellis.authz import Grant, Role
 from trellis.config import ServerConfig
@@ -62,10 +62,18 @@ AGENT = vcs.Identity("bench-agent")
 async def _get(app: Any, path: str, token: str) -> tuple[int, bytes]:
     target, _, query = path.partition("?")
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": urllib.parse.unquote(target), "raw_path": target.encode(), "query_string": query.encode(),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": urllib.parse.unquote(target),
+        "raw_path": target.encode(),
+        "query_string": query.encode(),
         "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())],
-        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "root_path": "",
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "root_path": "",
     }
     status, body = 0, bytearray()
     done = False
@@ -91,8 +99,11 @@ async def _get(app: Any, path: str, token: str) -> tuple[int, bytes]:
 
 class Pages:
     def __init__(self, running: RunningServer, data_dir: Path, token: str) -> None:
-        self.app = build_app(Services(running.store, running.differ, running.index, running.verifier),
-                             TokenStore(data_dir), require_tokens=True)
+        self.app = build_app(
+            Services(running.store, running.differ, running.index, running.verifier),
+            TokenStore(data_dir),
+            require_tokens=True,
+        )
         self.token = token
         self.loop = asyncio.new_event_loop()
 
@@ -150,12 +161,19 @@ def long_session(running: RunningServer, repository: str, steps: int) -> str:
         batch = []
         for i in range(start, min(steps, start + 1000)):
             size = rng.choice([20, 200, 2000, 40_000])
-            batch.append(vcs.StepInput(
-                thought=f"Step {i}: look at the next failing test and decide what to change.",
-                action=f"{tools[i % 5]} src/module_{i % 40}.py", arguments_json='{"path": "src/x.py"}',
-                observation=("line of tool output\n" * (size // 20 + 1))[:size], input_tokens=rng.randint(500, 9000),
-                output_tokens=rng.randint(10, 900), cost_usd=0.002, latency_ms=rng.randint(100, 9000),
-                metadata={"tool": tools[i % 5]}))
+            batch.append(
+                vcs.StepInput(
+                    thought=f"Step {i}: look at the next failing test and decide what to change.",
+                    action=f"{tools[i % 5]} src/module_{i % 40}.py",
+                    arguments_json='{"path": "src/x.py"}',
+                    observation=("line of tool output\n" * (size // 20 + 1))[:size],
+                    input_tokens=rng.randint(500, 9000),
+                    output_tokens=rng.randint(10, 900),
+                    cost_usd=0.002,
+                    latency_ms=rng.randint(100, 9000),
+                    metadata={"tool": tools[i % 5]},
+                )
+            )
         store.record_steps(repository, session.session_id, batch, AGENT)
     running.index.changed(repository)
     return session.session_id
@@ -164,10 +182,12 @@ def long_session(running: RunningServer, repository: str, steps: int) -> str:
 def module(index: int, variant: int, salt: str = "") -> str:
     parts = [f'"""Module {index}{salt}."""\n\nimport os\n\n']
     for f in range(18):
-        parts.append(f"\ndef function_{f}(value, other=None):\n    \"\"\"Compute thing {f} of module {index}.\"\"\"\n"
-                     f"    result = value * {f + variant} + {index}\n    if other is not None:\n"
-                     f"        result += other\n    for step in range({f + 2}):\n        result = (result + step) % 97\n"
-                     f"    return result\n\n")
+        parts.append(
+            f'\ndef function_{f}(value, other=None):\n    """Compute thing {f} of module {index}."""\n'
+            f"    result = value * {f + variant} + {index}\n    if other is not None:\n"
+            f"        result += other\n    for step in range({f + 2}):\n        result = (result + step) % 97\n"
+            f"    return result\n\n"
+        )
     if variant:
         parts.append(f"\ndef added_{index}(x):\n    return function_1(x) + {variant}\n")
     return "".join(parts)
@@ -176,11 +196,22 @@ def module(index: int, variant: int, salt: str = "") -> str:
 def wide_commit(running: RunningServer, repository: str, files: int) -> str:
     store = running.store
     head = store.get_branch(repository, "main").head_commit_id
-    seed = store.commit(repository, "main", [vcs.PutFile(f"src/module_{i}.py", module(i, 0, repository).encode())
-                                               for i in range(files)], "seed modules", AGENT, expected_head=head)
-    change = store.commit(repository, "main", [vcs.PutFile(f"src/module_{i}.py", module(i, 3, repository).encode())
-                                                 for i in range(files)], "edit every module", AGENT,
-                          expected_head=seed.commit.commit_id)
+    seed = store.commit(
+        repository,
+        "main",
+        [vcs.PutFile(f"src/module_{i}.py", module(i, 0, repository).encode()) for i in range(files)],
+        "seed modules",
+        AGENT,
+        expected_head=head,
+    )
+    change = store.commit(
+        repository,
+        "main",
+        [vcs.PutFile(f"src/module_{i}.py", module(i, 3, repository).encode()) for i in range(files)],
+        "edit every module",
+        AGENT,
+        expected_head=seed.commit.commit_id,
+    )
     running.index.changed(repository)
     return change.commit.commit_id
 
@@ -196,8 +227,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
         data_dir = Path(tmp)
         token = TokenStore(data_dir).create("reader", grants=(Grant("*", Role.READER),))[1]
-        running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0",
-                                            durability=vcs.Durability.NONE))
+        running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=vcs.Durability.NONE))
         pages = Pages(running, data_dir, token)
         try:
             started = time.perf_counter()
@@ -211,14 +241,20 @@ def main() -> int:
             warm_id = wide_commit(running, "repo-9", 2)
             running.index.wait_idle(600)
             synthetic_sessions(running.index.indexer.connection, args.sessions, 10)
-            print(f"data: {args.sessions:,} sessions, a {args.steps:,}-step session, a {args.files}-file commit "
-                  f"({time.perf_counter() - started:.1f} s)", flush=True)
+            print(
+                f"data: {args.sessions:,} sessions, a {args.steps:,}-step session, a {args.files}-file commit "
+                f"({time.perf_counter() - started:.1f} s)",
+                flush=True,
+            )
             rows: list[tuple[str, float, float, float, int, float | None]] = []
 
             def report(name: str, p50: float, worst: float, cpu: float, size: int, goal: float | None) -> None:
                 rows.append((name, p50, worst, cpu, size, goal))
-                print(f"  {name:<44} p50 {p50:7.1f} ms  max {worst:7.1f} ms  cpu {cpu:7.1f} ms  {size / 1024:5.0f} KiB"
-                      + (f"  goal {goal:.0f} ms: {'met' if p50 <= goal else 'NOT met'}" if goal else ""), flush=True)
+                print(
+                    f"  {name:<44} p50 {p50:7.1f} ms  max {worst:7.1f} ms  cpu {cpu:7.1f} ms  {size / 1024:5.0f} KiB"
+                    + (f"  goal {goal:.0f} ms: {'met' if p50 <= goal else 'NOT met'}" if goal else ""),
+                    flush=True,
+                )
 
             def row(name: str, path: str, goal: float | None) -> None:
                 p50, worst, cpu, size = pages.measure(path, args.runs)
@@ -228,41 +264,60 @@ def main() -> int:
             row("session list, first page", "/sessions", GOALS["sessions"])
             deep = pages.get("/sessions")[2].decode()
             token_at = deep.index("page=") + len("page=")
-            path = "/sessions?page=" + deep[token_at:deep.index('"', token_at)].replace("&amp;", "&")
+            path = "/sessions?page=" + deep[token_at : deep.index('"', token_at)].replace("&amp;", "&")
             depth = max(1, min(400, args.sessions // 50 - 1))
             for _ in range(depth - 1):
                 body = pages.get(path)[2].decode()
                 token_at = body.index("page=") + len("page=")
-                path = "/sessions?page=" + body[token_at:body.index('"', token_at)].replace("&amp;", "&")
+                path = "/sessions?page=" + body[token_at : body.index('"', token_at)].replace("&amp;", "&")
             row(f"session list, page {depth}", path, GOALS["sessions"])
             row("session list, agent + outcome filter", "/sessions?agent=agent-7&status=failed", GOALS["sessions"])
-            row(f"{args.steps:,}-step session, first screen", f"/repositories/repo-0/sessions/{session_id}",
-                GOALS["timeline"])
-            row(f"{args.steps:,}-step session, a later batch of 200",
-                f"/repositories/repo-0/sessions/{session_id}/steps?after={args.steps // 2}", GOALS["timeline"])
+            row(
+                f"{args.steps:,}-step session, first screen",
+                f"/repositories/repo-0/sessions/{session_id}",
+                GOALS["timeline"],
+            )
+            row(
+                f"{args.steps:,}-step session, a later batch of 200",
+                f"/repositories/repo-0/sessions/{session_id}/steps?after={args.steps // 2}",
+                GOALS["timeline"],
+            )
             pages.get(f"/repositories/repo-9/commits/{warm_id}")  # the commit page's templates compiled
             times, cpus = [], []
             for r, first in enumerate(firsts, start=1):
                 times.append(pages.get(f"/repositories/repo-{r}/commits/{first}")[0])
                 cpus.append(pages.cpu)
-            report(f"{args.files}-file commit, first view ({FIRST_VIEWS} commits)", statistics.median(times),
-                   max(times), statistics.median(cpus), len(pages.get(f"/repositories/repo-1/commits/{commit_id}")[2]),
-                   GOALS["commit"])
+            report(
+                f"{args.files}-file commit, first view ({FIRST_VIEWS} commits)",
+                statistics.median(times),
+                max(times),
+                statistics.median(cpus),
+                len(pages.get(f"/repositories/repo-1/commits/{commit_id}")[2]),
+                GOALS["commit"],
+            )
             row(f"{args.files}-file commit, repeated", f"/repositories/repo-1/commits/{commit_id}", GOALS["commit"])
-            later = range(10, args.files)[:args.runs]  # each file once: its colours not cached yet
+            later = range(10, args.files)[: args.runs]  # each file once: its colours not cached yet
             if later:
                 times, cpus = [], []
                 for i in later:
                     times.append(pages.get(f"/repositories/repo-1/commits/{commit_id}/diff/src/module_{i}.py")[0])
                     cpus.append(pages.cpu)
-                report("a later file's diff (htmx), first fetch", statistics.median(times), max(times),
-                       statistics.median(cpus), 0, None)
+                report(
+                    "a later file's diff (htmx), first fetch",
+                    statistics.median(times),
+                    max(times),
+                    statistics.median(cpus),
+                    0,
+                    None,
+                )
         finally:
             pages.close()
             running.stop()
     load = os.getloadavg()[0]
-    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}, DuckDB {duckdb.__version__}; load average {load:.1f}; {args.runs} runs each")
+    print(
+        f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, DuckDB {duckdb.__version__}; load average {load:.1f}; {args.runs} runs each"
+    )
     print("\n| page | p50 | max | CPU p50 | size | goal (p50) |\n|---|---|---|---|---|---|")
     for name, p50, worst, cpu, size, goal in rows:
         verdict = "" if goal is None else f"<= {goal:.0f} ms: {'met' if p50 <= goal else 'NOT met'}"

@@ -48,8 +48,10 @@ import bench_push as bp  # noqa: E402
 # (category, test on "filename:function"); first match wins. pygit2's C methods are profiled as
 # builtins, so each write is its own entry and carries the libgit2/zlib/syscall time under it.
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
-    ("semantic diff (background differ, tree-sitter)", ("semantic_diff/", "trellis/differ.py", "tree_sitter",
-                                                        "changed_files")),
+    (
+        "semantic diff (background differ, tree-sitter)",
+        ("semantic_diff/", "trellis/differ.py", "tree_sitter", "changed_files"),
+    ),
     ("query index (DuckDB indexer)", ("query/", "trellis/indexing.py", "duckdb")),
     ("pygit2: write blob (create_blob)", ("create_blob",)),
     ("pygit2: build trees (TreeBuilder)", ("TreeBuilder",)),
@@ -57,16 +59,27 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("pygit2: move ref (set_target)", ("set_target", "references.create")),
     ("pygit2: reads (refs, objects, tree paths)", ("_pygit2.", "pygit2/")),
     ("session step (vcs/sessions.py, json)", ("vcs/sessions.py", "json/", "dataclasses.py")),
-    ("interceptor (trellis/interceptors.py, uuid, contextvars)", ("trellis/interceptors.py", "uuid.py",
-                                                                "ContextVar")),
+    ("interceptor (trellis/interceptors.py, uuid, contextvars)", ("trellis/interceptors.py", "uuid.py", "ContextVar")),
     ("servicer, names, convert (trellis/)", ("trellis/",)),
     ("vcs core (validation, tree planning, locks, message)", ("vcs/",)),
-    ("protobuf (parse, build, serialise)", ("google/protobuf", "_message", "SerializeToString",
-                                             "FromString", "ParseFromString", "CopyFrom", "HasField",
-                                             "_pb2")),
+    (
+        "protobuf (parse, build, serialise)",
+        (
+            "google/protobuf",
+            "_message",
+            "SerializeToString",
+            "FromString",
+            "ParseFromString",
+            "CopyFrom",
+            "HasField",
+            "_pb2",
+        ),
+    ),
     ("gRPC runtime (grpc/_server.py, cygrpc)", ("grpc/", "cygrpc", "grpc_status", "grpc_health")),
-    ("thread pool, queues, locks", ("threading.py", "queue.py", "concurrent/futures", "_thread.",
-                                    "contextlib.py", "'acquire'", "'release'")),
+    (
+        "thread pool, queues, locks",
+        ("threading.py", "queue.py", "concurrent/futures", "_thread.", "contextlib.py", "'acquire'", "'release'"),
+    ),
     ("logging", ("logging/",)),
 ]
 
@@ -116,9 +129,11 @@ def report_profile(stats: pstats.Stats, commits: int, process_cpu: float | None,
             by_cat[category] += tt
     print(f"\n== {title}: {commits} commits ==")
     if process_cpu is not None:
-        print(f"process CPU {process_cpu * 1000 / commits:.3f} ms/commit (all threads, /proc), of which "
-              f"profiled Python threads {total_tt * 1000 / commits:.3f} ms/commit (profiler overhead included); "
-              f"the rest is gRPC core's native threads")
+        print(
+            f"process CPU {process_cpu * 1000 / commits:.3f} ms/commit (all threads, /proc), of which "
+            f"profiled Python threads {total_tt * 1000 / commits:.3f} ms/commit (profiler overhead included); "
+            f"the rest is gRPC core's native threads"
+        )
     print(f"{'category':<58} {'ms/commit':>10} {'share':>7}")
     for name, tt in sorted(by_cat.items(), key=lambda kv: -kv[1]):
         print(f"{name:<58} {tt * 1000 / commits:>10.3f} {tt / total_tt:>7.1%}")
@@ -127,12 +142,32 @@ def report_profile(stats: pstats.Stats, commits: int, process_cpu: float | None,
     entries = sorted(raw.items(), key=lambda kv: -kv[1][2])[:top]
     for key, (_cc, nc, tt, ct, _callers) in entries:
         print(f"  {tt * 1000 / commits:8.3f} own {ct * 1000 / commits:8.3f} cum {nc / commits:6.1f}x  {label(key)}")
-    wanted = ["_commit", "land_commit", "apply_changes", "validate_changes", "_build", "append_step",
-              "check_session_writable", "commit_pb", "changes_from_pb", "__enter__", "__exit__", "unary_unary",
-              "_check_step", "compose_message", "commit_value", "signature", "_run", "diff", "submit",
-              "changed_files"]
-    print("\ncumulative time of the steps of a commit (ms/commit; differ.py _run is the background differ "
-          "thread's whole work):")
+    wanted = [
+        "_commit",
+        "land_commit",
+        "apply_changes",
+        "validate_changes",
+        "_build",
+        "append_step",
+        "check_session_writable",
+        "commit_pb",
+        "changes_from_pb",
+        "__enter__",
+        "__exit__",
+        "unary_unary",
+        "_check_step",
+        "compose_message",
+        "commit_value",
+        "signature",
+        "_run",
+        "diff",
+        "submit",
+        "changed_files",
+    ]
+    print(
+        "\ncumulative time of the steps of a commit (ms/commit; differ.py _run is the background differ "
+        "thread's whole work):"
+    )
     for key, (_cc, nc, _tt, ct, _callers) in sorted(raw.items(), key=lambda kv: -kv[1][3]):
         filename, _line, func = key
         if func in wanted and ("trellis/" in filename or "vcs/" in filename):
@@ -205,17 +240,31 @@ def mode_grpc(args: argparse.Namespace) -> None:
     try:
         repository = "profile"
         bp.seed_trellis_repository(running.address, repository)
-        spec = bp.LoadSpec(running.address, repository, "stream" if args.stream else "unary", args.session,
-                           warmup=5, duration=args.duration, agents=args.agents)
+        spec = bp.LoadSpec(
+            running.address,
+            repository,
+            "stream" if args.stream else "unary",
+            args.session,
+            warmup=5,
+            duration=args.duration,
+            agents=args.agents,
+        )
         commits, seconds, latencies, client_cpu, server_cpu = bp.run_load(
-            spec, args.agents, args.client_procs if args.agents > 1 else 1, None,
-            server_pid=os.getpid(), on_start=profilers.reset)
+            spec,
+            args.agents,
+            args.client_procs if args.agents > 1 else 1,
+            None,
+            server_pid=os.getpid(),
+            on_start=profilers.reset,
+        )
         stats = profilers.stats()
         result = bp.Result("p", "profiled", args.agents, commits, seconds, latencies, server_cpu, client_cpu)
         s = result.summary()
         kind = ("CommitStream" if args.stream else "Commit") + (" + session step" if args.session else "")
-        print(f"{kind}, {args.agents} agents, profiled server: {s['commits_per_s']} commits/s, "
-              f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms (slowed by the profiler)")
+        print(
+            f"{kind}, {args.agents} agents, profiled server: {s['commits_per_s']} commits/s, "
+            f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms (slowed by the profiler)"
+        )
         report_profile(stats, commits, server_cpu, f"server threads, {kind}, {args.agents} agents", args.top)
         if args.save:
             stats.dump_stats(args.save)
@@ -230,8 +279,8 @@ def mode_grpc(args: argparse.Namespace) -> None:
 
 
 def mode_store(args: argparse.Namespace) -> None:
-    import vcs
-    from vcs import Identity, Store
+    from trellis import vcs
+    from trellis.vcs import Identity, Store
 
     work = Path(tempfile.mkdtemp(prefix="trellis-profile-", dir=args.tmpdir))
     try:
@@ -241,14 +290,17 @@ def mode_store(args: argparse.Namespace) -> None:
         def prepare(name: str, session: bool) -> tuple[str, str | None, str]:
             store.create_repository(name, agent)
             head = store.get_repository(name).head_commit_id
-            seeded = store.commit(name, "main", [vcs.PutFile(p, c) for p, c in bp.FIXTURE.items()], "Seed",
-                                  agent, expected_head=head)
+            seeded = store.commit(
+                name, "main", [vcs.PutFile(p, c) for p, c in bp.FIXTURE.items()], "Seed", agent, expected_head=head
+            )
             if session:
                 s = store.create_session(name, agent, model="bench", task="profile")
                 return s.branch_id, s.session_id, s.base_commit_id
             return "main", None, seeded.commit.commit_id
 
-        def loop(name: str, session: bool, n: int, profile: cProfile.Profile | None = None) -> tuple[list[float], float]:
+        def loop(
+            name: str, session: bool, n: int, profile: cProfile.Profile | None = None
+        ) -> tuple[list[float], float]:
             branch, session_id, head = prepare(name, session)
             editor = bp.Editor(bp.SEED, "store")
             step = vcs.StepInput(arguments_json="{}", **bp.STEP_FIELDS) if session else None
@@ -259,8 +311,16 @@ def mode_store(args: argparse.Namespace) -> None:
             for _ in range(n):
                 path, content, message = editor.next()
                 t0 = time.perf_counter()
-                r = store.commit(name, branch, [vcs.PutFile(path, content)], message, agent,
-                                 expected_head=head, session_id=session_id, step=step)
+                r = store.commit(
+                    name,
+                    branch,
+                    [vcs.PutFile(path, content)],
+                    message,
+                    agent,
+                    expected_head=head,
+                    session_id=session_id,
+                    step=step,
+                )
                 latencies.append((time.perf_counter() - t0) * 1000)
                 head = r.commit.commit_id
             if profile is not None:
@@ -269,20 +329,29 @@ def mode_store(args: argparse.Namespace) -> None:
 
         n = args.commits
         a = bp.bench_pygit2(work / "raw", n)
-        print(f"(a) raw pygit2 loop: {a.rate:.0f} commits/s, p50 {a.pct(50):.3f} ms, "
-              f"CPU {a.client_cpu_s * 1000 / n:.3f} ms/commit")
+        print(
+            f"(a) raw pygit2 loop: {a.rate:.0f} commits/s, p50 {a.pct(50):.3f} ms, "
+            f"CPU {a.client_cpu_s * 1000 / n:.3f} ms/commit"
+        )
         for session in (False, True):
             lat, cpu = loop(f"plain{int(session)}", session, n)
             ordered = sorted(lat)
             what = "Store.commit + session step" if session else "Store.commit"
-            print(f"{what}: {n / (sum(lat) / 1000):.0f} commits/s, p50 {ordered[len(ordered) // 2]:.3f} ms, "
-                  f"p99 {ordered[int(len(ordered) * 0.99)]:.3f} ms, CPU {cpu * 1000 / n:.3f} ms/commit")
+            print(
+                f"{what}: {n / (sum(lat) / 1000):.0f} commits/s, p50 {ordered[len(ordered) // 2]:.3f} ms, "
+                f"p99 {ordered[int(len(ordered) * 0.99)]:.3f} ms, CPU {cpu * 1000 / n:.3f} ms/commit"
+            )
         for session in (False, True):
             profile = cProfile.Profile()
             loop(f"prof{int(session)}", session, n, profile)
             stats = pstats.Stats(profile)
-            report_profile(stats, n, None, "Store.commit" + (" + session step" if session else "")
-                           + " (in-process, wall clock)", args.top)
+            report_profile(
+                stats,
+                n,
+                None,
+                "Store.commit" + (" + session step" if session else "") + " (in-process, wall clock)",
+                args.top,
+            )
 
         # How a session step's cost grows with the session: the steps/ tree gains an entry per step
         # and is rewritten whole each time.
@@ -290,9 +359,11 @@ def mode_store(args: argparse.Namespace) -> None:
         lat, _ = loop("growth", True, args.growth)
         chunk = max(1, args.growth // 8)
         for i in range(0, args.growth, chunk):
-            part = sorted(lat[i:i + chunk])
-            print(f"  steps {i + 1:>5}-{i + len(part):<5}  p50 {part[len(part) // 2]:.3f}  mean "
-                  f"{sum(part) / len(part):.3f}")
+            part = sorted(lat[i : i + chunk])
+            print(
+                f"  steps {i + 1:>5}-{i + len(part):<5}  p50 {part[len(part) // 2]:.3f}  mean "
+                f"{sum(part) / len(part):.3f}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -325,8 +396,9 @@ def mode_perf(args: argparse.Namespace) -> None:
         assert server.proc is not None
         repository = "perf"
         bp.seed_trellis_repository(server.address, repository)
-        spec = bp.LoadSpec(server.address, repository, "unary", args.session, warmup=5, duration=args.duration,
-                           agents=args.agents)
+        spec = bp.LoadSpec(
+            server.address, repository, "unary", args.session, warmup=5, duration=args.duration, agents=args.agents
+        )
 
         switches0 = 0
 
@@ -334,28 +406,40 @@ def mode_perf(args: argparse.Namespace) -> None:
             nonlocal recorder, switches0
             assert server.proc is not None
             switches0 = context_switches(server.proc.pid)
-            recorder = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", str(perf_data), "-p",
-                                         str(server.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            recorder = subprocess.Popen(
+                ["perf", "record", "-F", "999", "-g", "-o", str(perf_data), "-p", str(server.proc.pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
         commits, seconds, latencies, client_cpu, server_cpu = bp.run_load(
-            spec, args.agents, args.client_procs if args.agents > 1 else 1, server, on_start=start_perf)
+            spec, args.agents, args.client_procs if args.agents > 1 else 1, server, on_start=start_perf
+        )
         switches = context_switches(server.proc.pid) - switches0
         assert recorder is not None
         recorder.send_signal(2)
         recorder.wait(30)
-        print(f"{args.agents} agents: {commits / seconds:.0f} commits/s, server CPU "
-              f"{(server_cpu or 0) * 1000 / commits:.3f} ms/commit, {switches / commits:.1f} context switches "
-              f"per commit in the server's threads")
-        report = subprocess.run(["perf", "report", "-i", str(perf_data), "--no-children", "--sort", "dso",
-                                 "--stdio", "-g", "none"], capture_output=True, text=True).stdout
+        print(
+            f"{args.agents} agents: {commits / seconds:.0f} commits/s, server CPU "
+            f"{(server_cpu or 0) * 1000 / commits:.3f} ms/commit, {switches / commits:.1f} context switches "
+            f"per commit in the server's threads"
+        )
+        report = subprocess.run(
+            ["perf", "report", "-i", str(perf_data), "--no-children", "--sort", "dso", "--stdio", "-g", "none"],
+            capture_output=True,
+            text=True,
+        ).stdout
         print("\nserver CPU by library (perf, samples):")
         for line in report.splitlines():
             if "%" in line and not line.startswith("#"):
                 print("  " + line.strip())
-        report = subprocess.run(["perf", "report", "-i", str(perf_data), "--no-children", "--sort", "dso,sym",
-                                 "--stdio", "-g", "none"], capture_output=True, text=True).stdout
+        report = subprocess.run(
+            ["perf", "report", "-i", str(perf_data), "--no-children", "--sort", "dso,sym", "--stdio", "-g", "none"],
+            capture_output=True,
+            text=True,
+        ).stdout
         print(f"\ntop {args.top} symbols:")
-        for line in [x for x in report.splitlines() if "%" in x and not x.startswith("#")][:args.top]:
+        for line in [x for x in report.splitlines() if "%" in x and not x.startswith("#")][: args.top]:
             print("  " + line.strip())
     finally:
         if recorder is not None and recorder.poll() is None:

@@ -43,14 +43,30 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from semantic_diff import module_name
+from trellis.semantic_diff import module_name
 
 __all__ = ["Case", "LANGUAGES", "TYPES", "NEGATIVE_TYPES", "make_cases"]
 
-TYPES = ("rename_class", "move_class", "move_rename_class", "rename_method", "move_method", "pull_up",
-         "push_down", "move_into_class", "rename_function", "move_function", "move_rename_function", "rename_edited",
-         "rename_test", "rename_class_and_members", "move_class_rewritten", "move_rename_large_class",
-         "rename_chain", "swap")
+TYPES = (
+    "rename_class",
+    "move_class",
+    "move_rename_class",
+    "rename_method",
+    "move_method",
+    "pull_up",
+    "push_down",
+    "move_into_class",
+    "rename_function",
+    "move_function",
+    "move_rename_function",
+    "rename_edited",
+    "rename_test",
+    "rename_class_and_members",
+    "move_class_rewritten",
+    "move_rename_large_class",
+    "rename_chain",
+    "swap",
+)
 NEGATIVE_TYPES = ("extract", "inline", "replace", "lookalike")
 LANGUAGES = ("python", "java", "typescript")
 
@@ -74,8 +90,8 @@ class Cls:
 
 @dataclass
 class Module:
-    package: str            # "billing.core" (a directory)
-    stem: str               # "invoices" (Java: the class name)
+    package: str  # "billing.core" (a directory)
+    stem: str  # "invoices" (Java: the class name)
     classes: list[Cls] = field(default_factory=list)
     functions: list[Fn] = field(default_factory=list)
 
@@ -89,14 +105,79 @@ class Case:
     expected: set[tuple[str, str, str, str]]
 
 
-NOUNS = ["order", "invoice", "customer", "item", "price", "total", "cache", "entry", "session", "token",
-         "account", "payment", "report", "record", "batch", "window", "limit", "quota", "ticket", "route",
-         "message", "channel", "buffer", "offset", "schema", "column", "filter", "event", "handler", "node"]
-VERBS = ["load", "save", "build", "parse", "render", "apply", "merge", "resolve", "compute", "collect",
-         "validate", "refresh", "flush", "publish", "attach", "split", "encode", "decode", "expire", "index"]
+NOUNS = [
+    "order",
+    "invoice",
+    "customer",
+    "item",
+    "price",
+    "total",
+    "cache",
+    "entry",
+    "session",
+    "token",
+    "account",
+    "payment",
+    "report",
+    "record",
+    "batch",
+    "window",
+    "limit",
+    "quota",
+    "ticket",
+    "route",
+    "message",
+    "channel",
+    "buffer",
+    "offset",
+    "schema",
+    "column",
+    "filter",
+    "event",
+    "handler",
+    "node",
+]
+VERBS = [
+    "load",
+    "save",
+    "build",
+    "parse",
+    "render",
+    "apply",
+    "merge",
+    "resolve",
+    "compute",
+    "collect",
+    "validate",
+    "refresh",
+    "flush",
+    "publish",
+    "attach",
+    "split",
+    "encode",
+    "decode",
+    "expire",
+    "index",
+]
 ATTRS = ["count", "size", "first", "keys", "values", "total", "status", "name", "created", "owner"]
-CLASS_NOUNS = ["Registry", "Service", "Store", "Builder", "Planner", "Tracker", "Gateway", "Pool", "Index",
-               "Cursor", "Queue", "Scheduler", "Ledger", "Catalog", "Router", "Monitor"]
+CLASS_NOUNS = [
+    "Registry",
+    "Service",
+    "Store",
+    "Builder",
+    "Planner",
+    "Tracker",
+    "Gateway",
+    "Pool",
+    "Index",
+    "Cursor",
+    "Queue",
+    "Scheduler",
+    "Ledger",
+    "Catalog",
+    "Router",
+    "Monitor",
+]
 PACKAGES = ["billing", "catalog", "shipping", "accounts", "reports", "search"]
 
 
@@ -159,12 +240,23 @@ class _Bodies:
                 out.append(("let", name, self.expr(vars_, calls)))
                 vars_.append(name)
             elif roll < 0.6:
-                out.append(("if", f"{r.choice(vars_)}.{r.choice(ATTRS)} > {r.randint(0, 50)}",
-                            [("ret", self.expr(vars_, calls))]))
+                out.append(
+                    (
+                        "if",
+                        f"{r.choice(vars_)}.{r.choice(ATTRS)} > {r.randint(0, 50)}",
+                        [("ret", self.expr(vars_, calls))],
+                    )
+                )
             elif roll < 0.8:
                 it = r.choice(NOUNS) + "_each"
-                out.append(("for", it, f"{r.choice(vars_)}.{r.choice(ATTRS)}",
-                            [("expr", f"SELF.{r.choice(NOUNS)}s.{r.choice(VERBS)}({it})")]))
+                out.append(
+                    (
+                        "for",
+                        it,
+                        f"{r.choice(vars_)}.{r.choice(ATTRS)}",
+                        [("expr", f"SELF.{r.choice(NOUNS)}s.{r.choice(VERBS)}({it})")],
+                    )
+                )
             else:
                 out.append(("expr", self.expr(vars_, calls)))
         out.append(("ret", self.expr(vars_, calls)))
@@ -173,9 +265,11 @@ class _Bodies:
 
 # -- rendering ------------------------------------------------------------------------------
 
+
 def _expr(lang: str, e: str, classes: set[str]) -> str:
     def new(m: re.Match[str]) -> str:
         return m.group(0) if lang == "python" else "new " + m.group(0)
+
     e = e.replace("SELF.", "self." if lang == "python" else "this.")
     if classes:
         e = re.sub(r"\b(" + "|".join(sorted(classes)) + r")\(", new, e)
@@ -189,8 +283,9 @@ def _stmts(lang: str, body: list[Stmt], indent: str, classes: set[str]) -> list[
     for s in body:
         if s[0] == "let":
             e = _expr(lang, s[2], classes)
-            out.append(indent + (f"{s[1]} = {e}" if py else f"var {s[1]} = {e};" if lang == "java"
-                                 else f"const {s[1]} = {e};"))
+            out.append(
+                indent + (f"{s[1]} = {e}" if py else f"var {s[1]} = {e};" if lang == "java" else f"const {s[1]} = {e};")
+            )
         elif s[0] == "ret":
             out.append(indent + f"return {_expr(lang, s[1], classes)}" + ("" if py else ";"))
         elif s[0] == "expr":
@@ -203,8 +298,16 @@ def _stmts(lang: str, body: list[Stmt], indent: str, classes: set[str]) -> list[
                 out.append(indent + "}")
         elif s[0] == "for":
             it = _expr(lang, s[2], classes)
-            out.append(indent + (f"for {s[1]} in {it}:" if py else f"for (var {s[1]} : {it}) {{" if lang == "java"
-                                 else f"for (const {s[1]} of {it}) {{"))
+            out.append(
+                indent
+                + (
+                    f"for {s[1]} in {it}:"
+                    if py
+                    else f"for (var {s[1]} : {it}) {{"
+                    if lang == "java"
+                    else f"for (const {s[1]} of {it}) {{"
+                )
+            )
             out.extend(_stmts(lang, s[3], indent + step, classes))
             if not py:
                 out.append(indent + "}")
@@ -221,7 +324,9 @@ def _fn(lang: str, fn: Fn, indent: str, method: bool, classes: set[str]) -> list
         head = f"{indent}public Object {fn.name}({params}) {{"
     else:
         params = ", ".join(f"{p}: any" for p in fn.params)
-        head = f"{indent}{fn.name}({params}): any {{" if method else f"{indent}export function {fn.name}({params}): any {{"
+        head = (
+            f"{indent}{fn.name}({params}): any {{" if method else f"{indent}export function {fn.name}({params}): any {{"
+        )
     return [head, *_stmts(lang, fn.body, indent + step, classes), indent + "}"]
 
 
@@ -314,6 +419,7 @@ def _render(lang: str, mods: list[Module]) -> dict[str, bytes]:
 
 # -- the base code and the refactorings --------------------------------------------------------
 
+
 def _base(lang: str, rng: random.Random) -> tuple[list[Module], _Names, _Bodies]:
     names = _Names(rng, snake=lang == "python")
     bodies = _Bodies(rng)
@@ -350,7 +456,9 @@ def _base(lang: str, rng: random.Random) -> tuple[list[Module], _Names, _Bodies]
     for mod in mods:
         for c in mod.classes:
             for m in c.methods:
-                calls = [f"SELF.{x.name}" for x in c.methods if x is not m][:3] + rng.sample(functions, min(2, len(functions)))
+                calls = [f"SELF.{x.name}" for x in c.methods if x is not m][:3] + rng.sample(
+                    functions, min(2, len(functions))
+                )
                 others = [x.name for mm in mods for x in mm.classes if x is not c]
                 if others and rng.random() < 0.3:
                     calls.append(rng.choice(others))
@@ -388,10 +496,18 @@ def _rename(mods: list[Module], old: str, new: str) -> None:
 
 
 def _copy(mods: list[Module]) -> list[Module]:
-    return [Module(m.package, m.stem, [Cls(c.name, c.base, list(c.fields),
-                                           [Fn(f.name, list(f.params), list(f.body)) for f in c.methods])
-                                       for c in m.classes],
-                   [Fn(f.name, list(f.params), list(f.body)) for f in m.functions]) for m in mods]
+    return [
+        Module(
+            m.package,
+            m.stem,
+            [
+                Cls(c.name, c.base, list(c.fields), [Fn(f.name, list(f.params), list(f.body)) for f in c.methods])
+                for c in m.classes
+            ],
+            [Fn(f.name, list(f.params), list(f.body)) for f in m.functions],
+        )
+        for m in mods
+    ]
 
 
 def _q(lang: str, mod: Module, *names: str) -> str:
@@ -409,8 +525,9 @@ def _edit_body(fn: Fn, bodies: _Bodies, fraction: float) -> None:
 def _noise(mods: list[Module], names: _Names, bodies: _Bodies, avoid: set[str]) -> None:
     """Other edits in the same commit: a body changed, a method added."""
     rng = bodies.rng
-    methods = [(c, m) for mod in mods for c in mod.classes for m in c.methods if m.name not in avoid
-               and c.name not in avoid]
+    methods = [
+        (c, m) for mod in mods for c in mod.classes for m in c.methods if m.name not in avoid and c.name not in avoid
+    ]
     if methods:
         _, m = rng.choice(methods)
         m.body = m.body + [("expr", f'SELF.{rng.choice(NOUNS)}s.{rng.choice(VERBS)}("{rng.choice(NOUNS)}")')]
@@ -421,8 +538,7 @@ def _noise(mods: list[Module], names: _Names, bodies: _Bodies, avoid: set[str]) 
 
 
 def _pick_class(mods: list[Module], rng: random.Random, sub: bool | None = None) -> tuple[Module, Cls]:
-    cands = [(mod, c) for mod in mods for c in mod.classes
-             if sub is None or (c.base is not None) == sub]
+    cands = [(mod, c) for mod in mods for c in mod.classes if sub is None or (c.base is not None) == sub]
     return rng.choice(cands)
 
 
@@ -434,8 +550,13 @@ def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
         _, big = _pick_class(mods, rng)
         for _ in range(rng.randint(25, 35) - len(big.methods)):
             params = rng.sample(NOUNS, rng.randint(1, 3))
-            big.methods.append(Fn(names.method(), params, bodies.body(
-                params, [f"SELF.{m.name}" for m in big.methods[-3:]], rng.randint(3, 8))))
+            big.methods.append(
+                Fn(
+                    names.method(),
+                    params,
+                    bodies.body(params, [f"SELF.{m.name}" for m in big.methods[-3:]], rng.randint(3, 8)),
+                )
+            )
     old = _copy(mods)
     new = mods
     expected: set[tuple[str, str, str, str]] = set()
@@ -465,16 +586,23 @@ def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
             _edit_body(rng.choice(c.methods), bodies, 0.2)
     elif kind == "rename_test":
         mod, c = _pick_class(new, rng)
-        test = Fn(names.fresh(lambda: ["test", rng.choice(VERBS), rng.choice(NOUNS)]), [],
-                  bodies.body(["fixture"], [f"SELF.{m.name}" for m in c.methods[:3]], rng.randint(4, 8)))
+        test = Fn(
+            names.fresh(lambda: ["test", rng.choice(VERBS), rng.choice(NOUNS)]),
+            [],
+            bodies.body(["fixture"], [f"SELF.{m.name}" for m in c.methods[:3]], rng.randint(4, 8)),
+        )
         for mm in (old_mod for old_mod in old if old_mod.stem == mod.stem and old_mod.package == mod.package):
-            next(cc for cc in mm.classes if cc.name == c.name).methods.append(
-                Fn(test.name, [], list(test.body)))
+            next(cc for cc in mm.classes if cc.name == c.name).methods.append(Fn(test.name, [], list(test.body)))
         # mostly a sharper name built on the old one (test_x -> test_x_y), sometimes another one
         words = test.name.split("_") if lang == "python" else re.findall(r"[A-Z]?[a-z]+", test.name)
         words = [w.lower() for w in words]
-        newname = names.fresh(lambda: words + [rng.choice(ATTRS)] if rng.random() < 0.7 else
-                              ["test", rng.choice(VERBS), rng.choice(NOUNS), rng.choice(ATTRS)])
+        newname = names.fresh(
+            lambda: (
+                words + [rng.choice(ATTRS)]
+                if rng.random() < 0.7
+                else ["test", rng.choice(VERBS), rng.choice(NOUNS), rng.choice(ATTRS)]
+            )
+        )
         edited = Fn(newname, [], list(test.body))
         _edit_body(edited, bodies, rng.uniform(0.1, 0.34))
         c.methods.append(edited)
@@ -498,8 +626,9 @@ def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
             _rename(new, c.name, newname)
             expected.add(("renamed", "class", oq, _q(lang, target, newname)))
             for a, b in members:
-                expected.add(("renamed", "method", _q(lang, mod, oq.rsplit(".", 1)[-1], a),
-                              _q(lang, target, newname, b)))
+                expected.add(
+                    ("renamed", "method", _q(lang, mod, oq.rsplit(".", 1)[-1], a), _q(lang, target, newname, b))
+                )
         else:
             target = rng.choice([m for m in new if m is not mod and m.package != mod.package])
             if lang == "java":
@@ -570,7 +699,11 @@ def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
             avoid.add(m.name)
         else:
             mod, c = _pick_class(new, rng)
-            use_fn = functional and rng.random() < 0.5 and len(mod.functions) >= (2 if kind in ("swap", "rename_chain") else 1)
+            use_fn = (
+                functional
+                and rng.random() < 0.5
+                and len(mod.functions) >= (2 if kind in ("swap", "rename_chain") else 1)
+            )
             pool = mod.functions if use_fn else c.methods
             path = [] if use_fn else [c.name]
             kind_name = "function" if use_fn else "method"
@@ -682,8 +815,17 @@ def _reword(s: Stmt, rng: random.Random) -> Stmt:
         if w in VERBS:
             return rng.choice(VERBS)
         return w
-    return tuple(_reword(x, rng) if isinstance(x, tuple) else [_reword(y, rng) for y in x] if isinstance(x, list)
-                 else re.sub(r"[a-z]+", word, x) if i > 0 else x for i, x in enumerate(s))
+
+    return tuple(
+        _reword(x, rng)
+        if isinstance(x, tuple)
+        else [_reword(y, rng) for y in x]
+        if isinstance(x, list)
+        else re.sub(r"[a-z]+", word, x)
+        if i > 0
+        else x
+        for i, x in enumerate(s)
+    )
 
 
 def _strip_calls(mods: list[Module], name: str) -> None:
@@ -726,6 +868,8 @@ def make_cases(seed: int = 1, per_type: int = 4) -> list[Case]:
 
 def reported(changes: list) -> set[tuple[str, str, str, str]]:  # type: ignore[type-arg]
     """The renames and moves of a diff's changes, as ``expected`` spells them."""
-    return {(c.change, c.kind, c.old_qualname, c.qualname) for c in changes
-            if c.change in ("renamed", "moved", "moved_renamed") and c.kind not in ("module", "constructor")}
-
+    return {
+        (c.change, c.kind, c.old_qualname, c.qualname)
+        for c in changes
+        if c.change in ("renamed", "moved", "moved_renamed") and c.kind not in ("module", "constructor")
+    }

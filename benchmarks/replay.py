@@ -48,10 +48,10 @@ from pathlib import Path
 
 from measure import pct
 
-from ci.selection.index import TestIndex
-from semantic_diff import module_name
+from trellis.ci.selection.index import TestIndex
 from trellis.client import Client
 from trellis.config import ServerConfig
+from trellis.semantic_diff import module_name
 from trellis.server import build_server
 
 PIPELINE = """\
@@ -90,8 +90,13 @@ class Step:
     @property
     def trellis_passed(self) -> bool:
         """Passed, or failed only tests that failed before the replay began (as the full suite's count)."""
-        return self.verdict == "passed" or (self.verdict == "failed" and bool(self.failing) and all(
-            any(t == k or t.startswith(k + "[") or k.startswith(t + "[") for k in self.known) for t in self.failing))
+        return self.verdict == "passed" or (
+            self.verdict == "failed"
+            and bool(self.failing)
+            and all(
+                any(t == k or t.startswith(k + "[") or k.startswith(t + "[") for k in self.known) for t in self.failing
+            )
+        )
 
     @property
     def agrees(self) -> bool | None:
@@ -100,8 +105,9 @@ class Step:
             return None
         return self.trellis_passed == self.full_passed
 
-    def compare(self, full_failing: frozenset[str], known: frozenset[str], seconds: float,
-                flaky: frozenset[str] = frozenset()) -> None:
+    def compare(
+        self, full_failing: frozenset[str], known: frozenset[str], seconds: float, flaky: frozenset[str] = frozenset()
+    ) -> None:
         """Record the full suite's outcome; failures it had at the start of the replay do not count, nor
         ``flaky`` ones (failed in the full suite, passed when run again there: a hypothesis deadline under load)."""
         self.known = known
@@ -110,9 +116,12 @@ class Step:
         self.full_passed = not self.full_failing
         self.warm_s = seconds
         if self.trellis_passed:  # a failure of the full suite that Trellis did not run: a selection miss
-            self.missed = frozenset(t for t in self.full_failing
-                                    if not any(t == f or t.startswith(f + "[") for f in self.failing)
-                                    and not any(t == r or t.startswith(r + "[") for r in self.ran))
+            self.missed = frozenset(
+                t
+                for t in self.full_failing
+                if not any(t == f or t.startswith(f + "[") for f in self.failing)
+                and not any(t == r or t.startswith(r + "[") for r in self.ran)
+            )
 
 
 def git(repo: Path, *args: str, data: bytes | None = None) -> bytes:
@@ -140,8 +149,13 @@ ARGS: list[str] = []  # the project's own pytest arguments (--pytest-args), in t
 def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], float]:
     """The whole suite with ``pytest -n 2``: the failing node ids, and the seconds it took."""
     t0 = time.perf_counter()
-    done = subprocess.run([PYTHON[0], "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider",
-                           "-rfE", *ARGS], cwd=checkout, env=env, capture_output=True, timeout=1800)
+    done = subprocess.run(
+        [PYTHON[0], "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider", "-rfE", *ARGS],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        timeout=1800,
+    )
     seconds = time.perf_counter() - t0
     failing = set()
     for line in done.stdout.decode(errors="replace").splitlines():
@@ -178,10 +192,20 @@ def _mutations(source: str, func: ast.FunctionDef | ast.AsyncFunctionDef) -> lis
         line = lines[i].encode()
         start, end = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
         new = (line[:start] + text.encode() + line[end:]).decode()
-        out.append((kind, "".join([*lines[:i], new, *lines[i + 1:]])))
+        out.append((kind, "".join([*lines[:i], new, *lines[i + 1 :]])))
 
-    swaps = {ast.Lt: "<=", ast.LtE: "<", ast.Gt: ">=", ast.GtE: ">", ast.Eq: "!=", ast.NotEq: "==",
-             ast.Is: "is not", ast.IsNot: "is", ast.In: "not in", ast.NotIn: "in"}
+    swaps = {
+        ast.Lt: "<=",
+        ast.LtE: "<",
+        ast.Gt: ">=",
+        ast.GtE: ">",
+        ast.Eq: "!=",
+        ast.NotEq: "==",
+        ast.Is: "is not",
+        ast.IsNot: "is",
+        ast.In: "not in",
+        ast.NotIn: "in",
+    }
     for node in ast.walk(func):
         if isinstance(node, ast.Return) and node.value is not None:
             segment = ast.get_source_segment(source, node.value)
@@ -197,11 +221,13 @@ def _mutations(source: str, func: ast.FunctionDef | ast.AsyncFunctionDef) -> lis
     return out
 
 
-FAULT_HELPER = ("\n\ndef _trellis_fault(value):\n"
-                "    if isinstance(value, bool):\n        return not value\n"
-                "    if isinstance(value, (int, float)):\n        return value + 1\n"
-                "    if value is None:\n        return 0\n"
-                "    return None\n")
+FAULT_HELPER = (
+    "\n\ndef _trellis_fault(value):\n"
+    "    if isinstance(value, bool):\n        return not value\n"
+    "    if isinstance(value, (int, float)):\n        return value + 1\n"
+    "    if value is None:\n        return 0\n"
+    "    return None\n"
+)
 
 
 def _extract(source: str, func: ast.FunctionDef) -> tuple[str, str] | None:
@@ -329,8 +355,9 @@ def replay(args: object) -> dict[str, object]:
             if mutants:
                 _inject(client, name, tip, current, checkout, env, mutants, seed, known, faults, save)
     except KeyboardInterrupt:
-        print(f"  interrupted after {len(steps)} commits and {len(faults)} faults: the summary of those",
-              file=sys.stderr)
+        print(
+            f"  interrupted after {len(steps)} commits and {len(faults)} faults: the summary of those", file=sys.stderr
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
         running.stop(grace=5)
@@ -341,8 +368,9 @@ def replay(args: object) -> dict[str, object]:
     return summary
 
 
-def _full(checkout: Path, env: dict[str, str],
-          known: frozenset[str]) -> tuple[frozenset[str], frozenset[str], float, frozenset[str]]:
+def _full(
+    checkout: Path, env: dict[str, str], known: frozenset[str]
+) -> tuple[frozenset[str], frozenset[str], float, frozenset[str]]:
     """The full suite's failures, its known ones, its time, and the failures that passed when run again.
 
     A new failure is run once more, alone, in the same checkout: one that passes then is flaky (on this
@@ -352,11 +380,18 @@ def _full(checkout: Path, env: dict[str, str],
     new = sorted(t for t in failing - known if not t.startswith("<"))
     flaky: frozenset[str] = frozenset()
     if new:
-        again = subprocess.run([PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *ARGS, *new],
-                               cwd=checkout, env=env, capture_output=True, timeout=1800)
-        still = {line.split(" ", 1)[1].split(" - ", 1)[0].strip()
-                 for line in again.stdout.decode(errors="replace").splitlines()
-                 if line.startswith(("FAILED ", "ERROR "))}
+        again = subprocess.run(
+            [PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *ARGS, *new],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            timeout=1800,
+        )
+        still = {
+            line.split(" ", 1)[1].split(" - ", 1)[0].strip()
+            for line in again.stdout.decode(errors="replace").splitlines()
+            if line.startswith(("FAILED ", "ERROR "))
+        }
         flaky = frozenset(t for t in new if t not in still) if again.returncode in (0, 1) else frozenset()
         if flaky:
             print(f"  flaky in the full suite (passed when run again): {sorted(flaky)}", file=sys.stderr)
@@ -384,13 +419,27 @@ def _push(client: Client, name: str, tip: str, changes: dict[str, bytes | None],
 
 def _report(step: Step) -> None:
     agree = {True: "agrees", False: "DISAGREES", None: "?"}[step.agrees]
-    print(f"  {step.label}: {step.verdict} in {step.seconds:.2f} s, {step.selected}/{step.total} tests"
-          f"{' [' + step.fallback + ']' if step.fallback else ''}; full suite "
-          f"{_full_label(step.full_passed)} ({step.warm_s:.1f} s) {agree}", file=sys.stderr)
+    print(
+        f"  {step.label}: {step.verdict} in {step.seconds:.2f} s, {step.selected}/{step.total} tests"
+        f"{' [' + step.fallback + ']' if step.fallback else ''}; full suite "
+        f"{_full_label(step.full_passed)} ({step.warm_s:.1f} s) {agree}",
+        file=sys.stderr,
+    )
 
 
-def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checkout: Path, env: dict[str, str],
-            count: int, seed: int, known: frozenset[str], out: list[Step], save: Callable[[], None]) -> None:
+def _inject(
+    client: Client,
+    name: str,
+    tip: str,
+    files: dict[str, bytes],
+    checkout: Path,
+    env: dict[str, str],
+    count: int,
+    seed: int,
+    known: frozenset[str],
+    out: list[Step],
+    save: Callable[[], None],
+) -> None:
     """Faults in functions tests reach, each committed on top of ``tip`` and reverted after (into ``out``)."""
     index = TestIndex.build({p: c for p, c in files.items()})
     reached: set[str] = set()
@@ -412,7 +461,8 @@ def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checko
             elif isinstance(node, ast.ClassDef):
                 for member in node.body:
                     if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                            f"{module}.{node.name}.{member.name}" in reached):
+                        f"{module}.{node.name}.{member.name}" in reached
+                    ):
                         candidates.append((path, member, False))
     rng.shuffle(candidates)
     while candidates and len(out) < count:
@@ -430,8 +480,9 @@ def _inject(client: Client, name: str, tip: str, files: dict[str, bytes], checko
                 continue
             base_source, helper = moved
             try:
-                helper_node = next(n for n in ast.parse(base_source).body
-                                   if isinstance(n, ast.FunctionDef) and n.name == helper)
+                helper_node = next(
+                    n for n in ast.parse(base_source).body if isinstance(n, ast.FunctionDef) and n.name == helper
+                )
             except (SyntaxError, StopIteration):
                 continue
             refactor = Step(f"refactor {path}::{func.name}")
@@ -483,44 +534,73 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
         "selected": [f"{s.selected}/{s.total}" for s in steps],
         "compared": sum(1 for s in steps if s.full_passed is not None),
         "flaky_in_full_suite": [f"{s.label}: {sorted(s.flaky)}" for s in [*steps, *faults] if s.flaky],
-        "disagreements": [f"{s.label}: missed {sorted(s.missed)}" if s.missed else s.label
-                          for s in steps if s.agrees is False],
+        "disagreements": [
+            f"{s.label}: missed {sorted(s.missed)}" if s.missed else s.label for s in steps if s.agrees is False
+        ],
         "warm_pytest_n2_p50_s": pct(warm, 0.5) if warm else None,
         "fresh_clone_pytest_n2_p50_s": pct(fresh, 0.5) if fresh else None,
-        "steps": [{"label": s.label, "verdict": s.verdict, "seconds": round(s.seconds, 3), "selected": s.selected,
-                   "total": s.total, "fallback": s.fallback, "full_passed": s.full_passed,
-                   "warm_s": round(s.warm_s, 2), "fresh_s": s.fresh_s} for s in steps],
+        "steps": [
+            {
+                "label": s.label,
+                "verdict": s.verdict,
+                "seconds": round(s.seconds, 3),
+                "selected": s.selected,
+                "total": s.total,
+                "fallback": s.fallback,
+                "full_passed": s.full_passed,
+                "warm_s": round(s.warm_s, 2),
+                "fresh_s": s.fresh_s,
+            }
+            for s in steps
+        ],
         "mutants": len(faults),
         "mutants_two_step": sum(1 for f in faults if f.extra.get("two_step")),
         "mutants_caught_by_full_suite": len(caught_full),
         "mutants_caught_by_trellis": sum(1 for f in faults if f.verdict and not f.trellis_passed),
         "mutants_missed": [f.label for f in missed],
-        "mutant_steps": [{"label": f.label, "verdict": f.verdict, "seconds": round(f.seconds, 3),
-                          "selected": f.selected, "total": f.total, "full_passed": f.full_passed} for f in faults],
+        "mutant_steps": [
+            {
+                "label": f.label,
+                "verdict": f.verdict,
+                "seconds": round(f.seconds, 3),
+                "selected": f.selected,
+                "total": f.total,
+                "full_passed": f.full_passed,
+            }
+            for f in faults
+        ],
     }
 
 
 def markdown(result: dict[str, object], machine: str, command: str) -> str:
     load = result.get("load_average") or []
     if load:
-        machine += (f"; load average (1/5/15 min) {load[0]}/{load[1]}/{load[2]} at the start, "
-                    f"{load[3]}/{load[4]}/{load[5]} at the end")
-    lines = [f"### Real history: {result['repository']} (`{command}`)\n", f"{machine}.\n",
-             "| measure | value |", "|---|---|",
-             f"| commits replayed | {result['commits']} |",
-             f"| push-to-verdict p50 / p95 | {_s(result['push_to_verdict_p50_s'])} / "
-             f"{_s(result['push_to_verdict_p95_s'])} |",
-             f"| whole-suite fallbacks | {result['fallbacks']} of {result['commits']} |",
-             f"| commits whose selection was every test anyway | {result['whole_suite_selected']} |",
-             f"| verdicts disagreeing with the full suite | {len(result['disagreements'])} "  # type: ignore[arg-type]
-             f"(of {result['compared']} compared) |",
-             f"| baseline: `pytest -n 2` in a warm checkout, p50 | {_s(result['warm_pytest_n2_p50_s'])} |",
-             f"| baseline: fresh clone + `pytest -n 2`, p50 | {_s(result['fresh_clone_pytest_n2_p50_s'])} |"]
+        machine += (
+            f"; load average (1/5/15 min) {load[0]}/{load[1]}/{load[2]} at the start, "
+            f"{load[3]}/{load[4]}/{load[5]} at the end"
+        )
+    lines = [
+        f"### Real history: {result['repository']} (`{command}`)\n",
+        f"{machine}.\n",
+        "| measure | value |",
+        "|---|---|",
+        f"| commits replayed | {result['commits']} |",
+        f"| push-to-verdict p50 / p95 | {_s(result['push_to_verdict_p50_s'])} / "
+        f"{_s(result['push_to_verdict_p95_s'])} |",
+        f"| whole-suite fallbacks | {result['fallbacks']} of {result['commits']} |",
+        f"| commits whose selection was every test anyway | {result['whole_suite_selected']} |",
+        f"| verdicts disagreeing with the full suite | {len(result['disagreements'])} "  # type: ignore[arg-type]
+        f"(of {result['compared']} compared) |",
+        f"| baseline: `pytest -n 2` in a warm checkout, p50 | {_s(result['warm_pytest_n2_p50_s'])} |",
+        f"| baseline: fresh clone + `pytest -n 2`, p50 | {_s(result['fresh_clone_pytest_n2_p50_s'])} |",
+    ]
     if result["mutants"]:
-        lines += [f"| faults injected (two-step) | {result['mutants']} ({result['mutants_two_step']}) |",
-                  f"| caught by the full suite / by Trellis | {result['mutants_caught_by_full_suite']} / "
-                  f"{result['mutants_caught_by_trellis']} |",
-                  f"| missed by selection | {len(result['mutants_missed'])} |"]  # type: ignore[arg-type]
+        lines += [
+            f"| faults injected (two-step) | {result['mutants']} ({result['mutants_two_step']}) |",
+            f"| caught by the full suite / by Trellis | {result['mutants_caught_by_full_suite']} / "
+            f"{result['mutants_caught_by_trellis']} |",
+            f"| missed by selection | {len(result['mutants_missed'])} |",
+        ]  # type: ignore[arg-type]
     lines.append("")
     for flaky in result.get("flaky_in_full_suite") or []:  # type: ignore[attr-defined]
         lines.append(f"- flaky in the full suite (failed, then passed when run again; not compared): {flaky}")
@@ -530,8 +610,10 @@ def markdown(result: dict[str, object], machine: str, command: str) -> str:
     lines.append("| commit | verdict | s | tests | fallback | full suite |")
     lines.append("|---|---|---|---|---|---|")
     for s in result["steps"]:  # type: ignore[attr-defined]
-        lines.append(f"| {s['label']} | {s['verdict']} | {s['seconds']:.2f} | {s['selected']}/{s['total']} | "
-                     f"{s['fallback'] or '-'} | {_full_label(s['full_passed'])} |")
+        lines.append(
+            f"| {s['label']} | {s['verdict']} | {s['seconds']:.2f} | {s['selected']}/{s['total']} | "
+            f"{s['fallback'] or '-'} | {_full_label(s['full_passed'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -90,9 +90,25 @@ class Server:
         begin = time.monotonic()
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "trellis", "serve", "--data-dir", str(self.data_dir),
-                 "--listen", self.address, "--log-level", "warning", "--workers", str(self.workers)],
-                stdout=out, stderr=out, env=_env(), start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "trellis",
+                    "serve",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--listen",
+                    self.address,
+                    "--log-level",
+                    "warning",
+                    "--workers",
+                    str(self.workers),
+                ],
+                stdout=out,
+                stderr=out,
+                env=_env(),
+                start_new_session=True,
+            )
         while time.monotonic() - begin < timeout:
             record = running_server(self.data_dir)
             if record and record.get("address") and record.get("pid") == self.proc.pid:
@@ -194,13 +210,12 @@ class Journal:
 def _agent(index: int, address: str, go: Any, stop: Any, journal: Journal) -> None:
     import grpc
 
-    import vcs
+    from trellis import vcs
     from trellis.client import Client
 
     name = f"agent{index:02d}"
     kind = KINDS[index % len(KINDS)]
-    client = Client(address, agent=name, timeout=10,
-                    channel=grpc.insecure_channel(address, options=CHANNEL_OPTIONS))
+    client = Client(address, agent=name, timeout=10, channel=grpc.insecure_channel(address, options=CHANNEL_OPTIONS))
     stream: Any = None
 
     def retry(what: Callable[[], Any]) -> Any:
@@ -245,8 +260,7 @@ def _agent(index: int, address: str, go: Any, stop: Any, journal: Journal) -> No
             if kind == "steps" and n % 3:
                 sid = str(session_id)
                 recorded = retry(lambda: client.record_step(REPO, sid, step))
-                journal.write(kind="step", agent=name, session=session_id, step=recorded.index,
-                              thought=step.thought)
+                journal.write(kind="step", agent=name, session=session_id, step=recorded.index, thought=step.thought)
                 continue
 
             def push() -> Any:
@@ -262,8 +276,15 @@ def _agent(index: int, address: str, go: Any, stop: Any, journal: Journal) -> No
 
             result = retry(push)
             head = result.commit.commit_id
-            journal.write(kind="commit", agent=name, branch=branch, commit=head, session=session_id,
-                          step=result.step.index if result.step is not None else None, request=request_id)
+            journal.write(
+                kind="commit",
+                agent=name,
+                branch=branch,
+                commit=head,
+                session=session_id,
+                step=result.step.index if result.step is not None else None,
+                request=request_id,
+            )
     except SystemExit:
         pass
     except BaseException as exc:  # reported through the journal; the controller fails the run
@@ -301,10 +322,19 @@ def read_journals(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def fsck(path: Path) -> str:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_CONFIG_GLOBAL": os.devnull, "LC_ALL": "C"}
-    result = subprocess.run(["git", "--git-dir", str(path), "fsck", "--strict", "--no-dangling", "--no-progress"],
-                            capture_output=True, text=True, env=env, timeout=600)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "LC_ALL": "C",
+    }
+    result = subprocess.run(
+        ["git", "--git-dir", str(path), "fsck", "--strict", "--no-dangling", "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     output = (result.stdout + result.stderr).strip()
     if result.returncode != 0 or any(w in output.lower() for w in ("error", "warning", "missing", "broken")):
         return f"git fsck --strict failed ({result.returncode}): {output[:2000]}"
@@ -315,7 +345,7 @@ def verify_git(data_dir: Path, records: list[dict[str, Any]]) -> tuple[int, int,
     """Every acknowledged commit on its branch, every acknowledged step in its session; fsck clean."""
     import pygit2
 
-    import vcs
+    from trellis import vcs
 
     path = data_dir / "repos" / f"{REPO}.git"
     problems = [p for p in [fsck(path)] if p]
@@ -360,14 +390,20 @@ def verify_git(data_dir: Path, records: list[dict[str, Any]]) -> tuple[int, int,
 
 def check_index(data_dir: Path) -> list[str]:
     """``trellis check``: the index matches git (run with the server stopped)."""
-    result = subprocess.run([sys.executable, "-m", "trellis", "check", "--data-dir", str(data_dir), "--json"],
-                            capture_output=True, text=True, env=_env(), timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "trellis", "check", "--data-dir", str(data_dir), "--json"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
     try:
         report = json.loads(result.stdout)
     except ValueError:
         return [f"trellis check failed ({result.returncode}): {result.stdout[-1000:]}{result.stderr[-2000:]}"]
     return [f"index: {d}" for d in report.get("differences", [])] + (
-        [] if report.get("consistent") else ["index: trellis check reported the index inconsistent"])
+        [] if report.get("consistent") else ["index: trellis check reported the index inconsistent"]
+    )
 
 
 # -- the loop ---------------------------------------------------------------------------------------
@@ -391,17 +427,31 @@ class Report:
         return not self.problems and self.cycles > 0
 
     def summary(self) -> str:
-        restart = (f"restart {min(self.restart_seconds):.1f}-{max(self.restart_seconds):.1f} s"
-                   if self.restart_seconds else "")
-        return (f"{self.cycles} SIGKILL cycles, {self.agents} agents, {self.seconds:.0f} s: "
-                f"{self.commits_checked} acknowledged commits and {self.steps_checked} steps checked, "
-                f"{self.index_checks} index checks, {self.transport_errors} transport errors around the kills, "
-                f"{restart}; {'OK' if self.ok else f'{len(self.problems)} PROBLEMS'}")
+        restart = (
+            f"restart {min(self.restart_seconds):.1f}-{max(self.restart_seconds):.1f} s" if self.restart_seconds else ""
+        )
+        return (
+            f"{self.cycles} SIGKILL cycles, {self.agents} agents, {self.seconds:.0f} s: "
+            f"{self.commits_checked} acknowledged commits and {self.steps_checked} steps checked, "
+            f"{self.index_checks} index checks, {self.transport_errors} transport errors around the kills, "
+            f"{restart}; {'OK' if self.ok else f'{len(self.problems)} PROBLEMS'}"
+        )
 
 
-def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4, min_load_s: float = 1.0,
-        max_load_s: float = 3.0, min_acks: int = 20, check_index_every: int = 1, seed: int | None = None,
-        workers: int = 0, say: Callable[[str], None] = print) -> Report:
+def run(
+    workdir: Path,
+    *,
+    cycles: int = 20,
+    agents: int = 32,
+    processes: int = 4,
+    min_load_s: float = 1.0,
+    max_load_s: float = 3.0,
+    min_acks: int = 20,
+    check_index_every: int = 1,
+    seed: int | None = None,
+    workers: int = 0,
+    say: Callable[[str], None] = print,
+) -> Report:
     from trellis.client import Client
 
     rng = random.Random(seed)
@@ -420,8 +470,14 @@ def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4
     go.set()
     processes = max(1, min(processes, agents))
     journals = [workdir / f"journal-{p}.jsonl" for p in range(processes)]
-    workers = [ctx.Process(target=agent_process, args=(list(range(agents))[p::processes], server.address, go, stop,
-                                                       str(journals[p])), daemon=True) for p in range(processes)]
+    workers = [
+        ctx.Process(
+            target=agent_process,
+            args=(list(range(agents))[p::processes], server.address, go, stop, str(journals[p])),
+            daemon=True,
+        )
+        for p in range(processes)
+    ]
     windows: list[tuple[float, float]] = []
     try:
         for w in workers:
@@ -439,8 +495,10 @@ def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4
             go.set()
             start = time.monotonic()
             time.sleep(load)
-            while (sum(r["kind"] in ("commit", "step") for r in read_journals(journals)) - acked_before < min_acks
-                   and time.monotonic() - start < 60):
+            while (
+                sum(r["kind"] in ("commit", "step") for r in read_journals(journals)) - acked_before < min_acks
+                and time.monotonic() - start < 60
+            ):
                 time.sleep(0.05)
             killed_at, loaded_s = time.time(), time.monotonic() - start
             survived = ""
@@ -449,13 +507,17 @@ def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4
                 victim = server.kill_one(rng)
                 middle = sum(r["kind"] in ("commit", "step") for r in read_journals(journals))
                 begin = time.monotonic()
-                while (sum(r["kind"] in ("commit", "step") for r in read_journals(journals)) - middle < min_acks
-                       and time.monotonic() - begin < 60):
+                while (
+                    sum(r["kind"] in ("commit", "step") for r in read_journals(journals)) - middle < min_acks
+                    and time.monotonic() - begin < 60
+                ):
                     time.sleep(0.05)
                 after = sum(r["kind"] in ("commit", "step") for r in read_journals(journals)) - middle
                 if after < min_acks:
-                    report.problems.append(f"cycle {cycle}: after SIGKILL of the {victim} process only {after} "
-                                           "acknowledgements in 60 s: the others did not go on serving")
+                    report.problems.append(
+                        f"cycle {cycle}: after SIGKILL of the {victim} process only {after} "
+                        "acknowledgements in 60 s: the others did not go on serving"
+                    )
                 survived = f"SIGKILL of the {victim} process, {after} acknowledgements after it; then "
                 windows.append((killed_at, time.time() + SETTLE_S))
                 killed_at = time.time()
@@ -465,8 +527,9 @@ def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4
             acked = sum(r["kind"] in ("commit", "step") for r in records)
             commits, steps, problems = verify_git(data_dir, records)
             report.problems += [f"cycle {cycle}: {p}" for p in problems]
-            report.problems += [f"cycle {cycle}: agent {r['agent']} failed: {r['error']}"
-                                for r in records if r["kind"] == "error"]
+            report.problems += [
+                f"cycle {cycle}: agent {r['agent']} failed: {r['error']}" for r in records if r["kind"] == "error"
+            ]
             restart = server.start()
             checked = ""
             if check_index_every and cycle % check_index_every == 0:
@@ -483,9 +546,11 @@ def run(workdir: Path, *, cycles: int = 20, agents: int = 32, processes: int = 4
             report.commits_checked, report.steps_checked = commits, steps
             report.acknowledged_per_cycle.append(acked - acked_before)
             report.restart_seconds.append(restart)
-            say(f"cycle {cycle}/{cycles}: {survived}killed after {loaded_s:.1f} s of load "
+            say(
+                f"cycle {cycle}/{cycles}: {survived}killed after {loaded_s:.1f} s of load "
                 f"({acked - acked_before} acknowledgements); {commits} commits and {steps} steps on disk, "
-                f"fsck clean{'' if not problems else ' NOT'}{checked}; restarted in {restart:.1f} s")
+                f"fsck clean{'' if not problems else ' NOT'}{checked}; restarted in {restart:.1f} s"
+            )
             if report.problems:
                 break
         go.set()
@@ -524,21 +589,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4, help="client processes the agents run in (default 4)")
     parser.add_argument("--min-load", type=float, default=1.0, help="shortest load before a kill, s (default 1)")
     parser.add_argument("--max-load", type=float, default=3.0, help="longest load before a kill, s (default 3)")
-    parser.add_argument("--check-index-every", type=int, default=1,
-                        help="stop gracefully and run `trellis check` every N cycles (0: only at the end)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="serve --workers N (default 0: one process); each cycle first SIGKILLs one of its "
-                        "processes at random (a front, the index process or the supervisor) under load, then all")
+    parser.add_argument(
+        "--check-index-every",
+        type=int,
+        default=1,
+        help="stop gracefully and run `trellis check` every N cycles (0: only at the end)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="serve --workers N (default 0: one process); each cycle first SIGKILLs one of its "
+        "processes at random (a front, the index process or the supervisor) under load, then all",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the data directory and journals here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trellis-crash-"))
-    print(f"crash loop: {args.cycles} cycles, {args.agents} agents in {args.processes} processes; work in {workdir}",
-          flush=True)
-    report = run(workdir, cycles=args.cycles, agents=args.agents, processes=args.processes,
-                 min_load_s=args.min_load, max_load_s=args.max_load, check_index_every=args.check_index_every,
-                 seed=args.seed, workers=args.workers, say=lambda s: print(s, flush=True))
+    print(
+        f"crash loop: {args.cycles} cycles, {args.agents} agents in {args.processes} processes; work in {workdir}",
+        flush=True,
+    )
+    report = run(
+        workdir,
+        cycles=args.cycles,
+        agents=args.agents,
+        processes=args.processes,
+        min_load_s=args.min_load,
+        max_load_s=args.max_load,
+        check_index_every=args.check_index_every,
+        seed=args.seed,
+        workers=args.workers,
+        say=lambda s: print(s, flush=True),
+    )
     if args.json:
         print(json.dumps({**report.__dict__, "ok": report.ok}, indent=2))
     print(report.summary())

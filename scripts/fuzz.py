@@ -42,8 +42,12 @@ def start_server(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes
     env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT dumps every thread, for a hang
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "trellis", "serve", "--data-dir", str(data_dir),
-                                 "--listen", "127.0.0.1:0"], stdout=log, stderr=log, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trellis", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0"],
+            stdout=log,
+            stderr=log,
+            env=env,
+        )
     for _ in range(600):
         record = running_server(data_dir)
         if record and record.get("address") and record.get("pid") == proc.pid:
@@ -92,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                         codes[outcome.code.name] += 1
 
                     try:
-                        fuzz.fuzz_rpc(world, channel, rpc, max_examples=args.examples, timeout=args.timeout,
-                                      on_outcome=count)
+                        fuzz.fuzz_rpc(
+                            world, channel, rpc, max_examples=args.examples, timeout=args.timeout, on_outcome=count
+                        )
                     except Exception as exc:  # a finding: print it and go on with the next RPC
                         notes = "\n".join(getattr(exc, "__notes__", []))
                         findings.append(f"{rpc}: {exc}")
@@ -129,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     if proc.returncode not in (0, None):
         findings.append(f"the server exited with {proc.returncode} on SIGTERM")
 
-    print(f"\n{sum(calls.values())} calls over {len(targets)} RPCs in {rounds} rounds; status codes: "
-          f"{dict(codes.most_common())}")
+    print(
+        f"\n{sum(calls.values())} calls over {len(targets)} RPCs in {rounds} rounds; status codes: "
+        f"{dict(codes.most_common())}"
+    )
     for name, n in sorted(calls.items()):
         print(f"  {name:40s} {n}")
     if findings:

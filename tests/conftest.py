@@ -18,7 +18,7 @@ import grpc
 import pytest
 from google.protobuf.message import Message
 
-import vcs
+from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.interceptors import LOCAL_AGENT_HEADER
@@ -71,9 +71,7 @@ def assert_fsck_clean(path: Path) -> None:
 
 def object_count(path: Path) -> int:
     """Loose plus packed objects of a repository, as ``git count-objects -v`` counts them."""
-    fields = dict(
-        line.split(": ", 1) for line in git(path, "count-objects", "-v").splitlines() if ": " in line
-    )
+    fields = dict(line.split(": ", 1) for line in git(path, "count-objects", "-v").splitlines() if ": " in line)
     return int(fields["count"]) + int(fields["in-pack"])
 
 
@@ -105,8 +103,9 @@ def alice() -> vcs.Identity:
 @pytest.fixture
 def server(data_dir: Path) -> Iterator[RunningServer]:
     # No read-only index copy (each costs ~0.1 s of CPU): tests/e2e/test_index_snapshot.py covers it.
-    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=vcs.Durability.NONE,
-                                        snapshot_interval=0))
+    running = build_server(
+        ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=vcs.Durability.NONE, snapshot_interval=0)
+    )
     try:
         yield running
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pygit2
 
-import vcs
+from trellis import vcs
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,9 @@ class SyncRecorder:
             assert isinstance(ack, Ack)
             repo = repos.setdefault(ack.repo, pygit2.Repository(str(ack.repo)))
             needed = new_objects(repo, ack.commit_id)
-            if not any(self._covers(repo, covered, ack, needed) for kind2, covered in self.log[:i] if kind2 == "synced"):
+            if not any(
+                self._covers(repo, covered, ack, needed) for kind2, covered in self.log[:i] if kind2 == "synced"
+            ):
                 raise AssertionError(f"{ack.ref} at {ack.commit_id} was acknowledged before a sync covered it")
             checked += 1
         return checked

@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-import vcs
-from trellis import servicers
+from trellis import servicers, vcs
 from trellis.config import ServerConfig
 from trellis.errors import DOMAIN_ERRORS, SENT_ERRORS, status_code
 from trellis.v1 import (
@@ -41,7 +40,7 @@ from trellis.v1 import (
 
 ROOT = Path(__file__).resolve().parent.parent
 API_MD = ROOT / "docs" / "api.md"
-PACKAGES = ("vcs", "semantic_diff", "query", "ci", "trellis")
+PACKAGES = ("trellis",)
 GENERATED = ROOT / "trellis" / "v1"
 LOCAL = "local"  # an error class the server never sends as such (start-up, CLI, inside CI)
 REASON_SHAPE = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -71,7 +70,8 @@ def _imported_in_functions(tree: ast.Module, module: Any) -> dict[str, Any]:
         if isinstance(node, ast.ImportFrom) and node.col_offset > 0:
             try:
                 package = importlib.import_module(
-                    "." * node.level + (node.module or ""), module.__package__ if node.level else None)
+                    "." * node.level + (node.module or ""), module.__package__ if node.level else None
+                )
             except ImportError:  # an optional dependency (ray) that is not installed
                 continue
             for alias in node.names:
@@ -129,8 +129,11 @@ def collect_reasons(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> 
                 if not (inspect.isclass(cls) and issubclass(cls, BaseException)):
                     continue
                 for statement in node.body:
-                    target = statement.targets[0] if isinstance(statement, ast.Assign) else getattr(
-                        statement, "target", None)
+                    target = (
+                        statement.targets[0]
+                        if isinstance(statement, ast.Assign)
+                        else getattr(statement, "target", None)
+                    )
                     value = getattr(statement, "value", None)
                     if isinstance(target, ast.Name) and target.id == "reason" and isinstance(value, ast.Constant):
                         entry = reasons.setdefault(value.value, Reason())
@@ -162,8 +165,9 @@ def collect_reasons(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> 
             entry.codes |= codes
             entry.metadata |= _metadata_keys(callee, node)
             entry.places.append(f"{where}:{node.lineno}")
-    problems += [f"{r}: not UPPER_SNAKE_CASE ({e.places[0]})"
-                 for r, e in reasons.items() if not REASON_SHAPE.fullmatch(r)]
+    problems += [
+        f"{r}: not UPPER_SNAKE_CASE ({e.places[0]})" for r, e in reasons.items() if not REASON_SHAPE.fullmatch(r)
+    ]
     return reasons, problems
 
 
@@ -182,7 +186,7 @@ def _table_rows(text: str, first_header: str) -> list[list[str]]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([cell.strip() for cell in line.strip()[1:-1].split("|")])
@@ -225,8 +229,8 @@ def test_the_collector_finds_reasons_in_every_form(collected: dict[str, Reason])
 
 
 _SAMPLE = """
-import vcs
-from vcs import errors
+from trellis import vcs
+from trellis.vcs import errors
 
 REASON = "FROM_A_CONSTANT"
 
@@ -313,14 +317,17 @@ def test_every_rpc_of_the_contract_has_an_implementation() -> None:
 
 
 def test_the_services_table_lists_every_rpc() -> None:
-    documented = {row[0].strip("`"): _ticked(row[1]) | set(re.findall(r"\b[A-Z]\w+\b", row[1]))
-                  for row in _table_rows(_section("Services"), "service")}
+    documented = {
+        row[0].strip("`"): _ticked(row[1]) | set(re.findall(r"\b[A-Z]\w+\b", row[1]))
+        for row in _table_rows(_section("Services"), "service")
+    }
     for module, _, _ in _SERVICES:
         for service in module.DESCRIPTOR.services_by_name.values():
             methods = {m.name for m in service.methods}
             assert service.name in documented, f"{service.name} is missing from the services table"
             assert methods <= documented[service.name], (
-                f"{service.name}: {sorted(methods - documented[service.name])} missing from the services table")
+                f"{service.name}: {sorted(methods - documented[service.name])} missing from the services table"
+            )
 
 
 # -- size limits --------------------------------------------------------------------------------

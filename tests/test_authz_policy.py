@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import trellis.v1
-import vcs
+from trellis import vcs
 from trellis.auth import TokenStore
 from trellis.authz import LOCAL_GRANTS, POLICY, Authorizer, Grant, Principal, Role
 from trellis.quotas import QuotaExceeded, Quotas, QuotaTracker
@@ -115,9 +115,12 @@ def test_a_missing_session_is_left_to_the_servicer() -> None:
         raise vcs.NotFound("no such session")
 
     alice = Principal("alice", (Grant("demo", Role.AGENT),))
-    Authorizer(missing).check(alice, "/trellis.v1.SessionService/RecordStep",
-                              POLICY["/trellis.v1.SessionService/RecordStep"],
-                              sessions_pb2.RecordStepRequest(parent="repositories/demo/sessions/s-1"))
+    Authorizer(missing).check(
+        alice,
+        "/trellis.v1.SessionService/RecordStep",
+        POLICY["/trellis.v1.SessionService/RecordStep"],
+        sessions_pb2.RecordStepRequest(parent="repositories/demo/sessions/s-1"),
+    )
 
 
 def test_session_owners_are_looked_up_once() -> None:
@@ -168,8 +171,10 @@ def test_malformed_names_are_invalid_not_denied() -> None:
 def test_list_repositories_is_trimmed_to_what_the_caller_reads() -> None:
     rule = POLICY["/trellis.v1.RepositoryService/ListRepositories"]
     assert rule.filter is not None
-    response = repositories_pb2.ListRepositoriesResponse(next_page_token="t", repositories=[
-        repositories_pb2.Repository(repository_id=n) for n in ["demo", "other", "team-a"]])
+    response = repositories_pb2.ListRepositoriesResponse(
+        next_page_token="t",
+        repositories=[repositories_pb2.Repository(repository_id=n) for n in ["demo", "other", "team-a"]],
+    )
     scoped = Principal("a", (Grant("team-*", Role.READER), Grant("demo", Role.AGENT)))
     trimmed = rule.filter(scoped, response)
     assert [r.repository_id for r in trimmed.repositories] == ["demo", "team-a"]
@@ -327,8 +332,9 @@ def test_merging_into_a_protected_branch_needs_a_maintainer() -> None:
     with pytest.raises(vcs.PermissionDenied) as info:
         protected.check(alice, method, POLICY[method], request)
     assert info.value.reason == "PROTECTED_BRANCH_ROLE" and info.value.metadata["required_role"] == "maintainer"
-    protected.check(alice, method, POLICY[method],
-                    changes_pb2.MergeRequest(name="repositories/demo/branches/agents/alice/free"))
+    protected.check(
+        alice, method, POLICY[method], changes_pb2.MergeRequest(name="repositories/demo/branches/agents/alice/free")
+    )
     protected.check(Principal("mia", (Grant("demo", Role.MAINTAINER),)), method, POLICY[method], request)
 
 
@@ -337,8 +343,12 @@ def test_a_merge_preview_needs_only_reading_the_repository(target: str) -> None:
     method = "/trellis.v1.ChangeService/Merge"
     authorizer = Authorizer(lambda r, s: "bob", protected=lambda repository, branch: True)
     reader = Principal("rita", (Grant("demo", Role.READER),))
-    preview = changes_pb2.MergeRequest(name=f"repositories/demo/branches/{target}", source_revision="x",
-                                       preview=True, session="repositories/demo/sessions/s-1")
+    preview = changes_pb2.MergeRequest(
+        name=f"repositories/demo/branches/{target}",
+        source_revision="x",
+        preview=True,
+        session="repositories/demo/sessions/s-1",
+    )
     target_found = authorizer.check(reader, method, POLICY[method], preview)
     assert (target_found.branch, target_found.session) == (None, None)  # it writes neither
     with pytest.raises(vcs.PermissionDenied) as info:  # the real merge still needs its roles
@@ -346,5 +356,9 @@ def test_a_merge_preview_needs_only_reading_the_repository(target: str) -> None:
         authorizer.check(reader, method, POLICY[method], preview)
     assert info.value.reason == "INSUFFICIENT_ROLE"
     with pytest.raises(vcs.PermissionDenied):  # and a preview still needs a role in the repository
-        authorizer.check(Principal("eve", (Grant("other", Role.ADMIN),)), method, POLICY[method],
-                         changes_pb2.MergeRequest(name="repositories/demo/branches/main", preview=True))
+        authorizer.check(
+            Principal("eve", (Grant("other", Role.ADMIN),)),
+            method,
+            POLICY[method],
+            changes_pb2.MergeRequest(name="repositories/demo/branches/main", preview=True),
+        )

@@ -57,12 +57,16 @@ _MAY_NAME_IT = ("benchmarks/", "tests/test_docs.py")
 
 def _tracked_files() -> list[str]:
     if (ROOT / ".git").exists():
-        listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True,
-                                timeout=60).stdout
+        listed = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True, timeout=60
+        ).stdout
         return [p for p in listed.decode().split("\0") if p]
     skip = {".venv", "build", "__pycache__", ".pytest_cache", ".hypothesis", ".git"}
-    return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
-            if p.is_file() and not skip & set(p.relative_to(ROOT).parts) and ".egg-info" not in str(p)]
+    return [
+        str(p.relative_to(ROOT))
+        for p in ROOT.rglob("*")
+        if p.is_file() and not skip & set(p.relative_to(ROOT).parts) and ".egg-info" not in str(p)
+    ]
 
 
 def test_no_tracked_file_depends_on_data_beside_the_checkout() -> None:
@@ -73,25 +77,37 @@ def test_no_tracked_file_depends_on_data_beside_the_checkout() -> None:
         if name.startswith(_MAY_NAME_IT) or not (ROOT / name).is_file():
             continue
         text = (ROOT / name).read_bytes().decode("utf-8", "replace")
-        offenders += [f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()}"
-                      for m in _OUTSIDE_DATA.finditer(text)]
-    assert offenders == [], "tests, docs and code must use the project's own files (tests/fixtures/):\n" + \
-        "\n".join(offenders)
+        offenders += [
+            f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()}" for m in _OUTSIDE_DATA.finditer(text)
+        ]
+    assert offenders == [], "tests, docs and code must use the project's own files (tests/fixtures/):\n" + "\n".join(
+        offenders
+    )
 
 
-@pytest.mark.parametrize("line", [
-    "SAMPLES = Path(__file__).resolve().parents[3] / 'shared' / \"data\" / 'trajectories'",
-    "see `../shared/DESIGN.md`",
-    "open('/work/shared/x')",
-    "root / \"shared\"",
-    "load('shared/data/repos/x.bundle')",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "SAMPLES = Path(__file__).resolve().parents[3] / 'shared' / \"data\" / 'trajectories'",
+        "see `../shared/DESIGN.md`",
+        "open('/work/shared/x')",
+        'root / "shared"',
+        "load('shared/data/repos/x.bundle')",
+    ],
+)
 def test_the_check_recognises_paths_to_shared_data(line: str) -> None:
     assert _OUTSIDE_DATA.search(line)
 
 
-@pytest.mark.parametrize("line", ['cli(data_dir, "repo", "create", "shared", "--json")', "shared_roots(graph, path)",
-                                  "a shared machine", "git(path, 'shared.txt')"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        'cli(data_dir, "repo", "create", "shared", "--json")',
+        "shared_roots(graph, path)",
+        "a shared machine",
+        "git(path, 'shared.txt')",
+    ],
+)
 def test_the_check_allows_the_word_shared(line: str) -> None:
     assert not _OUTSIDE_DATA.search(line)
 
@@ -111,24 +127,25 @@ def test_readme_sdk_quickstart_runs_as_written(tmp_path: Path) -> None:
     The one change: the fixed port 7433 becomes a free one, so tests can run side by side.
     """
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Quickstart for an agent"):]
+    section = text[text.index("## Quickstart for an agent") :]
     setup = re.findall(r"```bash\n(.+?)\n```", section, re.S)[0]
     blocks = re.findall(r"```python\n(.+?)\n```", text, re.S)
     assert blocks and QUICKSTART_ADDRESS in setup and all(QUICKSTART_ADDRESS in b for b in blocks)
     address = _free_address()
     for n, block in enumerate(blocks):
         (tmp_path / f"block{n}.py").write_text(block.replace(QUICKSTART_ADDRESS, address))
-    script = "\n".join([
-        "set -euo pipefail",
-        "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",  # the server the block starts in the background
-        setup.replace(QUICKSTART_ADDRESS, address),
-        *(f"python block{n}.py" for n in range(len(blocks))),
-    ])
+    script = "\n".join(
+        [
+            "set -euo pipefail",
+            "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",  # the server the block starts in the background
+            setup.replace(QUICKSTART_ADDRESS, address),
+            *(f"python block{n}.py" for n in range(len(blocks))),
+        ]
+    )
     bin_dir = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
     env.update({"TRELLIS_DATA": str(tmp_path / "data"), "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"})
-    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert "Traceback" not in result.stderr
     assert "someone moved the branch to" in result.stdout

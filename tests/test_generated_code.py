@@ -155,10 +155,16 @@ def test_api_follows_the_style_guide(proto_files: FileProtos) -> None:
                         problems.append(f"{s.name}.{r.name}: lacks page_size/page_token/next_page_token")
     duplicates = sorted({t for t in io_types if io_types.count(t) > 1})
     for file in proto_files:  # every language can generate from proto/ as it is (tools/proto/check.sh tries)
-        want = {"go_package": "trellis.dev/go/trellis/v1;trellisv1", "java_package": "dev.trellis.v1",
-                "java_multiple_files": True, "csharp_namespace": "Trellis.V1", "objc_class_prefix": "TXX",
-                "php_namespace": "Trellis\\V1", "ruby_package": "Trellis::V1",
-                "java_outer_classname": Path(file.name).stem.capitalize() + "Proto"}
+        want = {
+            "go_package": "trellis.dev/go/trellis/v1;trellisv1",
+            "java_package": "dev.trellis.v1",
+            "java_multiple_files": True,
+            "csharp_namespace": "Trellis.V1",
+            "objc_class_prefix": "TXX",
+            "php_namespace": "Trellis\\V1",
+            "ruby_package": "Trellis::V1",
+            "java_outer_classname": Path(file.name).stem.capitalize() + "Proto",
+        }
         problems += [f"{file.name}: option {k} must be {v!r}" for k, v in want.items() if getattr(file.options, k) != v]
     problems += [f"{t}: used by more than one RPC" for t in duplicates]
     assert not problems, "\n".join(problems)

@@ -15,12 +15,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_PACKAGES = ["vcs", "semantic_diff", "query", "ci"]
-FORBIDDEN_MODULES = ("grpc", "grpc_status", "grpc_health", "grpc_reflection", "google.protobuf", "google.rpc",
-                     "argparse", "click", "typer", "rich", "trellis")
+FORBIDDEN_MODULES = (
+    "grpc",
+    "grpc_status",
+    "grpc_health",
+    "grpc_reflection",
+    "google.protobuf",
+    "google.rpc",
+    "argparse",
+    "click",
+    "typer",
+    "rich",
+    "trellis",
+)
 FORBIDDEN_OS = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
 
 
 def _forbidden_module(name: str) -> bool:
+    if name.startswith("trellis.") and name.split(".")[1] in DOMAIN_PACKAGES:
+        return False  # trellis.vcs & co: the domain packages themselves
     return any(name == m or name.startswith(m + ".") for m in FORBIDDEN_MODULES)
 
 
@@ -35,7 +48,9 @@ def violations(source: str, filename: str) -> Iterator[str]:
                 if alias.name == "os" and alias.asname:
                     os_aliases.add(alias.asname)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if _forbidden_module(node.module):
+            if node.module == "trellis" and all(a.name in DOMAIN_PACKAGES for a in node.names):
+                pass  # from trellis import vcs: a domain package
+            elif _forbidden_module(node.module):
                 yield f"{filename}:{node.lineno}: from {node.module} import ..."
             if node.module == "google" and any(_forbidden_module(f"google.{a.name}") for a in node.names):
                 yield f"{filename}:{node.lineno}: from google import ..."
@@ -52,16 +67,21 @@ def violations(source: str, filename: str) -> Iterator[str]:
 
 # Code that runs inside a verification job's own process (it becomes the job, as execve would),
 # never in the server: it takes the job's environment.
-JOB_SIDE = {ROOT / "ci" / "execution" / "warm_server.py", ROOT / "ci" / "execution" / "pytest_plugin.py"}
+JOB_SIDE = {
+    ROOT / "trellis" / "ci" / "execution" / "warm_server.py",
+    ROOT / "trellis" / "ci" / "execution" / "pytest_plugin.py",
+}
 
 
 def _sources() -> list[Path]:
-    return sorted(p for package in DOMAIN_PACKAGES for p in (ROOT / package).rglob("*.py") if p not in JOB_SIDE)
+    return sorted(
+        p for package in DOMAIN_PACKAGES for p in (ROOT / "trellis" / package).rglob("*.py") if p not in JOB_SIDE
+    )
 
 
 def test_the_domain_packages_exist() -> None:
     for package in DOMAIN_PACKAGES:
-        assert (ROOT / package).is_dir(), package
+        assert (ROOT / "trellis" / package).is_dir(), package
     assert any(p.parts[-2] == "vcs" for p in _sources())
 
 
@@ -91,8 +111,9 @@ def test_the_checker_catches_violations(source: str) -> None:
     assert list(violations(source, "example.py"))
 
 
-@pytest.mark.parametrize("source", ["import os\nos.path.join('a')", "import pygit2", "from .errors import X",
-                                    "import json, re, threading"])
+@pytest.mark.parametrize(
+    "source", ["import os\nos.path.join('a')", "import pygit2", "from .errors import X", "import json, re, threading"]
+)
 def test_the_checker_allows_plain_code(source: str) -> None:
     assert list(violations(source, "example.py")) == []
 
@@ -111,26 +132,38 @@ ALLOWED_IMPORTS = {
 # pygit2 themselves, each for its own reason; the list may shrink, never grow.
 PYGIT2_USERS = {
     "vcs",  # the version-control core
-    "semantic_diff/parse.py", "semantic_diff/diff.py",  # blob ids of file content (pygit2.hash), no repository
+    "trellis/semantic_diff/parse.py",
+    "trellis/semantic_diff/diff.py",  # blob ids of file content (pygit2.hash), no repository
     "query",  # the index follows git itself (commits, records, runs) in bulk: reading it object by object costs
-    "ci/execution/workspace.py",  # a worker writes a tree into a workspace from the repository on its node
-    "trellis/differ.py", "trellis/server.py", "trellis/cli/diff.py", "trellis/cli/serve.py",
+    "trellis/ci/execution/workspace.py",  # a worker writes a tree into a workspace from the repository on its node
+    "trellis/differ.py",
+    "trellis/server.py",
+    "trellis/cli/diff.py",
+    "trellis/cli/serve.py",
 }
 
 
 def imported_packages(source: str, filename: str) -> Iterator[tuple[int, str]]:
-    """``(line, top-level name)`` of every absolute import of a module."""
+    """``(line, package)`` of every absolute import of a module (``trellis.vcs`` counts as ``vcs``)."""
+
+    def package(name: str) -> str:
+        parts = name.split(".")
+        return parts[1] if parts[0] == "trellis" and len(parts) > 1 and parts[1] in DOMAIN_PACKAGES else parts[0]
+
     for node in ast.walk(ast.parse(source, filename)):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield node.lineno, alias.name.split(".")[0]
+                yield node.lineno, package(alias.name)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.lineno, node.module.split(".")[0]
+            if node.module == "trellis" and all(a.name in DOMAIN_PACKAGES for a in node.names):
+                for alias in node.names:
+                    yield node.lineno, alias.name
+            else:
+                yield node.lineno, package(node.module)
 
 
 def _all_sources() -> list[Path]:
-    return sorted(p for package in ALLOWED_IMPORTS for p in (ROOT / package).rglob("*.py")
-                  if p not in JOB_SIDE and GENERATED not in p.parents)
+    return sorted(p for p in (ROOT / "trellis").rglob("*.py") if p not in JOB_SIDE and GENERATED not in p.parents)
 
 
 GENERATED = ROOT / "trellis" / "v1"
@@ -139,19 +172,31 @@ GENERATED = ROOT / "trellis" / "v1"
 @pytest.mark.parametrize("path", _all_sources(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_packages_import_only_the_layers_below(path: Path) -> None:
     relative = path.relative_to(ROOT).as_posix()
-    package = relative.split("/")[0]
+    parts = relative.split("/")
+    package = parts[1] if parts[1] in DOMAIN_PACKAGES else "trellis"
     found = []
     for line, name in imported_packages(path.read_text(), relative):
         if name in ALLOWED_IMPORTS and name != package and name not in ALLOWED_IMPORTS[package]:
             found.append(f"{relative}:{line}: {package} imports {name}")
         if name == "pygit2" and package not in PYGIT2_USERS and relative not in PYGIT2_USERS:
-            found.append(f"{relative}:{line}: pygit2 above vcs (use vcs's plain reads: Store.get_commit, "
-                         "tree_blobs, tree_files, read_blob, history)")
+            found.append(
+                f"{relative}:{line}: pygit2 above vcs (use vcs's plain reads: Store.get_commit, "
+                "tree_blobs, tree_files, read_blob, history)"
+            )
     assert not found, "\n".join(found)
 
 
-@pytest.mark.parametrize(("source", "package"), [("import ci", "query"), ("from query.errors import X", "ci"),
-                                                 ("import trellis.client", "vcs"), ("from ci import Run", "vcs")])
+@pytest.mark.parametrize(
+    ("source", "package"),
+    [
+        ("import ci", "query"),
+        ("from query.errors import X", "ci"),
+        ("import trellis.client", "vcs"),
+        ("from ci import Run", "vcs"),
+    ],
+)
 def test_the_import_checker_finds_upward_imports(source: str, package: str) -> None:
-    assert any(name not in ALLOWED_IMPORTS[package] and name in ALLOWED_IMPORTS
-               for _, name in imported_packages(source, "example.py"))
+    assert any(
+        name not in ALLOWED_IMPORTS[package] and name in ALLOWED_IMPORTS
+        for _, name in imported_packages(source, "example.py")
+    )

@@ -1,7 +1,8 @@
 """Trellis: version control and CI for AI coding agents.
 
 ``trellis`` is the composition root (server, servicers, SDK, CLI); the
-domain lives in ``vcs``, ``semantic_diff``, ``query`` and ``ci``.
+domain lives in ``trellis.vcs``, ``trellis.semantic_diff``, ``trellis.query`` and
+``trellis.ci`` (plain libraries: no gRPC, no protobuf).
 """
 
 from __future__ import annotations

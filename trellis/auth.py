@@ -22,8 +22,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vcs import Identity, NotFound
-from vcs.validation import check_agent_name
+from trellis.vcs import Identity, NotFound
+from trellis.vcs.validation import check_agent_name
 
 from .authz import Grant, Principal, Role, parse_grants
 
@@ -102,8 +102,9 @@ class TokenStore:
         with self._edit() as records:
             record = records.get(token_id)
             if record is None:
-                raise NotFound(f"no token with id {token_id!r}: list them with `trellis token list`",
-                               reason="TOKEN_NOT_FOUND")
+                raise NotFound(
+                    f"no token with id {token_id!r}: list them with `trellis token list`", reason="TOKEN_NOT_FOUND"
+                )
             records[token_id] = revoked = TokenRecord(**{**asdict(record), "revoked": True})
         return revoked
 

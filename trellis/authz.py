@@ -42,8 +42,8 @@ from typing import Any
 
 from google.rpc import status_pb2
 
-from vcs import InvalidArgument, NotFound, PermissionDenied
-from vcs.validation import check_branch_name, check_repository_name
+from trellis.vcs import InvalidArgument, NotFound, PermissionDenied
+from trellis.vcs.validation import check_branch_name, check_repository_name
 
 from . import names
 from .v1 import changes_pb2, repositories_pb2
@@ -245,7 +245,8 @@ def _within(field: str) -> Callable[[Any], Target]:
         if not value.startswith("repositories/") or not sep or not rest:
             raise InvalidArgument(
                 f"invalid {field} {value[:200]!r}: expected 'repositories/{{repository}}/...'",
-                reason="INVALID_RESOURCE_NAME", field=field,
+                reason="INVALID_RESOURCE_NAME",
+                field=field,
             )
         return Target(check_repository_name(repository))
 
@@ -441,8 +442,13 @@ class Authorizer:
                 namespace=principal.namespace,
                 required_role=rule.branch_role.label,
             )
-        if (target.branch is not None and rule.protected_role is not None and role < rule.protected_role
-                and self._protected is not None and self._protected(target.repository, target.branch)):
+        if (
+            target.branch is not None
+            and rule.protected_role is not None
+            and role < rule.protected_role
+            and self._protected is not None
+            and self._protected(target.repository, target.branch)
+        ):
             raise PermissionDenied(
                 f"{what}: branch {target.branch!r} of repository {target.repository!r} is protected; moving it "
                 f"needs the {rule.protected_role.label} role (yours is {role.label})",

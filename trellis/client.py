@@ -28,10 +28,8 @@ from typing import Any, Literal, TypeVar
 
 import grpc
 
-import ci
-import semantic_diff
-import vcs
-from vcs.validation import check_agent_name
+from trellis import ci, semantic_diff, vcs
+from trellis.vcs.validation import check_agent_name
 
 from . import convert, names
 from .errors import error_from_rpc, error_from_status
@@ -60,7 +58,7 @@ class CommitReply(vcs.CommitResult):
     """A landed commit; ``diff`` is its semantic diff when the commit asked to wait for it."""
 
     diff: semantic_diff.DiffResult | None = None
-    run: ci.Run | None = None          # the finished verification run, when the commit asked to wait for it
+    run: ci.Run | None = None  # the finished verification run, when the commit asked to wait for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +78,7 @@ class RevisionDiff:
 
     result: semantic_diff.DiffResult
     line_diffs: dict[str, bytes]
+
 
 T = TypeVar("T")
 QueryParams = Sequence[Any] | Mapping[str, Any]
@@ -155,15 +154,18 @@ class Client:
         self.timeout = timeout
         if channel is None and tls:
             options = tls if isinstance(tls, TLS) else TLS()
-            channel = grpc.secure_channel(target, options.channel_credentials(),
-                                          options=[*_OPTIONS, *options.channel_options()])
+            channel = grpc.secure_channel(
+                target, options.channel_credentials(), options=[*_OPTIONS, *options.channel_options()]
+            )
         self._channel = channel or grpc.insecure_channel(target, options=_OPTIONS)
         metadata: list[tuple[str, str]] = []
         if token:
             metadata.append(("authorization", f"Bearer {_checked_token(token)}"))
         if agent:
             # The server validates the name; one gRPC cannot even send (not ASCII) is refused here, clearly.
-            metadata.append((LOCAL_AGENT_HEADER, agent if agent.isascii() and agent.isprintable() else check_agent_name(agent)))
+            metadata.append(
+                (LOCAL_AGENT_HEADER, agent if agent.isascii() and agent.isprintable() else check_agent_name(agent))
+            )
         self._metadata = tuple(metadata)
         self._repos = repositories_pb2_grpc.RepositoryServiceStub(self._channel)
         self._changes = changes_pb2_grpc.ChangeServiceStub(self._channel)
@@ -201,12 +203,18 @@ class Client:
                 f"cannot encode the request: {exc} (strings must be valid UTF-8)", reason="INVALID_ENCODING"
             ) from None
 
-    def _stream(self, method: Callable[..., Iterator[T]], request: Any, *,
-                timeout: float | None | Literal["default"] = "default") -> Iterator[T]:
+    def _stream(
+        self,
+        method: Callable[..., Iterator[T]],
+        request: Any,
+        *,
+        timeout: float | None | Literal["default"] = "default",
+    ) -> Iterator[T]:
         """The messages of a server-streaming call; a failure raises the domain error it stands for."""
         try:
-            yield from method(request, metadata=self._metadata,
-                              timeout=self.timeout if timeout == "default" else timeout)
+            yield from method(
+                request, metadata=self._metadata, timeout=self.timeout if timeout == "default" else timeout
+            )
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
 
@@ -235,24 +243,31 @@ class Client:
     # -- repositories --------------------------------------------------------
 
     def create_repository(self, name: str, *, default_branch: str = "main", description: str = "") -> vcs.Repository:
-        response = self._call(self._repos.CreateRepository, repositories_pb2.CreateRepositoryRequest(
-            repository_id=name, default_branch=default_branch, description=description))
+        response = self._call(
+            self._repos.CreateRepository,
+            repositories_pb2.CreateRepositoryRequest(
+                repository_id=name, default_branch=default_branch, description=description
+            ),
+        )
         return convert.repository_from_pb(response.repository)
 
     def get_repository(self, name: str) -> vcs.Repository:
-        response = self._call(self._repos.GetRepository,
-                              repositories_pb2.GetRepositoryRequest(name=names.repository_name(name)))
+        response = self._call(
+            self._repos.GetRepository, repositories_pb2.GetRepositoryRequest(name=names.repository_name(name))
+        )
         return convert.repository_from_pb(response.repository)
 
     def list_repositories(self, *, limit: int | None = None) -> Iterator[vcs.Repository]:
         def fetch(token: str) -> tuple[list[vcs.Repository], str]:
             r = self._call(self._repos.ListRepositories, repositories_pb2.ListRepositoriesRequest(page_token=token))
             return [convert.repository_from_pb(x) for x in r.repositories], r.next_page_token
+
         return self._pages(fetch, limit)
 
     def delete_repository(self, name: str) -> None:
-        self._call(self._repos.DeleteRepository,
-                   repositories_pb2.DeleteRepositoryRequest(name=names.repository_name(name)))
+        self._call(
+            self._repos.DeleteRepository, repositories_pb2.DeleteRepositoryRequest(name=names.repository_name(name))
+        )
 
     # -- commits -------------------------------------------------------------
 
@@ -327,8 +342,16 @@ class Client:
         pipeline applies). Waiting is bounded by the client's ``timeout``.
         """
         request = self.commit_request(
-            repository, branch, changes, message, expected_head=expected_head, on_stale=on_stale,
-            session=session, step=step, request_id=request_id, wait_for_diff=wait_for_diff,
+            repository,
+            branch,
+            changes,
+            message,
+            expected_head=expected_head,
+            on_stale=on_stale,
+            session=session,
+            step=step,
+            request_id=request_id,
+            wait_for_diff=wait_for_diff,
             wait_for_verdict=wait_for_verdict,
         )
         return self._commit_result(session, self._call(self._changes.Commit, request))
@@ -347,8 +370,10 @@ class Client:
     ) -> vcs.MergeResult:
         """Merge ``source_revision`` into ``target_branch``; conflicts come back as data, not errors."""
         request = changes_pb2.MergeRequest(
-            name=names.branch_name(repository, target_branch), source_revision=source_revision,
-            message=message, preview=preview,
+            name=names.branch_name(repository, target_branch),
+            source_revision=source_revision,
+            message=message,
+            preview=preview,
             session=names.session_name(repository, session) if session else "",
         )
         if expected_head is not None:
@@ -362,13 +387,25 @@ class Client:
         return CommitStream(self._changes, self._metadata)
 
     def diff(
-        self, repository: str, new_revision: str, old_revision: str = "", *, paths: Sequence[str] = (),
+        self,
+        repository: str,
+        new_revision: str,
+        old_revision: str = "",
+        *,
+        paths: Sequence[str] = (),
         line_diff: bool = False,
     ) -> RevisionDiff:
         """The semantic diff from ``old_revision`` (default: the parent) to ``new_revision``."""
-        r = self._call(self._diffs.Diff, diffs_pb2.DiffRequest(
-            parent=names.repository_name(repository), old_revision=old_revision, new_revision=new_revision,
-            paths=list(paths), include_line_diff=line_diff))
+        r = self._call(
+            self._diffs.Diff,
+            diffs_pb2.DiffRequest(
+                parent=names.repository_name(repository),
+                old_revision=old_revision,
+                new_revision=new_revision,
+                paths=list(paths),
+                include_line_diff=line_diff,
+            ),
+        )
         result = semantic_diff.DiffResult(
             tuple(convert.file_diff_from_pb(f) for f in r.files),
             tuple(convert.entity_change_from_pb(c) for c in r.entity_changes),
@@ -376,70 +413,102 @@ class Client:
         return RevisionDiff(result, {f.path: f.line_diff for f in r.files if f.line_diff})
 
     def get_commit(self, repository: str, revision: str) -> vcs.Commit:
-        response = self._call(self._changes.GetCommit,
-                              changes_pb2.GetCommitRequest(name=names.commit_name(repository, revision)))
+        response = self._call(
+            self._changes.GetCommit, changes_pb2.GetCommitRequest(name=names.commit_name(repository, revision))
+        )
         return convert.commit_from_pb(response.commit)
 
     def log(
         self, repository: str, revision: str = "", *, path: str = "", limit: int | None = None, page_size: int = 0
     ) -> Iterator[vcs.Commit]:
         def fetch(token: str) -> tuple[list[vcs.Commit], str]:
-            r = self._call(self._changes.ListCommits, changes_pb2.ListCommitsRequest(
-                parent=names.repository_name(repository), revision=revision, path=path,
-                page_size=page_size or (min(limit, 1000) if limit else 0), page_token=token))
+            r = self._call(
+                self._changes.ListCommits,
+                changes_pb2.ListCommitsRequest(
+                    parent=names.repository_name(repository),
+                    revision=revision,
+                    path=path,
+                    page_size=page_size or (min(limit, 1000) if limit else 0),
+                    page_token=token,
+                ),
+            )
             return [convert.commit_from_pb(c) for c in r.commits], r.next_page_token
+
         return self._pages(fetch, limit)
 
     def read_file(self, repository: str, path: str, revision: str = "") -> vcs.FileContent:
         """One file at a revision. A file too large for one message (a server or proxy with a lower message
         limit than this client's) is read again in chunks through the ReadFile stream, transparently."""
         try:
-            r = self._call(self._changes.GetFile, changes_pb2.GetFileRequest(
-                parent=names.repository_name(repository), revision=revision, path=path))
+            r = self._call(
+                self._changes.GetFile,
+                changes_pb2.GetFileRequest(parent=names.repository_name(repository), revision=revision, path=path),
+            )
         except vcs.LimitExceeded as exc:
             if exc.reason != _MESSAGE_TOO_LARGE:  # gRPC's own limit (no ErrorInfo), not a Trellis one
                 raise
             chunks = self.read_file_chunks(repository, path, revision)
             head = next(chunks)
-            return vcs.FileContent(head.path, b"".join([head.data, *(c.data for c in chunks)]),
-                                   head.executable, head.blob_id)
+            return vcs.FileContent(
+                head.path, b"".join([head.data, *(c.data for c in chunks)]), head.executable, head.blob_id
+            )
         return vcs.FileContent(r.path, r.content, r.executable, r.blob_id)
 
-    def read_file_chunks(self, repository: str, path: str, revision: str = "", *,
-                         chunk_size: int = 0) -> Iterator[changes_pb2.ReadFileResponse]:
+    def read_file_chunks(
+        self, repository: str, path: str, revision: str = "", *, chunk_size: int = 0
+    ) -> Iterator[changes_pb2.ReadFileResponse]:
         """A file as a stream of chunks (ReadFile), each small enough for any gRPC client: the first carries
         ``path``, ``executable``, ``blob_id`` and ``size``; every one ``offset`` and ``data``."""
-        request = changes_pb2.ReadFileRequest(parent=names.repository_name(repository), revision=revision,
-                                              path=path, chunk_size=chunk_size)
+        request = changes_pb2.ReadFileRequest(
+            parent=names.repository_name(repository), revision=revision, path=path, chunk_size=chunk_size
+        )
         yield from self._stream(self._changes.ReadFile, request)
 
     def list_tree(
         self, repository: str, path: str = "", revision: str = "", *, recursive: bool = False
     ) -> Iterator[vcs.TreeEntry]:
         def fetch(token: str) -> tuple[list[vcs.TreeEntry], str]:
-            r = self._call(self._changes.ListTree, changes_pb2.ListTreeRequest(
-                parent=names.repository_name(repository), revision=revision, path=path,
-                recursive=recursive, page_token=token))
+            r = self._call(
+                self._changes.ListTree,
+                changes_pb2.ListTreeRequest(
+                    parent=names.repository_name(repository),
+                    revision=revision,
+                    path=path,
+                    recursive=recursive,
+                    page_token=token,
+                ),
+            )
             return [convert.tree_entry_from_pb(e) for e in r.entries], r.next_page_token
+
         return self._pages(fetch, None)
 
     # -- branches ------------------------------------------------------------
 
     def create_branch(self, repository: str, branch: str, revision: str = "") -> vcs.Branch:
-        r = self._call(self._changes.CreateBranch, changes_pb2.CreateBranchRequest(
-            parent=names.repository_name(repository), branch_id=branch, revision=revision))
+        r = self._call(
+            self._changes.CreateBranch,
+            changes_pb2.CreateBranchRequest(
+                parent=names.repository_name(repository), branch_id=branch, revision=revision
+            ),
+        )
         return convert.branch_from_pb(r.branch)
 
     def get_branch(self, repository: str, branch: str) -> vcs.Branch:
-        r = self._call(self._changes.GetBranch,
-                       changes_pb2.GetBranchRequest(name=names.branch_name(repository, branch)))
+        r = self._call(
+            self._changes.GetBranch, changes_pb2.GetBranchRequest(name=names.branch_name(repository, branch))
+        )
         return convert.branch_from_pb(r.branch)
 
     def list_branches(self, repository: str, prefix: str = "", *, limit: int | None = None) -> Iterator[vcs.Branch]:
         def fetch(token: str) -> tuple[list[vcs.Branch], str]:
-            r = self._call(self._changes.ListBranches, changes_pb2.ListBranchesRequest(
-                parent=names.repository_name(repository), prefix=prefix, page_token=token))
+            r = self._call(
+                self._changes.ListBranches,
+                changes_pb2.ListBranchesRequest(
+                    parent=names.repository_name(repository), prefix=prefix, page_token=token
+                ),
+            )
             return [convert.branch_from_pb(b) for b in r.branches], r.next_page_token
+
         return self._pages(fetch, limit)
 
     def delete_branch(self, repository: str, branch: str, *, expected_head: str | None = None) -> None:
@@ -451,15 +520,26 @@ class Client:
     # -- queries -------------------------------------------------------------
 
     @staticmethod
-    def _query_request(sql: str, params: QueryParams | None, query_format: queries_pb2.QueryFormat.ValueType,
-                       max_rows: int,
-                       timeout_ms: int) -> queries_pb2.QueryRequest:
+    def _query_request(
+        sql: str,
+        params: QueryParams | None,
+        query_format: queries_pb2.QueryFormat.ValueType,
+        max_rows: int,
+        timeout_ms: int,
+    ) -> queries_pb2.QueryRequest:
         positional, named = convert.query_params_pb(params)
-        return queries_pb2.QueryRequest(sql=sql, format=query_format, max_rows=max_rows, timeout_ms=timeout_ms,
-                                        params=positional, named_params=named)
+        return queries_pb2.QueryRequest(
+            sql=sql,
+            format=query_format,
+            max_rows=max_rows,
+            timeout_ms=timeout_ms,
+            params=positional,
+            named_params=named,
+        )
 
-    def query(self, sql: str, params: QueryParams | None = None, *, max_rows: int = 0,
-              timeout_ms: int = 0) -> QueryResult:
+    def query(
+        self, sql: str, params: QueryParams | None = None, *, max_rows: int = 0, timeout_ms: int = 0
+    ) -> QueryResult:
         """Run read-only SQL over the index; the result arrives as Arrow IPC.
 
         Values go in ``params``, never into the SQL text: a list for ``?`` (or ``$1``, ``$2``...), a mapping
@@ -478,8 +558,9 @@ class Client:
         table = pa.ipc.open_stream(pa.py_buffer(b"".join(chunks))).read_all()
         return QueryResult(table, truncated)
 
-    def query_rows(self, sql: str, params: QueryParams | None = None, *, max_rows: int = 0,
-                   timeout_ms: int = 0) -> list[dict[str, Any]]:
+    def query_rows(
+        self, sql: str, params: QueryParams | None = None, *, max_rows: int = 0, timeout_ms: int = 0
+    ) -> list[dict[str, Any]]:
         """Run read-only SQL (``params`` as :meth:`query`); rows as JSON-safe dicts (the JSON format of the API)."""
         import json
 
@@ -491,35 +572,51 @@ class Client:
         r = self._call(self._queries.Export, queries_pb2.ExportRequest(destination=destination, tables=list(tables)))
         return list(r.files)
 
-    def import_repository(self, repository: str, source_path: str, *, description: str = "", workers: int = 0,
-                          on_progress: Callable[[int, int], None] | None = None) -> Any:
+    def import_repository(
+        self,
+        repository: str,
+        source_path: str,
+        *,
+        description: str = "",
+        workers: int = 0,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> Any:
         """Import the git repository at ``source_path`` on the server's machine, with its whole history, and
         index it (resumes an earlier import of the same source); ``on_progress(done, total)`` follows the
-        indexing. Returns a :class:`query.ImportResult`. No time limit: a large history takes minutes."""
-        from query import ImportResult, SyncStats
+        indexing. Returns a :class:`trellis.query.ImportResult`. No time limit: a large history takes minutes."""
+        from trellis.query import ImportResult, SyncStats
 
-        request = queries_pb2.ImportRepositoryRequest(repository_id=repository, source_path=source_path,
-                                                      description=description, worker_count=workers)
+        request = queries_pb2.ImportRepositoryRequest(
+            repository_id=repository, source_path=source_path, description=description, worker_count=workers
+        )
         try:
             for message in self._queries.ImportRepository(request, metadata=self._metadata):
                 if message.HasField("result"):
                     r = message.result
-                    return ImportResult(r.repository_id, Path(r.path), r.branch_count, r.tag_count, r.resumed,
-                                        SyncStats(**dict(r.index_counts)))
+                    return ImportResult(
+                        r.repository_id,
+                        Path(r.path),
+                        r.branch_count,
+                        r.tag_count,
+                        r.resumed,
+                        SyncStats(**dict(r.index_counts)),
+                    )
                 if on_progress is not None:
                     on_progress(message.progress.done, message.progress.total)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
-        raise vcs.FailedPrecondition("the server ended the import without its result (did it stop?): run it "
-                                     "again, it resumes", reason="STREAM_ENDED_EARLY")
+        raise vcs.FailedPrecondition(
+            "the server ended the import without its result (did it stop?): run it again, it resumes",
+            reason="STREAM_ENDED_EARLY",
+        )
 
     def check_index(self) -> list[str]:
         """Differences between the server's index and git, one line each (empty: they agree)."""
         return list(self._call(self._queries.CheckIndex, queries_pb2.CheckIndexRequest()).differences)
 
     def rebuild_index(self, *, workers: int = 0, on_progress: Callable[[int, int], None] | None = None) -> Any:
-        """Rebuild the server's index from git; returns the :class:`query.SyncStats` of what it indexed."""
-        from query import SyncStats
+        """Rebuild the server's index from git; returns the :class:`trellis.query.SyncStats` of what it indexed."""
+        from trellis.query import SyncStats
 
         request = queries_pb2.RebuildIndexRequest(worker_count=workers)
         try:
@@ -530,52 +627,81 @@ class Client:
                     on_progress(message.progress.done, message.progress.total)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
-        raise vcs.FailedPrecondition("the server ended the rebuild without its result (did it stop?): run it "
-                                     "again", reason="STREAM_ENDED_EARLY")
+        raise vcs.FailedPrecondition(
+            "the server ended the rebuild without its result (did it stop?): run it again", reason="STREAM_ENDED_EARLY"
+        )
 
     # -- verification ----------------------------------------------------------
 
     def set_pipeline(self, repository: str, config_toml: str) -> pipelines_pb2.Pipeline:
         """Set the repository-level pipeline (empty text removes it)."""
-        r = self._call(self._pipelines.SetPipeline, pipelines_pb2.SetPipelineRequest(
-            parent=names.repository_name(repository), config_toml=config_toml))
+        r = self._call(
+            self._pipelines.SetPipeline,
+            pipelines_pb2.SetPipelineRequest(parent=names.repository_name(repository), config_toml=config_toml),
+        )
         return r.pipeline
 
     def get_pipeline(self, repository: str, revision: str = "") -> pipelines_pb2.Pipeline:
         """The pipeline that applies to ``revision`` (default: the default branch)."""
-        return self._call(self._pipelines.GetPipeline, pipelines_pb2.GetPipelineRequest(
-            parent=names.repository_name(repository), revision=revision)).pipeline
+        return self._call(
+            self._pipelines.GetPipeline,
+            pipelines_pb2.GetPipelineRequest(parent=names.repository_name(repository), revision=revision),
+        ).pipeline
 
-    def verify(self, repository: str, revision: str, *, stages: Sequence[str] = (), full: bool = False,
-               pipeline_branch: str = "") -> ci.Run:
+    def verify(
+        self,
+        repository: str,
+        revision: str,
+        *,
+        stages: Sequence[str] = (),
+        full: bool = False,
+        pipeline_branch: str = "",
+    ) -> ci.Run:
         """Start a run of ``revision``; follow it with :meth:`watch_run` or :meth:`wait_run`."""
-        r = self._call(self._pipelines.Verify, pipelines_pb2.VerifyRequest(
-            parent=names.repository_name(repository), revision=revision, stages=list(stages), full=full,
-            pipeline_branch=pipeline_branch))
+        r = self._call(
+            self._pipelines.Verify,
+            pipelines_pb2.VerifyRequest(
+                parent=names.repository_name(repository),
+                revision=revision,
+                stages=list(stages),
+                full=full,
+                pipeline_branch=pipeline_branch,
+            ),
+        )
         return convert.run_from_pb(r.run)
 
     def get_run(self, repository: str, run_id: str) -> ci.Run:
-        return convert.run_from_pb(self._call(self._pipelines.GetRun, pipelines_pb2.GetRunRequest(
-            name=names.run_name(repository, run_id))).run)
+        return convert.run_from_pb(
+            self._call(self._pipelines.GetRun, pipelines_pb2.GetRunRequest(name=names.run_name(repository, run_id))).run
+        )
 
-    def list_runs(self, repository: str, commit_id: str = "", *, branch: str = "",
-                  page_size: int = 0) -> Iterator[ci.Run]:
+    def list_runs(
+        self, repository: str, commit_id: str = "", *, branch: str = "", page_size: int = 0
+    ) -> Iterator[ci.Run]:
         """Runs of a repository, newest first (without their test cases; get_run has them).
 
         ``commit_id`` (a full id or a prefix of at least 4 hex digits) and ``branch`` filter them.
         """
         token = ""
         while True:
-            r = self._call(self._pipelines.ListRuns, pipelines_pb2.ListRunsRequest(
-                parent=names.repository_name(repository), commit_id=commit_id, branch=branch, page_size=page_size,
-                page_token=token))
+            r = self._call(
+                self._pipelines.ListRuns,
+                pipelines_pb2.ListRunsRequest(
+                    parent=names.repository_name(repository),
+                    commit_id=commit_id,
+                    branch=branch,
+                    page_size=page_size,
+                    page_token=token,
+                ),
+            )
             yield from (convert.run_from_pb(run) for run in r.runs)
             token = r.next_page_token
             if not token:
                 return
 
-    def watch_run(self, repository: str, run_id: str, *,
-                  timeout: float | None = None) -> Iterator[tuple[pipelines_pb2.JobEvent | None, ci.Run | None]]:
+    def watch_run(
+        self, repository: str, run_id: str, *, timeout: float | None = None
+    ) -> Iterator[tuple[pipelines_pb2.JobEvent | None, ci.Run | None]]:
         """(None, run) first, then (event, None) per job event, then (None, finished run)."""
         request = pipelines_pb2.WatchRunRequest(name=names.run_name(repository, run_id))
         for message in self._stream(self._pipelines.WatchRun, request, timeout=timeout):
@@ -593,22 +719,40 @@ class Client:
         assert last is not None
         return last
 
-    def post_verdict(self, repository: str, run_id: str, stage: str, chunk: str, verdict: str | ci.Verdict,
-                     summary: str = "", details_url: str = "") -> ci.JobResult:
+    def post_verdict(
+        self,
+        repository: str,
+        run_id: str,
+        stage: str,
+        chunk: str,
+        verdict: str | ci.Verdict,
+        summary: str = "",
+        details_url: str = "",
+    ) -> ci.JobResult:
         """Post the verdict of an external stage for one chunk (``passed``, ``failed``, ``error``, ``skipped``)."""
-        r = self._call(self._pipelines.PostVerdict, pipelines_pb2.PostVerdictRequest(
-            name=names.run_name(repository, run_id), stage=stage, chunk=chunk,
-            verdict=convert.verdict_pb(ci.Verdict(verdict)), summary=summary, details_url=details_url))
+        r = self._call(
+            self._pipelines.PostVerdict,
+            pipelines_pb2.PostVerdictRequest(
+                name=names.run_name(repository, run_id),
+                stage=stage,
+                chunk=chunk,
+                verdict=convert.verdict_pb(ci.Verdict(verdict)),
+                summary=summary,
+                details_url=details_url,
+            ),
+        )
         return convert.job_from_pb(r.result)
 
     def pending_reviews(self, repository: str, stage: str = "") -> list[pipelines_pb2.WatchReviewsResponse]:
         """The external-stage chunks waiting for a verdict now (:meth:`watch_reviews` also follows new ones)."""
-        request = pipelines_pb2.WatchReviewsRequest(parent=names.repository_name(repository), stage=stage,
-                                                    current_only=True)
+        request = pipelines_pb2.WatchReviewsRequest(
+            parent=names.repository_name(repository), stage=stage, current_only=True
+        )
         return list(self._stream(self._pipelines.WatchReviews, request))
 
-    def watch_reviews(self, repository: str, stage: str = "", *,
-                      timeout: float | None = None) -> Iterator[pipelines_pb2.WatchReviewsResponse]:
+    def watch_reviews(
+        self, repository: str, stage: str = "", *, timeout: float | None = None
+    ) -> Iterator[pipelines_pb2.WatchReviewsResponse]:
         """The external-stage chunks waiting for a verdict: those pending now, then new ones as they come.
 
         With ``timeout`` the stream simply ends after that many seconds.
@@ -618,7 +762,8 @@ class Client:
             yield from self._pipelines.WatchReviews(request, metadata=self._metadata, timeout=timeout)
         except grpc.RpcError as exc:
             ended = exc.code() == grpc.StatusCode.CANCELLED or (
-                timeout is not None and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED)
+                timeout is not None and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            )
             if ended:
                 return
             raise error_from_rpc(exc) from None
@@ -626,44 +771,80 @@ class Client:
     # -- sessions ------------------------------------------------------------
 
     def create_session(
-        self, repository: str, *, model: str = "", task: str = "", base_revision: str = "",
-        branch: str = "", metadata: Mapping[str, str] | None = None,
+        self,
+        repository: str,
+        *,
+        model: str = "",
+        task: str = "",
+        base_revision: str = "",
+        branch: str = "",
+        metadata: Mapping[str, str] | None = None,
     ) -> vcs.Session:
         """Start a session for this agent; its branch (``agents/<agent>/<id>``) is created at the base."""
-        r = self._call(self._sessions.CreateSession, sessions_pb2.CreateSessionRequest(
-            parent=names.repository_name(repository), model=model, task=task, base_revision=base_revision,
-            branch_id=branch, metadata=dict(metadata or {})))
+        r = self._call(
+            self._sessions.CreateSession,
+            sessions_pb2.CreateSessionRequest(
+                parent=names.repository_name(repository),
+                model=model,
+                task=task,
+                base_revision=base_revision,
+                branch_id=branch,
+                metadata=dict(metadata or {}),
+            ),
+        )
         return convert.session_from_pb(r.session)
 
     def get_session(self, repository: str, session_id: str) -> vcs.Session:
-        r = self._call(self._sessions.GetSession,
-                       sessions_pb2.GetSessionRequest(name=names.session_name(repository, session_id)))
+        r = self._call(
+            self._sessions.GetSession, sessions_pb2.GetSessionRequest(name=names.session_name(repository, session_id))
+        )
         return convert.session_from_pb(r.session)
 
     def list_sessions(self, repository: str, *, agent: str = "", limit: int | None = None) -> Iterator[vcs.Session]:
         def fetch(token: str) -> tuple[list[vcs.Session], str]:
-            r = self._call(self._sessions.ListSessions, sessions_pb2.ListSessionsRequest(
-                parent=names.repository_name(repository), agent=agent, page_token=token))
+            r = self._call(
+                self._sessions.ListSessions,
+                sessions_pb2.ListSessionsRequest(
+                    parent=names.repository_name(repository), agent=agent, page_token=token
+                ),
+            )
             return [convert.session_from_pb(s) for s in r.sessions], r.next_page_token
+
         return self._pages(fetch, limit)
 
     def end_session(
         self, repository: str, session_id: str, status: str | vcs.SessionStatus = "succeeded", outcome: str = ""
     ) -> vcs.Session:
         value = vcs.SessionStatus(status) if isinstance(status, str) else status
-        r = self._call(self._sessions.EndSession, sessions_pb2.EndSessionRequest(
-            name=names.session_name(repository, session_id), status=convert.session_status_pb(value),
-            outcome=outcome))
+        r = self._call(
+            self._sessions.EndSession,
+            sessions_pb2.EndSessionRequest(
+                name=names.session_name(repository, session_id),
+                status=convert.session_status_pb(value),
+                outcome=outcome,
+            ),
+        )
         return convert.session_from_pb(r.session)
 
     def record_step(self, repository: str, session_id: str, step: vcs.StepInput) -> vcs.Step:
         """Record a step that changed no code (steps with code come with :meth:`commit`)."""
-        r = self._call(self._sessions.RecordStep, sessions_pb2.RecordStepRequest(
-            parent=names.session_name(repository, session_id), step=convert.step_input_pb(step)))
+        r = self._call(
+            self._sessions.RecordStep,
+            sessions_pb2.RecordStepRequest(
+                parent=names.session_name(repository, session_id), step=convert.step_input_pb(step)
+            ),
+        )
         return convert.step_from_pb(session_id, r.step)
 
-    def record_steps(self, repository: str, session_id: str, steps: Sequence[vcs.StepInput], *,
-                     max_batch_bytes: int = 8 * 1024 * 1024, max_batch_steps: int = 1000) -> list[vcs.Step]:
+    def record_steps(
+        self,
+        repository: str,
+        session_id: str,
+        steps: Sequence[vcs.StepInput],
+        *,
+        max_batch_bytes: int = 8 * 1024 * 1024,
+        max_batch_steps: int = 1000,
+    ) -> list[vcs.Step]:
         """Record several steps that changed no code, in order, in as few calls as the size limits allow
         (each call is one write, all or nothing)."""
         recorded: list[vcs.Step] = []
@@ -673,8 +854,10 @@ class Client:
         def flush() -> None:
             nonlocal size
             if batch:
-                r = self._call(self._sessions.RecordSteps, sessions_pb2.RecordStepsRequest(
-                    parent=names.session_name(repository, session_id), steps=batch))
+                r = self._call(
+                    self._sessions.RecordSteps,
+                    sessions_pb2.RecordStepsRequest(parent=names.session_name(repository, session_id), steps=batch),
+                )
                 recorded.extend(convert.step_from_pb(session_id, s) for s in r.steps)
                 batch.clear()
                 size = 0
@@ -690,9 +873,12 @@ class Client:
 
     def list_steps(self, repository: str, session_id: str) -> Iterator[vcs.Step]:
         def fetch(token: str) -> tuple[list[vcs.Step], str]:
-            r = self._call(self._sessions.ListSteps, sessions_pb2.ListStepsRequest(
-                parent=names.session_name(repository, session_id), page_token=token))
+            r = self._call(
+                self._sessions.ListSteps,
+                sessions_pb2.ListStepsRequest(parent=names.session_name(repository, session_id), page_token=token),
+            )
             return [convert.step_from_pb(session_id, s) for s in r.steps], r.next_page_token
+
         return self._pages(fetch, None)
 
 
@@ -702,9 +888,9 @@ _END = object()
 class CommitStream:
     """Many commits over one stream. ``send`` pipelines; ``receive`` returns acknowledgements in order.
 
-        with client.commit_stream() as stream:
-            for change in changes:
-                result = stream.commit("demo", "main", change, "msg")   # send + receive
+    with client.commit_stream() as stream:
+        for change in changes:
+            result = stream.commit("demo", "main", change, "msg")   # send + receive
     """
 
     def __init__(self, stub: changes_pb2_grpc.ChangeServiceStub, metadata: tuple[tuple[str, str], ...]) -> None:
@@ -742,7 +928,9 @@ class CommitStream:
             raise error_from_status(response.error)
         return Client._commit_result(session, response.response)
 
-    def commit(self, repository: str, branch: str, changes: ChangeSet, message: str = "", **options: Any) -> CommitReply:
+    def commit(
+        self, repository: str, branch: str, changes: ChangeSet, message: str = "", **options: Any
+    ) -> CommitReply:
         self.send(repository, branch, changes, message, **options)
         return self.receive()
 

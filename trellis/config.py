@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcs import LOOSE_LIMIT, Durability, InvalidArgument, Limits, SecretPattern
+from trellis.vcs import LOOSE_LIMIT, Durability, InvalidArgument, Limits, SecretPattern
 
 from .quotas import Quotas
 
@@ -43,10 +43,10 @@ class ServerConfig:
     max_workers: int = 128
     grace_seconds: float = 10.0
     max_message_bytes: int = 256 * 1024 * 1024
-    executor: str = "local"          # where verification jobs run: "local" (warm process pool) or "ray"
-    ci_workers: int = 0              # local executor slots; 0 means one per CPU
-    ray_address: str | None = None   # the Ray cluster for executor "ray"; None starts a local Ray instance
-    full_run_every: int = 0          # every N-th push to a branch runs every test (selection check); 0: never
+    executor: str = "local"  # where verification jobs run: "local" (warm process pool) or "ray"
+    ci_workers: int = 0  # local executor slots; 0 means one per CPU
+    ray_address: str | None = None  # the Ray cluster for executor "ray"; None starts a local Ray instance
+    full_run_every: int = 0  # every N-th push to a branch runs every test (selection check); 0: never
     tls_cert: Path | None = None
     """PEM certificate chain of the server; with ``tls_key``, the server speaks only TLS."""
     tls_key: Path | None = None
@@ -112,8 +112,13 @@ def env_tls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Client TLS options from ``TRELLIS_TLS`` (any non-empty value but ``0``: TLS with the system's CAs),
     ``TRELLIS_TLS_CA``, ``TRELLIS_TLS_CERT``, ``TRELLIS_TLS_KEY`` and ``TRELLIS_TLS_SERVER_NAME``; only those set."""
     env = os.environ if environ is None else environ
-    names = {"tls": "TRELLIS_TLS", "ca": "TRELLIS_TLS_CA", "cert": "TRELLIS_TLS_CERT", "key": "TRELLIS_TLS_KEY",
-             "server_name": "TRELLIS_TLS_SERVER_NAME"}
+    names = {
+        "tls": "TRELLIS_TLS",
+        "ca": "TRELLIS_TLS_CA",
+        "cert": "TRELLIS_TLS_CERT",
+        "key": "TRELLIS_TLS_KEY",
+        "server_name": "TRELLIS_TLS_SERVER_NAME",
+    }
     found = {key: env[var] for key, var in names.items() if env.get(var)}
     if found.get("tls") == "0":
         del found["tls"]

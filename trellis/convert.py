@@ -7,10 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-import ci
-import semantic_diff
-import vcs
-from vcs import InvalidArgument
+from trellis import ci, semantic_diff, vcs
+from trellis.vcs import InvalidArgument
 
 from . import names
 from .v1 import (
@@ -91,8 +89,13 @@ def merge_pb(repository: str, result: vcs.MergeResult) -> changes_pb2.MergeRespo
         clean=result.clean,
         conflicts=[
             changes_pb2.MergeConflict(
-                path=c.path, qualname=c.qualname, entity_kind=c.entity_kind,
-                base=c.base, left=c.left, right=c.right, markers=c.markers,
+                path=c.path,
+                qualname=c.qualname,
+                entity_kind=c.entity_kind,
+                base=c.base,
+                left=c.left,
+                right=c.right,
+                markers=c.markers,
             )
             for c in result.conflicts
         ],
@@ -156,9 +159,7 @@ def changes_from_pb(changes: list[changes_pb2.FileChange]) -> list[vcs.Change]:
         elif which == "rename":
             result.append(vcs.RenameFile(change.rename.old_path, change.rename.new_path))
         else:
-            raise InvalidArgument(
-                f"changes[{i}] is empty: set one of put, delete or rename", reason="INVALID_CHANGE"
-            )
+            raise InvalidArgument(f"changes[{i}] is empty: set one of put, delete or rename", reason="INVALID_CHANGE")
     return result
 
 
@@ -174,9 +175,7 @@ def session_status_from_pb(value: int) -> vcs.SessionStatus:
     try:
         return _STATUSES_BACK[value]
     except KeyError:
-        raise InvalidArgument(
-            "status must be SUCCEEDED, FAILED or ABANDONED", reason="INVALID_STATUS"
-        ) from None
+        raise InvalidArgument("status must be SUCCEEDED, FAILED or ABANDONED", reason="INVALID_STATUS") from None
 
 
 def step_input_from_pb(step: sessions_pb2.StepInput | sessions_pb2.Step) -> vcs.StepInput:
@@ -309,9 +308,11 @@ def changes_pb(changes: list[vcs.Change]) -> list[changes_pb2.FileChange]:
         elif isinstance(change, vcs.DeleteFile):
             result.append(changes_pb2.FileChange(delete=changes_pb2.DeleteFile(path=change.path)))
         else:
-            result.append(changes_pb2.FileChange(
-                rename=changes_pb2.RenameFile(old_path=change.old_path, new_path=change.new_path)
-            ))
+            result.append(
+                changes_pb2.FileChange(
+                    rename=changes_pb2.RenameFile(old_path=change.old_path, new_path=change.new_path)
+                )
+            )
     return result
 
 
@@ -372,36 +373,63 @@ _FILE_STATUS_BACK = {v: k for k, v in _FILE_STATUS.items()}
 
 def file_diff_pb(file: semantic_diff.FileDiff, line_diff: bytes = b"") -> diffs_pb2.FileDiff:
     return diffs_pb2.FileDiff(
-        path=file.path, old_path=file.old_path, status=_FILE_STATUS.get(file.status, 0),
-        additions=file.additions, deletions=file.deletions, language=file.language, binary=file.binary,
-        fallback_reason=file.fallback_reason, line_diff=line_diff,
+        path=file.path,
+        old_path=file.old_path,
+        status=_FILE_STATUS.get(file.status, 0),
+        additions=file.additions,
+        deletions=file.deletions,
+        language=file.language,
+        binary=file.binary,
+        fallback_reason=file.fallback_reason,
+        line_diff=line_diff,
     )
 
 
 def entity_change_pb(change: semantic_diff.EntityChange) -> diffs_pb2.EntityChange:
     return diffs_pb2.EntityChange(
-        path=change.path, old_path=change.old_path, kind=change.kind, qualname=change.qualname,
-        old_qualname=change.old_qualname, change=_CHANGE_KIND[change.change], details=change.details,
-        old_start_line=change.old_start_line, old_end_line=change.old_end_line,
-        new_start_line=change.new_start_line, new_end_line=change.new_end_line, similarity=change.similarity,
+        path=change.path,
+        old_path=change.old_path,
+        kind=change.kind,
+        qualname=change.qualname,
+        old_qualname=change.old_qualname,
+        change=_CHANGE_KIND[change.change],
+        details=change.details,
+        old_start_line=change.old_start_line,
+        old_end_line=change.old_end_line,
+        new_start_line=change.new_start_line,
+        new_end_line=change.new_end_line,
+        similarity=change.similarity,
         follows=change.follows,
     )
 
 
 def entity_change_from_pb(change: diffs_pb2.EntityChange) -> semantic_diff.EntityChange:
     return semantic_diff.EntityChange(
-        path=change.path, old_path=change.old_path, kind=change.kind, qualname=change.qualname,
-        old_qualname=change.old_qualname, change=_CHANGE_KIND_BACK.get(change.change, "modified"),
-        details=tuple(change.details), old_start_line=change.old_start_line, old_end_line=change.old_end_line,
-        new_start_line=change.new_start_line, new_end_line=change.new_end_line, similarity=change.similarity,
+        path=change.path,
+        old_path=change.old_path,
+        kind=change.kind,
+        qualname=change.qualname,
+        old_qualname=change.old_qualname,
+        change=_CHANGE_KIND_BACK.get(change.change, "modified"),
+        details=tuple(change.details),
+        old_start_line=change.old_start_line,
+        old_end_line=change.old_end_line,
+        new_start_line=change.new_start_line,
+        new_end_line=change.new_end_line,
+        similarity=change.similarity,
         follows=change.follows,
     )
 
 
 def file_diff_from_pb(file: diffs_pb2.FileDiff) -> semantic_diff.FileDiff:
     return semantic_diff.FileDiff(
-        path=file.path, old_path=file.old_path, status=_FILE_STATUS_BACK.get(file.status, "modified"),
-        language=file.language, additions=file.additions, deletions=file.deletions, binary=file.binary,
+        path=file.path,
+        old_path=file.old_path,
+        status=_FILE_STATUS_BACK.get(file.status, "modified"),
+        language=file.language,
+        additions=file.additions,
+        deletions=file.deletions,
+        binary=file.binary,
         fallback_reason=file.fallback_reason,
     )
 
@@ -448,24 +476,47 @@ _SCOPES_FROM = {v: k for k, v in _SCOPES.items()}
 
 def job_result_pb(job: ci.JobResult, *, with_tests: bool = True) -> pipelines_pb2.JobResult:
     return pipelines_pb2.JobResult(
-        stage=job.stage, chunk=job.chunk, verdict=_VERDICTS[job.verdict], cached=job.cached,
-        duration_ms=job.duration_ms, summary=job.summary, output=job.output, exit_code=job.exit_code,
+        stage=job.stage,
+        chunk=job.chunk,
+        verdict=_VERDICTS[job.verdict],
+        cached=job.cached,
+        duration_ms=job.duration_ms,
+        summary=job.summary,
+        output=job.output,
+        exit_code=job.exit_code,
         scope=_SCOPES[job.scope],
-        tests=[pipelines_pb2.TestCase(test_id=t.test_id, verdict=_VERDICTS[t.verdict], duration_ms=t.duration_ms,
-                                      message=t.message) for t in job.tests] if with_tests else [],
-        selected_tests=job.selected_tests, total_tests=job.total_tests,
-        start_time=timestamp(job.start_time), end_time=timestamp(job.end_time), reviewer=job.reviewer,
-        details_url=job.details_url, blocked_by=job.blocked_by, fallback=job.fallback,
+        tests=[
+            pipelines_pb2.TestCase(
+                test_id=t.test_id, verdict=_VERDICTS[t.verdict], duration_ms=t.duration_ms, message=t.message
+            )
+            for t in job.tests
+        ]
+        if with_tests
+        else [],
+        selected_tests=job.selected_tests,
+        total_tests=job.total_tests,
+        start_time=timestamp(job.start_time),
+        end_time=timestamp(job.end_time),
+        reviewer=job.reviewer,
+        details_url=job.details_url,
+        blocked_by=job.blocked_by,
+        fallback=job.fallback,
     )
 
 
 def run_pb(run: ci.Run, *, with_tests: bool = True) -> pipelines_pb2.Run:
     return pipelines_pb2.Run(
-        name=names.run_name(run.repository, run.run_id), run_id=run.run_id, commit_id=run.commit_id,
-        verdict=_VERDICTS[run.verdict], jobs=[job_result_pb(j, with_tests=with_tests) for j in run.jobs],
-        create_time=timestamp(run.create_time), end_time=timestamp(run.end_time),
+        name=names.run_name(run.repository, run.run_id),
+        run_id=run.run_id,
+        commit_id=run.commit_id,
+        verdict=_VERDICTS[run.verdict],
+        jobs=[job_result_pb(j, with_tests=with_tests) for j in run.jobs],
+        create_time=timestamp(run.create_time),
+        end_time=timestamp(run.end_time),
         branch=names.branch_name(run.repository, run.branch) if run.branch else "",
-        trigger=_TRIGGERS[run.trigger], pipeline_source=run.pipeline_source, missed_tests=list(run.missed_tests),
+        trigger=_TRIGGERS[run.trigger],
+        pipeline_source=run.pipeline_source,
+        missed_tests=list(run.missed_tests),
     )
 
 
@@ -473,14 +524,26 @@ def job_from_pb(s: pipelines_pb2.JobResult) -> ci.JobResult:
     scope = _SCOPES_FROM.get(s.scope, "commit")
     path, _, qualname = s.chunk.partition("::") if scope != "commit" else ("", "", "")
     return ci.JobResult(
-        stage=s.stage, scope=scope, chunk=s.chunk, path=path, qualname=qualname,
-        verdict=_VERDICTS_FROM[s.verdict], cached=s.cached, duration_ms=s.duration_ms, summary=s.summary,
-        output=s.output, exit_code=s.exit_code,
+        stage=s.stage,
+        scope=scope,
+        chunk=s.chunk,
+        path=path,
+        qualname=qualname,
+        verdict=_VERDICTS_FROM[s.verdict],
+        cached=s.cached,
+        duration_ms=s.duration_ms,
+        summary=s.summary,
+        output=s.output,
+        exit_code=s.exit_code,
         tests=tuple(ci.TestCase(t.test_id, _VERDICTS_FROM[t.verdict], t.duration_ms, t.message) for t in s.tests),
-        selected_tests=s.selected_tests, total_tests=s.total_tests,
+        selected_tests=s.selected_tests,
+        total_tests=s.total_tests,
         start_time=_seconds(s.start_time) if s.HasField("start_time") else None,
         end_time=_seconds(s.end_time) if s.HasField("end_time") else None,
-        reviewer=s.reviewer, details_url=s.details_url, blocked_by=s.blocked_by, fallback=s.fallback,
+        reviewer=s.reviewer,
+        details_url=s.details_url,
+        blocked_by=s.blocked_by,
+        fallback=s.fallback,
     )
 
 
@@ -488,17 +551,27 @@ def run_from_pb(run: pipelines_pb2.Run) -> ci.Run:
     repository, _ = names.parse_run(run.name)
     jobs = tuple(job_from_pb(s) for s in run.jobs)
     return ci.Run(
-        repository=repository, run_id=run.run_id, commit_id=run.commit_id, verdict=_VERDICTS_FROM[run.verdict],
-        jobs=jobs, create_time=_seconds(run.create_time),
+        repository=repository,
+        run_id=run.run_id,
+        commit_id=run.commit_id,
+        verdict=_VERDICTS_FROM[run.verdict],
+        jobs=jobs,
+        create_time=_seconds(run.create_time),
         end_time=_seconds(run.end_time) if run.HasField("end_time") else None,
         branch=names.parse_branch(run.branch, "branch")[1] if run.branch else "",
-        trigger=_TRIGGERS_FROM.get(run.trigger, "verify"), pipeline_source=run.pipeline_source, missed_tests=tuple(run.missed_tests),
+        trigger=_TRIGGERS_FROM.get(run.trigger, "verify"),
+        pipeline_source=run.pipeline_source,
+        missed_tests=tuple(run.missed_tests),
     )
 
 
 def pipeline_pb(repository: str, pipeline: ci.Pipeline) -> pipelines_pb2.Pipeline:
-    return pipelines_pb2.Pipeline(repository=names.repository_name(repository), config_toml=pipeline.text,
-                                  source=pipeline.source, stages=list(pipeline.names))
+    return pipelines_pb2.Pipeline(
+        repository=names.repository_name(repository),
+        config_toml=pipeline.text,
+        source=pipeline.source,
+        stages=list(pipeline.names),
+    )
 
 
 # -- query parameters -------------------------------------------------------------
@@ -524,15 +597,19 @@ def query_value_pb(value: object) -> queries_pb2.QueryValue:
         ts.FromDatetime(when.astimezone(datetime.UTC))
         return queries_pb2.QueryValue(timestamp_value=ts)
     raise InvalidArgument(
-        f"a query parameter cannot be a {type(value).__name__}: use None, bool, int, float, str, bytes or "
-        "datetime", reason="QUERY_PARAM_TYPE")
+        f"a query parameter cannot be a {type(value).__name__}: use None, bool, int, float, str, bytes or datetime",
+        reason="QUERY_PARAM_TYPE",
+    )
 
 
 def query_value_from_pb(value: queries_pb2.QueryValue, name: str) -> object:
     kind = value.WhichOneof("value")
     if kind is None:
-        raise InvalidArgument(f"query parameter {name} has no value set (use null_value for NULL)",
-                              reason="QUERY_PARAM_TYPE", parameter=name)
+        raise InvalidArgument(
+            f"query parameter {name} has no value set (use null_value for NULL)",
+            reason="QUERY_PARAM_TYPE",
+            parameter=name,
+        )
     if kind == "null_value":
         return None
     if kind == "timestamp_value":
@@ -540,8 +617,9 @@ def query_value_from_pb(value: queries_pb2.QueryValue, name: str) -> object:
     return getattr(value, kind)
 
 
-def query_params_pb(params: Sequence[object] | Mapping[str, object] | None,
-                    ) -> tuple[list[queries_pb2.QueryValue], dict[str, queries_pb2.QueryValue]]:
+def query_params_pb(
+    params: Sequence[object] | Mapping[str, object] | None,
+) -> tuple[list[queries_pb2.QueryValue], dict[str, queries_pb2.QueryValue]]:
     """``params`` as QueryRequest's ``params`` (a sequence) or ``named_params`` (a mapping)."""
     if params is None:
         return [], {}
@@ -555,8 +633,10 @@ def query_params_pb(params: Sequence[object] | Mapping[str, object] | None,
 def query_params_from_pb(request: queries_pb2.QueryRequest) -> list[object] | dict[str, object] | None:
     """The request's bind parameters: positional, named, or None; both at once is refused."""
     if request.params and request.named_params:
-        raise InvalidArgument("send params (positional) or named_params, not both: a statement uses one kind "
-                              "of placeholder", reason="QUERY_PARAM_COUNT")
+        raise InvalidArgument(
+            "send params (positional) or named_params, not both: a statement uses one kind of placeholder",
+            reason="QUERY_PARAM_COUNT",
+        )
     if request.named_params:
         return {name: query_value_from_pb(v, f"${name}") for name, v in request.named_params.items()}
     if request.params:

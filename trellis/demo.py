@@ -13,8 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import ci
-import vcs
+from trellis import ci, vcs
 
 from .client import Client
 
@@ -107,14 +106,22 @@ def _free_repository_name(client: Client, base: str) -> str:
 
 
 def _agent(
-    target: str, repository: str, index: int, commits: int, report: AgentReport,
-    start: threading.Barrier, progress: Callable[[], None], blunder: int = -1,
+    target: str,
+    repository: str,
+    index: int,
+    commits: int,
+    report: AgentReport,
+    start: threading.Barrier,
+    progress: Callable[[], None],
+    blunder: int = -1,
 ) -> None:
     """One agent's session; at commit ``blunder`` it first pushes a syntax error and waits for the verdict."""
     rng = random.Random(index)
     with Client(target, agent=report.agent) as client:
         session = client.create_session(
-            repository, model="demo-model-1", task=f"Agent {index}: grow the calculator",
+            repository,
+            model="demo-model-1",
+            task=f"Agent {index}: grow the calculator",
             metadata={"demo": "true"},
         )
         report.session_id, report.branch = session.session_id, session.branch_id
@@ -125,46 +132,70 @@ def _agent(
         start.wait()
         for n in range(commits):
             if n % 10 == 5:  # a step that changes no code: the agent reads and thinks
-                client.record_step(repository, session.session_id, vcs.StepInput(
-                    thought="Run the tests before the next edit.", action="run_tests",
-                    arguments_json='{"cmd": "pytest -q"}', observation="2 passed",
-                    input_tokens=rng.randint(200, 900), output_tokens=rng.randint(10, 60),
-                    cost_usd=0.0004, latency_ms=rng.randint(200, 900)))
+                client.record_step(
+                    repository,
+                    session.session_id,
+                    vcs.StepInput(
+                        thought="Run the tests before the next edit.",
+                        action="run_tests",
+                        arguments_json='{"cmd": "pytest -q"}',
+                        observation="2 passed",
+                        input_tokens=rng.randint(200, 900),
+                        output_tokens=rng.randint(10, 60),
+                        cost_usd=0.0004,
+                        latency_ms=rng.randint(200, 900),
+                    ),
+                )
                 report.steps += 1
             if n == blunder:  # a slip the pipeline catches: the agent waits for the verdict, then fixes it
                 # The draft goes to a file of its own: a commit whose file does not parse, or whose parent's
                 # did not, is diffed line by line, so in the module it would hide f{n} from the entity history.
                 t0 = time.perf_counter()
-                broken = client.commit(repository, session.branch_id, {draft: f"def f{n}(x):\n    return x *\n"},
-                                       f"Add f{n} (draft)", expected_head=head, session=session.session_id,
-                                       wait_for_verdict=True)
+                broken = client.commit(
+                    repository,
+                    session.branch_id,
+                    {draft: f"def f{n}(x):\n    return x *\n"},
+                    f"Add f{n} (draft)",
+                    expected_head=head,
+                    session=session.session_id,
+                    wait_for_verdict=True,
+                )
                 report.commits += 1
                 report.steps += 1
                 head = broken.commit.commit_id
                 if broken.run is not None:
                     report.verdicts.append((f"f{n} with a syntax error", broken.run, (time.perf_counter() - t0) * 1000))
-            body += f"\n\ndef f{n}(x):\n    \"\"\"Step {n} of {report.agent}.\"\"\"\n    return x * {n + 1} + {index}\n"
+            body += f'\n\ndef f{n}(x):\n    """Step {n} of {report.agent}."""\n    return x * {n + 1} + {index}\n'
             changes: dict[str, bytes | str | None] = {module: body}
             if n == blunder:  # the fix: f{n} where it belongs, the broken draft gone
                 changes[draft] = None
             if n == 0:  # every agent also appends an operation to the shared module: the same spot in the file
                 changes["calc/ops.py"] = PROJECT["calc/ops.py"] + (
-                    f"\n\ndef op{index}(a, b):\n    \"\"\"Added by {report.agent}.\"\"\"\n    return a * {index} + b\n")
+                    f'\n\ndef op{index}(a, b):\n    """Added by {report.agent}."""\n    return a * {index} + b\n'
+                )
             if n % 7 == 3 or n == commits - 1:
                 changes[f"tests/test_agent{index}.py"] = (
-                    f"from calc.agent{index} import f{n}\n\n\ndef test_f{n}():\n"
-                    f"    assert f{n}(1) == {n + 1 + index}\n"
+                    f"from calc.agent{index} import f{n}\n\n\ndef test_f{n}():\n    assert f{n}(1) == {n + 1 + index}\n"
                 )
             t0 = time.perf_counter()
             result = client.commit(
-                repository, session.branch_id, changes, f"Add f{n} to {module}",
-                expected_head=head, session=session.session_id, wait_for_verdict=n == blunder,
+                repository,
+                session.branch_id,
+                changes,
+                f"Add f{n} to {module}",
+                expected_head=head,
+                session=session.session_id,
+                wait_for_verdict=n == blunder,
                 step=vcs.StepInput(
-                    thought=rng.choice(_THOUGHTS), action="edit_file",
+                    thought=rng.choice(_THOUGHTS),
+                    action="edit_file",
                     arguments_json=f'{{"path": "{module}", "function": "f{n}"}}',
-                    observation="file written", input_tokens=rng.randint(500, 3000),
-                    output_tokens=rng.randint(50, 400), cost_usd=round(rng.uniform(0.001, 0.01), 5),
-                    latency_ms=rng.randint(300, 3000)),
+                    observation="file written",
+                    input_tokens=rng.randint(500, 3000),
+                    output_tokens=rng.randint(50, 400),
+                    cost_usd=round(rng.uniform(0.001, 0.01), 5),
+                    latency_ms=rng.randint(300, 3000),
+                ),
             )
             if n == blunder and result.run is not None:
                 report.verdicts.append((f"f{n} fixed", result.run, (time.perf_counter() - t0) * 1000))
@@ -184,8 +215,9 @@ def run_demo(
     with Client(target, agent="demo-operator") as client:
         repository = _free_repository_name(client, "demo")
         repo = client.create_repository(repository, description="trellis demo: a small Python project")
-        seed = client.commit(repository, repo.default_branch, PROJECT, "Seed the calc project",
-                             expected_head=repo.head_commit_id).commit.commit_id
+        seed = client.commit(
+            repository, repo.default_branch, PROJECT, "Seed the calc project", expected_head=repo.head_commit_id
+        ).commit.commit_id
     reports = [AgentReport(agent=f"agent-{i + 1}", session_id="", branch="") for i in range(agents)]
     barrier = threading.Barrier(agents + 1)
     errors: list[BaseException] = []
@@ -197,8 +229,16 @@ def run_demo(
 
     def work(i: int) -> None:
         try:
-            _agent(target, repository, i + 1, commits, reports[i], barrier, tick,
-                   blunder=commits // 2 if i + 1 == min(2, agents) else -1)
+            _agent(
+                target,
+                repository,
+                i + 1,
+                commits,
+                reports[i],
+                barrier,
+                tick,
+                blunder=commits // 2 if i + 1 == min(2, agents) else -1,
+            )
         except BaseException as exc:  # reported after join
             errors.append(exc)
             barrier.abort()
@@ -221,8 +261,11 @@ def run_demo(
         latest: dict[str, ci.Run] = {}
         for run in client.list_runs(repository):  # newest first
             latest.setdefault(run.branch, run)
-        report.branch_runs = {a.branch: client.wait_run(repository, latest[a.branch].run_id, timeout=300)
-                              for a in reports if a.branch in latest}
+        report.branch_runs = {
+            a.branch: client.wait_run(repository, latest[a.branch].run_id, timeout=300)
+            for a in reports
+            if a.branch in latest
+        }
         report.merge = merge_branches(client, repository, [a.branch for a in reports])
     return report
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import pygit2
 
-import semantic_diff
-from vcs import Store
+from trellis import semantic_diff
+from trellis.vcs import Store
 
 __all__ = ["Differ", "CommitDiff", "unified_diff"]
 
@@ -32,8 +32,9 @@ class CommitDiff:
 
     __slots__ = ("line_diffs", "new_commit_id", "old_commit_id", "result")
 
-    def __init__(self, old_commit_id: str, new_commit_id: str, result: semantic_diff.DiffResult,
-                 line_diffs: dict[str, bytes]) -> None:
+    def __init__(
+        self, old_commit_id: str, new_commit_id: str, result: semantic_diff.DiffResult, line_diffs: dict[str, bytes]
+    ) -> None:
         self.old_commit_id = old_commit_id
         self.new_commit_id = new_commit_id
         self.result = result
@@ -48,8 +49,15 @@ class Differ:
         self._max_results = results
         self._guard = threading.Lock()
 
-    def diff(self, repository: str, old_revision: str, new_revision: str, paths: Sequence[str] = (),
-             *, line_diff: bool = False) -> CommitDiff:
+    def diff(
+        self,
+        repository: str,
+        old_revision: str,
+        new_revision: str,
+        paths: Sequence[str] = (),
+        *,
+        line_diff: bool = False,
+    ) -> CommitDiff:
         # Resolve first: a repeated diff answers from the LRU without reading any file.
         old_id, new_id = self.store.diff_endpoints(repository, old_revision, new_revision)
         key = (repository, old_id, new_id, tuple(paths))
@@ -62,8 +70,9 @@ class Differ:
             changed = self.store.changed_files(repository, old_id, new_id, paths)
         if cached is None:
             assert changed is not None
-            result = semantic_diff.diff_files(changed.old, changed.new, cache=self.cache,
-                                              old_ids=changed.old_ids, new_ids=changed.new_ids)
+            result = semantic_diff.diff_files(
+                changed.old, changed.new, cache=self.cache, old_ids=changed.old_ids, new_ids=changed.new_ids
+            )
             cached = CommitDiff(changed.old_commit_id, changed.new_commit_id, result, {})
             with self._guard:
                 self._results[key] = cached

@@ -25,10 +25,10 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ci import errors as ci_errors
-from query import errors as query_errors
-from semantic_diff import errors as semantic_diff_errors
-from vcs import errors as vcs_errors
+from trellis.ci import errors as ci_errors
+from trellis.query import errors as query_errors
+from trellis.semantic_diff import errors as semantic_diff_errors
+from trellis.vcs import errors as vcs_errors
 
 __all__ = [
     "DOMAIN",
@@ -54,12 +54,14 @@ DOMAIN = "trellis.dev"
 DomainError = vcs_errors.VcsError | ci_errors.CiError | query_errors.QueryError | semantic_diff_errors.SemanticDiffError
 # Every error a domain package raises on purpose: caught, mapped to a status (INTERNAL when the table
 # has no row for it) and sent with its reason, never logged as a server fault.
-DOMAIN_ERRORS: tuple[type[vcs_errors.VcsError], type[ci_errors.CiError], type[query_errors.QueryError],
-                      type[semantic_diff_errors.SemanticDiffError]] = (
-    vcs_errors.VcsError, ci_errors.CiError, query_errors.QueryError, semantic_diff_errors.SemanticDiffError)
+DOMAIN_ERRORS: tuple[
+    type[vcs_errors.VcsError],
+    type[ci_errors.CiError],
+    type[query_errors.QueryError],
+    type[semantic_diff_errors.SemanticDiffError],
+] = (vcs_errors.VcsError, ci_errors.CiError, query_errors.QueryError, semantic_diff_errors.SemanticDiffError)
 # The errors that answer requests; the others stay where they happen (a job's result, the server's start).
-SENT_ERRORS: tuple[type[Exception], ...] = (vcs_errors.VcsError, ci_errors.VerificationError,
-                                            query_errors.QueryError)
+SENT_ERRORS: tuple[type[Exception], ...] = (vcs_errors.VcsError, ci_errors.VerificationError, query_errors.QueryError)
 
 
 class TrellisError(vcs_errors.VcsError):
@@ -105,7 +107,7 @@ def error_from_unexpected(exc: BaseException) -> DomainError | None:
     """The domain error for a non-domain exception with a clear meaning, or None (then it is INTERNAL).
 
     A full disk comes from below the domain in several shapes (see
-    :func:`vcs.errors.out_of_space`); an RPC in the contract that has no
+    :func:`trellis.vcs.errors.out_of_space`); an RPC in the contract that has no
     implementation yet raises the generated servicer's ``NotImplementedError``.
     """
     if isinstance(exc, NotImplementedError):
@@ -265,14 +267,13 @@ def _with_status_class(domain: type[Exception], by_code: type[vcs_errors.VcsErro
         return domain
     key = (domain, by_code)
     if key not in _STATUS_CLASSES:  # (a race builds two equal classes: either is fine)
-        _STATUS_CLASSES[key] = type(domain.__name__, (domain, by_code), {"__module__": domain.__module__,
-                                                                        "__qualname__": domain.__qualname__})
+        _STATUS_CLASSES[key] = type(
+            domain.__name__, (domain, by_code), {"__module__": domain.__module__, "__qualname__": domain.__qualname__}
+        )
     return _STATUS_CLASSES[key]  # type: ignore[return-value]
 
 
-def _build(
-    code: grpc.StatusCode, message: str, info: error_details_pb2.ErrorInfo | None
-) -> DomainError:
+def _build(code: grpc.StatusCode, message: str, info: error_details_pb2.ErrorInfo | None) -> DomainError:
     reason = info.reason if info is not None else code.name
     metadata = dict(info.metadata) if info is not None else {}
     if reason == vcs_errors.StaleHead.reason:
@@ -291,4 +292,3 @@ def _build(
     exc = cls(message, reason=reason, **metadata)
     exc.code = code  # type: ignore[union-attr]
     return exc
-

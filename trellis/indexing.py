@@ -5,7 +5,7 @@ Git is the source of truth; the index follows it. Servicers call
 indexes the new commits, sessions and steps within milliseconds, without
 taking any vcs lock, so pushes never wait for it. Whoever owns the index
 also publishes a read-only copy of it for other programs,
-``<data>/index-snapshot.duckdb`` (:mod:`query.snapshot`), within
+``<data>/index-snapshot.duckdb`` (:mod:`trellis.query.snapshot`), within
 ``snapshot_interval`` seconds of a change.
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import semantic_diff
-from query import BackgroundIndexer, Indexer
-from query.snapshot import SNAPSHOT_FILE, SnapshotPublisher
+from trellis import semantic_diff
+from trellis.query import BackgroundIndexer, Indexer
+from trellis.query.snapshot import SNAPSHOT_FILE, SnapshotPublisher
 
 __all__ = ["INDEX_FILE", "SNAPSHOT_FILE", "Index", "shared_cache_differ"]
 
@@ -28,8 +28,12 @@ def shared_cache_differ(cache: semantic_diff.ParseCache) -> Any:
     """An entity differ for the indexer that shares the server's parse cache."""
 
     def differ(
-        old: Mapping[str, bytes], new: Mapping[str, bytes], *,
-        old_ids: Mapping[str, str], new_ids: Mapping[str, str], renames: Mapping[str, str],
+        old: Mapping[str, bytes],
+        new: Mapping[str, bytes],
+        *,
+        old_ids: Mapping[str, str],
+        new_ids: Mapping[str, str],
+        renames: Mapping[str, str],
     ) -> Sequence[semantic_diff.EntityChange]:
         return semantic_diff.diff_files(
             old, new, cache=cache, old_ids=old_ids, new_ids=new_ids, renames=renames or None
@@ -46,8 +50,11 @@ class Index:
         # acknowledged write (incremental: quick when the index is current).
         self.indexer.sync()
         self.background = BackgroundIndexer(self.indexer, full_sync_on_start=False).start()
-        self.snapshots = (SnapshotPublisher(self.indexer, data_dir / SNAPSHOT_FILE, interval=snapshot_interval).start()
-                          if snapshot_interval > 0 else None)
+        self.snapshots = (
+            SnapshotPublisher(self.indexer, data_dir / SNAPSHOT_FILE, interval=snapshot_interval).start()
+            if snapshot_interval > 0
+            else None
+        )
 
     def changed(self, repository: str) -> None:
         self.background.notify(repository)

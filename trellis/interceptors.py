@@ -32,8 +32,8 @@ from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from vcs import Identity, InvalidArgument
-from vcs.validation import check_agent_name
+from trellis.vcs import Identity, InvalidArgument
+from trellis.vcs.validation import check_agent_name
 
 from .auth import TokenStore
 from .authz import LOCAL_GRANTS, Authorizer, Principal, Rule, Target

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 
-from vcs import InvalidArgument
-from vcs.validation import check_branch_name, check_repository_name, check_session_id
+from trellis.vcs import InvalidArgument
+from trellis.vcs.validation import check_branch_name, check_repository_name, check_session_id
 
 __all__ = [
     "branch_name",
@@ -72,15 +72,15 @@ def _bad(field: str, value: str, pattern: str) -> InvalidArgument:
 
 
 def parse_repository(name: str, field: str = "name") -> str:
-    if not name.startswith(_PREFIX) or "/" in name[len(_PREFIX):]:
+    if not name.startswith(_PREFIX) or "/" in name[len(_PREFIX) :]:
         raise _bad(field, name, "repositories/{repository}")
-    return check_repository_name(name[len(_PREFIX):])
+    return check_repository_name(name[len(_PREFIX) :])
 
 
 def _split(name: str, collection: str, field: str, pattern: str) -> tuple[str, str]:
     if not name.startswith(_PREFIX):
         raise _bad(field, name, pattern)
-    repository, sep, rest = name[len(_PREFIX):].partition(f"/{collection}/")
+    repository, sep, rest = name[len(_PREFIX) :].partition(f"/{collection}/")
     if not sep or not rest or "/" in repository:
         raise _bad(field, name, pattern)
     return check_repository_name(repository), rest
@@ -114,7 +114,9 @@ def _same_repository(repository: str, named: str, field: str, value: str) -> Non
     if named != repository:
         raise InvalidArgument(
             f"{field} {value[:200]!r} names repository {named!r}, but the request is about {repository!r}",
-            reason="REPOSITORY_MISMATCH", field=field, repository=repository,
+            reason="REPOSITORY_MISMATCH",
+            field=field,
+            repository=repository,
         )
 
 
@@ -126,7 +128,7 @@ def parse_revision(repository: str, value: str, field: str = "revision") -> str:
     """
     if not value.startswith(_PREFIX):
         return value
-    collection = value[len(_PREFIX):].partition("/")[2].partition("/")[0]
+    collection = value[len(_PREFIX) :].partition("/")[2].partition("/")[0]
     if collection == "branches":
         named, branch = parse_branch(value, field)
         _same_repository(repository, named, field, value)
@@ -135,8 +137,11 @@ def parse_revision(repository: str, value: str, field: str = "revision") -> str:
         named, revision = parse_commit(value, field)
         _same_repository(repository, named, field, value)
         return revision
-    raise _bad(field, value, "a bare revision, repositories/{repository}/branches/{branch} or "
-                             "repositories/{repository}/commits/{revision}")
+    raise _bad(
+        field,
+        value,
+        "a bare revision, repositories/{repository}/branches/{branch} or repositories/{repository}/commits/{revision}",
+    )
 
 
 def parse_branch_ref(repository: str, value: str, field: str) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vcs import InvalidArgument, LimitExceeded, NotFound, Store
+from trellis.vcs import InvalidArgument, LimitExceeded, NotFound, Store
 
 if TYPE_CHECKING:  # protobuf loads when an error is sent: trellis.config (the CLI) imports Quotas
     from google.protobuf import any_pb2
@@ -49,8 +49,13 @@ class Quotas:
     """Existing repositories created by the identity."""
 
     def __post_init__(self) -> None:
-        values = (self.requests_per_second, self.burst, self.max_streams, self.max_commit_bytes or 0,
-                  self.max_repositories)
+        values = (
+            self.requests_per_second,
+            self.burst,
+            self.max_streams,
+            self.max_commit_bytes or 0,
+            self.max_repositories,
+        )
         if any(v < 0 for v in values):
             raise InvalidArgument("quotas cannot be negative (0 turns one off)", reason="INVALID_QUOTA")
         if self.requests_per_second > 0 and self.burst < 1:
@@ -60,7 +65,9 @@ class Quotas:
 class QuotaExceeded(LimitExceeded):
     """A per-identity quota was exceeded; ``retry_after`` (seconds) when waiting helps."""
 
-    def __init__(self, message: str, *, reason: str, identity: str, limit: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason: str, identity: str, limit: str, retry_after: float | None = None
+    ) -> None:
         metadata = {"identity": identity, "limit": limit}
         if retry_after is not None:
             metadata["retry_after_ms"] = str(max(1, math.ceil(retry_after * 1000)))
@@ -73,8 +80,11 @@ class QuotaExceeded(LimitExceeded):
         from google.protobuf import duration_pb2
         from google.rpc import error_details_pb2
 
-        failure = error_details_pb2.QuotaFailure(violations=[error_details_pb2.QuotaFailure.Violation(
-            subject=f"agent:{self.identity}", description=self.message)])
+        failure = error_details_pb2.QuotaFailure(
+            violations=[
+                error_details_pb2.QuotaFailure.Violation(subject=f"agent:{self.identity}", description=self.message)
+            ]
+        )
         packed = [_pack(failure)]
         if self.retry_after is not None:
             delay = duration_pb2.Duration()
@@ -155,9 +165,11 @@ class QuotaTracker:
                 return
             wait = (1.0 - bucket.tokens) / rate
         raise QuotaExceeded(
-            f"agent {identity!r} sends more than {rate:g} requests per second (burst {burst}); "
-            f"retry in {wait:.3f}s",
-            reason="RATE_LIMITED", identity=identity, limit=f"{rate:g}/s", retry_after=wait,
+            f"agent {identity!r} sends more than {rate:g} requests per second (burst {burst}); retry in {wait:.3f}s",
+            reason="RATE_LIMITED",
+            identity=identity,
+            limit=f"{rate:g}/s",
+            retry_after=wait,
         )
 
     def _forget_idle(self, now: float) -> None:
@@ -177,7 +189,10 @@ class QuotaTracker:
                 return
         raise QuotaExceeded(
             f"agent {identity!r} already has {limit} streams open (the limit); close one or retry in 1s",
-            reason="TOO_MANY_STREAMS", identity=identity, limit=str(limit), retry_after=1.0,
+            reason="TOO_MANY_STREAMS",
+            identity=identity,
+            limit=str(limit),
+            retry_after=1.0,
         )
 
     def close_stream(self, identity: str) -> None:
@@ -198,7 +213,9 @@ class QuotaTracker:
             raise QuotaExceeded(
                 f"a commit by agent {identity!r} may change at most {self._commit_bytes} bytes; this one "
                 f"changes {written}: split it into smaller commits",
-                reason="COMMIT_BYTES_QUOTA", identity=identity, limit=str(self._commit_bytes),
+                reason="COMMIT_BYTES_QUOTA",
+                identity=identity,
+                limit=str(self._commit_bytes),
             )
 
     def creating_repository(self, identity: str) -> threading.Lock:
@@ -218,7 +235,9 @@ class QuotaTracker:
         if count >= limit:
             raise QuotaExceeded(
                 f"agent {identity!r} has created {count} repositories, the limit: delete one first",
-                reason="REPOSITORY_QUOTA", identity=identity, limit=str(limit),
+                reason="REPOSITORY_QUOTA",
+                identity=identity,
+                limit=str(limit),
             )
 
     def created(self, repository: str, identity: str) -> None:

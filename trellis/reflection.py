@@ -42,7 +42,7 @@ def v1_file(pool: descriptor_pool.DescriptorPool | None = None) -> descriptor.Fi
     for message in proto.message_type:
         for field in message.field:
             if field.type_name.startswith(old):
-                field.type_name = new + field.type_name[len(old):]
+                field.type_name = new + field.type_name[len(old) :]
     for service in proto.service:
         for method in service.method:
             method.input_type = method.input_type.replace(old, new, 1)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-import vcs
+from trellis import vcs
 
 from .client import Client
 from .errors import InvalidRoutes, NotRouted
@@ -74,16 +74,25 @@ class RoutingTable:
         routes = []
         items = data.get("routes", [])
         for i, item in enumerate(items if isinstance(items, list) else [None]):
-            patterns, server = (item.get("repositories"), item.get("server")) if isinstance(item, dict) else (None, None)
-            if (not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p for p in patterns)
-                    or not isinstance(server, str) or not server):
+            patterns, server = (
+                (item.get("repositories"), item.get("server")) if isinstance(item, dict) else (None, None)
+            )
+            if (
+                not isinstance(patterns, list)
+                or not patterns
+                or not all(isinstance(p, str) and p for p in patterns)
+                or not isinstance(server, str)
+                or not server
+            ):
                 raise InvalidRoutes(
-                    f"{source}: route {i + 1} needs repositories = [\"name or pattern\", ...] and server = "
-                    "\"host:port\"", reason="INVALID_ROUTES")
+                    f'{source}: route {i + 1} needs repositories = ["name or pattern", ...] and server = "host:port"',
+                    reason="INVALID_ROUTES",
+                )
             routes.append(Route(tuple(patterns), server))
         if not routes or set(data) - {"routes"}:
-            raise InvalidRoutes(f"{source}: expected one or more [[routes]] tables and nothing else",
-                                reason="INVALID_ROUTES")
+            raise InvalidRoutes(
+                f"{source}: expected one or more [[routes]] tables and nothing else", reason="INVALID_ROUTES"
+            )
         return cls(tuple(routes))
 
     @classmethod
@@ -108,13 +117,18 @@ class RoutingTable:
             if len(self._found) >= _REMEMBERED:
                 self._found.clear()
             index = self._found[repository] = next(
-                (i for i, route in enumerate(self.routes) if route.matches(repository)), None)
+                (i for i, route in enumerate(self.routes) if route.matches(repository)), None
+            )
         if index is not None:
             return self.routes[index].server
         shown = "; ".join(f"{', '.join(r.patterns)} -> {r.server}" for r in self.routes[:5])
         more = f"; and {len(self.routes) - 5} more" if len(self.routes) > 5 else ""
-        raise NotRouted(f"no server owns repository {repository!r}: no route of the routing table matches it "
-                        f"(routes: {shown}{more})", reason="REPOSITORY_NOT_ROUTED", repository=repository)
+        raise NotRouted(
+            f"no server owns repository {repository!r}: no route of the routing table matches it "
+            f"(routes: {shown}{more})",
+            reason="REPOSITORY_NOT_ROUTED",
+            repository=repository,
+        )
 
 
 def _per_repository(method: Callable[..., Any]) -> bool:
@@ -123,9 +137,11 @@ def _per_repository(method: Callable[..., Any]) -> bool:
 
 
 # Client methods whose first argument names a repository: the router sends them to its server.
-_ROUTED = frozenset(name for name in dir(Client)
-                    if not name.startswith("_") and callable(getattr(Client, name))
-                    and _per_repository(getattr(Client, name)))
+_ROUTED = frozenset(
+    name
+    for name in dir(Client)
+    if not name.startswith("_") and callable(getattr(Client, name)) and _per_repository(getattr(Client, name))
+)
 
 
 class RoutedClient:
@@ -172,17 +188,23 @@ class RoutedClient:
 
     def __getattr__(self, attribute: str) -> Any:
         if attribute in _ROUTED:
+
             def routed(repository: str, *args: Any, **kwargs: Any) -> Any:
                 return getattr(self.client_for(repository), attribute)(repository, *args, **kwargs)
+
             routed.__name__ = attribute
             routed.__doc__ = getattr(Client, attribute).__doc__
             return routed
         if not attribute.startswith("_") and hasattr(Client, attribute):
+
             def spans(*args: Any, **kwargs: Any) -> Any:
                 raise NotRouted(
                     f"{attribute} spans repositories and a routing table shards them across servers: call it on "
                     "one server (--server HOST:PORT, or RoutedClient.client_for_server); to query every shard "
-                    "at once, query their Parquet exports (docs/scaling.md)", reason="REPOSITORY_NOT_ROUTED")
+                    "at once, query their Parquet exports (docs/scaling.md)",
+                    reason="REPOSITORY_NOT_ROUTED",
+                )
+
             return spans
         raise AttributeError(attribute)
 

@@ -23,10 +23,9 @@ import grpc
 import pygit2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-import ci
-import semantic_diff
-from ci.execution import ExecutorUnavailable
-from vcs import Durability, Maintainer, Redactor, Store, SyncFunction, VcsError, sync_filesystems
+from trellis import ci, semantic_diff
+from trellis.ci.execution import ExecutorUnavailable
+from trellis.vcs import Durability, Maintainer, Redactor, Store, SyncFunction, VcsError, sync_filesystems
 
 from . import servicers
 from .auth import TokenStore
@@ -109,8 +108,9 @@ class RunningServer:
         self.server.wait_for_termination()
 
 
-def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems,
-                 front: FrontLink | None = None) -> RunningServer:
+def build_server(
+    config: ServerConfig, *, sync: SyncFunction = sync_filesystems, front: FrontLink | None = None
+) -> RunningServer:
     """Lock the data directory, recover it, and start a gRPC server on ``config.address``.
 
     Port 0 picks a free port (see ``RunningServer.port``). ``sync`` is how
@@ -143,17 +143,23 @@ def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems,
         ]
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="trellis-rpc"),
-            interceptors=[TrellisInterceptor(
-                tokens,
-                require_tokens=require_tokens,
-                authorizer=Authorizer(
-                    lambda repository, session: store.get_session(repository, session).agent,
-                    # (`verifier` is built below, before the server starts taking calls)
-                    protected=lambda repository, branch: bool(verifier.required_stages(repository, branch)),
-                ),
-                quotas=QuotaTracker(config.quotas, config.limits.max_commit_bytes, lambda: repository_creators(store),
-                                    repository_count=lambda: repository_count(store)),
-            )],
+            interceptors=[
+                TrellisInterceptor(
+                    tokens,
+                    require_tokens=require_tokens,
+                    authorizer=Authorizer(
+                        lambda repository, session: store.get_session(repository, session).agent,
+                        # (`verifier` is built below, before the server starts taking calls)
+                        protected=lambda repository, branch: bool(verifier.required_stages(repository, branch)),
+                    ),
+                    quotas=QuotaTracker(
+                        config.quotas,
+                        config.limits.max_commit_bytes,
+                        lambda: repository_creators(store),
+                        repository_count=lambda: repository_count(store),
+                    ),
+                )
+            ],
             options=options,
             maximum_concurrent_rpcs=config.max_workers * 16,
         )
@@ -207,8 +213,7 @@ def build_server(config: ServerConfig, *, sync: SyncFunction = sync_filesystems,
         if lock is not None:
             lock.publish(address=address, tls=credentials is not None)
             log_serving(config, address, credentials is not None, require_tokens)
-        return RunningServer(server, port, address, store, differ, index, verifier, lock, health_servicer,
-                             maintainer)
+        return RunningServer(server, port, address, store, differ, index, verifier, lock, health_servicer, maintainer)
     except BaseException:
         if lock is not None:
             lock.release()
@@ -234,8 +239,7 @@ def open_store(config: ServerConfig, sync: SyncFunction, *, recover: bool) -> St
     # trees, so libgit2's per-link existence check is pure cost (~10% of a
     # commit); `git fsck --strict` in the tests keeps us honest.
     pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
-    store = Store(config.data_dir, config.limits, redactor=_redactor(config), durability=config.durability,
-                  sync=sync)
+    store = Store(config.data_dir, config.limits, redactor=_redactor(config), durability=config.durability, sync=sync)
     if recover:
         removed = store.recover()
         if removed:
@@ -243,15 +247,21 @@ def open_store(config: ServerConfig, sync: SyncFunction, *, recover: bool) -> St
         # What a crashed process left in the page cache is made durable before anything is served.
         store.sync()
         if config.durability is not Durability.DURABLE:
-            log.warning("durability none: writes are acknowledged before they are on disk; a power loss "
-                        "can lose acknowledged commits (a crash of Trellis alone cannot)")
+            log.warning(
+                "durability none: writes are acknowledged before they are on disk; a power loss "
+                "can lose acknowledged commits (a crash of Trellis alone cannot)"
+            )
     return store
 
 
 def start_maintainer(config: ServerConfig, store: Store, sync: SyncFunction) -> Maintainer:
     """Background packing of the store's repositories (started by the caller once it serves)."""
-    maintainer = Maintainer(store, sync=sync if config.durability is Durability.DURABLE else None,
-                            loose_limit=config.loose_objects_limit, env=git_env())
+    maintainer = Maintainer(
+        store,
+        sync=sync if config.durability is Durability.DURABLE else None,
+        loose_limit=config.loose_objects_limit,
+        env=git_env(),
+    )
     store.write_listeners.append(maintainer.notice)
     return maintainer
 
@@ -277,9 +287,16 @@ def open_verifier(config: ServerConfig, store: Store, differ: Differ, index: Ind
     if config.executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {config.executor!r}: use one of {', '.join(EXECUTORS)}")
     try:
-        return build_verifier(store, differ, index, config.data_dir, executor=config.executor,
-                              workers=config.ci_workers, ray_address=config.ray_address,
-                              full_run_every=config.full_run_every)
+        return build_verifier(
+            store,
+            differ,
+            index,
+            config.data_dir,
+            executor=config.executor,
+            workers=config.ci_workers,
+            ray_address=config.ray_address,
+            full_run_every=config.full_run_every,
+        )
     except ExecutorUnavailable as exc:
         raise ConfigError(exc.message) from None
 
@@ -311,11 +328,17 @@ def _check_exposure(config: ServerConfig, *, tls: bool, tokens: bool) -> None:
     """Off loopback, a server needs TLS and tokens unless the operator says the network is trusted."""
     if is_loopback(config.address):
         return
-    missing = [what for what, present in (
-        ("TLS (--tls-cert and --tls-key)", tls),
-        ("bearer tokens (create one with `trellis token create NAME`; without tokens every caller is admin)",
-         tokens),
-    ) if not present]
+    missing = [
+        what
+        for what, present in (
+            ("TLS (--tls-cert and --tls-key)", tls),
+            (
+                "bearer tokens (create one with `trellis token create NAME`; without tokens every caller is admin)",
+                tokens,
+            ),
+        )
+        if not present
+    ]
     if not missing:
         return
     if not config.insecure_allow_remote:
@@ -354,9 +377,12 @@ def _check_address_free(address: str) -> None:
                     ) from None
 
 
-def serve(config: ServerConfig,
-          on_started: Callable[[RunningServer], Callable[[], None]] | None = None, *,
-          front: FrontLink | None = None) -> int:
+def serve(
+    config: ServerConfig,
+    on_started: Callable[[RunningServer], Callable[[], None]] | None = None,
+    *,
+    front: FrontLink | None = None,
+) -> int:
     """Run until SIGTERM or SIGINT, then finish in-flight requests (up to the grace period); returns the signal.
 
     ``on_started`` runs once the server serves (e.g. to start MCP over HTTP beside it); what it returns
@@ -370,8 +396,11 @@ def serve(config: ServerConfig,
         if signum == signal.SIGINT:  # a person at the terminal: the CLI ends the process within a second
             log.info("received SIGINT: stopping (in-flight requests get under a second)")
         else:
-            log.info("received %s: finishing in-flight requests (grace %.0fs)", signal.Signals(signum).name,
-                     config.grace_seconds)
+            log.info(
+                "received %s: finishing in-flight requests (grace %.0fs)",
+                signal.Signals(signum).name,
+                config.grace_seconds,
+            )
         done.set()
 
     # Handlers first: the server is discoverable (lock file) as soon as it starts.

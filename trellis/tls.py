@@ -13,7 +13,7 @@ from pathlib import Path
 
 import grpc
 
-from vcs import InvalidArgument
+from trellis.vcs import InvalidArgument
 
 __all__ = ["TLS", "server_credentials"]
 
@@ -24,7 +24,9 @@ def _read(path: str | Path | None, what: str) -> bytes | None:
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
-        raise InvalidArgument(f"cannot read the {what} {str(path)!r}: {exc.strerror}", reason="INVALID_TLS_FILE") from None
+        raise InvalidArgument(
+            f"cannot read the {what} {str(path)!r}: {exc.strerror}", reason="INVALID_TLS_FILE"
+        ) from None
     if b"-----BEGIN " not in data:
         raise InvalidArgument(f"the {what} {str(path)!r} is not in PEM format", reason="INVALID_TLS_FILE")
     return data
@@ -34,8 +36,8 @@ def _read(path: str | Path | None, what: str) -> bytes | None:
 class TLS:
     """How a client connects over TLS. ``TLS()`` trusts the system's certificate authorities.
 
-        Client("trellis.example:7433", token=..., tls=TLS.from_files(ca="ca.pem"))
-        Client(..., tls=TLS.from_files(ca="ca.pem", cert="me.pem", key="me.key"))   # mutual TLS
+    Client("trellis.example:7433", token=..., tls=TLS.from_files(ca="ca.pem"))
+    Client(..., tls=TLS.from_files(ca="ca.pem", cert="me.pem", key="me.key"))   # mutual TLS
     """
 
     root_certificates: bytes | None = None
@@ -65,8 +67,12 @@ class TLS:
         key: str | Path | None = None,
         server_name: str | None = None,
     ) -> TLS:
-        return cls(_read(ca, "CA certificate"), _read(cert, "client certificate"), _read(key, "client key"),
-                   server_name or None)
+        return cls(
+            _read(ca, "CA certificate"),
+            _read(cert, "client certificate"),
+            _read(key, "client key"),
+            server_name or None,
+        )
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
         return grpc.ssl_channel_credentials(self.root_certificates, self.private_key, self.certificate_chain)

@@ -6,9 +6,8 @@ import logging
 import os
 from pathlib import Path
 
-import ci
-import semantic_diff
-from vcs import Store
+from trellis import ci, semantic_diff
+from trellis.vcs import Store
 
 from .differ import Differ
 from .indexing import Index

@@ -2,7 +2,7 @@
 
 - **Fronts** (N of them) serve the public gRPC API on one address, the kernel
   spreading connections over them (``SO_REUSEPORT``). Each runs the commit path
-  itself: the store's ref locks hold across processes (:mod:`vcs.refs`), so
+  itself: the store's ref locks hold across processes (:mod:`trellis.vcs.refs`), so
   compare-and-swap and ``request_id`` retries behave as in one process.
 - **The index process** owns ``index.duckdb``: it diffs and indexes what the
   fronts wrote (they tell it which repositories changed, batched), answers
@@ -46,11 +46,11 @@ from typing import Any
 
 import grpc
 
-import ci
-from ci.engine.gating import Gate
-from ci.engine.source import PipelineSource
-from ci.engine.store import RunStore
-from vcs import NotFound, Store, sync_filesystems
+from trellis import ci
+from trellis.ci.engine.gating import Gate
+from trellis.ci.engine.source import PipelineSource
+from trellis.ci.engine.store import RunStore
+from trellis.vcs import NotFound, Store, sync_filesystems
 
 from .config import ServerConfig
 from .datadir import DataDirLock
@@ -107,10 +107,13 @@ class Host:
         self.targets = targets
 
     def handler(self) -> grpc.GenericRpcHandler:
-        return grpc.method_handlers_generic_handler(_SERVICE, {
-            "Call": grpc.unary_unary_rpc_method_handler(self._call),
-            "Stream": grpc.unary_stream_rpc_method_handler(self._stream),
-        })
+        return grpc.method_handlers_generic_handler(
+            _SERVICE,
+            {
+                "Call": grpc.unary_unary_rpc_method_handler(self._call),
+                "Stream": grpc.unary_stream_rpc_method_handler(self._stream),
+            },
+        )
 
     def _method(self, request: bytes) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
         target, method, args, kwargs = pickle.loads(request)
@@ -149,8 +152,9 @@ class Link:
             raise _unavailable(exc) from None
         return _unpack(data)
 
-    def stream(self, target: str, method: str, *args: Any, alive: Callable[[], bool] | None = None,
-               **kwargs: Any) -> Iterator[Any]:
+    def stream(
+        self, target: str, method: str, *args: Any, alive: Callable[[], bool] | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
         if alive is not None:
             kwargs["_alive"] = True
         call = self._stream(pickle.dumps((target, method, args, kwargs)), wait_for_ready=True)
@@ -288,13 +292,16 @@ def _forwarder(link: Link, method: Any) -> Callable[..., Any]:
     response_type = getattr(qpb, method.output_type.name)
     name = method.name
     if method.server_streaming:
+
         def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             for data in link.stream("queries", "stream", name, request.SerializeToString(), alive=context.is_active):
                 yield response_type.FromString(data)
+
         return stream
 
     def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         return response_type.FromString(link.call("queries", "call", name, request.SerializeToString()))
+
     return unary
 
 
@@ -336,12 +343,14 @@ class FrontVerifier:
             pass
         return self._call("on_push", repository, branch, commit_id, session_id)  # type: ignore[no-any-return]
 
-    def watch(self, repository: str, run_id: str, *, poll: float = 0.5,
-              alive: Callable[[], bool] = lambda: True) -> Iterator[Any]:
+    def watch(
+        self, repository: str, run_id: str, *, poll: float = 0.5, alive: Callable[[], bool] = lambda: True
+    ) -> Iterator[Any]:
         return self.link.stream("verifier", "watch", repository, run_id, poll=poll, alive=alive)
 
-    def watch_reviews(self, repository: str, stage: str = "", *, poll: float = 0.5,
-                      alive: Callable[[], bool] = lambda: True) -> Iterator[Any]:
+    def watch_reviews(
+        self, repository: str, stage: str = "", *, poll: float = 0.5, alive: Callable[[], bool] = lambda: True
+    ) -> Iterator[Any]:
         return self.link.stream("verifier", "watch_reviews", repository, stage, poll=poll, alive=alive)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -534,8 +543,9 @@ class Supervisor:
             return
         deadline = time.monotonic() + timeout
         fronts = [n for n in self.plan.names() if n != "index"]
-        while not (_ready_path(self.plan, "index").exists()
-                   and any(_ready_path(self.plan, n).exists() for n in fronts)):
+        while not (
+            _ready_path(self.plan, "index").exists() and any(_ready_path(self.plan, n).exists() for n in fronts)
+        ):
             for name, proc in self.children.items():
                 if proc.poll() is not None:
                     raise ChildFailed(f"the {name} process exited ({proc.returncode}) before it served")
@@ -558,8 +568,11 @@ class Supervisor:
                 proc = self.children.get(name)
                 if proc is not None and proc.poll() is not None:
                     del self.children[name]
-                if (not is_alive(_alive_path(self.plan, name)) and not self._stop.is_set()
-                        and time.monotonic() - self._started.get(name, 0.0) > _RESTART_EVERY_S):
+                if (
+                    not is_alive(_alive_path(self.plan, name))
+                    and not self._stop.is_set()
+                    and time.monotonic() - self._started.get(name, 0.0) > _RESTART_EVERY_S
+                ):
                     log.warning("the %s process died: starting it again", name)
                     self.restarts += 1
                     self._start(name)
@@ -620,8 +633,9 @@ def _socket_path(run_dir: Path) -> str:
     return str(Path(tempfile.mkdtemp(prefix="trellis-")) / SOCKET_NAME)
 
 
-def run_workers(config: ServerConfig, workers: int, *,
-                beside: Callable[[Any], Callable[[], None]] | None = None) -> int:
+def run_workers(
+    config: ServerConfig, workers: int, *, beside: Callable[[Any], Callable[[], None]] | None = None
+) -> int:
     """``trellis serve --workers N``: run the supervisor in this process until SIGTERM or SIGINT; returns the
     signal."""
     from .auth import TokenStore
@@ -664,8 +678,7 @@ def run_workers(config: ServerConfig, workers: int, *,
             raise ConfigError(f"{exc}: see its messages above") from None
         lock.publish(address=address, tls=credentials is not None)
         log_serving(config, address, credentials is not None, tokens)
-        log.info("%d front processes and an index process serve %s (pid %d supervises)", workers, address,
-                 os.getpid())
+        log.info("%d front processes and an index process serve %s (pid %d supervises)", workers, address, os.getpid())
         watcher = threading.Thread(target=supervisor.watch, name="trellis-supervise", daemon=True)
         watcher.start()
         while not done.wait(0.5):
@@ -725,13 +738,17 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
     differ = open_differ(store)
     index = open_index(config, differ)
     verifier = open_verifier(config, store, differ, index)
-    host = Host({
-        "index": IndexHost(index, maintainer),
-        "verifier": verifier,
-        "queries": QueryHost(servicers.QueryServicer(index)),
-    })
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="trellis-index"),
-                         options=_CHANNEL_OPTIONS)
+    host = Host(
+        {
+            "index": IndexHost(index, maintainer),
+            "verifier": verifier,
+            "queries": QueryHost(servicers.QueryServicer(index)),
+        }
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="trellis-index"),
+        options=_CHANNEL_OPTIONS,
+    )
     server.add_generic_rpc_handlers((host.handler(),))
     Path(plan.socket_path).unlink(missing_ok=True)
     server.add_insecure_port(f"unix:{plan.socket_path}")
@@ -743,8 +760,9 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
     if plan.beside is not None:
         from types import SimpleNamespace
 
-        stop_beside = plan.beside(SimpleNamespace(address=plan.address, store=store, differ=differ, index=index,
-                                                  verifier=verifier))
+        stop_beside = plan.beside(
+            SimpleNamespace(address=plan.address, store=store, differ=differ, index=index, verifier=verifier)
+        )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: done.set())
@@ -758,7 +776,8 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
             try:
                 adopter = subprocess.Popen(
                     [sys.executable, "-m", "trellis.workers", "supervise", str(plan_path), "supervisor", str(fd)],
-                    pass_fds=(plan.lock_fd, fd))
+                    pass_fds=(plan.lock_fd, fd),
+                )
             finally:
                 os.close(fd)
         if adopter is not None:
@@ -775,8 +794,9 @@ def main(argv: list[str]) -> int:
     role, plan_path, name, alive_fd = argv[0], Path(argv[1]), argv[2], int(argv[3])
     from rich.logging import RichHandler
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
+    logging.basicConfig(
+        level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False, rich_tracebacks=False)]
+    )
     _name_log(name)
     plan: Plan = pickle.loads(plan_path.read_bytes())
     if role == "supervise":

@@ -15,8 +15,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 from grpc_status import rpc_status
 from grpc_tools import protoc
 
-import vcs
 from tests.conftest import assert_fsck_clean, first_parent_history, git, raw_unary, repo_path
+from trellis import vcs
 from trellis.auth import TokenStore
 from trellis.authz import Grant, Role
 from trellis.client import Client
@@ -50,23 +50,41 @@ def test_sdk_round_trip(client: Client, data_dir: Path) -> None:
     repo = client.create_repository("demo", description="round trip")
     assert repo == client.get_repository("demo")
     assert [r.repository_id for r in client.list_repositories()] == ["demo"]
-    first = client.commit("demo", "main", {"src/app.py": "print(1)\n", "README.md": b"# demo\n"}, "Add app",
-                          expected_head=repo.head_commit_id)
+    first = client.commit(
+        "demo",
+        "main",
+        {"src/app.py": "print(1)\n", "README.md": b"# demo\n"},
+        "Add app",
+        expected_head=repo.head_commit_id,
+    )
     assert first.commit.parent_ids == (repo.head_commit_id,)
     assert first.commit.author.name == "alice"
     assert first.commit.trailers == {"Trellis-Agent": "alice"}
-    second = client.commit("demo", "main", [vcs.PutFile("bin/run", b"#!/bin/sh\n", True),
-                                            vcs.RenameFile("README.md", "docs/README.md")], "More",
-                           expected_head=first.commit.commit_id)
+    second = client.commit(
+        "demo",
+        "main",
+        [vcs.PutFile("bin/run", b"#!/bin/sh\n", True), vcs.RenameFile("README.md", "docs/README.md")],
+        "More",
+        expected_head=first.commit.commit_id,
+    )
     assert client.read_file("demo", "bin/run").executable
     assert client.read_file("demo", "docs/README.md", second.commit.commit_id).content == b"# demo\n"
     assert client.read_file("demo", "README.md", "main~1").content == b"# demo\n"
     assert [e.path for e in client.list_tree("demo", recursive=True)] == [
-        "bin", "bin/run", "docs", "docs/README.md", "src", "src/app.py"]
+        "bin",
+        "bin/run",
+        "docs",
+        "docs/README.md",
+        "src",
+        "src/app.py",
+    ]
     assert [e.path for e in client.list_tree("demo", "src")] == ["src/app.py"]
     assert client.get_commit("demo", "main~1") == first.commit
     assert [c.commit_id for c in client.log("demo")] == [
-        second.commit.commit_id, first.commit.commit_id, repo.head_commit_id]
+        second.commit.commit_id,
+        first.commit.commit_id,
+        repo.head_commit_id,
+    ]
     assert [c.commit_id for c in client.log("demo", path="src/app.py")] == [first.commit.commit_id]
     assert [c.commit_id for c in client.log("demo", limit=1)] == [second.commit.commit_id]
     # Branches
@@ -102,15 +120,27 @@ def test_sessions_over_the_api(server: RunningServer, client: Client, data_dir: 
     client.create_repository("demo")
     session = client.create_session("demo", model="gpt-x", task="t", metadata={"run": "1"})
     assert session.branch_id == f"agents/alice/{session.session_id}"
-    step = client.record_step("demo", session.session_id, vcs.StepInput(
-        thought="look", action="ls", input_tokens=10, output_tokens=2, cost_usd=0.5, metadata={"a": "b"}))
+    step = client.record_step(
+        "demo",
+        session.session_id,
+        vcs.StepInput(thought="look", action="ls", input_tokens=10, output_tokens=2, cost_usd=0.5, metadata={"a": "b"}),
+    )
     assert step.index == 1 and step.commit_id == "" and step.input.metadata == {"a": "b"}
-    result = client.commit("demo", session.branch_id, {"x.py": "x = 1\n"}, "Add x",
-                           expected_head=session.base_commit_id, session=session.session_id,
-                           step=vcs.StepInput(thought="write", action="edit", input_tokens=5))
+    result = client.commit(
+        "demo",
+        session.branch_id,
+        {"x.py": "x = 1\n"},
+        "Add x",
+        expected_head=session.base_commit_id,
+        session=session.session_id,
+        step=vcs.StepInput(thought="write", action="edit", input_tokens=5),
+    )
     assert result.step is not None and result.step.index == 2 and result.step.session_id == session.session_id
     assert result.commit.trailers == {
-        "Trellis-Agent": "alice", "Trellis-Session": session.session_id, "Trellis-Step": "2"}
+        "Trellis-Agent": "alice",
+        "Trellis-Session": session.session_id,
+        "Trellis-Step": "2",
+    }
     got = client.get_session("demo", session.session_id)
     assert (got.step_count, got.commit_count, got.input_tokens, got.output_tokens) == (2, 1, 15, 2)
     assert [s.index for s in client.list_steps("demo", session.session_id)] == [1, 2]
@@ -146,8 +176,12 @@ def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
     database = ProtoReflectionDescriptorDatabase(channel)
     services = set(database.get_services())
     assert {
-        "trellis.v1.RepositoryService", "trellis.v1.ChangeService", "trellis.v1.SessionService",
-        "trellis.v1.DiffService", "trellis.v1.PipelineService", "trellis.v1.QueryService",
+        "trellis.v1.RepositoryService",
+        "trellis.v1.ChangeService",
+        "trellis.v1.SessionService",
+        "trellis.v1.DiffService",
+        "trellis.v1.PipelineService",
+        "trellis.v1.QueryService",
         "grpc.health.v1.Health",
     } <= services
     # A client can learn the whole contract from reflection alone.
@@ -192,8 +226,10 @@ def _reflection_v1_client(tmp_path: Path) -> tuple[type[Message], type[Message]]
     pool = descriptor_pool.DescriptorPool()
     for file in descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file:
         pool.Add(file)
-    request, response = (message_factory.GetMessageClass(pool.FindMessageTypeByName(f"grpc.reflection.v1.{name}"))
-                         for name in ("ServerReflectionRequest", "ServerReflectionResponse"))
+    request, response = (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"grpc.reflection.v1.{name}"))
+        for name in ("ServerReflectionRequest", "ServerReflectionResponse")
+    )
     return request, response
 
 
@@ -201,32 +237,51 @@ def test_reflection_v1_serves_the_same_contract(channel: grpc.Channel, tmp_path:
     request, response = _reflection_v1_client(tmp_path)
     info = channel.stream_stream(
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-        request_serializer=request.SerializeToString, response_deserializer=response.FromString,
+        request_serializer=request.SerializeToString,
+        response_deserializer=response.FromString,
     )
-    asked = [request(list_services=""), request(file_containing_symbol="trellis.v1.ChangeService"),
-             request(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
-             request(file_containing_symbol="no.such.Symbol")]
+    asked = [
+        request(list_services=""),
+        request(file_containing_symbol="trellis.v1.ChangeService"),
+        request(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+        request(file_containing_symbol="no.such.Symbol"),
+    ]
     services, change, itself, missing = list(info(iter(asked), timeout=10))
     names = {s.name for s in services.list_services_response.service}
-    assert {"trellis.v1.ChangeService", "trellis.v1.PipelineService", "grpc.health.v1.Health",
-            "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= names
-    files = {f.name: f for f in map(descriptor_pb2.FileDescriptorProto.FromString,
-                                    change.file_descriptor_response.file_descriptor_proto)}
+    assert {
+        "trellis.v1.ChangeService",
+        "trellis.v1.PipelineService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= names
+    files = {
+        f.name: f
+        for f in map(
+            descriptor_pb2.FileDescriptorProto.FromString, change.file_descriptor_response.file_descriptor_proto
+        )
+    }
     assert "Commit" in [m.name for s in files["trellis/v1/changes.proto"].service for m in s.method]
     assert {"trellis/v1/common.proto", "google/rpc/status.proto"} <= files.keys()  # with its imports
     (v1,) = map(descriptor_pb2.FileDescriptorProto.FromString, itself.file_descriptor_response.file_descriptor_proto)
     assert (v1.name, v1.package, [s.name for s in v1.service]) == (
-        "grpc/reflection/v1/reflection.proto", "grpc.reflection.v1", ["ServerReflection"])
+        "grpc/reflection/v1/reflection.proto",
+        "grpc.reflection.v1",
+        ["ServerReflection"],
+    )
     method = v1.service[0].method[0]
     assert (method.input_type, method.output_type) == (
-        ".grpc.reflection.v1.ServerReflectionRequest", ".grpc.reflection.v1.ServerReflectionResponse")
+        ".grpc.reflection.v1.ServerReflectionRequest",
+        ".grpc.reflection.v1.ServerReflectionResponse",
+    )
     assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
 
 
 def test_reflection_v1alpha_describes_the_v1_service_too(channel: grpc.Channel) -> None:
     database = ProtoReflectionDescriptorDatabase(channel)
     assert {"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= set(
-        database.get_services())
+        database.get_services()
+    )
     file = database.FindFileContainingSymbol("grpc.reflection.v1.ServerReflection")
     assert file.name == "grpc/reflection/v1/reflection.proto"
 
@@ -259,8 +314,9 @@ def _every_method() -> list[tuple[str, str, bool]]:
     methods = []
     for module in (changes_pb2, pipelines_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
-            methods += [(service.full_name, m.name, m.server_streaming) for m in service.methods
-                        if not m.client_streaming]
+            methods += [
+                (service.full_name, m.name, m.server_streaming) for m in service.methods if not m.client_streaming
+            ]
     return methods
 
 
@@ -298,8 +354,9 @@ def test_commit_stream_acknowledges_many_commits_in_order(client: Client, data_d
     assert first_parent_history(repo_path(data_dir, "demo"), "main") == [*reversed(ids), repo.head_commit_id]
 
 
-def _raw_stream(channel: grpc.Channel, requests: list[changes_pb2.CommitStreamRequest]) -> list[
-        changes_pb2.CommitStreamResponse]:
+def _raw_stream(
+    channel: grpc.Channel, requests: list[changes_pb2.CommitStreamRequest]
+) -> list[changes_pb2.CommitStreamResponse]:
     stub = changes_pb2_grpc.ChangeServiceStub(channel)
     return list(stub.CommitStream(iter(requests), metadata=((LOCAL_AGENT_HEADER, "alice"),), timeout=60))
 
@@ -317,7 +374,13 @@ def test_commit_stream_reports_a_failing_item_and_continues(channel: grpc.Channe
     responses = _raw_stream(channel, [changes_pb2.CommitStreamRequest(sequence=s, commit=r) for s, r in items])
     assert [r.sequence for r in responses] == [10, 20, 30, 40, 50, 60]
     assert [r.WhichOneof("result") for r in responses] == [
-        "response", "error", "response", "error", "error", "response"]
+        "response",
+        "error",
+        "response",
+        "error",
+        "error",
+        "response",
+    ]
     bad = error_from_status(responses[1].error)
     assert isinstance(bad, vcs.InvalidArgument) and bad.reason == "INVALID_PATH"
     assert responses[1].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
@@ -337,8 +400,9 @@ def test_commit_stream_through_the_sdk_raises_per_item(client: Client) -> None:
         assert ok.step is not None and ok.step.index == 1
         with pytest.raises(vcs.NotFound):
             stream.commit("demo", session.branch_id, [vcs.DeleteFile("ghost")])
-        again = stream.commit("demo", session.branch_id, {"b": "2"}, session=session.session_id,
-                              expected_head=ok.commit.commit_id)
+        again = stream.commit(
+            "demo", session.branch_id, {"b": "2"}, session=session.session_id, expected_head=ok.commit.commit_id
+        )
         assert again.commit.parent_ids == (ok.commit.commit_id,)
         assert again.step is not None and again.step.index == 2
 

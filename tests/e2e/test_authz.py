@@ -26,8 +26,8 @@ from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 import trellis.v1
-import vcs
 from tests.conftest import snapshot
+from trellis import vcs
 from trellis.auth import TokenStore
 from trellis.authz import Grant, Role
 from trellis.client import Client
@@ -167,8 +167,12 @@ def _branch(name: str) -> str:
 
 def _commit(caller: str, variant: str) -> changes_pb2.CommitRequest:
     branch = f"agents/{caller}/matrix" if variant == "own" else "main"
-    return changes_pb2.CommitRequest(name=_branch(branch), expected_head=ZEROS, message="m", changes=[
-        changes_pb2.FileChange(put=changes_pb2.PutFile(path="x.txt", content=b"x"))])
+    return changes_pb2.CommitRequest(
+        name=_branch(branch),
+        expected_head=ZEROS,
+        message="m",
+        changes=[changes_pb2.FileChange(put=changes_pb2.PutFile(path="x.txt", content=b"x"))],
+    )
 
 
 def _session(w: World, caller: str, variant: str) -> str:
@@ -185,57 +189,74 @@ def _ns(caller: str, variant: str, leaf: str) -> str:
 Builder = Callable[[World, str, str], Message]
 REQUESTS: dict[str, Builder] = {
     "RepositoryService/CreateRepository": lambda w, c, v: repositories_pb2.CreateRepositoryRequest(
-        repository_id=f"demo-new-{c}", default_branch="bad..branch"),
-    "RepositoryService/GetRepository": lambda w, c, v: repositories_pb2.GetRepositoryRequest(name=f"repositories/{REPO}"),
+        repository_id=f"demo-new-{c}", default_branch="bad..branch"
+    ),
+    "RepositoryService/GetRepository": lambda w, c, v: repositories_pb2.GetRepositoryRequest(
+        name=f"repositories/{REPO}"
+    ),
     "RepositoryService/ListRepositories": lambda w, c, v: repositories_pb2.ListRepositoriesRequest(),
     "RepositoryService/DeleteRepository": lambda w, c, v: repositories_pb2.DeleteRepositoryRequest(
-        name="repositories/demo-ghost"),
+        name="repositories/demo-ghost"
+    ),
     "ChangeService/Commit": lambda w, c, v: _commit(c, v),
     "ChangeService/CommitStream": lambda w, c, v: changes_pb2.CommitStreamRequest(sequence=7, commit=_commit(c, v)),
     "ChangeService/GetCommit": lambda w, c, v: changes_pb2.GetCommitRequest(name=f"repositories/{REPO}/commits/main"),
-    "ChangeService/ListCommits": lambda w, c, v: changes_pb2.ListCommitsRequest(parent=f"repositories/{REPO}",
-                                                                                 page_size=1),
-    "ChangeService/ReadFile": lambda w, c, v: changes_pb2.ReadFileRequest(parent=f"repositories/{REPO}",
-                                                                           path="src/app.py"),
-    "ChangeService/GetFile": lambda w, c, v: changes_pb2.GetFileRequest(parent=f"repositories/{REPO}",
-                                                                         path="src/app.py"),
+    "ChangeService/ListCommits": lambda w, c, v: changes_pb2.ListCommitsRequest(
+        parent=f"repositories/{REPO}", page_size=1
+    ),
+    "ChangeService/ReadFile": lambda w, c, v: changes_pb2.ReadFileRequest(
+        parent=f"repositories/{REPO}", path="src/app.py"
+    ),
+    "ChangeService/GetFile": lambda w, c, v: changes_pb2.GetFileRequest(
+        parent=f"repositories/{REPO}", path="src/app.py"
+    ),
     "ChangeService/ListTree": lambda w, c, v: changes_pb2.ListTreeRequest(parent=f"repositories/{REPO}"),
     "ChangeService/CreateBranch": lambda w, c, v: changes_pb2.CreateBranchRequest(
-        parent=f"repositories/{REPO}", branch_id=_ns(c, v, "new") if v == "own" else "feature", revision="nope"),
+        parent=f"repositories/{REPO}", branch_id=_ns(c, v, "new") if v == "own" else "feature", revision="nope"
+    ),
     "ChangeService/GetBranch": lambda w, c, v: changes_pb2.GetBranchRequest(name=_branch("main")),
     "ChangeService/ListBranches": lambda w, c, v: changes_pb2.ListBranchesRequest(parent=f"repositories/{REPO}"),
     "ChangeService/DeleteBranch": lambda w, c, v: changes_pb2.DeleteBranchRequest(
-        name=_branch(_ns(c, v, "ghost") if v == "own" else "main"), expected_head=ZEROS),
+        name=_branch(_ns(c, v, "ghost") if v == "own" else "main"), expected_head=ZEROS
+    ),
     "ChangeService/Merge": lambda w, c, v: changes_pb2.MergeRequest(
-        name=_branch(_ns(c, v, "ghost") if v == "own" else "main"), source_revision="nope",
-        expected_head=ZEROS),  # a real merge; a preview is test_a_merge_preview_needs_only_the_reader_role
+        name=_branch(_ns(c, v, "ghost") if v == "own" else "main"), source_revision="nope", expected_head=ZEROS
+    ),  # a real merge; a preview is test_a_merge_preview_needs_only_the_reader_role
     "SessionService/CreateSession": lambda w, c, v: sessions_pb2.CreateSessionRequest(
-        parent=f"repositories/{REPO}", base_revision="nope", branch_id="" if v == "own" else "feature"),
+        parent=f"repositories/{REPO}", base_revision="nope", branch_id="" if v == "own" else "feature"
+    ),
     "SessionService/GetSession": lambda w, c, v: sessions_pb2.GetSessionRequest(name=_session(w, c, "foreign")),
     "SessionService/ListSessions": lambda w, c, v: sessions_pb2.ListSessionsRequest(parent=f"repositories/{REPO}"),
     "SessionService/EndSession": lambda w, c, v: sessions_pb2.EndSessionRequest(
-        name=_session(w, c, v), status=sessions_pb2.SESSION_STATUS_ACTIVE),  # invalid: nothing ends
+        name=_session(w, c, v), status=sessions_pb2.SESSION_STATUS_ACTIVE
+    ),  # invalid: nothing ends
     "SessionService/RecordStep": lambda w, c, v: sessions_pb2.RecordStepRequest(
-        parent=_session(w, c, v), step=sessions_pb2.StepInput(thought="matrix")),
+        parent=_session(w, c, v), step=sessions_pb2.StepInput(thought="matrix")
+    ),
     "SessionService/RecordSteps": lambda w, c, v: sessions_pb2.RecordStepsRequest(
-        parent=_session(w, c, v), steps=[sessions_pb2.StepInput(thought="matrix")]),
+        parent=_session(w, c, v), steps=[sessions_pb2.StepInput(thought="matrix")]
+    ),
     "SessionService/ListSteps": lambda w, c, v: sessions_pb2.ListStepsRequest(parent=_session(w, c, "foreign")),
     "DiffService/Diff": lambda w, c, v: diffs_pb2.DiffRequest(parent=f"repositories/{REPO}", new_revision="main"),
     "PipelineService/SetPipeline": lambda w, c, v: pipelines_pb2.SetPipelineRequest(
-        parent="repositories/demo-ghost", config_toml="[[[ not toml"),
+        parent="repositories/demo-ghost", config_toml="[[[ not toml"
+    ),
     "PipelineService/GetPipeline": lambda w, c, v: pipelines_pb2.GetPipelineRequest(parent=f"repositories/{REPO}"),
-    "PipelineService/Verify": lambda w, c, v: pipelines_pb2.VerifyRequest(parent=f"repositories/{REPO}",
-                                                                          revision="nope"),
+    "PipelineService/Verify": lambda w, c, v: pipelines_pb2.VerifyRequest(
+        parent=f"repositories/{REPO}", revision="nope"
+    ),
     "PipelineService/GetRun": lambda w, c, v: pipelines_pb2.GetRunRequest(name=RUN),
     "PipelineService/ListRuns": lambda w, c, v: pipelines_pb2.ListRunsRequest(parent=f"repositories/{REPO}"),
     "PipelineService/WatchRun": lambda w, c, v: pipelines_pb2.WatchRunRequest(name=RUN),
     "PipelineService/PostVerdict": lambda w, c, v: pipelines_pb2.PostVerdictRequest(
-        name=RUN, stage="review", chunk="x", verdict=pipelines_pb2.VERDICT_PASSED),
+        name=RUN, stage="review", chunk="x", verdict=pipelines_pb2.VERDICT_PASSED
+    ),
     "PipelineService/WatchReviews": lambda w, c, v: pipelines_pb2.WatchReviewsRequest(parent="repositories/demo-ghost"),
     "QueryService/Query": lambda w, c, v: queries_pb2.QueryRequest(sql="SELECT 1 AS one"),
     "QueryService/Export": lambda w, c, v: queries_pb2.ExportRequest(destination="relative/dir"),
     "QueryService/ImportRepository": lambda w, c, v: queries_pb2.ImportRepositoryRequest(
-        repository_id="demo-imported", source_path="relative/dir"),
+        repository_id="demo-imported", source_path="relative/dir"
+    ),
     "QueryService/CheckIndex": lambda w, c, v: queries_pb2.CheckIndexRequest(),
     "QueryService/RebuildIndex": lambda w, c, v: queries_pb2.RebuildIndexRequest(worker_count=1),
 }
@@ -390,7 +411,8 @@ def test_the_raw_status_carries_error_info(world: World) -> None:
     request = repositories_pb2.DeleteRepositoryRequest(name=f"repositories/{REPO}")
     with pytest.raises(grpc.RpcError) as info:
         world.channel.unary_unary("/trellis.v1.RepositoryService/DeleteRepository")(
-            request.SerializeToString(), metadata=world.metadata("maintainer"), timeout=10)
+            request.SerializeToString(), metadata=world.metadata("maintainer"), timeout=10
+        )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     status = rpc_status.from_call(info.value)
     assert status is not None and status.details
@@ -404,8 +426,14 @@ def test_an_agent_works_in_its_namespace_and_sessions(world: World) -> None:
     with Client(world.running.address, token=world.tokens["agent"]) as agent:
         session = agent.create_session(REPO, task="fix")
         assert session.branch_id.startswith("agents/agent/")
-        result = agent.commit(REPO, session.branch_id, {"src/app.py": "def f():\n    return 2\n"}, "Fix",
-                              session=session.session_id, step=vcs.StepInput(thought="fix it"))
+        result = agent.commit(
+            REPO,
+            session.branch_id,
+            {"src/app.py": "def f():\n    return 2\n"},
+            "Fix",
+            session=session.session_id,
+            step=vcs.StepInput(thought="fix it"),
+        )
         assert result.commit.author.name == "agent" and result.step is not None
         agent.create_branch(REPO, "agents/agent/try", session.branch_id)
         agent.delete_branch(REPO, "agents/agent/try")
@@ -504,19 +532,35 @@ def test_local_mode_refuses_a_bearer_token_it_cannot_check(server: RunningServer
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
     env.update({"TRELLIS_DATA": str(data_dir), "COLUMNS": "200"})
-    return subprocess.run([sys.executable, "-m", "trellis", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "trellis", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_tokens_with_roles_from_the_cli(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    made = _cli(data, "token", "create", "lead", "--role", "maintainer", "--repo", "demo", "--repo", "lib-*",
-                "--grant", "*:reader", "--json")
+    made = _cli(
+        data,
+        "token",
+        "create",
+        "lead",
+        "--role",
+        "maintainer",
+        "--repo",
+        "demo",
+        "--repo",
+        "lib-*",
+        "--grant",
+        "*:reader",
+        "--json",
+    )
     assert made.returncode == 0, made.stderr
     record = json.loads(made.stdout)
-    assert record["grants"] == [{"repositories": "demo", "role": "maintainer"},
-                                {"repositories": "lib-*", "role": "maintainer"},
-                                {"repositories": "*", "role": "reader"}]
+    assert record["grants"] == [
+        {"repositories": "demo", "role": "maintainer"},
+        {"repositories": "lib-*", "role": "maintainer"},
+        {"repositories": "*", "role": "reader"},
+    ]
     principal = TokenStore(data).authenticate(record["token"])
     assert principal is not None and principal.role_in("lib-x") is Role.MAINTAINER
     assert principal.role_in("zzz") is Role.READER

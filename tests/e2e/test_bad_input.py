@@ -19,8 +19,8 @@ from google.protobuf import descriptor, symbol_database
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-import vcs
 from tests.conftest import assert_fsck_clean, raw_unary, snapshot
+from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.errors import error_from_rpc, status_for
@@ -50,15 +50,17 @@ class Demo:
 @pytest.fixture
 def demo(client: Client, data_dir: Path) -> Iterator[Demo]:
     repo = client.create_repository("demo")
-    head = client.commit("demo", "main", {"keep.txt": "same", "dir/f.txt": "f"}, "seed",
-                         expected_head=repo.head_commit_id).commit.commit_id
+    head = client.commit(
+        "demo", "main", {"keep.txt": "same", "dir/f.txt": "f"}, "seed", expected_head=repo.head_commit_id
+    ).commit.commit_id
     state = Demo(data_dir, head)
     yield state
     state.assert_untouched()
 
 
-def rejected(call: Callable[[], object], code: grpc.StatusCode, reasons: str | tuple[str, ...],
-             word: str) -> vcs.VcsError:
+def rejected(
+    call: Callable[[], object], code: grpc.StatusCode, reasons: str | tuple[str, ...], word: str
+) -> vcs.VcsError:
     """``call`` raises the SDK exception for ``code`` with one of ``reasons`` and ``word`` in its message."""
     with pytest.raises(vcs.VcsError) as info:
         call()
@@ -90,19 +92,35 @@ def _token(state: object) -> str:
 
 @pytest.mark.parametrize("name", ["bad name", "..", "a..b", "x.git", "x.lock", "a" * 101, "-x", "", "ü"])
 def test_bad_repository_names(client: Client, data_dir: Path, name: str) -> None:
-    rejected(lambda: client.create_repository(name), grpc.StatusCode.INVALID_ARGUMENT,
-             "INVALID_REPOSITORY_NAME", "repository name")
+    rejected(
+        lambda: client.create_repository(name),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_REPOSITORY_NAME",
+        "repository name",
+    )
     assert list((data_dir / "repos").iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["a..b", "x.lock", "-x", "a//b", "a/", "/a", "HEAD", "a b", "a~1"])
 def test_bad_branch_names(client: Client, demo: Demo, name: str) -> None:
-    rejected(lambda: client.create_branch("demo", name), grpc.StatusCode.INVALID_ARGUMENT,
-             "INVALID_BRANCH_NAME", "branch name")
-    rejected(lambda: client.commit("demo", name, {"x": "1"}), grpc.StatusCode.INVALID_ARGUMENT,
-             "INVALID_BRANCH_NAME", "branch name")
-    rejected(lambda: client.create_session("demo", branch=name), grpc.StatusCode.INVALID_ARGUMENT,
-             "INVALID_BRANCH_NAME", "branch name")
+    rejected(
+        lambda: client.create_branch("demo", name),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_BRANCH_NAME",
+        "branch name",
+    )
+    rejected(
+        lambda: client.commit("demo", name, {"x": "1"}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_BRANCH_NAME",
+        "branch name",
+    )
+    rejected(
+        lambda: client.create_session("demo", branch=name),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_BRANCH_NAME",
+        "branch name",
+    )
 
 
 @pytest.mark.parametrize(
@@ -139,8 +157,9 @@ def test_bad_repository_resource_names(channel: grpc.Channel, demo: Demo, name: 
     ],
 )
 def test_bad_resource_names(channel: grpc.Channel, demo: Demo, method: str, request_: object) -> None:
-    error = raw_rejected(lambda: raw_unary(channel, method, request_), grpc.StatusCode.INVALID_ARGUMENT,
-                         "INVALID_RESOURCE_NAME")
+    error = raw_rejected(
+        lambda: raw_unary(channel, method, request_), grpc.StatusCode.INVALID_ARGUMENT, "INVALID_RESOURCE_NAME"
+    )
     assert "expected" in error.message and "repositories/" in error.message
 
 
@@ -171,8 +190,12 @@ def test_bad_resource_names(channel: grpc.Channel, demo: Demo, method: str, requ
 )
 def test_bad_file_paths(client: Client, demo: Demo, path: str, reason: str, word: str) -> None:
     for changes in ([vcs.PutFile(path, b"x")], [vcs.DeleteFile(path)], [vcs.RenameFile("keep.txt", path)]):
-        rejected(lambda: client.commit("demo", "main", changes, expected_head=demo.head),
-                 grpc.StatusCode.INVALID_ARGUMENT, reason, word)
+        rejected(
+            lambda: client.commit("demo", "main", changes, expected_head=demo.head),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            reason,
+            word,
+        )
     rejected(lambda: client.read_file("demo", path), grpc.StatusCode.INVALID_ARGUMENT, reason, word)
 
 
@@ -182,8 +205,12 @@ def test_paths_up_to_4096_bytes_are_fine(client: Client) -> None:
     assert len(ok.encode()) == 4096
     client.commit("long", "main", {ok: "fine"})
     assert client.read_file("long", ok).content == b"fine"
-    rejected(lambda: client.commit("long", "main", {ok + "g": "too long"}), grpc.StatusCode.INVALID_ARGUMENT,
-             "PATH_TOO_LONG", "4096")
+    rejected(
+        lambda: client.commit("long", "main", {ok + "g": "too long"}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PATH_TOO_LONG",
+        "4096",
+    )
 
 
 def test_deeply_nested_path_is_not_internal(client: Client) -> None:
@@ -207,21 +234,33 @@ def _field(number: int, payload: bytes) -> bytes:
 
 def test_invalid_utf8_in_a_string_field_is_malformed_request(channel: grpc.Channel, demo: Demo) -> None:
     bad_branch = _field(1, b"\xff\xfe")
-    error = raw_rejected(lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", bad_branch),
-                         grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
+    error = raw_rejected(
+        lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", bad_branch),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MALFORMED_REQUEST",
+    )
     assert "UTF-8" in error.message
     # The same deep inside a nested message: changes[0].put.path.
     put = _field(1, _field(1, b"src/\xc3\x28.py") + _field(2, b"x"))
     request = _field(1, b"repositories/demo/branches/main") + _field(2, put)
-    raw_rejected(lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", request),
-                 grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
+    raw_rejected(
+        lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", request),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MALFORMED_REQUEST",
+    )
 
 
 def test_garbage_bytes_are_malformed_request(channel: grpc.Channel, demo: Demo) -> None:
-    for method in ("/trellis.v1.ChangeService/Commit", "/trellis.v1.RepositoryService/CreateRepository",
-                   "/trellis.v1.SessionService/RecordStep"):
-        raw_rejected(lambda: raw_unary(channel, method, b"\xff\xff\xff\xff\x0f"),
-                     grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
+    for method in (
+        "/trellis.v1.ChangeService/Commit",
+        "/trellis.v1.RepositoryService/CreateRepository",
+        "/trellis.v1.SessionService/RecordStep",
+    ):
+        raw_rejected(
+            lambda: raw_unary(channel, method, b"\xff\xff\xff\xff\x0f"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "MALFORMED_REQUEST",
+        )
 
 
 def test_sdk_reports_unencodable_strings_as_invalid_argument(client: Client, demo: Demo) -> None:
@@ -233,61 +272,115 @@ def test_sdk_reports_unencodable_strings_as_invalid_argument(client: Client, dem
 
 
 def test_empty_change_set(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.commit("demo", "main", {}, expected_head=demo.head), grpc.StatusCode.INVALID_ARGUMENT,
-             "EMPTY_CHANGE", "empty")
+    rejected(
+        lambda: client.commit("demo", "main", {}, expected_head=demo.head),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "EMPTY_CHANGE",
+        "empty",
+    )
 
 
 def test_change_set_that_changes_nothing(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.commit("demo", "main", {"keep.txt": "same"}, expected_head=demo.head),
-             grpc.StatusCode.INVALID_ARGUMENT, "EMPTY_CHANGE", "unchanged")
+    rejected(
+        lambda: client.commit("demo", "main", {"keep.txt": "same"}, expected_head=demo.head),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "EMPTY_CHANGE",
+        "unchanged",
+    )
 
 
 def test_empty_change_entry(channel: grpc.Channel, demo: Demo) -> None:
-    request = changes_pb2.CommitRequest(name="repositories/demo/branches/main",
-                                        changes=[changes_pb2.FileChange()])
-    error = raw_rejected(lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", request),
-                         grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CHANGE")
+    request = changes_pb2.CommitRequest(name="repositories/demo/branches/main", changes=[changes_pb2.FileChange()])
+    error = raw_rejected(
+        lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", request),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_CHANGE",
+    )
     assert "changes[0]" in error.message
 
 
 def test_duplicate_path_in_one_change_set(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.commit("demo", "main", [vcs.PutFile("a", b"1"), vcs.DeleteFile("a")]),
-             grpc.StatusCode.INVALID_ARGUMENT, "DUPLICATE_PATH", "more than once")
-    rejected(lambda: client.commit("demo", "main", [vcs.PutFile("n", b"1"), vcs.PutFile("n", b"2")]),
-             grpc.StatusCode.INVALID_ARGUMENT, "DUPLICATE_PATH", "more than once")
+    rejected(
+        lambda: client.commit("demo", "main", [vcs.PutFile("a", b"1"), vcs.DeleteFile("a")]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DUPLICATE_PATH",
+        "more than once",
+    )
+    rejected(
+        lambda: client.commit("demo", "main", [vcs.PutFile("n", b"1"), vcs.PutFile("n", b"2")]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DUPLICATE_PATH",
+        "more than once",
+    )
 
 
 def test_delete_or_rename_of_a_missing_path(client: Client, demo: Demo) -> None:
-    error = rejected(lambda: client.commit("demo", "main", [vcs.DeleteFile("ghost.txt")]),
-                     grpc.StatusCode.NOT_FOUND, "PATH_NOT_FOUND", "ghost.txt")
+    error = rejected(
+        lambda: client.commit("demo", "main", [vcs.DeleteFile("ghost.txt")]),
+        grpc.StatusCode.NOT_FOUND,
+        "PATH_NOT_FOUND",
+        "ghost.txt",
+    )
     assert error.metadata["path"] == "ghost.txt"
-    rejected(lambda: client.commit("demo", "main", [vcs.RenameFile("ghost.txt", "b")]),
-             grpc.StatusCode.NOT_FOUND, "PATH_NOT_FOUND", "ghost.txt")
-    rejected(lambda: client.commit("demo", "main", [vcs.DeleteFile("dir")]),
-             grpc.StatusCode.NOT_FOUND, "PATH_NOT_FOUND", "directory")
+    rejected(
+        lambda: client.commit("demo", "main", [vcs.RenameFile("ghost.txt", "b")]),
+        grpc.StatusCode.NOT_FOUND,
+        "PATH_NOT_FOUND",
+        "ghost.txt",
+    )
+    rejected(
+        lambda: client.commit("demo", "main", [vcs.DeleteFile("dir")]),
+        grpc.StatusCode.NOT_FOUND,
+        "PATH_NOT_FOUND",
+        "directory",
+    )
 
 
 def test_file_directory_clash(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.commit("demo", "main", {"dir": "file where a directory is"}),
-             grpc.StatusCode.INVALID_ARGUMENT, "PATH_CONFLICT", "directory")
-    rejected(lambda: client.commit("demo", "main", {"keep.txt/under": "x"}),
-             grpc.StatusCode.INVALID_ARGUMENT, "PATH_CONFLICT", "is a file")
-    rejected(lambda: client.commit("demo", "main", {"n": "x", "n/m": "y"}),
-             grpc.StatusCode.INVALID_ARGUMENT, "PATH_CONFLICT", "'n'")
+    rejected(
+        lambda: client.commit("demo", "main", {"dir": "file where a directory is"}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PATH_CONFLICT",
+        "directory",
+    )
+    rejected(
+        lambda: client.commit("demo", "main", {"keep.txt/under": "x"}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PATH_CONFLICT",
+        "is a file",
+    )
+    rejected(
+        lambda: client.commit("demo", "main", {"n": "x", "n/m": "y"}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PATH_CONFLICT",
+        "'n'",
+    )
 
 
 @pytest.mark.parametrize("expected_head", ["main", "abc", "G" * 40, "A" * 40, "0" * 41, " " * 40])
 def test_malformed_expected_head(client: Client, demo: Demo, expected_head: str) -> None:
-    rejected(lambda: client.commit("demo", "main", {"x": "1"}, expected_head=expected_head),
-             grpc.StatusCode.INVALID_ARGUMENT, "INVALID_COMMIT_ID", "40 lowercase hex digits")
-    rejected(lambda: client.delete_branch("demo", "main", expected_head=expected_head),
-             grpc.StatusCode.INVALID_ARGUMENT, "INVALID_COMMIT_ID", "40 lowercase hex digits")
+    rejected(
+        lambda: client.commit("demo", "main", {"x": "1"}, expected_head=expected_head),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_COMMIT_ID",
+        "40 lowercase hex digits",
+    )
+    rejected(
+        lambda: client.delete_branch("demo", "main", expected_head=expected_head),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_COMMIT_ID",
+        "40 lowercase hex digits",
+    )
 
 
 def test_stale_expected_head(client: Client, demo: Demo) -> None:
     stale = client.get_commit("demo", "main~1").commit_id
-    error = rejected(lambda: client.commit("demo", "main", {"x": "1"}, expected_head=stale),
-                     grpc.StatusCode.FAILED_PRECONDITION, "STALE_HEAD", "expected head")
+    error = rejected(
+        lambda: client.commit("demo", "main", {"x": "1"}, expected_head=stale),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "STALE_HEAD",
+        "expected head",
+    )
     assert isinstance(error, vcs.StaleHead)
     assert error.actual_head == demo.head
 
@@ -315,17 +408,25 @@ def test_rejections_carry_error_info_on_the_wire(channel: grpc.Channel, demo: De
 
 
 def test_commit_to_missing_branch_or_repository(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.commit("demo", "nope", {"x": "1"}), grpc.StatusCode.NOT_FOUND,
-             "BRANCH_NOT_FOUND", "create it")
-    rejected(lambda: client.commit("nope", "main", {"x": "1"}), grpc.StatusCode.NOT_FOUND,
-             "REPOSITORY_NOT_FOUND", "not found")
+    rejected(
+        lambda: client.commit("demo", "nope", {"x": "1"}), grpc.StatusCode.NOT_FOUND, "BRANCH_NOT_FOUND", "create it"
+    )
+    rejected(
+        lambda: client.commit("nope", "main", {"x": "1"}),
+        grpc.StatusCode.NOT_FOUND,
+        "REPOSITORY_NOT_FOUND",
+        "not found",
+    )
 
 
 def test_unknown_on_stale_value(channel: grpc.Channel, demo: Demo) -> None:
     request = Client.commit_request("demo", "main", {"x": "1"})
     request.on_stale = 99
-    raw_rejected(lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", request),
-                 grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ON_STALE")
+    raw_rejected(
+        lambda: raw_unary(channel, "/trellis.v1.ChangeService/Commit", request),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_ON_STALE",
+    )
 
 
 # -- limits -------------------------------------------------------------------------
@@ -345,14 +446,30 @@ def test_limits_are_resource_exhausted(small_server: RunningServer, tmp_path: Pa
     with Client(small_server.address, agent="alice") as c:
         c.create_repository("demo")
         before = snapshot(tmp_path / "small", "demo")
-        rejected(lambda: c.commit("demo", "main", {"big.bin": b"x" * 1025}),
-                 grpc.StatusCode.RESOURCE_EXHAUSTED, "FILE_TOO_LARGE", "limit")
-        rejected(lambda: c.commit("demo", "main", {f"f{i}": b"x" for i in range(11)}),
-                 grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_FILES", "limit")
-        rejected(lambda: c.commit("demo", "main", {f"f{i}": b"x" * 1000 for i in range(5)}),
-                 grpc.StatusCode.RESOURCE_EXHAUSTED, "COMMIT_TOO_LARGE", "limit")
-        rejected(lambda: c.commit("demo", "main", {"f": b"x"}, "m" * 101),
-                 grpc.StatusCode.RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", "limit")
+        rejected(
+            lambda: c.commit("demo", "main", {"big.bin": b"x" * 1025}),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "FILE_TOO_LARGE",
+            "limit",
+        )
+        rejected(
+            lambda: c.commit("demo", "main", {f"f{i}": b"x" for i in range(11)}),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "TOO_MANY_FILES",
+            "limit",
+        )
+        rejected(
+            lambda: c.commit("demo", "main", {f"f{i}": b"x" * 1000 for i in range(5)}),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "COMMIT_TOO_LARGE",
+            "limit",
+        )
+        rejected(
+            lambda: c.commit("demo", "main", {"f": b"x"}, "m" * 101),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "MESSAGE_TOO_LARGE",
+            "limit",
+        )
         assert snapshot(tmp_path / "small", "demo") == before
         # At the limits exactly, the commit lands.
         c.commit("demo", "main", {f"f{i}": b"x" * (1024 if i < 3 else 100) for i in range(10)}, "m" * 100)
@@ -364,26 +481,37 @@ def test_limits_are_resource_exhausted(small_server: RunningServer, tmp_path: Pa
 @pytest.mark.parametrize("token", ["garbage", "%%%", "e30", _token({"start": "main"}), "ÿ"])
 def test_bad_page_token(channel: grpc.Channel, demo: Demo, token: str) -> None:
     for method, request in [
-        ("/trellis.v1.ChangeService/ListCommits", changes_pb2.ListCommitsRequest(parent="repositories/demo",
-                                                                                  page_token=token)),
-        ("/trellis.v1.ChangeService/ListTree", changes_pb2.ListTreeRequest(parent="repositories/demo",
-                                                                            page_token=token)),
-        ("/trellis.v1.ChangeService/ListBranches", changes_pb2.ListBranchesRequest(parent="repositories/demo",
-                                                                                    page_token=token)),
-        ("/trellis.v1.RepositoryService/ListRepositories", repositories_pb2.ListRepositoriesRequest(
-            page_token=token)),
-        ("/trellis.v1.SessionService/ListSessions", sessions_pb2.ListSessionsRequest(parent="repositories/demo",
-                                                                                      page_token=token)),
+        (
+            "/trellis.v1.ChangeService/ListCommits",
+            changes_pb2.ListCommitsRequest(parent="repositories/demo", page_token=token),
+        ),
+        (
+            "/trellis.v1.ChangeService/ListTree",
+            changes_pb2.ListTreeRequest(parent="repositories/demo", page_token=token),
+        ),
+        (
+            "/trellis.v1.ChangeService/ListBranches",
+            changes_pb2.ListBranchesRequest(parent="repositories/demo", page_token=token),
+        ),
+        ("/trellis.v1.RepositoryService/ListRepositories", repositories_pb2.ListRepositoriesRequest(page_token=token)),
+        (
+            "/trellis.v1.SessionService/ListSessions",
+            sessions_pb2.ListSessionsRequest(parent="repositories/demo", page_token=token),
+        ),
     ]:
-        error = raw_rejected(lambda: raw_unary(channel, method, request), grpc.StatusCode.INVALID_ARGUMENT,
-                             "INVALID_PAGE_TOKEN")
+        error = raw_rejected(
+            lambda: raw_unary(channel, method, request), grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN"
+        )
         assert "next_page_token" in error.message
 
 
 def test_negative_page_size(channel: grpc.Channel, demo: Demo) -> None:
     request = changes_pb2.ListCommitsRequest(parent="repositories/demo", page_size=-1)
-    raw_rejected(lambda: raw_unary(channel, "/trellis.v1.ChangeService/ListCommits", request),
-                 grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_SIZE")
+    raw_rejected(
+        lambda: raw_unary(channel, "/trellis.v1.ChangeService/ListCommits", request),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_PAGE_SIZE",
+    )
 
 
 @pytest.mark.parametrize(
@@ -395,46 +523,72 @@ def test_negative_page_size(channel: grpc.Channel, demo: Demo) -> None:
         ("/trellis.v1.SessionService/ListSteps", {"after": "x"}),
     ],
 )
-def test_forged_page_token_with_wrong_types(channel: grpc.Channel, client: Client, demo: Demo, method: str,
-                                            field: dict[str, object]) -> None:
+def test_forged_page_token_with_wrong_types(
+    channel: grpc.Channel, client: Client, demo: Demo, method: str, field: dict[str, object]
+) -> None:
     session = client.create_session("demo")
     demo.mark()
     token = _token(field)
     requests = {
-        "/trellis.v1.ChangeService/ListTree": changes_pb2.ListTreeRequest(parent="repositories/demo",
-                                                                          page_token=token),
-        "/trellis.v1.ChangeService/ListCommits": changes_pb2.ListCommitsRequest(parent="repositories/demo",
-                                                                                page_token=token),
+        "/trellis.v1.ChangeService/ListTree": changes_pb2.ListTreeRequest(parent="repositories/demo", page_token=token),
+        "/trellis.v1.ChangeService/ListCommits": changes_pb2.ListCommitsRequest(
+            parent="repositories/demo", page_token=token
+        ),
         "/trellis.v1.SessionService/ListSteps": sessions_pb2.ListStepsRequest(
-            parent=f"repositories/demo/sessions/{session.session_id}", page_token=token),
+            parent=f"repositories/demo/sessions/{session.session_id}", page_token=token
+        ),
     }
-    raw_rejected(lambda: raw_unary(channel, method, requests[method]), grpc.StatusCode.INVALID_ARGUMENT,
-                 "INVALID_PAGE_TOKEN")
+    raw_rejected(
+        lambda: raw_unary(channel, method, requests[method]), grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN"
+    )
 
 
 # -- sessions ------------------------------------------------------------------------
 
 
 def test_unknown_session(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.commit("demo", "main", {"x": "1"}, session="0123456789abcdef"),
-             grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND", "session")
-    rejected(lambda: client.record_step("demo", "0123456789abcdef", vcs.StepInput(thought="t")),
-             grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND", "session")
-    rejected(lambda: client.get_session("demo", "0123456789abcdef"),
-             grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND", "ListSessions")
-    rejected(lambda: client.end_session("demo", "0123456789abcdef"),
-             grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND", "session")
+    rejected(
+        lambda: client.commit("demo", "main", {"x": "1"}, session="0123456789abcdef"),
+        grpc.StatusCode.NOT_FOUND,
+        "SESSION_NOT_FOUND",
+        "session",
+    )
+    rejected(
+        lambda: client.record_step("demo", "0123456789abcdef", vcs.StepInput(thought="t")),
+        grpc.StatusCode.NOT_FOUND,
+        "SESSION_NOT_FOUND",
+        "session",
+    )
+    rejected(
+        lambda: client.get_session("demo", "0123456789abcdef"),
+        grpc.StatusCode.NOT_FOUND,
+        "SESSION_NOT_FOUND",
+        "ListSessions",
+    )
+    rejected(
+        lambda: client.end_session("demo", "0123456789abcdef"),
+        grpc.StatusCode.NOT_FOUND,
+        "SESSION_NOT_FOUND",
+        "session",
+    )
 
 
 def test_malformed_session_id(channel: grpc.Channel, demo: Demo) -> None:
     request = sessions_pb2.GetSessionRequest(name="repositories/demo/sessions/../../x")
-    raw_rejected(lambda: raw_unary(channel, "/trellis.v1.SessionService/GetSession", request),
-                 grpc.StatusCode.INVALID_ARGUMENT, "INVALID_SESSION_ID")
+    raw_rejected(
+        lambda: raw_unary(channel, "/trellis.v1.SessionService/GetSession", request),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_SESSION_ID",
+    )
 
 
 def test_step_without_session(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.commit("demo", "main", {"x": "1"}, step=vcs.StepInput(thought="t")),
-             grpc.StatusCode.INVALID_ARGUMENT, "STEP_WITHOUT_SESSION", "session")
+    rejected(
+        lambda: client.commit("demo", "main", {"x": "1"}, step=vcs.StepInput(thought="t")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "STEP_WITHOUT_SESSION",
+        "session",
+    )
 
 
 def test_session_of_another_repository(client: Client, demo: Demo, data_dir: Path) -> None:
@@ -444,18 +598,30 @@ def test_session_of_another_repository(client: Client, demo: Demo, data_dir: Pat
     request = Client.commit_request("demo", "main", {"x": "1"})
     request.session = f"repositories/other/sessions/{session.session_id}"
     with Client(client.target, agent="alice") as c:
-        rejected(lambda: c._call(c._changes.Commit, request), grpc.StatusCode.INVALID_ARGUMENT,
-                 "REPOSITORY_MISMATCH", "names repository 'other'")
+        rejected(
+            lambda: c._call(c._changes.Commit, request),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "REPOSITORY_MISMATCH",
+            "names repository 'other'",
+        )
     assert snapshot(data_dir, "other") == other_before
 
 
 def test_bad_step_numbers(client: Client, demo: Demo) -> None:
     session = client.create_session("demo")
     demo.mark()
-    rejected(lambda: client.record_step("demo", session.session_id, vcs.StepInput(input_tokens=-1)),
-             grpc.StatusCode.INVALID_ARGUMENT, "INVALID_STEP", "non-negative")
-    rejected(lambda: client.end_session("demo", session.session_id, "active"),
-             grpc.StatusCode.INVALID_ARGUMENT, "INVALID_STATUS", "status")
+    rejected(
+        lambda: client.record_step("demo", session.session_id, vcs.StepInput(input_tokens=-1)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_STEP",
+        "non-negative",
+    )
+    rejected(
+        lambda: client.end_session("demo", session.session_id, "active"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_STATUS",
+        "status",
+    )
     assert client.get_session("demo", session.session_id).step_count == 0
 
 
@@ -476,18 +642,30 @@ def test_another_agent_may_not_write_to_a_session(server: RunningServer, client:
     session = client.create_session("demo")
     demo.mark()
     with Client(server.address, agent="bob") as bob:
-        rejected(lambda: bob.record_step("demo", session.session_id, vcs.StepInput(thought="hijack")),
-                 grpc.StatusCode.PERMISSION_DENIED, "NOT_SESSION_OWNER", "alice")
-        rejected(lambda: bob.commit("demo", session.branch_id, {"x": "1"}, session=session.session_id),
-                 grpc.StatusCode.PERMISSION_DENIED, "NOT_SESSION_OWNER", "alice")
+        rejected(
+            lambda: bob.record_step("demo", session.session_id, vcs.StepInput(thought="hijack")),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "NOT_SESSION_OWNER",
+            "alice",
+        )
+        rejected(
+            lambda: bob.commit("demo", session.branch_id, {"x": "1"}, session=session.session_id),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "NOT_SESSION_OWNER",
+            "alice",
+        )
 
 
 def test_ended_session_refuses_steps(client: Client, demo: Demo) -> None:
     session = client.create_session("demo")
     client.end_session("demo", session.session_id, "abandoned")
     demo.mark()
-    rejected(lambda: client.record_step("demo", session.session_id, vcs.StepInput(thought="late")),
-             grpc.StatusCode.FAILED_PRECONDITION, "SESSION_ENDED", "ended")
+    rejected(
+        lambda: client.record_step("demo", session.session_id, vcs.StepInput(thought="late")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "SESSION_ENDED",
+        "ended",
+    )
 
 
 # -- identity ------------------------------------------------------------------------
@@ -496,31 +674,69 @@ def test_ended_session_refuses_steps(client: Client, demo: Demo) -> None:
 @pytest.mark.parametrize("agent", ["bad agent", "../x", "a" * 65, "-x"])
 def test_bad_local_agent_name(server: RunningServer, demo: Demo, agent: str) -> None:
     with Client(server.address, agent=agent) as c:
-        rejected(lambda: c.commit("demo", "main", {"x": "1"}), grpc.StatusCode.INVALID_ARGUMENT,
-                 "INVALID_AGENT_NAME", "agent name")
+        rejected(
+            lambda: c.commit("demo", "main", {"x": "1"}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_AGENT_NAME",
+            "agent name",
+        )
 
 
 # -- conflicts that must not be INTERNAL ----------------------------------------------------
 
 
 def test_branch_under_an_existing_branch(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.create_branch("demo", "main/x"), grpc.StatusCode.INVALID_ARGUMENT,
-             "BRANCH_NAME_CONFLICT", "main/x")
+    rejected(
+        lambda: client.create_branch("demo", "main/x"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "BRANCH_NAME_CONFLICT",
+        "main/x",
+    )
 
 
 def test_session_branch_under_an_existing_branch(client: Client, demo: Demo) -> None:
-    rejected(lambda: client.create_session("demo", branch="main/x"), grpc.StatusCode.INVALID_ARGUMENT,
-             "BRANCH_NAME_CONFLICT", "main/x")
+    rejected(
+        lambda: client.create_session("demo", branch="main/x"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "BRANCH_NAME_CONFLICT",
+        "main/x",
+    )
 
 
 # -- no request ever yields INTERNAL ---------------------------------------------------------
 
 NASTY = [
-    "", "x", "..", "/", "a//b", "\x00", "\x7f", "a" * 5000, "ü", "main", "main~1", "main^", "HEAD", "HEAD~99",
-    "dir", "dir/f.txt", "dir/f.txt/x", "-1", "@", "main@{0}", "refs/heads/main", "e30", "garbage token",
-    "repositories/demo", "repositories/demo/branches/main", "repositories/demo/branches/nope",
-    "repositories/demo/sessions/zz", "repositories/demo/sessions/../x", "repositories/demo/commits/main",
-    "repositories/nope/branches/main", "repositories/demo/commits/0000000000000000000000000000000000000000",
+    "",
+    "x",
+    "..",
+    "/",
+    "a//b",
+    "\x00",
+    "\x7f",
+    "a" * 5000,
+    "ü",
+    "main",
+    "main~1",
+    "main^",
+    "HEAD",
+    "HEAD~99",
+    "dir",
+    "dir/f.txt",
+    "dir/f.txt/x",
+    "-1",
+    "@",
+    "main@{0}",
+    "refs/heads/main",
+    "e30",
+    "garbage token",
+    "repositories/demo",
+    "repositories/demo/branches/main",
+    "repositories/demo/branches/nope",
+    "repositories/demo/sessions/zz",
+    "repositories/demo/sessions/../x",
+    "repositories/demo/commits/main",
+    "repositories/nope/branches/main",
+    "repositories/demo/commits/0000000000000000000000000000000000000000",
 ]
 # Fields whose nasty values would create branches that clash with each other, which is a known
 # bug covered above (test_branch_under_an_existing_branch).
@@ -542,14 +758,21 @@ def test_no_request_yields_internal(channel: grpc.Channel, client: Client, data_
     client.commit("demo", "main", {"keep.txt": "same", "dir/f.txt": "f"}, "seed")
     session = client.create_session("demo")
     defaults = {
-        "parent": "repositories/demo", "branch": "repositories/demo/branches/main", "revision": "main",
-        "session": f"repositories/demo/sessions/{session.session_id}", "path": "dir/f.txt",
-        "repository_id": "fresh", "branch_id": "fresh",
+        "parent": "repositories/demo",
+        "branch": "repositories/demo/branches/main",
+        "revision": "main",
+        "session": f"repositories/demo/sessions/{session.session_id}",
+        "path": "dir/f.txt",
+        "repository_id": "fresh",
+        "branch_id": "fresh",
     }
     default_names = {
-        "GetRepository": "repositories/demo", "DeleteRepository": "repositories/nope",
-        "GetCommit": "repositories/demo/commits/main", "GetBranch": "repositories/demo/branches/main",
-        "DeleteBranch": "repositories/demo/branches/nope", "EndSession": "repositories/demo/sessions/zz",
+        "GetRepository": "repositories/demo",
+        "DeleteRepository": "repositories/nope",
+        "GetCommit": "repositories/demo/commits/main",
+        "GetBranch": "repositories/demo/branches/main",
+        "DeleteBranch": "repositories/demo/branches/nope",
+        "EndSession": "repositories/demo/sessions/zz",
         "GetSession": f"repositories/demo/sessions/{session.session_id}",
     }
     pool = symbol_database.Default()
@@ -557,11 +780,13 @@ def test_no_request_yields_internal(channel: grpc.Channel, client: Client, data_
     # Deletions last, so that the other methods see the repository.
     for service, method, input_type in sorted(_unary_methods(), key=lambda m: m[1].startswith("Delete")):
         cls = pool.GetSymbol(input_type.full_name)
-        strings = [f for f in input_type.fields if f.type == descriptor.FieldDescriptor.TYPE_STRING
-                   and not f.is_repeated]
+        strings = [
+            f for f in input_type.fields if f.type == descriptor.FieldDescriptor.TYPE_STRING and not f.is_repeated
+        ]
         ints = [f for f in input_type.fields if f.name == "page_size"]
-        variations: list[tuple[str, object]] = [(f.name, v) for f in strings for v in NASTY
-                                                if (method, f.name) not in _SKIP]
+        variations: list[tuple[str, object]] = [
+            (f.name, v) for f in strings for v in NASTY if (method, f.name) not in _SKIP
+        ]
         variations += [(f.name, v) for f in ints for v in (-1, 0, 1, 2**31 - 1)]
         for field_name, value in variations:
             request = cls()
@@ -575,7 +800,11 @@ def test_no_request_yields_internal(channel: grpc.Channel, client: Client, data_
                 raw_unary(channel, f"/{service}/{method}", request)
             except grpc.RpcError as exc:
                 assert exc.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), (
-                    method, field_name, value, exc.details())
+                    method,
+                    field_name,
+                    value,
+                    exc.details(),
+                )
                 assert exc.details(), (method, field_name, value)
     assert calls > 500
     # Whatever the sweep created or deleted, what is left is valid git.

@@ -13,19 +13,21 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.conftest import assert_fsck_clean, git, repo_path
+from trellis import vcs
 from trellis.cli.main import build_parser, main
 from trellis.client import Client
 from trellis.server import RunningServer
 
 
-def cli(data_dir: Path, *args: str, extra_env: dict[str, str] | None = None,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    data_dir: Path, *args: str, extra_env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
     env.update({"TRELLIS_DATA": str(data_dir), "COLUMNS": "200", **(extra_env or {})})
-    return subprocess.run([sys.executable, "-m", "trellis", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "trellis", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -62,8 +64,23 @@ def test_in_process_workflow(data_dir: Path, work: Path) -> None:
     assert created["repository_id"] == "demo" and created["description"] == "cli demo"
     assert repo_path(data_dir, "demo").is_dir()
 
-    commit = ok_json(cli(data_dir, "commit", "demo", "main", "src", "run.sh", "--root", str(work),
-                         "-m", "Add project", "--expected-head", created["head_commit_id"], "--json"))
+    commit = ok_json(
+        cli(
+            data_dir,
+            "commit",
+            "demo",
+            "main",
+            "src",
+            "run.sh",
+            "--root",
+            str(work),
+            "-m",
+            "Add project",
+            "--expected-head",
+            created["head_commit_id"],
+            "--json",
+        )
+    )
     cid = commit["commit"]["commit_id"]
     assert commit["commit"]["parent_ids"] == [created["head_commit_id"]]
     assert commit["commit"]["author"]["name"] == "local"
@@ -87,8 +104,21 @@ def test_in_process_workflow(data_dir: Path, work: Path) -> None:
     assert "src" in ok(cli(data_dir, "ls", "demo"))
 
     # delete and rename in one commit
-    ok(cli(data_dir, "commit", "demo", "main", "--delete", "src/main.py", "--rename", "run.sh", "bin/run.sh",
-           "-m", "Tidy"))
+    ok(
+        cli(
+            data_dir,
+            "commit",
+            "demo",
+            "main",
+            "--delete",
+            "src/main.py",
+            "--rename",
+            "run.sh",
+            "bin/run.sh",
+            "-m",
+            "Tidy",
+        )
+    )
     entries = ok_json(cli(data_dir, "ls", "demo", "-r", "--json"))
     assert [e["path"] for e in entries] == ["bin", "bin/run.sh", "src", "src/pkg", "src/pkg/mod.py"]
 
@@ -107,17 +137,57 @@ def test_in_process_workflow(data_dir: Path, work: Path) -> None:
 
 def test_sessions_from_the_cli(data_dir: Path, work: Path) -> None:
     ok(cli(data_dir, "repo", "create", "demo"))
-    session = ok_json(cli(data_dir, "session", "start", "demo", "--model", "m1", "--task", "do it",
-                          "--agent", "carol", "--json"))
+    session = ok_json(
+        cli(data_dir, "session", "start", "demo", "--model", "m1", "--task", "do it", "--agent", "carol", "--json")
+    )
     sid = session["session_id"]
     assert session["agent"] == "carol" and session["branch_id"] == f"agents/carol/{sid}"
     assert session["status"] == "active"
-    step = ok_json(cli(data_dir, "session", "step", "demo", sid, "--thought", "look around", "--action", "ls",
-                       "--arguments", '{"dir": "."}', "--observation", "2 files", "--input-tokens", "100",
-                       "--output-tokens", "7", "--cost", "0.5", "--agent", "carol", "--json"))
+    step = ok_json(
+        cli(
+            data_dir,
+            "session",
+            "step",
+            "demo",
+            sid,
+            "--thought",
+            "look around",
+            "--action",
+            "ls",
+            "--arguments",
+            '{"dir": "."}',
+            "--observation",
+            "2 files",
+            "--input-tokens",
+            "100",
+            "--output-tokens",
+            "7",
+            "--cost",
+            "0.5",
+            "--agent",
+            "carol",
+            "--json",
+        )
+    )
     assert step["index"] == 1 and step["input"]["arguments_json"] == '{"dir": "."}'
-    commit = ok_json(cli(data_dir, "commit", "demo", session["branch_id"], "src", "--root", str(work),
-                         "--session", sid, "-m", "Code", "--agent", "carol", "--json"))
+    commit = ok_json(
+        cli(
+            data_dir,
+            "commit",
+            "demo",
+            session["branch_id"],
+            "src",
+            "--root",
+            str(work),
+            "--session",
+            sid,
+            "-m",
+            "Code",
+            "--agent",
+            "carol",
+            "--json",
+        )
+    )
     assert commit["step"]["index"] == 2
     assert commit["commit"]["trailers"] == {"Trellis-Agent": "carol", "Trellis-Session": sid, "Trellis-Step": "2"}
     # Another agent may not touch carol's session.
@@ -129,8 +199,22 @@ def test_sessions_from_the_cli(data_dir: Path, work: Path) -> None:
     assert [s["index"] for s in shown["steps"]] == [1, 2]
     assert shown["steps"][1]["commit_id"] == commit["commit"]["commit_id"]
     assert "look around" in ok(cli(data_dir, "session", "show", "demo", sid))
-    ended = ok_json(cli(data_dir, "session", "end", "demo", sid, "--status", "failed", "--outcome", "tests red",
-                        "--agent", "carol", "--json"))
+    ended = ok_json(
+        cli(
+            data_dir,
+            "session",
+            "end",
+            "demo",
+            sid,
+            "--status",
+            "failed",
+            "--outcome",
+            "tests red",
+            "--agent",
+            "carol",
+            "--json",
+        )
+    )
     assert ended["status"] == "failed" and ended["outcome"] == "tests red" and ended["end_time"]
     listed = ok_json(cli(data_dir, "session", "list", "demo", "--json"))
     assert [s["session_id"] for s in listed] == [sid]
@@ -199,9 +283,29 @@ def test_every_command_answers_help(path: list[str], capsys: pytest.CaptureFixtu
 def test_command_tree_is_complete() -> None:
     names = {" ".join(p) for p in COMMANDS}
     assert {
-        "serve", "demo", "repo create", "repo list", "repo show", "repo delete", "commit", "log", "show", "cat",
-        "ls", "branch list", "branch create", "branch show", "branch delete", "session start", "session list",
-        "session show", "session end", "session step", "token create", "token list", "token revoke",
+        "serve",
+        "demo",
+        "repo create",
+        "repo list",
+        "repo show",
+        "repo delete",
+        "commit",
+        "log",
+        "show",
+        "cat",
+        "ls",
+        "branch list",
+        "branch create",
+        "branch show",
+        "branch delete",
+        "session start",
+        "session list",
+        "session show",
+        "session end",
+        "session step",
+        "token create",
+        "token list",
+        "token revoke",
     } <= names
 
 
@@ -210,21 +314,18 @@ def test_help_as_a_subprocess(data_dir: Path) -> None:
     assert "usage: trellis session step" in ok(cli(data_dir, "session", "step", "--help"))
 
 
-def test_cli_finds_the_running_server_through_the_data_dir(server: RunningServer, data_dir: Path,
-                                                           work: Path) -> None:
+def test_cli_finds_the_running_server_through_the_data_dir(server: RunningServer, data_dir: Path, work: Path) -> None:
     # In-process mode would fail with DataDirBusy: the server holds the directory.
     created = ok_json(cli(data_dir, "repo", "create", "team", "--json"))
     with Client(server.address, agent="alice") as client:
         assert client.get_repository("team").head_commit_id == created["head_commit_id"]
         client.commit("team", "main", {"from-sdk.txt": "sdk"})
     assert ok(cli(data_dir, "cat", "team", "from-sdk.txt")) == "sdk"
-    result = ok_json(cli(data_dir, "commit", "team", "main", "src", "--root", str(work), "--agent", "erin",
-                         "--json"))
+    result = ok_json(cli(data_dir, "commit", "team", "main", "src", "--root", str(work), "--agent", "erin", "--json"))
     assert result["commit"]["author"]["name"] == "erin"
     # --server and TRELLIS_SERVER name a server explicitly (here: the same one, from another data dir).
     elsewhere = data_dir.parent / "elsewhere"
-    assert ok_json(cli(elsewhere, "--server", server.address, "repo", "list", "--json"))[0]["repository_id"] == (
-        "team")
+    assert ok_json(cli(elsewhere, "--server", server.address, "repo", "list", "--json"))[0]["repository_id"] == ("team")
     listed = ok_json(cli(elsewhere, "repo", "list", "--json", extra_env={"TRELLIS_SERVER": server.address}))
     assert [r["repository_id"] for r in listed] == ["team"]
     assert not (elsewhere / "repos").exists()
@@ -236,15 +337,26 @@ def test_tokens_from_the_cli(server: RunningServer, data_dir: Path) -> None:
     assert made["agent"] == "bot" and made["token"].startswith(f"trellis_{made['token_id']}_")
     listed = ok_json(cli(data_dir, "token", "list", "--json"))
     assert [(t["token_id"], t["agent"], t["revoked"], t["description"]) for t in listed] == [
-        (made["token_id"], "bot", False, "ci")]
+        (made["token_id"], "bot", False, "ci")
+    ]
     assert made["token"] not in (data_dir / "tokens.json").read_text()
     # The running server now requires the token.
     err = failed(cli(data_dir, "repo", "list"))
     assert "MISSING_TOKEN" in err
     repos = ok_json(cli(data_dir, "repo", "list", "--token", made["token"], "--json"))
     assert [r["repository_id"] for r in repos] == ["demo"]
-    commit = ok_json(cli(data_dir, "session", "start", "demo", "--json", "--agent", "mallory",
-                         extra_env={"TRELLIS_TOKEN": made["token"]}))
+    commit = ok_json(
+        cli(
+            data_dir,
+            "session",
+            "start",
+            "demo",
+            "--json",
+            "--agent",
+            "mallory",
+            extra_env={"TRELLIS_TOKEN": made["token"]},
+        )
+    )
     assert commit["agent"] == "bot"
     revoked = ok_json(cli(data_dir, "token", "revoke", made["token_id"], "--json"))
     assert revoked == {"token_id": made["token_id"], "revoked": True}
@@ -257,8 +369,9 @@ def test_tokens_from_the_cli(server: RunningServer, data_dir: Path) -> None:
 
 def test_demo_reports_its_commits_and_leaves_valid_git(tmp_path: Path) -> None:
     demo_dir = tmp_path / "demo-data"
-    report = ok_json(cli(tmp_path / "unused", "demo", "--agents", "2", "--commits", "5", "--data-dir",
-                         str(demo_dir), "--json"))
+    report = ok_json(
+        cli(tmp_path / "unused", "demo", "--agents", "2", "--commits", "5", "--data-dir", str(demo_dir), "--json")
+    )
     # 2 agents x 5 commits, plus the syntax error agent-2 pushes (and then fixes) to show a failed verdict.
     assert report["commits"] == 11
     assert report["data_dir"] == str(demo_dir)
@@ -278,12 +391,16 @@ def test_demo_reports_its_commits_and_leaves_valid_git(tmp_path: Path) -> None:
     assert len(report["merges"]["line_merge_refused"]) == 1 and report["merges"]["main_verdict"] == "passed"
     # The SQL answer agrees with the branch diffs (agent-2's syntax error and its fix included), and its
     # first/last columns follow time, not names: f4 came last, after f3 and test_f3 (f10 would sort before f2).
-    added = {a["agent"]: sum(1 for c in a["entity_changes"] if c["change"] == "added" and c["kind"] == "function")
-             for a in report["agents"]}
+    added = {
+        a["agent"]: sum(1 for c in a["entity_changes"] if c["change"] == "added" and c["kind"] == "function")
+        for a in report["agents"]
+    }
     functions = {row["agent"]: row for row in report["sql"][1]["rows"]}
     assert {agent: row["functions_added"] for agent, row in functions.items()} == added
     assert [(row["first"], row["last"]) for row in functions.values()] == [
-        ("calc.agent1.f0", "calc.agent1.f4"), ("calc.agent2.f0", "calc.agent2.f4")]
+        ("calc.agent1.f0", "calc.agent1.f4"),
+        ("calc.agent2.f0", "calc.agent2.f4"),
+    ]
     assert not (tmp_path / "unused").exists()
     # The kept data directory is explorable with the CLI afterwards.
     sessions = ok_json(cli(demo_dir, "session", "list", report["repository"], "--json"))
@@ -291,8 +408,7 @@ def test_demo_reports_its_commits_and_leaves_valid_git(tmp_path: Path) -> None:
 
 
 def test_demo_rejects_nonsense_counts(tmp_path: Path) -> None:
-    assert "at least 1" in failed(cli(tmp_path, "demo", "--agents", "0", "--data-dir", str(tmp_path / "d")),
-                                  code=2)
+    assert "at least 1" in failed(cli(tmp_path, "demo", "--agents", "0", "--data-dir", str(tmp_path / "d")), code=2)
 
 
 def test_cli_and_sdk_agree_on_identity(data_dir: Path) -> None:
@@ -326,7 +442,9 @@ def test_the_cli_names_the_index_file_as_the_server_does() -> None:
 
 # -- verification and merge commands -----------------------------------------------------------
 
-CHECKED = '[stages.syntax]\nkind = "syntax"\n\n[stages.size]\nrun = "test -s {path}"\nneeds = ["syntax"]\nscope = "file"\n'
+CHECKED = (
+    '[stages.syntax]\nkind = "syntax"\n\n[stages.size]\nrun = "test -s {path}"\nneeds = ["syntax"]\nscope = "file"\n'
+)
 
 
 def test_verify_runs_watch_and_pipeline_commands(server: RunningServer, tmp_path: Path) -> None:
@@ -358,16 +476,36 @@ def test_review_commands_list_waiting_chunks_and_post_verdicts(server: RunningSe
     at = ("--server", server.address)
     with Client(server.address, agent="alice") as client:
         client.create_repository("demo")
-        client.commit("demo", "main", {"trellis.toml": '[stages.review]\nkind = "external"\nscope = "file"\n',
-                                       "pay.py": "x = 1\n"}, "needs a review")
-    waiting = [json.loads(line) for line in
-               ok(cli(tmp_path, *at, "review", "pending", "demo", "--json")).splitlines()]  # prints, exits
+        client.commit(
+            "demo",
+            "main",
+            {"trellis.toml": '[stages.review]\nkind = "external"\nscope = "file"\n', "pay.py": "x = 1\n"},
+            "needs a review",
+        )
+    waiting = [
+        json.loads(line) for line in ok(cli(tmp_path, *at, "review", "pending", "demo", "--json")).splitlines()
+    ]  # prints, exits
     chunks = {w["chunk"] for w in waiting}
     assert "pay.py" in chunks
     run_id = waiting[0]["run_id"]
     for chunk in chunks:
-        posted = ok_json(cli(tmp_path, *at, "review", "post", "demo", run_id, "review", chunk,
-                             "--verdict", "passed", "--summary", "LGTM", "--json"))
+        posted = ok_json(
+            cli(
+                tmp_path,
+                *at,
+                "review",
+                "post",
+                "demo",
+                run_id,
+                "review",
+                chunk,
+                "--verdict",
+                "passed",
+                "--summary",
+                "LGTM",
+                "--json",
+            )
+        )
         assert posted["verdict"] == "passed"
     again = failed(cli(tmp_path, *at, "review", "post", "demo", run_id, "review", "pay.py", "--verdict", "failed"))
     assert "VERDICT_FINAL" in again
@@ -395,8 +533,9 @@ def test_merge_command_reports_conflicts_with_exit_1_and_merges_cleanly(server: 
     assert merged["clean"] and merged["strategy"] == "fast_forward" and merged["commit"]["commit_id"]
 
 
-def test_a_scripts_mode_survives_edits_from_the_cli_and_the_sdk(server: RunningServer, data_dir: Path,
-                                                                 work: Path) -> None:
+def test_a_scripts_mode_survives_edits_from_the_cli_and_the_sdk(
+    server: RunningServer, data_dir: Path, work: Path
+) -> None:
     ok(cli(data_dir, "repo", "create", "demo"))
     ok(cli(data_dir, "commit", "demo", "main", "run.sh", "--root", str(work), "-m", "Add a script"))
 
@@ -447,8 +586,11 @@ def test_import_prints_readable_counts_and_json(tmp_path: Path) -> None:
     source = tmp_path / "project"
     source.mkdir()
     (source / "app.py").write_text("def f():\n    return 1\n")
-    for args in (["init", "-q", "-b", "main"], ["add", "app.py"],
-                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one"]):
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "app.py"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one"],
+    ):
         subprocess.run(["git", "-C", str(source), *args], check=True, capture_output=True, timeout=60)
     data = tmp_path / "data"  # import creates data: a new directory is fine
     text = ok(cli(data, "import", str(source), "--name", "project"))
@@ -478,8 +620,11 @@ def test_a_reader_that_stops_early_is_not_an_error(data_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
     env["TRELLIS_DATA"] = str(data_dir)
     with subprocess.Popen(
-            [sys.executable, "-m", "trellis", "query", "--json", "--max-rows", "50000", "SELECT * FROM range(50000)"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as process:  # as `trellis query ... | head -1`
+        [sys.executable, "-m", "trellis", "query", "--json", "--max-rows", "50000", "SELECT * FROM range(50000)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as process:  # as `trellis query ... | head -1`
         assert process.stdout is not None and process.stderr is not None
         assert process.stdout.readline().strip() == b"["
         process.stdout.close()
@@ -488,8 +633,17 @@ def test_a_reader_that_stops_early_is_not_an_error(data_dir: Path) -> None:
     assert "Broken pipe" not in err and "Traceback" not in err and "error" not in err, err
 
 
-@pytest.mark.parametrize("command", [["log", "demo"], ["repo", "list"], ["query", "SELECT 1"], ["check"],
-                                     ["token", "list"], ["session", "list", "demo"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["log", "demo"],
+        ["repo", "list"],
+        ["query", "SELECT 1"],
+        ["check"],
+        ["token", "list"],
+        ["session", "list", "demo"],
+    ],
+)
 def test_read_only_commands_refuse_a_data_dir_that_does_not_exist(tmp_path: Path, command: list[str]) -> None:
     typo = tmp_path / "dtaa"
     err = failed(cli(tmp_path, "--data-dir", str(typo), *command))
@@ -507,12 +661,30 @@ def test_commands_that_create_data_still_create_the_directory(tmp_path: Path) ->
 def test_review_pending_follow_keeps_waiting(server: RunningServer, tmp_path: Path) -> None:
     with Client(server.address, agent="alice") as client:
         client.create_repository("demo")
-        client.commit("demo", "main", {"trellis.toml": '[stages.review]\nkind = "external"\nscope = "file"\n',
-                                       "pay.py": "x = 1\n"}, "needs a review")
+        client.commit(
+            "demo",
+            "main",
+            {"trellis.toml": '[stages.review]\nkind = "external"\nscope = "file"\n', "pay.py": "x = 1\n"},
+            "needs a review",
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
-    with subprocess.Popen([sys.executable, "-m", "trellis", "--server", server.address, "review", "pending",
-                           "demo", "--follow", "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          env=env) as process:
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trellis",
+            "--server",
+            server.address,
+            "review",
+            "pending",
+            "demo",
+            "--follow",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    ) as process:
         try:
             assert process.stdout is not None
             assert json.loads(process.stdout.readline())["chunk"] == "pay.py"
@@ -522,7 +694,8 @@ def test_review_pending_follow_keeps_waiting(server: RunningServer, tmp_path: Pa
 
 
 def test_the_demo_prints_commands_that_run_from_the_shell_it_was_started_in(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from trellis.cli.demo import trellis_command
 
     venv_bin = Path(sys.executable).parent
@@ -543,9 +716,17 @@ def test_runs_and_watch_say_why_every_test_ran(server: RunningServer, tmp_path: 
     at = ("--server", server.address)
     with Client(server.address, agent="alice") as client:
         client.create_repository("demo")
-        client.commit("demo", "main", {"trellis.toml": AFFECTED, "app.py": "def f():\n    return 1\n",
-                                       "test_app.py": "from app import f\n\ndef test_f():\n    assert f() == 1\n"},
-                      "app", wait_for_verdict=True)
+        client.commit(
+            "demo",
+            "main",
+            {
+                "trellis.toml": AFFECTED,
+                "app.py": "def f():\n    return 1\n",
+                "test_app.py": "from app import f\n\ndef test_f():\n    assert f() == 1\n",
+            },
+            "app",
+            wait_for_verdict=True,
+        )
         reply = client.commit("demo", "main", {"data.json": "{}\n"}, "data", wait_for_verdict=True)
     assert reply.run is not None
     job = next(j for j in reply.run.jobs if j.stage == "tests")

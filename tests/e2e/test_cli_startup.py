@@ -24,8 +24,24 @@ from trellis.config import ServerConfig
 from trellis.server import build_server
 
 # Top-level packages that parsing a command line must not import: each costs tens to hundreds of ms.
-HEAVY = ("grpc", "google", "pygit2", "duckdb", "tree_sitter", "tree_sitter_language_pack", "pyarrow", "rich",
-         "vcs", "semantic_diff", "ci", "query", "mcp", "trellis.client", "trellis.server", "trellis.v1")
+HEAVY = (
+    "grpc",
+    "google",
+    "pygit2",
+    "duckdb",
+    "tree_sitter",
+    "tree_sitter_language_pack",
+    "pyarrow",
+    "rich",
+    "vcs",
+    "semantic_diff",
+    "ci",
+    "query",
+    "mcp",
+    "trellis.client",
+    "trellis.server",
+    "trellis.v1",
+)
 
 _PROBE = """
 import importlib, json, sys
@@ -47,8 +63,9 @@ sys.exit(status)
 
 def _modules_after(argv: list[str]) -> set[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
-    result = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True,
-                            env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True, env=env, timeout=120
+    )
     line = next(x for x in result.stderr.splitlines() if x.startswith("MODULES "))
     return set(json.loads(line.removeprefix("MODULES ")))
 
@@ -57,21 +74,25 @@ def _heavy(modules: set[str]) -> list[str]:
     return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
 
 
-@pytest.mark.parametrize("argv", [
-    ["--help"],
-    ["--version"],
-    [],
-    ["--parse", "query", "SELECT 1", "--format", "json"],
-    ["--parse", "log", "demo", "--limit", "3"],
-    ["--parse", "diff", "demo", "HEAD~1", "HEAD", "--json"],
-    ["--parse", "show", "demo", "main"],
-    ["--parse", "runs", "demo"],
-    ["--parse", "session", "list", "demo"],
-    ["--parse", "serve", "--listen", "127.0.0.1:0", "--rate", "10"],
-    ["--parse", "token", "create", "bot"],
-    ["--parse", "import", "/tmp/x", "--name", "x"],
-    ["--parse", "merge-file", "a", "b", "c"],
-], ids=lambda argv: " ".join(argv) or "trellis")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        [],
+        ["--parse", "query", "SELECT 1", "--format", "json"],
+        ["--parse", "log", "demo", "--limit", "3"],
+        ["--parse", "diff", "demo", "HEAD~1", "HEAD", "--json"],
+        ["--parse", "show", "demo", "main"],
+        ["--parse", "runs", "demo"],
+        ["--parse", "session", "list", "demo"],
+        ["--parse", "serve", "--listen", "127.0.0.1:0", "--rate", "10"],
+        ["--parse", "token", "create", "bot"],
+        ["--parse", "import", "/tmp/x", "--name", "x"],
+        ["--parse", "merge-file", "a", "b", "c"],
+    ],
+    ids=lambda argv: " ".join(argv) or "trellis",
+)
 def test_parsing_and_help_import_nothing_heavy(argv: list[str]) -> None:
     modules = _modules_after(argv)
     assert "trellis.cli.main" in modules  # the probe did run
@@ -79,8 +100,7 @@ def test_parsing_and_help_import_nothing_heavy(argv: list[str]) -> None:
 
 
 def test_version() -> None:
-    result = subprocess.run([sys.executable, "-m", "trellis", "--version"], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run([sys.executable, "-m", "trellis", "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert result.stdout == f"trellis {trellis.__version__}\n"
 
@@ -121,8 +141,13 @@ def test_every_command_has_a_description() -> None:
 def _piped(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The command with its output to a pipe, as a script reads it: no COLUMNS to lean on."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_") and k not in ("COLUMNS", "LINES")}
-    return subprocess.run([sys.executable, "-m", "trellis", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "trellis", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_output_to_a_pipe_is_never_wrapped_or_cut(tmp_path: Path) -> None:
@@ -145,8 +170,20 @@ def test_json_numbers_are_numbers(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     assert _piped(data_dir, "repo", "create", "demo").returncode == 0
     session_id = json.loads(_piped(data_dir, "session", "start", "demo", "--json").stdout)["session_id"]
-    step = _piped(data_dir, "session", "step", "demo", session_id, "--action", "edit", "--input-tokens", "500",
-                  "--output-tokens", "312", "--json")
+    step = _piped(
+        data_dir,
+        "session",
+        "step",
+        "demo",
+        session_id,
+        "--action",
+        "edit",
+        "--input-tokens",
+        "500",
+        "--output-tokens",
+        "312",
+        "--json",
+    )
     assert step.returncode == 0, step.stderr
     rows = json.loads(_piped(data_dir, "query", "SELECT * FROM session_summary", "--format", "json").stdout)
     assert rows[0]["total_tokens"] == 812
@@ -164,10 +201,11 @@ def test_diff_exit_code_as_in_git(tmp_path: Path) -> None:
 
 def _probe(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_") and k not in ("COLUMNS", "LINES")}
-    result = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True,
-                            env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True, env=env, timeout=120
+    )
     line = next(x for x in result.stderr.splitlines() if x.startswith("MODULES "))
-    result.stderr = result.stderr[:result.stderr.index("\nMODULES ")]
+    result.stderr = result.stderr[: result.stderr.index("\nMODULES ")]
     return result, set(json.loads(line.removeprefix("MODULES ")))
 
 
@@ -221,9 +259,7 @@ READS = [
 ]
 
 
-def test_read_commands_on_a_local_data_dir_read_the_library_directly_and_answer_as_the_server(
-    tmp_path: Path
-) -> None:
+def test_read_commands_on_a_local_data_dir_read_the_library_directly_and_answer_as_the_server(tmp_path: Path) -> None:
     data_dir, work = tmp_path / "data", tmp_path / "work"
     work.mkdir()
     assert _piped(data_dir, "repo", "create", "demo").returncode == 0
@@ -256,9 +292,14 @@ def _interrupted(argv: list[str], ready: str) -> tuple[int, str]:
     Ctrl-C does, and return (exit status, stderr). SIGINT is restored to its default in the child: a test runner
     started in the background (a CI script) may have it ignored, which Python would keep."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
-    process = subprocess.Popen([sys.executable, "-m", "trellis", *argv], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trellis", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + (60 if ready else 5)  # without a file to wait for: a few seconds
         while time.monotonic() < deadline and process.poll() is None:
@@ -287,8 +328,9 @@ def test_ctrl_c_stops_a_following_command_without_a_traceback(tmp_path: Path) ->
 
 def test_ctrl_c_stops_the_server_without_a_traceback(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    code, err = _interrupted(["--data-dir", str(data_dir), "serve", "--listen", "127.0.0.1:0"],
-                             ready=str(data_dir / "server.lock"))
+    code, err = _interrupted(
+        ["--data-dir", str(data_dir), "serve", "--listen", "127.0.0.1:0"], ready=str(data_dir / "server.lock")
+    )
     assert code == 130 and "Traceback" not in err  # as every command; SIGTERM is the clean stop (0)
 
 
@@ -307,8 +349,10 @@ def test_ctrl_c_stops_an_import_without_a_traceback_or_leftover_workers(tmp_path
     source, data_dir = tmp_path / "long.git", tmp_path / "data"
     _long_history(source, 3000)
     # The repository is in place once fetched; Ctrl-C comes while its commits are indexed by two workers.
-    code, err = _interrupted(["--data-dir", str(data_dir), "import", str(source), "--name", "long"],
-                             ready=str(data_dir / "repos" / "long.git"))
+    code, err = _interrupted(
+        ["--data-dir", str(data_dir), "import", str(source), "--name", "long"],
+        ready=str(data_dir / "repos" / "long.git"),
+    )
     assert code == 130 and "Traceback" not in err and "interrupted" in err
     again = _piped(data_dir, "import", str(source), "--name", "long", "--json")  # and it resumes
     assert again.returncode == 0, again.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import vcs
 from tests.conftest import assert_fsck_clean, first_parent_history, git, repo_path
+from trellis import vcs
 from trellis.client import Client
 from trellis.server import RunningServer
 
@@ -32,8 +32,11 @@ def test_sixteen_clients_compare_and_swap_on_one_branch(server: RunningServer, d
                 for attempt in range(ATTEMPTS):
                     try:
                         result = client.commit(
-                            "race", "main", {f"agents/{index}/{attempt}.txt": f"{index}:{attempt}\n"},
-                            f"agent {index} attempt {attempt}", expected_head=head,
+                            "race",
+                            "main",
+                            {f"agents/{index}/{attempt}.txt": f"{index}:{attempt}\n"},
+                            f"agent {index} attempt {attempt}",
+                            expected_head=head,
                         )
                     except vcs.StaleHead as stale:
                         assert stale.reason == "STALE_HEAD"
@@ -91,8 +94,9 @@ def test_rebase_under_contention_lands_every_commit(server: RunningServer, data_
         try:
             with Client(server.address, agent=f"agent-{index}") as client:
                 for n in range(10):
-                    result = client.commit("rebase", "main", {f"a{index}/f{n}": f"{n}"}, expected_head=base,
-                                           on_stale="rebase")
+                    result = client.commit(
+                        "rebase", "main", {f"a{index}/f{n}": f"{n}"}, expected_head=base, on_stale="rebase"
+                    )
                     with guard:
                         landed.append(result.commit.commit_id)
         except BaseException as exc:

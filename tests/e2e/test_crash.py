@@ -29,8 +29,18 @@ def _crash_loop():  # type: ignore[no-untyped-def]
 def test_one_sigkill_cycle_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     crash_loop = _crash_loop()
     lines: list[str] = []
-    report = crash_loop.run(tmp_path, cycles=1, agents=8, processes=1, min_load_s=1.0, max_load_s=1.5,
-                            min_acks=20, check_index_every=1, seed=1, say=lines.append)
+    report = crash_loop.run(
+        tmp_path,
+        cycles=1,
+        agents=8,
+        processes=1,
+        min_load_s=1.0,
+        max_load_s=1.5,
+        min_acks=20,
+        check_index_every=1,
+        seed=1,
+        say=lines.append,
+    )
     assert report.ok, "\n".join([*lines, *report.problems[:20]])
     assert report.cycles == 1 and report.index_checks == 1
     # Every kind of agent got acknowledgements, and they were all found on disk.
@@ -45,7 +55,18 @@ def test_one_cycle_with_workers_kills_one_process_then_all(tmp_path: Path) -> No
     others go on acknowledging, then the whole group dies; nothing acknowledged is lost."""
     crash_loop = _crash_loop()
     lines: list[str] = []
-    report = crash_loop.run(tmp_path, cycles=1, agents=8, processes=1, min_load_s=1.0, max_load_s=1.5,
-                            min_acks=20, check_index_every=1, seed=1, workers=2, say=lines.append)
+    report = crash_loop.run(
+        tmp_path,
+        cycles=1,
+        agents=8,
+        processes=1,
+        min_load_s=1.0,
+        max_load_s=1.5,
+        min_acks=20,
+        check_index_every=1,
+        seed=1,
+        workers=2,
+        say=lines.append,
+    )
     assert report.ok, "\n".join([*lines, *report.problems[:20]])
     assert "SIGKILL of the" in lines[0] and report.commits_checked >= 20, lines

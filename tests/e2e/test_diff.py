@@ -10,8 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-import vcs
-from trellis import Client
+from trellis import Client, vcs
 from trellis.server import RunningServer
 from trellis.v1 import diffs_pb2, diffs_pb2_grpc
 
@@ -60,7 +59,10 @@ def test_line_diffs_come_only_with_include_line_diff(client: Client) -> None:
     client.commit("ld", "main", {"notes.txt": "b\n", "blob.bin": b"\x00\x01b", "m.py": "x = 2\n"}, "two")
     plain = client.diff("ld", "main")
     assert {f.path: f.fallback_reason for f in plain.result.files} == {
-        "blob.bin": "binary", "m.py": "", "notes.txt": "unsupported_language"}
+        "blob.bin": "binary",
+        "m.py": "",
+        "notes.txt": "unsupported_language",
+    }
     assert plain.line_diffs == {}  # not even for the files that fell back to line level
     full = client.diff("ld", "main", line_diff=True)
     assert b"-a\n+b\n" in full.line_diffs["notes.txt"] and b"-x = 1\n+x = 2\n" in full.line_diffs["m.py"]
@@ -71,20 +73,39 @@ LATIN1_V1 = "# caf\u00e9\nname = 'Jos\u00e9'\n".encode("latin-1")
 LATIN1_V2 = "# caf\u00e9\nname = 'Ren\u00e9e'\n".encode("latin-1")
 
 
-def test_line_diffs_carry_content_that_is_not_utf8_byte_for_byte(client: Client, tmp_path: Path,
-                                                                 server: RunningServer) -> None:
+def test_line_diffs_carry_content_that_is_not_utf8_byte_for_byte(
+    client: Client, tmp_path: Path, server: RunningServer
+) -> None:
     client.create_repository("enc")
     client.commit("enc", "main", {"names.txt": LATIN1_V1, "shift_jis.txt": "\u65e5\u672c\n".encode("shift_jis")}, "one")
     client.commit("enc", "main", {"names.txt": LATIN1_V2, "shift_jis.txt": "\u8a9e\n".encode("shift_jis")}, "two")
     diff = client.diff("enc", "main", line_diff=True)
     assert b"-name = 'Jos\xe9'\n+name = 'Ren\xe9e'\n" in diff.line_diffs["names.txt"]  # no U+FFFD
-    assert b"-" + "\u65e5\u672c".encode("shift_jis") + b"\n+" + "\u8a9e".encode("shift_jis") in diff.line_diffs["shift_jis.txt"]
+    assert (
+        b"-" + "\u65e5\u672c".encode("shift_jis") + b"\n+" + "\u8a9e".encode("shift_jis")
+        in diff.line_diffs["shift_jis.txt"]
+    )
     assert all(b"\xef\xbf\xbd" not in d for d in diff.line_diffs.values())
     # The CLI prints the same bytes (as git diff does), not a re-encoded copy.
     shown = subprocess.run(
-        [sys.executable, "-m", "trellis", "diff", "enc", "main", "--lines", "--path", "names.txt",
-         "--server", server.address], cwd=tmp_path, capture_output=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        [
+            sys.executable,
+            "-m",
+            "trellis",
+            "diff",
+            "enc",
+            "main",
+            "--lines",
+            "--path",
+            "names.txt",
+            "--server",
+            server.address,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert shown.returncode == 0, shown.stderr
     assert b"+name = 'Ren\xe9e'\n" in shown.stdout and b"names.txt (modified" in shown.stdout
 
@@ -136,7 +157,11 @@ def test_diff_errors(client: Client, channel: grpc.Channel) -> None:
 
 def _cli(*args: str, cwd: Path, env_data: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "trellis", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "trellis", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": "/usr/bin:/bin", "TRELLIS_DATA": str(env_data), "HOME": str(cwd)},
     )
 
@@ -172,16 +197,21 @@ SHAPES_V2 = b"class Figure:\n    def area(self):\n        return 1\n\n    def na
 
 
 def test_members_of_a_renamed_class_carry_follows_over_rpc_and_cli(
-        tmp_path: Path, server: RunningServer, client: Client) -> None:
+    tmp_path: Path, server: RunningServer, client: Client
+) -> None:
     client.create_repository("shapes")
     first = client.commit("shapes", "main", {"shapes.py": SHAPES_V1}, "one").commit.commit_id
     second = client.commit("shapes", "main", {"shapes.py": SHAPES_V2}, "rename").commit.commit_id
     changes = {c.qualname: c for c in client.diff("shapes", second, first).result.changes}
     assert changes["shapes.Figure"].change == "renamed" and changes["shapes.Figure"].follows == ""
     assert (changes["shapes.Figure.area"].change, changes["shapes.Figure.area"].follows) == (
-        "modified", "shapes.Figure")
+        "modified",
+        "shapes.Figure",
+    )
     assert "shapes.Figure.name" not in changes  # carried along, not a change of its own
     result = _cli("diff", "shapes", first, second, "--json", cwd=tmp_path, env_data=server.store.root)
     assert result.returncode == 0, result.stderr
     assert {c["qualname"]: c["follows"] for c in json.loads(result.stdout)} == {
-        "shapes.Figure": "", "shapes.Figure.area": "shapes.Figure"}
+        "shapes.Figure": "",
+        "shapes.Figure.area": "shapes.Figure",
+    }

@@ -26,8 +26,8 @@ import pygit2
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-import vcs
 from tests.conftest import assert_fsck_clean, git, repo_path
+from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import RunningServer, build_server
@@ -39,11 +39,14 @@ DISK_BYTES = 16 * 1024 * 1024
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount_point)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root and a container that allows mount): "
-                    f"{result.stderr.strip()}")
+        pytest.skip(
+            f"cannot mount a small tmpfs to fill (needs root and a container that allows mount): "
+            f"{result.stderr.strip()}"
+        )
     try:
         yield mount_point
     finally:
@@ -127,8 +130,17 @@ def test_a_full_disk_gives_clear_errors_corrupts_nothing_and_recovers(
         failed: list[tuple[str, str, dict[str, str | bytes | None], bool]] = []  # (request_id, branch, files, session)
         _disk_full(lambda: c.commit("demo", "main", {"new.txt": "new\n"}, "x", request_id="full-1"))
         failed.append(("full-1", "main", {"new.txt": "new\n"}, False))
-        _disk_full(lambda: c.commit("demo", session.branch_id, {"s.txt": "s\n"}, "x", session=session.session_id,
-                                    step=vcs.StepInput(thought="full"), request_id="full-2"))
+        _disk_full(
+            lambda: c.commit(
+                "demo",
+                session.branch_id,
+                {"s.txt": "s\n"},
+                "x",
+                session=session.session_id,
+                step=vcs.StepInput(thought="full"),
+                request_id="full-2",
+            )
+        )
         failed.append(("full-2", session.branch_id, {"s.txt": "s\n"}, True))
         with c.commit_stream() as stream:
             _disk_full(lambda: stream.commit("demo", "side", {"st.txt": "st\n"}, "x", request_id="full-3"))
@@ -159,8 +171,15 @@ def test_a_full_disk_gives_clear_errors_corrupts_nothing_and_recovers(
                 files: dict[str, str | bytes | None] = {f"near/{n}.txt": f"{n}\n" * 50}
                 try:
                     if with_session:
-                        c.commit("demo", branch, files, f"near {n}", session=session.session_id,
-                                 step=vcs.StepInput(thought=f"near {n}"), request_id=rid)
+                        c.commit(
+                            "demo",
+                            branch,
+                            files,
+                            f"near {n}",
+                            session=session.session_id,
+                            step=vcs.StepInput(thought=f"near {n}"),
+                            request_id=rid,
+                        )
                     else:
                         c.commit("demo", branch, files, f"near {n}", request_id=rid)
                 except vcs.VcsError as exc:
@@ -176,8 +195,15 @@ def test_a_full_disk_gives_clear_errors_corrupts_nothing_and_recovers(
         filler.remove()
         for rid, branch, files, with_session in failed:
             if with_session:
-                result = c.commit("demo", branch, files, rid, session=session.session_id,
-                                  step=vcs.StepInput(thought=rid), request_id=rid)
+                result = c.commit(
+                    "demo",
+                    branch,
+                    files,
+                    rid,
+                    session=session.session_id,
+                    step=vcs.StepInput(thought=rid),
+                    request_id=rid,
+                )
                 assert result.step is not None and result.step.commit_id == result.commit.commit_id
             else:
                 c.commit("demo", branch, files, rid, request_id=rid)
@@ -187,8 +213,11 @@ def test_a_full_disk_gives_clear_errors_corrupts_nothing_and_recovers(
             landed = [x for x in repo.walk(tip) if f"Trellis-Request: {rid}\n" in x.message]
             assert len(landed) == 1, (rid, len(landed))
         steps = list(c.list_steps("demo", session.session_id))
-        session_commits = [str(x.id) for x in repo.walk(repo.references[f"refs/heads/{session.branch_id}"].target)
-                           if "Trellis-Session: " in x.message]
+        session_commits = [
+            str(x.id)
+            for x in repo.walk(repo.references[f"refs/heads/{session.branch_id}"].target)
+            if "Trellis-Session: " in x.message
+        ]
         assert {s.commit_id for s in steps if s.commit_id} == set(session_commits)
         assert len([s for s in steps if s.commit_id]) == len(session_commits)  # one step per commit
         c.create_branch("demo", "after")

@@ -23,9 +23,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-import vcs
 from tests.conftest import assert_fsck_clean, git, repo_path
 from tests.sync_recorder import SyncRecorder
+from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.datadir import running_server
@@ -45,9 +45,21 @@ class ServerProcess:
         self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "trellis", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0",
-             "--workers", "0"],
-                stdout=out, stderr=out, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "trellis",
+                    "serve",
+                    "--data-dir",
+                    str(data_dir),
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--workers",
+                    "0",
+                ],
+                stdout=out,
+                stderr=out,
+                env=env,
             )
         self.address = self._wait_for_address(data_dir)
 
@@ -115,8 +127,9 @@ def test_no_reply_to_a_write_leaves_before_a_sync_covered_it(tmp_path: Path) -> 
                 session = client.create_session("demo", task="durability")
                 repo = running.store.open("demo")
                 for n in range(6):
-                    reply = client.commit("demo", session.branch_id, {"s.txt": f"{i} {n}\n"}, f"step {n}",
-                                          session=session.session_id)
+                    reply = client.commit(
+                        "demo", session.branch_id, {"s.txt": f"{i} {n}\n"}, f"step {n}", session=session.session_id
+                    )
                     recorder.acknowledged(path, f"refs/heads/{session.branch_id}", reply.commit.commit_id)
                     ref = f"refs/trellis/sessions/{session.session_id}"  # this agent is its only writer
                     recorder.acknowledged(path, ref, str(repo.references[ref].target))
@@ -156,8 +169,14 @@ def test_sigkill_in_a_push_storm_loses_no_acknowledged_commit(tmp_path: Path) ->
             n = 0
             while not killed.is_set():
                 try:
-                    result = client.commit("storm", branch, {f"{branch}/{n % 7}.txt": f"{n}\n"}, f"push {n}",
-                                           expected_head=head, request_id=f"{branch}-{n}")
+                    result = client.commit(
+                        "storm",
+                        branch,
+                        {f"{branch}/{n % 7}.txt": f"{n}\n"},
+                        f"push {n}",
+                        expected_head=head,
+                        request_id=f"{branch}-{n}",
+                    )
                 except (vcs.VcsError, grpc.RpcError) as exc:
                     if not killed.is_set():
                         failures.append(exc)
@@ -287,9 +306,21 @@ def test_sigterm_right_after_the_address_is_published_is_graceful(tmp_path: Path
     for attempt in range(3):
         data_dir = tmp_path / f"data{attempt}"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trellis", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0",
-             "--workers", "0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            [
+                sys.executable,
+                "-m",
+                "trellis",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
         try:
             for _ in range(60_000):

@@ -102,8 +102,16 @@ def rpcs() -> list[Rpc]:
         module = importlib.import_module(f"trellis.v1.{module_info.name}")
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
-                found.append(Rpc(service.full_name, method.name, method.input_type, method.output_type,
-                                 method.client_streaming, method.server_streaming))
+                found.append(
+                    Rpc(
+                        service.full_name,
+                        method.name,
+                        method.input_type,
+                        method.output_type,
+                        method.client_streaming,
+                        method.server_streaming,
+                    )
+                )
     return found
 
 
@@ -154,17 +162,25 @@ class World:
     def _seed_repository(self) -> None:
         c = self.client
         repo = c.create_repository(self.REPO, description="fuzz target")
-        first = c.commit(self.REPO, "main", {"keep.txt": "same\n", "dir/f.txt": "f\n", "src/app.py": PY_SOURCE},
-                         "seed", expected_head=repo.head_commit_id).commit
-        second = c.commit(self.REPO, "main", {"src/app.py": PY_SOURCE.replace(b"a + b", b"b + a"),
-                                              "dir/g.txt": "g\n"}, "second").commit
+        first = c.commit(
+            self.REPO,
+            "main",
+            {"keep.txt": "same\n", "dir/f.txt": "f\n", "src/app.py": PY_SOURCE},
+            "seed",
+            expected_head=repo.head_commit_id,
+        ).commit
+        second = c.commit(
+            self.REPO, "main", {"src/app.py": PY_SOURCE.replace(b"a + b", b"b + a"), "dir/g.txt": "g\n"}, "second"
+        ).commit
         self.commits = [repo.head_commit_id, first.commit_id, second.commit_id]
 
     def _seed_branch(self) -> None:
         head = self.client.create_branch(self.REPO, "feature", self.commits[1] if len(self.commits) > 1 else "")
         self.commits.append(
-            self.client.commit(self.REPO, "feature", {"dir/f.txt": "feature\n"}, "on feature",
-                               expected_head=head.head_commit_id).commit.commit_id)
+            self.client.commit(
+                self.REPO, "feature", {"dir/f.txt": "feature\n"}, "on feature", expected_head=head.head_commit_id
+            ).commit.commit_id
+        )
 
     def _seed_session(self) -> None:
         session = self.client.create_session(self.REPO, model="fuzz", task="seed")
@@ -195,7 +211,7 @@ class World:
                     self.observed.append(value)
                     del self.observed[:-300]
             elif f.type == FD.TYPE_MESSAGE and not (f.message_type.GetOptions().map_entry):
-                for item in (value if f.is_repeated else [value]):
+                for item in value if f.is_repeated else [value]:
                     self.observe(item)
 
     def heads(self) -> list[str]:
@@ -237,40 +253,162 @@ def _packed_ref(repo_dir: Path, name: str) -> bool:
 
 
 # Bytes for string fields that are not valid UTF-8 (sent hand-encoded: protobuf will not serialise them).
-INVALID_UTF8 = [b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"ok\x80", b"\xe2\x82", b"main\xfe", b"dir/\xff.txt",
-                b"repositories/demo\xff", b"repositories/demo/branches/ma\xc3"]
+INVALID_UTF8 = [
+    b"\xff",
+    b"\xc0\x80",
+    b"\xed\xa0\x80",
+    b"ok\x80",
+    b"\xe2\x82",
+    b"main\xfe",
+    b"dir/\xff.txt",
+    b"repositories/demo\xff",
+    b"repositories/demo/branches/ma\xc3",
+]
 
 NASTY = [
-    "", " ", "x", ".", "..", "/", "//", "a//b", "\x00", "a\x00b", "\x7f", "\n", "\t", "\r\n", "ü", "\u202e",
-    "\ufeff", "e\u0301", "\u00e9", "\U0001f600", "ﬀ", "main", "main~1", "main^", "main^^^", "HEAD", "HEAD~99",
-    "@", "@{-1}", "main@{0}", "main..feature", "main...feature", ":/seed", "main:keep.txt", "refs/heads/main",
-    "refs/trellis/sessions/x", "-1", "-rf", "--upload-pack=touch /tmp/pwned", "$(id)", "`id`", "%2e%2e/x",
-    "'; DROP TABLE commits; --", "*", "?", "[", "~", "a" * 5000, "0" * 40, "g" * 40, "e30", "garbage token",
-    "../etc/passwd", "/etc/passwd", ".git", ".git/config", "a/.git/b", ".GIT/x", "dir/../x", "a/./b", "a\\b",
-    "dir/f.txt/x", "con", "x.lock", "x.git", "/".join(["d"] * 300), "x/" * 2000, "d" * 256, " lead", "trail ",
+    "",
+    " ",
+    "x",
+    ".",
+    "..",
+    "/",
+    "//",
+    "a//b",
+    "\x00",
+    "a\x00b",
+    "\x7f",
+    "\n",
+    "\t",
+    "\r\n",
+    "ü",
+    "\u202e",
+    "\ufeff",
+    "e\u0301",
+    "\u00e9",
+    "\U0001f600",
+    "ﬀ",
+    "main",
+    "main~1",
+    "main^",
+    "main^^^",
+    "HEAD",
+    "HEAD~99",
+    "@",
+    "@{-1}",
+    "main@{0}",
+    "main..feature",
+    "main...feature",
+    ":/seed",
+    "main:keep.txt",
+    "refs/heads/main",
+    "refs/trellis/sessions/x",
+    "-1",
+    "-rf",
+    "--upload-pack=touch /tmp/pwned",
+    "$(id)",
+    "`id`",
+    "%2e%2e/x",
+    "'; DROP TABLE commits; --",
+    "*",
+    "?",
+    "[",
+    "~",
+    "a" * 5000,
+    "0" * 40,
+    "g" * 40,
+    "e30",
+    "garbage token",
+    "../etc/passwd",
+    "/etc/passwd",
+    ".git",
+    ".git/config",
+    "a/.git/b",
+    ".GIT/x",
+    "dir/../x",
+    "a/./b",
+    "a\\b",
+    "dir/f.txt/x",
+    "con",
+    "x.lock",
+    "x.git",
+    "/".join(["d"] * 300),
+    "x/" * 2000,
+    "d" * 256,
+    " lead",
+    "trail ",
 ]
-PATHS = ["keep.txt", "dir/f.txt", "dir/g.txt", "dir", "src/app.py", "src", "s.txt", "new.txt", "dir/new.txt",
-         "src/new.py", "a/b/c/d.txt", ""]
+PATHS = [
+    "keep.txt",
+    "dir/f.txt",
+    "dir/g.txt",
+    "dir",
+    "src/app.py",
+    "src",
+    "s.txt",
+    "new.txt",
+    "dir/new.txt",
+    "src/new.py",
+    "a/b/c/d.txt",
+    "",
+]
 SQL = [
-    "SELECT 1", "SELECT * FROM commits", "SELECT count(*) FROM entity_changes", "SELECT * FROM refs",
-    "SELECT * FROM sessions", "SELECT * FROM steps LIMIT 3", "select repository, count(*) from commits group by 1",
-    "SELECT * FROM file_changes ORDER BY 1 DESC", "SELECT count(*) FROM range(2000000)", "SELECT 1/0",
-    "SELECT 'a' || repeat('x', 100000)", "SELECT * FROM range(100000)", "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL "
-    "SELECT n + 1 FROM t WHERE n < 1000) SELECT sum(n) FROM t", "SELECT 1; SELECT 2", "DROP TABLE commits",
-    "DELETE FROM commits", "CREATE TABLE x(a INT)", "INSERT INTO commits SELECT * FROM commits",
-    "COPY commits TO '/tmp/trellis-fuzz-copy.csv'", "ATTACH '/tmp/trellis-fuzz.db' AS x",
-    "SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM read_text('/etc/hostname')", "INSTALL httpfs",
-    "LOAD httpfs", "PRAGMA database_list", "SET threads = 1", "CALL pragma_version()", "SELECT current_setting('x')",
-    "SELECT getenv('HOME')", "EXPORT DATABASE '/tmp/x'", "SELECT * FROM duckdb_settings()", "VACUUM",
-    "CHECKPOINT", "SELECT", "SELEC 1", "(" * 300 + "1" + ")" * 300, "SELECT " + "1+" * 5000 + "1",
-    "SELECT * FROM glob('/*')", "SELECT * FROM 'x.parquet'", "FROM commits", "SHOW TABLES", "DESCRIBE commits",
-    "SUMMARIZE commits", "EXPLAIN SELECT 1", "SELECT ?", "SELECT $1", "BEGIN", "ROLLBACK", "COMMIT",
-    "SELECT * FROM commits; DROP TABLE commits", "SELECT 'ü\x00'", "-- comment only", "/* */",
+    "SELECT 1",
+    "SELECT * FROM commits",
+    "SELECT count(*) FROM entity_changes",
+    "SELECT * FROM refs",
+    "SELECT * FROM sessions",
+    "SELECT * FROM steps LIMIT 3",
+    "select repository, count(*) from commits group by 1",
+    "SELECT * FROM file_changes ORDER BY 1 DESC",
+    "SELECT count(*) FROM range(2000000)",
+    "SELECT 1/0",
+    "SELECT 'a' || repeat('x', 100000)",
+    "SELECT * FROM range(100000)",
+    "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 1000) SELECT sum(n) FROM t",
+    "SELECT 1; SELECT 2",
+    "DROP TABLE commits",
+    "DELETE FROM commits",
+    "CREATE TABLE x(a INT)",
+    "INSERT INTO commits SELECT * FROM commits",
+    "COPY commits TO '/tmp/trellis-fuzz-copy.csv'",
+    "ATTACH '/tmp/trellis-fuzz.db' AS x",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_text('/etc/hostname')",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "PRAGMA database_list",
+    "SET threads = 1",
+    "CALL pragma_version()",
+    "SELECT current_setting('x')",
+    "SELECT getenv('HOME')",
+    "EXPORT DATABASE '/tmp/x'",
+    "SELECT * FROM duckdb_settings()",
+    "VACUUM",
+    "CHECKPOINT",
+    "SELECT",
+    "SELEC 1",
+    "(" * 300 + "1" + ")" * 300,
+    "SELECT " + "1+" * 5000 + "1",
+    "SELECT * FROM glob('/*')",
+    "SELECT * FROM 'x.parquet'",
+    "FROM commits",
+    "SHOW TABLES",
+    "DESCRIBE commits",
+    "SUMMARIZE commits",
+    "EXPLAIN SELECT 1",
+    "SELECT ?",
+    "SELECT $1",
+    "BEGIN",
+    "ROLLBACK",
+    "COMMIT",
+    "SELECT * FROM commits; DROP TABLE commits",
+    "SELECT 'ü\x00'",
+    "-- comment only",
+    "/* */",
 ]
 PIPELINES = [  # docs/pipelines.md; commands are harmless
     '[stages.syntax]\nkind = "syntax"\nscope = "file"\n',
-    '[stages.syntax]\nkind = "syntax"\n\n[stages.review]\nkind = "external"\nscope = "entity"\n'
-    'needs = ["syntax"]\n',
+    '[stages.syntax]\nkind = "syntax"\n\n[stages.review]\nkind = "external"\nscope = "entity"\nneeds = ["syntax"]\n',
     '[stages.check]\nrun = "true"\nscope = "file"\ntimeout = "5s"\n\n[stages.review]\nkind = "external"\n'
     'scope = "commit"\n\n[protect.main]\nrequired = ["check"]\n',
 ]
@@ -305,8 +443,11 @@ def _weighted(*pairs: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[A
 def _chance(numerator: int, denominator: int) -> st.SearchStrategy[bool]:
     """True with about ``numerator / denominator`` (True at both ends, see ``_weighted``)."""
     trues, falses = [True] * numerator, [False] * (denominator - numerator)
-    return st.sampled_from([*trues[: numerator // 2], *falses, *trues[numerator // 2:]] if numerator > 1
-                           else [*falses[:1], *trues, *falses[1:]])
+    return st.sampled_from(
+        [*trues[: numerator // 2], *falses, *trues[numerator // 2 :]]
+        if numerator > 1
+        else [*falses[:1], *trues, *falses[1:]]
+    )
 
 
 class Values:
@@ -327,16 +468,23 @@ class Values:
         huge = st.sampled_from(BIG_SIZES).map(lambda n: "y" * n)
         hostile_text = _weighted((3, nasty), (2, text), (1, huge))
         repos = st.sampled_from([w.REPO, w.REPO, w.OTHER, "nope", "fz-new"])
-        ids = st.one_of(_pick(lambda: w.branches), _pick(lambda: w.commits), _pick(lambda: w.sessions),
-                        st.sampled_from(["main", "main~1", "fz-new", "agents/alice/x", "0" * 40, "1"]), nasty)
+        ids = st.one_of(
+            _pick(lambda: w.branches),
+            _pick(lambda: w.commits),
+            _pick(lambda: w.sessions),
+            st.sampled_from(["main", "main~1", "fz-new", "agents/alice/x", "0" * 40, "1"]),
+            nasty,
+        )
         collections = st.sampled_from(["branches", "commits", "sessions", "runs", "pipelines", "steps", "x"])
         repository = st.just(f"repositories/{w.REPO}")
         branch = _pick(lambda: [f"repositories/{w.REPO}/branches/{b}" for b in w.branches])
         commit = _pick(lambda: [f"repositories/{w.REPO}/commits/{c}" for c in [*w.commits, *w.branches]])
         session = _pick(lambda: [f"repositories/{w.REPO}/sessions/{s}" for s in w.sessions])
         observed = _pick(lambda: w.observed, f"repositories/{w.REPO}")
-        run = _weighted((3, _pick(lambda: [n for n in w.observed if "/runs/" in n] or [f"repositories/{w.REPO}/runs/x"])),
-                        (1, _pick(lambda: [f"repositories/{w.REPO}/runs/{c}" for c in w.commits])))
+        run = _weighted(
+            (3, _pick(lambda: [n for n in w.observed if "/runs/" in n] or [f"repositories/{w.REPO}/runs/x"])),
+            (1, _pick(lambda: [f"repositories/{w.REPO}/runs/{c}" for c in w.commits])),
+        )
         grammar = st.one_of(
             repos.map(lambda r: f"repositories/{r}"),
             st.tuples(repos, collections, ids).map(lambda t: f"repositories/{t[0]}/{t[1]}/{t[2]}"),
@@ -348,47 +496,87 @@ class Values:
         repository_parent = _weighted((4, repository), (1, repos.map(lambda r: f"repositories/{r}")))
         # Steps are recorded and listed in a session: their parent is one.
         parent = session if rpc.name in ("RecordStep", "RecordSteps", "ListSteps") else repository_parent
-        resources = {"repository": repository_parent, "branch": branch, "commit": commit, "session": session,
-                     "run": run}
+        resources = {
+            "repository": repository_parent,
+            "branch": branch,
+            "commit": commit,
+            "session": session,
+            "run": run,
+        }
         # AIP standard methods name their resource: DeleteBranch takes a branch name, GetRun a run name; the
         # custom methods Commit and Merge act on a branch, PostVerdict on a run.
         noun = {"Commit": "branch", "CommitStream": "branch", "Merge": "branch", "PostVerdict": "run"}.get(
-            rpc.name, re.sub(r"^(Get|Delete|End|Update|Watch|Cancel|Create)", "", rpc.name).lower())
+            rpc.name, re.sub(r"^(Get|Delete|End|Update|Watch|Cancel|Create)", "", rpc.name).lower()
+        )
         commits = _pick(lambda: w.commits)
-        revision = _weighted((4, commits), (3, _pick(lambda: w.branches)), (2, branch), (1, commit),
-                             (1, st.sampled_from(["", "main", "main~1", "feature^", "HEAD"])))
+        revision = _weighted(
+            (4, commits),
+            (3, _pick(lambda: w.branches)),
+            (2, branch),
+            (1, commit),
+            (1, st.sampled_from(["", "main", "main~1", "feature^", "HEAD"])),
+        )
         scratch = str(w.scratch)
         Pair = tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]
         self.strings: dict[str, Pair] = {
             "branch": (_weighted((1, branch), (1, _pick(lambda: w.branches))), bad_name),
             "pipeline_branch": (_weighted((1, branch), (1, _pick(lambda: w.branches))), bad_name),
-            "session": (session, bad_name), "run": (run, bad_name), "parent": (parent, bad_name),
+            "session": (session, bad_name),
+            "run": (run, bad_name),
+            "parent": (parent, bad_name),
             "repository": (repository_parent, bad_name),
-            "name": (_weighted((3, resources[noun] if noun in resources else st.one_of(list(resources.values()))),
-                               (1, observed)), bad_name),
+            "name": (
+                _weighted(
+                    (3, resources[noun] if noun in resources else st.one_of(list(resources.values()))), (1, observed)
+                ),
+                bad_name,
+            ),
             "expected_head": (_weighted((3, _pick(world.heads)), (1, commits)), hostile_text),
             "request_id": (st.from_regex(r"[A-Za-z0-9_-]{1,24}", fullmatch=True), hostile_text),
-            "page_token": (st.just(""), _weighted((2, hostile_text), (1, st.sampled_from(["e30", "eyJhZnRlciI6IjAifQ"])))),
+            "page_token": (
+                st.just(""),
+                _weighted((2, hostile_text), (1, st.sampled_from(["e30", "eyJhZnRlciI6IjAifQ"]))),
+            ),
             "revision": (revision, hostile_text),
             "path": (st.sampled_from(PATHS), hostile_text),
-            "identifier": (_weighted((3, st.from_regex(r"fz[a-z0-9._-]{0,12}", fullmatch=True)),
-                                     (1, st.sampled_from(["fz-new", "fz-2", "fz/x", "main", "feature", "demo"]))),
-                           hostile_text),
+            "identifier": (
+                _weighted(
+                    (3, st.from_regex(r"fz[a-z0-9._-]{0,12}", fullmatch=True)),
+                    (1, st.sampled_from(["fz-new", "fz-2", "fz/x", "main", "feature", "demo"])),
+                ),
+                hostile_text,
+            ),
             "sql": (st.sampled_from(SQL), hostile_text),
             "config_toml": (st.sampled_from(PIPELINES), hostile_text),
             # Export writes where it is told (an admin feature): keep it inside the scratch directory.
-            "destination": (st.sampled_from([scratch, f"{scratch}/out", f"{scratch}/deep/er/out"]),
-                            st.sampled_from([f"{scratch}/a-file", f"{scratch}/a-file/x", f"{scratch}/{'d' * 300}",
-                                             f"{scratch}/a\x00b", f"{scratch}/../{w.scratch.name}/again", "",
-                                             "relative/dir", ".", ".."])),
-            "text": (st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=40),
-                     _weighted((3, hostile_text), (1, st.just("")))),
+            "destination": (
+                st.sampled_from([scratch, f"{scratch}/out", f"{scratch}/deep/er/out"]),
+                st.sampled_from(
+                    [
+                        f"{scratch}/a-file",
+                        f"{scratch}/a-file/x",
+                        f"{scratch}/{'d' * 300}",
+                        f"{scratch}/a\x00b",
+                        f"{scratch}/../{w.scratch.name}/again",
+                        "",
+                        "relative/dir",
+                        ".",
+                        "..",
+                    ]
+                ),
+            ),
+            "text": (
+                st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=40),
+                _weighted((3, hostile_text), (1, st.just(""))),
+            ),
         }
         self.bytes: Pair = (
             _weighted((3, st.binary(max_size=48)), (2, st.sampled_from([PY_SOURCE, b"same\n", "ü".encode()]))),
-            _weighted((6, st.sampled_from([b"", b"\x00" * 10, PY_SOURCE.replace(b"def", b"\xff")])),
-                      (2, st.sampled_from(BIG_SIZES).map(lambda n: b"b" * n)),
-                      (1, st.sampled_from(HUGE_BYTES).map(lambda n: b"h" * n))),
+            _weighted(
+                (6, st.sampled_from([b"", b"\x00" * 10, PY_SOURCE.replace(b"def", b"\xff")])),
+                (2, st.sampled_from(BIG_SIZES).map(lambda n: b"b" * n)),
+                (1, st.sampled_from(HUGE_BYTES).map(lambda n: b"h" * n)),
+            ),
         )
         self.raw = st.sampled_from(INVALID_UTF8)
 
@@ -421,11 +609,27 @@ class Values:
             special = st.sampled_from([-0.0, -1.0, 1e-9, 1e300, float("nan"), float("inf"), float("-inf")])
             pair = (st.integers(0, 1000).map(float), special | st.floats(width=64 if t == FD.TYPE_DOUBLE else 32))
         else:
-            signed = t in (FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32, FD.TYPE_INT64, FD.TYPE_SINT64,
-                           FD.TYPE_SFIXED64)
+            signed = t in (
+                FD.TYPE_INT32,
+                FD.TYPE_SINT32,
+                FD.TYPE_SFIXED32,
+                FD.TYPE_INT64,
+                FD.TYPE_SINT64,
+                FD.TYPE_SFIXED64,
+            )
             wide = t in (FD.TYPE_INT64, FD.TYPE_SINT64, FD.TYPE_SFIXED64, FD.TYPE_UINT64, FD.TYPE_FIXED64)
-            if t not in (FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32, FD.TYPE_INT64, FD.TYPE_SINT64,
-                         FD.TYPE_SFIXED64, FD.TYPE_UINT32, FD.TYPE_FIXED32, FD.TYPE_UINT64, FD.TYPE_FIXED64):
+            if t not in (
+                FD.TYPE_INT32,
+                FD.TYPE_SINT32,
+                FD.TYPE_SFIXED32,
+                FD.TYPE_INT64,
+                FD.TYPE_SINT64,
+                FD.TYPE_SFIXED64,
+                FD.TYPE_UINT32,
+                FD.TYPE_FIXED32,
+                FD.TYPE_UINT64,
+                FD.TYPE_FIXED64,
+            ):
                 raise AssertionError(f"unhandled field type {t} of {f.full_name}")
             bits = 64 if wide else 32
             low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
@@ -473,8 +677,9 @@ class Call:
     ``repr`` shows the decoded messages, clipped.
     """
 
-    def __init__(self, rpc: Rpc, payloads: list[bytes], agent: str | None, described: list[str],
-                 waits: bool = False) -> None:
+    def __init__(
+        self, rpc: Rpc, payloads: list[bytes], agent: str | None, described: list[str], waits: bool = False
+    ) -> None:
         self.rpc = rpc
         self.payloads = payloads
         self.agent = agent
@@ -496,26 +701,42 @@ class _Drawn:
         self.waits = False  # a ``wait_for_*`` flag is set: the call may block until its deadline
 
 
-def _draw_message(draw: st.DrawFn, values: Values, desc: gdesc.Descriptor, prefix: tuple[int, ...],
-                  drawn: _Drawn, depth: int) -> Message:
+def _draw_message(
+    draw: st.DrawFn, values: Values, desc: gdesc.Descriptor, prefix: tuple[int, ...], drawn: _Drawn, depth: int
+) -> Message:
     clean = drawn.clean
     msg = message_factory.GetMessageClass(desc)()
-    oneof_choice = {o.name: draw(st.sampled_from(list(o.fields) if clean else [o.fields[0], None, *o.fields[1:]]))
-                    for o in desc.oneofs if len(o.fields) > 1}
+    oneof_choice = {
+        o.name: draw(st.sampled_from(list(o.fields) if clean else [o.fields[0], None, *o.fields[1:]]))
+        for o in desc.oneofs
+        if len(o.fields) > 1
+    }
     for f in desc.fields:
         o = f.containing_oneof
         if o is not None and len(o.fields) > 1:
             if oneof_choice[o.name] is not f and (clean or not draw(_chance(1, 10))):
                 continue  # usually one member of a real oneof; sometimes two (the last one wins on the wire)
-        elif not draw(_chance(1, 2) if f.has_presence and f.type != FD.TYPE_MESSAGE else
-                      _chance(19, 20) if clean else _chance(6, 8)):  # an optional field is often left out
+        elif not draw(
+            _chance(1, 2)
+            if f.has_presence and f.type != FD.TYPE_MESSAGE
+            else _chance(19, 20)
+            if clean
+            else _chance(6, 8)
+        ):  # an optional field is often left out
             continue  # leave the field unset
         _draw_field(draw, values, msg, f, prefix, drawn, depth)
     return msg
 
 
-def _draw_field(draw: st.DrawFn, values: Values, msg: Message, f: gdesc.FieldDescriptor,
-                prefix: tuple[int, ...], drawn: _Drawn, depth: int) -> None:
+def _draw_field(
+    draw: st.DrawFn,
+    values: Values,
+    msg: Message,
+    f: gdesc.FieldDescriptor,
+    prefix: tuple[int, ...],
+    drawn: _Drawn,
+    depth: int,
+) -> None:
     here = (*prefix, f.number)
     if f.type == FD.TYPE_MESSAGE and f.message_type.GetOptions().map_entry:
         key_f, value_f = f.message_type.fields_by_name["key"], f.message_type.fields_by_name["value"]
@@ -524,7 +745,9 @@ def _draw_field(draw: st.DrawFn, values: Values, msg: Message, f: gdesc.FieldDes
         if value_f.type == FD.TYPE_MESSAGE:
             return
         for _ in range(draw(st.sampled_from([0, 1, 2, 3]))):
-            getattr(msg, f.name)[draw(values.for_scalar(key_f, drawn.clean))] = draw(values.for_scalar(value_f, drawn.clean))
+            getattr(msg, f.name)[draw(values.for_scalar(key_f, drawn.clean))] = draw(
+                values.for_scalar(value_f, drawn.clean)
+            )
         return
     if f.type == FD.TYPE_STRING:
         drawn.string_fields.append((here, False))
@@ -544,8 +767,13 @@ def _draw_field(draw: st.DrawFn, values: Values, msg: Message, f: gdesc.FieldDes
             value = draw(values.for_scalar(f, drawn.clean))
             setattr(msg, f.name, value)
             drawn.waits |= f.type == FD.TYPE_BOOL and f.name.startswith("wait") and value is True
-    if f.is_repeated and f.type == FD.TYPE_MESSAGE and len(getattr(msg, f.name)) and not drawn.clean and draw(
-            _chance(1, 10)):
+    if (
+        f.is_repeated
+        and f.type == FD.TYPE_MESSAGE
+        and len(getattr(msg, f.name))
+        and not drawn.clean
+        and draw(_chance(1, 10))
+    ):
         items = list(getattr(msg, f.name))
         getattr(msg, f.name).extend(items * draw(st.sampled_from([50, 2000])))  # many (and duplicate) items
 
@@ -562,8 +790,16 @@ def _garbage(draw: st.DrawFn, desc: gdesc.Descriptor, good: bytes) -> tuple[byte
     elif kind == "nesting":  # deeper than any decoder's recursion limit
         data = _wrap([first] * 200, b"")
     elif kind == "unknown":  # unknown fields of every wire type are ignored
-        data = good + _varint(9999 << 3 | 0) + _varint(5) + _length_delimited(10000, b"\xff" * 8) + \
-            _varint(10001 << 3 | 5) + b"\x00" * 4 + _varint(10002 << 3 | 1) + b"\x00" * 8
+        data = (
+            good
+            + _varint(9999 << 3 | 0)
+            + _varint(5)
+            + _length_delimited(10000, b"\xff" * 8)
+            + _varint(10001 << 3 | 5)
+            + b"\x00" * 4
+            + _varint(10002 << 3 | 1)
+            + b"\x00" * 8
+        )
     else:  # a known field sent with the wrong wire type
         data = good + _varint(first << 3 | 0) + _varint(7) + _varint(first << 3 | 5) + b"\x01\x02\x03\x04"
     return data, f"<{kind} wire bytes: {data[:80]!r}{'...' if len(data) > 80 else ''}>"
@@ -592,8 +828,12 @@ def _payload(draw: st.DrawFn, values: Values, desc: gdesc.Descriptor) -> tuple[b
 
 
 def calls(values: Values, rpc: Rpc) -> st.SearchStrategy[Call]:
-    agents = _weighted((16, st.just("alice")), (2, st.just("bob")), (1, st.just(None)),
-                       (1, st.sampled_from(["bad agent", "../x", "a" * 65, "", "-x"])))
+    agents = _weighted(
+        (16, st.just("alice")),
+        (2, st.just("bob")),
+        (1, st.just(None)),
+        (1, st.sampled_from(["bad agent", "../x", "a" * 65, "", "-x"])),
+    )
 
     @st.composite
     def build(draw: st.DrawFn) -> Call:
@@ -649,8 +889,9 @@ def invoke(channel: grpc.Channel, call: Call, timeout: float) -> Outcome:
         try:
             status = rpc_status.from_call(exc)
         except ValueError as mismatch:  # the ErrorInfo's code is not the call's code
-            return Outcome(exc.code(), f"{exc.details()} [{mismatch}]", "MISMATCHED_STATUS", responses,
-                           time.monotonic() - start)
+            return Outcome(
+                exc.code(), f"{exc.details()} [{mismatch}]", "MISMATCHED_STATUS", responses, time.monotonic() - start
+            )
         reason = ""
         for detail in status.details if status is not None else ():
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -676,7 +917,7 @@ def _statuses_in(msg: Message) -> Iterator[status_pb2.Status]:
     for f, value in msg.ListFields():
         if f.type != FD.TYPE_MESSAGE:
             continue
-        for item in (value if f.is_repeated and not isinstance(value, Message) else [value]):
+        for item in value if f.is_repeated and not isinstance(value, Message) else [value]:
             if not isinstance(item, Message):
                 continue  # a map of scalars
             if item.DESCRIPTOR.full_name == "google.rpc.Status":
@@ -724,7 +965,8 @@ def judge(world: World, channel: grpc.Channel, call: Call, timeout: float) -> Ou
         assert outcome.details.strip(), f"an error without a message\n{where}"
         # gRPC replaces a status whose trailers are too large (a message echoing a huge input).
         assert outcome.reason != "MISMATCHED_STATUS" and "metadata size exceeds" not in outcome.details, (
-            f"the error did not reach the client intact\n{where}")
+            f"the error did not reach the client intact\n{where}"
+        )
     item_ok = 0
     item_failed = 0
     reasons = {outcome.reason}
@@ -757,8 +999,10 @@ def judge(world: World, channel: grpc.Channel, call: Call, timeout: float) -> Ou
     if wrote_nothing and before != after:
         changed = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
         items = [[(s.code, s.message[:200]) for s in _statuses_in(output.FromString(raw))] for raw in outcome.responses]
-        raise AssertionError(f"a call that should have written nothing changed the repositories: {changed}\n"
-                             f"responses (item statuses): {items}\n{where}")
+        raise AssertionError(
+            f"a call that should have written nothing changed the repositories: {changed}\n"
+            f"responses (item statuses): {items}\n{where}"
+        )
     return outcome
 
 
@@ -770,8 +1014,11 @@ def assert_no_handler_left(rpc: Rpc, timeout: float = 10.0) -> None:
     """
     deadline = time.monotonic() + timeout
     while True:
-        stuck = [tid for tid, frame in sys._current_frames().items()
-                 if any(f.f_code.co_name == rpc.name for f, _ in traceback.walk_stack(frame))]
+        stuck = [
+            tid
+            for tid, frame in sys._current_frames().items()
+            if any(f.f_code.co_name == rpc.name for f, _ in traceback.walk_stack(frame))
+        ]
         if not stuck:
             return
         assert time.monotonic() < deadline, f"{len(stuck)} threads still run {rpc} after its callers went away"
@@ -795,13 +1042,27 @@ def assert_healthy(world: World) -> None:
         assert_fsck_clean(repo)
 
 
-def fuzz_rpc(world: World, channel: grpc.Channel, rpc: Rpc, *, max_examples: int, timeout: float,
-             seed: int | None = None, on_outcome: Callable[[Outcome], None] | None = None) -> None:
+def fuzz_rpc(
+    world: World,
+    channel: grpc.Channel,
+    rpc: Rpc,
+    *,
+    max_examples: int,
+    timeout: float,
+    seed: int | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> None:
     """Run hypothesis on one RPC: ``max_examples`` drawn calls, each judged (raises on the first failure)."""
     values = Values(world, rpc)
 
-    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), print_blob=True)
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
     @given(call=calls(values, rpc))
     def run(call: Call) -> None:
         world.ensure()
@@ -860,8 +1121,10 @@ def test_fuzz(rpc: Rpc, world: World, fuzz_channel: grpc.Channel) -> None:
     try:
         fuzz_rpc(world, fuzz_channel, rpc, max_examples=SHORT_EXAMPLES, timeout=CALL_TIMEOUT, seed=FUZZ_SEED)
     except BaseException as exc:
-        exc.add_note(f"fuzz seed {FUZZ_SEED}: reproduce with TRELLIS_FUZZ_SEED={FUZZ_SEED} pytest "
-                     f"'tests/e2e/test_fuzz.py::test_fuzz[{rpc}]'")
+        exc.add_note(
+            f"fuzz seed {FUZZ_SEED}: reproduce with TRELLIS_FUZZ_SEED={FUZZ_SEED} pytest "
+            f"'tests/e2e/test_fuzz.py::test_fuzz[{rpc}]'"
+        )
         raise
     assert_no_handler_left(rpc)
     assert_healthy(world)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from query import content_key, parse_trajectory
+from trellis import vcs
 from trellis.cli.main import main
 from trellis.client import Client
+from trellis.query import content_key, parse_trajectory
 from trellis.server import RunningServer
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories"
@@ -48,8 +48,14 @@ def logs(tmp_path: Path) -> Path:
 def test_files_directories_and_globs_import_once(
     capsys: pytest.CaptureFixture[str], server: RunningServer, client: Client, logs: Path
 ) -> None:
-    code, first = _run(capsys, server, "import-trajectory", str(logs / "claude"), str(logs / "runs" / "*.traj"),
-                       str(logs / "runs" / "codex__wordcount.jsonl"))
+    code, first = _run(
+        capsys,
+        server,
+        "import-trajectory",
+        str(logs / "claude"),
+        str(logs / "runs" / "*.traj"),
+        str(logs / "runs" / "codex__wordcount.jsonl"),
+    )
     assert code == 0 and first["failed"] == 0
     assert {f["format"] for f in first["files"]} == {"claude-code", "swe-agent", "codex"}
     assert first["imported"] == 5  # one Claude Code session, three .traj, one Codex rollout
@@ -85,16 +91,21 @@ def test_an_interrupted_import_is_finished_not_duplicated(
     client.create_repository("trajectories")
     agent = client.with_agent("codex")
     key = content_key(data)
-    session = agent.create_session("trajectories", model=trajectory.session.model, task=trajectory.session.task,
-                                   branch="imported/" + key[:32],
-                                   metadata={**trajectory.session.metadata, "source_sha256": key})
+    session = agent.create_session(
+        "trajectories",
+        model=trajectory.session.model,
+        task=trajectory.session.task,
+        branch="imported/" + key[:32],
+        metadata={**trajectory.session.metadata, "source_sha256": key},
+    )
     agent.record_step("trajectories", session.session_id, trajectory.steps[0])
     code, report = _run(capsys, server, "import-trajectory", str(path))
     assert code == 0 and report["resumed"] == 1 and report["files"][0]["session"] == session.session_id
     finished = client.get_session("trajectories", session.session_id)
     assert finished.step_count == len(trajectory.steps) and finished.status is vcs.SessionStatus.SUCCEEDED
     assert [s.input.action for s in client.list_steps("trajectories", session.session_id)] == [
-        s.action for s in trajectory.steps]
+        s.action for s in trajectory.steps
+    ]
     assert len(list(client.list_sessions("trajectories"))) == 1
 
 
@@ -103,8 +114,9 @@ def test_secrets_in_an_imported_log_are_redacted(
 ) -> None:
     key = "sk-ant-api03-" + "Fq7Lm2Nx9Bz4Vc8Kd1Hs6Jt3Pw5Rg0Ye" * 2
     path = tmp_path / "session.jsonl"
-    path.write_text((SAMPLES / "claude-code__wordcount.jsonl").read_text().replace("HOME=/root",
-                                                                                   f"ANTHROPIC_API_KEY={key}"))
+    path.write_text(
+        (SAMPLES / "claude-code__wordcount.jsonl").read_text().replace("HOME=/root", f"ANTHROPIC_API_KEY={key}")
+    )
     code, report = _run(capsys, server, "import-trajectory", str(path))
     assert code == 0
     steps = list(client.list_steps("trajectories", report["files"][0]["session"]))
@@ -114,13 +126,29 @@ def test_secrets_in_an_imported_log_are_redacted(
 
 
 @pytest.mark.parametrize("fmt", ["atif", "otlp"])
-def test_session_export(capsys: pytest.CaptureFixture[str], server: RunningServer, client: Client, tmp_path: Path,
-                        fmt: str) -> None:
+def test_session_export(
+    capsys: pytest.CaptureFixture[str], server: RunningServer, client: Client, tmp_path: Path, fmt: str
+) -> None:
     code, report = _run(capsys, server, "import-trajectory", str(SAMPLES / "openhands__wordcount.json"))
     session_id = report["files"][0]["session"]
     out = tmp_path / f"out.{fmt}.json"
-    assert main(["session", "export", "trajectories", session_id, "--format", fmt, "-o", str(out),
-                 "--server", server.address]) == 0
+    assert (
+        main(
+            [
+                "session",
+                "export",
+                "trajectories",
+                session_id,
+                "--format",
+                fmt,
+                "-o",
+                str(out),
+                "--server",
+                server.address,
+            ]
+        )
+        == 0
+    )
     document = json.loads(out.read_text())
     if fmt == "atif":
         again = parse_trajectory(out.read_bytes())
@@ -132,7 +160,8 @@ def test_session_export(capsys: pytest.CaptureFixture[str], server: RunningServe
         assert [s["name"] for s in spans[1:]][:2] == ["chat claude-sonnet-4-5", "execute_tool env"]
         # The run's own times (2025), not the import's.
         assert spans[0]["startTimeUnixNano"].startswith("17649") and int(spans[0]["endTimeUnixNano"]) >= int(
-            spans[0]["startTimeUnixNano"])
+            spans[0]["startTimeUnixNano"]
+        )
     assert main(["session", "export", "trajectories", session_id, "--format", fmt, "--server", server.address]) == 0
     assert json.loads(capsys.readouterr().out) == document
 
@@ -140,8 +169,7 @@ def test_session_export(capsys: pytest.CaptureFixture[str], server: RunningServe
 def test_record_steps_over_the_api_in_batches_redacted(client: Client) -> None:
     client.create_repository("r")
     session = client.create_session("r")
-    steps = [vcs.StepInput(action=f"s{i}", observation=f"token ghp_{'x1Y2' * 9}" if i == 3 else "ok")
-             for i in range(7)]
+    steps = [vcs.StepInput(action=f"s{i}", observation=f"token ghp_{'x1Y2' * 9}" if i == 3 else "ok") for i in range(7)]
     recorded = client.record_steps("r", session.session_id, steps, max_batch_steps=3)
     assert [s.index for s in recorded] == list(range(1, 8))
     assert recorded[3].input.observation == "token [REDACTED:github_token]"
@@ -149,16 +177,31 @@ def test_record_steps_over_the_api_in_batches_redacted(client: Client) -> None:
     assert client.get_session("r", session.session_id).step_count == 7
 
 
-def test_reimport_on_a_data_directory_without_a_server(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                                       logs: Path) -> None:
+def test_reimport_on_a_data_directory_without_a_server(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, logs: Path
+) -> None:
     """No server owns the data directory: known content is recognised from git alone, new content imported."""
     data = tmp_path / "data"
-    assert main(["import-trajectory", str(logs / "runs" / "codex__wordcount.jsonl"), "--data-dir", str(data),
-                 "--json"]) == 0
+    assert (
+        main(["import-trajectory", str(logs / "runs" / "codex__wordcount.jsonl"), "--data-dir", str(data), "--json"])
+        == 0
+    )
     first = json.loads(capsys.readouterr().out)
     shutil.copy(logs / "runs" / "codex__wordcount.jsonl", logs / "again.jsonl")
-    assert main(["import-trajectory", str(logs / "again.jsonl"), str(logs / "runs" / "codex__wordcount.jsonl"),
-                 str(logs / "runs" / "atif-v1.4__wordcount.json"), "--data-dir", str(data), "--json"]) == 0
+    assert (
+        main(
+            [
+                "import-trajectory",
+                str(logs / "again.jsonl"),
+                str(logs / "runs" / "codex__wordcount.jsonl"),
+                str(logs / "runs" / "atif-v1.4__wordcount.json"),
+                "--data-dir",
+                str(data),
+                "--json",
+            ]
+        )
+        == 0
+    )
     second = json.loads(capsys.readouterr().out)
     assert [f["status"] for f in second["files"]] == ["duplicate", "duplicate", "imported"]
     assert second["files"][0]["session"] == first["files"][0]["session"]

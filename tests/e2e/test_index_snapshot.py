@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import vcs
+from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.indexing import SNAPSHOT_FILE
@@ -41,8 +41,9 @@ for line in sys.stdin:
 
 @pytest.fixture
 def publishing_server(data_dir: Path) -> Iterator[RunningServer]:
-    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=vcs.Durability.NONE,
-                                        snapshot_interval=0.1))
+    running = build_server(
+        ServerConfig(data_dir=data_dir, address="127.0.0.1:0", durability=vcs.Durability.NONE, snapshot_interval=0.1)
+    )
     try:
         yield running
     finally:
@@ -63,8 +64,9 @@ def test_a_second_process_reads_the_snapshot_while_the_server_writes(
             client.commit("snap", "main", {"a.py": f"x = {i}\n".encode()}, f"commit {i}")
         assert publishing_server.index.wait_idle(60)
         expected = _indexed_commits(client)
-        reader = subprocess.Popen([sys.executable, "-c", READER, str(path)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert reader.stdin is not None and reader.stdout is not None
 
         def ask(command: str) -> str:
@@ -99,6 +101,7 @@ def test_a_second_process_reads_the_snapshot_while_the_server_writes(
 def test_the_index_itself_stays_locked_while_the_server_runs(publishing_server: RunningServer, data_dir: Path) -> None:
     """Why the copy exists: DuckDB lets no second process open the file that the server writes."""
     script = "import sys, duckdb; duckdb.connect(sys.argv[1], read_only=True)"
-    done = subprocess.run([sys.executable, "-c", script, str(data_dir / "index.duckdb")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(data_dir / "index.duckdb")], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0 and "lock" in done.stderr.lower()

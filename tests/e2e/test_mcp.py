@@ -23,8 +23,22 @@ from trellis.client import Client
 from trellis.mcp_server import start_http
 from trellis.server import RunningServer
 
-TOOLS = {"list_repositories", "get_branch", "read_file", "list_tree", "log", "diff", "query", "start_session",
-         "end_session", "record_step", "commit", "merge", "verify", "wait_run"}
+TOOLS = {
+    "list_repositories",
+    "get_branch",
+    "read_file",
+    "list_tree",
+    "log",
+    "diff",
+    "query",
+    "start_session",
+    "end_session",
+    "record_step",
+    "commit",
+    "merge",
+    "verify",
+    "wait_run",
+}
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -42,6 +56,7 @@ def run(server: Any, body: Callable[[McpClient], Awaitable[Any]]) -> Any:
     async def main() -> Any:
         async with McpClient(server) as mcp:
             return await body(mcp)
+
     return run_async(main)
 
 
@@ -103,12 +118,25 @@ def test_stdio_session_commit_round_trip(server: RunningServer, client: Client, 
         branch = session["branch_id"]
         assert branch.startswith("agents/alice/")
         step = {"thought": "h is missing", "action": "edit", "input_tokens": 12, "output_tokens": 3}
-        landed = await call(mcp, "commit", repository=demo, branch=branch, message="Add h",
-                            expected_head=head, session_id=session["session_id"], step=step, wait_for_diff=True,
-                            changes=[{"op": "put", "path": "app.py",
-                                      "content": "def f():\n    return 1\n\n\ndef g():\n    return 2\n\n\n"
-                                                 "def h():\n    return 3\n"},
-                                     {"op": "put", "path": "data.bin", "content": "AAEC", "encoding": "base64"}])
+        landed = await call(
+            mcp,
+            "commit",
+            repository=demo,
+            branch=branch,
+            message="Add h",
+            expected_head=head,
+            session_id=session["session_id"],
+            step=step,
+            wait_for_diff=True,
+            changes=[
+                {
+                    "op": "put",
+                    "path": "app.py",
+                    "content": "def f():\n    return 1\n\n\ndef g():\n    return 2\n\n\ndef h():\n    return 3\n",
+                },
+                {"op": "put", "path": "data.bin", "content": "AAEC", "encoding": "base64"},
+            ],
+        )
         assert landed["step"]["input"]["thought"] == "h is missing"
         assert any(c["qualname"] == "app.h" for c in landed["diff"]["entity_changes"]), landed
         commit_id = landed["commit"]["commit_id"]
@@ -116,25 +144,41 @@ def test_stdio_session_commit_round_trip(server: RunningServer, client: Client, 
         assert read["encoding"] == "base64" and read["content"] == "AAEC"
         diff = await call(mcp, "diff", repository=demo, new_revision=branch, old_revision="main")
         assert [(c["qualname"], c["change"]) for c in diff["entity_changes"]] == [("app.h", "added")]
-        lines = (await call(mcp, "diff", repository=demo, new_revision=branch, old_revision="main",
-                            line_diff=True))["line_diffs"]
+        lines = (await call(mcp, "diff", repository=demo, new_revision=branch, old_revision="main", line_diff=True))[
+            "line_diffs"
+        ]
         assert lines["app.py"]["encoding"] == "utf-8" and "+def h():" in lines["app.py"]["content"]
         log = await call(mcp, "log", repository=demo, revision=branch, limit=5)
         assert [c["message"].splitlines()[0] for c in log["commits"]] == ["Add h", "base", "Create repository demo"]
         assert log["commits"][0]["trailers"]["Trellis-Session"] == session["session_id"]
         tree = await call(mcp, "list_tree", repository=demo, revision=branch)
         assert {e["path"] for e in tree["entries"]} == {"app.py", "data.bin"}
-        await call(mcp, "record_step", repository=demo, session_id=session["session_id"],
-                   step={"thought": "done", "action": "review"})
-        merged = await call(mcp, "merge", repository=demo, target_branch="main", source_revision=branch,
-                            preview=False, expected_head=head)
+        await call(
+            mcp,
+            "record_step",
+            repository=demo,
+            session_id=session["session_id"],
+            step={"thought": "done", "action": "review"},
+        )
+        merged = await call(
+            mcp,
+            "merge",
+            repository=demo,
+            target_branch="main",
+            source_revision=branch,
+            preview=False,
+            expected_head=head,
+        )
         assert merged["conflicts"] == [] and merged["commit"]["commit_id"] == commit_id
-        ended = await call(mcp, "end_session", repository=demo, session_id=session["session_id"],
-                           outcome="h added")
+        ended = await call(mcp, "end_session", repository=demo, session_id=session["session_id"], outcome="h added")
         assert ended["status"] == "succeeded" and ended["step_count"] == 2 and ended["commit_count"] == 1
         # (the index catches up with commits asynchronously: ask something that does not depend on timing)
-        rows = await call(mcp, "query", sql="SELECT * FROM (SELECT 42 AS answer, 'x' AS letter UNION ALL SELECT 43, 'y') ORDER BY answer",
-                          max_rows=1)
+        rows = await call(
+            mcp,
+            "query",
+            sql="SELECT * FROM (SELECT 42 AS answer, 'x' AS letter UNION ALL SELECT 43, 'y') ORDER BY answer",
+            max_rows=1,
+        )
         assert rows == {"rows": [{"answer": 42, "letter": "x"}], "truncated": True}
         bound = await call(mcp, "query", sql="SELECT $a AS a, $b AS b", params={"a": "it's", "b": 2})
         assert bound["rows"] == [{"a": "it's", "b": 2}]
@@ -148,30 +192,52 @@ def test_stdio_session_commit_round_trip(server: RunningServer, client: Client, 
 
 
 def test_stdio_bad_input_is_a_clear_tool_error_and_writes_nothing(
-        data_dir: Path, server: RunningServer, client: Client, demo: str) -> None:
+    data_dir: Path, server: RunningServer, client: Client, demo: str
+) -> None:
     head = client.get_branch(demo, "main").head_commit_id
     client.commit(demo, "main", {"other.py": "X = 1\n"}, "moves main")
 
     async def body(mcp: McpClient) -> None:
         # A stale compare-and-swap: the reason, the message and where the branch is now.
-        text, error = await call_error(mcp, "commit", repository=demo, branch="main", message="stale",
-                                       expected_head=head, changes=[{"op": "put", "path": "a.py", "content": "A"}])
+        text, error = await call_error(
+            mcp,
+            "commit",
+            repository=demo,
+            branch="main",
+            message="stale",
+            expected_head=head,
+            changes=[{"op": "put", "path": "a.py", "content": "A"}],
+        )
         assert text.startswith("STALE_HEAD: ") and error["reason"] == "STALE_HEAD"
         assert error["actual_head"] == client.get_branch(demo, "main").head_commit_id
         # An unsafe path, refused by the server's validation.
-        text, error = await call_error(mcp, "commit", repository=demo, branch="main", message="escape",
-                                       changes=[{"op": "put", "path": "../evil", "content": "x"}])
+        text, error = await call_error(
+            mcp,
+            "commit",
+            repository=demo,
+            branch="main",
+            message="escape",
+            changes=[{"op": "put", "path": "../evil", "content": "x"}],
+        )
         assert error["reason"].startswith("INVALID") and "../evil" in text
         # Arguments outside the schema are refused before reaching Trellis.
-        result = await mcp.call_tool("commit", {"repository": demo, "branch": "main", "message": "m",
-                                                "changes": [{"op": "chmod", "path": "a"}]})
+        result = await mcp.call_tool(
+            "commit", {"repository": demo, "branch": "main", "message": "m", "changes": [{"op": "chmod", "path": "a"}]}
+        )
         assert result.is_error and "op" in result.content[0].text  # type: ignore[union-attr]
         # A put without content, bad base64, an unknown repository.
-        text, error = await call_error(mcp, "commit", repository=demo, branch="main", message="m",
-                                       changes=[{"op": "put", "path": "a.py"}])
+        text, error = await call_error(
+            mcp, "commit", repository=demo, branch="main", message="m", changes=[{"op": "put", "path": "a.py"}]
+        )
         assert error["reason"] == "INVALID_ARGUMENT" and "content" in text
-        text, error = await call_error(mcp, "commit", repository=demo, branch="main", message="m",
-                                       changes=[{"op": "put", "path": "a.bin", "content": "!!", "encoding": "base64"}])
+        text, error = await call_error(
+            mcp,
+            "commit",
+            repository=demo,
+            branch="main",
+            message="m",
+            changes=[{"op": "put", "path": "a.bin", "content": "!!", "encoding": "base64"}],
+        )
         assert error["reason"] == "INVALID_ARGUMENT" and "base64" in text
         text, error = await call_error(mcp, "read_file", repository="nope", path="a.py")
         assert error["reason"] == "REPOSITORY_NOT_FOUND"
@@ -222,11 +288,18 @@ def test_http_beside_a_server(server: RunningServer, client: Client, demo: str) 
     _conflicting(client, demo)
     http = start_http(server.address, "127.0.0.1:0")
     try:
+
         async def body(mcp: McpClient) -> None:
             assert TOOLS <= {t.name for t in (await mcp.list_tools()).tools}
             await _preview_conflict(mcp, demo)
-            landed = await call(mcp, "commit", repository=demo, branch="feature", message="via http",
-                                changes=[{"op": "delete", "path": "app.py"}])
+            landed = await call(
+                mcp,
+                "commit",
+                repository=demo,
+                branch="feature",
+                message="via http",
+                changes=[{"op": "delete", "path": "app.py"}],
+            )
             assert landed["commit"]["message"].startswith("via http")
             text, error = await call_error(mcp, "get_branch", repository=demo, branch="missing")
             assert error["reason"] == "BRANCH_NOT_FOUND" and text.startswith("BRANCH_NOT_FOUND: ")
@@ -265,6 +338,7 @@ def test_http_callers_act_with_their_own_tokens(tmp_path: Path) -> None:
                 async with httpx2.AsyncClient(headers=headers, timeout=60) as http_client:
                     async with McpClient(streamable_http_client(http.url, http_client=http_client)) as mcp:
                         return await body(mcp)
+
             return run_async(main)
 
         async def anonymous(mcp: McpClient) -> str:
@@ -274,8 +348,14 @@ def test_http_callers_act_with_their_own_tokens(tmp_path: Path) -> None:
         assert as_caller("trellis_0_nope", anonymous) == "INVALID_TOKEN"
 
         async def agent(mcp: McpClient) -> None:
-            text, error = await call_error(mcp, "commit", repository="demo", branch="main", message="m",
-                                           changes=[{"op": "put", "path": "app.py", "content": "X = 2\n"}])
+            text, error = await call_error(
+                mcp,
+                "commit",
+                repository="demo",
+                branch="main",
+                message="m",
+                changes=[{"op": "put", "path": "app.py", "content": "X = 2\n"}],
+            )
             assert error["reason"] == "BRANCH_OUTSIDE_NAMESPACE" and "agents/alice/" in text
             session = await call(mcp, "start_session", repository="demo", task="t")
             assert session["agent"] == "alice" and session["branch_id"].startswith("agents/alice/")
@@ -294,8 +374,22 @@ def served(tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "serve.log"
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trellis", "serve", "--data-dir", str(tmp_path / "served"),
-             "--listen", "127.0.0.1:0", "--mcp", "127.0.0.1:0"], stdout=out, stderr=out, env=_env())
+            [
+                sys.executable,
+                "-m",
+                "trellis",
+                "serve",
+                "--data-dir",
+                str(tmp_path / "served"),
+                "--listen",
+                "127.0.0.1:0",
+                "--mcp",
+                "127.0.0.1:0",
+            ],
+            stdout=out,
+            stderr=out,
+            env=_env(),
+        )
     try:
         for _ in range(1200):  # up to two minutes on a loaded machine; usually a second or two
             found = re.search(r"http://127\.0\.0\.1:\d+/mcp\b", log.read_text(errors="replace"))
@@ -320,6 +414,21 @@ def test_serve_mcp_over_http(served: str) -> None:
 
 def test_serve_mcp_refuses_a_remote_address_in_clear(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "trellis", "serve", "--data-dir", str(tmp_path / "d"), "--listen", "127.0.0.1:0",
-         "--mcp", "0.0.0.0:0"], capture_output=True, text=True, env=_env(), timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "trellis",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--listen",
+            "127.0.0.1:0",
+            "--mcp",
+            "0.0.0.0:0",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
     assert result.returncode == 1 and "refusing to serve MCP" in result.stderr and "Traceback" not in result.stderr

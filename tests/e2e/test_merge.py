@@ -8,34 +8,42 @@ from pathlib import Path
 import grpc
 import pytest
 
-import vcs
 from tests.conftest import assert_fsck_clean, raw_unary, repo_path, snapshot
+from trellis import vcs
 from trellis.client import Client
 from trellis.v1 import changes_pb2
 
-BASE = b'''import os
+BASE = b"""import os
 
 
 def first():
     return 1
-'''
-LEFT = BASE + b'''
+"""
+LEFT = (
+    BASE
+    + b"""
 
 def from_left():
     return "left"
-'''
-RIGHT = BASE + b'''
+"""
+)
+RIGHT = (
+    BASE
+    + b"""
 
 def from_right():
     return "right"
-'''
+"""
+)
 
 
 def _git_merge_file_conflicts(tmp_path: Path, base: bytes, left: bytes, right: bytes) -> int:
     for name, data in (("base", base), ("left", left), ("right", right)):
         (tmp_path / name).write_bytes(data)
-    done = subprocess.run(["git", "merge-file", "-p", str(tmp_path / "left"), str(tmp_path / "base"),
-                           str(tmp_path / "right")], capture_output=True)
+    done = subprocess.run(
+        ["git", "merge-file", "-p", str(tmp_path / "left"), str(tmp_path / "base"), str(tmp_path / "right")],
+        capture_output=True,
+    )
     return done.returncode
 
 
@@ -48,9 +56,7 @@ def forked(client: Client) -> Client:
     return client
 
 
-def test_both_appending_a_function_merges_where_git_conflicts(
-    forked: Client, data_dir: Path, tmp_path: Path
-) -> None:
+def test_both_appending_a_function_merges_where_git_conflicts(forked: Client, data_dir: Path, tmp_path: Path) -> None:
     assert _git_merge_file_conflicts(tmp_path, BASE, LEFT, RIGHT) > 0  # the line merge refuses
     forked.commit("demo", "agents/alice/a", {"app.py": LEFT}, "left")
     forked.commit("demo", "agents/bob/b", {"app.py": RIGHT}, "right")
@@ -64,9 +70,7 @@ def test_both_appending_a_function_merges_where_git_conflicts(
     assert_fsck_clean(repo_path(data_dir, "demo"))
 
 
-def test_the_same_entity_changed_differently_is_a_conflict_confined_to_it(
-    forked: Client, data_dir: Path
-) -> None:
+def test_the_same_entity_changed_differently_is_a_conflict_confined_to_it(forked: Client, data_dir: Path) -> None:
     forked.commit("demo", "agents/alice/a", {"app.py": BASE.replace(b"return 1", b"return 2")}, "two")
     forked.commit("demo", "agents/bob/b", {"app.py": BASE.replace(b"return 1", b"return 3")}, "three")
     forked.merge("demo", "main", "agents/alice/a")
@@ -111,21 +115,42 @@ def test_a_stale_expected_head_is_refused(forked: Client) -> None:
 @pytest.mark.parametrize(
     ("request_", "code", "text"),
     [
-        (changes_pb2.MergeRequest(name="repositories/demo/branches/..", source_revision="main"),
-         grpc.StatusCode.INVALID_ARGUMENT, "branch"),
-        (changes_pb2.MergeRequest(name="repositories/demo/branches/main"),
-         grpc.StatusCode.INVALID_ARGUMENT, "source_revision is required"),
-        (changes_pb2.MergeRequest(name="repositories/demo/branches/main", source_revision="nope"),
-         grpc.StatusCode.NOT_FOUND, "nope"),
-        (changes_pb2.MergeRequest(name="repositories/demo/branches/ghost", source_revision="main"),
-         grpc.StatusCode.NOT_FOUND, "ghost"),
-        (changes_pb2.MergeRequest(name="repositories/demo/branches/main", source_revision="main",
-                                  expected_head="xyz"), grpc.StatusCode.INVALID_ARGUMENT, "expected_head"),
+        (
+            changes_pb2.MergeRequest(name="repositories/demo/branches/..", source_revision="main"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "branch",
+        ),
+        (
+            changes_pb2.MergeRequest(name="repositories/demo/branches/main"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "source_revision is required",
+        ),
+        (
+            changes_pb2.MergeRequest(name="repositories/demo/branches/main", source_revision="nope"),
+            grpc.StatusCode.NOT_FOUND,
+            "nope",
+        ),
+        (
+            changes_pb2.MergeRequest(name="repositories/demo/branches/ghost", source_revision="main"),
+            grpc.StatusCode.NOT_FOUND,
+            "ghost",
+        ),
+        (
+            changes_pb2.MergeRequest(
+                name="repositories/demo/branches/main", source_revision="main", expected_head="xyz"
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "expected_head",
+        ),
     ],
 )
 def test_malformed_merges_get_clear_statuses_and_write_nothing(
-    forked: Client, channel: grpc.Channel, data_dir: Path, request_: changes_pb2.MergeRequest,
-    code: grpc.StatusCode, text: str,
+    forked: Client,
+    channel: grpc.Channel,
+    data_dir: Path,
+    request_: changes_pb2.MergeRequest,
+    code: grpc.StatusCode,
+    text: str,
 ) -> None:
     before = snapshot(data_dir, "demo")
     with pytest.raises(grpc.RpcError) as caught:

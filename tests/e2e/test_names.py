@@ -22,10 +22,9 @@ from google.protobuf.message import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
-import vcs
 from tests.conftest import raw_unary
 from tests.test_api_reference import documented_reasons
-from trellis import names
+from trellis import names, vcs
 from trellis.client import Client
 from trellis.errors import error_from_rpc
 from trellis.interceptors import LOCAL_AGENT_HEADER
@@ -44,18 +43,33 @@ class World:
 @pytest.fixture
 def world(client: Client) -> Iterator[World]:
     repo = client.create_repository("demo")
-    old = client.commit("demo", "main", {"a.txt": "old\n", "trellis.toml": PIPELINE.format(name="one")}, "old",
-                        expected_head=repo.head_commit_id).commit.commit_id
-    new = client.commit("demo", "main", {"b.txt": "new\n", "trellis.toml": PIPELINE.format(name="two")},
-                        "new").commit.commit_id
+    old = client.commit(
+        "demo",
+        "main",
+        {"a.txt": "old\n", "trellis.toml": PIPELINE.format(name="one")},
+        "old",
+        expected_head=repo.head_commit_id,
+    ).commit.commit_id
+    new = client.commit(
+        "demo", "main", {"b.txt": "new\n", "trellis.toml": PIPELINE.format(name="two")}, "new"
+    ).commit.commit_id
     client.create_branch("demo", "feature", old)
     client.create_repository("other")
     yield World(client, old, new)
 
 
 def _forms(old: str) -> list[str]:
-    return ["feature", old, old[:7], "main~1", "HEAD~1", "main^", "repositories/demo/branches/feature",
-            f"repositories/demo/commits/{old}", "repositories/demo/commits/main~1"]
+    return [
+        "feature",
+        old,
+        old[:7],
+        "main~1",
+        "HEAD~1",
+        "main^",
+        "repositories/demo/branches/feature",
+        f"repositories/demo/commits/{old}",
+        "repositories/demo/commits/main~1",
+    ]
 
 
 _fresh = count()
@@ -122,18 +136,32 @@ def test_get_commit_takes_any_revision_in_its_name(world: World) -> None:
 
 
 def test_a_session_branch_is_a_revision_as_it_is(world: World, channel: grpc.Channel) -> None:
-    created = sessions_pb2.CreateSessionResponse.FromString(raw_unary(
-        channel, "/trellis.v1.SessionService/CreateSession",
-        sessions_pb2.CreateSessionRequest(parent="repositories/demo", base_revision="repositories/demo/branches/main")))
+    created = sessions_pb2.CreateSessionResponse.FromString(
+        raw_unary(
+            channel,
+            "/trellis.v1.SessionService/CreateSession",
+            sessions_pb2.CreateSessionRequest(
+                parent="repositories/demo", base_revision="repositories/demo/branches/main"
+            ),
+        )
+    )
     branch = created.session.branch
     assert branch.startswith("repositories/demo/branches/agents/alice/")
-    got = changes_pb2.GetFileResponse.FromString(raw_unary(
-        channel, "/trellis.v1.ChangeService/GetFile",
-        changes_pb2.GetFileRequest(parent="repositories/demo", revision=branch, path="b.txt")))
+    got = changes_pb2.GetFileResponse.FromString(
+        raw_unary(
+            channel,
+            "/trellis.v1.ChangeService/GetFile",
+            changes_pb2.GetFileRequest(parent="repositories/demo", revision=branch, path="b.txt"),
+        )
+    )
     assert got.content == b"new\n"
-    diff = diffs_pb2.DiffResponse.FromString(raw_unary(
-        channel, "/trellis.v1.DiffService/Diff",
-        diffs_pb2.DiffRequest(parent="repositories/demo", old_revision="main", new_revision=branch)))
+    diff = diffs_pb2.DiffResponse.FromString(
+        raw_unary(
+            channel,
+            "/trellis.v1.DiffService/Diff",
+            diffs_pb2.DiffRequest(parent="repositories/demo", old_revision="main", new_revision=branch),
+        )
+    )
     assert list(diff.files) == []
 
 
@@ -166,16 +194,23 @@ def _raw_error(call: Callable[[], object]) -> vcs.VcsError:
         ("repositories/../branches/main", "INVALID_REPOSITORY_NAME"),
     ],
 )
-def test_a_malformed_revision_name_is_invalid_argument(world: World, channel: grpc.Channel, revision: str,
-                                                       reason: str) -> None:
+def test_a_malformed_revision_name_is_invalid_argument(
+    world: World, channel: grpc.Channel, revision: str, reason: str
+) -> None:
     requests = [
-        ("/trellis.v1.ChangeService/GetFile",
-         changes_pb2.GetFileRequest(parent="repositories/demo", revision=revision, path="a.txt")),
+        (
+            "/trellis.v1.ChangeService/GetFile",
+            changes_pb2.GetFileRequest(parent="repositories/demo", revision=revision, path="a.txt"),
+        ),
         ("/trellis.v1.DiffService/Diff", diffs_pb2.DiffRequest(parent="repositories/demo", old_revision=revision)),
-        ("/trellis.v1.ChangeService/Merge", changes_pb2.MergeRequest(
-            name="repositories/demo/branches/feature", source_revision=revision, preview=True)),
-        ("/trellis.v1.PipelineService/Verify", pipelines_pb2.VerifyRequest(
-            parent="repositories/demo", revision=revision)),
+        (
+            "/trellis.v1.ChangeService/Merge",
+            changes_pb2.MergeRequest(name="repositories/demo/branches/feature", source_revision=revision, preview=True),
+        ),
+        (
+            "/trellis.v1.PipelineService/Verify",
+            pipelines_pb2.VerifyRequest(parent="repositories/demo", revision=revision),
+        ),
     ]
     for method, request in requests:
         error = _raw_error(lambda: raw_unary(channel, method, request))
@@ -183,8 +218,13 @@ def test_a_malformed_revision_name_is_invalid_argument(world: World, channel: gr
 
 
 def test_a_branch_field_of_another_repository_is_refused(world: World, channel: grpc.Channel) -> None:
-    error = _raw_error(lambda: raw_unary(channel, "/trellis.v1.PipelineService/ListRuns", pipelines_pb2.ListRunsRequest(
-        parent="repositories/demo", branch="repositories/other/branches/main")))
+    error = _raw_error(
+        lambda: raw_unary(
+            channel,
+            "/trellis.v1.PipelineService/ListRuns",
+            pipelines_pb2.ListRunsRequest(parent="repositories/demo", branch="repositories/other/branches/main"),
+        )
+    )
     assert error.reason == "REPOSITORY_MISMATCH" and error.metadata["field"] == "branch"
 
 
@@ -222,8 +262,9 @@ def _valid_requests(w: World, tmp: str) -> dict[str, Message]:
         "GetBranch": changes_pb2.GetBranchRequest(name="repositories/demo/branches/main"),
         "ListBranches": changes_pb2.ListBranchesRequest(parent="repositories/demo"),
         "DeleteBranch": changes_pb2.DeleteBranchRequest(name="repositories/demo/branches/feature"),
-        "Merge": changes_pb2.MergeRequest(name="repositories/demo/branches/feature", source_revision="main",
-                                          preview=True),
+        "Merge": changes_pb2.MergeRequest(
+            name="repositories/demo/branches/feature", source_revision="main", preview=True
+        ),
         "CreateSession": sessions_pb2.CreateSessionRequest(parent="repositories/demo"),
         "GetSession": sessions_pb2.GetSessionRequest(name=s),
         "ListSessions": sessions_pb2.ListSessionsRequest(parent="repositories/demo"),
@@ -236,7 +277,8 @@ def _valid_requests(w: World, tmp: str) -> dict[str, Message]:
         "Export": queries_pb2.ExportRequest(destination=tmp),
         # (the conftest's server keeps its data in <tmp_path>/data: import demo's own repository as a source)
         "ImportRepository": queries_pb2.ImportRepositoryRequest(
-            repository_id="imported", source_path=str(Path(tmp).parent / "data" / "repos" / "demo.git")),
+            repository_id="imported", source_path=str(Path(tmp).parent / "data" / "repos" / "demo.git")
+        ),
         "CheckIndex": queries_pb2.CheckIndexRequest(),
         "RebuildIndex": queries_pb2.RebuildIndexRequest(),
         "SetPipeline": pipelines_pb2.SetPipelineRequest(parent="repositories/demo"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-import vcs
+from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.interceptors import LOCAL_AGENT_HEADER
@@ -24,8 +24,7 @@ METADATA = ((LOCAL_AGENT_HEADER, "alice"),)
 
 
 def _read(channel: grpc.Channel, path: str, chunk_size: int = 0) -> list[changes_pb2.ReadFileResponse]:
-    request = changes_pb2.ReadFileRequest(parent="repositories/big", revision="main", path=path,
-                                          chunk_size=chunk_size)
+    request = changes_pb2.ReadFileRequest(parent="repositories/big", revision="main", path=path, chunk_size=chunk_size)
     return list(changes_pb2_grpc.ChangeServiceStub(channel).ReadFile(request, metadata=METADATA, timeout=60))
 
 
@@ -53,9 +52,11 @@ def test_read_file_errors_are_the_get_file_ones(server: RunningServer, client: C
     client.create_repository("big")
     client.commit("big", "main", {"dir/a.txt": b"a"}, "one")
     with grpc.insecure_channel(server.address) as plain:
-        for path, chunk, code, reason in [("dir", 0, grpc.StatusCode.NOT_FOUND, "NOT_A_FILE"),
-                                          ("nope", 0, grpc.StatusCode.NOT_FOUND, "PATH_NOT_FOUND"),
-                                          ("dir/a.txt", -1, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CHUNK_SIZE")]:
+        for path, chunk, code, reason in [
+            ("dir", 0, grpc.StatusCode.NOT_FOUND, "NOT_A_FILE"),
+            ("nope", 0, grpc.StatusCode.NOT_FOUND, "PATH_NOT_FOUND"),
+            ("dir/a.txt", -1, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CHUNK_SIZE"),
+        ]:
             with pytest.raises(grpc.RpcError) as info:
                 _read(plain, path, chunk)
             assert info.value.code() == code, info.value.details()
@@ -67,8 +68,11 @@ def test_read_file_errors_are_the_get_file_ones(server: RunningServer, client: C
 @pytest.fixture
 def small_message_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A server whose messages are capped at gRPC's default 4 MiB (as a proxy in front of it may be)."""
-    running = build_server(ServerConfig(data_dir=tmp_path / "data", address="127.0.0.1:0",
-                                        durability=vcs.Durability.NONE, max_message_bytes=4 * MiB))
+    running = build_server(
+        ServerConfig(
+            data_dir=tmp_path / "data", address="127.0.0.1:0", durability=vcs.Durability.NONE, max_message_bytes=4 * MiB
+        )
+    )
     try:
         yield running
     finally:
@@ -76,7 +80,8 @@ def small_message_server(tmp_path: Path) -> Iterator[RunningServer]:
 
 
 def test_the_sdk_and_cli_read_a_file_larger_than_a_message_transparently(
-        small_message_server: RunningServer, tmp_path: Path) -> None:
+    small_message_server: RunningServer, tmp_path: Path
+) -> None:
     big = os.urandom(10 * MiB)
     # A 10 MiB commit is over this server's message limit: write it below the server, read it through it.
     with Client(small_message_server.address, agent="alice") as client:
@@ -85,12 +90,22 @@ def test_the_sdk_and_cli_read_a_file_larger_than_a_message_transparently(
         with grpc.insecure_channel(small_message_server.address) as plain:
             with pytest.raises(grpc.RpcError) as refused:  # the unary GetFile cannot carry it
                 changes_pb2_grpc.ChangeServiceStub(plain).GetFile(
-                    changes_pb2.GetFileRequest(parent="repositories/big", path="c.bin"), metadata=METADATA, timeout=60)
+                    changes_pb2.GetFileRequest(parent="repositories/big", path="c.bin"), metadata=METADATA, timeout=60
+                )
             assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         read = client.read_file("big", "c.bin")  # the SDK falls back to ReadFile
-        assert (read.content, read.path, read.blob_id) == (big, "c.bin", next(client.read_file_chunks("big", "c.bin")).blob_id)
-    shown = subprocess.run([sys.executable, "-m", "trellis", "cat", "big", "c.bin", "--server",
-                            small_message_server.address], capture_output=True, timeout=120, cwd=tmp_path, check=False,
-                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        assert (read.content, read.path, read.blob_id) == (
+            big,
+            "c.bin",
+            next(client.read_file_chunks("big", "c.bin")).blob_id,
+        )
+    shown = subprocess.run(
+        [sys.executable, "-m", "trellis", "cat", "big", "c.bin", "--server", small_message_server.address],
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout == big

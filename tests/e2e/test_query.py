@@ -13,9 +13,8 @@ import grpc
 import pyarrow as pa
 import pytest
 
-import vcs
 from tests.conftest import snapshot
-from trellis import Client
+from trellis import Client, vcs
 from trellis.errors import DeadlineExceeded, error_from_rpc
 from trellis.interceptors import LOCAL_AGENT_HEADER
 from trellis.server import RunningServer
@@ -27,8 +26,14 @@ TRAJECTORY = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories" /
 def _work(client: Client) -> str:
     client.create_repository("q")
     session = client.create_session("q", model="m1", task="t")
-    client.commit("q", session.branch_id, {"app.py": b"def f(x):\n    return x\n"}, "add f",
-                  session=session.session_id, step=vcs.StepInput(action="edit", input_tokens=100, cost_usd=0.5))
+    client.commit(
+        "q",
+        session.branch_id,
+        {"app.py": b"def f(x):\n    return x\n"},
+        "add f",
+        session=session.session_id,
+        step=vcs.StepInput(action="edit", input_tokens=100, cost_usd=0.5),
+    )
     client.record_step("q", session.session_id, vcs.StepInput(action="run_tests", output_tokens=7))
     return session.session_id
 
@@ -38,10 +43,13 @@ def test_index_follows_pushes_and_answers_sql(server: RunningServer, client: Cli
     assert server.index.wait_idle(60)
     result = client.query("SELECT qualname, change FROM entity_changes WHERE repository = 'q' ORDER BY qualname")
     assert isinstance(result.table, pa.Table) and not result.truncated
-    assert result.table.to_pylist() == [{"qualname": "app", "change": "added"},
-                                        {"qualname": "app.f", "change": "added"}]
-    rows = client.query_rows(f"SELECT steps, commits, input_tokens, output_tokens FROM session_summary "
-                             f"WHERE session_id = '{session_id}'")
+    assert result.table.to_pylist() == [
+        {"qualname": "app", "change": "added"},
+        {"qualname": "app.f", "change": "added"},
+    ]
+    rows = client.query_rows(
+        f"SELECT steps, commits, input_tokens, output_tokens FROM session_summary WHERE session_id = '{session_id}'"
+    )
     assert len(rows) == 1 and rows[0]["steps"] == 2 and rows[0]["commits"] == 1
     assert int(rows[0]["input_tokens"]) == 100 and int(rows[0]["output_tokens"]) == 7
 
@@ -51,16 +59,19 @@ def test_query_limits_truncate(server: RunningServer, client: Client) -> None:
     assert result.table.num_rows == 10 and result.truncated
 
 
-@pytest.mark.parametrize(("sql", "reason"), [
-    ("SELECT * FROM read_csv('/etc/passwd')", "QUERY_FORBIDDEN_FUNCTION"),
-    ("COPY commits TO '/tmp/trellis-x.csv'", "QUERY_NOT_READ_ONLY"),
-    ("ATTACH '/tmp/x.db'", "QUERY_NOT_READ_ONLY"),
-    ("SET threads = 1", "QUERY_NOT_READ_ONLY"),
-    ("SELECT 1; DROP TABLE commits", "QUERY_MULTIPLE_STATEMENTS"),
-    ("DELETE FROM commits", "QUERY_NOT_READ_ONLY"),
-    ("SELECT * FROM '/etc/passwd'", "QUERY_FORBIDDEN_TABLE"),
-    ("SELEC 1", "QUERY_SYNTAX"),
-])
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("SELECT * FROM read_csv('/etc/passwd')", "QUERY_FORBIDDEN_FUNCTION"),
+        ("COPY commits TO '/tmp/trellis-x.csv'", "QUERY_NOT_READ_ONLY"),
+        ("ATTACH '/tmp/x.db'", "QUERY_NOT_READ_ONLY"),
+        ("SET threads = 1", "QUERY_NOT_READ_ONLY"),
+        ("SELECT 1; DROP TABLE commits", "QUERY_MULTIPLE_STATEMENTS"),
+        ("DELETE FROM commits", "QUERY_NOT_READ_ONLY"),
+        ("SELECT * FROM '/etc/passwd'", "QUERY_FORBIDDEN_TABLE"),
+        ("SELEC 1", "QUERY_SYNTAX"),
+    ],
+)
 def test_sandbox_refusals_are_invalid_argument(client: Client, channel: grpc.Channel, sql: str, reason: str) -> None:
     with pytest.raises(vcs.InvalidArgument) as info:
         client.query(sql)
@@ -92,8 +103,9 @@ def test_export_writes_partitioned_parquet(server: RunningServer, client: Client
 def _cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TRELLIS_DATA": str(data)}
     env.pop("TRELLIS_SERVER", None)
-    return subprocess.run([sys.executable, "-m", "trellis", *args], capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "trellis", *args], capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_cli_query_formats_reindex_check_and_trajectory(tmp_path: Path) -> None:
@@ -123,13 +135,16 @@ def test_cli_import_history(tmp_path: Path) -> None:
     for i in range(3):
         (source / "m.py").write_text(f"def f{i}():\n    return {i}\n")
         subprocess.run(["git", "-C", str(source), "add", "."], check=True)
-        subprocess.run(["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm",
-                        f"c{i}"], check=True)
+        subprocess.run(
+            ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", f"c{i}"],
+            check=True,
+        )
     data = tmp_path / "data"
     imported = _cli("import", str(source), "--name", "imported", data=data)
     assert imported.returncode == 0, imported.stderr
-    rows = json.loads(_cli("query", "SELECT count(*) AS n FROM commits WHERE repository = 'imported'",
-                           "--json", data=data).stdout)
+    rows = json.loads(
+        _cli("query", "SELECT count(*) AS n FROM commits WHERE repository = 'imported'", "--json", data=data).stdout
+    )
     assert rows == [{"n": 3}]
 
 
@@ -143,8 +158,10 @@ def test_import_check_reindex_and_import_trajectory_go_through_the_running_serve
     for i in range(3):
         (source / "m.py").write_text(f"def f{i}():\n    return {i}\n")
         subprocess.run(["git", "-C", str(source), "add", "."], check=True)
-        subprocess.run(["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm",
-                        f"c{i}"], check=True)
+        subprocess.run(
+            ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", f"c{i}"],
+            check=True,
+        )
     data = tmp_path / "data"
     running = build_server(ServerConfig(data_dir=data, address="127.0.0.1:0", snapshot_interval=0))
     try:
@@ -225,21 +242,26 @@ def test_cli_commit_refuses_symlinks(tmp_path: Path) -> None:
 def test_query_binds_typed_parameters_through_the_server(server: RunningServer, client: Client) -> None:
     _work(client)
     assert server.index.wait_idle(60)
-    rows = client.query_rows("SELECT title FROM commits WHERE repository = ? AND title LIKE ? ORDER BY title",
-                             ["q", "add%"])
+    rows = client.query_rows(
+        "SELECT title FROM commits WHERE repository = ? AND title LIKE ? ORDER BY title", ["q", "add%"]
+    )
     assert rows == [{"title": "add f"}]
     since = datetime.datetime(2000, 1, 1)  # naive: UTC
-    table = client.query("SELECT count(*) AS n FROM commits WHERE repository = $repo AND commit_time > $since",
-                         {"repo": "q", "since": since}).table
+    table = client.query(
+        "SELECT count(*) AS n FROM commits WHERE repository = $repo AND commit_time > $since",
+        {"repo": "q", "since": since},
+    ).table
     assert table.column("n").to_pylist()[0] >= 2
-    typed = client.query_rows("SELECT ? IS NULL AS n, ? AS b, ? AS i, ? AS f, octet_length(?) AS bytes",
-                              [None, True, 2**40, 0.5, b"\x00\xff"])
+    typed = client.query_rows(
+        "SELECT ? IS NULL AS n, ? AS b, ? AS i, ? AS f, octet_length(?) AS bytes", [None, True, 2**40, 0.5, b"\x00\xff"]
+    )
     assert typed == [{"n": True, "b": True, "i": 2**40, "f": 0.5, "bytes": 2}]
     assert client.query_rows("SELECT count(*) AS n FROM commits WHERE repository = ?", ["q' OR '1'='1"]) == [{"n": 0}]
 
 
 def test_query_parameters_that_do_not_fit_are_invalid_argument_and_write_nothing(
-        server: RunningServer, client: Client, channel: grpc.Channel, data_dir: Path) -> None:
+    server: RunningServer, client: Client, channel: grpc.Channel, data_dir: Path
+) -> None:
     _work(client)
     assert server.index.wait_idle(60)
     before = snapshot(data_dir, "q")
@@ -258,8 +280,14 @@ def test_query_parameters_that_do_not_fit_are_invalid_argument_and_write_nothing
     stub = queries_pb2_grpc.QueryServiceStub(channel)
     for request, reason in [
         (queries_pb2.QueryRequest(sql="SELECT ?", params=[queries_pb2.QueryValue()]), "QUERY_PARAM_TYPE"),
-        (queries_pb2.QueryRequest(sql="SELECT ?", params=[queries_pb2.QueryValue(int_value=1)],
-                                  named_params={"x": queries_pb2.QueryValue(int_value=1)}), "QUERY_PARAM_COUNT"),
+        (
+            queries_pb2.QueryRequest(
+                sql="SELECT ?",
+                params=[queries_pb2.QueryValue(int_value=1)],
+                named_params={"x": queries_pb2.QueryValue(int_value=1)},
+            ),
+            "QUERY_PARAM_COUNT",
+        ),
     ]:
         with pytest.raises(grpc.RpcError) as raw:
             list(stub.Query(request, metadata=((LOCAL_AGENT_HEADER, "alice"),), timeout=30))
@@ -272,14 +300,35 @@ def test_cli_and_mcp_pass_parameters(server: RunningServer, client: Client, tmp_
     _work(client)
     assert server.index.wait_idle(60)
     sql = "SELECT title, ? AS n, $2 AS flag FROM commits WHERE repository = $3 AND title = 'add f'"
-    shown = _cli("query", sql, "--param", "7", "--param", "true", "--param", "q", "--json",
-                 "--server", server.address, data=tmp_path / "none")
+    shown = _cli(
+        "query",
+        sql,
+        "--param",
+        "7",
+        "--param",
+        "true",
+        "--param",
+        "q",
+        "--json",
+        "--server",
+        server.address,
+        data=tmp_path / "none",
+    )
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == [{"title": "add f", "n": 7, "flag": True}]
-    named = _cli("query", "SELECT $who AS who, $n AS n", "--param", "who=x' OR 1=1 --", "--param", 'n="5"',
-                 "--json", "--server", server.address, data=tmp_path / "none")
+    named = _cli(
+        "query",
+        "SELECT $who AS who, $n AS n",
+        "--param",
+        "who=x' OR 1=1 --",
+        "--param",
+        'n="5"',
+        "--json",
+        "--server",
+        server.address,
+        data=tmp_path / "none",
+    )
     assert named.returncode == 0, named.stderr
     assert json.loads(named.stdout) == [{"who": "x' OR 1=1 --", "n": "5"}]
-    bad = _cli("query", "SELECT ?", "--param", "1", "--param", "2", "--server", server.address,
-               data=tmp_path / "none")
+    bad = _cli("query", "SELECT ?", "--param", "1", "--param", "2", "--server", server.address, data=tmp_path / "none")
     assert bad.returncode != 0 and "QUERY_PARAM_COUNT" in bad.stderr + bad.stdout, bad.stderr

@@ -12,8 +12,8 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-import vcs
 from tests.conftest import raw_unary, snapshot
+from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.quotas import Quotas
@@ -28,8 +28,9 @@ def _server(data_dir: Path, **quotas: object) -> RunningServer:
 @pytest.fixture
 def limited(data_dir: Path) -> Iterator[RunningServer]:
     # A slow rate with a small burst: the burst is spent by a handful of calls, refilled in ~0.2 s.
-    running = _server(data_dir, requests_per_second=5, burst=4, max_streams=2, max_commit_bytes=1000,
-                      max_repositories=2)
+    running = _server(
+        data_dir, requests_per_second=5, burst=4, max_streams=2, max_commit_bytes=1000, max_repositories=2
+    )
     try:
         yield running
     finally:
@@ -59,8 +60,12 @@ def _quota_failure(error: grpc.RpcError) -> error_details_pb2.QuotaFailure:
 
 
 def _list(channel: grpc.Channel, agent: str) -> bytes:
-    return raw_unary(channel, "/trellis.v1.RepositoryService/ListRepositories",
-                     repositories_pb2.ListRepositoriesRequest(), agent=agent)
+    return raw_unary(
+        channel,
+        "/trellis.v1.RepositoryService/ListRepositories",
+        repositories_pb2.ListRepositoriesRequest(),
+        agent=agent,
+    )
 
 
 def test_the_request_rate_limits_one_agent_not_the_others(limited: RunningServer) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import vcs
+from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import ConfigError, RunningServer, build_server
@@ -38,16 +38,29 @@ def test_record_step_commit_and_session_are_redacted_with_a_visible_count(config
         session = client.create_session("r", task=f"use {GITHUB}", metadata={"token": INTERNAL})
         assert session.task == "use [REDACTED:github_token]"
         assert session.metadata["token"] == "[REDACTED:internal_token]" and session.metadata["redactions"] == "2"
-        step = client.record_step("r", session.session_id, vcs.StepInput(
-            action="bash", arguments_json=json.dumps({"cmd": f"OPENAI_API_KEY={OPENAI} python run.py"}),
-            observation=f"Authorization: Bearer {INTERNAL}x", thought="password: hunter22!"))
+        step = client.record_step(
+            "r",
+            session.session_id,
+            vcs.StepInput(
+                action="bash",
+                arguments_json=json.dumps({"cmd": f"OPENAI_API_KEY={OPENAI} python run.py"}),
+                observation=f"Authorization: Bearer {INTERNAL}x",
+                thought="password: hunter22!",
+            ),
+        )
         assert json.loads(step.input.arguments_json) == {"cmd": "OPENAI_API_KEY=[REDACTED:openai_key] python run.py"}
         assert step.input.observation == "Authorization: Bearer [REDACTED:bearer_token]"
         assert step.input.thought == "password: [REDACTED:password]"
         assert step.input.metadata["redactions"] == "3"
         assert step.input.metadata["redaction_kinds"] == "bearer_token,openai_key,password"
-        committed = client.commit("r", session.branch_id, {"a.py": b"x = 1\n"}, "add a", session=session.session_id,
-                                  step=vcs.StepInput(action="edit", observation=f"pushed with {GITHUB}"))
+        committed = client.commit(
+            "r",
+            session.branch_id,
+            {"a.py": b"x = 1\n"},
+            "add a",
+            session=session.session_id,
+            step=vcs.StepInput(action="edit", observation=f"pushed with {GITHUB}"),
+        )
         assert committed.step is not None
         assert committed.step.input.observation == "pushed with [REDACTED:github_token]"
         stored = list(client.list_steps("r", session.session_id))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import vcs
+from trellis import vcs
 from trellis.config import ServerConfig
 from trellis.errors import InvalidRoutes, NotRouted
 from trellis.routing import RoutedClient, RoutingTable
@@ -36,12 +36,13 @@ def _on_disk(server: RunningServer) -> list[str]:
 
 
 def _routes(a: RunningServer, b: RunningServer) -> str:
-    return (f'[[routes]]\nrepositories = ["payments", "pay-*"]\nserver = "{a.address}"\n\n'
-            f'[[routes]]\nrepositories = ["web", "docs-?"]\nserver = "{b.address}"\n')
+    return (
+        f'[[routes]]\nrepositories = ["payments", "pay-*"]\nserver = "{a.address}"\n\n'
+        f'[[routes]]\nrepositories = ["web", "docs-?"]\nserver = "{b.address}"\n'
+    )
 
 
-def test_the_sdk_is_routed_to_the_server_that_owns_each_repository(
-        shards: tuple[RunningServer, RunningServer]) -> None:
+def test_the_sdk_is_routed_to_the_server_that_owns_each_repository(shards: tuple[RunningServer, RunningServer]) -> None:
     a, b = shards
     table = RoutingTable.parse(_routes(a, b))
     with RoutedClient(table, agent="alice") as trellis:
@@ -63,8 +64,7 @@ def test_the_sdk_is_routed_to_the_server_that_owns_each_repository(
             trellis.create_repository("mobile")
         assert unrouted.value.reason == "REPOSITORY_NOT_ROUTED" and unrouted.value.metadata["repository"] == "mobile"
         assert isinstance(unrouted.value, vcs.NotFound) and "no server owns repository 'mobile'" in str(unrouted.value)
-        assert sorted(_on_disk(a) + _on_disk(b)) == [
-            "docs-1", "pay-ledger", "payments", "web"]
+        assert sorted(_on_disk(a) + _on_disk(b)) == ["docs-1", "pay-ledger", "payments", "web"]
         with pytest.raises(NotRouted, match="spans repositories"):
             trellis.query("SELECT 1")
         # Routed, but not there (the table and the servers disagree): the server's own NOT_FOUND.
@@ -77,12 +77,23 @@ def test_the_cli_follows_trellis_routes(shards: tuple[RunningServer, RunningServ
     a, b = shards
     routes = tmp_path / "routes.toml"
     routes.write_text(_routes(a, b))
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TRELLIS_ROUTES": str(routes),
-           "TRELLIS_DATA": str(tmp_path / "none")}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TRELLIS_ROUTES": str(routes),
+        "TRELLIS_DATA": str(tmp_path / "none"),
+    }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "trellis", *args, "--agent", "alice"], capture_output=True,
-                              text=True, timeout=120, env=env, cwd=tmp_path, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "trellis", *args, "--agent", "alice"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
 
     for name in ("payments", "web"):
         created = cli("repo", "create", name, "--json")
@@ -104,8 +115,14 @@ def test_the_cli_follows_trellis_routes(shards: tuple[RunningServer, RunningServ
 
 
 def test_a_malformed_routing_table_is_refused_clearly(tmp_path: Path) -> None:
-    for text in ["", "[[routes]]\nserver = 'x:1'\n", "[[routes]]\nrepositories = []\nserver = 'x:1'\n",
-                 "routes = 5\n", "[[routes]]\nrepositories = ['a']\nserver = 'x:1'\nextra = 1\n[other]\n", "= ="]:
+    for text in [
+        "",
+        "[[routes]]\nserver = 'x:1'\n",
+        "[[routes]]\nrepositories = []\nserver = 'x:1'\n",
+        "routes = 5\n",
+        "[[routes]]\nrepositories = ['a']\nserver = 'x:1'\nextra = 1\n[other]\n",
+        "= =",
+    ]:
         with pytest.raises(InvalidRoutes) as info:
             RoutingTable.parse(text)
         assert info.value.reason == "INVALID_ROUTES"

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-import vcs
-from trellis import TLS
+from trellis import TLS, vcs
 from trellis.auth import TokenStore
 from trellis.client import Client
 from trellis.config import ServerConfig
@@ -52,12 +51,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(tmp_path_factory.mktemp("pki"))
 
 
-def _serve(data_dir: Path, pki: Pki, *, mutual: bool = False, address: str = "127.0.0.1:0",
-           **options: object) -> RunningServer:
-    return build_server(ServerConfig(
-        data_dir=data_dir, address=address, tls_cert=pki.server_cert, tls_key=pki.server_key,
-        tls_client_ca=pki.ca_pem if mutual else None, **options,  # type: ignore[arg-type]
-    ))
+def _serve(
+    data_dir: Path, pki: Pki, *, mutual: bool = False, address: str = "127.0.0.1:0", **options: object
+) -> RunningServer:
+    return build_server(
+        ServerConfig(
+            data_dir=data_dir,
+            address=address,
+            tls_cert=pki.server_cert,
+            tls_key=pki.server_key,
+            tls_client_ca=pki.ca_pem if mutual else None,
+            **options,  # type: ignore[arg-type]
+        )
+    )
 
 
 @pytest.fixture
@@ -88,8 +94,9 @@ def test_tls_round_trip(tls_server: RunningServer, data_dir: Path, pki: Pki) -> 
         client.create_repository("demo")
         assert client.commit("demo", "main", {"f": "x"}).commit.author.name == "alice"
     # The name in the certificate may differ from the address dialled.
-    with Client(tls_server.address, agent="alice", timeout=5,
-                tls=TLS.from_files(ca=pki.ca_pem, server_name="trellis.test")) as client:
+    with Client(
+        tls_server.address, agent="alice", timeout=5, tls=TLS.from_files(ca=pki.ca_pem, server_name="trellis.test")
+    ) as client:
         assert client.get_repository("demo").repository_id == "demo"
     owner = running_server(data_dir)  # the CLI learns from the lock file that the server speaks TLS
     assert owner is not None and owner["tls"] is True and owner["address"] == tls_server.address
@@ -103,8 +110,9 @@ def test_a_plaintext_client_is_refused_by_a_tls_server(tls_server: RunningServer
 def test_a_client_that_does_not_trust_the_server_is_refused(tls_server: RunningServer, pki: Pki) -> None:
     with Client(tls_server.address, agent="alice", timeout=5, tls=TLS.from_files(ca=pki.other_ca_pem)) as client:
         _refused(client)
-    with Client(tls_server.address, agent="alice", timeout=5,
-                tls=TLS.from_files(ca=pki.ca_pem, server_name="elsewhere.test")) as client:
+    with Client(
+        tls_server.address, agent="alice", timeout=5, tls=TLS.from_files(ca=pki.ca_pem, server_name="elsewhere.test")
+    ) as client:
         _refused(client)
 
 
@@ -200,8 +208,9 @@ def test_tls_without_tokens_off_loopback_is_refused(data_dir: Path, pki: Pki) ->
 def _cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
     base.update({"TRELLIS_DATA": str(data_dir), "COLUMNS": "200", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "trellis", *args], capture_output=True, text=True, env=base,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "trellis", *args], capture_output=True, text=True, env=base, timeout=120
+    )
 
 
 def test_the_cli_connects_over_tls(tls_server: RunningServer, data_dir: Path, pki: Pki) -> None:
@@ -218,8 +227,11 @@ def test_the_cli_connects_over_tls(tls_server: RunningServer, data_dir: Path, pk
 
 
 def test_the_cli_speaks_mutual_tls(mtls_server: RunningServer, data_dir: Path, pki: Pki) -> None:
-    env = {"TRELLIS_TLS_CA": str(pki.ca_pem), "TRELLIS_TLS_CERT": str(pki.client_cert),
-           "TRELLIS_TLS_KEY": str(pki.client_key)}
+    env = {
+        "TRELLIS_TLS_CA": str(pki.ca_pem),
+        "TRELLIS_TLS_CERT": str(pki.client_cert),
+        "TRELLIS_TLS_KEY": str(pki.client_key),
+    }
     assert _cli(data_dir, "repo", "list", env=env).returncode == 0
     flags = ["--tls-ca", str(pki.ca_pem), "--tls-cert", str(pki.client_cert), "--tls-key", str(pki.client_key)]
     assert _cli(data_dir, "repo", "list", *flags).returncode == 0

@@ -8,10 +8,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-import ci
-import vcs
 from tests.conftest import git, raw_unary, repo_path, snapshot
 from tests.e2e.test_durability import server_process
+from trellis import ci, vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import RunningServer, build_server
@@ -51,13 +50,21 @@ def _by(run: ci.Run) -> dict[tuple[str, str], ci.JobResult]:
 
 
 def test_a_push_starts_a_run_fanned_out_per_file_in_dag_order(demo: Client, data_dir: Path) -> None:
-    reply = _push(demo, {"trellis.toml": PIPELINE, "src/a.py": "A = 1\n", "src/b py.py": "B = 2\n",
-                         "notes.txt": "n\n"}, wait_for_verdict=True)
+    reply = _push(
+        demo,
+        {"trellis.toml": PIPELINE, "src/a.py": "A = 1\n", "src/b py.py": "B = 2\n", "notes.txt": "n\n"},
+        wait_for_verdict=True,
+    )
     run = reply.run  # type: ignore[attr-defined]
     assert run is not None and run.verdict is ci.Verdict.PASSED, run
     jobs = _by(run)
-    assert set(jobs) == {("syntax", "src/a.py"), ("syntax", "src/b py.py"), ("size", "src/a.py"),
-                         ("size", "src/b py.py"), ("all", "")}
+    assert set(jobs) == {
+        ("syntax", "src/a.py"),
+        ("syntax", "src/b py.py"),
+        ("size", "src/a.py"),
+        ("size", "src/b py.py"),
+        ("all", ""),
+    }
     # {path} was substituted (and shell-quoted: the space survived).
     assert b"checked src/b py.py" in jobs[("size", "src/b py.py")].output
     assert jobs[("syntax", "src/a.py")].summary == "parses as python"
@@ -74,8 +81,11 @@ def test_a_push_starts_a_run_fanned_out_per_file_in_dag_order(demo: Client, data
 
 
 def test_a_failed_job_skips_its_dependents_and_fails_the_run(demo: Client) -> None:
-    reply = _push(demo, {"trellis.toml": PIPELINE, "src/ok.py": "x = 1\n", "src/bad.py": "def f(:\n  pass\n",
-                         "src/empty.py": ""}, wait_for_verdict=True)
+    reply = _push(
+        demo,
+        {"trellis.toml": PIPELINE, "src/ok.py": "x = 1\n", "src/bad.py": "def f(:\n  pass\n", "src/empty.py": ""},
+        wait_for_verdict=True,
+    )
     run = reply.run  # type: ignore[attr-defined]
     jobs = _by(run)
     assert run.verdict is ci.Verdict.FAILED
@@ -103,8 +113,7 @@ needs = ["unit"]
 
 
 def test_a_job_whose_need_was_skipped_after_a_failure_is_skipped_too(demo: Client) -> None:
-    run = _push(demo, {"trellis.toml": NEEDS_CHAIN, "bad.py": "def f(:\n  pass\n"},
-                wait_for_verdict=True).run  # type: ignore[attr-defined]
+    run = _push(demo, {"trellis.toml": NEEDS_CHAIN, "bad.py": "def f(:\n  pass\n"}, wait_for_verdict=True).run  # type: ignore[attr-defined]
     jobs = _by(run)
     assert jobs[("syntax", "bad.py")].verdict is ci.Verdict.FAILED
     assert jobs[("unit", "")].verdict is ci.Verdict.SKIPPED
@@ -150,16 +159,22 @@ def test_a_need_that_does_not_apply_to_the_change_does_not_hold_its_dependents_b
 
 
 def test_entity_scope_fans_out_per_changed_entity(demo: Client) -> None:
-    pipeline = PIPELINE + """
+    pipeline = (
+        PIPELINE
+        + """
 [stages.each]
 run = "echo {qualname} {kind}"
 scope = "entity"
 when.entities = ["function"]
 when.changes = ["added", "modified"]
 """
+    )
     _push(demo, {"trellis.toml": pipeline, "m.py": "def f():\n    return 1\n\n\ndef g():\n    return 2\n"})
-    reply = _push(demo, {"m.py": "def f():\n    return 10\n\n\ndef g():\n    return 2\n\n\ndef h():\n    pass\n"},
-                  wait_for_verdict=True)
+    reply = _push(
+        demo,
+        {"m.py": "def f():\n    return 10\n\n\ndef g():\n    return 2\n\n\ndef h():\n    pass\n"},
+        wait_for_verdict=True,
+    )
     jobs = _by(reply.run)  # type: ignore[attr-defined]
     each = {chunk: job for (stage, chunk), job in jobs.items() if stage == "each"}
     assert set(each) == {"m.py::m.f", "m.py::m.h"}
@@ -219,8 +234,9 @@ def test_external_stages_wait_for_verdicts_streamed_to_reviewers(demo: Client) -
     assert reviews[0].stage == "review" and reviews[0].chunk == "pay/card.py::pay.card.charge"
     assert reviews[0].content.startswith(b"def charge")
     assert demo.get_run("demo", run.run_id).verdict is ci.Verdict.RUNNING
-    job = demo.post_verdict("demo", run.run_id, "review", "pay/card.py::pay.card.charge", "passed", "LGTM",
-                            "https://example.invalid/r/1")
+    job = demo.post_verdict(
+        "demo", run.run_id, "review", "pay/card.py::pay.card.charge", "passed", "LGTM", "https://example.invalid/r/1"
+    )
     assert job.verdict is ci.Verdict.PASSED and job.summary == "LGTM"
     final = demo.wait_run("demo", run.run_id, timeout=30)
     assert final.verdict is ci.Verdict.PASSED
@@ -244,8 +260,14 @@ required = ["check"]
 
 
 def test_gating_uses_the_protected_branch_pipeline_and_cannot_be_bypassed(demo: Client) -> None:
-    _push(demo, {"trellis.toml": GATED, "check.py": "import sys\nsys.exit(0 if open('ok').read() == 'yes' else 1)\n",
-                 "ok": "yes"})
+    _push(
+        demo,
+        {
+            "trellis.toml": GATED,
+            "check.py": "import sys\nsys.exit(0 if open('ok').read() == 'yes' else 1)\n",
+            "ok": "yes",
+        },
+    )
     # main is now protected: no direct commits.
     with pytest.raises(vcs.FailedPrecondition) as direct:
         _push(demo, {"ok": "no"})
@@ -274,7 +296,7 @@ def test_gating_uses_the_protected_branch_pipeline_and_cannot_be_bypassed(demo: 
 
 def test_repository_pipeline_takes_precedence_and_can_be_removed(demo: Client) -> None:
     commit = _push(demo, {"trellis.toml": PIPELINE, "a.py": "a = 1\n"}).commit  # type: ignore[attr-defined]
-    pipeline = demo.set_pipeline("demo", "[stages.only]\nrun = \"true\"\n")
+    pipeline = demo.set_pipeline("demo", '[stages.only]\nrun = "true"\n')
     assert list(pipeline.stages) == ["only"] and pipeline.source == "repository"
     assert list(demo.get_pipeline("demo", commit.commit_id).stages) == ["only"]
     demo.set_pipeline("demo", "")
@@ -294,10 +316,12 @@ def test_no_pipeline_means_no_run_and_a_clear_not_found(demo: Client) -> None:
 
 @pytest.mark.parametrize(
     ("config", "reason_part"),
-    [("[stages.x]\nkind = \"nope\"\n", "stages.x.kind"),
-     ("[stages.x\n", "line"),
-     ("[stages.a]\nrun = \"true\"\nneeds = [\"b\"]\n[stages.b]\nrun = \"true\"\nneeds = [\"a\"]\n", "cycle"),
-     ("[stages.x]\nrun = \"echo {qualname}\"\nscope = \"file\"\n", "qualname")],
+    [
+        ('[stages.x]\nkind = "nope"\n', "stages.x.kind"),
+        ("[stages.x\n", "line"),
+        ('[stages.a]\nrun = "true"\nneeds = ["b"]\n[stages.b]\nrun = "true"\nneeds = ["a"]\n', "cycle"),
+        ('[stages.x]\nrun = "echo {qualname}"\nscope = "file"\n', "qualname"),
+    ],
 )
 def test_an_invalid_pipeline_is_refused_with_the_field_and_writes_nothing(
     demo: Client, data_dir: Path, config: str, reason_part: str
@@ -322,8 +346,10 @@ def test_a_push_with_an_invalid_pipeline_gets_a_run_that_failed_at_once_saying_w
     assert demo.get_run("demo", run.run_id).jobs[0].summary == job.summary
     # The index has it too.
     assert server.index.wait_idle(60)
-    rows = demo.query_rows(f"SELECT r.status, s.stage, s.message FROM verification_runs r JOIN job_results s "
-                           f"USING (repository, run_id) WHERE r.run_id = '{run.run_id}'")
+    rows = demo.query_rows(
+        f"SELECT r.status, s.stage, s.message FROM verification_runs r JOIN job_results s "
+        f"USING (repository, run_id) WHERE r.run_id = '{run.run_id}'"
+    )
     assert rows == [{"status": "failed", "stage": "trellis.toml", "message": job.summary}]
 
 
@@ -353,26 +379,59 @@ def test_an_invalid_trellis_toml_fails_verify_with_a_precondition(demo: Client) 
 @pytest.mark.parametrize(
     ("method", "request_", "code", "text"),
     [
-        ("GetRun", pipelines_pb2.GetRunRequest(name="repositories/demo/runs/../x"), grpc.StatusCode.INVALID_ARGUMENT,
-         "runs/{run}"),
-        ("GetRun", pipelines_pb2.GetRunRequest(name="repositories/demo/runs/0123456789abcdef0123"),
-         grpc.StatusCode.NOT_FOUND, "not found"),
-        ("Verify", pipelines_pb2.VerifyRequest(parent="repositories/demo", revision=""),
-         grpc.StatusCode.INVALID_ARGUMENT, "revision is required"),
-        ("Verify", pipelines_pb2.VerifyRequest(parent="repositories/demo", revision="main", stages=["nope"]),
-         grpc.StatusCode.INVALID_ARGUMENT, "nope"),
-        ("PostVerdict", pipelines_pb2.PostVerdictRequest(name="repositories/demo/runs/0123456789abcdef0123",
-                                                         stage="s", verdict=pipelines_pb2.VERDICT_RUNNING),
-         grpc.StatusCode.INVALID_ARGUMENT, "PASSED, FAILED"),
-        ("SetPipeline", pipelines_pb2.SetPipelineRequest(parent="repositories/demo",
-                                                         config_toml="x" * 70_000),
-         grpc.StatusCode.RESOURCE_EXHAUSTED, "65536"),
-        ("ListRuns", pipelines_pb2.ListRunsRequest(parent="repositories/demo", page_token="zz"),
-         grpc.StatusCode.INVALID_ARGUMENT, "page_token"),
+        (
+            "GetRun",
+            pipelines_pb2.GetRunRequest(name="repositories/demo/runs/../x"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "runs/{run}",
+        ),
+        (
+            "GetRun",
+            pipelines_pb2.GetRunRequest(name="repositories/demo/runs/0123456789abcdef0123"),
+            grpc.StatusCode.NOT_FOUND,
+            "not found",
+        ),
+        (
+            "Verify",
+            pipelines_pb2.VerifyRequest(parent="repositories/demo", revision=""),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "revision is required",
+        ),
+        (
+            "Verify",
+            pipelines_pb2.VerifyRequest(parent="repositories/demo", revision="main", stages=["nope"]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "nope",
+        ),
+        (
+            "PostVerdict",
+            pipelines_pb2.PostVerdictRequest(
+                name="repositories/demo/runs/0123456789abcdef0123", stage="s", verdict=pipelines_pb2.VERDICT_RUNNING
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "PASSED, FAILED",
+        ),
+        (
+            "SetPipeline",
+            pipelines_pb2.SetPipelineRequest(parent="repositories/demo", config_toml="x" * 70_000),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "65536",
+        ),
+        (
+            "ListRuns",
+            pipelines_pb2.ListRunsRequest(parent="repositories/demo", page_token="zz"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "page_token",
+        ),
     ],
 )
 def test_malformed_pipeline_requests_get_clear_statuses_and_write_nothing(
-    demo: Client, channel: grpc.Channel, data_dir: Path, method: str, request_: object, code: grpc.StatusCode,
+    demo: Client,
+    channel: grpc.Channel,
+    data_dir: Path,
+    method: str,
+    request_: object,
+    code: grpc.StatusCode,
     text: str,
 ) -> None:
     _push(demo, {"trellis.toml": PIPELINE, "a.py": "a = 1\n"}, wait_for_verdict=True)
@@ -449,7 +508,11 @@ def test_a_run_waiting_for_a_review_survives_a_restart_with_its_review_request(
             assert _by(waiting)[("syntax", "pay.py")].verdict is ci.Verdict.PASSED
             after = next(iter(c.watch_reviews("demo", timeout=30)))
             assert (after.run, after.stage, after.chunk, after.content) == (
-                before.run, "review", "pay.py::pay.charge", before.content)
+                before.run,
+                "review",
+                "pay.py::pay.charge",
+                before.content,
+            )
             c.post_verdict("demo", run_id, "review", "pay.py::pay.charge", "passed", "LGTM")
             final = c.wait_run("demo", run_id, timeout=60)
             assert final.verdict is ci.Verdict.PASSED, final
@@ -460,8 +523,7 @@ def test_a_run_waiting_for_a_review_survives_a_restart_with_its_review_request(
 
 def test_independent_jobs_run_in_parallel(demo: Client) -> None:
     pipeline = '[stages.slow]\nrun = "sleep 0.6"\nscope = "file"\n'
-    run = _push(demo, {"trellis.toml": pipeline, "a.py": "a = 1\n", "b.py": "b = 1\n"},
-                wait_for_verdict=True).run  # type: ignore[attr-defined]
+    run = _push(demo, {"trellis.toml": pipeline, "a.py": "a = 1\n", "b.py": "b = 1\n"}, wait_for_verdict=True).run  # type: ignore[attr-defined]
     slow = sorted((j for j in run.jobs if j.stage == "slow"), key=lambda j: j.start_time)
     assert len(slow) == 3 and run.verdict is ci.Verdict.PASSED  # a.py, b.py, trellis.toml
     # On a machine with two or more workers, the second job started before the first ended.
@@ -471,8 +533,9 @@ def test_independent_jobs_run_in_parallel(demo: Client) -> None:
 def test_waiting_for_a_verdict_answers_before_the_callers_deadline(server: RunningServer) -> None:
     with Client(server.address, agent="alice", timeout=2.0) as hurried:
         hurried.create_repository("slow")
-        reply = hurried.commit("slow", "main", {"trellis.toml": '[stages.slow]\nrun = "sleep 30"\n'}, "slow",
-                               wait_for_verdict=True)
+        reply = hurried.commit(
+            "slow", "main", {"trellis.toml": '[stages.slow]\nrun = "sleep 30"\n'}, "slow", wait_for_verdict=True
+        )
     # The commit landed and came back in time, with the run as it was: still running.
     assert reply.run is not None and not reply.run.final
     assert server.store.get_branch("slow", "main").head_commit_id == reply.commit.commit_id

@@ -26,7 +26,7 @@ def test_a_push_with_an_invalid_pipeline_shows_its_failed_run_in_runs_and_watch(
     assert "stages.unit.timeout" in shown.stdout and "trellis.toml" in shown.stdout, shown.stdout
 
 
-CALC_TESTS = '''
+CALC_TESTS = """
 def test_adds():
     assert 1 + 1 == 2
 
@@ -35,7 +35,7 @@ def test_fails():
     total = 1 + 1
     print("computing the total for the record")
     assert total == 3, "one and one make two"
-'''
+"""
 
 
 def test_watch_and_verify_show_why_a_job_failed_and_find_runs_by_branch_and_short_commit(
@@ -45,9 +45,13 @@ def test_watch_and_verify_show_why_a_job_failed_and_find_runs_by_branch_and_shor
     with Client(server.address, agent="alice") as client:
         client.create_repository("demo")
         client.create_branch("demo", "topic", "main")
-        first = client.commit("demo", "main", {"trellis.toml": '[stages.unit]\nkind = "pytest"\nselect = "all"\n',
-                                               "tests/test_calc.py": CALC_TESTS}, "tests",
-                              wait_for_verdict=True)
+        first = client.commit(
+            "demo",
+            "main",
+            {"trellis.toml": '[stages.unit]\nkind = "pytest"\nselect = "all"\n', "tests/test_calc.py": CALC_TESTS},
+            "tests",
+            wait_for_verdict=True,
+        )
         topic = client.commit("demo", "topic", {"notes.txt": "n\n"}, "topic", wait_for_verdict=True)
     assert first.run is not None and first.run.verdict.value == "failed"
     assert topic.run is None  # no pipeline on topic: no run

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import ci
 from tests.fixtures import sample_project
+from trellis import ci
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import build_server
@@ -40,8 +40,9 @@ def _tests_job(run: ci.Run) -> ci.JobResult:
 def test_a_body_change_runs_only_the_tests_that_reach_it(sample: tuple[Client, dict[str, bytes], str]) -> None:
     client, files, head = sample
     edited, path, qualname = sample_project.micro_edit(files, seed=3)
-    reply = client.commit("sample", "main", {path: edited[path]}, "micro-edit", expected_head=head,
-                          wait_for_verdict=True)
+    reply = client.commit(
+        "sample", "main", {path: edited[path]}, "micro-edit", expected_head=head, wait_for_verdict=True
+    )
     assert reply.run is not None and reply.run.verdict is ci.Verdict.PASSED
     job = _tests_job(reply.run)
     reaching = set(sample_project.call_graph(edited).tests_reaching(qualname))
@@ -57,8 +58,14 @@ def test_an_injected_fault_fails_and_a_full_run_finds_no_selection_miss(
 ) -> None:
     client, files, head = sample
     fault = sample_project.inject_fault(files, seed=seed)
-    reply = client.commit("sample", "main", {fault.path: fault.files[fault.path]}, fault.description,
-                          expected_head=head, wait_for_verdict=True)
+    reply = client.commit(
+        "sample",
+        "main",
+        {fault.path: fault.files[fault.path]},
+        fault.description,
+        expected_head=head,
+        wait_for_verdict=True,
+    )
     run = reply.run
     assert run is not None and run.verdict is ci.Verdict.FAILED, run
     job = _tests_job(run)
@@ -73,10 +80,12 @@ def test_an_injected_fault_fails_and_a_full_run_finds_no_selection_miss(
     assert {t.test_id for t in _tests_job(full).tests if t.verdict is ci.Verdict.FAILED} >= failed
 
 
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning",
-                            "ignore::pytest.PytestUnraisableExceptionWarning", "ignore:.*unclosed.*:ResourceWarning")
+@pytest.mark.filterwarnings(
+    "ignore::DeprecationWarning",
+    "ignore::FutureWarning",
+    "ignore::pytest.PytestUnraisableExceptionWarning",
+    "ignore:.*unclosed.*:ResourceWarning",
+)
 def test_the_ray_executor_gives_the_same_verdicts(ray_instance: object, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -90,8 +99,9 @@ def test_the_ray_executor_gives_the_same_verdicts(ray_instance: object, tmp_path
             count = next(j for j in seeded.run.jobs if j.stage == "count")
             assert b"__init__.py" in count.output
             fault = sample_project.inject_fault(files, seed=1)
-            broken = client.commit("sample", "main", {fault.path: fault.files[fault.path]}, "fault",
-                                   wait_for_verdict=True)
+            broken = client.commit(
+                "sample", "main", {fault.path: fault.files[fault.path]}, "fault", wait_for_verdict=True
+            )
             assert broken.run is not None and broken.run.verdict is ci.Verdict.FAILED
     finally:
         running.stop(grace=1)
@@ -141,13 +151,15 @@ def test_results_are_reused_per_test_until_their_closure_changes(client: Client)
 
     edited, path, qualname = sample_project.micro_edit(files, seed=3)
     reaching = set(sample_project.call_graph(edited).tests_reaching(qualname))
-    reply = client.commit("reuse", "main", {path: edited[path]}, "edit", expected_head=seed.commit.commit_id,
-                          wait_for_verdict=True)
+    reply = client.commit(
+        "reuse", "main", {path: edited[path]}, "edit", expected_head=seed.commit.commit_id, wait_for_verdict=True
+    )
     assert reply.run is not None and reply.run.verdict is ci.Verdict.PASSED
     job = _tests_job(reply.run)
     reused = {t.test_id for t in job.tests if t.message.startswith("reused: passed in run")}
     ran = {t.test_id for t in job.tests} - reused
     assert reaching and reaching <= ran  # the closure changed: they ran again
+
     def base(ids: set[str]) -> set[str]:
         return {t.split("[", 1)[0] for t in ids}
 
@@ -156,8 +168,9 @@ def test_results_are_reused_per_test_until_their_closure_changes(client: Client)
 
     # Another branch, the same edit plus a module no test reaches: every closure is one that passed.
     client.create_branch("reuse", "feature", seed.commit.commit_id)
-    other = client.commit("reuse", "feature", {path: edited[path], "unreached.py": b"X = 1\n"}, "same edit",
-                          wait_for_verdict=True)
+    other = client.commit(
+        "reuse", "feature", {path: edited[path], "unreached.py": b"X = 1\n"}, "same edit", wait_for_verdict=True
+    )
     assert other.run is not None and other.run.verdict is ci.Verdict.PASSED
     again = _tests_job(other.run)
     assert again.tests and all(t.message.startswith("reused") for t in again.tests)  # nothing ran again
@@ -173,18 +186,27 @@ def test_selected_tests_run_as_the_projects_own_command_collects_them(client: Cl
         "conftest.py": b"import sys\n\ncollect_ignore = ['tests/test_future.py'] if sys.version_info < (3, 99) else []\n",
         "tests/test_future.py": b"import lib\n\n\ndef test_future():\n    assert lib.value() == 0, 'collected'\n",
         "tests/test_order.py": b"import lib\n\nSEEN = []\n\n\ndef test_zz_first():\n    SEEN.append(lib.value())\n"
-                               b"\n\ndef test_aa_second():\n    assert SEEN == [lib.value()]\n",
+        b"\n\ndef test_aa_second():\n    assert SEEN == [lib.value()]\n",
     }
     client.create_repository("own")
     seed = client.commit("own", "main", files, "seed", wait_for_verdict=True)
     assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
-    reply = client.commit("own", "main", {"lib.py": b"def value():\n    return 1 + 0\n"}, "edit",
-                          expected_head=seed.commit.commit_id, wait_for_verdict=True)
+    reply = client.commit(
+        "own",
+        "main",
+        {"lib.py": b"def value():\n    return 1 + 0\n"},
+        "edit",
+        expected_head=seed.commit.commit_id,
+        wait_for_verdict=True,
+    )
     assert reply.run is not None
     job = _tests_job(reply.run)
     assert job.selected_tests == 3  # the static selection names the ignored test too...
     assert reply.run.verdict is ci.Verdict.PASSED, job.output  # ...but it runs what `pytest` collects
-    assert {t.test_id for t in job.tests} == {"tests/test_order.py::test_zz_first", "tests/test_order.py::test_aa_second"}
+    assert {t.test_id for t in job.tests} == {
+        "tests/test_order.py::test_zz_first",
+        "tests/test_order.py::test_aa_second",
+    }
 
 
 def test_doctests_are_selected_and_run_as_the_projects_own_command_runs_them(client: Client) -> None:
@@ -192,22 +214,39 @@ def test_doctests_are_selected_and_run_as_the_projects_own_command_runs_them(cli
 
     pipeline = PIPELINE + b'args = ["--doctest-modules"]\n'
     client.create_repository("docs")
-    seed = client.commit("docs", "main", {**{p: t.encode() for p, t in DOCS.items()}, "trellis.toml": pipeline},
-                         "seed", wait_for_verdict=True)
+    seed = client.commit(
+        "docs",
+        "main",
+        {**{p: t.encode() for p, t in DOCS.items()}, "trellis.toml": pipeline},
+        "seed",
+        wait_for_verdict=True,
+    )
     assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
     # What `pytest --doctest-modules` collects: every module's examples, and the plain test.
     everything = {t.test_id for t in _tests_job(seed.run).tests}
-    assert everything == {"app/numbers.py::app.numbers.__test__.unrelated", "app/text.py::app.text",
-                          "app/text.py::app.text.slug", "app/text.py::app.text.Box.size",
-                          "tests/test_plain.py::test_other"}, everything
+    assert everything == {
+        "app/numbers.py::app.numbers.__test__.unrelated",
+        "app/text.py::app.text",
+        "app/text.py::app.text.slug",
+        "app/text.py::app.text.Box.size",
+        "tests/test_plain.py::test_other",
+    }, everything
     broken = DOCS["app/helper.py"].replace("return text.lower()", "return text.upper()")
-    reply = client.commit("docs", "main", {"app/helper.py": broken.encode()}, "break clean",
-                          expected_head=seed.commit.commit_id, wait_for_verdict=True)
+    reply = client.commit(
+        "docs",
+        "main",
+        {"app/helper.py": broken.encode()},
+        "break clean",
+        expected_head=seed.commit.commit_id,
+        wait_for_verdict=True,
+    )
     assert reply.run is not None and reply.run.verdict is ci.Verdict.FAILED
     job = _tests_job(reply.run)
     assert job.selected_tests == 1  # app/text.py's doctests: slug's example calls clean
     assert {t.test_id: t.verdict for t in job.tests} == {
-        "app/text.py::app.text": ci.Verdict.PASSED, "app/text.py::app.text.slug": ci.Verdict.FAILED,
-        "app/text.py::app.text.Box.size": ci.Verdict.PASSED}
+        "app/text.py::app.text": ci.Verdict.PASSED,
+        "app/text.py::app.text.slug": ci.Verdict.FAILED,
+        "app/text.py::app.text.Box.size": ci.Verdict.PASSED,
+    }
     full = client.wait_run("docs", client.verify("docs", reply.commit.commit_id, full=True).run_id, timeout=120)
     assert full.missed_tests == () and {t.test_id for t in _tests_job(full).tests} == everything

@@ -21,8 +21,8 @@ from typing import Any
 import grpc
 import pytest
 
-import vcs
 from tests.conftest import assert_fsck_clean, first_parent_history, repo_path
+from trellis import vcs
 from trellis.client import Client
 from trellis.errors import Unavailable
 from trellis.interceptors import LOCAL_AGENT_HEADER
@@ -31,8 +31,11 @@ from trellis.v1 import queries_pb2, queries_pb2_grpc
 ROOT = Path(__file__).resolve().parents[2]
 # A channel of its own per client (not gRPC's process-wide subchannel pool): its own connection, which
 # the kernel hands to one of the fronts.
-OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1), ("grpc.initial_reconnect_backoff_ms", 100),
-                  ("grpc.max_reconnect_backoff_ms", 500)]
+OWN_CONNECTION = [
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+]
 
 
 class Workers:
@@ -54,9 +57,26 @@ class Workers:
 
     def _start(self, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "trellis", "--data-dir", str(self.data_dir), "serve", "--workers", "2",
-             "--listen", "127.0.0.1:0", "--durability", "none", "--loose-objects", "0"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "trellis",
+                "--data-dir",
+                str(self.data_dir),
+                "serve",
+                "--workers",
+                "2",
+                "--listen",
+                "127.0.0.1:0",
+                "--durability",
+                "none",
+                "--loose-objects",
+                "0",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
 
     def owner(self) -> dict[str, Any]:
@@ -131,8 +151,9 @@ def _race(address: str, worker: int, rounds: int, go: Any, out: Any) -> None:
         client = clients[i % len(clients)]
         head = client.get_branch("demo", "main").head_commit_id
         try:
-            reply = client.commit("demo", "main", {"counter.txt": f"{worker}-{i}\n"}, f"{worker}/{i}",
-                                  expected_head=head)
+            reply = client.commit(
+                "demo", "main", {"counter.txt": f"{worker}-{i}\n"}, f"{worker}/{i}", expected_head=head
+            )
         except vcs.StaleHead:
             stale += 1
         else:
@@ -161,8 +182,7 @@ def test_compare_and_swap_holds_across_fronts(workers: Workers) -> None:
 
 def test_a_retry_through_another_front_returns_the_same_commit(workers: Workers) -> None:
     clients = [workers.client() for _ in range(12)]
-    ids = {c.commit("demo", "main", {"a.txt": "once\n"}, "once", request_id="req-1").commit.commit_id
-           for c in clients}
+    ids = {c.commit("demo", "main", {"a.txt": "once\n"}, "once", request_id="req-1").commit.commit_id for c in clients}
     assert len(ids) == 1
     assert len(first_parent_history(repo_path(workers.data_dir, "demo"), "main")) == 2
     for c in clients:
@@ -187,7 +207,8 @@ def test_query_is_answered_through_a_front(workers: Workers) -> None:
     # Every QueryService method goes through: the index matches git.
     with grpc.insecure_channel(workers.address) as channel:
         check = queries_pb2_grpc.QueryServiceStub(channel).CheckIndex(
-            queries_pb2.CheckIndexRequest(), metadata=[(LOCAL_AGENT_HEADER, "alice")], timeout=120)
+            queries_pb2.CheckIndexRequest(), metadata=[(LOCAL_AGENT_HEADER, "alice")], timeout=120
+        )
     assert list(check.differences) == []
 
 
@@ -200,8 +221,11 @@ def test_kill_9_of_one_process_loses_nothing_and_the_others_serve(workers: Worke
         pid = workers.owner()["pid"] if victim == "supervisor" else workers.pid(victim)
         os.kill(int(pid), signal.SIGKILL)
         for i in range(10):  # the others go on serving (a call that met the dying front is retried)
-            reply = _retrying(lambda i=i: client.commit("demo", "main", {"n.txt": f"after {i}\n"}, f"after {i}",
-                                                        request_id=f"after-{i}"))
+            reply = _retrying(
+                lambda i=i: client.commit(
+                    "demo", "main", {"n.txt": f"after {i}\n"}, f"after {i}", request_id=f"after-{i}"
+                )
+            )
             acknowledged.append(reply.commit.commit_id)
         if victim == "supervisor":
             deadline = time.monotonic() + 180

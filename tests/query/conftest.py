@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from query import Indexer
+from trellis.query import Indexer
 
 _DEF = re.compile(r"^def (\w+)\(\):\n((?:    .*\n)*)", re.MULTILINE)
 
@@ -43,8 +43,12 @@ def _functions(files: Mapping[str, bytes]) -> dict[tuple[str, str], str]:
 
 
 def toy_differ(
-    old: Mapping[str, bytes], new: Mapping[str, bytes], *, old_ids: Mapping[str, str],
-    new_ids: Mapping[str, str], renames: Mapping[str, str],
+    old: Mapping[str, bytes],
+    new: Mapping[str, bytes],
+    *,
+    old_ids: Mapping[str, str],
+    new_ids: Mapping[str, str],
+    renames: Mapping[str, str],
 ) -> Sequence[ToyChange]:
     """Top-level ``def f():`` functions; renames and moves matched by identical bodies."""
     before, after = _functions(old), _functions(new)
@@ -60,10 +64,13 @@ def toy_differ(
             changes.append(ToyChange(path, None, "function", name, None, "added"))
             continue
         del gone[match]
-        kind = ("moved_renamed" if match[1].rsplit(".", 1)[-1] != name.rsplit(".", 1)[-1] else "moved") \
-            if match[0] != path else "renamed"
+        kind = (
+            ("moved_renamed" if match[1].rsplit(".", 1)[-1] != name.rsplit(".", 1)[-1] else "moved")
+            if match[0] != path
+            else "renamed"
+        )
         changes.append(ToyChange(path, match[0], "function", name, match[1], kind, (), similarity=1.0))
-    for (path, name) in sorted(gone):
+    for path, name in sorted(gone):
         changes.append(ToyChange(path, path, "function", None, name, "removed"))
     return changes
 
@@ -79,7 +86,7 @@ def indexer(data_dir: Path) -> Iterator[Indexer]:
 
 def dump(ix: Indexer) -> dict[str, list[str]]:
     """Every row of every table, as sorted reprs: equal dumps = identical indexes."""
-    from query.schema import TABLES
+    from trellis.query.schema import TABLES
 
     out = {}
     for t in TABLES:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from query import Indexer, default_entity_differ, run_query
+from trellis import vcs
+from trellis.query import Indexer, default_entity_differ, run_query
 
 from .conftest import toy_differ
 
@@ -51,29 +51,39 @@ def test_history_follows_a_function_across_a_rename_and_a_move(store: vcs.Store,
         # any of its names finds the same lineage, named after the first one
         assert _ordered(ix, "pkg.a.parse", titles) == history
         lineage = ix.connection.execute(
-            "SELECT DISTINCT lineage_id FROM entity_history WHERE qualname = 'pkg.b.load'").fetchall()
+            "SELECT DISTINCT lineage_id FROM entity_history WHERE qualname = 'pkg.b.load'"
+        ).fetchall()
         assert lineage == [("pkg/a.py::pkg.a.parse",)]
         # through the sandbox too
-        result = run_query(ix, "SELECT count(*) AS n FROM entity_history WHERE lineage_id = "
-                               "'pkg/a.py::pkg.a.parse'", max_rows=1, timeout_s=10)
+        result = run_query(
+            ix,
+            "SELECT count(*) AS n FROM entity_history WHERE lineage_id = 'pkg/a.py::pkg.a.parse'",
+            max_rows=1,
+            timeout_s=10,
+        )
         assert result.table.column("n").to_pylist() == [5]
 
 
 def test_history_survives_renaming_back_and_forth(store: vcs.Store, data_dir: Path) -> None:
     store.create_repository("demo", ALICE)
-    for title, body in [("add", b"def f():\n    return 1\n"), ("to g", b"def g():\n    return 1\n"),
-                        ("back to f", b"def f():\n    return 1\n")]:
+    for title, body in [
+        ("add", b"def f():\n    return 1\n"),
+        ("to g", b"def g():\n    return 1\n"),
+        ("back to f", b"def f():\n    return 1\n"),
+    ]:
         store.commit("demo", "main", [vcs.PutFile("m.py", body)], title, ALICE)
     with Indexer(data_dir, entity_differ=toy_differ) as ix:
         ix.sync()
         rows = ix.connection.execute("SELECT DISTINCT lineage_id FROM entity_history").fetchall()
         assert len(rows) == 1
-        assert ix.connection.execute("SELECT count(*) FROM entity_history").fetchall() == \
-            ix.connection.execute("SELECT count(*) FROM entity_changes").fetchall()
+        assert (
+            ix.connection.execute("SELECT count(*) FROM entity_history").fetchall()
+            == ix.connection.execute("SELECT count(*) FROM entity_changes").fetchall()
+        )
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("semantic_diff") is None or default_entity_differ() is None,
+    importlib.util.find_spec("trellis.semantic_diff") is None or default_entity_differ() is None,
     reason="semantic_diff.diff_files is not importable yet (the semantic diff engine is built by another issue)",
 )
 def test_history_with_the_semantic_diff_engine(store: vcs.Store, data_dir: Path) -> None:
@@ -84,8 +94,7 @@ def test_history_with_the_semantic_diff_engine(store: vcs.Store, data_dir: Path)
         ("edit", [vcs.PutFile("src/util.py", b"import os\n\n\ndef compute(items):\n" + body.replace(b"2", b"3"))]),
         ("rename", [vcs.PutFile("src/util.py", b"import os\n\n\ndef total(items):\n" + body.replace(b"2", b"3"))]),
         ("move file", [vcs.RenameFile("src/util.py", "src/maths.py")]),
-        ("edit moved", [vcs.PutFile("src/maths.py",
-                                    b"import os\n\n\ndef total(items):\n" + body.replace(b"2", b"4"))]),
+        ("edit moved", [vcs.PutFile("src/maths.py", b"import os\n\n\ndef total(items):\n" + body.replace(b"2", b"4"))]),
     ]
     for title, changes in steps:
         store.commit("demo", "main", changes, title, ALICE)
@@ -100,9 +109,18 @@ def test_history_with_the_semantic_diff_engine(store: vcs.Store, data_dir: Path)
         assert ("rename", "renamed") in seen
         assert ("edit moved", "modified") in seen
         assert {r[3] for r in history} >= {"src.util.compute", "src.util.total", "src.maths.total"}
-        assert len({lid for (lid,) in ix.connection.execute(
-            "SELECT lineage_id FROM entity_history WHERE qualname IN "
-            "('src.util.compute', 'src.util.total', 'src.maths.total')").fetchall()}) == 1
+        assert (
+            len(
+                {
+                    lid
+                    for (lid,) in ix.connection.execute(
+                        "SELECT lineage_id FROM entity_history WHERE qualname IN "
+                        "('src.util.compute', 'src.util.total', 'src.maths.total')"
+                    ).fetchall()
+                }
+            )
+            == 1
+        )
 
 
 _SHAPE = b'''import math
@@ -134,13 +152,27 @@ def test_a_methods_history_crosses_its_class_rename_and_move(store: vcs.Store, d
     steps: list[tuple[str, list[vcs.Change]]] = [
         ("add", [vcs.PutFile("geo/shapes.py", _SHAPE)]),
         ("edit", [vcs.PutFile("geo/shapes.py", _SHAPE.replace(b"** 2", b"* self.radius"))]),
-        ("rename class", [vcs.PutFile("geo/shapes.py", renamed.replace(b"** 2", b"* self.radius")
-                                      .replace(b"2 * math.pi", b"math.tau"))]),
-        ("move class", [vcs.PutFile("geo/shapes.py", b"import math\n"),
-                        vcs.PutFile("geo/plane.py", renamed.replace(b"** 2", b"* self.radius")
-                                    .replace(b"2 * math.pi", b"math.tau"))]),
-        ("edit again", [vcs.PutFile("geo/plane.py", renamed.replace(b"** 2", b"** 2.0")
-                                    .replace(b"2 * math.pi", b"math.tau"))]),
+        (
+            "rename class",
+            [
+                vcs.PutFile(
+                    "geo/shapes.py", renamed.replace(b"** 2", b"* self.radius").replace(b"2 * math.pi", b"math.tau")
+                )
+            ],
+        ),
+        (
+            "move class",
+            [
+                vcs.PutFile("geo/shapes.py", b"import math\n"),
+                vcs.PutFile(
+                    "geo/plane.py", renamed.replace(b"** 2", b"* self.radius").replace(b"2 * math.pi", b"math.tau")
+                ),
+            ],
+        ),
+        (
+            "edit again",
+            [vcs.PutFile("geo/plane.py", renamed.replace(b"** 2", b"** 2.0").replace(b"2 * math.pi", b"math.tau"))],
+        ),
     ]
     for title, changes in steps:
         store.commit("demo", "main", changes, title, ALICE)
@@ -164,12 +196,14 @@ def test_a_methods_history_crosses_its_class_rename_and_move(store: vcs.Store, d
         # a member that changed while its class was renamed is `modified`, marked as following too
         assert ix.connection.execute(
             "SELECT change, old_qualname, follows FROM entity_changes e JOIN commits c USING (repository, commit_id) "
-            "WHERE c.title = 'rename class' AND e.qualname = 'geo.shapes.Disc.perimeter'").fetchall() == [
-            ("modified", "geo.shapes.Circle.perimeter", "geo.shapes.Disc")]
+            "WHERE c.title = 'rename class' AND e.qualname = 'geo.shapes.Disc.perimeter'"
+        ).fetchall() == [("modified", "geo.shapes.Circle.perimeter", "geo.shapes.Disc")]
         # the class itself is the only refactoring of those two commits
         assert ix.connection.execute(
             "SELECT c.title, e.change, e.kind, e.old_qualname, e.qualname FROM entity_changes e "
             "JOIN commits c USING (repository, commit_id) "
             "WHERE e.change IN ('renamed', 'moved', 'moved_renamed') AND e.follows IS NULL ORDER BY c.title"
-        ).fetchall() == [("move class", "moved", "class", "geo.shapes.Disc", "geo.plane.Disc"),
-                         ("rename class", "renamed", "class", "geo.shapes.Circle", "geo.shapes.Disc")]
+        ).fetchall() == [
+            ("move class", "moved", "class", "geo.shapes.Disc", "geo.plane.Disc"),
+            ("rename class", "renamed", "class", "geo.shapes.Circle", "geo.shapes.Disc"),
+        ]

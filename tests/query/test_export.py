@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-import vcs
-from query import EXPORT_TABLES, Indexer, export_parquet
+from trellis import vcs
+from trellis.query import EXPORT_TABLES, Indexer, export_parquet
 
 ALICE = vcs.Identity("alice")
 
@@ -18,8 +18,9 @@ def ix(store: vcs.Store, data_dir: Path) -> Indexer:
     for name in ("one", "two"):
         store.create_repository(name, ALICE)
         session = store.create_session(name, ALICE, model="m")
-        store.commit(name, session.branch_id, [vcs.PutFile("a.py", b"x = 1\n")], "a", ALICE,
-                     session_id=session.session_id)
+        store.commit(
+            name, session.branch_id, [vcs.PutFile("a.py", b"x = 1\n")], "a", ALICE, session_id=session.session_id
+        )
     indexer = Indexer(data_dir, entity_differ=None)
     indexer.sync()
     return indexer

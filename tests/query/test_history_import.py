@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from query import HistoryImportError, Indexer, import_history
+from trellis import vcs
+from trellis.query import HistoryImportError, Indexer, import_history
 
 from ..conftest import GIT_ENV, git
 
@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _git(cwd: Path, *args: str) -> str:
     env = {**GIT_ENV, "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 @pytest.fixture
@@ -44,8 +50,9 @@ def source(tmp_path: Path) -> Path:
 def test_import_copies_every_branch_and_indexes_every_commit(source: Path, data_dir: Path) -> None:
     progress: list[tuple[int, int]] = []
     with Indexer(data_dir) as ix:
-        result = import_history(data_dir, source, "imported", indexer=ix, workers=2,
-                                on_progress=lambda d, t: progress.append((d, t)))
+        result = import_history(
+            data_dir, source, "imported", indexer=ix, workers=2, on_progress=lambda d, t: progress.append((d, t))
+        )
         assert (result.branches, result.tags, result.resumed) == (2, 1, False)
         assert result.stats.commits_added == 4
         assert progress[-1] == (4, 4)
@@ -101,10 +108,12 @@ def test_import_of_the_projects_own_history(data_dir: Path) -> None:
         assert files > 0
         if ix.differ is not None:
             (entities,) = ix.connection.execute(
-                "SELECT count(*) FROM entity_changes WHERE language = 'python'").fetchall()[0]
+                "SELECT count(*) FROM entity_changes WHERE language = 'python'"
+            ).fetchall()[0]
             assert entities > 0
-            assert ix.connection.execute(
-                "SELECT count(*) FROM index_state WHERE entities <> 'indexed'").fetchall() == [(0,)]
+            assert ix.connection.execute("SELECT count(*) FROM index_state WHERE entities <> 'indexed'").fetchall() == [
+                (0,)
+            ]
 
 
 def test_import_from_a_linked_worktree(source: Path, data_dir: Path, tmp_path: Path) -> None:
@@ -145,8 +154,9 @@ def test_import_progress_moves_commit_by_commit_not_batch_by_batch(
         _git(work, "commit", "-qm", f"c{i}")
     progress: list[tuple[int, int]] = []
     with Indexer(data_dir, entity_differ=None, batch_commits=500) as ix:
-        import_history(data_dir, work, "long", indexer=ix, workers=workers,
-                       on_progress=lambda d, t: progress.append((d, t)))
+        import_history(
+            data_dir, work, "long", indexer=ix, workers=workers, on_progress=lambda d, t: progress.append((d, t))
+        )
     done = [d for d, _ in progress]
     assert done == sorted(done) and progress[-1] == (120, 120)
     assert len(set(done)) >= 8  # one batch of 500 commits, yet the bar moved many times

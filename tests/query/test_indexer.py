@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from query import Indexer, run_query
+from trellis import vcs
+from trellis.query import Indexer, run_query
 
 from .conftest import dump, toy_differ
 
@@ -25,14 +25,26 @@ def _populate(store: vcs.Store, name: str = "demo") -> vcs.Session:
     store.commit(name, "main", [vcs.PutFile("a.py", b"def f():\n    return 1\n")], "add a", ALICE)
     session = store.create_session(name, ALICE, model="m1", task="fix f")
     store.commit(
-        name, session.branch_id, [vcs.PutFile("a.py", b"def f():\n    return 2\n")], "edit f", ALICE,
+        name,
+        session.branch_id,
+        [vcs.PutFile("a.py", b"def f():\n    return 2\n")],
+        "edit f",
+        ALICE,
         session_id=session.session_id,
-        step=vcs.StepInput(thought="f is wrong", action="edit", arguments_json='{"path": "a.py"}',
-                           input_tokens=100, output_tokens=20, cost_usd=0.01, latency_ms=1500),
+        step=vcs.StepInput(
+            thought="f is wrong",
+            action="edit",
+            arguments_json='{"path": "a.py"}',
+            input_tokens=100,
+            output_tokens=20,
+            cost_usd=0.01,
+            latency_ms=1500,
+        ),
     )
     store.record_step(name, session.session_id, vcs.StepInput(action="run_tests", observation="ok"), ALICE)
-    store.commit(name, session.branch_id, [vcs.RenameFile("a.py", "b.py")], "move", ALICE,
-                 session_id=session.session_id)
+    store.commit(
+        name, session.branch_id, [vcs.RenameFile("a.py", "b.py")], "move", ALICE, session_id=session.session_id
+    )
     store.end_session(name, session.session_id, vcs.SessionStatus.SUCCEEDED, ALICE, outcome="tests pass")
     return session
 
@@ -49,16 +61,18 @@ def test_sync_indexes_commits_refs_sessions_and_steps(store: vcs.Store, indexer:
     titles = {r[0]: r for r in rows}
     assert titles["edit f"][1:] == ("alice", session.session_id, 1, 1)
     assert titles["move"][3] == 3
-    assert con.execute("SELECT status, old_path, path, similarity FROM file_changes WHERE status = 'renamed'"
-                       ).fetchall() == [("renamed", "a.py", "b.py", 100)]
+    assert con.execute(
+        "SELECT status, old_path, path, similarity FROM file_changes WHERE status = 'renamed'"
+    ).fetchall() == [("renamed", "a.py", "b.py", 100)]
     assert con.execute("SELECT status, outcome, step_count, input_tokens, cost_usd FROM sessions").fetchall() == [
         ("succeeded", "tests pass", 3, 100, 0.01)
     ]
-    steps = con.execute("SELECT step_index, action, commit_id IS NULL, latency_ms, arguments_json->>'path' "
-                        "FROM steps ORDER BY step_index").fetchall()
+    steps = con.execute(
+        "SELECT step_index, action, commit_id IS NULL, latency_ms, arguments_json->>'path' "
+        "FROM steps ORDER BY step_index"
+    ).fetchall()
     assert steps == [(1, "edit", False, 1500, "a.py"), (2, "run_tests", True, 0, None), (3, "commit", False, 0, None)]
-    summary = con.execute("SELECT steps, commits, total_tokens, files_changed, status FROM session_summary"
-                          ).fetchall()
+    summary = con.execute("SELECT steps, commits, total_tokens, files_changed, status FROM session_summary").fetchall()
     assert summary == [(3, 2, 120, 2, "succeeded")]
     kinds = dict(con.execute("SELECT kind, count(*) FROM refs GROUP BY kind").fetchall())
     assert kinds == {"branch": 2, "session": 1}
@@ -267,7 +281,7 @@ def test_indexer_survives_reopen(store: vcs.Store, data_dir: Path) -> None:
 
 
 def test_background_indexer_catches_up_and_follows_notifications(store: vcs.Store, indexer: Indexer) -> None:
-    from query import BackgroundIndexer
+    from trellis.query import BackgroundIndexer
 
     _populate(store)
     background = BackgroundIndexer(indexer).start()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from query import PatchDoesNotApply, PatchError, apply_patch, parse_patch, patch_changes
+from trellis import vcs
+from trellis.query import PatchDoesNotApply, PatchError, apply_patch, parse_patch, patch_changes
 
 from ..conftest import GIT_ENV
 
@@ -22,9 +22,8 @@ BEFORE = {
 }
 AFTER = {
     "keep.txt": b"unchanged\n",
-    "multi.py": b"".join(
-        (b"LINE %d changed\n" % i if i in (3, 40) else b"line %d\n" % i) for i in range(1, 60)
-    ) + b"appended\n",
+    "multi.py": b"".join((b"LINE %d changed\n" % i if i in (3, 40) else b"line %d\n" % i) for i in range(1, 60))
+    + b"appended\n",
     "new_name.py": b"def f():\n    return 2\n" + b"".join(b"# c%d\n" % i for i in range(10)),
     "tail.txt": b"still no newline, but different",
     "added/dir/new.txt": b"fresh\n",

@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import vcs
-from query import Indexer
+from trellis import vcs
+from trellis.query import Indexer
 
 from ..conftest import git
 from .conftest import dump
@@ -27,8 +27,14 @@ BRANCHES = ["main", "b1", "b2"]
 PATHS = ["a.py", "b.py", "d/c.py"]
 
 op = st.one_of(
-    st.tuples(st.just("commit"), st.sampled_from(REPOS), st.sampled_from(BRANCHES), st.sampled_from(PATHS),
-              st.integers(0, 3), st.booleans()),
+    st.tuples(
+        st.just("commit"),
+        st.sampled_from(REPOS),
+        st.sampled_from(BRANCHES),
+        st.sampled_from(PATHS),
+        st.integers(0, 3),
+        st.booleans(),
+    ),
     st.tuples(st.just("branch"), st.sampled_from(REPOS), st.sampled_from(BRANCHES[1:]), st.sampled_from(BRANCHES)),
     st.tuples(st.just("delete_branch"), st.sampled_from(REPOS), st.sampled_from(BRANCHES[1:])),
     st.tuples(st.just("session"), st.sampled_from(REPOS)),
@@ -37,7 +43,9 @@ op = st.one_of(
     st.tuples(st.just("end_session"), st.sampled_from(REPOS)),
     st.tuples(st.just("delete_session_branch"), st.sampled_from(REPOS)),
     st.tuples(st.just("delete_repo"), st.sampled_from(REPOS)),
-    st.tuples(st.just("sync"),),
+    st.tuples(
+        st.just("sync"),
+    ),
 )
 
 
@@ -62,8 +70,15 @@ def _apply(store: vcs.Store, sessions: dict[str, list[vcs.Session]], step: tuple
             sessions[repo].append(store.create_session(repo, ALICE, model="m", task="t"))
         elif kind == "session_commit" and sessions[repo]:
             s = sessions[repo][-1]
-            store.commit(repo, s.branch_id, [vcs.PutFile(args[1], b"s%d\n" % args[2])], "session work", ALICE,
-                         session_id=s.session_id, step=vcs.StepInput(action="edit", input_tokens=3))
+            store.commit(
+                repo,
+                s.branch_id,
+                [vcs.PutFile(args[1], b"s%d\n" % args[2])],
+                "session work",
+                ALICE,
+                session_id=s.session_id,
+                step=vcs.StepInput(action="edit", input_tokens=3),
+            )
         elif kind == "step" and sessions[repo]:
             store.record_step(repo, sessions[repo][-1].session_id, vcs.StepInput(action="think"), ALICE)
         elif kind == "end_session" and sessions[repo]:
@@ -81,8 +96,15 @@ def _git_state(data_dir: Path) -> dict[str, tuple[set[str], set[str]]]:
     state = {}
     for path in sorted((data_dir / "repos").glob("*.git")):
         refs = {
-            line for line in git(path, "for-each-ref", "--format=%(refname) %(objectname)",
-                                 "refs/heads", "refs/tags", "refs/trellis/sessions").splitlines()
+            line
+            for line in git(
+                path,
+                "for-each-ref",
+                "--format=%(refname) %(objectname)",
+                "refs/heads",
+                "refs/tags",
+                "refs/trellis/sessions",
+            ).splitlines()
         }
         commits = set(git(path, "rev-list", "--all").split()) if refs else set()
         for line in refs:
@@ -97,10 +119,11 @@ def _index_state(ix: Indexer) -> dict[str, tuple[set[str], set[str]]]:
     con = ix.connection
     state: dict[str, tuple[set[str], set[str]]] = {}
     for (repo,) in con.execute("SELECT repository FROM repositories").fetchall():
-        refs = {f"{r} {c}" for r, c in con.execute(
-            "SELECT ref_name, commit_id FROM refs WHERE repository = ?", [repo]).fetchall()}
-        commits = {c for (c,) in con.execute(
-            "SELECT commit_id FROM commits WHERE repository = ?", [repo]).fetchall()}
+        refs = {
+            f"{r} {c}"
+            for r, c in con.execute("SELECT ref_name, commit_id FROM refs WHERE repository = ?", [repo]).fetchall()
+        }
+        commits = {c for (c,) in con.execute("SELECT commit_id FROM commits WHERE repository = ?", [repo]).fetchall()}
         state[repo] = (refs, commits)
     return state
 
@@ -121,8 +144,11 @@ def test_index_equals_git_after_any_operations(ops: list[tuple[Any, ...]]) -> No
             ix.sync()
             assert ix.check() == []
             assert _index_state(ix) == _git_state(data_dir)
-            steps_in_git = sum(s.step_count for r in store.list_repositories().items
-                               for s in store.list_sessions(r.repository_id).items)
+            steps_in_git = sum(
+                s.step_count
+                for r in store.list_repositories().items
+                for s in store.list_sessions(r.repository_id).items
+            )
             assert ix.connection.execute("SELECT count(*) FROM steps").fetchall()[0][0] == steps_in_git
             incremental = dump(ix)
             ix.rebuild()

@@ -14,8 +14,9 @@ import grpc
 import pyarrow as pa
 import pytest
 
-import vcs
-from query import (
+from trellis import vcs
+from trellis.errors import status_code
+from trellis.query import (
     Indexer,
     InvalidQuery,
     QueryError,
@@ -25,7 +26,6 @@ from query import (
     run_query,
     stream_query,
 )
-from trellis.errors import status_code
 
 ALICE = vcs.Identity("alice")
 
@@ -65,7 +65,7 @@ ESCAPES: list[tuple[str, str]] = [
     ("SELECT * FROM read_csv('/etc/passwd')", R_FUNC),
     ("SELECT * FROM read_csv_auto('/etc/passwd')", R_FUNC),
     ("SELECT * FROM READ_CSV(['/etc/passwd', '/etc/group'])", R_FUNC),
-    ('SELECT * FROM "read_csv"(\'/etc/passwd\')', R_FUNC),
+    ("SELECT * FROM \"read_csv\"('/etc/passwd')", R_FUNC),
     ("SELECT * FROM main.read_csv('/etc/passwd')", R_FUNC),
     ("SELECT * FROM read_parquet('{tmp}/x.parquet')", R_FUNC),
     ("SELECT * FROM parquet_scan('{tmp}/x.parquet')", R_FUNC),
@@ -209,8 +209,7 @@ def test_a_runaway_query_is_interrupted(ix: Indexer) -> None:
     before = _state(ix)
     started = time.monotonic()
     with pytest.raises(QueryTimeout) as caught:
-        run_query(ix, "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 3", max_rows=10,
-                  timeout_s=0.5)
+        run_query(ix, "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 3", max_rows=10, timeout_s=0.5)
     assert time.monotonic() - started < 5
     assert caught.value.reason == "QUERY_TIMEOUT"
     assert status_code(type(caught.value)) is grpc.StatusCode.DEADLINE_EXCEEDED
@@ -221,8 +220,13 @@ def test_a_runaway_query_is_interrupted(ix: Indexer) -> None:
 def test_a_runaway_cross_join_is_interrupted_while_streaming(ix: Indexer) -> None:
     started = time.monotonic()
     with pytest.raises(QueryTimeout):
-        with stream_query(ix, "SELECT a.range * b.range FROM range(100000000) a, range(100000000) b",
-                          max_rows=10**12, max_bytes=10**15, timeout_s=0.5) as stream:
+        with stream_query(
+            ix,
+            "SELECT a.range * b.range FROM range(100000000) a, range(100000000) b",
+            max_rows=10**12,
+            max_bytes=10**15,
+            timeout_s=0.5,
+        ) as stream:
             for _ in stream:
                 pass
     assert time.monotonic() - started < 5
@@ -301,15 +305,17 @@ def test_results_are_truncated_at_the_row_limit(ix: Indexer) -> None:
 
 
 def test_results_are_truncated_at_the_byte_limit(ix: Indexer) -> None:
-    result = run_query(ix, "SELECT repeat('x', 1000) AS s FROM range(100000)", max_rows=10**9,
-                       max_bytes=100_000, timeout_s=10)
+    result = run_query(
+        ix, "SELECT repeat('x', 1000) AS s FROM range(100000)", max_rows=10**9, max_bytes=100_000, timeout_s=10
+    )
     assert result.truncated
     assert 0 < result.table.nbytes <= 100_000
 
 
 def test_stream_yields_batches_with_a_schema(ix: Indexer) -> None:
-    with stream_query(ix, "SELECT range AS n FROM range(10000)",
-                      limits=QueryLimits(max_rows=5000, batch_rows=1000)) as stream:
+    with stream_query(
+        ix, "SELECT range AS n FROM range(10000)", limits=QueryLimits(max_rows=5000, batch_rows=1000)
+    ) as stream:
         assert stream.schema.names == ["n"]
         batches = list(stream)
     assert sum(b.num_rows for b in batches) == 5000
@@ -340,9 +346,13 @@ def test_errors_say_what_is_wrong(ix: Indexer) -> None:
 
 
 def test_json_rows_are_plain_values(ix: Indexer) -> None:
-    result = run_query(ix, "SELECT commit_id, commit_time, parent_count, map(['k'], ['v']) AS m, "
-                           "[1, 2] AS l, 1.5::DECIMAL(4, 2) AS d, '\\x00'::BLOB AS b FROM commits LIMIT 1",
-                       max_rows=10, timeout_s=5)
+    result = run_query(
+        ix,
+        "SELECT commit_id, commit_time, parent_count, map(['k'], ['v']) AS m, "
+        "[1, 2] AS l, 1.5::DECIMAL(4, 2) AS d, '\\x00'::BLOB AS b FROM commits LIMIT 1",
+        max_rows=10,
+        timeout_s=5,
+    )
     row = next(json_rows(result.table))
     assert isinstance(row["commit_time"], str) and row["m"] == {"k": "v"} and row["l"] == [1, 2]
     assert row["d"] == "1.50"
@@ -350,8 +360,12 @@ def test_json_rows_are_plain_values(ix: Indexer) -> None:
 
 def test_json_rows_give_sums_of_integers_as_numbers(ix: Indexer) -> None:
     # DuckDB sums BIGINTs as HUGEINT, which Arrow carries as DECIMAL(38, 0): JSON numbers, not strings.
-    result = run_query(ix, "SELECT sum(parent_count) AS total, 12345678901234567890::HUGEINT AS big, "
-                           "count(*) AS n FROM commits", max_rows=10, timeout_s=5)
+    result = run_query(
+        ix,
+        "SELECT sum(parent_count) AS total, 12345678901234567890::HUGEINT AS big, count(*) AS n FROM commits",
+        max_rows=10,
+        timeout_s=5,
+    )
     row = next(json_rows(result.table))
     assert isinstance(row["total"], int) and isinstance(row["n"], int)
     assert row["big"] == 12345678901234567890

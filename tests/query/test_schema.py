@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from query import TABLES, VIEWS, Indexer, open_database, schema_markdown
-from query.schema import SCHEMA_VERSION, arrow_schema, create_schema
+from trellis.query import TABLES, VIEWS, Indexer, open_database, schema_markdown
+from trellis.query.schema import SCHEMA_VERSION, arrow_schema, create_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN = "<!-- BEGIN GENERATED: query.schema_markdown() -->\n"
@@ -44,8 +44,18 @@ def test_arrow_schemas_match_the_sql_types() -> None:
 
 def test_commit_rows_name_their_commit() -> None:
     for t in TABLES:
-        if t.name in ("commits", "commit_parents", "file_changes", "entity_changes", "refs", "steps",
-                      "verification_runs", "job_results", "test_results", "index_state"):
+        if t.name in (
+            "commits",
+            "commit_parents",
+            "file_changes",
+            "entity_changes",
+            "refs",
+            "steps",
+            "verification_runs",
+            "job_results",
+            "test_results",
+            "index_state",
+        ):
             assert "commit_id" in t.column_names, t.name
 
 

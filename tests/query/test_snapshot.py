@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-import vcs
-from query import TABLES, VIEWS, Indexer
-from query.snapshot import SNAPSHOT_FILE, SnapshotPublisher, publish_snapshot
+from trellis import vcs
+from trellis.query import TABLES, VIEWS, Indexer
+from trellis.query.snapshot import SNAPSHOT_FILE, SnapshotPublisher, publish_snapshot
 
 ALICE = vcs.Identity("alice")
 
@@ -64,8 +64,10 @@ def test_another_process_opens_the_snapshot_while_the_index_is_open(
     _commit(store, "one", b"x = 1\n")
     indexer.sync()
     path = publish_snapshot(indexer, data_dir / SNAPSHOT_FILE).path
-    script = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-              "print(con.execute('SELECT count(*) FROM commits').fetchall()[0][0])")
+    script = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(con.execute('SELECT count(*) FROM commits').fetchall()[0][0])"
+    )
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == indexer.connection.execute("SELECT count(*) FROM commits").fetchall()[0][0]

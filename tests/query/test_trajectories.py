@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from query import Indexer, TrajectoryFormatError, land_trajectory, load_trajectory, parse_trajectory
-from query.errors import PatchDoesNotApply
+from trellis import vcs
+from trellis.query import Indexer, TrajectoryFormatError, land_trajectory, load_trajectory, parse_trajectory
+from trellis.query.errors import PatchDoesNotApply
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories"
 OLD_FORMAT = SAMPLES / "swe-agent-0.x__wordcount.traj"
@@ -79,8 +79,9 @@ def test_landing_a_trajectory_records_the_session_and_commits_the_patch(
     path: Path, store: vcs.Store, data_dir: Path
 ) -> None:
     store.create_repository("repo", ALICE)
-    base = store.commit("repo", "main", [vcs.PutFile("scripts/wordcount.py", BASE_FILE, executable=True)],
-                        "base", ALICE).commit
+    base = store.commit(
+        "repo", "main", [vcs.PutFile("scripts/wordcount.py", BASE_FILE, executable=True)], "base", ALICE
+    ).commit
     trajectory = load_trajectory(path)
     landed = land_trajectory(store, "repo", trajectory, ALICE, base_revision=base.commit_id)
     assert landed.commit is not None
@@ -132,14 +133,18 @@ def test_minimal_and_unusual_trajectories() -> None:
     minimal = parse_trajectory({"trajectory": [{"action": "ls"}]})
     assert minimal.session.status is vcs.SessionStatus.FAILED and minimal.patch is None
     assert minimal.steps[0].action == "ls"
-    per_step = parse_trajectory({
-        "trajectory": [
-            {"action": "a", "thought": [{"type": "text", "text": "t1"}], "model_stats": {"tokens_sent": 5}},
-            {"action": "b", "observation": "x" * 300_000, "model_stats": {"tokens_sent": 7, "instance_cost": 0.5}},
-        ],
-        "info": {"exit_status": "exit_cost", "model_stats": {"tokens_sent": 999}},
-        "history": [{"role": "user", "content": [{"type": "text", "text": "<pr_description>Fix it</pr_description>"}]}],
-    })
+    per_step = parse_trajectory(
+        {
+            "trajectory": [
+                {"action": "a", "thought": [{"type": "text", "text": "t1"}], "model_stats": {"tokens_sent": 5}},
+                {"action": "b", "observation": "x" * 300_000, "model_stats": {"tokens_sent": 7, "instance_cost": 0.5}},
+            ],
+            "info": {"exit_status": "exit_cost", "model_stats": {"tokens_sent": 999}},
+            "history": [
+                {"role": "user", "content": [{"type": "text", "text": "<pr_description>Fix it</pr_description>"}]}
+            ],
+        }
+    )
     assert [s.input_tokens for s in per_step.steps] == [5, 7]
     assert per_step.session.input_tokens == 12 and per_step.session.cost_usd == 0.5
     assert per_step.steps[0].thought == "t1"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from query.trajectories import (
+from trellis import vcs
+from trellis.query.trajectories import (
     detect_format,
     land_trajectory,
     load_trajectory,
@@ -114,8 +114,9 @@ def test_openhands_pairs_observations_by_cause_and_costs_by_growth() -> None:
     # The same events as JSON lines and inside an evaluation record read the same.
     events = json.loads((SAMPLES / "openhands__wordcount.json").read_text())
     as_lines = parse_trajectory("\n".join(json.dumps(e) for e in events))
-    record = parse_trajectory(json.dumps({"instance_id": "i7", "history": events,
-                                          "test_result": {"git_patch": "diff --git a/x b/x\n"}}))
+    record = parse_trajectory(
+        json.dumps({"instance_id": "i7", "history": events, "test_result": {"git_patch": "diff --git a/x b/x\n"}})
+    )
     assert as_lines.steps == trajectory.steps[:] and record.steps == trajectory.steps
     assert record.session.instance_id == "i7" and record.patch == "diff --git a/x b/x\n"
 
@@ -164,6 +165,7 @@ def test_secrets_planted_in_every_format_are_never_stored(name: str, store: vcs.
 
 # -- export ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", FILES)
 def test_a_session_exported_as_atif_reads_back_the_same(name: str, store: vcs.Store) -> None:
     store.create_repository("r", ALICE)
@@ -177,7 +179,8 @@ def test_a_session_exported_as_atif_reads_back_the_same(name: str, store: vcs.St
     assert again.session.task == landed.session.task
     assert [(s.action, s.thought, s.observation, s.input_tokens, s.output_tokens) for s in again.steps] == [
         (s.input.action, s.input.thought, s.input.observation, s.input.input_tokens, s.input.output_tokens)
-        for s in steps]
+        for s in steps
+    ]
     assert again.session.cost_usd == pytest.approx(landed.session.cost_usd)
 
 

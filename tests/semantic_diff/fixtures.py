@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-Block = tuple[str, str]          # ("fn" | "type", text)
+Block = tuple[str, str]  # ("fn" | "type", text)
 
 
 @dataclass(frozen=True)
@@ -21,12 +21,12 @@ class Lang:
     ext: str
     compute: str
     other: str
-    store: str                    # Store with save and size
-    archive: str                  # Archive with load
+    store: str  # Store with save and size
+    archive: str  # Archive with load
     store_without_save: str
     archive_with_save: str
     body_edit: tuple[str, str]
-    param_add: tuple[str, str]    # adds parameter "gamma"
+    param_add: tuple[str, str]  # adds parameter "gamma"
     param_rename: tuple[str, str]  # renames "beta" to "delta" in the signature
     param_reorder: tuple[str, str]
     doc_edit: tuple[str, str]
@@ -50,6 +50,7 @@ class Lang:
 def _plain(header: str = "") -> Callable[[str, list[Block]], str]:
     def module(stem: str, blocks: list[Block]) -> str:
         return header + "\n\n".join(text for _, text in blocks) + "\n"
+
     return module
 
 
@@ -61,12 +62,15 @@ def _java_module(stem: str, blocks: list[Block]) -> str:
 
 
 def _reindent(text: str, old: str, new: str) -> str:
-    return "\n".join(new * ((len(line) - len(line.lstrip(" "))) // len(old)) + line.lstrip(" ")
-                     if line.startswith(old) else line for line in text.splitlines())
+    return "\n".join(
+        new * ((len(line) - len(line.lstrip(" "))) // len(old)) + line.lstrip(" ") if line.startswith(old) else line
+        for line in text.splitlines()
+    )
 
 
 PYTHON = Lang(
-    name="python", ext=".py",
+    name="python",
+    ext=".py",
     compute='''def compute(alpha, beta):
     """Add things."""
     total = alpha + beta
@@ -74,10 +78,10 @@ PYTHON = Lang(
         total += i * alpha
     return total
 ''',
-    other='''def other(x):
+    other="""def other(x):
     return [x, x * 2, x * 3, str(x)]
-''',
-    store='''class Store:
+""",
+    store="""class Store:
     def save(self, item):
         self.items.append(item)
         self.count = self.count + 1
@@ -85,17 +89,17 @@ PYTHON = Lang(
 
     def size(self):
         return len(self.items)
-''',
-    archive='''class Archive:
+""",
+    archive="""class Archive:
     def load(self, key):
         value = self.cache.get(key)
         return value
-''',
-    store_without_save='''class Store:
+""",
+    store_without_save="""class Store:
     def size(self):
         return len(self.items)
-''',
-    archive_with_save='''class Archive:
+""",
+    archive_with_save="""class Archive:
     def load(self, key):
         value = self.cache.get(key)
         return value
@@ -104,18 +108,21 @@ PYTHON = Lang(
         self.items.append(item)
         self.count = self.count + 1
         return len(self.items)
-''',
+""",
     body_edit=("total += i * alpha", "total -= i * alpha"),
     param_add=("def compute(alpha, beta):", "def compute(alpha, beta, gamma=None):"),
     param_rename=("def compute(alpha, beta):", "def compute(alpha, delta):"),
     param_reorder=("def compute(alpha, beta):", "def compute(beta, alpha):"),
     doc_edit=('"""Add things."""', '"""Add things up, ten times."""'),
-    reformat=lambda t: _reindent(t, "    ", "  ").replace("    return", "    # done\n    return")
-    .replace("  total = alpha + beta", "  total = alpha + beta  # start\n\n"),
+    reformat=lambda t: (
+        _reindent(t, "    ", "  ")
+        .replace("    return", "    # done\n    return")
+        .replace("  total = alpha + beta", "  total = alpha + beta  # start\n\n")
+    ),
     module=_plain(),
 )
 
-_JS_STORE = '''class Store {
+_JS_STORE = """class Store {
   save(item) {
     this.items.push(item);
     this.count = this.count + 1;
@@ -124,32 +131,33 @@ _JS_STORE = '''class Store {
   size() {
     return this.items.length;
   }
-}'''
+}"""
 
 JAVASCRIPT = Lang(
-    name="javascript", ext=".js",
-    compute='''/** Add things. */
+    name="javascript",
+    ext=".js",
+    compute="""/** Add things. */
 function compute(alpha, beta) {
   let total = alpha + beta;
   for (let i = 0; i < 10; i++) {
     total += i * alpha;
   }
   return total;
-}''',
-    other='''export const other = (x) => [x, x * 2, x * 3, String(x)];''',
+}""",
+    other="""export const other = (x) => [x, x * 2, x * 3, String(x)];""",
     store=_JS_STORE,
-    archive='''class Archive {
+    archive="""class Archive {
   load(key) {
     const value = this.cache.get(key);
     return value;
   }
-}''',
-    store_without_save='''class Store {
+}""",
+    store_without_save="""class Store {
   size() {
     return this.items.length;
   }
-}''',
-    archive_with_save='''class Archive {
+}""",
+    archive_with_save="""class Archive {
   load(key) {
     const value = this.cache.get(key);
     return value;
@@ -159,7 +167,7 @@ function compute(alpha, beta) {
     this.count = this.count + 1;
     return this.items.length;
   }
-}''',
+}""",
     body_edit=("total += i * alpha;", "total -= i * alpha;"),
     param_add=("function compute(alpha, beta)", "function compute(alpha, beta, gamma = null)"),
     param_rename=("function compute(alpha, beta)", "function compute(alpha, delta)"),
@@ -172,17 +180,28 @@ function compute(alpha, beta) {
 
 def _typed(js: Lang, name: str, ext: str) -> Lang:
     def t(s: str) -> str:
-        return (s.replace("compute(alpha, beta)", "compute(alpha: number, beta: number): number")
-                .replace("save(item)", "save(item: string): number")
-                .replace("load(key)", "load(key: string): string"))
+        return (
+            s.replace("compute(alpha, beta)", "compute(alpha: number, beta: number): number")
+            .replace("save(item)", "save(item: string): number")
+            .replace("load(key)", "load(key: string): string")
+        )
+
     return Lang(
-        name=name, ext=ext, compute=t(js.compute), other=js.other, store=t(js.store), archive=t(js.archive),
-        store_without_save=t(js.store_without_save), archive_with_save=t(js.archive_with_save),
+        name=name,
+        ext=ext,
+        compute=t(js.compute),
+        other=js.other,
+        store=t(js.store),
+        archive=t(js.archive),
+        store_without_save=t(js.store_without_save),
+        archive_with_save=t(js.archive_with_save),
         body_edit=js.body_edit,
         param_add=("compute(alpha: number, beta: number)", "compute(alpha: number, beta: number, gamma?: number)"),
         param_rename=("compute(alpha: number, beta: number)", "compute(alpha: number, delta: number)"),
         param_reorder=("compute(alpha: number, beta: number)", "compute(beta: number, alpha: number)"),
-        doc_edit=js.doc_edit, reformat=js.reformat, module=js.module,
+        doc_edit=js.doc_edit,
+        reformat=js.reformat,
+        module=js.module,
     )
 
 
@@ -190,19 +209,20 @@ TYPESCRIPT = _typed(JAVASCRIPT, "typescript", ".ts")
 TSX = _typed(JAVASCRIPT, "tsx", ".tsx")
 
 GO = Lang(
-    name="go", ext=".go",
-    compute='''// compute adds things.
+    name="go",
+    ext=".go",
+    compute="""// compute adds things.
 func compute(alpha int, beta int) int {
 \ttotal := alpha + beta
 \tfor i := 0; i < 10; i++ {
 \t\ttotal += i * alpha
 \t}
 \treturn total
-}''',
-    other='''func other(x int) []int {
+}""",
+    other="""func other(x int) []int {
 \treturn []int{x, x * 2, x * 3, x * 4}
-}''',
-    store='''type Store struct {
+}""",
+    store="""type Store struct {
 \titems []string
 \tcount int
 }
@@ -215,16 +235,16 @@ func (s *Store) save(item string) int {
 
 func (s *Store) size() int {
 \treturn len(s.items)
-}''',
-    archive='''type Archive struct {
+}""",
+    archive="""type Archive struct {
 \tcache map[string]string
 }
 
 func (a *Archive) load(key string) string {
 \tvalue := a.cache[key]
 \treturn value
-}''',
-    store_without_save='''type Store struct {
+}""",
+    store_without_save="""type Store struct {
 \titems []string
 \tcount int
 }
@@ -237,15 +257,15 @@ func (s *Archive) save(item string) int {
 
 func (s *Store) size() int {
 \treturn len(s.items)
-}''',
-    archive_with_save='''type Archive struct {
+}""",
+    archive_with_save="""type Archive struct {
 \tcache map[string]string
 }
 
 func (a *Archive) load(key string) string {
 \tvalue := a.cache[key]
 \treturn value
-}''',
+}""",
     body_edit=("total += i * alpha", "total -= i * alpha"),
     param_add=("func compute(alpha int, beta int) int", "func compute(alpha int, beta int, gamma int) int"),
     param_rename=("func compute(alpha int, beta int) int", "func compute(alpha int, delta int) int"),
@@ -256,19 +276,20 @@ func (a *Archive) load(key string) string {
 )
 
 RUST = Lang(
-    name="rust", ext=".rs",
-    compute='''/// Add things.
+    name="rust",
+    ext=".rs",
+    compute="""/// Add things.
 fn compute(alpha: i32, beta: i32) -> i32 {
     let mut total = alpha + beta;
     for i in 0..10 {
         total += i * alpha;
     }
     total
-}''',
-    other='''fn other(x: i32) -> Vec<i32> {
+}""",
+    other="""fn other(x: i32) -> Vec<i32> {
     vec![x, x * 2, x * 3, x * 4]
-}''',
-    store='''struct Store {
+}""",
+    store="""struct Store {
     items: Vec<String>,
     count: usize,
 }
@@ -282,14 +303,14 @@ impl Store {
     fn size(&self) -> usize {
         self.items.len()
     }
-}''',
-    archive='''impl Archive {
+}""",
+    archive="""impl Archive {
     fn load(&self, key: &str) -> Option<String> {
         let value = self.cache.get(key);
         value.cloned()
     }
-}''',
-    store_without_save='''struct Store {
+}""",
+    store_without_save="""struct Store {
     items: Vec<String>,
     count: usize,
 }
@@ -298,8 +319,8 @@ impl Store {
     fn size(&self) -> usize {
         self.items.len()
     }
-}''',
-    archive_with_save='''impl Archive {
+}""",
+    archive_with_save="""impl Archive {
     fn load(&self, key: &str) -> Option<String> {
         let value = self.cache.get(key);
         value.cloned()
@@ -309,7 +330,7 @@ impl Store {
         self.count = self.count + 1;
         self.items.len()
     }
-}''',
+}""",
     body_edit=("total += i * alpha;", "total -= i * alpha;"),
     param_add=("fn compute(alpha: i32, beta: i32)", "fn compute(alpha: i32, beta: i32, gamma: i32)"),
     param_rename=("fn compute(alpha: i32, beta: i32)", "fn compute(alpha: i32, delta: i32)"),
@@ -320,8 +341,9 @@ impl Store {
 )
 
 JAVA = Lang(
-    name="java", ext=".java",
-    compute='''    /** Add things. */
+    name="java",
+    ext=".java",
+    compute="""    /** Add things. */
     static int compute(int alpha, int beta) {
         int total = alpha + beta;
         for (int i = 0; i < 10; i++) {
@@ -329,12 +351,12 @@ JAVA = Lang(
         }
         return total;
     }
-''',
-    other='''    static int[] other(int x) {
+""",
+    other="""    static int[] other(int x) {
         return new int[] {x, x * 2, x * 3, x * 4};
     }
-''',
-    store='''class Store {
+""",
+    store="""class Store {
     int save(String item) {
         items.add(item);
         count = count + 1;
@@ -343,19 +365,19 @@ JAVA = Lang(
     int size() {
         return items.size();
     }
-}''',
-    archive='''class Archive {
+}""",
+    archive="""class Archive {
     String load(String key) {
         String value = cache.get(key);
         return value;
     }
-}''',
-    store_without_save='''class Store {
+}""",
+    store_without_save="""class Store {
     int size() {
         return items.size();
     }
-}''',
-    archive_with_save='''class Archive {
+}""",
+    archive_with_save="""class Archive {
     String load(String key) {
         String value = cache.get(key);
         return value;
@@ -365,7 +387,7 @@ JAVA = Lang(
         count = count + 1;
         return items.size();
     }
-}''',
+}""",
     body_edit=("total += i * alpha;", "total -= i * alpha;"),
     param_add=("compute(int alpha, int beta)", "compute(int alpha, int beta, int gamma)"),
     param_rename=("compute(int alpha, int beta)", "compute(int alpha, int delta)"),

@@ -74,17 +74,20 @@ def move_method(src: str, dst: str, name: str) -> Callable[[Code], Code]:
         method = next(m for b in c.blocks if isinstance(b, Cls) and b.name == src for m in b.methods if m.name == name)
         c = delete_method(src, name)(c)
         return _in_class(dst, lambda ms: ms + (method,))(c)
+
     return run
 
 
 def swap(a: str, b: str) -> Callable[[Code], Code]:
     """Swap the top-level blocks named ``a`` and ``b``."""
+
     def run(c: Code) -> Code:
         blocks = list(c.blocks)
         names = [x.name for x in blocks]
         i, j = names.index(a), names.index(b)
         blocks[i], blocks[j] = blocks[j], blocks[i]
         return replace(c, blocks=tuple(blocks))
+
     return run
 
 
@@ -105,6 +108,7 @@ BASE_CODE = Code(
 
 # --- rendering, per language -------------------------------------------------------------
 
+
 def _indent(text: str, prefix: str) -> str:
     return "".join(prefix + line if line.strip() else line for line in text.splitlines(keepends=True))
 
@@ -115,8 +119,8 @@ class CodeLang:
     path: str
     imp: Callable[[str], str]
     fn: Callable[[Fn], str]
-    method: Callable[[str, Fn], str]        # (class name, method) -> text
-    cls: Callable[[str, str], str]          # (name, rendered members) -> text
+    method: Callable[[str, Fn], str]  # (class name, method) -> text
+    cls: Callable[[str, str], str]  # (name, rendered members) -> text
     top_sep: str = "\n"
     head: str = ""
     wrap: Callable[[str], str] = staticmethod(lambda body: body)  # type: ignore[assignment]
@@ -139,7 +143,9 @@ class CodeLang:
 
 
 PYTHON = CodeLang(
-    name="python", path="pkg/mod.py", top_sep="\n\n",
+    name="python",
+    path="pkg/mod.py",
+    top_sep="\n\n",
     imp=lambda n: f"import {n}\n",
     fn=lambda f: f"def {f.name}(x):\n    return x + {f.expr}\n",
     method=lambda c, f: f"    def {f.name}(self, x):\n        return x + {f.expr}\n",
@@ -147,7 +153,8 @@ PYTHON = CodeLang(
 )
 
 JAVASCRIPT = CodeLang(
-    name="javascript", path="pkg/mod.js",
+    name="javascript",
+    path="pkg/mod.js",
     imp=lambda n: f'import {n} from "{n}";\n',
     fn=lambda f: f"function {f.name}(x) {{\n  return x + {f.expr};\n}}\n",
     method=lambda c, f: f"  {f.name}(x) {{\n    return x + {f.expr};\n  }}\n",
@@ -155,7 +162,8 @@ JAVASCRIPT = CodeLang(
 )
 
 TYPESCRIPT = CodeLang(
-    name="typescript", path="pkg/mod.ts",
+    name="typescript",
+    path="pkg/mod.ts",
     imp=lambda n: f'import {{ {n} }} from "./{n}";\n',
     fn=lambda f: f"export function {f.name}(x: number): number {{\n  return x + {f.expr};\n}}\n",
     method=lambda c, f: f"  {f.name}(x: number): number {{\n    return x + {f.expr};\n  }}\n",
@@ -165,7 +173,9 @@ TYPESCRIPT = CodeLang(
 TSX = replace(TYPESCRIPT, name="tsx", path="pkg/mod.tsx")
 
 GO = CodeLang(
-    name="go", path="pkg/mod.go", head="package pkg\n\n",
+    name="go",
+    path="pkg/mod.go",
+    head="package pkg\n\n",
     imp=lambda n: f'\t"{n}"\n',
     imports_block=lambda lines: "import (\n" + "".join(lines) + ")\n",
     fn=lambda f: f"func {f.name}(x int) int {{\n\treturn x + {f.expr}\n}}\n",
@@ -175,7 +185,8 @@ GO = CodeLang(
 )
 
 RUST = CodeLang(
-    name="rust", path="src/mod.rs",
+    name="rust",
+    path="src/mod.rs",
     imp=lambda n: f"use {n};\n",
     fn=lambda f: f"pub fn {f.name}(x: i32) -> i32 {{\n    x + {f.expr}\n}}\n",
     method=lambda c, f: f"    pub fn {f.name}(&self, x: i32) -> i32 {{\n        x + {f.expr}\n    }}\n",
@@ -183,7 +194,9 @@ RUST = CodeLang(
 )
 
 JAVA = CodeLang(
-    name="java", path="pkg/Mod.java", head="package pkg;\n\n",
+    name="java",
+    path="pkg/Mod.java",
+    head="package pkg;\n\n",
     imp=lambda n: f"import pkg.{n};\n",
     fn=lambda f: f"static int {f.name}(int x) {{\n    return x + {f.expr};\n}}\n",
     method=lambda c, f: f"    int {f.name}(int x) {{\n        return x + {f.expr};\n    }}\n",
@@ -195,6 +208,7 @@ CODE_LANGS = (PYTHON, JAVASCRIPT, TYPESCRIPT, TSX, GO, RUST, JAVA)
 
 
 # --- keyed documents ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Doc:
@@ -221,6 +235,7 @@ def move_key(src: str, dst: str, key: str) -> Callable[[Doc], Doc]:
     def run(d: Doc) -> Doc:
         value = next(v for n, ks in d.sections if n == src for k, v in ks if k == key)
         return add_key(dst, key, value)(delete_key(src, key)(d))
+
     return run
 
 
@@ -229,6 +244,7 @@ def swap_sections(i: int, j: int) -> Callable[[Doc], Doc]:
         s = list(d.sections)
         s[i], s[j] = s[j], s[i]
         return Doc(tuple(s))
+
     return run
 
 
@@ -236,11 +252,13 @@ def add_section(name: str, keys: tuple[tuple[str, str], ...] = (("enabled", "yes
     return lambda d: Doc(d.sections + ((name, keys),))
 
 
-BASE_DOC = Doc((
-    ("project", (("name", "demo"), ("version", "one"))),
-    ("deps", (("alpha", "first"), ("beta", "second"))),
-    ("tools", (("lint", "ruff"),)),
-))
+BASE_DOC = Doc(
+    (
+        ("project", (("name", "demo"), ("version", "one"))),
+        ("deps", (("alpha", "first"), ("beta", "second"))),
+        ("tools", (("lint", "ruff"),)),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -269,11 +287,15 @@ def _toml(doc: Doc) -> str:
     return "\n".join(f"[{name}]\n" + "".join(f'{k} = "{v}"\n' for k, v in keys) for name, keys in doc.sections)
 
 
-DOC_LANGS = (DocLang("json", "conf/app.json", _json), DocLang("yaml", "conf/app.yaml", _yaml),
-             DocLang("toml", "conf/app.toml", _toml))
+DOC_LANGS = (
+    DocLang("json", "conf/app.json", _json),
+    DocLang("yaml", "conf/app.yaml", _yaml),
+    DocLang("toml", "conf/app.toml", _toml),
+)
 
 
 # --- situations ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Situation:
@@ -284,7 +306,7 @@ class Situation:
     right: tuple[Callable, ...]  # type: ignore[type-arg]
     conflict: str = ""
     kind: str = ""
-    langs: frozenset[str] = field(default_factory=frozenset)   # empty: every language
+    langs: frozenset[str] = field(default_factory=frozenset)  # empty: every language
 
 
 def apply(model: object, edits: tuple[Callable, ...]) -> object:  # type: ignore[type-arg]
@@ -302,13 +324,18 @@ CODE_SITUATIONS = (
     Situation("delete_vs_unchanged", (delete_fn("helper"),), (edit_fn("compute", "10"),)),
     Situation("imports", (add_import("extra_a"),), (add_import("extra_b"),)),
     Situation("imports_vs_edit", (add_import("extra_a"),), (edit_method("Store", "save", "20"),)),
-    Situation("add_vs_add_member_elsewhere", (add_method("Store", "added_a"), add_fn("added_c")),
-              (add_method("Archive", "added_b"),)),
-    Situation("delete_vs_edit", (delete_method("Store", "size"),), (edit_method("Store", "size", "30"),),
-              conflict="size"),
+    Situation(
+        "add_vs_add_member_elsewhere",
+        (add_method("Store", "added_a"), add_fn("added_c")),
+        (add_method("Archive", "added_b"),),
+    ),
+    Situation(
+        "delete_vs_edit", (delete_method("Store", "size"),), (edit_method("Store", "size", "30"),), conflict="size"
+    ),
     Situation("same_entity", (edit_fn("helper", "50"),), (edit_fn("helper", "51"),), conflict="helper"),
-    Situation("same_member", (edit_method("Store", "save", "20"),), (edit_method("Store", "save", "21"),),
-              conflict="save"),
+    Situation(
+        "same_member", (edit_method("Store", "save", "20"),), (edit_method("Store", "save", "21"),), conflict="save"
+    ),
 )
 
 DOC_SITUATIONS = (
@@ -317,8 +344,11 @@ DOC_SITUATIONS = (
     Situation("edit_vs_add", (set_key("project", "version", "two"),), (add_key("deps", "gamma"),)),
     Situation("edit_vs_reorder", (set_key("deps", "beta", "changed"),), (swap_sections(0, 2),)),
     Situation("edit_vs_move", (set_key("deps", "beta", "changed"),), (move_key("deps", "tools", "beta"),)),
-    Situation("delete_vs_edit", (delete_key("deps", "beta"),), (set_key("deps", "beta", "changed"),),
-              conflict="beta"),
-    Situation("same_key", (set_key("project", "version", "two"),), (set_key("project", "version", "three"),),
-              conflict="version"),
+    Situation("delete_vs_edit", (delete_key("deps", "beta"),), (set_key("deps", "beta", "changed"),), conflict="beta"),
+    Situation(
+        "same_key",
+        (set_key("project", "version", "two"),),
+        (set_key("project", "version", "three"),),
+        conflict="version",
+    ),
 )

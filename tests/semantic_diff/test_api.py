@@ -8,8 +8,8 @@ import sysconfig
 import threading
 from pathlib import Path
 
-import semantic_diff
-from semantic_diff import (
+from trellis import semantic_diff
+from trellis.semantic_diff import (
     CHANGE_KINDS,
     EntityChange,
     ParseCache,
@@ -19,7 +19,7 @@ from semantic_diff import (
     extract_entities,
     result_to_json,
 )
-from semantic_diff.parse import analyze
+from trellis.semantic_diff.parse import analyze
 
 OLD = b"""import os
 
@@ -50,25 +50,64 @@ class User:
 def test_all_is_the_public_api() -> None:
     for name in semantic_diff.__all__:
         assert hasattr(semantic_diff, name), name
-    assert {"diff_files", "extract_entities", "language_for", "ParseCache", "change_to_json", "Entity",
-            "EntityChange", "FileDiff", "DiffResult"} <= set(semantic_diff.__all__)
+    assert {
+        "diff_files",
+        "extract_entities",
+        "language_for",
+        "ParseCache",
+        "change_to_json",
+        "Entity",
+        "EntityChange",
+        "FileDiff",
+        "DiffResult",
+    } <= set(semantic_diff.__all__)
 
 
 def test_json_format() -> None:
     result = diff_files({"util.py": OLD}, {"util.py": NEW})
     payload = [change_to_json(c) for c in result.changes]
     assert payload == [
-        {"path": "util.py", "old_path": "util.py", "kind": "function", "qualname": "util.parse_args",
-         "old_qualname": "util.parse", "change": "renamed", "details": [], "old_lines": [4, 5],
-         "new_lines": [4, 5], "similarity": 1.0, "follows": ""},
-        {"path": "util.py", "old_path": "util.py", "kind": "method", "qualname": "util.User.save",
-         "old_qualname": "util.User.save", "change": "modified", "details": ["signature", "parameters_added:sync"],
-         "old_lines": [9, 11], "new_lines": [9, 11], "similarity": 1.0, "follows": ""},
+        {
+            "path": "util.py",
+            "old_path": "util.py",
+            "kind": "function",
+            "qualname": "util.parse_args",
+            "old_qualname": "util.parse",
+            "change": "renamed",
+            "details": [],
+            "old_lines": [4, 5],
+            "new_lines": [4, 5],
+            "similarity": 1.0,
+            "follows": "",
+        },
+        {
+            "path": "util.py",
+            "old_path": "util.py",
+            "kind": "method",
+            "qualname": "util.User.save",
+            "old_qualname": "util.User.save",
+            "change": "modified",
+            "details": ["signature", "parameters_added:sync"],
+            "old_lines": [9, 11],
+            "new_lines": [9, 11],
+            "similarity": 1.0,
+            "follows": "",
+        },
     ]
     doc = result_to_json(result)
     assert json.loads(json.dumps(doc)) == doc
-    assert doc["files"] == [{"path": "util.py", "old_path": "util.py", "status": "modified", "language": "python",
-                             "additions": 2, "deletions": 2, "binary": False, "fallback_reason": ""}]
+    assert doc["files"] == [
+        {
+            "path": "util.py",
+            "old_path": "util.py",
+            "status": "modified",
+            "language": "python",
+            "additions": 2,
+            "deletions": 2,
+            "binary": False,
+            "fallback_reason": "",
+        }
+    ]
     for change in payload:
         assert {"path", "old_path", "kind", "qualname", "old_qualname", "change", "details"} <= set(change)
         assert change["change"] in CHANGE_KINDS
@@ -93,8 +132,11 @@ def _stdlib(name: str) -> bytes:
 def test_deterministic_across_runs_and_input_order() -> None:
     a, b = _stdlib("textwrap.py"), _stdlib("shlex.py")
     old = {"x/textwrap.py": a, "x/shlex.py": b, "x/gone.py": b"def gone():\n    return 1\n"}
-    new = {"x/shlex.py": b.replace(b"def ", b"def _", 3), "x/textwrap.py": a.replace(b"width=70", b"width=80"),
-           "y/moved.py": a[: len(a) // 3]}
+    new = {
+        "x/shlex.py": b.replace(b"def ", b"def _", 3),
+        "x/textwrap.py": a.replace(b"width=70", b"width=80"),
+        "y/moved.py": a[: len(a) // 3],
+    }
     first = diff_files(old, new)
     shuffled_old = dict(sorted(old.items(), reverse=True))
     shuffled_new = dict(sorted(new.items(), reverse=True))
@@ -105,23 +147,36 @@ def test_deterministic_across_runs_and_input_order() -> None:
 
 def test_cache_serves_the_old_side_and_parses_the_new_side_incrementally() -> None:
     src = _stdlib("argparse.py")
-    new = src.replace(b"def _get_optional_kwargs(self, *args, **kwargs):",
-                      b"def _get_optional_kwargs(self, *args, extra=None, **kwargs):")
+    new = src.replace(
+        b"def _get_optional_kwargs(self, *args, **kwargs):",
+        b"def _get_optional_kwargs(self, *args, extra=None, **kwargs):",
+    )
     cache = ParseCache()
     extract_entities("argparse.py", src, cache=cache, blob_id="old")
     before = cache.stats()
-    result = diff_files({"argparse.py": src}, {"argparse.py": new}, cache=cache, old_ids={"argparse.py": "old"},
-                        new_ids={"argparse.py": "new"})
+    result = diff_files(
+        {"argparse.py": src},
+        {"argparse.py": new},
+        cache=cache,
+        old_ids={"argparse.py": "old"},
+        new_ids={"argparse.py": "new"},
+    )
     after = cache.stats()
     assert after.hits == before.hits + 1 and after.entries == 2
     assert [(c.qualname, c.details) for c in result.changes] == [
-        ("argparse._ActionsContainer._get_optional_kwargs", ("signature", "parameters_added:extra"))]
+        ("argparse._ActionsContainer._get_optional_kwargs", ("signature", "parameters_added:extra"))
+    ]
     parsed = cache.get(("python", "new"))
-    assert parsed is not None and parsed.how == "region"      # only the changed method was parsed
+    assert parsed is not None and parsed.how == "region"  # only the changed method was parsed
     # An edit that a region cannot hold (a new top-level class) takes the incremental path.
     newer = new + b"\n\nclass Extra:\n    pass\n"
-    diff_files({"argparse.py": new}, {"argparse.py": newer}, cache=cache, old_ids={"argparse.py": "new"},
-               new_ids={"argparse.py": "newer"})
+    diff_files(
+        {"argparse.py": new},
+        {"argparse.py": newer},
+        cache=cache,
+        old_ids={"argparse.py": "new"},
+        new_ids={"argparse.py": "newer"},
+    )
     parsed = cache.get(("python", "newer"))
     assert parsed is not None and parsed.how in ("incremental", "full")
 
@@ -131,7 +186,7 @@ def test_incremental_path_copies_unchanged_entities() -> None:
     base = analyze("argparse.py", src)
     new = src.replace(b"import os as _os", b"import os as _os\nimport io")
     parsed = analyze("argparse.py", new, base=base)
-    assert parsed.how == "incremental" and len(parsed.origin) > 100   # copied, not walked
+    assert parsed.how == "incremental" and len(parsed.origin) > 100  # copied, not walked
 
 
 def test_cache_is_bounded_by_bytes() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from semantic_diff import DiffResult, EntityChange, diff_files
+from trellis.semantic_diff import DiffResult, EntityChange, diff_files
 
 from .fixtures import CODE_LANGUAGES, Block, Lang
 
@@ -169,25 +169,33 @@ def test_swapping_sides_swaps_added_and_removed(lang: Lang) -> None:
     new = lang.files(m[1:], n + [("fn", lang.compute.replace("compute(", "calculate("))])
     forward, backward = diff_files(files, new), diff_files(new, files)
     swap = {"added": "removed", "removed": "added"}
-    assert sorted((swap.get(c.change, c.change), c.old_qualname or c.qualname, c.qualname)
-                  for c in forward.changes if c.change in swap) == \
-        sorted((c.change, c.qualname, c.old_qualname or c.qualname) for c in backward.changes if c.change in swap)
-    assert {(c.change, c.old_qualname, c.qualname) for c in forward.changes if c.change not in swap} == \
-        {(c.change, c.qualname, c.old_qualname) for c in backward.changes if c.change not in swap}
+    assert sorted(
+        (swap.get(c.change, c.change), c.old_qualname or c.qualname, c.qualname)
+        for c in forward.changes
+        if c.change in swap
+    ) == sorted((c.change, c.qualname, c.old_qualname or c.qualname) for c in backward.changes if c.change in swap)
+    assert {(c.change, c.old_qualname, c.qualname) for c in forward.changes if c.change not in swap} == {
+        (c.change, c.qualname, c.old_qualname) for c in backward.changes if c.change not in swap
+    }
 
 
 def test_class_renamed_keeps_its_members() -> None:
-    old = b"class Store:\n    def save(self, item):\n        self.items.append(item)\n        return item\n\n" \
-          b"    def size(self):\n        return len(self.items)\n"
+    old = (
+        b"class Store:\n    def save(self, item):\n        self.items.append(item)\n        return item\n\n"
+        b"    def size(self):\n        return len(self.items)\n"
+    )
     new = old.replace(b"class Store", b"class Shelf")
     result = diff_files({"a.py": old}, {"a.py": new})
     assert [(c.change, c.kind, c.old_qualname, c.qualname) for c in result.changes] == [
-        ("renamed", "class", "a.Store", "a.Shelf")]
+        ("renamed", "class", "a.Store", "a.Shelf")
+    ]
 
 
 def test_class_renamed_with_a_modified_member() -> None:
-    old = b"class Store:\n    def save(self, item):\n        self.items.append(item)\n        return item\n\n" \
-          b"    def size(self):\n        return len(self.items)\n"
+    old = (
+        b"class Store:\n    def save(self, item):\n        self.items.append(item)\n        return item\n\n"
+        b"    def size(self):\n        return len(self.items)\n"
+    )
     new = old.replace(b"class Store", b"class Shelf").replace(b"return item", b"return None")
     result = diff_files({"a.py": old}, {"a.py": new})
     got = [(c.change, c.old_qualname, c.qualname, c.details) for c in result.changes]
@@ -240,8 +248,10 @@ def test_python_nested_function_and_property_pair() -> None:
     new = old.replace(b"self._x = value", b"self._x = int(value)").replace(b"return y + 1", b"return y + 2")
     result = diff_files({"app/models.py": old}, {"app/models.py": new})
     got = [(c.change, c.qualname, c.details, c.new_start_line) for c in result.changes]
-    assert got == [("modified", "app.models.A.x", ("body",), 6),
-                   ("modified", "app.models.A.outer.inner", ("body",), 11)]
+    assert got == [
+        ("modified", "app.models.A.x", ("body",), 6),
+        ("modified", "app.models.A.outer.inner", ("body",), 11),
+    ]
 
 
 def test_module_level_change_is_a_module_change() -> None:
@@ -249,7 +259,8 @@ def test_module_level_change_is_a_module_change() -> None:
     new = b"import os\nimport sys\n\ndef f():\n    return os.sep\n"
     result = diff_files({"pkg/__init__.py": old}, {"pkg/__init__.py": new})
     assert [(c.change, c.kind, c.qualname, c.details) for c in result.changes] == [
-        ("modified", "module", "pkg", ("body",))]
+        ("modified", "module", "pkg", ("body",))
+    ]
 
 
 def test_file_rename_is_detected_and_members_are_not_reported() -> None:
@@ -257,7 +268,8 @@ def test_file_rename_is_detected_and_members_are_not_reported() -> None:
     result = diff_files({"app/old.py": src}, {"app/new.py": src})
     assert [(f.status, f.old_path, f.path) for f in result.files] == [("renamed", "app/old.py", "app/new.py")]
     assert [(c.change, c.kind, c.old_qualname, c.qualname) for c in result.changes] == [
-        ("renamed", "module", "app.old", "app.new")]
+        ("renamed", "module", "app.old", "app.new")
+    ]
 
 
 def test_declared_file_rename() -> None:
@@ -266,4 +278,7 @@ def test_declared_file_rename() -> None:
     result = diff_files({"a/x.py": old}, {"b/x.py": new}, renames={"a/x.py": "b/x.py"})
     assert [(f.status, f.additions, f.deletions) for f in result.files] == [("renamed", 5, 1)]
     assert [(c.change, c.kind, c.qualname) for c in result.changes] == [
-        ("moved", "module", "b.x"), ("modified", "function", "b.x.f"), ("added", "function", "b.x.g")]
+        ("moved", "module", "b.x"),
+        ("modified", "function", "b.x.f"),
+        ("added", "function", "b.x.g"),
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from semantic_diff import diff_files, extract_entities
+from trellis.semantic_diff import diff_files, extract_entities
 
 
 def _changes(path: str, old: str, new: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
@@ -13,15 +13,21 @@ def _changes(path: str, old: str, new: str) -> list[tuple[str, str, str, tuple[s
     return [(c.change, c.kind, c.qualname, c.details) for c in result.changes]
 
 
-JSON_OLD = '{\n  "name": "app",\n  "scripts": {"test": "pytest", "lint": "ruff"},\n' \
-           '  "servers": [{"host": "a", "port": 1}, {"host": "b", "port": 2}]\n}\n'
-YAML_OLD = 'name: app\nscripts:\n  test: pytest\n  lint: ruff\nservers:\n  - host: a\n    port: 1\n' \
-           '  - host: b\n    port: 2\n'
-TOML_OLD = 'name = "app"\n\n[scripts]\ntest = "pytest"\nlint = "ruff"\n\n[[servers]]\nhost = "a"\nport = 1\n\n' \
-           '[[servers]]\nhost = "b"\nport = 2\n'
+JSON_OLD = (
+    '{\n  "name": "app",\n  "scripts": {"test": "pytest", "lint": "ruff"},\n'
+    '  "servers": [{"host": "a", "port": 1}, {"host": "b", "port": 2}]\n}\n'
+)
+YAML_OLD = (
+    "name: app\nscripts:\n  test: pytest\n  lint: ruff\nservers:\n  - host: a\n    port: 1\n  - host: b\n    port: 2\n"
+)
+TOML_OLD = (
+    'name = "app"\n\n[scripts]\ntest = "pytest"\nlint = "ruff"\n\n[[servers]]\nhost = "a"\nport = 1\n\n'
+    '[[servers]]\nhost = "b"\nport = 2\n'
+)
 
-DOCS = pytest.mark.parametrize(("path", "old"), [("pkg.json", JSON_OLD), ("ci.yaml", YAML_OLD), ("pyproject.toml",
-                                                                                               TOML_OLD)])
+DOCS = pytest.mark.parametrize(
+    ("path", "old"), [("pkg.json", JSON_OLD), ("ci.yaml", YAML_OLD), ("pyproject.toml", TOML_OLD)]
+)
 
 
 @DOCS
@@ -46,8 +52,10 @@ def test_value_in_array_item_changed(path: str, old: str) -> None:
 @DOCS
 def test_key_added_and_removed(path: str, old: str) -> None:
     new = old.replace("lint", "format")
-    assert sorted(_changes(path, old, new)) == [("added", "key", "scripts.format", ()),
-                                                ("removed", "key", "scripts.lint", ())]
+    assert sorted(_changes(path, old, new)) == [
+        ("added", "key", "scripts.format", ()),
+        ("removed", "key", "scripts.lint", ()),
+    ]
 
 
 def test_formatting_only_json() -> None:
@@ -68,7 +76,9 @@ def test_toml_dotted_and_inline_keys() -> None:
     old = '[tool.ruff]\nline-length = 100\nlint.select = ["E"]\nextra = {a = 1, b = 2}\n'
     new = old.replace("b = 2", "b = 3").replace("100", "120")
     assert _changes("pyproject.toml", old, new) == [
-        ("modified", "key", "tool.ruff.line-length", ("value",)), ("modified", "key", "tool.ruff.extra.b", ("value",))]
+        ("modified", "key", "tool.ruff.line-length", ("value",)),
+        ("modified", "key", "tool.ruff.extra.b", ("value",)),
+    ]
 
 
 def test_json_key_moved_to_another_object() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from semantic_diff import Entity, extract_entities, language_for, languages, module_name
+from trellis.semantic_diff import Entity, extract_entities, language_for, languages, module_name
 
 
 def _entities(path: str, src: str) -> dict[str, Entity]:
@@ -31,14 +31,31 @@ def test_language_registry() -> None:
     assert language_for("pyproject.toml") == "toml"
     assert language_for("README.md") is None
     assert language_for("Makefile") is None
-    assert set(languages()) >= {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "json", "yaml",
-                                "toml"}
+    assert set(languages()) >= {
+        "python",
+        "javascript",
+        "typescript",
+        "tsx",
+        "go",
+        "rust",
+        "java",
+        "json",
+        "yaml",
+        "toml",
+    }
 
 
-@pytest.mark.parametrize(("path", "module"), [
-    ("app/models.py", "app.models"), ("app/__init__.py", "app"), ("models.py", "models"),
-    ("src/utils/parse.ts", "src.utils.parse"), ("__init__.py", "__init__"), ("./a/b.go", "a.b"),
-])
+@pytest.mark.parametrize(
+    ("path", "module"),
+    [
+        ("app/models.py", "app.models"),
+        ("app/__init__.py", "app"),
+        ("models.py", "models"),
+        ("src/utils/parse.ts", "src.utils.parse"),
+        ("__init__.py", "__init__"),
+        ("./a/b.go", "a.b"),
+    ],
+)
 def test_module_names(path: str, module: str) -> None:
     assert module_name(path) == module
 
@@ -69,18 +86,29 @@ class User(Base, metaclass=Meta):
         pass
 '''
     ents = _entities("app/models.py", src)
-    assert list(ents) == ["app.models", "app.models.top", "app.models.top.nested", "app.models.User",
-                          "app.models.User.save", "app.models.User.load"]
+    assert list(ents) == [
+        "app.models",
+        "app.models.top",
+        "app.models.top.nested",
+        "app.models.User",
+        "app.models.User.save",
+        "app.models.User.load",
+    ]
     module = ents["app.models"]
-    assert (module.kind, module.name, module.docstring, module.start_line, module.parent_qualname) == \
-        ("module", "models", "Module doc.", 1, "")
+    assert (module.kind, module.name, module.docstring, module.start_line, module.parent_qualname) == (
+        "module",
+        "models",
+        "Module doc.",
+        1,
+        "",
+    )
     top = ents["app.models.top"]
     assert top.kind == "function" and top.name == "top"
-    assert top.start_line == 5 and top.end_line == 13       # decorators belong to the entity
+    assert top.start_line == 5 and top.end_line == 13  # decorators belong to the entity
     assert top.parameters == ("a", "b", "args", "key", "kwargs")
     assert top.signature == "(a, b: int = 2, *args, key, **kwargs) -> int"
     assert top.docstring == "Top doc.\n\nMore."
-    assert src.encode()[top.start_byte:top.end_byte].startswith(b"@decorator(1)")
+    assert src.encode()[top.start_byte : top.end_byte].startswith(b"@decorator(1)")
     assert ents["app.models.top.nested"].kind == "function"
     assert ents["app.models.top.nested"].parent_qualname == "app.models.top"
     user = ents["app.models.User"]
@@ -91,7 +119,7 @@ class User(Base, metaclass=Meta):
 
 
 def test_javascript_entities() -> None:
-    src = '''/** Adds. */
+    src = """/** Adds. */
 export function add(a, b = 1, ...rest) { return a + b; }
 export const mul = (a, b) => a * b;
 const value = 3;
@@ -99,10 +127,15 @@ class Shape extends Base {
   area() { return 0; }
   static create = (kind) => new Shape(kind);
 }
-'''
+"""
     assert _kinds("lib/math.js", src) == [
-        ("module", "lib.math"), ("function", "lib.math.add"), ("function", "lib.math.mul"),
-        ("class", "lib.math.Shape"), ("method", "lib.math.Shape.area"), ("method", "lib.math.Shape.create")]
+        ("module", "lib.math"),
+        ("function", "lib.math.add"),
+        ("function", "lib.math.mul"),
+        ("class", "lib.math.Shape"),
+        ("method", "lib.math.Shape.area"),
+        ("method", "lib.math.Shape.create"),
+    ]
     ents = _entities("lib/math.js", src)
     assert ents["lib.math.add"].docstring == "Adds."
     assert ents["lib.math.add"].parameters == ("a", "b", "rest")
@@ -110,7 +143,7 @@ class Shape extends Base {
 
 
 def test_typescript_entities() -> None:
-    src = '''export interface Repo<T> extends Base { get(id: string): T; }
+    src = """export interface Repo<T> extends Base { get(id: string): T; }
 export type Id = string | number;
 export enum Color { Red, Green }
 export namespace Util { export function f(x: number): number { return x; } }
@@ -119,25 +152,32 @@ export abstract class Store<T> implements Repo<T> {
   @logged
   put(id: string, value?: T): void {}
 }
-'''
+"""
     for path in ("src/repo.ts", "src/repo.tsx"):
         assert _kinds(path, src) == [
-            ("module", "src.repo"), ("interface", "src.repo.Repo"), ("method", "src.repo.Repo.get"),
-            ("type", "src.repo.Id"), ("enum", "src.repo.Color"), ("namespace", "src.repo.Util"),
-            ("function", "src.repo.Util.f"), ("class", "src.repo.Store"), ("method", "src.repo.Store.get"),
-            ("method", "src.repo.Store.put")]
+            ("module", "src.repo"),
+            ("interface", "src.repo.Repo"),
+            ("method", "src.repo.Repo.get"),
+            ("type", "src.repo.Id"),
+            ("enum", "src.repo.Color"),
+            ("namespace", "src.repo.Util"),
+            ("function", "src.repo.Util.f"),
+            ("class", "src.repo.Store"),
+            ("method", "src.repo.Store.get"),
+            ("method", "src.repo.Store.put"),
+        ]
     ents = _entities("src/repo.ts", src)
     assert ents["src.repo.Store.put"].parameters == ("id", "value")
     assert ents["src.repo.Store.put"].signature == "(id: string, value?: T): void"
 
 
 def test_tsx_parses_jsx() -> None:
-    src = "export function App(props: Props) { return <div className=\"x\">{props.name}</div>; }\n"
+    src = 'export function App(props: Props) { return <div className="x">{props.name}</div>; }\n'
     assert _kinds("ui/App.tsx", src) == [("module", "ui.App"), ("function", "ui.App.App")]
 
 
 def test_go_entities() -> None:
-    src = '''package repo
+    src = """package repo
 
 // Repo stores things.
 type Repo struct {
@@ -156,11 +196,16 @@ func (r *Repo) Save(ctx context.Context, a, b int) error {
 }
 
 func New(name string) *Repo { return &Repo{name: name} }
-'''
+"""
     ents = _entities("pkg/repo/repo.go", src)
     assert [(e.kind, q) for q, e in ents.items()] == [
-        ("module", "pkg.repo.repo"), ("struct", "pkg.repo.repo.Repo"), ("interface", "pkg.repo.repo.Reader"),
-        ("type", "pkg.repo.repo.ID"), ("method", "pkg.repo.repo.Repo.Save"), ("function", "pkg.repo.repo.New")]
+        ("module", "pkg.repo.repo"),
+        ("struct", "pkg.repo.repo.Repo"),
+        ("interface", "pkg.repo.repo.Reader"),
+        ("type", "pkg.repo.repo.ID"),
+        ("method", "pkg.repo.repo.Repo.Save"),
+        ("function", "pkg.repo.repo.New"),
+    ]
     save = ents["pkg.repo.repo.Repo.Save"]
     assert save.name == "Save" and save.docstring == "Save saves."
     assert save.parameters == ("ctx", "a", "b")
@@ -168,7 +213,7 @@ func New(name string) *Repo { return &Repo{name: name} }
 
 
 def test_rust_entities() -> None:
-    src = '''/// A point.
+    src = """/// A point.
 #[derive(Debug, Clone)]
 pub struct Point { x: f64, y: f64 }
 
@@ -187,22 +232,32 @@ impl Area for Point {
 mod inner { pub fn helper() {} }
 
 macro_rules! square { ($x:expr) => { $x * $x }; }
-'''
+"""
     assert _kinds("src/geo.rs", src) == [
-        ("module", "src.geo"), ("struct", "src.geo.Point"), ("enum", "src.geo.Shape"), ("trait", "src.geo.Area"),
-        ("method", "src.geo.Area.area"), ("impl", "src.geo.Point"), ("method", "src.geo.Point.new"),
-        ("impl", "src.geo.<Point as Area>"), ("method", "src.geo.<Point as Area>.area"),
-        ("mod", "src.geo.inner"), ("function", "src.geo.inner.helper"), ("macro", "src.geo.square")]
+        ("module", "src.geo"),
+        ("struct", "src.geo.Point"),
+        ("enum", "src.geo.Shape"),
+        ("trait", "src.geo.Area"),
+        ("method", "src.geo.Area.area"),
+        ("impl", "src.geo.Point"),
+        ("method", "src.geo.Point.new"),
+        ("impl", "src.geo.<Point as Area>"),
+        ("method", "src.geo.<Point as Area>.area"),
+        ("mod", "src.geo.inner"),
+        ("function", "src.geo.inner.helper"),
+        ("macro", "src.geo.square"),
+    ]
     ents = {(e.kind, e.qualname): e for e in extract_entities("src/geo.rs", src.encode()).entities}
     point = ents[("struct", "src.geo.Point")]
     assert point.docstring == "A point."
-    assert point.start_line == 3                      # the node; attributes are in its byte range's prefix
+    assert point.start_line == 3  # the node; attributes are in its byte range's prefix
     assert ents[("method", "src.geo.Point.new")].parameters == ("x", "y")
     assert ents[("method", "src.geo.Point.new")].signature == "(x: f64, y: f64) -> Self"
 
 
 def test_rust_attribute_change_belongs_to_the_item() -> None:
-    from semantic_diff import diff_files
+    from trellis.semantic_diff import diff_files
+
     old = b"#[derive(Debug)]\nstruct P { x: i32 }\n\nfn f() -> i32 { 1 }\n"
     new = b"#[derive(Debug, Clone)]\nstruct P { x: i32 }\n\nfn f() -> i32 { 1 }\n"
     result = diff_files({"a.rs": old}, {"a.rs": new})
@@ -210,7 +265,7 @@ def test_rust_attribute_change_belongs_to_the_item() -> None:
 
 
 def test_java_entities() -> None:
-    src = '''package a.b;
+    src = """package a.b;
 
 /** A user. */
 @Entity
@@ -223,12 +278,18 @@ public class User extends Base implements Named {
     enum Kind { A, B }
     record Pair(int a, int b) {}
 }
-'''
+"""
     ents = _entities("src/a/b/User.java", src)
     assert [(e.kind, q.removeprefix("src.a.b.")) for q, e in ents.items()] == [
-        ("module", "User"), ("class", "User.User"), ("constructor", "User.User.User"), ("method", "User.User.save"),
-        ("interface", "User.User.Listener"), ("method", "User.User.Listener.on"), ("enum", "User.User.Kind"),
-        ("record", "User.User.Pair")]
+        ("module", "User"),
+        ("class", "User.User"),
+        ("constructor", "User.User.User"),
+        ("method", "User.User.save"),
+        ("interface", "User.User.Listener"),
+        ("method", "User.User.Listener.on"),
+        ("enum", "User.User.Kind"),
+        ("record", "User.User.Pair"),
+    ]
     save = ents["src.a.b.User.User.save"]
     assert save.parameters == ("x", "rest") and save.docstring == "Saves."
     assert save.signature == "void save(int x, String... rest) throws IOException"
@@ -250,4 +311,4 @@ def test_hashes_ignore_whitespace_and_comments_but_text_hash_does_not() -> None:
     assert a.normalized_hash == b.normalized_hash and a.body_hash == b.body_hash
     assert a.text_hash != b.text_hash
     c = extract_entities("a.py", b"def g(x):\n    return x + 1\n").entities[1]
-    assert c.normalized_hash == a.normalized_hash      # the name is not part of the normalised body
+    assert c.normalized_hash == a.normalized_hash  # the name is not part of the normalised body

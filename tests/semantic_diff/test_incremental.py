@@ -11,15 +11,33 @@ from pathlib import Path
 
 import pytest
 
-import semantic_diff.parse as parse_module
-from semantic_diff.languages.python import PYTHON
-from semantic_diff.parse import Parsed, analyze, text_delta
+import trellis.semantic_diff.parse as parse_module
+from trellis.semantic_diff.languages.python import PYTHON
+from trellis.semantic_diff.parse import Parsed, analyze, text_delta
 
 
 def _records(parsed: Parsed) -> list[tuple[object, ...]]:
-    return [(r.lqual, r.core.kind, r.parent, r.end, r.depth, r.start_byte, r.end_byte, r.ext_start, r.start_line,
-             r.end_line, r.core.norm_hash, r.core.text_hash, r.core.sig_hash, r.core.params, r.core.docstring,
-             r.core.tokens) for r in parsed.records]
+    return [
+        (
+            r.lqual,
+            r.core.kind,
+            r.parent,
+            r.end,
+            r.depth,
+            r.start_byte,
+            r.end_byte,
+            r.ext_start,
+            r.start_line,
+            r.end_line,
+            r.core.norm_hash,
+            r.core.text_hash,
+            r.core.sig_hash,
+            r.core.params,
+            r.core.docstring,
+            r.core.tokens,
+        )
+        for r in parsed.records
+    ]
 
 
 def _edit(lines: list[bytes], rng: random.Random) -> bytes:
@@ -41,7 +59,7 @@ def _edit(lines: list[bytes], rng: random.Random) -> bytes:
 @pytest.mark.parametrize("region", [True, False], ids=["region", "incremental"])
 @pytest.mark.parametrize("name", ["argparse.py", "textwrap.py", "json/decoder.py", "dataclasses.py"])
 def test_incremental_equals_full_on_stdlib(name: str, region: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not region:   # force the whole-file incremental path
+    if not region:  # force the whole-file incremental path
         spec = dataclasses.replace(PYTHON, region_reparse=False)
         monkeypatch.setattr(parse_module, "spec_for", lambda path: spec)
     src = (Path(sysconfig.get_paths()["stdlib"]) / name).read_bytes()
@@ -68,7 +86,7 @@ def test_text_delta_counts_like_git_and_splits_hunks() -> None:
     assert (delta.additions, delta.deletions) == (2, 1)
     assert len(delta.edits) == 2
     for e in delta.edits:
-        assert old[:e.old_start] == new[:e.new_start] or e.new_start != e.old_start
+        assert old[: e.old_start] == new[: e.new_start] or e.new_start != e.old_start
     assert text_delta(old, old).edits == ()
     assert (text_delta(b"", b"a\nb").additions, text_delta(b"a\nb", b"").deletions) == (2, 2)
 
@@ -84,7 +102,7 @@ def test_a_sequence_of_micro_commits_stays_exact(name: str) -> None:
     for _ in range(40):
         lines = prev.content.splitlines(keepends=True)
         new = _edit(lines, rng)
-        if rng.random() < 0.2:     # an edit no single entity holds: needs the whole-file path
+        if rng.random() < 0.2:  # an edit no single entity holds: needs the whole-file path
             new = b"import zz_extra\n" + new + b"\nzz_tail = 1\n"
         current = analyze(name, new, base=prev)
         full = analyze(name, new)

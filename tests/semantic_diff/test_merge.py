@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from semantic_diff import (
+from trellis.semantic_diff import (
     FileMerge,
     InvalidInput,
     extract_entities,
@@ -82,8 +82,10 @@ def test_conflict_names_the_entity_and_holds_its_three_versions() -> None:
     assert c.base == b"    def save(self, x):\n        return x + 2"
     assert c.left == b"    def save(self, x):\n        return x + 20"
     assert c.right == b"    def save(self, x):\n        return x + 21"
-    assert c.markers == (b"    def save(self, x):\n<<<<<<< ours\n        return x + 20\n||||||| base\n"
-                         b"        return x + 2\n=======\n        return x + 21\n>>>>>>> theirs\n")
+    assert c.markers == (
+        b"    def save(self, x):\n<<<<<<< ours\n        return x + 20\n||||||| base\n"
+        b"        return x + 2\n=======\n        return x + 21\n>>>>>>> theirs\n"
+    )
 
 
 def test_delete_vs_edit_conflict_shows_the_deleted_side_empty() -> None:
@@ -91,8 +93,10 @@ def test_delete_vs_edit_conflict_shows_the_deleted_side_empty() -> None:
     result = _check_situation(CODE_LANGS[0], BASE_CODE, s)
     c = result.conflicts[0]
     assert (c.qualname, c.entity_kind, c.left) == ("pkg.mod.Store.size", "method", b"")
-    assert c.markers == (b"<<<<<<< ours\n||||||| base\n    def size(self, x):\n        return x + 3\n=======\n"
-                         b"    def size(self, x):\n        return x + 30\n>>>>>>> theirs\n")
+    assert c.markers == (
+        b"<<<<<<< ours\n||||||| base\n    def size(self, x):\n        return x + 3\n=======\n"
+        b"    def size(self, x):\n        return x + 30\n>>>>>>> theirs\n"
+    )
 
 
 # --- formatting, nesting, renames, moves -------------------------------------------------------
@@ -177,7 +181,9 @@ def test_function_moved_into_a_class_while_the_other_side_edits_it() -> None:
     base = LONG + b"\n\nclass Report:\n    def render(self):\n        return ''\n"
     body = LONG.split(b"\n\n\n")[0]
     moved_body = b"\n".join(b"    " + line if line else line for line in body.split(b"\n"))
-    left = base.replace(body + b"\n\n\n", b"").replace(b"        return ''\n", b"        return ''\n\n" + moved_body + b"\n")
+    left = base.replace(body + b"\n\n\n", b"").replace(
+        b"        return ''\n", b"        return ''\n\n" + moved_body + b"\n"
+    )
     right = base.replace(b"row.value * weight", b"row.value * weight * 2")
     result = merge_files("m.py", base, left, right)
     assert result.clean, [c.markers.decode() for c in result.conflicts]
@@ -219,8 +225,11 @@ def test_a_rename_onto_a_name_the_other_side_added_is_a_whole_file_conflict() ->
     assert (result.clean, result.strategy, result.fallback_reason) == (False, "line", "unverified")
     (c,) = result.conflicts
     assert (c.qualname, c.entity_kind, c.base, c.left, c.right) == ("m", "module", LONG, left, right)
-    assert result.content == c.markers == b"<<<<<<< ours\n" + left + b"||||||| base\n" + LONG + b"=======\n" + \
-        right + b">>>>>>> theirs\n"
+    assert (
+        result.content
+        == c.markers
+        == b"<<<<<<< ours\n" + left + b"||||||| base\n" + LONG + b"=======\n" + right + b">>>>>>> theirs\n"
+    )
 
 
 def test_deleted_on_one_side_unchanged_on_the_other_is_deleted() -> None:
@@ -234,10 +243,15 @@ def test_deleted_on_one_side_unchanged_on_the_other_is_deleted() -> None:
 def test_imports_merge_as_a_sorted_set() -> None:
     base = b"import os\nimport sys\n\n\ndef f():\n    return os, sys\n"
     left = base.replace(b"import os\n", b"import json\nimport os\n")
-    right = base.replace(b"import sys\n", b"import sys\nimport time\n").replace(b"import os\n", b"import abc\nimport os\n")
+    right = base.replace(b"import sys\n", b"import sys\nimport time\n").replace(
+        b"import os\n", b"import abc\nimport os\n"
+    )
     result = merge_files("m.py", base, left, right)
     assert result.clean
-    assert result.content == b"import abc\nimport json\nimport os\nimport sys\nimport time\n\n\ndef f():\n    return os, sys\n"
+    assert (
+        result.content
+        == b"import abc\nimport json\nimport os\nimport sys\nimport time\n\n\ndef f():\n    return os, sys\n"
+    )
 
 
 def test_the_same_import_added_at_two_places_is_kept_once() -> None:
@@ -257,6 +271,7 @@ def test_json_keys_added_on_both_sides_get_their_commas() -> None:
 
 
 # --- whole files, fallbacks, the API ----------------------------------------------------------
+
 
 def test_trivial_merges() -> None:
     a, b = b"x = 1\n", b"x = 2\n"
@@ -288,13 +303,19 @@ def test_added_on_both_sides_merges_entity_by_entity() -> None:
 def test_unsupported_language_falls_back_to_a_line_merge() -> None:
     base = b"one\ntwo\nthree\nfour\nfive\n"
     clean = merge_files("notes.txt", base, base.replace(b"one", b"ONE"), base.replace(b"five", b"FIVE"))
-    assert (clean.strategy, clean.fallback_reason, clean.clean, clean.language) == \
-        ("line", "unsupported_language", True, "")
+    assert (clean.strategy, clean.fallback_reason, clean.clean, clean.language) == (
+        "line",
+        "unsupported_language",
+        True,
+        "",
+    )
     assert clean.content == b"ONE\ntwo\nthree\nfour\nFIVE\n"
     conflict = merge_files("notes.txt", base, base.replace(b"two", b"2"), base.replace(b"two", b"II"))
     (c,) = conflict.conflicts
     assert (c.qualname, c.entity_kind, c.base, c.left, c.right) == ("", "", b"two\n", b"2\n", b"II\n")
-    assert conflict.content == b"one\n<<<<<<< ours\n2\n||||||| base\ntwo\n=======\nII\n>>>>>>> theirs\nthree\nfour\nfive\n"
+    assert (
+        conflict.content == b"one\n<<<<<<< ours\n2\n||||||| base\ntwo\n=======\nII\n>>>>>>> theirs\nthree\nfour\nfive\n"
+    )
 
 
 def test_a_side_that_does_not_parse_falls_back_to_a_line_merge() -> None:
@@ -317,16 +338,22 @@ def test_too_large_falls_back_to_a_line_merge() -> None:
 
 def test_labels_and_crlf_in_markers() -> None:
     base = b"def f():\r\n    return 1\r\n"
-    result = merge_files("m.py", base, base.replace(b"1", b"2"), base.replace(b"1", b"3"),
-                         labels=("HEAD", "merge-base", "feature"))
+    result = merge_files(
+        "m.py", base, base.replace(b"1", b"2"), base.replace(b"1", b"3"), labels=("HEAD", "merge-base", "feature")
+    )
     assert b"<<<<<<< HEAD\r\n" in result.content and b"||||||| merge-base\r\n" in result.content
     assert b"=======\r\n" in result.content and b">>>>>>> feature\r\n" in result.content
 
 
 def test_explicit_language_for_a_path_without_extension() -> None:
     base = b"def f():\n    return 1\n"
-    result = merge_files(".merge_file_ab12", base, base + b"\n\ndef g():\n    pass\n",
-                         base + b"\n\ndef h():\n    pass\n", language="python")
+    result = merge_files(
+        ".merge_file_ab12",
+        base,
+        base + b"\n\ndef g():\n    pass\n",
+        base + b"\n\ndef h():\n    pass\n",
+        language="python",
+    )
     assert result.clean and result.language == "python" and result.strategy == "structured"
 
 
@@ -353,11 +380,14 @@ def test_merge_to_json() -> None:
     assert "content" not in merge_to_json(result)
 
 
-@pytest.mark.parametrize("args", [
-    ("", b"", b"", b""),
-    ("m.py", "text", b"", b""),
-    ("m.py", b"", 3, b""),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("", b"", b"", b""),
+        ("m.py", "text", b"", b""),
+        ("m.py", b"", 3, b""),
+    ],
+)
 def test_api_misuse_raises(args: tuple) -> None:  # type: ignore[type-arg]
     with pytest.raises(InvalidInput):
         merge_files(*args)
@@ -377,11 +407,15 @@ def test_fields_and_properties_merge_as_a_set_by_name() -> None:
     left = ts.replace(b"  name: string;\n", b"  name: string;\n  color: string;\n")
     right = ts.replace(b"  name: string;\n", b"  name: string;\n  label: string;\n")
     result = merge_files("m.ts", ts, left, right)
-    assert result.clean and result.content == left.replace(b"  color: string;\n", b"  color: string;\n  label: string;\n")
+    assert result.clean and result.content == left.replace(
+        b"  color: string;\n", b"  color: string;\n  label: string;\n"
+    )
     java = b"class A {\n    private int x = 1;\n\n    int f() { return x; }\n}\n"
     left = java.replace(b"x = 1;\n", b"x = 1;\n    private int y = 2;\n")
     right = java.replace(b"x = 1;\n", b"x = 1;\n    private long y = 3;\n")
-    conflict = merge_files("A.java", java, left, right)            # the same field, two ways
+    conflict = merge_files("A.java", java, left, right)  # the same field, two ways
     assert [(c.qualname, c.entity_kind) for c in conflict.conflicts] == [("A.A", "class")]
-    assert b"<<<<<<< ours\n    private int y = 2;\n||||||| base\n=======\n    private long y = 3;\n>>>>>>> theirs\n" \
+    assert (
+        b"<<<<<<< ours\n    private int y = 2;\n||||||| base\n=======\n    private long y = 3;\n>>>>>>> theirs\n"
         in conflict.conflicts[0].markers
+    )

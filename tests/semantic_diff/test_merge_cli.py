@@ -22,14 +22,17 @@ GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
     "LC_ALL": "C",
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
 }
 
 
 def merge_file(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "trellis", "merge-file", *args], cwd=cwd, capture_output=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "trellis", "merge-file", *args], cwd=cwd, capture_output=True, timeout=120
+    )
 
 
 def write(tmp: Path, current: bytes, base: bytes, other: bytes) -> None:
@@ -47,15 +50,20 @@ def test_clean_merge_writes_current_and_exits_0(tmp_path: Path) -> None:
 
 def test_conflicts_exit_with_their_number_and_markers_named_like_git(tmp_path: Path) -> None:
     base = BASE + b"\n\ndef g():\n    return 2\n"
-    write(tmp_path, base.replace(b"+ 1", b"+ 10").replace(b"2\n", b"20\n"), base,
-          base.replace(b"+ 1", b"+ 11").replace(b"2\n", b"21\n"))
+    write(
+        tmp_path,
+        base.replace(b"+ 1", b"+ 10").replace(b"2\n", b"20\n"),
+        base,
+        base.replace(b"+ 1", b"+ 11").replace(b"2\n", b"21\n"),
+    )
     done = merge_file("-p", "cur.py", "base.py", "other.py", cwd=tmp_path)
     assert done.returncode == 2
     assert b"<<<<<<< cur.py\n" in done.stdout and b"||||||| base.py\n" in done.stdout
     assert b">>>>>>> other.py\n" in done.stdout
     assert b"2 conflict(s) in cur.py: function cur.f, function cur.g" in done.stderr
-    labelled = merge_file("-p", "-q", "-L", "mine", "-L", "old", "-L", "yours", "cur.py", "base.py", "other.py",
-                          cwd=tmp_path)
+    labelled = merge_file(
+        "-p", "-q", "-L", "mine", "-L", "old", "-L", "yours", "cur.py", "base.py", "other.py", cwd=tmp_path
+    )
     assert labelled.returncode == 2 and labelled.stderr == b""
     assert b"<<<<<<< mine\n" in labelled.stdout and b"||||||| old\n" in labelled.stdout
     assert b">>>>>>> yours\n" in labelled.stdout
@@ -75,17 +83,24 @@ def test_json_reports_the_conflicts_as_data(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert (data["clean"], data["strategy"], data["language"]) == (False, "structured", "python")
     (c,) = data["conflicts"]
-    assert (c["qualname"], c["kind"], c["left"], c["right"]) == \
-        ("pkg.calc.f", "function", "def f(x):\n    return x + 2", "def f(x):\n    return x + 3")
+    assert (c["qualname"], c["kind"], c["left"], c["right"]) == (
+        "pkg.calc.f",
+        "function",
+        "def f(x):\n    return x + 2",
+        "def f(x):\n    return x + 3",
+    )
     assert b"<<<<<<<" in (tmp_path / "cur.py").read_bytes() and "content" not in data
     with_content = merge_file("--json", "-p", "cur.py", "base.py", "other.py", cwd=tmp_path)
     assert "<<<<<<<" in json.loads(with_content.stdout)["content"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (("cur.py", "missing.py", "other.py"), b"cannot read missing.py"),
-    (("-L", "a", "-L", "b", "-L", "c", "-L", "d", "cur.py", "base.py", "other.py"), b"at most three -L labels"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("cur.py", "missing.py", "other.py"), b"cannot read missing.py"),
+        (("-L", "a", "-L", "b", "-L", "c", "-L", "d", "cur.py", "base.py", "other.py"), b"at most three -L labels"),
+    ],
+)
 def test_errors_exit_255_and_write_nothing(tmp_path: Path, args: tuple[str, ...], message: bytes) -> None:
     write(tmp_path, OURS, BASE, THEIRS)
     done = merge_file(*args, cwd=tmp_path)
@@ -94,6 +109,7 @@ def test_errors_exit_255_and_write_nothing(tmp_path: Path, args: tuple[str, ...]
 
 
 # --- as a git merge driver ----------------------------------------------------------------------
+
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, capture_output=True, text=True, timeout=120)
@@ -128,7 +144,7 @@ def test_git_merge_driver_merges_what_git_cannot(tmp_path: Path) -> None:
     plain.mkdir()
     driven.mkdir()
     two_branches(plain, BASE, OURS, THEIRS, driver=None)
-    assert git(plain, "merge", "-q", "feature", "-m", "merge", check=False).returncode != 0   # git alone conflicts
+    assert git(plain, "merge", "-q", "feature", "-m", "merge", check=False).returncode != 0  # git alone conflicts
     two_branches(driven, BASE, OURS, THEIRS, driver=DRIVER)
     done = git(driven, "merge", "-q", "feature", "-m", "merge", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -143,5 +159,7 @@ def test_git_merge_driver_leaves_real_conflicts_to_the_user(tmp_path: Path) -> N
     assert done.returncode != 0 and "CONFLICT" in done.stdout
     assert git(tmp_path, "diff", "--name-only", "--diff-filter=U").stdout.split() == ["calc.py"]
     text = (tmp_path / "calc.py").read_bytes()
-    assert text == (b"def f(x):\n<<<<<<< ours\n    return x + 2\n||||||| base\n    return x + 1\n=======\n"
-                    b"    return x + 3\n>>>>>>> theirs\n")
+    assert text == (
+        b"def f(x):\n<<<<<<< ours\n    return x + 2\n||||||| base\n    return x + 1\n=======\n"
+        b"    return x + 3\n>>>>>>> theirs\n"
+    )

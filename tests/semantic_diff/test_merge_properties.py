@@ -24,10 +24,10 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from semantic_diff import FileMerge, merge_files
-from semantic_diff.languages.registry import parser_for, spec_for
-from semantic_diff.merge.verify import syntax_errors
-from semantic_diff.parse import analyze
+from trellis.semantic_diff import FileMerge, merge_files
+from trellis.semantic_diff.languages.registry import parser_for, spec_for
+from trellis.semantic_diff.merge.verify import syntax_errors
+from trellis.semantic_diff.parse import analyze
 
 from .merge_fixtures import (
     CODE_LANGS,
@@ -50,8 +50,11 @@ from .merge_fixtures import (
 NAMES = ["alpha", "beta", "gamma", "delta", "load", "save", "run", "size", "parse", "render"]
 CLASSES = ["Store", "Model", "View"]
 # TRELLIS_MERGE_EXAMPLES=5000 for a longer hunt.
-SETTINGS = settings(max_examples=int(os.environ.get("TRELLIS_MERGE_EXAMPLES", "60")), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("TRELLIS_MERGE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @st.composite
@@ -61,7 +64,9 @@ def programs(draw: st.DrawFn) -> Code:
     blocks: list[Fn | Cls] = [Fn(n, str(draw(st.integers(0, 9)))) for n in names]
     for c in classes:
         methods = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
-        blocks.insert(draw(st.integers(0, len(blocks))), Cls(c, tuple(Fn(m, str(draw(st.integers(0, 9)))) for m in methods)))
+        blocks.insert(
+            draw(st.integers(0, len(blocks))), Cls(c, tuple(Fn(m, str(draw(st.integers(0, 9)))) for m in methods))
+        )
     imports = tuple(sorted(draw(st.lists(st.sampled_from(["mod_a", "mod_c", "mod_e"]), max_size=2, unique=True))))
     return Code(imports, tuple(blocks))
 
@@ -75,8 +80,21 @@ def edits(draw: st.DrawFn, code: Code, tag: str, lang: str) -> tuple[tuple, froz
     for k in range(draw(st.integers(1, 3))):
         fns = [b.name for b in code.blocks if isinstance(b, Fn)]
         classes = [b for b in code.blocks if isinstance(b, Cls)]
-        choice = draw(st.sampled_from(["add_fn", "edit_fn", "delete_fn", "add_method", "edit_method",
-                                       "delete_method", "swap", "import", "move"]))
+        choice = draw(
+            st.sampled_from(
+                [
+                    "add_fn",
+                    "edit_fn",
+                    "delete_fn",
+                    "add_method",
+                    "edit_method",
+                    "delete_method",
+                    "swap",
+                    "import",
+                    "move",
+                ]
+            )
+        )
         op = None
         touched_now: set[str] = set()
         if choice == "add_fn":
@@ -102,8 +120,7 @@ def edits(draw: st.DrawFn, code: Code, tag: str, lang: str) -> tuple[tuple, froz
                 m = draw(st.sampled_from(c.methods)).name
                 op, touched_now = delete_method(c.name, m), {f"{c.name}.{m}"}
         elif choice == "swap" and len(code.blocks) > 1:
-            a, b = draw(st.lists(st.sampled_from([x.name for x in code.blocks]), min_size=2, max_size=2,
-                                 unique=True))
+            a, b = draw(st.lists(st.sampled_from([x.name for x in code.blocks]), min_size=2, max_size=2, unique=True))
             # Go methods are top-level: swapping two "classes" moves their methods too.
             op, touched_now = swap(a, b), {a, b, "<top>", f"<{a}>", f"<{b}>"}
         elif choice == "import":
@@ -118,7 +135,7 @@ def edits(draw: st.DrawFn, code: Code, tag: str, lang: str) -> tuple[tuple, froz
                     touched_now = {f"{src.name}.{m}", f"{dst.name}.{m}", f"<{src.name}>", f"<{dst.name}>"}
         if op is not None:
             if lang == "go" and choice in ("add_method", "delete_method", "move"):
-                touched_now.add("<top>")         # Go methods are top-level declarations
+                touched_now.add("<top>")  # Go methods are top-level declarations
             ops.append(op)
             touched |= touched_now
             code = op(code)
@@ -132,17 +149,23 @@ def _parses(path: str, content: bytes) -> bool:
 def _entities(path: str, content: bytes) -> Counter[tuple[str, str, tuple[bytes, ...]]]:
     """Each entity by kind, name and its lines as a multiset: CURRENT-first can order one-line
     members (fields, annotations) that both sides added to a container either way round."""
-    return Counter((r.core.kind, r.lqual, tuple(sorted(x.strip() for x in content[r.start_byte:r.end_byte].splitlines()
-                                                     if x.strip())))
-                   for r in analyze(path, content).records[1:])
+    return Counter(
+        (
+            r.core.kind,
+            r.lqual,
+            tuple(sorted(x.strip() for x in content[r.start_byte : r.end_byte].splitlines() if x.strip())),
+        )
+        for r in analyze(path, content).records[1:]
+    )
 
 
 def _check_symmetric(path: str, a: FileMerge, b: FileMerge) -> None:
     assert a.clean == b.clean
     if a.clean and a.content is not None and b.content is not None:
         assert _entities(path, a.content) == _entities(path, b.content)
-    assert sorted((c.qualname, c.entity_kind, c.base, c.left, c.right) for c in a.conflicts) == \
-        sorted((c.qualname, c.entity_kind, c.base, c.right, c.left) for c in b.conflicts)
+    assert sorted((c.qualname, c.entity_kind, c.base, c.left, c.right) for c in a.conflicts) == sorted(
+        (c.qualname, c.entity_kind, c.base, c.right, c.left) for c in b.conflicts
+    )
 
 
 def _check(lang: CodeLang, base: bytes, left: bytes, right: bytes, *, symmetric: bool = True) -> FileMerge:
@@ -273,9 +296,14 @@ def test_imports_merge_by_name(path: str, data: st.DataObject) -> None:
     base = data.draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=4, unique=True))
     left, right = data.draw(name_lists(base)), data.draw(name_lists(base))
     split = data.draw(st.integers(0, len(left) - 1))
-    texts = [(render(base) + rest).encode(), (_render(path, left, split) + rest).encode(), (render(right) + rest).encode()]
-    want = {n for n in set(base) | set(left) | set(right)
-            if ((n in left) if (n in base) == (n in right) else (n in right))}
+    texts = [
+        (render(base) + rest).encode(),
+        (_render(path, left, split) + rest).encode(),
+        (render(right) + rest).encode(),
+    ]
+    want = {
+        n for n in set(base) | set(left) | set(right) if ((n in left) if (n in base) == (n in right) else (n in right))
+    }
     for a, b in ((1, 2), (2, 1)):
         result = merge_files(path, texts[0], texts[a], texts[b])
         assert result.clean, result.content
@@ -288,12 +316,21 @@ def test_imports_merge_by_name(path: str, data: st.DataObject) -> None:
 # --- modifiers: a set, visibility one slot, in the language's order -------------------------------
 
 MODIFIER_LANGS = {
-    "A.java": ((None, "public", "protected", "private"), ("static", "final", "synchronized"),
-               lambda mods: "class A {\n  " + "".join(m + " " for m in mods) + "void f() {\n    return;\n  }\n}\n"),
-    "a.ts": ((None, "public", "private"), ("static", "async"),
-             lambda mods: "class A {\n  " + "".join(m + " " for m in mods) + "f(): number {\n    return 1;\n  }\n}\n"),
-    "a.rs": ((None, "pub", "pub(crate)"), ("const", "unsafe"),
-             lambda mods: "".join(m + " " for m in mods) + "fn f() -> i32 {\n    1\n}\n"),
+    "A.java": (
+        (None, "public", "protected", "private"),
+        ("static", "final", "synchronized"),
+        lambda mods: "class A {\n  " + "".join(m + " " for m in mods) + "void f() {\n    return;\n  }\n}\n",
+    ),
+    "a.ts": (
+        (None, "public", "private"),
+        ("static", "async"),
+        lambda mods: "class A {\n  " + "".join(m + " " for m in mods) + "f(): number {\n    return 1;\n  }\n}\n",
+    ),
+    "a.rs": (
+        (None, "pub", "pub(crate)"),
+        ("const", "unsafe"),
+        lambda mods: "".join(m + " " for m in mods) + "fn f() -> i32 {\n    1\n}\n",
+    ),
 }
 
 
@@ -347,8 +384,11 @@ def test_go_imports_merge_as_a_set_whatever_their_layout(data: st.DataObject) ->
     for a, b in ((1, 2), (2, 1)):
         result = merge_files("a.go", texts[0], texts[a], texts[b])
         if not result.clean:
-            continue                    # e.g. both sides' blocks edited at one place differently
+            continue  # e.g. both sides' blocks edited at one place differently
         assert result.content is not None and _parses("a.go", result.content)
-        got = [line.strip().removeprefix("import ").strip('"') for line in result.content.decode().splitlines()
-               if line.strip().startswith(('"', 'import "'))]
+        got = [
+            line.strip().removeprefix("import ").strip('"')
+            for line in result.content.decode().splitlines()
+            if line.strip().startswith(('"', 'import "'))
+        ]
         assert len(got) == len(set(got)) and set(got) == want, result.content.decode()

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from semantic_diff import merge_files
+from trellis.semantic_diff import merge_files
 
 from .test_merge_classes import DANGLING
 
 # A line each grammar cannot read, put where no side edits.
-BROKEN = {"a.py": "def broken(:\n    pass\n\n\n", "a.go": "", "a.rs": "fn broken( {}\n\n",
-          "A.java": "", "a.ts": "class Broken {\n  x = ;\n}\n\n"}
+BROKEN = {
+    "a.py": "def broken(:\n    pass\n\n\n",
+    "a.go": "",
+    "a.rs": "fn broken( {}\n\n",
+    "A.java": "",
+    "a.ts": "class Broken {\n  x = ;\n}\n\n",
+}
 BROKEN_AFTER = {"a.go": "\nvar broken = \n", "A.java": "\nclass B { int x = ; }\n"}
 
 
@@ -27,8 +32,9 @@ def _merge(path: str, base: str, left: str, right: str) -> tuple[bool, str, str]
 
 @pytest.mark.parametrize(("path", "base", "added", "rename"), DANGLING, ids=[c[0] for c in DANGLING])
 def test_a_new_use_of_a_renamed_entity_conflicts_though_a_version_does_not_parse(
-        path: str, base: str, added: str | None, rename: tuple[str, str]) -> None:
-    if added is None:                                # Java: the new use goes into a new method of the class
+    path: str, base: str, added: str | None, rename: tuple[str, str]
+) -> None:
+    if added is None:  # Java: the new use goes into a new method of the class
         left = base.replace("\n}\n", "\n\n  int second() {\n    return loadItem(2);\n  }\n}\n")
     else:
         left = base + added
@@ -40,7 +46,8 @@ def test_a_new_use_of_a_renamed_entity_conflicts_though_a_version_does_not_parse
 
 @pytest.mark.parametrize(("path", "base", "added", "rename"), DANGLING, ids=[c[0] for c in DANGLING])
 def test_independent_edits_merge_though_a_version_does_not_parse(
-        path: str, base: str, added: str | None, rename: tuple[str, str]) -> None:
+    path: str, base: str, added: str | None, rename: tuple[str, str]
+) -> None:
     base += "\n# end\n" if path.endswith(".py") else "\n// end\n"
     left = base.replace(*rename)
     right = base + (added or "").replace(rename[0], "other")
@@ -53,7 +60,7 @@ def test_independent_edits_merge_though_a_version_does_not_parse(
 
 def test_an_import_both_sides_add_is_not_bound_twice_though_a_version_does_not_parse() -> None:
     base = "import os\n\n\ndef broken(:\n    pass\n\n\ndef f():\n    return os.sep\n"
-    left = "from sys import argv\nimport os\n" + base[len("import os\n"):]
+    left = "from sys import argv\nimport os\n" + base[len("import os\n") :]
     right = base + "\n\nfrom sys import argv\n"
     clean, text, _ = _merge("a.py", base, left, right)
     assert not clean, text

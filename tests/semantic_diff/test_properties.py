@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from semantic_diff import DiffResult, ParseCache, diff_files, extract_entities
-from semantic_diff.parse import analyze
+from trellis.semantic_diff import DiffResult, ParseCache, diff_files, extract_entities
+from trellis.semantic_diff.parse import analyze
 
 NAMES = ["alpha", "beta", "gamma", "delta", "load", "save", "run", "size", "parse", "render"]
 VARS = ["x", "y", "total", "items", "value"]
@@ -24,7 +24,7 @@ VARS = ["x", "y", "total", "items", "value"]
 
 @dataclass(frozen=True)
 class Stmt:
-    kind: str            # assign | return | if | for
+    kind: str  # assign | return | if | for
     target: str
     expr: str
     body: tuple[Stmt, ...] = ()
@@ -44,19 +44,34 @@ class Class:
     methods: tuple[Func, ...]
 
 
-exprs = st.builds(lambda a, op, b: f"{a} {op} {b}", st.sampled_from(VARS), st.sampled_from("+-*"),
-                  st.one_of(st.sampled_from(VARS), st.integers(0, 99).map(str)))
+exprs = st.builds(
+    lambda a, op, b: f"{a} {op} {b}",
+    st.sampled_from(VARS),
+    st.sampled_from("+-*"),
+    st.one_of(st.sampled_from(VARS), st.integers(0, 99).map(str)),
+)
 simple = st.builds(Stmt, st.sampled_from(["assign", "return"]), st.sampled_from(VARS), exprs)
 stmts = st.recursive(
     simple,
-    lambda inner: st.builds(Stmt, st.sampled_from(["if", "for"]), st.sampled_from(VARS), exprs,
-                            st.lists(inner, min_size=1, max_size=3).map(tuple)),
+    lambda inner: st.builds(
+        Stmt,
+        st.sampled_from(["if", "for"]),
+        st.sampled_from(VARS),
+        exprs,
+        st.lists(inner, min_size=1, max_size=3).map(tuple),
+    ),
     max_leaves=6,
 )
-funcs = st.builds(Func, st.sampled_from(NAMES), st.lists(st.sampled_from(VARS), max_size=3, unique=True).map(tuple),
-                  st.sampled_from(["", "Do it.", "Compute things."]), st.lists(stmts, min_size=1, max_size=4).map(tuple))
-classes = st.builds(Class, st.sampled_from(["Store", "Model", "View"]),
-                    st.lists(funcs, min_size=1, max_size=3).map(tuple))
+funcs = st.builds(
+    Func,
+    st.sampled_from(NAMES),
+    st.lists(st.sampled_from(VARS), max_size=3, unique=True).map(tuple),
+    st.sampled_from(["", "Do it.", "Compute things."]),
+    st.lists(stmts, min_size=1, max_size=4).map(tuple),
+)
+classes = st.builds(
+    Class, st.sampled_from(["Store", "Model", "View"]), st.lists(funcs, min_size=1, max_size=3).map(tuple)
+)
 programs = st.lists(st.one_of(funcs, classes), min_size=1, max_size=5).map(tuple)
 
 
@@ -133,8 +148,7 @@ def test_diff_of_a_file_with_itself_is_empty(program: tuple[Func | Class, ...]) 
 
 @PROPS
 @given(programs, programs)
-def test_swapping_old_and_new_swaps_added_and_removed(a: tuple[Func | Class, ...],
-                                                      b: tuple[Func | Class, ...]) -> None:
+def test_swapping_old_and_new_swaps_added_and_removed(a: tuple[Func | Class, ...], b: tuple[Func | Class, ...]) -> None:
     old, new = render(a), render(b)
     forward = diff_files({"m.py": old}, {"m.py": new})
     backward = diff_files({"m.py": new}, {"m.py": old})
@@ -144,17 +158,18 @@ def test_swapping_old_and_new_swaps_added_and_removed(a: tuple[Func | Class, ...
     removed = sorted((c.kind, c.qualname) for c in forward.changes if c.change == "removed")
     added_back = sorted((c.kind, c.qualname) for c in backward.changes if c.change == "added")
     assert removed == added_back
-    pairs = sorted((c.change, c.old_qualname, c.qualname) for c in forward.changes
-                   if c.change not in ("added", "removed"))
-    pairs_back = sorted((c.change, c.qualname, c.old_qualname) for c in backward.changes
-                        if c.change not in ("added", "removed"))
+    pairs = sorted(
+        (c.change, c.old_qualname, c.qualname) for c in forward.changes if c.change not in ("added", "removed")
+    )
+    pairs_back = sorted(
+        (c.change, c.qualname, c.old_qualname) for c in backward.changes if c.change not in ("added", "removed")
+    )
     assert pairs == pairs_back
 
 
 @PROPS
 @given(programs, styles, styles)
-def test_reformatting_yields_only_formatting_changes(program: tuple[Func | Class, ...], a: Style,
-                                                     b: Style) -> None:
+def test_reformatting_yields_only_formatting_changes(program: tuple[Func | Class, ...], a: Style, b: Style) -> None:
     result = diff_files({"m.py": render(program, a)}, {"m.py": render(program, b)})
     for change in result.changes:
         assert change.change == "modified" and change.details == ("formatting",), change
@@ -178,24 +193,60 @@ def test_every_span_lies_inside_its_file(a: tuple[Func | Class, ...], b: tuple[F
 
 
 def _records(parsed):  # type: ignore[no-untyped-def]
-    return [(r.lqual, r.core.kind, r.parent, r.end, r.depth, r.start_byte, r.end_byte, r.ext_start, r.start_line,
-             r.end_line, r.core.norm_hash, r.core.text_hash, r.core.sig_hash, r.core.params, r.core.docstring,
-             r.core.tokens) for r in parsed.records]
+    return [
+        (
+            r.lqual,
+            r.core.kind,
+            r.parent,
+            r.end,
+            r.depth,
+            r.start_byte,
+            r.end_byte,
+            r.ext_start,
+            r.start_line,
+            r.end_line,
+            r.core.norm_hash,
+            r.core.text_hash,
+            r.core.sig_hash,
+            r.core.params,
+            r.core.docstring,
+            r.core.tokens,
+        )
+        for r in parsed.records
+    ]
 
 
-edit_text = st.sampled_from(["", "x", "\n", "    ", "def ", "(", ")", ":", "\n    return 1\n", "# c\n",
-                             "class Z:\n    pass\n", "\n\n", '"""d"""', "@dec\n", "y = 2\n    "])
+edit_text = st.sampled_from(
+    [
+        "",
+        "x",
+        "\n",
+        "    ",
+        "def ",
+        "(",
+        ")",
+        ":",
+        "\n    return 1\n",
+        "# c\n",
+        "class Z:\n    pass\n",
+        "\n\n",
+        '"""d"""',
+        "@dec\n",
+        "y = 2\n    ",
+    ]
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=PHASES)
 @given(programs, st.lists(st.tuples(st.floats(0, 1), st.integers(0, 12), edit_text), min_size=1, max_size=3))
-def test_incremental_parse_equals_full_parse(program: tuple[Func | Class, ...],
-                                             edits: list[tuple[float, int, str]]) -> None:
+def test_incremental_parse_equals_full_parse(
+    program: tuple[Func | Class, ...], edits: list[tuple[float, int, str]]
+) -> None:
     old = render(program, Style(comments=True))
     new = old
     for where, cut, text in edits:
         at = int(where * len(new))
-        new = new[:at] + text.encode() + new[at + cut:]
+        new = new[:at] + text.encode() + new[at + cut :]
     assume(new != old)
     base = analyze("m.py", old)
     assume(not base.fallback_reason)

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-import semantic_diff.parse as parse_module
-from semantic_diff import FALLBACK_REASONS, InvalidInput, diff_files, extract_entities
-from semantic_diff.languages import registry
+import trellis.semantic_diff.parse as parse_module
+from trellis.semantic_diff import FALLBACK_REASONS, InvalidInput, diff_files, extract_entities
+from trellis.semantic_diff.languages import registry
 
 
 def _file(old: dict[str, bytes], new: dict[str, bytes], **kw: object):  # type: ignore[no-untyped-def]
@@ -21,8 +21,14 @@ def _file(old: dict[str, bytes], new: dict[str, bytes], **kw: object):  # type: 
 def test_unsupported_language_gets_line_counts() -> None:
     result = _file({"README.md": b"# Title\n\nold\n"}, {"README.md": b"# Title\n\nnew\nmore\n"})
     f = result.files[0]
-    assert (f.status, f.language, f.fallback_reason, f.additions, f.deletions, f.binary) == \
-        ("modified", "", "unsupported_language", 2, 1, False)
+    assert (f.status, f.language, f.fallback_reason, f.additions, f.deletions, f.binary) == (
+        "modified",
+        "",
+        "unsupported_language",
+        2,
+        1,
+        False,
+    )
     assert result.changes == ()
 
 
@@ -49,7 +55,7 @@ def test_parse_error_falls_back(bad: bytes) -> None:
 
 
 def test_huge_file() -> None:
-    big = b"x = 1\n" * 400_000             # 2.4 MB
+    big = b"x = 1\n" * 400_000  # 2.4 MB
     result = _file({"big.py": big}, {"big.py": big + b"y = 2\n"})
     f = result.files[0]
     assert (f.fallback_reason, f.additions, f.deletions) == ("too_large", 1, 0)
@@ -68,17 +74,20 @@ def test_valid_utf8_names_are_kept() -> None:
     assert [e.qualname for e in ents] == ["a", "a.grüße"]
 
 
-@pytest.mark.parametrize(("path", "content"), [
-    ("deep.py", b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n"),
-    ("deep.json", b"[" * 5000 + b"]" * 5000),
-    ("deepobj.json", b'{"a": ' * 5000 + b"1" + b"}" * 5000),
-    ("deep.js", b"f(" * 5000 + b")" * 5000 + b";"),
-    ("deep.rs", b"fn f() { " + b"{ " * 5000 + b"}" * 5000 + b" }"),
-    ("deep.toml", b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n"),
-])
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [
+        ("deep.py", b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n"),
+        ("deep.json", b"[" * 5000 + b"]" * 5000),
+        ("deepobj.json", b'{"a": ' * 5000 + b"1" + b"}" * 5000),
+        ("deep.js", b"f(" * 5000 + b")" * 5000 + b";"),
+        ("deep.rs", b"fn f() { " + b"{ " * 5000 + b"}" * 5000 + b" }"),
+        ("deep.toml", b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n"),
+    ],
+)
 def test_deep_nesting_does_not_recurse(path: str, content: bytes) -> None:
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(200)              # any recursion over the tree would blow up
+    sys.setrecursionlimit(200)  # any recursion over the tree would blow up
     try:
         result = diff_files({path: content}, {path: content + b"\n"})
         parsed = extract_entities(path, content)
@@ -112,14 +121,21 @@ def test_empty_files() -> None:
 def test_missing_grammar_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     def unavailable(spec):  # type: ignore[no-untyped-def]
         raise registry.GrammarUnavailable("no wheel")
+
     monkeypatch.setattr(parse_module, "parser_for", unavailable)
     result = _file({"a.go": b"package a\n"}, {"a.go": b"package b\n"})
     assert result.files[0].fallback_reason == "grammar_unavailable"
 
 
 def test_every_fallback_reason_is_documented() -> None:
-    assert set(FALLBACK_REASONS) == {"unsupported_language", "grammar_unavailable", "binary", "too_large",
-                                     "invalid_utf8", "parse_error"}
+    assert set(FALLBACK_REASONS) == {
+        "unsupported_language",
+        "grammar_unavailable",
+        "binary",
+        "too_large",
+        "invalid_utf8",
+        "parse_error",
+    }
 
 
 def test_misuse_raises_invalid_input() -> None:
@@ -135,5 +151,8 @@ def test_mixed_commit_keeps_entity_level_files() -> None:
     new = {"a.py": b"def f():\n    return 2\n", "b.py": b"x = (\n", "c.txt": b"b\n"}
     result = diff_files(old, new)
     assert [(f.path, f.fallback_reason) for f in result.files] == [
-        ("a.py", ""), ("b.py", "parse_error"), ("c.txt", "unsupported_language")]
+        ("a.py", ""),
+        ("b.py", "parse_error"),
+        ("c.txt", "unsupported_language"),
+    ]
     assert [(c.qualname, c.details) for c in result.changes] == [("a.f", ("body",))]

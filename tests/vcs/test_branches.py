@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.conftest import git, object_count, repo_path
+from trellis import vcs
 
 
 @pytest.fixture
@@ -46,8 +46,28 @@ def test_create_branch_from_unknown_revision(store: vcs.Store, demo: vcs.Reposit
 
 
 @pytest.mark.parametrize(
-    "name", ["a..b", "x.lock", "-x", "a//b", "a/", "/a", "HEAD", "refs/heads/x", "a b", "a~1", "a^", "a:b",
-             "a\\b", ".hidden", "a/.b", "a@{1}", "", "x" * 201, "\udcff"],
+    "name",
+    [
+        "a..b",
+        "x.lock",
+        "-x",
+        "a//b",
+        "a/",
+        "/a",
+        "HEAD",
+        "refs/heads/x",
+        "a b",
+        "a~1",
+        "a^",
+        "a:b",
+        "a\\b",
+        ".hidden",
+        "a/.b",
+        "a@{1}",
+        "",
+        "x" * 201,
+        "\udcff",
+    ],
 )
 def test_invalid_branch_names(store: vcs.Store, demo: vcs.Repository, data_dir: Path, name: str) -> None:
     objects = object_count(repo_path(data_dir, "demo"))
@@ -56,8 +76,6 @@ def test_invalid_branch_names(store: vcs.Store, demo: vcs.Repository, data_dir: 
     assert info.value.reason in ("INVALID_BRANCH_NAME", "INVALID_ENCODING")
     assert [b.branch_id for b in store.list_branches("demo").items] == ["main"]
     assert object_count(repo_path(data_dir, "demo")) == objects
-
-
 
 
 @pytest.mark.parametrize(("existing", "wanted"), [("a", "a/b"), ("a/b", "a")])
@@ -72,8 +90,9 @@ def test_branch_name_clashing_with_an_existing_branch_is_invalid(
 
 
 def test_list_branches_with_prefix_and_paging(store: vcs.Store, demo: vcs.Repository) -> None:
-    names = sorted([f"agents/alice/s{i:02d}" for i in range(7)] + [f"agents/bob/s{i}" for i in range(3)]
-                   + ["feature", "main"])
+    names = sorted(
+        [f"agents/alice/s{i:02d}" for i in range(7)] + [f"agents/bob/s{i}" for i in range(3)] + ["feature", "main"]
+    )
     for name in names:
         if name != "main":
             store.create_branch("demo", name)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pygit2
 import pytest
 
-import vcs
 from tests.conftest import assert_fsck_clean, first_parent_history, git, object_count, repo_path
+from trellis import vcs
 
 
 @pytest.fixture
@@ -26,9 +26,12 @@ def _files(store: vcs.Store, revision: str = "main") -> dict[str, bytes]:
 
 def test_put_files_in_nested_directories(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
     result = store.commit(
-        "demo", "main",
+        "demo",
+        "main",
         [vcs.PutFile("README.md", b"# hi\n"), vcs.PutFile("src/pkg/deep/mod.py", b"x = 1\n")],
-        "Add files", alice, expected_head=demo.head_commit_id,
+        "Add files",
+        alice,
+        expected_head=demo.head_commit_id,
     )
     commit = result.commit
     assert commit.parent_ids == (demo.head_commit_id,)
@@ -47,13 +50,20 @@ def test_put_files_in_nested_directories(store: vcs.Store, alice: vcs.Identity, 
 def test_executable_bit_is_stored_and_read_back(
     store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
 ) -> None:
-    store.commit("demo", "main", [vcs.PutFile("run.sh", b"#!/bin/sh\n", executable=True),
-                                  vcs.PutFile("data.txt", b"d")], "m", alice)
+    store.commit(
+        "demo",
+        "main",
+        [vcs.PutFile("run.sh", b"#!/bin/sh\n", executable=True), vcs.PutFile("data.txt", b"d")],
+        "m",
+        alice,
+    )
     assert store.read_file("demo", "main", "run.sh").executable
     assert not store.read_file("demo", "main", "data.txt").executable
     entries = {e.path: e for e in store.list_tree("demo").items}
     assert entries["run.sh"].executable and not entries["data.txt"].executable
-    modes = {line.split()[3]: line.split()[0] for line in git(repo_path(data_dir, "demo"), "ls-tree", "main").splitlines()}
+    modes = {
+        line.split()[3]: line.split()[0] for line in git(repo_path(data_dir, "demo"), "ls-tree", "main").splitlines()
+    }
     assert modes == {"run.sh": "100755", "data.txt": "100644"}
     # Changing only the mode is a change.
     store.commit("demo", "main", [vcs.PutFile("run.sh", b"#!/bin/sh\n", executable=False)], "chmod -x", alice)
@@ -63,16 +73,37 @@ def test_executable_bit_is_stored_and_read_back(
 def test_a_put_without_a_mode_keeps_the_mode_it_overwrites(
     store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
 ) -> None:
-    store.commit("demo", "main", [vcs.PutFile("bin/run.sh", b"#!/bin/sh\n", executable=True),
-                                  vcs.PutFile("data.txt", b"d")], "m", alice)
-    store.commit("demo", "main", [vcs.PutFile("bin/run.sh", b"#!/bin/sh\necho edited\n"),
-                                  vcs.PutFile("data.txt", b"edited"), vcs.PutFile("new.txt", b"n")], "edit", alice)
-    modes = {line.split()[3]: line.split()[0]
-             for line in git(repo_path(data_dir, "demo"), "ls-tree", "-r", "main").splitlines()}
+    store.commit(
+        "demo",
+        "main",
+        [vcs.PutFile("bin/run.sh", b"#!/bin/sh\n", executable=True), vcs.PutFile("data.txt", b"d")],
+        "m",
+        alice,
+    )
+    store.commit(
+        "demo",
+        "main",
+        [
+            vcs.PutFile("bin/run.sh", b"#!/bin/sh\necho edited\n"),
+            vcs.PutFile("data.txt", b"edited"),
+            vcs.PutFile("new.txt", b"n"),
+        ],
+        "edit",
+        alice,
+    )
+    modes = {
+        line.split()[3]: line.split()[0]
+        for line in git(repo_path(data_dir, "demo"), "ls-tree", "-r", "main").splitlines()
+    }
     assert modes == {"bin/run.sh": "100755", "data.txt": "100644", "new.txt": "100644"}
     # An explicit mode still wins, both ways.
-    store.commit("demo", "main", [vcs.PutFile("bin/run.sh", b"x", executable=False),
-                                  vcs.PutFile("data.txt", b"x", executable=True)], "chmod", alice)
+    store.commit(
+        "demo",
+        "main",
+        [vcs.PutFile("bin/run.sh", b"x", executable=False), vcs.PutFile("data.txt", b"x", executable=True)],
+        "chmod",
+        alice,
+    )
     assert not store.read_file("demo", "main", "bin/run.sh").executable
     assert store.read_file("demo", "main", "data.txt").executable
 
@@ -89,9 +120,7 @@ def test_delete_removes_files_and_empty_directories(
     assert store.get_commit("demo", "main").tree_id == "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
-def test_rename_moves_content_and_keeps_the_mode(
-    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
-) -> None:
+def test_rename_moves_content_and_keeps_the_mode(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
     store.commit("demo", "main", [vcs.PutFile("old/tool.sh", b"echo\n", executable=True)], "m", alice)
     before = store.read_file("demo", "main", "old/tool.sh")
     store.commit("demo", "main", [vcs.RenameFile("old/tool.sh", "new/dir/tool.sh")], "mv", alice)
@@ -148,8 +177,7 @@ def test_stale_expected_head_fails_with_the_actual_head(
 
 def test_matching_expected_head_lands(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
     first = store.commit("demo", "main", [vcs.PutFile("a", b"1")], "m", alice, expected_head=demo.head_commit_id)
-    second = store.commit("demo", "main", [vcs.PutFile("a", b"2")], "m", alice,
-                          expected_head=first.commit.commit_id)
+    second = store.commit("demo", "main", [vcs.PutFile("a", b"2")], "m", alice, expected_head=first.commit.commit_id)
     assert second.commit.parent_ids == (first.commit.commit_id,)
 
 
@@ -163,8 +191,9 @@ def test_malformed_expected_head_is_invalid(store: vcs.Store, alice: vcs.Identit
 def test_expected_head_may_be_an_abbreviated_commit_id(
     store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
 ) -> None:
-    first = store.commit("demo", "main", [vcs.PutFile("a", b"1")], "m", alice,
-                         expected_head=demo.head_commit_id[:7]).commit
+    first = store.commit(
+        "demo", "main", [vcs.PutFile("a", b"1")], "m", alice, expected_head=demo.head_commit_id[:7]
+    ).commit
     assert first.parent_ids == (demo.head_commit_id,)
     with pytest.raises(vcs.StaleHead) as stale:  # resolved to the full id, which is not the head
         store.commit("demo", "main", [vcs.PutFile("a", b"2")], "m", alice, expected_head=demo.head_commit_id[:12])
@@ -198,8 +227,13 @@ def test_rebase_lands_a_clean_change_on_the_new_head(
     base = store.commit("demo", "main", [vcs.PutFile("shared.txt", b"one\ntwo\nthree\n")], "m", alice).commit
     other = store.commit("demo", "main", [vcs.PutFile("other.txt", b"theirs\n")], "m", alice).commit
     result = store.commit(
-        "demo", "main", [vcs.PutFile("shared.txt", b"one\nTWO\nthree\n")], "mine", alice,
-        expected_head=base.commit_id, on_stale=vcs.OnStale.REBASE,
+        "demo",
+        "main",
+        [vcs.PutFile("shared.txt", b"one\nTWO\nthree\n")],
+        "mine",
+        alice,
+        expected_head=base.commit_id,
+        on_stale=vcs.OnStale.REBASE,
     )
     assert result.rebased
     assert result.commit.parent_ids == (other.commit_id,)
@@ -213,8 +247,13 @@ def test_rebase_merges_edits_to_different_lines_of_one_file(
     base = store.commit("demo", "main", [vcs.PutFile("f.txt", text)], "m", alice).commit
     store.commit("demo", "main", [vcs.PutFile("f.txt", text.replace(b"line 2\n", b"LINE 2\n"))], "m", alice)
     result = store.commit(
-        "demo", "main", [vcs.PutFile("f.txt", text.replace(b"line 17\n", b"LINE 17\n"))], "m", alice,
-        expected_head=base.commit_id, on_stale=vcs.OnStale.REBASE,
+        "demo",
+        "main",
+        [vcs.PutFile("f.txt", text.replace(b"line 17\n", b"LINE 17\n"))],
+        "m",
+        alice,
+        expected_head=base.commit_id,
+        on_stale=vcs.OnStale.REBASE,
     )
     assert result.rebased
     merged = store.read_file("demo", "main", "f.txt").content
@@ -228,8 +267,13 @@ def test_rebase_conflict_on_the_same_lines_raises_merge_conflict(
     theirs = store.commit("demo", "main", [vcs.PutFile("f.txt", b"a\nTHEIRS\nc\n")], "m", alice).commit
     with pytest.raises(vcs.MergeConflict) as info:
         store.commit(
-            "demo", "main", [vcs.PutFile("f.txt", b"a\nMINE\nc\n")], "m", alice,
-            expected_head=base.commit_id, on_stale=vcs.OnStale.REBASE,
+            "demo",
+            "main",
+            [vcs.PutFile("f.txt", b"a\nMINE\nc\n")],
+            "m",
+            alice,
+            expected_head=base.commit_id,
+            on_stale=vcs.OnStale.REBASE,
         )
     assert isinstance(info.value, vcs.FailedPrecondition)
     assert info.value.reason == "MERGE_CONFLICT"
@@ -243,8 +287,9 @@ def test_rebase_from_an_unknown_expected_head_is_not_found(
     store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
 ) -> None:
     with pytest.raises(vcs.NotFound):
-        store.commit("demo", "main", [vcs.PutFile("a", b"1")], "m", alice,
-                     expected_head="0" * 40, on_stale=vcs.OnStale.REBASE)
+        store.commit(
+            "demo", "main", [vcs.PutFile("a", b"1")], "m", alice, expected_head="0" * 40, on_stale=vcs.OnStale.REBASE
+        )
 
 
 def test_request_id_makes_a_retry_return_the_same_commit(
@@ -304,11 +349,17 @@ def test_request_id_retry_in_a_session_records_one_step(
     ],
 )
 def test_rejected_change_sets_write_nothing(
-    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path,
-    changes: list[vcs.Change], error: type[vcs.VcsError], reason: str,
+    store: vcs.Store,
+    alice: vcs.Identity,
+    demo: vcs.Repository,
+    data_dir: Path,
+    changes: list[vcs.Change],
+    error: type[vcs.VcsError],
+    reason: str,
 ) -> None:
-    head = store.commit("demo", "main", [vcs.PutFile("keep.txt", b"same"), vcs.PutFile("dir/f", b"f")],
-                        "m", alice).commit.commit_id
+    head = store.commit(
+        "demo", "main", [vcs.PutFile("keep.txt", b"same"), vcs.PutFile("dir/f", b"f")], "m", alice
+    ).commit.commit_id
     objects = object_count(repo_path(data_dir, "demo"))
     with pytest.raises(error) as info:
         store.commit("demo", "main", changes, "m", alice, expected_head=head)
@@ -327,8 +378,9 @@ def test_commit_to_a_missing_branch_or_repository(store: vcs.Store, alice: vcs.I
 
 
 def test_limits_are_enforced(data_dir: Path, alice: vcs.Identity) -> None:
-    store = vcs.Store(data_dir, vcs.Limits(max_file_bytes=10, max_files_per_commit=3, max_commit_bytes=15,
-                                           max_message_bytes=20))
+    store = vcs.Store(
+        data_dir, vcs.Limits(max_file_bytes=10, max_files_per_commit=3, max_commit_bytes=15, max_message_bytes=20)
+    )
     store.create_repository("demo", alice)
     cases = [
         ([vcs.PutFile("big", b"x" * 11)], "m", "FILE_TOO_LARGE"),
@@ -361,9 +413,7 @@ def test_request_id_is_not_matched_inside_message_text(
     assert store.read_file("demo", "main", "important.txt").content == b"data"
 
 
-def test_nul_in_a_message_never_loses_the_trailers(
-    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
-) -> None:
+def test_nul_in_a_message_never_loses_the_trailers(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
     try:
         result = store.commit("demo", "main", [vcs.PutFile("a", b"1")], "before\x00after", alice, request_id="r1")
     except vcs.InvalidArgument:

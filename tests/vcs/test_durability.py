@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.conftest import ALICE, assert_fsck_clean
 from tests.sync_recorder import SyncRecorder
+from trellis import vcs
 
 
 def _wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -115,12 +115,19 @@ def test_every_acknowledged_write_was_synced_before_it_returned(data_dir: Path) 
         session = store.create_session("demo", ALICE, branch=f"s/{branch}")
         for n in range(12):
             if n % 3:
-                result = store.commit("demo", branch, [vcs.PutFile(f"{branch}/f{n % 4}.txt", f"{n}\n".encode())],
-                                      f"edit {n}", ALICE)
+                result = store.commit(
+                    "demo", branch, [vcs.PutFile(f"{branch}/f{n % 4}.txt", f"{n}\n".encode())], f"edit {n}", ALICE
+                )
                 recorder.acknowledged(repo, f"refs/heads/{branch}", result.commit.commit_id)
             else:
-                result = store.commit("demo", f"s/{branch}", [vcs.PutFile("s.txt", f"{branch} {n}\n".encode())],
-                                      f"step {n}", ALICE, session_id=session.session_id)
+                result = store.commit(
+                    "demo",
+                    f"s/{branch}",
+                    [vcs.PutFile("s.txt", f"{branch} {n}\n".encode())],
+                    f"step {n}",
+                    ALICE,
+                    session_id=session.session_id,
+                )
                 recorder.acknowledged(repo, f"refs/heads/s/{branch}", result.commit.commit_id)
                 # The step's session commit names the code commit as its second parent.
                 tip = store.open("demo").references[f"refs/trellis/sessions/{session.session_id}"].target

@@ -7,23 +7,37 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.conftest import GIT_ENV, assert_fsck_clean, git, repo_path
+from trellis import vcs
 
 
 def test_everything_stays_fsck_clean(store: vcs.Store, alice: vcs.Identity, data_dir: Path) -> None:
     demo = store.create_repository("demo", alice)
-    c1 = store.commit("demo", "main", [vcs.PutFile("a/b.txt", b"b\n"), vcs.PutFile("x.sh", b"#!", True)],
-                      "m", alice).commit
+    c1 = store.commit(
+        "demo", "main", [vcs.PutFile("a/b.txt", b"b\n"), vcs.PutFile("x.sh", b"#!", True)], "m", alice
+    ).commit
     store.commit("demo", "main", [vcs.RenameFile("a/b.txt", "c/d.txt"), vcs.DeleteFile("x.sh")], "m", alice)
-    store.commit("demo", "main", [vcs.PutFile("e/e.txt", b"e\n")], "m", alice,
-                 expected_head=c1.commit_id, on_stale=vcs.OnStale.REBASE)
+    store.commit(
+        "demo",
+        "main",
+        [vcs.PutFile("e/e.txt", b"e\n")],
+        "m",
+        alice,
+        expected_head=c1.commit_id,
+        on_stale=vcs.OnStale.REBASE,
+    )
     store.create_branch("demo", "side", demo.head_commit_id)
     store.commit("demo", "side", [vcs.PutFile("side.txt", b"s")], "m", alice, request_id="side-1")
     session = store.create_session("demo", alice, model="m")
     store.record_step("demo", session.session_id, vcs.StepInput(thought="t", metadata={"k": "v"}), alice)
-    store.commit("demo", session.branch_id, [vcs.PutFile("s.txt", "ünïcødé\n".encode())], "Ünïcode message",
-                 alice, session_id=session.session_id)
+    store.commit(
+        "demo",
+        session.branch_id,
+        [vcs.PutFile("s.txt", "ünïcødé\n".encode())],
+        "Ünïcode message",
+        alice,
+        session_id=session.session_id,
+    )
     store.end_session("demo", session.session_id, vcs.SessionStatus.FAILED, alice, "gave up")
     store.delete_branch("demo", "side")
     assert_fsck_clean(repo_path(data_dir, "demo"))
@@ -32,8 +46,9 @@ def test_everything_stays_fsck_clean(store: vcs.Store, alice: vcs.Identity, data
 def test_git_log_shows_the_trailers(store: vcs.Store, alice: vcs.Identity, data_dir: Path) -> None:
     store.create_repository("demo", alice)
     session = store.create_session("demo", alice)
-    commit = store.commit("demo", session.branch_id, [vcs.PutFile("f", b"1")], "Do a thing", alice,
-                          session_id=session.session_id).commit
+    commit = store.commit(
+        "demo", session.branch_id, [vcs.PutFile("f", b"1")], "Do a thing", alice, session_id=session.session_id
+    ).commit
     path = repo_path(data_dir, "demo")
     trailers = git(path, "log", "-1", "--format=%(trailers:only,unfold)", session.branch_id).strip().splitlines()
     assert trailers == ["Trellis-Agent: alice", f"Trellis-Session: {session.session_id}", "Trellis-Step: 1"]
@@ -68,21 +83,26 @@ def test_recover_removes_stale_ref_lock_files(store: vcs.Store, alice: vcs.Ident
     assert_fsck_clean(path)
 
 
-def test_repository_is_usable_by_plain_git_clone(store: vcs.Store, alice: vcs.Identity, data_dir: Path,
-                                                 tmp_path: Path) -> None:
+def test_repository_is_usable_by_plain_git_clone(
+    store: vcs.Store, alice: vcs.Identity, data_dir: Path, tmp_path: Path
+) -> None:
     store.create_repository("demo", alice)
-    store.commit("demo", "main", [vcs.PutFile("src/app.py", b"print(1)\n"), vcs.PutFile("run", b"#!", True)],
-                 "m", alice)
+    store.commit(
+        "demo", "main", [vcs.PutFile("src/app.py", b"print(1)\n"), vcs.PutFile("run", b"#!", True)], "m", alice
+    )
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(repo_path(data_dir, "demo")), str(clone)], check=True,
-                   capture_output=True, env=GIT_ENV)
+    subprocess.run(
+        ["git", "clone", "-q", str(repo_path(data_dir, "demo")), str(clone)],
+        check=True,
+        capture_output=True,
+        env=GIT_ENV,
+    )
     assert (clone / "src" / "app.py").read_bytes() == b"print(1)\n"
     assert (clone / "run").stat().st_mode & 0o111
 
 
 @pytest.mark.parametrize("name", ["demo", "a.b_c-d"])
-def test_repositories_live_where_the_docs_say(store: vcs.Store, alice: vcs.Identity, data_dir: Path,
-                                              name: str) -> None:
+def test_repositories_live_where_the_docs_say(store: vcs.Store, alice: vcs.Identity, data_dir: Path, name: str) -> None:
     store.create_repository(name, alice)
     assert store.repository_path(name) == repo_path(data_dir, name)
     assert (repo_path(data_dir, name) / "HEAD").is_file()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import vcs
+from trellis import vcs
 
 
 @pytest.fixture

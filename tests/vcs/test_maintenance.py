@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import vcs
 from tests.conftest import ALICE, assert_fsck_clean, git
-from vcs.maintenance import PackFile, loose_objects, maintain, pack_files, plan_rollup
+from trellis import vcs
+from trellis.vcs.maintenance import PackFile, loose_objects, maintain, pack_files, plan_rollup
 
 
 def _store(data_dir: Path) -> vcs.Store:
@@ -61,10 +61,11 @@ def test_packs_stay_a_geometric_progression_and_few(batches: list[int]) -> None:
     for n, loose in enumerate(batches):
         chosen = plan_rollup(packs, loose)
         kept = [p for p in packs if p not in chosen]
-        packs = sorted([*kept, PackFile(f"pack-{n:040x}", loose + sum(p.objects for p in chosen))],
-                       key=lambda p: p.objects)
+        packs = sorted(
+            [*kept, PackFile(f"pack-{n:040x}", loose + sum(p.objects for p in chosen))], key=lambda p: p.objects
+        )
         sizes = [p.objects for p in packs]
-        assert sum(sizes) == sum(batches[:n + 1])
+        assert sum(sizes) == sum(batches[: n + 1])
         assert _is_progression(sizes), sizes
         assert len(packs) <= math.log2(sum(sizes)) + 1
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.conftest import assert_fsck_clean, git, object_count, repo_path
+from trellis import vcs
 
 
 @pytest.fixture
@@ -101,10 +101,17 @@ def test_stale_expected_head_is_refused(store: vcs.Store, alice: vcs.Identity, f
 def test_merge_in_a_session_records_a_step(store: vcs.Store, alice: vcs.Identity, forked: str) -> None:
     session = store.create_session("demo", alice, branch="agents/alice/s1")
     store.commit("demo", "side", [vcs.PutFile("s.py", b"s = 1\n")], "side", alice)
-    store.commit("demo", session.branch_id, [vcs.PutFile("m.py", b"m = 1\n")], "mine", alice,
-                 session_id=session.session_id)
-    result = store.merge("demo", session.branch_id, "side", alice, session_id=session.session_id,
-                         step=vcs.StepInput(action="merge", thought="take side's work"))
+    store.commit(
+        "demo", session.branch_id, [vcs.PutFile("m.py", b"m = 1\n")], "mine", alice, session_id=session.session_id
+    )
+    result = store.merge(
+        "demo",
+        session.branch_id,
+        "side",
+        alice,
+        session_id=session.session_id,
+        step=vcs.StepInput(action="merge", thought="take side's work"),
+    )
     assert result.clean and result.step is not None and result.commit is not None
     assert result.step.commit_id == result.commit.commit_id and result.step.input.action == "merge"
     assert f"Trellis-Session: {session.session_id}" in result.commit.message
@@ -115,4 +122,3 @@ def test_unknown_target_or_source_is_not_found(store: vcs.Store, alice: vcs.Iden
         store.merge("demo", "nope", "side", alice)
     with pytest.raises(vcs.NotFound):
         store.merge("demo", "main", "nope", alice)
-

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import vcs
+from trellis import vcs
 
 ALICE = vcs.Identity("alice")
 SEGMENTS = ["a", "b", "c"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.conftest import assert_fsck_clean, git, repo_path
+from trellis import vcs
 
 
 def test_records_round_trip_keep_history_and_are_plain_git(
@@ -31,8 +31,14 @@ def test_records_round_trip_keep_history_and_are_plain_git(
 
 @pytest.mark.parametrize(
     ("namespace", "key", "files"),
-    [("Runs", "r1", {"a": b""}), ("sessions", "r1", {"a": b""}), ("runs", "../x", {"a": b""}),
-     ("runs", "r1.lock", {"a": b""}), ("runs", "r1", {"../a": b""}), ("runs", "r1", {"/a": b""})],
+    [
+        ("Runs", "r1", {"a": b""}),
+        ("sessions", "r1", {"a": b""}),
+        ("runs", "../x", {"a": b""}),
+        ("runs", "r1.lock", {"a": b""}),
+        ("runs", "r1", {"../a": b""}),
+        ("runs", "r1", {"/a": b""}),
+    ],
 )
 def test_invalid_records_are_refused_and_write_nothing(
     store: vcs.Store, alice: vcs.Identity, data_dir: Path, namespace: str, key: str, files: dict[str, bytes]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
-import vcs
 from tests.conftest import assert_fsck_clean, first_parent_history, repo_path
+from trellis import vcs
 
 ALICE = vcs.Identity("alice")
 
@@ -19,8 +19,14 @@ def _race(root: str, worker: int, rounds: int, go: mp.Barrier, results: mp.Queue
     for i in range(rounds):
         head = store.get_branch("demo", "main").head_commit_id
         try:
-            result = store.commit("demo", "main", [vcs.PutFile("counter.txt", f"{worker}-{i}\n".encode())],
-                                  f"worker {worker} round {i}", ALICE, expected_head=head)
+            result = store.commit(
+                "demo",
+                "main",
+                [vcs.PutFile("counter.txt", f"{worker}-{i}\n".encode())],
+                f"worker {worker} round {i}",
+                ALICE,
+                expected_head=head,
+            )
         except vcs.StaleHead:
             stale += 1
         else:
@@ -53,8 +59,7 @@ def _retry(root: str, request_id: str, results: mp.Queue) -> None:  # type: igno
     store = vcs.Store(Path(root), durability=vcs.Durability.NONE)
     ids = []
     for _ in range(20):
-        result = store.commit("demo", "main", [vcs.PutFile("a.txt", b"once\n")], "once", ALICE,
-                              request_id=request_id)
+        result = store.commit("demo", "main", [vcs.PutFile("a.txt", b"once\n")], "once", ALICE, request_id=request_id)
         ids.append(result.commit.commit_id)
     results.put(ids)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.conftest import assert_fsck_clean, git, repo_path
+from trellis import vcs
 
 
 def test_create_makes_a_bare_repository_with_an_empty_first_commit(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.conftest import BOB, assert_fsck_clean, git, object_count, repo_path
-from vcs.sessions import new_session_id
+from trellis import vcs
+from trellis.vcs.sessions import new_session_id
 
 
 @pytest.fixture
@@ -56,19 +56,34 @@ def test_create_session_with_a_clashing_branch_writes_nothing(
     assert store.list_sessions("demo").items == []
 
 
-def test_steps_with_and_without_code_and_totals(
-    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
-) -> None:
+def test_steps_with_and_without_code_and_totals(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
     session = store.create_session("demo", alice)
     sid = session.session_id
-    thinking = store.record_step("demo", sid, vcs.StepInput(
-        thought="read the code", action="read_file", arguments_json='{"path": "app.py"}',
-        observation="print('hi')", input_tokens=100, output_tokens=10, cost_usd=0.25, latency_ms=30,
-        metadata={"tool": "cat"}), alice)
+    thinking = store.record_step(
+        "demo",
+        sid,
+        vcs.StepInput(
+            thought="read the code",
+            action="read_file",
+            arguments_json='{"path": "app.py"}',
+            observation="print('hi')",
+            input_tokens=100,
+            output_tokens=10,
+            cost_usd=0.25,
+            latency_ms=30,
+            metadata={"tool": "cat"},
+        ),
+        alice,
+    )
     assert thinking.index == 1 and thinking.commit_id == ""
     result = store.commit(
-        "demo", session.branch_id, [vcs.PutFile("app.py", b"print('hello')\n")], "Greet properly", alice,
-        expected_head=session.base_commit_id, session_id=sid,
+        "demo",
+        session.branch_id,
+        [vcs.PutFile("app.py", b"print('hello')\n")],
+        "Greet properly",
+        alice,
+        expected_head=session.base_commit_id,
+        session_id=sid,
         step=vcs.StepInput(thought="edit", action="edit_file", input_tokens=200, output_tokens=20, cost_usd=0.5),
     )
     assert result.step is not None
@@ -106,8 +121,9 @@ def test_end_session_then_no_more_steps(
     objects = object_count(path)
     for attempt in (
         lambda: store.record_step("demo", session.session_id, vcs.StepInput(thought="more"), alice),
-        lambda: store.commit("demo", session.branch_id, [vcs.PutFile("x", b"x")], "m", alice,
-                             session_id=session.session_id),
+        lambda: store.commit(
+            "demo", session.branch_id, [vcs.PutFile("x", b"x")], "m", alice, session_id=session.session_id
+        ),
         lambda: store.end_session("demo", session.session_id, vcs.SessionStatus.FAILED, alice),
     ):
         with pytest.raises(vcs.FailedPrecondition) as info:
@@ -130,8 +146,9 @@ def test_another_agent_may_not_write_to_a_session(
     objects = object_count(repo_path(data_dir, "demo"))
     for attempt in (
         lambda: store.record_step("demo", session.session_id, vcs.StepInput(thought="mine now"), BOB),
-        lambda: store.commit("demo", session.branch_id, [vcs.PutFile("x", b"x")], "m", BOB,
-                             session_id=session.session_id),
+        lambda: store.commit(
+            "demo", session.branch_id, [vcs.PutFile("x", b"x")], "m", BOB, session_id=session.session_id
+        ),
         lambda: store.end_session("demo", session.session_id, vcs.SessionStatus.ABANDONED, BOB),
     ):
         with pytest.raises(vcs.PermissionDenied) as info:
@@ -159,8 +176,12 @@ def test_unknown_session_and_step_without_session(store: vcs.Store, alice: vcs.I
 
 def test_negative_step_numbers_are_invalid(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
     session = store.create_session("demo", alice)
-    for bad in (vcs.StepInput(input_tokens=-1), vcs.StepInput(latency_ms=-5), vcs.StepInput(cost_usd=-0.1),
-                vcs.StepInput(cost_usd=float("nan"))):
+    for bad in (
+        vcs.StepInput(input_tokens=-1),
+        vcs.StepInput(latency_ms=-5),
+        vcs.StepInput(cost_usd=-0.1),
+        vcs.StepInput(cost_usd=float("nan")),
+    ):
         with pytest.raises(vcs.InvalidArgument) as info:
             store.record_step("demo", session.session_id, bad, alice)
         assert info.value.reason == "INVALID_STEP"
@@ -213,8 +234,14 @@ def test_session_is_readable_with_plain_git(
 ) -> None:
     session = store.create_session("demo", alice, model="m1", task="t1")
     store.record_step("demo", session.session_id, vcs.StepInput(thought="think", action="plan"), alice)
-    code = store.commit("demo", session.branch_id, [vcs.PutFile("new.py", b"x = 1\n")], "Add new.py", alice,
-                        session_id=session.session_id).commit
+    code = store.commit(
+        "demo",
+        session.branch_id,
+        [vcs.PutFile("new.py", b"x = 1\n")],
+        "Add new.py",
+        alice,
+        session_id=session.session_id,
+    ).commit
     path = repo_path(data_dir, "demo")
     ref = f"refs/trellis/sessions/{session.session_id}"
     record = json.loads(git(path, "show", f"{ref}:session.json"))
@@ -232,28 +259,53 @@ def test_session_is_readable_with_plain_git(
     assert_fsck_clean(path)
 
 
-def test_retry_with_request_id_records_a_step_a_crash_lost(store: vcs.Store, alice: vcs.Identity,
-                                                            data_dir: Path) -> None:
+def test_retry_with_request_id_records_a_step_a_crash_lost(
+    store: vcs.Store, alice: vcs.Identity, data_dir: Path
+) -> None:
     """A crash after the branch moved but before the step was recorded is repaired by the retry."""
     store.create_repository("crash", alice)
     session = store.create_session("crash", alice)
     ref = f"refs/trellis/sessions/{session.session_id}"
     before = git(repo_path(data_dir, "crash"), "rev-parse", ref).strip()
     step = vcs.StepInput(action="edit", input_tokens=3)
-    first = store.commit("crash", session.branch_id, [vcs.PutFile("a.py", b"1")], "m", alice,
-                         session_id=session.session_id, step=step, request_id="req-1")
+    first = store.commit(
+        "crash",
+        session.branch_id,
+        [vcs.PutFile("a.py", b"1")],
+        "m",
+        alice,
+        session_id=session.session_id,
+        step=step,
+        request_id="req-1",
+    )
     # Simulate the crash: the session ref goes back to where it was before the step.
     git(repo_path(data_dir, "crash"), "update-ref", ref, before)
     assert store.get_session("crash", session.session_id).step_count == 0
-    retry = store.commit("crash", session.branch_id, [vcs.PutFile("a.py", b"1")], "m", alice,
-                         session_id=session.session_id, step=step, request_id="req-1")
+    retry = store.commit(
+        "crash",
+        session.branch_id,
+        [vcs.PutFile("a.py", b"1")],
+        "m",
+        alice,
+        session_id=session.session_id,
+        step=step,
+        request_id="req-1",
+    )
     assert retry.commit.commit_id == first.commit.commit_id
     assert retry.step is not None and retry.step.commit_id == first.commit.commit_id
     repaired = store.get_session("crash", session.session_id)
     assert (repaired.step_count, repaired.commit_count, repaired.input_tokens) == (1, 1, 3)
     # A further retry finds the recorded step and records nothing new.
-    again = store.commit("crash", session.branch_id, [vcs.PutFile("a.py", b"1")], "m", alice,
-                         session_id=session.session_id, step=step, request_id="req-1")
+    again = store.commit(
+        "crash",
+        session.branch_id,
+        [vcs.PutFile("a.py", b"1")],
+        "m",
+        alice,
+        session_id=session.session_id,
+        step=step,
+        request_id="req-1",
+    )
     assert again.step == retry.step
     assert store.get_session("crash", session.session_id).step_count == 1
     assert_fsck_clean(repo_path(data_dir, "crash"))
@@ -264,8 +316,12 @@ def test_record_steps_writes_several_steps_as_one_event(
 ) -> None:
     one = store.create_session("demo", alice)
     many = store.create_session("demo", alice)
-    inputs = [vcs.StepInput(action=f"a{i}", thought="t", input_tokens=i, output_tokens=2 * i, cost_usd=0.25,
-                            metadata={"k": str(i)}) for i in range(1, 6)]
+    inputs = [
+        vcs.StepInput(
+            action=f"a{i}", thought="t", input_tokens=i, output_tokens=2 * i, cost_usd=0.25, metadata={"k": str(i)}
+        )
+        for i in range(1, 6)
+    ]
     for step in inputs:
         store.record_step("demo", one.session_id, step, alice)
     before = git(repo_path(data_dir, "demo"), "rev-list", "--count", f"refs/trellis/sessions/{many.session_id}")
@@ -274,19 +330,25 @@ def test_record_steps_writes_several_steps_as_one_event(
     after = git(repo_path(data_dir, "demo"), "rev-list", "--count", f"refs/trellis/sessions/{many.session_id}")
     assert int(after) == int(before) + 1  # one commit for the five
     alone, batched = store.get_session("demo", one.session_id), store.get_session("demo", many.session_id)
-    assert (batched.step_count, batched.input_tokens, batched.output_tokens, batched.cost_usd) == (
-        alone.step_count, alone.input_tokens, alone.output_tokens, alone.cost_usd) == (5, 15, 30, 1.25)
+    assert (
+        (batched.step_count, batched.input_tokens, batched.output_tokens, batched.cost_usd)
+        == (alone.step_count, alone.input_tokens, alone.output_tokens, alone.cost_usd)
+        == (5, 15, 30, 1.25)
+    )
     assert [s.input for s in store.list_steps("demo", many.session_id).items] == inputs
     more = store.record_steps("demo", many.session_id, [vcs.StepInput(action="later")], alice)
     assert more[0].index == 6 and store.record_steps("demo", many.session_id, [], alice) == []
     assert_fsck_clean(repo_path(data_dir, "demo"))
 
 
-def test_record_steps_is_all_or_nothing_and_bounded(store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository) -> None:
+def test_record_steps_is_all_or_nothing_and_bounded(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
+) -> None:
     session = store.create_session("demo", alice)
     with pytest.raises(vcs.InvalidArgument) as caught:
-        store.record_steps("demo", session.session_id, [vcs.StepInput(action="ok"), vcs.StepInput(input_tokens=-1)],
-                           alice)
+        store.record_steps(
+            "demo", session.session_id, [vcs.StepInput(action="ok"), vcs.StepInput(input_tokens=-1)], alice
+        )
     assert caught.value.reason == "INVALID_STEP"
     with pytest.raises(vcs.LimitExceeded) as too_many:
         store.record_steps("demo", session.session_id, [vcs.StepInput()] * (store.limits.max_batch_steps + 1), alice)

@@ -23,9 +23,18 @@ from .conftest import LONG_STEPS, OTHER, REPO, SCRIPT, WIDE_FILES, Site
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 # The flags that work on a machine without a network or a display (see docs/ui.md, "Tests").
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,1000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+]
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     if os.environ.get("CI"):
@@ -41,8 +50,11 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = Path(os.environ["TRELLIS_SCREENSHOTS"]) if os.environ.get("TRELLIS_SCREENSHOTS") else \
-        tmp_path_factory.mktemp("screenshots")
+    where = (
+        Path(os.environ["TRELLIS_SCREENSHOTS"])
+        if os.environ.get("TRELLIS_SCREENSHOTS")
+        else tmp_path_factory.mktemp("screenshots")
+    )
     where.mkdir(parents=True, exist_ok=True)
     print(f"screenshots in {where}")
     return where
@@ -157,8 +169,10 @@ def test_console_runs_a_query_and_draws_its_chart(browser: WebDriver, site: Site
     browser.get(site.url + "/query")
     box = browser.find_element(By.ID, "sql")
     box.clear()
-    box.send_keys("SELECT tool, count(*) AS steps FROM (SELECT metadata['tool'] AS tool FROM steps) "
-                  "WHERE tool IS NOT NULL GROUP BY tool ORDER BY steps DESC")
+    box.send_keys(
+        "SELECT tool, count(*) AS steps FROM (SELECT metadata['tool'] AS tool FROM steps) "
+        "WHERE tool IS NOT NULL GROUP BY tool ORDER BY steps DESC"
+    )
     browser.find_element(By.CSS_SELECTOR, "#console button").click()
     wait(browser, lambda b: b.find_elements(By.ID, "result"))
     assert "Bash" in browser.find_element(By.ID, "result").text
@@ -166,7 +180,8 @@ def test_console_runs_a_query_and_draws_its_chart(browser: WebDriver, site: Site
     painted = browser.execute_script(
         "const c = document.getElementById('chart'); const d = c.getContext('2d')"
         ".getImageData(0, 0, c.width, c.height).data; let n = 0;"
-        "for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n;")
+        "for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n;"
+    )
     assert painted > 1000  # the bars are on the canvas
     browser.save_screenshot(str(shots / "console.png"))
 

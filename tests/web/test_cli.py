@@ -32,8 +32,9 @@ def _seed(data_dir: Path) -> None:
     try:
         with Client(running.address) as client:
             repo = client.create_repository("demo")
-            client.commit("demo", "main", {"a.py": "def f():\n    return 1\n"}, "seed",
-                          expected_head=repo.head_commit_id)
+            client.commit(
+                "demo", "main", {"a.py": "def f():\n    return 1\n"}, "seed", expected_head=repo.head_commit_id
+            )
         running.index.wait_idle(30)
     finally:
         running.stop()
@@ -74,9 +75,13 @@ def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
 
 def test_ui_serves_a_local_data_directory(tmp_path: Path) -> None:
     _seed(tmp_path)
-    with subprocess.Popen([sys.executable, "-m", "trellis", "ui", "--data-dir", str(tmp_path), "--listen",
-                           "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=_env()) as process:
+    with subprocess.Popen(
+        [sys.executable, "-m", "trellis", "ui", "--data-dir", str(tmp_path), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    ) as process:
         try:
             url = _url_from(process, "stdout")
             with urllib.request.urlopen(url + "/repositories/demo", timeout=30) as response:
@@ -87,8 +92,13 @@ def test_ui_serves_a_local_data_directory(tmp_path: Path) -> None:
 
 def test_ui_refuses_a_non_loopback_address(tmp_path: Path) -> None:
     _seed(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "trellis", "ui", "--data-dir", str(tmp_path), "--listen",
-                             "0.0.0.0:0"], capture_output=True, text=True, env=_env(), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "trellis", "ui", "--data-dir", str(tmp_path), "--listen", "0.0.0.0:0"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
     assert result.returncode == 1 and "loopback" in result.stderr
 
 
@@ -96,9 +106,25 @@ def test_ui_refuses_a_non_loopback_address(tmp_path: Path) -> None:
 def test_serve_http_beside_grpc(tmp_path: Path, extra: list[str]) -> None:
     if extra:
         pytest.importorskip("mcp")
-    with subprocess.Popen([sys.executable, "-m", "trellis", "serve", "--data-dir", str(tmp_path), "--listen",
-                           "127.0.0.1:0", "--http", "127.0.0.1:0", *extra], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=_env()) as process:
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trellis",
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    ) as process:
         try:
             url = _url_from(process, "stdout")  # the server logs through rich, on stdout
             with urllib.request.urlopen(url + "/repositories", timeout=30) as response:
@@ -108,9 +134,26 @@ def test_serve_http_beside_grpc(tmp_path: Path, extra: list[str]) -> None:
 
 
 def test_demo_serves_the_viewer_and_prints_a_session_and_a_merge(tmp_path: Path) -> None:
-    with subprocess.Popen([sys.executable, "-m", "trellis", "demo", "--agents", "2", "--commits", "3", "--data-dir",
-                           str(tmp_path), "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=_env()) as process:
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trellis",
+            "demo",
+            "--agents",
+            "2",
+            "--commits",
+            "3",
+            "--data-dir",
+            str(tmp_path),
+            "--http",
+            "127.0.0.1:0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    ) as process:
         try:
             assert process.stdout is not None
             lines: queue.Queue[str] = queue.Queue()

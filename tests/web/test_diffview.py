@@ -20,8 +20,10 @@ def plain(line: str) -> str:
 
 
 @settings(max_examples=80, deadline=None)
-@given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300),
-       path=st.sampled_from(["a.py", "b.js", "c.go", "d.rs", "e.toml", "f.json", "g.md", "h.c", "noext", "i.yaml"]))
+@given(
+    text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300),
+    path=st.sampled_from(["a.py", "b.js", "c.go", "d.rs", "e.toml", "f.json", "g.md", "h.c", "noext", "i.yaml"]),
+)
 def test_highlighting_keeps_every_character_and_escapes_markup(text: str, path: str) -> None:
     content = text.replace("\r", "").encode()
     lines = highlight_lines(path, content)
@@ -46,8 +48,12 @@ def test_side_by_side_pairs_removed_and_added_lines() -> None:
     view = side_by_side("x.py", "", "modified", patch, old, new)
     body = [r for r in view.rows if not r.header]
     pairs = [(r.left.number, r.left.kind, r.right.number, r.right.kind) for r in body]
-    assert pairs == [(1, "context", 1, "context"), (2, "removed", 2, "added"), (0, "empty", 3, "added"),
-                     (3, "context", 4, "context")]
+    assert pairs == [
+        (1, "context", 1, "context"),
+        (2, "removed", 2, "added"),
+        (0, "empty", 3, "added"),
+        (3, "context", 4, "context"),
+    ]
     assert "20" in plain(str(body[1].right.html)) and 'class="mono added"' in view.table
 
 

@@ -34,8 +34,13 @@ def test_repository_page_shows_branches_protection_and_verdicts(site: Site) -> N
 
 
 def test_without_a_token_every_page_is_401(site: Site) -> None:
-    for path in ("/", f"/repositories/{REPO}", "/sessions", f"/repositories/{REPO}/commits/{site.commit_id}",
-                 "/query?sql=SELECT+1"):
+    for path in (
+        "/",
+        f"/repositories/{REPO}",
+        "/sessions",
+        f"/repositories/{REPO}/commits/{site.commit_id}",
+        "/query?sql=SELECT+1",
+    ):
         status, html, _ = site.get(path, None)
         assert status == 401, path
         assert 'name="token"' in html  # the sign-in form
@@ -47,9 +52,14 @@ def test_without_a_token_every_page_is_401(site: Site) -> None:
 
 def test_a_reader_of_one_repository_cannot_see_another(site: Site) -> None:
     other_head = site.running.store.get_repository(OTHER).head_commit_id
-    for path in (f"/repositories/{OTHER}", f"/repositories/{OTHER}/sessions", f"/repositories/{OTHER}/commits/"
-                 f"{other_head}", f"/repositories/{OTHER}/entities/hidden.hidden", f"/repositories/{OTHER}/merge",
-                 f"/sessions?repository={OTHER}"):
+    for path in (
+        f"/repositories/{OTHER}",
+        f"/repositories/{OTHER}/sessions",
+        f"/repositories/{OTHER}/commits/{other_head}",
+        f"/repositories/{OTHER}/entities/hidden.hidden",
+        f"/repositories/{OTHER}/merge",
+        f"/sessions?repository={OTHER}",
+    ):
         status, html, _ = site.get(path, "reader-demo")
         assert status == 403, path
         assert "classified" not in html and "INSUFFICIENT_ROLE" in html
@@ -99,10 +109,16 @@ def test_sessions_list_has_the_columns_and_filters(site: Site) -> None:
     for column in ("steps", "commits", "tokens", "cost", "duration", "final verdict"):
         assert column in text
     assert "Rename helper &amp; add &lt;tests&gt;" in html  # the task, escaped
-    for query, present in (({"agent": "agent-1"}, True), ({"agent": "nobody"}, False), ({"model": "model-x"}, True),
-                           ({"status": "failed"}, False), ({"since": "2000-01-01"}, True),
-                           ({"until": "2000-01-01"}, False), ({"q": "helper"}, True),
-                           ({"repository": REPO}, True)):
+    for query, present in (
+        ({"agent": "agent-1"}, True),
+        ({"agent": "nobody"}, False),
+        ({"model": "model-x"}, True),
+        ({"status": "failed"}, False),
+        ({"since": "2000-01-01"}, True),
+        ({"until": "2000-01-01"}, False),
+        ({"q": "helper"}, True),
+        ({"repository": REPO}, True),
+    ):
         status, html, _ = site.get("/sessions?" + urllib.parse.urlencode(query))
         assert status == 200 and (site.session_id in html) is present, query
     status, html, _ = site.get("/sessions?since=yesterday")
@@ -166,11 +182,11 @@ def test_commit_page_shows_entity_changes_diff_step_and_verdict(site: Site) -> N
     status, html, _ = site.get(f"/repositories/{REPO}/commits/{site.commit_id}", "reader-demo")
     assert status == 200
     text = text_of(html)
-    changes = html[html.index('id="entity-changes"'):html.index('id="verification"')]
+    changes = html[html.index('id="entity-changes"') : html.index('id="verification"')]
     assert "renamed" in changes and "assist" in changes and "added" in changes
     assert html.index('id="entity-changes"') < html.index('class="file"')  # entities first, then files
     assert "#step-5" in html and site.session_id in text  # the step that made it
-    verification = text_of(html[html.index('id="verification"'):html.index('class="file"')])
+    verification = text_of(html[html.index('id="verification"') : html.index('class="file"')])
     assert site.run_id in verification and "passed" in verification and "syntax" in verification
     assert 'class="diff code"' in html and 'class="mono removed"' in html and 'class="mono added"' in html
     assert '<span class="k">def</span>' in html  # highlighted
@@ -225,7 +241,7 @@ def test_console_runs_a_query_and_offers_a_chart(site: Site) -> None:
     status, html, _ = site.get("/query?" + urllib.parse.urlencode({"sql": sql}))
     assert status == 200
     assert 'id="chart-data"' in html and '"kind": "category"' in html
-    assert "agent-1" in text_of(html[html.index('id="result"'):])
+    assert "agent-1" in text_of(html[html.index('id="result"') :])
     status, html, _ = site.get("/query?" + urllib.parse.urlencode({"sql": "DROP TABLE commits"}))
     assert status == 400 and "QUERY_NOT_READ_ONLY" in html
     status, html, _ = site.get("/query?" + urllib.parse.urlencode({"sql": "SELECT * FROM read_csv('/etc/passwd')"}))
@@ -239,17 +255,21 @@ def test_console_downloads_csv_and_parquet(site: Site) -> None:
     status, body, headers = site.get("/query/result.csv?" + sql)
     assert status == 200 and headers["content-type"].startswith("text/csv")
     assert body.splitlines()[0] == '"repository","n"' and REPO in body
-    request = urllib.request.Request(site.url + "/query/result.parquet?" + sql,
-                                     headers={"Authorization": f"Bearer {site.tokens['reader-all']}"})
+    request = urllib.request.Request(
+        site.url + "/query/result.parquet?" + sql, headers={"Authorization": f"Bearer {site.tokens['reader-all']}"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         table = pq.read_table(io.BytesIO(response.read()))
     assert table.column_names == ["repository", "n"] and REPO in table.column("repository").to_pylist()
 
 
 def test_unknown_things_are_404(site: Site) -> None:
-    for path, reason in ((f"/repositories/{REPO}/commits/{'f' * 40}", ""), (f"/repositories/{REPO}/runs/{'0' * 20}",
-                         "RUN_NOT_FOUND"), ("/query/result.xml?sql=SELECT+1", "UNKNOWN_FORMAT"),
-                         ("/repositories/nope", "")):
+    for path, reason in (
+        (f"/repositories/{REPO}/commits/{'f' * 40}", ""),
+        (f"/repositories/{REPO}/runs/{'0' * 20}", "RUN_NOT_FOUND"),
+        ("/query/result.xml?sql=SELECT+1", "UNKNOWN_FORMAT"),
+        ("/repositories/nope", ""),
+    ):
         status, html, _ = site.get(path)
         assert status in (403, 404) if path == "/repositories/nope" else status == 404, path
         assert reason in html

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
 from tests.e2e.test_tls import Pki
+from trellis import vcs
 from trellis.auth import TokenStore
 from trellis.authz import Grant, Role
 from trellis.config import ServerConfig
@@ -33,12 +33,25 @@ def test_https_with_the_servers_certificate(tmp_path: Path, mutual: bool) -> Non
     pki = Pki(tmp_path)
     data_dir = tmp_path / "data"
     token = TokenStore(data_dir).create("reader", grants=(Grant("*", Role.READER),))[1]
-    running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0", tls_cert=pki.server_cert,
-                                        tls_key=pki.server_key, tls_client_ca=pki.ca_pem if mutual else None,
-                                        durability=vcs.Durability.NONE))
+    running = build_server(
+        ServerConfig(
+            data_dir=data_dir,
+            address="127.0.0.1:0",
+            tls_cert=pki.server_cert,
+            tls_key=pki.server_key,
+            tls_client_ca=pki.ca_pem if mutual else None,
+            durability=vcs.Durability.NONE,
+        )
+    )
     try:
-        web = start_http(running, data_dir, "127.0.0.1:0", tls_cert=pki.server_cert, tls_key=pki.server_key,
-                         tls_client_ca=pki.ca_pem if mutual else None)
+        web = start_http(
+            running,
+            data_dir,
+            "127.0.0.1:0",
+            tls_cert=pki.server_cert,
+            tls_key=pki.server_key,
+            tls_client_ca=pki.ca_pem if mutual else None,
+        )
         try:
             assert web.url.startswith("https://")
             trusting = ssl.create_default_context(cafile=str(pki.ca_pem))
@@ -73,8 +86,10 @@ def test_the_sign_in_cookie_is_secure_over_https(tmp_path: Path) -> None:
 
             opener = urllib.request.build_opener(Keep, urllib.request.HTTPSHandler(context=context))
             with pytest.raises(urllib.error.HTTPError) as caught:
-                opener.open(urllib.request.Request(web.url + "/login", data=f"token={token}".encode(),
-                                                   method="POST"), timeout=30)
+                opener.open(
+                    urllib.request.Request(web.url + "/login", data=f"token={token}".encode(), method="POST"),
+                    timeout=30,
+                )
             caught.value.close()
             cookie = caught.value.headers["set-cookie"]
             assert caught.value.code == 303 and cookie.startswith(COOKIE) and "Secure" in cookie

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from .context import Output, connect, lazy, new_table
 
 if TYPE_CHECKING:
-    import vcs
+    from trellis import vcs
 else:
-    vcs = lazy("vcs")
+    vcs = lazy("trellis.vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

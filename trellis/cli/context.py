@@ -36,11 +36,21 @@ if TYPE_CHECKING:  # nothing heavy loads to parse arguments: the SDK (grpc, prot
 
 TOKENS_FILE = "tokens.json"  # trellis.auth.FILE_NAME, without importing auth (protobuf) to find it
 
-__all__ = ["Output", "add_common", "client_tls", "connect", "data_dir", "lazy", "local_data_dir", "new_table", "to_jsonable"]
+__all__ = [
+    "Output",
+    "add_common",
+    "client_tls",
+    "connect",
+    "data_dir",
+    "lazy",
+    "local_data_dir",
+    "new_table",
+    "to_jsonable",
+]
 
 
 class _LazyModule:
-    """A module imported on first attribute access: ``vcs = lazy("vcs")`` at the top of a command module
+    """A module imported on first attribute access: ``vcs = lazy("trellis.vcs")`` at the top of a command module
     keeps ``trellis --help`` and argument parsing free of pygit2, tree-sitter, DuckDB and gRPC."""
 
     __slots__ = ("_name",)
@@ -67,30 +77,61 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool = False, client_tls
     """Options every command takes (before or after the command name); ``trellis serve`` has its own TLS ones."""
     default: Any = None if top else argparse.SUPPRESS
     group = parser.add_argument_group("connection and output")
-    group.add_argument("--server", default=default, metavar="HOST:PORT",
-                       help="talk to this server (default: $TRELLIS_SERVER, else the data directory's server)")
-    group.add_argument("--data-dir", default=default, type=Path, metavar="DIR",
-                       help="data directory (default: $TRELLIS_DATA, else ~/.local/share/trellis)")
+    group.add_argument(
+        "--server",
+        default=default,
+        metavar="HOST:PORT",
+        help="talk to this server (default: $TRELLIS_SERVER, else the data directory's server)",
+    )
+    group.add_argument(
+        "--data-dir",
+        default=default,
+        type=Path,
+        metavar="DIR",
+        help="data directory (default: $TRELLIS_DATA, else ~/.local/share/trellis)",
+    )
     group.add_argument("--token", default=default, help="bearer token (default: $TRELLIS_TOKEN)")
-    group.add_argument("--agent", default=default,
-                       help="agent name to act as on a local-mode server (default: 'local')")
-    group.add_argument("--json", action="store_true", default=False if top else argparse.SUPPRESS,
-                       help="print machine-readable JSON")
+    group.add_argument(
+        "--agent", default=default, help="agent name to act as on a local-mode server (default: 'local')"
+    )
+    group.add_argument(
+        "--json", action="store_true", default=False if top else argparse.SUPPRESS, help="print machine-readable JSON"
+    )
     if not client_tls:
         return
     tls = parser.add_argument_group("TLS (for a server started with --tls-cert)")
-    tls.add_argument("--tls", action="store_true", default=False if top else argparse.SUPPRESS,
-                     help="connect over TLS trusting the system's CAs (default: $TRELLIS_TLS; implied by the "
-                     "options below and by a TLS server found through the data directory)")
-    tls.add_argument("--tls-ca", default=default, metavar="FILE",
-                     help="PEM of the CA that signed the server's certificate (default: $TRELLIS_TLS_CA)")
-    tls.add_argument("--tls-cert", default=default, metavar="FILE",
-                     help="PEM client certificate, for mutual TLS (default: $TRELLIS_TLS_CERT)")
-    tls.add_argument("--tls-key", default=default, metavar="FILE",
-                     help="PEM key of the client certificate (default: $TRELLIS_TLS_KEY)")
-    tls.add_argument("--tls-server-name", default=default, metavar="NAME",
-                     help="name to check the server's certificate against, when it differs from the host "
-                     "(default: $TRELLIS_TLS_SERVER_NAME)")
+    tls.add_argument(
+        "--tls",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="connect over TLS trusting the system's CAs (default: $TRELLIS_TLS; implied by the "
+        "options below and by a TLS server found through the data directory)",
+    )
+    tls.add_argument(
+        "--tls-ca",
+        default=default,
+        metavar="FILE",
+        help="PEM of the CA that signed the server's certificate (default: $TRELLIS_TLS_CA)",
+    )
+    tls.add_argument(
+        "--tls-cert",
+        default=default,
+        metavar="FILE",
+        help="PEM client certificate, for mutual TLS (default: $TRELLIS_TLS_CERT)",
+    )
+    tls.add_argument(
+        "--tls-key",
+        default=default,
+        metavar="FILE",
+        help="PEM key of the client certificate (default: $TRELLIS_TLS_KEY)",
+    )
+    tls.add_argument(
+        "--tls-server-name",
+        default=default,
+        metavar="NAME",
+        help="name to check the server's certificate against, when it differs from the host "
+        "(default: $TRELLIS_TLS_SERVER_NAME)",
+    )
 
 
 def data_dir(args: argparse.Namespace, *, existing: bool = False) -> Path:
@@ -109,8 +150,7 @@ def client_tls(args: argparse.Namespace, *, server_tls: bool = False) -> TLS | N
     from ..tls import TLS
 
     env = cfg.env_tls()
-    options = {key: getattr(args, f"tls_{key}", None) or env.get(key)
-               for key in ("ca", "cert", "key", "server_name")}
+    options = {key: getattr(args, f"tls_{key}", None) or env.get(key) for key in ("ca", "cert", "key", "server_name")}
     if not (server_tls or getattr(args, "tls", False) or env.get("tls") or any(options.values())):
         return None
     return TLS.from_files(**options)
@@ -122,8 +162,13 @@ def local_data_dir(args: argparse.Namespace) -> Path | None:
     (then the server's authentication decides, as ever). None: go through ``connect``."""
     from .. import config as cfg
 
-    if (getattr(args, "server", None) or cfg.env_server() or getattr(args, "token", None) or cfg.env_token()
-            or cfg.env_routes()):
+    if (
+        getattr(args, "server", None)
+        or cfg.env_server()
+        or getattr(args, "token", None)
+        or cfg.env_token()
+        or cfg.env_routes()
+    ):
         return None
     root = data_dir(args, existing=True)
     if running_server(root) or (root / TOKENS_FILE).exists():
@@ -169,8 +214,14 @@ def connect(args: argparse.Namespace, *, creates: bool = False, repository: str 
 
     logging.getLogger("trellis").setLevel(logging.ERROR)
     # (An embedded server publishes no read-only index copy: with no server running, the index itself opens.)
-    running = build_server(cfg.ServerConfig(data_dir=data_dir(args, existing=not creates), address="127.0.0.1:0",
-                                            durability=cfg.env_durability(), snapshot_interval=0))
+    running = build_server(
+        cfg.ServerConfig(
+            data_dir=data_dir(args, existing=not creates),
+            address="127.0.0.1:0",
+            durability=cfg.env_durability(),
+            snapshot_interval=0,
+        )
+    )
     try:
         with Client(running.address, token=token, agent=agent) as client:
             yield client

@@ -10,14 +10,16 @@ from .context import Output, lazy, stdout_bytes
 from .local import reader
 
 if TYPE_CHECKING:
-    import semantic_diff
+    from trellis import semantic_diff
 else:
-    semantic_diff = lazy("semantic_diff")
+    semantic_diff = lazy("trellis.semantic_diff")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "diff", parents=[common], help="semantic diff of two files, two directories or two revisions",
+        "diff",
+        parents=[common],
+        help="semantic diff of two files, two directories or two revisions",
         description="Describe a change as changes to functions, classes, methods and keys.\n\n"
         "  trellis diff OLD NEW            two files or two directories on disk (no server needed)\n"
         "  trellis diff REPO REV           a commit of a repository against its parent\n"
@@ -29,15 +31,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("args", nargs="+", metavar="ARG", help="OLD NEW, or REPO [OLD] NEW")
     p.add_argument("--path", action="append", default=[], help="only this path (repeatable; revisions only)")
     p.add_argument("--lines", action="store_true", help="also print unified line diffs")
-    p.add_argument("--exit-code", action="store_true",
-                   help="exit 1 when there are differences and 0 when there are none (as git diff --exit-code)")
+    p.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when there are differences and 0 when there are none (as git diff --exit-code)",
+    )
     p.set_defaults(run=run)
 
 
 def _could_be_repository(name: str) -> bool:
     """Whether ``name`` can name a repository; a path such as ``/tmp/x`` or ``./old`` cannot."""
-    from vcs import InvalidArgument
-    from vcs.validation import check_repository_name
+    from trellis.vcs import InvalidArgument
+    from trellis.vcs.validation import check_repository_name
 
     try:
         check_repository_name(name)
@@ -107,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
                 line_diffs[f.path] = pygit2.Patch.create_from(o, n, f.old_path or f.path, f.path).data or b""
     elif len(items) == 2 and not _could_be_repository(items[0]):
         missing = [a for a in items if not Path(a).exists()]
-        out.error(f"{' and '.join(missing)}: no such file or directory "
-                  "(trellis diff OLD NEW compares paths on disk; REPO REV compares revisions)")
+        out.error(
+            f"{' and '.join(missing)}: no such file or directory "
+            "(trellis diff OLD NEW compares paths on disk; REPO REV compares revisions)"
+        )
         return 2
     elif len(items) in (2, 3):
         repository, *revisions = items

@@ -20,19 +20,31 @@ INDEX_FILE = "index.duckdb"  # trellis.indexing.INDEX_FILE, without importing th
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    r = sub.add_parser("reindex", parents=[common], help="rebuild the index from the repositories alone",
-                       description="Delete the DuckDB index and rebuild it from git (through the data directory's "
-                       "server while one runs).")
+    r = sub.add_parser(
+        "reindex",
+        parents=[common],
+        help="rebuild the index from the repositories alone",
+        description="Delete the DuckDB index and rebuild it from git (through the data directory's "
+        "server while one runs).",
+    )
     r.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
     r.set_defaults(run=run_reindex)
-    c = sub.add_parser("check", parents=[common], help="compare the index with git and report differences",
-                       description="Compare the index with the repositories; exit 1 if they differ "
-                       "(fix with `trellis reindex`); through the data directory's server while one runs.")
+    c = sub.add_parser(
+        "check",
+        parents=[common],
+        help="compare the index with git and report differences",
+        description="Compare the index with the repositories; exit 1 if they differ "
+        "(fix with `trellis reindex`); through the data directory's server while one runs.",
+    )
     c.set_defaults(run=run_check)
-    i = sub.add_parser("import", parents=[common], help="import a git repository with its whole history",
-                       description="Import an existing git repository (all branches and tags) and index every "
-                       "commit with its semantic diff, using both cores. Re-running resumes. While a server runs, it "
-                       "imports (the path must be one the server's machine can read).")
+    i = sub.add_parser(
+        "import",
+        parents=[common],
+        help="import a git repository with its whole history",
+        description="Import an existing git repository (all branches and tags) and index every "
+        "commit with its semantic diff, using both cores. Re-running resumes. While a server runs, it "
+        "imports (the path must be one the server's machine can read).",
+    )
     i.add_argument("path", type=Path, help="a git repository (work tree or bare)")
     i.add_argument("--name", required=True, help="repository name in Trellis")
     i.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
@@ -88,7 +100,7 @@ def _indexer(args: argparse.Namespace, *, fresh: bool = False, creates: bool = F
 
     Only a command that ``creates`` data (import) may start a new data directory.
     """
-    from query import Indexer
+    from trellis.query import Indexer
 
     root = data_dir(args, existing=not creates)
     with DataDirLock(root):
@@ -98,7 +110,7 @@ def _indexer(args: argparse.Namespace, *, fresh: bool = False, creates: bool = F
         with Indexer(root, root / INDEX_FILE) as indexer:
             yield indexer
             if indexer.generation:  # changed: the read-only copy for other programs follows (docs/schema.md)
-                from query.snapshot import SNAPSHOT_FILE, publish_snapshot
+                from trellis.query.snapshot import SNAPSHOT_FILE, publish_snapshot
 
                 publish_snapshot(indexer, root / SNAPSHOT_FILE)
 
@@ -107,8 +119,15 @@ def _indexer(args: argparse.Namespace, *, fresh: bool = False, creates: bool = F
 def _progress(out: Output, label: str) -> Iterator[object]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=out.err, disable=out.json, transient=True) as bar:
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out.err,
+        disable=out.json,
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
@@ -149,22 +168,32 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from query import import_history
+    from trellis.query import import_history
 
     out = Output(args)
     if _through_server(args):
         source = str(args.path.expanduser().absolute())
         with connect(args) as client, _progress(out, f"importing {args.path}") as progress:
-            result = client.import_repository(args.name, source, description=args.description,
-                                              workers=args.workers, on_progress=progress)
+            result = client.import_repository(
+                args.name, source, description=args.description, workers=args.workers, on_progress=progress
+            )
     else:
         with _indexer(args, creates=True) as indexer, _progress(out, f"importing {args.path}") as progress:
-            result = import_history(data_dir(args), args.path, args.name, indexer=indexer,  # type: ignore[arg-type]
-                                    workers=args.workers, on_progress=progress, description=args.description)
+            result = import_history(
+                data_dir(args),
+                args.path,
+                args.name,
+                indexer=indexer,  # type: ignore[arg-type]
+                workers=args.workers,
+                on_progress=progress,
+                description=args.description,
+            )
     if out.json:
         out.data(result)
     else:
         again = " (resumed)" if result.resumed else ""
-        out.print(f"imported {args.path} as {result.repository}{again}: {_count(result.branches, 'branch')}, "
-                  f"{_count(result.tags, 'tag')}; indexed {describe_stats(result.stats)}")
+        out.print(
+            f"imported {args.path} as {result.repository}{again}: {_count(result.branches, 'branch')}, "
+            f"{_count(result.tags, 'tag')}; indexed {describe_stats(result.stats)}"
+        )
     return 0

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .context import connect, local_data_dir
 
 if TYPE_CHECKING:
-    import ci
-    import vcs
+    from trellis import ci, vcs
 
     from ..differ import CommitDiff
 
@@ -34,7 +33,7 @@ class LocalReader:
     """The data directory read through ``vcs``, ``ci`` and the semantic diff, as the servicers read it."""
 
     def __init__(self, root: Path) -> None:
-        import vcs
+        from trellis import vcs
 
         self.store = vcs.Store(root, durability=vcs.Durability.NONE)  # reads only: nothing to sync
 
@@ -58,17 +57,26 @@ class LocalReader:
     def get_commit(self, repository: str, revision: str) -> vcs.Commit:
         return self.store.get_commit(repository, revision)
 
-    def log(self, repository: str, revision: str = "", *, path: str = "",
-            limit: int | None = None) -> Iterator[vcs.Commit]:
+    def log(
+        self, repository: str, revision: str = "", *, path: str = "", limit: int | None = None
+    ) -> Iterator[vcs.Commit]:
         size = min(limit, 1000) if limit else 0
-        return self._pages(lambda token: self.store.list_commits(repository, revision, path, page_size=size,
-                                                                 page_token=token), limit)
+        return self._pages(
+            lambda token: self.store.list_commits(repository, revision, path, page_size=size, page_token=token), limit
+        )
 
     def list_sessions(self, repository: str, *, agent: str = "", limit: int | None = None) -> Iterator[vcs.Session]:
         return self._pages(lambda token: self.store.list_sessions(repository, agent, page_token=token), limit)
 
-    def diff(self, repository: str, new_revision: str, old_revision: str = "", *, paths: Sequence[str] = (),
-             line_diff: bool = False) -> CommitDiff:
+    def diff(
+        self,
+        repository: str,
+        new_revision: str,
+        old_revision: str = "",
+        *,
+        paths: Sequence[str] = (),
+        line_diff: bool = False,
+    ) -> CommitDiff:
         from ..differ import CommitDiff, Differ
 
         done = Differ(self.store).diff(repository, old_revision, new_revision, list(paths), line_diff=line_diff)
@@ -77,7 +85,7 @@ class LocalReader:
 
     def list_runs(self, repository: str, commit_id: str = "", *, branch: str = "") -> Iterator[ci.Run]:
         """Runs as their records say, newest first, without their test cases (as the ListRuns RPC gives them)."""
-        from ci.engine.store import RunStore
+        from trellis.ci.engine.store import RunStore
 
         runs = RunStore(self.store)
         for run_id in runs.list(repository, commit_id, branch):

@@ -32,8 +32,25 @@ from . import (
 )
 from .context import Output, add_common
 
-COMMANDS = [serve, demo, token, repo, commit, read, diff, merge_file, branch, merge, session, verify, query, index,
-            trajectory, mcp, ui]
+COMMANDS = [
+    serve,
+    demo,
+    token,
+    repo,
+    commit,
+    read,
+    diff,
+    merge_file,
+    branch,
+    merge,
+    session,
+    verify,
+    query,
+    index,
+    trajectory,
+    mcp,
+    ui,
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         "$TRELLIS_ROUTES names for the command's repository (docs/scaling.md), else to the server owning the data "
         "directory, else open the data directory in-process.",
     )
-    parser.add_argument("--version", action="version", version=f"trellis {__version__}",
-                        help="print the version and exit")
+    parser.add_argument(
+        "--version", action="version", version=f"trellis {__version__}", help="print the version and exit"
+    )
     add_common(parser, top=True)
     common = argparse.ArgumentParser(add_help=False)
     add_common(common)
@@ -167,13 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         if _is_domain_error(exc):
             error: Any = exc  # a VcsError, CiError, QueryError or SemanticDiffError: reason, message, metadata
             if out.json:
-                print(json.dumps({"error": {"reason": error.reason, "message": error.message, **error.metadata}}),
-                      file=sys.stderr)
+                print(
+                    json.dumps({"error": {"reason": error.reason, "message": error.message, **error.metadata}}),
+                    file=sys.stderr,
+                )
             else:
                 out.error(f"{error.message} [{error.reason}]")
             return 1
         if isinstance(exc, (DataDirBusy, DataDirMissing, OSError)) or (
-                server is not None and isinstance(exc, server.ConfigError)):
+            server is not None and isinstance(exc, server.ConfigError)
+        ):
             out.error(str(exc))
             return 1
         raise
@@ -184,7 +205,13 @@ def _is_domain_error(exc: BaseException) -> bool:
 
     The packages load only when a command uses them: an error of theirs means its module is loaded.
     """
-    bases = [getattr(sys.modules.get(module), name, None) for module, name in (
-        ("vcs.errors", "VcsError"), ("ci.errors", "CiError"), ("query.errors", "QueryError"),
-        ("semantic_diff.errors", "SemanticDiffError"))]
+    bases = [
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (
+            ("trellis.vcs.errors", "VcsError"),
+            ("trellis.ci.errors", "CiError"),
+            ("trellis.query.errors", "QueryError"),
+            ("trellis.semantic_diff.errors", "SemanticDiffError"),
+        )
+    ]
     return any(base is not None and isinstance(exc, base) for base in bases)

@@ -7,12 +7,15 @@ import argparse
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "mcp", parents=[common], help="serve the Model Context Protocol over stdio, for an agent to use Trellis",
+        "mcp",
+        parents=[common],
+        help="serve the Model Context Protocol over stdio, for an agent to use Trellis",
         description="Serve Trellis as MCP tools (sessions, commits, reads, semantic diff, merge, verification, "
         "SQL) over stdin/stdout, for an MCP-capable agent to spawn. It connects like every command: --server / "
         "$TRELLIS_SERVER, else the data directory's server, else the data directory in-process; --token / "
         "$TRELLIS_TOKEN and --agent say who the agent is. For MCP over HTTP see `trellis serve --mcp`. "
-        "Setup for agents: docs/mcp.md.")
+        "Setup for agents: docs/mcp.md.",
+    )
     p.set_defaults(run=run)
 
 

@@ -9,10 +9,12 @@ from .context import Output, connect, new_table
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "merge", parents=[common], help="merge a revision into a branch (structured, entity by entity)",
+        "merge",
+        parents=[common],
+        help="merge a revision into a branch (structured, entity by entity)",
         description="Merge SOURCE into TARGET on the server: a fast-forward when possible, otherwise a "
-                    "structured three-way merge. Conflicts are listed and nothing is written; resolve them "
-                    "with a commit and merge again. Exit status: 0 merged (or previewed) cleanly, 1 conflicts.",
+        "structured three-way merge. Conflicts are listed and nothing is written; resolve them "
+        "with a commit and merge again. Exit status: 0 merged (or previewed) cleanly, 1 conflicts.",
     )
     p.add_argument("repository", help="repository name")
     p.add_argument("target", help="the branch to merge into")
@@ -27,11 +29,24 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def merge(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
-        result = client.merge(args.repository, args.target, args.source, expected_head=args.expected_head,
-                              message=args.message, preview=args.preview)
+        result = client.merge(
+            args.repository,
+            args.target,
+            args.source,
+            expected_head=args.expected_head,
+            message=args.message,
+            preview=args.preview,
+        )
     if out.json:
-        out.data({"clean": result.clean, "strategy": result.strategy, "up_to_date": result.up_to_date,
-                  "commit": result.commit, "conflicts": result.conflicts})
+        out.data(
+            {
+                "clean": result.clean,
+                "strategy": result.strategy,
+                "up_to_date": result.up_to_date,
+                "commit": result.commit,
+                "conflicts": result.conflicts,
+            }
+        )
         return 0 if result.clean else 1
     if result.clean:
         if result.up_to_date:
@@ -39,14 +54,18 @@ def merge(args: argparse.Namespace) -> int:
         elif result.commit is None:
             out.print(f"{args.source} would merge cleanly into {args.target} ({result.strategy}); nothing written")
         else:
-            out.print(f"merged {args.source} into {args.target} ({result.strategy.replace('_', '-')}): "
-                      f"{result.commit.commit_id}")
+            out.print(
+                f"merged {args.source} into {args.target} ({result.strategy.replace('_', '-')}): "
+                f"{result.commit.commit_id}"
+            )
         return 0
     table = new_table("file", "entity", "kind", box=None)
     for c in result.conflicts:
         table.add_row(c.path, c.qualname or "(lines)", c.entity_kind)
-    out.print(f"[bold red]{len(result.conflicts)} conflict(s)[/]; nothing was written. Resolve them with a commit "
-              f"on {args.target} or {args.source} and merge again:")
+    out.print(
+        f"[bold red]{len(result.conflicts)} conflict(s)[/]; nothing was written. Resolve them with a commit "
+        f"on {args.target} or {args.source} and merge again:"
+    )
     out.print(table)
     if args.markers:
         for c in result.conflicts:

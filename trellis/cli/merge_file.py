@@ -10,21 +10,22 @@ from typing import TYPE_CHECKING
 from .context import Output, lazy, stdout_bytes
 
 if TYPE_CHECKING:
-    import semantic_diff
+    from trellis import semantic_diff
 else:
-    semantic_diff = lazy("semantic_diff")
+    semantic_diff = lazy("trellis.semantic_diff")
 
 EXIT_ERROR = 255
 MAX_EXIT_CONFLICTS = 127
 DEFAULT_LABELS = ("ours", "base", "theirs")
-GIT_TEMP_PREFIX = ".merge_file_"        # the temporary files git hands a merge driver
+GIT_TEMP_PREFIX = ".merge_file_"  # the temporary files git hands a merge driver
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     # No server is involved: of the common options only --json applies (SUPPRESS: a `trellis --json
     # merge-file …` given before the command is not reset by this parser's default).
     p = sub.add_parser(
-        "merge-file", help="three-way merge of one file, entity by entity (like git merge-file)",
+        "merge-file",
+        help="three-way merge of one file, entity by entity (like git merge-file)",
         description="Merge the changes from BASE to OTHER into CURRENT, function by function and key by key\n"
         "(a line merge for unsupported languages). Like `git merge-file`: the result goes to CURRENT\n"
         "(or stdout with -p) with diff3-style conflict markers; the exit status is 0 when clean, the\n"
@@ -38,16 +39,29 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("base", metavar="BASE", help="the common ancestor")
     p.add_argument("other", metavar="OTHER", help="their version")
     p.add_argument("-p", "--stdout", action="store_true", help="print the result instead of writing CURRENT")
-    p.add_argument("-L", dest="labels", action="append", default=[], metavar="LABEL",
-                   help="conflict marker label for CURRENT, then BASE, then OTHER (repeat up to three times; "
-                        "default: the file names, as git does)")
+    p.add_argument(
+        "-L",
+        dest="labels",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="conflict marker label for CURRENT, then BASE, then OTHER (repeat up to three times; "
+        "default: the file names, as git does)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="do not report conflicts on stderr")
     p.add_argument("--diff3", action="store_true", help="accepted for git compatibility (markers always show the base)")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                   help="print the merge (and its conflicts) as JSON; with -p, the merged text too")
-    p.add_argument("--path", metavar="PATH",
-                   help="the file's path in the repository, for its language and names (default: CURRENT; "
-                        "in a git merge driver pass %%P)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the merge (and its conflicts) as JSON; with -p, the merged text too",
+    )
+    p.add_argument(
+        "--path",
+        metavar="PATH",
+        help="the file's path in the repository, for its language and names (default: CURRENT; "
+        "in a git merge driver pass %%P)",
+    )
     p.set_defaults(run=run)
 
 
@@ -58,7 +72,7 @@ def _labels(args: argparse.Namespace) -> tuple[str, str, str]:
         if k < len(args.labels):
             labels.append(args.labels[k])
         elif Path(names[k]).name.startswith(GIT_TEMP_PREFIX):
-            labels.append(DEFAULT_LABELS[k])      # git's temporary names say nothing: ours/base/theirs
+            labels.append(DEFAULT_LABELS[k])  # git's temporary names say nothing: ours/base/theirs
         else:
             labels.append(names[k])
     return labels[0], labels[1], labels[2]
@@ -101,6 +115,5 @@ def run(args: argparse.Namespace) -> int:
         what = ", ".join(f"{c.entity_kind} {c.qualname}" if c.qualname else "lines" for c in result.conflicts[:5])
         more = f" and {len(result.conflicts) - 5} more" if len(result.conflicts) > 5 else ""
         how = f" (line merge: {result.fallback_reason})" if result.fallback_reason else ""
-        print(f"trellis merge-file: {len(result.conflicts)} conflict(s) in {path}: {what}{more}{how}",
-              file=sys.stderr)
+        print(f"trellis merge-file: {len(result.conflicts)} conflict(s) in {path}: {what}{more}{how}", file=sys.stderr)
     return 0 if result.clean else min(len(result.conflicts), MAX_EXIT_CONFLICTS)

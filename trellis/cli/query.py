@@ -15,23 +15,38 @@ from .context import Output, connect, local_data_dir, new_table
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     q = sub.add_parser(
-        "query", parents=[common], help="run read-only SQL over the index",
+        "query",
+        parents=[common],
+        help="run read-only SQL over the index",
         description="Run one read-only SQL statement over the DuckDB index (tables: repositories, commits, "
         "commit_parents, refs, file_changes, entity_changes, sessions, steps, …; see docs/schema.md).",
     )
     q.add_argument("sql", help="one read-only SQL statement (SELECT, WITH, ...)")
-    q.add_argument("--format", choices=["table", "json", "csv", "arrow"], default="table",
-                   help="table (default), json (one object per row), csv, or arrow (IPC stream to stdout)")
-    q.add_argument("--param", action="append", default=[], metavar="VALUE|NAME=VALUE",
-                   help="a bind parameter, never spliced into the SQL (repeatable): VALUE for each ? (or $1, $2…) in "
-                   "order, NAME=VALUE for $NAME; VALUE is read as JSON when it is JSON (5, 2.5, true, null, "
-                   "\"text\"), else as text")
+    q.add_argument(
+        "--format",
+        choices=["table", "json", "csv", "arrow"],
+        default="table",
+        help="table (default), json (one object per row), csv, or arrow (IPC stream to stdout)",
+    )
+    q.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="VALUE|NAME=VALUE",
+        help="a bind parameter, never spliced into the SQL (repeatable): VALUE for each ? (or $1, $2…) in "
+        "order, NAME=VALUE for $NAME; VALUE is read as JSON when it is JSON (5, 2.5, true, null, "
+        '"text"), else as text',
+    )
     q.add_argument("--max-rows", type=int, default=0, help="row limit (default: the server's)")
     q.add_argument("--timeout", type=int, default=0, metavar="MS", help="time limit in ms (default: the server's)")
     q.set_defaults(run=run_query)
-    e = sub.add_parser("export", parents=[common], help="write the index as Parquet",
-                       description="Write every table of the index as Parquet, partitioned by repository "
-                       "(and month where rows have a time), into a directory.")
+    e = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write the index as Parquet",
+        description="Write every table of the index as Parquet, partitioned by repository "
+        "(and month where rows have a time), into a directory.",
+    )
     e.add_argument("--parquet", required=True, type=Path, metavar="DIR", help="destination directory")
     e.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
     e.set_defaults(run=run_export)
@@ -53,7 +68,7 @@ def run_query(args: argparse.Namespace) -> int:
             result = client.query(args.sql, params, max_rows=args.max_rows, timeout_ms=args.timeout)
     table = result.table
     if fmt == "json":
-        from query import json_rows
+        from trellis.query import json_rows
 
         out.data(list(json_rows(table)))
     elif fmt == "csv":
@@ -104,15 +119,17 @@ def parse_params(items: list[str]) -> list[Any] | dict[str, Any] | None:
         else:
             positional.append(_value(item))
     if named and positional:
-        raise ValueError("--param: give every value by position (VALUE) or every value by name (NAME=VALUE), "
-                         "not both (a statement uses ? or $NAME placeholders, not both)")
+        raise ValueError(
+            "--param: give every value by position (VALUE) or every value by name (NAME=VALUE), "
+            "not both (a statement uses ? or $NAME placeholders, not both)"
+        )
     return named or positional
 
 
 def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dict[str, Any] | None) -> Any:
     """The query through the library, as the server runs it (its index caught up with git first, the same
     sandbox and bounds), holding the data directory's lock as the server would: no gRPC server to start."""
-    from query import Indexer, QueryLimits, requested_bounds, run_query
+    from trellis.query import Indexer, QueryLimits, requested_bounds, run_query
 
     from ..datadir import DataDirLock
     from .index import INDEX_FILE

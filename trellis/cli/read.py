@@ -10,9 +10,9 @@ from .context import Output, connect, lazy, new_table, stdout_bytes
 from .local import reader
 
 if TYPE_CHECKING:
-    import vcs
+    from trellis import vcs
 else:
-    vcs = lazy("vcs")
+    vcs = lazy("trellis.vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     log.set_defaults(run=run_log)
     show = sub.add_parser("show", parents=[common], help="show one commit with its trailers")
     show.add_argument("repository", help="repository name")
-    show.add_argument("revision", nargs="?", default="",
-                      help="branch, tag or commit (default: the default branch's head)")
+    show.add_argument(
+        "revision", nargs="?", default="", help="branch, tag or commit (default: the default branch's head)"
+    )
     show.set_defaults(run=run_show)
     cat = sub.add_parser("cat", parents=[common], help="print a file at a revision")
     cat.add_argument("repository", help="repository name")

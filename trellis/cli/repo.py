@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from .context import Output, connect, data_dir, lazy, new_table
 
 if TYPE_CHECKING:
-    import vcs
+    from trellis import vcs
 else:
-    vcs = lazy("vcs")
+    vcs = lazy("trellis.vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -38,8 +38,10 @@ def _show(out: Output, repo: vcs.Repository) -> None:
         out.data(repo)
         return
     created = datetime.datetime.fromtimestamp(repo.create_time).isoformat(timespec="seconds")
-    out.print(f"[bold]{repo.repository_id}[/]  default branch {repo.default_branch}  "
-              f"head {repo.head_commit_id[:12]}  created {created}")
+    out.print(
+        f"[bold]{repo.repository_id}[/]  default branch {repo.default_branch}  "
+        f"head {repo.head_commit_id[:12]}  created {created}"
+    )
 
 
 def create(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ class _ServerDefault:
 
             return DEFAULT_ADDRESS
         if self.name == "loose_objects":
-            from vcs import LOOSE_LIMIT
+            from trellis.vcs import LOOSE_LIMIT
 
             return LOOSE_LIMIT
         from ..quotas import Quotas
@@ -50,76 +50,169 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     # commands, the server's here, so serve takes the common options without the client TLS ones.
     own = argparse.ArgumentParser(add_help=False)
     add_common(own, client_tls=False)
-    p = sub.add_parser("serve", parents=[own], help="run the Trellis server",
-                       description="Run the Trellis gRPC server until SIGTERM/SIGINT (in-flight requests finish). "
-                       "Off loopback it needs TLS and tokens (or --insecure-allow-remote).")
-    p.add_argument("--listen", default=_ServerDefault("address"), metavar="HOST:PORT",
-                   help="address to listen on (default %(default)s; port 0 picks a free port)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="front processes serving the API on the one address (SO_REUSEPORT), beside one index "
-                   "process (index, Query, verification) and a supervisor that restarts any that dies "
-                   "(default: the number of cores; 0: everything in this one process). See docs/processes.md")
-    p.add_argument("--max-workers", type=int, default=128, help="RPC worker threads; each open stream holds one (default 128)")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
-                   help="level of the server's log messages on stderr (default info)")
-    p.add_argument("--mcp", default=None, metavar="HOST:PORT",
-                   help="also serve the Model Context Protocol over streamable HTTP at http://HOST:PORT/mcp, each "
-                   "caller acting with its own bearer token (see docs/mcp.md); loopback only unless "
-                   "--insecure-allow-remote")
-    p.add_argument("--http", default=None, metavar="HOST:PORT",
-                   help="also serve the web viewer (sessions, commits, verdicts, SQL; read-only) at "
-                   "http://HOST:PORT/, with the same tokens and grants as gRPC and HTTPS with --tls-cert (see "
-                   "docs/ui.md); loopback only without TLS and tokens unless --insecure-allow-remote")
+    p = sub.add_parser(
+        "serve",
+        parents=[own],
+        help="run the Trellis server",
+        description="Run the Trellis gRPC server until SIGTERM/SIGINT (in-flight requests finish). "
+        "Off loopback it needs TLS and tokens (or --insecure-allow-remote).",
+    )
+    p.add_argument(
+        "--listen",
+        default=_ServerDefault("address"),
+        metavar="HOST:PORT",
+        help="address to listen on (default %(default)s; port 0 picks a free port)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="front processes serving the API on the one address (SO_REUSEPORT), beside one index "
+        "process (index, Query, verification) and a supervisor that restarts any that dies "
+        "(default: the number of cores; 0: everything in this one process). See docs/processes.md",
+    )
+    p.add_argument(
+        "--max-workers", type=int, default=128, help="RPC worker threads; each open stream holds one (default 128)"
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="level of the server's log messages on stderr (default info)",
+    )
+    p.add_argument(
+        "--mcp",
+        default=None,
+        metavar="HOST:PORT",
+        help="also serve the Model Context Protocol over streamable HTTP at http://HOST:PORT/mcp, each "
+        "caller acting with its own bearer token (see docs/mcp.md); loopback only unless "
+        "--insecure-allow-remote",
+    )
+    p.add_argument(
+        "--http",
+        default=None,
+        metavar="HOST:PORT",
+        help="also serve the web viewer (sessions, commits, verdicts, SQL; read-only) at "
+        "http://HOST:PORT/, with the same tokens and grants as gRPC and HTTPS with --tls-cert (see "
+        "docs/ui.md); loopback only without TLS and tokens unless --insecure-allow-remote",
+    )
     storage = p.add_argument_group("storage")
-    storage.add_argument("--durability", default=None, choices=["durable", "none"],
-                         help="durable: a write is acknowledged once it is synced to disk, so a power loss loses "
-                         "nothing acknowledged (commits that arrive together share one sync); none: as soon as the "
-                         "operating system has it (for tmpfs, throwaway data, benchmarks). Default: "
-                         "$TRELLIS_DURABILITY, else durable. Embedded commands follow $TRELLIS_DURABILITY")
-    storage.add_argument("--loose-objects", type=int, default=_ServerDefault("loose_objects"), metavar="N",
-                         help="pack a repository's loose objects in the background once it has N of them "
-                         "(default %(default)s; 0 turns background maintenance off)")
-    storage.add_argument("--snapshot-every", type=float, default=2.0, metavar="SECONDS",
-                         help="publish a read-only copy of the index, <data-dir>/index-snapshot.duckdb, for your "
-                         "own DuckDB, this many seconds after a change (default %(default)s; spaced out when copying "
-                         "takes long; 0 publishes none; see docs/schema.md)")
+    storage.add_argument(
+        "--durability",
+        default=None,
+        choices=["durable", "none"],
+        help="durable: a write is acknowledged once it is synced to disk, so a power loss loses "
+        "nothing acknowledged (commits that arrive together share one sync); none: as soon as the "
+        "operating system has it (for tmpfs, throwaway data, benchmarks). Default: "
+        "$TRELLIS_DURABILITY, else durable. Embedded commands follow $TRELLIS_DURABILITY",
+    )
+    storage.add_argument(
+        "--loose-objects",
+        type=int,
+        default=_ServerDefault("loose_objects"),
+        metavar="N",
+        help="pack a repository's loose objects in the background once it has N of them "
+        "(default %(default)s; 0 turns background maintenance off)",
+    )
+    storage.add_argument(
+        "--snapshot-every",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="publish a read-only copy of the index, <data-dir>/index-snapshot.duckdb, for your "
+        "own DuckDB, this many seconds after a change (default %(default)s; spaced out when copying "
+        "takes long; 0 publishes none; see docs/schema.md)",
+    )
     tls = p.add_argument_group("TLS")
-    tls.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
-                     help="PEM certificate chain of the server: serve TLS only (needs --tls-key)")
+    tls.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PEM certificate chain of the server: serve TLS only (needs --tls-key)",
+    )
     tls.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="PEM private key of --tls-cert")
-    tls.add_argument("--tls-client-ca", type=Path, default=None, metavar="FILE",
-                     help="PEM of the CA that signs client certificates: mutual TLS, clients without a "
-                     "certificate it signed are refused during the handshake")
-    tls.add_argument("--insecure-allow-remote", action="store_true",
-                     help="listen on a non-loopback address even without TLS or without tokens; everything, "
-                     "tokens included, then crosses the network in clear, and without tokens every caller is "
-                     "admin. Only for a trusted network (a TLS-terminating proxy, a container's published port)")
+    tls.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PEM of the CA that signs client certificates: mutual TLS, clients without a "
+        "certificate it signed are refused during the handshake",
+    )
+    tls.add_argument(
+        "--insecure-allow-remote",
+        action="store_true",
+        help="listen on a non-loopback address even without TLS or without tokens; everything, "
+        "tokens included, then crosses the network in clear, and without tokens every caller is "
+        "admin. Only for a trusted network (a TLS-terminating proxy, a container's published port)",
+    )
     quotas = p.add_argument_group("per-agent quotas (0 turns one off)")
-    quotas.add_argument("--rate", type=float, default=_ServerDefault("requests_per_second"), metavar="N",
-                        help="requests per second per agent, each CommitStream item counting as one "
-                        "(default %(default)s)")
-    quotas.add_argument("--burst", type=int, default=_ServerDefault("burst"), metavar="N",
-                        help="requests allowed at once above the rate (default %(default)s)")
-    quotas.add_argument("--max-streams", type=int, default=_ServerDefault("max_streams"), metavar="N",
-                        help="streams (CommitStream, Query, WatchRun, ...) open at once per agent "
-                        "(default %(default)s)")
-    quotas.add_argument("--max-commit-bytes", type=int, default=None, metavar="N",
-                        help="bytes of file changes in one commit per agent (default: the server's commit "
-                        "size limit, 128 MiB)")
-    quotas.add_argument("--max-repositories", type=int, default=_ServerDefault("max_repositories"), metavar="N",
-                        help="existing repositories an agent may have created (default %(default)s)")
+    quotas.add_argument(
+        "--rate",
+        type=float,
+        default=_ServerDefault("requests_per_second"),
+        metavar="N",
+        help="requests per second per agent, each CommitStream item counting as one (default %(default)s)",
+    )
+    quotas.add_argument(
+        "--burst",
+        type=int,
+        default=_ServerDefault("burst"),
+        metavar="N",
+        help="requests allowed at once above the rate (default %(default)s)",
+    )
+    quotas.add_argument(
+        "--max-streams",
+        type=int,
+        default=_ServerDefault("max_streams"),
+        metavar="N",
+        help="streams (CommitStream, Query, WatchRun, ...) open at once per agent (default %(default)s)",
+    )
+    quotas.add_argument(
+        "--max-commit-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bytes of file changes in one commit per agent (default: the server's commit size limit, 128 MiB)",
+    )
+    quotas.add_argument(
+        "--max-repositories",
+        type=int,
+        default=_ServerDefault("max_repositories"),
+        metavar="N",
+        help="existing repositories an agent may have created (default %(default)s)",
+    )
     ver = p.add_argument_group("verification")
-    ver.add_argument("--executor", default="local", choices=["local", "ray"],
-                     help="where verification jobs run: a pool of warm sandboxed workers here (local, the "
-                     "default) or Ray tasks on a Ray cluster (ray; needs trellis-vcs[ray])")
-    ver.add_argument("--ci-workers", type=int, default=0, metavar="N",
-                     help="jobs the local executor runs at once (default: one per CPU)")
-    ver.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                     help="the Ray cluster for --executor ray, e.g. ray://head:10001 (default: start a local "
-                     "Ray instance)")
-    ver.add_argument("--full-run-every", type=int, default=0, metavar="N",
-                     help="every N-th push to a branch runs the whole test suite and reports any failure "
-                     "affected-test selection would have missed (default 0: only on request, verify --full)")
+    ver.add_argument(
+        "--executor",
+        default="local",
+        choices=["local", "ray"],
+        help="where verification jobs run: a pool of warm sandboxed workers here (local, the "
+        "default) or Ray tasks on a Ray cluster (ray; needs trellis-vcs[ray])",
+    )
+    ver.add_argument(
+        "--ci-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="jobs the local executor runs at once (default: one per CPU)",
+    )
+    ver.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="the Ray cluster for --executor ray, e.g. ray://head:10001 (default: start a local Ray instance)",
+    )
+    ver.add_argument(
+        "--full-run-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every N-th push to a branch runs the whole test suite and reports any failure "
+        "affected-test selection would have missed (default 0: only on request, verify --full)",
+    )
     p.set_defaults(run=run)
 
 
@@ -130,27 +223,42 @@ def run(args: argparse.Namespace) -> int:
     import rich.table  # noqa: F401
     from rich.logging import RichHandler
 
-    from vcs import Durability
+    from trellis.vcs import Durability
 
     from .. import config as cfg
     from ..quotas import Quotas
     from ..server import ConfigError, serve
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(message)s",
-                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
+    )
     if args.mcp:
         _check_mcp(args)
-    quotas = Quotas(requests_per_second=_given(args.rate), burst=_given(args.burst),
-                    max_streams=_given(args.max_streams), max_commit_bytes=args.max_commit_bytes,
-                    max_repositories=_given(args.max_repositories))
+    quotas = Quotas(
+        requests_per_second=_given(args.rate),
+        burst=_given(args.burst),
+        max_streams=_given(args.max_streams),
+        max_commit_bytes=args.max_commit_bytes,
+        max_repositories=_given(args.max_repositories),
+    )
     config = cfg.ServerConfig(
-        data_dir=data_dir(args), address=_given(args.listen), max_workers=args.max_workers,
-        tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
-        insecure_allow_remote=args.insecure_allow_remote, quotas=quotas,
-        executor=args.executor, ci_workers=args.ci_workers, ray_address=args.ray_address,
+        data_dir=data_dir(args),
+        address=_given(args.listen),
+        max_workers=args.max_workers,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        insecure_allow_remote=args.insecure_allow_remote,
+        quotas=quotas,
+        executor=args.executor,
+        ci_workers=args.ci_workers,
+        ray_address=args.ray_address,
         full_run_every=args.full_run_every,
         durability=Durability(args.durability) if args.durability else cfg.env_durability(),
-        loose_objects_limit=_given(args.loose_objects), snapshot_interval=args.snapshot_every,
+        loose_objects_limit=_given(args.loose_objects),
+        snapshot_interval=args.snapshot_every,
     )
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 0:
@@ -162,8 +270,9 @@ def run(args: argparse.Namespace) -> int:
 
         # MCP over HTTP and the web viewer run in the index process (a picklable starter: a restarted
         # supervisor starts that process again from the plan it wrote).
-        stopped_by = run_workers(config, workers, beside=functools.partial(_beside_in_front, args)
-                                 if _beside(args) is not None else None)
+        stopped_by = run_workers(
+            config, workers, beside=functools.partial(_beside_in_front, args) if _beside(args) is not None else None
+        )
     return 130 if stopped_by == signal.SIGINT else 0  # Ctrl-C: 130 as every command; SIGTERM: a clean stop
 
 
@@ -205,8 +314,15 @@ def _web_http(args: argparse.Namespace) -> Callable[[RunningServer], Callable[[]
     def start(running: RunningServer) -> Callable[[], None]:
         from ..web import start_http
 
-        web = start_http(running, data_dir(args), args.http, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                         tls_client_ca=args.tls_client_ca, insecure_allow_remote=args.insecure_allow_remote)
+        web = start_http(
+            running,
+            data_dir(args),
+            args.http,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_client_ca=args.tls_client_ca,
+            insecure_allow_remote=args.insecure_allow_remote,
+        )
         return web.stop
 
     return start
@@ -230,9 +346,13 @@ def _check_mcp(args: argparse.Namespace) -> None:
 
     require_mcp()
     if args.tls_cert or args.tls_key:
-        raise ConfigError("--mcp does not serve TLS yet: serve MCP on loopback behind a TLS-terminating proxy, "
-                          "or use `trellis mcp` (stdio) with --server and the TLS options")
+        raise ConfigError(
+            "--mcp does not serve TLS yet: serve MCP on loopback behind a TLS-terminating proxy, "
+            "or use `trellis mcp` (stdio) with --server and the TLS options"
+        )
     if not is_loopback(args.mcp) and not args.insecure_allow_remote:
-        raise ConfigError(f"refusing to serve MCP on {args.mcp} in clear (no TLS): bearer tokens would cross "
-                          "the network readable. Serve it on 127.0.0.1, or pass --insecure-allow-remote if the "
-                          "network is trusted")
+        raise ConfigError(
+            f"refusing to serve MCP on {args.mcp} in clear (no TLS): bearer tokens would cross "
+            "the network readable. Serve it on 127.0.0.1, or pass --insecure-allow-remote if the "
+            "network is trusted"
+        )

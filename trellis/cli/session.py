@@ -12,9 +12,9 @@ from .context import Output, connect, lazy, new_table
 from .local import reader
 
 if TYPE_CHECKING:
-    import vcs
+    from trellis import vcs
 else:
-    vcs = lazy("vcs")
+    vcs = lazy("trellis.vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -38,8 +38,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     en = ssub.add_parser("end", parents=[common], help="end a session")
     en.add_argument("repository", help="repository name")
     en.add_argument("session_id", help="the session's id (from session start or session list)")
-    en.add_argument("--status", default="succeeded", choices=["succeeded", "failed", "abandoned"],
-                    help="how the session ended (default succeeded)")
+    en.add_argument(
+        "--status",
+        default="succeeded",
+        choices=["succeeded", "failed", "abandoned"],
+        help="how the session ended (default succeeded)",
+    )
     en.add_argument("--outcome", default="", help="a short description of the result")
     en.set_defaults(run=end)
     sp = ssub.add_parser("step", parents=[common], help="record a step that changed no code")
@@ -53,10 +57,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     sp.add_argument("--output-tokens", type=int, default=0, help="completion tokens the step used")
     sp.add_argument("--cost", type=float, default=0.0, help="cost in USD")
     sp.set_defaults(run=step)
-    ex = ssub.add_parser("export", parents=[common], help="write a session as ATIF JSON or OpenTelemetry GenAI spans",
-                         description="Write a session and its steps in an interchange format: ATIF (the Agent "
-                         "Trajectory Interchange Format, v1.4) or OTLP JSON (OpenTelemetry GenAI spans, one trace: "
-                         "invoke_agent, a chat span per step, execute_tool for its action). See docs/trajectories.md.")
+    ex = ssub.add_parser(
+        "export",
+        parents=[common],
+        help="write a session as ATIF JSON or OpenTelemetry GenAI spans",
+        description="Write a session and its steps in an interchange format: ATIF (the Agent "
+        "Trajectory Interchange Format, v1.4) or OTLP JSON (OpenTelemetry GenAI spans, one trace: "
+        "invoke_agent, a chat span per step, execute_tool for its action). See docs/trajectories.md.",
+    )
     ex.add_argument("repository", help="the repository of the session")
     ex.add_argument("session_id", help="the session to export")
     ex.add_argument("--format", choices=["atif", "otlp"], default="atif", help="atif (default) or otlp")
@@ -70,10 +78,14 @@ def _when(t: float | None) -> str:
 
 def _summary(out: Output, s: vcs.Session) -> None:
     out.print(f"[bold]session {s.session_id}[/] agent {s.agent} model {s.model or '-'} [{s.status.value}]")
-    out.print(f"  branch {s.branch_id}  base {s.base_commit_id[:12]}  started {_when(s.create_time)}"
-              + (f"  ended {_when(s.end_time)}" if s.end_time else ""))
-    out.print(f"  {s.step_count} steps, {s.commit_count} commits, {s.input_tokens}+{s.output_tokens} tokens, "
-              f"${s.cost_usd:.4f}" + (f"  outcome: {s.outcome}" if s.outcome else ""))
+    out.print(
+        f"  branch {s.branch_id}  base {s.base_commit_id[:12]}  started {_when(s.create_time)}"
+        + (f"  ended {_when(s.end_time)}" if s.end_time else "")
+    )
+    out.print(
+        f"  {s.step_count} steps, {s.commit_count} commits, {s.input_tokens}+{s.output_tokens} tokens, "
+        f"${s.cost_usd:.4f}" + (f"  outcome: {s.outcome}" if s.outcome else "")
+    )
     if s.task:
         out.print(f"  task: {s.task}", markup=False)
 
@@ -81,8 +93,9 @@ def _summary(out: Output, s: vcs.Session) -> None:
 def start(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
-        s = client.create_session(args.repository, model=args.model, task=args.task,
-                                  base_revision=args.base, branch=args.branch)
+        s = client.create_session(
+            args.repository, model=args.model, task=args.task, base_revision=args.base, branch=args.branch
+        )
     out.data(s) if out.json else _summary(out, s)
     return 0
 
@@ -96,8 +109,15 @@ def list_(args: argparse.Namespace) -> int:
         return 0
     table = new_table("session", "agent", "status", "steps", "commits", "cost", "started")
     for s in sessions:
-        table.add_row(s.session_id, s.agent, s.status.value, str(s.step_count), str(s.commit_count),
-                      f"${s.cost_usd:.4f}", _when(s.create_time))
+        table.add_row(
+            s.session_id,
+            s.agent,
+            s.status.value,
+            str(s.step_count),
+            str(s.commit_count),
+            f"${s.cost_usd:.4f}",
+            _when(s.create_time),
+        )
     out.print(table)
     return 0
 
@@ -128,10 +148,19 @@ def end(args: argparse.Namespace) -> int:
 def step(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
-        st = client.record_step(args.repository, args.session_id, vcs.StepInput(
-            thought=args.thought, action=args.action, arguments_json=args.arguments,
-            observation=args.observation, input_tokens=args.input_tokens,
-            output_tokens=args.output_tokens, cost_usd=args.cost))
+        st = client.record_step(
+            args.repository,
+            args.session_id,
+            vcs.StepInput(
+                thought=args.thought,
+                action=args.action,
+                arguments_json=args.arguments,
+                observation=args.observation,
+                input_tokens=args.input_tokens,
+                output_tokens=args.output_tokens,
+                cost_usd=args.cost,
+            ),
+        )
     if out.json:
         out.data(st)
     else:
@@ -140,7 +169,7 @@ def step(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from query import to_atif, to_otlp
+    from trellis.query import to_atif, to_otlp
 
     out = Output(args)
     with connect(args) as client:

@@ -37,26 +37,48 @@ _ROLES = _Roles()
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("token", parents=[common], help="create, list and revoke bearer tokens",
-                       description="Manage the bearer tokens of a data directory. Once any token exists, "
-                       "the server requires one on every request. A token authenticates one agent and "
-                       "grants it roles per repository: reader < agent < maintainer < admin.")
+    p = sub.add_parser(
+        "token",
+        parents=[common],
+        help="create, list and revoke bearer tokens",
+        description="Manage the bearer tokens of a data directory. Once any token exists, "
+        "the server requires one on every request. A token authenticates one agent and "
+        "grants it roles per repository: reader < agent < maintainer < admin.",
+    )
     tsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    c = tsub.add_parser("create", parents=[common], help="create a token for an agent (printed once)",
-                        description="Create a token for AGENT. The token gets --role on every --repo "
-                        "(default: agent on '*', every repository), plus any --grant. Examples: "
-                        "`trellis token create ci --role reader`; "
-                        "`trellis token create lead --role maintainer --repo demo --repo 'lib-*'`; "
-                        "`trellis token create ops --role admin`; "
-                        "`trellis token create bot --grant demo:maintainer --grant '*:reader'`.")
+    c = tsub.add_parser(
+        "create",
+        parents=[common],
+        help="create a token for an agent (printed once)",
+        description="Create a token for AGENT. The token gets --role on every --repo "
+        "(default: agent on '*', every repository), plus any --grant. Examples: "
+        "`trellis token create ci --role reader`; "
+        "`trellis token create lead --role maintainer --repo demo --repo 'lib-*'`; "
+        "`trellis token create ops --role admin`; "
+        "`trellis token create bot --grant demo:maintainer --grant '*:reader'`.",
+    )
     c.add_argument("agent", help="the agent name the token authenticates as")
-    c.add_argument("--role", choices=_ROLES, default=None, metavar="ROLE",
-                   help="the role the token gets on each --repo: %(choices)s (default agent)")
-    c.add_argument("--repo", action="append", default=[], metavar="PATTERN",
-                   help="a repository name or glob ('*', 'team-*') the role applies to; repeatable "
-                   "(default '*')")
-    c.add_argument("--grant", action="append", default=[], metavar="PATTERN:ROLE",
-                   help="one more grant, such as 'demo:maintainer' or '*:reader'; repeatable")
+    c.add_argument(
+        "--role",
+        choices=_ROLES,
+        default=None,
+        metavar="ROLE",
+        help="the role the token gets on each --repo: %(choices)s (default agent)",
+    )
+    c.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="a repository name or glob ('*', 'team-*') the role applies to; repeatable (default '*')",
+    )
+    c.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="PATTERN:ROLE",
+        help="one more grant, such as 'demo:maintainer' or '*:reader'; repeatable",
+    )
     c.add_argument("--description", default="", help="a note shown by token list, e.g. who holds the token")
     c.set_defaults(run=create)
     ls = tsub.add_parser("list", parents=[common], help="list tokens (ids, agents and grants, never the secrets)")
@@ -86,13 +108,14 @@ def create(args: argparse.Namespace) -> int:
     out = Output(args)
     record, token = TokenStore(data_dir(args)).create(args.agent, args.description, _grants(args))
     if out.json:
-        out.data({"token_id": record.token_id, "agent": record.agent, "token": token,
-                  "grants": _grants_json(record)})
+        out.data({"token_id": record.token_id, "agent": record.agent, "token": token, "grants": _grants_json(record)})
     else:
         out.print(token)
         grants = ", ".join(f"{role} on {pattern!r}" for pattern, role in record.grants)
-        out.note(f"token {record.token_id} for agent {record.agent!r} ({grants}): shown once, store it now "
-                 "(pass with --token or TRELLIS_TOKEN)")
+        out.note(
+            f"token {record.token_id} for agent {record.agent!r} ({grants}): shown once, store it now "
+            "(pass with --token or TRELLIS_TOKEN)"
+        )
     return 0
 
 
@@ -102,9 +125,19 @@ def list_(args: argparse.Namespace) -> int:
     out = Output(args)
     records = TokenStore(data_dir(args, existing=True)).list()
     if out.json:
-        out.data([{"token_id": r.token_id, "agent": r.agent, "create_time": r.create_time,
-                   "revoked": r.revoked, "description": r.description, "grants": _grants_json(r)}
-                  for r in records])
+        out.data(
+            [
+                {
+                    "token_id": r.token_id,
+                    "agent": r.agent,
+                    "create_time": r.create_time,
+                    "revoked": r.revoked,
+                    "description": r.description,
+                    "grants": _grants_json(r),
+                }
+                for r in records
+            ]
+        )
         return 0
     table = new_table("id", "agent", "grants", "created", "state", "description")
     for r in records:

@@ -17,11 +17,11 @@ from ..datadir import running_server
 from .context import Output, connect, data_dir, lazy
 
 if TYPE_CHECKING:
-    import vcs
+    from trellis import vcs
 
     from ..client import Client
 else:
-    vcs = lazy("vcs")
+    vcs = lazy("trellis.vcs")
 
 # What a directory walk picks up; named files are read whatever their name (the content decides the format).
 SUFFIXES = (".traj", ".json", ".jsonl")
@@ -31,7 +31,8 @@ BRANCH_PREFIX = "imported/"
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "import-trajectory", parents=[common],
+        "import-trajectory",
+        parents=[common],
         help="import agents' logs (SWE-agent, mini-swe-agent, OpenHands, Claude Code, Codex, ATIF) as sessions",
         description="Record agent trajectories as sessions with their steps: thoughts, actions, observations, "
         "tokens and cost, credentials redacted. Takes files, directories (searched for *.traj, *.json, *.jsonl) "
@@ -52,8 +53,13 @@ def expand(patterns: list[str]) -> tuple[list[Path], list[str]]:
     for pattern in patterns:
         path = Path(pattern).expanduser()
         if path.is_dir():
-            matches = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                             and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            matches = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         elif path.exists():
             matches = [path]
         else:
@@ -78,21 +84,30 @@ class _ClientStore:
         return self.client.read_file(repository, path, revision)
 
     def create_session(self, repository: str, actor: vcs.Identity, **options: Any) -> vcs.Session:
-        return self.client.create_session(repository, model=options["model"], task=options["task"],
-                                          base_revision=options["base_revision"], branch=options["branch"],
-                                          metadata=options["metadata"])
+        return self.client.create_session(
+            repository,
+            model=options["model"],
+            task=options["task"],
+            base_revision=options["base_revision"],
+            branch=options["branch"],
+            metadata=options["metadata"],
+        )
 
-    def record_steps(self, repository: str, session_id: str, steps: list[vcs.StepInput],
-                     actor: vcs.Identity) -> list[vcs.Step]:
+    def record_steps(
+        self, repository: str, session_id: str, steps: list[vcs.StepInput], actor: vcs.Identity
+    ) -> list[vcs.Step]:
         return self.client.record_steps(repository, session_id, steps)
 
-    def commit(self, repository: str, branch: str, changes: list[vcs.Change], message: str,
-               actor: vcs.Identity, **options: Any) -> vcs.CommitResult:
-        return self.client.commit(repository, branch, changes, message, session=options["session_id"],
-                                  step=options["step"])
+    def commit(
+        self, repository: str, branch: str, changes: list[vcs.Change], message: str, actor: vcs.Identity, **options: Any
+    ) -> vcs.CommitResult:
+        return self.client.commit(
+            repository, branch, changes, message, session=options["session_id"], step=options["step"]
+        )
 
-    def end_session(self, repository: str, session_id: str, status: vcs.SessionStatus, actor: vcs.Identity,
-                    outcome: str = "") -> vcs.Session:
+    def end_session(
+        self, repository: str, session_id: str, status: vcs.SessionStatus, actor: vcs.Identity, outcome: str = ""
+    ) -> vcs.Session:
         return self.client.end_session(repository, session_id, status, outcome)
 
 
@@ -123,15 +138,22 @@ class _Agents:
             return self.clients[agent]
 
 
-def import_files(client: Client, repository: str, paths: list[Path], *, agent: str | None = None,
-                 base: str | None = None, workers: int = 4) -> Iterator[Outcome]:
+def import_files(
+    client: Client,
+    repository: str,
+    paths: list[Path],
+    *,
+    agent: str | None = None,
+    base: str | None = None,
+    workers: int = 4,
+) -> Iterator[Outcome]:
     """Import each file as a session unless its content already is one (then finish it if it was interrupted).
 
     Files are parsed and landed by ``workers`` threads (each file is its own session and branch); outcomes come
     in the order of ``paths``. A content met twice is landed once, the second file reported as a duplicate.
     """
-    from query import TrajectoryFormatError, content_key, land_trajectory, parse_trajectory
-    from query.trajectories import with_source
+    from trellis.query import TrajectoryFormatError, content_key, land_trajectory, parse_trajectory
+    from trellis.query.trajectories import with_source
 
     from ..errors import DOMAIN_ERRORS
 
@@ -154,16 +176,26 @@ def import_files(client: Client, repository: str, paths: list[Path], *, agent: s
         owner = agents(previous.agent if previous is not None else trajectory.session.agent)
         try:
             landed = land_trajectory(
-                _ClientStore(owner), repository, trajectory, vcs.Identity(trajectory.session.agent),  # type: ignore[arg-type]
-                base_revision=base or "", land_patch=base is not None, branch=BRANCH_PREFIX + key[:32],
+                _ClientStore(owner),  # type: ignore[arg-type]
+                repository,
+                trajectory,
+                vcs.Identity(trajectory.session.agent),
+                base_revision=base or "",
+                land_patch=base is not None,
+                branch=BRANCH_PREFIX + key[:32],
                 resume=previous,
             )
         except vcs.AlreadyExists:  # imported meanwhile by someone else (the branch is the content's)
             return Outcome(path, "duplicate", trajectory.format)
         except DOMAIN_ERRORS as exc:
             return Outcome(path, "failed", trajectory.format, error=f"{exc.message} [{exc.reason}]")
-        return Outcome(path, "resumed" if previous is not None else "imported", trajectory.format,
-                       landed.session.session_id, landed.session.step_count)
+        return Outcome(
+            path,
+            "resumed" if previous is not None else "imported",
+            trajectory.format,
+            landed.session.session_id,
+            landed.session.step_count,
+        )
 
     pending: deque[tuple[Path, Future[Outcome] | Outcome, bool]] = deque()  # (path, result, a repeat?)
     first: dict[str, Future[Outcome] | Outcome] = {}
@@ -187,8 +219,19 @@ def import_files(client: Client, repository: str, paths: list[Path], *, agent: s
             if key in first:
                 pending.append((path, first[key], True))
             elif previous is not None and previous.status is not vcs.SessionStatus.ACTIVE:
-                pending.append((path, Outcome(path, "duplicate", previous.metadata.get("format", ""),
-                                              previous.session_id, previous.step_count), False))
+                pending.append(
+                    (
+                        path,
+                        Outcome(
+                            path,
+                            "duplicate",
+                            previous.metadata.get("format", ""),
+                            previous.session_id,
+                            previous.step_count,
+                        ),
+                        False,
+                    )
+                )
             else:
                 first[key] = pool.submit(land, path, data, key, previous)
                 pending.append((path, first[key], False))
@@ -237,8 +280,11 @@ def _already_there(paths: list[Path], imported: dict[str, vcs.Session]) -> tuple
         except OSError:
             previous = None  # reported by the import
         if previous is not None and previous.status is not vcs.SessionStatus.ACTIVE:
-            known.append(Outcome(path, "duplicate", previous.metadata.get("format", ""), previous.session_id,
-                                 previous.step_count))
+            known.append(
+                Outcome(
+                    path, "duplicate", previous.metadata.get("format", ""), previous.session_id, previous.step_count
+                )
+            )
         else:
             rest.append(path)
     return known, rest
@@ -258,8 +304,11 @@ def run(args: argparse.Namespace) -> int:
         if outcome.status == "failed":
             out.error(f"{outcome.path}: {outcome.error}")
         else:
-            out.print(f"{outcome.status:<9} {outcome.path} ({outcome.format}): session {outcome.session_id}, "
-                      f"{outcome.steps} steps", markup=False)
+            out.print(
+                f"{outcome.status:<9} {outcome.path} ({outcome.format}): session {outcome.session_id}, "
+                f"{outcome.steps} steps",
+                markup=False,
+            )
 
     imported = _imported_locally(args)
     if imported is not None:
@@ -268,15 +317,31 @@ def run(args: argparse.Namespace) -> int:
             report(outcome)
     if paths:
         with connect(args, creates=True) as client:
-            for outcome in import_files(client, args.repo, paths, agent=getattr(args, "agent", None),
-                                        base=args.base):
+            for outcome in import_files(client, args.repo, paths, agent=getattr(args, "agent", None), base=args.base):
                 report(outcome)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("imported", "resumed", "duplicate", "failed")}
     if out.json:
-        out.data({"repository": args.repo, **counts, "files": [
-            {"path": str(o.path), "status": o.status, "format": o.format, "session": o.session_id or None,
-             "steps": o.steps, **({"error": o.error} if o.error else {})} for o in outcomes]})
+        out.data(
+            {
+                "repository": args.repo,
+                **counts,
+                "files": [
+                    {
+                        "path": str(o.path),
+                        "status": o.status,
+                        "format": o.format,
+                        "session": o.session_id or None,
+                        "steps": o.steps,
+                        **({"error": o.error} if o.error else {}),
+                    }
+                    for o in outcomes
+                ],
+            }
+        )
     else:
-        out.print(f"{args.repo}: {counts['imported']} imported, {counts['resumed']} resumed, "
-                  f"{counts['duplicate']} already there, {counts['failed']} failed", markup=False)
+        out.print(
+            f"{args.repo}: {counts['imported']} imported, {counts['resumed']} resumed, "
+            f"{counts['duplicate']} already there, {counts['failed']} failed",
+            markup=False,
+        )
     return 1 if counts["failed"] or missing else 0

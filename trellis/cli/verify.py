@@ -11,30 +11,52 @@ from .context import Output, connect, lazy, new_table
 from .local import reader
 
 if TYPE_CHECKING:
-    import ci
+    from trellis import ci
 
     from ..client import Client
 else:
-    ci = lazy("ci")
+    ci = lazy("trellis.ci")
 
 _STYLE = {
-    "passed": "green", "failed": "bold red", "error": "red", "timed_out": "red", "cancelled": "yellow",
-    "skipped": "dim", "pending": "cyan", "running": "cyan",
+    "passed": "green",
+    "failed": "bold red",
+    "error": "red",
+    "timed_out": "red",
+    "cancelled": "yellow",
+    "skipped": "dim",
+    "pending": "cyan",
+    "running": "cyan",
 }
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    v = sub.add_parser("verify", parents=[common], help="verify a revision with its pipeline and show the verdict",
-                       description="Start a verification run and follow it until it finishes. Exit status: 0 when "
-                                   "the run passed, 1 when it did not.")
+    v = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="verify a revision with its pipeline and show the verdict",
+        description="Start a verification run and follow it until it finishes. Exit status: 0 when "
+        "the run passed, 1 when it did not.",
+    )
     v.add_argument("repository", help="repository name")
     v.add_argument("revision", nargs="?", default="", help="branch or commit (default: the default branch)")
-    v.add_argument("--stage", action="append", default=[], dest="stages",
-                   help="run only this stage and the stages it needs (repeatable)")
-    v.add_argument("--full", action="store_true",
-                   help="run every test, not only the affected ones, and report tests selection would have missed")
-    v.add_argument("--for-branch", default="", metavar="BRANCH",
-                   help="use the pipeline of BRANCH's head (as a protected branch's gate does)")
+    v.add_argument(
+        "--stage",
+        action="append",
+        default=[],
+        dest="stages",
+        help="run only this stage and the stages it needs (repeatable)",
+    )
+    v.add_argument(
+        "--full",
+        action="store_true",
+        help="run every test, not only the affected ones, and report tests selection would have missed",
+    )
+    v.add_argument(
+        "--for-branch",
+        default="",
+        metavar="BRANCH",
+        help="use the pipeline of BRANCH's head (as a protected branch's gate does)",
+    )
     v.add_argument("--no-wait", action="store_true", help="start the run and print its id without waiting")
     v.set_defaults(run=verify)
 
@@ -45,9 +67,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     r.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
     r.set_defaults(run=runs)
 
-    w = sub.add_parser("watch", parents=[common], help="follow a run's job events until it finishes",
-                       description="Stream a run's events: the run named, or with --latest the newest one (of "
-                                   "--branch). Exit status: 0 when the run passed, 1 when it did not.")
+    w = sub.add_parser(
+        "watch",
+        parents=[common],
+        help="follow a run's job events until it finishes",
+        description="Stream a run's events: the run named, or with --latest the newest one (of "
+        "--branch). Exit status: 0 when the run passed, 1 when it did not.",
+    )
     w.add_argument("repository", help="repository name")
     w.add_argument("run_id", nargs="?", default="", help="the run (omit with --latest)")
     w.add_argument("--latest", action="store_true", help="the newest run of the repository, or of --branch")
@@ -62,8 +88,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.set_defaults(run=pipeline_show)
     set_ = psub.add_parser("set", parents=[common], help="set the repository-level pipeline from a TOML file")
     set_.add_argument("repository", help="repository name")
-    set_.add_argument("file", type=Path, help="a trellis.toml (use --remove to drop the repository pipeline)",
-                      nargs="?")
+    set_.add_argument(
+        "file", type=Path, help="a trellis.toml (use --remove to drop the repository pipeline)", nargs="?"
+    )
     set_.add_argument("--remove", action="store_true", help="remove the repository-level pipeline")
     set_.set_defaults(run=pipeline_set)
     check = psub.add_parser("check", parents=[common], help="validate a trellis.toml locally (no server)")
@@ -72,9 +99,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     rv = sub.add_parser("review", parents=[common], help="external stages: list waiting chunks, post verdicts")
     rsub = rv.add_subparsers(dest="action", metavar="ACTION", required=True)
-    pending = rsub.add_parser("pending", parents=[common], help="list the chunks waiting for a verdict",
-                              description="Print the chunks of external stages waiting for a verdict now, and "
-                              "exit; with --follow, keep printing new ones as runs reach them (Ctrl-C to stop).")
+    pending = rsub.add_parser(
+        "pending",
+        parents=[common],
+        help="list the chunks waiting for a verdict",
+        description="Print the chunks of external stages waiting for a verdict now, and "
+        "exit; with --follow, keep printing new ones as runs reach them (Ctrl-C to stop).",
+    )
     pending.add_argument("repository", help="repository name")
     pending.add_argument("--stage", default="", help="only this external stage")
     pending.add_argument("--follow", action="store_true", help="keep waiting and print chunks as they arrive")
@@ -85,8 +116,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     post.add_argument("run_id", help="the run (from review pending)")
     post.add_argument("stage", help="the stage waiting for review")
     post.add_argument("chunk", help="the chunk as listed (a path, path::qualname, or '' for commit scope)")
-    post.add_argument("--verdict", required=True, choices=["passed", "failed", "error", "skipped"],
-                      help="the reviewer's verdict")
+    post.add_argument(
+        "--verdict", required=True, choices=["passed", "failed", "error", "skipped"], help="the reviewer's verdict"
+    )
     post.add_argument("--summary", default="", help="one line shown with the verdict")
     post.add_argument("--details-url", default="", help="a link to the review's details")
     post.set_defaults(run=review_post)
@@ -98,8 +130,10 @@ def _verdict(value: ci.Verdict | str) -> str:
 
 
 def print_run(out: Output, run: ci.Run) -> None:
-    out.print(f"run {run.run_id} of {run.commit_id[:12]} ({run.trigger}{', ' + run.branch if run.branch else ''}, "
-              f"pipeline {run.pipeline_source}): {_verdict(run.verdict)}")
+    out.print(
+        f"run {run.run_id} of {run.commit_id[:12]} ({run.trigger}{', ' + run.branch if run.branch else ''}, "
+        f"pipeline {run.pipeline_source}): {_verdict(run.verdict)}"
+    )
     table = new_table("stage", "chunk", "verdict", "time", "summary", box=None)
     for job in run.jobs:
         took = "cached" if job.cached else f"{job.duration_ms} ms"
@@ -165,7 +199,7 @@ def _test_section(log: str, test_id: str) -> str:
     for start, line in enumerate(lines):
         if line.startswith("_") and line.endswith("_") and line.strip("_") == header:
             end = next((k for k in range(start + 1, len(lines)) if _is_header(lines[k])), len(lines))
-            return "\n".join(lines[start + 1:end])
+            return "\n".join(lines[start + 1 : end])
     return ""
 
 
@@ -180,8 +214,10 @@ def _follow(out: Output, client: Client, repository: str, run_id: str) -> int:
     final: ci.Run | None = None
     for event, run in client.watch_run(repository, run_id):
         if event is not None and not out.json:
-            out.note(f"{event.stage} {event.chunk or '(commit)'}: "
-                     f"{convert.verdict_from_pb(event.verdict).value} {event.message}".rstrip())
+            out.note(
+                f"{event.stage} {event.chunk or '(commit)'}: "
+                f"{convert.verdict_from_pb(event.verdict).value} {event.message}".rstrip()
+            )
         if run is not None:
             final = run
     assert final is not None
@@ -195,8 +231,9 @@ def _follow(out: Output, client: Client, repository: str, run_id: str) -> int:
 def verify(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
-        run = client.verify(args.repository, args.revision, stages=args.stages, full=args.full,
-                            pipeline_branch=args.for_branch)
+        run = client.verify(
+            args.repository, args.revision, stages=args.stages, full=args.full, pipeline_branch=args.for_branch
+        )
         if args.no_wait:
             if out.json:
                 out.data(run)
@@ -237,8 +274,15 @@ def runs(args: argparse.Namespace) -> int:
     table = new_table("run", "commit", "trigger", "branch", "verdict", "jobs", "tests", box=None)
     for run in found:
         cached = sum(j.cached for j in run.jobs)
-        table.add_row(run.run_id, run.commit_id[:12], run.trigger, run.branch, _verdict(run.verdict),
-                      f"{len(run.jobs)} ({cached} cached)", _tests_column(run))
+        table.add_row(
+            run.run_id,
+            run.commit_id[:12],
+            run.trigger,
+            run.branch,
+            _verdict(run.verdict),
+            f"{len(run.jobs)} ({cached} cached)",
+            _tests_column(run),
+        )
     out.print(table)
     return 0
 
@@ -312,23 +356,38 @@ def review_pending(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
         # --follow runs until Ctrl-C, which ends it as every command: status 130 (trellis.cli.main)
-        reviews = (client.watch_reviews(args.repository, args.stage) if args.follow
-                   else client.pending_reviews(args.repository, args.stage))
+        reviews = (
+            client.watch_reviews(args.repository, args.stage)
+            if args.follow
+            else client.pending_reviews(args.repository, args.stage)
+        )
         for review in reviews:
             if out.json:
-                print(json.dumps({"run_id": review.run.rsplit("/", 1)[-1], "stage": review.stage,
-                                  "chunk": review.chunk, "commit_id": review.commit_id}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "run_id": review.run.rsplit("/", 1)[-1],
+                            "stage": review.stage,
+                            "chunk": review.chunk,
+                            "commit_id": review.commit_id,
+                        }
+                    ),
+                    flush=True,
+                )
             else:
-                out.print(f"{review.run.rsplit('/', 1)[-1]} {review.stage} {review.chunk or '(commit)'} "
-                          f"at {review.commit_id[:12]}")
+                out.print(
+                    f"{review.run.rsplit('/', 1)[-1]} {review.stage} {review.chunk or '(commit)'} "
+                    f"at {review.commit_id[:12]}"
+                )
     return 0
 
 
 def review_post(args: argparse.Namespace) -> int:
     out = Output(args)
     with connect(args) as client:
-        job = client.post_verdict(args.repository, args.run_id, args.stage, args.chunk, args.verdict,
-                                  args.summary, args.details_url)
+        job = client.post_verdict(
+            args.repository, args.run_id, args.stage, args.chunk, args.verdict, args.summary, args.details_url
+        )
     if out.json:
         out.data(job)
     else:

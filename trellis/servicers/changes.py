@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import grpc
 
-import ci
-from vcs import CommitResult, InvalidArgument, Store
+from trellis import ci
+from trellis.vcs import CommitResult, InvalidArgument, Store
 
 from .. import convert, names
 from ..differ import Differ
@@ -24,8 +24,11 @@ MAX_CHUNK_BYTES = 3 << 20  # with the message's other fields, under gRPC's defau
 def read_chunk_size(requested: int) -> int:
     """ReadFile's chunk size: 0 is the default, larger than the maximum is capped, negative is refused."""
     if requested < 0:
-        raise InvalidArgument("chunk_size must not be negative (0 means the server default)",
-                              reason="INVALID_CHUNK_SIZE", field="chunk_size")
+        raise InvalidArgument(
+            "chunk_size must not be negative (0 means the server default)",
+            reason="INVALID_CHUNK_SIZE",
+            field="chunk_size",
+        )
     return min(requested, MAX_CHUNK_BYTES) if requested else DEFAULT_CHUNK_BYTES
 
 
@@ -105,7 +108,11 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
     def ListCommits(self, request: pb.ListCommitsRequest, context: grpc.ServicerContext) -> pb.ListCommitsResponse:
         repository = names.parse_repository(request.parent, "parent")
         page = self.store.list_commits(
-            repository, names.parse_revision(repository, request.revision), request.path, page_size=request.page_size, page_token=request.page_token
+            repository,
+            names.parse_revision(repository, request.revision),
+            request.path,
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return pb.ListCommitsResponse(
             commits=[convert.commit_pb(repository, c) for c in page.items], next_page_token=page.next_page_token
@@ -124,16 +131,26 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         revision = names.parse_revision(repository, request.revision)
         f = self.store.read_file(repository, revision, request.path)  # one blob: consistent throughout
         content = memoryview(f.content)
-        yield pb.ReadFileResponse(path=f.path, executable=f.executable, blob_id=f.blob_id, size=len(content),
-                                  offset=0, data=bytes(content[:chunk]))
+        yield pb.ReadFileResponse(
+            path=f.path,
+            executable=f.executable,
+            blob_id=f.blob_id,
+            size=len(content),
+            offset=0,
+            data=bytes(content[:chunk]),
+        )
         for offset in range(chunk, len(content), chunk):
-            yield pb.ReadFileResponse(offset=offset, data=bytes(content[offset:offset + chunk]))
+            yield pb.ReadFileResponse(offset=offset, data=bytes(content[offset : offset + chunk]))
 
     def ListTree(self, request: pb.ListTreeRequest, context: grpc.ServicerContext) -> pb.ListTreeResponse:
         repository = names.parse_repository(request.parent, "parent")
         page = self.store.list_tree(
-            repository, names.parse_revision(repository, request.revision), request.path, recursive=request.recursive,
-            page_size=request.page_size, page_token=request.page_token,
+            repository,
+            names.parse_revision(repository, request.revision),
+            request.path,
+            recursive=request.recursive,
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return pb.ListTreeResponse(
             entries=[convert.tree_entry_pb(e) for e in page.items], next_page_token=page.next_page_token
@@ -163,7 +180,8 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
     def DeleteBranch(self, request: pb.DeleteBranchRequest, context: grpc.ServicerContext) -> pb.DeleteBranchResponse:
         repository, branch = names.parse_branch(request.name)
         self.store.delete_branch(
-            repository, branch,
+            repository,
+            branch,
             expected_head=request.expected_head if request.HasField("expected_head") else None,
         )
         self.index.changed(repository)
@@ -173,8 +191,11 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         repository, branch = names.parse_branch(request.name)
         session_id = self._session_id(request.session, repository)
         if not request.source_revision:
-            raise InvalidArgument("source_revision is required: name a branch or a commit id",
-                                  reason="MISSING_FIELD", field="source_revision")
+            raise InvalidArgument(
+                "source_revision is required: name a branch or a commit id",
+                reason="MISSING_FIELD",
+                field="source_revision",
+            )
         source = names.parse_revision(repository, request.source_revision, "source_revision")
         if not request.preview:
             self.verifier.check_gate(repository, branch, source)

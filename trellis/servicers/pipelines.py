@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import grpc
 
-import ci
-from vcs import InvalidArgument, LimitExceeded
+from trellis import ci
+from trellis.vcs import InvalidArgument, LimitExceeded
 
 from .. import convert, names
 from ..interceptors import current_identity
@@ -45,12 +45,15 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     def Verify(self, request: pb.VerifyRequest, context: grpc.ServicerContext) -> pb.VerifyResponse:
         repository = names.parse_repository(request.parent, "parent")
         if not request.revision:
-            raise InvalidArgument("revision is required: a branch or a commit id", reason="MISSING_FIELD",
-                                  field="revision")
+            raise InvalidArgument(
+                "revision is required: a branch or a commit id", reason="MISSING_FIELD", field="revision"
+            )
         run = self.verifier.start(
-            repository, names.parse_revision(repository, request.revision),
+            repository,
+            names.parse_revision(repository, request.revision),
             trigger="full" if request.full else "verify",
-            stages=_check_stage_names(list(request.stages)), full=request.full,
+            stages=_check_stage_names(list(request.stages)),
+            full=request.full,
             pipeline_branch=names.parse_branch_ref(repository, request.pipeline_branch, "pipeline_branch"),
         )
         return pb.VerifyResponse(run=convert.run_pb(run))
@@ -84,20 +87,33 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
             if run is not None:
                 yield pb.WatchRunResponse(run=convert.run_pb(run))
             elif event is not None:
-                yield pb.WatchRunResponse(event=pb.JobEvent(
-                    stage=event.stage, chunk=event.chunk, verdict=convert.verdict_pb(event.verdict),
-                    time=convert.timestamp(event.time), message=event.message))
+                yield pb.WatchRunResponse(
+                    event=pb.JobEvent(
+                        stage=event.stage,
+                        chunk=event.chunk,
+                        verdict=convert.verdict_pb(event.verdict),
+                        time=convert.timestamp(event.time),
+                        message=event.message,
+                    )
+                )
 
     def PostVerdict(self, request: pb.PostVerdictRequest, context: grpc.ServicerContext) -> pb.PostVerdictResponse:
         repository, run_id = names.parse_run(request.name)
         if not request.stage:
-            raise InvalidArgument("stage is required: the external stage the verdict is for", reason="MISSING_FIELD",
-                                  field="stage")
+            raise InvalidArgument(
+                "stage is required: the external stage the verdict is for", reason="MISSING_FIELD", field="stage"
+            )
         if len(request.summary) > 4096 or len(request.details_url) > 2048:
             raise InvalidArgument("summary (4096) or details_url (2048) is too long", reason="FIELD_TOO_LONG")
         result = self.verifier.post_verdict(
-            repository, run_id, request.stage, request.chunk, convert.verdict_from_pb(request.verdict),
-            request.summary, request.details_url, current_identity(),
+            repository,
+            run_id,
+            request.stage,
+            request.chunk,
+            convert.verdict_from_pb(request.verdict),
+            request.summary,
+            request.details_url,
+            current_identity(),
         )
         return pb.PostVerdictResponse(result=convert.job_result_pb(result))
 
@@ -106,9 +122,18 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     ) -> Iterator[pb.WatchReviewsResponse]:
         repository = names.parse_repository(request.parent, "parent")
         self.verifier.store.open(repository)  # NOT_FOUND before the stream starts
-        reviews = (self.verifier.pending_reviews(repository, request.stage) if request.current_only
-                   else self.verifier.watch_reviews(repository, request.stage, alive=context.is_active))
+        reviews = (
+            self.verifier.pending_reviews(repository, request.stage)
+            if request.current_only
+            else self.verifier.watch_reviews(repository, request.stage, alive=context.is_active)
+        )
         for review in reviews:
             yield pb.WatchReviewsResponse(
-                run=names.run_name(repository, review.run_id), commit_id=review.commit_id, stage=review.stage,
-                chunk=review.chunk, path=review.path, qualname=review.qualname, content=review.content)
+                run=names.run_name(repository, review.run_id),
+                commit_id=review.commit_id,
+                stage=review.stage,
+                chunk=review.chunk,
+                path=review.path,
+                qualname=review.qualname,
+                content=review.content,
+            )

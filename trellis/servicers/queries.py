@@ -13,7 +13,7 @@ import grpc
 import pyarrow as pa
 import pyarrow.parquet  # noqa: F401 - pa.parquet below
 
-from query import (
+from trellis.query import (
     ProgressCallback,
     QueryLimits,
     SyncStats,
@@ -23,7 +23,7 @@ from query import (
     requested_bounds,
     stream_query,
 )
-from vcs import FailedPrecondition, InvalidArgument
+from trellis.vcs import FailedPrecondition, InvalidArgument
 
 from .. import convert
 from ..indexing import Index
@@ -64,6 +64,7 @@ def _with_progress(work: Callable[[ProgressCallback], T]) -> Iterator[pb.IndexPr
             yield value  # type: ignore[misc]
             return
 
+
 class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
     def __init__(self, index: Index, limits: QueryLimits | None = None) -> None:
         self.index = index
@@ -71,8 +72,13 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
 
     def Query(self, request: pb.QueryRequest, context: grpc.ServicerContext) -> Iterator[pb.QueryResponse]:
         max_rows, timeout_s = requested_bounds(request.max_rows, request.timeout_ms, self.limits)
-        stream = stream_query(self.index.indexer, request.sql, max_rows=max_rows, timeout_s=timeout_s,
-                              params=convert.query_params_from_pb(request))
+        stream = stream_query(
+            self.index.indexer,
+            request.sql,
+            max_rows=max_rows,
+            timeout_s=timeout_s,
+            params=convert.query_params_from_pb(request),
+        )
         try:
             if request.format == pb.QUERY_FORMAT_JSON:
                 for batch in stream:
@@ -102,44 +108,67 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
         # Export writes files on the server: trellis/authz.py lets only admins on `*` call it.
         destination = Path(request.destination)
         if not request.destination or not destination.is_absolute():
-            raise InvalidArgument("destination must be an absolute directory path on the server",
-                                  reason="INVALID_DESTINATION")
+            raise InvalidArgument(
+                "destination must be an absolute directory path on the server", reason="INVALID_DESTINATION"
+            )
         try:
             files = export_parquet(self.index.indexer, destination, list(request.tables) or None)
         except ValueError as exc:  # unknown table names
             raise InvalidArgument(str(exc), reason="UNKNOWN_TABLE") from None
         except OSError as exc:
-            raise FailedPrecondition(f"cannot write to {destination}: {exc.strerror}",
-                                     reason="DESTINATION_NOT_WRITABLE") from None
+            raise FailedPrecondition(
+                f"cannot write to {destination}: {exc.strerror}", reason="DESTINATION_NOT_WRITABLE"
+            ) from None
         rows = sum(pa.parquet.ParquetFile(f).metadata.num_rows for f in files)
         return pb.ExportResponse(files=[str(f.relative_to(destination)) for f in files], row_count=rows)
 
-    def ImportRepository(self, request: pb.ImportRepositoryRequest,
-                         context: grpc.ServicerContext) -> Iterator[pb.ImportRepositoryResponse]:
+    def ImportRepository(
+        self, request: pb.ImportRepositoryRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ImportRepositoryResponse]:
         # Import reads a path on the server: trellis/authz.py lets only admins on `*` call it.
         source = Path(request.source_path)
         if not request.source_path or not source.is_absolute():
-            raise InvalidArgument("source_path must be the absolute path of a git repository on the server",
-                                  reason="INVALID_SOURCE_PATH", field="source_path")
+            raise InvalidArgument(
+                "source_path must be the absolute path of a git repository on the server",
+                reason="INVALID_SOURCE_PATH",
+                field="source_path",
+            )
         indexer = self.index.indexer
-        for item in _with_progress(lambda progress: import_history(
-                indexer.data_dir, source, request.repository_id, indexer=indexer,
-                workers=request.worker_count or 2, on_progress=progress, description=request.description)):
+        for item in _with_progress(
+            lambda progress: import_history(
+                indexer.data_dir,
+                source,
+                request.repository_id,
+                indexer=indexer,
+                workers=request.worker_count or 2,
+                on_progress=progress,
+                description=request.description,
+            )
+        ):
             if isinstance(item, pb.IndexProgress):
                 yield pb.ImportRepositoryResponse(progress=item)
                 continue
-            yield pb.ImportRepositoryResponse(result=pb.ImportRepositoryResult(
-                repository_id=item.repository, path=str(item.path), branch_count=item.branches,
-                tag_count=item.tags, resumed=item.resumed, index_counts=_counts(item.stats)))
+            yield pb.ImportRepositoryResponse(
+                result=pb.ImportRepositoryResult(
+                    repository_id=item.repository,
+                    path=str(item.path),
+                    branch_count=item.branches,
+                    tag_count=item.tags,
+                    resumed=item.resumed,
+                    index_counts=_counts(item.stats),
+                )
+            )
 
     def CheckIndex(self, request: pb.CheckIndexRequest, context: grpc.ServicerContext) -> pb.CheckIndexResponse:
         return pb.CheckIndexResponse(differences=self.index.indexer.check())
 
-    def RebuildIndex(self, request: pb.RebuildIndexRequest,
-                     context: grpc.ServicerContext) -> Iterator[pb.RebuildIndexResponse]:
+    def RebuildIndex(
+        self, request: pb.RebuildIndexRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.RebuildIndexResponse]:
         indexer = self.index.indexer
-        for item in _with_progress(lambda progress: indexer.rebuild(workers=request.worker_count or 2,
-                                                                    on_progress=progress)):
+        for item in _with_progress(
+            lambda progress: indexer.rebuild(workers=request.worker_count or 2, on_progress=progress)
+        ):
             if isinstance(item, pb.IndexProgress):
                 yield pb.RebuildIndexResponse(progress=item)
             else:

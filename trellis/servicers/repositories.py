@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import grpc
 
-from vcs import Store
+from trellis.vcs import Store
 
 from .. import convert, names
 from ..indexing import Index
@@ -18,7 +18,9 @@ class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
         self.store = store
         self.index = index
 
-    def CreateRepository(self, request: pb.CreateRepositoryRequest, context: grpc.ServicerContext) -> pb.CreateRepositoryResponse:
+    def CreateRepository(
+        self, request: pb.CreateRepositoryRequest, context: grpc.ServicerContext
+    ) -> pb.CreateRepositoryResponse:
         repo = self.store.create_repository(
             request.repository_id,
             current_identity(),
@@ -28,17 +30,23 @@ class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
         self.index.changed(repo.repository_id)
         return pb.CreateRepositoryResponse(repository=convert.repository_pb(repo))
 
-    def GetRepository(self, request: pb.GetRepositoryRequest, context: grpc.ServicerContext) -> pb.GetRepositoryResponse:
+    def GetRepository(
+        self, request: pb.GetRepositoryRequest, context: grpc.ServicerContext
+    ) -> pb.GetRepositoryResponse:
         repo = self.store.get_repository(names.parse_repository(request.name))
         return pb.GetRepositoryResponse(repository=convert.repository_pb(repo))
 
-    def ListRepositories(self, request: pb.ListRepositoriesRequest, context: grpc.ServicerContext) -> pb.ListRepositoriesResponse:
+    def ListRepositories(
+        self, request: pb.ListRepositoriesRequest, context: grpc.ServicerContext
+    ) -> pb.ListRepositoriesResponse:
         page = self.store.list_repositories(requested_page_size=request.page_size, page_token=request.page_token)
         return pb.ListRepositoriesResponse(
             repositories=[convert.repository_pb(r) for r in page.items], next_page_token=page.next_page_token
         )
 
-    def DeleteRepository(self, request: pb.DeleteRepositoryRequest, context: grpc.ServicerContext) -> pb.DeleteRepositoryResponse:
+    def DeleteRepository(
+        self, request: pb.DeleteRepositoryRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteRepositoryResponse:
         repository = names.parse_repository(request.name)
         self.store.delete_repository(repository)
         self.index.deleted(repository)

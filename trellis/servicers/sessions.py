@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import grpc
 
-from vcs import InvalidArgument, Store
+from trellis.vcs import InvalidArgument, Store
 
 from .. import convert, names
 from ..indexing import Index
@@ -18,7 +18,9 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         self.store = store
         self.index = index
 
-    def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.ServicerContext) -> pb.CreateSessionResponse:
+    def CreateSession(
+        self, request: pb.CreateSessionRequest, context: grpc.ServicerContext
+    ) -> pb.CreateSessionResponse:
         repository = names.parse_repository(request.parent, "parent")
         session = self.store.create_session(
             repository,
@@ -50,7 +52,10 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
     def EndSession(self, request: pb.EndSessionRequest, context: grpc.ServicerContext) -> pb.EndSessionResponse:
         repository, session_id = names.parse_session(request.name)
         session = self.store.end_session(
-            repository, session_id, convert.session_status_from_pb(request.status), current_identity(),
+            repository,
+            session_id,
+            convert.session_status_from_pb(request.status),
+            current_identity(),
             request.outcome,
         )
         self.index.changed(repository)
@@ -69,8 +74,9 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
     def RecordSteps(self, request: pb.RecordStepsRequest, context: grpc.ServicerContext) -> pb.RecordStepsResponse:
         repository, session_id = names.parse_session(request.parent, "parent")
         if not request.steps:
-            raise InvalidArgument("steps is required: at least one step to record", reason="MISSING_FIELD",
-                                  field="steps")
+            raise InvalidArgument(
+                "steps is required: at least one step to record", reason="MISSING_FIELD", field="steps"
+            )
         steps = self.store.record_steps(
             repository, session_id, [convert.step_input_from_pb(s) for s in request.steps], current_identity()
         )
@@ -79,9 +85,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
 
     def ListSteps(self, request: pb.ListStepsRequest, context: grpc.ServicerContext) -> pb.ListStepsResponse:
         repository, session_id = names.parse_session(request.parent, "parent")
-        page = self.store.list_steps(
-            repository, session_id, page_size=request.page_size, page_token=request.page_token
-        )
+        page = self.store.list_steps(repository, session_id, page_size=request.page_size, page_token=request.page_token)
         return pb.ListStepsResponse(
             steps=[convert.step_pb(repository, s) for s in page.items], next_page_token=page.next_page_token
         )

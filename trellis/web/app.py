@@ -29,8 +29,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from query import QueryLimits, run_query
-from vcs import NotFound, PermissionDenied
+from trellis.query import QueryLimits, run_query
+from trellis.vcs import NotFound, PermissionDenied
 
 from ..auth import TokenStore
 from ..authz import LOCAL_GRANTS, Principal
@@ -48,18 +48,29 @@ CONSOLE_ROWS = 1000
 """Rows the SQL console shows (downloads take up to the query limit)."""
 
 _HTTP = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.ALREADY_EXISTS: 409, grpc.StatusCode.ABORTED: 409,
-    grpc.StatusCode.FAILED_PRECONDITION: 409, grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504, grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.UNIMPLEMENTED: 501,
 }
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(short=lambda v: (v or "")[:12], when=_when, ms=_ms, cost=_cost, number=_number)
     env.globals.update(url=url, quote=_quote)
     return env
@@ -71,8 +82,9 @@ def _quote(value: str) -> str:
 
 def url(*parts: str, **query: Any) -> str:
     """``/repositories/{repo}/sessions/{id}`` from its parts (each quoted), with the non-empty query items."""
-    path = "/" + "/".join(urllib.parse.quote(str(p), safe="/" if i == len(parts) - 1 else "") for i, p in
-                          enumerate(parts))
+    path = "/" + "/".join(
+        urllib.parse.quote(str(p), safe="/" if i == len(parts) - 1 else "") for i, p in enumerate(parts)
+    )
     items = {k: v for k, v in query.items() if v not in ("", None, 0)}
     return path + ("?" + urllib.parse.urlencode(items) if items else "")
 
@@ -107,8 +119,15 @@ def _number(value: Any) -> str:
 class WebApp:
     """The pages of one server: its services, its tokens and its templates."""
 
-    def __init__(self, services: Services, tokens: TokenStore, *, require_tokens: bool, secure_cookie: bool = False,
-                 query_limits: QueryLimits | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        tokens: TokenStore,
+        *,
+        require_tokens: bool,
+        secure_cookie: bool = False,
+        query_limits: QueryLimits | None = None,
+    ) -> None:
         self.services = services
         self.tokens = tokens
         self.require_tokens = require_tokens
@@ -129,8 +148,11 @@ class WebApp:
         if not (scheme.lower() == "bearer" and token.strip()):
             token = request.cookies.get(COOKIE, "")
         if not token.strip():
-            raise Unauthenticated("this server requires a token: sign in with one (`trellis token create NAME "
-                                  "--role reader --repo REPO` makes one)", reason="MISSING_TOKEN")
+            raise Unauthenticated(
+                "this server requires a token: sign in with one (`trellis token create NAME "
+                "--role reader --repo REPO` makes one)",
+                reason="MISSING_TOKEN",
+            )
         principal = self.tokens.authenticate(token.strip())
         if principal is None:
             raise Unauthenticated("the token is unknown or revoked: sign in with another", reason="INVALID_TOKEN")
@@ -145,7 +167,10 @@ class WebApp:
             raise PermissionDenied(
                 f"your token gives no role in repository {repository!r}: ask an admin for "
                 f"`trellis token create {principal.name} --role reader --repo '{repository}'`",
-                reason="INSUFFICIENT_ROLE", repository=repository, required_role="reader")
+                reason="INSUFFICIENT_ROLE",
+                repository=repository,
+                required_role="reader",
+            )
 
     def readable(self, principal: Principal) -> list[str] | None:
         """The repositories the caller may read (None: every one)."""
@@ -166,8 +191,9 @@ class WebApp:
     # -- rendering -----------------------------------------------------------------------------------
 
     def render(self, request: Request, template: str, code: int = 200, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(template).render(request=request, principal=context.pop("principal", None),
-                                                      local=self.local(), **context)
+        html = self.env.get_template(template).render(
+            request=request, principal=context.pop("principal", None), local=self.local(), **context
+        )
         return HTMLResponse(html, status_code=code)
 
     def error(self, request: Request, exc: DomainError) -> Response:
@@ -188,8 +214,14 @@ class WebApp:
                 return self.error(request, exc)
             except Exception:
                 log.exception("web: %s failed", request.url.path)
-                return self.render(request, "error.html", 500, status=500, error_reason="INTERNAL",
-                                   message="the server failed to show this page; its log says why")
+                return self.render(
+                    request,
+                    "error.html",
+                    500,
+                    status=500,
+                    error_reason="INTERNAL",
+                    message="the server failed to show this page; its log says why",
+                )
 
         return endpoint
 
@@ -204,24 +236,37 @@ class WebApp:
         self.check_repository(principal, repository)
         info = self.services.store.get_repository(repository)
         branches, next_token = pages.branches_page(self.services, repository, request.query_params.get("page", ""))
-        return self.render(request, "repository.html", principal=principal, repository=info, branches=branches,
-                           next_token=next_token)
+        return self.render(
+            request, "repository.html", principal=principal, repository=info, branches=branches, next_token=next_token
+        )
 
     def sessions(self, request: Request, principal: Principal) -> Response:
         q = request.query_params
         fixed = request.path_params.get("repository", "")
         if fixed:
             self.check_repository(principal, fixed)
-        filters = SessionFilters(repository=fixed or q.get("repository", ""), agent=q.get("agent", ""),
-                                 model=q.get("model", ""), status=q.get("status", ""), since=q.get("since", ""),
-                                 until=q.get("until", ""), text=q.get("q", ""))
+        filters = SessionFilters(
+            repository=fixed or q.get("repository", ""),
+            agent=q.get("agent", ""),
+            model=q.get("model", ""),
+            status=q.get("status", ""),
+            since=q.get("since", ""),
+            until=q.get("until", ""),
+            text=q.get("q", ""),
+        )
         if filters.repository:
             self.check_repository(principal, filters.repository)
         readable = self.readable(principal)
         found = pages.sessions_page(self.services, readable, filters, q.get("page", ""))
-        return self.render(request, "sessions.html", principal=principal, page=found, filters=filters,
-                           fixed=fixed, repositories=readable if readable is not None else
-                           [r.repository_id for r in self._repositories()])
+        return self.render(
+            request,
+            "sessions.html",
+            principal=principal,
+            page=found,
+            filters=filters,
+            fixed=fixed,
+            repositories=readable if readable is not None else [r.repository_id for r in self._repositories()],
+        )
 
     def session(self, request: Request, principal: Principal) -> Response:
         repository, session_id = request.path_params["repository"], request.path_params["session"]
@@ -229,8 +274,9 @@ class WebApp:
         filters = _step_filters(request)
         start = _int(request.query_params.get("start", "0"))
         found = pages.session_page(self.services, repository, session_id, filters, start)
-        return self.render(request, "session.html", principal=principal, repository=repository, page=found,
-                           filters=filters)
+        return self.render(
+            request, "session.html", principal=principal, repository=repository, page=found, filters=filters
+        )
 
     def steps(self, request: Request, principal: Principal) -> Response:
         """A batch of a timeline (htmx asks for it when the reader reaches the end of what is shown)."""
@@ -239,21 +285,27 @@ class WebApp:
         filters = _step_filters(request)
         after = _int(request.query_params.get("after", "0"))
         steps, more = pages.steps_after(self.services, repository, session_id, after, filters, pages.STEPS_BATCH)
-        return self.render(request, "steps.html", repository=repository, session_id=session_id, steps=steps,
-                           more=more, filters=filters)
+        return self.render(
+            request, "steps.html", repository=repository, session_id=session_id, steps=steps, more=more, filters=filters
+        )
 
     def step(self, request: Request, principal: Principal) -> Response:
         repository, session_id = request.path_params["repository"], request.path_params["session"]
         self.check_repository(principal, repository)
         step = pages.full_step(self.services, repository, session_id, _int(request.path_params["index"]))
-        return self.render(request, "step.html", principal=principal, repository=repository, session_id=session_id,
-                           step=step)
+        return self.render(
+            request, "step.html", principal=principal, repository=repository, session_id=session_id, step=step
+        )
 
     def commit(self, request: Request, principal: Principal) -> Response:
         repository = request.path_params["repository"]
         self.check_repository(principal, repository)
-        found = pages.commit_page(self.services, repository, request.path_params["commit"],
-                                  all_changes=request.query_params.get("changes") == "all")
+        found = pages.commit_page(
+            self.services,
+            repository,
+            request.path_params["commit"],
+            all_changes=request.query_params.get("changes") == "all",
+        )
         return self.render(request, "commit.html", principal=principal, repository=repository, page=found)
 
     def file(self, request: Request, principal: Principal) -> Response:
@@ -264,8 +316,9 @@ class WebApp:
         view = pages.file_diff(self.services, repository, commit, request.path_params["path"])
         if request.headers.get("hx-request"):
             return self.render(request, "file.html", f=view)
-        return self.render(request, "file_page.html", principal=principal, repository=repository, commit_id=commit,
-                           f=view)
+        return self.render(
+            request, "file_page.html", principal=principal, repository=repository, commit_id=commit, f=view
+        )
 
     def run(self, request: Request, principal: Principal) -> Response:
         repository = request.path_params["repository"]
@@ -277,8 +330,9 @@ class WebApp:
         repository, qualname = request.path_params["repository"], request.path_params["qualname"]
         self.check_repository(principal, repository)
         rows = pages.entity_page(self.services, repository, qualname)
-        return self.render(request, "entity.html", principal=principal, repository=repository, qualname=qualname,
-                           rows=rows)
+        return self.render(
+            request, "entity.html", principal=principal, repository=repository, qualname=qualname, rows=rows
+        )
 
     def merge(self, request: Request, principal: Principal) -> Response:
         repository = request.path_params["repository"]
@@ -287,17 +341,28 @@ class WebApp:
         info = self.services.store.get_repository(repository)
         result = None
         if source:
-            result = pages.merge_page(self.services, repository, target or info.default_branch, source,
-                                      principal.name)
+            result = pages.merge_page(self.services, repository, target or info.default_branch, source, principal.name)
         branches = [b.branch_id for b in self.services.store.list_branches(repository, page_size=1000).items]
-        return self.render(request, "merge.html", principal=principal, repository=repository,
-                           target=target or info.default_branch, source=source, result=result, branches=branches)
+        return self.render(
+            request,
+            "merge.html",
+            principal=principal,
+            repository=repository,
+            target=target or info.default_branch,
+            source=source,
+            result=result,
+            branches=branches,
+        )
 
     def _query(self, principal: Principal, sql: str, max_rows: int | None = None) -> Any:
         if principal.global_role() is None:
             raise PermissionDenied(
                 "the SQL console spans every repository, so it needs a grant on '*' (reader or above), as the "
-                "Query RPC does", reason="INSUFFICIENT_ROLE", repository="*", required_role="reader")
+                "Query RPC does",
+                reason="INSUFFICIENT_ROLE",
+                repository="*",
+                required_role="reader",
+            )
         return run_query(self.services.index.indexer, sql, max_rows=max_rows, limits=self.query_limits)
 
     def console(self, request: Request, principal: Principal) -> Response:
@@ -314,8 +379,18 @@ class WebApp:
             if result is not None:
                 chart = pages.chart_spec(result.table)
         rows = result.table.to_pylist() if result is not None else []
-        return self.render(request, "console.html", 400 if error else 200, principal=principal, sql=sql,
-                           result=result, rows=rows, chart=chart, error=error, examples=_EXAMPLES)
+        return self.render(
+            request,
+            "console.html",
+            400 if error else 200,
+            principal=principal,
+            sql=sql,
+            result=result,
+            rows=rows,
+            chart=chart,
+            error=error,
+            examples=_EXAMPLES,
+        )
 
     def download(self, request: Request, principal: Principal) -> Response:
         import pyarrow.csv
@@ -324,8 +399,9 @@ class WebApp:
         sql = request.query_params.get("sql", "")
         fmt = request.path_params["format"]
         if fmt not in ("csv", "parquet"):
-            raise NotFound(f"no download format {fmt[:20]!r}: use result.csv or result.parquet",
-                           reason="UNKNOWN_FORMAT")
+            raise NotFound(
+                f"no download format {fmt[:20]!r}: use result.csv or result.parquet", reason="UNKNOWN_FORMAT"
+            )
         result = self._query(principal, sql)
         buffer = io.BytesIO()
         if fmt == "csv":
@@ -416,9 +492,12 @@ class _SecurityHeaders:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] += [
-                    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' "
-                     b"'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
-                     b"form-action 'self'"),
+                    (
+                        b"content-security-policy",
+                        b"default-src 'self'; script-src 'self'; style-src 'self' "
+                        b"'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+                        b"form-action 'self'",
+                    ),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
                 ]
@@ -428,18 +507,32 @@ class _SecurityHeaders:
 
 
 _EXAMPLES = [
-    ("sessions per model", "SELECT model, status, count(*) AS sessions, sum(cost_usd) AS cost\nFROM sessions "
-     "GROUP BY ALL ORDER BY cost DESC"),
-    ("commits per day", "SELECT date_trunc('day', commit_time) AS day, count(*) AS commits\nFROM commits "
-     "GROUP BY day ORDER BY day"),
-    ("failing stages", "SELECT stage, count(*) FILTER (WHERE status = 'failed') AS failures, count(*) AS jobs\n"
-     "FROM job_results GROUP BY stage ORDER BY failures DESC"),
+    (
+        "sessions per model",
+        "SELECT model, status, count(*) AS sessions, sum(cost_usd) AS cost\nFROM sessions "
+        "GROUP BY ALL ORDER BY cost DESC",
+    ),
+    (
+        "commits per day",
+        "SELECT date_trunc('day', commit_time) AS day, count(*) AS commits\nFROM commits GROUP BY day ORDER BY day",
+    ),
+    (
+        "failing stages",
+        "SELECT stage, count(*) FILTER (WHERE status = 'failed') AS failures, count(*) AS jobs\n"
+        "FROM job_results GROUP BY stage ORDER BY failures DESC",
+    ),
 ]
 
 
-def build_app(services: Services, tokens: TokenStore, *, require_tokens: bool, secure_cookie: bool = False,
-              query_limits: QueryLimits | None = None) -> Starlette:
+def build_app(
+    services: Services,
+    tokens: TokenStore,
+    *,
+    require_tokens: bool,
+    secure_cookie: bool = False,
+    query_limits: QueryLimits | None = None,
+) -> Starlette:
     """The web viewer as an ASGI application over a server's services."""
-    return WebApp(services, tokens, require_tokens=require_tokens, secure_cookie=secure_cookie,
-                  query_limits=query_limits).build()
-
+    return WebApp(
+        services, tokens, require_tokens=require_tokens, secure_cookie=secure_cookie, query_limits=query_limits
+    ).build()

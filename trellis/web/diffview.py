@@ -62,9 +62,11 @@ class FileView:
                 out.append(f'<tr class="hunk"><td colspan="4" class="mono">{escape(r.header)}</td></tr>')
                 continue
             left, right = r.left, r.right
-            out.append(f'<tr><td class="n {left.kind}">{left.number or ""}</td><td class="mono {left.kind}">'
-                       f'{left.html}</td><td class="n {right.kind}">{right.number or ""}</td>'
-                       f'<td class="mono {right.kind}">{right.html}</td></tr>')
+            out.append(
+                f'<tr><td class="n {left.kind}">{left.number or ""}</td><td class="mono {left.kind}">'
+                f'{left.html}</td><td class="n {right.kind}">{right.number or ""}</td>'
+                f'<td class="mono {right.kind}">{right.html}</td></tr>'
+            )
         return Markup("\n".join(out))
 
 
@@ -106,8 +108,18 @@ class Highlighter:
         return lines
 
 
-def side_by_side(path: str, old_path: str, status: str, patch: str, old: bytes | None, new: bytes | None, *,
-                 old_id: str = "", new_id: str = "", highlighter: Highlighter | None = None) -> FileView:
+def side_by_side(
+    path: str,
+    old_path: str,
+    status: str,
+    patch: str,
+    old: bytes | None,
+    new: bytes | None,
+    *,
+    old_id: str = "",
+    new_id: str = "",
+    highlighter: Highlighter | None = None,
+) -> FileView:
     """Rows pairing the removed and added lines of each hunk of ``patch`` (a unified diff of one file)."""
     binary = (old is not None and b"\0" in old[:8000]) or (new is not None and b"\0" in new[:8000])
     if binary:
@@ -150,8 +162,9 @@ def side_by_side(path: str, old_path: str, status: str, patch: str, old: bytes |
             new_no += 1
         elif line.startswith(" "):
             flush()
-            rows.append(Row(Cell(old_no, _at(old_lines, old_no), "context"),
-                            Cell(new_no, _at(new_lines, new_no), "context")))
+            rows.append(
+                Row(Cell(old_no, _at(old_lines, old_no), "context"), Cell(new_no, _at(new_lines, new_no), "context"))
+            )
             old_no += 1
             new_no += 1
         else:

@@ -23,7 +23,7 @@ from pygments.token import STANDARD_TYPES, _TokenType
 from pygments.util import ClassNotFound
 from tree_sitter import Node
 
-from semantic_diff.languages import GrammarUnavailable, parser_for, spec_for
+from trellis.semantic_diff.languages import GrammarUnavailable, parser_for, spec_for
 
 __all__ = ["HIGHLIGHT_MAX_BYTES", "PYGMENTS_MAX_BYTES", "highlight_lines", "language_name"]
 
@@ -35,8 +35,17 @@ PYGMENTS_MAX_BYTES = 128 * 1024
 _CONSTANTS = frozenset({"true", "false", "none", "null", "nil", "boolean", "undefined", "iota"})
 _NUMBERS = ("integer", "float", "number", "int_literal", "float_literal", "decimal", "hex_", "octal", "binary_")
 _STRINGS = ("string", "char_literal", "character_literal", "rune_literal", "heredoc")
-_TYPES = frozenset({"type_identifier", "primitive_type", "predefined_type", "integral_type",
-                    "floating_point_type", "boolean_type", "void_type"})
+_TYPES = frozenset(
+    {
+        "type_identifier",
+        "primitive_type",
+        "predefined_type",
+        "integral_type",
+        "floating_point_type",
+        "boolean_type",
+        "void_type",
+    }
+)
 
 
 def _class_of(node: Node) -> str | None:

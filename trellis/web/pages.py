@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ci
-from vcs import Identity, InvalidArgument, NotFound, Store
-from vcs.validation import check_branch_name, check_session_id
+from trellis import ci
+from trellis.vcs import Identity, InvalidArgument, NotFound, Store
+from trellis.vcs.validation import check_branch_name, check_session_id
 
 from ..differ import Differ, unified_diff
 from ..indexing import Index
@@ -92,19 +92,28 @@ def branches_page(services: Services, repository: str, page_token: str = "") -> 
     names = [b.branch_id for b in page.items]
     latest = {
         row["branch"]: row
-        for row in _rows(services, f"""
+        for row in _rows(
+            services,
+            f"""
             SELECT branch, arg_max(run_id, create_time) AS run_id, arg_max(status, create_time) AS status,
                    arg_max(commit_id, create_time) AS commit_id
             FROM verification_runs WHERE repository = ? AND branch IN ({_placeholders(names)}) GROUP BY branch""",
-            [repository, *names])
+            [repository, *names],
+        )
     }
     rows = []
     for branch in page.items:
         run = latest.get(branch.branch_id, {})
-        rows.append(BranchRow(branch.branch_id, branch.head_commit_id,
-                              services.verifier.required_stages(repository, branch.branch_id),
-                              run.get("run_id") or "", run.get("status") or "",
-                              run.get("commit_id") == branch.head_commit_id))
+        rows.append(
+            BranchRow(
+                branch.branch_id,
+                branch.head_commit_id,
+                services.verifier.required_stages(repository, branch.branch_id),
+                run.get("run_id") or "",
+                run.get("status") or "",
+                run.get("commit_id") == branch.head_commit_id,
+            )
+        )
     return rows, page.next_page_token
 
 
@@ -122,9 +131,19 @@ class SessionFilters:
     text: str = ""  # in the task
 
     def query(self) -> dict[str, str]:
-        return {k: v for k, v in (("repository", self.repository), ("agent", self.agent), ("model", self.model),
-                                  ("status", self.status), ("since", self.since), ("until", self.until),
-                                  ("q", self.text)) if v}
+        return {
+            k: v
+            for k, v in (
+                ("repository", self.repository),
+                ("agent", self.agent),
+                ("model", self.model),
+                ("status", self.status),
+                ("since", self.since),
+                ("until", self.until),
+                ("q", self.text),
+            )
+            if v
+        }
 
 
 def _like(text: str) -> str:
@@ -136,8 +155,9 @@ def _date(text: str, what: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidArgument(f"{what} must be a date such as 2025-01-31, not {text[:40]!r}",
-                              reason="INVALID_DATE") from None
+        raise InvalidArgument(
+            f"{what} must be a date such as 2025-01-31, not {text[:40]!r}", reason="INVALID_DATE"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,16 +169,21 @@ class SessionsPage:
     models: list[str]
 
 
-def sessions_page(services: Services, repositories: Sequence[str] | None, filters: SessionFilters,
-                  page_token: str = "") -> SessionsPage:
+def sessions_page(
+    services: Services, repositories: Sequence[str] | None, filters: SessionFilters, page_token: str = ""
+) -> SessionsPage:
     """Sessions newest first; ``repositories``: those the caller may read (None: all)."""
     where = ["TRUE"]
     params: list[Any] = []
     if repositories is not None:
         where.append(f"repository IN ({_placeholders(repositories)})")
         params.extend(repositories)
-    for column, value in (("repository", filters.repository), ("agent", filters.agent),
-                          ("model", filters.model), ("status", filters.status)):
+    for column, value in (
+        ("repository", filters.repository),
+        ("agent", filters.agent),
+        ("model", filters.model),
+        ("status", filters.status),
+    ):
         if value:
             where.append(f"{column} = ?")
             params.append(value)
@@ -182,22 +207,30 @@ def sessions_page(services: Services, repositories: Sequence[str] | None, filter
             raise InvalidArgument("page is not a token this server issued", reason="INVALID_PAGE_TOKEN") from None
         keyset = " AND (create_time < ? OR (create_time = ? AND session_id < ?))"
         keyset_params = [when, when, after]
-    sessions = _rows(services, f"""
+    sessions = _rows(
+        services,
+        f"""
         SELECT repository, session_id, agent, model, status, outcome, task, create_time, end_time,
                step_count, commit_count, input_tokens + output_tokens AS tokens, cost_usd,
                date_diff('millisecond', create_time, end_time) AS duration_ms
         FROM sessions WHERE {condition}{keyset}
-        ORDER BY create_time DESC, session_id DESC LIMIT {SESSIONS_PER_PAGE + 1}""", [*params, *keyset_params])
+        ORDER BY create_time DESC, session_id DESC LIMIT {SESSIONS_PER_PAGE + 1}""",
+        [*params, *keyset_params],
+    )
     more = len(sessions) > SESSIONS_PER_PAGE
     sessions = sessions[:SESSIONS_PER_PAGE]
     if sessions:
         verdicts = {
             (row["repository"], row["session_id"]): row
-            for row in _rows(services, f"""
+            for row in _rows(
+                services,
+                f"""
                 SELECT repository, session_id, arg_max(status, create_time) AS verdict,
                        arg_max(run_id, create_time) AS run_id
                 FROM verification_runs WHERE session_id IN ({_placeholders(sessions)})
-                GROUP BY repository, session_id""", [s["session_id"] for s in sessions])
+                GROUP BY repository, session_id""",
+                [s["session_id"] for s in sessions],
+            )
         }
         for s in sessions:
             found = verdicts.get((s["repository"], s["session_id"]), {})
@@ -205,11 +238,20 @@ def sessions_page(services: Services, repositories: Sequence[str] | None, filter
     total = _rows(services, f"SELECT count(*) AS n FROM sessions WHERE {condition}", params)[0]["n"]
     scope = f"repository IN ({_placeholders(repositories)})" if repositories is not None else "TRUE"
     scope_params = list(repositories or ())
-    agents = [r["agent"] for r in _rows(
-        services, f"SELECT DISTINCT agent FROM sessions WHERE {scope} ORDER BY agent LIMIT 500", scope_params)]
-    models = [r["model"] for r in _rows(
-        services, f"SELECT DISTINCT model FROM sessions WHERE {scope} AND model <> '' ORDER BY model LIMIT 500",
-        scope_params)]
+    agents = [
+        r["agent"]
+        for r in _rows(
+            services, f"SELECT DISTINCT agent FROM sessions WHERE {scope} ORDER BY agent LIMIT 500", scope_params
+        )
+    ]
+    models = [
+        r["model"]
+        for r in _rows(
+            services,
+            f"SELECT DISTINCT model FROM sessions WHERE {scope} AND model <> '' ORDER BY model LIMIT 500",
+            scope_params,
+        )
+    ]
     last = sessions[-1] if sessions else None
     token = f"{last['create_time'].isoformat()}~{last['session_id']}" if more and last else ""
     return SessionsPage(sessions, total, token, agents, models)
@@ -255,10 +297,24 @@ def _step_view(row: dict[str, Any]) -> StepView:
     observation, c4 = _clip(row["observation"])
     subagent = (metadata.get("agent_id") or "subagent") if metadata.get("sidechain") == "true" else ""
     return StepView(
-        row["step_index"], row["commit_id"] or "", thought, action, arguments, observation, c1 or c2 or c3 or c4,
-        row["observation_chars"] or 0, observation.count("\n") + 1 if observation else 0,
-        row["input_tokens"] or 0, row["output_tokens"] or 0, row["cost_usd"] or 0.0, row["latency_ms"] or 0,
-        row["create_time"], row["tool"], subagent, metadata)
+        row["step_index"],
+        row["commit_id"] or "",
+        thought,
+        action,
+        arguments,
+        observation,
+        c1 or c2 or c3 or c4,
+        row["observation_chars"] or 0,
+        observation.count("\n") + 1 if observation else 0,
+        row["input_tokens"] or 0,
+        row["output_tokens"] or 0,
+        row["cost_usd"] or 0.0,
+        row["latency_ms"] or 0,
+        row["create_time"],
+        row["tool"],
+        subagent,
+        metadata,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,13 +334,16 @@ class StepFilters:
         elif self.kind == "subagent":
             parts.append("metadata['sidechain'] = 'true'")
         elif self.kind:
-            raise InvalidArgument(f"unknown step kind {self.kind[:40]!r}: use one of {', '.join(STEP_KINDS)}",
-                                  reason="INVALID_STEP_KIND")
+            raise InvalidArgument(
+                f"unknown step kind {self.kind[:40]!r}: use one of {', '.join(STEP_KINDS)}", reason="INVALID_STEP_KIND"
+            )
         if self.tool:
             parts.append(f"{_TOOL} = ?")
             params.append(self.tool)
         if self.text:
-            parts.append("(thought ILIKE ? ESCAPE '\\' OR action ILIKE ? ESCAPE '\\' OR observation ILIKE ? ESCAPE '\\')")
+            parts.append(
+                "(thought ILIKE ? ESCAPE '\\' OR action ILIKE ? ESCAPE '\\' OR observation ILIKE ? ESCAPE '\\')"
+            )
             params.extend([_like(self.text)] * 3)
         return "".join(f" AND {p}" for p in parts), params
 
@@ -292,18 +351,23 @@ class StepFilters:
         return {k: v for k, v in (("kind", self.kind), ("tool", self.tool), ("q", self.text)) if v}
 
 
-def steps_after(services: Services, repository: str, session_id: str, after: int, filters: StepFilters,
-                limit: int) -> tuple[list[StepView], bool]:
+def steps_after(
+    services: Services, repository: str, session_id: str, after: int, filters: StepFilters, limit: int
+) -> tuple[list[StepView], bool]:
     """Steps with an index above ``after`` (at most ``limit``) and whether more follow."""
     condition, params = filters.sql()
-    rows = _rows(services, f"""
+    rows = _rows(
+        services,
+        f"""
         SELECT step_index, commit_id, thought, action, arguments_json::VARCHAR AS arguments_json,
                CASE WHEN length(observation) > {OBSERVATION_CLIP}
                     THEN substr(observation, 1, {OBSERVATION_CLIP + 1}) ELSE observation END AS observation,
                length(observation) AS observation_chars,
                input_tokens, output_tokens, cost_usd, latency_ms, create_time, metadata, {_TOOL} AS tool
         FROM steps WHERE repository = ? AND session_id = ? AND step_index > ?{condition}
-        ORDER BY step_index LIMIT {limit + 1}""", [repository, session_id, after, *params])
+        ORDER BY step_index LIMIT {limit + 1}""",
+        [repository, session_id, after, *params],
+    )
     return [_step_view(r) for r in rows[:limit]], len(rows) > limit
 
 
@@ -318,42 +382,81 @@ class SessionPage:
     verdict: dict[str, Any]
 
 
-def session_page(services: Services, repository: str, session_id: str, filters: StepFilters,
-                 start: int = 0) -> SessionPage:
+def session_page(
+    services: Services, repository: str, session_id: str, filters: StepFilters, start: int = 0
+) -> SessionPage:
     check_session_id(session_id)
     session = services.store.get_session(repository, session_id)
     steps, more = steps_after(services, repository, session_id, max(0, start - 1), filters, STEPS_FIRST)
-    tools = [(r["tool"], r["n"]) for r in _rows(services, f"""
+    tools = [
+        (r["tool"], r["n"])
+        for r in _rows(
+            services,
+            f"""
         SELECT {_TOOL} AS tool, count(*) AS n FROM steps WHERE repository = ? AND session_id = ?
-        GROUP BY ALL HAVING tool <> '' ORDER BY n DESC, tool LIMIT 100""", [repository, session_id])]
-    counts = _rows(services, """
+        GROUP BY ALL HAVING tool <> '' ORDER BY n DESC, tool LIMIT 100""",
+            [repository, session_id],
+        )
+    ]
+    counts = _rows(
+        services,
+        """
         SELECT count(commit_id) AS code, count(*) FILTER (WHERE coalesce(action, '') <> '') AS tool,
                count(*) FILTER (WHERE coalesce(action, '') = '') AS message,
                count(*) FILTER (WHERE metadata['sidechain'] = 'true') AS subagent
-        FROM steps WHERE repository = ? AND session_id = ?""", [repository, session_id])[0]
-    verdict = next(iter(_rows(services, """
+        FROM steps WHERE repository = ? AND session_id = ?""",
+        [repository, session_id],
+    )[0]
+    verdict = next(
+        iter(
+            _rows(
+                services,
+                """
         SELECT run_id, status, commit_id FROM verification_runs WHERE repository = ? AND session_id = ?
-        ORDER BY create_time DESC LIMIT 1""", [repository, session_id])), {})
+        ORDER BY create_time DESC LIMIT 1""",
+                [repository, session_id],
+            )
+        ),
+        {},
+    )
     return SessionPage(session, steps, more, max(0, start - 1), tools, [(k, counts[k]) for k in STEP_KINDS], verdict)
 
 
 def full_step(services: Services, repository: str, session_id: str, index: int) -> StepView:
     """One step, nothing clipped (the step's own page)."""
     check_session_id(session_id)
-    rows = _rows(services, f"""
+    rows = _rows(
+        services,
+        f"""
         SELECT step_index, commit_id, thought, action, arguments_json::VARCHAR AS arguments_json, observation,
                length(observation) AS observation_chars, input_tokens, output_tokens, cost_usd, latency_ms,
                create_time, metadata, {_TOOL} AS tool
-        FROM steps WHERE repository = ? AND session_id = ? AND step_index = ?""", [repository, session_id, index])
+        FROM steps WHERE repository = ? AND session_id = ? AND step_index = ?""",
+        [repository, session_id, index],
+    )
     if not rows:
         raise NotFound(f"step {index} of session {session_id!r} is not in the index", reason="STEP_NOT_FOUND")
     row = rows[0]
     metadata = dict(row["metadata"] or {})
-    return StepView(index, row["commit_id"] or "", row["thought"] or "", row["action"] or "",
-                    row["arguments_json"] or "", row["observation"] or "", False, row["observation_chars"] or 0,
-                    (row["observation"] or "").count("\n") + 1, row["input_tokens"] or 0, row["output_tokens"] or 0,
-                    row["cost_usd"] or 0.0, row["latency_ms"] or 0, row["create_time"], row["tool"],
-                    metadata.get("agent_id", "") if metadata.get("sidechain") == "true" else "", metadata)
+    return StepView(
+        index,
+        row["commit_id"] or "",
+        row["thought"] or "",
+        row["action"] or "",
+        row["arguments_json"] or "",
+        row["observation"] or "",
+        False,
+        row["observation_chars"] or 0,
+        (row["observation"] or "").count("\n") + 1,
+        row["input_tokens"] or 0,
+        row["output_tokens"] or 0,
+        row["cost_usd"] or 0.0,
+        row["latency_ms"] or 0,
+        row["create_time"],
+        row["tool"],
+        metadata.get("agent_id", "") if metadata.get("sidechain") == "true" else "",
+        metadata,
+    )
 
 
 # -- a commit ------------------------------------------------------------------------------------------
@@ -386,24 +489,38 @@ class CommitPage:
 
 def _changes(services: Services, repository: str, commit_id: str) -> tuple[list[ChangedFile], list[Any]]:
     """A commit's files and entity changes: what the indexer computed, or (not indexed yet) the semantic diff."""
-    indexed = _rows(services, "SELECT entity_changes FROM commits WHERE repository = ? AND commit_id = ?",
-                    [repository, commit_id])
+    indexed = _rows(
+        services, "SELECT entity_changes FROM commits WHERE repository = ? AND commit_id = ?", [repository, commit_id]
+    )
     if indexed and indexed[0]["entity_changes"] is not None:
-        files = [ChangedFile(r["path"], r["old_path"] or "", r["status"], r["additions"] or 0, r["deletions"] or 0)
-                 for r in _rows(services, """
+        files = [
+            ChangedFile(r["path"], r["old_path"] or "", r["status"], r["additions"] or 0, r["deletions"] or 0)
+            for r in _rows(
+                services,
+                """
                     SELECT path, old_path, status, additions, deletions FROM file_changes
-                    WHERE repository = ? AND commit_id = ? ORDER BY path""", [repository, commit_id])]
-        changes = _rows(services, """
+                    WHERE repository = ? AND commit_id = ? ORDER BY path""",
+                [repository, commit_id],
+            )
+        ]
+        changes = _rows(
+            services,
+            """
             SELECT change, kind, qualname, old_qualname, path, old_path, details FROM entity_changes
-            WHERE repository = ? AND commit_id = ? AND follows IS NULL ORDER BY ordinal""", [repository, commit_id])
+            WHERE repository = ? AND commit_id = ? AND follows IS NULL ORDER BY ordinal""",
+            [repository, commit_id],
+        )
         return files, changes
     done = services.differ.diff(repository, "", commit_id)
-    return ([ChangedFile(f.path, f.old_path or "", f.status, f.additions, f.deletions) for f in done.result.files],
-            list(done.result.changes))
+    return (
+        [ChangedFile(f.path, f.old_path or "", f.status, f.additions, f.deletions) for f in done.result.files],
+        list(done.result.changes),
+    )
 
 
-def _file_views(services: Services, repository: str, parent_id: str, commit_id: str,
-                files: Sequence[ChangedFile]) -> list[FileView]:
+def _file_views(
+    services: Services, repository: str, parent_id: str, commit_id: str, files: Sequence[ChangedFile]
+) -> list[FileView]:
     """Side-by-side diffs of some of a commit's files: both sides and git's line diff of those files only."""
     if not files:
         return []
@@ -415,9 +532,19 @@ def _file_views(services: Services, repository: str, parent_id: str, commit_id: 
         old = contents.old.get(before) if f.status != "added" else None
         new = contents.new.get(f.path) if f.status != "deleted" else None
         patch = unified_diff(old or b"", new or b"", before, f.path).decode("utf-8", "replace")
-        views.append(side_by_side(f.path, f.old_path if f.old_path != f.path else "", f.status, patch, old, new,
-                                  old_id=contents.old_ids.get(before, ""), new_id=contents.new_ids.get(f.path, ""),
-                                  highlighter=services.highlighter))
+        views.append(
+            side_by_side(
+                f.path,
+                f.old_path if f.old_path != f.path else "",
+                f.status,
+                patch,
+                old,
+                new,
+                old_id=contents.old_ids.get(before, ""),
+                new_id=contents.new_ids.get(f.path, ""),
+                highlighter=services.highlighter,
+            )
+        )
     return views
 
 
@@ -429,16 +556,28 @@ def commit_page(services: Services, repository: str, revision: str, *, all_chang
     while now < len(files) and now < FIRST_SCREEN_FILES and (now == 0 or budget > 0):
         budget -= files[now].additions + files[now].deletions
         now += 1
-    runs = _rows(services, """
+    runs = _rows(
+        services,
+        """
         SELECT run_id, status, trigger, branch, create_time, duration_ms FROM verification_runs
-        WHERE repository = ? AND commit_id = ? ORDER BY create_time DESC LIMIT 20""", [repository, commit.commit_id])
+        WHERE repository = ? AND commit_id = ? ORDER BY create_time DESC LIMIT 20""",
+        [repository, commit.commit_id],
+    )
     run = services.verifier.get(repository, runs[0]["run_id"]) if runs else None
     step_text = commit.trailers.get("Trellis-Step", "")
     parent = commit.parent_ids[0] if commit.parent_ids else ""
-    return CommitPage(commit, parent, changes if all_changes else changes[:CHANGES_FIRST], len(changes),
-                      _file_views(services, repository, parent, commit.commit_id, files[:now]), files[now:],
-                      commit.trailers.get("Trellis-Session", ""), int(step_text) if step_text.isdigit() else 0,
-                      run, runs)
+    return CommitPage(
+        commit,
+        parent,
+        changes if all_changes else changes[:CHANGES_FIRST],
+        len(changes),
+        _file_views(services, repository, parent, commit.commit_id, files[:now]),
+        files[now:],
+        commit.trailers.get("Trellis-Session", ""),
+        int(step_text) if step_text.isdigit() else 0,
+        run,
+        runs,
+    )
 
 
 def file_diff(services: Services, repository: str, revision: str, path: str) -> FileView:
@@ -461,13 +600,17 @@ def run_page(services: Services, repository: str, run_id: str) -> ci.Run:
 
 def entity_page(services: Services, repository: str, qualname: str) -> list[dict[str, Any]]:
     """Every change of the entity named ``qualname`` (now or in the past), across renames and moves."""
-    return _rows(services, """
+    return _rows(
+        services,
+        """
         SELECT h.commit_time, h.commit_id, h.change, h.kind, h.path, h.old_path, h.qualname, h.old_qualname,
                h.details, h.follows, c.title, c.agent, c.session_id, c.step_index
         FROM entity_history h JOIN commits c USING (repository, commit_id)
         WHERE h.repository = ? AND h.lineage_id IN (
             SELECT lineage_id FROM entity_history WHERE repository = ? AND (qualname = ? OR old_qualname = ?))
-        ORDER BY h.commit_time DESC, h.ordinal LIMIT 1000""", [repository, repository, qualname, qualname])
+        ORDER BY h.commit_time DESC, h.ordinal LIMIT 1000""",
+        [repository, repository, qualname, qualname],
+    )
 
 
 # -- merge preview ----------------------------------------------------------------------------------------
@@ -486,11 +629,18 @@ def merge_page(services: Services, repository: str, target: str, source: str, re
     """What merging ``source`` into ``target`` would do; a preview writes nothing."""
     check_branch_name(target)
     result = services.store.merge(repository, target, source, Identity(reader), preview=True)
-    conflicts = [{
-        "path": c.path, "qualname": c.qualname, "kind": c.entity_kind,
-        "base": c.base.decode("utf-8", "replace"), "left": c.left.decode("utf-8", "replace"),
-        "right": c.right.decode("utf-8", "replace"), "markers": c.markers.decode("utf-8", "replace"),
-    } for c in result.conflicts]
+    conflicts = [
+        {
+            "path": c.path,
+            "qualname": c.qualname,
+            "kind": c.entity_kind,
+            "base": c.base.decode("utf-8", "replace"),
+            "left": c.left.decode("utf-8", "replace"),
+            "right": c.right.decode("utf-8", "replace"),
+            "markers": c.markers.decode("utf-8", "replace"),
+        }
+        for c in result.conflicts
+    ]
     return MergeView(target, source, result.strategy, result.up_to_date, conflicts)
 
 
@@ -501,28 +651,44 @@ def chart_spec(table: Any) -> dict[str, Any] | None:
     """
     import pyarrow as pa
 
-    x_index = next((i for i, f in enumerate(table.schema)
-                    if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)), None)
+    x_index = next(
+        (i for i, f in enumerate(table.schema) if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)), None
+    )
     kind = "time"
     if x_index is None:
-        x_index = next((i for i, f in enumerate(table.schema)
-                        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)), None)
+        x_index = next(
+            (i for i, f in enumerate(table.schema) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)),
+            None,
+        )
         kind = "category"
-    ys = [i for i, f in enumerate(table.schema) if i != x_index and (
-        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type))]
+    ys = [
+        i
+        for i, f in enumerate(table.schema)
+        if i != x_index and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type))
+    ]
     if x_index is None or not ys or table.num_rows == 0:
         return None
     rows = min(table.num_rows, 1000)
     x_values = table.column(x_index).to_pylist()[:rows]
     if kind == "time":  # epoch milliseconds, UTC (the index's times are naive UTC)
         x_out: list[Any] = [
-            None if v is None else (v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time()))
-            .replace(tzinfo=dt.UTC).timestamp() * 1000 for v in x_values]
+            None
+            if v is None
+            else (v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time()))
+            .replace(tzinfo=dt.UTC)
+            .timestamp()
+            * 1000
+            for v in x_values
+        ]
     else:
         x_out = [str(v) if v is not None else "" for v in x_values]
-    series = [{"name": table.schema[i].name,
-               "values": [float(v) if v is not None else None for v in table.column(i).to_pylist()[:rows]]}
-              for i in ys[:6]]
+    series = [
+        {
+            "name": table.schema[i].name,
+            "values": [float(v) if v is not None else None for v in table.column(i).to_pylist()[:rows]],
+        }
+        for i in ys[:6]
+    ]
     return {"kind": kind, "x": table.schema[x_index].name, "labels": x_out, "series": series}
 
 

@@ -34,9 +34,17 @@ log = logging.getLogger("trellis.web")
 class WebServer:
     """The viewer on one socket, in a background thread; ``url`` is where it answers."""
 
-    def __init__(self, services: Services, data_dir: Path, address: str, *, tls_cert: Path | None = None,
-                 tls_key: Path | None = None, tls_client_ca: Path | None = None,
-                 insecure_allow_remote: bool = False) -> None:
+    def __init__(
+        self,
+        services: Services,
+        data_dir: Path,
+        address: str,
+        *,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        tls_client_ca: Path | None = None,
+        insecure_allow_remote: bool = False,
+    ) -> None:
         import uvicorn
 
         from ..server import ConfigError
@@ -51,7 +59,8 @@ class WebServer:
                 raise ConfigError(
                     f"refusing to serve the web viewer on {address} without {' and '.join(missing)}: tokens and "
                     "pages would cross the network readable, or anyone could read every repository. Serve it on "
-                    "127.0.0.1, add what is missing, or pass --insecure-allow-remote if the network is trusted")
+                    "127.0.0.1, add what is missing, or pass --insecure-allow-remote if the network is trusted"
+                )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -73,10 +82,12 @@ class WebServer:
             options.update(ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key))
             if tls_client_ca is not None:
                 options.update(ssl_ca_certs=str(tls_client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
-                                                     access_log=False, **options))  # type: ignore[arg-type]
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="trellis-web", daemon=True)
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **options)
+        )  # type: ignore[arg-type]
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="trellis-web", daemon=True
+        )
 
     def start(self) -> WebServer:
         self._thread.start()
@@ -89,10 +100,24 @@ class WebServer:
         self._socket.close()
 
 
-def start_http(running: RunningServer, data_dir: Path, address: str, *, tls_cert: Path | None = None,
-               tls_key: Path | None = None, tls_client_ca: Path | None = None,
-               insecure_allow_remote: bool = False) -> WebServer:
+def start_http(
+    running: RunningServer,
+    data_dir: Path,
+    address: str,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    tls_client_ca: Path | None = None,
+    insecure_allow_remote: bool = False,
+) -> WebServer:
     """Serve the viewer of ``running`` on ``address`` (port 0 picks a free one)."""
     services = Services(running.store, running.differ, running.index, running.verifier)
-    return WebServer(services, data_dir, address, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca,
-                     insecure_allow_remote=insecure_allow_remote).start()
+    return WebServer(
+        services,
+        data_dir,
+        address,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        insecure_allow_remote=insecure_allow_remote,
+    ).start()

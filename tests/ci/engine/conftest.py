@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from ci.engine import Verifier
+from trellis import vcs
+from trellis.ci.engine import Verifier
 
 from .fakes import FakeExecutor, Finished, Repo, make_verifier
 
@@ -27,8 +27,9 @@ def finished() -> Finished:
 
 
 @pytest.fixture
-def verifier(store: vcs.Store, repo: Repo, executor: FakeExecutor, tmp_path: Path,
-             finished: Finished) -> Iterator[Verifier]:
+def verifier(
+    store: vcs.Store, repo: Repo, executor: FakeExecutor, tmp_path: Path, finished: Finished
+) -> Iterator[Verifier]:
     v = make_verifier(store, repo, executor, tmp_path, finished)
     try:
         yield v

@@ -1,4 +1,4 @@
-"""A test double of the :class:`ci.execution.Executor` interface, and a small repository to verify.
+"""A test double of the :class:`trellis.ci.execution.Executor` interface, and a small repository to verify.
 
 The executor double answers each job from a script (``outcome(request)``) or,
 with ``hold=True``, keeps its futures pending until the test releases them.
@@ -15,18 +15,25 @@ from pathlib import Path
 
 import pygit2
 
-import semantic_diff
-import vcs
-from ci.engine import ResultCache, Verifier
-from ci.execution.jobs import JobOutcome, JobRequest
-from ci.runs import Run
+from trellis import semantic_diff, vcs
+from trellis.ci.engine import ResultCache, Verifier
+from trellis.ci.execution.jobs import JobOutcome, JobRequest
+from trellis.ci.runs import Run
 
 ALICE = vcs.Identity("alice")
 
 
 def outcome(request: JobRequest, status: str = "passed", exit_code: int = 0, output: bytes = b"ok\n") -> JobOutcome:
-    return JobOutcome(job_id=request.job_id, status=status, exit_code=exit_code,  # type: ignore[arg-type]
-                      output=output, duration_s=0.01, cpu_s=0.0, max_rss=0, isolation=())
+    return JobOutcome(
+        job_id=request.job_id,
+        status=status,
+        exit_code=exit_code,  # type: ignore[arg-type]
+        output=output,
+        duration_s=0.01,
+        cpu_s=0.0,
+        max_rss=0,
+        isolation=(),
+    )
 
 
 class FakeExecutor:
@@ -86,7 +93,8 @@ class Repo:
 
     def commit(self, files: Mapping[str, str | None], branch: str = "main", message: str = "change") -> str:
         changes: list[vcs.PutFile | vcs.DeleteFile] = [
-            vcs.DeleteFile(path) if text is None else vcs.PutFile(path, text.encode()) for path, text in files.items()]
+            vcs.DeleteFile(path) if text is None else vcs.PutFile(path, text.encode()) for path, text in files.items()
+        ]
         return self.store.commit(self.name, branch, changes, message, ALICE).commit.commit_id
 
     def diff(self, repository: str, old: str, new: str) -> semantic_diff.DiffResult:
@@ -96,8 +104,10 @@ class Repo:
         assert isinstance(new_commit, pygit2.Commit)
         if not old and new_commit.parents:
             old = str(new_commit.parents[0].id)
-        return semantic_diff.diff_files(dict(_files(repo, repo[old].tree)) if old else {},  # type: ignore[attr-defined]
-                                        dict(_files(repo, new_commit.tree)))
+        return semantic_diff.diff_files(
+            dict(_files(repo, repo[old].tree)) if old else {},  # type: ignore[attr-defined]
+            dict(_files(repo, new_commit.tree)),
+        )
 
 
 def _files(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, bytes]]:
@@ -127,11 +137,13 @@ class Finished(list[Run]):
         return list(self)
 
 
-def make_verifier(store: vcs.Store, repo: Repo, executor: FakeExecutor, root: Path,
-                  finished: Finished | None = None, **kwargs: object) -> Verifier:
+def make_verifier(
+    store: vcs.Store, repo: Repo, executor: FakeExecutor, root: Path, finished: Finished | None = None, **kwargs: object
+) -> Verifier:
     done = finished if finished is not None else Finished()
-    return Verifier(store, executor, ResultCache(root / "cache" / "results"), diff=repo.diff,
-                    on_finished=done.add, **kwargs)  # type: ignore[arg-type]
+    return Verifier(
+        store, executor, ResultCache(root / "cache" / "results"), diff=repo.diff, on_finished=done.add, **kwargs
+    )  # type: ignore[arg-type]
 
 
 PIPELINE = """\

@@ -7,20 +7,40 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ci.engine.cache import ResultCache, cache_key
-from ci.runs import JobResult, Verdict
-from ci.runs import TestCase as Case
+from trellis.ci.engine.cache import ResultCache, cache_key
+from trellis.ci.runs import JobResult, Verdict
+from trellis.ci.runs import TestCase as Case
 
-RESULT = JobResult("lint", "file", "a.py", "a.py", verdict=Verdict.FAILED, summary="1 problem", output=b"a.py:1\n",
-                   exit_code=1, tests=(Case("t::x", Verdict.FAILED, 3, "boom"),), start_time=1.0, end_time=2.0,
-                   cached=True)
+RESULT = JobResult(
+    "lint",
+    "file",
+    "a.py",
+    "a.py",
+    verdict=Verdict.FAILED,
+    summary="1 problem",
+    output=b"a.py:1\n",
+    exit_code=1,
+    tests=(Case("t::x", Verdict.FAILED, 3, "boom"),),
+    start_time=1.0,
+    end_time=2.0,
+    cached=True,
+)
 
 
 def test_a_put_result_comes_back_from_memory_and_from_disk(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path)
     cache.put("ab" * 32, RESULT)
-    expected = JobResult("lint", "file", "a.py", "a.py", verdict=Verdict.FAILED, summary="1 problem",
-                         output=b"a.py:1\n", exit_code=1, tests=RESULT.tests)  # no times, not marked cached
+    expected = JobResult(
+        "lint",
+        "file",
+        "a.py",
+        "a.py",
+        verdict=Verdict.FAILED,
+        summary="1 problem",
+        output=b"a.py:1\n",
+        exit_code=1,
+        tests=RESULT.tests,
+    )  # no times, not marked cached
     assert cache.get("ab" * 32) == expected
     assert ResultCache(tmp_path).get("ab" * 32) == expected  # a new process reads the file
     assert ResultCache(tmp_path).get("cd" * 32) is None
@@ -58,5 +78,14 @@ def test_a_corrupt_entry_is_a_miss(tmp_path: Path) -> None:
 def test_the_key_depends_on_the_definition_and_every_input() -> None:
     base = cache_key("def", ("tree", "t1", "", "cmd"))
     assert base == cache_key("def", ("tree", "t1", "", "cmd"))
-    assert len({base, cache_key("def2", ("tree", "t1", "", "cmd")), cache_key("def", ("tree", "t2", "", "cmd")),
-                cache_key("def", ("tree", "t1", "", "cmd2"))}) == 4
+    assert (
+        len(
+            {
+                base,
+                cache_key("def2", ("tree", "t1", "", "cmd")),
+                cache_key("def", ("tree", "t2", "", "cmd")),
+                cache_key("def", ("tree", "t1", "", "cmd2")),
+            }
+        )
+        == 4
+    )

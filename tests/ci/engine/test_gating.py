@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ci.engine import Verifier
-from ci.engine.gating import check_gate_run, gate_started, refuse_direct_write
-from ci.errors import GateClosed
-from ci.runs import JobResult, Run, Verdict
+from trellis.ci.engine import Verifier
+from trellis.ci.engine.gating import check_gate_run, gate_started, refuse_direct_write
+from trellis.ci.errors import GateClosed
+from trellis.ci.runs import JobResult, Run, Verdict
 
 from .fakes import FakeExecutor, Repo
 
@@ -28,13 +28,19 @@ def test_an_unprotected_branch_takes_direct_commits_and_a_protected_one_refuses_
 
 
 def test_a_passed_or_skipped_required_stage_lets_the_merge_through() -> None:
-    check_gate_run("main", SOURCE, ("unit", "lint"), _run({"unit": Verdict.PASSED, "lint": Verdict.SKIPPED,
-                                                             "extra": Verdict.FAILED}))
+    check_gate_run(
+        "main",
+        SOURCE,
+        ("unit", "lint"),
+        _run({"unit": Verdict.PASSED, "lint": Verdict.SKIPPED, "extra": Verdict.FAILED}),
+    )
 
 
 def test_a_required_stage_skipped_because_its_need_failed_refuses_the_merge() -> None:
-    jobs = (JobResult("syntax", "file", "a.py", verdict=Verdict.FAILED),
-            JobResult("unit", "commit", "", verdict=Verdict.SKIPPED, blocked_by="syntax a.py"))
+    jobs = (
+        JobResult("syntax", "file", "a.py", verdict=Verdict.FAILED),
+        JobResult("unit", "commit", "", verdict=Verdict.SKIPPED, blocked_by="syntax a.py"),
+    )
     run = Run("demo", "0" * 20, SOURCE, Verdict.FAILED, jobs, 0.0, branch="main", trigger="gate")
     with pytest.raises(GateClosed) as refused:
         check_gate_run("main", SOURCE, ("unit",), run)
@@ -67,8 +73,9 @@ def test_an_unfinished_gate_run_is_pending_and_a_started_one_says_how_to_follow_
 GATED = '[stages.lint]\nrun = "lint"\n\n[protect.main]\nrequired = ["lint"]\n'
 
 
-def test_a_protected_branch_starts_a_gate_run_then_lets_the_source_in(verifier: Verifier, repo: Repo,
-                                                                     executor: FakeExecutor) -> None:
+def test_a_protected_branch_starts_a_gate_run_then_lets_the_source_in(
+    verifier: Verifier, repo: Repo, executor: FakeExecutor
+) -> None:
     repo.commit({"trellis.toml": GATED})
     source = _topic(repo)
     assert verifier.required_stages(repo.name, "main") == ("lint",)
@@ -78,7 +85,11 @@ def test_a_protected_branch_starts_a_gate_run_then_lets_the_source_in(verifier: 
     run_id = pending.value.metadata["run_id"]
     gate_run = verifier.wait(repo.name, run_id, 30)
     assert (gate_run.trigger, gate_run.branch, gate_run.commit_id, gate_run.verdict) == (
-        "gate", "main", source, Verdict.PASSED)
+        "gate",
+        "main",
+        source,
+        Verdict.PASSED,
+    )
     verifier.check_gate(repo.name, "main", "topic")  # passed: no refusal
     assert len(executor.requests) == 1
     with pytest.raises(GateClosed) as direct:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import vcs
-from ci.engine import JobEvent, Verifier
-from ci.execution.jobs import JobOutcome, JobRequest
-from ci.runs import Run, Verdict
+from trellis import vcs
+from trellis.ci.engine import JobEvent, Verifier
+from trellis.ci.execution.jobs import JobOutcome, JobRequest
+from trellis.ci.runs import Run, Verdict
 
 from .fakes import PIPELINE, FakeExecutor, Finished, Repo, make_verifier, outcome
 
@@ -21,17 +21,21 @@ def jobs(run: Run) -> list[tuple[str, str, Verdict]]:
     return [(j.stage, j.chunk, j.verdict) for j in run.jobs]
 
 
-def test_jobs_run_in_dependency_order_and_wait_for_the_reviewer(verifier: Verifier, repo: Repo,
-                                                                executor: FakeExecutor) -> None:
+def test_jobs_run_in_dependency_order_and_wait_for_the_reviewer(
+    verifier: Verifier, repo: Repo, executor: FakeExecutor
+) -> None:
     commit_id = repo.commit({"trellis.toml": PIPELINE, "app.py": APP})
     run = verifier.start(repo.name, commit_id)
     review = next(verifier.watch_reviews(repo.name, poll=0.05))
-    assert (review.run_id, review.stage, review.chunk, review.content) == (run.run_id, "review", "app.py",
-                                                                           APP.encode())
+    assert (review.run_id, review.stage, review.chunk, review.content) == (run.run_id, "review", "app.py", APP.encode())
     assert [request.command for request in executor.requests] == ["lint app.py trellis.toml"]
     now = verifier.get(repo.name, run.run_id)
-    assert jobs(now) == [("syntax", "app.py", Verdict.PASSED), ("syntax", "trellis.toml", Verdict.PASSED),
-                         ("lint", "", Verdict.PASSED), ("review", "app.py", Verdict.PENDING)]
+    assert jobs(now) == [
+        ("syntax", "app.py", Verdict.PASSED),
+        ("syntax", "trellis.toml", Verdict.PASSED),
+        ("lint", "", Verdict.PASSED),
+        ("review", "app.py", Verdict.PENDING),
+    ]
     assert now.verdict is Verdict.RUNNING
     active = verifier.scheduler.get(repo.name, run.run_id)
     assert active is not None
@@ -47,8 +51,9 @@ def test_a_failed_job_skips_its_dependents(store: vcs.Store, repo: Repo, tmp_pat
     finished = Finished()
     verifier = make_verifier(store, repo, FakeExecutor(failing), tmp_path, finished)
     try:
-        run = verifier.wait(repo.name, verifier.start(repo.name, repo.commit({"trellis.toml": PIPELINE,
-                                                                               "app.py": APP})).run_id, 30)
+        run = verifier.wait(
+            repo.name, verifier.start(repo.name, repo.commit({"trellis.toml": PIPELINE, "app.py": APP})).run_id, 30
+        )
     finally:
         verifier.close()
     assert run.verdict is Verdict.FAILED and finished.wait_for(1) == [run]
@@ -58,8 +63,9 @@ def test_a_failed_job_skips_its_dependents(store: vcs.Store, repo: Repo, tmp_pat
     assert review.summary == "needs lint, which failed"
 
 
-def test_a_repeated_job_is_answered_from_the_result_cache(verifier: Verifier, repo: Repo,
-                                                          executor: FakeExecutor) -> None:
+def test_a_repeated_job_is_answered_from_the_result_cache(
+    verifier: Verifier, repo: Repo, executor: FakeExecutor
+) -> None:
     commit_id = repo.commit({"trellis.toml": '[stages.lint]\nrun = "lint"\n', "app.py": APP})
     first = verifier.wait(repo.name, verifier.start(repo.name, commit_id).run_id, 30)
     second = verifier.wait(repo.name, verifier.start(repo.name, commit_id).run_id, 30)
@@ -68,7 +74,9 @@ def test_a_repeated_job_is_answered_from_the_result_cache(verifier: Verifier, re
     assert not first.jobs[0].cached and second.jobs[0].cached and second.jobs[0].summary == first.jobs[0].summary
 
 
-def test_cancel_stops_what_has_not_started_and_lets_running_jobs_finish(store: vcs.Store, repo: Repo, tmp_path: Path) -> None:
+def test_cancel_stops_what_has_not_started_and_lets_running_jobs_finish(
+    store: vcs.Store, repo: Repo, tmp_path: Path
+) -> None:
     executor = FakeExecutor(hold=True)
     verifier = make_verifier(store, repo, executor, tmp_path)
     try:
@@ -97,14 +105,16 @@ def test_watch_gives_the_run_then_its_events_then_the_finished_run(verifier: Ver
     assert list(verifier.watch(repo.name, run.run_id)) == [(None, last)]  # a finished run: read from git
 
 
-def test_close_cancels_running_jobs_and_keeps_runs_waiting_for_a_reviewer(store: vcs.Store, repo: Repo,
-                                                                          tmp_path: Path) -> None:
+def test_close_cancels_running_jobs_and_keeps_runs_waiting_for_a_reviewer(
+    store: vcs.Store, repo: Repo, tmp_path: Path
+) -> None:
     executor = FakeExecutor(hold=True)
     verifier = make_verifier(store, repo, executor, tmp_path)
     running = verifier.start(repo.name, repo.commit({"trellis.toml": '[stages.lint]\nrun = "lint"\n'}))
     executor.wait_for(1)
-    waiting = verifier.start(repo.name, repo.commit({"trellis.toml": PIPELINE.replace('needs = ["lint"]', ""),
-                                                     "app.py": APP}))
+    waiting = verifier.start(
+        repo.name, repo.commit({"trellis.toml": PIPELINE.replace('needs = ["lint"]', ""), "app.py": APP})
+    )
     next(verifier.watch_reviews(repo.name, poll=0.05))
     verifier.close()
     stopped = verifier.get(repo.name, running.run_id)

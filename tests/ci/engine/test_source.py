@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import vcs
-from ci.engine.source import PipelineSource
-from ci.errors import InvalidRequest, PipelineNotFound, Refused
-from ci.pipeline import PipelineError
+from trellis import vcs
+from trellis.ci.engine.source import PipelineSource
+from trellis.ci.errors import InvalidRequest, PipelineNotFound, Refused
+from trellis.ci.pipeline import PipelineError
 
 from .fakes import ALICE, PIPELINE, Repo
 
@@ -67,7 +67,8 @@ def test_one_parse_per_content_whatever_the_source_name(store: vcs.Store) -> Non
 
 @pytest.mark.parametrize("removal", ["", "  \n", "\n\t\n"])
 def test_removing_the_repository_pipeline_with_blank_text_lets_the_file_apply_again(
-        store: vcs.Store, repo: Repo, removal: str) -> None:
+    store: vcs.Store, repo: Repo, removal: str
+) -> None:
     commit_id = repo.commit({"trellis.toml": PIPELINE})
     source = PipelineSource(store)
     source.set(repo.name, OTHER, ALICE)

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import pytest
 
-import vcs
-from ci.engine.store import MAX_OUTPUT_IN_GIT, RunStore
-from ci.errors import RunNotFound
-from ci.runs import JobResult, Run, Verdict
+from trellis import vcs
+from trellis.ci.engine.store import MAX_OUTPUT_IN_GIT, RunStore
+from trellis.ci.errors import RunNotFound
+from trellis.ci.runs import JobResult, Run, Verdict
 
 from .fakes import Repo
 
 
-def run_of(repo: Repo, commit_id: str, run_id: str, *, verdict: Verdict = Verdict.PASSED, branch: str = "",
-           jobs: tuple[JobResult, ...] = ()) -> Run:
-    return Run(repository=repo.name, run_id=run_id, commit_id=commit_id, verdict=verdict,
-               jobs=jobs or (JobResult("lint", "commit", "", verdict=verdict),), create_time=1.0, branch=branch)
+def run_of(
+    repo: Repo,
+    commit_id: str,
+    run_id: str,
+    *,
+    verdict: Verdict = Verdict.PASSED,
+    branch: str = "",
+    jobs: tuple[JobResult, ...] = (),
+) -> Run:
+    return Run(
+        repository=repo.name,
+        run_id=run_id,
+        commit_id=commit_id,
+        verdict=verdict,
+        jobs=jobs or (JobResult("lint", "commit", "", verdict=verdict),),
+        create_time=1.0,
+        branch=branch,
+    )
 
 
 def test_a_saved_run_reads_back_with_its_output_clipped(store: vcs.Store, repo: Repo) -> None:

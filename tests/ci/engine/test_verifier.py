@@ -6,18 +6,19 @@ from pathlib import Path
 
 import pytest
 
-import vcs
-from ci.engine import Verifier
-from ci.errors import CiError, InvalidRequest, PipelineNotFound, Refused, TooManyRuns
-from ci.runs import PIPELINE_STAGE, Verdict
+from trellis import vcs
+from trellis.ci.engine import Verifier
+from trellis.ci.errors import CiError, InvalidRequest, PipelineNotFound, Refused, TooManyRuns
+from trellis.ci.runs import PIPELINE_STAGE, Verdict
 
 from .fakes import ALICE, PIPELINE, FakeExecutor, Finished, Repo, make_verifier
 
 LINT = '[stages.lint]\nrun = "lint"\n'
 
 
-def test_a_run_of_a_commit_without_changes_to_check_passes_at_once(verifier: Verifier, repo: Repo,
-                                                                    finished: Finished) -> None:
+def test_a_run_of_a_commit_without_changes_to_check_passes_at_once(
+    verifier: Verifier, repo: Repo, finished: Finished
+) -> None:
     first = repo.commit({"trellis.toml": LINT + 'when.paths = ["**/*.py"]\n'})
     repo.commit({"notes.txt": "plain\n"})
     run = verifier.start(repo.name, "main")
@@ -26,13 +27,22 @@ def test_a_run_of_a_commit_without_changes_to_check_passes_at_once(verifier: Ver
     assert verifier.get(repo.name, run.run_id) == run
 
 
-@pytest.mark.parametrize(("files", "stages", "reason", "error"), [
-    ({"a.py": "x = 1\n"}, (), "PIPELINE_NOT_FOUND", PipelineNotFound),
-    ({"trellis.toml": "[stages.x]\nkind = 'nope'\n"}, (), "INVALID_PIPELINE", Refused),
-    ({"trellis.toml": LINT}, ("nope",), "UNKNOWN_STAGE", InvalidRequest),
-])
-def test_a_run_that_cannot_start_says_why(verifier: Verifier, repo: Repo, files: dict[str, str | None],
-                                          stages: tuple[str, ...], reason: str, error: type[CiError]) -> None:
+@pytest.mark.parametrize(
+    ("files", "stages", "reason", "error"),
+    [
+        ({"a.py": "x = 1\n"}, (), "PIPELINE_NOT_FOUND", PipelineNotFound),
+        ({"trellis.toml": "[stages.x]\nkind = 'nope'\n"}, (), "INVALID_PIPELINE", Refused),
+        ({"trellis.toml": LINT}, ("nope",), "UNKNOWN_STAGE", InvalidRequest),
+    ],
+)
+def test_a_run_that_cannot_start_says_why(
+    verifier: Verifier,
+    repo: Repo,
+    files: dict[str, str | None],
+    stages: tuple[str, ...],
+    reason: str,
+    error: type[CiError],
+) -> None:
     with pytest.raises(error) as caught:
         verifier.start(repo.name, repo.commit(files), stages=stages)
     assert caught.value.reason == reason
@@ -69,8 +79,9 @@ def test_a_push_supersedes_the_previous_push_to_its_branch(store: vcs.Store, rep
         verifier.close()
 
 
-def test_a_push_without_a_pipeline_starts_nothing_and_an_invalid_one_fails_at_once(verifier: Verifier,
-                                                                                    repo: Repo) -> None:
+def test_a_push_without_a_pipeline_starts_nothing_and_an_invalid_one_fails_at_once(
+    verifier: Verifier, repo: Repo
+) -> None:
     assert verifier.on_push(repo.name, "main", repo.commit({"a.py": "x = 1\n"})) is None
     run = verifier.on_push(repo.name, "main", repo.commit({"trellis.toml": "[stages.x]\nkind = 'nope'\n"}))
     assert run is not None and run.final and run.verdict is Verdict.FAILED

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ci.execution import LocalExecutor
-from ci.execution.environments import READY, EnvironmentBuildError, environment_spec
-from ci.execution.jobs import JobLimits, JobRequest, TestPlan
-from ci.execution.shards import submit_tests
+from trellis.ci.execution import LocalExecutor
+from trellis.ci.execution.environments import READY, EnvironmentBuildError, environment_spec
+from trellis.ci.execution.jobs import JobLimits, JobRequest, TestPlan
+from trellis.ci.execution.shards import submit_tests
 
 from .test_workspace import GitRepo
 
@@ -35,15 +35,22 @@ test = [{ include-group = "lint" }, "pytest-thing"]
 
 def test_the_declared_dependencies_are_read_from_the_tree() -> None:
     files = {"pyproject.toml": PYPROJECT, "req/test.txt": b"pympler\n"}
-    spec = environment_spec(files, requirements=["req/test.txt"], extras=["tests"], groups=["test"],
-                            packages=["extra-one"])
+    spec = environment_spec(
+        files, requirements=["req/test.txt"], extras=["tests"], groups=["test"], packages=["extra-one"]
+    )
     assert spec.packages == ("base-dep", "speedy>=2", "hypothesis", "ruff", "pytest-thing", "extra-one")
     assert spec.requirements == (("req/test.txt", b"pympler\n"),)
-    same = environment_spec(dict(files), requirements=["req/test.txt"], extras=["tests"], groups=["test"],
-                            packages=["extra-one"])
+    same = environment_spec(
+        dict(files), requirements=["req/test.txt"], extras=["tests"], groups=["test"], packages=["extra-one"]
+    )
     assert same.digest == spec.digest
-    changed = environment_spec({**files, "req/test.txt": b"pympler==1\n"}, requirements=["req/test.txt"],
-                               extras=["tests"], groups=["test"], packages=["extra-one"])
+    changed = environment_spec(
+        {**files, "req/test.txt": b"pympler==1\n"},
+        requirements=["req/test.txt"],
+        extras=["tests"],
+        groups=["test"],
+        packages=["extra-one"],
+    )
     assert changed.digest != spec.digest
     with pytest.raises(EnvironmentBuildError, match="no extra 'nope'"):
         environment_spec(files, extras=["nope"])
@@ -58,7 +65,9 @@ def _wheel(directory: Path, version: str) -> Path:
     with zipfile.ZipFile(path, "w") as wheel:
         wheel.writestr("helperpkg.py", f"VERSION = {version!r}\n")
         wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: helperpkg\nVersion: {version}\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         wheel.writestr(f"{info}/RECORD", "")
     return path
 
@@ -92,11 +101,23 @@ def test_jobs_run_in_an_environment_built_once_per_inputs(tmp_path: Path, execut
 
     def run(version: str, job_id: str) -> list[tuple[str, str]]:
         requirements = f"--no-index\n--find-links {wheels}\nhelperpkg=={version}\n".encode()
-        tree = repo.commit({"requirements-test.txt": requirements,
-                            "tests/test_env.py": TEST_FILE.replace(b"EXPECTED", repr(version).encode())})
+        tree = repo.commit(
+            {
+                "requirements-test.txt": requirements,
+                "tests/test_env.py": TEST_FILE.replace(b"EXPECTED", repr(version).encode()),
+            }
+        )
         spec = environment_spec({"requirements-test.txt": requirements}, requirements=["requirements-test.txt"])
-        request = JobRequest(job_id, str(repo.path), tree, kind="pytest", pytest_args=("-q", "tests"),
-                             limits=LIMITS, tests=TestPlan(), environment=spec)
+        request = JobRequest(
+            job_id,
+            str(repo.path),
+            tree,
+            kind="pytest",
+            pytest_args=("-q", "tests"),
+            limits=LIMITS,
+            tests=TestPlan(),
+            environment=spec,
+        )
         outcome = submit_tests(executor, request).result(timeout=300)
         assert outcome.tests, outcome.output.decode()
         return [(t.nodeid, t.outcome) for t in outcome.tests]

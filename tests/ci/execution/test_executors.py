@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ci.execution import Executor, LocalExecutor
-from ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, summarize
-from ci.execution.pytest_job import parse_junit
-from ci.execution.workspace import WorkspaceError
+from trellis.ci.execution import Executor, LocalExecutor
+from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, summarize
+from trellis.ci.execution.pytest_job import parse_junit
+from trellis.ci.execution.workspace import WorkspaceError
 
 from .test_workspace import GitRepo
 
@@ -75,7 +75,7 @@ def test_sees_only_its_own_world(pytestconfig):
     assert "TRELLIS_HOST_SECRET" not in os.environ
     assert not pytestconfig.pluginmanager.hasplugin("xdist")    # installed on the host
     assert not pytestconfig.pluginmanager.hasplugin("timeout")  # installed on the host
-    assert "vcs" not in sys.modules and "pygit2" not in sys.modules  # nothing of Trellis
+    assert "trellis.vcs" not in sys.modules and "pygit2" not in sys.modules  # nothing of Trellis
 """,
 }
 EXPECTED = [
@@ -104,8 +104,9 @@ def workspace_root() -> Iterator[Path]:
 
 def pytest_job(project: tuple[GitRepo, str], job_id: str = "unit") -> JobRequest:
     repo, tree = project
-    return JobRequest(job_id, str(repo.path), tree, kind="pytest", pytest_args=("-q", "tests"), limits=LIMITS,
-                      env=(("GIVEN", "1"),))
+    return JobRequest(
+        job_id, str(repo.path), tree, kind="pytest", pytest_args=("-q", "tests"), limits=LIMITS, env=(("GIVEN", "1"),)
+    )
 
 
 def outcomes(outcome: JobOutcome) -> list[tuple[str, str]]:
@@ -129,8 +130,9 @@ def test_the_local_executor_runs_jobs_in_parallel(project: tuple[GitRepo, str], 
     stamp = "date +%s.%N; sleep 0.4; date +%s.%N"
     with LocalExecutor(workspace_root / "parallel", workers=2, warm_pytest=False) as executor:
         assert (executor.name, executor.slots) == ("local", 2)
-        futures = [executor.submit(JobRequest(f"j{i}", str(repo.path), tree, command=stamp, limits=LIMITS))
-                   for i in range(4)]
+        futures = [
+            executor.submit(JobRequest(f"j{i}", str(repo.path), tree, command=stamp, limits=LIMITS)) for i in range(4)
+        ]
         results = [f.result(timeout=60) for f in futures]
     assert all(r.status == "passed" for r in results)
     spans = sorted(tuple(float(x) for x in r.output.split()) for r in results)
@@ -140,8 +142,9 @@ def test_the_local_executor_runs_jobs_in_parallel(project: tuple[GitRepo, str], 
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
-def test_pytest_jobs_report_each_test(project: tuple[GitRepo, str], workspace_root: Path, warm: bool,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pytest_jobs_report_each_test(
+    project: tuple[GitRepo, str], workspace_root: Path, warm: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRELLIS_HOST_SECRET", "x")
     with LocalExecutor(workspace_root / f"pytest-{warm}", workers=1, warm_pytest=warm) as executor:
         outcome = executor.submit(pytest_job(project)).result(timeout=60)
@@ -161,8 +164,9 @@ def test_the_warm_runner_comes_back_after_dying(project: tuple[GitRepo, str], wo
         assert executor.warm._process is not None and executor.warm._process.pid != process.pid
 
 
-def test_one_job_breaking_its_sandbox_leaves_the_others_fine(project: tuple[GitRepo, str],
-                                                              workspace_root: Path) -> None:
+def test_one_job_breaking_its_sandbox_leaves_the_others_fine(
+    project: tuple[GitRepo, str], workspace_root: Path
+) -> None:
     repo, tree = project
 
     def job(job_id: str, command: str) -> JobRequest:
@@ -209,10 +213,10 @@ def test_junit_reports_become_test_outcomes() -> None:
 # --- Ray ------------------------------------------------------------------------------------------
 
 
-
 def test_the_ray_executor_runs_the_same_jobs_with_the_same_outcomes(
-        ray_instance: object, project: tuple[GitRepo, str], workspace_root: Path) -> None:
-    from ci.execution import RayExecutor
+    ray_instance: object, project: tuple[GitRepo, str], workspace_root: Path
+) -> None:
+    from trellis.ci.execution import RayExecutor
 
     repo, tree = project
     executor: Executor = RayExecutor(workspace_root=str(workspace_root / "ray"), ship_trees=False)
@@ -220,8 +224,7 @@ def test_the_ray_executor_runs_the_same_jobs_with_the_same_outcomes(
         assert (executor.name, executor.slots) == ("ray", 2)
         command = executor.submit(JobRequest("c", str(repo.path), tree, command="cat calc.py", limits=LIMITS))
         unit = executor.submit(pytest_job(project))
-        bomb = executor.submit(JobRequest("b", str(repo.path), tree, command="f() { f | f; }; f",
-                                          limits=LIMITS))
+        bomb = executor.submit(JobRequest("b", str(repo.path), tree, command="f() { f | f; }; f", limits=LIMITS))
         assert command.result(timeout=120).output == PROJECT["calc.py"]
         outcome = unit.result(timeout=120)
         assert_pytest_outcome(outcome)
@@ -232,16 +235,24 @@ def test_the_ray_executor_runs_the_same_jobs_with_the_same_outcomes(
 
 
 def test_the_ray_executor_ships_the_tree_to_a_node_without_the_repository(
-        ray_instance: object, project: tuple[GitRepo, str], workspace_root: Path, tmp_path: Path) -> None:
-    from ci.execution import RayExecutor
+    ray_instance: object, project: tuple[GitRepo, str], workspace_root: Path, tmp_path: Path
+) -> None:
+    from trellis.ci.execution import RayExecutor
 
     source, _ = project
     repo = GitRepo(tmp_path / "moving")
     tree = repo.commit(PROJECT)
     executor = RayExecutor(workspace_root=str(workspace_root / "ray-shipped"), ship_trees=True)
     try:
-        request = JobRequest("first", str(repo.path), tree, kind="pytest", pytest_args=("-q", "tests"),
-                             limits=LIMITS, env=(("GIVEN", "1"),))
+        request = JobRequest(
+            "first",
+            str(repo.path),
+            tree,
+            kind="pytest",
+            pytest_args=("-q", "tests"),
+            limits=LIMITS,
+            env=(("GIVEN", "1"),),
+        )
         assert_pytest_outcome(executor.submit(request).result(timeout=120))  # packed and shipped once
         shutil.rmtree(repo.path)  # from now on no machine has the repository
         again = executor.submit(JobRequest("again", str(repo.path), tree, command="cat calc.py", limits=LIMITS))
@@ -251,9 +262,10 @@ def test_the_ray_executor_ships_the_tree_to_a_node_without_the_repository(
     assert source.path.exists()
 
 
-def test_without_a_usable_warm_runner_pytest_jobs_take_the_cold_path(project: tuple[GitRepo, str],
-                                                                     workspace_root: Path) -> None:
-    from ci.execution import WarmPytestLauncher
+def test_without_a_usable_warm_runner_pytest_jobs_take_the_cold_path(
+    project: tuple[GitRepo, str], workspace_root: Path
+) -> None:
+    from trellis.ci.execution import WarmPytestLauncher
 
     broken = WarmPytestLauncher(python="/bin/false")  # exits at once, as a helper without pytest would
     assert not broken.wait_ready() and broken.unavailable

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ci.execution import LocalExecutor, pytest_plugin
-from ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
-from ci.execution.pytest_plugin import assign
-from ci.execution.shards import HARD_EXIT, shard_count, submit_tests
+from trellis.ci.execution import LocalExecutor, pytest_plugin
+from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
+from trellis.ci.execution.pytest_plugin import assign
+from trellis.ci.execution.shards import HARD_EXIT, shard_count, submit_tests
 
 from .test_workspace import GitRepo
 
@@ -121,9 +121,12 @@ def results(outcome: JobOutcome) -> list[tuple[str, str]]:
 def test_sharded_results_equal_one_process(project: tuple[GitRepo, str], executor: LocalExecutor) -> None:
     whole = submit_tests(executor, request(project, TestPlan(), "whole"), shards=1).result(timeout=300)
     seen: list[tuple[int, str]] = []
-    sharded = submit_tests(executor, request(project, TestPlan(expected=(("tests/test_m0.py::test_double_0", 2.0),)),
-                                             "sharded"), shards=3,
-                           on_shard=lambda outcome, k, n: seen.append((k, outcome.summary))).result(timeout=300)
+    sharded = submit_tests(
+        executor,
+        request(project, TestPlan(expected=(("tests/test_m0.py::test_double_0", 2.0),)), "sharded"),
+        shards=3,
+        on_shard=lambda outcome, k, n: seen.append((k, outcome.summary)),
+    ).result(timeout=300)
     assert results(whole) == results(sharded)
     assert len(whole.tests) == 6 * 6 + 1 and ("docs_lib.py::docs_lib.triple", "passed") in results(whole)
     assert whole.summary == sharded.summary == "34 passed, 3 failed"
@@ -132,8 +135,7 @@ def test_sharded_results_equal_one_process(project: tuple[GitRepo, str], executo
     assert sharded.collected == whole.collected == 37 and sharded.collection == whole.collection
 
 
-def test_a_hanging_test_times_out_and_the_rest_of_the_shard_goes_on(tmp_path: Path,
-                                                                     executor: LocalExecutor) -> None:
+def test_a_hanging_test_times_out_and_the_rest_of_the_shard_goes_on(tmp_path: Path, executor: LocalExecutor) -> None:
     repo = GitRepo(tmp_path / "repo")
     project = (repo, repo.commit(HANGING))
     plan = TestPlan(timeouts=(("tests/test_hang.py::test_hangs", 1.0),), default_timeout_s=1.5)
@@ -160,9 +162,10 @@ def test_fail_fast_stops_at_the_first_failure(project: tuple[GitRepo, str], exec
     assert outcome.reason is not None and "fail_fast" in outcome.reason
 
 
-def test_the_ray_executor_runs_shards_with_the_same_results(ray_instance: object, project: tuple[GitRepo, str],
-                                                            executor: LocalExecutor, tmp_path: Path) -> None:
-    from ci.execution import RayExecutor
+def test_the_ray_executor_runs_shards_with_the_same_results(
+    ray_instance: object, project: tuple[GitRepo, str], executor: LocalExecutor, tmp_path: Path
+) -> None:
+    from trellis.ci.execution import RayExecutor
 
     ray = RayExecutor(workspace_root=str(tmp_path / "ray"), ship_trees=False)
     try:
@@ -175,10 +178,14 @@ def test_the_ray_executor_runs_shards_with_the_same_results(ray_instance: object
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), unique=True, max_size=40),
-       st.integers(1, 6), st.dictionaries(st.integers(0, 39), st.floats(0, 30), max_size=20))
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), unique=True, max_size=40),
+    st.integers(1, 6),
+    st.dictionaries(st.integers(0, 39), st.floats(0, 30), max_size=20),
+)
 def test_every_item_goes_to_exactly_one_shard_and_the_split_is_deterministic(
-        items: list[tuple[int, int]], shards: int, known: dict[int, float]) -> None:
+    items: list[tuple[int, int]], shards: int, known: dict[int, float]
+) -> None:
     nodeids = [f"tests/test_{m}.py::test_{t}" for m, t in items]
     expected = {nodeids[i]: s for i, s in known.items() if i < len(nodeids)}
     owner = assign(nodeids, shards, expected)
@@ -199,7 +206,7 @@ def test_shard_count() -> None:
 
 
 def test_timeouts_come_from_recorded_durations_once_there_are_enough(tmp_path: Path) -> None:
-    from ci.execution.history import TRUSTED, TestTimes
+    from trellis.ci.execution.history import TRUSTED, TestTimes
 
     times = TestTimes(tmp_path)
     times.record("repo", [("t::quick", "passed", 0.01), ("t::slow", "passed", 4.0), ("t::bad", "failed", 99.0)])
@@ -245,8 +252,10 @@ def test_results_stream_while_the_job_runs(tmp_path: Path, executor: LocalExecut
                 (tmp / "go").write_text("")
 
     outcome = submit_tests(executor, request(project, TestPlan(), "stream"), on_progress=progress).result(timeout=300)
-    assert results(outcome) == [("tests/test_stream.py::test_first", "passed"),
-                                ("tests/test_stream.py::test_waits_for_the_first_to_be_reported", "passed")]
+    assert results(outcome) == [
+        ("tests/test_stream.py::test_first", "passed"),
+        ("tests/test_stream.py::test_waits_for_the_first_to_be_reported", "passed"),
+    ]
     assert seen and seen[0] == ["tests/test_stream.py::test_first"]
 
 
@@ -292,18 +301,27 @@ def test_unselected():
 
 
 @pytest.mark.parametrize("shards", [1, 2])
-def test_selected_tests_are_kept_from_the_projects_own_collection(tmp_path: Path, executor: LocalExecutor,
-                                                                   shards: int) -> None:
+def test_selected_tests_are_kept_from_the_projects_own_collection(
+    tmp_path: Path, executor: LocalExecutor, shards: int
+) -> None:
     repo = GitRepo(tmp_path / "repo")
     project = (repo, repo.commit(OWN_COLLECTION))
-    selected = ("tests/test_future.py::test_needs_a_future_python", "tests/test_hook_ignored.py::test_ignored_by_a_hook",
-                "tests/test_opt_ignored.py::test_ignored_by_addopts", "tests/test_order.py::test_aa_second",
-                "tests/test_order.py::test_zz_first")
-    outcome = submit_tests(executor, request(project, TestPlan(only=selected), f"own-{shards}"),
-                           shards=shards).result(timeout=300)
+    selected = (
+        "tests/test_future.py::test_needs_a_future_python",
+        "tests/test_hook_ignored.py::test_ignored_by_a_hook",
+        "tests/test_opt_ignored.py::test_ignored_by_addopts",
+        "tests/test_order.py::test_aa_second",
+        "tests/test_order.py::test_zz_first",
+    )
+    outcome = submit_tests(executor, request(project, TestPlan(only=selected), f"own-{shards}"), shards=shards).result(
+        timeout=300
+    )
     # What `pytest` alone collects, less what was not selected, in its order: the ignored files stay out.
-    expected = [("tests/test_order.py::test_zz_first", "passed"), ("tests/test_order.py::test_aa_second[1]", "passed"),
-                ("tests/test_order.py::test_aa_second[2]", "passed")]
+    expected = [
+        ("tests/test_order.py::test_zz_first", "passed"),
+        ("tests/test_order.py::test_aa_second[1]", "passed"),
+        ("tests/test_order.py::test_aa_second[2]", "passed"),
+    ]
     if shards == 1:
         assert results(outcome) == expected, outcome.output.decode()
         assert outcome.status == "passed"
@@ -311,4 +329,6 @@ def test_selected_tests_are_kept_from_the_projects_own_collection(tmp_path: Path
         assert [t.nodeid for t in outcome.tests] == [nodeid for nodeid, _ in expected], outcome.output.decode()
     everything = submit_tests(executor, request(project, TestPlan(), f"all-{shards}"), shards=1).result(timeout=300)
     assert {t.nodeid for t in everything.tests} == {t.nodeid for t in outcome.tests} | {
-        "tests/test_order.py::test_unselected", "tests/test_other.py::test_other"}
+        "tests/test_order.py::test_unselected",
+        "tests/test_other.py::test_other",
+    }

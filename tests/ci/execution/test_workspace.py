@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.execution.workspace import DEFAULT_UID_BASE, WorkspacePool, pack_tree
 from tests.conftest import GIT_ENV
+from trellis.ci.execution.workspace import DEFAULT_UID_BASE, WorkspacePool, pack_tree
 
 FileSpec = bytes | tuple[str, bytes]  # content, or ("exec" | "link", content / link target)
 
@@ -31,10 +31,16 @@ class GitRepo:
         self.git("init", "-q", "-b", "main")
 
     def git(self, *args: str, stdin: bytes | None = None) -> bytes:
-        env = {**GIT_ENV, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-        return subprocess.run(["git", *args], cwd=self.path, env=env, input=stdin, capture_output=True,
-                              check=True).stdout
+        env = {
+            **GIT_ENV,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        }
+        return subprocess.run(
+            ["git", *args], cwd=self.path, env=env, input=stdin, capture_output=True, check=True
+        ).stdout
 
     def commit(self, files: dict[str, FileSpec | None]) -> str:
         """Apply ``files`` (None deletes) to the work tree, commit everything, return the tree id."""
@@ -115,8 +121,9 @@ SECOND: dict[str, FileSpec | None] = {
 }
 
 
-def test_lease_materialises_exactly_the_tree_and_switches_between_commits(repo: GitRepo, pool_root: Path,
-                                                                         tmp_path: Path) -> None:
+def test_lease_materialises_exactly_the_tree_and_switches_between_commits(
+    repo: GitRepo, pool_root: Path, tmp_path: Path
+) -> None:
     first = repo.commit(FIRST)
     second = repo.commit(SECOND)
     pool = WorkspacePool(pool_root / "pool", size=1)
@@ -135,20 +142,20 @@ def test_a_job_s_modifications_and_stray_files_are_undone(repo: GitRepo, pool_ro
     (outside / "victim").write_text("keep me")
     pool = WorkspacePool(pool_root / "pool", size=1)
     with pool.lease(str(repo.path), tree) as ws:
-        (ws / "README.md").write_text("changed")                  # modified in place
+        (ws / "README.md").write_text("changed")  # modified in place
         core = ws / "src/pkg/core.py"
         before = core.stat()
-        core.write_bytes(b"def f():\n    return 9\n")            # same size, mtime put back
+        core.write_bytes(b"def f():\n    return 9\n")  # same size, mtime put back
         os.utime(core, ns=(before.st_atime_ns, before.st_mtime_ns))
-        (ws / "run.sh").chmod(0o644)                              # lost its exec bit
-        (ws / "stray.txt").write_text("x")                        # new file
-        (ws / "cache/sub").mkdir(parents=True)                    # new directories
-        (ws / "docs/deep/er/still.txt").unlink()                  # deleted
+        (ws / "run.sh").chmod(0o644)  # lost its exec bit
+        (ws / "stray.txt").write_text("x")  # new file
+        (ws / "cache/sub").mkdir(parents=True)  # new directories
+        (ws / "docs/deep/er/still.txt").unlink()  # deleted
         (ws / "docs/deep/er").rmdir()
         (ws / "src/pkg/link.py").unlink()
         (ws / "src/pkg/link.py").symlink_to(outside / "victim")  # symlink retargeted outside
-        os.symlink(outside, ws / "out")                           # a symlink to a directory outside
-        (ws / "docs/deep").chmod(0o000)                           # an unlistable directory
+        os.symlink(outside, ws / "out")  # a symlink to a directory outside
+        (ws / "docs/deep").chmod(0o000)  # an unlistable directory
     with pool.lease(str(repo.path), tree) as ws:
         assert pool.last_lease is not None and pool.last_lease.how == "same-tree"
         assert listing(ws) == expected
@@ -156,8 +163,9 @@ def test_a_job_s_modifications_and_stray_files_are_undone(repo: GitRepo, pool_ro
     assert sorted(os.listdir(outside)) == ["victim"]
 
 
-def test_a_directory_replaced_by_a_symlink_is_never_written_through(repo: GitRepo, pool_root: Path,
-                                                                    tmp_path: Path) -> None:
+def test_a_directory_replaced_by_a_symlink_is_never_written_through(
+    repo: GitRepo, pool_root: Path, tmp_path: Path
+) -> None:
     first = repo.commit(FIRST)
     second = repo.commit(SECOND)
     outside = tmp_path / "outside"
@@ -184,8 +192,11 @@ def test_update_to_a_close_tree_writes_only_the_changed_files(repo: GitRepo, poo
         assert pool.last_lease is not None
         assert (pool.last_lease.how, pool.last_lease.written) == ("diff", 1)
         now = (ws / "docs/deep/er/still.txt").stat()
-        assert (now.st_ino, now.st_mtime_ns, now.st_ctime_ns) == (unchanged.st_ino, unchanged.st_mtime_ns,
-                                                                   unchanged.st_ctime_ns)
+        assert (now.st_ino, now.st_mtime_ns, now.st_ctime_ns) == (
+            unchanged.st_ino,
+            unchanged.st_mtime_ns,
+            unchanged.st_ctime_ns,
+        )
         assert (ws / "src/pkg/core.py").read_bytes() == b"def f():\n    return 3\n"
     assert (pool_root / "hardlink").read_bytes() == b"def f():\n    return 1\n"  # replaced, not written through
 
@@ -204,8 +215,7 @@ def test_the_free_workspace_with_the_closest_tree_is_chosen(repo: GitRepo, pool_
         assert ws == holder_far and pool.last_lease is not None and pool.last_lease.how == "same-tree"
 
 
-def test_concurrent_leases_get_distinct_workspaces_and_wait_when_all_are_busy(repo: GitRepo,
-                                                                             pool_root: Path) -> None:
+def test_concurrent_leases_get_distinct_workspaces_and_wait_when_all_are_busy(repo: GitRepo, pool_root: Path) -> None:
     tree = repo.commit(FIRST)
     pool = WorkspacePool(pool_root / "pool", size=3)
     held: list[Path] = []
@@ -237,8 +247,9 @@ def test_concurrent_leases_get_distinct_workspaces_and_wait_when_all_are_busy(re
     assert most == 3
 
 
-def test_state_survives_a_restart_and_a_corrupt_state_is_rebuilt(repo: GitRepo, pool_root: Path,
-                                                                 tmp_path: Path) -> None:
+def test_state_survives_a_restart_and_a_corrupt_state_is_rebuilt(
+    repo: GitRepo, pool_root: Path, tmp_path: Path
+) -> None:
     tree = repo.commit(FIRST)
     expected = listing(repo.archive(tree, tmp_path / "expected"))
     with WorkspacePool(pool_root / "pool", size=1).lease(str(repo.path), tree):
@@ -268,8 +279,7 @@ def test_workspaces_belong_to_their_own_uid_when_run_as_root(repo: GitRepo, pool
     assert WorkspacePool(pool_root / "other", size=1, uid_base=None).owner(0) is None
 
 
-def test_a_shipped_tree_materialises_the_same_as_the_repository(repo: GitRepo, pool_root: Path,
-                                                                tmp_path: Path) -> None:
+def test_a_shipped_tree_materialises_the_same_as_the_repository(repo: GitRepo, pool_root: Path, tmp_path: Path) -> None:
     first = repo.commit(FIRST)
     second = repo.commit(SECOND)
     pool = WorkspacePool(pool_root / "pool", size=1)
@@ -280,7 +290,7 @@ def test_a_shipped_tree_materialises_the_same_as_the_repository(repo: GitRepo, p
 
 
 def test_unknown_tree_and_repository_are_clear_errors(repo: GitRepo, pool_root: Path) -> None:
-    from ci.execution.workspace import WorkspaceError
+    from trellis.ci.execution.workspace import WorkspaceError
 
     repo.commit(FIRST)
     pool = WorkspacePool(pool_root / "pool", size=1)

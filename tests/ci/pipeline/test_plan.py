@@ -8,23 +8,32 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import semantic_diff
-from ci.pipeline.globs import matches_any
-from ci.pipeline.model import UnknownStage
-from ci.pipeline.plan import FILE_CHANGES, ChangedFile, Chunk, CommitChanges, PlannedJob, dependencies, plan
-from ci.pipeline.toml import parse_pipeline
-from semantic_diff import EntityChange
+from trellis import semantic_diff
+from trellis.ci.pipeline.globs import matches_any
+from trellis.ci.pipeline.model import UnknownStage
+from trellis.ci.pipeline.plan import FILE_CHANGES, ChangedFile, Chunk, CommitChanges, PlannedJob, dependencies, plan
+from trellis.ci.pipeline.toml import parse_pipeline
+from trellis.semantic_diff import EntityChange
 
 COMMIT = "c0ffee" * 6 + "abcd"
 
 
 def ec(path: str, qualname: str, kind: str = "function", change: str = "modified", old_path: str = "") -> EntityChange:
     old = old_path or ("" if change == "added" else path)
-    return EntityChange(path=path, old_path=old, kind=kind, qualname=qualname,
-                        old_qualname="" if change == "added" else qualname, change=change, details=(),
-                        old_start_line=0 if change == "added" else 1, old_end_line=0 if change == "added" else 2,
-                        new_start_line=0 if change == "removed" else 1, new_end_line=0 if change == "removed" else 2,
-                        similarity=1.0)
+    return EntityChange(
+        path=path,
+        old_path=old,
+        kind=kind,
+        qualname=qualname,
+        old_qualname="" if change == "added" else qualname,
+        change=change,
+        details=(),
+        old_start_line=0 if change == "added" else 1,
+        old_end_line=0 if change == "added" else 2,
+        new_start_line=0 if change == "removed" else 1,
+        new_end_line=0 if change == "removed" else 2,
+        similarity=1.0,
+    )
 
 
 def cf(path: str, status: str = "modified", language: str | None = None, old_path: str = "") -> ChangedFile:
@@ -64,24 +73,34 @@ def labels(jobs: tuple[PlannedJob, ...], stage: str | None = None) -> list[str]:
 
 # -- fan-out and substitution ---------------------------------------------------------------------
 
+
 def test_file_scope_fans_out_per_file_with_substitutions() -> None:
-    jobs = jobs_of('[stages.lint]\nscope = "file"\nrun = "lint {path} --lang {language} --change {change} '
-                   '--all {paths} {commit} {stage}"\n')
+    jobs = jobs_of(
+        '[stages.lint]\nscope = "file"\nrun = "lint {path} --lang {language} --change {change} '
+        '--all {paths} {commit} {stage}"\n'
+    )
     assert labels(jobs) == ["README.md", "src/app.py", "src/payments/charge.py", "web/ui.ts"]  # not the deleted file
     assert jobs[1].command == f"lint src/app.py --lang python --change modified --all src/app.py {COMMIT} lint"
     assert jobs[0].command == f"lint README.md --lang '' --change modified --all README.md {COMMIT} lint"
-    assert jobs[3].chunk == Chunk(scope="file", path="web/ui.ts", language="typescript", change="renamed",
-                                  paths=("web/ui.ts",))
+    assert jobs[3].chunk == Chunk(
+        scope="file", path="web/ui.ts", language="typescript", change="renamed", paths=("web/ui.ts",)
+    )
     assert all(j.full is False for j in jobs)
 
 
 def test_entity_scope_fans_out_per_entity_with_substitutions() -> None:
-    jobs = jobs_of('[stages.doc]\nscope = "entity"\nrun = "check {path} {qualname} {name} {kind} {change} '
-                   '{language}"\n')
+    jobs = jobs_of(
+        '[stages.doc]\nscope = "entity"\nrun = "check {path} {qualname} {name} {kind} {change} {language}"\n'
+    )
     assert labels(jobs) == [
-        "src/app.py::src.app", "src/app.py::src.app.main", "src/app.py::src.app.App.run",
-        "src/payments/charge.py::src.payments.charge.charge", "src/payments/charge.py::src.payments.charge.Card",
-        "src/payments/charge.py::src.payments.charge.helper", "web/ui.ts::web.ui.render"]  # no removed entity
+        "src/app.py::src.app",
+        "src/app.py::src.app.main",
+        "src/app.py::src.app.App.run",
+        "src/payments/charge.py::src.payments.charge.charge",
+        "src/payments/charge.py::src.payments.charge.Card",
+        "src/payments/charge.py::src.payments.charge.helper",
+        "web/ui.ts::web.ui.render",
+    ]  # no removed entity
     by_label = {j.label: j for j in jobs}
     assert by_label["src/app.py::src.app.App.run"].command == "check src/app.py src.app.App.run run method added python"
     assert by_label["src/app.py::src.app"].chunk.name == "src.app"  # a module is named by its qualname
@@ -96,7 +115,7 @@ def test_commit_scope_is_one_job_over_all_existing_files() -> None:
 
 
 def test_values_are_shell_quoted() -> None:
-    nasty = "my dir/it's $(rm -rf ~) \"x\".py"
+    nasty = 'my dir/it\'s $(rm -rf ~) "x".py'
     changes = CommitChanges(COMMIT, (cf(nasty, "added"), cf("plain.py")), (ec(nasty, "weird; name", change="added"),))
     file_jobs = jobs_of('[stages.a]\nscope = "file"\nrun = "cat {path}"\n', changes)
     assert shlex.split(file_jobs[0].command) == ["cat", nasty]
@@ -121,9 +140,12 @@ def test_only_command_stages_have_a_command() -> None:
 
 # -- selectors ------------------------------------------------------------------------------------
 
+
 def test_path_selectors_and_exclude() -> None:
-    jobs = jobs_of('[stages.a]\nscope = "file"\nrun = "x {path}"\nwhen.paths = ["**/*.py", "*.md"]\n'
-                   'when.exclude = ["src/payments/"]\n')
+    jobs = jobs_of(
+        '[stages.a]\nscope = "file"\nrun = "x {path}"\nwhen.paths = ["**/*.py", "*.md"]\n'
+        'when.exclude = ["src/payments/"]\n'
+    )
     assert labels(jobs) == ["README.md", "src/app.py"]
 
 
@@ -135,7 +157,9 @@ def test_language_selector() -> None:
 def test_entity_kind_selector_on_each_scope() -> None:
     text = '[stages.a]\nscope = "{scope}"\nrun = "x"\nwhen.entities = ["class", "method"]\n'
     assert labels(jobs_of(text.replace("{scope}", "entity"))) == [
-        "src/app.py::src.app.App.run", "src/payments/charge.py::src.payments.charge.Card"]
+        "src/app.py::src.app.App.run",
+        "src/payments/charge.py::src.payments.charge.Card",
+    ]
     assert labels(jobs_of(text.replace("{scope}", "file"))) == ["src/app.py", "src/payments/charge.py"]
     commit = jobs_of('[stages.a]\nrun = "x {paths}"\nwhen.entities = ["class"]\n')
     assert commit[0].command == "x src/payments/charge.py"
@@ -145,6 +169,7 @@ def test_entity_kind_selector_on_each_scope() -> None:
 def test_change_selector_on_files_maps_statuses_and_sees_entity_changes() -> None:
     def files(changes: str, kind: str = "external") -> list[str]:
         return labels(jobs_of(f'[stages.a]\nkind = "{kind}"\nscope = "file"\nwhen.changes = {changes}\n'))
+
     assert files('["added"]') == ["src/app.py", "src/payments/charge.py"]  # App.run was added to src/app.py
     assert files('["removed"]') == ["src/old.py"]
     assert files('["renamed"]') == ["web/ui.ts"]
@@ -161,8 +186,10 @@ def test_entities_and_changes_select_jointly_on_files() -> None:
 
 
 def test_the_review_example() -> None:
-    jobs = jobs_of('[stages.review]\nkind = "external"\nscope = "entity"\nwhen.paths = ["src/payments/**"]\n'
-                   'when.entities = ["function", "method"]\nwhen.changes = ["added", "modified"]\n')
+    jobs = jobs_of(
+        '[stages.review]\nkind = "external"\nscope = "entity"\nwhen.paths = ["src/payments/**"]\n'
+        'when.entities = ["function", "method"]\nwhen.changes = ["added", "modified"]\n'
+    )
     assert labels(jobs) == ["src/payments/charge.py::src.payments.charge.charge"]
 
 
@@ -194,8 +221,11 @@ def test_commit_scope_with_selectors() -> None:
 
 
 def test_duplicate_chunks_are_planned_once() -> None:
-    changes = CommitChanges(COMMIT, (cf("A.java"), cf("A.java")),
-                        (ec("A.java", "A.f", "method", "modified"), ec("A.java", "A.f", "method", "added")))
+    changes = CommitChanges(
+        COMMIT,
+        (cf("A.java"), cf("A.java")),
+        (ec("A.java", "A.f", "method", "modified"), ec("A.java", "A.f", "method", "added")),
+    )
     assert labels(jobs_of('[stages.a]\nscope = "file"\nrun = "x"\n', changes)) == ["A.java"]
     jobs = jobs_of('[stages.a]\nscope = "entity"\nrun = "x {change}"\n', changes)
     assert [j.command for j in jobs] == ["x modified"]
@@ -204,18 +234,23 @@ def test_duplicate_chunks_are_planned_once() -> None:
 
 
 def test_entity_names() -> None:
-    changes = CommitChanges(COMMIT, (cf("src/lib.rs"), cf("conf.yaml")), (
-        ec("src/lib.rs", "src.lib.<a.Point as fmt.Display>.fmt", "method"),
-        ec("src/lib.rs", "src.lib.<a.Point as fmt.Display>", "impl"),
-        ec("conf.yaml", "servers[0].host", "key"),
-        ec("conf.yaml", "conf.yaml", "document"),
-    ))
+    changes = CommitChanges(
+        COMMIT,
+        (cf("src/lib.rs"), cf("conf.yaml")),
+        (
+            ec("src/lib.rs", "src.lib.<a.Point as fmt.Display>.fmt", "method"),
+            ec("src/lib.rs", "src.lib.<a.Point as fmt.Display>", "impl"),
+            ec("conf.yaml", "servers[0].host", "key"),
+            ec("conf.yaml", "conf.yaml", "document"),
+        ),
+    )
     jobs = jobs_of('[stages.a]\nscope = "entity"\nrun = "x {name}"\n', changes)
     assert [j.chunk.name for j in jobs] == ["fmt", "<a.Point as fmt.Display>", "host", "conf.yaml"]
     assert [j.chunk.language for j in jobs] == ["rust", "rust", "yaml", "yaml"]
 
 
 # -- full runs ------------------------------------------------------------------------------------
+
 
 def test_full_runs_plan_over_all_files() -> None:
     tree = [cf("a.py", "added"), cf("b/c.py", "added"), cf("d.md", "added")]
@@ -260,8 +295,7 @@ needs = ["syntax"]
 
 def test_jobs_come_in_pipeline_order() -> None:
     jobs = jobs_of(PIPELINE)
-    assert [j.stage.name for j in jobs] == (
-        ["syntax"] * 2 + ["lint"] * 2 + ["unit"] + ["docs"] + ["review"] * 5)
+    assert [j.stage.name for j in jobs] == (["syntax"] * 2 + ["lint"] * 2 + ["unit"] + ["docs"] + ["review"] * 5)
 
 
 def test_stages_restrict_the_plan_to_their_closure() -> None:
@@ -286,8 +320,12 @@ def test_dependencies_follow_chunks() -> None:
     # file -> file: the same file only
     assert of("lint", "src/app.py") == {("syntax", "src/app.py")}
     # commit -> anything: every job of the needed stages
-    assert of("unit", "") == {("syntax", "src/app.py"), ("syntax", "src/payments/charge.py"),
-                              ("lint", "src/app.py"), ("lint", "src/payments/charge.py")}
+    assert of("unit", "") == {
+        ("syntax", "src/app.py"),
+        ("syntax", "src/payments/charge.py"),
+        ("lint", "src/app.py"),
+        ("lint", "src/payments/charge.py"),
+    }
     # lint planned nothing for README.md, so docs waits for what lint would have waited for: nothing here
     assert of("docs", "README.md") == set()
     # entity -> file: its own file
@@ -322,8 +360,10 @@ needs = ["b"]
 
 
 def test_entity_jobs_wait_for_same_entity_jobs() -> None:
-    text = '[stages.a]\nscope = "entity"\nrun = "a"\n[stages.b]\nscope = "entity"\nrun = "b"\nneeds = ["a"]\n' \
-           '[stages.c]\nscope = "file"\nrun = "c"\nneeds = ["a"]\n'
+    text = (
+        '[stages.a]\nscope = "entity"\nrun = "a"\n[stages.b]\nscope = "entity"\nrun = "b"\nneeds = ["a"]\n'
+        '[stages.c]\nscope = "file"\nrun = "c"\nneeds = ["a"]\n'
+    )
     pipeline = parse_pipeline(text)
     jobs = plan(pipeline, CHANGES)
     deps = dependencies(jobs, pipeline)
@@ -332,19 +372,27 @@ def test_entity_jobs_wait_for_same_entity_jobs() -> None:
             assert [jobs[d].label for d in deps[i]] == [job.label]
         if job.stage.name == "c" and job.label == "src/payments/charge.py":
             assert [jobs[d].chunk.qualname for d in deps[i]] == [
-                "src.payments.charge.charge", "src.payments.charge.Card", "src.payments.charge.helper"]
+                "src.payments.charge.charge",
+                "src.payments.charge.Card",
+                "src.payments.charge.helper",
+            ]
 
 
 # -- from a real semantic diff --------------------------------------------------------------------
+
 
 def test_change_set_from_a_real_diff() -> None:
     old = {"app/core.py": b"def f():\n    return 1\n\ndef g():\n    return 2\n", "notes.txt": b"a\n"}
     new = {"app/core.py": b"def f():\n    return 10\n\ndef h():\n    return 3\n", "app/new file.py": b"X = 1\n"}
     changes = CommitChanges.from_diff(COMMIT, semantic_diff.diff_files(old, new))
     assert [(f.path, f.status, f.language) for f in changes.files] == [
-        ("app/core.py", "modified", "python"), ("app/new file.py", "added", "python"), ("notes.txt", "deleted", "")]
-    jobs = jobs_of('[stages.a]\nscope = "entity"\nrun = "t {path} {qualname} {change}"\n'
-                   'when.entities = ["function"]\n', changes)
+        ("app/core.py", "modified", "python"),
+        ("app/new file.py", "added", "python"),
+        ("notes.txt", "deleted", ""),
+    ]
+    jobs = jobs_of(
+        '[stages.a]\nscope = "entity"\nrun = "t {path} {qualname} {change}"\nwhen.entities = ["function"]\n', changes
+    )
     assert sorted(j.command for j in jobs) == ["t app/core.py app.core.f modified", "t app/core.py app.core.h added"]
     removed = jobs_of('[stages.a]\nkind = "external"\nscope = "entity"\nwhen.changes = ["removed"]\n', changes)
     assert labels(removed) == ["app/core.py::app.core.g"]
@@ -363,17 +411,30 @@ def change_sets(draw: st.DrawFn) -> CommitChanges:
     entities = []
     for f in files:
         for n in range(draw(st.integers(0, 3))):
-            change = "removed" if f.status == "deleted" else draw(st.sampled_from(
-                ["added", "removed", "modified", "renamed", "moved", "moved_renamed"]))
+            change = (
+                "removed"
+                if f.status == "deleted"
+                else draw(st.sampled_from(["added", "removed", "modified", "renamed", "moved", "moved_renamed"]))
+            )
             entities.append(ec(f.path, f"q.e{n}", draw(st.sampled_from(KINDS)), change))
     return CommitChanges(COMMIT, files, tuple(entities))
 
 
-SELECTOR_LINES = st.lists(st.sampled_from([
-    'when.paths = ["**/*.py"]', 'when.paths = ["src/"]', 'when.exclude = ["src/payments/**"]',
-    'when.languages = ["python", "typescript"]', 'when.entities = ["function", "class"]',
-    'when.changes = ["added", "removed"]', 'when.changes = ["modified"]']), unique_by=lambda s: s.split("=")[0],
-    max_size=3)
+SELECTOR_LINES = st.lists(
+    st.sampled_from(
+        [
+            'when.paths = ["**/*.py"]',
+            'when.paths = ["src/"]',
+            'when.exclude = ["src/payments/**"]',
+            'when.languages = ["python", "typescript"]',
+            'when.entities = ["function", "class"]',
+            'when.changes = ["added", "removed"]',
+            'when.changes = ["modified"]',
+        ]
+    ),
+    unique_by=lambda s: s.split("=")[0],
+    max_size=3,
+)
 
 
 @st.composite
@@ -386,8 +447,9 @@ def pipelines(draw: st.DrawFn) -> str:
         if kind == "command":
             lines.append('run = "x {paths}"')
         if i:
-            lines.append(f"needs = {draw(st.lists(st.sampled_from([f's{j}' for j in range(i)]), unique=True))}"
-                         .replace("'", '"'))
+            lines.append(
+                f"needs = {draw(st.lists(st.sampled_from([f's{j}' for j in range(i)]), unique=True))}".replace("'", '"')
+            )
         out.append("\n".join(lines))
     return "\n".join(out) + "\n"
 
@@ -402,8 +464,11 @@ def _selected(job: PlannedJob, changes: CommitChanges) -> bool:
         if sel.exclude and matches_any(sel.exclude, path):
             return False
     if chunk.scope == "entity":
-        return (not sel.languages or chunk.language in sel.languages) and \
-            (not sel.entities or chunk.kind in sel.entities) and (not sel.changes or chunk.change in sel.changes)
+        return (
+            (not sel.languages or chunk.language in sel.languages)
+            and (not sel.entities or chunk.kind in sel.entities)
+            and (not sel.changes or chunk.change in sel.changes)
+        )
     if chunk.scope == "file":
         assert sel.languages == () or chunk.language in sel.languages
         if job.stage.kind == "syntax":

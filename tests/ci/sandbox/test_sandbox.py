@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ci.execution.workspace import DEFAULT_UID_BASE
-from ci.sandbox import JobLimits, SandboxError, SandboxResult, run_sandboxed
+from trellis.ci.execution.workspace import DEFAULT_UID_BASE
+from trellis.ci.sandbox import JobLimits, SandboxError, SandboxResult, run_sandboxed
 
 FAST = JobLimits(timeout_s=20, cpu_s=20, memory_bytes=256 << 20, processes=64, output_bytes=64 << 10)
 PY = sys.executable
@@ -62,6 +62,7 @@ def needs(isolation: tuple[str, ...], *mechanisms: str) -> None:
 
 
 # --- normal commands ----------------------------------------------------------------------------
+
 
 def test_a_command_passes_with_its_output(workspace: Path) -> None:
     (workspace / "data.txt").write_text("from the tree\n")
@@ -110,10 +111,11 @@ def test_output_keeps_head_and_tail_with_a_marker(ws: Path) -> None:
     assert result.status == "passed"
     assert result.output.startswith(b"HEAD\n") and result.output.endswith(b"TAIL\n")
     assert b"bytes of output omitted" in result.output and len(result.output) < 1100
-    assert result.output_size == len(b'HEAD\n') + 20001 + len(b'TAIL\n')
+    assert result.output_size == len(b"HEAD\n") + 20001 + len(b"TAIL\n")
 
 
 # --- escapes ------------------------------------------------------------------------------------
+
 
 def test_an_infinite_loop_times_out(ws: Path) -> None:
     result = run("while :; do :; done", ws, limits=JobLimits(timeout_s=1))
@@ -127,10 +129,13 @@ def test_cpu_time_is_limited(ws: Path, isolation: tuple[str, ...]) -> None:
     assert result.cpu_s >= 0.9  # the kernel's rlimit and the cgroup's accounting differ slightly
 
 
-@pytest.mark.parametrize("bomb", [
-    "f() { f | f; }; f",  # every level waits for the two below it: nothing ever exits
-    f"{PY} -c 'import os\nwhile True:\n  try: os.fork()\n  except OSError: pass'",
-])
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        "f() { f | f; }; f",  # every level waits for the two below it: nothing ever exits
+        f"{PY} -c 'import os\nwhile True:\n  try: os.fork()\n  except OSError: pass'",
+    ],
+)
 def test_a_fork_bomb_is_stopped(workspace: Path, bomb: str, isolation: tuple[str, ...]) -> None:
     needs(isolation, "cgroup-pids")
     result = run(bomb, workspace)
@@ -152,10 +157,12 @@ def test_an_output_flood_is_cut_and_killed(ws: Path) -> None:
     assert len(result.output) < (64 << 10) + 200 and result.output_size > 64 << 10
 
 
-@pytest.mark.parametrize("without", [(), ("landlock",), ("landlock", "mntns")],
-                         ids=["landlock", "readonly-root", "uid-only"])
-def test_writes_outside_the_workspace_are_refused(workspace: Path, without: tuple[str, ...],
-                                                   isolation: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "without", [(), ("landlock",), ("landlock", "mntns")], ids=["landlock", "readonly-root", "uid-only"]
+)
+def test_writes_outside_the_workspace_are_refused(
+    workspace: Path, without: tuple[str, ...], isolation: tuple[str, ...]
+) -> None:
     needs(isolation, "landlock", "mntns")
     if without == ("landlock", "mntns") and workspace.stat().st_uid == 0:
         pytest.skip("without Landlock or a read-only root, only a workspace uid stops writes")
@@ -174,8 +181,7 @@ def _assert_writes_refused(workspace: Path, outside: Path, without: tuple[str, .
     assert os.listdir(outside) == []
     assert b"rc=2" in result.output  # the shell reports its failed redirection
     assert b"Permission denied" in result.output or b"Read-only file system" in result.output
-    expected = {"landlock"} if not without else {"readonly-root"} if without == ("landlock",) else \
-        {"unprivileged-uid"}
+    expected = {"landlock"} if not without else {"readonly-root"} if without == ("landlock",) else {"unprivileged-uid"}
     assert expected <= set(result.isolation)
 
 
@@ -197,8 +203,10 @@ def test_no_network_even_to_a_loopback_port_of_the_host(ws: Path, isolation: tup
 
 def test_the_job_has_its_own_working_loopback(ws: Path, isolation: tuple[str, ...]) -> None:
     needs(isolation, "netns")
-    script = ("import socket\ns = socket.create_server(('127.0.0.1', 0))\n"
-              "c = socket.create_connection(s.getsockname()); s.accept()[0].sendall(b'hi'); print(c.recv(2))")
+    script = (
+        "import socket\ns = socket.create_server(('127.0.0.1', 0))\n"
+        "c = socket.create_connection(s.getsockname()); s.accept()[0].sendall(b'hi'); print(c.recv(2))"
+    )
     assert run([PY, "-c", script], ws).output == b"b'hi'\n"
 
 
@@ -221,8 +229,9 @@ def test_a_daemon_that_leaves_its_parent_dies_with_the_job(workspace: Path) -> N
 def test_the_server_is_out_of_reach(ws: Path, isolation: tuple[str, ...]) -> None:
     needs(isolation, "pidns", "nocaps")
     me = os.getpid()
-    result = run(f"kill -9 {me}; echo kill=$?; echo procs=$(ls /proc | grep -c '^[0-9]'); "
-                 "hostname sandboxed; echo host=$?", ws)
+    result = run(
+        f"kill -9 {me}; echo kill=$?; echo procs=$(ls /proc | grep -c '^[0-9]'); hostname sandboxed; echo host=$?", ws
+    )
     lines = dict(line.split("=", 1) for line in result.output.decode().splitlines() if "=" in line)
     assert lines["kill"] == "1"  # no such process in the job's pid namespace
     assert int(lines["procs"]) < 10  # it sees only its own few processes

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ci.selection.index import TestIndex
-from ci.selection.reuse import Reused, TestResults, closure_keys, passed_tests
+from trellis.ci.selection.index import TestIndex
+from trellis.ci.selection.reuse import Reused, TestResults, closure_keys, passed_tests
 
 FILES = {
     "app/__init__.py": b"",

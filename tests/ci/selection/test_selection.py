@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci.selection.index import (
+from tests.fixtures.sample_project import CallGraph, call_graph, generate, inject_fault, micro_edit, small, write_files
+from trellis.ci.selection.index import (
     ChangedEntity,
     ChangedPath,
     FactCache,
@@ -30,17 +31,20 @@ from ci.selection.index import (
     changes_from_diff,
     missed_failures,
 )
-from ci.selection.python_refs import file_facts
-from semantic_diff import diff_files
-from tests.fixtures.sample_project import CallGraph, call_graph, generate, inject_fault, micro_edit, small, write_files
+from trellis.ci.selection.python_refs import file_facts
+from trellis.semantic_diff import diff_files
 
 
 def build(files: Mapping[str, str]) -> TestIndex:
     return TestIndex.build({path: dedent(text).encode() for path, text in files.items()})
 
 
-def selected(files: Mapping[str, str], *changes: ChangedEntity | ChangedPath, old: Mapping[str, str] | None = None,
-             inert: tuple[str, ...] = ()) -> set[str]:
+def selected(
+    files: Mapping[str, str],
+    *changes: ChangedEntity | ChangedPath,
+    old: Mapping[str, str] | None = None,
+    inert: tuple[str, ...] = (),
+) -> set[str]:
     index = build(files)
     selection = index.select(changes, old_index=build(old) if old is not None else None, inert=inert)
     assert not selection.run_all, selection.reason
@@ -100,8 +104,9 @@ APP = {path: dedent(text).lstrip("\n") for path, text in APP.items()}
 
 
 def test_collects_test_files_functions_classes_and_methods_like_pytest() -> None:
-    index = build({
-        "tests/test_a.py": """
+    index = build(
+        {
+            "tests/test_a.py": """
             import unittest
 
             def test_top(): pass
@@ -127,13 +132,14 @@ def test_collects_test_files_functions_classes_and_methods_like_pytest() -> None
                 def test_case(self): pass
                 def testCamel(self): pass
         """,
-        "tests/b_test.py": "def test_b(): pass\n",
-        "tests/helpers.py": "def test_not_collected(): pass\n",
-        "tests/conftest.py": "def test_not_collected(): pass\n",
-        "tests/__init__.py": "def test_not_collected(): pass\n",
-        "build/test_ignored.py": "def test_x(): pass\n",
-        ".venv/test_ignored.py": "def test_x(): pass\n",
-    })
+            "tests/b_test.py": "def test_b(): pass\n",
+            "tests/helpers.py": "def test_not_collected(): pass\n",
+            "tests/conftest.py": "def test_not_collected(): pass\n",
+            "tests/__init__.py": "def test_not_collected(): pass\n",
+            "build/test_ignored.py": "def test_x(): pass\n",
+            ".venv/test_ignored.py": "def test_x(): pass\n",
+        }
+    )
     assert index.tests == (
         "tests/b_test.py::test_b",
         "tests/test_a.py::Checks::testCamel",
@@ -146,12 +152,13 @@ def test_collects_test_files_functions_classes_and_methods_like_pytest() -> None
 
 
 def test_parametrised_tests_are_one_node_id_and_inherited_and_imported_tests_are_collected() -> None:
-    index = build({
-        "tests/base.py": """
+    index = build(
+        {
+            "tests/base.py": """
             class TestBase:
                 def test_inherited(self): pass
         """,
-        "tests/test_p.py": """
+            "tests/test_p.py": """
             import pytest
             from base import TestBase
 
@@ -161,7 +168,8 @@ def test_parametrised_tests_are_one_node_id_and_inherited_and_imported_tests_are
             class TestChild(TestBase):
                 def test_own(self): pass
         """,
-    })
+        }
+    )
     assert index.tests == (
         "tests/test_p.py::TestBase::test_inherited",
         "tests/test_p.py::TestChild::test_inherited",
@@ -205,15 +213,18 @@ def test_reasons_say_which_change_selected_each_test() -> None:
     assert own.reasons["tests/test_util.py::test_slug"].startswith("the test itself changed")
 
 
-@pytest.mark.parametrize("importer", [
-    "import app.deep.mod\ndef test_x(): app.deep.mod.f()\n",
-    "import app.deep.mod as m\ndef test_x(): m.f()\n",
-    "from app.deep import mod as m\ndef test_x(): m.f()\n",
-    "from app.deep.mod import f as g\ndef test_x(): g()\n",
-    "from app import f\ndef test_x(): f()\n",                 # re-exported by app/__init__.py
-    "from app.star import *\ndef test_x(): f()\n",           # star import
-    "def test_x():\n    from app.deep.mod import f\n    f()\n",  # import inside the test
-])
+@pytest.mark.parametrize(
+    "importer",
+    [
+        "import app.deep.mod\ndef test_x(): app.deep.mod.f()\n",
+        "import app.deep.mod as m\ndef test_x(): m.f()\n",
+        "from app.deep import mod as m\ndef test_x(): m.f()\n",
+        "from app.deep.mod import f as g\ndef test_x(): g()\n",
+        "from app import f\ndef test_x(): f()\n",  # re-exported by app/__init__.py
+        "from app.star import *\ndef test_x(): f()\n",  # star import
+        "def test_x():\n    from app.deep.mod import f\n    f()\n",  # import inside the test
+    ],
+)
 def test_names_resolve_through_every_kind_of_import(importer: str) -> None:
     files = {
         "app/__init__.py": "from .deep.mod import f\n",
@@ -230,8 +241,9 @@ def test_relative_imports_resolve() -> None:
     files = {
         "pkg/__init__.py": "",
         "pkg/sub/__init__.py": "from .. import base\n",
-        "pkg/sub/leaf.py": ("from ..base import value\nfrom . import sibling\n\n"
-                            "def leaf():\n    return value() + sibling.s()\n"),
+        "pkg/sub/leaf.py": (
+            "from ..base import value\nfrom . import sibling\n\ndef leaf():\n    return value() + sibling.s()\n"
+        ),
         "pkg/sub/sibling.py": "def s():\n    return 1\n",
         "pkg/base.py": "def value():\n    return 1\n\ndef other():\n    return 2\n",
         "tests/test_leaf.py": "from pkg.sub.leaf import leaf\n\ndef test_leaf(): leaf()\n",
@@ -293,8 +305,9 @@ def test_an_attribute_of_an_unknown_object_may_be_any_entity_of_that_name_the_te
         "app/a.py": "class A:\n    def run(self):\n        return 1\n",
         "app/b.py": "class B:\n    def run(self):\n        return 2\n",
         "app/c.py": "class C:\n    def run(self):\n        return 3\n",
-        "app/factory.py": ("from app.a import A\nfrom app.b import B\n\n"
-                           "def make(kind):\n    return A() if kind else B()\n"),
+        "app/factory.py": (
+            "from app.a import A\nfrom app.b import B\n\ndef make(kind):\n    return A() if kind else B()\n"
+        ),
         "tests/test_run.py": "from app.factory import make\n\ndef test_run():\n    assert make(1).run()\n",
         "tests/test_c.py": "from app.c import C\n\ndef test_c():\n    assert C().run() == 3\n",
     }
@@ -309,8 +322,10 @@ def test_getattr_with_a_constant_name_is_an_attribute_and_with_a_computed_one_an
         "tests/test_const.py": "from app import ops\n\ndef test_const():\n    getattr(ops, 'add')()\n",
         "tests/test_dyn.py": "from app import ops\n\ndef test_dyn(name='sub'):\n    getattr(ops, name)()\n",
     }
-    assert selected(files, body("app/ops.py", "app.ops.add")) == {"tests/test_const.py::test_const",
-                                                                  "tests/test_dyn.py::test_dyn"}
+    assert selected(files, body("app/ops.py", "app.ops.add")) == {
+        "tests/test_const.py::test_const",
+        "tests/test_dyn.py::test_dyn",
+    }
     assert selected(files, body("app/ops.py", "app.ops.sub")) == {"tests/test_dyn.py::test_dyn"}
 
 
@@ -366,7 +381,8 @@ def test_decorators_and_defaults_run_at_definition_time() -> None:
     dispatch = {"tests/test_dispatch.py::test_dispatch"}
     assert selected(files, body("app/handlers.py", "app.handlers.on_event")) == dispatch
     assert selected(files, body("app/registry.py", "app.registry.default_size")) == {
-        "tests/test_dispatch.py::test_dispatch"}
+        "tests/test_dispatch.py::test_dispatch"
+    }
     assert selected(files, body("app/handlers.py", "app.handlers.plain")) == set()
 
 
@@ -380,7 +396,9 @@ def test_a_change_to_what_runs_at_definition_time_selects_every_importer() -> No
     assert selected(new, ChangedEntity("app/util.py", "app.util.unused", details=("signature",))) == importers
     # A class's own code (attributes, bases) runs at import.
     assert selected(APP, ChangedEntity("app/models.py", "app.models.User", details=("body",))) == {
-        "tests/test_models.py::test_save", "tests/test_models.py::test_name"}
+        "tests/test_models.py::test_save",
+        "tests/test_models.py::test_name",
+    }
 
 
 def test_fixtures_and_hooks_of_conftest_files_are_reached_by_the_tests_below_them() -> None:
@@ -418,8 +436,10 @@ def test_pytest_plugins_and_patch_targets_named_in_strings_are_references() -> N
         """,
         "tests/test_none.py": "def test_none(): pass\n",
     }
-    assert selected(files, body("app/clock.py", "app.clock.now")) == {"tests/test_plugin.py::test_plugin",
-                                                                      "tests/test_patch.py::test_patch"}
+    assert selected(files, body("app/clock.py", "app.clock.now")) == {
+        "tests/test_plugin.py::test_plugin",
+        "tests/test_patch.py::test_patch",
+    }
 
 
 def test_imports_by_constant_name_resolve_and_computed_ones_import_any_module() -> None:
@@ -427,8 +447,9 @@ def test_imports_by_constant_name_resolve_and_computed_ones_import_any_module() 
         "app/a.py": "def a():\n    return 1\n",
         "app/b.py": "def b():\n    return 2\n",
         "tests/test_static.py": "import importlib\n\ndef test_static():\n    importlib.import_module('app.a').a()\n",
-        "tests/test_dynamic.py": ("import importlib\n\n"
-                                  "def test_dynamic(name='app.b'):\n    importlib.import_module(name)\n"),
+        "tests/test_dynamic.py": (
+            "import importlib\n\ndef test_dynamic(name='app.b'):\n    importlib.import_module(name)\n"
+        ),
         "tests/test_calls.py": ("def test_calls(name='app.b'):\n    __import__(name, fromlist=['b']).b()\n"),
     }
     # A computed import runs some module's top-level code, and only that: calling what it returns is
@@ -456,39 +477,54 @@ def test_subprocesses_running_python_modules_resolve_and_unknown_commands_reach_
         """,
         "tests/test_shell.py": "import os\n\ndef test_shell(cmd='make'):\n    os.system(cmd)\n",
     }
-    assert selected(files, body("app/cli.py", "app.cli.main")) == {"tests/test_cli.py::test_cli",
-                                                                  "tests/test_shell.py::test_shell"}
+    assert selected(files, body("app/cli.py", "app.cli.main")) == {
+        "tests/test_cli.py::test_cli",
+        "tests/test_shell.py::test_shell",
+    }
     assert selected(files, body("app/other.py", "app.other.other")) == {"tests/test_shell.py::test_shell"}
 
 
 def test_a_changed_or_added_test_selects_itself() -> None:
     assert selected(APP, body("tests/test_models.py", "tests.test_models.test_name")) == {
-        "tests/test_models.py::test_name"}
+        "tests/test_models.py::test_name"
+    }
     new = {**APP, "tests/test_util.py": APP["tests/test_util.py"] + "\ndef test_new():\n    assert True\n"}
     assert selected(new, ChangedEntity("tests/test_util.py", "tests.test_util.test_new", "added"), old=APP) == {
-        "tests/test_util.py::test_new"}
-    assert selected(new, ChangedPath("tests/test_util.py"), old=APP) == {"tests/test_util.py::test_slug",
-                                                                         "tests/test_util.py::test_new"}
+        "tests/test_util.py::test_new"
+    }
+    assert selected(new, ChangedPath("tests/test_util.py"), old=APP) == {
+        "tests/test_util.py::test_slug",
+        "tests/test_util.py::test_new",
+    }
 
 
 def test_a_removed_entity_selects_the_tests_that_referenced_it_in_the_old_tree() -> None:
-    old = {**APP, "app/util.py": APP["app/util.py"] + "\ndef helper():\n    return 3\n",
-           "tests/test_helper.py": "from app.util import helper\n\ndef test_helper(): helper()\n"}
+    old = {
+        **APP,
+        "app/util.py": APP["app/util.py"] + "\ndef helper():\n    return 3\n",
+        "tests/test_helper.py": "from app.util import helper\n\ndef test_helper(): helper()\n",
+    }
     new = {**APP, "tests/test_helper.py": "from app.util import helper\n\ndef test_helper(): helper()\n"}
     assert selected(new, ChangedEntity("app/util.py", "app.util.helper", "removed"), old=old) == {
-        "tests/test_helper.py::test_helper"}
+        "tests/test_helper.py::test_helper"
+    }
     no_old = build(new).select([ChangedEntity("app/util.py", "app.util.helper", "removed")])
     assert no_old.run_all and "old_index" in no_old.reason
     deleted = {k: v for k, v in old.items() if k != "app/util.py"}
     assert selected(deleted, ChangedPath("app/util.py", "deleted"), old=old) == {
-        "tests/test_util.py::test_slug", "tests/test_helper.py::test_helper"}
+        "tests/test_util.py::test_slug",
+        "tests/test_helper.py::test_helper",
+    }
 
 
 def test_renames_from_a_real_semantic_diff() -> None:
     old = {p: dedent(APP[p]).encode() for p in ("app/util.py", "tests/test_util.py")}
     new_util = "def make_slug(text):\n    return text.lower()\n\ndef unused():\n    return 1\n"
-    new = {**old, "app/util.py": new_util.encode(),
-           "tests/test_util.py": b"from app import util\n\ndef test_slug():\n    assert util.make_slug('A') == 'a'\n"}
+    new = {
+        **old,
+        "app/util.py": new_util.encode(),
+        "tests/test_util.py": b"from app import util\n\ndef test_slug():\n    assert util.make_slug('A') == 'a'\n",
+    }
     changes = changes_from_diff(diff_files({p: old[p] for p in old}, {p: new[p] for p in new}))
     kinds = {(c.qualname, c.change) for c in changes if isinstance(c, ChangedEntity)}
     assert ("app.util.make_slug", "renamed") in kinds
@@ -500,18 +536,32 @@ def test_renames_from_a_real_semantic_diff() -> None:
 
 
 def test_a_conftest_change_selects_every_test_in_and_below_its_directory() -> None:
-    files = {**APP, "tests/sub/conftest.py": "X = 1\n", "tests/sub/test_sub.py": "def test_sub(): pass\n",
-             "tests/sub/deeper/test_deep.py": "def test_deep(): pass\n"}
-    assert selected(files, ChangedPath("tests/sub/conftest.py")) == {"tests/sub/test_sub.py::test_sub",
-                                                                     "tests/sub/deeper/test_deep.py::test_deep"}
+    files = {
+        **APP,
+        "tests/sub/conftest.py": "X = 1\n",
+        "tests/sub/test_sub.py": "def test_sub(): pass\n",
+        "tests/sub/deeper/test_deep.py": "def test_deep(): pass\n",
+    }
+    assert selected(files, ChangedPath("tests/sub/conftest.py")) == {
+        "tests/sub/test_sub.py::test_sub",
+        "tests/sub/deeper/test_deep.py::test_deep",
+    }
     root = build({**files, "conftest.py": ""}).select([ChangedEntity("conftest.py", "conftest")])
     assert root.run_all and "conftest.py" in root.reason and len(root.tests) == 5
 
 
-@pytest.mark.parametrize(("path", "rule"), [
-    ("pytest.ini", "configuration"), ("pyproject.toml", "configuration"), ("setup.cfg", "configuration"),
-    ("tox.ini", "configuration"), ("requirements.txt", "configuration"), ("app/data.json", "data-file"),
-    ("tests/fixtures/expected.bin", "data-file")])
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        ("pytest.ini", "configuration"),
+        ("pyproject.toml", "configuration"),
+        ("setup.cfg", "configuration"),
+        ("tox.ini", "configuration"),
+        ("requirements.txt", "configuration"),
+        ("app/data.json", "data-file"),
+        ("tests/fixtures/expected.bin", "data-file"),
+    ],
+)
 def test_configuration_and_data_files_run_everything_and_say_which_rule(path: str, rule: str) -> None:
     selection = build(APP).select([ChangedPath(path)])
     assert selection.run_all and path in selection.reason
@@ -521,21 +571,36 @@ def test_configuration_and_data_files_run_everything_and_say_which_rule(path: st
 
 
 def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -> None:
-    assert selected(APP, ChangedPath("app/data.json"), ChangedPath("assets/logo.png"),
-                    inert=("app/*.json", "assets/**")) == set()
+    assert (
+        selected(APP, ChangedPath("app/data.json"), ChangedPath("assets/logo.png"), inert=("app/*.json", "assets/**"))
+        == set()
+    )
     selection = build(APP).select([ChangedPath("app/util.py")], always_full=("app/util.py",))
     assert selection.run_all and selection.rule == "always-full"
 
 
-@pytest.mark.parametrize("path", ["app/models.pyi", "README.rst", "docs/guide.md", "MANIFEST.in", "CHANGELOG",
-                                  ".github/workflows/ci.yml", "LICENSE", ".pre-commit-config.yaml", "NOTES.txt"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "app/models.pyi",
+        "README.rst",
+        "docs/guide.md",
+        "MANIFEST.in",
+        "CHANGELOG",
+        ".github/workflows/ci.yml",
+        "LICENSE",
+        ".pre-commit-config.yaml",
+        "NOTES.txt",
+    ],
+)
 def test_stubs_docs_and_manifests_are_inert_by_kind(path: str) -> None:
     assert selected(APP, ChangedPath(path)) == set()
 
 
 def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code() -> None:
-    files = {**APP,
-             "tests/test_docs.py": """
+    files = {
+        **APP,
+        "tests/test_docs.py": """
                  from pathlib import Path
 
                  def test_readme():
@@ -548,14 +613,15 @@ def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code
                  def test_other():
                      pass
              """,
-             "tests/test_data.py": """
+        "tests/test_data.py": """
                  import os
 
                  HERE = os.path.dirname(__file__)
 
                  def test_expected():
                      assert open(os.path.join(HERE, "fixtures", "expected.txt")).read()
-             """}
+             """,
+    }
     assert selected(files, ChangedPath("README.rst")) == {"tests/test_docs.py::test_readme"}
     assert selected(files, ChangedPath("docs/guide.md")) == {"tests/test_docs.py::test_guides"}
     assert selected(files, ChangedPath("CHANGES.md")) == {"tests/test_docs.py::test_guides"}  # "*.md"
@@ -566,30 +632,66 @@ def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code
     assert "tests/test_cases.py::test_case" in selected(cases, ChangedPath("tests/a.txt"))
 
 
-@pytest.mark.parametrize(("path", "before", "after", "inert"), [
-    ("setup.cfg", "[metadata]\nname = app\n[flake8]\nmax-line-length = 100\n",
-     "[metadata]\nname = app\nclassifiers = X\n[flake8]\nmax-line-length = 120\n", True),
-    ("setup.cfg", "[tool:pytest]\naddopts = -q\n", "[tool:pytest]\naddopts = -q -x\n", False),
-    ("setup.cfg", "[options]\npackage_dir = =src\n", "[options]\npackage_dir = =lib\n", False),
-    ("tox.ini", "[tox]\nenvlist = py311\n", "[tox]\nenvlist = py311,py312\n", True),
-    ("pyproject.toml", '[project]\nname = "app"\n[project.urls]\nHome = "a"\n[tool.ruff]\nline-length = 1\n',
-     '[project]\nname = "app"\n[project.urls]\nHome = "b"\n[tool.ruff]\nline-length = 2\n', True),
-    # Dependencies reach tests only through the stage's environment, whose digest the engine compares.
-    ("pyproject.toml", '[project]\nname = "app"\ndependencies = []\n[dependency-groups]\ndev = []\n',
-     '[project]\nname = "app"\ndependencies = ["attrs"]\n[dependency-groups]\ndev = ["ruff"]\n', True),
-    ("pyproject.toml", '[project]\nname = "app"\n', '[project]\nname = "app"\nscripts = {app = "app:main"}\n',
-     False),
-    ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "-q"\n',
-     '[tool.pytest.ini_options]\naddopts = "-x"\n', False),
-    ("setup.py", 'from setuptools import setup\nsetup(name="app", classifiers=["A"])\n',
-     'from setuptools import setup\nsetup(name="app", classifiers=["A", "B"])\n', True),
-    ("setup.py", 'from setuptools import setup\nsetup(name="app", install_requires=[])\n',
-     'from setuptools import setup\nsetup(name="app", install_requires=["x"])\n', True),
-    ("setup.py", 'from setuptools import setup\nsetup(name="app", package_dir={"": "src"})\n',
-     'from setuptools import setup\nsetup(name="app", package_dir={"": "lib"})\n', False),
-])
+@pytest.mark.parametrize(
+    ("path", "before", "after", "inert"),
+    [
+        (
+            "setup.cfg",
+            "[metadata]\nname = app\n[flake8]\nmax-line-length = 100\n",
+            "[metadata]\nname = app\nclassifiers = X\n[flake8]\nmax-line-length = 120\n",
+            True,
+        ),
+        ("setup.cfg", "[tool:pytest]\naddopts = -q\n", "[tool:pytest]\naddopts = -q -x\n", False),
+        ("setup.cfg", "[options]\npackage_dir = =src\n", "[options]\npackage_dir = =lib\n", False),
+        ("tox.ini", "[tox]\nenvlist = py311\n", "[tox]\nenvlist = py311,py312\n", True),
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\n[project.urls]\nHome = "a"\n[tool.ruff]\nline-length = 1\n',
+            '[project]\nname = "app"\n[project.urls]\nHome = "b"\n[tool.ruff]\nline-length = 2\n',
+            True,
+        ),
+        # Dependencies reach tests only through the stage's environment, whose digest the engine compares.
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\ndependencies = []\n[dependency-groups]\ndev = []\n',
+            '[project]\nname = "app"\ndependencies = ["attrs"]\n[dependency-groups]\ndev = ["ruff"]\n',
+            True,
+        ),
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\n',
+            '[project]\nname = "app"\nscripts = {app = "app:main"}\n',
+            False,
+        ),
+        (
+            "pyproject.toml",
+            '[tool.pytest.ini_options]\naddopts = "-q"\n',
+            '[tool.pytest.ini_options]\naddopts = "-x"\n',
+            False,
+        ),
+        (
+            "setup.py",
+            'from setuptools import setup\nsetup(name="app", classifiers=["A"])\n',
+            'from setuptools import setup\nsetup(name="app", classifiers=["A", "B"])\n',
+            True,
+        ),
+        (
+            "setup.py",
+            'from setuptools import setup\nsetup(name="app", install_requires=[])\n',
+            'from setuptools import setup\nsetup(name="app", install_requires=["x"])\n',
+            True,
+        ),
+        (
+            "setup.py",
+            'from setuptools import setup\nsetup(name="app", package_dir={"": "src"})\n',
+            'from setuptools import setup\nsetup(name="app", package_dir={"": "lib"})\n',
+            False,
+        ),
+    ],
+)
 def test_configuration_runs_everything_only_when_a_part_that_configures_test_runs_changed(
-        path: str, before: str, after: str, inert: bool) -> None:
+    path: str, before: str, after: str, inert: bool
+) -> None:
     old = build({**APP, path: before})
     new = build({**APP, path: after})
     selection = new.select([ChangedPath(path)], old_index=old)
@@ -605,7 +707,8 @@ def test_a_parse_error_anywhere_runs_everything() -> None:
 
 def test_options_the_analysis_does_not_model_run_everything() -> None:
     selection = build({**APP, "pytest.ini": "[pytest]\naddopts = --doctest-glob=*.rst\n"}).select(
-        [body("app/util.py", "app.util.slug")])
+        [body("app/util.py", "app.util.slug")]
+    )
     assert selection.run_all and "--doctest-glob" in selection.reason
 
 
@@ -699,8 +802,9 @@ def test_doctests_are_selected_by_the_code_their_examples_and_docstrings_reach(h
     assert chosen(body("app/more.py", "app.more.unrelated")) == {"app/numbers.py"}  # a __test__ string
     assert chosen(body("app/more.py", "app.more.untested")) == set()
     module_doc = files["app/text.py"].replace("Text helpers.", "Helpers for text.")
-    assert chosen(ChangedEntity("app/text.py", "app.text", "modified"), old={**files, "app/text.py": module_doc}) \
-        == {"app/text.py"}  # the module's docstring, named by its __doc__
+    assert chosen(ChangedEntity("app/text.py", "app.text", "modified"), old={**files, "app/text.py": module_doc}) == {
+        "app/text.py"
+    }  # the module's docstring, named by its __doc__
     # Without --doctest-modules no doctest is an item.
     assert "app/text.py" not in build(DOCS).select([body("app/helper.py", "app.helper.clean")]).tests
 
@@ -723,7 +827,8 @@ def test_classes_deriving_from_outside_classes_have_every_method_reachable() -> 
         "tests/test_server.py": "from app.server import Handler\n\ndef test_server(): assert Handler\n",
     }
     assert selected(files, body("app/server.py", "app.server.Handler.setup_extra")) == {
-        "tests/test_server.py::test_server"}
+        "tests/test_server.py::test_server"
+    }
 
 
 def test_no_change_selects_nothing_and_unknown_entities_fall_back_to_their_parent() -> None:
@@ -738,8 +843,14 @@ def test_no_change_selects_nothing_and_unknown_entities_fall_back_to_their_paren
 
 def test_missed_failures_are_failures_of_the_full_run_that_were_not_selected() -> None:
     selection = Selection(tests=("t.py::test_a", "t.py::TestK"))
-    full = {"t.py::test_a[1]": "failed", "t.py::test_b": "failed", "t.py::TestK::test_c": "error",
-            "t.py::test_d": "passed", "t.py::test_e": "skipped", "u.py::test_f": "error"}
+    full = {
+        "t.py::test_a[1]": "failed",
+        "t.py::test_b": "failed",
+        "t.py::TestK::test_c": "error",
+        "t.py::test_d": "passed",
+        "t.py::test_e": "skipped",
+        "u.py::test_f": "error",
+    }
     assert missed_failures(selection, full) == ("t.py::test_b", "u.py::test_f")
     assert missed_failures(Selection(tests=(), run_all=True, reason="x"), full) == ()
 
@@ -790,13 +901,32 @@ def _run_pytest(root: Path, nodeids: tuple[str, ...] = ()) -> dict[str, str]:
     """Run real pytest on a project; node id -> outcome, from its junit report."""
     report = root / "report.xml"
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                    "-o", "junit_family=xunit1", "--junitxml", str(report), *nodeids],
-                   cwd=root, env=env, capture_output=True, check=False, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-o",
+            "junit_family=xunit1",
+            "--junitxml",
+            str(report),
+            *nodeids,
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
     outcomes: dict[str, str] = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         file, classname, name = case.get("file", ""), case.get("classname", ""), case.get("name", "")
-        classes = classname[len(file[:-3].replace("/", ".")):].strip(".")
+        classes = classname[len(file[:-3].replace("/", ".")) :].strip(".")
         nodeid = "::".join([file, *(c for c in classes.split(".") if c), name])
         tags = {child.tag for child in case}
         outcomes[nodeid] = "failed" if "failure" in tags else "error" if "error" in tags else "passed"
@@ -838,8 +968,10 @@ def test_a_local_is_typed_by_its_constructor_only_when_nothing_else_binds_it() -
         """,
     }
     assert selected(files, body("app/kinds.py", "app.kinds.B.go")) == {"tests/test_param.py::test_param"}
-    assert selected(files, body("app/kinds.py", "app.kinds.A.go")) == {"tests/test_typed.py::test_typed",
-                                                                       "tests/test_param.py::test_param"}
+    assert selected(files, body("app/kinds.py", "app.kinds.A.go")) == {
+        "tests/test_typed.py::test_typed",
+        "tests/test_param.py::test_param",
+    }
 
 
 def test_a_module_imported_through_a_path_the_code_adds_to_sys_path_is_found() -> None:
@@ -887,14 +1019,19 @@ PACKAGE = {
 INIT = '"""Doc."""\nfrom .core import a, b\n__all__ = ["a", "b"]\n__version__ = "1.0"\n'
 
 
-@pytest.mark.parametrize(("after", "expected"), [
-    (INIT.replace('"1.0"', '"1.1"'), {"test_v"}),
-    (INIT.replace("a, b\n", "a, b, c\n").replace('"b"]', '"b", "c"]'), {"test_a", "test_b", "test_star"}),
-    (INIT.replace('"""Doc."""', '"""Doc, reworded."""'), set()),
-    (INIT.replace("from .core import a, b", "from .core import b\nfrom .extra import e as a"),
-     {"test_a", "test_b", "test_v", "test_star"}),  # another module runs at import: every importer
-    (INIT + 'print("imported")\n', {"test_a", "test_b", "test_v", "test_star"}),  # code that runs: every importer
-])
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        (INIT.replace('"1.0"', '"1.1"'), {"test_v"}),
+        (INIT.replace("a, b\n", "a, b, c\n").replace('"b"]', '"b", "c"]'), {"test_a", "test_b", "test_star"}),
+        (INIT.replace('"""Doc."""', '"""Doc, reworded."""'), set()),
+        (
+            INIT.replace("from .core import a, b", "from .core import b\nfrom .extra import e as a"),
+            {"test_a", "test_b", "test_v", "test_star"},
+        ),  # another module runs at import: every importer
+        (INIT + 'print("imported")\n', {"test_a", "test_b", "test_v", "test_star"}),  # code that runs: every importer
+    ],
+)
 def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(after: str, expected: set[str]) -> None:
     old = {**PACKAGE, "pkg/__init__.py": INIT}
     new = {**PACKAGE, "pkg/__init__.py": after}
@@ -905,20 +1042,22 @@ def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(af
 CLASSES = {
     "app/__init__.py": "",
     "app/models.py": 'class User:\n    """A user."""\n    RATE = 2\n\n    def save(self):\n        return self.RATE\n\n'
-                     '    def rename(self, name):\n        self.name = name\n\n\ndef helper():\n    return 1\n',
+    "    def rename(self, name):\n        self.name = name\n\n\ndef helper():\n    return 1\n",
     "tests/test_user.py": "from app.models import User\n\ndef test_save():\n    assert User().save() == 2\n",
     "tests/test_helper.py": "from app.models import helper\n\ndef test_helper():\n    assert helper() == 1\n",
 }
 
 
-@pytest.mark.parametrize(("old_text", "new_text", "expected"), [
-    ('"""A user."""', '"""A person."""', {"test_save"}),  # docstring: the class's users
-    ("RATE = 2", "RATE = 3", {"test_save"}),  # a plain attribute of a class without bases: its users
-    ("RATE = 2", "RATE = int('3')", {"test_save", "test_helper"}),  # code that runs at import: every importer
-    ("class User:", "class User(dict):", {"test_save", "test_helper"}),  # a new base: its hooks run at import
-])
-def test_class_changes_select_at_the_granularity_of_members(old_text: str, new_text: str,
-                                                             expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("old_text", "new_text", "expected"),
+    [
+        ('"""A user."""', '"""A person."""', {"test_save"}),  # docstring: the class's users
+        ("RATE = 2", "RATE = 3", {"test_save"}),  # a plain attribute of a class without bases: its users
+        ("RATE = 2", "RATE = int('3')", {"test_save", "test_helper"}),  # code that runs at import: every importer
+        ("class User:", "class User(dict):", {"test_save", "test_helper"}),  # a new base: its hooks run at import
+    ],
+)
+def test_class_changes_select_at_the_granularity_of_members(old_text: str, new_text: str, expected: set[str]) -> None:
     new = {**CLASSES, "app/models.py": CLASSES["app/models.py"].replace(old_text, new_text)}
     found = selected(new, ChangedEntity("app/models.py", "app.models.User", "modified", ("body",)), old=CLASSES)
     assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
@@ -933,8 +1072,8 @@ def test_a_default_that_only_names_a_function_is_a_reference_of_the_function_not
     files = {
         "app/__init__.py": "",
         "app/caches.py": "class Cache:\n    def clear(self):\n        return 0\n\n\n"
-                         "class LRU(Cache):\n    def clear(self, base_clear=Cache.clear):\n"
-                         "        return base_clear(self) + 1\n\n\ndef other():\n    return 2\n",
+        "class LRU(Cache):\n    def clear(self, base_clear=Cache.clear):\n"
+        "        return base_clear(self) + 1\n\n\ndef other():\n    return 2\n",
         "tests/test_lru.py": "from app.caches import LRU\n\ndef test_clear():\n    assert LRU().clear() == 1\n",
         "tests/test_other.py": "from app.caches import other\n\ndef test_other():\n    assert other() == 2\n",
     }
@@ -944,11 +1083,17 @@ def test_a_default_that_only_names_a_function_is_a_reference_of_the_function_not
 def test_installer_metadata_and_the_docs_build_requirements_are_not_test_configuration() -> None:
     before = 'from setuptools import setup\nsetup(name="app", python_requires=">=3.7", packages=["app"])\n'
     after = 'from setuptools import setup\nsetup(name="app", python_requires=">=3.8", packages=["app", "b"])\n'
-    assert not build({**APP, "setup.py": after}).select(
-        [ChangedPath("setup.py")], old_index=build({**APP, "setup.py": before})).run_all
+    assert (
+        not build({**APP, "setup.py": after})
+        .select([ChangedPath("setup.py")], old_index=build({**APP, "setup.py": before}))
+        .run_all
+    )
     toml = '[project]\nname = "app"\n[tool.setuptools]\npackages = ["app"]\n'
-    assert not build({**APP, "pyproject.toml": toml.replace('"app"]', '"app", "b"]')}).select(
-        [ChangedPath("pyproject.toml")], old_index=build({**APP, "pyproject.toml": toml})).run_all
+    assert (
+        not build({**APP, "pyproject.toml": toml.replace('"app"]', '"app", "b"]')})
+        .select([ChangedPath("pyproject.toml")], old_index=build({**APP, "pyproject.toml": toml}))
+        .run_all
+    )
     assert selected(APP, ChangedPath("docs/requirements.txt")) == set()
 
 
@@ -959,7 +1104,8 @@ def test_options_the_analysis_does_not_model_in_the_stage_args_run_everything_an
 
 
 def test_a_changed_environment_runs_everything_with_its_own_rule() -> None:
-    selection = build(APP).select([ChangedPath("pyproject.toml")], old_index=build(APP),
-                                  environment_changed="pyproject.toml")
+    selection = build(APP).select(
+        [ChangedPath("pyproject.toml")], old_index=build(APP), environment_changed="pyproject.toml"
+    )
     assert selection.run_all and selection.rule == "environment" and selection.path == "pyproject.toml"
     assert selected(APP, ChangedPath("uv.lock"), ChangedPath(".coveragerc"), ChangedPath("codspeed.yml")) == set()

@@ -24,8 +24,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci.selection.index import ChangedEntity, ChangedPath, TestIndex, changes_from_diff
-from semantic_diff import diff_files
+from trellis.ci.selection.index import ChangedEntity, ChangedPath, TestIndex, changes_from_diff
+from trellis.semantic_diff import diff_files
 
 # Wrappers put a definition somewhere it still runs once, at import time. Each is a header and
 # the lines that follow its body (indented like the header); "{body}" is where the definition goes.
@@ -80,36 +80,50 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
         lines = [line.replace(f"f{index}_impl", name) for line in body]
         return lines, f"{name}(x)"
     if kind == "static":
-        lines = [f"class K{index}:", "    @staticmethod",
-                 *("    " + line.replace(f"f{index}_impl", "run") for line in body),
-                 f"{name} = K{index}.run"]
+        lines = [
+            f"class K{index}:",
+            "    @staticmethod",
+            *("    " + line.replace(f"f{index}_impl", "run") for line in body),
+            f"{name} = K{index}.run",
+        ]
         return lines, f"{name}(x)"
     if kind == "method":
         method = [line.replace(f"def f{index}_impl(", "def run(self, ") for line in body]
-        lines = [f"class K{index}:", *("    " + line for line in method),
-                 f"def {name}(x):", f"    return K{index}().run(x)"]
+        lines = [
+            f"class K{index}:",
+            *("    " + line for line in method),
+            f"def {name}(x):",
+            f"    return K{index}().run(x)",
+        ]
         return lines, f"{name}(x)"
     if kind == "nested":
-        lines = [f"def make{index}():", *("    " + line for line in body), f"    return f{index}_impl",
-                 f"{name} = make{index}()"]
+        lines = [
+            f"def make{index}():",
+            *("    " + line for line in body),
+            f"    return f{index}_impl",
+            f"{name} = make{index}()",
+        ]
         return lines, f"{name}(x)"
     # classbody: the function is called once by a class body (at import time) and again by name
-    lines = [*(line.replace(f"f{index}_impl", name) for line in body), f"class Use{index}:",
-             f"    value = {name}(0)"]
+    lines = [*(line.replace(f"f{index}_impl", name) for line in body), f"class Use{index}:", f"    value = {name}(0)"]
     return lines, f"{name}(x)"
 
 
 @st.composite
 def programs(draw: st.DrawFn) -> str:
     count = draw(st.integers(1, 5))
-    out = ["import contextlib", "import sys", "",
-           "def _calling(callee):",
-           "    def wrap(f):",
-           "        def inner(*args):",
-           "            return callee(args[-1]) + f(*args)",
-           "        return inner",
-           "    return wrap",
-           ""]
+    out = [
+        "import contextlib",
+        "import sys",
+        "",
+        "def _calling(callee):",
+        "    def wrap(f):",
+        "        def inner(*args):",
+        "            return callee(args[-1]) + f(*args)",
+        "        return inner",
+        "    return wrap",
+        "",
+    ]
     # Define the last function first: every reference at definition time finds its target.
     for index in reversed(range(count)):
         kind = draw(st.sampled_from(KINDS))
@@ -189,8 +203,9 @@ def _run(tmp: Path, source: str) -> set[str]:
     return {_entity(e.partition("::")[2]) for e in entered if e.startswith("gen/mod.py::")}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(source=programs())
 def test_a_change_to_any_definition_a_test_runs_selects_the_test(source: str, tmp_path: Path) -> None:
     entered = _run(tmp_path, source)
@@ -211,19 +226,25 @@ def test_a_change_to_any_definition_a_test_runs_selects_the_test(source: str, tm
     if not any(word in source for word in ("@_calling", "class ", "make", "_callee=")):
         for entity in entered - {""}:
             qualname = f"gen.mod.{entity}"
-            assert "tests/test_gen.py::test_reaches_nothing" not in index.select(
-                [ChangedEntity("gen/mod.py", qualname, "modified", ("body",))]).tests, (entity, source)
+            assert (
+                "tests/test_gen.py::test_reaches_nothing"
+                not in index.select([ChangedEntity("gen/mod.py", qualname, "modified", ("body",))]).tests
+            ), (entity, source)
 
 
 def test_a_function_defined_in_an_except_handler_is_a_definition() -> None:
     """The fallback pattern ``try: from math import sumprod / except ImportError: def sumprod``; its body's calls
     enter the graph (issue 17: a helper it calls was changed, and the test calling it was not selected)."""
-    mod = (b"def helper(x):\n    return x + 1\n\n"
-           b"try:\n    from math import sumprod\nexcept ImportError:\n"
-           b"    def sumprod(a):\n        return helper(a)\n\n"
-           b"match 1:\n    case 1:\n        def other(x):\n            return helper(x)\n")
-    test = (b"from m import sumprod, other\n\ndef test_a():\n    assert sumprod(1)\n\n"
-            b"def test_b():\n    assert other(1)\n\ndef test_c():\n    pass\n")
+    mod = (
+        b"def helper(x):\n    return x + 1\n\n"
+        b"try:\n    from math import sumprod\nexcept ImportError:\n"
+        b"    def sumprod(a):\n        return helper(a)\n\n"
+        b"match 1:\n    case 1:\n        def other(x):\n            return helper(x)\n"
+    )
+    test = (
+        b"from m import sumprod, other\n\ndef test_a():\n    assert sumprod(1)\n\n"
+        b"def test_b():\n    assert other(1)\n\ndef test_c():\n    pass\n"
+    )
     index = TestIndex.build({"m.py": mod, "test_m.py": test})
     selection = index.select([ChangedEntity("m.py", "m.helper", "modified", ("body",))])
     assert selection.tests == ("test_m.py::test_a", "test_m.py::test_b")
@@ -283,29 +304,38 @@ def _results(tmp: Path, files: dict[str, bytes], tests: list[str]) -> dict[str, 
     return out
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(program=constant_programs(), via=st.sampled_from(["module", "name", "star"]))
 def test_a_changed_module_constant_selects_every_test_whose_outcome_it_changes(
-        program: tuple[list[str], int, int], via: str, tmp_path: Path) -> None:
+    program: tuple[list[str], int, int], via: str, tmp_path: Path
+) -> None:
     lines, which, value = program
     count = sum(1 for line in lines if line.startswith("def f"))
     source = "\n".join(lines) + "\n"
-    imports = {"module": "import gen.mod as m\n", "name": "from gen.mod import " + ", ".join(
-        f"f{i}" for i in range(count)) + "\n", "star": "from gen.mod import *\n"}[via]
+    imports = {
+        "module": "import gen.mod as m\n",
+        "name": "from gen.mod import " + ", ".join(f"f{i}" for i in range(count)) + "\n",
+        "star": "from gen.mod import *\n",
+    }[via]
     prefix = "m." if via == "module" else ""
     tests = [f"test_f{i}" for i in range(count)]
     test_file = imports + "".join(
-        f"\n\ndef test_f{i}():\n    assert {prefix}f{i}() == EXPECTED[{i}]\n" for i in range(count))
-    files = {"gen/__init__.py": b"", "gen/base.py": b"BASE = 2\n", "gen/mod.py": source.encode(),
-             "tests/__init__.py": b""}
+        f"\n\ndef test_f{i}():\n    assert {prefix}f{i}() == EXPECTED[{i}]\n" for i in range(count)
+    )
+    files = {
+        "gen/__init__.py": b"",
+        "gen/base.py": b"BASE = 2\n",
+        "gen/mod.py": source.encode(),
+        "tests/__init__.py": b"",
+    }
     # The expected values are those of the unchanged program.
     namespace: dict[str, object] = {"BASE": 2}
     exec(compile(source.replace("from gen.base import BASE\n", ""), "gen/mod.py", "exec"), namespace)  # noqa: S102
     expected = [namespace[f"f{i}"]() for i in range(count)]  # type: ignore[operator]
     files["tests/test_gen.py"] = (f"EXPECTED = {expected!r}\n" + test_file).encode()
-    changed = source.replace(next(line for line in lines if line.startswith(f"C{which} = ")),
-                             f"C{which} = {value}")
+    changed = source.replace(next(line for line in lines if line.startswith(f"C{which} = ")), f"C{which} = {value}")
     new_files = {**files, "gen/mod.py": changed.encode()}
     before = _results(tmp_path / "before", files, tests)
     assert all(before.values()), before
@@ -351,11 +381,13 @@ def class_programs(draw: st.DrawFn) -> tuple[str, str, int, str]:
     return "\n".join(lines) + "\n", old_line, count, new_line
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(program=class_programs())
-def test_a_changed_class_selects_every_test_whose_outcome_it_changes(program: tuple[str, str, int, str],
-                                                                       tmp_path: Path) -> None:
+def test_a_changed_class_selects_every_test_whose_outcome_it_changes(
+    program: tuple[str, str, int, str], tmp_path: Path
+) -> None:
     source, old_line, count, new_line = program
     namespace: dict[str, Any] = {}
     exec(compile(source, "gen/mod.py", "exec"), namespace)  # noqa: S102
@@ -369,8 +401,12 @@ def test_a_changed_class_selects_every_test_whose_outcome_it_changes(program: tu
                 tests.append(f"test_{method}{i}")
         body += ["", f"def test_doc{i}():", f"    assert K{i}.__doc__ == {namespace[f'K{i}'].__doc__!r}", ""]
         tests.append(f"test_doc{i}")
-    files = {"gen/__init__.py": b"", "gen/mod.py": source.encode(), "tests/__init__.py": b"",
-             "tests/test_gen.py": "\n".join(body).encode()}
+    files = {
+        "gen/__init__.py": b"",
+        "gen/mod.py": source.encode(),
+        "tests/__init__.py": b"",
+        "tests/test_gen.py": "\n".join(body).encode(),
+    }
     changed = source.replace(old_line, new_line, 1)
     new_files = {**files, "gen/mod.py": changed.encode()}
     assert all(_results(tmp_path / "before", files, tests).values())
@@ -378,7 +414,8 @@ def test_a_changed_class_selects_every_test_whose_outcome_it_changes(program: tu
     failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
     old = TestIndex.build(files)
     new = TestIndex.update(old, new_files)
-    changes = changes_from_diff(diff_files({"gen/mod.py": files["gen/mod.py"]},
-                                           {"gen/mod.py": new_files["gen/mod.py"]}))
+    changes = changes_from_diff(
+        diff_files({"gen/mod.py": files["gen/mod.py"]}, {"gen/mod.py": new_files["gen/mod.py"]})
+    )
     selection = new.select(changes, old_index=old)
     assert failing <= set(selection.tests), (failing, selection.reasons, changes, changed)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import vcs
-from ci.selection.selector import TestSelector
+from trellis import vcs
+from trellis.ci.selection.selector import TestSelector
 
 from ..execution.test_workspace import GitRepo
 

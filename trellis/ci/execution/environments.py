@@ -1,0 +1,215 @@
+"""The project's own test environment: a virtual environment built from its declared test dependencies.
+
+A pytest stage's ``environment`` names requirements files of the tree,
+extras of its ``pyproject.toml`` (with ``project.dependencies``), PEP 735
+dependency groups and plain requirement strings. :func:`environment_spec`
+reads them from a commit's files into an :class:`EnvironmentSpec`, whose
+``digest`` (of those inputs, the interpreter and the platform) names the
+environment: :func:`ensure_environment` builds it once per digest under a
+root directory (``python -m venv``, then the server's pip with
+``--python``), and every job with the same inputs reuses it. A change to a
+requirements file or to the relevant tables of ``pyproject.toml`` gives a
+new digest, hence a new environment; anything else in the tree changes
+nothing.
+
+The environment layers on the server's interpreter: a ``.pth`` file puts the
+server's site directories *after* its own, so pytest (and what the job plugin
+needs) comes from the server unless the requirements install another version.
+The project itself is not installed: its tests import it from the workspace.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CiError
+
+__all__ = ["EnvironmentBuildError", "EnvironmentSpec", "ensure_environment", "environment_spec", "python_of"]
+
+READY = ".trellis-ready"
+BUILD_TIMEOUT_S = 900.0
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?")
+
+
+class EnvironmentBuildError(CiError):
+    """The stage's environment cannot be built (a missing file, pip failed)."""
+
+    reason = "ENVIRONMENT_FAILED"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentSpec:
+    """What to install: requirements files (path, content) and requirement strings, in order."""
+
+    requirements: tuple[tuple[str, bytes], ...] = ()
+    packages: tuple[str, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for part in (sys.version, platform.platform(), sys.executable):
+            h.update(part.encode() + b"\0")
+        for path, content in self.requirements:
+            h.update(path.encode() + b"\0" + hashlib.sha256(content).digest())
+        for package in self.packages:
+            h.update(package.encode() + b"\0")
+        return h.hexdigest()[:24]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def environment_spec(
+    files: Mapping[str, bytes],
+    *,
+    requirements: Sequence[str] = (),
+    extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    packages: Sequence[str] = (),
+) -> EnvironmentSpec:
+    """The environment a stage declares, read from the tree's ``files`` (path -> content).
+
+    Raises :class:`EnvironmentBuildError` naming what is missing.
+    """
+    found_files: list[tuple[str, bytes]] = []
+    for path in requirements:
+        if path not in files:
+            raise EnvironmentBuildError(f"environment.requirements: {path} is not in the tree")
+        found_files.append((path, files[path]))
+    wanted: list[str] = []
+    if extras or groups:
+        if "pyproject.toml" not in files:
+            raise EnvironmentBuildError("environment: extras and groups come from pyproject.toml, which the tree lacks")
+        try:
+            data = tomllib.loads(files["pyproject.toml"].decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise EnvironmentBuildError(f"environment: cannot read pyproject.toml: {exc}") from None
+        project = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
+        own = _normal(str(project.get("name", "")))
+        optional = project.get("optional-dependencies", {}) or {}
+        if extras:
+            wanted.extend(str(d) for d in project.get("dependencies", []) or [])
+        seen_extras: set[str] = set()
+
+        def add_extra(extra: str) -> None:
+            if extra in seen_extras:
+                return
+            seen_extras.add(extra)
+            if extra not in optional:
+                raise EnvironmentBuildError(
+                    f"environment.extras: pyproject.toml has no extra {extra!r} "
+                    f"(it has: {', '.join(sorted(optional)) or 'none'})"
+                )
+            for requirement in optional[extra]:
+                match = _NAME.match(str(requirement))
+                if own and match and _normal(match.group(1)) == own:  # attrs[tests] inside attrs: its extras
+                    for inner in (match.group(3) or "").split(","):
+                        if inner.strip():
+                            add_extra(inner.strip())
+                else:
+                    wanted.append(str(requirement))
+
+        for extra in extras:
+            add_extra(extra)
+        declared = data.get("dependency-groups", {}) or {}
+        seen_groups: set[str] = set()
+
+        def add_group(group: str) -> None:
+            if group in seen_groups:
+                return
+            seen_groups.add(group)
+            if group not in declared:
+                raise EnvironmentBuildError(
+                    f"environment.groups: pyproject.toml has no dependency group {group!r} "
+                    f"(it has: {', '.join(sorted(declared)) or 'none'})"
+                )
+            for item in declared[group]:
+                if isinstance(item, dict) and "include-group" in item:
+                    add_group(str(item["include-group"]))
+                elif isinstance(item, str):
+                    wanted.append(item)
+
+        for group in groups:
+            add_group(group)
+    wanted.extend(packages)
+    return EnvironmentSpec(requirements=tuple(found_files), packages=tuple(dict.fromkeys(wanted)))
+
+
+def _server_sites() -> list[str]:
+    return [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)]
+
+
+def ensure_environment(spec: EnvironmentSpec, root: Path, *, timeout_s: float = BUILD_TIMEOUT_S) -> Path:
+    """The environment's directory under ``root``, built if no job built it before (one builder at a time).
+
+    Raises :class:`EnvironmentBuildError` with pip's output when the build fails.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / spec.digest
+    if (target / READY).exists():
+        return target
+    with open(root / f"{spec.digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / READY).exists():
+            return target
+        shutil.rmtree(target, ignore_errors=True)
+        _build(spec, target, timeout_s)
+        (target / READY).write_text(
+            json.dumps({"packages": list(spec.packages), "requirements": [p for p, _ in spec.requirements]})
+        )
+    return target
+
+
+def python_of(environment: Path) -> Path:
+    return environment / "bin" / "python"
+
+
+def _build(spec: EnvironmentSpec, target: Path, timeout_s: float) -> None:
+    def run(argv: list[str], cwd: Path) -> None:
+        try:
+            done = subprocess.run(
+                argv,
+                cwd=cwd,
+                capture_output=True,
+                timeout=timeout_s,
+                env={"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": str(cwd), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+            )
+        except subprocess.TimeoutExpired:
+            raise EnvironmentBuildError(f"building the environment took longer than {timeout_s:.0f} s") from None
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).decode(errors="replace")[-4000:]
+            raise EnvironmentBuildError(f"building the environment failed ({' '.join(argv[2:5])}…): {output}")
+
+    base = getattr(sys, "_base_executable", sys.executable)
+    run([base, "-m", "venv", "--without-pip", str(target)], target.parent)
+    site = next((target / "lib").glob("python*/site-packages"))
+    (site / "_trellis_server_site.pth").write_text("".join(f"{p}\n" for p in _server_sites()))
+    if not spec.requirements and not spec.packages:
+        return
+    inputs = target / ".trellis-inputs"
+    inputs.mkdir()
+    argv = [sys.executable, "-m", "pip", "--python", str(python_of(target)), "install", "--quiet"]
+    for path, content in spec.requirements:
+        written = inputs / path
+        written.parent.mkdir(parents=True, exist_ok=True)
+        written.write_bytes(content)
+        argv += ["-r", path]
+    argv += list(spec.packages)
+    run(argv, inputs)

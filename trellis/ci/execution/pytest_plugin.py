@@ -1,0 +1,303 @@
+"""The pytest plugin of a Trellis pytest job: shards, per-test timeouts, results streamed as they come.
+
+Loaded *inside the job* (``-p _trellis_pytest``, copied into the job's
+TMPDIR), so it uses the standard library and pytest only: no Trellis module
+enters the job's interpreter. It reads its settings from the JSON file named
+by ``TRELLIS_PYTEST_CONFIG``::
+
+    {"shard": [k, n],              this job runs shard k of n
+     "expected": {nodeid: s},      recorded durations, to balance the shards
+     "timeouts": {nodeid: s},      per-test timeouts; "default_timeout" for the others (0: none)
+     "default_timeout": s,
+     "exclude": [nodeid, ...],     already done (a re-run after a test had to be killed)
+     "reused": [nodeid, ...],      not to run: results reused (a parametrised test's id: all its items)
+     "only": [nodeid, ...] | null, the selected tests (null: everything collected); a module's
+                                   path alone: every doctest of that module
+     "fail_fast": bool,            stop at the first failing test
+     "stream": path}               where each test's result is appended, one JSON line each
+
+**Selected tests** are kept from what the job's own command line collects
+(the project's arguments, never the tests' names: pytest collects a path
+named on the command line even when the project's ``collect_ignore``,
+``--ignore`` or ``pytest_ignore_collect`` hook would skip it, and runs named
+tests in the order named). Files and directories holding no selected test
+are skipped before they are imported (``pytest_ignore_collect``, asked
+first); the project's own ignores still apply to the rest, and the items are
+kept in collection order. Node ids in ``only`` are relative to the working
+directory (the workspace), whatever pytest's rootdir.
+
+**Shards.** Every shard collects the whole selection (the same tree, the same
+arguments: the same items in the same order) and keeps its own part, so the
+union of the shards is exactly what one unsharded run collects. The split is
+computed identically in every shard: items grouped by module (module-scoped
+fixtures run once per shard that needs them), a group larger than a fair share
+split into single items, then longest-expected-first onto the least loaded
+shard, like pytest-xdist's ``loadscope`` with nextest's use of past durations.
+The first stream line records how many items were collected and their digest,
+so the engine can check that every shard saw the same collection.
+
+**Timeouts.** Each test (setup, call and teardown) runs under ``SIGALRM``:
+when its time is up, the test fails with "timed out after N s" and the shard
+goes on with the next test. A test that does not give the interpreter back
+(a C call that ignores signals, a handler that swallows the failure) is
+caught by a watchdog thread a little later: it writes the timeout to the
+stream and ends the process, and the engine runs the rest of the shard again
+without the tests already done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import pytest
+
+_CONFIG_ENV = "TRELLIS_PYTEST_CONFIG"
+HARD_EXIT = 86  # the exit status of a shard whose watchdog had to end it
+_DEFAULT_EXPECTED_S = 0.05
+
+
+def _load() -> dict[str, Any] | None:
+    path = os.environ.get(_CONFIG_ENV)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as f:
+        loaded: dict[str, Any] = json.load(f)
+    return loaded
+
+
+def _base(nodeid: str) -> str:
+    return nodeid.split("[", 1)[0]
+
+
+def assign(nodeids: list[str], shards: int, expected: dict[str, float]) -> list[int]:
+    """The shard of each item: module groups, large ones split, longest first onto the least loaded."""
+    known = [expected[n] if n in expected else expected.get(_base(n), -1.0) for n in nodeids]
+    measured = sorted(v for v in known if v >= 0)
+    fallback = measured[len(measured) // 2] if measured else _DEFAULT_EXPECTED_S
+    cost = [v if v >= 0 else fallback for v in known]
+    groups: dict[str, list[int]] = {}
+    for i, nodeid in enumerate(nodeids):
+        groups.setdefault(nodeid.split("::", 1)[0], []).append(i)
+    share = sum(cost) / max(1, shards)
+    units: list[tuple[float, int, list[int]]] = []  # (cost, first index, members)
+    for members in groups.values():
+        total = sum(cost[i] for i in members)
+        if total > share / 2 and len(members) > 1:
+            units.extend((cost[i], i, [i]) for i in members)
+        else:
+            units.append((total, members[0], members))
+    units.sort(key=lambda u: (-u[0], u[1]))
+    load = [0.0] * shards
+    out = [0] * len(nodeids)
+    for unit_cost, _, members in units:
+        target = min(range(shards), key=lambda s: (load[s], s))
+        load[target] += unit_cost
+        for i in members:
+            out[i] = target
+    return out
+
+
+class TrellisJob:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.shard, self.shards = (int(x) for x in config.get("shard", (0, 1)))
+        self.expected: dict[str, float] = dict(config.get("expected", {}))
+        self.timeouts: dict[str, float] = dict(config.get("timeouts", {}))
+        self.default_timeout = float(config.get("default_timeout", 0) or 0)
+        self.exclude = set(config.get("exclude", ()))
+        self.reused = set(config.get("reused", ()))
+        only = config.get("only")
+        self.only: set[tuple[str, str]] | None = None  # (absolute file, rest of the node id)
+        self.only_files: set[str] = set()
+        self.only_dirs: set[str] = set()
+        self.only_doctests: set[str] = set()
+        if only is not None:
+            here = os.getcwd()
+            self.only = set()
+            for nodeid in only:
+                file, _, rest = str(nodeid).partition("::")
+                path = os.path.normpath(os.path.join(here, file))
+                self.only.add((path, rest))
+                if not rest:  # a module's path: its doctests (--doctest-modules)
+                    self.only_doctests.add(path)
+                self.only_files.add(path)
+                parent = os.path.dirname(path)
+                while parent not in self.only_dirs:
+                    self.only_dirs.add(parent)
+                    parent, above = os.path.dirname(parent), parent
+                    if parent == above:
+                        break
+        self.fail_fast = bool(config.get("fail_fast", False))
+        self.stream = open(config["stream"], "a", encoding="utf-8")  # noqa: SIM115 - open for the session
+        self.lock = threading.Lock()
+        self.index: dict[str, int] = {}
+        self.phases: dict[str, list[Any]] = {}
+        self.current: tuple[str, float, float] | None = None  # nodeid, deadline (monotonic), timeout
+        self.timed_out: set[str] = set()
+        self.session: pytest.Session | None = None
+        self.watchdog = threading.Thread(target=self._watch, name="trellis-timeout-watchdog", daemon=True)
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.stream.write(json.dumps(record) + "\n")
+            self.stream.flush()
+
+    # -- collection ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_ignore_collect(self, collection_path: Any, config: pytest.Config) -> bool | None:
+        """Skip what holds no selected test, before it is imported; None lets the project's rules decide."""
+        if self.only is None:
+            return None
+        path = os.path.normpath(str(collection_path))
+        if path in self.only_files or path in self.only_dirs:
+            return None
+        return True
+
+    def _selected(self, item: pytest.Item) -> bool:
+        assert self.only is not None
+        path = os.path.normpath(str(item.path))
+        if path in self.only_doctests and type(item).__name__ == "DoctestItem":
+            return True
+        rest = item.nodeid.partition("::")[2]
+        return (path, rest) in self.only or (path, _base(rest)) in self.only
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        self.session = session
+        if self.only is not None:
+            chosen = [item for item in items if self._selected(item)]
+            if len(chosen) < len(items):
+                config.hook.pytest_deselected(items=[item for item in items if not self._selected(item)])
+                items[:] = chosen
+        nodeids = [item.nodeid for item in items]
+        digest = hashlib.sha256("\n".join(nodeids).encode()).hexdigest()
+        self.index = {nodeid: i for i, nodeid in enumerate(nodeids)}
+        # Reused tests are left out before the split (the balance is of what runs); a re-run's done
+        # tests after it (they keep the shard they had).
+        reused = self.reused
+        candidates = [item for item in items if not (item.nodeid in reused or _base(item.nodeid) in reused)]
+        ids = [item.nodeid for item in candidates]
+        owner = assign(ids, self.shards, self.expected) if self.shards > 1 else [0] * len(ids)
+        mine = {item.nodeid for item, s in zip(candidates, owner) if s == self.shard}
+        keep = [item for item in items if item.nodeid in mine and item.nodeid not in self.exclude]
+        dropped = [item for item in items if item.nodeid not in {k.nodeid for k in keep}]
+        self.write({"collected": len(items), "digest": digest, "mine": len(keep)})
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+
+    # -- running ------------------------------------------------------------------------------
+
+    def timeout_of(self, nodeid: str) -> float:
+        found = self.timeouts.get(nodeid, self.timeouts.get(_base(nodeid)))
+        return float(found) if found is not None else self.default_timeout
+
+    def _alarm(self, signum: int, frame: Any) -> None:
+        current = self.current
+        if current is None:
+            return
+        nodeid, _, timeout = current
+        self.timed_out.add(nodeid)
+        pytest.fail(f"timed out after {timeout:g} s", pytrace=False)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        timeout = self.timeout_of(item.nodeid)
+        armed = timeout > 0 and threading.current_thread() is threading.main_thread()
+        if armed:
+            self.current = (item.nodeid, time.monotonic() + timeout, timeout)
+            previous = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            if not self.watchdog.is_alive():
+                self.watchdog.start()
+        try:
+            yield
+        finally:
+            if armed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                self.current = None
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.2)
+            current = self.current
+            if current is None:
+                continue
+            nodeid, deadline, timeout = current
+            if time.monotonic() < deadline + max(2.0, timeout / 2):
+                continue
+            if self.current is not current:
+                continue
+            self.write(
+                {
+                    "nodeid": nodeid,
+                    "index": self.index.get(nodeid, -1),
+                    "outcome": "failed",
+                    "duration_s": round(time.monotonic() - deadline + timeout, 3),
+                    "message": f"timed out after {timeout:g} s (the test did not stop; it was killed)",
+                    "hard": True,
+                }
+            )
+            os._exit(HARD_EXIT)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.phases.setdefault(report.nodeid, []).append(report)
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        reports = self.phases.pop(nodeid, [])
+        outcome, message = _outcome(reports)
+        if nodeid in self.timed_out:  # whichever phase it hung in, it is the test that failed
+            outcome, message = "failed", f"timed out after {self.timeout_of(nodeid):g} s"
+        duration = sum(getattr(r, "duration", 0.0) for r in reports)
+        self.write(
+            {
+                "nodeid": nodeid,
+                "index": self.index.get(nodeid, -1),
+                "outcome": outcome,
+                "duration_s": round(duration, 6),
+                "message": message[:4000],
+            }
+        )
+        if self.fail_fast and outcome in ("failed", "error") and self.session is not None:
+            self.session.shouldfail = f"fail_fast: {nodeid} {outcome}"
+
+
+def _message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return str(crash.message)
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        return str(report.longrepr[2])
+    return str(report.longrepr or "")
+
+
+def _outcome(reports: list[pytest.TestReport]) -> tuple[str, str]:
+    """One test's outcome from its phases, as junit reports it (setup/teardown failures are errors)."""
+    for report in reports:
+        if report.when == "call" and report.failed:
+            return "failed", _message(report)
+    for report in reports:
+        if report.failed:
+            return "error", f'failed on {report.when} with "{_message(report)}"'
+    for report in reports:
+        if report.skipped:
+            if hasattr(report, "wasxfail"):
+                return "skipped", f"expected failure: {report.wasxfail}".rstrip(": ")
+            text = _message(report)
+            return "skipped", text.removeprefix("Skipped: ")
+    return "passed", ""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = _load()
+    if settings is not None and not config.pluginmanager.has_plugin("trellis-job"):
+        config.pluginmanager.register(TrellisJob(settings), "trellis-job")

@@ -1,0 +1,157 @@
+"""One job, start to end, wherever it runs: lease a workspace, run the sandbox, read the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
+from .environments import ensure_environment, python_of
+from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
+from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
+from .workspace import TreeSource, WorkspacePool
+
+__all__ = ["PLUGIN_MODULE", "read_stream", "run_job"]
+
+PLUGIN_MODULE = "_trellis_pytest"
+_PLUGIN_SOURCE = Path(__file__).with_name("pytest_plugin.py")
+_OUTCOMES: frozenset[str] = frozenset({"passed", "failed", "error", "skipped"})
+
+
+def run_job(
+    request: JobRequest,
+    pool: WorkspacePool,
+    *,
+    source: TreeSource | None = None,
+    launcher: Launcher | None = None,
+    executor: str = "local",
+    stop: threading.Event | None = None,
+    launcher_for: Callable[[str], Launcher | None] | None = None,
+    streaming: Callable[[Path | None], None] | None = None,
+) -> JobOutcome:
+    """Run ``request`` in a workspace of ``pool`` (its tree from ``source``, else from the repository).
+
+    ``launcher`` starts pytest jobs (the warm runner); command jobs always use the plain one.
+    A pytest job with an ``environment`` runs that environment's Python (built once per digest
+    under ``<pool root>/environments``), started by ``launcher_for(python)`` when given.
+    ``streaming(path)`` is told where a pytest job's results stream while it runs (None once done).
+    Raises :class:`trellis.ci.execution.workspace.WorkspaceError` or :class:`trellis.ci.sandbox.SandboxError` when the
+    job could not be run at all; anything the job itself does ends in the outcome.
+    """
+    start = time.monotonic()
+    python, readable = sys.executable, ()
+    if request.kind == "pytest" and request.environment is not None:
+        environment = ensure_environment(request.environment, pool.root / "environments")
+        python, readable = str(python_of(environment)), (str(environment),)
+        launcher = launcher_for(python) if launcher_for is not None else None
+    lease = (
+        pool.lease(request.repo_path, request.tree_id) if source is None else pool.lease_tree(source, request.tree_id)
+    )
+    with lease as workspace:
+        setup_s = time.monotonic() - start
+        env = dict(request.env)
+        if request.kind == "pytest":
+            return _run_pytest(request, workspace, env, launcher, executor, stop, setup_s, python, readable, streaming)
+        result = run_sandboxed(
+            request.command, workspace, env=env, limits=request.limits, network=request.network, stop=stop
+        )
+        return JobOutcome.from_sandbox(request.job_id, result, setup_s=setup_s, executor=executor)
+
+
+def _run_pytest(
+    request: JobRequest,
+    workspace: Path,
+    env: dict[str, str],
+    launcher: Launcher | None,
+    executor: str,
+    stop: threading.Event | None,
+    setup_s: float,
+    python: str,
+    readable: tuple[str, ...],
+    streaming: Callable[[Path | None], None] | None,
+) -> JobOutcome:
+    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", request.job_id)
+    tmpdir = workspace / TMPDIR_NAME
+    make_tmpdir(tmpdir)
+    report = tmpdir / f"junit-{safe_id}.xml"
+    stream = tmpdir / f"results-{safe_id}-{uuid.uuid4().hex}.jsonl"  # unguessable: nothing planted there
+    plugin_dir = Path(tempfile.mkdtemp(prefix="trellis-plugin-", dir=tmpdir))  # fresh, ours
+    os.chmod(plugin_dir, 0o755)
+    (plugin_dir / f"{PLUGIN_MODULE}.py").write_bytes(_PLUGIN_SOURCE.read_bytes())
+    config = plugin_dir / "config.json"
+    config.write_text(json.dumps((request.tests or TestPlan()).to_json(str(stream))))
+    for path in plugin_dir.iterdir():
+        os.chmod(path, 0o644)
+    path_entries = [p for p in (env.get("PYTHONPATH", ""), str(plugin_dir)) if p]
+    env = {**PYTEST_ENV, **env, "PYTHONPATH": os.pathsep.join(path_entries), "TRELLIS_PYTEST_CONFIG": str(config)}
+    if python != sys.executable:  # the project's environment: its scripts first on PATH
+        env["PATH"] = os.pathsep.join([os.path.dirname(python), *os.defpath.split(os.pathsep)])
+    args = ("-p", PLUGIN_MODULE, *request.pytest_args)
+    if streaming is not None:
+        streaming(stream)
+    try:
+        result = run_sandboxed(
+            pytest_argv(args, report, python=python),
+            workspace,
+            env=env,
+            limits=request.limits,
+            network=request.network,
+            launcher=launcher,
+            stop=stop,
+            readable=readable,
+        )
+    finally:
+        if streaming is not None:
+            streaming(None)
+    collected, digest, tests = read_stream(read_report(stream) or b"")
+    if collected < 0:  # the plugin never ran (pytest failed to start): what junit says, if anything
+        data = read_report(report)
+        tests = parse_junit(data) if data else ()
+    return JobOutcome.from_sandbox(
+        request.job_id,
+        result,
+        tests=tests,
+        summary=summarize(tests),
+        setup_s=setup_s,
+        executor=executor,
+        collected=collected,
+        collection=digest,
+    )
+
+
+def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...]]:
+    """The plugin's stream: (items collected or -1, their digest, each test's outcome in stream order)."""
+    collected, digest = -1, ""
+    tests: list[TestOutcome] = []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill
+        if not isinstance(record, dict):
+            continue
+        if "collected" in record:
+            collected, digest = int(record.get("collected", -1)), str(record.get("digest", ""))
+            continue
+        outcome = record.get("outcome")
+        if outcome not in _OUTCOMES or not isinstance(record.get("nodeid"), str):
+            continue
+        result: TestResult = outcome
+        tests.append(
+            TestOutcome(
+                record["nodeid"],
+                result,
+                float(record.get("duration_s", 0.0)),
+                str(record.get("message", ""))[:4000],
+                int(record.get("index", -1)),
+            )
+        )
+    return collected, digest, tuple(tests)

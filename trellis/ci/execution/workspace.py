@@ -1,0 +1,463 @@
+"""Workspaces: directories that hold exactly one commit's tree, reused from job to job.
+
+A :class:`WorkspacePool` owns ``size`` directories under ``root``::
+
+    root/ws-0/         the tree, as git would check it out (exec bits, symlinks as symlinks)
+    root/ws-0.lock     flock: held by whoever leases ws-0 (threads and processes alike)
+    root/ws-0.state    JSON: the tree id and, per tracked path, git mode, blob id and a stat snapshot
+
+:meth:`WorkspacePool.lease` picks a free workspace — one already holding the tree,
+else the one whose tree is closest (fewest entries in the pygit2 tree-to-tree
+diff), else any — and *reconciles* it: every path on disk is compared with the
+expected entry and the snapshot taken when it was last written (inode, size,
+mtime, ctime, mode: a job cannot forge ctime), unchanged files are kept, anything
+changed, unknown or misplaced is removed and the expected entry written afresh.
+So what a job left behind is undone on the next lease, an update between close
+trees writes only the files that differ, and a workspace whose state file is
+missing or corrupt is rebuilt from nothing. Writing never follows a symlink:
+files are replaced (unlink + ``O_CREAT|O_EXCL|O_NOFOLLOW``), never written
+through, and every directory on a written path was checked to be a real one.
+
+Run as root, the pool gives each workspace its own owner (``uid_base + i``) and
+the sandbox runs the job as that owner, so jobs are not root and do not share a
+uid (see docs/ci-runtime.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pygit2
+
+from ..errors import CiError
+
+__all__ = [
+    "DEFAULT_UID_BASE",
+    "PackedTree",
+    "RepositoryTrees",
+    "TreeSource",
+    "WorkspaceError",
+    "WorkspacePool",
+    "pack_tree",
+]
+
+DEFAULT_UID_BASE = 1_900_000_000  # far above login users and the usual subuid ranges
+MODE_BLOB, MODE_EXECUTABLE, MODE_LINK, MODE_GITLINK = 0o100644, 0o100755, 0o120000, 0o160000
+_STATE_VERSION = 1
+
+Entry = tuple[int, str]  # (git file mode, blob id hex)
+_Snapshot = tuple[int, int, int, int, int]  # (inode, size, mtime_ns, ctime_ns, st_mode)
+
+
+class WorkspaceError(CiError):
+    """A workspace could not be prepared: unknown repository or tree, unusable pool directory."""
+
+    reason: str = "WORKSPACE_ERROR"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+
+
+class TreeSource(Protocol):
+    """Where a tree's entries and blobs come from: a repository, or a tree shipped as bytes."""
+
+    def entries(self, tree_id: str) -> dict[str, Entry]:
+        """Every non-tree entry of the tree, by slash-separated path."""
+
+    def changes(self, old_tree_id: str, tree_id: str) -> dict[str, Entry | None] | None:
+        """Entries that differ between two trees (None = removed); None if ``old_tree_id`` is unknown."""
+
+    def blob(self, blob_id: str) -> bytes: ...
+
+
+class RepositoryTrees:
+    """Trees of a git repository on this machine (pygit2)."""
+
+    def __init__(self, repo_path: str) -> None:
+        try:
+            self.repo = pygit2.Repository(repo_path)
+        except (pygit2.GitError, KeyError, OSError) as e:
+            raise WorkspaceError(f"cannot open repository {repo_path}: {e}", reason="REPOSITORY_NOT_FOUND") from e
+
+    def _tree(self, tree_id: str) -> pygit2.Tree | None:
+        try:
+            obj = self.repo.get(tree_id)
+        except (ValueError, pygit2.GitError):
+            return None
+        return obj.peel(pygit2.Tree) if obj is not None else None
+
+    def tree(self, tree_id: str) -> pygit2.Tree:
+        tree = self._tree(tree_id)
+        if tree is None:
+            raise WorkspaceError(f"tree {tree_id} is not in {self.repo.path}", reason="TREE_NOT_FOUND")
+        return tree
+
+    def entries(self, tree_id: str) -> dict[str, Entry]:
+        index = pygit2.Index()
+        index.read_tree(self.tree(tree_id))  # the recursion runs in libgit2
+        return {e.path: (e.mode, str(e.id)) for e in index}
+
+    def changes(self, old_tree_id: str, tree_id: str) -> dict[str, Entry | None] | None:
+        old = self._tree(old_tree_id)
+        if old is None:
+            return None
+        found: dict[str, Entry | None] = {}
+        for delta in old.diff_to_tree(self.tree(tree_id)).deltas:
+            if delta.status != pygit2.enums.DeltaStatus.ADDED:
+                found.setdefault(delta.old_file.path, None)
+            if delta.status != pygit2.enums.DeltaStatus.DELETED:
+                found[delta.new_file.path] = (delta.new_file.mode, str(delta.new_file.id))
+        return found
+
+    def blob(self, blob_id: str) -> bytes:
+        blob = self.repo[blob_id]
+        if not isinstance(blob, pygit2.Blob):
+            raise WorkspaceError(f"{blob_id} is not a blob in {self.repo.path}", reason="TREE_NOT_FOUND")
+        return blob.data
+
+
+@dataclass(frozen=True, slots=True)
+class PackedTree:
+    """One tree with its blobs, picklable: how a tree travels to a machine without the repository."""
+
+    tree_id: str
+    files: tuple[tuple[str, int, str], ...]  # (path, git mode, blob id)
+    blobs: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(len(b) for b in self.blobs.values())
+
+    def entries(self, tree_id: str) -> dict[str, Entry]:
+        if tree_id != self.tree_id:
+            raise WorkspaceError(f"shipped tree is {self.tree_id}, not {tree_id}", reason="TREE_NOT_FOUND")
+        return {path: (mode, blob_id) for path, mode, blob_id in self.files}
+
+    def changes(self, old_tree_id: str, tree_id: str) -> dict[str, Entry | None] | None:
+        return None  # reconciling against the full listing costs the same here
+
+    def blob(self, blob_id: str) -> bytes:
+        return self.blobs[blob_id]
+
+
+def pack_tree(repo_path: str, tree_id: str) -> PackedTree:
+    """Everything needed to materialise ``tree_id`` without the repository."""
+    trees = RepositoryTrees(repo_path)
+    entries = trees.entries(tree_id)
+    blobs = {blob_id: trees.blob(blob_id) for mode, blob_id in entries.values() if mode != MODE_GITLINK}
+    files = tuple(sorted((path, mode, blob_id) for path, (mode, blob_id) in entries.items()))
+    return PackedTree(tree_id, files, blobs)
+
+
+@dataclass(slots=True)
+class _State:
+    tree_id: str
+    entries: dict[str, Entry]
+    snapshots: dict[str, _Snapshot]
+    used: float
+
+
+def _snapshot(st: os.stat_result) -> _Snapshot:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+def _remove(path: str) -> None:
+    """Remove a file, symlink or whole directory, never following a symlink."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(path)
+        return
+
+    def unlock(func: object, failed: str, exc: object) -> None:
+        # A job may leave directories without write or search permission (harmless for root).
+        parent = os.path.dirname(failed)
+        os.chmod(parent, 0o700)
+        if os.path.isdir(failed) and not os.path.islink(failed):
+            os.chmod(failed, 0o700)
+            shutil.rmtree(failed)
+        else:
+            os.unlink(failed)
+
+    shutil.rmtree(path, onerror=unlock)
+
+
+class _Reconciler:
+    """Makes one directory hold exactly ``expected``, keeping what the snapshot proves unchanged."""
+
+    def __init__(self, top: Path, source: TreeSource, owner: tuple[int, int] | None) -> None:
+        self.top = str(top)
+        self.source = source
+        self.owner = owner
+        self.written = 0
+
+    def run(self, expected: dict[str, Entry], old: _State | None) -> dict[str, _Snapshot]:
+        dirs = {""}
+        for path, (mode, _) in expected.items():
+            parts = path.split("/")
+            dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+            if mode == MODE_GITLINK:
+                dirs.add(path)
+        snapshots: dict[str, _Snapshot] = {}
+        self._ensure_dir("")
+        self._walk("", expected, dirs, old, snapshots)
+        for path in sorted(dirs):
+            self._ensure_dir(path)
+        for path, entry in expected.items():
+            if path not in snapshots and entry[0] != MODE_GITLINK:
+                snapshots[path] = self._write(path, entry)
+        return snapshots
+
+    def _abs(self, rel: str) -> str:
+        return os.path.join(self.top, rel) if rel else self.top
+
+    def _ensure_dir(self, rel: str) -> None:
+        path = self._abs(rel)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            os.mkdir(path, 0o755)
+            st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            _remove(path)
+            os.mkdir(path, 0o755)
+            st = os.lstat(path)
+        if stat.S_IMODE(st.st_mode) != 0o755:
+            os.chmod(path, 0o755)
+        if self.owner is not None and (st.st_uid, st.st_gid) != self.owner:
+            os.chown(path, *self.owner, follow_symlinks=False)
+
+    def _walk(
+        self, rel: str, expected: dict[str, Entry], dirs: set[str], old: _State | None, snapshots: dict[str, _Snapshot]
+    ) -> None:
+        path = self._abs(rel)
+        try:
+            st = os.lstat(path)
+            if stat.S_IMODE(st.st_mode) != 0o755:
+                os.chmod(path, 0o755)  # so that we can list it
+            listing = list(os.scandir(path))
+        except OSError:
+            _remove(path)
+            return
+        for entry in listing:
+            child = f"{rel}/{entry.name}" if rel else entry.name
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and child in dirs:
+                self._walk(child, expected, dirs, old, snapshots)
+                continue
+            want = expected.get(child)
+            if (
+                want is not None
+                and old is not None
+                and old.entries.get(child) == want
+                and old.snapshots.get(child) == _snapshot(st)
+            ):
+                snapshots[child] = old.snapshots[child]  # unchanged since we wrote it
+            else:
+                _remove(entry.path)
+
+    def _write(self, rel: str, entry: Entry) -> _Snapshot:
+        mode, blob_id = entry
+        path = self._abs(rel)
+        data = self.source.blob(blob_id)
+        if mode == MODE_LINK:
+            os.symlink(data, path)
+        else:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                with os.fdopen(fd, "wb", closefd=False) as f:
+                    f.write(data)
+                os.fchmod(fd, 0o755 if mode == MODE_EXECUTABLE else 0o644)
+                if self.owner is not None:
+                    os.fchown(fd, *self.owner)
+            finally:
+                os.close(fd)
+        if mode == MODE_LINK and self.owner is not None:
+            os.chown(path, *self.owner, follow_symlinks=False)
+        self.written += 1
+        return _snapshot(os.lstat(path))
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseStats:
+    """What the last lease of a workspace did (for benchmarks and logs)."""
+
+    workspace: str
+    how: str  # "same-tree" | "diff" | "full"
+    written: int
+    seconds: float
+
+
+class WorkspacePool:
+    """``size`` reusable workspaces under ``root``; safe across threads and processes.
+
+    ``uid_base``: when running as root, workspace ``i`` is owned by uid/gid ``uid_base + i``
+    and the sandbox runs its jobs as that uid. ``None`` keeps everything owned by the
+    current user.
+    """
+
+    def __init__(self, root: Path, *, size: int, uid_base: int | None = DEFAULT_UID_BASE) -> None:
+        if size < 1:
+            raise ValueError("a workspace pool needs at least one workspace")
+        self.root = Path(root).resolve()
+        self.size = size
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.root, 0o755)
+        except OSError as e:
+            raise WorkspaceError(f"cannot use {self.root} for workspaces: {e}") from e
+        self.uid_base = uid_base if os.geteuid() == 0 else None
+        self._released = threading.Condition()
+        self._cache: dict[int, tuple[tuple[int, int], _State]] = {}  # slot -> (state file stat, state)
+        self._local = threading.local()
+
+    @property
+    def last_lease(self) -> LeaseStats | None:
+        """What this thread's last lease did."""
+        return getattr(self._local, "last_lease", None)
+
+    def owner(self, slot: int) -> tuple[int, int] | None:
+        return None if self.uid_base is None else (self.uid_base + slot, self.uid_base + slot)
+
+    def lease(self, repo_path: str, tree_id: str) -> contextlib.AbstractContextManager[Path]:
+        """Exclusive use of a workspace holding exactly ``tree_id`` of the repository at ``repo_path``."""
+        return self.lease_tree(RepositoryTrees(repo_path), tree_id)
+
+    @contextlib.contextmanager
+    def lease_tree(self, source: TreeSource, tree_id: str) -> Iterator[Path]:
+        """Like :meth:`lease`, from any tree source (a shipped :class:`PackedTree`, say)."""
+        slot, lock_fd = self._acquire(source, tree_id)
+        try:
+            path = self._prepare(slot, source, tree_id)
+            yield path
+        finally:
+            os.close(lock_fd)  # releases the flock
+            with self._released:
+                self._released.notify_all()
+
+    # --- choosing ----------------------------------------------------------------------------------
+
+    def _acquire(self, source: TreeSource, tree_id: str) -> tuple[int, int]:
+        while True:
+            free: dict[int, int] = {}
+            best: int | None = None
+            for slot in range(self.size):
+                fd = os.open(self.root / f"ws-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                free[slot] = fd
+                state = self._state(slot)
+                if state is not None and state.tree_id == tree_id:
+                    best = slot  # cannot do better
+                    break
+            if free:
+                if best is None:
+                    best = min(free, key=lambda s: self._cost(s, source, tree_id))
+                for slot, fd in free.items():
+                    if slot != best:
+                        os.close(fd)
+                if len(free) > 1:
+                    with self._released:
+                        self._released.notify_all()
+                return best, free[best]
+            with self._released:
+                self._released.wait(0.05)  # other processes release without notifying us
+
+    def _cost(self, slot: int, source: TreeSource, tree_id: str) -> tuple[int, float]:
+        state = self._state(slot)
+        if state is None:
+            return (1 << 62, 0.0)
+        changes = source.changes(state.tree_id, tree_id)
+        return (len(changes) if changes is not None else 1 << 61, state.used)  # then least recently used
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def _state_path(self, slot: int) -> Path:
+        return self.root / f"ws-{slot}.state"
+
+    def _state(self, slot: int) -> _State | None:
+        path = self._state_path(slot)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        key = (st.st_ino, st.st_mtime_ns)
+        cached = self._cache.get(slot)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            raw = json.loads(path.read_bytes())
+            if raw["version"] != _STATE_VERSION:
+                return None
+            state = _State(
+                tree_id=str(raw["tree"]),
+                entries={p: (int(v[0]), str(v[1])) for p, v in raw["entries"].items()},
+                snapshots={
+                    p: (int(v[2]), int(v[3]), int(v[4]), int(v[5]), int(v[6]))
+                    for p, v in raw["entries"].items()
+                    if len(v) == 7
+                },
+                used=float(raw["used"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return None  # unknown or corrupt: the workspace will be rebuilt
+        self._cache[slot] = (key, state)
+        return state
+
+    def _save(self, slot: int, state: _State) -> None:
+        entries = {p: [mode, blob_id, *state.snapshots.get(p, ())] for p, (mode, blob_id) in state.entries.items()}
+        data = json.dumps(
+            {"version": _STATE_VERSION, "tree": state.tree_id, "used": state.used, "entries": entries},
+            separators=(",", ":"),
+        ).encode()
+        tmp = self.root / f"ws-{slot}.state.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, self._state_path(slot))
+
+    # --- preparing --------------------------------------------------------------------------------
+
+    def _prepare(self, slot: int, source: TreeSource, tree_id: str) -> Path:
+        start = time.monotonic()
+        top = self.root / f"ws-{slot}"
+        old = self._state(slot)
+        if old is not None and old.tree_id == tree_id:
+            expected, how = old.entries, "same-tree"
+        else:
+            changes = source.changes(old.tree_id, tree_id) if old is not None else None
+            if old is not None and changes is not None:
+                expected = dict(old.entries)
+                for path, entry in changes.items():
+                    if entry is None:
+                        expected.pop(path, None)
+                    else:
+                        expected[path] = entry
+                how = "diff"
+            else:
+                expected, how = source.entries(tree_id), "full"
+        # Until the new state is saved, a crash must not leave a state that vouches for the files.
+        self._state_path(slot).unlink(missing_ok=True)
+        self._cache.pop(slot, None)
+        reconciler = _Reconciler(top, source, self.owner(slot))
+        snapshots = reconciler.run(expected, old)
+        self._save(slot, _State(tree_id, expected, snapshots, time.time()))
+        self._local.last_lease = LeaseStats(str(top), how, reconciler.written, time.monotonic() - start)
+        return top

@@ -1,0 +1,238 @@
+"""What a change to a file that is not ordinary Python code means for test selection.
+
+Three classes of files, each with its rule (the rule's name is recorded when a
+run falls back to the whole suite, so a user can see it and teach selection
+with configuration):
+
+* **configuration** (``pytest.ini``, ``pyproject.toml``, ``setup.cfg``,
+  ``tox.ini``, ``setup.py``, ``requirements*.txt``, …): conservative, but
+  only for the parts that can change how tests run. :func:`config_digest`
+  hashes those parts; a change that keeps the digest (a ``[flake8]`` section,
+  project URLs, classifiers) changes nothing for the tests.
+* **inert by kind** (:data:`INERT_KINDS`: type stubs, docs and text, packaging
+  manifests, CI configuration of other systems, licences): they cannot change
+  what tests import. Such a file still counts when code *names* it — a string
+  constant naming the file or a directory of non-Python files above it, or a
+  glob matching it (``"README.rst"``, ``"docs"``, ``"*.md"``): the tests
+  reaching that code are selected (:func:`named_by`).
+* **anything else** (data files, templates, binaries): a test may read it at
+  run time through a computed path, so the whole suite runs — unless the
+  pipeline declares it ``inert``.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import hashlib
+import posixpath
+import tomllib
+from collections.abc import Iterable
+
+from ..pipeline.globs import path_matches
+from .pytest_config import CONFIG_FILES
+
+__all__ = ["INERT_KINDS", "config_digest", "is_config", "is_inert_kind", "named_by"]
+
+# Files that cannot change what a test imports or runs, unless code names them (see named_by).
+INERT_KINDS = (
+    "*.pyi",
+    "*.md",
+    "*.rst",
+    "*.txt",
+    "*.in",
+    "*.adoc",
+    "*.tex",
+    "LICENSE*",
+    "LICENCE*",
+    "COPYING*",
+    "AUTHORS*",
+    "CONTRIBUTORS*",
+    "CHANGELOG*",
+    "CHANGES*",
+    "HISTORY*",
+    "NEWS*",
+    "README*",
+    "release-notes*",
+    "CODE_OF_CONDUCT*",
+    "SECURITY*",
+    "CITATION*",
+    "docs/**",
+    "doc/**",
+    ".github/**",
+    ".gitlab-ci.yml",
+    ".circleci/**",
+    ".travis.yml",
+    "appveyor.yml",
+    ".pre-commit-config.yaml",
+    ".pre-commit-hooks.yaml",
+    ".readthedocs.yml",
+    ".readthedocs.yaml",
+    "codecov.yml",
+    ".codecov.yml",
+    "codspeed.yml",
+    "conda.recipe/**",
+    ".gitignore",
+    ".gitattributes",
+    ".mailmap",
+    ".editorconfig",
+    ".flake8",
+    ".pylintrc",
+    ".coveragerc",
+    ".git-blame-ignore-revs",
+    "trellis.toml",
+    "typos.toml",
+    # Lock files: the stage's environment is built from requirements, extras and groups, not from these.
+    "uv.lock",
+    "poetry.lock",
+    "pdm.lock",
+    "Pipfile.lock",
+)
+
+# Parts of packaging metadata that no test run depends on.
+_METADATA_KEYS = frozenset(
+    {
+        "classifiers",
+        "description",
+        "long_description",
+        "long_description_content_type",
+        "url",
+        "project_urls",
+        "urls",
+        "author",
+        "author_email",
+        "authors",
+        "maintainer",
+        "maintainer_email",
+        "maintainers",
+        "keywords",
+        "license",
+        "license_file",
+        "license_files",
+        "license-files",
+        "platforms",
+        "readme",
+        "download_url",
+        "zip_safe",
+        "home_page",
+        "home-page",
+        "project-urls",
+        # Which Pythons and which files an installer takes: the project runs from its checkout, not installed,
+        # on the interpreter its environment has.
+        "python_requires",
+        "requires-python",
+        "requires_python",
+        "packages",
+        "package_data",
+        "include_package_data",
+        "exclude_package_data",
+        "py_modules",
+        "data_files",
+        # Dependencies reach the tests only through the stage's declared environment, whose own digest (what it
+        # installs, read from these files) decides — the engine compares it (rule "environment").
+        "dependencies",
+        "optional-dependencies",
+        "install_requires",
+        "extras_require",
+        "setup_requires",
+        "tests_require",
+    }
+)
+
+
+def is_config(path: str) -> bool:
+    """Configuration of test runs: pytest's and the project's (not a docs build's ``docs/requirements.txt``)."""
+    name = posixpath.basename(path)
+    if name.startswith("requirements") and any(path_matches(p, path) for p in ("docs/**", "doc/**")):
+        return False
+    return (
+        name in CONFIG_FILES
+        or (name.startswith("requirements") and name.endswith((".txt", ".in")))
+        or (name.endswith(".pth"))
+    )
+
+
+def is_inert_kind(path: str) -> str:
+    """The :data:`INERT_KINDS` pattern ``path`` matches, or ""."""
+    for pattern in INERT_KINDS:
+        if path_matches(pattern, path):
+            return pattern
+    return ""
+
+
+def config_digest(path: str, content: bytes) -> str:
+    """A hash of what in a configuration file can change how tests run (all of it when unsure)."""
+    name = posixpath.basename(path)
+    try:
+        text = content.decode("utf-8")
+        if name == "pyproject.toml":
+            data = tomllib.loads(text)
+            project = {k: v for k, v in data.get("project", {}).items() if k not in _METADATA_KEYS}
+            tools = data.get("tool", {})
+            kept = {
+                **{k: v for k, v in data.items() if k not in ("project", "tool", "dependency-groups")},
+                "project": project,
+                "tool": {k: v for k, v in tools.items() if k in ("pytest", "pdm", "poetry", "uv")},
+            }
+            poetry = kept["tool"].get("poetry")
+            if isinstance(poetry, dict):
+                kept["tool"]["poetry"] = {k: v for k, v in poetry.items() if k not in _METADATA_KEYS}
+            return _hash(repr(_sorted(kept)))
+        if name in ("setup.cfg", "tox.ini"):
+            parser = configparser.RawConfigParser(interpolation=None, strict=False)
+            parser.read_string(text)
+            wanted = ("tool:pytest", "pytest") if name == "setup.cfg" else ("pytest",)
+            kept_sections = []
+            for section in parser.sections():
+                if section in wanted or (
+                    name == "setup.cfg"
+                    and (section == "metadata" or section == "options" or section.startswith("options."))
+                ):
+                    items = sorted((k, v) for k, v in parser.items(section) if k not in _METADATA_KEYS)
+                    kept_sections.append((section, items))
+            return _hash(repr(sorted(kept_sections)))
+        if name == "setup.py":
+            tree = ast.parse(text)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    node.keywords = [k for k in node.keywords if k.arg not in _METADATA_KEYS]
+            return _hash(ast.dump(tree))
+    except (UnicodeDecodeError, ValueError, SyntaxError, configparser.Error, RecursionError):
+        pass
+    return _hash(content.decode("latin-1"))
+
+
+def named_by(path: str, words: frozenset[str], python_dirs: Iterable[str]) -> str:
+    """The word of ``words`` that names ``path`` ("" if none): its file name, a directory of it that holds no
+    Python files, a glob matching its file name, or its extension (``f"{case}.txt"``)."""
+    name = posixpath.basename(path)
+    if name in words:
+        return name
+    packages = set(python_dirs)
+    directory = posixpath.dirname(path)
+    while directory:
+        if directory not in packages and posixpath.basename(directory) in words:
+            return posixpath.basename(directory)
+        directory = posixpath.dirname(directory)
+    for word in words:
+        if word.startswith(".") and len(word) > 1 and name.endswith(word):
+            return word  # an extension the code joins to a computed name: f"{case}.txt"
+        if "*" in word or "?" in word:
+            try:
+                if path_matches(word, name):
+                    return word
+            except ValueError:  # not a glob after all
+                continue
+    return ""
+
+
+def _sorted(value: object) -> object:
+    if isinstance(value, dict):
+        return sorted((str(k), _sorted(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

@@ -1,0 +1,641 @@
+"""Affected-test selection for ``kind = "pytest"``, ``select = "affected"``.
+
+Static analysis of a tree answers which pytest items can reach which code;
+given what a commit changed, :meth:`TestIndex.select` returns the items that
+can observe it — or ``run_all`` when the analysis cannot be sure. The soundness
+argument, the rules and the known holes are in ``docs/test-selection.md``.
+
+Usage (the parent's index is needed for what the commit removed)::
+
+    cache = FactCache()                                   # one per process
+    old = TestIndex.build(parent_files, cache=cache)      # path -> bytes of the parent commit
+    new = TestIndex.build(files, cache=cache)             # re-parses only changed files
+    changes = changes_from_diff(diff_files(old_changed, new_changed))
+    selection = new.select(changes, old_index=old)
+    if selection.run_all: run the whole suite
+    else: run pytest with selection.tests (node ids)
+    ...later, after a full run: missed_failures(selection, {nodeid: outcome})
+
+Values are frozen dataclasses; the index is immutable once built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from trellis.semantic_diff import DiffResult, EntityChange, module_name
+
+from ..pipeline.globs import matches_any
+from .file_rules import config_digest, is_config, is_inert_kind, named_by
+from .pytest_collect import collect, shared_roots
+from .pytest_config import PytestConfig, doctest_modules, read_config, unsupported_args
+from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, file_facts
+from .ref_graph import Graph
+
+__all__ = [
+    "Change",
+    "ChangedEntity",
+    "ChangedPath",
+    "FactCache",
+    "Selection",
+    "TestIndex",
+    "changes_from_diff",
+    "missed_failures",
+]
+
+FAILED_OUTCOMES = frozenset({"failed", "failure", "error", "errored"})
+_BODY_DETAILS = frozenset({"body", "docstring", "formatting"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedEntity:
+    """A changed Python entity, named as :mod:`semantic_diff` names it.
+
+    ``qualname`` is the semantic-diff qualname (``app.models.User.save``; the
+    module's own name, or "", for its top-level code). ``change`` is
+    ``added`` | ``removed`` | ``modified`` | ``renamed`` | ``moved`` |
+    ``moved_renamed``; a rename or move also needs ``old_path`` and
+    ``old_qualname`` (it counts as removing the old entity and adding the new
+    one). ``details`` are semantic_diff's (used only without an old index, to
+    tell a body change from a change to what runs at definition time).
+    """
+
+    path: str
+    qualname: str
+    change: str = "modified"
+    details: tuple[str, ...] = ()
+    old_path: str = ""
+    old_qualname: str = ""
+
+    @classmethod
+    def from_change(cls, change: EntityChange) -> ChangedEntity:
+        return cls(
+            path=change.path,
+            qualname=change.qualname,
+            change=change.change,
+            details=change.details,
+            old_path=change.old_path,
+            old_qualname=change.old_qualname,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedPath:
+    """A changed file as a whole: ``change`` is ``added`` | ``deleted`` | ``modified``."""
+
+    path: str
+    change: str = "modified"
+
+
+Change = ChangedEntity | ChangedPath
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The tests to run for a change.
+
+    ``tests``: pytest node ids, sorted (a parametrised test is one id: pytest
+    runs all its parameters). ``run_all``: the analysis cannot bound the
+    effect — run the whole suite (``tests`` then lists every known test);
+    ``reason`` says why, ``path`` names the file that made it and ``rule``
+    the rule (one of :data:`FALLBACK_RULES`). ``reasons``: for each selected
+    test, the change that selected it (``reaches app.models.User.save
+    (modified)``). ``total``: the number of tests the index knows.
+    """
+
+    tests: tuple[str, ...]
+    run_all: bool = False
+    reason: str = ""
+    reasons: dict[str, str] = field(default_factory=dict)
+    total: int = 0
+    path: str = ""
+    rule: str = ""
+
+    @property
+    def fallback(self) -> str:
+        """Why the whole suite runs, for people: ``rule: reason`` ("" when selection worked)."""
+        return f"{self.rule}: {self.reason}" if self.run_all else ""
+
+
+# Why selection may run the whole suite (Selection.rule).
+FALLBACK_RULES = {
+    "parse-error": "a Python file does not parse: pytest may fail to collect",
+    "pytest-option": "pytest's options run code the analysis does not model (--doctest-modules, …)",
+    "always-full": "the file matches the pipeline's always_full globs",
+    "configuration": "pytest, project or packaging configuration that can change how tests run",
+    "environment": "what the stage's declared environment installs changed",
+    "data-file": "a non-Python file a test may read at run time (declare it in the pipeline's inert globs)",
+    "root-conftest": "the root conftest.py applies to every test",
+    "needs-parent": "a removal is found only in the parent commit's index",
+    "unknown-file": "neither tree has the file as a Python file",
+}
+
+
+class FactCache:
+    """Per-file facts by (path, content hash), shared between the indexes of successive commits.
+
+    Thread-safe; bounded to ``max_entries`` files (least recently used go first).
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[tuple[str, bytes], FileFacts] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def facts(self, path: str, content: bytes) -> FileFacts:
+        key = (path, hashlib.blake2b(content, digest_size=16).digest())
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found
+        facts = file_facts(path, content)
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = facts
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return facts
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class TestIndex:
+    """Which pytest items of one tree can reach which code. Build with :meth:`build`."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        *,
+        graph: Graph,
+        config: PytestConfig,
+        errors: dict[str, str],
+        reach: dict[str, int],
+        paths: frozenset[str],
+        cache: FactCache,
+        config_digests: Mapping[str, str] | None = None,
+        doctests: Mapping[str, int] | None = None,
+    ) -> None:
+        self._graph = graph
+        self.config = config
+        self.errors = errors
+        self._reach = reach
+        self._doctests = dict(doctests or {})
+        self.doctests: tuple[str, ...] = tuple(sorted(self._doctests))
+        self.paths = paths
+        self.cache = cache
+        self.config_digests = dict(config_digests or {})
+        self.tests: tuple[str, ...] = tuple(sorted(reach))
+
+    @classmethod
+    def build(cls, files: Mapping[str, bytes], *, cache: FactCache | None = None) -> TestIndex:
+        """Index a tree: ``files`` maps every repo-relative path of a commit to its content."""
+        cache = cache if cache is not None else FactCache()
+        facts: dict[str, FileFacts] = {}
+        errors: dict[str, str] = {}
+        for path, content in files.items():
+            if not path.endswith(".py"):
+                continue
+            found = cache.facts(path, content)
+            if found.error:
+                errors[path] = found.error
+            else:
+                facts[path] = found
+        config = read_config(files)
+        graph = Graph(facts, config)
+        reach: dict[str, int] = {}
+        for path, items in collect(graph).items():
+            if not items:
+                continue
+            shared = shared_roots(graph, path)
+            files_bits = graph.context_files(path, [*shared, *(r for item in items for r in item.roots)])
+            reach.update(graph.reach({item.nodeid: item.roots for item in items}, shared, files_bits))
+        # The doctest items of each module with examples (``--doctest-modules``): one id per module, its path.
+        doctests: dict[str, int] = {}
+        for path in graph.paths:
+            node = graph.node_of.get((path, DOCTESTS))
+            if node is None:
+                continue
+            shared = shared_roots(graph, path)
+            files_bits = graph.context_files(path, [*shared, node]) | graph.import_closure(
+                path, graph.node_scope[node].refs.imports
+            )
+            doctests.update(graph.reach({path: (node,)}, shared, files_bits))
+        digests = {path: config_digest(path, content) for path, content in files.items() if is_config(path)}
+        return cls(
+            graph=graph,
+            config=config,
+            errors=errors,
+            reach=reach,
+            paths=frozenset(files),
+            cache=cache,
+            config_digests=digests,
+            doctests=doctests,
+        )
+
+    @classmethod
+    def update(cls, old: TestIndex, files: Mapping[str, bytes]) -> TestIndex:
+        """The index of another tree, re-reading only the files whose content changed."""
+        return cls.build(files, cache=old.cache)
+
+    # -- introspection ------------------------------------------------------------------------
+
+    def reaches(self, nodeid: str) -> tuple[str, ...]:
+        """The entities (semantic-diff qualnames) a test may run, for explanations and debugging."""
+        reach = self._reach[nodeid] if nodeid in self._reach else self._doctests[nodeid]
+        graph = self._graph
+        return tuple(sorted(self._display(n) for n in range(graph.size) if reach >> n & 1))
+
+    def reached_files(self, nodeid: str) -> frozenset[str] | None:
+        """The Python files whose code a test may run (its own among them); None when the analysis
+        cannot bound it (a dynamic reach), or the test is unknown. For per-test result reuse."""
+        reach = self._reach.get(nodeid, self._doctests.get(nodeid))
+        if reach is None or reach & self._graph.dyn_bit:
+            return None
+        paths = self._graph.node_path
+        files = {nodeid.split("::", 1)[0]}
+        while reach:
+            low = reach & -reach
+            files.add(paths[low.bit_length() - 1])
+            reach ^= low
+        return frozenset(files)
+
+    def _display(self, node: int) -> str:
+        path = self._graph.node_path[node]
+        qualname = self._graph.node_scope[node].qualname
+        module = module_name(path)
+        return f"{module}.{qualname}" if qualname else module
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def select(
+        self,
+        changed: Iterable[Change],
+        *,
+        old_index: TestIndex | None = None,
+        inert: Sequence[str] = (),
+        always_full: Sequence[str] = (),
+        args: Sequence[str] = (),
+        environment_changed: str = "",
+    ) -> Selection:
+        """The tests that may observe ``changed`` (this index is the tree *after* the change).
+
+        ``old_index`` is the index of the tree before it: without it a removed
+        entity or deleted file selects everything. ``inert`` lists globs of
+        files no test reads (``data/fixtures/**``): changing one selects no
+        test; ``always_full`` globs of files whose change runs the whole suite;
+        ``args`` the stage's own pytest arguments (``--doctest-modules`` there runs everything);
+        ``environment_changed``: the file whose change changed what the stage's environment installs.
+        Files :mod:`trellis.ci.selection.file_rules` knows to be inert by kind (stubs, docs,
+        manifests) select only the tests reaching code that names them; any
+        other non-Python change runs everything (rule ``data-file``).
+        """
+        changes = list(changed)
+        with_doctests = self.config.doctest_modules or doctest_modules(args)
+        if self.errors:
+            path = sorted(self.errors)[0]
+            return self._all(
+                f"{path} does not parse ({self.errors[path]}); pytest may fail to collect",
+                path,
+                "parse-error",
+                with_doctests,
+            )
+        if self.config.unsupported:
+            return self._all(self.config.unsupported, self.config.source, "pytest-option")
+        if environment_changed:
+            return self._all(
+                f"{environment_changed} changed what the stage's environment installs",
+                environment_changed,
+                "environment",
+                with_doctests,
+            )
+        if unsupported_args(args):
+            return self._all(unsupported_args(args), "trellis.toml", "pytest-option")
+        new_nodes: dict[int, str] = {}
+        old_nodes: dict[int, str] = {}
+        forced: dict[str, str] = {}
+        for change in changes:
+            for item in _expand(change):
+                fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, inert, always_full)
+                if fallback is not None:
+                    return self._all(fallback[0], item.path, fallback[1], with_doctests)
+        candidates = {**self._reach, **self._doctests} if with_doctests else self._reach
+        if not new_nodes and not old_nodes and not forced:
+            # No code changed (inert files, configuration parts no test run depends on): even a test that
+            # may run any code of the tree runs the same code.
+            return Selection(tests=(), total=len(candidates))
+        new_bits = _bits(new_nodes)
+        old_bits = _bits(old_nodes)
+        old_candidates = (
+            {}
+            if old_index is None
+            else ({**old_index._reach, **old_index._doctests} if with_doctests else old_index._reach)
+        )
+        reasons: dict[str, str] = {}
+        for nodeid, reach in candidates.items():
+            why = forced.get(nodeid, "")
+            if not why and reach & new_bits:
+                why = _first(new_nodes, reach, self, nodeid)
+            if not why and old_index is not None and nodeid in old_candidates:
+                old_reach = old_candidates[nodeid]
+                if old_reach & old_bits:
+                    why = _first(old_nodes, old_reach, old_index, nodeid)
+                elif old_reach & old_index._graph.dyn_bit:
+                    why = old_index._graph.dynamic_reason(old_reach)
+            if not why and reach & self._graph.dyn_bit:
+                why = self._graph.dynamic_reason(reach)
+            if why:
+                reasons[nodeid] = why
+        return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
+
+    def _all(self, reason: str, path: str, rule: str, with_doctests: bool = False) -> Selection:
+        tests = tuple(sorted((*self.tests, *self.doctests))) if with_doctests else self.tests
+        return Selection(
+            tests=tests,
+            run_all=True,
+            reason=reason,
+            reasons=dict.fromkeys(tests, reason),
+            total=len(tests),
+            path=path,
+            rule=rule,
+        )
+
+    def _affected(
+        self,
+        change: Change,
+        old_index: TestIndex | None,
+        new_nodes: dict[int, str],
+        old_nodes: dict[int, str],
+        forced: dict[str, str],
+        inert: Sequence[str],
+        always_full: Sequence[str],
+    ) -> tuple[str, str] | None:
+        """Record what a change affects; return (reason, rule) to run everything, or None."""
+        path = change.path
+        name = posixpath.basename(path)
+        if always_full and matches_any(always_full, path):
+            return f"{path} changed, and the pipeline lists it in always_full", "always-full"
+        if inert and matches_any(inert, path):
+            return None
+        if is_config(path):
+            before = old_index.config_digests.get(path) if old_index is not None else None
+            after = self.config_digests.get(path)
+            if before is None or after is None or before != after:
+                return f"{path} changed: pytest, project or packaging configuration", "configuration"
+            if not path.endswith(".py"):
+                return None  # only parts no test run depends on (metadata, other tools' sections)
+        if not path.endswith(".py"):
+            if is_inert_kind(path):
+                self._mark_naming(path, new_nodes)
+                if old_index is not None:
+                    old_index._mark_naming(path, old_nodes)
+                return None
+            return (
+                f"{path} changed: a non-Python file a test may read at run time "
+                "(declare files no test reads in the stage's inert globs)"
+            ), "data-file"
+        if name == "conftest.py":
+            directory = posixpath.dirname(path)
+            if not directory:
+                return f"{path} changed: the root conftest.py applies to every test", "root-conftest"
+            for nodeid in (*self.tests, *self.doctests):
+                if nodeid.startswith(directory + "/"):
+                    forced.setdefault(nodeid, f"{path} changed (conftest.py of its directory)")
+        known = path in self._graph.facts or (old_index is not None and path in old_index._graph.facts)
+        if not known and not (isinstance(change, ChangedPath) and change.change == "deleted" and old_index is None):
+            return f"{path} changed, but neither tree has it as a Python file", "unknown-file"
+        if isinstance(change, ChangedPath):
+            what = {"added": "added", "deleted": "deleted"}.get(change.change, "modified")
+            if change.change != "added":
+                if old_index is None and change.change == "deleted":
+                    return f"{path} deleted: selection needs the parent commit's index (old_index)", "needs-parent"
+                if old_index is not None:
+                    old_index._mark(path, "", "module", old_nodes, f"{what} file")
+            if change.change != "deleted":
+                self._mark(path, "", "module", new_nodes, f"{what} file")
+            return None
+        local = _local_qualname(path, change.qualname)
+        if not local and change.change == "modified" and old_index is not None:
+            names = self._changed_names(path, old_index)
+            if names is not None:  # only statements that bind names: the tests reaching those names
+                for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
+                    for name in names:
+                        node = index._graph.node_of.get((path, name))
+                        if node is not None:
+                            nodes.setdefault(node, f"{index._display(node)} (modified at module level)")
+                return None
+        if change.change == "added":
+            scope = self._scope(path, local)
+            self._mark(path, local, "def" if scope is not None and scope.def_effects else "body", new_nodes, "added")
+        elif change.change == "removed":
+            if old_index is None:
+                return (
+                    f"{change.qualname} removed: selection needs the parent commit's index (old_index)",
+                    "needs-parent",
+                )
+            scope = old_index._scope(path, local)
+            old_index._mark(
+                path, local, "def" if scope is not None and scope.def_effects else "body", old_nodes, "removed"
+            )
+        else:  # modified
+            how = "body"
+            if old_index is not None:
+                before, after = old_index._scope(path, local), self._scope(path, local)
+                if (
+                    before is None
+                    or after is None
+                    or before.def_hash != after.def_hash
+                    and (before.def_effects or after.def_effects)
+                ):
+                    how = "def"
+            elif (
+                not change.details
+                or not set(change.details) <= _BODY_DETAILS
+                or (self._scope(path, local) or _NO_SCOPE).kind == "class"
+            ):
+                how = "def"  # without the parent's facts a class's "body" may be its attributes
+            self._mark(path, local, how, new_nodes, "modified")
+            if old_index is not None:
+                old_index._mark(path, local, how, old_nodes, "modified")
+        return None
+
+    def _changed_names(self, path: str, old_index: TestIndex) -> set[str] | None:
+        """The names a module-level change rebinds, when all it changed are statements that only bind names
+        (constants, imports, ``__all__``, the docstring) and the module runs the same imports in the same
+        order; None when the module's import-time behaviour may have changed (then its importers count)."""
+        before, after = old_index._graph.facts.get(path), self._graph.facts.get(path)
+        if before is None or after is None:
+            return None
+        old_keys = Counter(t.key for t in before.toplevel)
+        new_keys = Counter(t.key for t in after.toplevel)
+        removed, added = old_keys - new_keys, new_keys - old_keys
+        changed = [t for t in before.toplevel if t.key in removed] + [t for t in after.toplevel if t.key in added]
+        if any(not t.pure for t in changed):
+            return None
+        if [t.key for t in before.toplevel if t.key not in removed] != [
+            t.key for t in after.toplevel if t.key not in added
+        ]:
+            return None  # reordered
+        old_modules = {(r.level, r.module) for t in before.toplevel for r in t.imports}
+        new_modules = {(r.level, r.module) for t in after.toplevel for r in t.imports}
+        old_files = {f for t in before.toplevel for r in t.imports for f in old_index._graph.import_files(path, r)}
+        new_files = {f for t in after.toplevel for r in t.imports for f in self._graph.import_files(path, r)}
+        if old_modules != new_modules or old_files != new_files:
+            return None  # another module runs at import time
+        names = {name for t in changed for name in t.names}
+        for index in (self, old_index):
+            for name in names:
+                node = index._graph.node_of.get((path, name))
+                if node is None and name in index._graph.facts[path].defs:
+                    return None  # rebinds a function or class: whatever reaches it (and its definer) counts
+        return names
+
+    def _mark_naming(self, path: str, nodes: dict[int, str]) -> None:
+        """Mark the nodes whose string constants name ``path`` (an inert-by-kind file: docs, stubs, manifests)."""
+        graph = self._graph
+        python_dirs = {posixpath.dirname(p) for p in graph.paths}
+        for node, scope in enumerate(graph.node_scope):
+            word = named_by(path, scope.refs.words, python_dirs) if scope.refs.words else ""
+            if word:
+                nodes.setdefault(node, f"{self._display(node)} (names {word!r}; {path} changed)")
+
+    def _scope(self, path: str, local: str) -> Scope | None:
+        facts = self._graph.facts.get(path)
+        return facts.scope(local) if facts is not None else None
+
+    def _mark(self, path: str, local: str, how: str, nodes: dict[int, str], what: str) -> None:
+        """Add the nodes a change to ``local`` in ``path`` affects to ``nodes`` (node -> description).
+
+        ``how``: ``module`` (the file's top-level code), ``body`` (what runs when
+        the entity is used), ``def`` (also what runs when it is defined: the
+        enclosing node).
+        """
+        graph = self._graph
+        facts = graph.facts.get(path)
+        if facts is None:
+            return
+        scope = facts.scope(local)
+        while scope is None and local:  # not an entity of ours (a lambda, say): its nearest one
+            local = local.rpartition(".")[0]
+            scope = facts.scope(local)
+            how = "body" if how != "module" else how
+        if scope is None:
+            return
+        label = f"{self._display(graph.node_of[(path, scope.qualname)])} ({what})"
+        node = graph.node_of[(path, scope.qualname)]
+        nodes.setdefault(node, label)
+        if how == "def":
+            nodes.setdefault(graph.node_of[(path, scope.container)], label)
+
+
+_NO_SCOPE = Scope(qualname="", kind="", name="", parent="", container="", line=0, refs=NodeRefs())
+
+
+def changes_from_diff(result: DiffResult) -> tuple[Change, ...]:
+    """The changes of a semantic diff, for :meth:`TestIndex.select`.
+
+    Python files diffed entity by entity give their entity changes; whole
+    files added, deleted or renamed, files that fell back to a line diff
+    (a parse error, say) and every other file give a :class:`ChangedPath`.
+    """
+    out: list[Change] = []
+    entity_files: set[str] = set()
+    for file in result.files:
+        if file.path.endswith(".py") and file.entity_level and file.status == "modified":
+            entity_files.add(file.path)
+        elif file.status == "renamed":
+            out.append(ChangedPath(file.old_path, "deleted"))
+            out.append(ChangedPath(file.path, "added"))
+        else:
+            out.append(ChangedPath(file.path, {"added": "added", "deleted": "deleted"}.get(file.status, "modified")))
+    for change in result.changes:
+        if change.path in entity_files and (not change.old_path or change.old_path in entity_files):
+            out.append(ChangedEntity.from_change(change))
+        elif change.path in entity_files:
+            out.append(ChangedEntity(path=change.path, qualname=change.qualname, change="added"))
+    return tuple(out)
+
+
+def missed_failures(selected: Selection, full_results: Mapping[str, str]) -> tuple[str, ...]:
+    """Tests that failed in a full run but were not selected (``full_results``: node id -> outcome).
+
+    Outcomes ``failed``/``error`` count as failures (pytest's and JUnit's
+    spelling); a parametrised id ``t[1]`` is covered by the selected ``t``.
+    """
+    if selected.run_all:
+        return ()
+    chosen = set(selected.tests)
+    missed = []
+    for nodeid, outcome in full_results.items():
+        if outcome.lower() not in FAILED_OUTCOMES:
+            continue
+        if not _covered(nodeid, chosen):
+            missed.append(nodeid)
+    return tuple(sorted(missed))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _covered(nodeid: str, chosen: set[str]) -> bool:
+    if nodeid in chosen:
+        return True
+    base = nodeid.split("[", 1)[0]
+    if base in chosen:
+        return True
+    parts = base.split("::")
+    for i in range(len(parts) - 1, 0, -1):  # a selected class or file covers its items
+        if "::".join(parts[:i]) in chosen:
+            return True
+    return False
+
+
+def _expand(change: Change) -> list[Change]:
+    """A rename or move is the removal of the old entity and the addition of the new one."""
+    if isinstance(change, ChangedEntity) and change.change in ("renamed", "moved", "moved_renamed"):
+        return [
+            ChangedEntity(
+                path=change.old_path or change.path, qualname=change.old_qualname or change.qualname, change="removed"
+            ),
+            ChangedEntity(path=change.path, qualname=change.qualname, change="added"),
+        ]
+    if isinstance(change, ChangedEntity) and not change.path.endswith(".py"):
+        return [ChangedPath(change.path)]
+    return [change]
+
+
+def _local_qualname(path: str, qualname: str) -> str:
+    module = module_name(path)
+    if qualname in ("", module):
+        return ""
+    if qualname.startswith(module + "."):
+        return qualname[len(module) + 1 :]
+    return qualname
+
+
+def _bits(nodes: Mapping[int, str]) -> int:
+    out = 0
+    for node in nodes:
+        out |= 1 << node
+    return out
+
+
+def _first(nodes: Mapping[int, str], reach: int, index: TestIndex, nodeid: str) -> str:
+    graph = index._graph
+    for node, label in nodes.items():
+        if reach >> node & 1:
+            scope = graph.node_scope[node]
+            if scope.kind in ("function", "method") and nodeid.endswith("::" + scope.qualname.replace(".", "::")):
+                return f"the test itself changed: {label}"
+            return f"reaches {label}"
+    return ""

@@ -1,0 +1,180 @@
+"""The pytest items of a tree and the nodes each one starts from, on the reference graph.
+
+The items pytest collects from the root with no arguments (files and names as
+:mod:`trellis.ci.selection.pytest_config` says); each item starts from its own function, its
+classes and their xunit ``setup``/``teardown`` methods, and shares with the
+other items of its file the file's module code, every node of the conftest
+files above it (fixtures and hooks), the plugins they name, the module's
+xunit functions and ``pytest_*`` hooks.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .ref_graph import ENTITY, Graph
+
+__all__ = ["TestItem", "collect", "conftests", "shared_roots"]
+
+_XUNIT_MODULE = frozenset(
+    {
+        "setup_module",
+        "teardown_module",
+        "setUpModule",
+        "tearDownModule",
+        "setup_function",
+        "teardown_function",
+        "setup",
+        "teardown",
+    }
+)
+_XUNIT_CLASS = frozenset(
+    {
+        "setup_method",
+        "teardown_method",
+        "setup_class",
+        "teardown_class",
+        "setup",
+        "teardown",
+        "setUp",
+        "tearDown",
+        "setUpClass",
+        "tearDownClass",
+        "asyncSetUp",
+        "asyncTearDown",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TestItem:
+    """A pytest item (``nodeid``) and the nodes its run starts from (besides its file's shared ones)."""
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    path: str
+    function: int
+    roots: tuple[int, ...]
+
+
+def collect(graph: Graph) -> dict[str, list[TestItem]]:
+    """The pytest items of every test file, keyed by file."""
+    out: dict[str, list[TestItem]] = {}
+    for path in graph.paths:
+        facts = graph.facts[path]
+        if not graph.config.is_test_file(path) or facts.not_a_test:
+            continue
+        items: dict[str, TestItem] = {}
+        for scope in facts.scopes:
+            if scope.parent or not scope.qualname or "." in scope.qualname:
+                continue
+            node = graph.node_of[(path, scope.qualname)]
+            _collect_entity(graph, path, scope.name, node, items)
+        for name, refs in facts.bindings.items():
+            if graph.config.is_test_function(name) or graph.config.is_test_class(name):
+                for ref in refs:
+                    for kind, value in graph.binding(path, ref):
+                        if kind == ENTITY:
+                            assert isinstance(value, int)
+                            _collect_entity(graph, path, name, value, items)
+        out[path] = sorted(items.values(), key=lambda item: item.nodeid)
+    return out
+
+
+def _collect_entity(graph: Graph, path: str, name: str, node: int, items: dict[str, TestItem]) -> None:
+    scope = graph.node_scope[node]
+    if scope.kind == "function" and graph.config.is_test_function(name):
+        nodeid = f"{path}::{name}"
+        items[nodeid] = TestItem(nodeid, path, node, (node,))
+    elif scope.kind == "class":
+        _collect_class(graph, path, name, node, (), items)
+
+
+def _collect_class(
+    graph: Graph, path: str, prefix: str, cls: int, outer: tuple[int, ...], items: dict[str, TestItem]
+) -> None:
+    """Collect a class found under the name ``prefix.rpartition("::")[2]`` (pytest matches that name)."""
+    scope = graph.node_scope[cls]
+    _, _, is_unittest = graph.class_info(cls)
+    name = prefix.rpartition("::")[2]
+    prefix = f"{path}::{prefix}"
+    if scope.not_a_test:
+        return
+    mro = [cls, *graph.ancestors(cls)]
+    if not is_unittest:
+        if not graph.config.is_test_class(name) or _defined(graph, mro, "__init__") or _defined(graph, mro, "__new__"):
+            return
+    chain = (*outer, cls)
+    setups = tuple(n for c in chain for n in _defined_all(graph, [c, *graph.ancestors(c)], _XUNIT_CLASS))
+    seen: set[str] = set()
+    for klass in mro:
+        for member, qualname in graph.node_scope[klass].members:
+            if member in seen:
+                continue
+            seen.add(member)
+            node = graph.node_of[(graph.node_path[klass], qualname)]
+            kind = graph.node_scope[node].kind
+            if kind == "method":
+                wanted = member.startswith("test") if is_unittest else graph.config.is_test_function(member)
+                if wanted:
+                    nodeid = f"{prefix}::{member}"
+                    items[nodeid] = TestItem(nodeid, path, node, (node, *chain, *setups))
+            elif kind == "class" and not is_unittest:
+                _collect_class(graph, path, f"{prefix.partition('::')[2]}::{member}", node, chain, items)
+
+
+def _defined(graph: Graph, classes: list[int], name: str) -> bool:
+    return any(member == name for c in classes for member, _ in graph.node_scope[c].members)
+
+
+def _defined_all(graph: Graph, classes: list[int], names: frozenset[str]) -> list[int]:
+    return [
+        graph.node_of[(graph.node_path[c], q)]
+        for c in classes
+        for member, q in graph.node_scope[c].members
+        if member in names
+    ]
+
+
+def shared_roots(graph: Graph, path: str) -> list[int]:
+    """The nodes every item of a test file starts from: module code, conftests, plugins, xunit, hooks."""
+    roots = [graph.module_node(path)]
+    for conftest in conftests(graph, path):
+        roots.extend(graph.node_of[(conftest, s.qualname)] for s in graph.facts[conftest].scopes)
+        roots.extend(_plugin_nodes(graph, conftest, graph.facts[conftest].plugins))
+    roots.extend(_plugin_nodes(graph, path, graph.facts[path].plugins))
+    roots.extend(_plugin_nodes(graph, "", graph.config.plugins))
+    for scope in graph.facts[path].scopes:
+        if (
+            scope.kind == "function"
+            and not scope.parent
+            and (scope.name in _XUNIT_MODULE or scope.name.startswith("pytest_"))
+        ):
+            roots.append(graph.node_of[(path, scope.qualname)])
+    return roots
+
+
+def _plugin_nodes(graph: Graph, path: str, plugins: Iterable[str]) -> list[int]:
+    out: list[int] = []
+    for plugin in plugins:
+        for key in graph.module_keys(path, 0, plugin):
+            for file in graph.executed(key):
+                out.extend(graph.node_of[(file, s.qualname)] for s in graph.facts[file].scopes)
+    return out
+
+
+def conftests(graph: Graph, path: str) -> list[str]:
+    """The conftest.py files pytest loads for a test file: in its directory and every ancestor."""
+    out: list[str] = []
+    directory = posixpath.dirname(path)
+    while True:
+        candidate = f"{directory}/conftest.py" if directory else "conftest.py"
+        if candidate in graph.facts:
+            out.append(candidate)
+        if not directory:
+            break
+        directory = posixpath.dirname(directory)
+    return out

@@ -1,0 +1,245 @@
+"""Which files, classes and functions pytest collects, as its default rules and the project's ini say.
+
+Reads the root's pytest configuration the way pytest picks it (``pytest.ini``,
+then ``pyproject.toml``'s ``[tool.pytest.ini_options]`` / ``[tool.pytest]``,
+then ``tox.ini``'s ``[pytest]``, then ``setup.cfg``'s ``[tool:pytest]``) and
+answers the naming questions of collection. Options that change what runs in
+a way the static analysis does not model (``--doctest-glob``, say) set
+``unsupported``: selection then runs everything. ``--doctest-modules`` is
+modelled (``doctest_modules``).
+"""
+
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import posixpath
+import shlex
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "CONFIG_FILES",
+    "PytestConfig",
+    "doctest_modules",
+    "read_config",
+    "unsupported_args",
+]
+
+# Files whose change may change how pytest collects or runs anything (the environment too).
+CONFIG_FILES = frozenset(
+    {
+        "pytest.ini",
+        ".pytest.ini",
+        "pyproject.toml",
+        "setup.cfg",
+        "tox.ini",
+        "setup.py",
+        "requirements.txt",
+        ".python-version",
+        "pytest.toml",
+        ".pytest.toml",
+    }
+)
+
+DEFAULT_FILES = ("test_*.py", "*_test.py")
+DEFAULT_CLASSES = ("Test",)
+DEFAULT_FUNCTIONS = ("test",)
+DEFAULT_NORECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
+_GLOB_CHARS = frozenset("*?[")
+# addopts that make pytest run code this analysis does not model.
+# (-k, -m, --deselect filter the full run and a selected run alike, so they need nothing.)
+# (--doctest-modules is modelled: each module's examples are one more test, see TestIndex.doctests.)
+_UNSUPPORTED_OPTS = ("--doctest-glob", "--rootdir", "-c", "--config-file")
+DOCTEST_MODULES = "--doctest-modules"
+
+
+@dataclass(frozen=True, slots=True)
+class PytestConfig:
+    """The collection settings that matter for selection (pytest's defaults when no config file)."""
+
+    source: str = ""
+    testpaths: tuple[str, ...] = ()
+    python_files: tuple[str, ...] = DEFAULT_FILES
+    python_classes: tuple[str, ...] = DEFAULT_CLASSES
+    python_functions: tuple[str, ...] = DEFAULT_FUNCTIONS
+    norecursedirs: tuple[str, ...] = DEFAULT_NORECURSE
+    pythonpath: tuple[str, ...] = ()
+    plugins: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    doctest_modules: bool = False
+    unsupported: str = ""
+
+    def is_test_file(self, path: str) -> bool:
+        """Would a plain ``pytest`` run (from the root) collect this file as a test module?"""
+        name = posixpath.basename(path)
+        if not path.endswith(".py") or name in ("conftest.py", "__init__.py"):
+            return False
+        if not any(_match_path(pattern, path) for pattern in self.python_files):
+            return False
+        if any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.ignore):
+            return False
+        parts = path.split("/")[:-1]
+        if self.testpaths:
+            base = self._testpath_of(path)
+            if base is None:
+                return False
+            parts = parts[len([p for p in base.split("/") if p]) :]
+        return not any(fnmatch.fnmatchcase(part, pattern) for part in parts for pattern in self.norecursedirs)
+
+    def _testpath_of(self, path: str) -> str | None:
+        for testpath in self.testpaths:
+            clean = testpath.strip("/").removeprefix("./")
+            if clean in ("", "."):
+                return ""
+            if path == clean or path.startswith(clean + "/"):
+                return clean
+            if _GLOB_CHARS & set(clean):
+                parts = path.split("/")
+                for i in range(1, len(parts) + 1):
+                    if fnmatch.fnmatchcase("/".join(parts[:i]), clean):
+                        return "/".join(parts[:i])
+        return None
+
+    def is_test_class(self, name: str) -> bool:
+        return _matches(name, self.python_classes)
+
+    def is_test_function(self, name: str) -> bool:
+        return _matches(name, self.python_functions)
+
+
+def read_config(files: Mapping[str, bytes]) -> PytestConfig:
+    """The root pytest configuration of a tree (``files``: repo-relative path -> content)."""
+    for name in ("pytest.ini", ".pytest.ini"):
+        if name in files:
+            return _from_ini(files[name], name, "pytest", required=False)
+    for name in ("pytest.toml", ".pytest.toml"):
+        if name in files:
+            return _from_toml(files[name], name, native_only=True)
+    if "pyproject.toml" in files:
+        config = _from_toml(files["pyproject.toml"], "pyproject.toml", native_only=False)
+        if config.source or config.unsupported:
+            return config
+    if "tox.ini" in files:
+        config = _from_ini(files["tox.ini"], "tox.ini", "pytest", required=True)
+        if config.source or config.unsupported:
+            return config
+    if "setup.cfg" in files:
+        config = _from_ini(files["setup.cfg"], "setup.cfg", "tool:pytest", required=True)
+        if config.source or config.unsupported:
+            return config
+    return PytestConfig()
+
+
+def _from_ini(content: bytes, source: str, section: str, *, required: bool) -> PytestConfig:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(content.decode("utf-8"), source=source)
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        return PytestConfig(unsupported=f"cannot read {source}: {type(exc).__name__}")
+    if not parser.has_section(section):
+        return PytestConfig() if required else PytestConfig(source=source)
+    values: dict[str, Any] = dict(parser.items(section))
+    return _build(source, {k: v.split() if k != "addopts" else v for k, v in values.items()})
+
+
+def _from_toml(content: bytes, source: str, *, native_only: bool) -> PytestConfig:
+    try:
+        data = tomllib.loads(content.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return PytestConfig(unsupported=f"cannot read {source}: {type(exc).__name__}")
+    if native_only:
+        section = data.get("pytest", data)
+    else:
+        tool = data.get("tool", {})
+        pytest_table = tool.get("pytest", {}) if isinstance(tool, dict) else {}
+        if not isinstance(pytest_table, dict):
+            return PytestConfig()
+        section = pytest_table.get("ini_options", pytest_table) if pytest_table else None
+        if section is None:
+            return PytestConfig()
+    if not isinstance(section, dict):
+        return PytestConfig(unsupported=f"cannot read {source}: the pytest table is not a table")
+    values = {
+        k: (v.split() if isinstance(v, str) and k != "addopts" else v) for k, v in section.items() if k != "ini_options"
+    }
+    return _build(source, values)
+
+
+def _build(source: str, values: Mapping[str, Any]) -> PytestConfig:
+    def strings(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = values.get(key)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            return tuple(value.split())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        return default
+
+    addopts = values.get("addopts", "")
+    if isinstance(addopts, list):
+        args = [str(a) for a in addopts]
+    else:
+        try:
+            args = shlex.split(str(addopts))
+        except ValueError:
+            return PytestConfig(source=source, unsupported=f"cannot read addopts in {source}")
+    plugins: list[str] = []
+    ignore: list[str] = []
+    unsupported = ""
+    for i, arg in enumerate(args):
+        following = args[i + 1] if i + 1 < len(args) else ""
+        if arg == "-p" and following and not following.startswith("no:"):
+            plugins.append(following)
+        elif arg.startswith("-p") and len(arg) > 2 and not arg[2:].startswith("no:"):
+            plugins.append(arg[2:])
+        elif arg == "--ignore" and following:
+            ignore.append(following.strip("/"))
+        elif arg.startswith("--ignore="):
+            ignore.append(arg.split("=", 1)[1].strip("/"))
+        elif any(arg == opt or arg.startswith(opt + "=") for opt in _UNSUPPORTED_OPTS):
+            unsupported = unsupported or f"{source} sets {arg!r} in addopts, which selection does not model"
+    return PytestConfig(
+        source=source,
+        testpaths=strings("testpaths", ()),
+        python_files=strings("python_files", DEFAULT_FILES),
+        python_classes=strings("python_classes", DEFAULT_CLASSES),
+        python_functions=strings("python_functions", DEFAULT_FUNCTIONS),
+        norecursedirs=strings("norecursedirs", DEFAULT_NORECURSE),
+        pythonpath=tuple(p.strip("/").removeprefix("./") for p in strings("pythonpath", ()) if p not in (".", "./")),
+        plugins=tuple(plugins),
+        ignore=tuple(ignore),
+        doctest_modules=doctest_modules(args),
+        unsupported=unsupported,
+    )
+
+
+def _matches(name: str, options: tuple[str, ...]) -> bool:
+    for option in options:
+        if name.startswith(option):
+            return True
+        if _GLOB_CHARS & set(option) and fnmatch.fnmatchcase(name, option):
+            return True
+    return False
+
+
+def _match_path(pattern: str, path: str) -> bool:
+    if "/" not in pattern:
+        return fnmatch.fnmatchcase(posixpath.basename(path), pattern)
+    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern.lstrip("/"))
+
+
+def doctest_modules(args: Sequence[str]) -> bool:
+    """Do these pytest arguments collect the doctests of Python modules?"""
+    return DOCTEST_MODULES in args
+
+
+def unsupported_args(args: Sequence[str]) -> str:
+    """Why a stage's own pytest arguments defeat selection ("" if they do not): ``--doctest-modules`` & co."""
+    for arg in args:
+        if any(arg == opt or arg.startswith(opt + "=") for opt in _UNSUPPORTED_OPTS):
+            return f"the stage's args have {arg!r}, which selection does not model"
+    return ""

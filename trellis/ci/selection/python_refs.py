@@ -1,0 +1,1232 @@
+"""What one Python file defines and references, read with ``ast`` (the facts of test selection).
+
+:func:`file_facts` turns a file into a :class:`FileFacts`: its scopes (the
+module, classes, functions and methods, named as :mod:`semantic_diff` names
+them, without the module prefix: ``User.save``), and for every *node* — the
+module's top-level code or a function's body — the names it references,
+still unresolved: a name is looked up in the module's namespace only when the
+whole tree is known (:mod:`trellis.ci.selection.ref_graph`). The facts depend on the path and
+the content alone, so they are cached by content hash.
+
+Python's evaluation order decides which node a piece of code belongs to:
+
+* a function's body belongs to the function;
+* its decorators, default values and (without ``from __future__ import
+  annotations``) annotations run when the ``def`` runs, so they belong to the
+  enclosing node — the module for a top-level function or a method;
+* a class body runs when the ``class`` statement runs, so it belongs to the
+  enclosing node too: a class is not a node of its own code, only of its
+  *use* (see :mod:`trellis.ci.selection.ref_graph`).
+
+Conservative readings (each over-approximates; see docs/test-selection.md):
+
+* a local variable's attributes are unknown objects' attributes: ``x.save()``
+  records the bare name ``save``, resolved later against every entity of
+  that name the test can load;
+* a name both local and global is recorded as both;
+* dotted string constants (``"app.models.User"``: ``mock.patch`` targets,
+  ``pytest_plugins``) count as references;
+* ``getattr``-like calls with a constant name record that name; with a
+  computed one, the node may reach *any* attribute (``any_attr``);
+* an import of a computed name (``import_module(name)``) imports any module
+  of the tree: it runs every module's top-level code;
+* ``exec``/``eval``, unpickling, import hooks and subprocesses make the
+  node *dynamic*: it may run any code of the tree.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import doctest
+import hashlib
+import re
+import shlex
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .python_calls import (
+    ANY_ATTR_CALLS,
+    IMPORT_CALLS,
+    NAMESPACE_CALLS,
+    PROCESS_CALLS,
+    REFLECTIVE_CALLS,
+    STRING_ATTR_METHODS,
+    inert_decorator,
+    is_dynamic,
+    python_target,
+)
+
+__all__ = [
+    "DOCTESTS",
+    "Chain",
+    "FileFacts",
+    "ImportRef",
+    "NodeRefs",
+    "Scope",
+    "TopLevel",
+    "file_facts",
+]
+
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+_BUILTINS = frozenset(dir(builtins))
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DOCTESTS = "<doctests>"  # the qualname of a module's doctest examples (one node; no entity is named so)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRef:
+    """A module (``name == ""``) or a name in a module, as an import statement spells it.
+
+    ``level`` counts the leading dots of a relative import (0: absolute).
+    ``module == "*"``: any module of the package (``import_module(f".{x}", __name__)``).
+    """
+
+    level: int
+    module: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """A reference: a root and the attributes read from it (``a.b.c`` is root ``a``, attrs ``(b, c)``).
+
+    ``kind`` says where the root lives: ``global`` (a name of the module's
+    namespace), ``local`` (an entity of this file: ``root`` is its local
+    qualname), ``import`` (a name bound by an import inside a function:
+    ``spec``), ``self`` / ``super`` (attributes of an instance of the class
+    ``root``).
+    """
+
+    kind: str
+    root: str
+    attrs: tuple[str, ...] = ()
+    spec: ImportRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRefs:
+    """Everything one node's code references.
+
+    ``chains``: names and their attribute chains; ``attrs``: attribute names
+    read from objects of unknown type; ``imports``: modules its import
+    statements execute; ``strings``: dotted names in string constants;
+    ``escapes``: local qualnames of definitions whose decorators hand them to
+    other code when the definition runs (so running this node may call them);
+    ``any_attr``: a computed attribute name (``getattr(x, name)``);
+    ``namespace``: it reads its own module's namespace (``globals()``);
+    ``dynamic``: why this node may run any code ("" if it cannot);
+    ``runs``: modules of the tree it runs in a Python subprocess
+    (``python -m app.cli``, ``python scripts/x.py`` as ``scripts.x``);
+    ``words``: the parts of its short string constants without spaces, split
+    at ``/`` (``"data"``, ``"README.rst"``, ``"*.md"``): the files it may name.
+    """
+
+    chains: tuple[Chain, ...] = ()
+    attrs: frozenset[str] = frozenset()
+    imports: tuple[ImportRef, ...] = ()
+    strings: tuple[str, ...] = ()
+    escapes: tuple[str, ...] = ()
+    any_attr: bool = False
+    namespace: bool = False
+    dynamic: str = ""
+    runs: tuple[str, ...] = ()
+    words: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A module, class, function or method of the file.
+
+    ``qualname`` is local to the file ("" for the module, ``User.save`` for a
+    method); ``container`` is the node whose code runs the definition (the
+    nearest enclosing function, else the module: ""). ``def_hash`` hashes
+    what runs when the definition runs (decorators, defaults, annotations,
+    bases — for a class its whole body but nested bodies), so two versions
+    with the same hash differ only in what runs when the entity is *used*.
+    ``def_effects``: running the definition may do more than bind a name
+    (a decorator that is not known to be inert, a call in a default or in a
+    class body, a class with bases). Classes carry ``bases`` (for each base,
+    its readings, resolved in the enclosing scope), ``members`` (name -> local qualname of
+    methods and nested classes), ``class_attrs`` (other names the body
+    binds), ``base_names`` (each base's dotted name through the file's
+    imports, "" when it is not a plain name) and ``not_a_test``
+    (``__test__ = False``).
+    """
+
+    qualname: str
+    kind: str
+    name: str
+    parent: str
+    container: str
+    line: int
+    refs: NodeRefs
+    def_hash: str = ""
+    def_effects: bool = False
+    bases: tuple[tuple[Chain, ...], ...] = ()
+    base_names: tuple[str, ...] = ()
+    members: tuple[tuple[str, str], ...] = ()
+    class_attrs: frozenset[str] = frozenset()
+    not_a_test: bool = False
+    is_async: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TopLevel:
+    """One top-level statement of a module, for telling which names a module-level change touches.
+
+    ``key`` identifies the statement's code (``def:name`` for a definition,
+    whose own changes are the entity's); ``names`` the module names it binds;
+    ``pure``: it only binds those names, running no code of its own (a
+    constant, an import, ``__all__``, a docstring); ``imports``: the modules
+    it executes.
+    """
+
+    key: str
+    names: tuple[str, ...] = ()
+    pure: bool = False
+    imports: tuple[ImportRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """The facts of one ``.py`` file; ``error`` is non-empty when it does not parse.
+
+    The module namespace: ``defs`` (name -> local qualnames of top-level
+    functions and classes), ``bindings`` (name -> imports binding it),
+    ``values`` (other names bound at top level), ``star_imports``.
+    ``file_imports``: every module any import in the file executes;
+    ``file_strings``: every dotted string constant (for the file-level import
+    closure); ``plugins``: the modules ``pytest_plugins`` names;
+    ``toplevel``: the module's statements in order (:class:`TopLevel`).
+    Names bound at top level other than by a definition are scopes of kind
+    ``name`` (qualname the name): their refs are what the pure statements
+    binding them reference (an impure statement's belong to the module).
+    """
+
+    path: str
+    error: str
+    scopes: tuple[Scope, ...] = ()
+    defs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    bindings: dict[str, tuple[ImportRef, ...]] = field(default_factory=dict)
+    values: frozenset[str] = frozenset()
+    star_imports: tuple[ImportRef, ...] = ()
+    file_imports: tuple[ImportRef, ...] = ()
+    file_strings: tuple[str, ...] = ()
+    file_runs: tuple[str, ...] = ()
+    dynamic: str = ""
+    not_a_test: bool = False
+    plugins: tuple[str, ...] = ()
+    toplevel: tuple[TopLevel, ...] = ()
+
+    def scope(self, qualname: str) -> Scope | None:
+        for scope in self.scopes:
+            if scope.qualname == qualname:
+                return scope
+        return None
+
+
+def file_facts(path: str, content: bytes) -> FileFacts:
+    """The facts of a Python file (never raises: a file that does not parse gets ``error``)."""
+    try:
+        text = content.decode("utf-8")
+        tree = ast.parse(text, filename=path)
+    except (SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError) as exc:
+        return FileFacts(path=path, error=f"{type(exc).__name__}: {exc}")
+    try:
+        return _Extractor(path, tree, text).run()
+    except RecursionError:
+        return FileFacts(path=path, error="RecursionError: nested too deeply to analyse")
+
+
+# ---------------------------------------------------------------------------------------------
+# Extraction
+
+
+@dataclass(slots=True)
+class _Acc:
+    """The references of one node, being collected."""
+
+    chains: list[Chain] = field(default_factory=list)
+    attrs: set[str] = field(default_factory=set)
+    imports: list[ImportRef] = field(default_factory=list)
+    strings: list[str] = field(default_factory=list)
+    escapes: list[str] = field(default_factory=list)
+    any_attr: bool = False
+    namespace: bool = False
+    dynamic: str = ""
+    runs: list[str] = field(default_factory=list)
+    words: set[str] = field(default_factory=set)
+
+    def merge(self, other: _Acc) -> None:
+        self.chains.extend(other.chains)
+        self.attrs |= other.attrs
+        self.imports.extend(other.imports)
+        self.strings.extend(other.strings)
+        self.escapes.extend(other.escapes)
+        self.any_attr = self.any_attr or other.any_attr
+        self.namespace = self.namespace or other.namespace
+        self.dynamic = self.dynamic or other.dynamic
+        self.runs.extend(other.runs)
+        self.words |= other.words
+
+    def freeze(self) -> NodeRefs:
+        return NodeRefs(
+            chains=tuple(dict.fromkeys(self.chains)),
+            attrs=frozenset(self.attrs),
+            imports=tuple(dict.fromkeys(self.imports)),
+            strings=tuple(dict.fromkeys(self.strings)),
+            escapes=tuple(dict.fromkeys(self.escapes)),
+            any_attr=self.any_attr,
+            namespace=self.namespace,
+            dynamic=self.dynamic,
+            runs=tuple(dict.fromkeys(self.runs)),
+            words=frozenset(self.words),
+        )
+
+
+@dataclass(slots=True)
+class _Frame:
+    """A scope of Python's name resolution while walking."""
+
+    kind: str  # module | class | function
+    qualname: str
+    bound: set[str] = field(default_factory=set)
+    defs: dict[str, str] = field(default_factory=dict)
+    imports: dict[str, list[ImportRef]] = field(default_factory=dict)
+    self_name: str = ""
+    self_class: str = ""
+    attr_param: str = ""  # in __getattr__ & co: the parameter holding the attribute name being looked up
+    typed: dict[str, list[list[str]]] = field(default_factory=dict)
+
+
+_FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+_DefNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+class _Extractor:
+    def __init__(self, path: str, tree: ast.Module, text: str) -> None:
+        self.path = path
+        self.tree = tree
+        self.lines = text.splitlines(keepends=True)
+        self.scopes: list[Scope] = []
+        self.future_annotations = any(
+            isinstance(s, ast.ImportFrom) and s.module == "__future__" and any(a.name == "annotations" for a in s.names)
+            for s in tree.body
+        )
+        self.frames: list[_Frame] = []
+        self.acc_stack: list[_Acc] = []
+        self.typing: set[str] = set()
+        self.file_imports: list[ImportRef] = []
+        self.file_strings: list[str] = []
+        self.file_runs: list[str] = []
+        self.dynamic = ""
+
+    # -- driver -------------------------------------------------------------------------------
+
+    def run(self) -> FileFacts:
+        module = _Frame("module", "")
+        _bind_block(self.tree.body, module, "")
+        self.frames.append(module)
+        acc = _Acc()
+        self.acc_stack.append(acc)
+        toplevel: list[TopLevel] = []
+        name_refs: dict[str, list[_Acc]] = {}
+        name_lines: dict[str, int] = {}
+        for i, stmt in enumerate(self.tree.body):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                toplevel.append(TopLevel(f"def:{stmt.name}", (stmt.name,)))
+                self.walk_stmt(stmt)
+                continue
+            names = _bound_names(stmt, docstring=i == 0)
+            pure = self.pure(stmt, docstring=i == 0) and bool(names)
+            own = _Acc()
+            self.acc_stack.append(own)
+            self.walk_stmt(stmt)
+            self.acc_stack.pop()
+            imports = tuple(dict.fromkeys(own.imports))
+            if pure:  # its references are the bound names' own; the module only executes its imports
+                acc.imports.extend(imports)
+                for name in names:
+                    name_refs.setdefault(name, []).append(own)
+            else:
+                acc.merge(own)
+            for name in names:
+                name_lines.setdefault(name, stmt.lineno)
+            toplevel.append(TopLevel(self.statement_key(stmt), names, pure, imports))
+        not_a_test = any(_assigns_false(s, "__test__") for s in self.tree.body)
+        plugins: list[str] = []
+        for stmt in self.tree.body:
+            if _assigns_name(stmt, "pytest_plugins"):
+                for value in _string_constants(stmt):
+                    acc.imports.append(ImportRef(0, value))
+                    self.file_imports.append(ImportRef(0, value))
+                    plugins.append(value)
+        self.scopes.insert(
+            0, Scope(qualname="", kind="module", name="", parent="", container="", line=1, refs=acc.freeze())
+        )
+        defined = {
+            s.name for s in self.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        }
+        for name in sorted((module.bound | {n for t in toplevel for n in t.names}) - defined - {"*"}):
+            merged = _Acc()
+            for part in name_refs.get(name, ()):
+                merged.merge(part)
+            self.scopes.append(
+                Scope(
+                    qualname=name,
+                    kind="name",
+                    name=name,
+                    parent="",
+                    container="",
+                    line=name_lines.get(name, 1),
+                    refs=merged.freeze(),
+                )
+            )
+        examples = self.doctests()
+        if examples is not None:
+            self.scopes.append(examples)
+        self.scopes = _merge_duplicates(self.scopes)
+        values = frozenset(module.bound - set(module.defs) - set(module.imports))
+        defs: dict[str, list[str]] = {}
+        for scope in self.scopes:
+            if scope.kind in ("function", "class") and scope.parent == "" and scope.qualname:
+                defs.setdefault(scope.name, []).append(scope.qualname)
+        stars = tuple(ref for name, refs in module.imports.items() if name == "*" for ref in refs)
+        return FileFacts(
+            path=self.path,
+            error="",
+            scopes=tuple(self.scopes),
+            defs={k: tuple(dict.fromkeys(v)) for k, v in defs.items()},
+            bindings={k: tuple(dict.fromkeys(v)) for k, v in module.imports.items() if k != "*"},
+            values=values,
+            star_imports=stars,
+            file_imports=tuple(dict.fromkeys(self.file_imports)),
+            file_strings=tuple(dict.fromkeys(self.file_strings)),
+            file_runs=tuple(dict.fromkeys(self.file_runs)),
+            dynamic=self.dynamic,
+            not_a_test=not_a_test,
+            plugins=tuple(plugins),
+            toplevel=tuple(toplevel),
+        )
+
+    def doctests(self) -> Scope | None:
+        """The module's doctest examples as one node (``DOCTESTS``), run in the module's namespace.
+
+        What ``--doctest-modules`` runs: the examples of every docstring (the
+        module's, and every function's, class's and method's at any depth) and
+        of any other string constant holding ``>>>`` (``__test__`` entries, a
+        docstring assigned to ``__doc__``). The node references what the
+        examples' code references, and each docstring's owner (a change to
+        the docstring is a change to its entity; the module's binds ``__doc__``).
+        Nothing of it counts as the file's own imports or dynamic code.
+        """
+        owners: dict[str, None] = {}
+        texts: list[str] = []
+        docstrings: set[int] = set()
+        named = {(s.line, s.name): s.qualname for s in self.scopes if s.kind in ("function", "method", "class")}
+        module_doc = _docstring_node(self.tree)
+        if module_doc is not None:
+            docstrings.add(id(module_doc))
+            if ">>>" in module_doc.value:
+                owners["__doc__"] = None
+                texts.append(module_doc.value)
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found = _docstring_node(node)
+                if found is None:
+                    continue
+                docstrings.add(id(found))
+                if ">>>" in found.value:
+                    owner = named.get((node.lineno, node.name))
+                    if owner is not None:
+                        owners[owner] = None
+                    texts.append(found.value)
+        for node in ast.walk(self.tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and ">>>" in node.value
+                and (id(node) not in docstrings)
+            ):
+                texts.append(node.value)
+        if not texts:
+            return None
+        body: list[ast.stmt] = []
+        parser = doctest.DocTestParser()
+        for text in texts:
+            try:
+                examples = parser.get_examples(text)
+            except ValueError:  # doctest cannot read it either: the item fails at collection, running nothing
+                continue
+            for example in examples:
+                try:
+                    body.extend(ast.parse(example.source).body)
+                except (SyntaxError, ValueError):  # fails when run, before running anything
+                    continue
+        saved = (self.file_imports, self.file_strings, self.file_runs, self.dynamic)
+        self.file_imports, self.file_strings, self.file_runs = [], [], []
+        frame = _Frame("function", DOCTESTS)
+        _bind_block(body, frame, DOCTESTS)
+        self.frames.append(frame)
+        acc = _Acc(chains=[Chain("local", owner) for owner in owners])
+        self.acc_stack.append(acc)
+        self.walk_block(body)
+        self.acc_stack.pop()
+        self.frames.pop()
+        self.file_imports, self.file_strings, self.file_runs, self.dynamic = saved
+        return Scope(
+            qualname=DOCTESTS, kind="doctest", name=DOCTESTS, parent="", container="", line=1, refs=acc.freeze()
+        )
+
+    def header(self, node: _FunctionNode) -> str:
+        """The text of a definition up to its body (decorators, signature), without whitespace."""
+        first = node.decorator_list[0] if node.decorator_list else node
+        body = node.body[0]
+        lines = self.lines[first.lineno - 1 : body.lineno]
+        if not lines:
+            return ""
+        lines[-1] = lines[-1].encode()[: body.col_offset].decode(errors="replace")
+        lines[0] = lines[0].encode()[first.col_offset :].decode(errors="replace")
+        return "".join("".join(lines).split())
+
+    @property
+    def acc(self) -> _Acc:
+        return self.acc_stack[-1]
+
+    @property
+    def frame(self) -> _Frame:
+        return self.frames[-1]
+
+    def qual(self, name: str) -> str:
+        prefix = self.frame.qualname
+        return f"{prefix}.{name}" if prefix else name
+
+    def container(self) -> str:
+        for frame in reversed(self.frames):
+            if frame.kind != "class":
+                return frame.qualname
+        return ""
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def walk_block(self, body: Iterable[ast.stmt]) -> None:
+        for stmt in body:
+            self.walk_stmt(stmt)
+
+    def walk_stmt(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.function(stmt)
+        elif isinstance(stmt, ast.ClassDef):
+            self.klass(stmt)
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                self.executes(ImportRef(0, alias.name))
+        elif isinstance(stmt, ast.ImportFrom):
+            module = stmt.module or ""
+            self.executes(ImportRef(stmt.level, module))
+            for alias in stmt.names:
+                if alias.name != "*":
+                    self.executes(ImportRef(stmt.level, module, alias.name))
+        else:
+            self.walk_children(stmt)
+
+    def walk_children(self, node: ast.AST) -> None:
+        """A compound statement's parts: statements are walked (definitions in them get scopes), the rest visited.
+
+        ``except`` handlers and ``match`` cases are not statements but hold
+        statement bodies: definitions there (``except ImportError: def f(): …``)
+        are definitions like any other.
+        """
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                self.walk_stmt(child)
+            elif isinstance(child, (ast.excepthandler, ast.match_case)):
+                self.walk_children(child)
+            else:
+                self.visit(child)
+
+    def expression_key(self, expr: ast.expr) -> str:
+        try:
+            return _hash(ast.dump(expr))
+        except RecursionError:
+            return _hash("text", ast.get_source_segment("".join(self.lines), expr) or "")
+
+    def statement_key(self, stmt: ast.stmt) -> str:
+        """A statement's code, without positions and comments (its text where it nests too deeply to dump)."""
+        try:
+            return _hash(ast.dump(stmt))
+        except RecursionError:
+            end = stmt.end_lineno or stmt.lineno
+            return _hash("text", "".join(self.lines[stmt.lineno - 1 : end]))
+
+    def pure(self, stmt: ast.stmt, *, docstring: bool) -> bool:
+        """Does a top-level statement only bind names, running no code a test could observe otherwise?"""
+        if isinstance(stmt, ast.Import):
+            return True
+        if isinstance(stmt, ast.ImportFrom):
+            return all(alias.name != "*" for alias in stmt.names) and stmt.module != "__future__"
+        if isinstance(stmt, ast.Expr):
+            return docstring and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if not all(_only_names(t) for t in targets):
+                return False
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
+                return True
+            value = stmt.value
+            assert value is not None
+            for node in ast.walk(value):
+                if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Lambda)):
+                    return False
+                if isinstance(node, ast.Call) and self.call_name(node.func) not in _PURE_CALLS:
+                    return False
+            return True
+        return False
+
+    def executes(self, ref: ImportRef) -> None:
+        self.acc.imports.append(ref)
+        self.file_imports.append(ref)
+
+    # -- definitions --------------------------------------------------------------------------
+
+    def function(self, node: _FunctionNode) -> None:
+        qualname = self.qual(node.name)
+        parent = self.frame
+        in_class = parent.kind == "class"
+        # What runs when the ``def`` runs (decorators, defaults, annotations) belongs to the enclosing node.
+        decorators = [self.call_name(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list]
+        for dec in node.decorator_list:
+            self.visit(dec)
+        args = node.args
+        defaults = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+        # A default that is a plain reference (``f=Cache.clear``) runs nothing when the ``def`` runs: the
+        # function runs it, if anything does. Resolved in the enclosing scope, it is the function's reference.
+        deferred = _Acc()
+        for default in defaults:
+            if _dotted(default) is not None:
+                self.acc_stack.append(deferred)
+                self.visit(default)
+                self.acc_stack.pop()
+            else:
+                self.visit(default)
+        annotations = [a.annotation for a in _all_args(args) if a.annotation is not None]
+        if node.returns is not None:
+            annotations.append(node.returns)
+        if not self.future_annotations:
+            for annotation in annotations:
+                self.visit(annotation)
+        escapes = any(not inert_decorator(d) for d in decorators)
+        if escapes:
+            self.acc.escapes.append(qualname)
+        evaluated = [*defaults, *([] if self.future_annotations else annotations)]
+        def_effects = escapes or any(_has_call(e) for e in evaluated)
+        def_hash = _hash(type(node).__name__, node.name, self.header(node))
+        # The body is a node of its own.
+        frame = _Frame("function", qualname)
+        for arg in _all_args(args):
+            frame.bound.add(arg.arg)
+        positional = [*args.posonlyargs, *args.args]
+        if in_class and "staticmethod" not in decorators and positional:
+            frame.self_name = positional[0].arg
+            frame.self_class = parent.qualname
+        hooks = ("__getattr__", "__getattribute__", "__setattr__", "__delattr__")
+        if node.name in hooks and len(positional) > (1 if in_class else 0):
+            frame.attr_param = positional[1 if in_class else 0].arg
+        _bind_block(node.body, frame, qualname)
+        index = len(self.scopes)
+        self.frames.append(frame)
+        self.acc_stack.append(deferred)
+        self.walk_block(node.body)
+        acc = self.acc_stack.pop()
+        self.frames.pop()
+        self.scopes.insert(
+            index,
+            Scope(
+                qualname=qualname,
+                kind="method" if in_class else "function",
+                name=node.name,
+                parent=parent.qualname,
+                container=self.container(),
+                line=node.lineno,
+                refs=acc.freeze(),
+                def_hash=def_hash,
+                def_effects=def_effects,
+                is_async=isinstance(node, ast.AsyncFunctionDef),
+            ),
+        )
+
+    def klass(self, node: ast.ClassDef) -> None:
+        qualname = self.qual(node.name)
+        parent = self.frame
+        decorators = [self.call_name(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list]
+        for dec in node.decorator_list:
+            self.visit(dec)
+        bases: list[tuple[Chain, ...]] = []
+        base_names: list[str] = []
+        for base in node.bases:
+            self.visit(base)
+            target = base.value if isinstance(base, ast.Subscript) else base
+            dotted = _dotted(target)
+            if dotted is not None:
+                bases.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
+                base_names.append(self.call_name(target) or ".".join(dotted))
+            else:
+                bases.append(())
+                base_names.append("")
+        for keyword in node.keywords:
+            self.visit(keyword.value)
+        if any(not inert_decorator(d) for d in decorators):
+            self.acc.escapes.append(qualname)
+        # The class body runs when the class statement runs: it belongs to the enclosing node,
+        # but its names resolve in the class scope first.
+        frame = _Frame("class", qualname)
+        _bind_block(node.body, frame, qualname)
+        index = len(self.scopes)
+        self.frames.append(frame)
+        self.walk_block(node.body)
+        self.frames.pop()
+        # What runs when the class statement runs, besides nested definitions (and the docstring, which
+        # only users of the class can read): a change there reaches the class's definer, not only its users.
+        own = [s for s in node.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        if own and isinstance(own[0], ast.Expr) and isinstance(own[0].value, ast.Constant) and node.body[0] is own[0]:
+            own = own[1:]
+        head = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
+        def_hash = _hash(
+            "class",
+            node.name,
+            *(self.statement_key(s) for s in own),
+            *(self.expression_key(e) for e in head),
+            *(k.arg or "**" for k in node.keywords),
+        )
+        plain_bases = all(isinstance(b, ast.Name) and b.id == "object" for b in node.bases)
+        def_effects = (
+            any(not inert_decorator(d) for d in decorators)
+            or bool(node.keywords)
+            or not plain_bases
+            or any(_has_call(s) for s in own)
+            or any(_has_call(e) for e in head)
+        )
+        self.scopes.insert(
+            index,
+            Scope(
+                qualname=qualname,
+                kind="class",
+                name=node.name,
+                parent=parent.qualname,
+                container=self.container(),
+                line=node.lineno,
+                refs=NodeRefs(),
+                def_hash=def_hash,
+                def_effects=def_effects,
+                bases=tuple(bases),
+                base_names=tuple(base_names),
+                members=tuple(sorted(frame.defs.items())),
+                class_attrs=frozenset(frame.bound - set(frame.defs)),
+                not_a_test=any(_assigns_false(s, "__test__") for s in node.body),
+            ),
+        )
+
+    # -- expressions --------------------------------------------------------------------------
+
+    def visit(self, root: ast.AST) -> None:
+        """Record the references of an expression (iteratively: expressions can nest deeply)."""
+        stack: list[ast.AST] = [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Load):
+                    self.name_chains(node.id, ())
+                continue
+            if isinstance(node, ast.Attribute):
+                attrs: list[str] = []
+                base: ast.AST = node
+                while isinstance(base, ast.Attribute):
+                    attrs.append(base.attr)
+                    base = base.value
+                attrs.reverse()
+                chain = tuple(attrs)
+                if isinstance(base, ast.Name):
+                    self.name_chains(base.id, chain)
+                    if self.call_name(node).startswith("sys.modules"):
+                        self.acc.any_attr = True
+                    continue
+                if isinstance(base, ast.Call) and not _is_super_call(base):
+                    callee = _dotted(base.func)
+                    if callee is not None:  # Thing(...).attr: an attribute of what Thing returns
+                        chains = self.name_chains(callee[0], (*callee[1:], "()", *chain), record=False)
+                        self.acc.chains.extend(chains)
+                        if not chains:
+                            self.acc.attrs.update(chain)
+                        self.call(base)
+                        stack.extend(base.args)
+                        stack.extend(k.value for k in base.keywords)
+                        continue
+                if _is_super_call(base):
+                    owner = self.self_class()
+                    if owner:
+                        self.acc.chains.append(Chain("super", owner, chain))
+                    else:
+                        self.acc.attrs.update(chain)
+                    assert isinstance(base, ast.Call)
+                    stack.extend(base.args)
+                    stack.extend(k.value for k in base.keywords)
+                    continue
+                self.acc.attrs.update(chain)
+                stack.append(base)
+                continue
+            if isinstance(node, ast.Call):
+                self.call(node)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if len(node.value) <= 200 and _DOTTED.fullmatch(node.value):
+                    self.acc.strings.append(node.value)
+                    self.file_strings.append(node.value)
+                if 0 < len(node.value) <= 200 and not any(c.isspace() for c in node.value):
+                    parts = node.value.replace("\\", "/").split("/")
+                    self.acc.words.update(w for w in parts if w not in ("", ".", ".."))
+                continue
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # not reachable from an expression
+            stack.extend(ast.iter_child_nodes(node))
+
+    def call(self, node: ast.Call) -> None:
+        name = self.call_name(node.func)
+        args = node.args
+        first = _constant_str(args[0]) if args else None
+        if name in IMPORT_CALLS:
+            prefix = _leading_constant(args[0]) if args else ""
+            if first is not None and not first.startswith("."):
+                self.executes(ImportRef(0, first))
+            elif name == "importlib.import_module" and prefix.startswith(".") and prefix.strip(".") == "":
+                # import_module(f".{name}", __name__): some module of this package (or one above).
+                self.executes(ImportRef(len(prefix), "*"))
+            else:
+                # A computed name: any module of the tree. Importing runs a module's top-level code and
+                # nothing else; what is then read from the module object is read by name (an attribute
+                # of an unknown object, resolved in an import closure that now holds every file).
+                self.executes(ImportRef(0, "*"))
+        elif name in PROCESS_CALLS:
+            self.process(name, node)
+        elif is_dynamic(name):
+            self.set_dynamic(name)
+        elif name in REFLECTIVE_CALLS:
+            if name in ("operator.attrgetter", "operator.methodcaller"):
+                named = [first] if name.endswith("methodcaller") else [_constant_str(a) for a in args]
+            else:
+                named = [_constant_str(args[1]) if len(args) > 1 else None]
+                owner = self.self_class()
+                if (
+                    named == [None]
+                    and args
+                    and isinstance(args[0], ast.Name)
+                    and owner
+                    and any(f.self_name == args[0].id for f in self.frames)
+                ):
+                    # getattr(self, name): any member of the class's family, not any attribute at all.
+                    self.acc.chains.append(Chain("self", owner, ("*",)))
+                    named = []
+            if (
+                named == [None]
+                and len(args) > 1
+                and isinstance(args[1], ast.Name)
+                and self.frame.kind == "function"
+                and self.frame.attr_param == args[1].id
+            ):
+                # __getattr__(self, name) forwarding getattr(self._inner, name): the name is one its callers
+                # read from this object, and they record it as an attribute of an unknown object.
+                named = []
+            for value in named:
+                if value is None:
+                    self.acc.any_attr = True
+                else:
+                    self.acc.attrs.update(p for p in value.split(".") if _IDENTIFIER.fullmatch(p))
+        elif name in NAMESPACE_CALLS and not args:
+            self.acc.namespace = True
+        elif name in ANY_ATTR_CALLS:
+            self.acc.any_attr = True
+        if isinstance(node.func, ast.Attribute) and node.func.attr in STRING_ATTR_METHODS:
+            for arg in args:
+                value = _constant_str(arg)
+                if value is not None and _IDENTIFIER.fullmatch(value):
+                    self.acc.attrs.add(value)
+
+    def process(self, name: str, node: ast.Call) -> None:
+        """A subprocess: which program, and if Python, which module of the tree it runs."""
+        command: ast.AST | None = node.args[0] if node.args else None
+        for keyword in node.keywords:
+            if keyword.arg in ("args", "cmd", "program"):
+                command = keyword.value
+        words: list[str | None] = []
+        if isinstance(command, (ast.List, ast.Tuple)):
+            for element in command.elts:
+                if isinstance(element, ast.Starred):
+                    words.append(None)
+                elif self.call_name(element) == "sys.executable":
+                    words.append("python")
+                else:
+                    words.append(_constant_str(element))
+        elif command is not None and _constant_str(command) is not None:
+            try:
+                words = list(shlex.split(_constant_str(command) or ""))
+            except ValueError:
+                words = [None]
+        else:
+            words = [None]
+        module = python_target(words)
+        if module is None:
+            self.set_dynamic(f"{name} of a command the analysis cannot read")
+        elif module:
+            self.acc.runs.append(module)
+            self.file_runs.append(module)
+
+    def set_dynamic(self, why: str) -> None:
+        if not self.acc.dynamic:
+            self.acc.dynamic = why
+        if not self.dynamic:
+            self.dynamic = why
+
+    def self_class(self) -> str:
+        for frame in reversed(self.frames):
+            if frame.self_class:
+                return frame.self_class
+        return ""
+
+    def visible_frames(self) -> Iterator[_Frame]:
+        """The frames a name is looked up in: a class scope only when it is the innermost."""
+        for i, frame in enumerate(reversed(self.frames)):
+            if frame.kind == "class" and i > 0:
+                continue
+            yield frame
+
+    def name_chains(self, name: str, attrs: tuple[str, ...], *, record: bool = True) -> list[Chain]:
+        """Every reading of ``name`` (local entity, import, self, variable, global), recorded on the node."""
+        chains: list[Chain] = []
+        value = False
+        bound = False
+        for frame in self.visible_frames():
+            if frame.kind == "module":
+                chains.append(Chain("global", name, attrs))
+                if not bound and name not in frame.bound and name not in _BUILTINS:
+                    value = True  # bound only inside an expression (walrus, comprehension)
+                break
+            if name not in frame.bound:
+                continue
+            bound = True
+            known = False
+            if name in frame.defs:
+                chains.append(Chain("local", frame.defs[name], attrs))
+                known = True
+            for spec in frame.imports.get(name, ()):
+                chains.append(Chain("import", name, attrs, spec))
+                known = True
+            if frame.self_name == name:
+                chains.append(Chain("self", frame.self_class, attrs))
+                known = True
+            if not known and name in frame.typed and name not in self.typing:
+                self.typing.add(name)
+                for call in frame.typed[name]:
+                    chains.extend(self.name_chains(call[0], (*call[1:], "()", *attrs), record=False))
+                self.typing.discard(name)
+                known = True
+            value = value or not known
+        if record:
+            self.acc.chains.extend(chains)
+            if value:
+                self.acc.attrs.update(attrs)
+        return chains
+
+    def call_name(self, func: ast.AST) -> str:
+        """The dotted name a callee is known by, through the file's imports (``sp.run`` -> ``subprocess.run``)."""
+        dotted = _dotted(func)
+        if dotted is None:
+            return ""
+        root, rest = dotted[0], dotted[1:]
+        for frame in self.visible_frames():
+            refs = frame.imports.get(root)
+            if refs:
+                ref = refs[0]
+                if ref.level:
+                    return ""
+                base = f"{ref.module}.{ref.name}" if ref.name else ref.module
+                return ".".join([base, *rest])
+            if root in frame.bound:
+                return ".".join(dotted) if frame.kind == "module" and root not in frame.defs else ""
+        return ".".join(dotted)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
+    """One scope per qualname: definitions of the same name (``if``/``else``, property setters) merge."""
+    merged: dict[str, Scope] = {}
+    for scope in scopes:
+        seen = merged.get(scope.qualname)
+        if seen is None:
+            merged[scope.qualname] = scope
+            continue
+        a, b = seen.refs, scope.refs
+        refs = NodeRefs(
+            chains=tuple(dict.fromkeys(a.chains + b.chains)),
+            attrs=a.attrs | b.attrs,
+            imports=tuple(dict.fromkeys(a.imports + b.imports)),
+            strings=tuple(dict.fromkeys(a.strings + b.strings)),
+            escapes=tuple(dict.fromkeys(a.escapes + b.escapes)),
+            any_attr=a.any_attr or b.any_attr,
+            namespace=a.namespace or b.namespace,
+            dynamic=a.dynamic or b.dynamic,
+            runs=tuple(dict.fromkeys(a.runs + b.runs)),
+            words=a.words | b.words,
+        )
+        merged[scope.qualname] = Scope(
+            qualname=seen.qualname,
+            kind=seen.kind,
+            name=seen.name,
+            parent=seen.parent,
+            container=seen.container,
+            line=seen.line,
+            refs=refs,
+            def_hash=_hash(seen.def_hash, scope.def_hash),
+            def_effects=seen.def_effects or scope.def_effects,
+            bases=seen.bases + scope.bases,
+            base_names=seen.base_names + scope.base_names,
+            members=tuple(sorted(set(seen.members) | set(scope.members))),
+            class_attrs=seen.class_attrs | scope.class_attrs,
+            not_a_test=seen.not_a_test and scope.not_a_test,
+            is_async=seen.is_async or scope.is_async,
+        )
+    return list(merged.values())
+
+
+def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
+    """Fill ``frame`` with the names a block's statements bind (nested scopes' bodies excluded).
+
+    Expressions are not searched: a name bound only inside one (a walrus, a
+    comprehension variable) and nowhere else reads as an unknown value.
+    """
+    declared_global: set[str] = set()
+    stack: list[ast.stmt] = list(body)
+    targets: list[ast.AST] = []
+    constructed: dict[str, list[list[str]]] = {}
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            frame.bound.add(node.name)
+            frame.defs[node.name] = f"{qualname}.{node.name}" if qualname else node.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound, ref = alias.asname, ImportRef(0, alias.name)
+                else:
+                    bound, ref = alias.name.split(".")[0], ImportRef(0, alias.name.split(".")[0])
+                frame.bound.add(bound)
+                frame.imports.setdefault(bound, []).append(ref)
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.name == "*":
+                    frame.imports.setdefault("*", []).append(ImportRef(node.level, node.module or ""))
+                    continue
+                bound = alias.asname or alias.name
+                frame.bound.add(bound)
+                frame.imports.setdefault(bound, []).append(ImportRef(node.level, node.module or "", alias.name))
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared_global.update(node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            node_targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            call = _dotted(node.value.func) if isinstance(node.value, ast.Call) else None
+            if call is not None and len(node_targets) == 1 and isinstance(node_targets[0], ast.Name):
+                constructed.setdefault(node_targets[0].id, []).append(call)  # x = Thing(...)
+            else:
+                targets.extend(node_targets)
+        elif isinstance(node, ast.AugAssign):
+            targets.append(node.target)
+        elif isinstance(node, ast.Delete):
+            targets.extend(node.targets)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            targets.append(node.target)
+            stack.extend(node.body)
+            stack.extend(node.orelse)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            targets.extend(item.optional_vars for item in node.items if item.optional_vars is not None)
+            stack.extend(node.body)
+        elif isinstance(node, (ast.If, ast.While)):
+            stack.extend(node.body)
+            stack.extend(node.orelse)
+        elif isinstance(node, (ast.Try, ast.TryStar)):
+            stack.extend(node.body)
+            stack.extend(node.orelse)
+            stack.extend(node.finalbody)
+            for handler in node.handlers:
+                if handler.name:
+                    frame.bound.add(handler.name)
+                stack.extend(handler.body)
+        elif isinstance(node, ast.Match):
+            for case in node.cases:
+                for pattern in ast.walk(case.pattern):
+                    if isinstance(pattern, (ast.MatchAs, ast.MatchStar)) and pattern.name:
+                        frame.bound.add(pattern.name)
+                    elif isinstance(pattern, ast.MatchMapping) and pattern.rest:
+                        frame.bound.add(pattern.rest)
+                stack.extend(case.body)
+    while targets:
+        target = targets.pop()
+        if isinstance(target, ast.Name):
+            frame.bound.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            targets.extend(target.elts)
+        elif isinstance(target, ast.Starred):
+            targets.append(target.value)
+    # Names bound only by ``name = callee(...)`` (not a parameter, nothing else): the result of
+    # those calls — an instance, if the callee is a class.
+    frame.typed = {
+        name: calls
+        for name, calls in constructed.items()
+        if name not in frame.bound and all(call[0] != name for call in calls)
+    }
+    frame.bound.update(constructed)
+    frame.bound -= declared_global
+
+
+# Calls a module-level constant may make without running code of the tree or changing global state.
+_PURE_CALLS = frozenset(
+    {
+        "frozenset",
+        "set",
+        "dict",
+        "list",
+        "tuple",
+        "object",
+        "str",
+        "int",
+        "float",
+        "bytes",
+        "bool",
+        "range",
+        "re.compile",
+        "collections.namedtuple",
+        "typing.TypeVar",
+        "typing.NewType",
+        "typing.ParamSpec",
+        "typing_extensions.TypeVar",
+        "typing_extensions.ParamSpec",
+        "TypeVar",
+        "NewType",
+        "ParamSpec",
+        "typing.NamedTuple",
+        "logging.getLogger",
+        "os.environ.get",
+        "os.getenv",
+        "sys.intern",
+        "enum.auto",
+    }
+)
+
+
+def _only_names(target: ast.AST) -> bool:
+    if isinstance(target, ast.Name):
+        return True
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return all(_only_names(t) for t in target.elts)
+    if isinstance(target, ast.Starred):
+        return _only_names(target.value)
+    return False
+
+
+def _bound_names(stmt: ast.stmt, *, docstring: bool) -> tuple[str, ...]:
+    """The module names a top-level statement binds (at any depth of a compound statement)."""
+    frame = _Frame("module", "")
+    _bind_block([stmt], frame, "")
+    names = set(frame.bound) - {"*"}
+    if (
+        docstring
+        and isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, str)
+    ):
+        names.add("__doc__")
+    return tuple(sorted(names))
+
+
+def _docstring_node(node: ast.AST) -> ast.Constant | None:
+    body = getattr(node, "body", None)
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        return body[0].value
+    return None
+
+
+def _all_args(args: ast.arguments) -> list[ast.arg]:
+    out = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    if args.vararg is not None:
+        out.append(args.vararg)
+    if args.kwarg is not None:
+        out.append(args.kwarg)
+    return out
+
+
+def _dotted(node: ast.AST) -> list[str] | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    parts.reverse()
+    return parts
+
+
+def _is_super_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+
+
+def _leading_constant(node: ast.AST) -> str:
+    """The constant text a string expression starts with (``f".{x}"`` -> ``"."``)."""
+    if isinstance(node, ast.JoinedStr) and node.values:
+        return _constant_str(node.values[0]) or ""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _leading_constant(node.left)
+    return _constant_str(node) or ""
+
+
+def _constant_str(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _string_constants(node: ast.AST) -> Iterator[str]:
+    for child in ast.walk(node):
+        value = _constant_str(child)
+        if value is not None and all(_IDENTIFIER.fullmatch(p) for p in value.split(".")):
+            yield value
+
+
+def _assigns_name(stmt: ast.stmt, name: str) -> bool:
+    if isinstance(stmt, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets)
+    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        return isinstance(stmt.target, ast.Name) and stmt.target.id == name
+    return False
+
+
+def _assigns_false(stmt: ast.stmt, name: str) -> bool:
+    if not _assigns_name(stmt, name):
+        return False
+    value = getattr(stmt, "value", None)
+    return isinstance(value, ast.Constant) and value.value is False
+
+
+def _has_call(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Call) for n in ast.walk(node))
+
+
+def _hash(*parts: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,827 @@
+"""The reference graph of a tree, and what a set of starting nodes may run.
+
+Nodes are the module-level code of each file and every function, method and
+class (a class node stands for *using* the class: constructing it runs its
+dunder methods). An edge ``a -> b`` means "running ``a`` may run ``b``".
+:class:`Graph` resolves the names :mod:`trellis.ci.selection.python_refs` recorded, through the
+imports of the tree:
+
+* ``import a.b`` runs ``a/__init__.py`` and ``a/b.py``: edges to their
+  module nodes; ``from m import n`` also runs the submodule ``m.n`` if it
+  exists; every absolute import is looked up under every import root (the
+  repository root, ``src/``, pytest's ``pythonpath`` and each test file's
+  rootdir-relative base directory) — all hits count; a name no root has
+  (and no standard module) matches a module of that dotted name anywhere
+  (``sys.path.insert`` happens);
+* a name resolves through the module's namespace: definitions, import
+  bindings (re-exports followed), star imports, module ``__getattr__``;
+* ``self.x`` / ``cls.x`` / ``super().x`` resolve to every ``x`` in the class's
+  family: its bases, its subclasses and their bases (any override may run);
+  ``Thing().x`` (and a local bound only by ``t = Thing()``) to ``x`` in
+  ``Thing`` and its bases;
+* an attribute of an object of unknown type (``obj.save()``) may be any
+  method, class or top-level function of that name *in a module the test
+  file's import closure contains* (an object exists only if its class's
+  module was imported); ``getattr`` with a computed name may be any of them;
+* every entity reaches its module's top-level code (it ran when the module
+  was imported), a method its class, a nested function its parent;
+* a class reaches its bases, its dunder and protocol methods (called by the
+  language and the standard library), and all its methods when it derives
+  from a class outside the tree (that class may call any of them);
+* ``python -m app.cli`` in a subprocess runs that module; a node that
+  imports dynamically, ``exec``\\s, unpickles or starts a process the
+  analysis cannot read may run anything: it reaches every node.
+
+Which nodes a pytest item starts from is :mod:`trellis.ci.selection.pytest_collect`'s business;
+:meth:`Graph.reach` computes what they reach.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import sys
+import unittest
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from .pytest_config import PytestConfig
+from .python_refs import Chain, FileFacts, ImportRef, NodeRefs, Scope
+
+__all__ = ["ENTITY", "Graph"]
+
+# Methods the interpreter or the standard library call without naming them in the caller.
+_PROTOCOL = frozenset(
+    {
+        "keys",
+        "items",
+        "values",
+        "get",
+        "read",
+        "readline",
+        "readlines",
+        "write",
+        "writelines",
+        "flush",
+        "close",
+        "fileno",
+        "seek",
+        "tell",
+        "send",
+        "recv",
+        "emit",
+        "handle",
+        "run",
+        "default",
+        "encode",
+        "decode",
+        "filter",
+        "format",
+        "copy",
+        "next",
+        "fromkeys",
+    }
+)
+# Bases outside the tree that do not call back into their subclasses' ordinary methods.
+_INERT_BASES = frozenset(
+    {
+        "object",
+        "int",
+        "float",
+        "complex",
+        "str",
+        "bytes",
+        "bytearray",
+        "tuple",
+        "list",
+        "dict",
+        "set",
+        "frozenset",
+        "BaseException",
+        "Exception",
+        "typing.NamedTuple",
+        "typing.Generic",
+        "typing.Protocol",
+        "typing.TypedDict",
+        "typing_extensions.Protocol",
+        "typing_extensions.TypedDict",
+        "typing_extensions.NamedTuple",
+        "abc.ABC",
+        "enum.Enum",
+        "enum.IntEnum",
+        "enum.StrEnum",
+        "enum.Flag",
+        "enum.IntFlag",
+        "NamedTuple",
+        "Generic",
+        "Protocol",
+        "TypedDict",
+        "ABC",
+        "Enum",
+        "IntEnum",
+        "StrEnum",
+    }
+)
+# Outside bases known to call back only some methods of a subclass, by name: besides dunders and _PROTOCOL,
+# the names their own code calls (collections.abc mixins), or that the framework calls (unittest: every
+# TestCase attribute, e.g. setUp; the test method itself is the item's own root).
+_MAPPING = frozenset({"keys", "items", "values", "get"})
+_MUTABLE_MAPPING = _MAPPING | {"pop", "popitem"}
+_SET = frozenset({"_from_iterable", "_hash", "isdisjoint"})
+_MUTABLE_SET = _SET | {"add", "discard", "pop", "remove"}
+_SEQUENCE = frozenset({"index", "count"})
+_MUTABLE_SEQUENCE = _SEQUENCE | {"insert", "append", "extend", "pop", "remove", "reverse"}
+_ABC_CALLBACKS: dict[str, frozenset[str]] = {}
+for _module in ("collections.abc", "typing", "collections"):
+    for _name, _names in (
+        ("Mapping", _MAPPING),
+        ("MutableMapping", _MUTABLE_MAPPING),
+        ("Set", _SET),
+        ("AbstractSet", _SET),
+        ("MutableSet", _MUTABLE_SET),
+        ("Sequence", _SEQUENCE),
+        ("MutableSequence", _MUTABLE_SEQUENCE),
+        ("Iterable", frozenset()),
+        ("Iterator", frozenset()),
+        ("Container", frozenset()),
+        ("Sized", frozenset()),
+        ("Hashable", frozenset()),
+        ("Callable", frozenset()),
+        ("Collection", frozenset()),
+        ("Reversible", frozenset()),
+        ("Awaitable", frozenset()),
+        ("AsyncIterable", frozenset()),
+        ("AsyncIterator", frozenset()),
+        ("Generator", frozenset({"send", "throw", "close"})),
+        ("KeysView", _SET),
+        ("ItemsView", _SET),
+        ("ValuesView", frozenset()),
+        ("MappingView", frozenset()),
+    ):
+        _ABC_CALLBACKS[f"{_module}.{_name}"] = _names
+        _ABC_CALLBACKS.setdefault(_name, _names)
+_TESTCASE = frozenset(name for name in dir(unittest.IsolatedAsyncioTestCase) if not name.startswith("test"))
+for _name in (
+    "unittest.TestCase",
+    "unittest.IsolatedAsyncioTestCase",
+    "TestCase",
+    "IsolatedAsyncioTestCase",
+    "unittest.case.TestCase",
+):
+    _ABC_CALLBACKS[_name] = _TESTCASE
+_MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
+ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
+_Target = tuple[int, str | int]  # (_MOD, module key) | (_ENT / _INST, node) | _VALUE
+_VALUE: _Target = (_VAL, "")
+
+
+class Graph:
+    """The reference graph of one tree (``facts``: every parsable ``.py`` file's facts)."""
+
+    def __init__(self, facts: Mapping[str, FileFacts], config: PytestConfig) -> None:
+        self.facts = facts
+        self.config = config
+        self.paths = sorted(facts)
+        # Nodes.
+        self.node_path: list[str] = []
+        self.node_scope: list[Scope] = []
+        self.node_of: dict[tuple[str, str], int] = {}
+        for path in self.paths:
+            for scope in facts[path].scopes:
+                self.node_of[(path, scope.qualname)] = len(self.node_path)
+                self.node_path.append(path)
+                self.node_scope.append(scope)
+        self.size = len(self.node_path)
+        self.dyn_bit = 1 << self.size
+        # Modules: key = path without ".py" ("a/b" for a/b.py and a/b/__init__.py).
+        self.module_files: dict[str, list[str]] = {}
+        self.dirs: set[str] = set()
+        for path in self.paths:
+            stem = path[:-3]
+            key = stem[: -len("/__init__")] if stem.endswith("/__init__") else stem
+            if stem == "__init__":
+                continue
+            self.module_files.setdefault(key, []).append(path)
+            parent = posixpath.dirname(path)
+            while parent and parent not in self.dirs:
+                self.dirs.add(parent)
+                parent = posixpath.dirname(parent)
+        self.roots = self._import_roots()
+        self.by_name: dict[str, list[str]] = {}
+        for key in [*self.module_files, *self.dirs]:
+            self.by_name.setdefault(key.rpartition("/")[2], []).append(key)
+        self._symbols: dict[tuple[str, str], frozenset[_Target]] = {}
+        self._file_symbols: dict[tuple[str, str], frozenset[_Target]] = {}
+        self._file_symbols_busy: set[tuple[str, str]] = set()
+        self._module_keys: dict[tuple[str, int, str], list[str]] = {}
+        self._parents: dict[int, tuple[tuple[int, ...], bool, bool]] = {}
+        self._callbacks: dict[int, frozenset[str] | None] = {}
+        self._children: dict[int, list[int]] | None = None
+        self._family: dict[int, frozenset[int]] = {}
+        # Edges.
+        self.succ: list[tuple[int, ...]] = []
+        self.fallbacks: list[frozenset[str]] = []
+        self.dynamic: list[str] = []
+        for node in range(self.size):
+            edges, names, why = self._edges(node)
+            edges.discard(node)
+            self.succ.append(tuple(sorted(edges)))
+            self.fallbacks.append(frozenset(names))
+            self.dynamic.append(why)
+        # Attribute names read from unknown objects, indexed; only names some entity has matter.
+        candidates: dict[str, list[int]] = {}
+        for node, scope in enumerate(self.node_scope):
+            if scope.kind in ("class", "method", "name") or (scope.kind == "function" and scope.parent == ""):
+                candidates.setdefault(scope.name, []).append(node)
+        self.names = ["*", *sorted(candidates)]
+        self.name_index = {name: i for i, name in enumerate(self.names)}
+        self.candidates = [[n for c in candidates.values() for n in c], *(candidates[n] for n in self.names[1:])]
+        self.name_shift = self.size + 1
+        self.node_mask = (1 << self.name_shift) - 1
+        self.static = self._static_reach()
+        self.file_index = {path: i for i, path in enumerate(self.paths)}
+        self._file_closure = self._file_closures()
+
+    # -- modules ------------------------------------------------------------------------------
+
+    def _import_roots(self) -> tuple[str, ...]:
+        roots: dict[str, None] = {"": None}
+        if "src" in self.dirs:
+            roots["src"] = None
+        for entry in self.config.pythonpath:
+            roots[entry] = None
+        for path in self.paths:
+            name = posixpath.basename(path)
+            if name == "conftest.py" or self.config.is_test_file(path):
+                roots[self._basedir(path)] = None
+        return tuple(roots)
+
+    def _basedir(self, path: str) -> str:
+        """pytest's rootdir-relative base directory of a test file: the first ancestor not a package."""
+        directory = posixpath.dirname(path)
+        while directory and f"{directory}/__init__.py" in self.facts:
+            directory = posixpath.dirname(directory)
+        return directory
+
+    def exists(self, key: str) -> bool:
+        return key in self.module_files or key in self.dirs
+
+    def module_keys(self, path: str, level: int, module: str) -> list[str]:
+        """The module keys an import names, from the file ``path``."""
+        memo = (posixpath.dirname(path) if level else "", level, module)
+        found = self._module_keys.get(memo)
+        if found is None:
+            found = self._module_keys[memo] = self._find_module_keys(path, level, module)
+        return found
+
+    def _find_module_keys(self, path: str, level: int, module: str) -> list[str]:
+        if module == "*" and level == 0:  # any module of the tree (an import of a computed name)
+            return list(self.module_files)
+        if module == "*":  # any module of the package (a computed relative import)
+            base = posixpath.dirname(path)
+            for _ in range(level - 1):
+                base = posixpath.dirname(base)
+            prefix = f"{base}/" if base else ""
+            return [k for k in self.module_files if k.startswith(prefix) and k != base]
+        rel = module.replace(".", "/")
+        if level == 0:
+            if not module:
+                return []
+            keys = [f"{root}/{rel}" if root else rel for root in self.roots]
+            found = [k for k in keys if k and self.exists(k)]
+            if found or module.partition(".")[0] in sys.stdlib_module_names:
+                return found
+            # Not under any import root: the code may put another directory on sys.path
+            # (sys.path.insert in a conftest, a script's own directory). Any module of that name.
+            return [k for k in self.by_name.get(rel.rpartition("/")[2], ()) if k == rel or k.endswith("/" + rel)]
+        else:
+            base = posixpath.dirname(path)
+            for _ in range(level - 1):
+                base = posixpath.dirname(base)
+            keys = [f"{base}/{rel}".strip("/") if rel else base]
+        return [k for k in keys if k and self.exists(k)]
+
+    def executed(self, key: str) -> list[str]:
+        """The files importing ``key`` runs: its packages' ``__init__`` and the module itself."""
+        parts = key.split("/")
+        out: list[str] = []
+        for i in range(1, len(parts) + 1):
+            out.extend(self.module_files.get("/".join(parts[:i]), ()))
+        return out
+
+    def import_files(self, path: str, ref: ImportRef) -> list[str]:
+        out: list[str] = []
+        for key in self.module_keys(path, ref.level, ref.module):
+            out.extend(self.executed(key))
+            if ref.name:
+                out.extend(self.module_files.get(f"{key}/{ref.name}", ()))
+        return out
+
+    def module_node(self, path: str) -> int:
+        return self.node_of[(path, "")]
+
+    # -- names --------------------------------------------------------------------------------
+
+    def symbol(self, key: str, name: str) -> frozenset[_Target]:
+        """What ``name`` is in the module ``key`` (its namespace, or a submodule)."""
+        memo = (key, name)
+        if memo in self._symbols:
+            return self._symbols[memo]
+        self._symbols[memo] = frozenset()  # cycle guard (re-exports in a loop)
+        out: set[_Target] = set()
+        files = self.module_files.get(key, ())
+        for path in files:
+            out |= self.file_symbol(path, name)
+        sub = f"{key}/{name}"
+        if self.exists(sub):
+            out.add((_MOD, sub))
+        for path in files if not out else ():
+            getattr_hook = self.facts[path].defs.get("__getattr__", ())  # PEP 562: only for missing names
+            out |= {(_ENT, self.node_of[(path, q)]) for q in getattr_hook}
+            if getattr_hook:
+                out.add(_VALUE)
+        result = frozenset(out)
+        self._symbols[memo] = result
+        return result
+
+    def file_symbol(self, path: str, name: str) -> set[_Target]:
+        memo = (path, name)
+        found = self._file_symbols.get(memo)
+        if found is None:
+            if memo in self._file_symbols_busy:
+                return set()  # a star import in a cycle: what is found elsewhere on the cycle counts there
+            self._file_symbols_busy.add(memo)
+            found = frozenset(self._file_symbol(path, name))
+            self._file_symbols_busy.discard(memo)
+            self._file_symbols[memo] = found
+        return set(found)
+
+    def _file_symbol(self, path: str, name: str) -> set[_Target]:
+        facts = self.facts[path]
+        out: set[_Target] = set()
+        for qualname in facts.defs.get(name, ()):
+            out.add((_ENT, self.node_of[(path, qualname)]))
+        for ref in facts.bindings.get(name, ()):
+            out |= self.binding(path, ref)
+        if name in facts.values:
+            out.add(_VALUE)
+        named = self.node_of.get((path, name))
+        if named is not None and self.node_scope[named].kind == "name":
+            out.add((_ENT, named))  # the statements binding it: a change there reaches whoever reads it
+        if not out:
+            for star in facts.star_imports:
+                for key in self.module_keys(path, star.level, star.module):
+                    out |= self.symbol(key, name)
+        return out
+
+    def binding(self, path: str, ref: ImportRef) -> set[_Target]:
+        keys = self.module_keys(path, ref.level, ref.module)
+        if not ref.name:
+            return {(_MOD, key) for key in keys}
+        out: set[_Target] = set()
+        for key in keys:
+            out |= self.symbol(key, ref.name)
+        return out
+
+    def resolve(self, path: str, chain: Chain) -> tuple[set[int], set[str]]:
+        """The nodes a reference may run, and the attribute names read from unknown objects."""
+        attrs = chain.attrs
+        if chain.kind == "global":
+            targets = self.file_symbol(path, chain.root)
+        elif chain.kind == "local":
+            node = self.node_of.get((path, chain.root))
+            targets = {(_ENT, node)} if node is not None else set()
+        elif chain.kind == "import":
+            assert chain.spec is not None
+            targets = self.binding(path, chain.spec)
+        else:  # self / super: the first attribute is looked up in the class's family
+            cls = self.node_of.get((path, chain.root))
+            if cls is None or not attrs:
+                return set(), set()
+            if attrs[0] == "*":  # getattr(self, computed): every member of the family
+                return {
+                    self.node_of[(self.node_path[c], q)]
+                    for c in self.family(cls)
+                    for _, q in self.node_scope[c].members
+                }, set()
+            found = self.members(self.family(cls), attrs[0])
+            targets = found or {_VALUE}
+            attrs = attrs[1:]
+        return self.walk(targets, attrs)
+
+    def walk(self, targets: set[_Target], attrs: Iterable[str]) -> tuple[set[int], set[str]]:
+        edges: set[int] = set()
+        names: set[str] = set()
+        self._collect(targets, edges)
+        for attr in attrs:
+            # A name node is only a marker of the statements binding the name: what the name holds is
+            # among the other targets (the imported entity, or an unknown value).
+            targets = {t for t in targets if not self._is_name(t)}
+            new: set[_Target] = set()
+            if attr == "()":  # a call: a class gives an instance of it; anything else, an unknown value
+                for kind, value in targets:
+                    if kind == _ENT and isinstance(value, int) and self.node_scope[value].kind == "class":
+                        mro = {value, *self.ancestors(value)}
+                        new.add(_VALUE if self.members(mro, "__new__") else (_INST, value))
+                    else:
+                        new.add(_VALUE)
+                if not targets:  # calling something outside the tree returns an unknown value
+                    new.add(_VALUE)
+                targets = new
+                continue
+            for kind, value in targets:
+                if kind == _INST:
+                    assert isinstance(value, int)
+                    members = self.members({value, *self.ancestors(value)}, attr)
+                    if members and _VALUE not in members and not self.class_info(value)[1]:
+                        new |= members
+                    else:  # an instance attribute, or one an outside base class provides
+                        new |= members
+                        names.add(attr)
+                        new.add(_VALUE)
+                elif kind == _MOD:
+                    assert isinstance(value, str)
+                    found = self.symbol(value, attr)
+                    if found:
+                        new |= found
+                    else:  # set at run time (setattr, globals()): unknown
+                        names.add(attr)
+                        new.add(_VALUE)
+                elif kind == _ENT and isinstance(value, int) and self.node_scope[value].kind == "class":
+                    members = self.members({value, *self.ancestors(value)}, attr)
+                    if members:
+                        new |= members
+                    else:
+                        names.add(attr)
+                        new.add(_VALUE)
+                else:  # an attribute of a function or of a value of unknown type
+                    names.add(attr)
+                    new.add(_VALUE)
+            self._collect(new, edges)
+            targets = new
+        return edges, names
+
+    def _is_name(self, target: _Target) -> bool:
+        kind, value = target
+        return kind == _ENT and isinstance(value, int) and self.node_scope[value].kind == "name"
+
+    def _collect(self, targets: Iterable[_Target], edges: set[int]) -> None:
+        for kind, value in targets:
+            if kind == _ENT:
+                assert isinstance(value, int)
+                edges.add(value)
+            elif kind == _MOD:
+                assert isinstance(value, str)
+                edges.update(self.module_node(p) for p in self.executed(value))
+
+    def members(self, classes: Iterable[int], name: str) -> set[_Target]:
+        out: set[_Target] = set()
+        for cls in classes:
+            scope = self.node_scope[cls]
+            path = self.node_path[cls]
+            for member, qualname in scope.members:
+                if member == name:
+                    out.add((_ENT, self.node_of[(path, qualname)]))
+            if name in scope.class_attrs:
+                out.add(_VALUE)
+        return out
+
+    # -- classes ------------------------------------------------------------------------------
+
+    def class_info(self, cls: int) -> tuple[tuple[int, ...], bool, bool]:
+        """(parent classes in the tree, open: derives from an outside class, unittest: a TestCase)."""
+        if cls in self._parents:
+            return self._parents[cls]
+        self._parents[cls] = ((), False, False)  # guard
+        scope = self.node_scope[cls]
+        path = self.node_path[cls]
+        parents: list[int] = []
+        is_open = False
+        is_unittest = False
+        for chains, name in zip(scope.bases, scope.base_names, strict=False):
+            found: list[int] = []
+            for chain in chains:
+                edges, _ = self.resolve(path, chain)
+                found.extend(n for n in edges if self.node_scope[n].kind == "class" and n != cls)
+            if found:
+                parents.extend(dict.fromkeys(found))
+            else:
+                is_open = is_open or name not in _INERT_BASES and not name.endswith(("Error", "Exception", "Warning"))
+                is_unittest = is_unittest or name.endswith("TestCase")
+        for parent in parents:
+            _, parent_open, parent_unittest = self.class_info(parent)
+            is_open = is_open or parent_open
+            is_unittest = is_unittest or parent_unittest
+        info = (tuple(dict.fromkeys(parents)), is_open, is_unittest)
+        self._parents[cls] = info
+        return info
+
+    def callbacks(self, cls: int) -> frozenset[str] | None:
+        """The methods outside bases may call by name (besides dunders and protocol names): None for any."""
+        if cls in self._callbacks:
+            return self._callbacks[cls]
+        self._callbacks[cls] = frozenset()  # guard
+        scope = self.node_scope[cls]
+        parents = self.class_info(cls)[0]
+        found: set[str] | None = set()
+        for chains, name in zip(scope.bases, scope.base_names, strict=False):
+            inside = any(
+                self.node_scope[n].kind == "class"
+                for chain in chains
+                for n in self.resolve(self.node_path[cls], chain)[0]
+            )
+            if inside or name in _INERT_BASES or name.endswith(("Error", "Exception", "Warning")):
+                continue
+            names = _ABC_CALLBACKS.get(name)
+            if names is None or found is None:
+                found = None
+            else:
+                found |= names
+        for parent in parents:
+            above = self.callbacks(parent)
+            if above is None or found is None:
+                found = None
+            else:
+                found |= above
+        result = None if found is None else frozenset(found)
+        self._callbacks[cls] = result
+        return result
+
+    def ancestors(self, cls: int) -> list[int]:
+        out: list[int] = []
+        queue = list(self.class_info(cls)[0])
+        while queue:
+            parent = queue.pop(0)
+            if parent not in out and parent != cls:
+                out.append(parent)
+                queue.extend(self.class_info(parent)[0])
+        return out
+
+    def descendants(self, cls: int) -> set[int]:
+        if self._children is None:
+            self._children = {}
+            for node, scope in enumerate(self.node_scope):
+                if scope.kind == "class":
+                    for parent in self.class_info(node)[0]:
+                        self._children.setdefault(parent, []).append(node)
+        out: set[int] = set()
+        queue = [cls]
+        while queue:
+            for child in self._children.get(queue.pop(), ()):
+                if child not in out:
+                    out.add(child)
+                    queue.append(child)
+        return out
+
+    def family(self, cls: int) -> frozenset[int]:
+        """Every class whose method ``self.x`` may dispatch to, for an instance of ``cls`` or a subclass."""
+        if cls not in self._family:
+            below = {cls, *self.descendants(cls)}
+            out = set(below)
+            for c in below:
+                out.update(self.ancestors(c))
+            self._family[cls] = frozenset(out)
+        return self._family[cls]
+
+    # -- edges --------------------------------------------------------------------------------
+
+    def _edges(self, node: int) -> tuple[set[int], set[str], str]:
+        path = self.node_path[node]
+        scope = self.node_scope[node]
+        edges, names, dynamic = self._refs(path, scope.refs)
+        if scope.qualname:
+            edges.add(self.module_node(path))
+            parent = self.node_of.get((path, scope.parent))
+            if parent is not None and scope.parent:
+                edges.add(parent)  # a method its class, a nested function its function
+        if scope.kind == "module":
+            for star in self.facts[path].star_imports:  # which names a star import binds: the source's __all__
+                for key in self.module_keys(path, star.level, star.module):
+                    for file in self.module_files.get(key, ()):
+                        found = self.node_of.get((file, "__all__"))
+                        if found is not None:
+                            edges.add(found)
+        if scope.kind == "class":
+            parents, is_open, _ = self.class_info(node)
+            called = self.callbacks(node) if is_open else frozenset()
+            edges.update(parents)
+            container = self.node_of.get((path, scope.container))
+            if container is not None:
+                edges.add(container)
+            for member, qualname in scope.members:
+                if (
+                    called is None
+                    or member in called
+                    or member in _PROTOCOL
+                    or (member.startswith("__") and member.endswith("__"))
+                ):
+                    edges.add(self.node_of[(path, qualname)])
+        return edges, names, dynamic
+
+    def _refs(self, path: str, refs: NodeRefs) -> tuple[set[int], set[str], str]:
+        edges: set[int] = set()
+        names: set[str] = set(refs.attrs)
+        for chain in refs.chains:
+            found, unknown = self.resolve(path, chain)
+            edges |= found
+            names |= unknown
+        for ref in refs.imports:
+            edges.update(self.module_node(p) for p in self.import_files(path, ref))
+        for text in refs.strings:
+            edges |= self.string_nodes(text)
+        for qualname in refs.escapes:
+            edges.add(self.node_of[(path, qualname)])
+        if refs.any_attr:
+            names.add("*")
+        if refs.namespace:
+            facts = self.facts[path]
+            edges.update(self.node_of[(path, q)] for qs in facts.defs.values() for q in qs)
+            edges.update(self.node_of[(path, s.qualname)] for s in facts.scopes if s.kind == "name")
+        dynamic = refs.dynamic
+        for module in refs.runs:
+            files = self.run_files(module)
+            if files:
+                edges.update(self.module_node(p) for p in files)
+            else:
+                dynamic = dynamic or f"runs Python module {module}, which is not in the tree"
+        return edges, names, dynamic
+
+    def run_files(self, module: str) -> list[str]:
+        """The files ``python -m module`` (or ``python module.py``) runs, if the module is in the tree."""
+        out: list[str] = []
+        for key in self.module_keys("", 0, module):
+            out.extend(self.executed(key))
+            out.extend(self.module_files.get(f"{key}/__main__", ()))
+        return out
+
+    def string_nodes(self, text: str) -> set[int]:
+        """A dotted string naming a module of the tree (and maybe a name in it): ``mock.patch`` targets."""
+        parts = text.split(".")
+        for i in range(len(parts), 0, -1):
+            keys = [k for k in self.module_keys("", 0, ".".join(parts[:i]))]
+            if keys:
+                edges, _ = self.walk({(_MOD, k) for k in keys}, parts[i:])
+                return edges
+        return set()
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _file_closures(self) -> list[int]:
+        """For each file, the bitset of files importing it may run (at any depth, from any scope)."""
+        succ: list[list[int]] = []
+        for path in self.paths:
+            facts = self.facts[path]
+            out: set[int] = set()
+            for ref in facts.file_imports:
+                out.update(self.file_index[p] for p in self.import_files(path, ref))
+            for text in facts.file_strings:
+                out.update(self.file_index[self.node_path[n]] for n in self.string_nodes(text))
+            for module in facts.file_runs:
+                out.update(self.file_index[p] for p in self.run_files(module))
+            succ.append(sorted(out))
+        closure = _reach_bits(range(len(self.paths)), lambda i: succ[i], lambda i: 1 << i)
+        return [closure[i] for i in range(len(self.paths))]
+
+    def import_closure(self, path: str, refs: Iterable[ImportRef]) -> int:
+        """The files importing ``refs`` from ``path`` may run (a doctest's own imports, say)."""
+        bits = 0
+        for ref in refs:
+            for file in self.import_files(path, ref):
+                bits |= self._file_closure[self.file_index[file]]
+        return bits
+
+    def context_files(self, path: str, roots: Iterable[int]) -> int:
+        """The files a test file's items may have imported: the closure of the files of its roots."""
+        bits = 0
+        for root in roots:
+            bits |= self._file_closure[self.file_index[self.node_path[root]]]
+        return bits
+
+    def _static_reach(self) -> list[int]:
+        """For each node, one int: the nodes it reaches by resolved edges (bits ``0..size``, ``dyn_bit``),
+        and above ``name_shift`` the attribute names those nodes read from unknown objects."""
+        own: list[int] = []
+        for node in range(self.size):
+            bits = 1 << node | (self.dyn_bit if self.dynamic[node] else 0)
+            for name in self.fallbacks[node]:
+                index = self.name_index.get(name)
+                if index is not None:
+                    bits |= 1 << (self.name_shift + index)
+            own.append(bits)
+        found = _reach_bits(range(self.size), lambda n: self.succ[n], own.__getitem__)
+        return [found[n] for n in range(self.size)]
+
+    def reach(self, items: Mapping[str, Sequence[int]], shared: Sequence[int], files: int) -> dict[str, int]:
+        """Each item's reach as a bitset over nodes (``dyn_bit`` set: it may run any code).
+
+        The resolved edges' reach is static (:meth:`_static_reach`); the
+        attribute names read from unknown objects then pull in every entity of
+        that name in a file of ``files`` (the test file's import closure), and
+        what those reach, until nothing new comes.
+        """
+        by_name: dict[int, int] = {}
+
+        def name_reach(index: int) -> int:
+            found = by_name.get(index)
+            if found is None:
+                found = 0
+                for node in self.candidates[index]:
+                    if files >> self.file_index[self.node_path[node]] & 1:
+                        found |= self.static[node]
+                by_name[index] = found
+            return found
+
+        expanded: dict[int, int] = {}
+
+        def expand(start: int) -> int:
+            found = expanded.get(start)
+            if found is not None:
+                return found
+            total = start
+            done = 0
+            pending = total >> self.name_shift
+            while pending:
+                done |= pending
+                while pending:
+                    low = pending & -pending
+                    pending ^= low
+                    total |= name_reach(low.bit_length() - 1)
+                pending = (total >> self.name_shift) & ~done
+            expanded[start] = total & self.node_mask
+            return expanded[start]
+
+        base = 0
+        for root in shared:
+            base |= self.static[root]
+        out: dict[str, int] = {}
+        for nodeid, roots in items.items():
+            start = base
+            for root in roots:
+                start |= self.static[root]
+            out[nodeid] = expand(start)
+        return out
+
+    def dynamic_reason(self, reach: int) -> str:
+        for node, why in enumerate(self.dynamic):
+            if why and reach >> node & 1:
+                return f"{self.describe(node)} may run any code ({why})"
+        return ""
+
+    def describe(self, node: int) -> str:
+        return f"{self.node_path[node]}::{self.node_scope[node].qualname or '<module>'}"
+
+
+def _reach_bits(
+    starts: Iterable[int], succ: Callable[[int], Iterable[int]], own: Callable[[int], int]
+) -> dict[int, int]:
+    """Reachability bitsets of every node reachable from ``starts`` (iterative Tarjan, one pass)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on_stack: set[int] = set()
+    bits: dict[int, int] = {}
+    counter = 0
+    for start in starts:
+        if start in index:
+            continue
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        work = [(start, iter(succ(start)))]
+        while work:
+            node, successors = work[-1]
+            descended = False
+            for nxt in successors:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(succ(nxt))))
+                    descended = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if descended:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                members: list[int] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    members.append(member)
+                    if member == node:
+                        break
+                total = 0
+                inside = set(members)
+                for member in members:
+                    total |= own(member)
+                    for nxt in succ(member):
+                        if nxt not in inside:
+                            total |= bits[nxt]
+                for member in members:
+                    bits[member] = total
+    return bits

@@ -1,0 +1,130 @@
+"""Per-test result reuse: a test whose whole dependency closure is unchanged since it passed is not run again.
+
+A test's key hashes its *closure*: the content (git blob id) of every Python
+file whose code the test may run, as test selection's reach analysis bounds it
+(:meth:`trellis.ci.selection.index.TestIndex.reached_files`, the test's own file among
+them); every ``conftest.py``, every pytest and packaging configuration file
+and every non-Python file that is not inert (only the stage's ``inert`` globs
+leave a non-Python file out: docs count, since a test may read one); the stage's definition, its environment's
+digest, and the toolchain. A test that passed under a key passes again under
+it, on any branch of the repository: Bazel-style caching at test granularity.
+
+Precision first: no key — hence a run — when the analysis cannot bound the
+test (a dynamic reach, a file that does not parse, a test it does not know,
+such as a doctest) or when a full run was asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..pipeline.globs import matches_any
+from .index import TestIndex
+from .pytest_config import CONFIG_FILES
+
+__all__ = ["Reused", "TestResults", "closure_keys", "passed_tests"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reused:
+    """Where a reused result comes from: the run and commit in which the test passed."""
+
+    run_id: str
+    commit_id: str
+    duration_ms: int
+
+
+def closure_keys(
+    index: TestIndex, blobs: Mapping[str, str], tests: Iterable[str], *, salt: str, inert: Sequence[str]
+) -> dict[str, str]:
+    """The reuse key of each test whose closure is known (``blobs``: path -> blob id of the tree).
+
+    ``salt`` stands for what every test depends on beyond files: the stage definition, the
+    environment, the toolchain and the repository.
+    """
+    if index.errors or index.config.unsupported:
+        return {}
+    shared = hashlib.sha256(salt.encode())
+    for path in sorted(blobs):
+        name = posixpath.basename(path)
+        if (
+            name == "conftest.py"
+            or name in CONFIG_FILES
+            or name.endswith(".pth")
+            or name.startswith("requirements")
+            or (not path.endswith(".py") and not matches_any(inert, path))
+        ):
+            shared.update(f"{path}\0{blobs[path]}\n".encode())
+    base = shared.hexdigest()
+    keys: dict[str, str] = {}
+    for nodeid in tests:
+        files = index.reached_files(nodeid)
+        if files is None or any(f not in blobs for f in files):
+            continue
+        h = hashlib.sha256(f"{base}\0{nodeid}\n".encode())
+        for path in sorted(files):
+            h.update(f"{path}\0{blobs[path]}\n".encode())
+        keys[nodeid] = h.hexdigest()
+    return keys
+
+
+def passed_tests(static_ids: Iterable[str], results: Mapping[str, str]) -> set[str]:
+    """The static test ids all of whose reported items passed (a parametrised ``t`` is ``t[1]``, ``t[2]``…)."""
+    by_base: dict[str, list[str]] = {}
+    for nodeid, outcome in results.items():
+        by_base.setdefault(nodeid.split("[", 1)[0], []).append(outcome)
+    return {t for t in static_ids if by_base.get(t) and all(o == "passed" for o in by_base[t])}
+
+
+class TestResults:
+    """Passing results by closure key: JSON files under ``root`` with an in-memory LRU in front."""
+
+    __test__ = False
+
+    def __init__(self, root: Path, *, memory_entries: int = 100_000) -> None:
+        self.root = Path(root)
+        self._memory: OrderedDict[str, Reused] = OrderedDict()
+        self._limit = memory_entries
+        self._guard = threading.Lock()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Reused | None:
+        with self._guard:
+            found = self._memory.get(key)
+            if found is not None:
+                self._memory.move_to_end(key)
+                return found
+        try:
+            data = json.loads(self._path(key).read_bytes())
+            found = Reused(str(data["run_id"]), str(data["commit_id"]), int(data["duration_ms"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        self._remember(key, found)
+        return found
+
+    def put(self, key: str, reused: Reused) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(
+            json.dumps({"run_id": reused.run_id, "commit_id": reused.commit_id, "duration_ms": reused.duration_ms})
+        )
+        os.replace(tmp, path)
+        self._remember(key, reused)
+
+    def _remember(self, key: str, reused: Reused) -> None:
+        with self._guard:
+            self._memory[key] = reused
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._limit:
+                self._memory.popitem(last=False)

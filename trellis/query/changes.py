@@ -1,0 +1,331 @@
+"""What one commit changed: its rows for ``commits``, ``commit_parents``, ``file_changes``
+and ``entity_changes``.
+
+Pure functions of a repository and a commit id (plus the entity differ), so
+they run the same in the indexer's thread and in a worker process (history
+import). Diffs are against the first parent, with rename detection; merges
+therefore show what they brought into the first parent's line.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pygit2
+
+from trellis.vcs import parse_trailers
+
+from .languages import language_for_path
+
+__all__ = [
+    "MAX_ENTITY_DIFF_BYTES",
+    "MAX_ENTITY_DIFF_TOTAL",
+    "CommitRows",
+    "EntityDiffer",
+    "SemanticDiffer",
+    "commit_rows",
+    "default_entity_differ",
+    "entity_rows",
+]
+
+log = logging.getLogger(__name__)
+
+# Files larger than this are not given to the semantic diff (file rows still are),
+# nor files past this total per commit (a vendored tree landing in one commit).
+MAX_ENTITY_DIFF_BYTES = 1024 * 1024
+MAX_ENTITY_DIFF_TOTAL = 64 * 1024 * 1024
+
+_REGULAR = {pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE}
+_STATUS = {
+    "A": "added",
+    "D": "deleted",
+    "M": "modified",
+    "R": "renamed",
+    "C": "copied",
+    "T": "type_changed",
+}
+
+
+class EntityDiffer(Protocol):
+    """The semantic diff of a set of files: ``{path: bytes}`` before and after.
+
+    Returns objects with the attributes of ``semantic_diff.EntityChange``:
+    ``path, old_path, kind, qualname, old_qualname, change, details,
+    old_start_line, old_end_line, new_start_line, new_end_line, similarity``.
+    ``old_ids`` / ``new_ids`` give each file's blob id (a parse-cache key);
+    ``renames`` the file renames git detected (old path -> new path).
+    """
+
+    def __call__(
+        self,
+        old: Mapping[str, bytes],
+        new: Mapping[str, bytes],
+        *,
+        old_ids: Mapping[str, str],
+        new_ids: Mapping[str, str],
+        renames: Mapping[str, str],
+    ) -> Sequence[Any]: ...
+
+
+class SemanticDiffer:
+    """:class:`EntityDiffer` over ``semantic_diff.diff_files`` (picklable: workers rebuild the cache)."""
+
+    def __init__(self) -> None:
+        self._cache: Any = None
+        self._module: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._cache = None
+        self._module = None
+
+    def __call__(
+        self,
+        old: Mapping[str, bytes],
+        new: Mapping[str, bytes],
+        *,
+        old_ids: Mapping[str, str],
+        new_ids: Mapping[str, str],
+        renames: Mapping[str, str],
+    ) -> Sequence[Any]:
+        if self._module is None:
+            self._module = importlib.import_module("trellis.semantic_diff")
+            cache_type = getattr(self._module, "ParseCache", None)
+            if cache_type is not None:
+                try:
+                    self._cache = cache_type()
+                except TypeError:
+                    self._cache = None
+        kwargs: dict[str, Any] = {"old_ids": old_ids, "new_ids": new_ids}
+        if renames:
+            kwargs["renames"] = renames
+        if self._cache is not None:
+            kwargs["cache"] = self._cache
+        result = self._module.diff_files(old, new, **kwargs)
+        # Members carried along by a renamed or moved class are rows too (marked ``follows``).
+        return tuple(getattr(result, "changes", result)) + tuple(getattr(result, "carried", ()))
+
+
+def default_entity_differ() -> EntityDiffer | None:
+    """The semantic diff engine if it is installed (``semantic_diff.diff_files``), else ``None``.
+
+    An engine already imported is checked; otherwise finding it is enough, and it loads on the first diff (an
+    index that is up to date, as for a query, never pays for importing tree-sitter)."""
+    module = sys.modules.get("trellis.semantic_diff", False)
+    if module is False:
+        try:
+            found = importlib.util.find_spec("trellis.semantic_diff") is not None
+        except (ImportError, ValueError):
+            found = False
+        return SemanticDiffer() if found else None
+    if module is None or not callable(getattr(module, "diff_files", None)):
+        return None
+    return SemanticDiffer()
+
+
+@dataclass(slots=True)
+class CommitRows:
+    """Rows of one commit, in the column order of :mod:`trellis.query.schema`."""
+
+    commit: tuple[Any, ...]
+    parents: list[tuple[Any, ...]] = field(default_factory=list)
+    files: list[tuple[Any, ...]] = field(default_factory=list)
+    entities: list[tuple[Any, ...]] = field(default_factory=list)
+    entity_state: str = "unavailable"
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _diff(repo: pygit2.Repository, commit: pygit2.Commit) -> tuple[pygit2.Diff, str | None]:
+    if commit.parents:
+        parent = commit.parents[0]
+        diff = parent.tree.diff_to_tree(commit.tree, context_lines=0, interhunk_lines=0)
+        parent_id: str | None = str(parent.id)
+    else:
+        diff = commit.tree.diff_to_tree(context_lines=0, interhunk_lines=0, swap=True)
+        parent_id = None
+    diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES)
+    return diff, parent_id
+
+
+def commit_rows(
+    repo: pygit2.Repository,
+    repository: str,
+    commit_id: str,
+    differ: EntityDiffer | None,
+) -> CommitRows:
+    """Every row commit ``commit_id`` contributes to the index."""
+    commit = repo[commit_id]
+    assert isinstance(commit, pygit2.Commit)
+    diff, parent_id = _diff(repo, commit)
+    files: list[tuple[Any, ...]] = []
+    old_files: dict[str, bytes] = {}
+    new_files: dict[str, bytes] = {}
+    old_ids: dict[str, str] = {}
+    new_ids: dict[str, str] = {}
+    renames: dict[str, str] = {}
+    budget = MAX_ENTITY_DIFF_TOTAL
+    total_add = total_del = 0
+    for patch in diff:
+        if patch is None:
+            continue
+        delta = patch.delta
+        status = _STATUS.get(delta.status_char(), "modified")
+        old_f, new_f = delta.old_file, delta.new_file
+        added, deleted = status == "added", status == "deleted"
+        binary = bool(delta.is_binary)
+        _, additions, deletions = patch.line_stats if not binary else (0, 0, 0)
+        total_add += additions
+        total_del += deletions
+        path = old_f.path if deleted else new_f.path
+        files.append(
+            (
+                repository,
+                commit_id,
+                parent_id,
+                status,
+                None if added else old_f.path,
+                path,
+                None if added else str(old_f.id),
+                None if deleted else str(new_f.id),
+                None if added else int(old_f.mode),
+                None if deleted else int(new_f.mode),
+                additions,
+                deletions,
+                delta.similarity if status in ("renamed", "copied") else None,
+                language_for_path(path),
+                binary,
+            )
+        )
+        if differ is None or binary:
+            continue
+        if status == "renamed":
+            renames[old_f.path] = new_f.path
+        if budget <= 0:
+            continue
+        if not added and status != "copied" and old_f.mode in _REGULAR and old_f.size <= MAX_ENTITY_DIFF_BYTES:
+            old_files[old_f.path] = _blob(repo, old_f.id)
+            old_ids[old_f.path] = str(old_f.id)
+            budget -= old_f.size
+        if not deleted and new_f.mode in _REGULAR and new_f.size <= MAX_ENTITY_DIFF_BYTES:
+            new_files[new_f.path] = _blob(repo, new_f.id)
+            new_ids[new_f.path] = str(new_f.id)
+            budget -= new_f.size
+    files.sort(key=lambda r: (r[5], r[4] or ""))
+
+    entities: list[tuple[Any, ...]] = []
+    state = "unavailable"
+    if differ is not None:
+        state = "indexed"
+        if old_files or new_files:
+            try:
+                changes = differ(old_files, new_files, old_ids=old_ids, new_ids=new_ids, renames=renames)
+                entities = entity_rows(repository, commit_id, parent_id, changes)
+            except Exception:  # the semantic diff must never stop indexing
+                log.exception("semantic diff failed for %s in %s", commit_id, repository)
+                entities, state = [], "failed"
+
+    message = commit.message
+    trailers = parse_trailers(message)
+    author, committer = commit.author, commit.committer
+    row = (
+        repository,
+        commit_id,
+        str(commit.tree_id),
+        author.name,
+        author.email,
+        author.time * 1_000_000,
+        author.offset,
+        committer.name,
+        committer.email,
+        committer.time * 1_000_000,
+        committer.offset,
+        message,
+        message.strip().split("\n", 1)[0] if message.strip() else "",
+        trailers.get("Trellis-Agent"),
+        trailers.get("Trellis-Session"),
+        _int_or_none(trailers.get("Trellis-Step")),
+        trailers.get("Trellis-Request"),
+        len(commit.parent_ids),
+        parent_id,
+        len(files),
+        total_add,
+        total_del,
+        len(entities) if state == "indexed" else None,
+    )
+    parents = [(repository, commit_id, str(p), i) for i, p in enumerate(commit.parent_ids)]
+    return CommitRows(row, parents, files, entities, state)
+
+
+def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes:
+    blob = repo[oid]
+    assert isinstance(blob, pygit2.Blob)
+    return blob.data
+
+
+def _text(value: Any) -> str | None:
+    """A name as text; ``None`` (NULL) for a missing one (the engine writes "" for "none")."""
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        value = value.value
+    text = str(value)
+    return text or None
+
+
+def _line(value: Any) -> int | None:
+    """A 1-based line; ``None`` (NULL) on the side where the entity does not exist (the engine's 0)."""
+    if value is None:
+        return None
+    number = int(value)
+    return number if number > 0 else None
+
+
+def entity_rows(
+    repository: str, commit_id: str, parent_id: str | None, changes: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """``entity_changes`` rows from semantic diff changes (duck-typed ``EntityChange`` values)."""
+    rows: list[tuple[Any, ...]] = []
+    for ordinal, ch in enumerate(changes):
+        path = _text(getattr(ch, "path", None))
+        details = getattr(ch, "details", None) or ()
+        similarity = getattr(ch, "similarity", None)
+        rows.append(
+            (
+                repository,
+                commit_id,
+                parent_id,
+                ordinal,
+                path,
+                _text(getattr(ch, "old_path", None)),
+                _text(getattr(ch, "kind", None)),
+                _text(getattr(ch, "qualname", None)),
+                _text(getattr(ch, "old_qualname", None)),
+                _text(getattr(ch, "change", None)),
+                [t for t in (_text(d) for d in details) if t is not None],
+                _line(getattr(ch, "old_start_line", None)),
+                _line(getattr(ch, "old_end_line", None)),
+                _line(getattr(ch, "new_start_line", None)),
+                _line(getattr(ch, "new_end_line", None)),
+                None if similarity is None else float(similarity),
+                language_for_path(path) if path else None,
+                _text(getattr(ch, "follows", None)),
+            )
+        )
+    return rows

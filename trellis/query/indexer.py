@@ -1,0 +1,708 @@
+"""The indexer: follows the repositories of a data directory into DuckDB.
+
+Git is the source of truth. For each repository the index remembers the
+tips it has caught up with (the ``refs`` table) and which commits it holds
+(``commits`` / ``index_state``). A sync lists the refs again, walks from the
+tips that moved (hiding the tips already indexed), indexes the new commits in
+Arrow batches, drops commits no ref reaches any more, refreshes changed
+sessions and their new steps, and finally records the new tips, so a crash at
+any point leaves an index that the next sync completes. Verification runs
+(``refs/trellis/runs/<id>``, listed in the same pass over the refs) are
+followed the same way: ``run_refs`` remembers the record commit each run was
+read from, and only the runs whose ref moved are read again; a run's rows
+are replaced in one transaction (with the run's ``run_refs`` row). Row
+contents depend on git alone (no wall-clock values), so
+:meth:`Indexer.rebuild` gives an identical index.
+
+Threads: one writer (every method that changes the index takes the
+indexer's lock); queries run on their own cursors (:meth:`Indexer.cursor`)
+and see committed snapshots, so indexing never blocks queries, and it takes
+no lock of the version-control core, so it never blocks pushes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pygit2
+
+from trellis.vcs.validation import check_repository_name
+
+from .changes import CommitRows, EntityDiffer, commit_rows, default_entity_differ
+from .database import DatabaseSettings, open_database
+from .gitsource import RefTip, SessionSnapshot, list_tips, read_session, repository_row, session_chain
+from .runs import InvalidRunRecord, read_run
+from .schema import TABLES, arrow_schema, create_schema, drop_schema, table
+
+__all__ = ["Indexer", "ProgressCallback", "SyncStats"]
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+# Tables holding derived rows, per repository (everything but bookkeeping of the schema itself).
+_REPOSITORY_TABLES = [t.name for t in TABLES]
+_COMMIT_TABLES = ["commits", "commit_parents", "file_changes", "entity_changes", "index_state"]
+_RUN_TABLES = ["verification_runs", "job_results", "test_results", "run_refs"]
+_RUNS_PER_TRANSACTION = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStats:
+    """What a sync changed in the index."""
+
+    repositories: int = 0
+    repositories_removed: int = 0
+    commits_added: int = 0
+    commits_removed: int = 0
+    refs_changed: int = 0
+    sessions_changed: int = 0
+    steps_added: int = 0
+    file_changes_added: int = 0
+    entity_changes_added: int = 0
+    entity_backfilled_commits: int = 0
+    runs_changed: int = 0
+    runs_removed: int = 0
+    runs_invalid: int = 0  # run records skipped because their run.json could not be read (logged)
+
+    def __add__(self, other: SyncStats) -> SyncStats:
+        return SyncStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    @property
+    def changed(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self) if f.name != "repositories")
+
+
+class _Batch:
+    """Rows waiting to be written, per table."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[tuple[Any, ...]]] = {}
+
+    def add(self, name: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.rows.setdefault(name, []).extend(rows)
+
+    def add_commit(self, repository: str, rows: CommitRows) -> None:
+        self.add("commits", [rows.commit])
+        self.add("commit_parents", rows.parents)
+        self.add("file_changes", rows.files)
+        self.add("entity_changes", rows.entities)
+        self.add("index_state", [(repository, rows.commit[1], rows.entity_state)])
+
+    def count(self, name: str) -> int:
+        return len(self.rows.get(name, ()))
+
+
+def _arrow_table(name: str, rows: Sequence[tuple[Any, ...]]) -> pa.Table:
+    schema = arrow_schema(name)
+    columns = list(zip(*rows)) if rows else [() for _ in schema]
+    arrays = [pa.array(list(col), type=f.type) for col, f in zip(columns, schema)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class Indexer:
+    """Keeps the DuckDB index of ``data_dir``'s repositories in step with git.
+
+    ``entity_differ`` computes entity changes: ``"auto"`` uses the semantic
+    diff engine when it is importable (and indexes no entity rows, filling
+    them in later, when it is not); ``None`` turns entity changes off; any
+    :class:`~trellis.query.changes.EntityDiffer` callable is used as is.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        db_path: Path | None = None,
+        *,
+        entity_differ: EntityDiffer | Literal["auto"] | None = "auto",
+        settings: DatabaseSettings | None = None,
+        in_memory: bool = False,
+        batch_commits: int = 500,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.repos_dir = self.data_dir / "repos"
+        self.db_path = None if in_memory else Path(db_path or self.data_dir / "index.duckdb")
+        self.differ: EntityDiffer | None = default_entity_differ() if isinstance(entity_differ, str) else entity_differ
+        self.batch_commits = max(1, batch_commits)
+        self._con = open_database(self.db_path, settings)
+        self._lock = threading.RLock()
+        self._cursor_lock = threading.Lock()
+        self._reader_root = self._con.cursor()
+        self._closed = False
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """How many write transactions this indexer has committed: a change of the index changes it."""
+        return self._generation
+
+    # -- connections ---------------------------------------------------------
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The trusted writer connection (exports, tests). Never run user SQL on it: use the sandbox."""
+        return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new reader connection to the index, for one thread; close it when done."""
+        with self._cursor_lock:
+            return self._reader_root.cursor()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._reader_root.close()
+            self._con.close()
+
+    def __enter__(self) -> Indexer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sync ----------------------------------------------------------------
+
+    def repository_names(self) -> list[str]:
+        """Repositories present in the data directory, sorted."""
+        if not self.repos_dir.is_dir():
+            return []
+        return sorted(
+            entry.name.removesuffix(".git")
+            for entry in self.repos_dir.iterdir()
+            if entry.name.endswith(".git") and not entry.name.startswith(".") and entry.is_dir()
+        )
+
+    def sync(self, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
+        """Catch up with every repository; drop repositories that no longer exist."""
+        with self._lock:
+            names = self.repository_names()
+            stats = SyncStats()
+            for gone in sorted(set(self._indexed_repositories()) - set(names)):
+                self._delete_rows(gone)
+                stats += SyncStats(repositories_removed=1)
+            for name in names:
+                stats += self.sync_repository(name, workers=workers, on_progress=on_progress)
+            return stats
+
+    def sync_repository(self, name: str, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
+        """Catch up with one repository (called after each acknowledged commit)."""
+        check_repository_name(name)
+        with self._lock:
+            path = self.repos_dir / f"{name}.git"
+            if not path.is_dir():
+                if name in self._indexed_repositories():
+                    self._delete_rows(name)
+                    return SyncStats(repositories_removed=1)
+                return SyncStats()
+            try:
+                repo = pygit2.Repository(str(path))
+            except pygit2.GitError:
+                log.warning("cannot open repository %s; skipped", path)
+                return SyncStats()
+            return _RepositorySync(self, repo, name, workers, on_progress).run()
+
+    def rebuild(self, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
+        """Drop the whole index and rebuild it from the repositories alone."""
+        with self._lock:
+            drop_schema(self._con)
+            create_schema(self._con)
+            try:  # give the dropped tables' space back now; a reader's open transaction (a Query, the
+                self._con.execute("CHECKPOINT")  # snapshot publisher) defers that to DuckDB's next checkpoint
+            except duckdb.TransactionException:
+                log.info("index rebuild: checkpoint deferred while other transactions are open")
+            self._generation += 1
+            return self.sync(workers=workers, on_progress=on_progress)
+
+    def delete_repository(self, name: str) -> None:
+        """Forget every row of repository ``name`` (after it was deleted from the data directory)."""
+        check_repository_name(name)
+        with self._lock:
+            self._delete_rows(name)
+
+    # -- consistency ---------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Differences between the index and git, one line each (empty: they agree)."""
+        from .consistency import check_index
+
+        with self._lock:
+            return check_index(self)
+
+    # -- internals used by _RepositorySync ------------------------------------
+
+    def _indexed_repositories(self) -> list[str]:
+        rows = self._con.execute(
+            "SELECT repository FROM repositories UNION SELECT repository FROM refs UNION SELECT repository FROM commits"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _delete_rows(self, name: str) -> None:
+        self._con.begin()
+        try:
+            for t in _REPOSITORY_TABLES:
+                self._con.execute(f"DELETE FROM {t} WHERE repository = ?", [name])
+            self._con.commit()
+            self._generation += 1
+        except BaseException:
+            self._con.rollback()
+            raise
+
+    def _write(self, batch: _Batch) -> None:
+        """Insert a batch (inside the caller's transaction)."""
+        for name, rows in batch.rows.items():
+            if not rows:
+                continue
+            view = f"_batch_{name}_{uuid.uuid4().hex[:8]}"
+            self._con.register(view, _arrow_table(name, rows))
+            try:
+                columns = ", ".join(table(name).column_names)
+                self._con.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {view}")
+            finally:
+                self._con.unregister(view)
+
+    def _delete_where_in(self, names: Sequence[str], repository: str, column: str, values: Sequence[str]) -> None:
+        if not values:
+            return
+        view = f"_keys_{uuid.uuid4().hex[:8]}"
+        self._con.register(view, pa.table({"k": pa.array(list(values), pa.string())}))
+        try:
+            for name in names:
+                self._con.execute(
+                    f"DELETE FROM {name} WHERE repository = ? AND {column} IN (SELECT k FROM {view})",
+                    [repository],
+                )
+        finally:
+            self._con.unregister(view)
+
+    def _present(self, repository: str, commit_ids: Sequence[str]) -> set[str]:
+        if not commit_ids:
+            return set()
+        view = f"_keys_{uuid.uuid4().hex[:8]}"
+        self._con.register(view, pa.table({"k": pa.array(list(commit_ids), pa.string())}))
+        try:
+            rows = self._con.execute(
+                f"SELECT commit_id FROM commits WHERE repository = ? AND commit_id IN (SELECT k FROM {view})",
+                [repository],
+            ).fetchall()
+        finally:
+            self._con.unregister(view)
+        return {r[0] for r in rows}
+
+
+class _RepositorySync:
+    """One catch-up of one repository (runs under the indexer's lock)."""
+
+    def __init__(
+        self,
+        indexer: Indexer,
+        repo: pygit2.Repository,
+        name: str,
+        workers: int,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.ix = indexer
+        self.con = indexer._con
+        self.repo = repo
+        self.name = name
+        self.workers = workers
+        self.on_progress = on_progress
+
+    def run(self) -> SyncStats:
+        listing = list_tips(self.repo)
+        current = {t.ref_name: t for t in listing.refs}
+        indexed = {
+            r[0]: RefTip(r[0], r[1], r[2], r[3])
+            for r in self.con.execute(
+                "SELECT ref_name, kind, name, commit_id FROM refs WHERE repository = ?", [self.name]
+            ).fetchall()
+        }
+        repo_row = repository_row(self.repo, self.name)
+        old_repo_rows = self.con.execute(
+            "SELECT repository, default_branch, description, epoch_us(create_time), head_commit_id "
+            "FROM repositories WHERE repository = ?",
+            [self.name],
+        ).fetchall()
+        changed = {n: t for n, t in current.items() if indexed.get(n) != t}
+        deleted = {n: t for n, t in indexed.items() if n not in current}
+        stats = SyncStats(repositories=1)
+        new_repo_row = repo_row if old_repo_rows != [repo_row] else None
+        if changed or deleted:
+            stats += self._catch_up(current, indexed, changed, deleted, new_repo_row)
+        elif new_repo_row is not None:
+            self._transaction(lambda: self._replace_repository_row(repo_row))
+        stats += self._sync_runs(listing.runs)
+        if self.ix.differ is not None:
+            stats += self._backfill_entities()
+        return stats
+
+    # -- the steps of a catch-up ---------------------------------------------
+
+    def _catch_up(
+        self,
+        current: dict[str, RefTip],
+        indexed: dict[str, RefTip],
+        changed: dict[str, RefTip],
+        deleted: dict[str, RefTip],
+        repo_row: tuple[Any, ...] | None,
+    ) -> SyncStats:
+        # Session event commits are not code commits: find the new ones first.
+        events: set[str] = set()
+        rewritten_sessions: set[str] = set()
+        for ref_name, tip in changed.items():
+            if tip.kind != "session":
+                continue
+            old = indexed.get(ref_name)
+            stop = old.commit_id if old is not None else None
+            chain = session_chain(self.repo, tip.commit_id, stop)
+            events.update(chain)
+            if stop is not None and not self._reaches(chain, stop):
+                rewritten_sessions.add(tip.name)
+
+        new_ids = self._new_commits(changed, indexed, events)
+        removed = self._unreachable_commits(current, indexed, changed, deleted)
+        stats = SyncStats(commits_removed=len(removed))
+        added, last_batch = self._index_commits(new_ids)
+        stats += added
+
+        def finish() -> None:
+            nonlocal stats
+            self.ix._write(last_batch)
+            self.ix._delete_where_in(_COMMIT_TABLES, self.name, "commit_id", sorted(removed))
+            stats += self._update_sessions(changed, deleted, indexed, rewritten_sessions)
+            gone = sorted([*changed, *deleted])
+            self.ix._delete_where_in(["refs"], self.name, "ref_name", gone)
+            batch = _Batch()
+            batch.add("refs", [(self.name, t.ref_name, t.kind, t.name, t.commit_id) for t in changed.values()])
+            self.ix._write(batch)
+            if repo_row is not None:
+                self._replace_repository_row(repo_row)
+
+        self._transaction(finish)
+        return stats + SyncStats(refs_changed=len(changed) + len(deleted))
+
+    def _reaches(self, chain: list[str], stop: str) -> bool:
+        """Whether the first-parent walk that produced ``chain`` ended at ``stop``."""
+        last = chain[-1] if chain else None
+        if last is None:
+            return True
+        commit = self.repo[last]
+        assert isinstance(commit, pygit2.Commit)
+        return bool(commit.parent_ids) and str(commit.parent_ids[0]) == stop
+
+    def _new_commits(self, changed: dict[str, RefTip], indexed: dict[str, RefTip], events: set[str]) -> list[str]:
+        walker = self.repo.walk(None, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+        pushed = False
+        for tip in changed.values():
+            walker.push(pygit2.Oid(hex=tip.commit_id))
+            pushed = True
+        if not pushed:
+            return []
+        for old in indexed.values():
+            try:
+                walker.hide(pygit2.Oid(hex=old.commit_id))
+            except (KeyError, ValueError, pygit2.GitError):
+                continue  # gone from the object store: nothing to hide
+        candidates = [str(c.id) for c in walker if str(c.id) not in events]
+        present = set()
+        for start in range(0, len(candidates), 50_000):
+            present |= self.ix._present(self.name, candidates[start : start + 50_000])
+        return [c for c in candidates if c not in present]
+
+    def _unreachable_commits(
+        self,
+        current: dict[str, RefTip],
+        indexed: dict[str, RefTip],
+        changed: dict[str, RefTip],
+        deleted: dict[str, RefTip],
+    ) -> set[str]:
+        """Indexed commits no current ref reaches any more (a deleted or rewound ref)."""
+        old_tips = [indexed[n].commit_id for n in [*changed, *deleted] if n in indexed]
+        if not old_tips:
+            return set()
+        walker = self.repo.walk(None, pygit2.enums.SortMode.NONE)
+        try:
+            for old in old_tips:
+                walker.push(pygit2.Oid(hex=old))
+        except (KeyError, ValueError, pygit2.GitError):
+            return self._unreachable_by_full_walk(current)
+        for tip in current.values():
+            try:
+                walker.hide(pygit2.Oid(hex=tip.commit_id))
+            except (KeyError, ValueError, pygit2.GitError):
+                continue
+        candidates = [str(c.id) for c in walker]
+        return self.ix._present(self.name, candidates)
+
+    def _unreachable_by_full_walk(self, current: dict[str, RefTip]) -> set[str]:
+        walker = self.repo.walk(None, pygit2.enums.SortMode.NONE)
+        for tip in current.values():
+            walker.push(pygit2.Oid(hex=tip.commit_id))
+        reachable = {str(c.id) for c in walker}
+        indexed = {
+            r[0] for r in self.con.execute("SELECT commit_id FROM commits WHERE repository = ?", [self.name]).fetchall()
+        }
+        return indexed - reachable
+
+    def _index_commits(self, commit_ids: list[str]) -> tuple[SyncStats, _Batch]:
+        """Write the rows of ``commit_ids`` batch by batch; the last batch is returned unwritten,
+        so that a small sync (one batch) lands with its refs in a single transaction.
+
+        Progress is reported as commits are computed (every few commits), not per written batch, so a
+        progress bar moves steadily."""
+        total = len(commit_ids)
+        pending = _Batch()
+        if not total:
+            return SyncStats(), pending
+        stats = SyncStats()
+        done = 0
+        step = max(1, total // 200)  # ~200 reports per sync at most
+        reported = 0
+
+        def advance(count: int) -> None:
+            nonlocal done, reported
+            done += count
+            if self.on_progress is not None and (done - reported >= step or done == total):
+                reported = done
+                self.on_progress(done, total)
+
+        if self.on_progress is not None:
+            self.on_progress(0, total)
+        for chunk in self._computed(commit_ids, advance):
+            if pending.rows:
+                self._transaction(lambda: self.ix._write(pending))
+            pending = _Batch()
+            for rows in chunk:
+                pending.add_commit(self.name, rows)
+            stats += SyncStats(
+                commits_added=len(chunk),
+                file_changes_added=pending.count("file_changes"),
+                entity_changes_added=pending.count("entity_changes"),
+            )
+        return stats, pending
+
+    def _computed(self, commit_ids: list[str], advance: Callable[[int], None]) -> Iterator[list[CommitRows]]:
+        """Rows of each commit, in chunks of ``batch_commits`` (in worker processes if asked); ``advance(n)``
+        as each ``n`` more commits are computed."""
+        size = self.ix.batch_commits
+        chunks = [commit_ids[i : i + size] for i in range(0, len(commit_ids), size)]
+        differ = self.ix.differ
+        if self.workers > 1 and len(commit_ids) > 1 and _picklable(differ):
+            # Small jobs keep every worker busy and the progress moving; results are re-batched by the caller.
+            small = max(1, min(size, 16, len(commit_ids) // (self.workers * 4) or 1))
+            jobs = [commit_ids[i : i + small] for i in range(0, len(commit_ids), small)]
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=_worker_init,
+                initargs=(self.repo.path, self.name, differ, os.getpid()),
+            ) as pool:
+                try:
+                    pending: list[CommitRows] = []
+                    for result in pool.map(_worker_rows, jobs):
+                        pending.extend(result)
+                        advance(len(result))
+                        if len(pending) >= size:
+                            yield pending
+                            pending = []
+                    if pending:
+                        yield pending
+                except BaseException:  # interrupted (Ctrl-C) or failed: stop the workers, do not run every job
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    for process in list((getattr(pool, "_processes", None) or {}).values()):
+                        process.terminate()
+                    raise
+            return
+        for chunk in chunks:
+            rows = []
+            for c in chunk:
+                rows.append(commit_rows(self.repo, self.name, c, differ))
+                advance(1)
+            yield rows
+
+    def _update_sessions(
+        self,
+        changed: dict[str, RefTip],
+        deleted: dict[str, RefTip],
+        indexed: dict[str, RefTip],
+        rewritten: set[str],
+    ) -> SyncStats:
+        dropped = sorted(t.name for t in deleted.values() if t.kind == "session")
+        dropped += sorted(rewritten)
+        self.ix._delete_where_in(["sessions", "steps"], self.name, "session_id", dropped)
+        sessions: list[SessionSnapshot] = []
+        for tip in changed.values():
+            if tip.kind != "session":
+                continue
+            snapshot = read_session(self.repo, self.name, tip.commit_id)
+            if snapshot is not None:
+                sessions.append(snapshot)
+        if not sessions:
+            return SyncStats()
+        ids = [s.row[1] for s in sessions]
+        view = f"_keys_{uuid.uuid4().hex[:8]}"
+        self.con.register(view, pa.table({"k": pa.array(ids, pa.string())}))
+        try:
+            last_step = dict(
+                self.con.execute(
+                    f"SELECT session_id, max(step_index) FROM steps WHERE repository = ? "
+                    f"AND session_id IN (SELECT k FROM {view}) GROUP BY session_id",
+                    [self.name],
+                ).fetchall()
+            )
+        finally:
+            self.con.unregister(view)
+        self.ix._delete_where_in(["sessions"], self.name, "session_id", ids)
+        batch = _Batch()
+        batch.add("sessions", [s.row for s in sessions])
+        for snapshot in sessions:
+            batch.add("steps", snapshot.step_rows(self.repo, self.name, int(last_step.get(snapshot.row[1]) or 0)))
+        self.ix._write(batch)
+        return SyncStats(sessions_changed=len(sessions) + len(dropped), steps_added=batch.count("steps"))
+
+    def _sync_runs(self, current: dict[str, str]) -> SyncStats:
+        """Replace the rows of every run whose ref moved; drop those whose ref is gone."""
+        indexed = dict(
+            self.con.execute("SELECT run_id, record_id FROM run_refs WHERE repository = ?", [self.name]).fetchall()
+        )
+        changed = sorted(run_id for run_id, record_id in current.items() if indexed.get(run_id) != record_id)
+        removed = sorted(set(indexed) - set(current))
+        stats = SyncStats(runs_removed=len(removed))
+        if removed:
+            self._transaction(lambda: self.ix._delete_where_in(_RUN_TABLES, self.name, "run_id", removed))
+        for start in range(0, len(changed), _RUNS_PER_TRANSACTION):
+            part = changed[start : start + _RUNS_PER_TRANSACTION]
+            batch = _Batch()
+            invalid = 0
+            for run_id in part:
+                try:
+                    rows = read_run(self.repo, self.name, run_id, current[run_id])
+                except InvalidRunRecord as exc:
+                    log.warning("%s: run %s (record %s) skipped: %s", self.name, run_id, current[run_id], exc)
+                    invalid += 1
+                    batch.add("run_refs", [(self.name, run_id, current[run_id], "invalid")])
+                    continue
+                batch.add("verification_runs", [rows.run])
+                batch.add("job_results", rows.jobs)
+                batch.add("test_results", rows.tests)
+                batch.add("run_refs", [(self.name, run_id, current[run_id], "indexed")])
+
+            def write(part: list[str] = part, batch: _Batch = batch) -> None:
+                self.ix._delete_where_in(_RUN_TABLES, self.name, "run_id", part)
+                self.ix._write(batch)
+
+            self._transaction(write)
+            stats += SyncStats(runs_changed=len(part) - invalid, runs_invalid=invalid)
+        return stats
+
+    def _replace_repository_row(self, row: tuple[Any, ...]) -> None:
+        self.con.execute("DELETE FROM repositories WHERE repository = ?", [self.name])
+        batch = _Batch()
+        batch.add("repositories", [row])
+        self.ix._write(batch)
+
+    def _backfill_entities(self) -> SyncStats:
+        """Entity rows for commits indexed while no semantic diff engine was available."""
+        stats = SyncStats()
+        while True:
+            ids = [
+                r[0]
+                for r in self.con.execute(
+                    "SELECT commit_id FROM index_state WHERE repository = ? AND entities = 'unavailable' "
+                    "ORDER BY commit_id LIMIT ?",
+                    [self.name, self.ix.batch_commits],
+                ).fetchall()
+            ]
+            if not ids:
+                return stats
+            computed = [rows for chunk in self._computed(ids, lambda _: None) for rows in chunk]
+            batch = _Batch()
+            for rows in computed:
+                batch.add("entity_changes", rows.entities)
+                batch.add("index_state", [(self.name, rows.commit[1], rows.entity_state)])
+
+            counts = pa.table(
+                {
+                    "k": pa.array([rows.commit[1] for rows in computed], pa.string()),
+                    "n": pa.array([rows.commit[-1] for rows in computed], pa.int32()),
+                }
+            )
+
+            def write() -> None:
+                self.ix._delete_where_in(["entity_changes", "index_state"], self.name, "commit_id", ids)
+                self.ix._write(batch)
+                view = f"_counts_{uuid.uuid4().hex[:8]}"
+                self.con.register(view, counts)
+                try:
+                    self.con.execute(
+                        f"UPDATE commits SET entity_changes = v.n FROM {view} v "
+                        "WHERE commits.repository = ? AND commits.commit_id = v.k",
+                        [self.name],
+                    )
+                finally:
+                    self.con.unregister(view)
+
+            self._transaction(write)
+            stats += SyncStats(entity_backfilled_commits=len(ids), entity_changes_added=batch.count("entity_changes"))
+            if any(rows.entity_state == "unavailable" for rows in computed):
+                return stats  # the engine went away meanwhile: try again next sync
+
+    def _transaction(self, work: Callable[[], None]) -> None:
+        self.con.begin()
+        try:
+            work()
+            self.con.commit()
+            self.ix._generation += 1
+        except BaseException:
+            self.con.rollback()
+            raise
+
+
+def _picklable(value: object) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+_worker_state: dict[str, Any] = {}
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone (a parent that exits at once, on Ctrl-C, cannot shut its pool
+    down; the siblings keep the job queue open, so a worker would wait for jobs forever)."""
+    while os.getppid() == parent:
+        time.sleep(0.25)
+    os._exit(0)
+
+
+def _worker_init(repo_path: str, repository: str, differ: EntityDiffer | None, parent: int) -> None:
+    # Ctrl-C at a terminal reaches the whole process group: the parent decides what stops (and when it
+    # goes, the workers find their queue closed and end), so a worker has no traceback to print.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="trellis-orphan-check", daemon=True).start()
+    _worker_state["repo"] = pygit2.Repository(repo_path)
+    _worker_state["repository"] = repository
+    _worker_state["differ"] = differ
+
+
+def _worker_rows(commit_ids: list[str]) -> list[CommitRows]:
+    repo = _worker_state["repo"]
+    return [commit_rows(repo, _worker_state["repository"], c, _worker_state["differ"]) for c in commit_ids]

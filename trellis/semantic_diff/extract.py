@@ -1,0 +1,545 @@
+"""Entity extraction: one iterative walk over a tree-sitter tree.
+
+The walk visits every node once with a ``TreeCursor`` (no recursion, so
+thousands of nesting levels are fine). Each entity gets a *frame*; every leaf
+token lands in the innermost open frame, in one of its buckets (name,
+signature, decorators, docstring, body — see ``languages/spec.py``), so an
+entity's hashes cover its own tokens only, never those of nested entities.
+Comments never enter the normalised token stream; they do enter the *raw* text
+hash, which is what tells a formatting-only change from no change.
+
+Incremental extraction: given the records of the previous version and the
+region that changed, entities wholly outside the region are copied from the
+previous records (positions shifted) instead of being walked again. The
+result is identical to a full walk; ``tests/semantic_diff`` checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from tree_sitter import Node, Tree
+
+from .languages.common import classify, param_names, root_found
+from .languages.spec import DECO, NAME, SIG, Found, LanguageSpec, collapse
+
+__all__ = ["Core", "Rec", "Reuse", "extract", "extract_subtree", "join_qualname"]
+
+
+# Entities nested deeper than this are folded into their ancestor at the limit: it keeps
+# qualified names short (they grow with depth) on pathological input such as JSON nested
+# thousands of levels deep.
+MAX_ENTITY_DEPTH = 48
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=10).hexdigest()
+
+
+_EMPTY = _hash(b"")
+
+
+class Core:
+    """What an entity is, derived from its text alone: shared by versions that reuse it."""
+
+    __slots__ = (
+        "kind",
+        "name",
+        "segment",
+        "node_type",
+        "positional",
+        "signature",
+        "params",
+        "returns",
+        "docstring",
+        "sig_hash",
+        "deco_hash",
+        "body_hash",
+        "doc_hash",
+        "norm_hash",
+        "text_hash",
+        "tokens",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        segment: str,
+        node_type: str,
+        positional: bool,
+        signature: str,
+        params: tuple[tuple[str, str], ...],
+        returns: str,
+        docstring: str,
+        sig_hash: str,
+        deco_hash: str,
+        body_hash: str,
+        doc_hash: str,
+        norm_hash: str,
+        text_hash: str,
+        tokens: bytes,
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.segment = segment
+        self.node_type = node_type
+        self.positional = positional
+        self.signature = signature
+        self.params = params
+        self.returns = returns
+        self.docstring = docstring
+        self.sig_hash = sig_hash
+        self.deco_hash = deco_hash
+        self.body_hash = body_hash
+        self.doc_hash = doc_hash
+        self.norm_hash = norm_hash
+        self.text_hash = text_hash
+        self.tokens = tokens  # normalised tokens (signature, decorators, body), NUL-separated
+
+
+class Rec:
+    """Where an entity is in one version of a file. Records are kept in preorder;
+    ``end`` is the index after the last descendant, ``parent`` is -1 for the root."""
+
+    __slots__ = (
+        "core",
+        "parent",
+        "end",
+        "depth",
+        "lqual",
+        "start_byte",
+        "end_byte",
+        "ext_start",
+        "start_line",
+        "end_line",
+    )
+
+    def __init__(
+        self,
+        core: Core | None,
+        parent: int,
+        end: int,
+        depth: int,
+        lqual: str,
+        start_byte: int,
+        end_byte: int,
+        ext_start: int,
+        start_line: int,
+        end_line: int,
+    ) -> None:
+        self.core: Core = core  # type: ignore[assignment]  # set when the frame closes
+        self.parent = parent
+        self.end = end
+        self.depth = depth
+        self.lqual = lqual
+        self.start_byte = start_byte
+        self.end_byte = end_byte
+        self.ext_start = ext_start
+        self.start_line = start_line
+        self.end_line = end_line
+
+
+@dataclass(slots=True)
+class Reuse:
+    """The previous version's records and where the new version differs from it.
+
+    ``region_starts`` / ``region_ends`` are the changed regions in new-file
+    bytes (closed, sorted, disjoint): text edits and tree-sitter's changed
+    ranges. ``edit_ends`` are the new-file end offsets of the text edits, with
+    the cumulative byte and line shifts after each in ``byte_shift`` /
+    ``line_shift``.
+    """
+
+    records: list[Rec]
+    index: dict[tuple[int, int], int]  # (start_byte, end_byte) -> record index in ``records``
+    region_starts: list[int]
+    region_ends: list[int]
+    edit_ends: list[int]
+    byte_shift: list[int]
+    line_shift: list[int]
+    origin: dict[int, int] = field(default_factory=dict)  # filled: new index -> old index of copies
+
+    def placement(self, start: int, end: int) -> tuple[int, int, int] | None:
+        """(byte shift, line shift, end of the last region before) for a node clear of every region."""
+        k = bisect_right(self.region_starts, end)
+        before = -1
+        if k:
+            before = self.region_ends[k - 1]
+            if before >= start:
+                return None
+        j = bisect_right(self.edit_ends, start)
+        if not j:
+            return 0, 0, before
+        return self.byte_shift[j - 1], self.line_shift[j - 1], before
+
+
+def join_qualname(parent: str, segment: str) -> str:
+    if not parent:
+        return segment
+    if segment.startswith("["):
+        return parent + segment
+    return parent + "." + segment
+
+
+def end_line_of(node: Node) -> int:
+    row, col = node.end_point
+    start_row = node.start_point[0]
+    return row if col == 0 and row > start_row else row + 1
+
+
+def line_count(content: bytes) -> int:
+    n = content.count(b"\n")
+    return max(1, n + (0 if content.endswith(b"\n") else 1))
+
+
+class _Frame:
+    __slots__ = (
+        "index",
+        "depth",
+        "kind",
+        "found",
+        "node_type",
+        "zones",
+        "zi",
+        "body",
+        "sig",
+        "deco",
+        "raw",
+        "marks",
+        "prev_end",
+        "pending",
+    )
+
+    def __init__(self, index: int, depth: int, found: Found, node_type: str) -> None:
+        self.index = index
+        self.depth = depth
+        self.kind = found.kind
+        self.found = found
+        self.node_type = node_type
+        self.zones = found.zones
+        self.zi = 0
+        self.body: list[bytes] = []
+        self.sig: list[bytes] = []
+        self.deco: list[bytes] = []
+        self.raw: list[bytes] = []
+        self.marks: list[tuple[int, int]] = []  # (raw index, start byte) of each comment
+        self.prev_end: int | None = None
+        self.pending: list[Node] = []  # leading siblings (attributes) awaiting their entity
+
+
+def extract(spec: LanguageSpec, tree: Tree, content: bytes, reuse: Reuse | None = None) -> list[Rec]:
+    """The entity records of a parsed file, in preorder; record 0 is the file itself."""
+    walker = _Walker(spec, content, reuse)
+    return walker.run(tree)
+
+
+def extract_subtree(
+    spec: LanguageSpec, node: Node, content: bytes, parent_kind: str, parent_lqual: str, parent_depth: int
+) -> list[Rec]:
+    """Records of the entities below ``node`` (a re-parsed region's root); record 0 stands for their parent."""
+    return _Walker(spec, content, None).run_subtree(node, parent_kind, parent_lqual, parent_depth)
+
+
+class _Walker:
+    def __init__(self, spec: LanguageSpec, content: bytes, reuse: Reuse | None) -> None:
+        self.spec = spec
+        self.content = content
+        self.reuse = reuse
+        self.records: list[Rec] = []
+        self.state: dict[Any, Any] = {}
+
+    # -- the walk ---------------------------------------------------------------------
+
+    def run(self, tree: Tree) -> list[Rec]:
+        spec, content, records = self.spec, self.content, self.records
+        root = tree.root_node
+        records.append(Rec(None, -1, 0, 0, "", 0, len(content), 0, 1, line_count(content)))
+        frames = [_Frame(0, 0, root_found(spec, root, content), root.type)]
+        cursor = root.walk()
+        if cursor.goto_first_child():
+            self._loop(cursor, frames)
+        while frames:
+            self._finish(frames.pop())
+        return records
+
+    def run_subtree(self, node: Node, parent_kind: str, parent_lqual: str, parent_depth: int) -> list[Rec]:
+        """The records of the entities among ``node``'s children (and their descendants), as
+        children of a parent of the given kind, qualified name and depth. Record 0 stands for
+        that parent."""
+        records = self.records
+        records.append(Rec(None, -1, 0, parent_depth, parent_lqual, 0, 0, 0, 0, 0))
+        frames = [_Frame(0, 0, Found(kind=parent_kind, name=""), "")]
+        cursor = node.walk()
+        if cursor.goto_first_child():
+            self._loop(cursor, frames)
+        while len(frames) > 1:
+            self._finish(frames.pop())
+        return records
+
+    def _loop(self, cursor: Any, frames: list[_Frame]) -> None:
+        """Walk from the cursor's node through its following siblings (and all their
+        descendants), at depth 1 below ``frames[0]``."""
+        spec, content = self.spec, self.content
+        fr = frames[-1]
+        comment_types = spec.comment_types
+        ignored = spec.ignored_types
+        atomic = spec.atomic_types
+        entity_types = spec.entity_types
+        leading = spec.leading_types
+        reuse = self.reuse
+        depth = 1
+        while True:
+            node = cursor.node
+            ntype = node.type
+            descend = False
+            handled = False
+            if ntype in entity_types and node.child_count and len(frames) <= MAX_ENTITY_DEPTH:
+                if reuse is not None and self._reuse(fr, node, ntype, reuse):
+                    found = None
+                    handled = True
+                else:
+                    found = classify(spec, node, fr.kind, content, self.state)
+                if found is not None:
+                    handled = True
+                    if found.ext_start < 0:
+                        found.ext_start = node.start_byte
+                    fr = self._push(fr, node, found, depth)
+                    frames.append(fr)
+                    descend = True
+            if not handled:
+                if ntype in comment_types or ntype in ignored:
+                    start, end = node.start_byte, node.end_byte
+                    if end > start:
+                        pe = fr.prev_end
+                        if pe is not None and pe < start:
+                            fr.raw.append(content[pe:start])
+                        if ntype in comment_types:
+                            fr.marks.append((len(fr.raw), start))
+                        fr.raw.append(content[start:end])
+                        fr.prev_end = end
+                elif ntype in leading and self._precedes_entity(node):
+                    fr.pending.append(node)
+                elif node.child_count == 0 or ntype in atomic:
+                    if fr.pending:
+                        self._flush_pending(fr, fr, -1)
+                    start, end = node.start_byte, node.end_byte
+                    if end > start:
+                        pe = fr.prev_end
+                        fr.raw.append(content[pe:end] if pe is not None and pe <= start else content[start:end])
+                        fr.prev_end = end
+                        text = content[start:end]
+                        zones = fr.zones
+                        if zones:
+                            zi = fr.zi
+                            nz = len(zones)
+                            while zi < nz and zones[zi][1] <= start:
+                                zi += 1
+                            fr.zi = zi
+                            if zi < nz and zones[zi][0] <= start:
+                                bucket = zones[zi][2]
+                                if bucket == SIG:
+                                    fr.sig.append(text)
+                                elif bucket == DECO:
+                                    fr.deco.append(text)
+                                elif bucket == NAME:
+                                    # the name is compared on its own: keep a rename out of
+                                    # the raw text, or every rename would be "formatting" too
+                                    fr.raw[-1] = fr.raw[-1][: len(fr.raw[-1]) - len(text)] + b"\x01"
+                                # DOC tokens are compared through the docstring text
+                            else:
+                                fr.body.append(text)
+                        else:
+                            fr.body.append(text)
+                else:
+                    if fr.pending:
+                        self._flush_pending(fr, fr, -1)
+                    descend = True
+            if descend and cursor.goto_first_child():
+                depth += 1
+                continue
+            # advance to the next node in preorder, closing frames on the way up
+            done = False
+            while not cursor.goto_next_sibling():
+                cursor.goto_parent()
+                depth -= 1
+                if depth == 0:
+                    done = True
+                    break
+                if depth == fr.depth:
+                    self._finish(fr)
+                    frames.pop()
+                    fr = frames[-1]
+            if done:
+                break
+
+    def _precedes_entity(self, node: Node) -> bool:
+        spec = self.spec
+        sib = node.next_named_sibling
+        steps = 0
+        while sib is not None and steps < 100 and (sib.type in spec.leading_types or sib.type in spec.comment_types):
+            sib = sib.next_named_sibling
+            steps += 1
+        return sib is not None and sib.type in spec.entity_types
+
+    # -- frames -----------------------------------------------------------------------
+
+    def _push(self, parent: _Frame, node: Node, found: Found, depth: int) -> _Frame:
+        records = self.records
+        prec = records[parent.index]
+        index = len(records)
+        records.append(
+            Rec(
+                None,
+                parent.index,
+                0,
+                prec.depth + 1,
+                join_qualname(prec.lqual, found.segment),
+                node.start_byte,
+                node.end_byte,
+                found.ext_start,
+                node.start_point[0] + 1,
+                end_line_of(node),
+            )
+        )
+        child = _Frame(index, depth, found, node.type)
+        self._take_leading(parent, child, found.ext_start)
+        if parent.pending:
+            self._flush_pending(parent, child, DECO)
+        parent.prev_end = None
+        return child
+
+    @staticmethod
+    def _take_leading(parent: _Frame, child: _Frame | None, ext_start: int) -> None:
+        """Move the parent's trailing comments that document the child into the child's raw text."""
+        marks = parent.marks
+        cut = -1
+        while marks and marks[-1][1] >= ext_start:
+            cut = marks.pop()[0]
+        if cut >= 0:
+            if child is not None:
+                child.raw.extend(parent.raw[cut:])
+            del parent.raw[cut:]
+
+    def _flush_pending(self, parent: _Frame, target: _Frame, bucket: int) -> None:
+        """Walk the pending leading siblings into ``target`` (the entity they precede, or the parent)."""
+        pending = list(parent.pending)
+        parent.pending.clear()
+        for node in pending:
+            self._emit_subtree(target, node, bucket)
+
+    def _emit_subtree(self, fr: _Frame, top: Node, bucket: int) -> None:
+        spec, content = self.spec, self.content
+        cursor = top.walk()
+        depth = 0
+        while True:
+            node = cursor.node
+            if node is None:
+                break
+            ntype = node.type
+            leaf = node.child_count == 0 or ntype in spec.atomic_types
+            is_comment = ntype in spec.comment_types or ntype in spec.ignored_types
+            if (leaf or is_comment) and node.end_byte > node.start_byte:
+                text = content[node.start_byte : node.end_byte]
+                fr.raw.append(text)
+                if not is_comment:
+                    target = fr.deco if bucket == DECO else fr.body
+                    target.append(text)
+            elif not leaf and not is_comment and cursor.goto_first_child():
+                depth += 1
+                continue
+            while depth > 0 and not cursor.goto_next_sibling():
+                cursor.goto_parent()
+                depth -= 1
+            if depth == 0:
+                break
+        fr.prev_end = None
+
+    def _finish(self, fr: _Frame) -> None:
+        rec = self.records[fr.index]
+        rec.end = len(self.records)
+        found = fr.found
+        sig = b"\x00".join(fr.sig)
+        deco = b"\x00".join(fr.deco)
+        body = b"\x00".join(fr.body)
+        sig_hash = _hash(sig) if sig else _EMPTY
+        deco_hash = _hash(deco) if deco else _EMPTY
+        body_hash = _hash(body)
+        doc_hash = _hash(collapse(found.docstring, 1 << 30).encode()) if found.docstring else _EMPTY
+        params = tuple(param_names(found.params_node, self.content, self.spec.comment_types))
+        rec.core = Core(
+            kind=found.kind,
+            name=found.name,
+            segment=found.segment or found.name,
+            node_type=fr.node_type,
+            positional=found.positional,
+            signature=found.signature,
+            params=params,
+            returns=found.returns,
+            docstring=found.docstring,
+            sig_hash=sig_hash,
+            deco_hash=deco_hash,
+            body_hash=body_hash,
+            doc_hash=doc_hash,
+            norm_hash=_hash(f"{sig_hash}{deco_hash}{body_hash}{doc_hash}".encode()),
+            text_hash=_hash(b"".join(fr.raw)),
+            tokens=b"\x00".join(p for p in (sig, deco, body) if p),
+        )
+
+    # -- incremental reuse ------------------------------------------------------------
+
+    def _reuse(self, fr: _Frame, node: Node, ntype: str, reuse: Reuse) -> bool:
+        """Copy an unchanged entity (and its subtree) from the previous version, if it is one.
+
+        The node must lie clear of every changed region, together with its
+        leading comments / attributes (taken from the old record, with one byte
+        of margin), and match an old record in span, node type and context.
+        """
+        start, end = node.start_byte, node.end_byte
+        place = reuse.placement(start, end)
+        if place is None:
+            return False
+        shift, lshift, before = place
+        old = reuse.records
+        j = reuse.index.get((start - shift, end - shift))
+        if j is None:
+            return False
+        o = old[j]
+        oc = o.core
+        if (
+            oc.node_type != ntype
+            or (before >= 0 and o.ext_start + shift <= before + 1)
+            or oc.positional
+            or o.parent < 0
+            or old[o.parent].core.kind != fr.kind
+        ):
+            return False
+        records = self.records
+        off = len(records) - j
+        origin = reuse.origin
+        for k in range(j, o.end):
+            ok = old[k]
+            parent = fr.index if k == j else ok.parent + off
+            pr = records[parent]
+            origin[len(records)] = k
+            records.append(
+                Rec(
+                    ok.core,
+                    parent,
+                    ok.end + off,
+                    pr.depth + 1,
+                    join_qualname(pr.lqual, ok.core.segment),
+                    ok.start_byte + shift,
+                    ok.end_byte + shift,
+                    ok.ext_start + shift,
+                    ok.start_line + lshift,
+                    ok.end_line + lshift,
+                )
+            )
+        self._take_leading(fr, None, o.ext_start + shift)
+        fr.pending.clear()
+        fr.prev_end = None
+        return True

@@ -1,0 +1,434 @@
+"""Repository maintenance: loose objects packed in the background, packs kept few.
+
+Every micro-commit leaves about five loose objects (a blob, the trees on its
+path, the commit; a session step as many again), one file each. Left alone,
+100,000 commits leave 500,000 files. :class:`Maintainer` watches the writes of
+a :class:`~trellis.vcs.store.Store` and, in its own thread, runs :func:`maintain` on a
+repository once it holds ``loose_limit`` loose objects:
+
+1. ``git pack-objects --stdin-packs --unpacked`` writes one new pack with
+   every loose object (reachable or not: a writer may be about to reference
+   one) and the objects of the packs chosen for a roll-up (below); git writes
+   it under a temporary name and renames it into place when complete;
+2. the new pack is synced (the store's sync function) before anything is
+   deleted, so that a power loss leaves either the old files or the new pack;
+3. each loose object now in a pack is deleted, and so is each rolled-up pack
+   once its objects are checked to be in the new one (``.idx`` first).
+
+Nothing that is in no pack is ever deleted, and nothing unreachable is pruned:
+a concurrent writer that found an object already present (and so did not
+write it) still finds it, loose or packed. Readers that looked for a loose
+object that has just been packed find it in the pack: libgit2 rescans the
+pack directory when an object is missing, and so does git. No lock is held
+against writers or readers; one maintenance runs per repository at a time
+(an ``flock`` on ``trellis-maintenance`` in the repository).
+
+Roll-ups keep the packs in a geometric progression (factor 2 by object count,
+as ``git repack --geometric=2``): the smallest packs are combined whenever one
+is not at least twice the size of all smaller ones together, so a repository
+with N objects has at most about log2(N) packs and each object is rewritten
+about log2(N) times over its life.
+"""
+
+from __future__ import annotations
+
+import bisect
+import fcntl
+import logging
+import mmap
+import os
+import re
+import struct
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .durability import SyncFunction
+from .errors import VcsError
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = [
+    "LOOSE_LIMIT",
+    "MaintenanceFailed",
+    "MaintenanceResult",
+    "Maintainer",
+    "PackFile",
+    "PackIndex",
+    "loose_objects",
+    "maintain",
+    "pack_files",
+    "plan_rollup",
+]
+
+log = logging.getLogger(__name__)
+
+LOOSE_LIMIT = 2000
+"""Loose objects a repository may gather before it is packed (about 400 micro-commits)."""
+
+_HEX2 = re.compile(r"[0-9a-f]{2}")
+_HEX38 = re.compile(r"[0-9a-f]{38}")
+_PACK = re.compile(r"pack-[0-9a-f]{40}")
+_PACK_SUFFIXES = (".idx", ".pack", ".rev", ".bitmap", ".mtimes", ".promisor")  # .idx first: hides the pack
+LOCK_FILE = "trellis-maintenance"  # flock-ed, never removed (not "*.lock": recovery removes those)
+
+
+class MaintenanceFailed(VcsError):
+    """git failed, or the new pack does not hold what it should; nothing was deleted."""
+
+    reason = "MAINTENANCE_FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class PackFile:
+    name: str  # "pack-<40 hex>"
+    objects: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceResult:
+    loose_before: int
+    loose_deleted: int
+    packs_rolled_up: int
+    new_pack: str  # "" when there was nothing to do
+    packs_after: int
+
+
+class PackIndex:
+    """A pack's ``.idx`` (version 2), memory-mapped: the sorted object ids it holds."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if self._map[:8] != b"\xfftOc\x00\x00\x00\x02":
+            self._map.close()
+            raise MaintenanceFailed(f"{path} is not a version 2 pack index")
+        self._fanout = struct.unpack_from(">256I", self._map, 8)
+        self.count = self._fanout[255]
+        self._table = 8 + 256 * 4  # then count sorted 20-byte ids
+
+    def _id(self, i: int) -> bytes:
+        start = self._table + 20 * i
+        return self._map[start : start + 20]
+
+    def __contains__(self, oid: bytes) -> bool:
+        lo = self._fanout[oid[0] - 1] if oid[0] else 0
+        hi = self._fanout[oid[0]]
+        i = bisect.bisect_left(_Ids(self), oid, lo, hi)
+        return i < hi and self._id(i) == oid
+
+    def ids(self) -> set[bytes]:
+        table = self._map[self._table : self._table + 20 * self.count]
+        return {table[i : i + 20] for i in range(0, len(table), 20)}
+
+    def close(self) -> None:
+        self._map.close()
+
+    def __enter__(self) -> PackIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Ids(Sequence[bytes]):
+    """A pack index's id table as a sequence, for :func:`bisect.bisect_left`."""
+
+    def __init__(self, index: PackIndex) -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return self._index.count
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        return self._index._id(i)
+
+
+def loose_objects(path: Path) -> list[str]:
+    """The ids of the loose objects of the repository at ``path``."""
+    found: list[str] = []
+    objects = path / "objects"
+    try:
+        fanout = [e for e in os.scandir(objects) if _HEX2.fullmatch(e.name)]
+    except FileNotFoundError:
+        return found
+    for d in fanout:
+        try:
+            found.extend(d.name + e.name for e in os.scandir(d.path) if _HEX38.fullmatch(e.name))
+        except FileNotFoundError:  # git removed an empty fan-out directory
+            continue
+    return found
+
+
+def pack_files(path: Path) -> list[PackFile]:
+    """The repository's packs with an index, smallest first (packs with a ``.keep`` are left out)."""
+    pack_dir = path / "objects" / "pack"
+    packs = []
+    try:
+        names = {e.name for e in os.scandir(pack_dir)}
+    except FileNotFoundError:
+        return []
+    for name in names:
+        stem = name.removesuffix(".idx")
+        if stem == name or not _PACK.fullmatch(stem) or f"{stem}.pack" not in names or f"{stem}.keep" in names:
+            continue
+        try:
+            with PackIndex(pack_dir / name) as index:
+                packs.append(PackFile(stem, index.count))
+        except (FileNotFoundError, ValueError):  # deleted meanwhile, or empty
+            continue
+    return sorted(packs, key=lambda p: (p.objects, p.name))
+
+
+def plan_rollup(packs: Sequence[PackFile], loose: int, factor: int = 2) -> list[PackFile]:
+    """The packs to combine with ``loose`` loose objects so that the packs stay a geometric progression.
+
+    ``packs`` smallest first. The packs above the highest break of the
+    progression (a pack smaller than ``factor`` times the one below it) stay;
+    the ones below it are combined, and so is each next pack smaller than
+    ``factor`` times what is being combined.
+    """
+    sizes = [p.objects for p in packs]
+    split = len(sizes) - 1 if sizes else 0
+    while split > 0 and sizes[split] >= factor * sizes[split - 1]:
+        split -= 1
+    # packs[split:] are a progression; packs[:split] are not part of it.
+    total = loose + sum(sizes[:split])
+    while split < len(sizes) and sizes[split] < factor * total:
+        total += sizes[split]
+        split += 1
+    chosen = list(packs[:split])
+    if len(chosen) == 1 and not loose:
+        return []  # rewriting one pack alone gains nothing
+    return chosen
+
+
+def maintain(
+    path: Path,
+    *,
+    sync: SyncFunction | None,
+    factor: int = 2,
+    git: str = "git",
+    env: Mapping[str, str] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> MaintenanceResult:
+    """Pack the loose objects of the repository at ``path`` and roll up small packs (see the module docstring).
+
+    ``sync`` makes the new pack durable before anything is deleted (None: the
+    data directory is not synced at all). ``on_step`` is called with "packed",
+    "synced" and "deleted" as each step ends. Returns a result with an empty
+    ``new_pack`` if another maintenance holds the repository or there was
+    nothing to do.
+    """
+    lock_fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return MaintenanceResult(0, 0, 0, "", len(pack_files(path)))
+        return _maintain(path, sync, factor, git, env, on_step or (lambda step: None))
+    finally:
+        os.close(lock_fd)
+
+
+def _maintain(
+    path: Path,
+    sync: SyncFunction | None,
+    factor: int,
+    git: str,
+    env: Mapping[str, str] | None,
+    on_step: Callable[[str], None],
+) -> MaintenanceResult:
+    loose = loose_objects(path)
+    packs = pack_files(path)
+    rollup = plan_rollup(packs, len(loose), factor)
+    if not loose and not rollup:
+        return MaintenanceResult(0, 0, 0, "", len(packs))
+    pack_dir = path / "objects" / "pack"
+    pack_dir.mkdir(exist_ok=True)
+    command = [
+        git,
+        "--git-dir",
+        str(path),
+        "-c",
+        "pack.threads=1",
+        "-c",
+        "pack.writeBitmaps=false",
+        "pack-objects",
+        "--stdin-packs",
+        "--unpacked",
+        "--non-empty",
+        "-q",
+        str(pack_dir / "pack"),
+    ]
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(env) if env is not None else None,
+        )
+    except OSError as exc:
+        raise MaintenanceFailed(f"cannot run git pack-objects in {path}: {exc}") from None
+    try:
+        os.setpriority(os.PRIO_PROCESS, proc.pid, 10)  # background work: requests first
+    except OSError:
+        pass
+    stdout, stderr = proc.communicate("".join(f"{p.name}.pack\n" for p in rollup))
+    if proc.returncode != 0:
+        raise MaintenanceFailed(f"git pack-objects failed in {path}: {stderr.strip()[-2000:]}")
+    digest = stdout.strip()
+    if not digest:
+        return MaintenanceResult(len(loose), 0, 0, "", len(packs))
+    new_pack = f"pack-{digest}"
+    on_step("packed")
+    if sync is not None:
+        sync([pack_dir])
+    on_step("synced")
+    with PackIndex(pack_dir / f"{new_pack}.idx") as new:
+        kept = [p for p in packs if p not in rollup and p.name != new_pack]
+        deleted = _delete_packed_loose(path, loose, new, pack_dir, kept)
+        rolled = 0
+        new_ids = new.ids() if rollup else set()
+        for pack in rollup:
+            if pack.name == new_pack:
+                continue
+            with PackIndex(pack_dir / f"{pack.name}.idx") as old:
+                missing = len(old.ids() - new_ids)
+            if missing:
+                raise MaintenanceFailed(f"{new_pack} lacks {missing} objects of {pack.name}; kept both")
+            for suffix in _PACK_SUFFIXES:
+                (pack_dir / f"{pack.name}{suffix}").unlink(missing_ok=True)
+            rolled += 1
+    on_step("deleted")
+    return MaintenanceResult(len(loose), deleted, rolled, new_pack, len(pack_files(path)))
+
+
+def _delete_packed_loose(path: Path, loose: list[str], new: PackIndex, pack_dir: Path, kept: list[PackFile]) -> int:
+    """Delete each of ``loose`` that a pack holds (the new one, else one that stays); leave the others."""
+    others = [PackIndex(pack_dir / f"{p.name}.idx") for p in kept]
+    deleted = 0
+    objects = os.path.join(path, "objects")
+    try:
+        for oid in loose:
+            raw = bytes.fromhex(oid)
+            if raw in new or any(raw in other for other in others):
+                try:
+                    os.unlink(f"{objects}/{oid[:2]}/{oid[2:]}")
+                    deleted += 1
+                except FileNotFoundError:
+                    pass
+    finally:
+        for other in others:
+            other.close()
+    return deleted
+
+
+class Maintainer:
+    """Runs :func:`maintain` in a background thread on each repository of ``store`` that needs it.
+
+    Register :meth:`notice` as a write listener of the store: every
+    ``check_every`` writes to a repository, its loose objects are counted, and
+    once there are ``loose_limit`` of them the repository is queued. After a
+    run that deleted packs the store reopens the repository.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        sync: SyncFunction | None,
+        loose_limit: int = LOOSE_LIMIT,
+        check_every: int = 100,
+        git: str = "git",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.store = store
+        self.sync = sync
+        self.loose_limit = loose_limit
+        self.check_every = check_every
+        self.git = git
+        self.env = env
+        self.runs = 0
+        self._writes: dict[str, int] = {}
+        self._queue: list[str] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Maintainer:
+        """Start the thread, and queue every repository that already has enough loose objects."""
+        self._thread = threading.Thread(target=self._run, name="trellis-maintenance", daemon=True)
+        self._thread.start()
+        threading.Thread(target=self._scan, name="trellis-maintenance-scan", daemon=True).start()
+        return self
+
+    def _scan(self) -> None:
+        for entry in self.store.repos_dir.iterdir():
+            if entry.name.endswith(".git") and not entry.name.startswith("."):
+                self._check(entry.name.removesuffix(".git"))
+
+    def notice(self, repository: str) -> None:
+        """A write to ``repository`` was acknowledged."""
+        with self._cond:
+            n = self._writes.get(repository, 0) + 1
+            self._writes[repository] = n % self.check_every
+        if n >= self.check_every:
+            self._check(repository)
+
+    def _check(self, repository: str) -> None:
+        try:
+            count = len(loose_objects(self.store.repository_path(repository)))
+        except (OSError, VcsError):
+            return
+        if count >= self.loose_limit:
+            with self._cond:
+                if repository not in self._queue:
+                    self._queue.append(repository)
+                    self._cond.notify()
+
+    def run_now(self, repository: str) -> MaintenanceResult:
+        """Maintain ``repository`` in the calling thread."""
+        result = maintain(self.store.repository_path(repository), sync=self.sync, git=self.git, env=self.env)
+        self.runs += 1
+        if result.packs_rolled_up:
+            self.store.reopen(repository)
+        return result
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                repository = self._queue.pop(0)
+            try:
+                result = self.run_now(repository)
+                log.info(
+                    "maintenance of %s: %d loose objects packed, %d packs rolled up, %d packs now",
+                    repository,
+                    result.loose_deleted,
+                    result.packs_rolled_up,
+                    result.packs_after,
+                )
+            except FileNotFoundError:  # the repository was deleted meanwhile
+                continue
+            except VcsError as exc:
+                log.error("maintenance of %s failed: %s", repository, exc.message)
+            except Exception:  # keep maintaining the others
+                log.exception("maintenance of %s failed", repository)
+
+    def close(self) -> None:
+        """Stop after the current run (a git process in flight finishes: it leaves no partial state)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=60)

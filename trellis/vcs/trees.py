@@ -1,0 +1,204 @@
+"""Turning a change set into a new git tree.
+
+The change set is checked completely against the base tree first (paths,
+sizes, duplicates, missing sources, file/directory clashes); only then are
+blobs and trees written, so a rejected change set writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pygit2
+
+from .errors import InvalidArgument, LimitExceeded, NotFound
+from .model import Change, DeleteFile, Limits, PutFile, RenameFile
+from .refs import git_name
+from .validation import check_path
+
+__all__ = ["apply_changes", "validate_changes"]
+
+_TREE = pygit2.enums.FileMode.TREE
+_BLOB = pygit2.enums.FileMode.BLOB
+_EXECUTABLE = pygit2.enums.FileMode.BLOB_EXECUTABLE
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """A path's new content: a blob to write, or an existing object to reuse."""
+
+    content: bytes | None
+    oid: pygit2.Oid | None
+    mode: int
+
+
+_Op = _Write | None  # None deletes the path
+
+
+def _lookup(tree: pygit2.Tree | None, path: str) -> pygit2.Object | None:
+    if tree is None:
+        return None
+    try:
+        return tree[git_name(path)]
+    except KeyError:
+        return None
+
+
+def validate_changes(tree: pygit2.Tree | None, changes: Sequence[Change], limits: Limits) -> dict[str, _Op]:
+    """Check ``changes`` against ``tree`` and return path -> operation, writing nothing."""
+    if not changes:
+        raise InvalidArgument("the change set is empty: send at least one put, delete or rename", reason="EMPTY_CHANGE")
+    if len(changes) > limits.max_files_per_commit:
+        raise LimitExceeded(
+            f"the change set has {len(changes)} changes; the limit is {limits.max_files_per_commit} "
+            "per commit: split it into several commits",
+            reason="TOO_MANY_FILES",
+        )
+    ops: dict[str, _Op] = {}
+    total = 0
+
+    def claim(path: str) -> str:
+        check_path(path, limits)
+        if path in ops:
+            raise InvalidArgument(f"path {path!r} appears more than once in the change set", reason="DUPLICATE_PATH")
+        return path
+
+    for change in changes:
+        if isinstance(change, PutFile):
+            claim(change.path)
+            size = len(change.content)
+            if size > limits.max_file_bytes:
+                raise LimitExceeded(
+                    f"file {change.path!r} is {size} bytes; the limit is {limits.max_file_bytes}",
+                    reason="FILE_TOO_LARGE",
+                )
+            total += size
+            executable = change.executable
+            if executable is None:  # unset: keep the mode of the file it overwrites
+                existing = _lookup(tree, change.path)
+                executable = existing is not None and _mode_of(tree, change.path) == _EXECUTABLE
+            mode = _EXECUTABLE if executable else _BLOB
+            ops[change.path] = _Write(change.content, None, mode)
+        elif isinstance(change, DeleteFile):
+            claim(change.path)
+            _existing_file(tree, change.path, "delete")
+            ops[change.path] = None
+        elif isinstance(change, RenameFile):
+            claim(change.old_path)
+            claim(change.new_path)
+            source = _existing_file(tree, change.old_path, "rename")
+            entry_mode = _mode_of(tree, change.old_path)
+            ops[change.old_path] = None
+            ops[change.new_path] = _Write(None, source.id, entry_mode)
+        else:  # pragma: no cover - the type union is closed
+            raise InvalidArgument(f"unknown change {change!r}", reason="INVALID_CHANGE")
+    if total > limits.max_commit_bytes:
+        raise LimitExceeded(
+            f"the change set carries {total} bytes; the limit is {limits.max_commit_bytes} per commit",
+            reason="COMMIT_TOO_LARGE",
+        )
+    _check_structure(tree, ops)
+    return ops
+
+
+def _existing_file(tree: pygit2.Tree | None, path: str, verb: str) -> pygit2.Object:
+    obj = _lookup(tree, path)
+    if obj is None:
+        raise NotFound(f"cannot {verb} {path!r}: no such file at the branch head", reason="PATH_NOT_FOUND", path=path)
+    if obj.type == pygit2.enums.ObjectType.TREE:
+        raise NotFound(
+            f"cannot {verb} {path!r}: it is a directory; {verb} its files one by one",
+            reason="PATH_NOT_FOUND",
+            path=path,
+        )
+    return obj
+
+
+def _mode_of(tree: pygit2.Tree | None, path: str) -> int:
+    assert tree is not None
+    parent, _, name = path.rpartition("/")
+    holder = tree if not parent else tree[git_name(parent)]
+    assert isinstance(holder, pygit2.Tree)
+    for entry in holder:
+        if entry.name == name:
+            return int(entry.filemode)
+    raise AssertionError(path)  # pragma: no cover - _existing_file checked it
+
+
+def _check_structure(tree: pygit2.Tree | None, ops: dict[str, _Op]) -> None:
+    """Reject file/directory clashes: a file where a directory is needed or the reverse."""
+    for path, op in ops.items():
+        if op is None:
+            continue
+        existing = _lookup(tree, path)
+        if existing is not None and existing.type == pygit2.enums.ObjectType.TREE:
+            raise InvalidArgument(
+                f"cannot write file {path!r}: a directory of that name exists", reason="PATH_CONFLICT"
+            )
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix in ops:
+                if ops[prefix] is not None:
+                    raise InvalidArgument(
+                        f"cannot write {path!r} and file {prefix!r} in one change set",
+                        reason="PATH_CONFLICT",
+                    )
+                continue  # the file is deleted in this change, the directory may take its place
+            above = _lookup(tree, prefix)
+            if above is not None and above.type != pygit2.enums.ObjectType.TREE:
+                raise InvalidArgument(f"cannot write {path!r}: {prefix!r} is a file", reason="PATH_CONFLICT")
+
+
+def apply_changes(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Sequence[Change], limits: Limits
+) -> pygit2.Oid:
+    """Validate ``changes`` against ``tree``, write the blobs and trees, return the new root tree id."""
+    ops = validate_changes(tree, changes, limits)
+    resolved: dict[str, tuple[pygit2.Oid, int] | None] = {}
+    for path, op in ops.items():
+        if op is None:
+            resolved[path] = None
+        elif op.oid is not None:
+            resolved[path] = (op.oid, op.mode)
+        else:
+            assert op.content is not None
+            resolved[path] = (repo.create_blob(op.content), op.mode)
+    root = _build(repo, tree, resolved)
+    if root is None:
+        return repo.TreeBuilder().write()
+    return root
+
+
+def _build(
+    repo: pygit2.Repository,
+    tree: pygit2.Tree | None,
+    ops: dict[str, tuple[pygit2.Oid, int] | None],
+) -> pygit2.Oid | None:
+    builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
+    nested: dict[str, dict[str, tuple[pygit2.Oid, int] | None]] = {}
+    for path, op in ops.items():
+        head, sep, rest = path.partition("/")
+        if sep:
+            nested.setdefault(head, {})[rest] = op
+        elif op is None:
+            if builder.get(git_name(head)) is not None:
+                builder.remove(head)
+        else:
+            builder.insert(head, op[0], op[1])
+    for name, sub_ops in sorted(nested.items()):
+        existing = builder.get(git_name(name))
+        subtree = None
+        if existing is not None and existing.filemode == _TREE:
+            subtree = repo[existing.id]
+            assert isinstance(subtree, pygit2.Tree)
+        oid = _build(repo, subtree, sub_ops)
+        if oid is None:
+            if existing is not None:
+                builder.remove(name)
+        else:
+            builder.insert(name, oid, _TREE)
+    if len(builder) == 0:
+        return None
+    return builder.write()
