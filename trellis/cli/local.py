@@ -88,7 +88,7 @@ class LocalReader:
         from trellis.ci.engine.store import RunStore
 
         runs = RunStore(self.store)
-        for run_id in runs.list(repository, commit_id, branch):
+        for run_id in runs.find(repository, commit_id, branch):
             run = runs.get(repository, run_id)
             yield dataclasses.replace(run, jobs=tuple(dataclasses.replace(j, tests=()) for j in run.jobs))
 
