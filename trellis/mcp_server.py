@@ -21,7 +21,6 @@ import functools
 import inspect
 import json
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -514,23 +513,13 @@ class HttpMcp:
     def __init__(self, pool: ClientPool, address: str) -> None:
         import uvicorn
 
-        host, _, port = address.rpartition(":")
-        host = host.strip("[]") or "127.0.0.1"
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self._socket.bind((host, int(port)))
-        except (OSError, ValueError) as exc:
-            self._socket.close()
-            from .server import ConfigError
+        from .listening import listen
 
-            raise ConfigError(f"cannot serve MCP on {address}: {exc}") from None
-        bound = self._socket.getsockname()[1]
-        shown = f"[{host}]" if family == socket.AF_INET6 else host
-        self.url = f"http://{shown}:{bound}/mcp"
+        listening = listen(address, "MCP")
+        self._socket = listening.socket
+        self.url = f"http://{listening.origin}/mcp"
         self.pool = pool
-        app = build_mcp(pool).streamable_http_app(host=host)
+        app = build_mcp(pool).streamable_http_app(host=listening.host)
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="trellis-mcp-http", daemon=True
@@ -543,7 +532,8 @@ class HttpMcp:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(10)
+        if self._thread.ident is not None:  # started
+            self._thread.join(10)
         self._socket.close()
         self.pool.close()
 

@@ -12,7 +12,6 @@ tokens it listens on loopback only unless the operator passes
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import threading
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..auth import TokenStore
 from ..config import is_loopback
+from ..listening import listen
 from .app import build_app
 from .pages import Services
 
@@ -50,8 +50,6 @@ class WebServer:
         from ..server import ConfigError
 
         tokens = TokenStore(data_dir)
-        host, _, port = address.rpartition(":")
-        host = host.strip("[]") or "127.0.0.1"
         tls = tls_cert is not None and tls_key is not None
         if not is_loopback(address) and not insecure_allow_remote:
             missing = [what for what, present in (("TLS", tls), ("tokens", tokens.active())) if not present]
@@ -61,21 +59,10 @@ class WebServer:
                     "pages would cross the network readable, or anyone could read every repository. Serve it on "
                     "127.0.0.1, add what is missing, or pass --insecure-allow-remote if the network is trusted"
                 )
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self._socket.bind((host, int(port)))
-        except (OSError, ValueError) as exc:
-            self._socket.close()
-            raise ConfigError(f"cannot serve the web viewer on {address}: {exc}") from None
-        # Listening now (uvicorn would only once its thread runs): a browser sent to `url` the moment it is
-        # printed waits in the backlog instead of being refused.
-        self._socket.listen(2048)
-        bound = self._socket.getsockname()[1]
-        shown = f"[{host}]" if family == socket.AF_INET6 else host
-        self.url = f"{'https' if tls else 'http'}://{shown}:{bound}"
-        self.port = bound
+        listening = listen(address, "the web viewer")
+        self._socket = listening.socket
+        self.url = f"{'https' if tls else 'http'}://{listening.origin}"
+        self.port = listening.port
         app = build_app(services, tokens, require_tokens=tokens.active(), secure_cookie=tls)
         options: dict[str, object] = {}
         if tls:
@@ -96,7 +83,8 @@ class WebServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(10)
+        if self._thread.ident is not None:  # started
+            self._thread.join(10)
         self._socket.close()
 
 
