@@ -392,15 +392,9 @@ def serve(
     received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Nothing that takes a lock or imports: the handler interrupts the main thread anywhere, start-up's
+        # own logging and imports included. The stop is logged below, outside the handler.
         received.append(signum)
-        if signum == signal.SIGINT:  # a person at the terminal: the CLI ends the process within a second
-            log.info("received SIGINT: stopping (in-flight requests get under a second)")
-        else:
-            log.info(
-                "received %s: finishing in-flight requests (grace %.0fs)",
-                signal.Signals(signum).name,
-                config.grace_seconds,
-            )
         done.set()
 
     # Handlers first: the server is discoverable (lock file) as soon as it starts.
@@ -418,6 +412,11 @@ def serve(
         while not done.wait(0.5):
             pass
     finally:
+        if received and received[0] == signal.SIGINT:  # a person at the terminal: the CLI ends within a second
+            log.info("received SIGINT: stopping (in-flight requests get under a second)")
+        elif received:
+            name, grace = signal.Signals(received[0]).name, config.grace_seconds
+            log.info("received %s: finishing in-flight requests (grace %.0fs)", name, grace)
         if stop_extra is not None:
             stop_extra()
         running.stop(config.grace_seconds)

@@ -644,9 +644,8 @@ def run_workers(
     done = threading.Event()
     received: list[int] = []
 
-    def on_signal(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:  # nothing that takes a lock: logged below
         received.append(signum)
-        log.info("received %s: stopping the fronts, then the index process", signal.Signals(signum).name)
         done.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -684,6 +683,8 @@ def run_workers(
         while not done.wait(0.5):
             pass
     finally:
+        if received:
+            log.info("received %s: stopping the fronts, then the index process", signal.Signals(received[0]).name)
         if supervisor is not None:
             supervisor.stop(config.grace_seconds)
         lock.release()
