@@ -25,6 +25,10 @@ look-alike). For each type: precision and recall of the renames and moves the
 diff reports (modules and constructors aside; members that follow their class
 are not reported), against what the refactoring did.
 
+Real histories (``--repo PATH [--commits N] [--labels FILE]``, ``benchmarks/real_renames.py``): the
+renames and moves the diff reports over a real project's commits, and the removed-and-added pairs it
+did not pair, with precision and recall against hand labels.
+
 Run: ``python benchmarks/bench_semantic_diff.py [--quick] [--seed N] [--refactorings-only]``.
 Prints a Markdown section (append it to benchmarks/RESULTS.md).
 """
@@ -46,6 +50,7 @@ import pygit2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import real_renames  # noqa: E402
 from measure import cpu_model, pct  # noqa: E402
 from refactorings import LANGUAGES, NEGATIVE_TYPES, TYPES, make_cases, reported  # noqa: E402
 
@@ -322,7 +327,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer edits and repetitions")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--refactorings-only", action="store_true", help="only the refactoring commits (no timing)")
+    ap.add_argument("--repo", help="a real git repository or bundle: list the renames and moves found in its history")
+    ap.add_argument("--commits", type=int, default=300, help="with --repo: the last N non-merge commits")
+    ap.add_argument("--labels", help="with --repo: hand labels (JSON) for precision and recall; see real_renames.py")
     args = ap.parse_args()
+    if args.repo:
+        return real_renames.report(args.repo, args.commits, args.labels)
     if args.refactorings_only:
         print(f"## bench_semantic_diff: refactorings ({time.strftime('%Y-%m-%d')})\n")
         return 0 if refactoring_section(args.seed, 4 if args.quick else 10) else 1
