@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from trellis.ci.execution import LocalExecutor
-from trellis.ci.execution.environments import READY, EnvironmentBuildError, environment_spec
+from trellis.ci.execution.environments import READY, EnvironmentBuildError, ensure_environment, environment_spec
 from trellis.ci.execution.jobs import JobLimits, JobRequest, TestPlan
 from trellis.ci.execution.shards import submit_tests
 
@@ -131,3 +131,75 @@ def test_jobs_run_in_an_environment_built_once_per_inputs(tmp_path: Path, execut
     assert {p.name: (p / READY).stat().st_mtime_ns for p in environments.iterdir() if p.is_dir()} == built
     assert run("2.0", "changed") == passed  # the requirements changed: a new environment
     assert len([p for p in environments.iterdir() if p.is_dir()]) == 2
+
+
+def _sdist(directory: Path, marker: Path) -> Path:
+    """A source distribution whose in-tree build backend writes ``marker`` when pip imports it:
+    building it would run the change's code outside the sandbox, with the network."""
+    import io
+    import tarfile
+
+    path = directory / "buildme-1.0.tar.gz"
+    files = {
+        "buildme-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: buildme\nVersion: 1.0\n",
+        "buildme-1.0/pyproject.toml": (
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+            '[project]\nname = "buildme"\nversion = "1.0"\n'
+        ),
+        "buildme-1.0/backend.py": f"open({str(marker)!r}, 'w').write('ran')\n",
+    }
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("how", ["index", "direct"])
+def test_a_build_from_source_is_refused_and_runs_nothing(tmp_path: Path, how: str) -> None:
+    marker = tmp_path / "built-outside-the-sandbox"
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    sdist = _sdist(dists, marker)
+    line = f"--find-links {dists}\nbuildme\n" if how == "index" else f"buildme @ {sdist.as_uri()}\n"
+    requirements = f"--no-index\n{line}".encode()
+    spec = environment_spec({"requirements.txt": requirements}, requirements=["requirements.txt"])
+    with pytest.raises(EnvironmentBuildError, match="wheels only") as failure:
+        ensure_environment(spec, tmp_path / "environments")
+    assert "buildme" in str(failure.value)
+    assert not marker.exists()  # the backend never ran
+    assert not (tmp_path / "environments" / spec.digest / READY).exists()
+
+
+@pytest.mark.parametrize(
+    ("requirements", "packages"),
+    [
+        (b"--no-binary :all:\nhypothesis\n", ()),
+        (b"-e .\n", ()),
+        (b"git+https://example.invalid/repo.git\n", ()),
+        (b"", ("demo @ file:///tmp/demo-1.0.tar.gz",)),
+        (b"", ("./vendored/lib",)),
+    ],
+)
+def test_requirements_that_would_build_from_source_are_refused_before_pip(
+    tmp_path: Path, requirements: bytes, packages: tuple[str, ...]
+) -> None:
+    files = {"requirements.txt": requirements}
+    spec = environment_spec(files, requirements=["requirements.txt"] if requirements else [], packages=packages)
+    with pytest.raises(EnvironmentBuildError, match="wheels only"):
+        ensure_environment(spec, tmp_path / "environments")
+    assert not list((tmp_path / "environments").glob("*/.trellis-inputs"))  # pip never got them
+
+
+def test_wheels_and_version_pins_stay_allowed() -> None:
+    from trellis.ci.execution.environments import _source_reference
+
+    for requirement in (
+        "hypothesis",
+        "torch==2.1+cpu",
+        'pkg[x]>=2; python_version > "3"',
+        "p @ https://h/p-1-py3-none-any.whl",
+    ):
+        assert not _source_reference(requirement), requirement

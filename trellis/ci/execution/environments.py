@@ -203,13 +203,55 @@ def _build(spec: EnvironmentSpec, target: Path, timeout_s: float) -> None:
     (site / "_trellis_server_site.pth").write_text("".join(f"{p}\n" for p in _server_sites()))
     if not spec.requirements and not spec.packages:
         return
+    for path, content in spec.requirements:
+        _refuse_source_builds(path, content)
+    for package in spec.packages:
+        if _source_reference(package):
+            raise EnvironmentBuildError(f"requirement {package!r}: {WHEELS_ONLY}")
     inputs = target / ".trellis-inputs"
     inputs.mkdir()
+    # Wheels only: pip runs outside the sandbox, with the network, on requirements the change under test
+    # may have written; building a source distribution would run its code here (setup.py, a build backend).
     argv = [sys.executable, "-m", "pip", "--python", str(python_of(target)), "install", "--quiet"]
+    argv += ["--only-binary", ":all:"]
     for path, content in spec.requirements:
         written = inputs / path
         written.parent.mkdir(parents=True, exist_ok=True)
         written.write_bytes(content)
         argv += ["-r", path]
     argv += list(spec.packages)
-    run(argv, inputs)
+    try:
+        run(argv, inputs)
+    except EnvironmentBuildError as error:
+        if (
+            "from versions: none" in str(error)
+            or "only-binary" in str(error)
+            or "No matching distribution" in str(error)
+        ):
+            raise EnvironmentBuildError(f"{error.message} {WHEELS_ONLY}") from None
+        raise
+
+
+WHEELS_ONLY = (
+    "Test environments install wheels only: no source distribution is built, since building one runs its code "
+    "outside the sandbox. Depend on a version published as a wheel, or install the package into the server's "
+    "environment."
+)
+# Requirements-file options that would build from source (or re-allow it).
+_SOURCE_OPTIONS = re.compile(r"^(-e\b|--editable\b|--no-binary\b)")
+
+
+def _source_reference(requirement: str) -> bool:
+    """Whether a requirement names an archive, a directory or a repository instead of a wheel:
+    ``--only-binary`` does not apply to a direct reference (``pkg @ URL``, a path, a VCS URL)."""
+    target = requirement.split(" @ ", 1)[1] if " @ " in requirement else requirement
+    target = target.split(";", 1)[0].split("#", 1)[0].strip()
+    direct = " @ " in requirement or "://" in target or target.startswith((".", "/", "~"))
+    return direct and not target.endswith(".whl")
+
+
+def _refuse_source_builds(path: str, content: bytes) -> None:
+    for number, line in enumerate(content.decode(errors="replace").splitlines(), 1):
+        text = line.split(" #", 1)[0].strip()
+        if _SOURCE_OPTIONS.match(text) or (text and not text.startswith("-") and _source_reference(text)):
+            raise EnvironmentBuildError(f"{path} line {number}: {text!r}: {WHEELS_ONLY}")
