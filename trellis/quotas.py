@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trellis.vcs import InvalidArgument, LimitExceeded, NotFound, Store
+from trellis.vcs import InvalidArgument, LimitExceeded, NotFound
 
-if TYPE_CHECKING:  # protobuf loads when an error is sent: trellis.config (the CLI) imports Quotas
+if TYPE_CHECKING:  # protobuf loads when an error is sent, the store never here: trellis.config (the CLI) imports Quotas
     from google.protobuf import any_pb2
+
+    from trellis.vcs import Store
 
 __all__ = ["QuotaExceeded", "QuotaTracker", "Quotas", "repository_count", "repository_creators"]
 

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow as pa
 
 from trellis.query import TABLES, VIEWS, Indexer, open_database, schema_markdown
-from trellis.query.schema import SCHEMA_VERSION, arrow_schema, create_schema
+from trellis.query.schema import SCHEMA_VERSION, arrow_schema, create_schema, schema_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN = "<!-- BEGIN GENERATED: query.schema_markdown() -->\n"
@@ -86,8 +86,38 @@ def test_a_different_schema_version_is_rebuilt(tmp_path: Path) -> None:
     con = duckdb.connect(str(path))
     assert create_schema(con) is True
     assert [r[0] for r in con.execute("DESCRIBE commits").fetchall()][:2] == ["repository", "commit_id"]
-    assert con.execute("SELECT value FROM index_info").fetchall() == [(str(SCHEMA_VERSION),)]
+    assert con.execute("SELECT value FROM index_info WHERE key = 'schema_version'").fetchall() == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert create_schema(con) is False
+    con.close()
+
+
+def test_opening_a_current_index_writes_nothing(tmp_path: Path) -> None:
+    """An index that records this version's DDL is opened without running it: a read-only command leaves the
+    file as it was (no views replaced, no checkpoint on close)."""
+    path = tmp_path / "index.duckdb"
+    open_database(path).close()
+    before = path.read_bytes()
+    con = open_database(path)
+    assert con.execute("SELECT count(*) FROM commits").fetchone() == (0,)
+    con.close()
+    assert path.read_bytes() == before
+    assert not path.with_name(path.name + ".wal").exists()
+
+
+def test_a_changed_ddl_runs_again(tmp_path: Path) -> None:
+    """The digest covers every statement: an index recording another digest (a view changed within one schema
+    version) gets the DDL again, and records the new digest."""
+    path = tmp_path / "index.duckdb"
+    con = duckdb.connect(str(path))
+    assert create_schema(con) is True
+    view = VIEWS[0].name
+    con.execute(f"DROP VIEW {view}")
+    con.execute("UPDATE index_info SET value = 'other' WHERE key = 'schema_digest'")
+    assert create_schema(con) is False
+    assert con.execute(f"SELECT count(*) FROM {view}").fetchone() is not None
+    assert con.execute("SELECT value FROM index_info WHERE key = 'schema_digest'").fetchall() == [(schema_digest(),)]
     con.close()
 
 

@@ -575,25 +575,50 @@ def _ddl(t: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {t.name} (\n    {columns}\n)"
 
 
+def _schema_statements() -> list[str]:
+    """The DDL that makes the tables, indexes and views of this version (idempotent statements)."""
+    return [
+        *(_ddl(t) for t in TABLES),
+        *(f"CREATE INDEX IF NOT EXISTS {name} ON {table_name} ({column})" for name, table_name, column in INDEXES),
+        *(f"CREATE OR REPLACE VIEW {v.name} AS {v.sql}" for v in VIEWS),
+    ]
+
+
+def schema_digest() -> str:
+    """A digest of the whole DDL of this version: an index that records it needs none of it run again."""
+    import hashlib
+
+    return hashlib.blake2b("\n;\n".join(_schema_statements()).encode(), digest_size=16).hexdigest()
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> bool:
     """Create every table and view; return True when the index was (re)created empty.
 
     An index written by another schema version is dropped first: it is derived
-    data, and the indexer rebuilds it from git.
+    data, and the indexer rebuilds it from git. An index whose ``index_info``
+    records this version's DDL digest is left as it is: opening it writes
+    nothing, so a read-only command (``trellis query``) neither replaces views
+    nor checkpoints and syncs the file on close.
     """
+    digest = schema_digest()
+    try:
+        info = dict(
+            con.execute("SELECT key, value FROM index_info WHERE key IN ('schema_version', 'schema_digest')").fetchall()
+        )
+    except duckdb.CatalogException:  # a new file
+        info = {}
+    if info.get("schema_version") == str(SCHEMA_VERSION) and info.get("schema_digest") == digest:
+        return False
     con.execute("CREATE TABLE IF NOT EXISTS index_info (key VARCHAR, value VARCHAR)")
-    rows = con.execute("SELECT value FROM index_info WHERE key = 'schema_version'").fetchall()
-    fresh = not rows or rows[0][0] != str(SCHEMA_VERSION)
+    fresh = info.get("schema_version") != str(SCHEMA_VERSION)
     if fresh:
         drop_schema(con)
         con.execute("CREATE TABLE index_info (key VARCHAR, value VARCHAR)")
         con.execute("INSERT INTO index_info VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-    for t in TABLES:
-        con.execute(_ddl(t))
-    for name, table_name, column in INDEXES:
-        con.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table_name} ({column})")
-    for v in VIEWS:
-        con.execute(f"CREATE OR REPLACE VIEW {v.name} AS {v.sql}")
+    for statement in _schema_statements():
+        con.execute(statement)
+    con.execute("DELETE FROM index_info WHERE key = 'schema_digest'")
+    con.execute("INSERT INTO index_info VALUES ('schema_digest', ?)", [digest])
     return fresh
 
 

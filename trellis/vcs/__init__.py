@@ -3,47 +3,112 @@
 Plain library: no gRPC, no environment, no printing. Start at :class:`Store`.
 """
 
-from .durability import Durability, GroupSync, SyncFunction, sync_filesystems
-from .errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    LimitExceeded,
-    MergeConflict,
-    NotFound,
-    PermissionDenied,
-    StaleHead,
-    VcsError,
-)
-from .maintenance import LOOSE_LIMIT, Maintainer, MaintenanceFailed, MaintenanceResult, maintain
-from .model import (
-    Branch,
-    Change,
-    ChangedFiles,
-    Commit,
-    CommitResult,
-    DeleteFile,
-    FileContent,
-    Identity,
-    Limits,
-    MergeConflictInfo,
-    MergeResult,
-    OnStale,
-    Page,
-    PutFile,
-    RenameFile,
-    Repository,
-    Session,
-    SessionStatus,
-    Signature,
-    Step,
-    StepInput,
-    TreeEntry,
-)
-from .objects import parse_trailers
-from .reads import blob_id
-from .redaction import Redacted, Redactor, SecretPattern
-from .store import Store
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .durability import Durability, GroupSync, SyncFunction, sync_filesystems
+    from .errors import (
+        AlreadyExists,
+        FailedPrecondition,
+        InvalidArgument,
+        LimitExceeded,
+        MergeConflict,
+        NotFound,
+        PermissionDenied,
+        StaleHead,
+        VcsError,
+    )
+    from .maintenance import LOOSE_LIMIT, Maintainer, MaintenanceFailed, MaintenanceResult, maintain
+    from .model import (
+        Branch,
+        Change,
+        ChangedFiles,
+        Commit,
+        CommitResult,
+        DeleteFile,
+        FileContent,
+        Identity,
+        Limits,
+        MergeConflictInfo,
+        MergeResult,
+        OnStale,
+        Page,
+        PutFile,
+        RenameFile,
+        Repository,
+        Session,
+        SessionStatus,
+        Signature,
+        Step,
+        StepInput,
+        TreeEntry,
+    )
+    from .objects import parse_trailers
+    from .reads import blob_id
+    from .redaction import Redacted, Redactor, SecretPattern
+    from .store import Store
+
+# Each name loads its module on first use: a command that needs the model or one read of the refs does not pay
+# for pygit2 and the whole store (``trellis query`` on a local data directory, ``trellis --help``).
+_LAZY = {
+    "AlreadyExists": "errors",
+    "Branch": "model",
+    "Change": "model",
+    "ChangedFiles": "model",
+    "Commit": "model",
+    "CommitResult": "model",
+    "DeleteFile": "model",
+    "Durability": "durability",
+    "FailedPrecondition": "errors",
+    "FileContent": "model",
+    "GroupSync": "durability",
+    "Identity": "model",
+    "InvalidArgument": "errors",
+    "LOOSE_LIMIT": "maintenance",
+    "LimitExceeded": "errors",
+    "Limits": "model",
+    "Maintainer": "maintenance",
+    "MaintenanceFailed": "maintenance",
+    "MaintenanceResult": "maintenance",
+    "MergeConflict": "errors",
+    "MergeConflictInfo": "model",
+    "MergeResult": "model",
+    "NotFound": "errors",
+    "OnStale": "model",
+    "Page": "model",
+    "PermissionDenied": "errors",
+    "PutFile": "model",
+    "Redacted": "redaction",
+    "Redactor": "redaction",
+    "RenameFile": "model",
+    "Repository": "model",
+    "SecretPattern": "redaction",
+    "Session": "model",
+    "SessionStatus": "model",
+    "Signature": "model",
+    "StaleHead": "errors",
+    "Step": "model",
+    "StepInput": "model",
+    "Store": "store",
+    "SyncFunction": "durability",
+    "TreeEntry": "model",
+    "VcsError": "errors",
+    "blob_id": "reads",
+    "maintain": "maintenance",
+    "parse_trailers": "objects",
+    "sync_filesystems": "durability",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'trellis.vcs' has no attribute {name!r}")
+
 
 __all__ = [
     "AlreadyExists",
