@@ -333,6 +333,10 @@ def mode_store(args: argparse.Namespace) -> None:
             f"(a) raw pygit2 loop: {a.rate:.0f} commits/s, p50 {a.pct(50):.3f} ms, "
             f"CPU {a.client_cpu_s * 1000 / n:.3f} ms/commit"
         )
+        # As the server runs the store (trellis/server.py, open_store); after (a), which is plain pygit2.
+        import pygit2
+
+        pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
         for session in (False, True):
             lat, cpu = loop(f"plain{int(session)}", session, n)
             ordered = sorted(lat)
@@ -341,7 +345,7 @@ def mode_store(args: argparse.Namespace) -> None:
                 f"{what}: {n / (sum(lat) / 1000):.0f} commits/s, p50 {ordered[len(ordered) // 2]:.3f} ms, "
                 f"p99 {ordered[int(len(ordered) * 0.99)]:.3f} ms, CPU {cpu * 1000 / n:.3f} ms/commit"
             )
-        for session in (False, True):
+        for session in (False, True) if args.profile else ():
             profile = cProfile.Profile()
             loop(f"prof{int(session)}", session, n, profile)
             stats = pstats.Stats(profile)
@@ -355,6 +359,8 @@ def mode_store(args: argparse.Namespace) -> None:
 
         # How a session step's cost grows with the session: the steps/ tree gains an entry per step
         # and is rewritten whole each time.
+        if not args.growth:
+            return
         print("\nsession step cost against the session's length (Store.commit + step, ms):")
         lat, _ = loop("growth", True, args.growth)
         chunk = max(1, args.growth // 8)
@@ -456,7 +462,10 @@ def main() -> None:
     p.add_argument("--stream", action="store_true", help="use CommitStream (grpc mode)")
     p.add_argument("--duration", type=float, default=8.0, help="measured seconds (grpc, perf)")
     p.add_argument("--commits", type=int, default=1500, help="commits per loop (store)")
-    p.add_argument("--growth", type=int, default=4000, help="session steps in the growth test (store)")
+    p.add_argument("--growth", type=int, default=4000, help="session steps in the growth test (store; 0: none)")
+    p.add_argument(
+        "--no-profile", dest="profile", action="store_false", help="store: only the CPU per commit, no cProfile"
+    )
     p.add_argument("--client-procs", type=int, default=2)
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--tmpdir")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import pygit2
 import pytest
 from google.protobuf.message import Message
 
@@ -67,6 +68,25 @@ def assert_fsck_clean(path: Path) -> None:
     assert result.returncode == 0, output
     for word in ("error", "warning", "missing", "broken", "bad", "invalid"):
         assert word not in output.lower(), output
+
+
+def flatten_session_steps(path: Path, session_id: str) -> None:
+    """Rewrite the session's tip as versions before step subtrees wrote it: every step in ``steps/`` itself
+    (``steps/00000001.json``; see trellis/vcs/sessions.py)."""
+    repo = pygit2.Repository(str(path))
+    ref = repo.references[f"refs/trellis/sessions/{session_id}"]
+    tip = repo[ref.target]
+    assert isinstance(tip, pygit2.Commit)
+    flat = repo.TreeBuilder()
+    for subtree in tip.tree["steps"]:
+        assert isinstance(subtree, pygit2.Tree)
+        for step in subtree:
+            flat.insert(step.name, step.id, pygit2.enums.FileMode.BLOB)
+    root = repo.TreeBuilder(tip.tree)
+    root.insert("steps", flat.write(), pygit2.enums.FileMode.TREE)
+    signature = pygit2.Signature("alice", "alice@example.com")
+    commit = repo.create_commit(None, signature, signature, "Old layout\n", root.write(), [tip.id])
+    ref.set_target(commit)
 
 
 def object_count(path: Path) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import flatten_session_steps, repo_path
 from trellis import vcs
 from trellis.query import Indexer, run_query
 
@@ -76,6 +77,32 @@ def test_sync_indexes_commits_refs_sessions_and_steps(store: vcs.Store, indexer:
     assert summary == [(3, 2, 120, 2, "succeeded")]
     kinds = dict(con.execute("SELECT kind, count(*) FROM refs GROUP BY kind").fetchall())
     assert kinds == {"branch": 2, "session": 1}
+
+
+def test_steps_are_indexed_from_subtrees_and_from_the_flat_layout(
+    store: vcs.Store, indexer: Indexer, data_dir: Path
+) -> None:
+    """Sessions keep their steps in subtrees of 100; those written before, in ``steps/`` itself."""
+    store.create_repository("demo", ALICE)
+    old = store.create_session("demo", ALICE)
+    store.record_steps("demo", old.session_id, [vcs.StepInput(action=f"o{i}") for i in range(1, 6)], ALICE)
+    flatten_session_steps(repo_path(data_dir, "demo"), old.session_id)
+    long = store.create_session("demo", ALICE)
+    store.record_steps("demo", long.session_id, [vcs.StepInput(action=f"l{i}") for i in range(1, 151)], ALICE)
+    assert indexer.sync().steps_added == 155
+    assert indexer.check() == []
+    # Incremental: only the new steps are read and added (the indexer skips subtrees it has indexed).
+    store.record_steps("demo", long.session_id, [vcs.StepInput(action=f"l{i}") for i in range(151, 231)], ALICE)
+    store.record_step("demo", old.session_id, vcs.StepInput(action="o6"), ALICE)
+    assert indexer.sync().steps_added == 81
+    assert indexer.check() == []
+    rows = indexer.connection.execute(
+        "SELECT session_id, list(action ORDER BY step_index), list(step_index ORDER BY step_index) "
+        "FROM steps GROUP BY session_id"
+    ).fetchall()
+    got = {sid: (actions, indexes) for sid, actions, indexes in rows}
+    assert got[old.session_id] == ([f"o{i}" for i in range(1, 7)], list(range(1, 7)))
+    assert got[long.session_id] == ([f"l{i}" for i in range(1, 231)], list(range(1, 231)))
 
 
 def test_sync_is_incremental(store: vcs.Store, indexer: Indexer) -> None:

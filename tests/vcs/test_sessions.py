@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BOB, assert_fsck_clean, git, object_count, repo_path
+from tests.conftest import BOB, assert_fsck_clean, flatten_session_steps, git, object_count, repo_path
 from trellis import vcs
 from trellis.vcs.sessions import new_session_id
 
@@ -248,8 +248,11 @@ def test_session_is_readable_with_plain_git(
     assert record["session_id"] == session.session_id
     assert record["agent"] == "alice" and record["model"] == "m1" and record["task"] == "t1"
     assert record["status"] == "active" and record["step_count"] == 2 and record["commit_count"] == 1
-    assert git(path, "ls-tree", "--name-only", f"{ref}:steps").split() == ["00000001.json", "00000002.json"]
-    step2 = json.loads(git(path, "show", f"{ref}:steps/00000002.json"))
+    assert git(path, "ls-tree", "-r", "--name-only", f"{ref}:steps").split() == [
+        "000000/00000001.json",
+        "000000/00000002.json",
+    ]
+    step2 = json.loads(git(path, "show", f"{ref}:steps/000000/00000002.json"))
     assert step2["commit_id"] == code.commit_id and step2["index"] == 2
     # The code commit is reachable from the session even after its branch is gone.
     store.delete_branch("demo", session.branch_id)
@@ -356,3 +359,119 @@ def test_record_steps_is_all_or_nothing_and_bounded(
     with pytest.raises(vcs.PermissionDenied):
         store.record_steps("demo", session.session_id, [vcs.StepInput()], BOB)
     assert store.get_session("demo", session.session_id).step_count == 0
+
+
+def _steps_listing(path: Path, session_id: str) -> dict[str, list[str]]:
+    """``steps/`` of the session's tip as plain git lists it: subtree -> its files (a file: [])."""
+    ref = f"refs/trellis/sessions/{session_id}"
+    listing: dict[str, list[str]] = {}
+    for line in git(path, "ls-tree", "-r", "-t", "--name-only", f"{ref}:steps").split():
+        head, _, rest = line.partition("/")
+        listing.setdefault(head, [])
+        if rest:
+            listing[head].append(rest)
+    return listing
+
+
+def _all_steps(store: vcs.Store, repository: str, session_id: str, page_size: int) -> list[vcs.Step]:
+    steps: list[vcs.Step] = []
+    token = ""
+    while True:
+        page = store.list_steps(repository, session_id, page_size=page_size, page_token=token)
+        steps.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            return steps
+
+
+def test_a_long_session_keeps_its_steps_in_subtrees_of_100(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    """A step rewrites one subtree of at most 100 entries, however long the session (not one growing tree)."""
+    session = store.create_session("demo", alice)
+    sid = session.session_id
+    store.record_steps("demo", sid, [vcs.StepInput(action=f"a{i}") for i in range(1, 99)], alice)
+    code = store.commit(
+        "demo", session.branch_id, [vcs.PutFile("app.py", b"x = 99\n")], "step 99", alice, session_id=sid
+    )
+    store.record_step("demo", sid, vcs.StepInput(action="a100"), alice)
+    store.record_steps("demo", sid, [vcs.StepInput(action=f"a{i}") for i in range(101, 251)], alice)
+    path = repo_path(data_dir, "demo")
+    listing = _steps_listing(path, sid)
+    assert sorted(listing) == ["000000", "000001", "000002"]
+    assert listing["000000"] == [f"{i:08d}.json" for i in range(1, 100)]
+    assert listing["000001"] == [f"{i:08d}.json" for i in range(100, 200)]
+    assert listing["000002"] == [f"{i:08d}.json" for i in range(200, 251)]
+    steps = _all_steps(store, "demo", sid, page_size=40)
+    assert [s.index for s in steps] == list(range(1, 251))
+    assert steps[98].commit_id == code.commit.commit_id and steps[99].input.action == "a100"
+    assert store.get_session("demo", sid).step_count == 250
+    assert_fsck_clean(path)
+
+
+def test_sessions_written_in_the_flat_layout_stay_readable_and_move_to_subtrees(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    session = store.create_session("demo", alice)
+    sid = session.session_id
+    store.record_steps("demo", sid, [vcs.StepInput(action=f"a{i}") for i in range(1, 104)], alice)
+    path = repo_path(data_dir, "demo")
+    flatten_session_steps(path, sid)
+    assert sorted(_steps_listing(path, sid)) == [f"{i:08d}.json" for i in range(1, 104)]
+    reader = vcs.Store(data_dir, durability=vcs.Durability.NONE)  # a fresh process: nothing cached
+    assert [s.input.action for s in _all_steps(reader, "demo", sid, page_size=30)] == [f"a{i}" for i in range(1, 104)]
+    # The next step moves the old steps into subtrees (their blobs unchanged) and adds itself.
+    store.record_step("demo", sid, vcs.StepInput(action="a104"), alice)
+    listing = _steps_listing(path, sid)
+    assert sorted(listing) == ["000000", "000001"]
+    assert len(listing["000000"]) == 99 and listing["000001"] == [f"{i:08d}.json" for i in range(100, 105)]
+    assert [s.input.action for s in _all_steps(store, "demo", sid, page_size=1000)] == [f"a{i}" for i in range(1, 105)]
+    assert_fsck_clean(path)
+
+
+def test_a_request_replayed_after_a_crash_finds_its_step_in_the_flat_layout(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    session = store.create_session("demo", alice)
+    first = store.commit(
+        "demo",
+        session.branch_id,
+        [vcs.PutFile("app.py", b"x = 1\n")],
+        "m",
+        alice,
+        session_id=session.session_id,
+        request_id="req-old",
+    )
+    flatten_session_steps(repo_path(data_dir, "demo"), session.session_id)
+    again = store.commit(
+        "demo",
+        session.branch_id,
+        [vcs.PutFile("app.py", b"x = 1\n")],
+        "m",
+        alice,
+        session_id=session.session_id,
+        request_id="req-old",
+    )
+    assert again.commit == first.commit and again.step == first.step
+    assert store.get_session("demo", session.session_id).step_count == 1
+
+
+def test_steps_written_by_two_stores_at_once_keep_the_count(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    """Each store caches the session by the commit its ref points at: a write by another process is
+    seen, never overwritten with a stale record (serve --workers N has one store per front)."""
+    other = vcs.Store(data_dir, durability=vcs.Durability.NONE)
+    session = store.create_session("demo", alice)
+    sid = session.session_id
+    for i in range(1, 7):
+        writer = store if i % 3 else other
+        step = writer.record_step("demo", sid, vcs.StepInput(action=f"a{i}", input_tokens=i), alice)
+        assert step.index == i
+    for reader in (store, other):
+        got = reader.get_session("demo", sid)
+        assert (got.step_count, got.input_tokens) == (6, 21)
+    other.end_session("demo", sid, vcs.SessionStatus.SUCCEEDED, alice)
+    with pytest.raises(vcs.FailedPrecondition):
+        store.record_step("demo", sid, vcs.StepInput(action="late"), alice)
+    assert [s.input.action for s in _all_steps(store, "demo", sid, page_size=4)] == [f"a{i}" for i in range(1, 7)]

@@ -103,7 +103,7 @@ def _check_repository(indexer: Indexer, name: str) -> list[str]:
         if ref.startswith("refs/trellis/sessions/"):
             snapshot = read_session(repo, name, tip)
             if snapshot is not None:
-                git_sessions[snapshot.row[1]] = len(snapshot.step_names)
+                git_sessions[snapshot.row[1]] = snapshot.step_count(repo)
     index_sessions = dict(
         con.execute(
             "SELECT s.session_id, (SELECT count(*) FROM steps t WHERE t.repository = s.repository "

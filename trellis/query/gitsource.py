@@ -17,7 +17,7 @@ from typing import Any
 import pygit2
 
 from trellis.vcs.records import RECORD_REF_PREFIX
-from trellis.vcs.sessions import SESSION_REF_PREFIX
+from trellis.vcs.sessions import SESSION_REF_PREFIX, step_blobs
 
 __all__ = [
     "RUN_REF_PREFIX",
@@ -153,22 +153,19 @@ class SessionSnapshot:
     """A session as its ref's tip says: the ``sessions`` row and a reader for its steps."""
 
     row: tuple[Any, ...]
-    step_names: tuple[str, ...]
     _steps_tree: pygit2.Tree | None
+
+    def step_count(self, repo: pygit2.Repository) -> int:
+        """How many step files the session's tree holds."""
+        return len(step_blobs(repo, self._steps_tree)) if self._steps_tree is not None else 0
 
     def step_rows(self, repo: pygit2.Repository, repository: str, after: int) -> Iterator[tuple[Any, ...]]:
         """``steps`` rows with index greater than ``after``, in order."""
         if self._steps_tree is None:
             return
         session_id = self.row[1]
-        for name in self.step_names:
-            try:
-                index = int(name.removesuffix(".json"))
-            except ValueError:
-                continue
-            if index <= after:
-                continue
-            blob = repo[self._steps_tree[name].id]
+        for _, blob_id in step_blobs(repo, self._steps_tree, after):
+            blob = repo[blob_id]
             if not isinstance(blob, pygit2.Blob):
                 continue
             yield _step_row(repository, session_id, json.loads(blob.data))
@@ -209,11 +206,8 @@ def read_session(repo: pygit2.Repository, repository: str, tip: str) -> SessionS
     try:
         steps = commit.tree["steps"]
     except KeyError:
-        return SessionSnapshot(row, (), None)
-    if not isinstance(steps, pygit2.Tree):
-        return SessionSnapshot(row, (), None)
-    names = tuple(sorted(e.name for e in steps if e.name))
-    return SessionSnapshot(row, names, steps)
+        return SessionSnapshot(row, None)
+    return SessionSnapshot(row, steps if isinstance(steps, pygit2.Tree) else None)
 
 
 def _map(value: object) -> list[tuple[str, str]]:

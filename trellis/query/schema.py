@@ -260,7 +260,7 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "steps",
-        "One row per trajectory step of a session (`steps/NNNNNNNN.json` in the session ref).",
+        "One row per trajectory step of a session (`steps/NNNNNN/NNNNNNNN.json` in the session ref).",
         ("repository", "session_id", "step_index"),
         (
             _REPO,

@@ -2,11 +2,23 @@
 
 Each session ref points at a chain of commits (one per event) whose tree is::
 
-    session.json            the session record with running totals
-    steps/00000001.json     one file per step, in order
+    session.json                    the session record with running totals
+    steps/000000/00000001.json      one file per step, in subtrees of 100 steps:
+    steps/000001/00000100.json      the subtree's name is the step's number
+    ...                             without its last two digits
 
 so ``git show refs/trellis/sessions/<id>:session.json`` and
-``git log refs/trellis/sessions/<id>`` read them with plain git.
+``git log refs/trellis/sessions/<id>`` read them with plain git. A step
+rewrites the root, ``steps/`` and one subtree of at most 100 entries, so its
+cost does not grow with the session (one flat ``steps/`` tree, rewritten whole
+on every step, made step 4,000 cost three times step 1). Sessions written
+before kept every step in ``steps/`` itself (``steps/00000001.json``): readers
+read both layouts, and the next step written to such a session moves its steps
+into subtrees.
+
+A session is read for every write to it (its totals and status); the reads
+are kept in a :class:`SessionCache` by the commit the ref points at, so a
+write that follows this process's last write reads no object.
 """
 
 from __future__ import annotations
@@ -16,7 +28,8 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,7 +44,10 @@ from .validation import check_branch_name, check_session_id, check_text
 
 __all__ = [
     "SESSION_REF_PREFIX",
+    "STEPS_PER_TREE",
     "OpenSession",
+    "SessionCache",
+    "SessionTip",
     "append_step",
     "append_steps",
     "check_session_writable",
@@ -43,12 +59,15 @@ __all__ = [
     "list_sessions",
     "list_steps",
     "new_session_id",
+    "step_blobs",
     "step_input_size",
 ]
 
 SESSION_REF_PREFIX = "refs/trellis/sessions/"
 _BLOB = pygit2.enums.FileMode.BLOB
 _TREE = pygit2.enums.FileMode.TREE
+STEPS_PER_TREE = 100
+"""Steps per subtree of ``steps/``: the most entries a step's write rewrites, however long the session."""
 
 
 _last_ms = 0
@@ -118,8 +137,50 @@ def _step_name(index: int) -> str:
     return f"{index:08d}.json"
 
 
+def _subtree_name(index: int) -> str:
+    """The subtree of ``steps/`` that holds step ``index``: its number without the last two digits."""
+    return f"{index // STEPS_PER_TREE:06d}"
+
+
 def step_input_size(step: StepInput) -> int:
     return len(json.dumps({f: getattr(step, f) for f in _INPUT_FIELDS}, ensure_ascii=False).encode())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionTip:
+    """A session as one commit of its ref holds it: the record, the commit and the commit's tree."""
+
+    session: Session
+    commit_id: pygit2.Oid
+    tree_id: pygit2.Oid
+
+
+class SessionCache:
+    """Session records by the id of the commit that holds them, the last ``capacity`` used.
+
+    An entry is never stale: a commit id names one content. A write by
+    another process moves the ref to a commit this cache has not seen, which
+    is then read from git.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = capacity
+        self._tips: OrderedDict[pygit2.Oid, SessionTip] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def get(self, commit_id: pygit2.Oid) -> SessionTip | None:
+        with self._guard:
+            tip = self._tips.get(commit_id)
+            if tip is not None:
+                self._tips.move_to_end(commit_id)
+            return tip
+
+    def put(self, tip: SessionTip) -> None:
+        with self._guard:
+            self._tips[tip.commit_id] = tip
+            self._tips.move_to_end(tip.commit_id)
+            while len(self._tips) > self._capacity:
+                self._tips.popitem(last=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -128,19 +189,10 @@ class OpenSession:
 
     session: Session
     ref: pygit2.Reference
-    tip: pygit2.Commit
+    tip: SessionTip
 
 
-def _open(repo: pygit2.Repository, session_id: str) -> OpenSession:
-    ref, tip = _ref_and_tip(repo, session_id)
-    return OpenSession(_read_session(repo, tip), ref, tip)
-
-
-def _tip(repo: pygit2.Repository, session_id: str) -> pygit2.Commit:
-    return _ref_and_tip(repo, session_id)[1]
-
-
-def _ref_and_tip(repo: pygit2.Repository, session_id: str) -> tuple[pygit2.Reference, pygit2.Commit]:
+def _open(repo: pygit2.Repository, session_id: str, cache: SessionCache | None) -> OpenSession:
     ref = repo.references.get(git_name(_ref(check_session_id(session_id))))
     if ref is None:
         raise NotFound(
@@ -148,52 +200,136 @@ def _ref_and_tip(repo: pygit2.Repository, session_id: str) -> tuple[pygit2.Refer
             reason="SESSION_NOT_FOUND",
             session=session_id,
         )
-    commit = repo[ref.target]
-    assert isinstance(commit, pygit2.Commit)
-    return ref, commit
+    target = ref.target
+    assert isinstance(target, pygit2.Oid)
+    tip = cache.get(target) if cache is not None else None
+    if tip is None:
+        commit = repo[target]
+        assert isinstance(commit, pygit2.Commit)
+        blob = commit.tree["session.json"]
+        assert isinstance(blob, pygit2.Blob)
+        tip = SessionTip(_session_from(blob.data), commit.id, commit.tree_id)
+        if cache is not None:
+            cache.put(tip)
+    return OpenSession(tip.session, ref, tip)
 
 
-def _read_session(repo: pygit2.Repository, tip: pygit2.Commit) -> Session:
-    blob = tip.tree["session.json"]
-    assert isinstance(blob, pygit2.Blob)
-    return _session_from(blob.data)
+def get_session(repo: pygit2.Repository, session_id: str, cache: SessionCache | None = None) -> Session:
+    return _open(repo, session_id, cache).session
 
 
-def get_session(repo: pygit2.Repository, session_id: str) -> Session:
-    return _read_session(repo, _tip(repo, session_id))
+def _steps_tree(repo: pygit2.Repository, tree_id: pygit2.Oid) -> pygit2.Tree | None:
+    tree = repo[tree_id]
+    assert isinstance(tree, pygit2.Tree)
+    try:
+        steps = tree["steps"]
+    except KeyError:
+        return None
+    return steps if isinstance(steps, pygit2.Tree) else None
+
+
+def _number(name: str) -> int | None:
+    return int(name) if name.isascii() and name.isdigit() else None
+
+
+def step_blobs(repo: pygit2.Repository, steps: pygit2.Tree, after: int = 0) -> list[tuple[int, pygit2.Oid]]:
+    """``(index, blob id)`` of each step numbered above ``after`` in a session's ``steps/`` tree, in order.
+
+    Reads both layouts: subtrees of :data:`STEPS_PER_TREE` steps
+    (``steps/000123/00012345.json``) and the flat one of sessions written by
+    earlier versions (``steps/00012345.json``). Subtrees that hold only steps
+    up to ``after`` are not read.
+    """
+    found: list[tuple[int, pygit2.Oid]] = []
+    for entry in steps:
+        name = entry.name or ""
+        if entry.filemode == _TREE:
+            subtree = _number(name)
+            if subtree is None or (subtree + 1) * STEPS_PER_TREE - 1 <= after:
+                continue
+            held = repo[entry.id]
+            assert isinstance(held, pygit2.Tree)
+            found.extend(_flat_steps(held, after))
+        else:
+            found.extend(_flat_steps((entry,), after))
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def _flat_steps(entries: Iterable[pygit2.Object], after: int) -> Iterator[tuple[int, pygit2.Oid]]:
+    for entry in entries:
+        name = entry.name or ""
+        if entry.filemode == _TREE or not name.endswith(".json"):
+            continue
+        index = _number(name.removesuffix(".json"))
+        if index is not None and index > after:
+            yield index, entry.id
 
 
 def _write(
     repo: pygit2.Repository,
     session: Session,
-    parent: pygit2.Commit | None,
+    parent: SessionTip | None,
     message: str,
     actor: Identity,
-    step: Step | None = None,
-    more: tuple[Step, ...] = (),
-) -> pygit2.Oid:
-    root = repo.TreeBuilder(parent.tree) if parent is not None else repo.TreeBuilder()
+    steps: Sequence[Step] = (),
+) -> SessionTip:
+    if parent is not None:
+        base = repo[parent.tree_id]
+        assert isinstance(base, pygit2.Tree)
+        root = repo.TreeBuilder(base)
+    else:
+        root = repo.TreeBuilder()
     root.insert("session.json", repo.create_blob(_session_json(session)), _BLOB)
-    if step is not None:
-        existing = root.get("steps")
-        steps = repo.TreeBuilder(repo[existing.id]) if existing is not None else repo.TreeBuilder()
-        for each in (step, *more):
-            steps.insert(_step_name(each.index), repo.create_blob(_step_json(each)), _BLOB)
-        root.insert("steps", steps.write(), _TREE)
+    if steps:
+        root.insert("steps", _add_steps(repo, root.get("steps"), steps), _TREE)
+    tree_id = root.write()
     # A step's code commit is the second parent, so the session keeps its code
     # reachable even after the agent's branch is deleted (git log --first-parent
     # shows the session events alone).
-    parents = [parent.id] if parent is not None else []
-    if step is not None and step.commit_id:
-        parents.append(pygit2.Oid(hex=step.commit_id))
-    return repo.create_commit(
+    parents = [parent.commit_id] if parent is not None else []
+    if steps and steps[0].commit_id:
+        parents.append(pygit2.Oid(hex=steps[0].commit_id))
+    commit_id = repo.create_commit(
         None,
         signature(actor),
         signature(COMMITTER),
         f"{message}\n\nTrellis-Session: {session.session_id}\nTrellis-Agent: {session.agent}\n",
-        root.write(),
+        tree_id,
         parents,
     )
+    return SessionTip(session, commit_id, tree_id)
+
+
+def _builder(repo: pygit2.Repository, entry: pygit2.Object | None) -> pygit2.TreeBuilder:
+    if entry is None or entry.filemode != _TREE:
+        return repo.TreeBuilder()
+    tree = repo[entry.id]
+    assert isinstance(tree, pygit2.Tree)
+    return repo.TreeBuilder(tree)
+
+
+def _add_steps(repo: pygit2.Repository, existing: pygit2.Object | None, steps: Sequence[Step]) -> pygit2.Oid:
+    """The ``steps/`` tree with ``steps`` added, each in its subtree (see the module's docstring)."""
+    top = _builder(repo, existing)
+    into: dict[str, list[tuple[str, pygit2.Oid, int]]] = {}
+    if existing is not None and existing.filemode == _TREE:
+        old = repo[existing.id]
+        assert isinstance(old, pygit2.Tree)
+        if len(old) and old[0].filemode != _TREE:  # the flat layout of earlier versions: move its steps once
+            for index, blob_id in _flat_steps(old, 0):
+                name = _step_name(index)
+                top.remove(name)
+                into.setdefault(_subtree_name(index), []).append((name, blob_id, _BLOB))
+    for step in steps:
+        blob_id = repo.create_blob(_step_json(step))
+        into.setdefault(_subtree_name(step.index), []).append((_step_name(step.index), blob_id, _BLOB))
+    for name, entries in into.items():
+        subtree = _builder(repo, top.get(git_name(name)))
+        for entry_name, blob_id, mode in entries:
+            subtree.insert(entry_name, blob_id, mode)
+        top.insert(name, subtree.write(), _TREE)
+    return top.write()
 
 
 def create_session(
@@ -208,6 +344,7 @@ def create_session(
     branch_id: str | None,
     metadata: dict[str, str],
     limits: Limits,
+    cache: SessionCache | None = None,
 ) -> Session:
     check_text(model, "model", 1024, reason="MODEL_TOO_LARGE")
     check_text(task, "task", limits.max_step_bytes, reason="TASK_TOO_LARGE")
@@ -249,8 +386,10 @@ def create_session(
             if out_of_space(exc):
                 raise
             raise InvalidArgument(f"cannot create branch {branch!r}: {exc}", reason="BRANCH_NAME_CONFLICT") from None
-        commit_id = _write(repo, session, None, f"Start session {session_id}", agent)
-        repo.references.create(_ref(session_id), commit_id)
+        tip = _write(repo, session, None, f"Start session {session_id}", agent)
+        repo.references.create(_ref(session_id), tip.commit_id)
+    if cache is not None:
+        cache.put(tip)
     return session
 
 
@@ -267,9 +406,11 @@ def _check_writable(session: Session, actor: Identity) -> None:
         )
 
 
-def check_session_writable(repo: pygit2.Repository, session_id: str, actor: Identity) -> OpenSession:
+def check_session_writable(
+    repo: pygit2.Repository, session_id: str, actor: Identity, cache: SessionCache | None = None
+) -> OpenSession:
     """The session, if ``actor`` may record steps in it now (call under :func:`hold_session`)."""
-    opened = _open(repo, session_id)
+    opened = _open(repo, session_id, cache)
     _check_writable(opened.session, actor)
     return opened
 
@@ -280,6 +421,7 @@ def append_step(
     step_input: StepInput,
     commit_id: str,
     actor: Identity,
+    cache: SessionCache | None = None,
 ) -> Step:
     """Record the next step (call under :func:`hold_session` after :func:`check_session_writable`)."""
     session = opened.session
@@ -299,8 +441,7 @@ def append_step(
         cost_usd=session.cost_usd + step_input.cost_usd,
     )
     title = f"Step {step.index}: {step_input.action or 'step'}"
-    new_tip = _write(repo, updated, opened.tip, title, actor, step)
-    opened.ref.set_target(new_tip, title)
+    _move(opened, _write(repo, updated, opened.tip, title, actor, (step,)), title, cache)
     return step
 
 
@@ -309,6 +450,7 @@ def append_steps(
     opened: OpenSession,
     inputs: list[StepInput],
     actor: Identity,
+    cache: SessionCache | None = None,
 ) -> list[Step]:
     """Record several steps that changed no code as one event: one commit, one ref update.
 
@@ -335,9 +477,15 @@ def append_steps(
     )
     title = f"Steps {steps[0].index}-{steps[-1].index}" if len(steps) > 1 else f"Step {steps[0].index}"
     title += f": {len(steps)} recorded at once"
-    new_tip = _write(repo, updated, opened.tip, title, actor, steps[0], tuple(steps[1:]))
-    opened.ref.set_target(new_tip, title)
+    _move(opened, _write(repo, updated, opened.tip, title, actor, steps), title, cache)
     return steps
+
+
+def _move(opened: OpenSession, tip: SessionTip, title: str, cache: SessionCache | None) -> None:
+    """Point the session's ref at ``tip`` (libgit2 checks it still points where it was read)."""
+    opened.ref.set_target(tip.commit_id, title)
+    if cache is not None:
+        cache.put(tip)
 
 
 def end_session(
@@ -348,26 +496,30 @@ def end_session(
     status: SessionStatus,
     outcome: str,
     actor: Identity,
+    cache: SessionCache | None = None,
 ) -> Session:
     check_text(outcome, "outcome", 64 * 1024, reason="OUTCOME_TOO_LARGE")
     if status is SessionStatus.ACTIVE:
         raise InvalidArgument("end a session with status succeeded, failed or abandoned", reason="INVALID_STATUS")
     with hold_session(locks, repository, session_id):
-        opened = check_session_writable(repo, session_id, actor)
+        opened = check_session_writable(repo, session_id, actor, cache)
         ended = dataclasses.replace(opened.session, status=status, outcome=outcome, end_time=time.time())
-        new_tip = _write(repo, ended, opened.tip, f"End session {session_id}: {status.value}", actor)
-        opened.ref.set_target(new_tip, "end session")
+        _move(
+            opened,
+            _write(repo, ended, opened.tip, f"End session {session_id}: {status.value}", actor),
+            "end session",
+            cache,
+        )
         return ended
 
 
 def find_step(repo: pygit2.Repository, opened: OpenSession, commit_id: str, window: int = 100) -> Step | None:
     """The step among the session's last ``window`` that produced ``commit_id``, if any."""
-    session, tip = opened.session, opened.tip
-    for index in range(session.step_count, max(0, session.step_count - window), -1):
-        try:
-            blob = tip.tree[git_name(f"steps/{_step_name(index)}")]
-        except KeyError:
-            continue
+    steps = _steps_tree(repo, opened.tip.tree_id)
+    if steps is None:
+        return None
+    for _, blob_id in reversed(step_blobs(repo, steps, max(0, opened.session.step_count - window))):
+        blob = repo[blob_id]
         assert isinstance(blob, pygit2.Blob)
         step = _step_from(blob.data)
         if step.commit_id == commit_id:
@@ -382,6 +534,7 @@ def list_sessions(
     *,
     requested_page_size: int = 0,
     page_token: str = "",
+    cache: SessionCache | None = None,
 ) -> Page[Session]:
     size = page_size(requested_page_size, limits)
     before = decode_token(page_token, before=str).get("before")
@@ -394,7 +547,7 @@ def list_sessions(
     for session_id in ids:
         if before is not None and session_id >= str(before):
             continue
-        session = get_session(repo, session_id)
+        session = get_session(repo, session_id, cache)
         if agent and session.agent != agent:
             continue
         if len(items) == size:
@@ -412,27 +565,18 @@ def list_steps(
     *,
     requested_page_size: int = 0,
     page_token: str = "",
+    cache: SessionCache | None = None,
 ) -> Page[Step]:
     size = page_size(requested_page_size, limits)
     after = int(decode_token(page_token, after=int).get("after", 0))
-    tip = _tip(repo, session_id)
-    try:
-        steps_tree = tip.tree["steps"]
-    except KeyError:
+    steps = _steps_tree(repo, _open(repo, session_id, cache).tip.tree_id)
+    if steps is None:
         return Page([], "")
-    assert isinstance(steps_tree, pygit2.Tree)
-    names = sorted(e.name for e in steps_tree)
+    found = step_blobs(repo, steps, after)
     items: list[Step] = []
-    more = False
-    for name in names:
-        index = int(name.removesuffix(".json"))
-        if index <= after:
-            continue
-        if len(items) == size:
-            more = True
-            break
-        blob = repo[steps_tree[git_name(name)].id]
+    for _, blob_id in found[:size]:
+        blob = repo[blob_id]
         assert isinstance(blob, pygit2.Blob)
         items.append(_step_from(blob.data))
-    token = encode_token(after=items[-1].index) if more and items else ""
+    token = encode_token(after=items[-1].index) if len(found) > size and items else ""
     return Page(items, token)

@@ -97,6 +97,7 @@ class Store:
         self.repos_dir = self.root / "repos"
         self.repos_dir.mkdir(parents=True, exist_ok=True)
         self._locks = RefLocks(self.repository_path)
+        self._sessions = sessions.SessionCache()
         self._open: dict[str, pygit2.Repository] = {}
         self._packs_seen: dict[str, int] = {}  # open repository -> mtime of its objects/pack when opened
         self._open_guard = threading.Lock()
@@ -344,7 +345,7 @@ class Store:
         step_input = self.redactor.redact_step(step or StepInput(action="commit", thought=message))
         self._check_step(step_input)
         with sessions.hold_session(self._locks, repository, session_id):
-            opened = sessions.check_session_writable(repo, session_id, author)
+            opened = sessions.check_session_writable(repo, session_id, author, self._sessions)
             commit, rebased, replayed = land(
                 {
                     "Trellis-Agent": author.name,
@@ -356,7 +357,7 @@ class Store:
             # branch and recording its step) gets its step recorded now.
             recorded = sessions.find_step(repo, opened, str(commit.id)) if replayed else None
             if recorded is None:
-                recorded = sessions.append_step(repo, opened, step_input, str(commit.id), author)
+                recorded = sessions.append_step(repo, opened, step_input, str(commit.id), author, self._sessions)
         return commit, rebased, recorded
 
     # -- merges ----------------------------------------------------------------
@@ -620,18 +621,24 @@ class Store:
             branch_id=branch or None,
             metadata=self.redactor.redact_metadata(metadata or {}, counts),
             limits=self.limits,
+            cache=self._sessions,
         )
         self._acknowledge(repository, Path(repo.path))
         return session
 
     def get_session(self, repository: str, session_id: str) -> Session:
-        return sessions.get_session(self.open(repository), session_id)
+        return sessions.get_session(self.open(repository), session_id, self._sessions)
 
     def list_sessions(
         self, repository: str, agent: str = "", *, page_size: int = 0, page_token: str = ""
     ) -> Page[Session]:
         return sessions.list_sessions(
-            self.open(repository), agent, self.limits, requested_page_size=page_size, page_token=page_token
+            self.open(repository),
+            agent,
+            self.limits,
+            requested_page_size=page_size,
+            page_token=page_token,
+            cache=self._sessions,
         )
 
     def end_session(
@@ -646,6 +653,7 @@ class Store:
             status,
             self.redactor.redact(outcome).text,
             actor,
+            self._sessions,
         )
         self._acknowledge(repository, Path(repo.path))
         return ended
@@ -656,8 +664,8 @@ class Store:
         self._check_step(step)
         repo = self.open(repository)
         with sessions.hold_session(self._locks, repository, session_id):
-            opened = sessions.check_session_writable(repo, session_id, actor)
-            recorded = sessions.append_step(repo, opened, step, "", actor)
+            opened = sessions.check_session_writable(repo, session_id, actor, self._sessions)
+            recorded = sessions.append_step(repo, opened, step, "", actor, self._sessions)
         self._acknowledge(repository, Path(repo.path))
         return recorded
 
@@ -674,14 +682,19 @@ class Store:
             self._check_step(step)
         repo = self.open(repository)
         with sessions.hold_session(self._locks, repository, session_id):
-            opened = sessions.check_session_writable(repo, session_id, actor)
-            recorded = sessions.append_steps(repo, opened, checked, actor)
+            opened = sessions.check_session_writable(repo, session_id, actor, self._sessions)
+            recorded = sessions.append_steps(repo, opened, checked, actor, self._sessions)
         self._acknowledge(repository, Path(repo.path))
         return recorded
 
     def list_steps(self, repository: str, session_id: str, *, page_size: int = 0, page_token: str = "") -> Page[Step]:
         return sessions.list_steps(
-            self.open(repository), session_id, self.limits, requested_page_size=page_size, page_token=page_token
+            self.open(repository),
+            session_id,
+            self.limits,
+            requested_page_size=page_size,
+            page_token=page_token,
+            cache=self._sessions,
         )
 
     def _check_step(self, step: StepInput) -> None:
