@@ -121,6 +121,20 @@ def test_delete_branch(store: vcs.Store, demo: vcs.Repository, data_dir: Path) -
     assert info.value.reason == "BRANCH_NOT_FOUND"
 
 
+def test_delete_branch_after_a_process_died_mid_delete(store: vcs.Store, demo: vcs.Repository, data_dir: Path) -> None:
+    """A writer killed while deleting a branch leaves libgit2's ``packed-refs.lock`` behind; the next delete,
+    holding the repository's packed-refs lock across processes, knows it is stale and goes on."""
+    store.create_branch("demo", "doomed")
+    git(repo_path(data_dir, "demo"), "pack-refs", "--all")  # the branch now lives in packed-refs too
+    stale = repo_path(data_dir, "demo") / "packed-refs.lock"
+    stale.write_text("")  # what the killed process left
+    store.delete_branch("demo", "doomed")
+    assert [b.branch_id for b in store.list_branches("demo").items] == ["main"]
+    assert "doomed" not in git(repo_path(data_dir, "demo"), "branch", "--list")
+    assert not stale.exists()
+    git(repo_path(data_dir, "demo"), "fsck", "--strict")
+
+
 def test_default_branch_cannot_be_deleted(store: vcs.Store, demo: vcs.Repository) -> None:
     with pytest.raises(vcs.InvalidArgument) as info:
         store.delete_branch("demo", "main")

@@ -572,7 +572,10 @@ class Store:
                 raise NotFound(f"branch {branch!r} not found", reason="BRANCH_NOT_FOUND", branch=branch)
             if expected_head is not None and str(ref.target) != expected_head:
                 raise StaleHead(branch, expected_head, str(ref.target))
-            ref.delete()
+            # libgit2 rewrites packed-refs under packed-refs.lock to delete a ref; one left by a writer
+            # killed mid-delete would refuse every later delete. Held here across processes, it is stale.
+            with self._locks.hold(repository, "packed-refs"):
+                ref.delete()
         self._acknowledge(repository, Path(repo.path))
 
     # -- records ---------------------------------------------------------------
