@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from trellis.vcs import InvalidArgument, LimitExceeded, NotFound
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # protobuf loads when an error is sent, the store never here:
     from google.protobuf import any_pb2
 
     from trellis.vcs import Store
+
+    from .shared_quotas import SharedQuotaTable
 
 __all__ = ["QuotaExceeded", "QuotaTracker", "Quotas", "repository_count", "repository_creators"]
 
@@ -131,7 +133,10 @@ class QuotaTracker:
         *,
         repository_count: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedQuotaTable | None = None,
     ) -> None:
+        """``shared``: the buckets and stream counts of the server's other processes too (``serve --workers``)."""
+        self._shared = shared
         self._repository_count = repository_count
         self.quotas = quotas
         self._commit_bytes = quotas.max_commit_bytes if quotas.max_commit_bytes is not None else commit_bytes_limit
@@ -153,6 +158,11 @@ class QuotaTracker:
         if rate <= 0:
             return
         now = self._clock()
+        if self._shared is not None:
+            shared_wait = self._shared.take(identity, now, rate, burst)
+            if shared_wait is None:
+                return
+            self._rate_limited(identity, shared_wait)
         with self._guard:
             bucket = self._buckets.get(identity)
             if bucket is None:
@@ -166,6 +176,10 @@ class QuotaTracker:
                 bucket.tokens = max(0.0, bucket.tokens - 1.0)
                 return
             wait = (1.0 - bucket.tokens) / rate
+        self._rate_limited(identity, wait)
+
+    def _rate_limited(self, identity: str, wait: float) -> NoReturn:
+        rate, burst = self.quotas.requests_per_second, self.quotas.burst
         raise QuotaExceeded(
             f"agent {identity!r} sends more than {rate:g} requests per second (burst {burst}); retry in {wait:.3f}s",
             reason="RATE_LIMITED",
@@ -184,11 +198,17 @@ class QuotaTracker:
     def open_stream(self, identity: str) -> None:
         """Count one more open stream of ``identity``, or raise TOO_MANY_STREAMS."""
         limit = self.quotas.max_streams
-        with self._guard:
-            count = self._streams.get(identity, 0)
-            if limit <= 0 or count < limit:
-                self._streams[identity] = count + 1
+        if self._shared is not None:
+            if limit <= 0 or self._shared.open_stream(
+                identity, limit, self._clock(), self.quotas.requests_per_second, self.quotas.burst
+            ):
                 return
+        else:
+            with self._guard:
+                count = self._streams.get(identity, 0)
+                if limit <= 0 or count < limit:
+                    self._streams[identity] = count + 1
+                    return
         raise QuotaExceeded(
             f"agent {identity!r} already has {limit} streams open (the limit); close one or retry in 1s",
             reason="TOO_MANY_STREAMS",
@@ -198,6 +218,10 @@ class QuotaTracker:
         )
 
     def close_stream(self, identity: str) -> None:
+        if self._shared is not None:
+            if self.quotas.max_streams > 0:
+                self._shared.close_stream(identity)
+            return
         with self._guard:
             count = self._streams.get(identity, 0) - 1
             if count > 0:
@@ -253,6 +277,8 @@ class QuotaTracker:
                 self._creators.pop(repository, None)
 
     def _repository_creators(self) -> dict[str, str]:
+        if self._shared is not None:  # other fronts create and delete too: read git each time
+            return dict(self._creators_source())
         if self._creators is None:
             creators = dict(self._creators_source())
             with self._guard:

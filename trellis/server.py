@@ -157,6 +157,7 @@ def build_server(
                         config.limits.max_commit_bytes,
                         lambda: repository_creators(store),
                         repository_count=lambda: repository_count(store),
+                        shared=front.quota_table() if front is not None else None,
                     ),
                 )
             ],

@@ -55,6 +55,7 @@ from trellis.vcs import NotFound, Store, sync_filesystems
 from .config import ServerConfig
 from .datadir import DataDirLock
 from .errors import Unavailable
+from .shared_quotas import SharedQuotaTable
 from .v1 import queries_pb2 as qpb
 from .v1 import queries_pb2_grpc
 
@@ -64,6 +65,7 @@ log = logging.getLogger("trellis.workers")
 
 RUN_DIR = "run"
 SOCKET_NAME = "index.sock"
+QUOTA_TABLE = "quotas"  # in the run directory: the fronts' shared token buckets and stream counts
 _SERVICE = "trellis.internal.IndexProcess"
 _CALL = f"/{_SERVICE}/Call"
 _STREAM = f"/{_SERVICE}/Stream"
@@ -370,6 +372,8 @@ class FrontLink:
     """What a front needs of the index process (passed to :func:`trellis.server.build_server`)."""
 
     socket_path: str
+    quota_path: str = ""  # the quota table shared by the fronts ("": quotas of this process alone)
+    number: int = 0  # this front's number (its column of stream counts in that table)
     link: Link = field(init=False)
     index: RemoteIndex = field(init=False)
 
@@ -388,6 +392,9 @@ class FrontLink:
                 store.reopen_repacked()
 
         threading.Thread(target=reopen, name="trellis-reopen-repacked", daemon=True).start()
+
+    def quota_table(self) -> SharedQuotaTable | None:
+        return SharedQuotaTable(Path(self.quota_path), self.number) if self.quota_path else None
 
     def verifier(self, store: Store) -> FrontVerifier:
         return FrontVerifier(store, self.link)
@@ -660,6 +667,7 @@ def run_workers(
         run_dir = config.data_dir / RUN_DIR
         run_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(run_dir, 0o700)
+        (run_dir / QUOTA_TABLE).unlink(missing_ok=True)  # the previous server's streams are closed
         host, _, port = config.address.rpartition(":")
         probe = _reserve(host, int(port))  # port 0: the kernel picks one, then every front binds it
         address = f"{host}:{probe.getsockname()[1]}"
@@ -724,7 +732,8 @@ def _front(plan: Plan, name: str) -> None:
         _ready(plan, name)
         return lambda: None
 
-    serve(config, started, front=FrontLink(plan.socket_path))
+    number = int(name.rpartition("-")[2])
+    serve(config, started, front=FrontLink(plan.socket_path, str(plan.run_dir / QUOTA_TABLE), number))
 
 
 def _index(plan: Plan, plan_path: Path, name: str) -> None:

@@ -39,8 +39,9 @@ OWN_CONNECTION = [
 
 
 class Workers:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
         self.data_dir = data_dir
+        self.extra = list(extra)
         self.log = data_dir.parent / "serve.log"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
         with self.log.open("wb") as log:
@@ -72,6 +73,7 @@ class Workers:
                 "none",
                 "--loose-objects",
                 "0",
+                *self.extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -250,3 +252,27 @@ def test_kill_9_of_one_process_loses_nothing_and_the_others_serve(workers: Worke
     history = first_parent_history(repo_path(workers.data_dir, "demo"), "main")
     assert set(acknowledged) <= set(history)
     assert_fsck_clean(repo_path(workers.data_dir, "demo"))
+
+
+def test_an_agent_has_one_rate_quota_across_the_fronts(tmp_path: Path) -> None:
+    """Each front is a process of its own; an agent's token bucket is shared by all of them (run/quotas), so
+    spreading the calls over connections to both fronts gets no more than the burst, not twice it."""
+    running = Workers(tmp_path / "data", "--rate", "0.001", "--burst", "8")
+    try:
+        clients = [running.client("bursty") for _ in range(16)]
+        accepted, limited = 0, []
+        for _ in range(2):
+            for client in clients:
+                try:
+                    list(client.list_repositories())
+                    accepted += 1
+                except vcs.LimitExceeded as exc:
+                    limited.append(exc)
+        assert accepted == 8, f"{accepted} calls passed a burst of 8 (one bucket per front?)"
+        assert {exc.reason for exc in limited} == {"RATE_LIMITED"}
+        with running.client("another") as other:  # another agent has its own bucket
+            list(other.list_repositories())
+        for client in clients:
+            client.close()
+    finally:
+        running.stop()
