@@ -1008,6 +1008,61 @@ def test_a_test_that_may_run_any_code_is_selected_for_code_changes_only() -> Non
     assert selected(files, ChangedPath("docs/guide.md"), ChangedPath(".github/workflows/ci.yml")) == set()
 
 
+def test_unpickling_what_the_same_expression_pickled_may_run_only_what_copying_runs() -> None:
+    round_trip = """
+        import pickle
+        from pickle import dumps, loads
+        from app.models import User
+
+        def test_pickle():
+            assert pickle.loads(pickle.dumps(User("a"))).name == "a"
+
+        def test_from_import():
+            assert loads(dumps(User("a"))).name == "a"
+    """
+    files = {**APP, "tests/test_pickle.py": round_trip}
+    assert selected(files, body("app/util.py", "app.util.unused")) == set()
+    assert {"tests/test_pickle.py::test_pickle", "tests/test_pickle.py::test_from_import"} <= selected(
+        files, body("app/models.py", "app.models.User.__init__")
+    )
+    # Bytes from elsewhere may name any callable: still any code.
+    other = round_trip.replace('pickle.dumps(User("a"))', 'bytes(User("a"))')
+    assert "tests/test_pickle.py::test_pickle" in selected(
+        {**APP, "tests/test_pickle.py": other}, body("app/util.py", "app.util.unused")
+    )
+
+
+def test_a_callable_returned_for_copy_or_pickle_to_call_counts_as_called() -> None:
+    """``copy.copy(obj)`` calls what ``obj.__reduce__`` returns: ``eval`` or ``getattr`` there run any code or
+    read any attribute, and a string returned names a global of the module."""
+    for reduce, change in (
+        ("return (eval, (self.code,))", body("app/util.py", "app.util.unused")),
+        ("return (getattr, (self.owner, self.code))", body("app/util.py", "app.util.unused")),
+        ('return "helper"', body("app/boxes.py", "app.boxes.helper")),
+    ):
+        boxes = f"""
+            def helper():
+                return 1
+
+            class Box:
+                def __init__(self, owner, code):
+                    self.owner, self.code = owner, code
+
+                def __reduce__(self):
+                    {reduce}
+        """
+        test = """
+            import copy
+            from app import util
+            from app.boxes import Box
+
+            def test_copy():
+                assert copy.copy(Box(util, "unused"))
+        """
+        files = {**APP, "app/boxes.py": boxes, "tests/test_copy.py": test}
+        assert "tests/test_copy.py::test_copy" in selected(files, change), reduce
+
+
 PACKAGE = {
     "pkg/core.py": "def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 3\n",
     "pkg/extra.py": "def e():\n    return 5\n",

@@ -43,7 +43,28 @@ WRAPPERS: dict[str, tuple[list[str], list[str]]] = {
 }
 # How one function calls the next ("{callee}" is the next function's name); what the call needs
 # to exist before the caller is defined is put before it.
-CALLS = ("direct", "lambda", "comprehension", "default", "decorator", "generator", "getattr")
+CALLS = ("direct", "lambda", "comprehension", "default", "decorator", "generator", "getattr", "pickle", "copy")
+# "pickle" and "copy": the callee comes back from a round trip through pickle or copy, whose __reduce__ hands
+# a builtin (eval, getattr) the callee's name, for pickle or copy to call.
+REDUCERS = [
+    "import copy",
+    "import importlib",
+    "import pickle",
+    "",
+    "class _Eval:",
+    "    def __init__(self, name):",
+    "        self.name = name",
+    "    def __reduce__(self):",
+    "        return (eval, (self.name,))",
+    "",
+    "class _Get:",
+    "    def __init__(self, owner, name):",
+    "        self.owner = owner",
+    "        self.name = name",
+    "    def __reduce__(self):",
+    "        return (getattr, (self.owner, self.name))",
+    "",
+]
 # How a function is defined: plain, as a static method of a class, as a nested function.
 KINDS = ("plain", "static", "method", "nested", "classbody")
 
@@ -69,6 +90,10 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
         result = "_callee(x) + 1"
     elif call == "getattr":
         result = f"getattr(sys.modules[__name__], {callee!r})(x) + 1"
+    elif call == "pickle":  # unpickling calls eval(callee's name) in the caller's globals
+        result = f"pickle.loads(pickle.dumps(_Eval({callee!r})))(x) + 1"
+    elif call == "copy":
+        result = f"copy.copy(_Get(importlib.import_module(__name__), {callee!r}))(x) + 1"
     else:  # decorator: the decorator calls the callee when the function is called
         result = "x + 1"
     params = f"x, _callee={callee}" if call == "default" and not last else "x"
@@ -128,6 +153,8 @@ def programs(draw: st.DrawFn) -> str:
     for index in reversed(range(count)):
         kind = draw(st.sampled_from(KINDS))
         call = draw(st.sampled_from(CALLS))
+        if call in ("pickle", "copy") and index < count - 1 and REDUCERS[0] not in out:
+            out[2:2] = REDUCERS
         lines, _ = _definition(index, kind, call, last=index == count - 1)
         depth = 0
         for wrapper in draw(st.lists(st.sampled_from(sorted(WRAPPERS)), max_size=3)):

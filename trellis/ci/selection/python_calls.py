@@ -15,6 +15,8 @@ __all__ = [
     "NAMESPACE_CALLS",
     "PROCESS_CALLS",
     "REFLECTIVE_CALLS",
+    "ROUND_TRIP_DUMPS",
+    "ROUND_TRIP_LOADS",
     "STRING_ATTR_METHODS",
     "inert_decorator",
     "is_dynamic",
@@ -208,6 +210,11 @@ REFLECTIVE_CALLS = frozenset(
         "inspect.getattr_static",
     }
 )
+# Unpickling bytes that a pickling call made in the same expression (``pickle.loads(pickle.dumps(x))``)
+# runs only what copying ``x`` runs (``copy.deepcopy``): the ``__reduce__`` & co of the objects that
+# exist, and the callables they return, which those methods reference. Any other unpickling is dynamic.
+ROUND_TRIP_LOADS = frozenset({"pickle.loads", "_pickle.loads", "cloudpickle.loads", "dill.loads"})
+ROUND_TRIP_DUMPS = frozenset({"pickle.dumps", "_pickle.dumps", "cloudpickle.dumps", "dill.dumps"})
 NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})  # without arguments: this module's names
 ANY_ATTR_CALLS = frozenset({"globals", "vars", "locals", "dir", "inspect.getmembers", "inspect.getmembers_static"})
 # Call arguments named by a string in these calls' last attribute (patch.object(obj, "name"),

@@ -31,7 +31,14 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
 * an import of a computed name (``import_module(name)``) imports any module
   of the tree: it runs every module's top-level code;
 * ``exec``/``eval``, unpickling, import hooks and subprocesses make the
-  node *dynamic*: it may run any code of the tree.
+  node *dynamic*: it may run any code of the tree — except unpickling what
+  the same expression pickled (``pickle.loads(pickle.dumps(x))``), which runs
+  what copying ``x`` runs;
+* a reference to one of those callables that does not call it (``eval`` or
+  ``getattr`` returned by a ``__reduce__``, for ``copy`` or ``pickle`` to
+  call) counts as a call with arguments the analysis cannot read;
+* a string a ``__reduce__`` returns names a global of the module (pickle
+  looks it up there).
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ from .python_calls import (
     NAMESPACE_CALLS,
     PROCESS_CALLS,
     REFLECTIVE_CALLS,
+    ROUND_TRIP_DUMPS,
+    ROUND_TRIP_LOADS,
     STRING_ATTR_METHODS,
     inert_decorator,
     is_dynamic,
@@ -321,6 +330,7 @@ class _Extractor:
         self.file_strings: list[str] = []
         self.file_runs: list[str] = []
         self.dynamic = ""
+        self.callees: set[int] = set()  # id() of the expressions called as functions (``f`` in ``f(x)``)
 
     # -- driver -------------------------------------------------------------------------------
 
@@ -634,6 +644,13 @@ class _Extractor:
         if node.name in hooks and len(positional) > (1 if in_class else 0):
             frame.attr_param = positional[1 if in_class else 0].arg
         _bind_block(node.body, frame, qualname)
+        if in_class and node.name in ("__reduce__", "__reduce_ex__"):
+            # ``return "name"``: pickle and copy look the name up among the module's globals.
+            for returned in _returns(node.body):
+                value = _constant_str(returned)
+                if value is not None and value and all(_IDENTIFIER.fullmatch(p) for p in value.split(".")):
+                    root, *rest = value.split(".")
+                    deferred.chains.append(Chain("global", root, tuple(rest)))
         index = len(self.scopes)
         self.frames.append(frame)
         self.acc_stack.append(deferred)
@@ -737,6 +754,8 @@ class _Extractor:
             if isinstance(node, ast.Name):
                 if isinstance(node.ctx, ast.Load):
                     self.name_chains(node.id, ())
+                    if id(node) not in self.callees:
+                        self.referenced(node)
                 continue
             if isinstance(node, ast.Attribute):
                 attrs: list[str] = []
@@ -750,6 +769,8 @@ class _Extractor:
                     self.name_chains(base.id, chain)
                     if self.call_name(node).startswith("sys.modules"):
                         self.acc.any_attr = True
+                    if id(node) not in self.callees:
+                        self.referenced(node)
                     continue
                 if isinstance(base, ast.Call) and not _is_super_call(base):
                     callee = _dotted(base.func)
@@ -776,6 +797,7 @@ class _Extractor:
                 stack.append(base)
                 continue
             if isinstance(node, ast.Call):
+                self.callees.add(id(node.func))
                 self.call(node)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 if len(node.value) <= 200 and _DOTTED.fullmatch(node.value):
@@ -789,8 +811,21 @@ class _Extractor:
                 continue  # not reachable from an expression
             stack.extend(ast.iter_child_nodes(node))
 
+    def referenced(self, node: ast.expr) -> None:
+        """A callable named without being called: whoever calls it later (``copy`` calling what a
+        ``__reduce__`` returned, say) calls it with arguments the analysis cannot read."""
+        name = self.call_name(node).removeprefix("builtins.")
+        if not name:
+            return
+        if name in IMPORT_CALLS:
+            self.executes(ImportRef(0, "*"))
+        elif name in PROCESS_CALLS or is_dynamic(name):
+            self.set_dynamic(f"a reference to {name}, which other code may call")
+        elif name in REFLECTIVE_CALLS or name in ANY_ATTR_CALLS or name in NAMESPACE_CALLS:
+            self.acc.any_attr = True
+
     def call(self, node: ast.Call) -> None:
-        name = self.call_name(node.func)
+        name = self.call_name(node.func).removeprefix("builtins.")
         args = node.args
         first = _constant_str(args[0]) if args else None
         if name in IMPORT_CALLS:
@@ -808,7 +843,13 @@ class _Extractor:
         elif name in PROCESS_CALLS:
             self.process(name, node)
         elif is_dynamic(name):
-            self.set_dynamic(name)
+            if not (
+                name in ROUND_TRIP_LOADS
+                and args
+                and isinstance(args[0], ast.Call)
+                and self.call_name(args[0].func) in ROUND_TRIP_DUMPS
+            ):
+                self.set_dynamic(name)
         elif name in REFLECTIVE_CALLS:
             if name in ("operator.attrgetter", "operator.methodcaller"):
                 named = [first] if name.endswith("methodcaller") else [_constant_str(a) for a in args]
@@ -1218,6 +1259,18 @@ def _assigns_false(stmt: ast.stmt, name: str) -> bool:
         return False
     value = getattr(stmt, "value", None)
     return isinstance(value, ast.Constant) and value.value is False
+
+
+def _returns(body: list[ast.stmt]) -> Iterator[ast.expr]:
+    """The values a function body returns (nested definitions' excluded)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Return) and node.value is not None:
+            yield node.value
+        stack.extend(ast.iter_child_nodes(node))
 
 
 def _has_call(node: ast.AST) -> bool:
