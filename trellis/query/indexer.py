@@ -45,6 +45,7 @@ from trellis.vcs.validation import check_repository_name
 from .changes import CommitRows, EntityDiffer, commit_rows, default_entity_differ
 from .database import DatabaseSettings, open_database
 from .gitsource import RefTip, SessionSnapshot, list_tips, read_session, repository_row, session_chain
+from .lanes import LanePlan
 from .runs import InvalidRunRecord, read_run
 from .schema import TABLES, arrow_schema, create_schema, drop_schema, table
 
@@ -503,31 +504,7 @@ class _RepositorySync:
         chunks = [commit_ids[i : i + size] for i in range(0, len(commit_ids), size)]
         differ = self.ix.differ
         if self.workers > 1 and len(commit_ids) > 1 and _picklable(differ):
-            # Small jobs keep every worker busy and the progress moving; results are re-batched by the caller.
-            small = max(1, min(size, 16, len(commit_ids) // (self.workers * 4) or 1))
-            jobs = [commit_ids[i : i + small] for i in range(0, len(commit_ids), small)]
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(
-                self.workers,
-                mp_context=context,
-                initializer=_worker_init,
-                initargs=(self.repo.path, self.name, differ, os.getpid()),
-            ) as pool:
-                try:
-                    pending: list[CommitRows] = []
-                    for result in pool.map(_worker_rows, jobs):
-                        pending.extend(result)
-                        advance(len(result))
-                        if len(pending) >= size:
-                            yield pending
-                            pending = []
-                    if pending:
-                        yield pending
-                except BaseException:  # interrupted (Ctrl-C) or failed: stop the workers, do not run every job
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    for process in list((getattr(pool, "_processes", None) or {}).values()):
-                        process.terminate()
-                    raise
+            yield from self._computed_in_lanes(commit_ids, differ, advance)
             return
         for chunk in chunks:
             rows = []
@@ -535,6 +512,59 @@ class _RepositorySync:
                 rows.append(commit_rows(self.repo, self.name, c, differ))
                 advance(1)
             yield rows
+
+    def _computed_in_lanes(
+        self, commit_ids: list[str], differ: EntityDiffer | None, advance: Callable[[int], None]
+    ) -> Iterator[list[CommitRows]]:
+        """:meth:`_computed` in ``workers`` processes, one lane of contiguous commits each (see
+        :mod:`trellis.query.lanes`: a worker's parse cache then follows each file from one version to the next).
+        Small jobs keep the progress moving; results are re-batched by the caller, in the order they come."""
+        size = self.ix.batch_commits
+        plan = LanePlan(commit_ids, self.workers, max(1, min(size, 16)))
+        context = multiprocessing.get_context("spawn")
+        pools = [
+            concurrent.futures.ProcessPoolExecutor(
+                1,
+                mp_context=context,
+                initializer=_worker_init,
+                initargs=(self.repo.path, self.name, differ, os.getpid()),
+            )
+            for _ in range(plan.lanes)
+        ]
+        running: dict[concurrent.futures.Future[list[CommitRows]], int] = {}
+
+        def submit(lane: int) -> None:
+            job = plan.next_job(lane)
+            if job is not None:
+                running[pools[lane].submit(_worker_rows, job)] = lane
+
+        try:
+            for lane in range(plan.lanes):
+                for _ in range(2):  # one job waits behind the running one: a worker never idles between jobs
+                    submit(lane)
+            pending: list[CommitRows] = []
+            while running:
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    lane = running.pop(future)
+                    result = future.result()
+                    pending.extend(result)
+                    advance(len(result))
+                    submit(lane)
+                if len(pending) >= size:
+                    yield pending
+                    pending = []
+            if pending:
+                yield pending
+        except BaseException:  # interrupted (Ctrl-C) or failed: stop the workers, do not run every job
+            for pool in pools:
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.terminate()
+            raise
+        finally:
+            for pool in pools:
+                pool.shutdown(wait=True)
 
     def _update_sessions(
         self,
