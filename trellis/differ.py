@@ -13,18 +13,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
-import pygit2
-
 from trellis import semantic_diff
 from trellis.vcs import Store
 
-__all__ = ["Differ", "CommitDiff", "unified_diff"]
-
-
-def unified_diff(old: bytes, new: bytes, old_path: str, path: str) -> bytes:
-    """Git's unified diff of one file (libgit2), as bytes: ``Diff`` answers with it, the web viewer shows it."""
-    patch = pygit2.Patch.create_from(old, new, old_as_path=old_path, new_as_path=path)
-    return patch.data or b""  # not .text: that decodes, replacing what is not UTF-8
+__all__ = ["Differ", "CommitDiff"]
 
 
 class CommitDiff:
@@ -85,5 +77,5 @@ class Differ:
         for file in cached.result.files:
             old = changed.old.get(file.old_path or file.path, b"")
             new = changed.new.get(file.path, b"") if file.status != "deleted" else b""
-            lines[file.path] = unified_diff(old, new, file.old_path or file.path, file.path)
+            lines[file.path] = semantic_diff.unified_diff(old, new, file.old_path or file.path, file.path)
         return CommitDiff(cached.old_commit_id, cached.new_commit_id, cached.result, lines)

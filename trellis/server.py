@@ -20,12 +20,20 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import grpc
-import pygit2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from trellis import ci, semantic_diff
 from trellis.ci.execution import ExecutorUnavailable
-from trellis.vcs import Durability, Maintainer, Redactor, Store, SyncFunction, VcsError, sync_filesystems
+from trellis.vcs import (
+    Durability,
+    Maintainer,
+    Redactor,
+    Store,
+    SyncFunction,
+    VcsError,
+    sync_filesystems,
+    trust_object_links,
+)
 
 from . import servicers
 from .auth import TokenStore
@@ -236,10 +244,7 @@ def log_serving(config: ServerConfig, address: str, tls: bool, require_tokens: b
 
 def open_store(config: ServerConfig, sync: SyncFunction, *, recover: bool) -> Store:
     """The data directory's store; ``recover``: clean up after a crash first (only its one owner may)."""
-    # The core only links objects it has just written or read from existing
-    # trees, so libgit2's per-link existence check is pure cost (~10% of a
-    # commit); `git fsck --strict` in the tests keeps us honest.
-    pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, False)
+    trust_object_links()  # the core links only objects it has just written or read: the check is pure cost
     store = Store(config.data_dir, config.limits, redactor=_redactor(config), durability=config.durability, sync=sync)
     if recover:
         removed = store.recover()

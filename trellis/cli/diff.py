@@ -105,11 +105,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
         result, old, new = _local(old_path, new_path)
         if args.lines:
-            import pygit2
-
             for f in result.files:
                 o, n = old.get(f.old_path or f.path, b""), new.get(f.path, b"")
-                line_diffs[f.path] = pygit2.Patch.create_from(o, n, f.old_path or f.path, f.path).data or b""
+                line_diffs[f.path] = semantic_diff.unified_diff(o, n, f.old_path or f.path, f.path)
     elif len(items) == 2 and not _could_be_repository(items[0]):
         missing = [a for a in items if not Path(a).exists()]
         out.error(

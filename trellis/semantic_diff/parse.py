@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-import pygit2
 from tree_sitter import Parser, Tree
 
 from .cache import ParseCache
 from .extract import Rec, Reuse, extract
 from .languages.registry import GrammarUnavailable, parser_for, spec_for
 from .languages.spec import LanguageSpec
+from .linediff import line_changes
 from .region import reparse_region
 
 __all__ = [
@@ -373,15 +373,13 @@ def text_delta(old: bytes, new: bytes) -> TextDelta:
         old_end += grow
         new_end += grow
     a, b = old[start:old_end], new[start:new_end]
-    patch = pygit2.Patch.create_from(a, b, context_lines=0)
-    _, additions, deletions = patch.line_stats
-    hunks = patch.hunks
+    changes = line_changes(a, b)
     rows = _Rows(old)
-    if len(hunks) <= 1:
-        return TextDelta(additions, deletions, (_edit(old, new, rows, *exact),))
+    if len(changes.hunks) <= 1:
+        return TextDelta(changes.additions, changes.deletions, (_edit(old, new, rows, *exact),))
     astarts, bstarts = _line_starts(a), _line_starts(b)
     edits = []
-    for h in hunks:
+    for h in changes.hunks:
         i = h.old_start - 1 if h.old_lines else h.old_start
         j = h.new_start - 1 if h.new_lines else h.new_start
         edits.append(
@@ -395,4 +393,4 @@ def text_delta(old: bytes, new: bytes) -> TextDelta:
                 start + bstarts[j + h.new_lines],
             )
         )
-    return TextDelta(additions, deletions, tuple(edits))
+    return TextDelta(changes.additions, changes.deletions, tuple(edits))

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
         StepInput,
         TreeEntry,
     )
-    from .objects import parse_trailers
-    from .reads import blob_id
+    from .objects import parse_trailers, trust_object_links
+    from .reads import TreeReader, blob_id
     from .redaction import Redacted, Redactor, SecretPattern
     from .store import Store
 
@@ -92,11 +92,13 @@ _LAZY = {
     "Store": "store",
     "SyncFunction": "durability",
     "TreeEntry": "model",
+    "TreeReader": "reads",
     "VcsError": "errors",
     "blob_id": "reads",
     "maintain": "maintenance",
     "parse_trailers": "objects",
     "sync_filesystems": "durability",
+    "trust_object_links": "objects",
 }
 
 
@@ -130,6 +132,7 @@ __all__ = [
     "maintain",
     "parse_trailers",
     "sync_filesystems",
+    "trust_object_links",
     "FileContent",
     "Identity",
     "InvalidArgument",
@@ -156,5 +159,6 @@ __all__ = [
     "StepInput",
     "Store",
     "TreeEntry",
+    "TreeReader",
     "VcsError",
 ]

@@ -11,11 +11,25 @@ from collections.abc import Callable, Iterable, Iterator
 
 import pygit2
 
+from .errors import NotFound
 from .model import Commit
 from .objects import commit_value
 from .revisions import resolve_commit
 
-__all__ = ["blob_id", "history", "merge_base", "read_blob", "tree_blobs", "tree_entry_id", "tree_files"]
+__all__ = [
+    "TreeReader",
+    "blob_id",
+    "history",
+    "merge_base",
+    "read_blob",
+    "tree_blobs",
+    "tree_changes",
+    "tree_entries",
+    "tree_entry_id",
+    "tree_files",
+]
+
+Entry = tuple[int, str]  # (git file mode, object id)
 
 
 def blob_id(data: bytes) -> str:
@@ -47,6 +61,41 @@ def tree_blobs(repo: pygit2.Repository, tree_id: str, where: Callable[[str], boo
                     found[path] = str(entry.id)
 
     walk(_tree(repo, tree_id), "")
+    return found
+
+
+def _find_tree(repo: pygit2.Repository, tree_id: str) -> pygit2.Tree | None:
+    """The tree (or a commit's tree) of that id, None if the repository has no such object."""
+    try:
+        obj = repo.get(tree_id)
+    except (ValueError, pygit2.GitError):
+        return None
+    return obj.peel(pygit2.Tree) if obj is not None else None
+
+
+def tree_entries(repo: pygit2.Repository, tree_id: str) -> dict[str, Entry] | None:
+    """``path -> (mode, id)`` of every entry that is not a directory (files, symlinks, submodules); None if the
+    tree is not in the repository. One call: the recursion runs in libgit2."""
+    tree = _find_tree(repo, tree_id)
+    if tree is None:
+        return None
+    index = pygit2.Index()
+    index.read_tree(tree)
+    return {e.path: (e.mode, str(e.id)) for e in index}
+
+
+def tree_changes(repo: pygit2.Repository, old_tree_id: str, tree_id: str) -> dict[str, Entry | None] | None:
+    """The entries of ``tree_id`` that differ from ``old_tree_id`` (None: removed); None if either tree is not
+    in the repository."""
+    old, new = _find_tree(repo, old_tree_id), _find_tree(repo, tree_id)
+    if old is None or new is None:
+        return None
+    found: dict[str, Entry | None] = {}
+    for delta in old.diff_to_tree(new).deltas:
+        if delta.status != pygit2.enums.DeltaStatus.ADDED:
+            found.setdefault(delta.old_file.path, None)
+        if delta.status != pygit2.enums.DeltaStatus.DELETED:
+            found[delta.new_file.path] = (delta.new_file.mode, str(delta.new_file.id))
     return found
 
 
@@ -99,3 +148,27 @@ def history(repo: pygit2.Repository, revision: str, *, first_parent: bool = Fals
         if limit and n >= limit:
             return
         yield commit_value(commit)
+
+
+class TreeReader:
+    """Trees and blobs of the git repository at ``path`` on this machine (a verification worker's view), as
+    plain values. Raises :class:`NotFound` (``REPOSITORY_NOT_FOUND``) when there is none."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._repo = pygit2.Repository(path)
+        except (pygit2.GitError, KeyError, OSError) as e:
+            raise NotFound(f"no git repository at {path}: {e}", reason="REPOSITORY_NOT_FOUND") from e
+        self.path: str = self._repo.path
+
+    def has_tree(self, tree_id: str) -> bool:
+        return _find_tree(self._repo, tree_id) is not None
+
+    def tree_entries(self, tree_id: str) -> dict[str, Entry] | None:
+        return tree_entries(self._repo, tree_id)
+
+    def tree_changes(self, old_tree_id: str, tree_id: str) -> dict[str, Entry | None] | None:
+        return tree_changes(self._repo, old_tree_id, tree_id)
+
+    def read_blob(self, blob_id: str) -> bytes | None:
+        return read_blob(self._repo, blob_id)

@@ -69,8 +69,8 @@ def _source(request: JobRequest, shipped: PackedTree | None) -> TreeSource:
     if os.path.isdir(request.repo_path):
         try:
             trees = RepositoryTrees(request.repo_path)
-            trees.tree(request.tree_id)
-            return trees
+            if trees.has_tree(request.tree_id):
+                return trees
         except WorkspaceError:
             pass
     if shipped is not None:

@@ -7,7 +7,7 @@ A :class:`WorkspacePool` owns ``size`` directories under ``root``::
     root/ws-0.state    JSON: the tree id and, per tracked path, git mode, blob id and a stat snapshot
 
 :meth:`WorkspacePool.lease` picks a free workspace — one already holding the tree,
-else the one whose tree is closest (fewest entries in the pygit2 tree-to-tree
+else the one whose tree is closest (fewest entries in git's tree-to-tree
 diff), else any — and *reconciles* it: every path on disk is compared with the
 expected entry and the snapshot taken when it was last written (inode, size,
 mtime, ctime, mode: a job cannot forge ctime), unchanged files are kept, anything
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import pygit2
+from trellis import vcs
 
 from ..errors import CiError
 
@@ -85,49 +85,37 @@ class TreeSource(Protocol):
 
 
 class RepositoryTrees:
-    """Trees of a git repository on this machine (pygit2)."""
+    """Trees of a git repository on this machine (read through ``vcs.TreeReader``)."""
 
     def __init__(self, repo_path: str) -> None:
         try:
-            self.repo = pygit2.Repository(repo_path)
-        except (pygit2.GitError, KeyError, OSError) as e:
+            self.reader = vcs.TreeReader(repo_path)
+        except vcs.NotFound as e:
             raise WorkspaceError(f"cannot open repository {repo_path}: {e}", reason="REPOSITORY_NOT_FOUND") from e
 
-    def _tree(self, tree_id: str) -> pygit2.Tree | None:
-        try:
-            obj = self.repo.get(tree_id)
-        except (ValueError, pygit2.GitError):
-            return None
-        return obj.peel(pygit2.Tree) if obj is not None else None
+    def has_tree(self, tree_id: str) -> bool:
+        return self.reader.has_tree(tree_id)
 
-    def tree(self, tree_id: str) -> pygit2.Tree:
-        tree = self._tree(tree_id)
-        if tree is None:
-            raise WorkspaceError(f"tree {tree_id} is not in {self.repo.path}", reason="TREE_NOT_FOUND")
-        return tree
+    def _missing(self, tree_id: str) -> WorkspaceError:
+        return WorkspaceError(f"tree {tree_id} is not in {self.reader.path}", reason="TREE_NOT_FOUND")
 
     def entries(self, tree_id: str) -> dict[str, Entry]:
-        index = pygit2.Index()
-        index.read_tree(self.tree(tree_id))  # the recursion runs in libgit2
-        return {e.path: (e.mode, str(e.id)) for e in index}
+        found = self.reader.tree_entries(tree_id)
+        if found is None:
+            raise self._missing(tree_id)
+        return found
 
     def changes(self, old_tree_id: str, tree_id: str) -> dict[str, Entry | None] | None:
-        old = self._tree(old_tree_id)
-        if old is None:
-            return None
-        found: dict[str, Entry | None] = {}
-        for delta in old.diff_to_tree(self.tree(tree_id)).deltas:
-            if delta.status != pygit2.enums.DeltaStatus.ADDED:
-                found.setdefault(delta.old_file.path, None)
-            if delta.status != pygit2.enums.DeltaStatus.DELETED:
-                found[delta.new_file.path] = (delta.new_file.mode, str(delta.new_file.id))
+        found = self.reader.tree_changes(old_tree_id, tree_id)
+        if found is None and not self.reader.has_tree(tree_id):
+            raise self._missing(tree_id)
         return found
 
     def blob(self, blob_id: str) -> bytes:
-        blob = self.repo[blob_id]
-        if not isinstance(blob, pygit2.Blob):
-            raise WorkspaceError(f"{blob_id} is not a blob in {self.repo.path}", reason="TREE_NOT_FOUND")
-        return blob.data
+        data = self.reader.read_blob(blob_id)
+        if data is None:
+            raise WorkspaceError(f"{blob_id} is not a blob in {self.reader.path}", reason="TREE_NOT_FOUND")
+        return data
 
 
 @dataclass(frozen=True, slots=True)
