@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from trellis import semantic_diff
-from trellis.vcs import Store
+from trellis.vcs import Store, unified_diff
 
 __all__ = ["Differ", "CommitDiff"]
 
@@ -77,5 +77,5 @@ class Differ:
         for file in cached.result.files:
             old = changed.old.get(file.old_path or file.path, b"")
             new = changed.new.get(file.path, b"") if file.status != "deleted" else b""
-            lines[file.path] = semantic_diff.unified_diff(old, new, file.old_path or file.path, file.path)
+            lines[file.path] = unified_diff(old, new, file.old_path or file.path, file.path)
         return CommitDiff(cached.old_commit_id, cached.new_commit_id, cached.result, lines)

@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trellis.semantic_diff import unified_diff
+from trellis.vcs import unified_diff
 from trellis.web.diffview import Highlighter, side_by_side
 from trellis.web.highlight import highlight_lines
 

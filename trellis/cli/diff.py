@@ -10,9 +10,10 @@ from .context import Output, lazy, stdout_bytes
 from .local import reader
 
 if TYPE_CHECKING:
-    from trellis import semantic_diff
+    from trellis import semantic_diff, vcs
 else:
     semantic_diff = lazy("trellis.semantic_diff")
+    vcs = lazy("trellis.vcs")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         if args.lines:
             for f in result.files:
                 o, n = old.get(f.old_path or f.path, b""), new.get(f.path, b"")
-                line_diffs[f.path] = semantic_diff.unified_diff(o, n, f.old_path or f.path, f.path)
+                line_diffs[f.path] = vcs.unified_diff(o, n, f.old_path or f.path, f.path)
     elif len(items) == 2 and not _could_be_repository(items[0]):
         missing = [a for a in items if not Path(a).exists()]
         out.error(

@@ -18,7 +18,6 @@ Public API::
                 language=None, cache=None) -> FileMerge    structured three-way merge (docs/merge.md)
     merge_to_json(merge, *, content=False) / conflict_to_json(conflict) -> dict
     guess_language(*contents) -> str | None    for text whose file name does not say
-    unified_diff(old, new, old_path, path) -> bytes    git's unified diff of one file
 
 Values: ``Entity``, ``ParsedFile``, ``EntityChange``, ``FileDiff``,
 ``DiffResult``, ``FileMerge``, ``ConflictRegion`` (frozen dataclasses). The vocabulary (kinds, change classes,
@@ -29,7 +28,6 @@ from .cache import CacheStats, ParseCache
 from .diff import diff_files, extract_entities, line_stats, module_name
 from .errors import InvalidInput, SemanticDiffError
 from .languages.registry import LANGUAGES, language_for
-from .linediff import unified_diff
 from .matching import MatchOptions
 from .merge import ConflictRegion, FileMerge, conflict_to_json, guess_language, merge_files, merge_to_json
 from .model import (
@@ -80,7 +78,6 @@ __all__ = [
     "merge_to_json",
     "module_name",
     "result_to_json",
-    "unified_diff",
 ]
 
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Parser, Tree
 
+from trellis.vcs.linediff import line_changes
+
 from .cache import ParseCache
 from .extract import Rec, Reuse, extract
 from .languages.registry import GrammarUnavailable, parser_for, spec_for
 from .languages.spec import LanguageSpec
-from .linediff import line_changes
 from .region import reparse_region
 
 __all__ = [

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         StaleHead,
         VcsError,
     )
+    from .linediff import Hunk, LineChanges, line_changes, unified_diff
     from .maintenance import LOOSE_LIMIT, Maintainer, MaintenanceFailed, MaintenanceResult, maintain
     from .model import (
         Branch,
@@ -62,10 +63,12 @@ _LAZY = {
     "FailedPrecondition": "errors",
     "FileContent": "model",
     "GroupSync": "durability",
+    "Hunk": "linediff",
     "Identity": "model",
     "InvalidArgument": "errors",
     "LOOSE_LIMIT": "maintenance",
     "LimitExceeded": "errors",
+    "LineChanges": "linediff",
     "Limits": "model",
     "Maintainer": "maintenance",
     "MaintenanceFailed": "maintenance",
@@ -99,6 +102,8 @@ _LAZY = {
     "parse_trailers": "objects",
     "sync_filesystems": "durability",
     "trust_object_links": "objects",
+    "line_changes": "linediff",
+    "unified_diff": "linediff",
 }
 
 
@@ -123,7 +128,9 @@ __all__ = [
     "Durability",
     "FailedPrecondition",
     "GroupSync",
+    "Hunk",
     "LOOSE_LIMIT",
+    "LineChanges",
     "MaintenanceFailed",
     "MaintenanceResult",
     "Maintainer",
@@ -133,6 +140,8 @@ __all__ = [
     "parse_trailers",
     "sync_filesystems",
     "trust_object_links",
+    "line_changes",
+    "unified_diff",
     "FileContent",
     "Identity",
     "InvalidArgument",

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trellis import ci, semantic_diff
-from trellis.vcs import Identity, InvalidArgument, NotFound, Store
+from trellis import ci
+from trellis.vcs import Identity, InvalidArgument, NotFound, Store, unified_diff
 from trellis.vcs.validation import check_branch_name, check_session_id
 
 from ..differ import Differ
@@ -531,7 +531,7 @@ def _file_views(
         before = f.old_path or f.path
         old = contents.old.get(before) if f.status != "added" else None
         new = contents.new.get(f.path) if f.status != "deleted" else None
-        patch = semantic_diff.unified_diff(old or b"", new or b"", before, f.path).decode("utf-8", "replace")
+        patch = unified_diff(old or b"", new or b"", before, f.path).decode("utf-8", "replace")
         views.append(
             side_by_side(
                 f.path,

@@ -1,10 +1,5 @@
-"""Line diffs of two byte strings as git computes them (libgit2's algorithm): the unified diff a reader sees,
-and the line counts and hunks that the entity diff and the incremental parse use.
-
-The package's one module on pygit2, which it uses as a text algorithm (no repository, no object crosses
-this module): ``semantic_diff`` does not depend on ``vcs``, and the merge driver (``trellis merge-file``)
-should not pay for importing it.
-"""
+"""Line diffs of two byte strings as git computes them (libgit2): the unified diff a reader sees, and the line
+counts and hunks that the semantic diff and its incremental parse use. Plain values in, plain values out."""
 
 from __future__ import annotations
 
