@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import random
+import subprocess
 import threading
 from pathlib import Path
 
@@ -93,6 +95,25 @@ def test_every_loose_object_is_packed_and_every_object_kept(data_dir: Path) -> N
     assert repo[unreachable].data.startswith(b"written by")
     assert [c.commit_id for c in store.list_commits("demo", page_size=100).items][:40] == commits[::-1]
     assert store.read_file("demo", commits[-1], "d4/f4.txt").content.startswith(b" 39")
+
+
+@pytest.mark.parametrize(("loose_limit", "niceness"), [(1000, 10), (20, 0)])
+def test_git_runs_at_low_priority_unless_maintenance_is_behind(
+    data_dir: Path, tmp_path: Path, loose_limit: int, niceness: int
+) -> None:
+    """Below twice the limit git is niced (requests first); beyond it, on a saturated server a niced git
+    would get a few percent of a core and the loose objects would grow without bound, so it is not."""
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    _commits(store, 10)  # about 50 loose objects
+    seen = tmp_path / "niceness"
+    wrapper = tmp_path / "git-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nps -o ni= -p $$ > {seen}\nexec git "$@"\n')
+    wrapper.chmod(0o755)
+    base = int(subprocess.run(["ps", "-o", "ni=", "-p", str(os.getpid())], capture_output=True, text=True).stdout)
+    maintain(store.repository_path("demo"), sync=None, git=str(wrapper), loose_limit=loose_limit)
+    assert int(seen.read_text()) == min(19, base + niceness)
+    assert loose_objects(store.repository_path("demo")) == []
 
 
 def test_roll_ups_keep_the_packs_few_and_the_old_handle_reads_on(data_dir: Path) -> None:

@@ -38,6 +38,7 @@ import logging
 import mmap
 import os
 import re
+import shutil
 import struct
 import subprocess
 import threading
@@ -215,6 +216,7 @@ def maintain(
     git: str = "git",
     env: Mapping[str, str] | None = None,
     on_step: Callable[[str], None] | None = None,
+    loose_limit: int = LOOSE_LIMIT,
 ) -> MaintenanceResult:
     """Pack the loose objects of the repository at ``path`` and roll up small packs (see the module docstring).
 
@@ -222,7 +224,10 @@ def maintain(
     data directory is not synced at all). ``on_step`` is called with "packed",
     "synced" and "deleted" as each step ends. Returns a result with an empty
     ``new_pack`` if another maintenance holds the repository or there was
-    nothing to do.
+    nothing to do. git runs at a low priority (nice 10) while there are fewer
+    than twice ``loose_limit`` loose objects, and at the server's own once
+    there are more: a busy server's writers then share the CPU with it instead
+    of starving it, so the loose objects stay bounded.
     """
     lock_fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -230,7 +235,7 @@ def maintain(
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return MaintenanceResult(0, 0, 0, "", len(pack_files(path)))
-        return _maintain(path, sync, factor, git, env, on_step or (lambda step: None))
+        return _maintain(path, sync, factor, git, env, on_step or (lambda step: None), loose_limit)
     finally:
         os.close(lock_fd)
 
@@ -242,6 +247,7 @@ def _maintain(
     git: str,
     env: Mapping[str, str] | None,
     on_step: Callable[[str], None],
+    loose_limit: int,
 ) -> MaintenanceResult:
     loose = loose_objects(path)
     packs = pack_files(path)
@@ -265,6 +271,9 @@ def _maintain(
         "-q",
         str(pack_dir / "pack"),
     ]
+    nice = shutil.which("nice")
+    if len(loose) < 2 * loose_limit and nice:  # background work: requests first, unless behind
+        command = [nice, "-n", "10", *command]
     try:
         proc = subprocess.Popen(
             command,
@@ -276,10 +285,7 @@ def _maintain(
         )
     except OSError as exc:
         raise MaintenanceFailed(f"cannot run git pack-objects in {path}: {exc}") from None
-    try:
-        os.setpriority(os.PRIO_PROCESS, proc.pid, 10)  # background work: requests first
-    except OSError:
-        pass
+
     stdout, stderr = proc.communicate("".join(f"{p.name}.pack\n" for p in rollup))
     if proc.returncode != 0:
         raise MaintenanceFailed(f"git pack-objects failed in {path}: {stderr.strip()[-2000:]}")
@@ -395,7 +401,13 @@ class Maintainer:
 
     def run_now(self, repository: str) -> MaintenanceResult:
         """Maintain ``repository`` in the calling thread."""
-        result = maintain(self.store.repository_path(repository), sync=self.sync, git=self.git, env=self.env)
+        result = maintain(
+            self.store.repository_path(repository),
+            sync=self.sync,
+            git=self.git,
+            env=self.env,
+            loose_limit=self.loose_limit,
+        )
         self.runs += 1
         if result.packs_rolled_up:
             self.store.reopen(repository)
