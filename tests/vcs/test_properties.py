@@ -115,3 +115,50 @@ def test_random_change_sets_match_a_dict_model(
         files, directories = _read_back(store)
         assert files == model
         assert directories == _directories(model)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    message=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80),
+    agent=st.text(st.sampled_from("ab .é"), min_size=1, max_size=8).filter(lambda n: n.strip(" .")),
+    session=st.booleans(),
+    request_id=st.sampled_from(["", "req-1"]),
+    merge=st.booleans(),
+)
+def test_the_commit_a_write_returns_is_the_commit_read_back(
+    tmp_path_factory: pytest.TempPathFactory, message: str, agent: str, session: bool, request_id: str, merge: bool
+) -> None:
+    """Commit and Merge build their answer from what they wrote (no read back): it must be what a read gives."""
+    store = vcs.Store(tmp_path_factory.mktemp("answer"), durability=vcs.Durability.NONE)
+    who = vcs.Identity(agent)
+    store.create_repository("demo", who)
+    session_id = store.create_session("demo", who, branch="work").session_id if session else None
+    branch = "work" if session_id else "main"
+    for attempt in range(2):  # the second is a replay when there is a request id
+        try:
+            result = store.commit(
+                "demo",
+                branch,
+                [vcs.PutFile("a.txt", b"a")],
+                message,
+                who,
+                session_id=session_id,
+                request_id=request_id or None,
+            )
+        except vcs.InvalidArgument:
+            assert attempt == 1 and not request_id  # the same change again is empty
+            break
+        assert result.commit == store.get_commit("demo", result.commit.commit_id)
+    if merge:
+        store.create_branch("demo", "side", branch)
+        store.commit("demo", "side", [vcs.PutFile("b.txt", b"b")], "side", who)
+        if branch != "main":
+            store.commit("demo", branch, [vcs.PutFile("c.txt", b"c")], "diverge", who, session_id=session_id)
+        merged = store.merge("demo", branch, "side", who, message=message, session_id=session_id)
+        assert merged.commit is not None
+        assert merged.commit == store.get_commit("demo", merged.commit.commit_id)

@@ -9,13 +9,13 @@ import pygit2
 
 from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
 from .merging import FileMerger, merge_trees, write_tree
-from .model import Change, Identity, Limits, OnStale
-from .objects import parse_trailers
+from .model import Change, Commit, Identity, Limits, OnStale
+from .objects import commit_value, parse_trailers, signature_value
 from .refs import RefLocks, git_name
 from .revisions import full_commit_id
 from .trees import apply_changes
 
-__all__ = ["COMMITTER", "REQUEST_TRAILER", "compose_message", "land_commit", "signature"]
+__all__ = ["COMMITTER", "REQUEST_TRAILER", "compose_message", "land_commit", "signature", "write_commit"]
 
 REQUEST_TRAILER = "Trellis-Request"
 REQUEST_WINDOW = 100
@@ -35,6 +35,29 @@ def compose_message(message: str, trailers: Mapping[str, str]) -> str:
     return f"{body}\n\n{lines}\n"
 
 
+def write_commit(
+    repo: pygit2.Repository,
+    author: Identity,
+    message: str,
+    tree_id: pygit2.Oid,
+    parents: list[pygit2.Oid],
+) -> Commit:
+    """Write a commit object (committed by :data:`COMMITTER`) and return it as the value a read of it gives,
+    built from what was written rather than read back."""
+    author_sig, committer_sig = signature(author), signature(COMMITTER)
+    commit_id = repo.create_commit(None, author_sig, committer_sig, message, tree_id, parents)
+    return Commit(
+        commit_id=str(commit_id),
+        tree_id=str(tree_id),
+        parent_ids=tuple(str(p) for p in parents),
+        # libgit2 trims the name and email it was given; the signature objects hold what it wrote
+        author=signature_value(author_sig),
+        committer=signature_value(committer_sig),
+        message=message,
+        trailers=parse_trailers(message),
+    )
+
+
 def land_commit(
     repo: pygit2.Repository,
     locks: RefLocks,
@@ -50,7 +73,7 @@ def land_commit(
     trailers: Mapping[str, str],
     request_id: str | None = None,
     merger: FileMerger | None = None,
-) -> tuple[pygit2.Commit, bool, bool]:
+) -> tuple[Commit, bool, bool]:
     """Land ``changes`` on ``branch``; return the commit, whether it was rebased and replayed.
 
     With a ``request_id`` the commit carries a ``Trellis-Request`` trailer, and
@@ -80,7 +103,7 @@ def land_commit(
         if request_id:
             earlier = _find_request(repo, head, request_id)
             if earlier is not None:
-                return earlier, False, True
+                return commit_value(earlier), False, True
             trailers = {**trailers, REQUEST_TRAILER: request_id}
         rebased = False
         if expected_head is None or expected_head == str(head.id):
@@ -96,17 +119,8 @@ def land_commit(
                 "nothing was committed",
                 reason="EMPTY_CHANGE",
             )
-        commit_id = repo.create_commit(
-            None,
-            signature(author),
-            signature(COMMITTER),
-            compose_message(message, trailers),
-            tree_id,
-            [head.id],
-        )
-        ref.set_target(commit_id, f"commit: {author.name}")
-        commit = repo[commit_id]
-        assert isinstance(commit, pygit2.Commit)
+        commit = write_commit(repo, author, compose_message(message, trailers), tree_id, [head.id])
+        ref.set_target(commit.commit_id, f"commit: {author.name}")
         return commit, rebased, False
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pygit2
 
 from . import history, merging, reads, records, sessions
-from .commits import COMMITTER, compose_message, land_commit, signature
+from .commits import COMMITTER, compose_message, land_commit, signature, write_commit
 from .durability import Durability, GroupSync, SyncFunction, sync_filesystems
 from .errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound, StaleHead, out_of_space
 from .merging import FileMerger
@@ -303,7 +303,7 @@ class Store:
             check_request_id(request_id)
         repo = self.open(repository)
 
-        def land(trailers: dict[str, str]) -> tuple[pygit2.Commit, bool, bool]:
+        def land(trailers: dict[str, str]) -> tuple[Commit, bool, bool]:
             return land_commit(
                 repo,
                 self._locks,
@@ -324,7 +324,7 @@ class Store:
         # A replayed request is acknowledged only once durable too: its original may have
         # landed just before a crash, before its sync.
         self._acknowledge(repository, Path(repo.path))
-        return CommitResult(commit_value(commit), rebased, recorded)
+        return CommitResult(commit, rebased, recorded)
 
     def _land(
         self,
@@ -334,8 +334,8 @@ class Store:
         session_id: str | None,
         step: StepInput | None,
         message: str,
-        land: Callable[[dict[str, str]], tuple[pygit2.Commit, bool, bool]],
-    ) -> tuple[pygit2.Commit, bool, Step | None]:
+        land: Callable[[dict[str, str]], tuple[Commit, bool, bool]],
+    ) -> tuple[Commit, bool, Step | None]:
         """Run ``land(trailers)``; within a session, with its trailers and its step recorded."""
         if step is not None and not session_id:
             raise InvalidArgument("a step needs the session it belongs to", reason="STEP_WITHOUT_SESSION")
@@ -355,9 +355,9 @@ class Store:
             )
             # A replayed request whose step was lost (a crash between moving the
             # branch and recording its step) gets its step recorded now.
-            recorded = sessions.find_step(repo, opened, str(commit.id)) if replayed else None
+            recorded = sessions.find_step(repo, opened, commit.commit_id) if replayed else None
             if recorded is None:
-                recorded = sessions.append_step(repo, opened, step_input, str(commit.id), author, self._sessions)
+                recorded = sessions.append_step(repo, opened, step_input, commit.commit_id, author, self._sessions)
         return commit, rebased, recorded
 
     # -- merges ----------------------------------------------------------------
@@ -393,7 +393,7 @@ class Store:
             )
         outcome: list[merging.TreeMerge] = []
 
-        def land(trailers: dict[str, str]) -> tuple[pygit2.Commit, bool, bool]:
+        def land(trailers: dict[str, str]) -> tuple[Commit, bool, bool]:
             with self._locks.hold(repository, refname):
                 ref = repo.references[git_name(refname)]
                 head = repo[ref.target]
@@ -406,20 +406,11 @@ class Store:
                     raise _NothingToWrite(head)
                 if merge.fast_forward:
                     ref.set_target(source.id, f"merge (fast-forward): {author.name}")
-                    return source, False, False
+                    return commit_value(source), False, False
                 tree_id = merging.write_merge(repo, merge)
                 text = message or f"Merge {source_revision} into {target_branch}"
-                commit_id = repo.create_commit(
-                    None,
-                    signature(author),
-                    signature(COMMITTER),
-                    compose_message(text, trailers),
-                    tree_id,
-                    [head.id, source.id],
-                )
-                ref.set_target(commit_id, f"merge: {author.name}")
-                commit = repo[commit_id]
-                assert isinstance(commit, pygit2.Commit)
+                commit = write_commit(repo, author, compose_message(text, trailers), tree_id, [head.id, source.id])
+                ref.set_target(commit.commit_id, f"merge: {author.name}")
                 return commit, False, False
 
         try:
@@ -430,7 +421,7 @@ class Store:
             return MergeResult(landed, merge.strategy, merge.conflicts, merge.up_to_date, None)
         merge = outcome[-1]
         self._acknowledge(repository, Path(repo.path))
-        return MergeResult(commit_value(commit), merge.strategy, (), False, recorded)
+        return MergeResult(commit, merge.strategy, (), False, recorded)
 
     def get_commit(self, repository: str, revision: str) -> Commit:
         return commit_value(resolve_commit(self.open(repository), revision))

@@ -2,7 +2,9 @@
 
 The change set is checked completely against the base tree first (paths,
 sizes, duplicates, missing sources, file/directory clashes); only then are
-blobs and trees written, so a rejected change set writes nothing.
+blobs and trees written, so a rejected change set writes nothing. Checking and
+building share one walk of the base tree (:class:`_Base`): each directory on
+the way to a changed path is read once.
 """
 
 from __future__ import annotations
@@ -36,17 +38,43 @@ class _Write:
 _Op = _Write | None  # None deletes the path
 
 
-def _lookup(tree: pygit2.Tree | None, path: str) -> pygit2.Object | None:
-    if tree is None:
-        return None
-    try:
-        return tree[git_name(path)]
-    except KeyError:
-        return None
+class _Base:
+    """The base tree, walked once: each directory is looked up the first time a path needs it."""
+
+    __slots__ = ("_dirs",)
+
+    def __init__(self, tree: pygit2.Tree | None) -> None:
+        self._dirs: dict[str, pygit2.Tree | None] = {"": tree}
+
+    def directory(self, path: str) -> pygit2.Tree | None:
+        """The directory at ``path`` ("" is the root), or None if there is none (or a file is there)."""
+        try:
+            return self._dirs[path]
+        except KeyError:
+            pass
+        entry = self.entry(path)
+        tree = entry if isinstance(entry, pygit2.Tree) else None
+        self._dirs[path] = tree
+        return tree
+
+    def entry(self, path: str) -> pygit2.Object | None:
+        """The file or directory at ``path``, or None."""
+        parent, _, name = path.rpartition("/")
+        holder = self.directory(parent)
+        if holder is None:
+            return None
+        try:
+            return holder[git_name(name)]
+        except KeyError:
+            return None
 
 
 def validate_changes(tree: pygit2.Tree | None, changes: Sequence[Change], limits: Limits) -> dict[str, _Op]:
     """Check ``changes`` against ``tree`` and return path -> operation, writing nothing."""
+    return _validate(_Base(tree), changes, limits)
+
+
+def _validate(base: _Base, changes: Sequence[Change], limits: Limits) -> dict[str, _Op]:
     if not changes:
         raise InvalidArgument("the change set is empty: send at least one put, delete or rename", reason="EMPTY_CHANGE")
     if len(changes) > limits.max_files_per_commit:
@@ -76,21 +104,20 @@ def validate_changes(tree: pygit2.Tree | None, changes: Sequence[Change], limits
             total += size
             executable = change.executable
             if executable is None:  # unset: keep the mode of the file it overwrites
-                existing = _lookup(tree, change.path)
-                executable = existing is not None and _mode_of(tree, change.path) == _EXECUTABLE
+                existing = base.entry(change.path)
+                executable = existing is not None and existing.filemode == _EXECUTABLE
             mode = _EXECUTABLE if executable else _BLOB
             ops[change.path] = _Write(change.content, None, mode)
         elif isinstance(change, DeleteFile):
             claim(change.path)
-            _existing_file(tree, change.path, "delete")
+            _existing_file(base, change.path, "delete")
             ops[change.path] = None
         elif isinstance(change, RenameFile):
             claim(change.old_path)
             claim(change.new_path)
-            source = _existing_file(tree, change.old_path, "rename")
-            entry_mode = _mode_of(tree, change.old_path)
+            source = _existing_file(base, change.old_path, "rename")
             ops[change.old_path] = None
-            ops[change.new_path] = _Write(None, source.id, entry_mode)
+            ops[change.new_path] = _Write(None, source.id, int(source.filemode))
         else:  # pragma: no cover - the type union is closed
             raise InvalidArgument(f"unknown change {change!r}", reason="INVALID_CHANGE")
     if total > limits.max_commit_bytes:
@@ -98,12 +125,12 @@ def validate_changes(tree: pygit2.Tree | None, changes: Sequence[Change], limits
             f"the change set carries {total} bytes; the limit is {limits.max_commit_bytes} per commit",
             reason="COMMIT_TOO_LARGE",
         )
-    _check_structure(tree, ops)
+    _check_structure(base, ops)
     return ops
 
 
-def _existing_file(tree: pygit2.Tree | None, path: str, verb: str) -> pygit2.Object:
-    obj = _lookup(tree, path)
+def _existing_file(base: _Base, path: str, verb: str) -> pygit2.Object:
+    obj = base.entry(path)
     if obj is None:
         raise NotFound(f"cannot {verb} {path!r}: no such file at the branch head", reason="PATH_NOT_FOUND", path=path)
     if obj.type == pygit2.enums.ObjectType.TREE:
@@ -115,23 +142,12 @@ def _existing_file(tree: pygit2.Tree | None, path: str, verb: str) -> pygit2.Obj
     return obj
 
 
-def _mode_of(tree: pygit2.Tree | None, path: str) -> int:
-    assert tree is not None
-    parent, _, name = path.rpartition("/")
-    holder = tree if not parent else tree[git_name(parent)]
-    assert isinstance(holder, pygit2.Tree)
-    for entry in holder:
-        if entry.name == name:
-            return int(entry.filemode)
-    raise AssertionError(path)  # pragma: no cover - _existing_file checked it
-
-
-def _check_structure(tree: pygit2.Tree | None, ops: dict[str, _Op]) -> None:
+def _check_structure(base: _Base, ops: dict[str, _Op]) -> None:
     """Reject file/directory clashes: a file where a directory is needed or the reverse."""
     for path, op in ops.items():
         if op is None:
             continue
-        existing = _lookup(tree, path)
+        existing = base.entry(path)
         if existing is not None and existing.type == pygit2.enums.ObjectType.TREE:
             raise InvalidArgument(
                 f"cannot write file {path!r}: a directory of that name exists", reason="PATH_CONFLICT"
@@ -146,7 +162,7 @@ def _check_structure(tree: pygit2.Tree | None, ops: dict[str, _Op]) -> None:
                         reason="PATH_CONFLICT",
                     )
                 continue  # the file is deleted in this change, the directory may take its place
-            above = _lookup(tree, prefix)
+            above = base.entry(prefix)
             if above is not None and above.type != pygit2.enums.ObjectType.TREE:
                 raise InvalidArgument(f"cannot write {path!r}: {prefix!r} is a file", reason="PATH_CONFLICT")
 
@@ -155,7 +171,8 @@ def apply_changes(
     repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Sequence[Change], limits: Limits
 ) -> pygit2.Oid:
     """Validate ``changes`` against ``tree``, write the blobs and trees, return the new root tree id."""
-    ops = validate_changes(tree, changes, limits)
+    base = _Base(tree)
+    ops = _validate(base, changes, limits)
     resolved: dict[str, tuple[pygit2.Oid, int] | None] = {}
     for path, op in ops.items():
         if op is None:
@@ -165,7 +182,7 @@ def apply_changes(
         else:
             assert op.content is not None
             resolved[path] = (repo.create_blob(op.content), op.mode)
-    root = _build(repo, tree, resolved)
+    root = _build(repo, base, "", resolved)
     if root is None:
         return repo.TreeBuilder().write()
     return root
@@ -173,9 +190,12 @@ def apply_changes(
 
 def _build(
     repo: pygit2.Repository,
-    tree: pygit2.Tree | None,
+    base: _Base,
+    where: str,
     ops: dict[str, tuple[pygit2.Oid, int] | None],
 ) -> pygit2.Oid | None:
+    """The tree at ``where`` (a directory path, "" the root) with ``ops`` (paths relative to it) applied."""
+    tree = base.directory(where)
     builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
     nested: dict[str, dict[str, tuple[pygit2.Oid, int] | None]] = {}
     for path, op in ops.items():
@@ -188,14 +208,10 @@ def _build(
         else:
             builder.insert(head, op[0], op[1])
     for name, sub_ops in sorted(nested.items()):
-        existing = builder.get(git_name(name))
-        subtree = None
-        if existing is not None and existing.filemode == _TREE:
-            subtree = repo[existing.id]
-            assert isinstance(subtree, pygit2.Tree)
-        oid = _build(repo, subtree, sub_ops)
+        # The base's directory of that name, or a new one (checked: no file stays in its way).
+        oid = _build(repo, base, f"{where}/{name}" if where else name, sub_ops)
         if oid is None:
-            if existing is not None:
+            if builder.get(git_name(name)) is not None:
                 builder.remove(name)
         else:
             builder.insert(name, oid, _TREE)
