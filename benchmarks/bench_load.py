@@ -74,6 +74,7 @@ class Spec:
 
 def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: dict[str, Any]) -> None:
     from trellis import Client, vcs
+    from trellis.errors import DOMAIN_ERRORS
 
     name = f"load{index:02d}"
     rng = random.Random(bench_push.SEED + index)
@@ -147,7 +148,7 @@ def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: d
                     client.diff(REPO, head, MAIN, line_diff=True)
                 else:
                     client.query_rows(rng.choice(QUERIES), max_rows=100)
-            except vcs.VcsError as exc:
+            except DOMAIN_ERRORS as exc:
                 code = getattr(getattr(exc, "code", None), "name", "") or type(exc).__name__
                 errors[f"{rpc} {code} {exc.reason}: {exc.message[:120]}"] += 1
                 if rpc == "CommitStream":  # a failed stream cannot be reused

@@ -212,6 +212,7 @@ def _agent(index: int, address: str, go: Any, stop: Any, journal: Journal) -> No
 
     from trellis import vcs
     from trellis.client import Client
+    from trellis.errors import DOMAIN_ERRORS
 
     name = f"agent{index:02d}"
     kind = KINDS[index % len(KINDS)]
@@ -229,7 +230,7 @@ def _agent(index: int, address: str, go: Any, stop: Any, journal: Journal) -> No
                 continue
             try:
                 return what()
-            except vcs.VcsError as exc:
+            except DOMAIN_ERRORS as exc:
                 code = _transport(exc)
                 if code is None:
                     raise

@@ -4,10 +4,21 @@ Each domain package owns its errors, each tree under one base with a stable
 ``reason``, a message and ``metadata`` (the trees are drawn in each
 ``errors.py``)::
 
-    vcs.VcsError              the version-control core (and TrellisError: this layer's own)
+    vcs.VcsError              the version-control core
     ci.errors.CiError         verification; only VerificationError answers requests
     query.errors.QueryError   the index, SQL sandbox, patches and imports
     semantic_diff.errors.SemanticDiffError   misuse of the diff API (never sent)
+
+and this layer's own, under :class:`TrellisError` (no package's base)::
+
+    TrellisError              a status no package's class stands for (INTERNAL, UNKNOWN)
+    ├── Unauthenticated       UNAUTHENTICATED: no token, an unknown or revoked one
+    ├── Unavailable           UNAVAILABLE: no server answered, an index process did not
+    ├── Unimplemented         UNIMPLEMENTED
+    ├── DeadlineExceeded      DEADLINE_EXCEEDED
+    ├── StorageFull           RESOURCE_EXHAUSTED (DISK_FULL): the server's disk is full
+    ├── NotRouted             (also vcs.NotFound) no server owns the repository; never sent
+    └── InvalidRoutes         (also vcs.InvalidArgument) the routing table is unreadable; never sent
 
 Server side, :func:`status_for` turns a domain exception into a status code,
 a message and a ``google.rpc.ErrorInfo`` (stable ``reason`` plus metadata).
@@ -15,7 +26,8 @@ Client side, :func:`error_from_rpc` turns the status back into the same
 domain exception class, from the reason (:data:`REASONS`, built from every
 sent class's ``reason`` and ``reasons``), else from the status code; so SDK
 callers catch ``vcs.StaleHead``, ``ci.errors.GateClosed``,
-``query.errors.QuerySyntaxError`` and friends.
+``query.errors.QuerySyntaxError`` and friends; :data:`DOMAIN_ERRORS` catches
+every one of them.
 """
 
 from __future__ import annotations
@@ -51,21 +63,51 @@ __all__ = [
 
 DOMAIN = "trellis.dev"
 
-DomainError = vcs_errors.VcsError | ci_errors.CiError | query_errors.QueryError | semantic_diff_errors.SemanticDiffError
-# Every error a domain package raises on purpose: caught, mapped to a status (INTERNAL when the table
-# has no row for it) and sent with its reason, never logged as a server fault.
+
+class TrellisError(Exception):
+    """Base of the errors the composition root raises itself (auth, transport, routing, a full disk), and the
+    class the SDK raises for a status no package's class stands for. Like every package's base: a stable
+    ``reason``, a ``message`` and ``metadata``."""
+
+    reason: str = "TRELLIS_ERROR"
+
+    def __init__(self, message: str, *, reason: str | None = None, **metadata: str) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+        self.metadata: dict[str, str] = metadata
+
+
+DomainError = (
+    vcs_errors.VcsError
+    | ci_errors.CiError
+    | query_errors.QueryError
+    | semantic_diff_errors.SemanticDiffError
+    | TrellisError
+)
+# Every error a package (or this layer) raises on purpose: caught, mapped to a status (INTERNAL when the
+# table has no row for it) and sent with its reason, never logged as a server fault.
 DOMAIN_ERRORS: tuple[
     type[vcs_errors.VcsError],
     type[ci_errors.CiError],
     type[query_errors.QueryError],
     type[semantic_diff_errors.SemanticDiffError],
-] = (vcs_errors.VcsError, ci_errors.CiError, query_errors.QueryError, semantic_diff_errors.SemanticDiffError)
+    type[TrellisError],
+] = (
+    vcs_errors.VcsError,
+    ci_errors.CiError,
+    query_errors.QueryError,
+    semantic_diff_errors.SemanticDiffError,
+    TrellisError,
+)
 # The errors that answer requests; the others stay where they happen (a job's result, the server's start).
-SENT_ERRORS: tuple[type[Exception], ...] = (vcs_errors.VcsError, ci_errors.VerificationError, query_errors.QueryError)
-
-
-class TrellisError(vcs_errors.VcsError):
-    """An error raised by the composition root itself (auth, transport)."""
+SENT_ERRORS: tuple[type[Exception], ...] = (
+    vcs_errors.VcsError,
+    ci_errors.VerificationError,
+    query_errors.QueryError,
+    TrellisError,
+)
 
 
 class Unauthenticated(TrellisError):
@@ -151,7 +193,7 @@ _TABLE: list[tuple[type[Exception], grpc.StatusCode]] = [
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
 ]
 
-_BY_CODE: dict[grpc.StatusCode, type[vcs_errors.VcsError]] = {
+_BY_CODE: dict[grpc.StatusCode, type[vcs_errors.VcsError | TrellisError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: vcs_errors.InvalidArgument,
     grpc.StatusCode.OUT_OF_RANGE: vcs_errors.InvalidArgument,
     grpc.StatusCode.NOT_FOUND: vcs_errors.NotFound,
@@ -215,11 +257,12 @@ def _error_info(status: status_pb2.Status | None) -> error_details_pb2.ErrorInfo
 
 def _sent_classes() -> list[type[Exception]]:
     found: list[type[Exception]] = []
-    todo: list[type[Exception]] = [vcs_errors.VcsError, ci_errors.VerificationError, query_errors.QueryError]
+    todo: list[type[Exception]] = list(SENT_ERRORS)
     while todo:
         cls = todo.pop(0)
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
+        if cls not in found:  # NotRouted is a TrellisError and a vcs.NotFound
+            found.append(cls)
+            todo.extend(cls.__subclasses__())
     return found
 
 
@@ -257,7 +300,7 @@ def error_from_rpc(error: grpc.RpcError) -> DomainError:
 _STATUS_CLASSES: dict[tuple[type[Exception], type[Exception]], type[Exception]] = {}
 
 
-def _with_status_class(domain: type[Exception], by_code: type[vcs_errors.VcsError]) -> type[DomainError]:
+def _with_status_class(domain: type[Exception], by_code: type[vcs_errors.VcsError | TrellisError]) -> type[DomainError]:
     """``domain`` as the SDK raises it: the package's own class, and also the ``vcs`` class of its status code.
 
     Callers catch the package's class (``ci.errors.GateClosed``); code written when every error was a

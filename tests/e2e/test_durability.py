@@ -25,10 +25,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import assert_fsck_clean, git, repo_path
 from tests.sync_recorder import SyncRecorder
-from trellis import vcs
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.datadir import running_server
+from trellis.errors import DOMAIN_ERRORS
 from trellis.server import build_server
 
 # Real server processes killed and restarted: minutes, not seconds.
@@ -177,7 +177,7 @@ def test_sigkill_in_a_push_storm_loses_no_acknowledged_commit(tmp_path: Path) ->
                         expected_head=head,
                         request_id=f"{branch}-{n}",
                     )
-                except (vcs.VcsError, grpc.RpcError) as exc:
+                except (*DOMAIN_ERRORS, grpc.RpcError) as exc:
                     if not killed.is_set():
                         failures.append(exc)
                     return
@@ -194,7 +194,7 @@ def test_sigkill_in_a_push_storm_loses_no_acknowledged_commit(tmp_path: Path) ->
                     stream.send("storm", "stream", {"stream.txt": f"{n}\n", f"s/{n}": "x"}, f"stream {n}")
                     acked("stream", stream.receive().commit.commit_id)
                     n += 1
-            except (vcs.VcsError, grpc.RpcError) as exc:
+            except (*DOMAIN_ERRORS, grpc.RpcError) as exc:
                 if not killed.is_set():
                     failures.append(exc)
             finally:

@@ -17,7 +17,7 @@ from trellis.auth import TokenStore
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.datadir import running_server
-from trellis.errors import Unavailable
+from trellis.errors import Unauthenticated, Unavailable
 from trellis.server import ConfigError, RunningServer, build_server
 
 
@@ -142,7 +142,7 @@ def test_mutual_tls_with_tokens(data_dir: Path, pki: Pki) -> None:
         with Client(running.address, token=token, tls=tls) as client:
             assert list(client.list_repositories()) == []
         with Client(running.address, tls=tls) as anonymous:
-            with pytest.raises(vcs.VcsError) as info:
+            with pytest.raises(Unauthenticated) as info:
                 list(anonymous.list_repositories())
             assert info.value.reason == "MISSING_TOKEN"
     finally:

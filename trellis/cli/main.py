@@ -183,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         # vcs and the server load only when a command uses them: an error of theirs means they are loaded.
         server = sys.modules.get("trellis.server")
         if _is_domain_error(exc):
-            error: Any = exc  # a VcsError, CiError, QueryError or SemanticDiffError: reason, message, metadata
+            error: Any = (
+                exc  # a VcsError, CiError, QueryError, SemanticDiffError or TrellisError: reason, message, metadata
+            )
             if out.json:
                 print(
                     json.dumps({"error": {"reason": error.reason, "message": error.message, **error.metadata}}),
@@ -212,6 +214,7 @@ def _is_domain_error(exc: BaseException) -> bool:
             ("trellis.ci.errors", "CiError"),
             ("trellis.query.errors", "QueryError"),
             ("trellis.semantic_diff.errors", "SemanticDiffError"),
+            ("trellis.errors", "TrellisError"),  # the SDK's, for a status no package's class stands for
         )
     ]
     return any(base is not None and isinstance(exc, base) for base in bases)
