@@ -132,7 +132,6 @@ ALLOWED_IMPORTS = {
 # pygit2 themselves, each for its own reason; the list may shrink, never grow.
 PYGIT2_USERS = {
     "vcs",  # the version-control core
-    "query",  # the index follows git itself (commits, records, runs) in bulk: reading it object by object costs
 }
 
 

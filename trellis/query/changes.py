@@ -18,9 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import pygit2
-
-from trellis.vcs import parse_trailers
+from trellis.vcs import RepositoryReader
 
 from .languages import language_for_path
 
@@ -42,15 +40,7 @@ log = logging.getLogger(__name__)
 MAX_ENTITY_DIFF_BYTES = 1024 * 1024
 MAX_ENTITY_DIFF_TOTAL = 64 * 1024 * 1024
 
-_REGULAR = {pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE}
-_STATUS = {
-    "A": "added",
-    "D": "deleted",
-    "M": "modified",
-    "R": "renamed",
-    "C": "copied",
-    "T": "type_changed",
-}
+_REGULAR = {0o100644, 0o100755}  # git's modes of a file and an executable file
 
 
 class EntityDiffer(Protocol):
@@ -152,60 +142,41 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
-def _diff(repo: pygit2.Repository, commit: pygit2.Commit) -> tuple[pygit2.Diff, str | None]:
-    if commit.parents:
-        parent = commit.parents[0]
-        diff = parent.tree.diff_to_tree(commit.tree, context_lines=0, interhunk_lines=0)
-        parent_id: str | None = str(parent.id)
-    else:
-        diff = commit.tree.diff_to_tree(context_lines=0, interhunk_lines=0, swap=True)
-        parent_id = None
-    diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES)
-    return diff, parent_id
-
-
 def commit_rows(
-    repo: pygit2.Repository,
+    repo: RepositoryReader,
     repository: str,
     commit_id: str,
     differ: EntityDiffer | None,
 ) -> CommitRows:
     """Every row commit ``commit_id`` contributes to the index."""
-    commit = repo[commit_id]
-    assert isinstance(commit, pygit2.Commit)
-    diff, parent_id = _diff(repo, commit)
+    commit = repo.commit(commit_id)
+    parent_id = commit.parent_ids[0] if commit.parent_ids else None
     files: list[tuple[Any, ...]] = []
-    old_files: dict[str, bytes] = {}
-    new_files: dict[str, bytes] = {}
     old_ids: dict[str, str] = {}
     new_ids: dict[str, str] = {}
     renames: dict[str, str] = {}
     budget = MAX_ENTITY_DIFF_TOTAL
     total_add = total_del = 0
-    for patch in diff:
-        if patch is None:
-            continue
-        delta = patch.delta
-        status = _STATUS.get(delta.status_char(), "modified")
-        old_f, new_f = delta.old_file, delta.new_file
+    for delta in repo.diff(parent_id, commit.tree_id):
+        status = delta.status
         added, deleted = status == "added", status == "deleted"
-        binary = bool(delta.is_binary)
-        _, additions, deletions = patch.line_stats if not binary else (0, 0, 0)
+        binary = delta.binary
+        additions, deletions = delta.additions, delta.deletions
         total_add += additions
         total_del += deletions
-        path = old_f.path if deleted else new_f.path
+        path = delta.old_path if deleted else delta.new_path
         files.append(
             (
                 repository,
                 commit_id,
                 parent_id,
                 status,
-                None if added else old_f.path,
+                None if added else delta.old_path,
                 path,
-                None if added else str(old_f.id),
-                None if deleted else str(new_f.id),
-                None if added else int(old_f.mode),
-                None if deleted else int(new_f.mode),
+                None if added else delta.old_id,
+                None if deleted else delta.new_id,
+                None if added else delta.old_mode,
+                None if deleted else delta.new_mode,
                 additions,
                 deletions,
                 delta.similarity if status in ("renamed", "copied") else None,
@@ -216,24 +187,25 @@ def commit_rows(
         if differ is None or binary:
             continue
         if status == "renamed":
-            renames[old_f.path] = new_f.path
+            renames[delta.old_path] = delta.new_path
         if budget <= 0:
             continue
-        if not added and status != "copied" and old_f.mode in _REGULAR and old_f.size <= MAX_ENTITY_DIFF_BYTES:
-            old_files[old_f.path] = _blob(repo, old_f.id)
-            old_ids[old_f.path] = str(old_f.id)
-            budget -= old_f.size
-        if not deleted and new_f.mode in _REGULAR and new_f.size <= MAX_ENTITY_DIFF_BYTES:
-            new_files[new_f.path] = _blob(repo, new_f.id)
-            new_ids[new_f.path] = str(new_f.id)
-            budget -= new_f.size
+        if not added and status != "copied" and delta.old_mode in _REGULAR and delta.old_size <= MAX_ENTITY_DIFF_BYTES:
+            old_ids[delta.old_path] = delta.old_id
+            budget -= delta.old_size
+        if not deleted and delta.new_mode in _REGULAR and delta.new_size <= MAX_ENTITY_DIFF_BYTES:
+            new_ids[delta.new_path] = delta.new_id
+            budget -= delta.new_size
     files.sort(key=lambda r: (r[5], r[4] or ""))
 
     entities: list[tuple[Any, ...]] = []
     state = "unavailable"
     if differ is not None:
         state = "indexed"
-        if old_files or new_files:
+        if old_ids or new_ids:
+            contents = repo.read_blobs({*old_ids.values(), *new_ids.values()})
+            old_files = {path: contents[blob_id] for path, blob_id in old_ids.items()}
+            new_files = {path: contents[blob_id] for path, blob_id in new_ids.items()}
             try:
                 changes = differ(old_files, new_files, old_ids=old_ids, new_ids=new_ids, renames=renames)
                 entities = entity_rows(repository, commit_id, parent_id, changes)
@@ -242,20 +214,20 @@ def commit_rows(
                 entities, state = [], "failed"
 
     message = commit.message
-    trailers = parse_trailers(message)
+    trailers = commit.trailers
     author, committer = commit.author, commit.committer
     row = (
         repository,
         commit_id,
-        str(commit.tree_id),
+        commit.tree_id,
         author.name,
         author.email,
         author.time * 1_000_000,
-        author.offset,
+        author.offset_minutes,
         committer.name,
         committer.email,
         committer.time * 1_000_000,
-        committer.offset,
+        committer.offset_minutes,
         message,
         message.strip().split("\n", 1)[0] if message.strip() else "",
         trailers.get("Trellis-Agent"),
@@ -269,14 +241,8 @@ def commit_rows(
         total_del,
         len(entities) if state == "indexed" else None,
     )
-    parents = [(repository, commit_id, str(p), i) for i, p in enumerate(commit.parent_ids)]
+    parents = [(repository, commit_id, p, i) for i, p in enumerate(commit.parent_ids)]
     return CommitRows(row, parents, files, entities, state)
-
-
-def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes:
-    blob = repo[oid]
-    assert isinstance(blob, pygit2.Blob)
-    return blob.data
 
 
 def _text(value: Any) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import pygit2
+from trellis.vcs import NotFound, RepositoryReader
 
 from .gitsource import RefTip, list_tips, read_session, session_chain
 from .runs import InvalidRunRecord, read_run
@@ -24,7 +24,7 @@ _SHOW = 3
 _RUN_TABLES = ("verification_runs", "job_results", "test_results", "run_refs")
 
 
-def git_code_commits(repo: pygit2.Repository, tips: list[RefTip] | None = None) -> set[str]:
+def git_code_commits(repo: RepositoryReader, tips: list[RefTip] | None = None) -> set[str]:
     """Every code commit reachable from a branch, tag or session (session event commits excluded)."""
     if tips is None:
         tips = list_tips(repo).refs
@@ -34,10 +34,7 @@ def git_code_commits(repo: pygit2.Repository, tips: list[RefTip] | None = None) 
             events.update(session_chain(repo, tip.commit_id, None))
     if not tips:
         return set()
-    walker = repo.walk(None, pygit2.enums.SortMode.NONE)
-    for tip in tips:
-        walker.push(pygit2.Oid(hex=tip.commit_id))
-    return {str(c.id) for c in walker} - events
+    return set(repo.walk(tip.commit_id for tip in tips)) - events
 
 
 def _sample(ids: set[str]) -> str:
@@ -73,8 +70,8 @@ def _check_repository(indexer: Indexer, name: str) -> list[str]:
     con = indexer.connection
     problems: list[str] = []
     try:
-        repo = pygit2.Repository(str(indexer.repos_dir / f"{name}.git"))
-    except pygit2.GitError as exc:
+        repo = RepositoryReader(indexer.repos_dir / f"{name}.git")
+    except NotFound as exc:
         return [f"repository {name!r} cannot be opened: {exc}"]
     listing = list_tips(repo)
     git_refs = {t.ref_name: t.commit_id for t in listing.refs}
@@ -130,7 +127,7 @@ def _check_repository(indexer: Indexer, name: str) -> list[str]:
     return problems
 
 
-def _check_runs(indexer: Indexer, repo: pygit2.Repository, name: str, git_runs: dict[str, str]) -> list[str]:
+def _check_runs(indexer: Indexer, repo: RepositoryReader, name: str, git_runs: dict[str, str]) -> list[str]:
     """Run refs against ``run_refs``, then every run's rows against what its ``run.json`` gives."""
     from .indexer import _arrow_table
 

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pygit2
-
+from trellis.vcs import RepositoryReader, VcsError
 from trellis.vcs.records import RECORD_REF_PREFIX
-from trellis.vcs.sessions import SESSION_REF_PREFIX, step_blobs
+from trellis.vcs.sessions import SESSION_REF_PREFIX
 
 __all__ = [
     "RUN_REF_PREFIX",
@@ -36,6 +35,8 @@ _TAG_PREFIX = "refs/tags/"
 # The verification engine keeps each run as the record ``runs/<run_id>`` (the
 # namespace is the engine's; the query layer does not import it).
 RUN_REF_PREFIX = f"{RECORD_REF_PREFIX}runs/"
+_PEELED = (_BRANCH_PREFIX, _TAG_PREFIX, SESSION_REF_PREFIX)
+_FOLLOWED = (*_PEELED, RUN_REF_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,34 +60,22 @@ class RefListing:
     runs: dict[str, str]
 
 
-def list_tips(repo: pygit2.Repository) -> RefListing:
+def list_tips(repo: RepositoryReader) -> RefListing:
     """Branches, tags (peeled to their commit), session refs and run refs, in one pass."""
     tips: list[RefTip] = []
     runs: dict[str, str] = {}
-    for ref in repo.references.iterator():
+    for ref in repo.list_refs(_FOLLOWED, peel=_PEELED):
         ref_name = ref.name
         if ref_name.startswith(RUN_REF_PREFIX):
-            target = ref.target
-            if not isinstance(target, pygit2.Oid):  # a symbolic ref, not written by Trellis
-                try:
-                    target = ref.resolve().target
-                except (pygit2.GitError, KeyError, ValueError):
-                    continue
-            runs[ref_name.removeprefix(RUN_REF_PREFIX)] = str(target)
+            runs[ref_name.removeprefix(RUN_REF_PREFIX)] = ref.target_id
             continue
         if ref_name.startswith(_BRANCH_PREFIX):
             kind, name = "branch", ref_name.removeprefix(_BRANCH_PREFIX)
         elif ref_name.startswith(_TAG_PREFIX):
             kind, name = "tag", ref_name.removeprefix(_TAG_PREFIX)
-        elif ref_name.startswith(SESSION_REF_PREFIX):
-            kind, name = "session", ref_name.removeprefix(SESSION_REF_PREFIX)
         else:
-            continue
-        try:
-            commit = ref.peel(pygit2.Commit)
-        except (pygit2.GitError, KeyError, ValueError, pygit2.InvalidSpecError):
-            continue  # a tag of a tree or blob, or a dangling ref: nothing to index
-        tips.append(RefTip(ref_name, kind, name, str(commit.id)))
+            kind, name = "session", ref_name.removeprefix(SESSION_REF_PREFIX)
+        tips.append(RefTip(ref_name, kind, name, ref.target_id))
     tips.sort(key=lambda t: t.ref_name)
     return RefListing(tips, runs)
 
@@ -98,91 +87,57 @@ def to_micros(seconds: float | None) -> int | None:
     return round(seconds * 1_000_000)
 
 
-def repository_row(repo: pygit2.Repository, name: str) -> tuple[Any, ...]:
+def repository_row(repo: RepositoryReader, name: str) -> tuple[Any, ...]:
     """A ``repositories`` row."""
-    default_branch = ""
-    head_commit_id: str | None = None
-    head = repo.references.get("HEAD")
-    if head is not None:
-        target = head.target
-        if isinstance(target, str):
-            default_branch = target.removeprefix(_BRANCH_PREFIX)
-            ref = repo.references.get(target)
-            if ref is not None:
-                try:
-                    head_commit_id = str(ref.peel(pygit2.Commit).id)
-                except (pygit2.GitError, ValueError):
-                    head_commit_id = None
-        else:
-            head_commit_id = str(target)
-    config = repo.config
-    description = str(config["trellis.description"]) if "trellis.description" in config else ""
+    head = repo.head()
+    description = repo.config_value("trellis.description") or ""
     create_time: int | None = None
-    if "trellis.createTime" in config:
+    created = repo.config_value("trellis.createTime")
+    if created is not None:
         try:
-            create_time = int(str(config["trellis.createTime"])) * 1_000_000
+            create_time = int(created) * 1_000_000
         except ValueError:
             create_time = None
-    return (name, default_branch, description, create_time, head_commit_id)
+    return (name, head.ref_name.removeprefix(_BRANCH_PREFIX), description, create_time, head.commit_id)
 
 
-def session_chain(repo: pygit2.Repository, tip: str, stop: str | None) -> list[str]:
+def session_chain(repo: RepositoryReader, tip: str, stop: str | None) -> list[str]:
     """Session event commits from ``tip`` back along first parents, up to (not including) ``stop``."""
-    chain: list[str] = []
-    current: pygit2.Commit | None = _commit(repo, tip)
-    while current is not None:
-        commit_id = str(current.id)
-        if commit_id == stop:
-            break
-        chain.append(commit_id)
-        parents = current.parent_ids
-        current = _commit(repo, str(parents[0])) if parents else None
-    return chain
-
-
-def _commit(repo: pygit2.Repository, commit_id: str) -> pygit2.Commit | None:
-    try:
-        obj = repo[commit_id]
-    except (KeyError, ValueError):
-        return None
-    return obj if isinstance(obj, pygit2.Commit) else None
+    return repo.first_parents(tip, stop)
 
 
 @dataclass(frozen=True, slots=True)
 class SessionSnapshot:
-    """A session as its ref's tip says: the ``sessions`` row and a reader for its steps."""
+    """A session as its ref's tip says: the ``sessions`` row (its last column is the tip) and its steps."""
 
     row: tuple[Any, ...]
-    _steps_tree: pygit2.Tree | None
 
-    def step_count(self, repo: pygit2.Repository) -> int:
+    @property
+    def tip(self) -> str:
+        return str(self.row[-1])
+
+    def step_count(self, repo: RepositoryReader) -> int:
         """How many step files the session's tree holds."""
-        return len(step_blobs(repo, self._steps_tree)) if self._steps_tree is not None else 0
+        return len(repo.session_steps(self.tip))
 
-    def step_rows(self, repo: pygit2.Repository, repository: str, after: int) -> Iterator[tuple[Any, ...]]:
+    def step_rows(self, repo: RepositoryReader, repository: str, after: int) -> Iterator[tuple[Any, ...]]:
         """``steps`` rows with index greater than ``after``, in order."""
-        if self._steps_tree is None:
-            return
         session_id = self.row[1]
-        for _, blob_id in step_blobs(repo, self._steps_tree, after):
-            blob = repo[blob_id]
-            if not isinstance(blob, pygit2.Blob):
-                continue
-            yield _step_row(repository, session_id, json.loads(blob.data))
+        steps = repo.session_steps(self.tip, after)
+        contents = repo.read_blobs(blob_id for _, blob_id in steps)
+        for _, blob_id in steps:
+            data = contents.get(blob_id)
+            if data is not None:
+                yield _step_row(repository, session_id, json.loads(data))
 
 
-def read_session(repo: pygit2.Repository, repository: str, tip: str) -> SessionSnapshot | None:
+def read_session(repo: RepositoryReader, repository: str, tip: str) -> SessionSnapshot | None:
     """The session stored at commit ``tip`` (``None`` if the tree holds no ``session.json``)."""
-    commit = _commit(repo, tip)
-    if commit is None:
-        return None
     try:
-        blob = commit.tree["session.json"]
-    except KeyError:
+        data = repo.read_file(tip, "session.json")
+    except VcsError:  # no such commit, no such file
         return None
-    if not isinstance(blob, pygit2.Blob):
-        return None
-    record = json.loads(blob.data)
+    record = json.loads(data)
     row = (
         repository,
         str(record.get("session_id", "")),
@@ -203,11 +158,7 @@ def read_session(repo: pygit2.Repository, repository: str, tip: str) -> SessionS
         _map(record.get("metadata")),
         tip,
     )
-    try:
-        steps = commit.tree["steps"]
-    except KeyError:
-        return SessionSnapshot(row, None)
-    return SessionSnapshot(row, steps if isinstance(steps, pygit2.Tree) else None)
+    return SessionSnapshot(row)
 
 
 def _map(value: object) -> list[tuple[str, str]]:

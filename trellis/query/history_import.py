@@ -20,9 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pygit2
-
-from trellis.vcs import AlreadyExists
+from trellis.vcs import AlreadyExists, FailedPrecondition, RepositoryReader, imports
 from trellis.vcs.validation import check_repository_name
 
 from .errors import HistoryImportError
@@ -31,7 +29,6 @@ from .indexer import Indexer, ProgressCallback, SyncStats
 __all__ = ["ImportResult", "import_history"]
 
 _SOURCE_KEY = "trellis.importSource"
-_REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,45 +41,11 @@ class ImportResult:
     stats: SyncStats
 
 
-def _open_source(source: Path) -> pygit2.Repository:
-    found = pygit2.discover_repository(str(source))
-    if found is None:
-        raise HistoryImportError(
-            f"{source} is not a git repository", reason="IMPORT_SOURCE_NOT_FOUND", source=str(source)
-        )
-    return pygit2.Repository(found)
-
-
-def _refspecs(source: pygit2.Repository) -> list[str]:
-    """Branches and tags as they are; each remote-tracking branch ``refs/remotes/R/B`` as branch ``R/B``
-    (a remote's symbolic ``HEAD`` is no branch)."""
-    remote_branches = []
-    for name in source.references:
-        if name.startswith("refs/remotes/") and not name.endswith("/HEAD"):
-            if isinstance(source.references[name].target, str):  # symbolic: names another branch
-                continue
-            remote_branches.append(f"+{name}:refs/heads/{name.removeprefix('refs/remotes/')}")
-    return [*_REFSPECS, *sorted(remote_branches)]
-
-
-def _fetch(repo: pygit2.Repository, url: str, source: pygit2.Repository) -> None:
-    remote = repo.remotes.create_anonymous(url)
+def _fetch(dest: Path, origin: imports.ImportSource) -> None:
     try:
-        remote.fetch(refspecs=_refspecs(source))
-    except pygit2.GitError as exc:
-        raise HistoryImportError(f"cannot fetch from {url}: {exc}", reason="IMPORT_FAILED") from None
-
-
-def _set_head(repo: pygit2.Repository, source: pygit2.Repository) -> None:
-    branches = sorted(r.removeprefix("refs/heads/") for r in repo.references if r.startswith("refs/heads/"))
-    wanted = ""
-    head = source.references.get("HEAD")
-    if head is not None and isinstance(head.target, str) and head.target.startswith("refs/heads/"):
-        wanted = head.target.removeprefix("refs/heads/")
-    for choice in (wanted, "main", "master", *branches):
-        if choice and choice in branches:
-            repo.references.create("HEAD", f"refs/heads/{choice}", force=True)
-            return
+        imports.fetch(dest, origin.url, origin.refspecs)
+    except FailedPrecondition as exc:
+        raise HistoryImportError(exc.message, reason="IMPORT_FAILED") from None
 
 
 def import_history(
@@ -104,44 +67,46 @@ def import_history(
     """
     check_repository_name(name)
     source = Path(source).resolve()
-    origin = _open_source(source)
-    # The work tree itself, not the parent of its git directory: a linked
-    # worktree keeps that under the main repository's .git/worktrees/.
-    url = origin.path if origin.is_bare else origin.workdir
+    origin = imports.find_source(source)
+    if origin is None:
+        raise HistoryImportError(
+            f"{source} is not a git repository", reason="IMPORT_SOURCE_NOT_FOUND", source=str(source)
+        )
     repos = Path(data_dir) / "repos"
     repos.mkdir(parents=True, exist_ok=True)
     dest = repos / f"{name}.git"
     resumed = dest.exists()
     if resumed:
-        repo = pygit2.Repository(str(dest))
-        if _SOURCE_KEY not in repo.config or repo.config[_SOURCE_KEY] != url:
+        if RepositoryReader(dest).config_value(_SOURCE_KEY) != origin.url:
             raise AlreadyExists(
                 f"repository {name!r} already exists (and was not imported from {source})",
                 reason="REPOSITORY_EXISTS",
             )
-        _fetch(repo, url, origin)
+        _fetch(dest, origin)
     else:
         staging = repos / f".tmp-{name}-{secrets.token_hex(4)}"
         try:
-            repo = pygit2.init_repository(str(staging), bare=True)
-            config = repo.config
-            config["core.logAllRefUpdates"] = "false"
-            config["gc.auto"] = "0"
-            config["trellis.description"] = description or f"imported from {source}"
-            config["trellis.createTime"] = str(int(time.time()))
-            config[_SOURCE_KEY] = url
-            _fetch(repo, url, origin)
-            _set_head(repo, origin)
-            del repo
+            imports.init_bare(
+                staging,
+                {
+                    "core.logAllRefUpdates": "false",
+                    "gc.auto": "0",
+                    "trellis.description": description or f"imported from {source}",
+                    "trellis.createTime": str(int(time.time())),
+                    _SOURCE_KEY: origin.url,
+                },
+            )
+            _fetch(staging, origin)
+            imports.set_default_branch(staging, [origin.head_branch, "main", "master"])
             os.rename(staging, dest)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             if dest.exists() and not resumed:
                 raise AlreadyExists(f"repository {name!r} already exists", reason="REPOSITORY_EXISTS") from None
             raise
-        repo = pygit2.Repository(str(dest))
-    branches = sum(1 for r in repo.references if r.startswith("refs/heads/"))
-    tags = sum(1 for r in repo.references if r.startswith("refs/tags/"))
+    refs = RepositoryReader(dest).list_refs(("refs/heads/", "refs/tags/"))
+    branches = sum(1 for r in refs if r.name.startswith("refs/heads/"))
+    tags = len(refs) - branches
     own = indexer is None
     ix = indexer or Indexer(Path(data_dir))
     try:

@@ -38,8 +38,8 @@ from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
-import pygit2
 
+from trellis.vcs import NotFound, RepositoryReader
 from trellis.vcs.validation import check_repository_name
 
 from .changes import CommitRows, EntityDiffer, commit_rows, default_entity_differ
@@ -212,8 +212,8 @@ class Indexer:
                     return SyncStats(repositories_removed=1)
                 return SyncStats()
             try:
-                repo = pygit2.Repository(str(path))
-            except pygit2.GitError:
+                repo = RepositoryReader(path)
+            except NotFound:
                 log.warning("cannot open repository %s; skipped", path)
                 return SyncStats()
             return _RepositorySync(self, repo, name, workers, on_progress).run()
@@ -312,7 +312,7 @@ class _RepositorySync:
     def __init__(
         self,
         indexer: Indexer,
-        repo: pygit2.Repository,
+        repo: RepositoryReader,
         name: str,
         workers: int,
         on_progress: ProgressCallback | None,
@@ -402,24 +402,17 @@ class _RepositorySync:
         last = chain[-1] if chain else None
         if last is None:
             return True
-        commit = self.repo[last]
-        assert isinstance(commit, pygit2.Commit)
-        return bool(commit.parent_ids) and str(commit.parent_ids[0]) == stop
+        return self.repo.commit(last).parent_ids[:1] == (stop,)
 
     def _new_commits(self, changed: dict[str, RefTip], indexed: dict[str, RefTip], events: set[str]) -> list[str]:
-        walker = self.repo.walk(None, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
-        pushed = False
-        for tip in changed.values():
-            walker.push(pygit2.Oid(hex=tip.commit_id))
-            pushed = True
-        if not pushed:
+        if not changed:
             return []
-        for old in indexed.values():
-            try:
-                walker.hide(pygit2.Oid(hex=old.commit_id))
-            except (KeyError, ValueError, pygit2.GitError):
-                continue  # gone from the object store: nothing to hide
-        candidates = [str(c.id) for c in walker if str(c.id) not in events]
+        walk = self.repo.walk(
+            [tip.commit_id for tip in changed.values()],
+            [old.commit_id for old in indexed.values()],  # those gone from the object store hide nothing
+            oldest_first=True,
+        )
+        candidates = [c for c in walk if c not in events]
         present = set()
         for start in range(0, len(candidates), 50_000):
             present |= self.ix._present(self.name, candidates[start : start + 50_000])
@@ -436,25 +429,14 @@ class _RepositorySync:
         old_tips = [indexed[n].commit_id for n in [*changed, *deleted] if n in indexed]
         if not old_tips:
             return set()
-        walker = self.repo.walk(None, pygit2.enums.SortMode.NONE)
         try:
-            for old in old_tips:
-                walker.push(pygit2.Oid(hex=old))
-        except (KeyError, ValueError, pygit2.GitError):
+            walk = self.repo.walk(old_tips, [tip.commit_id for tip in current.values()])
+        except NotFound:  # an old tip is gone from the object store
             return self._unreachable_by_full_walk(current)
-        for tip in current.values():
-            try:
-                walker.hide(pygit2.Oid(hex=tip.commit_id))
-            except (KeyError, ValueError, pygit2.GitError):
-                continue
-        candidates = [str(c.id) for c in walker]
-        return self.ix._present(self.name, candidates)
+        return self.ix._present(self.name, list(walk))
 
     def _unreachable_by_full_walk(self, current: dict[str, RefTip]) -> set[str]:
-        walker = self.repo.walk(None, pygit2.enums.SortMode.NONE)
-        for tip in current.values():
-            walker.push(pygit2.Oid(hex=tip.commit_id))
-        reachable = {str(c.id) for c in walker}
+        reachable = set(self.repo.walk([tip.commit_id for tip in current.values()]))
         indexed = {
             r[0] for r in self.con.execute("SELECT commit_id FROM commits WHERE repository = ?", [self.name]).fetchall()
         }
@@ -728,7 +710,7 @@ def _worker_init(repo_path: str, repository: str, differ: EntityDiffer | None, p
     # goes, the workers find their queue closed and end), so a worker has no traceback to print.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(parent,), name="trellis-orphan-check", daemon=True).start()
-    _worker_state["repo"] = pygit2.Repository(repo_path)
+    _worker_state["repo"] = RepositoryReader(repo_path)
     _worker_state["repository"] = repository
     _worker_state["differ"] = differ
 

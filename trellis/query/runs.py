@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import pygit2
+from trellis.vcs import RepositoryReader, VcsError
 
 from .gitsource import to_micros
 
@@ -42,6 +42,14 @@ _TIME_LIMIT_S = 253_402_300_800  # 10000-01-01 (TIMESTAMP goes further; a Python
 # call, say), the row keeps the worse verdict.
 _SEVERITY = {"failed": 4, "timed_out": 3, "error": 2, "cancelled": 1}
 
+# Why a record's run.json cannot be read, by the reason the version-control core gives.
+_UNREADABLE = {
+    "REVISION_NOT_FOUND": "record commit {record_id} is missing",
+    "NOT_A_COMMIT": "{record_id} is not a commit",
+    "PATH_NOT_FOUND": f"the record has no {RUN_FILE}",
+    "NOT_A_FILE": f"{RUN_FILE} is not a file",
+}
+
 
 class InvalidRunRecord(ValueError):
     """A run record the index cannot read; the message says why."""
@@ -56,22 +64,14 @@ class RunRows:
     tests: list[tuple[Any, ...]]
 
 
-def read_run(repo: pygit2.Repository, repository: str, run_id: str, record_id: str) -> RunRows:
+def read_run(repo: RepositoryReader, repository: str, run_id: str, record_id: str) -> RunRows:
     """The rows of the run whose record is at commit ``record_id``."""
     try:
-        commit = repo[record_id]
-    except (KeyError, ValueError):
-        raise InvalidRunRecord(f"record commit {record_id} is missing") from None
-    if not isinstance(commit, pygit2.Commit):
-        raise InvalidRunRecord(f"{record_id} is not a commit")
-    try:
-        entry = commit.tree[RUN_FILE]
-    except KeyError:
-        raise InvalidRunRecord(f"the record has no {RUN_FILE}") from None
-    blob = repo[entry.id]
-    if not isinstance(blob, pygit2.Blob):
-        raise InvalidRunRecord(f"{RUN_FILE} is not a file")
-    return run_rows(repository, run_id, blob.data)
+        data = repo.read_file(record_id, RUN_FILE)
+    except VcsError as exc:
+        why = _UNREADABLE.get(exc.reason)
+        raise InvalidRunRecord(why.format(record_id=record_id) if why else exc.message) from None
+    return run_rows(repository, run_id, data)
 
 
 def run_rows(repository: str, run_id: str, data: bytes) -> RunRows:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         TreeEntry,
     )
     from .objects import parse_trailers, trust_object_links
+    from .reader import FileDelta, Head, RefTarget, RepositoryReader
     from .reads import TreeReader, blob_id
     from .redaction import Redacted, Redactor, SecretPattern
     from .store import Store
@@ -62,7 +63,9 @@ _LAZY = {
     "Durability": "durability",
     "FailedPrecondition": "errors",
     "FileContent": "model",
+    "FileDelta": "reader",
     "GroupSync": "durability",
+    "Head": "reader",
     "Hunk": "linediff",
     "Identity": "model",
     "InvalidArgument": "errors",
@@ -83,8 +86,10 @@ _LAZY = {
     "PutFile": "model",
     "Redacted": "redaction",
     "Redactor": "redaction",
+    "RefTarget": "reader",
     "RenameFile": "model",
     "Repository": "model",
+    "RepositoryReader": "reader",
     "SecretPattern": "redaction",
     "Session": "model",
     "SessionStatus": "model",
@@ -143,6 +148,8 @@ __all__ = [
     "line_changes",
     "unified_diff",
     "FileContent",
+    "FileDelta",
+    "Head",
     "Identity",
     "InvalidArgument",
     "LimitExceeded",
@@ -158,7 +165,9 @@ __all__ = [
     "Redacted",
     "Redactor",
     "SecretPattern",
+    "RefTarget",
     "RenameFile",
+    "RepositoryReader",
     "Repository",
     "Session",
     "SessionStatus",

@@ -1,0 +1,309 @@
+"""Reading a repository in bulk, as plain values: what an index that follows git needs.
+
+:class:`RepositoryReader` opens a bare repository by its path, read-only: it
+takes none of the store's locks, so a reader (the query index, a worker
+process of a history import) never blocks a push. It answers with plain values
+(ids as hex strings, :class:`~trellis.vcs.model.Commit`, :class:`FileDelta`,
+bytes), shaped for walking whole histories: commit ids from a revision walk,
+one commit's metadata, the file changes between two trees with their line
+counts, blobs by id in batches.
+
+Objects that are missing or of another type give ``None`` / are left out
+where a reader of many objects should go on; where the caller asked for one
+thing, it raises :class:`~trellis.vcs.errors.NotFound` (or
+:class:`~trellis.vcs.errors.InvalidArgument`) with the reason the rest of the
+core uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from . import reads
+from .errors import InvalidArgument, NotFound
+from .model import Commit
+from .objects import commit_value
+from .reads import TreeReader
+from .sessions import step_blobs
+
+__all__ = ["FileDelta", "Head", "RefTarget", "RepositoryReader"]
+
+_STATUS = {
+    "A": "added",
+    "D": "deleted",
+    "M": "modified",
+    "R": "renamed",
+    "C": "copied",
+    "T": "type_changed",
+}
+_NONE = pygit2.enums.SortMode.NONE
+_OLDEST_FIRST = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
+
+
+@dataclass(frozen=True, slots=True)
+class RefTarget:
+    """A reference and the object it names (symbolic references followed; peeled to a commit if asked)."""
+
+    name: str
+    target_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What ``HEAD`` says: the branch ref it names (``""`` when detached or missing), and that branch's
+    commit (``None`` when the branch does not exist yet; a detached ``HEAD``'s own target)."""
+
+    ref_name: str
+    commit_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FileDelta:
+    """One file's change between two trees, as ``git diff --find-renames`` sees it.
+
+    ``status`` is ``added``, ``deleted``, ``modified``, ``renamed``, ``copied`` or
+    ``type_changed``. On the side where the file does not exist the id is 40
+    zeros and the mode and size 0. Line counts are 0 for a binary file.
+    """
+
+    status: str
+    old_path: str
+    new_path: str
+    old_id: str
+    new_id: str
+    old_mode: int
+    new_mode: int
+    old_size: int
+    new_size: int
+    similarity: int
+    binary: bool
+    additions: int
+    deletions: int
+
+
+class RepositoryReader(TreeReader):
+    """Read-only access to the bare repository at ``path``, in plain values (a :class:`TreeReader` that also
+    reads references, configuration and commits). Raises :class:`NotFound` (``REPOSITORY_NOT_FOUND``) when
+    there is no repository there.
+
+    One reader per thread or process (it holds an open libgit2 handle). The
+    store's readers (``Store.get_commit``, ``tree_blobs``, ``history``…) are the
+    ones to use for a repository of a running server by name; this one is for
+    following a repository's whole history from its directory.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(str(path))
+
+    # -- references and configuration ---------------------------------------------------------
+
+    def list_refs(self, prefixes: Sequence[str] = ("refs/",), *, peel: Sequence[str] = ()) -> list[RefTarget]:
+        """The references under ``prefixes``, in one pass, unsorted.
+
+        A reference under one of the ``peel`` prefixes is peeled to its commit
+        (tags of trees or blobs and dangling references are left out); the others
+        give the object they point at, not read (dangling symbolic references are
+        left out).
+        """
+        wanted = tuple(prefixes)
+        peeled = tuple(peel)
+        found: list[RefTarget] = []
+        for ref in self._repo.references.iterator():
+            name = ref.name
+            if not name.startswith(wanted):
+                continue
+            if name.startswith(peeled):
+                try:
+                    commit = ref.peel(pygit2.Commit)
+                except (pygit2.GitError, KeyError, ValueError, pygit2.InvalidSpecError):
+                    continue
+                found.append(RefTarget(name, str(commit.id)))
+                continue
+            target = ref.target
+            if not isinstance(target, pygit2.Oid):  # symbolic
+                try:
+                    target = ref.resolve().target
+                except (pygit2.GitError, KeyError, ValueError):
+                    continue
+            found.append(RefTarget(name, str(target)))
+        return found
+
+    def head(self) -> Head:
+        """The branch ``HEAD`` names and its commit."""
+        head = self._repo.references.get("HEAD")
+        if head is None:
+            return Head("", None)
+        target = head.target
+        if not isinstance(target, str):
+            return Head("", str(target))
+        ref = self._repo.references.get(target)
+        if ref is None:
+            return Head(target, None)
+        try:
+            return Head(target, str(ref.peel(pygit2.Commit).id))
+        except (pygit2.GitError, ValueError):
+            return Head(target, None)
+
+    def config_value(self, key: str) -> str | None:
+        """A configuration value as git reads it for this repository (None if unset)."""
+        config = self._repo.config
+        return str(config[key]) if key in config else None
+
+    # -- commits ------------------------------------------------------------------------------
+
+    def walk(self, include: Iterable[str], exclude: Iterable[str] = (), *, oldest_first: bool = False) -> Iterator[str]:
+        """Ids of the commits reachable from ``include`` and not from ``exclude``, like ``git rev-list``.
+
+        Newest first in no particular order, or ``oldest_first`` (parents before
+        children, ``--topo-order --reverse``). A commit of ``include`` that is
+        missing raises :class:`NotFound`; one of ``exclude`` is ignored (nothing
+        of it to hide).
+        """
+        walker = self._repo.walk(None, _OLDEST_FIRST if oldest_first else _NONE)
+        for commit_id in include:
+            try:
+                walker.push(pygit2.Oid(hex=commit_id))
+            except (KeyError, ValueError, pygit2.GitError):
+                raise NotFound(
+                    f"commit {commit_id} is not in the repository", reason="REVISION_NOT_FOUND", revision=commit_id
+                ) from None
+        for commit_id in exclude:
+            try:
+                walker.hide(pygit2.Oid(hex=commit_id))
+            except (KeyError, ValueError, pygit2.GitError):
+                continue
+        return (str(commit.id) for commit in walker)
+
+    def first_parents(self, tip: str, stop: str | None = None) -> list[str]:
+        """Commit ids from ``tip`` back along first parents, up to (not including) ``stop``.
+
+        The chain ends at a root commit, at ``stop``, or at a commit the
+        repository lacks (a missing ``tip`` gives ``[]``).
+        """
+        chain: list[str] = []
+        current = self._commit_object(tip)
+        while current is not None:
+            commit_id = str(current.id)
+            if commit_id == stop:
+                break
+            chain.append(commit_id)
+            parents = current.parent_ids
+            current = self._commit_object(str(parents[0])) if parents else None
+        return chain
+
+    def commit(self, commit_id: str) -> Commit:
+        """One commit's metadata (its parents, signatures, message and trailers), by full id."""
+        commit = self._commit_object(commit_id)
+        if commit is None:
+            raise NotFound(
+                f"commit {commit_id} is not in the repository", reason="REVISION_NOT_FOUND", revision=commit_id
+            )
+        return commit_value(commit)
+
+    def _commit_object(self, commit_id: str) -> pygit2.Commit | None:
+        try:
+            obj = self._repo[commit_id]
+        except (KeyError, ValueError):
+            return None
+        return obj if isinstance(obj, pygit2.Commit) else None
+
+    # -- trees and blobs ----------------------------------------------------------------------
+
+    def diff(self, old: str | None, new: str, *, find_renames: bool = True) -> list[FileDelta]:
+        """The files that differ from tree ``old`` (None: the empty tree) to tree ``new``, in git's order.
+
+        Either may be given as a commit id (its tree is meant). Renames are found
+        as ``git diff -M`` finds them; line counts as ``git diff --numstat``.
+        """
+        new_tree = reads._tree(self._repo, new)
+        if old is not None:
+            diff = reads._tree(self._repo, old).diff_to_tree(new_tree, context_lines=0, interhunk_lines=0)
+        else:
+            diff = new_tree.diff_to_tree(context_lines=0, interhunk_lines=0, swap=True)
+        if find_renames:
+            diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES)
+        deltas: list[FileDelta] = []
+        for patch in diff:
+            if patch is None:
+                continue
+            delta = patch.delta
+            binary = bool(delta.is_binary)
+            _, additions, deletions = patch.line_stats if not binary else (0, 0, 0)
+            old_file, new_file = delta.old_file, delta.new_file
+            deltas.append(
+                FileDelta(
+                    _STATUS.get(delta.status_char(), "modified"),
+                    old_file.path,
+                    new_file.path,
+                    str(old_file.id),
+                    str(new_file.id),
+                    int(old_file.mode),
+                    int(new_file.mode),
+                    old_file.size,
+                    new_file.size,
+                    delta.similarity,
+                    binary,
+                    additions,
+                    deletions,
+                )
+            )
+        return deltas
+
+    def tree_blobs(self, tree_id: str, where: Callable[[str], bool] | None = None) -> dict[str, str]:
+        """``path -> blob id`` of every file of a tree (or a commit's tree), only where ``where(path)``."""
+        return reads.tree_blobs(self._repo, tree_id, where)
+
+    def read_blobs(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
+        """``blob id -> content`` of each of ``blob_ids`` that is a blob of the repository."""
+        repo = self._repo
+        found: dict[str, bytes] = {}
+        for blob_id in blob_ids:
+            try:
+                blob = repo[blob_id]
+            except (KeyError, ValueError):
+                continue
+            if isinstance(blob, pygit2.Blob):
+                found[blob_id] = blob.data
+        return found
+
+    def session_steps(self, tip: str, after: int = 0) -> list[tuple[int, str]]:
+        """``(index, blob id)`` of each step numbered above ``after`` of the session record at commit ``tip``,
+        in order (both layouts of ``steps/``, see :func:`trellis.vcs.sessions.step_blobs`); none if the
+        commit or its ``steps`` directory is missing."""
+        commit = self._commit_object(tip)
+        if commit is None:
+            return []
+        try:
+            steps = commit.tree["steps"]
+        except KeyError:
+            return []
+        if not isinstance(steps, pygit2.Tree):
+            return []
+        return [(index, str(blob_id)) for index, blob_id in step_blobs(self._repo, steps, after)]
+
+    def read_file(self, commit_id: str, path: str) -> bytes:
+        """The content of file ``path`` (a path of git's tree, no checks) at commit ``commit_id``.
+
+        Raises :class:`NotFound` (``REVISION_NOT_FOUND``, ``PATH_NOT_FOUND``,
+        ``NOT_A_FILE``) or :class:`InvalidArgument` (``NOT_A_COMMIT``).
+        """
+        try:
+            obj = self._repo[commit_id]
+        except (KeyError, ValueError):
+            raise NotFound(
+                f"commit {commit_id} is not in the repository", reason="REVISION_NOT_FOUND", revision=commit_id
+            ) from None
+        if not isinstance(obj, pygit2.Commit):
+            raise InvalidArgument(f"{commit_id} names a {obj.type_str}, not a commit", reason="NOT_A_COMMIT")
+        try:
+            entry = obj.tree[path]
+        except KeyError:
+            raise NotFound(f"path {path!r} does not exist at {commit_id}", reason="PATH_NOT_FOUND", path=path) from None
+        blob = self._repo[entry.id]
+        if not isinstance(blob, pygit2.Blob):
+            raise NotFound(f"path {path!r} is not a file at {commit_id}", reason="NOT_A_FILE", path=path)
+        return blob.data
