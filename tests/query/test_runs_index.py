@@ -277,7 +277,7 @@ def test_only_runs_whose_ref_moved_are_read(
     reads: list[str] = []
     real = trellis.query.runs.read_run
 
-    def counting(repo: pygit2.Repository, repository: str, run_id: str, record_id: str) -> Any:
+    def counting(repo: vcs.RepositoryReader, repository: str, run_id: str, record_id: str) -> Any:
         reads.append(run_id)
         return real(repo, repository, run_id, record_id)
 

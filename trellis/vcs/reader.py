@@ -66,8 +66,9 @@ class FileDelta:
     """One file's change between two trees, as ``git diff --find-renames`` sees it.
 
     ``status`` is ``added``, ``deleted``, ``modified``, ``renamed``, ``copied`` or
-    ``type_changed``. On the side where the file does not exist the id is 40
-    zeros and the mode and size 0. Line counts are 0 for a binary file.
+    ``type_changed``. On the side where the file does not exist the path is
+    the other side's, the id 40 zeros and the mode and size 0. Line counts are
+    0 for a binary file.
     """
 
     status: str

@@ -1,0 +1,83 @@
+"""vcs.imports: finding a repository to import, making the bare repository, fetching, pointing HEAD (real git)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GIT_ENV, git
+from trellis import vcs
+from trellis.vcs import RepositoryReader, imports
+
+
+def _run(cwd: Path, *args: str) -> str:
+    env = {**GIT_ENV, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """A work tree on branch ``trunk`` with a tag, a second branch and a remote-tracking branch."""
+    path = tmp_path / "work"
+    path.mkdir()
+    _run(path, "init", "-q", "-b", "trunk")
+    (path / "a.py").write_text("x = 1\n")
+    _run(path, "add", "a.py")
+    _run(path, "commit", "-q", "-m", "one")
+    _run(path, "tag", "v1")
+    _run(path, "branch", "feature")
+    head = _run(path, "rev-parse", "HEAD").strip()
+    _run(path, "update-ref", "refs/remotes/origin/old", head)
+    _run(path, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/old")
+    return path
+
+
+def test_find_source_of_a_work_tree_and_of_a_bare_repository(work: Path, tmp_path: Path) -> None:
+    (work / "sub").mkdir()
+    source = imports.find_source(work / "sub")
+    assert source is not None
+    assert Path(source.url) == work and source.head_branch == "trunk"
+    assert source.refspecs == (
+        "+refs/heads/*:refs/heads/*",
+        "+refs/tags/*:refs/tags/*",
+        "+refs/remotes/origin/old:refs/heads/origin/old",
+    )
+    bare = tmp_path / "bare.git"
+    _run(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    cloned = imports.find_source(bare)
+    assert cloned is not None and Path(cloned.url) == bare and cloned.head_branch == "trunk"
+    (tmp_path / "plain").mkdir()
+    assert imports.find_source(tmp_path / "plain") is None
+
+
+def test_init_fetch_and_set_default_branch(work: Path, tmp_path: Path) -> None:
+    source = imports.find_source(work)
+    assert source is not None
+    dest = tmp_path / "dest.git"
+    imports.init_bare(dest, {"trellis.description": "imported", "gc.auto": "0"})
+    assert RepositoryReader(dest).config_value("trellis.description") == "imported"
+    imports.fetch(dest, source.url, source.refspecs)
+    assert git(dest, "for-each-ref", "--format=%(refname)").split() == [
+        "refs/heads/feature",
+        "refs/heads/origin/old",
+        "refs/heads/trunk",
+        "refs/tags/v1",
+    ]
+    assert imports.set_default_branch(dest, ["nope", "trunk", "feature"]) == "trunk"
+    assert git(dest, "symbolic-ref", "HEAD").strip() == "refs/heads/trunk"
+    assert imports.set_default_branch(dest, ["", "nope"]) == "feature"  # else the first branch by name
+    empty = tmp_path / "empty.git"
+    imports.init_bare(empty, {})
+    assert imports.set_default_branch(empty, ["main"]) == ""
+
+
+def test_a_failed_fetch_says_why(tmp_path: Path) -> None:
+    dest = tmp_path / "dest.git"
+    imports.init_bare(dest, {})
+    with pytest.raises(vcs.FailedPrecondition) as info:
+        imports.fetch(dest, str(tmp_path / "no-such-repository"), ["+refs/heads/*:refs/heads/*"])
+    assert info.value.reason == "IMPORT_FAILED"
+    assert "cannot fetch from" in info.value.message

@@ -1,0 +1,216 @@
+"""RepositoryReader: bulk reads of a repository by path, as plain values, checked against real git."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, repo_path
+from trellis import vcs
+from trellis.vcs import RepositoryReader
+
+ZERO = "0" * 40
+
+
+@pytest.fixture
+def demo(store: vcs.Store, alice: vcs.Identity, data_dir: Path) -> Path:
+    store.create_repository("demo", alice, description="the demo")
+    return repo_path(data_dir, "demo")
+
+
+def _commit(store: vcs.Store, alice: vcs.Identity, changes: list[vcs.Change], branch: str = "main") -> str:
+    return store.commit("demo", branch, changes, "edit\n\nbody\n", alice).commit.commit_id
+
+
+def test_opening_a_directory_that_is_no_repository_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(vcs.NotFound) as info:
+        RepositoryReader(tmp_path / "nothing.git")
+    assert info.value.reason == "REPOSITORY_NOT_FOUND"
+
+
+def test_list_refs_peels_where_asked_and_follows_symbolic_refs(
+    store: vcs.Store, alice: vcs.Identity, demo: Path
+) -> None:
+    c1 = _commit(store, alice, [vcs.PutFile("a.py", b"x = 1\n")])
+    git(demo, "-c", "user.name=t", "-c", "user.email=t@example.com", "tag", "-a", "-m", "annotated", "v1", c1)
+    git(demo, "tag", "light", c1)
+    tree = git(demo, "rev-parse", f"{c1}^{{tree}}").strip()
+    git(demo, "tag", "tree-tag", tree)  # names no commit: left out when peeled
+    git(demo, "symbolic-ref", "refs/heads/alias", "refs/heads/main")
+    git(demo, "symbolic-ref", "refs/heads/dangling", "refs/heads/nowhere")
+    git(demo, "update-ref", "refs/trellis/runs/r1", c1)
+    reader = RepositoryReader(demo)
+
+    peeled = {r.name: r.target_id for r in reader.list_refs(peel=("refs/heads/", "refs/tags/"))}
+    annotated = git(demo, "rev-parse", "refs/tags/v1").strip()
+    assert annotated != c1
+    assert peeled == {
+        "refs/heads/main": c1,
+        "refs/heads/alias": c1,
+        "refs/tags/v1": c1,
+        "refs/tags/light": c1,
+        "refs/trellis/runs/r1": c1,
+    }
+    plain = {r.name: r.target_id for r in reader.list_refs(("refs/tags/", "refs/heads/"))}
+    assert plain["refs/tags/v1"] == annotated and plain["refs/tags/tree-tag"] == tree
+    assert plain["refs/heads/alias"] == c1 and "refs/heads/dangling" not in plain
+    assert set(plain) == {r.name for r in reader.list_refs(("refs/tags/", "refs/heads/"))} - {"refs/heads/dangling"}
+    assert [r.name for r in reader.list_refs(("refs/trellis/",))] == ["refs/trellis/runs/r1"]
+
+
+def test_head_and_config(store: vcs.Store, alice: vcs.Identity, demo: Path) -> None:
+    reader = RepositoryReader(demo)
+    main = store.get_branch("demo", "main").head_commit_id
+    assert reader.head() == vcs.Head("refs/heads/main", main)
+    assert reader.config_value("trellis.description") == "the demo"
+    assert reader.config_value("trellis.nothing") is None
+    git(demo, "symbolic-ref", "HEAD", "refs/heads/unborn")
+    assert RepositoryReader(demo).head() == vcs.Head("refs/heads/unborn", None)
+    git(demo, "update-ref", "--no-deref", "HEAD", main)
+    assert RepositoryReader(demo).head() == vcs.Head("", main)
+
+
+def test_walk_is_rev_list(store: vcs.Store, alice: vcs.Identity, demo: Path) -> None:
+    base = _commit(store, alice, [vcs.PutFile("a.py", b"1\n")])
+    store.create_branch("demo", "side", base)
+    for i in range(3):
+        _commit(store, alice, [vcs.PutFile("a.py", b"%d\n" % (i + 2))])
+        _commit(store, alice, [vcs.PutFile(f"s{i}.py", b"s\n")], branch="side")
+    store.merge("demo", "main", "side", alice)
+    reader = RepositoryReader(demo)
+    main, side = store.get_branch("demo", "main").head_commit_id, store.get_branch("demo", "side").head_commit_id
+
+    assert (
+        list(reader.walk([main], oldest_first=True)) == git(demo, "rev-list", "--topo-order", "--reverse", main).split()
+    )
+    assert set(reader.walk([main], [side])) == set(git(demo, "rev-list", main, f"^{side}").split())
+    assert list(reader.walk([main], [main])) == []
+    assert set(reader.walk([side, main], ["f" * 40])) == set(git(demo, "rev-list", main).split())  # nothing to hide
+    with pytest.raises(vcs.NotFound) as info:
+        reader.walk(["e" * 40])
+    assert info.value.reason == "REVISION_NOT_FOUND"
+
+
+def test_first_parents_stop_at_a_commit_a_root_or_a_missing_commit(
+    store: vcs.Store, alice: vcs.Identity, demo: Path
+) -> None:
+    ids = [_commit(store, alice, [vcs.PutFile("a.py", b"%d\n" % i)]) for i in range(4)]
+    store.create_branch("demo", "side", ids[1])
+    _commit(store, alice, [vcs.PutFile("b.py", b"b\n")], branch="side")
+    store.merge("demo", "main", "side", alice)
+    main = store.get_branch("demo", "main").head_commit_id
+    reader = RepositoryReader(demo)
+    everything = git(demo, "rev-list", "--first-parent", main).split()
+    assert reader.first_parents(main) == everything
+    assert reader.first_parents(main, ids[1]) == everything[: everything.index(ids[1])]
+    assert reader.first_parents(main, main) == []
+    assert reader.first_parents("d" * 40) == []
+
+
+def test_commit_is_the_stores_commit(store: vcs.Store, alice: vcs.Identity, demo: Path) -> None:
+    commit_id = _commit(store, alice, [vcs.PutFile("a.py", b"x\n")])
+    commit = RepositoryReader(demo).commit(commit_id)
+    assert commit == store.get_commit("demo", commit_id)
+    assert commit.trailers["Trellis-Agent"] == "alice"
+    with pytest.raises(vcs.NotFound) as info:
+        RepositoryReader(demo).commit("c" * 40)
+    assert info.value.reason == "REVISION_NOT_FOUND"
+
+
+def _numstat(path: Path, old: str, new: str) -> dict[str, tuple[str, str]]:
+    """``git diff --numstat -M`` as new path -> (additions, deletions); "-" for a binary file."""
+    fields = git(path, "diff", "--numstat", "-M", "-z", old, new).split("\0")
+    found = {}
+    while len(fields) > 1:
+        additions, deletions, name = fields.pop(0).split("\t", 2)
+        if not name:  # a rename: the old and new paths follow
+            fields.pop(0)
+            name = fields.pop(0)
+        found[name] = (additions, deletions)
+    return found
+
+
+def test_diff_is_git_diff_with_renames_and_line_counts(store: vcs.Store, alice: vcs.Identity, demo: Path) -> None:
+    body = b"".join(b"line %d of a file long enough to be found renamed\n" % i for i in range(40))
+    old = _commit(
+        store,
+        alice,
+        [
+            vcs.PutFile("keep.py", b"a\nb\nc\n"),
+            vcs.PutFile("gone.txt", b"bye\n"),
+            vcs.PutFile("move/me.py", body),
+            vcs.PutFile("tool.sh", b"echo\n"),
+        ],
+    )
+    new = _commit(
+        store,
+        alice,
+        [
+            vcs.PutFile("keep.py", b"a\nB\nc\nd\n"),
+            vcs.DeleteFile("gone.txt"),
+            vcs.RenameFile("move/me.py", "moved/me.py"),
+            vcs.PutFile("image.bin", b"\x00\x01\x02binary"),
+            vcs.PutFile("tool.sh", b"echo\n", executable=True),
+        ],
+    )
+    reader = RepositoryReader(demo)
+    deltas = {d.new_path if d.status != "deleted" else d.old_path: d for d in reader.diff(old, new)}
+    assert {p: d.status for p, d in deltas.items()} == {
+        "keep.py": "modified",
+        "gone.txt": "deleted",
+        "moved/me.py": "renamed",
+        "image.bin": "added",
+        "tool.sh": "modified",
+    }
+    numstat = _numstat(demo, old, new)
+    for path, d in deltas.items():
+        expected = (str(d.additions), str(d.deletions)) if not d.binary else ("-", "-")
+        assert numstat[path] == expected, path
+    keep, gone, moved, image, tool = (deltas[p] for p in ("keep.py", "gone.txt", "moved/me.py", "image.bin", "tool.sh"))
+    assert (keep.additions, keep.deletions) == (2, 1)
+    assert keep.old_id == git(demo, "rev-parse", f"{old}:keep.py").strip()
+    assert keep.new_id == git(demo, "rev-parse", f"{new}:keep.py").strip()
+    assert keep.old_size == 6 and keep.new_size == 8 and keep.old_mode == keep.new_mode == 0o100644
+    assert gone.new_id == ZERO and gone.new_mode == 0 and gone.old_path == "gone.txt"
+    assert moved.old_path == "move/me.py" and moved.similarity == 100 and moved.old_id == moved.new_id
+    assert image.binary and image.old_id == ZERO and (image.additions, image.deletions) == (0, 0)
+    assert tool.old_mode == 0o100644 and tool.new_mode == 0o100755
+    # The trees may be named by commit or by tree id; no renames asked: a delete and an add.
+    new_tree = git(demo, "rev-parse", f"{new}^{{tree}}").strip()
+    plain = reader.diff(old, new_tree, find_renames=False)
+    assert {(d.status, d.old_path, d.new_path) for d in plain if "me.py" in d.new_path} == {
+        ("deleted", "move/me.py", "move/me.py"),
+        ("added", "moved/me.py", "moved/me.py"),
+    }
+
+
+def test_diff_of_a_root_commit_adds_every_file(store: vcs.Store, alice: vcs.Identity, demo: Path) -> None:
+    commit_id = _commit(store, alice, [vcs.PutFile("a.py", b"1\n2\n"), vcs.PutFile("d/b.py", b"3\n")])
+    deltas = RepositoryReader(demo).diff(None, commit_id)
+    assert [(d.status, d.new_path, d.additions) for d in deltas] == [("added", "a.py", 2), ("added", "d/b.py", 1)]
+    assert all(d.old_id == ZERO for d in deltas)
+
+
+def test_blobs_in_batches_and_files_at_a_commit(store: vcs.Store, alice: vcs.Identity, demo: Path) -> None:
+    commit_id = _commit(
+        store,
+        alice,
+        [vcs.PutFile("steps/1.json", b"{}"), vcs.PutFile("steps/2.json", b"[]"), vcs.PutFile("top.json", b"1")],
+    )
+    reader = RepositoryReader(demo)
+    blobs = reader.tree_blobs(commit_id, lambda p: p.startswith("steps/"))
+    assert blobs == store.tree_blobs("demo", store.get_commit("demo", commit_id).tree_id, lambda p: "steps/" in p)
+    contents = reader.read_blobs([*blobs.values(), "b" * 40, commit_id])  # missing, not a blob: left out
+    assert sorted(contents.values()) == [b"[]", b"{}"]
+    assert reader.read_file(commit_id, "steps/2.json") == b"[]"
+    tree_id = store.get_commit("demo", commit_id).tree_id
+    for where, path, reason, error in [
+        ("a" * 40, "top.json", "REVISION_NOT_FOUND", vcs.NotFound),
+        (tree_id, "top.json", "NOT_A_COMMIT", vcs.InvalidArgument),
+        (commit_id, "nope.json", "PATH_NOT_FOUND", vcs.NotFound),
+        (commit_id, "steps", "NOT_A_FILE", vcs.NotFound),
+    ]:
+        with pytest.raises(error) as info:
+            reader.read_file(where, path)
+        assert info.value.reason == reason
