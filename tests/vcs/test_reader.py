@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, repo_path
+from tests.conftest import flatten_session_steps, git, repo_path
 from trellis import vcs
 from trellis.vcs import RepositoryReader
 
@@ -214,3 +215,20 @@ def test_blobs_in_batches_and_files_at_a_commit(store: vcs.Store, alice: vcs.Ide
         with pytest.raises(error) as info:
             reader.read_file(where, path)
         assert info.value.reason == reason
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["subtrees", "flat"])
+def test_session_steps_in_either_layout(store: vcs.Store, alice: vcs.Identity, demo: Path, flat: bool) -> None:
+    session = store.create_session("demo", alice)
+    store.record_steps("demo", session.session_id, [vcs.StepInput(action=f"a{i}") for i in range(105)], alice)
+    if flat:
+        flatten_session_steps(demo, session.session_id)
+    tip = git(demo, "rev-parse", f"refs/trellis/sessions/{session.session_id}").strip()
+    reader = RepositoryReader(demo)
+    steps = reader.session_steps(tip)
+    assert [index for index, _ in steps] == list(range(1, 106))
+    assert [index for index, _ in reader.session_steps(tip, after=101)] == [102, 103, 104, 105]
+    contents = reader.read_blobs(blob_id for _, blob_id in steps)
+    assert [json.loads(contents[blob_id])["index"] for _, blob_id in steps] == list(range(1, 106))
+    assert reader.session_steps(store.get_branch("demo", "main").head_commit_id) == []  # no steps/ there
+    assert reader.session_steps("9" * 40) == []
