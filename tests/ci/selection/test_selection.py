@@ -1063,6 +1063,115 @@ def test_a_callable_returned_for_copy_or_pickle_to_call_counts_as_called() -> No
         assert "tests/test_copy.py::test_copy" in selected(files, change), reduce
 
 
+READS = """
+    from app import util
+
+    class Box:
+        def __init__(self, x):
+            self.x = x
+
+        @property
+        def doubled(self):
+            return self.x * 2
+
+    def look(obj, name):
+        {body}
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "stays"),
+    [
+        ("return hasattr(obj, name)", True),
+        ("return getattr(obj, name, None) is not None", True),
+        ("return isinstance(getattr(obj, name), int)", True),
+        ("return getattr(obj, name) in (1, 2) or not getattr(obj, name)", True),
+        (
+            "value = getattr(obj, name)\n        while isinstance(value, Box):\n            value = getattr(value, name)\n"
+            "        return value.x is None",
+            True,
+        ),
+        ("return getattr(obj, name)", False),
+        ("return getattr(obj, name)()", False),
+        ("return [getattr(obj, name)]", False),
+        ("return getattr(obj, name) == Box(1)", False),
+        ("value = getattr(obj, name)\n        return value", False),
+        ("value = getattr(obj, name)\n        return (lambda: value)()", False),
+        ("value = getattr(obj, name)\n        return str(value)", False),
+        ("value = getattr(obj, name)\n        return locals()", False),
+        ("return getattr(obj, name) or None", False),
+    ],
+)
+def test_a_value_read_under_a_computed_name_that_stays_put_reaches_only_what_reading_runs(
+    code: str, stays: bool
+) -> None:
+    """``getattr(o, name)`` may return any function; unless the value can leave (returned, called, stored, handed
+    to another object's code), the read only runs getters: properties, ``__getattr__`` & co."""
+    test = """
+        from app import util
+        from app.reads import Box, look
+
+        def test_look():
+            assert look(Box(1), "dou" + "bled") in (True, False, None, 2)
+    """
+    files = {**APP, "app/reads.py": READS.replace("{body}", code), "tests/test_reads.py": test}
+    unrelated = selected(files, body("app/util.py", "app.util.unused"))
+    assert ("tests/test_reads.py::test_look" not in unrelated) is stays, code
+    assert "tests/test_reads.py::test_look" in selected(files, body("app/reads.py", "app.reads.Box.doubled"))
+
+
+def test_an_isinstance_hook_of_the_tree_may_call_what_a_computed_read_returned() -> None:
+    """``isinstance(v, K)`` hands ``v`` to ``type(K).__instancecheck__``: where the tree defines one, a read that
+    stays put may still be called there."""
+    hook = """
+        class Meta(type):
+            def __instancecheck__(cls, value):
+                return bool(value())
+
+        class Checked(metaclass=Meta):
+            pass
+    """
+    reads = READS.replace("{body}", "return isinstance(getattr(obj, name), Checked)").replace(
+        "from app import util", "from app import util\n    from app.hooks import Checked"
+    )
+    test = """
+        from app import util
+        from app.reads import Box, look
+
+        def test_look():
+            assert look(util, "un" + "used")
+    """
+    files = {**APP, "app/hooks.py": hook, "app/reads.py": reads, "tests/test_reads.py": test}
+    assert "tests/test_reads.py::test_look" in selected(files, body("app/util.py", "app.util.unused"))
+
+
+def test_writing_the_module_namespace_reads_nothing_of_it() -> None:
+    """``globals()[name] = value`` (a lazy ``__getattr__`` caching what it loaded) does not reach the module's names;
+    reading ``globals()`` does."""
+    lazy = """
+        from app import util
+
+        def __getattr__(name):
+            value = util.slug(name)
+            globals()[name] = value
+            return value
+
+        def helper():
+            return 1
+    """
+    test = """
+        import app.lazy
+
+        def test_lazy():
+            assert app.lazy.something == "something"
+    """
+    files = {**APP, "app/lazy.py": lazy, "tests/test_lazy.py": test}
+    assert selected(files, body("app/lazy.py", "app.lazy.helper")) == set()
+    assert "tests/test_lazy.py::test_lazy" in selected(files, body("app/util.py", "app.util.slug"))
+    reading = {**files, "app/lazy.py": lazy.replace("globals()[name] = value", "globals()[name]")}
+    assert selected(reading, body("app/lazy.py", "app.lazy.helper")) == {"tests/test_lazy.py::test_lazy"}
+
+
 PACKAGE = {
     "pkg/core.py": "def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 3\n",
     "pkg/extra.py": "def e():\n    return 5\n",

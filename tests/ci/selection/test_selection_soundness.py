@@ -43,7 +43,19 @@ WRAPPERS: dict[str, tuple[list[str], list[str]]] = {
 }
 # How one function calls the next ("{callee}" is the next function's name); what the call needs
 # to exist before the caller is defined is put before it.
-CALLS = ("direct", "lambda", "comprehension", "default", "decorator", "generator", "getattr", "pickle", "copy")
+CALLS = (
+    "direct",
+    "lambda",
+    "comprehension",
+    "default",
+    "decorator",
+    "generator",
+    "getattr",
+    "pickle",
+    "copy",
+    "property",
+    "hasattr",
+)
 # "pickle" and "copy": the callee comes back from a round trip through pickle or copy, whose __reduce__ hands
 # a builtin (eval, getattr) the callee's name, for pickle or copy to call.
 REDUCERS = [
@@ -94,16 +106,30 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
         result = f"pickle.loads(pickle.dumps(_Eval({callee!r})))(x) + 1"
     elif call == "copy":
         result = f"copy.copy(_Get(importlib.import_module(__name__), {callee!r}))(x) + 1"
+    elif call == "property":  # a read under a computed name whose value stays put runs a property
+        result = f"(x + 1 if getattr(P{index}(x), 'val' + 'ue') is not None else 0)"
+    elif call == "hasattr":
+        result = f"(x + 1 if hasattr(P{index}(x), 'val' + 'ue') else 0)"
     else:  # decorator: the decorator calls the callee when the function is called
         result = "x + 1"
     params = f"x, _callee={callee}" if call == "default" and not last else "x"
+    holder = []
+    if call in ("property", "hasattr") and not last:
+        holder = [
+            f"class P{index}:",
+            "    def __init__(self, x):",
+            "        self.x = x",
+            "    @property",
+            "    def value(self):",
+            f"        return {callee}(self.x)",
+        ]
     body = [f"def f{index}_impl({params}):", f"    return {result}"]
     if call == "decorator" and not last:
         body = [f"@_calling({callee})", *body]
     name = f"f{index}"
     if kind == "plain":
         lines = [line.replace(f"f{index}_impl", name) for line in body]
-        return lines, f"{name}(x)"
+        return [*holder, *lines], f"{name}(x)"
     if kind == "static":
         lines = [
             f"class K{index}:",
@@ -111,7 +137,7 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
             *("    " + line.replace(f"f{index}_impl", "run") for line in body),
             f"{name} = K{index}.run",
         ]
-        return lines, f"{name}(x)"
+        return [*holder, *lines], f"{name}(x)"
     if kind == "method":
         method = [line.replace(f"def f{index}_impl(", "def run(self, ") for line in body]
         lines = [
@@ -120,7 +146,7 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
             f"def {name}(x):",
             f"    return K{index}().run(x)",
         ]
-        return lines, f"{name}(x)"
+        return [*holder, *lines], f"{name}(x)"
     if kind == "nested":
         lines = [
             f"def make{index}():",
@@ -128,10 +154,10 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
             f"    return f{index}_impl",
             f"{name} = make{index}()",
         ]
-        return lines, f"{name}(x)"
+        return [*holder, *lines], f"{name}(x)"
     # classbody: the function is called once by a class body (at import time) and again by name
     lines = [*(line.replace(f"f{index}_impl", name) for line in body), f"class Use{index}:", f"    value = {name}(0)"]
-    return lines, f"{name}(x)"
+    return [*holder, *lines], f"{name}(x)"
 
 
 @st.composite

@@ -27,7 +27,14 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
 * dotted string constants (``"app.models.User"``: ``mock.patch`` targets,
   ``pytest_plugins``) count as references;
 * ``getattr``-like calls with a constant name record that name; with a
-  computed one, the node may reach *any* attribute (``any_attr``);
+  computed one, the node may reach *any* attribute (``any_attr``) — unless
+  the value read cannot leave the expression or the local variable holding
+  it (``hasattr``; ``getattr`` whose result is only tested, compared, hashed,
+  passed to ``isinstance``/``inspect.signature``, or read further): then
+  only the code an attribute *read* runs is reached (``GETTERS``: properties,
+  ``__getattr__``, ``__getattribute__``, ``__get__``);
+* ``globals()[name] = value``, ``globals().update(...)`` write the module's
+  namespace and read nothing of it;
 * an import of a computed name (``import_module(name)``) imports any module
   of the tree: it runs every module's top-level code;
 * ``exec``/``eval``, unpickling, import hooks and subprocesses make the
@@ -68,6 +75,7 @@ from .python_calls import (
 
 __all__ = [
     "DOCTESTS",
+    "GETTERS",
     "Chain",
     "FileFacts",
     "ImportRef",
@@ -81,6 +89,34 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DOCTESTS = "<doctests>"  # the qualname of a module's doctest examples (one node; no entity is named so)
+GETTERS = "<get>"  # read from an unknown object under a computed name whose value stays put: code a read runs
+_GETTER_DECORATORS = ("property", "functools.cached_property", "cached_property", "abc.abstractproperty")
+_GETTER_HOOKS = frozenset({"__getattr__", "__getattribute__", "__get__"})
+# Calls that look at an object without letting it go anywhere that may call it (the dunders they call are
+# reached with the object's class).
+_LOOKING = frozenset(
+    {
+        "isinstance",
+        "issubclass",
+        "callable",
+        "hasattr",
+        "getattr",
+        "inspect.getattr_static",
+        "id",
+        "hash",
+        "len",
+        "bool",
+        "inspect.signature",
+        "inspect.isclass",
+        "inspect.isfunction",
+        "inspect.ismethod",
+        "inspect.isroutine",
+        "inspect.ismodule",
+        "inspect.isbuiltin",
+        "inspect.iscoroutinefunction",
+        "inspect.isgeneratorfunction",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +196,8 @@ class Scope:
     methods and nested classes), ``class_attrs`` (other names the body
     binds), ``base_names`` (each base's dotted name through the file's
     imports, "" when it is not a plain name) and ``not_a_test``
-    (``__test__ = False``).
+    (``__test__ = False``). ``getter``: a method reading an attribute runs (a property, a
+    ``__getattr__``-like hook; a module's ``__getattr__``).
     """
 
     qualname: str
@@ -178,6 +215,7 @@ class Scope:
     class_attrs: frozenset[str] = frozenset()
     not_a_test: bool = False
     is_async: bool = False
+    getter: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +369,9 @@ class _Extractor:
         self.file_runs: list[str] = []
         self.dynamic = ""
         self.callees: set[int] = set()  # id() of the expressions called as functions (``f`` in ``f(x)``)
+        self.contained: set[int] = set()  # id() of computed getattr calls whose value cannot escape
+        self.writes: set[int] = set()  # id() of globals() calls whose namespace is only written
+        self.augmented: set[int] = set()  # id() of augmented assignments' targets (they read too)
 
     # -- driver -------------------------------------------------------------------------------
 
@@ -338,6 +379,7 @@ class _Extractor:
         module = _Frame("module", "")
         _bind_block(self.tree.body, module, "")
         self.frames.append(module)
+        self.contained |= self.contained_reads(self.tree.body, frozenset())
         acc = _Acc()
         self.acc_stack.append(acc)
         toplevel: list[TopLevel] = []
@@ -525,6 +567,8 @@ class _Extractor:
             self.walk_stmt(stmt)
 
     def walk_stmt(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.AugAssign):
+            self.augmented.add(id(stmt.target))
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.function(stmt)
         elif isinstance(stmt, ast.ClassDef):
@@ -644,6 +688,7 @@ class _Extractor:
         if node.name in hooks and len(positional) > (1 if in_class else 0):
             frame.attr_param = positional[1 if in_class else 0].arg
         _bind_block(node.body, frame, qualname)
+        getter = node.name in _GETTER_HOOKS or any(d in _GETTER_DECORATORS or d.endswith(".getter") for d in decorators)
         if in_class and node.name in ("__reduce__", "__reduce_ex__"):
             # ``return "name"``: pickle and copy look the name up among the module's globals.
             for returned in _returns(node.body):
@@ -653,6 +698,7 @@ class _Extractor:
                     deferred.chains.append(Chain("global", root, tuple(rest)))
         index = len(self.scopes)
         self.frames.append(frame)
+        self.contained |= self.contained_reads(node.body, frozenset(frame.bound))
         self.acc_stack.append(deferred)
         self.walk_block(node.body)
         acc = self.acc_stack.pop()
@@ -670,6 +716,7 @@ class _Extractor:
                 def_hash=def_hash,
                 def_effects=def_effects,
                 is_async=isinstance(node, ast.AsyncFunctionDef),
+                getter=getter,
             ),
         )
 
@@ -796,8 +843,16 @@ class _Extractor:
                 self.acc.attrs.update(chain)
                 stack.append(base)
                 continue
+            if (
+                isinstance(node, ast.Subscript)
+                and not isinstance(node.ctx, ast.Load)
+                and id(node) not in self.augmented
+            ):
+                self.writes.add(id(node.value))  # globals()[name] = value: a write, nothing read
             if isinstance(node, ast.Call):
                 self.callees.add(id(node.func))
+                if isinstance(node.func, ast.Attribute) and node.func.attr == "update":
+                    self.writes.add(id(node.func.value))  # globals().update(...)
                 self.call(node)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 if len(node.value) <= 200 and _DOTTED.fullmatch(node.value):
@@ -876,13 +931,17 @@ class _Extractor:
                 # __getattr__(self, name) forwarding getattr(self._inner, name): the name is one its callers
                 # read from this object, and they record it as an attribute of an unknown object.
                 named = []
+            if named == [None] and (name == "hasattr" or id(node) in self.contained):
+                self.acc.attrs.add(GETTERS)  # only what reading an attribute runs; the value stays here
+                named = []
             for value in named:
                 if value is None:
                     self.acc.any_attr = True
                 else:
                     self.acc.attrs.update(p for p in value.split(".") if _IDENTIFIER.fullmatch(p))
         elif name in NAMESPACE_CALLS and not args:
-            self.acc.namespace = True
+            if id(node) not in self.writes:
+                self.acc.namespace = True
         elif name in ANY_ATTR_CALLS:
             self.acc.any_attr = True
         if isinstance(node.func, ast.Attribute) and node.func.attr in STRING_ATTR_METHODS:
@@ -919,6 +978,101 @@ class _Extractor:
         elif module:
             self.acc.runs.append(module)
             self.file_runs.append(module)
+
+    def contained_reads(self, body: list[ast.stmt], local: frozenset[str]) -> set[int]:
+        """The computed ``getattr`` calls of a block whose value cannot escape it.
+
+        A value escapes unless it is only looked at: tested, compared, hashed,
+        passed to a call of ``_LOOKING`` (``isinstance``, ``inspect.signature``;
+        ``getattr``/``hasattr`` on it), read further (``v.attr``: a read by
+        name, recorded as such), or bound to a local variable (``local``: the
+        function's own names) every use of which is one of those. Returned,
+        yielded, stored, passed to any other call, called, captured by a nested
+        function: escaped.
+        """
+        parents: dict[int, ast.AST] = {}
+        loads: dict[str, list[ast.Name]] = {}
+        captured: set[str] = set()
+        reads: list[ast.Call] = []
+        stack: list[ast.AST] = list(body)
+        for stmt in body:
+            parents[id(stmt)] = stmt  # a statement is its own parent: no context of interest
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                captured.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+                continue
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                loads.setdefault(node.id, []).append(node)
+            elif isinstance(node, ast.Name) and id(node) in self.augmented:
+                captured.add(node.id)  # n += ...: read and rebound by a dunder; not followed
+            elif (
+                isinstance(node, ast.Call)
+                and len(node.args) > 1
+                and _constant_str(node.args[1]) is None
+                and self.call_name(node.func) in ("getattr", "inspect.getattr_static")
+            ):
+                reads.append(node)
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+                stack.append(child)
+        variables: dict[str, bool] = {}
+        if loads.keys() & {"locals", "vars", "eval", "exec", "dir"}:
+            local = frozenset()  # the block reads its own variables by name: none stays put
+
+        def kept(name: str) -> bool:
+            if name not in variables:
+                variables[name] = True  # assumed while its uses are checked (a loop re-binding it)
+                variables[name] = name in local and name not in captured and all(stays(u) for u in loads.get(name, ()))
+            return variables[name]
+
+        def stays(expr: ast.AST) -> bool:
+            parent = parents.get(id(expr))
+            if parent is None or parent is expr:
+                return False
+            if isinstance(parent, ast.Call):
+                if expr is parent.func:
+                    return False
+                looking = self.call_name(parent.func)
+                if looking in ("getattr", "hasattr", "inspect.getattr_static"):
+                    return bool(parent.args) and expr is parent.args[0]
+                return looking in _LOOKING and any(expr is a for a in parent.args)
+            if isinstance(parent, ast.Compare):
+                # Identity, or a builtin constant's comparison: no other object's code gets the value
+                # (``x == E`` may hand E to ``x.__eq__``). ``x in E`` asks E's own ``__contains__``.
+                operands = [parent.left, *parent.comparators]
+                for i, op in enumerate(parent.ops):
+                    left, right = operands[i], operands[i + 1]
+                    if expr is not left and expr is not right:
+                        continue
+                    other = right if expr is left else left
+                    if isinstance(op, (ast.Is, ast.IsNot)) or _literal(other):
+                        continue
+                    if isinstance(op, (ast.In, ast.NotIn)) and expr is right:
+                        continue
+                    return False
+                return True
+            if isinstance(parent, ast.UnaryOp):
+                return isinstance(parent.op, ast.Not)
+            if isinstance(parent, (ast.If, ast.While, ast.Assert)):
+                return expr is parent.test
+            if isinstance(parent, ast.IfExp):
+                return expr is parent.test or stays(parent)
+            if isinstance(parent, ast.BoolOp):
+                return stays(parent)
+            if isinstance(parent, ast.Attribute):
+                return isinstance(expr, ast.Name) and isinstance(parent.ctx, ast.Load)
+            if isinstance(parent, ast.Assign):
+                targets = parent.targets
+                return (
+                    expr is parent.value
+                    and len(targets) == 1
+                    and isinstance(targets[0], ast.Name)
+                    and kept(targets[0].id)
+                )
+            return False
+
+        return {id(call) for call in reads if stays(call)}
 
     def set_dynamic(self, why: str) -> None:
         if not self.acc.dynamic:
@@ -1036,6 +1190,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             class_attrs=seen.class_attrs | scope.class_attrs,
             not_a_test=seen.not_a_test and scope.not_a_test,
             is_async=seen.is_async or scope.is_async,
+            getter=seen.getter or scope.getter,
         )
     return list(merged.values())
 
@@ -1259,6 +1414,13 @@ def _assigns_false(stmt: ast.stmt, name: str) -> bool:
         return False
     value = getattr(stmt, "value", None)
     return isinstance(value, ast.Constant) and value.value is False
+
+
+def _literal(node: ast.AST) -> bool:
+    """A constant, or a tuple, list or set display of constants: builtin values with builtin dunders."""
+    if isinstance(node, ast.Constant):
+        return True
+    return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and all(_literal(e) for e in node.elts)
 
 
 def _returns(body: list[ast.stmt]) -> Iterator[ast.expr]:

@@ -44,7 +44,7 @@ import unittest
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .pytest_config import PytestConfig
-from .python_refs import Chain, FileFacts, ImportRef, NodeRefs, Scope
+from .python_refs import GETTERS, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
 __all__ = ["ENTITY", "Graph"]
 
@@ -228,9 +228,17 @@ class Graph:
             self.dynamic.append(why)
         # Attribute names read from unknown objects, indexed; only names some entity has matter.
         candidates: dict[str, list[int]] = {}
+        getters: list[int] = []
+        hooked = False
         for node, scope in enumerate(self.node_scope):
             if scope.kind in ("class", "method", "name") or (scope.kind == "function" and scope.parent == ""):
                 candidates.setdefault(scope.name, []).append(node)
+            if scope.getter and (scope.kind == "method" or (scope.kind == "function" and scope.parent == "")):
+                getters.append(node)
+            hooked = hooked or scope.name in ("__instancecheck__", "__subclasscheck__")
+        # A value read under a computed name that stays where it was read: what reading it runs (GETTERS).
+        # An isinstance() there hands it to a metaclass's __instancecheck__: if the tree defines one, any.
+        candidates[GETTERS] = [n for c in candidates.values() for n in c] if hooked else getters
         self.names = ["*", *sorted(candidates)]
         self.name_index = {name: i for i, name in enumerate(self.names)}
         self.candidates = [[n for c in candidates.values() for n in c], *(candidates[n] for n in self.names[1:])]
