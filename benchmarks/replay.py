@@ -72,6 +72,7 @@ class Step:
     label: str
     verdict: str = ""
     seconds: float = 0.0
+    cpu_s: float = 0.0
     selected: int = 0
     total: int = 0
     fallback: str = ""
@@ -400,9 +401,11 @@ def _full(
 
 
 def _push(client: Client, name: str, tip: str, changes: dict[str, bytes | None], message: str, step: Step) -> str:
+    cpu0 = tree_cpu()
     t0 = time.perf_counter()
     reply = client.commit(name, "main", changes, message, expected_head=tip, wait_for_verdict=True)
     step.seconds = time.perf_counter() - t0
+    step.cpu_s = tree_cpu() - cpu0
     run = reply.run
     if run is not None:
         step.verdict = run.verdict.value
@@ -418,10 +421,30 @@ def _push(client: Client, name: str, tip: str, changes: dict[str, bytes | None],
     return reply.commit.commit_id
 
 
+def tree_cpu() -> float:
+    """CPU seconds of this process (the server runs in it), of its children it reaped, and of its live
+    children with the children they reaped: the warm pytest runners and the jobs they forked. Unlike the
+    wall clock, it does not grow with the load other sessions put on the machine."""
+    t = os.times()
+    total = t.user + t.system + t.children_user + t.children_system
+    me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:  # state, ppid, ..., utime stime cutime cstime (fields 14-17)
+            total += sum(int(x) for x in fields[11:15]) / tick
+    return total
+
+
 def _report(step: Step) -> None:
     agree = {True: "agrees", False: "DISAGREES", None: "?"}[step.agrees]
     print(
-        f"  {step.label}: {step.verdict} in {step.seconds:.2f} s, {step.selected}/{step.total} tests"
+        f"  {step.label}: {step.verdict} in {step.seconds:.2f} s ({step.cpu_s:.2f} s CPU), {step.selected}/{step.total} tests"
         f"{' [' + step.fallback + ']' if step.fallback else ''}; full suite "
         f"{_full_label(step.full_passed)} ({step.warm_s:.1f} s) {agree}",
         file=sys.stderr,
@@ -519,6 +542,7 @@ def _inject(
 
 def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, object]:
     times = [s.seconds for s in steps]
+    cpu = [s.cpu_s for s in steps]
     fallbacks = [s for s in steps if s.fallback]
     warm = [s.warm_s for s in steps if s.full_passed is not None]
     fresh = [s.fresh_s for s in steps if s.fresh_s is not None]
@@ -529,6 +553,8 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
         "commits": len(steps),
         "push_to_verdict_p50_s": pct(times, 0.5) if times else None,
         "push_to_verdict_p95_s": pct(times, 0.95) if times else None,
+        "push_cpu_p50_s": pct(cpu, 0.5) if cpu else None,
+        "push_cpu_p95_s": pct(cpu, 0.95) if cpu else None,
         "fallbacks": len(fallbacks),
         "fallback_reasons": [f"{s.label}: {s.fallback}" for s in fallbacks],
         "whole_suite_selected": sum(1 for s in steps if s.total and s.selected >= s.total),
@@ -545,6 +571,7 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
                 "label": s.label,
                 "verdict": s.verdict,
                 "seconds": round(s.seconds, 3),
+                "cpu_s": round(s.cpu_s, 3),
                 "selected": s.selected,
                 "total": s.total,
                 "fallback": s.fallback,
@@ -588,6 +615,8 @@ def markdown(result: dict[str, object], machine: str, command: str) -> str:
         f"| commits replayed | {result['commits']} |",
         f"| push-to-verdict p50 / p95 | {_s(result['push_to_verdict_p50_s'])} / "
         f"{_s(result['push_to_verdict_p95_s'])} |",
+        f"| CPU per push (server, warm runners, jobs) p50 / p95 | {_s(result.get('push_cpu_p50_s'))} / "
+        f"{_s(result.get('push_cpu_p95_s'))} |",
         f"| whole-suite fallbacks | {result['fallbacks']} of {result['commits']} |",
         f"| commits whose selection was every test anyway | {result['whole_suite_selected']} |",
         f"| verdicts disagreeing with the full suite | {len(result['disagreements'])} "  # type: ignore[arg-type]
