@@ -18,6 +18,7 @@ from trellis.cli.main import main
 from trellis.client import Client
 from trellis.query import content_key, parse_trajectory
 from trellis.server import RunningServer
+from trellis.vcs import durability
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories"
 FORMATS = {"swe-agent", "mini-swe-agent", "openhands", "claude-code", "codex", "atif"}
@@ -205,3 +206,24 @@ def test_reimport_on_a_data_directory_without_a_server(
     second = json.loads(capsys.readouterr().out)
     assert [f["status"] for f in second["files"]] == ["duplicate", "duplicate", "imported"]
     assert second["files"][0]["session"] == first["files"][0]["session"]
+
+
+def test_an_import_without_a_server_syncs_once_at_the_end(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, an import is one bulk write: the data directory is synced once when the work is done, not
+    once per write (three per file); with durability off (TRELLIS_DURABILITY=none) never."""
+    calls: list[int] = []
+    real = durability._syncfs
+    monkeypatch.setattr(durability, "_syncfs", lambda fd: (calls.append(fd), real(fd))[1])
+    monkeypatch.delenv("TRELLIS_DURABILITY", raising=False)
+    files = [str(p) for p in sorted((logs / "runs").glob("*.traj"))]
+    assert main(["import-trajectory", *files, "--data-dir", str(tmp_path / "data"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["imported"] == len(files) == 3
+    assert len(calls) == 1
+    calls.clear()
+    monkeypatch.setenv("TRELLIS_DURABILITY", "none")
+    again = [str(logs / "runs" / "codex__wordcount.jsonl")]
+    assert main(["import-trajectory", *again, "--data-dir", str(tmp_path / "data"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["imported"] == 1
+    assert calls == []

@@ -177,8 +177,16 @@ def local_data_dir(args: argparse.Namespace) -> Path | None:
 
 
 @contextmanager
-def connect(args: argparse.Namespace, *, creates: bool = False, repository: str | None = None) -> Iterator[Client]:
+def connect(
+    args: argparse.Namespace, *, creates: bool = False, repository: str | None = None, bulk: bool = False
+) -> Iterator[Client]:
     """A client for the command; in-process, the data directory must exist unless the command ``creates`` data.
+
+    ``bulk``: many writes in a row (an import). In-process, with durable writes asked for, the embedded server
+    then acknowledges each write without syncing, and the data directory is synced once when the command's work
+    is done, before this returns: one sync instead of one per write (which costs more than the write itself on a
+    busy disk). The sync runs however the command ends; a power loss before it can lose what the command already
+    printed as imported, and a re-run finishes the import.
 
     With a routing table ($TRELLIS_ROUTES) and no server given, the server is the one the table names for the
     command's ``repository`` (default: ``args.repository``); a command without one gets a ``RoutedClient``.
@@ -210,15 +218,20 @@ def connect(args: argparse.Namespace, *, creates: bool = False, repository: str 
         with Client(server, token=token, agent=agent, tls=client_tls(args, server_tls=server_tls)) as client:
             yield client
         return
+    from trellis.vcs import Durability, sync_filesystems
+
     from ..server import build_server  # in-process: only now pay for the server imports
 
     logging.getLogger("trellis").setLevel(logging.ERROR)
+    root = data_dir(args, existing=not creates)
+    durability = cfg.env_durability()
+    sync_at_end = bulk and durability is Durability.DURABLE
     # (An embedded server publishes no read-only index copy: with no server running, the index itself opens.)
     running = build_server(
         cfg.ServerConfig(
-            data_dir=data_dir(args, existing=not creates),
+            data_dir=root,
             address="127.0.0.1:0",
-            durability=cfg.env_durability(),
+            durability=Durability.NONE if sync_at_end else durability,
             snapshot_interval=0,
         )
     )
@@ -227,6 +240,8 @@ def connect(args: argparse.Namespace, *, creates: bool = False, repository: str 
             yield client
     finally:
         running.stop(grace=5)
+        if sync_at_end:
+            sync_filesystems([root])
 
 
 def to_jsonable(value: Any) -> Any:

@@ -316,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
         for outcome in known:
             report(outcome)
     if paths:
-        with connect(args, creates=True) as client:
+        with connect(args, creates=True, bulk=True) as client:
             for outcome in import_files(client, args.repo, paths, agent=getattr(args, "agent", None), base=args.base):
                 report(outcome)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("imported", "resumed", "duplicate", "failed")}
