@@ -54,16 +54,56 @@ def test_independent_edits_merge_though_a_version_does_not_parse(
     if added is None:
         right = base.replace("\n}\n", "\n\n  int second() {\n    return 2;\n  }\n}\n")
     clean, text, reason = _merge(path, _with_error(path, base), _with_error(path, left), _with_error(path, right))
-    assert (clean, reason) == (True, "parse_error"), text
+    # The versions' syntax errors are the same lines in all three: the structured merge runs
+    # around them (reason "": no fallback).
+    assert (clean, reason) == (True, ""), text
     assert rename[1] in text and ("other" in text or "second" in text)
+
+
+APPENDED = {
+    "a.py": ("def f():\n    return 1\n", "\n\ndef left():\n    return 2\n", "\n\ndef right():\n    return 3\n"),
+    "a.go": (
+        "package a\n\nfunc F() int {\n\treturn 1\n}\n",
+        "\nfunc L() int {\n\treturn 2\n}\n",
+        "\nfunc R() int {\n\treturn 3\n}\n",
+    ),
+    "a.rs": ("fn f() -> u32 {\n    1\n}\n", "\nfn left() -> u32 {\n    2\n}\n", "\nfn right() -> u32 {\n    3\n}\n"),
+    "a.ts": (
+        "export function f(): number {\n  return 1;\n}\n",
+        "\nexport function l(): number {\n  return 2;\n}\n",
+        "\nexport function r(): number {\n  return 3;\n}\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("path", sorted(APPENDED))
+def test_a_structured_merge_runs_around_syntax_errors_nobody_touched(path: str) -> None:
+    # Both sides append a function at one place: a line merge conflicts; the structured merge
+    # keeps both, the unreadable part copied as it is.
+    base, left, right = APPENDED[path]
+    broken = BROKEN.get(path) or BROKEN_AFTER[path].lstrip("\n") + "\n"
+    clean, text, reason = _merge(path, broken + base, broken + base + left, broken + base + right)
+    assert (clean, reason) == (True, ""), text
+    assert text == broken + base + left + right
+
+
+def test_syntax_errors_that_differ_between_the_versions_keep_the_line_merge() -> None:
+    # One side edits the unreadable part itself: not the same errors on every side, so no
+    # structured merge around them; the two appended functions are a line conflict.
+    base = "def broken(:\n    pass\n\n\ndef f():\n    return 1\n"
+    left = base.replace("broken(:", "broken(x:") + "\n\ndef left():\n    return 2\n"
+    right = base + "\n\ndef right():\n    return 3\n"
+    clean, text, reason = _merge("a.py", base, left, right)
+    assert (clean, reason) == (False, "parse_error"), text
 
 
 def test_an_import_both_sides_add_is_not_bound_twice_though_a_version_does_not_parse() -> None:
     base = "import os\n\n\ndef broken(:\n    pass\n\n\ndef f():\n    return os.sep\n"
     left = "from sys import argv\nimport os\n" + base[len("import os\n") :]
     right = base + "\n\nfrom sys import argv\n"
+    # The structured merge around the unreadable part keeps it once (at CURRENT's place).
     clean, text, _ = _merge("a.py", base, left, right)
-    assert not clean, text
+    assert clean and text.count("from sys import argv") == 1, text
 
 
 def test_an_edit_inside_the_part_that_does_not_parse_conflicts() -> None:

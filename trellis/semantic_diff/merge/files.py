@@ -179,15 +179,25 @@ def _line_tolerant(
     on the trees as they are: entities are read around the syntax errors, and the merge may have
     only errors a version has (text copied unchanged from there). Else the whole file conflicts."""
     base, left, right = (p.content for p in parsed)
+    readable = tuple(_read_around_errors(spec, p) for p in parsed)
+    errors = []
+    for p in readable:
+        assert p.tree is not None
+        errors.append(syntax_errors(p.tree, p.content))
+    tolerated: Counter[bytes] = Counter()
+    for e in errors:
+        tolerated |= e
+    versions = versions_of(apath, spec, readable)
+    if errors[0] == errors[1] == errors[2]:
+        merger = StructuredMerge(path, spec, versions, markers)
+        content, conflicts = merger.run()
+        if not conflicts and verify(
+            apath, content, versions, merger.where, max_file_bytes=max_file_bytes, tolerated=tolerated
+        ):
+            return FileMerge(path, spec.name, "structured", "", True, content, ())
     text, hunks = line_merge(base, left, right, markers)
     if hunks:
         return FileMerge(path, spec.name, "line", "parse_error", False, text, _hunk_conflicts(path, hunks))
-    readable = tuple(_read_around_errors(spec, p) for p in parsed)
-    tolerated: Counter[bytes] = Counter()
-    for p in readable:
-        assert p.tree is not None
-        tolerated |= syntax_errors(p.tree, p.content)
-    versions = versions_of(apath, spec, readable)
     if verify(apath, text, versions, identities(versions), max_file_bytes=max_file_bytes, tolerated=tolerated):
         return FileMerge(path, spec.name, "line", "parse_error", True, text, ())
     block, conflicts = _whole_file(path, spec, base, left, right, markers)

@@ -31,6 +31,7 @@ from .lists import MODIFIERS
 from .model import ConflictRegion
 from .resolve import is_glue, item_key, resolve, resolve_adjacent
 from .text import Markers, merge_sequences
+from .tokens import merge_tokens
 from .units import entity_unit, parse_entity_unit, render_lines, text_units
 from .versions import ROOT, Version, identities
 
@@ -258,6 +259,8 @@ class StructuredMerge:
                             bare_keys=self.spec.name in _BARE_KEYS,
                             modifiers=MODIFIERS.get(self.spec.name, ()),
                         )
+                    if resolved is None:
+                        resolved = merge_tokens(self.spec.name, gb, gl, gr)
                     if resolved is None:
                         pieces.append(Region(tuple(gb), tuple(gl), tuple(gr)))
                     else:
