@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import cpu_model, pct  # noqa: E402
+from measure import cpu_model, installed_env, pct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TRELLIS = [sys.executable, "-m", "trellis"]
@@ -101,7 +101,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cli-"))
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+        env = installed_env()
         if args.data_dir is None:
             history = make_history(tmp, args.commits)
             data_dir = tmp / "data"

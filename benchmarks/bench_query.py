@@ -578,7 +578,10 @@ def _p(values: list[float], q: float) -> float:
 
 def cli_mode(args: argparse.Namespace) -> int:
     trellis = str(Path(sys.executable).with_name("trellis"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from measure import installed_env
+
+    env = installed_env()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-cli-"))
     work.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []

@@ -107,8 +107,10 @@ def build(directory: Path, count: int, repeat: int) -> Counter[str]:
 
 
 def trellis(*args: str, data: Path) -> tuple[float, dict[str, Any]]:
-    env = {**os.environ, "TRELLIS_DATA": str(data)}
-    env.pop("TRELLIS_SERVER", None)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from measure import installed_env
+
+    env = {**installed_env(), "TRELLIS_DATA": str(data)}
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "trellis", *args, "--json"], capture_output=True, text=True, env=env, timeout=3600
