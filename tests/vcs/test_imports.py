@@ -81,3 +81,34 @@ def test_a_failed_fetch_says_why(tmp_path: Path) -> None:
         imports.fetch(dest, str(tmp_path / "no-such-repository"), ["+refs/heads/*:refs/heads/*"])
     assert info.value.reason == "IMPORT_FAILED"
     assert "cannot fetch from" in info.value.message
+
+
+def test_git_and_libgit2_fetch_the_same(work: Path, tmp_path: Path) -> None:
+    """The git program fetches when installed (much cheaper on a long history), libgit2 otherwise: the same
+    references, the same objects, no stray FETCH_HEAD."""
+    (work / "b.py").write_text("y = 2\n")
+    _run(work, "add", "b.py")
+    _run(work, "commit", "-q", "-m", "two")
+    _run(work, "tag", "-a", "v2", "-m", "annotated")
+    source = imports.find_source(work)
+    assert source is not None
+    seen = []
+    for name, program in (("with-git", "git"), ("with-libgit2", None)):
+        dest = tmp_path / f"{name}.git"
+        imports.init_bare(dest, {})
+        imports.fetch(dest, source.url, source.refspecs, git=program)
+        assert not (dest / "FETCH_HEAD").exists()
+        refs = git(dest, "for-each-ref", "--format=%(refname) %(objectname)")
+        objects = sorted(git(dest, "rev-list", "--all", "--objects").split())
+        seen.append((refs, objects))
+    assert seen[0] == seen[1]
+    assert "refs/tags/v2" in seen[0][0]
+
+
+@pytest.mark.parametrize("program", ["git", None])
+def test_a_failed_fetch_says_why_either_way(tmp_path: Path, program: str | None) -> None:
+    dest = tmp_path / "dest.git"
+    imports.init_bare(dest, {})
+    with pytest.raises(vcs.FailedPrecondition) as info:
+        imports.fetch(dest, str(tmp_path / "no-such-repository"), ["+refs/heads/*:refs/heads/*"], git=program)
+    assert info.value.reason == "IMPORT_FAILED" and "no-such-repository" in info.value.message

@@ -170,6 +170,8 @@ def run_check(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from trellis.query import import_history
 
+    from .. import config as cfg
+
     out = Output(args)
     if _through_server(args):
         source = str(args.path.expanduser().absolute())
@@ -187,6 +189,7 @@ def run_import(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 on_progress=progress,
                 description=args.description,
+                git_env=cfg.git_env(),
             )
     if out.json:
         out.data(result)

@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +42,9 @@ class ImportResult:
     stats: SyncStats
 
 
-def _fetch(dest: Path, origin: imports.ImportSource) -> None:
+def _fetch(dest: Path, origin: imports.ImportSource, git_env: Mapping[str, str] | None) -> None:
     try:
-        imports.fetch(dest, origin.url, origin.refspecs)
+        imports.fetch(dest, origin.url, origin.refspecs, env=git_env)
     except FailedPrecondition as exc:
         raise HistoryImportError(exc.message, reason="IMPORT_FAILED") from None
 
@@ -57,10 +58,12 @@ def import_history(
     workers: int = 2,
     on_progress: ProgressCallback | None = None,
     description: str = "",
+    git_env: Mapping[str, str] | None = None,
 ) -> ImportResult:
     """Import ``source`` (a git repository path, bare or not) as repository ``name`` and index it.
 
-    ``on_progress(done, total)`` reports indexed commits. Without an
+    ``on_progress(done, total)`` reports indexed commits. ``git_env`` is the environment of the ``git`` program
+    that fetches (see :func:`trellis.vcs.imports.fetch`; None: this process's). Without an
     ``indexer`` one is opened on ``data_dir`` for the call (only when no
     server owns the data directory). Raises ``vcs.AlreadyExists`` if ``name``
     exists and was not imported from ``source``.
@@ -82,7 +85,7 @@ def import_history(
                 f"repository {name!r} already exists (and was not imported from {source})",
                 reason="REPOSITORY_EXISTS",
             )
-        _fetch(dest, origin)
+        _fetch(dest, origin, git_env)
     else:
         staging = repos / f".tmp-{name}-{secrets.token_hex(4)}"
         try:
@@ -96,7 +99,7 @@ def import_history(
                     _SOURCE_KEY: origin.url,
                 },
             )
-            _fetch(staging, origin)
+            _fetch(staging, origin, git_env)
             imports.set_default_branch(staging, [origin.head_branch, "main", "master"])
             os.rename(staging, dest)
         except BaseException:

@@ -26,6 +26,7 @@ from trellis.query import (
 from trellis.vcs import FailedPrecondition, InvalidArgument
 
 from .. import convert
+from ..config import git_env
 from ..indexing import Index
 from ..v1 import queries_pb2 as pb
 from ..v1 import queries_pb2_grpc
@@ -143,6 +144,7 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 workers=request.worker_count or 2,
                 on_progress=progress,
                 description=request.description,
+                git_env=git_env(),
             )
         ):
             if isinstance(item, pb.IndexProgress):
