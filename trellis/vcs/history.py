@@ -58,7 +58,7 @@ def read_file(repo: pygit2.Repository, revision: str, path: str, limits: Limits)
 
 def _walk_tree(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, recursive: bool) -> Iterator[TreeEntry]:
     """Entries in path order, depth first; iterative so deep trees cannot exhaust the stack."""
-    stack: list[tuple[Iterator[pygit2.Object], str]] = [(iter(sorted(tree, key=lambda e: e.name)), prefix)]
+    stack: list[tuple[Iterator[pygit2.Object], str]] = [(iter(sorted(tree, key=lambda e: e.name or "")), prefix)]
     while stack:
         entries, base = stack[-1]
         entry = next(entries, None)
@@ -77,7 +77,7 @@ def _walk_tree(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, recursiv
         if recursive and kind == "directory":
             subtree = repo[entry.id]
             assert isinstance(subtree, pygit2.Tree)
-            stack.append((iter(sorted(subtree, key=lambda e: e.name)), f"{path}/"))
+            stack.append((iter(sorted(subtree, key=lambda e: e.name or "")), f"{path}/"))
 
 
 def list_tree(
@@ -189,7 +189,7 @@ def changed_files(
     for path in paths:
         check_path(path, limits)
     old, new = diff_endpoints(repo, old_revision, new_revision)
-    diff = repo.diff(old.tree, new.tree) if old is not None else new.tree.diff_to_tree(swap=True)
+    diff = old.tree.diff_to_tree(new.tree) if old is not None else new.tree.diff_to_tree(swap=True)
 
     def wanted(path: str) -> bool:
         return not paths or any(path == p or path.startswith(p + "/") for p in paths)

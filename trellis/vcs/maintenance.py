@@ -145,7 +145,7 @@ class _Ids(Sequence[bytes]):
     def __len__(self) -> int:
         return self._index.count
 
-    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]  # no slices: bisect only indexes
         return self._index._id(i)
 
 

@@ -89,7 +89,7 @@ class TreeMerge:
 
 def _changed_paths(repo: pygit2.Repository, old: pygit2.Tree, new: pygit2.Tree) -> set[str]:
     paths: set[str] = set()
-    for delta in repo.diff(old, new).deltas:
+    for delta in old.diff_to_tree(new).deltas:
         paths.add(delta.old_file.path)
         paths.add(delta.new_file.path)
     return paths
@@ -198,5 +198,5 @@ def write_tree(
             if path in index:
                 index.remove(path)
         else:
-            index.add(pygit2.IndexEntry(path, repo.create_blob(content), mode))
+            index.add(pygit2.IndexEntry(path, repo.create_blob(content), pygit2.enums.FileMode(mode)))
     return index.write_tree(repo)

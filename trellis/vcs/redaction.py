@@ -244,11 +244,15 @@ class Redactor:
             counts.update(redacted.counts)
             return redacted.text
 
-        fields = {name: clean(getattr(step, name)) for name in ("thought", "action", "arguments_json", "observation")}
+        thought, action, arguments, observation = map(
+            clean, (step.thought, step.action, step.arguments_json, step.observation)
+        )
         metadata = self.redact_metadata(step.metadata, counts)
         if not counts:
             return step
-        return dataclasses.replace(step, **fields, metadata=metadata)
+        return dataclasses.replace(
+            step, thought=thought, action=action, arguments_json=arguments, observation=observation, metadata=metadata
+        )
 
     def redact_metadata(self, metadata: Mapping[str, str], counts: Counter[str]) -> dict[str, str]:
         """``metadata`` with its values redacted (``counts`` updated), and the totals recorded in it when any."""

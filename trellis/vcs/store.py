@@ -238,8 +238,8 @@ class Store:
         return Repository(
             repository_id=name,
             default_branch=branch,
-            description=config["trellis.description"] if "trellis.description" in config else "",
-            create_time=int(config["trellis.createTime"]) if "trellis.createTime" in config else 0,
+            description=(config["trellis.description"] or "") if "trellis.description" in config else "",
+            create_time=int(config["trellis.createTime"] or 0) if "trellis.createTime" in config else 0,
             head_commit_id=str(ref.target) if ref is not None else "",
         )
 
@@ -602,15 +602,15 @@ class Store:
         repo = self.open(repository)
         base = resolve_commit(repo, base_revision)
         counts: Counter[str] = Counter()
-        task = self.redactor.redact(task)
-        counts.update(task.counts)
+        redacted = self.redactor.redact(task)
+        counts.update(redacted.counts)
         session = sessions.create_session(
             repo,
             self._locks,
             repository,
             agent,
             model=model,
-            task=task.text,
+            task=redacted.text,
             base=base,
             branch_id=branch or None,
             metadata=self.redactor.redact_metadata(metadata or {}, counts),
