@@ -76,7 +76,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 TOP_LEVEL_KEYS = ("stages", "protect")
-STAGE_KEYS = (
+STAGE_KEYS: tuple[str, ...] = (
     "kind",
     "scope",
     "run",

@@ -388,9 +388,9 @@ class TestIndex:
         if inert and matches_any(inert, path):
             return None
         if is_config(path):
-            before = old_index.config_digests.get(path) if old_index is not None else None
-            after = self.config_digests.get(path)
-            if before is None or after is None or before != after:
+            old_digest = old_index.config_digests.get(path) if old_index is not None else None
+            new_digest = self.config_digests.get(path)
+            if old_digest is None or new_digest is None or old_digest != new_digest:
                 return f"{path} changed: pytest, project or packaging configuration", "configuration"
             if not path.endswith(".py"):
                 return None  # only parts no test run depends on (metadata, other tools' sections)

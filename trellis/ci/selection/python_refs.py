@@ -58,6 +58,7 @@ import re
 import shlex
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 from .python_calls import (
     ANY_ATTR_CALLS,
@@ -1344,7 +1345,11 @@ def _bound_names(stmt: ast.stmt, *, docstring: bool) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _docstring_node(node: ast.AST) -> ast.Constant | None:
+class _Docstring(Protocol):
+    value: str  # an ast.Constant holding a str
+
+
+def _docstring_node(node: ast.AST) -> _Docstring | None:
     body = getattr(node, "body", None)
     if (
         body
@@ -1352,7 +1357,7 @@ def _docstring_node(node: ast.AST) -> ast.Constant | None:
         and isinstance(body[0].value, ast.Constant)
         and isinstance(body[0].value.value, str)
     ):
-        return body[0].value
+        return cast(_Docstring, body[0].value)  # ast.Constant types its value as any constant's: a str here
     return None
 
 
