@@ -537,9 +537,10 @@ class _Matcher:
             back.setdefault(np_, Counter())[op] += 1
         paired = False
         for op, counter in sorted(votes.items()):
-            (np_, count), *rest = counter.most_common(2) + [(None, 0)]
-            if np_ is None or count < 2 or (rest and rest[0][1] == count):
+            best = counter.most_common(2)
+            if not best or best[0][1] < 2 or (len(best) > 1 and best[1][1] == best[0][1]):
                 continue
+            np_, count = best[0]
             members = sum(len(v) for v in self.members(False, op).values())
             top = back[np_].most_common(2)
             if 2 * count < members or top[0][0] != op or (len(top) > 1 and top[1][1] == count):

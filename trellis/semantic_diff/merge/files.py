@@ -179,7 +179,11 @@ def _line_tolerant(
     on the trees as they are: entities are read around the syntax errors, and the merge may have
     only errors a version has (text copied unchanged from there). Else the whole file conflicts."""
     base, left, right = (p.content for p in parsed)
-    readable = tuple(_read_around_errors(spec, p) for p in parsed)
+    readable = (
+        _read_around_errors(spec, parsed[0]),
+        _read_around_errors(spec, parsed[1]),
+        _read_around_errors(spec, parsed[2]),
+    )
     errors = []
     for p in readable:
         assert p.tree is not None

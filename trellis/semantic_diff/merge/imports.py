@@ -100,11 +100,11 @@ def import_info(language: str, node: Node, content: bytes, offset: int) -> Impor
                     if c.type not in ("line_comment", "block_comment")
                 )
                 return ImportInfo(b"use " + _text(content, path), specs, True)
-        names = _rust_names(content, arg, b"")
+        bound = _rust_names(content, arg, b"")
         path = arg.child_by_field_name("path") if arg.type == "scoped_identifier" else None
-        if path is not None and len(names) == 1:  # use a::b::C; — binds C from a::b, like a::b::{C}
-            return ImportInfo(b"", (Spec(names[0], names[0], 0, 0),), False, b"use " + _text(content, path))
-        return ImportInfo(b"", tuple(Spec(n, b"", 0, 0) for n in names), False)
+        if path is not None and len(bound) == 1:  # use a::b::C; — binds C from a::b, like a::b::{C}
+            return ImportInfo(b"", (Spec(bound[0], bound[0], 0, 0),), False, b"use " + _text(content, path))
+        return ImportInfo(b"", tuple(Spec(n, b"", 0, 0) for n in bound), False)
     if language == "java":
         if any(c.type == "asterisk" for c in node.children):
             return ImportInfo(b"", (), False)

@@ -309,9 +309,9 @@ def resolve_adjacent(
     same = {(i, j, tuple(new)) for i, j, new in el} & {(i, j, tuple(new)) for i, j, new in er}
     er = [e for e in er if (e[0], e[1], tuple(e[2])) not in same]  # the same edit on both sides: once
     context = list(base)
-    for i, j, new in same:
-        if j == i + 1 and len(new) == 1:
-            context[i] = new[0]
+    for i, j, edit in same:
+        if j == i + 1 and len(edit) == 1:
+            context[i] = edit[0]
     both: set[int] = set()
     for a1, a2, na in el:
         if (a1, a2, tuple(na)) in same:
