@@ -47,7 +47,8 @@ def run_job(
     job could not be run at all; anything the job itself does ends in the outcome.
     """
     start = time.monotonic()
-    python, readable = sys.executable, tuple[str, ...]()
+    python = sys.executable
+    readable: tuple[str, ...] = ()
     if request.kind == "pytest" and request.environment is not None:
         environment = ensure_environment(request.environment, pool.root / "environments")
         python, readable = str(python_of(environment)), (str(environment),)
