@@ -127,7 +127,7 @@ def _checked_token(token: str) -> str:
     return token
 
 
-def _on_stale(value: str | vcs.OnStale) -> int:
+def _on_stale(value: str | vcs.OnStale) -> changes_pb2.OnStale.ValueType:
     stale = vcs.OnStale(value) if isinstance(value, str) else value
     return changes_pb2.ON_STALE_REBASE if stale is vcs.OnStale.REBASE else changes_pb2.ON_STALE_FAIL
 

@@ -48,7 +48,7 @@ _STATUSES = {
     vcs.SessionStatus.FAILED: sessions_pb2.SESSION_STATUS_FAILED,
     vcs.SessionStatus.ABANDONED: sessions_pb2.SESSION_STATUS_ABANDONED,
 }
-_STATUSES_BACK = {v: k for k, v in _STATUSES.items()}
+_STATUSES_BACK: dict[int, vcs.SessionStatus] = {v: k for k, v in _STATUSES.items()}
 
 
 def timestamp(seconds: float | None) -> Timestamp | None:
@@ -347,7 +347,7 @@ def session_from_pb(session: sessions_pb2.Session) -> vcs.Session:
     )
 
 
-def session_status_pb(status: vcs.SessionStatus) -> int:
+def session_status_pb(status: vcs.SessionStatus) -> sessions_pb2.SessionStatus.ValueType:
     return _STATUSES[status]
 
 
@@ -375,7 +375,7 @@ def file_diff_pb(file: semantic_diff.FileDiff, line_diff: bytes = b"") -> diffs_
     return diffs_pb2.FileDiff(
         path=file.path,
         old_path=file.old_path,
-        status=_FILE_STATUS.get(file.status, 0),
+        status=_FILE_STATUS.get(file.status, diffs_pb2.FILE_STATUS_UNSPECIFIED),
         additions=file.additions,
         deletions=file.deletions,
         language=file.language,
@@ -446,10 +446,10 @@ _VERDICTS = {
     ci.Verdict.CANCELLED: pipelines_pb2.VERDICT_CANCELLED,
     ci.Verdict.TIMED_OUT: pipelines_pb2.VERDICT_TIMED_OUT,
 }
-_VERDICTS_FROM = {v: k for k, v in _VERDICTS.items()}
+_VERDICTS_FROM: dict[int, ci.Verdict] = {v: k for k, v in _VERDICTS.items()}
 
 
-def verdict_pb(verdict: ci.Verdict) -> int:
+def verdict_pb(verdict: ci.Verdict) -> pipelines_pb2.Verdict.ValueType:
     return _VERDICTS[verdict]
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from trellis import semantic_diff
 from trellis.query import BackgroundIndexer, Indexer
 from trellis.query.snapshot import SNAPSHOT_FILE, SnapshotPublisher
 
-__all__ = ["INDEX_FILE", "SNAPSHOT_FILE", "Index", "shared_cache_differ"]
+__all__ = ["INDEX_FILE", "SNAPSHOT_FILE", "Index", "IndexEvents", "shared_cache_differ"]
 
 INDEX_FILE = "index.duckdb"
 
@@ -40,6 +40,14 @@ def shared_cache_differ(cache: semantic_diff.ParseCache) -> Any:
         ).changes
 
     return differ
+
+
+class IndexEvents(Protocol):
+    """What the servicers tell the index: :class:`Index` in one process, ``workers.RemoteIndex`` in a front."""
+
+    def changed(self, repository: str) -> None: ...
+
+    def deleted(self, repository: str) -> None: ...
 
 
 class Index:

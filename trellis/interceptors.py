@@ -25,7 +25,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -286,7 +286,7 @@ class _Call:
             response = rule.filter(self.principal, response)
         return response
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> Literal[False]:
         if self.stream_open:
             self.owner.quotas.close_stream(self.principal.name)
             self.stream_open = False

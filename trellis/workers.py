@@ -175,7 +175,7 @@ class Link:
 
 
 def _unavailable(exc: grpc.RpcError) -> Unavailable:
-    return Unavailable(f"the index process did not answer ({exc.code().name}): retry shortly")  # type: ignore[attr-defined]
+    return Unavailable(f"the index process did not answer ({exc.code().name}): retry shortly")
 
 
 # -- the front's view of the index process ----------------------------------------------------
@@ -311,7 +311,7 @@ def remote_query_servicer(link: Link) -> queries_pb2_grpc.QueryServiceServicer:
     """The front's QueryService: each of its methods answered by the index process."""
     methods = {m.name: _forwarder(link, m) for m in _QUERY_SERVICE.methods}
     cls = type("RemoteQueryServicer", (queries_pb2_grpc.QueryServiceServicer,), methods)
-    return cls()  # type: ignore[no-any-return]
+    return cls()
 
 
 def _no_runs(*args: Any) -> Any:
@@ -343,7 +343,7 @@ class FrontVerifier:
             pass  # the index process records the failed run
         except NotFound:
             pass
-        return self._call("on_push", repository, branch, commit_id, session_id)  # type: ignore[no-any-return]
+        return self._call("on_push", repository, branch, commit_id, session_id)
 
     def watch(
         self, repository: str, run_id: str, *, poll: float = 0.5, alive: Callable[[], bool] = lambda: True

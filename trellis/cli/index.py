@@ -9,7 +9,7 @@ they open the data directory in-process, holding its lock.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,7 +116,7 @@ def _indexer(args: argparse.Namespace, *, fresh: bool = False, creates: bool = F
 
 
 @contextmanager
-def _progress(out: Output, label: str) -> Iterator[object]:
+def _progress(out: Output, label: str) -> Iterator[Callable[[int, int], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(

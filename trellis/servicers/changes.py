@@ -10,7 +10,7 @@ from trellis.vcs import CommitResult, InvalidArgument, Store
 from .. import convert, names
 from ..differ import Differ
 from ..errors import DOMAIN_ERRORS, error_from_unexpected, rich_status, status_for
-from ..indexing import Index
+from ..indexing import IndexEvents
 from ..interceptors import current_identity
 from ..v1 import changes_pb2 as pb
 from ..v1 import changes_pb2_grpc
@@ -40,7 +40,7 @@ def _remaining(context: grpc.ServicerContext | None) -> float | None:
 
 
 class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
-    def __init__(self, store: Store, differ: Differ, index: Index, verifier: ci.Verifier) -> None:
+    def __init__(self, store: Store, differ: Differ, index: IndexEvents, verifier: ci.Verifier) -> None:
         self.store = store
         self.differ = differ
         self.index = index

@@ -43,26 +43,25 @@ def _counts(stats: SyncStats) -> dict[str, int]:
 def _with_progress(work: Callable[[ProgressCallback], T]) -> Iterator[pb.IndexProgress | T]:
     """Run ``work(on_progress)`` on its own thread; yield its progress (the latest when several wait), then its
     result. A client that goes away stops the waiting, not the work: imports and rebuilds resume or redo."""
-    events: queue.Queue[tuple[str, object]] = queue.Queue()
+    events: queue.Queue[tuple[int, int] | BaseException | list[T]] = queue.Queue()  # progress, error, [result]
 
     def run() -> None:
         try:
-            events.put(("done", work(lambda done, total: events.put(("progress", (done, total))))))
+            events.put([work(lambda done, total: events.put((done, total)))])
         except BaseException as exc:  # noqa: BLE001 - handed to the RPC's thread, which raises it
-            events.put(("error", exc))
+            events.put(exc)
 
     threading.Thread(target=run, name="trellis-index-work", daemon=True).start()
     while True:
-        kind, value = events.get()
-        while kind == "progress" and not events.empty():
-            kind, value = events.get()  # only the latest progress is worth sending
-        if kind == "progress":
-            done, total = value  # type: ignore[misc]
-            yield pb.IndexProgress(done=done, total=total)
-        elif kind == "error":
-            raise value  # type: ignore[misc]
+        event = events.get()
+        while isinstance(event, tuple) and not events.empty():
+            event = events.get()  # only the latest progress is worth sending
+        if isinstance(event, tuple):
+            yield pb.IndexProgress(done=event[0], total=event[1])
+        elif isinstance(event, BaseException):
+            raise event
         else:
-            yield value  # type: ignore[misc]
+            yield event[0]
             return
 
 

@@ -5,7 +5,7 @@ import grpc
 from trellis.vcs import Store
 
 from .. import convert, names
-from ..indexing import Index
+from ..indexing import IndexEvents
 from ..interceptors import current_identity
 from ..v1 import repositories_pb2 as pb
 from ..v1 import repositories_pb2_grpc
@@ -14,7 +14,7 @@ __all__ = ["RepositoryServicer"]
 
 
 class RepositoryServicer(repositories_pb2_grpc.RepositoryServiceServicer):
-    def __init__(self, store: Store, index: Index) -> None:
+    def __init__(self, store: Store, index: IndexEvents) -> None:
         self.store = store
         self.index = index
 

@@ -5,7 +5,7 @@ import grpc
 from trellis.vcs import InvalidArgument, Store
 
 from .. import convert, names
-from ..indexing import Index
+from ..indexing import IndexEvents
 from ..interceptors import current_identity
 from ..v1 import sessions_pb2 as pb
 from ..v1 import sessions_pb2_grpc
@@ -14,7 +14,7 @@ __all__ = ["SessionServicer"]
 
 
 class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
-    def __init__(self, store: Store, index: Index) -> None:
+    def __init__(self, store: Store, index: IndexEvents) -> None:
         self.store = store
         self.index = index
 

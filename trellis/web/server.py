@@ -15,10 +15,11 @@ import logging
 import ssl
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..auth import TokenStore
 from ..config import is_loopback
+from ..indexing import Index
 from ..listening import listen
 from .app import build_app
 from .pages import Services
@@ -64,14 +65,14 @@ class WebServer:
         self.url = f"{'https' if tls else 'http'}://{listening.origin}"
         self.port = listening.port
         app = build_app(services, tokens, require_tokens=tokens.active(), secure_cookie=tls)
-        options: dict[str, object] = {}
+        options: dict[str, Any] = {}  # uvicorn.Config's keyword arguments
         if tls:
             options.update(ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key))
             if tls_client_ca is not None:
                 options.update(ssl_ca_certs=str(tls_client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
         self._server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **options)
-        )  # type: ignore[arg-type]
+        )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="trellis-web", daemon=True
         )
@@ -99,6 +100,7 @@ def start_http(
     insecure_allow_remote: bool = False,
 ) -> WebServer:
     """Serve the viewer of ``running`` on ``address`` (port 0 picks a free one)."""
+    assert isinstance(running.index, Index), "the viewer runs where the index is (serve --workers: its process)"
     services = Services(running.store, running.differ, running.index, running.verifier)
     return WebServer(
         services,
