@@ -422,12 +422,14 @@ def _push(client: Client, name: str, tip: str, changes: dict[str, bytes | None],
 
 
 def tree_cpu() -> float:
-    """CPU seconds of this process (the server runs in it), of its children it reaped, and of its live
-    children with the children they reaped: the warm pytest runners and the jobs they forked. Unlike the
-    wall clock, it does not grow with the load other sessions put on the machine."""
+    """CPU seconds of this process (the server runs in it) and of every process below it: the warm pytest
+    runners and the jobs they forked. A process counts in its own times while it exists (a zombie too),
+    then in its parent's ``cutime`` once reaped, so each counts once whenever this is read. Unlike the wall
+    clock, it does not grow with the load other sessions put on the machine."""
     t = os.times()
     total = t.user + t.system + t.children_user + t.children_system
-    me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[tuple[int, float]]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -436,8 +438,13 @@ def tree_cpu() -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == me:  # state, ppid, ..., utime stime cutime cstime (fields 14-17)
-            total += sum(int(x) for x in fields[11:15]) / tick
+        # state, ppid, ..., utime stime cutime cstime (fields 14-17 of stat)
+        children.setdefault(int(fields[1]), []).append((int(entry.name), sum(int(x) for x in fields[11:15]) / tick))
+    queue = [os.getpid()]
+    while queue:
+        for pid, seconds in children.get(queue.pop(), ()):
+            total += seconds
+            queue.append(pid)
     return total
 
 
