@@ -144,12 +144,16 @@ def main() -> int:
             )
             head = seeded.commit.commit_id
             current = dict(files)
+            from replay import tree_cpu
+
             latencies: list[float] = []
+            cpu: list[float] = []
             selected: list[int] = []
             verdicts: list[str] = []
             commit_ids: list[str] = []
             for n in range(commits):
                 current, path, qualname = sample_project.micro_edit(current, seed=n)
+                cpu0 = tree_cpu()
                 t0 = time.perf_counter()
                 reply = client.commit(
                     "sample",
@@ -160,6 +164,7 @@ def main() -> int:
                     wait_for_verdict=True,
                 )
                 latencies.append(time.perf_counter() - t0)
+                cpu.append(tree_cpu() - cpu0)
                 assert reply.run is not None
                 head = reply.commit.commit_id
                 commit_ids.append(head)
@@ -167,7 +172,8 @@ def main() -> int:
                 job = next((j for j in reply.run.jobs if j.stage == "tests"), None)
                 selected.append(job.selected_tests if job is not None else 0)
                 print(
-                    f"  commit {n + 1}/{commits}: {latencies[-1] * 1000:.0f} ms, {verdicts[-1]}, "
+                    f"  commit {n + 1}/{commits}: {latencies[-1] * 1000:.0f} ms ({cpu[-1] * 1000:.0f} ms CPU), "
+                    f"{verdicts[-1]}, "
                     f"{selected[-1]} tests selected",
                     file=sys.stderr,
                 )
@@ -204,6 +210,8 @@ def main() -> int:
         "commits": commits,
         "push_to_verdict_p50_s": p50,
         "push_to_verdict_p95_s": p95,
+        "push_cpu_p50_s": pct(cpu, 0.5),
+        "push_cpu_p95_s": pct(cpu, 0.95),
         "tests_selected_median": statistics.median(selected),
         "verdicts": dict((v, verdicts.count(v)) for v in sorted(set(verdicts))),
         "baseline_p50_s": base_p50,
@@ -222,6 +230,10 @@ def main() -> int:
         )
         print("| measure | value |\n|---|---|")
         print(f"| push-to-verdict p50 / p95 (affected tests) | {p50 * 1000:.0f} ms / {p95 * 1000:.0f} ms |")
+        print(
+            f"| CPU per push (server, warm runners, jobs) p50 / p95 | {results['push_cpu_p50_s'] * 1000:.0f} ms / "
+            f"{results['push_cpu_p95_s'] * 1000:.0f} ms |"
+        )
         print(f"| tests selected per commit (median of {total_tests}) | {statistics.median(selected):.0f} |")
         print(f"| verdicts | {results['verdicts']} |")
         print(f"| baseline: fresh checkout + `pytest -n 2` (p50 of {len(base_times)}) | {base_p50:.2f} s |")
