@@ -103,7 +103,7 @@ def main() -> int:
         type=int,
         default=1,
         help="with --repo: the full-suite reference on "
-        "every N-th commit, and on every commit where Trellis ran fewer than all tests",
+        "every N-th commit, and on every commit where Trellis ran fewer than all tests (0: never, a timing run)",
     )
     parser.add_argument(
         "--out", default="", help="with --repo: rewrite this JSON file with the summary so far after every commit"
@@ -430,7 +430,7 @@ def _replay(args: argparse.Namespace) -> int:
         command = (
             f"bench_ci.py --repo {Path(args.repo).name} --commits {args.commits}"
             + (f" --mutants {args.mutants}" if args.mutants else "")
-            + (f" --reference-every {args.reference_every}" if args.reference_every > 1 else "")
+            + (f" --reference-every {args.reference_every}" if args.reference_every != 1 else "")
             + (f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
         )
         print(replay.markdown(result, machine, command))

@@ -27,7 +27,8 @@ fault, and an interrupted replay (Ctrl-C, SIGTERM) still prints the summary of
 what finished. ``--reference-every N`` runs the full-suite reference on every
 N-th commit only, and always where Trellis ran fewer than all tests (there the
 reference is what finds a selection miss; where Trellis ran every test, its
-own run already is a whole-suite run and the reference only checks the runner).
+own run already is a whole-suite run and the reference only checks the runner);
+``--reference-every 0`` never runs it (a timing run: nothing is compared).
 """
 
 from __future__ import annotations
@@ -297,7 +298,7 @@ def replay(args: object) -> dict[str, object]:
     name = repo_arg.name.removesuffix(".bundle").removesuffix(".git")
     steps: list[Step] = []
     faults: list[Step] = []
-    reference_every = max(1, int(getattr(args, "reference_every", 1) or 1))
+    reference_every = max(0, int(getattr(args, "reference_every", 1)))  # 0: no reference (timing only)
     out = getattr(args, "out", "") or ""
     load_before = os.getloadavg()
 
@@ -343,7 +344,9 @@ def replay(args: object) -> dict[str, object]:
                 tip = _push(client, name, tip, changes, subject, step)
                 current = new
                 subprocess.run(["git", "-C", str(checkout), "checkout", "-q", commit], check=True)
-                if len(steps) % reference_every == 0 or step.selected < step.total or not step.total:
+                if reference_every and (
+                    len(steps) % reference_every == 0 or step.selected < step.total or not step.total
+                ):
                     step.compare(*_full(checkout, env, known))
                     known = step.known | step.full_failing  # what fails at this commit is the next one's parent's
                 else:  # no reference here: Trellis ran every test, so its failures are this commit's
