@@ -109,7 +109,7 @@ class PackIndex:
             self._map.close()
             raise MaintenanceFailed(f"{path} is not a version 2 pack index")
         self._fanout = struct.unpack_from(">256I", self._map, 8)
-        self.count = self._fanout[255]
+        self.count: int = self._fanout[255]
         self._table = 8 + 256 * 4  # then count sorted 20-byte ids
 
     def _id(self, i: int) -> bytes:

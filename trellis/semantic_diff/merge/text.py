@@ -69,7 +69,7 @@ class Markers:
         )
 
 
-class _NoJunk(difflib.SequenceMatcher):
+class _NoJunk(difflib.SequenceMatcher[Any]):
     """difflib without the "popular lines are junk" heuristic, which misaligns blank lines."""
 
     def __init__(
