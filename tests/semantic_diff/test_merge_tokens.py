@@ -194,3 +194,13 @@ def test_two_sides_changing_one_argument_never_merge_clean(values: list[int], da
     right = "def f(g):\n    return g(" + ", ".join(map(str, args_r)) + ")\n"
     result = merge_files("a.py", base.encode(), left.encode(), right.encode())
     assert not result.clean
+
+
+def test_an_argument_removed_next_to_a_statement_the_other_side_deleted_merges() -> None:
+    # Deleting whole lines next to the other side's edit is no rewrite of its surroundings.
+    stmt = "\tx, err := load(a, false)\n\tif err != nil {\n\t\treturn 0\n\t}\n"
+    base = "package a\n\nfunc f(a int) int {\n" + stmt + "\treturn x\n}\n"
+    left = base.replace(stmt, "\tx := load(a, false)\n")
+    right = base.replace("load(a, false)", "load(a)")
+    clean, text = _merge("a.go", base, left, right)
+    assert clean and text == base.replace(stmt, "\tx := load(a)\n"), text

@@ -14,8 +14,9 @@ they are apart:
   or right next to it, has no known order: a conflict);
 - each edit lands in a stable place on the other side: the ``CONTEXT``
   tokens before and after it are kept there (or changed by an edit of one
-  or two tokens), so a side that rewrote the surroundings does not receive
-  an edit meant for the old text;
+  or two tokens, or deleted with the whole lines they are on), so a side
+  that rewrote the surroundings does not receive an edit meant for the old
+  text;
 - the layout (the whitespace before each token) merges three-way too:
   changed differently on both sides, a conflict.
 
@@ -136,9 +137,16 @@ def _stable(edit: Edit, at: list[int | None], small: set[int]) -> bool:
     return all(at[k] is not None or k in small for k in window if not i1 <= k < i2)
 
 
-def _small(edits: list[Edit]) -> set[int]:
-    """The base tokens that edits of at most ``SMALL`` tokens (on both sides of them) change."""
-    return {k for i1, i2, j1, j2 in edits if i2 - i1 <= SMALL and j2 - j1 <= SMALL for k in range(i1, i2)}
+def _small(edits: list[Edit], lines: list[int]) -> set[int]:
+    """The base tokens that edits of at most ``SMALL`` tokens (on both sides of them) change, or
+    that a deletion of whole lines removes (a statement deleted next to an edit is no rewrite of it)."""
+    n = len(lines)
+    out: set[int] = set()
+    for i1, i2, j1, j2 in edits:
+        whole = j1 == j2 and (i1 == 0 or lines[i1 - 1] != lines[i1]) and (i2 == n or lines[i2 - 1] != lines[i2])
+        if whole or (i2 - i1 <= SMALL and j2 - j1 <= SMALL):
+            out.update(range(i1, i2))
+    return out
 
 
 def _aligned(runs: list[tuple[int, int, int]], n: int) -> list[int | None]:
@@ -194,7 +202,8 @@ def merge_tokens(
             if a[0] <= b[1] and b[0] <= a[1]:
                 return None  # they touch or overlap: no order, or one edit inside the other
     at_l, at_r = _aligned(runs_l, n), _aligned(runs_r, n)
-    small_l, small_r = _small(el), _small(er)
+    at = _lines(bs)
+    small_l, small_r = _small(el, at), _small(er, at)
     if not all(_stable(e, at_r, small_r) for e in el if e[:2] not in same) or not all(
         _stable(e, at_l, small_l) for e in er
     ):
