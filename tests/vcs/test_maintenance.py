@@ -116,6 +116,31 @@ def test_git_runs_at_low_priority_unless_maintenance_is_behind(
     assert loose_objects(store.repository_path("demo")) == []
 
 
+def test_loose_objects_are_packed_before_a_big_roll_up(data_dir: Path) -> None:
+    """When the roll-up is big (here: more than 4 times the limit), the loose objects go into a pack of their
+    own first and are deleted, then the packs roll up: a long roll-up does not keep them waiting."""
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    _commits(store, 20, tag="a")
+    maintain(path, sync=None)
+    _commits(store, 20, tag="b")
+    before = _all_objects(path)
+    steps: list[tuple[str, int, int]] = []
+    result = maintain(
+        path,
+        sync=vcs.sync_filesystems,
+        loose_limit=5,
+        on_step=lambda step: steps.append((step, len(loose_objects(path)), len(pack_files(path)))),
+    )
+    loose_then = steps[2][1]
+    assert [s for s, _, _ in steps] == ["packed", "synced", "deleted"] * 2
+    assert loose_then == 0 and steps[2][2] == 2  # loose gone after the first pack, before the roll-up
+    assert result.loose_deleted == result.loose_before > 0 and result.packs_rolled_up == 2
+    assert loose_objects(path) == [] and len(pack_files(path)) == 1 and _all_objects(path) == before
+    assert_fsck_clean(path)
+
+
 def test_roll_ups_keep_the_packs_few_and_the_old_handle_reads_on(data_dir: Path) -> None:
     store = _store(data_dir)
     store.create_repository("demo", ALICE)

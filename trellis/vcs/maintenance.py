@@ -15,6 +15,10 @@ repository once it holds ``loose_limit`` loose objects:
 3. each loose object now in a pack is deleted, and so is each rolled-up pack
    once its objects are checked to be in the new one (``.idx`` first).
 
+When the roll-up is big (more than four times the loose-object limit), the
+loose objects are packed and deleted on their own first, and the packs are
+rolled up after, so that a long roll-up does not leave the new writes loose.
+
 Nothing that is in no pack is ever deleted, and nothing unreachable is pruned:
 a concurrent writer that found an object already present (and so did not
 write it) still finds it, loose or packed. Readers that looked for a loose
@@ -254,6 +258,36 @@ def _maintain(
     rollup = plan_rollup(packs, len(loose), factor)
     if not loose and not rollup:
         return MaintenanceResult(0, 0, 0, "", len(packs))
+    if loose and sum(p.objects for p in rollup) > 4 * loose_limit:
+        # A big roll-up takes a while, and the writes meanwhile stay loose: pack the loose objects
+        # first, on their own (quick), then roll up without them.
+        first = _pack(path, loose, [], packs, sync, git, env, on_step, loose_limit)
+        packs = pack_files(path)
+        second = _pack(path, [], plan_rollup(packs, 0, factor), packs, sync, git, env, on_step, loose_limit)
+        return MaintenanceResult(
+            len(loose),
+            first.loose_deleted,
+            second.packs_rolled_up,
+            second.new_pack or first.new_pack,
+            second.packs_after,
+        )
+    return _pack(path, loose, rollup, packs, sync, git, env, on_step, loose_limit)
+
+
+def _pack(
+    path: Path,
+    loose: list[str],
+    rollup: list[PackFile],
+    packs: list[PackFile],
+    sync: SyncFunction | None,
+    git: str,
+    env: Mapping[str, str] | None,
+    on_step: Callable[[str], None],
+    loose_limit: int,
+) -> MaintenanceResult:
+    """One new pack holding ``loose`` and the objects of ``rollup``; then those loose objects and packs go."""
+    if not loose and not rollup:
+        return MaintenanceResult(0, 0, 0, "", len(packs))
     pack_dir = path / "objects" / "pack"
     pack_dir.mkdir(exist_ok=True)
     command = [
@@ -266,7 +300,7 @@ def _maintain(
         "pack.writeBitmaps=false",
         "pack-objects",
         "--stdin-packs",
-        "--unpacked",
+        *(["--unpacked"] if loose else []),
         "--non-empty",
         "-q",
         str(pack_dir / "pack"),
