@@ -124,20 +124,40 @@ def test_loose_objects_are_packed_before_a_big_roll_up(data_dir: Path) -> None:
     path = store.repository_path("demo")
     _commits(store, 20, tag="a")
     maintain(path, sync=None)
-    _commits(store, 20, tag="b")
+    _commits(store, 12, tag="b")
+    maintain(path, sync=None, loose_limit=10)  # behind: a second pack, no roll-up (the two break the progression)
+    _commits(store, 4, tag="c")
     before = _all_objects(path)
+    limit = len(loose_objects(path)) // 2 + 1  # not behind, and the roll-up of both packs is over 4 times it
     steps: list[tuple[str, int, int]] = []
     result = maintain(
         path,
         sync=vcs.sync_filesystems,
-        loose_limit=5,
+        loose_limit=limit,
         on_step=lambda step: steps.append((step, len(loose_objects(path)), len(pack_files(path)))),
     )
-    loose_then = steps[2][1]
     assert [s for s, _, _ in steps] == ["packed", "synced", "deleted"] * 2
-    assert loose_then == 0 and steps[2][2] == 2  # loose gone after the first pack, before the roll-up
-    assert result.loose_deleted == result.loose_before > 0 and result.packs_rolled_up == 2
+    assert steps[2][1] == 0 and steps[2][2] == 3  # loose gone after the first pack, before the roll-up
+    assert result.loose_deleted == result.loose_before > 0 and result.packs_rolled_up == 3
     assert loose_objects(path) == [] and len(pack_files(path)) == 1 and _all_objects(path) == before
+    assert_fsck_clean(path)
+
+
+def test_a_run_that_is_behind_packs_only_the_loose_objects(data_dir: Path) -> None:
+    """With twice the limit of loose objects or more, the run packs them alone (a roll-up can wait until
+    maintenance has caught up); the next run, no longer behind, rolls the packs up."""
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    _commits(store, 10, tag="a")
+    maintain(path, sync=None)
+    _commits(store, 10, tag="b")
+    before = _all_objects(path)
+    behind = maintain(path, sync=None, loose_limit=10)  # ~50 loose objects: behind
+    assert behind.packs_rolled_up == 0 and len(pack_files(path)) == 2 and loose_objects(path) == []
+    caught_up = maintain(path, sync=None, loose_limit=10)
+    assert caught_up.packs_rolled_up == 2 and len(pack_files(path)) == 1
+    assert _all_objects(path) == before
     assert_fsck_clean(path)
 
 

@@ -15,9 +15,11 @@ repository once it holds ``loose_limit`` loose objects:
 3. each loose object now in a pack is deleted, and so is each rolled-up pack
    once its objects are checked to be in the new one (``.idx`` first).
 
-When the roll-up is big (more than four times the loose-object limit), the
-loose objects are packed and deleted on their own first, and the packs are
-rolled up after, so that a long roll-up does not leave the new writes loose.
+A roll-up waits while maintenance is behind (twice the loose-object limit or
+more): such a run packs only the loose objects, at the server's priority. When
+the roll-up is big (more than four times the limit), the loose objects are
+packed and deleted on their own first, and the packs are rolled up after, so
+that a long roll-up does not leave the new writes loose.
 
 Nothing that is in no pack is ever deleted, and nothing unreachable is pruned:
 a concurrent writer that found an object already present (and so did not
@@ -255,7 +257,8 @@ def _maintain(
 ) -> MaintenanceResult:
     loose = loose_objects(path)
     packs = pack_files(path)
-    rollup = plan_rollup(packs, len(loose), factor)
+    # Behind (twice the limit or more): only the loose objects, quickly; the packs roll up once caught up.
+    rollup = [] if len(loose) >= 2 * loose_limit else plan_rollup(packs, len(loose), factor)
     if not loose and not rollup:
         return MaintenanceResult(0, 0, 0, "", len(packs))
     if loose and sum(p.objects for p in rollup) > 4 * loose_limit:
