@@ -421,7 +421,8 @@ class ServerProcess:
     ) -> None:
         self.data_dir = data_dir
         self.workers = workers
-        self.log_path = data_dir.parent / f"server-{data_dir.name}.log"
+        # BENCH_SERVER_LOG: keep the server's log there (with BENCH_SERVER_LOG_LEVEL=debug, a line per call)
+        self.log_path = Path(os.environ.get("BENCH_SERVER_LOG") or data_dir.parent / f"server-{data_dir.name}.log")
         self.max_workers = max_workers
         self.durability = durability
         self.loose_objects = loose_objects
@@ -441,7 +442,7 @@ class ServerProcess:
             "--listen",
             "127.0.0.1:0",
             "--log-level",
-            "warning",
+            os.environ.get("BENCH_SERVER_LOG_LEVEL", "warning"),  # debug: one line per call, with its time
         ]
         if self.max_workers:
             cmd += ["--max-workers", str(self.max_workers)]

@@ -41,6 +41,9 @@ class ServerConfig:
     address: str = DEFAULT_ADDRESS
     limits: Limits = field(default_factory=Limits)
     max_workers: int = 128
+    admission_slots: int = 8
+    """Calls that run at once; the others (unary calls and CommitStream items alike) queue in arrival order
+    (:mod:`trellis.admission`). 0: no limit."""
     grace_seconds: float = 10.0
     max_message_bytes: int = 256 * 1024 * 1024
     executor: str = "local"  # where verification jobs run: "local" (warm process pool) or "ray"

@@ -11,8 +11,10 @@ logs every call.
 
 Order for one call: authenticate (UNAUTHENTICATED) → find the method's rule
 (a method without one is refused) → spend one request of the caller's rate
-→ count a stream → authorise the request (PERMISSION_DENIED) → the
-per-commit bytes and repository-count quotas → the servicer. The items of a
+→ count a stream → wait for a turn in the admission queue (unary calls and
+each CommitStream item; :mod:`trellis.admission`) → authorise the request
+(PERMISSION_DENIED) → the per-commit bytes and repository-count quotas → the
+servicer. The items of a
 CommitStream are rated and authorised one by one: a refused item is answered
 with its error and the stream goes on, and the servicer sees only the items
 that passed (one at a time, so answers stay in order).
@@ -35,6 +37,7 @@ from grpc_status import rpc_status
 from trellis.vcs import Identity, InvalidArgument
 from trellis.vcs.validation import check_agent_name
 
+from .admission import Admission
 from .auth import TokenStore
 from .authz import LOCAL_GRANTS, Authorizer, Principal, Rule, Target
 from .errors import DOMAIN_ERRORS, DomainError, Unauthenticated, error_from_unexpected, rich_status, status_for
@@ -104,12 +107,20 @@ def status_of(exc: DomainError, extra: dict[str, str] | None = None) -> status_p
 
 class TrellisInterceptor(grpc.ServerInterceptor):
     def __init__(
-        self, tokens: TokenStore, *, require_tokens: bool, authorizer: Authorizer, quotas: QuotaTracker
+        self,
+        tokens: TokenStore,
+        *,
+        require_tokens: bool,
+        authorizer: Authorizer,
+        quotas: QuotaTracker,
+        admission: Admission | None = None,
     ) -> None:
+        """``admission``: the queue every unary call and CommitStream item waits in (none: no limit)."""
         self._tokens = tokens
         self._require_tokens = require_tokens
         self.authorizer = authorizer
         self.quotas = quotas
+        self.admission = admission if admission is not None else Admission(0)
 
     # -- identity ------------------------------------------------------------
 
@@ -169,7 +180,7 @@ class TrellisInterceptor(grpc.ServerInterceptor):
             inner_uu = handler.unary_unary
 
             def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-                with call(context) as c:
+                with call(context) as c, self.admission.slot():
                     return c.unary(inner_uu, _check_decoded(request))
                 raise AssertionError("unreachable")  # pragma: no cover
 
@@ -209,7 +220,9 @@ class TrellisInterceptor(grpc.ServerInterceptor):
                         log.info("%s item %s id=%s: %.500s", method, exc.reason, c.request_id, exc.message)
                         yield items.error(item, status_of(exc))
                         continue
-                    yield from inner_ss(iter((item,)), context)
+                    with self.admission.slot():  # one turn per item, as a unary call; answered outside it
+                        answers = list(inner_ss(iter((item,)), context))
+                    yield from answers
 
         return grpc.stream_stream_rpc_method_handler(stream_stream, deserializer, serializer)
 

@@ -8,6 +8,7 @@ from trellis import ci
 from trellis.vcs import CommitResult, InvalidArgument, Store
 
 from .. import convert, names
+from ..admission import waiting
 from ..differ import Differ
 from ..errors import DOMAIN_ERRORS, error_from_unexpected, rich_status, status_for
 from ..indexing import IndexEvents
@@ -72,13 +73,16 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             step=convert.step_pb(repository, result.step) if result.step is not None else None,
         )
         if request.wait_for_diff:
-            done = self.differ.diff(repository, "", result.commit.commit_id)
+            with waiting():  # the diff is the differ's work: let other calls run meanwhile
+                done = self.differ.diff(repository, "", result.commit.commit_id)
             response.files.extend(convert.file_diff_pb(f) for f in done.result.files)
             response.entity_changes.extend(convert.entity_change_pb(c) for c in done.result.changes)
         self.index.changed(repository)  # indexes the commit with its semantic diff, in the background
         run = self.verifier.on_push(repository, branch, result.commit.commit_id, session_id or "")
         if run is not None and request.wait_for_verdict:
-            response.run.CopyFrom(convert.run_pb(self.verifier.wait(repository, run.run_id, _remaining(context))))
+            with waiting():
+                verdict = self.verifier.wait(repository, run.run_id, _remaining(context))
+            response.run.CopyFrom(convert.run_pb(verdict))
         return response
 
     def Commit(self, request: pb.CommitRequest, context: grpc.ServicerContext) -> pb.CommitResponse:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pygit2
@@ -104,6 +105,8 @@ class Store:
         self._group = GroupSync(sync) if durability is Durability.DURABLE else None
         self.write_listeners: list[Callable[[str], None]] = []
         """Called with the repository's name after each acknowledged write (maintenance counts them)."""
+        self.waiting: Callable[[], AbstractContextManager[None]] = nullcontext
+        """Entered around a write's wait for its sync (a server lets other requests run meanwhile)."""
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -189,7 +192,8 @@ class Store:
         callers proceed meanwhile and share the sync (:class:`GroupSync`).
         """
         if self._group is not None:
-            self._group.wait(path)
+            with self.waiting():
+                self._group.wait(path)
         for listener in self.write_listeners:
             listener(name)
 

@@ -1,0 +1,202 @@
+"""The admission queue: at most N calls run, the others in arrival order; a call that waits gives its turn up.
+
+Unit tests drive :class:`Admission` with threads and events (no clocks); the
+end-to-end tests run the real server with one slot: a commit waiting for its
+sync lets the next commit in, and unary calls and CommitStream items share
+the one queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from trellis import vcs
+from trellis.admission import Admission, waiting
+from trellis.client import Client
+from trellis.config import ServerConfig
+from trellis.server import build_server
+
+PATIENCE = 60.0  # seconds a test waits for a condition before it fails (never reached when it passes)
+
+
+def _eventually(condition: Callable[[], bool]) -> None:
+    done = threading.Event()
+    for _ in range(int(PATIENCE * 100)):
+        if condition():
+            return
+        done.wait(0.01)
+    raise AssertionError("the condition never held")
+
+
+def test_callers_beyond_the_slots_wait_and_enter_in_arrival_order() -> None:
+    admission = Admission(1)
+    entered: list[int] = []
+    holding = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with admission.slot():
+            holding.set()
+            release.wait(PATIENCE)
+
+    def caller(i: int) -> None:
+        with admission.slot():
+            entered.append(i)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    holding.wait(PATIENCE)
+    callers = []
+    for i in range(5):  # queued one by one, so the arrival order is known
+        t = threading.Thread(target=caller, args=(i,))
+        t.start()
+        callers.append(t)
+        _eventually(lambda i=i: admission.queued == i + 1)
+    assert entered == []
+    release.set()
+    for t in [first, *callers]:
+        t.join(PATIENCE)
+    assert entered == [0, 1, 2, 3, 4]
+    assert admission.queued == 0
+
+
+def test_a_caller_that_waits_gives_its_slot_up_and_queues_again() -> None:
+    admission = Admission(1)
+    in_wait = threading.Event()
+    finish_wait = threading.Event()
+    order: list[str] = []
+
+    def waiter() -> None:
+        with admission.slot():
+            order.append("waiter works")
+            with waiting():
+                in_wait.set()
+                finish_wait.wait(PATIENCE)
+            order.append("waiter works again")
+
+    def other() -> None:
+        with admission.slot():
+            order.append("other works")
+
+    a = threading.Thread(target=waiter)
+    a.start()
+    in_wait.wait(PATIENCE)
+    b = threading.Thread(target=other)
+    b.start()
+    b.join(PATIENCE)  # it got the slot while the first waited
+    assert order == ["waiter works", "other works"]
+    finish_wait.set()
+    a.join(PATIENCE)
+    assert order[-1] == "waiter works again"
+
+
+def test_no_limit_nesting_and_waiting_outside_a_slot() -> None:
+    with Admission(0).slot(), Admission(0).slot():
+        pass
+    one = Admission(1)
+    with one.slot(), one.slot():  # nested in one thread: the same slot
+        with waiting():
+            with one.slot():  # given up while waiting: this thread may take it again
+                pass
+    with waiting():  # no slot held: nothing to give up
+        pass
+    assert one.queued == 0
+
+
+class _BlockingSync:
+    """The real sync, held back until ``go`` is set; counts the callers inside the store's group sync."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, paths: object) -> None:
+        self.started.set()
+        self.go.wait(PATIENCE)
+        vcs.sync_filesystems(paths)  # type: ignore[arg-type]
+
+
+def test_a_commit_waiting_for_its_sync_lets_the_next_commit_in(tmp_path: Path) -> None:
+    """With one slot, a commit whose write waits for the disk must not hold the server: the next
+    commit is written meanwhile, and both are acknowledged by the syncs that follow (group commit)."""
+    sync = _BlockingSync()
+    config = ServerConfig(data_dir=tmp_path / "data", address="127.0.0.1:0", admission_slots=1)
+    running = build_server(config, sync=sync)
+    try:
+        sync.go.set()
+        with Client(running.address, agent="setup") as setup:
+            setup.create_repository("demo")
+            setup.create_branch("demo", "a")
+            setup.create_branch("demo", "b")
+        sync.go.clear()
+        sync.started.clear()
+        group = running.store._group
+        assert group is not None
+        replies: dict[str, str] = {}
+
+        def commit(branch: str) -> None:
+            with Client(running.address, agent=branch) as client:
+                replies[branch] = client.commit("demo", branch, {f"{branch}.txt": "x\n"}, branch).commit.commit_id
+
+        first = threading.Thread(target=commit, args=("a",))
+        first.start()
+        _eventually(lambda: group.waiting == 1 and sync.started.is_set())
+        second = threading.Thread(target=commit, args=("b",))
+        second.start()
+        # Written while the first still waits for the disk: its branch moved, and it waits for a sync too.
+        _eventually(lambda: group.waiting == 2)
+        assert (
+            running.store.get_branch("demo", "b").head_commit_id
+            != running.store.get_branch("demo", "main").head_commit_id
+        )
+        assert replies == {}
+        sync.go.set()
+        first.join(PATIENCE)
+        second.join(PATIENCE)
+        assert set(replies) == {"a", "b"}
+    finally:
+        sync.go.set()
+        running.stop()
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_unary_calls_and_stream_items_share_the_queue(tmp_path: Path, slots: int) -> None:
+    """Stream items and unary calls from concurrent agents all land, in order per agent, through few slots."""
+    config = ServerConfig(data_dir=tmp_path / "data", address="127.0.0.1:0", admission_slots=slots)
+    running = build_server(config)
+    try:
+        with Client(running.address, agent="setup") as setup:
+            setup.create_repository("demo")
+            for name in ("u0", "u1", "s0", "s1"):
+                setup.create_branch("demo", name)
+        heads: dict[str, list[str]] = {}
+
+        def unary(name: str) -> None:
+            with Client(running.address, agent=name) as client:
+                heads[name] = [
+                    client.commit("demo", name, {"f.txt": f"{n}\n"}, f"{n}").commit.commit_id for n in range(8)
+                ]
+
+        def streamed(name: str) -> None:
+            with Client(running.address, agent=name) as client, client.commit_stream() as stream:
+                heads[name] = [
+                    stream.commit("demo", name, {"f.txt": f"{n}\n"}, f"{n}").commit.commit_id for n in range(8)
+                ]
+
+        threads = [threading.Thread(target=unary, args=(n,)) for n in ("u0", "u1")]
+        threads += [threading.Thread(target=streamed, args=(n,)) for n in ("s0", "s1")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(PATIENCE)
+        for name, commits in heads.items():
+            assert running.store.get_branch("demo", name).head_commit_id == commits[-1]
+            history = [c.commit_id for c in running.store.history("demo", name, first_parent=True, limit=8)]
+            assert history == commits[::-1]
+        assert len(heads) == 4
+    finally:
+        running.stop()
