@@ -204,3 +204,35 @@ def test_an_argument_removed_next_to_a_statement_the_other_side_deleted_merges()
     right = base.replace("load(a, false)", "load(a)")
     clean, text = _merge("a.go", base, left, right)
     assert clean and text == base.replace(stmt, "\tx := load(a)\n"), text
+
+
+_WORDS = st.sampled_from(["a", "b", "c", "d", "x", "y", "1", "2", "+", "-", "*", ","])
+
+
+def _edit(tokens: list[str], data: st.DataObject) -> list[str]:
+    out = list(tokens)
+    for _ in range(data.draw(st.integers(1, 2))):
+        k = data.draw(st.integers(0, len(out)))
+        op = data.draw(st.sampled_from(["replace", "insert", "delete"]))
+        if op == "insert" or k == len(out):
+            out.insert(k, data.draw(_WORDS))
+        elif op == "replace":
+            out[k] = data.draw(_WORDS)
+        elif len(out) > 1:
+            del out[k]
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(tokens=st.lists(_WORDS, min_size=3, max_size=12), data=st.data())
+def test_a_token_merge_does_not_depend_on_which_side_is_current(tokens: list[str], data: st.DataObject) -> None:
+    """Token merges combine edits that do not touch, so the result is the same whichever side is
+    CURRENT; a merge one way round is clean exactly when the other is."""
+    left, right = _edit(tokens, data), _edit(tokens, data)
+
+    def units(words: list[str]) -> list[bytes]:
+        return [b"Tv = f(" + " ".join(words).encode() + b")\n"]
+
+    one = merge_tokens("python", units(tokens), units(left), units(right))
+    other = merge_tokens("python", units(tokens), units(right), units(left))
+    assert one == other
