@@ -635,7 +635,7 @@ class Client:
 
     def set_pipeline(self, repository: str, config_toml: str) -> pipelines_pb2.Pipeline:
         """Set the repository-level pipeline (empty text removes it)."""
-        r = self._call(
+        r: pipelines_pb2.SetPipelineResponse = self._call(
             self._pipelines.SetPipeline,
             pipelines_pb2.SetPipelineRequest(parent=names.repository_name(repository), config_toml=config_toml),
         )
@@ -643,10 +643,11 @@ class Client:
 
     def get_pipeline(self, repository: str, revision: str = "") -> pipelines_pb2.Pipeline:
         """The pipeline that applies to ``revision`` (default: the default branch)."""
-        return self._call(
+        r: pipelines_pb2.GetPipelineResponse = self._call(
             self._pipelines.GetPipeline,
             pipelines_pb2.GetPipelineRequest(parent=names.repository_name(repository), revision=revision),
-        ).pipeline
+        )
+        return r.pipeline
 
     def verify(
         self,

@@ -105,7 +105,7 @@ def status_of(exc: DomainError, extra: dict[str, str] | None = None) -> status_p
     return status
 
 
-class TrellisInterceptor(grpc.ServerInterceptor):
+class TrellisInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc has no type information
     def __init__(
         self,
         tokens: TokenStore,

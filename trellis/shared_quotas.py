@@ -23,6 +23,7 @@ import os
 import struct
 import threading
 from pathlib import Path
+from typing import cast
 
 __all__ = ["SharedQuotaTable"]
 
@@ -110,7 +111,7 @@ class SharedQuotaTable:
                     _HEAD.pack_into(self._map, at, key, max(0.0, tokens - 1.0), now)
                     return None
                 _HEAD.pack_into(self._map, at, key, tokens, now)
-                return (1.0 - tokens) / rate
+                return cast(float, (1.0 - tokens) / rate)  # struct's values are Any
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 

@@ -310,8 +310,10 @@ def _forwarder(link: Link, method: Any) -> Callable[..., Any]:
 def remote_query_servicer(link: Link) -> queries_pb2_grpc.QueryServiceServicer:
     """The front's QueryService: each of its methods answered by the index process."""
     methods = {m.name: _forwarder(link, m) for m in _QUERY_SERVICE.methods}
-    cls = type("RemoteQueryServicer", (queries_pb2_grpc.QueryServiceServicer,), methods)
-    return cls()
+    servicer: queries_pb2_grpc.QueryServiceServicer = type(
+        "RemoteQueryServicer", (queries_pb2_grpc.QueryServiceServicer,), methods
+    )()
+    return servicer
 
 
 def _no_runs(*args: Any) -> Any:
@@ -343,7 +345,8 @@ class FrontVerifier:
             pass  # the index process records the failed run
         except NotFound:
             pass
-        return self._call("on_push", repository, branch, commit_id, session_id)
+        run: ci.Run | None = self._call("on_push", repository, branch, commit_id, session_id)
+        return run
 
     def watch(
         self, repository: str, run_id: str, *, poll: float = 0.5, alive: Callable[[], bool] = lambda: True

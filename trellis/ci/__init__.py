@@ -9,7 +9,7 @@ See docs/pipelines.md.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .pipeline.model import (
     Pipeline,
@@ -78,6 +78,14 @@ __all__ = [
     "plan",
     "run_sandboxed",
 ]
+
+if TYPE_CHECKING:  # what _LAZY names, for the type checker (else every one of them is Any)
+    from .engine import Verifier
+    from .engine.cache import ResultCache
+    from .execution import Executor, ExecutorUnavailable, LocalExecutor, RayExecutor
+    from .execution.jobs import JobLimits, JobOutcome, JobRequest
+    from .execution.workspace import WorkspacePool
+    from .sandbox import SandboxError, SandboxResult, run_sandboxed
 
 _LAZY = {
     "Verifier": ("engine", "Verifier"),

@@ -13,7 +13,7 @@ else:
     vcs = lazy("trellis.vcs")
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("branch", parents=[common], help="manage branches")
     bsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = bsub.add_parser("list", parents=[common], help="list branches")

@@ -15,7 +15,7 @@ else:
     vcs = lazy("trellis.vcs")
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "commit",
         parents=[common],

@@ -19,7 +19,7 @@ from .context import Output, connect, data_dir
 INDEX_FILE = "index.duckdb"  # trellis.indexing.INDEX_FILE, without importing the index for --help
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     r = sub.add_parser(
         "reindex",
         parents=[common],

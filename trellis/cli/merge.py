@@ -7,7 +7,7 @@ import argparse
 from .context import Output, connect, new_table
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "merge",
         parents=[common],

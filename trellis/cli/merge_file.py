@@ -20,7 +20,7 @@ DEFAULT_LABELS = ("ours", "base", "theirs")
 GIT_TEMP_PREFIX = ".merge_file_"  # the temporary files git hands a merge driver
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     # No server is involved: of the common options only --json applies (SUPPRESS: a `trellis --json
     # merge-file …` given before the command is not reset by this parser's default).
     p = sub.add_parser(

@@ -13,7 +13,7 @@ from typing import Any
 from .context import Output, connect, local_data_dir, new_table
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     q = sub.add_parser(
         "query",
         parents=[common],

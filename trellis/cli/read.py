@@ -15,7 +15,7 @@ else:
     vcs = lazy("trellis.vcs")
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     log = sub.add_parser("log", parents=[common], help="list commits, newest first")
     log.add_argument("repository", help="repository name")
     log.add_argument("revision", nargs="?", default="", help="branch or commit (default: the default branch)")

@@ -14,7 +14,7 @@ else:
     vcs = lazy("trellis.vcs")
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("repo", parents=[common], help="manage repositories")
     rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = rsub.add_parser("create", parents=[common], help="create a repository (with an empty first commit)")

@@ -45,7 +45,7 @@ def _given(value: Any) -> Any:
     return value.value() if isinstance(value, _ServerDefault) else value
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     # `--tls-cert` / `--tls-key` name this process's own certificate: the client's for other
     # commands, the server's here, so serve takes the common options without the client TLS ones.
     own = argparse.ArgumentParser(add_help=False)

@@ -17,7 +17,7 @@ else:
     vcs = lazy("trellis.vcs")
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("session", parents=[common], help="agent sessions (trajectories) and their steps")
     ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     st = ssub.add_parser("start", parents=[common], help="start a session and its branch agents/<agent>/<id>")

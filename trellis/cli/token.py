@@ -36,7 +36,7 @@ class _Roles:
 _ROLES = _Roles()
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "token",
         parents=[common],

@@ -29,7 +29,7 @@ SOURCE_KEY = "source_sha256"
 BRANCH_PREFIX = "imported/"
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "import-trajectory",
         parents=[common],

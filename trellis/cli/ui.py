@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 DEFAULT_LISTEN = "127.0.0.1:7480"
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "ui",
         parents=[common],

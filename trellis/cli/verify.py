@@ -29,7 +29,7 @@ _STYLE = {
 }
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     v = sub.add_parser(
         "verify",
         parents=[common],

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -15,6 +16,9 @@ from ..indexing import IndexEvents
 from ..interceptors import current_identity
 from ..v1 import changes_pb2 as pb
 from ..v1 import changes_pb2_grpc
+
+if TYPE_CHECKING:
+    from ..workers import FrontVerifier
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "MAX_CHUNK_BYTES", "ChangeServicer", "read_chunk_size"]
 
@@ -41,7 +45,7 @@ def _remaining(context: grpc.ServicerContext | None) -> float | None:
 
 
 class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
-    def __init__(self, store: Store, differ: Differ, index: IndexEvents, verifier: ci.Verifier) -> None:
+    def __init__(self, store: Store, differ: Differ, index: IndexEvents, verifier: ci.Verifier | FrontVerifier) -> None:
         self.store = store
         self.differ = differ
         self.index = index

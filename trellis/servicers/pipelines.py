@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -11,6 +12,9 @@ from .. import convert, names
 from ..interceptors import current_identity
 from ..v1 import pipelines_pb2 as pb
 from ..v1 import pipelines_pb2_grpc
+
+if TYPE_CHECKING:
+    from ..workers import FrontVerifier
 
 __all__ = ["PipelineServicer"]
 
@@ -25,7 +29,7 @@ def _check_stage_names(stages: list[str]) -> list[str]:
 
 
 class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
-    def __init__(self, verifier: ci.Verifier) -> None:
+    def __init__(self, verifier: ci.Verifier | FrontVerifier) -> None:
         self.verifier = verifier
 
     def SetPipeline(self, request: pb.SetPipelineRequest, context: grpc.ServicerContext) -> pb.SetPipelineResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+from typing import cast
 
 from markupsafe import Markup, escape
 from pygments.lexer import Lexer
@@ -140,7 +141,7 @@ def _pygments(path: str) -> Lexer:
 def _css_class(token: _TokenType) -> str:
     while token not in STANDARD_TYPES:
         token = token.parent
-    return STANDARD_TYPES[token]
+    return cast(str, STANDARD_TYPES[token])  # pygments has no type information
 
 
 def _pygments_lines(path: str, text: str) -> list[Markup]:

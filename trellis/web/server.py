@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trellis import ci
+
 from ..auth import TokenStore
 from ..config import is_loopback
 from ..indexing import Index
@@ -100,7 +102,8 @@ def start_http(
     insecure_allow_remote: bool = False,
 ) -> WebServer:
     """Serve the viewer of ``running`` on ``address`` (port 0 picks a free one)."""
-    assert isinstance(running.index, Index), "the viewer runs where the index is (serve --workers: its process)"
+    # The viewer runs where the index and the runs are (serve --workers: in the index process).
+    assert isinstance(running.index, Index) and isinstance(running.verifier, ci.Verifier)
     services = Services(running.store, running.differ, running.index, running.verifier)
     return WebServer(
         services,
