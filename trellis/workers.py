@@ -337,9 +337,8 @@ class FrontVerifier:
         self.gate.check_direct_write(repository, branch)
 
     def on_push(self, repository: str, branch: str, commit_id: str, session_id: str = "") -> ci.Run | None:
-        commit = self.store.open(repository)[commit_id]
         try:
-            if self.source.at(repository, commit) is None:  # type: ignore[arg-type]
+            if self.source.at(repository, self.store.get_commit(repository, commit_id)) is None:
                 return None  # no pipeline applies: as the index process would answer, without asking it
         except ci.PipelineError:
             pass  # the index process records the failed run

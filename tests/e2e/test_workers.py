@@ -276,3 +276,12 @@ def test_an_agent_has_one_rate_quota_across_the_fronts(tmp_path: Path) -> None:
             client.close()
     finally:
         running.stop()
+
+
+def test_a_push_to_a_repository_with_a_trellis_toml_starts_a_run_through_a_front(workers: Workers) -> None:
+    # The front reads the pipeline from git itself before it asks the index process to start the run.
+    with workers.client() as client:
+        pipeline = '[stages.check]\nrun = "true"\n'
+        reply = client.commit("demo", "main", {"trellis.toml": pipeline, "a.txt": "one\n"}, "a pipeline")
+        runs = list(client.list_runs("demo"))
+    assert [r.commit_id for r in runs] == [reply.commit.commit_id]
