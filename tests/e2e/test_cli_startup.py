@@ -229,6 +229,11 @@ def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the
         assert not any(m == "grpc" or m.startswith("grpc.") for m in modules), argv  # no embedded server
         local.append((result.stdout, result.stderr))
     assert '"n": 1' in local[0][0] or '"n": 2' in local[0][0]
+    # The index caught up with every repository as it is now: a query opens no repository (no pygit2), and
+    # loads no semantic diff engine.
+    result, modules = _probe(["--data-dir", str(data_dir), *QUERIES[0]])
+    assert result.stdout == local[0][0]
+    assert not {"pygit2", "tree_sitter"} & {m.split(".")[0] for m in modules}
     assert "QUERY_SYNTAX" in local[2][1] and "INVALID_QUERY_LIMITS" in local[3][1]
     # The same commands through a running server print the same, byte for byte.
     running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))

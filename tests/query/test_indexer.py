@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import flatten_session_steps, repo_path
+from tests.conftest import flatten_session_steps, git, repo_path
 from trellis import vcs
-from trellis.query import Indexer, run_query
+from trellis.query import Indexer, SyncStats, run_query
 
 from .conftest import dump, toy_differ
 
@@ -323,3 +323,43 @@ def test_background_indexer_catches_up_and_follows_notifications(store: vcs.Stor
         assert indexer.check() == []
     finally:
         background.stop()
+
+
+def test_sync_skips_a_repository_as_it_was_and_follows_any_change(store: vcs.Store, data_dir: Path) -> None:
+    """sync() records what each repository's references said when it caught up (index_info) and does not open
+    a repository that still says the same; any change of a reference, HEAD or the configuration is followed."""
+    _populate(store)
+    with Indexer(data_dir) as ix:
+        ix.sync()
+        recorded = ix.connection.execute("SELECT key FROM index_info WHERE starts_with(key, 'caught_up:')").fetchall()
+        assert recorded == [("caught_up:demo",)]
+        generation = ix.generation
+        assert ix.sync() == SyncStats(repositories=1) and ix.generation == generation
+        store.commit("demo", "main", [vcs.PutFile("c.py", b"z = 1\n")], "more", ALICE)
+        assert ix.sync().commits_added == 1
+        git(repo_path(data_dir, "demo"), "config", "trellis.description", "renamed")
+        ix.sync()
+        assert _count(ix, "SELECT count(*) FROM repositories WHERE description = 'renamed'") == 1
+        # sync_repository (the server, after each commit) forgets it: the next sync() looks again
+        ix.sync_repository("demo")
+        assert ix.connection.execute("SELECT count(*) FROM index_info WHERE key = 'caught_up:demo'").fetchall() == [
+            (0,)
+        ]
+    with Indexer(data_dir) as ix:  # another process, later: the record is in the index
+        ix.sync()
+        assert ix.sync() == SyncStats(repositories=1)
+        shutil.rmtree(repo_path(data_dir, "demo"))
+        assert ix.sync().repositories_removed == 1
+        assert ix.connection.execute(
+            "SELECT count(*) FROM index_info WHERE starts_with(key, 'caught_up:')"
+        ).fetchall() == [(0,)]
+
+
+def test_an_index_without_entity_rows_is_not_skipped(store: vcs.Store, data_dir: Path) -> None:
+    """What an index built without the semantic diff records is no reason to skip: a later sync with it
+    still fills in the entity rows."""
+    _populate(store)
+    with Indexer(data_dir, entity_differ=None) as ix:
+        ix.sync()
+    with Indexer(data_dir, entity_differ=toy_differ) as ix:
+        assert ix.sync().entity_backfilled_commits > 0

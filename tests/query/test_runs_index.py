@@ -11,7 +11,7 @@ from typing import Any
 import pygit2
 import pytest
 
-import trellis.query.indexer
+import trellis.query.catchup
 import trellis.query.runs
 from trellis import vcs
 from trellis.query import Indexer
@@ -281,7 +281,7 @@ def test_only_runs_whose_ref_moved_are_read(
         reads.append(run_id)
         return real(repo, repository, run_id, record_id)
 
-    monkeypatch.setattr(trellis.query.indexer, "read_run", counting)
+    monkeypatch.setattr(trellis.query.catchup, "read_run", counting)
     assert indexer.sync().runs_changed == 40
     assert len(reads) == 40
     reads.clear()
@@ -309,7 +309,7 @@ def test_a_run_json_that_does_not_parse_is_skipped_and_reported(
         _run(commit_id, "0000000000a4badtests", "failed", [_job("tests", "failed", tests="boom")]),
     )
     _write(store, "0000000000a5future", _run(commit_id, "0000000000a5future", "passed", [], version=2))
-    with caplog.at_level(logging.WARNING, logger="trellis.query.indexer"):
+    with caplog.at_level(logging.WARNING, logger="trellis.query.catchup"):
         stats = indexer.sync()
     assert (stats.runs_changed, stats.runs_invalid) == (1, 4)
     warned = " ".join(r.getMessage() for r in caplog.records)
@@ -324,7 +324,7 @@ def test_a_run_json_that_does_not_parse_is_skipped_and_reported(
     assert indexer.check() == []
 
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="trellis.query.indexer"):
+    with caplog.at_level(logging.WARNING, logger="trellis.query.catchup"):
         assert not indexer.sync().changed  # skipped once, not re-read until the ref moves
     assert not caplog.records
 

@@ -16,11 +16,12 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from trellis.vcs import RepositoryReader
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .languages import language_for_path
+
+if TYPE_CHECKING:
+    from trellis.vcs import RepositoryReader
 
 __all__ = [
     "MAX_ENTITY_DIFF_BYTES",

@@ -14,6 +14,12 @@ are replaced in one transaction (with the run's ``run_refs`` row). Row
 contents depend on git alone (no wall-clock values), so
 :meth:`Indexer.rebuild` gives an identical index.
 
+:meth:`Indexer.sync` skips a repository whose references, ``HEAD`` and
+configuration are byte for byte what they were when it last caught up with it
+(:func:`trellis.vcs.refstate.refs_state`, recorded in ``index_info``): an
+up-to-date index answers without opening git at all. The catch-up itself is
+:mod:`trellis.query.catchup`.
+
 Threads: one writer (every method that changes the index takes the
 indexer's lock); queries run on their own cursors (:meth:`Indexer.cursor`)
 and see committed snapshots, so indexing never blocks queries, and it takes
@@ -22,32 +28,26 @@ no lock of the version-control core, so it never blocks pushes.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import multiprocessing
-import os
-import pickle
-import signal
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import pyarrow as pa
 
-from trellis.vcs import NotFound, RepositoryReader
+from trellis.vcs.refstate import refs_state
 from trellis.vcs.validation import check_repository_name
 
-from .changes import CommitRows, EntityDiffer, commit_rows, default_entity_differ
+from .changes import default_entity_differ
 from .database import DatabaseSettings, open_database
-from .gitsource import RefTip, SessionSnapshot, list_tips, read_session, repository_row, session_chain
-from .lanes import LanePlan
-from .runs import InvalidRunRecord, read_run
 from .schema import TABLES, arrow_schema, create_schema, drop_schema, table
+
+if TYPE_CHECKING:
+    from .changes import CommitRows, EntityDiffer
 
 __all__ = ["Indexer", "ProgressCallback", "SyncStats"]
 
@@ -60,6 +60,7 @@ _REPOSITORY_TABLES = [t.name for t in TABLES]
 _COMMIT_TABLES = ["commits", "commit_parents", "file_changes", "entity_changes", "index_state"]
 _RUN_TABLES = ["verification_runs", "job_results", "test_results", "run_refs"]
 _RUNS_PER_TRANSACTION = 1000
+_CAUGHT_UP = "caught_up:"  # index_info key prefix: the refs_state a repository's rows were last synced with
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ class Indexer:
         self._reader_root = self._con.cursor()
         self._closed = False
         self._generation = 0
+        self._refs_states: dict[str, str] | None = None  # what sync() last caught up with, per repository
 
     @property
     def generation(self) -> int:
@@ -190,7 +192,10 @@ class Indexer:
         )
 
     def sync(self, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
-        """Catch up with every repository; drop repositories that no longer exist."""
+        """Catch up with every repository; drop repositories that no longer exist.
+
+        A repository whose references, ``HEAD`` and configuration are as they were when a sync last caught up
+        with it is not opened (see the module docstring)."""
         with self._lock:
             names = self.repository_names()
             stats = SyncStats()
@@ -198,31 +203,65 @@ class Indexer:
                 self._delete_rows(gone)
                 stats += SyncStats(repositories_removed=1)
             for name in names:
+                path = self.repos_dir / f"{name}.git"
+                before = refs_state(path) if self.differ is not None else None
+                if before is not None and self._caught_up().get(name) == before:
+                    stats += SyncStats(repositories=1)
+                    continue
                 stats += self.sync_repository(name, workers=workers, on_progress=on_progress)
+                # Recorded only when nothing moved while it ran: the index then holds exactly that state.
+                if before is not None and refs_state(path) == before:
+                    self._remember_caught_up(name, before)
             return stats
 
     def sync_repository(self, name: str, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
         """Catch up with one repository (called after each acknowledged commit)."""
         check_repository_name(name)
         with self._lock:
+            self._forget_caught_up(name)
             path = self.repos_dir / f"{name}.git"
             if not path.is_dir():
                 if name in self._indexed_repositories():
                     self._delete_rows(name)
                     return SyncStats(repositories_removed=1)
                 return SyncStats()
+            from trellis.vcs import NotFound, RepositoryReader
+
+            from .catchup import RepositorySync
+
             try:
                 repo = RepositoryReader(path)
             except NotFound:
                 log.warning("cannot open repository %s; skipped", path)
                 return SyncStats()
-            return _RepositorySync(self, repo, name, workers, on_progress).run()
+            return RepositorySync(self, repo, name, workers, on_progress).run()
+
+    # -- what each repository was caught up with (index_info rows "caught_up:<name>") ---------------------------
+
+    def _caught_up(self) -> dict[str, str]:
+        if self._refs_states is None:
+            rows = self._con.execute(
+                "SELECT key, value FROM index_info WHERE starts_with(key, ?)", [_CAUGHT_UP]
+            ).fetchall()
+            self._refs_states = {key.removeprefix(_CAUGHT_UP): value for key, value in rows}
+        return self._refs_states
+
+    def _remember_caught_up(self, name: str, state: str) -> None:
+        self._forget_caught_up(name)
+        self._con.execute("INSERT INTO index_info VALUES (?, ?)", [_CAUGHT_UP + name, state])
+        self._caught_up()[name] = state
+
+    def _forget_caught_up(self, name: str) -> None:
+        if name in self._caught_up():
+            self._con.execute("DELETE FROM index_info WHERE key = ?", [_CAUGHT_UP + name])
+            del self._caught_up()[name]
 
     def rebuild(self, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
         """Drop the whole index and rebuild it from the repositories alone."""
         with self._lock:
             drop_schema(self._con)
             create_schema(self._con)
+            self._refs_states = None
             try:  # give the dropped tables' space back now; a reader's open transaction (a Query, the
                 self._con.execute("CHECKPOINT")  # snapshot publisher) defers that to DuckDB's next checkpoint
             except duckdb.TransactionException:
@@ -245,7 +284,7 @@ class Indexer:
         with self._lock:
             return check_index(self)
 
-    # -- internals used by _RepositorySync ------------------------------------
+    # -- internals used by catchup.RepositorySync ------------------------------------
 
     def _indexed_repositories(self) -> list[str]:
         rows = self._con.execute(
@@ -254,6 +293,7 @@ class Indexer:
         return [r[0] for r in rows]
 
     def _delete_rows(self, name: str) -> None:
+        self._forget_caught_up(name)
         self._con.begin()
         try:
             for t in _REPOSITORY_TABLES:
@@ -304,417 +344,3 @@ class Indexer:
         finally:
             self._con.unregister(view)
         return {r[0] for r in rows}
-
-
-class _RepositorySync:
-    """One catch-up of one repository (runs under the indexer's lock)."""
-
-    def __init__(
-        self,
-        indexer: Indexer,
-        repo: RepositoryReader,
-        name: str,
-        workers: int,
-        on_progress: ProgressCallback | None,
-    ) -> None:
-        self.ix = indexer
-        self.con = indexer._con
-        self.repo = repo
-        self.name = name
-        self.workers = workers
-        self.on_progress = on_progress
-
-    def run(self) -> SyncStats:
-        listing = list_tips(self.repo)
-        current = {t.ref_name: t for t in listing.refs}
-        indexed = {
-            r[0]: RefTip(r[0], r[1], r[2], r[3])
-            for r in self.con.execute(
-                "SELECT ref_name, kind, name, commit_id FROM refs WHERE repository = ?", [self.name]
-            ).fetchall()
-        }
-        repo_row = repository_row(self.repo, self.name)
-        old_repo_rows = self.con.execute(
-            "SELECT repository, default_branch, description, epoch_us(create_time), head_commit_id "
-            "FROM repositories WHERE repository = ?",
-            [self.name],
-        ).fetchall()
-        changed = {n: t for n, t in current.items() if indexed.get(n) != t}
-        deleted = {n: t for n, t in indexed.items() if n not in current}
-        stats = SyncStats(repositories=1)
-        new_repo_row = repo_row if old_repo_rows != [repo_row] else None
-        if changed or deleted:
-            stats += self._catch_up(current, indexed, changed, deleted, new_repo_row)
-        elif new_repo_row is not None:
-            self._transaction(lambda: self._replace_repository_row(repo_row))
-        stats += self._sync_runs(listing.runs)
-        if self.ix.differ is not None:
-            stats += self._backfill_entities()
-        return stats
-
-    # -- the steps of a catch-up ---------------------------------------------
-
-    def _catch_up(
-        self,
-        current: dict[str, RefTip],
-        indexed: dict[str, RefTip],
-        changed: dict[str, RefTip],
-        deleted: dict[str, RefTip],
-        repo_row: tuple[Any, ...] | None,
-    ) -> SyncStats:
-        # Session event commits are not code commits: find the new ones first.
-        events: set[str] = set()
-        rewritten_sessions: set[str] = set()
-        for ref_name, tip in changed.items():
-            if tip.kind != "session":
-                continue
-            old = indexed.get(ref_name)
-            stop = old.commit_id if old is not None else None
-            chain = session_chain(self.repo, tip.commit_id, stop)
-            events.update(chain)
-            if stop is not None and not self._reaches(chain, stop):
-                rewritten_sessions.add(tip.name)
-
-        new_ids = self._new_commits(changed, indexed, events)
-        removed = self._unreachable_commits(current, indexed, changed, deleted)
-        stats = SyncStats(commits_removed=len(removed))
-        added, last_batch = self._index_commits(new_ids)
-        stats += added
-
-        def finish() -> None:
-            nonlocal stats
-            self.ix._write(last_batch)
-            self.ix._delete_where_in(_COMMIT_TABLES, self.name, "commit_id", sorted(removed))
-            stats += self._update_sessions(changed, deleted, indexed, rewritten_sessions)
-            gone = sorted([*changed, *deleted])
-            self.ix._delete_where_in(["refs"], self.name, "ref_name", gone)
-            batch = _Batch()
-            batch.add("refs", [(self.name, t.ref_name, t.kind, t.name, t.commit_id) for t in changed.values()])
-            self.ix._write(batch)
-            if repo_row is not None:
-                self._replace_repository_row(repo_row)
-
-        self._transaction(finish)
-        return stats + SyncStats(refs_changed=len(changed) + len(deleted))
-
-    def _reaches(self, chain: list[str], stop: str) -> bool:
-        """Whether the first-parent walk that produced ``chain`` ended at ``stop``."""
-        last = chain[-1] if chain else None
-        if last is None:
-            return True
-        return self.repo.commit(last).parent_ids[:1] == (stop,)
-
-    def _new_commits(self, changed: dict[str, RefTip], indexed: dict[str, RefTip], events: set[str]) -> list[str]:
-        if not changed:
-            return []
-        walk = self.repo.walk(
-            [tip.commit_id for tip in changed.values()],
-            [old.commit_id for old in indexed.values()],  # those gone from the object store hide nothing
-            oldest_first=True,
-        )
-        candidates = [c for c in walk if c not in events]
-        present = set()
-        for start in range(0, len(candidates), 50_000):
-            present |= self.ix._present(self.name, candidates[start : start + 50_000])
-        return [c for c in candidates if c not in present]
-
-    def _unreachable_commits(
-        self,
-        current: dict[str, RefTip],
-        indexed: dict[str, RefTip],
-        changed: dict[str, RefTip],
-        deleted: dict[str, RefTip],
-    ) -> set[str]:
-        """Indexed commits no current ref reaches any more (a deleted or rewound ref)."""
-        old_tips = [indexed[n].commit_id for n in [*changed, *deleted] if n in indexed]
-        if not old_tips:
-            return set()
-        try:
-            walk = self.repo.walk(old_tips, [tip.commit_id for tip in current.values()])
-        except NotFound:  # an old tip is gone from the object store
-            return self._unreachable_by_full_walk(current)
-        return self.ix._present(self.name, list(walk))
-
-    def _unreachable_by_full_walk(self, current: dict[str, RefTip]) -> set[str]:
-        reachable = set(self.repo.walk([tip.commit_id for tip in current.values()]))
-        indexed = {
-            r[0] for r in self.con.execute("SELECT commit_id FROM commits WHERE repository = ?", [self.name]).fetchall()
-        }
-        return indexed - reachable
-
-    def _index_commits(self, commit_ids: list[str]) -> tuple[SyncStats, _Batch]:
-        """Write the rows of ``commit_ids`` batch by batch; the last batch is returned unwritten,
-        so that a small sync (one batch) lands with its refs in a single transaction.
-
-        Progress is reported as commits are computed (every few commits), not per written batch, so a
-        progress bar moves steadily."""
-        total = len(commit_ids)
-        pending = _Batch()
-        if not total:
-            return SyncStats(), pending
-        stats = SyncStats()
-        done = 0
-        step = max(1, total // 200)  # ~200 reports per sync at most
-        reported = 0
-
-        def advance(count: int) -> None:
-            nonlocal done, reported
-            done += count
-            if self.on_progress is not None and (done - reported >= step or done == total):
-                reported = done
-                self.on_progress(done, total)
-
-        if self.on_progress is not None:
-            self.on_progress(0, total)
-        for chunk in self._computed(commit_ids, advance):
-            if pending.rows:
-                self._transaction(lambda: self.ix._write(pending))
-            pending = _Batch()
-            for rows in chunk:
-                pending.add_commit(self.name, rows)
-            stats += SyncStats(
-                commits_added=len(chunk),
-                file_changes_added=pending.count("file_changes"),
-                entity_changes_added=pending.count("entity_changes"),
-            )
-        return stats, pending
-
-    def _computed(self, commit_ids: list[str], advance: Callable[[int], None]) -> Iterator[list[CommitRows]]:
-        """Rows of each commit, in chunks of ``batch_commits`` (in worker processes if asked); ``advance(n)``
-        as each ``n`` more commits are computed."""
-        size = self.ix.batch_commits
-        chunks = [commit_ids[i : i + size] for i in range(0, len(commit_ids), size)]
-        differ = self.ix.differ
-        if self.workers > 1 and len(commit_ids) > 1 and _picklable(differ):
-            yield from self._computed_in_lanes(commit_ids, differ, advance)
-            return
-        for chunk in chunks:
-            rows = []
-            for c in chunk:
-                rows.append(commit_rows(self.repo, self.name, c, differ))
-                advance(1)
-            yield rows
-
-    def _computed_in_lanes(
-        self, commit_ids: list[str], differ: EntityDiffer | None, advance: Callable[[int], None]
-    ) -> Iterator[list[CommitRows]]:
-        """:meth:`_computed` in ``workers`` processes, one lane of contiguous commits each (see
-        :mod:`trellis.query.lanes`: a worker's parse cache then follows each file from one version to the next).
-        Small jobs keep the progress moving; results are re-batched by the caller, in the order they come."""
-        size = self.ix.batch_commits
-        plan = LanePlan(commit_ids, self.workers, max(1, min(size, 16)))
-        context = multiprocessing.get_context("spawn")
-        pools = [
-            concurrent.futures.ProcessPoolExecutor(
-                1,
-                mp_context=context,
-                initializer=_worker_init,
-                initargs=(self.repo.path, self.name, differ, os.getpid()),
-            )
-            for _ in range(plan.lanes)
-        ]
-        running: dict[concurrent.futures.Future[list[CommitRows]], int] = {}
-
-        def submit(lane: int) -> None:
-            job = plan.next_job(lane)
-            if job is not None:
-                running[pools[lane].submit(_worker_rows, job)] = lane
-
-        try:
-            for lane in range(plan.lanes):
-                for _ in range(2):  # one job waits behind the running one: a worker never idles between jobs
-                    submit(lane)
-            pending: list[CommitRows] = []
-            while running:
-                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    lane = running.pop(future)
-                    result = future.result()
-                    pending.extend(result)
-                    advance(len(result))
-                    submit(lane)
-                if len(pending) >= size:
-                    yield pending
-                    pending = []
-            if pending:
-                yield pending
-        except BaseException:  # interrupted (Ctrl-C) or failed: stop the workers, do not run every job
-            for pool in pools:
-                pool.shutdown(wait=False, cancel_futures=True)
-                for process in list((getattr(pool, "_processes", None) or {}).values()):
-                    process.terminate()
-            raise
-        finally:
-            for pool in pools:
-                pool.shutdown(wait=True)
-
-    def _update_sessions(
-        self,
-        changed: dict[str, RefTip],
-        deleted: dict[str, RefTip],
-        indexed: dict[str, RefTip],
-        rewritten: set[str],
-    ) -> SyncStats:
-        dropped = sorted(t.name for t in deleted.values() if t.kind == "session")
-        dropped += sorted(rewritten)
-        self.ix._delete_where_in(["sessions", "steps"], self.name, "session_id", dropped)
-        sessions: list[SessionSnapshot] = []
-        for tip in changed.values():
-            if tip.kind != "session":
-                continue
-            snapshot = read_session(self.repo, self.name, tip.commit_id)
-            if snapshot is not None:
-                sessions.append(snapshot)
-        if not sessions:
-            return SyncStats()
-        ids = [s.row[1] for s in sessions]
-        view = f"_keys_{uuid.uuid4().hex[:8]}"
-        self.con.register(view, pa.table({"k": pa.array(ids, pa.string())}))
-        try:
-            last_step = dict(
-                self.con.execute(
-                    f"SELECT session_id, max(step_index) FROM steps WHERE repository = ? "
-                    f"AND session_id IN (SELECT k FROM {view}) GROUP BY session_id",
-                    [self.name],
-                ).fetchall()
-            )
-        finally:
-            self.con.unregister(view)
-        self.ix._delete_where_in(["sessions"], self.name, "session_id", ids)
-        batch = _Batch()
-        batch.add("sessions", [s.row for s in sessions])
-        for snapshot in sessions:
-            batch.add("steps", snapshot.step_rows(self.repo, self.name, int(last_step.get(snapshot.row[1]) or 0)))
-        self.ix._write(batch)
-        return SyncStats(sessions_changed=len(sessions) + len(dropped), steps_added=batch.count("steps"))
-
-    def _sync_runs(self, current: dict[str, str]) -> SyncStats:
-        """Replace the rows of every run whose ref moved; drop those whose ref is gone."""
-        indexed = dict(
-            self.con.execute("SELECT run_id, record_id FROM run_refs WHERE repository = ?", [self.name]).fetchall()
-        )
-        changed = sorted(run_id for run_id, record_id in current.items() if indexed.get(run_id) != record_id)
-        removed = sorted(set(indexed) - set(current))
-        stats = SyncStats(runs_removed=len(removed))
-        if removed:
-            self._transaction(lambda: self.ix._delete_where_in(_RUN_TABLES, self.name, "run_id", removed))
-        for start in range(0, len(changed), _RUNS_PER_TRANSACTION):
-            part = changed[start : start + _RUNS_PER_TRANSACTION]
-            batch = _Batch()
-            invalid = 0
-            for run_id in part:
-                try:
-                    rows = read_run(self.repo, self.name, run_id, current[run_id])
-                except InvalidRunRecord as exc:
-                    log.warning("%s: run %s (record %s) skipped: %s", self.name, run_id, current[run_id], exc)
-                    invalid += 1
-                    batch.add("run_refs", [(self.name, run_id, current[run_id], "invalid")])
-                    continue
-                batch.add("verification_runs", [rows.run])
-                batch.add("job_results", rows.jobs)
-                batch.add("test_results", rows.tests)
-                batch.add("run_refs", [(self.name, run_id, current[run_id], "indexed")])
-
-            def write(part: list[str] = part, batch: _Batch = batch) -> None:
-                self.ix._delete_where_in(_RUN_TABLES, self.name, "run_id", part)
-                self.ix._write(batch)
-
-            self._transaction(write)
-            stats += SyncStats(runs_changed=len(part) - invalid, runs_invalid=invalid)
-        return stats
-
-    def _replace_repository_row(self, row: tuple[Any, ...]) -> None:
-        self.con.execute("DELETE FROM repositories WHERE repository = ?", [self.name])
-        batch = _Batch()
-        batch.add("repositories", [row])
-        self.ix._write(batch)
-
-    def _backfill_entities(self) -> SyncStats:
-        """Entity rows for commits indexed while no semantic diff engine was available."""
-        stats = SyncStats()
-        while True:
-            ids = [
-                r[0]
-                for r in self.con.execute(
-                    "SELECT commit_id FROM index_state WHERE repository = ? AND entities = 'unavailable' "
-                    "ORDER BY commit_id LIMIT ?",
-                    [self.name, self.ix.batch_commits],
-                ).fetchall()
-            ]
-            if not ids:
-                return stats
-            computed = [rows for chunk in self._computed(ids, lambda _: None) for rows in chunk]
-            batch = _Batch()
-            for rows in computed:
-                batch.add("entity_changes", rows.entities)
-                batch.add("index_state", [(self.name, rows.commit[1], rows.entity_state)])
-
-            counts = pa.table(
-                {
-                    "k": pa.array([rows.commit[1] for rows in computed], pa.string()),
-                    "n": pa.array([rows.commit[-1] for rows in computed], pa.int32()),
-                }
-            )
-
-            def write() -> None:
-                self.ix._delete_where_in(["entity_changes", "index_state"], self.name, "commit_id", ids)
-                self.ix._write(batch)
-                view = f"_counts_{uuid.uuid4().hex[:8]}"
-                self.con.register(view, counts)
-                try:
-                    self.con.execute(
-                        f"UPDATE commits SET entity_changes = v.n FROM {view} v "
-                        "WHERE commits.repository = ? AND commits.commit_id = v.k",
-                        [self.name],
-                    )
-                finally:
-                    self.con.unregister(view)
-
-            self._transaction(write)
-            stats += SyncStats(entity_backfilled_commits=len(ids), entity_changes_added=batch.count("entity_changes"))
-            if any(rows.entity_state == "unavailable" for rows in computed):
-                return stats  # the engine went away meanwhile: try again next sync
-
-    def _transaction(self, work: Callable[[], None]) -> None:
-        self.con.begin()
-        try:
-            work()
-            self.con.commit()
-            self.ix._generation += 1
-        except BaseException:
-            self.con.rollback()
-            raise
-
-
-def _picklable(value: object) -> bool:
-    try:
-        pickle.dumps(value)
-    except Exception:
-        return False
-    return True
-
-
-_worker_state: dict[str, Any] = {}
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker once its parent is gone (a parent that exits at once, on Ctrl-C, cannot shut its pool
-    down; the siblings keep the job queue open, so a worker would wait for jobs forever)."""
-    while os.getppid() == parent:
-        time.sleep(0.25)
-    os._exit(0)
-
-
-def _worker_init(repo_path: str, repository: str, differ: EntityDiffer | None, parent: int) -> None:
-    # Ctrl-C at a terminal reaches the whole process group: the parent decides what stops (and when it
-    # goes, the workers find their queue closed and end), so a worker has no traceback to print.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="trellis-orphan-check", daemon=True).start()
-    _worker_state["repo"] = RepositoryReader(repo_path)
-    _worker_state["repository"] = repository
-    _worker_state["differ"] = differ
-
-
-def _worker_rows(commit_ids: list[str]) -> list[CommitRows]:
-    repo = _worker_state["repo"]
-    return [commit_rows(repo, _worker_state["repository"], c, _worker_state["differ"]) for c in commit_ids]

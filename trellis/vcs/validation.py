@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pygit2
-
 from .errors import InvalidArgument, LimitExceeded
 from .model import Limits
 
@@ -64,6 +62,8 @@ def check_agent_name(name: str) -> str:
 
 
 def check_branch_name(name: str) -> str:
+    import pygit2  # here: checking a repository name (the query index) loads no pygit2
+
     _check_surrogates(name, "branch name")
     if (
         not _BRANCH_CHARS.fullmatch(name)
