@@ -60,7 +60,7 @@ def refs_state(path: Path | str) -> str | None:
     return digest.hexdigest()
 
 
-def _add(digest: hashlib._Hash, name: str, data: bytes | None) -> None:
+def _add(digest: hashlib.blake2b, name: str, data: bytes | None) -> None:
     digest.update(name.encode() + b"\0")
     if data is None:
         digest.update(b"-\0")
