@@ -93,6 +93,10 @@ DOCTESTS = "<doctests>"  # the qualname of a module's doctest examples (one node
 GETTERS = "<get>"  # read from an unknown object under a computed name whose value stays put: code a read runs
 _GETTER_DECORATORS = ("property", "functools.cached_property", "cached_property", "abc.abstractproperty")
 _GETTER_HOOKS = frozenset({"__getattr__", "__getattribute__", "__get__"})
+_DANGEROUS_BUILTINS = frozenset(
+    {"eval", "exec", "execfile", "__import__", "getattr", "hasattr", "setattr", "delattr", "globals", "locals"}
+    | {"vars", "dir", "builtins"}
+)
 # Calls that look at an object without letting it go anywhere that may call it (the dunders they call are
 # reached with the object's class).
 _LOOKING = frozenset(
@@ -373,14 +377,18 @@ class _Extractor:
         self.contained: set[int] = set()  # id() of computed getattr calls whose value cannot escape
         self.writes: set[int] = set()  # id() of globals() calls whose namespace is only written
         self.augmented: set[int] = set()  # id() of augmented assignments' targets (they read too)
+        self.read_blocks = _read_blocks(tree) if "getattr" in text else set()  # blocks with reads to classify
+        self.imported: set[str] = set()  # every name an import binds in a frame entered so far
 
     # -- driver -------------------------------------------------------------------------------
 
     def run(self) -> FileFacts:
         module = _Frame("module", "")
         _bind_block(self.tree.body, module, "")
+        self.imported.update(module.imports)
         self.frames.append(module)
-        self.contained |= self.contained_reads(self.tree.body, frozenset())
+        if id(self.tree) in self.read_blocks:
+            self.contained |= self.contained_reads(self.tree.body, frozenset())
         acc = _Acc()
         self.acc_stack.append(acc)
         toplevel: list[TopLevel] = []
@@ -521,6 +529,7 @@ class _Extractor:
         self.file_imports, self.file_strings, self.file_runs = [], [], []
         frame = _Frame("function", DOCTESTS)
         _bind_block(body, frame, DOCTESTS)
+        self.imported.update(frame.imports)
         self.frames.append(frame)
         acc = _Acc(chains=[Chain("local", owner) for owner in owners])
         self.acc_stack.append(acc)
@@ -689,6 +698,7 @@ class _Extractor:
         if node.name in hooks and len(positional) > (1 if in_class else 0):
             frame.attr_param = positional[1 if in_class else 0].arg
         _bind_block(node.body, frame, qualname)
+        self.imported.update(frame.imports)
         getter = node.name in _GETTER_HOOKS or any(d in _GETTER_DECORATORS or d.endswith(".getter") for d in decorators)
         if in_class and node.name in ("__reduce__", "__reduce_ex__"):
             # ``return "name"``: pickle and copy look the name up among the module's globals.
@@ -699,7 +709,8 @@ class _Extractor:
                     deferred.chains.append(Chain("global", root, tuple(rest)))
         index = len(self.scopes)
         self.frames.append(frame)
-        self.contained |= self.contained_reads(node.body, frozenset(frame.bound))
+        if id(node) in self.read_blocks:
+            self.contained |= self.contained_reads(node.body, frozenset(frame.bound))
         self.acc_stack.append(deferred)
         self.walk_block(node.body)
         acc = self.acc_stack.pop()
@@ -747,6 +758,7 @@ class _Extractor:
         # but its names resolve in the class scope first.
         frame = _Frame("class", qualname)
         _bind_block(node.body, frame, qualname)
+        self.imported.update(frame.imports)
         index = len(self.scopes)
         self.frames.append(frame)
         self.walk_block(node.body)
@@ -870,6 +882,13 @@ class _Extractor:
     def referenced(self, node: ast.expr) -> None:
         """A callable named without being called: whoever calls it later (``copy`` calling what a
         ``__reduce__`` returned, say) calls it with arguments the analysis cannot read."""
+        root = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return
+        if root.id not in _DANGEROUS_BUILTINS and root.id not in self.imported:
+            return  # neither a builtin of those nor a name an import binds: a value of the program
         name = self.call_name(node).removeprefix("builtins.")
         if not name:
             return
@@ -1419,6 +1438,35 @@ def _assigns_false(stmt: ast.stmt, name: str) -> bool:
         return False
     value = getattr(stmt, "value", None)
     return isinstance(value, ast.Constant) and value.value is False
+
+
+def _computed_read(node: ast.AST) -> bool:
+    """Might this be ``getattr(o, name)`` with a name that is not a constant (before resolving the callee)?"""
+    if not isinstance(node, ast.Call) or len(node.args) < 2 or _constant_str(node.args[1]) is not None:
+        return False
+    func = node.func
+    return (isinstance(func, ast.Name) and func.id == "getattr") or (
+        isinstance(func, ast.Attribute) and func.attr in ("getattr", "getattr_static")
+    )
+
+
+def _read_blocks(tree: ast.Module) -> set[int]:
+    """id() of the module and the functions whose own code (nested scopes excluded) may read an attribute
+    under a computed name: the blocks :meth:`_Extractor.contained_reads` has something to classify in."""
+    found: set[int] = set()
+    stack: list[tuple[ast.AST, int]] = [(tree, id(tree))]
+    while stack:
+        node, block = stack.pop()
+        if _computed_read(node):
+            found.add(block)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                stack.append((child, id(child)))
+            elif isinstance(child, (ast.Lambda, ast.ClassDef)):
+                stack.append((child, 0))  # never classified: every read there stays "any"
+            else:
+                stack.append((child, block))
+    return found
 
 
 def _literal(node: ast.AST) -> bool:
