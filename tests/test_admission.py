@@ -200,3 +200,49 @@ def test_unary_calls_and_stream_items_share_the_queue(tmp_path: Path, slots: int
         assert len(heads) == 4
     finally:
         running.stop()
+
+
+def test_a_unary_call_and_a_stream_item_wait_in_the_same_queue(tmp_path: Path) -> None:
+    """While the one slot is taken, neither a unary Commit nor a CommitStream item runs; released, both do."""
+    config = ServerConfig(data_dir=tmp_path / "data", address="127.0.0.1:0", admission_slots=1)
+    running = build_server(config)
+    admission = running.admission
+    assert admission is not None
+    hold, holding = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with admission.slot():
+            holding.set()
+            hold.wait(PATIENCE)
+
+    try:
+        with Client(running.address, agent="setup") as setup:
+            setup.create_repository("demo")
+            setup.create_branch("demo", "u")
+            setup.create_branch("demo", "s")
+        taker = threading.Thread(target=holder)
+        taker.start()
+        holding.wait(PATIENCE)
+        done: dict[str, str] = {}
+
+        def unary() -> None:
+            with Client(running.address, agent="u") as client:
+                done["u"] = client.commit("demo", "u", {"u.txt": "u\n"}, "u").commit.commit_id
+
+        def streamed() -> None:
+            with Client(running.address, agent="s") as client, client.commit_stream() as stream:
+                done["s"] = stream.commit("demo", "s", {"s.txt": "s\n"}, "s").commit.commit_id
+
+        callers = [threading.Thread(target=unary), threading.Thread(target=streamed)]
+        for t in callers:
+            t.start()
+        _eventually(lambda: admission.queued == 2)
+        assert done == {}
+        hold.set()
+        for t in [taker, *callers]:
+            t.join(PATIENCE)
+        assert set(done) == {"u", "s"}
+        assert running.store.get_branch("demo", "u").head_commit_id == done["u"]
+    finally:
+        hold.set()
+        running.stop()

@@ -105,6 +105,8 @@ class RunningServer:
     lock: DataDirLock | None
     health: health.HealthServicer
     maintainer: Maintainer | None = None
+    admission: Admission | None = None
+    """The queue calls wait in for a turn (trellis/admission.py)."""
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     def stop(self, grace: float | None = None) -> None:
@@ -147,6 +149,7 @@ def build_server(
         if front is None:
             _check_address_free(config.address)
         store = open_store(config, sync, recover=front is None)
+        admission = Admission(config.admission_slots)
         maintainer = None
         if front is not None:
             front.attach(store)
@@ -175,7 +178,7 @@ def build_server(
                         repository_count=lambda: repository_count(store),
                         shared=front.quota_table() if front is not None else None,
                     ),
-                    admission=Admission(config.admission_slots),
+                    admission=admission,
                 )
             ],
             options=options,
@@ -231,7 +234,9 @@ def build_server(
         if lock is not None:
             lock.publish(address=address, tls=credentials is not None)
             log_serving(config, address, credentials is not None, require_tokens)
-        return RunningServer(server, port, address, store, differ, index, verifier, lock, health_servicer, maintainer)
+        return RunningServer(
+            server, port, address, store, differ, index, verifier, lock, health_servicer, maintainer, admission
+        )
     except BaseException:
         if lock is not None:
             lock.release()
