@@ -12,7 +12,9 @@
 - modifiers changed on both sides merge as a set (visibility one slot), in the language's order,
   the same whichever side is CURRENT;
 - Go imports merge as the three-way set of paths whether each version writes them as one-line
-  declarations or a block.
+  declarations or a block;
+- in a file with a syntax error somewhere (one side may edit it), an import both sides add, each at
+  a place of its own, is in a clean merge once: error recovery swallowing it is no excuse.
 """
 
 from __future__ import annotations
@@ -392,3 +394,30 @@ def test_go_imports_merge_as_a_set_whatever_their_layout(data: st.DataObject) ->
             if line.strip().startswith(('"', 'import "'))
         ]
         assert len(got) == len(set(got)) and set(got) == want, result.content.decode()
+
+
+# --- imports next to a syntax error ------------------------------------------------------------
+
+
+@SETTINGS
+@given(st.sampled_from(CODE_LANGS), st.data())
+def test_an_import_both_sides_add_is_bound_once_though_a_version_does_not_parse(
+    lang: CodeLang, data: st.DataObject
+) -> None:
+    lines = lang.render(data.draw(programs())).splitlines(keepends=True)
+    at = data.draw(st.integers(0, len(lines)))
+    base = lines[:at] + [b"x = (1,\n"] + lines[at:]
+    imported = b'import "mod_new"\n' if lang.name == "go" else lang.imp("mod_new").encode()
+    sides = []
+    for _ in range(2):
+        side = list(base)
+        if data.draw(st.booleans()):
+            side[at] = b"x = (1, 2,\n"
+        # At the top level (where an import binds for the whole file): at either end, after a blank
+        # line, or right after the broken line, where error recovery swallows it.
+        places = [i for i in range(len(side) + 1) if i in (0, len(side), at + 1) or not side[i - 1].strip()]
+        side.insert(data.draw(st.sampled_from(places)), imported)
+        sides.append(b"".join(side))
+    result = merge_files(lang.path, b"".join(base), sides[0], sides[1])
+    assert result.content is not None
+    assert not result.clean or result.content.count(imported) == 1, result.content.decode()

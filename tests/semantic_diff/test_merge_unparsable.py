@@ -125,3 +125,43 @@ def test_a_file_that_parses_on_neither_side_but_merges_by_lines_is_checked_too()
     right = base + "\nexport const x = loadItem(3);\n"
     clean, text, _ = _merge("a.ts", base, left, right)
     assert not clean, text
+
+
+# A file with a syntax error that one side edits (the versions' errors differ: the line merge
+# runs), that side adding an import on the line after it, where error recovery swallows the
+# import into the broken statement as loose tokens; the other side adds the same import at the
+# top. The line merge keeps both: a clean merge must not bind the name twice.
+SWALLOWED = {
+    "a.py": ("import os\n\n\nx = (1,\n", "x = (1, 2,\nfrom sys import argv\n", "\n\ndef g():\n    return 1\n"),
+    "a.js": ('import { a } from "m";\n\nconst x = (1,\n', 'const x = (1, 2,\nimport { argv } from "sys";\n', ""),
+    "a.ts": ('import { a } from "m";\n\nconst x = (1,\n', 'const x = (1, 2,\nimport { argv } from "sys";\n', ""),
+    "a.rs": ("use std::io;\n\nconst X: i32 = (1,\n", "const X: i32 = (1, 2,\nuse std::env::args;\n", ""),
+    "A.java": (
+        "import java.io.File;\n\nclass A { int x = (1,\n",
+        "class A { int x = (1, 2,\nimport java.util.List;\n",
+        "",
+    ),
+    "a.go": ('package a\n\nimport "os"\n\nvar x = (1,\n', 'var x = (1, 2,\nimport "sys"\n', ""),
+}
+TAIL = {
+    "a.py": "\n\ndef g():\n    return 1\n",
+    "a.js": "\nfunction g() {\n  return 1;\n}\n",
+    "a.ts": "\nfunction g() {\n  return 1;\n}\n",
+    "a.rs": "\nfn g() -> i32 {\n    1\n}\n",
+    "A.java": "\nclass G {\n  int g() { return 1; }\n}\n",
+    "a.go": "\nfunc g() int {\n\treturn 1\n}\n",
+}
+
+
+@pytest.mark.parametrize("path", sorted(SWALLOWED))
+def test_an_import_swallowed_by_a_syntax_error_still_binds_its_name(path: str) -> None:
+    head, broken, _ = SWALLOWED[path]
+    first, _, last = head.rpartition("\n\n")
+    imported = broken.split("\n")[1] + "\n"
+    base = head + TAIL[path]
+    left = first + "\n\n" + broken + TAIL[path]
+    right = first + "\n" + imported + "\n" + last + TAIL[path]
+    assert left.count(imported) == right.count(imported) == 1
+    clean, text, reason = _merge(path, base, left, right)
+    assert reason == "parse_error"
+    assert not clean or text.count(imported) == 1, text

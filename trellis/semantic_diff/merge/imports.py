@@ -31,7 +31,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node, Parser, Tree
 
 from .lists import merge_keyed
 
@@ -201,24 +201,84 @@ def _go_names(content: bytes, node: Node) -> list[bytes]:
     return [parts[-1]] if parts and parts[-1] else []
 
 
-def bound_names(language: str, tree: Tree, content: bytes, types: frozenset[str]) -> Counter[tuple[bytes, bytes]]:
+def bound_names(
+    language: str, tree: Tree, content: bytes, types: frozenset[str], parser: Parser | None = None
+) -> Counter[tuple[bytes, bytes]]:
     """How often each (name, where from) is bound by the file's top-level import statements; where
-    from is the source and the specifier, or the whole statement, whitespace collapsed."""
+    from is the source and the specifier, or the whole statement, whitespace collapsed.
+
+    With ``parser``, a file that does not parse is read around its syntax errors: error recovery
+    often swallows an import next to the error into an ERROR node (or into the broken statement
+    before it) as loose tokens, and such an import binds its names all the same."""
     out: Counter[tuple[bytes, bytes]] = Counter()
-    for node in tree.root_node.children:
-        if node.type not in types:
-            continue
-        lists = [c for c in node.named_children if c.type == "import_spec_list"]
-        nodes = [s for lst in lists for s in lst.named_children if s.type == "import_spec"] if lists else [node]
-        for n in nodes:
-            info = import_info(language, n, content, 0)
-            whole = b" ".join(_text(content, n).split())
-            for s in info.specs:
-                source = info.source or info.origin
-                origin = source + b" " + s.text if source and s.text else whole
-                for name in s.name.split(b","):
-                    if name:
-                        out[(name, origin)] += 1
+    root = tree.root_node
+    for node in root.children:
+        if node.type in types:
+            _count(language, node, content, out)
+        elif parser is not None and (node.has_error or node.is_missing or root.type == "ERROR"):
+            for chunk, stmt in _swallowed(language, node, content, types, parser):
+                _count(language, stmt, chunk, out)
+    return out
+
+
+def _count(language: str, node: Node, content: bytes, out: Counter[tuple[bytes, bytes]]) -> None:
+    # Go: ``import ( … )`` holds a list of specs, ``import "x"`` one spec.
+    lists = [c for c in node.named_children if c.type == "import_spec_list"] or [node]
+    nodes = [s for lst in lists for s in lst.named_children if s.type == "import_spec"] or [node]
+    for n in nodes:
+        info = import_info(language, n, content, 0)
+        whole = b" ".join(_text(content, n).split())
+        for s in info.specs:
+            source = info.source or info.origin
+            origin = source + b" " + s.text if source and s.text else whole
+            for name in s.name.split(b","):
+                if name:
+                    out[(name, origin)] += 1
+
+
+# The words an import statement starts with, per language: where one swallowed by a syntax
+# error's recovery may begin (at the start of a line, as top-level statements are written).
+_IMPORT_WORDS: dict[str, re.Pattern[bytes]] = {
+    "python": re.compile(rb"(?:import|from)\b"),
+    "javascript": re.compile(rb"import\b"),
+    "typescript": re.compile(rb"import\b"),
+    "tsx": re.compile(rb"import\b"),
+    "rust": re.compile(rb"(?:pub(?:\([^)]*\))?\s+)?use\b"),
+    "java": re.compile(rb"import\b"),
+    "go": re.compile(rb"import\b"),
+}
+_MAX_IMPORT_LINES = 40
+
+
+def _swallowed(
+    language: str, node: Node, content: bytes, types: frozenset[str], parser: Parser
+) -> list[tuple[bytes, Node]]:
+    """The import statements inside ``node``, a top-level node with syntax errors: each line in it
+    that starts an import, with as many following lines as make one import statement that parses
+    by itself (the text, and the statement's node in it)."""
+    word = _IMPORT_WORDS.get(language)
+    if word is None:
+        return []
+    out: list[tuple[bytes, Node]] = []
+    at = content.rfind(b"\n", 0, node.start_byte) + 1
+    while at < node.end_byte:
+        eol = content.find(b"\n", at)
+        nxt = len(content) if eol < 0 else eol + 1
+        if word.match(content, at):
+            end = nxt
+            for _ in range(_MAX_IMPORT_LINES):
+                chunk = content[at:end]
+                root = parser.parse(chunk).root_node
+                stmts = root.named_children
+                if not root.has_error and len(stmts) == 1 and stmts[0].type in types:
+                    out.append((chunk, stmts[0]))
+                    nxt = end
+                    break
+                if end >= len(content):
+                    break
+                eol = content.find(b"\n", end)
+                end = len(content) if eol < 0 else eol + 1
+        at = nxt
     return out
 
 

@@ -143,12 +143,12 @@ def _imports_wrong(path: str, tree: Tree, content: bytes, versions: tuple[Versio
     types = IMPORT_TYPES.get(spec.name) if spec is not None else None
     if spec is None or not types:
         return False
-    got = bound_names(spec.name, tree, content, types)
     parser = parser_for(spec)
+    got = bound_names(spec.name, tree, content, types, parser)
     counts: list[Counter[tuple[bytes, bytes]]] = []
     for ver in versions:
         vtree = tree_of(ver.parsed, parser)
-        counts.append(bound_names(spec.name, vtree, ver.content, types) if vtree is not None else Counter())
+        counts.append(bound_names(spec.name, vtree, ver.content, types, parser) if vtree is not None else Counter())
     cb, cl, cr = counts
     for key in set(got) | set(cb) | set(cl) | set(cr):
         b, l, r = cb[key], cl[key], cr[key]
