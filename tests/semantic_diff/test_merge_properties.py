@@ -413,9 +413,14 @@ def test_an_import_both_sides_add_is_bound_once_though_a_version_does_not_parse(
         side = list(base)
         if data.draw(st.booleans()):
             side[at] = b"x = (1, 2,\n"
-        # At the top level (where an import binds for the whole file): at either end, after a blank
-        # line, or right after the broken line, where error recovery swallows it.
-        places = [i for i in range(len(side) + 1) if i in (0, len(side), at + 1) or not side[i - 1].strip()]
+        # At the top level (where an import binds for the whole file): at either end, between a
+        # blank line and a top-level line, or right after the broken line, where error recovery
+        # swallows it.
+        places = [
+            i
+            for i in range(len(side) + 1)
+            if i in (0, len(side), at + 1) or (not side[i - 1].strip() and side[i][:1] not in b" \t}")
+        ]
         side.insert(data.draw(st.sampled_from(places)), imported)
         sides.append(b"".join(side))
     result = merge_files(lang.path, b"".join(base), sides[0], sides[1])

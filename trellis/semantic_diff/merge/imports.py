@@ -209,14 +209,19 @@ def bound_names(
 
     With ``parser``, a file that does not parse is read around its syntax errors: error recovery
     often swallows an import next to the error into an ERROR node (or into the broken statement
-    before it) as loose tokens, and such an import binds its names all the same."""
+    before it, an import statement included) as loose tokens, and such an import binds its names
+    all the same. A top-level node with a syntax error is therefore read line by line."""
     out: Counter[tuple[bytes, bytes]] = Counter()
     root = tree.root_node
+    read = 0  # the lines before this are read already (two nodes can share a line)
     for node in root.children:
-        if node.type in types:
+        broken = node.has_error or node.is_missing or root.type == "ERROR"
+        if node.type in types and not (broken and parser is not None):
             _count(language, node, content, out)
-        elif parser is not None and (node.has_error or node.is_missing or root.type == "ERROR"):
-            for chunk, stmt in _swallowed(language, node, content, types, parser):
+        elif parser is not None and broken:  # what recovery made of an import's parts is a guess
+            start = max(read, content.rfind(b"\n", 0, node.start_byte) + 1)
+            found, read = _swallowed(language, start, node.end_byte, content, types, parser)
+            for chunk, stmt in found:
                 _count(language, stmt, chunk, out)
     return out
 
@@ -251,35 +256,36 @@ _MAX_IMPORT_LINES = 40
 
 
 def _swallowed(
-    language: str, node: Node, content: bytes, types: frozenset[str], parser: Parser
-) -> list[tuple[bytes, Node]]:
-    """The import statements inside ``node``, a top-level node with syntax errors: each line in it
-    that starts an import, with as many following lines as make one import statement that parses
-    by itself (the text, and the statement's node in it)."""
+    language: str, start: int, end: int, content: bytes, types: frozenset[str], parser: Parser
+) -> tuple[list[tuple[bytes, Node]], int]:
+    """The import statements in the lines from ``start`` (a line's start) through ``end``, inside
+    a top-level node with syntax errors: each line that starts an import, with as many following
+    lines as make one import statement that parses by itself (the text, and the statement's node
+    in it); and where the lines read end."""
     word = _IMPORT_WORDS.get(language)
     if word is None:
-        return []
+        return [], start
     out: list[tuple[bytes, Node]] = []
-    at = content.rfind(b"\n", 0, node.start_byte) + 1
-    while at < node.end_byte:
+    at = start
+    while at < end:
         eol = content.find(b"\n", at)
         nxt = len(content) if eol < 0 else eol + 1
         if word.match(content, at):
-            end = nxt
+            stop = nxt
             for _ in range(_MAX_IMPORT_LINES):
-                chunk = content[at:end]
+                chunk = content[at:stop]
                 root = parser.parse(chunk).root_node
                 stmts = root.named_children
                 if not root.has_error and len(stmts) == 1 and stmts[0].type in types:
                     out.append((chunk, stmts[0]))
-                    nxt = end
+                    nxt = stop
                     break
-                if end >= len(content):
+                if stop >= len(content):
                     break
-                eol = content.find(b"\n", end)
-                end = len(content) if eol < 0 else eol + 1
+                eol = content.find(b"\n", stop)
+                stop = len(content) if eol < 0 else eol + 1
         at = nxt
-    return out
+    return out, at
 
 
 def _remove(text: bytes, cuts: list[tuple[int, int]]) -> bytes:
