@@ -165,3 +165,29 @@ def test_an_import_swallowed_by_a_syntax_error_still_binds_its_name(path: str) -
     clean, text, reason = _merge(path, base, left, right)
     assert reason == "parse_error"
     assert not clean or text.count(imported) == 1, text
+
+
+# The same with a function both sides add: in one side it follows the broken line and recovery
+# swallows it (no entity for the entity checks), in the other it stands elsewhere.
+ADDED_FN = {
+    "a.py": "def h():\n    return 3\n",
+    "a.ts": "function h() {\n  return 3;\n}\n",
+    "a.rs": "fn h() -> i32 {\n    3\n}\n",
+}
+
+
+@pytest.mark.parametrize("path", sorted(ADDED_FN))
+def test_a_function_swallowed_by_a_syntax_error_is_not_kept_twice(path: str) -> None:
+    head, broken, _ = SWALLOWED[path]
+    first, _, last = head.rpartition("\n\n")
+    added = ADDED_FN[path]
+    base = head + TAIL[path]
+    left = first + "\n\n" + broken.split("\n")[0] + "\n" + added + TAIL[path]
+    right = first + "\n\n" + added + "\n" + last + TAIL[path]
+    clean, text, reason = _merge(path, base, left, right)
+    assert reason == "parse_error"
+    assert not clean or text.count(added) == 1, text
+    # Added by one side only, next to the broken line: still clean.
+    note = "# note\n" if path.endswith(".py") else "// note\n"
+    clean, text, _ = _merge(path, base, left, note + base)
+    assert clean and text.count(added) == 1, text

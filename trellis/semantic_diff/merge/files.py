@@ -15,7 +15,7 @@ from .imports import go_import_blocks
 from .model import ConflictRegion, FileMerge
 from .structured import StructuredMerge
 from .text import Hunk, Markers, line_merge, newline_of
-from .verify import parse_records, syntax_errors, verify
+from .verify import added_twice, parse_records, syntax_errors, verify
 from .versions import Version, identities, versions_of
 
 __all__ = ["merge_files"]
@@ -202,7 +202,9 @@ def _line_tolerant(
     text, hunks = line_merge(base, left, right, markers)
     if hunks:
         return FileMerge(path, spec.name, "line", "parse_error", False, text, _hunk_conflicts(path, hunks))
-    if verify(apath, text, versions, identities(versions), max_file_bytes=max_file_bytes, tolerated=tolerated):
+    if verify(
+        apath, text, versions, identities(versions), max_file_bytes=max_file_bytes, tolerated=tolerated
+    ) and not added_twice(apath, text, versions):
         return FileMerge(path, spec.name, "line", "parse_error", True, text, ())
     block, conflicts = _whole_file(path, spec, base, left, right, markers)
     return FileMerge(path, spec.name, "line", "parse_error", False, block, conflicts)

@@ -32,7 +32,7 @@ from .imports import bound_names
 from .layout import IMPORT_TYPES
 from .versions import ROOT, Version
 
-__all__ = ["parse_records", "parse_tree", "syntax_errors", "verify"]
+__all__ = ["added_twice", "parse_records", "parse_tree", "syntax_errors", "verify"]
 
 V = TypeVar("V")
 
@@ -132,6 +132,30 @@ def syntax_errors(tree: Tree, content: bytes) -> Counter[bytes]:
         elif node.has_error:
             stack.extend(node.children)
     return out
+
+
+# A line worth comparing: it has a name in it (not a brace or a blank line).
+_WORDY = re.compile(rb"[A-Za-z_]\w")
+
+
+def added_twice(path: str, content: bytes, versions: tuple[Version, ...]) -> bool:
+    """Whether a line in the syntax errors of ``content`` (a merge of versions that do not parse)
+    is one both sides added, and the merge has it more often than either side: the text one side
+    added where error recovery swallowed it (no entity, no import, for the other checks) and the
+    other side's copy of it elsewhere, both kept (a function or an import both sides added)."""
+    spec = spec_for(path)
+    if spec is None:
+        return False
+    tree = parser_for(spec).parse(content)
+    lines: set[bytes] = set()
+    for key in syntax_errors(tree, content):
+        lines.update(x.strip() for x in key.split(b"\0", 1)[1].splitlines() if _WORDY.search(x))
+    if not lines:
+        return False
+    counts = [Counter(x.strip() for x in v.content.splitlines()) for v in versions]
+    merged = Counter(x.strip() for x in content.splitlines())
+    cb, cl, cr = counts
+    return any(cl[x] > cb[x] and cr[x] > cb[x] and merged[x] > max(cl[x], cr[x]) for x in lines)
 
 
 def _imports_wrong(path: str, tree: Tree, content: bytes, versions: tuple[Version, ...]) -> bool:
