@@ -304,6 +304,7 @@ def _interrupted(argv: list[str], ready: str) -> tuple[int, str]:
         text=True,
         env=env,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=True,  # its own group: whatever it leaves behind is killed below
     )
     try:
         deadline = time.monotonic() + (60 if ready else 5)  # without a file to wait for: a few seconds
@@ -319,6 +320,10 @@ def _interrupted(argv: list[str], ready: str) -> tuple[int, str]:
         if process.poll() is None:
             process.kill()
             process.communicate()
+        try:  # a serve --workers killed above leaves children, whose index process would start a new supervisor
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     return process.returncode, err
 
 
