@@ -196,6 +196,34 @@ def line_count(content: bytes) -> int:
     return max(1, n + (0 if content.endswith(b"\n") else 1))
 
 
+# What the walk needs to know of a node kind, as bits (0: a plain node, the common case).
+_ENTITY, _COMMENT, _IGNORED, _LEADING, _ATOMIC = 1, 2, 4, 8, 16
+_COMMENTLIKE = _COMMENT | _IGNORED
+
+# Per language (by name): tree-sitter kind id -> bits. Filled on first sight of each kind; a kind
+# id always names the same node type in one grammar, so the table holds for every tree.
+_KIND_TABLES: dict[str, dict[int, int]] = {}
+
+
+def _kind_table(spec: LanguageSpec) -> dict[int, int]:
+    table = _KIND_TABLES.get(spec.name)
+    if table is None:
+        table = _KIND_TABLES[spec.name] = {}
+    return table
+
+
+def _kind_bits(spec: LanguageSpec, table: dict[int, int], kind_id: int, ntype: str) -> int:
+    bits = (
+        (_ENTITY if ntype in spec.rules else 0)
+        | (_COMMENT if ntype in spec.comment_types else 0)
+        | (_IGNORED if ntype in spec.ignored_types else 0)
+        | (_LEADING if ntype in spec.leading_types else 0)
+        | (_ATOMIC if ntype in spec.atomic_types else 0)
+    )
+    table[kind_id] = bits
+    return bits
+
+
 class _Frame:
     __slots__ = (
         "index",
@@ -285,96 +313,126 @@ class _Walker:
         descendants), at depth 1 below ``frames[0]``."""
         spec, content = self.spec, self.content
         fr = frames[-1]
-        comment_types = spec.comment_types
-        ignored = spec.ignored_types
-        atomic = spec.atomic_types
-        entity_types = spec.entity_types
-        leading = spec.leading_types
+        kinds = _kind_table(spec)
         reuse = self.reuse
         depth = 1
         while True:
             node = cursor.node
-            ntype = node.type
-            descend = False
-            handled = False
-            if ntype in entity_types and node.child_count and len(frames) <= MAX_ENTITY_DEPTH:
-                if reuse is not None and self._reuse(fr, node, ntype, reuse):
-                    found = None
-                    handled = True
-                else:
-                    found = classify(spec, node, fr.kind, content, self.state)
-                if found is not None:
-                    handled = True
-                    if found.ext_start < 0:
-                        found.ext_start = node.start_byte
-                    fr = self._push(fr, node, found, depth)
-                    frames.append(fr)
-                    descend = True
-            if not handled:
-                if ntype in comment_types or ntype in ignored:
+            bits = kinds.get(node.kind_id)
+            if bits is None:
+                bits = _kind_bits(spec, kinds, node.kind_id, node.type)
+            if bits:
+                # the rare kinds: entities, comments, leading siblings, atomic tokens
+                handled = False
+                if bits & _ENTITY and node.child_count and len(frames) <= MAX_ENTITY_DEPTH:
+                    ntype = node.type
+                    if reuse is not None and self._reuse(fr, node, ntype, reuse):
+                        handled = True
+                    else:
+                        found = classify(spec, node, fr.kind, content, self.state)
+                        if found is not None:
+                            if found.ext_start < 0:
+                                found.ext_start = node.start_byte
+                            fr = self._push(fr, node, found, depth)
+                            frames.append(fr)
+                            if cursor.goto_first_child():
+                                depth += 1
+                                continue
+                            handled = True
+                if handled:
+                    pass
+                elif bits & _COMMENTLIKE:
                     start, end = node.start_byte, node.end_byte
                     if end > start:
                         pe = fr.prev_end
                         if pe is not None and pe < start:
                             fr.raw.append(content[pe:start])
-                        if ntype in comment_types:
+                        if bits & _COMMENT:
                             fr.marks.append((len(fr.raw), start))
                         fr.raw.append(content[start:end])
                         fr.prev_end = end
-                elif ntype in leading and self._precedes_entity(node):
+                elif bits & _LEADING and self._precedes_entity(node):
                     fr.pending.append(node)
-                elif node.child_count == 0 or ntype in atomic:
-                    if fr.pending:
-                        self._flush_pending(fr, fr, -1)
-                    start, end = node.start_byte, node.end_byte
-                    if end > start:
-                        pe = fr.prev_end
-                        fr.raw.append(content[pe:end] if pe is not None and pe <= start else content[start:end])
-                        fr.prev_end = end
-                        text = content[start:end]
-                        zones = fr.zones
-                        if zones:
-                            zi = fr.zi
-                            nz = len(zones)
-                            while zi < nz and zones[zi][1] <= start:
-                                zi += 1
-                            fr.zi = zi
-                            if zi < nz and zones[zi][0] <= start:
-                                bucket = zones[zi][2]
-                                if bucket == SIG:
-                                    fr.sig.append(text)
-                                elif bucket == DECO:
-                                    fr.deco.append(text)
-                                elif bucket == NAME:
-                                    # the name is compared on its own: keep a rename out of
-                                    # the raw text, or every rename would be "formatting" too
-                                    fr.raw[-1] = fr.raw[-1][: len(fr.raw[-1]) - len(text)] + b"\x01"
-                                # DOC tokens are compared through the docstring text
-                            else:
-                                fr.body.append(text)
-                        else:
-                            fr.body.append(text)
+                elif bits & _ATOMIC or node.child_count == 0:
+                    self._leaf(fr, node)
                 else:
                     if fr.pending:
                         self._flush_pending(fr, fr, -1)
-                    descend = True
-            if descend and cursor.goto_first_child():
+                    if cursor.goto_first_child():
+                        depth += 1
+                        continue
+            elif cursor.goto_first_child():
+                # a plain inner node: its tokens are its descendants'
+                if fr.pending:
+                    self._flush_pending(fr, fr, -1)
                 depth += 1
                 continue
+            else:
+                # a plain token (inlined ``_leaf``: most nodes are these)
+                if fr.pending:
+                    self._flush_pending(fr, fr, -1)
+                start, end = node.start_byte, node.end_byte
+                if end > start:
+                    pe = fr.prev_end
+                    raw = fr.raw
+                    raw.append(content[pe:end] if pe is not None and pe <= start else content[start:end])
+                    fr.prev_end = end
+                    zones = fr.zones
+                    if zones:
+                        self._zoned(fr, zones, start, content[start:end])
+                    else:
+                        fr.body.append(content[start:end])
             # advance to the next node in preorder, closing frames on the way up
-            done = False
             while not cursor.goto_next_sibling():
                 cursor.goto_parent()
                 depth -= 1
                 if depth == 0:
-                    done = True
-                    break
+                    return
                 if depth == fr.depth:
                     self._finish(fr)
                     frames.pop()
                     fr = frames[-1]
-            if done:
-                break
+
+    def _leaf(self, fr: _Frame, node: Node) -> None:
+        """One token: into the raw text and the bucket of the zone it lies in."""
+        if fr.pending:
+            self._flush_pending(fr, fr, -1)
+        start, end = node.start_byte, node.end_byte
+        if end > start:
+            content = self.content
+            pe = fr.prev_end
+            fr.raw.append(content[pe:end] if pe is not None and pe <= start else content[start:end])
+            fr.prev_end = end
+            zones = fr.zones
+            if zones:
+                self._zoned(fr, zones, start, content[start:end])
+            else:
+                fr.body.append(content[start:end])
+
+    @staticmethod
+    def _zoned(fr: _Frame, zones: list[tuple[int, int, int]], start: int, text: bytes) -> None:
+        zi = fr.zi
+        nz = len(zones)
+        while zi < nz and zones[zi][1] <= start:
+            zi += 1
+        if zi == nz:
+            fr.zones = []  # every zone is behind: the remaining tokens are body
+            fr.body.append(text)
+            return
+        fr.zi = zi
+        if zones[zi][0] <= start:
+            bucket = zones[zi][2]
+            if bucket == SIG:
+                fr.sig.append(text)
+            elif bucket == DECO:
+                fr.deco.append(text)
+            elif bucket == NAME:
+                # the name is compared on its own: keep a rename out of
+                # the raw text, or every rename would be "formatting" too
+                fr.raw[-1] = fr.raw[-1][: len(fr.raw[-1]) - len(text)] + b"\x01"
+            # DOC tokens are compared through the docstring text
+        else:
+            fr.body.append(text)
 
     def _precedes_entity(self, node: Node) -> bool:
         spec = self.spec
@@ -383,7 +441,7 @@ class _Walker:
         while sib is not None and steps < 100 and (sib.type in spec.leading_types or sib.type in spec.comment_types):
             sib = sib.next_named_sibling
             steps += 1
-        return sib is not None and sib.type in spec.entity_types
+        return sib is not None and sib.type in spec.rules
 
     # -- frames -----------------------------------------------------------------------
 
