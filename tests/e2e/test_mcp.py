@@ -191,6 +191,25 @@ def test_stdio_session_commit_round_trip(server: RunningServer, client: Client, 
     assert client.read_file(demo, "data.bin").content == b"\x00\x01\x02"
 
 
+def test_stdio_carries_lines_larger_than_a_pipe_buffer(server: RunningServer, client: Client, demo: str) -> None:
+    """One JSON-RPC line each way far above a pipe's buffer and asyncio's default line limit (64 KiB), non-ASCII."""
+    content = "".join(f"# ligne {i}: café ✓\n" for i in range(40_000))  # ~1 MB
+
+    async def body(mcp: McpClient) -> str:
+        await call(
+            mcp,
+            "commit",
+            repository=demo,
+            branch="main",
+            message="big",
+            changes=[{"op": "put", "path": "big.py", "content": content}],
+        )
+        return str((await call(mcp, "read_file", repository=demo, path="big.py"))["content"])
+
+    assert run(stdio("--server", server.address, "--agent", "alice"), body) == content
+    assert client.read_file(demo, "big.py").content == content.encode()
+
+
 def test_stdio_bad_input_is_a_clear_tool_error_and_writes_nothing(
     data_dir: Path, server: RunningServer, client: Client, demo: str
 ) -> None:
