@@ -239,6 +239,7 @@ class _Frame:
         "raw",
         "marks",
         "prev_end",
+        "run",
         "pending",
     )
 
@@ -256,7 +257,15 @@ class _Frame:
         self.raw: list[bytes] = []
         self.marks: list[tuple[int, int]] = []  # (raw index, start byte) of each comment
         self.prev_end: int | None = None
+        # Raw text not yet in ``raw``: content[run:prev_end] (run < 0: none). Consecutive tokens
+        # make one run, sliced once; ``settle`` appends it before anything reads or indexes ``raw``.
+        self.run = -1
         self.pending: list[Node] = []  # leading siblings (attributes) awaiting their entity
+
+    def settle(self, content: bytes) -> None:
+        if self.run >= 0:
+            self.raw.append(content[self.run : self.prev_end])
+            self.run = -1
 
 
 def extract(spec: LanguageSpec, tree: Tree, content: bytes, reuse: Reuse | None = None) -> list[Rec]:
@@ -344,6 +353,7 @@ class _Walker:
                 elif bits & _COMMENTLIKE:
                     start, end = node.start_byte, node.end_byte
                     if end > start:
+                        fr.settle(content)
                         pe = fr.prev_end
                         if pe is not None and pe < start:
                             fr.raw.append(content[pe:start])
@@ -374,8 +384,12 @@ class _Walker:
                 start, end = node.start_byte, node.end_byte
                 if end > start:
                     pe = fr.prev_end
-                    raw = fr.raw
-                    raw.append(content[pe:end] if pe is not None and pe <= start else content[start:end])
+                    if pe is None or pe > start:
+                        if fr.run >= 0:
+                            fr.raw.append(content[fr.run : pe])
+                        fr.run = start
+                    elif fr.run < 0:
+                        fr.run = pe
                     fr.prev_end = end
                     zones = fr.zones
                     if zones:
@@ -401,7 +415,12 @@ class _Walker:
         if end > start:
             content = self.content
             pe = fr.prev_end
-            fr.raw.append(content[pe:end] if pe is not None and pe <= start else content[start:end])
+            if pe is None or pe > start:
+                if fr.run >= 0:
+                    fr.raw.append(content[fr.run : pe])
+                fr.run = start
+            elif fr.run < 0:
+                fr.run = pe
             fr.prev_end = end
             zones = fr.zones
             if zones:
@@ -409,8 +428,7 @@ class _Walker:
             else:
                 fr.body.append(content[start:end])
 
-    @staticmethod
-    def _zoned(fr: _Frame, zones: list[tuple[int, int, int]], start: int, text: bytes) -> None:
+    def _zoned(self, fr: _Frame, zones: list[tuple[int, int, int]], start: int, text: bytes) -> None:
         zi = fr.zi
         nz = len(zones)
         while zi < nz and zones[zi][1] <= start:
@@ -429,7 +447,9 @@ class _Walker:
             elif bucket == NAME:
                 # the name is compared on its own: keep a rename out of
                 # the raw text, or every rename would be "formatting" too
-                fr.raw[-1] = fr.raw[-1][: len(fr.raw[-1]) - len(text)] + b"\x01"
+                # (the token ends the pending raw run: the run goes in without it)
+                fr.raw.append(self.content[fr.run : start] + b"\x01")
+                fr.run = -1
             # DOC tokens are compared through the docstring text
         else:
             fr.body.append(text)
@@ -464,6 +484,7 @@ class _Walker:
             )
         )
         child = _Frame(index, depth, found, node.type)
+        parent.settle(self.content)
         self._take_leading(parent, child, found.ext_start)
         if parent.pending:
             self._flush_pending(parent, child, DECO)
@@ -491,6 +512,7 @@ class _Walker:
 
     def _emit_subtree(self, fr: _Frame, top: Node, bucket: int) -> None:
         spec, content = self.spec, self.content
+        fr.settle(content)
         cursor = top.walk()
         depth = 0
         while True:
@@ -519,6 +541,7 @@ class _Walker:
     def _finish(self, fr: _Frame) -> None:
         rec = self.records[fr.index]
         rec.end = len(self.records)
+        fr.settle(self.content)
         found = fr.found
         sig = b"\x00".join(fr.sig)
         deco = b"\x00".join(fr.deco)
@@ -597,6 +620,7 @@ class _Walker:
                     ok.end_line + lshift,
                 )
             )
+        fr.settle(self.content)
         self._take_leading(fr, None, o.ext_start + shift)
         fr.pending.clear()
         fr.prev_end = None
