@@ -24,6 +24,7 @@ from typing import Any
 from tree_sitter import Node, Tree
 
 from .languages.common import classify, param_names, root_found
+from .languages.registry import grammar
 from .languages.spec import DECO, NAME, SIG, Found, LanguageSpec, collapse
 
 __all__ = ["Core", "Rec", "Reuse", "extract", "extract_subtree", "join_qualname"]
@@ -200,28 +201,29 @@ def line_count(content: bytes) -> int:
 _ENTITY, _COMMENT, _IGNORED, _LEADING, _ATOMIC = 1, 2, 4, 8, 16
 _COMMENTLIKE = _COMMENT | _IGNORED
 
-# Per language (by name): tree-sitter kind id -> bits. Filled on first sight of each kind; a kind
-# id always names the same node type in one grammar, so the table holds for every tree.
-_KIND_TABLES: dict[str, dict[int, int]] = {}
+# Per language (by name): tree-sitter kind id -> bits. Ids past the table (tree-sitter's ERROR
+# symbols) are plain nodes.
+_KIND_TABLES: dict[str, list[int]] = {}
 
 
-def _kind_table(spec: LanguageSpec) -> dict[int, int]:
+def _kind_table(spec: LanguageSpec) -> list[int]:
     table = _KIND_TABLES.get(spec.name)
     if table is None:
-        table = _KIND_TABLES[spec.name] = {}
+        lang = grammar(spec)
+        table = _KIND_TABLES[spec.name] = [
+            _kind_bits(spec, lang.node_kind_for_id(i) or "") for i in range(lang.node_kind_count)
+        ]
     return table
 
 
-def _kind_bits(spec: LanguageSpec, table: dict[int, int], kind_id: int, ntype: str) -> int:
-    bits = (
+def _kind_bits(spec: LanguageSpec, ntype: str) -> int:
+    return (
         (_ENTITY if ntype in spec.rules else 0)
         | (_COMMENT if ntype in spec.comment_types else 0)
         | (_IGNORED if ntype in spec.ignored_types else 0)
         | (_LEADING if ntype in spec.leading_types else 0)
         | (_ATOMIC if ntype in spec.atomic_types else 0)
     )
-    table[kind_id] = bits
-    return bits
 
 
 class _Frame:
@@ -323,13 +325,13 @@ class _Walker:
         spec, content = self.spec, self.content
         fr = frames[-1]
         kinds = _kind_table(spec)
+        nkinds = len(kinds)
         reuse = self.reuse
         depth = 1
         while True:
             node = cursor.node
-            bits = kinds.get(node.kind_id)
-            if bits is None:
-                bits = _kind_bits(spec, kinds, node.kind_id, node.type)
+            kind = node.kind_id
+            bits = kinds[kind] if kind < nkinds else 0
             if bits:
                 # the rare kinds: entities, comments, leading siblings, atomic tokens
                 handled = False
