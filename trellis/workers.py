@@ -700,7 +700,8 @@ def run_workers(
         lock.release()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        log.info("stopped")
+        if supervisor is not None:  # (a server that never started says only why, in one line)
+            log.info("stopped")
     return received[0] if received else 0
 
 
@@ -804,10 +805,13 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
 
 def main(argv: list[str]) -> int:
     role, plan_path, name, alive_fd = argv[0], Path(argv[1]), argv[2], int(argv[3])
+    from rich.console import Console
     from rich.logging import RichHandler
 
     logging.basicConfig(
-        level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False, rich_tracebacks=False)]
+        level=logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)],
     )
     _name_log(name)
     plan: Plan = pickle.loads(plan_path.read_bytes())

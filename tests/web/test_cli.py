@@ -126,7 +126,7 @@ def test_serve_http_beside_grpc(tmp_path: Path, extra: list[str]) -> None:
         env=_env(),
     ) as process:
         try:
-            url = _url_from(process, "stdout")  # the server logs through rich, on stdout
+            url = _url_from(process, "stderr")  # the server logs through rich, on stderr
             with urllib.request.urlopen(url + "/repositories", timeout=30) as response:
                 assert response.status == 200
         finally:

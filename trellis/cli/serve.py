@@ -221,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
     # logging their first lines at once raced on that import (a partially initialised module).
     import rich.containers  # noqa: F401
     import rich.table  # noqa: F401
+    from rich.console import Console
     from rich.logging import RichHandler
 
     from trellis.vcs import Durability
@@ -232,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(message)s",
-        handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)],
     )
     if args.mcp:
         _check_mcp(args)
