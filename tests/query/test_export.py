@@ -56,3 +56,25 @@ def test_unknown_tables_are_refused(ix: Indexer, tmp_path: Path) -> None:
             export_parquet(ix, tmp_path, ["index_state"])
     finally:
         ix.close()
+
+
+def test_shards_that_own_other_repositories_export_into_one_directory(ix: Indexer, tmp_path: Path) -> None:
+    """An export replaces the partitions of its own repositories only: another shard's stay (docs/scaling.md)."""
+    dest = tmp_path / "export"
+    other = dest / "commits" / "repository=elsewhere" / "month=2026-01"
+    other.mkdir(parents=True)
+    (other / "part-0.parquet").write_bytes(b"another shard's file")
+    stale = dest / "commits" / "repository=one" / "month=1999-01"
+    stale.mkdir(parents=True)
+    (stale / "part-0.parquet").write_bytes(b"an earlier export of ours")
+    try:
+        export_parquet(ix, dest, ["commits"])
+        assert (other / "part-0.parquet").read_bytes() == b"another shard's file"
+        assert not stale.exists()  # ours: replaced
+        ours = ds.dataset(dest / "commits" / "repository=one", format="parquet").to_table()
+        assert (
+            ours.num_rows
+            == ix.connection.execute("SELECT count(*) FROM commits WHERE repository = 'one'").fetchall()[0][0]
+        )
+    finally:
+        ix.close()

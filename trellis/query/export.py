@@ -11,6 +11,7 @@ access, see :mod:`trellis.query.database`).
 from __future__ import annotations
 
 import shutil
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,7 +47,10 @@ def export_parquet(
 ) -> list[Path]:
     """Write ``tables`` (default: every documented table) under ``dest_dir``; return the files written.
 
-    Each table's directory is replaced. Empty tables write no file.
+    In each table's directory, the partitions of this index's repositories are replaced and the others
+    are left alone: shards that own disjoint repositories can export into one directory. (A repository
+    deleted since an earlier export keeps its old partition there: export into an empty directory to
+    drop it.) Empty tables write no file.
     """
     names = list(tables) if tables is not None else list(EXPORT_TABLES)
     unknown = sorted(set(names) - set(EXPORT_TABLES))
@@ -54,11 +58,19 @@ def export_parquet(
         raise ValueError(f"unknown tables: {', '.join(unknown)}; known: {', '.join(EXPORT_TABLES)}")
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
+    cur = source.cursor()
+    try:
+        ours = {str(row[0]) for row in cur.sql("SELECT repository FROM repositories").fetchall()}
+    finally:
+        cur.close()
     written: list[Path] = []
     for name in names:
         target = dest_dir / name
         if target.exists():
-            shutil.rmtree(target)
+            for partition in target.iterdir():  # repository=<name>, as pyarrow escapes it
+                key, _, value = partition.name.partition("=")
+                if key == "repository" and urllib.parse.unquote(value) in ours:
+                    shutil.rmtree(partition)
         sql = _SOURCES.get(name, f"SELECT * FROM {name}")
         partitions = ["repository", "month"] if name in _SOURCES else ["repository"]
         cur = source.cursor()
