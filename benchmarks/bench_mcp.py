@@ -3,7 +3,8 @@
 A real server on a temporary data directory; the SDK commits directly; the MCP client (the official
 one) spawns `trellis mcp --server ADDRESS` and calls its `commit` tool. Each commit is one small file put
 with expected_head (a compare-and-swap), as an agent's micro-commit. Prints p50/p90 of each and the
-difference.
+difference, and the CPU time (user+sys) of the `trellis mcp` process per commit (a session without commits
+subtracted: start-up is not part of the round trip).
 
     python benchmarks/bench_mcp.py [--commits 200]
 """
@@ -25,6 +26,12 @@ from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.mcp_server import ClientPool, build_mcp
 from trellis.server import build_server
+
+CPU_WRAPPER = (
+    "import resource, subprocess, sys; rc = subprocess.call(sys.argv[2:]); "
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); open(sys.argv[1], 'w').write(str(u.ru_utime + u.ru_stime)); "
+    "sys.exit(rc)"
+)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -52,11 +59,11 @@ def main() -> None:
                     ).commit.commit_id
                     sdk.append(time.perf_counter() - start)
 
-            async def through_mcp(server: object) -> list[float]:
+            async def through_mcp(server: object, commits: int = args.commits) -> list[float]:
                 nonlocal head
                 samples = []
                 async with McpClient(server) as mcp:
-                    for i in range(20 + args.commits):
+                    for i in range(20 + commits if commits else 0):
                         start = time.perf_counter()
                         result = await mcp.call_tool(
                             "commit",
@@ -75,10 +82,21 @@ def main() -> None:
                             samples.append(elapsed)
                 return samples
 
-            stdio = StdioServerParameters(
-                command=sys.executable, args=["-m", "trellis", "mcp", "--server", running.address, "--agent", "bench"]
-            )
-            mcp = anyio.run(through_mcp, stdio)
+            def stdio(cpu_file: Path) -> StdioServerParameters:
+                """`trellis mcp`, run by a parent that writes the CPU seconds it used to cpu_file."""
+                return StdioServerParameters(
+                    command=sys.executable,
+                    args=[
+                        "-c",
+                        CPU_WRAPPER,
+                        str(cpu_file),
+                        *[sys.executable, "-m", "trellis", "mcp", "--server", running.address, "--agent", "bench"],
+                    ],
+                )
+
+            mcp = anyio.run(through_mcp, stdio(Path(tmp) / "cpu-commits"))
+            anyio.run(through_mcp, stdio(Path(tmp) / "cpu-idle"), 0)
+            cpu = float((Path(tmp) / "cpu-commits").read_text()) - float((Path(tmp) / "cpu-idle").read_text())
             # The same tools connected in-process (no transport): what the adapter itself costs.
             with Client(running.address, agent="bench") as direct:
                 inproc = anyio.run(through_mcp, build_mcp(ClientPool(running.address, client=direct)))
@@ -91,6 +109,7 @@ def main() -> None:
     print(f"  SDK (baseline)      {sdk50:6.2f} ms / {sdk90:6.2f} ms")
     print(f"  MCP in-process      {in50:6.2f} ms / {in90:6.2f} ms   (the tools without a transport)")
     print(f"  MCP over stdio      {mcp50:6.2f} ms / {mcp90:6.2f} ms")
+    print(f"  trellis mcp CPU     {cpu / (20 + args.commits) * 1000:6.2f} ms per commit (user+sys, start-up excluded)")
     print(
         f"  MCP above the SDK   {mcp50 - sdk50:+6.2f} ms at p50 (goal <= 3 ms: {'met' if mcp50 - sdk50 <= 3 else 'NOT met'}),"
         f" ratio {mcp50 / sdk50:.2f}x"
