@@ -15,20 +15,15 @@ See docs/mcp.md.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
-import fcntl
 import functools
 import inspect
 import json
 import logging
-import os
-import stat
 import threading
-from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Literal, cast
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -508,102 +503,8 @@ def build_mcp(pool: ClientPool) -> MCPServer:
 
 
 def serve_stdio(pool: ClientPool) -> None:
-    """Serve MCP on stdin/stdout until the client closes them.
-
-    The SDK's stdio transport reads and writes through anyio's file wrapper, one worker-thread hop per line read,
-    per write and per flush (three per tool call); when stdin and stdout are pipes, sockets or terminals, the same
-    transport is fed from asyncio pipes instead, read and written on the event loop. Like the SDK's transport, it
-    points fd 0 at the null device and fd 1 at stderr while serving, so nothing else (a CI job's child, a stray
-    print) writes on the wire.
-    """
-    import anyio
-
-    server = build_mcp(pool)
-    if not all(_is_pipe(fd) for fd in (0, 1)):
-        server.run("stdio")
-        return
-    anyio.run(_serve_pipes, server)
-
-
-def _is_pipe(fd: int) -> bool:
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
-
-
-@contextlib.contextmanager
-def _claim(fd: int, diversion: int) -> Iterator[int]:
-    """Point ``fd`` at ``diversion`` while serving; yields a private duplicate of the wire (the caller closes it)."""
-    saved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
-    try:
-        os.dup2(diversion, fd)
-    finally:
-        os.close(diversion)
-    try:
-        yield fcntl.fcntl(saved, fcntl.F_DUPFD_CLOEXEC, 3)
-    finally:
-        os.set_blocking(saved, True)  # the pipe transport made the shared file description non-blocking
-        os.dup2(saved, fd)
-        os.close(saved)
-
-
-class _PipeLines:
-    """What the SDK's stdio transport reads: ``async for line in stdin``, lines as text."""
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
-
-    def __aiter__(self) -> _PipeLines:
-        return self
-
-    async def __anext__(self) -> str:
-        line = await self._reader.readline()
-        if not line:
-            raise StopAsyncIteration
-        return line.decode("utf-8", "replace")
-
-
-class _PipeWriter:
-    """What the SDK's stdio transport writes to: ``await write(text)``, ``await flush()``."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-
-    async def write(self, text: str) -> None:
-        self._writer.write(text.encode("utf-8"))
-
-    async def flush(self) -> None:
-        await self._writer.drain()
-
-
-async def _serve_pipes(server: MCPServer) -> None:
-    from mcp.server.stdio import stdio_server
-
-    loop = asyncio.get_running_loop()
-    with (
-        _claim(0, os.open(os.devnull, os.O_RDONLY)) as stdin_fd,
-        _claim(1, os.dup(2)) as stdout_fd,
-    ):
-        # No line limit, as the SDK's transport: a commit's content comes in one line.
-        reader = asyncio.StreamReader(limit=2**62, loop=loop)
-        read_transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(stdin_fd, "rb", buffering=0)
-        )
-        transport, protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, os.fdopen(stdout_fd, "wb", buffering=0)
-        )
-        writer = asyncio.StreamWriter(transport, protocol, None, loop)
-        try:
-            async with stdio_server(cast(Any, _PipeLines(reader)), cast(Any, _PipeWriter(writer))) as (read, write):
-                lowlevel = server._lowlevel_server
-                await lowlevel.run(read, write, lowlevel.create_initialization_options())
-        finally:
-            with contextlib.suppress(Exception):
-                await writer.drain()
-            writer.close()
-            read_transport.close()
+    """Serve MCP on stdin/stdout until the client closes them."""
+    build_mcp(pool).run("stdio")
 
 
 class HttpMcp:
