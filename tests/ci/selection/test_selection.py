@@ -591,6 +591,9 @@ def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -
         "LICENSE",
         ".pre-commit-config.yaml",
         "NOTES.txt",
+        "Makefile",
+        "docs/Makefile",
+        "Dockerfile",
     ],
 )
 def test_stubs_docs_and_manifests_are_inert_by_kind(path: str) -> None:
@@ -630,6 +633,30 @@ def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code
     # A name built from an extension: f"{case}.txt" names every .txt file.
     cases = {**files, "tests/test_cases.py": 'def test_case():\n    case = "a"\n    assert open(f"{case}.txt")\n'}
     assert "tests/test_cases.py::test_case" in selected(cases, ChangedPath("tests/a.txt"))
+
+
+def test_a_build_recipe_counts_for_the_tests_that_run_its_tool() -> None:
+    files = {
+        **APP,
+        "tests/test_build.py": """
+                 import os
+                 import subprocess
+
+                 def test_make():
+                     subprocess.run(["make", "-C", "docs", "html"], check=True)
+
+                 def test_shell():
+                     os.system("make dist")
+
+                 def test_other():
+                     pass
+             """,
+    }
+    index = build(files)
+    selection = index.select([ChangedPath("docs/Makefile")])
+    assert not selection.run_all
+    assert set(selection.tests) >= {"tests/test_build.py::test_make", "tests/test_build.py::test_shell"}
+    assert "tests/test_build.py::test_other" not in selection.tests
 
 
 @pytest.mark.parametrize(
@@ -1201,6 +1228,37 @@ def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(af
     new = {**PACKAGE, "pkg/__init__.py": after}
     found = selected(new, ChangedEntity("pkg/__init__.py", "pkg", "modified", ("body",)), old=old)
     assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
+
+
+STAR = {
+    "pkg/__init__.py": "from .core import *\n",
+    "tests/test_a.py": "import pkg\n\ndef test_a():\n    assert pkg.a() == 1\n",
+    "tests/test_b.py": "from pkg import *\n\ndef test_b():\n    assert b() == 2\n",
+    "tests/test_all.py": "import pkg.core\n\ndef test_all():\n    assert sorted(pkg.core.__all__)\n",
+}
+CORE = '__all__ = ["a", "b"]\n\n\ndef a():\n    return 1\n\n\ndef b():\n    return 2\n'
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        # A function added with its __all__ entry: the tests naming it, and those reading __all__.
+        (CORE.replace('"b"]', '"b", "c"]') + "\n\ndef c():\n    return 3\n", {"test_all"}),
+        (CORE.replace('"a", ', ""), {"test_a", "test_all"}),  # a name gone: the tests that used it
+        (CORE.replace('"a", "b"', '"b", "a"'), {"test_all"}),  # reordered: only what reads __all__
+        # A name the module does not bind: ``from pkg.core import *`` raises, every importer counts.
+        (CORE.replace('"b"]', '"b", "c"]'), {"test_a", "test_b", "test_all"}),
+        # __all__ that is not a literal: every star importer.
+        (CORE.replace('["a", "b"]', '["a"] + ["b"]'), {"test_a", "test_b", "test_all"}),
+    ],
+)
+def test_an_all_change_selects_the_tests_of_the_names_that_came_or_went(after: str, expected: set[str]) -> None:
+    old = {**STAR, "pkg/core.py": CORE}
+    new = {**STAR, "pkg/core.py": after}
+    diff = diff_files({"pkg/core.py": CORE.encode()}, {"pkg/core.py": after.encode()})
+    selection = build(new).select(changes_from_diff(diff), old_index=build(old))
+    assert not selection.run_all
+    assert {nodeid.rpartition("::")[2] for nodeid in selection.tests} == expected
 
 
 CLASSES = {

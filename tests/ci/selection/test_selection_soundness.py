@@ -402,6 +402,68 @@ def test_a_changed_module_constant_selects_every_test_whose_outcome_it_changes(
     assert not selection.run_all
 
 
+@st.composite
+def export_changes(draw: st.DrawFn) -> tuple[int, list[int], list[int], set[int], bool]:
+    """A module of functions ``f0..fN`` with a literal ``__all__`` (old and new subsets; a new one may name a
+    function that does not exist), star-imported by its package, which may bind some names itself first."""
+    count = draw(st.integers(1, 5))
+    names = st.lists(st.integers(0, count - 1), unique=True)
+    old, new = draw(names), draw(names)
+    if draw(st.integers(0, 5)) == 0:
+        new = [*new, count]  # names nothing: the star import raises
+    shadowed = set(draw(st.lists(st.integers(0, count - 1), unique=True)))
+    return count, old, new, shadowed, draw(st.booleans())
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(program=export_changes())
+def test_a_changed_all_selects_every_test_whose_outcome_it_changes(
+    program: tuple[int, list[int], list[int], set[int], bool], tmp_path: Path
+) -> None:
+    count, old_all, new_all, shadowed, star_in_test = program
+
+    def module(exported: list[int]) -> bytes:
+        body = "".join(f"\n\ndef f{i}():\n    return {i}\n" for i in range(count))
+        return (f"__all__ = {[f'f{i}' for i in exported]!r}\n" + body).encode()
+
+    package = "".join(f"def f{i}():\n    return -1\n\n" for i in sorted(shadowed)) + "from gen.mod import *\n"
+    use = "{name}()" if star_in_test else "gen.{name}()"
+    test_file = ("from gen import *\n" if star_in_test else "import gen\n") + "".join(
+        f"\n\ndef test_f{i}():\n    try:\n        value = {use.format(name=f'f{i}')}\n"
+        f"    except (AttributeError, NameError):\n        value = None\n    assert value == EXPECTED[{i}]\n"
+        for i in range(count)
+    )
+    tests = [f"test_f{i}" for i in range(count)]
+    expected = [i if i in old_all else (-1 if i in shadowed else None) for i in range(count)]
+    files = {
+        "gen/__init__.py": package.encode(),
+        "gen/base.py": b"",
+        "gen/mod.py": module(old_all),
+        "tests/__init__.py": b"",
+        "tests/test_gen.py": (f"EXPECTED = {expected!r}\n" + test_file).encode(),
+    }
+    new_files = {**files, "gen/mod.py": module(new_all)}
+    before = _results(tmp_path / "before", files, tests)
+    assert all(before.values()), before
+    try:
+        after = _results(tmp_path / "after", new_files, tests)
+    except AttributeError:  # the star import names a missing function: the test module does not import
+        after = dict.fromkeys(tests, False)
+    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
+    old = TestIndex.build(files)
+    new = TestIndex.update(old, new_files)
+    selection = new.select([ChangedEntity("gen/mod.py", "gen.mod", "modified", ("body",))], old_index=old)
+    assert failing <= set(selection.tests), (failing, selection.reasons, old_all, new_all)
+    # Name granularity: a test of a function that stays exported (or stays out) is not selected.
+    if count not in new_all:
+        moved = set(old_all) ^ set(new_all)
+        assert all(int(t.rpartition("::test_f")[2]) in moved for t in selection.tests if "::test_f" in t), (
+            selection.tests
+        )
+
+
 # -- classes ----------------------------------------------------------------------------------------------
 
 

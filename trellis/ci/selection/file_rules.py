@@ -80,6 +80,17 @@ INERT_KINDS = (
     ".pylintrc",
     ".coveragerc",
     ".git-blame-ignore-revs",
+    # Build and container recipes: read by their tools, which a test names to run them (see _TOOL_FILES).
+    "Makefile",
+    "makefile",
+    "GNUmakefile",
+    "*.mk",
+    "justfile",
+    "Justfile",
+    "Dockerfile",
+    "Dockerfile.*",
+    "*.dockerfile",
+    ".dockerignore",
     "trellis.toml",
     "typos.toml",
     # Lock files: the stage's environment is built from requirements, extras and groups, not from these.
@@ -202,12 +213,26 @@ def config_digest(path: str, content: bytes) -> str:
     return _hash(content.decode("latin-1"))
 
 
+# Programs that read a file without being given its name: a test that runs ``make`` reads the Makefile.
+_TOOL_FILES = {
+    "make": ("Makefile", "makefile", "GNUmakefile", "*.mk"),
+    "gmake": ("Makefile", "makefile", "GNUmakefile", "*.mk"),
+    "just": ("justfile", "Justfile"),
+    "docker": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
+    "podman": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
+}
+
+
 def named_by(path: str, words: frozenset[str], python_dirs: Iterable[str]) -> str:
     """The word of ``words`` that names ``path`` ("" if none): its file name, a directory of it that holds no
-    Python files, a glob matching its file name, or its extension (``f"{case}.txt"``)."""
+    Python files, a glob matching its file name, its extension (``f"{case}.txt"``), or a program that reads
+    it by default (``make`` its Makefile)."""
     name = posixpath.basename(path)
     if name in words:
         return name
+    for tool, patterns in _TOOL_FILES.items():
+        if tool in words and any(path_matches(p, name) for p in patterns):
+            return tool
     packages = set(python_dirs)
     directory = posixpath.dirname(path)
     while directory:

@@ -429,8 +429,8 @@ class TestIndex:
             names = self._changed_names(path, old_index)
             if names is not None:  # only statements that bind names: the tests reaching those names
                 for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
-                    for name in names:
-                        node = index._graph.node_of.get((path, name))
+                    for file, name in names:
+                        node = index._graph.node_of.get((file, name))
                         if node is not None:
                             nodes.setdefault(node, f"{index._display(node)} (modified at module level)")
                 return None
@@ -469,17 +469,24 @@ class TestIndex:
                 old_index._mark(path, local, how, old_nodes, "modified")
         return None
 
-    def _changed_names(self, path: str, old_index: TestIndex) -> set[str] | None:
-        """The names a module-level change rebinds, when all it changed are statements that only bind names
-        (constants, imports, ``__all__``, the docstring) and the module runs the same imports in the same
-        order; None when the module's import-time behaviour may have changed (then its importers count)."""
+    def _changed_names(self, path: str, old_index: TestIndex) -> set[tuple[str, str]] | None:
+        """The names (file, name) a module-level change rebinds, when all it changed are statements that only
+        bind names (constants, imports, ``__all__``, the docstring) and the module runs the same imports in the
+        same order; None when the module's import-time behaviour may have changed (then its importers count).
+
+        Definitions added or removed beside them are their own entity changes. A literal ``__all__`` that
+        changed counts for its readers and for the names that came or went (see :meth:`_export_changes`)."""
         before, after = old_index._graph.facts.get(path), self._graph.facts.get(path)
         if before is None or after is None:
             return None
         old_keys = Counter(t.key for t in before.toplevel)
         new_keys = Counter(t.key for t in after.toplevel)
         removed, added = old_keys - new_keys, new_keys - old_keys
-        changed = [t for t in before.toplevel if t.key in removed] + [t for t in after.toplevel if t.key in added]
+        changed = [
+            t
+            for t in [*(t for t in before.toplevel if t.key in removed), *(t for t in after.toplevel if t.key in added)]
+            if not t.key.startswith("def:")
+        ]
         if any(not t.pure for t in changed):
             return None
         if [t.key for t in before.toplevel if t.key not in removed] != [
@@ -498,7 +505,31 @@ class TestIndex:
                 node = index._graph.node_of.get((path, name))
                 if node is None and name in index._graph.facts[path].defs:
                     return None  # rebinds a function or class: whatever reaches it (and its definer) counts
-        return names
+        out = {(path, name) for name in names}
+        if "__all__" in names:
+            exported = self._export_changes(path, old_index)
+            if exported is None:
+                return None
+            out |= exported
+        return out
+
+    def _export_changes(self, path: str, old_index: TestIndex) -> set[tuple[str, str]] | None:
+        """What a change of ``path``'s literal ``__all__`` rebinds in the modules that star-import it: the
+        names that came or went, in ``path`` and in each star importer (at any depth) that binds the name
+        itself. None when either ``__all__`` is not a literal, or names something the module does not bind
+        (``from m import *`` then raises, or imports a submodule: import-time behaviour)."""
+        before, after = old_index._graph.facts[path].exports, self._graph.facts[path].exports
+        if before is None or after is None:
+            return None
+        came, went = set(after) - set(before), set(before) - set(after)
+        for index, names in ((self, came), (old_index, went)):
+            facts = index._graph.facts[path]
+            if any(n not in facts.defs and n not in facts.bindings and n not in facts.values for n in names):
+                return None
+        out = {(path, name) for name in came | went}
+        for index in (self, old_index):
+            out |= {(importer, name) for importer in index._graph.star_importers(path) for name in came | went}
+        return out
 
     def _mark_naming(self, path: str, nodes: dict[int, str]) -> None:
         """Mark the nodes whose string constants name ``path`` (an inert-by-kind file: docs, stubs, manifests)."""

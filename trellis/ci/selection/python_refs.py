@@ -251,6 +251,9 @@ class FileFacts:
     ``file_strings``: every dotted string constant (for the file-level import
     closure); ``plugins``: the modules ``pytest_plugins`` names;
     ``toplevel``: the module's statements in order (:class:`TopLevel`).
+    ``exports``: the names ``__all__`` lists, when one top-level statement
+    assigns it a literal list or tuple of strings and nothing else in the
+    file names ``__all__``; None otherwise.
     Names bound at top level other than by a definition are scopes of kind
     ``name`` (qualname the name): their refs are what the pure statements
     binding them reference (an impure statement's belong to the module).
@@ -270,6 +273,7 @@ class FileFacts:
     not_a_test: bool = False
     plugins: tuple[str, ...] = ()
     toplevel: tuple[TopLevel, ...] = ()
+    exports: tuple[str, ...] | None = None
 
     def scope(self, qualname: str) -> Scope | None:
         for scope in self.scopes:
@@ -289,6 +293,32 @@ def file_facts(path: str, content: bytes) -> FileFacts:
         return _Extractor(path, tree, text).run()
     except RecursionError:
         return FileFacts(path=path, error="RecursionError: nested too deeply to analyse")
+
+
+def _literal_all(tree: ast.Module) -> tuple[str, ...] | None:
+    """The strings of ``__all__ = [...]`` when that is the only place the file names ``__all__``."""
+    assigned: tuple[str, ...] | None = None
+    for stmt in tree.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == "__all__"
+            and isinstance(stmt.value, (ast.List, ast.Tuple))
+            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in stmt.value.elts)
+        ):
+            assigned = tuple(str(e.value) for e in stmt.value.elts if isinstance(e, ast.Constant))
+    if assigned is None:
+        return None
+    mentions = sum(
+        1
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Name) and node.id == "__all__")
+        or (isinstance(node, ast.Attribute) and node.attr == "__all__")
+        or (isinstance(node, ast.Constant) and node.value == "__all__")
+        or (isinstance(node, (ast.Global, ast.Nonlocal)) and "__all__" in node.names)
+    )
+    return assigned if mentions == 1 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,6 +499,7 @@ class _Extractor:
             not_a_test=not_a_test,
             plugins=tuple(plugins),
             toplevel=tuple(toplevel),
+            exports=_literal_all(self.tree),
         )
 
     def doctests(self) -> Scope | None:
@@ -992,6 +1023,7 @@ class _Extractor:
                 words = [None]
         else:
             words = [None]
+        self.acc.words.update(w for w in words if w and not any(c.isspace() for c in w))  # ``make``: its files
         module = python_target(words)
         if module is None:
             self.set_dynamic(f"{name} of a command the analysis cannot read")

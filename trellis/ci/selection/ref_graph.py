@@ -380,6 +380,22 @@ class Graph:
                     out |= self.symbol(key, name)
         return out
 
+    def star_importers(self, path: str) -> set[str]:
+        """The files whose namespace a star import fills from ``path``'s, at any depth."""
+        found: set[str] = set()
+        todo = [path]
+        while todo:
+            source = todo.pop()
+            for file, facts in self.facts.items():
+                if file not in found and any(
+                    source in self.module_files.get(key, ())
+                    for star in facts.star_imports
+                    for key in self.module_keys(file, star.level, star.module)
+                ):
+                    found.add(file)
+                    todo.append(file)
+        return found
+
     def binding(self, path: str, ref: ImportRef) -> set[_Target]:
         keys = self.module_keys(path, ref.level, ref.module)
         if not ref.name:
@@ -601,11 +617,13 @@ class Graph:
             if parent is not None and scope.parent:
                 edges.add(parent)  # a method its class, a nested function its function
         if scope.kind == "module":
-            for star in self.facts[path].star_imports:  # which names a star import binds: the source's __all__
+            # Which names a star import binds: the source's __all__. A literal __all__ is left out: selection
+            # compares its names between trees and marks the names that came or went (TestIndex.select).
+            for star in self.facts[path].star_imports:
                 for key in self.module_keys(path, star.level, star.module):
                     for file in self.module_files.get(key, ()):
                         found = self.node_of.get((file, "__all__"))
-                        if found is not None:
+                        if found is not None and self.facts[file].exports is None:
                             edges.add(found)
         if scope.kind == "class":
             parents, is_open, _ = self.class_info(node)
