@@ -58,7 +58,10 @@ def replay(repo: Path, commits: int, pytest_args: list[str]) -> list[dict[str, o
     def git(*a: str) -> bytes:
         return subprocess.run(["git", "-C", str(repo), *a], capture_output=True, check=True).stdout
 
+    branches = git("for-each-ref", "--format=%(refname)", "refs/heads").decode().split()
     head = git("symbolic-ref", "-q", "HEAD").decode().strip() or "HEAD"
+    if head not in branches and branches:  # a bundle whose HEAD names a branch it does not hold
+        head = branches[0]
     shas = git("rev-list", "--first-parent", f"-{commits}", head).decode().split()[::-1]
     blobs: dict[str, bytes] = {}
 
