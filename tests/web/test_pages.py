@@ -8,6 +8,7 @@ import urllib.parse
 import urllib.request
 
 import pyarrow.parquet as pq
+import pytest
 
 from .conftest import OTHER, REPO, SCRIPT, WIDE_FILES, Site, text_of
 
@@ -78,12 +79,13 @@ def test_the_cookie_carries_the_token_too(site: Site) -> None:
     assert status == 200
 
 
-def test_login_sets_an_http_only_cookie_and_stays_on_site(site: Site) -> None:
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
 
-    opener = urllib.request.build_opener(NoRedirect)
+
+def test_login_sets_an_http_only_cookie_and_stays_on_site(site: Site) -> None:
+    opener = urllib.request.build_opener(_NoRedirect)
     body = urllib.parse.urlencode({"token": site.tokens["reader-demo"], "next": "//evil.example/"}).encode()
     try:
         opener.open(urllib.request.Request(site.url + "/login", data=body, method="POST"), timeout=30)
@@ -99,6 +101,33 @@ def test_login_sets_an_http_only_cookie_and_stays_on_site(site: Site) -> None:
         raise AssertionError("expected 401")
     except urllib.error.HTTPError as exc:
         assert exc.code == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}],
+)
+@pytest.mark.parametrize("path", ["/login", "/logout"])
+def test_a_form_posted_from_another_site_is_refused_and_sets_no_cookie(
+    site: Site, path: str, headers: dict[str, str]
+) -> None:
+    body = urllib.parse.urlencode({"token": site.tokens["reader-demo"]}).encode()
+    request = urllib.request.Request(site.url + path, data=body, method="POST", headers=headers)
+    try:
+        urllib.request.urlopen(request, timeout=30)
+        raise AssertionError("expected 403")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403
+        assert exc.headers.get("set-cookie") is None
+        assert "CROSS_SITE_FORM" in exc.read().decode()
+    # The site's own page posts with its own origin: accepted (a redirect that sets or clears the cookie).
+    own = {"Origin": site.url, "Sec-Fetch-Site": "same-origin"}
+    request = urllib.request.Request(site.url + path, data=body, method="POST", headers=own)
+    try:
+        urllib.request.build_opener(_NoRedirect).open(request, timeout=30)
+        raise AssertionError("expected a redirect")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 303 and "trellis_token" in exc.headers["set-cookie"]
 
 
 def test_sessions_list_has_the_columns_and_filters(site: Site) -> None:

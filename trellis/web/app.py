@@ -417,10 +417,34 @@ class WebApp:
 
     # -- signing in ------------------------------------------------------------------------------------
 
+    def cross_site(self, request: Request) -> Response | None:
+        """A 403 page for a form posted from another site (login CSRF), else None.
+
+        Browsers send ``Sec-Fetch-Site`` and ``Origin`` with every form post; a post whose
+        ``Sec-Fetch-Site`` is ``cross-site`` or ``same-site``, or whose ``Origin`` is not this
+        site's, did not come from these pages. Clients that send neither (curl, scripts) are
+        not browsers carrying someone else's cookie, and pass."""
+        fetch_site = request.headers.get("sec-fetch-site", "")
+        origin = request.headers.get("origin", "")
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        if fetch_site in ("cross-site", "same-site") or (origin and origin != own):
+            return self.render(
+                request,
+                "error.html",
+                403,
+                status=403,
+                error_reason="CROSS_SITE_FORM",
+                message="this form was sent from another site: open this site's own page and send it from there",
+            )
+        return None
+
     def login_form(self, request: Request) -> Response:
         return self.render(request, "login.html", message="", next=request.query_params.get("next", "/"))
 
     async def login(self, request: Request) -> Response:
+        refused = self.cross_site(request)
+        if refused is not None:
+            return refused
         form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
         token = (form.get("token") or [""])[0].strip()
         target = (form.get("next") or ["/"])[0]
@@ -433,6 +457,9 @@ class WebApp:
         return response
 
     def logout(self, request: Request) -> Response:
+        refused = self.cross_site(request)
+        if refused is not None:
+            return refused
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
