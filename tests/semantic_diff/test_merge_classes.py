@@ -1036,3 +1036,49 @@ def test_modifiers_changed_on_both_sides_merge_as_a_set(
 def test_modifiers_that_do_not_merge_as_a_set_conflict(path: str, base: str, old: str, left: str, right: str) -> None:
     clean, text = _merge(path, base, base.replace(old, left), base.replace(old, right))
     assert not clean, text
+
+
+# Two adjacent import statements, each edited by one side; sorted by text, the second would come first.
+EDITED_IMPORTS = [
+    (
+        "m.py",
+        "import os\nfrom pkg.zeta import (a,\n                      b)\nfrom pkg.alpha import c\n\n\ndef f():\n    return 1\n",
+        ("from pkg.alpha import c", "from pkg.alpha import c, d"),
+        ("b)", "b, e)"),
+    ),
+    (
+        "m.ts",
+        "import { a,\n  b } from './zeta';\nimport { c } from './alpha';\n\nexport function f() {\n  return 1;\n}\n",
+        ("import { c } from './alpha';", "import { c, d } from './alpha';"),
+        ("  b } from './zeta';", "  b, e } from './zeta';"),
+    ),
+    (
+        "m.rs",
+        "use crate::zeta::{a,\n    b};\nuse crate::alpha::c;\n\nfn f() -> i32 {\n    1\n}\n",
+        ("use crate::alpha::c;", "use crate::alpha::{c, d};"),
+        ("    b};", "    b, e};"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "left_edit", "right_edit"), EDITED_IMPORTS)
+def test_imports_each_side_edited_in_place_keep_their_places(
+    path: str, base: str, left_edit: tuple[str, str], right_edit: tuple[str, str]
+) -> None:
+    left, right = base.replace(*left_edit), base.replace(*right_edit)
+    expected = base.replace(*left_edit).replace(*right_edit)
+    for current, other in ((left, right), (right, left)):
+        result = merge_files(path, base.encode(), current.encode(), other.encode())
+        assert result.clean, result.conflicts
+        assert result.content.decode() == expected
+
+
+def test_a_java_import_replaced_on_one_side_and_deleted_on_the_other_is_a_deletion_and_an_addition() -> None:
+    base = "import org.m.Marker;\nimport org.m.Message;\nimport org.n.Other;\n\nclass M {\n}\n"
+    left = base.replace("import org.m.Message;", "import org.m.ParameterizedMessage;").replace(
+        "import org.m.Marker;\n", ""
+    )
+    right = base.replace("import org.m.Message;\n", "").replace("import org.m.Marker;\n", "")
+    result = merge_files("M.java", base.encode(), left.encode(), right.encode())
+    assert result.clean, result.conflicts
+    assert result.content.decode() == left

@@ -16,6 +16,8 @@ resolved here when it can be done without guessing:
   when both sides added items at the same place, CURRENT's (left) come first,
   then OTHER's, as ``git merge-file`` orders them. Imports that are sorted on
   every side stay sorted (an aliased Go import by its path, as gofmt sorts).
+  An import statement a side edited in place (one statement replaced by one
+  where the base had it) is the base's item, changed: it keeps its place.
 
 Anything else is left to the caller as a conflict.
 """
@@ -179,9 +181,54 @@ def _choose_unit(b: bytes | None, l: bytes, r: bytes) -> bytes:
     raise _Unresolved
 
 
+def _in_place(base: list[Item], side: list[Item]) -> list[Item]:
+    """``side``'s items, each import statement it edited in place under the key of the base's statement.
+
+    Edited in place: a run of base imports replaced by as many of the side's, each from the same source
+    (``_import_source``: the names it imports changed), where neither key is on the other version. Without this an edited statement is one item deleted and another added, and loses its
+    place (two sides each editing one of two adjacent imports got them swapped)."""
+    base_keys, side_keys = [k for k, _, _ in base], [k for k, _, _ in side]
+    out = list(side)
+    matcher = difflib.SequenceMatcher(None, base_keys, side_keys, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace" or i2 - i1 != j2 - j1:
+            continue
+        for i, j in zip(range(i1, i2), range(j1, j2)):
+            old, new = base_keys[i], side_keys[j]
+            source = _import_source(old)
+            if source is not None and source == _import_source(new) and old not in side_keys and new not in base_keys:
+                out[j] = (old, side[j][1], side[j][2])
+    return out
+
+
+# Where a statement imports its names from, in languages whose one statement can bind several names:
+# Python ``from m import …``, JS/TS ``… from 'm'``, Rust ``use a::b::{…}`` / ``use a::b::c``. Elsewhere (Java,
+# Go: one name or path each) a different statement imports something else.
+_SOURCES = (
+    re.compile(rb"Ifrom (\S+) import "),
+    re.compile(rb"I(?:import|export)\b.* from (['\"][^'\"]+['\"]) ?;?$"),
+    re.compile(rb"I(?:pub(?:\([^)]*\))? )?use ([\w:]+)::(?:\{|[\w*]+(?: as \w+)? ?;$)"),
+)
+
+
+def _import_source(key: bytes) -> bytes | None:
+    """The module an import item's statement imports from (``_SOURCES``), or None."""
+    for pattern in _SOURCES:
+        m = pattern.match(key)
+        if m:
+            return m.group(1)
+    return None
+
+
 def _merge_gap(base: list[Item], left: list[Item], right: list[Item]) -> list[Item]:
     if not left and not right:
         return []
+    paired_l, paired_r = _in_place(base, left), _in_place(base, right)
+    keys_l, keys_r = {k for k, _, _ in paired_l}, {k for k, _, _ in paired_r}
+    # An edit in place counts where the other side kept the statement too (as it was, or edited in place);
+    # where the other side removed it, the statement stays one deleted and one added, as before.
+    left = [p if p[0] in keys_r else o for p, o in zip(paired_l, left)]
+    right = [p if p[0] in keys_l else o for p, o in zip(paired_r, right)]
     sides = (base, left, right)
     maps: list[dict[bytes, tuple[Glue, bytes]]] = []
     for side in sides:
