@@ -690,6 +690,13 @@ def test_a_build_recipe_counts_for_the_tests_that_run_its_tool() -> None:
             '[project]\nname = "app"\nscripts = {app = "app:main"}\n',
             False,
         ),
+        # The build backend builds the package; the tests run from the checkout, never from a build of it.
+        (
+            "pyproject.toml",
+            '[build-system]\nrequires = ["flit_core >=3.12,<4"]\nbuild-backend = "flit_core.buildapi"\n',
+            '[build-system]\nrequires = ["flit_core >=4,<5"]\nbuild-backend = "flit_core.buildapi"\n',
+            True,
+        ),
         (
             "pyproject.toml",
             '[tool.pytest.ini_options]\naddopts = "-q"\n',

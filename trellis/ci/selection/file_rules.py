@@ -181,7 +181,9 @@ def config_digest(path: str, content: bytes) -> str:
             project = {k: v for k, v in data.get("project", {}).items() if k not in _METADATA_KEYS}
             tools = data.get("tool", {})
             kept = {
-                **{k: v for k, v in data.items() if k not in ("project", "tool", "dependency-groups")},
+                # [build-system] says how to build the package: the tests run from the checkout, not from a build
+                # (an environment installs dependencies only), so the backend and its version change no test.
+                **{k: v for k, v in data.items() if k not in ("project", "tool", "dependency-groups", "build-system")},
                 "project": project,
                 "tool": {k: v for k, v in tools.items() if k in ("pytest", "pdm", "poetry", "uv")},
             }
