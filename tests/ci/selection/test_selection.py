@@ -819,7 +819,7 @@ DOCS = {path: dedent(text).lstrip("\n") for path, text in DOCS.items()}
 @pytest.mark.parametrize("how", ["addopts", "args"])
 def test_doctests_are_selected_by_the_code_their_examples_and_docstrings_reach(how: str) -> None:
     files = {**DOCS, "pytest.ini": "[pytest]\naddopts = --doctest-modules\n"} if how == "addopts" else DOCS
-    args = ("--doctest-modules", "app") if how == "args" else ()
+    args = ("--doctest-modules", "app", "tests") if how == "args" else ()
     index = build(files)
     assert index.doctests == ("app/numbers.py", "app/text.py")  # one per module with examples
 
@@ -841,6 +841,38 @@ def test_doctests_are_selected_by_the_code_their_examples_and_docstrings_reach(h
     }  # the module's docstring, named by its __doc__
     # Without --doctest-modules no doctest is an item.
     assert "app/text.py" not in build(DOCS).select([body("app/helper.py", "app.helper.clean")]).tests
+
+
+def test_paths_in_the_stage_args_are_all_that_is_collected() -> None:
+    """pytest collects only the paths named on its command line: ``--doctest-modules app`` runs app's doctests and
+    no test of tests/, so selection neither selects nor counts those (the totals are the run's own)."""
+    index = build(DOCS)
+    everything = index.select([body("app/helper.py", "app.helper.other")], args=("--doctest-modules",))
+    assert everything.tests == ("tests/test_plain.py::test_other",) and everything.total == 3
+    only_app = index.select([body("app/helper.py", "app.helper.other")], args=("--doctest-modules", "app"))
+    assert only_app.tests == () and only_app.total == 2  # app/numbers.py, app/text.py
+    assert index.select([body("app/helper.py", "app.helper.clean")], args=("--doctest-modules", "app")).tests == (
+        "app/text.py",
+    )
+    one_file = index.select([body("app/helper.py", "app.helper.other")], args=("-q", "tests/test_plain.py::test_other"))
+    assert one_file.tests == ("tests/test_plain.py::test_other",) and one_file.total == 1
+    # A fallback runs what the command collects, too.
+    broken = build({**DOCS, "app/broken.py": "def oops(:\n"}).select([], args=("--doctest-modules", "app/text.py"))
+    assert broken.run_all and broken.tests == ("app/text.py",)
+    # A word that may be an option's value restricts nothing: the whole collection holds what pytest runs.
+    for args in (("-k", "app"), ("--some-plugin-option", "app"), ("--doctest-modules", "nowhere"), ("--pyargs", "app")):
+        assert (
+            index.select([body("app/helper.py", "app.helper.other")], args=args).total
+            == 1 + ("--doctest-modules" in args) * 2
+        ), args
+
+
+def test_paths_in_the_stage_args_outside_testpaths_run_everything_and_say_so() -> None:
+    """The index collects under testpaths; a stage naming another directory collects tests the index never saw."""
+    files = {**APP, "pytest.ini": "[pytest]\ntestpaths = tests\n", "checks/test_extra.py": "def test_extra(): pass\n"}
+    selection = build(files).select([body("app/util.py", "app.util.slug")], args=("checks",))
+    assert selection.run_all and selection.rule == "pytest-option" and "checks" in selection.reason
+    assert not build(files).select([body("app/util.py", "app.util.slug")], args=("tests",)).run_all
 
 
 def test_classes_deriving_from_outside_classes_have_every_method_reachable() -> None:

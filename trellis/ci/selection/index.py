@@ -33,7 +33,7 @@ from trellis.semantic_diff import DiffResult, EntityChange, module_name
 from ..pipeline.globs import matches_any
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from .pytest_collect import collect, shared_roots
-from .pytest_config import PytestConfig, doctest_modules, read_config, unsupported_args
+from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
 from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, file_facts
 from .ref_graph import Graph
 
@@ -302,6 +302,15 @@ class TestIndex:
         """
         changes = list(changed)
         with_doctests = self.config.doctest_modules or doctest_modules(args)
+        # Paths named in the stage's args: pytest collects only those (and not testpaths).
+        scope = positional_paths(args, self.paths)
+        if scope and self.config.testpaths and not all(self.config.in_testpaths(p.split("::")[0]) for p in scope):
+            return self._all(
+                f"the stage's args name {', '.join(scope)}, outside testpaths, which the index collects from",
+                "trellis.toml",
+                "pytest-option",
+                with_doctests,
+            )
         if self.errors:
             path = sorted(self.errors)[0]
             return self._all(
@@ -309,6 +318,7 @@ class TestIndex:
                 path,
                 "parse-error",
                 with_doctests,
+                scope,
             )
         if self.config.unsupported:
             return self._all(self.config.unsupported, self.config.source, "pytest-option")
@@ -318,6 +328,7 @@ class TestIndex:
                 environment_changed,
                 "environment",
                 with_doctests,
+                scope,
             )
         if unsupported_args(args):
             return self._all(unsupported_args(args), "trellis.toml", "pytest-option")
@@ -328,8 +339,10 @@ class TestIndex:
             for item in _expand(change):
                 fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, inert, always_full)
                 if fallback is not None:
-                    return self._all(fallback[0], item.path, fallback[1], with_doctests)
+                    return self._all(fallback[0], item.path, fallback[1], with_doctests, scope)
         candidates = {**self._reach, **self._doctests} if with_doctests else self._reach
+        if scope:
+            candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
         if not new_nodes and not old_nodes and not forced:
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
@@ -358,8 +371,12 @@ class TestIndex:
                 reasons[nodeid] = why
         return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
 
-    def _all(self, reason: str, path: str, rule: str, with_doctests: bool = False) -> Selection:
+    def _all(
+        self, reason: str, path: str, rule: str, with_doctests: bool = False, scope: Sequence[str] = ()
+    ) -> Selection:
         tests = tuple(sorted((*self.tests, *self.doctests))) if with_doctests else self.tests
+        if scope:
+            tests = tuple(t for t in tests if in_paths(t, scope))
         return Selection(
             tests=tests,
             run_all=True,

@@ -16,7 +16,7 @@ import fnmatch
 import posixpath
 import shlex
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ __all__ = [
     "CONFIG_FILES",
     "PytestConfig",
     "doctest_modules",
+    "in_paths",
+    "positional_paths",
     "read_config",
     "unsupported_args",
 ]
@@ -88,6 +90,12 @@ class PytestConfig:
                 return False
             parts = parts[len([p for p in base.split("/") if p]) :]
         return not any(fnmatch.fnmatchcase(part, pattern) for part in parts for pattern in self.norecursedirs)
+
+    def in_testpaths(self, path: str) -> bool:
+        """Is ``path`` (a file or directory) within ``testpaths`` (everything is, without them)?"""
+        if not self.testpaths:
+            return True
+        return self._testpath_of(path) is not None
 
     def _testpath_of(self, path: str) -> str | None:
         for testpath in self.testpaths:
@@ -235,6 +243,161 @@ def _match_path(pattern: str, path: str) -> bool:
 def doctest_modules(args: Sequence[str]) -> bool:
     """Do these pytest arguments collect the doctests of Python modules?"""
     return DOCTEST_MODULES in args
+
+
+# pytest options (core, xdist, cov, timeout) whose value may be the next argument: what follows them is no path.
+_VALUE_OPTIONS = frozenset(
+    {
+        "-k",
+        "-m",
+        "-p",
+        "-c",
+        "-o",
+        "-W",
+        "-n",
+        "-r",
+        "--ignore",
+        "--ignore-glob",
+        "--deselect",
+        "--rootdir",
+        "--confcutdir",
+        "--basetemp",
+        "--config-file",
+        "--override-ini",
+        "--junitxml",
+        "--junit-xml",
+        "--junit-prefix",
+        "--maxfail",
+        "--tb",
+        "--durations",
+        "--durations-min",
+        "--log-level",
+        "--log-file",
+        "--log-file-level",
+        "--log-format",
+        "--log-date-format",
+        "--log-cli-level",
+        "--log-cli-format",
+        "--log-cli-date-format",
+        "--import-mode",
+        "--capture",
+        "--color",
+        "--code-highlight",
+        "--show-capture",
+        "--doctest-report",
+        "--doctest-glob",
+        "--cov",
+        "--cov-report",
+        "--cov-config",
+        "--cov-fail-under",
+        "--dist",
+        "--maxprocesses",
+        "--numprocesses",
+        "--max-worker-restart",
+        "--tx",
+        "--rsyncdir",
+        "--timeout",
+        "--timeout-method",
+        "--pastebin",
+        "--debug",
+    }
+)
+# Options known to take no value: a path may follow them.
+_FLAG_OPTIONS = frozenset(
+    {
+        "-q",
+        "-v",
+        "-vv",
+        "-vvv",
+        "-x",
+        "-s",
+        "-l",
+        "--doctest-modules",
+        "--doctest-continue-on-failure",
+        "--exitfirst",
+        "--quiet",
+        "--verbose",
+        "--strict-markers",
+        "--strict-config",
+        "--showlocals",
+        "--runxfail",
+        "--lf",
+        "--last-failed",
+        "--ff",
+        "--failed-first",
+        "--nf",
+        "--new-first",
+        "--sw",
+        "--stepwise",
+        "--no-header",
+        "--no-summary",
+        "--disable-warnings",
+        "--disable-pytest-warnings",
+        "--trace-config",
+        "--collect-only",
+        "--co",
+        "--setup-show",
+        "--cache-clear",
+        "--full-trace",
+        "--continue-on-collection-errors",
+        "--doctest-ignore-import-errors",
+        "--no-cov",
+        "--cov-append",
+        "--looponfail",
+        "-f",
+    }
+)
+
+
+def positional_paths(args: Sequence[str], paths: Iterable[str]) -> tuple[str, ...]:
+    """The files, directories and node ids of the tree that ``args`` name as pytest's positional arguments
+    (pytest then collects only those, and ignores ``testpaths``); () when there are none, or when an argument
+    cannot be told apart from an option's value (an unknown option before it, a word naming nothing in the
+    tree, ``--pyargs``): the caller then assumes the whole collection, which holds the part."""
+    tree = set(paths)
+    dirs = {posixpath.dirname(p) for p in tree}
+    for d in list(dirs):
+        while d:
+            d = posixpath.dirname(d)
+            dirs.add(d)
+    out: list[str] = []
+    previous = ""
+    for arg in args:
+        if arg == "--pyargs":
+            return ()
+        if arg.startswith("-") and arg != "-":
+            previous = arg
+            continue
+        if previous in _VALUE_OPTIONS:
+            previous = ""
+            continue
+        if previous and "=" not in previous and previous not in _FLAG_OPTIONS and not _bundled_flags(previous):
+            return ()  # an option we do not know: this may be its value
+        previous = ""
+        clean = arg.split("::", 1)[0].rstrip("/").removeprefix("./")
+        if clean in ("", "."):
+            return ()  # the whole tree
+        if clean not in tree and clean not in dirs:
+            return ()
+        rest = arg.split("::", 1)[1] if "::" in arg else ""
+        out.append(f"{clean}::{rest}" if rest else clean)
+    return tuple(out)
+
+
+def _bundled_flags(arg: str) -> bool:
+    """``-xq``: short flags run together, none of which takes a value."""
+    return len(arg) > 2 and arg[0] == "-" and arg[1] != "-" and all(f"-{c}" in _FLAG_OPTIONS for c in arg[1:])
+
+
+def in_paths(nodeid: str, scope: Sequence[str]) -> bool:
+    """Is this test id (or a doctest module's path) under one of ``positional_paths``' answers?"""
+    for path in scope:
+        if "::" in path:
+            if nodeid == path or nodeid.startswith((path + "::", path + "[")):
+                return True
+        elif nodeid == path or nodeid.startswith((path + "/", path + "::")):
+            return True
+    return False
 
 
 def unsupported_args(args: Sequence[str]) -> str:
