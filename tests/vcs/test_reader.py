@@ -217,6 +217,33 @@ def test_blobs_in_batches_and_files_at_a_commit(store: vcs.Store, alice: vcs.Ide
         assert info.value.reason == reason
 
 
+def test_cache_blobs_keeps_the_blobs_read_in_memory(store: vcs.Store, alice: vcs.Identity, demo: Path) -> None:
+    import os
+
+    import pygit2
+
+    sizes = {"small.bin": 4_000, "big.bin": 300_000, "huge.bin": 600_000}
+    files = {path: os.urandom(size) for path, size in sizes.items()}  # incompressible, read by no one before
+    commit_id = _commit(store, alice, [vcs.PutFile(path, data) for path, data in files.items()])
+    ids = RepositoryReader(demo).tree_blobs(commit_id)
+
+    def cached_after_reading(path: str) -> int:
+        reader = RepositoryReader(demo)  # a fresh reader: nothing of its own cached yet
+        before = pygit2.settings.cached_memory[0]
+        assert reader.read_blobs([ids[path]]) == {ids[path]: files[path]}
+        return int(pygit2.settings.cached_memory[0] - before)
+
+    assert cached_after_reading("big.bin") < sizes["big.bin"]  # libgit2's default: blobs are not cached
+    try:
+        vcs.cache_blobs(500_000)
+        assert cached_after_reading("big.bin") >= sizes["big.bin"]
+        assert cached_after_reading("small.bin") >= sizes["small.bin"]
+        assert cached_after_reading("huge.bin") < sizes["huge.bin"]  # past the limit of one blob
+    finally:
+        vcs.cache_blobs(0)
+    assert cached_after_reading("big.bin") < sizes["big.bin"]
+
+
 @pytest.mark.parametrize("flat", [False, True], ids=["subtrees", "flat"])
 def test_session_steps_in_either_layout(store: vcs.Store, alice: vcs.Identity, demo: Path, flat: bool) -> None:
     session = store.create_session("demo", alice)

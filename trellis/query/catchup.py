@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from trellis.vcs import NotFound, RepositoryReader
+from trellis.vcs import NotFound, RepositoryReader, cache_blobs
 
-from .changes import CommitRows, EntityDiffer, commit_rows
+from .changes import MAX_ENTITY_DIFF_BYTES, CommitRows, EntityDiffer, commit_rows
 from .gitsource import RefTip, SessionSnapshot, list_tips, read_session, repository_row, session_chain
 from .indexer import _COMMIT_TABLES, _RUN_TABLES, _RUNS_PER_TRANSACTION, ProgressCallback, SyncStats, _Batch
 from .lanes import LanePlan
@@ -445,6 +445,9 @@ def _worker_init(repo_path: str, repository: str, differ: EntityDiffer | None, p
     # goes, the workers find their queue closed and end), so a worker has no traceback to print.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(parent,), name="trellis-orphan-check", daemon=True).start()
+    # A worker reads each blob of its lane two or three times (the tree diff, the semantic diff, the next commit's
+    # old side): kept in memory once read, they are inflated once.
+    cache_blobs(MAX_ENTITY_DIFF_BYTES)
     _worker_state["repo"] = RepositoryReader(repo_path)
     _worker_state["repository"] = repository
     _worker_state["differ"] = differ

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from tree_sitter import Parser, Tree
 
@@ -315,12 +316,8 @@ def common_suffix(a: bytes, b: bytes, limit: int) -> int:
 
 
 def _line_starts(data: bytes) -> list[int]:
-    starts = [0]
-    find = data.find
-    i = find(b"\n")
-    while i >= 0:
-        starts.append(i + 1)
-        i = find(b"\n", i + 1)
+    """Offset of each line's start, and ``len(data)`` last (once)."""
+    starts = list(accumulate([len(line) + 1 for line in data.split(b"\n")[:-1]], initial=0))
     if starts[-1] != len(data):
         starts.append(len(data))
     return starts

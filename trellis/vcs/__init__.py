@@ -45,7 +45,7 @@ if TYPE_CHECKING:
         TreeEntry,
     )
     from .objects import parse_trailers, trust_object_links
-    from .reader import FileDelta, Head, RefTarget, RepositoryReader
+    from .reader import FileDelta, Head, RefTarget, RepositoryReader, cache_blobs
     from .reads import TreeReader, blob_id
     from .redaction import Redacted, Redactor, SecretPattern
     from .store import Store
@@ -103,6 +103,7 @@ _LAZY = {
     "TreeReader": "reads",
     "VcsError": "errors",
     "blob_id": "reads",
+    "cache_blobs": "reader",
     "maintain": "maintenance",
     "parse_trailers": "objects",
     "sync_filesystems": "durability",
@@ -141,6 +142,7 @@ __all__ = [
     "Maintainer",
     "SyncFunction",
     "blob_id",
+    "cache_blobs",
     "maintain",
     "parse_trailers",
     "sync_filesystems",

@@ -30,7 +30,7 @@ from .objects import commit_value
 from .reads import TreeReader
 from .sessions import step_blobs
 
-__all__ = ["FileDelta", "Head", "RefTarget", "RepositoryReader"]
+__all__ = ["FileDelta", "Head", "RefTarget", "RepositoryReader", "cache_blobs"]
 
 _STATUS = {
     "A": "added",
@@ -41,6 +41,7 @@ _STATUS = {
     "T": "type_changed",
 }
 _NONE = pygit2.enums.SortMode.NONE
+_BLOB = pygit2.enums.ObjectType.BLOB
 _OLDEST_FIRST = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
 
 
@@ -308,3 +309,14 @@ class RepositoryReader(TreeReader):
         if not isinstance(blob, pygit2.Blob):
             raise NotFound(f"path {path!r} is not a file at {commit_id}", reason="NOT_A_FILE", path=path)
         return blob.data
+
+
+def cache_blobs(max_blob_bytes: int) -> None:
+    """Let libgit2 keep the blobs this process reads, up to ``max_blob_bytes`` each (0: none, libgit2's default),
+    in its object cache (bounded in all by libgit2's total for the process, 256 MiB by default).
+
+    Process-wide: for a process that reads most blobs more than once, as a history import's worker does (the
+    tree diff of a commit reads both sides of each changed file, :meth:`RepositoryReader.read_blobs` reads them
+    again for the semantic diff, and the next commit's old side is this one's new side).
+    """
+    pygit2.settings.cache_object_limit(_BLOB, max(0, max_blob_bytes))
