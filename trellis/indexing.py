@@ -51,13 +51,21 @@ class IndexEvents(Protocol):
 
 
 class Index:
-    def __init__(self, data_dir: Path, cache: semantic_diff.ParseCache, *, snapshot_interval: float = 2.0) -> None:
-        """``snapshot_interval``: seconds between checks for a change to publish (0: publish no snapshot)."""
+    def __init__(
+        self,
+        data_dir: Path,
+        cache: semantic_diff.ParseCache,
+        *,
+        snapshot_interval: float = 2.0,
+        index_interval: float = 0.0,
+    ) -> None:
+        """``snapshot_interval``: seconds between checks for a change to publish (0: publish no snapshot);
+        ``index_interval``: seconds between background syncs (``BackgroundIndexer``'s ``min_interval``)."""
         self.indexer = Indexer(data_dir, data_dir / INDEX_FILE, entity_differ=shared_cache_differ(cache))
         # Catch up before serving, so the first query after a restart sees every
         # acknowledged write (incremental: quick when the index is current).
         self.indexer.sync()
-        self.background = BackgroundIndexer(self.indexer, full_sync_on_start=False).start()
+        self.background = BackgroundIndexer(self.indexer, full_sync_on_start=False, min_interval=index_interval).start()
         self.snapshots = (
             SnapshotPublisher(self.indexer, data_dir / SNAPSHOT_FILE, interval=snapshot_interval).start()
             if snapshot_interval > 0

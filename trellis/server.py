@@ -296,7 +296,12 @@ def open_differ(store: Store) -> Differ:
 
 def open_index(config: ServerConfig, differ: Differ) -> Index:
     try:
-        return Index(config.data_dir, differ.cache, snapshot_interval=config.snapshot_interval)
+        return Index(
+            config.data_dir,
+            differ.cache,
+            snapshot_interval=config.snapshot_interval,
+            index_interval=config.index_interval,
+        )
     except duckdb.Error as exc:
         raise ConfigError(
             f"cannot open the index {config.data_dir / INDEX_FILE}: {exc}. The index is derived from git: "

@@ -325,6 +325,36 @@ def test_background_indexer_catches_up_and_follows_notifications(store: vcs.Stor
         background.stop()
 
 
+def test_background_indexer_gathers_the_writes_of_an_interval_into_one_sync(store: vcs.Store, indexer: Indexer) -> None:
+    """With ``min_interval``, the writes notified after a sync wait for the interval and are indexed by one sync;
+    waiting for the index (and stopping) does not wait for the interval."""
+    from trellis.query import BackgroundIndexer
+
+    _populate(store)
+    background = BackgroundIndexer(indexer, min_interval=3600).start()
+    try:
+        assert background.wait_idle(30)  # the first sync does not wait
+        assert indexer.check() == []
+        store.commit("demo", "main", [vcs.PutFile("n.txt", b"first")], "first", ALICE)
+        background.notify("demo")
+        before = indexer.generation
+        assert background.wait_idle(30)
+        one_sync = indexer.generation - before  # the write transactions of one sync of one new commit
+        assert one_sync > 0 and indexer.check() == []
+        for i in range(5):
+            store.commit("demo", "main", [vcs.PutFile("n.txt", b"%d" % i)], f"n{i}", ALICE)
+            background.notify("demo")
+        before = indexer.generation
+        assert background.wait_idle(30)  # an hour's interval is not waited for
+        assert indexer.generation - before == one_sync  # five writes, one sync
+        assert indexer.check() == []
+        store.commit("demo", "main", [vcs.PutFile("n.txt", b"last")], "last", ALICE)
+        background.notify("demo")  # now waiting for the interval
+    finally:
+        background.stop(timeout=30)
+    assert not background._thread.is_alive()  # stopping did not wait for the interval either
+
+
 def test_sync_skips_a_repository_as_it_was_and_follows_any_change(store: vcs.Store, data_dir: Path) -> None:
     """sync() records what each repository's references said when it caught up (index_info) and does not open
     a repository that still says the same; any change of a reference, HEAD or the configuration is followed."""

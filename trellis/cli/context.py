@@ -176,6 +176,9 @@ def local_data_dir(args: argparse.Namespace) -> Path | None:
     return root
 
 
+BULK_INDEX_INTERVAL = 2.0
+
+
 @contextmanager
 def connect(
     args: argparse.Namespace, *, creates: bool = False, repository: str | None = None, bulk: bool = False
@@ -186,7 +189,9 @@ def connect(
     then acknowledges each write without syncing, and the data directory is synced once when the command's work
     is done, before this returns: one sync instead of one per write (which costs more than the write itself on a
     busy disk). The sync runs however the command ends; a power loss before it can lose what the command already
-    printed as imported, and a re-run finishes the import.
+    printed as imported, and a re-run finishes the import. Its index follows every ``BULK_INDEX_INTERVAL``
+    seconds instead of after each write (no other process can read it meanwhile), and catches up before this
+    returns.
 
     With a routing table ($TRELLIS_ROUTES) and no server given, the server is the one the table names for the
     command's ``repository`` (default: ``args.repository``); a command without one gets a ``RoutedClient``.
@@ -233,6 +238,7 @@ def connect(
             address="127.0.0.1:0",
             durability=Durability.NONE if sync_at_end else durability,
             snapshot_interval=0,
+            index_interval=BULK_INDEX_INTERVAL if bulk else 0.0,
         )
     )
     try:

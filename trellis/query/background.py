@@ -6,6 +6,14 @@ coalescing bursts (a hundred commits to one repository in a burst become a
 few syncs). On start it catches up with everything (after a restart the
 index may lag). Errors are logged and retried at the next notification;
 they never reach the pusher.
+
+``min_interval`` spaces syncs out: a sync starts at least that many seconds
+after the previous one ended, gathering the notifications in between. A sync
+reads every reference of the repository, so during a bulk import (thousands
+of sessions, each a few writes) syncing after every write costs more than
+the writes; the embedded server of an import command sets it. Waiting for
+the index (:meth:`BackgroundIndexer.wait_idle`, and so stopping) never waits
+for the interval.
 """
 
 from __future__ import annotations
@@ -22,13 +30,16 @@ log = logging.getLogger(__name__)
 
 
 class BackgroundIndexer:
-    def __init__(self, indexer: Indexer, *, full_sync_on_start: bool = True) -> None:
+    def __init__(self, indexer: Indexer, *, full_sync_on_start: bool = True, min_interval: float = 0.0) -> None:
         self.indexer = indexer
+        self.min_interval = max(0.0, min_interval)
         self._pending: set[str] = set()
         self._all = full_sync_on_start
         self._cond = threading.Condition()
         self._busy = False
         self._stopping = False
+        self._waiters = 0  # threads in wait_idle: the next sync starts at once
+        self._last_end = float("-inf")
         self._thread = threading.Thread(target=self._run, name="trellis-indexer", daemon=True)
 
     def start(self) -> BackgroundIndexer:
@@ -48,12 +59,17 @@ class BackgroundIndexer:
         """Block until everything notified so far is indexed; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._pending or self._all or self._busy:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            return True
+            self._waiters += 1
+            self._cond.notify_all()
+            try:
+                while self._pending or self._all or self._busy:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
+                return True
+            finally:
+                self._waiters -= 1
 
     def stop(self, timeout: float | None = 10.0) -> None:
         with self._cond:
@@ -67,6 +83,9 @@ class BackgroundIndexer:
             with self._cond:
                 while not (self._pending or self._all or self._stopping):
                     self._cond.wait()
+                start = self._last_end + self.min_interval
+                while not (self._stopping or self._waiters) and (remaining := start - time.monotonic()) > 0:
+                    self._cond.wait(remaining)  # gather what comes meanwhile into this sync
                 if self._stopping:
                     return
                 everything, names = self._all, sorted(self._pending)
@@ -84,4 +103,5 @@ class BackgroundIndexer:
             finally:
                 with self._cond:
                     self._busy = False
+                    self._last_end = time.monotonic()
                     self._cond.notify_all()
