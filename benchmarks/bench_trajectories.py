@@ -147,7 +147,9 @@ def main() -> None:
         startup_s = time.perf_counter() - start
         first_s, first, first_cpu = trellis("import-trajectory", str(logs), data=data)
         again_s, again, _ = trellis("import-trajectory", str(logs), data=data)
-        _, rows, _ = trellis("query", "SELECT count(*) AS sessions, sum(steps) AS steps FROM session_summary", data=data)
+        _, rows, _ = trellis(
+            "query", "SELECT count(*) AS sessions, sum(steps) AS steps FROM session_summary", data=data
+        )
         steps = sum(f["steps"] for f in first["files"])
         result = {
             "files": args.files,
