@@ -21,6 +21,11 @@ catalogue to that base and renders the base and the result in the language:
                              half of its methods changed
   rename_chain      a→b while b→c, in one commit
   swap              two functions or methods exchange names
+  pull_up_from_two  two subclasses each had a copy of a method (one copy sometimes edited),
+                    the commit moves it into their base (half the time a new base inserted
+                    between them and the old one): two refactorings, one per source
+  push_down_to_two  a base's method moved into two of its subclasses (one copy sometimes
+                    edited): two refactorings, one per target
 
 The call sites, imports and references follow the refactoring, as an IDE or a careful
 developer leaves them. Most cases carry other edits in the same commit: another method's
@@ -31,6 +36,7 @@ not, and must report none:
   inline            a method's body inlined into its only caller, the method removed
   replace           a function removed, a different one added, callers switched to it
   lookalike         a method removed and one of the same shape over other words added
+  remove_override   a subclass's override of a base method deleted (the base's stays)
 
 ``expected`` lists the (change, kind, old qualname, new qualname) a semantic diff should
 report as a rename or move; members that merely follow their class are not in it.
@@ -66,8 +72,10 @@ TYPES = (
     "move_rename_large_class",
     "rename_chain",
     "swap",
+    "pull_up_from_two",
+    "push_down_to_two",
 )
-NEGATIVE_TYPES = ("extract", "inline", "replace", "lookalike")
+NEGATIVE_TYPES = ("extract", "inline", "replace", "lookalike", "remove_override")
 LANGUAGES = ("python", "java", "typescript")
 
 Stmt = tuple  # ("let", var, expr) | ("ret", expr) | ("expr", expr) | ("if", cond, [stmt]) | ("for", var, expr, [stmt])
@@ -542,6 +550,28 @@ def _pick_class(mods: list[Module], rng: random.Random, sub: bool | None = None)
     return rng.choice(cands)
 
 
+def _ancestors(mods: list[Module], name: str) -> set[str]:
+    bases = {c.name: c.base for mod in mods for c in mod.classes}
+    out: set[str] = set()
+    while bases.get(name) and bases[name] not in out:
+        name = bases[name]  # type: ignore[assignment]
+        out.add(name)
+    return out
+
+
+def _family_of_three(mods: list[Module], rng: random.Random) -> tuple[Cls, Cls, Cls] | None:
+    """A class and two others made its subclasses (in the base code, so on both sides)."""
+    classes = [c for mod in mods for c in mod.classes]
+    rng.shuffle(classes)
+    for base in classes:
+        subs = [c for c in classes if c is not base and c.name not in _ancestors(mods, base.name)]
+        if len(subs) >= 2:
+            s1, s2 = subs[:2]
+            s1.base = s2.base = base.name
+            return base, s1, s2
+    return None
+
+
 def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
     mods, names, bodies = _base(lang, rng)
     big: Cls | None = None
@@ -557,6 +587,28 @@ def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
                     bodies.body(params, [f"SELF.{m.name}" for m in big.methods[-3:]], rng.randint(3, 8)),
                 )
             )
+    family = None
+    if kind in ("pull_up_from_two", "push_down_to_two", "remove_override"):
+        family = _family_of_three(mods, rng)
+        if family is None:
+            return None
+        base, s1, s2 = family
+        params = rng.sample(NOUNS, rng.randint(1, 3))
+        shared = Fn(
+            names.method(), params, bodies.body(params, [f"SELF.{m.name}" for m in base.methods[:2]], rng.randint(4, 8))
+        )
+        if kind == "pull_up_from_two":
+            s1.methods.append(Fn(shared.name, list(params), list(shared.body)))
+            s2.methods.insert(rng.randint(0, len(s2.methods)), Fn(shared.name, list(params), list(shared.body)))
+            if rng.random() < 0.5:
+                _edit_body(s2.methods[[m.name for m in s2.methods].index(shared.name)], bodies, 0.2)
+        elif kind == "push_down_to_two":
+            base.methods.append(shared)
+        else:
+            base.methods.append(shared)
+            override = Fn(shared.name, list(params), list(shared.body))
+            _edit_body(override, bodies, 0.25)
+            s1.methods.append(override)
     old = _copy(mods)
     new = mods
     expected: set[tuple[str, str, str, str]] = set()
@@ -757,6 +809,49 @@ def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
         change = {"rename_function": "renamed", "move_function": "moved", "move_rename_function": "moved_renamed"}[kind]
         expected.add((change, "function", oq, _q(lang, target, newname)))
         avoid.add(newname)
+    elif kind in ("pull_up_from_two", "push_down_to_two", "remove_override"):
+        assert family is not None
+        base, s1, s2 = family
+        mod_of = {c.name: m for m in new for c in m.classes}
+        name = shared.name
+        avoid.add(name)
+        if kind == "remove_override":
+            s1.methods = [m for m in s1.methods if m.name != name]
+        elif kind == "pull_up_from_two":
+            copies = [next(m for m in c.methods if m.name == name) for c in (s1, s2)]
+            for c in (s1, s2):
+                c.methods = [m for m in c.methods if m.name != name]
+            target, tmod = base, mod_of[base.name]
+            if rng.random() < 0.5 and lang != "java":
+                # a new base between them and the old one, in the first subclass's module
+                target = Cls(names.cls(), base.name, list(base.fields), [])
+                tmod = mod_of[s1.name]
+                tmod.classes.insert(tmod.classes.index(s1), target)
+                s1.base = s2.base = target.name
+                avoid.add(target.name)
+            target.methods.insert(rng.randint(0, len(target.methods)), copies[0])
+            for c in (s1, s2):
+                expected.add(
+                    ("moved", "method", _q(lang, mod_of[c.name], c.name, name), _q(lang, tmod, target.name, name))
+                )
+        else:
+            m = next(m for m in base.methods if m.name == name)
+            base.methods.remove(m)
+            s1.methods.insert(rng.randint(0, len(s1.methods)), m)
+            copy = Fn(name, list(m.params), list(m.body))
+            if rng.random() < 0.5:
+                _edit_body(copy, bodies, 0.2)
+            s2.methods.append(copy)
+            for c in (s1, s2):
+                expected.add(
+                    (
+                        "moved",
+                        "method",
+                        _q(lang, mod_of[base.name], base.name, name),
+                        _q(lang, mod_of[c.name], c.name, name),
+                    )
+                )
+        avoid.update({base.name, s1.name, s2.name})
     elif kind == "extract":
         mod, c = _pick_class(new, rng)
         m = max(c.methods, key=lambda x: len(x.body))

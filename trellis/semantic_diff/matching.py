@@ -39,7 +39,7 @@ import difflib
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .extract import Core, Rec
@@ -181,9 +181,16 @@ _GENERIC_NAMES = frozenset(
 )
 
 
+def _dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
 def _generic(name: str) -> bool:
     """Names many unrelated entities share: dunders and the usual protocol and helper names."""
-    return (name.startswith("__") and name.endswith("__")) or name in _GENERIC_NAMES
+    return _dunder(name) or name in _GENERIC_NAMES
+
+
+_IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 def _name_words(name: str) -> list[str]:
@@ -217,7 +224,7 @@ class _Matcher:
         self.n2o: list[dict[int, Ref]] = [{} for _ in new]
         self.pairs: list[tuple[Ref, Ref]] = []
         self.score: dict[Ref, float] = {}  # new ref -> similarity when paired by similarity
-        self._tokens: dict[tuple[bool, Ref], list[bytes]] = {}
+        self._tokens: dict[tuple[bool, Ref, bool], list[bytes]] = {}
         self._switched: tuple[dict[bytes, dict[int, int]], dict[bytes, dict[int, int]]] | None = None
         self._seq: difflib.SequenceMatcher[bytes] = difflib.SequenceMatcher(None, [], [], autojunk=False)
         self.budget = options.max_comparisons
@@ -225,6 +232,11 @@ class _Matcher:
         # Renames on evidence beyond the body (updated call sites, same parameters) and the
         # locality tie-break: the diff's own matching turns them on, the merge's does not.
         self.evidence = False
+        # Second sources of a pull-up from several classes and second targets of a push-down
+        # to several (:meth:`hierarchy`): pairs beyond the one-to-one ``o2n``/``n2o``.
+        self.extra: list[tuple[Ref, Ref]] = []
+        self.extra_score: dict[tuple[Ref, Ref], float] = {}
+        self._bases: dict[bool, dict[str, set[str]]] = {}
 
     def pair(self, o: Ref, n: Ref) -> None:
         self.o2n[o[0]][o[1]] = n
@@ -285,23 +297,33 @@ class _Matcher:
                 o2n = self.o2n[op[0]]
                 olist = [x for x in olist if x not in o2n]
                 nlist = [x for x in new_groups[(rec.parent, c.kind, key)] if x not in n2o]
-                for ok, nk in _pair_group(olist, nlist, self.old[op[0]].records, records):
-                    self.pair((op[0], ok), (ni, nk))
+                oi = op[0]
+                for ok, nk in _pair_group(
+                    olist,
+                    nlist,
+                    self.old[oi].records,
+                    records,
+                    lambda a, b, oi=oi, ni=ni: self.ratio((oi, a), (ni, b), 0.0),  # type: ignore[misc]
+                ):
+                    self.pair((oi, ok), (ni, nk))
 
     # -- step 3: by similarity ----------------------------------------------------------
 
-    def tokens(self, new: bool, ref: Ref) -> list[bytes]:
-        key = (new, ref)
+    def tokens(self, new: bool, ref: Ref, docs: bool = True) -> list[bytes]:
+        """The entity's normalised tokens, its subtree's included (each nested entity's name
+        too), and the words of the docstrings unless ``docs`` is false."""
+        key = (new, ref, docs)
         toks = self._tokens.get(key)
         if toks is None:
             side = (self.new if new else self.old)[ref[0]]
             records = side.records
             r = records[ref[1]]
-            parts = [r.core.tokens, _doc_words(r.core)]
+            parts = [r.core.tokens, _doc_words(r.core) if docs else b""]
             for k in range(ref[1] + 1, r.end):
                 parts.append(records[k].core.segment.encode())
                 parts.append(records[k].core.tokens)
-                parts.append(_doc_words(records[k].core))
+                if docs:
+                    parts.append(_doc_words(records[k].core))
             toks = b"\x00".join(p for p in parts if p).split(b"\x00")
             if toks == [b""]:
                 toks = []
@@ -362,6 +384,16 @@ class _Matcher:
             for o in candidates:
                 orec = self.old[o[0]].records[o[1]]
                 same_name = orec.core.name == nname
+                if (
+                    evidence
+                    and not same_name
+                    and _dunder(orec.core.name)
+                    and self.o2n[o[0]].get(orec.parent) != (n[0], nrec.parent)
+                ):
+                    # A protocol method (``__get__``, ``__iter__``) is what its name says: it does
+                    # not leave its class under another name (a descriptor's ``__get__`` replaced
+                    # by a property of the class that used it is not a move).
+                    continue
                 threshold = opts.move_threshold if same_name else opts.rename_threshold
                 floor = threshold
                 if evidence and not same_name:
@@ -375,6 +407,17 @@ class _Matcher:
                 else:
                     score = self.ratio(o, n, floor)
                     size = min(len(self.tokens(False, o)), len(self.tokens(True, n)))
+                    if (
+                        evidence
+                        and not same_name
+                        and score < threshold
+                        and orec.core.tokens == nrec.core.tokens
+                        and orec.end == o[1] + 1
+                        and nrec.end == n[1] + 1
+                    ):
+                        # The same code, only the docstring was written or rewritten: a rename.
+                        score = 1.0
+                        size = len(self.tokens(False, o, False))
                 if score < floor or score == 0.0:
                     continue
                 if not same_name and size < MIN_RENAME_TOKENS:
@@ -410,6 +453,115 @@ class _Matcher:
             if self.o2n[o[0]].get(op) != (n[0], np_):
                 self.unpair(o, n)
         self.weak = []
+
+    # -- pull up and push down: along the class hierarchy -------------------------------
+
+    def ancestors(self, new: bool, name: str) -> set[str]:
+        """The names a container of that name derives from on one side, transitively (by
+        name: the bases as its signature writes them, ``mod.Base`` counting as ``Base``)."""
+        bases = self._bases.get(new)
+        if bases is None:
+            bases = {}
+            for side in self.new if new else self.old:
+                for rec in side.records[1:]:
+                    core = rec.core
+                    if core.kind in CONTAINER_KINDS and core.signature:
+                        found = set(_IDENT.findall(core.signature)) - {core.name}
+                        bases.setdefault(core.name, set()).update(found)
+            self._bases[new] = bases
+        out: set[str] = set()
+        todo = [name]
+        while todo and len(out) < 64:
+            for base in bases.get(todo.pop(), ()):
+                if base not in out:
+                    out.add(base)
+                    todo.append(base)
+        out.discard(name)
+        return out
+
+    def hierarchy(self) -> None:
+        """Methods that left classes for a class they derive from (pull up) or came from one
+        (push down), several at once: ``Inbox.refresh`` and ``Outbox.refresh`` both pulled up
+        into their base ``Box.refresh``, or ``Box.refresh`` pushed down into both.
+
+        A method still unpaired on one side pairs with a same-named method on the other side
+        in an ancestor (pull up: of its class's counterpart, on the new side) or a descendant
+        (push down: whose class's counterpart derives from its class, on the old side), at the
+        move threshold (the rename threshold for generic names), when that method is new in
+        its class (unpaired, or paired by a move from elsewhere): the first source or target
+        found pairs as usual if that method was still unpaired, the others are ``extra``.
+        Identical copies in an unrelated class do not compete: the hierarchy decides."""
+        opts = self.options
+        for new_side in (False, True):  # pull up (old methods unpaired), then push down
+            here, there = (self.new, self.old) if new_side else (self.old, self.new)
+            here_map, there_map = (self.n2o, self.o2n) if new_side else (self.o2n, self.n2o)
+            loose = []
+            for i, side in enumerate(here):
+                for k in sorted(set(range(1, len(side.records))).difference(here_map[i])):
+                    rec = side.records[k]
+                    if _family(rec.core.kind) != "function" or rec.parent <= 0:
+                        continue
+                    parent = side.records[rec.parent]
+                    if parent.core.kind not in CONTAINER_KINDS:
+                        continue
+                    counterpart = here_map[i].get(rec.parent)
+                    if counterpart is None:
+                        continue
+                    # pull up: ancestors of the class's counterpart on the new side; push down:
+                    # ancestors of the class's counterpart on the old side that this class is one of
+                    loose.append(((i, k), counterpart))
+            if not loose:
+                continue
+            wanted = {here[r[0]].records[r[1]].core.name for r, _ in loose}
+            by_name: dict[str, list[Ref]] = {}
+            for j, side in enumerate(there):
+                for k, rec in enumerate(side.records):
+                    if k and rec.core.name in wanted and _family(rec.core.kind) == "function":
+                        by_name.setdefault(rec.core.name, []).append((j, k))
+            found: dict[Ref, list[tuple[float, Ref]]] = {}
+            for ref, counterpart in loose:
+                core = here[ref[0]].records[ref[1]].core
+                cls_there = there[counterpart[0]].records[counterpart[1]].core.name
+                cls_here = here[ref[0]].records[here[ref[0]].records[ref[1]].parent].core.name
+                threshold = opts.rename_threshold if _generic(core.name) else opts.move_threshold
+                best: list[tuple[float, Ref]] = []
+                for cand in by_name.get(core.name, ()):
+                    crec = there[cand[0]].records[cand[1]]
+                    cparent = there[cand[0]].records[crec.parent]
+                    if crec.parent <= 0 or cparent.core.kind not in CONTAINER_KINDS:
+                        continue
+                    if new_side:
+                        # push down: the candidate's class is an ancestor of this class's old self
+                        related = cparent.core.name in self.ancestors(False, cls_there)
+                    else:
+                        # pull up: the candidate's class is an ancestor of this class's new self
+                        related = cparent.core.name in self.ancestors(True, cls_there)
+                    if not related or cparent.core.name == cls_here:
+                        continue
+                    # the candidate is new in its class: unpaired, or paired by a move
+                    other = there_map[cand[0]].get(cand[1])
+                    if other is not None and here_map[other[0]].get(here[other[0]].records[other[1]].parent) == (
+                        cand[0],
+                        crec.parent,
+                    ):
+                        continue
+                    score = self.ratio(cand, ref, threshold) if new_side else self.ratio(ref, cand, threshold)
+                    if score >= threshold:
+                        best.append((score, cand))
+                if best:
+                    best.sort(key=lambda b: -b[0])
+                    if len(best) == 1 or best[1][0] < best[0][0]:
+                        found.setdefault(best[0][1], []).append((best[0][0], ref))
+            for cand, sources in sorted(found.items()):
+                sources.sort(key=lambda s: (-s[0], s[1]))
+                for score, ref in sources:
+                    o, n = (cand, ref) if new_side else (ref, cand)
+                    if there_map[cand[0]].get(cand[1]) is None:
+                        self.pair(o, n)
+                        self.score[n] = round(min(score, 1.0), 4)
+                    else:
+                        self.extra.append((o, n))
+                        self.extra_score[(o, n)] = round(min(score, 1.0), 4)
 
     # -- containers: scored by their members ------------------------------------------
 
@@ -651,9 +803,17 @@ def _subtree_equal(orecs: list[Rec], oi: int, nrecs: list[Rec], ni: int) -> bool
     return True
 
 
-def _pair_group(olist: list[int], nlist: list[int], orecs: list[Rec], nrecs: list[Rec]) -> list[tuple[int, int]]:
+def _pair_group(
+    olist: list[int],
+    nlist: list[int],
+    orecs: list[Rec],
+    nrecs: list[Rec],
+    similarity: Callable[[int, int], float] | None = None,
+) -> list[tuple[int, int]]:
     """Pair same-named siblings: identical text first, then identical tokens, then identical
-    signature, then in order. Symmetric: swapping the sides swaps the pairs."""
+    signature, then each with its most similar (subtrees included: the definitions in the
+    branches of one ``if`` pair with their own branch), then in order. Symmetric: swapping the
+    sides swaps the pairs."""
     if len(olist) == 1 and len(nlist) == 1:
         return [(olist[0], nlist[0])]
     pairs: list[tuple[int, int]] = []
@@ -671,6 +831,18 @@ def _pair_group(olist: list[int], nlist: list[int], orecs: list[Rec], nrecs: lis
         paired_n = {n for _, n in pairs}
         orest = [k for k in orest if k not in paired_o]
         nrest = [k for k in nrest if k not in paired_n]
+    if similarity is not None and orest and nrest and len(orest) + len(nrest) > 2:
+        # mutual best by similarity, as long as there is one
+        while orest and nrest:
+            edges = [(o, n, similarity(o, n)) for o in orest for n in nrest]
+            best_o = _unique_best((o, n, x) for o, n, x in edges if x > 0.0)
+            best_n = _unique_best((n, o, x) for o, n, x in edges if x > 0.0)
+            mutual = [(o, n) for o, (n, _) in best_o.items() if best_n.get(n, (None, 0.0))[0] == o]
+            if not mutual:
+                break
+            pairs.extend(mutual)
+            orest = [k for k in orest if k not in {o for o, _ in mutual}]
+            nrest = [k for k in nrest if k not in {n for _, n in mutual}]
     pairs.extend(zip(orest, nrest))
     return pairs
 
@@ -748,6 +920,7 @@ def match_entities(
         m.consolidate(similar)  # a container whose members moved together moved itself
         m.drop_weak()
         m.by_name()
+    m.hierarchy()  # pull up from several classes, push down to several
     return _classify(m)
 
 
@@ -811,8 +984,32 @@ def _classify(m: _Matcher) -> tuple[list[EntityChange], list[EntityChange]]:
             follows=follows,
         )
         (changes if change or details else carried).append(entry)
+    extra_old = {o for o, _ in m.extra}
+    extra_new = {n for _, n in m.extra}
+    for (oi, ok), (ni, nk) in m.extra:
+        # a second source of a pull-up, or a second target of a push-down: a move of its own
+        oside, nside = m.old[oi], m.new[ni]
+        orec, nrec = oside.records[ok], nside.records[nk]
+        changes.append(
+            EntityChange(
+                path=nside.path,
+                old_path=oside.path,
+                kind=nrec.core.kind,
+                qualname=nside.qualname(nk),
+                old_qualname=oside.qualname(ok),
+                change="moved" if orec.core.name == nrec.core.name else "moved_renamed",
+                details=tuple(details_of(orec.core, nrec.core, nside.keyed)),
+                old_start_line=orec.start_line,
+                old_end_line=orec.end_line,
+                new_start_line=nrec.start_line,
+                new_end_line=nrec.end_line,
+                similarity=m.extra_score.get(((oi, ok), (ni, nk)), 1.0),
+            )
+        )
     for oi, side in enumerate(m.old):
         for k in sorted(set(range(len(side.records))).difference(m.o2n[oi])):
+            if (oi, k) in extra_old:
+                continue
             rec = side.records[k]
             q = side.qualname(k)
             changes.append(
@@ -833,6 +1030,8 @@ def _classify(m: _Matcher) -> tuple[list[EntityChange], list[EntityChange]]:
             )
     for ni, side in enumerate(m.new):
         for k in sorted(set(range(len(side.records))).difference(m.n2o[ni])):
+            if (ni, k) in extra_new:
+                continue
             rec = side.records[k]
             changes.append(
                 EntityChange(
