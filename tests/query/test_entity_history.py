@@ -207,3 +207,104 @@ def test_a_methods_history_crosses_its_class_rename_and_move(store: vcs.Store, d
             ("move class", "moved", "class", "geo.shapes.Disc", "geo.plane.Disc"),
             ("rename class", "renamed", "class", "geo.shapes.Circle", "geo.shapes.Disc"),
         ]
+
+
+_REFRESH = b"""
+    def refresh(self, *keys):
+        with self._clock as now:
+            for key in keys or list(self._slots):
+                self._touch(key, now)
+            return len(self._slots)
+"""
+
+
+def _boxes(base: bytes, inbox: bytes, outbox: bytes) -> bytes:
+    return (
+        b"class Box:\n    def __init__(self, clock):\n        self._clock = clock\n" + base + b"\n\n"
+        b"class Inbox(Box):\n    def deliver(self, letter):\n        return letter.key\n" + inbox + b"\n\n"
+        b"class Outbox(Box):\n    def send(self, letter):\n        return letter.send()\n" + outbox
+    )
+
+
+@pytest.mark.skipif(default_entity_differ() is None, reason="semantic_diff is not installed")
+def test_history_of_a_method_pulled_up_from_two_classes(store: vcs.Store, data_dir: Path) -> None:
+    store.create_repository("demo", ALICE)
+    edited = _REFRESH.replace(b"return len", b"return 0 + len")
+    steps: list[tuple[str, list[vcs.Change]]] = [
+        ("add", [vcs.PutFile("box.py", _boxes(b"", _REFRESH, _REFRESH))]),
+        ("edit outbox", [vcs.PutFile("box.py", _boxes(b"", _REFRESH, edited))]),
+        ("pull up", [vcs.PutFile("box.py", _boxes(_REFRESH, b"", b""))]),
+        ("edit base", [vcs.PutFile("box.py", _boxes(edited, b"", b""))]),
+    ]
+    for title, changes in steps:
+        store.commit("demo", "main", changes, title, ALICE)
+    titles = [t for t, _ in steps]
+    with Indexer(data_dir) as ix:  # the real engine
+        ix.sync()
+        assert ix.check() == []
+        # one row per source: two refactorings
+        assert ix.connection.execute(
+            "SELECT c.title, e.change, e.old_qualname, e.qualname FROM entity_changes e "
+            "JOIN commits c USING (repository, commit_id) "
+            "WHERE e.change IN ('renamed', 'moved', 'moved_renamed') AND e.follows IS NULL "
+            "ORDER BY c.title, e.old_qualname, e.qualname"
+        ).fetchall() == [
+            ("pull up", "moved", "box.Inbox.refresh", "box.Box.refresh"),
+            ("pull up", "moved", "box.Outbox.refresh", "box.Box.refresh"),
+        ]
+        # the base's method continues the first source's lineage, and both arrivals are in it
+        base = _ordered(ix, "box.Box.refresh", titles)
+        assert [(t, ch, q) for t, ch, _, q in base] == [
+            ("add", "added", "box.Inbox.refresh"),
+            ("pull up", "moved", "box.Box.refresh"),
+            ("pull up", "moved", "box.Box.refresh"),
+            ("edit base", "modified", "box.Box.refresh"),
+        ]
+        # the other source's lineage holds its past; its move row is the target's, found by
+        # its old name: both lineages together are the whole story, every row once
+        rows = ix.connection.execute(
+            "SELECT c.title, h.change, h.old_qualname, h.qualname FROM entity_history h "
+            "JOIN commits c USING (repository, commit_id) WHERE h.lineage_id IN "
+            "(SELECT lineage_id FROM entity_history WHERE qualname = 'box.Outbox.refresh' "
+            "OR old_qualname = 'box.Outbox.refresh')"
+        ).fetchall()
+        assert sorted(rows, key=lambda r: (titles.index(r[0]), r[2])) == [
+            ("add", "added", None, "box.Inbox.refresh"),
+            ("add", "added", None, "box.Outbox.refresh"),
+            ("edit outbox", "modified", "box.Outbox.refresh", "box.Outbox.refresh"),
+            ("pull up", "moved", "box.Inbox.refresh", "box.Box.refresh"),
+            ("pull up", "moved", "box.Outbox.refresh", "box.Box.refresh"),
+            ("edit base", "modified", "box.Box.refresh", "box.Box.refresh"),
+        ]
+
+
+@pytest.mark.skipif(default_entity_differ() is None, reason="semantic_diff is not installed")
+def test_history_of_a_method_pushed_down_to_two_classes(store: vcs.Store, data_dir: Path) -> None:
+    store.create_repository("demo", ALICE)
+    edited = _REFRESH.replace(b"return len", b"return 0 + len")
+    steps: list[tuple[str, list[vcs.Change]]] = [
+        ("add", [vcs.PutFile("box.py", _boxes(_REFRESH, b"", b""))]),
+        ("push down", [vcs.PutFile("box.py", _boxes(b"", _REFRESH, edited))]),
+        ("edit inbox", [vcs.PutFile("box.py", _boxes(b"", edited, edited))]),
+    ]
+    for title, changes in steps:
+        store.commit("demo", "main", changes, title, ALICE)
+    titles = [t for t, _ in steps]
+    with Indexer(data_dir) as ix:  # the real engine
+        ix.sync()
+        assert ix.check() == []
+        assert ix.connection.execute(
+            "SELECT e.change, e.old_qualname, e.qualname FROM entity_changes e "
+            "WHERE e.change = 'moved' ORDER BY e.qualname"
+        ).fetchall() == [
+            ("moved", "box.Box.refresh", "box.Inbox.refresh"),
+            ("moved", "box.Box.refresh", "box.Outbox.refresh"),
+        ]
+        # each copy continues the base method's lineage
+        history = _ordered(ix, "box.Inbox.refresh", titles)
+        assert sorted(((t, ch, q) for t, ch, _, q in history), key=lambda r: (titles.index(r[0]), r[2])) == [
+            ("add", "added", "box.Box.refresh"),
+            ("push down", "moved", "box.Inbox.refresh"),
+            ("push down", "moved", "box.Outbox.refresh"),
+            ("edit inbox", "modified", "box.Inbox.refresh"),
+        ]

@@ -420,7 +420,11 @@ VIEWS: tuple[View, ...] = (
         "`lineage_id` is `lineage_path || '::' || lineage_qualname`. Renaming or moving a container "
         "(a module whose file moves, a class) carries the names it contains along; the members of a "
         "renamed or moved class also have rows of their own at that commit, marked with `follows`. "
-        "Query one entity "
+        "A method pulled up from several classes into one has one `moved` row per source: the target "
+        "continues the lineage of the first source (by name) and every move row is in the target's "
+        "lineage, while each other source's lineage holds its own past; select the lineages with "
+        "`qualname = … OR old_qualname = …` to get both. A method pushed down into several classes continues "
+        "its lineage in each of them. Query one entity "
         "by any of its names with `WHERE lineage_id IN (SELECT lineage_id FROM entity_history "
         "WHERE qualname = …)`. Names are matched per repository, not per time: a new entity that "
         "reuses a name an older one had joins that older one's lineage.",

@@ -24,6 +24,9 @@
    are released first and stay apart only when both halves pair elsewhere: rename
    chains (a→b, b→c) and swaps. Then an unpaired class whose members moved
    together to one unpaired class pairs with it (:meth:`_Matcher.consolidate`).
+   Last, along the class hierarchy (:meth:`_Matcher.hierarchy`): a method pulled up
+   from several classes into their base, or pushed down from a base into several,
+   pairs with each of them; the pairs beyond the first are ``extra`` (one row each).
 5. **Classification.** A pair whose parent is not paired with the new parent
    *moved*; one whose name differs was *renamed*; both: *moved_renamed*. A class
    named like its file moves with the file.
@@ -41,6 +44,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .extract import Core, Rec
 from .languages.spec import CONTAINER_KINDS
@@ -780,9 +784,13 @@ def _doc_words(core: Core) -> bytes:
     return b"\x00".join(core.docstring.encode().split()) if core.docstring else b""
 
 
-def _unique_best(edges: Iterable[tuple[Ref, Ref, float]]) -> dict[Ref, tuple[Ref, float]]:
-    """For each left ref, its strictly best right ref (ties: none)."""
-    best: dict[Ref, tuple[Ref | None, float]] = {}
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _unique_best(edges: Iterable[tuple[_K, _V, float]]) -> dict[_K, tuple[_V, float]]:
+    """For each left item, its strictly best right item (ties: none)."""
+    best: dict[_K, tuple[_V | None, float]] = {}
     for a, b, s in edges:
         cur = best.get(a)
         if cur is None or s > cur[1]:
