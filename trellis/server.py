@@ -107,6 +107,8 @@ class RunningServer:
     maintainer: Maintainer | None = None
     admission: Admission | None = None
     """The queue calls wait in for a turn (trellis/admission.py)."""
+    quotas: QuotaTracker | None = None
+    """The per-identity quotas its calls spend (the web viewer's pages spend them too)."""
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     def stop(self, grace: float | None = None) -> None:
@@ -160,6 +162,13 @@ def build_server(
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", 0 if front is None else 1),
         ]
+        quotas = QuotaTracker(
+            config.quotas,
+            config.limits.max_commit_bytes,
+            lambda: repository_creators(store),
+            repository_count=lambda: repository_count(store),
+            shared=front.quota_table() if front is not None else None,
+        )
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="trellis-rpc"),
             interceptors=[
@@ -171,13 +180,7 @@ def build_server(
                         # (`verifier` is built below, before the server starts taking calls)
                         protected=lambda repository, branch: bool(verifier.required_stages(repository, branch)),
                     ),
-                    quotas=QuotaTracker(
-                        config.quotas,
-                        config.limits.max_commit_bytes,
-                        lambda: repository_creators(store),
-                        repository_count=lambda: repository_count(store),
-                        shared=front.quota_table() if front is not None else None,
-                    ),
+                    quotas=quotas,
                     admission=admission,
                 )
             ],
@@ -235,7 +238,7 @@ def build_server(
             lock.publish(address=address, tls=credentials is not None)
             log_serving(config, address, credentials is not None, require_tokens)
         return RunningServer(
-            server, port, address, store, differ, index, verifier, lock, health_servicer, maintainer, admission
+            server, port, address, store, differ, index, verifier, lock, health_servicer, maintainer, admission, quotas
         )
     except BaseException:
         if lock is not None:

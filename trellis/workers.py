@@ -773,8 +773,20 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
     if plan.beside is not None:
         from types import SimpleNamespace
 
+        from .quotas import QuotaTracker, repository_count, repository_creators
+
+        # The web viewer's pages spend the identities' shared quotas too, in a column past the fronts'.
+        quotas = QuotaTracker(
+            config.quotas,
+            config.limits.max_commit_bytes,
+            lambda: repository_creators(store),
+            repository_count=lambda: repository_count(store),
+            shared=SharedQuotaTable(plan.run_dir / QUOTA_TABLE, plan.workers),
+        )
         stop_beside = plan.beside(
-            SimpleNamespace(address=plan.address, store=store, differ=differ, index=index, verifier=verifier)
+            SimpleNamespace(
+                address=plan.address, store=store, differ=differ, index=index, verifier=verifier, quotas=quotas
+            )
         )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -285,3 +285,28 @@ def test_a_push_to_a_repository_with_a_trellis_toml_starts_a_run_through_a_front
         reply = client.commit("demo", "main", {"trellis.toml": pipeline, "a.txt": "one\n"}, "a pipeline")
         runs = list(client.list_runs("demo"))
     assert [r.commit_id for r in runs] == [reply.commit.commit_id]
+
+
+def test_the_web_viewer_beside_the_fronts_spends_their_shared_quota(tmp_path: Path) -> None:
+    """Under --workers the viewer runs in the index process; its pages spend the buckets the fronts share."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    running = Workers(tmp_path / "data", "--http", "127.0.0.1:0", "--rate", "0.001", "--burst", "3")
+    try:
+        deadline = time.monotonic() + 120
+        while not (found := re.search(r"web viewer on (\S+)", running.log.read_text())):
+            assert time.monotonic() < deadline, running.log.read_text()
+            time.sleep(0.1)
+        url = found.group(1)
+        with running.client("local") as client:
+            client.create_repository("demo")  # one request of the identity "local"
+        for _ in range(2):
+            with urllib.request.urlopen(url + "/repositories", timeout=30) as response:
+                assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/repositories", timeout=30)
+        assert refused.value.code == 429 and "RATE_LIMITED" in refused.value.read().decode()
+    finally:
+        running.stop()

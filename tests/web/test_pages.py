@@ -6,6 +6,7 @@ import io
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -308,3 +309,45 @@ def test_static_files_are_served_from_the_package(site: Site) -> None:
     for name in ("htmx.min.js", "chart.umd.min.js", "app.js", "app.css"):
         status, body, _ = site.get("/static/" + name, None)
         assert status == 200 and len(body) > 100, name
+
+
+def test_pages_spend_the_same_request_quota_as_calls(tmp_path: Path) -> None:
+    from trellis import vcs
+    from trellis.client import Client
+    from trellis.config import ServerConfig
+    from trellis.quotas import Quotas
+    from trellis.server import build_server
+    from trellis.vcs import LimitExceeded
+    from trellis.web import start_http
+
+    config = ServerConfig(
+        data_dir=tmp_path,
+        address="127.0.0.1:0",
+        durability=vcs.Durability.NONE,
+        quotas=Quotas(requests_per_second=0.001, burst=3),
+    )
+    running = build_server(config)
+    try:
+        web = start_http(running, tmp_path, "127.0.0.1:0")
+        try:
+            codes = []
+            for _ in range(3):
+                try:
+                    with urllib.request.urlopen(web.url + "/repositories", timeout=30) as response:
+                        codes.append(response.status)
+                except urllib.error.HTTPError as exc:
+                    codes.append(exc.code)
+            assert codes == [200, 200, 200]
+            # The fourth request of the identity ("local") is one too many, on the web or over gRPC.
+            with pytest.raises(urllib.error.HTTPError) as raised:
+                urllib.request.urlopen(web.url + "/repositories", timeout=30)
+            assert raised.value.code == 429
+            assert int(raised.value.headers["retry-after"]) >= 1
+            assert "RATE_LIMITED" in raised.value.read().decode()
+            with Client(running.address, agent="local") as client, pytest.raises(LimitExceeded) as call:
+                list(client.list_repositories())
+            assert call.value.reason == "RATE_LIMITED"
+        finally:
+            web.stop()
+    finally:
+        running.stop()

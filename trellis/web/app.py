@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import math
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from trellis.vcs import NotFound, PermissionDenied
 from ..auth import TokenStore
 from ..authz import LOCAL_GRANTS, Principal
 from ..errors import DOMAIN_ERRORS, DomainError, Unauthenticated, status_for
+from ..quotas import QuotaExceeded, QuotaTracker
 from . import pages
 from .pages import Services, SessionFilters, StepFilters
 
@@ -127,8 +129,10 @@ class WebApp:
         require_tokens: bool,
         secure_cookie: bool = False,
         query_limits: QueryLimits | None = None,
+        quotas: QuotaTracker | None = None,
     ) -> None:
         self.services = services
+        self.quotas = quotas
         self.tokens = tokens
         self.require_tokens = require_tokens
         self.secure_cookie = secure_cookie
@@ -201,7 +205,10 @@ class WebApp:
         status = _HTTP.get(code, 500)
         if status == 401:
             return self.render(request, "login.html", 401, message=message, next=request.url.path)
-        return self.render(request, "error.html", status, status=status, error_reason=reason, message=message)
+        page = self.render(request, "error.html", status, status=status, error_reason=reason, message=message)
+        if isinstance(exc, QuotaExceeded) and exc.retry_after is not None:
+            page.headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
+        return page
 
     def page(self, handler: Callable[[Request, Principal], Response]) -> Callable[[Request], Response]:
         """A route: authenticate, run ``handler`` (in Starlette's thread pool), turn domain errors into pages."""
@@ -209,6 +216,8 @@ class WebApp:
         def endpoint(request: Request) -> Response:
             try:
                 principal = self.principal(request)
+                if self.quotas is not None:
+                    self.quotas.take(principal.name)  # a page is a request, as a call is
                 return handler(request, principal)
             except DOMAIN_ERRORS as exc:
                 return self.error(request, exc)
@@ -558,8 +567,14 @@ def build_app(
     require_tokens: bool,
     secure_cookie: bool = False,
     query_limits: QueryLimits | None = None,
+    quotas: QuotaTracker | None = None,
 ) -> Starlette:
-    """The web viewer as an ASGI application over a server's services."""
+    """The web viewer as an ASGI application over a server's services (its pages spend ``quotas``)."""
     return WebApp(
-        services, tokens, require_tokens=require_tokens, secure_cookie=secure_cookie, query_limits=query_limits
+        services,
+        tokens,
+        require_tokens=require_tokens,
+        secure_cookie=secure_cookie,
+        query_limits=query_limits,
+        quotas=quotas,
     ).build()

@@ -3,7 +3,7 @@
 ``start_http(running, address)`` serves the pages of a started
 :class:`~trellis.server.RunningServer` (``trellis serve --http``,
 ``trellis ui``): the same store, index and verifier as its servicers, the
-same tokens. With the server's TLS certificate the viewer speaks HTTPS (and,
+same tokens, and its pages spend the same per-identity request quota. With the server's TLS certificate the viewer speaks HTTPS (and,
 with a client CA, asks browsers for a certificate); without TLS or without
 tokens it listens on loopback only unless the operator passes
 ``--insecure-allow-remote``, as for gRPC.
@@ -27,6 +27,7 @@ from .app import build_app
 from .pages import Services
 
 if TYPE_CHECKING:
+    from ..quotas import QuotaTracker
     from ..server import RunningServer
 
 __all__ = ["WebServer", "start_http"]
@@ -47,6 +48,7 @@ class WebServer:
         tls_key: Path | None = None,
         tls_client_ca: Path | None = None,
         insecure_allow_remote: bool = False,
+        quotas: QuotaTracker | None = None,
     ) -> None:
         import uvicorn
 
@@ -66,7 +68,7 @@ class WebServer:
         self._socket = listening.socket
         self.url = f"{'https' if tls else 'http'}://{listening.origin}"
         self.port = listening.port
-        app = build_app(services, tokens, require_tokens=tokens.active(), secure_cookie=tls)
+        app = build_app(services, tokens, require_tokens=tokens.active(), secure_cookie=tls, quotas=quotas)
         options: dict[str, Any] = {}  # uvicorn.Config's keyword arguments
         if tls:
             options.update(ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key))
@@ -113,4 +115,5 @@ def start_http(
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
         insecure_allow_remote=insecure_allow_remote,
+        quotas=getattr(running, "quotas", None),
     ).start()
