@@ -112,3 +112,48 @@ def test_a_failed_fetch_says_why_either_way(tmp_path: Path, program: str | None)
     with pytest.raises(vcs.FailedPrecondition) as info:
         imports.fetch(dest, str(tmp_path / "no-such-repository"), ["+refs/heads/*:refs/heads/*"], git=program)
     assert info.value.reason == "IMPORT_FAILED" and "no-such-repository" in info.value.message
+
+
+def test_find_source_names_the_object_directory_of_the_main_repository(work: Path, tmp_path: Path) -> None:
+    source = imports.find_source(work)
+    assert source is not None and Path(source.objects) == (work / ".git" / "objects").resolve()
+    linked = tmp_path / "linked"
+    _run(work, "worktree", "add", "-q", str(linked), "feature")
+    from_linked = imports.find_source(linked)
+    assert from_linked is not None and Path(from_linked.url) == linked
+    assert Path(from_linked.objects).resolve() == (work / ".git" / "objects").resolve()
+    bare = tmp_path / "bare.git"
+    _run(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    from_bare = imports.find_source(bare)
+    assert from_bare is not None and Path(from_bare.objects).resolve() == (bare / "objects").resolve()
+
+
+def test_fetch_with_the_source_objects_transfers_none_and_gets_the_same_refs(work: Path, tmp_path: Path) -> None:
+    """Given the source's object directory, the fetch starts from its packs and loose objects (linked, as a local
+    ``git clone`` does) and git has nothing left to send: no pack of its own, the same references and objects as
+    a plain fetch."""
+    _run(work, "repack", "-q", "-a", "-d")  # the first commit in a pack
+    (work / "b.py").write_text("y = 2\n")  # the second one loose
+    _run(work, "add", "b.py")
+    _run(work, "commit", "-q", "-m", "two")
+    _run(work, "tag", "-a", "v2", "-m", "annotated")
+    source = imports.find_source(work)
+    assert source is not None
+    source_packs = sorted(p.name for p in (Path(source.objects) / "pack").iterdir() if p.suffix in (".pack", ".idx"))
+    assert len(source_packs) == 2
+    seen = []
+    for name, objects in (("plain", None), ("seeded", source.objects)):
+        dest = tmp_path / f"{name}.git"
+        imports.init_bare(dest, {})
+        imports.fetch(dest, source.url, source.refspecs, objects=objects)
+        refs = git(dest, "for-each-ref", "--format=%(refname) %(objectname)")
+        reachable = sorted(git(dest, "rev-list", "--all", "--objects").split())
+        seen.append((refs, reachable))
+        git(dest, "fsck", "--strict")
+        if objects is not None:
+            packs = sorted(p.name for p in (dest / "objects" / "pack").iterdir() if p.suffix in (".pack", ".idx"))
+            assert packs == source_packs  # git wrote no pack: it had every object already
+            loose = git(dest, "count-objects", "-v")
+            assert "count: 0" not in loose  # the loose objects came too
+    assert seen[0] == seen[1]
+    assert "refs/tags/v2" in seen[0][0] and "refs/heads/origin/old" in seen[0][0]

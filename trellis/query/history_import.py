@@ -42,9 +42,13 @@ class ImportResult:
     stats: SyncStats
 
 
-def _fetch(dest: Path, origin: imports.ImportSource, git_env: Mapping[str, str] | None) -> None:
+def _fetch(dest: Path, origin: imports.ImportSource, git_env: Mapping[str, str] | None, *, fresh: bool) -> None:
+    """Fetch ``origin`` into ``dest``; a ``fresh`` repository is first given the source's object files (see
+    ``imports.fetch``: nothing left to transfer), a resumed one fetches only what it lacks."""
     try:
-        imports.fetch(dest, origin.url, origin.refspecs, env=git_env)
+        imports.fetch(
+            dest, origin.url, origin.refspecs, env=git_env, objects=(origin.objects or None) if fresh else None
+        )
     except FailedPrecondition as exc:
         raise HistoryImportError(exc.message, reason="IMPORT_FAILED") from None
 
@@ -85,7 +89,7 @@ def import_history(
                 f"repository {name!r} already exists (and was not imported from {source})",
                 reason="REPOSITORY_EXISTS",
             )
-        _fetch(dest, origin, git_env)
+        _fetch(dest, origin, git_env, fresh=False)
     else:
         staging = repos / f".tmp-{name}-{secrets.token_hex(4)}"
         try:
@@ -99,7 +103,7 @@ def import_history(
                     _SOURCE_KEY: origin.url,
                 },
             )
-            _fetch(staging, origin, git_env)
+            _fetch(staging, origin, git_env, fresh=True)
             imports.set_default_branch(staging, [origin.head_branch, "main", "master"])
             os.rename(staging, dest)
         except BaseException:
