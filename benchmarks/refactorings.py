@@ -26,6 +26,8 @@ catalogue to that base and renders the base and the result in the language:
                     between them and the old one): two refactorings, one per source
   push_down_to_two  a base's method moved into two of its subclasses (one copy sometimes
                     edited): two refactorings, one per target
+  rename_documented a documented method renamed to an unrelated name (nothing calls it) while
+                    a third to two fifths of its body changed; its docstring or doc comment kept
 
 The call sites, imports and references follow the refactoring, as an IDE or a careful
 developer leaves them. Most cases carry other edits in the same commit: another method's
@@ -74,9 +76,10 @@ TYPES = (
     "swap",
     "pull_up_from_two",
     "push_down_to_two",
+    "rename_documented",
 )
 NEGATIVE_TYPES = ("extract", "inline", "replace", "lookalike", "remove_override")
-ADDED_LATER = frozenset({"pull_up_from_two", "push_down_to_two", "remove_override"})
+ADDED_LATER = frozenset({"pull_up_from_two", "push_down_to_two", "rename_documented", "remove_override"})
 LANGUAGES = ("python", "java", "typescript")
 
 Stmt = tuple  # ("let", var, expr) | ("ret", expr) | ("expr", expr) | ("if", cond, [stmt]) | ("for", var, expr, [stmt])
@@ -87,6 +90,7 @@ class Fn:
     name: str
     params: list[str]
     body: list[Stmt]
+    doc: str = ""  # a docstring (Python) or a doc comment above the method (Java, TypeScript)
 
 
 @dataclass
@@ -327,7 +331,9 @@ def _fn(lang: str, fn: Fn, indent: str, method: bool, classes: set[str]) -> list
     step = "  " if lang == "typescript" else "    "
     if lang == "python":
         params = (["self"] if method else []) + fn.params
-        return [f"{indent}def {fn.name}({', '.join(params)}):", *_stmts(lang, fn.body, indent + step, classes)]
+        doc = [f'{indent + step}"""{fn.doc}"""'] if fn.doc else []
+        return [f"{indent}def {fn.name}({', '.join(params)}):", *doc, *_stmts(lang, fn.body, indent + step, classes)]
+    doc = [f"{indent}/** {fn.doc} */"] if fn.doc else []
     if lang == "java":
         params = ", ".join(f"Object {p}" for p in fn.params)
         head = f"{indent}public Object {fn.name}({params}) {{"
@@ -336,7 +342,7 @@ def _fn(lang: str, fn: Fn, indent: str, method: bool, classes: set[str]) -> list
         head = (
             f"{indent}{fn.name}({params}): any {{" if method else f"{indent}export function {fn.name}({params}): any {{"
         )
-    return [head, *_stmts(lang, fn.body, indent + step, classes), indent + "}"]
+    return [*doc, head, *_stmts(lang, fn.body, indent + step, classes), indent + "}"]
 
 
 def _cls(lang: str, c: Cls, classes: set[str]) -> list[str]:
@@ -510,10 +516,12 @@ def _copy(mods: list[Module]) -> list[Module]:
             m.package,
             m.stem,
             [
-                Cls(c.name, c.base, list(c.fields), [Fn(f.name, list(f.params), list(f.body)) for f in c.methods])
+                Cls(
+                    c.name, c.base, list(c.fields), [Fn(f.name, list(f.params), list(f.body), f.doc) for f in c.methods]
+                )
                 for c in m.classes
             ],
-            [Fn(f.name, list(f.params), list(f.body)) for f in m.functions],
+            [Fn(f.name, list(f.params), list(f.body), f.doc) for f in m.functions],
         )
         for m in mods
     ]
@@ -853,6 +861,21 @@ def _case(kind: str, lang: str, rng: random.Random) -> Case | None:
                     )
                 )
         avoid.update({base.name, s1.name, s2.name})
+    elif kind == "rename_documented":
+        mod, c = _pick_class(new, rng)
+        subject = [rng.choice(VERBS), "the", rng.choice(NOUNS), "of", "each", rng.choice(NOUNS)]
+        doc = " ".join(subject).capitalize() + f", and return the {rng.choice(ATTRS)} it leaves."
+        params = rng.sample(NOUNS, rng.randint(1, 3))
+        documented = Fn(names.method(), params, bodies.body(params, [], rng.randint(5, 9)), doc)
+        for om in old:
+            for oc in om.classes:
+                if oc.name == c.name:
+                    oc.methods.append(Fn(documented.name, list(params), list(documented.body), doc))
+        renamed = Fn(names.method(), list(params), list(documented.body), doc)
+        _edit_body(renamed, bodies, rng.uniform(0.33, 0.4))
+        c.methods.append(renamed)
+        expected.add(("renamed", "method", _q(lang, mod, c.name, documented.name), _q(lang, mod, c.name, renamed.name)))
+        avoid.add(renamed.name)
     elif kind == "extract":
         mod, c = _pick_class(new, rng)
         m = max(c.methods, key=lambda x: len(x.body))

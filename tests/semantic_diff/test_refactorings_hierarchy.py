@@ -468,3 +468,55 @@ def test_one_definition_split_into_if_else_branches_pairs_with_the_alike_branch(
     assert ("added", "r.make_render") in changes  # the new branch
     # the nested helper stays under its own definition: not moved onto its own name
     assert ("modified", "r.make_render.render") in changes
+
+
+def test_rename_with_a_rewritten_body_backed_by_its_kept_docstring() -> None:
+    old = _src('''
+        class Settings:
+            def read_file(self, path, defaults=None):
+                """Read the settings file at ``path`` and merge its values over ``defaults``."""
+                values = dict(defaults or {})
+                with open(path) as handle:
+                    for line in handle:
+                        key, _, value = line.partition("=")
+                        values[key.strip()] = value.strip()
+                self.values = values
+                return values
+        ''')
+    new = _src('''
+        class Settings:
+            def load(self, path, defaults=None):
+                """Read the settings file at ``path`` and merge its values over ``defaults``."""
+                values = dict(defaults or {})
+                text = pathlib.Path(path).read_text(encoding="utf-8")
+                for number, line in enumerate(text.splitlines(), 1):
+                    if not line.strip() or line.lstrip().startswith("#"):
+                        continue
+                    if "=" not in line:
+                        raise SettingsError(path, number, line)
+                    key, _, value = line.partition("=")
+                    values[key.strip().lower()] = value.strip()
+                self.values = values
+                return values
+        ''')
+    result = diff_files({"conf.py": old}, {"conf.py": new})
+    assert _moves(result) == {("renamed", "conf.Settings.read_file", "conf.Settings.load")}
+
+
+def test_a_kept_short_docstring_is_no_evidence() -> None:
+    old = _src('''
+        class Settings:
+            def read_file(self, path):
+                """Read it."""
+                with open(path) as handle:
+                    return dict(line.split("=", 1) for line in handle)
+        ''')
+    new = _src('''
+        class Settings:
+            def words(self, path):
+                """Read it."""
+                text = pathlib.Path(path).read_text()
+                return sorted(set(text.lower().split()))
+        ''')
+    result = diff_files({"conf.py": old}, {"conf.py": new})
+    assert _moves(result) == set()

@@ -18,7 +18,9 @@
    reaches the threshold (0.8 when the names differ, 0.6 when only the container
    differs; 0.6, or 0.5 with the same parameters, for a rename whose call sites
    were updated from the old name to the new; 0.65 for a rename in place that
-   keeps a word of the name), each is the other's strictly best
+   keeps a word of the name; 0.5 for one in place that kept its docstring word for
+   word and half its code; any, for the same code under a new docstring), each is
+   the other's strictly best
    candidate (a tie pairs nothing), and — for a rename — the entity has at least
    ``MIN_RENAME_TOKENS`` tokens. Same-named functions whose bodies changed a lot
    are released first and stay apart only when both halves pair elsewhere: rename
@@ -53,6 +55,7 @@ from .model import EntityChange
 __all__ = ["FileSide", "MatchOptions", "details_of", "match_entities"]
 
 MIN_RENAME_TOKENS = 8
+MIN_DOC_WORDS = 6  # a docstring kept word for word is evidence of a rename from this length on
 MAX_RELEASED = 200  # chains and swaps are looked for among at most this many changed functions
 
 
@@ -660,6 +663,14 @@ class _Matcher:
             and self.o2n[o[0]].get(self.old[o[0]].records[o[1]].parent) == (n[0], self.new[n[0]].records[n[1]].parent)
         ):
             return True  # renamed in place, keeping a word of its name: test_hash -> test_hash_works
+        if (
+            ocore.doc_hash == ncore.doc_hash
+            and len(ocore.docstring.split()) >= MIN_DOC_WORDS
+            and self.o2n[o[0]].get(self.old[o[0]].records[o[1]].parent) == (n[0], self.new[n[0]].records[n[1]].parent)
+            and self._ratio(self.tokens(False, o, False), self.tokens(True, n, False), opts.signature_threshold)
+            >= opts.signature_threshold
+        ):
+            return True  # renamed in place, its docstring kept word for word, half its code too
         lost, gained = self.switched()
         went = lost.get(ocore.name.encode(), {})
         came = gained.get(ncore.name.encode(), {})
