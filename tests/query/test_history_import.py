@@ -160,3 +160,16 @@ def test_import_progress_moves_commit_by_commit_not_batch_by_batch(
     done = [d for d, _ in progress]
     assert done == sorted(done) and progress[-1] == (120, 120)
     assert len(set(done)) >= 8  # one batch of 500 commits, yet the bar moved many times
+
+
+def test_an_import_worker_loads_neither_duckdb_nor_arrow() -> None:
+    """A worker process imports what computing rows needs (git, the semantic diff's entry points), not the
+    indexer's DuckDB and Arrow: each worker of each import would pay for them at start."""
+    import sys
+
+    code = (
+        "import sys, trellis.query.import_worker as w; "
+        "print(sorted(m for m in ('duckdb', 'pyarrow', 'trellis.query.indexer') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -16,18 +16,16 @@ import logging
 import multiprocessing
 import os
 import pickle
-import signal
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from trellis.vcs import NotFound, RepositoryReader, cache_blobs
+from trellis.vcs import NotFound, RepositoryReader
 
-from .changes import MAX_ENTITY_DIFF_BYTES, CommitRows, EntityDiffer, commit_rows
+from . import import_worker
+from .changes import CommitRows, EntityDiffer, commit_rows
 from .gitsource import RefTip, SessionSnapshot, list_tips, read_session, repository_row, session_chain
 from .indexer import _COMMIT_TABLES, _RUN_TABLES, _RUNS_PER_TRANSACTION, ProgressCallback, SyncStats, _Batch
 from .lanes import LanePlan
@@ -243,7 +241,7 @@ class RepositorySync:
             concurrent.futures.ProcessPoolExecutor(
                 1,
                 mp_context=context,
-                initializer=_worker_init,
+                initializer=import_worker.start,
                 initargs=(self.repo.path, self.name, differ, os.getpid()),
             )
             for _ in range(plan.lanes)
@@ -253,7 +251,7 @@ class RepositorySync:
         def submit(lane: int) -> None:
             job = plan.next_job(lane)
             if job is not None:
-                running[pools[lane].submit(_worker_rows, job)] = lane
+                running[pools[lane].submit(import_worker.rows, job)] = lane
 
         try:
             for lane in range(plan.lanes):
@@ -427,32 +425,3 @@ def _picklable(value: object) -> bool:
     except Exception:
         return False
     return True
-
-
-_worker_state: dict[str, Any] = {}
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker once its parent is gone (a parent that exits at once, on Ctrl-C, cannot shut its pool
-    down; the siblings keep the job queue open, so a worker would wait for jobs forever)."""
-    while os.getppid() == parent:
-        time.sleep(0.25)
-    os._exit(0)
-
-
-def _worker_init(repo_path: str, repository: str, differ: EntityDiffer | None, parent: int) -> None:
-    # Ctrl-C at a terminal reaches the whole process group: the parent decides what stops (and when it
-    # goes, the workers find their queue closed and end), so a worker has no traceback to print.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="trellis-orphan-check", daemon=True).start()
-    # A worker reads each blob of its lane two or three times (the tree diff, the semantic diff, the next commit's
-    # old side): kept in memory once read, they are inflated once.
-    cache_blobs(MAX_ENTITY_DIFF_BYTES)
-    _worker_state["repo"] = RepositoryReader(repo_path)
-    _worker_state["repository"] = repository
-    _worker_state["differ"] = differ
-
-
-def _worker_rows(commit_ids: list[str]) -> list[CommitRows]:
-    repo = _worker_state["repo"]
-    return [commit_rows(repo, _worker_state["repository"], c, _worker_state["differ"]) for c in commit_ids]
