@@ -520,3 +520,36 @@ def test_a_kept_short_docstring_is_no_evidence() -> None:
         ''')
     result = diff_files({"conf.py": old}, {"conf.py": new})
     assert _moves(result) == set()
+
+
+_CHECK = """
+    def {name}(self):
+        cached = Cached(LRUCache(maxsize=2))
+        self.assertEqual(cached.get_typed(0), 0)
+        self.assertEqual(cached.get_typed(1), 1)
+        self.assertEqual(cached.get_typed(1.0), 2)
+"""
+
+
+def _tests(*names: str) -> bytes:
+    out = "class CachedTest(unittest.TestCase):\n"
+    for name in names:
+        if name.startswith("other_"):
+            out += f"\n    def {name}(self):\n        self.assertTrue(run_{name}())\n"
+        else:
+            out += _CHECK.format(name=name)
+    return out.encode()
+
+
+def test_identical_copies_in_one_class_the_one_in_the_old_place_is_the_rename() -> None:
+    old = _tests("other_first", "test_typed", "other_last")
+    new = _tests("other_first", "test_typed_lru", "other_last", "test_typed_dict")
+    result = diff_files({"t.py": old}, {"t.py": new})
+    assert _moves(result) == {("renamed", "t.CachedTest.test_typed", "t.CachedTest.test_typed_lru")}
+
+
+def test_identical_copies_in_other_places_stay_a_tie() -> None:
+    old = _tests("other_first", "test_typed", "other_last")
+    new = _tests("other_first", "other_last", "test_typed_lru", "other_more", "test_typed_dict")
+    result = diff_files({"t.py": old}, {"t.py": new})
+    assert _moves(result) == set()

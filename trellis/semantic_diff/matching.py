@@ -447,7 +447,47 @@ class _Matcher:
                 pairs.append((o, n))
                 if evidence and s < opts.rename_threshold and _generic(self.new[n[0]].records[n[1]].core.name):
                     self.weak.append((o, n))
+        if evidence and len(best_o) < len({o for _, o, _ in edges}):
+            pairs.extend(self.break_ties(edges))
         return pairs
+
+    def break_ties(self, edges: list[tuple[float, Ref, Ref]]) -> list[tuple[Ref, Ref]]:
+        """Between equally similar candidates (identical copies), the one in the same place:
+        an entity still unpaired whose top candidates tie pairs with the one whose previous or
+        next sibling is paired with its own, when that picks exactly one on both sides (a test
+        renamed in place while a copy of it was added elsewhere in the class)."""
+        top_o: dict[Ref, tuple[float, list[Ref]]] = {}
+        top_n: dict[Ref, tuple[float, list[Ref]]] = {}
+        for score, o, n in edges:
+            for top, a, b in ((top_o, o, n), (top_n, n, o)):
+                cur = top.get(a)
+                if cur is None or score > cur[0]:
+                    top[a] = (score, [b])
+                elif score == cur[0]:
+                    cur[1].append(b)
+        pairs: list[tuple[Ref, Ref]] = []
+        for o, (score, cands) in sorted(top_o.items()):
+            if len(cands) < 2 or o[1] in self.o2n[o[0]]:
+                continue
+            near = [n for n in cands if n[1] not in self.n2o[n[0]] and self.neighbours(o, n)]
+            if len(near) != 1:
+                continue
+            n = near[0]
+            back = [x for x in top_n[n][1] if x[1] not in self.o2n[x[0]] and self.neighbours(x, n)]
+            if back != [o]:
+                continue
+            self.pair(o, n)
+            self.score[n] = round(min(score, 1.0), 4)
+            pairs.append((o, n))
+        return pairs
+
+    def neighbours(self, o: Ref, n: Ref) -> bool:
+        """Whether the previous or the next sibling of ``o`` is paired with that of ``n``."""
+        oprev, onext = _siblings(self.old[o[0]].records, o[1])
+        nprev, nnext = _siblings(self.new[n[0]].records, n[1])
+        return (oprev >= 0 and nprev >= 0 and self.o2n[o[0]].get(oprev) == (n[0], nprev)) or (
+            onext >= 0 and nnext >= 0 and self.o2n[o[0]].get(onext) == (n[0], nnext)
+        )
 
     def drop_weak(self) -> None:
         """A move of an entity with a generic name (``__init__``, ``run``) below the rename
@@ -809,6 +849,18 @@ def _unique_best(edges: Iterable[tuple[_K, _V, float]]) -> dict[_K, tuple[_V, fl
         elif s == cur[1]:
             best[a] = (None, s)
     return {a: (b, s) for a, (b, s) in best.items() if b is not None}
+
+
+def _siblings(records: list[Rec], k: int) -> tuple[int, int]:
+    """The indexes of the previous and the next sibling of record ``k`` (-1: none)."""
+    parent = records[k].parent
+    i = parent + 1 if parent >= 0 else 1
+    end = records[parent].end if parent >= 0 else len(records)
+    prev = -1
+    while i < end and i != k:
+        prev, i = i, records[i].end
+    nxt = records[k].end
+    return prev, (nxt if nxt < end else -1)
 
 
 def _subtree_equal(orecs: list[Rec], oi: int, nrecs: list[Rec], ni: int) -> bool:
