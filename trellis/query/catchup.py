@@ -269,6 +269,10 @@ class RepositorySync:
                 if len(pending) >= size:
                     yield pending
                     pending = []
+            # Every job is done: the workers end by themselves while the caller writes the last rows (a worker's
+            # exit, freeing its parse cache, takes a tenth of a second or more); their pools join them later.
+            for pool in pools:
+                pool.shutdown(wait=False)
             if pending:
                 yield pending
         except BaseException:  # interrupted (Ctrl-C) or failed: stop the workers, do not run every job
@@ -276,10 +280,9 @@ class RepositorySync:
                 pool.shutdown(wait=False, cancel_futures=True)
                 for process in list((getattr(pool, "_processes", None) or {}).values()):
                     process.terminate()
-            raise
-        finally:
             for pool in pools:
                 pool.shutdown(wait=True)
+            raise
 
     def _update_sessions(
         self,
