@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from trellis import vcs
+from trellis.cli import trajectory as trajectory_cli
 from trellis.cli.main import main
 from trellis.client import Client
 from trellis.query import content_key, parse_trajectory
@@ -208,11 +209,12 @@ def test_reimport_on_a_data_directory_without_a_server(
     assert second["files"][0]["session"] == first["files"][0]["session"]
 
 
-def test_an_import_without_a_server_syncs_once_at_the_end(
+def test_an_import_without_a_server_syncs_in_batches_and_tells_only_what_is_synced(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, logs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In-process, an import is one bulk write: the data directory is synced once when the work is done, not
-    once per write (three per file); with durability off (TRELLIS_DURABILITY=none) never."""
+    """In-process, an import is a bulk write: the data directory is synced once a second and at the end, not
+    once per write (three per file), and a file is reported imported only after a sync that followed its write;
+    with durability off (TRELLIS_DURABILITY=none) never synced."""
     calls: list[int] = []
     real = durability._syncfs
     monkeypatch.setattr(durability, "_syncfs", lambda fd: (calls.append(fd), real(fd))[1])
@@ -220,10 +222,28 @@ def test_an_import_without_a_server_syncs_once_at_the_end(
     files = [str(p) for p in sorted((logs / "runs").glob("*.traj"))]
     assert main(["import-trajectory", *files, "--data-dir", str(tmp_path / "data"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["imported"] == len(files) == 3
-    assert len(calls) == 1
+    assert 1 <= len(calls) <= len(files)
+
+    # Syncing after every file: what was printed when each sync began is only what earlier syncs covered.
+    monkeypatch.setattr(trajectory_cli, "SYNC_EVERY_S", 0.0)
+    printed_at_sync: list[str] = []
+
+    def syncfs(fd: int) -> None:
+        printed_at_sync.append(capsys.readouterr().out)
+        real(fd)
+
+    monkeypatch.setattr(durability, "_syncfs", syncfs)
+    more = [str(logs / "runs" / "codex__wordcount.jsonl"), str(logs / "runs" / "openhands__wordcount.json")]
+    assert main(["import-trajectory", *more, "--data-dir", str(tmp_path / "data")]) == 0
+    printed_at_sync.append(capsys.readouterr().out)
+    imported_lines = [text.count("imported ") for text in printed_at_sync]
+    # Nothing before the first sync; the file it covered after it, the next one after the next sync (the last,
+    # when the import ends), then the summary.
+    assert imported_lines == [0, 1, 1, 0], printed_at_sync
+    monkeypatch.setattr(durability, "_syncfs", lambda fd: (calls.append(fd), real(fd))[1])
     calls.clear()
     monkeypatch.setenv("TRELLIS_DURABILITY", "none")
-    again = [str(logs / "runs" / "codex__wordcount.jsonl")]
+    again = [str(logs / "runs" / "atif-v1.4__wordcount.json")]
     assert main(["import-trajectory", *again, "--data-dir", str(tmp_path / "data"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["imported"] == 1
     assert calls == []

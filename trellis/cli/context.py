@@ -19,7 +19,7 @@ import importlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -180,22 +180,39 @@ BULK_INDEX_INTERVAL = 2.0
 
 
 @contextmanager
-def connect(
-    args: argparse.Namespace, *, creates: bool = False, repository: str | None = None, bulk: bool = False
-) -> Iterator[Client]:
+def connect(args: argparse.Namespace, *, creates: bool = False, repository: str | None = None) -> Iterator[Client]:
     """A client for the command; in-process, the data directory must exist unless the command ``creates`` data.
-
-    ``bulk``: many writes in a row (an import). In-process, with durable writes asked for, the embedded server
-    then acknowledges each write without syncing, and the data directory is synced once when the command's work
-    is done, before this returns: one sync instead of one per write (which costs more than the write itself on a
-    busy disk). The sync runs however the command ends; a power loss before it can lose what the command already
-    printed as imported, and a re-run finishes the import. Its index follows every ``BULK_INDEX_INTERVAL``
-    seconds instead of after each write (no other process can read it meanwhile), and catches up before this
-    returns.
 
     With a routing table ($TRELLIS_ROUTES) and no server given, the server is the one the table names for the
     command's ``repository`` (default: ``args.repository``); a command without one gets a ``RoutedClient``.
     """
+    with _connected(args, creates=creates, repository=repository, bulk=False) as (client, _):
+        yield client
+
+
+@contextmanager
+def connect_bulk(args: argparse.Namespace, *, creates: bool = False) -> Iterator[tuple[Client, Callable[[], None]]]:
+    """A client for many writes in a row (an import), and ``sync``: makes every write acknowledged so far durable.
+
+    In-process, with durable writes asked for, the embedded server acknowledges each write without syncing;
+    ``sync`` syncs the data directory once for all of them (one sync instead of one per write, which costs more
+    than the write itself on a busy disk), and so does the end of the command, however it ends. A command tells
+    the user a write is done only after a ``sync`` that followed it. With a server, or durability off, ``sync``
+    has nothing to do (a server syncs before it replies). The embedded index follows every
+    ``BULK_INDEX_INTERVAL`` seconds instead of after each write (no other process can read it meanwhile), and
+    catches up before this returns.
+    """
+    with _connected(args, creates=creates, repository=None, bulk=True) as pair:
+        yield pair
+
+
+@contextmanager
+def _connected(
+    args: argparse.Namespace, *, creates: bool, repository: str | None, bulk: bool
+) -> Iterator[tuple[Client, Callable[[], None]]]:
+    def nothing() -> None:
+        return None
+
     from .. import config as cfg
     from ..client import Client
 
@@ -210,7 +227,7 @@ def connect(
         repository = repository or getattr(args, "repository", None)
         if repository is None:
             with RoutedClient(table, token=token, agent=agent, tls=client_tls(args)) as routed:
-                yield routed  # type: ignore[misc]  # a Client for every per-repository method
+                yield routed, nothing  # type: ignore[misc]  # a Client for every per-repository method
             return
         server = table.server_for(repository)
     server_tls = False
@@ -221,7 +238,7 @@ def connect(
             server_tls = bool(owner.get("tls"))
     if server is not None:
         with Client(server, token=token, agent=agent, tls=client_tls(args, server_tls=server_tls)) as client:
-            yield client
+            yield client, nothing
         return
     from trellis.vcs import Durability, sync_filesystems
 
@@ -241,13 +258,17 @@ def connect(
             index_interval=BULK_INDEX_INTERVAL if bulk else 0.0,
         )
     )
-    try:
-        with Client(running.address, token=token, agent=agent) as client:
-            yield client
-    finally:
-        running.stop(grace=5)
+
+    def sync() -> None:
         if sync_at_end:
             sync_filesystems([root])
+
+    try:
+        with Client(running.address, token=token, agent=agent) as client:
+            yield client, sync
+    finally:
+        running.stop(grace=5)
+        sync()
 
 
 def to_jsonable(value: Any) -> Any:

@@ -6,6 +6,7 @@ import argparse
 import glob
 import hashlib
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..datadir import running_server
-from .context import Output, connect, data_dir, lazy
+from .context import Output, connect_bulk, data_dir, lazy
 
 if TYPE_CHECKING:
     from trellis import vcs
@@ -290,6 +291,10 @@ def _already_there(paths: list[Path], imported: dict[str, vcs.Session]) -> tuple
     return known, rest
 
 
+# How often a bulk import makes what it wrote durable, and tells the user which files are in.
+SYNC_EVERY_S = 1.0
+
+
 def run(args: argparse.Namespace) -> int:
     out = Output(args)
     paths, missing = expand(args.paths)
@@ -299,6 +304,9 @@ def run(args: argparse.Namespace) -> int:
 
     def report(outcome: Outcome) -> None:
         outcomes.append(outcome)
+        announce(outcome)
+
+    def announce(outcome: Outcome) -> None:
         if out.json:
             return
         if outcome.status == "failed":
@@ -315,10 +323,24 @@ def run(args: argparse.Namespace) -> int:
         known, paths = _already_there(paths, imported)
         for outcome in known:
             report(outcome)
+    unsynced: list[Outcome] = []  # written, not yet durable: told only after a sync
     if paths:
-        with connect(args, creates=True, bulk=True) as client:
+        with connect_bulk(args, creates=True) as (client, sync):
+            synced_at = time.monotonic()
             for outcome in import_files(client, args.repo, paths, agent=getattr(args, "agent", None), base=args.base):
-                report(outcome)
+                outcomes.append(outcome)
+                if outcome.status in ("imported", "resumed"):
+                    unsynced.append(outcome)
+                else:
+                    announce(outcome)  # nothing was written for it
+                if unsynced and time.monotonic() - synced_at >= SYNC_EVERY_S:
+                    sync()
+                    synced_at = time.monotonic()
+                    for done in unsynced:
+                        announce(done)
+                    unsynced.clear()
+    for done in unsynced:  # synced when the connection closed
+        announce(done)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("imported", "resumed", "duplicate", "failed")}
     if out.json:
         out.data(
