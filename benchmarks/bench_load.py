@@ -67,6 +67,7 @@ class Spec:
     think_s: float
     mix: tuple[tuple[str, int], ...] = tuple(MIX)
     push: str = "mixed"
+    own_connection: bool = False
 
 
 # -- agents (in client processes) ------------------------------------------------------------------
@@ -81,7 +82,13 @@ def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: d
     editor = bench_push.Editor(bench_push.SEED + index, name)
     latencies: dict[str, list[float]] = collections.defaultdict(list)
     errors: collections.Counter[str] = collections.Counter()
-    client = Client(spec.address, agent=name, timeout=120)
+    if spec.own_connection:  # not gRPC's process-wide subchannel pool: the kernel spreads them over the fronts
+        import grpc
+
+        channel = grpc.insecure_channel(spec.address, options=[("grpc.use_local_subchannel_pool", 1)])
+        client = Client(spec.address, agent=name, timeout=120, channel=channel)
+    else:
+        client = Client(spec.address, agent=name, timeout=120)
     stream = None
     try:
         session_id = None
@@ -208,20 +215,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from trellis import Client
 
     with bench_push.workspace(args.tmpdir) as work:
-        server = bench_push.ServerProcess(work / "data").start()
+        server = bench_push.ServerProcess(work / "data", workers=args.workers).start()
         try:
             assert server.proc is not None
-            proc = psutil.Process(server.proc.pid)
+            root = psutil.Process(server.proc.pid)
+
+            def rss() -> int:  # summed over the server's processes (``--workers``: supervisor, fronts, index)
+                total = 0
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        continue
+                return total
+
             with Client(server.address, agent="load-seed", timeout=300) as seed:
                 repo = seed.create_repository(REPO, default_branch=MAIN, description="bench_load fixture")
                 seed.commit(REPO, MAIN, bench_push.FIXTURE, "Seed fixture", expected_head=repo.head_commit_id)
             bench_push.wait_idle(server.proc.pid)
-            rss_idle = proc.memory_info().rss
+            rss_idle = rss()
 
             ctx = mp.get_context("spawn")
             start, start_at = ctx.Event(), ctx.Value("d", 0.0)
             ready, results = ctx.Queue(), ctx.Queue()
-            spec = Spec(server.address, args.seconds, args.think_ms / 1000, args.mix, args.push)
+            spec = Spec(server.address, args.seconds, args.think_ms / 1000, args.mix, args.push, args.own_connections)
             procs = max(1, min(args.processes, args.agents))
             workers = [
                 ctx.Process(
@@ -238,23 +255,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if got < 0:
                     raise RuntimeError(f"agent {-1 - got} failed to set up")
             samples: list[tuple[float, float]] = []
-            cpu0 = sum(proc.cpu_times()[:2])
+            cpu0 = server.cpu()
             start_at.value = time.monotonic() + 0.5
             start.set()
             while time.monotonic() < start_at.value:
                 time.sleep(0.001)
             began = time.monotonic()
             while time.monotonic() - began < args.seconds:
-                samples.append((time.monotonic() - began, proc.memory_info().rss / 2**20))
+                samples.append((time.monotonic() - began, rss() / 2**20))
                 time.sleep(0.5)
             collected = [o for _ in workers for o in results.get(timeout=args.seconds + 600)]
             elapsed = time.monotonic() - began
-            server_cpu = sum(proc.cpu_times()[:2]) - cpu0
+            server_cpu = server.cpu() - cpu0
             for w in workers:
                 w.join(30)
-            rss_end = proc.memory_info().rss
+            rss_end = rss()
             drain_s, _ = bench_push.wait_idle(server.proc.pid, timeout=600)
-            rss_drained = proc.memory_info().rss
+            rss_drained = rss()
             fatal = [o["fatal"] for o in collected if "fatal" in o]
             if fatal:
                 raise RuntimeError(fatal[0])
@@ -297,6 +314,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "client_processes": procs,
         "mix": dict(args.mix),
         "push": args.push,
+        "workers": args.workers,
+        "own_connections": args.own_connections,
         "seconds": round(elapsed, 1),
         "think_ms": args.think_ms,
         "storage": args.tmpdir or "default temp dir",
@@ -338,7 +357,8 @@ def print_report(r: dict[str, Any]) -> None:
     )
     print(
         f"{r['agents']} agents in {r['client_processes']} client processes for {r['seconds']} s "
-        f"(think {r['think_ms']} ms, mix {r['mix']}, push {r['push']}), storage: {r['storage']}\n"
+        f"(think {r['think_ms']} ms, mix {r['mix']}, push {r['push']}), storage: {r['storage']}, "
+        f"server --workers {r['workers']}{', a connection per agent' if r['own_connections'] else ''}\n"
     )
     print(f"{'rpc':24s} {'calls':>7s} {'calls/s':>8s} {'p50 ms':>8s} {'p99 ms':>9s} {'max ms':>9s} {'errors':>6s}")
     for rpc, s in r["rpcs"].items():
@@ -390,6 +410,19 @@ def main(argv: list[str] | None = None) -> int:
         "--mix", type=_mix, default=tuple(MIX), help="operation weights (default push=40,read=30,diff=15,query=15)"
     )
     p.add_argument("--tmpdir", default=None, help="where the server's data directory goes (e.g. /dev/shm)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="the server's --workers (default 0: one process, as the earlier runs in RESULTS.md; "
+        "`trellis serve` itself defaults to the number of cores); CPU and RSS are summed over its processes",
+    )
+    p.add_argument(
+        "--own-connections",
+        action="store_true",
+        help="each agent opens its own connection (default: one per client process); with --workers "
+        "the kernel spreads connections, not calls, over the fronts",
+    )
     p.add_argument(
         "--leak-mb-per-min",
         type=float,

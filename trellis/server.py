@@ -14,7 +14,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -36,7 +35,7 @@ from trellis.vcs import (
     trust_object_links,
 )
 
-from . import servicers
+from . import servicers, serving
 from .admission import Admission, waiting
 from .auth import TokenStore
 from .authz import Authorizer
@@ -95,7 +94,7 @@ class ConfigError(Exception):
 class RunningServer:
     """A started server and what it owns; ``stop`` releases everything."""
 
-    server: grpc.Server
+    server: serving.Server
     port: int
     address: str
     store: Store
@@ -169,8 +168,8 @@ def build_server(
             repository_count=lambda: repository_count(store),
             shared=front.quota_table() if front is not None else None,
         )
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="trellis-rpc"),
+        server = serving.Server(
+            max_workers=config.max_workers,
             interceptors=[
                 TrellisInterceptor(
                     tokens,
