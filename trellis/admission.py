@@ -1,6 +1,6 @@
 """One admission queue for the server's work: unary calls and stream items take turns in arrival order.
 
-gRPC's synchronous server runs every call on a thread of its pool, and all
+Every call runs on a thread of the server's pool (:mod:`trellis.serving`), and all
 of them share one GIL. Left alone, 64 agents meant 60-odd threads contending
 for it, and the losers were the unary calls: gRPC's Python server accepts new
 calls one at a time on a single thread, which had to win the GIL once per
