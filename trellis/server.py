@@ -142,6 +142,7 @@ def build_server(
     Export and verification are the index process's, reached through ``front``.
     """
     lock = DataDirLock(config.data_dir).acquire() if front is None else None
+    server: serving.Server | None = None
     try:
         tokens = TokenStore(config.data_dir)
         require_tokens = tokens.active()
@@ -240,6 +241,8 @@ def build_server(
             server, port, address, store, differ, index, verifier, lock, health_servicer, maintainer, admission, quotas
         )
     except BaseException:
+        if server is not None:
+            server.stop(0).wait()  # its event-loop thread and pool
         if lock is not None:
             lock.release()
         raise

@@ -38,6 +38,7 @@ log = logging.getLogger("trellis.serving")
 
 T = TypeVar("T")
 _END = object()
+_READ_CHECK_S = 1.0  # how often a handler waiting for a stream's next request checks that the server still runs
 
 
 class _Cancelled(grpc.RpcError):  # type: ignore[misc]  # grpc has no type information
@@ -116,11 +117,19 @@ class _Requests:
     def __next__(self) -> Any:
         if self._ctx.ended:
             raise _Cancelled()
-        try:
-            message = asyncio.run_coroutine_threadsafe(self._context.read(), self._loop).result()
-        except (Exception, asyncio.CancelledError, futures.CancelledError):
-            self._ctx._end()
-            raise _Cancelled() from None
+        read = asyncio.run_coroutine_threadsafe(self._context.read(), self._loop)
+        while True:
+            try:
+                message = read.result(timeout=_READ_CHECK_S)
+                break
+            except futures.TimeoutError:
+                if self._loop.is_running():
+                    continue  # the client is thinking
+                self._ctx._end()  # the server stopped: the read will never end
+                raise _Cancelled() from None
+            except (Exception, asyncio.CancelledError, futures.CancelledError):
+                self._ctx._end()
+                raise _Cancelled() from None
         if message is grpc.aio.EOF:
             raise StopIteration
         return message
@@ -294,6 +303,7 @@ class Server:
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join()
+                self._loop.close()  # its self-pipe, or a ResourceWarning when it is collected
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 done.set()
 
