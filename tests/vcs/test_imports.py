@@ -157,3 +157,32 @@ def test_fetch_with_the_source_objects_transfers_none_and_gets_the_same_refs(wor
             assert "count: 0" not in loose  # the loose objects came too
     assert seen[0] == seen[1]
     assert "refs/tags/v2" in seen[0][0] and "refs/heads/origin/old" in seen[0][0]
+
+
+def test_objects_no_fetched_reference_reaches_are_never_kept(work: Path, tmp_path: Path) -> None:
+    """A commit dropped from the source's branches (still in its object store) and a file staged and never
+    committed are not in the repository after a fetch given the source's objects: it fetches again from nothing."""
+    (work / "secret.py").write_text("token = 'dropped'\n")
+    _run(work, "add", "secret.py")
+    _run(work, "commit", "-q", "-m", "oops")
+    dropped = _run(work, "rev-parse", "HEAD").strip()
+    _run(work, "reset", "-q", "--hard", "HEAD~1")
+    (work / "staged.py").write_text("never = 'committed'\n")
+    _run(work, "add", "staged.py")
+    staged = _run(work, "rev-parse", ":staged.py").strip()
+    source = imports.find_source(work)
+    assert source is not None
+    dest = tmp_path / "dest.git"
+    imports.init_bare(dest, {})
+    imports.fetch(dest, source.url, source.refspecs, objects=source.objects)
+    for oid in (dropped, staged):
+        assert subprocess.run(["git", "--git-dir", str(dest), "cat-file", "-e", oid], env=GIT_ENV).returncode != 0
+    assert git(dest, "for-each-ref", "--format=%(refname)").split() == [
+        "refs/heads/feature",
+        "refs/heads/origin/old",
+        "refs/heads/trunk",
+        "refs/tags/v1",
+    ]
+    git(dest, "fsck", "--strict")
+    every = git(dest, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)").split()
+    assert sorted(every) == sorted(line.split()[0] for line in git(dest, "rev-list", "--objects", "--all").splitlines())
