@@ -33,7 +33,9 @@ How it is built:
      a star import never names a function that does not exist yet.
    - Other top-level changes of a module (imports, module code) are one commit per file before the
      entity groups (removed statements: one commit after them, so code that still uses an import keeps
-     it); test classes matching no entity, one commit each.
+     it); test classes matching no entity, one commit each. Statements are matched by their text, so an
+     edited import (``from math import comb, e`` gaining ``exp``) arrives as a new import statement in the
+     first commit and its old form leaves in the last: both forms stand in between.
    - Everything else — docs, packaging, CI files, files added or deleted, the version bump
      (``__version__``), any Python file that cannot be split cleanly (it does not parse, an intermediate
      would not parse, or the pieces do not reassemble into the release) — is the release's last commit.
