@@ -159,13 +159,23 @@ def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], floa
         timeout=1800,
     )
     seconds = time.perf_counter() - t0
-    failing = set()
-    for line in done.stdout.decode(errors="replace").splitlines():
-        if line.startswith(("FAILED ", "ERROR ")):
-            failing.add(line.split(" ", 1)[1].split(" - ", 1)[0].strip())
-    if done.returncode not in (0, 1) and not failing:
+    failing = _failed(done.stdout)
+    if done.returncode != 0 and not failing:  # a failure the summary did not name: still a failed suite
         failing.add(f"<pytest exit {done.returncode}>")
     return frozenset(failing), seconds
+
+
+def _failed(stdout: bytes) -> set[str]:
+    """The node ids of pytest's ``-rfE`` summary: ``FAILED id``, ``ERROR id``, and ``SUBFAILED(n=3) id`` (pytest 9
+    reports a failing ``unittest`` ``subTest`` so: counting only ``FAILED`` lines took such a suite for a pass)."""
+    out = set()
+    for line in stdout.decode(errors="replace").splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            out.add(line.split(" ", 1)[1].split(" - ", 1)[0].strip())
+        elif line.startswith("SUBFAILED"):  # SUBFAILED(slice_args='(5, -4, -1)') tests/x.py::T::test - message
+            words = line.split(" - ", 1)[0].split()
+            out.update(w for w in words[-1:] if "::" in w)
+    return out
 
 
 def fresh_suite(repo: Path, commit: str, work: Path, env: dict[str, str]) -> float:
@@ -392,11 +402,7 @@ def _full(
             capture_output=True,
             timeout=1800,
         )
-        still = {
-            line.split(" ", 1)[1].split(" - ", 1)[0].strip()
-            for line in again.stdout.decode(errors="replace").splitlines()
-            if line.startswith(("FAILED ", "ERROR "))
-        }
+        still = _failed(again.stdout)
         flaky = frozenset(t for t in new if t not in still) if again.returncode in (0, 1) else frozenset()
         if flaky:
             print(f"  flaky in the full suite (passed when run again): {sorted(flaky)}", file=sys.stderr)
