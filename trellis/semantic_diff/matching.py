@@ -59,6 +59,9 @@ MIN_DOC_WORDS = 6  # a docstring kept word for word is evidence of a rename from
 MAX_RELEASED = 200  # chains and swaps are looked for among at most this many changed functions
 
 
+_MATCHERS = 4096  # second sequences whose difflib index a matcher keeps (cleared past it)
+
+
 @dataclass(frozen=True, slots=True)
 class MatchOptions:
     rename_threshold: float = 0.8  # similarity needed to pair entities with different names
@@ -233,7 +236,10 @@ class _Matcher:
         self.score: dict[Ref, float] = {}  # new ref -> similarity when paired by similarity
         self._tokens: dict[tuple[bool, Ref, bool], list[bytes]] = {}
         self._switched: tuple[dict[bytes, dict[int, int]], dict[bytes, dict[int, int]]] | None = None
-        self._seq: difflib.SequenceMatcher[bytes] = difflib.SequenceMatcher(None, [], [], autojunk=False)
+        # One matcher per second sequence (by identity; the list is kept alive with it): difflib indexes the
+        # second sequence when it is set, and the canonical order below changes which side that is.
+        self._seqs: dict[int, tuple[list[bytes], difflib.SequenceMatcher[bytes]]] = {}
+        self._own_tokens: dict[tuple[bool, Ref], list[bytes]] = {}
         self.budget = options.max_comparisons
         self.weak: list[tuple[Ref, Ref]] = []  # generic-name moves below the rename threshold
         # Renames on evidence beyond the body (updated call sites, same parameters) and the
@@ -354,12 +360,15 @@ class _Matcher:
         if la + lb == 0 or 2.0 * min(la, lb) / (la + lb) < threshold or self.budget <= 0:
             return 0.0
         self.budget -= 1
-        matcher = self._seq
         # Canonical order, so that swapping old and new gives the same score.
-        if (la, otoks) <= (lb, ntoks):
-            matcher.set_seqs(otoks, ntoks)
-        else:
-            matcher.set_seqs(ntoks, otoks)
+        first, second = (otoks, ntoks) if (la, otoks) <= (lb, ntoks) else (ntoks, otoks)
+        found = self._seqs.get(id(second))
+        if found is None or found[0] is not second:
+            if len(self._seqs) >= _MATCHERS:
+                self._seqs.clear()
+            found = self._seqs[id(second)] = (second, difflib.SequenceMatcher(None, [], second, autojunk=False))
+        matcher = found[1]
+        matcher.set_seq1(first)
         if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
             return 0.0
         return matcher.ratio()
@@ -613,9 +622,12 @@ class _Matcher:
     # -- containers: scored by their members ------------------------------------------
 
     def own_tokens(self, new: bool, ref: Ref) -> list[bytes]:
-        core = (self.new if new else self.old)[ref[0]].records[ref[1]].core
-        toks = b"\x00".join(p for p in (core.tokens, _doc_words(core)) if p).split(b"\x00")
-        return [] if toks == [b""] else toks[: self.options.max_tokens]
+        found = self._own_tokens.get((new, ref))
+        if found is None:
+            core = (self.new if new else self.old)[ref[0]].records[ref[1]].core
+            toks = b"\x00".join(p for p in (core.tokens, _doc_words(core)) if p).split(b"\x00")
+            found = self._own_tokens[(new, ref)] = [] if toks == [b""] else toks[: self.options.max_tokens]
+        return found
 
     def members(self, new: bool, ref: Ref) -> dict[tuple[str, str], list[Ref]]:
         records = (self.new if new else self.old)[ref[0]].records
