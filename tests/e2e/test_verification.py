@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import git, raw_unary, repo_path, snapshot
 from tests.e2e.test_durability import server_process
 from trellis import ci, vcs
+from trellis.ci.engine.store import RunStore
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import RunningServer, build_server
@@ -500,6 +501,9 @@ def test_a_run_waiting_for_a_review_survives_a_restart_with_its_review_request(
     else:  # SIGKILL: nothing is recorded at the end, the run is as its last write left it
         with server_process(data_dir, tmp_path / "server.log") as process:
             before, run_id = wait_for_review(process.address)
+    # As saved, before any engine resumes it: the review was asked for with the stage it needs done.
+    saved = RunStore(vcs.Store(data_dir)).get("demo", run_id)
+    assert _by(saved)[("syntax", "pay.py")].verdict is ci.Verdict.PASSED
     running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
     try:
         with Client(running.address, agent="alice") as c:

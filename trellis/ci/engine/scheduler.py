@@ -171,6 +171,11 @@ class Scheduler:
             self.update(
                 active, i, replace(job, start_time=job.start_time or time.time()), "waiting for a reviewer's verdict"
             )
+            # Saved before any watcher hears of the request: a crash then finds the run as the reviewer saw it (the
+            # stages it needed done). Under the run's lock, so that no later state (a cancel) is saved before it.
+            with active.cond:
+                if not active.suspended:
+                    self.runs.save(active.run)
             self._on_review()
             return
         inputs = self._starter.inputs(active, planned)
