@@ -244,6 +244,11 @@ class Server:
         options: Sequence[tuple[str, Any]] = (),
         maximum_concurrent_rpcs: int | None = None,
     ) -> None:
+        # grpc.aio logs a debug line ("Loaded running loop") from inside gRPC on every call; under load with
+        # `serve --log-level debug` the server stopped answering. Trellis's own debug lines stay.
+        grpc_log = logging.getLogger("grpc._cython.cygrpc")
+        if grpc_log.getEffectiveLevel() < logging.INFO:
+            grpc_log.setLevel(logging.INFO)
         self._pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="trellis-rpc")
         self._interceptors = list(interceptors)
         self._methods: dict[str, grpc.RpcMethodHandler] = {}
