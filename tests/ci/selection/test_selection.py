@@ -1253,7 +1253,9 @@ INIT = '"""Doc."""\nfrom .core import a, b\n__all__ = ["a", "b"]\n__version__ = 
     ("after", "expected"),
     [
         (INIT.replace('"1.0"', '"1.1"'), {"test_v"}),
-        (INIT.replace("a, b\n", "a, b, c\n").replace('"b"]', '"b", "c"]'), {"test_a", "test_b", "test_star"}),
+        # c added to the import and to __all__: a and b are bound as before, nothing reads c or __all__.
+        (INIT.replace("a, b\n", "a, b, c\n").replace('"b"]', '"b", "c"]'), set()),
+        (INIT.replace("from .core import a, b", "from .core import a, c as b"), {"test_b"}),  # b rebound
         (INIT.replace('"""Doc."""', '"""Doc, reworded."""'), set()),
         (
             INIT.replace("from .core import a, b", "from .core import b\nfrom .extra import e as a"),
@@ -1267,6 +1269,41 @@ def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(af
     new = {**PACKAGE, "pkg/__init__.py": after}
     found = selected(new, ChangedEntity("pkg/__init__.py", "pkg", "modified", ("body",)), old=old)
     assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
+
+
+IMPORTS = {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "def a():\n    return 1\n\n\ndef b():\n    return 2\n",
+    "tests/test_core.py": "from pkg.core import a\n\n\ndef test_a():\n    assert a() == 1\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        # A name added to an import line: the test using it, not those of the names bound as before.
+        ("from pkg.core import a, b\n", {"test_a2", "test_new"}),
+        # A new standard-library import: only what uses its name.
+        ("from pkg.core import a\nfrom itertools import chain\n", {"test_a2", "test_new"}),
+        # An installed package may run anything when imported: the whole module.
+        ("from pkg.core import a\nimport numpy\n", {"test_a", "test_a2", "test_new"}),
+        # The same name from elsewhere: its users.
+        ("from pkg.core import b as a\n", {"test_a", "test_a2", "test_new"}),
+        # A name an import binds and another statement rebinds: its users, whatever the import now says.
+        ("from pkg.core import a, b\na = a\n", {"test_a", "test_a2", "test_new"}),
+    ],
+)
+def test_an_edited_import_selects_the_tests_of_the_names_whose_binding_changed(head: str, expected: set[str]) -> None:
+    body = "\n\ndef test_a():\n    assert a() == 1\n\n\ndef test_a2():\n    assert a() + 1 == 2\n"
+    old_test = "from pkg.core import a\n" + body
+    new_test = head + body.replace("test_a2():\n    assert a() + 1 == 2", "test_a2():\n    assert a() + 2 == 3")
+    new_test += "\n\ndef test_new():\n    assert " + ("b" if "b\n" in head or "b,\n" in head else "a") + "()\n"
+    old = {**IMPORTS, "tests/test_core.py": old_test}
+    new = {**IMPORTS, "tests/test_core.py": new_test}
+    diff = diff_files({"tests/test_core.py": old_test.encode()}, {"tests/test_core.py": new_test.encode()})
+    selection = build(new).select(changes_from_diff(diff), old_index=build(old))
+    assert not selection.run_all
+    assert {nodeid.rpartition("::")[2] for nodeid in selection.tests} == expected, selection.reasons
 
 
 STAR = {

@@ -337,7 +337,7 @@ def _results(tmp: Path, files: dict[str, bytes], tests: list[str]) -> dict[str, 
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     sys.path.insert(0, str(tmp))
-    names = ["gen", "gen.mod", "gen.base", "tests", "tests.test_gen"]
+    names = ["gen", "gen.mod", "gen.base", "gen.a", "gen.b", "tests", "tests.test_gen"]
     for name in names:
         sys.modules.pop(name, None)
     importlib.invalidate_caches()
@@ -462,6 +462,74 @@ def test_a_changed_all_selects_every_test_whose_outcome_it_changes(
         assert all(int(t.rpartition("::test_f")[2]) in moved for t in selection.tests if "::test_f" in t), (
             selection.tests
         )
+
+
+@st.composite
+def import_headers(draw: st.DrawFn) -> tuple[int, str, str]:
+    """Two import headers of a test module: each name ``f0..fN`` imported from ``gen.a`` or ``gen.b`` (which
+    return different values), or not at all, in one or two statements per source, sometimes with a standard
+    library import beside them."""
+    count = draw(st.integers(1, 4))
+
+    def header() -> str:
+        where = [draw(st.sampled_from(["a", "b", ""])) for _ in range(count)]
+        lines = []
+        for source in ("a", "b"):
+            names = [f"f{i}" for i in range(count) if where[i] == source]
+            if names and draw(st.booleans()) and len(names) > 1:
+                lines += [f"from gen.{source} import {names[0]}", f"from gen.{source} import {', '.join(names[1:])}"]
+            elif names:
+                lines.append(f"from gen.{source} import {', '.join(names)}")
+        if draw(st.booleans()):
+            lines.append("from itertools import chain")
+        return "\n".join(lines) + "\n"
+
+    return count, header(), header()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(program=import_headers())
+def test_an_edited_import_header_selects_every_test_whose_outcome_it_changes(
+    program: tuple[int, str, str], tmp_path: Path
+) -> None:
+    count, old_header, new_header = program
+    tests = [f"test_f{i}" for i in range(count)]
+    body = "".join(
+        f"\n\ndef test_f{i}():\n    try:\n        value = f{i}()\n    except NameError:\n        value = None\n"
+        f"    assert value == EXPECTED[{i}]\n"
+        for i in range(count)
+    )
+    namespace: dict[str, object] = {}
+    sources = {
+        "gen/a.py": "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(count)),
+        "gen/b.py": "".join(f"def f{i}():\n    return {10 + i}\n\n\n" for i in range(count)),
+    }
+    for line in old_header.splitlines():  # the values the old header's functions return
+        if line.startswith("from gen."):
+            module, names = line[len("from gen.") :].split(" import ")
+            exec(sources[f"gen/{module}.py"], scope := {})  # noqa: S102
+            namespace.update({n: scope[n]() for n in names.split(", ")})  # type: ignore[operator]
+    expected = [namespace.get(f"f{i}") for i in range(count)]
+    files = {
+        "gen/__init__.py": b"",
+        "gen/base.py": b"",
+        **{path: text.encode() for path, text in sources.items()},
+        "tests/__init__.py": b"",
+    }
+    old_test, new_test = (f"{header}EXPECTED = {expected!r}\n{body}" for header in (old_header, new_header))
+    files["tests/test_gen.py"] = old_test.encode()
+    new_files = {**files, "tests/test_gen.py": new_test.encode()}
+    before = _results(tmp_path / "before", files, tests)
+    assert all(before.values()), before
+    after = _results(tmp_path / "after", new_files, tests)
+    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
+    old = TestIndex.build(files)
+    new = TestIndex.update(old, new_files)
+    diff = diff_files({"tests/test_gen.py": old_test.encode()}, {"tests/test_gen.py": new_test.encode()})
+    selection = new.select(changes_from_diff(diff), old_index=old)
+    assert failing <= set(selection.tests), (failing, selection.reasons, old_header, new_header)
 
 
 # -- classes ----------------------------------------------------------------------------------------------

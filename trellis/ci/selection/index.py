@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import sys
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,7 +35,7 @@ from ..pipeline.globs import matches_any
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
-from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, file_facts
+from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, TopLevel, file_facts
 from .ref_graph import Graph
 
 __all__ = [
@@ -514,9 +515,12 @@ class TestIndex:
         new_modules = {(r.level, r.module) for t in after.toplevel for r in t.imports}
         old_files = {f for t in before.toplevel for r in t.imports for f in old_index._graph.import_files(path, r)}
         new_files = {f for t in after.toplevel for r in t.imports for f in self._graph.import_files(path, r)}
-        if old_modules != new_modules or old_files != new_files:
-            return None  # another module runs at import time
-        names = {name for t in changed for name in t.names}
+        if old_files != new_files:
+            return None  # another module of the tree runs at import time
+        for level, module in old_modules ^ new_modules:
+            if level or not _inert_import(module):
+                return None  # another module runs at import time, which may change what the tests see
+        names = {name for t in changed for name in t.names} - _rebound_alike(before.toplevel, after.toplevel, changed)
         for index in (self, old_index):
             for name in names:
                 node = index._graph.node_of.get((path, name))
@@ -584,6 +588,40 @@ class TestIndex:
         nodes.setdefault(node, label)
         if how == "def":
             nodes.setdefault(graph.node_of[(path, scope.container)], label)
+
+
+def _rebound_alike(before: Sequence[TopLevel], after: Sequence[TopLevel], changed: Sequence[TopLevel]) -> set[str]:
+    """Names that an edited import statement binds to the same thing as before (``a`` when ``from m import a``
+    became ``from m import a, b``), and that no other statement of either version binds."""
+
+    def bindings(statements: Sequence[TopLevel]) -> tuple[Counter[str], dict[str, set[str]]]:
+        counts: Counter[str] = Counter(name for t in statements for name in t.names)
+        sources: dict[str, set[str]] = {}
+        for t in statements:
+            for name, source in t.sources:
+                sources.setdefault(name, set()).add(source)
+        return counts, sources
+
+    (old_counts, old_sources), (new_counts, new_sources) = bindings(before), bindings(after)
+    candidates = {name for t in changed for name, _ in t.sources}
+    return {
+        name
+        for name in candidates
+        if old_counts[name] == new_counts[name] == 1 and old_sources.get(name) == new_sources.get(name) is not None
+    }
+
+
+# Standard-library modules whose import changes what other code sees (a prompt, a browser, a printed page).
+_IMPORT_EFFECTS = frozenset(
+    {"antigravity", "this", "__hello__", "__phello__", "idlelib", "turtledemo", "site", "readline", "rlcompleter"}
+)
+
+
+def _inert_import(module: str) -> bool:
+    """Importing ``module`` runs no code of the tree and changes nothing other code sees: a standard-library
+    module (not one of ``_IMPORT_EFFECTS``, no ``__main__``). Installed packages may run anything at import."""
+    parts = module.split(".")
+    return parts[0] in sys.stdlib_module_names and parts[0] not in _IMPORT_EFFECTS and "__main__" not in parts
 
 
 _NO_SCOPE = Scope(qualname="", kind="", name="", parent="", container="", line=0, refs=NodeRefs())

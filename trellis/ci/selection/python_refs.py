@@ -231,13 +231,15 @@ class TopLevel:
     whose own changes are the entity's); ``names`` the module names it binds;
     ``pure``: it only binds those names, running no code of its own (a
     constant, an import, ``__all__``, a docstring); ``imports``: the modules
-    it executes.
+    it executes; ``sources``: for an import statement, what each name it
+    binds is bound to (``name``, ``"1:core:a"`` for ``from .core import a``).
     """
 
     key: str
     names: tuple[str, ...] = ()
     pure: bool = False
     imports: tuple[ImportRef, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +295,20 @@ def file_facts(path: str, content: bytes) -> FileFacts:
         return _Extractor(path, tree, text).run()
     except RecursionError:
         return FileFacts(path=path, error="RecursionError: nested too deeply to analyse")
+
+
+def _import_sources(stmt: ast.stmt) -> tuple[tuple[str, str], ...]:
+    """What each name an import statement binds is bound to (``()`` for any other statement)."""
+    if isinstance(stmt, ast.ImportFrom):
+        return tuple(
+            (alias.asname or alias.name, f"{stmt.level}:{stmt.module or ''}:{alias.name}") for alias in stmt.names
+        )
+    if isinstance(stmt, ast.Import):
+        return tuple(
+            (alias.asname, f"module:{alias.name}") if alias.asname else (alias.name.split(".")[0], "package")
+            for alias in stmt.names
+        )
+    return ()
 
 
 def _literal_all(tree: ast.Module) -> tuple[str, ...] | None:
@@ -444,7 +460,7 @@ class _Extractor:
                 acc.merge(own)
             for name in names:
                 name_lines.setdefault(name, stmt.lineno)
-            toplevel.append(TopLevel(self.statement_key(stmt), names, pure, imports))
+            toplevel.append(TopLevel(self.statement_key(stmt), names, pure, imports, _import_sources(stmt)))
         not_a_test = any(_assigns_false(s, "__test__") for s in self.tree.body)
         plugins: list[str] = []
         for stmt in self.tree.body:
