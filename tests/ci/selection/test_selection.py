@@ -1271,6 +1271,45 @@ def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(af
     assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
 
 
+TESTCASES = {
+    "app/__init__.py": "",
+    "app/base.py": "class Registered:\n    seen = []\n\n    def __init_subclass__(cls):\n"
+    "        Registered.seen.append(cls.__name__)\n",
+    "tests/test_cases.py": "import unittest\nfrom unittest import TestCase\nfrom app.base import Registered\n\n\n"
+    "class OneTests(TestCase):\n    def test_one(self):\n        assert 1\n\n\n"
+    "class TwoTests(unittest.TestCase):\n    def test_two(self):\n        assert Registered.seen == []\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("added", "expected"),
+    [
+        ("class NewTests(TestCase):\n    def test_new(self):\n        assert 2\n", {"NewTests::test_new"}),
+        ("class NewTests(unittest.TestCase):\n    def test_new(self):\n        assert 2\n", {"NewTests::test_new"}),
+        ("class NewError(ValueError):\n    pass\n", set()),
+        # A base of the tree may run anything when subclassed (here: what test_two observes).
+        ("class NewOne(Registered):\n    pass\n", {"OneTests::test_one", "TwoTests::test_two"}),
+        # A class body that calls something runs it at import.
+        (
+            "class NewTests(TestCase):\n    data = list(range(3))\n\n    def test_new(self):\n        assert self.data\n",
+            {"OneTests::test_one", "TwoTests::test_two", "NewTests::test_new"},
+        ),
+    ],
+)
+def test_a_class_added_to_a_test_module_selects_its_own_tests_unless_defining_it_runs_code(
+    added: str, expected: set[str]
+) -> None:
+    old = TESTCASES
+    new_text = TESTCASES["tests/test_cases.py"] + "\n\n" + added
+    new = {**TESTCASES, "tests/test_cases.py": new_text}
+    diff = diff_files(
+        {"tests/test_cases.py": TESTCASES["tests/test_cases.py"].encode()}, {"tests/test_cases.py": new_text.encode()}
+    )
+    selection = build(new).select(changes_from_diff(diff), old_index=build(old))
+    assert not selection.run_all
+    assert {nodeid.partition("::")[2] for nodeid in selection.tests} == expected, selection.reasons
+
+
 IMPORTS = {
     "pkg/__init__.py": "",
     "pkg/core.py": "def a():\n    return 1\n\n\ndef b():\n    return 2\n",
@@ -1352,7 +1391,9 @@ CLASSES = {
         ('"""A user."""', '"""A person."""', {"test_save"}),  # docstring: the class's users
         ("RATE = 2", "RATE = 3", {"test_save"}),  # a plain attribute of a class without bases: its users
         ("RATE = 2", "RATE = int('3')", {"test_save", "test_helper"}),  # code that runs at import: every importer
-        ("class User:", "class User(dict):", {"test_save", "test_helper"}),  # a new base: its hooks run at import
+        ("class User:", "class User(dict):", {"test_save"}),  # a built-in base: no hook runs at import; its users
+        # A metaclass runs at import: every importer.
+        ("class User:", "class User(metaclass=type):", {"test_save", "test_helper"}),
     ],
 )
 def test_class_changes_select_at_the_granularity_of_members(old_text: str, new_text: str, expected: set[str]) -> None:

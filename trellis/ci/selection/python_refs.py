@@ -56,6 +56,7 @@ import doctest
 import hashlib
 import re
 import shlex
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, cast
@@ -297,6 +298,27 @@ def file_facts(path: str, content: bytes) -> FileFacts:
         return FileFacts(path=path, error="RecursionError: nested too deeply to analyse")
 
 
+# Base classes whose subclassing runs no code beyond the new class: built-ins (no ``__init_subclass__`` of
+# their own) and standard-library classes whose hooks only set the new class's own attributes.
+_INERT_BUILTIN_BASES = frozenset(
+    {"object", "dict", "list", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "complex"}
+    | {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
+)
+_INERT_BASES = frozenset(
+    {
+        "unittest.TestCase",
+        "unittest.case.TestCase",
+        "unittest.IsolatedAsyncioTestCase",
+        "unittest.async_case.IsolatedAsyncioTestCase",
+        "builtins.object",
+        "builtins.Exception",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.tuple",
+    }
+)
+
+
 def _import_sources(stmt: ast.stmt) -> tuple[tuple[str, str], ...]:
     """What each name an import statement binds is bound to (``()`` for any other statement)."""
     if isinstance(stmt, ast.ImportFrom):
@@ -425,6 +447,10 @@ class _Extractor:
         self.augmented: set[int] = set()  # id() of augmented assignments' targets (they read too)
         self.read_blocks = _read_blocks(tree) if "getattr" in text else set()  # blocks with reads to classify
         self.imported: set[str] = set()  # every name an import binds in a frame entered so far
+        # How many top-level statements bind each name (a base named by an import bound nowhere else is known).
+        self.module_bindings: Counter[str] = Counter(
+            name for i, stmt in enumerate(tree.body) for name in _bound_names(stmt, docstring=i == 0)
+        )
 
     # -- driver -------------------------------------------------------------------------------
 
@@ -779,6 +805,26 @@ class _Extractor:
             ),
         )
 
+    def inert_base(self, base: ast.expr) -> bool:
+        """Is ``base`` (of a module-level class) ``object``, a built-in exception or container, or a standard
+        library class of :data:`_INERT_BASES`, named by a module name nothing else binds? Subclassing those runs
+        no hook that could reach code beyond the new class (``TestCase.__init_subclass__`` sets two of its
+        attributes); any other base may have an ``__init_subclass__`` or a metaclass that runs anything."""
+        dotted = _dotted(base)
+        if dotted is None:
+            return False
+        module = self.frames[0]
+        counts = self.module_bindings
+        root = dotted[0]
+        if counts[root] == 0 and root not in module.imports:
+            return len(dotted) == 1 and root in _INERT_BUILTIN_BASES
+        refs = module.imports.get(root, [])
+        if counts[root] != 1 or len(refs) != 1 or refs[0].level:
+            return False
+        ref = refs[0]
+        full = ".".join([ref.module, ref.name, *dotted[1:]] if ref.name else [ref.module, *dotted[1:]])
+        return full in _INERT_BASES
+
     def klass(self, node: ast.ClassDef) -> None:
         qualname = self.qual(node.name)
         parent = self.frame
@@ -823,7 +869,7 @@ class _Extractor:
             *(self.expression_key(e) for e in head),
             *(k.arg or "**" for k in node.keywords),
         )
-        plain_bases = all(isinstance(b, ast.Name) and b.id == "object" for b in node.bases)
+        plain_bases = all(self.inert_base(b) for b in node.bases) if parent.kind == "module" else not node.bases
         def_effects = (
             any(not inert_decorator(d) for d in decorators)
             or bool(node.keywords)
