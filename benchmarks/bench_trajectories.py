@@ -99,6 +99,8 @@ def build(directory: Path, count: int, repeat: int) -> Counter[str]:
         lines = source.suffix == ".jsonl"
         data = [json.loads(line) for line in text.splitlines() if line.strip()] if lines else json.loads(text)
         data = _grow(fmt, data, repeat)
+        if isinstance(data, dict):  # every file its own content (a re-used real log has no marker to vary)
+            data = {**data, "bench_run": i}
         out = "".join(json.dumps(line) + "\n" for line in data) if lines else json.dumps(data)
         out = out.replace("wordcount counts empty words", f"wordcount counts empty words (run {i})")
         out = out.replace("HOME=/root", f"HOME=/root RUN={i}")
