@@ -51,6 +51,17 @@ def selected(
     return set(selection.tests)
 
 
+def select_change(old: Mapping[str, str], new: Mapping[str, str]) -> Selection:
+    """What a push of ``new`` on top of ``old`` selects: the semantic diff of the files that differ."""
+    changed = {path for path in old.keys() | new.keys() if old.get(path) != new.get(path)}
+    diff = diff_files(
+        {p: old[p].encode() for p in changed if p in old}, {p: new[p].encode() for p in changed if p in new}
+    )
+    selection = build(new).select(changes_from_diff(diff), old_index=build(old))
+    assert not selection.run_all, selection.reason
+    return selection
+
+
 def body(path: str, qualname: str) -> ChangedEntity:
     return ChangedEntity(path, qualname, "modified", ("body",))
 
@@ -1299,14 +1310,8 @@ TESTCASES = {
 def test_a_class_added_to_a_test_module_selects_its_own_tests_unless_defining_it_runs_code(
     added: str, expected: set[str]
 ) -> None:
-    old = TESTCASES
-    new_text = TESTCASES["tests/test_cases.py"] + "\n\n" + added
-    new = {**TESTCASES, "tests/test_cases.py": new_text}
-    diff = diff_files(
-        {"tests/test_cases.py": TESTCASES["tests/test_cases.py"].encode()}, {"tests/test_cases.py": new_text.encode()}
-    )
-    selection = build(new).select(changes_from_diff(diff), old_index=build(old))
-    assert not selection.run_all
+    new = {**TESTCASES, "tests/test_cases.py": TESTCASES["tests/test_cases.py"] + "\n\n" + added}
+    selection = select_change(TESTCASES, new)
     assert {nodeid.partition("::")[2] for nodeid in selection.tests} == expected, selection.reasons
 
 
@@ -1337,11 +1342,7 @@ def test_an_edited_import_selects_the_tests_of_the_names_whose_binding_changed(h
     old_test = "from pkg.core import a\n" + body
     new_test = head + body.replace("test_a2():\n    assert a() + 1 == 2", "test_a2():\n    assert a() + 2 == 3")
     new_test += "\n\ndef test_new():\n    assert " + ("b" if "b\n" in head or "b,\n" in head else "a") + "()\n"
-    old = {**IMPORTS, "tests/test_core.py": old_test}
-    new = {**IMPORTS, "tests/test_core.py": new_test}
-    diff = diff_files({"tests/test_core.py": old_test.encode()}, {"tests/test_core.py": new_test.encode()})
-    selection = build(new).select(changes_from_diff(diff), old_index=build(old))
-    assert not selection.run_all
+    selection = select_change({**IMPORTS, "tests/test_core.py": old_test}, {**IMPORTS, "tests/test_core.py": new_test})
     assert {nodeid.rpartition("::")[2] for nodeid in selection.tests} == expected, selection.reasons
 
 
@@ -1368,11 +1369,7 @@ CORE = '__all__ = ["a", "b"]\n\n\ndef a():\n    return 1\n\n\ndef b():\n    retu
     ],
 )
 def test_an_all_change_selects_the_tests_of_the_names_that_came_or_went(after: str, expected: set[str]) -> None:
-    old = {**STAR, "pkg/core.py": CORE}
-    new = {**STAR, "pkg/core.py": after}
-    diff = diff_files({"pkg/core.py": CORE.encode()}, {"pkg/core.py": after.encode()})
-    selection = build(new).select(changes_from_diff(diff), old_index=build(old))
-    assert not selection.run_all
+    selection = select_change({**STAR, "pkg/core.py": CORE}, {**STAR, "pkg/core.py": after})
     assert {nodeid.rpartition("::")[2] for nodeid in selection.tests} == expected
 
 

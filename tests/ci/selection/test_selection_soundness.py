@@ -357,6 +357,30 @@ def _results(tmp: Path, files: dict[str, bytes], tests: list[str]) -> dict[str, 
     return out
 
 
+def _failing_and_selection(
+    tmp: Path, files: dict[str, bytes], new_files: dict[str, bytes], tests: list[str], changes: list[Any] | None = None
+) -> tuple[set[str], Any]:
+    """Run tests/test_gen.py's tests on both trees (every one passes before): the node ids failing after (all of
+    them when the module no longer imports), and what selection picks for the change (``changes``, else the
+    semantic diff of the files that differ)."""
+    before = _results(tmp / "before", files, tests)
+    assert all(before.values()), before
+    try:
+        after = _results(tmp / "after", new_files, tests)
+    except Exception:  # noqa: BLE001 - the test module does not import any more: every test fails
+        after = dict.fromkeys(tests, False)
+    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
+    old = TestIndex.build(files)
+    new = TestIndex.update(old, new_files)
+    if changes is None:
+        changed = {p for p in files.keys() | new_files.keys() if files.get(p) != new_files.get(p)}
+        diff = diff_files(
+            {p: files[p] for p in changed if p in files}, {p: new_files[p] for p in changed if p in new_files}
+        )
+        changes = list(changes_from_diff(diff))
+    return failing, new.select(changes, old_index=old)
+
+
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
@@ -390,13 +414,8 @@ def test_a_changed_module_constant_selects_every_test_whose_outcome_it_changes(
     files["tests/test_gen.py"] = (f"EXPECTED = {expected!r}\n" + test_file).encode()
     changed = source.replace(next(line for line in lines if line.startswith(f"C{which} = ")), f"C{which} = {value}")
     new_files = {**files, "gen/mod.py": changed.encode()}
-    before = _results(tmp_path / "before", files, tests)
-    assert all(before.values()), before
-    after = _results(tmp_path / "after", new_files, tests)
-    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
-    old = TestIndex.build(files)
-    new = TestIndex.update(old, new_files)
-    selection = new.select([ChangedEntity("gen/mod.py", "gen.mod", "modified", ("body",))], old_index=old)
+    module_change = [ChangedEntity("gen/mod.py", "gen.mod", "modified", ("body",))]
+    failing, selection = _failing_and_selection(tmp_path, files, new_files, tests, module_change)
     assert failing <= set(selection.tests), (failing, selection.reasons, changed)
     # Name granularity: a test whose function reads none of the changed constant's dependents is not selected.
     assert not selection.run_all
@@ -445,16 +464,8 @@ def test_a_changed_all_selects_every_test_whose_outcome_it_changes(
         "tests/test_gen.py": (f"EXPECTED = {expected!r}\n" + test_file).encode(),
     }
     new_files = {**files, "gen/mod.py": module(new_all)}
-    before = _results(tmp_path / "before", files, tests)
-    assert all(before.values()), before
-    try:
-        after = _results(tmp_path / "after", new_files, tests)
-    except AttributeError:  # the star import names a missing function: the test module does not import
-        after = dict.fromkeys(tests, False)
-    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
-    old = TestIndex.build(files)
-    new = TestIndex.update(old, new_files)
-    selection = new.select([ChangedEntity("gen/mod.py", "gen.mod", "modified", ("body",))], old_index=old)
+    module_change = [ChangedEntity("gen/mod.py", "gen.mod", "modified", ("body",))]
+    failing, selection = _failing_and_selection(tmp_path, files, new_files, tests, module_change)
     assert failing <= set(selection.tests), (failing, selection.reasons, old_all, new_all)
     # Name granularity: a test of a function that stays exported (or stays out) is not selected.
     if count not in new_all:
@@ -521,14 +532,7 @@ def test_an_edited_import_header_selects_every_test_whose_outcome_it_changes(
     old_test, new_test = (f"{header}EXPECTED = {expected!r}\n{body}" for header in (old_header, new_header))
     files["tests/test_gen.py"] = old_test.encode()
     new_files = {**files, "tests/test_gen.py": new_test.encode()}
-    before = _results(tmp_path / "before", files, tests)
-    assert all(before.values()), before
-    after = _results(tmp_path / "after", new_files, tests)
-    failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
-    old = TestIndex.build(files)
-    new = TestIndex.update(old, new_files)
-    diff = diff_files({"tests/test_gen.py": old_test.encode()}, {"tests/test_gen.py": new_test.encode()})
-    selection = new.select(changes_from_diff(diff), old_index=old)
+    failing, selection = _failing_and_selection(tmp_path, files, new_files, tests)
     assert failing <= set(selection.tests), (failing, selection.reasons, old_header, new_header)
 
 
