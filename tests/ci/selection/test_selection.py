@@ -1445,3 +1445,23 @@ def test_a_changed_environment_runs_everything_with_its_own_rule() -> None:
     )
     assert selection.run_all and selection.rule == "environment" and selection.path == "pyproject.toml"
     assert selected(APP, ChangedPath("uv.lock"), ChangedPath(".coveragerc"), ChangedPath("codspeed.yml")) == set()
+
+
+def test_a_class_attribute_bound_to_a_named_value_may_run_its_set_name_when_the_class_is_defined() -> None:
+    """``type.__new__`` calls ``__set_name__`` on each attribute value whose type has one: a class whose body names
+    a value (not a literal) runs code of the tree when defined, so its definer counts, TestCase base or not."""
+    files = {
+        "app/__init__.py": "",
+        "app/fields.py": "class Field:\n    names = []\n\n    def __set_name__(self, owner, name):\n"
+        "        Field.names.append(name)\n\n\nFIELD = Field()\n",
+        "tests/test_fields.py": "import unittest\n\nfrom app.fields import FIELD, Field\n\n\n"
+        "class OneTests(unittest.TestCase):\n    def test_one(self):\n        assert Field.names == []\n",
+    }
+    for body_line in ("    f = FIELD\n", "    maxDiff = None\n"):
+        added = "\n\nclass NewTests(unittest.TestCase):\n" + body_line + "\n    def test_new(self):\n        assert 1\n"
+        new = {**files, "tests/test_fields.py": files["tests/test_fields.py"] + added}
+        found = {nodeid.partition("::")[2] for nodeid in select_change(files, new).tests}
+        if "FIELD" in body_line:  # defining NewTests appends to Field.names, which test_one observes
+            assert found == {"OneTests::test_one", "NewTests::test_new"}
+        else:
+            assert found == {"NewTests::test_new"}

@@ -319,6 +319,19 @@ _INERT_BASES = frozenset(
 )
 
 
+def _binds_named_value(stmt: ast.stmt) -> bool:
+    """A class-body statement binding a value it does not spell out (``handler = mod.thing``): creating the class
+    calls ``__set_name__`` on such a value if its type has one, code that runs when the class statement runs.
+    Literals (``RATE = 2``, ``maxDiff = None``) have no such hook."""
+    if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
+        return False
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        value = stmt.value
+        assert value is not None
+        return any(isinstance(n, (ast.Name, ast.Attribute, ast.Lambda, ast.NamedExpr)) for n in ast.walk(value))
+    return False
+
+
 def _import_sources(stmt: ast.stmt) -> tuple[tuple[str, str], ...]:
     """What each name an import statement binds is bound to (``()`` for any other statement)."""
     if isinstance(stmt, ast.ImportFrom):
@@ -876,6 +889,7 @@ class _Extractor:
             or not plain_bases
             or any(_has_call(s) for s in own)
             or any(_has_call(e) for e in head)
+            or any(_binds_named_value(n) for s in own for n in ast.walk(s) if isinstance(n, ast.stmt))
         )
         self.scopes.insert(
             index,
