@@ -292,10 +292,10 @@ def test_read_commands_on_a_local_data_dir_read_the_library_directly_and_answer_
         running.stop(grace=1)
 
 
-def _interrupted(argv: list[str], ready: str) -> tuple[int, str]:
-    """Start ``trellis ARGV``, wait until its stderr or stdout shows ``ready`` (or a few seconds), send SIGINT as
-    Ctrl-C does, and return (exit status, stderr). SIGINT is restored to its default in the child: a test runner
-    started in the background (a CI script) may have it ignored, which Python would keep."""
+def _interrupted(argv: list[str], ready: str, settle: float = 1.0) -> tuple[int, str]:
+    """Start ``trellis ARGV``, wait until the file ``ready`` exists (or a few seconds), ``settle`` seconds more, send
+    SIGINT as Ctrl-C does, and return (exit status, stderr). SIGINT is restored to its default in the child: a test
+    runner started in the background (a CI script) may have it ignored, which Python would keep."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "trellis", *argv],
@@ -312,7 +312,7 @@ def _interrupted(argv: list[str], ready: str) -> tuple[int, str]:
             if ready and Path(ready).exists():
                 break
             time.sleep(0.2)
-        time.sleep(1)  # past start-up, into the command's wait
+        time.sleep(settle)  # past start-up, into the command's wait
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)  # generous: the goal (one second) is measured, not tested
@@ -357,11 +357,13 @@ def _long_history(path: Path, commits: int) -> None:
 
 def test_ctrl_c_stops_an_import_without_a_traceback_or_leftover_workers(tmp_path: Path) -> None:
     source, data_dir = tmp_path / "long.git", tmp_path / "data"
-    _long_history(source, 3000)
-    # The repository is in place once fetched; Ctrl-C comes while its commits are indexed by two workers.
+    _long_history(source, 8000)
+    # The repository is in place once fetched; Ctrl-C comes while its commits are indexed by two workers (soon:
+    # on a quiet machine the import indexes a few thousand commits a second).
     code, err = _interrupted(
         ["--data-dir", str(data_dir), "import", str(source), "--name", "long"],
         ready=str(data_dir / "repos" / "long.git"),
+        settle=0.2,
     )
     assert code == 130 and "Traceback" not in err and "interrupted" in err
     again = _piped(data_dir, "import", str(source), "--name", "long", "--json")  # and it resumes
