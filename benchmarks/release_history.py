@@ -25,17 +25,19 @@ How it is built:
 
    - Python files (package, tests, stubs; not ``docs/`` or ``setup.py``) are cut into their top-level
      statements, each with the comments and blank lines before it. A statement is keyed by what it binds
-     (``def``/``class`` name, assigned names, a block's bound names; imports and other statements by
-     their text). Statements of the same name in the package's modules and stubs (``more.py``'s
+     (``def``/``class`` name, assigned names, a block's bound names; an import by its source module,
+     other statements by their text). Statements of the same name in the package's modules and stubs (``more.py``'s
      ``def foo``, ``more.pyi``'s ``@overload``s of ``foo``), the ``__all__`` entries naming it and the
      test class named after it (``FooTests``, ``TestFoo``) form one **entity group**: one commit each, in
      the order the new release defines them. ``__all__`` is rewritten per commit (one name per line), so
      a star import never names a function that does not exist yet.
    - Other top-level changes of a module (imports, module code) are one commit per file before the
      entity groups (removed statements: one commit after them, so code that still uses an import keeps
-     it); test classes matching no entity, one commit each. Statements are matched by their text, so an
-     edited import (``from math import comb, e`` gaining ``exp``) arrives as a new import statement in the
-     first commit and its old form leaves in the last: both forms stand in between.
+     it); test classes matching no entity, one commit each. An import line edited in place
+     is edited in place, as its authors would: in the first commit if it gains names (``from math import
+     comb, e`` gaining ``exp``), in the cleanup commit if it drops some (code that still uses them keeps
+     them in between); one that does both arrives as a new statement in the first commit, and its old
+     form leaves in the cleanup commit.
    - Everything else — docs, packaging, CI files, files added or deleted, the version bump
      (``__version__``), any Python file that cannot be split cleanly (it does not parse, an intermediate
      would not parse, or the pieces do not reassemble into the release) — is the release's last commit.
@@ -58,6 +60,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import textwrap
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -195,8 +198,10 @@ def _bound_names(node: ast.stmt) -> list[str]:
 def _key_and_group(node: ast.stmt, index: int) -> tuple[tuple[str, ...], str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return ("def", node.name), node.name
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return ("import", ast.dump(node)), MODULE_LEVEL
+    if isinstance(node, ast.ImportFrom):  # keyed by its source: an edited import line is edited in place
+        return ("from", "." * node.level + (node.module or "")), MODULE_LEVEL
+    if isinstance(node, ast.Import):
+        return ("import", *sorted(alias.name for alias in node.names)), MODULE_LEVEL
     if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         names = tuple(t.id for t in targets if isinstance(t, ast.Name))
@@ -367,6 +372,28 @@ def _test_subject(name: str) -> str:
     return re.sub(r"^Tests?(?=[A-Z_])|_?Tests?$", "", name).lower().replace("_", "")
 
 
+def _separate_narrowed_imports(before: list[Chunk], after: list[Chunk]) -> list[Chunk]:
+    """An import edited in place that drops names is edited in the cleanup commit (code that still uses a
+    dropped name keeps it until then); one that also gains names becomes a new statement (its old form
+    leaves in the cleanup commit), since no single step could both add and drop them."""
+    old = {c.key: c for c in before}
+    out: list[Chunk] = []
+    for chunk in after:
+        previous = old.get(chunk.key)
+        if chunk.key[0] in ("from", "import") and previous is not None and previous.text != chunk.text:
+            dropped, gained = _names(previous.text) - _names(chunk.text), _names(chunk.text) - _names(previous.text)
+            if dropped and gained:
+                chunk = Chunk((*chunk.key, chunk.text), chunk.text, chunk.group)
+            elif dropped:
+                chunk = Chunk(chunk.key, chunk.text, CLEANUP)
+        out.append(chunk)
+    return out
+
+
+def _names(text: str) -> set[str]:
+    return {name for node in ast.parse(textwrap.dedent(text)).body for name in _bound_names(node)}
+
+
 def micro_commits(
     old: dict[str, bytes], new: dict[str, bytes], version: str, package: str
 ) -> list[tuple[str, dict[str, bytes | None]]]:
@@ -382,7 +409,7 @@ def micro_commits(
             except UnicodeDecodeError:
                 before = after = None
             if before is not None and after is not None:
-                pair = (before, after)
+                pair = (before, _separate_narrowed_imports(before, after))
         if pair is None:
             whole.append(path)
         else:
@@ -397,7 +424,7 @@ def micro_commits(
         new_keys = {c.key for c in after}
         removed = [c for c in before if c.key not in new_keys]
         for chunk in [*(c for c in after if old_text.get(c.key) != c.text), *removed]:
-            if chunk.group in (MODULE_LEVEL, RELEASE, ALL):
+            if chunk.group in (MODULE_LEVEL, RELEASE, ALL, CLEANUP):
                 continue
             if chunk.group not in package_groups:
                 package_groups.append(chunk.group)
@@ -406,7 +433,7 @@ def micro_commits(
 
     def regroup(path: str, chunk: Chunk) -> Chunk:
         """A test module's chunk: in the entity group its class is named after, or a group of its own."""
-        if chunk.group in (MODULE_LEVEL, RELEASE, ALL):
+        if chunk.group in (MODULE_LEVEL, RELEASE, ALL, CLEANUP):
             return chunk
         group = by_subject.get(_test_subject(chunk.group)) or f"{path}::{chunk.group}"
         return Chunk(chunk.key, chunk.text, group)
