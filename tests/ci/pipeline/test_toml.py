@@ -244,14 +244,14 @@ REJECTIONS: list[tuple[str, str | bytes, str]] = [
         '[stages.a]\nrun = "x"\ntimout = "1s"\n',
         'trellis.toml: stages.a.timout: unknown key, did you mean "timeout"? (expected one of: kind, scope, '
         "run, select, args, inert, always_full, needs, timeout, env, cache, limits, when, fail_fast, shards, "
-        "test_timeout, test_timeout_factor, test_timeout_floor, environment)",
+        "test_timeout, test_timeout_factor, test_timeout_floor, environment, load_tests)",
     ),
     (
         "unknown key far",
         '[stages.a]\nrun = "x"\nzzz = 1\n',
         "trellis.toml: stages.a.zzz: unknown key (expected one of: kind, scope, run, select, args, inert, "
         "always_full, needs, timeout, env, cache, limits, when, fail_fast, shards, test_timeout, "
-        "test_timeout_factor, test_timeout_floor, environment)",
+        "test_timeout_factor, test_timeout_floor, environment, load_tests)",
     ),
     (
         "no run no kind",
@@ -799,6 +799,7 @@ def stages(draw: st.DrawFn) -> list[Stage]:
                 selectors=selectors,
                 pytest=PytestOptions(
                     fail_fast=draw(st.booleans()),
+                    load_tests=draw(st.booleans()),
                     shards=draw(st.integers(0, 8)),
                     test_timeout_s=draw(st.sampled_from([0.0, 30.0, 2.5])),
                     test_timeout_factor=draw(st.sampled_from([10.0, 3.5])),
@@ -1191,7 +1192,7 @@ def test_pytest_stages_take_inert_and_always_full_globs() -> None:
 def test_pytest_stages_take_run_options_and_an_environment() -> None:
     stage = parse_pipeline(
         '[stages.unit]\nkind = "pytest"\nfail_fast = true\nshards = 3\ntest_timeout = "20s"\n'
-        'test_timeout_factor = 4\ntest_timeout_floor = "2s"\n'
+        'test_timeout_factor = 4\ntest_timeout_floor = "2s"\nload_tests = true\n'
         'environment = { requirements = ["requirements-test.txt"], extras = ["tests"], groups = ["dev"], '
         'packages = ["hypothesis"] }\n'
     ).stage("unit")
@@ -1205,6 +1206,7 @@ def test_pytest_stages_take_run_options_and_an_environment() -> None:
         extras=("tests",),
         groups=("dev",),
         packages=("hypothesis",),
+        load_tests=True,
     )
     default = parse_pipeline('[stages.unit]\nkind = "pytest"\n').stage("unit")
     assert default.pytest == PytestOptions() and default.timeout_s == 600  # a backstop that fits real suites
@@ -1220,6 +1222,11 @@ def test_pytest_stages_take_run_options_and_an_environment() -> None:
     ("text", "message"),
     [
         ('[stages.a]\nrun = "x"\nfail_fast = true\n', 'stages.a.fail_fast: only pytest stages take "fail_fast"'),
+        ('[stages.a]\nrun = "x"\nload_tests = true\n', 'stages.a.load_tests: only pytest stages take "load_tests"'),
+        (
+            '[stages.a]\nkind = "pytest"\nload_tests = "unittest"\n',
+            "stages.a.load_tests: expected true or false, got a string",
+        ),
         (
             '[stages.a]\nkind = "pytest"\nshards = 0\n',
             'stages.a.shards: expected "auto" or an integer from 1 to 256, got 0',

@@ -30,7 +30,7 @@ from ..pipeline.model import Stage
 from ..pipeline.plan import PlannedJob
 from ..runs import JobResult, TestCase, Verdict
 from ..selection.index import Selection
-from ..selection.reuse import Reused, TestResults, closure_keys, passed_tests
+from ..selection.reuse import Reused, TestResults, closure_keys, owners, passed_tests
 from ..selection.selector import TestSelector
 from . import trees
 from .builtin import syntax_check
@@ -177,6 +177,7 @@ class StageRunner:
                     always_full=stage.always_full,
                     args=stage.args,
                     environment_changed=changed_environment,
+                    load_tests=stage.pytest.load_tests,
                 )
                 total = selection.total
                 if stage.select == "affected" and not active.full and not selection.run_all:
@@ -199,7 +200,8 @@ class StageRunner:
                     named = True
                 else:
                     selected = total
-                    running = self.tests.index(self.store, active.run.repository, active.tree_id).tests
+                    index = self.tests.index(self.store, active.run.repository, active.tree_id)
+                    running = (*index.tests, *(index.load_tests if stage.pytest.load_tests else ()))
                 if stage.cache and not active.full:
                     reuse = self._reuse(active, stage, running, environment)
                     running = tuple(t for t in running if t not in reuse.hits)
@@ -329,14 +331,15 @@ class StageRunner:
             )
         by_base: dict[str, float] = {}
         for nodeid, seconds in expected.items():
-            base = nodeid.split("[", 1)[0]
-            by_base[base] = by_base.get(base, 0.0) + seconds
+            for owner in owners(nodeid):
+                by_base[owner] = by_base.get(owner, 0.0) + seconds
         known = sum(by_base[t] for t in tests if t in by_base) if tests and all(t in by_base for t in tests) else None
         plan = TestPlan(
             expected=tuple(sorted(expected.items())),
             timeouts=tuple(sorted(timeouts.items())),
             default_timeout_s=min(options.test_timeout_s, stage.timeout_s),
             fail_fast=options.fail_fast,
+            load_tests=options.load_tests,
         )
         return plan, shard_count(self.executor.slots, len(tests), known, requested=options.shards)
 
@@ -393,7 +396,8 @@ class StageRunner:
             outcomes = {t.nodeid: t.outcome for t in outcome.tests}
             durations: dict[str, float] = {}
             for t in outcome.tests:
-                durations[t.nodeid.split("[", 1)[0]] = durations.get(t.nodeid.split("[", 1)[0], 0.0) + t.duration_s
+                for owner in owners(t.nodeid):
+                    durations[owner] = durations.get(owner, 0.0) + t.duration_s
             if outcome.status in ("passed", "failed"):  # the run itself completed: its passes are results
                 for test_id in passed_tests(reuse.keys, outcomes):
                     self.reused.put(

@@ -28,7 +28,8 @@ class TestPlan:
     keeps all its items), kept from what the job's own command line collects; None: all of it.
     They are never named on the command line: pytest collects a named path even when the
     project's ``collect_ignore``, ``--ignore`` or ``pytest_ignore_collect`` would skip it, and
-    runs named tests in the order named.
+    runs named tests in the order named. ``load_tests``: honour unittest's ``load_tests`` protocol
+    (what a test module's ``load_tests`` adds becomes items under ``<module>::load_tests``).
     """
 
     __test__ = False  # a value, not a test class to collect
@@ -41,6 +42,7 @@ class TestPlan:
     fail_fast: bool = False
     reused: tuple[str, ...] = ()
     only: tuple[str, ...] | None = None
+    load_tests: bool = False
 
     def to_json(self, stream: str) -> dict[str, object]:
         return {
@@ -52,6 +54,7 @@ class TestPlan:
             "fail_fast": self.fail_fast,
             "reused": list(self.reused),
             "only": None if self.only is None else list(self.only),
+            "load_tests": self.load_tests,
             "stream": stream,
         }
 

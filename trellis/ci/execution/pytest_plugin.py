@@ -14,6 +14,7 @@ by ``TRELLIS_PYTEST_CONFIG``::
      "only": [nodeid, ...] | null, the selected tests (null: everything collected); a module's
                                    path alone: every doctest of that module
      "fail_fast": bool,            stop at the first failing test
+     "load_tests": bool,           honour the unittest ``load_tests`` protocol (below)
      "stream": path}               where each test's result is appended, one JSON line each
 
 **Selected tests** are kept from what the job's own command line collects
@@ -24,7 +25,23 @@ tests in the order named). Files and directories holding no selected test
 are skipped before they are imported (``pytest_ignore_collect``, asked
 first); the project's own ignores still apply to the rest, and the items are
 kept in collection order. Node ids in ``only`` are relative to the working
-directory (the workspace), whatever pytest's rootdir.
+directory (the workspace), whatever pytest's rootdir; an id keeps the items
+under it (``t.py::load_tests`` keeps ``t.py::load_tests::…``), and so does an
+id in ``reused``.
+
+**load_tests.** With ``load_tests``, a collected test module that defines
+``load_tests`` gets what ``python -m unittest`` gets from it: unittest's own
+``TestLoader().loadTestsFromModule(module, pattern="test*.py")`` builds the
+module's standard tests and calls ``load_tests(loader, standard_tests,
+pattern)`` (discovery's default pattern; a ``load_tests`` that raises gives
+unittest's failing ``_FailedTest``). Every test of the returned suite that
+pytest did not collect itself (a ``DocTestSuite``'s doctests, a test case of
+another module) becomes one item under the module's ``load_tests`` node,
+named by its unittest id (``tests/test_more.py::load_tests::pkg.mod.func``),
+run in a one-test ``unittest.TestSuite`` (its class and module fixtures run
+around it) and reported as unittest reports it: failures and errors fail,
+skips skip, an expected failure is pytest's xfail, an unexpected success fails.
+The module's own items stay pytest's.
 
 **Shards.** Every shard collects the whole selection (the same tree, the same
 arguments: the same items in the same order) and keeps its own part, so the
@@ -53,6 +70,8 @@ import os
 import signal
 import threading
 import time
+import unittest
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -73,6 +92,14 @@ def _load() -> dict[str, Any] | None:
 
 def _base(nodeid: str) -> str:
     return nodeid.split("[", 1)[0]
+
+
+def _under(rest: str, ids: set[str]) -> bool:
+    """Is the node id part ``rest`` (after the file) one of ``ids``, a parametrisation of one, or under one?"""
+    if rest in ids or _base(rest) in ids:
+        return True
+    parts = rest.split("::")
+    return any("::".join(parts[:i]) in ids for i in range(1, len(parts)))
 
 
 def assign(nodeids: list[str], shards: int, expected: dict[str, float]) -> list[int]:
@@ -111,11 +138,17 @@ class TrellisJob:
         self.default_timeout = float(config.get("default_timeout", 0) or 0)
         self.exclude = set(config.get("exclude", ()))
         self.reused = set(config.get("reused", ()))
+        self.reused_in: dict[str, set[str]] = {}  # file -> the rest of the reused ids in it
+        for nodeid in self.reused:
+            file, _, rest = str(nodeid).partition("::")
+            if rest:
+                self.reused_in.setdefault(file, set()).add(rest)
         only = config.get("only")
         self.only: set[tuple[str, str]] | None = None  # (absolute file, rest of the node id)
         self.only_files: set[str] = set()
         self.only_dirs: set[str] = set()
         self.only_doctests: set[str] = set()
+        self.only_in: dict[str, set[str]] = {}  # absolute file -> the rest of the selected ids in it
         if only is not None:
             here = os.getcwd()
             self.only = set()
@@ -125,6 +158,8 @@ class TrellisJob:
                 self.only.add((path, rest))
                 if not rest:  # a module's path: its doctests (--doctest-modules)
                     self.only_doctests.add(path)
+                else:
+                    self.only_in.setdefault(path, set()).add(rest)
                 self.only_files.add(path)
                 parent = os.path.dirname(path)
                 while parent not in self.only_dirs:
@@ -133,6 +168,7 @@ class TrellisJob:
                     if parent == above:
                         break
         self.fail_fast = bool(config.get("fail_fast", False))
+        self.load_tests = bool(config.get("load_tests", False))
         self.stream = open(config["stream"], "a", encoding="utf-8")  # noqa: SIM115 - open for the session
         self.lock = threading.Lock()
         self.index: dict[str, int] = {}
@@ -165,7 +201,33 @@ class TrellisJob:
         if path in self.only_doctests and type(item).__name__ == "DoctestItem":
             return True
         rest = item.nodeid.partition("::")[2]
-        return (path, rest) in self.only or (path, _base(rest)) in self.only
+        return _under(rest, self.only_in.get(path, set()))
+
+    def _reused(self, nodeid: str) -> bool:
+        file, _, rest = nodeid.partition("::")
+        return nodeid in self.reused or _base(nodeid) in self.reused or _under(rest, self.reused_in.get(file, set()))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
+        """A test module's ``load_tests`` node after pytest's own items, when it has one (``load_tests``)."""
+        outcome = yield
+        if not self.load_tests or not isinstance(collector, pytest.Module):
+            return
+        report = outcome.get_result()
+        module = collector.obj
+        if report.outcome != "passed" or getattr(module, "load_tests", None) is None:
+            return
+        if not getattr(module, "__test__", True):  # pytest leaves the module out: so does its load_tests
+            return
+        path = os.path.normpath(str(collector.path))
+        if self.only is not None and (path, "load_tests") not in self.only:
+            return  # none of its tests is selected: load_tests is not even called
+        known = {
+            node.obj
+            for node in report.result
+            if isinstance(node, pytest.Class) and isinstance(node.obj, type) and issubclass(node.obj, unittest.TestCase)
+        }
+        report.result.append(LoadTests.from_parent(collector, name="load_tests", known=known))
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(
@@ -182,8 +244,7 @@ class TrellisJob:
         self.index = {nodeid: i for i, nodeid in enumerate(nodeids)}
         # Reused tests are left out before the split (the balance is of what runs); a re-run's done
         # tests after it (they keep the shard they had).
-        reused = self.reused
-        candidates = [item for item in items if not (item.nodeid in reused or _base(item.nodeid) in reused)]
+        candidates = [item for item in items if not self._reused(item.nodeid)]
         ids = [item.nodeid for item in candidates]
         owner = assign(ids, self.shards, self.expected) if self.shards > 1 else [0] * len(ids)
         mine = {item.nodeid for item, s in zip(candidates, owner) if s == self.shard}
@@ -269,6 +330,105 @@ class TrellisJob:
         )
         if self.fail_fast and outcome in ("failed", "error") and self.session is not None:
             self.session.shouldfail = f"fail_fast: {nodeid} {outcome}"
+
+
+class LoadTests(pytest.Collector):
+    """What a test module's ``load_tests`` adds to pytest's items, as ``python -m unittest`` loads it."""
+
+    def __init__(self, *, known: set[type], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.known = known  # the TestCase classes pytest collected from the module
+
+    def _collected(self, test: unittest.TestCase) -> bool:
+        cls = type(test)
+        if cls not in self.known:
+            return False
+        names = unittest.TestLoader().getTestCaseNames(cls) or ["runTest"]
+        return test._testMethodName in names
+
+    def collect(self) -> list[pytest.Item]:
+        assert self.parent is not None
+        loader = unittest.TestLoader()
+        try:
+            suite = loader.loadTestsFromModule(self.parent.obj, pattern="test*.py")  # type: ignore[attr-defined]
+            tests = [t for t in _flatten(suite) if not self._collected(t)]
+            errors = [str(e) for e in loader.errors]  # load_tests raised: its traceback, for the _FailedTest
+        except Exception as exc:  # noqa: BLE001 - what unittest would fail on: a failing item, never a lost one
+            failed = unittest.loader._FailedTest(self.parent.name, exc)  # type: ignore[attr-defined]
+            tests, errors = [failed], [f"load_tests did not give a test suite: {type(exc).__name__}: {exc}"]
+        detail = "\n".join(errors)
+        seen: dict[str, int] = {}
+        items: list[pytest.Item] = []
+        for test in tests:
+            name = test.id()
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > 1:  # the suite holds it twice: unittest runs it twice
+                name = f"{name}[{seen[name]}]"
+            failed_load = isinstance(test, unittest.loader._FailedTest)  # type: ignore[attr-defined]
+            items.append(UnittestItem.from_parent(self, name=name, test=test, detail=detail if failed_load else ""))
+        return items
+
+
+def _flatten(suite: Any) -> Iterator[unittest.TestCase]:
+    if isinstance(suite, unittest.TestCase):
+        yield suite
+        return
+    for test in suite:  # a TestSuite, or any iterable of tests, as unittest's runner iterates it
+        yield from _flatten(test)
+
+
+class _Result(unittest.TestResult):
+    """One test's unittest outcome, with each failure's exception kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+
+    def _keep(self, test: Any, err: Any, formatted: str) -> None:
+        exc = err[1]
+        if isinstance(exc, AssertionError) and str(exc):  # a failure (a doctest's report): its message
+            self.problems.append(str(exc))
+        else:
+            self.problems.append(formatted)
+
+    def addError(self, test: Any, err: Any) -> None:
+        super().addError(test, err)
+        self._keep(test, err, self.errors[-1][1])
+
+    def addFailure(self, test: Any, err: Any) -> None:
+        super().addFailure(test, err)
+        self._keep(test, err, self.failures[-1][1])
+
+    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            found = self.failures if issubclass(err[0], test.failureException) else self.errors
+            self._keep(subtest, err, f"{subtest}: {found[-1][1]}")
+
+
+class UnittestItem(pytest.Item):
+    """One unittest test case a module's ``load_tests`` returned, run and reported as unittest would."""
+
+    def __init__(self, *, test: unittest.TestCase, detail: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.test = test
+        self.detail = detail
+
+    def runtest(self) -> None:
+        result = _Result()
+        unittest.TestSuite([self.test]).run(result)  # its class and module fixtures around it, as in a suite
+        if result.problems:
+            message = "\n\n".join(result.problems)
+            pytest.fail(f"{message}\n\n{self.detail}".rstrip(), pytrace=False)
+        if result.unexpectedSuccesses:
+            pytest.fail("unexpected success (the test is marked expectedFailure)", pytrace=False)
+        if result.expectedFailures:
+            pytest.xfail("expected failure")
+        if result.skipped:
+            pytest.skip(result.skipped[0][1])
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.name
 
 
 def _message(report: pytest.TestReport) -> str:

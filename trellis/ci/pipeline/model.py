@@ -186,6 +186,8 @@ class PytestOptions:
     The environment the tests run in: ``requirements`` files of the tree, ``extras`` of the
     project's pyproject (its ``project.dependencies`` come with them), PEP 735 dependency
     ``groups`` and plain requirement strings in ``packages``; none of them: the server's Python.
+    ``load_tests``: honour unittest's ``load_tests`` protocol, so the stage collects what
+    ``python -m unittest`` collects (a module's ``DocTestSuite`` doctests, say).
     """
 
     fail_fast: bool = False
@@ -197,6 +199,7 @@ class PytestOptions:
     extras: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    load_tests: bool = False
 
     @property
     def has_environment(self) -> bool:
@@ -215,6 +218,8 @@ class PytestOptions:
                 "groups": list(self.groups),
                 "packages": list(self.packages),
             },
+            # Only when set: stages without it keep their definition hash (and their cached results).
+            **({"load_tests": True} if self.load_tests else {}),
         }
 
 

@@ -92,7 +92,15 @@ STAGE_KEYS: tuple[str, ...] = (
     "when",
 )
 _PYTEST_ONLY = ("select", "args", "inert", "always_full")
-PYTEST_KEYS = ("fail_fast", "shards", "test_timeout", "test_timeout_factor", "test_timeout_floor", "environment")
+PYTEST_KEYS = (
+    "fail_fast",
+    "shards",
+    "test_timeout",
+    "test_timeout_factor",
+    "test_timeout_floor",
+    "environment",
+    "load_tests",
+)
 STAGE_KEYS = (*STAGE_KEYS, *PYTEST_KEYS)
 ENVIRONMENT_KEYS = ("requirements", "extras", "groups", "packages")
 WHEN_KEYS = ("paths", "exclude", "languages", "entities", "changes")
@@ -160,6 +168,8 @@ def format_pipeline(pipeline: Pipeline) -> str:
             )
             out.append(f"test_timeout_factor = {_toml(options.test_timeout_factor)}")
             out.append(f"test_timeout_floor = {_toml(format_duration(options.test_timeout_floor_s))}")
+            if options.load_tests:
+                out.append("load_tests = true")
             if options.has_environment:
                 parts = ", ".join(f"{k} = {_toml(list(getattr(options, k)))}" for k in ENVIRONMENT_KEYS)
                 out.append(f"environment = {{ {parts} }}")
@@ -403,6 +413,8 @@ class _Parser:
         found: dict[str, Any] = {}
         if "fail_fast" in table:
             found["fail_fast"] = self.boolean(table["fail_fast"], f"{base}.fail_fast")
+        if "load_tests" in table:
+            found["load_tests"] = self.boolean(table["load_tests"], f"{base}.load_tests")
         if "shards" in table:
             value = table["shards"]
             if value != "auto":

@@ -33,6 +33,7 @@ from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
 from ..pipeline.globs import matches_any
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
+from .load_tests import find_load_tests
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
 from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, TopLevel, file_facts
@@ -186,6 +187,8 @@ class TestIndex:
         cache: FactCache,
         config_digests: Mapping[str, str] | None = None,
         doctests: Mapping[str, int] | None = None,
+        load_tests: Mapping[str, int] | None = None,
+        opaque: Mapping[str, str] | None = None,
     ) -> None:
         self._graph = graph
         self.config = config
@@ -193,6 +196,9 @@ class TestIndex:
         self._reach = reach
         self._doctests = dict(doctests or {})
         self.doctests: tuple[str, ...] = tuple(sorted(self._doctests))
+        self._load_tests = dict(load_tests or {})
+        self._opaque = dict(opaque or {})  # load_tests ids whose reach the analysis cannot bound: why
+        self.load_tests: tuple[str, ...] = tuple(sorted(self._load_tests))
         self.paths = paths
         self.cache = cache
         self.config_digests = dict(config_digests or {})
@@ -232,6 +238,25 @@ class TestIndex:
                 path, graph.node_scope[node].refs.imports
             )
             doctests.update(graph.reach({path: (node,)}, shared, files_bits))
+        # What each test module's load_tests adds (a stage's ``load_tests = true``): one id per module,
+        # reaching the function and the doctests of the modules its DocTestSuite calls name.
+        load_tests: dict[str, int] = {}
+        opaque: dict[str, str] = {}
+        for path in graph.paths:
+            if not config.is_test_file(path) or graph.facts[path].not_a_test:
+                continue
+            spec = find_load_tests(graph, path, files[path])
+            if spec is None:
+                continue
+            shared = shared_roots(graph, path)
+            roots = (spec.function,) if spec.function is not None else ()
+            files_bits = graph.context_files(path, [*shared, *roots])
+            bits = graph.reach({spec.nodeid: roots}, shared, files_bits)[spec.nodeid]
+            for module in spec.modules:
+                bits |= doctests.get(module, 0)
+            load_tests[spec.nodeid] = bits
+            if spec.opaque:
+                opaque[spec.nodeid] = spec.opaque
         digests = {path: config_digest(path, content) for path, content in files.items() if is_config(path)}
         return cls(
             graph=graph,
@@ -242,6 +267,8 @@ class TestIndex:
             cache=cache,
             config_digests=digests,
             doctests=doctests,
+            load_tests=load_tests,
+            opaque=opaque,
         )
 
     @classmethod
@@ -253,15 +280,15 @@ class TestIndex:
 
     def reaches(self, nodeid: str) -> tuple[str, ...]:
         """The entities (semantic-diff qualnames) a test may run, for explanations and debugging."""
-        reach = self._reach[nodeid] if nodeid in self._reach else self._doctests[nodeid]
+        reach = self._known()[nodeid]
         graph = self._graph
         return tuple(sorted(self._display(n) for n in range(graph.size) if reach >> n & 1))
 
     def reached_files(self, nodeid: str) -> frozenset[str] | None:
         """The Python files whose code a test may run (its own among them); None when the analysis
         cannot bound it (a dynamic reach), or the test is unknown. For per-test result reuse."""
-        reach = self._reach.get(nodeid, self._doctests.get(nodeid))
-        if reach is None or reach & self._graph.dyn_bit:
+        reach = self._known().get(nodeid)
+        if reach is None or reach & self._graph.dyn_bit or nodeid in self._opaque:
             return None
         paths = self._graph.node_path
         files = {nodeid.split("::", 1)[0]}
@@ -270,6 +297,14 @@ class TestIndex:
             files.add(paths[low.bit_length() - 1])
             reach ^= low
         return frozenset(files)
+
+    def _known(self, doctests: bool = True, load_tests: bool = True) -> dict[str, int]:
+        """Every test id's reach: pytest's items, and the doctest modules and load_tests when asked."""
+        return {
+            **self._reach,
+            **(self._doctests if doctests else {}),
+            **(self._load_tests if load_tests else {}),
+        }
 
     def _display(self, node: int) -> str:
         path = self._graph.node_path[node]
@@ -288,6 +323,7 @@ class TestIndex:
         always_full: Sequence[str] = (),
         args: Sequence[str] = (),
         environment_changed: str = "",
+        load_tests: bool = False,
     ) -> Selection:
         """The tests that may observe ``changed`` (this index is the tree *after* the change).
 
@@ -296,13 +332,15 @@ class TestIndex:
         files no test reads (``data/fixtures/**``): changing one selects no
         test; ``always_full`` globs of files whose change runs the whole suite;
         ``args`` the stage's own pytest arguments (``--doctest-modules`` there runs everything);
-        ``environment_changed``: the file whose change changed what the stage's environment installs.
+        ``environment_changed``: the file whose change changed what the stage's environment installs;
+        ``load_tests``: the stage honours unittest's ``load_tests`` (its ``<module>::load_tests`` ids count).
         Files :mod:`trellis.ci.selection.file_rules` knows to be inert by kind (stubs, docs,
         manifests) select only the tests reaching code that names them; any
         other non-Python change runs everything (rule ``data-file``).
         """
         changes = list(changed)
         with_doctests = self.config.doctest_modules or doctest_modules(args)
+        extra = (with_doctests, load_tests)
         # Paths named in the stage's args: pytest collects only those (and not testpaths).
         scope = positional_paths(args, self.paths)
         if scope and self.config.testpaths and not all(self.config.in_testpaths(p.split("::")[0]) for p in scope):
@@ -310,7 +348,7 @@ class TestIndex:
                 f"the stage's args name {', '.join(scope)}, outside testpaths, which the index collects from",
                 "trellis.toml",
                 "pytest-option",
-                with_doctests,
+                extra,
             )
         if self.errors:
             path = sorted(self.errors)[0]
@@ -318,7 +356,7 @@ class TestIndex:
                 f"{path} does not parse ({self.errors[path]}); pytest may fail to collect",
                 path,
                 "parse-error",
-                with_doctests,
+                extra,
                 scope,
             )
         if self.config.unsupported:
@@ -328,7 +366,7 @@ class TestIndex:
                 f"{environment_changed} changed what the stage's environment installs",
                 environment_changed,
                 "environment",
-                with_doctests,
+                extra,
                 scope,
             )
         if unsupported_args(args):
@@ -340,8 +378,8 @@ class TestIndex:
             for item in _expand(change):
                 fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, inert, always_full)
                 if fallback is not None:
-                    return self._all(fallback[0], item.path, fallback[1], with_doctests, scope)
-        candidates = {**self._reach, **self._doctests} if with_doctests else self._reach
+                    return self._all(fallback[0], item.path, fallback[1], extra, scope)
+        candidates = self._known(*extra)
         if scope:
             candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
         if not new_nodes and not old_nodes and not forced:
@@ -350,14 +388,12 @@ class TestIndex:
             return Selection(tests=(), total=len(candidates))
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)
-        old_candidates = (
-            {}
-            if old_index is None
-            else ({**old_index._reach, **old_index._doctests} if with_doctests else old_index._reach)
-        )
+        old_candidates = {} if old_index is None else old_index._known(*extra)
         reasons: dict[str, str] = {}
         for nodeid, reach in candidates.items():
             why = forced.get(nodeid, "")
+            if not why and nodeid in self._opaque:
+                why = f"{self._opaque[nodeid]}: its tests may run any code"
             if not why and reach & new_bits:
                 why = _first(new_nodes, reach, self, nodeid)
             if not why and old_index is not None and nodeid in old_candidates:
@@ -373,9 +409,9 @@ class TestIndex:
         return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
 
     def _all(
-        self, reason: str, path: str, rule: str, with_doctests: bool = False, scope: Sequence[str] = ()
+        self, reason: str, path: str, rule: str, extra: tuple[bool, bool] = (False, False), scope: Sequence[str] = ()
     ) -> Selection:
-        tests = tuple(sorted((*self.tests, *self.doctests))) if with_doctests else self.tests
+        tests = tuple(sorted(self._known(*extra)))
         if scope:
             tests = tuple(t for t in tests if in_paths(t, scope))
         return Selection(
@@ -426,7 +462,7 @@ class TestIndex:
             directory = posixpath.dirname(path)
             if not directory:
                 return f"{path} changed: the root conftest.py applies to every test", "root-conftest"
-            for nodeid in (*self.tests, *self.doctests):
+            for nodeid in self._known():
                 if nodeid.startswith(directory + "/"):
                     forced.setdefault(nodeid, f"{path} changed (conftest.py of its directory)")
         known = path in self._graph.facts or (old_index is not None and path in old_index._graph.facts)

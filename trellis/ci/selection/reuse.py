@@ -30,7 +30,7 @@ from ..pipeline.globs import matches_any
 from .index import TestIndex
 from .pytest_config import CONFIG_FILES
 
-__all__ = ["Reused", "TestResults", "closure_keys", "passed_tests"]
+__all__ = ["Reused", "TestResults", "closure_keys", "owners", "passed_tests"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +76,21 @@ def closure_keys(
     return keys
 
 
+def owners(nodeid: str) -> tuple[str, ...]:
+    """The static test ids a reported item may belong to: its id without parameters, and every id above it
+    in the same file (``t.py::load_tests`` owns ``t.py::load_tests::pkg.mod.f``)."""
+    parts = nodeid.split("[", 1)[0].split("::")
+    return tuple("::".join(parts[:i]) for i in range(len(parts), 1, -1))
+
+
 def passed_tests(static_ids: Iterable[str], results: Mapping[str, str]) -> set[str]:
-    """The static test ids all of whose reported items passed (a parametrised ``t`` is ``t[1]``, ``t[2]``…)."""
-    by_base: dict[str, list[str]] = {}
+    """The static test ids all of whose reported items passed (a parametrised ``t`` is ``t[1]``, ``t[2]``…;
+    a module's ``load_tests`` id, the items under it)."""
+    by_owner: dict[str, list[str]] = {}
     for nodeid, outcome in results.items():
-        by_base.setdefault(nodeid.split("[", 1)[0], []).append(outcome)
-    return {t for t in static_ids if by_base.get(t) and all(o == "passed" for o in by_base[t])}
+        for owner in owners(nodeid):
+            by_owner.setdefault(owner, []).append(outcome)
+    return {t for t in static_ids if by_owner.get(t) and all(o == "passed" for o in by_owner[t])}
 
 
 class TestResults:

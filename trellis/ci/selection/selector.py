@@ -92,12 +92,13 @@ class TestSelector:
         always_full: Sequence[str] = (),
         args: Sequence[str] = (),
         environment_changed: str = "",
+        load_tests: bool = False,
     ) -> Selection:
         """The tests of ``tree_id`` that can observe ``diff`` (from ``old_tree_id``; "" for none).
 
         ``inert`` / ``always_full``: the stage's globs, ``args`` its pytest arguments,
-        ``environment_changed`` a file that changed what its environment installs (see
-        :meth:`TestIndex.select`).
+        ``environment_changed`` a file that changed what its environment installs, ``load_tests``
+        whether it honours unittest's ``load_tests`` (see :meth:`TestIndex.select`).
         """
         index = self.index(store, repository, tree_id)
         old = self.index(store, repository, old_tree_id) if old_tree_id else None
@@ -108,6 +109,7 @@ class TestSelector:
             always_full=always_full,
             args=args,
             environment_changed=environment_changed,
+            load_tests=load_tests,
         )
 
     @staticmethod
