@@ -322,6 +322,7 @@ def test_no_pipeline_means_no_run_and_a_clear_not_found(demo: Client) -> None:
         ("[stages.x\n", "line"),
         ('[stages.a]\nrun = "true"\nneeds = ["b"]\n[stages.b]\nrun = "true"\nneeds = ["a"]\n', "cycle"),
         ('[stages.x]\nrun = "echo {qualname}"\nscope = "file"\n', "qualname"),
+        ('[stages.t]\nkind = "pytest"\nload_tests = "yes"\n', "stages.t.load_tests: expected true or false"),
     ],
 )
 def test_an_invalid_pipeline_is_refused_with_the_field_and_writes_nothing(

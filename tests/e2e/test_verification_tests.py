@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -250,3 +253,67 @@ def test_doctests_are_selected_and_run_as_the_projects_own_command_runs_them(cli
     }
     full = client.wait_run("docs", client.verify("docs", reply.commit.commit_id, full=True).run_id, timeout=120)
     assert full.missed_tests == () and {t.test_id for t in _tests_job(full).tests} == everything
+
+
+def test_load_tests_collects_what_python_m_unittest_runs_and_selects_it_soundly(client: Client, tmp_path: Path) -> None:
+    from tests.ci.selection.test_load_tests import PROJECT
+
+    files = {**{p: t.encode() for p, t in PROJECT.items()}, "trellis.toml": PIPELINE + b"load_tests = true\n"}
+    for path, content in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(content)
+    unittest_run = subprocess.run(
+        [sys.executable, "-m", "unittest"], cwd=tmp_path, capture_output=True, text=True, check=True, timeout=120
+    )
+    ran = int(re.search(r"Ran (\d+) tests?", unittest_run.stderr).group(1))  # type: ignore[union-attr]
+    client.create_repository("lt")
+    seed = client.commit("lt", "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    everything = {t.test_id for t in _tests_job(seed.run).tests}
+    assert len(everything) == ran == 6, (everything, unittest_run.stderr)
+    assert everything == {
+        "tests/test_extra.py::DoubleTests::test_double",
+        "tests/test_extra.py::load_tests::tests.helpers.SharedChecks.test_shout",
+        "tests/test_text.py::SlugTests::test_slug",
+        "tests/test_text.py::load_tests::pkg.text.clean",
+        "tests/test_text.py::load_tests::pkg.text.shout",
+        "tests/test_text.py::load_tests::pkg.text.slug",
+    }
+
+    # A change to the function a doctest documents: its DocTestSuite item is selected, fails the verdict.
+    broken = PROJECT["pkg/text.py"].replace('return text.upper() + "!"', 'return text.upper() + "?"')
+    reply = client.commit(
+        "lt",
+        "main",
+        {"pkg/text.py": broken.encode()},
+        "break",
+        expected_head=seed.commit.commit_id,
+        wait_for_verdict=True,
+    )
+    assert reply.run is not None and reply.run.verdict is ci.Verdict.FAILED
+    job = _tests_job(reply.run)
+    verdicts = {t.test_id: t.verdict for t in job.tests}
+    assert verdicts["tests/test_text.py::load_tests::pkg.text.shout"] is ci.Verdict.FAILED
+    assert verdicts["tests/test_extra.py::load_tests::tests.helpers.SharedChecks.test_shout"] is ci.Verdict.FAILED
+    assert "tests/test_text.py::SlugTests::test_slug" not in verdicts  # it does not reach shout
+    failure = next(t for t in job.tests if t.test_id == "tests/test_text.py::load_tests::pkg.text.shout")
+    assert "Failed example" in failure.message and "'A!'" in failure.message, failure.message
+    full = client.wait_run("lt", client.verify("lt", reply.commit.commit_id, full=True).run_id, timeout=120)
+    assert full.missed_tests == () and {t.test_id for t in _tests_job(full).tests} == everything
+
+    # A load_tests that raises: unittest's failing _FailedTest, never a silently missing test.
+    raising = b"def load_tests(loader, tests, pattern):\n    raise RuntimeError('no suite today')\n"
+    again = client.commit(
+        "lt",
+        "main",
+        {"pkg/text.py": files["pkg/text.py"], "tests/test_raises.py": raising},
+        "raise",
+        expected_head=reply.commit.commit_id,
+        wait_for_verdict=True,
+    )
+    assert again.run is not None and again.run.verdict is ci.Verdict.FAILED
+    failed = [t for t in _tests_job(again.run).tests if t.verdict is ci.Verdict.FAILED]
+    assert [t.test_id for t in failed] == [
+        "tests/test_raises.py::load_tests::unittest.loader._FailedTest.tests.test_raises"
+    ]
+    assert "no suite today" in failed[0].message and "Failed to call load_tests" in failed[0].message

@@ -177,6 +177,31 @@ def test_the_ray_executor_runs_shards_with_the_same_results(
     assert all(part.startswith("ray:") for part in remote.executor.split(","))
 
 
+def test_load_tests_items_shard_select_and_reuse_like_the_others(tmp_path: Path, executor: LocalExecutor) -> None:
+    from tests.ci.selection.test_load_tests import PROJECT as UNITTEST
+
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit({p: t.encode() for p, t in UNITTEST.items()}))
+    plain = submit_tests(executor, request(project, TestPlan(), "plain"), shards=1).result(timeout=300)
+    assert plain.collected == 2  # pytest alone: the two TestCase methods
+    whole = submit_tests(executor, request(project, TestPlan(load_tests=True), "lt"), shards=1).result(timeout=300)
+    sharded = submit_tests(executor, request(project, TestPlan(load_tests=True), "lt2"), shards=2).result(timeout=300)
+    assert whole.collected == sharded.collected == 6 and whole.collection == sharded.collection
+    assert results(whole) == results(sharded) and whole.status == "passed"
+    doctests = [
+        "tests/test_text.py::load_tests::pkg.text.clean",
+        "tests/test_text.py::load_tests::pkg.text.shout",
+        "tests/test_text.py::load_tests::pkg.text.slug",
+    ]
+    only = TestPlan(load_tests=True, only=("tests/test_text.py::load_tests",))
+    assert [
+        t.nodeid for t in submit_tests(executor, request(project, only, "only")).result(timeout=300).tests
+    ] == doctests
+    reused = TestPlan(load_tests=True, reused=("tests/test_text.py::load_tests",))
+    left = submit_tests(executor, request(project, reused, "reused")).result(timeout=300)
+    assert not {t.nodeid for t in left.tests} & set(doctests) and len(left.tests) == 3
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), unique=True, max_size=40),
