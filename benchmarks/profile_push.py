@@ -275,6 +275,158 @@ def mode_grpc(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# -- mode split: where the whole server's CPU goes, without a profiler ---------------------------------
+
+
+def _thread_ticks() -> dict[int, int]:
+    """CPU clock ticks (user + system) of every thread of this process, by native thread id."""
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[int(stat.parent.name)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def _thread_role(name: str) -> str:
+    for prefix, role in (
+        ("trellis-rpc", "RPC pool (interceptor, admission, servicer, store)"),
+        ("trellis-grpc-loop", "grpc.aio event loop"),
+        ("trellis-indexer", "background indexer (diff + index)"),
+        ("trellis-snapshot", "index snapshot publisher"),
+        ("trellis-maintenance", "maintenance"),
+    ):
+        if name.startswith(prefix):
+            return role
+    return f"other Python thread ({name.split('-')[0]})"
+
+
+class CpuMeter:
+    """CPU seconds (``time.thread_time``, the calling thread's) spent inside wrapped callables, by label.
+
+    Nested labels count in both: the report subtracts them."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def wrap(self, label: str, fn: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent = time.thread_time() - t0
+                with self._lock:
+                    self.seconds[label] += spent
+                    self.calls[label] += 1
+
+        return timed
+
+    def reset(self) -> None:
+        with self._lock:
+            self.seconds.clear()
+            self.calls.clear()
+
+
+def mode_split(args: argparse.Namespace) -> None:
+    """The in-process server with no profiler: each thread's CPU from /proc, and thread-CPU meters around the
+    big steps (the store's commit, the durability sync, the indexer's rows, semantic diff and DuckDB writes),
+    from the start of the measured phase until the server is idle again (the background work included)."""
+    import trellis.query.catchup as catchup
+    from trellis.config import ServerConfig
+    from trellis.server import build_server
+    from trellis.vcs.durability import sync_filesystems
+
+    meter = CpuMeter()
+    tick = os.sysconf("SC_CLK_TCK")
+    work = Path(tempfile.mkdtemp(prefix="trellis-profile-", dir=args.tmpdir))
+    catchup.commit_rows = meter.wrap("index: rows of a commit (git diff, reads, semantic diff)", catchup.commit_rows)
+    running = build_server(
+        ServerConfig(data_dir=work / "data", address="127.0.0.1:0"),
+        sync=meter.wrap("commit: durability sync", sync_filesystems),
+    )
+    try:
+        store = running.store
+        store.commit = meter.wrap("commit: Store.commit (sync wait included)", store.commit)  # type: ignore[method-assign]
+        indexer = running.index.indexer  # type: ignore[union-attr]
+        assert indexer.differ is not None
+        indexer.differ = meter.wrap("index: semantic diff", indexer.differ)
+        indexer._write = meter.wrap("index: DuckDB inserts (_write)", indexer._write)  # type: ignore[method-assign]
+        sync_repository = meter.wrap("index: whole sync", indexer.sync_repository)
+        profile = cProfile.Profile() if args.profile_indexer else None
+        if profile is not None:
+            # one cProfile on the indexer's thread, around its syncs only (deterministic, inflates Python ~2x)
+            def profiled(*a: Any, **k: Any) -> Any:
+                profile.enable()
+                try:
+                    return sync_repository(*a, **k)
+                finally:
+                    profile.disable()
+
+            indexer.sync_repository = profiled  # type: ignore[method-assign]
+        else:
+            indexer.sync_repository = sync_repository  # type: ignore[method-assign]
+        repository = "split"
+        bp.seed_trellis_repository(running.address, repository)
+        running.index.wait_idle(300)  # the seed's 1,000 files indexed before anything is measured
+        spec = bp.LoadSpec(
+            running.address,
+            repository,
+            "stream" if args.stream else "unary",
+            args.session,
+            warmup=5,
+            duration=args.duration,
+            agents=args.agents,
+        )
+        before: dict[int, int] = {}
+
+        def start() -> None:
+            before.update(_thread_ticks())
+            meter.reset()
+            if profile is not None:
+                profile.clear()
+
+        commits, seconds, _lat, _client, _server = bp.run_load(
+            spec, args.agents, args.client_procs if args.agents > 1 else 1, None, os.getpid(), on_start=start
+        )
+        running.index.wait_idle(300)
+        after = _thread_ticks()
+        roles: dict[str, float] = defaultdict(float)
+        named = {t.native_id: t.name for t in threading.enumerate()}
+        for tid, ticks in after.items():
+            spent = (ticks - before.get(tid, 0)) / tick
+            if spent:
+                name = named.get(tid)
+                roles[_thread_role(name) if name else "native threads (gRPC core, DuckDB)"] += spent
+        total = sum(roles.values())
+        kind = "CommitStream" if args.stream else "Commit"
+        print(
+            f"{kind}, {args.agents} agents: {commits} commits in {seconds:.1f} s ({commits / seconds:.0f}/s); "
+            f"process CPU {total * 1000 / commits:.3f} ms/commit until idle (the background indexing included)"
+        )
+        print(f"\nby thread ({tick} ticks/s):")
+        for role, spent in sorted(roles.items(), key=lambda kv: -kv[1]):
+            print(f"  {role:<58} {spent * 1000 / commits:8.3f} ms/commit {spent / total:6.1%}")
+        print("\nmetered steps (thread CPU, ms/commit; nested steps are included in their parents):")
+        for label, spent in sorted(meter.seconds.items()):
+            print(f"  {label:<62} {spent * 1000 / commits:8.3f}  ({meter.calls[label] / commits:.2f} calls/commit)")
+        if profile is not None:
+            stats = pstats.Stats(profile)
+            stats.sort_stats("cumulative").print_stats(args.top)
+            stats.sort_stats("tottime").print_stats(args.top)
+    finally:
+        running.stop(0)
+        if args.keep:
+            shutil.rmtree(args.keep, ignore_errors=True)
+            shutil.move(work / "data", args.keep)
+            print(f"\nthe data directory is kept in {args.keep} (benchmarks/index_rows.py compares its index)")
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # -- mode store: the core without gRPC ------------------------------------------------------------
 
 
@@ -456,7 +608,7 @@ def mode_perf(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mode", choices=["grpc", "store", "perf"], default="grpc")
+    p.add_argument("--mode", choices=["grpc", "split", "store", "perf"], default="grpc")
     p.add_argument("--agents", type=int, default=32)
     p.add_argument("--session", action="store_true", help="commit with a session step")
     p.add_argument("--stream", action="store_true", help="use CommitStream (grpc mode)")
@@ -467,11 +619,13 @@ def main() -> None:
         "--no-profile", dest="profile", action="store_false", help="store: only the CPU per commit, no cProfile"
     )
     p.add_argument("--client-procs", type=int, default=2)
+    p.add_argument("--keep", type=Path, help="split: keep the server's data directory here")
+    p.add_argument("--profile-indexer", action="store_true", help="split: cProfile the indexer's syncs")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--tmpdir")
     p.add_argument("--save", help="write the merged pstats here (grpc)")
     args = p.parse_args()
-    {"grpc": mode_grpc, "store": mode_store, "perf": mode_perf}[args.mode](args)
+    {"grpc": mode_grpc, "split": mode_split, "store": mode_store, "perf": mode_perf}[args.mode](args)
 
 
 if __name__ == "__main__":
