@@ -332,6 +332,10 @@ class CpuMeter:
             self.calls.clear()
 
 
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {} if args.index_interval is None else {"index_interval": args.index_interval}
+
+
 def mode_split(args: argparse.Namespace) -> None:
     """The in-process server with no profiler: each thread's CPU from /proc, and thread-CPU meters around the
     big steps (the store's commit, the durability sync, the indexer's rows, semantic diff and DuckDB writes),
@@ -346,7 +350,7 @@ def mode_split(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="trellis-profile-", dir=args.tmpdir))
     catchup.commit_rows = meter.wrap("index: rows of a commit (git diff, reads, semantic diff)", catchup.commit_rows)
     running = build_server(
-        ServerConfig(data_dir=work / "data", address="127.0.0.1:0"),
+        ServerConfig(data_dir=work / "data", address="127.0.0.1:0", **server_options(args)),
         sync=meter.wrap("commit: durability sync", sync_filesystems),
     )
     try:
@@ -619,6 +623,7 @@ def main() -> None:
         "--no-profile", dest="profile", action="store_false", help="store: only the CPU per commit, no cProfile"
     )
     p.add_argument("--client-procs", type=int, default=2)
+    p.add_argument("--index-interval", type=float, help="split: the server's index_interval (default: its default)")
     p.add_argument("--keep", type=Path, help="split: keep the server's data directory here")
     p.add_argument("--profile-indexer", action="store_true", help="split: cProfile the indexer's syncs")
     p.add_argument("--top", type=int, default=25)

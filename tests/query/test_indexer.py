@@ -115,6 +115,27 @@ def test_sync_is_incremental(store: vcs.Store, indexer: Indexer) -> None:
     assert indexer.check() == []
 
 
+def test_a_sync_reads_only_the_commits_above_the_indexed_tips(
+    store: vcs.Store, indexer: Indexer, data_dir: Path
+) -> None:
+    """Micro-commits share their timestamps; libgit2's walk, hiding the indexed tips, then read the whole
+    history on every sync. Here the history below the indexed tips is gone, and the sync still catches up."""
+    _populate(store)
+    store.create_branch("demo", "side", "main")
+    indexer.sync()
+    old = set(indexer.connection.execute("SELECT commit_id FROM commits").fetchall())
+    tips = {c for _, c in indexer.connection.execute("SELECT ref_name, commit_id FROM refs").fetchall()}
+    path = repo_path(data_dir, "demo")
+    for (commit_id,) in old:
+        if commit_id not in tips:
+            (path / "objects" / commit_id[:2] / commit_id[2:]).unlink()
+    store.commit("demo", "main", [vcs.PutFile("c.txt", b"x\n")], "one more", ALICE)
+    store.commit("demo", "side", [vcs.PutFile("d.txt", b"y\n")], "on the side", ALICE)
+    stats = indexer.sync_repository("demo")
+    assert (stats.commits_added, stats.commits_removed, stats.refs_changed) == (2, 0, 2)
+    assert _count(indexer, "SELECT count(*) FROM commits") == len(old) + 2
+
+
 def test_deleted_branch_drops_commits_only_it_reached(store: vcs.Store, indexer: Indexer) -> None:
     store.create_repository("demo", ALICE)
     store.create_branch("demo", "side", "main")

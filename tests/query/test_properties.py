@@ -1,6 +1,6 @@
 """Property: after any sequence of operations on the repositories, the index equals git.
 
-Operations go through ``vcs.Store`` (commits, branches, sessions, steps,
+Operations go through ``vcs.Store`` (commits, branches, merges, sessions, steps,
 deleting branches and repositories); the indexer syncs at random points. The
 oracle is real git: ``git for-each-ref`` for the tips, ``git rev-list`` for
 the commits (minus the first-parent chains of the session refs).
@@ -37,6 +37,7 @@ op = st.one_of(
     ),
     st.tuples(st.just("branch"), st.sampled_from(REPOS), st.sampled_from(BRANCHES[1:]), st.sampled_from(BRANCHES)),
     st.tuples(st.just("delete_branch"), st.sampled_from(REPOS), st.sampled_from(BRANCHES[1:])),
+    st.tuples(st.just("merge"), st.sampled_from(REPOS), st.sampled_from(BRANCHES), st.sampled_from(BRANCHES)),
     st.tuples(st.just("session"), st.sampled_from(REPOS)),
     st.tuples(st.just("session_commit"), st.sampled_from(REPOS), st.sampled_from(PATHS), st.integers(0, 3)),
     st.tuples(st.just("step"), st.sampled_from(REPOS)),
@@ -66,6 +67,8 @@ def _apply(store: vcs.Store, sessions: dict[str, list[vcs.Session]], step: tuple
             store.create_branch(repo, args[1], args[2])
         elif kind == "delete_branch":
             store.delete_branch(repo, args[1])
+        elif kind == "merge":
+            store.merge(repo, args[1], args[2], ALICE)
         elif kind == "session":
             sessions[repo].append(store.create_session(repo, ALICE, model="m", task="t"))
         elif kind == "session_commit" and sessions[repo]:

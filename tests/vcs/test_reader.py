@@ -93,6 +93,49 @@ def test_walk_is_rev_list(store: vcs.Store, alice: vcs.Identity, demo: Path) -> 
     assert info.value.reason == "REVISION_NOT_FOUND"
 
 
+def test_walk_to_stops_lists_what_sits_on_the_stops_parents_first(
+    store: vcs.Store, alice: vcs.Identity, demo: Path
+) -> None:
+    base = _commit(store, alice, [vcs.PutFile("a.py", b"1\n")])
+    store.create_branch("demo", "side", base)
+    old_main = _commit(store, alice, [vcs.PutFile("a.py", b"2\n")])
+    old_side = _commit(store, alice, [vcs.PutFile("s.py", b"s\n")], branch="side")
+    for i in range(3):
+        _commit(store, alice, [vcs.PutFile("a.py", b"%d\n" % (i + 3))])
+        _commit(store, alice, [vcs.PutFile(f"s{i}.py", b"s\n")], branch="side")
+    store.merge("demo", "main", "side", alice)
+    reader = RepositoryReader(demo)
+    main, side = store.get_branch("demo", "main").head_commit_id, store.get_branch("demo", "side").head_commit_id
+
+    walk = reader.walk_to_stops([main, side], [old_main, old_side], limit=100)
+    assert walk is not None
+    # Exactly git's answer here (every new commit sits on a stop), with every parent before its children.
+    assert set(walk.commits) == set(git(demo, "rev-list", main, side, f"^{old_main}", f"^{old_side}").split())
+    for position, commit_id in enumerate(walk.commits):
+        parents = git(demo, "rev-list", "--parents", "-n", "1", commit_id).split()[1:]
+        assert all(p not in walk.commits[position:] for p in parents)
+    assert walk.stops_met == {old_main, old_side}
+    assert reader.walk_to_stops([main], [main], limit=100) == vcs.reader.BoundedWalk([], frozenset({main}))
+
+    # A path that meets no stop (down to the root), or more commits than the limit: no answer.
+    assert reader.walk_to_stops([main], [old_main], limit=100) is None
+    assert reader.walk_to_stops([main, side], [old_main, old_side], limit=3) is None
+    assert reader.walk_to_stops(["e" * 40], [old_main], limit=100) is None
+
+
+def test_walk_to_stops_reads_only_the_commits_above_the_stops(
+    store: vcs.Store, alice: vcs.Identity, demo: Path
+) -> None:
+    """The history below the stops is never read: here its commit objects are gone, and the walk still answers
+    (libgit2's walk, hiding the stops, reads back to the root when the commits share their timestamp)."""
+    old = [_commit(store, alice, [vcs.PutFile("a.py", b"%d\n" % i)]) for i in range(5)]
+    new = [_commit(store, alice, [vcs.PutFile("a.py", b"new %d\n" % i)]) for i in range(3)]
+    for commit_id in old[:-1]:
+        (demo / "objects" / commit_id[:2] / commit_id[2:]).unlink()
+    walk = RepositoryReader(demo).walk_to_stops([new[-1]], [old[-1]], limit=100)
+    assert walk is not None and walk.commits == new and walk.stops_met == {old[-1]}
+
+
 def test_first_parents_stop_at_a_commit_a_root_or_a_missing_commit(
     store: vcs.Store, alice: vcs.Identity, demo: Path
 ) -> None:

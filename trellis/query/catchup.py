@@ -38,6 +38,8 @@ __all__ = ["RepositorySync"]
 
 log = logging.getLogger(__name__)
 
+_BOUNDED_WALK = 10_000  # new commits a sync reads without libgit2's walk (more: the full walk, as fast then)
+
 
 class RepositorySync:
     """One catch-up of one repository (runs under the indexer's lock)."""
@@ -56,6 +58,7 @@ class RepositorySync:
         self.name = name
         self.workers = workers
         self.on_progress = on_progress
+        self._reached: frozenset[str] = frozenset()  # indexed tips that the new commits were found to sit on
 
     def run(self) -> SyncStats:
         listing = list_tips(self.repo)
@@ -140,11 +143,13 @@ class RepositorySync:
     def _new_commits(self, changed: dict[str, RefTip], indexed: dict[str, RefTip], events: set[str]) -> list[str]:
         if not changed:
             return []
-        walk = self.repo.walk(
-            [tip.commit_id for tip in changed.values()],
-            [old.commit_id for old in indexed.values()],  # those gone from the object store hide nothing
-            oldest_first=True,
-        )
+        tips = [tip.commit_id for tip in changed.values()]
+        hidden = [old.commit_id for old in indexed.values()]  # those gone from the object store hide nothing
+        # Branches moved forward: read only the new commits (libgit2's walk, hiding the indexed tips, may read
+        # the whole history); anything else (a new repository, a rewound or rewritten ref) takes the full walk.
+        bounded = self.repo.walk_to_stops(tips, hidden, limit=_BOUNDED_WALK)
+        self._reached = bounded.stops_met if bounded is not None else frozenset()
+        walk = bounded.commits if bounded is not None else self.repo.walk(tips, hidden, oldest_first=True)
         candidates = [c for c in walk if c not in events]
         present = set()
         for start in range(0, len(candidates), 50_000):
@@ -160,6 +165,9 @@ class RepositorySync:
     ) -> set[str]:
         """Indexed commits no current ref reaches any more (a deleted or rewound ref)."""
         old_tips = [indexed[n].commit_id for n in [*changed, *deleted] if n in indexed]
+        # An old tip that a current ref still reaches (the one it moved forward from) lost nothing.
+        kept = self._reached.union(tip.commit_id for tip in current.values())
+        old_tips = [tip for tip in old_tips if tip not in kept]
         if not old_tips:
             return set()
         try:

@@ -30,7 +30,7 @@ from .objects import commit_value
 from .reads import TreeReader
 from .sessions import step_blobs
 
-__all__ = ["FileDelta", "Head", "RefTarget", "RepositoryReader", "cache_blobs"]
+__all__ = ["BoundedWalk", "FileDelta", "Head", "RefTarget", "RepositoryReader", "cache_blobs"]
 
 _STATUS = {
     "A": "added",
@@ -60,6 +60,15 @@ class Head:
 
     ref_name: str
     commit_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BoundedWalk:
+    """What :meth:`RepositoryReader.walk_to_stops` found: ``commits``, parents before children, and the stops
+    it met on the way (each reachable from the walk's starting commits)."""
+
+    commits: list[str]
+    stops_met: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +188,58 @@ class RepositoryReader(TreeReader):
             except (KeyError, ValueError, pygit2.GitError):
                 continue
         return (str(commit.id) for commit in walker)
+
+    def walk_to_stops(self, include: Iterable[str], stops: Iterable[str], *, limit: int) -> BoundedWalk | None:
+        """The commits reachable from ``include`` along paths that end at one of ``stops`` (not included),
+        parents before children; ``None`` when some path ends elsewhere (a root commit, a missing commit)
+        or more than ``limit`` commits would be listed.
+
+        It answers what :meth:`walk` with ``stops`` excluded answers when the new commits sit on top of the
+        stops (a branch moved forward), reading only those commits: libgit2's revision walk, given commits to
+        hide, reads back to the root when the commits share their timestamp (micro-commits, many a second),
+        so hiding the tips indexed before costs a read of the whole history. The answer may also hold commits
+        reachable from a stop by another path (a branch started below another's tip); a caller that wants
+        exactly :meth:`walk`'s answer filters out what it already has, and calls :meth:`walk` on ``None``.
+        """
+        stop = set(stops)
+        repo = self._repo
+        order: list[str] = []
+        seen: set[str] = set()
+        met: set[str] = set()
+        for tip in include:
+            if tip in stop:
+                met.add(tip)
+                continue
+            if tip in seen:
+                continue
+            seen.add(tip)
+            pending: list[tuple[str, list[str] | None]] = [(tip, None)]
+            while pending:
+                commit_id, parents = pending[-1]
+                if parents is None:  # first visit: read its parents, then visit them before it
+                    try:
+                        obj = repo[commit_id]
+                    except (KeyError, ValueError):
+                        return None
+                    if not isinstance(obj, pygit2.Commit):
+                        return None
+                    parents = [str(p) for p in obj.parent_ids]
+                    if not parents:
+                        return None  # a root: this path met no stop
+                    pending[-1] = (commit_id, parents)
+                if parents:
+                    parent = parents.pop()
+                    if parent in stop:
+                        met.add(parent)
+                    elif parent not in seen:
+                        seen.add(parent)
+                        if len(seen) > limit:
+                            return None
+                        pending.append((parent, None))
+                    continue
+                pending.pop()
+                order.append(commit_id)
+        return BoundedWalk(order, frozenset(met))
 
     def first_parents(self, tip: str, stop: str | None = None) -> list[str]:
         """Commit ids from ``tip`` back along first parents, up to (not including) ``stop``.
