@@ -172,6 +172,7 @@ class TrellisJob:
         self.stream = open(config["stream"], "a", encoding="utf-8")  # noqa: SIM115 - open for the session
         self.lock = threading.Lock()
         self.index: dict[str, int] = {}
+        self.heads: dict[str, set[str] | None] = {}  # collector node id -> the names to collect under it
         self.phases: dict[str, list[Any]] = {}
         self.current: tuple[str, float, float] | None = None  # nodeid, deadline (monotonic), timeout
         self.timed_out: set[str] = set()
@@ -194,6 +195,45 @@ class TrellisJob:
         if path in self.only_files or path in self.only_dirs:
             return None
         return True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> list[Any] | None:
+        """Skip a class or function of a selected file that holds no selected test, before pytest builds it."""
+        heads = self._heads(collector) if self.only is not None else None
+        if heads is None or "[" in name or ":" in name:
+            return None
+        return None if name in heads else []
+
+    def _heads(self, collector: pytest.Collector) -> set[str] | None:
+        """The names under ``collector`` that hold a selected test; None: keep everything under it.
+
+        Only when pytest's own hooks make the items (whose ids are then ``<collector>::<name>`` and
+        below); a module whose ``load_tests`` node is selected keeps everything.
+        """
+        key = collector.nodeid
+        if key in self.heads:
+            return self.heads[key]
+        path = os.path.normpath(str(collector.path))
+        own = collector.nodeid.partition("::")[2]
+        heads: set[str] | None = set()
+        makers = collector.ihook.pytest_pycollect_makeitem.get_hookimpls()
+        if any(m.plugin is not self and not getattr(m.plugin, "__name__", "").startswith("_pytest.") for m in makers):
+            heads = None
+        for file, rest in self.only or ():
+            if heads is None:
+                break
+            if file != path or not rest:
+                continue
+            if rest.split("::", 1)[0] == "load_tests":
+                heads = None  # what its load_tests adds is told from everything the module holds
+            elif not own:
+                heads.add(rest.split("::", 1)[0].split("[", 1)[0])
+            elif rest.startswith(own + "::"):
+                heads.add(rest[len(own) + 2 :].split("::", 1)[0].split("[", 1)[0])
+            elif rest == own or own.startswith(rest + "::"):
+                heads = None  # this collector (or one above it) is selected whole
+        self.heads[key] = heads
+        return heads
 
     def _selected(self, item: pytest.Item) -> bool:
         assert self.only is not None

@@ -1,0 +1,169 @@
+"""The job plugin on a real executor: what a selection leaves out of collection, and what it keeps."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trellis.ci.execution import LocalExecutor
+from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
+from trellis.ci.execution.shards import submit_tests
+
+from .test_workspace import GitRepo
+
+LIMITS = JobLimits(timeout_s=120, cpu_s=120, memory_bytes=512 << 20, processes=64, output_bytes=256 << 10)
+
+# One selected file with classes and functions around the selected tests: unittest and plain classes,
+# a nested class, a parametrised function, and names that are not tests at all.
+TESTS = b"""\
+import unittest
+
+import pytest
+
+HELPER = 1
+
+
+class Selected(unittest.TestCase):
+    def test_a(self):
+        pass
+
+    def test_b(self):
+        pass
+
+
+class Unselected(unittest.TestCase):
+    def test_c(self):
+        pass
+
+
+class TestOuter:
+    def test_outer(self):
+        pass
+
+    class TestInner:
+        def test_inner(self):
+            pass
+
+    class TestOther:
+        def test_other(self):
+            pass
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_param(k):
+    pass
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_param_unselected(k):
+    pass
+
+
+def test_plain():
+    pass
+"""
+
+PROJECT: dict[str, bytes | None] = {"tests/test_mixed.py": TESTS}
+EVERY_ITEM = 12
+
+
+@pytest.fixture(scope="module")
+def executor() -> Iterator[LocalExecutor]:
+    with tempfile.TemporaryDirectory(prefix="trellis-plugin-") as d:
+        os.chmod(d, 0o755)
+        with LocalExecutor(Path(d), workers=1) as local:
+            yield local
+
+
+def run(
+    executor: LocalExecutor, tmp_path: Path, files: dict[str, bytes | None], only: tuple[str, ...] | None
+) -> JobOutcome:
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit(files)  # type: ignore[arg-type]
+    request = JobRequest(
+        "job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=TestPlan(only=only)
+    )
+    return submit_tests(executor, request).result(timeout=300)
+
+
+def ran(outcome: JobOutcome) -> list[str]:
+    return [t.nodeid for t in outcome.tests if t.outcome == "passed"]
+
+
+SELECTIONS = [
+    (
+        ("tests/test_mixed.py::Selected::test_a", "tests/test_mixed.py::test_param"),
+        [
+            "tests/test_mixed.py::Selected::test_a",
+            "tests/test_mixed.py::test_param[1]",
+            "tests/test_mixed.py::test_param[2]",
+        ],
+        1,  # Selected::test_b
+    ),
+    (
+        ("tests/test_mixed.py::TestOuter::TestInner::test_inner", "tests/test_mixed.py::test_param[2]"),
+        ["tests/test_mixed.py::TestOuter::TestInner::test_inner", "tests/test_mixed.py::test_param[2]"],
+        1,  # test_param[1]
+    ),
+    (("tests/test_mixed.py::test_plain",), ["tests/test_mixed.py::test_plain"], 0),
+]
+
+
+def deselected(outcome: JobOutcome) -> int:
+    """How many items pytest collected and the selection then left out (its summary line)."""
+    found = re.search(rb"(\d+) deselected", outcome.output)
+    return int(found.group(1)) if found else 0
+
+
+@pytest.mark.parametrize(("only", "expected", "left_out"), SELECTIONS)
+def test_a_selected_file_collects_only_the_classes_and_functions_that_hold_selected_tests(
+    executor: LocalExecutor, tmp_path: Path, only: tuple[str, ...], expected: list[str], left_out: int
+) -> None:
+    outcome = run(executor, tmp_path, PROJECT, only)
+    assert ran(outcome) == expected, outcome.output.decode()
+    assert outcome.status == "passed"
+    # Only the items under a name that holds a selected test were collected (and some deselected).
+    assert deselected(outcome) == left_out, outcome.output.decode()
+
+
+def test_everything_is_collected_without_a_selection(executor: LocalExecutor, tmp_path: Path) -> None:
+    outcome = run(executor, tmp_path, PROJECT, None)
+    assert len(ran(outcome)) == EVERY_ITEM
+
+
+def test_a_project_hook_that_makes_items_keeps_the_whole_file(executor: LocalExecutor, tmp_path: Path) -> None:
+    # The project's own pytest_pycollect_makeitem names its items as it likes: nothing may be left out.
+    conftest = b"""\
+import pytest
+
+
+def pytest_pycollect_makeitem(collector, name, obj):
+    if name == "Unselected":
+        return [pytest.Function.from_parent(collector, name="renamed", callobj=lambda: None)]
+"""
+    outcome = run(
+        executor,
+        tmp_path,
+        {**PROJECT, "conftest.py": conftest},
+        ("tests/test_mixed.py::renamed", "tests/test_mixed.py::test_plain"),
+    )
+    assert ran(outcome) == ["tests/test_mixed.py::renamed", "tests/test_mixed.py::test_plain"]
+    assert deselected(outcome) == EVERY_ITEM - 2  # everything but the two selected (Unselected became "renamed")
+
+
+def test_a_selected_load_tests_keeps_the_whole_module(executor: LocalExecutor, tmp_path: Path) -> None:
+    # What a module's load_tests adds is told from everything its classes hold (the unittest protocol).
+    tests = TESTS + b"\n\ndef load_tests(loader, tests, pattern):\n    return tests\n"
+    outcome = run(
+        executor,
+        tmp_path,
+        {"tests/test_mixed.py": tests},
+        ("tests/test_mixed.py::load_tests", "tests/test_mixed.py::test_plain"),
+    )
+    assert "tests/test_mixed.py::test_plain" in ran(outcome)
+    assert deselected(outcome) == EVERY_ITEM - 1  # every item but test_plain
