@@ -167,3 +167,52 @@ def test_a_selected_load_tests_keeps_the_whole_module(executor: LocalExecutor, t
     )
     assert "tests/test_mixed.py::test_plain" in ran(outcome)
     assert deselected(outcome) == EVERY_ITEM - 1  # every item but test_plain
+
+
+DOCTESTED: dict[str, bytes | None] = {
+    "lib.py": b'def double(x):\n    """\n    >>> double(2)\n    4\n    """\n    return 2 * x\n',
+    "tests/test_lib.py": b"""\
+import lib
+
+
+def helper():
+    \"\"\"
+    >>> 1 + 1
+    2
+    \"\"\"
+
+
+def test_double():
+    assert lib.double(3) == 6
+""",
+}
+
+
+def run_doctests(executor: LocalExecutor, tmp_path: Path, only: tuple[str, ...]) -> JobOutcome:
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit(DOCTESTED)  # type: ignore[arg-type]
+    args = ("-q", "--doctest-modules", "lib.py", "tests")
+    request = JobRequest(
+        "job", str(repo.path), tree, kind="pytest", pytest_args=args, limits=LIMITS, tests=TestPlan(only=only)
+    )
+    return submit_tests(executor, request).result(timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("only", "expected", "left_out"),
+    [
+        (("tests/test_lib.py::test_double",), ["tests/test_lib.py::test_double"], 0),  # its doctest not collected
+        (("tests/test_lib.py", "lib.py"), ["lib.py::lib.double", "tests/test_lib.py::test_lib.helper"], 0),
+        (
+            ("tests/test_lib.py::test_lib.helper", "tests/test_lib.py::test_double"),
+            ["tests/test_lib.py::test_lib.helper", "tests/test_lib.py::test_double"],
+            0,
+        ),
+    ],
+)
+def test_a_selected_files_doctests_are_collected_only_when_selected(
+    executor: LocalExecutor, tmp_path: Path, only: tuple[str, ...], expected: list[str], left_out: int
+) -> None:
+    outcome = run_doctests(executor, tmp_path, only)
+    assert sorted(ran(outcome)) == sorted(expected), outcome.output.decode()
+    assert deselected(outcome) == left_out, outcome.output.decode()

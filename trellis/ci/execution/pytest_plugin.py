@@ -149,6 +149,7 @@ class TrellisJob:
         self.only_dirs: set[str] = set()
         self.only_doctests: set[str] = set()
         self.only_in: dict[str, set[str]] = {}  # absolute file -> the rest of the selected ids in it
+        self.doctest_files: set[str] = set()  # files with a selected doctest
         if only is not None:
             here = os.getcwd()
             self.only = set()
@@ -160,6 +161,8 @@ class TrellisJob:
                     self.only_doctests.add(path)
                 else:
                     self.only_in.setdefault(path, set()).add(rest)
+                if not rest or "." in rest.split("::", 1)[0].split("[", 1)[0]:  # or one doctest, named
+                    self.doctest_files.add(path)
                 self.only_files.add(path)
                 parent = os.path.dirname(path)
                 while parent not in self.only_dirs:
@@ -195,6 +198,17 @@ class TrellisJob:
         if path in self.only_files or path in self.only_dirs:
             return None
         return True
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_collect_file(self, file_path: Any, parent: pytest.Collector) -> Any:
+        """A selected file's doctests (``--doctest-modules``) are collected only when they are selected."""
+        outcome = yield
+        if self.only is None or os.path.normpath(str(file_path)) in self.doctest_files:
+            return
+        found = outcome.get_result()
+        kept = [c for c in found if type(c).__name__ != "DoctestModule"]
+        if len(kept) < len(found):
+            outcome.force_result(kept)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> list[Any] | None:
