@@ -12,6 +12,7 @@ definition — its body, or its definition — must select the test.
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import sys
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -337,7 +339,7 @@ def _results(tmp: Path, files: dict[str, bytes], tests: list[str]) -> dict[str, 
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     sys.path.insert(0, str(tmp))
-    names = ["gen", "gen.mod", "gen.base", "gen.a", "gen.b", "tests", "tests.test_gen"]
+    names = ["gen", "gen.mod", "gen.base", "gen.a", "gen.b", "tests", "tests.test_gen", "extlib"]
     for name in names:
         sys.modules.pop(name, None)
     importlib.invalidate_caches()
@@ -358,15 +360,21 @@ def _results(tmp: Path, files: dict[str, bytes], tests: list[str]) -> dict[str, 
 
 
 def _failing_and_selection(
-    tmp: Path, files: dict[str, bytes], new_files: dict[str, bytes], tests: list[str], changes: list[Any] | None = None
+    tmp: Path,
+    files: dict[str, bytes],
+    new_files: dict[str, bytes],
+    tests: list[str],
+    changes: list[Any] | None = None,
+    outside: dict[str, bytes] | None = None,
 ) -> tuple[set[str], Any]:
     """Run tests/test_gen.py's tests on both trees (every one passes before): the node ids failing after (all of
     them when the module no longer imports), and what selection picks for the change (``changes``, else the
-    semantic diff of the files that differ)."""
-    before = _results(tmp / "before", files, tests)
+    semantic diff of the files that differ). ``outside``: files the runs import that are not in the tree (an
+    installed library's, ``extlib.py``)."""
+    before = _results(tmp / "before", {**files, **(outside or {})}, tests)
     assert all(before.values()), before
     try:
-        after = _results(tmp / "after", new_files, tests)
+        after = _results(tmp / "after", {**new_files, **(outside or {})}, tests)
     except Exception:  # noqa: BLE001 - the test module does not import any more: every test fails
         after = dict.fromkeys(tests, False)
     failing = {f"tests/test_gen.py::{t}" for t, ok in after.items() if not ok}
@@ -606,3 +614,293 @@ def test_a_changed_class_selects_every_test_whose_outcome_it_changes(
     )
     selection = new.select(changes, old_index=old)
     assert failing <= set(selection.tests), (failing, selection.reasons, changes, changed)
+
+
+# -- instances: a method called on an object of unknown type ----------------------------------------------------
+#
+# Selection resolves ``obj.probe()`` on an object of unknown type to the methods named ``probe`` of the classes
+# whose instances may exist where the call runs (rapid type analysis): a class is used when its node is reached.
+# Each way below makes an instance of ``C{i}`` and hands it to ``call_probe`` without the test naming the class;
+# a change to ``C{i}.probe`` must select the test.
+
+# Installed code outside the tree (not indexed): a decorator, a base and a metaclass that keep the class.
+EXTLIB = """\
+KEPT = {}
+
+
+def keep(cls):
+    KEPT[cls.__name__] = cls
+    return cls
+
+
+class Base:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        KEPT[cls.__name__] = cls
+
+
+class Meta(type):
+    def __init__(cls, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        KEPT[cls.__name__] = cls
+"""
+INSTANCE_WAYS = (
+    "call",
+    "registry",
+    "defaultdict",
+    "map",
+    "partial",
+    "default",
+    "class_attr",
+    "raise",
+    "init_subclass",
+    "metaclass",
+    "decorator",
+    "enum",
+    "set_name",
+    "outside_decorator",
+    "outside_base",
+    "outside_metaclass",
+    "getattr",
+    "string",
+    "globals",
+    "vars",
+    "module_dict",
+    "sys_modules",
+    "getmembers",
+    "subclasses",
+    "annotation",
+    "annotation_str",
+    "nested",
+    "in_function",
+    "eval",
+    "test_subclass",
+)
+
+
+def _instance_way(way: str, i: int) -> tuple[str, str, str, str]:
+    """How ``C{i}`` is defined and where its instance comes from: the module's code (with ``get{i}()``), the test
+    file's extra code, the expression the test passes to ``call_probe``, the class's local qualname."""
+    name = f"C{i}"
+    computed = f'"".join(["C", "{i}"])'  # a name nothing reads as a reference
+
+    def cls(header: str = f"class {name}:", init: str = "pass", extra: str = "", indent: str = "") -> str:
+        lines = [*header.split("\n"), *([extra] if extra else [])]
+        lines += [
+            "    def __init__(self, *args):",
+            f"        {init}",
+            "    def probe(self):",
+            f"        return {i} + 0",
+        ]
+        return "\n".join(indent + line for line in lines)
+
+    def getter(expr: str) -> str:
+        return f"def get{i}():\n    return {expr}"
+
+    use = f"mod.get{i}()"
+    kept = f'extlib.KEPT["{name}"]()'
+    simple: dict[str, tuple[str, str]] = {  # way -> (code before the class, the getter's expression)
+        "call": ("", f"{name}()"),
+        "map": ("", f"list(map({name}, [1]))[0]"),
+        "getattr": ("", f"getattr(importlib.import_module(__name__), {computed})()"),
+        "string": ("", f'getattr(importlib.import_module("gen.mod"), "{name}")()'),
+        "globals": ("", f"globals()[{computed}]()"),
+        "vars": ("", f"vars(importlib.import_module(__name__))[{computed}]()"),
+        "module_dict": ("", f"importlib.import_module(__name__).__dict__[{computed}]()"),
+        "sys_modules": ("", f"sys.modules[__name__].__dict__[{computed}]()"),
+        "getmembers": ("", f"dict(inspect.getmembers(importlib.import_module(__name__)))[{computed}]()"),
+        "eval": ("", f'eval("{name}")()'),
+    }
+    if way in simple:
+        return f"{cls()}\n\n{getter(simple[way][1])}\n", "", use, name
+    if way == "registry":
+        return f"{cls()}\n\nREG{i} = {{'k': {name}}}\n\n{getter(f'REG{i}[chr(107)]()')}\n", "", use, name
+    if way == "defaultdict":
+        return f"{cls()}\n\nDD{i} = collections.defaultdict({name})\n\n{getter(f'DD{i}[0]')}\n", "", use, name
+    if way == "partial":
+        return f"{cls()}\n\nPART{i} = functools.partial({name})\n\n{getter(f'PART{i}()')}\n", "", use, name
+    if way == "default":
+        return f"{cls()}\n\ndef get{i}(made={name}):\n    return made()\n", "", use, name
+    if way == "class_attr":
+        return f"{cls()}\n\nclass Holder{i}:\n    made = {name}\n\n{getter(f'Holder{i}.made()')}\n", "", use, name
+    if way == "raise":
+        body = f"def get{i}():\n    try:\n        raise {name}()\n    except Exception as exc:\n        return exc"
+        return f"{cls(f'class {name}(Exception):')}\n\n{body}\n", "", use, name
+    if way == "init_subclass":
+        base = (
+            f"SUBS{i} = []\n\nclass Base{i}:\n    def __init_subclass__(cls, **kwargs):\n"
+            f"        super().__init_subclass__(**kwargs)\n        SUBS{i}.append(cls)\n"
+        )
+        return f"{base}\n{cls(f'class {name}(Base{i}):')}\n\n{getter(f'SUBS{i}[-1]()')}\n", "", use, name
+    if way == "metaclass":
+        meta = (
+            f"MADE{i} = []\n\nclass Meta{i}(type):\n    def __init__(cls, *args, **kwargs):\n"
+            f"        super().__init__(*args, **kwargs)\n        MADE{i}.append(cls)\n"
+        )
+        return f"{meta}\n{cls(f'class {name}(metaclass=Meta{i}):')}\n\n{getter(f'MADE{i}[-1]()')}\n", "", use, name
+    if way == "decorator":
+        keep = f"DEC{i} = []\n\ndef keep{i}(cls):\n    DEC{i}.append(cls)\n    return cls\n"
+        return f"{keep}\n{cls(f'@keep{i}' + chr(10) + f'class {name}:')}\n\n{getter(f'DEC{i}[-1]()')}\n", "", use, name
+    if way == "enum":
+        code = cls(f"class {name}(enum.Enum):", init=f"ENUM{i}.append(self)", extra="    A = 1")
+        return f"ENUM{i} = []\n\n{code}\n\n{getter(f'ENUM{i}[0]')}\n", "", use, name
+    if way == "set_name":
+        grab = (
+            f"GRAB{i} = []\n\nclass Grab{i}:\n    def __set_name__(self, owner, name):\n        GRAB{i}.append(owner)\n"
+            f"\nGRABBER{i} = Grab{i}()\n"
+        )
+        code = cls(extra=f"    grabbed = GRABBER{i}")
+        return f"{grab}\n{code}\n\n{getter(f'GRAB{i}[-1]()')}\n", "", use, name
+    if way in ("outside_decorator", "outside_base", "outside_metaclass"):
+        header = {
+            "outside_decorator": f"@extlib.keep\nclass {name}:",
+            "outside_base": f"class {name}(extlib.Base):",
+            "outside_metaclass": f"class {name}(metaclass=extlib.Meta):",
+        }[way]
+        return f"{cls(header)}\n\n{getter(kept)}\n", "", use, name
+    if way == "subclasses":
+        return (
+            f"class Root{i}:\n    pass\n\n{cls(f'class {name}(Root{i}):')}\n\n"
+            + getter(f"Root{i}.__subclasses__()[0]()")
+            + "\n",
+            "",
+            use,
+            name,
+        )
+    if way in ("annotation", "annotation_str"):
+        hint = f'"{name}"' if way == "annotation_str" else name
+        build = f"def build{i}(x: {hint}) -> None:\n    pass"
+        return f"{cls()}\n\n{build}\n\n{getter(f'typing.get_type_hints(build{i})[chr(120)]()')}\n", "", use, name
+    if way == "nested":
+        return f"class Outer{i}:\n{cls(indent='    ')}\n\n{getter(f'Outer{i}.{name}()')}\n", "", use, f"Outer{i}.{name}"
+    if way == "in_function":
+        code = f"def make{i}():\n{cls(indent='    ')}\n    return {name}()\n\n{getter(f'make{i}()')}\n"
+        return code, "", use, f"make{i}.{name}"
+    assert way == "test_subclass", way
+    return f"{cls()}\n", f"class D{i}(mod.{name}):\n    pass\n", f"D{i}()", name
+
+
+INSTANCE_HEADER = """\
+import collections
+import enum
+import functools
+import doctest
+import importlib
+import inspect
+import sys
+import typing
+
+import extlib
+
+
+def call_probe(obj):
+    return obj.probe()
+
+
+class Other:
+    def probe(self):
+        return -1
+
+"""
+
+
+def _instance_program(ways: list[str], future: bool) -> tuple[dict[str, bytes], list[str], list[str]]:
+    """The tree (gen/mod.py, tests/test_gen.py) making one instance per way, the test names, the qualnames."""
+    module = ["from __future__ import annotations\n" if future else "", INSTANCE_HEADER]
+    test = ["from gen import mod\n"]
+    tests, qualnames = [], []
+    for i, way in enumerate(ways):
+        code, extra, use, qualname = _instance_way(way, i)
+        module.append(f"\n{code}\n")
+        test.append(f"\n{extra}\n\ndef test_{i}():\n    assert mod.call_probe({use}) == {i}\n")
+        tests.append(f"test_{i}")
+        qualnames.append(qualname)
+    test.append("\n\ndef test_other():\n    assert mod.call_probe(mod.Other()) == -1\n")
+    tests.append("test_other")
+    files = {
+        "gen/__init__.py": b"",
+        "gen/mod.py": "".join(module).encode(),
+        "tests/__init__.py": b"",
+        "tests/test_gen.py": "".join(test).encode(),
+    }
+    return files, tests, qualnames
+
+
+@pytest.mark.parametrize("way", INSTANCE_WAYS)
+def test_a_method_called_on_an_unknown_object_selects_the_tests_that_made_an_instance(way: str, tmp_path: Path) -> None:
+    """Every way an instance of a class may come to exist without the test naming the class (made when the class
+    is defined, kept by a hook, named only in a container, a string, an annotation, found through a namespace):
+    a change to the method selects the test, which fails."""
+    files, tests, _ = _instance_program([way], future=way == "annotation")
+    source = files["gen/mod.py"].decode()
+    new_files = {**files, "gen/mod.py": source.replace("return 0 + 0", "return 0 + 100").encode()}
+    failing, selection = _failing_and_selection(
+        tmp_path, files, new_files, tests, outside={"extlib.py": EXTLIB.encode()}
+    )
+    assert failing == {"tests/test_gen.py::test_0"}, failing
+    assert failing <= set(selection.tests), (way, selection.reasons)
+    if way == "call":  # the class is used only by get0(): the other test's call cannot reach its method
+        assert "tests/test_gen.py::test_other" not in selection.tests, selection.reasons
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    ways=st.lists(st.sampled_from(INSTANCE_WAYS), min_size=1, max_size=4),
+    which=st.integers(0, 3),
+    future=st.booleans(),
+)
+def test_a_changed_method_of_any_class_with_instances_selects_every_test_whose_outcome_it_changes(
+    ways: list[str], which: int, future: bool, tmp_path: Path
+) -> None:
+    """Programs making instances of several classes in several ways and calling a method of each through an
+    object of unknown type: a change to one class's method selects every test whose outcome changes."""
+    files, tests, _ = _instance_program(ways, future)
+    which %= len(ways)
+    source = files["gen/mod.py"].decode()
+    new_files = {**files, "gen/mod.py": source.replace(f"return {which} + 0", f"return {which} + 100").encode()}
+    failing, selection = _failing_and_selection(
+        tmp_path, files, new_files, tests, outside={"extlib.py": EXTLIB.encode()}
+    )
+    assert f"tests/test_gen.py::test_{which}" in failing
+    assert failing <= set(selection.tests), (ways, which, selection.reasons)
+
+
+def test_an_instance_made_only_by_a_doctest_selects_that_doctest(tmp_path: Path) -> None:
+    """A module whose doctest makes the instance and hands it to an unknown-receiver call: ``--doctest-modules``
+    selects the module's doctest item for a change to the method, and the doctest fails."""
+    source = (
+        '"""Probe.\n\n>>> from gen.other import call_probe\n>>> call_probe(Kept())\n1\n"""\n\n\n'
+        "class Kept:\n    def probe(self):\n        return 1\n"
+    )
+    files = {
+        "gen/__init__.py": b"",
+        "gen/mod.py": source.encode(),
+        "gen/other.py": b"def call_probe(obj):\n    return obj.probe()\n",
+        "tests/test_gen.py": b"from gen.other import call_probe\n\n\ndef test_other():\n    assert call_probe\n",
+    }
+    changed = source.replace("return 1", "return 2")
+
+    def failed(text: str) -> int:
+        for path, content in {**files, "gen/mod.py": text.encode()}.items():
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_bytes(content)
+        sys.path.insert(0, str(tmp_path))
+        try:
+            for name in ("gen", "gen.mod", "gen.other"):
+                sys.modules.pop(name, None)
+            importlib.invalidate_caches()
+            return doctest.testmod(importlib.import_module("gen.mod"), report=False).failed
+        finally:
+            sys.path.remove(str(tmp_path))
+            for name in ("gen", "gen.mod", "gen.other"):
+                sys.modules.pop(name, None)
+
+    assert failed(source) == 0
+    assert failed(changed) == 1
+    index = TestIndex.build(files)
+    selection = index.select(
+        [ChangedEntity("gen/mod.py", "gen.mod.Kept.probe", "modified", ("body",))], args=["--doctest-modules"]
+    )
+    assert selection.tests == ("gen/mod.py",), selection.reasons

@@ -216,7 +216,11 @@ REFLECTIVE_CALLS = frozenset(
 ROUND_TRIP_LOADS = frozenset({"pickle.loads", "_pickle.loads", "cloudpickle.loads", "dill.loads"})
 ROUND_TRIP_DUMPS = frozenset({"pickle.dumps", "_pickle.dumps", "cloudpickle.dumps", "dill.dumps"})
 NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})  # without arguments: this module's names
-ANY_ATTR_CALLS = frozenset({"globals", "vars", "locals", "dir", "inspect.getmembers", "inspect.getmembers_static"})
+# (``gc`` hands out every object the interpreter holds: any class among them.)
+ANY_ATTR_CALLS = frozenset(
+    {"globals", "vars", "locals", "dir", "inspect.getmembers", "inspect.getmembers_static"}
+    | {"gc.get_objects", "gc.get_referrers", "gc.get_referents"}
+)
 # Call arguments named by a string in these calls' last attribute (patch.object(obj, "name"),
 # monkeypatch.setattr(obj, "name", ...)) are attribute references too.
 STRING_ATTR_METHODS = frozenset({"object", "setattr", "delattr", "getattr", "hasattr", "setitem"})

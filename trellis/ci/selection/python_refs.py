@@ -33,6 +33,9 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
   passed to ``isinstance``/``inspect.signature``, or read further): then
   only the code an attribute *read* runs is reached (``GETTERS``: properties,
   ``__getattr__``, ``__getattribute__``, ``__get__``);
+* a function's annotations that are not evaluated with the ``def`` (``from
+  __future__ import annotations``, strings) are the function's own
+  references: whatever reads them (``typing.get_type_hints``) has the function;
 * ``globals()[name] = value``, ``globals().update(...)`` write the module's
   namespace and read nothing of it;
 * an import of a computed name (``import_module(name)``) imports any module
@@ -203,7 +206,10 @@ class Scope:
     binds), ``base_names`` (each base's dotted name through the file's
     imports, "" when it is not a plain name) and ``not_a_test``
     (``__test__ = False``). ``getter``: a method reading an attribute runs (a property, a
-    ``__getattr__``-like hook; a module's ``__getattr__``).
+    ``__getattr__``-like hook; a module's ``__getattr__``). ``hands_out`` (classes): creating the class hands
+    the new class object to other code, which may keep it and make instances later — a decorator not known
+    to be inert, a keyword (a metaclass, ``__init_subclass__`` arguments), or an attribute whose value may have
+    a ``__set_name__`` (:func:`_may_set_name`); what the bases do is :mod:`trellis.ci.selection.ref_graph`'s.
     """
 
     qualname: str
@@ -222,6 +228,7 @@ class Scope:
     not_a_test: bool = False
     is_async: bool = False
     getter: bool = False
+    hands_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +337,53 @@ def _binds_named_value(stmt: ast.stmt) -> bool:
         assert value is not None
         return any(isinstance(n, (ast.Name, ast.Attribute, ast.Lambda, ast.NamedExpr)) for n in ast.walk(value))
     return False
+
+
+# Calls whose result is a value of a standard type with no ``__set_name__`` that could keep the class it is bound
+# in (the arguments are not bound): builtins, and the pure calls a module-level constant may make.
+_PLAIN_VALUE_CALLS = frozenset(
+    {
+        "hash",
+        "len",
+        "repr",
+        "id",
+        "classmethod",
+        "staticmethod",
+        "property",
+        "sorted",
+        "enumerate",
+        "zip",
+        "map",
+        "filter",
+        "reversed",
+        "iter",
+        "any",
+        "all",
+        "isinstance",
+        "issubclass",
+        "callable",
+        "ord",
+        "chr",
+        "types.GenericAlias",
+        "types.MappingProxyType",
+        "threading.Lock",
+        "threading.RLock",
+        "weakref.WeakKeyDictionary",
+        "weakref.WeakValueDictionary",
+        "weakref.WeakSet",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.deque",
+        "collections.Counter",
+        "itertools.count",
+    }
+)
+# Decorators of a method whose result has no ``__set_name__``, besides the inert ones: pytest's fixture definition,
+# hypothesis's test wrappers (functions).
+_PLAIN_DECORATORS = frozenset(
+    {"pytest.fixture", "pytest.yield_fixture"}
+    | {f"hypothesis.{name}" for name in ("given", "settings", "example", "seed", "reproduce_failure", "note")}
+)
 
 
 def _import_sources(stmt: ast.stmt) -> tuple[tuple[str, str], ...]:
@@ -665,6 +719,9 @@ class _Extractor:
     def walk_stmt(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.AugAssign):
             self.augmented.add(id(stmt.target))
+        if isinstance(stmt, ast.AnnAssign):
+            for parsed in _annotation_strings(stmt.annotation):  # ``x: "Inner"``: what get_type_hints finds
+                self.visit(parsed)
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.function(stmt)
         elif isinstance(stmt, ast.ClassDef):
@@ -766,6 +823,15 @@ class _Extractor:
         if not self.future_annotations:
             for annotation in annotations:
                 self.visit(annotation)
+        # Whatever reads the annotations later (``typing.get_type_hints``: a framework building an argument from
+        # its type) has the function: unevaluated ones and strings are the function's references.
+        self.acc_stack.append(deferred)
+        for annotation in annotations:
+            if self.future_annotations:
+                self.visit(annotation)
+            for parsed in _annotation_strings(annotation):
+                self.visit(parsed)
+        self.acc_stack.pop()
         escapes = any(not inert_decorator(d) for d in decorators)
         if escapes:
             self.acc.escapes.append(qualname)
@@ -891,6 +957,7 @@ class _Extractor:
             or any(_has_call(e) for e in head)
             or any(_binds_named_value(n) for s in own for n in ast.walk(s) if isinstance(n, ast.stmt))
         )
+        hands_out = any(not inert_decorator(d) for d in decorators) or bool(node.keywords) or self.may_set_name(node)
         self.scopes.insert(
             index,
             Scope(
@@ -908,8 +975,51 @@ class _Extractor:
                 members=tuple(sorted(frame.defs.items())),
                 class_attrs=frozenset(frame.bound - set(frame.defs)),
                 not_a_test=any(_assigns_false(s, "__test__") for s in node.body),
+                hands_out=hands_out,
             ),
         )
+
+    def may_set_name(self, node: ast.ClassDef) -> bool:
+        """Might creating the class hand it to a ``__set_name__``? ``type.__new__`` calls ``value.__set_name__(cls,
+        name)`` for each attribute value whose type has one, which may keep the class. A literal, a value made by a
+        call of :data:`_PLAIN_VALUE_CALLS` (``hash(...)``, ``classmethod(...)``), an import, a method with inert
+        decorators (or a pytest fixture) and a nested class without keywords and with inert bases and decorators
+        have no such hook; anything else (a named value, another call's result, a decorated method) may."""
+        stack: list[ast.stmt] = list(node.body)
+        while stack:
+            stmt = stack.pop()
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [self.call_name(d.func if isinstance(d, ast.Call) else d) for d in stmt.decorator_list]
+                if any(not inert_decorator(d) and d not in _PLAIN_DECORATORS for d in names):
+                    return True
+                if isinstance(stmt, ast.ClassDef) and (
+                    stmt.keywords or not all(self.inert_base(b) or _dotted(b) == ["object"] for b in stmt.bases)
+                ):
+                    return True
+                continue
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                plain = isinstance(stmt, ast.Assign) and self.plain_value(stmt.value)
+                if _binds_named_value(stmt) and not plain:
+                    return True
+                continue
+            for child in ast.iter_child_nodes(stmt):
+                if isinstance(child, ast.stmt):
+                    stack.append(child)
+                elif isinstance(child, (ast.excepthandler, ast.match_case)):
+                    stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
+        return False
+
+    def plain_value(self, value: ast.expr) -> bool:
+        """A value whose type is a builtin one without a ``__set_name__`` that could keep the class: a call of
+        :data:`_PLAIN_VALUE_CALLS` by a name no module-level statement rebinds."""
+        if not isinstance(value, ast.Call):
+            return False
+        dotted = _dotted(value.func)
+        name = self.call_name(value.func).removeprefix("builtins.")
+        if dotted is None or not (name in _PLAIN_VALUE_CALLS or name in _PURE_CALLS):
+            return False
+        count = self.module_bindings[dotted[0]]
+        return count == 0 or (count == 1 and dotted[0] in self.frames[0].imports)
 
     # -- expressions --------------------------------------------------------------------------
 
@@ -1319,6 +1429,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             not_a_test=seen.not_a_test and scope.not_a_test,
             is_async=seen.is_async or scope.is_async,
             getter=seen.getter or scope.getter,
+            hands_out=seen.hands_out or scope.hands_out,
         )
     return list(merged.values())
 
@@ -1594,6 +1705,20 @@ def _returns(body: list[ast.stmt]) -> Iterator[ast.expr]:
         if isinstance(node, ast.Return) and node.value is not None:
             yield node.value
         stack.extend(ast.iter_child_nodes(node))
+
+
+def _annotation_strings(annotation: ast.expr) -> list[ast.expr]:
+    """The expressions the string constants of an annotation spell (``"Inner"``, ``list["Inner"]``)."""
+    out: list[ast.expr] = []
+    for node in ast.walk(annotation):
+        value = _constant_str(node)
+        if value is None or len(value) > 500:
+            continue
+        try:
+            out.append(ast.parse(value.strip(), mode="eval").body)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    return out
 
 
 def _has_call(node: ast.AST) -> bool:

@@ -20,9 +20,23 @@ imports of the tree:
   ``Thing().x`` (and a local bound only by ``t = Thing()``) to ``x`` in
   ``Thing`` and its bases;
 * an attribute of an object of unknown type (``obj.save()``) may be any
-  method, class or top-level function of that name *in a module the test
-  file's import closure contains* (an object exists only if its class's
-  module was imported); ``getattr`` with a computed name may be any of them;
+  class, top-level function or module-level name of that name *in a module
+  the test file's import closure contains* (an object exists only if its
+  class's module was imported), and any *method* of that name of a class
+  whose instances may exist in the reach (rapid type analysis): the class,
+  or a subclass of it, is *used* — its node is reached, computed as a fixed
+  point with the names (a method reached may use new classes). An instance
+  needs the class object, and the class object comes from a reference
+  (resolved to the class node), from a namespace read under a computed name
+  (``getattr(mod, name)``, ``globals()``, ``vars(mod)``: every class), from
+  an attribute handing out classes no reference names (``mod.__dict__``,
+  ``C.__subclasses__()``, ``f.__globals__``: then every method counts), or
+  from the class statement itself: a class whose definition hands the new
+  class object to other code (a decorator, a metaclass or other keyword, a
+  ``__set_name__`` of an attribute's value, a base of the tree with
+  ``__init_subclass__`` or handing out its subclasses, an outside base not
+  known to be quiet — ``Enum`` makes its members there) is used by the node
+  that runs its definition; ``getattr`` with a computed name may be any of them;
 * every entity reaches its module's top-level code (it ran when the module
   was imported), a method its class, a nested function its parent;
 * a class reaches its bases, its dunder and protocol methods (called by the
@@ -38,6 +52,7 @@ Which nodes a pytest item starts from is :mod:`trellis.ci.selection.pytest_colle
 
 from __future__ import annotations
 
+import builtins
 import posixpath
 import sys
 import unittest
@@ -167,6 +182,22 @@ for _name in (
     "unittest.case.TestCase",
 ):
     _ABC_CALLBACKS[_name] = _TESTCASE
+# Outside bases whose subclassing neither makes an instance of the new class nor hands the class object to code
+# that could keep it (no metaclass or ``__init_subclass__`` of theirs does): builtins and their exceptions, the
+# ABCs, typing's helpers, unittest's TestCase (pytest makes its instances for its own items). Not Enum: its
+# metaclass makes the members, instances of the new class, when the class statement runs.
+_QUIET_BASES = frozenset(
+    {name for name, value in vars(builtins).items() if isinstance(value, type) and name not in ("type", "super")}
+    | {f"builtins.{name}" for name, value in vars(builtins).items() if isinstance(value, type) and name != "type"}
+    | {name for name in _ABC_CALLBACKS if "." in name}
+    | {f"{module}.{name}" for module in ("typing", "typing_extensions") for name in ("Generic", "Protocol")}
+    | {f"{module}.{name}" for module in ("typing", "typing_extensions") for name in ("NamedTuple", "TypedDict")}
+    | {"abc.ABC", "collections.OrderedDict", "collections.defaultdict", "collections.deque", "collections.Counter"}
+    | {"collections.UserDict", "collections.UserList", "collections.UserString"}
+)
+# Attributes that hand out classes no reference names: a namespace's values, a class's subclasses.
+_CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
+INSTANCES = "<instances>"  # a name standing for "an instance of any class may exist" (RTA gives up)
 _MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
 ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
 _Target = tuple[int, str | int]  # (_MOD, module key) | (_ENT / _INST, node) | _VALUE
@@ -216,6 +247,14 @@ class Graph:
         self._callbacks: dict[int, frozenset[str] | None] = {}
         self._children: dict[int, list[int]] | None = None
         self._family: dict[int, frozenset[int]] = {}
+        self._hands_out: dict[int, bool] = {}
+        # The classes whose definition hands the new class object to other code: used where they are defined.
+        self._defined_used: dict[int, list[int]] = {}
+        for node, scope in enumerate(self.node_scope):
+            if scope.kind == "class" and self.hands_out(node):
+                container = self.node_of.get((self.node_path[node], scope.container))
+                if container is not None:
+                    self._defined_used.setdefault(container, []).append(node)
         # Edges.
         self.succ: list[tuple[int, ...]] = []
         self.fallbacks: list[frozenset[str]] = []
@@ -239,9 +278,21 @@ class Graph:
         # A value read under a computed name that stays where it was read: what reading it runs (GETTERS).
         # An isinstance() there hands it to a metaclass's __instancecheck__: if the tree defines one, any.
         candidates[GETTERS] = [n for c in candidates.values() for n in c] if hooked else getters
+        candidates[INSTANCES] = []
         self.names = ["*", *sorted(candidates)]
         self.name_index = {name: i for i, name in enumerate(self.names)}
         self.candidates = [[n for c in candidates.values() for n in c], *(candidates[n] for n in self.names[1:])]
+        self.instances_bit = 1 << (self.size + 1 + self.name_index[INSTANCES])
+        # Rapid type analysis: a method is a candidate only where an instance of its class may exist — the class,
+        # or a subclass inheriting it, is used (its node reached; a class handed out when defined is used by its
+        # definer). ``owner[n]``: the class whose use a method candidate waits for (-1: none, a candidate as such).
+        self.owner: list[int] = [-1] * self.size
+        for node, scope in enumerate(self.node_scope):
+            if scope.kind == "method":
+                cls = self.node_of.get((self.node_path[node], scope.parent), -1)
+                if cls >= 0 and self.node_scope[cls].kind == "class":
+                    self.owner[node] = cls
+        self._gates: dict[int, int] = {}
         self.name_shift = self.size + 1
         self.node_mask = (1 << self.name_shift) - 1
         self.static = self._static_reach()
@@ -420,6 +471,9 @@ class Graph:
             cls = self.node_of.get((path, chain.root))
             if cls is None or not attrs:
                 return set(), set()
+            if attrs[0] == "__subclasses__":  # cls.__subclasses__(): classes no reference names
+                edges, names = self.walk({_VALUE}, attrs[1:])
+                return edges, names | {INSTANCES}
             if attrs[0] == "*":  # getattr(self, computed): every member of the family
                 return {
                     self.node_of[(self.node_path[c], q)]
@@ -569,6 +623,48 @@ class Graph:
         self._callbacks[cls] = result
         return result
 
+    def hands_out(self, cls: int) -> bool:
+        """Does defining ``cls`` hand the new class object to other code, which may keep it and make instances
+        later (or make them at once: an enum's members)? Its own decorators, keywords or ``__set_name__``
+        hooks (``Scope.hands_out``), a base of the tree whose subclasses are handed out (it is, or defines
+        ``__init_subclass__``), or an outside base not known to be quiet (:data:`_QUIET_BASES`)."""
+        found = self._hands_out.get(cls)
+        if found is not None:
+            return found
+        self._hands_out[cls] = True  # guard (a cycle of bases cannot be defined: assume the worst)
+        scope = self.node_scope[cls]
+        path = self.node_path[cls]
+        out = scope.hands_out
+        for chains, name in zip(scope.bases, scope.base_names, strict=False):
+            if out:
+                break
+            parents: list[int] = []
+            outside = not chains
+            for chain in chains:
+                edges, _ = self.resolve(path, chain)
+                inside = [n for n in edges if self.node_scope[n].kind == "class" and n != cls]
+                parents.extend(inside)
+                outside = outside or not inside or self._may_be_outside(path, chain)
+            out = any(self.hands_out(p) or self._has_member(p, "__init_subclass__") for p in parents)
+            out = out or (outside and name not in _QUIET_BASES)
+        self._hands_out[cls] = out
+        return out
+
+    def _has_member(self, cls: int, name: str) -> bool:
+        return any(member == name for member, _ in self.node_scope[cls].members)
+
+    def _may_be_outside(self, path: str, chain: Chain) -> bool:
+        """May a name read as a class of the tree be bound to something else too (an import from outside the
+        tree beside the definition, ``try: from lib import Base`` / ``except ImportError: class Base``)?"""
+        if chain.kind == "global":
+            facts = self.facts[path]
+            if chain.root in facts.values or (chain.root not in facts.defs and chain.root not in facts.bindings):
+                return True
+            return any(not self.module_keys(path, ref.level, ref.module) for ref in facts.bindings.get(chain.root, ()))
+        if chain.kind == "import" and chain.spec is not None:
+            return not self.module_keys(path, chain.spec.level, chain.spec.module)
+        return False
+
     def ancestors(self, cls: int) -> list[int]:
         out: list[int] = []
         queue = list(self.class_info(cls)[0])
@@ -611,6 +707,7 @@ class Graph:
         path = self.node_path[node]
         scope = self.node_scope[node]
         edges, names, dynamic = self._refs(path, scope.refs)
+        edges.update(self._defined_used.get(node, ()))
         if scope.qualname:
             edges.add(self.module_node(path))
             parent = self.node_of.get((path, scope.parent))
@@ -657,6 +754,8 @@ class Graph:
             edges.add(self.node_of[(path, qualname)])
         if refs.any_attr:
             names.add("*")
+        if not names.isdisjoint(_CLASS_LEAKS):
+            names.add(INSTANCES)
         if refs.namespace:
             facts = self.facts[path]
             edges.update(self.node_of[(path, q)] for qs in facts.defs.values() for q in qs)
@@ -743,19 +842,29 @@ class Graph:
         that name in a file of ``files`` (the test file's import closure), and
         what those reach, until nothing new comes.
         """
-        by_name: dict[int, int] = {}
+        by_name: dict[int, tuple[int, list[tuple[int, int]]]] = {}
+        in_files = [bool(files >> self.file_index[path] & 1) for path in self.paths]
+        file_of = self.file_index
 
-        def name_reach(index: int) -> int:
+        def name_reach(index: int) -> tuple[int, list[tuple[int, int]]]:
+            """What the entities of one name reach: the candidates as such, and (gate, reach) for the methods,
+            whose class (or a subclass) must be used — a node of ``gate`` reached — before they count."""
             found = by_name.get(index)
             if found is None:
-                found = 0
+                free = 0
+                waiting: dict[int, int] = {}
                 for node in self.candidates[index]:
-                    if files >> self.file_index[self.node_path[node]] & 1:
-                        found |= self.static[node]
-                by_name[index] = found
+                    if in_files[file_of[self.node_path[node]]]:
+                        cls = self.owner[node]
+                        if cls < 0:
+                            free |= self.static[node]
+                        else:
+                            waiting[cls] = waiting.get(cls, 0) | self.static[node]
+                found = by_name[index] = (free, [(self.gate(cls), bits) for cls, bits in waiting.items()])
             return found
 
         expanded: dict[int, int] = {}
+        instances = self.instances_bit
 
         def expand(start: int) -> int:
             found = expanded.get(start)
@@ -763,14 +872,25 @@ class Graph:
                 return found
             total = start
             done = 0
-            pending = total >> self.name_shift
-            while pending:
-                done |= pending
-                while pending:
-                    low = pending & -pending
-                    pending ^= low
-                    total |= name_reach(low.bit_length() - 1)
+            waiting: list[tuple[int, int]] = []
+            while True:
                 pending = (total >> self.name_shift) & ~done
+                if pending:
+                    done |= pending
+                    while pending:
+                        low = pending & -pending
+                        pending ^= low
+                        free, gated = name_reach(low.bit_length() - 1)
+                        total |= free
+                        waiting.extend(gated)
+                    continue
+                # The methods whose class is now used (any, once an attribute hands out unnamed classes).
+                opened = [bits for gate, bits in waiting if total & (gate | instances)]
+                if not opened:
+                    break
+                waiting = [(gate, bits) for gate, bits in waiting if not total & (gate | instances)]
+                for bits in opened:
+                    total |= bits
             expanded[start] = total & self.node_mask
             return expanded[start]
 
@@ -784,6 +904,16 @@ class Graph:
                 start |= self.static[root]
             out[nodeid] = expand(start)
         return out
+
+    def gate(self, cls: int) -> int:
+        """The class nodes whose use means an instance of ``cls`` may exist: it and its subclasses."""
+        found = self._gates.get(cls)
+        if found is None:
+            found = 1 << cls
+            for child in self.descendants(cls):
+                found |= 1 << child
+            self._gates[cls] = found
+        return found
 
     def dynamic_reason(self, reach: int) -> str:
         for node, why in enumerate(self.dynamic):
