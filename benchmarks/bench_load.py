@@ -209,6 +209,17 @@ def _fit(samples: list[tuple[float, float]]) -> tuple[float, float]:
     return slope, r2
 
 
+def _rss_split(pid: int) -> str:
+    """A process's RSS in MB, split as /proc reports it: anonymous memory (heaps, caches) and file or
+    shared-memory pages (mmap'd pack files; on tmpfs a repository's files are shared memory)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            fields[key] = int(value.split()[0]) / 1024
+    return f"{fields['VmRSS']:.0f} (anon {fields['RssAnon']:.0f}, file {fields['RssFile'] + fields['RssShmem']:.0f})"
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import psutil
 
@@ -229,11 +240,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         continue
                 return total
 
+            def rss_by_role() -> dict[str, str]:
+                """MB per process at this moment: the supervisor, each front, the index process (the one
+                holding ``index.duckdb``; one process with ``--workers 0``)."""
+                out: dict[str, str] = {}
+                children = root.children(recursive=True)
+                direct = {c.pid for c in root.children()}
+                for p in [root, *children]:
+                    try:
+                        if p is root:
+                            role = "supervisor" if children else "server"
+                        elif p.pid not in direct:
+                            role = f"helper of {p.ppid()}"  # a warm test runner, a sandbox...
+                        elif any(f.path.endswith("index.duckdb") for f in p.open_files()):
+                            role = "index"
+                        else:
+                            role = "front"
+                        out[f"{role} {p.pid}"] = _rss_split(p.pid)
+                    except psutil.Error:
+                        continue
+                return out
+
             with Client(server.address, agent="load-seed", timeout=300) as seed:
                 repo = seed.create_repository(REPO, default_branch=MAIN, description="bench_load fixture")
                 seed.commit(REPO, MAIN, bench_push.FIXTURE, "Seed fixture", expected_head=repo.head_commit_id)
             bench_push.wait_idle(server.proc.pid)
-            rss_idle = rss()
+            rss_idle, rss_idle_roles = rss(), rss_by_role()
 
             ctx = mp.get_context("spawn")
             start, start_at = ctx.Event(), ctx.Value("d", 0.0)
@@ -269,7 +301,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             server_cpu = server.cpu() - cpu0
             for w in workers:
                 w.join(30)
-            rss_end = rss()
+            rss_end, rss_end_roles = rss(), rss_by_role()
             drain_s, _ = bench_push.wait_idle(server.proc.pid, timeout=600)
             rss_drained = rss()
             fatal = [o["fatal"] for o in collected if "fatal" in o]
@@ -328,6 +360,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "server_cpu_s": round(server_cpu, 1),
         "rpcs": rpcs,
         "rss_mb": {
+            "by_process_idle_before": rss_idle_roles,
+            "by_process_at_end": rss_end_roles,
             "idle_before": round(rss_idle / 2**20, 1),
             "start": round(samples[0][1], 1) if samples else None,
             "peak": round(max(v for _, v in samples), 1) if samples else None,
@@ -377,6 +411,9 @@ def print_report(r: dict[str, Any]) -> None:
         f"server RSS: {rss['idle_before']} MB idle before, {rss['start']} at start, peak {rss['peak']}, "
         f"{rss['end']} at the end, {rss['after_drain']} after draining the index queue ({r['drain_s']:.1f} s)"
     )
+    for when in ("idle_before", "at_end"):
+        by_process = ", ".join(f"{k} {v}" for k, v in rss[f"by_process_{when}"].items())
+        print(f"  {when.replace('_', ' ')}, by process (MB): {by_process}")
     print(
         f"leak check: second-half RSS slope {leak['slope_mb_per_min_second_half']} MB/min (R² {leak['r2']}), "
         f"threshold {leak['threshold_mb_per_min']} MB/min: {leak['verdict'].upper()}; "
