@@ -66,6 +66,9 @@ class ServerConfig:
     snapshot_interval: float = 2.0
     """Seconds between publications of the read-only index copy ``index-snapshot.duckdb`` after a change (at most
     a quarter of a core spent on it); 0 publishes none."""
+    object_cache_mb: int = 64
+    """MiB of git objects (commits, trees) each server process keeps in memory (libgit2's object cache; its own
+    default is 256 MiB per process). Micro-commits read back little beyond the branch heads."""
     index_interval: float = 0.0
     """Seconds from one background sync of the index to the next, gathering the writes in between into one sync;
     0 indexes right after each write. An import command's embedded server spaces them out (each sync reads every

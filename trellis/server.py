@@ -31,6 +31,7 @@ from trellis.vcs import (
     Store,
     SyncFunction,
     VcsError,
+    limit_object_cache,
     sync_filesystems,
     trust_object_links,
 )
@@ -264,6 +265,7 @@ def log_serving(config: ServerConfig, address: str, tls: bool, require_tokens: b
 def open_store(config: ServerConfig, sync: SyncFunction, *, recover: bool) -> Store:
     """The data directory's store; ``recover``: clean up after a crash first (only its one owner may)."""
     trust_object_links()  # the core links only objects it has just written or read: the check is pure cost
+    limit_object_cache(config.object_cache_mb << 20)
     store = Store(config.data_dir, config.limits, redactor=_redactor(config), durability=config.durability, sync=sync)
     store.waiting = waiting  # a write waiting for its sync gives its admission slot up (trellis/admission.py)
     if recover:

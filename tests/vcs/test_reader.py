@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from tests.conftest import flatten_session_steps, git, repo_path
 from trellis import vcs
-from trellis.vcs import RepositoryReader
+from trellis.vcs import RepositoryReader, limit_object_cache
 
 ZERO = "0" * 40
 
@@ -302,3 +303,23 @@ def test_session_steps_in_either_layout(store: vcs.Store, alice: vcs.Identity, d
     assert [json.loads(contents[blob_id])["index"] for _, blob_id in steps] == list(range(1, 106))
     assert reader.session_steps(store.get_branch("demo", "main").head_commit_id) == []  # no steps/ there
     assert reader.session_steps("9" * 40) == []
+
+
+def test_the_object_cache_bound_is_what_libgit2_enforces(tmp_path: Path) -> None:
+    """A server bounds libgit2's object cache (``--object-cache-mb``); reading more objects than fit keeps
+    the cache at or under the bound."""
+    _, allowed_before = pygit2.settings.cached_memory
+    try:
+        limit_object_cache(1 << 20)
+        assert pygit2.settings.cached_memory[1] == 1 << 20
+        repo = pygit2.init_repository(str(tmp_path / "r"), bare=True)
+        builder = repo.TreeBuilder()
+        for n in range(3000):  # ~3 MB of trees read back: three times the bound
+            builder.insert(f"f{n:05}", repo.create_blob(b"x" * n), pygit2.enums.FileMode.BLOB)
+            if n % 100 == 99:
+                tree = repo[builder.write()]
+                assert isinstance(tree, pygit2.Tree) and len(tree) == n + 1
+        used, allowed = pygit2.settings.cached_memory
+        assert allowed == 1 << 20 and 0 < used <= 1 << 20
+    finally:
+        limit_object_cache(allowed_before)

@@ -116,6 +116,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         "(default %(default)s; 0 turns background maintenance off)",
     )
     storage.add_argument(
+        "--object-cache-mb",
+        type=int,
+        default=64,
+        metavar="MIB",
+        help="MiB of git objects each server process keeps in memory (libgit2's object cache; "
+        "default %(default)s, libgit2's own is 256 per process)",
+    )
+    storage.add_argument(
         "--snapshot-every",
         type=float,
         default=2.0,
@@ -260,7 +268,10 @@ def run(args: argparse.Namespace) -> int:
         durability=Durability(args.durability) if args.durability else cfg.env_durability(),
         loose_objects_limit=_given(args.loose_objects),
         snapshot_interval=args.snapshot_every,
+        object_cache_mb=args.object_cache_mb,
     )
+    if args.object_cache_mb < 0:
+        raise ConfigError(f"--object-cache-mb {args.object_cache_mb}: give a size in MiB, 0 or more")
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 0:
         raise ConfigError(f"--workers {workers}: give a number of front processes, or 0 for one process")

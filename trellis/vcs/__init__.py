@@ -45,7 +45,7 @@ if TYPE_CHECKING:
         TreeEntry,
     )
     from .objects import parse_trailers, trust_object_links
-    from .reader import FileDelta, Head, RefTarget, RepositoryReader, cache_blobs
+    from .reader import FileDelta, Head, RefTarget, RepositoryReader, cache_blobs, limit_object_cache
     from .reads import TreeReader, blob_id
     from .redaction import Redacted, Redactor, SecretPattern
     from .store import Store
@@ -104,6 +104,7 @@ _LAZY = {
     "VcsError": "errors",
     "blob_id": "reads",
     "cache_blobs": "reader",
+    "limit_object_cache": "reader",
     "maintain": "maintenance",
     "parse_trailers": "objects",
     "sync_filesystems": "durability",
@@ -143,6 +144,7 @@ __all__ = [
     "SyncFunction",
     "blob_id",
     "cache_blobs",
+    "limit_object_cache",
     "maintain",
     "parse_trailers",
     "sync_filesystems",

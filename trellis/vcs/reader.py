@@ -30,7 +30,7 @@ from .objects import commit_value
 from .reads import TreeReader
 from .sessions import step_blobs
 
-__all__ = ["BoundedWalk", "FileDelta", "Head", "RefTarget", "RepositoryReader", "cache_blobs"]
+__all__ = ["BoundedWalk", "FileDelta", "Head", "RefTarget", "RepositoryReader", "cache_blobs", "limit_object_cache"]
 
 _STATUS = {
     "A": "added",
@@ -381,3 +381,13 @@ def cache_blobs(max_blob_bytes: int) -> None:
     again for the semantic diff, and the next commit's old side is this one's new side).
     """
     pygit2.settings.cache_object_limit(_BLOB, max(0, max_blob_bytes))
+
+
+def limit_object_cache(total_bytes: int) -> None:
+    """Bound libgit2's object cache for this process at ``total_bytes`` (libgit2's own default: 256 MiB).
+
+    Process-wide and shared by every repository the process opens. A server keeps it small: micro-commits
+    read back only the few trees and commits near the branch heads, and each front process would otherwise
+    hold up to 256 MiB of objects it will not read again.
+    """
+    pygit2.settings.cache_max_size(max(0, total_bytes))
