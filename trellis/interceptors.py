@@ -243,10 +243,17 @@ class _Call:
         self.metadata = metadata
         self.context = context
         self.streaming = streaming
-        self.request_id = metadata.get("x-request-id") or uuid.uuid4().hex[:16]
+        self._request_id = metadata.get("x-request-id")
         self.token: contextvars.Token[Identity] | None = None
         self.stream_open = False
         self.start = 0.0
+
+    @property
+    def request_id(self) -> str:
+        """The caller's ``x-request-id``, else one made up when first needed (a log line or an error says it)."""
+        if not self._request_id:
+            self._request_id = uuid.uuid4().hex[:16]
+        return self._request_id
 
     def __enter__(self) -> _Call:
         self.start = time.perf_counter()
@@ -307,7 +314,8 @@ class _Call:
             CURRENT_IDENTITY.reset(self.token)
         elapsed_ms = (time.perf_counter() - self.start) * 1000
         if exc is None:
-            log.debug("%s ok %.2fms id=%s", self.method, elapsed_ms, self.request_id)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s ok %.2fms id=%s", self.method, elapsed_ms, self.request_id)
             return False
         if isinstance(exc, DOMAIN_ERRORS):
             # Clipped: messages quote the input (up to megabytes) and the log handler highlights each line.

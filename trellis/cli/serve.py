@@ -29,6 +29,10 @@ class _ServerDefault:
             from ..config import DEFAULT_ADDRESS
 
             return DEFAULT_ADDRESS
+        if self.name == "index_interval":
+            from ..config import INDEX_INTERVAL
+
+            return INDEX_INTERVAL
         if self.name == "loose_objects":
             from trellis.vcs import LOOSE_LIMIT
 
@@ -131,6 +135,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         help="publish a read-only copy of the index, <data-dir>/index-snapshot.duckdb, for your "
         "own DuckDB, this many seconds after a change (default %(default)s; spaced out when copying "
         "takes long; 0 publishes none; see docs/schema.md)",
+    )
+    storage.add_argument(
+        "--index-every",
+        type=float,
+        default=_ServerDefault("index_interval"),
+        metavar="SECONDS",
+        help="while writes keep coming, bring the query index up to date at most this often, each sync "
+        "indexing every commit since the last (default %(default)s; a write after a quiet spell is indexed "
+        "at once; 0 syncs after every write, which costs more CPU per commit)",
     )
     tls = p.add_argument_group("TLS")
     tls.add_argument(
@@ -269,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
         loose_objects_limit=_given(args.loose_objects),
         snapshot_interval=args.snapshot_every,
         object_cache_mb=args.object_cache_mb,
+        index_interval=_given(args.index_every),
     )
     if args.object_cache_mb < 0:
         raise ConfigError(f"--object-cache-mb {args.object_cache_mb}: give a size in MiB, 0 or more")

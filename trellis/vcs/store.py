@@ -137,6 +137,9 @@ class Store:
         return self.repos_dir / f"{check_repository_name(name)}.git"
 
     def open(self, name: str) -> pygit2.Repository:
+        repo = self._open.get(name)  # an open repository's name was checked when it was opened
+        if repo is not None:
+            return repo
         path = self.repository_path(name)
         with self._open_guard:
             repo = self._open.get(name)
