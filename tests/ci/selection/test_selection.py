@@ -1465,3 +1465,55 @@ def test_a_class_attribute_bound_to_a_named_value_may_run_its_set_name_when_the_
             assert found == {"OneTests::test_one", "NewTests::test_new"}
         else:
             assert found == {"NewTests::test_new"}
+
+
+def test_a_class_attribute_naming_a_plain_class_is_a_binding_of_the_class_not_code_of_its_definer() -> None:
+    """``cls = it.Seek`` in a test class (a mixin's tests run on ``self.cls(...)``): a plain class's type has no
+    ``__set_name__``, so the statement only binds; the tests using the holder class reach ``Seek``, the others do
+    not, and a new holder class selects its own tests."""
+    files = {
+        "app/__init__.py": "",
+        "app/it.py": """
+            class Peek:
+                def __init__(self, xs):
+                    self.xs = xs
+
+                def first(self):
+                    return self.xs[0]
+
+
+            class Seek:
+                def __init__(self, xs):
+                    self.xs = xs
+
+                def first(self):
+                    return self.xs[-1]
+        """,
+        "tests/test_it.py": """
+            import unittest
+
+            from app import it
+
+
+            class Mixin:
+                cls = None
+
+                def test_first(self):
+                    assert self.cls([1]).first() == 1
+
+
+            class PeekTests(Mixin, unittest.TestCase):
+                cls = it.Peek
+
+
+            class SeekTests(Mixin, unittest.TestCase):
+                cls = it.Seek
+        """,
+    }
+    files = {path: dedent(text).lstrip("\n") for path, text in files.items()}
+    for name in ("Seek.first", "Seek.__init__", "Seek"):
+        found = selected(files, body("app/it.py", f"app.it.{name}"), old=files)
+        assert found == {"tests/test_it.py::SeekTests::test_first"}
+    added = files["tests/test_it.py"] + "\n\nclass NewTests(Mixin, unittest.TestCase):\n    cls = it.Seek\n"
+    found = select_change(files, {**files, "tests/test_it.py": added}).tests
+    assert found == ("tests/test_it.py::NewTests::test_first",)

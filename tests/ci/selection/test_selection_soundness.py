@@ -904,3 +904,32 @@ def test_an_instance_made_only_by_a_doctest_selects_that_doctest(tmp_path: Path)
         [ChangedEntity("gen/mod.py", "gen.mod.Kept.probe", "modified", ("body",))], args=["--doctest-modules"]
     )
     assert selection.tests == ("gen/mod.py",), selection.reasons
+
+
+@pytest.mark.parametrize("value", ["Tracked", "Plain", "plain_function", "Tracked.mark"])
+def test_a_class_attribute_naming_a_class_of_the_tree_runs_code_only_if_its_metaclass_has_set_name(
+    value: str, tmp_path: Path
+) -> None:
+    """``k = mod.Tracked`` in a new class body: ``type.__new__`` calls ``type(value).__set_name__``, here the
+    metaclass's, which another test observes; naming a class whose metaclass is ``type``, or a plain function,
+    is only a binding (the definer is not marked)."""
+    source = (
+        "LOG = []\n\n\nclass Meta(type):\n    def __set_name__(cls, owner, name):\n        LOG.append(name)\n\n"
+        "    def mark(cls):\n        return 1\n\n\n"
+        "class Tracked(metaclass=Meta):\n    pass\n\n\nclass Plain:\n    pass\n\n\ndef plain_function():\n    return 1\n"
+    )
+    test = "from gen import mod\n\n\ndef test_one():\n    assert mod.LOG == []\n"
+    files = {
+        "gen/__init__.py": b"",
+        "gen/mod.py": source.encode(),
+        "tests/__init__.py": b"",
+        "tests/test_gen.py": test.encode(),
+    }
+    new_test = test + f"\n\nclass NewHolder:\n    k = mod.{value}\n"
+    new_files = {**files, "tests/test_gen.py": new_test.encode()}
+    failing, selection = _failing_and_selection(tmp_path, files, new_files, ["test_one"])
+    assert failing <= set(selection.tests), (value, selection.reasons)
+    if value == "Tracked":
+        assert failing == {"tests/test_gen.py::test_one"}
+    if value in ("Plain", "plain_function"):
+        assert not failing and selection.tests == (), selection.reasons

@@ -489,18 +489,15 @@ class TestIndex:
                             nodes.setdefault(node, f"{index._display(node)} (modified at module level)")
                 return None
         if change.change == "added":
-            scope = self._scope(path, local)
-            self._mark(path, local, "def" if scope is not None and scope.def_effects else "body", new_nodes, "added")
+            self._mark(path, local, "def" if self._def_effects(path, local) else "body", new_nodes, "added")
         elif change.change == "removed":
             if old_index is None:
                 return (
                     f"{change.qualname} removed: selection needs the parent commit's index (old_index)",
                     "needs-parent",
                 )
-            scope = old_index._scope(path, local)
-            old_index._mark(
-                path, local, "def" if scope is not None and scope.def_effects else "body", old_nodes, "removed"
-            )
+            how = "def" if old_index._def_effects(path, local) else "body"
+            old_index._mark(path, local, how, old_nodes, "removed")
         else:  # modified
             how = "body"
             if old_index is not None:
@@ -509,7 +506,7 @@ class TestIndex:
                     before is None
                     or after is None
                     or before.def_hash != after.def_hash
-                    and (before.def_effects or after.def_effects)
+                    and (old_index._def_effects(path, local) or self._def_effects(path, local))
                 ):
                     how = "def"
             elif (
@@ -596,6 +593,11 @@ class TestIndex:
             word = named_by(path, scope.refs.words, python_dirs) if scope.refs.words else ""
             if word:
                 nodes.setdefault(node, f"{self._display(node)} (names {word!r}; {path} changed)")
+
+    def _def_effects(self, path: str, local: str) -> bool:
+        """Does running the definition of ``local`` in ``path`` do more than bind its name?"""
+        node = self._graph.node_of.get((path, local))
+        return node is not None and self._graph.def_effects(node)
 
     def _scope(self, path: str, local: str) -> Scope | None:
         facts = self._graph.facts.get(path)

@@ -200,7 +200,9 @@ class Scope:
     with the same hash differ only in what runs when the entity is *used*.
     ``def_effects``: running the definition may do more than bind a name
     (a decorator that is not known to be inert, a call in a default or in a
-    class body, a class with bases). Classes carry ``bases`` (for each base,
+    class body, a keyword, a named value bound by a statement that is not a
+    plain binding); for a class, what its bases and plain bindings run is
+    :meth:`trellis.ci.selection.ref_graph.Graph.def_effects`'s. Classes carry ``bases`` (for each base,
     its readings, resolved in the enclosing scope), ``members`` (name -> local qualname of
     methods and nested classes), ``class_attrs`` (other names the body
     binds), ``base_names`` (each base's dotted name through the file's
@@ -209,7 +211,12 @@ class Scope:
     ``__getattr__``-like hook; a module's ``__getattr__``). ``hands_out`` (classes): creating the class hands
     the new class object to other code, which may keep it and make instances later — a decorator not known
     to be inert, a keyword (a metaclass, ``__init_subclass__`` arguments), or an attribute whose value may have
-    a ``__set_name__`` (:func:`_may_set_name`); what the bases do is :mod:`trellis.ci.selection.ref_graph`'s.
+    a ``__set_name__`` (:meth:`_Extractor.may_set_name`); what the bases do is
+    :mod:`trellis.ci.selection.ref_graph`'s. ``bound_values`` (classes): the readings of each value a statement
+    of the body binds by name alone (``cls = mod.Thing``, :func:`_plain_binding`); those statements' references
+    are the class's ``refs`` (whoever reads the attribute has the class), and they run code when the class is
+    defined only if a value's type has a ``__set_name__``, which :mod:`trellis.ci.selection.ref_graph` decides
+    (then they count for the definer too, and the class is handed out).
     """
 
     qualname: str
@@ -229,6 +236,7 @@ class Scope:
     is_async: bool = False
     getter: bool = False
     hands_out: bool = False
+    bound_values: tuple[tuple[Chain, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +392,15 @@ _PLAIN_DECORATORS = frozenset(
     {"pytest.fixture", "pytest.yield_fixture"}
     | {f"hypothesis.{name}" for name in ("given", "settings", "example", "seed", "reproduce_failure", "note")}
 )
+
+
+def _plain_binding(stmt: ast.stmt) -> ast.expr | None:
+    """The value of a statement that binds names to a dotted name alone (``cls = mod.Thing``, ``a = b = helper``):
+    reading a name runs no code of the tree (a module ``__getattr__`` or a property aside, which resolve to
+    something else than a class or a function), so all the statement may run is the value's ``__set_name__``."""
+    if isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
+        return stmt.value if _dotted(stmt.value) is not None else None
+    return None
 
 
 def _import_sources(stmt: ast.stmt) -> tuple[tuple[str, str], ...]:
@@ -933,11 +950,26 @@ class _Extractor:
         self.imported.update(frame.imports)
         index = len(self.scopes)
         self.frames.append(frame)
-        self.walk_block(node.body)
+        # ``cls = mod.Thing``: binding a named value runs no code unless its type has a ``__set_name__``, which
+        # ref_graph decides from what the name resolves to; until then the statement is the class's own code.
+        bindings = _Acc()
+        bound_values: list[tuple[Chain, ...]] = []
+        for stmt in node.body:
+            value = _plain_binding(stmt)
+            if value is None:
+                self.walk_stmt(stmt)
+                continue
+            self.acc_stack.append(bindings)
+            self.walk_stmt(stmt)
+            self.acc_stack.pop()
+            dotted = _dotted(value)
+            assert dotted is not None
+            bound_values.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
         self.frames.pop()
         # What runs when the class statement runs, besides nested definitions (and the docstring, which
         # only users of the class can read): a change there reaches the class's definer, not only its users.
         own = [s for s in node.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        unbound = [s for s in own if _plain_binding(s) is None]
         if own and isinstance(own[0], ast.Expr) and isinstance(own[0].value, ast.Constant) and node.body[0] is own[0]:
             own = own[1:]
         head = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
@@ -948,14 +980,13 @@ class _Extractor:
             *(self.expression_key(e) for e in head),
             *(k.arg or "**" for k in node.keywords),
         )
-        plain_bases = all(self.inert_base(b) for b in node.bases) if parent.kind == "module" else not node.bases
+        # (What the bases run — a metaclass, an ``__init_subclass__`` — is ref_graph's: Graph.def_effects.)
         def_effects = (
             any(not inert_decorator(d) for d in decorators)
             or bool(node.keywords)
-            or not plain_bases
             or any(_has_call(s) for s in own)
             or any(_has_call(e) for e in head)
-            or any(_binds_named_value(n) for s in own for n in ast.walk(s) if isinstance(n, ast.stmt))
+            or any(_binds_named_value(n) for s in unbound for n in ast.walk(s) if isinstance(n, ast.stmt))
         )
         hands_out = any(not inert_decorator(d) for d in decorators) or bool(node.keywords) or self.may_set_name(node)
         self.scopes.insert(
@@ -967,7 +998,7 @@ class _Extractor:
                 parent=parent.qualname,
                 container=self.container(),
                 line=node.lineno,
-                refs=NodeRefs(),
+                refs=bindings.freeze(),
                 def_hash=def_hash,
                 def_effects=def_effects,
                 bases=tuple(bases),
@@ -976,6 +1007,7 @@ class _Extractor:
                 class_attrs=frozenset(frame.bound - set(frame.defs)),
                 not_a_test=any(_assigns_false(s, "__test__") for s in node.body),
                 hands_out=hands_out,
+                bound_values=tuple(bound_values),
             ),
         )
 
@@ -985,7 +1017,7 @@ class _Extractor:
         call of :data:`_PLAIN_VALUE_CALLS` (``hash(...)``, ``classmethod(...)``), an import, a method with inert
         decorators (or a pytest fixture) and a nested class without keywords and with inert bases and decorators
         have no such hook; anything else (a named value, another call's result, a decorated method) may."""
-        stack: list[ast.stmt] = list(node.body)
+        stack: list[ast.stmt] = [s for s in node.body if _plain_binding(s) is None]
         while stack:
             stmt = stack.pop()
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -1430,6 +1462,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             is_async=seen.is_async or scope.is_async,
             getter=seen.getter or scope.getter,
             hands_out=seen.hands_out or scope.hands_out,
+            bound_values=seen.bound_values + scope.bound_values,
         )
     return list(merged.values())
 

@@ -248,13 +248,19 @@ class Graph:
         self._children: dict[int, list[int]] | None = None
         self._family: dict[int, frozenset[int]] = {}
         self._hands_out: dict[int, bool] = {}
-        # The classes whose definition hands the new class object to other code: used where they are defined.
+        self._plain: dict[int, bool] = {}
+        # The classes whose definition hands the new class object to other code: used where they are defined;
+        # those whose body binds a value that may have a ``__set_name__``: their bindings run there too.
         self._defined_used: dict[int, list[int]] = {}
+        self._defined_bindings: dict[int, list[int]] = {}
         for node, scope in enumerate(self.node_scope):
-            if scope.kind == "class" and self.hands_out(node):
-                container = self.node_of.get((self.node_path[node], scope.container))
-                if container is not None:
-                    self._defined_used.setdefault(container, []).append(node)
+            if scope.kind != "class":
+                continue
+            container = self.node_of.get((self.node_path[node], scope.container))
+            if container is not None and self.hands_out(node):
+                self._defined_used.setdefault(container, []).append(node)
+            if container is not None and not self.plain_bindings(node):
+                self._defined_bindings.setdefault(container, []).append(node)
         # Edges.
         self.succ: list[tuple[int, ...]] = []
         self.fallbacks: list[frozenset[str]] = []
@@ -456,8 +462,9 @@ class Graph:
             out |= self.symbol(key, ref.name)
         return out
 
-    def resolve(self, path: str, chain: Chain) -> tuple[set[int], set[str]]:
-        """The nodes a reference may run, and the attribute names read from unknown objects."""
+    def resolve(self, path: str, chain: Chain, final: set[_Target] | None = None) -> tuple[set[int], set[str]]:
+        """The nodes a reference may run, and the attribute names read from unknown objects (``final``, if
+        given, receives what the reference may evaluate to)."""
         attrs = chain.attrs
         if chain.kind == "global":
             targets = self.file_symbol(path, chain.root)
@@ -483,9 +490,11 @@ class Graph:
             found = self.members(self.family(cls), attrs[0])
             targets = found or {_VALUE}
             attrs = attrs[1:]
-        return self.walk(targets, attrs)
+        return self.walk(targets, attrs, final)
 
-    def walk(self, targets: set[_Target], attrs: Iterable[str]) -> tuple[set[int], set[str]]:
+    def walk(
+        self, targets: set[_Target], attrs: Iterable[str], final: set[_Target] | None = None
+    ) -> tuple[set[int], set[str]]:
         edges: set[int] = set()
         names: set[str] = set()
         self._collect(targets, edges)
@@ -535,6 +544,8 @@ class Graph:
                     new.add(_VALUE)
             self._collect(new, edges)
             targets = new
+        if final is not None:
+            final |= targets
         return edges, names
 
     def _is_name(self, target: _Target) -> bool:
@@ -634,7 +645,7 @@ class Graph:
         self._hands_out[cls] = True  # guard (a cycle of bases cannot be defined: assume the worst)
         scope = self.node_scope[cls]
         path = self.node_path[cls]
-        out = scope.hands_out
+        out = scope.hands_out or not self.plain_bindings(cls)
         for chains, name in zip(scope.bases, scope.base_names, strict=False):
             if out:
                 break
@@ -649,6 +660,45 @@ class Graph:
             out = out or (outside and name not in _QUIET_BASES)
         self._hands_out[cls] = out
         return out
+
+    def plain_bindings(self, cls: int) -> bool:
+        """Do the statements of ``cls``'s body that bind a name to a named value (``Scope.bound_values``) only
+        bind, running no ``__set_name__``? Yes when every value is a module, a function of the tree without
+        definition effects (a decorator may return anything), or a class of the tree that is not handed out
+        (so its metaclass is ``type``, or a quiet base's: none has a ``__set_name__``)."""
+        found = self._plain.get(cls)
+        if found is not None:
+            return found
+        self._plain[cls] = False  # guard (classes naming each other: assume the worst)
+        scope = self.node_scope[cls]
+        path = self.node_path[cls]
+        out = True
+        for chains in scope.bound_values:
+            values: set[_Target] = set()
+            for chain in chains:
+                self.resolve(path, chain, values)
+            values = {v for v in values if not self._is_name(v)}
+            out = out and bool(values) and all(self._plain_value(v) for v in values)
+        self._plain[cls] = out
+        return out
+
+    def _plain_value(self, target: _Target) -> bool:
+        kind, value = target
+        if kind == _MOD:
+            return True
+        if kind != _ENT or not isinstance(value, int):
+            return False
+        scope = self.node_scope[value]
+        if scope.kind == "function":
+            return not scope.def_effects
+        return scope.kind == "class" and not self.hands_out(value)
+
+    def def_effects(self, node: int) -> bool:
+        """Does running ``node``'s definition do more than bind its name? ``Scope.def_effects``, or for a class,
+        handing the new class to other code (:meth:`hands_out`: a base's ``__init_subclass__`` or metaclass, an
+        outside base's, a ``__set_name__`` of a value its body binds)."""
+        scope = self.node_scope[node]
+        return scope.def_effects or (scope.kind == "class" and self.hands_out(node))
 
     def _has_member(self, cls: int, name: str) -> bool:
         return any(member == name for member, _ in self.node_scope[cls].members)
@@ -708,6 +758,11 @@ class Graph:
         scope = self.node_scope[node]
         edges, names, dynamic = self._refs(path, scope.refs)
         edges.update(self._defined_used.get(node, ()))
+        for cls in self._defined_bindings.get(node, ()):
+            more, more_names, why = self._refs(path, self.node_scope[cls].refs)
+            edges |= more
+            names |= more_names
+            dynamic = dynamic or why
         if scope.qualname:
             edges.add(self.module_node(path))
             parent = self.node_of.get((path, scope.parent))
