@@ -652,6 +652,8 @@ INSTANCE_WAYS = (
     "partial",
     "default",
     "class_attr",
+    "class_attr_self",
+    "class_attr_body",
     "raise",
     "init_subclass",
     "metaclass",
@@ -723,6 +725,12 @@ def _instance_way(way: str, i: int) -> tuple[str, str, str, str]:
         return f"{cls()}\n\ndef get{i}(made={name}):\n    return made()\n", "", use, name
     if way == "class_attr":
         return f"{cls()}\n\nclass Holder{i}:\n    made = {name}\n\n{getter(f'Holder{i}.made()')}\n", "", use, name
+    if way == "class_attr_self":  # read through self: a binding of the class, reached with the class
+        holder = f"class Holder{i}:\n    made = {name}\n\n    def get(self):\n        return self.made()"
+        return f"{cls()}\n\n{holder}\n\n{getter(f'Holder{i}().get()')}\n", "", use, name
+    if way == "class_attr_body":  # used by the class body itself while the class statement runs
+        holder = f"class Holder{i}:\n    made = {name}\n    kept = [made()]"
+        return f"{cls()}\n\n{holder}\n\n{getter(f'Holder{i}.kept[0]')}\n", "", use, name
     if way == "raise":
         body = f"def get{i}():\n    try:\n        raise {name}()\n    except Exception as exc:\n        return exc"
         return f"{cls(f'class {name}(Exception):')}\n\n{body}\n", "", use, name
@@ -933,3 +941,23 @@ def test_a_class_attribute_naming_a_class_of_the_tree_runs_code_only_if_its_meta
         assert failing == {"tests/test_gen.py::test_one"}
     if value in ("Plain", "plain_function"):
         assert not failing and selection.tests == (), selection.reasons
+
+
+def test_a_binding_the_class_body_itself_uses_is_code_of_the_definer(tmp_path: Path) -> None:
+    """``made = Thing`` followed by ``made().record()`` in the same class body: the binding is used while the class
+    statement runs, so the definer (the module) reaches ``Thing``, and a change to ``Thing.record`` selects a test
+    that only imports the module."""
+    source = (
+        "LOG = []\n\n\nclass Thing:\n    def record(self):\n        LOG.append(1)\n\n\n"
+        "class Holder:\n    made = Thing\n    made().record()\n"
+    )
+    files = {
+        "gen/__init__.py": b"",
+        "gen/mod.py": source.encode(),
+        "tests/__init__.py": b"",
+        "tests/test_gen.py": b"from gen import mod\n\n\ndef test_log():\n    assert mod.LOG == [1]\n",
+    }
+    new_files = {**files, "gen/mod.py": source.replace("LOG.append(1)", "LOG.append(2)").encode()}
+    failing, selection = _failing_and_selection(tmp_path, files, new_files, ["test_log"])
+    assert failing == {"tests/test_gen.py::test_log"}
+    assert failing <= set(selection.tests), selection.reasons

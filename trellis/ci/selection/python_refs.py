@@ -403,6 +403,37 @@ def _plain_binding(stmt: ast.stmt) -> ast.expr | None:
     return None
 
 
+def _names_of(stmt: ast.stmt) -> list[ast.Name]:
+    """The names an assignment of names binds."""
+    return [t for t in stmt.targets if isinstance(t, ast.Name)] if isinstance(stmt, ast.Assign) else []
+
+
+def _read_at_definition(node: ast.ClassDef) -> set[str] | None:
+    """The names a class body reads while the class statement runs (its statements, and the decorators, defaults
+    and annotations of its methods, nested classes whole; not the methods' bodies); None when it reads its own
+    namespace by other means (``locals()``, ``vars()``, ``eval``…)."""
+    out: set[str] = set()
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack.extend(item.decorator_list)
+            stack.extend(d for d in [*item.args.defaults, *item.args.kw_defaults] if d is not None)
+            stack.extend(a.annotation for a in _all_args(item.args) if a.annotation is not None)
+            if item.returns is not None:
+                stack.append(item.returns)
+            continue
+        if isinstance(item, ast.Lambda):
+            stack.extend(d for d in [*item.args.defaults, *item.args.kw_defaults] if d is not None)
+            continue
+        if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load):
+            if item.id in ("locals", "vars", "dir", "eval", "exec", "globals"):
+                return None
+            out.add(item.id)
+        stack.extend(ast.iter_child_nodes(item))
+    return out
+
+
 def _import_sources(stmt: ast.stmt) -> tuple[tuple[str, str], ...]:
     """What each name an import statement binds is bound to (``()`` for any other statement)."""
     if isinstance(stmt, ast.ImportFrom):
@@ -954,8 +985,11 @@ class _Extractor:
         # ref_graph decides from what the name resolves to; until then the statement is the class's own code.
         bindings = _Acc()
         bound_values: list[tuple[Chain, ...]] = []
+        read = _read_at_definition(node)
         for stmt in node.body:
             value = _plain_binding(stmt)
+            if value is not None and (read is None or any(t.id in read for t in _names_of(stmt))):
+                value = None  # the class body itself uses the value when the class is defined
             if value is None:
                 self.walk_stmt(stmt)
                 continue
@@ -969,7 +1003,9 @@ class _Extractor:
         # What runs when the class statement runs, besides nested definitions (and the docstring, which
         # only users of the class can read): a change there reaches the class's definer, not only its users.
         own = [s for s in node.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-        unbound = [s for s in own if _plain_binding(s) is None]
+        unbound = [
+            s for s in own if _plain_binding(s) is None or read is None or any(t.id in read for t in _names_of(s))
+        ]
         if own and isinstance(own[0], ast.Expr) and isinstance(own[0].value, ast.Constant) and node.body[0] is own[0]:
             own = own[1:]
         head = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
@@ -1017,7 +1053,10 @@ class _Extractor:
         call of :data:`_PLAIN_VALUE_CALLS` (``hash(...)``, ``classmethod(...)``), an import, a method with inert
         decorators (or a pytest fixture) and a nested class without keywords and with inert bases and decorators
         have no such hook; anything else (a named value, another call's result, a decorated method) may."""
-        stack: list[ast.stmt] = [s for s in node.body if _plain_binding(s) is None]
+        read = _read_at_definition(node)
+        stack: list[ast.stmt] = [
+            s for s in node.body if _plain_binding(s) is None or read is None or any(t.id in read for t in _names_of(s))
+        ]
         while stack:
             stmt = stack.pop()
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
