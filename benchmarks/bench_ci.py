@@ -114,6 +114,12 @@ def main() -> int:
         help="with --repo: the interpreter of the full-suite "
         "baselines (one where the project's test dependencies are installed)",
     )
+    parser.add_argument(
+        "--load-tests",
+        action="store_true",
+        help="with --repo: the stage honours unittest's load_tests "
+        "(load_tests = true), and the full-suite reference also runs `python -m unittest` (its verdict counts)",
+    )
     args = parser.parse_args()
     if args.full_suite:
         return full_suite(args)
@@ -432,6 +438,7 @@ def _replay(args: argparse.Namespace) -> int:
             + (f" --mutants {args.mutants}" if args.mutants else "")
             + (f" --reference-every {args.reference_every}" if args.reference_every != 1 else "")
             + (f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
+            + (" --load-tests" if args.load_tests else "")
         )
         print(replay.markdown(result, machine, command))
     ok = not result["disagreements"] and not result["mutants_missed"]

@@ -20,6 +20,12 @@ A fault the full suite catches and Trellis does not is a **miss**.
 A project whose code lives under ``src/`` runs with ``PYTHONPATH=src``, in
 Trellis and in the baselines alike.
 
+``--load-tests``: the stage sets ``load_tests = true`` (a project whose own
+command is ``python -m unittest`` and whose test modules add doctests through
+``load_tests``), and the full-suite reference also runs ``python -m unittest``
+in the checkout: when it fails, the reference fails (untimed; the baselines
+stay ``pytest -n 2``).
+
 A replay of a large suite takes long (attrs: ~1 minute of full-suite reference
 per commit, and as long again in Trellis for a commit that reaches every test),
 so ``--out FILE`` rewrites FILE with the summary so far after every commit and
@@ -146,6 +152,7 @@ def tree_files(repo: Path, commit: str) -> dict[str, bytes]:
 
 PYTHON = [sys.executable]  # the baselines' interpreter (--baseline-python: one with the project's test deps)
 ARGS: list[str] = []  # the project's own pytest arguments (--pytest-args), in the stage and the baselines alike
+UNITTEST = [False]  # --load-tests: the reference also runs ``python -m unittest`` (what load_tests adds)
 
 
 def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], float]:
@@ -162,6 +169,12 @@ def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], floa
     failing = _failed(done.stdout)
     if done.returncode != 0 and not failing:  # a failure the summary did not name: still a failed suite
         failing.add(f"<pytest exit {done.returncode}>")
+    if UNITTEST[0]:  # the project's own command: what its load_tests add (doctests) counts too; untimed
+        own = subprocess.run(
+            [PYTHON[0], "-m", "unittest", "-q"], cwd=checkout, env=env, capture_output=True, timeout=1800
+        )
+        if own.returncode != 0:
+            failing.add("<python -m unittest failed>")
     return frozenset(failing), seconds
 
 
@@ -298,6 +311,9 @@ def replay(args: object) -> dict[str, object]:
         stage_lines.append("env = { " + ", ".join(f'{k} = "{v}"' for k, v in extra_env.items()) + " }")
     if getattr(args, "environment", ""):
         stage_lines.append(f"environment = {args.environment}")
+    UNITTEST[0] = bool(getattr(args, "load_tests", False))
+    if UNITTEST[0]:
+        stage_lines.append("load_tests = true")
     ARGS[:] = (getattr(args, "pytest_args", "") or "").split()
     if ARGS:
         stage_lines.append(f"args = {json.dumps(ARGS)}")

@@ -1,0 +1,76 @@
+"""Items collected: Trellis's pytest stage against the project's own runners, at one commit of a repository.
+
+    python benchmarks/collect_count.py --repo /work/bench/mi-history [--rev HEAD] [--load-tests]
+
+Commits the tree of ``--rev`` into a server in this process whose pipeline has
+one pytest stage (``select = "all"``, with ``load_tests = true`` when asked),
+and prints how many items that stage ran, next to what ``python -m unittest``
+runs (its "Ran N tests") and what plain ``pytest`` collects in a checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from trellis.client import Client
+from trellis.config import ServerConfig
+from trellis.server import build_server
+
+PIPELINE = '[stages.tests]\nkind = "pytest"\nselect = "all"\ntimeout = "10m"\ntest_timeout = "off"\n'
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--repo", required=True, help="a git repository (path)")
+    parser.add_argument("--rev", default="HEAD")
+    parser.add_argument("--load-tests", action="store_true", help="the stage sets load_tests = true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="collect-count-") as tmp:
+        work = Path(tmp)
+        checkout = work / "checkout"
+        subprocess.run(["git", "clone", "-q", args.repo, str(checkout)], check=True)
+        subprocess.run(["git", "-C", str(checkout), "checkout", "-q", args.rev], check=True)
+        listed = subprocess.run(
+            ["git", "-C", str(checkout), "ls-files", "-z"], check=True, capture_output=True
+        ).stdout.split(b"\0")
+        files = {
+            p.decode(): (checkout / p.decode()).read_bytes() for p in listed if p and (checkout / p.decode()).is_file()
+        }
+        pipeline = PIPELINE + ("load_tests = true\n" if args.load_tests else "")
+        files["trellis.toml"] = pipeline.encode()
+        own = subprocess.run([sys.executable, "-m", "unittest"], cwd=checkout, capture_output=True, text=True)
+        found = re.search(r"Ran (\d+) tests?", own.stderr)
+        plain = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+        )
+        collected = re.search(r"(\d+) tests? collected", plain.stdout)
+        (work / "data").mkdir()
+        running = build_server(ServerConfig(data_dir=work / "data", address="127.0.0.1:0"))
+        try:
+            with Client(running.address, agent="bench", timeout=3600) as client:
+                client.create_repository("project")
+                reply = client.commit("project", "main", files, "seed", wait_for_verdict=True)
+                assert reply.run is not None
+                job = next(j for j in reply.run.jobs if j.stage == "tests")
+        finally:
+            running.stop(grace=5)
+    print(f"{Path(args.repo).name} at {args.rev}:")
+    print(
+        f"  Trellis pytest stage{' (load_tests = true)' if args.load_tests else ''}: {len(job.tests)} items, "
+        f"verdict {reply.run.verdict.value} ({job.summary}; job {job.duration_ms / 1000:.1f} s)"
+    )
+    print(f"  python -m unittest: {found.group(1) if found else '?'} tests ({own.stderr.strip().splitlines()[-1]})")
+    print(f"  pytest: {collected.group(1) if collected else '?'} collected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
