@@ -205,7 +205,11 @@ def main() -> None:
     parser.add_argument("--pytest-args", default="")
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--json", help="write every push's timeline here")
+    parser.add_argument("--no-bytecode", action="store_true", help="workspaces without our compiled pycs")
     args = parser.parse_args()
+    if args.no_bytecode:
+        assert local.LocalExecutor.__init__.__kwdefaults__ is not None
+        local.LocalExecutor.__init__.__kwdefaults__["bytecode_budget_s"] = 0.0
 
     work = Path(tempfile.mkdtemp(prefix="profile-verdict-", dir=args.tmpdir))
     instrument(work)

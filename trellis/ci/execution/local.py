@@ -14,14 +14,18 @@ from .running import read_stream, run_job
 from .warm import WarmPytestLauncher
 from .workspace import DEFAULT_UID_BASE, WorkspacePool
 
-__all__ = ["LocalExecutor"]
+__all__ = ["BYTECODE_BUDGET_S", "LocalExecutor"]
+
+BYTECODE_BUDGET_S = 0.25  # per lease: compiling the workspace's pycs (those of changed files first)
 
 
 class LocalExecutor:
     """Runs up to ``workers`` jobs at once, each in a workspace of a pool under ``workspace_root``.
 
     With ``warm_pytest`` (the default) pytest jobs start from a pre-started interpreter that
-    has already imported pytest (see :mod:`trellis.ci.execution.warm`).
+    has already imported pytest (see :mod:`trellis.ci.execution.warm`). The workspaces keep the
+    pycs of their Python files, compiled by us, up to ``bytecode_budget_s`` of compiling per
+    lease (0: none; see :mod:`trellis.ci.execution.bytecode`).
     """
 
     name = "local"
@@ -33,9 +37,12 @@ class LocalExecutor:
         workers: int | None = None,
         warm_pytest: bool = True,
         uid_base: int | None = DEFAULT_UID_BASE,
+        bytecode_budget_s: float = BYTECODE_BUDGET_S,
     ) -> None:
         self.slots = workers or os.cpu_count() or 1
-        self.pool = WorkspacePool(workspace_root, size=self.slots, uid_base=uid_base)
+        self.pool = WorkspacePool(
+            workspace_root, size=self.slots, uid_base=uid_base, bytecode_budget_s=bytecode_budget_s
+        )
         self._threads = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="trellis-job")
         self.warm = WarmPytestLauncher() if warm_pytest else None
         self._closed = threading.Event()

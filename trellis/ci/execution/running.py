@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
+from .bytecode import PASS_HOOK_OPTION
 from .environments import ensure_environment, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
@@ -53,8 +54,15 @@ def run_job(
         environment = ensure_environment(request.environment, pool.root / "environments")
         python, readable = str(python_of(environment)), (str(environment),)
         launcher = launcher_for(python) if launcher_for is not None else None
+    # Our pycs for a pytest job on this interpreter (a command job sees the tree alone); none of pytest's
+    # rewritten ones when the job turns on its assertion pass hook (the rewritten code differs then).
+    compiled = request.kind == "pytest" and python == sys.executable
+    texts = (*request.pytest_args, *(value for _, value in request.env))
+    rewrite = not any(PASS_HOOK_OPTION.decode() in text for text in texts)
     lease = (
-        pool.lease(request.repo_path, request.tree_id) if source is None else pool.lease_tree(source, request.tree_id)
+        pool.lease(request.repo_path, request.tree_id, bytecode=compiled, rewrite_asserts=rewrite)
+        if source is None
+        else pool.lease_tree(source, request.tree_id, bytecode=compiled, rewrite_asserts=rewrite)
     )
     with lease as workspace:
         setup_s = time.monotonic() - start

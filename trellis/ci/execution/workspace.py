@@ -41,6 +41,7 @@ from typing import Protocol
 from trellis import vcs
 
 from ..errors import CiError
+from . import bytecode
 
 __all__ = [
     "DEFAULT_UID_BASE",
@@ -54,7 +55,9 @@ __all__ = [
 
 DEFAULT_UID_BASE = 1_900_000_000  # far above login users and the usual subuid ranges
 MODE_BLOB, MODE_EXECUTABLE, MODE_LINK, MODE_GITLINK = 0o100644, 0o100755, 0o120000, 0o160000
+MODE_PYC = 1  # not a git mode: a pyc we compiled from the blob "<kind>:<blob id>" (see bytecode.py)
 _STATE_VERSION = 1
+_CONFIG_NAMES = frozenset({"pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py"})
 
 Entry = tuple[int, str]  # (git file mode, blob id hex)
 _Snapshot = tuple[int, int, int, int, int]  # (inode, size, mtime_ns, ctime_ns, st_mode)
@@ -194,6 +197,7 @@ class _Reconciler:
         self.source = source
         self.owner = owner
         self.written = 0
+        self.written_paths: list[str] = []
 
     def run(self, expected: dict[str, Entry], old: _State | None) -> dict[str, _Snapshot]:
         dirs = {""}
@@ -208,9 +212,31 @@ class _Reconciler:
         for path in sorted(dirs):
             self._ensure_dir(path)
         for path, entry in expected.items():
-            if path not in snapshots and entry[0] != MODE_GITLINK:
+            if path not in snapshots and entry[0] not in (MODE_GITLINK, MODE_PYC):
                 snapshots[path] = self._write(path, entry)
+                self.written += 1
+                self.written_paths.append(path)
         return snapshots
+
+    def compile(
+        self, pycs: dict[str, Entry], snapshots: dict[str, _Snapshot], failed: set[str], budget_s: float
+    ) -> None:
+        """Write the missing ``pycs`` (those of files written just now first) until ``budget_s`` is spent."""
+        fresh = {p for p in self.written_paths if p.endswith(".py")}
+        missing = [p for p, (_, key) in pycs.items() if p not in snapshots and key not in failed]
+        missing.sort(key=lambda p: (pycs[p][1].partition("#")[2] not in fresh, p))
+        deadline = time.monotonic() + budget_s
+        for path in missing:
+            if time.monotonic() > deadline:
+                break
+            key = pycs[path][1]
+            kind, _, rest = key.partition(":")
+            blob_id, _, source_path = rest.partition("#")
+            data = bytecode.compile_pyc(self._abs(source_path), self.source.blob(blob_id), kind)
+            if data is None:
+                failed.add(key)
+                continue
+            snapshots[path] = self._write(path, (MODE_BLOB, ""), data)
 
     def _abs(self, rel: str) -> str:
         return os.path.join(self.top, rel) if rel else self.top
@@ -260,10 +286,11 @@ class _Reconciler:
             else:
                 _remove(entry.path)
 
-    def _write(self, rel: str, entry: Entry) -> _Snapshot:
+    def _write(self, rel: str, entry: Entry, data: bytes | None = None) -> _Snapshot:
         mode, blob_id = entry
         path = self._abs(rel)
-        data = self.source.blob(blob_id)
+        if data is None:
+            data = self.source.blob(blob_id)
         if mode == MODE_LINK:
             os.symlink(data, path)
         else:
@@ -278,7 +305,6 @@ class _Reconciler:
                 os.close(fd)
         if mode == MODE_LINK and self.owner is not None:
             os.chown(path, *self.owner, follow_symlinks=False)
-        self.written += 1
         return _snapshot(os.lstat(path))
 
 
@@ -300,7 +326,9 @@ class WorkspacePool:
     current user.
     """
 
-    def __init__(self, root: Path, *, size: int, uid_base: int | None = DEFAULT_UID_BASE) -> None:
+    def __init__(
+        self, root: Path, *, size: int, uid_base: int | None = DEFAULT_UID_BASE, bytecode_budget_s: float = 0.0
+    ) -> None:
         if size < 1:
             raise ValueError("a workspace pool needs at least one workspace")
         self.root = Path(root).resolve()
@@ -314,6 +342,9 @@ class WorkspacePool:
         self._released = threading.Condition()
         self._cache: dict[int, tuple[tuple[int, int], _State]] = {}  # slot -> (state file stat, state)
         self._local = threading.local()
+        self.bytecode_budget_s = bytecode_budget_s  # compiling pycs per lease (0: none; see bytecode.py)
+        self._uncompilable: set[str] = set()  # pyc keys whose compilation warned or failed
+        self._pass_hook: dict[str, bool] = {}  # config blob id -> it names enable_assertion_pass_hook
 
     @property
     def last_lease(self) -> LeaseStats | None:
@@ -323,16 +354,25 @@ class WorkspacePool:
     def owner(self, slot: int) -> tuple[int, int] | None:
         return None if self.uid_base is None else (self.uid_base + slot, self.uid_base + slot)
 
-    def lease(self, repo_path: str, tree_id: str) -> contextlib.AbstractContextManager[Path]:
-        """Exclusive use of a workspace holding exactly ``tree_id`` of the repository at ``repo_path``."""
-        return self.lease_tree(RepositoryTrees(repo_path), tree_id)
+    def lease(
+        self, repo_path: str, tree_id: str, *, bytecode: bool = False, rewrite_asserts: bool = True
+    ) -> contextlib.AbstractContextManager[Path]:
+        """Exclusive use of a workspace holding exactly ``tree_id`` of the repository at ``repo_path``.
+
+        With ``bytecode`` (and a ``bytecode_budget_s``), the workspace also holds the pycs we
+        compiled for its Python files (see :mod:`trellis.ci.execution.bytecode`);
+        ``rewrite_asserts=False`` leaves out pytest's (the job turns on ``enable_assertion_pass_hook``).
+        """
+        return self.lease_tree(RepositoryTrees(repo_path), tree_id, bytecode=bytecode, rewrite_asserts=rewrite_asserts)
 
     @contextlib.contextmanager
-    def lease_tree(self, source: TreeSource, tree_id: str) -> Iterator[Path]:
+    def lease_tree(
+        self, source: TreeSource, tree_id: str, *, bytecode: bool = False, rewrite_asserts: bool = True
+    ) -> Iterator[Path]:
         """Like :meth:`lease`, from any tree source (a shipped :class:`PackedTree`, say)."""
         slot, lock_fd = self._acquire(source, tree_id)
         try:
-            path = self._prepare(slot, source, tree_id)
+            path = self._prepare(slot, source, tree_id, bytecode and self.bytecode_budget_s > 0, rewrite_asserts)
             yield path
         finally:
             os.close(lock_fd)  # releases the flock
@@ -423,16 +463,16 @@ class WorkspacePool:
 
     # --- preparing --------------------------------------------------------------------------------
 
-    def _prepare(self, slot: int, source: TreeSource, tree_id: str) -> Path:
+    def _prepare(self, slot: int, source: TreeSource, tree_id: str, compiled: bool, rewrite_asserts: bool) -> Path:
         start = time.monotonic()
         top = self.root / f"ws-{slot}"
         old = self._state(slot)
         if old is not None and old.tree_id == tree_id:
-            expected, how = old.entries, "same-tree"
+            expected, how = _tree_part(old.entries), "same-tree"
         else:
             changes = source.changes(old.tree_id, tree_id) if old is not None else None
             if old is not None and changes is not None:
-                expected = dict(old.entries)
+                expected = _tree_part(old.entries)
                 for path, entry in changes.items():
                     if entry is None:
                         expected.pop(path, None)
@@ -444,8 +484,40 @@ class WorkspacePool:
         # Until the new state is saved, a crash must not leave a state that vouches for the files.
         self._state_path(slot).unlink(missing_ok=True)
         self._cache.pop(slot, None)
+        pycs = self._pycs(expected, source, rewrite_asserts) if compiled else {}
+        expected = {**expected, **pycs}
         reconciler = _Reconciler(top, source, self.owner(slot))
         snapshots = reconciler.run(expected, old)
+        if pycs:
+            reconciler.compile(pycs, snapshots, self._uncompilable, self.bytecode_budget_s)
         self._save(slot, _State(tree_id, expected, snapshots, time.time()))
         self._local.last_lease = LeaseStats(str(top), how, reconciler.written, time.monotonic() - start)
         return top
+
+    def _pycs(self, tree: dict[str, Entry], source: TreeSource, rewrite_asserts: bool) -> dict[str, Entry]:
+        """The pyc of each Python file of ``tree``: path -> (MODE_PYC, "<kind>:<blob id>#<source path>")."""
+        if rewrite_asserts:
+            for path, (mode, blob_id) in tree.items():
+                if mode in (MODE_BLOB, MODE_EXECUTABLE) and path.rpartition("/")[2] in _CONFIG_NAMES:
+                    named = self._pass_hook.get(blob_id)
+                    if named is None:
+                        named = self._pass_hook[blob_id] = bytecode.PASS_HOOK_OPTION in source.blob(blob_id)
+                    if named:
+                        rewrite_asserts = False  # pytest rewrites asserts differently here: none of its pycs
+                        break
+        out: dict[str, Entry] = {}
+        for path, (mode, blob_id) in tree.items():
+            if mode not in (MODE_BLOB, MODE_EXECUTABLE):
+                continue
+            target = bytecode.pyc_path(path, rewrite=rewrite_asserts)
+            if target is None:
+                continue
+            pyc, kind = target
+            if pyc in tree or pyc.rpartition("/")[0] in tree:  # the tree has a file there
+                continue
+            out[pyc] = (MODE_PYC, f"{kind}:{blob_id}#{path}")
+        return out
+
+
+def _tree_part(entries: dict[str, Entry]) -> dict[str, Entry]:
+    return {path: entry for path, entry in entries.items() if entry[0] != MODE_PYC}
