@@ -123,18 +123,20 @@ def test_a_doctest_suite_is_selected_like_its_modules_doctests() -> None:
     assert chosen(PROJECT, body("pkg/text.py", "pkg.text.clean")) == {
         "tests/test_text.py::SlugTests::test_slug",
         "tests/test_text.py::load_tests",
-        "tests/test_extra.py::load_tests",  # opaque: loads a test case by loader call
     }
-    assert "tests/test_text.py::load_tests" in chosen(PROJECT, body("pkg/text.py", "pkg.text.shout"))
-    # No example reaches double: only the pytest test that does, and the opaque load_tests.
+    assert chosen(PROJECT, body("pkg/text.py", "pkg.text.shout")) == {
+        "tests/test_text.py::load_tests",  # shout's own example
+        "tests/test_extra.py::load_tests",  # SharedChecks.test_shout, the test case it adds, calls shout
+    }
     assert chosen(PROJECT, body("pkg/numbers.py", "pkg.numbers.double")) == {
-        "tests/test_extra.py::DoubleTests::test_double",
-        "tests/test_extra.py::load_tests",
+        "tests/test_extra.py::DoubleTests::test_double"
     }
-    # The function itself is code of the test module.
+    # The function itself is code of the test module; so is the test case it adds, wherever it is defined.
     assert chosen(PROJECT, body("tests/test_text.py", "tests.test_text.load_tests")) == {
-        "tests/test_text.py::load_tests",
-        "tests/test_extra.py::load_tests",  # the opaque one: any code change
+        "tests/test_text.py::load_tests"
+    }
+    assert chosen(PROJECT, body("tests/helpers.py", "tests.helpers.SharedChecks.test_shout")) == {
+        "tests/test_extra.py::load_tests"
     }
     # Without the stage setting, no load_tests id is a test.
     assert chosen(PROJECT, body("pkg/text.py", "pkg.text.clean"), load_tests=False) == {
@@ -142,12 +144,37 @@ def test_a_doctest_suite_is_selected_like_its_modules_doctests() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "added",
+    [
+        "loader.loadTestsFromTestCase(helpers.SharedChecks)",
+        "unittest.TestLoader().loadTestsFromTestCase(helpers.SharedChecks)",
+        'helpers.SharedChecks("test_shout")',
+    ],
+)
+def test_a_test_case_it_adds_is_reached_like_a_test_of_its_class(added: str) -> None:
+    files = {
+        **PROJECT,
+        "tests/test_extra.py": PROJECT["tests/test_extra.py"]
+        .replace("loader.loadTestsFromTestCase(helpers.SharedChecks)", added)
+        .replace("tests.addTests(", "tests.addTest(" if '("' in added else "tests.addTests("),
+    }
+    assert "tests/test_extra.py::load_tests" in chosen(files, body("pkg/text.py", "pkg.text.shout"))
+    assert "tests/test_extra.py::load_tests" not in chosen(files, body("pkg/numbers.py", "pkg.numbers.double"))
+
+
 def test_an_opaque_load_tests_says_why_and_is_never_reused() -> None:
-    index = build(PROJECT)
-    selection = index.select([body("pkg/numbers.py", "pkg.numbers.double")], old_index=index, load_tests=True)
+    files = {
+        **PROJECT,
+        "tests/test_extra.py": PROJECT["tests/test_extra.py"].replace(
+            "loader.loadTestsFromTestCase(helpers.SharedChecks)", "loader.discover('tests', pattern)"
+        ),
+    }
+    index = build(files)
+    selection = index.select([body("pkg/text.py", "pkg.text.clean")], old_index=index, load_tests=True)
     why = selection.reasons["tests/test_extra.py::load_tests"]
-    assert "load_tests calls loader.loadTestsFromTestCase" in why and "may run any code" in why
-    blobs = {path: f"blob-{hash(text)}" for path, text in PROJECT.items()}
+    assert "load_tests calls loader.discover" in why and "may run any code" in why
+    blobs = {path: f"blob-{hash(text)}" for path, text in files.items()}
     keys = closure_keys(index, blobs, index.load_tests, salt="s", inert=())
     assert set(keys) == {"tests/test_text.py::load_tests"}  # the bounded one has a closure key
 
@@ -196,6 +223,7 @@ def test_the_module_of_a_doctest_suite_is_found_however_it_is_named(source: str,
             "reads SUITE",
         ),
         ("def load_tests(l, t, p):\n    return l.discover('tests', p)\n", "calls l.discover"),
+        ("CASES = []\n\ndef load_tests(l, t, p):\n    return l.loadTestsFromTestCase(CASES[0])\n", "not a TestCase"),
         ("from tests.helpers import load_tests\n", "other than by one plain def"),
         (
             "import doctest\n\ndef load_tests(l, t, p):\n    return doctest.DocTestSuite('elsewhere.mod')\n",

@@ -249,7 +249,7 @@ class TestIndex:
             if spec is None:
                 continue
             shared = shared_roots(graph, path)
-            roots = (spec.function,) if spec.function is not None else ()
+            roots = (*((spec.function,) if spec.function is not None else ()), *spec.roots)
             files_bits = graph.context_files(path, [*shared, *roots])
             bits = graph.reach({spec.nodeid: roots}, shared, files_bits)[spec.nodeid]
             for module in spec.modules:

@@ -7,15 +7,18 @@ returns that pytest did not collect (``trellis/ci/execution/pytest_plugin.py``):
 module, ``<module>::load_tests``, which reaches
 
 - the ``load_tests`` function itself and what it references (code of the test
-  module: with the module's shared roots, like any of its tests), and
+  module: with the module's shared roots, like any of its tests);
 - for every ``DocTestSuite(m)`` it calls, the doctests of ``m`` exactly as
   ``--doctest-modules`` maps them (the module's ``<doctests>`` node: what its
-  examples call, and its docstrings' owners).
+  examples call, and its docstrings' owners);
+- for every ``loader.loadTestsFromTestCase(Case)`` or ``Case("test_x")`` of a
+  ``unittest.TestCase`` class of the tree, what that class's tests start from
+  (:func:`trellis.ci.selection.pytest_collect.unittest_roots`).
 
 Precision before recall: a ``load_tests`` that does anything else — loads tests
-by name, discovers a directory, builds test cases, calls a helper, reads a
-module-level value, takes a ``DocTestSuite`` module it cannot name, or is not
-a plain ``def`` of the module — is *opaque*: its test is selected by every
+by name or module, discovers a directory, calls a helper, reads a
+module-level value, takes a ``DocTestSuite`` module or a test case class it
+cannot name, or is not a plain ``def`` of the module — is *opaque*: its test is selected by every
 change to Python code and its results are never reused.
 """
 
@@ -25,21 +28,26 @@ import ast
 import sys
 from dataclasses import dataclass
 
-from .python_refs import ImportRef
+from .pytest_collect import unittest_roots
+from .python_refs import Chain, ImportRef
 from .ref_graph import ENTITY, Graph
 
 __all__ = ["LOAD_TESTS", "LoadTests", "find_load_tests"]
 
 LOAD_TESTS = "load_tests"
 _DOCTEST_SUITE = frozenset({"doctest.DocTestSuite"})
-_SUITES = frozenset({"unittest.TestSuite", "unittest.suite.TestSuite", "unittest.BaseTestSuite"})
+_SUITES = frozenset(
+    {"unittest.TestSuite", "unittest.suite.TestSuite", "unittest.BaseTestSuite", "unittest.TestLoader"}
+    | {"unittest.loader.TestLoader"}
+)
 _ADDS = frozenset({"addTest", "addTests"})
 _LIBRARIES = ("doctest", "unittest")  # names bound to these (or their members) are what load_tests may use
 
 
 @dataclass(frozen=True, slots=True)
 class LoadTests:
-    """A test module's ``load_tests``: its test id, its node, the files whose doctests it adds.
+    """A test module's ``load_tests``: its test id, its node, the files whose doctests it adds, the nodes
+    the test cases it adds start from.
 
     ``function`` is None when ``load_tests`` is not a plain ``def`` of the module; ``opaque``
     says why the analysis cannot bound what it loads ("" when it can).
@@ -50,6 +58,7 @@ class LoadTests:
     function: int | None
     modules: tuple[str, ...] = ()
     opaque: str = ""
+    roots: tuple[int, ...] = ()
 
 
 def find_load_tests(graph: Graph, path: str, source: bytes) -> LoadTests | None:
@@ -69,8 +78,9 @@ def find_load_tests(graph: Graph, path: str, source: bytes) -> LoadTests | None:
         return None
     if len(defs) != 1 or other or node is None or targets != {(ENTITY, node)}:
         return LoadTests(nodeid, path, node, opaque=f"{path} binds load_tests other than by one plain def")
-    modules, opaque = _Analysis(graph, path, defs[0]).run()
-    return LoadTests(nodeid, path, node, modules, opaque)
+    analysis = _Analysis(graph, path, defs[0])
+    modules, opaque = analysis.run()
+    return LoadTests(nodeid, path, node, modules, opaque, tuple(dict.fromkeys(analysis.roots)))
 
 
 def _other_bindings(tree: ast.Module, defs: list[ast.FunctionDef]) -> bool:
@@ -99,6 +109,7 @@ class _Analysis:
         self.path = path
         self.facts = graph.facts[path]
         self.function = function
+        self.roots: list[int] = []  # where the test cases it adds start (their classes' tests)
         self.imports: dict[str, ImportRef] = {}  # names its own import statements bind
         self.locals: set[str] = set()
         args = function.args
@@ -136,6 +147,14 @@ class _Analysis:
                 modules.update(dict.fromkeys(files))
             elif name in _SUITES or (isinstance(found.func, ast.Attribute) and found.func.attr in _ADDS):
                 continue
+            elif isinstance(found.func, ast.Attribute) and found.func.attr == "loadTestsFromTestCase":
+                if len(found.args) != 1 or found.keywords or not self.test_cases(found.args[0], allowed):
+                    return (
+                        (),
+                        f"load_tests passes loadTestsFromTestCase {ast.unparse(found)}, not a TestCase of the tree",
+                    )
+            elif self.test_cases(found.func, allowed):
+                continue  # Case("test_x"): a test case of the tree
             else:
                 return (), f"load_tests calls {ast.unparse(found.func)}, which may load any test"
         for found in ast.walk(self.function):
@@ -173,6 +192,37 @@ class _Analysis:
             ref = bound[0]
         parts = [p for p in (ref.module, ref.name, *reversed(attrs)) if p]
         return ImportRef(ref.level, ".".join(parts))
+
+    def test_cases(self, node: ast.expr, allowed: set[int]) -> bool:
+        """Does ``node`` name only ``unittest.TestCase`` classes of the tree? Their tests' roots join ``roots``."""
+        attrs: list[str] = []
+        root = node
+        while isinstance(root, ast.Attribute):
+            attrs.append(root.attr)
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        if root.id in self.imports:
+            chain = Chain("import", root.id, tuple(reversed(attrs)), self.imports[root.id])
+        elif root.id in self.locals:
+            return False
+        else:
+            chain = Chain("global", root.id, tuple(reversed(attrs)))
+        final: set[tuple[int, str | int]] = set()
+        self.graph.resolve(self.path, chain, final)
+        found: list[int] = []
+        for kind, value in final:
+            if kind != ENTITY or not isinstance(value, int) or self.graph.node_scope[value].kind != "class":
+                return False
+            roots = unittest_roots(self.graph, value)
+            if roots is None:
+                return False
+            found.extend(roots)
+        if not found:
+            return False
+        self.roots.extend(found)
+        allowed.update(id(n) for n in ast.walk(node) if isinstance(n, ast.Name))
+        return True
 
     def dotted(self, node: ast.expr) -> str:
         ref = self.resolve(node)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .ref_graph import ENTITY, Graph
 
-__all__ = ["TestItem", "collect", "conftests", "shared_roots"]
+__all__ = ["TestItem", "collect", "conftests", "shared_roots", "unittest_roots"]
 
 _XUNIT_MODULE = frozenset(
     {
@@ -124,6 +124,21 @@ def _collect_class(
                     items[nodeid] = TestItem(nodeid, path, node, (node, *chain, *setups))
             elif kind == "class" and not is_unittest:
                 _collect_class(graph, path, f"{prefix.partition('::')[2]}::{member}", node, chain, items)
+
+
+def unittest_roots(graph: Graph, cls: int) -> tuple[int, ...] | None:
+    """What running a ``unittest.TestCase`` class's tests by unittest starts from (``loadTestsFromTestCase``,
+    ``Case("test_x")``): the class, its ``test*`` and ``runTest`` methods and xunit fixtures at any depth of its
+    bases, and its module's shared roots (unittest runs its ``setUpModule``); None if it is not a TestCase."""
+    if not graph.class_info(cls)[2]:
+        return None
+    mro = [cls, *graph.ancestors(cls)]
+    roots = [cls, *_defined_all(graph, mro, _XUNIT_CLASS), *shared_roots(graph, graph.node_path[cls])]
+    for klass in mro:
+        for member, qualname in graph.node_scope[klass].members:
+            if member.startswith("test") or member == "runTest":
+                roots.append(graph.node_of[(graph.node_path[klass], qualname)])
+    return tuple(dict.fromkeys(roots))
 
 
 def _defined(graph: Graph, classes: list[int], name: str) -> bool:
