@@ -1517,3 +1517,24 @@ def test_a_class_attribute_naming_a_plain_class_is_a_binding_of_the_class_not_co
     added = files["tests/test_it.py"] + "\n\nclass NewTests(Mixin, unittest.TestCase):\n    cls = it.Seek\n"
     found = select_change(files, {**files, "tests/test_it.py": added}).tests
     assert found == ("tests/test_it.py::NewTests::test_first",)
+
+
+def test_a_class_body_wrapping_a_builtin_runs_no_code_of_the_tree() -> None:
+    """``__class_getitem__ = classmethod(types.GenericAlias)`` added to a class: the tests using the class, not
+    every importer of its module (``classmethod`` only keeps its argument)."""
+    files = {
+        "app/__init__.py": "",
+        "app/it.py": "class Peek:\n    def first(self):\n        return 1\n\n\nclass Other:\n    pass\n",
+        "tests/test_it.py": (
+            "from app import it\n\n\ndef test_peek():\n    assert it.Peek().first() == 1\n\n\n"
+            "def test_other():\n    assert it.Other()\n"
+        ),
+    }
+    for line, expected in (
+        ("    __class_getitem__ = classmethod(types.GenericAlias)\n", {"tests/test_it.py::test_peek"}),
+        ("    registered = register(1)\n", {"tests/test_it.py::test_peek", "tests/test_it.py::test_other"}),
+    ):
+        source = "import types\n\n\ndef register(x):\n    return x\n\n\n" + files["app/it.py"]
+        old = {**files, "app/it.py": source}
+        new = {**files, "app/it.py": source.replace("class Peek:\n", "class Peek:\n" + line)}
+        assert set(select_change(old, new).tests) == expected, line

@@ -386,6 +386,8 @@ _PLAIN_VALUE_CALLS = frozenset(
         "itertools.count",
     }
 )
+# Builtins that only keep their arguments, calling nothing of theirs: a class body calling them runs no code.
+_WRAPPING_CALLS = frozenset({"classmethod", "staticmethod", "types.GenericAlias"})
 # Decorators of a method whose result has no ``__set_name__``, besides the inert ones: pytest's fixture definition,
 # hypothesis's test wrappers (functions).
 _PLAIN_DECORATORS = frozenset(
@@ -1020,9 +1022,14 @@ class _Extractor:
         def_effects = (
             any(not inert_decorator(d) for d in decorators)
             or bool(node.keywords)
-            or any(_has_call(s) for s in own)
+            or any(self.runs_calls(s) for s in own)
             or any(_has_call(e) for e in head)
-            or any(_binds_named_value(n) for s in unbound for n in ast.walk(s) if isinstance(n, ast.stmt))
+            or any(
+                _binds_named_value(n) and not (isinstance(n, ast.Assign) and self.plain_value(n.value))
+                for s in unbound
+                for n in ast.walk(s)
+                if isinstance(n, ast.stmt)
+            )
         )
         hands_out = any(not inert_decorator(d) for d in decorators) or bool(node.keywords) or self.may_set_name(node)
         self.scopes.insert(
@@ -1078,6 +1085,20 @@ class _Extractor:
                     stack.append(child)
                 elif isinstance(child, (ast.excepthandler, ast.match_case)):
                     stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
+        return False
+
+    def runs_calls(self, stmt: ast.stmt) -> bool:
+        """Does a class-body statement call anything but a builtin that only wraps its arguments
+        (``__class_getitem__ = classmethod(types.GenericAlias)``, :data:`_WRAPPING_CALLS`)?"""
+        for node in ast.walk(stmt):
+            if not isinstance(node, ast.Call):
+                continue
+            dotted = _dotted(node.func)
+            name = self.call_name(node.func).removeprefix("builtins.")
+            count = self.module_bindings[dotted[0]] if dotted else 0
+            known = dotted is not None and (count == 0 or (count == 1 and dotted[0] in self.frames[0].imports))
+            if not known or name not in _WRAPPING_CALLS or node.keywords:
+                return True
         return False
 
     def plain_value(self, value: ast.expr) -> bool:
