@@ -1517,6 +1517,13 @@ def test_a_class_attribute_naming_a_plain_class_is_a_binding_of_the_class_not_co
     added = files["tests/test_it.py"] + "\n\nclass NewTests(Mixin, unittest.TestCase):\n    cls = it.Seek\n"
     found = select_change(files, {**files, "tests/test_it.py": added}).tests
     assert found == ("tests/test_it.py::NewTests::test_first",)
+    # A display of such names (a tuple's type has no __set_name__ either).
+    added = files["tests/test_it.py"] + (
+        "\n\nclass KindsTests(unittest.TestCase):\n    kinds = (it.Peek, it.Seek, None)\n\n"
+        "    def test_kinds(self):\n        assert [k([1]).first() for k in self.kinds[:2]] == [1, 1]\n"
+    )
+    found = select_change(files, {**files, "tests/test_it.py": added}).tests
+    assert found == ("tests/test_it.py::KindsTests::test_kinds",)
 
 
 def test_a_class_body_wrapping_a_builtin_runs_no_code_of_the_tree() -> None:

@@ -213,7 +213,8 @@ class Scope:
     to be inert, a keyword (a metaclass, ``__init_subclass__`` arguments), or an attribute whose value may have
     a ``__set_name__`` (:meth:`_Extractor.may_set_name`); what the bases do is
     :mod:`trellis.ci.selection.ref_graph`'s. ``bound_values`` (classes): the readings of each value a statement
-    of the body binds by name alone (``cls = mod.Thing``, :func:`_plain_binding`); those statements' references
+    of the body binds by name alone or in a display (``cls = mod.Thing``, ``kinds = (mod.A, mod.B)``,
+    :func:`_plain_binding`); those statements' references
     are the class's ``refs`` (whoever reads the attribute has the class), and they run code when the class is
     defined only if a value's type has a ``__set_name__``, which :mod:`trellis.ci.selection.ref_graph` decides
     (then they count for the definer too, and the class is handed out).
@@ -396,13 +397,33 @@ _PLAIN_DECORATORS = frozenset(
 )
 
 
-def _plain_binding(stmt: ast.stmt) -> ast.expr | None:
-    """The value of a statement that binds names to a dotted name alone (``cls = mod.Thing``, ``a = b = helper``):
-    reading a name runs no code of the tree (a module ``__getattr__`` or a property aside, which resolve to
-    something else than a class or a function), so all the statement may run is the value's ``__set_name__``."""
-    if isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
-        return stmt.value if _dotted(stmt.value) is not None else None
-    return None
+def _plain_binding(stmt: ast.stmt) -> list[ast.expr] | None:
+    """The dotted names a statement binds names to, alone or in a tuple, list, set or dict display of them and
+    constants (``cls = mod.Thing``, ``a = b = helper``, ``functions = (mi.a, mi.b)``): reading a name runs no code
+    of the tree (a module ``__getattr__`` or a property aside, which resolve to something else than a class, a
+    function or a module), and a display's type has no ``__set_name__``, so all the statement may run is the
+    ``__set_name__`` of a value bound alone. None for any other statement."""
+    if not (isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets)):
+        return None
+    if _dotted(stmt.value) is not None:
+        return [stmt.value]
+    if not isinstance(stmt.value, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
+        return None
+    out: list[ast.expr] = []
+    stack: list[ast.expr | None] = [stmt.value]
+    while stack:
+        node = stack.pop()
+        if node is None or isinstance(node, ast.Constant):
+            continue  # (a None key: ``**`` in a dict display, whose value is checked below)
+        if _dotted(node) is not None:
+            out.append(node)
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            stack.extend(node.elts)
+        elif isinstance(node, ast.Dict) and None not in node.keys:
+            stack.extend([*node.keys, *node.values])
+        else:
+            return None  # a call, a starred or computed element: it may run code
+    return out or None
 
 
 def _names_of(stmt: ast.stmt) -> list[ast.Name]:
@@ -998,9 +1019,10 @@ class _Extractor:
             self.acc_stack.append(bindings)
             self.walk_stmt(stmt)
             self.acc_stack.pop()
-            dotted = _dotted(value)
-            assert dotted is not None
-            bound_values.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
+            for element in value:
+                dotted = _dotted(element)
+                assert dotted is not None
+                bound_values.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
         self.frames.pop()
         # What runs when the class statement runs, besides nested definitions (and the docstring, which
         # only users of the class can read): a change there reaches the class's definer, not only its users.
