@@ -240,6 +240,7 @@ def mode_grpc(args: argparse.Namespace) -> None:
     try:
         repository = "profile"
         bp.seed_trellis_repository(running.address, repository)
+        running.index.wait_idle(300)  # the seed's 1,000 files indexed before anything is measured
         spec = bp.LoadSpec(
             running.address,
             repository,
