@@ -297,6 +297,7 @@ def test_load_tests_collects_what_python_m_unittest_runs_and_selects_it_soundly(
     assert verdicts["tests/test_extra.py::load_tests::tests.helpers.SharedChecks.test_shout"] is ci.Verdict.FAILED
     assert "tests/test_text.py::SlugTests::test_slug" not in verdicts  # it does not reach shout
     failure = next(t for t in job.tests if t.test_id == "tests/test_text.py::load_tests::pkg.text.shout")
+    assert failure.message.startswith("Failed doctest test for pkg.text.shout"), failure.message
     assert "Failed example" in failure.message and "'A!'" in failure.message, failure.message
     full = client.wait_run("lt", client.verify("lt", reply.commit.commit_id, full=True).run_id, timeout=120)
     assert full.missed_tests == () and {t.test_id for t in _tests_job(full).tests} == everything

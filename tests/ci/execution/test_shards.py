@@ -202,6 +202,57 @@ def test_load_tests_items_shard_select_and_reuse_like_the_others(tmp_path: Path,
     assert not {t.nodeid for t in left.tests} & set(doctests) and len(left.tests) == 3
 
 
+OUTCOMES = {
+    "cases.py": b"""\
+import unittest
+
+
+class Outcomes(unittest.TestCase):
+    def test_pass(self):
+        pass
+
+    def test_skip(self):
+        self.skipTest("not here")
+
+    @unittest.expectedFailure
+    def test_xfail(self):
+        self.assertEqual(1, 2)
+
+    @unittest.expectedFailure
+    def test_xpass(self):
+        pass
+
+    def test_sub(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                self.assertLess(i, 2)
+
+    def test_error(self):
+        raise ValueError("broken")
+""",
+    "test_outcomes.py": b"import cases\n\n\ndef load_tests(loader, tests, pattern):\n"
+    b"    tests.addTests(loader.loadTestsFromTestCase(cases.Outcomes))\n    return tests\n",
+}
+
+
+def test_load_tests_items_report_as_unittest_does(tmp_path: Path, executor: LocalExecutor) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit(OUTCOMES))
+    outcome = submit_tests(executor, request(project, TestPlan(load_tests=True), "outcomes")).result(timeout=300)
+    by_id = {t.nodeid.rpartition(".")[2]: (t.outcome, t.message) for t in outcome.tests}
+    assert {k: v[0] for k, v in by_id.items()} == {
+        "test_error": "failed",
+        "test_pass": "passed",
+        "test_skip": "skipped",
+        "test_sub": "failed",
+        "test_xfail": "skipped",
+        "test_xpass": "failed",
+    }, outcome.output.decode()
+    assert by_id["test_skip"][1] == "not here" and by_id["test_xfail"][1] == "expected failure: AssertionError: 1 != 2"
+    assert "ValueError: broken" in by_id["test_error"][1] and "(i=2)" in by_id["test_sub"][1]
+    assert by_id["test_xpass"][1].startswith("unexpected success")
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), unique=True, max_size=40),

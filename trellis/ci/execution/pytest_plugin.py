@@ -438,26 +438,28 @@ class _Result(unittest.TestResult):
         super().__init__()
         self.problems: list[str] = []
 
-    def _keep(self, test: Any, err: Any, formatted: str) -> None:
+    def _keep(self, err: Any, formatted: str, where: str = "") -> None:
         exc = err[1]
-        if isinstance(exc, AssertionError) and str(exc):  # a failure (a doctest's report): its message
-            self.problems.append(str(exc))
-        else:
-            self.problems.append(formatted)
+        text = str(exc) if isinstance(exc, AssertionError) and str(exc) else formatted  # a doctest's report, say
+        self.problems.append(f"{where}: {text}" if where else text)
 
     def addError(self, test: Any, err: Any) -> None:
         super().addError(test, err)
-        self._keep(test, err, self.errors[-1][1])
+        self._keep(err, self.errors[-1][1])
 
     def addFailure(self, test: Any, err: Any) -> None:
         super().addFailure(test, err)
-        self._keep(test, err, self.failures[-1][1])
+        self._keep(err, self.failures[-1][1])
 
     def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
         super().addSubTest(test, subtest, err)
         if err is not None:
             found = self.failures if issubclass(err[0], test.failureException) else self.errors
-            self._keep(subtest, err, f"{subtest}: {found[-1][1]}")
+            self._keep(err, found[-1][1], subtest._subDescription())  # "(i=2)", as unittest names it
+
+
+class UnittestFailure(Exception):
+    """A unittest test case failed or errored: the message is unittest's report."""
 
 
 class UnittestItem(pytest.Item):
@@ -472,17 +474,23 @@ class UnittestItem(pytest.Item):
         result = _Result()
         unittest.TestSuite([self.test]).run(result)  # its class and module fixtures around it, as in a suite
         if result.problems:
-            message = "\n\n".join(result.problems)
-            pytest.fail(f"{message}\n\n{self.detail}".rstrip(), pytrace=False)
+            report = "\n\n".join([*result.problems, self.detail])
+            raise UnittestFailure(report.rstrip())
         if result.unexpectedSuccesses:
-            pytest.fail("unexpected success (the test is marked expectedFailure)", pytrace=False)
-        if result.expectedFailures:
-            pytest.xfail("expected failure")
+            raise UnittestFailure("unexpected success (the test is marked expectedFailure)")
+        if result.expectedFailures:  # the reason: the failure's last line (AssertionError: 1 != 2)
+            pytest.xfail(result.expectedFailures[0][1].rstrip().rpartition("\n")[2])
         if result.skipped:
             pytest.skip(result.skipped[0][1])
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, self.name
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        """unittest's report of the failure (a doctest's "Failed example…", a traceback), as it prints it."""
+        if isinstance(excinfo.value, UnittestFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
 
 
 def _message(report: pytest.TestReport) -> str:
