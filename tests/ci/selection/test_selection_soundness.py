@@ -16,6 +16,7 @@ import doctest
 import importlib
 import sys
 import threading
+import unittest
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -285,6 +286,66 @@ def test_a_change_to_any_definition_a_test_runs_selects_the_test(source: str, tm
                 "tests/test_gen.py::test_reaches_nothing"
                 not in index.select([ChangedEntity("gen/mod.py", qualname, "modified", ("body",))]).tests
             ), (entity, source)
+
+
+DOCS = '''"""Examples.
+
+>>> from gen.mod import f0
+>>> f0(1) > 0
+True
+"""
+'''
+LOAD_TESTS = """\
+from doctest import DocTestSuite
+
+
+def load_tests(loader, tests, pattern):
+    tests.addTests(DocTestSuite("gen.docs"))
+    return tests
+"""
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(source=programs())
+def test_a_change_to_any_definition_a_load_tests_doctest_runs_selects_it(source: str, tmp_path: Path) -> None:
+    """The same programs, run by a module's doctest that a test module's load_tests adds (a stage's
+    ``load_tests = true``): a change to anything the doctest entered selects ``<test module>::load_tests``."""
+    package = tmp_path / "gen"
+    package.mkdir(exist_ok=True)  # hypothesis runs every example in the same tmp_path
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(source)
+    (package / "docs.py").write_text(DOCS)
+    sys.path.insert(0, str(tmp_path))
+    names = ("gen", "gen.mod", "gen.docs")
+    for name in names:
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    try:
+        suite = doctest.DocTestSuite(importlib.import_module("gen.docs"))
+        result = unittest.TestResult()
+        with _entered(tmp_path) as entered:
+            suite.run(result)
+        assert result.wasSuccessful(), (result.failures, result.errors)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in names:
+            sys.modules.pop(name, None)
+    ran = {_entity(e.partition("::")[2]) for e in entered if e.startswith("gen/mod.py::")}
+    files = {
+        "gen/__init__.py": b"",
+        "gen/mod.py": source.encode(),
+        "gen/docs.py": DOCS.encode(),
+        "tests/test_gen.py": LOAD_TESTS.encode(),
+    }
+    index = TestIndex.build(files)
+    assert index.load_tests == ("tests/test_gen.py::load_tests",)
+    for entity in sorted(ran | {""}):
+        qualname = f"gen.mod.{entity}" if entity else "gen.mod"
+        for details in (("body",), ("signature",)):
+            selection = index.select([ChangedEntity("gen/mod.py", qualname, "modified", details)], load_tests=True)
+            assert "tests/test_gen.py::load_tests" in selection.tests, (entity, details, source)
 
 
 def test_a_function_defined_in_an_except_handler_is_a_definition() -> None:
