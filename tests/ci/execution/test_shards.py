@@ -253,6 +253,18 @@ def test_load_tests_items_report_as_unittest_does(tmp_path: Path, executor: Loca
     assert by_id["test_xpass"][1].startswith("unexpected success")
 
 
+def test_a_test_module_that_does_not_import_is_pytests_collection_error(
+    tmp_path: Path, executor: LocalExecutor
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    broken = b"import not_a_module\n\n\ndef load_tests(loader, tests, pattern):\n    return tests\n"
+    project = (repo, repo.commit({"test_broken.py": broken, "test_ok.py": b"def test_ok():\n    pass\n"}))
+    outcome = submit_tests(executor, request(project, TestPlan(load_tests=True), "broken")).result(timeout=300)
+    output = outcome.output.decode()
+    assert "INTERNALERROR" not in output and "not_a_module" in output, output
+    assert outcome.exit_code == 2  # pytest's own: interrupted by a collection error
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), unique=True, max_size=40),

@@ -268,11 +268,11 @@ class TrellisJob:
         if not self.load_tests or not isinstance(collector, pytest.Module):
             return
         report = outcome.get_result()
+        if report.outcome != "passed":  # it did not import: pytest reports that
+            return
         module = collector.obj
-        if report.outcome != "passed" or getattr(module, "load_tests", None) is None:
-            return
-        if not getattr(module, "__test__", True):  # pytest leaves the module out: so does its load_tests
-            return
+        if getattr(module, "load_tests", None) is None or not getattr(module, "__test__", True):
+            return  # no load_tests, or pytest leaves the module out (so does its load_tests)
         path = os.path.normpath(str(collector.path))
         if self.only is not None and (path, "load_tests") not in self.only:
             return  # none of its tests is selected: load_tests is not even called
