@@ -1545,3 +1545,25 @@ def test_a_class_body_wrapping_a_builtin_runs_no_code_of_the_tree() -> None:
         old = {**files, "app/it.py": source}
         new = {**files, "app/it.py": source.replace("class Peek:\n", "class Peek:\n" + line)}
         assert set(select_change(old, new).tests) == expected, line
+
+
+@pytest.mark.parametrize(
+    ("call", "dynamic"),
+    [
+        ("yaml.load(text)", True),
+        ("yaml.unsafe_load(text)", True),
+        ("yaml.load(text, Loader=yaml.Loader)", True),
+        ("yaml.load(text, Loader=yaml.SafeLoader)", False),
+        ("yaml.load(text, yaml.CSafeLoader)", False),
+        ("yaml.safe_load(text)", False),
+        ("joblib.load(path)", True),
+    ],
+)
+def test_deserialisers_that_make_objects_of_any_class_may_run_any_code(call: str, dynamic: bool) -> None:
+    """Like unpickling, ``yaml.load`` with a loader that makes Python objects, ``joblib.load``… make instances of
+    classes their data names, which no reference names: the node may run any code (a safe loader makes only
+    plain values)."""
+    facts = file_facts("m.py", f"import joblib\nimport yaml\n\n\ndef read(text, path):\n    return {call}\n".encode())
+    scope = facts.scope("read")
+    assert scope is not None
+    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic

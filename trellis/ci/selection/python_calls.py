@@ -17,6 +17,7 @@ __all__ = [
     "REFLECTIVE_CALLS",
     "ROUND_TRIP_DUMPS",
     "ROUND_TRIP_LOADS",
+    "SAFE_YAML_LOADERS",
     "STRING_ATTR_METHODS",
     "inert_decorator",
     "is_dynamic",
@@ -86,8 +87,22 @@ _DYNAMIC_CALLS = frozenset(
         "doctest.testmod",
         "code.interact",
         "zipimport.zipimporter",
+        # Deserialisers that make objects of any class their data names (like unpickling): a class whose
+        # instance comes out of them is named by no reference.
+        "yaml.load",
+        "yaml.load_all",
+        "yaml.unsafe_load",
+        "yaml.unsafe_load_all",
+        "yaml.full_load",
+        "yaml.full_load_all",
+        "jsonpickle.decode",
+        "joblib.load",
+        "pandas.read_pickle",
+        "torch.load",
     }
 )
+# Loaders with which ``yaml.load`` makes only plain values (no Python objects).
+SAFE_YAML_LOADERS = frozenset({"yaml.SafeLoader", "yaml.CSafeLoader", "yaml.BaseLoader", "yaml.CBaseLoader"})
 _DYNAMIC_PREFIXES = (
     "runpy.",
     "importlib.util.",

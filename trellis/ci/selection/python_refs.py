@@ -72,6 +72,7 @@ from .python_calls import (
     REFLECTIVE_CALLS,
     ROUND_TRIP_DUMPS,
     ROUND_TRIP_LOADS,
+    SAFE_YAML_LOADERS,
     STRING_ATTR_METHODS,
     inert_decorator,
     is_dynamic,
@@ -1249,11 +1250,16 @@ class _Extractor:
         elif name in PROCESS_CALLS:
             self.process(name, node)
         elif is_dynamic(name):
+            loader = next((k.value for k in node.keywords if k.arg == "Loader"), args[1] if len(args) > 1 else None)
             if not (
                 name in ROUND_TRIP_LOADS
                 and args
                 and isinstance(args[0], ast.Call)
                 and self.call_name(args[0].func) in ROUND_TRIP_DUMPS
+            ) and not (
+                name in ("yaml.load", "yaml.load_all")
+                and loader is not None
+                and self.call_name(loader) in SAFE_YAML_LOADERS
             ):
                 self.set_dynamic(name)
         elif name in REFLECTIVE_CALLS:
