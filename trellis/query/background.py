@@ -39,6 +39,7 @@ class BackgroundIndexer:
         self._busy = False
         self._stopping = False
         self._waiters = 0  # threads in wait_idle: the next sync starts at once
+        self._gathering = False  # the thread waits out min_interval: a notification need not wake it
         self._last_end = float("-inf")
         self._thread = threading.Thread(target=self._run, name="trellis-indexer", daemon=True)
 
@@ -53,7 +54,8 @@ class BackgroundIndexer:
                 self._all = True
             else:
                 self._pending.add(repository)
-            self._cond.notify_all()
+            if not self._gathering:  # (while it gathers, waking it up for each write would only cost CPU)
+                self._cond.notify_all()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until everything notified so far is indexed; False on timeout."""
@@ -84,8 +86,10 @@ class BackgroundIndexer:
                 while not (self._pending or self._all or self._stopping):
                     self._cond.wait()
                 start = self._last_end + self.min_interval
+                self._gathering = True
                 while not (self._stopping or self._waiters) and (remaining := start - time.monotonic()) > 0:
                     self._cond.wait(remaining)  # gather what comes meanwhile into this sync
+                self._gathering = False
                 if self._stopping:
                     return
                 everything, names = self._all, sorted(self._pending)
