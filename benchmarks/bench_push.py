@@ -391,7 +391,8 @@ def _proc_cpu(pid: int, *, children: bool = False) -> float:
 
 def _tree_cpu(pid: int) -> float:
     """CPU seconds of ``pid`` and of every live process below it (``serve --workers``: the supervisor, the
-    fronts and the index process)."""
+    fronts and the index process), with the children each has waited for (the git processes of maintenance,
+    whose packing is part of what the commits cost)."""
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -410,7 +411,7 @@ def _tree_cpu(pid: int) -> float:
     total = 0.0
     for member in tree:
         try:
-            total += _proc_cpu(member)
+            total += _proc_cpu(member, children=True)
         except (OSError, ValueError, IndexError):
             continue  # ended meanwhile
     return total

@@ -30,6 +30,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import resource
 import shutil
 import subprocess
 import sys
@@ -389,8 +390,12 @@ def mode_split(args: argparse.Namespace) -> None:
         before: dict[int, float] = {}
         cache0 = running.differ.cache.stats()
 
+        children0: list[float] = []
+
         def start() -> None:
             before.update(_thread_cpu())
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            children0.append(usage.ru_utime + usage.ru_stime)
             meter.reset()
             if profile is not None:
                 profile.clear()
@@ -408,6 +413,8 @@ def mode_split(args: argparse.Namespace) -> None:
             if spent:
                 name = named.get(tid)
                 roles[_thread_role(name) if name else "native threads (gRPC core, DuckDB)"] += spent
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        roles["git subprocesses (maintenance packing)"] = usage.ru_utime + usage.ru_stime - children0[0]
         total = sum(roles.values())
         kind = "CommitStream" if args.stream else "Commit"
         print(
