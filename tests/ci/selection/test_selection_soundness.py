@@ -1022,3 +1022,24 @@ def test_a_binding_the_class_body_itself_uses_is_code_of_the_definer(tmp_path: P
     failing, selection = _failing_and_selection(tmp_path, files, new_files, ["test_log"])
     assert failing == {"tests/test_gen.py::test_log"}
     assert failing <= set(selection.tests), selection.reasons
+
+
+@pytest.mark.parametrize("way", ["module_dict", "sys_modules", "subclasses", "getattr", "globals", "vars", "string"])
+def test_constructing_a_class_found_through_a_namespace_selects_the_test_for_a_change_to_its_dunders(
+    way: str, tmp_path: Path
+) -> None:
+    """A class found without a reference (``mod.__dict__[name]``, ``Root.__subclasses__()``…) and constructed: a
+    change to its ``__init__`` selects the test (every class such a read may find is used, not only its methods)."""
+    files, tests, _ = _instance_program([way], future=False)
+    test = files["tests/test_gen.py"].decode().replace("mod.call_probe(mod.get0()) == 0", "mod.get0() is not None")
+    files["tests/test_gen.py"] = test.encode()  # only constructed: no method of the class is called
+    source = files["gen/mod.py"].decode()
+    broken = source.replace(
+        "    def __init__(self, *args):\n        pass", "    def __init__(self, *args):\n        raise ValueError", 1
+    )
+    new_files = {**files, "gen/mod.py": broken.encode()}
+    failing, selection = _failing_and_selection(
+        tmp_path, files, new_files, tests, outside={"extlib.py": EXTLIB.encode()}
+    )
+    assert failing == {"tests/test_gen.py::test_0"}, failing
+    assert failing <= set(selection.tests), (way, selection.reasons)

@@ -30,7 +30,7 @@ imports of the tree:
   (resolved to the class node), from a namespace read under a computed name
   (``getattr(mod, name)``, ``globals()``, ``vars(mod)``: every class), from
   an attribute handing out classes no reference names (``mod.__dict__``,
-  ``C.__subclasses__()``, ``f.__globals__``: then every method counts), or
+  ``C.__subclasses__()``, ``f.__globals__``: every class counts as used), or
   from the class statement itself: a class whose definition hands the new
   class object to other code (a decorator, a metaclass or other keyword, a
   ``__set_name__`` of an attribute's value, a base of the tree with
@@ -197,7 +197,7 @@ _QUIET_BASES = frozenset(
 )
 # Attributes that hand out classes no reference names: a namespace's values, a class's subclasses.
 _CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
-INSTANCES = "<instances>"  # a name standing for "an instance of any class may exist" (RTA gives up)
+INSTANCES = "<instances>"  # a name standing for "any class may be used": every class of the closure is reached
 _MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
 ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
 _Target = tuple[int, str | int]  # (_MOD, module key) | (_ENT / _INST, node) | _VALUE
@@ -284,7 +284,7 @@ class Graph:
         # A value read under a computed name that stays where it was read: what reading it runs (GETTERS).
         # An isinstance() there hands it to a metaclass's __instancecheck__: if the tree defines one, any.
         candidates[GETTERS] = [n for c in candidates.values() for n in c] if hooked else getters
-        candidates[INSTANCES] = []
+        candidates[INSTANCES] = [n for n, s in enumerate(self.node_scope) if s.kind == "class"]
         self.names = ["*", *sorted(candidates)]
         self.name_index = {name: i for i, name in enumerate(self.names)}
         self.candidates = [[n for c in candidates.values() for n in c], *(candidates[n] for n in self.names[1:])]
