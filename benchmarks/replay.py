@@ -170,11 +170,18 @@ def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], floa
     if done.returncode != 0 and not failing:  # a failure the summary did not name: still a failed suite
         failing.add(f"<pytest exit {done.returncode}>")
     if UNITTEST[0]:  # the project's own command: what its load_tests add (doctests) counts too; untimed
-        own = subprocess.run(
-            [PYTHON[0], "-m", "unittest", "-q"], cwd=checkout, env=env, capture_output=True, timeout=1800
-        )
-        if own.returncode != 0:
-            failing.add("<python -m unittest failed>")
+        try:  # unittest has no per-test timeout: a hanging test (a fault's infinite loop) would stall the replay
+            own = subprocess.run(
+                [PYTHON[0], "-m", "unittest", "-q"],
+                cwd=checkout,
+                env=env,
+                capture_output=True,
+                timeout=max(120.0, 10 * seconds),
+            )
+            if own.returncode != 0:
+                failing.add("<python -m unittest failed>")
+        except subprocess.TimeoutExpired:
+            failing.add("<python -m unittest timed out>")
     return frozenset(failing), seconds
 
 
