@@ -25,7 +25,9 @@ change to Python code and its results are never reused.
 from __future__ import annotations
 
 import ast
+import hashlib
 import sys
+import threading
 from dataclasses import dataclass
 
 from .pytest_collect import unittest_roots
@@ -68,12 +70,10 @@ def find_load_tests(graph: Graph, path: str, source: bytes) -> LoadTests | None:
         return None
     nodeid = f"{path}::{LOAD_TESTS}"
     node = graph.node_of.get((path, LOAD_TESTS))
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):  # the index treats a file that does not parse on its own
+    syntax = _syntax(source)
+    if syntax is None:  # the index treats a file that does not parse on its own
         return None
-    defs = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == LOAD_TESTS]
-    other = _other_bindings(tree, defs)
+    defs, other = syntax
     if not targets and not defs and not other:
         return None
     if len(defs) != 1 or other or node is None or targets != {(ENTITY, node)}:
@@ -83,7 +83,36 @@ def find_load_tests(graph: Graph, path: str, source: bytes) -> LoadTests | None:
     return LoadTests(nodeid, path, node, modules, opaque, tuple(dict.fromkeys(analysis.roots)))
 
 
-def _other_bindings(tree: ast.Module, defs: list[ast.FunctionDef]) -> bool:
+_SYNTAX: dict[bytes, tuple[tuple[ast.FunctionDef, ...], bool] | None] = {}  # source digest -> _scan
+_SYNTAX_LOCK = threading.Lock()
+_SYNTAX_SIZE = 256
+
+
+def _syntax(source: bytes) -> tuple[tuple[ast.FunctionDef, ...], bool] | None:
+    """:func:`_scan` of ``source``, remembered by its digest (every index build asks it of every test module)."""
+    key = hashlib.blake2b(source, digest_size=20).digest()
+    with _SYNTAX_LOCK:
+        if key in _SYNTAX:
+            return _SYNTAX[key]
+    found = _scan(source)
+    with _SYNTAX_LOCK:
+        if len(_SYNTAX) >= _SYNTAX_SIZE:
+            _SYNTAX.pop(next(iter(_SYNTAX)))
+        _SYNTAX[key] = found
+    return found
+
+
+def _scan(source: bytes) -> tuple[tuple[ast.FunctionDef, ...], bool] | None:
+    """The module's top-level ``def load_tests`` statements, and whether anything else binds the name."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    defs = tuple(s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == LOAD_TESTS)
+    return defs, _other_bindings(tree, defs)
+
+
+def _other_bindings(tree: ast.Module, defs: tuple[ast.FunctionDef, ...]) -> bool:
     """Does anything but ``defs`` bind ``load_tests`` (an assignment, an import, ``global``, a name in a string)?"""
     for found in ast.walk(tree):
         if any(found is d for d in defs):
