@@ -1043,3 +1043,36 @@ def test_constructing_a_class_found_through_a_namespace_selects_the_test_for_a_c
     )
     assert failing == {"tests/test_gen.py::test_0"}, failing
     assert failing <= set(selection.tests), (way, selection.reasons)
+
+
+NAMESPACE_READS = {
+    "module_dict": 'mod.__dict__["".join(["f", "n"])]()',
+    "module_dict_values": '[v for v in mod.__dict__.values() if getattr(v, "__name__", "") == "fn"][0]()',
+    "function_globals": 'mod.other.__globals__["".join(["f", "n"])]()',
+    "class_dict": 'mod.Holder.__dict__["".join(["m", "e"])].__func__(None)',
+    "cls_dict": "mod.Holder.via_cls()",
+    "metaclass_self_dict": "mod.Holder.via_meta()",
+}
+
+
+@pytest.mark.parametrize("way", sorted(NAMESPACE_READS))
+def test_a_function_called_through_a_namespace_it_was_found_in_is_reached(way: str, tmp_path: Path) -> None:
+    """A module's, a function's globals' or a class's ``__dict__`` hands out what no reference names: a function
+    found there and called is reached, so a change to it selects the test, which fails."""
+    module = (
+        "def fn():\n    return 1\n\n\ndef other():\n    return 0\n\n\n"
+        "class Meta(type):\n"
+        '    def via_meta(self):\n        return self.__dict__["".join(["m", "e"])].__func__(self)\n\n\n'
+        "class Holder(metaclass=Meta):\n    @classmethod\n    def me(cls):\n        return 1\n\n"
+        '    @classmethod\n    def via_cls(cls):\n        return cls.__dict__["".join(["m", "e"])].__func__(cls)\n'
+    )
+    if way in ("class_dict", "cls_dict", "metaclass_self_dict"):
+        broken = module.replace("        return 1\n", "        return 2\n")
+    else:
+        broken = module.replace("def fn():\n    return 1\n", "def fn():\n    return 2\n")
+    test = f"from gen import mod\n\n\ndef test_0():\n    assert {NAMESPACE_READS[way]} == 1\n"
+    files = {"gen/__init__.py": b"", "gen/mod.py": module.encode(), "tests/__init__.py": b""}
+    files["tests/test_gen.py"] = test.encode()
+    failing, selection = _failing_and_selection(tmp_path, files, {**files, "gen/mod.py": broken.encode()}, ["test_0"])
+    assert failing == {"tests/test_gen.py::test_0"}, failing
+    assert failing <= set(selection.tests), (way, selection.reasons)

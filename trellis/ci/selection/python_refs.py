@@ -142,6 +142,10 @@ class ImportRef:
     name: str = ""
 
 
+# Methods whose first parameter is the class, not an instance, without a decorator saying so.
+_CLASS_BOUND = frozenset({"__new__", "__init_subclass__", "__class_getitem__"})
+
+
 @dataclass(frozen=True, slots=True)
 class Chain:
     """A reference: a root and the attributes read from it (``a.b.c`` is root ``a``, attrs ``(b, c)``).
@@ -150,13 +154,15 @@ class Chain:
     namespace), ``local`` (an entity of this file: ``root`` is its local
     qualname), ``import`` (a name bound by an import inside a function:
     ``spec``), ``self`` / ``super`` (attributes of an instance of the class
-    ``root``).
+    ``root``; ``instance``: the root is the instance of an ordinary method,
+    not the class a classmethod or ``__new__`` gets).
     """
 
     kind: str
     root: str
     attrs: tuple[str, ...] = ()
     spec: ImportRef | None = None
+    instance: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,6 +561,7 @@ class _Frame:
     imports: dict[str, list[ImportRef]] = field(default_factory=dict)
     self_name: str = ""
     self_class: str = ""
+    self_instance: bool = False  # self_name is an instance (an ordinary method), not a class
     attr_param: str = ""  # in __getattr__ & co: the parameter holding the attribute name being looked up
     typed: dict[str, list[list[str]]] = field(default_factory=dict)
 
@@ -918,6 +925,7 @@ class _Extractor:
         if in_class and "staticmethod" not in decorators and positional:
             frame.self_name = positional[0].arg
             frame.self_class = parent.qualname
+            frame.self_instance = "classmethod" not in decorators and node.name not in _CLASS_BOUND
         hooks = ("__getattr__", "__getattribute__", "__setattr__", "__delattr__")
         if node.name in hooks and len(positional) > (1 if in_class else 0):
             frame.attr_param = positional[1 if in_class else 0].arg
@@ -1473,7 +1481,7 @@ class _Extractor:
                 chains.append(Chain("import", name, attrs, spec))
                 known = True
             if frame.self_name == name:
-                chains.append(Chain("self", frame.self_class, attrs))
+                chains.append(Chain("self", frame.self_class, attrs, instance=frame.self_instance))
                 known = True
             if not known and name in frame.typed and name not in self.typing:
                 self.typing.add(name)

@@ -197,6 +197,7 @@ _QUIET_BASES = frozenset(
 )
 # Attributes that hand out classes no reference names: a namespace's values, a class's subclasses.
 _CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
+_NAMESPACE_ATTRS = frozenset({"__dict__", "__globals__", "f_globals", "f_locals"})
 INSTANCES = "<instances>"  # a name standing for "any class may be used": every class of the closure is reached
 _MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
 ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
@@ -481,6 +482,10 @@ class Graph:
             if attrs[0] == "__subclasses__":  # cls.__subclasses__(): classes no reference names
                 edges, names = self.walk({_VALUE}, attrs[1:])
                 return edges, names | {INSTANCES}
+            if attrs[0] in _NAMESPACE_ATTRS and (not chain.instance or self.class_info(cls)[1]):
+                # cls.__dict__ in a classmethod, or self.__dict__ where self may be a class (a metaclass's
+                # method: an outside base may be ``type``); an instance's own __dict__ holds what it stored
+                return self.walk({_VALUE}, attrs)
             if attrs[0] == "*":  # getattr(self, computed): every member of the family
                 return {
                     self.node_of[(self.node_path[c], q)]
@@ -498,10 +503,19 @@ class Graph:
         edges: set[int] = set()
         names: set[str] = set()
         self._collect(targets, edges)
-        for attr in attrs:
+        attrs = tuple(attrs)
+        for position, attr in enumerate(attrs):
             # A name node is only a marker of the statements binding the name: what the name holds is
             # among the other targets (the imported entity, or an unknown value).
             targets = {t for t in targets if not self._is_name(t)}
+            if (
+                attr in _NAMESPACE_ATTRS
+                and any(kind != _INST for kind, _ in targets)
+                and attrs[position + 1 : position + 2] not in (("update",), ("clear",))  # writes hand nothing out
+            ):
+                # A module's, a class's or a function's globals' namespace hands out what no reference names:
+                # any attribute of anything (an instance's own __dict__ holds only what was stored in it).
+                names.add("*")
             new: set[_Target] = set()
             if attr == "()":  # a call: a class gives an instance of it; anything else, an unknown value
                 for kind, value in targets:
