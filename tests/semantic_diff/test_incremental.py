@@ -13,6 +13,7 @@ import pytest
 
 import trellis.semantic_diff.parse as parse_module
 from trellis.semantic_diff.languages.python import PYTHON
+from trellis.semantic_diff.languages.registry import parser_for
 from trellis.semantic_diff.parse import Parsed, analyze, text_delta
 
 
@@ -170,3 +171,29 @@ def test_a_dedented_insertion_is_not_region_parsed() -> None:
     new = old.replace(b"        return 1\n", b"        return 1\ndef top():\n    pass\n")
     base = analyze("m.py", old)
     assert _records(analyze("m.py", new, base=base)) == _records(analyze("m.py", new))
+
+
+def test_a_tree_made_by_another_thread_midway_is_taken_as_it_is() -> None:
+    """Versions in the parse cache are shared: while one thread makes the tree of a region-parsed version
+    (following its chain of region parses back to a tree), another may make a tree of the same chain first.
+    The first thread takes the tree the other made (it asserted the link was still there)."""
+    src = (Path(sysconfig.get_paths()["stdlib"]) / "textwrap.py").read_bytes()
+    versions = [analyze("textwrap.py", src)]
+    for n in range(3):
+        content = versions[-1].content.replace(b"        return", b"        return  " + b" " * n, 1)
+        versions.append(analyze("textwrap.py", content, base=versions[-1]))
+    assert [v.how for v in versions[1:]] == ["region"] * 3 and all(v.tree is None for v in versions[1:])
+    real = parser_for(PYTHON)
+
+    class Interleaved:  # the other thread runs while this one is inside its first parse
+        def __init__(self) -> None:
+            self.first = True
+
+        def parse(self, content: bytes, old: object = None) -> object:
+            if self.first:
+                self.first = False
+                parse_module.tree_of(versions[2], real)
+            return real.parse(content, old) if old is not None else real.parse(content)
+
+    tree = parse_module.tree_of(versions[3], Interleaved())  # type: ignore[arg-type]
+    assert tree is not None and str(tree.root_node) == str(real.parse(versions[3].content).root_node)

@@ -223,8 +223,14 @@ def tree_of(parsed: Parsed, parser: Parser) -> Tree | None:
     tree = root.tree if root.tree is not None else parser.parse(root.content)
     root.tree = tree
     for version in reversed(chain):
-        assert version.tree_source is not None
-        delta = version.tree_source[1]
+        # Versions are shared through the parse cache: another thread may have made this tree meanwhile. It
+        # sets ``tree`` before it drops ``tree_source``, so a dropped link means the tree is there.
+        source = version.tree_source
+        if source is None:
+            assert version.tree is not None
+            tree = version.tree
+            continue
+        delta = source[1]
         edited = tree.copy()
         for e in reversed(delta.edits):
             edited.edit(
