@@ -155,17 +155,31 @@ ARGS: list[str] = []  # the project's own pytest arguments (--pytest-args), in t
 UNITTEST = [False]  # --load-tests: the reference also runs ``python -m unittest`` (what load_tests adds)
 
 
+SUITE_SECONDS: list[float] = []  # how long the full suites that finished took
+
+
+def suite_limit() -> float:
+    """How long a full-suite reference may run: 10x the longest that finished, at least 2 minutes (30 before any
+    finished). The reference has no per-test timeout: a fault's infinite loop would stall the replay."""
+    return max(120.0, 10 * max(SUITE_SECONDS)) if SUITE_SECONDS else 1800.0
+
+
 def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], float]:
     """The whole suite with ``pytest -n 2``: the failing node ids, and the seconds it took."""
     t0 = time.perf_counter()
-    done = subprocess.run(
-        [PYTHON[0], "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider", "-rfE", *ARGS],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        timeout=1800,
-    )
+    limit = suite_limit()
+    try:
+        done = subprocess.run(
+            [PYTHON[0], "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider", "-rfE", *ARGS],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            timeout=limit,
+        )
+    except subprocess.TimeoutExpired:
+        return frozenset({f"<pytest timed out after {limit:.0f} s>"}), time.perf_counter() - t0
     seconds = time.perf_counter() - t0
+    SUITE_SECONDS.append(seconds)
     failing = _failed(done.stdout)
     if done.returncode != 0 and not failing:  # a failure the summary did not name: still a failed suite
         failing.add(f"<pytest exit {done.returncode}>")
@@ -418,15 +432,22 @@ def _full(
     new = sorted(t for t in failing - known if not t.startswith("<"))
     flaky: frozenset[str] = frozenset()
     if new:
-        again = subprocess.run(
-            [PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *ARGS, *new],
-            cwd=checkout,
-            env=env,
-            capture_output=True,
-            timeout=1800,
+        try:
+            again = subprocess.run(
+                [PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *ARGS, *new],
+                cwd=checkout,
+                env=env,
+                capture_output=True,
+                timeout=suite_limit(),
+            )
+        except subprocess.TimeoutExpired:  # still failing (hanging): not flaky
+            again = None
+        still = _failed(again.stdout) if again is not None else set(new)
+        flaky = (
+            frozenset(t for t in new if t not in still)
+            if again is not None and again.returncode in (0, 1)
+            else frozenset()
         )
-        still = _failed(again.stdout)
-        flaky = frozenset(t for t in new if t not in still) if again.returncode in (0, 1) else frozenset()
         if flaky:
             print(f"  flaky in the full suite (passed when run again): {sorted(flaky)}", file=sys.stderr)
     return failing, known, seconds, flaky
