@@ -230,6 +230,22 @@ class _Snapshot:
         pass
 
 
+def _seeded_load(running: Any, repository: str, args: argparse.Namespace, *, warmup: int) -> bp.LoadSpec:
+    """Seed ``repository`` on the in-process server, wait until the seed is indexed (its 1,000 files must not
+    be indexed while anything is measured), and describe the load of ``args`` on it."""
+    bp.seed_trellis_repository(running.address, repository)
+    running.index.wait_idle(300)
+    return bp.LoadSpec(
+        running.address,
+        repository,
+        "stream" if args.stream else "unary",
+        args.session,
+        warmup=warmup,
+        duration=args.duration,
+        agents=args.agents,
+    )
+
+
 def mode_grpc(args: argparse.Namespace) -> None:
     from trellis.config import ServerConfig
     from trellis.server import build_server
@@ -239,18 +255,7 @@ def mode_grpc(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="trellis-profile-", dir=args.tmpdir))
     running = build_server(ServerConfig(data_dir=work / "data", address="127.0.0.1:0"))
     try:
-        repository = "profile"
-        bp.seed_trellis_repository(running.address, repository)
-        running.index.wait_idle(300)  # the seed's 1,000 files indexed before anything is measured
-        spec = bp.LoadSpec(
-            running.address,
-            repository,
-            "stream" if args.stream else "unary",
-            args.session,
-            warmup=5,
-            duration=args.duration,
-            agents=args.agents,
-        )
+        spec = _seeded_load(running, "profile", args, warmup=5)
         commits, seconds, latencies, client_cpu, server_cpu = bp.run_load(
             spec,
             args.agents,
@@ -375,18 +380,8 @@ def mode_split(args: argparse.Namespace) -> None:
             indexer.sync_repository = profiled  # type: ignore[method-assign]
         else:
             indexer.sync_repository = sync_repository  # type: ignore[method-assign]
-        repository = "split"
-        bp.seed_trellis_repository(running.address, repository)
-        running.index.wait_idle(300)  # the seed's 1,000 files indexed before anything is measured
-        spec = bp.LoadSpec(
-            running.address,
-            repository,
-            "stream" if args.stream else "unary",
-            args.session,
-            warmup=0,  # every commit made is measured: a warm-up commit's indexing would fall in the window
-            duration=args.duration,
-            agents=args.agents,
-        )
+        # warmup 0: every commit made is measured (a warm-up commit's indexing would fall in the window)
+        spec = _seeded_load(running, "split", args, warmup=0)
         before: dict[int, float] = {}
         cache0 = running.differ.cache.stats()
 

@@ -25,6 +25,13 @@ def _ordered(ix: Indexer, qualname: str, titles: list[str]) -> list[tuple[str, .
     return sorted(rows, key=lambda r: (titles.index(r[0]), r[1]))
 
 
+def _commit_steps(store: vcs.Store, steps: list[tuple[str, list[vcs.Change]]]) -> list[str]:
+    """Commit each (title, changes) to demo's main in order; the titles."""
+    for title, changes in steps:
+        store.commit("demo", "main", changes, title, ALICE)
+    return [title for title, _ in steps]
+
+
 def test_history_follows_a_function_across_a_rename_and_a_move(store: vcs.Store, data_dir: Path) -> None:
     store.create_repository("demo", ALICE)
     steps: list[tuple[str, list[vcs.Change]]] = [
@@ -35,9 +42,7 @@ def test_history_follows_a_function_across_a_rename_and_a_move(store: vcs.Store,
         ("edit again", [vcs.PutFile("pkg/b.py", b"def load():\n    return 3\n")]),
         ("unrelated", [vcs.PutFile("pkg/c.py", b"def parse():\n    return 99\n")]),
     ]
-    for title, changes in steps:
-        store.commit("demo", "main", changes, title, ALICE)
-    titles = [t for t, _ in steps]
+    titles = _commit_steps(store, steps)
     with Indexer(data_dir, entity_differ=toy_differ) as ix:
         ix.sync()
         history = _ordered(ix, "pkg.b.load", titles)
@@ -96,9 +101,7 @@ def test_history_with_the_semantic_diff_engine(store: vcs.Store, data_dir: Path)
         ("move file", [vcs.RenameFile("src/util.py", "src/maths.py")]),
         ("edit moved", [vcs.PutFile("src/maths.py", b"import os\n\n\ndef total(items):\n" + body.replace(b"2", b"4"))]),
     ]
-    for title, changes in steps:
-        store.commit("demo", "main", changes, title, ALICE)
-    titles = [t for t, _ in steps]
+    titles = _commit_steps(store, steps)
     with Indexer(data_dir) as ix:  # the real engine
         ix.sync()
         assert ix.check() == []
@@ -174,9 +177,7 @@ def test_a_methods_history_crosses_its_class_rename_and_move(store: vcs.Store, d
             [vcs.PutFile("geo/plane.py", renamed.replace(b"** 2", b"** 2.0").replace(b"2 * math.pi", b"math.tau"))],
         ),
     ]
-    for title, changes in steps:
-        store.commit("demo", "main", changes, title, ALICE)
-    titles = [t for t, _ in steps]
+    titles = _commit_steps(store, steps)
     with Indexer(data_dir) as ix:  # the real engine
         ix.sync()
         assert ix.check() == []
@@ -236,9 +237,7 @@ def test_history_of_a_method_pulled_up_from_two_classes(store: vcs.Store, data_d
         ("pull up", [vcs.PutFile("box.py", _boxes(_REFRESH, b"", b""))]),
         ("edit base", [vcs.PutFile("box.py", _boxes(edited, b"", b""))]),
     ]
-    for title, changes in steps:
-        store.commit("demo", "main", changes, title, ALICE)
-    titles = [t for t, _ in steps]
+    titles = _commit_steps(store, steps)
     with Indexer(data_dir) as ix:  # the real engine
         ix.sync()
         assert ix.check() == []
@@ -287,9 +286,7 @@ def test_history_of_a_method_pushed_down_to_two_classes(store: vcs.Store, data_d
         ("push down", [vcs.PutFile("box.py", _boxes(b"", _REFRESH, edited))]),
         ("edit inbox", [vcs.PutFile("box.py", _boxes(b"", edited, edited))]),
     ]
-    for title, changes in steps:
-        store.commit("demo", "main", changes, title, ALICE)
-    titles = [t for t, _ in steps]
+    titles = _commit_steps(store, steps)
     with Indexer(data_dir) as ix:  # the real engine
         ix.sync()
         assert ix.check() == []
