@@ -1109,6 +1109,103 @@ def test_unpickling_what_the_same_expression_pickled_may_run_only_what_copying_r
     )
 
 
+LOCAL_ROUND_TRIP = """
+    import pickle
+    from unittest import mock
+    from app.models import User
+    from app.renamed import Renamed
+
+    def roundtrip(obj):
+        {body}
+
+    def test_helper():
+        assert roundtrip(User("a")).name == "a"
+
+    def test_patched_name():
+        data = pickle.dumps(User("a"))
+        assert pickle.loads(data).name == "a"
+        with mock.patch("app.models.User", Renamed):
+            assert pickle.loads(data).name == "renamed"
+"""
+RENAMED = """
+    class Renamed:
+        def __setstate__(self, state):
+            self.name = "renamed"
+"""
+
+
+DUMPS = "data = pickle.dumps(obj)\n        "
+
+
+@pytest.mark.parametrize(
+    ("code", "bounded"),
+    [
+        (DUMPS + "return pickle.loads(data)", True),
+        ("for _ in range(2):\n            data = pickle.dumps(obj)\n        return pickle.loads(data)", True),
+        (DUMPS + "return [pickle.loads(data) for _ in range(2)][0]", True),
+        # Another binding, or a read that is not unpickling: the bytes may be anything.
+        (DUMPS + "data = open('x', 'rb').read()\n        return pickle.loads(data)", False),
+        (DUMPS + "data += b''\n        return pickle.loads(data)", False),
+        (DUMPS + "if (data := obj.raw):\n            pass\n        return pickle.loads(data)", False),
+        (DUMPS + "for data in obj.chunks:\n            pass\n        return pickle.loads(data)", False),
+        (DUMPS + "with obj as data:\n            return pickle.loads(data)", False),
+        (DUMPS + "del data\n        return pickle.loads(data)", False),
+        (DUMPS + "return [pickle.loads(data) for data in obj.chunks][0]", False),
+        (
+            DUMPS + "try:\n            pass\n        except ValueError as data:\n            pass\n"
+            "        return pickle.loads(data)",
+            False,
+        ),
+        (DUMPS + "import data\n        return pickle.loads(data)", False),
+        ("global data\n        " + DUMPS + "return pickle.loads(data)", False),
+        (
+            DUMPS + "def inner():\n            nonlocal data\n            data = b''\n        inner()\n"
+            "        return pickle.loads(data)",
+            False,
+        ),
+        (DUMPS + "return (lambda data: pickle.loads(data))(obj.raw)", False),
+        (DUMPS + "return (lambda: pickle.loads(data))()", False),
+        (DUMPS + "obj.keep(data)\n        return pickle.loads(data)", False),
+        (DUMPS + "return pickle.loads(data), data", False),
+        (DUMPS + "locals()['data'] = obj.raw\n        return pickle.loads(data)", False),
+        (DUMPS + "return pickle.loads(*data)", False),
+    ],
+)
+def test_unpickling_a_local_that_only_holds_a_pickle_of_the_function_may_run_only_what_copying_runs(
+    code: str, bounded: bool
+) -> None:
+    """``data = pickle.dumps(x); pickle.loads(data)``, with ``data`` bound nowhere else and read by nothing else,
+    means ``pickle.loads(pickle.dumps(x))``. The loads looks the class up by name: under ``mock.patch`` it makes a
+    ``Renamed`` (its ``__setstate__`` runs), which the test reaches anyway, as the object the patch installs."""
+    test = LOCAL_ROUND_TRIP.replace("{body}", code)
+    files = {**APP, "app/renamed.py": RENAMED, "tests/test_pickle.py": test}
+    unrelated = selected(files, body("app/util.py", "app.util.unused"))
+    assert ("tests/test_pickle.py::test_helper" not in unrelated) is bounded, code
+    assert "tests/test_pickle.py::test_patched_name" not in unrelated
+    both = {"tests/test_pickle.py::test_helper", "tests/test_pickle.py::test_patched_name"}
+    assert both <= selected(files, body("app/models.py", "app.models.User.__init__"))
+    patched = selected(files, body("app/renamed.py", "app.renamed.Renamed.__setstate__"))
+    assert "tests/test_pickle.py::test_patched_name" in patched
+    assert ("tests/test_pickle.py::test_helper" not in patched) is bounded
+
+
+def test_a_local_round_trip_under_a_patched_name_runs_the_patch_s_class(tmp_path: Path) -> None:
+    """What the bounded round trip claims, run for real: the second load makes the patched-in class."""
+    files = {
+        **APP,
+        "app/renamed.py": RENAMED,
+        "tests/test_pickle.py": LOCAL_ROUND_TRIP.replace("{body}", DUMPS + "return pickle.loads(data)"),
+    }
+    write_files({p: dedent(t).encode() for p, t in files.items()}, tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_pickle.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_a_callable_returned_for_copy_or_pickle_to_call_counts_as_called() -> None:
     """``copy.copy(obj)`` calls what ``obj.__reduce__`` returns: ``eval`` or ``getattr`` there run any code or
     read any attribute, and a string returned names a global of the module."""

@@ -55,12 +55,14 @@ CALLS = (
     "generator",
     "getattr",
     "pickle",
+    "pickle-local",
     "copy",
     "property",
     "hasattr",
 )
 # "pickle" and "copy": the callee comes back from a round trip through pickle or copy, whose __reduce__ hands
-# a builtin (eval, getattr) the callee's name, for pickle or copy to call.
+# a builtin (eval, getattr) the callee's name, for pickle or copy to call. "pickle-local": a pickle kept in a
+# variable is loaded under ``mock.patch`` of its class's name: the class patched in runs (its __setstate__ calls).
 REDUCERS = [
     "import copy",
     "import importlib",
@@ -107,6 +109,8 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
         result = f"getattr(sys.modules[__name__], {callee!r})(x) + 1"
     elif call == "pickle":  # unpickling calls eval(callee's name) in the caller's globals
         result = f"pickle.loads(pickle.dumps(_Eval({callee!r})))(x) + 1"
+    elif call == "pickle-local":
+        result = "pickle.loads(_data).x + 1"
     elif call == "copy":
         result = f"copy.copy(_Get(importlib.import_module(__name__), {callee!r}))(x) + 1"
     elif call == "property":  # a read under a computed name whose value stays put runs a property
@@ -127,6 +131,20 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
             f"        return {callee}(self.x)",
         ]
     body = [f"def f{index}_impl({params}):", f"    return {result}"]
+    if call == "pickle-local" and not last:
+        body[1:] = [
+            f"    _data = pickle.dumps(_Box{index}(x))",
+            f'    with mock.patch(f"{{__name__}}._Box{index}", _Other{index}):',
+            f"        return {result}",
+        ]
+        holder = [
+            f"class _Box{index}:",
+            "    def __init__(self, x):",
+            "        self.x = x",
+            f"class _Other{index}:",
+            "    def __setstate__(self, state):",
+            f"        self.x = {callee}(state['x'])",
+        ]
     if call == "decorator" and not last:
         body = [f"@_calling({callee})", *body]
     name = f"f{index}"
@@ -169,6 +187,7 @@ def programs(draw: st.DrawFn) -> str:
     out = [
         "import contextlib",
         "import sys",
+        "from unittest import mock",
         "",
         "def _calling(callee):",
         "    def wrap(f):",
@@ -182,7 +201,7 @@ def programs(draw: st.DrawFn) -> str:
     for index in reversed(range(count)):
         kind = draw(st.sampled_from(KINDS))
         call = draw(st.sampled_from(CALLS))
-        if call in ("pickle", "copy") and index < count - 1 and REDUCERS[0] not in out:
+        if call in ("pickle", "pickle-local", "copy") and index < count - 1 and REDUCERS[0] not in out:
             out[2:2] = REDUCERS
         lines, _ = _definition(index, kind, call, last=index == count - 1)
         depth = 0

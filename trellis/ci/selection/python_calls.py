@@ -225,9 +225,11 @@ REFLECTIVE_CALLS = frozenset(
         "inspect.getattr_static",
     }
 )
-# Unpickling bytes that a pickling call made in the same expression (``pickle.loads(pickle.dumps(x))``)
-# runs only what copying ``x`` runs (``copy.deepcopy``): the ``__reduce__`` & co of the objects that
-# exist, and the callables they return, which those methods reference. Any other unpickling is dynamic.
+# Unpickling bytes that a pickling call made in the same expression (``pickle.loads(pickle.dumps(x))``), or
+# in the same function through a variable holding nothing else, runs only what copying ``x`` runs
+# (``copy.deepcopy``): the ``__reduce__`` & co of the objects that exist, and the callables they return, which
+# those methods reference (or, for a name rebound since, the code that rebound it). Any other unpickling is
+# dynamic.
 ROUND_TRIP_LOADS = frozenset({"pickle.loads", "_pickle.loads", "cloudpickle.loads", "dill.loads"})
 ROUND_TRIP_DUMPS = frozenset({"pickle.dumps", "_pickle.dumps", "cloudpickle.dumps", "dill.dumps"})
 NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})  # without arguments: this module's names

@@ -42,8 +42,9 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
   of the tree: it runs every module's top-level code;
 * ``exec``/``eval``, unpickling, import hooks and subprocesses make the
   node *dynamic*: it may run any code of the tree — except unpickling what
-  the same expression pickled (``pickle.loads(pickle.dumps(x))``), which runs
-  what copying ``x`` runs;
+  the same expression pickled (``pickle.loads(pickle.dumps(x))``), or a
+  variable that only ever holds what a pickling call of the function made
+  (:meth:`_Extractor.pickled_locals`), which runs what copying ``x`` runs;
 * a reference to one of those callables that does not call it (``eval`` or
   ``getattr`` returned by a ``__reduce__``, for ``copy`` or ``pickle`` to
   call) counts as a call with arguments the analysis cannot read;
@@ -564,6 +565,9 @@ class _Frame:
     self_instance: bool = False  # self_name is an instance (an ordinary method), not a class
     attr_param: str = ""  # in __getattr__ & co: the parameter holding the attribute name being looked up
     typed: dict[str, list[list[str]]] = field(default_factory=dict)
+    # Variables whose every value is what one pickling call of this function returned (``data = pickle.dumps(x)``,
+    # bound nowhere else, read only by unpickling calls: :meth:`_Extractor.pickled_locals`).
+    pickled: frozenset[str] = frozenset()
 
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -941,6 +945,7 @@ class _Extractor:
                     deferred.chains.append(Chain("global", root, tuple(rest)))
         index = len(self.scopes)
         self.frames.append(frame)
+        frame.pickled = self.pickled_locals(node)
         if id(node) in self.read_blocks:
             self.contained |= self.contained_reads(node.body, frozenset(frame.bound))
         self.acc_stack.append(deferred)
@@ -1259,12 +1264,7 @@ class _Extractor:
             self.process(name, node)
         elif is_dynamic(name):
             loader = next((k.value for k in node.keywords if k.arg == "Loader"), args[1] if len(args) > 1 else None)
-            if not (
-                name in ROUND_TRIP_LOADS
-                and args
-                and isinstance(args[0], ast.Call)
-                and self.call_name(args[0].func) in ROUND_TRIP_DUMPS
-            ) and not (
+            if not (name in ROUND_TRIP_LOADS and args and self.pickled_here(args[0])) and not (
                 name in ("yaml.load", "yaml.load_all")
                 and loader is not None
                 and self.call_name(loader) in SAFE_YAML_LOADERS
@@ -1314,6 +1314,82 @@ class _Extractor:
                 value = _constant_str(arg)
                 if value is not None and _IDENTIFIER.fullmatch(value):
                     self.acc.attrs.add(value)
+
+    def pickled_here(self, data: ast.expr) -> bool:
+        """Are the bytes an unpickling call loads what a pickling call of this function made: the call itself
+        (``loads(dumps(x))``), or a variable of :meth:`pickled_locals` (``data = dumps(x); loads(data)``)?"""
+        if isinstance(data, ast.Call):
+            return self.call_name(data.func) in ROUND_TRIP_DUMPS
+        return isinstance(data, ast.Name) and data.id in self.frame.pickled
+
+    def pickled_locals(self, node: _FunctionNode) -> frozenset[str]:
+        """The function's variables that only ever hold what one pickling call of the function returned.
+
+        A variable qualifies when one plain assignment binds it (``data = pickle.dumps(x)``, a call of
+        ``ROUND_TRIP_DUMPS``; it may run more than once, in a loop, each time making a new pickle of an object
+        that exists) and every read of it is the bytes an unpickling call loads (``pickle.loads(data)``, in
+        the function's own code or a comprehension of it). Anything else keeps the unpickling dynamic: another
+        binding of the name (an assignment, an augmented one, a walrus, a ``for`` or ``with`` target, an
+        import, a ``def``, ``except ... as``, a ``match`` capture, ``del``, a parameter), a ``global`` or
+        ``nonlocal`` naming it, a nested function, lambda or class naming it, any other read (it escapes),
+        or a function that may reach its own frame's variables by name (``locals``, ``vars``, ``exec``,
+        ``eval``, ``f_locals``).
+        """
+        sites: dict[str, list[ast.expr | None]] = {}
+        for arg in _all_args(node.args):
+            sites.setdefault(arg.arg, []).append(None)
+        plain: dict[int, ast.expr] = {}  # id() of a Name assigned alone -> the value
+        first_of: dict[int, ast.Call] = {}  # id() of a Name passed first to a call -> the call
+        loads: dict[str, list[ast.Name]] = {}
+        tainted: set[str] = set()
+        stack: list[tuple[ast.AST, bool]] = [(stmt, False) for stmt in node.body]
+        while stack:
+            item, nested = stack.pop()
+            if isinstance(item, (ast.Global, ast.Nonlocal)):
+                tainted.update(item.names)
+            elif isinstance(item, ast.Name):
+                if item.id in ("locals", "vars", "exec", "eval"):
+                    return frozenset()
+                if nested:
+                    tainted.add(item.id)
+                elif isinstance(item.ctx, ast.Load):
+                    loads.setdefault(item.id, []).append(item)
+                else:
+                    sites.setdefault(item.id, []).append(plain.get(id(item)))
+            elif isinstance(item, ast.Attribute) and item.attr == "f_locals":
+                return frozenset()
+            elif isinstance(item, ast.arg) and nested:
+                tainted.add(item.arg)
+            elif isinstance(item, (ast.alias, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping)):
+                bound = _name_bound_by(item)
+                if bound and nested:
+                    tainted.add(bound)
+                elif bound:
+                    sites.setdefault(bound, []).append(None)
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not nested:
+                sites.setdefault(item.name, []).append(None)
+            if isinstance(item, (ast.Assign, ast.AnnAssign)) and item.value is not None:
+                targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                if len(targets) == 1 and isinstance(targets[0], ast.Name):
+                    plain[id(targets[0])] = item.value
+            elif isinstance(item, ast.Call) and item.args and isinstance(item.args[0], ast.Name):
+                first_of[id(item.args[0])] = item
+            inner = nested or isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+            stack.extend((child, inner) for child in ast.iter_child_nodes(item))
+        out: set[str] = set()
+        for name, bound in sites.items():
+            value = bound[0]
+            if (
+                name in tainted
+                or len(bound) != 1
+                or not isinstance(value, ast.Call)
+                or self.call_name(value.func) not in ROUND_TRIP_DUMPS
+            ):
+                continue
+            reads = loads.get(name, [])
+            if all(id(r) in first_of and self.call_name(first_of[id(r)].func) in ROUND_TRIP_LOADS for r in reads):
+                out.add(name)
+        return frozenset(out)
 
     def process(self, name: str, node: ast.Call) -> None:
         """A subprocess: which program, and if Python, which module of the tree it runs."""
@@ -1685,6 +1761,16 @@ _PURE_CALLS = frozenset(
         "enum.auto",
     }
 )
+
+
+def _name_bound_by(node: ast.alias | ast.excepthandler | ast.pattern) -> str | None:
+    """The name an import alias, an ``except ... as`` or a ``match`` capture binds."""
+    if isinstance(node, ast.alias):
+        return node.asname or node.name.split(".")[0]
+    if isinstance(node, ast.MatchMapping):
+        return node.rest
+    name = getattr(node, "name", None)  # ExceptHandler, MatchAs, MatchStar
+    return name if isinstance(name, str) else None
 
 
 def _only_names(target: ast.AST) -> bool:
