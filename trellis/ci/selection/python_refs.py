@@ -1377,11 +1377,11 @@ class _Extractor:
             inner = nested or isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
             stack.extend((child, inner) for child in ast.iter_child_nodes(item))
         out: set[str] = set()
-        for name, bound in sites.items():
-            value = bound[0]
+        for name, values in sites.items():
+            value = values[0]
             if (
                 name in tainted
-                or len(bound) != 1
+                or len(values) != 1
                 or not isinstance(value, ast.Call)
                 or self.call_name(value.func) not in ROUND_TRIP_DUMPS
             ):
