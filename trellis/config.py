@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from trellis.vcs import LOOSE_LIMIT, Durability, InvalidArgument, Limits, SecretPattern
+if TYPE_CHECKING:
+    from trellis.vcs import Durability, Limits, SecretPattern
 
-from .quotas import Quotas
+    from .quotas import Quotas
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -37,13 +37,39 @@ INDEX_INTERVAL = 0.5
 """Seconds between the server's background syncs of the index while writes keep coming (``ServerConfig``)."""
 
 
+# ServerConfig's defaults that live in vcs and quotas load when a configuration is built: every CLI command
+# imports this module to read the environment, and most never build one.
+def _default_limits() -> Limits:
+    from trellis.vcs import Limits
+
+    return Limits()
+
+
+def _default_quotas() -> Quotas:
+    from .quotas import Quotas
+
+    return Quotas()
+
+
+def _durable() -> Durability:
+    from trellis.vcs import Durability
+
+    return Durability.DURABLE
+
+
+def _loose_limit() -> int:
+    from trellis.vcs import LOOSE_LIMIT
+
+    return LOOSE_LIMIT
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything ``build_server`` needs; defaults are the embedded ones."""
 
     data_dir: Path
     address: str = DEFAULT_ADDRESS
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = field(default_factory=_default_limits)
     max_workers: int = 128
     admission_slots: int = 8
     """Calls that run at once; the others (unary calls and CommitStream items alike) queue in arrival order
@@ -61,11 +87,11 @@ class ServerConfig:
     """PEM of the CA that signs client certificates: mutual TLS, clients without one are refused."""
     insecure_allow_remote: bool = False
     """Listen on a non-loopback address without TLS or without tokens (a trusted network only)."""
-    quotas: Quotas = field(default_factory=Quotas)
-    durability: Durability = Durability.DURABLE
+    quotas: Quotas = field(default_factory=_default_quotas)
+    durability: Durability = field(default_factory=_durable)
     """When a write is acknowledged: DURABLE once it is synced to disk (power-loss safe, commits that arrive
     together share one sync), NONE as soon as the operating system has it (tmpfs, throwaway data, benchmarks)."""
-    loose_objects_limit: int = LOOSE_LIMIT
+    loose_objects_limit: int = field(default_factory=_loose_limit)
     """Loose objects a repository may gather before background maintenance packs them; 0 turns it off."""
     snapshot_interval: float = 2.0
     """Seconds between publications of the read-only index copy ``index-snapshot.duckdb`` after a change (at most
@@ -92,6 +118,8 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 def env_durability(environ: Mapping[str, str] | None = None) -> Durability:
     """``$TRELLIS_DURABILITY`` (``durable`` or ``none``); durable when unset. InvalidArgument for another value."""
+    from trellis.vcs import Durability, InvalidArgument
+
     env = os.environ if environ is None else environ
     value = env.get("TRELLIS_DURABILITY") or Durability.DURABLE.value
     try:
@@ -145,6 +173,8 @@ def is_loopback(address: str) -> bool:
     host = address.rsplit(":", 1)[0].strip("[]")
     if host == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -174,6 +204,10 @@ class RedactionSettings:
 
 def load_redaction(path: Path) -> RedactionSettings:
     """The redaction settings of ``path`` (defaults when it does not exist); ValueError when malformed."""
+    import tomllib
+
+    from trellis.vcs import SecretPattern
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

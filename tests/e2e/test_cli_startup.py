@@ -369,3 +369,56 @@ def test_ctrl_c_stops_an_import_without_a_traceback_or_leftover_workers(tmp_path
     again = _piped(data_dir, "import", str(source), "--name", "long", "--json")  # and it resumes
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["resumed"] is True
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_the_table_of_command_modules_is_what_the_modules_register() -> None:
+    import importlib
+
+    from trellis.cli.main import COMMAND_MODULES
+
+    for module, commands in COMMAND_MODULES.items():
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(f"trellis.cli.{module}").register(sub, argparse.ArgumentParser(add_help=False))
+        assert tuple(sub.choices) == commands, module
+    assert list(_commands(build_parser())) == [c for commands in COMMAND_MODULES.values() for c in commands]
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["query", "SELECT 1"], "query"),
+        (["--data-dir", "query", "log", "x"], "log"),  # an option's value is not the command
+        (["--data-dir=/d", "--json", "--tls", "session", "list", "x"], "session"),
+        (["--server", "h:1", "--token", "t", "import-trajectory", "f"], "import-trajectory"),
+        (["-h", "query"], None),  # the top level's help lists every command
+        (["--help"], None),
+        (["--version", "query"], None),
+        (["--data", "/d", "query", "x"], None),  # an abbreviation: argparse decides
+        (["--json=1", "query", "x"], None),
+        (["--", "query"], None),
+        (["no-such-command"], None),
+        ([], None),
+        (["--data-dir"], None),
+    ],
+)
+def test_the_command_is_told_without_parsing_only_when_certain(argv: list[str], command: str | None) -> None:
+    from trellis.cli.main import _command_of, _top_parser
+
+    assert _command_of(_top_parser(), argv) == command
+
+
+def test_a_command_line_parses_and_helps_alike_with_only_its_command_built() -> None:
+    from trellis.cli.main import COMMAND_MODULES, MODULE_OF
+
+    full = build_parser()
+    for name, whole in _commands(full).items():
+        lean = build_parser(["--json", name, "--help"])
+        assert tuple(_commands(lean)) == COMMAND_MODULES[MODULE_OF[name]], name
+        assert _commands(lean)[name].format_help() == whole.format_help(), name
+    argv = ["--data-dir", "/d", "query", "SELECT 1", "--format", "csv", "--param", "3"]
+    assert vars(build_parser(argv).parse_args(argv)) == vars(full.parse_args(argv))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import signal
@@ -11,46 +12,31 @@ from types import FrameType
 from typing import Any
 
 from .. import __version__
-from . import (
-    branch,
-    commit,
-    demo,
-    diff,
-    index,
-    mcp,
-    merge,
-    merge_file,
-    query,
-    read,
-    repo,
-    serve,
-    session,
-    token,
-    trajectory,
-    ui,
-    verify,
-)
 from .context import Output, add_common
 
-COMMANDS = [
-    serve,
-    demo,
-    token,
-    repo,
-    commit,
-    read,
-    diff,
-    merge_file,
-    branch,
-    merge,
-    session,
-    verify,
-    query,
-    index,
-    trajectory,
-    mcp,
-    ui,
-]
+# The modules that register commands, in the order ``trellis --help`` lists them, and the commands each
+# registers. Parsing a command line imports and registers only the module of its command (a test checks
+# this table against what the modules register): ``trellis query`` builds one subparser, not forty.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "serve": ("serve",),
+    "demo": ("demo",),
+    "token": ("token",),
+    "repo": ("repo",),
+    "commit": ("commit",),
+    "read": ("log", "show", "cat", "ls"),
+    "diff": ("diff",),
+    "merge_file": ("merge-file",),
+    "branch": ("branch",),
+    "merge": ("merge",),
+    "session": ("session",),
+    "verify": ("verify", "runs", "watch", "pipeline", "review"),
+    "query": ("query", "export"),
+    "index": ("reindex", "check", "import"),
+    "trajectory": ("import-trajectory",),
+    "mcp": ("mcp",),
+    "ui": ("ui",),
+}
+MODULE_OF = {command: module for module, commands in COMMAND_MODULES.items() for command in commands}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
             self._intermixing = False
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _top_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="trellis",
         description="Trellis: version control and CI for AI coding agents. "
@@ -84,13 +70,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"trellis {__version__}", help="print the version and exit"
     )
     add_common(parser, top=True)
+    return parser
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line's parser; given the command line ``argv``, only what parsing it needs: the top level
+    and the module of its command, when the command can be told without parsing (else every command)."""
+    parser = _top_parser()
+    command = None if argv is None else _command_of(parser, argv)
+    modules = [MODULE_OF[command]] if command is not None else list(COMMAND_MODULES)
     common = argparse.ArgumentParser(add_help=False)
     add_common(common)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub, common)
+    for name in modules:
+        importlib.import_module(f"{__package__}.{name}").register(sub, common)
     _describe_commands(parser)
     return parser
+
+
+def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The command word of ``argv`` when it is certain: the first word that is not a top-level option or its
+    value, if it names a command. None (build every command) for help, an abbreviated or unknown option,
+    ``--`` or an unknown command, so argparse's own messages stay whole."""
+    options = parser._option_string_actions
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if not word.startswith("-") or word == "-":
+            return word if word in MODULE_OF else None
+        name, has_value, _ = word.partition("=")
+        action = options.get(name)
+        if action is None or action.nargs == 0 and (has_value or action.dest in ("help", "version")):
+            return None
+        i += 1 if has_value or action.nargs == 0 else 2
+    return None
 
 
 def _describe_commands(parser: argparse.ArgumentParser) -> None:
@@ -158,8 +171,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
