@@ -1206,6 +1206,35 @@ def test_a_local_round_trip_under_a_patched_name_runs_the_patch_s_class(tmp_path
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_copying_or_pickling_a_list_subclass_reaches_its_append_and_extend() -> None:
+    """``copy.copy`` fills the copy of a list subclass with ``append``, unpickling with ``extend``: methods no
+    caller names, found by the language like dunders."""
+    bag = """
+        class Bag(list):
+            def append(self, item):
+                super().append(item)
+
+            def extend(self, items):
+                for item in items:
+                    self.append(item)
+    """
+    test = """
+        import copy
+        import pickle
+        from app.bag import Bag
+
+        def test_copy():
+            assert copy.copy(Bag([1])) == [1]
+
+        def test_pickle():
+            assert pickle.loads(pickle.dumps(Bag([1]))) == [1]
+    """
+    files = {**APP, "app/bag.py": bag, "tests/test_bag.py": test}
+    both = {"tests/test_bag.py::test_copy", "tests/test_bag.py::test_pickle"}
+    assert both <= selected(files, body("app/bag.py", "app.bag.Bag.append"))
+    assert both <= selected(files, body("app/bag.py", "app.bag.Bag.extend"))
+
+
 def test_a_callable_returned_for_copy_or_pickle_to_call_counts_as_called() -> None:
     """``copy.copy(obj)`` calls what ``obj.__reduce__`` returns: ``eval`` or ``getattr`` there run any code or
     read any attribute, and a string returned names a global of the module."""

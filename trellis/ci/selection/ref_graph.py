@@ -93,6 +93,9 @@ _PROTOCOL = frozenset(
         "copy",
         "next",
         "fromkeys",
+        # copy and pickle fill a list subclass's copy through these (``copy._reconstruct``, the APPENDS opcode)
+        "append",
+        "extend",
     }
 )
 # Bases outside the tree that do not call back into their subclasses' ordinary methods.
