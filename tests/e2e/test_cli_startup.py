@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import trellis
 from trellis.cli.main import build_parser
@@ -215,7 +217,19 @@ QUERIES = [
     ["query", "SELEC 1"],
     ["query", "SELECT 1", "--max-rows", "-1"],
     ["query", "SELECT * FROM commits", "--max-rows", "1", "--format", "csv"],
+    # Read from the index file directly (columns of plain types, an index with nothing to catch up with):
+    [
+        "query",
+        "SELECT commit_id, message, 'a\"b,c' AS q, NULL::VARCHAR AS n, true AS t FROM commits",
+        "--format",
+        "csv",
+    ],
+    ["query", "SELECT repository, count(*) AS n, 0.5::DOUBLE AS d FROM commits GROUP BY ALL", "--format", "json"],
+    ["query", "SELECT repository, ? AS p FROM commits", "--param", "x", "--max-rows", "1"],
+    ["query", "SELECT range AS i FROM range(5)", "--max-rows", "2", "--format", "csv"],
+    ["query", "DELETE FROM commits", "--format", "csv"],
 ]
+DIRECT = [5, 6, 7, 8]  # read from the file (the first query synced the index): no DuckDB package, no pyarrow
 
 
 def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the_server(tmp_path: Path) -> None:
@@ -224,11 +238,15 @@ def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the
     session_id = json.loads(_piped(data_dir, "session", "start", "demo", "--json").stdout)["session_id"]
     assert _piped(data_dir, "session", "step", "demo", session_id, "--input-tokens", "7").returncode == 0
     local = []
-    for argv in QUERIES:
+    for i, argv in enumerate(QUERIES):
         result, modules = _probe(["--data-dir", str(data_dir), *argv])
         assert not any(m == "grpc" or m.startswith("grpc.") for m in modules), argv  # no embedded server
+        if i in DIRECT:
+            assert not {"duckdb", "pyarrow"} & modules, argv
         local.append((result.stdout, result.stderr))
     assert '"n": 1' in local[0][0] or '"n": 2' in local[0][0]
+    assert "pyarrow" in _probe(["--data-dir", str(data_dir), *QUERIES[4]])[1]  # timestamps: through Arrow
+    assert local[8][0] == '"i"\n0\n1\n' and "truncated" in local[8][1] and "QUERY_NOT_READ_ONLY" in local[9][1]
     # The index caught up with every repository as it is now: a query opens no repository (no pygit2), and
     # loads no semantic diff engine.
     result, modules = _probe(["--data-dir", str(data_dir), *QUERIES[0]])
@@ -422,3 +440,40 @@ def test_a_command_line_parses_and_helps_alike_with_only_its_command_built() -> 
         assert _commands(lean)[name].format_help() == whole.format_help(), name
     argv = ["--data-dir", "/d", "query", "SELECT 1", "--format", "csv", "--param", "3"]
     assert vars(build_parser(argv).parse_args(argv)) == vars(full.parse_args(argv))
+
+
+_CSV_COLUMNS = st.sampled_from(["string", "int64", "bool"]).flatmap(
+    lambda kind: st.tuples(
+        st.just(kind),
+        st.lists(
+            st.none() | {"string": st.text(), "int64": st.integers(-(2**63), 2**63 - 1), "bool": st.booleans()}[kind],
+            min_size=3,
+            max_size=3,
+        ),
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=st.lists(st.text(min_size=1), min_size=1, max_size=4), data=st.data())
+def test_csv_of_plain_values_is_pyarrows_csv(names: list[str], data: st.DataObject) -> None:
+    """The local query path writes strings, integers, booleans and nulls as pyarrow's CSV writer does."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from trellis.cli.query import csv_text
+
+    columns = [data.draw(_CSV_COLUMNS) for _ in names]
+    table = pa.Table.from_arrays(
+        [
+            pa.array(values, type={"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_()}[kind])
+            for kind, values in columns
+        ],
+        names=names,
+    )
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer)
+    rows = list(zip(*(values for _, values in columns), strict=True))
+    assert csv_text(names, rows) == buffer.getvalue().decode()

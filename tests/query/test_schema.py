@@ -134,3 +134,10 @@ def test_an_upgraded_index_keeps_no_retired_table(tmp_path: Path) -> None:
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert "job_results" in tables and "stage_results" not in tables
     con.close()
+
+
+def test_every_column_type_has_its_arrow_type() -> None:
+    from trellis.query.schema import _SQL_TYPES, TABLES, _arrow_types
+
+    assert set(_SQL_TYPES) == set(_arrow_types())
+    assert {c.sql_type for t in TABLES for c in t.columns} <= set(_SQL_TYPES)

@@ -17,7 +17,6 @@ import dataclasses
 import enum
 import importlib
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -240,6 +239,8 @@ def _connected(
         with Client(server, token=token, agent=agent, tls=client_tls(args, server_tls=server_tls)) as client:
             yield client, nothing
         return
+    import logging
+
     from trellis.vcs import Durability, sync_filesystems
 
     from ..server import build_server  # in-process: only now pay for the server imports

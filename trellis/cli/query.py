@@ -62,37 +62,80 @@ def run_query(args: argparse.Namespace) -> int:
         return 2
     root = local_data_dir(args)
     if root is not None:
-        result = _query_locally(root, args, params)
+        result = _query_locally(root, args, params, fmt)
     else:
         with connect(args) as client:
             result = client.query(args.sql, params, max_rows=args.max_rows, timeout_ms=args.timeout)
-    table = result.table
+    table = getattr(result, "table", None)  # run_query's and the server's: Arrow; read_current's: Python values
+    columns = table.column_names if table is not None else list(result.columns)
+    if fmt in ("json", "table"):
+        rows = table.to_pylist() if table is not None else [dict(zip(columns, row)) for row in result.rows]
     if fmt == "json":
-        from trellis.query import json_rows
+        from trellis.query import json_dicts
 
-        out.data(list(json_rows(table)))
+        out.data(list(json_dicts(rows)))
     elif fmt == "csv":
-        import pyarrow.csv as pacsv
-
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer)
-        sys.stdout.write(buffer.getvalue().decode())
+        sys.stdout.write(_arrow_csv(table) if table is not None else csv_text(columns, result.rows))
     elif fmt == "arrow":
         import pyarrow as pa
 
         sink = io.BytesIO()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
+        with pa.ipc.new_stream(sink, result.table.schema) as writer:  # Arrow is never read directly
+            writer.write_table(result.table)
         sys.stdout.buffer.write(sink.getvalue())
     else:
-        view = new_table(*table.column_names)
-        for row in table.to_pylist():
+        view = new_table(*columns)
+        for row in rows:
             view.add_row(*("" if v is None else str(v) for v in row.values()))
         out.print(view)
-        out.note(f"{table.num_rows} row(s)" + (" (truncated: raise --max-rows)" if result.truncated else ""))
+        out.note(f"{len(rows)} row(s)" + (" (truncated: raise --max-rows)" if result.truncated else ""))
     if result.truncated and fmt != "table":
         print(json.dumps({"warning": "result truncated; raise --max-rows"}), file=sys.stderr)
     return 0
+
+
+def _arrow_csv(table: Any) -> str:
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer)
+    return buffer.getvalue().decode()
+
+
+# DuckDB types whose values print alike read as Python values (read_current) or through Arrow (run_query): the
+# local path reads results of only these columns directly; others (times, decimals, lists…) go through Arrow.
+_PLAIN_TYPES = frozenset(
+    {"VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+)
+READ_DIRECTLY: dict[str, frozenset[str]] = {
+    "csv": _PLAIN_TYPES,  # written as pyarrow's CSV writer writes them (csv_text)
+    "json": _PLAIN_TYPES | {"DOUBLE", "FLOAT"},
+    "table": _PLAIN_TYPES | {"DOUBLE", "FLOAT"},
+}
+
+
+def csv_text(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """CSV as ``pyarrow.csv.write_csv`` writes strings, integers, booleans and nulls: names and strings quoted
+    (quotes doubled), integers bare, ``true``/``false``, a null empty; one ``\n`` after each row."""
+    lines = [",".join(_csv_quoted(c) for c in columns)]
+    lines += [",".join(_csv_value(v) for v in row) for row in rows]
+    return "".join(line + "\n" for line in lines)
+
+
+def _csv_quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _csv_quoted(value)
+    raise TypeError(f"no CSV form for {type(value).__name__}")
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -126,18 +169,32 @@ def parse_params(items: list[str]) -> list[Any] | dict[str, Any] | None:
     return named or positional
 
 
-def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dict[str, Any] | None) -> Any:
+def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dict[str, Any] | None, fmt: str) -> Any:
     """The query through the library, as the server runs it (its index caught up with git first, the same
-    sandbox and bounds), holding the data directory's lock as the server would: no gRPC server to start."""
-    from trellis.query import Indexer, QueryLimits, requested_bounds, run_query
+    sandbox and bounds), holding the data directory's lock as the server would: no gRPC server to start.
+
+    An index with nothing to catch up with is read as it is, read-only, through DuckDB's engine alone
+    (``trellis.query.readonly``: no pyarrow, no relational layer), when the result's columns print alike so."""
+    from trellis.query.readonly import read_current
+    from trellis.query.sandbox import QueryLimits, requested_bounds
 
     from ..datadir import DataDirLock
     from .index import INDEX_FILE
 
     max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout, QueryLimits())
-    with DataDirLock(root), Indexer(root, root / INDEX_FILE) as indexer:
-        indexer.sync()
-        return run_query(indexer, args.sql, max_rows=max_rows, timeout_s=timeout_s, params=params)
+    with DataDirLock(root):
+        accept = READ_DIRECTLY.get(fmt)
+        if accept is not None:
+            values = read_current(
+                root, root / INDEX_FILE, args.sql, accept=accept, max_rows=max_rows, timeout_s=timeout_s, params=params
+            )
+            if values is not None:
+                return values
+        from trellis.query import Indexer, run_query
+
+        with Indexer(root, root / INDEX_FILE) as indexer:
+            indexer.sync()
+            return run_query(indexer, args.sql, max_rows=max_rows, timeout_s=timeout_s, params=params)
 
 
 def run_export(args: argparse.Namespace) -> int:

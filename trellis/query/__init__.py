@@ -44,10 +44,11 @@ if TYPE_CHECKING:
         TrajectoryFormatError,
     )
     from .export import EXPORT_TABLES, export_parquet
-    from .formats import json_rows
+    from .formats import json_dicts, json_rows
     from .history_import import ImportResult, import_history
     from .indexer import Indexer, ProgressCallback, SyncStats
     from .patches import FilePatch, apply_patch, parse_patch, patch_changes
+    from .readonly import QueryValues, read_current
     from .sandbox import (
         QueryLimits,
         QueryParams,
@@ -100,6 +101,7 @@ _LAZY = {
     "QueryStream": "sandbox",
     "QuerySyntaxError": "errors",
     "QueryTimeout": "errors",
+    "QueryValues": "readonly",
     "RepositoryNotIndexed": "errors",
     "SCHEMA_VERSION": "schema",
     "SemanticDiffer": "changes",
@@ -117,7 +119,9 @@ _LAZY = {
     "detect_format": "trajectories",
     "export_parquet": "export",
     "import_history": "history_import",
+    "json_dicts": "formats",
     "json_rows": "formats",
+    "read_current": "readonly",
     "land_trajectory": "trajectories",
     "load_trajectory": "trajectories",
     "open_database": "database",
@@ -171,6 +175,7 @@ __all__ = [
     "QueryStream",
     "QuerySyntaxError",
     "QueryTimeout",
+    "QueryValues",
     "RepositoryNotIndexed",
     "SemanticDiffer",
     "SyncStats",
@@ -182,6 +187,7 @@ __all__ = [
     "default_entity_differ",
     "export_parquet",
     "import_history",
+    "json_dicts",
     "json_rows",
     "content_key",
     "detect_format",
@@ -195,6 +201,7 @@ __all__ = [
     "patch_changes",
     "requested_bounds",
     "check_params",
+    "read_current",
     "run_query",
     "schema_markdown",
     "stream_query",

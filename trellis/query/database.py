@@ -33,12 +33,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+from .engine import duckdb as engine
 
-from .schema import create_schema
+if TYPE_CHECKING:
+    import duckdb
 
-__all__ = ["DatabaseSettings", "open_database"]
+__all__ = ["DatabaseSettings", "open_database", "open_reader"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,28 @@ def open_database(path: Path | None, settings: DatabaseSettings | None = None) -
     Returns the trusted writer connection; take ``.cursor()`` for each reader
     thread. The tables and views of :mod:`trellis.query.schema` exist afterwards.
     """
+    import duckdb  # the package: the indexer and the Arrow streams use its relations on these connections
+
+    from .schema import create_schema
+
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path) if path is not None else ":memory:", config=_locked_down(settings))
+    try:
+        # Identifier-like strings (paths, names) aggregate ~2x faster without FSST, in dictionaries.
+        con.execute("SET disabled_compression_methods = 'fsst'")
+        con.execute("SET enable_progress_bar = false")  # a library never draws on the terminal
+        create_schema(con)
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _locked_down(settings: DatabaseSettings | None) -> dict[str, str | bool | int | float | list[str]]:
     settings = settings or DatabaseSettings()
-    config: dict[str, str | bool | int | float | list[str]] = {
+    return {
         "enable_external_access": False,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -67,14 +89,18 @@ def open_database(path: Path | None, settings: DatabaseSettings | None = None) -
         "threads": settings.threads,
         "max_temp_directory_size": settings.max_temp_directory_size,
     }
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path) if path is not None else ":memory:", config=config)
+
+
+def open_reader(path: Path, settings: DatabaseSettings | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the index at ``path`` read-only (it must exist), locked down as :func:`open_database` locks it.
+
+    For a process that only reads, and only while no process writes the file (DuckDB refuses a read-only open
+    next to a writer in another process): it writes nothing, so closing it neither checkpoints nor syncs. The
+    connection comes from the engine module (``trellis.query.engine``): rows, not relations. No DDL runs: the
+    caller checks the schema it needs (``schema.schema_current``)."""
+    con = engine.connect(str(path), read_only=True, config=_locked_down(settings))
     try:
-        # Identifier-like strings (paths, names) aggregate ~2x faster without FSST, in dictionaries.
-        con.execute("SET disabled_compression_methods = 'fsst'")
         con.execute("SET enable_progress_bar = false")  # a library never draws on the terminal
-        create_schema(con)
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()

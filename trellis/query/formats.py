@@ -7,12 +7,13 @@ import datetime
 import decimal
 import math
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-__all__ = ["json_rows", "json_value"]
+__all__ = ["json_dicts", "json_rows", "json_value"]
 
 
 def json_value(value: Any) -> Any:
@@ -45,5 +46,10 @@ def json_value(value: Any) -> Any:
 
 def json_rows(data: pa.Table | pa.RecordBatch) -> Iterator[dict[str, Any]]:
     """Each row of ``data`` as a ``{column: json-ready value}`` dict."""
-    for row in data.to_pylist():
+    return json_dicts(data.to_pylist())
+
+
+def json_dicts(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each ``{column: value}`` row (``to_pylist``'s) as a ``{column: json-ready value}`` dict."""
+    for row in rows:
         yield {k: json_value(v) for k, v in row.items()}

@@ -42,6 +42,7 @@ import pyarrow as pa
 from trellis.vcs.refstate import refs_state
 from trellis.vcs.validation import check_repository_name
 
+from .caughtup import CAUGHT_UP, caught_up_states, indexed_repositories, repository_names
 from .changes import default_entity_differ
 from .database import DatabaseSettings, open_database
 from .schema import TABLES, arrow_schema, create_schema, drop_schema, table
@@ -60,7 +61,6 @@ _REPOSITORY_TABLES = [t.name for t in TABLES]
 _COMMIT_TABLES = ["commits", "commit_parents", "file_changes", "entity_changes", "index_state"]
 _RUN_TABLES = ["verification_runs", "job_results", "test_results", "run_refs"]
 _RUNS_PER_TRANSACTION = 1000
-_CAUGHT_UP = "caught_up:"  # index_info key prefix: the refs_state a repository's rows were last synced with
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,13 +183,7 @@ class Indexer:
 
     def repository_names(self) -> list[str]:
         """Repositories present in the data directory, sorted."""
-        if not self.repos_dir.is_dir():
-            return []
-        return sorted(
-            entry.name.removesuffix(".git")
-            for entry in self.repos_dir.iterdir()
-            if entry.name.endswith(".git") and not entry.name.startswith(".") and entry.is_dir()
-        )
+        return repository_names(self.repos_dir)
 
     def sync(self, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
         """Catch up with every repository; drop repositories that no longer exist.
@@ -240,20 +234,17 @@ class Indexer:
 
     def _caught_up(self) -> dict[str, str]:
         if self._refs_states is None:
-            rows = self._con.execute(
-                "SELECT key, value FROM index_info WHERE starts_with(key, ?)", [_CAUGHT_UP]
-            ).fetchall()
-            self._refs_states = {key.removeprefix(_CAUGHT_UP): value for key, value in rows}
+            self._refs_states = caught_up_states(self._con)
         return self._refs_states
 
     def _remember_caught_up(self, name: str, state: str) -> None:
         self._forget_caught_up(name)
-        self._con.execute("INSERT INTO index_info VALUES (?, ?)", [_CAUGHT_UP + name, state])
+        self._con.execute("INSERT INTO index_info VALUES (?, ?)", [CAUGHT_UP + name, state])
         self._caught_up()[name] = state
 
     def _forget_caught_up(self, name: str) -> None:
         if name in self._caught_up():
-            self._con.execute("DELETE FROM index_info WHERE key = ?", [_CAUGHT_UP + name])
+            self._con.execute("DELETE FROM index_info WHERE key = ?", [CAUGHT_UP + name])
             del self._caught_up()[name]
 
     def rebuild(self, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
@@ -287,10 +278,7 @@ class Indexer:
     # -- internals used by catchup.RepositorySync ------------------------------------
 
     def _indexed_repositories(self) -> list[str]:
-        rows = self._con.execute(
-            "SELECT repository FROM repositories UNION SELECT repository FROM refs UNION SELECT repository FROM commits"
-        ).fetchall()
-        return [r[0] for r in rows]
+        return indexed_repositories(self._con)
 
     def _delete_rows(self, name: str) -> None:
         self._forget_caught_up(name)

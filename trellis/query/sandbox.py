@@ -41,13 +41,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import duckdb
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trellis.vcs.errors import InvalidArgument
 
+from .engine import duckdb  # the engine: checks need no relational layer, and rows no Arrow (see engine.py)
 from .errors import (
     QueryError,
     QueryFailed,
@@ -57,6 +55,9 @@ from .errors import (
     QuerySyntaxError,
     QueryTimeout,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "MAX_REQUESTED_ROWS",
@@ -534,6 +535,8 @@ class QueryStream:
         self.rows = 0
         self.bytes = 0
         self._started = time.monotonic()
+        import duckdb as package  # noqa: F401 - relations and Arrow streaming (the package adds them to cursors)
+
         self._cur = source.cursor()
         self._interrupter: _Interrupter | None = None
         self._closed = False
@@ -652,5 +655,7 @@ def run_query(
     with stream_query(
         source, sql, max_rows=max_rows, timeout_s=timeout_s, max_bytes=max_bytes, limits=limits, params=params
     ) as stream:
+        import pyarrow as pa
+
         batches = list(stream)
         return QueryRows(pa.Table.from_batches(batches, schema=stream.schema), stream.truncated, stream.elapsed_s)

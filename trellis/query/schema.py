@@ -12,10 +12,14 @@ enforce it (keys slow bulk loads down), the indexer and ``check()`` do.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import duckdb
-import pyarrow as pa
+from .engine import duckdb
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -27,6 +31,7 @@ __all__ = [
     "arrow_schema",
     "create_schema",
     "drop_schema",
+    "schema_current",
     "schema_markdown",
     "table",
 ]
@@ -39,11 +44,15 @@ SCHEMA_VERSION = 5  # 2: test_results.chunk, run_refs; 3: entity_changes.follows
 class Column:
     name: str
     sql_type: str
-    arrow_type: pa.DataType
     doc: str
 
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type the indexer writes the column with (pyarrow loads on first use: reading needs none)."""
+        return _arrow_types()[self.sql_type]
+
     def with_doc(self, doc: str) -> Column:
-        return Column(self.name, self.sql_type, self.arrow_type, doc)
+        return Column(self.name, self.sql_type, doc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,29 +75,40 @@ class View:
     sql: str
 
 
-_S = pa.string()
-_I32 = pa.int32()
-_I64 = pa.int64()
-_F64 = pa.float64()
-_B = pa.bool_()
-_TS = pa.timestamp("us")
-_LIST = pa.list_(pa.string())
-_MAP = pa.map_(pa.string(), pa.string())
+_SQL_TYPES = (
+    "VARCHAR",
+    "JSON",
+    "INTEGER",
+    "BIGINT",
+    "DOUBLE",
+    "BOOLEAN",
+    "TIMESTAMP",
+    "VARCHAR[]",
+    "MAP(VARCHAR, VARCHAR)",
+)
+
+
+@functools.cache
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {
+        "VARCHAR": pa.string(),
+        "JSON": pa.string(),
+        "INTEGER": pa.int32(),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "TIMESTAMP": pa.timestamp("us"),
+        "VARCHAR[]": pa.list_(pa.string()),
+        "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
+    }
 
 
 def _c(name: str, sql_type: str, doc: str) -> Column:
-    arrow = {
-        "VARCHAR": _S,
-        "JSON": _S,
-        "INTEGER": _I32,
-        "BIGINT": _I64,
-        "DOUBLE": _F64,
-        "BOOLEAN": _B,
-        "TIMESTAMP": _TS,
-        "VARCHAR[]": _LIST,
-        "MAP(VARCHAR, VARCHAR)": _MAP,
-    }[sql_type]
-    return Column(name, sql_type, arrow, doc)
+    if sql_type not in _SQL_TYPES:
+        raise KeyError(sql_type)
+    return Column(name, sql_type, doc)
 
 
 _REPO = _c("repository", "VARCHAR", "Repository name (`<data>/repos/<repository>.git`).")
@@ -571,6 +591,8 @@ def table(name: str) -> Table:
 
 def arrow_schema(name: str) -> pa.Schema:
     """The Arrow schema the indexer writes ``name`` with (same columns, same order)."""
+    import pyarrow as pa
+
     return pa.schema([pa.field(c.name, c.arrow_type) for c in table(name).columns])
 
 
@@ -595,6 +617,26 @@ def schema_digest() -> str:
     return hashlib.blake2b("\n;\n".join(_schema_statements()).encode(), digest_size=16).hexdigest()
 
 
+def _recorded(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    try:
+        rows = con.execute(
+            "SELECT key, value FROM index_info WHERE key IN ('schema_version', 'schema_digest')"
+        ).fetchall()
+    except duckdb.CatalogException:  # a new file
+        return {}
+    return dict(rows)
+
+
+def schema_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the index records this version's DDL digest: it holds these tables and views, and opening it
+    needs no DDL (a read-only connection can read it as it is)."""
+    return _current(_recorded(con))
+
+
+def _current(info: dict[str, str]) -> bool:
+    return info.get("schema_version") == str(SCHEMA_VERSION) and info.get("schema_digest") == schema_digest()
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> bool:
     """Create every table and view; return True when the index was (re)created empty.
 
@@ -604,14 +646,8 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> bool:
     nothing, so a read-only command (``trellis query``) neither replaces views
     nor checkpoints and syncs the file on close.
     """
-    digest = schema_digest()
-    try:
-        info = dict(
-            con.execute("SELECT key, value FROM index_info WHERE key IN ('schema_version', 'schema_digest')").fetchall()
-        )
-    except duckdb.CatalogException:  # a new file
-        info = {}
-    if info.get("schema_version") == str(SCHEMA_VERSION) and info.get("schema_digest") == digest:
+    info = _recorded(con)
+    if _current(info):
         return False
     con.execute("CREATE TABLE IF NOT EXISTS index_info (key VARCHAR, value VARCHAR)")
     fresh = info.get("schema_version") != str(SCHEMA_VERSION)
@@ -622,7 +658,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> bool:
     for statement in _schema_statements():
         con.execute(statement)
     con.execute("DELETE FROM index_info WHERE key = 'schema_digest'")
-    con.execute("INSERT INTO index_info VALUES ('schema_digest', ?)", [digest])
+    con.execute("INSERT INTO index_info VALUES ('schema_digest', ?)", [schema_digest()])
     return fresh
 
 

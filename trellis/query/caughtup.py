@@ -1,0 +1,62 @@
+"""Which repositories the index has caught up with, as :meth:`Indexer.sync` records it (no pygit2, no writes).
+
+``sync`` records, per repository, the digest of its references, ``HEAD`` and
+configuration that it caught up with (``index_info`` rows
+``caught_up:<name>``, :func:`trellis.vcs.refstate.refs_state`). An index is
+current for a data directory when the repositories it holds rows of are all
+still there and every repository there has the digest it was caught up
+with: a sync would then change nothing. Both the indexer and the read-only
+path of :mod:`trellis.query.readonly` decide with these functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trellis.vcs.refstate import refs_state
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["CAUGHT_UP", "caught_up_states", "index_current", "indexed_repositories", "repository_names"]
+
+CAUGHT_UP = "caught_up:"
+"""``index_info`` key prefix: the ``refs_state`` a repository's rows were last synced with."""
+
+
+def repository_names(repos_dir: Path) -> list[str]:
+    """Repositories present in a data directory's ``repos`` directory, sorted."""
+    if not repos_dir.is_dir():
+        return []
+    return sorted(
+        entry.name.removesuffix(".git")
+        for entry in repos_dir.iterdir()
+        if entry.name.endswith(".git") and not entry.name.startswith(".") and entry.is_dir()
+    )
+
+
+def caught_up_states(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = con.execute("SELECT key, value FROM index_info WHERE starts_with(key, ?)", [CAUGHT_UP]).fetchall()
+    return {key.removeprefix(CAUGHT_UP): value for key, value in rows}
+
+
+def indexed_repositories(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Repositories the index holds rows of."""
+    rows = con.execute(
+        "SELECT repository FROM repositories UNION SELECT repository FROM refs UNION SELECT repository FROM commits"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def index_current(con: duckdb.DuckDBPyConnection, repos_dir: Path) -> bool:
+    """Whether a sync of the index behind ``con`` with ``repos_dir`` would change nothing."""
+    names = repository_names(repos_dir)
+    if not set(indexed_repositories(con)) <= set(names):
+        return False
+    states = caught_up_states(con)
+    for name in names:
+        state = states.get(name)
+        if state is None or refs_state(repos_dir / f"{name}.git") != state:
+            return False
+    return True

@@ -1,0 +1,121 @@
+"""One query from a short-lived process, answered from the index file as it is, read-only.
+
+``trellis query`` on a local data directory pays for every import and every
+open on each call; ``run_query`` over an :class:`~trellis.query.Indexer`
+opens the index for writing (to sync it first), and reads Arrow through the
+``duckdb`` package's relational layer: about 80 ms of imports (DuckDB's
+package and pyarrow) before the first row. When the index has nothing to
+catch up with (:func:`trellis.query.caughtup.index_current`) and was written
+by this schema version (:func:`trellis.query.schema.schema_current`), none
+of that is needed: :func:`read_current` opens the file read-only through
+DuckDB's engine module alone (:mod:`trellis.query.engine`), checks the
+statement and its parameters with the sandbox's own checks
+(:func:`~trellis.query.sandbox.check_query`,
+:func:`~trellis.query.sandbox.check_params`), bounds it the same way (rows,
+bytes, time) and reads its rows as Python values.
+
+It answers ``None`` whenever it cannot answer exactly as ``run_query`` over
+a synced indexer would, and the caller takes that path instead: no index
+file, or a write-ahead log left by a writer that stopped (a writer replays
+it); another schema; a repository that moved, appeared or went; a result
+column whose type the caller does not accept (decided before the query runs,
+from the columns of the statement with ``LIMIT 0``); a result that might
+reach the byte bound (Arrow counts bytes its own way); an engine error other
+than the time limit (the caller's path reports it in its own words). The
+checks' own errors (:class:`~trellis.query.errors.InvalidQuery`) and the
+time limit are raised as ``run_query`` raises them.
+
+The caller holds the data directory's lock (no other process writes the index
+meanwhile: DuckDB refuses a read-only open next to another process's writer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .caughtup import index_current
+from .database import DatabaseSettings, open_reader
+from .engine import duckdb
+from .sandbox import QueryLimits, QueryParams, _Interrupter, _limits, _translate, check_params, check_query
+from .schema import schema_current
+
+__all__ = ["QueryValues", "read_current"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryValues:
+    """A query's result as Python values: column names, DuckDB type names, rows (at most ``max_rows``)."""
+
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+def read_current(
+    data_dir: Path,
+    db_path: Path,
+    sql: str,
+    *,
+    accept: Collection[str],
+    max_rows: int | None = None,
+    timeout_s: float | None = None,
+    params: QueryParams | None = None,
+    limits: QueryLimits | None = None,
+    settings: DatabaseSettings | None = None,
+) -> QueryValues | None:
+    """``sql`` answered from the index at ``db_path`` of ``data_dir`` as it is, if it is current and every column
+    of the result has a DuckDB type named in ``accept`` (``VARCHAR``, ``BIGINT``…); else None (see the module)."""
+    bounds = _limits(max_rows, timeout_s, None, limits)
+    if not db_path.is_file() or db_path.with_name(db_path.name + ".wal").exists():
+        return None
+    try:
+        con = open_reader(db_path, settings)
+    except duckdb.Error:
+        return None
+    try:
+        if not schema_current(con) or not index_current(con, data_dir / "repos"):
+            return None
+        check_query(con, sql, bounds)
+        values = check_params(con, sql, params)
+        interrupter = _Interrupter(con, bounds.timeout_s)
+        try:
+            # The result's columns before the query runs: a statement that cannot be wrapped so (EXPLAIN) fails
+            # here and takes the other path.
+            con.execute(f"SELECT * FROM (\n{sql}\n) LIMIT 0", values)
+            if any(str(column[1]) not in accept for column in con.description or ()):
+                return None
+            con.execute(sql, values)
+            columns = tuple(str(column[0]) for column in con.description or ())
+            types = tuple(str(column[1]) for column in con.description or ())
+            rows = con.fetchmany(bounds.max_rows + 1)
+        except duckdb.Error as exc:
+            if interrupter.fired:
+                raise _translate(exc, interrupter, bounds.timeout_s) from None
+            return None
+        finally:
+            interrupter.cancel()
+        truncated = len(rows) > bounds.max_rows
+        del rows[bounds.max_rows :]
+        if _bytes_at_most(rows) > bounds.max_bytes:
+            return None
+        return QueryValues(columns, types, rows, truncated)
+    finally:
+        con.close()
+
+
+def _bytes_at_most(rows: list[tuple[Any, ...]]) -> int:
+    """At least as many bytes as Arrow counts for these rows of scalar columns: 24 per value (validity, offsets
+    or views, fixed widths up to 16 bytes), 4 per character of a string (UTF-8 takes at most 4), 1 per byte."""
+    total = 0
+    for row in rows:
+        total += 24 * len(row)
+        for value in row:
+            if isinstance(value, str):
+                total += 4 * len(value)
+            elif isinstance(value, bytes):
+                total += len(value)
+    return total
