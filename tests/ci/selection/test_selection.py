@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import functools
 import os
+import pickle
 import subprocess
 import sys
+import types
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 from textwrap import dedent
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -1204,6 +1207,114 @@ def test_a_local_round_trip_under_a_patched_name_runs_the_patch_s_class(tmp_path
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+POINTS = """
+    class Point:
+        def __init__(self, x):
+            self.x = x
+
+        def __setstate__(self, state):
+            self.__dict__.update(state)
+"""
+
+
+def _point_pickle(protocol: int) -> bytes:
+    """``pickle.dumps(app.points.Point(1))`` as real pickling writes it, without the fixture tree on sys.path."""
+    package, module = types.ModuleType("app"), types.ModuleType("app.points")
+    exec(dedent(POINTS), module.__dict__)  # noqa: S102 - the fixture's own source
+    module.Point.__module__ = "app.points"
+    with mock.patch.dict(sys.modules, {"app": package, "app.points": module}):
+        return pickle.dumps(module.Point(1), protocol=protocol)
+
+
+P0, P2, P5 = (repr(_point_pickle(protocol)) for protocol in (0, 2, 5))
+
+
+@pytest.mark.parametrize(
+    ("code", "bounded"),
+    [
+        (f"def test_load():\n    assert pickle.loads({P0}).x == 1", True),
+        (f"def test_load():\n    data = {P5}\n    assert pickle.loads(data).x == 1", True),
+        (
+            f"@pytest.mark.parametrize(('data', 'x'), [({P0}, 1), pytest.param({P5}, 1, id='5')])\n"
+            "@pytest.mark.slow\ndef test_load(data, x):\n    assert pickle.loads(data).x == x",
+            True,
+        ),
+        (
+            f"class TestLoad:\n    DATA = {P2}\n\n    @pytest.mark.parametrize('data', [DATA, {P0}])\n"
+            "    def test_load(self, data):\n        assert pickle.loads(data).x == 1",
+            True,
+        ),
+        (
+            f"DATA = {P5}\n\n@pytest.mark.parametrize('data', [DATA])\ndef test_load(data):\n    pickle.loads(data)",
+            True,
+        ),
+        # Globals outside the tree (or unknown), opcodes that cannot be bounded, bytes that are not a pickle.
+        ("def test_load():\n    pickle.loads(b'cos\\ngetcwd\\n.')", False),
+        ("def test_load():\n    pickle.loads(b'cnowhere\\nThing\\n.')", False),
+        ("def test_load():\n    pickle.loads(b\"cbuiltins\\ngetattr\\n(capp.points\\nPoint\\nS'x'\\ntR.\")", False),
+        ("def test_load():\n    pickle.loads(b'P1\\n.')", False),
+        ("def test_load():\n    pickle.loads(b'\\x80\\x02\\x82\\x01.')", False),
+        ("def test_load():\n    pickle.loads(b'not a pickle')", False),
+        (f"def test_load():\n    pickle.loads({P0}, fix_imports=False)", False),
+        # Values parametrize may not give as written, or names that may hold other bytes when read.
+        (
+            f"@pytest.mark.parametrize('data', [{P0}], indirect=True)\ndef test_load(data):\n    pickle.loads(data)",
+            False,
+        ),
+        (f"@pytest.mark.parametrize('data', [bytes({P0})])\ndef test_load(data):\n    pickle.loads(data)", False),
+        (
+            f"@pytest.mark.parametrize('data', [{P0}])\ndef load(data):\n    pickle.loads(data)\n\ndef test_load():\n    load(b'')",
+            False,
+        ),
+        (
+            f"@mock.patch('app.util.slug')\n@pytest.mark.parametrize('data', [{P0}])\n"
+            "def test_load(slug, data):\n    pickle.loads(data)",
+            False,
+        ),
+        (
+            f"class TestLoad:\n    @pytest.mark.parametrize('data', [DATA])\n    def test_load(self, data):\n"
+            f"        pickle.loads(data)\n\n    DATA = {P0}",
+            False,
+        ),
+        (
+            f"class TestLoad:\n    DATA = {P0}\n    DATA = DATA + b''\n\n    @pytest.mark.parametrize('data', [DATA])\n"
+            "    def test_load(self, data):\n        pickle.loads(data)",
+            False,
+        ),
+        (
+            f"@mock.patch('app.util.slug')\nclass TestLoad:\n    @pytest.mark.parametrize('data', [{P0}])\n"
+            "    def test_load(self, data):\n        pickle.loads(data)",
+            False,
+        ),
+        (
+            f"DATA = {P5}\n\ndef set_data():\n    global DATA\n    DATA = b''\n\n"
+            "@pytest.mark.parametrize('data', [DATA])\ndef test_load(data):\n    pickle.loads(data)",
+            False,
+        ),
+        (
+            f"DATA = {P5}\nglobals()['DATA'] = b''\n\n"
+            "@pytest.mark.parametrize('data', [DATA])\ndef test_load(data):\n    pickle.loads(data)",
+            False,
+        ),
+        (f"DATA = {P5}\n\ndef test_load():\n    pickle.loads(DATA)", False),
+        (
+            f"@pytest.mark.parametrize('data', [{P0}])\ndef test_load(data):\n    pickle.loads(data)\n    data.hex()",
+            False,
+        ),
+    ],
+)
+def test_unpickling_constant_bytes_runs_the_globals_the_pickle_names(code: str, bounded: bool) -> None:
+    """A constant pickle (a literal, a variable bound to one, ``parametrize`` values) runs what it names: its
+    classes (their ``__setstate__``) and functions, if the tree has them; anything else may run any code."""
+    test = "import pickle\nfrom unittest import mock\n\nimport pytest\n\n\n" + code + "\n"
+    files = {**APP, "app/points.py": POINTS, "tests/test_load.py": test}
+    loads = {t for t in build(files).tests if t.endswith("::test_load")}
+    assert len(loads) == 1, code
+    unrelated = selected(files, body("app/util.py", "app.util.unused"))
+    assert loads.isdisjoint(unrelated) is bounded, code
+    assert loads <= selected(files, body("app/points.py", "app.points.Point.__setstate__")), code
 
 
 def test_copying_or_pickling_a_list_subclass_reaches_its_append_and_extend() -> None:

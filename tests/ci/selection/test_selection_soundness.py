@@ -56,6 +56,7 @@ CALLS = (
     "getattr",
     "pickle",
     "pickle-local",
+    "pickle-bytes",
     "copy",
     "property",
     "hasattr",
@@ -63,6 +64,7 @@ CALLS = (
 # "pickle" and "copy": the callee comes back from a round trip through pickle or copy, whose __reduce__ hands
 # a builtin (eval, getattr) the callee's name, for pickle or copy to call. "pickle-local": a pickle kept in a
 # variable is loaded under ``mock.patch`` of its class's name: the class patched in runs (its __setstate__ calls).
+# "pickle-bytes": constant pickle bytes name the callee (module and name), which the load returns.
 REDUCERS = [
     "import copy",
     "import importlib",
@@ -111,6 +113,10 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
         result = f"pickle.loads(pickle.dumps(_Eval({callee!r})))(x) + 1"
     elif call == "pickle-local":
         result = "pickle.loads(_data).x + 1"
+    elif call == "pickle-bytes":  # protocol 4: STACK_GLOBAL of two memoized strings
+        name = callee.encode()
+        data = b"\x80\x04\x8c\x07gen.mod\x94\x8c" + bytes([len(name)]) + name + b"\x94\x93."
+        result = f"pickle.loads({data!r})(x) + 1"
     elif call == "copy":
         result = f"copy.copy(_Get(importlib.import_module(__name__), {callee!r}))(x) + 1"
     elif call == "property":  # a read under a computed name whose value stays put runs a property
@@ -201,7 +207,7 @@ def programs(draw: st.DrawFn) -> str:
     for index in reversed(range(count)):
         kind = draw(st.sampled_from(KINDS))
         call = draw(st.sampled_from(CALLS))
-        if call in ("pickle", "pickle-local", "copy") and index < count - 1 and REDUCERS[0] not in out:
+        if call.startswith(("pickle", "copy")) and index < count - 1 and REDUCERS[0] not in out:
             out[2:2] = REDUCERS
         lines, _ = _definition(index, kind, call, last=index == count - 1)
         depth = 0

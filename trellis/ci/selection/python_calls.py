@@ -6,14 +6,20 @@ Names are dotted as the file's imports spell them out: ``sp.run`` after
 
 from __future__ import annotations
 
+import _compat_pickle
+import pickletools
 import posixpath
 import re
+from dataclasses import dataclass
 
 __all__ = [
     "ANY_ATTR_CALLS",
+    "CONSTANT_LOADS",
     "IMPORT_CALLS",
     "NAMESPACE_CALLS",
+    "PICKLE_SAFE_GLOBALS",
     "PROCESS_CALLS",
+    "PickleReads",
     "REFLECTIVE_CALLS",
     "ROUND_TRIP_DUMPS",
     "ROUND_TRIP_LOADS",
@@ -21,6 +27,7 @@ __all__ = [
     "STRING_ATTR_METHODS",
     "inert_decorator",
     "is_dynamic",
+    "pickle_reads",
     "python_target",
 ]
 
@@ -232,6 +239,20 @@ REFLECTIVE_CALLS = frozenset(
 # dynamic.
 ROUND_TRIP_LOADS = frozenset({"pickle.loads", "_pickle.loads", "cloudpickle.loads", "dill.loads"})
 ROUND_TRIP_DUMPS = frozenset({"pickle.dumps", "_pickle.dumps", "cloudpickle.dumps", "dill.dumps"})
+# Unpickling constant bytes with the standard unpickler (``find_class`` as ``pickle`` has it): the pickle
+# names what it may run (:func:`pickle_reads`).
+CONSTANT_LOADS = frozenset({"pickle.loads", "_pickle.loads", "cloudpickle.loads"})
+# Globals outside the tree a constant pickle may name: values of builtin types, and ``copyreg``'s and
+# ``_codecs``'s reconstructors, which make one only from what the pickle hands them (their class, and the
+# dunders of that class: reached with it, named by the pickle too). Anything else outside the tree may run
+# anything (``builtins.eval``, ``builtins.getattr``, ``os.system``, a library's function).
+PICKLE_SAFE_GLOBALS = frozenset(
+    {f"builtins.{name}" for name in ("int", "float", "complex", "bool", "str", "bytes", "bytearray", "tuple")}
+    | {f"builtins.{name}" for name in ("list", "dict", "set", "frozenset", "slice", "range", "object")}
+    | {"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__", "_codecs.encode"}
+    | {"collections.OrderedDict", "collections.defaultdict", "collections.deque", "decimal.Decimal", "uuid.UUID"}
+    | {f"datetime.{name}" for name in ("date", "datetime", "time", "timedelta", "timezone")}
+)
 NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})  # without arguments: this module's names
 # (``gc`` hands out every object the interpreter holds: any class among them.)
 ANY_ATTR_CALLS = frozenset(
@@ -241,6 +262,120 @@ ANY_ATTR_CALLS = frozenset(
 # Call arguments named by a string in these calls' last attribute (patch.object(obj, "name"),
 # monkeypatch.setattr(obj, "name", ...)) are attribute references too.
 STRING_ATTR_METHODS = frozenset({"object", "setattr", "delattr", "getattr", "hasattr", "setitem"})
+
+
+@dataclass(frozen=True, slots=True)
+class PickleReads:
+    """What unpickling one constant pickle may run besides the dunders of the classes it makes.
+
+    ``globals``: the globals it looks up and may call (``module.qualname``), outside :data:`PICKLE_SAFE_GLOBALS`;
+    ``modules``: their modules, which the load imports; ``methods``: methods it calls by name (``add`` and
+    ``update`` for ADDITEMS; ``append`` and ``extend``, which APPENDS calls, are protocol methods already).
+    """
+
+    globals: tuple[str, ...]
+    modules: tuple[str, ...]
+    methods: tuple[str, ...]
+
+
+_MARK = object()  # a MARK on the stack
+_ANY = object()  # a value the reading does not follow
+_STRING_PUSHES = frozenset(
+    {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8"}
+)
+_UNBOUNDED = frozenset({"PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4"})  # persistent ids, the extension registry
+
+
+def pickle_reads(data: bytes) -> PickleReads | None:
+    """What ``pickle.loads(data)`` may run, read with :mod:`pickletools` without loading: None when it cannot be
+    bounded (it does not read as a pickle, uses persistent ids or the extension registry, or builds a global's
+    name from anything but strings it pushes).
+
+    The unpickler runs only the globals it names (GLOBAL and INST: module and name; STACK_GLOBAL: the two
+    strings on the stack, pushed or fetched from the memo) and, on what they return, construction (REDUCE,
+    NEWOBJ, OBJ, INST: the callable with arguments), ``__setstate__`` or ``__setattr__`` (BUILD),
+    ``__setitem__`` (SETITEM), ``extend``/``append`` (APPENDS) and ``add`` (ADDITEMS). A stack of strings and
+    unknown values follows the strings; every other opcode pops and pushes what :mod:`pickletools` says it does.
+    """
+    stack: list[object] = []
+    memo: dict[object, object] = {}
+    proto = 0
+    named: list[tuple[str, str, int]] = []
+    methods: set[str] = set()
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            name = opcode.name
+            if name in _UNBOUNDED:
+                return None
+            if name == "PROTO":
+                proto = arg if isinstance(arg, int) else 0
+            elif name in _STRING_PUSHES:
+                stack.append(arg if isinstance(arg, str) else _ANY)
+            elif name == "MEMOIZE":
+                if not stack:
+                    return None
+                memo[len(memo)] = stack[-1]
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                if not stack:
+                    return None
+                memo[arg] = stack[-1]
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                stack.append(memo.get(arg, _ANY))
+            elif name in ("GLOBAL", "INST"):
+                module, _, qualname = str(arg).partition(" ")
+                named.append((module, qualname, proto))
+                if name == "INST":
+                    while stack and stack[-1] is not _MARK:
+                        stack.pop()
+                    if not stack:
+                        return None
+                    stack.pop()
+                stack.append(_ANY)
+            elif name == "STACK_GLOBAL":
+                if len(stack) < 2:
+                    return None
+                pushed_name, pushed_module = stack.pop(), stack.pop()
+                if not (isinstance(pushed_module, str) and isinstance(pushed_name, str)):
+                    return None
+                named.append((pushed_module, pushed_name, proto))
+                stack.append(_ANY)
+            else:
+                if name == "ADDITEMS":
+                    methods.update(("add", "update"))
+                before = opcode.stack_before
+                if pickletools.markobject in before:
+                    while stack and stack[-1] is not _MARK:
+                        stack.pop()
+                    if not stack:
+                        return None
+                    stack.pop()
+                    count = before.index(pickletools.markobject)
+                elif name == "POP" and stack and stack[-1] is _MARK:
+                    count = 1
+                else:
+                    count = len(before)
+                if count > len(stack):
+                    return None
+                del stack[len(stack) - count :]
+                stack.extend(_MARK if item is pickletools.markobject else _ANY for item in opcode.stack_after)
+    except (ValueError, TypeError, KeyError, IndexError, EOFError, UnicodeDecodeError):
+        return None
+    found: dict[str, None] = {}
+    modules: dict[str, None] = {}
+    for module, qualname, at in named:
+        if at < 3:  # ``fix_imports``: Python 2 names (``__builtin__``, ``copy_reg``) as Python 3 has them
+            if (module, qualname) in _compat_pickle.NAME_MAPPING:
+                module, qualname = _compat_pickle.NAME_MAPPING[(module, qualname)]
+            else:
+                module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        dotted = f"{module}.{qualname}"
+        if dotted in PICKLE_SAFE_GLOBALS:
+            continue
+        if not (_DOTTED_OR_NAME.fullmatch(module) and _DOTTED_OR_NAME.fullmatch(qualname)):
+            return None  # a name no module of the tree can bind (``<locals>``): the load fails, or runs elsewhere
+        found[dotted] = None
+        modules[module] = None
+    return PickleReads(tuple(found), tuple(modules), tuple(sorted(methods)))
 
 
 def inert_decorator(name: str) -> bool:

@@ -44,7 +44,10 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
   node *dynamic*: it may run any code of the tree — except unpickling what
   the same expression pickled (``pickle.loads(pickle.dumps(x))``), or a
   variable that only ever holds what a pickling call of the function made
-  (:meth:`_Extractor.pickled_locals`), which runs what copying ``x`` runs;
+  (:meth:`_Extractor.held_pickles`), which runs what copying ``x`` runs, and
+  unpickling constant bytes (a literal, a variable holding one, ``parametrize``
+  values), which runs what the pickle names (:func:`python_calls.pickle_reads`:
+  their modules, dynamic when one is not in the tree, and the names);
 * a reference to one of those callables that does not call it (``eval`` or
   ``getattr`` returned by a ``__reduce__``, for ``copy`` or ``pickle`` to
   call) counts as a call with arguments the analysis cannot read;
@@ -67,6 +70,7 @@ from typing import Protocol, cast
 
 from .python_calls import (
     ANY_ATTR_CALLS,
+    CONSTANT_LOADS,
     IMPORT_CALLS,
     NAMESPACE_CALLS,
     PROCESS_CALLS,
@@ -77,6 +81,7 @@ from .python_calls import (
     STRING_ATTR_METHODS,
     inert_decorator,
     is_dynamic,
+    pickle_reads,
     python_target,
 )
 
@@ -565,9 +570,12 @@ class _Frame:
     self_instance: bool = False  # self_name is an instance (an ordinary method), not a class
     attr_param: str = ""  # in __getattr__ & co: the parameter holding the attribute name being looked up
     typed: dict[str, list[list[str]]] = field(default_factory=dict)
-    # Variables whose every value is what one pickling call of this function returned (``data = pickle.dumps(x)``,
-    # bound nowhere else, read only by unpickling calls: :meth:`_Extractor.pickled_locals`).
-    pickled: frozenset[str] = frozenset()
+    # Variables read only by unpickling calls whose every value is known (:meth:`_Extractor.held_pickles`): None
+    # for what one pickling call of this function returned (``data = pickle.dumps(x)``), else the constant pickles.
+    held: dict[str, tuple[bytes, ...] | None] = field(default_factory=dict)
+    # Module and class scopes: names bound once, to constant bytes, by a statement of the body (its line).
+    constants: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    quiet: bool = False  # a class whose methods nothing wraps: decorators only pytest marks, no keywords or hooks
 
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -609,6 +617,8 @@ class _Extractor:
         _bind_block(self.tree.body, module, "")
         self.imported.update(module.imports)
         self.frames.append(module)
+        if not _writes_namespaces(self.tree):
+            module.constants = _constants(self.tree.body)
         if id(self.tree) in self.read_blocks:
             self.contained |= self.contained_reads(self.tree.body, frozenset())
         acc = _Acc()
@@ -944,8 +954,9 @@ class _Extractor:
                     root, *rest = value.split(".")
                     deferred.chains.append(Chain("global", root, tuple(rest)))
         index = len(self.scopes)
+        parametrized = self.parametrized(node)
         self.frames.append(frame)
-        frame.pickled = self.pickled_locals(node)
+        frame.held = self.held_pickles(node, parametrized)
         if id(node) in self.read_blocks:
             self.contained |= self.contained_reads(node.body, frozenset(frame.bound))
         self.acc_stack.append(deferred)
@@ -1016,6 +1027,12 @@ class _Extractor:
         frame = _Frame("class", qualname)
         _bind_block(node.body, frame, qualname)
         self.imported.update(frame.imports)
+        frame.constants = _constants(node.body)
+        frame.quiet = (
+            not node.keywords
+            and all(d.startswith("pytest.mark.") for d in decorators)
+            and all(self.inert_base(b) for b in node.bases)
+        )
         index = len(self.scopes)
         self.frames.append(frame)
         # ``cls = mod.Thing``: binding a named value runs no code unless its type has a ``__set_name__``, which
@@ -1264,7 +1281,7 @@ class _Extractor:
             self.process(name, node)
         elif is_dynamic(name):
             loader = next((k.value for k in node.keywords if k.arg == "Loader"), args[1] if len(args) > 1 else None)
-            if not (name in ROUND_TRIP_LOADS and args and self.pickled_here(args[0])) and not (
+            if not self.bounded_load(name, node) and not (
                 name in ("yaml.load", "yaml.load_all")
                 and loader is not None
                 and self.call_name(loader) in SAFE_YAML_LOADERS
@@ -1315,81 +1332,144 @@ class _Extractor:
                 if value is not None and _IDENTIFIER.fullmatch(value):
                     self.acc.attrs.add(value)
 
+    def bounded_load(self, name: str, node: ast.Call) -> bool:
+        """Does an unpickling call load bytes whose effects the analysis knows? What a pickling call of this
+        function made (:meth:`pickled_here`: it runs what copying runs), or constant pickles, which run the globals
+        they name (recorded here: their modules' top-level code, dynamic where a module is not in the tree, and
+        the globals themselves) and what unpickling calls on them (:func:`pickle_reads`)."""
+        args = node.args
+        if not args:
+            return False
+        if name in ROUND_TRIP_LOADS and self.pickled_here(args[0]):
+            return True
+        if name not in CONSTANT_LOADS or node.keywords or len(args) != 1:
+            return False
+        data = args[0]
+        pickles: tuple[bytes, ...] | None = None
+        if isinstance(data, ast.Constant) and isinstance(data.value, bytes):
+            pickles = (data.value,)
+        elif isinstance(data, ast.Name):
+            pickles = self.frame.held.get(data.id)
+        reads = [pickle_reads(p) for p in pickles or ()]
+        if not pickles or any(r is None for r in reads):
+            return False
+        for read in reads:
+            assert read is not None
+            self.acc.runs.extend(read.modules)  # not a module of the tree: dynamic (ref_graph)
+            self.file_runs.extend(read.modules)
+            self.acc.strings.extend(read.globals)
+            self.file_strings.extend(read.globals)
+            self.acc.attrs.update(read.methods)
+        return True
+
     def pickled_here(self, data: ast.expr) -> bool:
         """Are the bytes an unpickling call loads what a pickling call of this function made: the call itself
-        (``loads(dumps(x))``), or a variable of :meth:`pickled_locals` (``data = dumps(x); loads(data)``)?"""
+        (``loads(dumps(x))``), or a variable of :meth:`held_pickles` (``data = dumps(x); loads(data)``)?"""
         if isinstance(data, ast.Call):
             return self.call_name(data.func) in ROUND_TRIP_DUMPS
-        return isinstance(data, ast.Name) and data.id in self.frame.pickled
+        return isinstance(data, ast.Name) and data.id in self.frame.held and self.frame.held[data.id] is None
 
-    def pickled_locals(self, node: _FunctionNode) -> frozenset[str]:
-        """The function's variables that only ever hold what one pickling call of the function returned.
+    def held_pickles(
+        self, node: _FunctionNode, parametrized: dict[str, tuple[bytes, ...]]
+    ) -> dict[str, tuple[bytes, ...] | None]:
+        """The function's variables whose every value is known, read only as the bytes an unpickling call loads.
 
-        A variable qualifies when one plain assignment binds it (``data = pickle.dumps(x)``, a call of
-        ``ROUND_TRIP_DUMPS``; it may run more than once, in a loop, each time making a new pickle of an object
-        that exists) and every read of it is the bytes an unpickling call loads (``pickle.loads(data)``, in
-        the function's own code or a comprehension of it). Anything else keeps the unpickling dynamic: another
-        binding of the name (an assignment, an augmented one, a walrus, a ``for`` or ``with`` target, an
-        import, a ``def``, ``except ... as``, a ``match`` capture, ``del``, a parameter), a ``global`` or
-        ``nonlocal`` naming it, a nested function, lambda or class naming it, any other read (it escapes),
-        or a function that may reach its own frame's variables by name (``locals``, ``vars``, ``exec``,
-        ``eval``, ``f_locals``).
+        A variable qualifies when one binding gives it its values and every read of it is the bytes an
+        unpickling call loads (``pickle.loads(data)``, in the function's own code or a comprehension of it). The
+        binding is a plain assignment of a pickling call of ``ROUND_TRIP_DUMPS`` (``data = pickle.dumps(x)``:
+        None, what copying runs; in a loop too, each time a new pickle of an object that exists) or of constant
+        bytes, or a parameter that ``parametrize`` gives constant bytes (:meth:`parametrized`). Anything else
+        keeps the unpickling dynamic: another binding of the name (an assignment, an augmented one, a walrus, a
+        ``for`` or ``with`` target, an import, a ``def``, ``except ... as``, a ``match`` capture, ``del``, a
+        parameter), a ``global`` or ``nonlocal`` naming it, a nested function, lambda or class naming it, any
+        other read (it escapes), or a function that may reach its own frame's variables by name (``locals``,
+        ``vars``, ``exec``, ``eval``, ``f_locals``).
         """
-        sites: dict[str, list[ast.expr | None]] = {}
-        for arg in _all_args(node.args):
-            sites.setdefault(arg.arg, []).append(None)
-        plain: dict[int, ast.expr] = {}  # id() of a Name assigned alone -> the value
-        first_of: dict[int, ast.Call] = {}  # id() of a Name passed first to a call -> the call
-        loads: dict[str, list[ast.Name]] = {}
-        tainted: set[str] = set()
-        stack: list[tuple[ast.AST, bool]] = [(stmt, False) for stmt in node.body]
-        while stack:
-            item, nested = stack.pop()
-            if isinstance(item, (ast.Global, ast.Nonlocal)):
-                tainted.update(item.names)
-            elif isinstance(item, ast.Name):
-                if item.id in ("locals", "vars", "exec", "eval"):
-                    return frozenset()
-                if nested:
-                    tainted.add(item.id)
-                elif isinstance(item.ctx, ast.Load):
-                    loads.setdefault(item.id, []).append(item)
-                else:
-                    sites.setdefault(item.id, []).append(plain.get(id(item)))
-            elif isinstance(item, ast.Attribute) and item.attr == "f_locals":
-                return frozenset()
-            elif isinstance(item, ast.arg) and nested:
-                tainted.add(item.arg)
-            elif isinstance(item, (ast.alias, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping)):
-                bound = _name_bound_by(item)
-                if bound and nested:
-                    tainted.add(bound)
-                elif bound:
-                    sites.setdefault(bound, []).append(None)
-            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not nested:
-                sites.setdefault(item.name, []).append(None)
-            if isinstance(item, (ast.Assign, ast.AnnAssign)) and item.value is not None:
-                targets = item.targets if isinstance(item, ast.Assign) else [item.target]
-                if len(targets) == 1 and isinstance(targets[0], ast.Name):
-                    plain[id(targets[0])] = item.value
-            elif isinstance(item, ast.Call) and item.args and isinstance(item.args[0], ast.Name):
-                first_of[id(item.args[0])] = item
-            inner = nested or isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
-            stack.extend((child, inner) for child in ast.iter_child_nodes(item))
-        out: set[str] = set()
-        for name, values in sites.items():
-            value = values[0]
-            if (
-                name in tainted
-                or len(values) != 1
-                or not isinstance(value, ast.Call)
-                or self.call_name(value.func) not in ROUND_TRIP_DUMPS
-            ):
+        found = _scope_bindings(node.body, _all_args(node.args))
+        if found.reads_frame:
+            return {}
+        out: dict[str, tuple[bytes, ...] | None] = {}
+        for name, values in found.sites.items():
+            if name in found.nested or name in found.declared or len(values) != 1:
                 continue
-            reads = loads.get(name, [])
-            if all(id(r) in first_of and self.call_name(first_of[id(r)].func) in ROUND_TRIP_LOADS for r in reads):
-                out.add(name)
-        return frozenset(out)
+            reads = found.loads.get(name, [])
+            calls = [found.first_of.get(id(r)) for r in reads]
+            if not all(c is not None and self.call_name(c.func) in ROUND_TRIP_LOADS for c in calls):
+                continue
+            value = values[0]
+            if isinstance(value, ast.Call) and self.call_name(value.func) in ROUND_TRIP_DUMPS:
+                out[name] = None
+            elif isinstance(value, ast.Constant) and isinstance(value.value, bytes):
+                out[name] = (value.value,)
+            elif isinstance(value, ast.arg) and name in parametrized:
+                out[name] = parametrized[name]
+        return out
+
+    def parametrized(self, node: _FunctionNode) -> dict[str, tuple[bytes, ...]]:
+        """The parameters of a test function that ``@pytest.mark.parametrize`` gives only constant bytes: each
+        value a bytes literal, or a name the enclosing class or module binds once, to a bytes literal, before
+        the ``def`` (``frame.constants``). Only for what pytest calls with those values, as written: a function
+        named ``test*`` of a module or of classes whose decorators are pytest marks (no keywords, quiet bases:
+        nothing wraps its methods), whose own decorators are pytest marks alone, without ``indirect``. (A
+        direct call of a test function with other bytes is not followed.)"""
+        if not node.name.startswith("test") or not node.decorator_list:
+            return {}
+        if any(f.kind == "function" or (f.kind == "class" and not f.quiet) for f in self.frames):
+            return {}
+        line = min(d.lineno for d in node.decorator_list)
+        out: dict[str, tuple[bytes, ...]] = {}
+        for dec in node.decorator_list:
+            call = dec if isinstance(dec, ast.Call) else None
+            name = self.call_name(call.func if call is not None else dec)
+            if not name.startswith("pytest.mark."):
+                return {}
+            if name != "pytest.mark.parametrize" or call is None:
+                continue
+            given = dict(zip(("argnames", "argvalues"), call.args, strict=False))
+            given.update((k.arg, k.value) for k in call.keywords if k.arg)
+            indirect = given.get("indirect")
+            if indirect is not None and not (isinstance(indirect, ast.Constant) and indirect.value is False):
+                continue
+            names = _parametrize_names(given.get("argnames"))
+            rows = given.get("argvalues")
+            if not names or not isinstance(rows, (ast.List, ast.Tuple)):
+                continue
+            columns: list[list[bytes] | None] = [[] for _ in names]
+            for row in rows.elts:
+                if isinstance(row, ast.Call) and self.call_name(row.func) == "pytest.param":
+                    values: list[ast.expr] | None = list(row.args)
+                elif len(names) == 1:
+                    values = [row]
+                else:
+                    values = list(row.elts) if isinstance(row, (ast.Tuple, ast.List)) else None
+                if values is None or len(values) != len(names) or any(isinstance(v, ast.Starred) for v in values):
+                    return {}
+                for i, value in enumerate(values):
+                    column = columns[i]
+                    constant = self.constant_bytes(value, line)
+                    if column is None or constant is None:
+                        columns[i] = None
+                    else:
+                        column.append(constant)
+            for arg, column in zip(names, columns, strict=True):
+                if column:
+                    out[arg] = tuple(column)
+        return out
+
+    def constant_bytes(self, value: ast.expr, before: int) -> bytes | None:
+        """The bytes an expression evaluated in the current scope holds before line ``before``: a literal, or a
+        name its class body or module binds once, to a literal, on an earlier line (a class scope first)."""
+        if isinstance(value, ast.Constant):
+            return value.value if isinstance(value.value, bytes) else None
+        if not isinstance(value, ast.Name):
+            return None
+        for frame in self.visible_frames():
+            if value.id in frame.bound:
+                line, constant = frame.constants.get(value.id, (before, b""))
+                return constant if line < before else None
+            if frame.kind == "module":
+                return None
+        return None
 
     def process(self, name: str, node: ast.Call) -> None:
         """A subprocess: which program, and if Python, which module of the tree it runs."""
@@ -1771,6 +1851,108 @@ def _name_bound_by(node: ast.alias | ast.excepthandler | ast.pattern) -> str | N
         return node.rest
     name = getattr(node, "name", None)  # ExceptHandler, MatchAs, MatchStar
     return name if isinstance(name, str) else None
+
+
+@dataclass(slots=True)
+class _Bindings:
+    """How a scope's own code binds and reads names (:func:`_scope_bindings`)."""
+
+    sites: dict[str, list[ast.expr | ast.arg | None]] = field(default_factory=dict)  # per binding: what it binds
+    loads: dict[str, list[ast.Name]] = field(default_factory=dict)  # the reads in the scope's own code
+    first_of: dict[int, ast.Call] = field(default_factory=dict)  # id() of a Name passed first to a call -> the call
+    nested: set[str] = field(default_factory=set)  # names a nested function, lambda or class names
+    declared: set[str] = field(default_factory=set)  # names a ``global`` or ``nonlocal`` statement names
+    reads_frame: bool = False  # the code may reach variables by name (``locals``, ``vars``, ``exec``, ``f_locals``)
+
+
+def _scope_bindings(body: list[ast.stmt], params: list[ast.arg]) -> _Bindings:
+    """Every binding of a scope's own code (a parameter: its ``ast.arg``; a plain assignment of one name: the
+    value; any other binding — augmented assignment, walrus, ``for``/``with``/``except``/``match`` target,
+    import, ``def``, ``class``, ``del``, a comprehension's target —: None), and the reads around them."""
+    out = _Bindings()
+    for arg in params:
+        out.sites.setdefault(arg.arg, []).append(arg)
+    plain: dict[int, ast.expr] = {}  # id() of a Name assigned alone -> the value
+    stack: list[tuple[ast.AST, bool]] = [(stmt, False) for stmt in reversed(body)]
+    while stack:
+        item, nested = stack.pop()
+        if isinstance(item, (ast.Global, ast.Nonlocal)):
+            out.declared.update(item.names)
+        elif isinstance(item, ast.Name):
+            if item.id in ("locals", "vars", "exec", "eval"):
+                out.reads_frame = True
+            if nested:
+                out.nested.add(item.id)
+            elif isinstance(item.ctx, ast.Load):
+                out.loads.setdefault(item.id, []).append(item)
+            else:
+                out.sites.setdefault(item.id, []).append(plain.get(id(item)))
+        elif isinstance(item, ast.Attribute) and item.attr == "f_locals":
+            out.reads_frame = True
+        elif isinstance(item, ast.arg) and nested:
+            out.nested.add(item.arg)
+        elif isinstance(item, (ast.alias, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping)):
+            bound = _name_bound_by(item)
+            if bound and nested:
+                out.nested.add(bound)
+            elif bound:
+                out.sites.setdefault(bound, []).append(None)
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not nested:
+            out.sites.setdefault(item.name, []).append(None)
+        if isinstance(item, (ast.Assign, ast.AnnAssign)) and item.value is not None:
+            targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Name):
+                plain[id(targets[0])] = item.value
+        elif isinstance(item, ast.Call) and item.args and isinstance(item.args[0], ast.Name):
+            out.first_of[id(item.args[0])] = item
+        inner = nested or isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+        stack.extend((child, inner) for child in reversed(list(ast.iter_child_nodes(item))))
+    return out
+
+
+def _constants(body: list[ast.stmt]) -> dict[str, tuple[int, bytes]]:
+    """The names a module or class body binds once, by a statement of its own (not under an ``if``), to a bytes
+    literal, and in no other way (no ``global`` naming them, no reading of the namespace by name): name -> (line,
+    value). Until another line rebinds it — none does — the name holds those bytes from that line on."""
+    found = _scope_bindings(body, [])
+    if found.reads_frame:
+        return {}
+    out: dict[str, tuple[int, bytes]] = {}
+    for stmt in body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        name = stmt.targets[0].id
+        value = stmt.value
+        if (
+            isinstance(value, ast.Constant)
+            and isinstance(value.value, bytes)
+            and found.sites.get(name) == [value]
+            and name not in found.declared
+        ):
+            out[name] = (stmt.lineno, value.value)
+    return out
+
+
+def _writes_namespaces(tree: ast.Module) -> bool:
+    """Might the module's code write a global by other means than binding its name (``globals()``, ``setattr``,
+    ``sys.modules``, a ``__dict__``, a frame's variables)?"""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in ("globals", "vars", "locals", "exec", "eval", "setattr"):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in ("modules", "__dict__", "f_globals", "f_locals"):
+            return True
+    return False
+
+
+def _parametrize_names(node: ast.expr | None) -> list[str]:
+    """The parameter names ``parametrize`` spells (``"a, b"``, ``("a", "b")``); [] when they are not constants."""
+    text = _constant_str(node) if node is not None else None
+    if text is not None:
+        return [name.strip() for name in text.split(",") if name.strip()]
+    if isinstance(node, (ast.Tuple, ast.List)):
+        names = [_constant_str(e) for e in node.elts]
+        return [n for n in names if n is not None] if all(names) else []
+    return []
 
 
 def _only_names(target: ast.AST) -> bool:
