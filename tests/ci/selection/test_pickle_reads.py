@@ -136,7 +136,9 @@ def test_every_global_a_load_looks_up_is_one_the_reading_names(value: Any, proto
     except TypeError:  # a slotted object without __getstate__ under protocols 0 and 1
         return
     reads = pickle_reads(data)
-    assert reads is not None, pickletools_text(data)
+    if reads is None:  # protocols 0-3 spell a nested class getattr(Outer, "Inner"): a call that reads any attribute
+        assert "getattr" in pickletools_text(data)
+        return
     named = [_resolve(name) for name in reads.globals]
     recorder = _Recorder(data)
     recorder.load()
@@ -176,5 +178,7 @@ def test_the_reading_follows_names_through_the_memo_and_python_2_names() -> None
     assert reads is not None and reads.globals == ("app.m.A", "app.m.B") and reads.modules == ("app.m",)
     # Protocol 0: ``__builtin__`` and ``copy_reg`` are Python 3's ``builtins`` and ``copyreg``: safe ones.
     assert pickle_reads(b"c__builtin__\nint\n(I1\ntR.") == pickle_reads(b"ccopy_reg\n_reconstructor\n.")
-    unbounded = pickle_reads(b"c__builtin__\neval\n(S'1'\ntR.")
-    assert unbounded is not None and unbounded.globals == ("builtins.eval",)
+    # Any other global of the standard library (or ``__main__``) is the interpreter's, whatever the tree holds.
+    assert pickle_reads(b"c__builtin__\neval\n(S'1'\ntR.") is None
+    assert pickle_reads(b"cos.path\njoin\n.") is None
+    assert pickle_reads(b"c__main__\nThing\n.") is None

@@ -1253,6 +1253,7 @@ P0, P2, P5 = (repr(_point_pickle(protocol)) for protocol in (0, 2, 5))
         # Globals outside the tree (or unknown), opcodes that cannot be bounded, bytes that are not a pickle.
         ("def test_load():\n    pickle.loads(b'cos\\ngetcwd\\n.')", False),
         ("def test_load():\n    pickle.loads(b'cnowhere\\nThing\\n.')", False),
+        ("def test_load():\n    pickle.loads(b'cshutil\\nrmtree\\n.')", False),  # the tree's shutil.py is not it
         ("def test_load():\n    pickle.loads(b\"cbuiltins\\ngetattr\\n(capp.points\\nPoint\\nS'x'\\ntR.\")", False),
         ("def test_load():\n    pickle.loads(b'P1\\n.')", False),
         ("def test_load():\n    pickle.loads(b'\\x80\\x02\\x82\\x01.')", False),
@@ -1309,7 +1310,7 @@ def test_unpickling_constant_bytes_runs_the_globals_the_pickle_names(code: str, 
     """A constant pickle (a literal, a variable bound to one, ``parametrize`` values) runs what it names: its
     classes (their ``__setstate__``) and functions, if the tree has them; anything else may run any code."""
     test = "import pickle\nfrom unittest import mock\n\nimport pytest\n\n\n" + code + "\n"
-    files = {**APP, "app/points.py": POINTS, "tests/test_load.py": test}
+    files = {**APP, "app/points.py": POINTS, "shutil.py": "def rmtree():\n    pass\n", "tests/test_load.py": test}
     loads = {t for t in build(files).tests if t.endswith("::test_load")}
     assert len(loads) == 1, code
     unrelated = selected(files, body("app/util.py", "app.util.unused"))

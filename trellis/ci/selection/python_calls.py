@@ -10,6 +10,7 @@ import _compat_pickle
 import pickletools
 import posixpath
 import re
+import sys
 from dataclasses import dataclass
 
 __all__ = [
@@ -373,6 +374,8 @@ def pickle_reads(data: bytes) -> PickleReads | None:
             continue
         if not (_DOTTED_OR_NAME.fullmatch(module) and _DOTTED_OR_NAME.fullmatch(qualname)):
             return None  # a name no module of the tree can bind (``<locals>``): the load fails, or runs elsewhere
+        if module.split(".")[0] in sys.stdlib_module_names or module == "__main__":
+            return None  # the interpreter's own module, whatever file of the tree has its name
         found[dotted] = None
         modules[module] = None
     return PickleReads(tuple(found), tuple(modules), tuple(sorted(methods)))
