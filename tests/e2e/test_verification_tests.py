@@ -318,3 +318,53 @@ def test_load_tests_collects_what_python_m_unittest_runs_and_selects_it_soundly(
         "tests/test_raises.py::load_tests::unittest.loader._FailedTest.tests.test_raises"
     ]
     assert "no suite today" in failed[0].message and "Failed to call load_tests" in failed[0].message
+
+
+GENERATED = {
+    "trellis.toml": PIPELINE,
+    "gen/__init__.py": b'''def make(name, fields):
+    """A class whose __init__ is generated code, as attrs and dataclasses write theirs."""
+    source = f"def __init__(self, {', '.join(fields)}):\\n"
+    source += "".join(f"    self.{f} = {f}\\n" for f in fields) + "    self.check()\\n"
+    namespace = {}
+    exec(compile(source, f"<generated {name}>", "exec"), {}, namespace)
+    return type(name, (Base,), {"__init__": namespace["__init__"]})
+
+
+class Base:
+    def check(self):
+        return True
+
+    def unused(self):
+        return 1
+''',
+    "gen/other.py": b"def helper():\n    return 2\n",
+    "tests/test_gen.py": b"from gen import make\n\n\ndef test_make():\n    assert make('P', ['x', 'y'])(1, 2).x == 1\n",
+    "tests/test_other.py": b"from gen.other import helper\n\n\ndef test_helper():\n    assert helper() == 2\n",
+}
+
+
+def test_code_exec_ran_bounds_selection_once_observed(client: Client) -> None:
+    """A test that runs generated code (exec) reaches what that code names, as observed when it ran: an
+    unrelated change no longer selects it, a change to what the generated code calls does."""
+    client.create_repository("gen")
+    seed = client.commit("gen", "main", GENERATED, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    head = seed.commit.commit_id
+
+    def push(path: str, content: bytes) -> ci.JobResult:
+        nonlocal head
+        reply = client.commit("gen", "main", {path: content}, "edit", expected_head=head, wait_for_verdict=True)
+        assert reply.run is not None
+        head = reply.commit.commit_id
+        return _tests_job(reply.run)
+
+    job = push("gen/other.py", b"def helper():\n    return 1 + 1\n")  # test_make ran observed: not selected
+    assert job.verdict is ci.Verdict.PASSED and {t.test_id for t in job.tests} == {"tests/test_other.py::test_helper"}
+    source = GENERATED["gen/__init__.py"]
+    job = push("gen/__init__.py", source.replace(b"return 1\n", b"return 2\n"))  # `unused`: no name reaches it
+    assert job.verdict is ci.Verdict.PASSED and job.selected_tests == 0, job.summary
+    broken = source.replace(b"return 1\n", b"return 2\n").replace(b"return True", b"raise ValueError('broken')")
+    job = push("gen/__init__.py", broken)  # `check`, called only by the generated code, by name
+    assert job.verdict is ci.Verdict.FAILED
+    assert {t.test_id: t.verdict for t in job.tests} == {"tests/test_gen.py::test_make": ci.Verdict.FAILED}

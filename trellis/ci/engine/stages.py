@@ -11,6 +11,7 @@ per-test timeouts and the number of shards. Results go back to the
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +37,8 @@ from . import trees
 from .builtin import syntax_check
 from .cache import toolchain
 from .scheduler import ActiveRun
+
+log = logging.getLogger("trellis.ci")
 
 __all__ = ["Progress", "StageRunner"]
 
@@ -81,6 +84,22 @@ class _Reuse:
             )
             for t, r in sorted(self.hits.items())
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Observing:
+    """What a pytest job's end needs to keep what exec/eval ran: the closure keys' salt, the tests it runs."""
+
+    salt: str
+    running: frozenset[str]
+
+
+def _stops_early(args: Sequence[str]) -> bool:
+    """Do the stage's own pytest arguments stop the session at a failure (some tests then never run)?"""
+    return any(
+        a in ("-x", "--exitfirst") or a.startswith("--maxfail") or (a[:1] == "-" and a[1:2] != "-" and "x" in a)
+        for a in args
+    )
 
 
 class StageRunner:
@@ -155,6 +174,7 @@ class StageRunner:
         environment: EnvironmentSpec | None = None
         shards = 1
         reuse = _Reuse({}, {})
+        observing: _Observing | None = None
         try:
             if stage.kind == "pytest":
                 changed_environment = ""
@@ -167,6 +187,7 @@ class StageRunner:
                             before = None
                         if before is None or before.digest != environment.digest:
                             changed_environment = "pyproject.toml / the environment's requirements"
+                salt = self._salt(active, stage, environment)
                 selection = self.tests.select(
                     self.store,
                     active.run.repository,
@@ -178,6 +199,7 @@ class StageRunner:
                     args=stage.args,
                     environment_changed=changed_environment,
                     load_tests=stage.pytest.load_tests,
+                    salt=salt,
                 )
                 total = selection.total
                 if stage.select == "affected" and not active.full and not selection.run_all:
@@ -229,6 +251,8 @@ class StageRunner:
                 # that command collects, never named (named paths skip collect_ignore, --ignore, hooks).
                 pytest_args = stage.args
                 plan, shards = self._test_plan(active.run.repository, stage, running)
+                plan = replace(plan, evals=tuple(sorted(self.tests.observations.known_sources(active.run.repository))))
+                observing = _Observing(salt, frozenset(running))
                 if named:
                     plan = replace(plan, only=tuple(running))
                 if reuse.hits and not named:  # the whole suite is collected: leave out the reused
@@ -268,7 +292,9 @@ class StageRunner:
             return
         with active.cond:
             active.futures[i] = future
-        future.add_done_callback(lambda f: self._process_done(active, i, key, selection, selected, total, f, reuse))
+        future.add_done_callback(
+            lambda f: self._process_done(active, i, key, selection, selected, total, f, reuse, observing)
+        )
 
     def _reuse(
         self, active: ActiveRun, stage: Stage, tests: Sequence[str], environment: EnvironmentSpec | None
@@ -281,14 +307,7 @@ class StageRunner:
                 self._tree_blobs[active.tree_id] = blobs
                 while len(self._tree_blobs) > TREE_BLOBS_KEPT:
                     self._tree_blobs.popitem(last=False)
-        salt = "\0".join(
-            (
-                active.run.repository,
-                stage.definition_hash(),
-                toolchain(),
-                environment.digest if environment is not None else "",
-            )
-        )
+        salt = self._salt(active, stage, environment)
         keys = closure_keys(
             self.tests.index(self.store, active.run.repository, active.tree_id),
             blobs,
@@ -298,6 +317,40 @@ class StageRunner:
         )
         hits = {t: found for t, k in keys.items() if (found := self.reused.get(k)) is not None}
         return _Reuse({t: k for t, k in keys.items() if t not in hits}, hits)
+
+    @staticmethod
+    def _salt(active: ActiveRun, stage: Stage, environment: EnvironmentSpec | None) -> str:
+        """What a test's closure key hashes beside files: repository, stage, toolchain, environment."""
+        return "\0".join(
+            (
+                active.run.repository,
+                stage.definition_hash(),
+                toolchain(),
+                environment.digest if environment is not None else "",
+            )
+        )
+
+    def _observed(self, active: ActiveRun, stage: Stage, outcome: JobOutcome, observing: _Observing) -> None:
+        """Keep the code exec/eval ran in the job; the tests it ran to the end count as observed."""
+        complete = (
+            outcome.status in ("passed", "failed")
+            and outcome.exit_code in (0, 1)
+            and not _stops_early(stage.args)
+            and not (stage.pytest.fail_fast and any(t.outcome in ("failed", "error") for t in outcome.tests))
+        )
+        ran = {o for t in outcome.tests for o in owners(t.nodeid)} & observing.running if complete else set()
+        try:
+            self.tests.observe(
+                self.store,
+                active.run.repository,
+                active.tree_id,
+                outcome.evals,
+                sorted(ran),
+                salt=observing.salt,
+                inert=stage.inert,
+            )
+        except Exception:  # noqa: BLE001 - losing an observation costs runs, never a verdict
+            log.exception("could not keep what exec/eval ran in %s", active.run.run_id)
 
     def _environment(self, active: ActiveRun, stage: Stage, *, tree_id: str = "") -> EnvironmentSpec:
         """The stage's declared test dependencies, read from the commit's tree (or ``tree_id``'s)."""
@@ -372,6 +425,7 @@ class StageRunner:
         total: int,
         future: Future[JobOutcome],
         reuse: _Reuse | None = None,
+        observing: _Observing | None = None,
     ) -> None:
         stage = active.planned[i].stage
         job = active.run.jobs[i]
@@ -390,6 +444,8 @@ class StageRunner:
             )
             return
         tests = _cases(outcome)
+        if observing is not None:
+            self._observed(active, stage, outcome, observing)
         if stage.kind == "pytest":
             self.times.record(active.run.repository, ((t.nodeid, t.outcome, t.duration_s) for t in outcome.tests))
         if reuse is not None and (reuse.keys or reuse.hits):

@@ -26,6 +26,7 @@ from ..execution.history import TestTimes
 from ..pipeline.model import Pipeline, PipelineError
 from ..pipeline.plan import ChangedFile, CommitChanges, dependencies, plan
 from ..runs import PIPELINE_STAGE, JobResult, Run, Verdict, new_run_id, overall_verdict
+from ..selection.observed import Observations
 from ..selection.reuse import TestResults
 from ..selection.selector import TestSelector
 from .cache import ResultCache
@@ -71,7 +72,7 @@ class Verifier:
         self._latest_push: dict[tuple[str, str], str] = {}
         self._guard = threading.Lock()
         self._closed = False
-        self.tests = TestSelector()
+        self.tests = TestSelector(observations=Observations(cache.root.parent / "observed"))
         self.times = test_times if test_times is not None else TestTimes(cache.root.parent / "test-times")
         self.reused = TestResults(cache.root.parent / "tests")
         self.source = PipelineSource(store)

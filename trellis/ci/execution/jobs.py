@@ -30,6 +30,8 @@ class TestPlan:
     project's ``collect_ignore``, ``--ignore`` or ``pytest_ignore_collect`` would skip it, and
     runs named tests in the order named. ``load_tests``: honour unittest's ``load_tests`` protocol
     (what a test module's ``load_tests`` adds becomes items under ``<module>::load_tests``).
+    ``evals``: record the code exec/eval runs for the tree, except the sources with these digests
+    (None: record nothing).
     """
 
     __test__ = False  # a value, not a test class to collect
@@ -43,6 +45,7 @@ class TestPlan:
     reused: tuple[str, ...] = ()
     only: tuple[str, ...] | None = None
     load_tests: bool = False
+    evals: tuple[str, ...] | None = None
 
     def to_json(self, stream: str) -> dict[str, object]:
         return {
@@ -55,6 +58,7 @@ class TestPlan:
             "reused": list(self.reused),
             "only": None if self.only is None else list(self.only),
             "load_tests": self.load_tests,
+            "evals": None if self.evals is None else list(self.evals),
             "stream": stream,
         }
 
@@ -123,6 +127,7 @@ class JobOutcome:
     executor: str = ""
     collected: int = -1  # items pytest collected before sharding (-1: unknown)
     collection: str = ""  # digest of the collected node ids (equal in every shard of one run)
+    evals: tuple[str, ...] = ()  # the code exec/eval ran for the tree: the plugin's stream lines (JSON)
 
     @classmethod
     def from_sandbox(cls, job_id: str, result: SandboxResult, **extra: object) -> JobOutcome:

@@ -15,6 +15,8 @@ by ``TRELLIS_PYTEST_CONFIG``::
                                    path alone: every doctest of that module
      "fail_fast": bool,            stop at the first failing test
      "load_tests": bool,           honour the unittest ``load_tests`` protocol (below)
+     "evals": [digest, ...] | null, record the code exec/eval run for the tree (below); the
+                                   digests of the sources the engine has read already
      "stream": path}               where each test's result is appended, one JSON line each
 
 **Selected tests** are kept from what the job's own command line collects
@@ -53,6 +55,14 @@ shard, like pytest-xdist's ``loadscope`` with nextest's use of past durations.
 The first stream line records how many items were collected and their digest,
 so the engine can check that every shard saw the same collection.
 
+**Code exec/eval run.** With ``evals``, an audit hook (installed when this
+module is imported, before any conftest) records every code object that a
+function of the working directory hands to ``exec``/``eval`` — the source
+given to ``compile`` for it when there was one, else the names its bytecode
+uses — as a stream line ``{"eval": "path::qualname", ...}`` written at once,
+so it precedes the result of the test that ran it. The engine bounds the
+site's reach with it (:mod:`trellis.ci.selection.observed`).
+
 **Timeouts.** Each test (setup, call and teardown) runs under ``SIGALRM``:
 when its time is up, the test fails with "timed out after N s" and the shard
 goes on with the next test. A test that does not give the interpreter back
@@ -64,12 +74,15 @@ without the tests already done.
 
 from __future__ import annotations
 
+import dis
 import hashlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
+import types
 import unittest
 from collections.abc import Iterator
 from typing import Any
@@ -88,6 +101,95 @@ def _load() -> dict[str, Any] | None:
     with open(path, encoding="utf-8") as f:
         loaded: dict[str, Any] = json.load(f)
     return loaded
+
+
+_SOURCE_LIMIT = 1 << 20  # larger generated sources are described by their bytecode's names
+
+
+class EvalRecorder:
+    """The audit hook that writes each piece of code a function under ``root`` runs with exec/eval."""
+
+    def __init__(self, root: str, stream: str, known: list[str]) -> None:
+        self.roots = tuple(dict.fromkeys(os.path.join(r, "") for r in (root, os.path.realpath(root))))
+        self.fd = os.open(stream, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.known = set(known)
+        self.compiled: dict[str, str] = {}  # file name given to compile -> its source (until exec'd)
+        self.lock = threading.Lock()
+
+    def site(self, frame: Any) -> str | None:
+        """``path::qualname`` of the frame's code if it is under the root (None otherwise)."""
+        filename = frame.f_code.co_filename
+        if not os.path.isabs(filename):
+            filename = os.path.join(os.getcwd(), filename)
+        for root in self.roots:
+            if filename.startswith(root):
+                parts = [p for p in frame.f_code.co_qualname.split(".") if p != "<locals>"]
+                keep = next((i for i, p in enumerate(parts) if p.startswith("<")), len(parts))
+                return f"{filename[len(root) :]}::{'.'.join(parts[:keep])}"
+        return None
+
+    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
+        if event != "exec" and event != "compile":
+            return
+        site = self.site(sys._getframe(1))
+        if site is None:
+            return
+        if event == "compile":
+            source, filename = args[0], args[1]
+            if isinstance(source, bytes):
+                source = source.decode("utf-8", "surrogateescape")
+            if isinstance(source, str) and len(source) <= _SOURCE_LIMIT:
+                with self.lock:
+                    self.compiled[str(filename)] = source
+            return
+        code = args[0]
+        if not isinstance(code, types.CodeType):
+            return
+        with self.lock:
+            source = self.compiled.pop(code.co_filename, None)
+        if source is not None:
+            digest = hashlib.sha256(f"{site}\0{source}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+            if digest in self.known:
+                return
+            self.known.add(digest)
+            record: dict[str, Any] = {"eval": site, "sha": digest, "source": source}
+        else:
+            names, imports = _code_names(code)
+            record = {"eval": site, "names": sorted(names), "imports": imports}
+        line = (json.dumps(record) + "\n").encode("utf-8", "surrogatepass")
+        with self.lock:
+            os.write(self.fd, line)
+
+
+def _code_names(code: types.CodeType) -> tuple[set[str], bool]:
+    """The names a code object (and the code it holds) uses, its identifier constants, and whether it imports."""
+    names: set[str] = set()
+    imports = False
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        names.update(current.co_names)
+        for const in current.co_consts:
+            if isinstance(const, types.CodeType):
+                stack.append(const)
+            elif isinstance(const, str) and const.isidentifier():
+                names.add(const)
+        imports = imports or any(i.opname.startswith("IMPORT_") for i in dis.get_instructions(current))
+    return names, imports
+
+
+def _record_evals() -> None:
+    """Install the eval recorder now (at import, before conftests run) if this job asks for it."""
+    try:
+        settings = _load()
+    except (OSError, ValueError):
+        return
+    if settings is None or settings.get("evals") is None:
+        return
+    sys.addaudithook(EvalRecorder(os.getcwd(), settings["stream"], list(settings["evals"])))
+
+
+_record_evals()
 
 
 def _base(nodeid: str) -> str:

@@ -120,7 +120,7 @@ def _run_pytest(
     finally:
         if streaming is not None:
             streaming(None)
-    collected, digest, tests = read_stream(read_report(stream) or b"")
+    collected, digest, tests, evals = read_stream(read_report(stream) or b"")
     if collected < 0:  # the plugin never ran (pytest failed to start): what junit says, if anything
         data = read_report(report)
         tests = parse_junit(data) if data else ()
@@ -133,19 +133,25 @@ def _run_pytest(
         executor=executor,
         collected=collected,
         collection=digest,
+        evals=evals,
     )
 
 
-def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...]]:
-    """The plugin's stream: (items collected or -1, their digest, each test's outcome in stream order)."""
+def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...], tuple[str, ...]]:
+    """The plugin's stream: (items collected or -1, their digest, each test's outcome in stream order,
+    the code exec/eval ran as the stream's JSON lines)."""
     collected, digest = -1, ""
     tests: list[TestOutcome] = []
+    evals: list[str] = []
     for line in data.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue  # a line cut short by a kill
         if not isinstance(record, dict):
+            continue
+        if "eval" in record:
+            evals.append(line.decode("utf-8", "surrogatepass"))
             continue
         if "collected" in record:
             collected, digest = int(record.get("collected", -1)), str(record.get("digest", ""))
@@ -163,4 +169,4 @@ def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...]]:
                 int(record.get("index", -1)),
             )
         )
-    return collected, digest, tuple(tests)
+    return collected, digest, tuple(tests), tuple(evals)

@@ -283,4 +283,5 @@ def merge(job_id: str, parts: Sequence[JobOutcome], *, duration_s: float, stoppe
         executor=",".join(dict.fromkeys(p.executor for p in parts)),
         collected=max(p.collected for p in parts),
         collection=next(iter(collections), ""),
+        evals=tuple(line for p in parts for line in p.evals),
     )

@@ -26,7 +26,7 @@ import posixpath
 import sys
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from trellis.semantic_diff import DiffResult, EntityChange, module_name
@@ -34,6 +34,7 @@ from trellis.semantic_diff import DiffResult, EntityChange, module_name
 from ..pipeline.globs import matches_any
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from .load_tests import find_load_tests
+from .observed import SiteCode
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
 from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, TopLevel, file_facts
@@ -205,8 +206,15 @@ class TestIndex:
         self.tests: tuple[str, ...] = tuple(sorted(reach))
 
     @classmethod
-    def build(cls, files: Mapping[str, bytes], *, cache: FactCache | None = None) -> TestIndex:
-        """Index a tree: ``files`` maps every repo-relative path of a commit to its content."""
+    def build(
+        cls,
+        files: Mapping[str, bytes],
+        *,
+        cache: FactCache | None = None,
+        observed: Mapping[str, SiteCode] | None = None,
+    ) -> TestIndex:
+        """Index a tree: ``files`` maps every repo-relative path of a commit to its content; ``observed``:
+        the code ``exec``/``eval`` ran at each site, as tests ran (:mod:`trellis.ci.selection.observed`)."""
         cache = cache if cache is not None else FactCache()
         facts: dict[str, FileFacts] = {}
         errors: dict[str, str] = {}
@@ -219,7 +227,7 @@ class TestIndex:
             else:
                 facts[path] = found
         config = read_config(files)
-        graph = Graph(facts, config)
+        graph = Graph(facts, config, observed)
         reach: dict[str, int] = {}
         for path, items in collect(graph).items():
             if not items:
@@ -284,11 +292,16 @@ class TestIndex:
         graph = self._graph
         return tuple(sorted(self._display(n) for n in range(graph.size) if reach >> n & 1))
 
-    def reached_files(self, nodeid: str) -> frozenset[str] | None:
+    def reached_files(self, nodeid: str, *, observed: bool = False) -> frozenset[str] | None:
         """The Python files whose code a test may run (its own among them); None when the analysis
-        cannot bound it (a dynamic reach), or the test is unknown. For per-test result reuse."""
+        cannot bound it (a dynamic reach), or the test is unknown. For per-test result reuse.
+
+        A test that reaches code ``exec``/``eval`` ran is bounded only by what was observed: None
+        for it, unless ``observed`` (the key under which such a test's observation counts)."""
         reach = self._known().get(nodeid)
         if reach is None or reach & self._graph.dyn_bit or nodeid in self._opaque:
+            return None
+        if reach & self._graph.observed_bits and not observed:
             return None
         paths = self._graph.node_path
         files = {nodeid.split("::", 1)[0]}
@@ -324,6 +337,7 @@ class TestIndex:
         args: Sequence[str] = (),
         environment_changed: str = "",
         load_tests: bool = False,
+        observed: Callable[[Iterable[str]], set[str]] | None = None,
     ) -> Selection:
         """The tests that may observe ``changed`` (this index is the tree *after* the change).
 
@@ -334,6 +348,9 @@ class TestIndex:
         ``args`` the stage's own pytest arguments (``--doctest-modules`` there runs everything);
         ``environment_changed``: the file whose change changed what the stage's environment installs;
         ``load_tests``: the stage honours unittest's ``load_tests`` (its ``<module>::load_tests`` ids count).
+        ``observed``: which of the given tests ran, observed, under their closure key in the tree before
+        the change; a test reaching code ``exec``/``eval`` ran that is not among them is selected, as a
+        test that may run any code (see :mod:`trellis.ci.selection.observed`).
         Files :mod:`trellis.ci.selection.file_rules` knows to be inert by kind (stubs, docs,
         manifests) select only the tests reaching code that names them; any
         other non-Python change runs everything (rule ``data-file``).
@@ -390,6 +407,8 @@ class TestIndex:
         old_bits = _bits(old_nodes)
         old_candidates = {} if old_index is None else old_index._known(*extra)
         reasons: dict[str, str] = {}
+        sites = self._graph.observed_bits
+        old_sites = old_index._graph.observed_bits if old_index is not None else 0
         for nodeid, reach in candidates.items():
             why = forced.get(nodeid, "")
             if not why and nodeid in self._opaque:
@@ -406,6 +425,25 @@ class TestIndex:
                 why = self._graph.dynamic_reason(reach)
             if why:
                 reasons[nodeid] = why
+        # Tests through code exec/eval ran: bounded by what was observed only for the tests observed.
+        through = {
+            n
+            for n, reach in candidates.items()
+            if n not in reasons and (reach & sites or (old_index is not None and old_candidates.get(n, 0) & old_sites))
+        }
+        if through:
+            seen = observed(through) if observed is not None and old_index is not None else set()
+            for nodeid in through - seen:
+                reach = candidates[nodeid]
+                if reach & sites:
+                    graph, bits = self._graph, reach & sites
+                else:
+                    assert old_index is not None
+                    graph, bits = old_index._graph, old_candidates[nodeid] & old_sites
+                node = (bits & -bits).bit_length() - 1
+                reasons[nodeid] = (
+                    f"{graph.describe(node)} runs code exec/eval made, not observed for this test in this tree"
+                )
         return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
 
     def _all(
@@ -590,7 +628,8 @@ class TestIndex:
         graph = self._graph
         python_dirs = {posixpath.dirname(p) for p in graph.paths}
         for node, scope in enumerate(graph.node_scope):
-            word = named_by(path, scope.refs.words, python_dirs) if scope.refs.words else ""
+            words = scope.refs.words | graph.observed[node].words if node in graph.observed else scope.refs.words
+            word = named_by(path, words, python_dirs) if words else ""
             if word:
                 nodes.setdefault(node, f"{self._display(node)} (names {word!r}; {path} changed)")
 

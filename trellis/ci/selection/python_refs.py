@@ -182,7 +182,9 @@ class NodeRefs:
     other code when the definition runs (so running this node may call them);
     ``any_attr``: a computed attribute name (``getattr(x, name)``);
     ``namespace``: it reads its own module's namespace (``globals()``);
-    ``dynamic``: why this node may run any code ("" if it cannot);
+    ``dynamic``: why this node may run any code ("" if it cannot), ``evals``
+    aside: it calls ``exec``/``eval``, which run what their code says — any
+    code, unless :mod:`trellis.ci.selection.observed` knows the code they were given;
     ``runs``: modules of the tree it runs in a Python subprocess
     (``python -m app.cli``, ``python scripts/x.py`` as ``scripts.x``);
     ``words``: the parts of its short string constants without spaces, split
@@ -199,6 +201,7 @@ class NodeRefs:
     dynamic: str = ""
     runs: tuple[str, ...] = ()
     words: frozenset[str] = frozenset()
+    evals: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,6 +531,7 @@ class _Acc:
     dynamic: str = ""
     runs: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)
+    evals: bool = False
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -540,6 +544,7 @@ class _Acc:
         self.dynamic = self.dynamic or other.dynamic
         self.runs.extend(other.runs)
         self.words |= other.words
+        self.evals = self.evals or other.evals
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -553,6 +558,7 @@ class _Acc:
             dynamic=self.dynamic,
             runs=tuple(dict.fromkeys(self.runs)),
             words=frozenset(self.words),
+            evals=self.evals,
         )
 
 
@@ -1279,6 +1285,9 @@ class _Extractor:
                 self.executes(ImportRef(0, "*"))
         elif name in PROCESS_CALLS:
             self.process(name, node)
+        elif name in ("eval", "exec"):
+            self.acc.evals = True  # may run any code: the graph decides, with what was observed (observed.py)
+            self.dynamic = self.dynamic or name
         elif is_dynamic(name):
             loader = next((k.value for k in node.keywords if k.arg == "Loader"), args[1] if len(args) > 1 else None)
             if not self.bounded_load(name, node) and not (
@@ -1695,6 +1704,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             dynamic=a.dynamic or b.dynamic,
             runs=tuple(dict.fromkeys(a.runs + b.runs)),
             words=a.words | b.words,
+            evals=a.evals or b.evals,
         )
         merged[scope.qualname] = Scope(
             qualname=seen.qualname,

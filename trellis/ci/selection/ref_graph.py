@@ -58,6 +58,7 @@ import sys
 import unittest
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from .observed import SiteCode
 from .pytest_config import PytestConfig
 from .python_refs import GETTERS, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
@@ -211,7 +212,9 @@ _VALUE: _Target = (_VAL, "")
 class Graph:
     """The reference graph of one tree (``facts``: every parsable ``.py`` file's facts)."""
 
-    def __init__(self, facts: Mapping[str, FileFacts], config: PytestConfig) -> None:
+    def __init__(
+        self, facts: Mapping[str, FileFacts], config: PytestConfig, observed: Mapping[str, SiteCode] | None = None
+    ) -> None:
         self.facts = facts
         self.config = config
         self.paths = sorted(facts)
@@ -265,6 +268,13 @@ class Graph:
                 self._defined_used.setdefault(container, []).append(node)
             if container is not None and not self.plain_bindings(node):
                 self._defined_bindings.setdefault(container, []).append(node)
+        # The code exec/eval ran, observed at run time (observed.py), by the node that ran it.
+        self.observed: dict[int, SiteCode] = {}
+        for site, code in (observed or {}).items():
+            found = self._site_node(site)
+            if found is not None:
+                self.observed[found] = self.observed[found] | code if found in self.observed else code
+        self.observed_bits = 0  # the nodes whose exec/eval is bounded by what was observed
         # Edges.
         self.succ: list[tuple[int, ...]] = []
         self.fallbacks: list[frozenset[str]] = []
@@ -774,6 +784,8 @@ class Graph:
         path = self.node_path[node]
         scope = self.node_scope[node]
         edges, names, dynamic = self._refs(path, scope.refs)
+        if scope.refs.evals:
+            dynamic = self._evaluated(node, edges, names, dynamic)
         edges.update(self._defined_used.get(node, ()))
         for cls in self._defined_bindings.get(node, ()):
             more, more_names, why = self._refs(path, self.node_scope[cls].refs)
@@ -810,6 +822,37 @@ class Graph:
                 ):
                     edges.add(self.node_of[(path, qualname)])
         return edges, names, dynamic
+
+    def _site_node(self, site: str) -> int | None:
+        """The node whose code runs at ``path::qualname`` as the interpreter names it (a class body's code is
+        its container's; a lambda's or a comprehension's, its function's)."""
+        path, _, qualname = site.partition("::")
+        parts = qualname.split(".") if qualname else []
+        while True:
+            node = self.node_of.get((path, ".".join(parts)))
+            if node is not None:
+                scope = self.node_scope[node]
+                if scope.kind != "class":
+                    return node
+                return self.node_of.get((path, scope.container))
+            if not parts:
+                return None
+            parts.pop()
+
+    def _evaluated(self, node: int, edges: set[int], names: set[str], dynamic: str) -> str:
+        """Add what the code exec/eval ran at ``node`` reaches, when it was observed and is bounded."""
+        code = self.observed.get(node)
+        if code is None or code.dynamic or dynamic:
+            return dynamic or (code.dynamic if code is not None and code.dynamic else "exec/eval")
+        names |= code.names
+        if code.any_attr:
+            names.add("*")
+        if not names.isdisjoint(_CLASS_LEAKS):
+            names.add(INSTANCES)
+        for text in code.strings:
+            edges |= self.string_nodes(text)
+        self.observed_bits |= 1 << node
+        return ""
 
     def _refs(self, path: str, refs: NodeRefs) -> tuple[set[int], set[str], str]:
         edges: set[int] = set()

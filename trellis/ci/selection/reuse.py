@@ -43,12 +43,19 @@ class Reused:
 
 
 def closure_keys(
-    index: TestIndex, blobs: Mapping[str, str], tests: Iterable[str], *, salt: str, inert: Sequence[str]
+    index: TestIndex,
+    blobs: Mapping[str, str],
+    tests: Iterable[str],
+    *,
+    salt: str,
+    inert: Sequence[str],
+    observed: bool = False,
 ) -> dict[str, str]:
     """The reuse key of each test whose closure is known (``blobs``: path -> blob id of the tree).
 
     ``salt`` stands for what every test depends on beyond files: the stage definition, the
-    environment, the toolchain and the repository.
+    environment, the toolchain and the repository. ``observed``: also for the tests reaching code
+    exec/eval ran, bounded by what was observed (the key of their observation, not of a result).
     """
     if index.errors or index.config.unsupported:
         return {}
@@ -66,7 +73,7 @@ def closure_keys(
     base = shared.hexdigest()
     keys: dict[str, str] = {}
     for nodeid in tests:
-        files = index.reached_files(nodeid)
+        files = index.reached_files(nodeid, observed=observed)
         if files is None or any(f not in blobs for f in files):
             continue
         h = hashlib.sha256(f"{base}\0{nodeid}\n".encode())

@@ -4,7 +4,9 @@ Wraps :mod:`trellis.ci.selection.index` for the engine: the test index of a tree
 from its Python files and pytest configuration (read from git, per-file facts
 cached by content so a micro-commit re-reads one file), kept per tree id, and
 asked which tests can reach a commit's semantic changes, with the parent's
-index for what was removed.
+index for what was removed. The code ``exec``/``eval`` ran while tests ran
+(:mod:`trellis.ci.selection.observed`) is part of the index: a tree's index is
+rebuilt when what was observed in its repository changes.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from trellis import semantic_diff, vcs
 
 from .file_rules import is_config
 from .index import FactCache, Selection, TestIndex, changes_from_diff, missed_failures
+from .observed import Observations
+from .reuse import closure_keys
 
 __all__ = ["TestSelector"]
 
@@ -49,7 +53,8 @@ def _read(store: vcs.Store, repository: str, entries: Mapping[str, str | None]) 
 class TestSelector:
     __test__ = False  # not a pytest test class
 
-    def __init__(self, *, trees: int = 32) -> None:
+    def __init__(self, *, trees: int = 32, observations: Observations | None = None) -> None:
+        self.observations = observations if observations is not None else Observations()
         self._facts = FactCache()
         self._indexes: OrderedDict[str, TestIndex] = OrderedDict()
         self._by_content: OrderedDict[bytes, TestIndex] = OrderedDict()
@@ -59,19 +64,21 @@ class TestSelector:
     def index(self, store: vcs.Store, repository: str, tree_id: str) -> TestIndex:
         """The test index of a tree; a tree whose paths, Python files and configuration equal another's
         (a commit that edited only docs or data) shares that tree's index instead of building its own."""
+        version, sites = self.observations.sites(repository)
+        tree_key = f"{tree_id}:{version}"
         with self._guard:
-            found = self._indexes.get(tree_id)
+            found = self._indexes.get(tree_key)
             if found is not None:
-                self._indexes.move_to_end(tree_id)
+                self._indexes.move_to_end(tree_key)
                 return found
         entries = _tree_entries(store, repository, tree_id)
-        key = _index_key(entries)
+        key = _index_key(entries) + version.encode()
         with self._guard:
             built = self._by_content.get(key)
         if built is None:
-            built = TestIndex.build(_read(store, repository, entries), cache=self._facts)
+            built = TestIndex.build(_read(store, repository, entries), cache=self._facts, observed=sites)
         with self._guard:
-            self._indexes[tree_id] = built
+            self._indexes[tree_key] = built
             self._by_content[key] = built
             self._by_content.move_to_end(key)
             while len(self._indexes) > self._max:
@@ -93,15 +100,26 @@ class TestSelector:
         args: Sequence[str] = (),
         environment_changed: str = "",
         load_tests: bool = False,
+        salt: str | None = None,
     ) -> Selection:
         """The tests of ``tree_id`` that can observe ``diff`` (from ``old_tree_id``; "" for none).
 
         ``inert`` / ``always_full``: the stage's globs, ``args`` its pytest arguments,
         ``environment_changed`` a file that changed what its environment installs, ``load_tests``
-        whether it honours unittest's ``load_tests`` (see :meth:`TestIndex.select`).
+        whether it honours unittest's ``load_tests`` (see :meth:`TestIndex.select`). ``salt``: what
+        the tests' closure keys hash beside files (:func:`closure_keys`); None: no test counts as
+        observed, every test through code exec/eval ran may run any code.
         """
         index = self.index(store, repository, tree_id)
         old = self.index(store, repository, old_tree_id) if old_tree_id else None
+
+        def observed(tests: Iterable[str]) -> set[str]:
+            if old is None or salt is None:
+                return set()
+            blobs = store.tree_blobs(repository, old_tree_id)
+            keys = closure_keys(old, blobs, tests, salt=salt, inert=inert, observed=True)
+            return self.observations.observed(repository, keys)
+
         return index.select(
             changes_from_diff(diff),
             old_index=old,
@@ -110,7 +128,30 @@ class TestSelector:
             args=args,
             environment_changed=environment_changed,
             load_tests=load_tests,
+            observed=observed,
         )
+
+    def observe(
+        self,
+        store: vcs.Store,
+        repository: str,
+        tree_id: str,
+        evals: Sequence[str],
+        ran: Iterable[str],
+        *,
+        salt: str,
+        inert: Sequence[str] = (),
+    ) -> None:
+        """After a job that ran ``ran`` (test ids) to the end in ``tree_id``: merge the code exec/eval ran
+        (``evals``, the plugin's records), then remember each of those tests as observed under its closure
+        key — computed with what is now known, which holds everything this run evaluated."""
+        self.observations.add_code(repository, evals)
+        index = self.index(store, repository, tree_id)
+        through = [t for t in ran if index.reached_files(t) is None and index.reached_files(t, observed=True)]
+        if through:
+            blobs = store.tree_blobs(repository, tree_id)
+            keys = closure_keys(index, blobs, through, salt=salt, inert=inert, observed=True)
+            self.observations.add_keys(repository, keys)
 
     @staticmethod
     def missed(selection: Selection, full_results: Mapping[str, str]) -> tuple[str, ...]:

@@ -1,0 +1,297 @@
+"""Code that ``exec``/``eval`` ran, observed while tests ran: what bounds a node that evaluates generated code.
+
+A node that calls ``exec`` or ``eval`` may run any code of the tree as far as
+the source shows: the code it evaluates is a string built at run time
+(``attrs`` writes every class's ``__init__``, ``__eq__`` and ``__repr__``
+this way, from the field names). The pytest job records every piece of code
+that a function of the tree hands to ``exec``/``eval`` (an audit hook:
+:mod:`trellis.ci.execution.pytest_plugin`): the source given to ``compile``,
+or, when there was none, the names its bytecode uses. This module reads them
+with the same analysis as the tree's files and keeps, per *site* (the
+function of the tree that called ``exec``/``eval``), the union over every
+observed piece of code: the names it reads (as attribute names of objects of
+unknown type, resolved like ``obj.save()``), whether it reads a computed
+attribute, the dotted strings and words it holds. Code that imports, calls
+``exec`` again or starts a process stays unbounded.
+
+Why it is sound. Generated code reaches the tree only through the values its
+namespace holds (references of the code that built it: reached already), the
+names it reads, and imports (which keep the site unbounded). So a test whose
+run was observed reaches nothing through the site beyond the union. Its
+next run generates the same code as long as nothing it runs changed — and a
+change to anything it runs, through the site's names included, selects it.
+That holds along one line of history, but a record made on one branch says
+nothing about another branch's code: a test's observation counts only when
+its *closure key* (:func:`trellis.ci.selection.reuse.closure_keys`: the content of every file
+its reach covers, with the site's union, and the toolchain and environment)
+equals the key recorded when it ran. A test whose key was not recorded treats
+the site as "may run any code", as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .python_calls import IMPORT_CALLS, PROCESS_CALLS, ROUND_TRIP_LOADS
+from .python_refs import file_facts
+
+__all__ = ["KEYS_KEPT", "Observations", "SiteCode", "from_bytecode", "from_source", "source_digest"]
+
+KEYS_KEPT = 8  # closure keys remembered per test (a few branches' worth)
+# Names whose use in code known only by its bytecode may run anything or read a computed attribute.
+_UNBOUNDED_NAMES = frozenset(
+    {"eval", "exec", "compile", "__import__", "globals", "locals", "vars", "breakpoint", "__builtins__"}
+    | {name.rpartition(".")[2] for name in (*PROCESS_CALLS, *IMPORT_CALLS, *ROUND_TRIP_LOADS)}
+    | {"load", "loads", "reload", "entry_points", "iter_entry_points", "load_entry_point", "resolve_name"}
+    | {"iter_modules", "walk_packages", "exec_module", "load_module"}
+)
+_COMPUTED_ATTR_NAMES = frozenset({"getattr", "setattr", "delattr", "hasattr", "__getattribute__", "__getattr__"})
+
+
+@dataclass(frozen=True, slots=True)
+class SiteCode:
+    """What the code evaluated at one site may reach (a union over every piece observed there).
+
+    ``names``: names it reads (globals and attributes alike); ``any_attr``: it reads an attribute
+    under a computed name; ``strings``: dotted names in its strings; ``words``: the words of its
+    short strings (the files it may name); ``dynamic``: why it may run anything ("" if it cannot).
+    """
+
+    names: frozenset[str] = frozenset()
+    any_attr: bool = False
+    strings: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+    dynamic: str = ""
+
+    def __or__(self, other: SiteCode) -> SiteCode:
+        return SiteCode(
+            names=self.names | other.names,
+            any_attr=self.any_attr or other.any_attr,
+            strings=self.strings | other.strings,
+            words=self.words | other.words,
+            dynamic=self.dynamic or other.dynamic,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "names": sorted(self.names),
+            "any_attr": self.any_attr,
+            "strings": sorted(self.strings),
+            "words": sorted(self.words),
+            "dynamic": self.dynamic,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, object]) -> SiteCode:
+        def strs(key: str) -> frozenset[str]:
+            value = raw.get(key, ())
+            return frozenset(str(x) for x in value) if isinstance(value, list) else frozenset()
+
+        return cls(
+            names=strs("names"),
+            any_attr=bool(raw.get("any_attr", False)),
+            strings=strs("strings"),
+            words=strs("words"),
+            dynamic=str(raw.get("dynamic", "")),
+        )
+
+
+def source_digest(site: str, source: str) -> str:
+    """What the job and the engine call one source evaluated at one site (the plugin computes it alike)."""
+    return hashlib.sha256(f"{site}\0{source}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def from_source(source: str) -> SiteCode:
+    """Read a piece of generated code as the tree's files are read (:func:`file_facts`)."""
+    facts = file_facts("<generated>.py", source.encode("utf-8", "surrogatepass"))
+    if facts.error:
+        return SiteCode(dynamic=f"evaluated code the analysis cannot read ({facts.error})")
+    names: set[str] = set()
+    strings: set[str] = set()
+    words: set[str] = set()
+    any_attr = False
+    dynamic = ""
+    for scope in facts.scopes:
+        refs = scope.refs
+        chains = [*refs.chains, *(c for base in scope.bases for c in base), *(c for v in scope.bound_values for c in v)]
+        for chain in chains:
+            names.add(chain.root)
+            names.update(chain.attrs)
+        names |= refs.attrs
+        if scope.qualname:
+            names.add(scope.name)  # a method it defines is called by its name (or as a dunder)
+        strings.update(refs.strings)
+        words |= refs.words
+        any_attr = any_attr or refs.any_attr or refs.namespace
+        if refs.evals:
+            dynamic = dynamic or "evaluated code that calls exec/eval itself"
+        dynamic = dynamic or refs.dynamic
+        if refs.imports or refs.runs:
+            dynamic = dynamic or "evaluated code that imports or runs a module"
+    if facts.file_imports or facts.star_imports:
+        dynamic = dynamic or "evaluated code that imports"
+    return SiteCode(
+        names=frozenset(names), any_attr=any_attr, strings=frozenset(strings), words=frozenset(words), dynamic=dynamic
+    )
+
+
+def from_bytecode(names: Iterable[str], imports: bool) -> SiteCode:
+    """Code the job saw without its source: the names its bytecode uses (and its identifier constants)."""
+    found = frozenset(str(n) for n in names)
+    dynamic = ""
+    if imports:
+        dynamic = "evaluated code that imports"
+    elif found & _UNBOUNDED_NAMES:
+        dynamic = f"evaluated code (without source) that uses {sorted(found & _UNBOUNDED_NAMES)[0]}"
+    return SiteCode(names=found, any_attr=bool(found & _COMPUTED_ATTR_NAMES), dynamic=dynamic)
+
+
+@dataclass(slots=True)
+class _Repo:
+    sites: dict[str, SiteCode] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)  # digests of the sources already read
+    keys: dict[str, list[str]] = field(default_factory=dict)  # test id -> closure keys of observed runs
+    version: str = ""
+
+
+class Observations:
+    """Per repository: each site's observed code, and the closure keys under which tests were observed.
+
+    Kept in memory and in one JSON file per repository under ``root`` (written atomically), so a
+    restarted server keeps them; ``root`` None keeps them in memory only. A lost file costs runs,
+    never soundness: an unknown site or test is "may run any code" again.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else None
+        self._repos: dict[str, _Repo] = {}
+        self._read: dict[str, SiteCode] = {}  # source digest -> its reading (shared by repositories)
+        self._guard = threading.Lock()
+
+    def _path(self, repository: str) -> Path | None:
+        if self.root is None:
+            return None
+        return self.root / f"{hashlib.sha256(repository.encode()).hexdigest()[:24]}.json"
+
+    def _load(self, repository: str) -> _Repo:
+        found = self._repos.get(repository)
+        if found is not None:
+            return found
+        repo = _Repo()
+        path = self._path(repository)
+        if path is not None:
+            try:
+                raw = json.loads(path.read_bytes())
+                repo.sites = {str(k): SiteCode.from_json(v) for k, v in raw.get("sites", {}).items()}
+                repo.sources = {str(s) for s in raw.get("sources", ())}
+                repo.keys = {str(k): [str(x) for x in v][-KEYS_KEPT:] for k, v in raw.get("keys", {}).items()}
+            except (OSError, ValueError, TypeError, AttributeError):
+                repo = _Repo()
+        repo.version = _version(repo.sites)
+        self._repos[repository] = repo
+        return repo
+
+    def sites(self, repository: str) -> tuple[str, Mapping[str, SiteCode]]:
+        """The version (a digest, "" when nothing was observed) and the observed code of each site."""
+        with self._guard:
+            repo = self._load(repository)
+            return repo.version, dict(repo.sites)
+
+    def known_sources(self, repository: str) -> frozenset[str]:
+        """Digests of the sources already read: a job need not send them again."""
+        with self._guard:
+            return frozenset(self._load(repository).sources)
+
+    def add_code(self, repository: str, lines: Iterable[str]) -> bool:
+        """Merge a job's ``eval`` records (JSON lines of :mod:`trellis.ci.execution.pytest_plugin`'s
+        stream); True if a site's code changed."""
+        readings: list[tuple[str, str, SiteCode]] = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            site = str(record.get("eval", ""))
+            if "::" not in site:
+                continue
+            digest = str(record.get("sha", ""))
+            source = record.get("source")
+            if isinstance(source, str):
+                digest = digest or source_digest(site, source)
+                code = self._read.get(digest)
+                if code is None:
+                    code = self._read[digest] = from_source(source)
+            else:
+                names = record.get("names", ())
+                code = from_bytecode(names if isinstance(names, list) else (), bool(record.get("imports", True)))
+            readings.append((site, digest, code))
+        if not readings:
+            return False
+        with self._guard:
+            repo = self._load(repository)
+            changed = False
+            for site, digest, code in readings:
+                before = repo.sites.get(site)
+                after = code if before is None else before | code
+                if after != before:
+                    repo.sites[site] = after
+                    changed = True
+                if digest:
+                    repo.sources.add(digest)
+            if changed:
+                repo.version = _version(repo.sites)
+            self._save(repository, repo)
+            return changed
+
+    def add_keys(self, repository: str, keys: Mapping[str, str]) -> None:
+        """Remember that each test ran, observed, under its closure key."""
+        if not keys:
+            return
+        with self._guard:
+            repo = self._load(repository)
+            for test, key in keys.items():
+                kept = repo.keys.setdefault(test, [])
+                if key in kept:
+                    kept.remove(key)
+                kept.append(key)
+                del kept[:-KEYS_KEPT]
+            self._save(repository, repo)
+
+    def observed(self, repository: str, keys: Mapping[str, str]) -> set[str]:
+        """The tests of ``keys`` (test id -> closure key) that ran, observed, under that key."""
+        with self._guard:
+            recorded = self._load(repository).keys
+            return {test for test, key in keys.items() if key in recorded.get(test, ())}
+
+    def _save(self, repository: str, repo: _Repo) -> None:
+        path = self._path(repository)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "repository": repository,
+                    "sites": {k: v.to_json() for k, v in sorted(repo.sites.items())},
+                    "sources": sorted(repo.sources),
+                    "keys": repo.keys,
+                }
+            )
+        )
+        os.replace(tmp, path)
+
+
+def _version(sites: Mapping[str, SiteCode]) -> str:
+    if not sites:
+        return ""
+    raw = json.dumps({k: v.to_json() for k, v in sorted(sites.items())}, sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
