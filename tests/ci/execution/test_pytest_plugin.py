@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,61 @@ def test_a_selected_files_doctests_are_collected_only_when_selected(
     outcome = run_doctests(executor, tmp_path, only)
     assert sorted(ran(outcome)) == sorted(expected), outcome.output.decode()
     assert deselected(outcome) == left_out, outcome.output.decode()
+
+
+def test_the_code_exec_and_eval_run_is_recorded_from_the_first_conftest_on(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    # Generated code runs at import time (a conftest, before pytest_configure), inside class bodies and
+    # lambdas, from compiled sources and from code objects with no source; the interpreter's own exec of
+    # every imported module is not the tree's.
+    files: dict[str, bytes | None] = {
+        "conftest.py": b"import gen\n\nFIRST = gen.make('a')\n",
+        "gen.py": b"""\
+import types
+
+
+def make(name):
+    exec(compile(f"def {name}(self):\\n    return self.check_{name}()\\n", f"<gen {name}>", "exec"), {}, {})
+    return eval('lambda: 1')
+
+
+class Holder:
+    value = eval("len('abc')")
+    pick = staticmethod(lambda: eval(compile("seven", "<pick>", "eval"), {"seven": 7}))
+
+
+def without_source():
+    code = compile("x.attr_from_bytecode", "<x>", "eval").replace(co_filename="<elsewhere>")
+    return eval(code, {"x": types.SimpleNamespace(attr_from_bytecode=3)})
+""",
+        "tests/test_gen.py": b"import gen\n\n\ndef test_gen():\n    gen.make('b')\n    assert gen.Holder.pick() == 7\n"
+        b"    assert gen.without_source() == 3\n",
+    }
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit(files)
+    plan = TestPlan(evals=())
+    request = JobRequest("job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=plan)
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert outcome.status == "passed", outcome.output.decode()
+    records = [json.loads(line) for line in outcome.evals]
+    by_site: dict[str, list[dict[str, object]]] = {}
+    for record in records:
+        by_site.setdefault(str(record["eval"]), []).append(record)
+    assert set(by_site) == {"gen.py::make", "gen.py::Holder", "gen.py::without_source"}
+    sources = {str(r["source"]) for r in by_site["gen.py::make"]}
+    assert sources == {
+        "def a(self):\n    return self.check_a()\n",
+        "def b(self):\n    return self.check_b()\n",
+        "lambda: 1",
+    }
+    assert {str(r.get("source")) for r in by_site["gen.py::Holder"]} == {"len('abc')", "seven"}
+    (bytecode,) = by_site["gen.py::without_source"]
+    assert "source" not in bytecode and "attr_from_bytecode" in bytecode["names"]  # type: ignore[operator]
+    # Sources the engine knows are not sent again; a job without ``evals`` records nothing.
+    known = tuple(str(r["sha"]) for r in records if "sha" in r)
+    again = replace(request, tests=TestPlan(evals=known))
+    assert [json.loads(line)["eval"] for line in submit_tests(executor, again).result(timeout=300).evals] == [
+        "gen.py::without_source"
+    ]
+    assert submit_tests(executor, replace(request, tests=TestPlan())).result(timeout=300).evals == ()

@@ -119,6 +119,8 @@ class EvalRecorder:
     def site(self, frame: Any) -> str | None:
         """``path::qualname`` of the frame's code if it is under the root (None otherwise)."""
         filename = frame.f_code.co_filename
+        if filename.startswith("<"):  # the interpreter's own (<frozen importlib._bootstrap>) or generated
+            return None
         if not os.path.isabs(filename):
             filename = os.path.join(os.getcwd(), filename)
         for root in self.roots:

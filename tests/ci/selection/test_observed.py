@@ -1,0 +1,135 @@
+"""Code exec/eval ran, observed while tests ran: how it bounds a site, and for which tests it counts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from trellis.ci.selection.index import ChangedEntity, TestIndex
+from trellis.ci.selection.observed import KEYS_KEPT, Observations, SiteCode, from_bytecode, from_source
+from trellis.ci.selection.reuse import closure_keys
+
+FILES = {
+    "lib/__init__.py": b"",
+    "lib/gen.py": b"""\
+def make(fields):
+    source = "def __init__(self):\\n" + "".join(f"    self.{f} = self.default_{f}()\\n" for f in fields)
+    namespace = {}
+    exec(source, {}, namespace)
+    return type("Made", (Base,), namespace)
+
+
+class Base:
+    def default_x(self):
+        return 1
+
+    def default_y(self):
+        return 2
+
+
+class Holder:
+    value = eval("1 + 1")
+""",
+    "lib/other.py": b"def helper():\n    return 2\n",
+    "tests/test_gen.py": b"from lib.gen import make\n\n\ndef test_make():\n    assert make(['x'])().x == 1\n",
+    "tests/test_other.py": b"from lib.other import helper\n\n\ndef test_helper():\n    assert helper() == 2\n",
+}
+BLOBS = {p: hashlib.sha1(c).hexdigest() for p, c in FILES.items()}
+MAKE, HELPER = "tests/test_gen.py::test_make", "tests/test_other.py::test_helper"
+OBSERVED = {
+    "lib/gen.py::make": from_source("def __init__(self):\n    self.x = self.default_x()\n"),
+    "lib/gen.py::Holder": from_source("1 + 1"),  # a class body runs in the module's node: it bounds the module's
+}
+
+
+def change(path: str, qualname: str) -> ChangedEntity:
+    return ChangedEntity(path=path, qualname=qualname)
+
+
+def test_generated_code_is_read_like_the_tree() -> None:
+    code = from_source("def __init__(self, x):\n    self.x = x\n    self.__post_init__()\n    getattr(self, 'y')\n")
+    assert {"x", "__post_init__", "y", "__init__"} <= code.names and not code.any_attr and not code.dynamic
+    assert from_source("def f(self, name):\n    return getattr(self, name)\n").any_attr
+    assert "imports" in from_source("import os\n").dynamic
+    assert "exec/eval" in from_source("exec('1')\n").dynamic
+    assert from_source("def (:\n").dynamic  # unreadable: unbounded
+    assert from_bytecode(["a", "b"], imports=False) == SiteCode(names=frozenset({"a", "b"}))
+    assert from_bytecode(["a"], imports=True).dynamic and from_bytecode(["__import__"], imports=False).dynamic
+    assert from_bytecode(["getattr"], imports=False).any_attr
+
+
+def test_a_site_stays_any_code_until_observed() -> None:
+    index = TestIndex.build(FILES)
+    selection = index.select([change("lib/other.py", "lib.other.helper")], old_index=index)
+    assert selection.tests == (MAKE, HELPER)
+    assert "may run any code (exec/eval)" in selection.reasons[MAKE]
+    assert index.reached_files(MAKE) is None
+
+
+def test_an_observed_site_reaches_what_its_code_names_for_the_tests_observed() -> None:
+    index = TestIndex.build(FILES, observed=OBSERVED)
+    observed = {MAKE}
+    old = TestIndex.build(FILES, observed=OBSERVED)
+
+    def select(qualname: str, path: str = "lib/gen.py") -> tuple[str, ...]:
+        return index.select([change(path, qualname)], old_index=old, observed=lambda tests: set(tests) & observed).tests
+
+    assert select("lib.other.helper", "lib/other.py") == (HELPER,)  # observed: the unrelated change is not its
+    assert select("lib.gen.Base.default_x") == (MAKE,)  # named by the generated code
+    assert select("lib.gen.Base.default_y") == ()  # named by none of it
+    observed.clear()  # not observed in this tree (another branch's record, or none): any code again
+    selection = index.select([change("lib/gen.py", "lib.gen.Base.default_y")], old_index=old, observed=lambda t: set())
+    assert selection.tests == (MAKE,)
+    assert "not observed for this test" in selection.reasons[MAKE]
+    # Reuse never keys a test through observed code; the observation's own key exists.
+    assert index.reached_files(MAKE) is None and index.reached_files(MAKE, observed=True) is not None
+
+
+def test_code_that_imports_or_an_unobserved_class_body_stays_any_code() -> None:
+    helper = [change("lib/other.py", "lib.other.helper")]
+    everyone = lambda tests: set(tests)  # noqa: E731
+    without_body = TestIndex.build(FILES, observed={"lib/gen.py::make": OBSERVED["lib/gen.py::make"]})
+    assert without_body.select(helper, old_index=without_body, observed=everyone).tests == (MAKE, HELPER)
+    imports = TestIndex.build(FILES, observed={**OBSERVED, "lib/gen.py::make": from_source("import lib.other\n")})
+    assert imports.select(helper, old_index=imports, observed=everyone).tests == (MAKE, HELPER)
+    bounded = TestIndex.build(FILES, observed=OBSERVED)
+    assert bounded.select(helper, old_index=bounded, observed=everyone).tests == (HELPER,)
+
+
+def keys_of(store: Observations, sites: Mapping[str, SiteCode]) -> dict[str, str]:
+    index = TestIndex.build(FILES, observed=sites)
+    return closure_keys(index, BLOBS, [MAKE], salt="stage", inert=(), observed=True)
+
+
+def test_observations_persist_and_count_under_their_closure_key(tmp_path: Path) -> None:
+    store = Observations(tmp_path)
+    site = "lib/gen.py::make"
+    line = json.dumps({"eval": site, "sha": "s1", "source": "def __init__(self):\n    self.x = self.default_x()\n"})
+    body = json.dumps({"eval": "lib/gen.py::Holder", "sha": "s2", "source": "1 + 1"})
+    assert store.add_code("repo", [line, body, "not json", json.dumps({"eval": "no site"})])
+    assert not store.add_code("repo", [line])  # nothing new
+    version, sites = store.sites("repo")
+    assert version and sites[site].names >= {"default_x", "x"}
+    assert store.known_sources("repo") == {"s1", "s2"} and keys_of(store, sites)
+    keys = keys_of(store, sites)
+    store.add_keys("repo", keys)
+    reopened = Observations(tmp_path)
+    assert reopened.sites("repo") == (version, sites)
+    assert reopened.observed("repo", keys) == {MAKE}
+    edited = {**FILES, "lib/gen.py": FILES["lib/gen.py"] + b"\nX = 1\n"}  # a file of its closure changed
+    moved = closure_keys(
+        TestIndex.build(edited, observed=sites),
+        {**BLOBS, "lib/gen.py": "other"},
+        [MAKE],
+        salt="stage",
+        inert=(),
+        observed=True,
+    )
+    assert reopened.observed("repo", moved) == set()
+    for k in range(KEYS_KEPT + 1):
+        reopened.add_keys("repo", {MAKE: f"key{k}"})
+    assert reopened.observed("repo", {MAKE: "key0"}) == set() and reopened.observed("repo", {MAKE: "key1"}) == {MAKE}
+    (next(tmp_path.iterdir())).write_text("{broken")
+    assert Observations(tmp_path).sites("repo") == ("", {})  # lost: costs runs, never soundness
