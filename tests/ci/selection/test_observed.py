@@ -109,7 +109,7 @@ def test_observations_persist_and_count_under_their_closure_key(tmp_path: Path) 
     line = json.dumps({"eval": site, "sha": "s1", "source": "def __init__(self):\n    self.x = self.default_x()\n"})
     body = json.dumps({"eval": "lib/gen.py::Holder", "sha": "s2", "source": "1 + 1"})
     assert store.add_code("repo", [line, body, "not json", json.dumps({"eval": "no site"})])
-    assert not store.add_code("repo", [line])  # nothing new
+    assert not store.add_code("repo", [json.dumps({"eval": "", "lost": "AttributeError"})])  # incomplete
     version, sites = store.sites("repo")
     assert version and sites[site].names >= {"default_x", "x"}
     assert store.known_sources("repo") == {"s1", "s2"} and keys_of(store, sites)

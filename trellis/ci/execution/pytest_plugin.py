@@ -115,6 +115,8 @@ class EvalRecorder:
         self.known = set(known)
         self.compiled: dict[str, str] = {}  # file name given to compile -> its source (until exec'd)
         self.lock = threading.Lock()
+        self.getframe = sys._getframe  # tests may delete or patch sys._getframe
+        self.lost = False
 
     def site(self, frame: Any) -> str | None:
         """``path::qualname`` of the frame's code if it is under the root (None otherwise)."""
@@ -133,7 +135,20 @@ class EvalRecorder:
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
         if event != "exec" and event != "compile":
             return
-        site = self.site(sys._getframe(1))
+        try:
+            self.record(event, args, self.getframe(1))
+        except Exception as exc:  # noqa: BLE001 - never fail the audited call; say the record is incomplete
+            if not self.lost:
+                self.lost = True
+                self.write({"eval": "", "lost": f"{type(exc).__name__}: {exc}"[:500]})
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = (json.dumps(record) + "\n").encode("utf-8", "surrogatepass")
+        with self.lock:
+            os.write(self.fd, line)
+
+    def record(self, event: str, args: tuple[Any, ...], frame: Any) -> None:
+        site = self.site(frame)
         if site is None:
             return
         if event == "compile":
@@ -158,9 +173,7 @@ class EvalRecorder:
         else:
             names, imports = _code_names(code)
             record = {"eval": site, "names": sorted(names), "imports": imports}
-        line = (json.dumps(record) + "\n").encode("utf-8", "surrogatepass")
-        with self.lock:
-            os.write(self.fd, line)
+        self.write(record)
 
 
 def _code_names(code: types.CodeType) -> tuple[set[str], bool]:

@@ -44,6 +44,7 @@ from .python_refs import file_facts
 __all__ = ["KEYS_KEPT", "Observations", "SiteCode", "from_bytecode", "from_source", "source_digest"]
 
 KEYS_KEPT = 8  # closure keys remembered per test (a few branches' worth)
+_SOURCES_KEPT = 50_000  # digests of sources read, per repository
 # Names whose use in code known only by its bytecode may run anything or read a computed attribute.
 _UNBOUNDED_NAMES = frozenset(
     {"eval", "exec", "compile", "__import__", "globals", "locals", "vars", "breakpoint", "__builtins__"}
@@ -210,8 +211,9 @@ class Observations:
 
     def add_code(self, repository: str, lines: Iterable[str]) -> bool:
         """Merge a job's ``eval`` records (JSON lines of :mod:`trellis.ci.execution.pytest_plugin`'s
-        stream); True if a site's code changed."""
+        stream); False if the job says it could not record everything (no test of it counts as observed)."""
         readings: list[tuple[str, str, SiteCode]] = []
+        complete = True
         for line in lines:
             try:
                 record = json.loads(line)
@@ -219,6 +221,8 @@ class Observations:
                 continue
             if not isinstance(record, dict):
                 continue
+            if "lost" in record:
+                complete = False
             site = str(record.get("eval", ""))
             if "::" not in site:
                 continue
@@ -228,13 +232,15 @@ class Observations:
                 digest = digest or source_digest(site, source)
                 code = self._read.get(digest)
                 if code is None:
+                    if len(self._read) > _SOURCES_KEPT:
+                        self._read.clear()
                     code = self._read[digest] = from_source(source)
             else:
                 names = record.get("names", ())
                 code = from_bytecode(names if isinstance(names, list) else (), bool(record.get("imports", True)))
             readings.append((site, digest, code))
         if not readings:
-            return False
+            return complete
         with self._guard:
             repo = self._load(repository)
             changed = False
@@ -248,8 +254,12 @@ class Observations:
                     repo.sources.add(digest)
             if changed:
                 repo.version = _version(repo.sites)
-            self._save(repository, repo)
-            return changed
+                self._save(repository, repo)
+            elif len(repo.sources) > _SOURCES_KEPT:
+                repo.sources.clear()  # only costs sending sources again
+            else:
+                self._save(repository, repo)
+            return complete
 
     def add_keys(self, repository: str, keys: Mapping[str, str]) -> None:
         """Remember that each test ran, observed, under its closure key."""

@@ -145,7 +145,8 @@ class TestSelector:
         """After a job that ran ``ran`` (test ids) to the end in ``tree_id``: merge the code exec/eval ran
         (``evals``, the plugin's records), then remember each of those tests as observed under its closure
         key — computed with what is now known, which holds everything this run evaluated."""
-        self.observations.add_code(repository, evals)
+        if not self.observations.add_code(repository, evals):
+            return
         index = self.index(store, repository, tree_id)
         through = [t for t in ran if index.reached_files(t) is None and index.reached_files(t, observed=True)]
         if through:
