@@ -133,3 +133,26 @@ def test_observations_persist_and_count_under_their_closure_key(tmp_path: Path) 
     assert reopened.observed("repo", {MAKE: "key0"}) == set() and reopened.observed("repo", {MAKE: "key1"}) == {MAKE}
     (next(tmp_path.iterdir())).write_text("{broken")
     assert Observations(tmp_path).sites("repo") == ("", {})  # lost: costs runs, never soundness
+
+
+def test_an_observation_key_counts_docs_and_configuration_as_selection_does() -> None:
+    files = {**FILES, "README.md": b"hello\n", "pyproject.toml": b'[project]\nname = "lib"\nversion = "1"\n'}
+    files["lib/other.py"] = b"def helper():\n    return open('NOTES.txt').read()\n"  # names a docs file
+
+    def key(changed: dict[str, bytes], test: str = MAKE) -> str:
+        tree = {**files, **changed}
+        index = TestIndex.build(tree, observed=OBSERVED)
+        blobs = {p: hashlib.sha1(c).hexdigest() for p, c in tree.items()}
+        return closure_keys(index, blobs, [test], salt="stage", inert=(), observed=True)[test]
+
+    before = key({})
+    assert key({"README.md": b"changed\n"}) == before  # docs no code of its reach names
+    assert key({"pyproject.toml": b'[project]\nname = "lib"\nversion = "1"\ndescription = "x"\n'}) == before
+    pytest_section = b'[project]\nname = "lib"\nversion = "1"\n[tool.pytest.ini_options]\nxfail_strict = true\n'
+    assert key({"pyproject.toml": pytest_section}) != before
+    assert key({"data.json": b"{}\n"}) != before  # a file any test may read
+    files["tests/test_other.py"] += (
+        b"\n\ndef test_make():\n    from lib.gen import make\n    make(['x'])\n    helper()\n"
+    )
+    both = "tests/test_other.py::test_make"
+    assert key({"NOTES.txt": b"a\n"}, both) != key({"NOTES.txt": b"b\n"}, both)  # named by code it reaches

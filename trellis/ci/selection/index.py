@@ -204,6 +204,7 @@ class TestIndex:
         self.cache = cache
         self.config_digests = dict(config_digests or {})
         self.tests: tuple[str, ...] = tuple(sorted(reach))
+        self._naming: dict[str, int] = {}  # inert-by-kind path -> the nodes whose strings name it
 
     @classmethod
     def build(
@@ -310,6 +311,20 @@ class TestIndex:
             files.add(paths[low.bit_length() - 1])
             reach ^= low
         return frozenset(files)
+
+    def named_files(self, nodeid: str, paths: Iterable[str]) -> list[str]:
+        """The files of ``paths`` (inert by kind: docs, stubs) that code the test may run names."""
+        reach = self._known().get(nodeid, 0)
+        out: list[str] = []
+        for path in paths:
+            bits = self._naming.get(path)
+            if bits is None:
+                nodes: dict[int, str] = {}
+                self._mark_naming(path, nodes)
+                bits = self._naming[path] = _bits(nodes)
+            if reach & bits:
+                out.append(path)
+        return out
 
     def _known(self, doctests: bool = True, load_tests: bool = True) -> dict[str, int]:
         """Every test id's reach: pytest's items, and the doctest modules and load_tests when asked."""

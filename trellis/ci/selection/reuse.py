@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.globs import matches_any
+from .file_rules import is_inert_kind
 from .index import TestIndex
 from .pytest_config import CONFIG_FILES
 
@@ -55,7 +56,9 @@ def closure_keys(
 
     ``salt`` stands for what every test depends on beyond files: the stage definition, the
     environment, the toolchain and the repository. ``observed``: also for the tests reaching code
-    exec/eval ran, bounded by what was observed (the key of their observation, not of a result).
+    exec/eval ran, bounded by what was observed (the key of their observation, not of a result); a
+    file inert by kind (docs, stubs) then counts only for the tests whose code names it, and a
+    configuration file by the parts test runs depend on, as test selection counts them.
     """
     if index.errors or index.config.unsupported:
         return {}
@@ -67,10 +70,17 @@ def closure_keys(
             or name in CONFIG_FILES
             or name.endswith(".pth")
             or name.startswith("requirements")
-            or (not path.endswith(".py") and not matches_any(inert, path))
+            or (not path.endswith(".py") and not matches_any(inert, path) and not (observed and is_inert_kind(path)))
         ):
-            shared.update(f"{path}\0{blobs[path]}\n".encode())
+            # Observed: of configuration, what selection reads of it (other tools' sections do not count).
+            content = index.config_digests.get(path, blobs[path]) if observed else blobs[path]
+            shared.update(f"{path}\0{content}\n".encode())
     base = shared.hexdigest()
+    kinds = (
+        [p for p in sorted(blobs) if not p.endswith(".py") and is_inert_kind(p) and not matches_any(inert, p)]
+        if observed
+        else []
+    )
     keys: dict[str, str] = {}
     for nodeid in tests:
         files = index.reached_files(nodeid, observed=observed)
@@ -78,6 +88,8 @@ def closure_keys(
             continue
         h = hashlib.sha256(f"{base}\0{nodeid}\n".encode())
         for path in sorted(files):
+            h.update(f"{path}\0{blobs[path]}\n".encode())
+        for path in index.named_files(nodeid, kinds) if kinds else ():
             h.update(f"{path}\0{blobs[path]}\n".encode())
         keys[nodeid] = h.hexdigest()
     return keys
