@@ -52,7 +52,9 @@ def test_generated_code_is_read_like_the_tree() -> None:
     code = from_source("def __init__(self, x):\n    self.x = x\n    self.__post_init__()\n    getattr(self, 'y')\n")
     assert {"x", "__post_init__", "y", "__init__"} <= code.names and not code.any_attr and not code.dynamic
     assert from_source("def f(self, name):\n    return getattr(self, name)\n").any_attr
-    assert "imports" in from_source("import os\n").dynamic
+    assert from_source("__import__('attr._make')._make.C\n").imports == {"attr._make"}  # attrs' cache_hash code
+    assert not from_source("import os\n").dynamic
+    assert from_source("from . import x\n").dynamic and from_source("__import__(name)\n").dynamic
     assert "exec/eval" in from_source("exec('1')\n").dynamic
     assert from_source("def (:\n").dynamic  # unreadable: unbounded
     assert from_bytecode(["a", "b"], imports=False) == SiteCode(names=frozenset({"a", "b"}))
@@ -92,8 +94,11 @@ def test_code_that_imports_or_an_unobserved_class_body_stays_any_code() -> None:
     everyone = lambda tests: set(tests)  # noqa: E731
     without_body = TestIndex.build(FILES, observed={"lib/gen.py::make": OBSERVED["lib/gen.py::make"]})
     assert without_body.select(helper, old_index=without_body, observed=everyone).tests == (MAKE, HELPER)
+    # Importing a module the site's file does not import: names read from it could be missed.
     imports = TestIndex.build(FILES, observed={**OBSERVED, "lib/gen.py::make": from_source("import lib.other\n")})
     assert imports.select(helper, old_index=imports, observed=everyone).tests == (MAKE, HELPER)
+    own = TestIndex.build(FILES, observed={**OBSERVED, "lib/gen.py::make": from_source("import lib.gen\n")})
+    assert own.select(helper, old_index=own, observed=everyone).tests == (HELPER,)
     bounded = TestIndex.build(FILES, observed=OBSERVED)
     assert bounded.select(helper, old_index=bounded, observed=everyone).tests == (HELPER,)
 

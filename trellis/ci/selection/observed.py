@@ -61,13 +61,15 @@ class SiteCode:
 
     ``names``: names it reads (globals and attributes alike); ``any_attr``: it reads an attribute
     under a computed name; ``strings``: dotted names in its strings; ``words``: the words of its
-    short strings (the files it may name); ``dynamic``: why it may run anything ("" if it cannot).
+    short strings (the files it may name); ``imports``: the modules it imports by constant absolute
+    names (``__import__('attr._make')``); ``dynamic``: why it may run anything ("" if it cannot).
     """
 
     names: frozenset[str] = frozenset()
     any_attr: bool = False
     strings: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
+    imports: frozenset[str] = frozenset()
     dynamic: str = ""
 
     def __or__(self, other: SiteCode) -> SiteCode:
@@ -76,6 +78,7 @@ class SiteCode:
             any_attr=self.any_attr or other.any_attr,
             strings=self.strings | other.strings,
             words=self.words | other.words,
+            imports=self.imports | other.imports,
             dynamic=self.dynamic or other.dynamic,
         )
 
@@ -85,6 +88,7 @@ class SiteCode:
             "any_attr": self.any_attr,
             "strings": sorted(self.strings),
             "words": sorted(self.words),
+            "imports": sorted(self.imports),
             "dynamic": self.dynamic,
         }
 
@@ -99,6 +103,7 @@ class SiteCode:
             any_attr=bool(raw.get("any_attr", False)),
             strings=strs("strings"),
             words=strs("words"),
+            imports=strs("imports"),
             dynamic=str(raw.get("dynamic", "")),
         )
 
@@ -133,12 +138,20 @@ def from_source(source: str) -> SiteCode:
         if refs.evals:
             dynamic = dynamic or "evaluated code that calls exec/eval itself"
         dynamic = dynamic or refs.dynamic
-        if refs.imports or refs.runs:
-            dynamic = dynamic or "evaluated code that imports or runs a module"
-    if facts.file_imports or facts.star_imports:
-        dynamic = dynamic or "evaluated code that imports"
+        if refs.runs:
+            dynamic = dynamic or "evaluated code that runs a module"
+    imports: set[str] = set()
+    for ref in (*facts.file_imports, *facts.star_imports):
+        if ref.level or ref.module == "*" or ref in facts.star_imports:
+            dynamic = dynamic or "evaluated code that imports a computed, relative or star name"
+        imports.add(ref.module)
     return SiteCode(
-        names=frozenset(names), any_attr=any_attr, strings=frozenset(strings), words=frozenset(words), dynamic=dynamic
+        names=frozenset(names),
+        any_attr=any_attr,
+        strings=frozenset(strings),
+        words=frozenset(words),
+        imports=frozenset(imports),
+        dynamic=dynamic,
     )
 
 

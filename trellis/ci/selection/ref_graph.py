@@ -275,6 +275,7 @@ class Graph:
             if found is not None:
                 self.observed[found] = self.observed[found] | code if found in self.observed else code
         self.observed_bits = 0  # the nodes whose exec/eval is bounded by what was observed
+        self._site_imports: dict[int, set[str]] = {}  # observed node -> the files its evaluated code imports
         # Edges.
         self.succ: list[tuple[int, ...]] = []
         self.fallbacks: list[frozenset[str]] = []
@@ -315,9 +316,18 @@ class Graph:
         self._gates: dict[int, int] = {}
         self.name_shift = self.size + 1
         self.node_mask = (1 << self.name_shift) - 1
-        self.static = self._static_reach()
         self.file_index = {path: i for i, path in enumerate(self.paths)}
         self._file_closure = self._file_closures()
+        # Names the evaluated code reads resolve in the test's import closure, which holds the site's file's: a
+        # module it imports counts only if that file imports it too (any depth), else it may run any code.
+        for node, files in self._site_imports.items():
+            path = self.node_path[node]
+            closure = self._file_closure[self.file_index[path]]
+            above = {f"{d}/__init__.py" for d in _parents(path)}  # its packages ran before it
+            if any(not closure >> self.file_index[f] & 1 and f not in above for f in files):
+                self.dynamic[node] = "evaluated code that imports a module its function's file does not"
+                self.observed_bits &= ~(1 << node)
+        self.static = self._static_reach()
 
     # -- modules ------------------------------------------------------------------------------
 
@@ -844,6 +854,11 @@ class Graph:
         code = self.observed.get(node)
         if code is None or code.dynamic or dynamic:
             return dynamic or (code.dynamic if code is not None and code.dynamic else "exec/eval")
+        path = self.node_path[node]
+        for module in code.imports:  # absolute, by constant names: the module's code runs
+            files = self.import_files(path, ImportRef(0, module))
+            edges.update(self.module_node(p) for p in files)
+            self._site_imports.setdefault(node, set()).update(files)
         names |= code.names
         if code.any_attr:
             names.add("*")
@@ -1038,6 +1053,15 @@ class Graph:
 
     def describe(self, node: int) -> str:
         return f"{self.node_path[node]}::{self.node_scope[node].qualname or '<module>'}"
+
+
+def _parents(path: str) -> list[str]:
+    out: list[str] = []
+    directory = posixpath.dirname(path)
+    while directory:
+        out.append(directory)
+        directory = posixpath.dirname(directory)
+    return out
 
 
 def _reach_bits(
