@@ -50,6 +50,8 @@ def extract_entities(
     _check_bytes(path, content)
     parsed = analyze(path, content, cache=cache, blob_id=blob_id, max_file_bytes=max_file_bytes)
     side = _side(path, parsed)
+    language = parsed.language
+    quals = [side.qualname(i) for i in range(len(parsed.records))]
     entities = []
     for i, rec in enumerate(parsed.records):
         core = rec.core
@@ -57,20 +59,20 @@ def extract_entities(
             Entity(
                 kind=core.kind,
                 name=side.name(i),
-                qualname=side.qualname(i),
+                qualname=quals[i],
                 path=path,
-                language=parsed.language,
+                language=language,
                 start_byte=rec.start_byte,
                 end_byte=rec.end_byte,
                 start_line=rec.start_line,
                 end_line=rec.end_line,
                 signature=core.signature,
-                parameters=tuple(p[0] for p in core.params),
+                parameters=tuple([p[0] for p in core.params]),
                 docstring=core.docstring,
                 body_hash=core.body_hash,
                 normalized_hash=core.norm_hash,
                 text_hash=core.text_hash,
-                parent_qualname=side.qualname(rec.parent) if rec.parent >= 0 else "",
+                parent_qualname=quals[rec.parent] if rec.parent >= 0 else "",
             )
         )
     return ParsedFile(

@@ -17,6 +17,7 @@ result is identical to a full walk; ``tests/semantic_diff`` checks it.
 from __future__ import annotations
 
 import hashlib
+import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +37,11 @@ __all__ = ["Core", "Rec", "Reuse", "extract", "extract_subtree", "join_qualname"
 MAX_ENTITY_DEPTH = 48
 
 
+_blake2b = hashlib.blake2b
+
+
 def _hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=10).hexdigest()
+    return _blake2b(data, digest_size=10).hexdigest()
 
 
 _EMPTY = _hash(b"")
@@ -201,19 +205,23 @@ def line_count(content: bytes) -> int:
 _ENTITY, _COMMENT, _IGNORED, _LEADING, _ATOMIC = 1, 2, 4, 8, 16
 _COMMENTLIKE = _COMMENT | _IGNORED
 
-# Per language (by name): tree-sitter kind id -> bits. Ids past the table (tree-sitter's ERROR
-# symbols) are plain nodes.
-_KIND_TABLES: dict[str, list[int]] = {}
+# Per language (by name): tree-sitter kind id -> bits, for every id a node can have (tree-sitter's
+# ERROR symbol is 65535): indexing needs no bounds check.
+_KIND_TABLES: dict[str, bytes] = {}
 
 
-def _kind_table(spec: LanguageSpec) -> list[int]:
+def _kind_table(spec: LanguageSpec) -> bytes:
     table = _KIND_TABLES.get(spec.name)
     if table is None:
         lang = grammar(spec)
-        table = _KIND_TABLES[spec.name] = [
-            _kind_bits(spec, lang.node_kind_for_id(i) or "") for i in range(lang.node_kind_count)
-        ]
+        bits = [_kind_bits(spec, lang.node_kind_for_id(i) or "") for i in range(lang.node_kind_count)]
+        table = _KIND_TABLES[spec.name] = bytes(bits) + bytes(65536 - len(bits))
     return table
+
+
+# ``_Frame.prev_end`` when no token is in the frame's raw text yet (or a nested entity or
+# subtree emit broke the run): greater than any offset, so one comparison tests both.
+_NO_END = sys.maxsize
 
 
 def _kind_bits(spec: LanguageSpec, ntype: str) -> int:
@@ -258,7 +266,7 @@ class _Frame:
         self.deco: list[bytes] = []
         self.raw: list[bytes] = []
         self.marks: list[tuple[int, int]] = []  # (raw index, start byte) of each comment
-        self.prev_end: int | None = None
+        self.prev_end = _NO_END
         # Raw text not yet in ``raw``: content[run:prev_end] (run < 0: none). Consecutive tokens
         # make one run, sliced once; ``settle`` appends it before anything reads or indexes ``raw``.
         self.run = -1
@@ -268,6 +276,26 @@ class _Frame:
         if self.run >= 0:
             self.raw.append(content[self.run : self.prev_end])
             self.run = -1
+
+
+def _zone(fr: _Frame) -> tuple[int, int, int]:
+    """(start, end, bucket) of the frame's next zone; (_NO_END, -1, 0) when none is ahead."""
+    zones = fr.zones
+    if fr.zi < len(zones):
+        return zones[fr.zi]
+    return _NO_END, -1, 0
+
+
+def _next_zone(fr: _Frame, start: int) -> tuple[int, int, int]:
+    """The first zone of the frame that ends after ``start`` (zones are sorted and disjoint)."""
+    zones = fr.zones
+    zi, nz = fr.zi, len(zones)
+    while zi < nz and zones[zi][1] <= start:
+        zi += 1
+    fr.zi = zi
+    if zi == nz:
+        return _NO_END, -1, 0
+    return zones[zi]
 
 
 def extract(spec: LanguageSpec, tree: Tree, content: bytes, reuse: Reuse | None = None) -> list[Rec]:
@@ -321,24 +349,39 @@ class _Walker:
 
     def _loop(self, cursor: Any, frames: list[_Frame]) -> None:
         """Walk from the cursor's node through its following siblings (and all their
-        descendants), at depth 1 below ``frames[0]``."""
+        descendants), at depth 1 below ``frames[0]``.
+
+        The innermost frame's hot state (``prev_end``, ``run``, its lists, the zone ahead:
+        ``zlo``/``zhi``/``zb``, ``zhi`` -1 when none) lives in locals; it is written back
+        to the frame before anything else reads the frame."""
         spec, content = self.spec, self.content
-        fr = frames[-1]
         kinds = _kind_table(spec)
-        nkinds = len(kinds)
         reuse = self.reuse
         depth = 1
+        fr = frames[-1]
+        pe, run, frdepth, raw, pending, body_append = fr.prev_end, fr.run, fr.depth, fr.raw, fr.pending, fr.body.append
+        zlo, zhi, zb = _zone(fr)
         while True:
             node = cursor.node
-            kind = node.kind_id
-            bits = kinds[kind] if kind < nkinds else 0
-            if bits:
+            bits = kinds[node.kind_id]
+            if not bits:
+                if cursor.goto_first_child():
+                    # a plain inner node: its tokens are its descendants'
+                    if pending:
+                        fr.prev_end, fr.run = pe, run
+                        self._flush_pending(fr, fr, -1)
+                        pe, run = fr.prev_end, fr.run
+                    depth += 1
+                    continue
+                tok = True  # a plain token: most nodes are these
+            else:
                 # the rare kinds: entities, comments, leading siblings, atomic tokens
-                handled = False
+                tok = handled = False
                 if bits & _ENTITY and node.child_count and len(frames) <= MAX_ENTITY_DEPTH:
-                    ntype = node.type
-                    if reuse is not None and self._reuse(fr, node, ntype, reuse):
+                    fr.prev_end, fr.run = pe, run
+                    if reuse is not None and self._reuse(fr, node, node.type, reuse):
                         handled = True
+                        pe, run = fr.prev_end, fr.run
                     else:
                         found = classify(spec, node, fr.kind, content, self.state)
                         if found is not None:
@@ -346,6 +389,9 @@ class _Walker:
                                 found.ext_start = node.start_byte
                             fr = self._push(fr, node, found, depth)
                             frames.append(fr)
+                            pe, run, frdepth, raw, pending = fr.prev_end, fr.run, fr.depth, fr.raw, fr.pending
+                            body_append = fr.body.append
+                            zlo, zhi, zb = _zone(fr)
                             if cursor.goto_first_child():
                                 depth += 1
                                 continue
@@ -355,106 +401,75 @@ class _Walker:
                 elif bits & _COMMENTLIKE:
                     start, end = node.start_byte, node.end_byte
                     if end > start:
-                        fr.settle(content)
-                        pe = fr.prev_end
-                        if pe is not None and pe < start:
-                            fr.raw.append(content[pe:start])
+                        if run >= 0:
+                            raw.append(content[run:pe])
+                            run = -1
+                        if pe < start:
+                            raw.append(content[pe:start])
                         if bits & _COMMENT:
-                            fr.marks.append((len(fr.raw), start))
-                        fr.raw.append(content[start:end])
-                        fr.prev_end = end
+                            fr.marks.append((len(raw), start))
+                        raw.append(content[start:end])
+                        pe = end
                 elif bits & _LEADING and self._precedes_entity(node):
-                    fr.pending.append(node)
+                    pending.append(node)
                 elif bits & _ATOMIC or node.child_count == 0:
-                    self._leaf(fr, node)
+                    tok = True
                 else:
-                    if fr.pending:
+                    if pending:
+                        fr.prev_end, fr.run = pe, run
                         self._flush_pending(fr, fr, -1)
+                        pe, run = fr.prev_end, fr.run
                     if cursor.goto_first_child():
                         depth += 1
                         continue
-            elif cursor.goto_first_child():
-                # a plain inner node: its tokens are its descendants'
-                if fr.pending:
+            if tok:
+                # one token: into the raw text and the bucket of the zone it lies in
+                if pending:
+                    fr.prev_end, fr.run = pe, run
                     self._flush_pending(fr, fr, -1)
-                depth += 1
-                continue
-            else:
-                # a plain token (inlined ``_leaf``: most nodes are these)
-                if fr.pending:
-                    self._flush_pending(fr, fr, -1)
+                    pe, run = fr.prev_end, fr.run
                 start, end = node.start_byte, node.end_byte
                 if end > start:
-                    pe = fr.prev_end
-                    if pe is None or pe > start:
-                        if fr.run >= 0:
-                            fr.raw.append(content[fr.run : pe])
-                        fr.run = start
-                    elif fr.run < 0:
-                        fr.run = pe
-                    fr.prev_end = end
-                    zones = fr.zones
-                    if zones:
-                        self._zoned(fr, zones, start, content[start:end])
+                    if pe > start:
+                        if run >= 0:
+                            raw.append(content[run:pe])
+                        run = start
+                    elif run < 0:
+                        run = pe
+                    pe = end
+                    if start < zlo:  # before the next zone, or none is ahead: a body token
+                        body_append(content[start:end])
                     else:
-                        fr.body.append(content[start:end])
+                        if start >= zhi:
+                            zlo, zhi, zb = _next_zone(fr, start)
+                        if start < zlo:
+                            body_append(content[start:end])
+                        elif zb == SIG:
+                            fr.sig.append(content[start:end])
+                        elif zb == DECO:
+                            fr.deco.append(content[start:end])
+                        elif zb == NAME:
+                            # the name is compared on its own: keep a rename out of the raw text,
+                            # or every rename would be "formatting" too (the token ends the
+                            # pending raw run: the run goes in without it)
+                            raw.append(content[run:start] + b"\x01")
+                            run = -1
+                        # DOC tokens are compared through the docstring text
             # advance to the next node in preorder, closing frames on the way up
             while not cursor.goto_next_sibling():
                 cursor.goto_parent()
                 depth -= 1
                 if depth == 0:
+                    fr.prev_end, fr.run = pe, run
                     return
-                if depth == fr.depth:
+                if depth == frdepth:
+                    fr.prev_end, fr.run = pe, run
                     self._finish(fr)
                     frames.pop()
                     fr = frames[-1]
-
-    def _leaf(self, fr: _Frame, node: Node) -> None:
-        """One token: into the raw text and the bucket of the zone it lies in."""
-        if fr.pending:
-            self._flush_pending(fr, fr, -1)
-        start, end = node.start_byte, node.end_byte
-        if end > start:
-            content = self.content
-            pe = fr.prev_end
-            if pe is None or pe > start:
-                if fr.run >= 0:
-                    fr.raw.append(content[fr.run : pe])
-                fr.run = start
-            elif fr.run < 0:
-                fr.run = pe
-            fr.prev_end = end
-            zones = fr.zones
-            if zones:
-                self._zoned(fr, zones, start, content[start:end])
-            else:
-                fr.body.append(content[start:end])
-
-    def _zoned(self, fr: _Frame, zones: list[tuple[int, int, int]], start: int, text: bytes) -> None:
-        zi = fr.zi
-        nz = len(zones)
-        while zi < nz and zones[zi][1] <= start:
-            zi += 1
-        if zi == nz:
-            fr.zones = []  # every zone is behind: the remaining tokens are body
-            fr.body.append(text)
-            return
-        fr.zi = zi
-        if zones[zi][0] <= start:
-            bucket = zones[zi][2]
-            if bucket == SIG:
-                fr.sig.append(text)
-            elif bucket == DECO:
-                fr.deco.append(text)
-            elif bucket == NAME:
-                # the name is compared on its own: keep a rename out of
-                # the raw text, or every rename would be "formatting" too
-                # (the token ends the pending raw run: the run goes in without it)
-                fr.raw.append(self.content[fr.run : start] + b"\x01")
-                fr.run = -1
-            # DOC tokens are compared through the docstring text
-        else:
-            fr.body.append(text)
+                    pe, run, frdepth, raw, pending = fr.prev_end, fr.run, fr.depth, fr.raw, fr.pending
+                    body_append = fr.body.append
+                    zlo, zhi, zb = _zone(fr)
 
     def _precedes_entity(self, node: Node) -> bool:
         spec = self.spec
@@ -471,6 +486,8 @@ class _Walker:
         records = self.records
         prec = records[parent.index]
         index = len(records)
+        start_row = node.start_point[0]
+        end_row, end_col = node.end_point
         records.append(
             Rec(
                 None,
@@ -481,8 +498,8 @@ class _Walker:
                 node.start_byte,
                 node.end_byte,
                 found.ext_start,
-                node.start_point[0] + 1,
-                end_line_of(node),
+                start_row + 1,
+                end_row if end_col == 0 and end_row > start_row else end_row + 1,  # as ``end_line_of``
             )
         )
         child = _Frame(index, depth, found, node.type)
@@ -490,7 +507,7 @@ class _Walker:
         self._take_leading(parent, child, found.ext_start)
         if parent.pending:
             self._flush_pending(parent, child, DECO)
-        parent.prev_end = None
+        parent.prev_end = _NO_END
         return child
 
     @staticmethod
@@ -538,7 +555,7 @@ class _Walker:
                 depth -= 1
             if depth == 0:
                 break
-        fr.prev_end = None
+        fr.prev_end = _NO_END
 
     def _finish(self, fr: _Frame) -> None:
         rec = self.records[fr.index]
@@ -548,28 +565,29 @@ class _Walker:
         sig = b"\x00".join(fr.sig)
         deco = b"\x00".join(fr.deco)
         body = b"\x00".join(fr.body)
-        sig_hash = _hash(sig) if sig else _EMPTY
-        deco_hash = _hash(deco) if deco else _EMPTY
-        body_hash = _hash(body)
-        doc_hash = _hash(collapse(found.docstring, 1 << 30).encode()) if found.docstring else _EMPTY
-        params = tuple(param_names(found.params_node, self.content, self.spec.comment_types))
+        sig_hash = _blake2b(sig, digest_size=10).hexdigest() if sig else _EMPTY
+        deco_hash = _blake2b(deco, digest_size=10).hexdigest() if deco else _EMPTY
+        body_hash = _blake2b(body, digest_size=10).hexdigest()
+        doc = found.docstring
+        doc_hash = _blake2b(collapse(doc, 1 << 30).encode(), digest_size=10).hexdigest() if doc else _EMPTY
+        params = found.params_node
         rec.core = Core(
-            kind=found.kind,
-            name=found.name,
-            segment=found.segment or found.name,
-            node_type=fr.node_type,
-            positional=found.positional,
-            signature=found.signature,
-            params=params,
-            returns=found.returns,
-            docstring=found.docstring,
-            sig_hash=sig_hash,
-            deco_hash=deco_hash,
-            body_hash=body_hash,
-            doc_hash=doc_hash,
-            norm_hash=_hash(f"{sig_hash}{deco_hash}{body_hash}{doc_hash}".encode()),
-            text_hash=_hash(b"".join(fr.raw)),
-            tokens=b"\x00".join(p for p in (sig, deco, body) if p),
+            found.kind,
+            found.name,
+            found.segment or found.name,
+            fr.node_type,
+            found.positional,
+            found.signature,
+            tuple(param_names(params, self.content, self.spec.comment_types)) if params is not None else (),
+            found.returns,
+            doc,
+            sig_hash,
+            deco_hash,
+            body_hash,
+            doc_hash,
+            _blake2b(f"{sig_hash}{deco_hash}{body_hash}{doc_hash}".encode(), digest_size=10).hexdigest(),
+            _blake2b(b"".join(fr.raw), digest_size=10).hexdigest(),
+            b"\x00".join([p for p in (sig, deco, body) if p]),
         )
 
     # -- incremental reuse ------------------------------------------------------------
@@ -625,5 +643,5 @@ class _Walker:
         fr.settle(self.content)
         self._take_leading(fr, None, o.ext_start + shift)
         fr.pending.clear()
-        fr.prev_end = None
+        fr.prev_end = _NO_END
         return True

@@ -118,8 +118,8 @@ def analyze(
     reason = precheck(spec, content, max_file_bytes)
     if reason or spec is None:
         return Parsed(spec.name if spec is not None else "", content, None, [], reason or "unsupported_language")
-    key = (spec.name, blob_id or content_key(content))
-    if cache is not None:
+    key = (spec.name, blob_id or content_key(content)) if cache is not None else None
+    if cache is not None and key is not None:
         hit = cache.get(key)
         if hit is not None and hit.content == content:
             return hit
@@ -139,7 +139,7 @@ def analyze(
             delta = text_delta(base.content, content)
         spliced = _region(spec, parser, base, content, delta)
         if spliced is not None:
-            if cache is not None:
+            if cache is not None and key is not None:
                 cache.put(key, spliced)
             return spliced
     base_tree = tree_of(base, parser) if base is not None and base.language == spec.name else None
@@ -170,7 +170,7 @@ def analyze(
             parsed.origin = reuse.origin
             parsed.how = "incremental"
     parsed.cost = _estimate(content, parsed.records)
-    if cache is not None:
+    if cache is not None and key is not None:
         cache.put(key, parsed)
     return parsed
 

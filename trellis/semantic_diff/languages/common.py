@@ -69,32 +69,35 @@ def apply_rule(
     ``defn`` the definition that holds the fields. ``params`` and ``returns``
     override the fields (JavaScript arrow functions keep them on the value).
     """
-    name_node = defn.child_by_field_name(rule.name_field) if rule.name_field else None
-    if rule.name_field and name_node is None:
-        return None
-    name = node_text(name_node, content)
-    kind = rule.nested.get(parent_kind, rule.kind)
     zones: list[tuple[int, int, int]] = []
-    if name_node is not None:
-        zones.append((name_node.start_byte, name_node.end_byte, NAME))
+    name = ""
+    if rule.name_field:
+        name_node = defn.child_by_field_name(rule.name_field)
+        if name_node is None:
+            return None
+        ns, ne = name_node.start_byte, name_node.end_byte
+        name = content[ns:ne].decode("utf-8", "replace")
+        zones.append((ns, ne, NAME))
+    kind = rule.nested.get(parent_kind, rule.kind)
     if params is None and rule.params_field:
         params = defn.child_by_field_name(rule.params_field)
     if returns is None and rule.returns_field:
         returns = defn.child_by_field_name(rule.returns_field)
-    sig_nodes = [n for n in (params, returns) if n is not None]
+    # (start, end) of the signature's parts: parameters, return type, the rule's other fields
+    spans = [(n.start_byte, n.end_byte) for n in (params, returns) if n is not None]
     for fname in rule.sig_fields:
-        sig_nodes.extend(defn.children_by_field_name(fname))
+        spans.extend((n.start_byte, n.end_byte) for n in defn.children_by_field_name(fname))
     if rule.sig_child_types:
-        sig_nodes.extend(c for c in defn.children if c.type in rule.sig_child_types)
+        spans.extend((c.start_byte, c.end_byte) for c in defn.children if c.type in rule.sig_child_types)
     signature = ""
-    if sig_nodes:
+    if spans:
         seen: set[tuple[int, int]] = set()
-        for n in sig_nodes:
-            if (n.start_byte, n.end_byte) not in seen and n.end_byte > n.start_byte:
-                seen.add((n.start_byte, n.end_byte))
-                zones.append((n.start_byte, n.end_byte, SIG))
-        lo = min(n.start_byte for n in sig_nodes)
-        hi = max(n.end_byte for n in sig_nodes)
+        for span in spans:
+            if span not in seen and span[1] > span[0]:
+                seen.add(span)
+                zones.append((span[0], span[1], SIG))
+        lo = min(span[0] for span in spans)
+        hi = max(span[1] for span in spans)
         signature = collapse(content[lo:hi].decode("utf-8", "replace"))
     found = Found(
         kind=kind,
@@ -103,7 +106,7 @@ def apply_rule(
         params_node=params,
         segment=name,
         signature=signature,
-        returns=collapse(node_text(returns, content)),
+        returns=collapse(node_text(returns, content)) if returns is not None else "",
     )
     if spec.docstrings == "python":
         doc = python_docstring(defn.child_by_field_name("body"), content)
@@ -144,16 +147,21 @@ def python_docstring(body: Node | None, content: bytes) -> tuple[Node, str] | No
     """The docstring statement of a Python block (first statement, a lone string) and its text."""
     if body is None:
         return None
-    for child in body.named_children:
-        if child.type == "comment":
-            continue
-        if child.type != "expression_statement" or child.named_child_count != 1:
-            return None
-        string = child.named_children[0]
-        if string.type not in ("string", "concatenated_string"):
-            return None
-        return child, _python_string_value(node_text(string, content))
-    return None
+    n = body.named_child_count
+    i = 0
+    while i < n:
+        child = body.named_child(i)
+        if child.type != "comment":
+            break
+        i += 1
+    else:
+        return None
+    if child.type != "expression_statement" or child.named_child_count != 1:
+        return None
+    string = child.named_child(0)
+    if string.type not in ("string", "concatenated_string"):
+        return None
+    return child, _python_string_value(node_text(string, content))
 
 
 def _python_string_value(text: str) -> str:
@@ -245,7 +253,12 @@ def param_names(params: Node | None, content: bytes, comment_types: frozenset[st
         return [(text, text)]
     out: list[tuple[str, str]] = []
     for p in params.named_children:
-        if p.type in comment_types:
+        ptype = p.type
+        if ptype in comment_types:
+            continue
+        if ptype in IDENTIFIER_TYPES:  # a bare name (``self``): its own name, no fields
+            text = content[p.start_byte : p.end_byte].decode("utf-8", "replace")
+            out.append((text, collapse(text, 300)))
             continue
         text = collapse(node_text(p, content), 300)
         names = p.children_by_field_name("name")

@@ -1,0 +1,243 @@
+"""Benchmark: cold entity extraction (issue 13), this tree against another revision, and their identity.
+
+Corpus: the Python standard library's modules (``bench_semantic_diff.corpus()``).
+Cold: ``extract_entities(path, content)`` with no cache, every file once per
+round (parse + walk + entities); the bare tree-sitter parse of the same files
+is timed in the same process. Goal (issue 13): >= 250,000 lines/s on one core.
+
+Each round runs in its own process; with ``--against REV`` the rounds
+alternate between that revision (its ``trellis/`` from ``git archive``) and
+this tree, so both see the same load. CPU is the process time of the
+extraction alone; the machine's load average is printed with every round.
+
+``--check REV`` compares the output instead: every field of every entity that
+``extract_entities`` returns, and every field of the records and cores behind
+them, on the stdlib corpus plus every file of a supported language under the
+``--extra`` directories (e.g. ``../shared/data/merge-scenarios``) and 3,000
+generated Python sources (random nesting, decorators, comments, docstrings,
+strings, line continuations; seeded), old vs new. Exit 1 on any difference.
+
+Run: ``python benchmarks/bench_extract.py [--against REV] [--rounds N]``,
+``python benchmarks/bench_extract.py --check REV [--extra DIR ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+_PIECES = (
+    "x = 1\n",
+    "# a comment\n",
+    "'''loose string'''\n",
+    '"""Doc.\n\n    indented\n    """\n',
+    "y = (1 +  # inside\n     2)\n",
+    "z = 1 + \\\n    2\n",
+    "s = f'{x!r:>{w}} {y}' + rb'\\d' + 'a' 'b'\n",
+    "t = '''multi\nline'''\n",
+    "@decorator\n",
+    "@dec.attr(1, k=[2])  # deco comment\n",
+    "def {name}(a, /, b: int = 2, *args, c, **kw) -> 'R':\n",
+    "async def {name}(self, x=lambda q: q):\n",
+    "def {name}[T](x: T) -> T:  # typed\n",
+    "def {name}(\n    a,  # first\n    b,\n):\n",
+    "class {name}(Base, metaclass=M):\n",
+    "class {name}:\n",
+    "if x:\n",
+    "match x:\n    case [1, *rest]:\n        pass\n",
+    "for i in range(3):  # loop\n",
+    "return x\n",
+    "pass\n",
+    "...\n",
+    "\n",
+    "  \n",
+    "global g\n",
+    "x = [\n",  # unclosed: some files do not parse
+)
+
+
+def _generated(seed: int, count: int) -> list[tuple[str, bytes]]:
+    """Python sources made of random statements, nesting, comments, decorators and docstrings
+    (seeded: both trees of a check see the same files). Some do not parse: their fallback is
+    compared too."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for k in range(count):
+        lines: list[str] = []
+        depth = 0
+        for _ in range(rng.randint(1, 60)):
+            piece = rng.choice(_PIECES[:-1] if rng.random() < 0.98 else _PIECES)
+            if piece.startswith("@"):  # a decorator decorates
+                piece += rng.choice([p for p in _PIECES if p.startswith(("def", "async", "class"))])
+            piece = piece.replace("{name}", f"n{rng.randint(0, 5)}")
+            indent = "    " * depth
+            lines.extend(indent + line if line.strip() else line for line in piece.splitlines(keepends=True))
+            if piece.rstrip().endswith(":") and not piece.startswith("match"):
+                depth += 1
+                if rng.random() < 0.5:
+                    lines.append("    " * depth + rng.choice(("'''Doc.'''\n", "# c\n", "\"d\" 'e'\n", "r'''x'''\n")))
+            elif depth and rng.random() < 0.3:
+                depth -= rng.randint(1, depth)
+        while depth:
+            depth -= 1
+            lines.append("    " * depth + "    pass\n")
+        out.append((f"gen/m{k}.py", "".join(lines).encode()))
+    return out
+
+
+def _files(extra: list[str]) -> list[tuple[str, bytes]]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_semantic_diff import corpus
+
+    files = corpus()
+    from trellis.semantic_diff.languages.registry import spec_for
+
+    for d in extra:
+        for p in sorted(Path(d).rglob("*")):
+            if p.is_file() and spec_for(p.name) is not None:
+                files.append((str(p.relative_to(d)), p.read_bytes()))
+    return files
+
+
+def _measure() -> dict[str, float]:
+    from trellis.semantic_diff import extract_entities
+    from trellis.semantic_diff.languages.registry import parser_for, spec_for
+
+    files = _files([])
+    parser = parser_for(spec_for("x.py"))  # type: ignore[arg-type]
+    lines = sum(d.count(b"\n") for _, d in files)
+    extract_entities(*files[0])  # grammar and tables loaded outside the timing
+    t_ts = t_sem = c_sem = 0.0
+    for path, data in files:
+        t0 = time.perf_counter()
+        parser.parse(data)
+        t1 = time.perf_counter()
+        c1 = time.process_time()
+        extract_entities(path, data)
+        c2 = time.process_time()
+        t2 = time.perf_counter()
+        t_ts += t1 - t0
+        t_sem += t2 - t1
+        c_sem += c2 - c1
+    return {
+        "files": len(files),
+        "lines": lines,
+        "wall": lines / t_sem,
+        "cpu": lines / c_sem,
+        "parse": lines / t_ts,
+        "load": os.getloadavg()[0],
+    }
+
+
+def _digest(extra: list[str]) -> dict[str, str]:
+    """path -> digest of everything extract_entities returns and the records behind it."""
+    import dataclasses
+
+    from trellis.semantic_diff import extract_entities
+    from trellis.semantic_diff.parse import analyze
+
+    out: dict[str, str] = {}
+    for i, (path, data) in enumerate(_files(extra) + _generated(13, 3000)):
+        pf = extract_entities(path, data)
+        parsed = analyze(path, data)
+        recs = []
+        for r in parsed.records:
+            c = r.core
+            core = tuple(getattr(c, s) for s in type(c).__slots__) if c is not None else None
+            recs.append((core, tuple(getattr(r, s) for s in type(r).__slots__ if s != "core")))
+        # repr, not pickle: pickle's output depends on which equal strings are one object
+        blob = repr((dataclasses.astuple(pf), parsed.fallback_reason, recs)).encode()
+        out[f"{i}:{path}"] = f"{len(pf.entities)}:{hashlib.sha256(blob).hexdigest()}"
+    return out
+
+
+def _tree_of(rev: str, into: str) -> str:
+    archive = subprocess.run(["git", "archive", rev, "trellis"], cwd=ROOT, check=True, capture_output=True).stdout
+    tar = Path(into) / "t.tar"
+    tar.write_bytes(archive)
+    with tarfile.open(tar) as t:
+        t.extractall(into, filter="data")
+    return into
+
+
+def _run(root: str, mode: str, extra: list[str]) -> dict:  # type: ignore[type-arg]
+    cmd = [sys.executable, __file__, "--worker", mode, "--root", root] + [a for d in extra for a in ("--extra", d)]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--against", help="a git revision to measure alternately with this tree")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per tree")
+    ap.add_argument("--check", metavar="REV", help="compare the output with REV's instead of timing")
+    ap.add_argument("--extra", action="append", default=[], help="with --check: more files (every language)")
+    ap.add_argument("--worker", choices=("measure", "digest"), help=argparse.SUPPRESS)
+    ap.add_argument("--root", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        sys.path.insert(0, args.root)
+        result = _measure() if args.worker == "measure" else _digest(args.extra)
+        print(json.dumps(result))
+        return 0
+    here = str(ROOT)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.check:
+            old = _run(_tree_of(args.check, tmp), "digest", args.extra)
+            new = _run(here, "digest", args.extra)
+            differ = sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+            entities = sum(int(v.split(":")[0]) for v in new.values())
+            print(f"{len(new)} files, {entities:,} entities: {len(differ)} differ from {args.check}")
+            for p in differ[:20]:
+                print("  ", p, old.get(p), new.get(p))
+            return 1 if differ else 0
+        trees = [("new", here)]
+        if args.against:
+            trees.insert(0, (f"old ({args.against})", _tree_of(args.against, tmp)))
+        rows: dict[str, list[dict[str, float]]] = {}
+        for r in range(args.rounds):
+            for name, root in trees:
+                m = _run(root, "measure", [])
+                rows.setdefault(name, []).append(m)
+                print(
+                    f"round {r + 1} {name}: {m['cpu']:,.0f} lines per CPU second, {m['wall']:,.0f} lines/s wall, "
+                    f"bare parse {m['parse']:,.0f} lines/s (load {m['load']:.2f})",
+                    flush=True,
+                )
+        m0 = rows["new"][0]
+        print(f"\n{m0['files']:.0f} stdlib modules, {m0['lines']:,.0f} lines, {args.rounds} rounds per tree.\n")
+        print("| tree | lines per CPU second (median) | lines/s wall (median) | bare parse lines/s (median) | load |")
+        print("|---|---|---|---|---|")
+        for name, ms in rows.items():
+            loads = [m["load"] for m in ms]
+            print(
+                f"| {name} | {statistics.median(m['cpu'] for m in ms):,.0f} | "
+                f"{statistics.median(m['wall'] for m in ms):,.0f} | {statistics.median(m['parse'] for m in ms):,.0f} | "
+                f"{min(loads):.1f}-{max(loads):.1f} |"
+            )
+        if args.against:
+            ratio = statistics.median(m["cpu"] for m in rows["new"]) / statistics.median(
+                m["cpu"] for m in rows[trees[0][0]]
+            )
+            print(f"\nnew / old (CPU): {ratio:.2f}x")
+        best = statistics.median(m["cpu"] for m in rows["new"])
+        print(f"Goal (issue 13): >= 250,000 lines/s cold on one core: {'met' if best >= 250_000 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
