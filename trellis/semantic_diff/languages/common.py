@@ -173,6 +173,8 @@ def _python_string_value(text: str) -> str:
         if body.startswith(quote) and body.endswith(quote) and len(body) >= 2 * len(quote):
             body = body[len(quote) : -len(quote)]
             break
+    if "\n" not in body:  # what ``cleandoc`` makes of one line, without its line splitting
+        return body.expandtabs().lstrip()
     return inspect.cleandoc(body)
 
 
@@ -281,11 +283,12 @@ def _param_name(p: Node, content: bytes) -> str:
             if nxt is not None:
                 break
         if nxt is None:
-            decl = next((c for c in node.named_children if c.type == "variable_declarator"), None)
+            named = node.named_children
+            decl = next((c for c in named if c.type == "variable_declarator"), None)
             if decl is not None:  # Java `String... names`
                 node = decl
                 continue
-            ident = next((c for c in node.named_children if c.type in _NAME_TYPES), None)
+            ident = next((c for c in named if c.type in _NAME_TYPES), None)
             if ident is None:
                 return collapse(node_text(node, content), 100)
             return node_text(ident, content)
