@@ -368,3 +368,17 @@ def test_code_exec_ran_bounds_selection_once_observed(client: Client) -> None:
     job = push("gen/__init__.py", broken)  # `check`, called only by the generated code, by name
     assert job.verdict is ci.Verdict.FAILED
     assert {t.test_id: t.verdict for t in job.tests} == {"tests/test_gen.py::test_make": ci.Verdict.FAILED}
+
+
+def test_a_test_stopped_by_its_timeout_is_not_observed(client: Client) -> None:
+    slow = b"import time\n\nfrom gen import make\n\n\ndef test_slow():\n    make('Q', ['z'])\n    while True:\n        time.sleep(0.05)\n"
+    files = {**GENERATED, "trellis.toml": PIPELINE + b'test_timeout = "2s"\n', "tests/test_slow.py": slow}
+    client.create_repository("slow")
+    seed = client.commit("slow", "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.FAILED
+    reply = client.commit(
+        "slow", "main", {"gen/other.py": b"def helper():\n    return 1 + 1\n"}, "edit", wait_for_verdict=True
+    )
+    assert reply.run is not None
+    job = _tests_job(reply.run)  # test_make ran to its end, observed; test_slow was cut short: it may run anything
+    assert {t.test_id for t in job.tests} == {"tests/test_other.py::test_helper", "tests/test_slow.py::test_slow"}
