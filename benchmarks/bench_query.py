@@ -634,6 +634,26 @@ def cli_mode(args: argparse.Namespace) -> int:
                 f"ms wall; CPU p50 {_p([p.cpu_s for p in timings[label]], 0.5) * 1000:.0f} ms",
                 flush=True,
             )
+        # What any process of ours pays before it reads a row: the interpreter with this environment's site, DuckDB's
+        # package, and DuckDB's engine module alone opening the index read-only for one statement.
+        index = str(data / "index.duckdb")
+        floors = {
+            "`python -c pass`": [sys.executable, "-c", "pass"],
+            "`python -c 'import duckdb'`": [sys.executable, "-c", "import duckdb"],
+            "`import _duckdb`, open the index read-only, `SELECT 1`": [
+                sys.executable,
+                "-c",
+                f"import _duckdb; _duckdb.connect({index!r}, read_only=True).execute('SELECT 1').fetchall()",
+            ],
+            "`trellis --help`": [trellis, "--help"],
+        }
+        floor_timings = {label: [run_process(argv, env) for _ in range(args.runs)] for label, argv in floors.items()}
+        for label, ps in floor_timings.items():
+            print(
+                f"  {label}: p50 {_p([p.wall_s for p in ps], 0.5) * 1000:.0f} ms wall, "
+                f"{_p([p.cpu_s for p in ps], 0.5) * 1000:.0f} ms CPU",
+                flush=True,
+            )
         functions = _cli_functions(trellis, data, source, tip, name, env, args.functions)
         lookups = []
         for path, qualname, fname in functions:
@@ -697,6 +717,18 @@ def cli_mode(args: argparse.Namespace) -> int:
             f"{'met' if _p(all_walls, 0.5) <= 0.3 else 'NOT met'}.",
             "",
         ]
+        lines += [
+            f"What a process costs before it reads a row ({args.runs} runs each):",
+            "",
+            "| process | wall p50 | CPU p50 |",
+            "|---|---|---|",
+        ]
+        for label, ps in floor_timings.items():
+            lines.append(
+                f"| {label} | {_p([p.wall_s for p in ps], 0.5) * 1000:.0f} ms | "
+                f"{_p([p.cpu_s for p in ps], 0.5) * 1000:.0f} ms |"
+            )
+        lines.append("")
         if lookups:
             lines += [
                 "**One function's history**: `trellis query` (a whole process, median of 5) against "
