@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import datetime
-import decimal
 import math
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +20,22 @@ def json_value(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            return {str(k): json_value(v) for k, v in value}  # an Arrow map
+        return [json_value(v) for v in value]
+    return _typed_value(value)
+
+
+def _typed_value(value: Any) -> Any:
+    # The modules of rarer values load when one comes (a command printing plain rows needs none of them).
+    import base64
+    import datetime
+    import decimal
+    import uuid
+
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
@@ -35,12 +47,6 @@ def json_value(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode()
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
-            return {str(k): json_value(v) for k, v in value}  # an Arrow map
-        return [json_value(v) for v in value]
     return str(value)
 
 
