@@ -171,3 +171,17 @@ def test_what_the_query_modules_use_of_the_engine_is_the_duckdb_package_s_own() 
     assert {"connect", "Error", "CatalogException", "tokenize", "DuckDBPyConnection"} <= used
     for name in sorted(used):
         assert getattr(engine.duckdb, name) is getattr(duckdb, name), name
+
+
+def test_holding_other_repositories_is_what_the_list_of_indexed_repositories_says(
+    current: Path, store: vcs.Store
+) -> None:
+    from trellis.query.caughtup import holds_others, indexed_repositories
+
+    store.create_repository("empty", ALICE)  # a repositories row, no refs, no commits
+    with Indexer(current) as ix:
+        ix.sync()
+        indexed = set(indexed_repositories(ix.connection))
+        assert indexed == {"demo", "empty"}
+        for names in ([], ["demo"], ["empty"], ["demo", "empty"], ["demo", "empty", "other"], ["other"]):
+            assert holds_others(ix.connection, names) is (not indexed <= set(names)), names

@@ -19,7 +19,14 @@ from trellis.vcs.refstate import refs_state
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["CAUGHT_UP", "caught_up_states", "index_current", "indexed_repositories", "repository_names"]
+__all__ = [
+    "CAUGHT_UP",
+    "caught_up_states",
+    "holds_others",
+    "index_current",
+    "indexed_repositories",
+    "repository_names",
+]
 
 CAUGHT_UP = "caught_up:"
 """``index_info`` key prefix: the ``refs_state`` a repository's rows were last synced with."""
@@ -41,18 +48,28 @@ def caught_up_states(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {key.removeprefix(CAUGHT_UP): value for key, value in rows}
 
 
+_HOLDING = ("repositories", "refs", "commits")
+"""The tables whose ``repository`` values name every repository the index holds rows of."""
+
+
 def indexed_repositories(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Repositories the index holds rows of."""
-    rows = con.execute(
-        "SELECT repository FROM repositories UNION SELECT repository FROM refs UNION SELECT repository FROM commits"
-    ).fetchall()
+    rows = con.execute(" UNION ".join(f"SELECT repository FROM {t}" for t in _HOLDING)).fetchall()
     return [r[0] for r in rows]
+
+
+def holds_others(con: duckdb.DuckDBPyConnection, names: list[str]) -> bool:
+    """Whether the index holds rows of a repository not in ``names``. Asked as a filter, not as the list of
+    repositories: the row groups' statistics answer it for a table of one repository without reading rows."""
+    where = f" WHERE repository NOT IN ({', '.join('?' * len(names))})" if names else ""
+    sql = " UNION ALL ".join(f"SELECT 1 FROM {t}{where}" for t in _HOLDING) + " LIMIT 1"
+    return bool(con.execute(sql, names * len(_HOLDING)).fetchall())
 
 
 def index_current(con: duckdb.DuckDBPyConnection, repos_dir: Path) -> bool:
     """Whether a sync of the index behind ``con`` with ``repos_dir`` would change nothing."""
     names = repository_names(repos_dir)
-    if not set(indexed_repositories(con)) <= set(names):
+    if holds_others(con, names):
         return False
     states = caught_up_states(con)
     for name in names:
