@@ -246,6 +246,8 @@ def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the
         local.append((result.stdout, result.stderr))
     assert '"n": 1' in local[0][0] or '"n": 2' in local[0][0]
     assert "pyarrow" in _probe(["--data-dir", str(data_dir), *QUERIES[4]])[1]  # timestamps: through Arrow
+    many = _probe(["--data-dir", str(data_dir), "query", "SELECT 1 AS one", "--format", "csv", "--max-rows", "20000"])
+    assert many[0].stdout == '"one"\n1\n' and "pyarrow" in many[1]  # CSV of up to 20,000 rows: pyarrow writes it
     assert local[8][0] == '"i"\n0\n1\n' and "truncated" in local[8][1] and "QUERY_NOT_READ_ONLY" in local[9][1]
     # The index caught up with every repository as it is now: a query opens no repository (no pygit2), and
     # loads no semantic diff engine.

@@ -112,6 +112,9 @@ READ_DIRECTLY: dict[str, frozenset[str]] = {
     "json": _PLAIN_TYPES | {"DOUBLE", "FLOAT"},
     "table": _PLAIN_TYPES | {"DOUBLE", "FLOAT"},
 }
+DIRECT_CSV_ROWS = 10_000
+"""CSV of more rows than this (a raised --max-rows) goes through Arrow even when it could be read directly: pyarrow
+writes rows ~4x faster than Python, which repays its import (~25 ms) from about 20,000 rows."""
 
 
 def csv_text(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
@@ -184,7 +187,7 @@ def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dic
     max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout, QueryLimits())
     with DataDirLock(root):
         accept = READ_DIRECTLY.get(fmt)
-        if accept is not None:
+        if accept is not None and (fmt != "csv" or max_rows <= DIRECT_CSV_ROWS):
             values = read_current(
                 root, root / INDEX_FILE, args.sql, accept=accept, max_rows=max_rows, timeout_s=timeout_s, params=params
             )
