@@ -90,7 +90,12 @@ def apply_rule(
     if rule.sig_child_types:
         spans.extend((c.start_byte, c.end_byte) for c in defn.children if c.type in rule.sig_child_types)
     signature = ""
-    if spans:
+    if len(spans) == 1:  # the parameters alone, most often
+        lo, hi = spans[0]
+        if hi > lo:
+            zones.append((lo, hi, SIG))
+        signature = collapse(content[lo:hi].decode("utf-8", "replace"))
+    elif spans:
         seen: set[tuple[int, int]] = set()
         for span in spans:
             if span not in seen and span[1] > span[0]:
@@ -268,13 +273,14 @@ def param_names(params: Node | None, content: bytes, comment_types: frozenset[st
             for n in names:
                 out.append((node_text(n, content), text))
             continue
-        out.append((_param_name(p, content), text))
+        # one name field: where ``_param_name``'s first step would go
+        out.append((_param_name(names[0], content, 7) if names else _param_name(p, content), text))
     return out
 
 
-def _param_name(p: Node, content: bytes) -> str:
+def _param_name(p: Node, content: bytes, steps: int = 8) -> str:
     node = p
-    for _ in range(8):
+    for _ in range(steps):
         if node.type in IDENTIFIER_TYPES:
             return node_text(node, content)
         nxt = None
