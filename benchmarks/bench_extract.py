@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measure import timed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -103,7 +105,6 @@ def _generated(seed: int, count: int) -> list[tuple[str, bytes]]:
 
 
 def _files(extra: list[str]) -> list[tuple[str, bytes]]:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_semantic_diff import corpus
 
     files = corpus()
@@ -147,17 +148,11 @@ def _measure() -> dict[str, float]:
     for path, data in files:
         c0 = time.process_time()
         tree = parser.parse(data)
-        c1 = time.process_time()
-        _bare_walk(tree, data)
-        c_bare += time.process_time() - c1
-        t_ts += c1 - c0
-        t1 = time.perf_counter()
-        c1 = time.process_time()
-        extract_entities(path, data)
-        c2 = time.process_time()
-        t2 = time.perf_counter()
-        t_sem += t2 - t1
-        c_sem += c2 - c1
+        t_ts += time.process_time() - c0
+        c_bare += timed(_bare_walk, tree, data)[1]
+        wall, cpu = timed(extract_entities, path, data)
+        t_sem += wall
+        c_sem += cpu
     return {
         "files": len(files),
         "lines": lines,

@@ -51,7 +51,7 @@ import pygit2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import real_renames  # noqa: E402
-from measure import cpu_model, pct  # noqa: E402
+from measure import cpu_model, pct, timed  # noqa: E402
 from refactorings import LANGUAGES, NEGATIVE_TYPES, TYPES, make_cases, reported  # noqa: E402
 
 from trellis.semantic_diff import ParseCache, diff_files, extract_entities  # noqa: E402
@@ -254,16 +254,10 @@ def cold_rate(files: list[tuple[str, bytes]], budget_s: float) -> ColdRate:
     for path, data in files:
         if time.perf_counter() - start > budget_s:
             break
-        t0 = time.perf_counter()
-        parser.parse(data)
-        t1 = time.perf_counter()
-        c1 = time.process_time()
-        extract_entities(path, data)
-        c2 = time.process_time()
-        t2 = time.perf_counter()
-        t_ts += t1 - t0
-        t_sem += t2 - t1
-        c_sem += c2 - c1
+        t_ts += timed(parser.parse, data)[0]
+        wall, cpu = timed(extract_entities, path, data)
+        t_sem += wall
+        c_sem += cpu
         total += len(data)
         lines += data.count(b"\n")
         n += 1

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import os
 import platform
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["cpu_model", "installed_env", "pct", "percentile"]
+__all__ = ["cpu_model", "installed_env", "pct", "percentile", "timed"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,13 @@ def installed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     compileall.compile_dir(str(ROOT / "trellis"), quiet=1)
     return env
+
+
+def timed(fn: Callable[..., object], *args: object) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one call of ``fn(*args)``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn(*args)
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def pct(values: list[float], q: float) -> float:
