@@ -245,10 +245,18 @@ class Holder:
 def without_source():
     code = compile("x.attr_from_bytecode", "<x>", "eval").replace(co_filename="<elsewhere>")
     return eval(code, {"x": types.SimpleNamespace(attr_from_bytecode=3)})
+
+
+def same_name():  # two sources under one file name, the first run twice: each code gets its own source
+    first = compile("first_name", "<same>", "eval")
+    second = compile("second_name", "<same>", "eval")
+    space = {"first_name": 1, "second_name": 2}
+    return eval(first, space) + eval(first, space) + eval(second, space)
 """,
         "tests/test_gen.py": b"import sys\n\nimport gen\n\n\ndef test_gen(monkeypatch):\n"
         b"    monkeypatch.delattr(sys, '_getframe')  # as attrs' own tests do\n"
-        b"    gen.make('b')\n    assert gen.Holder.pick() == 7\n    assert gen.without_source() == 3\n",
+        b"    gen.make('b')\n    assert gen.Holder.pick() == 7\n    assert gen.without_source() == 3\n"
+        b"    assert gen.same_name() == 4\n",
     }
     repo = GitRepo(tmp_path / "repo")
     tree = repo.commit(files)
@@ -260,7 +268,9 @@ def without_source():
     by_site: dict[str, list[dict[str, object]]] = {}
     for record in records:
         by_site.setdefault(str(record["eval"]), []).append(record)
-    assert set(by_site) == {"gen.py::make", "gen.py::Holder", "gen.py::without_source"}
+    assert set(by_site) == {"gen.py::make", "gen.py::Holder", "gen.py::without_source", "gen.py::same_name"}
+    same = by_site["gen.py::same_name"]
+    assert sorted(str(r.get("source", r.get("names"))) for r in same) == ["['first_name']", "first_name", "second_name"]
     sources = {str(r["source"]) for r in by_site["gen.py::make"]}
     assert sources == {
         "def a(self):\n    return self.check_a()\n",
@@ -273,7 +283,8 @@ def without_source():
     # Sources the engine knows are not sent again; a job without ``evals`` records nothing.
     known = tuple(str(r["sha"]) for r in records if "sha" in r)
     again = replace(request, tests=TestPlan(evals=known))
-    assert [json.loads(line)["eval"] for line in submit_tests(executor, again).result(timeout=300).evals] == [
-        "gen.py::without_source"
+    assert sorted(json.loads(line)["eval"] for line in submit_tests(executor, again).result(timeout=300).evals) == [
+        "gen.py::same_name",  # the second run of `first`, by its bytecode
+        "gen.py::without_source",
     ]
     assert submit_tests(executor, replace(request, tests=TestPlan())).result(timeout=300).evals == ()

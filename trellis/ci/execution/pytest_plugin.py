@@ -58,8 +58,10 @@ so the engine can check that every shard saw the same collection.
 **Code exec/eval run.** With ``evals``, an audit hook (installed when this
 module is imported, before any conftest) records every code object that a
 function of the working directory hands to ``exec``/``eval`` — the source
-given to ``compile`` for it when there was one, else the names its bytecode
-uses — as a stream line ``{"eval": "path::qualname", ...}`` written at once,
+given to ``compile`` for it when there was one (a source counts only if it
+compiles to that very code object: one file name may be compiled several
+times, and a code object run again), else the names its bytecode uses — as a
+stream line ``{"eval": "path::qualname", ...}`` written at once,
 so it precedes the result of the test that ran it. The engine bounds the
 site's reach with it (:mod:`trellis.ci.selection.observed`).
 
@@ -73,10 +75,13 @@ without the tests already done.
 """
 
 from __future__ import annotations
+import __future__
 
 import dis
+import functools
 import hashlib
 import json
+import operator
 import os
 import signal
 import sys
@@ -104,6 +109,7 @@ def _load() -> dict[str, Any] | None:
 
 
 _SOURCE_LIMIT = 1 << 20  # larger generated sources are described by their bytecode's names
+_PENDING = 16  # sources compiled under one file name and not yet run, kept
 
 
 class EvalRecorder:
@@ -113,9 +119,11 @@ class EvalRecorder:
         self.roots = tuple(dict.fromkeys(os.path.join(r, "") for r in (root, os.path.realpath(root))))
         self.fd = os.open(stream, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self.known = set(known)
-        self.compiled: dict[str, str] = {}  # file name given to compile -> its source (until exec'd)
+        self.compiled: dict[str, list[str]] = {}  # file name given to compile -> sources not yet matched
+        self.described: set[tuple[str, tuple[str, ...], bool]] = set()  # code without source, written
         self.lock = threading.Lock()
         self.getframe = sys._getframe  # tests may delete or patch sys._getframe
+        self.busy = threading.local()  # set while this hook compiles (its own events are not the tree's)
         self.lost = False
 
     def site(self, frame: Any) -> str | None:
@@ -133,14 +141,17 @@ class EvalRecorder:
         return None
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if event != "exec" and event != "compile":
+        if (event != "exec" and event != "compile") or getattr(self.busy, "on", False):
             return
         try:
+            self.busy.on = True
             self.record(event, args, self.getframe(1))
         except Exception as exc:  # noqa: BLE001 - never fail the audited call; say the record is incomplete
             if not self.lost:
                 self.lost = True
                 self.write({"eval": "", "lost": f"{type(exc).__name__}: {exc}"[:500]})
+        finally:
+            self.busy.on = False
 
     def write(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record) + "\n").encode("utf-8", "surrogatepass")
@@ -157,23 +168,50 @@ class EvalRecorder:
                 source = source.decode("utf-8", "surrogateescape")
             if isinstance(source, str) and len(source) <= _SOURCE_LIMIT:
                 with self.lock:
-                    self.compiled[str(filename)] = source
+                    pending = self.compiled.setdefault(str(filename), [])
+                    pending.append(source)
+                    del pending[:-_PENDING]
             return
         code = args[0]
         if not isinstance(code, types.CodeType):
             return
         with self.lock:
-            source = self.compiled.pop(code.co_filename, None)
+            pending = list(self.compiled.get(code.co_filename, ()))
+        source = next((s for s in reversed(pending) if _compiles_to(s, code)), None)
         if source is not None:
+            with self.lock:
+                if source in self.compiled.get(code.co_filename, ()):
+                    self.compiled[code.co_filename].remove(source)
             digest = hashlib.sha256(f"{site}\0{source}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
             if digest in self.known:
                 return
             self.known.add(digest)
             record: dict[str, Any] = {"eval": site, "sha": digest, "source": source}
-        else:
+        else:  # compiled elsewhere, or run again: what its bytecode names
             names, imports = _code_names(code)
-            record = {"eval": site, "names": sorted(names), "imports": imports}
+            described = (site, tuple(sorted(names)), imports)
+            if described in self.described:
+                return
+            self.described.add(described)
+            record = {"eval": site, "names": list(described[1]), "imports": imports}
         self.write(record)
+
+
+_FUTURE_FLAGS = functools.reduce(
+    operator.or_, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names)
+)
+
+
+def _compiles_to(source: str, code: types.CodeType) -> bool:
+    """Is ``code`` what ``source`` compiles to (with the code's file name and future flags)? Only then does the
+    source describe it: the same file name may be compiled several times, and a code object run again."""
+    for mode in ("exec", "eval", "single"):
+        try:
+            if compile(source, code.co_filename, mode, code.co_flags & _FUTURE_FLAGS, dont_inherit=True) == code:
+                return True
+        except SyntaxError:
+            continue
+    return False
 
 
 def _code_names(code: types.CodeType) -> tuple[set[str], bool]:
