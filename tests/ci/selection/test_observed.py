@@ -161,3 +161,14 @@ def test_an_observation_key_counts_docs_and_configuration_as_selection_does() ->
     )
     both = "tests/test_other.py::test_make"
     assert key({"NOTES.txt": b"a\n"}, both) != key({"NOTES.txt": b"b\n"}, both)  # named by code it reaches
+
+
+def test_an_index_stands_for_observations_that_add_only_names_no_entity_has() -> None:
+    index = TestIndex.build(FILES, observed=OBSERVED)
+    make = OBSERVED["lib/gen.py::make"]
+    assert index.observed_alike(dict(OBSERVED))
+    assert index.observed_alike({**OBSERVED, "lib/gen.py::make": make | SiteCode(names=frozenset({"no_such_x"}))})
+    assert not index.observed_alike({**OBSERVED, "lib/gen.py::make": make | SiteCode(names=frozenset({"default_y"}))})
+    assert not index.observed_alike({**OBSERVED, "lib/gen.py::make": make | SiteCode(names=frozenset({"__dict__"}))})
+    assert not index.observed_alike({**OBSERVED, "lib/gen.py::make": make | SiteCode(any_attr=True)})
+    assert not index.observed_alike({"lib/gen.py::make": make})  # a site less

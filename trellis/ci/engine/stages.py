@@ -11,7 +11,6 @@ per-test timeouts and the number of shards. Results go back to the
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -37,8 +36,6 @@ from . import trees
 from .builtin import syntax_check
 from .cache import toolchain
 from .scheduler import ActiveRun
-
-log = logging.getLogger("trellis.ci")
 
 __all__ = ["Progress", "StageRunner"]
 
@@ -341,18 +338,15 @@ class StageRunner:
         # A test stopped by its timeout ran only part of its code (a busy machine's timeout is not repeatable).
         cut = {o for t in outcome.tests if t.message.startswith("timed out") for o in owners(t.nodeid)}
         ran = ({o for t in outcome.tests for o in owners(t.nodeid)} & observing.running) - cut if complete else set()
-        try:
-            self.tests.observe(
-                self.store,
-                active.run.repository,
-                active.tree_id,
-                outcome.evals,
-                sorted(ran),
-                salt=observing.salt,
-                inert=stage.inert,
-            )
-        except Exception:  # noqa: BLE001 - losing an observation costs runs, never a verdict
-            log.exception("could not keep what exec/eval ran in %s", active.run.run_id)
+        self.tests.observe(
+            self.store,
+            active.run.repository,
+            active.tree_id,
+            outcome.evals,
+            sorted(ran),
+            salt=observing.salt,
+            inert=stage.inert,
+        )
 
     def _environment(self, active: ActiveRun, stage: Stage, *, tree_id: str = "") -> EnvironmentSpec:
         """The stage's declared test dependencies, read from the commit's tree (or ``tree_id``'s)."""
@@ -446,8 +440,6 @@ class StageRunner:
             )
             return
         tests = _cases(outcome)
-        if observing is not None:
-            self._observed(active, stage, outcome, observing)
         if stage.kind == "pytest":
             self.times.record(active.run.repository, ((t.nodeid, t.outcome, t.duration_s) for t in outcome.tests))
         if reuse is not None and (reuse.keys or reuse.hits):
@@ -491,6 +483,8 @@ class StageRunner:
                 with active.cond:
                     active.run = replace(active.run, missed_tests=tuple(sorted({*active.run.missed_tests, *missed})))
         self.progress.complete(active, i, result, key=key)
+        if observing is not None:  # after the verdict: the next selection in the repository waits for it
+            self._observed(active, stage, outcome, observing)
 
 
 def _cases(outcome: JobOutcome) -> tuple[TestCase, ...]:

@@ -312,6 +312,10 @@ class TestIndex:
             reach ^= low
         return frozenset(files)
 
+    def observed_alike(self, observed: Mapping[str, SiteCode]) -> bool:
+        """Is this index also the index of its tree with ``observed`` (:meth:`Graph.observed_alike`)?"""
+        return self._graph.observed_alike(observed)
+
     def named_files(self, nodeid: str, paths: Iterable[str]) -> list[str]:
         """The files of ``paths`` (inert by kind: docs, stubs) that code the test may run names."""
         reach = self._known().get(nodeid, 0)

@@ -57,6 +57,7 @@ import posixpath
 import sys
 import unittest
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from .observed import SiteCode
 from .pytest_config import PytestConfig
@@ -848,6 +849,23 @@ class Graph:
             if not parts:
                 return None
             parts.pop()
+
+    def observed_alike(self, observed: Mapping[str, SiteCode]) -> bool:
+        """Would this observed code give the graph the same edges? Names no entity of the tree has count for
+        nothing (the code attrs generates for hypothesis's random classes brings new ones every run)."""
+        mine: dict[int, SiteCode] = {}
+        for site, code in observed.items():
+            found = self._site_node(site)
+            if found is not None:
+                mine[found] = mine[found] | code if found in mine else code
+        if mine.keys() != self.observed.keys():
+            return False
+        counted = self.name_index.keys() | _CLASS_LEAKS
+
+        def shape(code: SiteCode) -> SiteCode:
+            return replace(code, names=code.names & counted)
+
+        return all(shape(mine[n]) == shape(self.observed[n]) for n in mine)
 
     def _evaluated(self, node: int, edges: set[int], names: set[str], dynamic: str) -> str:
         """Add what the code exec/eval ran at ``node`` reaches, when it was observed and is bounded."""

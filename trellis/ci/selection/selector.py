@@ -12,9 +12,11 @@ rebuilt when what was observed in its repository changes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from trellis import semantic_diff, vcs
 
@@ -24,6 +26,9 @@ from .observed import Observations
 from .reuse import closure_keys
 
 __all__ = ["TestSelector"]
+
+log = logging.getLogger("trellis.ci")
+_OBSERVE_WAIT_S = 30.0
 
 
 def _tree_entries(store: vcs.Store, repository: str, tree_id: str) -> dict[str, str | None]:
@@ -55,6 +60,9 @@ class TestSelector:
 
     def __init__(self, *, trees: int = 32, observations: Observations | None = None) -> None:
         self.observations = observations if observations is not None else Observations()
+        # Observations are kept off the verdict's path, one at a time; a selection in the repository waits.
+        self._observer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-observe")
+        self._observing: dict[str, Future[None]] = {}
         self._facts = FactCache()
         self._indexes: OrderedDict[str, TestIndex] = OrderedDict()
         self._by_content: OrderedDict[bytes, TestIndex] = OrderedDict()
@@ -110,6 +118,7 @@ class TestSelector:
         the tests' closure keys hash beside files (:func:`closure_keys`); None: no test counts as
         observed, every test through code exec/eval ran may run any code.
         """
+        self._settled(repository)
         index = self.index(store, repository, tree_id)
         old = self.index(store, repository, old_tree_id) if old_tree_id else None
 
@@ -144,9 +153,50 @@ class TestSelector:
     ) -> None:
         """After a job that ran ``ran`` (test ids) to the end in ``tree_id``: merge the code exec/eval ran
         (``evals``, the plugin's records), then remember each of those tests as observed under its closure
-        key — computed with what is now known, which holds everything this run evaluated."""
+        key — computed with what is now known, which holds everything this run evaluated. Done in the
+        background; the next :meth:`select` in the repository waits for it."""
+        ran = list(ran)
+
+        def work() -> None:
+            try:
+                self._observe(store, repository, tree_id, evals, ran, salt=salt, inert=inert)
+            except Exception:  # noqa: BLE001 - losing an observation costs runs, never a verdict
+                log.exception("could not keep what exec/eval ran in %s", repository)
+
+        with self._guard:
+            self._observing[repository] = self._observer.submit(work)
+
+    def _settled(self, repository: str) -> None:
+        """Wait for the repository's observation in progress, if any (bounded: a slow one costs runs)."""
+        with self._guard:
+            pending = self._observing.get(repository)
+        if pending is not None:
+            try:
+                pending.result(timeout=_OBSERVE_WAIT_S)
+            except Exception:  # noqa: BLE001, S110 - a timeout or a failure: selection goes on without it
+                pass
+
+    def _observe(
+        self,
+        store: vcs.Store,
+        repository: str,
+        tree_id: str,
+        evals: Sequence[str],
+        ran: Sequence[str],
+        *,
+        salt: str,
+        inert: Sequence[str],
+    ) -> None:
+        before, _ = self.observations.sites(repository)
         if not self.observations.add_code(repository, evals):
             return
+        version, sites = self.observations.sites(repository)
+        if version != before:  # the tree's index stands for the new version too if nothing it counts changed
+            with self._guard:
+                found = self._indexes.get(f"{tree_id}:{before}")
+            if found is not None and found.observed_alike(sites):
+                with self._guard:
+                    self._indexes[f"{tree_id}:{version}"] = found
         index = self.index(store, repository, tree_id)
         through = [t for t in ran if index.reached_files(t) is None and index.reached_files(t, observed=True)]
         if through:
