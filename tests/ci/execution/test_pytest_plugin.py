@@ -280,8 +280,10 @@ def same_name():  # two sources under one file name, the first run twice: each c
     assert {str(r.get("source")) for r in by_site["gen.py::Holder"]} == {"len('abc')", "seven"}
     (bytecode,) = by_site["gen.py::without_source"]
     assert "source" not in bytecode and "attr_from_bytecode" in bytecode["names"]  # type: ignore[operator]
-    # Sources the engine knows are not sent again; a job without ``evals`` records nothing.
-    known = tuple(str(r["sha"]) for r in records if "sha" in r)
+    assert all("pair" in r for r in records if "source" in r)  # source digest / code fingerprint
+    # Sources the engine knows are not sent again, nor compiled again to check them; a job without ``evals``
+    # records nothing.
+    known = tuple(str(r[k]) for r in records for k in ("sha", "pair") if k in r)
     again = replace(request, tests=TestPlan(evals=known))
     assert sorted(json.loads(line)["eval"] for line in submit_tests(executor, again).result(timeout=300).evals) == [
         "gen.py::same_name",  # the second run of `first`, by its bytecode

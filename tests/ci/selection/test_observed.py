@@ -118,6 +118,9 @@ def test_observations_persist_and_count_under_their_closure_key(tmp_path: Path) 
     version, sites = store.sites("repo")
     assert version and sites[site].names >= {"default_x", "x"}
     assert store.known_sources("repo") == {"s1", "s2"} and keys_of(store, sites)
+    checked = json.dumps({"eval": site, "sha": "s1", "pair": "s1/f9"})  # read before, checked against new code
+    assert store.add_code("repo", [checked]) and store.sites("repo") == (version, sites)
+    assert store.known_sources("repo") == {"s1", "s2", "s1/f9"}
     keys = keys_of(store, sites)
     store.add_keys("repo", keys)
     reopened = Observations(tmp_path)

@@ -16,7 +16,9 @@ by ``TRELLIS_PYTEST_CONFIG``::
      "fail_fast": bool,            stop at the first failing test
      "load_tests": bool,           honour the unittest ``load_tests`` protocol (below)
      "evals": [digest, ...] | null, record the code exec/eval run for the tree (below); the
-                                   digests of the sources the engine has read already
+                                   digests of the sources the engine has read already, and
+                                   "digest/fingerprint" of a source and a code object checked
+                                   to be what it compiles to
      "stream": path}               where each test's result is appended, one JSON line each
 
 **Selected tests** are kept from what the job's own command line collects
@@ -59,8 +61,9 @@ so the engine can check that every shard saw the same collection.
 module is imported, before any conftest) records every code object that a
 function of the working directory hands to ``exec``/``eval`` — the source
 given to ``compile`` for it when there was one (a source counts only if it
-compiles to that very code object: one file name may be compiled several
-times, and a code object run again), else the names its bytecode uses — as a
+compiles to that very code object — one file name may be compiled several
+times, and a code object run again — or an earlier job checked that it compiles
+to code with the same fingerprint), else the names its bytecode uses — as a
 stream line ``{"eval": "path::qualname", ...}`` written at once,
 so it precedes the result of the test that ran it. The engine bounds the
 site's reach with it (:mod:`trellis.ci.selection.observed`).
@@ -177,16 +180,25 @@ class EvalRecorder:
             return
         with self.lock:
             pending = list(self.compiled.get(code.co_filename, ()))
-        source = next((s for s in reversed(pending) if _compiles_to(s, code)), None)
-        if source is not None:
+        fingerprint = _fingerprint(code) if pending else ""
+        source = digest = ""
+        for candidate in reversed(pending):  # a pair an earlier job checked by compiling, else compile now
+            digest = hashlib.sha256(f"{site}\0{candidate}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+            if f"{digest}/{fingerprint}" in self.known or _compiles_to(candidate, code):
+                source = candidate
+                break
+        if source:
             with self.lock:
                 if source in self.compiled.get(code.co_filename, ()):
                     self.compiled[code.co_filename].remove(source)
-            digest = hashlib.sha256(f"{site}\0{source}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
-            if digest in self.known:
+            pair = f"{digest}/{fingerprint}"
+            if pair in self.known:
                 return
-            self.known.add(digest)
-            record: dict[str, Any] = {"eval": site, "sha": digest, "source": source}
+            self.known.add(pair)
+            record: dict[str, Any] = {"eval": site, "sha": digest, "pair": pair}
+            if digest not in self.known:
+                self.known.add(digest)
+                record["source"] = source
         else:  # compiled elsewhere, or run again: what its bytecode names
             names, imports = _code_names(code)
             described = (site, tuple(sorted(names)), imports)
@@ -212,6 +224,35 @@ def _compiles_to(source: str, code: types.CodeType) -> bool:
         except SyntaxError:
             continue
     return False
+
+
+def _fingerprint(code: types.CodeType) -> str:
+    """A digest of everything code objects compare by (equal code, equal digest, in any process): an earlier
+    job's check that a source compiles to code with this digest holds for this code too."""
+    h = hashlib.sha256()
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        h.update(c.co_code + c.co_linetable + c.co_exceptiontable)
+        h.update(repr((c.co_name, c.co_qualname, c.co_names, c.co_varnames, c.co_freevars, c.co_cellvars)).encode())
+        h.update(repr((c.co_flags, c.co_argcount, c.co_posonlyargcount, c.co_kwonlyargcount)).encode())
+        h.update(repr((c.co_firstlineno, c.co_stacksize, c.co_filename)).encode())
+        for const in c.co_consts:
+            if isinstance(const, types.CodeType):
+                h.update(b"<code>")
+                stack.append(const)
+            else:
+                h.update(_const_repr(const).encode("utf-8", "surrogatepass") + b"\0")
+    return h.hexdigest()[:32]
+
+
+def _const_repr(value: object) -> str:
+    """A constant's repr, with a frozenset's items sorted (its order follows the process's hash seed)."""
+    if isinstance(value, frozenset):
+        return f"frozenset({sorted(_const_repr(v) for v in value)})"
+    if isinstance(value, tuple):
+        return f"({', '.join(_const_repr(v) for v in value)},)"
+    return f"{type(value).__name__}:{value!r}"
 
 
 def _code_names(code: types.CodeType) -> tuple[set[str], bool]:

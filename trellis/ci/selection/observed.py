@@ -218,14 +218,15 @@ class Observations:
             return repo.version, dict(repo.sites)
 
     def known_sources(self, repository: str) -> frozenset[str]:
-        """Digests of the sources already read: a job need not send them again."""
+        """Digests of the sources already read, and ``digest/fingerprint`` pairs of a source and a code object it
+        was checked to compile to: a job need not send the one again, nor compile the other again."""
         with self._guard:
             return frozenset(self._load(repository).sources)
 
     def add_code(self, repository: str, lines: Iterable[str]) -> bool:
         """Merge a job's ``eval`` records (JSON lines of :mod:`trellis.ci.execution.pytest_plugin`'s
         stream); False if the job says it could not record everything (no test of it counts as observed)."""
-        readings: list[tuple[str, str, SiteCode]] = []
+        readings: list[tuple[str, tuple[str, ...], SiteCode | None]] = []
         complete = True
         for line in lines:
             try:
@@ -240,7 +241,9 @@ class Observations:
             if "::" not in site:
                 continue
             digest = str(record.get("sha", ""))
+            pair = str(record.get("pair", ""))
             source = record.get("source")
+            code: SiteCode | None
             if isinstance(source, str):
                 digest = digest or source_digest(site, source)
                 code = self._read.get(digest)
@@ -248,23 +251,26 @@ class Observations:
                     if len(self._read) > _SOURCES_KEPT:
                         self._read.clear()
                     code = self._read[digest] = from_source(source)
+            elif digest and pair:  # a source read before, now also checked to compile to another code object
+                code = None
             else:
                 names = record.get("names", ())
                 code = from_bytecode(names if isinstance(names, list) else (), bool(record.get("imports", True)))
-            readings.append((site, digest, code))
+            readings.append((site, tuple(k for k in (digest, pair) if k), code))
         if not readings:
             return complete
         with self._guard:
             repo = self._load(repository)
             changed = False
-            for site, digest, code in readings:
+            for site, keys, code in readings:
+                repo.sources.update(keys)
+                if code is None:
+                    continue
                 before = repo.sites.get(site)
                 after = code if before is None else before | code
                 if after != before:
                     repo.sites[site] = after
                     changed = True
-                if digest:
-                    repo.sources.add(digest)
             if changed:
                 repo.version = _version(repo.sites)
                 self._save(repository, repo)
