@@ -4,7 +4,10 @@ For each of the last ``--commits`` first-parent commits of a git repository (or 
 against its parent and ``TestIndex.select`` with the parent's index, exactly what a push asks, without
 running any test. Prints one line per commit (``sha selected/total [fallback rule]``) and a summary: the
 median selected, the commits that select no test, the whole-suite fallbacks. Cheap (seconds of CPU per
-commit), so it shows what a change to the analysis does to selection before a replay times it::
+commit), so it shows what a change to the analysis does to selection before a replay times it.
+It runs no test, so code ``exec``/``eval`` ran "may run any code" unless ``--observed FILE`` gives what a
+server observed (``<data>/cache/observed/<digest>.json``); every test then counts as observed in every
+tree, which a server grants only to tests it saw run there — an upper bound of what observation gives::
 
     python benchmarks/selection_static.py ../shared/data/repos/cachetools.bundle --commits 40
     python benchmarks/selection_static.py ../shared/data/repos/toolz.bundle --pytest-args "--doctest-modules"
@@ -19,12 +22,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from trellis.ci.selection.index import FactCache, TestIndex, changes_from_diff  # noqa: E402
+from trellis.ci.selection.observed import SiteCode  # noqa: E402
 from trellis.semantic_diff import diff_files  # noqa: E402
 
 
@@ -34,13 +39,18 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=40)
     parser.add_argument("--pytest-args", default="", help="the stage's pytest arguments (--doctest-modules...)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--observed", type=Path, help="a server's observations of exec/eval (JSON, see above)")
     args = parser.parse_args()
+    sites = {}
+    if args.observed:
+        raw = json.loads(args.observed.read_bytes())
+        sites = {str(k): SiteCode.from_json(v) for k, v in raw.get("sites", {}).items()}
     with tempfile.TemporaryDirectory(prefix="selection-static-") as tmp:
         repo = Path(args.repo)
         if repo.is_file():  # a bundle
             subprocess.run(["git", "clone", "-q", "--bare", str(repo), f"{tmp}/repo"], check=True)
             repo = Path(tmp) / "repo"
-        rows = replay(repo, args.commits, shlex.split(args.pytest_args))
+        rows = replay(repo, args.commits, shlex.split(args.pytest_args), sites)
     selected = [r["selected"] for r in rows]
     summary = {
         "commits": len(rows),
@@ -54,7 +64,7 @@ def main() -> int:
     return 0
 
 
-def replay(repo: Path, commits: int, pytest_args: list[str]) -> list[dict[str, object]]:
+def replay(repo: Path, commits: int, pytest_args: list[str], sites: Mapping[str, SiteCode]) -> list[dict[str, object]]:
     def git(*a: str) -> bytes:
         return subprocess.run(["git", "-C", str(repo), *a], capture_output=True, check=True).stdout
 
@@ -82,9 +92,11 @@ def replay(repo: Path, commits: int, pytest_args: list[str]) -> list[dict[str, o
     for sha in shas:
         before, after = tree(f"{sha}^"), tree(sha)
         changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
-        old, new = TestIndex.build(before, cache=cache), TestIndex.build(after, cache=cache)
+        old = TestIndex.build(before, cache=cache, observed=sites)
+        new = TestIndex.build(after, cache=cache, observed=sites)
         diff = diff_files({p: before[p] for p in changed if p in before}, {p: after[p] for p in changed if p in after})
-        selection = new.select(changes_from_diff(diff), old_index=old, args=pytest_args)
+        # observed=set: every test asked about counts as observed (set(tests) is all of them)
+        selection = new.select(changes_from_diff(diff), old_index=old, args=pytest_args, observed=set)
         row = {
             "commit": sha[:12],
             "selected": len(selection.tests),
