@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from trellis import Client
 
     with bench_push.workspace(args.tmpdir) as work:
-        server = bench_push.ServerProcess(work / "data", workers=args.workers).start()
+        server = bench_push.ServerProcess(work / "data", workers=args.workers, serve_args=args.serve_args).start()
         try:
             assert server.proc is not None
             root = psutil.Process(server.proc.pid)
@@ -348,6 +348,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "push": args.push,
         "workers": args.workers,
         "own_connections": args.own_connections,
+        "serve_args": args.serve_args,
         "seconds": round(elapsed, 1),
         "think_ms": args.think_ms,
         "storage": args.tmpdir or "default temp dir",
@@ -392,7 +393,8 @@ def print_report(r: dict[str, Any]) -> None:
     print(
         f"{r['agents']} agents in {r['client_processes']} client processes for {r['seconds']} s "
         f"(think {r['think_ms']} ms, mix {r['mix']}, push {r['push']}), storage: {r['storage']}, "
-        f"server --workers {r['workers']}{', a connection per agent' if r['own_connections'] else ''}\n"
+        f"server --workers {r['workers']} {' '.join(r['serve_args'])}"
+        f"{', a connection per agent' if r['own_connections'] else ''}\n"
     )
     print(f"{'rpc':24s} {'calls':>7s} {'calls/s':>8s} {'p50 ms':>8s} {'p99 ms':>9s} {'max ms':>9s} {'errors':>6s}")
     for rpc, s in r["rpcs"].items():
@@ -459,6 +461,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="each agent opens its own connection (default: one per client process); with --workers "
         "the kernel spreads connections, not calls, over the fronts",
+    )
+    p.add_argument(
+        "--serve",
+        dest="serve_args",
+        type=str.split,
+        default=[],
+        metavar="'OPTIONS'",
+        help="more options for the server, e.g. --serve '--parse-cache-mb 32 --index-memory-mb 128' "
+        "(small bounds show the level memory settles at within a short run)",
     )
     p.add_argument(
         "--leak-mb-per-min",

@@ -49,7 +49,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,9 +428,11 @@ class ServerProcess:
         durability: str = "durable",
         loose_objects: int | None = None,
         workers: int = 0,
+        serve_args: Sequence[str] = (),
     ) -> None:
         self.data_dir = data_dir
         self.workers = workers
+        self.serve_args = tuple(serve_args)  # more `trellis serve` options, as given
         # BENCH_SERVER_LOG: keep the server's log there (with BENCH_SERVER_LOG_LEVEL=debug, a line per call)
         self.log_path = Path(os.environ.get("BENCH_SERVER_LOG") or data_dir.parent / f"server-{data_dir.name}.log")
         self.max_workers = max_workers
@@ -459,6 +461,7 @@ class ServerProcess:
         cmd += ["--durability", self.durability, "--workers", str(self.workers)]
         if self.loose_objects is not None:
             cmd += ["--loose-objects", str(self.loose_objects)]
+        cmd += self.serve_args
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),

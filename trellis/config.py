@@ -99,6 +99,12 @@ class ServerConfig:
     object_cache_mb: int = 64
     """MiB of git objects (commits, trees) each server process keeps in memory (libgit2's object cache; its own
     default is 256 MiB per process). Micro-commits read back little beyond the branch heads."""
+    parse_cache_mb: int = 256
+    """MiB of parsed files (tree-sitter trees and their entities, by the cache's own estimate) each server process
+    keeps for semantic diffs, merges and indexing: the largest of a server's bounded caches under a diff load."""
+    index_memory_mb: int = 512
+    """MiB of memory the index database may use (DuckDB's ``memory_limit``: its buffer pool and the working memory
+    of queries, which spill to its temp directory beyond it); in the index process, or the one process."""
     index_interval: float = INDEX_INTERVAL
     """Seconds from one background sync of the index to the next, gathering the writes in between into one sync
     (a write after a quiet spell is indexed at once); 0 indexes right after each write. A sync costs a fixed

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from trellis import semantic_diff
-from trellis.query import BackgroundIndexer, Indexer
+from trellis.query import BackgroundIndexer, DatabaseSettings, Indexer
 from trellis.query.snapshot import SNAPSHOT_FILE, SnapshotPublisher
 
 __all__ = ["INDEX_FILE", "SNAPSHOT_FILE", "Index", "IndexEvents", "shared_cache_differ"]
@@ -56,12 +56,16 @@ class Index:
         data_dir: Path,
         cache: semantic_diff.ParseCache,
         *,
+        settings: DatabaseSettings | None = None,
         snapshot_interval: float = 2.0,
         index_interval: float = 0.0,
     ) -> None:
         """``snapshot_interval``: seconds between checks for a change to publish (0: publish no snapshot);
-        ``index_interval``: seconds between background syncs (``BackgroundIndexer``'s ``min_interval``)."""
-        self.indexer = Indexer(data_dir, data_dir / INDEX_FILE, entity_differ=shared_cache_differ(cache))
+        ``index_interval``: seconds between background syncs (``BackgroundIndexer``'s ``min_interval``);
+        ``settings``: the database's caps (its ``memory_limit``...)."""
+        self.indexer = Indexer(
+            data_dir, data_dir / INDEX_FILE, entity_differ=shared_cache_differ(cache), settings=settings
+        )
         # Catch up before serving, so the first query after a restart sees every
         # acknowledged write (incremental: quick when the index is current).
         self.indexer.sync()

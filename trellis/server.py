@@ -24,6 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from trellis import ci, semantic_diff
 from trellis.ci.execution import ExecutorUnavailable
+from trellis.query import DatabaseSettings
 from trellis.vcs import (
     Durability,
     Maintainer,
@@ -189,7 +190,7 @@ def build_server(
             maximum_concurrent_rpcs=config.max_workers * 16,
         )
 
-        differ = open_differ(store)
+        differ = open_differ(config, store)
         index: Index | RemoteIndex
         verifier: ci.Verifier | FrontVerifier
         if front is None:
@@ -294,8 +295,8 @@ def start_maintainer(config: ServerConfig, store: Store, sync: SyncFunction) -> 
     return maintainer
 
 
-def open_differ(store: Store) -> Differ:
-    differ = Differ(store)
+def open_differ(config: ServerConfig, store: Store) -> Differ:
+    differ = Differ(store, cache_bytes=config.parse_cache_mb << 20)
     # Rebases and merges combine files entity by entity, sharing the diff's parse cache.
     store.merger = functools.partial(semantic_diff.merge_files, cache=differ.cache)
     return differ
@@ -306,6 +307,7 @@ def open_index(config: ServerConfig, differ: Differ) -> Index:
         return Index(
             config.data_dir,
             differ.cache,
+            settings=DatabaseSettings(memory_limit=f"{config.index_memory_mb}MiB"),
             snapshot_interval=config.snapshot_interval,
             index_interval=config.index_interval,
         )

@@ -748,7 +748,7 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
     config = plan.config
     store = open_store(config, sync_filesystems, recover=False)
     maintainer = start_maintainer(config, store, sync_filesystems) if config.loose_objects_limit > 0 else None
-    differ = open_differ(store)
+    differ = open_differ(config, store)
     index = open_index(config, differ)
     verifier = open_verifier(config, store, differ, index)
     host = Host(

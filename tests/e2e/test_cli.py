@@ -738,9 +738,13 @@ def test_runs_and_watch_say_why_every_test_ran(server: RunningServer, tmp_path: 
     assert any(j["fallback"].startswith("data-file:") for r in listed for j in r["jobs"] if r["run_id"] == run_id)
 
 
-def test_serve_refuses_a_negative_object_cache_and_writes_nothing(tmp_path: Path) -> None:
-    err = failed(
-        cli(tmp_path / "data", "serve", "--listen", "127.0.0.1:0", "--workers", "0", "--object-cache-mb", "-1")
-    )
-    assert err.startswith("error:") and "--object-cache-mb -1" in err and "0 or more" in err
+@pytest.mark.parametrize(
+    ("flag", "size", "least"),
+    [("--object-cache-mb", "-1", "0"), ("--parse-cache-mb", "-1", "0"), ("--index-memory-mb", "0", "1")],
+)
+def test_serve_refuses_a_memory_bound_below_its_least_and_writes_nothing(
+    tmp_path: Path, flag: str, size: str, least: str
+) -> None:
+    err = failed(cli(tmp_path / "data", "serve", "--listen", "127.0.0.1:0", "--workers", "0", flag, size))
+    assert err.startswith("error:") and f"{flag} {size}" in err and f"{least} or more" in err
     assert not (tmp_path / "data").exists()

@@ -128,6 +128,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         "default %(default)s, libgit2's own is 256 per process)",
     )
     storage.add_argument(
+        "--parse-cache-mb",
+        type=int,
+        default=256,
+        metavar="MIB",
+        help="MiB of parsed files each server process keeps for semantic diffs, merges and indexing "
+        "(by the cache's own estimate; default %(default)s)",
+    )
+    storage.add_argument(
+        "--index-memory-mb",
+        type=int,
+        default=512,
+        metavar="MIB",
+        help="MiB of memory the query index (DuckDB) may use: its buffer pool and the working memory of "
+        "queries, which spill to disk beyond it (default %(default)s)",
+    )
+    storage.add_argument(
         "--snapshot-every",
         type=float,
         default=2.0,
@@ -282,10 +298,17 @@ def run(args: argparse.Namespace) -> int:
         loose_objects_limit=_given(args.loose_objects),
         snapshot_interval=args.snapshot_every,
         object_cache_mb=args.object_cache_mb,
+        parse_cache_mb=args.parse_cache_mb,
+        index_memory_mb=args.index_memory_mb,
         index_interval=_given(args.index_every),
     )
-    if args.object_cache_mb < 0:
-        raise ConfigError(f"--object-cache-mb {args.object_cache_mb}: give a size in MiB, 0 or more")
+    for flag, size, least in (
+        ("--object-cache-mb", args.object_cache_mb, 0),
+        ("--parse-cache-mb", args.parse_cache_mb, 0),
+        ("--index-memory-mb", args.index_memory_mb, 1),
+    ):
+        if size < least:
+            raise ConfigError(f"{flag} {size}: give a size in MiB, {least} or more")
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 0:
         raise ConfigError(f"--workers {workers}: give a number of front processes, or 0 for one process")
