@@ -14,7 +14,9 @@ Printed: per RPC the calls, calls/s, p50/p99/max latency and errors; the total t
 error count; and the server's memory (RSS, sampled every 0.5 s with psutil) with a leak verdict:
 a least-squares line through the RSS samples of the second half of the run; a slope above
 ``--leak-mb-per-min`` (default 2 MB/min) is a suspected leak when the line explains the
-samples (R² >= 0.5), inconclusive when it does not. RSS is sampled again after the server has
+samples (R² >= 0.5), inconclusive when it does not; the same line through the heap alone (anonymous
+memory: on tmpfs the repository's pack files are mapped shared memory, which RSS counts as the
+repository grows) is printed beside it. RSS is sampled again after the server has
 drained its background indexing queue. The server's caches (parse cache, diff results, DuckDB's
 buffers) grow with the work up to their bounds, so a short run with pushes always shows growth;
 ``--mix read=50,diff=20,query=30`` keeps the data constant.
@@ -209,14 +211,20 @@ def _fit(samples: list[tuple[float, float]]) -> tuple[float, float]:
     return slope, r2
 
 
-def _rss_split(pid: int) -> str:
-    """A process's RSS in MB, split as /proc reports it: anonymous memory (heaps, caches) and file or
-    shared-memory pages (mmap'd pack files; on tmpfs a repository's files are shared memory)."""
+def _rss_fields(pid: int) -> dict[str, int]:
+    """A process's RSS in bytes as /proc reports it: in all, anonymous, file and shared-memory pages."""
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
-            fields[key] = int(value.split()[0]) / 1024
+            fields[key] = int(value.split()[0]) * 1024
+    return fields
+
+
+def _rss_split(pid: int) -> str:
+    """A process's RSS in MB, split as /proc reports it: anonymous memory (heaps, caches) and file or
+    shared-memory pages (mmap'd pack files; on tmpfs a repository's files are shared memory)."""
+    fields = {k: v / 2**20 for k, v in _rss_fields(pid).items()}
     return f"{fields['VmRSS']:.0f} (anon {fields['RssAnon']:.0f}, file {fields['RssFile'] + fields['RssShmem']:.0f})"
 
 
@@ -237,6 +245,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     try:
                         total += p.memory_info().rss
                     except psutil.Error:
+                        continue
+                return total
+
+            def heap() -> int:  # the anonymous part of rss() (heaps, caches), without mapped files
+                total = 0
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += _rss_fields(p.pid)["RssAnon"]
+                    except (OSError, KeyError, psutil.Error):
                         continue
                 return total
 
@@ -287,6 +304,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if got < 0:
                     raise RuntimeError(f"agent {-1 - got} failed to set up")
             samples: list[tuple[float, float]] = []
+            heap_samples: list[tuple[float, float]] = []
             cpu0 = server.cpu()
             start_at.value = time.monotonic() + 0.5
             start.set()
@@ -295,6 +313,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             began = time.monotonic()
             while time.monotonic() - began < args.seconds:
                 samples.append((time.monotonic() - began, rss() / 2**20))
+                heap_samples.append((samples[-1][0], heap() / 2**20))
                 time.sleep(0.5)
             collected = [o for _ in workers for o in results.get(timeout=args.seconds + 600)]
             elapsed = time.monotonic() - began
@@ -320,6 +339,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     commits = sum(len(latencies.get(k, [])) for k in ("Commit", "Commit+step", "CommitStream"))
     half = [s for s in samples if s[0] >= args.seconds / 2]
     slope_mb_s, r2 = _fit(half)
+    heap_slope_mb_s, heap_r2 = _fit([s for s in heap_samples if s[0] >= args.seconds / 2])
     slope = slope_mb_s * 60
     # A steep line that explains little of the variance (R² < 0.5) is noise, not growth.
     verdict = (
@@ -369,11 +389,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "end": round(rss_end / 2**20, 1),
             "after_drain": round(rss_drained / 2**20, 1),
             "samples": [(round(t, 1), round(v, 1)) for t, v in samples],
+            "heap_samples": [(round(t, 1), round(v, 1)) for t, v in heap_samples],
         },
         "drain_s": drain_s,
         "leak": {
             "slope_mb_per_min_second_half": round(slope, 2),
             "r2": round(r2, 2),
+            "heap_slope_mb_per_min_second_half": round(heap_slope_mb_s * 60, 2),
+            "heap_r2": round(heap_r2, 2),
             "threshold_mb_per_min": args.leak_mb_per_min,
             "verdict": verdict,
             "suspected": verdict == "suspected leak",
@@ -419,7 +442,9 @@ def print_report(r: dict[str, Any]) -> None:
     print(
         f"leak check: second-half RSS slope {leak['slope_mb_per_min_second_half']} MB/min (R² {leak['r2']}), "
         f"threshold {leak['threshold_mb_per_min']} MB/min: {leak['verdict'].upper()}; "
-        f"{leak['mb_per_1000_commits']} MB per 1,000 commits over the run"
+        f"{leak['mb_per_1000_commits']} MB per 1,000 commits over the run; the heap alone (anonymous "
+        f"memory, without mapped files: on tmpfs the repository's pack files count in RSS as they grow) "
+        f"{leak['heap_slope_mb_per_min_second_half']} MB/min (R² {leak['heap_r2']})"
     )
 
 

@@ -102,6 +102,9 @@ class ServerConfig:
     parse_cache_mb: int = 256
     """MiB of parsed files (tree-sitter trees and their entities, by the cache's own estimate) each server process
     keeps for semantic diffs, merges and indexing: the largest of a server's bounded caches under a diff load."""
+    diff_cache_mb: int = 16
+    """MiB of finished semantic diffs each server process keeps to answer a repeated ``Diff`` (estimated; a diff
+    of a branch against its base holds every file the branch changed)."""
     index_memory_mb: int = 512
     """MiB of memory the index database may use (DuckDB's ``memory_limit``: its buffer pool and the working memory
     of queries, which spill to its temp directory beyond it); in the index process, or the one process."""

@@ -296,7 +296,7 @@ def start_maintainer(config: ServerConfig, store: Store, sync: SyncFunction) -> 
 
 
 def open_differ(config: ServerConfig, store: Store) -> Differ:
-    differ = Differ(store, cache_bytes=config.parse_cache_mb << 20)
+    differ = Differ(store, cache_bytes=config.parse_cache_mb << 20, results_bytes=config.diff_cache_mb << 20)
     # Rebases and merges combine files entity by entity, sharing the diff's parse cache.
     store.merger = functools.partial(semantic_diff.merge_files, cache=differ.cache)
     return differ

@@ -740,7 +740,12 @@ def test_runs_and_watch_say_why_every_test_ran(server: RunningServer, tmp_path: 
 
 @pytest.mark.parametrize(
     ("flag", "size", "least"),
-    [("--object-cache-mb", "-1", "0"), ("--parse-cache-mb", "-1", "0"), ("--index-memory-mb", "0", "1")],
+    [
+        ("--object-cache-mb", "-1", "0"),
+        ("--parse-cache-mb", "-1", "0"),
+        ("--diff-cache-mb", "-1", "0"),
+        ("--index-memory-mb", "0", "1"),
+    ],
 )
 def test_serve_refuses_a_memory_bound_below_its_least_and_writes_nothing(
     tmp_path: Path, flag: str, size: str, least: str

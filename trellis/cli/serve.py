@@ -136,6 +136,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         "(by the cache's own estimate; default %(default)s)",
     )
     storage.add_argument(
+        "--diff-cache-mb",
+        type=int,
+        default=16,
+        metavar="MIB",
+        help="MiB of finished semantic diffs each server process keeps for repeated Diff calls "
+        "(estimated; default %(default)s)",
+    )
+    storage.add_argument(
         "--index-memory-mb",
         type=int,
         default=512,
@@ -299,12 +307,14 @@ def run(args: argparse.Namespace) -> int:
         snapshot_interval=args.snapshot_every,
         object_cache_mb=args.object_cache_mb,
         parse_cache_mb=args.parse_cache_mb,
+        diff_cache_mb=args.diff_cache_mb,
         index_memory_mb=args.index_memory_mb,
         index_interval=_given(args.index_every),
     )
     for flag, size, least in (
         ("--object-cache-mb", args.object_cache_mb, 0),
         ("--parse-cache-mb", args.parse_cache_mb, 0),
+        ("--diff-cache-mb", args.diff_cache_mb, 0),
         ("--index-memory-mb", args.index_memory_mb, 1),
     ):
         if size < least:
