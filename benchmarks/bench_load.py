@@ -274,7 +274,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         else:
                             role = "front"
                         out[f"{role} {p.pid}"] = _rss_split(p.pid)
-                    except psutil.Error:
+                    except (psutil.Error, OSError, KeyError):  # it ended meanwhile (a zombie has no RSS)
                         continue
                 return out
 
