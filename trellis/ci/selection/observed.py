@@ -41,7 +41,7 @@ from pathlib import Path
 from .python_calls import IMPORT_CALLS, PROCESS_CALLS, ROUND_TRIP_LOADS
 from .python_refs import file_facts
 
-__all__ = ["KEYS_KEPT", "Observations", "SiteCode", "from_bytecode", "from_source", "source_digest"]
+__all__ = ["KEYS_KEPT", "Observations", "SiteCode", "from_bytecode", "from_source"]
 
 KEYS_KEPT = 8  # closure keys remembered per test (a few branches' worth)
 _SOURCES_KEPT = 50_000  # digests of sources read, per repository
@@ -106,11 +106,6 @@ class SiteCode:
             imports=strs("imports"),
             dynamic=str(raw.get("dynamic", "")),
         )
-
-
-def source_digest(site: str, source: str) -> str:
-    """What the job and the engine call one source evaluated at one site (the plugin computes it alike)."""
-    return hashlib.sha256(f"{site}\0{source}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def from_source(source: str) -> SiteCode:
@@ -244,13 +239,14 @@ class Observations:
             pair = str(record.get("pair", ""))
             source = record.get("source")
             code: SiteCode | None
-            if isinstance(source, str):
-                digest = digest or source_digest(site, source)
-                code = self._read.get(digest)
+            if isinstance(source, str):  # read once per digest (the plugin's: the site and the source)
+                code = self._read.get(digest) if digest else None
                 if code is None:
                     if len(self._read) > _SOURCES_KEPT:
                         self._read.clear()
-                    code = self._read[digest] = from_source(source)
+                    code = from_source(source)
+                    if digest:
+                        self._read[digest] = code
             elif digest and pair:  # a source read before, now also checked to compile to another code object
                 code = None
             else:
