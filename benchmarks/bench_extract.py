@@ -19,8 +19,15 @@ them, on the stdlib corpus plus every file of a supported language under the
 generated Python sources (random nesting, decorators, comments, docstrings,
 strings, line continuations; seeded), old vs new. Exit 1 on any difference.
 
+``--parallel`` measures cold extraction across worker processes (``semantic_diff.extract_many`` with an
+``ExtractionPool`` of ``--processes`` workers, default: the usable cores) against the in-process loop, in
+the same process, rounds alternating: wall-clock lines/s of both, their CPU (the pool's: the caller's plus
+its workers', start-up and shutdown included: each round starts a pool and closes it), the number of
+processes, and the ratio. The parallel output is checked equal to the serial one.
+
 Run: ``python benchmarks/bench_extract.py [--against REV] [--rounds N]``,
-``python benchmarks/bench_extract.py --check REV [--extra DIR ...]``.
+``python benchmarks/bench_extract.py --check REV [--extra DIR ...]``,
+``python benchmarks/bench_extract.py --parallel [--processes N] [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -166,6 +173,87 @@ def _measure() -> dict[str, float]:
     }
 
 
+def _measure_parallel(processes: int, rounds: int) -> list[dict[str, float]]:
+    """Rounds of (in-process loop, pool of ``processes``), alternating, in this process."""
+    import resource
+
+    from trellis.semantic_diff import extract_entities
+    from trellis.semantic_diff.pool import ExtractionPool, extract_many
+
+    files = _files([])
+    lines = sum(d.count(b"\n") for _, d in files)
+    serial_out = [extract_entities(p, d) for p, d in files]  # warm: grammar, tables, the files' pages
+    out = []
+    for r in range(rounds):
+        for mode in ("serial", "parallel") if r % 2 == 0 else ("parallel", "serial"):
+            kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0, c0 = time.perf_counter(), time.process_time()
+            method = ""
+            if mode == "serial":
+                got = [extract_entities(p, d) for p, d in files]
+                n = 1
+            else:
+                with ExtractionPool(processes or None) as pool:
+                    got = extract_many(files, pool=pool)
+                    method, n = pool.start_method, pool.workers
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            workers_cpu = (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime)
+            if got != serial_out:
+                raise SystemExit(f"round {r + 1}: the {mode} output differs from the in-process output")
+            out.append(
+                {
+                    "round": r + 1,
+                    "mode": mode,
+                    "processes": n,
+                    "start": method,
+                    "files": len(files),
+                    "lines": lines,
+                    "wall_s": wall,
+                    "caller_cpu_s": cpu,
+                    "workers_cpu_s": workers_cpu,
+                    "load": os.getloadavg()[0],
+                }
+            )
+    return out
+
+
+def _report_parallel(rows: list[dict[str, Any]]) -> None:
+    lines = rows[0]["lines"]
+    for m in rows:
+        cpu = m["caller_cpu_s"] + m["workers_cpu_s"]
+        print(
+            f"round {m['round']} {m['mode']:8} ({m['processes']} process{'es' if m['processes'] > 1 else ''}"
+            f"{', ' + m['start'] if m['start'] else ''}): {lines / m['wall_s']:,.0f} lines/s wall, "
+            f"{m['wall_s']:.2f} s wall, {cpu:.2f} s CPU ({m['caller_cpu_s']:.2f} caller + {m['workers_cpu_s']:.2f} "
+            f"workers) = {lines / cpu:,.0f} lines per CPU second (load {m['load']:.2f})",
+            flush=True,
+        )
+    by = {mode: [m for m in rows if m["mode"] == mode] for mode in ("serial", "parallel")}
+    print(f"\n{rows[0]['files']} stdlib modules, {lines:,} lines, {len(by['serial'])} rounds of each, alternating.\n")
+    print("| path | processes | lines/s wall (median) | wall s | CPU s (median) | lines per CPU second | load |")
+    print("|---|---|---|---|---|---|---|")
+    med: dict[str, float] = {}
+    for mode, ms in by.items():
+        wall = statistics.median(m["wall_s"] for m in ms)
+        cpu = statistics.median(m["caller_cpu_s"] + m["workers_cpu_s"] for m in ms)
+        med[mode] = wall
+        loads = [m["load"] for m in ms]
+        print(
+            f"| {mode} | {ms[0]['processes']} | {lines / wall:,.0f} | {wall:.2f} | {cpu:.2f} | {lines / cpu:,.0f} | "
+            f"{min(loads):.1f}-{max(loads):.1f} |"
+        )
+    ratios = [s["wall_s"] / p["wall_s"] for s, p in zip(by["serial"], by["parallel"], strict=False)]
+    print(
+        f"\nparallel / serial, wall: {med['serial'] / med['parallel']:.2f}x (per round: "
+        f"{', '.join(f'{x:.2f}' for x in ratios)})"
+    )
+    best = lines / med["parallel"]
+    print(
+        f"Goal (issue 13): >= 250,000 lines/s cold: {best:,.0f} lines/s wall with {by['parallel'][0]['processes']} processes"
+    )
+
+
 def _digest(extra: list[str]) -> dict[str, str]:
     """path -> digest of everything extract_entities returns and the records behind it."""
     import dataclasses
@@ -209,6 +297,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="rounds per tree")
     ap.add_argument("--check", metavar="REV", help="compare the output with REV's instead of timing")
     ap.add_argument("--extra", action="append", default=[], help="with --check: more files (every language)")
+    ap.add_argument("--parallel", action="store_true", help="the pool against the in-process loop, same process")
+    ap.add_argument("--processes", type=int, help="with --parallel: worker processes (default: the usable cores)")
     ap.add_argument("--worker", choices=("measure", "digest"), help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -218,6 +308,10 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     here = str(ROOT)
+    if args.parallel:
+        sys.path.insert(0, here)
+        _report_parallel(_measure_parallel(args.processes or 0, args.rounds))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         if args.check:
             old = _run(_tree_of(args.check, tmp), "digest", args.extra)

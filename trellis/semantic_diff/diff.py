@@ -5,13 +5,17 @@ from __future__ import annotations
 import posixpath
 from collections import Counter
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .cache import ParseCache
 from .errors import InvalidInput
 from .languages.registry import spec_for
 from .matching import FileSide, MatchOptions, match_entities
 from .model import DiffResult, Entity, FileDiff, ParsedFile
-from .parse import DEFAULT_MAX_FILE_BYTES, Parsed, analyze, text_delta
+from .parse import DEFAULT_MAX_FILE_BYTES, Parsed, TextDelta, analyze, analyze_pair, cache_key, precheck, text_delta
+
+if TYPE_CHECKING:
+    from .pool import ExtractionPool, Job
 
 __all__ = ["diff_files", "extract_entities", "line_stats", "module_name"]
 
@@ -97,6 +101,7 @@ def diff_files(
     renames: Mapping[str, str] | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     options: MatchOptions | None = None,
+    pool: ExtractionPool | None = None,
 ) -> DiffResult:
     """The semantic diff between two versions of a set of files.
 
@@ -107,7 +112,8 @@ def diff_files(
     path -> new path); other renames are detected (identical content, or at
     least 50% of lines in common and a unique best match). Deterministic:
     the same input gives the same result in the same order. Never raises for
-    any file content.
+    any file content. ``pool``: worker processes for the files to parse from
+    scratch, when they are enough work (see ``pool.py``); the result is the same.
     """
     for p, c in list(old.items()) + list(new.items()):
         _check_bytes(p, c)
@@ -127,18 +133,40 @@ def diff_files(
         old_only.remove(op)
         new_only.remove(np_)
 
+    ready: dict[tuple[str, str], tuple[Parsed, TextDelta | None, Parsed]] = {}
+    if pool is not None:
+        ready = _cold_in_pool(pool, cache, pairs, old_only, new_only, old, new, old_ids, new_ids, max_file_bytes)
+
+    def side(which: str, path: str, content: bytes, blob_id: str | None) -> Parsed:
+        done = ready.get((which, path))
+        if done is None:
+            return analyze(path, content, cache=cache, blob_id=blob_id, max_file_bytes=max_file_bytes)
+        _remember(cache, path, content, blob_id, done[0])
+        return done[0]
+
     files: list[FileDiff] = []
     old_sides: list[FileSide] = []
     new_sides: list[FileSide] = []
     file_pairs: list[tuple[int, int]] = []
     for op, np_ in pairs:
         ob, nb = bytes(old[op]), bytes(new[np_])
-        po = analyze(op, ob, cache=cache, blob_id=old_ids.get(op), max_file_bytes=max_file_bytes)
-        binary = po.fallback_reason == "binary" or b"\x00" in nb[:8000]
-        delta = None if binary else text_delta(ob, nb)
-        pn = analyze(
-            np_, nb, cache=cache, blob_id=new_ids.get(np_), base=po, delta=delta, max_file_bytes=max_file_bytes
-        )
+        done = ready.get(("pair", op))
+        if done is not None:
+            for p, c, i, parsed in ((op, ob, old_ids.get(op), done[0]), (np_, nb, new_ids.get(np_), done[2])):
+                _remember(cache, p, c, i, parsed)
+            po, delta, pn = done
+        else:
+            po, delta, pn = analyze_pair(
+                op,
+                ob,
+                np_,
+                nb,
+                cache=cache,
+                old_id=old_ids.get(op),
+                new_id=new_ids.get(np_),
+                max_file_bytes=max_file_bytes,
+            )
+        binary = delta is None
         reason = po.fallback_reason or pn.fallback_reason
         adds, dels = (delta.additions, delta.deletions) if delta is not None else (0, 0)
         files.append(
@@ -159,7 +187,7 @@ def diff_files(
             new_sides.append(_side(np_, pn))
     for op in old_only:
         ob = bytes(old[op])
-        po = analyze(op, ob, cache=cache, blob_id=old_ids.get(op), max_file_bytes=max_file_bytes)
+        po = side("old", op, ob, old_ids.get(op))
         binary = po.fallback_reason == "binary"
         files.append(
             FileDiff(
@@ -177,7 +205,7 @@ def diff_files(
             old_sides.append(_side(op, po))
     for np_ in new_only:
         nb = bytes(new[np_])
-        pn = analyze(np_, nb, cache=cache, blob_id=new_ids.get(np_), max_file_bytes=max_file_bytes)
+        pn = side("new", np_, nb, new_ids.get(np_))
         binary = pn.fallback_reason == "binary"
         files.append(
             FileDiff(
@@ -196,6 +224,54 @@ def diff_files(
     files.sort(key=lambda f: (f.path or f.old_path, f.old_path))
     changes, carried = match_entities(old_sides, new_sides, file_pairs, options)
     return DiffResult(files=tuple(files), changes=tuple(changes), carried=tuple(carried))
+
+
+def _cold_in_pool(
+    pool: ExtractionPool,
+    cache: ParseCache,
+    pairs: list[tuple[str, str]],
+    old_only: list[str],
+    new_only: list[str],
+    old: Mapping[str, bytes],
+    new: Mapping[str, bytes],
+    old_ids: Mapping[str, str],
+    new_ids: Mapping[str, str],
+    max_file_bytes: int,
+) -> dict[tuple[str, str], tuple[Parsed, TextDelta | None, Parsed]]:
+    """What ``diff_files`` would parse from scratch, parsed in ``pool``'s workers when it is enough work: files
+    added or deleted, and changed files neither of whose versions is cached (both versions in one job: the new one
+    is parsed incrementally from the old, as in-process). Keyed ``("pair", old path)``, ``("old", path)``,
+    ``("new", path)``; a file alone has its analysis first (the other two items are unused)."""
+    from .pool import analyze_many, job_bytes
+
+    def cold(path: str, content: bytes, blob_id: str | None) -> bool:
+        key = cache_key(path, content, blob_id)
+        return key is not None and key not in cache and not precheck(spec_for(path), content, max_file_bytes)
+
+    jobs: list[Job] = []
+    keys: list[tuple[str, str]] = []
+    for op, np_ in pairs:
+        ob, nb = bytes(old[op]), bytes(new[np_])
+        if cold(op, ob, old_ids.get(op)) and cold(np_, nb, new_ids.get(np_)):
+            jobs.append((op, ob, np_, nb))
+            keys.append(("pair", op))
+    for which, paths, files in (("old", old_only, old), ("new", new_only, new)):
+        ids = old_ids if which == "old" else new_ids
+        for p in paths:
+            content = bytes(files[p])
+            if cold(p, content, ids.get(p)):
+                jobs.append((p, content))
+                keys.append((which, p))
+    if not pool.wants(sum(job_bytes(j) for j in jobs)):
+        return {}
+    return dict(zip(keys, analyze_many(pool, jobs, max_file_bytes), strict=True))
+
+
+def _remember(cache: ParseCache, path: str, content: bytes, blob_id: str | None, parsed: Parsed) -> None:
+    """Cache a version parsed in a worker, as ``analyze`` caches what it parses."""
+    key = cache_key(path, content, blob_id)
+    if key is not None and parsed.fallback_reason in ("", "parse_error"):
+        cache.put(key, parsed)
 
 
 def _lines(data: bytes) -> int:

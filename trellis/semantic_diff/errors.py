@@ -24,6 +24,16 @@ class SemanticDiffError(Exception):
             self.reason = reason
         self.metadata: dict[str, str] = metadata
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Raised in a worker process (``pool.py``), it reaches the caller with its reason and metadata.
+        return (_rebuild, (type(self), self.message, self.reason, self.metadata))
+
+
+def _rebuild(cls: type[SemanticDiffError], message: str, reason: str, metadata: dict[str, str]) -> SemanticDiffError:
+    error = cls.__new__(cls)
+    SemanticDiffError.__init__(error, message, reason=reason, **metadata)
+    return error
+
 
 class InvalidInput(SemanticDiffError):
     reason = "INVALID_ARGUMENT"

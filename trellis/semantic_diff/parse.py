@@ -27,6 +27,7 @@ __all__ = [
     "Parsed",
     "TextDelta",
     "analyze",
+    "analyze_pair",
     "content_key",
     "text_delta",
     "tree_of",
@@ -173,6 +174,35 @@ def analyze(
     if cache is not None and key is not None:
         cache.put(key, parsed)
     return parsed
+
+
+def analyze_pair(
+    old_path: str,
+    old: bytes,
+    new_path: str,
+    new: bytes,
+    *,
+    cache: ParseCache | None = None,
+    old_id: str | None = None,
+    new_id: str | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> tuple[Parsed, TextDelta | None, Parsed]:
+    """Both versions of a changed file: the old one (from ``cache`` or parsed), the new one incrementally from it,
+    and the text delta between them (None when either version is binary)."""
+    po = analyze(old_path, old, cache=cache, blob_id=old_id, max_file_bytes=max_file_bytes)
+    binary = po.fallback_reason == "binary" or b"\x00" in new[:BINARY_SNIFF_BYTES]
+    delta = None if binary else text_delta(old, new)
+    pn = analyze(new_path, new, cache=cache, blob_id=new_id, base=po, delta=delta, max_file_bytes=max_file_bytes)
+    return po, delta, pn
+
+
+def cache_key(path: str, content: bytes, blob_id: str | None) -> tuple[str, str] | None:
+    """The key under which ``analyze`` caches ``content`` as the file ``path``; None when it would not cache it
+    (a fallback found before any parse)."""
+    spec = spec_for(path)
+    if spec is None:
+        return None
+    return (spec.name, blob_id or content_key(content))
 
 
 def _region(spec: LanguageSpec, parser: Parser, base: Parsed, content: bytes, delta: TextDelta) -> Parsed | None:
