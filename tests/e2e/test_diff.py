@@ -14,6 +14,8 @@ from trellis import Client, vcs
 from trellis.server import RunningServer
 from trellis.v1 import diffs_pb2, diffs_pb2_grpc
 
+from ..semantic_diff.fixtures import big_tree
+
 MODELS_V1 = b"class User:\n    def save(self):\n        return 1\n\n\ndef parse(text):\n    a, op, b = text.split()\n    return float(a), op, float(b)\n"
 MODELS_V2 = b"class User:\n    def save(self, force=False):\n        return 2\n"
 UTIL_V2 = b"def parse_args(text):\n    a, op, b = text.split()\n    return float(a), op, float(b)\n"
@@ -182,6 +184,20 @@ def test_cli_diff_on_plain_directories_and_files(tmp_path: Path) -> None:
     assert {"path", "old_path", "kind", "qualname", "old_qualname", "change", "details"} <= set(changes[0])
     assert {c["change"] for c in changes} == {"modified", "removed"}
     assert not (tmp_path / "none").exists()  # no server, no data directory
+
+
+def test_cli_diff_of_two_large_directories_is_the_same_in_several_processes(tmp_path: Path) -> None:
+    for side, variant in (("old", 0), ("new", 1)):
+        for rel, content in big_tree(variant).items():
+            (tmp_path / side / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / side / rel).write_bytes(content)
+    outputs = []
+    for workers in ("1", "2"):
+        done = _cli("diff", "old", "new", "--json", "--workers", workers, cwd=tmp_path, env_data=tmp_path / "none")
+        assert done.returncode == 0, done.stderr
+        outputs.append(json.loads(done.stdout))
+    assert outputs[0] == outputs[1] and len(outputs[0]) > 20
+    assert _cli("diff", "old", "new", "--workers", "0", cwd=tmp_path, env_data=tmp_path / "none").returncode == 2
 
 
 def test_cli_diff_on_repository_revisions(tmp_path: Path, server: RunningServer, client: Client) -> None:

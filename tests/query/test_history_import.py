@@ -11,6 +11,7 @@ from trellis import vcs
 from trellis.query import HistoryImportError, Indexer, import_history
 
 from ..conftest import GIT_ENV, git
+from ..semantic_diff.fixtures import big_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,6 +161,41 @@ def test_import_progress_moves_commit_by_commit_not_batch_by_batch(
     done = [d for d, _ in progress]
     assert done == sorted(done) and progress[-1] == (120, 120)
     assert len(set(done)) >= 8  # one batch of 500 commits, yet the bar moved many times
+
+
+def _entity_rows(ix: Indexer) -> list[tuple[object, ...]]:
+    return ix.connection.execute(
+        "SELECT commit_id, ordinal, path, old_path, kind, qualname, old_qualname, change, details, old_start_line, "
+        "old_end_line, new_start_line, new_end_line, similarity FROM entity_changes ORDER BY commit_id, ordinal"
+    ).fetchall()
+
+
+def test_a_big_first_commit_is_parsed_by_every_worker_with_the_same_rows(tmp_path: Path) -> None:
+    """A short history whose commits add and change whole trees: computed in this process, the files parsed from
+    scratch spread over the workers (semantic_diff.pool); the rows are those of one process."""
+    work = tmp_path / "big"
+    work.mkdir()
+    _git(work, "init", "-q", "-b", "main")
+    for variant in (0, 1):
+        for old in work.glob("*/"):
+            if old.name != ".git":
+                subprocess.run(["rm", "-rf", str(old)], check=True)
+        for rel, content in big_tree(variant).items():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / rel).write_bytes(content)
+        _git(work, "add", "-A")
+        _git(work, "commit", "-qm", f"tree {variant}")
+    rows = {}
+    for workers in (1, 2):
+        data = tmp_path / f"data{workers}"
+        with Indexer(data) as ix:
+            if ix.differ is None:
+                pytest.skip("no semantic diff engine")
+            import_history(data, work, "big", indexer=ix, workers=workers)
+            rows[workers] = _entity_rows(ix)
+            states = ix.connection.execute("SELECT DISTINCT entities FROM index_state").fetchall()
+        assert states == [("indexed",)]
+    assert rows[2] == rows[1] and len(rows[1]) > 500
 
 
 def test_an_import_worker_loads_neither_duckdb_nor_arrow() -> None:

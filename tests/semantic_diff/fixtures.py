@@ -398,3 +398,34 @@ JAVA = Lang(
 )
 
 CODE_LANGUAGES = [PYTHON, JAVASCRIPT, TYPESCRIPT, TSX, GO, RUST, JAVA]
+
+
+def big_tree(variant: int = 0, modules: int = 48) -> dict[str, bytes]:
+    """A tree with enough source (~330 KB) for a pool to take it (``semantic_diff.pool.MIN_PARALLEL_BYTES``):
+    Python modules of classes and functions, one module that does not parse, and a Go and a JSON file.
+    ``variant`` 1 edits a function body in every other module, renames one module and deletes another."""
+    files: dict[str, bytes] = {}
+    for m in range(modules):
+        parts = [f'"""Module {m}."""\n\nimport os\n']
+        for c in range(6):
+            methods = "".join(
+                f"    def method_{k}(self, a, b={k}):\n"
+                f'        """Method {k} of class {c}."""\n'
+                f"        total = a + b * {k}\n"
+                f"        for i in range({k + 2}):\n"
+                f"            total += i  # step\n"
+                f"        return total\n\n"
+                for k in range(6)
+            )
+            parts.append(f"\n\nclass Class{c}:\n    size = {c}\n\n{methods}")
+        for f in range(8):
+            body = "return 2 * x" if variant and m % 2 and f == 3 else f"return x + {f}"
+            parts.append(f"\n\ndef function_{f}(x, *args, **kw):\n    {body}\n")
+        files[f"pkg/module_{m}.py"] = "".join(parts).encode()
+    files["pkg/broken.py"] = b"def broken(:\n    return 1\n"
+    files["cmd/main.go"] = b'package main\n\nfunc main() {\n\tprintln("hi")\n}\n'
+    files["conf/settings.json"] = b'{"name": "big", "deps": {"a": 1}}\n'
+    if variant:
+        files["pkg/renamed_1.py"] = files.pop("pkg/module_1.py")
+        del files["pkg/module_2.py"]
+    return files

@@ -33,6 +33,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     p.add_argument("--path", action="append", default=[], help="only this path (repeatable; revisions only)")
     p.add_argument("--lines", action="store_true", help="also print unified line diffs")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes parsing files from scratch when two directories are compared and the files are many "
+        "(default: the usable cores; 1: in this process)",
+    )
+    p.add_argument(
         "--exit-code",
         action="store_true",
         help="exit 1 when there are differences and 0 when there are none (as git diff --exit-code)",
@@ -62,14 +69,18 @@ def _read_side(root: Path) -> dict[str, bytes]:
     }
 
 
-def _local(old_path: Path, new_path: Path) -> tuple[semantic_diff.DiffResult, dict[str, bytes], dict[str, bytes]]:
+def _local(
+    old_path: Path, new_path: Path, workers: int | None = None
+) -> tuple[semantic_diff.DiffResult, dict[str, bytes], dict[str, bytes]]:
     old, new = _read_side(old_path), _read_side(new_path)
     if old_path.is_file() and new_path.is_file():
         # Two files are one file before and after: diff them under the new name.
         old = {new_path.name: old[old_path.name]}
     changed_old = {p: c for p, c in old.items() if new.get(p) != c}
     changed_new = {p: c for p, c in new.items() if old.get(p) != c}
-    return semantic_diff.diff_files(changed_old, changed_new), changed_old, changed_new
+    # A pool starts no process unless the files to parse from scratch are many (semantic_diff.pool).
+    with semantic_diff.ExtractionPool(workers) as pool:
+        return semantic_diff.diff_files(changed_old, changed_new, pool=pool), changed_old, changed_new
 
 
 def _print(out: Output, result: semantic_diff.DiffResult, line_diffs: dict[str, bytes]) -> None:
@@ -104,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
         if old_path.is_file() != new_path.is_file():
             out.error("compare a file with a file, or a directory with a directory")
             return 2
-        result, old, new = _local(old_path, new_path)
+        if args.workers is not None and args.workers < 1:
+            out.error(f"--workers {args.workers}: give a number of processes, 1 or more")
+            return 2
+        result, old, new = _local(old_path, new_path, args.workers)
         if args.lines:
             for f in result.files:
                 o, n = old.get(f.old_path or f.path, b""), new.get(f.path, b"")

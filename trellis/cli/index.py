@@ -19,6 +19,28 @@ from .context import Output, connect, data_dir
 INDEX_FILE = "index.duckdb"  # trellis.indexing.INDEX_FILE, without importing the index for --help
 
 
+_WORKERS_HELP = (
+    "processes computing semantic diffs: lanes of commits, or the files of a commit parsed from scratch "
+    "(default: the usable cores; 1: all in this process; through a server: the server's default)"
+)
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: give a number of processes, 1 or more")
+    return value
+
+
+def _local_workers(args: argparse.Namespace) -> int:
+    """``--workers``, or the cores this process may use."""
+    if args.workers is not None:
+        return int(args.workers)
+    from trellis.semantic_diff.pool import usable_cores
+
+    return usable_cores()
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     r = sub.add_parser(
         "reindex",
@@ -27,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         description="Delete the DuckDB index and rebuild it from git (through the data directory's "
         "server while one runs).",
     )
-    r.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
+    r.add_argument("--workers", type=_workers, default=None, help=_WORKERS_HELP)
     r.set_defaults(run=run_reindex)
     c = sub.add_parser(
         "check",
@@ -42,12 +64,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         parents=[common],
         help="import a git repository with its whole history",
         description="Import an existing git repository (all branches and tags) and index every "
-        "commit with its semantic diff, using both cores. Re-running resumes. While a server runs, it "
+        "commit with its semantic diff, using every core. Re-running resumes. While a server runs, it "
         "imports (the path must be one the server's machine can read).",
     )
     i.add_argument("path", type=Path, help="a git repository (work tree or bare)")
     i.add_argument("--name", required=True, help="repository name in Trellis")
-    i.add_argument("--workers", type=int, default=2, help="processes computing semantic diffs (default 2)")
+    i.add_argument("--workers", type=_workers, default=None, help=_WORKERS_HELP)
     i.add_argument("--description", default="", help="description of the new repository")
     i.set_defaults(run=run_import)
 
@@ -140,10 +162,10 @@ def run_reindex(args: argparse.Namespace) -> int:
     out = Output(args)
     if _through_server(args):
         with connect(args) as client, _progress(out, "indexing commits") as progress:
-            stats = client.rebuild_index(workers=args.workers, on_progress=progress)
+            stats = client.rebuild_index(workers=args.workers or 0, on_progress=progress)
     else:
         with _indexer(args, fresh=True) as indexer, _progress(out, "indexing commits") as progress:
-            stats = indexer.rebuild(workers=args.workers, on_progress=progress)  # type: ignore[attr-defined]
+            stats = indexer.rebuild(workers=_local_workers(args), on_progress=progress)  # type: ignore[attr-defined]
     out.data(stats) if out.json else out.print(f"rebuilt the index: {describe_stats(stats)}")
     return 0
 
@@ -177,7 +199,7 @@ def run_import(args: argparse.Namespace) -> int:
         source = str(args.path.expanduser().absolute())
         with connect(args) as client, _progress(out, f"importing {args.path}") as progress:
             result = client.import_repository(
-                args.name, source, description=args.description, workers=args.workers, on_progress=progress
+                args.name, source, description=args.description, workers=args.workers or 0, on_progress=progress
             )
     else:
         with _indexer(args, creates=True) as indexer, _progress(out, f"importing {args.path}") as progress:
@@ -186,7 +208,7 @@ def run_import(args: argparse.Namespace) -> int:
                 args.path,
                 args.name,
                 indexer=indexer,  # type: ignore[arg-type]
-                workers=args.workers,
+                workers=_local_workers(args),
                 on_progress=progress,
                 description=args.description,
                 git_env=cfg.git_env(),

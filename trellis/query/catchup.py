@@ -12,6 +12,7 @@ never loads pygit2.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -226,15 +227,19 @@ class RepositorySync:
         size = self.ix.batch_commits
         chunks = [commit_ids[i : i + size] for i in range(0, len(commit_ids), size)]
         differ = self.ix.differ
-        if self.workers > 1 and len(commit_ids) > 1 and _picklable(differ):
+        if self.workers > 1 and len(commit_ids) > _job_size(size) and _picklable(differ):
             yield from self._computed_in_lanes(commit_ids, differ, advance)
             return
-        for chunk in chunks:
-            rows = []
-            for c in chunk:
-                rows.append(commit_rows(self.repo, self.name, c, differ))
-                advance(1)
-            yield rows
+        # Here, in one job's worth of commits or fewer (a new repository's first commit, a push), the cores go to
+        # the files parsed from scratch when they are many (a whole tree added): see semantic_diff.ExtractionPool.
+        extracting = getattr(differ, "extracting", None)
+        with extracting(self.workers) if callable(extracting) else contextlib.nullcontext():
+            for chunk in chunks:
+                rows = []
+                for c in chunk:
+                    rows.append(commit_rows(self.repo, self.name, c, differ))
+                    advance(1)
+                yield rows
 
     def _computed_in_lanes(
         self, commit_ids: list[str], differ: EntityDiffer | None, advance: Callable[[int], None]
@@ -242,8 +247,8 @@ class RepositorySync:
         """:meth:`_computed` in ``workers`` processes, one lane of contiguous commits each (see
         :mod:`trellis.query.lanes`: a worker's parse cache then follows each file from one version to the next).
         Small jobs keep the progress moving; results are re-batched by the caller, in the order they come."""
+        plan = LanePlan(commit_ids, self.workers, _job_size(self.ix.batch_commits))
         size = self.ix.batch_commits
-        plan = LanePlan(commit_ids, self.workers, max(1, min(size, 16)))
         context = multiprocessing.get_context("spawn")
         pools = [
             concurrent.futures.ProcessPoolExecutor(
@@ -428,6 +433,11 @@ class RepositorySync:
         except BaseException:
             self.con.rollback()
             raise
+
+
+def _job_size(batch_commits: int) -> int:
+    """Commits per job handed to a lane's worker."""
+    return max(1, min(batch_commits, 16))
 
 
 def _picklable(value: object) -> bool:

@@ -14,7 +14,8 @@ import importlib
 import importlib.util
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -66,11 +67,13 @@ class EntityDiffer(Protocol):
 
 
 class SemanticDiffer:
-    """:class:`EntityDiffer` over ``semantic_diff.diff_files`` (picklable: workers rebuild the cache)."""
+    """:class:`EntityDiffer` over ``semantic_diff.diff_files`` (picklable: workers rebuild the cache, and extract in
+    their own process)."""
 
     def __init__(self) -> None:
         self._cache: Any = None
         self._module: Any = None
+        self._pool: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
@@ -78,6 +81,34 @@ class SemanticDiffer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._cache = None
         self._module = None
+        self._pool = None
+
+    @contextmanager
+    def extracting(self, workers: int) -> Iterator[None]:
+        """Within: the files a diff parses from scratch, when they are many, are parsed in ``workers`` processes
+        (``semantic_diff.ExtractionPool``: started on first need, stopped on leaving; the same rows)."""
+        if workers <= 1 or self._pool is not None:
+            yield
+            return
+        self._load()
+        make = getattr(self._module, "ExtractionPool", None)
+        self._pool = make(workers) if make is not None else None
+        try:
+            yield
+        finally:
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.close()
+
+    def _load(self) -> None:
+        if self._module is None:
+            self._module = importlib.import_module("trellis.semantic_diff")
+            cache_type = getattr(self._module, "ParseCache", None)
+            if cache_type is not None:
+                try:
+                    self._cache = cache_type()
+                except TypeError:
+                    self._cache = None
 
     def __call__(
         self,
@@ -88,19 +119,14 @@ class SemanticDiffer:
         new_ids: Mapping[str, str],
         renames: Mapping[str, str],
     ) -> Sequence[Any]:
-        if self._module is None:
-            self._module = importlib.import_module("trellis.semantic_diff")
-            cache_type = getattr(self._module, "ParseCache", None)
-            if cache_type is not None:
-                try:
-                    self._cache = cache_type()
-                except TypeError:
-                    self._cache = None
+        self._load()
         kwargs: dict[str, Any] = {"old_ids": old_ids, "new_ids": new_ids}
         if renames:
             kwargs["renames"] = renames
         if self._cache is not None:
             kwargs["cache"] = self._cache
+        if self._pool is not None:
+            kwargs["pool"] = self._pool
         result = self._module.diff_files(old, new, **kwargs)
         # Members carried along by a renamed or moved class are rows too (marked ``follows``).
         return tuple(getattr(result, "changes", result)) + tuple(getattr(result, "carried", ()))

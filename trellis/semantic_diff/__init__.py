@@ -10,6 +10,10 @@ Public API::
     diff_files(old, new, *, cache=None, old_ids=None, new_ids=None, renames=None,
                max_file_bytes=2 MiB, options=None) -> DiffResult
     extract_entities(path, content, *, cache=None, blob_id=None, max_file_bytes=2 MiB) -> ParsedFile
+    extract_many(files, *, pool=None, workers=None, max_file_bytes=2 MiB) -> list[ParsedFile]
+                                               the same, cold, across worker processes (``pool.py``)
+    ExtractionPool(workers=None, *, min_bytes=256 KiB)   worker processes for cold extraction; also
+                                               ``diff_files(..., pool=)`` for the files it parses from scratch
     language_for(path) -> str | None
     ParseCache(max_bytes=256 MiB)              thread-safe LRU of parses, keyed by blob id
     change_to_json(change) / file_to_json(file) / result_to_json(result) -> dict
@@ -23,6 +27,8 @@ Values: ``Entity``, ``ParsedFile``, ``EntityChange``, ``FileDiff``,
 ``DiffResult``, ``FileMerge``, ``ConflictRegion`` (frozen dataclasses). The vocabulary (kinds, change classes,
 details, fallback reasons) is documented in ``docs/semantic-diff.md``.
 """
+
+from typing import TYPE_CHECKING
 
 from .cache import CacheStats, ParseCache
 from .diff import diff_files, extract_entities, line_stats, module_name
@@ -45,6 +51,9 @@ from .model import (
 from .parse import DEFAULT_MAX_FILE_BYTES, FALLBACK_REASONS
 from .syntax import SyntaxCheck, SyntaxProblem, check_syntax
 
+if TYPE_CHECKING:
+    from .pool import ExtractionPool, extract_many, usable_cores
+
 __all__ = [
     "CHANGE_KINDS",
     "DEFAULT_MAX_FILE_BYTES",
@@ -52,6 +61,7 @@ __all__ = [
     "CacheStats",
     "DiffResult",
     "Entity",
+    "ExtractionPool",
     "EntityChange",
     "FileDiff",
     "FileMerge",
@@ -69,6 +79,7 @@ __all__ = [
     "describe",
     "diff_files",
     "extract_entities",
+    "extract_many",
     "file_to_json",
     "guess_language",
     "language_for",
@@ -78,7 +89,19 @@ __all__ = [
     "merge_to_json",
     "module_name",
     "result_to_json",
+    "usable_cores",
 ]
+
+_POOL_NAMES = ("ExtractionPool", "extract_many", "usable_cores")
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use: multiprocessing costs a process that never extracts in parallel ~8 ms of start-up.
+    if name in _POOL_NAMES:
+        from . import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def languages() -> tuple[str, ...]:
