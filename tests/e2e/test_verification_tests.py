@@ -382,3 +382,39 @@ def test_a_test_stopped_by_its_timeout_is_not_observed(client: Client) -> None:
     assert reply.run is not None
     job = _tests_job(reply.run)  # test_make ran to its end, observed; test_slow was cut short: it may run anything
     assert {t.test_id for t in job.tests} == {"tests/test_other.py::test_helper", "tests/test_slow.py::test_slow"}
+
+
+def test_tool_caches_are_kept_from_one_job_to_the_next(client: Client) -> None:
+    # A warm checkout keeps what tools cache in the project's directory; a job's workspace is reset to
+    # its tree, so a stage names the directories to keep (`tool_caches`).
+    pipeline = b'[stages.tests]\nkind = "pytest"\nselect = "all"\ntool_caches = ["build/cache"]\n'
+    writes = (
+        b"from pathlib import Path\n\n\ndef test_writes():\n    cache = Path('build/cache')\n"
+        b"    cache.mkdir(parents=True, exist_ok=True)\n    (cache / 'table').write_text('computed once')\n"
+    )
+    reads = b"from pathlib import Path\n\n\ndef test_reads():\n    assert Path('build/cache/table').read_text() == 'computed once'\n"
+    client.create_repository("caches")
+    seed = client.commit(
+        "caches", "main", {"trellis.toml": pipeline, "tests/test_cache.py": writes}, "seed", wait_for_verdict=True
+    )
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    kept = client.commit(
+        "caches",
+        "main",
+        {"tests/test_cache.py": reads},
+        "reads",
+        expected_head=seed.commit.commit_id,
+        wait_for_verdict=True,
+    )
+    assert kept.run is not None and kept.run.verdict is ci.Verdict.PASSED, _tests_job(kept.run).output
+    # The default keeps only hypothesis's caches: the next job starts from its tree alone.
+    default = client.commit(
+        "caches",
+        "main",
+        {"trellis.toml": b'[stages.tests]\nkind = "pytest"\nselect = "all"\n'},
+        "default caches",
+        expected_head=kept.commit.commit_id,
+        wait_for_verdict=True,
+    )
+    assert default.run is not None and default.run.verdict is ci.Verdict.FAILED
+    assert "No such file or directory" in _tests_job(default.run).tests[0].message

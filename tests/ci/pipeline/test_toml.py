@@ -16,6 +16,7 @@ from trellis import semantic_diff
 from trellis.ci.pipeline.globs import GlobError, branch_matches, check_glob, path_matches
 from trellis.ci.pipeline.model import (
     CHANGE_CLASSES,
+    DEFAULT_TOOL_CACHES,
     ENTITY_KINDS,
     Pipeline,
     PipelineConfigError,
@@ -244,14 +245,14 @@ REJECTIONS: list[tuple[str, str | bytes, str]] = [
         '[stages.a]\nrun = "x"\ntimout = "1s"\n',
         'trellis.toml: stages.a.timout: unknown key, did you mean "timeout"? (expected one of: kind, scope, '
         "run, select, args, inert, always_full, needs, timeout, env, cache, limits, when, fail_fast, shards, "
-        "test_timeout, test_timeout_factor, test_timeout_floor, environment, load_tests)",
+        "test_timeout, test_timeout_factor, test_timeout_floor, environment, load_tests, tool_caches)",
     ),
     (
         "unknown key far",
         '[stages.a]\nrun = "x"\nzzz = 1\n',
         "trellis.toml: stages.a.zzz: unknown key (expected one of: kind, scope, run, select, args, inert, "
         "always_full, needs, timeout, env, cache, limits, when, fail_fast, shards, test_timeout, "
-        "test_timeout_factor, test_timeout_floor, environment, load_tests)",
+        "test_timeout_factor, test_timeout_floor, environment, load_tests, tool_caches)",
     ),
     (
         "no run no kind",
@@ -810,6 +811,7 @@ def stages(draw: st.DrawFn) -> list[Stage]:
                     packages=tuple(
                         draw(st.lists(st.sampled_from(["hypothesis>=6", 'x; python_version>"3"']), unique=True))
                     ),
+                    tool_caches=draw(st.sampled_from([DEFAULT_TOOL_CACHES, (), (".hypothesis", "build/.cache d")])),
                 )
                 if kind == "pytest"
                 else PytestOptions(),
@@ -1210,6 +1212,17 @@ def test_pytest_stages_take_run_options_and_an_environment() -> None:
     )
     default = parse_pipeline('[stages.unit]\nkind = "pytest"\n').stage("unit")
     assert default.pytest == PytestOptions() and default.timeout_s == 600  # a backstop that fits real suites
+    assert default.pytest.tool_caches == DEFAULT_TOOL_CACHES == (".hypothesis/unicode_data", ".hypothesis/constants")
+
+
+def test_tool_caches_are_a_stage_option_that_keeps_the_definition_of_stages_without_it() -> None:
+    chosen = parse_pipeline('[stages.unit]\nkind = "pytest"\ntool_caches = [".hypothesis", "a b/c"]\n')
+    assert chosen.stage("unit").pytest.tool_caches == (".hypothesis", "a b/c")
+    assert parse_pipeline(format_pipeline(chosen)).stages == chosen.stages
+    none = parse_pipeline('[stages.unit]\nkind = "pytest"\ntool_caches = []\n').stage("unit")
+    assert none.pytest.tool_caches == () and none.pytest.to_json()["tool_caches"] == []
+    # The default adds nothing to a stage's definition: stages written before the option keep their hash.
+    assert "tool_caches" not in PytestOptions().to_json()
     assert (
         parse_pipeline('[stages.unit]\nkind = "pytest"\ntest_timeout = "off"\nshards = "auto"\n')
         .stage("unit")
@@ -1242,6 +1255,34 @@ def test_pytest_stages_take_run_options_and_an_environment() -> None:
         (
             '[stages.a]\nkind = "pytest"\ntest_timeout_factor = 0.5\n',
             "stages.a.test_timeout_factor: expected a number from 1 to 1000, got 0.5",
+        ),
+        (
+            '[stages.a]\nrun = "x"\ntool_caches = [".cache"]\n',
+            'stages.a.tool_caches: only pytest stages take "tool_caches"',
+        ),
+        (
+            '[stages.a]\nkind = "pytest"\ntool_caches = ".cache"\n',
+            'stages.a.tool_caches: expected an array of strings, got a string (write [".cache"])',
+        ),
+        *(
+            (
+                f'[stages.a]\nkind = "pytest"\ntool_caches = [".cache", {path}]\n',
+                f"stages.a.tool_caches[1]: {shown}: a directory inside the tree, "
+                'like ".hypothesis/unicode_data" (relative, no . or .. parts, not under .git)',
+            )
+            for path, shown in [
+                ('"../up"', '"../up"'),
+                ('"/abs"', '"/abs"'),
+                ('"a//b"', '"a//b"'),
+                ('"a/./b"', '"a/./b"'),
+                ('"dir/"', '"dir/"'),
+                ('".git/x"', '".git/x"'),
+                ('""', '""'),
+            ]
+        ),
+        (
+            '[stages.a]\nkind = "pytest"\ntool_caches = [' + ", ".join(f'"c{i}"' for i in range(17)) + "]\n",
+            "stages.a.tool_caches: at most 16 directories, got 17",
         ),
     ],
 )

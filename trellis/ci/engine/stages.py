@@ -266,6 +266,10 @@ class StageRunner:
                 pytest_args=pytest_args,
                 tests=plan,
                 environment=environment,
+                tool_caches=stage.pytest.tool_caches if stage.kind == "pytest" else (),
+                cache_scope="\0".join(
+                    (active.run.repository, stage.name, environment.digest if environment is not None else "")
+                ),
             )
             if plan is not None:
                 future = submit_tests(

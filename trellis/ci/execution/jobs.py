@@ -69,7 +69,9 @@ class JobRequest:
     (kind "pytest": node ids or paths, then flags) in a workspace holding ``tree_id`` of the
     repository at ``repo_path``, under ``limits``, with ``env`` (pairs) as its environment.
     ``tests``: the shard, timeouts and fail-fast of a pytest job (None: one shard, no timeouts).
-    ``environment``: the project's test dependencies (None: the server's own Python)."""
+    ``environment``: the project's test dependencies (None: the server's own Python).
+    ``tool_caches``: directories of the tree kept between the jobs of ``cache_scope``
+    (:mod:`trellis.ci.execution.tool_caches`)."""
 
     job_id: str
     repo_path: str
@@ -82,6 +84,8 @@ class JobRequest:
     pytest_args: tuple[str, ...] = ()
     tests: TestPlan | None = None
     environment: EnvironmentSpec | None = None
+    tool_caches: tuple[str, ...] = ()
+    cache_scope: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in ("command", "pytest"):

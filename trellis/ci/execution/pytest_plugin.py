@@ -498,8 +498,9 @@ class TrellisJob:
         ids = [item.nodeid for item in candidates]
         owner = assign(ids, self.shards, self.expected) if self.shards > 1 else [0] * len(ids)
         mine = {item.nodeid for item, s in zip(candidates, owner) if s == self.shard}
-        keep = [item for item in items if item.nodeid in mine and item.nodeid not in self.exclude]
-        dropped = [item for item in items if item.nodeid not in {k.nodeid for k in keep}]
+        kept = mine - self.exclude
+        keep = [item for item in items if item.nodeid in kept]
+        dropped = [item for item in items if item.nodeid not in kept]
         self.write({"collected": len(items), "digest": digest, "mine": len(keep)})
         if dropped:
             config.hook.pytest_deselected(items=dropped)

@@ -18,6 +18,7 @@ from .bytecode import PASS_HOOK_OPTION
 from .environments import ensure_environment, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
+from .tool_caches import CacheStore
 from .workspace import TreeSource, WorkspacePool
 
 __all__ = ["PLUGIN_MODULE", "read_stream", "run_job"]
@@ -54,9 +55,11 @@ def run_job(
         environment = ensure_environment(request.environment, pool.root / "environments")
         python, readable = str(python_of(environment)), (str(environment),)
         launcher = launcher_for(python) if launcher_for is not None else None
-    # Our pycs for a pytest job on this interpreter (a command job sees the tree alone); none of pytest's
-    # rewritten ones when the job turns on its assertion pass hook (the rewritten code differs then).
-    compiled = request.kind == "pytest" and python == sys.executable
+    # Our pycs for a pytest job (a command job sees the tree alone), an environment's too: its Python is a
+    # venv of the server's, and a pyc of another interpreter or pytest version has another name or magic
+    # number, which the job's importer skips. None of pytest's rewritten ones when the job turns on its
+    # assertion pass hook (the rewritten code differs then).
+    compiled = request.kind == "pytest"
     texts = (*request.pytest_args, *(value for _, value in request.env))
     rewrite = not any(PASS_HOOK_OPTION.decode() in text for text in texts)
     lease = (
@@ -64,15 +67,24 @@ def run_job(
         if source is None
         else pool.lease_tree(source, request.tree_id, bytecode=compiled, rewrite_asserts=rewrite)
     )
+    caches = CacheStore(pool.root / "tool-caches") if request.tool_caches and request.cache_scope else None
     with lease as workspace:
+        if caches is not None:
+            caches.restore(request.cache_scope, request.tool_caches, workspace)
         setup_s = time.monotonic() - start
         env = dict(request.env)
         if request.kind == "pytest":
-            return _run_pytest(request, workspace, env, launcher, executor, stop, setup_s, python, readable, streaming)
-        result = run_sandboxed(
-            request.command, workspace, env=env, limits=request.limits, network=request.network, stop=stop
-        )
-        return JobOutcome.from_sandbox(request.job_id, result, setup_s=setup_s, executor=executor)
+            outcome = _run_pytest(
+                request, workspace, env, launcher, executor, stop, setup_s, python, readable, streaming
+            )
+        else:
+            result = run_sandboxed(
+                request.command, workspace, env=env, limits=request.limits, network=request.network, stop=stop
+            )
+            outcome = JobOutcome.from_sandbox(request.job_id, result, setup_s=setup_s, executor=executor)
+        if caches is not None and outcome.status in ("passed", "failed"):  # not cut short mid-write
+            caches.save(request.cache_scope, request.tool_caches, workspace)
+        return outcome
 
 
 def _run_pytest(

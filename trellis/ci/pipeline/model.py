@@ -175,6 +175,12 @@ class Selectors:
         }
 
 
+# Caches that a warm checkout keeps and that cannot change a test's outcome: hypothesis's tables of
+# which characters each Unicode category and codec holds (~1 s of CPU per process to rebuild), and the
+# constants it reads from each module's source, filed by the source's digest.
+DEFAULT_TOOL_CACHES = (".hypothesis/unicode_data", ".hypothesis/constants")
+
+
 @dataclass(frozen=True, slots=True)
 class PytestOptions:
     """How a pytest stage runs its tests, beyond which tests (``select``) and pytest's ``args``.
@@ -188,6 +194,9 @@ class PytestOptions:
     ``groups`` and plain requirement strings in ``packages``; none of them: the server's Python.
     ``load_tests``: honour unittest's ``load_tests`` protocol, so the stage collects what
     ``python -m unittest`` collects (a module's ``DocTestSuite`` doctests, say).
+    ``tool_caches``: directories of the tree where the tests' tools keep caches, kept from one
+    job of the stage to the next (:data:`DEFAULT_TOOL_CACHES`: hypothesis's Unicode tables and
+    its cache of each module's constants, both derived from their inputs alone).
     """
 
     fail_fast: bool = False
@@ -200,6 +209,7 @@ class PytestOptions:
     groups: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
     load_tests: bool = False
+    tool_caches: tuple[str, ...] = DEFAULT_TOOL_CACHES
 
     @property
     def has_environment(self) -> bool:
@@ -220,6 +230,7 @@ class PytestOptions:
             },
             # Only when set: stages without it keep their definition hash (and their cached results).
             **({"load_tests": True} if self.load_tests else {}),
+            **({"tool_caches": list(self.tool_caches)} if self.tool_caches != DEFAULT_TOOL_CACHES else {}),
         }
 
 

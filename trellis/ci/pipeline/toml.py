@@ -22,6 +22,7 @@ from trellis.semantic_diff import languages as _semantic_languages
 from .globs import GlobError, check_branch_glob, check_glob
 from .model import (
     CHANGE_CLASSES,
+    DEFAULT_TOOL_CACHES,
     ENTITY_KINDS,
     KINDS,
     SCOPES,
@@ -60,6 +61,7 @@ MAX_STAGES = 64
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_PYTEST_TIMEOUT_S = 600.0  # a backstop: per-test timeouts stop a hanging test long before it
 MAX_SHARDS = 256
+MAX_TOOL_CACHES = 16
 EXTERNAL_TIMEOUT_S = 24 * 3600.0
 MAX_TIMEOUT_S = 24 * 3600.0
 MAX_EXTERNAL_TIMEOUT_S = 7 * 24 * 3600.0
@@ -100,6 +102,7 @@ PYTEST_KEYS = (
     "test_timeout_floor",
     "environment",
     "load_tests",
+    "tool_caches",
 )
 STAGE_KEYS = (*STAGE_KEYS, *PYTEST_KEYS)
 ENVIRONMENT_KEYS = ("requirements", "extras", "groups", "packages")
@@ -170,6 +173,8 @@ def format_pipeline(pipeline: Pipeline) -> str:
             out.append(f"test_timeout_floor = {_toml(format_duration(options.test_timeout_floor_s))}")
             if options.load_tests:
                 out.append("load_tests = true")
+            if options.tool_caches != DEFAULT_TOOL_CACHES:
+                out.append(f"tool_caches = {_toml(list(options.tool_caches))}")
             if options.has_environment:
                 parts = ", ".join(f"{k} = {_toml(list(getattr(options, k)))}" for k in ENVIRONMENT_KEYS)
                 out.append(f"environment = {{ {parts} }}")
@@ -444,6 +449,8 @@ class _Parser:
                     else f"expected a number, got {_type(value)}",
                 )
             found["test_timeout_factor"] = float(value)
+        if "tool_caches" in table:
+            found["tool_caches"] = self.tool_caches(table["tool_caches"], f"{base}.tool_caches")
         if "environment" in table:
             field = f"{base}.environment"
             env = self.table(table["environment"], field)
@@ -460,6 +467,20 @@ class _Parser:
                         f'{_quote(path)}: a path inside the tree, like "requirements-test.txt"',
                     )
         return PytestOptions(**found)
+
+    def tool_caches(self, raw: Any, field: str) -> tuple[str, ...]:
+        paths = self.strings(raw, field, allow_empty=True)
+        if len(paths) > MAX_TOOL_CACHES:
+            self.fail(field, f"at most {MAX_TOOL_CACHES} directories, got {len(paths)}")
+        for i, path in enumerate(paths):
+            parts = path.split("/")
+            if len(path) > 255 or "\0" in path or any(p in ("", ".", "..") for p in parts) or parts[0] == ".git":
+                self.fail(
+                    f"{field}[{i}]",
+                    f'{_quote(path)}: a directory inside the tree, like ".hypothesis/unicode_data" '
+                    "(relative, no . or .. parts, not under .git)",
+                )
+        return tuple(paths)
 
     def env(self, raw: Any, field: str) -> tuple[tuple[str, str], ...]:
         table = self.table(raw, field)
