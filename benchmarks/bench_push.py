@@ -848,6 +848,11 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     shutil.copytree(path, copy)
     subprocess.run(["git", "--git-dir", str(copy), "gc", "--quiet"], check=True)
     gc_size = _dir_bytes(copy / "objects")
+    # git gc keeps the deltas it finds in the packs (it searches only what they hold whole, and not between two
+    # objects of one pack): of maintenance's packs it makes about what maintenance made. What git makes of the
+    # same objects with a delta search of its own (as gc of a repository of loose objects): repack -f.
+    subprocess.run(["git", "--git-dir", str(copy), "repack", "-a", "-d", "-f", "-q"], check=True)
+    fresh_size = _dir_bytes(copy / "objects")
     budget = commits * 5
     return {
         "commits": commits,
@@ -866,6 +871,8 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "objects_bytes": size,
         "gc_objects_bytes": gc_size,
         "size_vs_gc": round(size / gc_size, 3),
+        "fresh_objects_bytes": fresh_size,
+        "size_vs_fresh": round(size / fresh_size, 3),
         "maintenance_log": errors[-5:],  # the server logs at warning level: failed runs only
     }
 
@@ -885,15 +892,18 @@ def print_maintenance(report: dict[str, Any]) -> None:
         print(f"  server log: {line.strip()}")
     print(
         f"  objects: {report['objects_bytes'] / 1e6:.1f} MB; after git gc {report['gc_objects_bytes'] / 1e6:.1f} MB "
-        f"= {report['size_vs_gc']:.2f} x"
+        f"= {report['size_vs_gc']:.2f} x; after git repack -a -d -f (git's own delta search) "
+        f"{report['fresh_objects_bytes'] / 1e6:.1f} MB = {report['size_vs_fresh']:.2f} x"
     )
     ok_loose = report["loose_objects_max"] <= 10_000
-    ok_size = report["size_vs_gc"] <= 1.5
+    ok_size = report["size_vs_fresh"] <= 1.5
     print(
         f"{'PASS' if ok_loose else 'FAIL'} loose objects <= 10,000 (bounded by the limit plus one run's "
         f"writes, whatever the number of commits): {report['loose_objects_max']}"
     )
-    print(f"{'PASS' if ok_size else 'FAIL'} size <= 1.5 x git gc: {report['size_vs_gc']:.2f}")
+    print(
+        f"{'PASS' if ok_size else 'FAIL'} size <= 1.5 x what git's own delta search gives: {report['size_vs_fresh']:.2f}"
+    )
 
 
 def _add(first: Result, second: Result) -> Result:
