@@ -25,9 +25,15 @@ the same process, rounds alternating: wall-clock lines/s of both, their CPU (the
 its workers', start-up and shutdown included: each round starts a pool and closes it), the number of
 processes, and the ratio. The parallel output is checked equal to the serial one.
 
+``--import REPO`` times whole ``trellis import`` processes of REPO (a git repository or bundle, e.g.
+``../shared/data/repos/attrs.bundle``; ``stdlib``: a repository whose one commit adds the corpus, a tree's first
+import) with ``--workers N`` (default: the CLI's), this tree against ``--against REV``, rounds alternating: wall,
+CPU (the process and its workers), the load, and the entity changes each found (they must be equal).
+
 Run: ``python benchmarks/bench_extract.py [--against REV] [--rounds N]``,
 ``python benchmarks/bench_extract.py --check REV [--extra DIR ...]``,
-``python benchmarks/bench_extract.py --parallel [--processes N] [--rounds N]``.
+``python benchmarks/bench_extract.py --parallel [--processes N] [--rounds N]``,
+``python benchmarks/bench_extract.py --import REPO|stdlib --against REV [--workers N] [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -254,6 +261,91 @@ def _report_parallel(rows: list[dict[str, Any]]) -> None:
     )
 
 
+def _import_source(spec: str, into: Path) -> Path:
+    """A git repository to import: ``stdlib`` (one commit adding the corpus), else a bundle or repository cloned."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b"}
+    env |= {"GIT_COMMITTER_EMAIL": "b@b", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z"}
+    env["GIT_COMMITTER_DATE"] = env["GIT_AUTHOR_DATE"]
+    source = into / "source"
+    if spec == "stdlib":
+        from bench_semantic_diff import corpus
+
+        source.mkdir()
+        subprocess.run(["git", "init", "-q", "-b", "main", str(source)], check=True, env=env)
+        for rel, data in corpus():
+            (source / "lib" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (source / "lib" / rel).write_bytes(data)
+        subprocess.run(["git", "-C", str(source), "add", "-A"], check=True, env=env)
+        subprocess.run(["git", "-C", str(source), "commit", "-qm", "the standard library"], check=True, env=env)
+    else:
+        subprocess.run(["git", "clone", "-q", "--mirror", spec, str(source)], check=True, env=env)
+    return source
+
+
+def _reap_descendants() -> None:
+    """Wait for every process left to this one (a subreaper): a fork server outlives the process that started it
+    for a moment, and its CPU (its workers') counts only once it is waited for."""
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return
+
+
+def _time_imports(spec: str, trees: list[tuple[str, str]], workers: int | None, rounds: int) -> None:
+    import ctypes
+    import resource
+
+    from measure import installed_env
+
+    # PR_SET_CHILD_SUBREAPER: orphaned descendants (a fork server and its workers) come to this process, so that
+    # their CPU is counted in RUSAGE_CHILDREN once reaped.
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+    env = installed_env()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = _import_source(spec, Path(tmp))
+        rows: dict[str, list[tuple[float, float, float, int]]] = {}
+        for r in range(rounds):
+            for name, root in trees if r % 2 == 0 else list(reversed(trees)):
+                import compileall
+
+                compileall.compile_dir(str(Path(root) / "trellis"), quiet=1)
+                data = Path(tmp) / f"data-{r}-{len(rows.get(name, []))}-{name[:3]}"
+                argv = [sys.executable, "-m", "trellis", "import", str(source), "--name", "x", "--data-dir", str(data)]
+                argv += ["--json"] + (["--workers", str(workers)] if workers else [])
+                load = os.getloadavg()[0]
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t0 = time.perf_counter()
+                done = subprocess.run(argv, capture_output=True, text=True, env={**env, "PYTHONPATH": root}, cwd=tmp)
+                wall = time.perf_counter() - t0
+                _reap_descendants()
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                if done.returncode:
+                    raise SystemExit(f"{name}: trellis import failed:\n{done.stderr}")
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                entities = json.loads(done.stdout)["stats"]["entity_changes_added"]
+                rows.setdefault(name, []).append((wall, cpu, load, entities))
+                print(
+                    f"round {r + 1} {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {entities:,} entity changes "
+                    f"(load before {load:.2f})",
+                    flush=True,
+                )
+                shutil.rmtree(data, ignore_errors=True)
+        print(f"\n`trellis import` of {spec}{f' --workers {workers}' if workers else ''}, {rounds} rounds per tree:\n")
+        print("| tree | wall s (median, range) | CPU s (median) | entity changes | load |")
+        print("|---|---|---|---|---|")
+        for name, ms in rows.items():
+            walls = [m[0] for m in ms]
+            print(
+                f"| {name} | {statistics.median(walls):.2f} ({min(walls):.2f}-{max(walls):.2f}) | "
+                f"{statistics.median(m[1] for m in ms):.2f} | {ms[0][3]:,} | "
+                f"{min(m[2] for m in ms):.1f}-{max(m[2] for m in ms):.1f} |"
+            )
+        counts = {m[3] for ms in rows.values() for m in ms}
+        if len(counts) > 1:
+            raise SystemExit(f"the trees found different numbers of entity changes: {sorted(counts)}")
+
+
 def _digest(extra: list[str]) -> dict[str, str]:
     """path -> digest of everything extract_entities returns and the records behind it."""
     import dataclasses
@@ -299,6 +391,8 @@ def main() -> int:
     ap.add_argument("--extra", action="append", default=[], help="with --check: more files (every language)")
     ap.add_argument("--parallel", action="store_true", help="the pool against the in-process loop, same process")
     ap.add_argument("--processes", type=int, help="with --parallel: worker processes (default: the usable cores)")
+    ap.add_argument("--import", dest="import_", metavar="REPO", help="time trellis import of REPO (or stdlib)")
+    ap.add_argument("--workers", type=int, help="with --import: trellis import --workers N")
     ap.add_argument("--worker", choices=("measure", "digest"), help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -313,6 +407,12 @@ def main() -> int:
         _report_parallel(_measure_parallel(args.processes or 0, args.rounds))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
+        if args.import_:
+            trees = [("new", here)]
+            if args.against:
+                trees.insert(0, (f"old ({args.against})", _tree_of(args.against, tmp)))
+            _time_imports(args.import_, trees, args.workers, args.rounds)
+            return 0
         if args.check:
             old = _run(_tree_of(args.check, tmp), "digest", args.extra)
             new = _run(here, "digest", args.extra)

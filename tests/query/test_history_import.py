@@ -172,7 +172,8 @@ def _entity_rows(ix: Indexer) -> list[tuple[object, ...]]:
 
 def test_a_big_first_commit_is_parsed_by_every_worker_with_the_same_rows(tmp_path: Path) -> None:
     """A short history whose commits add and change whole trees: computed in this process, the files parsed from
-    scratch spread over the workers (semantic_diff.pool); the rows are those of one process."""
+    scratch spread over the workers (semantic_diff.pool: started by a fork server here, worth it from 4 MiB); the
+    rows are those of one process."""
     work = tmp_path / "big"
     work.mkdir()
     _git(work, "init", "-q", "-b", "main")
@@ -180,7 +181,7 @@ def test_a_big_first_commit_is_parsed_by_every_worker_with_the_same_rows(tmp_pat
         for old in work.glob("*/"):
             if old.name != ".git":
                 subprocess.run(["rm", "-rf", str(old)], check=True)
-        for rel, content in big_tree(variant).items():
+        for rel, content in big_tree(variant, modules=640).items():
             (work / rel).parent.mkdir(parents=True, exist_ok=True)
             (work / rel).write_bytes(content)
         _git(work, "add", "-A")

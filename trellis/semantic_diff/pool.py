@@ -54,6 +54,9 @@ __all__ = [
 # Cold work (bytes of files with a grammar) below which a batch stays in-process: ~60 ms of extraction on one
 # core, against ~10-20 ms to fork two workers and ship the files and results both ways.
 MIN_PARALLEL_BYTES = 256 * 1024
+# A fork server (or spawned workers) must import the extraction first: ~0.3-0.5 s of CPU and ~0.5 s of wall before
+# the first task starts, worth it only for work that takes a core about twice as long.
+SERVER_START_BYTES = 4 * 1024 * 1024
 # A task is a run of consecutive files of about this many bytes (at least one file); more tasks than workers, so
 # that a worker that drew large files does not hold the others up.
 TASK_BYTES = 256 * 1024
@@ -142,8 +145,13 @@ class ExtractionPool:
         return self._executor is not None
 
     def wants(self, work_bytes: int) -> bool:
-        """Whether ``work_bytes`` of cold work go to the workers."""
-        return self.workers > 1 and not self._broken and work_bytes >= self.min_bytes
+        """Whether ``work_bytes`` of cold work go to the workers: ``min_bytes`` or more once they are up, or when they
+        can be forked; more (``SERVER_START_BYTES``) when a fork server must start first."""
+        if self.workers <= 1 or self._broken or work_bytes < self.min_bytes:
+            return False
+        if self._executor is not None or self.min_bytes == 0:
+            return True
+        return self._method_now() == "fork" or work_bytes >= max(self.min_bytes, SERVER_START_BYTES)
 
     def processes(self) -> list[int]:
         """The worker processes' ids (empty before the first use and after :meth:`close`)."""
@@ -198,17 +206,18 @@ class ExtractionPool:
         for process in procs:
             process.join(5)
 
+    def _method_now(self) -> str:
+        """How workers would start now."""
+        methods = multiprocessing.get_all_start_methods()
+        if self._method is not None:
+            return self._method
+        if "fork" in methods and _single_threaded():
+            return "fork"
+        return "forkserver" if "forkserver" in methods else "spawn"
+
     def _start(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:
-            methods = multiprocessing.get_all_start_methods()
-            if self._method is not None:
-                method = self._method
-            elif "fork" in methods and _single_threaded():
-                method = "fork"
-            elif "forkserver" in methods:
-                method = "forkserver"
-            else:
-                method = "spawn"
+            method = self._method_now()
             context = multiprocessing.get_context(method)
             if method == "forkserver":
                 context.set_forkserver_preload([__name__])
