@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from trellis.ci.execution import LocalExecutor, pytest_plugin
 from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
-from trellis.ci.execution.pytest_plugin import assign
+from trellis.ci.execution.pytest_plugin import assign, plan_files, shard_part
 from trellis.ci.execution.shards import HARD_EXIT, shard_count, submit_tests
 
 from .test_workspace import GitRepo
@@ -133,6 +133,65 @@ def test_sharded_results_equal_one_process(project: tuple[GitRepo, str], executo
     assert (whole.status, whole.exit_code) == (sharded.status, sharded.exit_code) == ("failed", 1)
     assert sorted(k for k, _ in seen) == [0, 1, 2]  # each shard reported as it finished
     assert sharded.collected == whole.collected == 37 and sharded.collection == whole.collection
+
+
+def test_shards_collect_only_their_own_files_once_durations_are_recorded(
+    project: tuple[GitRepo, str], executor: LocalExecutor
+) -> None:
+    whole = submit_tests(executor, request(project, TestPlan(), "whole-again"), shards=1).result(timeout=300)
+    expected = tuple((t.nodeid, 0.1 if "m5" not in t.nodeid else 0.0) for t in whole.tests if "m4" not in t.nodeid)
+    parts: list[JobOutcome] = []
+    sharded = submit_tests(
+        executor,
+        request(project, TestPlan(expected=expected), "by-file"),
+        shards=2,
+        on_shard=lambda outcome, k, n: parts.append(outcome),
+    ).result(timeout=300)
+    assert results(sharded) == results(whole)  # the same tests, outcomes and order as one process
+    # tests/test_m4.py has no recorded test: both shards collect it (and agree on it); each of the
+    # others, doctest module included, is collected by one shard only.
+    assert sorted(p.collected for p in parts) != [37, 37] and sum(p.collected for p in parts) == 37 + 6
+    assert len({p.collection for p in parts}) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), unique=True, max_size=50),
+    st.integers(1, 5),
+    st.dictionaries(st.integers(0, 49), st.floats(0, 30), max_size=40),
+    st.sets(st.integers(0, 6), max_size=2),
+)
+def test_files_and_shared_items_give_every_item_to_exactly_one_shard(
+    items: list[tuple[int, int]], shards: int, known: dict[int, float], stale: set[int]
+) -> None:
+    nodeids = [f"tests/test_{m}.py::test_{t}" for m, t in items]
+    # Recorded durations: some of the items, and tests of files that are gone now (``stale``).
+    expected = {nodeids[i]: s for i, s in known.items() if i < len(nodeids)}
+    expected.update({f"tests/gone_{m}.py::test_x": 1.0 for m in stale})
+    owner_of, load = plan_files(expected, shards)
+    assert plan_files(dict(reversed(expected.items())), shards) == (owner_of, load)  # the same in every shard
+    runs: list[set[str]] = []
+    for k in range(shards):
+        collected = [(n, owner_of.get(n.split("::")[0])) for n in nodeids]
+        collected = [(n, o) for n, o in collected if o is None or o == k]  # what shard k collects
+        runs.append(shard_part(collected, shards, k, expected, load))
+    assert sorted(n for part in runs for n in part) == sorted(nodeids)
+
+
+def test_plan_files_keeps_large_new_and_package_files_shared() -> None:
+    expected = {
+        "tests/test_big.py::test_a": 10.0,
+        "tests/test_big.py::test_b": 10.0,
+        "tests/test_s1.py::test_a": 3.0,
+        "tests/test_s2.py::test_a": 2.0,
+        "tests/test_s3.py::test_a": 1.0,
+        "tests/conftest.py::test_in_conftest": 1.0,
+        "pkg/__init__.py::pkg": 1.0,
+    }
+    owner_of, load = plan_files(expected, 2)
+    assert owner_of == {"tests/test_s1.py": 0, "tests/test_s2.py": 1, "tests/test_s3.py": 1}
+    assert load == [3.0, 3.0]
+    assert plan_files({}, 2) == ({}, [0.0, 0.0])
 
 
 def test_a_hanging_test_times_out_and_the_rest_of_the_shard_goes_on(tmp_path: Path, executor: LocalExecutor) -> None:

@@ -104,7 +104,7 @@ class TestOutcome:
     outcome: TestResult
     duration_s: float
     message: str = ""
-    index: int = -1  # position in pytest's collection (orders the results of several shards)
+    index: int = -1  # position within its file in pytest's collection (orders the results of several shards)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,15 +47,23 @@ around it) and reported as unittest reports it: failures and errors fail,
 skips skip, an expected failure is pytest's xfail, an unexpected success fails.
 The module's own items stay pytest's.
 
-**Shards.** Every shard collects the whole selection (the same tree, the same
-arguments: the same items in the same order) and keeps its own part, so the
-union of the shards is exactly what one unsharded run collects. The split is
-computed identically in every shard: items grouped by module (module-scoped
-fixtures run once per shard that needs them), a group larger than a fair share
-split into single items, then longest-expected-first onto the least loaded
-shard, like pytest-xdist's ``loadscope`` with nextest's use of past durations.
-The first stream line records how many items were collected and their digest,
-so the engine can check that every shard saw the same collection.
+**Shards.** Before collection, every shard computes the same plan from the
+recorded durations of the tests that will run (:func:`plan_files`): a file
+whose tests take at most half a fair share belongs to one shard, longest
+first onto the least loaded; the others (large files, files with no recorded
+test, ``conftest.py`` and ``__init__.py``) are shared. A shard does not
+collect (or import) another shard's files, so the work of collecting is split
+too. Every shard collects the shared files (the same tree, the same arguments:
+the same items in the same order) and keeps its part of their items, computed
+identically in every shard: items grouped by module (module-scoped fixtures
+run once per shard that needs them), a group larger than a fair share split
+into single items, then longest-expected-first onto the least loaded shard,
+counting what its own files already give it — like pytest-xdist's
+``loadscope`` with nextest's use of past durations. So the union of the
+shards is exactly what one unsharded run collects. The first stream line
+records how many items the shard collected and the digest of the shared ones,
+so the engine can check that every shard saw the same shared collection; each
+test's ``index`` is its position within its file.
 
 **Code exec/eval run.** With ``evals``, an audit hook (installed when this
 module is imported, before any conftest) records every code object that a
@@ -298,8 +306,10 @@ def _under(rest: str, ids: set[str]) -> bool:
     return any("::".join(parts[:i]) in ids for i in range(1, len(parts)))
 
 
-def assign(nodeids: list[str], shards: int, expected: dict[str, float]) -> list[int]:
-    """The shard of each item: module groups, large ones split, longest first onto the least loaded."""
+def assign(nodeids: list[str], shards: int, expected: dict[str, float], load: list[float] | None = None) -> list[int]:
+    """The shard of each item: module groups, large ones split, longest first onto the least loaded.
+
+    ``load``: what each shard already runs (its own files, see :func:`plan_files`)."""
     known = [expected[n] if n in expected else expected.get(_base(n), -1.0) for n in nodeids]
     measured = sorted(v for v in known if v >= 0)
     fallback = measured[len(measured) // 2] if measured else _DEFAULT_EXPECTED_S
@@ -316,7 +326,7 @@ def assign(nodeids: list[str], shards: int, expected: dict[str, float]) -> list[
         else:
             units.append((total, members[0], members))
     units.sort(key=lambda u: (-u[0], u[1]))
-    load = [0.0] * shards
+    load = list(load) if load is not None else [0.0] * shards
     out = [0] * len(nodeids)
     for unit_cost, _, members in units:
         target = min(range(shards), key=lambda s: (load[s], s))
@@ -324,6 +334,46 @@ def assign(nodeids: list[str], shards: int, expected: dict[str, float]) -> list[
         for i in members:
             out[i] = target
     return out
+
+
+# Collected by every shard whatever their tests: pytest builds packages and fixtures from them.
+_ALWAYS_SHARED = frozenset({"__init__.py", "conftest.py"})
+
+
+def plan_files(expected: dict[str, float], shards: int) -> tuple[dict[str, int], list[float]]:
+    """Before collection, from recorded durations: the shard that alone collects each file, and their loads.
+
+    A file whose recorded tests take more than half a fair share stays shared (every shard
+    collects it and takes some of its items); so does a file with no recorded test (new, or a
+    first run). The others go whole, longest first, to the least loaded shard.
+    """
+    costs: dict[str, float] = {}
+    for nodeid, seconds in expected.items():
+        file = nodeid.split("::", 1)[0]
+        if file.rpartition("/")[2] not in _ALWAYS_SHARED:
+            costs[file] = costs.get(file, 0.0) + max(0.0, seconds)
+    share = sum(costs.values()) / max(1, shards)
+    owner: dict[str, int] = {}
+    load = [0.0] * shards
+    for file, cost in sorted(costs.items(), key=lambda fc: (-fc[1], fc[0])):
+        if cost > share / 2:
+            continue
+        target = min(range(shards), key=lambda s: (load[s], s))
+        load[target] += cost
+        owner[file] = target
+    return owner, load
+
+
+def shard_part(
+    items: list[tuple[str, int | None]], shards: int, shard: int, expected: dict[str, float], load: list[float]
+) -> set[str]:
+    """The node ids shard ``shard`` runs of the ``(node id, owner)`` items it collected: its own files' items,
+    and its part of the shared ones (owner None), split the same way in every shard."""
+    shared = [nodeid for nodeid, owner in items if owner is None]
+    split = assign(shared, shards, expected, load) if shards > 1 else [0] * len(shared)
+    mine = {nodeid for nodeid, s in zip(shared, split) if s == shard}
+    mine.update(nodeid for nodeid, owner in items if owner == shard)
+    return mine
 
 
 class TrellisJob:
@@ -366,6 +416,13 @@ class TrellisJob:
                     parent, above = os.path.dirname(parent), parent
                     if parent == above:
                         break
+        # Each shard collects only its own files and the shared ones (see plan_files); file paths are
+        # relative to pytest's rootdir, as node ids are.
+        self.owner_of: dict[str, int] = {}
+        self.base_load = [0.0] * self.shards
+        if self.shards > 1:
+            running = {n: s for n, s in self.expected.items() if self._runs(n)}
+            self.owner_of, self.base_load = plan_files(running, self.shards)
         self.fail_fast = bool(config.get("fail_fast", False))
         self.load_tests = bool(config.get("load_tests", False))
         self.stream = open(config["stream"], "a", encoding="utf-8")  # noqa: SIM115 - open for the session
@@ -383,17 +440,35 @@ class TrellisJob:
             self.stream.write(json.dumps(record) + "\n")
             self.stream.flush()
 
+    def _runs(self, nodeid: str) -> bool:
+        """Will the recorded test ``nodeid`` run in this job (selected, not reused)?"""
+        if self._reused(nodeid):
+            return False
+        if self.only is None:
+            return True
+        file, _, rest = nodeid.partition("::")
+        path = os.path.normpath(os.path.join(os.getcwd(), file))
+        return path in self.only_doctests or _under(rest, self.only_in.get(path, set()))
+
+    def _owner(self, path: str, rootdir: str) -> int | None:
+        """The shard that alone collects the file at ``path`` (None: every shard collects it)."""
+        if not self.owner_of:
+            return None
+        return self.owner_of.get(os.path.relpath(path, rootdir).replace(os.sep, "/"))
+
     # -- collection ---------------------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_ignore_collect(self, collection_path: Any, config: pytest.Config) -> bool | None:
-        """Skip what holds no selected test, before it is imported; None lets the project's rules decide."""
-        if self.only is None:
-            return None
+        """Skip what holds no selected test, or another shard's file, before it is imported; None lets the
+        project's rules decide."""
         path = os.path.normpath(str(collection_path))
-        if path in self.only_files or path in self.only_dirs:
-            return None
-        return True
+        if self.only is not None and path not in self.only_files and path not in self.only_dirs:
+            return True
+        owner = self._owner(path, str(config.rootpath))
+        if owner is not None and owner != self.shard:
+            return True
+        return None
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_collect_file(self, file_path: Any, parent: pytest.Collector) -> Any:
@@ -489,15 +564,20 @@ class TrellisJob:
             if len(chosen) < len(items):
                 config.hook.pytest_deselected(items=[item for item in items if not self._selected(item)])
                 items[:] = chosen
-        nodeids = [item.nodeid for item in items]
-        digest = hashlib.sha256("\n".join(nodeids).encode()).hexdigest()
-        self.index = {nodeid: i for i, nodeid in enumerate(nodeids)}
+        rootdir = str(config.rootpath)
+        owners = [self._owner(str(item.path), rootdir) for item in items]
+        # The items every shard collects: their digest must be the same in every shard.
+        shared = [item.nodeid for item, owner in zip(items, owners) if owner is None]
+        digest = hashlib.sha256("\n".join(shared).encode()).hexdigest()
+        self.index = {}  # position within the item's file: the same in every shard that collects the file
+        per_file: dict[str, int] = {}
+        for item in items:
+            file = item.nodeid.split("::", 1)[0]
+            self.index[item.nodeid] = per_file[file] = per_file.get(file, -1) + 1
         # Reused tests are left out before the split (the balance is of what runs); a re-run's done
         # tests after it (they keep the shard they had).
-        candidates = [item for item in items if not self._reused(item.nodeid)]
-        ids = [item.nodeid for item in candidates]
-        owner = assign(ids, self.shards, self.expected) if self.shards > 1 else [0] * len(ids)
-        mine = {item.nodeid for item, s in zip(candidates, owner) if s == self.shard}
+        candidates = [(item.nodeid, owner) for item, owner in zip(items, owners) if not self._reused(item.nodeid)]
+        mine = shard_part(candidates, self.shards, self.shard, self.expected, self.base_load)
         kept = mine - self.exclude
         keep = [item for item in items if item.nodeid in kept]
         dropped = [item for item in items if item.nodeid not in kept]

@@ -1,13 +1,13 @@
 """A pytest job split into shards across an executor's workers, merged back into one outcome.
 
 :func:`submit_tests` sends shard ``k`` of ``n`` of one pytest job to the
-executor for every ``k`` (each shard collects the same items and keeps its
-part: :mod:`trellis.ci.execution.pytest_plugin`), reports each finished shard as it
+executor for every ``k`` (each shard collects its own files and the shared
+ones, and keeps its part: :mod:`trellis.ci.execution.pytest_plugin`), reports each finished shard as it
 comes (``on_shard``), stops the others at the first failure when asked
 (``fail_fast``), runs the rest of a shard again when its watchdog had to kill
 a test that ignored its timeout, and merges the shards into one
-:class:`~trellis.ci.execution.jobs.JobOutcome` whose tests are in collection order — what one
-unsharded run would have reported.
+:class:`~trellis.ci.execution.jobs.JobOutcome` whose tests are in collection order (files in
+the order pytest walks directories, then each file's own order).
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ class _Submits(Protocol):
     def submit(self, request: JobRequest) -> Future[JobOutcome]: ...
 
     def cancel(self, job_id: str) -> None: ...
+
+
+def collection_order(test: TestOutcome) -> tuple[bool, tuple[str, ...], int]:
+    """Where a test comes in one unsharded run: its file in the order pytest walks directories (entries by
+    name), then its position within the file (the plugin's ``index``, the same in every shard)."""
+    return (test.index < 0, tuple(test.nodeid.split("::", 1)[0].split("/")), test.index)
 
 
 def shard_count(slots: int, tests: int, known_seconds: float | None, *, requested: int = 0) -> int:
@@ -97,7 +103,7 @@ class _Sharded:
             if len(seen) != reported and not self.result.done():
                 reported = len(seen)
                 try:
-                    self.on_progress(tuple(sorted(seen.values(), key=lambda t: (t.index < 0, t.index))))
+                    self.on_progress(tuple(sorted(seen.values(), key=collection_order)))
                 except Exception:  # noqa: BLE001, S110 - progress reporting must not break the job
                     pass
 
@@ -227,7 +233,7 @@ def merge(job_id: str, parts: Sequence[JobOutcome], *, duration_s: float, stoppe
     for part in parts:
         for test in part.tests:
             seen[test.nodeid] = test  # a re-run's report of a test wins (never happens: done tests are excluded)
-    tests = tuple(sorted(seen.values(), key=lambda t: (t.index < 0, t.index)))
+    tests = tuple(sorted(seen.values(), key=collection_order))
     collections = {p.collection for p in parts if p.collected >= 0}
     counted = [p for p in parts if not (stopped_by and p.status == "killed")]
     status = "passed"
