@@ -141,3 +141,21 @@ def test_every_column_type_has_its_arrow_type() -> None:
 
     assert set(_SQL_TYPES) == set(_arrow_types())
     assert {c.sql_type for t in TABLES for c in t.columns} <= set(_SQL_TYPES)
+
+
+def test_the_stamp_constant_is_this_versions_ddl_digest() -> None:
+    """A short-lived reader compares an index's stamp with ``stamp.SCHEMA_DIGEST`` instead of computing the digest:
+    after a change of the DDL, set SCHEMA_DIGEST in trellis/query/stamp.py to the value below."""
+    from trellis.query.stamp import SCHEMA_DIGEST
+
+    assert SCHEMA_DIGEST == schema_digest()
+
+
+def test_a_written_index_is_stamped_as_the_constants_say(tmp_path: Path) -> None:
+    from trellis.query.stamp import STAMP_KEYS, stamped
+
+    con = open_database(tmp_path / "index.duckdb")
+    info = dict(con.execute("SELECT key, value FROM index_info").fetchall())
+    assert set(STAMP_KEYS) <= set(info) and stamped(info)
+    assert not stamped({**info, "schema_digest": "other"}) and not stamped({**info, "schema_version": "4"})
+    con.close()

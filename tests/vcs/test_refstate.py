@@ -52,3 +52,12 @@ def test_no_digest_without_a_repository_or_for_a_reftable(tmp_path: Path) -> Non
     (reftable / "reftable").mkdir(parents=True)
     (reftable / "HEAD").write_text("ref: refs/heads/.invalid\n")
     assert refs_state(reftable) is None
+
+
+def test_the_digest_is_hashlibs_blake2b() -> None:
+    """refs_state hashes with ``_blake2`` to skip hashlib's OpenSSL import: the very function hashlib gives."""
+    import hashlib
+
+    from trellis.vcs import refstate
+
+    assert refstate.blake2b is hashlib.blake2b

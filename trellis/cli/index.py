@@ -8,13 +8,16 @@ they open the data directory in-process, holding its lock.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..datadir import DataDirLock, running_server
 from .context import Output, connect, data_dir
+
+if TYPE_CHECKING:
+    import argparse
 
 INDEX_FILE = "index.duckdb"  # trellis.indexing.INDEX_FILE, without importing the index for --help
 

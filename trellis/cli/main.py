@@ -1,18 +1,19 @@
-"""Entry point: parse, dispatch, and turn errors into friendly messages (the one place that does)."""
+"""Entry point: parse, dispatch, and turn errors into friendly messages (the one place that does).
+
+Light to import: a ``trellis query`` on a local data directory is parsed without argparse when it can be
+(:mod:`trellis.cli.quick`), and the parser of every other command line is built by :mod:`trellis.cli.parser`.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import os
-import signal
 import sys
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import __version__
-from .context import Output, add_common
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from .parser import _command_of, _describe_commands, _Parser, _top_parser, build_parser  # noqa: F401
 
 # The modules that register commands, in the order ``trellis --help`` lists them, and the commands each
 # registers. Parsing a command line imports and registers only the module of its command (a test checks
@@ -39,84 +40,6 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 MODULE_OF = {command: module for module, commands in COMMAND_MODULES.items() for command in commands}
 
 
-class _Parser(argparse.ArgumentParser):
-    """Options anywhere, as git takes them: ``trellis commit REPO main --root src a.py b.py -m msg``.
-
-    A command without subcommands parses its arguments intermixed (options between and after its
-    positionals); ``parse_known_intermixed_args`` itself calls back into ``parse_known_args``, hence the flag.
-    """
-
-    _intermixing = False
-
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[Any, list[str]]:
-        if self._intermixing or self._subparsers is not None:
-            return super().parse_known_args(args, namespace)
-        self._intermixing = True
-        try:
-            return self.parse_known_intermixed_args(args, namespace)
-        finally:
-            self._intermixing = False
-
-
-def _top_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="trellis",
-        description="Trellis: version control and CI for AI coding agents. "
-        "Commands talk to --server / $TRELLIS_SERVER, else to the server that the routing table in "
-        "$TRELLIS_ROUTES names for the command's repository (docs/scaling.md), else to the server owning the data "
-        "directory, else open the data directory in-process.",
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"trellis {__version__}", help="print the version and exit"
-    )
-    add_common(parser, top=True)
-    return parser
-
-
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The whole command line's parser; given the command line ``argv``, only what parsing it needs: the top level
-    and the module of its command, when the command can be told without parsing (else every command)."""
-    parser = _top_parser()
-    command = None if argv is None else _command_of(parser, argv)
-    modules = [MODULE_OF[command]] if command is not None else list(COMMAND_MODULES)
-    common = argparse.ArgumentParser(add_help=False)
-    add_common(common)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in modules:
-        importlib.import_module(f"{__package__}.{name}").register(sub, common)
-    _describe_commands(parser)
-    return parser
-
-
-def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
-    """The command word of ``argv`` when it is certain: the first word that is not a top-level option or its
-    value, if it names a command. None (build every command) for help, an abbreviated or unknown option,
-    ``--`` or an unknown command, so argparse's own messages stay whole."""
-    options = parser._option_string_actions
-    i = 0
-    while i < len(argv):
-        word = argv[i]
-        if not word.startswith("-") or word == "-":
-            return word if word in MODULE_OF else None
-        name, has_value, _ = word.partition("=")
-        action = options.get(name)
-        if action is None or action.nargs == 0 and (has_value or action.dest in ("help", "version")):
-            return None
-        i += 1 if has_value or action.nargs == 0 else 2
-    return None
-
-
-def _describe_commands(parser: argparse.ArgumentParser) -> None:
-    """A command's ``--help`` opens with its one-line help when it has no longer description."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            helps = {choice.dest: choice.help for choice in action._choices_actions}
-            for name, command in action.choices.items():
-                if command.description is None and helps.get(name):
-                    command.description = str(helps[name])[:1].upper() + str(helps[name])[1:] + "."
-                _describe_commands(command)
-
-
 INTERRUPTED = 130  # 128 + SIGINT: the status a shell shows for a command stopped by Ctrl-C
 STOP_WITHIN = 0.7  # seconds: past this after Ctrl-C, the process exits without finishing its clean-up
 
@@ -129,8 +52,13 @@ def _stop_promptly_on_ctrl_c() -> None:
     wakes a watcher thread at once (``signal.set_wakeup_fd``: the C-level handler writes the signal's
     number to a pipe), which ends the process with status 130 if it is still there STOP_WITHIN seconds
     later. Ending so is safe: every write of Trellis survives a crash, and the index is derived from git.
+
+    The watcher is a bare ``_thread`` thread (daemonic, as ``threading``'s daemon threads are): no ``threading``
+    to import, and no waiting for the new thread to be scheduled (``Thread.start`` waits for it: under load,
+    tens of ms of a ``trellis query``'s wall time).
     """
-    import threading
+    import _thread
+    import signal
     import time
 
     # Plain descriptors, open for the whole run (socket objects would warn when a test re-imports this module).
@@ -157,7 +85,7 @@ def _stop_promptly_on_ctrl_c() -> None:
 
     _stop_promptly_on_ctrl_c.reported = False  # type: ignore[attr-defined]
     _stop_promptly_on_ctrl_c.wakeup_fds = (reader, writer)  # type: ignore[attr-defined]
-    threading.Thread(target=watch, name="trellis-ctrl-c", daemon=True).start()
+    _thread.start_new_thread(watch, ())
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt)
 
@@ -171,17 +99,25 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .quick import parse_quickly
+
     words = sys.argv[1:] if argv is None else argv
-    parser = build_parser(words)
-    args = parser.parse_args(words)
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return 2
+    args: Any = parse_quickly(words)  # a plain ``trellis query`` command line, without argparse; else None
+    if args is None:
+        from .parser import build_parser
+
+        parser = build_parser(words)
+        args = parser.parse_args(words)
+        if not getattr(args, "run", None):
+            parser.print_help()
+            return 2
+    from .context import Output
+
     out = Output(args)
     if argv is None and not hasattr(_stop_promptly_on_ctrl_c, "wakeup_fds"):  # the process's own command line
         _stop_promptly_on_ctrl_c()
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
     except KeyboardInterrupt:
         _stop_promptly_on_ctrl_c.reported = True  # type: ignore[attr-defined]
         out.error("interrupted")
@@ -201,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 exc  # a VcsError, CiError, QueryError, SemanticDiffError or TrellisError: reason, message, metadata
             )
             if out.json:
+                import json
+
                 print(
                     json.dumps({"error": {"reason": error.reason, "message": error.message, **error.metadata}}),
                     file=sys.stderr,
@@ -214,6 +152,33 @@ def main(argv: list[str] | None = None) -> int:
             out.error(str(exc))
             return 1
         raise
+    if argv is None and getattr(args, "only_read", False):
+        _end_now(status)
+    return status
+
+
+def _end_now(status: int) -> None:
+    """End the process at once with ``status``, once its output is flushed, skipping the interpreter's tear-down.
+
+    For a command that only read (``args.only_read``: ``trellis query`` answered from the index file): nothing
+    of it waits for the exit (no thread to join, no file to sync, no exit handler of ours), while tearing down
+    costs ~6 ms of a ~50 ms process (Python's modules, DuckDB's database and its library). If a flush fails (the
+    reader left), the usual exit reports it as it always has."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        return
+    os._exit(status)
+
+
+def __getattr__(name: str) -> Any:
+    """The parser's functions, where they used to be (``trellis.cli.main.build_parser``): in :mod:`.parser`."""
+    if name in ("build_parser", "_command_of", "_top_parser", "_describe_commands", "_Parser"):
+        from . import parser
+
+        return getattr(parser, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _is_domain_error(exc: BaseException) -> bool:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .context import Output, connect, local_data_dir, new_table
+from .quick import QUERY_FORMATS
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -24,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     q.add_argument("sql", help="one read-only SQL statement (SELECT, WITH, ...)")
     q.add_argument(
         "--format",
-        choices=["table", "json", "csv", "arrow"],
+        choices=list(QUERY_FORMATS),
         default="table",
         help="table (default), json (one object per row), csv, or arrow (IPC stream to stdout)",
     )
@@ -91,6 +94,8 @@ def run_query(args: argparse.Namespace) -> int:
         out.note(f"{len(rows)} row(s)" + (" (truncated: raise --max-rows)" if result.truncated else ""))
     if result.truncated and fmt != "table":
         print(json.dumps({"warning": "result truncated; raise --max-rows"}), file=sys.stderr)
+    # Answered from the index file alone (no server, no writer, no thread left): the process may end at once.
+    args.only_read = root is not None and table is None
     return 0
 
 
@@ -178,13 +183,13 @@ def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dic
 
     An index with nothing to catch up with is read as it is, read-only, through DuckDB's engine alone
     (``trellis.query.readonly``: no pyarrow, no relational layer), when the result's columns print alike so."""
+    from trellis.query.checks import requested_bounds
     from trellis.query.readonly import read_current
-    from trellis.query.sandbox import QueryLimits, requested_bounds
 
     from ..datadir import DataDirLock
     from .index import INDEX_FILE
 
-    max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout, QueryLimits())
+    max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout)
     with DataDirLock(root):
         accept = READ_DIRECTLY.get(fmt)
         if accept is not None and (fmt != "csv" or max_rows <= DIRECT_CSV_ROWS):

@@ -6,7 +6,9 @@ configuration that it caught up with (``index_info`` rows
 current for a data directory when the repositories it holds rows of are all
 still there and every repository there has the digest it was caught up
 with: a sync would then change nothing. Both the indexer and the read-only
-path of :mod:`trellis.query.readonly` decide with these functions.
+path of :mod:`trellis.query.readonly` decide with these functions; the
+latter also asks whether the index was written by this schema version
+(:mod:`trellis.query.stamp`), in the same statement.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trellis.vcs.refstate import refs_state
+
+from .stamp import STAMP_KEYS, stamped
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,19 +65,32 @@ def indexed_repositories(con: duckdb.DuckDBPyConnection) -> list[str]:
 def holds_others(con: duckdb.DuckDBPyConnection, names: list[str]) -> bool:
     """Whether the index holds rows of a repository not in ``names``. Asked as a filter, not as the list of
     repositories: the row groups' statistics answer it for a table of one repository without reading rows."""
+    sql, params = _others(names)
+    return bool(con.execute(sql, params).fetchall())
+
+
+def _others(names: list[str]) -> tuple[str, list[str]]:
+    """A statement with a row if the index holds rows of a repository not in ``names``, and its parameters."""
     where = f" WHERE repository NOT IN ({', '.join('?' * len(names))})" if names else ""
-    sql = " UNION ALL ".join(f"SELECT 1 FROM {t}{where}" for t in _HOLDING) + " LIMIT 1"
-    return bool(con.execute(sql, names * len(_HOLDING)).fetchall())
+    return " UNION ALL ".join(f"SELECT 1 FROM {t}{where}" for t in _HOLDING) + " LIMIT 1", names * len(_HOLDING)
 
 
 def index_current(con: duckdb.DuckDBPyConnection, repos_dir: Path) -> bool:
-    """Whether a sync of the index behind ``con`` with ``repos_dir`` would change nothing."""
+    """Whether the index behind ``con`` was written by this schema version and a sync of it with ``repos_dir``
+    would change nothing. One statement reads the stamp, the recorded states and whether other repositories'
+    rows are there (a row with a NULL key)."""
     names = repository_names(repos_dir)
-    if holds_others(con, names):
+    others, others_params = _others(names)
+    rows = con.execute(
+        f"SELECT key, value FROM index_info WHERE key IN ({', '.join('?' * len(STAMP_KEYS))}) OR starts_with(key, ?) "
+        f"UNION ALL SELECT NULL, NULL FROM ({others})",
+        [*STAMP_KEYS, CAUGHT_UP, *others_params],
+    ).fetchall()
+    info = dict(rows)
+    if None in info or not stamped(info):
         return False
-    states = caught_up_states(con)
     for name in names:
-        state = states.get(name)
+        state = info.get(CAUGHT_UP + name)
         if state is None or refs_state(repos_dir / f"{name}.git") != state:
             return False
     return True

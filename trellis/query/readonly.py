@@ -5,13 +5,12 @@ open on each call; ``run_query`` over an :class:`~trellis.query.Indexer`
 opens the index for writing (to sync it first), and reads Arrow through the
 ``duckdb`` package's relational layer: about 80 ms of imports (DuckDB's
 package and pyarrow) before the first row. When the index has nothing to
-catch up with (:func:`trellis.query.caughtup.index_current`) and was written
-by this schema version (:func:`trellis.query.schema.schema_current`), none
-of that is needed: :func:`read_current` opens the file read-only through
-DuckDB's engine module alone (:mod:`trellis.query.engine`), checks the
-statement and its parameters with the sandbox's own checks
-(:func:`~trellis.query.sandbox.check_query`,
-:func:`~trellis.query.sandbox.check_params`), bounds it the same way (rows,
+catch up with and was written by this schema version
+(:func:`trellis.query.caughtup.index_current`), none of that is needed:
+:func:`read_current` opens the file read-only through DuckDB's engine module
+alone (:mod:`trellis.query.engine`), checks the statement and its parameters
+with the sandbox's own checks (:func:`~trellis.query.checks.check_query`,
+:func:`~trellis.query.checks.check_params`), bounds it the same way (rows,
 bytes, time) and reads its rows as Python values.
 
 It answers ``None`` whenever it cannot answer exactly as ``run_query`` over
@@ -25,6 +24,10 @@ than the time limit (the caller's path reports it in its own words). The
 checks' own errors (:class:`~trellis.query.errors.InvalidQuery`) and the
 time limit are raised as ``run_query`` raises them.
 
+This module and what it imports stay light (no ``dataclasses``, no
+``threading``, no ``hashlib``; ``tests/query/test_readonly.py`` checks it):
+in a ``trellis query`` process they are all of Trellis's own start-up.
+
 The caller holds the data directory's lock (no other process writes the index
 meanwhile: DuckDB refuses a read-only open next to another process's writer).
 """
@@ -32,22 +35,33 @@ meanwhile: DuckDB refuses a read-only open next to another process's writer).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .caughtup import index_current
+from .checks import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_TIMEOUT_S,
+    QueryParams,
+    _Interrupter,
+    _translate,
+    check_params,
+    check_query,
+)
 from .database import DatabaseSettings, open_reader
 from .engine import duckdb
-from .sandbox import QueryLimits, QueryParams, _Interrupter, _limits, _translate, check_params, check_query
-from .schema import schema_current
+
+if TYPE_CHECKING:
+    from .sandbox import QueryLimits
 
 __all__ = ["QueryValues", "read_current"]
 
 
-@dataclass(frozen=True, slots=True)
-class QueryValues:
-    """A query's result as Python values: column names, DuckDB type names, rows (at most ``max_rows``)."""
+class QueryValues(NamedTuple):
+    """A query's result as Python values: column names, DuckDB type names, rows (at most ``max_rows``).
+
+    A NamedTuple, not a dataclass, to keep ``dataclasses`` out of a ``trellis query`` process (see the module)."""
 
     columns: tuple[str, ...]
     types: tuple[str, ...]
@@ -68,8 +82,14 @@ def read_current(
     settings: DatabaseSettings | None = None,
 ) -> QueryValues | None:
     """``sql`` answered from the index at ``db_path`` of ``data_dir`` as it is, if it is current and every column
-    of the result has a DuckDB type named in ``accept`` (``VARCHAR``, ``BIGINT``…); else None (see the module)."""
-    bounds = _limits(max_rows, timeout_s, None, limits)
+    of the result has a DuckDB type named in ``accept`` (``VARCHAR``, ``BIGINT``…); else None (see the module).
+    ``max_rows`` and ``timeout_s`` default to ``limits``' (else the sandbox's defaults), as ``run_query``'s do."""
+    if limits is None:
+        rows_bound, timeout, max_bytes = DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, DEFAULT_MAX_BYTES
+    else:
+        rows_bound, timeout, max_bytes = limits.max_rows, limits.timeout_s, limits.max_bytes
+    max_rows = rows_bound if max_rows is None else max_rows
+    timeout_s = timeout if timeout_s is None else timeout_s
     if not db_path.is_file() or db_path.with_name(db_path.name + ".wal").exists():
         return None
     try:
@@ -77,11 +97,14 @@ def read_current(
     except duckdb.Error:
         return None
     try:
-        if not schema_current(con) or not index_current(con, data_dir / "repos"):
+        try:
+            if not index_current(con, data_dir / "repos"):
+                return None
+        except duckdb.Error:  # not an index of ours (no such table)
             return None
-        check_query(con, sql, bounds)
+        check_query(con, sql, limits)
         values = check_params(con, sql, params)
-        interrupter = _Interrupter(con, bounds.timeout_s)
+        interrupter = _Interrupter(con, timeout_s)
         try:
             # The result's columns before the query runs: a statement that cannot be wrapped so (EXPLAIN) fails
             # here and takes the other path.
@@ -91,16 +114,16 @@ def read_current(
             con.execute(sql, values)
             columns = tuple(str(column[0]) for column in con.description or ())
             types = tuple(str(column[1]) for column in con.description or ())
-            rows = con.fetchmany(bounds.max_rows + 1)
+            rows = con.fetchmany(max_rows + 1)
         except duckdb.Error as exc:
             if interrupter.fired:
-                raise _translate(exc, interrupter, bounds.timeout_s) from None
+                raise _translate(exc, interrupter, timeout_s) from None
             return None
         finally:
             interrupter.cancel()
-        truncated = len(rows) > bounds.max_rows
-        del rows[bounds.max_rows :]
-        if _bytes_at_most(rows) > bounds.max_bytes:
+        truncated = len(rows) > max_rows
+        del rows[max_rows:]
+        if _bytes_at_most(rows) > max_bytes:
             return None
         return QueryValues(columns, types, rows, truncated)
     finally:

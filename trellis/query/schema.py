@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .engine import duckdb
+from .stamp import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,9 +36,6 @@ __all__ = [
     "schema_markdown",
     "table",
 ]
-
-SCHEMA_VERSION = 5  # 2: test_results.chunk, run_refs; 3: entity_changes.follows; 4: stage_results.fallback;
-# 5: stage_results renamed job_results (the proto's JobResult, the domain's JobResult)
 
 
 @dataclass(frozen=True, slots=True)
