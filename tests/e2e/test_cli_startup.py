@@ -228,8 +228,11 @@ QUERIES = [
     ["query", "SELECT repository, ? AS p FROM commits", "--param", "x", "--max-rows", "1"],
     ["query", "SELECT range AS i FROM range(5)", "--max-rows", "2", "--format", "csv"],
     ["query", "DELETE FROM commits", "--format", "csv"],
+    ["query", "SELECT count(*) AS n FROM range(100000000000)", "--timeout", "300", "--format", "csv"],
 ]
 DIRECT = [5, 6, 7, 8]  # read from the file (the first query synced the index): no DuckDB package, no pyarrow
+# What a query read from the file loads of the standard library: none of these (each costs ms of a ~50 ms process)
+LEAN = {"argparse", "dataclasses", "threading", "hashlib", "inspect"}
 
 
 def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the_server(tmp_path: Path) -> None:
@@ -243,7 +246,13 @@ def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the
         assert not any(m == "grpc" or m.startswith("grpc.") for m in modules), argv  # no embedded server
         if i in DIRECT:
             assert not {"duckdb", "pyarrow"} & modules, argv
+            if "--format" in argv:  # (a table is drawn by rich, which loads dataclasses and threading)
+                assert not LEAN & modules, (argv, LEAN & modules)
         local.append((result.stdout, result.stderr))
+        # A process of its own (the command line parsed without argparse where it can be, a query read from the
+        # file ends the process at once) answers alike, with the same status.
+        piped = _piped(data_dir, *argv)
+        assert (piped.stdout, piped.stderr, piped.returncode) == (result.stdout, result.stderr, result.returncode), argv
     assert '"n": 1' in local[0][0] or '"n": 2' in local[0][0]
     assert "pyarrow" in _probe(["--data-dir", str(data_dir), *QUERIES[4]])[1]  # timestamps: through Arrow
     many = _probe(["--data-dir", str(data_dir), "query", "SELECT 1 AS one", "--format", "csv", "--max-rows", "20000"])
@@ -254,7 +263,7 @@ def test_query_on_a_local_data_dir_reads_the_library_directly_and_answers_as_the
     result, modules = _probe(["--data-dir", str(data_dir), *QUERIES[0]])
     assert result.stdout == local[0][0]
     assert not {"pygit2", "tree_sitter"} & {m.split(".")[0] for m in modules}
-    assert "QUERY_SYNTAX" in local[2][1] and "INVALID_QUERY_LIMITS" in local[3][1]
+    assert "QUERY_SYNTAX" in local[2][1] and "INVALID_QUERY_LIMITS" in local[3][1] and "QUERY_TIMEOUT" in local[10][1]
     # The same commands through a running server print the same, byte for byte.
     running = build_server(ServerConfig(data_dir=data_dir, address="127.0.0.1:0"))
     try:
@@ -354,6 +363,17 @@ def test_ctrl_c_stops_a_following_command_without_a_traceback(tmp_path: Path) ->
     # with the status of every interrupted command (128 + SIGINT).
     code, err = _interrupted(["--data-dir", str(data_dir), "review", "pending", "demo", "--follow"], ready="")
     assert code == 130 and "Traceback" not in err
+
+
+def test_ctrl_c_stops_a_query_read_from_the_index_file(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert _piped(data_dir, "repo", "create", "demo").returncode == 0
+    assert _piped(data_dir, "query", "SELECT 1").returncode == 0  # the index caught up: the next reads the file
+    code, err = _interrupted(
+        ["--data-dir", str(data_dir), "query", "SELECT count(*) AS n FROM range(100000000000)", "--format", "csv"],
+        ready="",
+    )
+    assert code == 130 and "Traceback" not in err and "interrupted" in err
 
 
 def test_ctrl_c_stops_the_server_without_a_traceback(tmp_path: Path) -> None:
