@@ -13,6 +13,8 @@ from pathlib import Path
 import grpc
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trellis import vcs
 from trellis.errors import status_code
@@ -369,3 +371,23 @@ def test_json_rows_give_sums_of_integers_as_numbers(ix: Indexer) -> None:
     row = next(json_rows(result.table))
     assert isinstance(row["total"], int) and isinstance(row["n"], int)
     assert row["big"] == 12345678901234567890
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("([{}])'\"x -\n/*")), max_size=40),
+    max_nesting=st.integers(0, 12),
+)
+def test_the_nesting_check_skips_the_tokenizer_only_where_it_could_not_refuse(text: str, max_nesting: int) -> None:
+    """Text with no more opening brackets than the limit cannot nest deeper than it: the check passes without
+    tokenizing, exactly when the tokenizer's count (brackets of operators only) passes."""
+    from trellis.query.checks import _check_size, _deepest
+
+    sql = "SELECT " + text
+    try:
+        _check_size(sql, 100_000, max_nesting)
+        refused = False
+    except QueryError as exc:
+        assert exc.reason == "QUERY_TOO_DEEP"
+        refused = True
+    assert refused is (_deepest(sql) > max_nesting)

@@ -137,7 +137,7 @@ def _tokens(sql: str) -> list[tuple[int, str]]:
     return [(pos, kind.name) for pos, kind in duckdb.tokenize(sql)]
 
 
-def _check_size(sql: str, max_sql_chars: int, max_nesting: int) -> list[tuple[int, str]]:
+def _check_size(sql: str, max_sql_chars: int, max_nesting: int) -> None:
     if "\x00" in sql:
         raise QuerySyntaxError("the query contains a NUL character", reason="QUERY_SYNTAX")
     if len(sql) > max_sql_chars:
@@ -145,6 +145,18 @@ def _check_size(sql: str, max_sql_chars: int, max_nesting: int) -> list[tuple[in
             f"the query is {len(sql)} characters long; the limit is {max_sql_chars}",
             reason="QUERY_TOO_LONG",
         )
+    if sum(sql.count(ch) for ch in "([{") <= max_nesting:
+        return  # no nesting deeper than the brackets there are: no need to tell operators from strings and comments
+    deepest = _deepest(sql)
+    if deepest > max_nesting:
+        raise QueryNotAllowed(
+            f"the query nests parentheses {deepest} deep; the limit is {max_nesting}",
+            reason="QUERY_TOO_DEEP",
+        )
+
+
+def _deepest(sql: str) -> int:
+    """How deep the brackets of ``sql`` nest, counting those of its operators only (not of strings or comments)."""
     tokens = _tokens(sql)
     depth = deepest = 0
     for i, (pos, kind) in enumerate(tokens):
@@ -157,12 +169,7 @@ def _check_size(sql: str, max_sql_chars: int, max_nesting: int) -> list[tuple[in
                 deepest = max(deepest, depth)
             elif ch in ")]}":
                 depth -= 1
-    if deepest > max_nesting:
-        raise QueryNotAllowed(
-            f"the query nests parentheses {deepest} deep; the limit is {max_nesting}",
-            reason="QUERY_TOO_DEEP",
-        )
-    return tokens
+    return deepest
 
 
 def _statement_type(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
@@ -295,7 +302,7 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str, limits: QueryLimits | 
 def _check(con: duckdb.DuckDBPyConnection, sql: str, max_sql_chars: int, max_nesting: int) -> None:
     if not isinstance(sql, str) or not sql.strip():
         raise QueryNotAllowed("the query is empty", reason="QUERY_EMPTY")
-    tokens = _check_size(sql, max_sql_chars, max_nesting)
+    _check_size(sql, max_sql_chars, max_nesting)
     types = _statement_type(con, sql)
     if not types:
         raise QueryNotAllowed("the query is empty (only comments)", reason="QUERY_EMPTY")
@@ -305,7 +312,7 @@ def _check(con: duckdb.DuckDBPyConnection, sql: str, max_sql_chars: int, max_nes
         )
     inner = sql
     if types[0] == "EXPLAIN":
-        inner = _explained_query(sql, tokens)
+        inner = _explained_query(sql, _tokens(sql))
         if _statement_type(con, inner) != ["SELECT"]:
             raise QueryNotAllowed(_SELECT_HELP, reason="QUERY_NOT_READ_ONLY")
     elif types[0] != "SELECT":

@@ -29,7 +29,9 @@ Layers, outermost first:
    they were truncated.
 
 Each query runs on its own cursor, so queries run concurrently with each
-other and with the indexer.
+other and with the indexer. The checks of layers 1-3 and 5 and the timer of
+layer 6 live in :mod:`trellis.query.checks` (re-exported here), which a
+short-lived reader imports without this module's Arrow and dataclasses.
 """
 
 from __future__ import annotations
