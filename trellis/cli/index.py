@@ -31,6 +31,8 @@ _WORKERS_HELP = (
 def _workers(text: str) -> int:
     value = int(text)
     if value < 1:
+        import argparse  # here: ``trellis query`` imports this module (INDEX_FILE) and parses without argparse
+
         raise argparse.ArgumentTypeError(f"{value}: give a number of processes, 1 or more")
     return value
 
