@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -98,3 +99,48 @@ def test_stop_publishes_the_last_change_and_start_removes_leftovers(
     publisher.stop()
     with duckdb.connect(str(data_dir / SNAPSHOT_FILE), read_only=True) as con:
         assert _counts(con) == _counts(indexer.connection)
+
+
+def test_snapshots_taken_while_the_index_is_written_are_each_of_one_generation(
+    store: vcs.Store, indexer: Indexer, data_dir: Path
+) -> None:
+    """The database file and its write-ahead log are copied between two write transactions: every snapshot
+    holds exactly what the index held at the generation it names, whatever was being written meanwhile."""
+    store.create_repository("demo", ALICE)
+    counts: dict[int, dict[str, int]] = {}
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for i in range(40):
+                _commit(store, f"c{i}", f"def f():\n    return {i}\n".encode())
+                with indexer.writes_held():  # (what a sync committed is what a snapshot of it must hold)
+                    indexer.sync()
+                    counts[indexer.generation] = _counts(indexer.connection)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            stop.set()
+
+    with indexer.writes_held():
+        counts[indexer.generation] = _counts(indexer.connection)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen: list[int] = []
+    path = data_dir / SNAPSHOT_FILE
+    while not stop.is_set() or not seen:
+        snapshot = publish_snapshot(indexer, path)
+        with duckdb.connect(str(path), read_only=True) as con:
+            generation = con.execute("SELECT index_generation FROM snapshot_info").fetchall()[0][0]
+            assert generation == snapshot.generation
+            with_log = _counts(con)
+        seen.append(generation)
+        assert with_log == counts[generation], generation
+    thread.join(60)
+    assert not failures, failures[0]
+    assert len(set(seen)) > 1 and not any(p.name.endswith(".wal") for p in data_dir.iterdir() if "snapshot" in p.name)
+    # DuckDB's lock on the index held throughout: no descriptor of the file was opened and closed beside its own.
+    script = "import sys, duckdb; duckdb.connect(sys.argv[1], read_only=True)"
+    done = subprocess.run([sys.executable, "-c", script, str(indexer.db_path)], capture_output=True, text=True)
+    assert done.returncode != 0 and "lock" in done.stderr.lower()

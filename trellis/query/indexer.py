@@ -31,7 +31,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -152,6 +153,15 @@ class Indexer:
     def generation(self) -> int:
         """How many write transactions this indexer has committed: a change of the index changes it."""
         return self._generation
+
+    @contextmanager
+    def writes_held(self) -> Iterator[int]:
+        """Hold off every write to the index while the block runs; yields the generation of what is committed.
+
+        Every write transaction runs under this lock and commits before letting it go, so in the block the
+        database file and its write-ahead log hold exactly that generation and nothing changes them."""
+        with self._lock:
+            yield self._generation
 
     # -- connections ---------------------------------------------------------
 
