@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from tests.conftest import ALICE, assert_fsck_clean, git
 from trellis import vcs
-from trellis.vcs.maintenance import PackFile, loose_objects, maintain, pack_files, plan_rollup
+from trellis.vcs.maintenance import (
+    PackFile,
+    estimate_loose_objects,
+    loose_objects,
+    maintain,
+    pack_files,
+    plan_rollup,
+)
 
 
 def _store(data_dir: Path) -> vcs.Store:
@@ -482,3 +489,18 @@ def test_loose_copies_of_packed_objects_go_even_when_nothing_is_new(data_dir: Pa
     assert loose_objects(path) == [] and result.loose_deleted == 1 and result.new_pack == ""
     assert len(pack_files(path)) == packs
     assert_fsck_clean(path)
+
+
+def test_the_estimate_of_loose_objects_is_exact_when_few_and_close_when_many(data_dir: Path) -> None:
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    _commits(store, 20)
+    assert estimate_loose_objects(path) == len(loose_objects(path))  # under 256: every directory read
+    repo = store.open("demo")
+    for i in range(3000):
+        repo.create_blob(f"blob {i}\n".encode())
+    exact = len(loose_objects(path))
+    estimate = estimate_loose_objects(path)
+    assert 0.75 * exact <= estimate <= 1.25 * exact, (estimate, exact)
+    assert estimate_loose_objects(path, enough=10**9) == exact

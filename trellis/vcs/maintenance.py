@@ -75,6 +75,7 @@ __all__ = [
     "Maintainer",
     "PackFile",
     "PackIndex",
+    "estimate_loose_objects",
     "loose_objects",
     "maintain",
     "pack_files",
@@ -180,6 +181,26 @@ def loose_objects(path: Path) -> list[str]:
         except FileNotFoundError:  # git removed an empty fan-out directory
             continue
     return found
+
+
+def estimate_loose_objects(path: Path, enough: int = 256) -> int:
+    """About how many loose objects the repository at ``path`` holds, read from as few fan-out directories as give
+    ``enough`` of them (object ids are uniform: git's ``gc --auto`` reads one directory). Exact below ``enough``.
+
+    The maintainer counts every hundred writes: listing every loose object (2,000 and more, their names checked
+    and joined) cost 0.1 ms per commit in Python on the writers' threads; this reads a tenth as many entries.
+    """
+    objects = os.path.join(path, "objects")
+    seen = 0
+    for i in range(256):
+        try:
+            with os.scandir(f"{objects}/{i:02x}") as entries:
+                seen += sum(1 for e in entries if len(e.name) == 38)
+        except FileNotFoundError:
+            pass
+        if seen >= enough:
+            return seen * 256 // (i + 1)
+    return seen
 
 
 def pack_files(path: Path) -> list[PackFile]:
@@ -451,8 +472,9 @@ class Maintainer:
     """Runs :func:`maintain` in a background thread on each repository of ``store`` that needs it.
 
     Register :meth:`notice` as a write listener of the store: every
-    ``check_every`` writes to a repository, its loose objects are counted, and
-    once there are ``loose_limit`` of them the repository is queued. After a
+    ``check_every`` writes to a repository, its loose objects are counted
+    (:func:`estimate_loose_objects`), and once there are ``loose_limit`` of
+    them the repository is queued. After a
     run that deleted packs the store reopens the repository.
     """
 
@@ -501,7 +523,7 @@ class Maintainer:
 
     def _check(self, repository: str) -> None:
         try:
-            count = len(loose_objects(self.store.repository_path(repository)))
+            count = estimate_loose_objects(self.store.repository_path(repository))
         except (OSError, VcsError):
             return
         if count >= self.loose_limit:
