@@ -150,3 +150,15 @@ def test_parsing_a_query_imports_no_argparse() -> None:
     probe += "print(sorted(m for m in ('argparse', 'dataclasses', 'threading') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_ctrl_c_watcher_uses_what_the_signal_module_wraps() -> None:
+    """main's watcher calls ``_signal`` (no enums of every signal to build): the functions ``signal`` re-exports
+    or wraps without changing what they do for SIGINT and a Python handler."""
+    import _signal  # type: ignore[import-not-found]
+    import signal
+
+    assert signal.set_wakeup_fd is _signal.set_wakeup_fd
+    assert signal.default_int_handler is _signal.default_int_handler
+    assert _signal.SIGINT == signal.SIGINT == 2
+    assert _signal.getsignal(_signal.SIGINT) is signal.getsignal(signal.SIGINT)

@@ -185,3 +185,22 @@ def test_holding_other_repositories_is_what_the_list_of_indexed_repositories_say
         assert indexed == {"demo", "empty"}
         for names in ([], ["demo"], ["empty"], ["demo", "empty"], ["demo", "empty", "other"], ["other"]):
             assert holds_others(ix.connection, names) is (not indexed <= set(names)), names
+
+
+def test_an_answer_may_leave_its_connection_open_for_the_process_end(current: Path) -> None:
+    """close=False (a process that ends right after): the answer is the same, its connection stays open (kept in
+    LEFT_OPEN) and a refusal or a fallback closes it as ever."""
+    from trellis.query import readonly
+
+    sql = "SELECT count(*) AS n FROM commits"
+    before = len(readonly.LEFT_OPEN)
+    closed = _read(current, sql)
+    assert closed is not None and _read(current, sql, close=False) == closed
+    assert len(readonly.LEFT_OPEN) == before + 1
+    con = readonly.LEFT_OPEN.pop()
+    assert con.execute("SELECT 1").fetchall() == [(1,)]  # still open
+    con.close()
+    assert _read(current, "SELECT commit_time FROM commits", close=False) is None
+    with pytest.raises(QueryError):
+        _read(current, "DELETE FROM commits", close=False)
+    assert len(readonly.LEFT_OPEN) == before

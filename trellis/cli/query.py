@@ -190,19 +190,35 @@ def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dic
     from .index import INDEX_FILE
 
     max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout)
-    with DataDirLock(root):
+    # The process's own command line (``main``) ends the process once an answer read from the file is written:
+    # the file's read-only connection and the directory's lock are then left to the exit to release, together.
+    ends = bool(getattr(args, "process_ends", False))
+    lock: DataDirLock | None = DataDirLock(root).acquire()
+    try:
         accept = READ_DIRECTLY.get(fmt)
         if accept is not None and (fmt != "csv" or max_rows <= DIRECT_CSV_ROWS):
             values = read_current(
-                root, root / INDEX_FILE, args.sql, accept=accept, max_rows=max_rows, timeout_s=timeout_s, params=params
+                root,
+                root / INDEX_FILE,
+                args.sql,
+                accept=accept,
+                max_rows=max_rows,
+                timeout_s=timeout_s,
+                params=params,
+                close=not ends,
             )
             if values is not None:
+                if ends:
+                    lock = None  # held until the process ends, as the connection is
                 return values
         from trellis.query import Indexer, run_query
 
         with Indexer(root, root / INDEX_FILE) as indexer:
             indexer.sync()
             return run_query(indexer, args.sql, max_rows=max_rows, timeout_s=timeout_s, params=params)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def run_export(args: argparse.Namespace) -> int:
