@@ -204,3 +204,32 @@ def test_an_answer_may_leave_its_connection_open_for_the_process_end(current: Pa
     with pytest.raises(QueryError):
         _read(current, "DELETE FROM commits", close=False)
     assert len(readonly.LEFT_OPEN) == before
+
+
+def test_the_plain_value_classes_behave_as_frozen_dataclasses() -> None:
+    """DatabaseSettings and QueryValues are plain classes (a trellis query process imports no dataclasses): the
+    same construction, defaults, equality, hashing, repr, immutability and copies as the frozen dataclasses were."""
+    import copy
+    import dataclasses
+    import pickle
+
+    from trellis.query import DatabaseSettings
+
+    @dataclasses.dataclass(frozen=True)
+    class DatabaseSettings_:
+        memory_limit: str = "2GB"
+        threads: int = 2
+        max_temp_directory_size: str = "8GB"
+
+    for kw in ({}, {"memory_limit": "512MiB"}, {"threads": 1, "max_temp_directory_size": "1GB"}):
+        ours, theirs = DatabaseSettings(**kw), DatabaseSettings_(**kw)  # type: ignore[arg-type]
+        assert repr(ours) == repr(theirs).rsplit(".", 1)[-1].replace("DatabaseSettings_", "DatabaseSettings")
+        assert (ours.memory_limit, ours.threads, ours.max_temp_directory_size) == dataclasses.astuple(theirs)
+        assert ours == DatabaseSettings(**kw) and hash(ours) == hash(DatabaseSettings(**kw))  # type: ignore[arg-type]
+        assert pickle.loads(pickle.dumps(ours)) == ours == copy.copy(ours) == copy.deepcopy(ours)
+    assert DatabaseSettings() != DatabaseSettings(threads=1) and DatabaseSettings() != DatabaseSettings_()
+    with pytest.raises(AttributeError):
+        DatabaseSettings().threads = 3  # type: ignore[misc]
+    values = QueryValues(("a",), ("BIGINT",), [(1,)], False)
+    assert values == QueryValues(("a",), ("BIGINT",), [(1,)], False) != QueryValues(("a",), ("BIGINT",), [(1,)], True)
+    assert repr(values) == "QueryValues(columns=('a',), types=('BIGINT',), rows=[(1,)], truncated=False)"
