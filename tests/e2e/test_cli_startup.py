@@ -365,6 +365,38 @@ def test_ctrl_c_stops_a_following_command_without_a_traceback(tmp_path: Path) ->
     assert code == 130 and "Traceback" not in err
 
 
+def test_a_long_answer_lets_the_directory_go_before_it_waits_for_its_reader(tmp_path: Path) -> None:
+    """A query read from the file keeps the directory's lock to the end of its process, unless its answer is longer
+    than a pipe takes at once: then the lock goes first, and a reader that stalls (``| less``) holds nobody up."""
+    from trellis.datadir import DataDirBusy, DataDirLock
+
+    data_dir = tmp_path / "data"
+    assert _piped(data_dir, "repo", "create", "demo").returncode == 0
+    assert _piped(data_dir, "query", "SELECT 1").returncode == 0  # the index caught up: the next reads the file
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    sql = "SELECT repeat('x', 100) AS s FROM range(5000)"  # ~0.5 MB of CSV: more than a pipe holds
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trellis", "--data-dir", str(data_dir), "query", sql, "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        first = os.read(process.stdout.fileno(), 1)  # it has read its answer and started writing it
+        try:
+            DataDirLock(data_dir).acquire().release()
+        except DataDirBusy:
+            pytest.fail("the lock is held while the answer waits for its reader")
+        assert process.poll() is None  # it could not have written all of it: it waits for us, without the lock
+        out = first + process.communicate(timeout=60)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0 and out.count(b"\n") == 5001
+
+
 def test_ctrl_c_stops_a_query_read_from_the_index_file(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     assert _piped(data_dir, "repo", "create", "demo").returncode == 0

@@ -323,9 +323,14 @@ class Output:
         return _console(stderr=True)
 
     def data(self, value: Any) -> None:
+        print(self.data_text(value))
+
+    @staticmethod
+    def data_text(value: Any) -> str:
+        """What ``data`` prints (without its newline)."""
         import json
 
-        print(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, default=str))
+        return json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, default=str)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         self.console.print(*objects, **kwargs)

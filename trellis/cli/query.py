@@ -6,6 +6,7 @@ import io
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,8 +65,9 @@ def run_query(args: argparse.Namespace) -> int:
         out.error(str(exc))
         return 2
     root = local_data_dir(args)
+    held: list[Callable[[], None]] = []  # what an answer read from the file holds until written (_query_locally)
     if root is not None:
-        result = _query_locally(root, args, params, fmt)
+        result = _query_locally(root, args, params, fmt, held)
     else:
         with connect(args) as client:
             result = client.query(args.sql, params, max_rows=args.max_rows, timeout_ms=args.timeout)
@@ -73,12 +75,16 @@ def run_query(args: argparse.Namespace) -> int:
     columns = table.column_names if table is not None else list(result.columns)
     if fmt in ("json", "table"):
         rows = table.to_pylist() if table is not None else [dict(zip(columns, row)) for row in result.rows]
-    if fmt == "json":
-        from trellis.query import json_dicts
+    if fmt in ("json", "csv"):
+        if fmt == "json":
+            from trellis.query import json_dicts
 
-        out.data(list(json_dicts(rows)))
-    elif fmt == "csv":
-        sys.stdout.write(_arrow_csv(table) if table is not None else csv_text(columns, result.rows))
+            text = out.data_text(list(json_dicts(rows))) + "\n"
+        else:
+            text = _arrow_csv(table) if table is not None else csv_text(columns, result.rows)
+        if len(text) > HELD_WRITE_CHARS:
+            _release(held)
+        sys.stdout.write(text)
     elif fmt == "arrow":
         import pyarrow as pa
 
@@ -87,6 +93,7 @@ def run_query(args: argparse.Namespace) -> int:
             writer.write_table(result.table)
         sys.stdout.buffer.write(sink.getvalue())
     else:
+        _release(held)  # rich writes as it goes
         view = new_table(*columns)
         for row in rows:
             view.add_row(*("" if v is None else str(v) for v in row.values()))
@@ -97,6 +104,18 @@ def run_query(args: argparse.Namespace) -> int:
     # Answered from the index file alone (no server, no writer, no thread left): the process may end at once.
     args.only_read = root is not None and table is None
     return 0
+
+
+HELD_WRITE_CHARS = 16 * 1024
+"""An answer read from the index file of at most this many characters (64 KiB of UTF-8 at most: a pipe's buffer on
+Linux) is written while its read-only connection and the directory's lock are still held, which the process's exit
+then releases (``_query_locally``): the write does not wait for a reader that stalls (``| less``). A longer one
+lets them go first."""
+
+
+def _release(held: list[Callable[[], None]]) -> None:
+    while held:
+        held.pop()()
 
 
 def _arrow_csv(table: Any) -> str:
@@ -177,21 +196,28 @@ def parse_params(items: list[str]) -> list[Any] | dict[str, Any] | None:
     return named or positional
 
 
-def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dict[str, Any] | None, fmt: str) -> Any:
+def _query_locally(
+    root: Path,
+    args: argparse.Namespace,
+    params: list[Any] | dict[str, Any] | None,
+    fmt: str,
+    held: list[Callable[[], None]],
+) -> Any:
     """The query through the library, as the server runs it (its index caught up with git first, the same
     sandbox and bounds), holding the data directory's lock as the server would: no gRPC server to start.
 
     An index with nothing to catch up with is read as it is, read-only, through DuckDB's engine alone
-    (``trellis.query.readonly``: no pyarrow, no relational layer), when the result's columns print alike so."""
+    (``trellis.query.readonly``: no pyarrow, no relational layer), when the result's columns print alike so.
+    When the process ends once the answer is written (``args.process_ends``, the process's own command line), that
+    answer's connection stays open and the lock held: ``held`` gets what lets them go, for an answer too long to
+    write at once (``HELD_WRITE_CHARS``); else the exit releases both, skipping DuckDB's tear-down (~1.5 ms)."""
     from trellis.query.checks import requested_bounds
-    from trellis.query.readonly import read_current
+    from trellis.query.readonly import close_left_open, read_current
 
     from ..datadir import DataDirLock
     from .index import INDEX_FILE
 
     max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout)
-    # The process's own command line (``main``) ends the process once an answer read from the file is written:
-    # the file's read-only connection and the directory's lock are then left to the exit to release, together.
     ends = bool(getattr(args, "process_ends", False))
     lock: DataDirLock | None = DataDirLock(root).acquire()
     try:
@@ -208,8 +234,10 @@ def _query_locally(root: Path, args: argparse.Namespace, params: list[Any] | dic
                 close=not ends,
             )
             if values is not None:
-                if ends:
-                    lock = None  # held until the process ends, as the connection is
+                if ends and lock is not None:
+                    held.append(lock.release)  # after the connection (the last in is let go first)
+                    held.append(close_left_open)
+                    lock = None
                 return values
         from trellis.query import Indexer, run_query
 

@@ -55,7 +55,7 @@ from .engine import duckdb
 if TYPE_CHECKING:
     from .sandbox import QueryLimits
 
-__all__ = ["QueryValues", "read_current"]
+__all__ = ["LEFT_OPEN", "QueryValues", "close_left_open", "read_current"]
 
 
 class QueryValues:
@@ -154,7 +154,13 @@ def read_current(
 
 
 LEFT_OPEN: list[duckdb.DuckDBPyConnection] = []
-"""Connections of answers given with ``close=False``, open until the process ends."""
+"""Connections of answers given with ``close=False``, open until the process ends (or :func:`close_left_open`)."""
+
+
+def close_left_open() -> None:
+    """Close the connections :func:`read_current` left open."""
+    while LEFT_OPEN:
+        LEFT_OPEN.pop().close()
 
 
 def _bytes_at_most(rows: list[tuple[Any, ...]]) -> int:
