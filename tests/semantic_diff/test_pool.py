@@ -84,6 +84,23 @@ def test_extract_many_equals_serial_on_generated_programs(
     assert extract_many(files, pool=pool) == [extract_entities(p, c) for p, c in files]
 
 
+@PROPS
+@given(st.lists(st.tuples(programs, programs, st.sampled_from(["pair", "added", "deleted", "broken"])), max_size=8))
+def test_diff_files_with_a_pool_equals_serial_on_generated_programs(
+    pool: ExtractionPool, changes: list[tuple[tuple[object, ...], tuple[object, ...], str]]
+) -> None:
+    old: dict[str, bytes] = {}
+    new: dict[str, bytes] = {}
+    for i, (before, after, how) in enumerate(changes):
+        a, b = render(before), render(after)  # type: ignore[arg-type]
+        if how != "added":
+            old[f"pkg/m{i}.py"] = a
+        if how != "deleted":
+            new[f"pkg/m{i}.py"] = b.replace(b"):", b"(:", 1) if how == "broken" else b
+    old, new = _changed(old, new)
+    assert diff_files(old, new, pool=pool) == diff_files(old, new)
+
+
 def _tree(variant: int) -> dict[str, bytes]:
     files = dict(_fixture_files())
     files.pop("big.py")
