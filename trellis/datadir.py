@@ -15,6 +15,8 @@ from pathlib import Path
 __all__ = ["DataDirLock", "DataDirBusy", "DataDirMissing", "running_server"]
 
 LOCK_NAME = "server.lock"
+INDEX_FILE = "index.duckdb"
+"""The index (``trellis.indexing.INDEX_FILE``), named here for the CLI without importing the index."""
 
 
 class DataDirBusy(Exception):

@@ -434,10 +434,11 @@ def test_serve_refuses_a_public_address_without_tokens(tmp_path: Path) -> None:
 
 
 def test_the_cli_names_the_index_file_as_the_server_does() -> None:
+    from trellis import datadir
     from trellis.cli import index
     from trellis.indexing import INDEX_FILE
 
-    assert index.INDEX_FILE == INDEX_FILE
+    assert index.INDEX_FILE == datadir.INDEX_FILE == INDEX_FILE
 
 
 # -- verification and merge commands -----------------------------------------------------------

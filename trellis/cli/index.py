@@ -13,13 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..datadir import DataDirLock, running_server
+from ..datadir import INDEX_FILE, DataDirLock, running_server
 from .context import Output, connect, data_dir
 
 if TYPE_CHECKING:
     import argparse
-
-INDEX_FILE = "index.duckdb"  # trellis.indexing.INDEX_FILE, without importing the index for --help
 
 
 _WORKERS_HELP = (

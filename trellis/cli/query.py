@@ -214,8 +214,7 @@ def _query_locally(
     from trellis.query.checks import requested_bounds
     from trellis.query.readonly import close_left_open, read_current
 
-    from ..datadir import DataDirLock
-    from .index import INDEX_FILE
+    from ..datadir import INDEX_FILE, DataDirLock
 
     max_rows, timeout_s = requested_bounds(args.max_rows, args.timeout)
     ends = bool(getattr(args, "process_ends", False))
