@@ -504,3 +504,52 @@ def test_the_estimate_of_loose_objects_is_exact_when_few_and_close_when_many(dat
     estimate = estimate_loose_objects(path)
     assert 0.75 * exact <= estimate <= 1.25 * exact, (estimate, exact)
     assert estimate_loose_objects(path, enough=10**9) == exact
+
+
+def test_writes_during_a_long_roll_up_are_packed_beside_it(data_dir: Path, tmp_path: Path) -> None:
+    """A roll-up of big packs takes seconds while writers go on: their loose objects are packed meanwhile (a
+    run of 50,000 micro-commits peaked at 16,000 loose objects during its big roll-up); fsck clean after."""
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    path = store.repository_path("demo")
+    _commits(store, 10, tag="a")
+    maintain(path, sync=None)
+    _commits(store, 10, tag="b")
+    maintain(path, sync=None, loose_limit=10)  # behind: a second pack, no roll-up
+    assert len(pack_files(path)) == 2
+    release = tmp_path / "release"
+    wrapper = tmp_path / "git-wrapper"
+    wrapper.write_text(  # holds the roll-up (--stdin-packs without --unpacked) until the test releases it
+        "#!/bin/sh\n"
+        'case "$*" in *--stdin-packs*) case "$*" in *--unpacked*) ;; '
+        f"*) n=0; while [ ! -e {release} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done;; esac;; esac\n"
+        'exec git "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    _commits(store, 4, tag="c")
+    outcome: list[object] = []
+    runner = threading.Thread(
+        target=lambda: outcome.append(maintain(path, sync=vcs.sync_filesystems, git=str(wrapper), loose_limit=15))
+    )
+    runner.start()
+    try:
+        stalled = threading.Event()
+        for _ in range(1200):  # the first pass is done and the roll-up waits: packs are 2 + 1
+            if len(pack_files(path)) == 3 and not loose_objects(path):
+                break
+            stalled.wait(0.05)
+        _commits(store, 6, tag="d")  # ~30 loose objects, above the limit, while the roll-up waits
+        for _ in range(1200):
+            if not loose_objects(path):
+                break
+            stalled.wait(0.05)
+        assert loose_objects(path) == []  # packed beside the roll-up
+        assert runner.is_alive()  # which still waits
+    finally:
+        release.touch()
+        runner.join(120)
+    result = outcome[0]
+    assert isinstance(result, vcs.MaintenanceResult) and result.packs_rolled_up == 3  # with the first pass's
+    assert result.loose_deleted == result.loose_before > 0
+    assert len(pack_files(path)) == 2  # the roll-up and the pack made beside it
+    assert_fsck_clean(path)

@@ -29,6 +29,8 @@ repository once it holds ``loose_limit`` loose objects:
 
 A roll-up waits while maintenance is behind (twice the loose-object limit or
 more): such a run packs only the loose objects, at the server's priority.
+While a roll-up runs (a big one takes seconds), the loose objects are
+counted every half second and, once at the limit, packed beside it (step 1).
 
 Nothing that is in no pack is ever deleted, and nothing unreachable is pruned:
 a concurrent writer that found an object already present (and so did not
@@ -291,6 +293,40 @@ def _maintain(
     if not loose:
         packs = pack_files(path)
         return _pack(path, [], plan_rollup(packs, 0, factor), packs, sync, git, env, on_step, loose_limit)
+    first = _pack_loose(path, loose, sync, git, env, on_step, loose_limit)
+    if first.loose_before >= 2 * loose_limit:
+        return first  # behind: the packs roll up once maintenance has caught up
+    packs = pack_files(path)
+    rollup = plan_rollup(packs, 0, factor)
+    if not rollup:
+        return first
+    during: list[MaintenanceResult] = []
+
+    def meanwhile() -> None:
+        # A big roll-up takes seconds, and the writes go on: their loose objects are packed beside it.
+        if estimate_loose_objects(path) >= loose_limit:
+            during.append(_pack_loose(path, loose_objects(path), sync, git, env, on_step, loose_limit))
+
+    second = _pack(path, [], rollup, packs, sync, git, env, on_step, loose_limit, meanwhile=meanwhile)
+    return MaintenanceResult(
+        first.loose_before + sum(r.loose_before for r in during),
+        first.loose_deleted + sum(r.loose_deleted for r in during),
+        second.packs_rolled_up,
+        second.new_pack,
+        len(pack_files(path)),
+    )
+
+
+def _pack_loose(
+    path: Path,
+    loose: list[str],
+    sync: SyncFunction | None,
+    git: str,
+    env: Mapping[str, str] | None,
+    on_step: Callable[[str], None],
+    loose_limit: int,
+) -> MaintenanceResult:
+    """Pack the loose objects of the new commits (and every loose object when needed); record the tips."""
     packed_tips = _read_tips(path)
     tips = _ref_tips(path, git, env)
     first: MaintenanceResult | None = None
@@ -311,16 +347,7 @@ def _maintain(
         sweep = _pack(path, loose, [], packs, sync, git, env, on_step, loose_limit)
         first = sweep if first is None else _merged(first, sweep)
     _write_tips(path, tips)
-    if first.loose_before >= 2 * loose_limit:
-        return first  # behind: the packs roll up once maintenance has caught up
-    packs = pack_files(path)
-    rollup = plan_rollup(packs, 0, factor)
-    if not rollup:
-        return first
-    second = _pack(path, [], rollup, packs, sync, git, env, on_step, loose_limit)
-    return MaintenanceResult(
-        first.loose_before, first.loose_deleted, second.packs_rolled_up, second.new_pack, second.packs_after
-    )
+    return first
 
 
 def _merged(first: MaintenanceResult, second: MaintenanceResult) -> MaintenanceResult:
@@ -373,11 +400,13 @@ def _pack(
     on_step: Callable[[str], None],
     loose_limit: int,
     revs: str | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> MaintenanceResult:
     """One new pack holding ``loose`` and the objects of ``rollup``; then those loose objects and packs go.
 
     With ``revs`` (revision arguments, one a line), the new pack holds instead the loose objects reachable
     from them (``git pack-objects --revs --unpacked``), and the loose objects of ``loose`` it holds go.
+    ``meanwhile`` is called every half second while git runs.
     """
     if not loose and not rollup:
         return MaintenanceResult(0, 0, 0, "", len(packs))
@@ -412,7 +441,20 @@ def _pack(
     except OSError as exc:
         raise MaintenanceFailed(f"cannot run git pack-objects in {path}: {exc}") from None
 
-    stdout, stderr = proc.communicate(revs if revs is not None else "".join(f"{p.name}.pack\n" for p in rollup))
+    stdin: str | None = revs if revs is not None else "".join(f"{p.name}.pack\n" for p in rollup)
+    while True:
+        try:
+            stdout, stderr = proc.communicate(stdin, timeout=None if meanwhile is None else 0.5)
+            break
+        except subprocess.TimeoutExpired:
+            stdin = None  # sent; communicate goes on collecting the output
+            assert meanwhile is not None
+            try:
+                meanwhile()
+            except BaseException:
+                proc.kill()
+                proc.communicate()
+                raise
     if proc.returncode != 0:
         raise MaintenanceFailed(f"git pack-objects failed in {path}: {stderr.strip()[-2000:]}")
     digest = stdout.strip()
