@@ -154,6 +154,59 @@ def test_shards_collect_only_their_own_files_once_durations_are_recorded(
     assert len({p.collection for p in parts}) == 1
 
 
+SPECS: dict[str, bytes | tuple[str, bytes] | None] = {
+    # A project's own collector (as YAML test suites do): items of .spec files, made by a conftest hook.
+    "conftest.py": b"""\
+import pytest
+
+
+class SpecFile(pytest.File):
+    def collect(self):
+        for line in self.path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            yield SpecItem.from_parent(self, name=name.strip(), value=value.strip())
+
+
+class SpecItem(pytest.Item):
+    def __init__(self, *, value, **kwargs):
+        super().__init__(**kwargs)
+        self.value = value
+
+    def runtest(self):
+        assert self.value == "ok", self.value
+
+
+def pytest_collect_file(parent, file_path):
+    if file_path.suffix == ".spec":
+        return SpecFile.from_parent(parent, path=file_path)
+""",
+    **{
+        f"specs/s{n}.spec": "\n".join(f"case{k} = {'ok' if (n, k) != (2, 1) else 'bad'}" for k in range(3)).encode()
+        for n in range(4)
+    },
+    **{f"tests/test_m{n}.py": _module(n) for n in range(3)},
+    "lib.py": b"def double(x):\n    return 2 * x\n",
+}
+
+
+def test_a_projects_own_collectors_items_go_with_their_file(tmp_path: Path, executor: LocalExecutor) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit(SPECS))
+    whole = submit_tests(executor, request(project, TestPlan(), "specs-whole"), shards=1).result(timeout=300)
+    assert sum(1 for t in whole.tests if ".spec::" in t.nodeid) == 12
+    expected = tuple((t.nodeid, 0.05) for t in whole.tests)
+    parts: list[JobOutcome] = []
+    sharded = submit_tests(
+        executor,
+        request(project, TestPlan(expected=expected), "specs-sharded"),
+        shards=2,
+        on_shard=lambda outcome, k, n: parts.append(outcome),
+    ).result(timeout=300)
+    assert results(sharded) == results(whole)
+    assert ("specs/s2.spec::case1", "failed") in results(sharded)
+    assert sum(p.collected for p in parts) == whole.collected  # every file collected by one shard
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), unique=True, max_size=50),

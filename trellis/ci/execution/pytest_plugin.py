@@ -364,6 +364,13 @@ def plan_files(expected: dict[str, float], shards: int) -> tuple[dict[str, int],
     return owner, load
 
 
+def _collected_from(item: pytest.Item) -> str:
+    """The file whose collection made ``item`` (its shard is the file's: the file was collected there alone
+    or everywhere), or the item's own path when no file node is above it."""
+    file = item.getparent(pytest.File)
+    return str(file.path if file is not None else item.path)
+
+
 def shard_part(
     items: list[tuple[str, int | None]], shards: int, shard: int, expected: dict[str, float], load: list[float]
 ) -> set[str]:
@@ -565,7 +572,7 @@ class TrellisJob:
                 config.hook.pytest_deselected(items=[item for item in items if not self._selected(item)])
                 items[:] = chosen
         rootdir = str(config.rootpath)
-        owners = [self._owner(str(item.path), rootdir) for item in items]
+        owners = [self._owner(_collected_from(item), rootdir) for item in items]
         # The items every shard collects: their digest must be the same in every shard.
         shared = [item.nodeid for item, owner in zip(items, owners) if owner is None]
         digest = hashlib.sha256("\n".join(shared).encode()).hexdigest()
