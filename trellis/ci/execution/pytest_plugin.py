@@ -367,8 +367,10 @@ def plan_files(expected: dict[str, float], shards: int) -> tuple[dict[str, int],
 def _collected_from(item: pytest.Item) -> str:
     """The file whose collection made ``item`` (its shard is the file's: the file was collected there alone
     or everywhere), or the item's own path when no file node is above it."""
-    file = item.getparent(pytest.File)
-    return str(file.path if file is not None else item.path)
+    node = item.parent
+    while node is not None and not isinstance(node, pytest.File):
+        node = node.parent
+    return str(node.path if node is not None else item.path)
 
 
 def shard_part(
