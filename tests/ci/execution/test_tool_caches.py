@@ -139,6 +139,11 @@ def test_a_cache_over_its_bounds_is_dropped(tmp_path: Path, monkeypatch: pytest.
         (ws / "build" / "cache" / f"f{i}").write_bytes(b"y")
     store.save(SCOPE, PATHS, ws)
     assert store.restore(SCOPE, PATHS, _workspace(tmp_path, "again")) == 0
+    for i in range(4):  # directories count too
+        (ws / "build" / "cache" / f"f{i}").unlink()
+        (ws / "build" / "cache" / f"d{i}").mkdir()
+    store.save(SCOPE, PATHS, ws)
+    assert store.restore(SCOPE, PATHS, _workspace(tmp_path, "dirs")) == 0
 
 
 def test_jobs_saving_at_once_leave_one_whole_copy(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 __all__ = ["MAX_BYTES", "MAX_FILES", "CacheStore"]
 
 MAX_BYTES = 64 << 20  # per cache directory
-MAX_FILES = 20_000
+MAX_FILES = 20_000  # files and directories
 
 
 class CacheStore:
@@ -122,6 +122,9 @@ def _read_tree(source: Path, dest: Path, owner: tuple[int, int]) -> bool:
         out = dest if rel == "." else dest / rel
         for name in dirs:
             if stat.S_ISDIR(os.lstat(os.path.join(top, name)).st_mode):  # a link to a directory is not walked
+                files += 1  # directories count against the bound too
+                if files > MAX_FILES:
+                    return False
                 (out / name).mkdir()
         for name in names:
             try:
