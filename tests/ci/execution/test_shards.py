@@ -135,18 +135,26 @@ def test_sharded_results_equal_one_process(project: tuple[GitRepo, str], executo
     assert sharded.collected == whole.collected == 37 and sharded.collection == whole.collection
 
 
+def _two_shards(
+    executor: LocalExecutor, project: tuple[GitRepo, str], expected: tuple[tuple[str, float], ...], job_id: str
+) -> tuple[JobOutcome, list[JobOutcome]]:
+    """The merged outcome of a job run in two shards, and each shard's own outcome."""
+    parts: list[JobOutcome] = []
+    sharded = submit_tests(
+        executor,
+        request(project, TestPlan(expected=expected), job_id),
+        shards=2,
+        on_shard=lambda outcome, k, n: parts.append(outcome),
+    ).result(timeout=300)
+    return sharded, parts
+
+
 def test_shards_collect_only_their_own_files_once_durations_are_recorded(
     project: tuple[GitRepo, str], executor: LocalExecutor
 ) -> None:
     whole = submit_tests(executor, request(project, TestPlan(), "whole-again"), shards=1).result(timeout=300)
     expected = tuple((t.nodeid, 0.1 if "m5" not in t.nodeid else 0.0) for t in whole.tests if "m4" not in t.nodeid)
-    parts: list[JobOutcome] = []
-    sharded = submit_tests(
-        executor,
-        request(project, TestPlan(expected=expected), "by-file"),
-        shards=2,
-        on_shard=lambda outcome, k, n: parts.append(outcome),
-    ).result(timeout=300)
+    sharded, parts = _two_shards(executor, project, expected, "by-file")
     assert results(sharded) == results(whole)  # the same tests, outcomes and order as one process
     # tests/test_m4.py has no recorded test: both shards collect it (and agree on it); each of the
     # others, doctest module included, is collected by one shard only.
@@ -195,13 +203,7 @@ def test_a_projects_own_collectors_items_go_with_their_file(tmp_path: Path, exec
     whole = submit_tests(executor, request(project, TestPlan(), "specs-whole"), shards=1).result(timeout=300)
     assert sum(1 for t in whole.tests if ".spec::" in t.nodeid) == 12
     expected = tuple((t.nodeid, 0.05) for t in whole.tests)
-    parts: list[JobOutcome] = []
-    sharded = submit_tests(
-        executor,
-        request(project, TestPlan(expected=expected), "specs-sharded"),
-        shards=2,
-        on_shard=lambda outcome, k, n: parts.append(outcome),
-    ).result(timeout=300)
+    sharded, parts = _two_shards(executor, project, expected, "specs-sharded")
     assert results(sharded) == results(whole)
     assert ("specs/s2.spec::case1", "failed") in results(sharded)
     assert sum(p.collected for p in parts) == whole.collected  # every file collected by one shard
