@@ -874,6 +874,8 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "fresh_objects_bytes": fresh_size,
         "size_vs_fresh": round(size / fresh_size, 3),
         "maintenance_log": errors[-5:],  # the server logs at warning level: failed runs only
+        # (seconds, loose objects, packs) every 10 s, and around the peak: where the loose objects pile up
+        "timeline": [s for i, s in enumerate(samples) if i % 20 == 0 or s[1] == max(x[1] for x in samples)],
     }
 
 
@@ -890,6 +892,8 @@ def print_maintenance(report: dict[str, Any]) -> None:
     )
     for line in report["maintenance_log"]:
         print(f"  server log: {line.strip()}")
+    timeline = ", ".join(f"{t:.0f} s: {loose} ({packs})" for t, loose, packs in report["timeline"])
+    print(f"  loose objects (packs) over the run: {timeline}")
     print(
         f"  objects: {report['objects_bytes'] / 1e6:.1f} MB; after git gc {report['gc_objects_bytes'] / 1e6:.1f} MB "
         f"= {report['size_vs_gc']:.2f} x; after git repack -a -d -f (git's own delta search) "
