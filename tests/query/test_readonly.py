@@ -233,3 +233,33 @@ def test_the_plain_value_classes_behave_as_frozen_dataclasses() -> None:
     values = QueryValues(("a",), ("BIGINT",), [(1,)], False)
     assert values == QueryValues(("a",), ("BIGINT",), [(1,)], False) != QueryValues(("a",), ("BIGINT",), [(1,)], True)
     assert repr(values) == "QueryValues(columns=('a',), types=('BIGINT',), rows=[(1,)], truncated=False)"
+
+
+@pytest.mark.parametrize("path", ["read_current", "run_query"])
+def test_ctrl_c_during_a_statement_is_a_keyboard_interrupt(current: Path, path: str) -> None:
+    """DuckDB's client reports a KeyboardInterrupt raised by a signal handler during a statement as
+    RuntimeError('Query interrupted'): both query paths give the KeyboardInterrupt back (the CLI then stops with
+    status 130), neither a failed query nor a traceback."""
+    import os
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, interrupt)
+    except ValueError:
+        pytest.skip("signal handlers are set in the main thread only")
+    sql = "SELECT count(*) AS n FROM range(100000000000)"
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            timer.start()
+            if path == "read_current":
+                _read(current, sql, timeout_s=60)
+            else:
+                _synced(current, sql, timeout_s=60)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)

@@ -45,6 +45,7 @@ __all__ = [
     "QueryParams",
     "check_params",
     "check_query",
+    "keyboard_interrupt",
     "requested_bounds",
 ]
 
@@ -433,6 +434,13 @@ class _Interrupter:
     def cancel(self) -> None:
         if self._cancelled.locked():
             self._cancelled.release()
+
+
+def keyboard_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is how DuckDB's Python client reports a KeyboardInterrupt: a signal handler's (Ctrl-C),
+    raised while it ran or streamed a statement, comes out of it as ``RuntimeError('Query interrupted')``, which
+    would otherwise read as a failed query (or a crash). The caller raises KeyboardInterrupt instead."""
+    return type(exc) is RuntimeError and str(exc) == "Query interrupted"
 
 
 def _translate(exc: BaseException, interrupter: _Interrupter | None, timeout_s: float) -> QueryError:

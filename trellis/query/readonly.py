@@ -48,6 +48,7 @@ from .checks import (
     _translate,
     check_params,
     check_query,
+    keyboard_interrupt,
 )
 from .database import DatabaseSettings, open_reader
 from .engine import duckdb
@@ -145,6 +146,10 @@ def read_current(
         if _bytes_at_most(rows) > max_bytes:
             return None
         answer = QueryValues(columns, types, rows, truncated)
+    except RuntimeError as exc:
+        if keyboard_interrupt(exc):  # Ctrl-C while a statement ran
+            raise KeyboardInterrupt from None
+        raise
     finally:
         if answer is None or close:
             con.close()

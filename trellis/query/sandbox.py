@@ -57,6 +57,7 @@ from .checks import (
     _translate,
     check_params,
     check_query,
+    keyboard_interrupt,
     requested_bounds,
 )
 from .engine import duckdb  # the engine: checks need no relational layer, and rows no Arrow (see engine.py)
@@ -178,6 +179,9 @@ class QueryStream:
             self.close()
             raise
         except Exception as exc:
+            if keyboard_interrupt(exc):
+                self.close()
+                raise KeyboardInterrupt from None
             error = _param_error(exc, self._cur, sql, self._params) or _translate(
                 exc, self._interrupter, limits.timeout_s
             )
@@ -199,6 +203,8 @@ class QueryStream:
                 except StopIteration:
                     return
                 except Exception as exc:
+                    if keyboard_interrupt(exc):
+                        raise KeyboardInterrupt from None
                     raise _param_error(exc, None, self._sql, self._params) or _translate(
                         exc, self._interrupter, self.limits.timeout_s
                     ) from None
