@@ -236,6 +236,8 @@ def _report_parallel(rows: list[dict[str, Any]]) -> None:
             f"workers) = {lines / cpu:,.0f} lines per CPU second (load {m['load']:.2f})",
             flush=True,
         )
+    if any(m["start"] not in ("", "fork") for m in rows):
+        print("NOTE: some pools were not forked: their workers' CPU is not counted (a fork server reaps them).")
     by = {mode: [m for m in rows if m["mode"] == mode] for mode in ("serial", "parallel")}
     print(f"\n{rows[0]['files']} stdlib modules, {lines:,} lines, {len(by['serial'])} rounds of each, alternating.\n")
     print("| path | processes | lines/s wall (median) | wall s | CPU s (median) | lines per CPU second | load |")

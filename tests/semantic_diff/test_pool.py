@@ -209,6 +209,29 @@ def test_chunks_cover_every_item_in_order() -> None:
     assert chunks([], 2) == []
 
 
+_AGAIN = """
+import sys
+sys.path.insert(0, {root!r})
+from trellis.semantic_diff.pool import ExtractionPool
+from tests.semantic_diff.test_pool import _fails
+methods = []
+for _ in range(4):
+    with ExtractionPool(2, min_bytes=0) as pool:
+        assert pool.run(_fails, [("ok", n) for n in range(4)]) == [0, 1, 4, 9]
+        methods.append(pool.start_method)
+print(" ".join(methods))
+"""
+
+
+def test_a_process_forks_its_workers_again_after_a_pool_is_closed() -> None:
+    """Closing a pool leaves no thread behind: the next pool of a single-threaded process forks its workers too."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_AGAIN.format(root=str(ROOT)))], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["fork"] * 4
+
+
 _CALLER = """
 import sys, threading, time
 sys.path.insert(0, {root!r})

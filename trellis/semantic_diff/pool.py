@@ -78,10 +78,17 @@ def usable_cores() -> int:
 
 def _single_threaded() -> bool:
     """Whether this process has one thread, native threads included (only Linux's /proc says so)."""
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        return False
+    for _ in range(5):
+        try:
+            threads = len(os.listdir("/proc/self/task"))
+        except OSError:
+            return False
+        if threads == 1:
+            return True
+        if threading.active_count() > 1:
+            return False
+        time.sleep(0.001)  # a thread Python has just joined leaves the kernel's list a moment later
+    return False
 
 
 def _exit_with(caller: int) -> None:
@@ -198,11 +205,11 @@ class ExtractionPool:
         if executor is None:
             return
         procs = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
-        for process in procs:
+        for process in procs:  # first: a task still running (Ctrl-C) is not waited for
             if process.is_alive():
                 process.terminate()
-        executor.shutdown(wait=True)
+        # Waits for the executor's own thread too: a thread left running would keep the next pool from forking.
+        executor.shutdown(wait=True, cancel_futures=True)
         for process in procs:
             process.join(5)
 
