@@ -18,9 +18,9 @@ TestResult: TypeAlias = Literal["passed", "failed", "error", "skipped"]
 class TestPlan:
     """How a pytest job runs its tests (see :mod:`trellis.ci.execution.pytest_plugin`).
 
-    ``shard``: this job runs part ``k`` of ``n`` of what pytest collects (every shard collects
-    the same items and keeps its own part). ``expected``: recorded durations (node id, seconds)
-    that balance the parts. ``timeouts``: per-test timeouts; ``default_timeout_s`` for the tests
+    ``shard``: this job runs part ``k`` of ``n`` of what pytest collects (each shard collects
+    its own files and the shared ones, and keeps its part). ``expected``: recorded durations
+    (node id, seconds) that give files to shards and balance the parts. ``timeouts``: per-test timeouts; ``default_timeout_s`` for the tests
     not listed (0: none). ``exclude``: node ids not to run again (done before a test had to be
     killed). ``fail_fast``: stop at the first failing test. ``reused``: tests whose results are
     reused (left out before the split; a parametrised test's id leaves out all its items).
