@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .background import BackgroundIndexer
     from .changes import EntityDiffer, SemanticDiffer, default_entity_differ
+    from .checks import QueryParams, check_params, check_query, requested_bounds
     from .database import DatabaseSettings, open_database
     from .errors import (
         HistoryImportError,
@@ -49,17 +50,7 @@ if TYPE_CHECKING:
     from .indexer import Indexer, ProgressCallback, SyncStats
     from .patches import FilePatch, apply_patch, parse_patch, patch_changes
     from .readonly import QueryValues, read_current
-    from .sandbox import (
-        QueryLimits,
-        QueryParams,
-        QueryRows,
-        QueryStream,
-        check_params,
-        check_query,
-        requested_bounds,
-        run_query,
-        stream_query,
-    )
+    from .sandbox import QueryLimits, QueryRows, QueryStream, run_query, stream_query
     from .schema import SCHEMA_VERSION, TABLES, VIEWS, schema_markdown
     from .trajectories import (
         LandedTrajectory,
@@ -95,7 +86,7 @@ _LAZY = {
     "QueryLimits": "sandbox",
     "QueryNotAllowed": "errors",
     "QueryParamError": "errors",
-    "QueryParams": "sandbox",
+    "QueryParams": "checks",
     "QueryResourceExhausted": "errors",
     "QueryRows": "sandbox",
     "QueryStream": "sandbox",
@@ -112,8 +103,8 @@ _LAZY = {
     "TrajectorySession": "trajectories",
     "VIEWS": "schema",
     "apply_patch": "patches",
-    "check_params": "sandbox",
-    "check_query": "sandbox",
+    "check_params": "checks",
+    "check_query": "checks",
     "content_key": "trajectories",
     "default_entity_differ": "changes",
     "detect_format": "trajectories",
@@ -128,7 +119,7 @@ _LAZY = {
     "parse_patch": "patches",
     "parse_trajectory": "trajectories",
     "patch_changes": "patches",
-    "requested_bounds": "sandbox",
+    "requested_bounds": "checks",
     "run_query": "sandbox",
     "schema_markdown": "schema",
     "stream_query": "sandbox",
