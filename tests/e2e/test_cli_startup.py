@@ -408,6 +408,20 @@ def test_ctrl_c_stops_a_query_read_from_the_index_file(tmp_path: Path) -> None:
     assert code == 130 and "Traceback" not in err and "interrupted" in err
 
 
+def test_ctrl_c_stops_a_query_while_the_index_catches_up(tmp_path: Path) -> None:
+    """Ctrl-C while the index catches up with a repository of many commits (Python's KeyboardInterrupt, or DuckDB's
+    RuntimeError('Query interrupted') when it lands in a statement): 130, no traceback."""
+    data_dir = tmp_path / "data"
+    assert _piped(data_dir, "repo", "create", "demo").returncode == 0
+    _long_history(data_dir / "repos" / "long.git", 20000)  # a repository the index has not caught up with
+    code, err = _interrupted(
+        ["--data-dir", str(data_dir), "query", "SELECT count(*) AS n FROM commits", "--format", "csv"],
+        ready=str(data_dir / "index.duckdb.wal"),
+        settle=0.5,
+    )
+    assert code == 130 and "Traceback" not in err and "interrupted" in err
+
+
 def test_ctrl_c_stops_the_server_without_a_traceback(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     code, err = _interrupted(
