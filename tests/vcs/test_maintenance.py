@@ -32,6 +32,13 @@ def _store(data_dir: Path) -> vcs.Store:
     return vcs.Store(data_dir, durability=vcs.Durability.NONE)
 
 
+def _demo(data_dir: Path) -> tuple[vcs.Store, Path]:
+    """A store with an empty repository "demo", and the repository's path."""
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    return store, store.repository_path("demo")
+
+
 def _commits(store: vcs.Store, n: int, branch: str = "main", tag: str = "") -> list[str]:
     ids = []
     for i in range(n):
@@ -85,9 +92,7 @@ def test_packs_stay_a_geometric_progression_and_few(batches: list[int]) -> None:
 
 
 def test_every_loose_object_is_packed_and_every_object_kept(data_dir: Path) -> None:
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     commits = _commits(store, 40)
     repo = store.open("demo")
     unreachable = str(repo.create_blob(b"written by a writer that has not referenced it yet\n"))
@@ -128,9 +133,7 @@ def test_git_runs_at_low_priority_unless_maintenance_is_behind(
 def test_loose_objects_are_packed_before_a_big_roll_up(data_dir: Path) -> None:
     """When the roll-up is big (here: more than 4 times the limit), the loose objects go into a pack of their
     own first and are deleted, then the packs roll up: a long roll-up does not keep them waiting."""
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     _commits(store, 20, tag="a")
     maintain(path, sync=None)
     _commits(store, 12, tag="b")
@@ -155,9 +158,7 @@ def test_loose_objects_are_packed_before_a_big_roll_up(data_dir: Path) -> None:
 def test_a_run_that_is_behind_packs_only_the_loose_objects(data_dir: Path) -> None:
     """With twice the limit of loose objects or more, the run packs them alone (a roll-up can wait until
     maintenance has caught up); the next run, no longer behind, rolls the packs up."""
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     _commits(store, 10, tag="a")
     maintain(path, sync=None)
     _commits(store, 10, tag="b")
@@ -171,9 +172,7 @@ def test_a_run_that_is_behind_packs_only_the_loose_objects(data_dir: Path) -> No
 
 
 def test_roll_ups_keep_the_packs_few_and_the_old_handle_reads_on(data_dir: Path) -> None:
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     repo = store.open("demo")
     commits: list[str] = []
     rolled = 0
@@ -199,9 +198,7 @@ def test_roll_ups_keep_the_packs_few_and_the_old_handle_reads_on(data_dir: Path)
 def test_maintenance_cut_short_leaves_a_sound_repository_and_the_next_run_finishes_it(
     data_dir: Path, crash_after: str
 ) -> None:
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     _commits(store, 20, tag="a")
     maintain(path, sync=None)
     _commits(store, 20, tag="b")
@@ -226,9 +223,7 @@ def test_maintenance_cut_short_leaves_a_sound_repository_and_the_next_run_finish
 
 
 def test_recovery_removes_what_a_killed_pack_or_object_write_left(data_dir: Path) -> None:
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     leftovers = [path / "objects" / "pack" / "tmp_pack_Ab12Cd", path / "objects" / "tmp_object_git2_x1y2z3"]
     (path / "objects" / "pack").mkdir(exist_ok=True)
     for leftover in leftovers:
@@ -241,9 +236,7 @@ def test_recovery_removes_what_a_killed_pack_or_object_write_left(data_dir: Path
 
 def test_writers_and_readers_never_miss_an_object_while_maintenance_runs(data_dir: Path) -> None:
     """Four writers and two readers go on while maintenance runs again and again; fsck at each of its steps."""
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     branches = [f"w{i}" for i in range(4)]
     for branch in branches:
         store.create_branch("demo", branch)
@@ -406,9 +399,7 @@ def test_micro_commits_pack_close_to_a_fresh_repack(data_dir: Path, tmp_path: Pa
     delta search makes of the same objects, 2.4 times after 20,000 micro-commits (benchmarks/RESULTS.md).
     Walking the new commits names every object by its path, so each tree and file is stored as a delta
     against an earlier version of itself: 1.1 times."""
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     seed = [vcs.PutFile(f"pkg{d}/mod{f}.py", _module(d, f).encode()) for d in range(5) for f in range(20)]
     store.commit("demo", "main", seed, "seed", ALICE)
     for batch in range(8):
@@ -424,9 +415,7 @@ def test_micro_commits_pack_close_to_a_fresh_repack(data_dir: Path, tmp_path: Pa
 
 
 def test_a_run_packs_the_new_commits_and_sweeps_unreachable_objects_at_half_the_limit(data_dir: Path) -> None:
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     _commits(store, 10, tag="a")
     maintain(path, sync=None)  # the first run knows nothing: every loose object
     repo = store.open("demo")
@@ -446,9 +435,7 @@ def test_a_run_packs_the_new_commits_and_sweeps_unreachable_objects_at_half_the_
 
 @pytest.mark.parametrize("record", ["missing", "garbage", "a tip that is no object"])
 def test_without_a_sound_record_of_the_packed_tips_every_loose_object_is_packed(data_dir: Path, record: str) -> None:
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     _commits(store, 10, tag="a")
     maintain(path, sync=None)
     _commits(store, 10, tag="b")
@@ -472,9 +459,7 @@ def test_without_a_sound_record_of_the_packed_tips_every_loose_object_is_packed(
 def test_loose_copies_of_packed_objects_go_even_when_nothing_is_new(data_dir: Path) -> None:
     """A writer that did not yet see an object in a new pack writes it loose again; a run with nothing new to
     pack deletes the copy (before, it stayed and counted towards the limit, run after run)."""
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     _commits(store, 10)
     maintain(path, sync=None)
     maintain(path, sync=None)  # the record of what is packed
@@ -492,9 +477,7 @@ def test_loose_copies_of_packed_objects_go_even_when_nothing_is_new(data_dir: Pa
 
 
 def test_the_estimate_of_loose_objects_is_exact_when_few_and_close_when_many(data_dir: Path) -> None:
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     _commits(store, 20)
     assert estimate_loose_objects(path) == len(loose_objects(path))  # under 256: every directory read
     repo = store.open("demo")
@@ -509,9 +492,7 @@ def test_the_estimate_of_loose_objects_is_exact_when_few_and_close_when_many(dat
 def test_writes_during_a_long_roll_up_are_packed_beside_it(data_dir: Path, tmp_path: Path) -> None:
     """A roll-up of big packs takes seconds while writers go on: their loose objects are packed meanwhile (a
     run of 50,000 micro-commits peaked at 16,000 loose objects during its big roll-up); fsck clean after."""
-    store = _store(data_dir)
-    store.create_repository("demo", ALICE)
-    path = store.repository_path("demo")
+    store, path = _demo(data_dir)
     _commits(store, 10, tag="a")
     maintain(path, sync=None)
     _commits(store, 10, tag="b")

@@ -81,6 +81,13 @@ import helperpkg
 def test_runs_in_the_project_environment():
     assert sys.prefix != sys.base_prefix and "environments" in sys.prefix
     assert helperpkg.VERSION == EXPECTED
+
+
+def test_the_projects_modules_come_from_the_workspaces_pycs():
+    import lib
+
+    with open(lib.__cached__, "rb") as f:  # a checked-hash pyc: the pool's (jobs write no bytecode)
+        assert f.read(8)[4:] == b"\\x03\\x00\\x00\\x00"
 """
 
 
@@ -104,6 +111,7 @@ def test_jobs_run_in_an_environment_built_once_per_inputs(tmp_path: Path, execut
         tree = repo.commit(
             {
                 "requirements-test.txt": requirements,
+                "lib.py": b"VALUE = 1\n",
                 "tests/test_env.py": TEST_FILE.replace(b"EXPECTED", repr(version).encode()),
             }
         )
@@ -123,7 +131,10 @@ def test_jobs_run_in_an_environment_built_once_per_inputs(tmp_path: Path, execut
         return [(t.nodeid, t.outcome) for t in outcome.tests]
 
     environments = executor.pool.root / "environments"
-    passed = [("tests/test_env.py::test_runs_in_the_project_environment", "passed")]
+    passed = [
+        ("tests/test_env.py::test_runs_in_the_project_environment", "passed"),
+        ("tests/test_env.py::test_the_projects_modules_come_from_the_workspaces_pycs", "passed"),
+    ]
     assert run("1.0", "first") == passed
     built = {p.name: (p / READY).stat().st_mtime_ns for p in environments.iterdir() if p.is_dir()}
     assert len(built) == 1
