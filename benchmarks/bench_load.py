@@ -106,6 +106,7 @@ def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: d
         if push_rpc == "CommitStream":
             stream = client.commit_stream()
         commits: list[str] = []
+        branch_diff_files: list[tuple[float, int]] = []  # (s into the run, files in the answer)
         ready.put(index)
         start.wait()
         while time.monotonic() < start_at.value:
@@ -154,7 +155,8 @@ def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: d
                 elif rpc == "Diff":
                     client.diff(REPO, rng.choice(commits[-20:]))
                 elif rpc == "Diff(branch vs main)":
-                    client.diff(REPO, head, MAIN, line_diff=True)
+                    answer = client.diff(REPO, head, MAIN, line_diff=True)
+                    branch_diff_files.append((round(time.monotonic() - start_at.value, 1), len(answer.result.files)))
                 else:
                     client.query_rows(rng.choice(QUERIES), max_rows=100)
             except DOMAIN_ERRORS as exc:
@@ -168,6 +170,7 @@ def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: d
                 time.sleep(spec.think_s)
         out["latencies"] = dict(latencies)
         out["errors"] = dict(errors)
+        out["branch_diff_files"] = branch_diff_files
     except BaseException as exc:  # setup failed: reported, the run fails
         out["fatal"] = f"agent {name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         ready.put(-1 - index)
@@ -209,6 +212,19 @@ def _fit(samples: list[tuple[float, float]]) -> tuple[float, float]:
     slope = sxy / sxx if sxx else 0.0
     r2 = (sxy * sxy) / (sxx * syy) if sxx and syy else 0.0
     return slope, r2
+
+
+def _level(samples: list[tuple[float, float]], seconds: float) -> dict[str, Any]:
+    """One process's anonymous memory (MB) over the run, and whether it is at a level: the slope and the range
+    of its samples in the last third of the run (after warm-up)."""
+    last = [s for s in samples if s[0] >= seconds * 2 / 3]
+    slope, r2 = _fit(last)
+    return {
+        "anon_mb": samples,
+        "last_third_slope_mb_per_min": round(slope * 60, 2),
+        "last_third_r2": round(r2, 2),
+        "last_third_range_mb": round(max(v for _, v in last) - min(v for _, v in last), 1) if last else None,
+    }
 
 
 def _rss_fields(pid: int) -> dict[str, int]:
@@ -257,10 +273,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         continue
                 return total
 
-            def rss_by_role() -> dict[str, str]:
-                """MB per process at this moment: the supervisor, each front, the index process (the one
-                holding ``index.duckdb``; one process with ``--workers 0``)."""
-                out: dict[str, str] = {}
+            def roles() -> dict[int, str]:
+                """The server's processes by role: the supervisor, each front, the index process (the one
+                holding ``index.duckdb``; one process with ``--workers 0``), their helpers."""
+                out: dict[int, str] = {}
                 children = root.children(recursive=True)
                 direct = {c.pid for c in root.children()}
                 for p in [root, *children]:
@@ -273,10 +289,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             role = "index"
                         else:
                             role = "front"
-                        out[f"{role} {p.pid}"] = _rss_split(p.pid)
-                    except (psutil.Error, OSError, KeyError):  # it ended meanwhile (a zombie has no RSS)
+                        out[p.pid] = f"{role} {p.pid}"
+                    except (psutil.Error, OSError):  # it ended meanwhile
                         continue
                 return out
+
+            def rss_by_role() -> dict[str, str]:
+                """MB per process at this moment, by :func:`roles`."""
+                out: dict[str, str] = {}
+                for pid, role in roles().items():
+                    try:
+                        out[role] = _rss_split(pid)
+                    except (OSError, KeyError):  # it ended meanwhile (a zombie has no RSS)
+                        continue
+                return out
+
+            # Each long-lived process's anonymous memory over the run (``--process-samples``): whether the
+            # fronts and the index process each settle at a level, which the sums above can hide.
+            process_samples: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+
+            def sample_processes(t: float) -> None:
+                for pid, role in roles().items():
+                    if role.startswith("helper"):
+                        continue
+                    try:
+                        process_samples[role].append((round(t, 1), round(_rss_fields(pid)["RssAnon"] / 2**20, 1)))
+                    except (OSError, KeyError):
+                        continue
 
             with Client(server.address, agent="load-seed", timeout=300) as seed:
                 repo = seed.create_repository(REPO, default_branch=MAIN, description="bench_load fixture")
@@ -311,9 +350,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             while time.monotonic() < start_at.value:
                 time.sleep(0.001)
             began = time.monotonic()
+            next_process_sample = 0.0
             while time.monotonic() - began < args.seconds:
                 samples.append((time.monotonic() - began, rss() / 2**20))
                 heap_samples.append((samples[-1][0], heap() / 2**20))
+                if args.process_samples and samples[-1][0] >= next_process_sample:
+                    sample_processes(samples[-1][0])
+                    next_process_sample = samples[-1][0] + args.process_samples
                 time.sleep(0.5)
             collected = [o for _ in workers for o in results.get(timeout=args.seconds + 600)]
             elapsed = time.monotonic() - began
@@ -349,6 +392,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if r2 >= 0.5
         else "inconclusive (noisy)"
     )
+    processes = {role: _level(values, args.seconds) for role, values in process_samples.items()}
+    # A Diff of a branch against main answers every file the branch changed: it grows as the agents' branches
+    # diverge, and the memory a front needs for it with them (its answers, its parsed files).
+    thirds: list[list[int]] = [[], [], []]
+    for o in collected:
+        for t, n in o.get("branch_diff_files", []):
+            thirds[min(2, max(0, int(3 * t / args.seconds)))].append(n)
+    branch_diff_files = [round(sum(v) / len(v), 1) if v else None for v in thirds]
     rpcs = {
         rpc: {
             "calls": len(v),
@@ -392,6 +443,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "heap_samples": [(round(t, 1), round(v, 1)) for t, v in heap_samples],
         },
         "drain_s": drain_s,
+        "processes": processes,
+        "branch_diff_files_by_third": branch_diff_files,
         "leak": {
             "slope_mb_per_min_second_half": round(slope, 2),
             "r2": round(r2, 2),
@@ -446,6 +499,22 @@ def print_report(r: dict[str, Any]) -> None:
         f"memory, without mapped files: on tmpfs the repository's pack files count in RSS as they grow) "
         f"{leak['heap_slope_mb_per_min_second_half']} MB/min (R² {leak['heap_r2']})"
     )
+    if r["processes"]:
+        print(
+            "anonymous memory by process (MB at a quarter / half / the end of the run; the last third's slope, range):"
+        )
+    if any(r["branch_diff_files_by_third"]):
+        print(
+            "files in a Diff of a branch against main, on average in each third of the run: "
+            + " / ".join(str(n) for n in r["branch_diff_files_by_third"])
+        )
+    for role, level in r["processes"].items():
+        values = level["anon_mb"]
+        at = [values[min(len(values) - 1, len(values) * k // 4)][1] for k in (1, 2)] + [values[-1][1]]
+        print(
+            f"  {role:16s} {' / '.join(f'{v:.0f}' for v in at)}; {level['last_third_slope_mb_per_min']} MB/min "
+            f"(R² {level['last_third_r2']}), range {level['last_third_range_mb']} MB"
+        )
 
 
 def _mix(text: str) -> tuple[tuple[str, int], ...]:
@@ -501,6 +570,14 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=2.0,
         help="second-half RSS growth above which a leak is suspected (default 2 MB/min)",
+    )
+    p.add_argument(
+        "--process-samples",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="sample each server process's anonymous memory (RssAnon) this often (default 5; 0: not at all); "
+        "printed with its slope and range in the run's last third",
     )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--check", action="store_true", help="exit 1 on any error or a suspected leak")

@@ -88,6 +88,10 @@ class ServerConfig:
     diff_cache_mb: int = 16
     """MiB of finished semantic diffs each server process keeps to answer a repeated ``Diff`` (estimated; a diff
     of a branch against its base holds every file the branch changed)."""
+    front_malloc_arenas: int = 2
+    """glibc malloc arenas the threads of each front process of ``serve --workers`` share (0: glibc's default, eight
+    per core): each arena keeps its own free space, which grew without end with one per pool thread
+    (:mod:`trellis.native_heap`). Not set in the index process, whose DuckDB allocates from threads of its own."""
     index_memory_mb: int = 512
     """MiB of memory the index database may use (DuckDB's ``memory_limit``: its buffer pool and the working memory
     of queries, which spill to its temp directory beyond it); in the index process, or the one process."""

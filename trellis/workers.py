@@ -727,8 +727,10 @@ def _adopting_supervisor(plan_path: Path, alive_fd: int) -> None:
 def _front(plan: Plan, name: str) -> None:
     from dataclasses import replace
 
+    from .native_heap import limit_arenas
     from .server import serve
 
+    limit_arenas(plan.config.front_malloc_arenas)  # first, before any thread of the front allocates
     config = replace(plan.config, address=plan.address)
 
     def started(running: Any) -> Callable[[], None]:

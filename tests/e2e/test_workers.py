@@ -7,12 +7,14 @@ serving and the dead one is started again; Query is answered through a front.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import multiprocessing as mp
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -310,3 +312,48 @@ def test_the_web_viewer_beside_the_fronts_spends_their_shared_quota(tmp_path: Pa
         assert refused.value.code == 429 and "RATE_LIMITED" in refused.value.read().decode()
     finally:
         running.stop()
+
+
+def _malloc_heaps(pid: int) -> int:
+    """The glibc malloc arenas a process has made besides its main one, from its memory map: each is a heap of
+    64 MiB of address space at a 64 MiB boundary (its used part read-write, the rest reserved)."""
+    regions = []
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split()
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        regions.append((start, end, fields[1], len(fields) > 5))
+    heaps = 0
+    for i, (start, end, perms, named) in enumerate(regions):
+        if named or start % (64 << 20) or not perms.startswith("rw"):
+            continue
+        reserved = regions[i + 1] if i + 1 < len(regions) else None
+        if end - start == 64 << 20 or (
+            reserved is not None
+            and reserved[0] == end
+            and reserved[2].startswith("---")
+            and reserved[1] - start == 64 << 20
+        ):
+            heaps += 1
+    return heaps
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas, read from /proc")
+def test_a_fronts_call_threads_share_a_bounded_number_of_malloc_arenas(workers: Workers) -> None:
+    """glibc gives each new thread an arena of its own, up to eight per core, and each arena keeps its own free
+    space: a front's ~50 pool threads made its C heap grow without end under load (issue 12). Its threads share
+    ``--front-malloc-arenas`` (2: the main one and one more), however many calls run at once."""
+    clients = [workers.client(f"agent{i}") for i in range(24)]
+    go = threading.Barrier(len(clients))
+
+    def calls(client: Client) -> None:
+        go.wait(60)
+        for _ in range(10):
+            list(client.list_repositories())
+            client.get_branch("demo", "main")
+
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+        list(pool.map(calls, clients))
+    for client in clients:
+        client.close()
+    for front in ("front-0", "front-1"):
+        assert _malloc_heaps(workers.pid(front)) <= 2

@@ -144,6 +144,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         "(estimated; default %(default)s)",
     )
     storage.add_argument(
+        "--front-malloc-arenas",
+        type=int,
+        default=2,
+        metavar="N",
+        help="C heap arenas (glibc malloc's) the threads of each front process of --workers share: fewer "
+        "arenas keep less free space apart (default %(default)s; 0: glibc's own, eight per core)",
+    )
+    storage.add_argument(
         "--index-memory-mb",
         type=int,
         default=512,
@@ -308,6 +316,7 @@ def run(args: argparse.Namespace) -> int:
         object_cache_mb=args.object_cache_mb,
         parse_cache_mb=args.parse_cache_mb,
         diff_cache_mb=args.diff_cache_mb,
+        front_malloc_arenas=args.front_malloc_arenas,
         index_memory_mb=args.index_memory_mb,
         index_interval=_given(args.index_every),
     )
@@ -315,6 +324,7 @@ def run(args: argparse.Namespace) -> int:
         ("--object-cache-mb", args.object_cache_mb, 0),
         ("--parse-cache-mb", args.parse_cache_mb, 0),
         ("--diff-cache-mb", args.diff_cache_mb, 0),
+        ("--front-malloc-arenas", args.front_malloc_arenas, 0),
         ("--index-memory-mb", args.index_memory_mb, 1),
     ):
         if size < least:
