@@ -572,7 +572,7 @@ def build(package: str, versions: list[str], cache: Path, out: Path) -> int:
             "GIT_AUTHOR_DATE": stamp,
             "GIT_COMMITTER_DATE": stamp,
         }
-        subprocess.run(["git", "-C", str(out), "add", "-A", "."], check=True, env=env)
+        subprocess.run(["git", "-C", str(out), "add", "-A", "-f", "."], check=True, env=env)
         subprocess.run(["git", "-C", str(out), "commit", "-q", "--allow-empty", "-m", message], check=True, env=env)
 
     count = 0

@@ -1487,6 +1487,65 @@ def test_writing_the_module_namespace_reads_nothing_of_it() -> None:
     assert selected(reading, body("app/lazy.py", "app.lazy.helper")) == {"tests/test_lazy.py::test_lazy"}
 
 
+def test_taking_modules_out_of_sys_modules_and_back_reads_nothing_of_them() -> None:
+    """A fixture that hides a module (pops it from ``sys.modules``, blocks it, puts it back) reaches no attribute of
+    any module: a module object read from ``sys.modules`` is an object like another, read by name (a computed
+    name or its ``__dict__``: any attribute)."""
+    hide = """
+        import sys
+
+        def pop_modules(prefix):
+            popped = {}
+            for name in list(sys.modules):
+                if name.startswith(prefix):
+                    popped[name] = sys.modules.pop(name)
+            return popped
+
+        def hidden(prefix):
+            popped = pop_modules(prefix)
+            sys.modules[prefix] = None
+            try:
+                return sys.modules.get(prefix) is None
+            finally:
+                sys.modules.pop(prefix, None)
+                sys.modules.update(popped)
+    """
+    test = """
+        from app import hide, util
+
+        def test_hidden():
+            assert hide.hidden(util.slug("JSON"))
+    """
+    files = {**APP, "app/hide.py": hide, "tests/test_hide.py": test}
+    assert selected(files, body("app/util.py", "app.util.unused")) == set()
+    assert selected(files, body("app/models.py", "app.models.User.rename")) == set()
+    reading = {**files, "app/hide.py": hide.replace("sys.modules.get(prefix) is None", "sys.modules[prefix].__dict__")}
+    assert selected(reading, body("app/util.py", "app.util.unused")) == {"tests/test_hide.py::test_hidden"}
+
+
+def test_an_instances_own_attributes_read_through_vars_reach_no_other_attribute() -> None:
+    """``vars(self)`` in an ordinary method is ``self.__dict__``: what the instance stored, not every attribute of
+    every object (``vars(cls)`` in a classmethod, or ``vars(x)`` of an unknown object, is a namespace: any)."""
+    state = """
+        class Point:
+            def __init__(self, x):
+                self.x = x
+
+            def state(self):
+                return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+    """
+    test = """
+        from app import state, util
+
+        def test_state():
+            assert state.Point(util.slug("A")).state() == {"x": "a"}
+    """
+    files = {**APP, "app/state.py": state, "tests/test_state.py": test}
+    assert selected(files, body("app/util.py", "app.util.unused")) == set()
+    unknown = {**files, "app/state.py": state.replace("vars(self)", "vars(self.x)")}
+    assert selected(unknown, body("app/util.py", "app.util.unused")) == {"tests/test_state.py::test_state"}
+
+
 PACKAGE = {
     "pkg/core.py": "def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 3\n",
     "pkg/extra.py": "def e():\n    return 5\n",

@@ -1077,6 +1077,12 @@ NAMESPACE_READS = {
     "class_dict": 'mod.Holder.__dict__["".join(["m", "e"])].__func__(None)',
     "cls_dict": "mod.Holder.via_cls()",
     "metaclass_self_dict": "mod.Holder.via_meta()",
+    # the namespace of an object the analysis cannot name: a parameter, an item, a module from sys.modules
+    "parameter_dict": 'mod.via_param(mod, "".join(["f", "n"]))',
+    "parameter_vars": 'mod.via_vars(mod, "".join(["f", "n"]))',
+    "module_vars": 'vars(mod)["".join(["f", "n"])]()',
+    "item_dict": '[mod][0].__dict__["".join(["f", "n"])]()',
+    "sys_modules_dict": 'sys.modules["gen.mod"].__dict__["".join(["f", "n"])]()',
 }
 
 
@@ -1084,18 +1090,23 @@ NAMESPACE_READS = {
 def test_a_function_called_through_a_namespace_it_was_found_in_is_reached(way: str, tmp_path: Path) -> None:
     """A module's, a function's globals' or a class's ``__dict__`` hands out what no reference names: a function
     found there and called is reached, so a change to it selects the test, which fails."""
-    module = (
-        "def fn():\n    return 1\n\n\ndef other():\n    return 0\n\n\n"
-        "class Meta(type):\n"
-        '    def via_meta(self):\n        return self.__dict__["".join(["m", "e"])].__func__(self)\n\n\n'
-        "class Holder(metaclass=Meta):\n    @classmethod\n    def me(cls):\n        return 1\n\n"
-        '    @classmethod\n    def via_cls(cls):\n        return cls.__dict__["".join(["m", "e"])].__func__(cls)\n'
-    )
+    module = "def fn():\n    return 1\n\n\ndef other():\n    return 0\n"
+    if way in ("class_dict", "cls_dict", "metaclass_self_dict"):  # (a metaclass's own namespace reads reach far)
+        module += (
+            "\n\nclass Meta(type):\n"
+            '    def via_meta(self):\n        return self.__dict__["".join(["m", "e"])].__func__(self)\n\n\n'
+            "class Holder(metaclass=Meta):\n    @classmethod\n    def me(cls):\n        return 1\n\n"
+            '    @classmethod\n    def via_cls(cls):\n        return cls.__dict__["".join(["m", "e"])].__func__(cls)\n'
+        )
+    elif way == "parameter_dict":
+        module += "\n\ndef via_param(namespace, name):\n    return namespace.__dict__[name]()\n"
+    elif way == "parameter_vars":
+        module += "\n\ndef via_vars(namespace, name):\n    return vars(namespace)[name]()\n"
     if way in ("class_dict", "cls_dict", "metaclass_self_dict"):
         broken = module.replace("        return 1\n", "        return 2\n")
     else:
         broken = module.replace("def fn():\n    return 1\n", "def fn():\n    return 2\n")
-    test = f"from gen import mod\n\n\ndef test_0():\n    assert {NAMESPACE_READS[way]} == 1\n"
+    test = f"import sys\n\nfrom gen import mod\n\n\ndef test_0():\n    assert {NAMESPACE_READS[way]} == 1\n"
     files = {"gen/__init__.py": b"", "gen/mod.py": module.encode(), "tests/__init__.py": b""}
     files["tests/test_gen.py"] = test.encode()
     failing, selection = _failing_and_selection(tmp_path, files, {**files, "gen/mod.py": broken.encode()}, ["test_0"])

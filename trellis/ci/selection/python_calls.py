@@ -17,6 +17,7 @@ __all__ = [
     "ANY_ATTR_CALLS",
     "CONSTANT_LOADS",
     "IMPORT_CALLS",
+    "NAMESPACE_ATTRS",
     "NAMESPACE_CALLS",
     "PICKLE_SAFE_GLOBALS",
     "PROCESS_CALLS",
@@ -30,6 +31,7 @@ __all__ = [
     "is_dynamic",
     "pickle_reads",
     "python_target",
+    "reads_namespace",
 ]
 
 _DOTTED_OR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -255,6 +257,19 @@ PICKLE_SAFE_GLOBALS = frozenset(
     | {f"datetime.{name}" for name in ("date", "datetime", "time", "timedelta", "timezone")}
 )
 NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})  # without arguments: this module's names
+# Attributes holding a namespace (a module's, a class's, a function's globals, a frame's variables): reading one
+# hands out what no reference names. Only writing it (``.update(...)``, ``.clear()``) hands out nothing.
+NAMESPACE_ATTRS = frozenset({"__dict__", "__globals__", "f_globals", "f_locals"})
+
+
+def reads_namespace(attrs: tuple[str, ...]) -> bool:
+    """Does the attribute chain ``attrs`` read a namespace (:data:`NAMESPACE_ATTRS`) other than to write it?"""
+    return any(
+        attr in NAMESPACE_ATTRS and attrs[i + 1 : i + 2] not in (("update",), ("clear",))
+        for i, attr in enumerate(attrs)
+    )
+
+
 # (``gc`` hands out every object the interpreter holds: any class among them.)
 ANY_ATTR_CALLS = frozenset(
     {"globals", "vars", "locals", "dir", "inspect.getmembers", "inspect.getmembers_static"}

@@ -83,6 +83,7 @@ from .python_calls import (
     is_dynamic,
     pickle_reads,
     python_target,
+    reads_namespace,
 )
 
 __all__ = [
@@ -1195,8 +1196,6 @@ class _Extractor:
                 chain = tuple(attrs)
                 if isinstance(base, ast.Name):
                     self.name_chains(base.id, chain)
-                    if self.call_name(node).startswith("sys.modules"):
-                        self.acc.any_attr = True
                     if id(node) not in self.callees:
                         self.referenced(node)
                     continue
@@ -1206,7 +1205,7 @@ class _Extractor:
                         chains = self.name_chains(callee[0], (*callee[1:], "()", *chain), record=False)
                         self.acc.chains.extend(chains)
                         if not chains:
-                            self.acc.attrs.update(chain)
+                            self.unknown_attrs(chain)
                         self.call(base)
                         stack.extend(base.args)
                         stack.extend(k.value for k in base.keywords)
@@ -1221,7 +1220,7 @@ class _Extractor:
                     stack.extend(base.args)
                     stack.extend(k.value for k in base.keywords)
                     continue
-                self.acc.attrs.update(chain)
+                self.unknown_attrs(chain)
                 stack.append(base)
                 continue
             if (
@@ -1246,6 +1245,14 @@ class _Extractor:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue  # not reachable from an expression
             stack.extend(ast.iter_child_nodes(node))
+
+    def unknown_attrs(self, chain: tuple[str, ...]) -> None:
+        """Attributes read from an object the analysis cannot name (a parameter, an item, a call's result): by
+        name, and a namespace among them (``x.__dict__``, which may be a module's or a class's) reads any
+        attribute."""
+        self.acc.attrs.update(chain)
+        if reads_namespace(chain):
+            self.acc.any_attr = True
 
     def referenced(self, node: ast.expr) -> None:
         """A callable named without being called: whoever calls it later (``copy`` calling what a
@@ -1333,6 +1340,8 @@ class _Extractor:
         elif name in NAMESPACE_CALLS and not args:
             if id(node) not in self.writes:
                 self.acc.namespace = True
+        elif name == "vars" and len(args) == 1 and isinstance(args[0], ast.Name) and not node.keywords:
+            self.name_chains(args[0].id, ("__dict__",))  # vars(x) is x.__dict__ (an instance's own: what it stored)
         elif name in ANY_ATTR_CALLS:
             self.acc.any_attr = True
         if isinstance(node.func, ast.Attribute) and node.func.attr in STRING_ATTR_METHODS:
@@ -1658,7 +1667,7 @@ class _Extractor:
         if record:
             self.acc.chains.extend(chains)
             if value:
-                self.acc.attrs.update(attrs)
+                self.unknown_attrs(attrs)
         return chains
 
     def call_name(self, func: ast.AST) -> str:

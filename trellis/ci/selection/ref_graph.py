@@ -61,6 +61,7 @@ from dataclasses import replace
 
 from .observed import SiteCode
 from .pytest_config import PytestConfig
+from .python_calls import NAMESPACE_ATTRS
 from .python_refs import GETTERS, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
 __all__ = ["ENTITY", "Graph"]
@@ -202,7 +203,6 @@ _QUIET_BASES = frozenset(
 )
 # Attributes that hand out classes no reference names: a namespace's values, a class's subclasses.
 _CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
-_NAMESPACE_ATTRS = frozenset({"__dict__", "__globals__", "f_globals", "f_locals"})
 INSTANCES = "<instances>"  # a name standing for "any class may be used": every class of the closure is reached
 _MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
 ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
@@ -506,7 +506,7 @@ class Graph:
             if attrs[0] == "__subclasses__":  # cls.__subclasses__(): classes no reference names
                 edges, names = self.walk({_VALUE}, attrs[1:])
                 return edges, names | {INSTANCES}
-            if attrs[0] in _NAMESPACE_ATTRS and (not chain.instance or self.class_info(cls)[1]):
+            if attrs[0] in NAMESPACE_ATTRS and (not chain.instance or self.class_info(cls)[1]):
                 # cls.__dict__ in a classmethod, or self.__dict__ where self may be a class (a metaclass's
                 # method: an outside base may be ``type``); an instance's own __dict__ holds what it stored
                 return self.walk({_VALUE}, attrs)
@@ -533,7 +533,7 @@ class Graph:
             # among the other targets (the imported entity, or an unknown value).
             targets = {t for t in targets if not self._is_name(t)}
             if (
-                attr in _NAMESPACE_ATTRS
+                attr in NAMESPACE_ATTRS
                 and any(kind != _INST for kind, _ in targets)
                 and attrs[position + 1 : position + 2] not in (("update",), ("clear",))  # writes hand nothing out
             ):
