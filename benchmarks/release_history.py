@@ -20,6 +20,8 @@ How it is built:
    other path missing from one release but present both in an earlier and in a later one is carried
    forward from the previous release (it was not packaged, not deleted); a path missing from every later
    release was deleted; a new path was added.
+   Files the project's ``.gitignore`` names but its sdist ships (a generated ``_version.py``, compiled
+   translations) are committed too: the tests need them, as they do in the release.
 3. **Micro-commits.** The first release is one commit. Between consecutive releases the change is split
    the way a project's commits usually split it:
 
@@ -596,8 +598,11 @@ def _check(out: Path, files: dict[str, bytes]) -> None:
         b"\0"
     )
     tracked = {p.decode() for p in listed if p}
-    if tracked != set(files) or any((out / p).read_bytes() != c for p, c in files.items()):
-        raise SystemExit("the built tree differs from the release: a bug in the splitting")
+    differing = sorted(tracked ^ set(files)) or [p for p, c in files.items() if (out / p).read_bytes() != c]
+    if differing:
+        raise SystemExit(
+            f"the built tree differs from the release ({', '.join(differing[:5])}): a bug in the splitting"
+        )
 
 
 def main(argv: Iterable[str] | None = None) -> int:

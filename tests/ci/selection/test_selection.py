@@ -1570,13 +1570,101 @@ INIT = '"""Doc."""\nfrom .core import a, b\n__all__ = ["a", "b"]\n__version__ = 
             {"test_a", "test_b", "test_v", "test_star"},
         ),  # another module runs at import: every importer
         (INIT + 'print("imported")\n', {"test_a", "test_b", "test_v", "test_star"}),  # code that runs: every importer
+        (INIT.replace("a, b\n", "a, b, zzz\n"), set()),  # raises ImportError: one importer shows it
+        (INIT.replace('"1.0"', "1 / 0"), {"test_v"}),
+        # Blocks of such statements under a plain condition or in a try: the names they bind.
+        (INIT + "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from .core import c\n", set()),
+        (
+            INIT.replace('__version__ = "1.0"', 'import sys\nif sys.version_info >= (3, 8):\n    __version__ = "1.1"'),
+            {"test_v"},
+        ),
+        (
+            INIT.replace(
+                "from .core import a, b", "try:\n    from .core import a, b\nexcept ImportError:\n    a = b = None"
+            ),
+            {"test_a", "test_b", "test_star"},
+        ),
+        # A condition or a handler that calls code runs it at import: every importer.
+        (INIT + "if print():\n    c = 1\n", {"test_a", "test_b", "test_v", "test_star"}),
+        (INIT + "try:\n    c = 1\nexcept ValueError:\n    print()\n", {"test_a", "test_b", "test_v", "test_star"}),
     ],
 )
 def test_module_level_changes_select_the_tests_reaching_the_names_they_rebind(after: str, expected: set[str]) -> None:
+    """And one test importing the module when none of those does: a changed statement may raise at import
+    (``from .core import a, b, zzz``, ``__version__ = 1 / 0``), failing every importer."""
     old = {**PACKAGE, "pkg/__init__.py": INIT}
     new = {**PACKAGE, "pkg/__init__.py": after}
     found = selected(new, ChangedEntity("pkg/__init__.py", "pkg", "modified", ("body",)), old=old)
+    names = {nodeid.rpartition("::")[2] for nodeid in found}
+    if expected:
+        assert names == expected
+    else:
+        assert len(names) == 1, names
+
+
+MARKS = {
+    "pkg/__init__.py": "from .marks import mark, note\n\nWORDS = (mark('a'),)\n",
+    "pkg/marks.py": 'SEEN = []\n\n\ndef mark(word):\n    """Only marks it."""\n    if not word:\n        return None\n'
+    "    return word\n\n\ndef note(word):\n    SEEN.append(word)\n    return word\n",
+    "tests/test_words.py": "from pkg import WORDS\n\n\ndef test_words():\n    assert WORDS == ('a',)\n",
+    "tests/test_seen.py": "from pkg.marks import SEEN\n\n\ndef test_seen():\n    assert SEEN == []\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "qualname", "expected"),
+    [
+        # A constant built by calling a function of the tree that only computes a value: its readers.
+        ("pkg/__init__.py", "(mark('a'),)", "(mark('a'), mark('b'))", "pkg", {"test_words"}),
+        # A function that does more (here: appends to a list another test reads): every importer.
+        ("pkg/__init__.py", "(mark('a'),)", "(note('a'),)", "pkg", {"test_words", "test_seen"}),
+        # The function changed: it runs at import, so every importer.
+        (
+            "pkg/marks.py",
+            "return word\n\n\ndef note",
+            "return word * 2\n\n\ndef note",
+            "pkg.marks.mark",
+            {"test_words", "test_seen"},
+        ),
+    ],
+)
+def test_a_constant_built_by_calling_a_function_of_the_tree_is_a_constant_if_the_function_only_computes(
+    path: str, old: str, new: str, qualname: str, expected: set[str]
+) -> None:
+    after = {**MARKS, path: MARKS[path].replace(old, new)}
+    assert after != MARKS
+    found = selected(after, ChangedEntity(path, qualname, "modified", ("body",)), old=MARKS)
     assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
+
+
+AT_IMPORT = {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "class K:\n    x = 1\n\n    def m(self):\n        return 1\n\n\ndef f(y=2):\n    return y\n\n\n"
+    "def g():\n    return 3\n\n\nALIASES = {'f': f}\n",
+    "tests/test_g.py": "from pkg.core import g\n\n\ndef test_g():\n    assert g() == 3\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "qualname", "kind"),
+    [
+        ("    x = 1\n", "    x = 1 / 0\n", "pkg.core.K", "modified"),  # a class body runs at import
+        ("def f(y=2)", "def f(y=1 / 0)", "pkg.core.f", "modified"),  # so do defaults
+        ("\n\ndef g", "\n\ndef h(y=1 / 0):\n    return y\n\n\ndef g", "pkg.core.h", "added"),
+        ("def f(y=2):\n    return y\n", "", "pkg.core.f", "removed"),  # ALIASES reads it at import
+    ],
+)
+def test_a_change_to_code_running_at_import_selects_an_importer_even_if_no_test_reaches_it(
+    old: str, new: str, qualname: str, kind: str
+) -> None:
+    after = {**AT_IMPORT, "pkg/core.py": AT_IMPORT["pkg/core.py"].replace(old, new)}
+    assert after != AT_IMPORT
+    assert selected(after, ChangedEntity("pkg/core.py", qualname, kind, ("body",)), old=AT_IMPORT) == {
+        "tests/test_g.py::test_g"
+    }
+    # What runs only when the entity is used selects only the tests using it.
+    body = {**AT_IMPORT, "pkg/core.py": AT_IMPORT["pkg/core.py"].replace("return 1\n", "return 2\n")}
+    assert selected(body, ChangedEntity("pkg/core.py", "pkg.core.K.m", "modified", ("body",)), old=AT_IMPORT) == set()
 
 
 TESTCASES = {

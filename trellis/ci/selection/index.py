@@ -37,7 +37,7 @@ from .load_tests import find_load_tests
 from .observed import SiteCode
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
-from .python_refs import DOCTESTS, FileFacts, NodeRefs, Scope, TopLevel, file_facts
+from .python_refs import DOCTESTS, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
 from .ref_graph import Graph
 
 __all__ = [
@@ -410,15 +410,16 @@ class TestIndex:
         new_nodes: dict[int, str] = {}
         old_nodes: dict[int, str] = {}
         forced: dict[str, str] = {}
+        imported: dict[int, str] = {}  # module node -> why one test importing it must run
         for change in changes:
             for item in _expand(change):
-                fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, inert, always_full)
+                fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, imported, inert, always_full)
                 if fallback is not None:
                     return self._all(fallback[0], item.path, fallback[1], extra, scope)
         candidates = self._known(*extra)
         if scope:
             candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
-        if not new_nodes and not old_nodes and not forced:
+        if not new_nodes and not old_nodes and not forced and not imported:
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
             return Selection(tests=(), total=len(candidates))
@@ -463,6 +464,8 @@ class TestIndex:
                 reasons[nodeid] = (
                     f"{graph.describe(node)} runs code exec/eval made, not observed for this test in this tree"
                 )
+        for node, why in imported.items():
+            self._one_importer(node, why, candidates, reasons)
         return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
 
     def _all(
@@ -488,10 +491,16 @@ class TestIndex:
         new_nodes: dict[int, str],
         old_nodes: dict[int, str],
         forced: dict[str, str],
+        imported: dict[int, str],
         inert: Sequence[str],
         always_full: Sequence[str],
     ) -> tuple[str, str] | None:
-        """Record what a change affects; return (reason, rule) to run everything, or None."""
+        """Record what a change affects; return (reason, rule) to run everything, or None.
+
+        A change to code that runs when its module is imported (module-level statements, what runs when a
+        definition runs: a class body, defaults, decorators) may make the import raise, and then every test
+        importing the module fails, not only those reaching the names it binds: ``imported`` gets the module's
+        node, and one test importing the module runs (:meth:`_one_importer`)."""
         path = change.path
         name = posixpath.basename(path)
         if always_full and matches_any(always_full, path):
@@ -539,6 +548,7 @@ class TestIndex:
         if not local and change.change == "modified" and old_index is not None:
             names = self._changed_names(path, old_index)
             if names is not None:  # only statements that bind names: the tests reaching those names
+                self._imported(path, imported, "a module-level statement changed")
                 for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
                     for file, name in names:
                         node = index._graph.node_of.get((file, name))
@@ -546,7 +556,10 @@ class TestIndex:
                             nodes.setdefault(node, f"{index._display(node)} (modified at module level)")
                 return None
         if change.change == "added":
-            self._mark(path, local, "def" if self._def_effects(path, local) else "body", new_nodes, "added")
+            how = "def" if self._def_effects(path, local) else "body"
+            self._mark(path, local, how, new_nodes, "added")
+            if how == "body" and (self._scope(path, local) or _NO_SCOPE).def_raises:
+                self._imported(path, imported, f"{change.qualname} added")
         elif change.change == "removed":
             if old_index is None:
                 return (
@@ -555,6 +568,8 @@ class TestIndex:
                 )
             how = "def" if old_index._def_effects(path, local) else "body"
             old_index._mark(path, local, how, old_nodes, "removed")
+            if how == "body":  # module-level code reading the name raises now
+                self._imported(path, imported, f"{change.qualname} removed")
         else:  # modified
             how = "body"
             if old_index is not None:
@@ -566,6 +581,8 @@ class TestIndex:
                     and (old_index._def_effects(path, local) or self._def_effects(path, local))
                 ):
                     how = "def"
+                elif before.def_hash != after.def_hash and after.def_raises:
+                    self._imported(path, imported, f"what defining {change.qualname} runs changed")
             elif (
                 not change.details
                 or not set(change.details) <= _BODY_DETAILS
@@ -590,13 +607,15 @@ class TestIndex:
         old_keys = Counter(t.key for t in before.toplevel)
         new_keys = Counter(t.key for t in after.toplevel)
         removed, added = old_keys - new_keys, new_keys - old_keys
-        changed = [
-            t
-            for t in [*(t for t in before.toplevel if t.key in removed), *(t for t in after.toplevel if t.key in added)]
-            if not t.key.startswith("def:")
+        sides = [
+            (index, t)
+            for index, statements, keys in ((old_index, before.toplevel, removed), (self, after.toplevel, added))
+            for t in statements
+            if t.key in keys and not t.key.startswith("def:")
         ]
-        if any(not t.pure for t in changed):
+        if any(not t.pure and not (t.calls and index._inert_calls(path, t.calls)) for index, t in sides):
             return None
+        changed = [t for _, t in sides]
         if [t.key for t in before.toplevel if t.key not in removed] != [
             t.key for t in after.toplevel if t.key not in added
         ]:
@@ -624,6 +643,23 @@ class TestIndex:
             out |= exported
         return out
 
+    def _inert_calls(self, path: str, calls: Iterable[Chain]) -> bool:
+        """Is every function these references name a function of the tree that only computes a value?"""
+        graph = self._graph
+
+        def inert(node: int) -> bool:
+            scope = graph.node_scope[node]
+            if scope.kind != "name":
+                return scope.inert_call
+            facts = graph.facts[graph.node_path[node]]  # a name only imports bind: what it imports counts
+            return scope.name in facts.bindings and scope.name not in facts.values and scope.name not in facts.defs
+
+        for chain in calls:
+            nodes, names = graph.resolve(path, chain)
+            if names or not any(graph.node_scope[n].inert_call for n in nodes) or not all(map(inert, nodes)):
+                return False
+        return True
+
     def _export_changes(self, path: str, old_index: TestIndex) -> set[tuple[str, str]] | None:
         """What a change of ``path``'s literal ``__all__`` rebinds in the modules that star-import it: the
         names that came or went, in ``path`` and in each star importer (at any depth) that binds the name
@@ -641,6 +677,21 @@ class TestIndex:
         for index in (self, old_index):
             out |= {(importer, name) for importer in index._graph.star_importers(path) for name in came | went}
         return out
+
+    def _imported(self, path: str, imported: dict[int, str], what: str) -> None:
+        node = self._graph.node_of.get((path, ""))
+        if node is not None:
+            imported.setdefault(node, f"imports {path}: {what} there and runs at import, where it may raise")
+
+    def _one_importer(self, node: int, why: str, candidates: Mapping[str, int], reasons: dict[str, str]) -> None:
+        """Make sure a test importing the module of ``node`` runs: its import raises for every importer alike, so
+        one is enough (the one reaching the least code, a cheap one)."""
+        bit = 1 << node
+        if any(candidates[nodeid] & bit for nodeid in reasons if nodeid in candidates):
+            return
+        importers = [(reach.bit_count(), nodeid) for nodeid, reach in candidates.items() if reach & bit]
+        if importers:
+            reasons[min(importers)[1]] = why
 
     def _mark_naming(self, path: str, nodes: dict[int, str]) -> None:
         """Mark the nodes whose string constants name ``path`` (an inert-by-kind file: docs, stubs, manifests)."""

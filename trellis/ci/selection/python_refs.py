@@ -219,7 +219,12 @@ class Scope:
     (a decorator that is not known to be inert, a call in a default or in a
     class body, a keyword, a named value bound by a statement that is not a
     plain binding); for a class, what its bases and plain bindings run is
-    :meth:`trellis.ci.selection.ref_graph.Graph.def_effects`'s. Classes carry ``bases`` (for each base,
+    :meth:`trellis.ci.selection.ref_graph.Graph.def_effects`'s. ``def_raises``: running the definition
+    evaluates something that may raise (a decorator, a default or annotation that is not a constant or a
+    built-in name, a base of the tree, a class body statement other than a definition or a constant), which
+    would fail the module's import. ``inert_call`` (functions): calling it only computes a value from its
+    arguments and what it reads (no decorator; a body of local assignments, conditions and returns of
+    expressions making only pure calls). Classes carry ``bases`` (for each base,
     its readings, resolved in the enclosing scope), ``members`` (name -> local qualname of
     methods and nested classes), ``class_attrs`` (other names the body
     binds), ``base_names`` (each base's dotted name through the file's
@@ -246,6 +251,8 @@ class Scope:
     refs: NodeRefs
     def_hash: str = ""
     def_effects: bool = False
+    def_raises: bool = False
+    inert_call: bool = False
     bases: tuple[tuple[Chain, ...], ...] = ()
     base_names: tuple[str, ...] = ()
     members: tuple[tuple[str, str], ...] = ()
@@ -266,7 +273,9 @@ class TopLevel:
     ``pure``: it only binds those names, running no code of its own (a
     constant, an import, ``__all__``, a docstring); ``imports``: the modules
     it executes; ``sources``: for an import statement, what each name it
-    binds is bound to (``name``, ``"1:core:a"`` for ``from .core import a``).
+    binds is bound to (``name``, ``"1:core:a"`` for ``from .core import a``); ``calls``: a statement that
+    would be pure but for calls of functions named by these references (``WORDS = (N_("one"), N_("two"))``)
+    is pure when each is a function of the tree whose body only computes a value (:attr:`Scope.inert_call`).
     """
 
     key: str
@@ -274,6 +283,7 @@ class TopLevel:
     pure: bool = False
     imports: tuple[ImportRef, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()
+    calls: tuple[Chain, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +341,7 @@ def file_facts(path: str, content: bytes) -> FileFacts:
         return FileFacts(path=path, error="RecursionError: nested too deeply to analyse")
 
 
+_BUILTIN_NAMES = frozenset(dir(builtins))
 # Base classes whose subclassing runs no code beyond the new class: built-ins (no ``__init_subclass__`` of
 # their own) and standard-library classes whose hooks only set the new class's own attributes.
 _INERT_BUILTIN_BASES = frozenset(
@@ -640,6 +651,9 @@ class _Extractor:
                 continue
             names = _bound_names(stmt, docstring=i == 0)
             pure = self.pure(stmt, docstring=i == 0) and bool(names)
+            calls: list[Chain] = []
+            if not pure and names and not self.pure(stmt, docstring=i == 0, calls=calls):
+                calls = []
             own = _Acc()
             self.acc_stack.append(own)
             self.walk_stmt(stmt)
@@ -653,7 +667,9 @@ class _Extractor:
                 acc.merge(own)
             for name in names:
                 name_lines.setdefault(name, stmt.lineno)
-            toplevel.append(TopLevel(self.statement_key(stmt), names, pure, imports, _import_sources(stmt)))
+            toplevel.append(
+                TopLevel(self.statement_key(stmt), names, pure, imports, _import_sources(stmt), tuple(calls))
+            )
         not_a_test = any(_assigns_false(s, "__test__") for s in self.tree.body)
         plugins: list[str] = []
         for stmt in self.tree.body:
@@ -867,29 +883,53 @@ class _Extractor:
             end = stmt.end_lineno or stmt.lineno
             return _hash("text", "".join(self.lines[stmt.lineno - 1 : end]))
 
-    def pure(self, stmt: ast.stmt, *, docstring: bool) -> bool:
-        """Does a top-level statement only bind names, running no code a test could observe otherwise?"""
+    def pure(self, stmt: ast.stmt, *, docstring: bool, calls: list[Chain] | None = None) -> bool:
+        """Does a top-level statement only bind names, running no code a test could observe otherwise?
+        With ``calls``, calls of functions by dotted names are allowed and their references added there."""
         if isinstance(stmt, ast.Import):
             return True
         if isinstance(stmt, ast.ImportFrom):
             return all(alias.name != "*" for alias in stmt.names) and stmt.module != "__future__"
         if isinstance(stmt, ast.Expr):
-            return docstring and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+            if docstring and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+                return True
+            return not docstring and self.pure_value(stmt.value, calls)  # in a block: ``mod.name`` may raise
         if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             if not all(_only_names(t) for t in targets):
                 return False
             if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
                 return True
-            value = stmt.value
-            assert value is not None
-            for node in ast.walk(value):
-                if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Lambda)):
-                    return False
-                if isinstance(node, ast.Call) and self.call_name(node.func) not in _PURE_CALLS:
-                    return False
+            assert stmt.value is not None
+            return self.pure_value(stmt.value, calls)
+        if isinstance(stmt, ast.Pass):
             return True
+        # A block of such statements under a plain condition (``if TYPE_CHECKING:``, ``if sys.version_info >=
+        # (3, 11):``) or a ``try`` with handlers (``try: import x`` / ``except ImportError: x = None``).
+        if isinstance(stmt, ast.If):
+            return self.pure_value(stmt.test, calls) and self.pure_block([*stmt.body, *stmt.orelse], calls)
+        if isinstance(stmt, (ast.Try, ast.TryStar)):
+            handlers = stmt.handlers
+            return all(h.type is None or self.pure_value(h.type, calls) for h in handlers) and self.pure_block(
+                [*stmt.body, *stmt.orelse, *stmt.finalbody, *(s for h in handlers for s in h.body)], calls
+            )
         return False
+
+    def pure_block(self, body: list[ast.stmt], calls: list[Chain] | None = None) -> bool:
+        return all(self.pure(s, docstring=False, calls=calls) for s in body)
+
+    def pure_value(self, value: ast.expr, calls: list[Chain] | None = None) -> bool:
+        """Does evaluating an expression at module level run no code of its own (only pure calls; with
+        ``calls``, also calls by dotted names, whose references go there)?"""
+        for node in ast.walk(value):
+            if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Lambda)):
+                return False
+            if isinstance(node, ast.Call) and self.call_name(node.func) not in _PURE_CALLS:
+                dotted = _dotted(node.func)
+                if calls is None or dotted is None:
+                    return False
+                calls.extend(self.name_chains(dotted[0], tuple(dotted[1:]), record=False))
+        return True
 
     def executes(self, ref: ImportRef) -> None:
         self.acc.imports.append(ref)
@@ -982,10 +1022,69 @@ class _Extractor:
                 refs=acc.freeze(),
                 def_hash=def_hash,
                 def_effects=def_effects,
+                def_raises=bool(node.decorator_list) or not all(map(self.cannot_raise, evaluated)),
+                inert_call=not node.decorator_list and not in_class and self.computes_only(node.body),
                 is_async=isinstance(node, ast.AsyncFunctionDef),
                 getter=getter,
             ),
         )
+
+    def computes_only(self, body: list[ast.stmt]) -> bool:
+        """Does a function body only compute a value: docstrings, ``pass``, assignments to local names,
+        conditions and returns, whose expressions make only pure calls?"""
+        for stmt in body:
+            if isinstance(stmt, ast.Pass) or isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue
+            if isinstance(stmt, ast.Return) and (stmt.value is None or self.pure_value(stmt.value)):
+                continue
+            if (
+                isinstance(stmt, ast.Assign)
+                and all(isinstance(t, ast.Name) for t in stmt.targets)
+                and self.pure_value(stmt.value)
+            ):
+                continue
+            if (
+                isinstance(stmt, ast.If)
+                and self.pure_value(stmt.test)
+                and self.computes_only(stmt.body)
+                and self.computes_only(stmt.orelse)
+            ):
+                continue
+            return False
+        return True
+
+    def cannot_raise(self, value: ast.expr) -> bool:
+        """Can evaluating ``value`` not raise: a constant, a built-in name the module does not rebind, a
+        display of those (hashable constants only as keys and set elements)?"""
+        if isinstance(value, ast.Constant):
+            return True
+        if isinstance(value, ast.Name):
+            return value.id in _BUILTIN_NAMES and self.module_bindings[value.id] == 0
+        if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
+            return isinstance(value.operand, ast.Constant) and type(value.operand.value) in (int, float, complex)
+        if isinstance(value, (ast.Tuple, ast.List)):
+            return all(map(self.cannot_raise, value.elts))
+        if isinstance(value, ast.Set):
+            return all(isinstance(e, ast.Constant) for e in value.elts)
+        if isinstance(value, ast.Dict):
+            return all(isinstance(k, ast.Constant) for k in value.keys) and all(map(self.cannot_raise, value.values))
+        return False
+
+    def defines_quietly(self, stmt: ast.stmt) -> bool:
+        """Can a statement of a class body (not a nested definition) not raise when the class is defined?"""
+        if isinstance(stmt, ast.Pass):
+            return True
+        if isinstance(stmt, ast.Expr):
+            return isinstance(stmt.value, ast.Constant)
+        if isinstance(stmt, ast.Assign):
+            return all(isinstance(t, ast.Name) for t in stmt.targets) and self.cannot_raise(stmt.value)
+        if isinstance(stmt, ast.AnnAssign):
+            return (
+                isinstance(stmt.target, ast.Name)
+                and (stmt.value is None or self.cannot_raise(stmt.value))
+                and (self.future_annotations or self.cannot_raise(stmt.annotation))
+            )
+        return False
 
     def inert_base(self, base: ast.expr) -> bool:
         """Is ``base`` (of a module-level class) ``object``, a built-in exception or container, or a standard
@@ -1104,6 +1203,9 @@ class _Extractor:
                 refs=bindings.freeze(),
                 def_hash=def_hash,
                 def_effects=def_effects,
+                def_raises=bool(node.decorator_list or node.keywords)
+                or not all(map(self.cannot_raise, node.bases))
+                or not all(map(self.defines_quietly, own)),
                 bases=tuple(bases),
                 base_names=tuple(base_names),
                 members=tuple(sorted(frame.defs.items())),
@@ -1843,6 +1945,8 @@ _PURE_CALLS = frozenset(
         "bool",
         "range",
         "re.compile",
+        "str.maketrans",
+        "bytes.maketrans",
         "collections.namedtuple",
         "typing.TypeVar",
         "typing.NewType",
