@@ -314,6 +314,118 @@ def test_self_cls_and_super_resolve_through_the_class_family() -> None:
     assert "tests/test_shapes.py::test_unrelated" not in selected(files, body("app/shapes.py", "app.shapes.Base.size"))
 
 
+def test_a_main_block_runs_when_the_module_runs_as_a_script_and_not_when_it_is_imported() -> None:
+    tool = dedent("""
+        import subprocess
+
+        def helper():
+            return subprocess.run([find()])
+
+        def find():
+            return "ld"
+
+        def used():
+            return 1
+
+        if __name__ == "__main__":
+            helper()
+    """)
+    files = {
+        "app/tool.py": tool,
+        "tests/test_import.py": "from app.tool import used\n\ndef test_used():\n    assert used() == 1\n",
+        "tests/test_script.py": dedent("""
+            import subprocess, sys
+
+            def test_script():
+                subprocess.run([sys.executable, "-m", "app.tool"], check=True)
+        """),
+    }
+    # helper starts a command the analysis cannot read; only running the module as a script calls it.
+    assert selected(files, body("app/tool.py", "app.tool.find")) == {"tests/test_script.py::test_script"}
+    assert selected(files, body("app/tool.py", "app.tool.used")) == {
+        "tests/test_import.py::test_used",
+        "tests/test_script.py::test_script",
+    }
+    # A change to the block itself: what runs the module as a script.
+    edited = {**files, "app/tool.py": tool.replace("    helper()", "    helper()\n    used()")}
+    assert set(select_change(files, edited).tests) == {"tests/test_script.py::test_script"}
+    # A module that rebinds __name__ may enter its block on import: the block is the module's code.
+    rebinding = {**files, "app/tool.py": "__name__ = '__main__'\n" + tool}
+    assert selected(rebinding, body("app/tool.py", "app.tool.find")) == {
+        "tests/test_import.py::test_used",
+        "tests/test_script.py::test_script",
+    }
+
+
+def test_a_class_defined_in_a_function_exists_only_once_the_function_runs() -> None:
+    files = {
+        "app/lib.py": """
+            def helper():
+                return "x"
+
+            def kinds(cls):
+                return cls.__subclasses__()
+
+            def make():
+                class Made:
+                    def __repr__(self):
+                        return helper()
+                return Made()
+        """,
+        "tests/test_local.py": """
+            from app import lib
+
+            def test_defines():
+                class Local:
+                    def __repr__(self):
+                        return lib.helper()
+                assert repr(Local()) == "x"
+
+            def test_kinds():
+                lib.kinds(object)
+        """,
+        "tests/test_made.py": "from app import lib\n\ndef test_made():\n    lib.make()\n    lib.kinds(object)\n",
+    }
+    # fields() reads an attribute that hands out classes (any class in the closure may be used): Local exists
+    # only while test_defines runs, Made once make() ran.
+    assert selected(files, body("app/lib.py", "app.lib.helper")) == {
+        "tests/test_local.py::test_defines",
+        "tests/test_made.py::test_made",
+    }
+
+
+def test_a_value_read_under_a_computed_name_and_dropped_runs_only_what_reading_runs() -> None:
+    files = {
+        "app/thing.py": """
+            class Thing:
+                @property
+                def size(self):
+                    return 1
+
+                def shrink(self):
+                    return 2
+        """,
+        "tests/test_read.py": """
+            from app.thing import Thing
+
+            def test_read(name="size"):
+                getattr(Thing(), name)
+        """,
+        "tests/test_call.py": """
+            from app.thing import Thing
+
+            def test_call(name="shrink"):
+                method = getattr(Thing(), name)
+                method()
+        """,
+    }
+    assert selected(files, body("app/thing.py", "app.thing.Thing.size")) == {
+        "tests/test_read.py::test_read",
+        "tests/test_call.py::test_call",
+    }
+    assert selected(files, body("app/thing.py", "app.thing.Thing.shrink")) == {"tests/test_call.py::test_call"}
+
+
 def test_an_attribute_of_an_unknown_object_may_be_any_entity_of_that_name_the_test_can_load() -> None:
     files = {
         "app/a.py": "class A:\n    def run(self):\n        return 1\n",

@@ -37,7 +37,7 @@ from .load_tests import find_load_tests
 from .observed import SiteCode
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
-from .python_refs import DOCTESTS, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
+from .python_refs import DOCTESTS, MAIN, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
 from .ref_graph import Graph
 
 __all__ = [
@@ -613,6 +613,8 @@ class TestIndex:
             for t in statements
             if t.key in keys and not t.key.startswith("def:")
         ]
+        mains = {(path, MAIN) for _, t in sides if t.main}  # run as a script only: what runs the module
+        sides = [(index, t) for index, t in sides if not t.main]
         if any(not t.pure and not (t.calls and index._inert_calls(path, t.calls)) for index, t in sides):
             return None
         changed = [t for _, t in sides]
@@ -635,7 +637,7 @@ class TestIndex:
                 node = index._graph.node_of.get((path, name))
                 if node is None and name in index._graph.facts[path].defs:
                     return None  # rebinds a function or class: whatever reaches it (and its definer) counts
-        out = {(path, name) for name in names}
+        out = {(path, name) for name in names} | mains
         if "__all__" in names:
             exported = self._export_changes(path, old_index)
             if exported is None:

@@ -88,6 +88,7 @@ from .python_calls import (
 
 __all__ = [
     "DOCTESTS",
+    "MAIN",
     "GETTERS",
     "Chain",
     "FileFacts",
@@ -102,6 +103,7 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DOCTESTS = "<doctests>"  # the qualname of a module's doctest examples (one node; no entity is named so)
+MAIN = "<main>"  # the qualname of a module's ``if __name__ == "__main__":`` blocks (run as a script, not imported)
 GETTERS = "<get>"  # read from an unknown object under a computed name whose value stays put: code a read runs
 _GETTER_DECORATORS = ("property", "functools.cached_property", "cached_property", "abc.abstractproperty")
 _GETTER_HOOKS = frozenset({"__getattr__", "__getattribute__", "__get__"})
@@ -275,7 +277,9 @@ class TopLevel:
     it executes; ``sources``: for an import statement, what each name it
     binds is bound to (``name``, ``"1:core:a"`` for ``from .core import a``); ``calls``: a statement that
     would be pure but for calls of functions named by these references (``WORDS = (N_("one"), N_("two"))``)
-    is pure when each is a function of the tree whose body only computes a value (:attr:`Scope.inert_call`).
+    is pure when each is a function of the tree whose body only computes a value (:attr:`Scope.inert_call`);
+    ``main``: an ``if __name__ == "__main__":`` block without ``else`` (it runs
+    nothing on import: its code is the ``MAIN`` node's).
     """
 
     key: str
@@ -284,6 +288,7 @@ class TopLevel:
     imports: tuple[ImportRef, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()
     calls: tuple[Chain, ...] = ()
+    main: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,10 +649,30 @@ class _Extractor:
         toplevel: list[TopLevel] = []
         name_refs: dict[str, list[_Acc]] = {}
         name_lines: dict[str, int] = {}
+        main: _Acc | None = None
+        main_line = 0
+        # A module that binds __name__ (or writes its namespace) may enter its guard on import.
+        guards = "__name__" not in module.bound and not _writes_namespaces(self.tree)
         for i, stmt in enumerate(self.tree.body):
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 toplevel.append(TopLevel(f"def:{stmt.name}", (stmt.name,)))
                 self.walk_stmt(stmt)
+                continue
+            if guards and _main_guard(stmt):
+                # Runs only when the module runs as a script (``python -m``, ``python file.py``): its own node,
+                # which what runs the module reaches; importing it runs the test and the ``else`` alone.
+                assert isinstance(stmt, ast.If)
+                main = main or _Acc()
+                main_line = main_line or stmt.lineno
+                self.acc_stack.append(main)
+                self.walk_block(stmt.body)
+                self.acc_stack.pop()
+                self.visit(stmt.test)
+                self.walk_block(stmt.orelse)
+                names = _bound_names(stmt, docstring=False)
+                for name in names:
+                    name_lines.setdefault(name, stmt.lineno)
+                toplevel.append(TopLevel(self.statement_key(stmt), names, main=not stmt.orelse))
                 continue
             names = _bound_names(stmt, docstring=i == 0)
             pure = self.pure(stmt, docstring=i == 0) and bool(names)
@@ -681,6 +706,12 @@ class _Extractor:
         self.scopes.insert(
             0, Scope(qualname="", kind="module", name="", parent="", container="", line=1, refs=acc.freeze())
         )
+        if main is not None:
+            self.scopes.append(
+                Scope(
+                    qualname=MAIN, kind="main", name=MAIN, parent="", container="", line=main_line, refs=main.freeze()
+                )
+            )
         defined = {
             s.name for s in self.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
         }
@@ -1624,7 +1655,8 @@ class _Extractor:
     def contained_reads(self, body: list[ast.stmt], local: frozenset[str]) -> set[int]:
         """The computed ``getattr`` calls of a block whose value cannot escape it.
 
-        A value escapes unless it is only looked at: tested, compared, hashed,
+        A value escapes unless it is only looked at or dropped (an expression statement: ``getattr(obj, name)``
+        run for what reading it runs): tested, compared, hashed,
         passed to a call of ``_LOOKING`` (``isinstance``, ``inspect.signature``;
         ``getattr``/``hasattr`` on it), read further (``v.attr``: a read by
         name, recorded as such), or bound to a local variable (``local``: the
@@ -1694,6 +1726,8 @@ class _Extractor:
                         continue
                     return False
                 return True
+            if isinstance(parent, ast.Expr):
+                return True  # an expression statement's value is dropped (a module's code, not a prompt's)
             if isinstance(parent, ast.UnaryOp):
                 return isinstance(parent.op, ast.Not)
             if isinstance(parent, (ast.If, ast.While, ast.Assert)):
@@ -1793,6 +1827,20 @@ class _Extractor:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _main_guard(stmt: ast.stmt) -> bool:
+    """``if __name__ == "__main__":`` (either way round)."""
+    if not isinstance(stmt, ast.If) or not isinstance(stmt.test, ast.Compare):
+        return False
+    test = stmt.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = (test.left, test.comparators[0])
+    return any(
+        isinstance(a, ast.Name) and a.id == "__name__" and _constant_str(b) == "__main__"
+        for a, b in (sides, sides[::-1])
+    )
 
 
 def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:

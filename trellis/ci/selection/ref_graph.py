@@ -42,7 +42,8 @@ imports of the tree:
 * a class reaches its bases, its dunder and protocol methods (called by the
   language and the standard library), and all its methods when it derives
   from a class outside the tree (that class may call any of them);
-* ``python -m app.cli`` in a subprocess runs that module; a node that
+* ``python -m app.cli`` in a subprocess runs that module, its ``if __name__ ==
+  "__main__":`` blocks included (importing it does not run them); a node that
   imports dynamically, ``exec``\\s, unpickles or starts a process the
   analysis cannot read may run anything: it reaches every node.
 
@@ -62,7 +63,7 @@ from dataclasses import replace
 from .observed import SiteCode
 from .pytest_config import PytestConfig
 from .python_calls import NAMESPACE_ATTRS
-from .python_refs import GETTERS, Chain, FileFacts, ImportRef, NodeRefs, Scope
+from .python_refs import GETTERS, MAIN, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
 __all__ = ["ENTITY", "Graph"]
 
@@ -309,11 +310,16 @@ class Graph:
         # or a subclass inheriting it, is used (its node reached; a class handed out when defined is used by its
         # definer). ``owner[n]``: the class whose use a method candidate waits for (-1: none, a candidate as such).
         self.owner: list[int] = [-1] * self.size
+        # A class or method defined in a function's body exists only once that function ran: as a candidate it
+        # waits for the function's node too (``definer[n]``; -1: defined when its module is imported).
+        self.definer: list[int] = [-1] * self.size
         for node, scope in enumerate(self.node_scope):
             if scope.kind == "method":
                 cls = self.node_of.get((self.node_path[node], scope.parent), -1)
                 if cls >= 0 and self.node_scope[cls].kind == "class":
                     self.owner[node] = cls
+            if scope.kind in ("class", "method") and scope.container:
+                self.definer[node] = self.node_of.get((self.node_path[node], scope.container), -1)
         self._gates: dict[int, int] = {}
         self.name_shift = self.size + 1
         self.node_mask = (1 << self.name_shift) - 1
@@ -913,6 +919,7 @@ class Graph:
             files = self.run_files(module)
             if files:
                 edges.update(self.module_node(p) for p in files)
+                edges.update(n for p in files if (n := self.node_of.get((p, MAIN))) is not None)
             else:
                 dynamic = dynamic or f"runs Python module {module}, which is not in the tree"
         return edges, names, dynamic
@@ -990,25 +997,32 @@ class Graph:
         that name in a file of ``files`` (the test file's import closure), and
         what those reach, until nothing new comes.
         """
-        by_name: dict[int, tuple[int, list[tuple[int, int]]]] = {}
+        by_name: dict[int, tuple[int, list[tuple[int, int, int]]]] = {}
         in_files = [bool(files >> self.file_index[path] & 1) for path in self.paths]
         file_of = self.file_index
 
-        def name_reach(index: int) -> tuple[int, list[tuple[int, int]]]:
-            """What the entities of one name reach: the candidates as such, and (gate, reach) for the methods,
-            whose class (or a subclass) must be used — a node of ``gate`` reached — before they count."""
+        def name_reach(index: int) -> tuple[int, list[tuple[int, int, int]]]:
+            """What the entities of one name reach: the candidates as such, and (gate, definer, reach) for the
+            others: a method waits for its class (or a subclass) to be used — a node of ``gate`` reached —, a class
+            or method defined in a function for that function to run (its node, ``definer``, reached)."""
             found = by_name.get(index)
             if found is None:
                 free = 0
-                waiting: dict[int, int] = {}
+                waiting: dict[tuple[int, int], int] = {}
                 for node in self.candidates[index]:
                     if in_files[file_of[self.node_path[node]]]:
-                        cls = self.owner[node]
-                        if cls < 0:
+                        key = (self.owner[node], self.definer[node])
+                        if key == (-1, -1):
                             free |= self.static[node]
                         else:
-                            waiting[cls] = waiting.get(cls, 0) | self.static[node]
-                found = by_name[index] = (free, [(self.gate(cls), bits) for cls, bits in waiting.items()])
+                            waiting[key] = waiting.get(key, 0) | self.static[node]
+                found = by_name[index] = (
+                    free,
+                    [
+                        (self.gate(cls) if cls >= 0 else 0, 1 << definer if definer >= 0 else 0, bits)
+                        for (cls, definer), bits in waiting.items()
+                    ],
+                )
             return found
 
         expanded: dict[int, int] = {}
@@ -1020,7 +1034,7 @@ class Graph:
                 return found
             total = start
             done = 0
-            waiting: list[tuple[int, int]] = []
+            waiting: list[tuple[int, int, int]] = []
             while True:
                 pending = (total >> self.name_shift) & ~done
                 if pending:
@@ -1032,11 +1046,18 @@ class Graph:
                         total |= free
                         waiting.extend(gated)
                     continue
-                # The methods whose class is now used (any, once an attribute hands out unnamed classes).
-                opened = [bits for gate, bits in waiting if total & (gate | instances)]
+
+                # The methods whose class is now used (any, once an attribute hands out unnamed classes), the
+                # classes and methods whose defining function now runs.
+                used = total
+                ready = [
+                    (not gate or used & (gate | instances)) and (not definer or used & definer)
+                    for gate, definer, _ in waiting
+                ]
+                opened = [entry[2] for entry, go in zip(waiting, ready, strict=True) if go]
                 if not opened:
                     break
-                waiting = [(gate, bits) for gate, bits in waiting if not total & (gate | instances)]
+                waiting = [entry for entry, go in zip(waiting, ready, strict=True) if not go]
                 for bits in opened:
                     total |= bits
             expanded[start] = total & self.node_mask
