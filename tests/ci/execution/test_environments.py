@@ -58,13 +58,16 @@ def test_the_declared_dependencies_are_read_from_the_tree() -> None:
         environment_spec(files, requirements=["missing.txt"])
 
 
-def _wheel(directory: Path, version: str) -> Path:
-    """A minimal pure-Python wheel of ``helperpkg`` (so the test installs offline)."""
-    path = directory / f"helperpkg-{version}-py3-none-any.whl"
-    info = f"helperpkg-{version}.dist-info"
+def _wheel(directory: Path, version: str, name: str = "helperpkg", module: str = "", entry_points: str = "") -> Path:
+    """A minimal pure-Python wheel of ``name`` (so the test installs offline): ``name.py`` holds ``module``
+    (by default a VERSION); ``entry_points``: its entry_points.txt."""
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
     with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr("helperpkg.py", f"VERSION = {version!r}\n")
-        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: helperpkg\nVersion: {version}\n")
+        wheel.writestr(f"{name}.py", module or f"VERSION = {version!r}\n")
+        if entry_points:
+            wheel.writestr(f"{info}/entry_points.txt", entry_points)
+        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
         wheel.writestr(
             f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
         )
@@ -142,6 +145,51 @@ def test_jobs_run_in_an_environment_built_once_per_inputs(tmp_path: Path, execut
     assert {p.name: (p / READY).stat().st_mtime_ns for p in environments.iterdir() if p.is_dir()} == built
     assert run("2.0", "changed") == passed  # the requirements changed: a new environment
     assert len([p for p in environments.iterdir() if p.is_dir()]) == 2
+
+
+PLUGIN_TESTS = b"""\
+def test_the_environments_plugin_gives_its_fixture(helper_value):
+    assert helper_value == 42
+
+
+def test_the_servers_plugins_stay_out(request):
+    assert request.config.pluginmanager.get_plugin("hypothesispytest") is None
+"""
+
+
+def test_the_environments_pytest_plugins_load_as_autoloading_would(tmp_path: Path, executor: LocalExecutor) -> None:
+    """A plugin the project's test dependencies install (a ``pytest11`` entry point: pytest-benchmark's
+    ``benchmark`` fixture, say) loads in its jobs as plain ``pytest`` would load it; the server's own do not
+    (hypothesis's is installed there), and ``-p no:NAME`` in the stage's args keeps one out."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    plugin = "import pytest\n\n\n@pytest.fixture\ndef helper_value():\n    return 42\n"
+    _wheel(wheels, "1.0", name="helperplug", module=plugin, entry_points="[pytest11]\nhelper = helperplug\n")
+    requirements = f"--no-index\n--find-links {wheels}\nhelperplug\n".encode()
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit({"requirements-test.txt": requirements, "tests/test_plugin.py": PLUGIN_TESTS})
+    spec = environment_spec({"requirements-test.txt": requirements}, requirements=["requirements-test.txt"])
+
+    def run(job_id: str, *args: str) -> dict[str, str]:
+        request = JobRequest(
+            job_id,
+            str(repo.path),
+            tree,
+            kind="pytest",
+            pytest_args=("-q", *args, "tests"),
+            limits=LIMITS,
+            tests=TestPlan(),
+            environment=spec,
+        )
+        outcome = submit_tests(executor, request).result(timeout=300)
+        assert outcome.tests, outcome.output.decode()
+        return {t.nodeid.rpartition("::")[2]: t.outcome for t in outcome.tests}
+
+    assert run("loaded") == {
+        "test_the_environments_plugin_gives_its_fixture": "passed",
+        "test_the_servers_plugins_stay_out": "passed",
+    }
+    assert run("off", "-p", "no:helper")["test_the_environments_plugin_gives_its_fixture"] == "error"
 
 
 def _sdist(directory: Path, marker: Path) -> Path:

@@ -16,12 +16,17 @@ The environment layers on the server's interpreter: a ``.pth`` file puts the
 server's site directories *after* its own, so pytest (and what the job plugin
 needs) comes from the server unless the requirements install another version.
 The project itself is not installed: its tests import it from the workspace.
+The pytest plugins the environment installs (``pytest11`` entry points of its
+own distributions, not the server's) load in its jobs, as ``pytest`` loads
+them in the project's own environment: :func:`pytest_plugins`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -36,7 +41,14 @@ from pathlib import Path
 
 from ..errors import CiError
 
-__all__ = ["EnvironmentBuildError", "EnvironmentSpec", "ensure_environment", "environment_spec", "python_of"]
+__all__ = [
+    "EnvironmentBuildError",
+    "EnvironmentSpec",
+    "ensure_environment",
+    "environment_spec",
+    "pytest_plugins",
+    "python_of",
+]
 
 READY = ".trellis-ready"
 BUILD_TIMEOUT_S = 900.0
@@ -179,6 +191,20 @@ def ensure_environment(spec: EnvironmentSpec, root: Path, *, timeout_s: float = 
 
 def python_of(environment: Path) -> Path:
     return environment / "bin" / "python"
+
+
+@functools.lru_cache(maxsize=64)
+def pytest_plugins(environment: Path) -> tuple[tuple[str, str], ...]:
+    """The pytest plugins a built environment installs: (entry point name, module) of each ``pytest11`` entry
+    point of a distribution in its own site directory (read from their metadata; nothing is imported). An
+    entry point naming an attribute of a module (``module:object``) is left out: ``-p`` loads modules."""
+    sites = list((environment / "lib").glob("python*/site-packages"))
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions(path=[str(site) for site in sites]):
+        for entry in dist.entry_points:
+            if entry.group == "pytest11" and ":" not in entry.value and entry.value.strip():
+                found.setdefault(entry.name, entry.value.strip())
+    return tuple(sorted(found.items()))
 
 
 def _build(spec: EnvironmentSpec, target: Path, timeout_s: float) -> None:

@@ -10,12 +10,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
 from .bytecode import PASS_HOOK_OPTION
-from .environments import ensure_environment, python_of
+from .environments import ensure_environment, pytest_plugins, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
 from .tool_caches import CacheStore
@@ -51,9 +51,11 @@ def run_job(
     start = time.monotonic()
     python = sys.executable
     readable: tuple[str, ...] = ()
+    plugins: tuple[tuple[str, str], ...] = ()
     if request.kind == "pytest" and request.environment is not None:
         environment = ensure_environment(request.environment, pool.root / "environments")
         python, readable = str(python_of(environment)), (str(environment),)
+        plugins = pytest_plugins(environment)
         launcher = launcher_for(python) if launcher_for is not None else None
     # Our pycs for a pytest job (a command job sees the tree alone), an environment's too: its Python is a
     # venv of the server's, and a pyc of another interpreter or pytest version has another name or magic
@@ -75,7 +77,7 @@ def run_job(
         env = dict(request.env)
         if request.kind == "pytest":
             outcome = _run_pytest(
-                request, workspace, env, launcher, executor, stop, setup_s, python, readable, streaming
+                request, workspace, env, launcher, executor, stop, setup_s, python, readable, plugins, streaming
             )
         else:
             result = run_sandboxed(
@@ -85,6 +87,17 @@ def run_job(
         if caches is not None and outcome.status in ("passed", "failed"):  # not cut short mid-write
             caches.save(request.cache_scope, request.tool_caches, workspace)
         return outcome
+
+
+def _plugin_options(args: Sequence[str]) -> list[str]:
+    """The ``-p NAME`` options of pytest arguments, each as ``-pNAME``."""
+    out = []
+    for i, arg in enumerate(args):
+        if arg == "-p" and i + 1 < len(args):
+            out.append(f"-p{args[i + 1]}")
+        elif arg.startswith("-p") and len(arg) > 2:
+            out.append(arg)
+    return out
 
 
 def _run_pytest(
@@ -97,6 +110,7 @@ def _run_pytest(
     setup_s: float,
     python: str,
     readable: tuple[str, ...],
+    plugins: tuple[tuple[str, str], ...],
     streaming: Callable[[Path | None], None] | None,
 ) -> JobOutcome:
     safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", request.job_id)
@@ -115,7 +129,11 @@ def _run_pytest(
     env = {**PYTEST_ENV, **env, "PYTHONPATH": os.pathsep.join(path_entries), "TRELLIS_PYTEST_CONFIG": str(config)}
     if python != sys.executable:  # the project's environment: its scripts first on PATH
         env["PATH"] = os.pathsep.join([os.path.dirname(python), *os.defpath.split(os.pathsep)])
-    args = ("-p", PLUGIN_MODULE, *request.pytest_args)
+    # The environment's own plugins, as autoloading would load them (the server's stay out), unless the stage's
+    # args turn one off (``-p no:benchmark``).
+    off = {a.removeprefix("-p").strip().removeprefix("no:") for a in _plugin_options(request.pytest_args)}
+    loaded = [("-p", module) for name, module in plugins if not off & {name, module}]
+    args = ("-p", PLUGIN_MODULE, *(word for pair in loaded for word in pair), *request.pytest_args)
     if streaming is not None:
         streaming(stream)
     try:
