@@ -31,8 +31,8 @@ How it is built:
      (``def``/``class`` name, assigned names, a block's bound names; an import by its source module,
      other statements by their text). Statements of the same name in the package's modules and stubs (``more.py``'s
      ``def foo``, ``more.pyi``'s ``@overload``s of ``foo``), the ``__all__`` entries naming it and the
-     test class named after it (``FooTests``, ``TestFoo``) form one **entity group**: one commit each, in
-     the order the new release defines them. ``__all__`` is rewritten per commit (one name per line), so
+     test classes and functions named after it (``FooTests``, ``TestFoo``, ``test_foo_empty``) form one
+     **entity group**: one commit each, in the order the new release defines them. ``__all__`` is rewritten per commit (one name per line), so
      a star import never names a function that does not exist yet.
    - Other top-level changes of a module (imports, module code) are one commit per file before the
      entity groups (removed statements: one commit after them, so code that still uses an import keeps
@@ -381,6 +381,20 @@ def _test_subject(name: str) -> str:
     return re.sub(r"^Tests?(?=[A-Z_])|_?Tests?$", "", name).lower().replace("_", "")
 
 
+def _function_subject(name: str, by_subject: dict[str, str]) -> str | None:
+    """The entity group a test function is named after: the longest run of its words after ``test_``
+    that names one (``test_barrel_list_insert_at_end`` goes with ``BarrelList``, ``test_isoparse_basic``
+    with ``isoparse``)."""
+    if not name.startswith("test_"):
+        return None
+    words = name[len("test_") :].split("_")
+    for n in range(len(words), 0, -1):
+        group = by_subject.get("".join(words[:n]).lower())
+        if group is not None:
+            return group
+    return None
+
+
 def _separate_narrowed_imports(before: list[Chunk], after: list[Chunk]) -> list[Chunk]:
     """An import edited in place that drops names is edited in the cleanup commit (code that still uses a
     dropped name keeps it until then); one that also gains names becomes a new statement (its old form
@@ -444,7 +458,8 @@ def micro_commits(
         """A test module's chunk: in the entity group its class is named after, or a group of its own."""
         if chunk.group in (MODULE_LEVEL, RELEASE, ALL, CLEANUP):
             return chunk
-        group = by_subject.get(_test_subject(chunk.group)) or f"{path}::{chunk.group}"
+        group = by_subject.get(_test_subject(chunk.group)) or _function_subject(chunk.group, by_subject)
+        group = group or f"{path}::{chunk.group}"
         return Chunk(chunk.key, chunk.text, group)
 
     for path in list(split):
