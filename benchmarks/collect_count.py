@@ -1,17 +1,23 @@
 """Items collected: Trellis's pytest stage against the project's own runners, at one commit of a repository.
 
     python benchmarks/collect_count.py --repo /work/bench/mi-history [--rev HEAD] [--load-tests]
+    python benchmarks/collect_count.py --repo DIR --pytest-args "--doctest-modules pkg tests" \
+        --environment '{ groups = ["dev"] }' --python VENV/bin/python
 
 Commits the tree of ``--rev`` into a server in this process whose pipeline has
-one pytest stage (``select = "all"``, with ``load_tests = true`` when asked),
-and prints how many items that stage ran, next to what ``python -m unittest``
-runs (its "Ran N tests") and what plain ``pytest`` collects in a checkout.
+one pytest stage (``select = "all"``, with ``load_tests = true`` when asked, the
+project's ``--pytest-args`` and ``--environment``), and prints how many items that
+stage ran, next to what ``python -m unittest`` runs (its "Ran N tests") and what
+``pytest`` with the same arguments collects in a checkout (``--python``: the
+interpreter with the project's test dependencies).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -29,6 +35,9 @@ def main() -> int:
     parser.add_argument("--repo", required=True, help="a git repository (path)")
     parser.add_argument("--rev", default="HEAD")
     parser.add_argument("--load-tests", action="store_true", help="the stage sets load_tests = true")
+    parser.add_argument("--pytest-args", default="", help="the project's own pytest arguments (stage and checkout)")
+    parser.add_argument("--environment", default="", help="a TOML inline table for the stage's environment")
+    parser.add_argument("--python", default=sys.executable, help="the checkout's interpreter (the project's deps)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="collect-count-") as tmp:
         work = Path(tmp)
@@ -41,12 +50,15 @@ def main() -> int:
         files = {
             p.decode(): (checkout / p.decode()).read_bytes() for p in listed if p and (checkout / p.decode()).is_file()
         }
+        pytest_args = shlex.split(args.pytest_args)
         pipeline = PIPELINE + ("load_tests = true\n" if args.load_tests else "")
+        pipeline += f"args = {json.dumps(pytest_args)}\n" if pytest_args else ""
+        pipeline += f"environment = {args.environment}\n" if args.environment else ""
         files["trellis.toml"] = pipeline.encode()
-        own = subprocess.run([sys.executable, "-m", "unittest"], cwd=checkout, capture_output=True, text=True)
+        own = subprocess.run([args.python, "-m", "unittest"], cwd=checkout, capture_output=True, text=True)
         found = re.search(r"Ran (\d+) tests?", own.stderr)
         plain = subprocess.run(
-            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+            [args.python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *pytest_args],
             cwd=checkout,
             capture_output=True,
             text=True,
@@ -68,7 +80,7 @@ def main() -> int:
         f"verdict {reply.run.verdict.value} ({job.summary}; job {job.duration_ms / 1000:.1f} s)"
     )
     print(f"  python -m unittest: {found.group(1) if found else '?'} tests ({own.stderr.strip().splitlines()[-1]})")
-    print(f"  pytest: {collected.group(1) if collected else '?'} collected")
+    print(f"  pytest {shlex.join(pytest_args)}: {collected.group(1) if collected else '?'} collected")
     return 0
 
 

@@ -97,9 +97,10 @@ class Step:
 
     @property
     def trellis_passed(self) -> bool:
-        """Passed, or failed only tests that failed before the replay began (as the full suite's count)."""
+        """Passed, or failed (or errored: a module that does not collect) only tests that already failed at the
+        parent commit, as the full suite's count."""
         return self.verdict == "passed" or (
-            self.verdict == "failed"
+            self.verdict in ("failed", "error")
             and bool(self.failing)
             and all(
                 any(t == k or t.startswith(k + "[") or k.startswith(t + "[") for k in self.known) for t in self.failing
@@ -509,6 +510,12 @@ def _report(step: Step) -> None:
         f"{_full_label(step.full_passed)} ({step.warm_s:.1f} s) {agree}",
         file=sys.stderr,
     )
+    if step.agrees is False:
+        print(
+            f"    Trellis failing {sorted(step.failing)[:8]}; full suite newly failing {sorted(step.full_failing)[:8]};"
+            f" failing at the parent {sorted(step.known)[:8]}",
+            file=sys.stderr,
+        )
 
 
 def _inject(
@@ -638,6 +645,11 @@ def _summary(name: str, steps: list[Step], faults: list[Step]) -> dict[str, obje
                 "full_passed": s.full_passed,
                 "warm_s": round(s.warm_s, 2),
                 "fresh_s": s.fresh_s,
+                **(
+                    {"failing": sorted(s.failing), "full_failing": sorted(s.full_failing), "known": sorted(s.known)}
+                    if s.agrees is False
+                    else {}
+                ),
             }
             for s in steps
         ],
