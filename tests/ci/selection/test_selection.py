@@ -426,6 +426,72 @@ def test_a_value_read_under_a_computed_name_and_dropped_runs_only_what_reading_r
     assert selected(files, body("app/thing.py", "app.thing.Thing.shrink")) == {"tests/test_call.py::test_call"}
 
 
+def test_super_looks_after_the_class_and_a_base_naming_alternatives_is_one_of_them() -> None:
+    """``super().x`` in ``A`` finds ``x`` after ``A`` in the MRO: in a base, or in a sibling of a diamond
+    (``D(A, B)``: ``B``), never in ``A`` or a subclass. A base expression that names two classes (an import with a
+    fallback copy) is one of them at run time: an instance of one is never an instance of the other's lineage."""
+    files = {
+        "app/__init__.py": "",
+        "app/base.py": """
+            class Store(dict):
+                def __init__(self, *args):
+                    super().__init__()
+                    self.update(*args)
+
+                def update(self, *args):
+                    return super().update(*args)
+        """,
+        "app/other.py": """
+            class Store(dict):
+                def __init__(self, *args):
+                    super().__init__()
+
+                def update(self, *args):
+                    return "copy"
+
+            try:
+                from app.base import Store
+            except ImportError:
+                pass
+
+            class Special(Store):
+                pass
+        """,
+        "app/diamond.py": """
+            class Root:
+                def hello(self):
+                    return "root"
+
+            class A(Root):
+                def hello(self):
+                    return "a" + super().hello()
+
+            class B(Root):
+                def hello(self):
+                    return "b" + super().hello()
+
+            class D(A, B):
+                def hello(self):
+                    return "d" + super().hello()
+        """,
+        "tests/test_base.py": "from app.base import Store\n\ndef test_base():\n    assert Store({1: 2})\n",
+        "tests/test_special.py": "from app.other import Special\n\ndef test_special():\n    Special().update()\n",
+        "tests/test_a.py": "from app.diamond import A\n\ndef test_a():\n    assert A().hello()\n",
+        "tests/test_d.py": "from app.diamond import D\n\ndef test_d():\n    assert D().hello() == 'dabroot'\n",
+    }
+    special = "tests/test_special.py::test_special"
+    assert selected(files, body("app/other.py", "app.other.Store.update")) == {special}
+    assert selected(files, body("app/other.py", "app.other.Store.__init__")) == {special}
+    assert selected(files, body("app/base.py", "app.base.Store.update")) == {"tests/test_base.py::test_base", special}
+    # super() in A may find B.hello (self a D); no super() finds D.hello, whose tests alone reach it.
+    assert "tests/test_d.py::test_d" in selected(files, body("app/diamond.py", "app.diamond.B.hello"))
+    assert selected(files, body("app/diamond.py", "app.diamond.D.hello")) == {"tests/test_d.py::test_d"}
+    assert selected(files, body("app/diamond.py", "app.diamond.Root.hello")) == {
+        "tests/test_a.py::test_a",
+        "tests/test_d.py::test_d",
+    }
+
+
 def test_an_attribute_of_an_unknown_object_may_be_any_entity_of_that_name_the_test_can_load() -> None:
     files = {
         "app/a.py": "class A:\n    def run(self):\n        return 1\n",
@@ -1656,6 +1722,55 @@ def test_an_instances_own_attributes_read_through_vars_reach_no_other_attribute(
     assert selected(files, body("app/util.py", "app.util.unused")) == set()
     unknown = {**files, "app/state.py": state.replace("vars(self)", "vars(self.x)")}
     assert selected(unknown, body("app/util.py", "app.util.unused")) == {"tests/test_state.py::test_state"}
+
+
+def test_a_namespace_read_under_a_constant_key_reads_that_name_and_a_membership_test_reads_none() -> None:
+    """A sentinel factory called at import time, reading its caller's module name from the frame and checking
+    it in ``sys.modules`` (and a descriptor writing into an instance's ``__dict__``), reaches no other code:
+    ``ns["name"]`` and ``ns.get("name")`` read that one name, ``key in sys.modules`` hands no module out,
+    ``obj.__dict__[key] = value`` reads nothing. A computed key still reads any name."""
+    sentinel = """
+        import sys
+
+        def make(name):
+            frame = sys._getframe(1)
+            module = frame.f_globals.get("__name__")
+            if module not in sys.modules:
+                raise ValueError(name)
+            return sys._getframe(0).f_globals["Box"](module)
+
+        class Box:
+            def __init__(self, value):
+                self.value = value
+
+        class cached:
+            def __init__(self, func):
+                self.func = func
+
+            def __get__(self, obj, objtype=None):
+                value = obj.__dict__[self.func.__name__] = self.func(obj)
+                return value
+    """
+    use = """
+        from app.sentinel import make, cached
+
+        MISSING = make("missing")
+
+        def helper():
+            return 2
+
+        class Thing:
+            def other(self):
+                return 3
+    """
+    test = "from app import use\n\ndef test_use():\n    assert use.MISSING\n"
+    files = {"app/__init__.py": "", "app/sentinel.py": sentinel, "app/use.py": use, "tests/test_use.py": test}
+    assert selected(files, body("app/use.py", "app.use.helper")) == set()
+    assert selected(files, body("app/use.py", "app.use.Thing.other")) == set()
+    # The name read is reached: Box (and what constructing it runs).
+    assert selected(files, body("app/sentinel.py", "app.sentinel.Box.__init__")) == {"tests/test_use.py::test_use"}
+    computed = {**files, "app/sentinel.py": sentinel.replace('.get("__name__")', '.get("__" + "name__")')}
+    assert selected(computed, body("app/use.py", "app.use.helper")) == {"tests/test_use.py::test_use"}
 
 
 PACKAGE = {

@@ -61,6 +61,8 @@ CALLS = (
     "copy",
     "property",
     "hasattr",
+    "frame-globals",
+    "dict-get",
 )
 # "pickle" and "copy": the callee comes back from a round trip through pickle or copy, whose __reduce__ hands
 # a builtin (eval, getattr) the callee's name, for pickle or copy to call. "pickle-local": a pickle kept in a
@@ -110,6 +112,10 @@ def _definition(index: int, kind: str, call: str, last: bool) -> tuple[list[str]
         result = "_callee(x) + 1"
     elif call == "getattr":
         result = f"getattr(sys.modules[__name__], {callee!r})(x) + 1"
+    elif call == "frame-globals":  # the namespace read under a constant key: that name
+        result = f"sys._getframe(0).f_globals[{callee!r}](x) + 1"
+    elif call == "dict-get":
+        result = f"(lambda: 0).__globals__.get({callee!r}, None)(x) + 1"
     elif call == "pickle":  # unpickling calls eval(callee's name) in the caller's globals
         result = f"pickle.loads(pickle.dumps(_Eval({callee!r})))(x) + 1"
     elif call == "pickle-local":

@@ -72,6 +72,7 @@ from .python_calls import (
     ANY_ATTR_CALLS,
     CONSTANT_LOADS,
     IMPORT_CALLS,
+    NAMESPACE_ATTRS,
     NAMESPACE_CALLS,
     PROCESS_CALLS,
     REFLECTIVE_CALLS,
@@ -1313,11 +1314,22 @@ class _Extractor:
         stack: list[ast.AST] = [root]
         while stack:
             node = stack.pop()
+            keyed = _namespace_key_read(node)
+            if keyed is not None:
+                # ns["name"] / ns.get("name", default) of a module's, a class's or a function's globals' namespace
+                # reads that one name, as ``owner.name`` does (a computed key reads any: the attribute below).
+                space, key, rest = keyed
+                stack.append(ast.copy_location(ast.Attribute(value=space, attr=key, ctx=ast.Load()), node))
+                stack.extend(rest)
+                continue
             if isinstance(node, ast.Name):
                 if isinstance(node.ctx, ast.Load):
                     self.name_chains(node.id, ())
                     if id(node) not in self.callees:
                         self.referenced(node)
+                continue
+            if isinstance(node, ast.Attribute) and node.attr in _KEYED_NAMESPACES and id(node) in self.writes:
+                stack.append(node.value)  # obj.__dict__[name] = value: a write, nothing of the namespace read
                 continue
             if isinstance(node, ast.Attribute):
                 attrs: list[str] = []
@@ -1345,11 +1357,12 @@ class _Extractor:
                         continue
                 if _is_super_call(base):
                     owner = self.self_class()
+                    assert isinstance(base, ast.Call)
                     if owner:
-                        self.acc.chains.append(Chain("super", owner, chain))
+                        # super().x: after the class in the MRO; super(Other, obj).x: anywhere in its family
+                        self.acc.chains.append(Chain("self" if base.args else "super", owner, chain))
                     else:
                         self.acc.attrs.update(chain)
-                    assert isinstance(base, ast.Call)
                     stack.extend(base.args)
                     stack.extend(k.value for k in base.keywords)
                     continue
@@ -1924,6 +1937,8 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             node_targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             call = _dotted(node.value.func) if isinstance(node.value, ast.Call) else None
+            if node.value is not None and _namespace_key_read(node.value) is not None:
+                call = None  # x = ns.get("name"): the value of that name, not what a call of ``get`` returns
             if call is not None and len(node_targets) == 1 and isinstance(node_targets[0], ast.Name):
                 constructed.setdefault(node_targets[0].id, []).append(call)  # x = Thing(...)
             else:
@@ -2102,6 +2117,33 @@ def _constants(body: list[ast.stmt]) -> dict[str, tuple[int, bytes]]:
         ):
             out[name] = (stmt.lineno, value.value)
     return out
+
+
+# Namespaces whose entries are the names bound in a module or a class (a frame's locals are not names of either).
+_KEYED_NAMESPACES = NAMESPACE_ATTRS - {"f_locals"}
+
+
+def _namespace_key_read(node: ast.AST) -> tuple[ast.expr, str, list[ast.expr]] | None:
+    """``owner.__dict__["name"]``, ``owner.f_globals.get("name", default)`` (a read under a constant key of a
+    namespace): the owner, the name, and the expressions evaluated besides (the key, a default); None for anything
+    else."""
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        space, key, rest = node.value, _constant_str(node.slice), [node.slice]
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and 1 <= len(node.args) <= 2
+        and not node.keywords
+    ):
+        space, key, rest = node.func.value, _constant_str(node.args[0]), node.args
+    else:
+        return None
+    if not isinstance(space, ast.Attribute) or space.attr not in _KEYED_NAMESPACES:
+        return None
+    if key is None or not _IDENTIFIER.fullmatch(key):
+        return None
+    return space.value, key, rest
 
 
 def _writes_namespaces(tree: ast.Module) -> bool:

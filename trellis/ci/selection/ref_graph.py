@@ -204,6 +204,7 @@ _QUIET_BASES = frozenset(
 )
 # Attributes that hand out classes no reference names: a namespace's values, a class's subclasses.
 _CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
+_MAX_LINEAGES = 64  # ways a class's bases may resolve, past which super() looks in the whole family
 INSTANCES = "<instances>"  # a name standing for "any class may be used": every class of the closure is reached
 _MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
 ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
@@ -256,6 +257,8 @@ class Graph:
         self._callbacks: dict[int, frozenset[str] | None] = {}
         self._children: dict[int, list[int]] | None = None
         self._family: dict[int, frozenset[int]] = {}
+        self._after: dict[int, frozenset[int]] = {}
+        self._lineages: dict[int, frozenset[frozenset[int]] | None] = {}
         self._hands_out: dict[int, bool] = {}
         self._plain: dict[int, bool] = {}
         # The classes whose definition hands the new class object to other code: used where they are defined;
@@ -516,13 +519,12 @@ class Graph:
                 # cls.__dict__ in a classmethod, or self.__dict__ where self may be a class (a metaclass's
                 # method: an outside base may be ``type``); an instance's own __dict__ holds what it stored
                 return self.walk({_VALUE}, attrs)
+            classes = self.after(cls) if chain.kind == "super" else self.family(cls)
             if attrs[0] == "*":  # getattr(self, computed): every member of the family
                 return {
-                    self.node_of[(self.node_path[c], q)]
-                    for c in self.family(cls)
-                    for _, q in self.node_scope[c].members
+                    self.node_of[(self.node_path[c], q)] for c in classes for _, q in self.node_scope[c].members
                 }, set()
-            found = self.members(self.family(cls), attrs[0])
+            found = self.members(classes, attrs[0])
             targets = found or {_VALUE}
             attrs = attrs[1:]
         return self.walk(targets, attrs, final)
@@ -786,14 +788,66 @@ class Graph:
         return out
 
     def family(self, cls: int) -> frozenset[int]:
-        """Every class whose method ``self.x`` may dispatch to, for an instance of ``cls`` or a subclass."""
+        """Every class whose method ``self.x`` may dispatch to, for an instance of ``cls`` or a subclass: the
+        classes of each subclass's lineages (:meth:`lineages`) that hold ``cls``."""
         if cls not in self._family:
-            below = {cls, *self.descendants(cls)}
-            out = set(below)
-            for c in below:
-                out.update(self.ancestors(c))
-            self._family[cls] = frozenset(out)
+            self._family[cls] = self._lineage_classes(cls, after=False)
         return self._family[cls]
+
+    def after(self, cls: int) -> frozenset[int]:
+        """The classes of the tree ``super()`` in a method of ``cls`` may find an attribute in: those after ``cls``
+        in the method resolution order of ``cls`` or of a subclass. A subclass precedes its bases there, so they
+        are the family less ``cls`` and its subclasses."""
+        found = self._after.get(cls)
+        if found is None:
+            found = self._after[cls] = self._lineage_classes(cls, after=True)
+        return found
+
+    def _lineage_classes(self, cls: int, *, after: bool) -> frozenset[int]:
+        below = {cls, *self.descendants(cls)}
+        out: set[int] = set()
+        for sub in below:
+            lineages = self.lineages(sub)
+            if lineages is None:  # too many ways to list: every ancestor of every subclass
+                out = set(below)
+                for c in below:
+                    out.update(self.ancestors(c))
+                break
+            for lineage in lineages:
+                if cls in lineage:
+                    out |= lineage
+        return frozenset(out - below if after else out)
+
+    def lineages(self, cls: int) -> frozenset[frozenset[int]] | None:
+        """The sets of classes of the tree that ``cls`` and its ancestors may be, one per way its bases resolve: a
+        base expression naming several classes (``try: from .a import Base`` / ``except ImportError: class
+        Base``) is one of them at run time, not all. None past :data:`_MAX_LINEAGES`."""
+        if cls in self._lineages:
+            return self._lineages[cls]
+        self._lineages[cls] = frozenset({frozenset({cls})})  # guard against a cycle of names
+        scope = self.node_scope[cls]
+        path = self.node_path[cls]
+        out: frozenset[frozenset[int]] | None = frozenset({frozenset({cls})})
+        for chains in scope.bases:
+            options: set[int] = set()
+            for chain in chains:
+                edges, _ = self.resolve(path, chain)
+                options.update(n for n in edges if self.node_scope[n].kind == "class" and n != cls)
+            if not options:
+                continue  # an outside base: nothing of the tree
+            choices: set[frozenset[int]] = set()
+            for option in options:
+                below = self.lineages(option)
+                if below is None:
+                    choices = set()
+                    break
+                choices |= below
+            if not choices or out is None or len(out) * len(choices) > _MAX_LINEAGES:
+                out = None
+                break
+            out = frozenset(mine | theirs for mine in out for theirs in choices)
+        self._lineages[cls] = out
+        return out
 
     # -- edges --------------------------------------------------------------------------------
 
