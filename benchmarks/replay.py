@@ -18,7 +18,11 @@ helper (committed and verified first), then a fault in the moved code.
 A fault the full suite catches and Trellis does not is a **miss**.
 
 A project whose code lives under ``src/`` runs with ``PYTHONPATH=src``, in
-Trellis and in the baselines alike.
+Trellis and in the baselines alike. With ``--baseline-python`` (an environment
+holding the project's test dependencies) the baselines autoload that
+environment's pytest plugins, as the project's own ``pytest`` does (Trellis
+loads the plugins of the stage's environment likewise); without it they run
+with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``.
 
 ``--load-tests``: the stage sets ``load_tests = true`` (a project whose own
 command is ``python -m unittest`` and whose test modules add doctests through
@@ -322,7 +326,9 @@ def replay(args: object) -> dict[str, object]:
     base, replayed = first_parent[0], first_parent[1:]
     checkout = work / "warm"
     subprocess.run(["git", "clone", "-q", str(source), str(checkout)], check=True)
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if not getattr(args, "baseline_python", ""):  # the project's own environment loads its plugins, as pytest does
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     pipeline = PIPELINE
     extra_env = dict(item.split("=", 1) for item in getattr(args, "env", None) or [])
     if (checkout / "src").is_dir():
