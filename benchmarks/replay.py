@@ -175,7 +175,21 @@ def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], floa
     limit = suite_limit()
     try:
         done = subprocess.run(
-            [PYTHON[0], "-m", "pytest", "-q", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider", "-rfE", *ARGS],
+            [
+                PYTHON[0],
+                "-m",
+                "pytest",
+                "-q",
+                "-n",
+                "2",
+                "-p",
+                "xdist",
+                "-p",
+                "no:cacheprovider",
+                "--color=no",
+                "-rfE",
+                *ARGS,
+            ],
             cwd=checkout,
             env=env,
             capture_output=True,
@@ -205,7 +219,8 @@ def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], floa
 
 
 def _failed(stdout: bytes) -> set[str]:
-    """The node ids of pytest's ``-rfE`` summary: ``FAILED id``, ``ERROR id``, and ``SUBFAILED(n=3) id`` (pytest 9
+    """The node ids of pytest's ``-rfE`` summary (``--color=no``: a plugin or the environment may turn colour on,
+    and a coloured ``FAILED`` line would read as no failure): ``FAILED id``, ``ERROR id``, and ``SUBFAILED(n=3) id`` (pytest 9
     reports a failing ``unittest`` ``subTest`` so: counting only ``FAILED`` lines took such a suite for a pass)."""
     out = set()
     for line in stdout.decode(errors="replace").splitlines():
@@ -441,7 +456,7 @@ def _full(
     if new:
         try:
             again = subprocess.run(
-                [PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *ARGS, *new],
+                [PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-rfE", *ARGS, *new],
                 cwd=checkout,
                 env=env,
                 capture_output=True,
