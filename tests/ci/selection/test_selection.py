@@ -1773,6 +1773,107 @@ def test_a_namespace_read_under_a_constant_key_reads_that_name_and_a_membership_
     assert selected(computed, body("app/use.py", "app.use.helper")) == {"tests/test_use.py::test_use"}
 
 
+REFLECTION = {
+    "setattr": """
+        from app import util
+
+        class Box:
+            @property
+            def label(self):
+                return self._label
+
+            @label.setter
+            def label(self, value):
+                self._label = util.slug(value)
+
+        def fill(box, name, value):
+            setattr(box, name, value)
+            return box
+
+        def run():
+            return fill(Box(), "lab" + "el", "X").label
+    """,
+    "loop": """
+        from app import util
+
+        def run():
+            for name in ("slug",):
+                return getattr(util, name)("X")
+    """,
+    "base": """
+        from app import util
+
+        class Base:
+            def __enter__(self):
+                return util.slug("X")
+
+            def __exit__(self, *exc):
+                return None
+
+        class Sub(Base):
+            pass
+
+        def run():
+            return "x"
+
+        def run_sub():
+            with Sub() as value:
+                return value
+    """,
+    "tzinfo": """
+        import datetime
+
+        from app import util
+
+        class Zone(datetime.tzinfo):
+            def utcoffset(self, dt):
+                return datetime.timedelta(0)
+
+            def state(self):
+                return dict(vars(self))
+
+        def run():
+            return Zone().state() or util.slug("X")
+    """,
+    "frame": """
+        import sys
+
+        from app import util
+
+        def caller():
+            frame = sys._getframe(1)
+            while frame.f_back is not None:
+                frame = frame.f_back
+            return frame.f_globals.get("__name__")
+
+        def run():
+            return caller() and util.slug("X")
+    """,
+}
+
+
+@pytest.mark.parametrize("way", sorted(REFLECTION))
+def test_reflection_the_analysis_can_bound_reads_only_what_it_names(way: str) -> None:
+    """Reflection that names what it reads selects the tests of what it names, not every attribute: ``setattr``
+    under a computed name runs what writing runs (a property's setter), ``getattr`` over a loop of literal names
+    reads those names, naming a base class in a class statement does not use it (using the subclass does), an
+    instance's ``vars(self)`` of a class with a known outside base (``datetime.tzinfo``) holds what it stored,
+    ``frame.f_globals.get("__name__")`` reads one name."""
+    test = """
+        from app import reflect
+
+        def test_run():
+            assert reflect.run()
+    """
+    files = {**APP, "app/reflect.py": REFLECTION[way], "tests/test_reflect.py": test}
+    assert selected(files, body("app/util.py", "app.util.unused")) == set()
+    mine = {"tests/test_reflect.py::test_run"}
+    if way == "base":
+        assert selected(files, body("app/util.py", "app.util.slug")) & mine == set()
+        files["tests/test_reflect.py"] = test.replace("reflect.run()", "reflect.run_sub()")
+    assert selected(files, body("app/util.py", "app.util.slug")) & mine == mine
+
+
 PACKAGE = {
     "pkg/core.py": "def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 3\n",
     "pkg/extra.py": "def e():\n    return 5\n",

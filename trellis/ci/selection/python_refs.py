@@ -105,9 +105,11 @@ _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DOCTESTS = "<doctests>"  # the qualname of a module's doctest examples (one node; no entity is named so)
 MAIN = "<main>"  # the qualname of a module's ``if __name__ == "__main__":`` blocks (run as a script, not imported)
-GETTERS = "<get>"  # read from an unknown object under a computed name whose value stays put: code a read runs
+GETTERS = "<get>"  # an attribute under a computed name read (its value staying put) or written: code that runs
 _GETTER_DECORATORS = ("property", "functools.cached_property", "cached_property", "abc.abstractproperty")
-_GETTER_HOOKS = frozenset({"__getattr__", "__getattribute__", "__get__"})
+_GETTER_HOOKS = frozenset(
+    {"__getattr__", "__getattribute__", "__get__", "__setattr__", "__delattr__", "__set__", "__delete__"}
+)
 _DANGEROUS_BUILTINS = frozenset(
     {"eval", "exec", "execfile", "__import__", "getattr", "hasattr", "setattr", "delattr", "globals", "locals"}
     | {"vars", "dir", "builtins"}
@@ -600,6 +602,8 @@ class _Frame:
     # Module and class scopes: names bound once, to constant bytes, by a statement of the body (its line).
     constants: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     quiet: bool = False  # a class whose methods nothing wraps: decorators only pytest marks, no keywords or hooks
+    # Function scopes: variables bound only as the target of ``for`` loops over literal strings (their values).
+    loop_strings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -626,6 +630,9 @@ class _Extractor:
         self.callees: set[int] = set()  # id() of the expressions called as functions (``f`` in ``f(x)``)
         self.contained: set[int] = set()  # id() of computed getattr calls whose value cannot escape
         self.writes: set[int] = set()  # id() of globals() calls whose namespace is only written
+        # id() of namespace reads under a constant key (``frame.f_globals.get("__name__")``, ``x.__dict__["a"]``):
+        # a read of that one name
+        self.named_reads: set[int] = set()
         self.augmented: set[int] = set()  # id() of augmented assignments' targets (they read too)
         self.read_blocks = _read_blocks(tree) if "getattr" in text else set()  # blocks with reads to classify
         self.imported: set[str] = set()  # every name an import binds in a frame entered so far
@@ -1023,8 +1030,11 @@ class _Extractor:
         if node.name in hooks and len(positional) > (1 if in_class else 0):
             frame.attr_param = positional[1 if in_class else 0].arg
         _bind_block(node.body, frame, qualname)
+        frame.loop_strings = _loop_strings(node, {arg.arg for arg in _all_args(args)})
         self.imported.update(frame.imports)
-        getter = node.name in _GETTER_HOOKS or any(d in _GETTER_DECORATORS or d.endswith(".getter") for d in decorators)
+        getter = node.name in _GETTER_HOOKS or any(
+            d in _GETTER_DECORATORS or d.endswith((".getter", ".setter", ".deleter")) for d in decorators
+        )
         if in_class and node.name in ("__reduce__", "__reduce_ex__"):
             # ``return "name"``: pickle and copy look the name up among the module's globals.
             for returned in _returns(node.body):
@@ -1146,8 +1156,18 @@ class _Extractor:
             self.visit(dec)
         bases: list[tuple[Chain, ...]] = []
         base_names: list[str] = []
+        # ``cls = mod.Thing``: binding a named value runs no code unless its type has a ``__set_name__``, which
+        # ref_graph decides from what the name resolves to; until then the statement is the class's own code.
+        bindings = _Acc()
         for base in node.bases:
-            self.visit(base)
+            if _dotted(base) is not None:
+                # A base named (``class D(C)``) runs nothing when the statement runs (what C's metaclass or
+                # __init_subclass__ run is Graph.hands_out's): using D uses C, defining D does not.
+                self.acc_stack.append(bindings)
+                self.visit(base)
+                self.acc_stack.pop()
+            else:
+                self.visit(base)
             target = base.value if isinstance(base, ast.Subscript) else base
             dotted = _dotted(target)
             if dotted is not None:
@@ -1173,9 +1193,6 @@ class _Extractor:
         )
         index = len(self.scopes)
         self.frames.append(frame)
-        # ``cls = mod.Thing``: binding a named value runs no code unless its type has a ``__set_name__``, which
-        # ref_graph decides from what the name resolves to; until then the statement is the class's own code.
-        bindings = _Acc()
         bound_values: list[tuple[Chain, ...]] = []
         read = _read_at_definition(node)
         for stmt in node.body:
@@ -1340,7 +1357,7 @@ class _Extractor:
                 attrs.reverse()
                 chain = tuple(attrs)
                 if isinstance(base, ast.Name):
-                    self.name_chains(base.id, chain)
+                    self.name_chains(base.id, chain, named=id(node) in self.named_reads)
                     if id(node) not in self.callees:
                         self.referenced(node)
                     continue
@@ -1350,7 +1367,7 @@ class _Extractor:
                         chains = self.name_chains(callee[0], (*callee[1:], "()", *chain), record=False)
                         self.acc.chains.extend(chains)
                         if not chains:
-                            self.unknown_attrs(chain)
+                            self.unknown_attrs(chain, named=id(node) in self.named_reads)
                         self.call(base)
                         stack.extend(base.args)
                         stack.extend(k.value for k in base.keywords)
@@ -1366,7 +1383,7 @@ class _Extractor:
                     stack.extend(base.args)
                     stack.extend(k.value for k in base.keywords)
                     continue
-                self.unknown_attrs(chain)
+                self.unknown_attrs(chain, named=id(node) in self.named_reads)
                 stack.append(base)
                 continue
             if (
@@ -1375,10 +1392,14 @@ class _Extractor:
                 and id(node) not in self.augmented
             ):
                 self.writes.add(id(node.value))  # globals()[name] = value: a write, nothing read
+            elif isinstance(node, ast.Subscript):
+                self.named_read(node.value, node.slice)
             if isinstance(node, ast.Call):
                 self.callees.add(id(node.func))
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "update":
                     self.writes.add(id(node.func.value))  # globals().update(...)
+                if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+                    self.named_read(node.func.value, node.args[0], node.func)
                 self.call(node)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 if len(node.value) <= 200 and _DOTTED.fullmatch(node.value):
@@ -1392,13 +1413,26 @@ class _Extractor:
                 continue  # not reachable from an expression
             stack.extend(ast.iter_child_nodes(node))
 
-    def unknown_attrs(self, chain: tuple[str, ...]) -> None:
+    def unknown_attrs(self, chain: tuple[str, ...], *, named: bool = False) -> None:
         """Attributes read from an object the analysis cannot name (a parameter, an item, a call's result): by
         name, and a namespace among them (``x.__dict__``, which may be a module's or a class's) reads any
-        attribute."""
+        attribute, unless ``named``: read under a constant key (:meth:`named_read`)."""
+        if named:  # one name read from the namespace (named_read recorded it): the namespace hands out nothing
+            self.acc.attrs.update(a for a in chain if a not in NAMESPACE_ATTRS)
+            return
         self.acc.attrs.update(chain)
         if reads_namespace(chain):
             self.acc.any_attr = True
+
+    def named_read(self, namespace: ast.expr, key: ast.expr, node: ast.expr | None = None) -> None:
+        """``ns[key]`` / ``ns.get(key)`` (``node``: the ``ns.get`` attribute) of a namespace attribute
+        (``x.f_globals``, ``x.__dict__``) with a constant key: a read of the attribute of that name."""
+        name = _constant_str(key)
+        if name is None or not isinstance(namespace, ast.Attribute) or namespace.attr not in NAMESPACE_ATTRS:
+            return
+        self.named_reads.add(id(node if node is not None else namespace))
+        if _IDENTIFIER.fullmatch(name):
+            self.acc.attrs.add(name)
 
     def referenced(self, node: ast.expr) -> None:
         """A callable named without being called: whoever calls it later (``copy`` calling what a
@@ -1475,8 +1509,21 @@ class _Extractor:
                 # __getattr__(self, name) forwarding getattr(self._inner, name): the name is one its callers
                 # read from this object, and they record it as an attribute of an unknown object.
                 named = []
+            if (
+                named == [None]
+                and len(args) > 1
+                and isinstance(args[1], ast.Name)
+                and args[1].id in self.frame.loop_strings
+            ):
+                # for attr in ("year", "month"): getattr(x, attr) — the names it takes, one by one.
+                named = list(self.frame.loop_strings[args[1].id])
             if named == [None] and (name == "hasattr" or id(node) in self.contained):
                 self.acc.attrs.add(GETTERS)  # only what reading an attribute runs; the value stays here
+                named = []
+            if named == [None] and name in ("setattr", "delattr"):
+                # Writing an attribute under a computed name reads none: it runs what a write runs (a property's
+                # setter, __set__, __setattr__: GETTERS); the value written is this node's own reference.
+                self.acc.attrs.add(GETTERS)
                 named = []
             for value in named:
                 if value is None:
@@ -1782,8 +1829,11 @@ class _Extractor:
                 continue
             yield frame
 
-    def name_chains(self, name: str, attrs: tuple[str, ...], *, record: bool = True) -> list[Chain]:
-        """Every reading of ``name`` (local entity, import, self, variable, global), recorded on the node."""
+    def name_chains(
+        self, name: str, attrs: tuple[str, ...], *, record: bool = True, named: bool = False
+    ) -> list[Chain]:
+        """Every reading of ``name`` (local entity, import, self, variable, global), recorded on the node
+        (``named``: a namespace read under a constant key, see :meth:`unknown_attrs`)."""
         chains: list[Chain] = []
         value = False
         bound = False
@@ -1816,7 +1866,7 @@ class _Extractor:
         if record:
             self.acc.chains.extend(chains)
             if value:
-                self.unknown_attrs(attrs)
+                self.unknown_attrs(attrs, named=named)
         return chains
 
     def call_name(self, func: ast.AST) -> str:
@@ -2155,6 +2205,39 @@ def _writes_namespaces(tree: ast.Module) -> bool:
         if isinstance(node, ast.Attribute) and node.attr in ("modules", "__dict__", "f_globals", "f_locals"):
             return True
     return False
+
+
+def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[str, ...]]:
+    """The variables of ``function`` whose every binding, anywhere in its body (nested scopes included), is the
+    target of a ``for`` loop over a literal tuple, list or set of strings: name -> the strings."""
+    found: dict[str, list[str]] = {}
+    other: set[str] = set(params)
+    loop_targets: set[int] = set()
+    for node in ast.walk(function):
+        if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name):
+            items = node.iter.elts if isinstance(node.iter, (ast.Tuple, ast.List, ast.Set)) else None
+            strings = [_constant_str(e) for e in items] if items is not None else [None]
+            if all(v is not None for v in strings):
+                loop_targets.add(id(node.target))
+                found.setdefault(node.target.id, []).extend(v for v in strings if v is not None)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            other.update(node.names)
+        elif isinstance(node, ast.arg):
+            other.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            other.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not function:
+            other.add(node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            other.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            other.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            other.add(node.rest)
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and id(node) not in loop_targets:
+            other.add(node.id)  # assigned, deleted, a with/walrus/comprehension target, augmented
+    return {name: tuple(dict.fromkeys(values)) for name, values in found.items() if name not in other}
 
 
 def _parametrize_names(node: ast.expr | None) -> list[str]:

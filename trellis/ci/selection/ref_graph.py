@@ -180,6 +180,8 @@ for _module in ("collections.abc", "typing", "collections"):
     ):
         _ABC_CALLBACKS[f"{_module}.{_name}"] = _names
         _ABC_CALLBACKS.setdefault(_name, _names)
+# datetime calls a time zone's utcoffset, dst, tzname and fromutc (and pickling its dunders).
+_ABC_CALLBACKS["datetime.tzinfo"] = frozenset({"utcoffset", "dst", "tzname", "fromutc"})
 _TESTCASE = frozenset(name for name in dir(unittest.IsolatedAsyncioTestCase) if not name.startswith("test"))
 for _name in (
     "unittest.TestCase",
@@ -255,6 +257,7 @@ class Graph:
         self._module_keys: dict[tuple[str, int, str], list[str]] = {}
         self._parents: dict[int, tuple[tuple[int, ...], bool, bool]] = {}
         self._callbacks: dict[int, frozenset[str] | None] = {}
+        self._metaclass: dict[int, bool] = {}
         self._children: dict[int, list[int]] | None = None
         self._family: dict[int, frozenset[int]] = {}
         self._after: dict[int, frozenset[int]] = {}
@@ -515,7 +518,7 @@ class Graph:
             if attrs[0] == "__subclasses__":  # cls.__subclasses__(): classes no reference names
                 edges, names = self.walk({_VALUE}, attrs[1:])
                 return edges, names | {INSTANCES}
-            if attrs[0] in NAMESPACE_ATTRS and (not chain.instance or self.class_info(cls)[1]):
+            if attrs[0] in NAMESPACE_ATTRS and (not chain.instance or self.may_be_metaclass(cls)):
                 # cls.__dict__ in a classmethod, or self.__dict__ where self may be a class (a metaclass's
                 # method: an outside base may be ``type``); an instance's own __dict__ holds what it stored
                 return self.walk({_VALUE}, attrs)
@@ -648,6 +651,33 @@ class Graph:
         info = (tuple(dict.fromkeys(parents)), is_open, is_unittest)
         self._parents[cls] = info
         return info
+
+    def may_be_metaclass(self, cls: int) -> bool:
+        """May ``cls`` derive from ``type`` (then ``self`` in its methods is a class)? Yes when a base outside the
+        tree, at any depth, is not known to be another kind of class (:data:`_QUIET_BASES`, :data:`_INERT_BASES`,
+        exceptions)."""
+        found = self._metaclass.get(cls)
+        if found is not None:
+            return found
+        self._metaclass[cls] = True  # guard
+        scope = self.node_scope[cls]
+        path = self.node_path[cls]
+        out = False
+        for chains, name in zip(scope.bases, scope.base_names, strict=False):
+            inside = [
+                n
+                for chain in chains
+                for n in self.resolve(path, chain)[0]
+                if self.node_scope[n].kind == "class" and n != cls
+            ]
+            if any(self.may_be_metaclass(n) for n in inside):
+                out = True
+            elif not inside and name not in _QUIET_BASES and name not in _INERT_BASES:
+                out = not name.endswith(("Error", "Exception", "Warning"))
+            if out:
+                break
+        self._metaclass[cls] = out
+        return out
 
     def callbacks(self, cls: int) -> frozenset[str] | None:
         """The methods outside bases may call by name (besides dunders and protocol names): None for any."""
