@@ -1902,6 +1902,10 @@ INIT = '"""Doc."""\nfrom .core import a, b\n__all__ = ["a", "b"]\n__version__ = 
         (INIT.replace('"1.0"', "1 / 0"), {"test_v"}),
         # Blocks of such statements under a plain condition or in a try: the names they bind.
         (INIT + "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from .core import c\n", set()),
+        # What only type checkers see binds nothing at run time, even a name the tests reach.
+        (INIT + "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .core import a\n", set()),
+        (INIT + "import typing\n\nif typing.TYPE_CHECKING:\n    from .core import c as a\n", set()),
+        (INIT + "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    from .core import c as a\n", {"test_a", "test_star"}),
         (
             INIT.replace('__version__ = "1.0"', 'import sys\nif sys.version_info >= (3, 8):\n    __version__ = "1.1"'),
             {"test_v"},

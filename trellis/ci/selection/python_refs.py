@@ -692,14 +692,18 @@ class _Extractor:
             self.walk_stmt(stmt)
             self.acc_stack.pop()
             imports = tuple(dict.fromkeys(own.imports))
+            for name in names:
+                name_lines.setdefault(name, stmt.lineno)
+            if pure and self.type_checking_only(stmt):  # runs nothing and binds nothing at run time
+                acc.imports.extend(imports)  # (counted as run all the same: the graph stays an over-estimate)
+                toplevel.append(TopLevel(self.statement_key(stmt), (), True))
+                continue
             if pure:  # its references are the bound names' own; the module only executes its imports
                 acc.imports.extend(imports)
                 for name in names:
                     name_refs.setdefault(name, []).append(own)
             else:
                 acc.merge(own)
-            for name in names:
-                name_lines.setdefault(name, stmt.lineno)
             toplevel.append(
                 TopLevel(self.statement_key(stmt), names, pure, imports, _import_sources(stmt), tuple(calls))
             )
@@ -953,6 +957,33 @@ class _Extractor:
                 [*stmt.body, *stmt.orelse, *stmt.finalbody, *(s for h in handlers for s in h.body)], calls
             )
         return False
+
+    def type_checking_only(self, stmt: ast.stmt) -> bool:
+        """``if TYPE_CHECKING:`` without ``else``, where ``TYPE_CHECKING`` is ``typing``'s (False at run time)
+        or bound only to ``False``: its body is for type checkers and never runs."""
+        if not isinstance(stmt, ast.If) or stmt.orelse:
+            return False
+        test = stmt.test
+        if isinstance(test, ast.Attribute):
+            return (
+                test.attr == "TYPE_CHECKING"
+                and isinstance(test.value, ast.Name)
+                and test.value.id in ("typing", "typing_extensions")
+                and self.module_bindings[test.value.id] == 1
+            )
+        if not isinstance(test, ast.Name) or test.id != "TYPE_CHECKING":
+            return False
+        bindings = [s for s in self.tree.body if "TYPE_CHECKING" in _bound_names(s, docstring=False)]
+        return bool(bindings) and all(
+            isinstance(s, ast.ImportFrom)
+            and s.module in ("typing", "typing_extensions")
+            and not s.level
+            and all(a.name == "TYPE_CHECKING" and a.asname is None for a in s.names if a.name == "TYPE_CHECKING")
+            or isinstance(s, ast.Assign)
+            and isinstance(s.value, ast.Constant)
+            and s.value.value is False
+            for s in bindings
+        )
 
     def pure_block(self, body: list[ast.stmt], calls: list[Chain] | None = None) -> bool:
         return all(self.pure(s, docstring=False, calls=calls) for s in body)
