@@ -1874,6 +1874,35 @@ def test_reflection_the_analysis_can_bound_reads_only_what_it_names(way: str) ->
     assert selected(files, body("app/util.py", "app.util.slug")) & mine == mine
 
 
+@pytest.mark.parametrize("call", ["files(name)", 'files("app.plugins")', 'get_data(name, "x.txt")'])
+def test_reading_a_packages_resources_imports_the_package(call: str) -> None:
+    """``importlib.resources.files(name)`` / ``pkgutil.get_data(name, …)`` import the package they name: its
+    ``__init__`` runs, so a change to its module code selects the test (a computed name: any module)."""
+    loader = f"""
+        from importlib.resources import files
+        from pkgutil import get_data
+
+        def load(name):
+            return {call}
+    """
+    old = {
+        **APP,
+        "app/loader.py": loader,
+        "app/plugins/__init__.py": "from app import util\n\nNAMES = [util.slug('A')]\n",
+        "tests/test_loader.py": "from app import loader\n\ndef test_load():\n    assert loader.load('app.' + 'plugins')\n",
+    }
+    new = {**old, "app/plugins/__init__.py": "from app import util\n\nNAMES = [util.slug('B')]\n"}
+    assert "tests/test_loader.py::test_load" in select_change(old, new).tests
+    own = {
+        **old,
+        "app/loader.py": loader.replace(call, call.replace("name", "__name__").replace('"app.plugins"', "__name__")),
+    }
+    assert (
+        "tests/test_loader.py::test_load"
+        not in select_change(own, {**new, "app/loader.py": own["app/loader.py"]}).tests
+    )
+
+
 PACKAGE = {
     "pkg/core.py": "def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 3\n",
     "pkg/extra.py": "def e():\n    return 5\n",

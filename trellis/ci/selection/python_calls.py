@@ -23,6 +23,7 @@ __all__ = [
     "PROCESS_CALLS",
     "PickleReads",
     "REFLECTIVE_CALLS",
+    "RESOURCE_CALLS",
     "ROUND_TRIP_DUMPS",
     "ROUND_TRIP_LOADS",
     "SAFE_YAML_LOADERS",
@@ -223,6 +224,15 @@ _TOOLS = frozenset(
     }
 )
 IMPORT_CALLS = frozenset({"__import__", "importlib.import_module"})
+# Calls that import the package their first argument names (a resource's anchor) to find its files.
+RESOURCE_CALLS = frozenset(
+    {
+        f"{module}.{name}"
+        for module in ("importlib.resources", "importlib_resources")
+        for name in ("files", "open_binary", "open_text", "read_binary", "read_text", "path", "contents")
+    }
+    | {"importlib.resources.is_resource", "importlib_resources.is_resource", "pkgutil.get_data"}
+)
 # Reflection: a constant attribute name is a reference to that name; a computed one to any.
 REFLECTIVE_CALLS = frozenset(
     {

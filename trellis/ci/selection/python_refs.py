@@ -76,6 +76,7 @@ from .python_calls import (
     NAMESPACE_CALLS,
     PROCESS_CALLS,
     REFLECTIVE_CALLS,
+    RESOURCE_CALLS,
     ROUND_TRIP_DUMPS,
     ROUND_TRIP_LOADS,
     SAFE_YAML_LOADERS,
@@ -1478,7 +1479,7 @@ class _Extractor:
         name = self.call_name(node).removeprefix("builtins.")
         if not name:
             return
-        if name in IMPORT_CALLS:
+        if name in IMPORT_CALLS or name in RESOURCE_CALLS:
             self.executes(ImportRef(0, "*"))
         elif name in PROCESS_CALLS or is_dynamic(name):
             self.set_dynamic(f"a reference to {name}, which other code may call")
@@ -1501,6 +1502,13 @@ class _Extractor:
                 # nothing else; what is then read from the module object is read by name (an attribute
                 # of an unknown object, resolved in an import closure that now holds every file).
                 self.executes(ImportRef(0, "*"))
+        elif name in RESOURCE_CALLS:
+            # files("pkg"), pkgutil.get_data("pkg", "x.json"): imports the package (its __init__ runs) unless it
+            # is this module's own (__name__, __package__) or a module object; a computed name any module.
+            anchor = next((k.value for k in node.keywords if k.arg in ("anchor", "package")), args[0] if args else None)
+            if anchor is not None and not (isinstance(anchor, ast.Name) and anchor.id in ("__name__", "__package__")):
+                text = _constant_str(anchor)
+                self.executes(ImportRef(0, text if text and not text.startswith(".") else "*"))
         elif name in PROCESS_CALLS:
             self.process(name, node)
         elif name in ("eval", "exec"):
