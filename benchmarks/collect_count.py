@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -54,16 +55,22 @@ def main() -> int:
         pipeline = PIPELINE + ("load_tests = true\n" if args.load_tests else "")
         pipeline += f"args = {json.dumps(pytest_args)}\n" if pytest_args else ""
         pipeline += f"environment = {args.environment}\n" if args.environment else ""
+        env = dict(os.environ)
+        if (checkout / "src").is_dir():  # a src layout: PYTHONPATH=src on both sides, as bench_ci.py --repo does
+            pipeline += 'env = { PYTHONPATH = "src" }\n'
+            env["PYTHONPATH"] = "src"
         files["trellis.toml"] = pipeline.encode()
-        own = subprocess.run([args.python, "-m", "unittest"], cwd=checkout, capture_output=True, text=True)
+        own = subprocess.run([args.python, "-m", "unittest"], cwd=checkout, capture_output=True, text=True, env=env)
         found = re.search(r"Ran (\d+) tests?", own.stderr)
         plain = subprocess.run(
             [args.python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *pytest_args],
             cwd=checkout,
             capture_output=True,
             text=True,
+            env=env,
         )
-        collected = re.search(r"(\d+) tests? collected", plain.stdout)
+        # "12 tests collected", or "10/12 tests collected (2 deselected)": the items that run
+        collected = re.search(r"(\d+)(?:/\d+)? tests? collected", plain.stdout)
         (work / "data").mkdir()
         running = build_server(ServerConfig(data_dir=work / "data", address="127.0.0.1:0"))
         try:

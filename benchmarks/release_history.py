@@ -46,6 +46,11 @@ How it is built:
      would not parse, or the pieces do not reassemble into the release) — is the release's last commit.
 
    The tree after a release's last commit equals the release (checked). Each release is tagged ``vV``.
+4. **Importable** (``--importable PYTHON``). Between two releases of a package of several modules, a name
+   one module imports may arrive with the commit defining it in another, later (packaging's
+   ``from .version import _TrimmedRelease``, still imported after the class went): every test of such a
+   tree errors. With ``--importable``, a micro-commit whose packages and their modules do not all import
+   with ``PYTHON`` is merged into the next one (a release whose first tree does not import is left as is).
 
 It is an **approximation**: the real commits between two releases interleave differently, fix and undo
 things, and touch several entities at once; intermediate trees here may fail tests that no real commit
@@ -562,8 +567,38 @@ def _render_cleanup(
 # -- the repository -----------------------------------------------------------------------------------
 
 
-def build(package: str, versions: list[str], cache: Path, out: Path) -> int:
-    """Write the history into a new git repository at ``out``; the number of commits."""
+_IMPORTS = """
+import importlib, pkgutil, sys
+for name in sys.argv[1:]:
+    package = importlib.import_module(name)
+    for info in pkgutil.walk_packages(package.__path__, name + "."):
+        importlib.import_module(info.name)
+"""
+
+
+def importable(tree: Path, python: str) -> bool:
+    """Do the tree's packages (under ``src/`` when it has one, else its top directories with an
+    ``__init__.py`` but tests and docs) and every module in them import with ``python``?"""
+    base = tree / "src" if (tree / "src").is_dir() else tree
+    packages = [
+        p.name
+        for p in sorted(base.iterdir())
+        if (p / "__init__.py").is_file() and p.name not in ("tests", "test", "testing", "docs", "doc")
+    ]
+    if not packages:
+        return True
+    done = subprocess.run(
+        [python, "-c", _IMPORTS, *packages],
+        cwd=base,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(base), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    return done.returncode == 0
+
+
+def build(package: str, versions: list[str], cache: Path, out: Path, python: str = "") -> int:
+    """Write the history into a new git repository at ``out``; the number of commits. With ``python``,
+    a micro-commit whose tree does not import (see :func:`importable`) is merged into the next one."""
     read = [read_sdist(sdist(package, v, cache)) for v in versions]
     skipped = incomplete(read)
     for i, missing in skipped.items():
@@ -577,7 +612,7 @@ def build(package: str, versions: list[str], cache: Path, out: Path) -> int:
     subprocess.run(["git", "init", "-q", "-b", "main", str(out)], check=True)
     clock = [1_700_000_000]
 
-    def commit(message: str, delta: dict[str, bytes | None]) -> None:
+    def write(delta: dict[str, bytes | None]) -> None:
         for path, content in delta.items():
             target = out / path
             if content is None:
@@ -585,6 +620,9 @@ def build(package: str, versions: list[str], cache: Path, out: Path) -> int:
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
+
+    def commit(message: str, delta: dict[str, bytes | None]) -> None:
+        write(delta)
         clock[0] += 60
         stamp = f"{clock[0]} +0000"
         env = {
@@ -606,9 +644,20 @@ def build(package: str, versions: list[str], cache: Path, out: Path) -> int:
             commit(f"{package} {version}", dict(files.items()))
             count += 1
         else:
-            for message, delta in micro_commits(previous, files, version, package):
-                commit(message, delta)
+            steps = micro_commits(previous, files, version, package)
+            check = bool(python) and importable(out, python)  # a release that does not import: nothing to keep
+            pending: list[str] = []
+            merged: dict[str, bytes | None] = {}
+            for n, (message, delta) in enumerate(steps):
+                pending.append(message)
+                merged.update(delta)
+                if check and n < len(steps) - 1:
+                    write(delta)
+                    if not importable(out, python):
+                        continue  # a name imported before the commit defining it, say: goes with the next
+                commit("; ".join(pending) if len(pending) < 4 else f"{pending[0]} (+{len(pending) - 1} more)", merged)
                 count += 1
+                pending, merged = [], {}
         _check(out, files)
         subprocess.run(["git", "-C", str(out), "tag", f"v{version}"], check=True)
         previous = files
@@ -635,9 +684,15 @@ def main(argv: Iterable[str] | None = None) -> int:
     which.add_argument("--last", type=int, help="the newest N final releases")
     parser.add_argument("--out", required=True, help="the new repository's directory (must not exist)")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "release-history"), help="sdist cache")
+    parser.add_argument(
+        "--importable",
+        default="",
+        metavar="PYTHON",
+        help="merge a micro-commit whose packages do not import with PYTHON into the next one",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     versions = args.versions or final_versions(args.package)[-args.last :]
-    count = build(args.package, versions, Path(args.cache), Path(args.out))
+    count = build(args.package, versions, Path(args.cache), Path(args.out), args.importable)
     print(f"{args.out}: {count} commits, releases {versions[0]} .. {versions[-1]}", file=sys.stderr)
     return 0
 
