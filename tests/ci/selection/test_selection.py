@@ -314,6 +314,27 @@ def test_self_cls_and_super_resolve_through_the_class_family() -> None:
     assert "tests/test_shapes.py::test_unrelated" not in selected(files, body("app/shapes.py", "app.shapes.Base.size"))
 
 
+def test_python_c_of_standard_modules_only_and_suffix_lists_run_no_code_of_the_tree() -> None:
+    files = {
+        "app/plat.py": """
+            import importlib.machinery
+            import subprocess
+            import sys
+
+            def mac():
+                out = subprocess.run([sys.executable, "-sS", "-c", "import platform; print(platform.mac_ver()[0])"])
+                return out, importlib.machinery.EXTENSION_SUFFIXES
+
+            def mine():
+                return subprocess.run([sys.executable, "-c", "import app.other; app.other.other()"])
+        """,
+        "app/other.py": "def other():\n    return 1\n",
+        "tests/test_mac.py": "from app.plat import mac\n\ndef test_mac():\n    mac()\n",
+        "tests/test_mine.py": "from app.plat import mine\n\ndef test_mine():\n    mine()\n",
+    }
+    assert selected(files, body("app/other.py", "app.other.other")) == {"tests/test_mine.py::test_mine"}
+
+
 def test_a_main_block_runs_when_the_module_runs_as_a_script_and_not_when_it_is_imported() -> None:
     tool = dedent("""
         import subprocess

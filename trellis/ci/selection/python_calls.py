@@ -7,6 +7,7 @@ Names are dotted as the file's imports spell them out: ``sp.run`` after
 from __future__ import annotations
 
 import _compat_pickle
+import ast
 import pickletools
 import posixpath
 import re
@@ -131,6 +132,12 @@ _HARMLESS = frozenset(
         "importlib.util.cache_from_source",
         "importlib.util.source_hash",
         "importlib.machinery.all_suffixes",
+        # lists of strings, named without being called
+        "importlib.machinery.SOURCE_SUFFIXES",
+        "importlib.machinery.BYTECODE_SUFFIXES",
+        "importlib.machinery.DEBUG_BYTECODE_SUFFIXES",
+        "importlib.machinery.OPTIMIZED_BYTECODE_SUFFIXES",
+        "importlib.machinery.EXTENSION_SUFFIXES",
     }
 )
 # Calls that start a process: dynamic unless the command is a literal naming a well-known tool that
@@ -435,7 +442,10 @@ def python_target(words: list[str | None]) -> str | None:
     if not re.fullmatch(r"(python|pypy)[0-9.]*", program):
         return None
     for i, word in enumerate(words[1:], start=1):
-        if word is None or word == "-c":
+        if word == "-c":
+            code = words[i + 1] if i + 1 < len(words) else None
+            return "" if code is not None and _standard_only(code) else None
+        if word is None:
             return None
         if word == "-m":
             target = words[i + 1] if i + 1 < len(words) else None
@@ -446,6 +456,46 @@ def python_target(words: list[str | None]) -> str | None:
             continue
         return None
     return None
+
+
+def _standard_only(code: str) -> bool:
+    """Does ``python -c code`` run only the standard library: it parses, imports only standard modules by
+    name, and calls nothing that imports, evaluates, unpickles or starts a process (``import platform;
+    print(platform.mac_ver()[0])``)? A tree module shadowing a standard one is not considered."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] not in sys.stdlib_module_names:
+                    return False
+                if alias.asname:
+                    aliases[alias.asname] = alias.name  # import a.b as c: c is a.b
+                else:
+                    aliases[alias.name.split(".")[0]] = alias.name.split(".")[0]  # import a.b binds a
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or (node.module or "").split(".")[0] not in sys.stdlib_module_names:
+                return False
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in ("exec", "eval", "compile", "__import__", "breakpoint"):
+            return False
+        if isinstance(node, ast.Attribute) or (isinstance(node, ast.Name) and node.id in aliases):
+            parts: list[str] = []
+            base: ast.AST = node
+            while isinstance(base, ast.Attribute):
+                parts.append(base.attr)
+                base = base.value
+            if not isinstance(base, ast.Name):
+                continue
+            name = ".".join([aliases.get(base.id, base.id), *reversed(parts)])
+            if is_dynamic(name) or name in PROCESS_CALLS or name in IMPORT_CALLS:
+                return False
+    return True
 
 
 def _module_of_path(path: str) -> str | None:
