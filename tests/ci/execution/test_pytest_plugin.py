@@ -133,6 +133,18 @@ def test_a_selected_file_collects_only_the_classes_and_functions_that_hold_selec
     assert deselected(outcome) == left_out, outcome.output.decode()
 
 
+def test_a_selected_module_that_does_not_import_is_an_error_named_by_its_path(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """pytest runs no test when a module does not collect: the job names the module and says why."""
+    files = {**PROJECT, "tests/test_broken.py": b"from missing_module_xyz import thing\n\n\ndef test_x():\n    pass\n"}
+    outcome = run(executor, tmp_path, files, ("tests/test_broken.py::test_x", "tests/test_mixed.py::test_plain"))
+    errors = [t for t in outcome.tests if t.outcome == "error"]
+    assert [t.nodeid for t in errors] == ["tests/test_broken.py"], outcome.output.decode()
+    assert "missing_module_xyz" in errors[0].message
+    assert outcome.status != "passed"
+
+
 def test_everything_is_collected_without_a_selection(executor: LocalExecutor, tmp_path: Path) -> None:
     outcome = run(executor, tmp_path, PROJECT, None)
     assert len(ran(outcome)) == EVERY_ITEM

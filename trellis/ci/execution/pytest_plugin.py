@@ -650,6 +650,25 @@ class TrellisJob:
             )
             os._exit(HARD_EXIT)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A module (or class) that does not collect — an import error — is an error of its node id, with the
+        traceback: pytest then runs no test at all, and the job's only result would be its exit status. Every
+        shard that collects a shared file sees the error; the first writes it."""
+        if not report.failed:
+            return
+        owner = self.owner_of.get(report.nodeid.split("::", 1)[0])
+        if owner is None and self.shard != 0:
+            return
+        self.write(
+            {
+                "nodeid": report.nodeid,
+                "index": -1,
+                "outcome": "error",
+                "duration_s": 0.0,
+                "message": str(report.longrepr)[:4000],
+            }
+        )
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.phases.setdefault(report.nodeid, []).append(report)
 
