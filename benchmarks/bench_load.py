@@ -6,8 +6,9 @@ The server is ``python -m trellis serve`` in its own process, on the push benchm
 (every fourth one a session, with a step on every commit) and loops back to back over a mix
 of operations: push 40% (a one-module micro-commit with ``expected_head``: unary ``Commit``,
 ``Commit`` with a session step, or ``CommitStream``, by agent), read 30% (``GetFile``,
-``ListTree``, ``ListCommits``, ``GetBranch``), diff 15% (``Diff`` of the agent's last commit,
-or of its branch against ``main`` with line diffs) and query 15% (SQL over the index through
+``ListTree``, ``ListCommits``, ``GetBranch``), diff 15% (``Diff`` of one of the agent's last commits,
+or, ``--branch-diff-share`` 0.3 of them, of its branch against ``main`` with line diffs: these grow as the
+branches diverge) and query 15% (SQL over the index through
 ``Query``). Every call's latency and outcome is recorded.
 
 Printed: per RPC the calls, calls/s, p50/p99/max latency and errors; the total throughput and
@@ -70,6 +71,7 @@ class Spec:
     mix: tuple[tuple[str, int], ...] = tuple(MIX)
     push: str = "mixed"
     own_connection: bool = False
+    branch_diff_share: float = 0.3
 
 
 # -- agents (in client processes) ------------------------------------------------------------------
@@ -120,7 +122,7 @@ def _agent(index: int, spec: Spec, start: Any, start_at: Any, ready: Any, out: d
             elif kind == "read":
                 rpc = rng.choice(["GetFile", "ListTree", "ListCommits", "GetBranch"])
             elif kind == "diff":
-                rpc = "Diff" if commits and rng.random() < 0.7 else "Diff(branch vs main)"
+                rpc = "Diff" if commits and rng.random() >= spec.branch_diff_share else "Diff(branch vs main)"
             else:
                 rpc = "Query"
             t0 = time.perf_counter()
@@ -326,7 +328,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ctx = mp.get_context("spawn")
             start, start_at = ctx.Event(), ctx.Value("d", 0.0)
             ready, results = ctx.Queue(), ctx.Queue()
-            spec = Spec(server.address, args.seconds, args.think_ms / 1000, args.mix, args.push, args.own_connections)
+            spec = Spec(
+                server.address,
+                args.seconds,
+                args.think_ms / 1000,
+                args.mix,
+                args.push,
+                args.own_connections,
+                args.branch_diff_share,
+            )
             procs = max(1, min(args.processes, args.agents))
             workers = [
                 ctx.Process(
@@ -419,6 +429,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "push": args.push,
         "workers": args.workers,
         "own_connections": args.own_connections,
+        "branch_diff_share": args.branch_diff_share,
         "serve_args": args.serve_args,
         "seconds": round(elapsed, 1),
         "think_ms": args.think_ms,
@@ -468,7 +479,8 @@ def print_report(r: dict[str, Any]) -> None:
     )
     print(
         f"{r['agents']} agents in {r['client_processes']} client processes for {r['seconds']} s "
-        f"(think {r['think_ms']} ms, mix {r['mix']}, push {r['push']}), storage: {r['storage']}, "
+        f"(think {r['think_ms']} ms, mix {r['mix']}, push {r['push']}, branch diffs {r['branch_diff_share']}), "
+        f"storage: {r['storage']}, "
         f"server --workers {r['workers']} {' '.join(r['serve_args'])}"
         f"{', a connection per agent' if r['own_connections'] else ''}\n"
     )
@@ -541,6 +553,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--mix", type=_mix, default=tuple(MIX), help="operation weights (default push=40,read=30,diff=15,query=15)"
+    )
+    p.add_argument(
+        "--branch-diff-share",
+        type=float,
+        default=0.3,
+        metavar="FRACTION",
+        help="of the diffs, the share that diff the agent's branch against main (default 0.3), whose answers "
+        "grow as the branches diverge; the others diff one of its last 20 commits (0: a load that does not grow)",
     )
     p.add_argument("--tmpdir", default=None, help="where the server's data directory goes (e.g. /dev/shm)")
     p.add_argument(
