@@ -128,6 +128,7 @@ class Reviews:
                     planned.stage.kind == "external"
                     and not job.final
                     and i in active.dispatched
+                    and job.start_time is not None  # dispatched, and the wait recorded (and saved) already
                     and (not stage or job.stage == stage)
                 ):
                     reviews.append(

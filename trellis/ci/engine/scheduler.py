@@ -168,12 +168,16 @@ class Scheduler:
         stage = planned.stage
         job = active.run.jobs[i]
         if stage.kind == "external":  # (a run resumed after a restart keeps the time the wait began)
-            self.update(
-                active, i, replace(job, start_time=job.start_time or time.time()), "waiting for a reviewer's verdict"
-            )
-            # Saved before any watcher hears of the request: a crash then finds the run as the reviewer saw it (the
-            # stages it needed done). Under the run's lock, so that no later state (a cancel) is saved before it.
+            # Saved before any watcher hears of the request (or sees it, polling: the wait's start time marks it):
+            # a crash then finds the run as the reviewer saw it (the stages it needed done). Under the run's lock,
+            # so that no later state (a cancel) is saved before it.
             with active.cond:
+                self.update(
+                    active,
+                    i,
+                    replace(job, start_time=job.start_time or time.time()),
+                    "waiting for a reviewer's verdict",
+                )
                 if not active.suspended:
                     self.runs.save(active.run)
             self._on_review()
