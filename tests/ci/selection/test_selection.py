@@ -2019,6 +2019,15 @@ def test_a_constant_built_by_calling_a_function_of_the_tree_is_a_constant_if_the
     assert {nodeid.rpartition("::")[2] for nodeid in found} == expected
 
 
+def test_a_comment_at_module_level_selects_nothing() -> None:
+    """Not even the one importer a changed statement brings (``test_any`` reaches every module)."""
+    dynamic = "import importlib\n\n\ndef test_any():\n    importlib.import_module('pkg.' + 'core')\n"
+    old = {**PACKAGE, "pkg/__init__.py": INIT, "tests/test_any.py": dynamic}
+    change = ChangedEntity("pkg/__init__.py", "pkg", "modified", ("body",))
+    assert selected({**old, "pkg/__init__.py": INIT + "# a comment\n"}, change, old=old) == set()
+    assert len(selected({**old, "pkg/__init__.py": INIT + "X = 1\n"}, change, old=old)) == 1
+
+
 AT_IMPORT = {
     "pkg/__init__.py": "",
     "pkg/core.py": "class K:\n    x = 1\n\n    def m(self):\n        return 1\n\n\ndef f(y=2):\n    return y\n\n\n"

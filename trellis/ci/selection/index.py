@@ -548,7 +548,8 @@ class TestIndex:
         if not local and change.change == "modified" and old_index is not None:
             names = self._changed_names(path, old_index)
             if names is not None:  # only statements that bind names: the tests reaching those names
-                self._imported(path, imported, "a module-level statement changed")
+                if self._statements_changed(path, old_index):  # (not a comment or a blank line)
+                    self._imported(path, imported, "a module-level statement changed")
                 for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
                     for file, name in names:
                         node = index._graph.node_of.get((file, name))
@@ -644,6 +645,12 @@ class TestIndex:
                 return None
             out |= exported
         return out
+
+    def _statements_changed(self, path: str, old_index: TestIndex) -> bool:
+        before, after = old_index._graph.facts.get(path), self._graph.facts.get(path)
+        if before is None or after is None:
+            return True
+        return [t.key for t in before.toplevel] != [t.key for t in after.toplevel]
 
     def _inert_calls(self, path: str, calls: Iterable[Chain]) -> bool:
         """Is every function these references name a function of the tree that only computes a value?"""
