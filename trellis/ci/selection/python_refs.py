@@ -1022,12 +1022,7 @@ class _Extractor:
         # function runs it, if anything does. Resolved in the enclosing scope, it is the function's reference.
         deferred = _Acc()
         for default in defaults:
-            if _dotted(default) is not None:
-                self.acc_stack.append(deferred)
-                self.visit(default)
-                self.acc_stack.pop()
-            else:
-                self.visit(default)
+            self.visit_reference(default, deferred)
         annotations = [a.annotation for a in _all_args(args) if a.annotation is not None]
         if node.returns is not None:
             annotations.append(node.returns)
@@ -1102,6 +1097,15 @@ class _Extractor:
                 getter=getter,
             ),
         )
+
+    def visit_reference(self, node: ast.expr, acc: _Acc) -> None:
+        """Visit ``node``; a plain dotted reference runs nothing by itself: its readings go to ``acc``."""
+        if _dotted(node) is None:
+            self.visit(node)
+            return
+        self.acc_stack.append(acc)
+        self.visit(node)
+        self.acc_stack.pop()
 
     def computes_only(self, body: list[ast.stmt]) -> bool:
         """Does a function body only compute a value: docstrings, ``pass``, assignments to local names,
@@ -1192,14 +1196,9 @@ class _Extractor:
         # ref_graph decides from what the name resolves to; until then the statement is the class's own code.
         bindings = _Acc()
         for base in node.bases:
-            if _dotted(base) is not None:
-                # A base named (``class D(C)``) runs nothing when the statement runs (what C's metaclass or
-                # __init_subclass__ run is Graph.hands_out's): using D uses C, defining D does not.
-                self.acc_stack.append(bindings)
-                self.visit(base)
-                self.acc_stack.pop()
-            else:
-                self.visit(base)
+            # A base named (``class D(C)``) runs nothing when the statement runs (what C's metaclass or
+            # __init_subclass__ run is Graph.hands_out's): using D uses C, defining D does not.
+            self.visit_reference(base, bindings)
             target = base.value if isinstance(base, ast.Subscript) else base
             dotted = _dotted(target)
             if dotted is not None:
