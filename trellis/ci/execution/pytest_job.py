@@ -10,11 +10,14 @@ from pathlib import Path
 
 from .jobs import TestOutcome, TestResult
 
-__all__ = ["PYTEST_ENV", "parse_junit", "pytest_argv", "read_report"]
+__all__ = ["PLUGINS_OFF", "PYTEST_ENV", "parse_junit", "pytest_argv", "read_report"]
 
 # The host's plugins must not leak into a job: no entry-point plugins, no cache, no xdist.
 PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 _REPORT_LIMIT = 64 << 20
+
+
+PLUGINS_OFF = ("cacheprovider", "xdist")  # every job's: no cache written into the tree, our own sharding
 
 
 def pytest_argv(args: tuple[str, ...], junit_path: Path, *, python: str = sys.executable) -> list[str]:
@@ -23,10 +26,7 @@ def pytest_argv(args: tuple[str, ...], junit_path: Path, *, python: str = sys.ex
         python,
         "-m",
         "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:xdist",
+        *(word for name in PLUGINS_OFF for word in ("-p", f"no:{name}")),
         "-o",
         "junit_family=xunit1",  # xunit1 keeps each test's file, so node ids can be rebuilt
         f"--junitxml={junit_path}",

@@ -17,7 +17,7 @@ from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
 from .bytecode import PASS_HOOK_OPTION
 from .environments import ensure_environment, pytest_plugins, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
-from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
+from .pytest_job import PLUGINS_OFF, PYTEST_ENV, parse_junit, pytest_argv, read_report
 from .tool_caches import CacheStore
 from .workspace import TreeSource, WorkspacePool
 
@@ -129,9 +129,11 @@ def _run_pytest(
     env = {**PYTEST_ENV, **env, "PYTHONPATH": os.pathsep.join(path_entries), "TRELLIS_PYTEST_CONFIG": str(config)}
     if python != sys.executable:  # the project's environment: its scripts first on PATH
         env["PATH"] = os.pathsep.join([os.path.dirname(python), *os.defpath.split(os.pathsep)])
-    # The environment's own plugins, as autoloading would load them (the server's stay out), unless the stage's
-    # args turn one off (``-p no:benchmark``).
+    # The environment's own plugins, as autoloading would load them (the server's stay out), but those the
+    # stage's args name with -p (``-p no:benchmark`` keeps one out; ``-p MODULE`` loads it itself) and those every
+    # job turns off (an environment's pytest-xdist).
     off = {a.removeprefix("-p").strip().removeprefix("no:") for a in _plugin_options(request.pytest_args)}
+    off.update(PLUGINS_OFF)
     loaded = [("-p", module) for name, module in plugins if not off & {name, module}]
     args = ("-p", PLUGIN_MODULE, *(word for pair in loaded for word in pair), *request.pytest_args)
     if streaming is not None:
