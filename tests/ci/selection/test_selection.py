@@ -1956,6 +1956,14 @@ INIT = '"""Doc."""\nfrom .core import a, b\n__all__ = ["a", "b"]\n__version__ = 
         (INIT + "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .core import a\n", set()),
         (INIT + "import typing\n\nif typing.TYPE_CHECKING:\n    from .core import c as a\n", set()),
         (INIT + "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    from .core import c as a\n", {"test_a", "test_star"}),
+        (  # not typing's flag: a function, true
+            INIT + "from typing import cast as TYPE_CHECKING\nif TYPE_CHECKING:\n    from .core import c as a\n",
+            {"test_a", "test_star"},
+        ),
+        (
+            INIT + "import os as typing\nif typing.TYPE_CHECKING:\n    from .core import c as a\n",
+            {"test_a", "test_star"},
+        ),
         (
             INIT.replace('__version__ = "1.0"', 'import sys\nif sys.version_info >= (3, 8):\n    __version__ = "1.1"'),
             {"test_v"},

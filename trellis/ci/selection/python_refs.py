@@ -64,7 +64,7 @@ import hashlib
 import re
 import shlex
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -962,27 +962,34 @@ class _Extractor:
     def type_checking_only(self, stmt: ast.stmt) -> bool:
         """``if TYPE_CHECKING:`` without ``else``, where ``TYPE_CHECKING`` is ``typing``'s (False at run time)
         or bound only to ``False``: its body is for type checkers and never runs."""
-        if not isinstance(stmt, ast.If) or stmt.orelse:
+        if not isinstance(stmt, ast.If) or stmt.orelse or _writes_namespaces(self.tree):
             return False
         test = stmt.test
-        if isinstance(test, ast.Attribute):
-            return (
-                test.attr == "TYPE_CHECKING"
-                and isinstance(test.value, ast.Name)
-                and test.value.id in ("typing", "typing_extensions")
-                and self.module_bindings[test.value.id] == 1
+        if isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name) and test.attr == "TYPE_CHECKING":
+            module = test.value.id  # ``import typing``, and nothing else binds the name
+            return module in ("typing", "typing_extensions") and self._bound_only_by(
+                module, lambda s: isinstance(s, ast.Import)
             )
         if not isinstance(test, ast.Name) or test.id != "TYPE_CHECKING":
             return False
-        bindings = [s for s in self.tree.body if "TYPE_CHECKING" in _bound_names(s, docstring=False)]
+        return self._bound_only_by(
+            "TYPE_CHECKING",
+            lambda s: (
+                isinstance(s, ast.ImportFrom)
+                and s.module in ("typing", "typing_extensions")
+                and not s.level
+                or isinstance(s, ast.Assign)
+                and isinstance(s.value, ast.Constant)
+                and s.value.value is False
+            ),
+        )
+
+    def _bound_only_by(self, name: str, kind: Callable[[ast.stmt], bool]) -> bool:
+        """Is ``name`` bound at module level, only by statements of ``kind`` that bind it as itself (an import
+        of that very name, not ``import x as name``)?"""
+        bindings = [s for s in self.tree.body if name in _bound_names(s, docstring=False)]
         return bool(bindings) and all(
-            isinstance(s, ast.ImportFrom)
-            and s.module in ("typing", "typing_extensions")
-            and not s.level
-            and all(a.name == "TYPE_CHECKING" and a.asname is None for a in s.names if a.name == "TYPE_CHECKING")
-            or isinstance(s, ast.Assign)
-            and isinstance(s.value, ast.Constant)
-            and s.value.value is False
+            kind(s) and all(a.name == name for a in getattr(s, "names", ()) if (a.asname or a.name) == name)
             for s in bindings
         )
 
