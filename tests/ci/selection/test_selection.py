@@ -529,6 +529,21 @@ def test_an_attribute_of_an_unknown_object_may_be_any_entity_of_that_name_the_te
     assert selected(files, body("app/c.py", "app.c.C.run")) == {"tests/test_c.py::test_c"}
 
 
+def test_a_method_of_an_unknown_object_called_then_read_further_is_still_that_method() -> None:
+    """``x.load().save()`` on a parameter reads ``load`` of an unknown object, then ``save`` of what it returns
+    (``load`` was lost: only the attributes after the call counted)."""
+    files = {
+        "app/store.py": "class Store:\n    def load(self):\n        return self\n\n    def save(self):\n        return 1\n",
+        "tests/test_store.py": (
+            "from app.store import Store\n\n"
+            "def use(x):\n    return x.load().save()\n\n"
+            "def test_chain():\n    assert use(Store()) == 1\n"
+        ),
+    }
+    for method in ("load", "save"):
+        assert selected(files, body("app/store.py", f"app.store.Store.{method}")) == {"tests/test_store.py::test_chain"}
+
+
 def test_getattr_with_a_constant_name_is_an_attribute_and_with_a_computed_one_anything_loaded() -> None:
     files = {
         "app/ops.py": "def add():\n    return 1\n\ndef sub():\n    return 2\n",

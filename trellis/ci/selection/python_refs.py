@@ -1402,7 +1402,7 @@ class _Extractor:
                 if isinstance(base, ast.Call) and not _is_super_call(base):
                     callee = _dotted(base.func)
                     if callee is not None:  # Thing(...).attr: an attribute of what Thing returns
-                        chains = self.name_chains(callee[0], (*callee[1:], "()", *chain), record=False)
+                        chains = self.name_chains(callee[0], (*callee[1:], "()", *chain), record=False, unknown=True)
                         self.acc.chains.extend(chains)
                         if not chains:
                             self.unknown_attrs(chain, named=id(node) in self.named_reads)
@@ -1875,10 +1875,13 @@ class _Extractor:
             yield frame
 
     def name_chains(
-        self, name: str, attrs: tuple[str, ...], *, record: bool = True, named: bool = False
+        self, name: str, attrs: tuple[str, ...], *, record: bool = True, named: bool = False, unknown: bool = False
     ) -> list[Chain]:
         """Every reading of ``name`` (local entity, import, self, variable, global), recorded on the node
-        (``named``: a namespace read under a constant key, see :meth:`unknown_attrs`)."""
+        (``named``: a namespace read under a constant key, see :meth:`unknown_attrs`). Not ``record``ed, the
+        attributes of a variable's unknown value are still recorded if ``unknown`` (``x.load().save()``: ``load``
+        and ``save`` of unknown objects; the chains alone would lose them)."""
+        record_value = record or unknown
         chains: list[Chain] = []
         value = False
         bound = False
@@ -1910,8 +1913,8 @@ class _Extractor:
             value = value or not known
         if record:
             self.acc.chains.extend(chains)
-            if value:
-                self.unknown_attrs(attrs, named=named)
+        if record_value and value:
+            self.unknown_attrs(tuple(a for a in attrs if a != "()"), named=named)
         return chains
 
     def call_name(self, func: ast.AST) -> str:
