@@ -15,10 +15,13 @@ nothing.
 The environment layers on the server's interpreter: a ``.pth`` file puts the
 server's site directories *after* its own, so pytest (and what the job plugin
 needs) comes from the server unless the requirements install another version.
-The project itself is not installed: its tests import it from the workspace.
-The pytest plugins the environment installs (``pytest11`` entry points of its
-own distributions, not the server's) load in its jobs, as ``pytest`` loads
-them in the project's own environment: :func:`pytest_plugins`.
+Nothing of one tree goes into it: the project itself is installed per job,
+outside the environment (``project.py``: a generated ``dist-info`` and the
+package root on the job's ``sys.path``, as ``pip install -e .`` would). The
+pytest plugins the environment installs (``pytest11`` entry points of its own
+distributions, not the server's: :func:`pytest_plugins`) and the project's own
+load in its jobs where ``pytest`` would autoload them in the project's own
+environment (``pytest_entry_points.py``).
 """
 
 from __future__ import annotations
@@ -195,16 +198,16 @@ def python_of(environment: Path) -> Path:
 
 @functools.lru_cache(maxsize=64)
 def pytest_plugins(environment: Path) -> tuple[tuple[str, str], ...]:
-    """The pytest plugins a built environment installs: (entry point name, module) of each ``pytest11`` entry
-    point of a distribution in its own site directory (read from their metadata; nothing is imported). An
-    entry point naming an attribute of a module (``module:object``) is left out: ``-p`` loads modules."""
+    """The pytest plugins a built environment installs: (entry point name, value: ``module`` or
+    ``module:object``) of each ``pytest11`` entry point of a distribution in its own site directory, in
+    the order ``importlib.metadata`` lists them (read from their metadata; nothing is imported)."""
     sites = list((environment / "lib").glob("python*/site-packages"))
     found: dict[str, str] = {}
     for dist in importlib.metadata.distributions(path=[str(site) for site in sites]):
         for entry in dist.entry_points:
-            if entry.group == "pytest11" and ":" not in entry.value and entry.value.strip():
+            if entry.group == "pytest11" and entry.value.strip():
                 found.setdefault(entry.name, entry.value.strip())
-    return tuple(sorted(found.items()))
+    return tuple(found.items())
 
 
 def _build(spec: EnvironmentSpec, target: Path, timeout_s: float) -> None:

@@ -10,21 +10,24 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
 from .bytecode import PASS_HOOK_OPTION
 from .environments import ensure_environment, pytest_plugins, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
-from .pytest_job import PLUGINS_OFF, PYTEST_ENV, parse_junit, pytest_argv, read_report
+from .project import workspace_project, write_install
+from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
 from .tool_caches import CacheStore
 from .workspace import TreeSource, WorkspacePool
 
 __all__ = ["PLUGIN_MODULE", "read_stream", "run_job"]
 
 PLUGIN_MODULE = "_trellis_pytest"
+ENTRY_POINTS_MODULE = "_trellis_entry_points"
 _PLUGIN_SOURCE = Path(__file__).with_name("pytest_plugin.py")
+_ENTRY_POINTS_SOURCE = Path(__file__).with_name("pytest_entry_points.py")
 _OUTCOMES: frozenset[str] = frozenset({"passed", "failed", "error", "skipped"})
 
 
@@ -89,17 +92,6 @@ def run_job(
         return outcome
 
 
-def _plugin_options(args: Sequence[str]) -> list[str]:
-    """The ``-p NAME`` options of pytest arguments, each as ``-pNAME``."""
-    out = []
-    for i, arg in enumerate(args):
-        if arg == "-p" and i + 1 < len(args):
-            out.append(f"-p{args[i + 1]}")
-        elif arg.startswith("-p") and len(arg) > 2:
-            out.append(arg)
-    return out
-
-
 def _run_pytest(
     request: JobRequest,
     workspace: Path,
@@ -123,19 +115,36 @@ def _run_pytest(
     (plugin_dir / f"{PLUGIN_MODULE}.py").write_bytes(_PLUGIN_SOURCE.read_bytes())
     config = plugin_dir / "config.json"
     config.write_text(json.dumps((request.tests or TestPlan()).to_json(str(stream))))
+    path_entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    bin_dirs: list[str] = []
+    if request.environment is not None:
+        # The project installed as its own command installs it (pip install -e .), from this workspace: its
+        # package root and metadata on sys.path, its console scripts on PATH, its pytest11 plugin loaded.
+        project = workspace_project(workspace)
+        entries = [(name, value, True) for name, value in plugins]
+        if project is not None:
+            paths, bin_dir = write_install(project, workspace, plugin_dir, python)
+            path_entries += paths
+            bin_dirs.append(str(bin_dir))
+            entries = [(name, value, False) for name, value in project.pytest_plugins()] + entries
+        # The environment's plugins and the project's load where pytest would autoload them, so the
+        # project's own addopts and the stage's args keep one out with -p no:NAME (the server's stay out).
+        (plugin_dir / f"{ENTRY_POINTS_MODULE}.py").write_bytes(_ENTRY_POINTS_SOURCE.read_bytes())
+        (plugin_dir / "entry_points.json").write_text(json.dumps(entries))
+        env["PYTEST_PLUGINS"] = ",".join(p for p in (ENTRY_POINTS_MODULE, env.get("PYTEST_PLUGINS", "")) if p)
     for path in plugin_dir.iterdir():
-        os.chmod(path, 0o644)
-    path_entries = [p for p in (env.get("PYTHONPATH", ""), str(plugin_dir)) if p]
-    env = {**PYTEST_ENV, **env, "PYTHONPATH": os.pathsep.join(path_entries), "TRELLIS_PYTEST_CONFIG": str(config)}
+        if path.is_file():
+            os.chmod(path, 0o644)
+    path_entries.append(str(plugin_dir))
+    env = {
+        **PYTEST_ENV,
+        **env,
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys(path_entries)),
+        "TRELLIS_PYTEST_CONFIG": str(config),
+    }
     if python != sys.executable:  # the project's environment: its scripts first on PATH
-        env["PATH"] = os.pathsep.join([os.path.dirname(python), *os.defpath.split(os.pathsep)])
-    # The environment's own plugins, as autoloading would load them (the server's stay out), but those the
-    # stage's args name with -p (``-p no:benchmark`` keeps one out; ``-p MODULE`` loads it itself) and those every
-    # job turns off (an environment's pytest-xdist).
-    off = {a.removeprefix("-p").strip().removeprefix("no:") for a in _plugin_options(request.pytest_args)}
-    off.update(PLUGINS_OFF)
-    loaded = [("-p", module) for name, module in plugins if not off & {name, module}]
-    args = ("-p", PLUGIN_MODULE, *(word for pair in loaded for word in pair), *request.pytest_args)
+        env["PATH"] = os.pathsep.join([*bin_dirs, os.path.dirname(python), *os.defpath.split(os.pathsep)])
+    args = ("-p", PLUGIN_MODULE, *request.pytest_args)
     if streaming is not None:
         streaming(stream)
     try:

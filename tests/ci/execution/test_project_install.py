@@ -1,0 +1,234 @@
+"""The project itself is installed into its jobs as ``pip install -e .`` installs it, from the job's workspace:
+its package root (a src layout too) and metadata on ``sys.path``, its console scripts on ``PATH``, its own
+``pytest11`` plugin loaded; the project's own ``addopts`` keep plugins out with ``-p no:NAME``. One real
+environment (offline, from a wheel made here) serves the whole module."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trellis.ci.execution import LocalExecutor
+from trellis.ci.execution.environments import EnvironmentSpec, environment_spec
+from trellis.ci.execution.jobs import JobLimits, JobRequest, TestPlan
+from trellis.ci.execution.project import FALLBACK_VERSION, read_project
+from trellis.ci.execution.shards import submit_tests
+
+from .test_environments import _wheel
+from .test_workspace import GitRepo
+
+LIMITS = JobLimits(timeout_s=120, cpu_s=120, memory_bytes=1 << 30, processes=64, output_bytes=256 << 10)
+PLUGIN = "import pytest\n\n\n@pytest.fixture\ndef helper_value():\n    return 42\n"
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalExecutor, EnvironmentSpec, str]]:
+    """A local executor and one environment (holding a pytest plugin, ``helper``) for every test here."""
+    wheels = tmp_path_factory.mktemp("wheels")
+    _wheel(wheels, "1.0", name="helperplug", module=PLUGIN, entry_points="[pytest11]\nhelper = helperplug\n")
+    requirements = f"--no-index\n--find-links {wheels}\nhelperplug\n"
+    spec = environment_spec({"requirements-test.txt": requirements.encode()}, requirements=["requirements-test.txt"])
+    with tempfile.TemporaryDirectory(prefix="trellis-project-") as d:
+        os.chmod(d, 0o755)
+        with LocalExecutor(Path(d), workers=1) as local:
+            yield local, spec, requirements
+
+
+def _run(
+    setting: tuple[LocalExecutor, EnvironmentSpec, str], path: Path, files: dict[str, str], *args: str
+) -> dict[str, str]:
+    executor, spec, requirements = setting
+    repo = GitRepo(path)
+    tree = repo.commit({"requirements-test.txt": requirements.encode(), **{k: v.encode() for k, v in files.items()}})
+    request = JobRequest(
+        path.name,
+        str(repo.path),
+        tree,
+        kind="pytest",
+        pytest_args=("-q", *args),
+        limits=LIMITS,
+        tests=TestPlan(),
+        environment=spec,
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert outcome.tests, outcome.output.decode()
+    return {t.nodeid.rpartition("::")[2]: t.outcome for t in outcome.tests}
+
+
+SRC_LAYOUT = {
+    "pyproject.toml": """\
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "demo-pkg"
+description = "A demo."
+dynamic = ["version"]
+dependencies = ["helperplug"]
+
+[project.scripts]
+demo-cli = "demo_pkg.cli:main"
+
+[tool.setuptools.dynamic]
+version = { attr = "demo_pkg._about.VERSION" }
+""",
+    "src/demo_pkg/__init__.py": 'from importlib.metadata import version\n\n__version__ = version("demo-pkg")\n',
+    "src/demo_pkg/_about.py": 'VERSION = "1.4.2"\n',
+    "src/demo_pkg/cli.py": "def main():\n    print('demo says hi')\n    return 3\n",
+    "tests/test_installed.py": """\
+import importlib.metadata
+import subprocess
+
+import demo_pkg
+
+
+def test_the_package_imports_and_knows_its_version():
+    assert demo_pkg.__version__ == importlib.metadata.version("demo-pkg") == "1.4.2"
+    assert importlib.metadata.metadata("demo-pkg")["Summary"] == "A demo."
+    assert importlib.metadata.requires("demo-pkg") == ["helperplug"]
+    assert "demo_pkg" in importlib.metadata.packages_distributions()
+
+
+def test_its_console_script_runs():
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="demo-cli")
+    assert script.value == "demo_pkg.cli:main"
+    done = subprocess.run(["demo-cli"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (3, "demo says hi\\n")
+""",
+}
+
+
+def test_a_src_layout_imports_and_is_installed_without_pythonpath(
+    tmp_path: Path, setting: tuple[LocalExecutor, EnvironmentSpec, str]
+) -> None:
+    assert _run(setting, tmp_path / "src-layout", SRC_LAYOUT, "tests") == {
+        "test_the_package_imports_and_knows_its_version": "passed",
+        "test_its_console_script_runs": "passed",
+    }
+
+
+OWN_PLUGIN = {
+    "setup.cfg": """\
+[metadata]
+name = ownplug
+version = 0.3
+
+[options]
+packages = find:
+
+[options.entry_points]
+pytest11 =
+    ownplug = ownplug.plugin
+""",
+    "ownplug/__init__.py": "",
+    "ownplug/plugin.py": "import pytest\n\n\n@pytest.fixture\ndef own_value():\n    return 'own'\n",
+    "tests/test_own.py": """\
+def test_the_projects_own_plugin_gives_its_fixture(own_value, helper_value):
+    assert (own_value, helper_value) == ("own", 42)
+""",
+}
+
+
+def test_the_projects_own_pytest11_plugin_loads(
+    tmp_path: Path, setting: tuple[LocalExecutor, EnvironmentSpec, str]
+) -> None:
+    assert _run(setting, tmp_path / "own-plugin", OWN_PLUGIN, "tests") == {
+        "test_the_projects_own_plugin_gives_its_fixture": "passed"
+    }
+
+
+@pytest.mark.parametrize(
+    ("config", "text", "kept_out"),
+    [
+        ("pytest.ini", "[pytest]\naddopts = -p no:helper\n", ["helper_value"]),
+        (
+            "pyproject.toml",
+            '[project]\nname = "ownplug"\nversion = "0.3"\n[tool.pytest.ini_options]\naddopts = "-pno:ownplug -pno:helper"\n',
+            ["helper_value", "own_value"],
+        ),
+        ("tox.ini", "[pytest]\naddopts = -p no:helper -p no:ownplug\n", ["helper_value", "own_value"]),
+    ],
+)
+def test_the_projects_addopts_keep_plugins_out(
+    tmp_path: Path, setting: tuple[LocalExecutor, EnvironmentSpec, str], config: str, text: str, kept_out: list[str]
+) -> None:
+    """``-p no:NAME`` in the project's own ini addopts keeps out an environment's plugin and the project's own."""
+    files = {
+        **OWN_PLUGIN,
+        config: text,
+        "tests/test_own.py": f"""\
+import pytest
+
+
+def test_the_plugins_that_addopts_keep_out_give_no_fixture(request):
+    for name in ("helper_value", "own_value"):
+        if name in {kept_out!r}:
+            with pytest.raises(pytest.FixtureLookupError):
+                request.getfixturevalue(name)
+        else:
+            assert request.getfixturevalue(name) in (42, "own")
+""",
+    }
+    assert _run(setting, tmp_path / "addopts", files, "tests") == {
+        "test_the_plugins_that_addopts_keep_out_give_no_fixture": "passed"
+    }
+
+
+def _project(files: dict[str, str], dirs: tuple[str, ...] = ()) -> tuple[str, str, tuple[str, ...]]:
+    found = read_project(lambda p: files[p].encode() if p in files else None, lambda p: p in dirs)
+    assert found is not None
+    return found.name, found.version, found.roots
+
+
+@pytest.mark.parametrize(
+    ("files", "dirs", "expected"),
+    [
+        ({"pyproject.toml": '[project]\nname = "a"\nversion = "1"\n'}, ("src",), ("a", "1", ("src",))),
+        ({"pyproject.toml": '[project]\nname = "a"\nversion = "1"\n'}, ("src", "a"), ("a", "1", ("",))),
+        (
+            {
+                "pyproject.toml": '[project]\nname = "a-b"\ndynamic = ["version"]\n[tool.hatch.version]\n'
+                'path = "lib/a_b/__about__.py"\n[tool.hatch.build.targets.wheel]\npackages = ["lib/a_b"]\n',
+                "lib/a_b/__about__.py": '__version__ = "2.0.1"\n',
+            },
+            (),
+            ("a-b", "2.0.1", ("lib",)),
+        ),
+        (
+            {
+                "pyproject.toml": '[project]\nname = "s"\ndynamic = ["version"]\n[tool.setuptools_scm]\n'
+                'version_file = "src/s/_version.py"\n',
+                "src/s/_version.py": "__version__ = version = '7.1.dev3'\n",
+            },
+            ("src",),
+            ("s", "7.1.dev3", ("src",)),
+        ),
+        (
+            {"pyproject.toml": '[project]\nname = "v"\ndynamic = ["version"]\n[tool.hatch.version]\nsource = "vcs"\n'},
+            ("src",),
+            ("v", FALLBACK_VERSION, ("src",)),
+        ),
+        (
+            {"setup.py": 'from setuptools import setup\nsetup(name="old", version="0.9", package_dir={"": "py"})\n'},
+            (),
+            ("old", "0.9", ("py",)),
+        ),
+        (
+            {
+                "pyproject.toml": '[tool.poetry]\nname = "po"\nversion = "3.2"\n'
+                'packages = [{ include = "po", from = "source" }]\n'
+            },
+            (),
+            ("po", "3.2", ("source",)),
+        ),
+    ],
+)
+def test_the_project_is_read_statically_as_its_build_backend_declares_it(
+    files: dict[str, str], dirs: tuple[str, ...], expected: tuple[str, str, tuple[str, ...]]
+) -> None:
+    assert _project(files, dirs) == expected

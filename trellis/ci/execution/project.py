@@ -1,0 +1,474 @@
+"""The project itself, installed into its test environment as ``pip install -e .`` would install it.
+
+A project's own command installs the project before its tests run (``pip
+install -e '.[tests]'``, then ``pytest``): its package imports from the
+checkout, and ``importlib.metadata`` knows it — its version, its metadata,
+its entry points (console scripts, the ``pytest11`` plugin pytest autoloads).
+The environment is shared by every workspace and cached by the digest of the
+declared dependencies, so nothing of one tree goes into it. Instead each job
+gets, outside its checkout (in the job's own plugin directory, on
+``PYTHONPATH``):
+
+- ``NAME-VERSION.dist-info`` with ``METADATA`` (name, version, summary,
+  ``Requires-Python``, ``Requires-Dist``, ``Provides-Extra``),
+  ``entry_points.txt``, ``top_level.txt`` and PEP 610's ``direct_url.json``
+  (``editable``), as an editable install writes them;
+- the package root on ``PYTHONPATH`` (``src`` for a src layout), as an editable
+  install's ``.pth`` puts it on ``sys.path``;
+- a ``bin`` directory first on ``PATH`` with the console scripts.
+
+:func:`read_project` reads all of it from the tree's ``pyproject.toml``,
+``setup.cfg`` and ``setup.py`` *without running any of the project's code*:
+no build backend runs (that would run the change's code outside the sandbox,
+as a source distribution's build would; see the environments' "wheels
+only"). So the version is what a build backend would read statically: a
+literal ``project.version`` (or poetry's, setup.cfg's, a literal
+``setup(version=…)``), setuptools' ``attr:``/``file:`` (the attribute's literal
+assignment, as setuptools reads it before importing anything), hatch's and
+pdm's version ``path``, flit's module ``__version__``, and for versions taken
+from git (setuptools_scm, hatch-vcs, pdm's scm source) the version file the
+tree holds, else the configured fallback version, else ``0.0.0`` (setuptools'
+own default: the workspace has no git history to derive one from).
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import json
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FALLBACK_VERSION", "Project", "read_project", "workspace_project", "write_install"]
+
+FALLBACK_VERSION = "0.0.0"
+_VERSION_ASSIGNMENT = re.compile(
+    r"""^\s*(?:(?:__version__|version|VERSION)\s*(?::\s*str\s*)?=\s*)+['"]([^'"]+)['"]""", re.M
+)
+_ENTRY = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(\S[^\[]*?)\s*(\[.*\])?\s*$")
+
+Reader = Callable[[str], bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """What an editable install of the tree's project makes known: its metadata and where it imports from."""
+
+    name: str
+    version: str
+    roots: tuple[str, ...] = ()  # directories of the tree put on sys.path ("" is the checkout itself)
+    entry_points: tuple[tuple[str, str, str], ...] = ()  # (group, name, value)
+    top_level: tuple[str, ...] = ()
+    summary: str = ""
+    requires_python: str = ""
+    requires: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+
+    @property
+    def dist_name(self) -> str:
+        return re.sub(r"[-_.]+", "_", self.name)
+
+    def pytest_plugins(self) -> tuple[tuple[str, str], ...]:
+        """The project's own ``pytest11`` entry points (name, value): pytest autoloads them once it is installed."""
+        return tuple((name, value) for group, name, value in self.entry_points if group == "pytest11")
+
+
+def _toml(data: bytes | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    try:
+        loaded = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+    return loaded
+
+
+def _cfg(data: bytes | None) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    if data is not None:
+        try:
+            parser.read_string(data.decode("utf-8", "replace"))
+        except configparser.Error:
+            return configparser.ConfigParser(interpolation=None)
+    return parser
+
+
+def _table(data: Any, *keys: str) -> dict[str, Any]:
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _setup_call(data: bytes | None) -> dict[str, Any]:
+    """The literal keyword arguments of ``setup(...)`` in a setup.py (read, not run)."""
+    if data is None:
+        return {}
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError):
+        return {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup":
+            found: dict[str, Any] = {}
+            for keyword in node.keywords:
+                if keyword.arg is None:
+                    continue
+                try:
+                    found[keyword.arg] = ast.literal_eval(keyword.value)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    continue
+            return found
+    return {}
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in re.split(r"[\n,]", value) if v.strip()]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, str)]
+    return []
+
+
+def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
+    """The project the tree declares (``read(path)``: a file's bytes or None; ``is_dir(path)``), or None."""
+    pyproject = _toml(read("pyproject.toml"))
+    cfg = _cfg(read("setup.cfg"))
+    setup_py = _setup_call(read("setup.py"))
+    project = _table(pyproject, "project")
+    poetry = _table(pyproject, "tool", "poetry")
+    meta = cfg["metadata"] if cfg.has_section("metadata") else {}
+    name = str(project.get("name") or poetry.get("name") or meta.get("name", "") or setup_py.get("name") or "")
+    if not name.strip() or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name.strip()):
+        return None
+    name = name.strip()
+    roots = _roots(pyproject, cfg, setup_py, name, is_dir)
+    version = _version(read, pyproject, cfg, setup_py, roots, name) or FALLBACK_VERSION
+    entry_points = _entry_points(pyproject, cfg, setup_py)
+    requires = [str(r) for r in project.get("dependencies", []) or [] if isinstance(r, str)]
+    extras: list[str] = []
+    for extra, items in (project.get("optional-dependencies") or {}).items():
+        extras.append(str(extra))
+        for item in items if isinstance(items, list) else []:
+            marker = f'extra == "{extra}"'
+            requires.append(f"{item} ; {marker}" if ";" not in str(item) else f"{item} and {marker}")
+    if not project:
+        requires = _strings(cfg.get("options", "install_requires", fallback="")) or _strings(
+            setup_py.get("install_requires")
+        )
+    summary = str(project.get("description") or poetry.get("description") or meta.get("description", "") or "")
+    return Project(
+        name=name,
+        version=version,
+        roots=tuple(roots),
+        entry_points=tuple(entry_points),
+        top_level=(),
+        summary=summary.splitlines()[0] if summary else "",
+        requires_python=str(project.get("requires-python") or cfg.get("options", "python_requires", fallback="")),
+        requires=tuple(requires),
+        extras=tuple(extras),
+    )
+
+
+def _roots(
+    pyproject: dict[str, Any],
+    cfg: configparser.ConfigParser,
+    setup_py: dict[str, Any],
+    name: str,
+    is_dir: Callable[[str], bool],
+) -> list[str]:
+    """The directories the build backend's configuration puts the packages in (an editable install's paths)."""
+    tool = _table(pyproject, "tool")
+    found: list[str] = []
+    setuptools = _table(tool, "setuptools")
+    package_dir = setuptools.get("package-dir")
+    if isinstance(package_dir, dict) and isinstance(package_dir.get(""), str):
+        found.append(package_dir[""])
+    find = _table(setuptools, "packages", "find")
+    found.extend(_strings(find.get("where")))
+    if cfg.has_option("options", "package_dir"):
+        for line in _strings(cfg.get("options", "package_dir")):
+            key, _, value = line.partition("=")
+            if not key.strip() and value.strip():
+                found.append(value.strip())
+    if cfg.has_option("options.packages.find", "where"):
+        found.extend(_strings(cfg.get("options.packages.find", "where")))
+    if isinstance(setup_py.get("package_dir"), dict) and isinstance(setup_py["package_dir"].get(""), str):
+        found.append(setup_py["package_dir"][""])
+    wheel = _table(tool, "hatch", "build", "targets", "wheel")
+    for package in _strings(wheel.get("packages")):
+        found.append(os.path.dirname(package.strip("/")))
+    sources = wheel.get("sources")
+    if isinstance(sources, list):
+        found.extend(str(s) for s in sources if isinstance(s, str))
+    elif isinstance(sources, dict):
+        found.extend(str(k) for k, v in sources.items() if v in ("", "/"))
+    for package in _table(tool, "poetry").get("packages", []) or []:
+        if isinstance(package, dict) and isinstance(package.get("from"), str):
+            found.append(package["from"])
+    pdm_dir = _table(tool, "pdm", "build").get("package-dir")
+    if isinstance(pdm_dir, str):
+        found.append(pdm_dir)
+    roots = [r.strip().strip("/").removeprefix("./") for r in found]
+    roots = [r if r != "." else "" for r in roots]
+    if not found:
+        # Every backend's default discovery: a src layout when the tree has src/, else the checkout itself.
+        module = re.sub(r"[-.]+", "_", name).lower()
+        flit = _table(tool, "flit", "module").get("name")
+        module = str(flit) if isinstance(flit, str) else module
+        roots = ["src"] if is_dir("src") and not is_dir(module) else [""]
+    return list(dict.fromkeys(r for r in roots if ".." not in r.split("/")))
+
+
+def _literal(read: Reader, roots: list[str], dotted: str) -> str | None:
+    """The literal string a module assigns to an attribute (``pkg.mod.__version__``), read as setuptools does."""
+    module, _, attribute = dotted.strip().rpartition(".")
+    if not module:
+        return None
+    relative = module.replace(".", "/")
+    for root in roots or [""]:
+        base = f"{root}/{relative}" if root else relative
+        for path in (f"{base}.py", f"{base}/__init__.py"):
+            data = read(path)
+            if data is None:
+                continue
+            try:
+                tree = ast.parse(data)
+            except (SyntaxError, ValueError):
+                return None
+            for node in tree.body:
+                if isinstance(node, ast.Assign):
+                    targets = node.targets
+                elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                    targets = [node.target]
+                else:
+                    continue
+                assert node.value is not None
+                if any(isinstance(t, ast.Name) and t.id == attribute for t in targets):
+                    try:
+                        value = ast.literal_eval(node.value)
+                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                        return None
+                    if isinstance(value, str):
+                        return value
+                    if isinstance(value, tuple) and all(isinstance(v, int | str) for v in value):
+                        return ".".join(str(v) for v in value)
+                    return None
+            return None
+    return None
+
+
+def _from_file(read: Reader, path: str) -> str | None:
+    data = read(path.strip().removeprefix("./"))
+    if data is None:
+        return None
+    text = data.decode("utf-8", "replace")
+    match = _VERSION_ASSIGNMENT.search(text)
+    if match:
+        return match.group(1)
+    first = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return first if re.fullmatch(r"[0-9][0-9A-Za-z.+!_-]*", first) else None
+
+
+def _version(
+    read: Reader,
+    pyproject: dict[str, Any],
+    cfg: configparser.ConfigParser,
+    setup_py: dict[str, Any],
+    roots: list[str],
+    name: str,
+) -> str | None:
+    project = _table(pyproject, "project")
+    tool = _table(pyproject, "tool")
+    if isinstance(project.get("version"), str):
+        return str(project["version"])
+    poetry_version = _table(tool, "poetry").get("version")
+    if isinstance(poetry_version, str) and poetry_version not in ("0.0.0", "0"):
+        return poetry_version
+    dynamic = _table(tool, "setuptools", "dynamic").get("version")
+    declared = cfg.get("metadata", "version", fallback="").strip()
+    if isinstance(dynamic, dict) and isinstance(dynamic.get("attr"), str):
+        declared = f"attr: {dynamic['attr']}"
+    elif isinstance(dynamic, dict) and dynamic.get("file"):
+        declared = f"file: {_strings(dynamic['file'])[0] if _strings(dynamic['file']) else ''}"
+    if declared.startswith("attr:"):
+        found = _literal(read, roots, declared.removeprefix("attr:"))
+        if found:
+            return found
+    elif declared.startswith("file:"):
+        found = _from_file(read, declared.removeprefix("file:").split(",")[0])
+        if found:
+            return found
+    elif declared:
+        return declared
+    if isinstance(setup_py.get("version"), str):
+        return str(setup_py["version"])
+    hatch = _table(tool, "hatch", "version")
+    pdm = _table(tool, "pdm", "version")
+    for path in (hatch.get("path"), pdm.get("path") if pdm.get("source") == "file" else None):
+        if isinstance(path, str) and (found := _from_file(read, path)):
+            return found
+    flit = _table(tool, "flit", "module").get("name")
+    if "version" in (project.get("dynamic") or []) and _table(pyproject, "build-system").get(
+        "build-backend", ""
+    ).startswith("flit"):
+        module = str(flit) if isinstance(flit, str) else re.sub(r"[-.]+", "_", name)
+        found = _literal(read, [*roots, "src"], f"{module}.__version__")
+        if found:
+            return found
+    # A version from git: the version file the tree holds (a release's, or one the project commits), else the
+    # configured fallback.
+    scm = _table(tool, "setuptools_scm")
+    vcs_hook = _table(tool, "hatch", "build", "hooks", "vcs")
+    raw = _table(hatch, "raw-options")
+    for path in (scm.get("version_file"), scm.get("write_to"), vcs_hook.get("version-file"), pdm.get("write_to")):
+        if isinstance(path, str) and (found := _from_file(read, path.partition(":")[0])):
+            return found
+    for fallback in (scm.get("fallback_version"), hatch.get("fallback-version"), raw.get("fallback_version")):
+        if isinstance(fallback, str):
+            return fallback
+    return None
+
+
+def _entry_points(
+    pyproject: dict[str, Any], cfg: configparser.ConfigParser, setup_py: dict[str, Any]
+) -> list[tuple[str, str, str]]:
+    found: list[tuple[str, str, str]] = []
+    project = _table(pyproject, "project")
+    groups: dict[str, Any] = {
+        "console_scripts": project.get("scripts"),
+        "gui_scripts": project.get("gui-scripts"),
+        **_table(project, "entry-points"),
+    }
+    poetry = _table(pyproject, "tool", "poetry")
+    if not project:
+        groups.update({"console_scripts": poetry.get("scripts"), **_table(poetry, "plugins")})
+    for group, entries in groups.items():
+        if isinstance(entries, dict):
+            found.extend((group, str(k), v.strip()) for k, v in entries.items() if isinstance(v, str) and v.strip())
+    if cfg.has_section("options.entry_points"):
+        for group, text in cfg.items("options.entry_points"):
+            found.extend(_entry_lines(group, text.splitlines()))
+    declared = setup_py.get("entry_points")
+    if isinstance(declared, dict):
+        for group, lines in declared.items():
+            found.extend(_entry_lines(str(group), lines if isinstance(lines, list) else str(lines).splitlines()))
+    return list(dict.fromkeys(found))
+
+
+def _entry_lines(group: str, lines: list[Any]) -> list[tuple[str, str, str]]:
+    found = []
+    for line in lines:
+        match = _ENTRY.match(str(line))
+        if match:
+            found.append((group, match.group(1), match.group(2)))
+    return found
+
+
+def _real(workspace: Path, rel: str) -> os.stat_result | None:
+    """``rel``'s stat when neither it nor a directory on its way is a symbolic link (the tree's own file)."""
+    path = workspace
+    st: os.stat_result | None = None
+    for part in [p for p in rel.split("/") if p]:
+        if part in (".", ".."):
+            return None
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return None
+    return st if st is not None else os.lstat(workspace)
+
+
+def workspace_project(workspace: Path) -> Project | None:
+    """The project of the tree checked out at ``workspace`` (symbolic links are not followed: not the tree's)."""
+
+    def read(rel: str) -> bytes | None:
+        st = _real(workspace, rel)
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size > 4 << 20:
+            return None
+        try:
+            fd = os.open(workspace / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as f:
+            return f.read(4 << 20)
+
+    def is_dir(rel: str) -> bool:
+        st = _real(workspace, rel)
+        return st is not None and stat.S_ISDIR(st.st_mode)
+
+    return read_project(read, is_dir)
+
+
+def _top_level(workspace: Path, roots: tuple[str, ...]) -> list[str]:
+    """The top-level packages and modules of a src-like root (the checkout itself holds too much else)."""
+    names: list[str] = []
+    for root in roots:
+        st = _real(workspace, root) if root else None
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            continue
+        try:
+            entries = sorted(os.scandir(workspace / root), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                names.append(entry.name[:-3])
+            elif entry.is_dir(follow_symlinks=False) and entry.name.isidentifier():
+                names.append(entry.name)
+    return names
+
+
+def write_install(project: Project, workspace: Path, directory: Path, python: str) -> tuple[list[str], Path]:
+    """Write the editable install of ``project`` (checked out at ``workspace``) into ``directory``.
+
+    Returns the ``sys.path`` entries it needs (the package roots, then ``directory``, which holds the
+    dist-info) and the ``bin`` directory holding its console scripts (run by ``python``).
+    """
+    info = directory / f"{project.dist_name}-{project.version}.dist-info"
+    info.mkdir(mode=0o755)
+    lines = ["Metadata-Version: 2.1", f"Name: {project.name}", f"Version: {project.version}"]
+    if project.summary:
+        lines.append(f"Summary: {project.summary}")
+    if project.requires_python:
+        lines.append(f"Requires-Python: {project.requires_python}")
+    lines += [f"Requires-Dist: {r}" for r in project.requires]
+    lines += [f"Provides-Extra: {e}" for e in project.extras]
+    files = {
+        "METADATA": "\n".join(lines) + "\n",
+        "INSTALLER": "trellis\n",
+        "direct_url.json": json.dumps({"url": workspace.as_uri(), "dir_info": {"editable": True}}),
+        "top_level.txt": "".join(f"{n}\n" for n in _top_level(workspace, project.roots)),
+    }
+    if project.entry_points:
+        by_group: dict[str, list[str]] = {}
+        for group, name, value in project.entry_points:
+            by_group.setdefault(group, []).append(f"{name} = {value}")
+        files["entry_points.txt"] = "".join(
+            f"[{g}]\n" + "".join(f"{e}\n" for e in es) + "\n" for g, es in by_group.items()
+        )
+    for file_name, text in files.items():
+        (info / file_name).write_text(text)
+        os.chmod(info / file_name, 0o644)
+    bin_dir = directory / "bin"
+    bin_dir.mkdir(mode=0o755)
+    for group, name, value in project.entry_points:
+        if group not in ("console_scripts", "gui_scripts") or "/" in name or name.startswith("."):
+            continue
+        module, _, attribute = value.partition(":")
+        head = attribute.split(".")[0].strip() if attribute else ""
+        call = f"{attribute.strip()}()" if attribute else "None"
+        imported = f"from {module.strip()} import {head}" if head else f"import {module.strip()}"
+        script = bin_dir / name
+        script.write_text(f"#!{python}\nimport sys\n{imported}\n\nif __name__ == '__main__':\n    sys.exit({call})\n")
+        os.chmod(script, 0o755)
+    paths = [str(workspace / root) if root else str(workspace) for root in project.roots]
+    return [*paths, str(directory)], bin_dir
