@@ -276,6 +276,37 @@ def test_src_layout_and_test_helpers_on_the_rootdir_path() -> None:
     assert selected(files, body("src/lib/__init__.py", "src.lib.api")) == {"tests/test_api.py::test_api"}
 
 
+@pytest.mark.parametrize(
+    ("config", "text"),
+    [
+        ("pyproject.toml", '[project]\nname = "lib"\n[tool.setuptools]\npackage-dir = { "" = "python" }\n'),
+        ("setup.cfg", "[metadata]\nname = lib\n[options]\npackage_dir =\n    =python\n"),
+        ("pyproject.toml", '[project]\nname = "lib"\n[tool.hatch.build.targets.wheel]\npackages = ["python/lib"]\n'),
+    ],
+)
+def test_the_installed_projects_package_root_is_an_import_root(config: str, text: str) -> None:
+    """A stage with an environment installs the project as ``pip install -e .``: its declared package root
+    (not only ``src``) is where the tests' imports resolve, also when the checkout's top holds a module of
+    the same name (which would hide it from the any-module-of-that-name fallback)."""
+    files = {
+        config: text,
+        "lib.py": "def api():\n    return 0\n",
+        "python/lib/__init__.py": "def api():\n    return 1\n",
+        "tests/test_api.py": "from lib import api\n\ndef test_api(): api()\n",
+    }
+    assert selected(files, body("python/lib/__init__.py", "python.lib.api")) == {"tests/test_api.py::test_api"}
+
+
+def test_the_projects_own_pytest11_plugin_is_loaded_by_every_test() -> None:
+    files = {
+        "pyproject.toml": '[project]\nname = "lib"\n[project.entry-points.pytest11]\nlib = "lib.plugin"\n',
+        "lib/__init__.py": "",
+        "lib/plugin.py": "import pytest\n\n@pytest.fixture\ndef value():\n    return 1\n",
+        "tests/test_value.py": "def test_value(value): assert value == 1\n",
+    }
+    assert selected(files, body("lib/plugin.py", "lib.plugin.value")) == {"tests/test_value.py::test_value"}
+
+
 def test_self_cls_and_super_resolve_through_the_class_family() -> None:
     files = {
         "app/shapes.py": """

@@ -16,7 +16,7 @@ The environment layers on the server's interpreter: a ``.pth`` file puts the
 server's site directories *after* its own, so pytest (and what the job plugin
 needs) comes from the server unless the requirements install another version.
 Nothing of one tree goes into it: the project itself is installed per job,
-outside the environment (``project.py``: a generated ``dist-info`` and the
+outside the environment (``project_install.py``: a generated ``dist-info`` and the
 package root on the job's ``sys.path``, as ``pip install -e .`` would). The
 pytest plugins the environment installs (``pytest11`` entry points of its own
 distributions, not the server's: :func:`pytest_plugins`) and the project's own

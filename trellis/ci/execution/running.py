@@ -17,7 +17,7 @@ from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
 from .bytecode import PASS_HOOK_OPTION
 from .environments import ensure_environment, pytest_plugins, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
-from .project import workspace_project, write_install
+from .project_install import workspace_project, write_install
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
 from .tool_caches import CacheStore
 from .workspace import TreeSource, WorkspacePool

@@ -27,11 +27,12 @@ import sys
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
 from ..pipeline.globs import matches_any
+from ..project import read_project
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from .load_tests import find_load_tests
 from .observed import SiteCode
@@ -227,7 +228,7 @@ class TestIndex:
                 errors[path] = found.error
             else:
                 facts[path] = found
-        config = read_config(files)
+        config = _installed(read_config(files), files)
         graph = Graph(facts, config, observed)
         reach: dict[str, int] = {}
         for path, items in collect(graph).items():
@@ -881,3 +882,17 @@ def _first(nodes: Mapping[int, str], reach: int, index: TestIndex, nodeid: str) 
                 return f"the test itself changed: {label}"
             return f"reaches {label}"
     return ""
+
+
+def _installed(config: PytestConfig, files: Mapping[str, bytes]) -> PytestConfig:
+    """The project installed as its own command installs it (``pip install -e .``; a stage with an environment
+    does, see :mod:`trellis.ci.project`): its package roots are import roots, its own ``pytest11`` plugins load
+    in every test. Without an environment the job installs nothing: the extra roots only select more."""
+    project = read_project(files.get, lambda d: any(p.startswith(d + "/") for p in files))
+    if project is None:
+        return config
+    roots = tuple(r for r in project.roots if r and r not in config.pythonpath)
+    plugins = tuple(value.split("[")[0].partition(":")[0].strip() for _, value in project.pytest_plugins())
+    if not roots and not plugins:
+        return config
+    return replace(config, pythonpath=(*config.pythonpath, *roots), plugins=(*config.plugins, *plugins))

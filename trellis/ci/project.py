@@ -1,51 +1,50 @@
-"""The project itself, installed into its test environment as ``pip install -e .`` would install it.
+"""The project a tree declares, as its build backend would install it: read from its files, never run.
 
 A project's own command installs the project before its tests run (``pip
 install -e '.[tests]'``, then ``pytest``): its package imports from the
 checkout, and ``importlib.metadata`` knows it — its version, its metadata,
 its entry points (console scripts, the ``pytest11`` plugin pytest autoloads).
-The environment is shared by every workspace and cached by the digest of the
-declared dependencies, so nothing of one tree goes into it. Instead each job
-gets, outside its checkout (in the job's own plugin directory, on
-``PYTHONPATH``):
+:func:`read_project` reads what that install makes known from the tree's
+``pyproject.toml`` (PEP 621 ``[project]``, setuptools, hatch, flit, poetry,
+pdm), ``setup.cfg`` and a ``setup.py``'s literal ``setup(...)`` arguments
+*without running any of the project's code*: running its build backend would
+run the change's code outside the sandbox, as a source distribution's build
+would (see the environments' "wheels only").
 
-- ``NAME-VERSION.dist-info`` with ``METADATA`` (name, version, summary,
-  ``Requires-Python``, ``Requires-Dist``, ``Provides-Extra``),
-  ``entry_points.txt``, ``top_level.txt`` and PEP 610's ``direct_url.json``
-  (``editable``), as an editable install writes them;
-- the package root on ``PYTHONPATH`` (``src`` for a src layout), as an editable
-  install's ``.pth`` puts it on ``sys.path``;
-- a ``bin`` directory first on ``PATH`` with the console scripts.
+**Where it imports from** (:attr:`Project.roots`): the backend's package
+directory (setuptools ``package-dir``/``packages.find.where``, hatch's wheel
+``packages``/``sources``, poetry's ``packages.from``, pdm's ``package-dir``),
+else every backend's default discovery: ``src`` when the tree has it (and no
+package of the project's name at the top), else the checkout itself.
 
-:func:`read_project` reads all of it from the tree's ``pyproject.toml``,
-``setup.cfg`` and ``setup.py`` *without running any of the project's code*:
-no build backend runs (that would run the change's code outside the sandbox,
-as a source distribution's build would; see the environments' "wheels
-only"). So the version is what a build backend would read statically: a
-literal ``project.version`` (or poetry's, setup.cfg's, a literal
+**The version**, as a backend reads it statically: a literal
+``project.version`` (or poetry's, setup.cfg's, a literal
 ``setup(version=…)``), setuptools' ``attr:``/``file:`` (the attribute's literal
-assignment, as setuptools reads it before importing anything), hatch's and
-pdm's version ``path``, flit's module ``__version__``, and for versions taken
-from git (setuptools_scm, hatch-vcs, pdm's scm source) the version file the
-tree holds, else the configured fallback version, else ``0.0.0`` (setuptools'
-own default: the workspace has no git history to derive one from).
+assignment, which setuptools reads before it would import anything), hatch's
+and pdm's version ``path``, flit's module ``__version__``. A version taken from
+git (setuptools_scm, hatch-vcs, pdm's scm source) is the version file the tree
+holds (``version_file``/``write_to``/hatch's vcs hook ``version-file``: a
+release's, or one the project commits), else the configured fallback version,
+else :data:`FALLBACK_VERSION`, setuptools' own default (a workspace holds a
+tree, not the history or the tags a version is derived from).
+
+Execution installs it into each job (:mod:`trellis.ci.execution.project_install`);
+selection counts its package roots as import roots and its ``pytest11``
+modules as plugins every test loads.
 """
 
 from __future__ import annotations
 
 import ast
 import configparser
-import json
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-__all__ = ["FALLBACK_VERSION", "Project", "read_project", "workspace_project", "write_install"]
+__all__ = ["FALLBACK_VERSION", "Project", "read_project"]
 
 FALLBACK_VERSION = "0.0.0"
 _VERSION_ASSIGNMENT = re.compile(
@@ -64,11 +63,6 @@ class Project:
     version: str
     roots: tuple[str, ...] = ()  # directories of the tree put on sys.path ("" is the checkout itself)
     entry_points: tuple[tuple[str, str, str], ...] = ()  # (group, name, value)
-    top_level: tuple[str, ...] = ()
-    summary: str = ""
-    requires_python: str = ""
-    requires: tuple[str, ...] = ()
-    extras: tuple[str, ...] = ()
 
     @property
     def dist_name(self) -> str:
@@ -149,29 +143,8 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
     name = name.strip()
     roots = _roots(pyproject, cfg, setup_py, name, is_dir)
     version = _version(read, pyproject, cfg, setup_py, roots, name) or FALLBACK_VERSION
-    entry_points = _entry_points(pyproject, cfg, setup_py)
-    requires = [str(r) for r in project.get("dependencies", []) or [] if isinstance(r, str)]
-    extras: list[str] = []
-    for extra, items in (project.get("optional-dependencies") or {}).items():
-        extras.append(str(extra))
-        for item in items if isinstance(items, list) else []:
-            marker = f'extra == "{extra}"'
-            requires.append(f"{item} ; {marker}" if ";" not in str(item) else f"{item} and {marker}")
-    if not project:
-        requires = _strings(cfg.get("options", "install_requires", fallback="")) or _strings(
-            setup_py.get("install_requires")
-        )
-    summary = str(project.get("description") or poetry.get("description") or meta.get("description", "") or "")
     return Project(
-        name=name,
-        version=version,
-        roots=tuple(roots),
-        entry_points=tuple(entry_points),
-        top_level=(),
-        summary=summary.splitlines()[0] if summary else "",
-        requires_python=str(project.get("requires-python") or cfg.get("options", "python_requires", fallback="")),
-        requires=tuple(requires),
-        extras=tuple(extras),
+        name=name, version=version, roots=tuple(roots), entry_points=tuple(_entry_points(pyproject, cfg, setup_py))
     )
 
 
@@ -368,107 +341,3 @@ def _entry_lines(group: str, lines: list[Any]) -> list[tuple[str, str, str]]:
         if match:
             found.append((group, match.group(1), match.group(2)))
     return found
-
-
-def _real(workspace: Path, rel: str) -> os.stat_result | None:
-    """``rel``'s stat when neither it nor a directory on its way is a symbolic link (the tree's own file)."""
-    path = workspace
-    st: os.stat_result | None = None
-    for part in [p for p in rel.split("/") if p]:
-        if part in (".", ".."):
-            return None
-        path = path / part
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            return None
-    return st if st is not None else os.lstat(workspace)
-
-
-def workspace_project(workspace: Path) -> Project | None:
-    """The project of the tree checked out at ``workspace`` (symbolic links are not followed: not the tree's)."""
-
-    def read(rel: str) -> bytes | None:
-        st = _real(workspace, rel)
-        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size > 4 << 20:
-            return None
-        try:
-            fd = os.open(workspace / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-        except OSError:
-            return None
-        with os.fdopen(fd, "rb") as f:
-            return f.read(4 << 20)
-
-    def is_dir(rel: str) -> bool:
-        st = _real(workspace, rel)
-        return st is not None and stat.S_ISDIR(st.st_mode)
-
-    return read_project(read, is_dir)
-
-
-def _top_level(workspace: Path, roots: tuple[str, ...]) -> list[str]:
-    """The top-level packages and modules of a src-like root (the checkout itself holds too much else)."""
-    names: list[str] = []
-    for root in roots:
-        st = _real(workspace, root) if root else None
-        if st is None or not stat.S_ISDIR(st.st_mode):
-            continue
-        try:
-            entries = sorted(os.scandir(workspace / root), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
-                names.append(entry.name[:-3])
-            elif entry.is_dir(follow_symlinks=False) and entry.name.isidentifier():
-                names.append(entry.name)
-    return names
-
-
-def write_install(project: Project, workspace: Path, directory: Path, python: str) -> tuple[list[str], Path]:
-    """Write the editable install of ``project`` (checked out at ``workspace``) into ``directory``.
-
-    Returns the ``sys.path`` entries it needs (the package roots, then ``directory``, which holds the
-    dist-info) and the ``bin`` directory holding its console scripts (run by ``python``).
-    """
-    info = directory / f"{project.dist_name}-{project.version}.dist-info"
-    info.mkdir(mode=0o755)
-    lines = ["Metadata-Version: 2.1", f"Name: {project.name}", f"Version: {project.version}"]
-    if project.summary:
-        lines.append(f"Summary: {project.summary}")
-    if project.requires_python:
-        lines.append(f"Requires-Python: {project.requires_python}")
-    lines += [f"Requires-Dist: {r}" for r in project.requires]
-    lines += [f"Provides-Extra: {e}" for e in project.extras]
-    files = {
-        "METADATA": "\n".join(lines) + "\n",
-        "INSTALLER": "trellis\n",
-        "direct_url.json": json.dumps({"url": workspace.as_uri(), "dir_info": {"editable": True}}),
-        "top_level.txt": "".join(f"{n}\n" for n in _top_level(workspace, project.roots)),
-    }
-    if project.entry_points:
-        by_group: dict[str, list[str]] = {}
-        for group, name, value in project.entry_points:
-            by_group.setdefault(group, []).append(f"{name} = {value}")
-        files["entry_points.txt"] = "".join(
-            f"[{g}]\n" + "".join(f"{e}\n" for e in es) + "\n" for g, es in by_group.items()
-        )
-    for file_name, text in files.items():
-        (info / file_name).write_text(text)
-        os.chmod(info / file_name, 0o644)
-    bin_dir = directory / "bin"
-    bin_dir.mkdir(mode=0o755)
-    for group, name, value in project.entry_points:
-        if group not in ("console_scripts", "gui_scripts") or "/" in name or name.startswith("."):
-            continue
-        module, _, attribute = value.partition(":")
-        head = attribute.split(".")[0].strip() if attribute else ""
-        call = f"{attribute.strip()}()" if attribute else "None"
-        imported = f"from {module.strip()} import {head}" if head else f"import {module.strip()}"
-        script = bin_dir / name
-        script.write_text(f"#!{python}\nimport sys\n{imported}\n\nif __name__ == '__main__':\n    sys.exit({call})\n")
-        os.chmod(script, 0o755)
-    paths = [str(workspace / root) if root else str(workspace) for root in project.roots]
-    return [*paths, str(directory)], bin_dir
