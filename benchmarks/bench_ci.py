@@ -120,6 +120,12 @@ def main() -> int:
         help="with --repo: the stage honours unittest's load_tests "
         "(load_tests = true), and the full-suite reference also runs `python -m unittest` (its verdict counts)",
     )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="with --repo: the baselines install the checkout (pip install --no-deps -e, the project's own "
+        "command) and no PYTHONPATH=src is set: the stage (with --environment) installs the project itself",
+    )
     args = parser.parse_args()
     if args.full_suite:
         return full_suite(args)
@@ -441,6 +447,7 @@ def _replay(args: argparse.Namespace) -> int:
             + (f" --reference-every {args.reference_every}" if args.reference_every != 1 else "")
             + (f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
             + (" --load-tests" if args.load_tests else "")
+            + (" --install" if getattr(args, "install", False) else "")
         )
         print(replay.markdown(result, machine, command))
     ok = not result["disagreements"] and not result["mutants_missed"]

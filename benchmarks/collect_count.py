@@ -3,13 +3,18 @@
     python benchmarks/collect_count.py --repo /work/bench/mi-history [--rev HEAD] [--load-tests]
     python benchmarks/collect_count.py --repo DIR --pytest-args "--doctest-modules pkg tests" \
         --environment '{ groups = ["dev"] }' --python VENV/bin/python
+    python benchmarks/collect_count.py --repo DIR --environment '{ groups = ["tests"] }' --install
 
 Commits the tree of ``--rev`` into a server in this process whose pipeline has
 one pytest stage (``select = "all"``, with ``load_tests = true`` when asked, the
 project's ``--pytest-args`` and ``--environment``), and prints how many items that
 stage ran, next to what ``python -m unittest`` runs (its "Ran N tests") and what
 ``pytest`` with the same arguments collects in a checkout (``--python``: the
-interpreter with the project's test dependencies).
+interpreter with the project's test dependencies). A ``src`` layout runs with
+``PYTHONPATH=src`` on both sides, unless ``--install``: then the checkout is
+installed as the project's own command installs it (``pip install --no-deps -e``
+into an environment layered on ``--python``, see ``editable.py``) and the stage
+(which needs ``--environment``) installs it into its jobs; no ``PYTHONPATH`` anywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from editable import installed_python
 
 from trellis.client import Client
 from trellis.config import ServerConfig
@@ -39,6 +46,9 @@ def main() -> int:
     parser.add_argument("--pytest-args", default="", help="the project's own pytest arguments (stage and checkout)")
     parser.add_argument("--environment", default="", help="a TOML inline table for the stage's environment")
     parser.add_argument("--python", default=sys.executable, help="the checkout's interpreter (the project's deps)")
+    parser.add_argument(
+        "--install", action="store_true", help="install the project (pip install -e) instead of PYTHONPATH=src"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="collect-count-") as tmp:
         work = Path(tmp)
@@ -56,14 +66,17 @@ def main() -> int:
         pipeline += f"args = {json.dumps(pytest_args)}\n" if pytest_args else ""
         pipeline += f"environment = {args.environment}\n" if args.environment else ""
         env = dict(os.environ)
-        if (checkout / "src").is_dir():  # a src layout: PYTHONPATH=src on both sides, as bench_ci.py --repo does
+        python = args.python
+        if args.install:
+            python = installed_python(checkout, args.python, work / "own-venv")
+        elif (checkout / "src").is_dir():  # a src layout: PYTHONPATH=src on both sides, as bench_ci.py --repo does
             pipeline += 'env = { PYTHONPATH = "src" }\n'
             env["PYTHONPATH"] = "src"
         files["trellis.toml"] = pipeline.encode()
-        own = subprocess.run([args.python, "-m", "unittest"], cwd=checkout, capture_output=True, text=True, env=env)
+        own = subprocess.run([python, "-m", "unittest"], cwd=checkout, capture_output=True, text=True, env=env)
         found = re.search(r"Ran (\d+) tests?", own.stderr)
         plain = subprocess.run(
-            [args.python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *pytest_args],
+            [python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *pytest_args],
             cwd=checkout,
             capture_output=True,
             text=True,

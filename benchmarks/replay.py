@@ -18,7 +18,11 @@ helper (committed and verified first), then a fault in the moved code.
 A fault the full suite catches and Trellis does not is a **miss**.
 
 A project whose code lives under ``src/`` runs with ``PYTHONPATH=src``, in
-Trellis and in the baselines alike. With ``--baseline-python`` (an environment
+Trellis and in the baselines alike, unless ``--install``: then the baselines'
+checkout is installed as the project's own command installs it (``pip install
+--no-deps -e`` into an environment layered on the baselines' interpreter, see
+``editable.py``) and the stage, given an ``--environment``, installs the
+project into its jobs itself. With ``--baseline-python`` (an environment
 holding the project's test dependencies) the baselines autoload that
 environment's pytest plugins, as the project's own ``pytest`` does (Trellis
 loads the plugins of the stage's environment likewise); without it they run
@@ -57,6 +61,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from editable import installed_python
 from measure import pct
 
 from trellis.ci.selection.index import TestIndex
@@ -346,7 +351,11 @@ def replay(args: object) -> dict[str, object]:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     pipeline = PIPELINE
     extra_env = dict(item.split("=", 1) for item in getattr(args, "env", None) or [])
-    if (checkout / "src").is_dir():
+    if getattr(args, "baseline_python", ""):
+        PYTHON[0] = args.baseline_python
+    if getattr(args, "install", False):  # the project's own command: pip install -e, then pytest
+        PYTHON[0] = installed_python(checkout, PYTHON[0], work / "own-venv")
+    elif (checkout / "src").is_dir():
         extra_env.setdefault("PYTHONPATH", "src")
     env.update(extra_env)
     stage_lines = []
@@ -362,8 +371,6 @@ def replay(args: object) -> dict[str, object]:
         stage_lines.append(f"args = {json.dumps(ARGS)}")
     if stage_lines:
         pipeline = pipeline.replace('timeout = "10m"', "\n".join(['timeout = "10m"', *stage_lines]))
-    if getattr(args, "baseline_python", ""):
-        PYTHON[0] = args.baseline_python
     name = repo_arg.name.removesuffix(".bundle").removesuffix(".git")
     steps: list[Step] = []
     faults: list[Step] = []

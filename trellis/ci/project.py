@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FALLBACK_VERSION", "Project", "read_project"]
+__all__ = ["FALLBACK_VERSION", "Project", "install_parts", "read_project"]
 
 FALLBACK_VERSION = "0.0.0"
 _VERSION_ASSIGNMENT = re.compile(
@@ -146,6 +146,23 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
     return Project(
         name=name, version=version, roots=tuple(roots), entry_points=tuple(_entry_points(pyproject, cfg, setup_py))
     )
+
+
+def install_parts(pyproject: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`read_project` reads of a ``pyproject.toml`` outside ``[project]`` (for selection's digest of
+    the parts of a configuration file that reach the tests)."""
+    tool = _table(pyproject, "tool")
+    setuptools = _table(tool, "setuptools")
+    wheel = _table(tool, "hatch", "build", "targets", "wheel")
+    return {
+        "setuptools": {k: setuptools[k] for k in ("package-dir", "packages", "dynamic") if k in setuptools},
+        "setuptools_scm": _table(tool, "setuptools_scm"),
+        "hatch": [_table(tool, "hatch", "version"), _table(tool, "hatch", "build", "hooks", "vcs")],
+        "hatch-wheel": {k: wheel[k] for k in ("packages", "sources") if k in wheel},
+        "flit": _table(tool, "flit", "module"),
+        "poetry": _table(tool, "poetry").get("packages"),
+        "backend": _table(pyproject, "build-system").get("build-backend"),
+    }
 
 
 def _roots(

@@ -962,6 +962,25 @@ def test_a_build_recipe_counts_for_the_tests_that_run_its_tool() -> None:
             '[tool.pytest.ini_options]\naddopts = "-x"\n',
             False,
         ),
+        # Where the installed project imports from and its version (a stage's environment installs it).
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\n[tool.setuptools]\npackage-dir = { "" = "src" }\n',
+            '[project]\nname = "app"\n[tool.setuptools]\npackage-dir = { "" = "lib" }\n',
+            False,
+        ),
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\n[tool.hatch.version]\npath = "app/__init__.py"\n',
+            '[project]\nname = "app"\n[tool.hatch.version]\npath = "app/_version.py"\n',
+            False,
+        ),
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\n[tool.hatch.metadata.hooks.fancy-pypi-readme]\ntext = "a"\n',
+            '[project]\nname = "app"\n[tool.hatch.metadata.hooks.fancy-pypi-readme]\ntext = "b"\n',
+            True,
+        ),
         (
             "setup.py",
             'from setuptools import setup\nsetup(name="app", classifiers=["A"])\n',

@@ -30,6 +30,7 @@ import tomllib
 from collections.abc import Iterable
 
 from ..pipeline.globs import path_matches
+from ..project import install_parts
 from .pytest_config import CONFIG_FILES
 
 __all__ = ["INERT_KINDS", "config_digest", "is_config", "is_inert_kind", "named_by"]
@@ -187,6 +188,7 @@ def config_digest(path: str, content: bytes) -> str:
                 "project": project,
                 "tool": {k: v for k, v in tools.items() if k in ("pytest", "pdm", "poetry", "uv")},
             }
+            kept["installed"] = install_parts(data)  # what a stage's environment installs the project from
             poetry = kept["tool"].get("poetry")
             if isinstance(poetry, dict):
                 kept["tool"]["poetry"] = {k: v for k, v in poetry.items() if k not in _METADATA_KEYS}
