@@ -50,7 +50,7 @@ def main() -> int:
         "--install", action="store_true", help="install the project (pip install -e) instead of PYTHONPATH=src"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="collect-count-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="collect-count-", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         checkout = work / "checkout"
         subprocess.run(["git", "clone", "-q", args.repo, str(checkout)], check=True)
