@@ -101,6 +101,14 @@ def main() -> int:
     )
     print(f"  python -m unittest: {found.group(1) if found else '?'} tests ({own.stderr.strip().splitlines()[-1]})")
     print(f"  pytest {shlex.join(pytest_args)}: {collected.group(1) if collected else '?'} collected")
+    theirs = {line.strip() for line in plain.stdout.splitlines() if "::" in line}
+    ours = {t.test_id for t in job.tests}
+    for label, ids in (("only in Trellis", ours - theirs), ("only in the checkout", theirs - ours)):
+        if ids and theirs:
+            print(f"  {label}: {len(ids)}: {', '.join(sorted(ids)[:5])}")
+    for test in job.tests:
+        if test.verdict.value in ("failed", "error"):
+            print(f"  {test.verdict.value} in Trellis: {test.test_id}: {test.message.strip()[:300]}")
     return 0
 
 
