@@ -63,6 +63,10 @@ class Project:
     version: str
     roots: tuple[str, ...] = ()  # directories of the tree put on sys.path ("" is the checkout itself)
     entry_points: tuple[tuple[str, str, str], ...] = ()  # (group, name, value)
+    # A version from git (setuptools_scm, hatch-vcs, pdm's scm): "file" when ``version`` is the tree's version
+    # file, "fallback" when no file gave one; "" for a version the tree states. ``scm_local``: keep "+g<hash>".
+    scm: str = ""
+    scm_local: bool = True
 
     @property
     def dist_name(self) -> str:
@@ -142,9 +146,15 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
         return None
     name = name.strip()
     roots = _roots(pyproject, cfg, setup_py, name, is_dir)
-    version = _version(read, pyproject, cfg, setup_py, roots, name) or FALLBACK_VERSION
+    found = _version(read, pyproject, cfg, setup_py, roots, name)
+    scm = found if isinstance(found, _Scm) else None
     return Project(
-        name=name, version=version, roots=tuple(roots), entry_points=tuple(_entry_points(pyproject, cfg, setup_py))
+        name=name,
+        version=scm.version if scm is not None else str(found or FALLBACK_VERSION),
+        roots=tuple(roots),
+        entry_points=tuple(_entry_points(pyproject, cfg, setup_py)),
+        scm="" if scm is None else "file" if scm.from_file else "fallback",
+        scm_local=scm is not None and scm.local,
     )
 
 
@@ -272,7 +282,7 @@ def _version(
     setup_py: dict[str, Any],
     roots: list[str],
     name: str,
-) -> str | None:
+) -> str | _Scm | None:
     project = _table(pyproject, "project")
     tool = _table(pyproject, "tool")
     if isinstance(project.get("version"), str):
@@ -311,18 +321,33 @@ def _version(
         found = _literal(read, [*roots, "src"], f"{module}.__version__")
         if found:
             return found
-    # A version from git: the version file the tree holds (a release's, or one the project commits), else the
-    # configured fallback.
+    # A version from git: what the repository's tags say, when the job is told (see project_install.py),
+    # else the version file the tree holds (a release's, or one the project commits), else the fallback.
     scm = _table(tool, "setuptools_scm")
     vcs_hook = _table(tool, "hatch", "build", "hooks", "vcs")
     raw = _table(hatch, "raw-options")
+    uses_scm = bool(scm) or hatch.get("source") == "vcs" or pdm.get("source") == "scm" or "use_scm_version" in setup_py
+    if not uses_scm:
+        return None
     for path in (scm.get("version_file"), scm.get("write_to"), vcs_hook.get("version-file"), pdm.get("write_to")):
         if isinstance(path, str) and (found := _from_file(read, path.partition(":")[0])):
-            return found
+            return _Scm(found, from_file=True, local=_local(scm, raw))
     for fallback in (scm.get("fallback_version"), hatch.get("fallback-version"), raw.get("fallback_version")):
         if isinstance(fallback, str):
-            return fallback
-    return None
+            return _Scm(fallback, from_file=False, local=_local(scm, raw))
+    return _Scm(FALLBACK_VERSION, from_file=False, local=_local(scm, raw))
+
+
+def _local(*tables: dict[str, Any]) -> bool:
+    """Whether setuptools_scm's local version label (``+g<hash>``) is kept (``local_scheme``)."""
+    return not any(t.get("local_scheme", t.get("local-scheme")) == "no-local-version" for t in tables)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scm:
+    version: str
+    from_file: bool
+    local: bool
 
 
 def _entry_points(

@@ -175,3 +175,56 @@ def test_the_plugins_that_addopts_keep_out_give_no_fixture(request):
     assert _run(setting, tmp_path / "addopts", files, "tests") == {
         "test_the_plugins_that_addopts_keep_out_give_no_fixture": "passed"
     }
+
+
+SCM_PROJECT = {
+    "pyproject.toml": """\
+[project]
+name = "scmdemo"
+dynamic = ["version"]
+
+[tool.hatch.version]
+source = "vcs"
+raw-options = { local_scheme = "no-local-version" }
+""",
+    "src/scmdemo/__init__.py": 'from importlib.metadata import version\n\n__version__ = version("scmdemo")\n',
+    "tests/test_version.py": """\
+import scmdemo
+
+
+def test_version():
+    assert scmdemo.__version__ == EXPECTED
+""",
+}
+
+
+def test_a_version_from_git_is_described_from_the_jobs_commit(
+    tmp_path: Path, setting: tuple[LocalExecutor, EnvironmentSpec, str]
+) -> None:
+    """hatch-vcs and setuptools_scm derive the version from the repository's tags, as the project's own
+    command does in a clone: no tag yet gives 0.1.devN (N commits), a tag its version, one commit after
+    it the next version's .dev1."""
+    executor, spec, requirements = setting
+    repo = GitRepo(tmp_path / "scm")
+
+    def run(expected: str, job_id: str) -> dict[str, str]:
+        files = {**SCM_PROJECT, "requirements-test.txt": requirements, "job.txt": job_id}
+        files["tests/test_version.py"] = files["tests/test_version.py"].replace("EXPECTED", repr(expected))
+        tree = repo.commit({k: v.encode() for k, v in files.items()})
+        request = JobRequest(
+            job_id,
+            str(repo.path),
+            tree,
+            commit_id=repo.git("rev-parse", "HEAD").decode().strip(),
+            kind="pytest",
+            pytest_args=("-q", "tests"),
+            limits=LIMITS,
+            tests=TestPlan(),
+            environment=spec,
+        )
+        outcome = submit_tests(executor, request).result(timeout=300)
+        return {t.nodeid.rpartition("::")[2]: t.outcome + t.message[-200:] for t in outcome.tests}
+
+    assert run("0.1.dev1", "untagged") == {"test_version": "passed"}
+    repo.git("tag", "v1.2.0")
+    assert run("1.2.1.dev1", "after-the-tag") == {"test_version": "passed"}

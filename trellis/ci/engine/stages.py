@@ -258,6 +258,7 @@ class StageRunner:
                 job_id=f"{active.run.run_id}-{i}",
                 repo_path=str(self.store.repository_path(active.run.repository)),
                 tree_id=active.tree_id,
+                commit_id=active.run.commit_id,
                 command=planned.command,
                 env=stage.env,
                 limits=_limits(stage),

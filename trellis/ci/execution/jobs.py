@@ -86,6 +86,7 @@ class JobRequest:
     environment: EnvironmentSpec | None = None
     tool_caches: tuple[str, ...] = ()
     cache_scope: str = ""
+    commit_id: str = ""  # the commit whose tree runs: a version from git is described from it
 
     def __post_init__(self) -> None:
         if self.kind not in ("command", "pytest"):

@@ -13,19 +13,27 @@ directory, which is on ``PYTHONPATH``), what an editable install writes:
   install's ``.pth`` puts them on ``sys.path``;
 - a ``bin`` directory, first on ``PATH``, with its console scripts.
 
-What is installed is read from the tree by :func:`trellis.ci.project.read_project`.
+What is installed is read from the tree by :func:`trellis.ci.project.read_project`;
+a version from git (setuptools_scm, hatch-vcs, pdm's scm) is described from the
+job's commit in the server's repository by :func:`scm_version`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from ..project import Project, read_project
 
-__all__ = ["workspace_project", "write_install"]
+__all__ = ["scm_version", "workspace_project", "write_install"]
+
+# setuptools_scm's default tag_regex: an optional "name-" prefix, an optional "v", the version.
+_TAG = re.compile(r"^(?:[\w-]+-)?[vV]?(?P<version>\d+(?:\.\d+){0,2}[^+]*)(?:\+.*)?$")
 
 
 def _real(workspace: Path, rel: str) -> os.stat_result | None:
@@ -125,3 +133,48 @@ def write_install(project: Project, workspace: Path, directory: Path, python: st
         os.chmod(script, 0o755)
     paths = [str(workspace / root) if root else str(workspace) for root in project.roots]
     return [*paths, str(directory)], bin_dir
+
+
+def scm_version(project: Project, repo_path: str, commit: str) -> Project:
+    """``project`` with the version setuptools_scm gives a clean checkout of ``commit`` in the repository at
+    ``repo_path``, by its default schemes (guess-next-dev, node-and-date): the nearest tag's version at
+    distance 0; at distance N its last number bumped, ``.devN``, and ``+g<hash>`` (unless the project's
+    ``local_scheme`` is ``no-local-version``); without a tag, ``0.1.devN+g<hash>`` (N: the commits up to
+    ``commit``) — but where the repository has no tag and the tree holds its version file (a release's),
+    that file's version. Unchanged when the version is not from git or git cannot tell (no repository here)."""
+    if not project.scm or not commit:
+        return project
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", repo_path, *args],
+                capture_output=True,
+                timeout=30,
+                env={"PATH": os.defpath, "GIT_CONFIG_NOSYSTEM": "1", "HOME": os.devnull, "LANG": "C"},
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.decode(errors="replace").strip() if done.returncode == 0 else None
+
+    described = git("describe", "--tags", "--long", "--match", "*[0-9]*", commit)
+    if described and described.count("-") >= 2:
+        tag, distance_text, node = described.rsplit("-", 2)
+        match = _TAG.match(tag)
+        if match is None or not distance_text.isdigit():
+            return project
+        version, distance = match.group("version"), int(distance_text)
+        if distance:  # guess-next-dev: a dev tag's release, else the last number bumped
+            bumped = re.match(r"^(.*?)(\d+)$", version)
+            if ".dev" in version:
+                version = re.sub(r"\.dev\d*$", "", version)
+            elif bumped:
+                version = f"{bumped.group(1)}{int(bumped.group(2)) + 1}"
+            version += f".dev{distance}" + (f"+{node}" if project.scm_local else "")
+        return replace(project, version=version)
+    if project.scm == "file":
+        return project
+    count, short = git("rev-list", "--count", commit), git("rev-parse", "--short", commit)
+    if not count or not count.isdigit() or not short:
+        return project
+    return replace(project, version=f"0.1.dev{count}" + (f"+g{short}" if project.scm_local else ""))

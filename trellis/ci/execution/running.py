@@ -17,7 +17,7 @@ from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
 from .bytecode import PASS_HOOK_OPTION
 from .environments import ensure_environment, pytest_plugins, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
-from .project_install import workspace_project, write_install
+from .project_install import scm_version, workspace_project, write_install
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
 from .tool_caches import CacheStore
 from .workspace import TreeSource, WorkspacePool
@@ -121,6 +121,8 @@ def _run_pytest(
         # The project installed as its own command installs it (pip install -e .), from this workspace: its
         # package root and metadata on sys.path, its console scripts on PATH, its pytest11 plugin loaded.
         project = workspace_project(workspace)
+        if project is not None and project.scm and request.repo_path:
+            project = scm_version(project, request.repo_path, request.commit_id)
         entries = [(name, value, True) for name, value in plugins]
         if project is not None:
             paths, bin_dir = write_install(project, workspace, plugin_dir, python)
