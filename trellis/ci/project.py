@@ -22,11 +22,12 @@ package of the project's name at the top), else the checkout itself.
 ``setup(version=…)``), setuptools' ``attr:``/``file:`` (the attribute's literal
 assignment, which setuptools reads before it would import anything), hatch's
 and pdm's version ``path``, flit's module ``__version__``. A version taken from
-git (setuptools_scm, hatch-vcs, pdm's scm source) is the version file the tree
-holds (``version_file``/``write_to``/hatch's vcs hook ``version-file``: a
-release's, or one the project commits), else the configured fallback version,
-else :data:`FALLBACK_VERSION`, setuptools' own default (a workspace holds a
-tree, not the history or the tags a version is derived from).
+git (setuptools_scm, hatch-vcs, pdm's scm source) is described from the job's
+commit where the job has one (:func:`trellis.ci.execution.project_install.scm_version`);
+here it is the version file the tree holds (``version_file``/``write_to``/hatch's
+vcs hook ``version-file``: a release's, or one the project commits), else the
+configured fallback version, else :data:`FALLBACK_VERSION`, setuptools' own
+default.
 
 Execution installs it into each job (:mod:`trellis.ci.execution.project_install`);
 selection counts its package roots as import roots and its ``pytest11``
