@@ -166,7 +166,11 @@ def install_parts(pyproject: dict[str, Any]) -> dict[str, Any]:
     setuptools = _table(tool, "setuptools")
     wheel = _table(tool, "hatch", "build", "targets", "wheel")
     return {
-        "setuptools": {k: setuptools[k] for k in ("package-dir", "packages", "dynamic") if k in setuptools},
+        "setuptools": [
+            setuptools.get("package-dir"),
+            _table(setuptools, "packages", "find").get("where"),
+            _table(setuptools, "dynamic").get("version"),
+        ],
         "setuptools_scm": _table(tool, "setuptools_scm"),
         "hatch": [_table(tool, "hatch", "version"), _table(tool, "hatch", "build", "hooks", "vcs")],
         "hatch-wheel": {k: wheel[k] for k in ("packages", "sources") if k in wheel},
