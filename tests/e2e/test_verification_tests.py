@@ -370,6 +370,51 @@ def test_code_exec_ran_bounds_selection_once_observed(client: Client) -> None:
     assert {t.test_id: t.verdict for t in job.tests} == {"tests/test_gen.py::test_make": ci.Verdict.FAILED}
 
 
+IMPORTED = {
+    "trellis.toml": PIPELINE,
+    "pkg/__init__.py": b"",
+    "pkg/loader.py": b"from importlib import import_module\n\n\ndef load(name):\n    return import_module(f'pkg.{name}')\n",
+    "pkg/a.py": b"def run():\n    return 1\n",
+    "pkg/b.py": b"def run():\n    return 2\n",
+    "pkg/things.py": b"class Thing:\n    def __init__(self, x):\n        self.x = x\n\n\nclass Other:\n    pass\n",
+    "pkg/store.py": b"import pickle\nimport tempfile\n\n\ndef round_trip(obj):\n"
+    b"    with tempfile.TemporaryFile() as f:\n        pickle.dump(obj, f)\n        f.seek(0)\n"
+    b"        return pickle.load(f)\n",
+    "tests/test_load.py": b"from pkg.loader import load\n\n\ndef test_a():\n    assert load('a').run() == 1\n",
+    "tests/test_thing.py": b"from pkg.store import round_trip\nfrom pkg.things import Thing\n\n\n"
+    b"def test_thing():\n    assert round_trip(Thing(1)).x == 1\n",
+    "tests/test_b.py": b"from pkg import b\n\n\ndef test_b():\n    assert b.run() == 2\n",
+}
+
+
+def test_computed_imports_and_unpickling_bound_selection_once_observed(client: Client) -> None:
+    """A computed import reaches the modules it was observed to import (not every module), unpickling the
+    classes it was observed to find (not any code); a change to those still selects the test."""
+    client.create_repository("imp")
+    seed = client.commit("imp", "main", IMPORTED, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    head = seed.commit.commit_id
+
+    def push(path: str, content: bytes) -> ci.JobResult:
+        nonlocal head
+        reply = client.commit("imp", "main", {path: content}, "edit", expected_head=head, wait_for_verdict=True)
+        assert reply.run is not None
+        head = reply.commit.commit_id
+        return _tests_job(reply.run)
+
+    job = push("pkg/b.py", b"def run():\n    return 1 + 1\n")  # only pkg.a was imported by name, one class unpickled
+    assert {t.test_id for t in job.tests} == {"tests/test_b.py::test_b"}, job.summary
+    broken = IMPORTED["pkg/things.py"].replace(
+        b"class Other", b"    def __setstate__(self, state):\n        self.x = 0\n\n\nclass Other"
+    )
+    job = push("pkg/things.py", broken)  # Thing, unpickled: selected, and fails
+    assert {t.test_id: t.verdict for t in job.tests} == {"tests/test_thing.py::test_thing": ci.Verdict.FAILED}
+    job = push("pkg/a.py", b"def run():\n    return 3\n")  # imported by name: selected, and fails
+    assert {t.test_id: t.verdict for t in job.tests} == {"tests/test_load.py::test_a": ci.Verdict.FAILED}
+    job = push("pkg/things.py", broken + b"    def __setstate__(self, state):\n        pass\n")
+    assert job.selected_tests == 0, job.summary  # Other: never unpickled
+
+
 def test_a_test_stopped_by_its_timeout_is_not_observed(client: Client) -> None:
     slow = b"import time\n\nfrom gen import make\n\n\ndef test_slow():\n    make('Q', ['z'])\n    while True:\n        time.sleep(0.05)\n"
     files = {**GENERATED, "trellis.toml": PIPELINE + b'test_timeout = "2s"\n', "tests/test_slow.py": slow}

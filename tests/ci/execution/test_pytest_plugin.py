@@ -302,3 +302,70 @@ def same_name():  # two sources under one file name, the first run twice: each c
         "gen.py::without_source",
     ]
     assert submit_tests(executor, replace(request, tests=TestPlan())).result(timeout=300).evals == ()
+
+
+def test_computed_imports_and_unpickling_are_recorded_at_their_site(executor: LocalExecutor, tmp_path: Path) -> None:
+    # Every call is recorded, a module already imported too (pytest imports every test module before the first
+    # test runs: an import only the interpreter's own import events saw would miss those); relative names
+    # absolute; what unpickling looks up, by the function that unpickles.
+    files: dict[str, bytes | None] = {
+        "pkg/__init__.py": b"",
+        "pkg/a.py": b"X = 1\n",
+        "pkg/data/__init__.py": b"",
+        "pkg/data/x.txt": b"hi",
+        "pkg/use.py": b"""\
+import importlib
+import importlib.resources
+import pickle
+from importlib import import_module
+
+
+class Thing:
+    pass
+
+
+def load(name):
+    return import_module(name)
+
+
+def rel(name):
+    return importlib.import_module("." + name, "pkg")
+
+
+def data():
+    return importlib.resources.files("pkg.data").joinpath("x.txt").read_text()
+
+
+def unpickle(data):
+    return pickle.loads(data)
+""",
+        "tests/test_use.py": b"import pickle\n\nimport pkg.a\nfrom pkg import use\n\n\ndef test_use():\n"
+        b"    assert use.load('pkg.a') is use.rel('a') is pkg.a\n    assert use.data() == 'hi'\n"
+        b"    assert isinstance(use.unpickle(pickle.dumps(use.Thing())), use.Thing)\n",
+    }
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit(files)
+    request = JobRequest(
+        "job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=TestPlan(evals=())
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert outcome.status == "passed", outcome.output.decode()
+    records = sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
+    assert records == sorted(
+        json.dumps(r, sort_keys=True)
+        for r in (
+            {"import": "pkg/use.py::load", "module": "pkg.a"},
+            {"import": "pkg/use.py::rel", "module": "pkg.a"},
+            {"import": "pkg/use.py::data", "module": "pkg.data"},
+            {"unpickle": "pkg/use.py::unpickle", "global": "pkg.use Thing"},
+        )
+    )
+
+
+def test_the_job_records_the_computed_imports_selection_bounds_by_what_was_observed() -> None:
+    from trellis.ci.execution import pytest_plugin
+    from trellis.ci.sandbox.runner import TMPDIR_NAME
+    from trellis.ci.selection.python_calls import OBSERVED_IMPORT_CALLS
+
+    assert set(pytest_plugin._IMPORTERS) == OBSERVED_IMPORT_CALLS
+    assert pytest_plugin.TMPDIR_NAME == TMPDIR_NAME  # the job's own files, not the tree's

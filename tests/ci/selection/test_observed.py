@@ -175,3 +175,101 @@ def test_an_index_stands_for_observations_that_add_only_names_no_entity_has() ->
     assert not index.observed_alike({**OBSERVED, "lib/gen.py::make": make | SiteCode(names=frozenset({"__dict__"}))})
     assert not index.observed_alike({**OBSERVED, "lib/gen.py::make": make | SiteCode(any_attr=True)})
     assert not index.observed_alike({"lib/gen.py::make": make})  # a site less
+
+
+# Computed imports and unpickling: bounded by what a run observed them import and look up.
+LOADED = {
+    "pkg/__init__.py": b"",
+    "pkg/loader.py": b"import importlib\n\n\ndef load(name):\n    return importlib.import_module(f'pkg.{name}')\n",
+    "pkg/a.py": b"def run():\n    return 1\n",
+    "pkg/b.py": b"VALUE = 2\n\n\ndef run():\n    return VALUE\n",
+    "pkg/things.py": b"""\
+class Thing:
+    def __init__(self, x):
+        self.x = x
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+
+class Other:
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+""",
+    "pkg/store.py": b"""\
+import pickle
+import tempfile
+
+
+def round_trip(obj):
+    with tempfile.TemporaryFile() as f:
+        pickle.dump(obj, f)
+        f.seek(0)
+        return pickle.load(f)
+""",
+    "tests/test_load.py": b"from pkg.loader import load\n\n\ndef test_a():\n    assert load('a').run() == 1\n",
+    "tests/test_thing.py": b"from pkg.store import round_trip\nfrom pkg.things import Thing\n\n\n"
+    b"def test_thing():\n    assert round_trip(Thing(1)).x == 1\n",
+    "tests/test_b.py": b"from pkg import b\n\n\ndef test_b():\n    assert b.run() == 2\n",
+}
+LOAD, THING, B = "tests/test_load.py::test_a", "tests/test_thing.py::test_thing", "tests/test_b.py::test_b"
+SEEN = {
+    "pkg/loader.py::load": SiteCode(kinds=frozenset({"import"}), modules=frozenset({"pkg.a"})),
+    "pkg/store.py::round_trip": SiteCode(kinds=frozenset({"unpickle"}), globals=frozenset({"pkg.things Thing"})),
+}
+
+
+def selected(observed: Mapping[str, SiteCode] | None, path: str, qualname: str, seen: bool = True) -> tuple[str, ...]:
+    index = TestIndex.build(LOADED, observed=observed)
+    return index.select(
+        [change(path, qualname)], old_index=index, observed=lambda tests: set(tests) if seen else set()
+    ).tests
+
+
+def test_a_computed_import_reaches_the_modules_it_was_observed_to_import() -> None:
+    assert selected(None, "pkg/b.py", "pkg.b.run") == (B, LOAD, THING)  # any module; unpickling: any code
+    assert selected(SEEN, "pkg/b.py", "pkg.b.run") == (B,)
+    assert selected(SEEN, "pkg/b.py", "pkg.b.VALUE") == (B,)  # its module code is not the load's
+    assert selected(SEEN, "pkg/a.py", "pkg.a.run") == (LOAD,)
+    unseen = selected(SEEN, "pkg/b.py", "pkg.b.run", seen=False)
+    assert unseen == (B, LOAD, THING)  # not observed in this tree: the observation does not count
+    index = TestIndex.build(LOADED, observed=SEEN)
+    reasons = index.select([change("pkg/b.py", "pkg.b.run")], old_index=index, observed=lambda tests: set()).reasons
+    assert reasons[LOAD] == "pkg/loader.py::load imports computed names, not observed for this test in this tree"
+    assert reasons[THING] == "pkg/store.py::round_trip unpickles, not observed for this test in this tree"
+    # A call the job does not record (``__import__``) keeps the site any module.
+    dunder = {**LOADED, "pkg/loader.py": LOADED["pkg/loader.py"].replace(b"importlib.import_module", b"__import__")}
+    index = TestIndex.build(dunder, observed=SEEN)
+    assert LOAD in index.select([change("pkg/b.py", "pkg.b.run")], old_index=index, observed=set).tests
+
+
+def test_unpickling_reaches_the_globals_it_was_observed_to_look_up() -> None:
+    assert selected(SEEN, "pkg/things.py", "pkg.things.Other.__setstate__") == ()
+    assert selected(SEEN, "pkg/things.py", "pkg.things.Thing.__setstate__") == (THING,)
+    outside = {
+        **SEEN,
+        "pkg/store.py::round_trip": SEEN["pkg/store.py::round_trip"]
+        | SiteCode(kinds=frozenset({"unpickle"}), globals=frozenset({"os system"})),
+    }
+    assert THING in selected(outside, "pkg/things.py", "pkg.things.Other.__setstate__")  # any code
+    safe = {
+        **SEEN,
+        "pkg/store.py::round_trip": SEEN["pkg/store.py::round_trip"]
+        | SiteCode(kinds=frozenset({"unpickle"}), globals=frozenset({"copy_reg _reconstructor", "__builtin__ object"})),
+    }
+    assert selected(safe, "pkg/things.py", "pkg.things.Other.__setstate__") == ()
+    # Observed imports say nothing about unpickling at the same site.
+    imports_only = {"pkg/store.py::round_trip": SiteCode(kinds=frozenset({"import"}))}
+    assert THING in selected(imports_only, "pkg/things.py", "pkg.things.Other.__setstate__")
+
+
+def test_import_and_unpickling_records_are_kept(tmp_path: Path) -> None:
+    store = Observations(tmp_path)
+    lines = [
+        json.dumps({"import": "pkg/loader.py::load", "module": "pkg.a"}),
+        json.dumps({"unpickle": "pkg/store.py::round_trip", "global": "pkg.things Thing"}),
+    ]
+    assert store.add_code("repo", lines)
+    _, sites = Observations(tmp_path).sites("repo")
+    assert sites == SEEN
+    assert SiteCode.from_json({"names": ["x"]}).kinds == {"eval"}  # a record from before kinds: exec/eval's

@@ -136,6 +136,10 @@ class EvalRecorder:
         self.getframe = sys._getframe  # tests may delete or patch sys._getframe
         self.busy = threading.local()  # set while this hook compiles (its own events are not the tree's)
         self.lost = False
+        self.seen: set[tuple[str, str, str]] = set()  # (kind, site, value) of imports and unpickling, written
+
+    def under(self, filename: str) -> bool:
+        return os.path.isabs(filename) and filename.startswith(self.roots)
 
     def site(self, frame: Any) -> str | None:
         """``path::qualname`` of the frame's code if it is under the root (None otherwise)."""
@@ -152,15 +156,16 @@ class EvalRecorder:
         return None
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if (event != "exec" and event != "compile") or getattr(self.busy, "on", False):
+        if (event != "exec" and event != "compile" and event != "pickle.find_class") or getattr(self.busy, "on", False):
             return
         try:
             self.busy.on = True
-            self.record(event, args, self.getframe(1))
+            if event == "pickle.find_class":
+                self.found_class(args, self.getframe(1))
+            else:
+                self.record(event, args, self.getframe(1))
         except Exception as exc:  # noqa: BLE001 - never fail the audited call; say the record is incomplete
-            if not self.lost:
-                self.lost = True
-                self.write({"eval": "", "lost": f"{type(exc).__name__}: {exc}"[:500]})
+            self.lose(f"{type(exc).__name__}: {exc}")
         finally:
             self.busy.on = False
 
@@ -168,6 +173,40 @@ class EvalRecorder:
         line = (json.dumps(record) + "\n").encode("utf-8", "surrogatepass")
         with self.lock:
             os.write(self.fd, line)
+
+    def lose(self, why: str) -> None:
+        """Say the record is incomplete: no test of the job counts as observed."""
+        if not self.lost:
+            self.lost = True
+            self.write({"eval": "", "lost": why[:500]})
+
+    def once(self, kind: str, site: str, key: str, value: str) -> None:
+        """Write ``{kind: site, key: value}`` the first time the job sees it."""
+        if (kind, site, value) in self.seen:
+            return
+        with self.lock:
+            self.seen.add((kind, site, value))
+        self.write({kind: site, key: value})
+
+    def found_class(self, args: tuple[Any, ...], frame: Any) -> None:
+        """``pickle.find_class(module, name)``: what unpickling called by a function under the root looks up."""
+        site = self.site(frame)
+        if site is not None:
+            self.once("unpickle", site, "global", f"{args[0]} {args[1]}")
+
+    def imported(self, module: str, frame: Any) -> None:
+        """A computed import (or a resource's package) a function under the root asked for, by absolute name."""
+        if getattr(self.busy, "on", False):
+            return
+        try:
+            self.busy.on = True
+            site = self.site(frame)
+            if site is not None:
+                self.once("import", site, "module", module)
+        except Exception as exc:  # noqa: BLE001 - never fail the import; say the record is incomplete
+            self.lose(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.busy.on = False
 
     def record(self, event: str, args: tuple[Any, ...], frame: Any) -> None:
         site = self.site(frame)
@@ -280,6 +319,66 @@ def _code_names(code: types.CodeType) -> tuple[set[str], bool]:
     return names, imports
 
 
+# The computed imports a job records: the functions that import a module by a name given at run time, and where
+# their call takes the name (its position, its keywords). ``__import__`` is left out: replacing it would put a
+# Python call in front of every import statement. (trellis.ci.selection.python_calls.OBSERVED_IMPORT_CALLS)
+_IMPORTERS: dict[str, tuple[str, ...]] = {
+    "importlib.import_module": ("name",),
+    "pkgutil.get_data": ("package",),
+    **{
+        f"importlib.resources.{name}": ("package", "anchor")
+        for name in ("files", "open_binary", "open_text", "read_binary", "read_text", "path", "contents", "is_resource")
+    },
+}
+
+
+def _observe_imports(recorder: EvalRecorder) -> None:
+    """Wrap each function of ``_IMPORTERS`` so that a call from a function under the root writes the absolute
+    name it imports. Installed before any conftest: the tree binds the wrappers (``from importlib import
+    import_module`` included). A module of the tree imported before would hold the originals: the record then
+    says it is incomplete."""
+    import importlib.resources
+    import importlib.util
+    import pkgutil  # noqa: F401 - wrapped below
+
+    resolve = importlib.util.resolve_name
+    for dotted, keywords in _IMPORTERS.items():
+        owner_name, _, name = dotted.rpartition(".")
+        owner = sys.modules[owner_name]
+        original = getattr(owner, name, None)
+        if original is not None:
+            relative = resolve if name == "import_module" else None
+            setattr(owner, name, _importer(recorder, original, keywords, relative))
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str) and recorder.under(filename) and os.sep + TMPDIR_NAME + os.sep not in filename:
+            recorder.lose(f"{module.__name__} was imported before the job could observe its imports")
+            return
+
+
+TMPDIR_NAME = ".trellis-tmp"  # the job's own files (this plugin among them) under the working directory
+
+
+def _importer(recorder: EvalRecorder, original: Any, keywords: tuple[str, ...], resolve: Any) -> Any:
+    """``original``, writing the name each call from under the root imports (``resolve``: a relative one's)."""
+
+    @functools.wraps(original)
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        name = args[0] if args else next((kwargs[k] for k in keywords if k in kwargs), None)
+        if isinstance(name, str):
+            if resolve is not None and name.startswith("."):
+                try:
+                    name = resolve(name, args[1] if len(args) > 1 else kwargs.get("package"))
+                except Exception:  # noqa: BLE001 - the call fails as it would have (nothing is imported)
+                    result = original(*args, **kwargs)
+                    recorder.lose(f"an import of {name!r} the job could not resolve")
+                    return result
+            recorder.imported(name, recorder.getframe(1))
+        return original(*args, **kwargs)
+
+    return observed
+
+
 def _record_evals() -> None:
     """Install the eval recorder now (at import, before conftests run) if this job asks for it."""
     try:
@@ -288,7 +387,9 @@ def _record_evals() -> None:
         return
     if settings is None or settings.get("evals") is None:
         return
-    sys.addaudithook(EvalRecorder(os.getcwd(), settings["stream"], list(settings["evals"])))
+    recorder = EvalRecorder(os.getcwd(), settings["stream"], list(settings["evals"]))
+    sys.addaudithook(recorder)
+    _observe_imports(recorder)
 
 
 _record_evals()

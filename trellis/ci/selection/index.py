@@ -463,7 +463,7 @@ class TestIndex:
                     graph, bits = old_index._graph, old_candidates[nodeid] & old_sites
                 node = (bits & -bits).bit_length() - 1
                 reasons[nodeid] = (
-                    f"{graph.describe(node)} runs code exec/eval made, not observed for this test in this tree"
+                    f"{graph.describe(node)} {graph.observed_reason(node)}, not observed for this test in this tree"
                 )
         for node, why in imported.items():
             self._one_importer(node, why, candidates, reasons)

@@ -57,12 +57,17 @@ _COMPUTED_ATTR_NAMES = frozenset({"getattr", "setattr", "delattr", "hasattr", "_
 
 @dataclass(frozen=True, slots=True)
 class SiteCode:
-    """What the code evaluated at one site may reach (a union over every piece observed there).
+    """What was observed at one site (a union over every piece observed there).
 
-    ``names``: names it reads (globals and attributes alike); ``any_attr``: it reads an attribute
-    under a computed name; ``strings``: dotted names in its strings; ``words``: the words of its
-    short strings (the files it may name); ``imports``: the modules it imports by constant absolute
-    names (``__import__('attr._make')``); ``dynamic``: why it may run anything ("" if it cannot).
+    ``kinds``: what was observed there: ``eval`` (code exec/eval ran: the fields below ``modules``),
+    ``import`` (``modules``), ``unpickle`` (``globals``). Of the code evaluated: ``names``: names it
+    reads (globals and attributes alike); ``any_attr``: it reads an attribute under a computed name;
+    ``strings``: dotted names in its strings; ``words``: the words of its short strings (the files it
+    may name); ``imports``: the modules it imports by constant absolute names
+    (``__import__('attr._make')``); ``dynamic``: why it may run anything ("" if it cannot).
+    ``modules``: the absolute names the site's computed imports were given (``import_module(name)``,
+    ``files(package)``); ``globals``: what unpickling there looked up (``pickle.find_class``:
+    ``"module qualname"``).
     """
 
     names: frozenset[str] = frozenset()
@@ -71,6 +76,9 @@ class SiteCode:
     words: frozenset[str] = frozenset()
     imports: frozenset[str] = frozenset()
     dynamic: str = ""
+    kinds: frozenset[str] = frozenset({"eval"})
+    modules: frozenset[str] = frozenset()
+    globals: frozenset[str] = frozenset()
 
     def __or__(self, other: SiteCode) -> SiteCode:
         return SiteCode(
@@ -80,6 +88,9 @@ class SiteCode:
             words=self.words | other.words,
             imports=self.imports | other.imports,
             dynamic=self.dynamic or other.dynamic,
+            kinds=self.kinds | other.kinds,
+            modules=self.modules | other.modules,
+            globals=self.globals | other.globals,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -90,6 +101,9 @@ class SiteCode:
             "words": sorted(self.words),
             "imports": sorted(self.imports),
             "dynamic": self.dynamic,
+            "kinds": sorted(self.kinds),
+            "modules": sorted(self.modules),
+            "globals": sorted(self.globals),
         }
 
     @classmethod
@@ -105,6 +119,9 @@ class SiteCode:
             words=strs("words"),
             imports=strs("imports"),
             dynamic=str(raw.get("dynamic", "")),
+            kinds=strs("kinds") if "kinds" in raw else frozenset({"eval"}),
+            modules=strs("modules"),
+            globals=strs("globals"),
         )
 
 
@@ -232,6 +249,15 @@ class Observations:
                 continue
             if "lost" in record:
                 complete = False
+            if "import" in record or "unpickle" in record:  # what a computed import was given, what unpickling found
+                site = str(record.get("import", record.get("unpickle", "")))
+                if "::" in site:
+                    if "import" in record:
+                        seen = SiteCode(kinds=frozenset({"import"}), modules=frozenset({str(record.get("module"))}))
+                    else:
+                        seen = SiteCode(kinds=frozenset({"unpickle"}), globals=frozenset({str(record.get("global"))}))
+                    readings.append((site, (), seen))
+                continue
             site = str(record.get("eval", ""))
             if "::" not in site:
                 continue

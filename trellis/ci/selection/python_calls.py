@@ -20,6 +20,8 @@ __all__ = [
     "IMPORT_CALLS",
     "NAMESPACE_ATTRS",
     "NAMESPACE_CALLS",
+    "OBSERVED_IMPORT_CALLS",
+    "OBSERVED_LOADS",
     "PICKLE_SAFE_GLOBALS",
     "PROCESS_CALLS",
     "PickleReads",
@@ -29,6 +31,7 @@ __all__ = [
     "ROUND_TRIP_LOADS",
     "SAFE_YAML_LOADERS",
     "STRING_ATTR_METHODS",
+    "compat_global",
     "inert_decorator",
     "is_dynamic",
     "pickle_reads",
@@ -240,6 +243,17 @@ RESOURCE_CALLS = frozenset(
     }
     | {"importlib.resources.is_resource", "importlib_resources.is_resource", "pkgutil.get_data"}
 )
+# The computed imports and unpickling calls a pytest job records as they run (:mod:`trellis.ci.execution.pytest_plugin`
+# wraps the import functions and hears ``pickle.find_class``): a node whose every such call is one of these is bounded
+# by what was observed (:mod:`trellis.ci.selection.observed`); any other stays "any module" / "may run any code".
+OBSERVED_IMPORT_CALLS = frozenset(
+    {"importlib.import_module", "pkgutil.get_data"}
+    | {
+        f"importlib.resources.{name}"
+        for name in ("files", "open_binary", "open_text", "read_binary", "read_text", "path", "contents", "is_resource")
+    }
+)
+OBSERVED_LOADS = frozenset({"pickle.load", "pickle.loads", "_pickle.load", "_pickle.loads"})
 # Reflection: a constant attribute name is a reference to that name; a computed one to any.
 REFLECTIVE_CALLS = frozenset(
     {
@@ -397,10 +411,7 @@ def pickle_reads(data: bytes) -> PickleReads | None:
     modules: dict[str, None] = {}
     for module, qualname, at in named:
         if at < 3:  # ``fix_imports``: Python 2 names (``__builtin__``, ``copy_reg``) as Python 3 has them
-            if (module, qualname) in _compat_pickle.NAME_MAPPING:
-                module, qualname = _compat_pickle.NAME_MAPPING[(module, qualname)]
-            else:
-                module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+            module, qualname = compat_global(module, qualname)
         dotted = f"{module}.{qualname}"
         if dotted in PICKLE_SAFE_GLOBALS:
             continue
@@ -411,6 +422,15 @@ def pickle_reads(data: bytes) -> PickleReads | None:
         found[dotted] = None
         modules[module] = None
     return PickleReads(tuple(found), tuple(modules), tuple(sorted(methods)))
+
+
+def compat_global(module: str, qualname: str) -> tuple[str, str]:
+    """A global as unpickling finds it: Python 2 names (``__builtin__``, ``copy_reg``) as Python 3 has them (an
+    unpickler maps them for pickles of protocol < 3, and ``pickle.find_class`` hears them before)."""
+    if (module, qualname) in _compat_pickle.NAME_MAPPING:
+        found: tuple[str, str] = _compat_pickle.NAME_MAPPING[(module, qualname)]
+        return found
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), qualname
 
 
 def inert_decorator(name: str) -> bool:

@@ -74,6 +74,7 @@ from .python_calls import (
     IMPORT_CALLS,
     NAMESPACE_ATTRS,
     NAMESPACE_CALLS,
+    OBSERVED_LOADS,
     PROCESS_CALLS,
     REFLECTIVE_CALLS,
     RESOURCE_CALLS,
@@ -196,6 +197,9 @@ class NodeRefs:
     (``python -m app.cli``, ``python scripts/x.py`` as ``scripts.x``);
     ``words``: the parts of its short string constants without spaces, split
     at ``/`` (``"data"``, ``"README.rst"``, ``"*.md"``): the files it may name.
+    ``computed``: the calls importing a computed name (``import_module(name)``: an import of ``"*"``, any
+    module, among ``imports``) and ``unpickles`` the unpickling calls it cannot bound (it may run any code):
+    what a run observed them do may bound them (:mod:`trellis.ci.selection.observed`).
     """
 
     chains: tuple[Chain, ...] = ()
@@ -209,6 +213,8 @@ class NodeRefs:
     runs: tuple[str, ...] = ()
     words: frozenset[str] = frozenset()
     evals: bool = False
+    computed: tuple[str, ...] = ()
+    unpickles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,6 +559,8 @@ class _Acc:
     runs: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)
     evals: bool = False
+    computed: list[str] = field(default_factory=list)
+    unpickles: list[str] = field(default_factory=list)
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -566,6 +574,8 @@ class _Acc:
         self.runs.extend(other.runs)
         self.words |= other.words
         self.evals = self.evals or other.evals
+        self.computed.extend(other.computed)
+        self.unpickles.extend(other.unpickles)
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -580,6 +590,8 @@ class _Acc:
             runs=tuple(dict.fromkeys(self.runs)),
             words=frozenset(self.words),
             evals=self.evals,
+            computed=tuple(dict.fromkeys(self.computed)),
+            unpickles=tuple(dict.fromkeys(self.unpickles)),
         )
 
 
@@ -1487,6 +1499,7 @@ class _Extractor:
             return
         if name in IMPORT_CALLS or name in RESOURCE_CALLS:
             self.executes(ImportRef(0, "*"))
+            self.acc.computed.append(f"a reference to {name}")  # called elsewhere: no run observes it here
         elif name in PROCESS_CALLS or is_dynamic(name):
             self.set_dynamic(f"a reference to {name}, which other code may call")
         elif name in REFLECTIVE_CALLS or name in ANY_ATTR_CALLS or name in NAMESPACE_CALLS:
@@ -1508,6 +1521,8 @@ class _Extractor:
                 # nothing else; what is then read from the module object is read by name (an attribute
                 # of an unknown object, resolved in an import closure that now holds every file).
                 self.executes(ImportRef(0, "*"))
+            if first is None or first.startswith("."):
+                self.acc.computed.append(name)
         elif name in RESOURCE_CALLS:
             # files("pkg"), pkgutil.get_data("pkg", "x.json"): imports the package (its __init__ runs) unless it
             # is this module's own (__name__, __package__) or a module object; a computed name any module.
@@ -1515,6 +1530,8 @@ class _Extractor:
             if anchor is not None and not (isinstance(anchor, ast.Name) and anchor.id in ("__name__", "__package__")):
                 text = _constant_str(anchor)
                 self.executes(ImportRef(0, text if text and not text.startswith(".") else "*"))
+                if not text or text.startswith("."):
+                    self.acc.computed.append(name)
         elif name in PROCESS_CALLS:
             self.process(name, node)
         elif name in ("eval", "exec"):
@@ -1522,11 +1539,16 @@ class _Extractor:
             self.dynamic = self.dynamic or name
         elif is_dynamic(name):
             loader = next((k.value for k in node.keywords if k.arg == "Loader"), args[1] if len(args) > 1 else None)
-            if not self.bounded_load(name, node) and not (
+            if self.bounded_load(name, node) or (
                 name in ("yaml.load", "yaml.load_all")
                 and loader is not None
                 and self.call_name(loader) in SAFE_YAML_LOADERS
             ):
+                pass
+            elif name in OBSERVED_LOADS:
+                self.acc.unpickles.append(name)  # may run any code: the graph decides, with what was observed
+                self.dynamic = self.dynamic or name
+            else:
                 self.set_dynamic(name)
         elif name in REFLECTIVE_CALLS:
             if name in ("operator.attrgetter", "operator.methodcaller"):
@@ -1975,6 +1997,8 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             runs=tuple(dict.fromkeys(a.runs + b.runs)),
             words=a.words | b.words,
             evals=a.evals or b.evals,
+            computed=tuple(dict.fromkeys(a.computed + b.computed)),
+            unpickles=tuple(dict.fromkeys(a.unpickles + b.unpickles)),
         )
         merged[scope.qualname] = Scope(
             qualname=seen.qualname,

@@ -62,7 +62,13 @@ from dataclasses import replace
 
 from .observed import SiteCode
 from .pytest_config import PytestConfig
-from .python_calls import NAMESPACE_ATTRS
+from .python_calls import (
+    NAMESPACE_ATTRS,
+    OBSERVED_IMPORT_CALLS,
+    OBSERVED_LOADS,
+    PICKLE_SAFE_GLOBALS,
+    compat_global,
+)
 from .python_refs import GETTERS, MAIN, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
 __all__ = ["ENTITY", "Graph"]
@@ -284,6 +290,10 @@ class Graph:
                 self.observed[found] = self.observed[found] | code if found in self.observed else code
         self.observed_bits = 0  # the nodes whose exec/eval is bounded by what was observed
         self._site_imports: dict[int, set[str]] = {}  # observed node -> the files its evaluated code imports
+        # Computed imports and unpickling bounded by what was observed: the nodes whose computed imports are, and
+        # per file the files those imports and unpickling ran (the file's import closure holds them).
+        self._bounded_imports: set[int] = set()
+        self._observed_files: dict[str, set[str]] = {}
         # Edges.
         self.succ: list[tuple[int, ...]] = []
         self.fallbacks: list[frozenset[str]] = []
@@ -884,7 +894,15 @@ class Graph:
     def _edges(self, node: int) -> tuple[set[int], set[str], str]:
         path = self.node_path[node]
         scope = self.node_scope[node]
-        edges, names, dynamic = self._refs(path, scope.refs)
+        refs = scope.refs
+        modules = self._observed_modules(node) if refs.computed else None
+        if modules is not None:  # its computed imports: the modules they were given, not any module
+            refs = replace(refs, imports=tuple(r for r in refs.imports if r.module != "*"))
+        edges, names, dynamic = self._refs(path, refs)
+        if modules is not None:
+            self._imported(node, modules, edges)
+        if refs.unpickles:
+            dynamic = self._unpickled(node, edges, names, dynamic)
         if scope.refs.evals:
             dynamic = self._evaluated(node, edges, names, dynamic)
         edges.update(self._defined_used.get(node, ()))
@@ -960,7 +978,7 @@ class Graph:
     def _evaluated(self, node: int, edges: set[int], names: set[str], dynamic: str) -> str:
         """Add what the code exec/eval ran at ``node`` reaches, when it was observed and is bounded."""
         code = self.observed.get(node)
-        if code is None or code.dynamic or dynamic:
+        if code is None or "eval" not in code.kinds or code.dynamic or dynamic:
             return dynamic or (code.dynamic if code is not None and code.dynamic else "exec/eval")
         path = self.node_path[node]
         for module in code.imports:  # absolute, by constant names: the module's code runs
@@ -976,6 +994,69 @@ class Graph:
             edges |= self.string_nodes(text)
         self.observed_bits |= 1 << node
         return ""
+
+    def _observed_modules(self, node: int) -> frozenset[str] | None:
+        """The modules the node's computed imports were observed to be given, if every one of them is a call
+        the job records (None: any module, as the source says)."""
+        code = self.observed.get(node)
+        if code is None or "import" not in code.kinds:
+            return None
+        if not all(call in OBSERVED_IMPORT_CALLS for call in self.node_scope[node].refs.computed):
+            return None
+        return code.modules
+
+    def _imported(self, node: int, modules: Iterable[str], edges: set[int]) -> None:
+        """Add the module code the node's observed computed imports run (absolute names, as the job resolved them)."""
+        path = self.node_path[node]
+        files = self._observed_files.setdefault(path, set())
+        for module in modules:
+            found = self.import_files(path, ImportRef(0, module))
+            edges.update(self.module_node(p) for p in found)
+            files.update(found)
+        self._bounded_imports.add(node)
+        self.observed_bits |= 1 << node
+
+    def _unpickled(self, node: int, edges: set[int], names: set[str], dynamic: str) -> str:
+        """Add what the node's unpickling may run, bounded by the globals it was observed to look up (as
+        :func:`~trellis.ci.selection.python_calls.pickle_reads` counts a constant pickle's): their modules'
+        code and the globals themselves (a class: used, its dunders and protocol methods run); any global
+        outside the tree, not found in it, or named by a call the job does not hear: any code."""
+        refs = self.node_scope[node].refs
+        code = self.observed.get(node)
+        if dynamic:
+            return dynamic
+        if code is None or "unpickle" not in code.kinds or not all(c in OBSERVED_LOADS for c in refs.unpickles):
+            return refs.unpickles[0]
+        path = self.node_path[node]
+        files = self._observed_files.setdefault(path, set())
+        found: set[int] = set()
+        for entry in sorted(code.globals):
+            module, qualname = compat_global(*entry.partition(" ")[::2])
+            dotted = f"{module}.{qualname}"
+            if dotted in PICKLE_SAFE_GLOBALS:
+                continue
+            if module.split(".")[0] in sys.stdlib_module_names or module == "__main__":
+                return f"{refs.unpickles[0]} of {dotted}"
+            run = self.import_files(path, ImportRef(0, module))
+            named = self.string_nodes(dotted)
+            if not run or not named:
+                return f"{refs.unpickles[0]} of {dotted}, which the analysis does not find in the tree"
+            edges.update(self.module_node(p) for p in run)
+            files.update(run)
+            found |= named
+        edges |= found
+        if found:  # ADDITEMS calls add/update; BUILD sets attributes (a property's setter); load reads the file
+            names.update(("add", "update", GETTERS))
+        names.update(("readinto", "peek"))
+        self.observed_bits |= 1 << node
+        return ""
+
+    def observed_reason(self, node: int) -> str:
+        """What a node bounded by observation does: why a test through it needs an observed run."""
+        refs = self.node_scope[node].refs
+        if refs.evals:
+            return "runs code exec/eval made"
+        return "imports computed names" if node in self._bounded_imports else "unpickles"
 
     def _refs(self, path: str, refs: NodeRefs) -> tuple[set[int], set[str], str]:
         edges: set[int] = set()
@@ -1031,11 +1112,19 @@ class Graph:
     def _file_closures(self) -> list[int]:
         """For each file, the bitset of files importing it may run (at any depth, from any scope)."""
         succ: list[list[int]] = []
+        computed: dict[str, bool] = {}  # file -> its computed imports are all bounded by what was observed
+        for node, scope in enumerate(self.node_scope):
+            if scope.refs.computed:
+                path = self.node_path[node]
+                computed[path] = computed.get(path, True) and node in self._bounded_imports
         for path in self.paths:
             facts = self.facts[path]
             out: set[int] = set()
             for ref in facts.file_imports:
+                if ref.module == "*" and computed.get(path, False):
+                    continue
                 out.update(self.file_index[p] for p in self.import_files(path, ref))
+            out.update(self.file_index[p] for p in self._observed_files.get(path, ()))
             for text in facts.file_strings:
                 out.update(self.file_index[self.node_path[n]] for n in self.string_nodes(text))
             for module in facts.file_runs:
