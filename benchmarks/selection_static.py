@@ -101,7 +101,7 @@ def replay(repo: Path, commits: int, pytest_args: list[str], sites: Mapping[str,
             "commit": sha[:12],
             "selected": len(selection.tests),
             "total": selection.total,
-            "rule": selection.rule if selection.run_all else "",
+            "rule": selection.rule,
         }
         rows.append(row)
         print(f"{row['commit']} {row['selected']}/{row['total']} {row['rule']}", file=sys.stderr, flush=True)

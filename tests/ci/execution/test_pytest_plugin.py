@@ -339,9 +339,14 @@ def data():
 def unpickle(data):
     return pickle.loads(data)
 """,
-        "tests/test_use.py": b"import pickle\n\nimport pkg.a\nfrom pkg import use\n\n\ndef test_use():\n"
+        # A module attributing its warning to its importer, past import_module (warnings pass over the import
+        # system's frames): the recording wrapper is one of those.
+        "pkg/warns.py": b"import warnings\n\nwarnings.warn('old', DeprecationWarning, stacklevel=3)\n",
+        "tests/test_use.py": b"import pickle\nimport warnings\n\nimport pkg.a\nfrom pkg import use\n\n\ndef test_use():\n"
         b"    assert use.load('pkg.a') is use.rel('a') is pkg.a\n    assert use.data() == 'hi'\n"
-        b"    assert isinstance(use.unpickle(pickle.dumps(use.Thing())), use.Thing)\n",
+        b"    assert isinstance(use.unpickle(pickle.dumps(use.Thing())), use.Thing)\n"
+        b"    with warnings.catch_warnings(record=True) as caught:\n        warnings.simplefilter('always')\n"
+        b"        use.load('pkg.warns')\n    assert [w.filename for w in caught] == [use.__file__]\n",
     }
     repo = GitRepo(tmp_path / "repo")
     tree = repo.commit(files)
@@ -355,6 +360,7 @@ def unpickle(data):
         json.dumps(r, sort_keys=True)
         for r in (
             {"import": "pkg/use.py::load", "module": "pkg.a"},
+            {"import": "pkg/use.py::load", "module": "pkg.warns"},
             {"import": "pkg/use.py::rel", "module": "pkg.a"},
             {"import": "pkg/use.py::data", "module": "pkg.data"},
             {"unpickle": "pkg/use.py::unpickle", "global": "pkg.use Thing"},

@@ -273,3 +273,20 @@ def test_import_and_unpickling_records_are_kept(tmp_path: Path) -> None:
     _, sites = Observations(tmp_path).sites("repo")
     assert sites == SEEN
     assert SiteCode.from_json({"names": ["x"]}).kinds == {"eval"}  # a record from before kinds: exec/eval's
+
+
+def test_nearly_every_test_selected_through_one_node_that_may_run_any_code_is_a_fallback() -> None:
+    many = {**LOADED}
+    for k in range(12):  # tests that all unpickle
+        many[f"tests/test_many_{k}.py"] = LOADED["tests/test_thing.py"]
+    index = TestIndex.build(many)
+    selection = index.select([change("pkg/b.py", "pkg.b.run")], old_index=index, observed=lambda tests: set())
+    assert not selection.run_all and len(selection.tests) == selection.total == 15  # what it selects still runs
+    assert selection.rule == "any-code" and selection.path == "pkg/store.py"
+    assert selection.fallback == (
+        "any-code: pkg/store.py::round_trip may run any code (pickle.load): 15 of 15 tests selected, 13 through it"
+    )
+    bounded = TestIndex.build(many, observed=SEEN)
+    assert not bounded.select([change("pkg/b.py", "pkg.b.run")], old_index=bounded, observed=set).fallback
+    small = TestIndex.build(LOADED)  # 3 of 3: not more than a handful
+    assert not small.select([change("pkg/b.py", "pkg.b.run")], old_index=small, observed=set).fallback

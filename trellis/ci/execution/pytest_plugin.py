@@ -359,24 +359,35 @@ def _observe_imports(recorder: EvalRecorder) -> None:
 TMPDIR_NAME = ".trellis-tmp"  # the job's own files (this plugin among them) under the working directory
 
 
-def _importer(recorder: EvalRecorder, original: Any, keywords: tuple[str, ...], resolve: Any) -> Any:
-    """``original``, writing the name each call from under the root imports (``resolve``: a relative one's)."""
-
-    @functools.wraps(original)
-    def observed(*args: Any, **kwargs: Any) -> Any:
+# The wrapper's code, compiled under the import system's own file name: what walks the stack past the import system
+# (warnings' ``stacklevel``, a module attributing its deprecation warning to its importer, pytest's tracebacks, a
+# resource call inferring its caller) passes over it as over importlib's own frames, so the job runs the tree as a
+# plain interpreter does.
+_WRAPPER = """
+def make(recorder, original, keywords, resolve):
+    def wrapper(*args, **kwargs):
+        __tracebackhide__ = True
         name = args[0] if args else next((kwargs[k] for k in keywords if k in kwargs), None)
         if isinstance(name, str):
             if resolve is not None and name.startswith("."):
                 try:
                     name = resolve(name, args[1] if len(args) > 1 else kwargs.get("package"))
-                except Exception:  # noqa: BLE001 - the call fails as it would have (nothing is imported)
+                except Exception:
                     result = original(*args, **kwargs)
-                    recorder.lose(f"an import of {name!r} the job could not resolve")
+                    recorder.lose("an import of %r the job could not resolve" % (name,))
                     return result
             recorder.imported(name, recorder.getframe(1))
         return original(*args, **kwargs)
 
-    return observed
+    return wrapper
+"""
+
+
+def _importer(recorder: EvalRecorder, original: Any, keywords: tuple[str, ...], resolve: Any) -> Any:
+    """``original``, writing the name each call from under the root imports (``resolve``: a relative one's)."""
+    namespace: dict[str, Any] = {}
+    exec(compile(_WRAPPER, "<frozen importlib._bootstrap>", "exec"), namespace)  # noqa: S102 - our own source
+    return functools.wraps(original)(namespace["make"](recorder, original, keywords, resolve))
 
 
 def _record_evals() -> None:
@@ -388,8 +399,8 @@ def _record_evals() -> None:
     if settings is None or settings.get("evals") is None:
         return
     recorder = EvalRecorder(os.getcwd(), settings["stream"], list(settings["evals"]))
+    _observe_imports(recorder)  # first: its own exec is not the tree's
     sys.addaudithook(recorder)
-    _observe_imports(recorder)
 
 
 _record_evals()

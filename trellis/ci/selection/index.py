@@ -122,8 +122,9 @@ class Selection:
 
     @property
     def fallback(self) -> str:
-        """Why the whole suite runs, for people: ``rule: reason`` ("" when selection worked)."""
-        return f"{self.rule}: {self.reason}" if self.run_all else ""
+        """Why the whole suite (or nearly: rule ``any-code``) runs, for people: ``rule: reason`` ("" when selection
+        worked)."""
+        return f"{self.rule}: {self.reason}" if self.run_all or self.rule else ""
 
 
 # Why selection may run the whole suite (Selection.rule).
@@ -137,7 +138,29 @@ FALLBACK_RULES = {
     "root-conftest": "the root conftest.py applies to every test",
     "needs-parent": "a removal is found only in the parent commit's index",
     "unknown-file": "neither tree has the file as a Python file",
+    "any-code": "nearly every test is selected because it reaches one node that may run any code",
 }
+# A selection of nearly every test that one node which may run any code made is reported as a fallback (rule
+# ``any-code``, the node's file as its path) though it runs only the tests selected: at least this share of the
+# tests, more than a handful, at least half of them through that node.
+NEARLY_ALL = 0.9
+HANDFUL = 10
+
+
+def _reported(selection: Selection, unbounded: Iterable[str]) -> Selection:
+    """``selection``, reported as the fallback it is when nearly every test is selected through one node that may run
+    any code (or runs code not observed for them): whatever the change, those tests run."""
+    count = len(selection.tests)
+    if count <= HANDFUL or count < NEARLY_ALL * selection.total:
+        return selection
+    causes = Counter(selection.reasons[t] for t in unbounded)
+    if not causes:
+        return selection
+    cause, through = causes.most_common(1)[0]
+    if 2 * through < count:
+        return selection
+    reason = f"{cause}: {count} of {selection.total} tests selected, {through} through it"
+    return replace(selection, reason=reason, path=cause.split("::", 1)[0], rule="any-code")
 
 
 class FactCache:
@@ -428,6 +451,7 @@ class TestIndex:
         old_bits = _bits(old_nodes)
         old_candidates = {} if old_index is None else old_index._known(*extra)
         reasons: dict[str, str] = {}
+        unbounded: set[str] = set()  # selected because they may run any code, whatever changed
         sites = self._graph.observed_bits
         old_sites = old_index._graph.observed_bits if old_index is not None else 0
         for nodeid, reach in candidates.items():
@@ -442,8 +466,10 @@ class TestIndex:
                     why = _first(old_nodes, old_reach, old_index, nodeid)
                 elif old_reach & old_index._graph.dyn_bit:
                     why = old_index._graph.dynamic_reason(old_reach)
+                    unbounded.add(nodeid)
             if not why and reach & self._graph.dyn_bit:
                 why = self._graph.dynamic_reason(reach)
+                unbounded.add(nodeid)
             if why:
                 reasons[nodeid] = why
         # Tests through code exec/eval ran: bounded by what was observed only for the tests observed.
@@ -465,9 +491,10 @@ class TestIndex:
                 reasons[nodeid] = (
                     f"{graph.describe(node)} {graph.observed_reason(node)}, not observed for this test in this tree"
                 )
+                unbounded.add(nodeid)
         for node, why in imported.items():
             self._one_importer(node, why, candidates, reasons)
-        return Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
+        return _reported(Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates)), unbounded)
 
     def _all(
         self, reason: str, path: str, rule: str, extra: tuple[bool, bool] = (False, False), scope: Sequence[str] = ()
