@@ -415,6 +415,27 @@ def test_computed_imports_and_unpickling_bound_selection_once_observed(client: C
     assert job.selected_tests == 0, job.summary  # Other: never unpickled
 
 
+def test_nearly_every_test_selected_through_code_that_may_run_anything_is_reported_as_a_fallback(
+    client: Client,
+) -> None:
+    helper = b"import subprocess\n\n\ndef check(command=None):\n    if command:\n        subprocess.run(command)\n    return True\n"
+    files = {"trellis.toml": PIPELINE, "helpers.py": helper, "lib.py": b"def f():\n    return 1\n"}
+    files["tests/test_lib.py"] = b"from lib import f\n\n\ndef test_f():\n    assert f() == 1\n"
+    for k in range(12):
+        files[f"tests/test_{k}.py"] = f"from helpers import check\n\n\ndef test_{k}():\n    assert check()\n".encode()
+    client.create_repository("near")
+    seed = client.commit("near", "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED
+    reply = client.commit("near", "main", {"lib.py": b"def f():\n    return 2 - 1\n"}, "edit", wait_for_verdict=True)
+    assert reply.run is not None
+    job = _tests_job(reply.run)
+    assert job.selected_tests == job.total_tests == 13
+    assert job.fallback == (
+        "any-code: helpers.py::check may run any code (subprocess.run of a command the analysis cannot read): "
+        "13 of 13 tests selected, 12 through it"
+    )
+
+
 def test_a_test_stopped_by_its_timeout_is_not_observed(client: Client) -> None:
     slow = b"import time\n\nfrom gen import make\n\n\ndef test_slow():\n    make('Q', ['z'])\n    while True:\n        time.sleep(0.05)\n"
     files = {**GENERATED, "trellis.toml": PIPELINE + b'test_timeout = "2s"\n', "tests/test_slow.py": slow}

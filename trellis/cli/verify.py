@@ -144,7 +144,8 @@ def print_run(out: Output, run: ci.Run) -> None:
         out.print("no stage applies to this change")
     for job in run.jobs:
         if job.fallback:
-            out.print(f"{job.stage}: every test ran, because {job.fallback}", markup=False)
+            ran = "nearly every test" if job.fallback.startswith("any-code:") else "every test"
+            out.print(f"{job.stage}: {ran} ran, because {job.fallback}", markup=False)
     for test in run.missed_tests:
         out.print(f"[bold red]selection miss:[/] {test} failed in the full run but was not selected")
     print_failures(out, run)
@@ -293,7 +294,8 @@ def _tests_column(run: ci.Run) -> str:
     for job in run.jobs:
         if job.total_tests:
             text = f"{job.selected_tests}/{job.total_tests}"
-            parts.append(f"{text} (all: {job.fallback})" if job.fallback else text)
+            every = "nearly all" if job.fallback.startswith("any-code:") else "all"
+            parts.append(f"{text} ({every}: {job.fallback})" if job.fallback else text)
     return "; ".join(parts)
 
 

@@ -277,16 +277,21 @@ def test_import_and_unpickling_records_are_kept(tmp_path: Path) -> None:
 
 def test_nearly_every_test_selected_through_one_node_that_may_run_any_code_is_a_fallback() -> None:
     many = {**LOADED}
-    for k in range(12):  # tests that all unpickle
+    for k in range(20):  # tests that all unpickle
         many[f"tests/test_many_{k}.py"] = LOADED["tests/test_thing.py"]
     index = TestIndex.build(many)
     selection = index.select([change("pkg/b.py", "pkg.b.run")], old_index=index, observed=lambda tests: set())
-    assert not selection.run_all and len(selection.tests) == selection.total == 15  # what it selects still runs
+    assert not selection.run_all and len(selection.tests) == selection.total == 23  # what it selects still runs
     assert selection.rule == "any-code" and selection.path == "pkg/store.py"
     assert selection.fallback == (
-        "any-code: pkg/store.py::round_trip may run any code (pickle.load): 15 of 15 tests selected, 13 through it"
+        "any-code: pkg/store.py::round_trip may run any code (pickle.load): 23 of 23 tests selected, 21 through it"
     )
+    # Selected as reaching the change, but they would have been whatever changed.
+    thing = index.select([change("pkg/things.py", "pkg.things.Thing.__init__")], old_index=index, observed=set)
+    assert len(thing.tests) == 21 and set(thing.reasons.values()) == {"reaches pkg.things.Thing.__init__ (modified)"}
+    assert thing.fallback.endswith("may run any code (pickle.load): 21 of 23 tests selected, 21 through it")
     bounded = TestIndex.build(many, observed=SEEN)
     assert not bounded.select([change("pkg/b.py", "pkg.b.run")], old_index=bounded, observed=set).fallback
+    assert not bounded.select([change("pkg/things.py", "pkg.things.Thing.__init__")], old_index=bounded).fallback
     small = TestIndex.build(LOADED)  # 3 of 3: not more than a handful
     assert not small.select([change("pkg/b.py", "pkg.b.run")], old_index=small, observed=set).fallback

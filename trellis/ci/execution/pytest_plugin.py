@@ -74,7 +74,14 @@ times, and a code object run again — or an earlier job checked that it compile
 to code with the same fingerprint), else the names its bytecode uses — as a
 stream line ``{"eval": "path::qualname", ...}`` written at once,
 so it precedes the result of the test that ran it. The engine bounds the
-site's reach with it (:mod:`trellis.ci.selection.observed`).
+site's reach with it (:mod:`trellis.ci.selection.observed`). The same hook
+writes what unpickling called by such a function looks up (``pickle.find_class``:
+``{"unpickle": site, "global": "module name"}``), and wrappers of the import
+functions of ``_IMPORTERS`` (installed first, under the import system's own file
+name so that what walks the stack passes over them) the absolute name each of
+their calls from such a function imports (``{"import": site, "module": name}``),
+once per site and value; a module of the tree imported before the wrappers makes
+the record incomplete.
 
 **Timeouts.** Each test (setup, call and teardown) runs under ``SIGALRM``:
 when its time is up, the test fails with "timed out after N s" and the shard

@@ -147,16 +147,15 @@ NEARLY_ALL = 0.9
 HANDFUL = 10
 
 
-def _reported(selection: Selection, unbounded: Iterable[str]) -> Selection:
-    """``selection``, reported as the fallback it is when nearly every test is selected through one node that may run
-    any code (or runs code not observed for them): whatever the change, those tests run."""
+def _reported(selection: Selection, causes: Mapping[str, str]) -> Selection:
+    """``selection`` (nearly every test), reported as the fallback it is when at least half of its tests may run any
+    code through one node (or run code not observed for them; ``causes``: test -> that node's reason): whatever the
+    change, those tests run."""
     count = len(selection.tests)
-    if count <= HANDFUL or count < NEARLY_ALL * selection.total:
+    ranked = Counter(causes.values()).most_common(1)
+    if not ranked:
         return selection
-    causes = Counter(selection.reasons[t] for t in unbounded)
-    if not causes:
-        return selection
-    cause, through = causes.most_common(1)[0]
+    cause, through = ranked[0]
     if 2 * through < count:
         return selection
     reason = f"{cause}: {count} of {selection.total} tests selected, {through} through it"
@@ -494,7 +493,19 @@ class TestIndex:
                 unbounded.add(nodeid)
         for node, why in imported.items():
             self._one_importer(node, why, candidates, reasons)
-        return _reported(Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates)), unbounded)
+        selection = Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
+        if len(reasons) <= HANDFUL or len(reasons) < NEARLY_ALL * len(candidates):
+            return selection
+        # Nearly every test: those that may run any code would have been selected whatever changed.
+        causes: dict[str, str] = {}
+        for nodeid in reasons:
+            if nodeid in unbounded:
+                causes[nodeid] = reasons[nodeid]
+            elif candidates[nodeid] & self._graph.dyn_bit:
+                causes[nodeid] = self._graph.dynamic_reason(candidates[nodeid])
+            elif old_index is not None and old_candidates.get(nodeid, 0) & old_index._graph.dyn_bit:
+                causes[nodeid] = old_index._graph.dynamic_reason(old_candidates[nodeid])
+        return _reported(selection, causes)
 
     def _all(
         self, reason: str, path: str, rule: str, extra: tuple[bool, bool] = (False, False), scope: Sequence[str] = ()

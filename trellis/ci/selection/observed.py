@@ -26,6 +26,16 @@ its *closure key* (:func:`trellis.ci.selection.reuse.closure_keys`: the content 
 its reach covers, with the site's union, and the toolchain and environment)
 equals the key recorded when it ran. A test whose key was not recorded treats
 the site as "may run any code", as before.
+
+The same holds for two other sites whose effect the source cannot bound: a
+computed import (``import_module(name)``, ``importlib.resources.files(package)``,
+``pkgutil.get_data(package, ...)``: any module) and unpickling
+(``pickle.load``/``loads``: any code). The job records every name such a call
+was given (wrappers bound before the tree's first import: a module imported
+already is recorded too) and every global unpickling looked up
+(``pickle.find_class``); a site keeps their union (``SiteCode.kinds``,
+``modules``, ``globals``), and the graph bounds it by them
+(:class:`trellis.ci.selection.ref_graph.Graph`) under the same closure keys.
 """
 
 from __future__ import annotations
@@ -236,8 +246,9 @@ class Observations:
             return frozenset(self._load(repository).sources)
 
     def add_code(self, repository: str, lines: Iterable[str]) -> bool:
-        """Merge a job's ``eval`` records (JSON lines of :mod:`trellis.ci.execution.pytest_plugin`'s
-        stream); False if the job says it could not record everything (no test of it counts as observed)."""
+        """Merge a job's ``eval``, ``import`` and ``unpickle`` records (JSON lines of
+        :mod:`trellis.ci.execution.pytest_plugin`'s stream); False if the job says it could not record
+        everything (no test of it counts as observed)."""
         readings: list[tuple[str, tuple[str, ...], SiteCode | None]] = []
         complete = True
         for line in lines:

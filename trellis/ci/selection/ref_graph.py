@@ -351,6 +351,7 @@ class Graph:
                 self.dynamic[node] = "evaluated code that imports a module its function's file does not"
                 self.observed_bits &= ~(1 << node)
         self.static = self._static_reach()
+        self._dynamic_nodes: list[int] | None = None  # the nodes that may run any code (dynamic_reason)
 
     # -- modules ------------------------------------------------------------------------------
 
@@ -1258,9 +1259,11 @@ class Graph:
         return found
 
     def dynamic_reason(self, reach: int) -> str:
-        for node, why in enumerate(self.dynamic):
-            if why and reach >> node & 1:
-                return f"{self.describe(node)} may run any code ({why})"
+        if self._dynamic_nodes is None:
+            self._dynamic_nodes = [node for node, why in enumerate(self.dynamic) if why]
+        for node in self._dynamic_nodes:
+            if reach >> node & 1:
+                return f"{self.describe(node)} may run any code ({self.dynamic[node]})"
         return ""
 
     def describe(self, node: int) -> str:
