@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from trellis.ci.execution import Executor, LocalExecutor
 from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, summarize
-from trellis.ci.execution.pytest_job import parse_junit
+from trellis.ci.execution.pytest_job import HASH_SEED, parse_junit
 from trellis.ci.execution.workspace import WorkspaceError
 
 from .test_workspace import GitRepo
@@ -28,6 +30,9 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
+SEEDED_HASH = subprocess.run(
+    [sys.executable, "-c", "print(hash('trellis'))"], env={"PYTHONHASHSEED": HASH_SEED}, capture_output=True, check=True
+).stdout.strip()
 LIMITS = JobLimits(timeout_s=30, cpu_s=30, memory_bytes=512 << 20, processes=64, output_bytes=256 << 10)
 
 PROJECT: dict[str, bytes | tuple[str, bytes] | None] = {
@@ -72,12 +77,14 @@ class TestInClass:
 
 def test_sees_only_its_own_world(pytestconfig):
     assert os.environ.get("GIVEN") == "1"
+    assert hash("trellis") == SEEDED_HASH  # every job, warm or cold, local or on Ray, hashes with one seed
     assert "TRELLIS_HOST_SECRET" not in os.environ
     assert not pytestconfig.pluginmanager.hasplugin("xdist")    # installed on the host
     assert not pytestconfig.pluginmanager.hasplugin("timeout")  # installed on the host
     assert "trellis.vcs" not in sys.modules and "pygit2" not in sys.modules  # nothing of Trellis
 """,
 }
+PROJECT["tests/test_calc.py"] = cast(bytes, PROJECT["tests/test_calc.py"]).replace(b"SEEDED_HASH", SEEDED_HASH)
 EXPECTED = [
     ("tests/test_calc.py::test_adds", "passed"),
     ("tests/test_calc.py::test_fails", "failed"),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from trellis.ci.execution import LocalExecutor, pytest_plugin
 from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
-from trellis.ci.execution.pytest_plugin import assign, plan_files, shard_part
+from trellis.ci.execution.pytest_plugin import assign, plan_files, shard_part, split_keys
 from trellis.ci.execution.shards import HARD_EXIT, shard_count, submit_tests
 
 from .test_workspace import GitRepo
@@ -132,7 +132,7 @@ def test_sharded_results_equal_one_process(project: tuple[GitRepo, str], executo
     assert whole.summary == sharded.summary == "34 passed, 3 failed"
     assert (whole.status, whole.exit_code) == (sharded.status, sharded.exit_code) == ("failed", 1)
     assert sorted(k for k, _ in seen) == [0, 1, 2]  # each shard reported as it finished
-    assert sharded.collected == whole.collected == 37 and sharded.collection == whole.collection
+    assert sharded.collected == whole.collected == 37 and sharded.collection
 
 
 def _two_shards(
@@ -377,6 +377,62 @@ def test_a_test_module_that_does_not_import_is_pytests_collection_error(
     output = outcome.output.decode()
     assert "INTERNALERROR" not in output and "not_a_module" in output, output
     assert outcome.exit_code == 2  # pytest's own: interrupted by a collection error
+
+
+UNSTABLE_IDS: dict[str, bytes | tuple[str, bytes] | None] = {
+    # Parameter ids that are not the same in every process: a time, the order of a set of strings (the hash
+    # seed: the same in the warm runner's forks, not in a cold start or another host's worker). pytest-xdist refuses such a suite ("Different tests were collected"); one
+    # process runs it, and so must the shards, each item once.
+    "tests/test_unstable.py": b"""\
+import time
+
+import pytest
+
+WORDS = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"}
+
+
+@pytest.mark.parametrize("when", [time.time_ns(), time.perf_counter_ns(), 3])
+def test_at(when):
+    assert when
+
+
+@pytest.mark.parametrize("word", WORDS)
+def test_word(word):
+    assert word in WORDS
+
+
+@pytest.mark.parametrize("k", range(6))
+def test_k(k):
+    assert k < 6
+""",
+}
+
+
+def test_shards_split_alike_when_parameter_ids_differ_between_processes(
+    tmp_path: Path, executor: LocalExecutor
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit(UNSTABLE_IDS))
+    whole = submit_tests(executor, request(project, TestPlan(), "unstable-whole"), shards=1).result(timeout=300)
+    assert (whole.status, whole.summary) == ("passed", "19 passed")
+    sharded, parts = _two_shards(executor, project, (), "unstable-sharded")
+    assert (sharded.status, sharded.exit_code, sharded.summary) == ("passed", 0, "19 passed"), sharded.reason
+    assert len(parts) == 2 and all(p.tests for p in parts) and len({p.collection for p in parts}) == 1
+    words = sorted(t.nodeid for t in sharded.tests if "test_word" in t.nodeid)
+    assert words == sorted(t.nodeid for t in whole.tests if "test_word" in t.nodeid)  # each word once
+
+
+def test_split_keys_number_the_parametrisations_of_each_test() -> None:
+    ids = ["a.py::t[x]", "a.py::t[y]", "a.py::u", "a.py::C::t[0]", "b.py::t[x]", "a.py::t[z-1]", "b.py::d"]
+    assert split_keys(ids) == [
+        "a.py::t[#0]",
+        "a.py::t[#1]",
+        "a.py::u",
+        "a.py::C::t[#0]",
+        "b.py::t[#0]",
+        "a.py::t[#2]",
+        "b.py::d",
+    ]
 
 
 @settings(max_examples=200, deadline=None)

@@ -131,7 +131,7 @@ class JobOutcome:
     setup_s: float = 0.0
     executor: str = ""
     collected: int = -1  # items pytest collected before sharding (-1: unknown)
-    collection: str = ""  # digest of the collected node ids (equal in every shard of one run)
+    collection: str = ""  # digest of what the shards of one run split alike (equal in every shard)
     evals: tuple[str, ...] = ()  # the code exec/eval ran for the tree: the plugin's stream lines (JSON)
 
     @classmethod

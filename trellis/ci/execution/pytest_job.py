@@ -10,10 +10,14 @@ from pathlib import Path
 
 from .jobs import TestOutcome, TestResult
 
-__all__ = ["PLUGINS_OFF", "PYTEST_ENV", "parse_junit", "pytest_argv", "read_report"]
+__all__ = ["HASH_SEED", "PLUGINS_OFF", "PYTEST_ENV", "parse_junit", "pytest_argv", "read_report"]
 
+# One hash seed for every job, wherever it runs (a warm runner's fork, a cold start, another host's Ray worker): the
+# shards of a job then order a set of strings alike (``parametrize("name", {"a", "b"})``), so they collect the same
+# items in the same order, as one process does; and a verdict does not depend on the process's draw.
+HASH_SEED = "2026"
 # The host's plugins must not leak into a job: no entry-point plugins, no cache, no xdist.
-PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": HASH_SEED}
 _REPORT_LIMIT = 64 << 20
 
 

@@ -59,10 +59,14 @@ identically in every shard: items grouped by module (module-scoped fixtures
 run once per shard that needs them), a group larger than a fair share split
 into single items, then longest-expected-first onto the least loaded shard,
 counting what its own files already give it — like pytest-xdist's
-``loadscope`` with nextest's use of past durations. So the union of the
+``loadscope`` with nextest's use of past durations. Items are split by keys
+that leave parameter ids out (the k-th parametrisation of a test: an id may hold a
+time or a pid, which differ between the shards' processes; a set's order is the
+same in every shard, which share one hash seed). So the union of the
 shards is exactly what one unsharded run collects. The first stream line
-records how many items the shard collected and the digest of the shared ones,
-so the engine can check that every shard saw the same shared collection; each
+records how many items the shard collected and the digest of what it split alike
+with the others (the shared items' keys and expected durations), so the engine
+can check that every shard split the same collection; each
 test's ``index`` is its position within its file.
 
 **Code exec/eval run.** With ``evals``, an audit hook (installed when this
@@ -417,6 +421,23 @@ def _base(nodeid: str) -> str:
     return nodeid.split("[", 1)[0]
 
 
+def split_keys(nodeids: list[str]) -> list[str]:
+    """Each node id with its parameter id replaced by its position among the same test's parametrisations
+    (``t.py::test_at[16:08:35]`` -> ``t.py::test_at[#0]``), in collection order; other ids as they are."""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for nodeid in nodeids:
+        head, sep, last = nodeid.rpartition("::")
+        name, bracket, _ = last.partition("[")
+        if not bracket:
+            out.append(nodeid)
+            continue
+        base = f"{head}{sep}{name}"
+        seen[base] = seen.get(base, -1) + 1
+        out.append(f"{base}[#{seen[base]}]")
+    return out
+
+
 def _under(rest: str, ids: set[str]) -> bool:
     """Is the node id part ``rest`` (after the file) one of ``ids``, a parametrisation of one, or under one?"""
     if rest in ids or _base(rest) in ids:
@@ -694,19 +715,30 @@ class TrellisJob:
                 items[:] = chosen
         rootdir = str(config.rootpath)
         owners = [self._owner(_collected_from(item), rootdir) for item in items]
-        # The items every shard collects: their digest must be the same in every shard.
-        shared = [item.nodeid for item, owner in zip(items, owners) if owner is None]
-        digest = hashlib.sha256("\n".join(shared).encode()).hexdigest()
         self.index = {}  # position within the item's file: the same in every shard that collects the file
         per_file: dict[str, int] = {}
         for item in items:
             file = item.nodeid.split("::", 1)[0]
             self.index[item.nodeid] = per_file[file] = per_file.get(file, -1) + 1
-        # Reused tests are left out before the split (the balance is of what runs); a re-run's done
-        # tests after it (they keep the shard they had).
-        candidates = [(item.nodeid, owner) for item, owner in zip(items, owners) if not self._reused(item.nodeid)]
-        mine = shard_part(candidates, self.shards, self.shard, self.expected, self.base_load)
-        kept = mine - self.exclude
+        # Shards split by keys that do not depend on parameter ids, which may differ from one process to the
+        # next (a time, a pid, an object's address in an id): the k-th parametrisation of a test is the same
+        # item in every shard. Reused tests are left out before the split (the balance is of what runs); a
+        # re-run's done tests after it (they keep the shard they had).
+        keys = split_keys([item.nodeid for item in items])
+        expected: dict[str, float] = {}
+        candidates: list[tuple[str, int | None]] = []
+        for item, key, owner in zip(items, keys, owners, strict=True):
+            if self._reused(item.nodeid):
+                continue
+            candidates.append((key, owner))
+            cost = self.expected.get(item.nodeid, self.expected.get(_base(item.nodeid)))
+            if cost is not None:
+                expected[key] = cost
+        # What every shard splits alike, and how: its digest must be the same in every shard.
+        shared = [f"{key}\t{expected.get(key, '')}" for key, owner in candidates if owner is None]
+        digest = hashlib.sha256("\n".join(shared).encode()).hexdigest()
+        mine = shard_part(candidates, self.shards, self.shard, expected, self.base_load)
+        kept = {item.nodeid for item, key in zip(items, keys, strict=True) if key in mine} - self.exclude
         keep = [item for item in items if item.nodeid in kept]
         dropped = [item for item in items if item.nodeid not in kept]
         self.write({"collected": len(items), "digest": digest, "mine": len(keep)})

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sandbox.runner import CONFINE_SCRIPT, LaunchHandle, ProcessLauncher
+from .pytest_job import HASH_SEED
 
 __all__ = ["WarmPytestLauncher"]
 
@@ -58,12 +59,13 @@ class WarmPytestLauncher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = subprocess.Popen(
-                [self.python, "-I", str(WARM_SERVER), str(CONFINE_SCRIPT), str(theirs.fileno())],
+                # -I but for -E: the environment is ours, and gives the jobs' hash seed (fixed at start-up).
+                [self.python, "-s", "-P", str(WARM_SERVER), str(CONFINE_SCRIPT), str(theirs.fileno())],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
-                env={"LANG": "C.UTF-8"},
+                env={"LANG": "C.UTF-8", "PYTHONHASHSEED": HASH_SEED},
                 close_fds=True,
             )
         finally:

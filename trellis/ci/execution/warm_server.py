@@ -1,6 +1,6 @@
 """The warm pytest runner: one interpreter that has imported pytest, forking one child per job.
 
-Run as ``python -I warm_server.py CONFINE_PATH SOCKET_FD`` by
+Run as ``python -s -P warm_server.py CONFINE_PATH SOCKET_FD`` (with an environment of its own) by
 :class:`trellis.ci.execution.warm.WarmPytestLauncher`. Standard library and pytest
 only, loaded by path: the ``ci`` package is never imported here, so the job's
 interpreter holds nothing of Trellis (a project under test may have its own
@@ -17,8 +17,9 @@ namespaces, forks the job's init, and the command process — instead of
 already-warm interpreter, with the job's environment, arguments and working
 directory, so the job sees what a fresh ``python -m pytest`` would. Commands
 that are not ``<this python> -m pytest``, or whose environment sets
-interpreter options (``PYTHON*`` other than ``PYTHONPATH`` and
-``PYTHONDONTWRITEBYTECODE``), are exec'd as usual.
+interpreter options (``PYTHON*`` other than ``PYTHONPATH``,
+``PYTHONDONTWRITEBYTECODE`` and the ``PYTHONHASHSEED`` this interpreter started
+with), are exec'd as usual.
 """
 
 from __future__ import annotations
@@ -78,7 +79,12 @@ def _in_process(spec: dict[str, Any]) -> Callable[[], NoReturn] | None:
     env: dict[str, str] = spec["env"]
     if argv[:3] != [sys.executable, "-m", "pytest"]:
         return None
-    if any(k.startswith("PYTHON") and k not in _IN_PROCESS_ENV for k in env):
+    if any(
+        k.startswith("PYTHON")
+        and k not in _IN_PROCESS_ENV
+        and not (k == "PYTHONHASHSEED" and env[k] == os.environ.get("PYTHONHASHSEED"))
+        for k in env
+    ):
         return None
 
     def run() -> NoReturn:
