@@ -575,6 +575,73 @@ def test_a_method_of_an_unknown_object_called_then_read_further_is_still_that_me
         assert selected(files, body("app/store.py", f"app.store.Store.{method}")) == {"tests/test_store.py::test_chain"}
 
 
+LEXER = {
+    "app/__init__.py": "",
+    "app/lex.py": """
+        class Lexer:
+            def split(self, sep=None):
+                return ["lexer"]
+
+            def count(self, x):
+                return 0
+
+
+        class MyStr(str):
+            def split(self, sep=None, maxsplit=-1):
+                return ["mine"]
+
+
+        class Shown:
+            def __str__(self):
+                return MyStr("a/b")
+
+
+        def make():
+            return Lexer()
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    ("code", "reaches"),
+    [
+        ('"a/b".split("/")', ""),
+        ('key = "a/b"\nkey.split("/")[0].strip().split()', ""),
+        ('parts = "a b".split()\nparts.count("a")', ""),
+        ('[p.split() for p in "a b".split()]', ""),
+        ('"-".join(["a"]).split()', ""),
+        ('{"a": 1}.get("a")', ""),
+        ("use(Lexer())", "Lexer MyStr"),  # a parameter: any object
+        ('key = "a"\nif len(key):\n    key = make()\nkey.split()', "Lexer MyStr"),  # one binding of the tree
+        ('MyStr("a/b").split("/")', "MyStr"),  # a subclass of str the tree defines
+        ('str(Shown()).split("/")', "Lexer MyStr"),  # __str__ may return a subclass of str
+        ('{"a": make()}.get("a").split()', "Lexer MyStr"),  # what a dict holds
+    ],
+)
+def test_an_attribute_of_a_value_of_exact_builtin_type_is_no_method_of_the_tree(code: str, reaches: str) -> None:
+    """``"a/b".split("/")`` reads ``split`` of a ``str``: no method of the tree, whatever ``Lexer`` defines (it
+    resolved to every ``split`` of the tree). A value the analysis cannot show to be of an exact builtin type
+    (a parameter, what the tree returns, a subclass of a builtin) still reaches every one."""
+    test = "\n".join(
+        [
+            "from app.lex import Lexer, MyStr, Shown, make",
+            "",
+            "def use(x):",
+            "    return x.split()",
+            "",
+            "def test_lex():",
+            "    Lexer()",
+            "    MyStr('a')",
+            *("    " + line for line in code.splitlines()),
+        ]
+    )
+    files = {**LEXER, "tests/test_lex.py": test + "\n"}
+    for cls in ("Lexer", "MyStr"):
+        expected = {"tests/test_lex.py::test_lex"} if cls in reaches.split() else set()
+        assert selected(files, body("app/lex.py", f"app.lex.{cls}.split")) == expected, cls
+    assert selected(files, body("app/lex.py", "app.lex.Lexer.count")) == set()
+
+
 def test_getattr_with_a_constant_name_is_an_attribute_and_with_a_computed_one_anything_loaded() -> None:
     files = {
         "app/ops.py": "def add():\n    return 1\n\ndef sub():\n    return 2\n",

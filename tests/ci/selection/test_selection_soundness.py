@@ -1144,3 +1144,103 @@ def test_a_function_called_through_a_namespace_it_was_found_in_is_reached(way: s
     failing, selection = _failing_and_selection(tmp_path, files, {**files, "gen/mod.py": broken.encode()}, ["test_0"])
     assert failing == {"tests/test_gen.py::test_0"}, failing
     assert failing <= set(selection.tests), (way, selection.reasons)
+
+
+# -- values of exact builtin types --------------------------------------------------------------------------------
+#
+# An attribute read from a value certainly of an exact builtin type (``"a/b".split("/")``) reaches no method of
+# the tree. Each program binds one variable several ways, each to a builtin value or to a value of the tree (an
+# instance of a class with a ``split``, of a subclass of ``str``, a parameter, what ``str()`` or ``"%s" %`` make
+# of an object whose ``__str__`` returns a subclass of ``str``), then reads ``split`` from it.
+
+BUILTIN_SOURCES = ['"a/b"', '" a/b ".strip()', '"/".join(["a", "b"])', 'f"{1}/{2}"', "str(12)", '"a" + "/b"']
+TREE_SOURCES = [
+    "Lexer()",
+    'MyStr("a/b")',
+    "make()",
+    "arg",
+    "str(Shown())",
+    '"%s" % MyStr("a/b")',
+    'f"{Shown()}"',
+    '"a/b".partition(MyStr("/"))[1]',
+    "[Lexer()][0]",
+]
+BUILTIN_MODULE = """\
+class Lexer:
+    def split(self, sep=None):
+        return ["lexer"]
+
+
+class MyStr(str):
+    def split(self, sep=None, maxsplit=-1):
+        return ["mine"]
+
+
+class Shown:
+    def __str__(self):
+        return MyStr("a/b")
+
+
+def make():
+    return Lexer()
+
+
+def use(arg):
+{bindings}
+    return {read}
+"""
+
+
+@st.composite
+def builtin_programs(draw: st.DrawFn) -> tuple[str, bool, bool]:
+    """The module, whether any binding may be a value of the tree, whether one goes through a nested scope."""
+    lines: list[str] = []
+    tree_value = nested = False
+    for i in range(draw(st.integers(1, 4))):
+        source = draw(st.sampled_from(BUILTIN_SOURCES + TREE_SOURCES))
+        tree_value = tree_value or source in TREE_SOURCES
+        way = draw(st.sampled_from(["assign", "if", "for", "walrus", "unpack", "nonlocal", "loop-rebind"]))
+        if way == "assign" or (way == "loop-rebind" and i == 0):
+            lines.append(f"v = {source}")
+        elif way == "if":
+            lines += ["if arg is not None:", f"    v = {source}"]
+        elif way == "for":
+            lines += [f"for v in [{source}]:", "    pass"]
+        elif way == "walrus":
+            lines += [f"if (v := {source}) is None:", "    pass"]
+        elif way == "unpack":
+            lines.append(f"v, _w = {source}, 0")
+        elif way == "nonlocal":
+            nested = True
+            lines += [f"def set{i}():", "    nonlocal v", f"    v = {source}", f"set{i}()"]
+        else:  # rebinding from itself: keeps the type it had
+            lines += ["for _ in range(2):", "    v = (v, 0)[0] or v"]
+    read = draw(st.sampled_from(['v.split("/")', '[w.split("/") for w in [v]][0]']))
+    bindings = "\n".join("    " + line for line in ["v = None", *lines])
+    return BUILTIN_MODULE.format(bindings=bindings, read=read), tree_value, nested
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(program=builtin_programs(), argument=st.sampled_from(["Lexer()", 'MyStr("a/b")', '"a/b"']))
+def test_a_split_of_a_variable_bound_to_any_value_of_the_tree_selects_the_test(
+    program: tuple[str, bool, bool], argument: str, tmp_path: Path
+) -> None:
+    source, tree_value, nested = program
+    tests = ["test_use"]
+    test = f"from gen.mod import *\n\n\ndef test_use():\n    Lexer()\n    assert use({argument}) is not None\n"
+    files = {
+        "gen/__init__.py": b"",
+        "gen/mod.py": source.encode(),
+        "tests/__init__.py": b"",
+        "tests/test_gen.py": test.encode(),
+    }
+    for cls, returned in (("Lexer", '["lexer"]'), ("MyStr", '["mine"]')):
+        broken = source.replace(f"        return {returned}", "        raise RuntimeError", 1)
+        failing, selection = _failing_and_selection(
+            tmp_path / cls, files, {**files, "gen/mod.py": broken.encode()}, tests
+        )
+        assert failing <= set(selection.tests), (cls, source, argument, selection.reasons)
+        if not tree_value and not nested:  # every binding a builtin value: no split of the tree is reached
+            assert not selection.tests, (cls, source, selection.reasons)

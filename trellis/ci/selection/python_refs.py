@@ -68,6 +68,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from .builtin_values import BuiltinValues, after_builtin
 from .python_calls import (
     ANY_ATTR_CALLS,
     CONSTANT_LOADS,
@@ -650,6 +651,7 @@ class _Extractor:
         self.read_blocks = _read_blocks(tree) if "getattr" in text else set()  # blocks with reads to classify
         self.imported: set[str] = set()  # every name an import binds in a frame entered so far
         # How many top-level statements bind each name (a base named by an import bound nowhere else is known).
+        self.builtin_values = BuiltinValues(tree)  # expressions certainly of an exact builtin type
         self.module_bindings: Counter[str] = Counter(
             name for i, stmt in enumerate(tree.body) for name in _bound_names(stmt, docstring=i == 0)
         )
@@ -1406,6 +1408,12 @@ class _Extractor:
                     base = base.value
                 attrs.reverse()
                 chain = tuple(attrs)
+                leftover = self.builtin_rest(base, chain)
+                if leftover is not None:  # "a/b".split: an attribute of an exact builtin runs no code of the tree
+                    self.unknown_attrs(leftover, named=id(node) in self.named_reads)
+                    if not isinstance(base, ast.Name):
+                        stack.append(base)
+                    continue
                 if isinstance(base, ast.Name):
                     self.name_chains(base.id, chain, named=id(node) in self.named_reads)
                     if id(node) not in self.callees:
@@ -1413,6 +1421,16 @@ class _Extractor:
                     continue
                 if isinstance(base, ast.Call) and not _is_super_call(base):
                     callee = _dotted(base.func)
+                    receiver: ast.expr = base.func
+                    while isinstance(receiver, ast.Attribute):
+                        receiver = receiver.value
+                    leftover = self.builtin_rest(receiver, (*callee[1:], "()", *chain)) if callee else None
+                    if leftover is not None:  # d.get(k).save: save of an unknown object, d.get none of the tree
+                        self.unknown_attrs(leftover, named=id(node) in self.named_reads)
+                        self.call(base)
+                        stack.extend(base.args)
+                        stack.extend(k.value for k in base.keywords)
+                        continue
                     if callee is not None:  # Thing(...).attr: an attribute of what Thing returns
                         chains = self.name_chains(callee[0], (*callee[1:], "()", *chain), record=False, unknown=True)
                         self.acc.chains.extend(chains)
@@ -1462,6 +1480,12 @@ class _Extractor:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue  # not reachable from an expression
             stack.extend(ast.iter_child_nodes(node))
+
+    def builtin_rest(self, receiver: ast.AST, chain: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The attributes of ``chain`` (``"()"``: a call) still read from unknown objects when ``receiver`` is
+        certainly of an exact builtin type (:mod:`trellis.ci.selection.builtin_values`); None if it is not."""
+        kind = self.builtin_values.type_of(receiver)
+        return after_builtin(kind, chain) if kind is not None else None
 
     def unknown_attrs(self, chain: tuple[str, ...], *, named: bool = False) -> None:
         """Attributes read from an object the analysis cannot name (a parameter, an item, a call's result): by

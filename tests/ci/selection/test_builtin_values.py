@@ -1,0 +1,132 @@
+"""Which values the analysis knows to be of an exact builtin type (an attribute of theirs runs no code of the tree).
+
+Each case is a function whose last line returns ``v``: the type inferred for that read of ``v`` (None: not
+certain). The uncertain cases are the ways a subclass of a builtin, or any object, can reach ``v``.
+"""
+
+from __future__ import annotations
+
+import ast
+from textwrap import dedent
+
+import pytest
+
+from trellis.ci.selection.builtin_values import BuiltinValues, after_builtin
+
+
+def inferred(source: str) -> str | None:
+    tree = ast.parse(dedent(source))
+    values = BuiltinValues(tree)
+    reads = [n for n in ast.walk(tree) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)]
+    assert reads, source
+    return values.type_of(reads[-1].value)  # type: ignore[arg-type]
+
+
+CERTAIN = {
+    "literal": ('v = "a/b"', "str"),
+    "split": ('v = "a/b".split("/")', "list:str"),
+    "split item": ('v = "a/b".split("/")[0]', "str"),
+    "method chain": ('v = " a ".strip().lower().replace("a", "b")', "str"),
+    "join of anything": ('v = "-".join(p)', "str"),
+    "f-string of two parts": ('v = f"x{p}"', "str"),
+    "f-string of a certain value": ('v = f"{len(p)}"', "str"),
+    "str of a certain value": ("v = str(3)", "str"),
+    "format of certain values": ('v = "{}-{}".format(1, "a")', "str"),
+    "percent of certain values": ('v = "%s/%d" % ("a", 2)', "str"),
+    "concatenation": ('v = "a" + "b"', "str"),
+    "len": ("v = len(p)", "int"),
+    "list of a string": ('v = list("ab")', "list:str"),
+    "sorted split": ('v = sorted("a b".split())', "list:str"),
+    "dict display": ("v = {p: q}", "dict"),
+    "items": ("d = {}\n    v = d.items()", "view"),
+    "comprehension": ('v = [c.upper() for c in "ab"]', "list:str"),
+    "loop over a split": ('for v in "a b".split():\n        pass', "str"),
+    "enumerate": ('for i, v in enumerate("a b".split()):\n        pass', "str"),
+    "unpacking": ('v, w = "a:b".split(":")', "str"),
+    "starred": ('w, *v = "a:b".split(":")', "list:str"),
+    "tuple unpacking": ('v, w = "a", p', "str"),
+    "rebound in a loop": ('v = ""\n    while p:\n        v = v.strip() + "x"', "str"),
+    "augmented": ('v = "a"\n    v += "b"', "str"),
+    "walrus": ('if (v := "a".strip()):\n        pass', "str"),
+    "two types": ('v = "a" if p else [1]', "object"),
+    "closure read": ('v = "a"\n    def g():\n        return v\n    return g', "str"),
+    "not": ("v = not p", "bool"),
+    "deleted": ('v = "a"\n    del v\n    v = "b"', "str"),
+}
+
+UNCERTAIN = {
+    "parameter": ("v = p", None),
+    "annotated parameter": ("v: str = p", None),
+    "a call of the tree": ("v = make()", None),
+    "one binding of the tree": ('v = "a"\n    if p:\n        v = make()', None),
+    "str of anything (__str__ may return a subclass)": ("v = str(p)", None),
+    "repr of anything": ("v = repr(p)", None),
+    "f-string of one part": ('v = f"{p}"', None),
+    "format of anything": ('v = "{}".format(p)', None),
+    "percent of anything": ('v = "%s" % p', None),
+    "percent of a tuple of anything": ('v = "%s" % (p,)', None),
+    "concatenation with anything (__radd__)": ('v = "a" + p', None),
+    "partition by anything (the separator itself)": ('v = "a/b".partition(p)[1]', None),
+    "an item of a dict": ('v = {"a": p}["a"]', None),
+    "get": ('v = {"a": p}.get("a")', None),
+    "an item of a list of anything": ("v = [p][0]", None),
+    "loop over anything": ("for v in p:\n        pass", None),
+    "with target": ('with open("f") as v:\n        pass', None),
+    "except target": ("try:\n        pass\n    except Exception as v:\n        pass", None),
+    "import": ("import os as v", None),
+    "augmented with anything": ('v = "a"\n    v += p', None),
+    "global": ('global v\n    v = "a"', None),
+    "rebound by a nested nonlocal": ('v = "a"\n    def g():\n        nonlocal v\n        v = p\n    g()', None),
+    "locals() read": ('v = "a"\n    locals()', None),
+    "self-bound only": ("v = v.strip()", None),
+    "lambda": ("v = lambda: 1", None),
+}
+
+
+@pytest.mark.parametrize(("case", "expected"), [(k, v[1]) for k in CERTAIN for v in [CERTAIN[k]]])
+def test_certain_values(case: str, expected: str) -> None:
+    body = CERTAIN[case][0]
+    assert inferred(f"def f(p, q):\n    {body}\n    return v\n") == expected
+
+
+@pytest.mark.parametrize("case", sorted(UNCERTAIN))
+def test_values_a_subclass_or_any_object_may_reach_are_not_certain(case: str) -> None:
+    body = UNCERTAIN[case][0]
+    assert inferred(f"def f(p, q):\n    {body}\n    return v\n") is None
+
+
+def test_a_comprehension_variable_is_its_own_and_the_shadowed_name_keeps_its_type() -> None:
+    source = "def f(p):\n    v = 'a'\n    w = [v.save() for v in p]\n    return v\n"
+    assert inferred(source) == "str"
+    tree = ast.parse(source)
+    values = BuiltinValues(tree)
+    inside = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "save"][0]
+    assert values.type_of(inside.value) is None
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "str = MyStr",
+        "from lib import str",
+        "from lib import *",
+        "def str(x):\n    return x",
+        "import str",
+    ],
+)
+def test_a_builtin_name_the_file_binds_is_not_the_builtin(binding: str) -> None:
+    source = f"{binding}\n\ndef f(p):\n    v = str(3)\n    w = list(p)\n    return v\n"
+    assert inferred(source) is None
+
+
+def test_module_and_class_names_are_never_certain() -> None:
+    assert inferred('v = "a"\n\ndef f():\n    return v\n') is None
+    assert inferred('class C:\n    v = "a"\n    def m(self):\n        return v\n') is None
+
+
+def test_what_a_chain_still_reads_of_unknown_objects() -> None:
+    assert after_builtin("str", ("split", "()", "count", "()")) == ()
+    assert after_builtin("dict", ("get", "()", "save", "()")) == ("save",)
+    assert after_builtin("list", ("pop", "()", "save")) == ("save",)
+    assert after_builtin("list:str", ("pop", "()", "strip")) == ()
+    assert after_builtin("str", ("__class__", "__subclasses__")) is None  # classes of the tree handed out
