@@ -24,7 +24,7 @@ def inferred(source: str) -> str | None:
 
 CERTAIN = {
     "literal": ('v = "a/b"', "str"),
-    "split": ('v = "a/b".split("/")', "list:str"),
+    "split": ('v = "a/b".split("/")', "list"),
     "split item": ('v = "a/b".split("/")[0]', "str"),
     "method chain": ('v = " a ".strip().lower().replace("a", "b")', "str"),
     "join of anything": ('v = "-".join(p)', "str"),
@@ -35,15 +35,17 @@ CERTAIN = {
     "percent of certain values": ('v = "%s/%d" % ("a", 2)', "str"),
     "concatenation": ('v = "a" + "b"', "str"),
     "len": ("v = len(p)", "int"),
-    "list of a string": ('v = list("ab")', "list:str"),
-    "sorted split": ('v = sorted("a b".split())', "list:str"),
+    "list of a string": ('v = list("ab")', "list"),
+    "tuple of strings": ('v = tuple("ab")', "tuple:str"),
+    "item of a tuple variable": ('t = ("a", "b")\n    v = t[0]', "str"),
+    "sorted split": ('v = sorted("a b".split())[0]', "str"),
     "dict display": ("v = {p: q}", "dict"),
     "items": ("d = {}\n    v = d.items()", "view"),
-    "comprehension": ('v = [c.upper() for c in "ab"]', "list:str"),
+    "comprehension": ('v = [c.upper() for c in "ab"][0]', "str"),
     "loop over a split": ('for v in "a b".split():\n        pass', "str"),
     "enumerate": ('for i, v in enumerate("a b".split()):\n        pass', "str"),
     "unpacking": ('v, w = "a:b".split(":")', "str"),
-    "starred": ('w, *v = "a:b".split(":")', "list:str"),
+    "starred": ('w, *v = "a:b".split(":")', "list"),
     "tuple unpacking": ('v, w = "a", p', "str"),
     "rebound in a loop": ('v = ""\n    while p:\n        v = v.strip() + "x"', "str"),
     "augmented": ('v = "a"\n    v += "b"', "str"),
@@ -71,6 +73,9 @@ UNCERTAIN = {
     "get": ('v = {"a": p}.get("a")', None),
     "an item of a list of anything": ("v = [p][0]", None),
     "loop over anything": ("for v in p:\n        pass", None),
+    "an element of a list variable (changed in place)": ('ps = "a".split()\n    ps.append(p)\n    v = ps[0]', None),
+    "an element of a set variable": ('ps = {"a"}\n    ps.add(p)\n    for v in ps:\n        pass', None),
+    "an element of a list in a tuple": ('t = (["a"],)\n    t[0].append(p)\n    v = t[0][0]', None),
     "with target": ('with open("f") as v:\n        pass', None),
     "except target": ("try:\n        pass\n    except Exception as v:\n        pass", None),
     "import": ("import os as v", None),
@@ -128,5 +133,5 @@ def test_what_a_chain_still_reads_of_unknown_objects() -> None:
     assert after_builtin("str", ("split", "()", "count", "()")) == ()
     assert after_builtin("dict", ("get", "()", "save", "()")) == ("save",)
     assert after_builtin("list", ("pop", "()", "save")) == ("save",)
-    assert after_builtin("list:str", ("pop", "()", "strip")) == ()
+    assert after_builtin("list:str", ("pop", "()", "strip")) == ()  # a new list: "a b".split().pop().strip()
     assert after_builtin("str", ("__class__", "__subclasses__")) is None  # classes of the tree handed out

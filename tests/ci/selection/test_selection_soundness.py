@@ -1193,13 +1193,16 @@ def use(arg):
 
 @st.composite
 def builtin_programs(draw: st.DrawFn) -> tuple[str, bool, bool]:
-    """The module, whether any binding may be a value of the tree, whether one goes through a nested scope."""
+    """The module, whether any binding may be a value of the tree, whether one goes where the analysis does not
+    follow values (a nested scope's ``nonlocal``, a list changed in place, a dict's items)."""
     lines: list[str] = []
-    tree_value = nested = False
+    tree_value = opaque = False
     for i in range(draw(st.integers(1, 4))):
         source = draw(st.sampled_from(BUILTIN_SOURCES + TREE_SOURCES))
         tree_value = tree_value or source in TREE_SOURCES
-        way = draw(st.sampled_from(["assign", "if", "for", "walrus", "unpack", "nonlocal", "loop-rebind"]))
+        way = draw(
+            st.sampled_from(["assign", "if", "for", "walrus", "unpack", "nonlocal", "loop-rebind", "list", "dict"])
+        )
         if way == "assign" or (way == "loop-rebind" and i == 0):
             lines.append(f"v = {source}")
         elif way == "if":
@@ -1211,13 +1214,19 @@ def builtin_programs(draw: st.DrawFn) -> tuple[str, bool, bool]:
         elif way == "unpack":
             lines.append(f"v, _w = {source}, 0")
         elif way == "nonlocal":
-            nested = True
+            opaque = True
             lines += [f"def set{i}():", "    nonlocal v", f"    v = {source}", f"set{i}()"]
+        elif way == "list":  # a list changed in place: its elements are anything
+            opaque = True
+            lines += ['vs = "a/b".split()', f"vs.append({source})", "v = vs[-1]"]
+        elif way == "dict":
+            opaque = True
+            lines += [f'v = {{"k": {source}}}["k"]']
         else:  # rebinding from itself: keeps the type it had
             lines += ["for _ in range(2):", "    v = (v, 0)[0] or v"]
     read = draw(st.sampled_from(['v.split("/")', '[w.split("/") for w in [v]][0]']))
     bindings = "\n".join("    " + line for line in ["v = None", *lines])
-    return BUILTIN_MODULE.format(bindings=bindings, read=read), tree_value, nested
+    return BUILTIN_MODULE.format(bindings=bindings, read=read), tree_value, opaque
 
 
 @settings(
@@ -1227,7 +1236,7 @@ def builtin_programs(draw: st.DrawFn) -> tuple[str, bool, bool]:
 def test_a_split_of_a_variable_bound_to_any_value_of_the_tree_selects_the_test(
     program: tuple[str, bool, bool], argument: str, tmp_path: Path
 ) -> None:
-    source, tree_value, nested = program
+    source, tree_value, opaque = program
     tests = ["test_use"]
     test = f"from gen.mod import *\n\n\ndef test_use():\n    Lexer()\n    assert use({argument}) is not None\n"
     files = {
@@ -1242,5 +1251,5 @@ def test_a_split_of_a_variable_bound_to_any_value_of_the_tree_selects_the_test(
             tmp_path / cls, files, {**files, "gen/mod.py": broken.encode()}, tests
         )
         assert failing <= set(selection.tests), (cls, source, argument, selection.reasons)
-        if not tree_value and not nested:  # every binding a builtin value: no split of the tree is reached
+        if not tree_value and not opaque:  # every binding a builtin value: no split of the tree is reached
             assert not selection.tests, (cls, source, selection.reasons)

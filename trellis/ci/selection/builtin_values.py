@@ -46,7 +46,11 @@ __all__ = ["BuiltinValues", "after_builtin"]
 _PENDING = ""  # the least element while solving: no binding has given a type yet
 _ANY = "object"  # an exact builtin of a type not tracked (still no code of the tree behind its attributes)
 _SCALARS = frozenset({"str", "bytes", "int", "float", "complex", "bool", "NoneType"})
-_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset"})  # may carry their elements' type: "list:str"
+# Containers may carry their elements' type ("list:str"), when the elements are immutable scalars. A list or a
+# set can be changed in place (``parts.append(x)``, by any code it is handed to): only a new one, not read from a
+# variable, keeps its elements' type (``s.split()[0]``, ``for p in s.split()``, ``a, b = s.split(":")``).
+_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset"})
+_MUTABLE = frozenset({"list", "set"})
 
 _STR_TO_SELF = (
     "capitalize casefold center expandtabs ljust lower lstrip replace rjust rstrip strip swapcase title translate"
@@ -161,6 +165,11 @@ def _element(kind: str | None) -> str | None:
         return "int"
     base, _, item = kind.partition(":")
     return item if base in _CONTAINERS and item else None
+
+
+def _of(kind: str, items: str | None) -> str:
+    """A container of ``kind`` holding values of type ``items`` (kept only for immutable scalars)."""
+    return f"{kind}:{items}" if items in _SCALARS else kind
 
 
 def _join(a: str | None, b: str | None) -> str | None:
@@ -531,10 +540,12 @@ class BuiltinValues:
 
     def _name(self, node: ast.Name) -> str | None:
         found = self.names.get(id(node))
-        if found is not None:
-            return found
-        key = self.resolved.get(id(node))
-        return self.env.get(key) if key is not None else None
+        if found is None:
+            key = self.resolved.get(id(node))
+            found = self.env.get(key) if key is not None else None
+        if found and _base(found) in _MUTABLE:
+            return _base(found)  # changed in place since, maybe: its elements are anything
+        return found
 
     def _builtin_call(self, call: ast.Call) -> str:
         """The builtin a call calls, if its name is one of those tracked and the file binds it nowhere."""
@@ -564,13 +575,13 @@ class BuiltinValues:
             items: str | None = _PENDING
             for element in node.elts:
                 items = None if isinstance(element, ast.Starred) else _join(items, self._type(element))
-            return f"{kind}:{items}" if items else kind
+            return _of(kind, items)
         if isinstance(node, (ast.Dict, ast.DictComp)):
             return "dict"
         if isinstance(node, (ast.ListComp, ast.SetComp)):
             items = self._type(node.elt)
             kind = "list" if isinstance(node, ast.ListComp) else "set"
-            return f"{kind}:{items}" if items else kind
+            return _of(kind, items)
         if isinstance(node, ast.NamedExpr):
             return self._type(node.value)
         if isinstance(node, ast.BoolOp):
@@ -675,7 +686,7 @@ class BuiltinValues:
                 items = _element(self._type(node.args[0]))
                 if items == _PENDING:
                     return _PENDING
-                return f"{kind}:{items}" if items else kind
+                return _of(kind, items)
             return result
         func = node.func
         if not isinstance(func, ast.Attribute) or _dunder(func.attr):
@@ -702,7 +713,7 @@ def _starred(kind: str | None) -> str | None:
     if kind is None or kind == _PENDING:
         return kind if kind == _PENDING else "list"
     items = _element(kind)
-    return f"list:{items}" if items else "list"
+    return _of("list", items)
 
 
 def _frame_read(scope: _Scope) -> None:
