@@ -46,8 +46,8 @@ __all__ = ["BuiltinValues", "after_builtin"]
 _PENDING = ""  # the least element while solving: no binding has given a type yet
 _ANY = "object"  # an exact builtin of a type not tracked (still no code of the tree behind its attributes)
 _SCALARS = frozenset({"str", "bytes", "int", "float", "complex", "bool", "NoneType"})
-# Containers may carry their elements' type ("list:str"), when the elements are immutable scalars. A list or a
-# set can be changed in place (``parts.append(x)``, by any code it is handed to): only a new one, not read from a
+# Containers may carry their elements' type ("list:str"; one level: "tuple:list"). A list or a set can be changed
+# in place (``parts.append(x)``, by any code it is handed to): only a new one, not read from a
 # variable, keeps its elements' type (``s.split()[0]``, ``for p in s.split()``, ``a, b = s.split(":")``).
 _CONTAINERS = frozenset({"list", "tuple", "set", "frozenset"})
 _MUTABLE = frozenset({"list", "set"})
@@ -168,8 +168,9 @@ def _element(kind: str | None) -> str | None:
 
 
 def _of(kind: str, items: str | None) -> str:
-    """A container of ``kind`` holding values of type ``items`` (kept only for immutable scalars)."""
-    return f"{kind}:{items}" if items in _SCALARS else kind
+    """A container of ``kind`` holding values of type ``items`` (a container among them: its own elements may
+    change, its type does not)."""
+    return f"{kind}:{_base(items)}" if items else kind
 
 
 def _join(a: str | None, b: str | None) -> str | None:
