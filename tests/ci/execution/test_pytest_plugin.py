@@ -375,3 +375,29 @@ def test_the_job_records_the_computed_imports_selection_bounds_by_what_was_obser
 
     assert set(pytest_plugin._IMPORTERS) == OBSERVED_IMPORT_CALLS
     assert pytest_plugin.TMPDIR_NAME == TMPDIR_NAME  # the job's own files, not the tree's
+
+
+def test_a_module_of_the_tree_imported_before_the_job_could_observe_makes_the_record_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It would hold the functions the job wraps as they were: its computed imports would go unrecorded.
+    import importlib
+    import sys
+    import types
+
+    from trellis.ci.execution import pytest_plugin
+
+    for dotted in pytest_plugin._IMPORTERS:  # put back what the job's wrappers replace, after the test
+        owner, _, name = dotted.rpartition(".")
+        monkeypatch.setattr(importlib.import_module(owner), name, getattr(importlib.import_module(owner), name))
+    stream = tmp_path / "stream.jsonl"
+    early = types.ModuleType("early")
+    early.__file__ = str(tmp_path / "early.py")
+    monkeypatch.setitem(sys.modules, "early", early)
+    own = types.ModuleType("_trellis_pytest")  # the job's own files, under the working directory too
+    own.__file__ = str(tmp_path / ".trellis-tmp" / "plugin" / "_trellis_pytest.py")
+    monkeypatch.setitem(sys.modules, "_trellis_pytest", own)
+    pytest_plugin._observe_imports(pytest_plugin.EvalRecorder(str(tmp_path), str(stream), []))
+    assert [json.loads(line)["lost"] for line in stream.read_text().splitlines()] == [
+        "early was imported before the job could observe its imports"
+    ]
