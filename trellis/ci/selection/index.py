@@ -34,6 +34,7 @@ from trellis.semantic_diff import DiffResult, EntityChange, module_name
 from ..pipeline.globs import matches_any
 from ..project import read_project
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
+from .fixtures import FixtureModel
 from .load_tests import find_load_tests
 from .observed import SiteCode
 from .pytest_collect import collect, shared_roots
@@ -252,20 +253,21 @@ class TestIndex:
                 facts[path] = found
         config = _installed(read_config(files), files)
         graph = Graph(facts, config, observed)
+        fixtures = FixtureModel(graph)
         reach: dict[str, int] = {}
         for path, items in collect(graph).items():
             if not items:
                 continue
             shared = shared_roots(graph, path)
             files_bits = graph.context_files(path, [*shared, *(r for item in items for r in item.roots)])
-            reach.update(graph.reach({item.nodeid: item.roots for item in items}, shared, files_bits))
+            reach.update(fixtures.reach(items, shared, files_bits))
         # The doctest items of each module with examples (``--doctest-modules``): one id per module, its path.
         doctests: dict[str, int] = {}
         for path in graph.paths:
             node = graph.node_of.get((path, DOCTESTS))
             if node is None:
                 continue
-            shared = shared_roots(graph, path)
+            shared = shared_roots(graph, path, every_fixture=True)
             files_bits = graph.context_files(path, [*shared, node]) | graph.import_closure(
                 path, graph.node_scope[node].refs.imports
             )
@@ -280,7 +282,7 @@ class TestIndex:
             spec = find_load_tests(graph, path, files[path])
             if spec is None:
                 continue
-            shared = shared_roots(graph, path)
+            shared = shared_roots(graph, path, every_fixture=True)
             roots = (*((spec.function,) if spec.function is not None else ()), *spec.roots)
             files_bits = graph.context_files(path, [*shared, *roots])
             bits = graph.reach({spec.nodeid: roots}, shared, files_bits)[spec.nodeid]
@@ -563,7 +565,8 @@ class TestIndex:
                 f"{path} changed: a non-Python file a test may read at run time "
                 "(declare files no test reads in the stage's inert globs)"
             ), "data-file"
-        if name == "conftest.py":
+        if name == "conftest.py" and not self._fixture_change(change, old_index):
+            # (A change confined to fixtures pytest resolves by name selects the tests running them, below.)
             directory = posixpath.dirname(path)
             if not directory:
                 return f"{path} changed: the root conftest.py applies to every test", "root-conftest"
@@ -752,9 +755,29 @@ class TestIndex:
                 nodes.setdefault(node, f"{self._display(node)} (names {word!r}; {path} changed)")
 
     def _def_effects(self, path: str, local: str) -> bool:
-        """Does running the definition of ``local`` in ``path`` do more than bind its name?"""
+        """Does running the definition of ``local`` in ``path`` do more than bind its name? A fixture pytest
+        resolves by name only registers itself: what its decorator says (name, autouse, params) decides which
+        tests run it, and those are the tests reaching it in the old or the new tree."""
         node = self._graph.node_of.get((path, local))
-        return node is not None and self._graph.def_effects(node)
+        return node is not None and node not in self._graph.named_fixtures and self._graph.def_effects(node)
+
+    def _fixture_change(self, change: Change, old_index: TestIndex | None) -> bool:
+        """Is ``change`` confined to a fixture pytest resolves by name (or code inside one), in each tree that
+        has the entity? Then it affects the tests running that fixture, not every test below its conftest."""
+        if not isinstance(change, ChangedEntity):
+            return False
+        local = _local_qualname(change.path, change.qualname)
+        if not local or (old_index is None and change.change != "added"):
+            return False
+        found = False
+        for index in (self, old_index):
+            assert index is not None
+            if index._scope(change.path, local) is None:
+                continue
+            if not index._graph.fixture_scope(change.path, local):
+                return False
+            found = True
+        return found
 
     def _scope(self, path: str, local: str) -> Scope | None:
         facts = self._graph.facts.get(path)
@@ -778,8 +801,10 @@ class TestIndex:
             how = "body" if how != "module" else how
         if scope is None:
             return
-        label = f"{self._display(graph.node_of[(path, scope.qualname)])} ({what})"
         node = graph.node_of[(path, scope.qualname)]
+        label = f"{self._display(node)} ({what})"
+        if node in graph.named_fixtures:
+            label = f"fixture {scope.fixture!r}, {self._display(node)} ({what})"
         nodes.setdefault(node, label)
         if how == "def":
             nodes.setdefault(graph.node_of[(path, scope.container)], label)

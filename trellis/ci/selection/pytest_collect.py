@@ -2,9 +2,10 @@
 
 The items pytest collects from the root with no arguments (files and names as
 :mod:`trellis.ci.selection.pytest_config` says); each item starts from its own function, its
-classes and their xunit ``setup``/``teardown`` methods, and shares with the
-other items of its file the file's module code, every node of the conftest
-files above it (fixtures and hooks), the plugins they name, the module's
+classes and their xunit ``setup``/``teardown`` methods (and the fixtures it runs, which
+:mod:`trellis.ci.selection.fixtures` resolves by name), and shares with the other items of its file
+the file's module code, the conftest files above it and the plugins they name (their module code,
+top-level names and ``pytest_*`` hooks: what pytest runs of them besides fixtures), the module's
 xunit functions and ``pytest_*`` hooks.
 """
 
@@ -58,6 +59,7 @@ class TestItem:
     path: str
     function: int
     roots: tuple[int, ...]
+    classes: tuple[int, ...] = ()  # the classes it is collected in, outermost first
 
 
 def collect(graph: Graph) -> dict[str, list[TestItem]]:
@@ -121,7 +123,7 @@ def _collect_class(
                 wanted = member.startswith("test") if is_unittest else graph.config.is_test_function(member)
                 if wanted:
                     nodeid = f"{prefix}::{member}"
-                    items[nodeid] = TestItem(nodeid, path, node, (node, *chain, *setups))
+                    items[nodeid] = TestItem(nodeid, path, node, (node, *chain, *setups), chain)
             elif kind == "class" and not is_unittest:
                 _collect_class(graph, path, f"{prefix.partition('::')[2]}::{member}", node, chain, items)
 
@@ -133,7 +135,11 @@ def unittest_roots(graph: Graph, cls: int) -> tuple[int, ...] | None:
     if not graph.class_info(cls)[2]:
         return None
     mro = [cls, *graph.ancestors(cls)]
-    roots = [cls, *_defined_all(graph, mro, _XUNIT_CLASS), *shared_roots(graph, graph.node_path[cls])]
+    roots = [
+        cls,
+        *_defined_all(graph, mro, _XUNIT_CLASS),
+        *shared_roots(graph, graph.node_path[cls], every_fixture=True),
+    ]
     for klass in mro:
         for member, qualname in graph.node_scope[klass].members:
             if member.startswith("test") or member == "runTest":
@@ -154,14 +160,19 @@ def _defined_all(graph: Graph, classes: list[int], names: frozenset[str]) -> lis
     ]
 
 
-def shared_roots(graph: Graph, path: str) -> list[int]:
-    """The nodes every item of a test file starts from: module code, conftests, plugins, xunit, hooks."""
+def shared_roots(graph: Graph, path: str, *, every_fixture: bool = False) -> list[int]:
+    """The nodes every item of a test file starts from: module code, conftests, plugins, xunit, hooks.
+
+    ``every_fixture``: every fixture the file's items can see too, for items whose fixtures are not resolved
+    by name (doctests, which may ``getfixture`` any; unittest cases run by ``load_tests``)."""
     roots = [graph.module_node(path)]
     for conftest in conftests(graph, path):
-        roots.extend(graph.node_of[(conftest, s.qualname)] for s in graph.facts[conftest].scopes)
-        roots.extend(_plugin_nodes(graph, conftest, graph.facts[conftest].plugins))
-    roots.extend(_plugin_nodes(graph, path, graph.facts[path].plugins))
-    roots.extend(_plugin_nodes(graph, "", graph.config.plugins))
+        roots.extend(_pytest_nodes(graph, conftest, every_fixture))
+        roots.extend(_plugin_nodes(graph, conftest, graph.facts[conftest].plugins, every_fixture))
+    roots.extend(_plugin_nodes(graph, path, graph.facts[path].plugins, every_fixture))
+    roots.extend(_plugin_nodes(graph, "", graph.config.plugins, every_fixture))
+    if every_fixture:
+        roots.extend(n for n in graph.named_fixtures if graph.node_path[n] == path)
     for scope in graph.facts[path].scopes:
         if (
             scope.kind == "function"
@@ -172,13 +183,28 @@ def shared_roots(graph: Graph, path: str) -> list[int]:
     return roots
 
 
-def _plugin_nodes(graph: Graph, path: str, plugins: Iterable[str]) -> list[int]:
+def _plugin_nodes(graph: Graph, path: str, plugins: Iterable[str], every_fixture: bool) -> list[int]:
     out: list[int] = []
     for plugin in plugins:
         for key in graph.module_keys(path, 0, plugin):
             for file in graph.executed(key):
-                out.extend(graph.node_of[(file, s.qualname)] for s in graph.facts[file].scopes)
+                out.extend(_pytest_nodes(graph, file, every_fixture))
     return out
+
+
+def _pytest_nodes(graph: Graph, path: str, every_fixture: bool) -> list[int]:
+    """What pytest runs of a conftest or plugin file for every test below it: its module code, its top-level
+    names (``collect_ignore``...) and its ``pytest_*`` hooks — and its fixtures, unless they are resolved by name
+    (:attr:`Graph.named_fixtures`). Other functions and classes run when those call them (the graph's edges). When no
+    fixture is resolved by name (the tree registers plugins at run time, say), every node of the file."""
+    scopes = graph.facts[path].scopes
+    if not graph.fixtures_resolved or every_fixture:
+        return [graph.node_of[(path, s.qualname)] for s in scopes]
+    return [
+        graph.node_of[(path, s.qualname)]
+        for s in scopes
+        if s.kind not in ("function", "method", "class") or (not s.parent and s.name.startswith("pytest_"))
+    ]
 
 
 def conftests(graph: Graph, path: str) -> list[str]:

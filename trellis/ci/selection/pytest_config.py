@@ -73,6 +73,7 @@ class PytestConfig:
     ignore: tuple[str, ...] = ()
     doctest_modules: bool = False
     unsupported: str = ""
+    usefixtures: tuple[str, ...] = ()
 
     def is_test_file(self, path: str) -> bool:
         """Would a plain ``pytest`` run (from the root) collect this file as a test module?"""
@@ -222,6 +223,7 @@ def _build(source: str, values: Mapping[str, Any]) -> PytestConfig:
         ignore=tuple(ignore),
         doctest_modules=doctest_modules(args),
         unsupported=unsupported,
+        usefixtures=strings("usefixtures", ()),
     )
 
 

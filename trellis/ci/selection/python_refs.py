@@ -157,6 +157,32 @@ class ImportRef:
     name: str = ""
 
 
+# The decorators that make a function a pytest fixture (through the file's imports: ``from pytest import fixture``).
+FIXTURE_DECORATORS = frozenset(
+    {"pytest.fixture", "pytest.yield_fixture", "_pytest.fixtures.fixture", "pytest_asyncio.fixture"}
+)
+# Methods that run a fixture by name (a request's), and the fixture machinery's attributes, whose use may make a
+# test run any fixture visible to it (``item.fixturenames.append(name)``, ``manager.getfixturedefs(name, node)``).
+_FIXTURE_LOOKUPS = frozenset({"getfixturevalue", "getfuncargvalue"})
+_FIXTURE_MACHINERY = frozenset(
+    {
+        "fixturenames",
+        "funcargnames",
+        "_fixtureinfo",
+        "_fixturemanager",
+        "names_closure",
+        "getfixturedefs",
+        "getfixtureclosure",
+        "parsefactories",
+        "_get_active_fixturedef",
+        "_getnextfixturedef",
+        "_arg2fixturedefs",
+    }
+)
+_REGISTERS_PLUGINS = re.compile(r"\.(register|import_plugin|consider_module|consider_pluginarg|consider_conftest)\s*\(")
+# A string naming fixtures as pytest's marks do: one name, or names separated by commas ("a, b").
+_FIXTURE_WORDS = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*,?\s*")
+
 # Methods whose first parameter is the class, not an instance, without a decorator saying so.
 _CLASS_BOUND = frozenset({"__new__", "__init_subclass__", "__class_getitem__"})
 
@@ -201,6 +227,9 @@ class NodeRefs:
     ``computed``: the calls importing a computed name (``import_module(name)``: an import of ``"*"``, any
     module, among ``imports``) and ``unpickles`` the unpickling calls it cannot bound (it may run any code):
     what a run observed them do may bound them (:mod:`trellis.ci.selection.observed`).
+    ``fixtures``: the pytest fixtures it asks for by a constant name (``request.getfixturevalue("db")``);
+    ``any_fixture``: by a computed one, or it edits what pytest runs (``item.fixturenames.append(x)``): any
+    fixture visible where it runs.
     """
 
     chains: tuple[Chain, ...] = ()
@@ -216,6 +245,8 @@ class NodeRefs:
     evals: bool = False
     computed: tuple[str, ...] = ()
     unpickles: tuple[str, ...] = ()
+    fixtures: tuple[str, ...] = ()
+    any_fixture: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +284,14 @@ class Scope:
     are the class's ``refs`` (whoever reads the attribute has the class), and they run code when the class is
     defined only if a value's type has a ``__set_name__``, which :mod:`trellis.ci.selection.ref_graph` decides
     (then they count for the definer too, and the class is handed out).
+
+    pytest's view (:mod:`trellis.ci.selection.fixtures`): ``fixture`` (functions and methods) is the name pytest
+    registers a ``@pytest.fixture`` under (its ``name=``, else its own: ``fixture_named`` says which),
+    ``autouse`` whether it is one (a computed ``autouse=`` counts), ``fixture_plain`` whether its other
+    decorators are all inert (else they hand the function to other code too); ``args``: the parameters
+    pytest fills by name (those without a default; a method's first aside); ``marks``: the words of the
+    decorators' (and a class body's ``pytestmark``'s) string constants that may name a fixture
+    (``usefixtures("db")``, ``parametrize("a, b", ...)`` with ``indirect``, ``lazy_fixture("db")``).
     """
 
     qualname: str
@@ -275,6 +314,12 @@ class Scope:
     getter: bool = False
     hands_out: bool = False
     bound_values: tuple[tuple[Chain, ...], ...] = ()
+    fixture: str = ""
+    fixture_named: bool = False
+    fixture_plain: bool = False
+    autouse: bool = False
+    args: tuple[str, ...] = ()
+    marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +364,10 @@ class FileFacts:
     Names bound at top level other than by a definition are scopes of kind
     ``name`` (qualname the name): their refs are what the pure statements
     binding them reference (an impure statement's belong to the module).
+    ``marks``: the fixture-naming words of the module's ``pytestmark``; ``usefixtures``: those of every
+    ``usefixtures(...)`` call in the file (a mark bound to a name and applied elsewhere counts for every test
+    importing the file); ``registers_plugins``: the file hands pytest plugins at run time
+    (``config.pluginmanager.register(obj)``), whose fixtures then apply by name anywhere.
     """
 
     path: str
@@ -336,6 +385,9 @@ class FileFacts:
     plugins: tuple[str, ...] = ()
     toplevel: tuple[TopLevel, ...] = ()
     exports: tuple[str, ...] | None = None
+    marks: tuple[str, ...] = ()
+    usefixtures: tuple[str, ...] = ()
+    registers_plugins: bool = False
 
     def scope(self, qualname: str) -> Scope | None:
         for scope in self.scopes:
@@ -562,6 +614,8 @@ class _Acc:
     evals: bool = False
     computed: list[str] = field(default_factory=list)
     unpickles: list[str] = field(default_factory=list)
+    fixtures: list[str] = field(default_factory=list)
+    any_fixture: bool = False
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -577,6 +631,8 @@ class _Acc:
         self.evals = self.evals or other.evals
         self.computed.extend(other.computed)
         self.unpickles.extend(other.unpickles)
+        self.fixtures.extend(other.fixtures)
+        self.any_fixture = self.any_fixture or other.any_fixture
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -593,6 +649,8 @@ class _Acc:
             evals=self.evals,
             computed=tuple(dict.fromkeys(self.computed)),
             unpickles=tuple(dict.fromkeys(self.unpickles)),
+            fixtures=tuple(dict.fromkeys(self.fixtures)),
+            any_fixture=self.any_fixture,
         )
 
 
@@ -629,6 +687,7 @@ class _Extractor:
         self.path = path
         self.tree = tree
         self.lines = text.splitlines(keepends=True)
+        self.text = text
         self.scopes: list[Scope] = []
         self.future_annotations = any(
             isinstance(s, ast.ImportFrom) and s.module == "__future__" and any(a.name == "annotations" for a in s.names)
@@ -783,6 +842,15 @@ class _Extractor:
             plugins=tuple(plugins),
             toplevel=tuple(toplevel),
             exports=_literal_all(self.tree),
+            marks=_fixture_words(s for s in self.tree.body if _assigns_name(s, "pytestmark")),
+            usefixtures=_fixture_words(
+                n
+                for n in ast.walk(self.tree)
+                if isinstance(n, ast.Call) and (_dotted(n.func) or [""])[-1] == "usefixtures"
+            )
+            if "usefixtures" in self.text
+            else (),
+            registers_plugins="pluginmanager" in self.text and bool(_REGISTERS_PLUGINS.search(self.text)),
         )
 
     def doctests(self) -> Scope | None:
@@ -1062,6 +1130,7 @@ class _Extractor:
         escapes = any(not inert_decorator(d) for d in decorators)
         if escapes:
             self.acc.escapes.append(qualname)
+        fixture, fixture_named, autouse = _fixture_decorator(node, decorators)
         evaluated = [*defaults, *([] if self.future_annotations else annotations)]
         def_effects = escapes or any(_has_call(e) for e in evaluated)
         def_hash = _hash(type(node).__name__, node.name, self.header(node))
@@ -1116,6 +1185,14 @@ class _Extractor:
                 inert_call=not node.decorator_list and not in_class and self.computes_only(node.body),
                 is_async=isinstance(node, ast.AsyncFunctionDef),
                 getter=getter,
+                fixture=fixture,
+                fixture_named=fixture_named,
+                fixture_plain=bool(fixture) and all(inert_decorator(d) or d in FIXTURE_DECORATORS for d in decorators),
+                autouse=autouse,
+                args=_requested_args(args, method=in_class and "staticmethod" not in decorators),
+                marks=_fixture_words(
+                    d for d, name in zip(node.decorator_list, decorators, strict=True) if name not in FIXTURE_DECORATORS
+                ),
             ),
         )
 
@@ -1314,6 +1391,7 @@ class _Extractor:
                 not_a_test=any(_assigns_false(s, "__test__") for s in node.body),
                 hands_out=hands_out,
                 bound_values=tuple(bound_values),
+                marks=_fixture_words([*node.decorator_list, *(s for s in node.body if _assigns_name(s, "pytestmark"))]),
             ),
         )
 
@@ -1628,6 +1706,17 @@ class _Extractor:
             self.name_chains(args[0].id, ("__dict__",))  # vars(x) is x.__dict__ (an instance's own: what it stored)
         elif name in ANY_ATTR_CALLS:
             self.acc.any_attr = True
+        if isinstance(node.func, ast.Attribute) and (
+            node.func.attr in _FIXTURE_LOOKUPS
+            or node.func.attr in _FIXTURE_MACHINERY
+            or (isinstance(node.func.value, ast.Attribute) and node.func.value.attr in _FIXTURE_MACHINERY)
+        ):
+            # request.getfixturevalue("db") runs that fixture (resolved where the test runs); a computed name,
+            # or code editing pytest's fixture machinery (item.fixturenames.append(x)), any fixture visible there.
+            if node.func.attr in _FIXTURE_LOOKUPS and first is not None:
+                self.acc.fixtures.append(first)
+            else:
+                self.acc.any_fixture = True
         if isinstance(node.func, ast.Attribute) and node.func.attr in STRING_ATTR_METHODS:
             for arg in args:
                 value = _constant_str(arg)
@@ -1984,6 +2073,49 @@ class _Extractor:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _fixture_decorator(node: _FunctionNode, decorators: list[str]) -> tuple[str, bool, bool]:
+    """(the name pytest registers the fixture under, whether ``name=`` gave it, autouse) for a function one
+    fixture decorator makes a fixture; ("", False, False) otherwise, or when the name is computed (then the
+    function stays what its decorator hands to other code: whatever runs its definition reaches it)."""
+    found = [d for d, name in zip(node.decorator_list, decorators, strict=True) if name in FIXTURE_DECORATORS]
+    if len(found) != 1:
+        return "", False, False
+    name, named, autouse = node.name, False, False
+    if isinstance(found[0], ast.Call):
+        for keyword in found[0].keywords:
+            if keyword.arg is None:  # **options: the name may be in them
+                return "", False, False
+            if keyword.arg == "name":
+                value = _constant_str(keyword.value)
+                if not value:
+                    return "", False, False
+                name, named = value, True
+            elif keyword.arg == "autouse":
+                autouse = not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+    return name, named, autouse
+
+
+def _requested_args(args: ast.arguments, *, method: bool) -> tuple[str, ...]:
+    """The parameters pytest fills with fixtures: those without a default (a bound method's first aside)."""
+    positional = [*args.posonlyargs, *args.args]
+    required = positional[: len(positional) - len(args.defaults)]
+    if method and required and required[0] is positional[0]:
+        required = required[1:]
+    keyword = [a for a, default in zip(args.kwonlyargs, args.kw_defaults, strict=True) if default is None]
+    return tuple(a.arg for a in [*required, *keyword])
+
+
+def _fixture_words(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
+    """The names the string constants in ``nodes`` may give pytest as fixtures (a mark's ``"db"``, ``"a, b"``)."""
+    out: list[str] = []
+    for node in nodes:
+        for child in ast.walk(node):
+            text = _constant_str(child)
+            if text is not None and _FIXTURE_WORDS.fullmatch(text):
+                out.extend(w.strip() for w in text.split(",") if w.strip())
+    return tuple(dict.fromkeys(out))
 
 
 def _main_guard(stmt: ast.stmt) -> bool:
