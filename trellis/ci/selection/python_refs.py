@@ -843,13 +843,7 @@ class _Extractor:
             toplevel=tuple(toplevel),
             exports=_literal_all(self.tree),
             marks=_fixture_words(s for s in self.tree.body if _assigns_name(s, "pytestmark")),
-            usefixtures=_fixture_words(
-                n
-                for n in ast.walk(self.tree)
-                if isinstance(n, ast.Call) and (_dotted(n.func) or [""])[-1] == "usefixtures"
-            )
-            if "usefixtures" in self.text
-            else (),
+            usefixtures=_loose_usefixtures(self.tree) if "usefixtures" in self.text else (),
             registers_plugins="pluginmanager" in self.text and bool(_REGISTERS_PLUGINS.search(self.text)),
         )
 
@@ -2095,6 +2089,25 @@ def _fixture_decorator(node: _FunctionNode, decorators: list[str]) -> tuple[str,
             elif keyword.arg == "autouse":
                 autouse = not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
     return name, named, autouse
+
+
+def _loose_usefixtures(tree: ast.Module) -> tuple[str, ...]:
+    """The fixture names of the ``usefixtures(...)`` calls of a file that are not where pytest reads them for
+    the decorated test or class alone (a decorator, a ``pytestmark``): a mark bound to a name, which any test
+    importing it may apply (``needs_db = pytest.mark.usefixtures("db")``)."""
+    placed: set[int] = set()
+    for node in ast.walk(tree):
+        held: list[ast.AST] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            held.extend(node.decorator_list)
+        if isinstance(node, (ast.Module, ast.ClassDef)):
+            held.extend(s for s in node.body if _assigns_name(s, "pytestmark"))
+        placed.update(id(n) for h in held for n in ast.walk(h))
+    return _fixture_words(
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and (_dotted(n.func) or [""])[-1] == "usefixtures" and id(n) not in placed
+    )
 
 
 def _requested_args(args: ast.arguments, *, method: bool) -> tuple[str, ...]:

@@ -296,8 +296,8 @@ class Graph:
         self._observed_files: dict[str, set[str]] = {}
         # pytest fixtures pytest runs only by name (trellis.ci.selection.fixtures decides which tests do): the node
         # running their definition hands them to pytest and does not reach them.
-        self.fixture_holders, self.named_fixtures = self._fixtures_by_name()
-        self.fixtures_resolved = not any(facts.registers_plugins for facts in facts.values())
+        self.fixtures_resolved = not any(f.registers_plugins for f in facts.values())
+        self.named_fixtures = self._fixtures_by_name() if self.fixtures_resolved else frozenset()
         # Edges.
         self.succ: list[tuple[int, ...]] = []
         self.fallbacks: list[frozenset[str]] = []
@@ -435,28 +435,22 @@ class Graph:
     def module_node(self, path: str) -> int:
         return self.node_of[(path, "")]
 
-    def _fixtures_by_name(self) -> tuple[frozenset[str], frozenset[int]]:
-        """(the files whose namespace pytest reads fixtures from, the fixtures it runs only by name).
-
-        The files: ``conftest.py`` files, test modules, the plugins ``pytest_plugins`` and ``-p`` name. The
-        fixtures: functions and methods one fixture decorator with a constant name makes fixtures, other decorators
-        inert, defined when a holder is imported (at its top level or in its classes), where no file of the tree
-        registers plugins at run time (``config.pluginmanager.register(obj)``: the fixtures of ``obj``'s module
-        or class then apply by name anywhere). None when one does: every fixture is reached by its definer again.
-        """
+    def _fixtures_by_name(self) -> frozenset[int]:
+        """The fixtures pytest runs only by name: functions and methods that one fixture decorator with a constant
+        name makes fixtures (other decorators inert), defined when their file is imported (at its top level or in
+        its classes), in a file whose namespace pytest reads fixtures from — a ``conftest.py``, a test module, a
+        plugin ``pytest_plugins`` or ``-p`` names. (Only where no file of the tree registers plugins at run time,
+        ``config.pluginmanager.register(obj)``: the fixtures of ``obj`` would apply by name anywhere.)"""
         plugins = {*self.config.plugins, *(p for facts in self.facts.values() for p in facts.plugins)}
         holders = {p for p in self.paths if posixpath.basename(p) == "conftest.py" or self.config.is_test_file(p)}
         for plugin in plugins:
             for key in self.module_keys("", 0, plugin):
                 holders.update(self.module_files.get(key, ()))
-        if any(facts.registers_plugins for facts in self.facts.values()):
-            return frozenset(holders), frozenset()
-        by_name = frozenset(
+        return frozenset(
             node
             for node, scope in enumerate(self.node_scope)
             if scope.fixture and scope.fixture_plain and not scope.container and self.node_path[node] in holders
         )
-        return frozenset(holders), by_name
 
     def fixture_scope(self, path: str, local: str) -> bool:
         """Is ``local`` in ``path`` a fixture pytest runs by name, or code inside one?"""
