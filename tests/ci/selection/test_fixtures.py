@@ -260,6 +260,16 @@ def test_a_mark_bound_to_a_name_and_a_decorator_handing_a_function_to_a_plugin_c
     }
 
 
+def test_a_fixture_is_not_a_candidate_of_an_attribute_read_by_name() -> None:
+    # pytest refuses a direct call of a fixture: getattr(obj, name) cannot run one, only pytest can.
+    files = {
+        **TREE,
+        "tests/test_reflect.py": "def test_reflect():\n    import conftest\n    getattr(conftest, input())()\n",
+    }
+    assert "tests/test_reflect.py::test_reflect" not in select(files, body("conftest.py", "conftest.db")).tests
+    assert "tests/test_reflect.py::test_reflect" in select(files, body("app/db.py", "app.db.connect")).tests
+
+
 def test_a_tree_registering_plugins_at_run_time_keeps_every_fixture_reached() -> None:
     files = {
         **TREE,

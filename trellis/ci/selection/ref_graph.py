@@ -313,6 +313,8 @@ class Graph:
         getters: list[int] = []
         hooked = False
         for node, scope in enumerate(self.node_scope):
+            if node in self.named_fixtures:
+                continue  # pytest errors on a direct call of a fixture (since 4.0): only pytest runs it, by name
             if scope.kind in ("class", "method", "name") or (scope.kind == "function" and scope.parent == ""):
                 candidates.setdefault(scope.name, []).append(node)
             if scope.getter and (scope.kind == "method" or (scope.kind == "function" and scope.parent == "")):
