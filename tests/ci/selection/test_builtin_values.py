@@ -52,6 +52,9 @@ CERTAIN = {
     "walrus": ('if (v := "a".strip()):\n        pass', "str"),
     "two types": ('v = "a" if p else [1]', "object"),
     "closure read": ('v = "a"\n    def g():\n        return v\n    return g', "str"),
+    "difference": ('v = frozenset("ab").difference(p)', "frozenset:str"),
+    "union (the argument's elements)": ('v = frozenset("ab").union(p)', "frozenset"),
+    "intersection (either's elements)": ('v = frozenset("ab").intersection(p)', "frozenset"),
     "not": ("v = not p", "bool"),
     "deleted": ('v = "a"\n    del v\n    v = "b"', "str"),
 }
@@ -117,6 +120,10 @@ def test_a_comprehension_variable_is_its_own_and_the_shadowed_name_keeps_its_typ
         "from lib import *",
         "def str(x):\n    return x",
         "import str",
+        'globals()["str"] = MyStr',
+        'setattr(sys.modules[__name__], "str", MyStr)',
+        'setattr(me, "str", MyStr)',
+        "me.str = MyStr",
     ],
 )
 def test_a_builtin_name_the_file_binds_is_not_the_builtin(binding: str) -> None:
@@ -127,6 +134,10 @@ def test_a_builtin_name_the_file_binds_is_not_the_builtin(binding: str) -> None:
 def test_module_and_class_names_are_never_certain() -> None:
     assert inferred('v = "a"\n\ndef f():\n    return v\n') is None
     assert inferred('class C:\n    v = "a"\n    def m(self):\n        return v\n') is None
+    # a class body reads its namespace first (a metaclass's __prepare__ may have filled it), then the function's
+    assert (
+        inferred('def f():\n    v = "a"\n    class C(metaclass=M):\n        w = v.save()\n        return v\n') is None
+    )
 
 
 def test_what_a_chain_still_reads_of_unknown_objects() -> None:

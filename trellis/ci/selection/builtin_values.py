@@ -76,7 +76,7 @@ def _text_methods(kind: str, other: str) -> dict[str, str | None]:
 
 
 # Methods of exact builtins and what they return (None: a value the analysis cannot name; "@": the receiver's
-# own type; "*": the receiver's element type). A method not listed still runs no code of the tree.
+# type, elements included; "^": its kind, elements unknown;# own type; "*": the receiver's element type). A method not listed still runs no code of the tree.
 _METHODS: dict[str, dict[str, str | None]] = {
     "str": _text_methods("str", "bytes"),
     "bytes": _text_methods("bytes", "str"),
@@ -98,7 +98,9 @@ _METHODS: dict[str, dict[str, str | None]] = {
         "clear": "NoneType",
     },
     "set": {
-        **dict.fromkeys(("union", "intersection", "difference", "symmetric_difference", "copy"), "@"),
+        # a union's elements come from the argument, an intersection's from either: only the kind is known
+        **dict.fromkeys(("union", "intersection", "symmetric_difference"), "^"),
+        **dict.fromkeys(("difference", "copy"), "@"),
         **dict.fromkeys(("isdisjoint", "issubset", "issuperset"), "bool"),
         **dict.fromkeys(("add", "discard", "remove", "update", "clear"), "NoneType"),
         **dict.fromkeys(("difference_update", "intersection_update", "symmetric_difference_update"), "NoneType"),
@@ -193,6 +195,8 @@ def _method_result(kind: str, method: str) -> str | None:
     result = _METHODS.get(_base(kind), {}).get(method)
     if result == "@":
         return kind
+    if result == "^":
+        return _base(kind)
     if result == "*":
         return _element(kind)
     return result
@@ -482,9 +486,7 @@ class BuiltinValues:
         """The variable a read of ``name`` in ``scope`` reads, if it is a function's or a comprehension's."""
         current: _Scope | None = scope
         if scope.kind == "class":
-            if name in scope.bindings or name in scope.declared:
-                return None
-            current = scope.parent
+            return None  # the class namespace first (a metaclass's __prepare__ may fill it), then the globals
         while current is not None:
             if current.kind == "module":
                 return None
@@ -739,10 +741,25 @@ def _target_names(target: ast.AST) -> Iterator[str]:
 
 
 def _shadowed(tree: ast.Module) -> frozenset[str]:
-    """The tracked builtins' names the file binds somewhere (all of them after an ``import *``)."""
+    """The tracked builtins' names the file binds somewhere: all of them after an ``import *`` or where its code
+    may write its own namespace by other means (``globals()``, ``vars()``, ``exec``, ``eval``,
+    ``sys.modules[...]``, ``f_globals``, ``f.__globals__``); ``x.str = ...`` and ``setattr(x, "str", ...)`` too
+    (``x`` may be the module itself). Other modules writing this one's globals (``mod.len = ...``) or the
+    ``builtins`` module are not followed."""
     bound: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        if isinstance(node, ast.Name) and node.id in ("globals", "vars", "exec", "eval"):
+            return _CALLABLE_NAMES
+        if isinstance(node, ast.Attribute) and node.attr in ("modules", "f_globals", "__globals__"):
+            return _CALLABLE_NAMES
+        if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.attr)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+            name = node.args[1] if len(node.args) > 1 else None
+            if not isinstance(name, ast.Constant):
+                return _CALLABLE_NAMES
+            bound.add(str(name.value))
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             bound.add(node.id)
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
