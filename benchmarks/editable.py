@@ -20,7 +20,8 @@ from pathlib import Path
 def installed_python(checkout: Path, python: str, directory: Path) -> str:
     sites = json.loads(
         subprocess.run(
-            [python, "-c", "import json, site; print(json.dumps(site.getsitepackages()))"],
+            # every site directory, those another layer's .pth file added too (a .pth is read in site dirs only)
+            [python, "-c", "import json, sys; print(json.dumps([p for p in sys.path if p.endswith('-packages')]))"],
             check=True,
             capture_output=True,
             text=True,
