@@ -423,6 +423,10 @@ def test_nearly_every_test_selected_through_code_that_may_run_anything_is_report
     files["tests/test_lib.py"] = b"from lib import f\n\n\ndef test_f():\n    assert f() == 1\n"
     for k in range(12):
         files[f"tests/test_{k}.py"] = f"from helpers import check\n\n\ndef test_{k}():\n    assert check()\n".encode()
+    # One test has it start Python code the analysis cannot bound: the site may run any code, for every test.
+    files["tests/test_0.py"] = (
+        b"import sys\n\nfrom helpers import check\n\n\ndef test_0():\n    assert check([sys.executable, '-c', 'import lib'])\n"
+    )
     client.create_repository("near")
     seed = client.commit("near", "main", files, "seed", wait_for_verdict=True)
     assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED
@@ -431,9 +435,63 @@ def test_nearly_every_test_selected_through_code_that_may_run_anything_is_report
     job = _tests_job(reply.run)
     assert job.selected_tests == job.total_tests == 13
     assert job.fallback == (
-        "any-code: helpers.py::check may run any code (subprocess.run of a command the analysis cannot read): "
-        "13 of 13 tests selected, 12 through it"
+        "any-code: helpers.py::check may run any code (subprocess.run of a command the analysis cannot read, which "
+        "started python -c import lib (a Python interpreter)): 13 of 13 tests selected, 12 through it"
     )
+
+
+STARTS = {
+    "trellis.toml": PIPELINE,
+    "helpers.py": b"import subprocess\n\n\ndef run(cmd):\n    subprocess.run(cmd, check=True)\n    return True\n",
+    "lib.py": b"def f():\n    return 1\n",
+    "other.py": b"def g():\n    return 2\n",
+    "tool.py": b"from lib import f\n\nif __name__ == '__main__':\n    print(f())\n",
+    "tests/test_true.py": b"from helpers import run\n\n\ndef test_true():\n    assert run(['true'])\n",
+    "tests/test_never.py": b"from helpers import run\n\n\ndef test_never():\n    assert run\n",
+    "tests/test_tool.py": b"import sys\n\nfrom helpers import run\n\n\ndef test_tool():\n"
+    b"    assert run([sys.executable, 'tool.py'])\n",
+    "tests/test_lib.py": b"from lib import f\n\n\ndef test_f():\n    assert f() == 1\n",
+    "tests/test_other.py": b"from other import g\n\n\ndef test_g():\n    assert g() == 2\n",
+}
+
+
+def test_processes_started_with_computed_commands_bound_selection_once_observed(client: Client) -> None:
+    """A site starting a process whose command the analysis cannot read reaches what its processes were observed
+    to run: nothing for a program that runs no Python code, the script a Python interpreter ran; a process that
+    may run any Python code keeps it unbounded; a change to the site still selects its tests."""
+    client.create_repository("starts")
+    seed = client.commit("starts", "main", STARTS, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    head = seed.commit.commit_id
+
+    def push(files: dict[str, bytes]) -> set[str]:
+        nonlocal head
+        reply = client.commit("starts", "main", files, "edit", expected_head=head, wait_for_verdict=True)
+        assert reply.run is not None and reply.run.verdict is ci.Verdict.PASSED, _tests_job(reply.run).output
+        head = reply.commit.commit_id
+        return {t.test_id for t in _tests_job(reply.run).tests}
+
+    assert push({"other.py": b"def g():\n    return 1 + 1\n"}) == {"tests/test_other.py::test_g"}
+    # The site's union: what any observed test started there (tool.py, which imports lib), for every test through it.
+    assert push({"lib.py": b"def f():\n    return 2 - 1\n"}) == {
+        "tests/test_lib.py::test_f",
+        "tests/test_tool.py::test_tool",
+        "tests/test_true.py::test_true",
+        "tests/test_never.py::test_never",
+    }
+    assert push({"helpers.py": STARTS["helpers.py"].replace(b"return True", b"return 1 == 1")}) == {
+        "tests/test_true.py::test_true",
+        "tests/test_never.py::test_never",
+        "tests/test_tool.py::test_tool",
+    }
+    python = b"import sys\n\nfrom helpers import run\n\n\ndef test_true():\n    assert run([sys.executable, '-c', 'import other'])\n"
+    assert push({"tests/test_true.py": python}) == {"tests/test_true.py::test_true"}
+    assert push({"other.py": b"def g():\n    return 2\n"}) == {  # Python code: any code, for every test through it
+        "tests/test_other.py::test_g",
+        "tests/test_true.py::test_true",
+        "tests/test_never.py::test_never",
+        "tests/test_tool.py::test_tool",
+    }
 
 
 def test_a_test_stopped_by_its_timeout_is_not_observed(client: Client) -> None:

@@ -277,6 +277,8 @@ def same_name():  # two sources under one file name, the first run twice: each c
     outcome = submit_tests(executor, request).result(timeout=300)
     assert outcome.status == "passed", outcome.output.decode()
     records = [json.loads(line) for line in outcome.evals]
+    assert records[0] == {"eval": "", "recording": 2}  # the recorder ran (it hears processes: none here)
+    records = records[1:]
     by_site: dict[str, list[dict[str, object]]] = {}
     for record in records:
         by_site.setdefault(str(record["eval"]), []).append(record)
@@ -298,6 +300,7 @@ def same_name():  # two sources under one file name, the first run twice: each c
     known = tuple(str(r[k]) for r in records for k in ("sha", "pair") if k in r)
     again = replace(request, tests=TestPlan(evals=known))
     assert sorted(json.loads(line)["eval"] for line in submit_tests(executor, again).result(timeout=300).evals) == [
+        "",  # the recorder's first line
         "gen.py::same_name",  # the second run of `first`, by its bytecode
         "gen.py::without_source",
     ]
@@ -359,11 +362,89 @@ def unpickle(data):
     assert records == sorted(
         json.dumps(r, sort_keys=True)
         for r in (
+            {"eval": "", "recording": 2},
             {"import": "pkg/use.py::load", "module": "pkg.a"},
             {"import": "pkg/use.py::load", "module": "pkg.warns"},
             {"import": "pkg/use.py::rel", "module": "pkg.a"},
             {"import": "pkg/use.py::data", "module": "pkg.data"},
             {"unpickle": "pkg/use.py::unpickle", "global": "pkg.use Thing"},
+        )
+    )
+
+
+def test_processes_are_recorded_at_their_site_by_what_they_may_run(executor: LocalExecutor, tmp_path: Path) -> None:
+    # A program that runs no Python code of the tree by its name; a Python interpreter by its arguments (a script
+    # of the tree relative to it); a shell command by its simple commands; a script, a shell command it cannot
+    # read, the tree's own non-Python program: any code. Started under a library function: the tree's caller.
+    files: dict[str, bytes | None] = {
+        "pkg/__init__.py": b"",
+        "pkg/run.py": b"""\
+import os
+import subprocess
+import sys
+
+
+def run(cmd, **kwargs):
+    return subprocess.run(cmd, **kwargs).returncode
+
+
+def system(command):
+    return os.system(command)
+
+
+def python(*args):
+    return run([sys.executable, *args])
+""",
+        "scripts/tool.py": b"print('tool')\n",
+        "scripts/tool.sh": b"#!/bin/sh\ntrue\n",
+        "tests/test_run.py": b"""\
+import os
+import stat
+import subprocess
+
+import pytest
+
+from pkg.run import python, run, system
+
+
+def test_run(tmp_path):
+    assert run(["true"]) == 0 and run("true", shell=True) == 0 and system("true && ls > /dev/null") == 0
+    assert python("-c", "import sys") == 0 and python("scripts/tool.py") == 0
+    assert run("$TRUE_PROGRAM", shell=True, env={"TRUE_PROGRAM": "true", "PATH": os.environ["PATH"]}) == 0
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\\ntrue\\n")
+    script.chmod(0o755)
+    assert run([str(script)]) == 0
+    os.chmod("scripts/tool.sh", 0o755)
+    assert run(["scripts/tool.sh"]) == 0
+    with pytest.raises(FileNotFoundError):
+        run(["no-such-program-here"])
+    assert subprocess.run(["true"]).returncode == 0  # the test's own: its site is the test function
+""",
+    }
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit(files)
+    request = JobRequest(
+        "job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=TestPlan(evals=())
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert outcome.status == "passed", outcome.output.decode()
+    records = sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
+    run, system, test = "pkg/run.py::run", "pkg/run.py::system", "tests/test_run.py::test_run"
+    assert records == sorted(
+        json.dumps(r, sort_keys=True)
+        for r in (
+            {"eval": "", "recording": 2},
+            {"process": run, "started": "true"},
+            {"process": run, "started": "sh"},  # the shell's builtins only
+            {"process": system, "started": "ls"},
+            {"process": run, "python": ["python", "-c", "import sys"]},
+            {"process": run, "python": ["python", "scripts/tool.py"]},
+            {"process": run, "any": "sh (a shell running what the job cannot read)"},
+            {"process": run, "any": "script (a script: #!/bin/sh)"},
+            {"process": run, "any": "scripts/tool.sh (a program of the tree)"},
+            {"process": run, "started": ""},
+            {"process": test, "started": "true"},
         )
     )
 

@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from trellis.ci.selection.index import ChangedEntity, TestIndex
-from trellis.ci.selection.observed import KEYS_KEPT, Observations, SiteCode, from_bytecode, from_source
+from trellis.ci.selection.observed import (
+    FORMAT,
+    KEYS_KEPT,
+    Observations,
+    SiteCode,
+    from_bytecode,
+    from_source,
+    from_started,
+)
 from trellis.ci.selection.reuse import closure_keys
 
 FILES = {
@@ -38,6 +46,7 @@ class Holder:
 }
 BLOBS = {p: hashlib.sha1(c).hexdigest() for p, c in FILES.items()}
 MAKE, HELPER = "tests/test_gen.py::test_make", "tests/test_other.py::test_helper"
+RECORDING = json.dumps({"eval": "", "recording": FORMAT})  # the job's recorder ran (its first line)
 OBSERVED = {
     "lib/gen.py::make": from_source("def __init__(self):\n    self.x = self.default_x()\n"),
     "lib/gen.py::Holder": from_source("1 + 1"),  # a class body runs in the module's node: it bounds the module's
@@ -113,13 +122,14 @@ def test_observations_persist_and_count_under_their_closure_key(tmp_path: Path) 
     site = "lib/gen.py::make"
     line = json.dumps({"eval": site, "sha": "s1", "source": "def __init__(self):\n    self.x = self.default_x()\n"})
     body = json.dumps({"eval": "lib/gen.py::Holder", "sha": "s2", "source": "1 + 1"})
-    assert store.add_code("repo", [line, body, "not json", json.dumps({"eval": "no site"})])
-    assert not store.add_code("repo", [json.dumps({"eval": "", "lost": "AttributeError"})])  # incomplete
+    assert store.add_code("repo", [RECORDING, line, body, "not json", json.dumps({"eval": "no site"})])
+    assert not store.add_code("repo", [RECORDING, json.dumps({"eval": "", "lost": "AttributeError"})])  # incomplete
+    assert not store.add_code("repo", [line])  # no recorder said it ran: nothing heard, processes included
     version, sites = store.sites("repo")
     assert version and sites[site].names >= {"default_x", "x"}
     assert store.known_sources("repo") == {"s1", "s2"} and keys_of(store, sites)
     checked = json.dumps({"eval": site, "sha": "s1", "pair": "s1/f9"})  # read before, checked against new code
-    assert store.add_code("repo", [checked]) and store.sites("repo") == (version, sites)
+    assert store.add_code("repo", [RECORDING, checked]) and store.sites("repo") == (version, sites)
     assert store.known_sources("repo") == {"s1", "s2", "s1/f9"}
     keys = keys_of(store, sites)
     store.add_keys("repo", keys)
@@ -269,7 +279,7 @@ def test_import_and_unpickling_records_are_kept(tmp_path: Path) -> None:
         json.dumps({"import": "pkg/loader.py::load", "module": "pkg.a"}),
         json.dumps({"unpickle": "pkg/store.py::round_trip", "global": "pkg.things Thing"}),
     ]
-    assert store.add_code("repo", lines)
+    assert store.add_code("repo", [RECORDING, *lines])
     _, sites = Observations(tmp_path).sites("repo")
     assert sites == SEEN
     assert SiteCode.from_json({"names": ["x"]}).kinds == {"eval"}  # a record from before kinds: exec/eval's
@@ -295,3 +305,75 @@ def test_nearly_every_test_selected_through_one_node_that_may_run_any_code_is_a_
     assert not bounded.select([change("pkg/things.py", "pkg.things.Thing.__init__")], old_index=bounded).fallback
     small = TestIndex.build(LOADED)  # 3 of 3: not more than a handful
     assert not small.select([change("pkg/b.py", "pkg.b.run")], old_index=small, observed=set).fallback
+
+
+STARTED = {
+    "pkg/__init__.py": b"",
+    "pkg/run.py": b"import subprocess\n\n\ndef run(cmd):\n    return subprocess.run(cmd, check=True)\n",
+    "pkg/cli.py": b"def main():\n    return 1\n\n\nif __name__ == '__main__':\n    main()\n",
+    "pkg/lib.py": b"def f():\n    return 1\n",
+    "tests/test_git.py": b"from pkg.run import run\n\n\ndef test_git():\n    run(['git', '--version'])\n",
+    "tests/test_never.py": b"from pkg import run\n\n\ndef test_never():\n    assert run.run\n",
+    "tests/test_lib.py": b"from pkg.lib import f\n\n\ndef test_f():\n    assert f() == 1\n",
+}
+GIT, NEVER, LIB = "tests/test_git.py::test_git", "tests/test_never.py::test_never", "tests/test_lib.py::test_f"
+RUN = "pkg/run.py::run"
+
+
+def started(observed: Mapping[str, SiteCode], path: str, qualname: str, seen: bool = True) -> tuple[str, ...]:
+    index = TestIndex.build(STARTED, observed=observed)
+    return index.select(
+        [change(path, qualname)], old_index=index, observed=lambda tests: set(tests) if seen else set()
+    ).tests
+
+
+def test_a_process_started_with_a_computed_command_is_bounded_by_what_it_was_observed_to_run() -> None:
+    git = from_started({"started": "git"})
+    assert git == SiteCode(kinds=frozenset({"process"}))
+    assert started({RUN: git}, "pkg/lib.py", "pkg.lib.f") == (LIB,)  # git runs no Python code of the tree
+    assert started({}, "pkg/lib.py", "pkg.lib.f") == (LIB,)  # no record: no observed run started a process
+    assert started({RUN: git}, "pkg/run.py", "pkg.run.run") == (GIT, NEVER)  # the helper itself
+    assert started({RUN: git}, "pkg/lib.py", "pkg.lib.f", seen=False) == (GIT, LIB, NEVER)  # not observed
+    index = TestIndex.build(STARTED, observed={RUN: git})
+    reasons = index.select([change("pkg/lib.py", "pkg.lib.f")], old_index=index, observed=lambda tests: set()).reasons
+    assert reasons[GIT] == "pkg/run.py::run starts processes, not observed for this test in this tree"
+    # A Python interpreter: ``-m`` a module of the tree runs it (its main block too); other code, any code.
+    cli = from_started({"python": ["python", "-m", "pkg.cli"]})
+    assert cli.runs == {"pkg.cli"} and not cli.spawns
+    assert started({RUN: git | cli}, "pkg/cli.py", "pkg.cli.main") == (GIT, NEVER)
+    assert started({RUN: git | cli}, "pkg/lib.py", "pkg.lib.f") == (LIB,)
+    assert not from_started({"python": ["python", "-c", "import json"]}).spawns  # the standard library only
+    for record in (
+        {"python": ["python", "-c", "import pkg.lib"]},
+        {"python": ["python", "-m", "pytest"]},  # not a module of the tree: it runs the tree's tests
+        {"python": ["python", "/elsewhere/x.py"]},
+        {"any": "pytest (a script: #!/venv/bin/python)"},
+    ):
+        assert started({RUN: git | from_started(record)}, "pkg/lib.py", "pkg.lib.f") == (GIT, LIB, NEVER), record
+    index = TestIndex.build(STARTED, observed={RUN: git | from_started({"any": "sh (a shell)"})})
+    selection = index.select([change("pkg/lib.py", "pkg.lib.f")], old_index=index, observed=lambda tests: set(tests))
+    assert selection.reasons[GIT] == (
+        "pkg/run.py::run may run any code (subprocess.run of a command the analysis cannot read, which started "
+        "sh (a shell))"
+    )
+    # Generated code that starts a process is not bounded by the names it reads.
+    assert from_source("import subprocess\nsubprocess.run(cmd)\n").dynamic
+
+
+def test_process_records_are_kept_and_keys_of_jobs_that_did_not_hear_processes_do_not_count(tmp_path: Path) -> None:
+    store = Observations(tmp_path)
+    lines = [
+        json.dumps({"process": RUN, "started": "git"}),
+        json.dumps({"process": RUN, "python": ["python", "-m", "pkg.cli"]}),
+    ]
+    assert store.add_code("repo", [RECORDING, *lines])
+    assert Observations(tmp_path).sites("repo")[1] == {
+        RUN: SiteCode(kinds=frozenset({"process"}), runs=frozenset({"pkg.cli"}))
+    }
+    store.add_keys("repo", {GIT: "k1"})
+    assert Observations(tmp_path).observed("repo", {GIT: "k1"}) == {GIT}
+    path = next(tmp_path.iterdir())
+    raw = json.loads(path.read_text())
+    path.write_text(json.dumps({key: value for key, value in raw.items() if key != "format"}))  # an older job's
+    reopened = Observations(tmp_path)
+    assert reopened.observed("repo", {GIT: "k1"}) == set() and reopened.sites("repo")[1]

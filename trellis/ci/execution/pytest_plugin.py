@@ -85,7 +85,16 @@ functions of ``_IMPORTERS`` (installed first, under the import system's own file
 name so that what walks the stack passes over them) the absolute name each of
 their calls from such a function imports (``{"import": site, "module": name}``),
 once per site and value; a module of the tree imported before the wrappers makes
-the record incomplete.
+the record incomplete. And every process such a function starts (the audit events
+``subprocess.Popen``, ``os.system``, ``os.exec``, ``os.posix_spawn``; the site is the
+innermost function of the working directory on the stack), once per site and
+value: ``{"process": site, "started": name}`` for a compiled program that runs no
+Python code (not a Python interpreter, not a program that runs commands it is given:
+``_RUNNERS``), ``{"process": site, "python": argv}`` for a Python interpreter or a
+``.py`` file of the tree (the arguments as given, paths under the working directory
+relative to it), ``{"process": site, "any": why}`` for anything else (a script, a
+program of the tree, a shell command other than simple commands of such programs).
+The recorder's first line, ``{"eval": "", "recording": 2}``, says it ran.
 
 **Timeouts.** Each test (setup, call and teardown) runs under ``SIGALRM``:
 when its time is up, the test fails with "timed out after N s" and the shard
@@ -105,6 +114,9 @@ import hashlib
 import json
 import operator
 import os
+import re
+import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -129,6 +141,32 @@ def _load() -> dict[str, Any] | None:
         loaded: dict[str, Any] = json.load(f)
     return loaded
 
+
+_RECORDING = 2  # the observations' format (trellis.ci.selection.observed.FORMAT): processes heard
+_PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn"})
+_PYTHON = re.compile(r"(python|pypy)[0-9.]*[a-z]?(-dbg)?(\.exe)?", re.IGNORECASE)
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh", "busybox"})
+# Compiled programs that run commands, scripts or code they are given (arguments, files, the environment): what they
+# start is not heard. A shell's simple commands and ``env``'s command are read; the others may run any code.
+_RUNNERS = _SHELLS | frozenset(
+    {
+        "env", "xargs", "nice", "nohup", "timeout", "stdbuf", "time", "sudo", "su", "doas", "chroot", "setsid",
+        "flock", "watch", "parallel", "script", "unbuffer", "expect", "strace", "ltrace", "gdb", "lldb", "valgrind",
+        "perf", "make", "gmake", "ninja", "cmake", "meson", "scons", "perl", "ruby", "node", "nodejs", "deno", "bun",
+        "php", "lua", "luajit", "tclsh", "wish", "R", "Rscript", "julia", "java", "docker", "podman", "uv", "uvx",
+        "pipx", "conda", "mamba", "micromamba", "pixi", "tox", "nox", "hatch", "pdm", "poetry", "rye", "cargo", "go",
+        "npm", "npx", "yarn", "pnpm", "systemd-run", "run-parts", "start-stop-daemon", "runuser", "xdg-open",
+        "gio", "wslview",
+    }
+)  # fmt: skip
+# Shell words that run nothing: builtins (a shell runs them itself) whose arguments are not commands.
+_INERT_BUILTINS = frozenset(
+    {":", "true", "false", "cd", "echo", "printf", "test", "[", "exit", "export", "unset", "set", "umask", "wait",
+     "read", "shift", "pwd"}
+)  # fmt: skip
+_SHELL_SPECIAL = frozenset("$`\\(){}*?[]~!#\n")
+_SHELL_SEPARATORS = frozenset({";", "&", "&&", "|", "||", "|&", ";;"})
+_PROCESS_DEPTH = 4  # a shell's or env's command, read at most this deep
 
 _SOURCE_LIMIT = 1 << 20  # larger generated sources are described by their bytecode's names
 _PENDING = 16  # sources compiled under one file name and not yet run, kept
@@ -167,12 +205,16 @@ class EvalRecorder:
         return None
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if (event != "exec" and event != "compile" and event != "pickle.find_class") or getattr(self.busy, "on", False):
+        if (
+            event != "exec" and event != "compile" and event != "pickle.find_class" and event not in _PROCESS_EVENTS
+        ) or getattr(self.busy, "on", False):
             return
         try:
             self.busy.on = True
             if event == "pickle.find_class":
                 self.found_class(args, self.getframe(1))
+            elif event in _PROCESS_EVENTS:
+                self.started(event, args, self.getframe(1))
             else:
                 self.record(event, args, self.getframe(1))
         except Exception as exc:  # noqa: BLE001 - never fail the audited call; say the record is incomplete
@@ -204,6 +246,124 @@ class EvalRecorder:
         site = self.site(frame)
         if site is not None:
             self.once("unpickle", site, "global", f"{args[0]} {args[1]}")
+
+    def started(self, event: str, args: tuple[Any, ...], frame: Any) -> None:
+        """A process started under a function under the root (the innermost one on the stack): what it runs."""
+        site = None
+        while frame is not None and site is None:
+            filename = frame.f_code.co_filename
+            if os.sep + TMPDIR_NAME + os.sep not in filename:
+                site = self.site(frame)
+            frame = frame.f_back
+        if site is None:
+            return
+        cwd: Any = None
+        env: Any = None
+        if event == "subprocess.Popen":  # (executable, args, cwd, env): args[0] is the name it was given
+            executable, argv, cwd, env = args
+            if isinstance(argv, (str, bytes)) or not isinstance(argv, (list, tuple)):
+                argv = [argv]
+        elif event == "os.system":  # (command,): run by the shell
+            executable, argv = "/bin/sh", ["/bin/sh", "-c", args[0]]
+        else:  # os.exec / os.posix_spawn: (path, argv, env)
+            executable, argv, env = args[0], list(args[1]), args[2]
+        words = [os.fsdecode(w) for w in argv] or [os.fsdecode(executable)]
+        cwd = os.fsdecode(cwd) if cwd is not None else os.getcwd()
+        for record in self.program(os.fsdecode(executable), words, cwd, env, _PROCESS_DEPTH):
+            value = json.dumps(record, sort_keys=True)
+            if ("process", site, value) not in self.seen:
+                with self.lock:
+                    self.seen.add(("process", site, value))
+                self.write({"process": site, **record})
+
+    def program(
+        self, executable: str, words: list[str], cwd: str, env: Any, depth: int, shell: bool = False
+    ) -> list[dict[str, Any]]:
+        """What running ``executable`` with ``words`` (its argv) may run: records of ``started``/``python``/``any``
+        (``shell``: a shell's command word, which a builtin the shell runs itself may be)."""
+        name = os.path.basename(words[0]) or os.path.basename(executable)
+        if os.sep in executable:
+            path: str | None = os.path.join(cwd, executable)
+        else:
+            path = shutil.which(executable, path=os.pathsep.join(os.get_exec_path(env)))
+            path = os.path.join(cwd, path) if path else None
+        if path is None or not os.path.isfile(path):
+            if shell:
+                return [{"any": f"{name} (a shell builtin, or a program the job does not find)"}]
+            return [{"started": ""}]  # not started: FileNotFoundError
+        real = os.path.realpath(path)
+        names = {os.path.basename(path), os.path.basename(real)}
+        if real == os.path.realpath(sys.executable) or any(_PYTHON.fullmatch(n) for n in names):
+            return [{"python": ["python", *(self.relative(w, cwd) for w in words[1:])]}]
+        if (self.under(path) or self.under(real)) and os.sep + TMPDIR_NAME + os.sep not in path:
+            relative = self.relative(path, cwd)
+            if relative.endswith(".py") and not os.path.isabs(relative):
+                return [{"python": ["python", relative, *(self.relative(w, cwd) for w in words[1:])]}]
+            return [{"any": f"{relative} (a program of the tree)"}]
+        try:
+            with open(real, "rb") as f:
+                head = f.read(256)
+        except OSError:
+            return [{"any": f"{name} (a program the job cannot read)"}]
+        if head.startswith(b"#!"):
+            line = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+            return [{"any": f"{name} (a script: #!{line[:80]})"}]
+        if not head.startswith((b"\x7fELF", b"\xfe\xed\xfa", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"MZ")):
+            return [{"any": f"{name} (a file the job does not know to be a compiled program)"}]
+        runner = next((n for n in (os.path.basename(path), os.path.basename(real)) if n in _RUNNERS), "")
+        if not runner:
+            return [{"started": os.path.basename(path)}]
+        if depth and runner in _SHELLS and os.path.basename(path) in _SHELLS:
+            return self.shell(name, words, cwd, env, depth - 1)
+        if depth and runner == "env" and os.path.basename(path) == "env":
+            rest = words[1:]
+            while rest and "=" in rest[0] and not rest[0].startswith(("-", "=", "PATH=")):
+                rest = rest[1:]
+            if rest and not rest[0].startswith("-") and "=" not in rest[0]:
+                return self.program(rest[0], rest, cwd, env, depth - 1)
+        return [{"any": f"{name} (a program that runs commands it is given)"}]
+
+    def shell(self, name: str, words: list[str], cwd: str, env: Any, depth: int) -> list[dict[str, Any]]:
+        """``sh -c command``: the programs of its simple commands (words, ``;``, ``&&``, ``|``, redirections)."""
+        options = words[1:]
+        while options and options[0].startswith("-") and "c" not in options[0]:
+            options = options[1:]
+        if len(options) < 2 or not re.fullmatch(r"-[a-z]*c[a-z]*", options[0]) or set(options[1]) & _SHELL_SPECIAL:
+            return [{"any": f"{name} (a shell running what the job cannot read)"}]
+        lexer = shlex.shlex(options[1], posix=True, punctuation_chars=";&|<>")
+        lexer.whitespace_split = True
+        try:
+            tokens = list(lexer)
+        except ValueError:
+            return [{"any": f"{name} (a shell command the job cannot split)"}]
+        out: list[dict[str, Any]] = []
+        command: list[str] = []
+        redirect = False
+        for token in [*tokens, ";"]:
+            if token in _SHELL_SEPARATORS:
+                while command and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", command[0]):
+                    if command[0].startswith("PATH="):
+                        return [{"any": f"{name} (a shell command that sets PATH)"}]
+                    command = command[1:]
+                if command and command[0] not in _INERT_BUILTINS:
+                    out.extend(self.program(command[0], command, cwd, env, depth, shell=True))
+                command, redirect = [], False
+            elif set(token) <= set("<>&|"):
+                redirect = True  # the next word is a file
+            elif redirect:
+                redirect = False
+            else:
+                command.append(token)
+        return out or [{"started": name}]  # builtins only
+
+    def relative(self, word: str, cwd: str) -> str:
+        """A path under the root, relative to it (``scripts/x.py``); any other word as it is."""
+        path = os.path.join(cwd, word)
+        if (os.path.isabs(word) or word.endswith(".py")) and self.under(os.path.normpath(path)):
+            for root in self.roots:
+                if os.path.normpath(path).startswith(root):
+                    return os.path.normpath(path)[len(root) :]
+        return word
 
     def imported(self, module: str, frame: Any) -> None:
         """A computed import (or a resource's package) a function under the root asked for, by absolute name."""
@@ -410,6 +570,7 @@ def _record_evals() -> None:
     if settings is None or settings.get("evals") is None:
         return
     recorder = EvalRecorder(os.getcwd(), settings["stream"], list(settings["evals"]))
+    recorder.write({"eval": "", "recording": _RECORDING})
     _observe_imports(recorder)  # first: its own exec is not the tree's
     sys.addaudithook(recorder)
 

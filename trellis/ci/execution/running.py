@@ -193,7 +193,7 @@ def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...], tuple[s
             continue  # a line cut short by a kill
         if not isinstance(record, dict):
             continue
-        if "eval" in record or "import" in record or "unpickle" in record:
+        if "eval" in record or "import" in record or "unpickle" in record or "process" in record:
             evals.append(line.decode("utf-8", "surrogatepass"))
             continue
         if "collected" in record:

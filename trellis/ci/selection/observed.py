@@ -36,6 +36,23 @@ already is recorded too) and every global unpickling looked up
 (``pickle.find_class``); a site keeps their union (``SiteCode.kinds``,
 ``modules``, ``globals``), and the graph bounds it by them
 (:class:`trellis.ci.selection.ref_graph.Graph`) under the same closure keys.
+
+And for a third: starting a process whose command the source does not show
+(``subprocess.run(cmd)``, ``Popen([pager, *params])``). The job hears every
+process a function of the tree starts (the audit events ``subprocess.Popen``,
+``os.system``, ``os.exec``, ``os.posix_spawn``: each fires per call) and
+writes, per site, what the program was: one that runs no Python code of the
+tree (a compiled program that is neither a Python interpreter nor a program
+that runs commands it is given — a shell, ``env``, ``xargs``, ``make``…), a
+Python interpreter with its arguments (read as the source's constant commands
+are: ``python -m pkg.cli`` runs that module of the tree, ``python -c`` code that
+uses only the standard library runs none; anything else may run any code),
+or one that may run any code (a script — a venv's console script —, a program
+of the tree, a shell command it cannot split into such programs). A site
+keeps the union (``SiteCode.runs``, ``spawns``), and one with no record
+started no process in any observed run: the job hears every start, so a test
+observed under its closure key started nothing there (keys recorded before
+the job heard processes are dropped: :data:`FORMAT`).
 """
 
 from __future__ import annotations
@@ -48,11 +65,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .python_calls import IMPORT_CALLS, PROCESS_CALLS, ROUND_TRIP_LOADS
+from .python_calls import IMPORT_CALLS, PROCESS_CALLS, ROUND_TRIP_LOADS, python_target
 from .python_refs import file_facts
 
-__all__ = ["KEYS_KEPT", "Observations", "SiteCode", "from_bytecode", "from_source"]
+__all__ = ["FORMAT", "KEYS_KEPT", "Observations", "SiteCode", "from_bytecode", "from_source", "from_started"]
 
+# The observations' format: keys recorded under another were recorded by jobs that did not hear what processes were
+# started (a site without a record would wrongly say none was), so they do not count.
+FORMAT = 2
 KEYS_KEPT = 8  # closure keys remembered per test (a few branches' worth)
 _SOURCES_KEPT = 50_000  # digests of sources read, per repository
 # Names whose use in code known only by its bytecode may run anything or read a computed attribute.
@@ -70,14 +90,15 @@ class SiteCode:
     """What was observed at one site (a union over every piece observed there).
 
     ``kinds``: what was observed there: ``eval`` (code exec/eval ran: the fields below ``modules``),
-    ``import`` (``modules``), ``unpickle`` (``globals``). Of the code evaluated: ``names``: names it
+    ``import`` (``modules``), ``unpickle`` (``globals``), ``process`` (``runs``, ``spawns``). Of the code evaluated: ``names``: names it
     reads (globals and attributes alike); ``any_attr``: it reads an attribute under a computed name;
     ``strings``: dotted names in its strings; ``words``: the words of its short strings (the files it
     may name); ``imports``: the modules it imports by constant absolute names
     (``__import__('attr._make')``); ``dynamic``: why it may run anything ("" if it cannot).
     ``modules``: the absolute names the site's computed imports were given (``import_module(name)``,
     ``files(package)``); ``globals``: what unpickling there looked up (``pickle.find_class``:
-    ``"module qualname"``).
+    ``"module qualname"``). ``runs``: the modules of the tree Python processes started there ran
+    (``python -m pkg.cli``); ``spawns``: why a process started there may run any code ("" if none may).
     """
 
     names: frozenset[str] = frozenset()
@@ -89,6 +110,8 @@ class SiteCode:
     kinds: frozenset[str] = frozenset({"eval"})
     modules: frozenset[str] = frozenset()
     globals: frozenset[str] = frozenset()
+    runs: frozenset[str] = frozenset()
+    spawns: str = ""
 
     def __or__(self, other: SiteCode) -> SiteCode:
         return SiteCode(
@@ -101,6 +124,8 @@ class SiteCode:
             kinds=self.kinds | other.kinds,
             modules=self.modules | other.modules,
             globals=self.globals | other.globals,
+            runs=self.runs | other.runs,
+            spawns=self.spawns or other.spawns,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -114,6 +139,8 @@ class SiteCode:
             "kinds": sorted(self.kinds),
             "modules": sorted(self.modules),
             "globals": sorted(self.globals),
+            "runs": sorted(self.runs),
+            "spawns": self.spawns,
         }
 
     @classmethod
@@ -132,6 +159,8 @@ class SiteCode:
             kinds=strs("kinds") if "kinds" in raw else frozenset({"eval"}),
             modules=strs("modules"),
             globals=strs("globals"),
+            runs=strs("runs"),
+            spawns=str(raw.get("spawns", "")),
         )
 
 
@@ -159,6 +188,8 @@ def from_source(source: str) -> SiteCode:
         any_attr = any_attr or refs.any_attr or refs.namespace
         if refs.evals:
             dynamic = dynamic or "evaluated code that calls exec/eval itself"
+        if refs.unpickles or refs.processes:
+            dynamic = dynamic or f"evaluated code that calls {(*refs.unpickles, *refs.processes)[0]}"
         dynamic = dynamic or refs.dynamic
         if refs.runs:
             dynamic = dynamic or "evaluated code that runs a module"
@@ -186,6 +217,23 @@ def from_bytecode(names: Iterable[str], imports: bool) -> SiteCode:
     elif found & _UNBOUNDED_NAMES:
         dynamic = f"evaluated code (without source) that uses {sorted(found & _UNBOUNDED_NAMES)[0]}"
     return SiteCode(names=found, any_attr=bool(found & _COMPUTED_ATTR_NAMES), dynamic=dynamic)
+
+
+def from_started(record: Mapping[str, object]) -> SiteCode:
+    """What the job wrote of a process a site started (:mod:`trellis.ci.execution.pytest_plugin`):
+    ``{"started": program}`` runs no Python code of the tree, ``{"python": argv}`` a Python interpreter
+    (its arguments, paths under the tree relative to it), ``{"any": why}`` may run any code."""
+    python = record.get("python")
+    if isinstance(python, list):
+        words = ["python", *(str(w) for w in python[1:])]
+        module = python_target(list(words))
+        if module is None:
+            shown = " ".join(words)
+            return SiteCode(kinds=frozenset({"process"}), spawns=f"{shown[:200]} (a Python interpreter)")
+        return SiteCode(kinds=frozenset({"process"}), runs=frozenset({module} if module else ()))
+    if "any" in record:
+        return SiteCode(kinds=frozenset({"process"}), spawns=str(record.get("any"))[:300] or "a program")
+    return SiteCode(kinds=frozenset({"process"}))
 
 
 @dataclass(slots=True)
@@ -226,7 +274,8 @@ class Observations:
                 raw = json.loads(path.read_bytes())
                 repo.sites = {str(k): SiteCode.from_json(v) for k, v in raw.get("sites", {}).items()}
                 repo.sources = {str(s) for s in raw.get("sources", ())}
-                repo.keys = {str(k): [str(x) for x in v][-KEYS_KEPT:] for k, v in raw.get("keys", {}).items()}
+                if raw.get("format") == FORMAT:
+                    repo.keys = {str(k): [str(x) for x in v][-KEYS_KEPT:] for k, v in raw.get("keys", {}).items()}
             except (OSError, ValueError, TypeError, AttributeError):
                 repo = _Repo()
         repo.version = _version(repo.sites)
@@ -246,11 +295,12 @@ class Observations:
             return frozenset(self._load(repository).sources)
 
     def add_code(self, repository: str, lines: Iterable[str]) -> bool:
-        """Merge a job's ``eval``, ``import`` and ``unpickle`` records (JSON lines of
+        """Merge a job's ``eval``, ``import``, ``unpickle`` and ``process`` records (JSON lines of
         :mod:`trellis.ci.execution.pytest_plugin`'s stream); False if the job says it could not record
-        everything (no test of it counts as observed)."""
+        everything, or does not say that it recorded (no test of it counts as observed)."""
         readings: list[tuple[str, tuple[str, ...], SiteCode | None]] = []
         complete = True
+        recording = False
         for line in lines:
             try:
                 record = json.loads(line)
@@ -260,6 +310,13 @@ class Observations:
                 continue
             if "lost" in record:
                 complete = False
+            if record.get("recording") == FORMAT:  # the job's recorder ran, hearing processes too
+                recording = True
+            if "process" in record:
+                site = str(record.get("process", ""))
+                if "::" in site:
+                    readings.append((site, (), from_started(record)))
+                continue
             if "import" in record or "unpickle" in record:  # what a computed import was given, what unpickling found
                 site = str(record.get("import", record.get("unpickle", "")))
                 if "::" in site:
@@ -290,6 +347,7 @@ class Observations:
                 names = record.get("names", ())
                 code = from_bytecode(names if isinstance(names, list) else (), bool(record.get("imports", True)))
             readings.append((site, tuple(k for k in (digest, pair) if k), code))
+        complete = complete and recording
         if not readings:
             return complete
         with self._guard:
@@ -343,6 +401,7 @@ class Observations:
             json.dumps(
                 {
                     "repository": repository,
+                    "format": FORMAT,
                     "sites": {k: v.to_json() for k, v in sorted(repo.sites.items())},
                     "sources": sorted(repo.sources),
                     "keys": repo.keys,

@@ -225,7 +225,8 @@ class NodeRefs:
     ``words``: the parts of its short string constants without spaces, split
     at ``/`` (``"data"``, ``"README.rst"``, ``"*.md"``): the files it may name.
     ``computed``: the calls importing a computed name (``import_module(name)``: an import of ``"*"``, any
-    module, among ``imports``) and ``unpickles`` the unpickling calls it cannot bound (it may run any code):
+    module, among ``imports``), ``unpickles`` the unpickling calls it cannot bound (it may run any code) and
+    ``processes`` the processes it starts whose command it cannot read (``subprocess.run(cmd)``: any code):
     what a run observed them do may bound them (:mod:`trellis.ci.selection.observed`).
     ``fixtures``: the pytest fixtures it asks for by a constant name (``request.getfixturevalue("db")``);
     ``any_fixture``: by a computed one, or it edits what pytest runs (``item.fixturenames.append(x)``): any
@@ -247,6 +248,7 @@ class NodeRefs:
     unpickles: tuple[str, ...] = ()
     fixtures: tuple[str, ...] = ()
     any_fixture: bool = False
+    processes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,6 +618,7 @@ class _Acc:
     unpickles: list[str] = field(default_factory=list)
     fixtures: list[str] = field(default_factory=list)
     any_fixture: bool = False
+    processes: list[str] = field(default_factory=list)
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -633,6 +636,7 @@ class _Acc:
         self.unpickles.extend(other.unpickles)
         self.fixtures.extend(other.fixtures)
         self.any_fixture = self.any_fixture or other.any_fixture
+        self.processes.extend(other.processes)
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -651,6 +655,7 @@ class _Acc:
             unpickles=tuple(dict.fromkeys(self.unpickles)),
             fixtures=tuple(dict.fromkeys(self.fixtures)),
             any_fixture=self.any_fixture,
+            processes=tuple(dict.fromkeys(self.processes)),
         )
 
 
@@ -1880,8 +1885,9 @@ class _Extractor:
             words = [None]
         self.acc.words.update(w for w in words if w and not any(c.isspace() for c in w))  # ``make``: its files
         module = python_target(words)
-        if module is None:
-            self.set_dynamic(f"{name} of a command the analysis cannot read")
+        if module is None:  # may run any code: the graph decides, with what runs were observed to start there
+            self.acc.processes.append(f"{name} of a command the analysis cannot read")
+            self.dynamic = self.dynamic or name
         elif module:
             self.acc.runs.append(module)
             self.file_runs.append(module)
@@ -2168,6 +2174,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             evals=a.evals or b.evals,
             computed=tuple(dict.fromkeys(a.computed + b.computed)),
             unpickles=tuple(dict.fromkeys(a.unpickles + b.unpickles)),
+            processes=tuple(dict.fromkeys(a.processes + b.processes)),
         )
         merged[scope.qualname] = Scope(
             qualname=seen.qualname,

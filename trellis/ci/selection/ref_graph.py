@@ -45,7 +45,8 @@ imports of the tree:
 * ``python -m app.cli`` in a subprocess runs that module, its ``if __name__ ==
   "__main__":`` blocks included (importing it does not run them); a node that
   imports dynamically, ``exec``\\s, unpickles or starts a process the
-  analysis cannot read may run anything: it reaches every node.
+  analysis cannot read may run anything: it reaches every node (unless what
+  runs observed it do bounds it: :mod:`trellis.ci.selection.observed`).
 
 Which nodes a pytest item starts from is :mod:`trellis.ci.selection.pytest_collect`'s business;
 :meth:`Graph.reach` computes what they reach.
@@ -934,6 +935,8 @@ class Graph:
             self._imported(node, modules, edges)
         if refs.unpickles:
             dynamic = self._unpickled(node, edges, names, dynamic)
+        if refs.processes:
+            dynamic = self._started(node, edges, dynamic)
         if scope.refs.evals:
             dynamic = self._evaluated(node, edges, names, dynamic)
         edges.update(self._defined_used.get(node, ()))
@@ -1082,12 +1085,35 @@ class Graph:
         self.observed_bits |= 1 << node
         return ""
 
+    def _started(self, node: int, edges: set[int], dynamic: str) -> str:
+        """Add what the processes the node starts run, bounded by what runs observed them start (no record: none
+        started there; programs that run no Python code of the tree: nothing; ``python -m`` a module of the tree:
+        that module, as a constant command's); a process that may run any code observed there: any code."""
+        refs = self.node_scope[node].refs
+        if dynamic:
+            return dynamic
+        code = self.observed.get(node)
+        if code is not None and code.spawns:
+            return f"{refs.processes[0]}, which started {code.spawns}"
+        path = self.node_path[node]
+        for module in sorted(code.runs) if code is not None else ():
+            files = self.run_files(module)
+            if not files:
+                return f"{refs.processes[0]}, which ran Python module {module}, not in the tree"
+            edges.update(self.module_node(p) for p in files)
+            edges.update(n for p in files if (n := self.node_of.get((p, MAIN))) is not None)
+            self._observed_files.setdefault(path, set()).update(files)
+        self.observed_bits |= 1 << node
+        return ""
+
     def observed_reason(self, node: int) -> str:
         """What a node bounded by observation does: why a test through it needs an observed run."""
         refs = self.node_scope[node].refs
         if refs.evals:
             return "runs code exec/eval made"
-        return "imports computed names" if node in self._bounded_imports else "unpickles"
+        if node in self._bounded_imports:
+            return "imports computed names"
+        return "unpickles" if refs.unpickles else "starts processes"
 
     def _refs(self, path: str, refs: NodeRefs) -> tuple[set[int], set[str], str]:
         edges: set[int] = set()
