@@ -44,6 +44,9 @@ class FixtureModel:
         self.graph = graph
         self._files: dict[str, _Level] = {}
         self._classes: dict[int, _Level] = {}
+        self._marks: dict[int, frozenset[str]] = {}
+        self._autouses: dict[int, frozenset[str]] = {}  # id(level) -> its autouse names (levels are kept)
+        self._closures: dict[tuple[tuple[int, ...], frozenset[str]], frozenset[int]] = {}
         plugins = {*graph.config.plugins, *(p for facts in graph.facts.values() for p in facts.plugins)}
         plugin_files = sorted(
             {
@@ -144,20 +147,45 @@ class FixtureModel:
         graph = self.graph
         names = {*graph.node_scope[item.function].args, *graph.node_scope[item.function].marks}
         for cls in item.classes:
-            for klass in [cls, *graph.ancestors(cls)]:
-                names.update(graph.node_scope[klass].marks)
+            names.update(self._class_marks(cls))
         names.update(graph.facts[item.path].marks)
         names.update(graph.config.usefixtures)
         for index, words in self._usefixtures:
             if files >> index & 1:
                 names.update(words)
         for level in levels:
-            names.update(name for name, (fixtures, _) in level.items() if any(_autouse(graph, f) for f in fixtures))
+            names.update(self._autouse(level))
         return names
 
-    def closure(self, levels: Sequence[_Level], names: Iterable[str]) -> set[int]:
+    def _class_marks(self, cls: int) -> frozenset[str]:
+        found = self._marks.get(cls)
+        if found is None:
+            graph = self.graph
+            found = self._marks[cls] = frozenset(
+                m for k in [cls, *graph.ancestors(cls)] for m in graph.node_scope[k].marks
+            )
+        return found
+
+    def _autouse(self, level: _Level) -> frozenset[str]:
+        found = self._autouses.get(id(level))
+        if found is None:
+            node_scope = self.graph.node_scope
+            found = frozenset(
+                name for name, (fixtures, _) in level.items() if any(node_scope[f].autouse for f in fixtures)
+            )
+            self._autouses[id(level)] = found
+        return found
+
+    def closure(self, levels: Sequence[_Level], names: Iterable[str]) -> frozenset[int]:
         """The fixtures these names run, and what they ask for in turn (a fixture asking for its own name gets
         the definition of the levels below its own)."""
+        key = (tuple(map(id, levels)), frozenset(names))
+        found = self._closures.get(key)
+        if found is None:
+            found = self._closures[key] = frozenset(self._closure(levels, key[1]))
+        return found
+
+    def _closure(self, levels: Sequence[_Level], names: Iterable[str]) -> set[int]:
         out: set[int] = set()
         todo = [(name, 0) for name in names]
         seen: set[tuple[str, int]] = set()
@@ -207,21 +235,18 @@ class FixtureModel:
                     asked, every = self._asks[low.bit_length() - 1]
                     names.update(asked)
                     anything = anything or every
-                found = self.closure(levels[item.nodeid], names)
+                found = set(self.closure(levels[item.nodeid], names))
                 if anything:
                     found |= {
                         n for level in levels[item.nodeid] for entry in level.values() for n in (*entry[0], *entry[1])
                     }
-                new = found - set(roots[item.nodeid])
+                # (A node already reached brings nothing new: the reach holds what it reaches.)
+                new = {n for n in found if not out[item.nodeid] >> n & 1} - set(roots[item.nodeid])
                 if new:
                     roots[item.nodeid] = again[item.nodeid] = (*roots[item.nodeid], *sorted(new))
             if not again:
                 return out
             out.update(graph.reach(again, shared, files))
-
-
-def _autouse(graph: Graph, node: int) -> bool:
-    return graph.node_scope[node].autouse
 
 
 def _freeze(level: Mapping[str, tuple[set[int], set[int]]]) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
