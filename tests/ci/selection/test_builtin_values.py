@@ -10,16 +10,19 @@ import ast
 from textwrap import dedent
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from trellis.ci.selection.builtin_values import BuiltinValues, after_builtin
 
 
 def inferred(source: str) -> str | None:
+    """The type inferred for the name the last ``return NAME`` of ``source`` returns."""
     tree = ast.parse(dedent(source))
     values = BuiltinValues(tree)
     reads = [n for n in ast.walk(tree) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)]
     assert reads, source
-    return values.type_of(reads[-1].value)  # type: ignore[arg-type]
+    return values.type_of(max(reads, key=lambda r: r.lineno).value)  # type: ignore[arg-type]
 
 
 CERTAIN = {
@@ -146,3 +149,147 @@ def test_what_a_chain_still_reads_of_unknown_objects() -> None:
     assert after_builtin("list", ("pop", "()", "save")) == ("save",)
     assert after_builtin("list:str", ("pop", "()", "strip")) == ()  # a new list: "a b".split().pop().strip()
     assert after_builtin("str", ("__class__", "__subclasses__")) is None  # classes of the tree handed out
+
+
+# -- the inference against what CPython makes ------------------------------------------------------------------
+
+HELPERS = """\
+class MyStr(str):
+    def split(self, *args):
+        return ["mine"]
+
+
+class MyList(list):
+    pass
+
+
+class Shown:
+    def __str__(self):
+        return MyStr("shown")
+
+    def __format__(self, spec):
+        return MyStr("formatted")
+
+
+def make():
+    return MyStr("made")
+"""
+ATOMS = ['"a/b"', 'b"a/b"', "3", "2.5", "None", "True", "p", 'MyStr("/")', "Shown()", "make()", 'MyList(["x"])']
+FORMS = [
+    "{0}.strip()",
+    '{0}.split("/")',
+    "{0}[0]",
+    "{0}[1:]",
+    "str({0})",
+    "repr({0})",
+    'f"{{{0}}}"',
+    'f"x{{{0}}}"',
+    '"%s" % {0}',
+    '"%s" % ({0},)',
+    '"{{}}".format({0})',
+    "{0} + {1}",
+    "{0} * 2",
+    "[{0}, {1}]",
+    "({0}, {1})",
+    "[{0}][0]",
+    "({0}, {1})[1]",
+    "{{{0}}}",
+    "len({0})",
+    "list({0})",
+    "tuple({0})",
+    "frozenset({0})",
+    "sorted({0})",
+    '{0}.partition("/")',
+    "{0}.partition({1})",
+    '"-".join({0})',
+    "{0} or {1}",
+    "({0} if p else {1})",
+    "not {0}",
+    "[x for x in {0}]",
+    '{{"k": {0}}}["k"]',
+    "frozenset({0}).union({1})",
+    "frozenset({0}).intersection({1})",
+    "{0}.lower().split()[0]",
+]
+BINDINGS = [
+    "v = {0}",
+    "v += {0}",
+    "for v in {0}:\n        pass",
+    "v, *w = {0}",
+    "if (v := {0}) is None:\n        pass",
+    "w = {0}\n    w.append(p)\n    v = w[-1]",  # a list changed in place
+]
+_EXACT = {"str", "bytes", "int", "float", "complex", "bool", "NoneType", "list", "tuple", "dict", "set"}
+_EXACT |= {"frozenset", "range", "dict_keys", "dict_values", "dict_items", "builtin_function_or_method"}
+
+
+@st.composite
+def expressions(draw: st.DrawFn, depth: int = 0) -> str:
+    if depth >= 2 or draw(st.booleans()):
+        return draw(st.sampled_from(ATOMS))
+    form = draw(st.sampled_from(FORMS))
+    return form.format(f"({draw(expressions(depth + 1))})", f"({draw(expressions(depth + 1))})")
+
+
+@st.composite
+def functions(draw: st.DrawFn) -> str:
+    lines = [draw(st.sampled_from(BINDINGS)).format(draw(expressions())) for _ in range(draw(st.integers(1, 3)))]
+    return HELPERS + "\n\ndef f(p):\n" + "".join(f"    {line}\n" for line in lines) + "    return v\n"
+
+
+def _matches(kind: str, value: object) -> bool:
+    """Is ``value`` of the exact builtin type ``kind`` names (elements included)?"""
+    name = type(value).__name__
+    if name not in _EXACT or type(value).__module__ != "builtins":
+        return False
+    base, _, items = kind.partition(":")
+    if base == "view":
+        return name.startswith("dict_")
+    if base != "object" and name != base:
+        return False
+    return not items or all(_matches(items, item) for item in value)  # type: ignore[attr-defined]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=functions(), argument=st.sampled_from(['"a/b"', 'MyStr("a/b")', 'MyList(["x"])', "Shown()", "[1]"]))
+def test_what_is_inferred_certain_is_what_cpython_makes(source: str, argument: str) -> None:
+    """Run the generated function (CPython itself decides): a value inferred of an exact builtin type is one."""
+    namespace: dict[str, object] = {}
+    try:
+        exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102
+        value = eval(f"f({argument})", namespace)  # noqa: S307
+    except Exception:  # noqa: BLE001 - the program raised: no value to compare
+        assume(False)
+        return
+    kind = inferred(source)
+    if kind is not None:
+        assert _matches(kind, value), (kind, type(value), value, source, argument)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expression=expressions(), argument=st.sampled_from(['"a/b"', 'MyStr("a/b")', "Shown()", "[1]"]))
+def test_every_subexpression_inferred_certain_is_what_cpython_makes(expression: str, argument: str) -> None:
+    """Each part of a generated expression that the inference calls certain, evaluated alone, is of that type."""
+    source = f"{HELPERS}\n\ndef f(p):\n    return {expression}\n"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        assume(False)
+        return
+    values = BuiltinValues(tree)
+    function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "f")
+    returned = function.body[-1]
+    assert isinstance(returned, ast.Return) and returned.value is not None
+    for part in ast.walk(returned.value):
+        if not isinstance(part, ast.expr):
+            continue
+        kind = values.type_of(part)
+        if kind is None:
+            continue
+        namespace: dict[str, object] = {}
+        try:
+            exec(compile(f"{HELPERS}\n\ndef g(p):\n    return {ast.unparse(part)}\n", "<part>", "exec"), namespace)  # noqa: S102
+            value = eval(f"g({argument})", namespace)  # noqa: S307
+        except Exception:  # noqa: BLE001 - raises (or reads a comprehension's variable): nothing to compare
+            continue
+        assert _matches(kind, value), (kind, type(value), ast.unparse(part), argument)
