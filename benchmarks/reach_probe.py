@@ -33,7 +33,7 @@ _BUILTIN_NAMES = frozenset(
 
 def _experiments(no_shared: bool, drop_builtin_names: bool) -> None:
     if no_shared:
-        setattr(index_module, "shared_roots", lambda graph, path: ())  # noqa: B010 - an experiment's patch
+        setattr(index_module, "shared_roots", lambda graph, path, **_: ())  # noqa: B010 - an experiment's patch
         setattr(python_refs, "RESOURCE_CALLS", frozenset())  # noqa: B010
     if drop_builtin_names:
         edges = ref_graph.Graph._edges
