@@ -374,8 +374,8 @@ def unpickle(data):
 
 def test_processes_are_recorded_at_their_site_by_what_they_may_run(executor: LocalExecutor, tmp_path: Path) -> None:
     # A program that runs no Python code of the tree by its name; a Python interpreter by its arguments (a script
-    # of the tree relative to it); a shell command by its simple commands; a script, a shell command it cannot
-    # read, the tree's own non-Python program: any code. Started under a library function: the tree's caller.
+    # of the tree relative to it); a shell command or script by its simple commands; another script, a shell command
+    # it cannot read, the tree's own non-Python program: any code. Started under a library function: the tree's caller.
     files: dict[str, bytes | None] = {
         "pkg/__init__.py": b"",
         "pkg/run.py": b"""\
@@ -411,10 +411,11 @@ def test_run(tmp_path):
     assert run(["true"]) == 0 and run("true", shell=True) == 0 and system("true && ls > /dev/null") == 0
     assert python("-c", "import sys") == 0 and python("scripts/tool.py") == 0
     assert run("$TRUE_PROGRAM", shell=True, env={"TRUE_PROGRAM": "true", "PATH": os.environ["PATH"]}) == 0
-    script = tmp_path / "script"
-    script.write_text("#!/bin/sh\\ntrue\\n")
-    script.chmod(0o755)
-    assert run([str(script)]) == 0
+    for name, text in (("fake-pager", "#!/bin/sh\\n# pages\\n\\nls > /dev/null\\n"), ("script", "#!/bin/sh\\nexec \\"$@\\"\\n")):
+        script = tmp_path / name
+        script.write_text(text)
+        script.chmod(0o755)
+        assert run([str(script), "true"]) == 0
     os.chmod("scripts/tool.sh", 0o755)
     assert run(["scripts/tool.sh"]) == 0
     with pytest.raises(FileNotFoundError):
@@ -442,6 +443,7 @@ def test_run(tmp_path):
             {"process": run, "python": ["python", "scripts/tool.py"]},
             {"process": run, "any": "sh (a shell running what the job cannot read)"},
             {"process": run, "any": "script (a script: #!/bin/sh)"},
+            {"process": run, "started": "ls"},  # a shell script's simple commands
             {"process": run, "any": "scripts/tool.sh (a program of the tree)"},
             {"process": run, "started": ""},
             {"process": test, "started": "true"},

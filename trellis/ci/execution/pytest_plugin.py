@@ -92,8 +92,9 @@ value: ``{"process": site, "started": name}`` for a compiled program that runs n
 Python code (not a Python interpreter, not a program that runs commands it is given:
 ``_RUNNERS``), ``{"process": site, "python": argv}`` for a Python interpreter or a
 ``.py`` file of the tree (the arguments as given, paths under the working directory
-relative to it), ``{"process": site, "any": why}`` for anything else (a script, a
-program of the tree, a shell command other than simple commands of such programs).
+relative to it), ``{"process": site, "any": why}`` for anything else (a script other
+than a shell script of simple commands, a program of the tree, a shell command other
+than simple commands of such programs).
 The recorder's first line, ``{"eval": "", "recording": 2}``, says it ran.
 
 **Timeouts.** Each test (setup, call and teardown) runs under ``SIGALRM``:
@@ -166,7 +167,8 @@ _INERT_BUILTINS = frozenset(
 )  # fmt: skip
 _SHELL_SPECIAL = frozenset("$`\\(){}*?[]~!#\n")
 _SHELL_SEPARATORS = frozenset({";", "&", "&&", "|", "||", "|&", ";;"})
-_PROCESS_DEPTH = 4  # a shell's or env's command, read at most this deep
+_PROCESS_DEPTH = 4
+_SCRIPT_LIMIT = 8192  # a longer shell script may run any code  # a shell's or env's command, read at most this deep
 
 _SOURCE_LIMIT = 1 << 20  # larger generated sources are described by their bytecode's names
 _PENDING = 16  # sources compiled under one file name and not yet run, kept
@@ -307,6 +309,11 @@ class EvalRecorder:
             return [{"any": f"{name} (a program the job cannot read)"}]
         if head.startswith(b"#!"):
             line = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+            shebang = [os.path.basename(w) for w in line.split()]
+            if shebang[:1] == ["env"]:
+                shebang = shebang[1:]
+            if depth and shebang and shebang[0] in ("sh", "bash", "dash") and len(shebang) == 1:
+                return self.script(name, real, cwd, env, depth - 1) or [{"any": f"{name} (a script: #!{line[:80]})"}]
             return [{"any": f"{name} (a script: #!{line[:80]})"}]
         if not head.startswith((b"\x7fELF", b"\xfe\xed\xfa", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"MZ")):
             return [{"any": f"{name} (a file the job does not know to be a compiled program)"}]
@@ -323,19 +330,41 @@ class EvalRecorder:
                 return self.program(rest[0], rest, cwd, env, depth - 1)
         return [{"any": f"{name} (a program that runs commands it is given)"}]
 
+    def script(self, name: str, path: str, cwd: str, env: Any, depth: int) -> list[dict[str, Any]] | None:
+        """A shell script (``#!/bin/sh``, a test's fake pager): its lines as simple commands (None: unread)."""
+        try:
+            with open(path, "rb") as f:
+                text = f.read(_SCRIPT_LIMIT + 1).decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        if len(text) > _SCRIPT_LIMIT:
+            return None
+        lines = [line.strip() for line in text.splitlines()[1:]]
+        return self.commands(
+            name, " ; ".join(line for line in lines if line and not line.startswith("#")), cwd, env, depth
+        )
+
     def shell(self, name: str, words: list[str], cwd: str, env: Any, depth: int) -> list[dict[str, Any]]:
-        """``sh -c command``: the programs of its simple commands (words, ``;``, ``&&``, ``|``, redirections)."""
+        """``sh -c command``: the programs of its simple commands."""
         options = words[1:]
         while options and options[0].startswith("-") and "c" not in options[0]:
             options = options[1:]
-        if len(options) < 2 or not re.fullmatch(r"-[a-z]*c[a-z]*", options[0]) or set(options[1]) & _SHELL_SPECIAL:
+        if len(options) < 2 or not re.fullmatch(r"-[a-z]*c[a-z]*", options[0]):
             return [{"any": f"{name} (a shell running what the job cannot read)"}]
-        lexer = shlex.shlex(options[1], posix=True, punctuation_chars=";&|<>")
+        return self.commands(name, options[1], cwd, env, depth) or [
+            {"any": f"{name} (a shell running what the job cannot read)"}
+        ]
+
+    def commands(self, name: str, text: str, cwd: str, env: Any, depth: int) -> list[dict[str, Any]] | None:
+        """The programs of simple commands (words, ``;``, ``&&``, ``|``, redirections; None: anything else)."""
+        if set(text) & _SHELL_SPECIAL or "<<" in text:
+            return None
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
         lexer.whitespace_split = True
         try:
             tokens = list(lexer)
         except ValueError:
-            return [{"any": f"{name} (a shell command the job cannot split)"}]
+            return None
         out: list[dict[str, Any]] = []
         command: list[str] = []
         redirect = False
