@@ -15,7 +15,9 @@ import pytest
 from trellis.ci.execution import LocalExecutor
 from trellis.ci.execution.environments import EnvironmentSpec, environment_spec
 from trellis.ci.execution.jobs import JobLimits, JobRequest, TestPlan
+from trellis.ci.execution.project_install import write_install
 from trellis.ci.execution.shards import submit_tests
+from trellis.ci.project import FALLBACK_VERSION, Project
 
 from .test_environments import _wheel
 from .test_workspace import GitRepo
@@ -228,3 +230,20 @@ def test_a_version_from_git_is_described_from_the_jobs_commit(
     assert run("0.1.dev1", "untagged") == {"test_version": "passed"}
     repo.git("tag", "v1.2.0")
     assert run("1.2.1.dev1", "after-the-tag") == {"test_version": "passed"}
+
+
+def test_what_the_tree_declares_is_written_only_inside_the_jobs_directory(tmp_path: Path) -> None:
+    """The version and the entry points are the tree's text: a version naming another directory falls back,
+    and a console script whose target is not a dotted name gets no script."""
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "job").mkdir()
+    project = Project(
+        name="evil",
+        version="../../../escaped",
+        entry_points=(("console_scripts", "ok", "evil.cli:main"), ("console_scripts", "bad", "os; import x:y")),
+    )
+    paths, bin_dir = write_install(project, tmp_path / "ws", tmp_path / "job", "/usr/bin/python3")
+    assert paths == [str(tmp_path / "job")]  # no package root declared: the checkout is on sys.path already
+    assert sorted(p.name for p in (tmp_path / "job").iterdir()) == ["bin", f"evil-{FALLBACK_VERSION}.dist-info"]
+    assert sorted(p.name for p in bin_dir.iterdir()) == ["ok"]
+    assert not (tmp_path / "escaped.dist-info").exists()

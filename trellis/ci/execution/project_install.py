@@ -28,10 +28,12 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-from ..project import Project, read_project
+from ..project import FALLBACK_VERSION, Project, read_project
 
 __all__ = ["scm_version", "workspace_project", "write_install"]
 
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]*")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 # setuptools_scm's default tag_regex: an optional "name-" prefix, an optional "v", the version.
 _TAG = re.compile(r"^(?:[\w-]+-)?[vV]?(?P<version>\d+(?:\.\d+){0,2}[^+]*)(?:\+.*)?$")
 
@@ -99,6 +101,8 @@ def write_install(project: Project, workspace: Path, directory: Path, python: st
     Returns the ``sys.path`` entries it needs (the package roots, then ``directory``, which holds the
     dist-info) and the ``bin`` directory holding its console scripts (run by ``python``).
     """
+    if not _VERSION.fullmatch(project.version):  # the tree's text: it names a directory here
+        project = replace(project, version=FALLBACK_VERSION)
     info = directory / f"{project.dist_name}-{project.version}.dist-info"
     info.mkdir(mode=0o755)
     # Name and version only: selection counts the declared description, dependencies and Python versions
@@ -124,8 +128,10 @@ def write_install(project: Project, workspace: Path, directory: Path, python: st
     for group, name, value in project.entry_points:
         if group not in ("console_scripts", "gui_scripts") or "/" in name or name.startswith("."):
             continue
-        module, _, attribute = value.partition(":")
-        head = attribute.split(".")[0].strip() if attribute else ""
+        module, _, attribute = (part.strip() for part in value.split("[")[0].partition(":"))
+        if not _DOTTED.fullmatch(module) or (attribute and not _DOTTED.fullmatch(attribute)):
+            continue
+        head = attribute.split(".")[0] if attribute else ""
         call = f"{attribute.strip()}()" if attribute else "None"
         imported = f"from {module.strip()} import {head}" if head else f"import {module.strip()}"
         script = bin_dir / name
