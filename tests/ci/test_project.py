@@ -42,6 +42,15 @@ def _project(files: dict[str, str], dirs: tuple[str, ...] = ()) -> tuple[str, st
             ("v", FALLBACK_VERSION, ("src",)),
         ),
         (
+            {
+                "setup.cfg": "[metadata]\nname = python-dateutil\n",
+                "setup.py": "from setuptools import setup\nsetup(use_scm_version={'write_to': 'src/dateutil/_version.py'})\n",
+                "src/dateutil/_version.py": "version = '2.8.2'\n",
+            },
+            ("src",),
+            ("python-dateutil", "2.8.2", ("src",)),
+        ),
+        (
             {"setup.py": 'from setuptools import setup\nsetup(name="old", version="0.9", package_dir={"": "py"})\n'},
             (),
             ("old", "0.9", ("py",)),

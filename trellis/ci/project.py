@@ -328,7 +328,7 @@ def _version(
             return found
     # A version from git: what the repository's tags say, when the job is told (see project_install.py),
     # else the version file the tree holds (a release's, or one the project commits), else the fallback.
-    scm = _table(tool, "setuptools_scm")
+    scm = _table(tool, "setuptools_scm") or _table(setup_py, "use_scm_version")  # setup(use_scm_version={...})
     vcs_hook = _table(tool, "hatch", "build", "hooks", "vcs")
     raw = _table(hatch, "raw-options")
     uses_scm = bool(scm) or hatch.get("source") == "vcs" or pdm.get("source") == "scm" or "use_scm_version" in setup_py
