@@ -21,8 +21,9 @@ A project whose code lives under ``src/`` runs with ``PYTHONPATH=src``, in
 Trellis and in the baselines alike, unless ``--install``: then the baselines'
 checkout is installed as the project's own command installs it (``pip install
 --no-deps -e`` into an environment layered on the baselines' interpreter, see
-``editable.py``) and the stage, given an ``--environment``, installs the
-project into its jobs itself. With ``--baseline-python`` (an environment
+``editable.py``; again after a commit that changes ``pyproject.toml``,
+``setup.cfg`` or ``setup.py``) and the stage, given an ``--environment``,
+installs the project into its jobs itself. With ``--baseline-python`` (an environment
 holding the project's test dependencies) the baselines autoload that
 environment's pytest plugins, as the project's own ``pytest`` does (Trellis
 loads the plugins of the stage's environment likewise); without it they run
@@ -413,6 +414,10 @@ def replay(args: object) -> dict[str, object]:
                 tip = _push(client, name, tip, changes, subject, step)
                 current = new
                 subprocess.run(["git", "-C", str(checkout), "checkout", "-q", commit], check=True)
+                if getattr(args, "install", False) and changes.keys() & _PACKAGING:  # installed as of this commit
+                    installed_python(
+                        checkout, getattr(args, "baseline_python", "") or sys.executable, work / "own-venv"
+                    )
                 if reference_every and (
                     len(steps) % reference_every == 0 or step.selected < step.total or not step.total
                 ):
@@ -440,6 +445,10 @@ def replay(args: object) -> dict[str, object]:
     summary = _summary(name, steps, faults)
     summary["load_average"] = [round(x, 2) for x in (*load_before, *os.getloadavg())]
     return summary
+
+
+# The files an editable install is made from: a change to one installs the checkout again (--install).
+_PACKAGING = frozenset({"pyproject.toml", "setup.cfg", "setup.py"})
 
 
 def _full(
