@@ -356,6 +356,15 @@ def test_a_process_started_with_a_computed_command_is_bounded_by_what_it_was_obs
         "pkg/run.py::run may run any code (subprocess.run of a command the analysis cannot read, which started "
         "sh (a shell))"
     )
+    # os.startfile, os.exec*, os.posix_spawn: heard too (click's open_url calls os.startfile on Windows only).
+    opens = {
+        **STARTED,
+        "pkg/run.py": STARTED["pkg/run.py"] + b"\n\ndef open_url(url):\n    import os\n\n    os.startfile(url)\n",
+    }
+    opens["tests/test_git.py"] += b"\n\ndef test_open():\n    from pkg.run import open_url\n\n    assert open_url\n"
+    index = TestIndex.build(opens, observed={RUN: git})
+    assert index.select([change("pkg/lib.py", "pkg.lib.f")], old_index=index, observed=set).tests == (LIB,)
+    assert "tests/test_git.py::test_open" in index.select([change("pkg/lib.py", "pkg.lib.f")], old_index=index).tests
     # Generated code that starts a process is not bounded by the names it reads.
     assert from_source("import subprocess\nsubprocess.run(cmd)\n").dynamic
 

@@ -86,7 +86,7 @@ name so that what walks the stack passes over them) the absolute name each of
 their calls from such a function imports (``{"import": site, "module": name}``),
 once per site and value; a module of the tree imported before the wrappers makes
 the record incomplete. And every process such a function starts (the audit events
-``subprocess.Popen``, ``os.system``, ``os.exec``, ``os.posix_spawn``; the site is the
+``subprocess.Popen``, ``os.system``, ``os.exec``, ``os.posix_spawn``, ``os.spawn``, ``os.startfile``; the site is the
 innermost function of the working directory on the stack), once per site and
 value: ``{"process": site, "started": name}`` for a compiled program that runs no
 Python code (not a Python interpreter, not a program that runs commands it is given:
@@ -144,7 +144,7 @@ def _load() -> dict[str, Any] | None:
 
 
 _RECORDING = 2  # the observations' format (trellis.ci.selection.observed.FORMAT): processes heard
-_PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn"})
+_PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile"})
 _PYTHON = re.compile(r"(python|pypy)[0-9.]*[a-z]?(-dbg)?(\.exe)?", re.IGNORECASE)
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh", "busybox"})
 # Compiled programs that run commands, scripts or code they are given (arguments, files, the environment): what they
@@ -267,6 +267,11 @@ class EvalRecorder:
                 argv = [argv]
         elif event == "os.system":  # (command,): run by the shell
             executable, argv = "/bin/sh", ["/bin/sh", "-c", args[0]]
+        elif event == "os.startfile":  # (path, operation, ...): the application the file's kind names
+            self.once("process", site, "any", f"{os.fsdecode(args[0])[:100]} (a file opened with its application)")
+            return
+        elif event == "os.spawn":  # (mode, path, argv, env)
+            executable, argv, env = args[1], list(args[2]), args[3]
         else:  # os.exec / os.posix_spawn: (path, argv, env)
             executable, argv, env = args[0], list(args[1]), args[2]
         words = [os.fsdecode(w) for w in argv] or [os.fsdecode(executable)]

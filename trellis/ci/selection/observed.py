@@ -40,7 +40,7 @@ already is recorded too) and every global unpickling looked up
 And for a third: starting a process whose command the source does not show
 (``subprocess.run(cmd)``, ``Popen([pager, *params])``). The job hears every
 process a function of the tree starts (the audit events ``subprocess.Popen``,
-``os.system``, ``os.exec``, ``os.posix_spawn``: each fires per call) and
+``os.system``, ``os.exec``, ``os.posix_spawn``, ``os.spawn``, ``os.startfile``: each fires per call) and
 writes, per site, what the program was: one that runs no Python code of the
 tree (a compiled program that is neither a Python interpreter nor a program
 that runs commands it is given — a shell, ``env``, ``xargs``, ``make``…), a

@@ -22,6 +22,7 @@ __all__ = [
     "NAMESPACE_CALLS",
     "OBSERVED_IMPORT_CALLS",
     "OBSERVED_LOADS",
+    "OBSERVED_STARTS",
     "PICKLE_SAFE_GLOBALS",
     "PROCESS_CALLS",
     "PickleReads",
@@ -254,6 +255,14 @@ OBSERVED_IMPORT_CALLS = frozenset(
     }
 )
 OBSERVED_LOADS = frozenset({"pickle.load", "pickle.loads", "_pickle.load", "_pickle.loads"})
+# Calls of ``os`` that start a program the job hears (audit events ``os.exec``, ``os.posix_spawn``, ``os.spawn``,
+# ``os.startfile``; ``os.spawn*`` on POSIX forks and execs): bounded, as a process of ``PROCESS_CALLS`` whose command
+# the analysis cannot read, by what was observed.
+OBSERVED_STARTS = frozenset(
+    {"os.posix_spawn", "os.posix_spawnp", "os.startfile"}
+    | {f"os.exec{s}" for s in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")}
+    | {f"os.spawn{s}" for s in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")}
+)
 # Reflection: a constant attribute name is a reference to that name; a computed one to any.
 REFLECTIVE_CALLS = frozenset(
     {

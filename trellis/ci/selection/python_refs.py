@@ -76,6 +76,7 @@ from .python_calls import (
     NAMESPACE_ATTRS,
     NAMESPACE_CALLS,
     OBSERVED_LOADS,
+    OBSERVED_STARTS,
     PROCESS_CALLS,
     REFLECTIVE_CALLS,
     RESOURCE_CALLS,
@@ -1648,6 +1649,9 @@ class _Extractor:
                 pass
             elif name in OBSERVED_LOADS:
                 self.acc.unpickles.append(name)  # may run any code: the graph decides, with what was observed
+                self.dynamic = self.dynamic or name
+            elif name in OBSERVED_STARTS:
+                self.acc.processes.append(name)  # starts a program: the graph decides, with what was observed
                 self.dynamic = self.dynamic or name
             else:
                 self.set_dynamic(name)
