@@ -35,6 +35,7 @@ from ..pipeline.globs import matches_any
 from ..project import read_project
 from .file_rules import config_digest, is_config, is_inert_kind, named_by
 from .fixtures import FixtureModel
+from .interpreter_branches import MODULE, patched
 from .load_tests import find_load_tests
 from .observed import SiteCode
 from .pytest_collect import collect, shared_roots
@@ -166,25 +167,26 @@ def _reported(selection: Selection, causes: Mapping[str, str]) -> Selection:
 class FactCache:
     """Per-file facts by (path, content hash), shared between the indexes of successive commits.
 
-    Thread-safe; bounded to ``max_entries`` files (least recently used go first).
+    In memory only: the facts leave out branches that cannot run on this process's interpreter, the one jobs
+    run on (their environments are venvs of it), so they hold for this process alone. Thread-safe; bounded to ``max_entries`` files (least recently used go first).
     """
 
     def __init__(self, max_entries: int = 50_000) -> None:
         self._max = max_entries
-        self._entries: OrderedDict[tuple[str, bytes], FileFacts] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, bytes, bool], FileFacts] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def facts(self, path: str, content: bytes) -> FileFacts:
-        key = (path, hashlib.blake2b(content, digest_size=16).digest())
+    def facts(self, path: str, content: bytes, *, prune: bool = True) -> FileFacts:
+        key = (path, hashlib.blake2b(content, digest_size=16).digest(), prune)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return found
-        facts = file_facts(path, content)
+        facts = file_facts(path, content, prune=prune)
         with self._lock:
             self.misses += 1
             self._entries[key] = facts
@@ -251,6 +253,19 @@ class TestIndex:
                 errors[path] = found.error
             else:
                 facts[path] = found
+        # Branches left out as unable to run on this interpreter count again in a file whose conditions a
+        # file of the tree may set (``monkeypatch.setattr(sys, "platform", "win32")``).
+        relied = {name for f in facts.values() for name in f.conditions}
+        if relied:
+            sources = [content for path, content in files.items() if path.endswith(".py")]
+            again = patched(relied, sources)
+            for marker in (n for n in relied if n.startswith(MODULE)):  # ``import six`` may be the tree's own
+                module = marker[len(MODULE) :]
+                if any(posixpath.basename(p) == f"{module}.py" or p.endswith(f"{module}/__init__.py") for p in files):
+                    again.add(marker)
+            for path, found in list(facts.items()):
+                if again.intersection(found.conditions):
+                    facts[path] = cache.facts(path, files[path], prune=False)
         config = _installed(read_config(files), files)
         graph = Graph(facts, config, observed)
         fixtures = FixtureModel(graph)

@@ -166,7 +166,7 @@ class SiteCode:
 
 def from_source(source: str) -> SiteCode:
     """Read a piece of generated code as the tree's files are read (:func:`file_facts`)."""
-    facts = file_facts("<generated>.py", source.encode("utf-8", "surrogatepass"))
+    facts = file_facts("<generated>.py", source.encode("utf-8", "surrogatepass"), prune=False)
     if facts.error:
         return SiteCode(dynamic=f"evaluated code the analysis cannot read ({facts.error})")
     names: set[str] = set()

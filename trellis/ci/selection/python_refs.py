@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import doctest
 import hashlib
 import re
@@ -68,6 +69,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from . import interpreter_branches
 from .builtin_values import BuiltinValues, after_builtin
 from .python_calls import (
     ANY_ATTR_CALLS,
@@ -371,6 +373,8 @@ class FileFacts:
     ``usefixtures(...)`` call in the file (a mark bound to a name and applied elsewhere counts for every test
     importing the file); ``registers_plugins``: the file hands pytest plugins at run time
     (``config.pluginmanager.register(obj)``), whose fixtures then apply by name anywhere.
+    ``conditions``: what the branches left out as unable to run on this interpreter read (``platform``,
+    ``version_info``, a constant's name: :mod:`trellis.ci.selection.interpreter_branches`); empty when none is.
     """
 
     path: str
@@ -391,6 +395,7 @@ class FileFacts:
     marks: tuple[str, ...] = ()
     usefixtures: tuple[str, ...] = ()
     registers_plugins: bool = False
+    conditions: tuple[str, ...] = ()
 
     def scope(self, qualname: str) -> Scope | None:
         for scope in self.scopes:
@@ -399,15 +404,18 @@ class FileFacts:
         return None
 
 
-def file_facts(path: str, content: bytes) -> FileFacts:
-    """The facts of a Python file (never raises: a file that does not parse gets ``error``)."""
+def file_facts(path: str, content: bytes, *, prune: bool = True) -> FileFacts:
+    """The facts of a Python file (never raises: a file that does not parse gets ``error``). ``prune``: without
+    the branches that cannot run on this interpreter (:func:`~trellis.ci.selection.interpreter_branches.prune`)."""
     try:
         text = content.decode("utf-8")
         tree = ast.parse(text, filename=path)
     except (SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError) as exc:
         return FileFacts(path=path, error=f"{type(exc).__name__}: {exc}")
     try:
-        return _Extractor(path, tree, text).run()
+        conditions = interpreter_branches.prune(tree) if prune else ()
+        facts = _Extractor(path, tree, text).run()
+        return dataclasses.replace(facts, conditions=conditions) if conditions else facts
     except RecursionError:
         return FileFacts(path=path, error="RecursionError: nested too deeply to analyse")
 
