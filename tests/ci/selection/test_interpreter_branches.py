@@ -19,8 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trellis.ci.selection.index import ChangedEntity, TestIndex
+from trellis.ci.selection.index import ChangedEntity, TestIndex, changes_from_diff
 from trellis.ci.selection.interpreter_branches import prune
+from trellis.semantic_diff import diff_files
 
 HELPER = "def open_binary(name):\n    return name\n"
 TEST = "from pkg import api\n\n\ndef test_api():\n    assert api.read('x')\n"
@@ -288,3 +289,15 @@ def read(name):
 )
 def test_a_file_that_may_write_its_own_names_keeps_its_branches(writes: str, kept: bool) -> None:
     assert reaches_helper(VERSION + "\n" + writes) is kept
+
+
+def test_a_condition_changed_to_run_here_selects_the_tests() -> None:
+    """The branch was left out; the change makes it run on this interpreter: the tests reaching it run."""
+    live = VERSION.replace(f"< ({OLD})", "< (99, 0)")
+    base = {"pkg/__init__.py": "", "pkg/_legacy.py": HELPER, "tests/test_api.py": TEST}
+    for old, new in ((VERSION, live), (live, VERSION)):
+        diff = diff_files({"pkg/api.py": old.encode()}, {"pkg/api.py": new.encode()})
+        after = build({**base, "pkg/api.py": new})
+        selection = after.select(changes_from_diff(diff), old_index=build({**base, "pkg/api.py": old}))
+        assert not selection.run_all, selection.reason
+        assert selection.tests == ("tests/test_api.py::test_api",), (old, new)
