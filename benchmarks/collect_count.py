@@ -14,7 +14,8 @@ interpreter with the project's test dependencies). A ``src`` layout runs with
 ``PYTHONPATH=src`` on both sides, unless ``--install``: then the checkout is
 installed as the project's own command installs it (``pip install --no-deps -e``
 into an environment layered on ``--python``, see ``editable.py``) and the stage
-(which needs ``--environment``) installs it into its jobs; no ``PYTHONPATH`` anywhere.
+installs it into its jobs (into its ``--environment``'s, or without one on the
+server's interpreter); no ``PYTHONPATH`` anywhere.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ environment (offline, from a wheel made here) serves the whole module."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import tempfile
 from collections.abc import Iterator
@@ -247,3 +248,61 @@ def test_what_the_tree_declares_is_written_only_inside_the_jobs_directory(tmp_pa
     assert sorted(p.name for p in (tmp_path / "job").iterdir()) == ["bin", f"evil-{FALLBACK_VERSION}.dist-info"]
     assert sorted(p.name for p in bin_dir.iterdir()) == ["ok"]
     assert not (tmp_path / "escaped.dist-info").exists()
+
+
+# A src-layout tree of a distribution the server's own interpreter has installed (attrs: hypothesis needs it).
+SERVER_HAS_IT = {
+    "pyproject.toml": """\
+[project]
+name = "attrs"
+version = "99.1.0"
+
+[project.scripts]
+attr-demo = "attr.cli:main"
+
+[project.entry-points.pytest11]
+attrtree = "attr.plugin"
+""",
+    "src/attr/__init__.py": "FROM_THE_TREE = True\n",
+    "src/attr/plugin.py": "import pytest\n\n\n@pytest.fixture\ndef tree_value():\n    return 'tree'\n",
+    "src/attr/cli.py": "def main():\n    print('the tree')\n    return 3\n",
+    "tests/test_tree.py": """\
+import importlib.metadata
+import subprocess
+
+import attr
+
+
+def test_the_trees_package_and_version_win_over_the_servers(tree_value):
+    assert attr.FROM_THE_TREE and tree_value == "tree"
+    assert importlib.metadata.version("attrs") == "99.1.0"
+
+
+def test_its_console_script_runs():
+    done = subprocess.run(["attr-demo"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (3, "the tree\\n")
+""",
+}
+
+
+@pytest.mark.parametrize("env", [(), (("PYTHONPATH", "src"),)], ids=["installed", "the-stages-pythonpath"])
+def test_without_an_environment_the_tree_wins_over_the_servers_installed_release(
+    tmp_path: Path, env: tuple[tuple[str, str], ...]
+) -> None:
+    """A stage without an environment runs on the server's interpreter, whose site-packages hold a release of
+    attrs: the tree's package (its src root, or the stage's own PYTHONPATH) and its dist-info come first, its
+    console script is on PATH and its own pytest11 plugin loads (the server's plugins stay out)."""
+    assert importlib.metadata.version("attrs") != "99.1.0"  # the server's release is there to be shadowed
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit({k: v.encode() for k, v in SERVER_HAS_IT.items()})
+    request = JobRequest(
+        "server", str(repo.path), tree, kind="pytest", pytest_args=("-q", "tests"), limits=LIMITS, env=env
+    )
+    with tempfile.TemporaryDirectory(prefix="trellis-project-") as d:
+        os.chmod(d, 0o755)
+        with LocalExecutor(Path(d), workers=1) as local:
+            outcome = submit_tests(local, request).result(timeout=300)
+    assert {t.nodeid.rpartition("::")[2]: t.outcome for t in outcome.tests} == {
+        "test_the_trees_package_and_version_win_over_the_servers": "passed",
+        "test_its_console_script_runs": "passed",
+    }, outcome.output.decode()[-2000:]

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..sandbox import TMPDIR_NAME, Launcher, make_tmpdir, run_sandboxed
+from ..sandbox import TMPDIR_NAME, Launcher, default_path, make_tmpdir, run_sandboxed
 from .bytecode import PASS_HOOK_OPTION
 from .environments import ensure_environment, pytest_plugins, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
@@ -116,19 +116,22 @@ def _run_pytest(
     config = plugin_dir / "config.json"
     config.write_text(json.dumps((request.tests or TestPlan()).to_json(str(stream))))
     path_entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    # The project installed as its own command installs it (pip install -e .), from this workspace: its
+    # package root and metadata on sys.path ahead of the interpreter's site directories (the tree's package
+    # and version win over an installed release of it, the server's own too), its console scripts on PATH,
+    # its pytest11 plugin loaded. On the server's interpreter (no environment) a PYTHONPATH of the stage's
+    # own env is the user's choice of roots: kept as it is, with the dist-info after it.
+    project = workspace_project(workspace)
+    if project is not None and project.scm and request.repo_path:
+        project = scm_version(project, request.repo_path, request.commit_id)
     bin_dirs: list[str] = []
-    if request.environment is not None:
-        # The project installed as its own command installs it (pip install -e .), from this workspace: its
-        # package root and metadata on sys.path, its console scripts on PATH, its pytest11 plugin loaded.
-        project = workspace_project(workspace)
-        if project is not None and project.scm and request.repo_path:
-            project = scm_version(project, request.repo_path, request.commit_id)
-        entries = [(name, value, True) for name, value in plugins]
-        if project is not None:
-            paths, bin_dir = write_install(project, workspace, plugin_dir, python)
-            path_entries += paths
-            bin_dirs.append(str(bin_dir))
-            entries = [(name, value, False) for name, value in project.pytest_plugins()] + entries
+    entries = [(name, value, True) for name, value in plugins]
+    if project is not None:
+        paths, bin_dir = write_install(project, workspace, plugin_dir, python)
+        path_entries += paths if request.environment is not None or not path_entries else paths[-1:]
+        bin_dirs.append(str(bin_dir))
+        entries = [(name, value, False) for name, value in project.pytest_plugins()] + entries
+    if entries:
         # The environment's plugins and the project's load where pytest would autoload them, so the
         # project's own addopts and the stage's args keep one out with -p no:NAME (the server's stay out).
         (plugin_dir / f"{ENTRY_POINTS_MODULE}.py").write_bytes(_ENTRY_POINTS_SOURCE.read_bytes())
@@ -146,6 +149,8 @@ def _run_pytest(
     }
     if python != sys.executable:  # the project's environment: its scripts first on PATH
         env["PATH"] = os.pathsep.join([*bin_dirs, os.path.dirname(python), *os.defpath.split(os.pathsep)])
+    elif bin_dirs:  # the server's interpreter: the project's scripts before the PATH the job has
+        env["PATH"] = os.pathsep.join([*bin_dirs, env.get("PATH") or default_path()])
     args = ("-p", PLUGIN_MODULE, *request.pytest_args)
     if streaming is not None:
         streaming(stream)

@@ -11,6 +11,7 @@ from .runner import (
     Launcher,
     LaunchHandle,
     ProcessLauncher,
+    default_path,
     make_tmpdir,
     run_sandboxed,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "SandboxResult",
     "SandboxStatus",
     "TMPDIR_NAME",
+    "default_path",
     "make_tmpdir",
     "run_sandboxed",
 ]

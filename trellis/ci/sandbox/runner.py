@@ -34,6 +34,7 @@ __all__ = [
     "Launcher",
     "ProcessLauncher",
     "TMPDIR_NAME",
+    "default_path",
     "make_tmpdir",
     "run_sandboxed",
 ]
@@ -144,7 +145,7 @@ class _Output:
         return bytes(self.head) + f"\n[... trellis: {omitted} bytes of output omitted ...]\n".encode() + tail
 
 
-def _default_path() -> str:
+def default_path() -> str:
     return os.pathsep.join(dict.fromkeys([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]))
 
 
@@ -229,7 +230,7 @@ def run_sandboxed(
     except OSError as e:
         raise SandboxError(f"cannot create {tmpdir}: {e}") from e
     job_env = {
-        "PATH": _default_path(),
+        "PATH": default_path(),
         "HOME": str(workspace),
         "LANG": "C.UTF-8",
         "TMPDIR": str(tmpdir),

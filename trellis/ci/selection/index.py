@@ -963,9 +963,9 @@ def _first(nodes: Mapping[int, str], reach: int, index: TestIndex, nodeid: str) 
 
 
 def _installed(config: PytestConfig, files: Mapping[str, bytes]) -> PytestConfig:
-    """The project installed as its own command installs it (``pip install -e .``; a stage with an environment
-    does, see :mod:`trellis.ci.project`): its package roots are import roots, its own ``pytest11`` plugins load
-    in every test. Without an environment the job installs nothing: the extra roots only select more."""
+    """The project installed as its own command installs it (``pip install -e .``; every pytest job does, see
+    :mod:`trellis.ci.project`): its package roots are import roots, its own ``pytest11`` plugins load in every
+    test. A stage whose own env sets ``PYTHONPATH`` gets no root added: the extra roots only select more."""
     project = read_project(files.get, lambda d: any(p.startswith(d + "/") for p in files))
     if project is None:
         return config
