@@ -65,7 +65,7 @@ import hashlib
 import re
 import shlex
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -721,7 +721,11 @@ class _Extractor:
         # a read of that one name
         self.named_reads: set[int] = set()
         self.augmented: set[int] = set()  # id() of augmented assignments' targets (they read too)
-        self.read_blocks = _read_blocks(tree) if "getattr" in text else set()  # blocks with reads to classify
+        # blocks with reads to classify: a computed getattr, a namespace read (``cls.__dict__[name]``)
+        self.read_blocks = _read_blocks(tree) if "getattr" in text or _NAMESPACE_WORDS.search(text) else set()
+        # id() of namespace expressions (``x.__dict__``, ``vars(x)``) whose reads run nothing: only keys are used, or
+        # values that stay put (see :meth:`contained_reads`) -> whether values are read (the classes they may be).
+        self.quiet_namespaces: dict[int, bool] = {}
         self.imported: set[str] = set()  # every name an import binds in a frame entered so far
         # How many top-level statements bind each name (a base named by an import bound nowhere else is known).
         self.builtin_values = BuiltinValues(tree)  # expressions certainly of an exact builtin type
@@ -1486,6 +1490,8 @@ class _Extractor:
             if isinstance(node, ast.Attribute) and node.attr in _KEYED_NAMESPACES and id(node) in self.writes:
                 stack.append(node.value)  # obj.__dict__[name] = value: a write, nothing of the namespace read
                 continue
+            if isinstance(node, ast.Attribute) and self.quiet_namespace(node, stack):
+                continue
             if isinstance(node, ast.Attribute):
                 attrs: list[str] = []
                 base: ast.AST = node
@@ -1566,6 +1572,20 @@ class _Extractor:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue  # not reachable from an expression
             stack.extend(ast.iter_child_nodes(node))
+
+    def quiet_namespace(self, node: ast.Attribute, stack: list[ast.AST]) -> bool:
+        """``x.__dict__`` (or ``x.__dict__.get``) read in a way that runs nothing (:attr:`quiet_namespaces`): record
+        only ``x`` itself, and the namespace's name where values are read (a class's namespace hands out the classes
+        defined in its body, which no reference names); no attribute of ``x`` under a computed name."""
+        space: ast.expr = node
+        while isinstance(space, ast.Attribute) and id(space) not in self.quiet_namespaces:
+            space = space.value
+        if not isinstance(space, ast.Attribute):
+            return False
+        if self.quiet_namespaces[id(space)]:
+            self.acc.attrs.add(space.attr)
+        stack.append(space.value)
+        return True
 
     def builtin_rest(self, receiver: ast.AST, chain: tuple[str, ...]) -> tuple[str, ...] | None:
         """The attributes of ``chain`` (``"()"``: a call) still read from unknown objects when ``receiver`` is
@@ -1714,7 +1734,14 @@ class _Extractor:
             if id(node) not in self.writes:
                 self.acc.namespace = True
         elif name == "vars" and len(args) == 1 and isinstance(args[0], ast.Name) and not node.keywords:
-            self.name_chains(args[0].id, ("__dict__",))  # vars(x) is x.__dict__ (an instance's own: what it stored)
+            if id(node) in self.quiet_namespaces:  # read in a way that runs nothing (quiet_namespace)
+                self.name_chains(args[0].id, ())
+                if self.quiet_namespaces[id(node)]:
+                    self.acc.attrs.add("__dict__")
+            else:
+                self.name_chains(args[0].id, ("__dict__",))  # vars(x) is x.__dict__ (an instance's: what it stored)
+        elif name == "dir" and len(args) == 1 and not node.keywords:
+            self.acc.attrs.add("__dir__")  # dir(x): type(x).__dir__ runs; the names it gives are strings
         elif name in ANY_ATTR_CALLS:
             self.acc.any_attr = True
         if isinstance(node.func, ast.Attribute) and (
@@ -1920,6 +1947,7 @@ class _Extractor:
         loads: dict[str, list[ast.Name]] = {}
         captured: set[str] = set()
         reads: list[ast.Call] = []
+        spaces: list[ast.expr] = []  # namespace expressions (x.__dict__, vars(x)): see _quiet_read
         stack: list[ast.AST] = list(body)
         for stmt in body:
             parents[id(stmt)] = stmt  # a statement is its own parent: no context of interest
@@ -1939,12 +1967,18 @@ class _Extractor:
                 and self.call_name(node.func) in ("getattr", "inspect.getattr_static")
             ):
                 reads.append(node)
+            elif _namespace_read(node) and not (isinstance(node, ast.Attribute) and id(node) in self.writes):
+                spaces.append(node)
             for child in ast.iter_child_nodes(node):
                 parents[id(child)] = node
                 stack.append(child)
         variables: dict[str, bool] = {}
-        if loads.keys() & {"locals", "vars", "eval", "exec", "dir"}:
-            local = frozenset()  # the block reads its own variables by name: none stays put
+        if loads.keys() & {"locals", "eval", "exec"} or any(
+            not (isinstance(call := parents.get(id(use)), ast.Call) and call.func is use and call.args)
+            for name in ("vars", "dir")
+            for use in loads.get(name, ())
+        ):
+            local = frozenset()  # the block reads its own variables by name (vars(), dir()): none stays put
 
         def kept(name: str) -> bool:
             if name not in variables:
@@ -2000,6 +2034,10 @@ class _Extractor:
                 )
             return False
 
+        for space in spaces:
+            quiet = _quiet_read(space, parents, stays, kept)
+            if quiet is not None:
+                self.quiet_namespaces[id(space)] = quiet
         return {id(call) for call in reads if stays(call)}
 
     def set_dynamic(self, why: str) -> None:
@@ -2051,7 +2089,13 @@ class _Extractor:
             if frame.self_name == name:
                 chains.append(Chain("self", frame.self_class, attrs, instance=frame.self_instance))
                 known = True
-            if not known and name in frame.typed and name not in self.typing:
+            if (
+                not known
+                and name in frame.typed
+                and name not in self.typing
+                # x = cls.__dict__.get(k): any value (the namespace read is the assignment's, recorded there)
+                and not any(reads_namespace(call) for call in frame.typed[name])
+            ):
                 self.typing.add(name)
                 for call in frame.typed[name]:
                     chains.extend(self.name_chains(call[0], (*call[1:], "()", *attrs), record=False))
@@ -2622,6 +2666,64 @@ def _computed_read(node: ast.AST) -> bool:
     )
 
 
+_NAMESPACE_WORDS = re.compile(r"__dict__|__globals__|f_globals|\bvars\(")
+_DICT_VALUES = frozenset({"get", "items", "values"})
+
+
+def _namespace_read(node: ast.AST) -> bool:
+    """``x.__dict__`` (a module's, a class's, a function's globals' namespace) or ``vars(x)`` of a name."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in _KEYED_NAMESPACES and isinstance(node.ctx, ast.Load)
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "vars"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Name)
+        and not node.keywords
+    )
+
+
+def _quiet_read(
+    space: ast.expr,
+    parents: Mapping[int, ast.AST],
+    stays: Callable[[ast.AST], bool],
+    kept: Callable[[str], bool],
+) -> bool | None:
+    """How a namespace (``space``: ``x.__dict__``, ``vars(x)``) is read, when the reading runs nothing: a dict's (or a
+    mappingproxy's) lookup invokes no descriptor and calls nothing of the tree. False: only its keys are used
+    (``k in ns``, ``for k in ns``, ``ns.keys()``: strings); True: values are read that stay put (``ns[k]``,
+    ``ns.get(k)``, ``for k, v in ns.items()`` with ``v`` tested, compared or read by name; ``stays``/``kept``: the
+    block's :meth:`_Extractor.contained_reads`); None: any other use (a value handed on, called, returned; the
+    namespace itself handed to code)."""
+    parent = parents.get(id(space))
+    if isinstance(parent, ast.Subscript) and parent.value is space and isinstance(parent.ctx, ast.Load):
+        return True if stays(parent) else None
+    if isinstance(parent, ast.Compare) and space in parent.comparators:
+        i = parent.comparators.index(space)
+        return False if isinstance(parent.ops[i], (ast.In, ast.NotIn)) else None
+    if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is space:
+        return False
+    if not isinstance(parent, ast.Attribute) or parent.attr not in {*_DICT_VALUES, "keys"}:
+        return None
+    call = parents.get(id(parent))
+    if not isinstance(call, ast.Call) or call.func is not parent or call.keywords:
+        return None
+    if parent.attr == "keys":
+        return False
+    if parent.attr == "get":
+        return True if 1 <= len(call.args) <= 2 and stays(call) else None
+    loop = parents.get(id(call))
+    if call.args or not isinstance(loop, (ast.For, ast.AsyncFor)) or loop.iter is not call:
+        return None
+    target = loop.target
+    if parent.attr == "items" and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+        target = target.elts[1]
+    elif parent.attr != "values":
+        return None
+    return True if isinstance(target, ast.Name) and kept(target.id) else None
+
+
 def _read_blocks(tree: ast.Module) -> set[int]:
     """id() of the module and the functions whose own code (nested scopes excluded) may read an attribute
     under a computed name: the blocks :meth:`_Extractor.contained_reads` has something to classify in."""
@@ -2629,7 +2731,7 @@ def _read_blocks(tree: ast.Module) -> set[int]:
     stack: list[tuple[ast.AST, int]] = [(tree, id(tree))]
     while stack:
         node, block = stack.pop()
-        if _computed_read(node):
+        if _computed_read(node) or _namespace_read(node):
             found.add(block)
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):

@@ -1,0 +1,108 @@
+"""Reading a class's namespace (``cls.__dict__[name]``, ``for k in vars(cls)``) runs no code of its own: only what
+is then done with a value read from it may (calling it, handing it on, reading an attribute on it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ci.selection.test_selection import APP, body, selected
+
+HOOKS = """
+    class Meta(type):
+        def __init__(cls, name, bases, ns):
+            super().__init__(name, bases, ns)
+            cls.hooks = []
+            for attr_name in dir(cls):
+                for parent in cls.__mro__:
+                    {body}
+
+    class Base(metaclass=Meta):
+        def work(self):
+            return 1
+
+    class Other(Base):
+        def more(self):
+            return 2
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "stays"),
+    [
+        (
+            "try:\n                        attr = parent.__dict__[attr_name]\n                    except KeyError:\n"
+            "                        continue\n                    if attr.__hook__:\n"
+            "                        cls.hooks.append(attr_name)",
+            True,
+        ),
+        (
+            "attr = vars(parent).get(attr_name)\n                    if attr is not None and hasattr(attr, 'x'):\n"
+            "                        cls.hooks.append(attr_name)",
+            True,
+        ),
+        ("if attr_name in parent.__dict__:\n                        cls.hooks.append(attr_name)", True),
+        (
+            "for key, value in parent.__dict__.items():\n                        if isinstance(value, int):\n"
+            "                            cls.hooks.append(key)",
+            True,
+        ),
+        ("for key in parent.__dict__:\n                        cls.hooks.append(key)", True),
+        ("for key in cls.__dict__:\n                        cls.hooks.append(key)", True),
+        ("attr = cls.__dict__.get(attr_name)\n                    if attr is None:\n                        break", True),
+        ("attr = parent.__dict__.get(attr_name)\n                    if attr is not None:\n                        attr()", False),
+        ("cls.hooks.append(parent.__dict__.get(attr_name))", False),
+        ("attr = cls.__dict__.get(attr_name)\n                    cls.hooks.append(attr)", False),
+        ("for value in parent.__dict__.values():\n                        cls.hooks.append(value)", False),
+        ("cls.hooks.append(vars(parent)[attr_name])", False),
+    ],
+)
+def test_a_value_read_from_a_namespace_that_stays_put_runs_nothing(code: str, stays: bool) -> None:
+    """A metaclass scanning each class's ``__dict__`` for a marker at class creation: a test that only imports the
+    module runs none of the classes' methods, unless a value read from the namespace is called or handed on."""
+    test = """
+        import app.hooked
+
+        def test_import():
+            assert app.hooked.Base.hooks is not None
+    """
+    files = {**APP, "app/hooked.py": HOOKS.replace("{body}", code), "tests/test_hooked.py": test}
+    for method in ("app.hooked.Base.work", "app.hooked.Other.more"):
+        reached = "tests/test_hooked.py::test_import" in selected(files, body("app/hooked.py", method))
+        assert reached is not stays, (code, method)
+    assert "tests/test_hooked.py::test_import" in selected(files, body("app/hooked.py", "app.hooked.Meta.__init__"))
+
+
+def test_a_nested_class_read_from_a_namespace_is_still_used() -> None:
+    """A class's namespace hands out the classes defined in its body, which no reference names: reading an
+    attribute on one (a descriptor calling back into its owner) keeps that class's code reached."""
+    code = """
+        class Flag:
+            def __get__(self, obj, owner):
+                return owner.compute()
+
+        class Meta(type):
+            def __init__(cls, name, bases, ns):
+                super().__init__(name, bases, ns)
+                cls.marks = []
+                for attr_name in list(ns):
+                    attr = cls.__dict__[attr_name]
+                    if isinstance(attr, type) and attr.marked:
+                        cls.marks.append(attr_name)
+
+        class Base(metaclass=Meta):
+            class Inner:
+                marked = Flag()
+
+                @classmethod
+                def compute(cls):
+                    return 1
+    """
+    test = """
+        import app.nested
+
+        def test_import():
+            assert app.nested.Base.marks == ["Inner"]
+    """
+    files = {**APP, "app/nested.py": code, "tests/test_nested.py": test}
+    change = body("app/nested.py", "app.nested.Base.Inner.compute")
+    assert "tests/test_nested.py::test_import" in selected(files, change)
