@@ -48,8 +48,14 @@ HOOKS = """
         ),
         ("for key in parent.__dict__:\n                        cls.hooks.append(key)", True),
         ("for key in cls.__dict__:\n                        cls.hooks.append(key)", True),
-        ("attr = cls.__dict__.get(attr_name)\n                    if attr is None:\n                        break", True),
-        ("attr = parent.__dict__.get(attr_name)\n                    if attr is not None:\n                        attr()", False),
+        (
+            "attr = cls.__dict__.get(attr_name)\n                    if attr is None:\n                        break",
+            True,
+        ),
+        (
+            "attr = parent.__dict__.get(attr_name)\n                    if attr is not None:\n                        attr()",
+            False,
+        ),
         ("cls.hooks.append(parent.__dict__.get(attr_name))", False),
         ("attr = cls.__dict__.get(attr_name)\n                    cls.hooks.append(attr)", False),
         ("for value in parent.__dict__.values():\n                        cls.hooks.append(value)", False),

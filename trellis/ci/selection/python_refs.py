@@ -1968,7 +1968,7 @@ class _Extractor:
             ):
                 reads.append(node)
             elif _namespace_read(node) and not (isinstance(node, ast.Attribute) and id(node) in self.writes):
-                spaces.append(node)
+                spaces.append(cast(ast.expr, node))
             for child in ast.iter_child_nodes(node):
                 parents[id(child)] = node
                 stack.append(child)
@@ -2094,7 +2094,7 @@ class _Extractor:
                 and name in frame.typed
                 and name not in self.typing
                 # x = cls.__dict__.get(k): any value (the namespace read is the assignment's, recorded there)
-                and not any(reads_namespace(call) for call in frame.typed[name])
+                and not any(reads_namespace(tuple(call)) for call in frame.typed[name])
             ):
                 self.typing.add(name)
                 for call in frame.typed[name]:
