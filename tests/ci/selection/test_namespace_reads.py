@@ -3,9 +3,15 @@ is then done with a value read from it may (calling it, handing it on, reading a
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.ci.selection.test_selection import APP, body, selected
+from tests.ci.selection.test_selection_soundness import _entered, _entity
+from trellis.ci.selection.index import ChangedEntity, TestIndex
 
 HOOKS = """
     class Meta(type):
@@ -112,3 +118,72 @@ def test_a_nested_class_read_from_a_namespace_is_still_used() -> None:
     files = {**APP, "app/nested.py": code, "tests/test_nested.py": test}
     change = body("app/nested.py", "app.nested.Base.Inner.compute")
     assert "tests/test_nested.py::test_import" in selected(files, change)
+
+
+SCANNED = """\
+class Flag:
+    def __get__(self, obj, owner):
+        return owner.compute() if obj is None else 0
+
+
+class Meta(type):
+    def __init__(cls, name, bases, ns):
+        super().__init__(name, bases, ns)
+        cls.marks = []
+        for attr_name in dir(cls):
+            for parent in cls.__mro__:
+                try:
+                    attr = parent.__dict__[attr_name]
+                except KeyError:
+                    continue
+                if isinstance(attr, type) and attr.marked:
+                    cls.marks.append(attr_name)
+                break
+        for key, value in vars(cls).items():
+            if isinstance(value, type) and value.marked and key not in cls.marks:
+                cls.marks.append(key)
+        if "Inner" in cls.__dict__ and cls.__dict__.get("Inner").marked:
+            cls.marks.append("again")
+
+
+class Base(metaclass=Meta):
+    def work(self):
+        return 1
+
+    class Inner:
+        marked = Flag()
+
+        @classmethod
+        def compute(cls):
+            return 2
+"""
+
+
+def test_every_function_a_namespace_scan_runs_selects_the_test(tmp_path: Path) -> None:
+    """Run for real: a metaclass reading its classes' namespaces (a nested class's descriptor calling back into
+    it); a change to any function entered on import selects the test that imports the module, and a change to a
+    method nothing runs does not."""
+    package = tmp_path / "scan"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(SCANNED)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with _entered(tmp_path) as entered:
+            module = importlib.import_module("scan.mod")
+            assert module.Base.marks == ["Inner", "again"]
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("scan", "scan.mod"):
+            sys.modules.pop(name, None)
+    ran = {_entity(e.partition("::")[2]) for e in entered if e.startswith("scan/mod.py::")}
+    assert {"Meta.__init__", "Flag.__get__", "Base.Inner.compute"} <= ran
+    test = "import scan.mod\n\n\ndef test_import():\n    assert scan.mod.Base.marks\n"
+    index = TestIndex.build(
+        {"scan/__init__.py": b"", "scan/mod.py": SCANNED.encode(), "tests/test_scan.py": test.encode()}
+    )
+    for entity in sorted(ran - {""}):
+        change = ChangedEntity("scan/mod.py", f"scan.mod.{entity}", "modified", ("body",))
+        assert "tests/test_scan.py::test_import" in index.select([change]).tests, entity
+    unused = ChangedEntity("scan/mod.py", "scan.mod.Base.work", "modified", ("body",))
+    assert "tests/test_scan.py::test_import" not in index.select([unused]).tests

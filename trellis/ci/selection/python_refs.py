@@ -1511,7 +1511,8 @@ class _Extractor:
                     if id(node) not in self.callees:
                         self.referenced(node)
                     continue
-                if isinstance(base, ast.Call) and not _is_super_call(base):
+                # ns.get("name").attr: an attribute of the name's value (the read itself: _namespace_key_read)
+                if isinstance(base, ast.Call) and not _is_super_call(base) and _namespace_key_read(base) is None:
                     callee = _dotted(base.func)
                     receiver: ast.expr = base.func
                     while isinstance(receiver, ast.Attribute):
