@@ -38,6 +38,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .python_calls import dotted
+
 __all__ = ["MODULE", "patched", "prune"]
 
 # What the decisions relying on ``six`` or ``platform`` name (``module:six``): valid only when the import is the
@@ -224,7 +226,7 @@ class _Evaluator:
                 return self.constants[node.id]
             return _UNKNOWN
         if isinstance(node, ast.Attribute):
-            chain = _chain(node)
+            chain = dotted(node)
             if chain is None or chain[0] not in self.modules:
                 return _UNKNOWN
             facts = _FACTS.get(self.modules[chain[0]], {})
@@ -282,7 +284,7 @@ class _Evaluator:
                 ):
                     return getattr(subject, node.func.attr)(args[0])
                 return _UNKNOWN
-            chain = _chain(node.func)
+            chain = dotted(node.func)
             if chain is not None and len(chain) == 2 and not node.args and self.modules.get(chain[0]) == "platform":
                 key = ("platform", chain[1])
                 if key in _CALLS:
@@ -303,17 +305,6 @@ class _Evaluator:
                 result = operand
             return result
         return _UNKNOWN
-
-
-def _chain(node: ast.expr) -> list[str] | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return parts[::-1]
 
 
 def _bindings(tree: ast.Module) -> Mapping[str, list[tuple[str, str]]]:

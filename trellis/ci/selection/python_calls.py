@@ -33,6 +33,7 @@ __all__ = [
     "SAFE_YAML_LOADERS",
     "STRING_ATTR_METHODS",
     "compat_global",
+    "dotted",
     "inert_decorator",
     "is_dynamic",
     "pickle_reads",
@@ -533,3 +534,16 @@ def _module_of_path(path: str) -> str | None:
         return None
     dotted = clean[:-3].replace("/", ".")
     return dotted if _DOTTED_OR_NAME.fullmatch(dotted) else None
+
+
+def dotted(node: ast.AST) -> list[str] | None:
+    """The names of a dotted reference (``a.b.c`` -> ``["a", "b", "c"]``); None for anything else."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    parts.reverse()
+    return parts

@@ -92,6 +92,7 @@ from .python_calls import (
     python_target,
     reads_namespace,
 )
+from .python_calls import dotted as _dotted
 
 __all__ = [
     "DOCTESTS",
@@ -2604,18 +2605,6 @@ def _all_args(args: ast.arguments) -> list[ast.arg]:
     if args.kwarg is not None:
         out.append(args.kwarg)
     return out
-
-
-def _dotted(node: ast.AST) -> list[str] | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    parts.reverse()
-    return parts
 
 
 def _is_super_call(node: ast.AST) -> bool:
