@@ -285,13 +285,19 @@ def test_its_console_script_runs():
 }
 
 
-@pytest.mark.parametrize("env", [(), (("PYTHONPATH", "src"),)], ids=["installed", "the-stages-pythonpath"])
+@pytest.mark.parametrize(
+    "env",
+    [(), (("PYTHONPATH", "src"),), (("PYTHONPATH", "vendor"),)],
+    ids=["installed", "the-stages-pythonpath", "a-pythonpath-without-the-package"],
+)
 def test_without_an_environment_the_tree_wins_over_the_servers_installed_release(
     tmp_path: Path, env: tuple[tuple[str, str], ...]
 ) -> None:
     """A stage without an environment runs on the server's interpreter, whose site-packages hold a release of
     attrs: the tree's package (its src root, or the stage's own PYTHONPATH) and its dist-info come first, its
-    console script is on PATH and its own pytest11 plugin loads (the server's plugins stay out)."""
+    console script is on PATH and its own pytest11 plugin loads (the server's plugins stay out). A stage's own
+    PYTHONPATH comes first and the package roots after it, as with an environment: one that does not hold the
+    package still tests the tree's."""
     assert importlib.metadata.version("attrs") != "99.1.0"  # the server's release is there to be shadowed
     repo = GitRepo(tmp_path / "repo")
     tree = repo.commit({k: v.encode() for k, v in SERVER_HAS_IT.items()})

@@ -119,8 +119,8 @@ def _run_pytest(
     # The project installed as its own command installs it (pip install -e .), from this workspace: its
     # package root and metadata on sys.path ahead of the interpreter's site directories (the tree's package
     # and version win over an installed release of it, the server's own too), its console scripts on PATH,
-    # its pytest11 plugin loaded. On the server's interpreter (no environment) a PYTHONPATH of the stage's
-    # own env is the user's choice of roots: kept as it is, with the dist-info after it.
+    # its pytest11 plugin loaded. A PYTHONPATH of the stage's own env comes first (the user's choice of roots),
+    # with or without an environment.
     project = workspace_project(workspace)
     if project is not None and project.scm and request.repo_path:
         project = scm_version(project, request.repo_path, request.commit_id)
@@ -128,7 +128,7 @@ def _run_pytest(
     entries = [(name, value, True) for name, value in plugins]
     if project is not None:
         paths, bin_dir = write_install(project, workspace, plugin_dir, python)
-        path_entries += paths if request.environment is not None or not path_entries else paths[-1:]
+        path_entries += paths
         bin_dirs.append(str(bin_dir))
         entries = [(name, value, False) for name, value in project.pytest_plugins()] + entries
     if entries:
