@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import tempfile
+import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -484,3 +487,26 @@ def test_a_module_of_the_tree_imported_before_the_job_could_observe_makes_the_re
     assert [json.loads(line)["lost"] for line in stream.read_text().splitlines()] == [
         "early was imported before the job could observe its imports"
     ]
+
+
+def test_a_child_forked_while_another_thread_holds_the_recorders_lock_still_writes(tmp_path: Path) -> None:
+    """os.spawn* on POSIX forks, then execs: the exec's audit event is heard in the child, whose copy of the
+    recorder's lock stays held forever if another thread held it at the fork. The child gets a lock of its own."""
+    from trellis.ci.execution import pytest_plugin
+
+    stream = tmp_path / "stream.jsonl"
+    recorder = pytest_plugin.EvalRecorder(str(tmp_path), str(stream), [])
+    with recorder.lock, warnings.catch_warnings():  # held, as by another thread, across the fork
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a process with threads
+        pid = os.fork()
+        if pid == 0:
+            recorder.write({"process": "child", "started": "cat"})
+            os._exit(0)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[1] == 0, "the forked child hung on the recorder's lock"
+    assert json.loads(stream.read_text()) == {"process": "child", "started": "cat"}

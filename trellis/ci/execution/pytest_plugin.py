@@ -124,6 +124,7 @@ import threading
 import time
 import types
 import unittest
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -174,6 +175,12 @@ _SOURCE_LIMIT = 1 << 20  # larger generated sources are described by their bytec
 _PENDING = 16  # sources compiled under one file name and not yet run, kept
 
 
+def _new_lock(recorder: weakref.ref[EvalRecorder]) -> None:
+    live = recorder()
+    if live is not None:
+        live.lock = threading.Lock()
+
+
 class EvalRecorder:
     """The audit hook that writes each piece of code a function under ``root`` runs with exec/eval."""
 
@@ -184,6 +191,9 @@ class EvalRecorder:
         self.compiled: dict[str, list[str]] = {}  # file name given to compile -> sources not yet matched
         self.described: set[tuple[str, tuple[str, ...], bool]] = set()  # code without source, written
         self.lock = threading.Lock()
+        # A child forked from Python (os.spawn* on POSIX forks, then execs: the exec is heard in the child) gets
+        # a lock of its own: another thread may have held this one at the fork, and would never release it there.
+        os.register_at_fork(after_in_child=functools.partial(_new_lock, weakref.ref(self)))
         self.getframe = sys._getframe  # tests may delete or patch sys._getframe
         self.busy = threading.local()  # set while this hook compiles (its own events are not the tree's)
         self.lost = False
