@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from tests.fixtures import sample_project
 from trellis import ci
 from trellis.client import Client
 from trellis.config import ServerConfig
-from trellis.server import build_server
+from trellis.server import RunningServer, build_server
 
 PIPELINE = b"""
 [stages.syntax]
@@ -542,3 +543,94 @@ def test_tool_caches_are_kept_from_one_job_to_the_next(client: Client) -> None:
     )
     assert default.run is not None and default.run.verdict is ci.Verdict.FAILED
     assert "No such file or directory" in _tests_job(default.run).tests[0].message
+
+
+# test_b passes only once test_a imported pkg.sub (an attribute of pkg only then), as click's
+# test_echo_via_pager needs another test to have imported click._termui_impl first.
+ORDER_DEPENDENT = {
+    "pkg/__init__.py": b"",
+    "pkg/sub.py": b"def value():\n    return 1\n\n\ndef double(x):\n    return 2 * x\n",
+    "tests/test_a.py": b"def test_a():\n    import pkg.sub\n\n    assert pkg.sub.value() == 1\n",
+    "tests/test_b.py": b"import pkg\n\n\ndef test_b():\n    assert pkg.sub.double(2) == 4\n",
+}
+
+
+def test_a_test_failing_only_without_the_tests_before_it_is_reported_order_dependent(
+    server: RunningServer, client: Client
+) -> None:
+    client.create_repository("order")
+    seed = client.commit("order", "main", {**ORDER_DEPENDENT, "trellis.toml": PIPELINE}, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    # A change only test_b reaches: the selection runs test_b without test_a, where it fails.
+    reply = client.commit(
+        "order",
+        "main",
+        {"pkg/sub.py": b"def value():\n    return 1\n\n\ndef double(x):\n    return x + x\n"},
+        "double by addition",
+        expected_head=seed.commit.commit_id,
+        wait_for_verdict=True,
+    )
+    assert reply.run is not None
+    job = _tests_job(reply.run)
+    assert job.selected_tests == 1 and [t.test_id for t in job.tests] == ["tests/test_b.py::test_b"]
+    assert reply.run.verdict is ci.Verdict.PASSED, job.output  # what the project's own `pytest` says
+    assert job.tests[0].verdict is ci.Verdict.PASSED
+    assert job.tests[0].message.startswith("order-dependent: fails without the 1 test collected before it")
+    assert "order-dependent: tests/test_b.py::test_b fails without the 1 test collected before it" in job.summary
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    listed = subprocess.run(
+        [sys.executable, "-m", "trellis", "runs", "--server", server.address, "order", "--limit", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**env, "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert "1 order-dependent" in listed.stdout, listed.stdout + listed.stderr
+
+    # A real fault in what test_b reaches fails it alone and after its prefix: the verdict is failed.
+    fault = client.commit(
+        "order",
+        "main",
+        {"pkg/sub.py": b"def value():\n    return 1\n\n\ndef double(x):\n    return 3 * x\n"},
+        "fault",
+        expected_head=reply.commit.commit_id,
+        wait_for_verdict=True,
+    )
+    assert fault.run is not None and fault.run.verdict is ci.Verdict.FAILED
+    failed = _tests_job(fault.run)
+    assert [(t.test_id, t.verdict) for t in failed.tests] == [("tests/test_b.py::test_b", ci.Verdict.FAILED)]
+    assert "order-dependent" not in failed.summary
+
+
+# test_b passes only once test_a set a module global; test_a reaches nothing test_b's change touches.
+ORDER_GLOBAL = {
+    "pkg/__init__.py": b"",
+    "pkg/state.py": b"READY = False\n",
+    "pkg/calc.py": b"def double(x):\n    return 2 * x\n",
+    "tests/test_a.py": b"from pkg import state\n\n\ndef test_a():\n    state.READY = True\n",
+    "tests/test_b.py": b"from pkg import calc, state\n\n\ndef test_b():\n    assert state.READY and calc.double(2) == 4\n",
+}
+
+
+def test_a_pass_after_its_prefix_is_never_reused_as_a_pass_of_the_test_alone(client: Client) -> None:
+    pipeline = PIPELINE.replace(b'"affected"', b'"all"')  # every test, the reused left out
+    client.create_repository("order-reuse")
+    seed = client.commit(
+        "order-reuse", "main", {**ORDER_GLOBAL, "trellis.toml": pipeline}, "seed", wait_for_verdict=True
+    )
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED
+    edit = {"pkg/calc.py": b"def double(x):\n    return x + x\n"}
+    first = client.commit(
+        "order-reuse", "main", edit, "edit", expected_head=seed.commit.commit_id, wait_for_verdict=True
+    )
+    assert first.run is not None and first.run.verdict is ci.Verdict.PASSED, _tests_job(first.run).output
+    by_id = {t.test_id: t for t in _tests_job(first.run).tests}
+    assert by_id["tests/test_a.py::test_a"].message.startswith("reused")  # test_a left out: test_b ran alone
+    assert by_id["tests/test_b.py::test_b"].message.startswith("order-dependent")
+    # The same closures on another branch: test_a is reused again, test_b runs again (confirmed again).
+    client.create_branch("order-reuse", "feature", seed.commit.commit_id)
+    again = client.commit("order-reuse", "feature", {**edit, "unreached.py": b"X = 1\n"}, "same", wait_for_verdict=True)
+    assert again.run is not None and again.run.verdict is ci.Verdict.PASSED
+    by_id = {t.test_id: t for t in _tests_job(again.run).tests}
+    assert by_id["tests/test_b.py::test_b"].message.startswith("order-dependent")

@@ -289,13 +289,16 @@ def runs(args: argparse.Namespace) -> int:
 
 
 def _tests_column(run: ci.Run) -> str:
-    """How many tests the run's pytest stages ran, and why every test ran when selection fell back."""
+    """How many tests the run's pytest stages ran, why every test ran when selection fell back, and how many
+    passed only after the tests collected before them (order-dependent: the project's bug)."""
     parts = []
     for job in run.jobs:
         if job.total_tests:
             text = f"{job.selected_tests}/{job.total_tests}"
             every = "nearly all" if job.fallback.startswith("any-code:") else "all"
-            parts.append(f"{text} ({every}: {job.fallback})" if job.fallback else text)
+            text = f"{text} ({every}: {job.fallback})" if job.fallback else text
+            order = job.summary.count("; order-dependent: ")  # the list's runs carry no test cases
+            parts.append(f"{text} ({order} order-dependent)" if order else text)
     return "; ".join(parts)
 
 

@@ -22,6 +22,7 @@ from typing import Protocol
 from trellis import vcs
 
 from ..execution import Executor
+from ..execution.confirm import confirm_failures, is_subset
 from ..execution.environments import EnvironmentBuildError, EnvironmentSpec, environment_spec
 from ..execution.history import TestTimes
 from ..execution.jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
@@ -280,6 +281,14 @@ class StageRunner:
                     on_shard=lambda outcome, k, n: self._shard_done(active, i, outcome, k, n),
                     on_progress=lambda tests: self._tests_so_far(active, i, tests),
                 )
+                if is_subset(plan):  # a failure may be the project's test order's: confirm it after its prefix
+                    future = confirm_failures(
+                        lambda request, shards: submit_tests(self.executor, request, shards=shards),
+                        request,
+                        future,
+                        shards=shards,
+                        expected=self.times.expected(active.run.repository),
+                    )
             else:
                 future = self.executor.submit(request)
         except Exception as exc:  # noqa: BLE001 - a broken check is a job ERROR, never a crashed engine
@@ -449,6 +458,8 @@ class StageRunner:
             self.times.record(active.run.repository, ((t.nodeid, t.outcome, t.duration_s) for t in outcome.tests))
         if reuse is not None and (reuse.keys or reuse.hits):
             outcomes = {t.nodeid: t.outcome for t in outcome.tests}
+            # A test that passed only after the tests collected before it did not pass alone: never reused as a pass.
+            outcomes.update((nodeid, "failed") for nodeid, _ in outcome.order_dependent)
             durations: dict[str, float] = {}
             for t in outcome.tests:
                 for owner in owners(t.nodeid):

@@ -31,7 +31,8 @@ class TestPlan:
     runs named tests in the order named. ``load_tests``: honour unittest's ``load_tests`` protocol
     (what a test module's ``load_tests`` adds becomes items under ``<module>::load_tests``).
     ``evals``: record the code exec/eval runs for the tree, except the sources with these digests
-    (None: record nothing).
+    (None: record nothing). ``until``: run only what is collected up to the last of these node ids
+    (a failure's collection prefix, :mod:`trellis.ci.execution.confirm`; None: no such limit).
     """
 
     __test__ = False  # a value, not a test class to collect
@@ -46,6 +47,7 @@ class TestPlan:
     only: tuple[str, ...] | None = None
     load_tests: bool = False
     evals: tuple[str, ...] | None = None
+    until: tuple[str, ...] | None = None
 
     def to_json(self, stream: str) -> dict[str, object]:
         return {
@@ -59,6 +61,7 @@ class TestPlan:
             "only": None if self.only is None else list(self.only),
             "load_tests": self.load_tests,
             "evals": None if self.evals is None else list(self.evals),
+            "until": None if self.until is None else list(self.until),
             "stream": stream,
         }
 
@@ -133,6 +136,8 @@ class JobOutcome:
     collected: int = -1  # items pytest collected before sharding (-1: unknown)
     collection: str = ""  # digest of what the shards of one run split alike (equal in every shard)
     evals: tuple[str, ...] = ()  # the code exec/eval ran for the tree: the plugin's stream lines (JSON)
+    # failing tests that passed after their collection prefix: (node id, how many tests ran before it)
+    order_dependent: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_sandbox(cls, job_id: str, result: SandboxResult, **extra: object) -> JobOutcome:

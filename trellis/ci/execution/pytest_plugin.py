@@ -14,6 +14,8 @@ by ``TRELLIS_PYTEST_CONFIG``::
      "only": [nodeid, ...] | null, the selected tests (null: everything collected); a module's
                                    path alone: every doctest of that module
      "fail_fast": bool,            stop at the first failing test
+     "until": [nodeid, ...] | null, run what is collected up to the last of these, no further
+                                   (a failure's collection prefix: see confirm.py)
      "load_tests": bool,           honour the unittest ``load_tests`` protocol (below)
      "evals": [digest, ...] | null, record the code exec/eval run for the tree (below); the
                                    digests of the sources the engine has read already, and
@@ -778,6 +780,13 @@ class TrellisJob:
             running = {n: s for n, s in self.expected.items() if self._runs(n)}
             self.owner_of, self.base_load = plan_files(running, self.shards)
         self.fail_fast = bool(config.get("fail_fast", False))
+        until = config.get("until")
+        self.until: dict[str, set[str]] | None = None  # file (as in node ids) -> the rest of the ids in it
+        if until is not None:
+            self.until = {}
+            for nodeid in until:
+                file, _, rest = str(nodeid).partition("::")
+                self.until.setdefault(file, set()).add(rest)
         self.load_tests = bool(config.get("load_tests", False))
         self.stream = open(config["stream"], "a", encoding="utf-8")  # noqa: SIM115 - open for the session
         self.lock = threading.Lock()
@@ -882,6 +891,11 @@ class TrellisJob:
         rest = item.nodeid.partition("::")[2]
         return _under(rest, self.only_in.get(path, set()))
 
+    def _until(self, nodeid: str) -> bool:
+        assert self.until is not None
+        file, _, rest = nodeid.partition("::")
+        return bool(rest) and _under(rest, self.until.get(file, set()))
+
     def _reused(self, nodeid: str) -> bool:
         file, _, rest = nodeid.partition("::")
         return nodeid in self.reused or _base(nodeid) in self.reused or _under(rest, self.reused_in.get(file, set()))
@@ -918,6 +932,12 @@ class TrellisJob:
             if len(chosen) < len(items):
                 config.hook.pytest_deselected(items=[item for item in items if not self._selected(item)])
                 items[:] = chosen
+        if self.until is not None:
+            # A failure's collection prefix: everything collected before the last named test, and it.
+            last = max((i for i, item in enumerate(items) if self._until(item.nodeid)), default=-1)
+            if last + 1 < len(items):
+                config.hook.pytest_deselected(items=items[last + 1 :])
+                del items[last + 1 :]
         rootdir = str(config.rootpath)
         owners = [self._owner(_collected_from(item), rootdir) for item in items]
         self.index = {}  # position within the item's file: the same in every shard that collects the file

@@ -1,0 +1,144 @@
+"""A subset's failures confirmed after their collection prefix: a test that fails only because the tests pytest
+runs before it did not run is order-dependent (a pass, named), a real fault still fails, fail_fast runs the rest."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trellis.ci.execution import LocalExecutor
+from trellis.ci.execution.confirm import confirm_failures, is_subset, prefix_seconds
+from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
+from trellis.ci.execution.shards import submit_tests
+
+from .test_workspace import GitRepo
+
+LIMITS = JobLimits(timeout_s=120, cpu_s=120, memory_bytes=512 << 20, processes=64, output_bytes=256 << 10)
+
+# test_b passes only once test_a imported pkg.sub (in the test, as click's tests import click._termui_impl) (an attribute of pkg only then); test_d only once test_c set a
+# module global; test_e is independent of the order.
+ORDER: dict[str, bytes | tuple[str, bytes] | None] = {
+    "pkg/__init__.py": b"",
+    "pkg/sub.py": b"def value():\n    return 1\n\n\ndef double(x):\n    return 2 * x\n",
+    "pkg/state.py": b"READY = False\n",
+    "tests/test_a.py": b"def test_a():\n    import pkg.sub\n\n    assert pkg.sub.value() == 1\n",
+    "tests/test_b.py": b"import pkg\n\n\ndef test_b():\n    assert pkg.sub.double(2) == 4\n",
+    "tests/test_c.py": b"from pkg import state\n\n\ndef test_c():\n    state.READY = True\n",
+    "tests/test_d.py": b"from pkg import state\n\n\ndef test_d():\n    assert state.READY\n",
+    "tests/test_e.py": b"def test_e():\n    import pkg.sub\n\n    assert pkg.sub.double(1) == 2\n",
+}
+ALL = ("tests/test_a.py::test_a", "tests/test_b.py::test_b", "tests/test_c.py::test_c", "tests/test_d.py::test_d")
+PASSED_BEFORE = tuple((t, 0.01) for t in (*ALL, "tests/test_e.py::test_e"))  # recorded: each passed in a full run
+
+
+@pytest.fixture(scope="module")
+def executor() -> Iterator[LocalExecutor]:
+    with tempfile.TemporaryDirectory(prefix="trellis-confirm-") as d:
+        os.chmod(d, 0o755)
+        with LocalExecutor(Path(d), workers=2) as local:
+            yield local
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
+    return GitRepo(tmp_path_factory.mktemp("order") / "repo")
+
+
+def _request(repo: GitRepo, tree: str, plan: TestPlan, job_id: str) -> JobRequest:
+    return JobRequest(job_id, str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=plan)
+
+
+def _confirmed(
+    executor: LocalExecutor, repo: GitRepo, tree: str, plan: TestPlan, job_id: str, *, budget_s: float = 60.0
+) -> JobOutcome:
+    request = _request(repo, tree, plan, job_id)
+    first = submit_tests(executor, request, shards=1)
+    return confirm_failures(
+        lambda r, n: submit_tests(executor, r, shards=n),
+        request,
+        first,
+        shards=1,
+        expected=dict(PASSED_BEFORE),
+        budget_s=budget_s,
+    ).result(timeout=300)
+
+
+def _results(outcome: JobOutcome) -> dict[str, str]:
+    return {t.nodeid: t.outcome for t in outcome.tests}
+
+
+def test_until_runs_the_collection_prefix_of_a_test_and_nothing_after_it(
+    executor: LocalExecutor, repo: GitRepo
+) -> None:
+    tree = repo.commit(ORDER)
+    plan = TestPlan(until=("tests/test_b.py::test_b",))
+    outcome = submit_tests(executor, _request(repo, tree, plan, "until"), shards=1).result(timeout=300)
+    assert _results(outcome) == {"tests/test_a.py::test_a": "passed", "tests/test_b.py::test_b": "passed"}
+
+
+def test_a_test_that_passes_only_after_its_prefix_is_order_dependent_not_failed(
+    executor: LocalExecutor, repo: GitRepo
+) -> None:
+    tree = repo.commit(ORDER)
+    plan = TestPlan(only=("tests/test_b.py::test_b", "tests/test_d.py::test_d", "tests/test_e.py::test_e"))
+    alone = submit_tests(executor, _request(repo, tree, plan, "alone"), shards=1).result(timeout=300)
+    assert _results(alone)["tests/test_b.py::test_b"] == "failed" and alone.status == "failed"  # what it was
+
+    outcome = _confirmed(executor, repo, tree, plan, "subset")
+    assert outcome.status == "passed" and outcome.exit_code == 0, outcome.output.decode()
+    assert _results(outcome) == dict.fromkeys(plan.only or (), "passed")
+    assert outcome.order_dependent == (("tests/test_b.py::test_b", 1), ("tests/test_d.py::test_d", 3))
+    by_id = {t.nodeid: t for t in outcome.tests}
+    assert by_id["tests/test_b.py::test_b"].message.startswith(
+        "order-dependent: fails without the 1 test collected before it"
+    )
+    assert "AttributeError" in by_id["tests/test_b.py::test_b"].message  # the failure alone, kept
+    assert "order-dependent: tests/test_d.py::test_d fails without the 3 tests collected before it" in outcome.summary
+    assert by_id["tests/test_e.py::test_e"].message == ""
+
+
+def test_a_real_fault_fails_alone_and_after_its_prefix(executor: LocalExecutor, repo: GitRepo) -> None:
+    tree = repo.commit({"pkg/sub.py": b"def value():\n    return 1\n\n\ndef double(x):\n    return 3 * x\n"})
+    plan = TestPlan(only=("tests/test_b.py::test_b", "tests/test_e.py::test_e"))
+    outcome = _confirmed(executor, repo, tree, plan, "fault")
+    assert outcome.status == "failed" and outcome.exit_code == 1
+    assert _results(outcome) == {"tests/test_b.py::test_b": "failed", "tests/test_e.py::test_e": "failed"}
+    assert outcome.order_dependent == () and "order-dependent" not in outcome.summary
+    assert b"the failures after their collection prefix" in outcome.output
+    repo.commit(ORDER)
+
+
+def test_fail_fast_runs_the_rest_of_the_selection_after_an_order_dependent_stop(
+    executor: LocalExecutor, repo: GitRepo
+) -> None:
+    tree = repo.commit({"tests/test_e.py": b"def test_e():\n    assert False, 'broken'\n"})
+    plan = TestPlan(only=("tests/test_b.py::test_b", "tests/test_e.py::test_e"), fail_fast=True)
+    outcome = _confirmed(executor, repo, tree, plan, "ff")
+    assert _results(outcome) == {"tests/test_b.py::test_b": "passed", "tests/test_e.py::test_e": "failed"}
+    assert outcome.order_dependent == (("tests/test_b.py::test_b", 1),)
+    assert outcome.status == "failed" and outcome.exit_code == 1  # the real failure after it is not hidden
+    repo.commit(ORDER)
+
+
+def test_failures_over_the_budget_or_never_passed_stand(executor: LocalExecutor, repo: GitRepo) -> None:
+    tree = repo.commit(ORDER)
+    plan = TestPlan(only=("tests/test_b.py::test_b",))
+    over = _confirmed(executor, repo, tree, plan, "budget", budget_s=0.001)
+    assert over.status == "failed" and over.order_dependent == ()
+    assert "not confirmed after their prefix" in over.summary
+    new = repo.commit({"tests/test_f.py": b"import pkg\n\n\ndef test_f():\n    assert pkg.sub.value()\n"})
+    never = _confirmed(executor, repo, new, TestPlan(only=("tests/test_f.py::test_f",)), "new")
+    assert never.status == "failed" and never.order_dependent == ()  # no recorded pass: nothing to blame
+    repo.commit({"tests/test_f.py": None})
+
+
+def test_what_counts_as_a_subset_and_the_prefix_cost() -> None:
+    assert not is_subset(None) and not is_subset(TestPlan())
+    assert is_subset(TestPlan(only=())) and is_subset(TestPlan(reused=("t.py::x",)))
+    expected = {"tests/a.py::x": 1.0, "tests/b/c.py::y": 2.0, "tests/b/c.py::z": 4.0, "tests/d.py::w": 8.0}
+    assert prefix_seconds("tests/b/c.py::y", expected) == 7.0
+    assert prefix_seconds("tests/a.py::x", expected) == 1.0

@@ -1,0 +1,282 @@
+"""Failures of a subset of the suite, confirmed in the order the project's own run gives them.
+
+A selected subset runs a test without the tests pytest runs before it in the
+project's whole run. A test that depends on state those tests leave (a
+submodule another test imported, a cache, a module global, the environment,
+the working directory, a file) fails in the subset and passes in the whole
+run: a failure of the project's test order, not of the change. So when a job
+ran a subset (``only``, or ``reused`` tests left out) and tests failed, each
+failure is confirmed before it is reported: one more job, on the same tree
+with the project's own command line, runs what that command collects (no
+``only``, nothing reused, one process) *up to the last failing test*
+(``TestPlan.until``), in pytest's collection order. A failure that stays
+is reported as it came. A failing test that passes after its collection
+prefix is *order-dependent*: its result is a pass with the message
+``order-dependent: fails without the N tests collected before it``, the
+outcome names it (``JobOutcome.order_dependent``) and its job's verdict is
+what the project's whole run gives. An injected fault that breaks the test
+fails both alone and after its prefix, so it still fails the job.
+
+What bounds the cost (a real failure pays for one confirmation):
+
+- only a test that passed in an earlier run of the repository (it has a
+  recorded duration): a test that never passed has no order to blame;
+- at most ``MAX_CONFIRMED`` failing tests per job (a change that breaks more
+  broke them);
+- the prefix's recorded durations (every recorded test of a file walked
+  before the failing test's, and of its own file) at most ``BUDGET_S``;
+- the prefix runs only up to the last failing test, in one process, under the
+  stage's limits and per-test timeouts; a confirmation that does not end by
+  itself (timed out, killed, a collection error) confirms nothing.
+
+With ``fail_fast`` the job stopped at its first failure, so a failure found
+order-dependent leaves tests of the selection unrun: they run in one more job
+(the same plan without the tests done), whose failures are confirmed the same
+way, at most ``MAX_ROUNDS`` times; failures past that stand.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import replace
+
+from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
+from .shards import collection_order, merge
+
+__all__ = ["BUDGET_S", "MAX_CONFIRMED", "MAX_ROUNDS", "ORDER_DEPENDENT", "confirm_failures", "is_subset"]
+
+BUDGET_S = 60.0  # recorded seconds of a prefix worth running to confirm a failure
+MAX_CONFIRMED = 20
+MAX_ROUNDS = 3
+ORDER_DEPENDENT = "order-dependent: "
+
+_Submit = Callable[[JobRequest, int], "Future[JobOutcome]"]
+
+
+def is_subset(plan: TestPlan | None) -> bool:
+    """Does a job with ``plan`` run less than its command line collects (so tests run without their prefix)?"""
+    return plan is not None and (plan.only is not None or bool(plan.reused))
+
+
+def _failing(outcome: JobOutcome) -> list[TestOutcome]:
+    return [t for t in outcome.tests if t.outcome in ("failed", "error") and t.index >= 0]
+
+
+def _file_key(nodeid: str) -> tuple[str, ...]:
+    return tuple(nodeid.split("::", 1)[0].split("/"))
+
+
+def prefix_seconds(nodeid: str, expected: Mapping[str, float]) -> float:
+    """The recorded seconds of what runs up to ``nodeid``: every recorded test of a file walked before its
+    own, and of its own file (an upper bound within the file)."""
+    last = _file_key(nodeid)
+    return sum(s for n, s in expected.items() if _file_key(n) <= last)
+
+
+def _passed_before(nodeid: str, expected: Mapping[str, float]) -> bool:
+    base = nodeid.split("[", 1)[0]
+    return nodeid in expected or any(n.split("[", 1)[0] == base for n in expected)
+
+
+class _Confirming:
+    def __init__(
+        self,
+        submit: _Submit,
+        request: JobRequest,
+        shards: int,
+        expected: Mapping[str, float],
+        budget_s: float,
+    ) -> None:
+        self.submit = submit
+        self.request = request
+        self.plan = request.tests or TestPlan()
+        self.shards = shards
+        self.expected = expected
+        self.budget_s = budget_s
+        self.result: Future[JobOutcome] = Future()
+        self.lock = threading.Lock()
+        self.current: Future[JobOutcome] | None = None
+        self.result.add_done_callback(self._on_result)
+
+    def _on_result(self, result: Future[JobOutcome]) -> None:
+        if result.cancelled():
+            with self.lock:
+                current = self.current
+            if current is not None:
+                current.cancel()
+
+    def _wait(self, future: Future[JobOutcome]) -> JobOutcome | None:
+        with self.lock:
+            self.current = future
+        if self.result.cancelled():
+            future.cancel()
+            return None
+        return future.result()
+
+    def run(self, first: Future[JobOutcome]) -> None:
+        try:
+            outcome = self._wait(first)
+            if outcome is None:
+                return
+            outcome = self._confirm_all(outcome)
+        except Exception as exc:  # noqa: BLE001 - the executor failed: the job's future fails with it
+            if not self.result.done():
+                self.result.set_exception(exc)
+            return
+        if outcome is not None and not self.result.done():
+            self.result.set_result(outcome)
+
+    def _confirm_all(self, outcome: JobOutcome) -> JobOutcome | None:
+        checked: set[str] = set()
+        notes: list[str] = []
+        extra: list[JobOutcome] = []
+        for round_ in range(MAX_ROUNDS + 1):
+            if outcome.status != "failed" or outcome.exit_code != 1:
+                break  # killed, timed out, a usage error: nothing to confirm test by test
+            failing = [t for t in _failing(outcome) if t.nodeid not in checked]
+            if not failing or round_ == MAX_ROUNDS:
+                break
+            if len(failing) > MAX_CONFIRMED:
+                notes.append(f"{len(failing)} tests failed: not confirmed after their prefix (over {MAX_CONFIRMED})")
+                break
+            candidates = [t for t in failing if _passed_before(t.nodeid, self.expected)]
+            if not candidates:
+                break
+            cost = prefix_seconds(max(candidates, key=collection_order).nodeid, self.expected)
+            if cost > self.budget_s:
+                notes.append(
+                    f"failures not confirmed after their prefix: ~{cost:.0f} s of tests before them "
+                    f"(over {self.budget_s:.0f} s)"
+                )
+                break
+            check = self._wait(self._submit_prefix(tuple(t.nodeid for t in candidates), round_))
+            if check is None:
+                return None
+            extra.append(check)
+            checked.update(t.nodeid for t in candidates)
+            found = self._order_dependent(candidates, check)
+            if not found:
+                break
+            stopped = bool(outcome.reason and outcome.reason.startswith("stopped at the first failure"))
+            outcome = _settle(outcome, found)
+            if not (self.plan.fail_fast and stopped) or _failing(outcome):
+                continue
+            # fail_fast stopped the job at a failure of the order: run the rest of the selection.
+            done = tuple(t.nodeid for t in outcome.tests)
+            rest = replace(
+                self.request,
+                job_id=f"{self.request.job_id}-c{round_ + 1}",
+                tests=replace(self.plan, exclude=(*self.plan.exclude, *done)),
+            )
+            more = self._wait(self.submit(rest, self.shards))
+            if more is None:
+                return None
+            merged = merge(
+                self.request.job_id,
+                [outcome, replace(more, collection=outcome.collection)],
+                duration_s=outcome.duration_s + more.duration_s,
+            )
+            outcome = replace(
+                merged,
+                reason=more.reason if merged.status == "failed" and more.reason else merged.reason,
+                order_dependent=outcome.order_dependent,
+            )
+        return _with_checks(outcome, extra, notes)
+
+    def _submit_prefix(self, failing: tuple[str, ...], round_: int) -> Future[JobOutcome]:
+        plan = replace(
+            self.plan,
+            shard=(0, 1),
+            exclude=(),
+            reused=(),
+            only=None,
+            until=failing,
+            fail_fast=False,
+            evals=None,
+        )
+        request = replace(self.request, job_id=f"{self.request.job_id}-prefix{round_ or ''}", tests=plan)
+        return self.submit(request, 1)
+
+    @staticmethod
+    def _order_dependent(failing: list[TestOutcome], check: JobOutcome) -> dict[str, int]:
+        """The failing tests that passed after their prefix, with how many tests ran before each."""
+        if check.status not in ("passed", "failed") or check.exit_code not in (0, 1):
+            return {}
+        ran = [t.nodeid for t in check.tests if t.index >= 0]
+        after = {t.nodeid: t.outcome for t in check.tests}
+        return {t.nodeid: ran.index(t.nodeid) for t in failing if after.get(t.nodeid) == "passed"}
+
+
+def _settle(outcome: JobOutcome, found: Mapping[str, int]) -> JobOutcome:
+    """``outcome`` with the tests in ``found`` turned into the passes they are after their prefix."""
+    tests = tuple(
+        replace(
+            t,
+            outcome="passed",
+            message=f"{ORDER_DEPENDENT}{_fails_without(found[t.nodeid])} "
+            f"(passed after them; the failure alone was: {t.message[:300]})",
+        )
+        if t.nodeid in found
+        else t
+        for t in outcome.tests
+    )
+    still = any(t.outcome in ("failed", "error") for t in tests)
+    status = outcome.status
+    exit_code = outcome.exit_code
+    reason = outcome.reason
+    if not still and status == "failed" and exit_code == 1:
+        status, exit_code, reason = "passed", 0, None
+    return replace(
+        outcome,
+        tests=tests,
+        status=status,
+        exit_code=exit_code,
+        reason=reason,
+        summary=summarize(tests),
+        order_dependent=(*outcome.order_dependent, *sorted(found.items())),
+    )
+
+
+def _fails_without(before: int) -> str:
+    return f"fails without the {before} test{'' if before == 1 else 's'} collected before it"
+
+
+def _with_checks(outcome: JobOutcome, checks: list[JobOutcome], notes: list[str]) -> JobOutcome:
+    """The confirmation jobs' cost and output added to the job's; the order-dependent tests named in its summary."""
+    summary = outcome.summary
+    for nodeid, before in outcome.order_dependent:
+        summary += f"; {ORDER_DEPENDENT}{nodeid} {_fails_without(before)}"
+    for note in notes:
+        summary += f"; {note}"
+    output = outcome.output + b"".join(
+        f"\n===== {c.job_id}: the failures after their collection prefix ({c.summary or c.status}) =====\n".encode()
+        + c.output
+        for c in checks
+    )
+    return replace(
+        outcome,
+        summary=summary,
+        output=output,
+        duration_s=outcome.duration_s + sum(c.duration_s for c in checks),
+        cpu_s=outcome.cpu_s + sum(c.cpu_s for c in checks),
+        max_rss=max([outcome.max_rss, *(c.max_rss for c in checks)]),
+    )
+
+
+def confirm_failures(
+    submit: _Submit,
+    request: JobRequest,
+    first: Future[JobOutcome],
+    *,
+    shards: int,
+    expected: Mapping[str, float],
+    budget_s: float = BUDGET_S,
+) -> Future[JobOutcome]:
+    """The outcome of ``first`` (a job of ``request`` over a subset of the suite), its failures confirmed after
+    their collection prefix. ``submit(request, shards)`` runs one more job; ``expected`` holds the recorded
+    durations (the tests that passed before). Cancelling the returned future cancels what runs."""
+    confirming = _Confirming(submit, request, shards, expected, budget_s)
+    threading.Thread(target=confirming.run, args=(first,), name="trellis-confirm-order", daemon=True).start()
+    return confirming.result
