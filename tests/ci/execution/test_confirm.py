@@ -142,3 +142,21 @@ def test_what_counts_as_a_subset_and_the_prefix_cost() -> None:
     expected = {"tests/a.py::x": 1.0, "tests/b/c.py::y": 2.0, "tests/b/c.py::z": 4.0, "tests/d.py::w": 8.0}
     assert prefix_seconds("tests/b/c.py::y", expected) == 7.0
     assert prefix_seconds("tests/a.py::x", expected) == 1.0
+
+
+def test_a_subset_test_failing_after_its_prefix_is_failed_as_the_whole_run_fails_it(
+    executor: LocalExecutor, repo: GitRepo
+) -> None:
+    # test_cc passes alone and fails once test_c set the global: found on the way, where a confirmation runs.
+    cc = b"from pkg import state\n\n\ndef test_cc():\n    assert not state.READY\n"
+    tree = repo.commit({"tests/test_cc.py": cc})
+    plan = TestPlan(only=("tests/test_cc.py::test_cc", "tests/test_d.py::test_d"))
+    outcome = _confirmed(executor, repo, tree, plan, "reverse")
+    assert _results(outcome) == {"tests/test_cc.py::test_cc": "failed", "tests/test_d.py::test_d": "passed"}
+    assert outcome.status == "failed" and outcome.order_dependent == (("tests/test_d.py::test_d", 4),)
+    by_id = {t.nodeid: t for t in outcome.tests}
+    assert by_id["tests/test_cc.py::test_cc"].message.startswith(
+        "order-dependent: passes alone, fails after the 3 tests collected before it"
+    )
+    assert "order-dependent: tests/test_cc.py::test_cc passes alone, fails after the 3 tests" in outcome.summary
+    repo.commit({"tests/test_cc.py": None})

@@ -17,6 +17,16 @@ outcome names it (``JobOutcome.order_dependent``) and its job's verdict is
 what the project's whole run gives. An injected fault that breaks the test
 fails both alone and after its prefix, so it still fails the job.
 
+The other way round, a test that passes alone but fails after its prefix (a
+test broken by state another test leaves) is a failure the project's whole
+run finds and the subset does not. Finding it for every passing test means
+running every passing test's prefix: the whole suite up to the last selected
+test, on every push; that is what the periodic or on-demand full run is for
+(it reports such a test as a selection miss). Where a confirmation runs
+anyway, it costs nothing: a test of the subset that passed there and fails in
+the confirmation's prefix run fails the job (``order-dependent: passes alone,
+fails after the N tests collected before it``).
+
 What bounds the cost (a real failure pays for one confirmation):
 
 - only a test that passed in an earlier run of the repository (it has a
@@ -157,6 +167,9 @@ class _Confirming:
             extra.append(check)
             checked.update(t.nodeid for t in candidates)
             found = self._order_dependent(candidates, check)
+            broken = _broken_by_prefix(outcome, check)
+            if broken:
+                outcome = _break(outcome, broken)
             if not found:
                 break
             stopped = bool(outcome.reason and outcome.reason.startswith("stopped at the first failure"))
@@ -209,6 +222,36 @@ class _Confirming:
         return {t.nodeid: ran.index(t.nodeid) for t in failing if after.get(t.nodeid) == "passed"}
 
 
+def _broken_by_prefix(outcome: JobOutcome, check: JobOutcome) -> dict[str, int]:
+    """Tests of the subset that passed there but fail after their prefix in ``check`` (the other way round: the
+    project's whole run fails them), with how many tests ran before each."""
+    if check.status not in ("passed", "failed") or check.exit_code not in (0, 1):
+        return {}
+    ran = [t.nodeid for t in check.tests if t.index >= 0]
+    after = {t.nodeid: t.outcome for t in check.tests}
+    return {
+        t.nodeid: ran.index(t.nodeid)
+        for t in outcome.tests
+        if t.outcome == "passed" and not t.message.startswith(ORDER_DEPENDENT) and after.get(t.nodeid) == "failed"
+    }
+
+
+def _break(outcome: JobOutcome, broken: Mapping[str, int]) -> JobOutcome:
+    """``outcome`` with the tests in ``broken`` failed, as the project's whole run fails them."""
+    tests = tuple(
+        replace(
+            t,
+            outcome="failed",
+            message=f"{ORDER_DEPENDENT}passes alone, fails after the {broken[t.nodeid]} "
+            f"test{'' if broken[t.nodeid] == 1 else 's'} collected before it (as the project's whole run)",
+        )
+        if t.nodeid in broken
+        else t
+        for t in outcome.tests
+    )
+    return replace(outcome, tests=tests, status="failed", exit_code=1, summary=summarize(tests))
+
+
 def _settle(outcome: JobOutcome, found: Mapping[str, int]) -> JobOutcome:
     """``outcome`` with the tests in ``found`` turned into the passes they are after their prefix."""
     tests = tuple(
@@ -248,6 +291,9 @@ def _with_checks(outcome: JobOutcome, checks: list[JobOutcome], notes: list[str]
     summary = outcome.summary
     for nodeid, before in outcome.order_dependent:
         summary += f"; {ORDER_DEPENDENT}{nodeid} {_fails_without(before)}"
+    for t in outcome.tests:
+        if t.outcome == "failed" and t.message.startswith(ORDER_DEPENDENT):
+            summary += f"; {ORDER_DEPENDENT}{t.nodeid} {t.message[len(ORDER_DEPENDENT) :].split(' (', 1)[0]}"
     for note in notes:
         summary += f"; {note}"
     output = outcome.output + b"".join(
