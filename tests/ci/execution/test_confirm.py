@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,27 @@ def test_a_subset_test_failing_after_its_prefix_is_failed_as_the_whole_run_fails
     )
     assert "order-dependent: tests/test_cc.py::test_cc passes alone, fails after the 3 tests" in outcome.summary
     repo.commit({"tests/test_cc.py": None})
+
+
+def test_cancelling_the_job_cancels_its_confirmation(executor: LocalExecutor, repo: GitRepo) -> None:
+    slow = b"import time\n\n\ndef test_a():\n    import pkg.sub\n\n    time.sleep(60)\n"
+    tree = repo.commit({"tests/test_a.py": slow})
+    request = _request(repo, tree, TestPlan(only=("tests/test_b.py::test_b",)), "cancel")
+    submitted: list[Future[JobOutcome]] = []
+
+    def submit(r: JobRequest, n: int) -> Future[JobOutcome]:
+        submitted.append(submit_tests(executor, r, shards=n))
+        return submitted[-1]
+
+    result = confirm_failures(submit, request, submit(request, 1), shards=1, expected=dict(PASSED_BEFORE))
+    deadline = time.monotonic() + 120
+    while len(submitted) < 2 and time.monotonic() < deadline:  # the prefix job, sleeping in test_a
+        time.sleep(0.1)
+    assert len(submitted) == 2 and not result.done()
+    started = time.monotonic()
+    assert result.cancel()
+    assert submitted[1].cancelled()
+    with pytest.raises(CancelledError):
+        submitted[1].result(timeout=30)
+    assert time.monotonic() - started < 30
+    repo.commit(ORDER)

@@ -125,18 +125,33 @@ class _Confirming:
             return None
         return future.result()
 
-    def run(self, first: Future[JobOutcome]) -> None:
+    def first_done(self, first: Future[JobOutcome]) -> None:
+        """The subset's own job ended: its outcome stands unless a test failed; then confirm, in a thread of its own
+        (it waits for more jobs)."""
+        if self.result.done():
+            return
+        if first.cancelled():
+            self.result.cancel()
+            return
+        error = first.exception()
+        if error is not None:
+            self.result.set_exception(error)
+            return
+        outcome = first.result()
+        if outcome.status != "failed" or not _failing(outcome):
+            self.result.set_result(outcome)
+            return
+        threading.Thread(target=self.run, args=(outcome,), name="trellis-confirm-order", daemon=True).start()
+
+    def run(self, outcome: JobOutcome) -> None:
         try:
-            outcome = self._wait(first)
-            if outcome is None:
-                return
-            outcome = self._confirm_all(outcome)
+            confirmed = self._confirm_all(outcome)
         except Exception as exc:  # noqa: BLE001 - the executor failed: the job's future fails with it
             if not self.result.done():
                 self.result.set_exception(exc)
             return
-        if outcome is not None and not self.result.done():
-            self.result.set_result(outcome)
+        if confirmed is not None and not self.result.done():
+            self.result.set_result(confirmed)
 
     def _confirm_all(self, outcome: JobOutcome) -> JobOutcome | None:
         checked: set[str] = set()
@@ -324,5 +339,6 @@ def confirm_failures(
     their collection prefix. ``submit(request, shards)`` runs one more job; ``expected`` holds the recorded
     durations (the tests that passed before). Cancelling the returned future cancels what runs."""
     confirming = _Confirming(submit, request, shards, expected, budget_s)
-    threading.Thread(target=confirming.run, args=(first,), name="trellis-confirm-order", daemon=True).start()
+    confirming.current = first
+    first.add_done_callback(confirming.first_done)
     return confirming.result
