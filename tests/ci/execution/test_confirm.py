@@ -50,6 +50,11 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
     return GitRepo(tmp_path_factory.mktemp("order") / "repo")
 
 
+def _tree(repo: GitRepo, changes: dict[str, bytes | tuple[str, bytes] | None] | None = None) -> str:
+    """ORDER with ``changes``, whatever an earlier test committed."""
+    return repo.commit({**ORDER, "tests/test_cc.py": None, "tests/test_f.py": None, **(changes or {})})
+
+
 def _request(repo: GitRepo, tree: str, plan: TestPlan, job_id: str) -> JobRequest:
     return JobRequest(job_id, str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=plan)
 
@@ -76,7 +81,7 @@ def _results(outcome: JobOutcome) -> dict[str, str]:
 def test_until_runs_the_collection_prefix_of_a_test_and_nothing_after_it(
     executor: LocalExecutor, repo: GitRepo
 ) -> None:
-    tree = repo.commit(ORDER)
+    tree = _tree(repo)
     plan = TestPlan(until=("tests/test_b.py::test_b",))
     outcome = submit_tests(executor, _request(repo, tree, plan, "until"), shards=1).result(timeout=300)
     assert _results(outcome) == {"tests/test_a.py::test_a": "passed", "tests/test_b.py::test_b": "passed"}
@@ -85,7 +90,7 @@ def test_until_runs_the_collection_prefix_of_a_test_and_nothing_after_it(
 def test_a_test_that_passes_only_after_its_prefix_is_order_dependent_not_failed(
     executor: LocalExecutor, repo: GitRepo
 ) -> None:
-    tree = repo.commit(ORDER)
+    tree = _tree(repo)
     plan = TestPlan(only=("tests/test_b.py::test_b", "tests/test_d.py::test_d", "tests/test_e.py::test_e"))
     alone = submit_tests(executor, _request(repo, tree, plan, "alone"), shards=1).result(timeout=300)
     assert _results(alone)["tests/test_b.py::test_b"] == "failed" and alone.status == "failed"  # what it was
@@ -104,38 +109,35 @@ def test_a_test_that_passes_only_after_its_prefix_is_order_dependent_not_failed(
 
 
 def test_a_real_fault_fails_alone_and_after_its_prefix(executor: LocalExecutor, repo: GitRepo) -> None:
-    tree = repo.commit({"pkg/sub.py": b"def value():\n    return 1\n\n\ndef double(x):\n    return 3 * x\n"})
+    tree = _tree(repo, {"pkg/sub.py": b"def value():\n    return 1\n\n\ndef double(x):\n    return 3 * x\n"})
     plan = TestPlan(only=("tests/test_b.py::test_b", "tests/test_e.py::test_e"))
     outcome = _confirmed(executor, repo, tree, plan, "fault")
     assert outcome.status == "failed" and outcome.exit_code == 1
     assert _results(outcome) == {"tests/test_b.py::test_b": "failed", "tests/test_e.py::test_e": "failed"}
     assert outcome.order_dependent == () and "order-dependent" not in outcome.summary
     assert b"the failures after their collection prefix" in outcome.output
-    repo.commit(ORDER)
 
 
 def test_fail_fast_runs_the_rest_of_the_selection_after_an_order_dependent_stop(
     executor: LocalExecutor, repo: GitRepo
 ) -> None:
-    tree = repo.commit({"tests/test_e.py": b"def test_e():\n    assert False, 'broken'\n"})
+    tree = _tree(repo, {"tests/test_e.py": b"def test_e():\n    assert False, 'broken'\n"})
     plan = TestPlan(only=("tests/test_b.py::test_b", "tests/test_e.py::test_e"), fail_fast=True)
     outcome = _confirmed(executor, repo, tree, plan, "ff")
     assert _results(outcome) == {"tests/test_b.py::test_b": "passed", "tests/test_e.py::test_e": "failed"}
     assert outcome.order_dependent == (("tests/test_b.py::test_b", 1),)
     assert outcome.status == "failed" and outcome.exit_code == 1  # the real failure after it is not hidden
-    repo.commit(ORDER)
 
 
 def test_failures_over_the_budget_or_never_passed_stand(executor: LocalExecutor, repo: GitRepo) -> None:
-    tree = repo.commit(ORDER)
+    tree = _tree(repo)
     plan = TestPlan(only=("tests/test_b.py::test_b",))
     over = _confirmed(executor, repo, tree, plan, "budget", budget_s=0.001)
     assert over.status == "failed" and over.order_dependent == ()
     assert "not confirmed after their prefix" in over.summary
-    new = repo.commit({"tests/test_f.py": b"import pkg\n\n\ndef test_f():\n    assert pkg.sub.value()\n"})
+    new = _tree(repo, {"tests/test_f.py": b"import pkg\n\n\ndef test_f():\n    assert pkg.sub.value()\n"})
     never = _confirmed(executor, repo, new, TestPlan(only=("tests/test_f.py::test_f",)), "new")
     assert never.status == "failed" and never.order_dependent == ()  # no recorded pass: nothing to blame
-    repo.commit({"tests/test_f.py": None})
 
 
 def test_what_counts_as_a_subset_and_the_prefix_cost() -> None:
@@ -151,7 +153,7 @@ def test_a_subset_test_failing_after_its_prefix_is_failed_as_the_whole_run_fails
 ) -> None:
     # test_cc passes alone and fails once test_c set the global: found on the way, where a confirmation runs.
     cc = b"from pkg import state\n\n\ndef test_cc():\n    assert not state.READY\n"
-    tree = repo.commit({"tests/test_cc.py": cc})
+    tree = _tree(repo, {"tests/test_cc.py": cc})
     plan = TestPlan(only=("tests/test_cc.py::test_cc", "tests/test_d.py::test_d"))
     outcome = _confirmed(executor, repo, tree, plan, "reverse")
     assert _results(outcome) == {"tests/test_cc.py::test_cc": "failed", "tests/test_d.py::test_d": "passed"}
@@ -161,12 +163,11 @@ def test_a_subset_test_failing_after_its_prefix_is_failed_as_the_whole_run_fails
         "order-dependent: passes alone, fails after the 3 tests collected before it"
     )
     assert "order-dependent: tests/test_cc.py::test_cc passes alone, fails after the 3 tests" in outcome.summary
-    repo.commit({"tests/test_cc.py": None})
 
 
 def test_cancelling_the_job_cancels_its_confirmation(executor: LocalExecutor, repo: GitRepo) -> None:
     slow = b"import time\n\n\ndef test_a():\n    import pkg.sub\n\n    time.sleep(60)\n"
-    tree = repo.commit({"tests/test_a.py": slow})
+    tree = _tree(repo, {"tests/test_a.py": slow})
     request = _request(repo, tree, TestPlan(only=("tests/test_b.py::test_b",)), "cancel")
     submitted: list[Future[JobOutcome]] = []
 
@@ -185,4 +186,3 @@ def test_cancelling_the_job_cancels_its_confirmation(executor: LocalExecutor, re
     with pytest.raises(CancelledError):
         submitted[1].result(timeout=30)
     assert time.monotonic() - started < 30
-    repo.commit(ORDER)
