@@ -57,6 +57,10 @@ class TestCase:
     message: str
 
 
+# The fallbacks of a selection of nearly every test (selection's NEARLY_ALL_RULES, which a test keeps alike).
+NEARLY_ALL_PREFIXES = ("any-code:", "nearly-all:")
+
+
 @dataclass(frozen=True, slots=True)
 class JobResult:
     """One stage for one chunk. ``chunk`` is "" (commit scope), a path, or ``path::qualname``."""
@@ -75,7 +79,7 @@ class JobResult:
     tests: tuple[TestCase, ...] = ()
     selected_tests: int = 0
     total_tests: int = 0
-    fallback: str = ""  # a pytest stage with select = "affected" that ran every test: "rule: why" (file and rule)
+    fallback: str = ""  # a pytest stage with select = "affected" that ran every test (or nearly): "rule: why"
     start_time: float | None = None
     end_time: float | None = None
     details_url: str = ""
@@ -85,6 +89,12 @@ class JobResult:
     @property
     def final(self) -> bool:
         return self.verdict in FINAL
+
+    @property
+    def nearly_all(self) -> bool:
+        """Did the fallback run the selected tests only, nearly every test (rules ``any-code``, ``nearly-all``:
+        ``trellis.ci.selection.index.NEARLY_ALL_RULES``), rather than the whole suite?"""
+        return self.fallback.startswith(NEARLY_ALL_PREFIXES)
 
     @property
     def lets_dependents_run(self) -> bool:

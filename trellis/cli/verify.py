@@ -144,7 +144,7 @@ def print_run(out: Output, run: ci.Run) -> None:
         out.print("no stage applies to this change")
     for job in run.jobs:
         if job.fallback:
-            ran = "nearly every test" if job.fallback.startswith("any-code:") else "every test"
+            ran = "nearly every test" if job.nearly_all else "every test"
             out.print(f"{job.stage}: {ran} ran, because {job.fallback}", markup=False)
     for test in run.missed_tests:
         out.print(f"[bold red]selection miss:[/] {test} failed in the full run but was not selected")
@@ -295,7 +295,7 @@ def _tests_column(run: ci.Run) -> str:
     for job in run.jobs:
         if job.total_tests:
             text = f"{job.selected_tests}/{job.total_tests}"
-            every = "nearly all" if job.fallback.startswith("any-code:") else "all"
+            every = "nearly all" if job.nearly_all else "all"
             text = f"{text} ({every}: {job.fallback})" if job.fallback else text
             order = job.summary.count("; order-dependent: ")  # the list's runs carry no test cases
             parts.append(f"{text} ({order} order-dependent)" if order else text)

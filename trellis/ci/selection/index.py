@@ -141,7 +141,10 @@ FALLBACK_RULES = {
     "needs-parent": "a removal is found only in the parent commit's index",
     "unknown-file": "neither tree has the file as a Python file",
     "any-code": "nearly every test is selected because it reaches one node that may run any code",
+    "nearly-all": "nearly every test reaches the changed code (the reason names the widest route to it)",
 }
+# The rules of a selection that runs only the tests selected, nearly every test (not the whole suite).
+NEARLY_ALL_RULES = ("any-code", "nearly-all")
 # A selection of nearly every test that one node which may run any code made is reported as a fallback (rule
 # ``any-code``, the node's file as its path) though it runs only the tests selected: at least this share of the
 # tests, more than a handful, at least half of them through that node.
@@ -522,7 +525,47 @@ class TestIndex:
                 causes[nodeid] = self._graph.dynamic_reason(candidates[nodeid])
             elif old_index is not None and old_candidates.get(nodeid, 0) & old_index._graph.dyn_bit:
                 causes[nodeid] = old_index._graph.dynamic_reason(old_candidates[nodeid])
-        return _reported(selection, causes)
+        reported = _reported(selection, causes)
+        if reported.rule:
+            return reported
+        # Nearly every test reaches the changed code: say through what, so that a user can see it.
+        return self._nearly_all(selection, new_nodes, old_nodes, candidates, old_index, old_candidates)
+
+    def _nearly_all(
+        self,
+        selection: Selection,
+        new_nodes: Mapping[int, str],
+        old_nodes: Mapping[int, str],
+        candidates: Mapping[str, int],
+        old_index: TestIndex | None,
+        old_candidates: Mapping[str, int],
+    ) -> Selection:
+        """``selection`` (nearly every test, not through one node that may run any code), reported as the fallback
+        it is (rule ``nearly-all``): the changed node most selected tests reach, and the widest route they reach it
+        by (:meth:`Graph.route`: an attribute read from objects of unknown type, or calls and imports)."""
+        best: tuple[int, TestIndex, int, str, list[int]] | None = None
+        sides = [(self, new_nodes, candidates)]
+        if old_index is not None:
+            sides.append((old_index, old_nodes, old_candidates))
+        for index, nodes, reaches in sides:
+            mine = [reaches[t] for t in selection.tests if t in reaches]
+            for node, label in nodes.items():
+                hit = [r for r in mine if r >> node & 1]
+                if best is None or len(hit) > best[0]:
+                    best = (len(hit), index, node, label, hit)
+        count, total = len(selection.tests), selection.total
+        changed = len({*new_nodes.values(), *old_nodes.values()})
+        if best is None or not best[0]:
+            reason = f"{count} of {total} tests selected, {changed} changed nodes"
+            return replace(selection, reason=reason, rule="nearly-all")
+        reached, index, node, label, hit = best
+        how, via, through = index._graph.route(node, hit)
+        others = f" (and {changed - 1} other changed nodes)" if changed > 1 else ""
+        reason = f"{count} of {total} tests selected; {reached} reach {label}{others}"
+        if how:
+            reason += f", {through} through {how}"
+        path = index._graph.node_path[via] if via >= 0 else index._graph.node_path[node]
+        return replace(selection, reason=reason, path=path, rule="nearly-all")
 
     def _all(
         self, reason: str, path: str, rule: str, extra: tuple[bool, bool] = (False, False), scope: Sequence[str] = ()
