@@ -69,16 +69,20 @@ def test_nearly_every_test_through_an_attribute_read_under_a_computed_name_is_a_
     assert not selection.run_all and len(selection.tests) == selection.total == TESTS  # what it selects still runs
     assert selection.rule == "nearly-all" and selection.path == "app/__init__.py"
     assert selection.fallback == (
-        f"nearly-all: {TESTS} of {TESTS} tests selected; {TESTS} reach app.models.User.save (modified), {TESTS} "
-        "through any attribute read at app/__init__.py::hook (an attribute under a computed name)"
+        f"nearly-all: {TESTS} of {TESTS} tests selected; {TESTS} reach app.models.User.save (modified), {TESTS} by "
+        "the route of tests/test_0.py::test_0: tests/test_0.py::<module> -> app/__init__.py::<module> -> "
+        "app/__init__.py::hook -[any attribute]-> app/models.py::User.save"
     )
 
 
-def test_nearly_every_test_through_calls_is_a_fallback_naming_the_nearest_node_they_all_reach() -> None:
+def test_nearly_every_test_through_calls_is_a_fallback_naming_the_calls() -> None:
     index = build(tree(""))
     selection = index.select([body("app/core.py", "app.core.step")], old_index=index)
     assert len(selection.tests) == TESTS and selection.rule == "nearly-all" and selection.path == "app/api.py"
-    assert selection.reason.endswith(f"{TESTS} through calls and imports through app/api.py::run")
+    assert selection.reason.endswith(
+        f"{TESTS} by the route of tests/test_0.py::test_0: "
+        "tests/test_0.py::test_0 -> app/api.py::run -> app/core.py::step"
+    )
     # A method no test reaches selects nothing: not a fallback.
     quiet = index.select([body("app/models.py", "app.models.User.save")], old_index=index)
     assert quiet.tests == () and quiet.fallback == ""

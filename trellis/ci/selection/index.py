@@ -40,8 +40,8 @@ from .load_tests import find_load_tests
 from .observed import SiteCode
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
-from .python_refs import DOCTESTS, MAIN, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
-from .ref_graph import Graph
+from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
+from .ref_graph import INSTANCES, Graph
 
 __all__ = [
     "Change",
@@ -541,31 +541,55 @@ class TestIndex:
         old_candidates: Mapping[str, int],
     ) -> Selection:
         """``selection`` (nearly every test, not through one node that may run any code), reported as the fallback
-        it is (rule ``nearly-all``): the changed node most selected tests reach, and the widest route they reach it
-        by (:meth:`Graph.route`: an attribute read from objects of unknown type, or calls and imports)."""
-        best: tuple[int, TestIndex, int, str, list[int]] | None = None
-        sides = [(self, new_nodes, candidates)]
+        it is (rule ``nearly-all``): the changed node most selected tests reach, and the route by which the one of
+        them that reaches the least gets there (:meth:`Graph.route`: the widest, as the others likely share it),
+        with how many of the selected tests reach every node of it; ``path``: the file of the node where the
+        route first reads a name from an object of unknown type (where the analysis was coarse), else of the
+        node before the change."""
+        best: tuple[int, TestIndex, int, str, Mapping[str, int]] | None = None
+        sides: list[tuple[TestIndex, Mapping[int, str], Mapping[str, int]]] = [(self, new_nodes, candidates)]
         if old_index is not None:
             sides.append((old_index, old_nodes, old_candidates))
         for index, nodes, reaches in sides:
-            mine = [reaches[t] for t in selection.tests if t in reaches]
             for node, label in nodes.items():
-                hit = [r for r in mine if r >> node & 1]
-                if best is None or len(hit) > best[0]:
-                    best = (len(hit), index, node, label, hit)
+                count = sum(1 for t in selection.tests if reaches.get(t, 0) >> node & 1)
+                if best is None or count > best[0]:
+                    best = (count, index, node, label, reaches)
         count, total = len(selection.tests), selection.total
         changed = len({*new_nodes.values(), *old_nodes.values()})
-        if best is None or not best[0]:
-            reason = f"{count} of {total} tests selected, {changed} changed nodes"
-            return replace(selection, reason=reason, rule="nearly-all")
-        reached, index, node, label, hit = best
-        how, via, through = index._graph.route(node, hit)
         others = f" (and {changed - 1} other changed nodes)" if changed > 1 else ""
+        if best is None or not best[0]:
+            return replace(
+                selection, reason=f"{count} of {total} tests selected, {changed} changed nodes", rule="nearly-all"
+            )
+        reached, index, node, label, reaches = best
+        graph = index._graph
+        hit = [t for t in selection.tests if reaches.get(t, 0) >> node & 1]
+        sample = min(hit, key=lambda t: (reaches[t].bit_count(), t))
+        route = graph.route(node, reaches[sample], index._roots(sample))
         reason = f"{count} of {total} tests selected; {reached} reach {label}{others}"
-        if how:
-            reason += f", {through} through {how}"
-        path = index._graph.node_path[via] if via >= 0 else index._graph.node_path[node]
+        path = graph.node_path[node]
+        if len(route) > 1:
+            mask = sum(1 << n for n, _ in route[1:])
+            along = sum(1 for t in hit if reaches[t] & mask == mask)
+            reason += f", {along} by the route of {sample}: {_route_text(graph, route)}"
+            coarse = [before for (before, _), (_, name) in zip(route, route[1:], strict=False) if name]
+            path = graph.node_path[coarse[0] if coarse else route[-2][0]]
         return replace(selection, reason=reason, path=path, rule="nearly-all")
+
+    def _roots(self, nodeid: str) -> list[int]:
+        """The nodes a test starts from, near enough to explain a route: its file's shared roots (module code,
+        conftests, plugins), its function, and the fixtures pytest resolves by name."""
+        graph = self._graph
+        path, _, rest = nodeid.partition("::")
+        if path not in graph.facts:
+            return []
+        roots = shared_roots(graph, path)
+        function = graph.node_of.get((path, rest.split("[", 1)[0].replace("::", ".")))
+        if function is not None:
+            roots.append(function)
+        roots.extend(sorted(graph.named_fixtures))
+        return roots
 
     def _all(
         self, reason: str, path: str, rule: str, extra: tuple[bool, bool] = (False, False), scope: Sequence[str] = ()
@@ -992,6 +1016,18 @@ def _bits(nodes: Mapping[int, str]) -> int:
     for node in nodes:
         out |= 1 << node
     return out
+
+
+def _route_text(graph: Graph, route: Sequence[tuple[int, str]]) -> str:
+    """``a -> b -[any attribute]-> c -[.name]-> d``: a route of :meth:`Graph.route`, its middle left out when long."""
+    hops = {"*": "any attribute", INSTANCES: "a class handed out", GETTERS: "a value read under a computed name"}
+    parts = [graph.describe(route[0][0])]
+    for node, name in route[1:]:
+        parts.append(f" -[{hops.get(name, '.' + name)}]-> " if name else " -> ")
+        parts.append(graph.describe(node))
+    if len(route) > 8:  # the first three nodes and the last four
+        parts = [*parts[:5], " -> … -> ", *parts[-7:]]
+    return "".join(parts)
 
 
 def _first(nodes: Mapping[int, str], reach: int, index: TestIndex, nodeid: str) -> str:

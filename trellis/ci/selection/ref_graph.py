@@ -58,6 +58,7 @@ import builtins
 import posixpath
 import sys
 import unittest
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -359,8 +360,6 @@ class Graph:
                 self.observed_bits &= ~(1 << node)
         self.static = self._static_reach()
         self._dynamic_nodes: list[int] | None = None  # the nodes that may run any code (dynamic_reason)
-        self._readers: dict[int, int] | None = None  # name index -> the nodes reading it (route)
-        self._names_of: dict[int, list[int]] = {}  # node -> the name indexes it is a candidate of (route)
 
     # -- modules ------------------------------------------------------------------------------
 
@@ -1329,60 +1328,45 @@ class Graph:
     def describe(self, node: int) -> str:
         return f"{self.node_path[node]}::{self.node_scope[node].qualname or '<module>'}"
 
-    def route(self, node: int, reaches: Sequence[int]) -> tuple[str, int, int]:
-        """The widest route by which tests (``reaches``: their reach bits, each holding ``node``) get to ``node``,
-        for people: (how, the node it goes through, how many of the tests have that node in their reach).
-
-        A route is an attribute name read from objects of unknown type (``any attribute`` for a computed one)
-        some entity of which reaches ``node`` by resolved edges — then the node reading it that most of the
-        tests reach —, or else the resolved edges themselves: the node nearest ``node`` (reaching the fewest
-        nodes) among those reaching it that most of the tests reach. ("", -1, 0) when none is found."""
-        if self._readers is None:
-            readers: dict[int, int] = {}
-            names_of: dict[int, list[int]] = {}
-            for reader, names in enumerate(self.fallbacks):
-                for name in names:
-                    index = self.name_index.get(name)
-                    if index is not None:
-                        readers[index] = readers.get(index, 0) | 1 << reader
-            for index, nodes in enumerate(self.candidates):
-                for candidate in nodes:
-                    names_of.setdefault(candidate, []).append(index)
-            self._readers, self._names_of = readers, names_of
-        before = [m for m in range(self.size) if self.static[m] >> node & 1]  # reaching it by resolved edges
-
-        def widest(nodes: Iterable[int]) -> tuple[int, int]:
-            """The node most of the tests reach, the nearest to ``node`` among equals, and how many reach it."""
-            count, _, best = max(
-                (
-                    (sum(1 for r in reaches if r >> m & 1), -(self.static[m] & self.node_mask).bit_count(), m)
-                    for m in nodes
-                ),
-                default=(0, 0, -1),
-            )
-            return best, count
-
-        ranked: list[tuple[int, int, int, int]] = []  # (tests, candidates: the widest name first, name, reader)
-        for index in sorted({i for m in before for i in self._names_of.get(m, ())}):
-            bits = self._readers.get(index, 0)
-            if bits:
-                reader, count = widest(n for n in range(self.size) if bits >> n & 1)
-                ranked.append((count, len(self.candidates[index]), index, reader))
-        most, _, best, best_reader = max(ranked, default=(0, 0, 0, -1))
-        best_name = self.names[best]
-        if best_reader >= 0 and 2 * most >= len(reaches):
-            where = self.describe(best_reader)
-            if best_name == "*":
-                return f"any attribute read at {where} (an attribute under a computed name)", best_reader, most
-            if best_name == INSTANCES:
-                return f"every class counted as used at {where} (class objects handed out)", best_reader, most
-            if best_name == GETTERS:
-                return f"what reading a value runs, at {where} (a value read under a computed name)", best_reader, most
-            return f"attribute .{best_name} of an object of unknown type read at {where}", best_reader, most
-        via, count = widest(m for m in before if m != node)
-        if via < 0:
-            return "", -1, 0
-        return f"calls and imports through {self.describe(via)}", via, count
+    def route(self, node: int, reach: int, roots: Iterable[int]) -> list[tuple[int, str]]:
+        """How a test (``reach``: its reach bits; ``roots``: the nodes it starts from) gets to ``node``, for people:
+        the nodes from a root to ``node``, each with the name read from an object of unknown type that led to it
+        ("" for a resolved edge; ``*``: an attribute under a computed name). Resolved edges are preferred: the
+        route reads as few names as any route does. [] when ``node`` is not found from the roots."""
+        parent: dict[int, tuple[int, str]] = {}
+        cost: dict[int, int] = {}
+        queue: deque[tuple[int, int]] = deque()
+        for root in roots:
+            if reach >> root & 1 and root not in cost:
+                cost[root] = 0
+                parent[root] = (-1, "")
+                queue.append((root, 0))
+        while queue:
+            here, spent = queue.popleft()
+            if spent > cost[here]:
+                continue
+            if here == node:
+                out: list[tuple[int, str]] = []
+                while here >= 0:
+                    before, name = parent[here]
+                    out.append((here, name))
+                    here = before
+                return out[::-1]
+            steps = [(n, "") for n in self.succ[here]]
+            for name in sorted(self.fallbacks[here]):
+                index = self.name_index.get(name)
+                if index is not None:
+                    steps.extend((n, name) for n in self.candidates[index])
+            for there, name in steps:
+                step = spent + (1 if name else 0)
+                if reach >> there & 1 and step < cost.get(there, step + 1):
+                    cost[there] = step
+                    parent[there] = (here, name)
+                    if name:
+                        queue.append((there, step))
+                    else:
+                        queue.appendleft((there, step))
+        return []
 
 
 def _parents(path: str) -> list[str]:
