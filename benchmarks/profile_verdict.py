@@ -25,6 +25,14 @@ Nothing in Trellis is changed: the timers are wrappers installed here, a copy of
 the warm runner that records when it forked and when pytest started, and a copy
 of the job plugin that records pytest's phases in the job's result stream.
 
+Beside the wall clock, each push's CPU is split (``--cpu``): by the server's
+threads (``/proc/self/task/*/schedstat``, grouped by thread name), by the
+wrapped phases (each wrapper's own thread's CPU clock), and by the processes
+below the server (the warm runners and their jobs; anything else).
+``--profile-job`` also runs each job's ``pytest.main`` under cProfile (inside
+the sandbox, written to the job's TMPDIR) and prints the functions that took
+the most CPU over the small pushes.
+
 Usage:
     python benchmarks/profile_verdict.py --repo PATH --commits 20 \
         --pytest-args "--doctest-modules more_itertools tests"
@@ -92,7 +100,9 @@ SPANS = (
 )
 
 _events: dict[str, float] = {}
+_cpu: dict[str, float] = {}
 _lock = threading.Lock()
+_profiles: list[Path] = []
 
 
 def mark(name: str, at: float | None = None) -> None:
@@ -115,6 +125,73 @@ def timed(owner: Any, attr: str, before: str, after: str | None = None) -> None:
     setattr(owner, attr, wrapper)
 
 
+def cputimed(owner: Any, attr: str, name: str) -> None:
+    """Add the CPU the calling thread spends in ``owner.attr`` to ``_cpu[name]`` (nested calls count in both)."""
+    original: Callable[..., Any] = getattr(owner, attr)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.thread_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent = time.thread_time() - t0
+            with _lock:
+                _cpu[name] = _cpu.get(name, 0.0) + spent
+
+    setattr(owner, attr, wrapper)
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each of this process's threads so far, summed by name (pool numbers dropped)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    found: dict[str, float] = {}
+    for entry in os.scandir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{entry.name}/schedstat") as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        name = names.get(int(entry.name), "other")
+        name = name.rstrip("0123456789").rstrip("_-") or name
+        found[name] = found.get(name, 0.0) + ns / 1e9
+    return found
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds of the processes below this one (their own and their reaped children's), by kind."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    own: dict[int, float] = {}
+    kind: dict[int, str] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        own[pid] = sum(int(x) for x in fields[11:15]) / tick
+        kind[pid] = "warm runner + jobs" if b"warm_server.py" in cmdline else "other processes"
+    found: dict[str, float] = {}
+
+    def walk(pid: int, label: str) -> None:
+        for child in children.get(pid, ()):
+            name = label or kind[child]
+            found[name] = found.get(name, 0.0) + own[child]
+            walk(child, name)
+
+    walk(os.getpid(), "")
+    t = os.times()
+    found["reaped children"] = t.children_user + t.children_system
+    return found
+
+
 WARM_PATCH = (
     (
         "        pid = os.fork()\n        if pid == 0:\n",
@@ -126,6 +203,17 @@ WARM_PATCH = (
         "        os.environ['TRELLIS_TIMELINE'] = json.dumps({**_T, 'pytest': __import__('time').time()})\n",
     ),
     ("_IN_PROCESS_ENV = ", "_T: dict = {}\n_IN_PROCESS_ENV = "),
+)
+PROFILE_PATCH = (
+    (
+        "            code = int(pytest.main(argv[3:]))\n",
+        "            import cProfile\n"
+        "            _prof = cProfile.Profile()\n"
+        "            try:\n"
+        "                code = int(_prof.runcall(pytest.main, argv[3:]))\n"
+        "            finally:\n"
+        "                _prof.dump_stats(os.path.join(os.environ['TMPDIR'], 'job.prof'))\n",
+    ),
 )
 
 PLUGIN_PATCH = """
@@ -164,9 +252,9 @@ def pytest_configure(config):
 """
 
 
-def instrument(work: Path) -> None:
+def instrument(work: Path, profile_job: bool = False) -> None:
     text = warm.WARM_SERVER.read_text()
-    for old, new in WARM_PATCH:
+    for old, new in WARM_PATCH + (PROFILE_PATCH if profile_job else ()):
         assert old in text, old
         text = text.replace(old, new, 1)
     (work / "warm_server.py").write_text(text)
@@ -182,6 +270,36 @@ def instrument(work: Path) -> None:
     timed(running, "run_sandboxed", "sandbox+", "sandbox-")
     timed(warm.WarmPytestLauncher, "start", "launch+", "launch-")
     timed(stages.StageRunner, "_process_done", "done")
+    cputimed(stages.StageRunner, "_run_syntax", "syntax")
+    cputimed(stages.StageRunner, "_run_process", "stage: run_process (all)")
+    cputimed(stages.StageRunner, "_environment", "stage: environment spec")
+    cputimed(selector.TestSelector, "select", "stage: select")
+    cputimed(selector.TestSelector, "index", "stage: test index (in select or reuse)")
+    cputimed(stages.StageRunner, "_reuse", "stage: closure keys (reuse)")
+    cputimed(stages.StageRunner, "_test_plan", "stage: test plan")
+    cputimed(stages.StageRunner, "_process_done", "stage: process_done")
+    cputimed(selector.TestSelector, "observe", "stage: observe")
+    cputimed(local, "run_job", "job thread: run_job (all)")
+    cputimed(workspace.WorkspacePool, "_prepare", "job thread: lease")
+    cputimed(running, "workspace_project", "job thread: workspace_project")
+    cputimed(running, "write_install", "job thread: write_install")
+    cputimed(running, "ensure_environment", "job thread: ensure_environment")
+    cputimed(running, "run_sandboxed", "job thread: run_sandboxed")
+    cputimed(running, "read_stream", "job thread: read_stream")
+
+    sandboxed = running.run_sandboxed
+
+    def keep_profile(argv: Any, workspace_dir: Path, **kwargs: Any) -> Any:
+        result = sandboxed(argv, workspace_dir, **kwargs)
+        found = Path(workspace_dir) / ".trellis-tmp" / "job.prof"
+        if found.exists():
+            target = work / f"job-{len(_profiles)}.prof"
+            shutil.copy(found, target)
+            with _lock:
+                _profiles.append(target)
+        return result
+
+    running.run_sandboxed = keep_profile
 
     read_stream = running.read_stream
 
@@ -206,13 +324,16 @@ def main() -> None:
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--json", help="write every push's timeline here")
     parser.add_argument("--no-bytecode", action="store_true", help="workspaces without our compiled pycs")
+    parser.add_argument("--environment", default="", help="the stage's environment, as bench_ci.py takes it")
+    parser.add_argument("--profile-job", action="store_true", help="cProfile each job's pytest.main")
+    parser.add_argument("--top", type=int, default=40, help="functions of the job profile to print")
     args = parser.parse_args()
     if args.no_bytecode:
         assert local.LocalExecutor.__init__.__kwdefaults__ is not None
         local.LocalExecutor.__init__.__kwdefaults__["bytecode_budget_s"] = 0.0
 
     work = Path(tempfile.mkdtemp(prefix="profile-verdict-", dir=args.tmpdir))
-    instrument(work)
+    instrument(work, args.profile_job)
     source = work / "source"
     subprocess.run(["git", "clone", "-q", args.repo, str(source)], check=True)
     commits = replay.git(source, "rev-list", "--first-parent", f"-n{args.commits + 1}", "HEAD").decode().split()
@@ -222,6 +343,8 @@ def main() -> None:
         pipeline = pipeline.replace(
             'timeout = "10m"', f'timeout = "10m"\nargs = {json.dumps(args.pytest_args.split())}'
         )
+    if args.environment:
+        pipeline = pipeline.replace('timeout = "10m"', f'timeout = "10m"\nenvironment = {args.environment}')
     running_server = build_server(ServerConfig(data_dir=work / "data", address="127.0.0.1:0"))
     rows: list[dict[str, Any]] = []
     try:
@@ -239,11 +362,19 @@ def main() -> None:
                 if not changes:
                     continue
                 _events.clear()
+                _cpu.clear()
+                first_profile = len(_profiles)
+                threads0, processes0 = thread_cpu(), process_cpu()
                 cpu0 = replay.tree_cpu()
                 mark("push")
                 reply = client.commit("p", "main", changes, commit[:12], expected_head=tip, wait_for_verdict=True)
                 mark("verdict")
                 cpu = replay.tree_cpu() - cpu0
+                time.sleep(0.3)  # let the job's end (observe, process_done) finish before reading the split
+                threads1, processes1 = thread_cpu(), process_cpu()
+                split = {f"thread {k}": v - threads0.get(k, 0.0) for k, v in threads1.items()}
+                split.update({f"process {k}": v - processes0.get(k, 0.0) for k, v in processes1.items()})
+                split = {k: v for k, v in split.items() if v > 0.0005}
                 tip = reply.commit.commit_id
                 run = reply.run
                 job = next((j for j in run.jobs if j.stage == "tests"), None) if run else None
@@ -256,6 +387,9 @@ def main() -> None:
                     "seconds": _events["verdict"] - _events["push"],
                     "cpu_s": cpu,
                     "phases": spans,
+                    "cpu_split": split,
+                    "cpu_phases": dict(_cpu),
+                    "profiles": [str(x) for x in _profiles[first_profile:]],
                     "tests": [t.test_id for t in job.tests] if job else [],
                 }
                 rows.append(row)
@@ -264,6 +398,29 @@ def main() -> None:
                     f"{row['selected']:4}/{row['total']}: " + " ".join(f"{k} {v * 1000:.0f}" for k, v in spans.items()),
                     flush=True,
                 )
+                print(
+                    "    CPU ms: "
+                    + " ".join(f"[{k}] {v * 1000:.0f}" for k, v in sorted(split.items(), key=lambda kv: -kv[1]))
+                    + "\n    phases CPU ms: "
+                    + " ".join(f"[{k}] {v * 1000:.0f}" for k, v in sorted(_cpu.items(), key=lambda kv: -kv[1])),
+                    flush=True,
+                )
+        small = [r for r in rows if 0 < r["selected"] <= 20]
+        if small:
+            print(f"\nCPU ms, medians over the {len(small)} pushes that ran 1-20 tests:")
+            for field in ("cpu_split", "cpu_phases"):
+                names = sorted({k for r in small for k in r[field]})
+                medians = {k: statistics.median(r[field].get(k, 0.0) for r in small) for k in names}
+                for k, v in sorted(medians.items(), key=lambda kv: -kv[1]):
+                    print(f"  {k:45} {v * 1000:7.0f}")
+            files = [f for r in small for f in r["profiles"]]
+            if files:
+                import pstats
+
+                stats = pstats.Stats(*files)
+                print(f"\njob profile, {len(files)} jobs of the small pushes (cumulative, all jobs summed):")
+                stats.sort_stats("cumulative").print_stats(args.top)
+                stats.sort_stats("tottime").print_stats(args.top)
     finally:
         running_server.stop(grace=5)
         shutil.rmtree(work, ignore_errors=True)
