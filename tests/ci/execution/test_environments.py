@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from trellis.ci.execution import LocalExecutor
+from trellis.ci.execution import LocalExecutor, bytecode
 from trellis.ci.execution.environments import READY, EnvironmentBuildError, ensure_environment, environment_spec
 from trellis.ci.execution.jobs import JobLimits, JobRequest, TestPlan
 from trellis.ci.execution.shards import submit_tests
@@ -58,13 +58,16 @@ def test_the_declared_dependencies_are_read_from_the_tree() -> None:
         environment_spec(files, requirements=["missing.txt"])
 
 
-def _wheel(directory: Path, version: str, name: str = "helperpkg", module: str = "", entry_points: str = "") -> Path:
+def _wheel(
+    directory: Path, version: str, name: str = "helperpkg", module: str | None = "", entry_points: str = ""
+) -> Path:
     """A minimal pure-Python wheel of ``name`` (so the test installs offline): ``name.py`` holds ``module``
-    (by default a VERSION); ``entry_points``: its entry_points.txt."""
+    (by default a VERSION; None: no module, only the metadata); ``entry_points``: its entry_points.txt."""
     path = directory / f"{name}-{version}-py3-none-any.whl"
     info = f"{name}-{version}.dist-info"
     with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr(f"{name}.py", module or f"VERSION = {version!r}\n")
+        if module is not None:
+            wheel.writestr(f"{name}.py", module or f"VERSION = {version!r}\n")
         if entry_points:
             wheel.writestr(f"{info}/entry_points.txt", entry_points)
         wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
@@ -190,6 +193,47 @@ def test_the_environments_pytest_plugins_load_as_autoloading_would(tmp_path: Pat
         "test_the_servers_plugins_stay_out": "passed",
     }
     assert run("off", "-p", "no:helper")["test_the_environments_plugin_gives_its_fixture"] == "error"
+
+
+def test_no_rewritten_pycs_for_an_environment_with_another_pytest(tmp_path: Path, executor: LocalExecutor) -> None:
+    """pytest reads only its own version's rewritten pycs (``-pytest-<version>.pyc``): for a job in an
+    environment that installs another pytest than the server's, the lease does not rewrite the test modules
+    with the server's pytest (work its pytest would never read); the project's modules still get theirs."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    # Only the distribution's metadata (no module: the job still imports the server's pytest, and passes).
+    _wheel(wheels, "7.0.1", name="pytest", module=None)
+    repo = GitRepo(tmp_path / "repo")
+    test = b"import lib\n\n\ndef test_value():\n    assert lib.VALUE == 1\n"
+
+    def run(job_id: str, requirements: bytes) -> list[str]:
+        tree = repo.commit({"requirements-test.txt": requirements, "lib.py": b"VALUE = 1\n", "tests/test_lib.py": test})
+        spec = environment_spec({"requirements-test.txt": requirements}, requirements=["requirements-test.txt"])
+        request = JobRequest(
+            job_id,
+            str(repo.path),
+            tree,
+            kind="pytest",
+            pytest_args=("-q", "tests"),
+            limits=LIMITS,
+            tests=TestPlan(),
+            environment=spec,
+        )
+        outcome = submit_tests(executor, request).result(timeout=300)
+        assert [(t.nodeid, t.outcome) for t in outcome.tests] == [("tests/test_lib.py::test_value", "passed")], (
+            outcome.output.decode()
+        )
+        workspace = executor.pool.root / "ws-0"
+        return sorted(
+            p.name for d in (workspace / "__pycache__", workspace / "tests" / "__pycache__") for p in d.glob("*.pyc")
+        )
+
+    tag = bytecode.pytest_tag()
+    assert tag is not None
+    own = run("own", f"--no-index\n--find-links {wheels}\npytest==7.0.1\n".encode())
+    assert not any("-pytest-" in name for name in own) and any(name.startswith("lib.") for name in own), own
+    servers = run("servers", f"--no-index\n--find-links {wheels}\n".encode())  # no pytest of its own
+    assert f"test_lib{tag}" in servers, servers
 
 
 def _sdist(directory: Path, marker: Path) -> Path:

@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Callable
 from types import CodeType
 
-__all__ = ["PASS_HOOK_OPTION", "PLAIN", "PYTEST", "compile_pyc", "pyc_path", "pytest_tag"]
+__all__ = ["PASS_HOOK_OPTION", "PLAIN", "PYTEST", "compile_pyc", "pyc_path", "pytest_reads", "pytest_tag"]
 
 PLAIN, PYTEST = "py", "pytest"
 PASS_HOOK_OPTION = b"enable_assertion_pass_hook"  # an ini option that changes how asserts are rewritten
@@ -65,6 +65,16 @@ _REWRITER = _rewriter()
 def pytest_tag() -> str | None:
     """The suffix of pytest's rewritten pycs (``.cpython-311-pytest-9.2.0.pyc``), or None when not cached."""
     return _REWRITER[0] if _REWRITER is not None else None
+
+
+def pytest_reads(version: str | None) -> bool:
+    """Does a job whose pytest is ``version`` (None: the server's own) read the rewritten pycs we write?
+
+    pytest looks for its own version's file name only (``-pytest-7.4.4.pyc``), so for a job in an
+    environment that installs another pytest, rewriting its test modules here is work nobody reads.
+    """
+    tag = pytest_tag()
+    return tag is not None and (version is None or tag.endswith(f"-pytest-{version}.pyc"))
 
 
 def _is_test_module(name: str) -> bool:

@@ -50,6 +50,7 @@ __all__ = [
     "ensure_environment",
     "environment_spec",
     "pytest_plugins",
+    "pytest_version",
     "python_of",
 ]
 
@@ -208,6 +209,17 @@ def pytest_plugins(environment: Path) -> tuple[tuple[str, str], ...]:
             if entry.group == "pytest11" and entry.value.strip():
                 found.setdefault(entry.name, entry.value.strip())
     return tuple(found.items())
+
+
+@functools.lru_cache(maxsize=64)
+def pytest_version(environment: Path) -> str | None:
+    """The version of the pytest a built environment installs in its own site directory (read from its
+    metadata; nothing is imported), or None: its jobs import the server's pytest."""
+    sites = [str(site) for site in (environment / "lib").glob("python*/site-packages")]
+    for dist in importlib.metadata.distributions(path=sites):
+        if _normal(dist.metadata["Name"] or "") == "pytest":
+            return dist.version
+    return None
 
 
 def _build(spec: EnvironmentSpec, target: Path, timeout_s: float) -> None:

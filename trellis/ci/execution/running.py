@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..sandbox import TMPDIR_NAME, Launcher, default_path, make_tmpdir, run_sandboxed
-from .bytecode import PASS_HOOK_OPTION
-from .environments import ensure_environment, pytest_plugins, python_of
+from .bytecode import PASS_HOOK_OPTION, pytest_reads
+from .environments import ensure_environment, pytest_plugins, pytest_version, python_of
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from .project_install import scm_version, workspace_project, write_install
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
@@ -55,18 +55,21 @@ def run_job(
     python = sys.executable
     readable: tuple[str, ...] = ()
     plugins: tuple[tuple[str, str], ...] = ()
+    own_pytest: str | None = None  # the environment's own pytest, if it installs one
     if request.kind == "pytest" and request.environment is not None:
         environment = ensure_environment(request.environment, pool.root / "environments")
         python, readable = str(python_of(environment)), (str(environment),)
         plugins = pytest_plugins(environment)
+        own_pytest = pytest_version(environment)
         launcher = launcher_for(python) if launcher_for is not None else None
     # Our pycs for a pytest job (a command job sees the tree alone), an environment's too: its Python is a
     # venv of the server's, and a pyc of another interpreter or pytest version has another name or magic
     # number, which the job's importer skips. None of pytest's rewritten ones when the job turns on its
-    # assertion pass hook (the rewritten code differs then).
+    # assertion pass hook (the rewritten code differs then), nor when the environment installs another
+    # pytest than the server's (its jobs look for their own version's file names: nobody would read them).
     compiled = request.kind == "pytest"
     texts = (*request.pytest_args, *(value for _, value in request.env))
-    rewrite = not any(PASS_HOOK_OPTION.decode() in text for text in texts)
+    rewrite = not any(PASS_HOOK_OPTION.decode() in text for text in texts) and pytest_reads(own_pytest)
     lease = (
         pool.lease(request.repo_path, request.tree_id, bytecode=compiled, rewrite_asserts=rewrite)
         if source is None
