@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import ast
 import configparser
+import functools
 import hashlib
 import posixpath
 import tomllib
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from ..pipeline.globs import path_matches
 from ..project import install_parts
 from .pytest_config import CONFIG_FILES
 
-__all__ = ["INERT_KINDS", "config_digest", "is_config", "is_inert_kind", "named_by"]
+__all__ = ["INERT_KINDS", "config_digest", "is_config", "is_inert_kind", "may_name", "named_by", "naming_words"]
 
 # Files that cannot change what a test imports or runs, unless code names them (see named_by).
 INERT_KINDS = (
@@ -164,8 +166,10 @@ def is_config(path: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_inert_kind(path: str) -> str:
-    """The :data:`INERT_KINDS` pattern ``path`` matches, or ""."""
+    """The :data:`INERT_KINDS` pattern ``path`` matches, or "" (remembered: every closure key asks it of every
+    file of the tree)."""
     for pattern in INERT_KINDS:
         if path_matches(pattern, path):
             return pattern
@@ -227,7 +231,26 @@ _TOOL_FILES = {
 }
 
 
-def named_by(path: str, words: frozenset[str], python_dirs: Iterable[str]) -> str:
+def naming_words(path: str, python_dirs: Iterable[str]) -> frozenset[str]:
+    """The plain words (no extension, no glob) that :func:`named_by` would take as naming ``path``: a set of
+    words that shares none of them and holds no extension or glob (:func:`may_name`) names it not."""
+    name = posixpath.basename(path)
+    packages = python_dirs if isinstance(python_dirs, (set, frozenset)) else set(python_dirs)
+    found = {name, *(tool for tool, patterns in _TOOL_FILES.items() if any(path_matches(p, name) for p in patterns))}
+    directory = posixpath.dirname(path)
+    while directory:
+        if directory not in packages:
+            found.add(posixpath.basename(directory))
+        directory = posixpath.dirname(directory)
+    return frozenset(found)
+
+
+def may_name(words: Iterable[str]) -> bool:
+    """Does ``words`` hold an extension or a glob (a word :func:`named_by` matches against a file's name)?"""
+    return any((w.startswith(".") and len(w) > 1) or "*" in w or "?" in w for w in words)
+
+
+def named_by(path: str, words: AbstractSet[str], python_dirs: Iterable[str]) -> str:
     """The word of ``words`` that names ``path`` ("" if none): its file name, a directory of it that holds no
     Python files, a glob matching its file name, its extension (``f"{case}.txt"``), or a program that reads
     it by default (``make`` its Makefile)."""
@@ -237,7 +260,7 @@ def named_by(path: str, words: frozenset[str], python_dirs: Iterable[str]) -> st
     for tool, patterns in _TOOL_FILES.items():
         if tool in words and any(path_matches(p, name) for p in patterns):
             return tool
-    packages = set(python_dirs)
+    packages = python_dirs if isinstance(python_dirs, (set, frozenset)) else set(python_dirs)
     directory = posixpath.dirname(path)
     while directory:
         if directory not in packages and posixpath.basename(directory) in words:

@@ -27,13 +27,14 @@ import sys
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
 from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
 from ..pipeline.globs import matches_any
 from ..project import read_project
-from .file_rules import config_digest, is_config, is_inert_kind, named_by
+from .file_rules import config_digest, is_config, is_inert_kind, may_name, named_by, naming_words
 from .fixtures import FixtureModel
 from .interpreter_branches import MODULE, patched
 from .load_tests import find_load_tests
@@ -234,6 +235,9 @@ class TestIndex:
         self.config_digests = dict(config_digests or {})
         self.tests: tuple[str, ...] = tuple(sorted(reach))
         self._naming: dict[str, int] = {}  # inert-by-kind path -> the nodes whose strings name it
+        # The nodes with string constants: (node, its words, whether one is an extension or a glob), and the
+        # directories holding Python files, computed once for every path _mark_naming is asked about.
+        self._wording: tuple[list[tuple[int, AbstractSet[str], bool]], set[str]] | None = None
 
     @classmethod
     def build(
@@ -828,11 +832,20 @@ class TestIndex:
 
     def _mark_naming(self, path: str, nodes: dict[int, str]) -> None:
         """Mark the nodes whose string constants name ``path`` (an inert-by-kind file: docs, stubs, manifests)."""
-        graph = self._graph
-        python_dirs = {posixpath.dirname(p) for p in graph.paths}
-        for node, scope in enumerate(graph.node_scope):
-            words = scope.refs.words | graph.observed[node].words if node in graph.observed else scope.refs.words
-            word = named_by(path, words, python_dirs) if words else ""
+        if self._wording is None:
+            graph = self._graph
+            wording: list[tuple[int, AbstractSet[str], bool]] = []
+            for node, scope in enumerate(graph.node_scope):
+                words = scope.refs.words | graph.observed[node].words if node in graph.observed else scope.refs.words
+                if words:
+                    wording.append((node, words, may_name(words)))
+            self._wording = wording, {posixpath.dirname(p) for p in graph.paths}
+        wordings, python_dirs = self._wording
+        plain = naming_words(path, python_dirs)
+        for node, held, patterned in wordings:
+            if not patterned and plain.isdisjoint(held):
+                continue  # no word of it can name the path: named_by would say ""
+            word = named_by(path, held, python_dirs)
             if word:
                 nodes.setdefault(node, f"{self._display(node)} (names {word!r}; {path} changed)")
 
