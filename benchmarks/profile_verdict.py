@@ -142,6 +142,27 @@ def cputimed(owner: Any, attr: str, name: str) -> None:
     setattr(owner, attr, wrapper)
 
 
+_server_profiles: list[Any] = []
+
+
+def profiled(owner: Any, attr: str) -> None:
+    """Run ``owner.attr`` under cProfile (with the thread's CPU clock), keeping each call's stats."""
+    import cProfile
+
+    original: Callable[..., Any] = getattr(owner, attr)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        profile = cProfile.Profile(time.thread_time)
+        try:
+            return profile.runcall(original, *args, **kwargs)
+        finally:
+            with _lock:
+                _server_profiles.append(profile)
+
+    setattr(owner, attr, wrapper)
+
+
 def thread_cpu() -> dict[str, float]:
     """CPU seconds of each of this process's threads so far, summed by name (pool numbers dropped)."""
     names = {t.native_id: t.name for t in threading.enumerate()}
@@ -326,6 +347,9 @@ def main() -> None:
     parser.add_argument("--no-bytecode", action="store_true", help="workspaces without our compiled pycs")
     parser.add_argument("--environment", default="", help="the stage's environment, as bench_ci.py takes it")
     parser.add_argument("--profile-job", action="store_true", help="cProfile each job's pytest.main")
+    parser.add_argument(
+        "--profile-server", default="", help="cProfile these server calls (comma-separated: select,lease,run_job)"
+    )
     parser.add_argument("--top", type=int, default=40, help="functions of the job profile to print")
     args = parser.parse_args()
     if args.no_bytecode:
@@ -334,6 +358,14 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="profile-verdict-", dir=args.tmpdir))
     instrument(work, args.profile_job)
+    targets = {
+        "select": (selector.TestSelector, "select"),
+        "lease": (workspace.WorkspacePool, "_prepare"),
+        "run_job": (local, "run_job"),
+        "run_process": (stages.StageRunner, "_run_process"),
+    }
+    for name in filter(None, args.profile_server.split(",")):
+        profiled(*targets[name])
     source = work / "source"
     subprocess.run(["git", "clone", "-q", args.repo, str(source)], check=True)
     commits = replay.git(source, "rev-list", "--first-parent", f"-n{args.commits + 1}", "HEAD").decode().split()
@@ -364,6 +396,7 @@ def main() -> None:
                 _events.clear()
                 _cpu.clear()
                 first_profile = len(_profiles)
+                first_server = len(_server_profiles)
                 threads0, processes0 = thread_cpu(), process_cpu()
                 cpu0 = replay.tree_cpu()
                 mark("push")
@@ -390,6 +423,7 @@ def main() -> None:
                     "cpu_split": split,
                     "cpu_phases": dict(_cpu),
                     "profiles": [str(x) for x in _profiles[first_profile:]],
+                    "server_profiles": list(range(first_server, len(_server_profiles))),
                     "tests": [t.test_id for t in job.tests] if job else [],
                 }
                 rows.append(row)
@@ -413,6 +447,16 @@ def main() -> None:
                 medians = {k: statistics.median(r[field].get(k, 0.0) for r in small) for k in names}
                 for k, v in sorted(medians.items(), key=lambda kv: -kv[1]):
                     print(f"  {k:45} {v * 1000:7.0f}")
+            chosen = [_server_profiles[i] for r in small for i in r["server_profiles"]]
+            if chosen:
+                import pstats
+
+                merged = pstats.Stats(chosen[0])
+                for extra in chosen[1:]:
+                    merged.add(extra)
+                print(f"\nserver profile ({args.profile_server}), {len(chosen)} calls of the small pushes:")
+                merged.sort_stats("cumulative").print_stats(args.top)
+                merged.sort_stats("tottime").print_stats(args.top)
             files = [f for r in small for f in r["profiles"]]
             if files:
                 import pstats
