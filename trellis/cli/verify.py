@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -297,7 +298,8 @@ def _tests_column(run: ci.Run) -> str:
             text = f"{job.selected_tests}/{job.total_tests}"
             every = "nearly all" if job.nearly_all else "all"
             text = f"{text} ({every}: {job.fallback})" if job.fallback else text
-            order = job.summary.count("; order-dependent: ")  # the list's runs carry no test cases
+            # "; N order-dependent: …" (confirm.py): the list's runs carry no test cases
+            order = sum(int(n) for n in re.findall(r"; (\d+) order-dependent: ", job.summary))
             parts.append(f"{text} ({order} order-dependent)" if order else text)
     return "; ".join(parts)
 

@@ -104,7 +104,10 @@ def test_a_test_that_passes_only_after_its_prefix_is_order_dependent_not_failed(
         "order-dependent: fails without the 1 test collected before it"
     )
     assert "AttributeError" in by_id["tests/test_b.py::test_b"].message  # the failure alone, kept
-    assert "order-dependent: tests/test_d.py::test_d fails without the 3 tests collected before it" in outcome.summary
+    assert outcome.summary == (
+        "3 passed; 2 order-dependent: tests/test_b.py::test_b fails without the 1 test collected before it, "
+        "tests/test_d.py::test_d fails without the 3 tests collected before it"
+    )
     assert by_id["tests/test_e.py::test_e"].message == ""
 
 
@@ -162,7 +165,7 @@ def test_a_subset_test_failing_after_its_prefix_is_failed_as_the_whole_run_fails
     assert by_id["tests/test_cc.py::test_cc"].message.startswith(
         "order-dependent: passes alone, fails after the 3 tests collected before it"
     )
-    assert "order-dependent: tests/test_cc.py::test_cc passes alone, fails after the 3 tests" in outcome.summary
+    assert "1 failing after the tests collected before them: tests/test_cc.py::test_cc passes alone" in outcome.summary
 
 
 def test_cancelling_the_job_cancels_its_confirmation(executor: LocalExecutor, repo: GitRepo) -> None:
@@ -186,3 +189,15 @@ def test_cancelling_the_job_cancels_its_confirmation(executor: LocalExecutor, re
     with pytest.raises(CancelledError):
         submitted[1].result(timeout=30)
     assert time.monotonic() - started < 30
+
+
+def test_every_failing_item_of_a_parametrised_test_is_confirmed_in_one_prefix_run(
+    executor: LocalExecutor, repo: GitRepo
+) -> None:
+    many = b"import pytest\n\nimport pkg\n\n\n@pytest.mark.parametrize('k', range(40))\ndef test_b(k):\n"
+    many += b"    assert pkg.sub.double(k) == 2 * k\n"
+    tree = _tree(repo, {"tests/test_b.py": many})  # click's test_echo_via_pager is 61 items
+    outcome = _confirmed(executor, repo, tree, TestPlan(only=("tests/test_b.py::test_b",)), "many")
+    assert outcome.status == "passed" and len(outcome.tests) == 40, outcome.summary
+    assert "40 order-dependent: " in outcome.summary and "and 37 more" in outcome.summary
+    assert len(outcome.order_dependent) == 40 and outcome.output.count(b"the failures after their collection") == 1

@@ -31,8 +31,6 @@ What bounds the cost (a real failure pays for one confirmation):
 
 - only a test that passed in an earlier run of the repository (it has a
   recorded duration): a test that never passed has no order to blame;
-- at most ``MAX_CONFIRMED`` failing tests per job (a change that breaks more
-  broke them);
 - the prefix's recorded durations (every recorded test of a file walked
   before the failing test's, and of its own file) at most ``BUDGET_S``;
 - the prefix runs only up to the last failing test, in one process, under the
@@ -55,10 +53,9 @@ from dataclasses import replace
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
 from .shards import collection_order, merge
 
-__all__ = ["BUDGET_S", "MAX_CONFIRMED", "MAX_ROUNDS", "ORDER_DEPENDENT", "confirm_failures", "is_subset"]
+__all__ = ["BUDGET_S", "MAX_ROUNDS", "ORDER_DEPENDENT", "confirm_failures", "is_subset"]
 
 BUDGET_S = 60.0  # recorded seconds of a prefix worth running to confirm a failure
-MAX_CONFIRMED = 20
 MAX_ROUNDS = 3
 ORDER_DEPENDENT = "order-dependent: "
 
@@ -162,9 +159,6 @@ class _Confirming:
                 break  # killed, timed out, a usage error: nothing to confirm test by test
             failing = [t for t in _failing(outcome) if t.nodeid not in checked]
             if not failing or round_ == MAX_ROUNDS:
-                break
-            if len(failing) > MAX_CONFIRMED:
-                notes.append(f"{len(failing)} tests failed: not confirmed after their prefix (over {MAX_CONFIRMED})")
                 break
             candidates = [t for t in failing if _passed_before(t.nodeid, self.expected)]
             if not candidates:
@@ -301,14 +295,24 @@ def _fails_without(before: int) -> str:
     return f"fails without the {before} test{'' if before == 1 else 's'} collected before it"
 
 
+def _some(items: list[str], shown: int = 3) -> str:
+    more = len(items) - shown
+    return ", ".join(items[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
 def _with_checks(outcome: JobOutcome, checks: list[JobOutcome], notes: list[str]) -> JobOutcome:
     """The confirmation jobs' cost and output added to the job's; the order-dependent tests named in its summary."""
     summary = outcome.summary
-    for nodeid, before in outcome.order_dependent:
-        summary += f"; {ORDER_DEPENDENT}{nodeid} {_fails_without(before)}"
-    for t in outcome.tests:
-        if t.outcome == "failed" and t.message.startswith(ORDER_DEPENDENT):
-            summary += f"; {ORDER_DEPENDENT}{t.nodeid} {t.message[len(ORDER_DEPENDENT) :].split(' (', 1)[0]}"
+    if outcome.order_dependent:
+        named = [f"{nodeid} {_fails_without(before)}" for nodeid, before in outcome.order_dependent]
+        summary += f"; {len(named)} {ORDER_DEPENDENT}{_some(named)}"
+    broken = [
+        f"{t.nodeid} {t.message[len(ORDER_DEPENDENT) :].split(' (', 1)[0]}"
+        for t in outcome.tests
+        if t.outcome == "failed" and t.message.startswith(ORDER_DEPENDENT)
+    ]
+    if broken:
+        summary += f"; {len(broken)} failing after the tests collected before them: {_some(broken)}"
     for note in notes:
         summary += f"; {note}"
     output = outcome.output + b"".join(
