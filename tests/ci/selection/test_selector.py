@@ -3,9 +3,11 @@ an index does not look (the content of files other than Python and configuration
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from trellis import vcs
+from trellis import semantic_diff, vcs
+from trellis.ci.selection.observed import FORMAT, Observations
 from trellis.ci.selection.selector import TestSelector
 
 from ..execution.test_workspace import GitRepo
@@ -33,3 +35,78 @@ def test_trees_differing_only_in_other_files_content_share_one_index(tmp_path: P
     assert selector.index(store, "demo", code) is not selector.index(store, "demo", config)  # Python is read
     assert selector.index(store, "demo", renamed) is not selector.index(store, "demo", code)  # the paths count
     assert selector.index(store, "demo", renamed).tests == base.tests == ("tests/test_core.py::test_f",)
+
+
+GEN = {
+    "lib/__init__.py": b"",
+    "lib/gen.py": b"""\
+def make(fields):
+    source = "def __init__(self):\\n" + "".join(f"    self.{f} = 1\\n" for f in fields)
+    namespace = {}
+    exec(source, {}, namespace)
+    return type("Made", (), namespace)
+""",
+    "lib/shared.py": b"def used():\n    return True\n\n\ndef unused():\n    return 1\n",
+    "lib/other.py": b"def helper():\n    return 2\n",
+    "tests/test_gen.py": b"from lib.gen import make\nfrom lib.shared import used\n\n\n"
+    b"def test_make():\n    assert make(['x'])().x == 1 and used()\n",
+    "tests/test_other.py": b"from lib.other import helper\n\n\ndef test_helper():\n    assert helper() == 2\n",
+}
+MAKE, HELPER = "tests/test_gen.py::test_make", "tests/test_other.py::test_helper"
+EVALS = [
+    json.dumps({"eval": "", "recording": FORMAT}),
+    json.dumps({"eval": "lib/gen.py::make", "sha": "s1", "source": "def __init__(self):\n    self.x = 1\n"}),
+]
+
+
+class History:
+    """A repository's commits with the selector a pipeline asks: ``push`` selects against the commit before."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.store = vcs.Store(tmp_path / "data", durability=vcs.Durability.NONE)
+        self.repo = GitRepo(self.store.repository_path("demo"))
+        self.selector = TestSelector(observations=Observations())
+        self.files = dict(GEN)
+        self.tree = self.repo.commit(dict(self.files))
+
+    def ran(self, tests: list[str]) -> None:
+        """A job that ran ``tests`` to their end in the current tree, observed."""
+        self.selector.observe(self.store, "demo", self.tree, EVALS, tests, salt="stage")
+
+    def push(self, files: dict[str, bytes]) -> tuple[str, ...]:
+        new = {**self.files, **files}
+        tree = self.repo.commit(files)  # type: ignore[arg-type]
+        diff = semantic_diff.diff_files(self.files, new)
+        selection = self.selector.select(self.store, "demo", tree, self.tree, diff, salt="stage")
+        self.files, self.tree = new, tree
+        return selection.tests
+
+
+def test_an_observation_carries_over_to_a_tree_whose_change_did_not_select_the_test(tmp_path: Path) -> None:
+    history = History(tmp_path)
+    history.ran([MAKE, HELPER])
+    # A file of test_make's closure changes (its key moves), in a part it does not reach: not selected...
+    assert history.push({"lib/shared.py": GEN["lib/shared.py"].replace(b"return 1", b"return 2")}) == ()
+    # ...so it is as observed in the new tree as in the one before: the next change elsewhere leaves it out.
+    assert history.push({"lib/other.py": b"def helper():\n    return 1 + 1\n"}) == (HELPER,)
+    history.ran([HELPER])
+    # A change the semantic diff does not see (a blank line) moves the key too: every test observed is carried.
+    assert history.push({"lib/shared.py": history.files["lib/shared.py"] + b"\n"}) == ()
+    assert history.push({"lib/other.py": b"def helper():\n    return 2\n"}) == (HELPER,)
+
+
+def test_a_test_selected_but_not_run_and_a_configuration_change_carry_nothing(tmp_path: Path) -> None:
+    history = History(tmp_path)
+    history.ran([MAKE, HELPER])
+    # test_make reaches the change: selected, and its job stopped before it ran (fail_fast, a timeout)...
+    assert history.push({"lib/shared.py": GEN["lib/shared.py"].replace(b"True", b"1 == 1")}) == (MAKE,)
+    history.ran([])
+    # ...so in this tree nothing says what it does at the site: any change selects it.
+    assert history.push({"lib/other.py": b"def helper():\n    return 1 + 1\n"}) == (MAKE, HELPER)
+    history.ran([MAKE, HELPER])
+    assert history.push({"lib/other.py": b"def helper():\n    return 2\n"}) == (HELPER,)
+    # Configuration every test depends on: all selected, none carried (the job ran none of them).
+    config = b"[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n"
+    assert history.push({"pyproject.toml": config}) == (MAKE, HELPER)
+    history.ran([])
+    assert history.push({"lib/other.py": b"def helper():\n    return 1 + 1\n"}) == (MAKE, HELPER)

@@ -53,6 +53,42 @@ keeps the union (``SiteCode.runs``, ``spawns``), and one with no record
 started no process in any observed run: the job hears every start, so a test
 observed under its closure key started nothing there (keys recorded before
 the job heard processes are dropped: :data:`FORMAT`).
+
+Carried over. A closure key hashes whole files, so a commit changing a file in
+a test's closure moves its key even when the change is in a part the test
+does not reach (a helper beside the ones it calls, another test of its test
+file): at the next commit it would count as not observed, and every test
+through a site would run again. So when a selection leaves out a test that
+was observed under its key in the tree it compared against, the test counts
+as observed in the new tree too, under its key there
+(:meth:`trellis.ci.selection.selector.TestSelector.select`). Why it is sound:
+"not selected" says no change reaches what the test may run, its reach
+through each site bounded by the union observed there, which holds what this
+test did there (it counted as observed); so it runs the same code in the new
+tree, and generates, imports, unpickles and starts the same things at each
+site — its observation holds there as it held before. By induction over
+commits, as long as each step's "not selected" was sound: a carried
+observation stands only for a test that the selection, itself relying on
+observations made or carried before, left out. What is not carried: a test
+selected (it counts as observed in the new tree only once a job runs it to
+its end — a job stopped by ``fail_fast``, a cancellation or the test's
+timeout observes nothing for it, as before); every test of a selection that
+runs everything (configuration pytest or packaging reads, the root
+``conftest.py``, the environment, a file that does not parse: those change
+what every test may do) or without a tree to compare against; a test observed
+under another salt (another stage definition, toolchain or environment: its
+key in the parent does not match, so it is not "observed" there). Only the
+tree the selection compared against counts (on a merge, the parent diffed):
+a test observed on another branch says nothing about this diff. The union of
+a site may grow afterwards (other tests observed there), which may change the
+carried key's files; that costs runs, never soundness (a larger union bounds
+a test's reach less tightly, never more).
+
+Passing results (:mod:`trellis.ci.selection.reuse`) are the same question —
+"not selected" says the result would not change — but carrying them is not
+done: a test selected again later reaches a changed file, so its key is new
+whatever was carried, and a stage asking for every test (``select = "all"``)
+has its passes reused by key only, not by what selection says.
 """
 
 from __future__ import annotations

@@ -121,15 +121,21 @@ class TestSelector:
         self._settled(repository)
         index = self.index(store, repository, tree_id)
         old = self.index(store, repository, old_tree_id) if old_tree_id else None
+        seen: set[str] = set()  # tests the selection counted as observed in the tree before
+        asked = False
 
         def observed(tests: Iterable[str]) -> set[str]:
+            nonlocal asked
+            asked = True
             if old is None or salt is None:
                 return set()
             blobs = store.tree_blobs(repository, old_tree_id)
             keys = closure_keys(old, blobs, tests, salt=salt, inert=inert, observed=True)
-            return self.observations.observed(repository, keys)
+            found = self.observations.observed(repository, keys)
+            seen.update(found)
+            return found
 
-        return index.select(
+        selection = index.select(
             changes_from_diff(diff),
             old_index=old,
             inert=inert,
@@ -139,6 +145,33 @@ class TestSelector:
             load_tests=load_tests,
             observed=observed,
         )
+        if old is not None and salt is not None and not selection.run_all:
+            if not asked and not selection.tests:  # no code changed: every test observed before is unaffected
+                observed(t for t in old.tests if old.reached_files(t) is None and old.reached_files(t, observed=True))
+            carried = seen.difference(selection.tests)
+            if carried:
+                self._carry(store, repository, tree_id, sorted(carried), salt=salt, inert=inert)
+        return selection
+
+    def _carry(
+        self, store: vcs.Store, repository: str, tree_id: str, tests: Sequence[str], *, salt: str, inert: Sequence[str]
+    ) -> None:
+        """Remember ``tests`` (observed in the tree the selection compared against, and not selected) as observed
+        in ``tree_id`` too, under their closure key there (see "Carried over" in :mod:`.observed`). In the
+        background, as an observation; the next :meth:`select` in the repository waits for it."""
+
+        def work() -> None:
+            try:
+                index = self.index(store, repository, tree_id)
+                keys = closure_keys(
+                    index, store.tree_blobs(repository, tree_id), tests, salt=salt, inert=inert, observed=True
+                )
+                self.observations.add_keys(repository, keys)
+            except Exception:  # noqa: BLE001 - losing an observation costs runs, never a verdict
+                log.exception("could not carry observations over to %s in %s", tree_id, repository)
+
+        with self._guard:
+            self._observing[repository] = self._observer.submit(work)
 
     def observe(
         self,
