@@ -416,6 +416,30 @@ def test_computed_imports_and_unpickling_bound_selection_once_observed(client: C
     assert job.selected_tests == 0, job.summary  # Other: never unpickled
 
 
+def test_an_observation_carries_over_a_commit_that_did_not_select_the_test(client: Client) -> None:
+    """A commit changing a file of an observed test's closure, in a part the test does not reach, leaves it out
+    and keeps it observed: the next change elsewhere does not select it again as not observed in this tree."""
+    files = {**GENERATED, "gen/shared.py": b"def used():\n    return True\n\n\ndef unused():\n    return 1\n"}
+    files["tests/test_gen.py"] = (
+        b"from gen import make\nfrom gen.shared import used\n\n\n"
+        b"def test_make():\n    assert make('P', ['x'])(1).x == 1 and used()\n"
+    )
+    client.create_repository("carry")
+    seed = client.commit("carry", "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    head = seed.commit.commit_id
+
+    def push(path: str, content: bytes) -> set[str]:
+        nonlocal head
+        reply = client.commit("carry", "main", {path: content}, "edit", expected_head=head, wait_for_verdict=True)
+        assert reply.run is not None and reply.run.verdict is ci.Verdict.PASSED, _tests_job(reply.run).output
+        head = reply.commit.commit_id
+        return {t.test_id for t in _tests_job(reply.run).tests}
+
+    assert push("gen/shared.py", files["gen/shared.py"].replace(b"return 1", b"return 2")) == set()
+    assert push("gen/other.py", b"def helper():\n    return 1 + 1\n") == {"tests/test_other.py::test_helper"}
+
+
 def test_nearly_every_test_selected_through_code_that_may_run_anything_is_reported_as_a_fallback(
     client: Client,
 ) -> None:
