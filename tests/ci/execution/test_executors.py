@@ -281,3 +281,45 @@ def test_without_a_usable_warm_runner_pytest_jobs_take_the_cold_path(
         broken.fallback.python = sys.executable
         assert_pytest_outcome(executor.submit(pytest_job(project)).result(timeout=60))
     assert broken.fallbacks == 1
+
+
+PRELOADED = b"""\
+import os
+import sys
+
+
+def test_the_job_plugin_was_imported_before_the_job():
+    plugin = sys.modules["_trellis_pytest"]
+    assert not plugin.__file__.startswith(os.environ["TMPDIR"]), plugin.__file__
+
+
+def test_code_exec_runs_is_still_recorded():
+    exec(compile("VALUE = 1", "<generated>", "exec"), {})
+"""
+
+
+def test_the_warm_runner_imports_the_job_plugin_once_before_its_jobs(tmp_path: Path, workspace_root: Path) -> None:
+    """The warm runner imports the job plugin before it forks any job, so no job compiles and runs it again
+    (~25 ms of every job); what its import does for a job (the eval recorder) still happens in the job, and
+    pytest, told the module is not rewritten, does not warn that it was imported already (``-W error``)."""
+    from trellis.ci.execution.jobs import TestPlan
+
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit({"tests/test_preloaded.py": PRELOADED})
+    request = JobRequest(
+        "preloaded",
+        str(repo.path),
+        tree,
+        kind="pytest",
+        pytest_args=("-q", "-W", "error", "tests"),
+        limits=LIMITS,
+        tests=TestPlan(evals=()),
+    )
+    with LocalExecutor(workspace_root / "preload", workers=1) as executor:
+        outcome = executor.submit(request).result(timeout=120)
+    assert outcomes(outcome) == [
+        ("tests/test_preloaded.py::test_the_job_plugin_was_imported_before_the_job", "passed"),
+        ("tests/test_preloaded.py::test_code_exec_runs_is_still_recorded", "passed"),
+    ], outcome.output.decode()
+    assert any(b'"recording"' in line.encode() for line in outcome.evals), outcome.evals
+    assert any("test_code_exec_runs_is_still_recorded" in line for line in outcome.evals), outcome.evals

@@ -10,7 +10,7 @@ from types import TracebackType
 
 from .jobs import JobOutcome, JobRequest, TestOutcome
 from .pytest_job import read_report
-from .running import read_stream, run_job
+from .running import job_plugin, read_stream, run_job
 from .warm import WarmPytestLauncher
 from .workspace import DEFAULT_UID_BASE, WorkspacePool
 
@@ -44,7 +44,7 @@ class LocalExecutor:
             workspace_root, size=self.slots, uid_base=uid_base, bytecode_budget_s=bytecode_budget_s
         )
         self._threads = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="trellis-job")
-        self.warm = WarmPytestLauncher() if warm_pytest else None
+        self.warm = WarmPytestLauncher(plugin=job_plugin()) if warm_pytest else None
         self._closed = threading.Event()
         self._stops: dict[str, threading.Event] = {}
         self._warm_envs: dict[str, WarmPytestLauncher] = {}
@@ -82,7 +82,7 @@ class LocalExecutor:
         with self._guard:
             found = self._warm_envs.get(python)
             if found is None:
-                found = self._warm_envs[python] = WarmPytestLauncher(python)
+                found = self._warm_envs[python] = WarmPytestLauncher(python, plugin=job_plugin())
             return found
 
     def _streaming(self, job_id: str, path: Path | None) -> None:

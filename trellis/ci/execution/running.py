@@ -22,13 +22,18 @@ from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
 from .tool_caches import CacheStore
 from .workspace import TreeSource, WorkspacePool
 
-__all__ = ["PLUGIN_MODULE", "read_stream", "run_job"]
+__all__ = ["PLUGIN_MODULE", "job_plugin", "read_stream", "run_job"]
 
 PLUGIN_MODULE = "_trellis_pytest"
 ENTRY_POINTS_MODULE = "_trellis_entry_points"
 _PLUGIN_SOURCE = Path(__file__).with_name("pytest_plugin.py")
 _ENTRY_POINTS_SOURCE = Path(__file__).with_name("pytest_entry_points.py")
 _OUTCOMES: frozenset[str] = frozenset({"passed", "failed", "error", "skipped"})
+
+
+def job_plugin() -> tuple[str, Path]:
+    """The job plugin every pytest job loads (``-p NAME``): its module name and source file."""
+    return PLUGIN_MODULE, _PLUGIN_SOURCE
 
 
 def run_job(

@@ -42,8 +42,11 @@ class _WarmHandle:
 class WarmPytestLauncher:
     """Starts ``python -m pytest`` jobs by forking a warm helper; anything else is exec'd by it."""
 
-    def __init__(self, python: str = sys.executable) -> None:
+    def __init__(self, python: str = sys.executable, *, plugin: tuple[str, Path] | None = None) -> None:
+        """``plugin``: (module name, path) of the job plugin the helper imports before any job (see
+        warm_server.py)."""
         self.python = python
+        self.plugin = plugin
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -60,7 +63,15 @@ class WarmPytestLauncher:
         try:
             self._process = subprocess.Popen(
                 # -I but for -E: the environment is ours, and gives the jobs' hash seed (fixed at start-up).
-                [self.python, "-s", "-P", str(WARM_SERVER), str(CONFINE_SCRIPT), str(theirs.fileno())],
+                [
+                    self.python,
+                    "-s",
+                    "-P",
+                    str(WARM_SERVER),
+                    str(CONFINE_SCRIPT),
+                    str(theirs.fileno()),
+                    *((self.plugin[0], str(self.plugin[1])) if self.plugin is not None else ()),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

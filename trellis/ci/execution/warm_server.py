@@ -1,6 +1,7 @@
 """The warm pytest runner: one interpreter that has imported pytest, forking one child per job.
 
-Run as ``python -s -P warm_server.py CONFINE_PATH SOCKET_FD`` (with an environment of its own) by
+Run as ``python -s -P warm_server.py CONFINE_PATH SOCKET_FD [PLUGIN_NAME PLUGIN_PATH]`` (with an
+environment of its own) by
 :class:`trellis.ci.execution.warm.WarmPytestLauncher`. Standard library and pytest
 only, loaded by path: the ``ci`` package is never imported here, so the job's
 interpreter holds nothing of Trellis (a project under test may have its own
@@ -20,6 +21,14 @@ that are not ``<this python> -m pytest``, or whose environment sets
 interpreter options (``PYTHON*`` other than ``PYTHONPATH``,
 ``PYTHONDONTWRITEBYTECODE`` and the ``PYTHONHASHSEED`` this interpreter started
 with), are exec'd as usual.
+
+The job plugin (``PLUGIN_NAME`` at ``PLUGIN_PATH``: ``-p _trellis_pytest``) is
+imported here too, once: a job whose arguments load it finds it imported (its
+``job_started`` is called in the job, which the plugin's import would have
+done), and pytest, told by the module's ``PYTEST_DONT_REWRITE`` that it would
+not rewrite it anyway, neither compiles it again nor warns. A module without
+that marker is not kept (pytest would rewrite it in the job), nor is one that
+fails to import (the job then fails as it would have).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 _IN_PROCESS_ENV = {"PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
+_PRELOADED: dict[str, ModuleType] = {}  # plugin modules imported before any job (see preload)
 
 
 def _load(path: str) -> ModuleType:
@@ -74,6 +84,29 @@ def warm_up() -> None:
         importlib.import_module(name)
 
 
+def preload(name: str, path: str) -> None:
+    """Import the job plugin ``name`` from ``path`` now, as every job would (see the module's docstring)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:  # noqa: BLE001 - the job imports it itself, and fails as it would have
+        del sys.modules[name]
+        return
+    if "PYTEST_DONT_REWRITE" not in (module.__doc__ or "") or not callable(getattr(module, "job_started", None)):
+        del sys.modules[name]  # pytest would rewrite it in the job: the job imports it itself
+        return
+    _PRELOADED[name] = module
+
+
+def _loads(args: list[str], name: str) -> bool:
+    """Do pytest's arguments ``args`` load the plugin ``name`` (``-p name`` or ``-pname``)?"""
+    return any(a == "-p" and b == name for a, b in zip(args, args[1:], strict=False)) or f"-p{name}" in args
+
+
 def _in_process(spec: dict[str, Any]) -> Callable[[], NoReturn] | None:
     argv: list[str] = spec["argv"]
     env: dict[str, str] = spec["env"]
@@ -102,6 +135,11 @@ def _in_process(spec: dict[str, Any]) -> Callable[[], NoReturn] | None:
         sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
         sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *argv[3:]]
         tempfile.tempdir = None  # re-read TMPDIR
+        for name, module in _PRELOADED.items():
+            if _loads(argv[3:], name):
+                module.job_started()  # what importing it in the job would have done, in the job's setting
+            else:
+                del sys.modules[name]  # not this job's: as if never imported
         code = 1
         try:
             # What `python -m pytest` runs (pytest's own entry point, not the deprecated console_main).
@@ -170,6 +208,8 @@ def main(argv: list[str]) -> None:
     confine = _load(argv[1])
     sock = socket.socket(fileno=int(argv[2]))
     warm_up()
+    if len(argv) >= 5:
+        preload(argv[3], argv[4])
     sock.send(b'{"ready": true}')
     serve(confine, sock)
 
