@@ -130,6 +130,37 @@ def test_git_runs_at_low_priority_unless_maintenance_is_behind(
     assert loose_objects(store.repository_path("demo")) == []
 
 
+@pytest.mark.parametrize("given", [None, "0"])
+def test_git_keeps_its_heap_between_objects_unless_told_otherwise(
+    data_dir: Path, tmp_path: Path, given: str | None
+) -> None:
+    """git pack-objects allocates and frees buffers for every loose object it reads; with glibc's defaults its heap
+    shrinks and grows around each (brk calls, page faults: a third of its CPU). Maintenance asks glibc to keep some
+    of the heap (MALLOC_TOP_PAD_), unless the environment it was given says otherwise."""
+    store = _store(data_dir)
+    store.create_repository("demo", ALICE)
+    _commits(store, 10)
+    seen = tmp_path / "pad"
+    wrapper = tmp_path / "git-wrapper"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase " $* " in *" pack-objects "*) echo "${{MALLOC_TOP_PAD_-unset}}" >> {seen};; esac\n'
+        'exec git "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TOP_PAD_"}
+    if given is not None:
+        env["MALLOC_TOP_PAD_"] = given
+    maintain(store.repository_path("demo"), sync=None, git=str(wrapper), env=env)
+    pads = seen.read_text().split()
+    assert pads  # git pack-objects ran
+    if given is None:
+        assert all(p.isdigit() and int(p) >= 1 << 20 for p in pads), pads
+    else:
+        assert set(pads) == {given}
+    assert loose_objects(store.repository_path("demo")) == []
+    assert_fsck_clean(store.repository_path("demo"))
+
+
 def test_loose_objects_are_packed_before_a_big_roll_up(data_dir: Path) -> None:
     """When the roll-up is big (here: more than 4 times the limit), the loose objects go into a pack of their
     own first and are deleted, then the packs roll up: a long roll-up does not keep them waiting."""

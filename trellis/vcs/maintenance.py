@@ -96,6 +96,12 @@ _PACK_SUFFIXES = (".idx", ".pack", ".rev", ".bitmap", ".mtimes", ".promisor")  #
 LOCK_FILE = "trellis-maintenance"  # flock-ed, never removed (not "*.lock": recovery removes those)
 TIPS_FILE = "trellis-maintenance-tips"  # the ref targets whose every object is in a pack
 _OID = re.compile(r"[0-9a-f]{40}")
+_GIT_MALLOC = {"MALLOC_TOP_PAD_": str(4 << 20)}
+"""glibc's allocator in the git processes keeps 4 MiB spare at the top of the heap instead of giving it back to the
+kernel after each free. ``pack-objects`` inflates every loose object several times (a 32 KiB zlib window and the
+object's buffer, each allocated and freed): with glibc's defaults the heap shrank and grew again around each one,
+about four ``brk`` calls and the page faults that refill the pages per object, 30% of git's CPU for a loose pass
+(benchmarks/RESULTS.md, "git objects per commit"). Set only where the caller's environment does not set it."""
 
 
 class MaintenanceFailed(VcsError):
@@ -360,6 +366,12 @@ def _merged(first: MaintenanceResult, second: MaintenanceResult) -> MaintenanceR
     )
 
 
+def _git_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment of the git processes maintenance runs: ``env`` (default: this process's) with
+    :data:`_GIT_MALLOC` unless it sets those variables itself."""
+    return {**_GIT_MALLOC, **(os.environ if env is None else env)}
+
+
 def _read_tips(path: Path) -> list[str] | None:
     """The ref targets the last run packed everything below, or None if unknown."""
     try:
@@ -382,7 +394,7 @@ def _ref_tips(path: Path, git: str, env: Mapping[str, str] | None) -> list[str]:
         [git, "--git-dir", str(path), "for-each-ref", "--format=%(objectname)"],
         capture_output=True,
         text=True,
-        env=dict(env) if env is not None else None,
+        env=_git_env(env),
     )
     if proc.returncode != 0:
         raise MaintenanceFailed(f"git for-each-ref failed in {path}: {proc.stderr.strip()[-2000:]}")
@@ -436,7 +448,7 @@ def _pack(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=dict(env) if env is not None else None,
+            env=_git_env(env),
         )
     except OSError as exc:
         raise MaintenanceFailed(f"cannot run git pack-objects in {path}: {exc}") from None
