@@ -42,7 +42,7 @@ from .observed import SiteCode
 from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
 from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
-from .ref_graph import INSTANCES, Graph
+from .ref_graph import DISPATCH, INSTANCES, Graph
 
 __all__ = [
     "Change",
@@ -1036,7 +1036,8 @@ def _route_text(graph: Graph, route: Sequence[tuple[int, str]]) -> str:
     hops = {"*": "any attribute", INSTANCES: "a class handed out", GETTERS: "a value read under a computed name"}
     parts = [graph.describe(route[0][0])]
     for node, name in route[1:]:
-        parts.append(f" -[{hops.get(name, '.' + name)}]-> " if name else " -> ")
+        hop = "an override in a subclass in use" if name.startswith(DISPATCH) else hops.get(name, "." + name)
+        parts.append(f" -[{hop}]-> " if name else " -> ")
         parts.append(graph.describe(node))
     if len(route) > 8:  # the first three nodes and the last four
         parts = [*parts[:5], " -> … -> ", *parts[-7:]]

@@ -215,6 +215,7 @@ _QUIET_BASES = frozenset(
 # Attributes that hand out classes no reference names: a namespace's values, a class's subclasses.
 _CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
 _MAX_LINEAGES = 64  # ways a class's bases may resolve, past which super() looks in the whole family
+DISPATCH = "<dispatch>"  # the prefix of a name for the overrides self.x may run in subclasses (Graph._dispatch)
 INSTANCES = "<instances>"  # a name standing for "any class may be used": every class of the closure is reached
 _MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
 ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
@@ -301,6 +302,7 @@ class Graph:
         self.fixtures_resolved = not any(f.registers_plugins for f in facts.values())
         self.named_fixtures = self._fixtures_by_name() if self.fixtures_resolved else frozenset()
         # Edges.
+        self._dispatched: dict[str, list[int]] = {}  # a name of _dispatch -> the overrides it may run
         self.succ: list[tuple[int, ...]] = []
         self.fallbacks: list[frozenset[str]] = []
         self.dynamic: list[str] = []
@@ -326,9 +328,11 @@ class Graph:
         # An isinstance() there hands it to a metaclass's __instancecheck__: if the tree defines one, any.
         candidates[GETTERS] = [n for c in candidates.values() for n in c] if hooked else getters
         candidates[INSTANCES] = [n for n, s in enumerate(self.node_scope) if s.kind == "class"]
+        every = [n for c in candidates.values() for n in c]
+        candidates.update(self._dispatched)
         self.names = ["*", *sorted(candidates)]
         self.name_index = {name: i for i, name in enumerate(self.names)}
-        self.candidates = [[n for c in candidates.values() for n in c], *(candidates[n] for n in self.names[1:])]
+        self.candidates = [every, *(candidates[n] for n in self.names[1:])]
         self.instances_bit = 1 << (self.size + 1 + self.name_index[INSTANCES])
         # Rapid type analysis: a method is a candidate only where an instance of its class may exist — the class,
         # or a subclass inheriting it, is used (its node reached; a class handed out when defined is used by its
@@ -567,13 +571,43 @@ class Graph:
                 return self.walk({_VALUE}, attrs)
             classes = self.after(cls) if chain.kind == "super" else self.family(cls)
             if attrs[0] == "*":  # getattr(self, computed): every member of the family
-                return {
-                    self.node_of[(self.node_path[c], q)] for c in classes for _, q in self.node_scope[c].members
-                }, set()
-            found = self.members(classes, attrs[0])
+                every = {
+                    (_ENT, self.node_of[(self.node_path[c], q)]) for c in classes for _, q in self.node_scope[c].members
+                }
+                kept, dispatched = self._dispatch(cls, chain.kind, "*", every)
+                return {n for _, n in kept if isinstance(n, int)}, dispatched
+            found, dispatched = self._dispatch(cls, chain.kind, attrs[0], self.members(classes, attrs[0]))
             targets = found or {_VALUE}
-            attrs = attrs[1:]
+            edges, names = self.walk(targets, attrs[1:], final)
+            return edges, names | dispatched
         return self.walk(targets, attrs, final)
+
+    def _dispatch(self, cls: int, kind: str, attr: str, found: set[_Target]) -> tuple[set[_Target], set[str]]:
+        """Split what ``self.attr`` (``super().attr``) in a method of ``cls`` may find in the class's family: the
+        members of ``cls`` and its ancestors stay targets; a method only a subclass, or a base only a subclass has,
+        defines runs only on an instance of such a subclass, so it is left to a name of its own (``dispatched``),
+        whose candidates are those methods, each waiting for its class (or a subclass) to be used, its file to be
+        in the test's import closure and its definer to have run, as any method read from an unknown object does
+        (:meth:`reach`). An override defined by a class another test file defines, or in a test function that
+        never ran, is then not reached by a test that makes no instance of it."""
+        own = {cls, *self.ancestors(cls)}
+        kept: set[_Target] = set()
+        later: list[int] = []
+        for target in found:
+            node = target[1]
+            if target[0] == _ENT and isinstance(node, int) and self.node_scope[node].kind == "method":
+                holder = self.node_of.get((self.node_path[node], self.node_scope[node].parent))
+                if holder is not None and holder not in own:
+                    later.append(node)
+                    continue
+            kept.add(target)
+        if not later:
+            return kept, set()
+        if not kept and attr != "*":
+            kept.add(_VALUE)  # the value is among what the dispatched methods give: unknown here, as for them
+        name = f"{DISPATCH}{kind} {self.describe(cls)}.{attr}"
+        self._dispatched[name] = sorted(set(later))
+        return kept, {name}
 
     def walk(
         self, targets: set[_Target], attrs: Iterable[str], final: set[_Target] | None = None
