@@ -571,7 +571,7 @@ class Graph:
                 return self.walk({_VALUE}, attrs)
             classes = self.after(cls) if chain.kind == "super" else self.family(cls)
             if attrs[0] == "*":  # getattr(self, computed): every member of the family
-                every = {
+                every: set[_Target] = {
                     (_ENT, self.node_of[(self.node_path[c], q)]) for c in classes for _, q in self.node_scope[c].members
                 }
                 kept, dispatched = self._dispatch(cls, chain.kind, "*", every)
