@@ -270,6 +270,37 @@ def test_a_fixture_is_not_a_candidate_of_an_attribute_read_by_name() -> None:
     assert "tests/test_reflect.py::test_reflect" in select(files, body("app/db.py", "app.db.connect")).tests
 
 
+def test_a_fixture_asked_for_while_its_name_is_being_set_up_is_the_one_it_overrides() -> None:
+    """pytest hands a name already being set up the next definition up, however deep the request: the module's
+    ``db(cache)`` asks for ``cache``, which asks for ``db``: the conftest's ``db`` runs there too."""
+    files = {
+        "conftest.py": """
+            import pytest
+
+            @pytest.fixture
+            def db():
+                return 1
+
+            @pytest.fixture
+            def cache(db):
+                return 1
+        """,
+        "tests/test_over.py": """
+            import pytest
+
+            @pytest.fixture
+            def db(cache):
+                return 2
+
+            def test_over(db):
+                assert db == 2
+        """,
+        "tests/test_plain.py": "def test_plain():\n    pass\n",
+    }
+    assert select(files, body("conftest.py", "conftest.db")).tests == ("tests/test_over.py::test_over",)
+    assert select(files, body("tests/test_over.py", "tests.test_over.db")).tests == ("tests/test_over.py::test_over",)
+
+
 def test_a_tree_registering_plugins_at_run_time_keeps_every_fixture_reached() -> None:
     files = {
         **TREE,

@@ -6,7 +6,8 @@ file), ``autouse=True``, a parametrization naming it (``indirect``), or code ask
 (``request.getfixturevalue("db")``). A name resolves through the levels that see the test, most specific
 first: the test's classes (innermost first, each with its bases), its module, the ``conftest.py`` files of
 its directory and of every ancestor (nearest first), then the plugins (``pytest_plugins``, ``-p``). The first
-level defining the name wins; a fixture asking for its own name gets the one of the levels below. A level's
+level defining the name wins; a name asked for while fixtures of that name are being set up (a fixture asking for
+its own name, at any depth) gets the next definition down per such fixture. A level's
 fixtures are what its namespace holds, as pytest reads it: its own ``@pytest.fixture`` definitions and the
 ones it imports (under the name it binds them to, unless ``name=`` gave one).
 
@@ -33,6 +34,9 @@ from .ref_graph import ENTITY, Graph
 
 __all__ = ["FixtureModel"]
 
+# The requests one closure follows (a name with the fixtures being set up when it is asked for) before it counts
+# every definition instead.
+_MAX_REQUESTS = 20_000
 # A level: fixture name -> (the fixtures defined under it, other nodes the name holds there).
 _Level = Mapping[str, tuple[frozenset[int], frozenset[int]]]
 
@@ -46,7 +50,7 @@ class FixtureModel:
         self._classes: dict[int, _Level] = {}
         self._marks: dict[int, frozenset[str]] = {}
         self._autouses: dict[int, frozenset[str]] = {}  # id(level) -> its autouse names (levels are kept)
-        self._closures: dict[tuple[tuple[int, ...], frozenset[str]], frozenset[int]] = {}
+        self._closures: dict[tuple[tuple[int, ...], frozenset[str], bool], frozenset[int]] = {}
         plugins = {*graph.config.plugins, *(p for facts in graph.facts.values() for p in facts.plugins)}
         plugin_files = sorted(
             {
@@ -176,36 +180,49 @@ class FixtureModel:
             self._autouses[id(level)] = found
         return found
 
-    def closure(self, levels: Sequence[_Level], names: Iterable[str]) -> frozenset[int]:
-        """The fixtures these names run, and what they ask for in turn (a fixture asking for its own name gets
-        the definition of the levels below its own)."""
-        key = (tuple(map(id, levels)), frozenset(names))
+    def closure(self, levels: Sequence[_Level], names: Iterable[str], *, every_level: bool = False) -> frozenset[int]:
+        """The fixtures these names run, and what they ask for in turn: as pytest resolves a name, the definition
+        of the first level defining it, or, while fixtures of that name are being set up (a fixture asking for
+        its own name, or for one that asks for it in turn), the next one down per fixture of that name on the
+        stack of requests. ``every_level``: ``names`` are asked for where that stack is unknown (by code, while
+        the test runs): every definition of them, and of what they ask for, counts."""
+        key = (tuple(map(id, levels)), frozenset(names), every_level)
         found = self._closures.get(key)
         if found is None:
-            found = self._closures[key] = frozenset(self._closure(levels, key[1]))
+            found = self._closures[key] = frozenset(self._closure(levels, key[1], every_level))
         return found
 
-    def _closure(self, levels: Sequence[_Level], names: Iterable[str]) -> set[int]:
+    def _closure(self, levels: Sequence[_Level], names: Iterable[str], every_level: bool) -> set[int]:
         out: set[int] = set()
-        todo = [(name, 0) for name in names]
-        seen: set[tuple[str, int]] = set()
+        # (name, the names of the fixtures being set up while it is asked for, each with how many are)
+        todo: list[tuple[str, tuple[tuple[str, int], ...]]] = [(name, ()) for name in names]
+        seen: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
         while todo:
-            name, start = todo.pop()
-            if (name, start) in seen:
+            name, stack = todo.pop()
+            if (name, stack) in seen:
                 continue
-            seen.add((name, start))
-            for index in range(start, len(levels)):
-                entry = levels[index].get(name)
+            seen.add((name, stack))
+            if len(seen) > _MAX_REQUESTS:  # too many ways to ask: every definition of every level
+                return {n for level in levels for fixtures, others in level.values() for n in (*fixtures, *others)}
+            skip = dict(stack).get(name, 0)  # definitions of the name already being set up, nearest first
+            for level in levels:
+                entry = level.get(name)
                 if entry is None:
                     continue
                 fixtures, others = entry
                 out |= others
-                if fixtures:
-                    for fixture in fixtures:
-                        out.add(fixture)
-                        todo.extend(
-                            (arg, index + 1 if arg == name else 0) for arg in self.graph.node_scope[fixture].args
-                        )
+                if not fixtures:
+                    continue
+                if skip and not every_level:
+                    skip -= 1
+                    continue
+                below = dict(stack)
+                below[name] = below.get(name, 0) + 1
+                asking = tuple(sorted(below.items()))
+                for fixture in fixtures:
+                    out.add(fixture)
+                    todo.extend((arg, asking) for arg in self.graph.node_scope[fixture].args)
+                if not every_level:
                     break
         return out
 
@@ -235,7 +252,8 @@ class FixtureModel:
                     asked, every = self._asks[low.bit_length() - 1]
                     names.update(asked)
                     anything = anything or every
-                found = set(self.closure(levels[item.nodeid], names))
+                # Asked for while the test runs, maybe from a fixture of that name being set up: every definition.
+                found = set(self.closure(levels[item.nodeid], names, every_level=True))
                 if anything:
                     found |= {
                         n for level in levels[item.nodeid] for entry in level.values() for n in (*entry[0], *entry[1])
