@@ -749,7 +749,11 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
 
     config = plan.config
     store = open_store(config, sync_filesystems, recover=False)
-    maintainer = start_maintainer(config, store, sync_filesystems) if config.loose_objects_limit > 0 else None
+    maintainer = (  # the writes are the fronts': their notices come in batches, nothing to hold here
+        start_maintainer(config, store, sync_filesystems, hold_writers=False)
+        if config.loose_objects_limit > 0
+        else None
+    )
     differ = open_differ(config, store)
     index = open_index(config, differ)
     verifier = open_verifier(config, store, differ, index)

@@ -389,6 +389,66 @@ def test_the_maintainer_packs_a_repository_once_it_has_enough_loose_objects(data
     assert_fsck_clean(path)
 
 
+def _git_wrapper(tmp_path: Path, on_pack_objects: str) -> Path:
+    wrapper = tmp_path / "git-wrapper"
+    wrapper.write_text(f'#!/bin/sh\ncase "$*" in *pack-objects*) {on_pack_objects};; esac\nexec git "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_writers_wait_while_the_loose_objects_are_far_above_the_limit(data_dir: Path, tmp_path: Path) -> None:
+    """git's share of a busy machine can be too small for its passes to keep up with the writers (100,000
+    micro-commits peaked at 10,000-25,000 loose objects against a limit of 2,000): a git that takes 1.5 s per
+    pass stands for it. At three times the limit the writers wait for a pass, so the loose objects stay
+    bounded by that plus one commit's; every commit is kept, fsck clean."""
+    store, path = _demo(data_dir)
+    maintainer = vcs.Maintainer(
+        store, sync=None, loose_limit=20, check_every=1, git=str(_git_wrapper(tmp_path, "sleep 1.5"))
+    )
+    assert maintainer.hold_at == 60
+    store.write_listeners.append(maintainer.notice)
+    maintainer.start()
+    most = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            most[0] = max(most[0], len(loose_objects(path)))
+            stop.wait(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        ids = _commits(store, 30)  # about 4 objects each: 120 loose objects within a pass, left alone
+    finally:
+        stop.set()
+        sampler.join()
+        maintainer.close()
+    assert maintainer.runs >= 1
+    assert most[0] <= 60 + 4, most[0]
+    assert set(ids) <= set(git(path, "rev-list", "main").split())
+    assert_fsck_clean(path)
+
+
+def test_writers_are_not_held_by_a_maintenance_that_fails(data_dir: Path, tmp_path: Path) -> None:
+    store, path = _demo(data_dir)
+    maintainer = vcs.Maintainer(
+        store, sync=None, loose_limit=5, check_every=1, git=str(_git_wrapper(tmp_path, "exit 1")), hold_timeout=600
+    )
+    store.write_listeners.append(maintainer.notice)
+    maintainer.start()
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (_commits(store, 20), done.set()))
+    try:
+        writer.start()
+        writer.join(60)
+        assert done.is_set()  # each failed run let the writers go
+        assert len(loose_objects(path)) > maintainer.hold_at  # past the hold, with nothing packed
+    finally:
+        maintainer.close()
+        writer.join(60)
+
+
 def test_a_store_that_does_not_maintain_reopens_what_another_process_repacked(data_dir: Path) -> None:
     """``serve --workers``: the index process packs; a front's store drops its handle once the packs changed."""
     front, maintainer = _store(data_dir), _store(data_dir)

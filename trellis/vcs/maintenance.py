@@ -31,6 +31,10 @@ A roll-up waits while maintenance is behind (twice the loose-object limit or
 more): such a run packs only the loose objects, at the server's priority.
 While a roll-up runs (a big one takes seconds), the loose objects are
 counted every half second and, once at the limit, packed beside it (step 1).
+When git's share of a busy machine is too small for even the loose passes to
+keep up, the :class:`Maintainer` holds the repository's writers at three
+times the limit until a pass has caught up: the writes slow down, the loose
+objects stay bounded.
 
 Nothing that is in no pack is ever deleted, and nothing unreachable is pruned:
 a concurrent writer that found an object already present (and so did not
@@ -59,6 +63,7 @@ import shutil
 import struct
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +93,8 @@ log = logging.getLogger(__name__)
 
 LOOSE_LIMIT = 2000
 """Loose objects a repository may gather before it is packed (about 400 micro-commits)."""
+HOLD_FACTOR = 3
+"""A repository's writers wait once it holds this many times its loose-object limit (see :class:`Maintainer`)."""
 
 _HEX2 = re.compile(r"[0-9a-f]{2}")
 _HEX38 = re.compile(r"[0-9a-f]{38}")
@@ -530,6 +537,20 @@ class Maintainer:
     (:func:`estimate_loose_objects`), and once there are ``loose_limit`` of
     them the repository is queued. After a
     run that deleted packs the store reopens the repository.
+
+    Once a repository holds ``hold_at`` loose objects (default three times
+    ``loose_limit``), its writers are held: :meth:`notice`, called on the
+    writer's thread after its write was acknowledged durable and before the
+    caller is answered, waits (its admission slot given up) until a pass has
+    brought the count below ``hold_at`` again, or ``hold_timeout`` seconds.
+    git packs a loose object for about a tenth of the CPU the server spent
+    writing it, but on a machine whose cores are taken (by the server's own
+    writers and by other processes) git's fair share can fall below that
+    tenth, and then nothing but fewer writes bounds the loose objects: in one
+    10 s sample in ten they reached 10,000-25,000 (benchmarks/RESULTS.md).
+    A run that fails, or finds another process maintaining the repository,
+    lets the writers go. ``hold_at=0``: never hold (the index process of
+    ``serve --workers``, whose notices come from the fronts in batches).
     """
 
     def __init__(
@@ -541,6 +562,8 @@ class Maintainer:
         check_every: int = 100,
         git: str = "git",
         env: Mapping[str, str] | None = None,
+        hold_at: int | None = None,
+        hold_timeout: float = 30.0,
     ) -> None:
         self.store = store
         self.sync = sync
@@ -548,8 +571,11 @@ class Maintainer:
         self.check_every = check_every
         self.git = git
         self.env = env
+        self.hold_at = HOLD_FACTOR * loose_limit if hold_at is None else hold_at
+        self.hold_timeout = hold_timeout
         self.runs = 0
         self._writes: dict[str, int] = {}
+        self._held: set[str] = set()  # repositories whose writers wait for a pass
         self._queue: list[str] = []
         self._cond = threading.Condition()
         self._closed = False
@@ -574,6 +600,8 @@ class Maintainer:
             self._writes[repository] = n % self.check_every
         if n >= self.check_every:
             self._check(repository)
+        if repository in self._held:
+            self._hold(repository)
 
     def _check(self, repository: str) -> None:
         try:
@@ -582,9 +610,39 @@ class Maintainer:
             return
         if count >= self.loose_limit:
             with self._cond:
+                if self.hold_at and count >= self.hold_at and not self._closed:
+                    self._held.add(repository)
                 if repository not in self._queue:
                     self._queue.append(repository)
-                    self._cond.notify()
+                    self._cond.notify_all()
+
+    def _hold(self, repository: str) -> None:
+        """Wait while ``repository``'s writers are held (its admission slot given up meanwhile)."""
+        deadline = time.monotonic() + self.hold_timeout
+        with self.store.waiting(), self._cond:
+            while repository in self._held:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("maintenance of %s: writers held for %.0f s; let go", repository, self.hold_timeout)
+                    self._release(repository)
+                    return
+                self._cond.wait(left)
+
+    def _release(self, repository: str) -> None:
+        with self._cond:
+            if repository in self._held:
+                self._held.discard(repository)
+                self._cond.notify_all()
+
+    def _packed(self, repository: str) -> None:
+        """A pass (or a roll-up) deleted what it packed: let the writers go if the count is below ``hold_at``."""
+        if repository in self._held:
+            try:
+                count = estimate_loose_objects(self.store.repository_path(repository))
+            except (OSError, VcsError):
+                count = 0
+            if count < self.hold_at:
+                self._release(repository)
 
     def run_now(self, repository: str) -> MaintenanceResult:
         """Maintain ``repository`` in the calling thread."""
@@ -593,6 +651,7 @@ class Maintainer:
             sync=self.sync,
             git=self.git,
             env=self.env,
+            on_step=lambda step: self._packed(repository) if step == "deleted" else None,
             loose_limit=self.loose_limit,
         )
         self.runs += 1
@@ -608,6 +667,7 @@ class Maintainer:
                 if self._closed:
                     return
                 repository = self._queue.pop(0)
+            result: MaintenanceResult | None = None
             try:
                 result = self.run_now(repository)
                 log.info(
@@ -618,16 +678,32 @@ class Maintainer:
                     result.packs_after,
                 )
             except FileNotFoundError:  # the repository was deleted meanwhile
-                continue
+                pass
             except VcsError as exc:
                 log.error("maintenance of %s failed: %s", repository, exc.message)
             except Exception:  # keep maintaining the others
                 log.exception("maintenance of %s failed", repository)
+            finally:
+                self._after_run(repository, result)
+
+    def _after_run(self, repository: str, result: MaintenanceResult | None) -> None:
+        """Writers held on ``repository`` go unless the run packed something and the count is still high: then
+        the repository runs again at once (the writers, held, no longer notice anything)."""
+        if repository not in self._held:
+            return
+        if result is None or not (result.loose_deleted or result.new_pack):  # failed, or another process's turn
+            self._release(repository)
+            return
+        self._packed(repository)
+        with self._cond:
+            if repository in self._held and repository not in self._queue:
+                self._queue.append(repository)
 
     def close(self) -> None:
         """Stop after the current run (a git process in flight finishes: it leaves no partial state)."""
         with self._cond:
             self._closed = True
+            self._held.clear()
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=60)
