@@ -146,6 +146,7 @@ def test_failures_over_the_budget_or_never_passed_stand(executor: LocalExecutor,
 def test_what_counts_as_a_subset_and_the_prefix_cost() -> None:
     assert not is_subset(None) and not is_subset(TestPlan())
     assert is_subset(TestPlan(only=())) and is_subset(TestPlan(reused=("t.py::x",)))
+    assert is_subset(TestPlan(), 2)  # each shard runs part of the collection
     expected = {"tests/a.py::x": 1.0, "tests/b/c.py::y": 2.0, "tests/b/c.py::z": 4.0, "tests/d.py::w": 8.0}
     assert prefix_seconds("tests/b/c.py::y", expected) == 7.0
     assert prefix_seconds("tests/a.py::x", expected) == 1.0
@@ -201,3 +202,22 @@ def test_every_failing_item_of_a_parametrised_test_is_confirmed_in_one_prefix_ru
     assert outcome.status == "passed" and len(outcome.tests) == 40, outcome.summary
     assert "40 order-dependent: " in outcome.summary and "and 37 more" in outcome.summary
     assert len(outcome.order_dependent) == 40 and outcome.output.count(b"the failures after their collection") == 1
+
+
+def test_a_shard_runs_a_subset_too(executor: LocalExecutor, repo: GitRepo) -> None:
+    # Whole suite, two shards: balanced by equal durations, test_b and test_d go where test_a and test_c do not.
+    tree = _tree(repo)
+    plan = TestPlan(expected=tuple((t, 1.0) for t, _ in PASSED_BEFORE))
+    sharded = submit_tests(executor, _request(repo, tree, plan, "shards"), shards=2).result(timeout=300)
+    assert _results(sharded)["tests/test_b.py::test_b"] == "failed"  # what it was
+    assert is_subset(plan, 2)
+    request = _request(repo, tree, plan, "shards-confirmed")
+    outcome = confirm_failures(
+        lambda r, n: submit_tests(executor, r, shards=n),
+        request,
+        submit_tests(executor, request, shards=2),
+        shards=2,
+        expected=dict(PASSED_BEFORE),
+    ).result(timeout=300)
+    assert outcome.status == "passed" and set(_results(outcome).values()) == {"passed"}, outcome.summary
+    assert [t for t, _ in outcome.order_dependent] == ["tests/test_b.py::test_b", "tests/test_d.py::test_d"]

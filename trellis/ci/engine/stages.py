@@ -281,7 +281,7 @@ class StageRunner:
                     on_shard=lambda outcome, k, n: self._shard_done(active, i, outcome, k, n),
                     on_progress=lambda tests: self._tests_so_far(active, i, tests),
                 )
-                if is_subset(plan):  # a failure may be the project's test order's: confirm it after its prefix
+                if is_subset(plan, shards):  # a failure may be the project's test order's: confirm it after its prefix
                     future = confirm_failures(
                         lambda request, shards: submit_tests(self.executor, request, shards=shards),
                         request,

@@ -4,10 +4,11 @@ A selected subset runs a test without the tests pytest runs before it in the
 project's whole run. A test that depends on state those tests leave (a
 submodule another test imported, a cache, a module global, the environment,
 the working directory, a file) fails in the subset and passes in the whole
-run: a failure of the project's test order, not of the change. So when a job
-ran a subset (``only``, or ``reused`` tests left out) and tests failed, each
-failure is confirmed before it is reported: one more job, on the same tree
-with the project's own command line, runs what that command collects (no
+run: a failure of the project's test order, not of the change. A shard of a
+job is such a subset too: each process runs its part of the collection. So
+when a job ran a subset (``only``, ``reused`` tests left out, or in shards)
+and tests failed, each failure is confirmed before it is reported: one more
+job, on the same tree with the project's own command line, runs what that command collects (no
 ``only``, nothing reused, one process) *up to the last failing test*
 (``TestPlan.until``), in pytest's collection order. A failure that stays
 is reported as it came. A failing test that passes after its collection
@@ -62,9 +63,10 @@ ORDER_DEPENDENT = "order-dependent: "
 _Submit = Callable[[JobRequest, int], "Future[JobOutcome]"]
 
 
-def is_subset(plan: TestPlan | None) -> bool:
-    """Does a job with ``plan`` run less than its command line collects (so tests run without their prefix)?"""
-    return plan is not None and (plan.only is not None or bool(plan.reused))
+def is_subset(plan: TestPlan | None, shards: int = 1) -> bool:
+    """Does a job with ``plan`` in ``shards`` processes run tests without their prefix: less than its command
+    line collects, or split so that each process runs part of it?"""
+    return plan is not None and (plan.only is not None or bool(plan.reused) or shards > 1)
 
 
 def _failing(outcome: JobOutcome) -> list[TestOutcome]:
