@@ -42,3 +42,18 @@ def test_mcp_over_http_accepts_connections_from_the_moment_its_url_exists() -> N
 def test_an_address_that_cannot_be_bound_is_a_config_error_naming_the_service(address: str) -> None:
     with pytest.raises(ConfigError, match=rf"cannot serve the test on {address}"):
         listen(address, "the test")
+
+
+def test_waiting_for_a_server_that_never_answers_says_what_to_check() -> None:
+    from trellis.client import Client
+    from trellis.errors import Unavailable
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = Client(f"127.0.0.1:{port}")
+    try:
+        with pytest.raises(Unavailable, match=rf"127\.0\.0\.1:{port} within 1s: is `trellis serve` running there"):
+            client.wait_ready(timeout=1)
+    finally:
+        client.close()

@@ -218,14 +218,20 @@ class Client:
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
 
-    def wait_ready(self, timeout: float = 10.0) -> None:
-        """Block until the server accepts connections (raises ``Unavailable`` after ``timeout``)."""
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until the server accepts connections (raises ``Unavailable`` after ``timeout``).
+
+        It returns as soon as the server answers; the default allows for a ``trellis serve --workers N`` starting
+        its processes on a busy machine (10 s was too short at a load average of 20)."""
         try:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
             from .errors import Unavailable
 
-            raise Unavailable(f"no Trellis server answered at {self.target} within {timeout:.0f}s") from None
+            raise Unavailable(
+                f"no Trellis server answered at {self.target} within {timeout:.0f}s: is `trellis serve` running "
+                "there? (its log says the address it serves)"
+            ) from None
 
     def _pages(self, fetch: Callable[[str], tuple[list[T], str]], limit: int | None) -> Iterator[T]:
         token = ""
