@@ -14,6 +14,7 @@ import pytest
 
 from trellis.ci.execution import LocalExecutor
 from trellis.ci.execution.confirm import confirm_failures, is_subset, prefix_seconds
+from trellis.ci.execution.history import TestTimes
 from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
 from trellis.ci.execution.shards import submit_tests
 
@@ -221,3 +222,73 @@ def test_a_shard_runs_a_subset_too(executor: LocalExecutor, repo: GitRepo) -> No
     ).result(timeout=300)
     assert outcome.status == "passed" and set(_results(outcome).values()) == {"passed"}, outcome.summary
     assert [t for t, _ in outcome.order_dependent] == ["tests/test_b.py::test_b", "tests/test_d.py::test_d"]
+
+
+def test_the_tests_an_order_dependent_test_needs_are_narrowed_once_and_run_alone_next_time(
+    executor: LocalExecutor, repo: GitRepo, tmp_path: Path
+) -> None:
+    # test_d needs test_c (a module global), not test_a nor test_b: its whole prefix is 3 tests, what it needs 1.
+    tree = _tree(repo)
+    times = TestTimes(tmp_path)  # where the engine keeps them, per repository and stage definition
+    plan = TestPlan(only=("tests/test_d.py::test_d",))
+    prefixes: list[JobOutcome] = []
+
+    def confirmed(job_id: str) -> JobOutcome:
+        request = _request(repo, tree, plan, job_id)
+
+        def submit(r: JobRequest, n: int) -> Future[JobOutcome]:
+            future = submit_tests(executor, r, shards=n)
+            if r.tests is not None and r.tests.until is not None and "-narrow" not in r.job_id:
+                prefixes.append(future.result(timeout=300))  # a confirmation (not a narrowing run)
+            return future
+
+        return confirm_failures(
+            submit,
+            request,
+            submit_tests(executor, request, shards=1),
+            shards=1,
+            expected=dict(PASSED_BEFORE),
+            needs=times.needs("repo", "stage"),
+            remember=lambda learned: times.remember_needs("repo", "stage", learned),
+        ).result(timeout=300)
+
+    first = confirmed("learn")
+    assert first.status == "passed" and first.order_dependent == (("tests/test_d.py::test_d", 3),), first.summary
+    assert len(prefixes[-1].tests) == 4  # the whole prefix
+    assert TestTimes(tmp_path).needs("repo", "stage") == {"tests/test_d.py::test_d": ("tests/test_c.py::test_c",)}
+    assert TestTimes(tmp_path).needs("repo", "other stage") == {}
+
+    second = confirmed("known")
+    assert second.status == "passed" and second.order_dependent == (("tests/test_d.py::test_d", 1),), second.summary
+    assert len(prefixes) == 2 and _results(prefixes[-1]) == {
+        "tests/test_c.py::test_c": "passed",
+        "tests/test_d.py::test_d": "passed",
+    }  # only what it needs before it
+    assert "narrowed" not in second.summary
+
+
+def test_a_test_that_fails_after_what_it_needed_is_confirmed_after_its_whole_prefix(
+    executor: LocalExecutor, repo: GitRepo
+) -> None:
+    stale = {"tests/test_d.py::test_d": ("tests/test_a.py::test_a",)}  # learned on an older tree
+    learned: dict[str, tuple[str, ...]] = {}
+    for job_id, tree in (
+        ("stale", _tree(repo)),
+        ("stale-fault", _tree(repo, {"tests/test_d.py": b"def test_d():\n    assert False, 'broken'\n"})),
+    ):
+        request = _request(repo, tree, TestPlan(only=("tests/test_d.py::test_d",)), job_id)
+        outcome = confirm_failures(
+            lambda r, n: submit_tests(executor, r, shards=n),
+            request,
+            submit_tests(executor, request, shards=1),
+            shards=1,
+            expected=dict(PASSED_BEFORE),
+            needs=learned or stale,
+            remember=learned.update,
+        ).result(timeout=300)
+        if job_id == "stale":  # fails after test_a, passes after its whole prefix: narrowed again
+            assert outcome.status == "passed" and outcome.order_dependent == (("tests/test_d.py::test_d", 3),)
+            assert learned == {"tests/test_d.py::test_d": ("tests/test_c.py::test_c",)}
+        else:  # a real fault fails after what it needs and after its whole prefix
+            assert outcome.status == "failed" and outcome.order_dependent == ()
+            assert outcome.output.count(b"the failures after their collection prefix") == 2

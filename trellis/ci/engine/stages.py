@@ -282,12 +282,16 @@ class StageRunner:
                     on_progress=lambda tests: self._tests_so_far(active, i, tests),
                 )
                 if is_subset(plan, shards):  # a failure may be the project's test order's: confirm it after its prefix
+                    repository = active.run.repository
+                    scope = "\0".join((stage.definition_hash(), environment.digest if environment is not None else ""))
                     future = confirm_failures(
                         lambda request, shards: submit_tests(self.executor, request, shards=shards),
                         request,
                         future,
                         shards=shards,
-                        expected=self.times.expected(active.run.repository),
+                        expected=self.times.expected(repository),
+                        needs=self.times.needs(repository, scope),
+                        remember=lambda learned: self.times.remember_needs(repository, scope, learned),
                     )
             else:
                 future = self.executor.submit(request)

@@ -38,6 +38,16 @@ What bounds the cost (a real failure pays for one confirmation):
   stage's limits and per-test timeouts; a confirmation that does not end by
   itself (timed out, killed, a collection error) confirms nothing.
 
+What a confirmation learns is kept (``needs``/``remember``, stored beside the
+recorded durations per stage definition): when tests are found order-dependent
+after their whole prefix, the prefix's files are narrowed once by bisection
+(a half of the files, run before the tests, that still makes every one of them
+pass is kept, at most ``MAX_NARROWING`` runs) to the earlier tests that make
+them pass. The next confirmation of such a test runs only those before it; a
+test that does not pass after them is confirmed after its whole prefix as
+above (and narrowed again). So a failure turns into an order-dependent pass
+only after a real run of tests the project runs before it, in its order.
+
 With ``fail_fast`` the job stopped at its first failure, so a failure found
 order-dependent leaves tests of the selection unrun: they run in one more job
 (the same plan without the tests done), whose failures are confirmed the same
@@ -54,13 +64,15 @@ from dataclasses import replace
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
 from .shards import collection_order, merge
 
-__all__ = ["BUDGET_S", "MAX_ROUNDS", "ORDER_DEPENDENT", "confirm_failures", "is_subset"]
+__all__ = ["BUDGET_S", "MAX_NARROWING", "MAX_ROUNDS", "ORDER_DEPENDENT", "confirm_failures", "is_subset"]
 
 BUDGET_S = 60.0  # recorded seconds of a prefix worth running to confirm a failure
 MAX_ROUNDS = 3
+MAX_NARROWING = 12  # runs spent, once, narrowing a prefix to the earlier tests an order-dependent test needs
 ORDER_DEPENDENT = "order-dependent: "
 
 _Submit = Callable[[JobRequest, int], "Future[JobOutcome]"]
+_Remember = Callable[[Mapping[str, tuple[str, ...]]], None]
 
 
 def is_subset(plan: TestPlan | None, shards: int = 1) -> bool:
@@ -97,8 +109,13 @@ class _Confirming:
         shards: int,
         expected: Mapping[str, float],
         budget_s: float,
+        needs: Mapping[str, tuple[str, ...]],
+        remember: _Remember | None,
     ) -> None:
         self.submit = submit
+        self.needs = needs
+        self.remember = remember
+        self.narrowing: list[JobOutcome] = []  # the runs spent narrowing: their cost is the job's
         self.request = request
         self.plan = request.tests or TestPlan()
         self.shards = shards
@@ -165,22 +182,39 @@ class _Confirming:
             candidates = [t for t in failing if _passed_before(t.nodeid, self.expected)]
             if not candidates:
                 break
-            cost = prefix_seconds(max(candidates, key=collection_order).nodeid, self.expected)
-            if cost > self.budget_s:
+            found: dict[str, int] = {}
+            known = [t for t in candidates if t.nodeid in self.needs]
+            if known:  # the earlier tests that made them pass before, and only those
+                before = tuple(dict.fromkeys(n for t in known for n in self.needs[t.nodeid]))
+                ids = tuple(t.nodeid for t in known)
+                short = self._wait(self._submit_plan((*before, *ids), ids, f"-needs{round_ or ''}"))
+                if short is None:
+                    return None
+                extra.append(short)
+                found = self._order_dependent(known, short)
+            unknown = [t for t in candidates if t.nodeid not in found]  # or not passing after what they needed
+            checked.update(t.nodeid for t in candidates)
+            cost = prefix_seconds(max(unknown, key=collection_order).nodeid, self.expected) if unknown else 0.0
+            if unknown and cost > self.budget_s:
                 notes.append(
                     f"failures not confirmed after their prefix: ~{cost:.0f} s of tests before them "
                     f"(over {self.budget_s:.0f} s)"
                 )
-                break
-            check = self._wait(self._submit_prefix(tuple(t.nodeid for t in candidates), round_))
-            if check is None:
-                return None
-            extra.append(check)
-            checked.update(t.nodeid for t in candidates)
-            found = self._order_dependent(candidates, check)
-            broken = _broken_by_prefix(outcome, check)
-            if broken:
-                outcome = _break(outcome, broken)
+            elif unknown:
+                check = self._wait(self._submit_prefix(tuple(t.nodeid for t in unknown), round_))
+                if check is None:
+                    return None
+                extra.append(check)
+                after = self._order_dependent(unknown, check)
+                broken = _broken_by_prefix(outcome, check)
+                if broken:
+                    outcome = _break(outcome, broken)
+                if after and self.remember is not None:
+                    learned = self._narrow([t.nodeid for t in unknown if t.nodeid in after], check)
+                    if learned is None:
+                        return None
+                    self.remember(learned)
+                found.update(after)
             if not found:
                 break
             stopped = bool(outcome.reason and outcome.reason.startswith("stopped at the first failure"))
@@ -207,21 +241,55 @@ class _Confirming:
                 reason=more.reason if merged.status == "failed" and more.reason else merged.reason,
                 order_dependent=outcome.order_dependent,
             )
-        return _with_checks(outcome, extra, notes)
+        if self.narrowing:
+            notes.append(f"the tests order-dependent ones need narrowed in {len(self.narrowing)} runs")
+        return _with_checks(outcome, extra, notes, self.narrowing)
 
     def _submit_prefix(self, failing: tuple[str, ...], round_: int) -> Future[JobOutcome]:
+        return self._submit_plan(None, failing, f"-prefix{round_ or ''}")
+
+    def _submit_plan(self, only: tuple[str, ...] | None, until: tuple[str, ...], suffix: str) -> Future[JobOutcome]:
+        """One process, the stage's command line, what it collects (``only`` of it) up to the last of ``until``."""
         plan = replace(
             self.plan,
             shard=(0, 1),
             exclude=(),
             reused=(),
-            only=None,
-            until=failing,
+            only=only,
+            until=until,
             fail_fast=False,
             evals=None,
         )
-        request = replace(self.request, job_id=f"{self.request.job_id}-prefix{round_ or ''}", tests=plan)
+        request = replace(self.request, job_id=f"{self.request.job_id}{suffix}", tests=plan)
         return self.submit(request, 1)
+
+    def _narrow(self, found: list[str], check: JobOutcome) -> dict[str, tuple[str, ...]] | None:
+        """The earlier tests ``found`` (order-dependent after their prefix in ``check``) need: the prefix's files
+        bisected, a half kept while every test of ``found`` still passes after it alone. None: cancelled."""
+        after_all = set(found)
+        ran = [t.nodeid for t in check.tests if t.index >= 0]
+        last = max(ran.index(n) for n in found)
+        files: dict[str, list[str]] = {}
+        for nodeid in ran[:last]:
+            if nodeid not in after_all:
+                files.setdefault(nodeid.split("::", 1)[0], []).append(nodeid)
+        units = list(files.values())
+        tests = [t for t in check.tests if t.nodeid in after_all]
+        while len(units) > 1 and len(self.narrowing) + 2 <= MAX_NARROWING:
+            half = len(units) // 2
+            for part in (units[:half], units[half:]):
+                before = tuple(n for unit in part for n in unit)
+                run = self._wait(self._submit_plan((*before, *found), tuple(found), f"-narrow{len(self.narrowing)}"))
+                if run is None:
+                    return None
+                self.narrowing.append(run)
+                if len(self._order_dependent(tests, run)) == len(found):
+                    units = part
+                    break
+            else:
+                break  # each half is needed (or neither alone is enough): keep both
+        needed = tuple(n for unit in units for n in unit)
+        return dict.fromkeys(found, needed)
 
     @staticmethod
     def _order_dependent(failing: list[TestOutcome], check: JobOutcome) -> dict[str, int]:
@@ -302,8 +370,11 @@ def _some(items: list[str], shown: int = 3) -> str:
     return ", ".join(items[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
-def _with_checks(outcome: JobOutcome, checks: list[JobOutcome], notes: list[str]) -> JobOutcome:
-    """The confirmation jobs' cost and output added to the job's; the order-dependent tests named in its summary."""
+def _with_checks(
+    outcome: JobOutcome, checks: list[JobOutcome], notes: list[str], spent: list[JobOutcome]
+) -> JobOutcome:
+    """The confirmation jobs' cost and output added to the job's (and the cost of the runs ``spent``
+    narrowing); the order-dependent tests named in its summary."""
     summary = outcome.summary
     if outcome.order_dependent:
         named = [f"{nodeid} {_fails_without(before)}" for nodeid, before in outcome.order_dependent]
@@ -326,9 +397,9 @@ def _with_checks(outcome: JobOutcome, checks: list[JobOutcome], notes: list[str]
         outcome,
         summary=summary,
         output=output,
-        duration_s=outcome.duration_s + sum(c.duration_s for c in checks),
-        cpu_s=outcome.cpu_s + sum(c.cpu_s for c in checks),
-        max_rss=max([outcome.max_rss, *(c.max_rss for c in checks)]),
+        duration_s=outcome.duration_s + sum(c.duration_s for c in (*checks, *spent)),
+        cpu_s=outcome.cpu_s + sum(c.cpu_s for c in (*checks, *spent)),
+        max_rss=max([outcome.max_rss, *(c.max_rss for c in (*checks, *spent))]),
     )
 
 
@@ -340,11 +411,15 @@ def confirm_failures(
     shards: int,
     expected: Mapping[str, float],
     budget_s: float = BUDGET_S,
+    needs: Mapping[str, tuple[str, ...]] | None = None,
+    remember: _Remember | None = None,
 ) -> Future[JobOutcome]:
     """The outcome of ``first`` (a job of ``request`` over a subset of the suite), its failures confirmed after
     their collection prefix. ``submit(request, shards)`` runs one more job; ``expected`` holds the recorded
-    durations (the tests that passed before). Cancelling the returned future cancels what runs."""
-    confirming = _Confirming(submit, request, shards, expected, budget_s)
+    durations (the tests that passed before); ``needs`` the earlier tests a test found order-dependent before
+    passed after, tried first; ``remember`` is given what a confirmation narrows (None: nothing is narrowed).
+    Cancelling the returned future cancels what runs."""
+    confirming = _Confirming(submit, request, shards, expected, budget_s, needs or {}, remember)
     confirming.current = first
     first.add_done_callback(confirming.first_done)
     return confirming.result

@@ -4,6 +4,11 @@ Per repository, the last few durations of every test that passed (a failure
 or a timeout says nothing about how long the test takes). Kept in memory and
 in one JSON file per repository under ``root`` (written atomically after each
 job), so a restarted server keeps its estimates.
+
+Beside them, per stage definition (a ``scope``), what a confirmation learned
+about the project's test order (:mod:`trellis.ci.execution.confirm`): for a
+test found order-dependent, the earlier tests that made it pass (narrowed
+once), run before it the next time instead of its whole collection prefix.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class TestTimes:
         self.root = Path(root) if root is not None else None
         self.keep = keep
         self._data: dict[str, dict[str, list[float]]] = {}
+        self._needs: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}  # repository -> scope -> test -> before
         self._guard = threading.Lock()
 
     def _path(self, repository: str) -> Path | None:
@@ -43,14 +49,28 @@ class TestTimes:
         if found is not None:
             return found
         loaded: dict[str, list[float]] = {}
+        needs: dict[str, dict[str, tuple[str, ...]]] = {}
         path = self._path(repository)
         if path is not None:
             try:
                 raw = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                raw = {}
+            if not isinstance(raw, dict):
+                raw = {}
+            try:
                 loaded = {str(k): [float(x) for x in v][-self.keep :] for k, v in raw.get("tests", {}).items()}
-            except (OSError, ValueError, TypeError, AttributeError):
+            except (ValueError, TypeError, AttributeError):
                 loaded = {}
+            try:
+                needs = {
+                    str(scope): {str(k): tuple(str(x) for x in v) for k, v in tests.items()}
+                    for scope, tests in raw.get("needs", {}).items()
+                }
+            except (ValueError, TypeError, AttributeError):
+                needs = {}
         self._data[repository] = loaded
+        self._needs[repository] = needs
         return loaded
 
     def record(self, repository: str, results: Iterable[tuple[str, str, float]]) -> None:
@@ -66,15 +86,31 @@ class TestTimes:
                 del series[: -self.keep]
                 changed = True
             if changed:
-                self._save(repository, data)
+                self._save(repository)
 
-    def _save(self, repository: str, data: Mapping[str, list[float]]) -> None:
+    def needs(self, repository: str, scope: str) -> dict[str, tuple[str, ...]]:
+        """For each test found order-dependent under ``scope``: the earlier tests that made it pass."""
+        with self._guard:
+            self._load(repository)
+            return dict(self._needs[repository].get(scope, {}))
+
+    def remember_needs(self, repository: str, scope: str, needs: Mapping[str, Iterable[str]]) -> None:
+        """Record (replacing what was there) the earlier tests each test of ``needs`` passed after."""
+        if not needs:
+            return
+        with self._guard:
+            self._load(repository)
+            self._needs[repository].setdefault(scope, {}).update({k: tuple(v) for k, v in needs.items()})
+            self._save(repository)
+
+    def _save(self, repository: str) -> None:
         path = self._path(repository)
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"repository": repository, "tests": data}))
+        needs = {scope: {k: list(v) for k, v in tests.items()} for scope, tests in self._needs[repository].items()}
+        tmp.write_text(json.dumps({"repository": repository, "tests": self._data[repository], "needs": needs}))
         os.replace(tmp, path)
 
     def expected(self, repository: str) -> dict[str, float]:
