@@ -227,14 +227,18 @@ def test_a_shard_runs_a_subset_too(executor: LocalExecutor, repo: GitRepo) -> No
 def test_the_tests_an_order_dependent_test_needs_are_narrowed_once_and_run_alone_next_time(
     executor: LocalExecutor, repo: GitRepo, tmp_path: Path
 ) -> None:
-    # test_d needs test_c (a module global), not test_a nor test_b: its whole prefix is 3 tests, what it needs 1.
-    tree = _tree(repo)
+    # test_d needs one test of test_c.py (it sets a module global), not test_a, test_b nor test_c.py's others: its
+    # whole prefix is 6 tests, what it needs 1. Its files are bisected, then the one file left test by test.
+    c = b"from pkg import state\n\n\ndef test_c1():\n    pass\n\n\ndef test_c2():\n    pass\n\n\n"
+    c += b"def test_c():\n    state.READY = True\n\n\ndef test_c4():\n    pass\n"
+    d = b"import pytest\n\nfrom pkg import state\n\n\n@pytest.mark.parametrize('k', range(2))\n"
+    d += b"def test_d(k):\n    assert state.READY\n"
+    tree = _tree(repo, {"tests/test_c.py": c, "tests/test_d.py": d})
     times = TestTimes(tmp_path)  # where the engine keeps them, per repository and stage definition
-    plan = TestPlan(only=("tests/test_d.py::test_d",))
     prefixes: list[JobOutcome] = []
 
-    def confirmed(job_id: str) -> JobOutcome:
-        request = _request(repo, tree, plan, job_id)
+    def confirmed(job_id: str, item: str) -> JobOutcome:
+        request = _request(repo, tree, TestPlan(only=(item,)), job_id)
 
         def submit(r: JobRequest, n: int) -> Future[JobOutcome]:
             future = submit_tests(executor, r, shards=n)
@@ -252,18 +256,22 @@ def test_the_tests_an_order_dependent_test_needs_are_narrowed_once_and_run_alone
             remember=lambda learned: times.remember_needs("repo", "stage", learned),
         ).result(timeout=300)
 
-    first = confirmed("learn")
-    assert first.status == "passed" and first.order_dependent == (("tests/test_d.py::test_d", 3),), first.summary
-    assert len(prefixes[-1].tests) == 4  # the whole prefix
-    assert TestTimes(tmp_path).needs("repo", "stage") == {"tests/test_d.py::test_d": ("tests/test_c.py::test_c",)}
+    first = confirmed("learn", "tests/test_d.py::test_d[0]")
+    assert first.status == "passed" and first.order_dependent == (("tests/test_d.py::test_d[0]", 6),), first.summary
+    assert len(prefixes[-1].tests) == 7  # the whole prefix
+    assert "narrowed in 7 runs" in first.summary
+    needs = ("tests/test_c.py::test_c",)
+    learned = {"tests/test_d.py::test_d[0]": needs, "tests/test_d.py::test_d": needs}  # the item, its test
+    assert TestTimes(tmp_path).needs("repo", "stage") == learned
     assert TestTimes(tmp_path).needs("repo", "other stage") == {}
 
-    second = confirmed("known")
-    assert second.status == "passed" and second.order_dependent == (("tests/test_d.py::test_d", 1),), second.summary
+    # Another item of the test fails alone next time: only what the test needed runs before it.
+    second = confirmed("known", "tests/test_d.py::test_d[1]")
+    assert second.status == "passed" and second.order_dependent == (("tests/test_d.py::test_d[1]", 1),), second.summary
     assert len(prefixes) == 2 and _results(prefixes[-1]) == {
         "tests/test_c.py::test_c": "passed",
-        "tests/test_d.py::test_d": "passed",
-    }  # only what it needs before it
+        "tests/test_d.py::test_d[1]": "passed",
+    }
     assert "narrowed" not in second.summary
 
 

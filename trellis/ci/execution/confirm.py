@@ -42,8 +42,9 @@ What a confirmation learns is kept (``needs``/``remember``, stored beside the
 recorded durations per stage definition): when tests are found order-dependent
 after their whole prefix, the prefix's files are narrowed once by bisection
 (a half of the files, run before the tests, that still makes every one of them
-pass is kept, at most ``MAX_NARROWING`` runs) to the earlier tests that make
-them pass. The next confirmation of such a test runs only those before it; a
+pass is kept; one file left, its tests are bisected; at most ``MAX_NARROWING``
+runs) to the earlier tests that make them pass, kept for each of them and for
+its parametrised test (which items fail alone may change from run to run). The next confirmation of such a test runs only those before it; a
 test that does not pass after them is confirmed after its whole prefix as
 above (and narrowed again). So a failure turns into an order-dependent pass
 only after a real run of tests the project runs before it, in its order.
@@ -68,7 +69,7 @@ __all__ = ["BUDGET_S", "MAX_NARROWING", "MAX_ROUNDS", "ORDER_DEPENDENT", "confir
 
 BUDGET_S = 60.0  # recorded seconds of a prefix worth running to confirm a failure
 MAX_ROUNDS = 3
-MAX_NARROWING = 12  # runs spent, once, narrowing a prefix to the earlier tests an order-dependent test needs
+MAX_NARROWING = 24  # runs spent, once, narrowing a prefix to the earlier tests an order-dependent test needs
 ORDER_DEPENDENT = "order-dependent: "
 
 _Submit = Callable[[JobRequest, int], "Future[JobOutcome]"]
@@ -96,9 +97,13 @@ def prefix_seconds(nodeid: str, expected: Mapping[str, float]) -> float:
     return sum(s for n, s in expected.items() if _file_key(n) <= last)
 
 
+def _base(nodeid: str) -> str:
+    return nodeid.split("[", 1)[0]
+
+
 def _passed_before(nodeid: str, expected: Mapping[str, float]) -> bool:
-    base = nodeid.split("[", 1)[0]
-    return nodeid in expected or any(n.split("[", 1)[0] == base for n in expected)
+    base = _base(nodeid)
+    return nodeid in expected or any(_base(n) == base for n in expected)
 
 
 class _Confirming:
@@ -183,9 +188,9 @@ class _Confirming:
             if not candidates:
                 break
             found: dict[str, int] = {}
-            known = [t for t in candidates if t.nodeid in self.needs]
+            known = [t for t in candidates if self._needs(t.nodeid) is not None]
             if known:  # the earlier tests that made them pass before, and only those
-                before = tuple(dict.fromkeys(n for t in known for n in self.needs[t.nodeid]))
+                before = tuple(dict.fromkeys(n for t in known for n in self._needs(t.nodeid) or ()))
                 ids = tuple(t.nodeid for t in known)
                 short = self._wait(self._submit_plan((*before, *ids), ids, f"-needs{round_ or ''}"))
                 if short is None:
@@ -245,6 +250,12 @@ class _Confirming:
             notes.append(f"the tests order-dependent ones need narrowed in {len(self.narrowing)} runs")
         return _with_checks(outcome, extra, notes, self.narrowing)
 
+    def _needs(self, nodeid: str) -> tuple[str, ...] | None:
+        """What ``nodeid`` passed after, or another item of its parametrised test (which items fail alone may
+        change from run to run: click's ``test_echo_via_pager``)."""
+        found = self.needs.get(nodeid)
+        return found if found is not None else self.needs.get(_base(nodeid))
+
     def _submit_prefix(self, failing: tuple[str, ...], round_: int) -> Future[JobOutcome]:
         return self._submit_plan(None, failing, f"-prefix{round_ or ''}")
 
@@ -275,7 +286,11 @@ class _Confirming:
                 files.setdefault(nodeid.split("::", 1)[0], []).append(nodeid)
         units = list(files.values())
         tests = [t for t in check.tests if t.nodeid in after_all]
-        while len(units) > 1 and len(self.narrowing) + 2 <= MAX_NARROWING:
+        while len(self.narrowing) + 2 <= MAX_NARROWING:
+            if len(units) == 1:  # one file left: its tests, one by one
+                units = [[n] for n in units[0]]
+            if len(units) < 2:
+                break
             half = len(units) // 2
             for part in (units[:half], units[half:]):
                 before = tuple(n for unit in part for n in unit)
@@ -289,7 +304,7 @@ class _Confirming:
             else:
                 break  # each half is needed (or neither alone is enough): keep both
         needed = tuple(n for unit in units for n in unit)
-        return dict.fromkeys(found, needed)
+        return dict.fromkeys((*found, *(_base(n) for n in found)), needed)
 
     @staticmethod
     def _order_dependent(failing: list[TestOutcome], check: JobOutcome) -> dict[str, int]:
