@@ -41,6 +41,8 @@ import ast
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from .ast_nodes import child_nodes
+
 __all__ = ["BuiltinValues", "after_builtin"]
 
 _PENDING = ""  # the least element while solving: no binding has given a type yet
@@ -245,8 +247,9 @@ _Key = tuple[_Scope, str]
 class BuiltinValues:
     """The expressions of one module whose value is certainly of an exact builtin type (see the module doc)."""
 
-    def __init__(self, tree: ast.Module) -> None:
-        self.shadowed = _shadowed(tree)
+    def __init__(self, tree: ast.Module, nodes: list[ast.AST] | None = None) -> None:
+        """``nodes``: every node of ``tree`` in ``ast.walk`` order, when the caller has walked it already."""
+        self.shadowed = _shadowed(list(ast.walk(tree)) if nodes is None else nodes)
         self.env: dict[_Key, str | None] = {}
         self.resolved: dict[int, _Key | None] = {}  # id() of a Name read -> the variable it reads (None: other)
         self.loads: list[tuple[ast.Name, _Scope]] = []
@@ -480,7 +483,7 @@ class BuiltinValues:
                 parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
                 stack.extend((part, inner) for part in parts)
                 continue
-            stack.extend((child, where) for child in ast.iter_child_nodes(node))
+            stack.extend((child, where) for child in child_nodes(node))
 
     def _resolve(self, name: str, scope: _Scope) -> _Key | None:
         """The variable a read of ``name`` in ``scope`` reads, if it is a function's or a comprehension's."""
@@ -740,14 +743,14 @@ def _target_names(target: ast.AST) -> Iterator[str]:
             yield node.id
 
 
-def _shadowed(tree: ast.Module) -> frozenset[str]:
+def _shadowed(nodes: list[ast.AST]) -> frozenset[str]:
     """The tracked builtins' names the file binds somewhere: all of them after an ``import *`` or where its code
     may write its own namespace by other means (``globals()``, ``vars()``, ``exec``, ``eval``,
     ``sys.modules[...]``, ``f_globals``, ``f.__globals__``); ``x.str = ...`` and ``setattr(x, "str", ...)`` too
     (``x`` may be the module itself). Other modules writing this one's globals (``mod.len = ...``) or the
     ``builtins`` module are not followed."""
     bound: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Name) and node.id in ("globals", "vars", "exec", "eval"):
             return _CALLABLE_NAMES
         if isinstance(node, ast.Attribute) and node.attr in ("modules", "f_globals", "__globals__"):

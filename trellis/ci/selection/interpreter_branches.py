@@ -38,6 +38,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import ast_nodes
 from .python_calls import dotted
 
 __all__ = ["MODULE", "patched", "prune"]
@@ -79,13 +80,16 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 def prune(tree: ast.Module) -> tuple[str, ...]:
     """Empty, in place, every branch of ``tree`` that cannot run on this interpreter; the names the decisions
     read (``platform``, ``version_info``, a constant's name), for :func:`patched` (none when nothing changed)."""
-    if not _may_decide(tree):
+    # One walk serves every pass: emptying a branch below does not change which nodes ``ast.walk`` yields (it
+    # queues a node's children before yielding the node).
+    nodes = list(ast_nodes.walk(tree))
+    if not _may_decide(nodes):
         return ()
-    evaluator = _Evaluator(tree)
+    evaluator = _Evaluator(tree, nodes)
     if not evaluator.modules and not evaluator.constants and not evaluator.imported:
         return ()
     relied: dict[str, None] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if not isinstance(node, ast.If):
             continue
         evaluator.read = []
@@ -119,11 +123,11 @@ def patched(names: Iterable[str], sources: Iterable[bytes]) -> set[str]:
     return found
 
 
-def _may_decide(tree: ast.Module) -> bool:
+def _may_decide(nodes: list[ast.AST]) -> bool:
     """Can nothing but its bindings rebind the file's names? Not with ``import *``, ``globals()``, ``exec``, a frame's
     variables, or ``setattr``/``vars``/``__dict__`` on anything but ``self``/``cls`` (an instance, a class)."""
     own: set[int] = set()  # the ``setattr`` of ``setattr(self, …)``, the ``self`` of ``self.__dict__``
-    for node in ast.walk(tree):
+    for node in nodes:
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
@@ -134,7 +138,7 @@ def _may_decide(tree: ast.Module) -> bool:
             own.add(id(node.func))
         if isinstance(node, ast.Attribute) and node.attr == "__dict__" and _instance(node.value):
             own.add(id(node))
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             return False  # binds names this file does not list
         if isinstance(node, ast.Name) and (
@@ -156,8 +160,8 @@ def _instance(node: ast.expr) -> bool:
 
 
 class _Evaluator:
-    def __init__(self, tree: ast.Module) -> None:
-        bindings = _bindings(tree)
+    def __init__(self, tree: ast.Module, nodes: list[ast.AST]) -> None:
+        bindings = _bindings(nodes)
         # A name bound only by ``import sys`` (``import sys as s``) in the whole file is the module.
         self.modules: dict[str, str] = {}
         self.imported: dict[str, tuple[str, str]] = {}
@@ -307,7 +311,7 @@ class _Evaluator:
         return _UNKNOWN
 
 
-def _bindings(tree: ast.Module) -> Mapping[str, list[tuple[str, str]]]:
+def _bindings(nodes: list[ast.AST]) -> Mapping[str, list[tuple[str, str]]]:
     """Every binding of every name anywhere in the file: ``("import", module)`` for ``import module [as
     name]``, ``("from", "module.name")`` for ``from module import name``, ``("other", "")`` for anything else (an assignment, a parameter, ``from m import name``, …)."""
     found: dict[str, list[tuple[str, str]]] = {}
@@ -316,7 +320,7 @@ def _bindings(tree: ast.Module) -> Mapping[str, list[tuple[str, str]]]:
         if name:
             found.setdefault(name, []).append(kind)
 
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:

@@ -69,7 +69,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from . import interpreter_branches
+from . import ast_nodes, interpreter_branches
 from .builtin_values import BuiltinValues, after_builtin
 from .python_calls import (
     ANY_ATTR_CALLS,
@@ -701,6 +701,10 @@ class _Extractor:
     def __init__(self, path: str, tree: ast.Module, text: str) -> None:
         self.path = path
         self.tree = tree
+        # Every node of the module, in ``ast.walk`` order: the passes over the whole module share this one walk.
+        self.nodes = list(ast_nodes.walk(tree))
+        # Might the module's code write a global by other means than binding its name (``_writes_namespaces``)?
+        self.writes_namespaces = _writes_namespaces(self.nodes)
         self.lines = text.splitlines(keepends=True)
         self.text = text
         self.scopes: list[Scope] = []
@@ -729,7 +733,7 @@ class _Extractor:
         self.quiet_namespaces: dict[int, bool] = {}
         self.imported: set[str] = set()  # every name an import binds in a frame entered so far
         # How many top-level statements bind each name (a base named by an import bound nowhere else is known).
-        self.builtin_values = BuiltinValues(tree)  # expressions certainly of an exact builtin type
+        self.builtin_values = BuiltinValues(tree, self.nodes)  # expressions certainly of an exact builtin type
         self.module_bindings: Counter[str] = Counter(
             name for i, stmt in enumerate(tree.body) for name in _bound_names(stmt, docstring=i == 0)
         )
@@ -741,7 +745,7 @@ class _Extractor:
         _bind_block(self.tree.body, module, "")
         self.imported.update(module.imports)
         self.frames.append(module)
-        if not _writes_namespaces(self.tree):
+        if not self.writes_namespaces:
             module.constants = _constants(self.tree.body)
         if id(self.tree) in self.read_blocks:
             self.contained |= self.contained_reads(self.tree.body, frozenset())
@@ -753,7 +757,7 @@ class _Extractor:
         main: _Acc | None = None
         main_line = 0
         # A module that binds __name__ (or writes its namespace) may enter its guard on import.
-        guards = "__name__" not in module.bound and not _writes_namespaces(self.tree)
+        guards = "__name__" not in module.bound and not self.writes_namespaces
         for i, stmt in enumerate(self.tree.body):
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 toplevel.append(TopLevel(f"def:{stmt.name}", (stmt.name,)))
@@ -887,7 +891,7 @@ class _Extractor:
             if ">>>" in module_doc.value:
                 owners["__doc__"] = None
                 texts.append(module_doc.value)
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 found = _docstring_node(node)
                 if found is None:
@@ -898,7 +902,7 @@ class _Extractor:
                     if owner is not None:
                         owners[owner] = None
                     texts.append(found.value)
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
@@ -1057,7 +1061,7 @@ class _Extractor:
     def type_checking_only(self, stmt: ast.stmt) -> bool:
         """``if TYPE_CHECKING:`` without ``else``, where ``TYPE_CHECKING`` is ``typing``'s (False at run time)
         or bound only to ``False``: its body is for type checkers and never runs."""
-        if not isinstance(stmt, ast.If) or stmt.orelse or _writes_namespaces(self.tree):
+        if not isinstance(stmt, ast.If) or stmt.orelse or self.writes_namespaces:
             return False
         test = stmt.test
         if isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name) and test.attr == "TYPE_CHECKING":
@@ -2448,7 +2452,7 @@ def _scope_bindings(body: list[ast.stmt], params: list[ast.arg]) -> _Bindings:
         elif isinstance(item, ast.Call) and item.args and isinstance(item.args[0], ast.Name):
             out.first_of[id(item.args[0])] = item
         inner = nested or isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
-        stack.extend((child, inner) for child in reversed(list(ast.iter_child_nodes(item))))
+        stack.extend((child, inner) for child in reversed(ast_nodes.child_nodes(item)))
     return out
 
 
@@ -2456,6 +2460,11 @@ def _constants(body: list[ast.stmt]) -> dict[str, tuple[int, bytes]]:
     """The names a module or class body binds once, by a statement of its own (not under an ``if``), to a bytes
     literal, and in no other way (no ``global`` naming them, no reading of the namespace by name): name -> (line,
     value). Until another line rebinds it — none does — the name holds those bytes from that line on."""
+    if not any(
+        isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, bytes)
+        for s in body
+    ):
+        return {}  # no statement binds a bytes literal (spares walking the body)
     found = _scope_bindings(body, [])
     if found.reads_frame:
         return {}
@@ -2502,10 +2511,10 @@ def _namespace_key_read(node: ast.AST) -> tuple[ast.expr, str, list[ast.expr]] |
     return space.value, key, rest
 
 
-def _writes_namespaces(tree: ast.Module) -> bool:
-    """Might the module's code write a global by other means than binding its name (``globals()``, ``setattr``,
-    ``sys.modules``, a ``__dict__``, a frame's variables)?"""
-    for node in ast.walk(tree):
+def _writes_namespaces(nodes: list[ast.AST]) -> bool:
+    """Might the module's code (``nodes``: all of its nodes) write a global by other means than binding its name
+    (``globals()``, ``setattr``, ``sys.modules``, a ``__dict__``, a frame's variables)?"""
+    for node in nodes:
         if isinstance(node, ast.Name) and node.id in ("globals", "vars", "locals", "exec", "eval", "setattr"):
             return True
         if isinstance(node, ast.Attribute) and node.attr in ("modules", "__dict__", "f_globals", "f_locals"):
@@ -2519,8 +2528,12 @@ def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[
     found: dict[str, list[str]] = {}
     other: set[str] = set(params)
     loop_targets: set[int] = set()
-    for node in ast.walk(function):
-        if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name):
+    stored: list[ast.Name] = []  # every Name assigned, deleted, a with/walrus/comprehension target, augmented
+    for node in ast_nodes.walk(function):
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                stored.append(node)
+        elif isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name):
             items = node.iter.elts if isinstance(node.iter, (ast.Tuple, ast.List, ast.Set)) else None
             strings = [_constant_str(e) for e in items] if items is not None else [None]
             if all(v is not None for v in strings):
@@ -2540,9 +2553,7 @@ def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[
             other.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             other.add(node.rest)
-    for node in ast.walk(function):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and id(node) not in loop_targets:
-            other.add(node.id)  # assigned, deleted, a with/walrus/comprehension target, augmented
+    other.update(node.id for node in stored if id(node) not in loop_targets)
     return {name: tuple(dict.fromkeys(values)) for name, values in found.items() if name not in other}
 
 
