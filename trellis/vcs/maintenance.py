@@ -373,10 +373,11 @@ def _merged(first: MaintenanceResult, second: MaintenanceResult) -> MaintenanceR
     )
 
 
-def _git_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    """The environment of the git processes maintenance runs: ``env`` (default: this process's) with
-    :data:`_GIT_MALLOC` unless it sets those variables itself."""
-    return {**_GIT_MALLOC, **(os.environ if env is None else env)}
+def _git_env(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The environment of the git processes maintenance runs: ``env`` with :data:`_GIT_MALLOC` unless it sets
+    those variables itself; None (this process's, as it is) without one — a domain module reads no environment,
+    the server passes its own (:func:`trellis.config.git_env`)."""
+    return None if env is None else {**_GIT_MALLOC, **env}
 
 
 def _read_tips(path: Path) -> list[str] | None:
