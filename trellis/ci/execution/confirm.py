@@ -62,7 +62,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
 
-from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
+from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from .shards import collection_order, merge
 
 __all__ = ["BUDGET_S", "MAX_NARROWING", "MAX_ROUNDS", "ORDER_DEPENDENT", "confirm_failures", "is_subset"]
@@ -330,34 +330,39 @@ def _broken_by_prefix(outcome: JobOutcome, check: JobOutcome) -> dict[str, int]:
     }
 
 
+def _relabel(
+    outcome: JobOutcome, which: Mapping[str, int], result: TestResult, message: Callable[[TestOutcome, int], str]
+) -> tuple[TestOutcome, ...]:
+    """``outcome``'s tests, those in ``which`` with ``result`` and ``message(test, tests before it)``."""
+    return tuple(
+        replace(t, outcome=result, message=message(t, which[t.nodeid])) if t.nodeid in which else t
+        for t in outcome.tests
+    )
+
+
 def _break(outcome: JobOutcome, broken: Mapping[str, int]) -> JobOutcome:
     """``outcome`` with the tests in ``broken`` failed, as the project's whole run fails them."""
-    tests = tuple(
-        replace(
-            t,
-            outcome="failed",
-            message=f"{ORDER_DEPENDENT}passes alone, fails after the {broken[t.nodeid]} "
-            f"test{'' if broken[t.nodeid] == 1 else 's'} collected before it (as the project's whole run)",
-        )
-        if t.nodeid in broken
-        else t
-        for t in outcome.tests
+    tests = _relabel(
+        outcome,
+        broken,
+        "failed",
+        lambda t, before: (
+            f"{ORDER_DEPENDENT}passes alone, fails after the {before} "
+            f"test{'' if before == 1 else 's'} collected before it (as the project's whole run)"
+        ),
     )
     return replace(outcome, tests=tests, status="failed", exit_code=1, summary=summarize(tests))
 
 
 def _settle(outcome: JobOutcome, found: Mapping[str, int]) -> JobOutcome:
     """``outcome`` with the tests in ``found`` turned into the passes they are after their prefix."""
-    tests = tuple(
-        replace(
-            t,
-            outcome="passed",
-            message=f"{ORDER_DEPENDENT}{_fails_without(found[t.nodeid])} "
-            f"(passed after them; the failure alone was: {t.message[:300]})",
-        )
-        if t.nodeid in found
-        else t
-        for t in outcome.tests
+    tests = _relabel(
+        outcome,
+        found,
+        "passed",
+        lambda t, before: (
+            f"{ORDER_DEPENDENT}{_fails_without(before)} (passed after them; the failure alone was: {t.message[:300]})"
+        ),
     )
     still = any(t.outcome in ("failed", "error") for t in tests)
     status = outcome.status
