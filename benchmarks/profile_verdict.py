@@ -181,23 +181,12 @@ def thread_cpu() -> dict[str, float]:
 
 def process_cpu() -> dict[str, float]:
     """CPU seconds of the processes below this one (their own and their reaped children's), by kind."""
-    tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     own: dict[int, float] = {}
     kind: dict[int, str] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        own[pid] = sum(int(x) for x in fields[11:15]) / tick
+    for pid, parent, seconds, cmdline in replay.processes(cmdlines=True):
+        children.setdefault(parent, []).append(pid)
+        own[pid] = seconds
         kind[pid] = "warm runner + jobs" if b"warm_server.py" in cmdline else "other processes"
     found: dict[str, float] = {}
 

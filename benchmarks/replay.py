@@ -512,6 +512,28 @@ def _push(client: Client, name: str, tip: str, changes: dict[str, bytes | None],
     return reply.commit.commit_id
 
 
+def processes(cmdlines: bool = False) -> list[tuple[int, int, float, bytes]]:
+    """Every process of the machine as (pid, parent pid, CPU seconds of its own and its reaped children's,
+    command line if ``cmdlines``), read from ``/proc``; a process gone while it is read is left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cmdline = b""
+            if cmdlines:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    cmdline = f.read()
+        except OSError:
+            continue
+        # state, ppid, ..., utime stime cutime cstime (fields 14-17 of stat)
+        found.append((int(entry.name), int(fields[1]), sum(int(x) for x in fields[11:15]) / tick, cmdline))
+    return found
+
+
 def tree_cpu() -> float:
     """CPU seconds of this process (the server runs in it) and of every process below it: the warm pytest
     runners and the jobs they forked. A process counts in its own times while it exists (a zombie too),
@@ -519,18 +541,9 @@ def tree_cpu() -> float:
     clock, it does not grow with the load other sessions put on the machine."""
     t = os.times()
     total = t.user + t.system + t.children_user + t.children_system
-    tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[tuple[int, float]]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # state, ppid, ..., utime stime cutime cstime (fields 14-17 of stat)
-        children.setdefault(int(fields[1]), []).append((int(entry.name), sum(int(x) for x in fields[11:15]) / tick))
+    for pid, parent, seconds, _ in processes():
+        children.setdefault(parent, []).append((pid, seconds))
     queue = [os.getpid()]
     while queue:
         for pid, seconds in children.get(queue.pop(), ()):
