@@ -195,6 +195,43 @@ def test_the_environments_pytest_plugins_load_as_autoloading_would(tmp_path: Pat
     assert run("off", "-p", "no:helper")["test_the_environments_plugin_gives_its_fixture"] == "error"
 
 
+SATISFIED_TESTS = b"""\
+def test_the_declared_plugin_loads(request):
+    assert request.config.pluginmanager.get_plugin("hypothesispytest") is not None
+    assert request.config.getoption("hypothesis_profile") == "default"
+
+
+def test_an_undeclared_one_stays_out(request):
+    assert request.config.pluginmanager.get_plugin("timeout") is None
+"""
+
+
+def test_a_declared_plugin_the_server_already_has_loads(tmp_path: Path, executor: LocalExecutor) -> None:
+    """pip leaves out of the environment what the server's interpreter already satisfies (the environment
+    layers on it): a test dependency with a pytest plugin there (hypothesis, whose ``--hypothesis-profile``
+    natsort's own command passes) still loads, as in the project's own environment, through what the
+    declared requirements need; a plugin of the server's that they do not need (pytest-timeout) stays out."""
+    requirements = b"--no-index\nhypothesis  # the server's own\n"
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit({"requirements-test.txt": requirements, "tests/test_plugin.py": SATISFIED_TESTS})
+    spec = environment_spec({"requirements-test.txt": requirements}, requirements=["requirements-test.txt"])
+    request = JobRequest(
+        "satisfied",
+        str(repo.path),
+        tree,
+        kind="pytest",
+        pytest_args=("-q", "--hypothesis-profile=default", "tests"),
+        limits=LIMITS,
+        tests=TestPlan(),
+        environment=spec,
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert {t.nodeid.rpartition("::")[2]: t.outcome for t in outcome.tests} == {
+        "test_the_declared_plugin_loads": "passed",
+        "test_an_undeclared_one_stays_out": "passed",
+    }, outcome.output.decode()
+
+
 def test_no_rewritten_pycs_for_an_environment_with_another_pytest(tmp_path: Path, executor: LocalExecutor) -> None:
     """pytest reads only its own version's rewritten pycs (``-pytest-<version>.pyc``): for a job in an
     environment that installs another pytest than the server's, the lease does not rewrite the test modules

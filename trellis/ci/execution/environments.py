@@ -42,6 +42,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from ..errors import CiError
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
 ]
 
 READY = ".trellis-ready"
+SERVER_SITE_PTH = "_trellis_server_site.pth"  # the server's site directories, after the environment's own
 BUILD_TIMEOUT_S = 900.0
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?")
 
@@ -198,17 +201,99 @@ def python_of(environment: Path) -> Path:
 
 
 @functools.lru_cache(maxsize=64)
-def pytest_plugins(environment: Path) -> tuple[tuple[str, str], ...]:
+def pytest_plugins(environment: Path, spec: EnvironmentSpec | None = None) -> tuple[tuple[str, str], ...]:
     """The pytest plugins a built environment installs: (entry point name, value: ``module`` or
-    ``module:object``) of each ``pytest11`` entry point of a distribution in its own site directory, in
-    the order ``importlib.metadata`` lists them (read from their metadata; nothing is imported)."""
-    sites = list((environment / "lib").glob("python*/site-packages"))
+    ``module:object``) of each ``pytest11`` entry point of a distribution in its own site directory, then of
+    each distribution of the server's site directories that ``spec``'s requirements need (read from their
+    metadata; nothing is imported).
+
+    pip leaves out of the environment what the server's site directories, layered under it, already
+    satisfy (the server's hypothesis for a project asking for ``hypothesis``): the project's own
+    environment would hold it, and pytest would autoload its plugin there. So the distributions the
+    declared requirements reach (``Requires-Dist`` followed, extras and markers as pip evaluates them, the
+    environment's own distributions first) count wherever pip found them; the server's others stay out.
+    """
+    sites = [str(site) for site in (environment / "lib").glob("python*/site-packages")]
+    own = list(importlib.metadata.distributions(path=sites))
+    chosen = list(own)
+    if spec is not None:
+        server = list(importlib.metadata.distributions(path=_layered_sites(environment)))
+        reached = _reached(_declared(spec), own, server)
+        chosen += [dist for dist in server if id(dist) in reached]
     found: dict[str, str] = {}
-    for dist in importlib.metadata.distributions(path=[str(site) for site in sites]):
+    for dist in chosen:
         for entry in dist.entry_points:
             if entry.group == "pytest11" and entry.value.strip():
                 found.setdefault(entry.name, entry.value.strip())
     return tuple(found.items())
+
+
+def _layered_sites(environment: Path) -> list[str]:
+    """The server's site directories the environment's ``.pth`` layers under its own."""
+    sites: list[str] = []
+    for pth in (environment / "lib").glob(f"python*/site-packages/{SERVER_SITE_PTH}"):
+        sites += [line.strip() for line in pth.read_text().splitlines() if line.strip()]
+    return sites
+
+
+def _declared(spec: EnvironmentSpec) -> list[Requirement]:
+    """The requirements ``spec`` names (its packages and its requirements files' requirement lines)."""
+    texts = list(spec.packages)
+    for _, content in spec.requirements:
+        for line in content.decode(errors="replace").splitlines():
+            text = line.split(" #", 1)[0].strip()
+            if text and not text.startswith(("-", "#")):  # options (-r, --find-links ...) name no requirement
+                texts.append(text)
+    found: list[Requirement] = []
+    for text in texts:
+        try:
+            found.append(Requirement(text))
+        except InvalidRequirement:
+            continue
+    return found
+
+
+def _reached(
+    declared: list[Requirement],
+    own: list[importlib.metadata.Distribution],
+    server: list[importlib.metadata.Distribution],
+) -> set[int]:
+    """The ids of the distributions the declared requirements and the environment's own distributions
+    need, following ``Requires-Dist`` (a name resolves to the environment's own distribution first)."""
+    by_name: dict[str, importlib.metadata.Distribution] = {}
+    for dist in (*own, *server):
+        by_name.setdefault(_normal(dist.metadata["Name"] or ""), dist)
+    done: dict[str, set[str]] = {}
+    todo: list[tuple[Requirement, set[str]]] = [(r, {""}) for r in declared]
+    for dist in own:
+        todo += [(r, {""}) for r in _requires(dist)]
+    reached: set[int] = set()
+    while todo:
+        requirement, context = todo.pop()
+        if requirement.marker is not None and not any(requirement.marker.evaluate({"extra": e}) for e in context):
+            continue
+        name = _normal(requirement.name)
+        found = by_name.get(name)
+        if found is None:
+            continue
+        extras = {_normal(e) for e in requirement.extras} | {""}
+        seen = done.setdefault(name, set())
+        if extras <= seen:
+            continue
+        seen |= extras
+        reached.add(id(found))
+        todo += [(r, extras) for r in _requires(found)]
+    return reached
+
+
+def _requires(dist: importlib.metadata.Distribution) -> list[Requirement]:
+    found: list[Requirement] = []
+    for text in dist.requires or ():
+        try:
+            found.append(Requirement(text))
+        except InvalidRequirement:
+            continue
+    return found
 
 
 @functools.lru_cache(maxsize=64)
@@ -241,7 +326,7 @@ def _build(spec: EnvironmentSpec, target: Path, timeout_s: float) -> None:
     base = getattr(sys, "_base_executable", sys.executable)
     run([base, "-m", "venv", "--without-pip", str(target)], target.parent)
     site = next((target / "lib").glob("python*/site-packages"))
-    (site / "_trellis_server_site.pth").write_text("".join(f"{p}\n" for p in _server_sites()))
+    (site / SERVER_SITE_PTH).write_text("".join(f"{p}\n" for p in _server_sites()))
     if not spec.requirements and not spec.packages:
         return
     for path, content in spec.requirements:

@@ -64,7 +64,7 @@ def run_job(
     if request.kind == "pytest" and request.environment is not None:
         environment = ensure_environment(request.environment, pool.root / "environments")
         python, readable = str(python_of(environment)), (str(environment),)
-        plugins = pytest_plugins(environment)
+        plugins = pytest_plugins(environment, request.environment)
         own_pytest = pytest_version(environment)
         launcher = launcher_for(python) if launcher_for is not None else None
     # Our pycs for a pytest job (a command job sees the tree alone), an environment's too: its Python is a
