@@ -655,6 +655,52 @@ def test_getattr_with_a_constant_name_is_an_attribute_and_with_a_computed_one_an
     assert selected(files, body("app/ops.py", "app.ops.sub")) == {"tests/test_dyn.py::test_dyn"}
 
 
+@pytest.mark.parametrize(
+    ("receiver", "anything"),
+    [
+        ("str", False),  # a builtin type: str.upper, str.lower... run no code of the tree
+        ("os", False),  # a module outside the tree
+        ("obj", True),  # a parameter: any object, so any attribute
+        ("lazy", True),  # a module of the tree, with a PEP 562 __getattr__ besides its functions
+        ("Holder", True),  # a class of the tree
+    ],
+)
+def test_getattr_with_a_computed_name_reads_an_attribute_of_what_its_object_is(receiver: str, anything: bool) -> None:
+    """``getattr(str, case)`` (sqlparse's case filters) is an attribute of ``str``, as ``str.upper`` is: it runs no
+    code of the tree, so a test making such a filter does not reach every function its import closure holds. The
+    object resolves as a name does: an object of the tree, or one the analysis cannot name, gives any attribute."""
+    files = {
+        "app/__init__.py": "",
+        "app/other.py": "def render():\n    return 'php'\n",
+        "app/lazy.py": "def __getattr__(name):\n    raise AttributeError(name)\n\n\ndef slug(text):\n    return text\n",
+        "app/case.py": dedent(
+            f"""
+            import os
+
+            from app import lazy, other
+
+
+            class Holder:
+                pass
+
+
+            class CaseFilter:
+                def __init__(self, obj=None, case=None):
+                    self.convert = getattr({receiver}, case or "upper")
+
+                def process(self, text):
+                    return self.convert(text)
+            """
+        ).lstrip(),
+        "tests/test_case.py": "from app.case import CaseFilter\n\n\ndef test_case():\n    CaseFilter()\n",
+        "tests/test_other.py": "from app.other import render\n\n\ndef test_other():\n    assert render()\n",
+        "tests/test_lazy.py": "from app import lazy\n\n\ndef test_lazy():\n    assert lazy.slug('a')\n",
+    }
+    case = {"tests/test_case.py::test_case"} if anything else set()
+    assert selected(files, body("app/other.py", "app.other.render")) == {"tests/test_other.py::test_other", *case}
+    assert selected(files, body("app/lazy.py", "app.lazy.slug")) == {"tests/test_lazy.py::test_lazy", *case}
+
+
 def test_module_level_code_of_imported_modules_counts_as_reached() -> None:
     files = {
         "app/__init__.py": "",
@@ -2440,6 +2486,43 @@ def test_a_class_attribute_naming_a_plain_class_is_a_binding_of_the_class_not_co
     )
     found = select_change(files, {**files, "tests/test_it.py": added}).tests
     assert found == ("tests/test_it.py::KindsTests::test_kinds",)
+
+
+def test_a_plain_name_in_a_class_body_display_leaves_the_class_unused_until_it_is_used() -> None:
+    """``split_words = ("FROM", join_words)`` in a class body (sqlparse's ``AlignedIndentFilter``): creating the class
+    calls ``__set_name__`` on the tuple, never on its elements, and reading a plain name runs nothing, so defining the
+    class hands it to no code: a test running ``f.process`` on other filters does not reach its ``process``."""
+    files = {
+        "app/__init__.py": "",
+        "app/filters.py": dedent(
+            """
+            class Aligned:
+                join_words = "JOIN"
+                split_words = ("FROM", join_words, "ON")
+
+                def process(self, text):
+                    return text.split()
+
+
+            class Plain:
+                def process(self, text):
+                    return text.strip()
+            """
+        ).lstrip(),
+        "app/stack.py": "def run(filters, text):\n    for f in filters:\n        text = f.process(text)\n    return text\n",
+        "tests/test_plain.py": (
+            "from app import filters, stack\n\n\ndef test_plain():\n"
+            "    assert stack.run([filters.Plain()], ' a ') == 'a'\n"
+        ),
+        "tests/test_aligned.py": (
+            "from app import filters, stack\n\n\ndef test_aligned():\n"
+            "    assert stack.run([filters.Aligned()], 'a b') == ['a', 'b']\n"
+        ),
+    }
+    assert selected(files, body("app/filters.py", "app.filters.Aligned.process")) == {
+        "tests/test_aligned.py::test_aligned"
+    }
+    assert selected(files, body("app/filters.py", "app.filters.Plain.process")) == {"tests/test_plain.py::test_plain"}
 
 
 def test_a_class_body_wrapping_a_builtin_runs_no_code_of_the_tree() -> None:

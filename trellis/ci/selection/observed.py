@@ -229,6 +229,9 @@ def from_source(source: str) -> SiteCode:
         dynamic = dynamic or refs.dynamic
         if refs.runs:
             dynamic = dynamic or "evaluated code that runs a module"
+    if "*" in names:  # getattr(x, computed): x's attribute, which the site's own names cannot resolve
+        names.discard("*")
+        any_attr = True
     imports: set[str] = set()
     for ref in (*facts.file_imports, *facts.star_imports):
         if ref.level or ref.module == "*" or ref in facts.star_imports:

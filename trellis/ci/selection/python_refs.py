@@ -27,9 +27,11 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
 * dotted string constants (``"app.models.User"``: ``mock.patch`` targets,
   ``pytest_plugins``) count as references;
 * ``getattr``-like calls with a constant name record that name; with a
-  computed one, the node may reach *any* attribute (``any_attr``) — unless
-  the value read cannot leave the expression or the local variable holding
-  it (``hasattr``; ``getattr`` whose result is only tested, compared, hashed,
+  computed one, the node may reach *any* attribute (``any_attr``) — of the
+  object a plain name holds (``getattr(str, case)``: a chain to ``str``
+  reading ``"*"``, nothing of the tree for a builtin), and unless the value
+  read cannot leave the expression or the local variable holding it
+  (``hasattr``; ``getattr`` whose result is only tested, compared, hashed,
   passed to ``isinstance``/``inspect.signature``, or read further): then
   only the code an attribute *read* runs is reached (``GETTERS``: properties,
   ``__getattr__``, ``__getattribute__``, ``__get__``);
@@ -1352,6 +1354,10 @@ class _Extractor:
             self.walk_stmt(stmt)
             self.acc_stack.pop()
             for element in value:
+                if isinstance(element, ast.Name) and element is not getattr(stmt, "value", None):
+                    # A plain name in a display (``words = ("FROM", join_words)``): reading it runs no code, and
+                    # creating the class calls ``__set_name__`` on the display, never on its elements.
+                    continue
                 dotted = _dotted(element)
                 assert dotted is not None
                 bound_values.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
@@ -1725,6 +1731,16 @@ class _Extractor:
                 named = list(self.frame.loop_strings[args[1].id])
             if named == [None] and (name == "hasattr" or id(node) in self.contained):
                 self.acc.attrs.add(GETTERS)  # only what reading an attribute runs; the value stays here
+                named = []
+            if (
+                named == [None]
+                and name in ("getattr", "inspect.getattr_static")
+                and args
+                and isinstance(args[0], ast.Name)
+            ):
+                # getattr(str, name): an attribute of what the name holds, as str.upper is — resolved by the
+                # graph (nothing of the tree for a builtin; any attribute of a value it cannot name).
+                self.name_chains(args[0].id, ("*",))
                 named = []
             if named == [None] and name in ("setattr", "delattr"):
                 # Writing an attribute under a computed name reads none: it runs what a write runs (a property's

@@ -629,6 +629,11 @@ class Graph:
                 # any attribute of anything (an instance's own __dict__ holds only what was stored in it).
                 names.add("*")
             new: set[_Target] = set()
+            if attr == "*":  # getattr(x, computed): any attribute of what the tree gives x (nothing of a builtin)
+                if targets:
+                    names.add("*")
+                    targets = {_VALUE}
+                continue
             if attr == "()":  # a call: a class gives an instance of it; anything else, an unknown value
                 for kind, value in targets:
                     if kind == _ENT and isinstance(value, int) and self.node_scope[value].kind == "class":
