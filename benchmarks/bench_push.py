@@ -812,7 +812,11 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     agents = 8
     server = ServerProcess(
-        work / "maintenance", max_workers=args.max_workers, durability=args.durability, loose_objects=args.loose_objects
+        work / "maintenance",
+        max_workers=args.max_workers,
+        durability=args.durability,
+        loose_objects=args.loose_objects,
+        workers=args.workers,
     )
     repository = "bench-maintenance"
     path = work / "maintenance" / "repos" / f"{repository}.git"
@@ -831,10 +835,10 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         seed_trellis_repository(server.address, repository)
         per_agent = math.ceil(args.maintenance / agents)
         spec = LoadSpec(server.address, repository, "stream", False, 0, 24 * 3600.0, agents=agents, commits=per_agent)
-        cpu0 = _proc_cpu(server.proc.pid, children=True)
+        cpu0 = _tree_cpu(server.proc.pid)
         commits, seconds, latencies, _, _ = run_load(spec, agents, args.client_procs, server, on_start=sampler.start)
         drain_s, _ = wait_idle(server.proc.pid, timeout=600)
-        cpu = _proc_cpu(server.proc.pid, children=True) - cpu0
+        cpu = _tree_cpu(server.proc.pid) - cpu0
     except BaseException:
         log(server.log_text())
         raise
@@ -863,6 +867,8 @@ def bench_maintenance(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "server_cpu_ms_per_commit_incl_git": round(cpu * 1000 / max(commits, 1), 3),
         "loose_objects_max": max((s[1] for s in samples), default=loose),
         "loose_objects_end": loose,
+        "samples": len(samples),
+        "samples_over_10000": sum(1 for s in samples if s[1] > 10_000),  # the goal: at most 10,000 loose objects
         "packs_max": max((s[2] for s in samples), default=len(packs)),
         "packs_end": len(packs),
         "pack_sizes": [p.objects for p in packs],
@@ -886,7 +892,8 @@ def print_maintenance(report: dict[str, Any]) -> None:
         f"{report['server_cpu_ms_per_commit_incl_git']} ms per commit, drained in {report['drain_s']:.1f} s"
     )
     print(
-        f"  loose objects: at most {report['loose_objects_max']} during the run (limit {report['loose_limit']}), "
+        f"  loose objects: at most {report['loose_objects_max']} during the run (limit {report['loose_limit']}; "
+        f"{report['samples_over_10000']} of {report['samples']} samples above 10,000), "
         f"{report['loose_objects_end']} at the end = {report['loose_share_of_budget']:.2%} of commits x 5; "
         f"packs: at most {report['packs_max']}, {report['packs_end']} at the end {report['pack_sizes']}"
     )

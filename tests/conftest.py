@@ -10,8 +10,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -35,6 +37,39 @@ GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
     "LC_ALL": "C",
 }
+
+
+def git_wrapper(directory: Path, on_pack_objects: str) -> Path:
+    """An executable ``git`` in ``directory`` that runs the shell command ``on_pack_objects`` before each
+    ``pack-objects`` (``sleep 1.5``: a git starved of CPU; ``exit 1``: one that fails), then the real git."""
+    wrapper = directory / "git"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$*" in *pack-objects*) {on_pack_objects};; esac\nexec {shutil.which("git")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+@contextmanager
+def most_loose_objects(repo_path: Path) -> Iterator[list[int]]:
+    """``[n]``: the most loose objects the repository held while the block ran, counted every 5 ms."""
+    from trellis.vcs.maintenance import loose_objects
+
+    most = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            most[0] = max(most[0], len(loose_objects(repo_path)))
+            stop.wait(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        yield most
+    finally:
+        stop.set()
+        sampler.join()
 
 
 def git(repo_path: Path, *args: str, check: bool = True) -> str:

@@ -283,17 +283,14 @@ def open_store(config: ServerConfig, sync: SyncFunction, *, recover: bool) -> St
     return store
 
 
-def start_maintainer(
-    config: ServerConfig, store: Store, sync: SyncFunction, *, hold_writers: bool = True
-) -> Maintainer:
-    """Background packing of the store's repositories (started by the caller once it serves). ``hold_writers``:
-    the store's writers wait while a repository is far behind (False where the writes are another process's)."""
+def start_maintainer(config: ServerConfig, store: Store, sync: SyncFunction) -> Maintainer:
+    """Background packing of the store's repositories (started by the caller once it serves); the store's
+    writers wait while a repository is far behind."""
     maintainer = Maintainer(
         store,
         sync=sync if config.durability is Durability.DURABLE else None,
         loose_limit=config.loose_objects_limit,
         env=git_env(),
-        hold_at=None if hold_writers else 0,
     )
     store.write_listeners.append(maintainer.notice)
     return maintainer

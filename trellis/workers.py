@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ from trellis import ci
 from trellis.ci.engine.gating import Gate
 from trellis.ci.engine.source import PipelineSource
 from trellis.ci.engine.store import RunStore
-from trellis.vcs import NotFound, Store, sync_filesystems
+from trellis.vcs import NotFound, Store, WriterHolds, sync_filesystems
+from trellis.vcs.maintenance import HOLD_TIMEOUT
 
 from .config import ServerConfig
 from .datadir import DataDirLock
@@ -77,6 +79,7 @@ _CHANNEL_OPTIONS = [
 ]
 _ALIVE_POLL_S = 0.2
 _NOTIFY_BATCH_S = 0.005
+_HOLD_POLL_S = 0.1  # while the front's writers may be held: how often it asks whether they still are
 _REOPEN_EVERY_S = 5.0
 _RESTART_EVERY_S = 1.0  # at most one start a second per process (one that fails at start-up does not spin)
 
@@ -182,10 +185,15 @@ def _unavailable(exc: grpc.RpcError) -> Unavailable:
 
 
 class RemoteIndex:
-    """The front's ``Index``: tells the index process what changed, batched in a background thread."""
+    """The front's ``Index``: tells the index process what changed, batched in a background thread, and holds
+    the front's writers while the index process's maintenance holds their repository (:attr:`holds`, a copy
+    refreshed with each answer to a notice, and every :data:`_HOLD_POLL_S` while any is held)."""
 
     def __init__(self, link: Link) -> None:
         self.link = link
+        self.holds = WriterHolds(HOLD_TIMEOUT)
+        self.waiting: Callable[[], AbstractContextManager[None]] = nullcontext
+        """Entered around a held writer's wait (the store's: its admission slot is given up)."""
         self._guard = threading.Condition()
         self._changed: set[str] = set()
         self._writes: dict[str, int] = {}
@@ -199,9 +207,11 @@ class RemoteIndex:
             self._guard.notify()
 
     def written(self, repository: str) -> None:
-        """A store write listener: counts acknowledged writes for the index process's maintenance."""
+        """A store write listener: counts acknowledged writes for the index process's maintenance, then waits
+        while their repository is held (as :meth:`trellis.vcs.Maintainer.notice` in one process)."""
         with self._guard:
             self._writes[repository] = self._writes.get(repository, 0) + 1
+        self.holds.wait(repository, self.waiting)
 
     def deleted(self, repository: str) -> None:
         self.link.call("index", "deleted", repository)
@@ -215,28 +225,37 @@ class RemoteIndex:
         self._changed, self._writes = set(), {}
         return changed, writes
 
-    def _flush(self) -> None:
+    def _flush(self, poll: bool = False) -> None:
         with self._guard:
             changed, writes = self._take()
-        if changed or writes:
+        if changed or writes or poll:
             self._send(changed, writes)
 
     def _send(self, changed: list[str], writes: dict[str, int]) -> None:
         try:
-            self.link.call("index", "changes", changed, writes, timeout=30)
+            held = self.link.call("index", "changes", changed, writes, timeout=30)
         except Unavailable:
-            # The index process is being restarted: it catches up from git when it starts.
+            # The index process is being restarted: it catches up from git when it starts, and holds the
+            # writers again once it has counted their loose objects.
             log.warning("the index process did not take a change notice; it catches up when it starts")
+            held = {}
+        self.holds.replace(held)
 
     def _run(self) -> None:
         while True:
+            poll = False
             with self._guard:
                 while not self._changed and not self._closed:
-                    self._guard.wait()
+                    if not self.holds:
+                        self._guard.wait()
+                    elif not self._guard.wait(_HOLD_POLL_S):
+                        poll = True  # writers may be held: ask whether they still are
+                        break
                 if self._closed and not self._changed:
                     return
-            time.sleep(_NOTIFY_BATCH_S)  # let the commits arriving together share one notice
-            self._flush()
+            if not poll:
+                time.sleep(_NOTIFY_BATCH_S)  # let the commits arriving together share one notice
+            self._flush(poll)
 
     def close(self) -> None:
         with self._guard:
@@ -244,6 +263,7 @@ class RemoteIndex:
             self._guard.notify()
         self._thread.join(timeout=10)
         self._flush()
+        self.holds.replace({})
 
 
 class IndexHost:
@@ -253,13 +273,16 @@ class IndexHost:
         self.index = index
         self.maintainer = maintainer
 
-    def changes(self, changed: list[str], writes: dict[str, int]) -> None:
+    def changes(self, changed: list[str], writes: dict[str, int]) -> dict[str, float]:
+        """Returns the repositories whose writers are held, with the seconds each hold has left."""
         for repository in changed:
             self.index.changed(repository)
-        if self.maintainer is not None:
-            for repository, count in writes.items():
-                for _ in range(count):
-                    self.maintainer.notice(repository)
+        if self.maintainer is None:
+            return {}
+        for repository, count in writes.items():
+            self.maintainer.count(repository, count)
+        held: dict[str, float] = self.maintainer.holds.held()
+        return held
 
     def deleted(self, repository: str) -> None:
         self.index.deleted(repository)
@@ -387,6 +410,7 @@ class FrontLink:
         """Report the front's writes to the index process (for maintenance), and reopen the repositories whose
         packs its maintenance changed (so that deleted packs do not stay open here)."""
         store.write_listeners.append(self.index.written)
+        self.index.waiting = lambda: store.waiting()
 
         def reopen() -> None:
             while True:
@@ -749,11 +773,8 @@ def _index(plan: Plan, plan_path: Path, name: str) -> None:
 
     config = plan.config
     store = open_store(config, sync_filesystems, recover=False)
-    maintainer = (  # the writes are the fronts': their notices come in batches, nothing to hold here
-        start_maintainer(config, store, sync_filesystems, hold_writers=False)
-        if config.loose_objects_limit > 0
-        else None
-    )
+    # The fronts' writes come in batched notices (IndexHost.changes); their writers wait in the fronts.
+    maintainer = start_maintainer(config, store, sync_filesystems) if config.loose_objects_limit > 0 else None
     differ = open_differ(config, store)
     index = open_index(config, differ)
     verifier = open_verifier(config, store, differ, index)

@@ -23,7 +23,7 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.conftest import assert_fsck_clean, first_parent_history, repo_path
+from tests.conftest import assert_fsck_clean, first_parent_history, git_wrapper, most_loose_objects, repo_path
 from trellis import vcs
 from trellis.client import Client
 from trellis.errors import Unavailable
@@ -41,11 +41,11 @@ OWN_CONNECTION = [
 
 
 class Workers:
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.extra = list(extra)
         self.log = data_dir.parent / "serve.log"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
         with self.log.open("wb") as log:
             self.proc = self._start(env, log)
         deadline = time.monotonic() + 180
@@ -254,6 +254,36 @@ def test_kill_9_of_one_process_loses_nothing_and_the_others_serve(workers: Worke
     history = first_parent_history(repo_path(workers.data_dir, "demo"), "main")
     assert set(acknowledged) <= set(history)
     assert_fsck_clean(repo_path(workers.data_dir, "demo"))
+
+
+def test_the_fronts_writers_wait_while_the_loose_objects_are_far_above_the_limit(tmp_path: Path) -> None:
+    """The index process packs what the fronts write. A git that takes 1.5 s per ``pack-objects`` stands for
+    one starved of CPU: at three times the limit (60 loose objects of 20) the fronts' writers wait for a pass, as
+    one process's do, so the loose objects stay bounded by that plus what the writes in flight add (without the
+    hold, the writes outran the passes: 200-300); every acknowledged commit is kept, fsck clean."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    git_wrapper(bin_dir, "sleep 1.5")
+    running = Workers(tmp_path / "data", "--loose-objects", "20", env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    try:
+        with running.client() as client:
+            client.create_repository("demo")
+        path = repo_path(running.data_dir, "demo")
+
+        def push(agent: int) -> list[str]:
+            with running.client() as client:  # a connection of its own: the kernel picks its front
+                return [
+                    client.commit("demo", "main", {f"a{agent}/f{i}.txt": f"{i}\n"}, f"{agent}/{i}").commit.commit_id
+                    for i in range(20)
+                ]
+
+        with most_loose_objects(path) as most, concurrent.futures.ThreadPoolExecutor(4) as pool:
+            acknowledged = [c for ids in pool.map(push, range(4)) for c in ids]
+        assert most[0] <= 60 + 40, most[0]
+        assert set(acknowledged) <= set(first_parent_history(path, "main"))
+        assert_fsck_clean(path)
+    finally:
+        running.stop()
 
 
 def test_an_agent_has_one_rate_quota_across_the_fronts(tmp_path: Path) -> None:

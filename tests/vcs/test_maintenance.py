@@ -8,6 +8,7 @@ import random
 import shutil
 import subprocess
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ALICE, assert_fsck_clean, git
+from tests.conftest import ALICE, assert_fsck_clean, git, git_wrapper, most_loose_objects
 from trellis import vcs
 from trellis.vcs.maintenance import (
     PackFile,
@@ -389,13 +390,6 @@ def test_the_maintainer_packs_a_repository_once_it_has_enough_loose_objects(data
     assert_fsck_clean(path)
 
 
-def _git_wrapper(tmp_path: Path, on_pack_objects: str) -> Path:
-    wrapper = tmp_path / "git-wrapper"
-    wrapper.write_text(f'#!/bin/sh\ncase "$*" in *pack-objects*) {on_pack_objects};; esac\nexec git "$@"\n')
-    wrapper.chmod(0o755)
-    return wrapper
-
-
 def test_writers_wait_while_the_loose_objects_are_far_above_the_limit(data_dir: Path, tmp_path: Path) -> None:
     """git's share of a busy machine can be too small for its passes to keep up with the writers (100,000
     micro-commits peaked at 10,000-25,000 loose objects against a limit of 2,000): a git that takes 1.5 s per
@@ -403,26 +397,15 @@ def test_writers_wait_while_the_loose_objects_are_far_above_the_limit(data_dir: 
     bounded by that plus one commit's; every commit is kept, fsck clean."""
     store, path = _demo(data_dir)
     maintainer = vcs.Maintainer(
-        store, sync=None, loose_limit=20, check_every=1, git=str(_git_wrapper(tmp_path, "sleep 1.5"))
+        store, sync=None, loose_limit=20, check_every=1, git=str(git_wrapper(tmp_path, "sleep 1.5"))
     )
     assert maintainer.hold_at == 60
     store.write_listeners.append(maintainer.notice)
     maintainer.start()
-    most = [0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            most[0] = max(most[0], len(loose_objects(path)))
-            stop.wait(0.005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
     try:
-        ids = _commits(store, 30)  # about 4 objects each: 120 loose objects within a pass, left alone
+        with most_loose_objects(path) as most:
+            ids = _commits(store, 30)  # about 4 objects each: 120 loose objects within a pass, left alone
     finally:
-        stop.set()
-        sampler.join()
         maintainer.close()
     assert maintainer.runs >= 1
     assert most[0] <= 60 + 4, most[0]
@@ -433,7 +416,7 @@ def test_writers_wait_while_the_loose_objects_are_far_above_the_limit(data_dir: 
 def test_writers_are_not_held_by_a_maintenance_that_fails(data_dir: Path, tmp_path: Path) -> None:
     store, path = _demo(data_dir)
     maintainer = vcs.Maintainer(
-        store, sync=None, loose_limit=5, check_every=1, git=str(_git_wrapper(tmp_path, "exit 1")), hold_timeout=600
+        store, sync=None, loose_limit=5, check_every=1, git=str(git_wrapper(tmp_path, "exit 1")), hold_timeout=600
     )
     store.write_listeners.append(maintainer.notice)
     maintainer.start()
@@ -625,3 +608,24 @@ def test_writes_during_a_long_roll_up_are_packed_beside_it(data_dir: Path, tmp_p
     assert result.loose_deleted == result.loose_before > 0
     assert len(pack_files(path)) == 2  # the roll-up and the pack made beside it
     assert_fsck_clean(path)
+
+
+def test_a_hold_lets_its_writers_go_once_it_is_timeout_old_and_a_copy_ends_with_it() -> None:
+    """A repository far behind holds its writers at most ``hold_timeout`` in all: a hold nobody lets go (a
+    maintainer that died, as the index process of ``serve --workers``) ends, and so does a copy of it (a
+    front's, refreshed from the maintainer's :meth:`~trellis.vcs.WriterHolds.held`)."""
+    holds, copy = vcs.WriterHolds(0.3), vcs.WriterHolds(30)
+    holds.hold("demo")
+    copy.replace(holds.held())
+    assert "demo" in holds and "demo" in copy and "other" not in copy
+    started = time.monotonic()
+    copy.wait("demo")
+    assert 0.2 < time.monotonic() - started < 5
+    assert "demo" not in holds and not holds.held() and not copy
+    holds.hold("demo")
+    copy.replace(holds.held())
+    waiter = threading.Thread(target=copy.wait, args=("demo",))
+    waiter.start()
+    copy.replace({})  # the maintainer let go: so does the copy, at once
+    waiter.join(0.2)
+    assert not waiter.is_alive()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         VcsError,
     )
     from .linediff import Hunk, LineChanges, line_changes, unified_diff
-    from .maintenance import LOOSE_LIMIT, Maintainer, MaintenanceFailed, MaintenanceResult, maintain
+    from .maintenance import LOOSE_LIMIT, Maintainer, MaintenanceFailed, MaintenanceResult, WriterHolds, maintain
     from .model import (
         Branch,
         Change,
@@ -102,6 +102,7 @@ _LAZY = {
     "TreeEntry": "model",
     "TreeReader": "reads",
     "VcsError": "errors",
+    "WriterHolds": "maintenance",
     "blob_id": "reads",
     "cache_blobs": "reader",
     "limit_object_cache": "reader",
@@ -142,6 +143,7 @@ __all__ = [
     "MaintenanceResult",
     "Maintainer",
     "SyncFunction",
+    "WriterHolds",
     "blob_id",
     "cache_blobs",
     "limit_object_cache",

@@ -65,6 +65,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +83,7 @@ __all__ = [
     "Maintainer",
     "PackFile",
     "PackIndex",
+    "WriterHolds",
     "estimate_loose_objects",
     "loose_objects",
     "maintain",
@@ -95,6 +97,8 @@ LOOSE_LIMIT = 2000
 """Loose objects a repository may gather before it is packed (about 400 micro-commits)."""
 HOLD_FACTOR = 3
 """A repository's writers wait once it holds this many times its loose-object limit (see :class:`Maintainer`)."""
+HOLD_TIMEOUT = 30.0
+"""Seconds a repository's writers are held at most, whether maintenance caught up or not."""
 
 _HEX2 = re.compile(r"[0-9a-f]{2}")
 _HEX38 = re.compile(r"[0-9a-f]{38}")
@@ -530,28 +534,97 @@ def _delete_packed_loose(
     return deleted
 
 
+class WriterHolds:
+    """The repositories whose writers wait for maintenance to catch up, each until it is let go or its hold is
+    ``timeout`` seconds old.
+
+    A :class:`Maintainer` holds and lets go; the writers of its store wait in
+    :meth:`wait`. The fronts of ``serve --workers N`` (whose writes another
+    process maintains) keep a copy that the index process refreshes
+    (:meth:`held`, then :meth:`replace`), and their writers wait on it the same
+    way: the hold times out on both sides, so a front whose index process died
+    is not held for longer than ``timeout``.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._until: dict[str, float] = {}  # repository -> when its hold ends at the latest (monotonic)
+        self._cond = threading.Condition()
+
+    def hold(self, repository: str) -> None:
+        """Hold ``repository``'s writers (a hold already in place keeps its end)."""
+        with self._cond:
+            self._until.setdefault(repository, time.monotonic() + self.timeout)
+
+    def release(self, repository: str) -> None:
+        with self._cond:
+            if self._until.pop(repository, None) is not None:
+                self._cond.notify_all()
+
+    def replace(self, held: Mapping[str, float]) -> None:
+        """Hold exactly ``held`` (repository -> seconds its hold has left), as another process's :meth:`held`."""
+        now = time.monotonic()
+        with self._cond:
+            self._until = {repository: now + left for repository, left in held.items()}
+            self._cond.notify_all()
+
+    def held(self) -> dict[str, float]:
+        """The repositories held now, with the seconds each hold has left (ended ones are dropped)."""
+        now = time.monotonic()
+        with self._cond:
+            self._until = {r: until for r, until in self._until.items() if until > now}
+            return {r: until - now for r, until in self._until.items()}
+
+    def __contains__(self, repository: object) -> bool:
+        with self._cond:
+            until = self._until.get(repository) if isinstance(repository, str) else None
+            return until is not None and until > time.monotonic()
+
+    def __bool__(self) -> bool:
+        return bool(self.held())
+
+    def wait(self, repository: str, waiting: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
+        """Return once ``repository``'s writers are not held; ``waiting`` is entered around the wait (a server
+        gives the caller's admission slot up meanwhile)."""
+        if repository not in self:
+            return
+        with waiting(), self._cond:
+            while (until := self._until.get(repository)) is not None:
+                left = until - time.monotonic()
+                if left <= 0:
+                    log.warning("maintenance of %s: writers held for %.0f s; let go", repository, self.timeout)
+                    del self._until[repository]
+                    self._cond.notify_all()
+                    return
+                self._cond.wait(left)
+
+
 class Maintainer:
     """Runs :func:`maintain` in a background thread on each repository of ``store`` that needs it.
 
     Register :meth:`notice` as a write listener of the store: every
-    ``check_every`` writes to a repository, its loose objects are counted
+    ``check_every`` writes to a repository (by default a twentieth of
+    ``loose_limit``, at most 100), its loose objects are counted
     (:func:`estimate_loose_objects`), and once there are ``loose_limit`` of
-    them the repository is queued. After a
-    run that deleted packs the store reopens the repository.
+    them the repository is queued. Writes another process made and reported
+    are counted with :meth:`count`. After a run that deleted packs the store
+    reopens the repository.
 
     Once a repository holds ``hold_at`` loose objects (default three times
-    ``loose_limit``), its writers are held: :meth:`notice`, called on the
-    writer's thread after its write was acknowledged durable and before the
-    caller is answered, waits (its admission slot given up) until a pass has
-    brought the count below ``hold_at`` again, or ``hold_timeout`` seconds.
-    git packs a loose object for about a tenth of the CPU the server spent
-    writing it, but on a machine whose cores are taken (by the server's own
-    writers and by other processes) git's fair share can fall below that
-    tenth, and then nothing but fewer writes bounds the loose objects: in one
-    10 s sample in ten they reached 10,000-25,000 (benchmarks/RESULTS.md).
-    A run that fails, or finds another process maintaining the repository,
-    lets the writers go. ``hold_at=0``: never hold (the index process of
-    ``serve --workers``, whose notices come from the fronts in batches).
+    ``loose_limit``), its writers are held (:attr:`holds`): :meth:`notice`,
+    called on the writer's thread after its write was acknowledged durable
+    and before the caller is answered, waits (its admission slot given up)
+    until a pass has brought the count below ``hold_at`` again, or the hold is
+    ``hold_timeout`` seconds old. git packs a loose object for about a tenth
+    of the CPU the server spent writing it, but on a machine whose cores are
+    taken (by the server's own writers and by other processes) git's fair
+    share can fall below that tenth, and then nothing but fewer writes bounds
+    the loose objects: in one 10 s sample in ten they reached 10,000-25,000
+    (benchmarks/RESULTS.md). A run that fails, or finds another process
+    maintaining the repository, lets the writers go. ``hold_at=0``: never
+    hold. The fronts of ``serve --workers N`` hold their writers on a copy of
+    :attr:`holds` that the index process's maintainer keeps up to date
+    (:mod:`trellis.workers`).
     """
 
     def __init__(
@@ -560,23 +633,23 @@ class Maintainer:
         *,
         sync: SyncFunction | None,
         loose_limit: int = LOOSE_LIMIT,
-        check_every: int = 100,
+        check_every: int | None = None,
         git: str = "git",
         env: Mapping[str, str] | None = None,
         hold_at: int | None = None,
-        hold_timeout: float = 30.0,
+        hold_timeout: float = HOLD_TIMEOUT,
     ) -> None:
         self.store = store
         self.sync = sync
         self.loose_limit = loose_limit
-        self.check_every = check_every
+        # about a quarter of the limit in loose objects between two counts (five objects a write)
+        self.check_every = max(1, min(100, loose_limit // 20)) if check_every is None else check_every
         self.git = git
         self.env = env
         self.hold_at = HOLD_FACTOR * loose_limit if hold_at is None else hold_at
-        self.hold_timeout = hold_timeout
+        self.holds = WriterHolds(hold_timeout)
         self.runs = 0
         self._writes: dict[str, int] = {}
-        self._held: set[str] = set()  # repositories whose writers wait for a pass
         self._queue: list[str] = []
         self._cond = threading.Condition()
         self._closed = False
@@ -595,14 +668,18 @@ class Maintainer:
                 self._check(entry.name.removesuffix(".git"))
 
     def notice(self, repository: str) -> None:
-        """A write to ``repository`` was acknowledged."""
+        """A write to ``repository`` was acknowledged (a store write listener): count it, and wait while the
+        repository's writers are held."""
+        self.count(repository)
+        self.holds.wait(repository, self.store.waiting)
+
+    def count(self, repository: str, writes: int = 1) -> None:
+        """``writes`` writes to ``repository`` were acknowledged (by another process: nothing waits here)."""
         with self._cond:
-            n = self._writes.get(repository, 0) + 1
+            n = self._writes.get(repository, 0) + writes
             self._writes[repository] = n % self.check_every
         if n >= self.check_every:
             self._check(repository)
-        if repository in self._held:
-            self._hold(repository)
 
     def _check(self, repository: str) -> None:
         try:
@@ -612,38 +689,20 @@ class Maintainer:
         if count >= self.loose_limit:
             with self._cond:
                 if self.hold_at and count >= self.hold_at and not self._closed:
-                    self._held.add(repository)
+                    self.holds.hold(repository)
                 if repository not in self._queue:
                     self._queue.append(repository)
                     self._cond.notify_all()
 
-    def _hold(self, repository: str) -> None:
-        """Wait while ``repository``'s writers are held (its admission slot given up meanwhile)."""
-        deadline = time.monotonic() + self.hold_timeout
-        with self.store.waiting(), self._cond:
-            while repository in self._held:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    log.warning("maintenance of %s: writers held for %.0f s; let go", repository, self.hold_timeout)
-                    self._release(repository)
-                    return
-                self._cond.wait(left)
-
-    def _release(self, repository: str) -> None:
-        with self._cond:
-            if repository in self._held:
-                self._held.discard(repository)
-                self._cond.notify_all()
-
     def _packed(self, repository: str) -> None:
         """A pass (or a roll-up) deleted what it packed: let the writers go if the count is below ``hold_at``."""
-        if repository in self._held:
+        if repository in self.holds:
             try:
                 count = estimate_loose_objects(self.store.repository_path(repository))
             except (OSError, VcsError):
                 count = 0
             if count < self.hold_at:
-                self._release(repository)
+                self.holds.release(repository)
 
     def run_now(self, repository: str) -> MaintenanceResult:
         """Maintain ``repository`` in the calling thread."""
@@ -690,21 +749,21 @@ class Maintainer:
     def _after_run(self, repository: str, result: MaintenanceResult | None) -> None:
         """Writers held on ``repository`` go unless the run packed something and the count is still high: then
         the repository runs again at once (the writers, held, no longer notice anything)."""
-        if repository not in self._held:
+        if repository not in self.holds:
             return
         if result is None or not (result.loose_deleted or result.new_pack):  # failed, or another process's turn
-            self._release(repository)
+            self.holds.release(repository)
             return
         self._packed(repository)
         with self._cond:
-            if repository in self._held and repository not in self._queue:
+            if repository in self.holds and repository not in self._queue:
                 self._queue.append(repository)
 
     def close(self) -> None:
         """Stop after the current run (a git process in flight finishes: it leaves no partial state)."""
         with self._cond:
             self._closed = True
-            self._held.clear()
+            self.holds.replace({})
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=60)
