@@ -78,8 +78,11 @@ def _env() -> dict[str, str]:
 class Server:
     """``python -m trellis serve`` on a fixed port, started and killed at will."""
 
-    def __init__(self, data_dir: Path, port: int, log: Path, workers: int = 0) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, log: Path, workers: int = 0, loose_objects: int | None = None
+    ) -> None:
         self.data_dir, self.port, self.log, self.workers = data_dir, port, log, workers
+        self.loose_objects = loose_objects
         self.address = f"127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -103,6 +106,7 @@ class Server:
                     "warning",
                     "--workers",
                     str(self.workers),
+                    *(["--loose-objects", str(self.loose_objects)] if self.loose_objects is not None else []),
                 ],
                 stdout=out,
                 stderr=out,
@@ -451,6 +455,7 @@ def run(
     check_index_every: int = 1,
     seed: int | None = None,
     workers: int = 0,
+    loose_objects: int | None = None,
     say: Callable[[str], None] = print,
 ) -> Report:
     from trellis.client import Client
@@ -458,7 +463,7 @@ def run(
     rng = random.Random(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
-    server = Server(data_dir, free_port(), workdir / "server.log", workers)
+    server = Server(data_dir, free_port(), workdir / "server.log", workers, loose_objects)
     report = Report(agents=agents)
     began = time.monotonic()
     server.start()
@@ -603,6 +608,14 @@ def main(argv: list[str] | None = None) -> int:
         help="serve --workers N (default 0: one process); each cycle first SIGKILLs one of its "
         "processes at random (a front, the index process or the supervisor) under load, then all",
     )
+    parser.add_argument(
+        "--loose-objects",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the server's --loose-objects (default: the server's, 2000); a small limit packs, and holds the "
+        "writers of a repository far above it, while processes are killed",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the data directory and journals here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -622,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         check_index_every=args.check_index_every,
         seed=args.seed,
         workers=args.workers,
+        loose_objects=args.loose_objects,
         say=lambda s: print(s, flush=True),
     )
     if args.json:
