@@ -187,3 +187,80 @@ def test_every_function_a_namespace_scan_runs_selects_the_test(tmp_path: Path) -
         assert "tests/test_scan.py::test_import" in index.select([change]).tests, entity
     unused = ChangedEntity("scan/mod.py", "scan.mod.Base.work", "modified", ("body",))
     assert "tests/test_scan.py::test_import" not in index.select([unused]).tests
+
+
+FORMATTED = """\
+class Marker:
+    def __format__(self, spec):
+        return "[" + describe() + "]"
+
+
+def describe():
+    return "0-9"
+
+
+class Patterns:
+    digits = "0-9"
+    marker = Marker()
+
+    @classmethod
+    def _construct(cls, fmt):
+        return fmt.format(**vars(cls))
+
+    @classmethod
+    def number(cls):
+        return cls._construct("{marker}{digits}+")
+
+    @staticmethod
+    def helper():
+        return 1
+
+
+class Narrow(Patterns):
+    digits = "0-4"
+
+    @classmethod
+    def number(cls):
+        return cls._construct("{digits}" + cls.__dict__["digits"])
+
+
+class Other:
+    def unrelated(self):
+        return 1
+
+
+OTHER = Other()
+PATTERN = Patterns.number()
+NARROW = Narrow.number()
+"""
+
+
+def test_a_class_namespace_handed_on_in_a_classmethod_hands_out_its_familys_members(tmp_path: Path) -> None:
+    """natsort's ``fmt.format(**vars(cls))`` in a classmethod: the namespace of ``cls`` (a class of its family)
+    goes to other code, which may read, call or format any value in it — the family's members and what its body
+    binds — as ``getattr(cls, name)`` may; not any attribute of any object (``Other().unrelated``, never run,
+    selected every test that imports the module). Run for real: every function entered selects the test."""
+    package = tmp_path / "fmt"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(FORMATTED)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with _entered(tmp_path) as entered:
+            module = importlib.import_module("fmt.mod")
+            assert (module.PATTERN, module.NARROW) == ("[0-9]0-9+", "0-40-4")
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("fmt", "fmt.mod"):
+            sys.modules.pop(name, None)
+    ran = {_entity(e.partition("::")[2]) for e in entered if e.startswith("fmt/mod.py::")}
+    assert {"Marker.__format__", "describe", "Patterns._construct", "Narrow.number"} <= ran
+    test = "import fmt.mod\n\n\ndef test_import():\n    assert fmt.mod.PATTERN\n"
+    index = TestIndex.build(
+        {"fmt/__init__.py": b"", "fmt/mod.py": FORMATTED.encode(), "tests/test_fmt.py": test.encode()}
+    )
+    for entity in sorted(ran - {""}) + ["Patterns.helper"]:  # helper: a member the namespace hands out
+        change = ChangedEntity("fmt/mod.py", f"fmt.mod.{entity}", "modified", ("body",))
+        assert "tests/test_fmt.py::test_import" in index.select([change]).tests, entity
+    unused = ChangedEntity("fmt/mod.py", "fmt.mod.Other.unrelated", "modified", ("body",))
+    assert "tests/test_fmt.py::test_import" not in index.select([unused]).tests

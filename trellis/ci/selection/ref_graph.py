@@ -565,12 +565,16 @@ class Graph:
             if attrs[0] == "__subclasses__":  # cls.__subclasses__(): classes no reference names
                 edges, names = self.walk({_VALUE}, attrs[1:])
                 return edges, names | {INSTANCES}
-            if attrs[0] in NAMESPACE_ATTRS and (not chain.instance or self.may_be_metaclass(cls)):
-                # cls.__dict__ in a classmethod, or self.__dict__ where self may be a class (a metaclass's
-                # method: an outside base may be ``type``); an instance's own __dict__ holds what it stored
+            if attrs[0] in NAMESPACE_ATTRS and chain.instance and self.may_be_metaclass(cls):
+                # self.__dict__ where self may be a class (a metaclass's method: an outside base may be ``type``):
+                # any class's namespace; an instance's own __dict__ holds what it stored
                 return self.walk({_VALUE}, attrs)
             classes = self.after(cls) if chain.kind == "super" else self.family(cls)
-            if attrs[0] == "*":  # getattr(self, computed): every member of the family
+            if attrs[0] == "*" or (attrs[0] in NAMESPACE_ATTRS and not chain.instance):
+                # getattr(self, computed): every member of the family. So does the namespace of ``cls`` in a
+                # classmethod (``vars(cls)``, ``cls.__dict__``) handed on whole (natsort's
+                # ``fmt.format(**vars(cls))``): it holds the members of one class of the family, and the values
+                # its body binds, which the class's own references reach
                 every: set[_Target] = {
                     (_ENT, self.node_of[(self.node_path[c], q)]) for c in classes for _, q in self.node_scope[c].members
                 }
