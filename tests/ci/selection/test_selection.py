@@ -2409,6 +2409,23 @@ def test_a_changed_environment_runs_everything_with_its_own_rule() -> None:
     assert selected(APP, ChangedPath("uv.lock"), ChangedPath(".coveragerc"), ChangedPath("codspeed.yml")) == set()
 
 
+def test_editor_and_agent_settings_select_no_test() -> None:
+    """A release of sqlparse changes ``.idea/workspace.xml``, ``.idea/sqlparse.iml`` and ``.claude/settings.local.json``
+    (an IDE's and a coding agent's own settings) and drops ``pixi.lock``: no test reads them, so no test runs —
+    unless code names one (a test reading ``.vscode/settings.json`` is selected)."""
+    changed = (
+        ".idea/workspace.xml",
+        ".idea/sqlparse.iml",
+        ".claude/settings.local.json",
+        ".vscode/x.json",
+        "pixi.lock",
+    )
+    assert selected(APP, *map(ChangedPath, changed)) == set()
+    reader = "import json\n\n\ndef test_settings():\n    assert json.load(open('.vscode/settings.json'))\n"
+    files = {**APP, "tests/test_settings.py": reader}
+    assert selected(files, ChangedPath(".vscode/settings.json")) == {"tests/test_settings.py::test_settings"}
+
+
 def test_a_class_attribute_bound_to_a_named_value_may_run_its_set_name_when_the_class_is_defined() -> None:
     """``type.__new__`` calls ``__set_name__`` on each attribute value whose type has one: a class whose body names
     a value (not a literal) runs code of the tree when defined, so its definer counts, TestCase base or not."""

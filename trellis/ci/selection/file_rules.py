@@ -83,6 +83,11 @@ INERT_KINDS = (
     ".pylintrc",
     ".coveragerc",
     ".git-blame-ignore-revs",
+    # Editors' and coding agents' own settings: read by the IDE or the agent, never by the project's code.
+    ".idea/**",
+    "*.iml",
+    ".vscode/**",
+    ".claude/**",
     # Build and container recipes: read by their tools, which a test names to run them (see _TOOL_FILES).
     "Makefile",
     "makefile",
@@ -101,6 +106,7 @@ INERT_KINDS = (
     "poetry.lock",
     "pdm.lock",
     "Pipfile.lock",
+    "pixi.lock",
 )
 
 # Parts of packaging metadata that no test run depends on.
