@@ -2409,6 +2409,21 @@ def test_a_changed_environment_runs_everything_with_its_own_rule() -> None:
     assert selected(APP, ChangedPath("uv.lock"), ChangedPath(".coveragerc"), ChangedPath("codspeed.yml")) == set()
 
 
+def test_a_bare_wildcard_string_names_no_file() -> None:
+    """sqlparse's lexer compares tokens with ``"*"``, which every test reaches: a changed README or IDE file then
+    selected every test, as if ``"*"`` were a glob naming it. A bare wildcard names no file in particular; a glob
+    with a name or an extension, or the directory a listing spells, still names the files it matches."""
+    readers = {
+        "tests/test_sql.py": "def test_star():\n    assert '*' in 'SELECT * FROM t'\n",
+        "tests/test_md.py": "import glob\n\n\ndef test_md():\n    assert glob.glob('*.md') is not None\n",
+        "tests/test_docs.py": "import pathlib\n\n\ndef test_docs():\n    assert list(pathlib.Path('docs').glob('*')) is not None\n",
+    }
+    files = {**APP, **readers}
+    assert selected(files, ChangedPath("README.md")) == {"tests/test_md.py::test_md"}
+    assert selected(files, ChangedPath("docs/index.rst")) == {"tests/test_docs.py::test_docs"}
+    assert selected(files, ChangedPath(".idea/workspace.xml")) == set()
+
+
 def test_editor_and_agent_settings_select_no_test() -> None:
     """A release of sqlparse changes ``.idea/workspace.xml``, ``.idea/sqlparse.iml`` and ``.claude/settings.local.json``
     (an IDE's and a coding agent's own settings) and drops ``pixi.lock``: no test reads them, so no test runs —

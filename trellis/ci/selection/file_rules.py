@@ -253,7 +253,14 @@ def naming_words(path: str, python_dirs: Iterable[str]) -> frozenset[str]:
 
 def may_name(words: Iterable[str]) -> bool:
     """Does ``words`` hold an extension or a glob (a word :func:`named_by` matches against a file's name)?"""
-    return any((w.startswith(".") and len(w) > 1) or "*" in w or "?" in w for w in words)
+    return any((w.startswith(".") and len(w) > 1) or _glob(w) for w in words)
+
+
+def _glob(word: str) -> bool:
+    """A glob that names some files and not others: ``"*.md"``, ``"README*"``. A bare wildcard (``"*"``, ``"**"``,
+    ``"?"``: SQL's ``*``, an operator table's) names no file; code that lists every file of a directory finds them
+    as ``os.walk`` does, and reads the ones a directory, extension or name it spells selects."""
+    return ("*" in word or "?" in word) and not set(word) <= {"*", "?"}
 
 
 def named_by(path: str, words: AbstractSet[str], python_dirs: Iterable[str]) -> str:
@@ -275,7 +282,7 @@ def named_by(path: str, words: AbstractSet[str], python_dirs: Iterable[str]) -> 
     for word in words:
         if word.startswith(".") and len(word) > 1 and name.endswith(word):
             return word  # an extension the code joins to a computed name: f"{case}.txt"
-        if "*" in word or "?" in word:
+        if _glob(word):
             try:
                 if path_matches(word, name):
                     return word
