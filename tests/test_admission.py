@@ -1,4 +1,5 @@
-"""The admission queue: at most N calls run, the others in arrival order; a call that waits gives its turn up.
+"""The admission queue: at most N calls run, cheap ones first, the others in arrival order; a call that waits
+gives its turn up; a heavy call is passed over a bounded number of times.
 
 Unit tests drive :class:`Admission` with threads and events (no clocks); the
 end-to-end tests run the real server with one slot: a commit waiting for its
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from trellis import vcs
-from trellis.admission import Admission, waiting
+from trellis.admission import Admission, Cost, cost_of, waiting
 from trellis.client import Client
 from trellis.config import ServerConfig
 from trellis.server import build_server
@@ -62,6 +63,85 @@ def test_callers_beyond_the_slots_wait_and_enter_in_arrival_order() -> None:
         t.join(PATIENCE)
     assert entered == [0, 1, 2, 3, 4]
     assert admission.queued == 0
+
+
+def _enter_in_turn(admission: Admission, costs: list[tuple[str, Cost]]) -> list[str]:
+    """Hold the slots, queue callers of ``costs`` one by one (so their arrival order is known), release: the
+    order in which they entered."""
+    entered: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with admission.slot():
+            holding.set()
+            release.wait(PATIENCE)
+
+    def caller(name: str, cost: Cost) -> None:
+        with admission.slot(cost):
+            entered.append(name)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    holding.wait(PATIENCE)
+    callers = []
+    for i, (name, cost) in enumerate(costs):
+        t = threading.Thread(target=caller, args=(name, cost))
+        t.start()
+        callers.append(t)
+        _eventually(lambda i=i: admission.queued == i + 1)
+    release.set()
+    for t in [first, *callers]:
+        t.join(PATIENCE)
+    assert admission.queued == 0
+    return entered
+
+
+def test_cheap_calls_enter_before_heavy_ones_that_queued_earlier() -> None:
+    costs = [("diff", Cost.HEAVY), ("query", Cost.HEAVY), ("commit", Cost.CHEAP), ("get_branch", Cost.CHEAP)]
+    assert _enter_in_turn(Admission(1, patience=10), costs) == ["commit", "get_branch", "diff", "query"]
+
+
+def test_a_heavy_call_is_passed_over_at_most_patience_times() -> None:
+    costs = [("heavy", Cost.HEAVY)] + [(f"cheap{i}", Cost.CHEAP) for i in range(5)]
+    order = _enter_in_turn(Admission(1, patience=2), costs)
+    assert order == ["cheap0", "cheap1", "heavy", "cheap2", "cheap3", "cheap4"]
+
+
+def test_heavy_calls_take_at_most_their_share_of_the_slots() -> None:
+    """With three slots and one for heavy calls, a second heavy call queues while slots are free; a cheap one
+    goes straight in."""
+    admission = Admission(3, heavy_slots=1)
+    holding, release = threading.Event(), threading.Event()
+    entered: list[str] = []
+
+    def heavy_holder() -> None:
+        with admission.slot(Cost.HEAVY):
+            holding.set()
+            release.wait(PATIENCE)
+
+    def caller(name: str, cost: Cost) -> None:
+        with admission.slot(cost):
+            entered.append(name)
+
+    first = threading.Thread(target=heavy_holder)
+    first.start()
+    holding.wait(PATIENCE)
+    second = threading.Thread(target=caller, args=("heavy", Cost.HEAVY))
+    second.start()
+    _eventually(lambda: admission.queued_by_cost() == {Cost.CHEAP: 0, Cost.HEAVY: 1})
+    caller("cheap", Cost.CHEAP)  # in this thread: it must not wait
+    assert entered == ["cheap"]
+    release.set()
+    for t in (first, second):
+        t.join(PATIENCE)
+    assert entered == ["cheap", "heavy"]
+
+
+def test_the_methods_whose_work_grows_with_the_data_are_heavy() -> None:
+    assert cost_of("/trellis.v1.DiffService/Diff") is Cost.HEAVY
+    assert cost_of("/trellis.v1.ChangeService/ListCommits") is Cost.HEAVY
+    assert cost_of("/trellis.v1.ChangeService/Commit") is Cost.CHEAP
+    assert cost_of("/trellis.v1.ChangeService/GetBranch") is Cost.CHEAP
 
 
 def test_a_caller_that_waits_gives_its_slot_up_and_queues_again() -> None:
@@ -243,6 +323,49 @@ def test_a_unary_call_and_a_stream_item_wait_in_the_same_queue(tmp_path: Path) -
             t.join(PATIENCE)
         assert set(done) == {"u", "s"}
         assert running.store.get_branch("demo", "u").head_commit_id == done["u"]
+    finally:
+        hold.set()
+        running.stop()
+
+
+def test_a_commit_is_not_held_behind_queued_diffs(tmp_path: Path) -> None:
+    """Two slots, one of them for heavy calls and taken: a Diff queues, a unary Commit runs and is answered
+    meanwhile; once the heavy slot is free the Diff is answered too."""
+    config = ServerConfig(data_dir=tmp_path / "data", address="127.0.0.1:0", admission_slots=2)
+    running = build_server(config)
+    admission = running.admission
+    assert admission is not None
+    hold, holding = threading.Event(), threading.Event()
+
+    def heavy_holder() -> None:
+        with admission.slot(Cost.HEAVY):
+            holding.set()
+            hold.wait(PATIENCE)
+
+    try:
+        with Client(running.address, agent="setup") as setup:
+            setup.create_repository("demo")
+            first = setup.commit("demo", "main", {"a.txt": "a\n"}, "a").commit.commit_id
+            setup.create_branch("demo", "c")
+        taker = threading.Thread(target=heavy_holder)
+        taker.start()
+        holding.wait(PATIENCE)
+        diffs: list[int] = []
+
+        def diff() -> None:
+            with Client(running.address, agent="d") as client:
+                diffs.append(len(client.diff("demo", first).result.files))
+
+        differ = threading.Thread(target=diff)
+        differ.start()
+        _eventually(lambda: admission.queued_by_cost() == {Cost.CHEAP: 0, Cost.HEAVY: 1})
+        with Client(running.address, agent="c") as client:
+            client.commit("demo", "c", {"c.txt": "c\n"}, "c")
+        assert diffs == [] and admission.queued_by_cost()[Cost.HEAVY] == 1
+        hold.set()
+        differ.join(PATIENCE)
+        taker.join(PATIENCE)
+        assert diffs == [1]
     finally:
         hold.set()
         running.stop()

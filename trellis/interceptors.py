@@ -12,7 +12,7 @@ logs every call.
 Order for one call: authenticate (UNAUTHENTICATED) → find the method's rule
 (a method without one is refused) → spend one request of the caller's rate
 → count a stream → wait for a turn in the admission queue (unary calls and
-each CommitStream item; :mod:`trellis.admission`) → authorise the request
+each CommitStream item, cheap calls before heavy ones; :mod:`trellis.admission`) → authorise the request
 (PERMISSION_DENIED) → the per-commit bytes and repository-count quotas → the
 servicer. The items of a
 CommitStream are rated and authorised one by one: a refused item is answered
@@ -37,7 +37,7 @@ from grpc_status import rpc_status
 from trellis.vcs import Identity, InvalidArgument
 from trellis.vcs.validation import check_agent_name
 
-from .admission import Admission
+from .admission import STEPPED_STREAMS, Admission, Cost, cost_of
 from .auth import TokenStore
 from .authz import LOCAL_GRANTS, Authorizer, Principal, Rule, Target
 from .errors import DOMAIN_ERRORS, DomainError, Unauthenticated, error_from_unexpected, rich_status, status_for
@@ -52,6 +52,7 @@ __all__ = [
 
 log = logging.getLogger("trellis.rpc")
 
+_DONE = object()
 CURRENT_IDENTITY: contextvars.ContextVar[Identity] = contextvars.ContextVar("trellis_identity")
 LOCAL_AGENT_HEADER = "x-trellis-agent"
 _OPEN_METHODS = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -172,6 +173,7 @@ class TrellisInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc 
         deserializer = _safe(handler.request_deserializer)
         serializer = handler.response_serializer
         streaming = bool(handler.request_streaming or handler.response_streaming)
+        cost = cost_of(method)
 
         def call(context: grpc.ServicerContext) -> _Call:
             return _Call(self, method, metadata, context, streaming)
@@ -180,7 +182,7 @@ class TrellisInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc 
             inner_uu = handler.unary_unary
 
             def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-                with call(context) as c, self.admission.slot():
+                with call(context) as c, self.admission.slot(cost):
                     return c.unary(inner_uu, _check_decoded(request))
                 raise AssertionError("unreachable")  # pragma: no cover
 
@@ -192,7 +194,8 @@ class TrellisInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc 
                 with call(context) as c:
                     request = _check_decoded(request)
                     c.admit(request)
-                    yield from inner_us(request, context)
+                    responses = inner_us(request, context)
+                    yield from self._in_turns(responses, cost) if method in STEPPED_STREAMS else responses
 
             return grpc.unary_stream_rpc_method_handler(unary_stream, deserializer, serializer)
         if handler.stream_unary is not None:
@@ -220,11 +223,21 @@ class TrellisInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc 
                         log.info("%s item %s id=%s: %.500s", method, exc.reason, c.request_id, exc.message)
                         yield items.error(item, status_of(exc))
                         continue
-                    with self.admission.slot():  # one turn per item, as a unary call; answered outside it
+                    with self.admission.slot(cost):  # one turn per item, as a unary call; answered outside it
                         answers = list(inner_ss(iter((item,)), context))
                     yield from answers
 
         return grpc.stream_stream_rpc_method_handler(stream_stream, deserializer, serializer)
+
+    def _in_turns(self, responses: Iterator[Any], cost: Cost) -> Iterator[Any]:
+        """A stream's answers, each made in a turn of the admission queue (and handed on outside it)."""
+        responses = iter(responses)
+        while True:
+            with self.admission.slot(cost):
+                answer = next(responses, _DONE)
+            if answer is _DONE:
+                return
+            yield answer
 
 
 class _Call:

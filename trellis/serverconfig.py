@@ -54,9 +54,12 @@ class ServerConfig:
     address: str = DEFAULT_ADDRESS
     limits: Limits = field(default_factory=_default_limits)
     max_workers: int = 128
-    admission_slots: int = 8
-    """Calls that run at once; the others (unary calls and CommitStream items alike) queue in arrival order
-    (:mod:`trellis.admission`). 0: no limit."""
+    admission_slots: int = 3
+    """Calls that run at once, at most half of them (at least one) heavy; the others (unary calls, CommitStream
+    items and Query steps alike) queue, cheap calls first (:mod:`trellis.admission`). 0: no limit. Three, not
+    more: every running call's thread contends for the GIL with the event loop that accepts calls, and with
+    eight the calls queued in gRPC, first come first served, before reaching this queue (benchmarks/RESULTS.md,
+    "Cheap calls first")."""
     grace_seconds: float = 10.0
     max_message_bytes: int = 256 * 1024 * 1024
     executor: str = "local"  # where verification jobs run: "local" (warm process pool) or "ray"

@@ -18,6 +18,14 @@ A stream's handler runs as a generator, one step at a time on the pool, in a
 ``contextvars.Context`` of its own (so the caller's identity follows it from
 thread to thread); its requests are read on the loop as the handler asks for
 them.
+
+The loop, too, accepts a method's calls one at a time: one call request is
+outstanding per registered method, and one for all the others. The services'
+methods are therefore registered with gRPC (:meth:`Server.add_registered_method_handlers`),
+not served through a generic handler: a ``GetBranch`` is not accepted behind
+the ``Commit`` calls of 48 agents. Under ``bench_load.py`` a unary call waited
+p50 228 ms to be accepted when all shared one request (2026-12-06), and 7-9 ms
+registered, with three admission slots (benchmarks/RESULTS.md, "Cheap calls first").
 """
 
 from __future__ import annotations
@@ -204,11 +212,23 @@ def _bridge(handler: grpc.RpcMethodHandler, pool: futures.ThreadPoolExecutor) ->
     return grpc.unary_stream_rpc_method_handler(stream_response, deserializer, serializer)
 
 
-class _Dispatch(grpc.GenericRpcHandler):  # type: ignore[misc]
-    """Finds a call's synchronous handler, passes it through the interceptor, and bridges it."""
+class _Dispatch(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Finds a call's synchronous handler, passes it through the interceptor, and bridges it.
+
+    It is the aio server's interceptor rather than its generic handler so that the methods can be
+    registered with the aio server (:meth:`Server.add_registered_method_handlers`): gRPC then keeps one
+    call request outstanding per method, not one for all, and a call is accepted without waiting behind
+    the calls to every other method (the handler it finds for a registered method is not used: this
+    one answers every call).
+    """
 
     def __init__(self, server: Server) -> None:
         self.server = server
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Any], details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        return self.service(details)
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         server = self.server
@@ -263,8 +283,8 @@ class Server:
                 migration_thread_pool=self._pool,
                 options=list(options),
                 maximum_concurrent_rpcs=maximum_concurrent_rpcs,
+                interceptors=[_Dispatch(self)],
             )
-            server.add_generic_rpc_handlers([_Dispatch(self)])
             return server
 
         self._server = self._run(create())
@@ -276,8 +296,15 @@ class Server:
         self._generic.extend(handlers)
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        """Serve ``handlers`` (by method name) as ``service``'s; each method is registered with gRPC, which
+        then accepts its calls on their own (see :class:`_Dispatch`)."""
         for name, handler in handlers.items():
             self._methods[f"/{service}/{name}"] = handler
+
+        async def register() -> None:
+            self._server.add_registered_method_handlers(service, handlers)
+
+        self._run(register())
 
     def add_insecure_port(self, address: str) -> int:
         async def add() -> int:

@@ -54,6 +54,7 @@ from trellis.ci.engine.store import RunStore
 from trellis.vcs import NotFound, Store, WriterHolds, sync_filesystems
 from trellis.vcs.maintenance import HOLD_TIMEOUT
 
+from .admission import waiting
 from .config import ServerConfig
 from .datadir import DataDirLock
 from .errors import Unavailable
@@ -313,19 +314,29 @@ class QueryHost:
             yield response.SerializeToString()
 
 
+_END = object()
+
+
 def _forwarder(link: Link, method: Any) -> Callable[..., Any]:
     response_type = getattr(qpb, method.output_type.name)
     name = method.name
     if method.server_streaming:
 
         def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            for data in link.stream("queries", "stream", name, request.SerializeToString(), alive=context.is_active):
+            answers = link.stream("queries", "stream", name, request.SerializeToString(), alive=context.is_active)
+            while True:
+                with waiting():  # the index process works: this front's admission slot is given up meanwhile
+                    data = next(answers, _END)
+                if data is _END:
+                    return
                 yield response_type.FromString(data)
 
         return stream
 
     def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        return response_type.FromString(link.call("queries", "call", name, request.SerializeToString()))
+        with waiting():
+            data = link.call("queries", "call", name, request.SerializeToString())
+        return response_type.FromString(data)
 
     return unary
 

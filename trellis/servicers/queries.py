@@ -26,6 +26,7 @@ from trellis.query import (
 from trellis.vcs import FailedPrecondition, InvalidArgument
 
 from .. import convert
+from ..admission import waiting
 from ..config import git_env
 from ..indexing import Index
 from ..v1 import queries_pb2 as pb
@@ -65,6 +66,19 @@ def _with_progress(work: Callable[[ProgressCallback], T]) -> Iterator[pb.IndexPr
             return
 
 
+_END = object()
+
+
+def _waited(items: Iterator[T]) -> Iterator[T]:
+    """``items``, each made with the call's admission slot given up (:func:`trellis.admission.waiting`)."""
+    while True:
+        with waiting():
+            item = next(items, _END)
+        if item is _END:
+            return
+        yield item  # type: ignore[misc]  # not _END
+
+
 class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
     def __init__(self, index: Index, limits: QueryLimits | None = None) -> None:
         self.index = index
@@ -72,16 +86,20 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
 
     def Query(self, request: pb.QueryRequest, context: grpc.ServicerContext) -> Iterator[pb.QueryResponse]:
         max_rows, timeout_s = requested_bounds(request.max_rows, request.timeout_ms, self.limits)
-        stream = stream_query(
-            self.index.indexer,
-            request.sql,
-            max_rows=max_rows,
-            timeout_s=timeout_s,
-            params=convert.query_params_from_pb(request),
-        )
+        # The SQL runs on DuckDB's threads, off the GIL, for up to its timeout (minutes): the call's admission
+        # slot is given up meanwhile, as for any wait, and taken again to turn the rows into answers.
+        with waiting():
+            stream = stream_query(
+                self.index.indexer,
+                request.sql,
+                max_rows=max_rows,
+                timeout_s=timeout_s,
+                params=convert.query_params_from_pb(request),
+            )
+        batches = _waited(iter(stream))
         try:
             if request.format == pb.QUERY_FORMAT_JSON:
-                for batch in stream:
+                for batch in batches:
                     rows = [json.dumps(row, ensure_ascii=False) for row in json_rows(batch)]
                     yield pb.QueryResponse(json_rows=rows, row_count=len(rows))
                 yield pb.QueryResponse(truncated=stream.truncated)
@@ -96,7 +114,7 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 return data
 
             yield pb.QueryResponse(arrow_ipc=take())  # the schema
-            for batch in stream:
+            for batch in batches:
                 writer.write_batch(batch)
                 yield pb.QueryResponse(arrow_ipc=take(), row_count=batch.num_rows)
             writer.close()  # the end-of-stream marker
