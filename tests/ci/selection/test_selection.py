@@ -2598,3 +2598,37 @@ def test_deserialisers_that_make_objects_of_any_class_may_run_any_code(call: str
     scope = facts.scope("read")
     assert scope is not None
     assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+
+
+def test_a_testcase_without_test_methods_is_collected_as_its_run_test(tmp_path: Path) -> None:
+    """pytest collects ``runTest`` of a ``unittest.TestCase`` that has no ``test*`` method (pyparsing's
+    ``Test01a_PyparsingEnvironmentTests``); the index did not know it, so no change ever selected it."""
+    files = {
+        "app.py": "def check():\n    return True\n",
+        "tests/test_it.py": (
+            "import unittest\nimport app\n\n\n"
+            "class OnlyRun(unittest.TestCase):\n    def runTest(self):\n        self.assertTrue(app.check())\n\n\n"
+            "class Both(unittest.TestCase):\n    def runTest(self):\n        pass\n\n    def test_x(self):\n        pass\n\n\n"
+            "class Inherits(OnlyRun):\n    pass\n"
+        ),
+    }
+    index = build(files)
+    write_files({path: text.encode() for path, text in files.items()}, tmp_path)
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert set(index.tests) == {line for line in listed.splitlines() if "::" in line}
+    assert set(index.tests) == {
+        "tests/test_it.py::OnlyRun::runTest",
+        "tests/test_it.py::Both::test_x",
+        "tests/test_it.py::Inherits::runTest",
+    }
+    changed = {**files, "app.py": "def check():\n    return False\n"}
+    assert set(select_change(files, changed).tests) == {
+        "tests/test_it.py::OnlyRun::runTest",
+        "tests/test_it.py::Inherits::runTest",
+    }

@@ -112,6 +112,8 @@ def _collect_class(
     chain = (*outer, cls)
     setups = tuple(n for c in chain for n in _defined_all(graph, [c, *graph.ancestors(c)], _XUNIT_CLASS))
     seen: set[str] = set()
+    found = False
+    run_test: int | None = None
     for klass in mro:
         for member, qualname in graph.node_scope[klass].members:
             if member in seen:
@@ -124,8 +126,15 @@ def _collect_class(
                 if wanted:
                     nodeid = f"{prefix}::{member}"
                     items[nodeid] = TestItem(nodeid, path, node, (node, *chain, *setups), chain)
+                    found = True
+                elif is_unittest and member == "runTest":
+                    run_test = node
             elif kind == "class" and not is_unittest:
                 _collect_class(graph, path, f"{prefix.partition('::')[2]}::{member}", node, chain, items)
+    if is_unittest and not found and run_test is not None:
+        # A TestCase without test* methods: pytest collects its runTest (unittest's default method name).
+        nodeid = f"{prefix}::runTest"
+        items[nodeid] = TestItem(nodeid, path, run_test, (run_test, *chain, *setups), chain)
 
 
 def unittest_roots(graph: Graph, cls: int) -> tuple[int, ...] | None:
