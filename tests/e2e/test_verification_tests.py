@@ -658,3 +658,46 @@ def test_a_pass_after_its_prefix_is_never_reused_as_a_pass_of_the_test_alone(cli
     assert again.run is not None and again.run.verdict is ci.Verdict.PASSED
     by_id = {t.test_id: t for t in _tests_job(again.run).tests}
     assert by_id["tests/test_b.py::test_b"].message.startswith("order-dependent")
+
+
+STATEFUL = {
+    "pkg/__init__.py": b"",
+    "pkg/cache.py": b"def cached(text):\n    return text.upper()\n",
+    "pkg/core.py": b"from pkg.cache import cached\n\n\nclass Parser:\n    fast = False\n\n    def parse(self, text):\n"
+    b"        return cached(text) if Parser.fast else text.upper()\n",
+    # Test2_EnableFast stores what the setUp of the tests after it restores (pyparsing's Test03_EnablePackratParsing
+    # before Test04_WithPackrat): only after it do Test3_Fast's tests run pkg.cache, which it does not reach. Its
+    # recorded 0.5 s puts it alone in one of two shards.
+    "tests/test_state.py": b"import time\nimport unittest\n\nfrom pkg.core import Parser\n\n\n"
+    b"class Test1_Plain(unittest.TestCase):\n    fast = False\n\n    def setUp(self):\n        Parser.fast = Test1_Plain.fast\n\n"
+    + b"".join(
+        f"    def test_{k}(self):\n        self.assertEqual(Parser().parse('a'), 'A')\n\n".encode() for k in range(8)
+    )
+    + b"\nclass Test2_EnableFast(unittest.TestCase):\n    def runTest(self):\n        time.sleep(0.5)\n"
+    b"        Test1_Plain.fast = True\n\n\n"
+    b"class Test3_Fast(Test1_Plain):\n    pass\n",
+}
+
+
+def test_a_test_storing_state_runs_before_the_tests_of_its_file_in_one_process(client: Client) -> None:
+    """The writer is selected (a change to pkg.cache reaches only the tests that run it once it ran), is not
+    reused (its closure did not change), and the job does not split its file across shards, even two asked for:
+    every test of Test3_Fast fails on the fault, as in the project's own run."""
+    files = {**STATEFUL, "trellis.toml": PIPELINE + b"shards = 2\n"}
+    client.create_repository("stateful")
+    seed = client.commit("stateful", "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    broken = STATEFUL["pkg/cache.py"].replace(b"upper", b"lower")
+    reply = client.commit(
+        "stateful",
+        "main",
+        {"pkg/cache.py": broken},
+        "fault",
+        expected_head=seed.commit.commit_id,
+        wait_for_verdict=True,
+    )
+    assert reply.run is not None
+    job = _tests_job(reply.run)
+    failed = {t.test_id for t in job.tests if t.verdict is ci.Verdict.FAILED}
+    assert failed == {f"tests/test_state.py::Test3_Fast::test_{k}" for k in range(8)}, job.output
+    assert reply.run.verdict is ci.Verdict.FAILED

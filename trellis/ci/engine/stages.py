@@ -249,6 +249,9 @@ class StageRunner:
                 # that command collects, never named (named paths skip collect_ignore, --ignore, hooks).
                 pytest_args = stage.args
                 plan, shards = self._test_plan(active.run.repository, stage, running)
+                if shards > 1:  # a test storing state and the tests of its file after it: one process, in order
+                    if self.tests.index(self.store, active.run.repository, active.tree_id).order_coupled(running):
+                        shards = 1
                 plan = replace(plan, evals=tuple(sorted(self.tests.observations.known_sources(active.run.repository))))
                 observing = _Observing(salt, frozenset(running))
                 if named:
@@ -323,14 +326,15 @@ class StageRunner:
                 while len(self._tree_blobs) > TREE_BLOBS_KEPT:
                     self._tree_blobs.popitem(last=False)
         salt = self._salt(active, stage, environment)
-        keys = closure_keys(
-            self.tests.index(self.store, active.run.repository, active.tree_id),
-            blobs,
-            tests,
-            salt=salt,
-            inert=stage.inert,
-        )
+        index = self.tests.index(self.store, active.run.repository, active.tree_id)
+        keys = closure_keys(index, blobs, tests, salt=salt, inert=stage.inert)
         hits = {t: found for t, k in keys.items() if (found := self.reused.get(k)) is not None}
+        # A test storing into state the tests after it read runs again whenever a test of its file runs: reused,
+        # it would be left out and they would run without what it sets (TestIndex.writers).
+        running = {t.split("::", 1)[0] for t in keys if t not in hits}
+        for writer in index.writers(tests):
+            if writer in hits and writer.split("::", 1)[0] in running:
+                del hits[writer]
         return _Reuse({t: k for t, k in keys.items() if t not in hits}, hits)
 
     @staticmethod

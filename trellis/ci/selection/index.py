@@ -220,8 +220,11 @@ class TestIndex:
         doctests: Mapping[str, int] | None = None,
         load_tests: Mapping[str, int] | None = None,
         opaque: Mapping[str, str] | None = None,
+        writers: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._graph = graph
+        # test file -> its items whose function stores into state outliving it (FileFacts.state_writers)
+        self._writers = dict(writers or {})
         self.config = config
         self.errors = errors
         self._reach = reach
@@ -277,9 +280,17 @@ class TestIndex:
         graph = Graph(facts, config, observed)
         fixtures = FixtureModel(graph)
         reach: dict[str, int] = {}
+        writers: dict[str, tuple[str, ...]] = {}
         for path, items in collect(graph).items():
             if not items:
                 continue
+            written = tuple(
+                item.nodeid
+                for item in items
+                if graph.node_scope[item.function].qualname in graph.facts[graph.node_path[item.function]].state_writers
+            )
+            if written:
+                writers[path] = written
             shared = shared_roots(graph, path)
             files_bits = graph.context_files(path, [*shared, *(r for item in items for r in item.roots)])
             reach.update(fixtures.reach(items, shared, files_bits))
@@ -325,6 +336,7 @@ class TestIndex:
             doctests=doctests,
             load_tests=load_tests,
             opaque=opaque,
+            writers=writers,
         )
 
     @classmethod
@@ -517,6 +529,7 @@ class TestIndex:
                 unbounded.add(nodeid)
         for node, why in imported.items():
             self._one_importer(node, why, candidates, reasons)
+        self._add_writers(reasons, candidates)
         selection = Selection(tests=tuple(sorted(reasons)), reasons=reasons, total=len(candidates))
         if len(reasons) <= HANDFUL or len(reasons) < NEARLY_ALL * len(candidates):
             return selection
@@ -534,6 +547,36 @@ class TestIndex:
             return reported
         # Nearly every test reaches the changed code: say through what, so that a user can see it.
         return self._nearly_all(selection, new_nodes, old_nodes, candidates, old_index, old_candidates)
+
+    def _add_writers(self, reasons: dict[str, str], candidates: Mapping[str, int]) -> None:
+        """Select, beside the tests of ``reasons``, every test of their files that stores into state outliving it
+        (a global, a class attribute: :attr:`FileFacts.state_writers`): one collected before a selected test may
+        set what that test reads (pyparsing's ``Test03_EnablePackratParsing`` enables packrat parsing for the
+        tests of ``Test04_WithPackrat`` after it: without it they run without packrat, and a fault in its cache
+        passes). Writers collected after every selected test of their file change nothing those see."""
+        files: dict[str, str] = {}
+        for nodeid in sorted(reasons):
+            files.setdefault(nodeid.split("::", 1)[0], nodeid)
+        for path, first in files.items():
+            for writer in self._writers.get(path, ()):
+                if writer in candidates and writer not in reasons:
+                    reasons[writer] = f"stores into state that {first} may read when run after it"
+
+    def writers(self, tests: Iterable[str]) -> frozenset[str]:
+        """The tests of the files of ``tests`` that store into state outliving them (see :meth:`_add_writers`)."""
+        files = {t.split("::", 1)[0] for t in tests}
+        return frozenset(w for path in files for w in self._writers.get(path, ()))
+
+    def order_coupled(self, tests: Iterable[str]) -> bool:
+        """Do ``tests`` hold a test storing into state outliving it and another test of its file? Then they must
+        run in one process, in collection order: split across shards, a test may run without the writer before
+        it (pyparsing's ``Test04_WithPackrat`` tests in the shard without ``Test03_EnablePackratParsing``)."""
+        per_file: dict[str, list[str]] = {}
+        for test in tests:
+            per_file.setdefault(test.split("::", 1)[0], []).append(test)
+        return any(
+            len(ids) > 1 and not set(ids).isdisjoint(self._writers.get(path, ())) for path, ids in per_file.items()
+        )
 
     def _nearly_all(
         self,

@@ -378,6 +378,10 @@ class FileFacts:
     (``config.pluginmanager.register(obj)``), whose fixtures then apply by name anywhere.
     ``conditions``: what the branches left out as unable to run on this interpreter read (``platform``,
     ``version_info``, a constant's name: :mod:`trellis.ci.selection.interpreter_branches`); empty when none is.
+    ``state_writers``: the local qualnames of the module's functions and of its classes' methods that store into
+    state that outlives them (:func:`_state_writers`): a test among them may change what the tests after it in
+    the same run see (pyparsing's ``Test03_EnablePackratParsing.runTest`` sets a class attribute that the
+    ``setUp`` of the tests after it restores).
     """
 
     path: str
@@ -399,6 +403,7 @@ class FileFacts:
     usefixtures: tuple[str, ...] = ()
     registers_plugins: bool = False
     conditions: tuple[str, ...] = ()
+    state_writers: tuple[str, ...] = ()
 
     def scope(self, qualname: str) -> Scope | None:
         for scope in self.scopes:
@@ -870,6 +875,7 @@ class _Extractor:
             marks=_fixture_words(s for s in self.tree.body if _assigns_name(s, "pytestmark")),
             usefixtures=_loose_usefixtures(self.tree) if "usefixtures" in self.text else (),
             registers_plugins="pluginmanager" in self.text and bool(_REGISTERS_PLUGINS.search(self.text)),
+            state_writers=_state_writers(self.tree),
         )
 
     def doctests(self) -> Scope | None:
@@ -2571,6 +2577,44 @@ def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[
             other.add(node.rest)
     other.update(node.id for node in stored if id(node) not in loop_targets)
     return {name: tuple(dict.fromkeys(values)) for name, values in found.items() if name not in other}
+
+
+def _state_writers(tree: ast.Module) -> tuple[str, ...]:
+    """The local qualnames of the module's functions and of its classes' methods (at any depth of classes) whose
+    code, nested functions included, stores into state that outlives the call: a ``global`` name (a
+    ``nonlocal`` one not of the function's own), or an attribute or item of a name that is not the function's own (``Other.attr = v``, ``pp.X.y = v``,
+    ``CACHE[k] = v``, ``del mod.x``; not ``self.attr`` nor a local's). Stores only: a mutation by a method call
+    (``CACHE.append(v)``) is not counted."""
+    out: list[str] = []
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                visit(stmt.body, f"{prefix}{stmt.name}.")
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and _stores_outside(stmt):
+                out.append(f"{prefix}{stmt.name}")
+
+    visit(tree.body, "")
+    return tuple(out)
+
+
+def _stores_outside(function: _FunctionNode) -> bool:
+    """Does ``function`` (with its nested functions) store into a name or object that is not its own: a name
+    a ``global`` statement names (a ``nonlocal`` one that the function does not bind), or an attribute or item of a
+    name that neither its own code binds nor is a parameter (a nested function's: a callback's argument, as
+    ``self`` is the method's)? A nested function's other locals count as not its own: more writers, never fewer."""
+    own = set(_scope_bindings(function.body, _all_args(function.args)).sites)
+    own.update(node.arg for node in ast_nodes.walk(function) if isinstance(node, ast.arg))
+    for node in ast_nodes.walk(function):
+        if isinstance(node, ast.Global) or isinstance(node, ast.Nonlocal) and not own.issuperset(node.names):
+            return True
+        if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(node.ctx, ast.Load):
+            root = node.value
+            while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
+                root = root.func if isinstance(root, ast.Call) else root.value
+            if not isinstance(root, ast.Name) or root.id not in own:
+                return True
+    return False
 
 
 def _parametrize_names(node: ast.expr | None) -> list[str]:
