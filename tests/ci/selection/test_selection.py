@@ -2424,6 +2424,24 @@ def test_a_bare_wildcard_string_names_no_file() -> None:
     assert selected(files, ChangedPath(".idea/workspace.xml")) == set()
 
 
+def test_a_regular_expression_names_no_file_by_its_wildcards() -> None:
+    """sqlparse's lexer patterns (``r"[A-Z]\\w*(?=\\s*\\.)"``), split at their backslashes, gave the words ``w*(?=``
+    and ``s*``, globs matching ``workspace.xml`` and ``setup-notes.md``: every test reaches the lexer, so a changed
+    IDE file or note selected them all. A string only a regular expression spells (a group extension, an
+    alternation, a repeated class escape) has no glob in it; a glob does, and a plain name in a pattern still names
+    its file."""
+    lexer = 'import re\n\nNAME = re.compile(r"[A-Z]\\w*(?=\\s*\\.)")\nNOTES = re.compile(r"(?i)notes\\.rst")\n'
+    files = {
+        **APP,
+        "app/lexer.py": lexer,
+        "tests/test_lexer.py": "from app import lexer\n\n\ndef test_lexer():\n    assert lexer.NAME and lexer.NOTES\n",
+        "tests/test_notes.py": "import glob\n\n\ndef test_notes():\n    assert glob.glob('s*.md') is not None\n",
+    }
+    assert selected(files, ChangedPath(".idea/workspace.xml")) == set()
+    assert selected(files, ChangedPath("setup-notes.md")) == {"tests/test_notes.py::test_notes"}
+    assert selected(files, ChangedPath("NOTES.rst")) == {"tests/test_lexer.py::test_lexer"}  # its extension
+
+
 def test_editor_and_agent_settings_select_no_test() -> None:
     """A release of sqlparse changes ``.idea/workspace.xml``, ``.idea/sqlparse.iml`` and ``.claude/settings.local.json``
     (an IDE's and a coding agent's own settings) and drops ``pixi.lock``: no test reads them, so no test runs —

@@ -109,6 +109,10 @@ __all__ = [
     "file_facts",
 ]
 
+# What only a regular expression spells, never a path or a glob: a group extension, an alternation, a class escape
+# repeated (``(?=``, ``a|b``, ``\s*``: sqlparse's lexer patterns, whose ``\s*`` split at the backslash read as a
+# glob ``s*`` naming every file whose name starts with an s).
+_REGEX = re.compile(r"\(\?|\||\\[sSdDwW][*+?{]")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -1585,7 +1589,10 @@ class _Extractor:
                     self.file_strings.append(node.value)
                 if 0 < len(node.value) <= 200 and not any(c.isspace() for c in node.value):
                     parts = node.value.replace("\\", "/").split("/")
-                    self.acc.words.update(w for w in parts if w not in ("", ".", ".."))
+                    pattern = _REGEX.search(node.value) is not None  # its * and ? are a regex's, not a glob's
+                    self.acc.words.update(
+                        w for w in parts if w not in ("", ".", "..") and not (pattern and ("*" in w or "?" in w))
+                    )
                 continue
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue  # not reachable from an expression
