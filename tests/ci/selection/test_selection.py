@@ -922,6 +922,56 @@ def test_a_conftest_change_selects_every_test_in_and_below_its_directory() -> No
     assert root.run_all and "conftest.py" in root.reason and len(root.tests) == 5
 
 
+def test_a_conftest_helper_only_code_calls_selects_the_tests_that_call_it() -> None:
+    """natsort's ``tests/conftest.py``: ``load_locale`` is called by its locale fixtures only, and a change to it
+    selected every test below the conftest. pytest itself runs a conftest's module code, hooks and fixtures; a
+    plain function runs when those, or a test, call it. One that a hook or the module code calls still selects
+    every test below; a hook, or a function a decorator may register, is what pytest runs."""
+    conftest = """
+        import pytest
+
+        def load(x):
+            return x
+
+        def configure():
+            return 1
+
+        def at_import():
+            return 2
+
+        LEVEL = at_import()
+
+        @pytest.fixture
+        def with_locale():
+            return load("de")
+
+        def pytest_runtest_setup(item):
+            configure()
+
+        def pytest_unused_helper():
+            return 3
+    """
+    files = {
+        **APP,
+        "tests/sub/conftest.py": conftest,
+        "tests/sub/test_sub.py": "def test_sub(with_locale): pass\n\ndef test_plain(): pass\n",
+        "tests/sub/deeper/test_deep.py": "def test_deep(): pass\n",
+    }
+    below = {
+        "tests/sub/test_sub.py::test_sub",
+        "tests/sub/test_sub.py::test_plain",
+        "tests/sub/deeper/test_deep.py::test_deep",
+    }
+
+    def change(name: str) -> set[str]:
+        return selected(files, body("tests/sub/conftest.py", f"tests.sub.conftest.{name}"), old=files)
+
+    assert change("load") == {"tests/sub/test_sub.py::test_sub"}
+    assert change("configure") == below  # a hook calls it
+    assert change("at_import") == below  # the module's code calls it
+    assert change("pytest_unused_helper") == below  # pytest may call what it names pytest_*
+
+
 @pytest.mark.parametrize(
     ("path", "rule"),
     [

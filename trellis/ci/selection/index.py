@@ -694,8 +694,11 @@ class TestIndex:
                 f"{path} changed: a non-Python file a test may read at run time "
                 "(declare files no test reads in the stage's inert globs)"
             ), "data-file"
-        if name == "conftest.py" and not self._fixture_change(change, old_index):
-            # (A change confined to fixtures pytest resolves by name selects the tests running them, below.)
+        if name == "conftest.py" and not (
+            self._fixture_change(change, old_index) or self._helper_change(change, old_index)
+        ):
+            # (A change confined to fixtures pytest resolves by name, or to a helper function only code calls,
+            # selects the tests running them, below.)
             directory = posixpath.dirname(path)
             if not directory:
                 return f"{path} changed: the root conftest.py applies to every test", "root-conftest"
@@ -916,6 +919,23 @@ class TestIndex:
                 return False
             found = True
         return found
+
+    def _helper_change(self, change: Change, old_index: TestIndex | None) -> bool:
+        """Is ``change`` confined to a top-level function of a conftest that pytest never calls itself (not a
+        ``pytest_*`` hook, no decorator that may register it: natsort's ``load_locale``, which its locale
+        fixtures call), in both trees? What pytest runs of a conftest for every test below it — module code,
+        hooks, fixtures — are those tests' roots (:func:`shared_roots`); such a function runs only when one of
+        them, a test or other code calls it, and the graph's edges say which tests do."""
+        if not isinstance(change, ChangedEntity) or change.change != "modified" or old_index is None:
+            return False
+        local = _local_qualname(change.path, change.qualname)
+        if not local or "." in local or local.startswith("pytest_"):
+            return False
+        for index in (self, old_index):
+            scope = index._scope(change.path, local)
+            if scope is None or scope.kind != "function" or scope.def_effects or not index._graph.fixtures_resolved:
+                return False
+        return True
 
     def _scope(self, path: str, local: str) -> Scope | None:
         facts = self._graph.facts.get(path)
