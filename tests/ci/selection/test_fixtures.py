@@ -408,6 +408,16 @@ def test_a_change_to_any_fixture_selects_every_test_that_set_it_up(
     ran, passed = _ran(tmp_path_factory.mktemp("tree"), files)
     index = TestIndex.build({path: text.encode() for path, text in files.items()})
     where = {"conftest": "conftest.py", "sub-conftest": "tests/conftest.py", "module": "tests/test_gen.py"}
+    # A name asked for while the test runs (getfixturevalue) may be asked from a fixture of that name being set up,
+    # which gets the next definition down: the model counts every definition of such a name (and of what it asks
+    # for), an over-approximation, exact only when no fixture name is defined twice.
+    defined = [
+        line.split("def ", 1)[1].split("(", 1)[0]
+        for text in files.values()
+        for line in text.splitlines()
+        if line.lstrip().startswith("def f")
+    ]
+    exact = "getfixturevalue" not in files["tests/test_gen.py"] or len(defined) == len(set(defined))
     for ident in ids:
         level = ident.rpartition("-")[0]
         path = where.get(level, "tests/test_gen.py")
@@ -419,5 +429,5 @@ def test_a_change_to_any_fixture_selects_every_test_that_set_it_up(
         selection = index.select([body(path, qualname)], old_index=index)
         assert not selection.run_all, selection.reason
         assert ran.get(ident, set()) <= set(selection.tests), (ident, files)
-        if passed:  # every test set up all it asked for: the model is exact here
+        if passed and exact:  # every test set up all it asked for: the model is exact here
             assert ran.get(ident, set()) == set(selection.tests), (ident, files)
