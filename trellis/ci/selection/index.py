@@ -43,6 +43,7 @@ from .pytest_collect import collect, shared_roots
 from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
 from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
 from .ref_graph import DISPATCH, INSTANCES, Graph
+from .source_readers import reader_bits
 
 __all__ = [
     "Change",
@@ -57,6 +58,9 @@ __all__ = [
 
 FAILED_OUTCOMES = frozenset({"failed", "failure", "error", "errored"})
 _BODY_DETAILS = frozenset({"body", "docstring", "formatting"})
+# A change with only these details leaves the code as it was: only what reads the docstring or the source text
+# sees it (:mod:`trellis.ci.selection.source_readers`).
+_TEXT_DETAILS = frozenset({"docstring", "formatting"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +245,7 @@ class TestIndex:
         # The nodes with string constants: (node, its words, whether one is an extension or a glob), and the
         # directories holding Python files, computed once for every path _mark_naming is asked about.
         self._wording: tuple[list[tuple[int, AbstractSet[str], bool]], set[str]] | None = None
+        self._readers: int | None = None  # the nodes that may read a docstring or the source text (bits)
 
     @classmethod
     def build(
@@ -470,20 +475,27 @@ class TestIndex:
         old_nodes: dict[int, str] = {}
         forced: dict[str, str] = {}
         imported: dict[int, str] = {}  # module node -> why one test importing it must run
+        # Entities whose docstring or formatting alone changed: they count for the tests that reach a reader.
+        text_new: dict[int, str] = {}
+        text_old: dict[int, str] = {}
         for change in changes:
             for item in _expand(change):
-                fallback = self._affected(item, old_index, new_nodes, old_nodes, forced, imported, inert, always_full)
+                fallback = self._affected(
+                    item, old_index, new_nodes, old_nodes, forced, imported, inert, always_full, (text_new, text_old)
+                )
                 if fallback is not None:
                     return self._all(fallback[0], item.path, fallback[1], extra, scope)
         candidates = self._known(*extra)
         if scope:
             candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
-        if not new_nodes and not old_nodes and not forced and not imported:
+        if not new_nodes and not old_nodes and not forced and not imported and not text_new and not text_old:
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
             return Selection(tests=(), total=len(candidates))
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)
+        text_new_bits = _bits(text_new)
+        text_old_bits = _bits(text_old)
         old_candidates = {} if old_index is None else old_index._known(*extra)
         reasons: dict[str, str] = {}
         unbounded: set[str] = set()  # selected because they may run any code, whatever changed
@@ -505,6 +517,12 @@ class TestIndex:
             if not why and reach & self._graph.dyn_bit:
                 why = self._graph.dynamic_reason(reach)
                 unbounded.add(nodeid)
+            if not why and reach & text_new_bits and reach & self.readers():
+                why = _first(text_new, reach, self, nodeid) + _READS_TEXT
+            if not why and old_index is not None and old_candidates.get(nodeid, 0) & text_old_bits:
+                old_reach = old_candidates[nodeid]
+                if old_reach & old_index.readers():
+                    why = _first(text_old, old_reach, old_index, nodeid) + _READS_TEXT
             if why:
                 reasons[nodeid] = why
         # Tests through code exec/eval ran: bounded by what was observed only for the tests observed.
@@ -547,6 +565,13 @@ class TestIndex:
             return reported
         # Nearly every test reaches the changed code: say through what, so that a user can see it.
         return self._nearly_all(selection, new_nodes, old_nodes, candidates, old_index, old_candidates)
+
+    def readers(self) -> int:
+        """The nodes (bits) whose code may read a docstring, the source text or a line number
+        (:func:`trellis.ci.selection.source_readers.reader_bits`)."""
+        if self._readers is None:
+            self._readers = reader_bits(self._graph)
+        return self._readers
 
     def _add_writers(self, reasons: dict[str, str], candidates: Mapping[str, int]) -> None:
         """Select, beside the tests of ``reasons``, every test of their files that stores into state outliving it
@@ -664,13 +689,16 @@ class TestIndex:
         imported: dict[int, str],
         inert: Sequence[str],
         always_full: Sequence[str],
+        text: tuple[dict[int, str], dict[int, str]] = ({}, {}),
     ) -> tuple[str, str] | None:
         """Record what a change affects; return (reason, rule) to run everything, or None.
 
         A change to code that runs when its module is imported (module-level statements, what runs when a
         definition runs: a class body, defaults, decorators) may make the import raise, and then every test
         importing the module fails, not only those reaching the names it binds: ``imported`` gets the module's
-        node, and one test importing the module runs (:meth:`_one_importer`)."""
+        node, and one test importing the module runs (:meth:`_one_importer`). A function's, method's or class's
+        change whose details are only ``docstring``/``formatting`` (its code the same) goes to ``text`` (new
+        tree, old tree): it counts only for the tests that also reach a reader of docstrings or source text."""
         path = change.path
         name = posixpath.basename(path)
         if always_full and matches_any(always_full, path):
@@ -764,6 +792,12 @@ class TestIndex:
                 or (self._scope(path, local) or _NO_SCOPE).kind == "class"
             ):
                 how = "def"  # without the parent's facts a class's "body" may be its attributes
+            if how == "body" and change.details and set(change.details) <= _TEXT_DETAILS:
+                what = "modified: " + ", ".join(change.details)
+                self._mark(path, local, how, text[0], what)
+                if old_index is not None:
+                    old_index._mark(path, local, how, text[1], what)
+                return None
             self._mark(path, local, how, new_nodes, "modified")
             if old_index is not None:
                 old_index._mark(path, local, how, old_nodes, "modified")
@@ -1076,6 +1110,9 @@ def _expand(change: Change) -> list[Change]:
     if isinstance(change, ChangedEntity) and not change.path.endswith(".py"):
         return [ChangedPath(change.path)]
     return [change]
+
+
+_READS_TEXT = ", and reads docstrings or source text"
 
 
 def _local_qualname(path: str, qualname: str) -> str:

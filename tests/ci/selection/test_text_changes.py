@@ -1,0 +1,192 @@
+"""A change to a docstring, a comment or the formatting alone selects only the tests that may read it.
+
+Its code is the same: a test sees the change only through the docstring's value (``__doc__``, ``inspect``,
+``help``, an attribute under a computed name, the doctest examples) or through the source text and its line
+numbers (``inspect.getsource``, ``traceback``, ``warnings``, ``logging``, frames). 19 of marshmallow's last 40
+commits changed only docstrings or comments, and each selected nearly every test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from textwrap import dedent
+
+import pytest
+
+from trellis.ci.selection.index import Selection, TestIndex, changes_from_diff
+from trellis.semantic_diff import diff_files
+
+APP = {
+    "app/__init__.py": "",
+    "app/models.py": '''
+        import logging
+        import warnings
+
+        LOG = logging.getLogger(__name__)
+
+
+        class User:
+            """A user."""
+
+            def describe(self):
+                """Describe the user."""
+                # the plain word
+                return "user"
+
+            def old(self):
+                warnings.warn("old", DeprecationWarning)
+                return 1
+
+            def logged(self):
+                LOG.info("logged")
+                return 2
+
+
+        def plain():
+            return 3
+    ''',
+    "app/cli.py": '''
+        def command(f):
+            """A click-style decorator: the help text is the function's docstring."""
+            def run(argv):
+                if "--help" in argv:
+                    return f.__doc__
+                return f()
+            return run
+
+
+        def hello():
+            """Say hello."""
+            return "hello"
+    ''',
+    "tests/test_models.py": """
+        import inspect
+
+        from app.models import User, plain
+
+
+        def test_describe():
+            assert User().describe() == "user"
+
+
+        def test_getdoc():
+            assert inspect.getdoc(User.describe) == "Describe the user."
+
+
+        def test_dunder_doc():
+            assert User.describe.__doc__.startswith("Describe")
+
+
+        def test_source():
+            assert "plain word" in inspect.getsource(User.describe)
+
+
+        def call(obj, name):
+            return getattr(obj, name)()
+
+
+        def test_getattr():
+            assert call(User(), "describe")
+
+
+        def test_old():
+            assert User().old() == 1
+
+
+        def test_logged():
+            assert User().logged() == 2
+
+
+        def test_plain():
+            assert plain() == 3
+    """,
+    "tests/test_cli.py": """
+        from app.cli import command, hello
+
+
+        def test_hello():
+            assert hello() == "hello"
+
+
+        def test_help():
+            assert command(hello)(["--help"]) == "Say hello."
+    """,
+}
+APP = {path: dedent(text).lstrip("\n") for path, text in APP.items()}
+
+
+def build(files: Mapping[str, str], args: tuple[str, ...] = ()) -> TestIndex:
+    return TestIndex.build({path: text.encode() for path, text in files.items()})
+
+
+def push(new: Mapping[str, str], old: Mapping[str, str] = APP, args: tuple[str, ...] = ()) -> Selection:
+    """What a push of ``new`` on top of ``old`` selects: the semantic diff of the files that differ."""
+    changed = {path for path in old.keys() | new.keys() if old.get(path) != new.get(path)}
+    diff = diff_files({p: old[p].encode() for p in changed}, {p: new[p].encode() for p in changed})
+    selection = build(new).select(changes_from_diff(diff), old_index=build(old), args=args)
+    assert not selection.run_all, selection.reason
+    return selection
+
+
+def names(selection: Selection) -> set[str]:
+    return {nodeid.rpartition("::")[2] for nodeid in selection.tests}
+
+
+def edited(path: str, old: str, new: str) -> dict[str, str]:
+    assert old in APP[path]
+    return {**APP, path: APP[path].replace(old, new)}
+
+
+# The tests that read a docstring or source text of what they reach; test_describe only calls the method.
+READERS = {"test_getdoc", "test_dunder_doc", "test_source", "test_getattr"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('"""Describe the user."""', '"""Describe the person."""'),  # the docstring
+        ("# the plain word", "# the plain words"),  # a comment
+        ('return "user"', 'return  "user"'),  # the formatting
+    ],
+)
+def test_a_text_change_selects_the_tests_reading_docstrings_or_source(old: str, new: str) -> None:
+    selection = push(edited("app/models.py", old, new))
+    assert names(selection) == READERS
+    assert "reads docstrings or source text" in selection.reasons["tests/test_models.py::test_getdoc"]
+
+
+def test_a_docstring_read_by_a_decorator_of_the_tree_selects_its_tests() -> None:
+    """click's ``--help`` prints the command function's docstring: the test asking for help sees it."""
+    assert names(push(edited("app/cli.py", '"""Say hello."""', '"""Say hi."""'))) == {"test_help"}
+    # A package installed beside the tree (click itself) may read it too.
+    click = "import click\nfrom app.cli import hello\n\n\ndef test_click():\n    assert click.command()(hello).help\n"
+    files = {**APP, "tests/test_click.py": click}
+    new = {**files, "app/cli.py": files["app/cli.py"].replace('"""Say hello."""', '"""Say hi."""')}
+    assert names(push(new, old=files)) == {"test_help", "test_click"}
+
+
+def test_line_numbers_read_by_warnings_and_logging_count() -> None:
+    """A warning's or a log record's line number moves when a line is added above the call."""
+    found = names(push(edited("app/models.py", "    def old(self):\n", "    def old(self):\n        # why\n")))
+    assert found == {"test_old", "test_getattr"}  # (getattr under a computed name reaches every method)
+    logged = edited("app/models.py", "    def logged(self):\n", "    def logged(self):\n        # why\n")
+    assert "test_logged" in names(push(logged))
+
+
+def test_a_class_docstring_selects_its_readers() -> None:
+    found = names(push(edited("app/models.py", '"""A user."""', '"""A person."""')))
+    assert found == READERS | {"test_old", "test_logged"}  # the tests using the class that reach a reader
+
+
+def test_a_body_change_still_selects_every_test_reaching_it() -> None:
+    assert names(push(edited("app/models.py", 'return "user"', 'return "person"'))) == READERS | {"test_describe"}
+
+
+def test_a_docstring_change_still_selects_the_doctests_of_its_module() -> None:
+    files = {
+        **APP,
+        "pytest.ini": "[pytest]\naddopts = --doctest-modules\n",
+        "app/text.py": 'def shout(s):\n    """Shout.\n\n    >>> shout("a")\n    \'A\'\n    """\n    return s.upper()\n',
+    }
+    new = {**files, "app/text.py": files["app/text.py"].replace('"""Shout.', '"""Shout it.')}
+    assert "app/text.py" in push(new, old=files).tests

@@ -1,0 +1,96 @@
+"""The nodes that may observe a docstring, a comment or a line number: what a docstring-only or formatting-only
+change can change for a test.
+
+A change whose semantic-diff details are only ``docstring`` and/or ``formatting`` leaves the code as it was:
+what a test sees changes only through the docstring's value or through the source text and its line numbers.
+Those are read by
+
+* the docstring's value: ``x.__doc__``, an attribute under a computed name (``getattr(x, name)``, a namespace:
+  ``vars(x)``, ``x.__dict__``), ``inspect``, ``pydoc``, ``doctest``, ``help`` (the doctest examples of the
+  docstring are the ``<doctests>`` node's, which counts too);
+* the source text and line numbers: ``inspect.getsource*``, ``linecache``, ``traceback`` and ``sys.exc_info``,
+  ``warnings`` and ``logging`` (their records' ``lineno``), frames (``sys._getframe``, ``f_lineno``), code objects
+  (``co_firstlineno``, ``co_lines``, ``co_positions``), a module's ``__file__`` (the text itself);
+* a package installed beside the tree (not the standard library, not pytest): it may read any of these (``click``
+  builds a command's help from its function's ``__doc__``).
+
+:func:`reader_bits` gives the nodes whose code references one of them; a test reaching none of those reads
+nothing such a change changes (:meth:`trellis.ci.selection.index.TestIndex.select`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .python_calls import NAMESPACE_ATTRS
+from .python_refs import GETTERS, Chain, FileFacts, ImportRef, NodeRefs
+from .ref_graph import Graph
+
+__all__ = ["reader_bits"]
+
+# Standard-library modules that read docstrings, source text or line numbers.
+READER_MODULES = frozenset(
+    {"inspect", "pydoc", "doctest", "linecache", "traceback", "warnings", "logging", "tokenize", "dis"}
+    | {"pdb", "bdb", "trace", "cProfile", "profile", "faulthandler", "code", "codeop", "tracemalloc"}
+)
+# Names (an attribute read, a name imported from a module, a builtin) that read them.
+READER_NAMES = frozenset(
+    {"__doc__", "__file__", "__code__", "__traceback__", "help", "vars", "shortDescription"}
+    | {"_getframe", "exc_info", "settrace", "setprofile", "monitoring", "currentframe"}
+    | {"f_lineno", "f_code", "f_back", "tb_lineno", "tb_frame", "tb_next", "traceback", "getrepr", "lineno"}
+    | {"co_firstlineno", "co_lines", "co_positions", "co_lnotab", "co_linetable", "end_lineno"}
+    | {"getsource", "getsourcelines", "getdoc", "getcomments", "getsourcefile", "getfile", "format_exc"}
+    | {"print_exc", "extract_stack", "extract_tb", "format_exception", "print_exception"}
+)
+# Packages outside the standard library that read none of them for a test's outcome.
+QUIET_PACKAGES = frozenset({"pytest", "_pytest", "pluggy"})
+
+
+def reader_bits(graph: Graph) -> int:
+    """The nodes of ``graph`` (as bits) whose code may read a docstring, the source text or a line number."""
+    out = 0
+    for node, scope in enumerate(graph.node_scope):
+        facts = graph.facts[graph.node_path[node]]
+        site = graph.observed.get(node)
+        if (
+            scope.kind == "doctest"
+            or _reads(graph, facts, scope.refs)
+            or (site is not None and (site.any_attr or bool(site.dynamic) or not READER_NAMES.isdisjoint(site.names)))
+        ):
+            out |= 1 << node
+    return out
+
+
+def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs) -> bool:
+    if refs.any_attr or refs.namespace or refs.dynamic or refs.evals:
+        return True
+    if not READER_NAMES.isdisjoint(refs.attrs) or "*" in refs.attrs or GETTERS in refs.attrs:
+        return True
+    if any("__doc__" in word or "lineno" in word for word in refs.words):  # "{0.__doc__}".format(f)
+        return True
+    return any(_chain_reads(graph, facts, chain) for chain in refs.chains)
+
+
+def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain) -> bool:
+    if not READER_NAMES.isdisjoint(chain.attrs) or "*" in chain.attrs or not NAMESPACE_ATTRS.isdisjoint(chain.attrs):
+        return True
+    if chain.kind == "import":
+        return chain.spec is not None and _outside(graph, facts.path, chain.spec)
+    if chain.kind != "global":
+        return False
+    if chain.root in READER_NAMES:
+        return True
+    return any(_outside(graph, facts.path, ref) for ref in facts.bindings.get(chain.root, ()))
+
+
+def _outside(graph: Graph, path: str, ref: ImportRef) -> bool:
+    """Does the import ``ref`` name a reader: a reader module, a reader name, or a package installed beside the
+    tree (not the standard library's, not pytest's)?"""
+    if ref.level:
+        return False
+    top = ref.module.partition(".")[0]
+    if top in READER_MODULES or ref.name in READER_NAMES:
+        return True
+    if top in sys.stdlib_module_names or top in QUIET_PACKAGES:
+        return False
+    return not graph.import_files(path, ref)
