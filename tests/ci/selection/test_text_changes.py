@@ -66,6 +66,7 @@ APP = {
 
 
         def test_describe():
+            assert inspect.isclass(User)  # (what of inspect looks at a type, not at a docstring or source)
             assert User().describe() == "user"
 
 

@@ -42,8 +42,17 @@ READER_NAMES = frozenset(
     | {"getsource", "getsourcelines", "getdoc", "getcomments", "getsourcefile", "getfile", "format_exc"}
     | {"print_exc", "extract_stack", "extract_tb", "format_exception", "print_exception"}
 )
-# Packages outside the standard library that read none of them for a test's outcome.
-QUIET_PACKAGES = frozenset({"pytest", "_pytest", "pluggy"})
+# Packages outside the standard library that read none of them for a test's outcome (typing_extensions: the
+# backports of ``typing``).
+QUIET_PACKAGES = frozenset({"pytest", "_pytest", "pluggy", "typing_extensions"})
+# What of ``inspect`` reads neither a docstring nor the source text nor a frame: it looks at an object's type,
+# its signature or its bases (``inspect.getmro``, ``inspect.isgenerator``, ``inspect.signature``).
+QUIET_INSPECT = frozenset(
+    {"getmro", "signature", "Signature", "Parameter", "unwrap", "getfullargspec", "getcallargs", "get_annotations"}
+    | {"isclass", "isfunction", "ismethod", "isgenerator", "isgeneratorfunction", "iscoroutine", "iscoroutinefunction"}
+    | {"isasyncgen", "isasyncgenfunction", "isawaitable", "isabstract", "isbuiltin", "isroutine", "ismodule"}
+    | {"isdatadescriptor", "ismethoddescriptor", "ismethodwrapper", "iscode", "isframe", "istraceback"}
+)
 
 
 def reader_bits(graph: Graph) -> int:
@@ -80,7 +89,10 @@ def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain) -> bool:
         return False
     if chain.root in READER_NAMES:
         return True
-    return any(_outside(graph, facts.path, ref) for ref in facts.bindings.get(chain.root, ()))
+    refs = facts.bindings.get(chain.root, ())
+    if chain.attrs and chain.attrs[0] in QUIET_INSPECT and all(r == ImportRef(0, "inspect") for r in refs):
+        return False  # (``refs`` empty: a builtin, no reader but by its name)
+    return any(_outside(graph, facts.path, ref) for ref in refs)
 
 
 def _outside(graph: Graph, path: str, ref: ImportRef) -> bool:
