@@ -191,3 +191,18 @@ def test_a_docstring_change_still_selects_the_doctests_of_its_module() -> None:
     }
     new = {**files, "app/text.py": files["app/text.py"].replace('"""Shout.', '"""Shout it.')}
     assert "app/text.py" in push(new, old=files).tests
+
+
+def test_a_class_docstring_a_metaclass_sees_selects_the_class_users() -> None:
+    """A metaclass gets the class's namespace, docstring included, as a plain dict: what it makes of it is seen
+    by every user of the class."""
+    meta = (
+        "class Meta(type):\n    def __new__(mcs, name, bases, attrs):\n"
+        "        attrs['texts'] = [v for v in attrs.values() if isinstance(v, str)]\n"
+        "        return super().__new__(mcs, name, bases, attrs)\n\n\n"
+        'class Doc(metaclass=Meta):\n    """A doc."""\n'
+    )
+    test = "from app.meta import Doc\n\n\ndef test_texts():\n    assert Doc.texts\n"
+    files = {**APP, "app/meta.py": meta, "tests/test_meta.py": test}
+    new = {**files, "app/meta.py": meta.replace("A doc.", "A text.")}
+    assert "test_texts" in names(push(new, old=files))

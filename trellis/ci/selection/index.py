@@ -792,7 +792,12 @@ class TestIndex:
                 or (self._scope(path, local) or _NO_SCOPE).kind == "class"
             ):
                 how = "def"  # without the parent's facts a class's "body" may be its attributes
-            if how == "body" and change.details and set(change.details) <= _TEXT_DETAILS:
+            if (
+                how == "body"
+                and change.details
+                and set(change.details) <= _TEXT_DETAILS
+                and not self._sees_namespace(path, local, old_index)
+            ):
                 what = "modified: " + ", ".join(change.details)
                 self._mark(path, local, how, text[0], what)
                 if old_index is not None:
@@ -928,6 +933,15 @@ class TestIndex:
             word = named_by(path, held, python_dirs)
             if word:
                 nodes.setdefault(node, f"{self._display(node)} (names {word!r}; {path} changed)")
+
+    def _sees_namespace(self, path: str, local: str, old_index: TestIndex | None) -> bool:
+        """Does defining the class ``local`` hand its namespace, docstring included, to code (a metaclass, an
+        ``__init_subclass__``, a decorator: what :meth:`_def_effects` finds), in either tree? A metaclass's
+        ``__new__`` reads it as a plain dict (``attrs.items()``), which no reader of docstrings names."""
+        scope = self._scope(path, local)
+        if scope is None or scope.kind != "class":
+            return False
+        return self._def_effects(path, local) or (old_index is not None and old_index._def_effects(path, local))
 
     def _def_effects(self, path: str, local: str) -> bool:
         """Does running the definition of ``local`` in ``path`` do more than bind its name? A fixture pytest
