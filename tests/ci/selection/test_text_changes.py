@@ -206,3 +206,14 @@ def test_a_class_docstring_a_metaclass_sees_selects_the_class_users() -> None:
     files = {**APP, "app/meta.py": meta, "tests/test_meta.py": test}
     new = {**files, "app/meta.py": meta.replace("A doc.", "A text.")}
     assert "test_texts" in names(push(new, old=files))
+
+
+def test_nearly_every_test_reading_a_changed_docstring_is_reported_through_it() -> None:
+    """A docstring-only change that nearly every test may read is a ``nearly-all`` selection naming the entity."""
+    readers = "".join(f"\n\ndef test_doc_{i}():\n    assert inspect.getdoc(User.describe)\n" for i in range(12))
+    files = {**APP, "tests/test_models.py": "import inspect\n\nfrom app.models import User" + readers}
+    files = {path: text for path, text in files.items() if path != "tests/test_cli.py"}
+    new = {**files, "app/models.py": files["app/models.py"].replace("Describe the user.", "Describe it.")}
+    selection = push(new, old=files)
+    assert selection.rule == "nearly-all"
+    assert "app.models.User.describe (modified: docstring)" in selection.reason

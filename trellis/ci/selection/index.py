@@ -564,7 +564,9 @@ class TestIndex:
         if reported.rule:
             return reported
         # Nearly every test reaches the changed code: say through what, so that a user can see it.
-        return self._nearly_all(selection, new_nodes, old_nodes, candidates, old_index, old_candidates)
+        return self._nearly_all(
+            selection, {**text_new, **new_nodes}, {**text_old, **old_nodes}, candidates, old_index, old_candidates
+        )
 
     def readers(self) -> int:
         """The nodes (bits) whose code may read a docstring, the source text or a line number
