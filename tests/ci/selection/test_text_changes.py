@@ -217,3 +217,18 @@ def test_nearly_every_test_reading_a_changed_docstring_is_reported_through_it() 
     selection = push(new, old=files)
     assert selection.rule == "nearly-all"
     assert "app.models.User.describe (modified: docstring)" in selection.reason
+
+
+def test_a_docstring_read_inside_the_standard_library_selects_its_tests() -> None:
+    """``cmd.Cmd`` answers ``help greet`` with ``do_greet``'s docstring, read inside the standard library."""
+    shell = (
+        "import cmd\n\n\nclass Shell(cmd.Cmd):\n"
+        '    def do_greet(self, arg):\n        """Greet someone."""\n        print("hi")\n'
+    )
+    test = (
+        "import io\n\nfrom app.shell import Shell\n\n\ndef test_help():\n    out = io.StringIO()\n"
+        '    Shell(stdout=out).onecmd("help greet")\n    assert "Greet someone" in out.getvalue()\n'
+    )
+    files = {**APP, "app/shell.py": shell, "tests/test_shell.py": test}
+    new = {**files, "app/shell.py": shell.replace("Greet someone", "Greet anyone")}
+    assert "tests/test_shell.py::test_help" in push(new, old=files).tests

@@ -28,10 +28,15 @@ from .ref_graph import Graph
 
 __all__ = ["reader_bits"]
 
-# Standard-library modules that read docstrings, source text or line numbers.
+# Standard-library modules that read docstrings, source text or line numbers, of the objects handed to them too
+# (``cmd.Cmd`` answers ``help x`` with ``do_x.__doc__``; ``xmlrpc.server``'s ``system.methodHelp`` gives a
+# function's docstring; ``asyncio``'s reprs and debug messages carry a coroutine's file and line): from a grep of
+# the standard library for ``__doc__``, ``getdoc``, ``co_firstlineno``, ``f_lineno``, ``getsource`` and
+# ``linecache``, less the modules that only copy a docstring (``functools.wraps``) or set their own.
 READER_MODULES = frozenset(
     {"inspect", "pydoc", "doctest", "linecache", "traceback", "warnings", "logging", "tokenize", "dis"}
     | {"pdb", "bdb", "trace", "cProfile", "profile", "faulthandler", "code", "codeop", "tracemalloc"}
+    | {"cmd", "xmlrpc", "asyncio", "cgitb", "ast"}
 )
 # Names (an attribute read, a name imported from a module, a builtin) that read them.
 READER_NAMES = frozenset(
