@@ -9,8 +9,9 @@ the one queue.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,67 +34,52 @@ def _eventually(condition: Callable[[], bool]) -> None:
     raise AssertionError("the condition never held")
 
 
-def test_callers_beyond_the_slots_wait_and_enter_in_arrival_order() -> None:
-    admission = Admission(1)
-    entered: list[int] = []
-    holding = threading.Event()
-    release = threading.Event()
-
-    def holder() -> None:
-        with admission.slot():
-            holding.set()
-            release.wait(PATIENCE)
-
-    def caller(i: int) -> None:
-        with admission.slot():
-            entered.append(i)
-
-    first = threading.Thread(target=holder)
-    first.start()
-    holding.wait(PATIENCE)
-    callers = []
-    for i in range(5):  # queued one by one, so the arrival order is known
-        t = threading.Thread(target=caller, args=(i,))
-        t.start()
-        callers.append(t)
-        _eventually(lambda i=i: admission.queued == i + 1)
-    assert entered == []
-    release.set()
-    for t in [first, *callers]:
-        t.join(PATIENCE)
-    assert entered == [0, 1, 2, 3, 4]
-    assert admission.queued == 0
-
-
-def _enter_in_turn(admission: Admission, costs: list[tuple[str, Cost]]) -> list[str]:
-    """Hold the slots, queue callers of ``costs`` one by one (so their arrival order is known), release: the
-    order in which they entered."""
-    entered: list[str] = []
+@contextlib.contextmanager
+def _held(admission: Admission, cost: Cost = Cost.CHEAP) -> Iterator[None]:
+    """One slot of ``admission`` held by another thread (a call of ``cost``) until the block ends."""
     holding, release = threading.Event(), threading.Event()
 
     def holder() -> None:
-        with admission.slot():
+        with admission.slot(cost):
             holding.set()
             release.wait(PATIENCE)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    holding.wait(PATIENCE)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(PATIENCE)
+
+
+def _enter_in_turn(admission: Admission, costs: list[tuple[str, Cost]]) -> list[str]:
+    """Hold the slot, queue callers of ``costs`` one by one (so their arrival order is known), release: the
+    order in which they entered."""
+    entered: list[str] = []
 
     def caller(name: str, cost: Cost) -> None:
         with admission.slot(cost):
             entered.append(name)
 
-    first = threading.Thread(target=holder)
-    first.start()
-    holding.wait(PATIENCE)
     callers = []
-    for i, (name, cost) in enumerate(costs):
-        t = threading.Thread(target=caller, args=(name, cost))
-        t.start()
-        callers.append(t)
-        _eventually(lambda i=i: admission.queued == i + 1)
-    release.set()
-    for t in [first, *callers]:
+    with _held(admission):
+        for i, (name, cost) in enumerate(costs):
+            t = threading.Thread(target=caller, args=(name, cost))
+            t.start()
+            callers.append(t)
+            _eventually(lambda i=i: admission.queued == i + 1)
+        assert entered == []
+    for t in callers:
         t.join(PATIENCE)
     assert admission.queued == 0
     return entered
+
+
+def test_callers_beyond_the_slots_wait_and_enter_in_arrival_order() -> None:
+    names = [f"call{i}" for i in range(5)]
+    assert _enter_in_turn(Admission(1), [(name, Cost.CHEAP) for name in names]) == names
 
 
 def test_cheap_calls_enter_before_heavy_ones_that_queued_earlier() -> None:
@@ -111,29 +97,19 @@ def test_heavy_calls_take_at_most_their_share_of_the_slots() -> None:
     """With three slots and one for heavy calls, a second heavy call queues while slots are free; a cheap one
     goes straight in."""
     admission = Admission(3, heavy_slots=1)
-    holding, release = threading.Event(), threading.Event()
     entered: list[str] = []
-
-    def heavy_holder() -> None:
-        with admission.slot(Cost.HEAVY):
-            holding.set()
-            release.wait(PATIENCE)
 
     def caller(name: str, cost: Cost) -> None:
         with admission.slot(cost):
             entered.append(name)
 
-    first = threading.Thread(target=heavy_holder)
-    first.start()
-    holding.wait(PATIENCE)
-    second = threading.Thread(target=caller, args=("heavy", Cost.HEAVY))
-    second.start()
-    _eventually(lambda: admission.queued_by_cost() == {Cost.CHEAP: 0, Cost.HEAVY: 1})
-    caller("cheap", Cost.CHEAP)  # in this thread: it must not wait
-    assert entered == ["cheap"]
-    release.set()
-    for t in (first, second):
-        t.join(PATIENCE)
+    with _held(admission, Cost.HEAVY):
+        second = threading.Thread(target=caller, args=("heavy", Cost.HEAVY))
+        second.start()
+        _eventually(lambda: admission.queued_by_cost() == {Cost.CHEAP: 0, Cost.HEAVY: 1})
+        caller("cheap", Cost.CHEAP)  # in this thread: it must not wait
+        assert entered == ["cheap"]
+    second.join(PATIENCE)
     assert entered == ["cheap", "heavy"]
 
 
