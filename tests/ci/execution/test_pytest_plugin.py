@@ -186,6 +186,38 @@ def test_a_selected_load_tests_keeps_the_whole_module(executor: LocalExecutor, t
     assert deselected(outcome) == EVERY_ITEM - 1  # every item but test_plain
 
 
+# A unittest project (load_tests): one test module turns warnings into errors at import (Python-Markdown's
+# test_legacy.py), a later one imports a class whose name pytest matches but that has its own __init__
+# (``from unittest import TestSuite``). pytest declines it with a PytestCollectionWarning, an error under that
+# filter: the collection failed and no test ran. unittest never looks at a class that is no TestCase.
+UNITTEST_RUN: dict[str, bytes | None] = {
+    "tests/test_a_strict.py": b"import unittest\nimport warnings\n\nwarnings.simplefilter('error')\n\n\n"
+    b"class TestStrict(unittest.TestCase):\n    def test_one(self):\n        pass\n",
+    "tests/test_b_suite.py": b"import unittest\nfrom unittest import TestSuite\n\n\n"
+    b"class TestCases(unittest.TestCase):\n    def test_two(self):\n        pass\n\n\n"
+    b"class TestHelper:\n    def __init__(self, value):\n        self.value = value\n\n"
+    b"    def test_never(self):\n        pass\n\n\n"
+    b"def load_tests(loader, tests, pattern):\n    suite = TestSuite()\n"
+    b"    suite.addTests(loader.loadTestsFromTestCase(TestCases))\n    return suite\n",
+}
+
+
+def test_a_unittest_run_declines_classes_that_are_no_test_case_without_a_collection_warning(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit(UNITTEST_RUN)  # type: ignore[arg-type]
+    request = JobRequest(
+        "job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=TestPlan(load_tests=True)
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert outcome.status == "passed", outcome.output.decode()
+    assert sorted(ran(outcome)) == [
+        "tests/test_a_strict.py::TestStrict::test_one",
+        "tests/test_b_suite.py::TestCases::test_two",
+    ]
+
+
 DOCTESTED: dict[str, bytes | None] = {
     "lib.py": b'def double(x):\n    """\n    >>> double(2)\n    4\n    """\n    return 2 * x\n',
     "tests/test_lib.py": b"""\

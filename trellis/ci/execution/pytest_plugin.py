@@ -855,7 +855,16 @@ class TrellisJob:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> list[Any] | None:
-        """Skip a class or function of a selected file that holds no selected test, before pytest builds it."""
+        """Skip a class or function of a selected file that holds no selected test, before pytest builds it.
+
+        With ``load_tests`` (the project runs its tests as ``python -m unittest`` does), a class that is no
+        ``TestCase`` and has its own ``__init__`` or ``__new__`` is left out at once: pytest would decline it
+        too, with a ``PytestCollectionWarning`` that the project's warning filters may turn into a collection
+        error (``from unittest import TestSuite`` in a test module after another's
+        ``warnings.simplefilter('error')``), where unittest never looks at it.
+        """
+        if self.load_tests and _declined_class(collector, name, obj):
+            return []
         heads = self._heads(collector) if self.only is not None else None
         if heads is None or "[" in name or ":" in name:
             return None
@@ -1074,6 +1083,17 @@ class TrellisJob:
         )
         if self.fail_fast and outcome in ("failed", "error") and self.session is not None:
             self.session.shouldfail = f"fail_fast: {nodeid} {outcome}"
+
+
+def _declined_class(collector: pytest.Collector, name: str, obj: object) -> bool:
+    """A class pytest declines to collect with a warning: named as a test class, no ``TestCase``, with its own
+    ``__init__`` or ``__new__``."""
+    if not isinstance(obj, type) or issubclass(obj, unittest.TestCase):
+        return False
+    istestclass = getattr(collector, "istestclass", None)
+    if istestclass is None or not istestclass(obj, name):
+        return False
+    return obj.__init__ != object.__init__ or obj.__new__ != object.__new__
 
 
 class LoadTests(pytest.Collector):
