@@ -6,13 +6,19 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from trellis.ci.execution import LocalExecutor, bytecode
-from trellis.ci.execution.environments import READY, EnvironmentBuildError, ensure_environment, environment_spec
+from trellis.ci.execution.environments import (
+    READY,
+    EnvironmentBuildError,
+    ensure_environment,
+    environment_files,
+    environment_spec,
+)
 from trellis.ci.execution.jobs import JobLimits, JobRequest, TestPlan
 from trellis.ci.execution.shards import submit_tests
 
@@ -343,3 +349,42 @@ def test_wheels_and_version_pins_stay_allowed() -> None:
         "p @ https://h/p-1-py3-none-any.whl",
     ):
         assert not _source_reference(requirement), requirement
+
+
+def test_a_requirements_file_including_others_builds_with_them(tmp_path: Path) -> None:
+    """arrow's ``requirements/requirements-tests.txt`` starts with ``-r requirements.txt``: pip reads an included
+    file (``-r``, ``-c``) from beside the including one, so the environment needs it too, and a change to it is a
+    change of the environment."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "1.0")
+    _wheel(wheels, "2.0")
+    _wheel(wheels, "1.0", name="basepkg")
+    tree = {
+        "requirements/requirements-tests.txt": b"-r requirements.txt\n--constraint=../constraints/pins.txt\nhelperpkg\n",
+        "requirements/requirements.txt": f"--no-index\n--find-links {wheels}\nbasepkg\n".encode(),
+        "constraints/pins.txt": b"helperpkg==1.0\n",
+        "pyproject.toml": PYPROJECT,
+        "lib.py": b"",
+    }
+    asked: list[list[str]] = []
+
+    def read(paths: Iterable[str]) -> dict[str, bytes]:
+        asked.append(list(paths))
+        return {p: tree[p] for p in asked[-1] if p in tree}
+
+    declared = ["requirements/requirements-tests.txt"]
+    files = environment_files(read, declared)
+    assert set(files) == set(tree) - {"lib.py"}  # the closure of the includes, nothing else of the tree
+    spec = environment_spec(files, requirements=declared)
+    target = ensure_environment(spec, tmp_path / "environments")
+    site = next((target / "lib").glob("python*/site-packages"))
+    assert (site / "basepkg.py").exists()  # the -r file's requirement
+    assert (site / "helperpkg.py").read_text() == "VERSION = '1.0'\n"  # the -c file's pin
+    changed = environment_spec({**files, "constraints/pins.txt": b"helperpkg==2.0\n"}, requirements=declared)
+    assert changed.digest != spec.digest
+    with pytest.raises(EnvironmentBuildError, match="includes requirements/requirements.txt, which is not in the tree"):
+        environment_spec({declared[0]: tree[declared[0]]}, requirements=declared)
+    outside = {"req.txt": b"-r ../secrets.txt\n"}
+    with pytest.raises(EnvironmentBuildError, match=r"includes \.\./secrets\.txt, which is not in the tree"):
+        environment_spec(outside, requirements=["req.txt"])

@@ -23,7 +23,7 @@ from trellis import vcs
 
 from ..execution import Executor
 from ..execution.confirm import confirm_failures, is_subset
-from ..execution.environments import EnvironmentBuildError, EnvironmentSpec, environment_spec
+from ..execution.environments import EnvironmentBuildError, EnvironmentSpec, environment_files, environment_spec
 from ..execution.history import TestTimes
 from ..execution.jobs import JobLimits, JobOutcome, JobRequest, TestOutcome, TestPlan, summarize
 from ..execution.shards import shard_count, submit_tests
@@ -373,9 +373,8 @@ class StageRunner:
     def _environment(self, active: ActiveRun, stage: Stage, *, tree_id: str = "") -> EnvironmentSpec:
         """The stage's declared test dependencies, read from the commit's tree (or ``tree_id``'s)."""
         options = stage.pytest
-        files = self.store.tree_files(
-            active.run.repository, tree_id or active.tree_id, (*options.requirements, "pyproject.toml")
-        )
+        repository, tree = active.run.repository, tree_id or active.tree_id
+        files = environment_files(lambda paths: self.store.tree_files(repository, tree, paths), options.requirements)
         return environment_spec(
             files,
             requirements=options.requirements,

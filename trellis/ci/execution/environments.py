@@ -33,12 +33,13 @@ import importlib.metadata
 import json
 import os
 import platform
+import posixpath
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,7 @@ __all__ = [
     "EnvironmentBuildError",
     "EnvironmentSpec",
     "ensure_environment",
+    "environment_files",
     "environment_spec",
     "pytest_plugins",
     "pytest_version",
@@ -74,10 +76,12 @@ class EnvironmentBuildError(CiError):
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentSpec:
-    """What to install: requirements files (path, content) and requirement strings, in order."""
+    """What to install: requirements files (path, content) and requirement strings, in order; ``included``: the
+    files those name with ``-r``/``-c`` (and so on), which pip reads from beside them."""
 
     requirements: tuple[tuple[str, bytes], ...] = ()
     packages: tuple[str, ...] = ()
+    included: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def digest(self) -> str:
@@ -88,7 +92,42 @@ class EnvironmentSpec:
             h.update(path.encode() + b"\0" + hashlib.sha256(content).digest())
         for package in self.packages:
             h.update(package.encode() + b"\0")
+        for path, content in self.included:
+            h.update(b"-r\0" + path.encode() + b"\0" + hashlib.sha256(content).digest())
         return h.hexdigest()[:24]
+
+
+# A requirements file's lines naming another file pip reads: -r/--requirement (its requirements too) and
+# -c/--constraint (versions only), the path relative to the including file's directory, as pip resolves it.
+_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?<=-r)|(?<=-c))(\S+)")
+
+
+def _includes(path: str, content: bytes) -> list[tuple[str, bool]]:
+    """The files a requirements file at ``path`` includes: (tree path, whether its requirements are
+    installed: ``-r``, not ``-c``); a URL is pip's to fetch, not a file of the tree (left out)."""
+    found: list[tuple[str, bool]] = []
+    for line in content.decode(errors="replace").splitlines():
+        match = _INCLUDE.match(line.split(" #", 1)[0].strip())
+        if match is None or "://" in match.group(2):
+            continue
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(path), match.group(2)))
+        found.append((target, match.group(1) in ("-r", "--requirement")))
+    return found
+
+
+def environment_files(
+    read: Callable[[Iterable[str]], Mapping[str, bytes]], requirements: Sequence[str]
+) -> dict[str, bytes]:
+    """The files of a tree that :func:`environment_spec` reads for ``requirements``: those, the files they
+    include (``-r``, ``-c``, followed), and ``pyproject.toml``; ``read`` gives the content of the paths of the
+    tree it is asked for (the others are left out)."""
+    files = dict(read([*requirements, "pyproject.toml"]))
+    pending = [p for p in requirements if p in files]
+    while pending:
+        wanted = {t for p in pending for t, _ in _includes(p, files[p]) if t not in files and not t.startswith("../")}
+        files.update(read(sorted(wanted)) if wanted else {})
+        pending = [t for t in wanted if t in files]
+    return files
 
 
 def _normal(name: str) -> str:
@@ -112,6 +151,19 @@ def environment_spec(
         if path not in files:
             raise EnvironmentBuildError(f"environment.requirements: {path} is not in the tree")
         found_files.append((path, files[path]))
+    included: dict[str, bytes] = {}
+    pending = list(found_files)
+    while pending:
+        path, content = pending.pop(0)
+        for target, _ in _includes(path, content):
+            if target in included or target in requirements:
+                continue
+            if target.startswith("../") or target not in files:
+                raise EnvironmentBuildError(
+                    f"environment.requirements: {path} includes {target}, which is not in the tree"
+                )
+            included[target] = files[target]
+            pending.append((target, files[target]))
     wanted: list[str] = []
     if extras or groups:
         if "pyproject.toml" not in files:
@@ -168,7 +220,9 @@ def environment_spec(
         for group in groups:
             add_group(group)
     wanted.extend(packages)
-    return EnvironmentSpec(requirements=tuple(found_files), packages=tuple(dict.fromkeys(wanted)))
+    return EnvironmentSpec(
+        requirements=tuple(found_files), packages=tuple(dict.fromkeys(wanted)), included=tuple(included.items())
+    )
 
 
 def _server_sites() -> list[str]:
@@ -239,7 +293,16 @@ def _layered_sites(environment: Path) -> list[str]:
 def _declared(spec: EnvironmentSpec) -> list[Requirement]:
     """The requirements ``spec`` names (its packages and its requirements files' requirement lines)."""
     texts = list(spec.packages)
-    for _, content in spec.requirements:
+    contents = {**dict(spec.included), **dict(spec.requirements)}
+    installed: dict[str, bytes] = {}  # the files whose requirements pip installs: the declared, what they -r
+    pending = list(spec.requirements)
+    while pending:
+        path, content = pending.pop(0)
+        if path in installed:
+            continue
+        installed[path] = content
+        pending += [(t, contents[t]) for t, requires in _includes(path, content) if requires and t in contents]
+    for content in installed.values():
         for line in content.decode(errors="replace").splitlines():
             text = line.split(" #", 1)[0].strip()
             if text and not text.startswith(("-", "#")):  # options (-r, --find-links ...) name no requirement
@@ -329,7 +392,7 @@ def _build(spec: EnvironmentSpec, target: Path, timeout_s: float) -> None:
     (site / SERVER_SITE_PTH).write_text("".join(f"{p}\n" for p in _server_sites()))
     if not spec.requirements and not spec.packages:
         return
-    for path, content in spec.requirements:
+    for path, content in (*spec.requirements, *spec.included):
         _refuse_source_builds(path, content)
     for package in spec.packages:
         if _source_reference(package):
@@ -345,6 +408,10 @@ def _build(spec: EnvironmentSpec, target: Path, timeout_s: float) -> None:
         written.parent.mkdir(parents=True, exist_ok=True)
         written.write_bytes(content)
         argv += ["-r", path]
+    for path, content in spec.included:  # read by pip from beside the files including them
+        written = inputs / path
+        written.parent.mkdir(parents=True, exist_ok=True)
+        written.write_bytes(content)
     argv += list(spec.packages)
     try:
         run(argv, inputs)
