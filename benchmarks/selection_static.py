@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=40)
     parser.add_argument("--pytest-args", default="", help="the stage's pytest arguments (--doctest-modules...)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--load-tests", action="store_true", help="the stage sets load_tests = true")
     parser.add_argument("--observed", type=Path, help="a server's observations of exec/eval (JSON, see above)")
     args = parser.parse_args()
     sites = {}
@@ -50,7 +51,7 @@ def main() -> int:
         if repo.is_file():  # a bundle
             subprocess.run(["git", "clone", "-q", "--bare", str(repo), f"{tmp}/repo"], check=True)
             repo = Path(tmp) / "repo"
-        rows = replay(repo, args.commits, shlex.split(args.pytest_args), sites)
+        rows = replay(repo, args.commits, shlex.split(args.pytest_args), sites, load_tests=args.load_tests)
     selected = [r["selected"] for r in rows]
     summary = {
         "commits": len(rows),
@@ -64,7 +65,9 @@ def main() -> int:
     return 0
 
 
-def replay(repo: Path, commits: int, pytest_args: list[str], sites: Mapping[str, SiteCode]) -> list[dict[str, object]]:
+def replay(
+    repo: Path, commits: int, pytest_args: list[str], sites: Mapping[str, SiteCode], *, load_tests: bool = False
+) -> list[dict[str, object]]:
     def git(*a: str) -> bytes:
         return subprocess.run(["git", "-C", str(repo), *a], capture_output=True, check=True).stdout
 
@@ -96,7 +99,9 @@ def replay(repo: Path, commits: int, pytest_args: list[str], sites: Mapping[str,
         new = TestIndex.build(after, cache=cache, observed=sites)
         diff = diff_files({p: before[p] for p in changed if p in before}, {p: after[p] for p in changed if p in after})
         # observed=set: every test asked about counts as observed (set(tests) is all of them)
-        selection = new.select(changes_from_diff(diff), old_index=old, args=pytest_args, observed=set)
+        selection = new.select(
+            changes_from_diff(diff), old_index=old, args=pytest_args, load_tests=load_tests, observed=set
+        )
         row = {
             "commit": sha[:12],
             "selected": len(selection.tests),

@@ -702,6 +702,9 @@ class _Frame:
     quiet: bool = False  # a class whose methods nothing wraps: decorators only pytest marks, no keywords or hooks
     # Function scopes: variables bound only as the target of ``for`` loops over literal strings (their values).
     loop_strings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Module and function scopes: names bound once, and in no other way, to ``importlib.util.find_spec`` of a
+    # constant absolute module name (that name): the spec ``module_from_spec`` loads that module from.
+    specs: dict[str, str] = field(default_factory=dict)
 
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -758,6 +761,7 @@ class _Extractor:
         self.frames.append(module)
         if not self.writes_namespaces:
             module.constants = _constants(self.tree.body)
+            module.specs = self.found_specs(self.tree.body, [])
         if id(self.tree) in self.read_blocks:
             self.contained |= self.contained_reads(self.tree.body, frozenset())
         acc = _Acc()
@@ -1192,6 +1196,7 @@ class _Extractor:
         parametrized = self.parametrized(node)
         self.frames.append(frame)
         frame.held = self.held_pickles(node, parametrized)
+        frame.specs = self.found_specs(node.body, _all_args(args))
         if id(node) in self.read_blocks:
             self.contained |= self.contained_reads(node.body, frozenset(frame.bound))
         self.acc_stack.append(deferred)
@@ -1692,6 +1697,10 @@ class _Extractor:
         elif name in ("eval", "exec"):
             self.acc.evals = True  # may run any code: the graph decides, with what was observed (observed.py)
             self.dynamic = self.dynamic or name
+        elif name == _MODULE_FROM_SPEC and (module := self.spec_module(node)) is not None:
+            # A fresh copy of a module named by a constant (``spec.loader.exec_module(module)`` then runs its code,
+            # and the imports of its parent packages): what importing it runs.
+            self.executes(ImportRef(0, module))
         elif is_dynamic(name):
             loader = next((k.value for k in node.keywords if k.arg == "Loader"), args[1] if len(args) > 1 else None)
             if self.bounded_load(name, node) or (
@@ -1825,6 +1834,45 @@ class _Extractor:
             self.file_strings.extend(read.globals)
             self.acc.attrs.update(read.methods)
         return True
+
+    def found_spec(self, node: ast.AST | None) -> str | None:
+        """``importlib.util.find_spec("pkg.mod")``, an absolute constant name and nothing else: that name."""
+        if not isinstance(node, ast.Call) or node.keywords or len(node.args) != 1:
+            return None
+        if self.call_name(node.func) != _FIND_SPEC:
+            return None
+        name = _constant_str(node.args[0])
+        return name if name and not name.startswith(".") else None
+
+    def found_specs(self, body: list[ast.stmt], params: list[ast.arg]) -> dict[str, str]:
+        """The scope's names bound once, by a plain assignment, to :meth:`found_spec` and in no other way (no other
+        binding, no ``global``/``nonlocal``, no nested scope naming them, no reading of the frame by name)."""
+        if not any(isinstance(n, ast.Call) and self.found_spec(n) for s in body for n in ast.walk(s)):
+            return {}  # no such call (spares walking the bindings)
+        found = _scope_bindings(body, params)
+        if found.reads_frame:
+            return {}
+        out: dict[str, str] = {}
+        for name, values in found.sites.items():
+            if len(values) != 1 or name in found.nested or name in found.declared:
+                continue
+            module = self.found_spec(values[0])
+            if module is not None:
+                out[name] = module
+        return out
+
+    def spec_module(self, node: ast.Call) -> str | None:
+        """The module ``importlib.util.module_from_spec(spec)`` makes, when its spec is :meth:`found_spec`'s (the
+        call itself, or a name of :meth:`found_specs` in this scope or, unbound here, the module's)."""
+        if node.keywords or len(node.args) != 1:
+            return None
+        spec = node.args[0]
+        if not isinstance(spec, ast.Name):
+            return self.found_spec(spec)
+        frame = self.frame
+        if frame.kind == "function" and spec.id not in frame.specs and spec.id not in frame.bound:
+            frame = self.frames[0]  # a global of the module
+        return frame.specs.get(spec.id) if frame.kind != "class" else None
 
     def pickled_here(self, data: ast.expr) -> bool:
         """Are the bytes an unpickling call loads what a pickling call of this function made: the call itself
@@ -2440,6 +2488,10 @@ class _Bindings:
     reads_frame: bool = False  # the code may reach variables by name (``locals``, ``vars``, ``exec``, ``f_locals``)
 
 
+_FIND_SPEC = "importlib.util.find_spec"
+_MODULE_FROM_SPEC = "importlib.util.module_from_spec"
+
+
 def _scope_bindings(body: list[ast.stmt], params: list[ast.arg]) -> _Bindings:
     """Every binding of a scope's own code (a parameter: its ``ast.arg``; a plain assignment of one name: the
     value; any other binding — augmented assignment, walrus, ``for``/``with``/``except``/``match`` target,
@@ -2542,11 +2594,21 @@ def _namespace_key_read(node: ast.AST) -> tuple[ast.expr, str, list[ast.expr]] |
 
 def _writes_namespaces(nodes: list[ast.AST]) -> bool:
     """Might the module's code (``nodes``: all of its nodes) write a global by other means than binding its name
-    (``globals()``, ``setattr``, ``sys.modules``, a ``__dict__``, a frame's variables)?"""
+    (``globals()``, ``setattr``, ``sys.modules``, a ``__dict__``, a frame's variables)? Storing a module into
+    ``sys.modules`` (``sys.modules["name"] = module``, ``del sys.modules["name"]``) writes no global."""
+    stored = {
+        id(node.value)
+        for node in nodes
+        if isinstance(node, ast.Subscript)
+        and not isinstance(node.ctx, ast.Load)
+        and isinstance(node.value, ast.Attribute)
+    }
     for node in nodes:
         if isinstance(node, ast.Name) and node.id in ("globals", "vars", "locals", "exec", "eval", "setattr"):
             return True
-        if isinstance(node, ast.Attribute) and node.attr in ("modules", "__dict__", "f_globals", "f_locals"):
+        if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "f_globals", "f_locals"):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "modules" and id(node) not in stored:
             return True
     return False
 
