@@ -388,3 +388,89 @@ def test_a_requirements_file_including_others_builds_with_them(tmp_path: Path) -
     outside = {"req.txt": b"-r ../secrets.txt\n"}
     with pytest.raises(EnvironmentBuildError, match=r"includes \.\./secrets\.txt, which is not in the tree"):
         environment_spec(outside, requirements=["req.txt"])
+
+
+# A stand-in for pytest-cov with its shape: options read from the early namespace it registers its plugin with
+# (pytest_load_initial_conftests), --no-cov checked at session start, a threshold failing the session after the
+# test loop; its "coverage" is the share of the suite's four tests that ran.
+COVERAGE_PLUGIN = """\
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--cov-fail-under", type=float, default=None)
+    parser.addoption("--no-cov", action="store_true", default=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    early_config.pluginmanager.register(Threshold(early_config.known_args_namespace), "_cov")
+
+
+class Threshold:
+    def __init__(self, options):
+        self.options, self.ran, self.disabled = options, 0, False
+
+    def pytest_sessionstart(self, session):
+        self.disabled = self.options.no_cov
+
+    def pytest_runtest_logreport(self, report):
+        self.ran += report.when == "call"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session):
+        result = yield
+        if not self.disabled and (self.options.cov_fail_under or 0) > 100 * self.ran / 4:
+            session.testsfailed += 1
+        return result
+"""
+
+COVERED_TESTS = b"""\
+def test_a():
+    pass
+
+
+def test_b():
+    pass
+
+
+def test_c():
+    pass
+
+
+def test_d():
+    pass
+"""
+
+
+def test_a_coverage_threshold_judges_whole_runs_only(tmp_path: Path, executor: LocalExecutor) -> None:
+    """arrow's ``addopts`` has ``--cov-fail-under=99``: a job running selected tests (or a shard) covers part
+    of the code, and pytest-cov failed it though every test passed (verdict failed, no failing test). A job
+    running part of the suite is run with pytest-cov's ``--no-cov``; a whole run keeps the project's threshold,
+    as its own command does (``-k`` leaving tests out is the project's own choice)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "1.0", name="covlike", module=COVERAGE_PLUGIN, entry_points="[pytest11]\ncovlike = covlike\n")
+    requirements = f"--no-index\n--find-links {wheels}\ncovlike\n".encode()
+    repo = GitRepo(tmp_path / "repo")
+    files = {
+        "requirements-test.txt": requirements,
+        "pytest.ini": b"[pytest]\naddopts = --cov-fail-under=99\n",
+        "tests/test_covered.py": COVERED_TESTS,
+    }
+    tree = repo.commit(files)
+    spec = environment_spec(files, requirements=["requirements-test.txt"])
+
+    def run(job_id: str, plan: TestPlan, *args: str) -> tuple[int | None, list[str]]:
+        request = JobRequest(
+            job_id, str(repo.path), tree, kind="pytest", pytest_args=args, limits=LIMITS, tests=plan, environment=spec
+        )
+        outcome = submit_tests(executor, request).result(timeout=300)
+        assert all(t.outcome == "passed" for t in outcome.tests), outcome.output.decode()
+        return outcome.exit_code, sorted(t.nodeid.rpartition("::")[2] for t in outcome.tests)
+
+    assert run("selected", TestPlan(only=("tests/test_covered.py::test_b",))) == (0, ["test_b"])
+    assert run("shard", TestPlan(shard=(1, 2), expected=(("tests/test_covered.py::test_a", 1.0),)))[0] == 0
+    assert run("reused", TestPlan(reused=("tests/test_covered.py::test_a",)))[0] == 0
+    assert run("whole", TestPlan()) == (0, ["test_a", "test_b", "test_c", "test_d"])
+    assert run("own choice", TestPlan(), "-k", "not test_d")[0] == 1

@@ -1229,7 +1229,31 @@ def _outcome(reports: list[pytest.TestReport]) -> tuple[str, str]:
     return "passed", ""
 
 
+def runs_part(settings: dict[str, Any]) -> bool:
+    """Does a job with these settings run part of what its command collects (selected tests, a shard, tests
+    reused or done, a failure's collection prefix)?"""
+    return (
+        settings.get("only") is not None
+        or int(settings.get("shard", (0, 1))[1]) > 1
+        or bool(settings.get("reused"))
+        or bool(settings.get("exclude"))
+        or settings.get("until") is not None
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     settings = _load()
     if settings is not None and not config.pluginmanager.has_plugin("trellis-job"):
         config.pluginmanager.register(TrellisJob(settings), "trellis-job")
+        if runs_part(settings):
+            _no_coverage(config)
+
+
+def _no_coverage(config: pytest.Config) -> None:
+    """A part of the suite covers part of the code: pytest-cov's threshold (``--cov-fail-under``, coverage's
+    ``fail_under``) would fail a job whose tests all passed. Its ``--no-cov``, as if given last: nothing measured,
+    reported or judged (pytest-cov reads its options from the namespace of the early arguments, where it
+    registered its plugin; it starts measuring at session start)."""
+    for namespace in (config.known_args_namespace, config.option):
+        if hasattr(namespace, "no_cov"):
+            namespace.no_cov = True
