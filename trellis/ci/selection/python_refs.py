@@ -64,6 +64,7 @@ import builtins
 import dataclasses
 import doctest
 import hashlib
+import posixpath
 import re
 import shlex
 from collections import Counter
@@ -386,6 +387,9 @@ class FileFacts:
     state that outlives them (:func:`_state_writers`): a test among them may change what the tests after it in
     the same run see (pyparsing's ``Test03_EnablePackratParsing.runTest`` sets a class attribute that the
     ``setUp`` of the tests after it restores).
+    ``aliases``: the names among ``values`` that every binding binds to a dotted reference (``h = helpers``,
+    ``ppt = pp.pyparsing_test``), name -> each binding's dotted parts, when nothing else may rebind them
+    (:func:`_module_aliases`): such a name is what one of those references is, not a value of unknown type.
     """
 
     path: str
@@ -408,6 +412,7 @@ class FileFacts:
     registers_plugins: bool = False
     conditions: tuple[str, ...] = ()
     state_writers: tuple[str, ...] = ()
+    aliases: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
     def scope(self, qualname: str) -> Scope | None:
         for scope in self.scopes:
@@ -884,6 +889,7 @@ class _Extractor:
             usefixtures=_loose_usefixtures(self.tree) if "usefixtures" in self.text else (),
             registers_plugins="pluginmanager" in self.text and bool(_REGISTERS_PLUGINS.search(self.text)),
             state_writers=_state_writers(self.tree),
+            aliases=_module_aliases(self.path, self.tree, self.nodes),
         )
 
     def doctests(self) -> Scope | None:
@@ -2611,6 +2617,129 @@ def _writes_namespaces(nodes: list[ast.AST]) -> bool:
         if isinstance(node, ast.Attribute) and node.attr == "modules" and id(node) not in stored:
             return True
     return False
+
+
+def _module_aliases(path: str, tree: ast.Module, nodes: list[ast.AST]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The module-level names bound only to dotted references (``h = helpers``, ``ppt = pp.pyparsing_test``,
+    ``X = mod.Class``, under any condition, loop or ``try``): name -> the dotted parts of each binding's value.
+
+    Only names that nothing else may bind: every binding of the name in the module's own code is such a
+    statement (no other assignment, import, definition, ``for``/``with``/``except`` target, walrus, ``del``),
+    no ``global``/``nonlocal`` statement names it, the value is not read from the name itself, and the module
+    cannot write its namespace otherwise (:func:`_may_rebind_globals`). As for imports and definitions, code of
+    other modules is taken not to rebind the module's names (``mod.name = v``). Reading an attribute runs
+    nothing here that a reference to the name does not reach: the name's own node holds the statements'
+    references."""
+    candidates: dict[str, list[tuple[str, ...]]] = {}
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            dotted = _dotted(stmt.value) if stmt.value is not None else None
+            if len(targets) == 1 and isinstance(targets[0], ast.Name) and dotted and dotted[0] != targets[0].id:
+                candidates.setdefault(targets[0].id, []).append(tuple(dotted))
+        elif isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
+            stack.extend([*stmt.body, *getattr(stmt, "orelse", ())])
+        elif isinstance(stmt, (ast.Try, ast.TryStar)):
+            stack.extend([*stmt.body, *stmt.orelse, *stmt.finalbody, *(s for h in stmt.handlers for s in h.body)])
+        elif isinstance(stmt, ast.Match):
+            stack.extend(s for case in stmt.cases for s in case.body)
+    if not candidates or _may_rebind_globals(path, nodes):
+        return {}
+    found = _scope_bindings(tree.body, [])
+    out: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for name, values in candidates.items():
+        sites = found.sites.get(name, [])
+        if name in found.declared or len(sites) != len(values):
+            continue  # a global statement names it, or another kind of binding binds it too
+        if all(isinstance(site, (ast.Name, ast.Attribute)) and _dotted(site) is not None for site in sites):
+            out[name] = tuple(dict.fromkeys(values))
+    return out
+
+
+# Attributes that hand out a module's namespace or the module object: what may write it by other means.
+_GLOBALS_ATTRS = frozenset({"modules", "__globals__", "f_globals", "__builtins__"})
+_MODULE_GETTERS = frozenset({"__import__", "import_module", "getmodule", "execfile"})
+# Methods of a namespace mapping that only read it (``globals().get("x")``).
+_MAPPING_READS = frozenset({"get", "keys", "items", "values", "copy", "__contains__", "__getitem__"})
+
+
+def _may_rebind_globals(path: str, nodes: list[ast.AST]) -> bool:
+    """Might the module's code bind a global by other means than a statement binding its name? Through
+    ``globals()`` (``vars()``/``locals()`` at module level) used other than to read it (``"x" in globals()``,
+    ``globals()["x"]``, ``globals().get("x")``, or as the globals of ``exec``/``eval`` given a function's own
+    locals mapping, where the code's bindings go); ``exec``/``eval`` at module or class level without a
+    namespace (the code binds there); a frame's or function's globals, ``sys.modules``, a call returning a
+    module object (``__import__``, ``import_module``, ``inspect.getmodule``) or an import of the module by its
+    own name: how its code could get the module object to ``setattr`` on. Code ``exec`` runs that binds a
+    global by a ``global`` statement of its own is any code, as that of a dynamic node elsewhere: not counted."""
+    stem = posixpath.basename(path).removesuffix(".py")
+    if stem == "__init__":
+        stem = posixpath.basename(posixpath.dirname(path))
+    parents: dict[int, ast.AST] = {}
+    function_nodes: set[int] = set()
+    for node in nodes:
+        inside = id(node) in function_nodes or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+            if inside:
+                function_nodes.add(id(child))
+    for node in nodes:
+        if isinstance(node, ast.Attribute) and node.attr in _GLOBALS_ATTRS:
+            return True
+        if isinstance(node, ast.alias) and stem in node.name.split("."):
+            return True  # ``import pkg.this``, ``from pkg import this``: the module object, whose attributes are set
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == stem:
+            return True
+        if not isinstance(node, ast.Name):
+            continue
+        if node.id in _MODULE_GETTERS:
+            return True
+        in_function = id(node) in function_nodes
+        parent = parents.get(id(node))
+        call = parent if isinstance(parent, ast.Call) and parent.func is node else None
+        if node.id in ("exec", "eval"):
+            if call is None:
+                return True  # handed on: called elsewhere, with any namespace
+            if not in_function and len(call.args) < 2 and not call.keywords:
+                return True
+            continue
+        if node.id not in ("globals", "vars", "locals") or (in_function and node.id != "globals"):
+            continue
+        if call is None:
+            return True
+        if call.args or call.keywords:
+            continue  # vars(obj): an object's attributes (a module object comes from what is counted above)
+        user = parents.get(id(call))
+        if isinstance(user, ast.Compare) and any(
+            c is call and isinstance(op, (ast.In, ast.NotIn)) for op, c in zip(user.ops, user.comparators, strict=True)
+        ):
+            continue
+        if isinstance(user, ast.Subscript) and user.value is call and isinstance(user.ctx, ast.Load):
+            continue
+        if isinstance(user, ast.Attribute) and user.attr in _MAPPING_READS:
+            above = parents.get(id(user))
+            if isinstance(above, ast.Call) and above.func is user:
+                continue
+        if (
+            in_function
+            and isinstance(user, ast.Call)
+            and isinstance(user.func, ast.Name)
+            and user.func.id in ("exec", "eval")
+            and len(user.args) == 3
+            and user.args[1] is call
+            and not _namespace_call(user.args[2], module_level=False)
+        ):
+            continue  # exec(code, globals(), locals()) in a function: the code binds in the locals mapping
+        return True
+    return False
+
+
+def _namespace_call(node: ast.AST, *, module_level: bool) -> bool:
+    """``globals()`` (or ``vars()``/``locals()`` at module level: the same mapping)."""
+    names = ("globals", "vars", "locals") if module_level else ("globals",)
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names and not node.args
 
 
 def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[str, ...]]:

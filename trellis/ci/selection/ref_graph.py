@@ -272,6 +272,7 @@ class Graph:
         self._after: dict[int, frozenset[int]] = {}
         self._lineages: dict[int, frozenset[frozenset[int]] | None] = {}
         self._hands_out: dict[int, bool] = {}
+        self._unknown_base: dict[int, bool] = {}
         self._plain: dict[int, bool] = {}
         # The classes whose definition hands the new class object to other code: used where they are defined;
         # those whose body binds a value that may have a ``__set_name__``: their bindings run there too.
@@ -496,6 +497,8 @@ class Graph:
         found = self._file_symbols.get(memo)
         if found is None:
             if memo in self._file_symbols_busy:
+                if name in self.facts[path].aliases:
+                    return {_VALUE}  # aliases in a cycle (with a condition or star import beside): unknown
                 return set()  # a star import in a cycle: what is found elsewhere on the cycle counts there
             self._file_symbols_busy.add(memo)
             found = frozenset(self._file_symbol(path, name))
@@ -510,12 +513,19 @@ class Graph:
             out.add((_ENT, self.node_of[(path, qualname)]))
         for ref in facts.bindings.get(name, ()):
             out |= self.binding(path, ref)
-        if name in facts.values:
+        aliased = facts.aliases.get(name)
+        if aliased is not None:
+            # Bound only to dotted references (FileFacts.aliases): what one of them is when its statement ran.
+            for parts in aliased:
+                self.resolve(path, Chain("global", parts[0], parts[1:]), out)
+        elif name in facts.values:
             out.add(_VALUE)
         named = self.node_of.get((path, name))
         if named is not None and self.node_scope[named].kind == "name":
             out.add((_ENT, named))  # the statements binding it: a change there reaches whoever reads it
-        if not out:
+        if not out or (aliased is not None and facts.star_imports):
+            # (An alias's name may also be what a star import binds, before or after it: ``if "x" not in
+            # globals(): x = y`` after ``from .m import *``.)
             for star in facts.star_imports:
                 for key in self.module_keys(path, star.level, star.module):
                     out |= self.symbol(key, name)
@@ -579,10 +589,16 @@ class Graph:
                     (_ENT, self.node_of[(self.node_path[c], q)]) for c in classes for _, q in self.node_scope[c].members
                 }
                 kept, dispatched = self._dispatch(cls, chain.kind, "*", every)
+                if any(map(self.unknown_base, classes)):
+                    dispatched = dispatched | {"*"}
                 return {n for _, n in kept if isinstance(n, int)}, dispatched
             found, dispatched = self._dispatch(cls, chain.kind, attrs[0], self.members(classes, attrs[0]))
             targets = found or {_VALUE}
             edges, names = self.walk(targets, attrs[1:], final)
+            if any(map(self.unknown_base, classes)):
+                # A base that is a value of unknown type (a call's result: ``class T(make_mixin())``) may be a
+                # class of the tree whose member ``self.x`` finds, first in the MRO: any entity of that name.
+                names.add(attrs[0])
             return edges, names | dispatched
         return self.walk(targets, attrs, final)
 
@@ -738,6 +754,24 @@ class Graph:
         self._parents[cls] = info
         return info
 
+    def unknown_base(self, cls: int) -> bool:
+        """Has ``cls`` a base of its own that is a value of unknown type, which may be a class of the tree (a
+        call's result, ``class T(make_mixin())``; a name bound to such a value), rather than a class of the tree
+        or one from outside it?"""
+        found = self._unknown_base.get(cls)
+        if found is None:
+            self._unknown_base[cls] = found = False  # guard
+            scope, path = self.node_scope[cls], self.node_path[cls]
+            for chains in scope.bases:
+                final: set[_Target] = set()
+                for chain in chains:
+                    self.resolve(path, chain, final)
+                if not chains or _VALUE in final:
+                    found = True
+                    break
+            self._unknown_base[cls] = found
+        return found
+
     def may_be_metaclass(self, cls: int) -> bool:
         """May ``cls`` derive from ``type`` (then ``self`` in its methods is a class)? Yes when a base outside the
         tree, at any depth, is not known to be another kind of class (:data:`_QUIET_BASES`, :data:`_INERT_BASES`,
@@ -865,11 +899,16 @@ class Graph:
     def _has_member(self, cls: int, name: str) -> bool:
         return any(member == name for member, _ in self.node_scope[cls].members)
 
-    def _may_be_outside(self, path: str, chain: Chain) -> bool:
+    def _may_be_outside(self, path: str, chain: Chain, seen: frozenset[str] = frozenset()) -> bool:
         """May a name read as a class of the tree be bound to something else too (an import from outside the
         tree beside the definition, ``try: from lib import Base`` / ``except ImportError: class Base``)?"""
         if chain.kind == "global":
             facts = self.facts[path]
+            aliased = facts.aliases.get(chain.root)
+            if aliased is not None and chain.root not in seen:
+                return bool(facts.star_imports) or any(
+                    self._may_be_outside(path, Chain("global", p[0], p[1:]), seen | {chain.root}) for p in aliased
+                )
             if chain.root in facts.values or (chain.root not in facts.defs and chain.root not in facts.bindings):
                 return True
             return any(not self.module_keys(path, ref.level, ref.module) for ref in facts.bindings.get(chain.root, ()))
