@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from tests.conftest import flatten_session_steps, git, repo_path
 from trellis import vcs
 from trellis.vcs import RepositoryReader, limit_object_cache
+from trellis.vcs.treediff import changed_files
 
 ZERO = "0" * 40
 
@@ -235,6 +238,136 @@ def test_diff_of_a_root_commit_adds_every_file(store: vcs.Store, alice: vcs.Iden
     deltas = RepositoryReader(demo).diff(None, commit_id)
     assert [(d.status, d.new_path, d.additions) for d in deltas] == [("added", "a.py", 2), ("added", "d/b.py", 1)]
     assert all(d.old_id == ZERO for d in deltas)
+
+
+def _tree(repo: pygit2.Repository, files: dict[str, tuple[int, bytes]]) -> pygit2.Tree:
+    """A tree of ``path -> (mode, content)`` written loose (symbolic links' content is their target)."""
+    nested: dict[str, Any] = {}
+    for path, entry in files.items():
+        *dirs, name = path.split("/")
+        node = nested
+        for d in dirs:
+            node = node.setdefault(d, {})
+        node[name] = entry
+
+    def write(node: dict[str, Any]) -> pygit2.Oid:
+        builder = repo.TreeBuilder()
+        for name, value in node.items():
+            if isinstance(value, dict):
+                builder.insert(name, write(value), pygit2.enums.FileMode.TREE)
+            else:
+                builder.insert(name, repo.create_blob(value[1]), value[0])
+        return builder.write()
+
+    tree = repo[write(nested)]
+    assert isinstance(tree, pygit2.Tree)
+    return tree
+
+
+def test_diff_reads_only_the_subtrees_that_differ(tmp_path: Path) -> None:
+    """A one-file change is diffed from the trees on its path: an unchanged subtree is never read (here its
+    object is gone, and libgit2's own tree diff, which expands every subtree, could not diff these trees)."""
+    repo = pygit2.init_repository(tmp_path / "r.git", bare=True)
+    files = {f"pkg{d}/mod{f}.py": (0o100644, b"x = %d%d\n" % (d, f)) for d in range(3) for f in range(3)}
+    old = _tree(repo, files)
+    new = _tree(repo, {**files, "pkg1/mod2.py": (0o100644, b"x = 12\ny = 3\n")})
+    unchanged = old["pkg2"].id
+    loose = tmp_path / "r.git" / "objects" / str(unchanged)[:2] / str(unchanged)[2:]
+    loose.unlink()
+    with pytest.raises(KeyError):
+        repo[unchanged]
+    deltas = RepositoryReader(tmp_path / "r.git").diff(str(old.id), str(new.id))
+    assert [(d.status, d.old_path, d.additions, d.deletions) for d in deltas] == [("modified", "pkg1/mod2.py", 1, 0)]
+
+
+def test_read_blobs_after_a_diff_reads_its_files_once(tmp_path: Path) -> None:
+    """The contents a diff read (both sides of a changed file) answer the next ``read_blobs`` without reading
+    git again (here the objects are gone by then); a blob the diff did not read is read from git."""
+    repo = pygit2.init_repository(tmp_path / "r.git", bare=True)
+    old = _tree(repo, {"a/x.py": (0o100644, b"x = 1\n"), "b/y.py": (0o100644, b"y = 1\n")})
+    new = _tree(repo, {"a/x.py": (0o100644, b"x = 2\n"), "b/y.py": (0o100644, b"y = 1\n")})
+    reader = RepositoryReader(tmp_path / "r.git")
+    (delta,) = reader.diff(str(old.id), str(new.id))
+    for blob_id in (delta.old_id, delta.new_id):
+        (tmp_path / "r.git" / "objects" / blob_id[:2] / blob_id[2:]).unlink()
+    other = str(old["b/y.py"].id)
+    assert reader.read_blobs([delta.old_id, delta.new_id, other]) == {
+        delta.old_id: b"x = 1\n",
+        delta.new_id: b"x = 2\n",
+        other: b"y = 1\n",
+    }
+    reader.diff(str(new.id), str(new.id))  # the next diff forgets them
+    assert reader.read_blobs([delta.old_id]) == {}
+
+
+def _libgit2_deltas(repo: pygit2.Repository, old: pygit2.Tree, new: pygit2.Tree) -> list[tuple[Any, ...]]:
+    diff = old.diff_to_tree(new, context_lines=0, interhunk_lines=0)
+    diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES)
+    found = []
+    for patch in diff:
+        assert patch is not None
+        d = patch.delta
+        binary = bool(d.is_binary)
+        _, additions, deletions = patch.line_stats if not binary else (0, 0, 0)
+        o, n = d.old_file, d.new_file
+        found.append(
+            (d.status_char(), o.path, n.path, str(o.id), str(n.id), int(o.mode), int(n.mode), o.size, n.size)
+            + (d.similarity, binary, additions, deletions)
+        )
+    return found
+
+
+def test_diff_of_any_change_is_libgit2s_tree_diff(tmp_path: Path) -> None:
+    """Random changes to a nested tree (contents, added and deleted files, binary and empty files, modes,
+    symbolic links, directories turned into files, renames): every field of every delta is libgit2's, whether
+    the change was diffed from the changed subtrees alone or handed to libgit2."""
+    repo = pygit2.init_repository(tmp_path / "r.git", bare=True)
+    reader = RepositoryReader(tmp_path / "r.git")
+    rng = random.Random(7)
+    body = b"".join(b"line %d of a file long enough to be found renamed\n" % i for i in range(30))
+    contents = [b"", b"a\nb\nc\n", b"a\nB\nc\nd\n", b"no newline", b"\x00\x01binary", body, body + b"more\n"]
+    files = {
+        f"d{d}/s{s}/f{f}.py": (0o100644, rng.choice(contents)) for d in range(3) for s in range(2) for f in range(3)
+    }
+    files["top.txt"] = (0o100644, b"top\n")
+    fast = 0
+    for _ in range(150):
+        changed = dict(files)
+        for _ in range(rng.choice([1, 1, 1, 2, 3])):
+            paths = sorted(changed)
+            path = rng.choice(paths)
+            mode, content = changed[path]
+            op = rng.choice(["edit", "edit", "edit", "add", "delete", "mode", "link", "rename", "dir"])
+            if op == "edit":
+                changed[path] = (mode, rng.choice(contents) + b"%d\n" % rng.randrange(3))
+            elif op == "add":
+                changed[f"{path.rsplit('/', 1)[0]}/new{rng.randrange(99)}.py"] = (0o100644, rng.choice(contents))
+            elif op == "delete" and len(changed) > 3:
+                del changed[path]
+            elif op == "mode":
+                changed[path] = (0o100755 if mode == 0o100644 else 0o100644, content)
+            elif op == "link":
+                changed[path] = (0o120000, b"target")
+            elif op == "rename":
+                changed[f"moved/{path}"] = changed.pop(path)
+            elif op == "dir":
+                del changed[path]
+                changed[f"{path}/inside.py"] = (0o100644, b"inside\n")
+        old, new = _tree(repo, files), _tree(repo, changed)
+        if changed_files(repo, old.id, new.id) is not None:
+            fast += 1
+        expected = _libgit2_deltas(repo, old, new)
+        got = reader.diff(str(old.id), str(new.id))
+        assert [
+            (d.status, d.old_path, d.new_path, d.old_id, d.new_id, d.old_mode, d.new_mode, d.old_size, d.new_size)
+            + (d.similarity, d.binary, d.additions, d.deletions)
+            for d in got
+        ] == [(_STATUS_NAMES[e[0]], *e[1:]) for e in expected]
+        files = changed
+    assert fast >= 50  # most of them took the short way
+
+
+_STATUS_NAMES = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "type_changed"}
 
 
 def test_blobs_in_batches_and_files_at_a_commit(store: vcs.Store, alice: vcs.Identity, demo: Path) -> None:

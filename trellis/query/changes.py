@@ -184,7 +184,7 @@ def commit_rows(
     renames: dict[str, str] = {}
     budget = MAX_ENTITY_DIFF_TOTAL
     total_add = total_del = 0
-    for delta in repo.diff(parent_id, commit.tree_id):
+    for delta in repo.diff(parent_id, commit_id):  # (the commit, just read, names its tree)
         status = delta.status
         added, deleted = status == "added", status == "deleted"
         binary = delta.binary

@@ -29,6 +29,7 @@ from .model import Commit
 from .objects import commit_value
 from .reads import TreeReader
 from .sessions import step_blobs
+from .treediff import ChangedFile, TreeBytes, changed_files
 
 __all__ = ["BoundedWalk", "FileDelta", "Head", "RefTarget", "RepositoryReader", "cache_blobs", "limit_object_cache"]
 
@@ -41,6 +42,8 @@ _STATUS = {
     "T": "type_changed",
 }
 _NONE = pygit2.enums.SortMode.NONE
+_ZERO_ID = "0" * 40
+_KEEP_BLOB_BYTES = 16 << 20  # contents of the last diff's files kept for read_blobs, at most
 _BLOB = pygit2.enums.ObjectType.BLOB
 _OLDEST_FIRST = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
 
@@ -109,6 +112,9 @@ class RepositoryReader(TreeReader):
 
     def __init__(self, path: Path | str) -> None:
         super().__init__(str(path))
+        self._diffed: dict[str, bytes] = {}  # blob id -> content of the files the last diff read (read_blobs)
+        self._diffed_bytes = 0
+        self._trees = TreeBytes()  # the trees diffs read (a commit's new side is the next one's old side)
 
     # -- references and configuration ---------------------------------------------------------
 
@@ -282,6 +288,13 @@ class RepositoryReader(TreeReader):
         Either may be given as a commit id (its tree is meant). Renames are found
         as ``git diff -M`` finds them; line counts as ``git diff --numstat``.
         """
+        self._diffed.clear()
+        self._diffed_bytes = 0
+        if old is not None:
+            # A few files changed (a micro-commit): only the trees on their paths are read (see treediff).
+            changed = changed_files(self._repo, self._tree_id(old), self._tree_id(new), trees=self._trees)
+            if changed is not None:
+                return [self._file_delta(f) for f in changed]
         new_tree = reads._tree(self._repo, new)
         if old is not None:
             diff = reads._tree(self._repo, old).diff_to_tree(new_tree, context_lines=0, interhunk_lines=0)
@@ -316,6 +329,48 @@ class RepositoryReader(TreeReader):
             )
         return deltas
 
+    def _tree_id(self, revision: str) -> pygit2.Oid:
+        """The id of tree ``revision``, or of commit ``revision``'s tree (a commit comes from libgit2's object
+        cache: the indexer has just read it)."""
+        obj = self._repo[revision]
+        return obj.tree_id if isinstance(obj, pygit2.Commit) else obj.id
+
+    def _blob(self, blob_id: pygit2.Oid) -> pygit2.Blob:
+        blob = self._repo[blob_id]
+        assert isinstance(blob, pygit2.Blob)  # (a regular file's entry, see treediff)
+        return blob
+
+    def _file_delta(self, file: ChangedFile) -> FileDelta:
+        """A regular file changed, added or deleted, as the tree diff gives it (libgit2's patch of the two
+        blobs: the same binary check and line counts, the path given for its attributes). The blobs' contents
+        are kept for :meth:`read_blobs` until the next diff."""
+        old_blob = self._blob(file.old[1]) if file.old is not None else None
+        new_blob = self._blob(file.new[1]) if file.new is not None else None
+        for blob in (old_blob, new_blob):
+            if blob is not None and blob.size <= _KEEP_BLOB_BYTES - self._diffed_bytes:
+                self._diffed[str(blob.id)] = blob.data
+                self._diffed_bytes += blob.size
+        patch = pygit2.Patch.create_from(old_blob, new_blob, file.path, file.path, context_lines=0, interhunk_lines=0)
+        delta = patch.delta
+        binary = bool(delta.is_binary)
+        _, additions, deletions = patch.line_stats if not binary else (0, 0, 0)
+        status = "modified" if file.old is not None and file.new is not None else "added" if file.new else "deleted"
+        return FileDelta(
+            status,
+            file.path,
+            file.path,
+            str(file.old[1]) if file.old is not None else _ZERO_ID,
+            str(file.new[1]) if file.new is not None else _ZERO_ID,
+            file.old[0] if file.old is not None else 0,
+            file.new[0] if file.new is not None else 0,
+            delta.old_file.size,
+            delta.new_file.size,
+            0,
+            binary,
+            additions,
+            deletions,
+        )
+
     def tree_blobs(self, tree_id: str, where: Callable[[str], bool] | None = None) -> dict[str, str]:
         """``path -> blob id`` of every file of a tree (or a commit's tree), only where ``where(path)``."""
         return reads.tree_blobs(self._repo, tree_id, where)
@@ -325,6 +380,10 @@ class RepositoryReader(TreeReader):
         repo = self._repo
         found: dict[str, bytes] = {}
         for blob_id in blob_ids:
+            data = self._diffed.get(blob_id)
+            if data is not None:  # read by the last diff
+                found[blob_id] = data
+                continue
             try:
                 blob = repo[blob_id]
             except (KeyError, ValueError):
