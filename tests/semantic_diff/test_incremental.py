@@ -15,6 +15,7 @@ import trellis.semantic_diff.parse as parse_module
 from trellis.semantic_diff.languages.python import PYTHON
 from trellis.semantic_diff.languages.registry import parser_for
 from trellis.semantic_diff.parse import Parsed, analyze, text_delta
+from trellis.semantic_diff.region import reparse_region
 
 
 def _records(parsed: Parsed) -> list[tuple[object, ...]]:
@@ -170,6 +171,46 @@ def test_a_dedented_insertion_is_not_region_parsed() -> None:
     old = b"class S:\n    def a(self):\n        return 1\n\n    def b(self):\n        return 2\n"
     new = old.replace(b"        return 1\n", b"        return 1\ndef top():\n    pass\n")
     base = analyze("m.py", old)
+    assert _records(analyze("m.py", new, base=base)) == _records(analyze("m.py", new))
+
+
+class _CountingParser:
+    """A tree-sitter parser that counts its parses (the type cannot be subclassed)."""
+
+    def __init__(self) -> None:
+        self.parser = parser_for(PYTHON)
+        self.parses = 0
+
+    @property
+    def included_ranges(self) -> object:
+        return self.parser.included_ranges
+
+    @included_ranges.setter
+    def included_ranges(self, value: object) -> None:
+        self.parser.included_ranges = value
+
+    def parse(self, *args: object) -> object:
+        self.parses += 1
+        return self.parser.parse(*args)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [b"\n# edit 7\n", b"\n\n# two\n# lines\n", b"\nx = 1  # edit\n"],
+    ids=["comment", "comments", "statement"],
+)
+def test_a_line_that_is_no_entity_after_the_last_function_costs_no_region_parse(edit: bytes) -> None:
+    """A micro-commit's usual edit, a comment after a module's last function: the region (that function and the
+    comment) is refused before it is parsed, as the parse would refuse it; the file is parsed incrementally."""
+    old = b'"""Doc."""\n\nimport math\n\n\ndef f(x):\n    return x\n\n\ndef g(y):\n    return math.sqrt(y)\n'
+    new = old + edit
+    base = analyze("m.py", old)
+    delta = text_delta(old, new)
+    counting = _CountingParser()
+    lo, hi = delta.edits[0].old_start, delta.edits[-1].old_end
+    line_delta = sum(e.line_delta for e in delta.edits)
+    assert reparse_region(PYTHON, counting, base.records, old, new, lo, hi, line_delta) is None  # type: ignore[arg-type]
+    assert counting.parses == (1 if edit.startswith(b"\nx") else 0)  # (a statement is refused after the parse)
     assert _records(analyze("m.py", new, base=base)) == _records(analyze("m.py", new))
 
 

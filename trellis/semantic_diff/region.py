@@ -132,6 +132,11 @@ def reparse_region(
         sub: list[Rec] = []
     else:
         start = m.start()
+        if spec.line_comment and _comment_line_at_or_left_of(new, start, region_end, column, spec.line_comment):
+            # A comment at the top of the region (a root child that is no entity) or a line of a string or of
+            # a block at or left of the run's column (no entity's first line): either is refused below, after
+            # the parse. A comment added after a module's last function is the common case.
+            return None
         try:
             parser.included_ranges = [Range(_point(new, start), _point(new, region_end), start, region_end)]
             tree = parser.parse(new)
@@ -165,6 +170,17 @@ def last_sibling_next(records: list[Rec], parent: int, last: int) -> int:
     if stop < len(records) and records[stop].parent == parent:
         return records[stop].start_byte
     return -1
+
+
+def _comment_line_at_or_left_of(data: bytes, start: int, end: int, column: int, comment: bytes) -> bool:
+    """Whether a line of ``data[start:end]`` (whole lines from ``start``'s) opens with ``comment`` at or left of
+    ``column``."""
+    line_start = data.rfind(b"\n", 0, start) + 1
+    for line in data[line_start:end].split(b"\n"):
+        stripped = line.lstrip(b" \t")
+        if stripped.startswith(comment) and len(line) - len(stripped) <= column:
+            return True
+    return False
 
 
 def _indentation_agrees(data: bytes, start: int, end: int, column: int, rows: set[int]) -> bool:

@@ -53,4 +53,5 @@ PYTHON = LanguageSpec(
     docstrings="python",
     module_suffixes=("__init__",),
     region_reparse=True,
+    line_comment=b"#",
 )

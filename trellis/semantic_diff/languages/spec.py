@@ -117,6 +117,9 @@ class LanguageSpec:
     # An edit inside one entity may be re-parsed from that entity's text alone (see
     # ``parse._region_reparse``); sound for Python, whose entities end where indentation says.
     region_reparse: bool = False
+    # What opens a line comment ("#"): a region holding a line that opens with one at or left of the run's
+    # column is refused before it is parsed (no entity starts on such a line; see ``region.reparse_region``).
+    line_comment: bytes = b""
     root_kind: str = "module"
     module_suffixes: tuple[str, ...] = ()  # file stems dropped from module names ("__init__")
 
