@@ -109,7 +109,8 @@ def replay(
             "rule": selection.rule,
         }
         rows.append(row)
-        print(f"{row['commit']} {row['selected']}/{row['total']} {row['rule']}", file=sys.stderr, flush=True)
+        why = f" ({selection.reason[:300]})" if selection.rule else ""
+        print(f"{row['commit']} {row['selected']}/{row['total']} {row['rule']}{why}", file=sys.stderr, flush=True)
     return rows
 
 

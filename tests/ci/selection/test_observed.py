@@ -237,7 +237,7 @@ def selected(observed: Mapping[str, SiteCode] | None, path: str, qualname: str, 
 
 
 def test_a_computed_import_reaches_the_modules_it_was_observed_to_import() -> None:
-    assert selected(None, "pkg/b.py", "pkg.b.run") == (B, LOAD, THING)  # any module; unpickling: any code
+    assert selected(None, "pkg/b.py", "pkg.b.run") == (B, LOAD)  # any module; unpickling that found nothing: none
     assert selected(SEEN, "pkg/b.py", "pkg.b.run") == (B,)
     assert selected(SEEN, "pkg/b.py", "pkg.b.VALUE") == (B,)  # its module code is not the load's
     assert selected(SEEN, "pkg/a.py", "pkg.a.run") == (LOAD,)
@@ -268,9 +268,10 @@ def test_unpickling_reaches_the_globals_it_was_observed_to_look_up() -> None:
         | SiteCode(kinds=frozenset({"unpickle"}), globals=frozenset({"copy_reg _reconstructor", "__builtin__ object"})),
     }
     assert selected(safe, "pkg/things.py", "pkg.things.Other.__setstate__") == ()
-    # Observed imports say nothing about unpickling at the same site.
+    # The job hears every lookup: a site without an unpickling record looked up nothing (builtin values only).
     imports_only = {"pkg/store.py::round_trip": SiteCode(kinds=frozenset({"import"}))}
-    assert THING in selected(imports_only, "pkg/things.py", "pkg.things.Other.__setstate__")
+    assert selected(imports_only, "pkg/things.py", "pkg.things.Other.__setstate__") == ()
+    assert selected(imports_only, "pkg/things.py", "pkg.things.Other.__setstate__", seen=False) == (THING,)
 
 
 def test_import_and_unpickling_records_are_kept(tmp_path: Path) -> None:
@@ -294,12 +295,13 @@ def test_nearly_every_test_selected_through_one_node_that_may_run_any_code_is_a_
     assert not selection.run_all and len(selection.tests) == selection.total == 23  # what it selects still runs
     assert selection.rule == "any-code" and selection.path == "pkg/store.py"
     assert selection.fallback == (
-        "any-code: pkg/store.py::round_trip may run any code (pickle.load): 23 of 23 tests selected, 21 through it"
+        "any-code: pkg/store.py::round_trip unpickles, not observed for this test in this tree: 23 of 23 tests "
+        "selected, 21 through it"
     )
-    # Selected as reaching the change, but they would have been whatever changed.
+    # Selected as reaching the change (the unpickling found no global in an observed run: it runs nothing).
     thing = index.select([change("pkg/things.py", "pkg.things.Thing.__init__")], old_index=index, observed=set)
     assert len(thing.tests) == 21 and set(thing.reasons.values()) == {"reaches pkg.things.Thing.__init__ (modified)"}
-    assert thing.fallback.endswith("may run any code (pickle.load): 21 of 23 tests selected, 21 through it")
+    assert thing.rule == "nearly-all"
     bounded = TestIndex.build(many, observed=SEEN)
     assert not bounded.select([change("pkg/b.py", "pkg.b.run")], old_index=bounded, observed=set).fallback
     # Nearly every test still reaches the change, through its class: said so, not as code that may run anything.
@@ -392,3 +394,10 @@ def test_process_records_are_kept_and_keys_of_jobs_that_did_not_hear_processes_d
     path.write_text(json.dumps({key: value for key, value in raw.items() if key != "format"}))  # an older job's
     reopened = Observations(tmp_path)
     assert reopened.observed("repo", {GIT: "k1"}) == set() and reopened.sites("repo")[1]
+
+
+def test_unpickling_that_looked_up_no_global_runs_nothing() -> None:
+    """The job hears every global a pickle looks up (``pickle.find_class``): a site with no record made builtin values
+    only in every observed run (Jinja's bytecode cache unpickles a checksum string), and runs no code of the tree."""
+    assert selected({}, "pkg/things.py", "pkg.things.Other.__setstate__") == ()
+    assert selected({}, "pkg/things.py", "pkg.things.Other.__setstate__", seen=False) == (THING,)  # not observed

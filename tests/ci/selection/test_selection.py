@@ -34,6 +34,7 @@ from trellis.ci.selection.index import (
     changes_from_diff,
     missed_failures,
 )
+from trellis.ci.selection.observed import from_source
 from trellis.ci.selection.python_refs import file_facts
 from trellis.semantic_diff import diff_files
 
@@ -2700,3 +2701,87 @@ def test_a_testcase_without_test_methods_is_collected_as_its_run_test(tmp_path: 
         "tests/test_it.py::OnlyRun::runTest",
         "tests/test_it.py::Inherits::runTest",
     }
+
+
+@pytest.mark.parametrize(
+    ("code", "dynamic"),
+    [
+        ("    return marshal.loads(data)", False),
+        ("    return marshal.load(open(path, 'rb'))", False),
+        ("    return compile(data, path, 'exec')", False),
+        ("    exec(marshal.loads(data), {})", True),
+        ("    return types.FunctionType(data, {})()", True),
+        ("    from types import LambdaType\n    return LambdaType(data, {})", True),
+        ("    read.__code__ = data", True),
+    ],
+)
+def test_loading_a_code_object_runs_nothing_running_it_may_run_any_code(code: str, dynamic: bool) -> None:
+    """``marshal.load`` makes values of builtin types and code objects, and runs none (Jinja's bytecode cache,
+    which every template load reaches): a code object runs where ``exec``/``eval`` (observed) or a function made
+    of it runs it."""
+    facts = file_facts("m.py", f"import marshal\nimport types\n\n\ndef read(data, path):\n{code}\n".encode())
+    scope = facts.scope("read")
+    assert scope is not None
+    assert bool(scope.refs.dynamic or scope.refs.evals) is dynamic, scope.refs.dynamic
+
+
+def test_a_long_elif_chain_is_analysed_not_left_as_nested_too_deeply() -> None:
+    """An ``elif`` is an ``if`` nested in ``orelse``: Jinja compiles ``{% elif %}`` to it, and its tests render
+    1,000 of them, whose code ``exec`` runs. The analysis recursed once per ``elif`` and gave up ("nested too
+    deeply"): the file reached nothing (a test module: selected by nothing), generated code any code."""
+    chain = "if x == 0:\n    zero()\n" + "".join(f"elif x == {i}:\n    pass\n" for i in range(1, 1200))
+    chain += "else:\n    last()\n"
+    function = "def dispatch(x):\n" + "".join(f"    {line}\n" for line in chain.splitlines())
+    files = {
+        "app/__init__.py": "",
+        "app/util.py": "def zero():\n    return 0\n\n\ndef last():\n    return 1\n\n\ndef other():\n    return 2\n",
+        "tests/test_chain.py": "from app.util import last, zero\n\n\n"
+        + function
+        + "\n\ndef test_chain():\n    dispatch(5)\n",
+        "tests/test_other.py": "from app.util import other\n\n\ndef test_other():\n    other()\n",
+    }
+    assert not file_facts("tests/test_chain.py", files["tests/test_chain.py"].encode()).error
+    assert selected(files, body("app/util.py", "app.util.last")) == {"tests/test_chain.py::test_chain"}
+    assert selected(files, body("app/util.py", "app.util.zero")) == {"tests/test_chain.py::test_chain"}
+    generated = from_source(chain)
+    assert not generated.dynamic and {"zero", "last"} <= generated.names
+
+
+@pytest.mark.parametrize(
+    ("code", "dynamic"),
+    [
+        ("isinstance(loader, zipimport.zipimporter)", False),
+        ("isinstance(loader, (str, zipimport.zipimporter))", False),
+        ("issubclass(type(loader), zipimport.zipimporter)", False),
+        ("zipimport.zipimporter", True),
+        ("[zipimport.zipimporter]", True),
+        ("isinstance(zipimport.zipimporter, type)", True),
+    ],
+)
+def test_a_class_tested_against_by_isinstance_is_not_handed_to_code_that_may_call_it(code: str, dynamic: bool) -> None:
+    """Naming ``zipimport.zipimporter`` without calling it counts as a call by whoever gets it; as the class an
+    ``isinstance``/``issubclass`` tests against (Jinja's ``PackageLoader``), it is compared, never called."""
+    facts = file_facts("m.py", f"import zipimport\n\n\ndef check(loader):\n    return {code}\n".encode())
+    scope = facts.scope("check")
+    assert scope is not None
+    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+
+
+@pytest.mark.parametrize(
+    ("code", "dynamic"),
+    [
+        ("importlib.machinery.PathFinder.find_spec(name, path)", False),
+        ("importlib.util.find_spec(name)", False),
+        ("importlib.machinery.SourceFileLoader(name, path).load_module()", True),
+    ],
+)
+def test_finding_a_spec_imports_nothing(code: str, dynamic: bool) -> None:
+    """``PathFinder.find_spec`` finds a module as ``importlib.util.find_spec`` does, running none (Jinja's test of a
+    PEP 451 import hook: every test reached it through the meta path finder's ``find_spec``)."""
+    facts = file_facts(
+        "m.py",
+        f"import importlib.machinery\nimport importlib.util\n\n\ndef f(name, path):\n    return {code}\n".encode(),
+    )
+    scope = facts.scope("f")
+    assert scope is not None
+    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic

@@ -29,3 +29,13 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
         node = todo.popleft()
         todo.extend(child_nodes(node))
         yield node
+
+
+def elif_chain(stmt: ast.If) -> list[ast.If]:
+    """``stmt`` and the ``if`` of each of its ``elif``\\s, in order (the last one's ``orelse`` is the chain's
+    ``else``): walked in a loop, a chain nests no deeper than one ``if`` (Jinja compiles ``{% elif %}`` to
+    ``elif``, and its tests render 1,000 of them: far deeper than Python's recursion limit)."""
+    chain = [stmt]
+    while len(chain[-1].orelse) == 1 and isinstance(chain[-1].orelse[0], ast.If):
+        chain.append(chain[-1].orelse[0])
+    return chain

@@ -41,7 +41,7 @@ import ast
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .ast_nodes import child_nodes
+from .ast_nodes import child_nodes, elif_chain
 
 __all__ = ["BuiltinValues", "after_builtin"]
 
@@ -432,7 +432,13 @@ class BuiltinValues:
             for target in stmt.targets:
                 if not isinstance(target, ast.Name):
                     self._expr(target, scope)
-        else:  # If, While, Expr, Return, Raise, Assert, Pass...: expressions and nested blocks
+        elif isinstance(stmt, ast.If):  # an ``elif`` chain in a loop, not one call deeper per ``elif``
+            chain = elif_chain(stmt)
+            for branch in chain:
+                self._expr(branch.test, scope)
+                self._collect_block(branch.body, scope)
+            self._collect_block(chain[-1].orelse, scope)
+        else:  # While, Expr, Return, Raise, Assert, Pass...: expressions and nested blocks
             for child in ast.iter_child_nodes(stmt):
                 if isinstance(child, ast.stmt):
                     self._stmt(child, scope)

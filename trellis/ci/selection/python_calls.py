@@ -92,8 +92,10 @@ _DYNAMIC_CALLS = frozenset(
         "pkgutil.iter_modules",
         "pkgutil.walk_packages",
         "pkgutil.resolve_name",
-        "marshal.load",
-        "marshal.loads",
+        # A function made of a code object runs it (``marshal.load`` and ``compile`` only make code objects, and
+        # run none: the code runs where ``exec``/``eval`` — observed — or such a function runs it).
+        "types.FunctionType",
+        "types.LambdaType",
         "shelve.open",
         "os.posix_spawn",
         "os.posix_spawnp",
@@ -134,6 +136,7 @@ _DYNAMIC_PREFIXES = (
 _HARMLESS = frozenset(
     {
         "importlib.util.find_spec",
+        "importlib.machinery.PathFinder.find_spec",  # finds a spec as importlib.util.find_spec does; imports nothing
         "importlib.util.cache_from_source",
         "importlib.util.source_hash",
         "importlib.machinery.all_suffixes",

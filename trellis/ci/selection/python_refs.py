@@ -739,6 +739,7 @@ class _Extractor:
         self.file_runs: list[str] = []
         self.dynamic = ""
         self.callees: set[int] = set()  # id() of the expressions called as functions (``f`` in ``f(x)``)
+        self.type_tests: set[int] = set()  # id() of the classes ``isinstance``/``issubclass`` test against
         self.contained: set[int] = set()  # id() of computed getattr calls whose value cannot escape
         self.writes: set[int] = set()  # id() of globals() calls whose namespace is only written
         # id() of namespace reads under a constant key (``frame.f_globals.get("__name__")``, ``x.__dict__["a"]``):
@@ -1016,6 +1017,14 @@ class _Extractor:
             for alias in stmt.names:
                 if alias.name != "*":
                     self.executes(ImportRef(stmt.level, module, alias.name))
+        elif isinstance(stmt, ast.If):
+            # An ``elif`` chain (an ``if`` nested in ``orelse``) walked in a loop: Jinja's compiled templates
+            # hold 1,000 ``elif``s, deeper than Python's recursion limit.
+            chain = ast_nodes.elif_chain(stmt)
+            for branch in chain:
+                self.visit(branch.test)
+                self.walk_block(branch.body)
+            self.walk_block(chain[-1].orelse)
         else:
             self.walk_children(stmt)
 
@@ -1519,6 +1528,8 @@ class _Extractor:
                     if id(node) not in self.callees:
                         self.referenced(node)
                 continue
+            if isinstance(node, ast.Attribute) and node.attr == "__code__" and not isinstance(node.ctx, ast.Load):
+                self.set_dynamic("a store into __code__ (the function then runs that code object)")
             if isinstance(node, ast.Attribute) and node.attr in _KEYED_NAMESPACES and id(node) in self.writes:
                 stack.append(node.value)  # obj.__dict__[name] = value: a write, nothing of the namespace read
                 continue
@@ -1589,6 +1600,9 @@ class _Extractor:
                 self.named_read(node.value, node.slice)
             if isinstance(node, ast.Call):
                 self.callees.add(id(node.func))
+                if len(node.args) == 2 and self.call_name(node.func) in ("isinstance", "issubclass"):
+                    tested = node.args[1]
+                    self.type_tests.update(map(id, tested.elts if isinstance(tested, ast.Tuple) else [tested]))
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "update":
                     self.writes.add(id(node.func.value))  # globals().update(...)
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
@@ -1653,6 +1667,8 @@ class _Extractor:
     def referenced(self, node: ast.expr) -> None:
         """A callable named without being called: whoever calls it later (``copy`` calling what a
         ``__reduce__`` returned, say) calls it with arguments the analysis cannot read."""
+        if id(node) in self.type_tests:  # isinstance(loader, zipimport.zipimporter): compared, never called
+            return
         root = node
         while isinstance(root, ast.Attribute):
             root = root.value

@@ -1137,17 +1137,20 @@ class Graph:
         """Add what the node's unpickling may run, bounded by the globals it was observed to look up (as
         :func:`~trellis.ci.selection.python_calls.pickle_reads` counts a constant pickle's): their modules'
         code and the globals themselves (a class: used, its dunders and protocol methods run); any global
-        outside the tree, not found in it, or named by a call the job does not hear: any code."""
+        outside the tree, not found in it, or named by a call the job does not hear: any code. The job hears every
+        lookup (the audit event ``pickle.find_class``, which every global and extension code of a pickle goes
+        through), so a site without a record looked up nothing in any observed run: it made values of builtin
+        types only (Jinja's bytecode cache unpickles an int), which run no code of the tree."""
         refs = self.node_scope[node].refs
         code = self.observed.get(node)
         if dynamic:
             return dynamic
-        if code is None or "unpickle" not in code.kinds or not all(c in OBSERVED_LOADS for c in refs.unpickles):
+        if not all(c in OBSERVED_LOADS for c in refs.unpickles):
             return refs.unpickles[0]
         path = self.node_path[node]
         files = self._observed_files.setdefault(path, set())
         found: set[int] = set()
-        for entry in sorted(code.globals):
+        for entry in sorted(code.globals if code is not None else ()):
             module, qualname = compat_global(*entry.partition(" ")[::2])
             dotted = f"{module}.{qualname}"
             if dotted in PICKLE_SAFE_GLOBALS:
