@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
+import pygit2
 import pytest
 
+from tests.conftest import repo_path
 from trellis import vcs
 
 
@@ -198,3 +203,75 @@ def test_negative_page_size_is_invalid(store: vcs.Store, demo: vcs.Repository) -
     with pytest.raises(vcs.InvalidArgument) as info:
         store.list_commits("demo", page_size=-1)
     assert info.value.reason == "INVALID_PAGE_SIZE"
+
+
+def test_changed_files_read_only_the_subtrees_that_differ(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    """A diff of a few changed files reads the trees on their paths alone: here an unchanged directory's tree
+    object is gone, and the diff still answers (libgit2's tree diff, which reads every subtree, could not)."""
+    c1 = _commit(store, alice, {f"pkg{d}/mod{f}.py": b"x = %d%d\n" % (d, f) for d in range(3) for f in range(3)})
+    c2 = _commit(store, alice, {"pkg1/mod2.py": b"x = 12\ny = 1\n", "pkg1/new.py": b"z = 1\n"})
+    path = repo_path(data_dir, "demo")
+    unchanged = str(pygit2.Repository(str(path))[c1].tree["pkg2"].id)  # type: ignore[attr-defined]
+    (path / "objects" / unchanged[:2] / unchanged[2:]).unlink()
+    changed = store.changed_files("demo", "", c2)
+    assert (changed.old, changed.new) == (
+        {"pkg1/mod2.py": b"x = 12\n"},
+        {"pkg1/mod2.py": b"x = 12\ny = 1\n", "pkg1/new.py": b"z = 1\n"},
+    )
+
+
+def test_changed_files_are_libgit2s_tree_diff(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository, data_dir: Path
+) -> None:
+    """Random change sets (edits, adds, deletes, renames, executable bits, paths asked for): the same files,
+    contents and ids, in the same order, as libgit2's tree diff gives."""
+    rng = random.Random(11)
+    files = {f"d{d}/s{s}/f{f}.py": b"v0 %d%d%d\n" % (d, s, f) for d in range(3) for s in range(2) for f in range(3)}
+    head = _commit(store, alice, files)
+    repo = pygit2.Repository(str(repo_path(data_dir, "demo")))
+    for n in range(60):
+        changes: list[vcs.Change] = []
+        touched: set[str] = set()
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            p = rng.choice(sorted(set(files) - touched))
+            touched.add(p)
+            op = rng.choice(["edit", "edit", "add", "delete", "rename", "mode"])
+            if op == "edit":
+                files[p] = b"v%d %s\n" % (n, p.encode())
+                changes.append(vcs.PutFile(p, files[p]))
+            elif op == "add":
+                q = f"{p.rsplit('/', 1)[0]}/new{n}.py"
+                if q in files or q in touched:
+                    continue
+                touched.add(q)
+                files[q] = b"new %d\n" % n
+                changes.append(vcs.PutFile(q, files[q]))
+            elif op == "delete" and len(files) > 4:
+                del files[p]
+                changes.append(vcs.DeleteFile(p))
+            elif op == "rename":
+                q = f"moved{n}/{p}"
+                touched.add(q)
+                files[q] = files.pop(p)
+                changes.append(vcs.RenameFile(p, q))
+            elif op == "mode":
+                changes.append(vcs.PutFile(p, files[p], executable=rng.random() < 0.5))
+        try:
+            landed = store.commit("demo", "main", changes, "m", alice).commit.commit_id
+        except vcs.InvalidArgument:  # nothing changed (an executable bit set as it was, no change at all)
+            continue
+        old, head = head, landed
+        paths = rng.choice([[], [], ["d1"], ["d0/s1", "moved3"]])
+        got = store.changed_files("demo", old, head, paths)
+        expected: dict[str, dict[str, str]] = {"old": {}, "new": {}}
+        for delta in repo[old].tree.diff_to_tree(repo[head].tree).deltas:  # type: ignore[attr-defined]
+            for side, key in ((delta.old_file, "old"), (delta.new_file, "new")):
+                wanted = not paths or any(side.path == q or side.path.startswith(q + "/") for q in paths)
+                if side.id.raw != b"\0" * 20 and wanted:
+                    expected[key][side.path] = str(side.id)
+        assert list(got.old_ids.items()) == list(expected["old"].items())
+        assert list(got.new_ids.items()) == list(expected["new"].items())
+        assert all(got.new[p] == repo[i].data for p, i in got.new_ids.items())  # type: ignore[attr-defined]
+        assert all(got.old[p] == repo[i].data for p, i in got.old_ids.items())  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from .objects import commit_value
 from .paging import decode_token, encode_token, page_size
 from .refs import git_name
 from .revisions import resolve_commit
+from .treediff import changed_files as tree_changed_files
 from .validation import check_path
 
 __all__ = ["changed_files", "diff_endpoints", "list_commits", "list_tree", "read_file"]
@@ -189,12 +190,25 @@ def changed_files(
     for path in paths:
         check_path(path, limits)
     old, new = diff_endpoints(repo, old_revision, new_revision)
-    diff = old.tree.diff_to_tree(new.tree) if old is not None else new.tree.diff_to_tree(swap=True)
 
     def wanted(path: str) -> bool:
         return not paths or any(path == p or path.startswith(p + "/") for p in paths)
 
     result = ChangedFiles(str(old.id) if old is not None else "", str(new.id), {}, {}, {}, {})
+    # Regular files changed, added or deleted (most diffs): only the trees on their paths are read (treediff).
+    files = tree_changed_files(repo, old.tree_id, new.tree_id, renames=False) if old is not None else None
+    if files is not None:
+        for file in files:
+            if not wanted(file.path):
+                continue
+            for entry, content, ids in ((file.old, result.old, result.old_ids), (file.new, result.new, result.new_ids)):
+                if entry is not None:
+                    blob = repo[entry[1]]
+                    assert isinstance(blob, pygit2.Blob)
+                    content[file.path] = blob.data
+                    ids[file.path] = str(entry[1])
+        return result
+    diff = old.tree.diff_to_tree(new.tree) if old is not None else new.tree.diff_to_tree(swap=True)
     for delta in diff.deltas:
         for side, content, ids in (
             (delta.old_file, result.old, result.old_ids),

@@ -10,7 +10,7 @@ nothing else.
 
 It answers only for the changes whose delta does not depend on the rest of the
 diff: regular files (modes 100644 and 100755) whose content changed, added or
-deleted, never both added and deleted in one diff (rename detection pairs
+deleted, never both added and deleted in one diff when renames are looked for (rename detection pairs
 those). Anything else (symbolic links, submodules, a directory turned into a
 file, a change of mode alone, renames, more than ``limit`` files) answers
 ``None``, and the caller runs libgit2's own diff, which decides those cases.
@@ -40,11 +40,18 @@ class ChangedFile:
 
 
 def changed_files(
-    repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid, *, limit: int = 256, trees: TreeBytes | None = None
+    repo: pygit2.Repository,
+    old: pygit2.Oid,
+    new: pygit2.Oid,
+    *,
+    limit: int = 256,
+    trees: TreeBytes | None = None,
+    renames: bool = True,
 ) -> list[ChangedFile] | None:
     """The regular files that differ from tree ``old`` to tree ``new`` (ids), in git's order (by path); ``None``
     when the change is not only regular files changed, added or deleted, or exceeds ``limit`` files (see the
-    module docstring), or when either is not a tree. ``trees`` keeps the trees read for the next call."""
+    module docstring), or when either is not a tree. ``trees`` keeps the trees read for the next call;
+    ``renames=False``: the caller finds no renames, files both added and deleted are answered too."""
     trees = trees if trees is not None else TreeBytes()
     found: list[ChangedFile] = []
     added = deleted = False
@@ -82,7 +89,7 @@ def changed_files(
                 return None  # the mode alone changed
             added = added or a is None
             deleted = deleted or b is None
-            if (added and deleted) or len(found) >= limit:
+            if (renames and added and deleted) or len(found) >= limit:
                 return None
             found.append(
                 ChangedFile(
