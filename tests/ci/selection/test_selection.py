@@ -2773,6 +2773,9 @@ def test_a_class_tested_against_by_isinstance_is_not_handed_to_code_that_may_cal
         ("importlib.machinery.PathFinder.find_spec(name, path)", False),
         ("importlib.util.find_spec(name)", False),
         ("importlib.machinery.SourceFileLoader(name, path).load_module()", True),
+        ("importlib.util.spec_from_file_location(name, path, loader=None)", False),
+        ("importlib.util.spec_from_file_location(name, path).loader.exec_module(types.ModuleType(name))", True),
+        ("path.loader.exec_module(name)", True),
     ],
 )
 def test_finding_a_spec_imports_nothing(code: str, dynamic: bool) -> None:
@@ -2780,7 +2783,7 @@ def test_finding_a_spec_imports_nothing(code: str, dynamic: bool) -> None:
     PEP 451 import hook: every test reached it through the meta path finder's ``find_spec``)."""
     facts = file_facts(
         "m.py",
-        f"import importlib.machinery\nimport importlib.util\n\n\ndef f(name, path):\n    return {code}\n".encode(),
+        f"import importlib.machinery\nimport importlib.util\nimport types\n\n\ndef f(name, path):\n    return {code}\n".encode(),
     )
     scope = facts.scope("f")
     assert scope is not None

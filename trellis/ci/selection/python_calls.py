@@ -137,6 +137,10 @@ _HARMLESS = frozenset(
     {
         "importlib.util.find_spec",
         "importlib.machinery.PathFinder.find_spec",  # finds a spec as importlib.util.find_spec does; imports nothing
+        # A spec only names a module and its loader; its code runs where a loader's exec_module/load_module is
+        # called (any code: python_refs) or module_from_spec makes the module.
+        "importlib.util.spec_from_file_location",
+        "importlib.util.spec_from_loader",
         "importlib.util.cache_from_source",
         "importlib.util.source_hash",
         "importlib.machinery.all_suffixes",

@@ -1719,6 +1719,8 @@ class _Extractor:
         elif name in ("eval", "exec"):
             self.acc.evals = True  # may run any code: the graph decides, with what was observed (observed.py)
             self.dynamic = self.dynamic or name
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in ("exec_module", "load_module"):
+            self.set_dynamic(f"{node.func.attr} of a loader (a module's code)")
         elif name == _MODULE_FROM_SPEC and (module := self.spec_module(node)) is not None:
             # A fresh copy of a module named by a constant (``spec.loader.exec_module(module)`` then runs its code,
             # and the imports of its parent packages): what importing it runs.
