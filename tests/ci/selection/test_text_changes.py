@@ -232,3 +232,55 @@ def test_a_docstring_read_inside_the_standard_library_selects_its_tests() -> Non
     files = {**APP, "app/shell.py": shell, "tests/test_shell.py": test}
     new = {**files, "app/shell.py": shell.replace("Greet someone", "Greet anyone")}
     assert "tests/test_shell.py::test_help" in push(new, old=files).tests
+
+
+
+# Tests that read the line numbers of what they reach: a warning's, a log record's (pytest's ``caplog`` text
+# carries them), a traceback's.
+LINES = {
+    **APP,
+    "tests/test_lines.py": """
+import traceback
+
+from app.models import User, plain
+
+
+def test_warning_line(recwarn):
+    User().old()
+    assert recwarn.pop().lineno > 0
+
+
+def test_log_line(caplog):
+    User().logged()
+    assert "models.py:" in caplog.text
+
+
+def test_traceback_line():
+    assert plain() == 3
+    assert "line" in "".join(traceback.format_stack())
+""".lstrip(),
+}
+
+
+def test_definitions_moved_down_by_a_change_above_them_select_their_line_number_readers() -> None:
+    """A line added to ``describe`` moves ``old``, ``logged`` and ``plain`` down: the line numbers their
+    warning, log record and frames carry change, though their code does not. Only the tests that read a line
+    number run: emitting a warning or a log record is not reading its line (``test_old``, ``test_logged``)."""
+    grown = {**LINES, "app/models.py": LINES["app/models.py"].replace('return "user"', 'name = "user"\n        return name')}
+    selection = push(grown, old=LINES)
+    found = names(selection)
+    assert {"test_warning_line", "test_log_line", "test_traceback_line"} <= found
+    assert found.isdisjoint({"test_old", "test_logged", "test_plain", "test_hello"})
+    reason = selection.reasons["tests/test_lines.py::test_warning_line"]
+    assert "moved from line" in reason and "reads line numbers" in reason
+
+
+def test_a_blank_line_between_definitions_moves_the_ones_below() -> None:
+    """A blank line between two definitions changes no entity, yet every definition below it moves."""
+    above_plain = {**LINES, "app/models.py": LINES["app/models.py"].replace("\n\ndef plain():", "\n\n\ndef plain():")}
+    found = names(push(above_plain, old=LINES))  # (test_getattr may reach any attribute: a reader among them)
+    assert "test_traceback_line" in found and found.isdisjoint({"test_warning_line", "test_log_line", "test_plain"})
+    above_user = {**LINES, "app/models.py": LINES["app/models.py"].replace("\n\nclass User:", "\n\n\nclass User:")}
+    found = names(push(above_user, old=LINES))
+    assert {"test_warning_line", "test_log_line", "test_traceback_line"} <= found
+    assert found.isdisjoint({"test_old", "test_logged", "test_plain", "test_describe"})

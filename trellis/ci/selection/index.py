@@ -61,6 +61,8 @@ _BODY_DETAILS = frozenset({"body", "docstring", "formatting"})
 # A change with only these details leaves the code as it was: only what reads the docstring or the source text
 # sees it (:mod:`trellis.ci.selection.source_readers`).
 _TEXT_DETAILS = frozenset({"docstring", "formatting"})
+# The scopes whose first line a frame, a code object or a traceback carries.
+_DEFINITIONS = frozenset({"function", "method", "class"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +247,7 @@ class TestIndex:
         # The nodes with string constants: (node, its words, whether one is an extension or a glob), and the
         # directories holding Python files, computed once for every path _mark_naming is asked about.
         self._wording: tuple[list[tuple[int, AbstractSet[str], bool]], set[str]] | None = None
-        self._readers: int | None = None  # the nodes that may read a docstring or the source text (bits)
+        self._readers: dict[bool, int] = {}  # lines only? -> the nodes that may read a docstring or the source text (bits)
 
     @classmethod
     def build(
@@ -478,6 +480,9 @@ class TestIndex:
         # Entities whose docstring or formatting alone changed: they count for the tests that reach a reader.
         text_new: dict[int, str] = {}
         text_old: dict[int, str] = {}
+        # Definitions a change above them moved: for the tests that reach a reader of line numbers.
+        moved_new: dict[int, str] = {}
+        moved_old: dict[int, str] = {}
         for change in changes:
             for item in _expand(change):
                 fallback = self._affected(
@@ -485,17 +490,25 @@ class TestIndex:
                 )
                 if fallback is not None:
                     return self._all(fallback[0], item.path, fallback[1], extra, scope)
+        for path in sorted({item.path for change in changes for item in _expand(change)}):
+            self._mark_moved(path, old_index, (moved_new, moved_old))
         candidates = self._known(*extra)
         if scope:
             candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
-        if not new_nodes and not old_nodes and not forced and not imported and not text_new and not text_old:
+        if not any((new_nodes, old_nodes, forced, imported, text_new, text_old, moved_new, moved_old)):
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
             return Selection(tests=(), total=len(candidates))
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)
-        text_new_bits = _bits(text_new)
-        text_old_bits = _bits(text_old)
+        # What only a reader sees: (the new tree's nodes, the old tree's, their bits, lines only?, why).
+        seen_by_readers = [
+            (new, old, _bits(new), _bits(old), lines_only, reads)
+            for new, old, lines_only, reads in (
+                (text_new, text_old, False, _READS_TEXT),
+                (moved_new, moved_old, True, _READS_LINES),
+            )
+        ]
         old_candidates = {} if old_index is None else old_index._known(*extra)
         reasons: dict[str, str] = {}
         unbounded: set[str] = set()  # selected because they may run any code, whatever changed
@@ -517,12 +530,13 @@ class TestIndex:
             if not why and reach & self._graph.dyn_bit:
                 why = self._graph.dynamic_reason(reach)
                 unbounded.add(nodeid)
-            if not why and reach & text_new_bits and reach & self.readers():
-                why = _first(text_new, reach, self, nodeid) + _READS_TEXT
-            if not why and old_index is not None and old_candidates.get(nodeid, 0) & text_old_bits:
-                old_reach = old_candidates[nodeid]
-                if old_reach & old_index.readers():
-                    why = _first(text_old, old_reach, old_index, nodeid) + _READS_TEXT
+            for read_new, read_old, bits_new, bits_old, lines_only, reads in seen_by_readers:
+                if not why and reach & bits_new and reach & self.readers(lines_only=lines_only):
+                    why = _first(read_new, reach, self, nodeid) + reads
+                if not why and old_index is not None and old_candidates.get(nodeid, 0) & bits_old:
+                    old_reach = old_candidates[nodeid]
+                    if old_reach & old_index.readers(lines_only=lines_only):
+                        why = _first(read_old, old_reach, old_index, nodeid) + reads
             if why:
                 reasons[nodeid] = why
         # Tests through code exec/eval ran: bounded by what was observed only for the tests observed.
@@ -565,15 +579,20 @@ class TestIndex:
             return reported
         # Nearly every test reaches the changed code: say through what, so that a user can see it.
         return self._nearly_all(
-            selection, {**text_new, **new_nodes}, {**text_old, **old_nodes}, candidates, old_index, old_candidates
+            selection,
+            {**moved_new, **text_new, **new_nodes},
+            {**moved_old, **text_old, **old_nodes},
+            candidates,
+            old_index,
+            old_candidates,
         )
 
-    def readers(self) -> int:
-        """The nodes (bits) whose code may read a docstring, the source text or a line number
-        (:func:`trellis.ci.selection.source_readers.reader_bits`)."""
-        if self._readers is None:
-            self._readers = reader_bits(self._graph)
-        return self._readers
+    def readers(self, *, lines_only: bool = False) -> int:
+        """The nodes (bits) whose code may read a docstring, the source text or a line number; ``lines_only``:
+        a line number (:func:`trellis.ci.selection.source_readers.reader_bits`)."""
+        if lines_only not in self._readers:
+            self._readers[lines_only] = reader_bits(self._graph, lines_only=lines_only)
+        return self._readers[lines_only]
 
     def _add_writers(self, reasons: dict[str, str], candidates: Mapping[str, int]) -> None:
         """Select, beside the tests of ``reasons``, every test of their files that stores into state outliving it
@@ -809,6 +828,23 @@ class TestIndex:
             if old_index is not None:
                 old_index._mark(path, local, how, old_nodes, "modified")
         return None
+
+    def _mark_moved(self, path: str, old_index: TestIndex | None, text: tuple[dict[int, str], dict[int, str]]) -> None:
+        """The definitions of ``path`` that a change above them moved to other lines (their code the same) go to
+        ``text``, as a formatting-only change does: the line numbers their frames, warnings, log records and
+        tracebacks carry changed, which only a reader of line numbers sees. (Module-level statements that moved
+        are not counted: every test importing the module reaches them.)"""
+        before = old_index._graph.facts.get(path) if old_index is not None else None
+        after = self._graph.facts.get(path)
+        if before is None or after is None or old_index is None:
+            return
+        lines = {scope.qualname: scope.line for scope in before.scopes if scope.kind in _DEFINITIONS}
+        for scope in after.scopes:
+            line = lines.get(scope.qualname)
+            if line is not None and line != scope.line and scope.kind in _DEFINITIONS:
+                what = f"moved from line {line} to {scope.line}"
+                self._mark(path, scope.qualname, "body", text[0], what)
+                old_index._mark(path, scope.qualname, "body", text[1], what)
 
     def _changed_names(self, path: str, old_index: TestIndex) -> set[tuple[str, str]] | None:
         """The names (file, name) a module-level change rebinds, when all it changed are statements that only
@@ -1072,6 +1108,9 @@ def changes_from_diff(result: DiffResult) -> tuple[Change, ...]:
             out.append(ChangedPath(file.path, "added"))
         else:
             out.append(ChangedPath(file.path, {"added": "added", "deleted": "deleted"}.get(file.status, "modified")))
+    for path in entity_files.difference(change.path for change in result.changes):
+        # Only blank lines changed (no entity did): the definitions below them moved (``TestIndex._mark_moved``).
+        out.append(ChangedEntity(path=path, qualname=module_name(path), details=("formatting",)))
     for change in result.changes:
         if change.path in entity_files and (not change.old_path or change.old_path in entity_files):
             out.append(ChangedEntity.from_change(change))
@@ -1129,6 +1168,7 @@ def _expand(change: Change) -> list[Change]:
 
 
 _READS_TEXT = ", and reads docstrings or source text"
+_READS_LINES = ", and reads line numbers"
 
 
 def _local_qualname(path: str, qualname: str) -> str:

@@ -21,6 +21,7 @@ nothing such a change changes (:meth:`trellis.ci.selection.index.TestIndex.selec
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from .python_calls import NAMESPACE_ATTRS
 from .python_refs import GETTERS, Chain, FileFacts, ImportRef, NodeRefs
@@ -60,53 +61,86 @@ QUIET_INSPECT = frozenset(
 )
 
 
-def reader_bits(graph: Graph) -> int:
-    """The nodes of ``graph`` (as bits) whose code may read a docstring, the source text or a line number."""
+
+
+@dataclass(frozen=True)
+class _Readers:
+    """What counts as reading: the names and modules, and whether docstrings are read too (then ``__doc__``
+    under any name: an attribute under a computed name, a namespace, a ``"{0.__doc__}"``, a doctest)."""
+
+    names: frozenset[str]
+    modules: frozenset[str]
+    docstrings: bool
+
+
+_DOCS_AND_TEXT = _Readers(READER_NAMES, READER_MODULES, docstrings=True)
+# A definition that only moved (a change above it added or removed lines) has the same code and text: only the
+# line numbers its frames, code objects and tracebacks carry changed. A warning's or a log record's line number
+# is seen only through what formats or reads it (``formatwarning``, a logging ``Formatter``, a record's
+# ``lineno``, pytest's ``caplog``, a format string naming ``lineno``), not by emitting one.
+_LINES = _Readers(
+    READER_NAMES.difference({"__doc__", "help", "vars", "shortDescription", "getdoc", "getcomments"})
+    | {"formatwarning", "showwarning", "Formatter", "basicConfig", "dictConfig", "fileConfig", "LogRecord"}
+    | {"makeLogRecord", "caplog"},
+    READER_MODULES.difference({"pydoc", "doctest", "cmd", "xmlrpc", "warnings", "logging"}),
+    docstrings=False,
+)
+
+
+def reader_bits(graph: Graph, *, lines_only: bool = False) -> int:
+    """The nodes of ``graph`` (as bits) whose code may read a docstring, the source text or a line number;
+    ``lines_only``: a line number (what sees a definition that only moved)."""
+    readers = _LINES if lines_only else _DOCS_AND_TEXT
     out = 0
     for node, scope in enumerate(graph.node_scope):
         facts = graph.facts[graph.node_path[node]]
         site = graph.observed.get(node)
         if (
-            scope.kind == "doctest"
-            or _reads(graph, facts, scope.refs)
-            or (site is not None and (site.any_attr or bool(site.dynamic) or not READER_NAMES.isdisjoint(site.names)))
+            (scope.kind == "doctest" and readers.docstrings)
+            or _reads(graph, facts, scope.refs, readers)
+            or (lines_only and not readers.names.isdisjoint(scope.args))  # a fixture: ``caplog``
+            or (site is not None and (site.any_attr or bool(site.dynamic) or not readers.names.isdisjoint(site.names)))
         ):
             out |= 1 << node
     return out
 
 
-def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs) -> bool:
-    if refs.any_attr or refs.namespace or refs.dynamic or refs.evals:
+def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers) -> bool:
+    if refs.dynamic or refs.evals:
         return True
-    if not READER_NAMES.isdisjoint(refs.attrs) or "*" in refs.attrs or GETTERS in refs.attrs:
+    if readers.docstrings and (refs.any_attr or refs.namespace or "*" in refs.attrs or GETTERS in refs.attrs):
         return True
-    if any("__doc__" in word or "lineno" in word for word in refs.words):  # "{0.__doc__}".format(f)
+    if not readers.names.isdisjoint(refs.attrs):
         return True
-    return any(_chain_reads(graph, facts, chain) for chain in refs.chains)
+    if any(("__doc__" in word and readers.docstrings) or "lineno" in word for word in refs.words):
+        return True  # "{0.__doc__}".format(f), "%(lineno)d"
+    return any(_chain_reads(graph, facts, chain, readers) for chain in refs.chains)
 
 
-def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain) -> bool:
-    if not READER_NAMES.isdisjoint(chain.attrs) or "*" in chain.attrs or not NAMESPACE_ATTRS.isdisjoint(chain.attrs):
+def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers) -> bool:
+    if not readers.names.isdisjoint(chain.attrs):
+        return True
+    if readers.docstrings and ("*" in chain.attrs or not NAMESPACE_ATTRS.isdisjoint(chain.attrs)):
         return True
     if chain.kind == "import":
-        return chain.spec is not None and _outside(graph, facts.path, chain.spec)
+        return chain.spec is not None and _outside(graph, facts.path, chain.spec, readers)
     if chain.kind != "global":
         return False
-    if chain.root in READER_NAMES:
+    if chain.root in readers.names:
         return True
     refs = facts.bindings.get(chain.root, ())
     if chain.attrs and chain.attrs[0] in QUIET_INSPECT and all(r == ImportRef(0, "inspect") for r in refs):
         return False  # (``refs`` empty: a builtin, no reader but by its name)
-    return any(_outside(graph, facts.path, ref) for ref in refs)
+    return any(_outside(graph, facts.path, ref, readers) for ref in refs)
 
 
-def _outside(graph: Graph, path: str, ref: ImportRef) -> bool:
+def _outside(graph: Graph, path: str, ref: ImportRef, readers: _Readers) -> bool:
     """Does the import ``ref`` name a reader: a reader module, a reader name, or a package installed beside the
     tree (not the standard library's, not pytest's)?"""
     if ref.level:
         return False
     top = ref.module.partition(".")[0]
-    if top in READER_MODULES or ref.name in READER_NAMES:
+    if top in readers.modules or ref.name in readers.names:
         return True
     if top in sys.stdlib_module_names or top in QUIET_PACKAGES:
         return False
