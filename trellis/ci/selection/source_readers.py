@@ -65,25 +65,40 @@ QUIET_INSPECT = frozenset(
 
 @dataclass(frozen=True)
 class _Readers:
-    """What counts as reading: the names and modules, and whether docstrings are read too (then ``__doc__``
-    under any name: an attribute under a computed name, a namespace, a ``"{0.__doc__}"``, a doctest)."""
+    """What counts as reading: the names and modules; the names of ``inspect`` that read (None: all but
+    :data:`QUIET_INSPECT`); whether docstrings are read too (then ``__doc__`` under any name: an attribute under
+    a computed name, a namespace, a ``"{0.__doc__}"``, a doctest); whether a package installed beside the tree
+    counts."""
 
     names: frozenset[str]
     modules: frozenset[str]
+    inspect: frozenset[str] | None
     docstrings: bool
+    installed: bool
 
 
-_DOCS_AND_TEXT = _Readers(READER_NAMES, READER_MODULES, docstrings=True)
+_DOCS_AND_TEXT = _Readers(READER_NAMES, READER_MODULES, None, docstrings=True, installed=True)
 # A definition that only moved (a change above it added or removed lines) has the same code and text: only the
-# line numbers its frames, code objects and tracebacks carry changed. A warning's or a log record's line number
-# is seen only through what formats or reads it (``formatwarning``, a logging ``Formatter``, a record's
-# ``lineno``, pytest's ``caplog``, a format string naming ``lineno``), not by emitting one.
+# line numbers its frames, code objects and tracebacks carry changed, which only what reads a line number sees:
+# ``inspect``'s frame and source-line functions, the modules that format tracebacks and frames, a warning's or a
+# log record's line as it is formatted or read (``formatwarning``, a logging ``Formatter``, a record's
+# ``lineno``, pytest's ``caplog``, a format string naming ``lineno``) — not emitting a warning or a log record,
+# not a docstring, not ``__file__`` (a file's text sees any change to it: selection counts the tests reaching what
+# changed, for every kind of change). Not counted: a package installed beside the tree that reads its caller's
+# line (a logger's ``{line}``): its calls are mostly not that (``six.moves.range``), and which are is the package's.
 _LINES = _Readers(
-    READER_NAMES.difference({"__doc__", "help", "vars", "shortDescription", "getdoc", "getcomments"})
+    READER_NAMES.difference({"__doc__", "help", "vars", "shortDescription", "getdoc", "getcomments", "__file__"})
+    # (a frame or a traceback got is not its line read: ``f_lineno``, ``tb_lineno`` or a formatter reads it)
+    - {"_getframe", "exc_info", "currentframe", "f_back", "f_code", "tb_frame", "tb_next", "__traceback__"}
+    - {"__code__", "traceback", "settrace", "setprofile", "monitoring"}
     | {"formatwarning", "showwarning", "Formatter", "basicConfig", "dictConfig", "fileConfig", "LogRecord"}
     | {"makeLogRecord", "caplog"},
-    READER_MODULES.difference({"pydoc", "doctest", "cmd", "xmlrpc", "warnings", "logging"}),
+    READER_MODULES.difference({"inspect", "pydoc", "doctest", "cmd", "xmlrpc", "warnings", "logging", "asyncio"})
+    - {"tokenize", "ast", "codeop"},
+    frozenset({"getsourcelines", "findsource", "getframeinfo", "getouterframes", "getinnerframes", "stack"})
+    | {"trace", "getlineno", "getblock", "FrameInfo", "Traceback"},
     docstrings=False,
+    installed=False,
 )
 
 
@@ -129,9 +144,15 @@ def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers
     if chain.root in readers.names:
         return True
     refs = facts.bindings.get(chain.root, ())
-    if chain.attrs and chain.attrs[0] in QUIET_INSPECT and all(r == ImportRef(0, "inspect") for r in refs):
-        return False  # (``refs`` empty: a builtin, no reader but by its name)
+    if chain.attrs and refs and all(r == ImportRef(0, "inspect") for r in refs):
+        return _inspect_reads(chain.attrs[0], readers)
+    if chain.attrs and chain.attrs[0] in QUIET_INSPECT and not refs:
+        return False  # (a builtin: no reader but by its name)
     return any(_outside(graph, facts.path, ref, readers) for ref in refs)
+
+
+def _inspect_reads(name: str, readers: _Readers) -> bool:
+    return name not in QUIET_INSPECT if readers.inspect is None else name in readers.inspect
 
 
 def _outside(graph: Graph, path: str, ref: ImportRef, readers: _Readers) -> bool:
@@ -142,6 +163,8 @@ def _outside(graph: Graph, path: str, ref: ImportRef, readers: _Readers) -> bool
     top = ref.module.partition(".")[0]
     if top in readers.modules or ref.name in readers.names:
         return True
-    if top in sys.stdlib_module_names or top in QUIET_PACKAGES:
+    if ref.module == "inspect" and ref.name:  # from inspect import getsourcelines
+        return _inspect_reads(ref.name, readers)
+    if top in sys.stdlib_module_names or top in QUIET_PACKAGES or not readers.installed:
         return False
     return not graph.import_files(path, ref)
