@@ -234,7 +234,6 @@ def test_a_docstring_read_inside_the_standard_library_selects_its_tests() -> Non
     assert "tests/test_shell.py::test_help" in push(new, old=files).tests
 
 
-
 # Tests that read the line numbers of what they reach: a warning's, a log record's (pytest's ``caplog`` text
 # carries them), a traceback's.
 LINES = {
@@ -266,7 +265,10 @@ def test_definitions_moved_down_by_a_change_above_them_select_their_line_number_
     """A line added to ``describe`` moves ``old``, ``logged`` and ``plain`` down: the line numbers their
     warning, log record and frames carry change, though their code does not. Only the tests that read a line
     number run: emitting a warning or a log record is not reading its line (``test_old``, ``test_logged``)."""
-    grown = {**LINES, "app/models.py": LINES["app/models.py"].replace('return "user"', 'name = "user"\n        return name')}
+    grown = {
+        **LINES,
+        "app/models.py": LINES["app/models.py"].replace('return "user"', 'name = "user"\n        return name'),
+    }
     selection = push(grown, old=LINES)
     found = names(selection)
     assert {"test_warning_line", "test_log_line", "test_traceback_line"} <= found
@@ -284,3 +286,24 @@ def test_a_blank_line_between_definitions_moves_the_ones_below() -> None:
     found = names(push(above_user, old=LINES))
     assert {"test_warning_line", "test_log_line", "test_traceback_line"} <= found
     assert found.isdisjoint({"test_old", "test_logged", "test_plain", "test_describe"})
+
+
+def test_what_gets_a_frame_or_emits_a_warning_reads_no_line_number() -> None:
+    """Getting a frame for its globals, warning, logging or calling a package installed beside the tree is not
+    reading a line number: those tests stay out when the definitions they reach only moved."""
+    compat = (
+        "import sys\nimport warnings\n\nimport six\n\n\ndef first():\n    return 1\n\n\n"
+        "def caller():\n    warnings.warn('x')\n    return six.moves.range(sys._getframe(1).f_globals['__name__'])\n"
+    )
+    test = "from app.compat import caller\n\n\ndef test_caller():\n    assert caller()\n"
+    files = {**APP, "app/compat.py": compat, "tests/test_compat.py": test}
+    new = {**files, "app/compat.py": compat.replace("    return 1\n", "    one = 1\n    return one\n")}
+    assert "test_caller" not in names(push(new, old=files))
+    with_lines = {
+        **files,
+        "tests/test_compat.py": test.replace(
+            "assert caller()", "assert caller()\n    import inspect\n    assert inspect.getsourcelines(caller)[1] == 11"
+        ),
+    }
+    new = {**with_lines, "app/compat.py": new["app/compat.py"]}
+    assert "test_caller" in names(push(new, old=with_lines))

@@ -247,7 +247,8 @@ class TestIndex:
         # The nodes with string constants: (node, its words, whether one is an extension or a glob), and the
         # directories holding Python files, computed once for every path _mark_naming is asked about.
         self._wording: tuple[list[tuple[int, AbstractSet[str], bool]], set[str]] | None = None
-        self._readers: dict[bool, int] = {}  # lines only? -> the nodes that may read a docstring or the source text (bits)
+        # The nodes (bits) that may read a docstring or the source text (False), a line number (True).
+        self._readers: dict[bool, int] = {}
 
     @classmethod
     def build(

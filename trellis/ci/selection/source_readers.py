@@ -61,8 +61,6 @@ QUIET_INSPECT = frozenset(
 )
 
 
-
-
 @dataclass(frozen=True)
 class _Readers:
     """What counts as reading: the names and modules; the names of ``inspect`` that read (None: all but
