@@ -307,3 +307,14 @@ def test_what_gets_a_frame_or_emits_a_warning_reads_no_line_number() -> None:
     }
     new = {**with_lines, "app/compat.py": new["app/compat.py"]}
     assert "test_caller" in names(push(new, old=with_lines))
+
+
+def test_a_test_that_may_run_any_code_counts_for_moved_definitions_only_through_what_it_reaches() -> None:
+    """``eval`` may run any code: every code change selects its test, but a blank line that only moves the
+    definitions below it changes no code, and the test reaches none of them."""
+    test = "def test_eval():\n    assert eval('1 + 1') == 2\n"
+    files = {**APP, "tests/test_eval.py": test}
+    moved = {**files, "app/models.py": files["app/models.py"].replace("\n\ndef plain():", "\n\n\ndef plain():")}
+    assert "test_eval" not in names(push(moved, old=files))
+    changed = {**files, "app/models.py": files["app/models.py"].replace("return 3", "return 4")}
+    assert "test_eval" in names(push(changed, old=files))

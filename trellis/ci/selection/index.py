@@ -500,6 +500,9 @@ class TestIndex:
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
             return Selection(tests=(), total=len(candidates))
+        # A test that may run any code counts whatever code changed; definitions that only moved changed no code,
+        # only the line numbers of what it reaches (through the readers below).
+        code_changed = any((new_nodes, old_nodes, forced, imported, text_new, text_old))
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)
         # What only a reader sees: (the new tree's nodes, the old tree's, their bits, lines only?, why).
@@ -525,10 +528,10 @@ class TestIndex:
                 old_reach = old_candidates[nodeid]
                 if old_reach & old_bits:
                     why = _first(old_nodes, old_reach, old_index, nodeid)
-                elif old_reach & old_index._graph.dyn_bit:
+                elif code_changed and old_reach & old_index._graph.dyn_bit:
                     why = old_index._graph.dynamic_reason(old_reach)
                     unbounded.add(nodeid)
-            if not why and reach & self._graph.dyn_bit:
+            if not why and code_changed and reach & self._graph.dyn_bit:
                 why = self._graph.dynamic_reason(reach)
                 unbounded.add(nodeid)
             for read_new, read_old, bits_new, bits_old, lines_only, reads in seen_by_readers:
@@ -544,7 +547,9 @@ class TestIndex:
         through = {
             n
             for n, reach in candidates.items()
-            if n not in reasons and (reach & sites or (old_index is not None and old_candidates.get(n, 0) & old_sites))
+            if code_changed
+            and n not in reasons
+            and (reach & sites or (old_index is not None and old_candidates.get(n, 0) & old_sites))
         }
         if through:
             seen = observed(through) if observed is not None and old_index is not None else set()
