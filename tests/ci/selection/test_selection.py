@@ -663,7 +663,8 @@ def test_getattr_with_a_constant_name_is_an_attribute_and_with_a_computed_one_an
         ("os", False),  # a module outside the tree
         ("obj", True),  # a parameter: any object, so any attribute
         ("lazy", True),  # a module of the tree, with a PEP 562 __getattr__ besides its functions
-        ("Holder", True),  # a class of the tree
+        ("Holder", False),  # a class of the tree with no outside base: its members, its subclasses, type's
+        ("Shelf", True),  # a class of the tree with an outside base (a method of that base may call anything)
     ],
 )
 def test_getattr_with_a_computed_name_reads_an_attribute_of_what_its_object_is(receiver: str, anything: bool) -> None:
@@ -676,12 +677,17 @@ def test_getattr_with_a_computed_name_reads_an_attribute_of_what_its_object_is(r
         "app/lazy.py": "def __getattr__(name):\n    raise AttributeError(name)\n\n\ndef slug(text):\n    return text\n",
         "app/case.py": dedent(
             f"""
+            import collections
             import os
 
             from app import lazy, other
 
 
             class Holder:
+                pass
+
+
+            class Shelf(collections.UserDict):
                 pass
 
 

@@ -114,6 +114,7 @@ __all__ = [
 # repeated (``(?=``, ``a|b``, ``\s*``: sqlparse's lexer patterns, whose ``\s*`` split at the backslash read as a
 # glob ``s*`` naming every file whose name starts with an s).
 _REGEX = re.compile(r"\(\?|\||\\[sSdDwW][*+?{]")
+_NAMESPACE_CALL = re.compile(r"\b(vars|globals|locals)\(")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -242,6 +243,10 @@ class NodeRefs:
     ``fixtures``: the pytest fixtures it asks for by a constant name (``request.getfixturevalue("db")``);
     ``any_fixture``: by a computed one, or it edits what pytest runs (``item.fixturenames.append(x)``): any
     fixture visible where it runs.
+    ``instances``: namespaces whose values it reads only through ``isinstance(v, C)`` (``[v for v in
+    vars().values() if isinstance(v, ParserElement)]``): for each, the readings of the namespace's owner (none:
+    the module's own) and of ``C``; the graph reads them as the namespace's values that are not definitions
+    when ``C`` is a class of the tree no class object is an instance of, else as the whole namespace.
     """
 
     chains: tuple[Chain, ...] = ()
@@ -260,6 +265,7 @@ class NodeRefs:
     fixtures: tuple[str, ...] = ()
     any_fixture: bool = False
     processes: tuple[str, ...] = ()
+    instances: tuple[tuple[tuple[Chain, ...], tuple[Chain, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +297,8 @@ class Scope:
     the new class object to other code, which may keep it and make instances later — a decorator not known
     to be inert, a keyword (a metaclass, ``__init_subclass__`` arguments), or an attribute whose value may have
     a ``__set_name__`` (:meth:`_Extractor.may_set_name`); what the bases do is
-    :mod:`trellis.ci.selection.ref_graph`'s. ``bound_values`` (classes): the readings of each value a statement
+    :mod:`trellis.ci.selection.ref_graph`'s. ``customised`` (classes): a decorator not known to be inert (it may
+    replace the class) or a keyword (a metaclass, whose attributes the class's are too). ``bound_values`` (classes): the readings of each value a statement
     of the body binds by name alone or in a display (``cls = mod.Thing``, ``kinds = (mod.A, mod.B)``,
     :func:`_plain_binding`); those statements' references
     are the class's ``refs`` (whoever reads the attribute has the class), and they run code when the class is
@@ -326,6 +333,7 @@ class Scope:
     is_async: bool = False
     getter: bool = False
     hands_out: bool = False
+    customised: bool = False
     bound_values: tuple[tuple[Chain, ...], ...] = ()
     fixture: str = ""
     fixture_named: bool = False
@@ -645,6 +653,7 @@ class _Acc:
     fixtures: list[str] = field(default_factory=list)
     any_fixture: bool = False
     processes: list[str] = field(default_factory=list)
+    instances: list[tuple[tuple[Chain, ...], tuple[Chain, ...]]] = field(default_factory=list)
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -663,6 +672,7 @@ class _Acc:
         self.fixtures.extend(other.fixtures)
         self.any_fixture = self.any_fixture or other.any_fixture
         self.processes.extend(other.processes)
+        self.instances.extend(other.instances)
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -682,6 +692,7 @@ class _Acc:
             fixtures=tuple(dict.fromkeys(self.fixtures)),
             any_fixture=self.any_fixture,
             processes=tuple(dict.fromkeys(self.processes)),
+            instances=tuple(dict.fromkeys(self.instances)),
         )
 
 
@@ -751,6 +762,8 @@ class _Extractor:
         # id() of namespace expressions (``x.__dict__``, ``vars(x)``) whose reads run nothing: only keys are used, or
         # values that stay put (see :meth:`contained_reads`) -> whether values are read (the classes they may be).
         self.quiet_namespaces: dict[int, bool] = {}
+        # id() of namespace calls whose values a comprehension keeps only when ``isinstance(v, C)``: -> C
+        self.filtered = _filtered_namespaces(self.nodes) if _NAMESPACE_CALL.search(text) else {}
         self.imported: set[str] = set()  # every name an import binds in a frame entered so far
         # How many top-level statements bind each name (a base named by an import bound nowhere else is known).
         self.builtin_values = BuiltinValues(tree, self.nodes)  # expressions certainly of an exact builtin type
@@ -1443,6 +1456,7 @@ class _Extractor:
                 class_attrs=frozenset(frame.bound - set(frame.defs)),
                 not_a_test=any(_assigns_false(s, "__test__") for s in node.body),
                 hands_out=hands_out,
+                customised=any(not inert_decorator(d) for d in decorators) or bool(node.keywords),
                 bound_values=tuple(bound_values),
                 marks=_fixture_words([*node.decorator_list, *(s for s in node.body if _assigns_name(s, "pytestmark"))]),
             ),
@@ -1798,6 +1812,25 @@ class _Extractor:
                     self.acc.any_attr = True
                 else:
                     self.acc.attrs.update(p for p in value.split(".") if _IDENTIFIER.fullmatch(p))
+        elif id(node) in self.filtered and self.filtered[id(node)] is None and self.frame.kind == "class":
+            # A class body's own names (``[k for k in locals() if ...]``), keys alone: strings. Which names there
+            # are is the class's body, whose change is the class's (the values made reach its users through it).
+            pass
+        elif (
+            self.filtered.get(id(node)) is not None
+            and not node.keywords
+            and (name == "globals" or name == "vars" and (args or self.frame.kind == "module"))
+        ):
+            # [v for v in vars().values() if isinstance(v, C)]: the namespace's instances of C
+            kind = self.filtered[id(node)]
+            classes = _dotted(kind) if kind is not None else None
+            assert classes is not None
+            owner: tuple[Chain, ...] = ()  # the module's own namespace
+            if args:  # vars(x): x's
+                assert isinstance(args[0], ast.Name)
+                owner = tuple(self.name_chains(args[0].id, (), record=False))
+            self.acc.chains.extend(owner)
+            self.acc.instances.append((owner, tuple(self.name_chains(classes[0], tuple(classes[1:])))))
         elif name in NAMESPACE_CALLS and not args:
             if id(node) not in self.writes:
                 self.acc.namespace = True
@@ -2637,6 +2670,79 @@ def _writes_namespaces(nodes: list[ast.AST]) -> bool:
     return False
 
 
+def _filtered_namespaces(nodes: list[ast.AST]) -> dict[int, ast.expr | None]:
+    """The namespace reads (``vars()``, ``globals()``, ``vars(x)`` with ``x`` a name) whose values only a
+    comprehension's ``isinstance(v, C)`` condition lets out: ``[v for v in vars().values() if isinstance(v, C)]``
+    (also ``.items()`` with ``for k, v in``, a condition among others joined by ``and``). id() of the call -> C
+    (a dotted name); -> None for a namespace call without arguments whose keys alone are read (``for k in
+    locals()``, ``[k for k in vars() if ...]``, ``"x" in globals()``): strings, no value — but which keys there
+    are changes when a name comes or goes, so only a class body's count as reading nothing
+    (:meth:`_Extractor.call`)."""
+    out: dict[int, ast.expr | None] = {}
+    for node in nodes:
+        keyed: list[ast.expr] = []
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            keyed.append(node.iter)
+        elif isinstance(node, ast.Compare):
+            keyed.extend(
+                c for op, c in zip(node.ops, node.comparators, strict=True) if isinstance(op, ast.In | ast.NotIn)
+            )
+        for space in keyed:
+            if (
+                isinstance(space, ast.Call)
+                and isinstance(space.func, ast.Name)
+                and space.func.id in ("vars", "globals", "locals")
+                and not space.args
+                and not space.keywords
+            ):
+                out[id(space)] = None
+        if not isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            continue
+        if len(node.generators) != 1:
+            continue
+        gen = node.generators[0]
+        it = gen.iter
+        if not (
+            isinstance(it, ast.Call)
+            and not it.args
+            and isinstance(it.func, ast.Attribute)
+            and it.func.attr in ("values", "items")
+            and isinstance(it.func.value, ast.Call)
+            and isinstance(it.func.value.func, ast.Name)
+        ):
+            continue
+        space = it.func.value
+        assert isinstance(space.func, ast.Name)
+        if space.func.id not in ("vars", "globals") or len(space.args) > (space.func.id == "vars"):
+            continue
+        if space.args and not isinstance(space.args[0], ast.Name):
+            continue
+        target = gen.target
+        if it.func.attr == "items":
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                continue
+            target = target.elts[1]
+        if not isinstance(target, ast.Name):
+            continue
+        tests: list[ast.expr] = []
+        for cond in gen.ifs:
+            tests.extend(cond.values if isinstance(cond, ast.BoolOp) and isinstance(cond.op, ast.And) else [cond])
+        for test in tests:
+            if (
+                isinstance(test, ast.Call)
+                and isinstance(test.func, ast.Name)
+                and test.func.id == "isinstance"
+                and len(test.args) == 2
+                and not test.keywords
+                and isinstance(test.args[0], ast.Name)
+                and test.args[0].id == target.id
+                and _dotted(test.args[1]) is not None
+            ):
+                out[id(space)] = test.args[1]
+                break
+    return out
+
+
 def _module_aliases(path: str, tree: ast.Module, nodes: list[ast.AST]) -> dict[str, tuple[tuple[str, ...], ...]]:
     """The module-level names bound only to dotted references (``h = helpers``, ``ppt = pp.pyparsing_test``,
     ``X = mod.Class``, under any condition, loop or ``try``): name -> the dotted parts of each binding's value.
@@ -2970,7 +3076,7 @@ def _quiet_read(
     """How a namespace (``space``: ``x.__dict__``, ``vars(x)``) is read, when the reading runs nothing: a dict's (or a
     mappingproxy's) lookup invokes no descriptor and calls nothing of the tree. False: only its keys are used
     (``k in ns``, ``for k in ns``, ``ns.keys()``: strings); True: values are read that stay put (``ns[k]``,
-    ``ns.get(k)``, ``for k, v in ns.items()`` with ``v`` tested, compared or read by name; ``stays``/``kept``: the
+    ``ns.get(k)``, ``for k, v in ns.items()`` with ``v`` tested, compared or read by name, ``ns == other``; ``stays``/``kept``: the
     block's :meth:`_Extractor.contained_reads`); None: any other use (a value handed on, called, returned; the
     namespace itself handed to code)."""
     parent = parents.get(id(space))
@@ -2978,7 +3084,11 @@ def _quiet_read(
         return True if stays(parent) else None
     if isinstance(parent, ast.Compare) and space in parent.comparators:
         i = parent.comparators.index(space)
+        if isinstance(parent.ops[i], (ast.Eq, ast.NotEq)) and len(parent.ops) == 1:
+            return True  # vars(a) == vars(b): the values compared (their __eq__), staying put
         return False if isinstance(parent.ops[i], (ast.In, ast.NotIn)) else None
+    if isinstance(parent, ast.Compare) and parent.left is space and len(parent.ops) == 1:
+        return True if isinstance(parent.ops[0], (ast.Eq, ast.NotEq)) else None
     if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is space:
         return False
     if not isinstance(parent, ast.Attribute) or parent.attr not in {*_DICT_VALUES, "keys"}:

@@ -273,6 +273,7 @@ class Graph:
         self._lineages: dict[int, frozenset[frozenset[int]] | None] = {}
         self._hands_out: dict[int, bool] = {}
         self._unknown_base: dict[int, bool] = {}
+        self._closed: dict[int, bool] = {}
         self._plain: dict[int, bool] = {}
         # The classes whose definition hands the new class object to other code: used where they are defined;
         # those whose body binds a value that may have a ``__set_name__``: their bindings run there too.
@@ -651,7 +652,21 @@ class Graph:
             new: set[_Target] = set()
             if attr == "*":  # getattr(x, computed): any attribute of what the tree gives x (nothing of a builtin)
                 if targets:
-                    names.add("*")
+                    found: set[_Target] = {_VALUE}
+                    for target in targets:
+                        cls = target[1]
+                        if target[0] == _ENT and isinstance(cls, int) and self.closed(cls):
+                            # A class of the tree whose bases are all of the tree: a member of its MRO, a value its
+                            # body binds (its node's references), or one of ``type``'s (``__subclasses__()``: its
+                            # subclasses; ``__mro__``, ``__dict__``: its ancestors, its members).
+                            found.add(target)
+                            for c in (cls, *self.ancestors(cls)):
+                                path = self.node_path[c]
+                                found |= {(_ENT, self.node_of[(path, q)]) for _, q in self.node_scope[c].members}
+                            found |= {(_ENT, c) for c in self.descendants(cls)}
+                        else:
+                            names.add("*")
+                    self._collect(found, edges)
                     targets = {_VALUE}
                 continue
             if attr == "()":  # a call: a class gives an instance of it; anything else, an unknown value
@@ -753,6 +768,34 @@ class Graph:
         info = (tuple(dict.fromkeys(parents)), is_open, is_unittest)
         self._parents[cls] = info
         return info
+
+    def closed(self, cls: int) -> bool:
+        """Does every attribute of the class ``cls`` come from the tree: it and its ancestors have no base but
+        classes of the tree (or ``object``), no metaclass keyword and no decorator that may replace the class
+        (``Scope.customised``)? Then an attribute under a computed name is a member of its MRO or one of
+        ``type``'s."""
+        found = self._closed.get(cls)
+        if found is None:
+            self._closed[cls] = found = False  # guard (a cycle of bases)
+            found = self.node_scope[cls].kind == "class"
+            for c in (cls, *self.ancestors(cls)) if found else ():
+                scope, path = self.node_scope[c], self.node_path[c]
+                if scope.customised:
+                    found = False
+                    break
+                for chains, name in zip(scope.bases, scope.base_names, strict=False):
+                    if name in ("object", "builtins.object"):
+                        continue
+                    edges: set[int] = set()
+                    for chain in chains:
+                        edges |= self.resolve(path, chain)[0]
+                    if not any(self.node_scope[n].kind == "class" and n != c for n in edges):
+                        found = False
+                        break
+                if not found:
+                    break
+            self._closed[cls] = found
+        return found
 
     def unknown_base(self, cls: int) -> bool:
         """Has ``cls`` a base of its own that is a value of unknown type, which may be a class of the tree (a
@@ -1221,9 +1264,9 @@ class Graph:
         if not names.isdisjoint(_CLASS_LEAKS):
             names.add(INSTANCES)
         if refs.namespace:
-            facts = self.facts[path]
-            edges.update(self.node_of[(path, q)] for qs in facts.defs.values() for q in qs)
-            edges.update(self.node_of[(path, s.qualname)] for s in facts.scopes if s.kind == "name")
+            self._namespace(path, edges)
+        for owner, kind in refs.instances:
+            self._instances(path, owner, kind, edges, names)
         dynamic = refs.dynamic
         for module in refs.runs:
             files = self.run_files(module)
@@ -1233,6 +1276,52 @@ class Graph:
             else:
                 dynamic = dynamic or f"runs Python module {module}, which is not in the tree"
         return edges, names, dynamic
+
+    def _namespace(self, path: str, edges: set[int]) -> None:
+        """A module's namespace read whole (``globals()``): every top-level entity and name of ``path``."""
+        facts = self.facts[path]
+        edges.update(self.node_of[(path, q)] for qs in facts.defs.values() for q in qs)
+        edges.update(self.node_of[(path, s.qualname)] for s in facts.scopes if s.kind == "name")
+
+    def _instances(
+        self, path: str, owner: tuple[Chain, ...], kind: tuple[Chain, ...], edges: set[int], names: set[str]
+    ) -> None:
+        """The values of a namespace that are instances of ``kind`` (``[v for v in vars().values() if
+        isinstance(v, C)]``, ``NodeRefs.instances``): when ``C`` is only classes of the tree that no class object
+        is an instance of (no metaclass may be among them: :meth:`may_be_metaclass`), no function or class the
+        namespace holds passes (nor a class whose metaclass derives from ``C``: no subclass of ``C`` may be a
+        metaclass either), only values its statements bound — the module's name nodes, or, for a class's
+        namespace (``vars(cls)``), what the class's body binds (the class node's references). Otherwise the
+        namespace as a whole."""
+        classes: set[_Target] = set()
+        for chain in kind:
+            self.resolve(path, chain, classes)
+        classes = {t for t in classes if not self._is_name(t)}
+        known = bool(classes) and all(
+            t[0] == _ENT and isinstance(t[1], int) and self.node_scope[t[1]].kind == "class" for t in classes
+        )
+        known = known and not any(
+            self.may_be_metaclass(c)
+            for t in classes
+            if isinstance(t[1], int)
+            for c in (t[1], *self.descendants(t[1]))  # an instance of a subclass passes too
+        )
+        if not owner:
+            if known:
+                facts = self.facts[path]
+                edges.update(self.node_of[(path, s.qualname)] for s in facts.scopes if s.kind == "name")
+            else:
+                self._namespace(path, edges)
+            return
+        spaces: set[_Target] = set()
+        for chain in owner:
+            edges |= self.resolve(path, chain, spaces)[0]
+        spaces = {t for t in spaces if not self._is_name(t)}
+        if not (known and spaces and all(t[0] == _ENT and self.node_scope[int(t[1])].kind == "class" for t in spaces)):
+            for chain in owner:  # vars(x) is x.__dict__
+                more, more_names = self.resolve(path, replace(chain, attrs=(*chain.attrs, "__dict__")))
+                edges |= more
+                names |= more_names
 
     def run_files(self, module: str) -> list[str]:
         """The files ``python -m module`` (or ``python module.py``) runs, if the module is in the tree."""
