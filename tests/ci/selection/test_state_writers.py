@@ -151,3 +151,25 @@ def test_state_writers_are_stores_into_names_the_function_does_not_own() -> None
         "Holder.writes_class",
         "Holder.Inner.deep",
     }
+
+
+def test_the_writer_is_selected_when_the_tests_name_their_mixin_through_a_module_alias() -> None:
+    """pyparsing's own shape once its alias resolves (``ppt = pp.pyparsing_test``, ``class
+    Test02_WithoutPackrat(ppt.TestParseResultsAsserts, TestCase)``): the class is no longer open, and the writer
+    is still selected with the tests after it."""
+    tests = TESTS.replace("import unittest\n", "import unittest\n\nimport pkg.testing\n\nppt = pkg.testing\n", 1)
+    tests = tests.replace("class Test1_Plain(unittest.TestCase):", "class Test1_Plain(ppt.Mixin, unittest.TestCase):")
+
+    def files(core: str) -> dict[str, bytes]:
+        mixin = b"class Mixin:\n    def check(self):\n        return 1\n"
+        return {**_files(core), "pkg/testing.py": mixin, "tests/test_it.py": tests.encode()}
+
+    old, new = files(CORE), files(BROKEN)
+    assert file_facts("tests/test_it.py", new["tests/test_it.py"]).aliases == {"ppt": (("pkg", "testing"),)}
+    diff = diff_files({"pkg/core.py": old["pkg/core.py"]}, {"pkg/core.py": new["pkg/core.py"]})
+    selection = TestIndex.build(new).select(changes_from_diff(diff), old_index=TestIndex.build(old))
+    assert set(selection.tests) == {
+        "tests/test_it.py::Test1_Plain::test_parse",
+        "tests/test_it.py::Test3_Fast::test_parse",
+        "tests/test_it.py::Test2_EnableFast::runTest",
+    }

@@ -1825,12 +1825,12 @@ class _Extractor:
             kind = self.filtered[id(node)]
             classes = _dotted(kind) if kind is not None else None
             assert classes is not None
-            owner: tuple[Chain, ...] = ()  # the module's own namespace
+            holder: tuple[Chain, ...] = ()  # the module's own namespace
             if args:  # vars(x): x's
                 assert isinstance(args[0], ast.Name)
-                owner = tuple(self.name_chains(args[0].id, (), record=False))
-            self.acc.chains.extend(owner)
-            self.acc.instances.append((owner, tuple(self.name_chains(classes[0], tuple(classes[1:])))))
+                holder = tuple(self.name_chains(args[0].id, (), record=False))
+            self.acc.chains.extend(holder)
+            self.acc.instances.append((holder, tuple(self.name_chains(classes[0], tuple(classes[1:])))))
         elif name in NAMESPACE_CALLS and not args:
             if id(node) not in self.writes:
                 self.acc.namespace = True

@@ -652,21 +652,21 @@ class Graph:
             new: set[_Target] = set()
             if attr == "*":  # getattr(x, computed): any attribute of what the tree gives x (nothing of a builtin)
                 if targets:
-                    found: set[_Target] = {_VALUE}
+                    got: set[_Target] = {_VALUE}
                     for target in targets:
                         cls = target[1]
                         if target[0] == _ENT and isinstance(cls, int) and self.closed(cls):
                             # A class of the tree whose bases are all of the tree: a member of its MRO, a value its
                             # body binds (its node's references), or one of ``type``'s (``__subclasses__()``: its
                             # subclasses; ``__mro__``, ``__dict__``: its ancestors, its members).
-                            found.add(target)
+                            got.add(target)
                             for c in (cls, *self.ancestors(cls)):
                                 path = self.node_path[c]
-                                found |= {(_ENT, self.node_of[(path, q)]) for _, q in self.node_scope[c].members}
-                            found |= {(_ENT, c) for c in self.descendants(cls)}
+                                got |= {(_ENT, self.node_of[(path, q)]) for _, q in self.node_scope[c].members}
+                            got |= {(_ENT, c) for c in self.descendants(cls)}
                         else:
                             names.add("*")
-                    self._collect(found, edges)
+                    self._collect(got, edges)
                     targets = {_VALUE}
                 continue
             if attr == "()":  # a call: a class gives an instance of it; anything else, an unknown value
