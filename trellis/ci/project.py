@@ -41,11 +41,11 @@ import configparser
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FALLBACK_VERSION", "Project", "install_parts", "read_project"]
+__all__ = ["FALLBACK_VERSION", "Project", "entry_points_unstated", "install_parts", "read_project"]
 
 FALLBACK_VERSION = "0.0.0"
 _VERSION_ASSIGNMENT = re.compile(
@@ -379,6 +379,27 @@ def _entry_points(
         for group, lines in declared.items():
             found.extend(_entry_lines(str(group), lines if isinstance(lines, list) else str(lines).splitlines()))
     return list(dict.fromkeys(found))
+
+
+def entry_points_unstated(read: Reader, paths: Iterable[str]) -> str:
+    """Why the tree's installed project may have entry points that :func:`read_project` does not read: a
+    ``setup.py`` computing them (or passing ``**`` keywords), a pyproject naming them ``dynamic`` or declaring them
+    for flit, metadata committed in the tree (``*.egg-info``); "" when its packaging states them all."""
+    for path in paths:
+        if path.endswith((".egg-info/entry_points.txt", ".dist-info/entry_points.txt")):
+            return f"{path} declares entry points"
+    pyproject = _toml(read("pyproject.toml"))
+    dynamic = _table(pyproject, "project").get("dynamic")
+    if isinstance(dynamic, list) and {"entry-points", "scripts", "gui-scripts"} & {str(d) for d in dynamic}:
+        return "pyproject.toml computes its entry points (dynamic)"
+    flit = _table(pyproject, "tool", "flit")
+    if "entrypoints" in flit or "scripts" in flit:
+        return "pyproject.toml declares entry points for flit"
+    setup_py = read("setup.py")
+    if setup_py is not None and (b"entry_points" in setup_py or b"**" in setup_py):
+        if not isinstance(_setup_call(setup_py).get("entry_points"), dict):
+            return "setup.py computes its entry points or keywords"
+    return ""
 
 
 def _entry_lines(group: str, lines: list[Any]) -> list[tuple[str, str, str]]:

@@ -63,6 +63,7 @@ def test_a_module_loaded_from_the_spec_of_a_constant_name_runs_that_modules_code
         "spec = importlib.util.find_spec('.parser', 'app')",  # relative to a package
         "spec = importlib.util.find_spec('html.parser')\nspec = importlib.util.spec_from_file_location('x', 'x.py')",
         "spec = importlib.util.find_spec('html.parser')\nglobals()['spec'] = object()",
+        "spec = importlib.util.find_spec('html.parser')\nspec.loader = object()",  # another loader's exec_module
     ],
 )
 def test_a_spec_not_known_to_be_found_for_one_constant_name_may_load_any_code(spec: str) -> None:

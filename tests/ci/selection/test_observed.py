@@ -401,3 +401,29 @@ def test_unpickling_that_looked_up_no_global_runs_nothing() -> None:
     only in every observed run (Jinja's bytecode cache unpickles a checksum string), and runs no code of the tree."""
     assert selected({}, "pkg/things.py", "pkg.things.Other.__setstate__") == ()
     assert selected({}, "pkg/things.py", "pkg.things.Other.__setstate__", seen=False) == (THING,)  # not observed
+
+
+def test_a_computed_attribute_of_a_module_imported_by_a_computed_name_is_a_top_level_name_of_an_observed_module() -> (
+    None
+):
+    """``getattr(import_module(name), attr)`` (Python-Markdown's ``build_extension("pkg.mod:Class")``): a top-level
+    name of the modules the site was observed to import, not any attribute of what the loader's module imports."""
+    files = {
+        **LOADED,
+        "pkg/loader.py": b"import importlib\n\nfrom pkg import c\n\n\ndef load(name, attr):\n"
+        b"    module = importlib.import_module(f'pkg.{name}')\n    return getattr(module, attr)\n",
+        "pkg/a.py": b"class Runner:\n    def run(self):\n        return 1\n\n\ndef spare():\n    return 0\n",
+        "pkg/c.py": b"def other():\n    return 3\n",
+        "tests/test_load.py": b"from pkg.loader import load\n\n\ndef test_a():\n    assert load('a', 'Runner')().run() == 1\n",
+        "tests/test_c.py": b"from pkg import c\n\n\ndef test_c():\n    assert c.other() == 3\n",
+    }
+    index = TestIndex.build(files, observed=SEEN)
+
+    def select(path: str, qualname: str) -> tuple[str, ...]:
+        return index.select([change(path, qualname)], old_index=index, observed=set).tests
+
+    assert select("pkg/c.py", "pkg.c.other") == ("tests/test_c.py::test_c",)  # before: any attribute, test_a too
+    assert select("pkg/a.py", "pkg.a.Runner.run") == (LOAD,)
+    assert select("pkg/a.py", "pkg.a.spare") == (LOAD,)  # any top-level name of pkg.a
+    unseen = TestIndex.build(files, observed=None)
+    assert LOAD in unseen.select([change("pkg/c.py", "pkg.c.other")], old_index=unseen, observed=set).tests

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
 from ..pipeline.globs import matches_any
-from ..project import read_project
+from ..project import entry_points_unstated, read_project
 from .file_rules import config_digest, is_config, is_inert_kind, may_name, named_by, naming_words
 from .fixtures import FixtureModel
 from .interpreter_branches import MODULE, patched
@@ -1222,6 +1222,12 @@ def _installed(config: PytestConfig, files: Mapping[str, bytes]) -> PytestConfig
     :mod:`trellis.ci.project`): its package roots are import roots, its own ``pytest11`` plugins load in every
     test. A stage whose own env sets ``PYTHONPATH`` gets no root added: the extra roots only select more."""
     project = read_project(files.get, lambda d: any(p.startswith(d + "/") for p in files))
+    if entry_points_unstated(files.get, files):
+        config = replace(config, entry_points=None)
+    elif project is not None:
+        # "module:attr [extra]" -> "module:attr": EntryPoint.load() imports the module and returns the attribute.
+        named = ((group, value.split("[")[0].replace(" ", "")) for group, _, value in project.entry_points)
+        config = replace(config, entry_points=tuple(dict.fromkeys((g, n) for g, n in named if n)))
     if project is None:
         return config
     roots = tuple(r for r in project.roots if r and r not in config.pythonpath)

@@ -74,6 +74,9 @@ class PytestConfig:
     doctest_modules: bool = False
     unsupported: str = ""
     usefixtures: tuple[str, ...] = ()
+    # The installed project's own entry points: (group, what it names: ``app.plugins.toc:TocPlugin``, a module
+    # alone for a module); None: the tree declares entry points the analysis cannot read.
+    entry_points: tuple[tuple[str, str], ...] | None = ()
 
     def is_test_file(self, path: str) -> bool:
         """Would a plain ``pytest`` run (from the root) collect this file as a test module?"""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 __all__ = [
     "ANY_ATTR_CALLS",
     "CONSTANT_LOADS",
+    "ENTRY_POINT_CALLS",
     "IMPORT_CALLS",
     "NAMESPACE_ATTRS",
     "NAMESPACE_CALLS",
@@ -86,8 +87,6 @@ _DYNAMIC_CALLS = frozenset(
         "execfile",
         "importlib.__import__",
         "importlib.reload",
-        "importlib.metadata.entry_points",
-        "pkg_resources.iter_entry_points",
         "pkg_resources.load_entry_point",
         "pkgutil.iter_modules",
         "pkgutil.walk_packages",
@@ -243,6 +242,11 @@ _TOOLS = frozenset(
     }
 )
 IMPORT_CALLS = frozenset({"__import__", "importlib.import_module"})
+# Calls listing installed entry points, whose ``load()`` imports the module an entry point names and returns the
+# object it names: the installed project's own are what its packaging declares (ref_graph), others are outside code.
+ENTRY_POINT_CALLS = frozenset(
+    {"importlib.metadata.entry_points", "importlib_metadata.entry_points", "pkg_resources.iter_entry_points"}
+)
 # Calls that import the package their first argument names (a resource's anchor) to find its files.
 RESOURCE_CALLS = frozenset(
     {

@@ -77,6 +77,7 @@ from .builtin_values import BuiltinValues, after_builtin
 from .python_calls import (
     ANY_ATTR_CALLS,
     CONSTANT_LOADS,
+    ENTRY_POINT_CALLS,
     IMPORT_CALLS,
     NAMESPACE_ATTRS,
     NAMESPACE_CALLS,
@@ -247,6 +248,11 @@ class NodeRefs:
     vars().values() if isinstance(v, ParserElement)]``): for each, the readings of the namespace's owner (none:
     the module's own) and of ``C``; the graph reads them as the namespace's values that are not definitions
     when ``C`` is a class of the tree no class object is an instance of, else as the whole namespace.
+    ``entry_points``: the groups of installed entry points it lists
+    (``importlib.metadata.entry_points(group="app.plugins")``; ``"*"``: any group), whose ``load()`` imports and
+    returns what an entry point names.
+    ``module_attrs``: it reads a computed attribute of a module its own ``import_module`` call returned
+    (``getattr(importlib.import_module(name), attr)``): a top-level name of a module it imports.
     """
 
     chains: tuple[Chain, ...] = ()
@@ -266,6 +272,8 @@ class NodeRefs:
     any_fixture: bool = False
     processes: tuple[str, ...] = ()
     instances: tuple[tuple[tuple[Chain, ...], tuple[Chain, ...]], ...] = ()
+    entry_points: tuple[str, ...] = ()
+    module_attrs: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -654,6 +662,8 @@ class _Acc:
     any_fixture: bool = False
     processes: list[str] = field(default_factory=list)
     instances: list[tuple[tuple[Chain, ...], tuple[Chain, ...]]] = field(default_factory=list)
+    entry_points: list[str] = field(default_factory=list)
+    module_attrs: bool = False
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -673,6 +683,8 @@ class _Acc:
         self.any_fixture = self.any_fixture or other.any_fixture
         self.processes.extend(other.processes)
         self.instances.extend(other.instances)
+        self.entry_points.extend(other.entry_points)
+        self.module_attrs = self.module_attrs or other.module_attrs
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -693,6 +705,8 @@ class _Acc:
             any_fixture=self.any_fixture,
             processes=tuple(dict.fromkeys(self.processes)),
             instances=tuple(dict.fromkeys(self.instances)),
+            entry_points=tuple(dict.fromkeys(self.entry_points)),
+            module_attrs=self.module_attrs,
         )
 
 
@@ -721,6 +735,8 @@ class _Frame:
     # Module and function scopes: names bound once, and in no other way, to ``importlib.util.find_spec`` of a
     # constant absolute module name (that name): the spec ``module_from_spec`` loads that module from.
     specs: dict[str, str] = field(default_factory=dict)
+    # Function scopes: variables bound once, and in no other way, to what an ``importlib.import_module`` call returns.
+    modules: set[str] = field(default_factory=set)
 
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -1225,6 +1241,7 @@ class _Extractor:
         self.frames.append(frame)
         frame.held = self.held_pickles(node, parametrized)
         frame.specs = self.found_specs(node.body, _all_args(args))
+        frame.modules = self.module_variables(node.body, _all_args(args))
         if id(node) in self.read_blocks:
             self.contained |= self.contained_reads(node.body, frozenset(frame.bound))
         self.acc_stack.append(deferred)
@@ -1696,6 +1713,8 @@ class _Extractor:
         if name in IMPORT_CALLS or name in RESOURCE_CALLS:
             self.executes(ImportRef(0, "*"))
             self.acc.computed.append(f"a reference to {name}")  # called elsewhere: no run observes it here
+        elif name in ENTRY_POINT_CALLS:
+            self.acc.entry_points.append("*")
         elif name in PROCESS_CALLS or is_dynamic(name):
             self.set_dynamic(f"a reference to {name}, which other code may call")
         elif name in REFLECTIVE_CALLS or name in ANY_ATTR_CALLS or name in NAMESPACE_CALLS:
@@ -1734,7 +1753,24 @@ class _Extractor:
             self.acc.evals = True  # may run any code: the graph decides, with what was observed (observed.py)
             self.dynamic = self.dynamic or name
         elif isinstance(node.func, ast.Attribute) and node.func.attr in ("exec_module", "load_module"):
-            self.set_dynamic(f"{node.func.attr} of a loader (a module's code)")
+            of = node.func.value
+            module = (
+                self.spec_of(of.value)
+                if node.func.attr == "exec_module" and isinstance(of, ast.Attribute) and of.attr == "loader"
+                else None
+            )
+            if module is not None:
+                # spec.loader.exec_module(m) of the spec find_spec found for a constant name: that module's code.
+                self.executes(ImportRef(0, module))
+            else:
+                self.set_dynamic(f"{node.func.attr} of a loader (a module's code)")
+        elif name in ENTRY_POINT_CALLS:
+            # What their load() may import and return: the graph decides (ref_graph), by the group listed.
+            group = next((k.value for k in node.keywords if k.arg == "group"), None)
+            if group is None and name == "pkg_resources.iter_entry_points" and args:
+                group = args[0]
+            text = _constant_str(group) if group is not None else None
+            self.acc.entry_points.append(text if text else "*")
         elif name == _MODULE_FROM_SPEC and (module := self.spec_module(node)) is not None:
             # A fresh copy of a module named by a constant (``spec.loader.exec_module(module)`` then runs its code,
             # and the imports of its parent packages): what importing it runs.
@@ -1789,6 +1825,18 @@ class _Extractor:
             ):
                 # for attr in ("year", "month"): getattr(x, attr) — the names it takes, one by one.
                 named = list(self.frame.loop_strings[args[1].id])
+            if (
+                named == [None]
+                and name == "getattr"
+                and args
+                and isinstance(args[0], ast.Name)
+                and self.frame.kind == "function"
+                and args[0].id in self.frame.modules
+            ):
+                # getattr(module, name) of the module import_module returned here: a top-level name of a module
+                # its computed import gives (the graph bounds them by the modules it was observed to import).
+                self.acc.module_attrs = True
+                named = []
             if named == [None] and (name == "hasattr" or id(node) in self.contained):
                 self.acc.attrs.add(GETTERS)  # only what reading an attribute runs; the value stays here
                 named = []
@@ -1909,21 +1957,48 @@ class _Extractor:
         found = _scope_bindings(body, params)
         if found.reads_frame:
             return {}
+        # spec.loader = custom: its exec_module is another loader's.
+        edited = {
+            n.value.id
+            for s in body
+            for n in ast.walk(s)
+            if isinstance(n, ast.Attribute) and not isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Name)
+        }
         out: dict[str, str] = {}
         for name, values in found.sites.items():
-            if len(values) != 1 or name in found.nested or name in found.declared:
+            if len(values) != 1 or name in found.nested or name in found.declared or name in edited:
                 continue
             module = self.found_spec(values[0])
             if module is not None:
                 out[name] = module
         return out
 
+    def module_variables(self, body: list[ast.stmt], params: list[ast.arg]) -> set[str]:
+        """The function's variables bound once, by a plain assignment of an ``importlib.import_module`` call, and
+        in no other way (as :meth:`found_specs`)."""
+        found = _scope_bindings(body, params)
+        if found.reads_frame:
+            return set()
+        return {
+            name
+            for name, values in found.sites.items()
+            if len(values) == 1
+            and name not in found.nested
+            and name not in found.declared
+            and isinstance(values[0], ast.Call)
+            and self.call_name(values[0].func) == "importlib.import_module"
+        }
+
     def spec_module(self, node: ast.Call) -> str | None:
         """The module ``importlib.util.module_from_spec(spec)`` makes, when its spec is :meth:`found_spec`'s (the
         call itself, or a name of :meth:`found_specs` in this scope or, unbound here, the module's)."""
         if node.keywords or len(node.args) != 1:
             return None
-        spec = node.args[0]
+        return self.spec_of(node.args[0])
+
+    def spec_of(self, spec: ast.expr) -> str | None:
+        """The module a spec is :meth:`found_spec`'s for: the call itself, or a name of :meth:`found_specs` in this
+        scope or, unbound here, the module's."""
         if not isinstance(spec, ast.Name):
             return self.found_spec(spec)
         frame = self.frame

@@ -1059,6 +1059,11 @@ class Graph:
         edges, names, dynamic = self._refs(path, refs)
         if modules is not None:
             self._imported(node, modules, edges)
+        if refs.module_attrs:
+            if modules is None:
+                names.add("*")  # any module: any attribute
+            else:
+                edges |= self.top_level_nodes(modules)
         if refs.unpickles:
             dynamic = self._unpickled(node, edges, names, dynamic)
         if refs.processes:
@@ -1268,6 +1273,11 @@ class Graph:
         for owner, kind in refs.instances:
             self._instances(path, owner, kind, edges, names)
         dynamic = refs.dynamic
+        if refs.entry_points:
+            if self.config.entry_points is None:
+                dynamic = dynamic or "importlib.metadata.entry_points, of a project whose entry points are not stated"
+            else:
+                edges |= self.entry_point_nodes(path, refs.entry_points)
         for module in refs.runs:
             files = self.run_files(module)
             if files:
@@ -1323,6 +1333,34 @@ class Graph:
                 edges |= more
                 names |= more_names
 
+    def top_level_nodes(self, modules: Iterable[str]) -> set[int]:
+        """Every name the modules bind at top level (their functions, classes and other names, a PEP 562
+        ``__getattr__`` among them): what ``getattr(module, computed)`` may read."""
+        edges: set[int] = set()
+        for module in modules:
+            for key in self.module_keys("", 0, module):
+                for path in self.module_files.get(key, ()):
+                    edges.update(
+                        self.node_of[(path, s.qualname)]
+                        for s in self.facts[path].scopes
+                        if s.qualname and s.container == "" and "." not in s.qualname
+                    )
+        return edges
+
+    def entry_point_nodes(self, path: str, groups: Iterable[str]) -> set[int]:
+        """What loading the installed project's entry points of ``groups`` (``"*"``: any) runs and returns
+        (``module:attr``: the module's code, its packages' and the attribute); those of other distributions are
+        code outside the tree."""
+        edges: set[int] = set()
+        listed = set(groups)
+        for group, text in self.config.entry_points or ():
+            if group not in listed and "*" not in listed:
+                continue
+            module, _, attr = text.partition(":")
+            edges.update(self.module_node(p) for p in self.import_files(path, ImportRef(0, module)))
+            edges |= self.string_nodes(f"{module}.{attr}" if attr else module)
+        return edges
+
     def run_files(self, module: str) -> list[str]:
         """The files ``python -m module`` (or ``python module.py``) runs, if the module is in the tree."""
         out: list[str] = []
@@ -1361,6 +1399,9 @@ class Graph:
             out.update(self.file_index[p] for p in self._observed_files.get(path, ()))
             for text in facts.file_strings:
                 out.update(self.file_index[self.node_path[n]] for n in self.string_nodes(text))
+            groups = {g for scope in facts.scopes for g in scope.refs.entry_points}
+            if groups:
+                out.update(self.file_index[self.node_path[n]] for n in self.entry_point_nodes(path, groups))
             for module in facts.file_runs:
                 out.update(self.file_index[p] for p in self.run_files(module))
             succ.append(sorted(out))
