@@ -15,9 +15,15 @@ import pytest
 from tests.ci.selection.test_selection import body, selected
 
 OTHER = """
+    def render():
+        return 3
+
     class Other:
         def go(self):
             return 2
+
+        def __repr__(self):
+            return render()
 """
 
 
@@ -128,6 +134,7 @@ def test_namespaces_compared_run_their_values_eq_not_any_attribute() -> None:
     """
     files = _files(exprs, USES)
     assert selected(files, body("pkg/other.py", "Other.go")) == set()  # before: any attribute of anything
+    assert selected(files, body("pkg/other.py", "render")) == set()  # nor every class's dunders (Other.__repr__)
     assert selected(files, body("pkg/exprs.py", "Expr.__eq__")) == {"tests/test_it.py::test_built"}
 
 

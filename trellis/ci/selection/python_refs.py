@@ -3150,8 +3150,9 @@ def _quiet_read(
 ) -> bool | None:
     """How a namespace (``space``: ``x.__dict__``, ``vars(x)``) is read, when the reading runs nothing: a dict's (or a
     mappingproxy's) lookup invokes no descriptor and calls nothing of the tree. False: only its keys are used
-    (``k in ns``, ``for k in ns``, ``ns.keys()``: strings); True: values are read that stay put (``ns[k]``,
-    ``ns.get(k)``, ``for k, v in ns.items()`` with ``v`` tested, compared or read by name, ``ns == other``; ``stays``/``kept``: the
+    (``k in ns``, ``for k in ns``, ``ns.keys()``: strings; ``ns == other``: values compared in place, their
+    ``__eq__`` a dunder of their classes); True: values are read that stay put (``ns[k]``,
+    ``ns.get(k)``, ``for k, v in ns.items()`` with ``v`` tested, compared or read by name; ``stays``/``kept``: the
     block's :meth:`_Extractor.contained_reads`); None: any other use (a value handed on, called, returned; the
     namespace itself handed to code)."""
     parent = parents.get(id(space))
@@ -3160,10 +3161,12 @@ def _quiet_read(
     if isinstance(parent, ast.Compare) and space in parent.comparators:
         i = parent.comparators.index(space)
         if isinstance(parent.ops[i], (ast.Eq, ast.NotEq)) and len(parent.ops) == 1:
-            return True  # vars(a) == vars(b): the values compared (their __eq__), staying put
+            # vars(a) == vars(b): the values compared stay put, and comparing runs their __eq__, a dunder reached
+            # with their classes (as for any value the reach holds): no value is handed out, no class either
+            return False
         return False if isinstance(parent.ops[i], (ast.In, ast.NotIn)) else None
     if isinstance(parent, ast.Compare) and parent.left is space and len(parent.ops) == 1:
-        return True if isinstance(parent.ops[0], (ast.Eq, ast.NotEq)) else None
+        return False if isinstance(parent.ops[0], (ast.Eq, ast.NotEq)) else None
     if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is space:
         return False
     if not isinstance(parent, ast.Attribute) or parent.attr not in {*_DICT_VALUES, "keys"}:
