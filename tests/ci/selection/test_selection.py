@@ -2794,3 +2794,56 @@ def test_finding_a_spec_imports_nothing(code: str, dynamic: bool) -> None:
     scope = facts.scope("f")
     assert scope is not None
     assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+
+
+def _pytest_ids(files: Mapping[str, str], tmp_path: Path) -> set[str]:
+    write_files({path: text.encode() for path, text in files.items()}, tmp_path)
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return {line for line in listed.splitlines() if "::" in line}
+
+
+DOCTEST_FILES = {
+    "pytest.ini": "[pytest]\naddopts = --doctest-glob='*.rst'\n",
+    "app/__init__.py": "",
+    "app/core.py": "def add(a, b):\n    return a + b\n",
+    "app/other.py": "def sub(a, b):\n    return a - b\n",
+    "tests/test_core.py": "from app.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+    "tests/test_other.py": "from app.other import sub\n\n\ndef test_sub():\n    assert sub(3, 2) == 1\n",
+    "docs/guide.rst": "Guide\n=====\n\n>>> from app.core import add\n>>> add(1, 2)\n3\n",
+    "README.rst": "Nothing to run here.\n",
+    "tests/test_notes.txt": ">>> 1 + 1\n2\n",
+}
+
+
+def test_text_files_of_doctests_are_items_that_run_whenever_code_or_their_file_changes(tmp_path: Path) -> None:
+    """``--doctest-glob`` made every commit run the whole suite ("selection does not model it"): the files it
+    matches (with examples) are items, as pytest collects them, that run whenever code changes (what their
+    examples run is not analysed) and when their file changes; the other tests are selected as always."""
+    index = build(DOCTEST_FILES)
+    assert set(index.tests) == _pytest_ids(DOCTEST_FILES, tmp_path)
+    assert "docs/guide.rst::guide.rst" in index.tests and not any(t.startswith("README") for t in index.tests)
+    code = select_change(DOCTEST_FILES, {**DOCTEST_FILES, "app/other.py": "def sub(a, b):\n    return b - a\n"})
+    assert set(code.tests) == {"tests/test_other.py::test_sub", "docs/guide.rst::guide.rst"}
+    assert "doctests pytest collects" in code.reasons["docs/guide.rst::guide.rst"]
+    text = select_change(DOCTEST_FILES, {**DOCTEST_FILES, "docs/guide.rst": DOCTEST_FILES["docs/guide.rst"] + "\n"})
+    assert set(text.tests) == {"docs/guide.rst::guide.rst"}
+    assert select_change(DOCTEST_FILES, {**DOCTEST_FILES, "README.rst": "Still nothing.\n"}).tests == ()
+
+
+@pytest.mark.parametrize(
+    "ini",
+    [
+        "",  # pytest's default glob: test*.txt
+        "[pytest]\ntestpaths = tests\naddopts = --doctest-glob '*.rst' --doctest-glob=*.txt\n",
+        "[pytest]\naddopts = --doctest-glob=*.rst\nnorecursedirs = docs\n",
+    ],
+)
+def test_the_text_files_of_doctests_are_the_ones_pytest_collects(ini: str, tmp_path: Path) -> None:
+    files = {**DOCTEST_FILES, "pytest.ini": ini, "tests/guide.rst": DOCTEST_FILES["docs/guide.rst"]}
+    assert set(build(files).tests) == _pytest_ids(files, tmp_path)

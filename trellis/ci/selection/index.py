@@ -21,6 +21,7 @@ Values are frozen dataclasses; the index is immutable once built.
 
 from __future__ import annotations
 
+import doctest
 import hashlib
 import posixpath
 import sys
@@ -332,6 +333,13 @@ class TestIndex:
             load_tests[spec.nodeid] = bits
             if spec.opaque:
                 opaque[spec.nodeid] = spec.opaque
+        # Text files of doctests (``--doctest-glob``, pytest's default ``test*.txt``): an item per file with
+        # examples, whose code is not analysed: it runs whenever code changes, and when its file changes.
+        for path, content in files.items():
+            if config.is_doctest_file(path) and _has_examples(content):
+                nodeid = _text_doctest(path)
+                reach[nodeid] = 0
+                opaque[nodeid] = f"{path} holds doctests pytest collects (--doctest-glob)"
         digests = {path: config_digest(path, content) for path, content in files.items() if is_config(path)}
         return cls(
             graph=graph,
@@ -739,6 +747,10 @@ class TestIndex:
                 return f"{path} changed: pytest, project or packaging configuration", "configuration"
             if not path.endswith(".py"):
                 return None  # only parts no test run depends on (metadata, other tools' sections)
+        if not path.endswith(".py") and self.config.is_doctest_file(path):
+            if _text_doctest(path) in self._opaque:
+                forced[_text_doctest(path)] = f"{path} changed (its doctests)"
+            return None
         if not path.endswith(".py"):
             if is_inert_kind(path):
                 self._mark_naming(path, new_nodes)
@@ -1175,6 +1187,21 @@ def _expand(change: Change) -> list[Change]:
 
 _READS_TEXT = ", and reads docstrings or source text"
 _READS_LINES = ", and reads line numbers"
+
+
+def _text_doctest(path: str) -> str:
+    """pytest's id of the doctests of a text file."""
+    return f"{path}::{posixpath.basename(path)}"
+
+
+def _has_examples(content: bytes) -> bool:
+    """Does pytest make an item of this text file: has it doctest examples (or does it fail to decode, an
+    error pytest reports)?"""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return bool(doctest.DocTestParser().get_examples(text))
 
 
 def _local_qualname(path: str, qualname: str) -> str:

@@ -4,9 +4,11 @@ Reads the root's pytest configuration the way pytest picks it (``pytest.ini``,
 then ``pyproject.toml``'s ``[tool.pytest.ini_options]`` / ``[tool.pytest]``,
 then ``tox.ini``'s ``[pytest]``, then ``setup.cfg``'s ``[tool:pytest]``) and
 answers the naming questions of collection. Options that change what runs in
-a way the static analysis does not model (``--doctest-glob``, say) set
+a way the static analysis does not model (``--rootdir``, say) set
 ``unsupported``: selection then runs everything. ``--doctest-modules`` is
-modelled (``doctest_modules``).
+modelled (``doctest_modules``), and so is ``--doctest-glob`` in the ini's
+``addopts`` (``doctest_globs``: text files of doctests, items whose examples are
+not analysed); in a stage's own args it is unsupported.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ _GLOB_CHARS = frozenset("*?[")
 # (-k, -m, --deselect filter the full run and a selected run alike, so they need nothing.)
 # (--doctest-modules is modelled: each module's examples are one more test, see TestIndex.doctests.)
 _UNSUPPORTED_OPTS = ("--doctest-glob", "--rootdir", "-c", "--config-file")
+# What pytest collects as text files of doctests without ``--doctest-glob``.
+DEFAULT_DOCTEST_GLOBS = ("test*.txt",)
 DOCTEST_MODULES = "--doctest-modules"
 
 
@@ -72,6 +76,7 @@ class PytestConfig:
     plugins: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     doctest_modules: bool = False
+    doctest_globs: tuple[str, ...] = DEFAULT_DOCTEST_GLOBS
     unsupported: str = ""
     usefixtures: tuple[str, ...] = ()
     # The installed project's own entry points: (group, what it names: ``app.plugins.toc:TocPlugin``, a module
@@ -85,6 +90,18 @@ class PytestConfig:
             return False
         if not any(_match_path(pattern, path) for pattern in self.python_files):
             return False
+        return self._collected(path)
+
+    def is_doctest_file(self, path: str) -> bool:
+        """Would a plain ``pytest`` run collect this file as a text file of doctests (``--doctest-glob``, by
+        default ``test*.txt``; never a ``.py`` file)?"""
+        if path.endswith(".py") or not any(_match_path(pattern, path) for pattern in self.doctest_globs):
+            return False
+        return self._collected(path)
+
+    def _collected(self, path: str) -> bool:
+        """Is ``path`` in a directory pytest collects from: within ``testpaths``, not ignored, no directory
+        matching ``norecursedirs`` on the way?"""
         if any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.ignore):
             return False
         parts = path.split("/")[:-1]
@@ -201,9 +218,16 @@ def _build(source: str, values: Mapping[str, Any]) -> PytestConfig:
             return PytestConfig(source=source, unsupported=f"cannot read addopts in {source}")
     plugins: list[str] = []
     ignore: list[str] = []
+    globs: list[str] = []
     unsupported = ""
     for i, arg in enumerate(args):
         following = args[i + 1] if i + 1 < len(args) else ""
+        if arg == "--doctest-glob" and following:
+            globs.append(following)
+            continue
+        if arg.startswith("--doctest-glob="):
+            globs.append(arg.split("=", 1)[1])
+            continue
         if arg == "-p" and following and not following.startswith("no:"):
             plugins.append(following)
         elif arg.startswith("-p") and len(arg) > 2 and not arg[2:].startswith("no:"):
@@ -225,6 +249,7 @@ def _build(source: str, values: Mapping[str, Any]) -> PytestConfig:
         plugins=tuple(plugins),
         ignore=tuple(ignore),
         doctest_modules=doctest_modules(args),
+        doctest_globs=tuple(globs) or DEFAULT_DOCTEST_GLOBS,
         unsupported=unsupported,
         usefixtures=strings("usefixtures", ()),
     )
