@@ -1188,9 +1188,11 @@ def test_a_parse_error_anywhere_runs_everything() -> None:
 
 
 def test_options_the_analysis_does_not_model_run_everything() -> None:
-    selection = build({**APP, "pytest.ini": "[pytest]\naddopts = --doctest-glob=*.rst\n"}).select(
+    selection = build({**APP, "pytest.ini": "[pytest]\naddopts = --rootdir=.\n"}).select(
         [body("app/util.py", "app.util.slug")]
     )
+    assert selection.run_all and "--rootdir" in selection.reason
+    selection = build(APP).select([body("app/util.py", "app.util.slug")], args=("--doctest-glob=*.rst",))
     assert selection.run_all and "--doctest-glob" in selection.reason
 
 
