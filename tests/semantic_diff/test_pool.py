@@ -233,7 +233,8 @@ def test_a_process_forks_its_workers_again_after_a_pool_is_closed() -> None:
 
 
 _CALLER = """
-import sys, threading, time
+import signal, sys, threading, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal (a CI job may inherit SIGINT ignored)
 sys.path.insert(0, {root!r})
 from trellis.semantic_diff.pool import ExtractionPool
 from tests.semantic_diff.test_pool import _sleeps
