@@ -2677,6 +2677,18 @@ def test_deserialisers_that_make_objects_of_any_class_may_run_any_code(call: str
     assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
 
 
+def _pytest_ids(files: Mapping[str, str], tmp_path: Path) -> set[str]:
+    write_files({path: text.encode() for path, text in files.items()}, tmp_path)
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return {line for line in listed.splitlines() if "::" in line}
+
+
 def test_a_testcase_without_test_methods_is_collected_as_its_run_test(tmp_path: Path) -> None:
     """pytest collects ``runTest`` of a ``unittest.TestCase`` that has no ``test*`` method (pyparsing's
     ``Test01a_PyparsingEnvironmentTests``); the index did not know it, so no change ever selected it."""
@@ -2690,15 +2702,7 @@ def test_a_testcase_without_test_methods_is_collected_as_its_run_test(tmp_path: 
         ),
     }
     index = build(files)
-    write_files({path: text.encode() for path, text in files.items()}, tmp_path)
-    listed = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    assert set(index.tests) == {line for line in listed.splitlines() if "::" in line}
+    assert set(index.tests) == _pytest_ids(files, tmp_path)
     assert set(index.tests) == {
         "tests/test_it.py::OnlyRun::runTest",
         "tests/test_it.py::Both::test_x",
@@ -2796,18 +2800,6 @@ def test_finding_a_spec_imports_nothing(code: str, dynamic: bool) -> None:
     scope = facts.scope("f")
     assert scope is not None
     assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
-
-
-def _pytest_ids(files: Mapping[str, str], tmp_path: Path) -> set[str]:
-    write_files({path: text.encode() for path, text in files.items()}, tmp_path)
-    listed = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return {line for line in listed.splitlines() if "::" in line}
 
 
 DOCTEST_FILES = {
