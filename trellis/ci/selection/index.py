@@ -849,9 +849,9 @@ class TestIndex:
                 old_index._mark(path, local, how, old_nodes, "modified")
         return None
 
-    def _mark_moved(self, path: str, old_index: TestIndex | None, text: tuple[dict[int, str], dict[int, str]]) -> None:
-        """The functions and methods of ``path`` that a change above them moved to other lines (their code the same) go to
-        ``text``, as a formatting-only change does: the line numbers their frames, warnings, log records and
+    def _mark_moved(self, path: str, old_index: TestIndex | None, moved: tuple[dict[int, str], dict[int, str]]) -> None:
+        """The functions and methods of ``path`` that a change above them moved to other lines, their code the
+        same, go to ``moved`` (new tree, old tree): the line numbers their frames, warnings, log records and
         tracebacks carry changed, which only a reader of line numbers sees. (Module-level statements that moved
         are not counted: every test importing the module reaches them.)"""
         before = old_index._graph.facts.get(path) if old_index is not None else None
@@ -863,8 +863,8 @@ class TestIndex:
             line = lines.get(scope.qualname)
             if line is not None and line != scope.line and scope.kind in _DEFINITIONS:
                 what = f"moved from line {line} to {scope.line}"
-                self._mark(path, scope.qualname, "body", text[0], what)
-                old_index._mark(path, scope.qualname, "body", text[1], what)
+                self._mark(path, scope.qualname, "body", moved[0], what)
+                old_index._mark(path, scope.qualname, "body", moved[1], what)
 
     def _changed_names(self, path: str, old_index: TestIndex) -> set[tuple[str, str]] | None:
         """The names (file, name) a module-level change rebinds, when all it changed are statements that only
