@@ -312,3 +312,37 @@ def test_without_an_environment_the_tree_wins_over_the_servers_installed_release
         "test_the_trees_package_and_version_win_over_the_servers": "passed",
         "test_its_console_script_runs": "passed",
     }, outcome.output.decode()[-2000:]
+
+
+def test_a_project_pytest_itself_imports_is_the_trees_in_a_warm_job(tmp_path: Path) -> None:
+    """The warm runner has imported pytest and what pytest imports (iniconfig, pluggy...) before any job: a
+    tree whose project is one of them (its package on the job's path) must be the one its tests import and
+    pytest itself runs on, as in a fresh ``python -m pytest`` — not the runner's copy from site-packages."""
+    import iniconfig
+
+    installed = Path(iniconfig.__file__).parent
+    files = {f"src/iniconfig/{p.name}": p.read_text() for p in installed.glob("*.py")}
+    files["src/iniconfig/__init__.py"] += "\nFROM_THE_TREE = True\n"
+    files["pyproject.toml"] = '[project]\nname = "iniconfig"\nversion = "99.0"\n'
+    files["tests/test_tree.py"] = """\
+import sys
+
+import _pytest.config.findpaths
+import iniconfig
+
+
+def test_the_tree_is_imported_by_the_tests_and_by_pytest():
+    assert getattr(iniconfig, "FROM_THE_TREE", False), iniconfig.__file__
+    assert _pytest.config.findpaths.iniconfig is sys.modules["iniconfig"] is iniconfig
+"""
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit({k: v.encode() for k, v in files.items()})
+    request = JobRequest("own", str(repo.path), tree, kind="pytest", pytest_args=("-q", "tests"), limits=LIMITS)
+    with tempfile.TemporaryDirectory(prefix="trellis-project-") as d:
+        os.chmod(d, 0o755)
+        with LocalExecutor(Path(d), workers=1) as local:
+            assert local.warm is not None and local.warm.wait_ready()
+            outcome = submit_tests(local, request).result(timeout=300)
+    assert {t.nodeid.rpartition("::")[2]: t.outcome for t in outcome.tests} == {
+        "test_the_tree_is_imported_by_the_tests_and_by_pytest": "passed"
+    }, outcome.output.decode()[-2000:]

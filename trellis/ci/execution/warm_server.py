@@ -20,7 +20,11 @@ directory, so the job sees what a fresh ``python -m pytest`` would. Commands
 that are not ``<this python> -m pytest``, or whose environment sets
 interpreter options (``PYTHON*`` other than ``PYTHONPATH``,
 ``PYTHONDONTWRITEBYTECODE`` and the ``PYTHONHASHSEED`` this interpreter started
-with), are exec'd as usual.
+with), are exec'd as usual. So is a job whose path (its working directory, its
+``PYTHONPATH``) holds a module this interpreter imported after start-up: the
+project under test is pytest or one of its dependencies (pluggy, iniconfig...).
+A fresh ``python -m pytest`` would import the tree's copy, for the tests and for
+pytest itself; the warm one holds site-packages' (see :func:`_shadowed`).
 
 The job plugin (``PLUGIN_NAME`` at ``PLUGIN_PATH``: ``-p _trellis_pytest``) is
 imported here too, once: a job whose arguments load it finds it imported (its
@@ -45,10 +49,11 @@ import sys
 import tempfile
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 _IN_PROCESS_ENV = {"PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
 _PRELOADED: dict[str, ModuleType] = {}  # plugin modules imported before any job (see preload)
+_WARMED: list[str] = []  # top-level modules imported after start-up by warm_up and preload (see _shadowed)
 
 
 def _load(path: str) -> ModuleType:
@@ -102,12 +107,31 @@ def preload(name: str, path: str) -> None:
     _PRELOADED[name] = module
 
 
+def _shadowed(paths: list[str]) -> str | None:
+    """A module this interpreter imported after start-up that ``paths`` (the directories a job puts first on
+    ``sys.path``) hold a module or package of the same name for, as a fresh interpreter would find it; or None.
+
+    A directory without ``__init__.py`` is a namespace portion, which a module found later on the path wins
+    over: it shadows nothing."""
+    import importlib.machinery
+
+    for name in _WARMED:
+        for path in paths:
+            try:
+                spec = importlib.machinery.PathFinder.find_spec(name, [path])
+            except (ImportError, OSError, ValueError):
+                return name  # unsure: a fresh interpreter decides
+            if spec is not None and spec.loader is not None:
+                return name
+    return None
+
+
 def _loads(args: list[str], name: str) -> bool:
     """Do pytest's arguments ``args`` load the plugin ``name`` (``-p name`` or ``-pname``)?"""
     return any(a == "-p" and b == name for a, b in zip(args, args[1:], strict=False)) or f"-p{name}" in args
 
 
-def _in_process(spec: dict[str, Any]) -> Callable[[], NoReturn] | None:
+def _in_process(spec: dict[str, Any]) -> Callable[[], None] | None:
     argv: list[str] = spec["argv"]
     env: dict[str, str] = spec["env"]
     if argv[:3] != [sys.executable, "-m", "pytest"]:
@@ -120,7 +144,12 @@ def _in_process(spec: dict[str, Any]) -> Callable[[], NoReturn] | None:
     ):
         return None
 
-    def run() -> NoReturn:
+    def run() -> None:
+        """Run the job here, in the sandbox; return only when it must be exec'd after all (the tree holds a
+        module this interpreter has already imported from elsewhere)."""
+        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if _shadowed([os.getcwd(), *(os.path.join(os.getcwd(), p) for p in extra)]) is not None:
+            return
         import pytest
 
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # what a fresh interpreter sets up
@@ -130,7 +159,6 @@ def _in_process(spec: dict[str, Any]) -> Callable[[], NoReturn] | None:
         # job's environment. (Writing the child's own environment; nothing is read from it.)
         os.environ.clear()
         os.environ.update(env)
-        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         sys.path[0:0] = [os.getcwd(), *extra]  # `python -m` puts the working directory first
         sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
         sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *argv[3:]]
@@ -207,9 +235,12 @@ def serve(confine: ModuleType, sock: socket.socket) -> None:
 def main(argv: list[str]) -> None:
     confine = _load(argv[1])
     sock = socket.socket(fileno=int(argv[2]))
+    started = {name.partition(".")[0] for name in sys.modules}
     warm_up()
     if len(argv) >= 5:
         preload(argv[3], argv[4])
+    # (The job plugin is left out: each job's plugin directory holds its own copy of the same source.)
+    _WARMED.extend(sorted({name.partition(".")[0] for name in sys.modules} - started - set(_PRELOADED)))
     sock.send(b'{"ready": true}')
     serve(confine, sock)
 

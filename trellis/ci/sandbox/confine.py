@@ -353,7 +353,7 @@ def _report(fd: int, **event: Any) -> None:
 # --- the three processes ------------------------------------------------------------------------
 
 
-def _run_command(spec: dict[str, Any], run: Callable[[], NoReturn] | None) -> NoReturn:
+def _run_command(spec: dict[str, Any], run: Callable[[], None] | None) -> NoReturn:
     try:
         _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # init is not; the job may use its own /proc/self
         os.setsid()
@@ -369,7 +369,7 @@ def _run_command(spec: dict[str, Any], run: Callable[[], NoReturn] | None) -> No
 
 
 def _init(
-    spec: dict[str, Any], status_fd: int, life_fd: int, namespaces: list[str], run: Callable[[], NoReturn] | None
+    spec: dict[str, Any], status_fd: int, life_fd: int, namespaces: list[str], run: Callable[[], None] | None
 ) -> NoReturn:
     """Pid 1 of the job: confine, start the command, reap until it ends, report its status."""
     isolation = list(namespaces)
@@ -438,12 +438,13 @@ def _init(
 
 
 def launch(
-    spec: dict[str, Any], *, status_fd: int, output_fd: int | None = None, run: Callable[[], NoReturn] | None = None
+    spec: dict[str, Any], *, status_fd: int, output_fd: int | None = None, run: Callable[[], None] | None = None
 ) -> NoReturn:
     """The launcher: enter namespaces, fork init, wait for it, report, exit.
 
     ``output_fd`` (when given) becomes stdout and stderr; ``run`` replaces ``execve`` in the
-    command process (the warm pytest runner). Never returns.
+    command process (the warm pytest runner), which execs the command after all when ``run``
+    returns. Never returns.
     """
     try:
         null = os.open(os.devnull, os.O_RDONLY)
