@@ -102,7 +102,6 @@ _DYNAMIC_CALLS = frozenset(
         "pty.spawn",
         "pytest.main",
         "unittest.main",
-        "doctest.testmod",
         "code.interact",
         "zipimport.zipimporter",
         # Deserialisers that make objects of any class their data names (like unpickling): a class whose
@@ -140,6 +139,7 @@ _HARMLESS = frozenset(
         # called (any code: python_refs) or module_from_spec makes the module.
         "importlib.util.spec_from_file_location",
         "importlib.util.spec_from_loader",
+        "importlib.machinery.ModuleSpec",
         "importlib.util.cache_from_source",
         "importlib.util.source_hash",
         "importlib.machinery.all_suffixes",
@@ -242,6 +242,10 @@ _TOOLS = frozenset(
     }
 )
 IMPORT_CALLS = frozenset({"__import__", "importlib.import_module"})
+# Calls that run doctest examples of docstrings found at run time (a module's, and what its ``__test__`` holds):
+# examples of any module of the tree, no other code (a module's examples run where ``DocTestSuite``/
+# ``--doctest-modules`` make items of them).
+DOCTEST_RUNS = frozenset({"doctest.testmod", "doctest.run_docstring_examples"})
 # Calls listing installed entry points, whose ``load()`` imports the module an entry point names and returns the
 # object it names: the installed project's own are what its packaging declares (ref_graph), others are outside code.
 ENTRY_POINT_CALLS = frozenset(

@@ -77,6 +77,7 @@ from .builtin_values import BuiltinValues, after_builtin
 from .python_calls import (
     ANY_ATTR_CALLS,
     CONSTANT_LOADS,
+    DOCTEST_RUNS,
     ENTRY_POINT_CALLS,
     IMPORT_CALLS,
     NAMESPACE_ATTRS,
@@ -253,6 +254,8 @@ class NodeRefs:
     returns what an entry point names.
     ``module_attrs``: it reads a computed attribute of a module its own ``import_module`` call returned
     (``getattr(importlib.import_module(name), attr)``): a top-level name of a module it imports.
+    ``doctests``: it runs doctest examples of docstrings it cannot name (``doctest.testmod(module)``, which also
+    runs the examples of what the module's ``__test__`` holds): those of any module of the tree.
     """
 
     chains: tuple[Chain, ...] = ()
@@ -274,6 +277,7 @@ class NodeRefs:
     instances: tuple[tuple[tuple[Chain, ...], tuple[Chain, ...]], ...] = ()
     entry_points: tuple[str, ...] = ()
     module_attrs: bool = False
+    doctests: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,6 +668,7 @@ class _Acc:
     instances: list[tuple[tuple[Chain, ...], tuple[Chain, ...]]] = field(default_factory=list)
     entry_points: list[str] = field(default_factory=list)
     module_attrs: bool = False
+    doctests: bool = False
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -685,6 +690,7 @@ class _Acc:
         self.instances.extend(other.instances)
         self.entry_points.extend(other.entry_points)
         self.module_attrs = self.module_attrs or other.module_attrs
+        self.doctests = self.doctests or other.doctests
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -707,6 +713,7 @@ class _Acc:
             instances=tuple(dict.fromkeys(self.instances)),
             entry_points=tuple(dict.fromkeys(self.entry_points)),
             module_attrs=self.module_attrs,
+            doctests=self.doctests,
         )
 
 
@@ -783,6 +790,8 @@ class _Extractor:
         self.imported: set[str] = set()  # every name an import binds in a frame entered so far
         # How many top-level statements bind each name (a base named by an import bound nowhere else is known).
         self.builtin_values = BuiltinValues(tree, self.nodes)  # expressions certainly of an exact builtin type
+        # Names that only imports bind anywhere in the file (a reference to one is the module or object imported).
+        self.import_only = _import_only_names(self.nodes) if "reload" in text else frozenset()
         self.module_bindings: Counter[str] = Counter(
             name for i, stmt in enumerate(tree.body) for name in _bound_names(stmt, docstring=i == 0)
         )
@@ -1715,6 +1724,8 @@ class _Extractor:
             self.acc.computed.append(f"a reference to {name}")  # called elsewhere: no run observes it here
         elif name in ENTRY_POINT_CALLS:
             self.acc.entry_points.append("*")
+        elif name in DOCTEST_RUNS:
+            self.acc.doctests = True
         elif name in PROCESS_CALLS or is_dynamic(name):
             self.set_dynamic(f"a reference to {name}, which other code may call")
         elif name in REFLECTIVE_CALLS or name in ANY_ATTR_CALLS or name in NAMESPACE_CALLS:
@@ -1749,6 +1760,11 @@ class _Extractor:
                     self.acc.computed.append(name)
         elif name in PROCESS_CALLS:
             self.process(name, node)
+        elif name == "importlib.reload" and args and (reloaded := self.imported_module(args[0])):
+            # reload(pkg.mod) of a module an import binds: that module's code runs again, as importing it runs it.
+            self.executes(ImportRef(0, reloaded))
+        elif name in DOCTEST_RUNS:
+            self.acc.doctests = True
         elif name in ("eval", "exec"):
             self.acc.evals = True  # may run any code: the graph decides, with what was observed (observed.py)
             self.dynamic = self.dynamic or name
@@ -2322,6 +2338,16 @@ class _Extractor:
         if record_value and value:
             self.unknown_attrs(tuple(a for a in attrs if a != "()"), named=named)
         return chains
+
+    def imported_module(self, expr: ast.expr) -> str:
+        """The dotted name of the module ``expr`` (``pkg.mod``) is, when its root is a name only imports bind in
+        the file (``import pkg.mod``, ``from pkg import mod``); "" otherwise."""
+        dotted = _dotted(expr)
+        if dotted is None or not any(dotted[0] in frame.imports for frame in self.visible_frames()):
+            return ""
+        if dotted[0] not in self.import_only:
+            return ""
+        return self.call_name(expr)
 
     def call_name(self, func: ast.AST) -> str:
         """The dotted name a callee is known by, through the file's imports (``sp.run`` -> ``subprocess.run``)."""
@@ -2933,6 +2959,27 @@ def _may_rebind_globals(path: str, nodes: list[ast.AST]) -> bool:
             continue  # exec(code, globals(), locals()) in a function: the code binds in the locals mapping
         return True
     return False
+
+
+def _import_only_names(nodes: list[ast.AST]) -> frozenset[str]:
+    """The names that import statements bind in the file and nothing else binds (no assignment, ``del``,
+    definition, parameter, ``except``/``match`` capture of that name)."""
+    imported: set[str] = set()
+    other: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.alias):
+            imported.add((node.asname or node.name).partition(".")[0])
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            other.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            other.add(node.name)
+        elif isinstance(node, ast.arg):
+            other.add(node.arg)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            other.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            other.add(node.rest)
+    return frozenset(imported - other)
 
 
 def _namespace_call(node: ast.AST, *, module_level: bool) -> bool:

@@ -71,7 +71,7 @@ from .python_calls import (
     PICKLE_SAFE_GLOBALS,
     compat_global,
 )
-from .python_refs import GETTERS, MAIN, Chain, FileFacts, ImportRef, NodeRefs, Scope
+from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
 __all__ = ["ENTITY", "Graph"]
 
@@ -243,6 +243,8 @@ class Graph:
                 self.node_scope.append(scope)
         self.size = len(self.node_path)
         self.dyn_bit = 1 << self.size
+        # Every module's doctest examples: what running examples found at run time may run (``doctest.testmod``).
+        self.doctest_nodes = {node for (_, qualname), node in self.node_of.items() if qualname == DOCTESTS}
         # Modules: key = path without ".py" ("a/b" for a/b.py and a/b/__init__.py).
         self.module_files: dict[str, list[str]] = {}
         self.dirs: set[str] = set()
@@ -1273,6 +1275,8 @@ class Graph:
         for owner, kind in refs.instances:
             self._instances(path, owner, kind, edges, names)
         dynamic = refs.dynamic
+        if refs.doctests:
+            edges |= self.doctest_nodes
         if refs.entry_points:
             if self.config.entry_points is None:
                 dynamic = dynamic or "importlib.metadata.entry_points, of a project whose entry points are not stated"
