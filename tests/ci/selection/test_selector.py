@@ -110,3 +110,52 @@ def test_a_test_selected_but_not_run_and_a_configuration_change_carry_nothing(tm
     assert history.push({"pyproject.toml": config}) == (MAKE, HELPER)
     history.ran([])
     assert history.push({"lib/other.py": b"def helper():\n    return 1 + 1\n"}) == (MAKE, HELPER)
+
+
+TEXT_DOCTESTS: dict[str, bytes] = {
+    "app/__init__.py": b"",
+    "app/core.py": b"def add(a, b):\n    return a + b\n",
+    "app/other.py": b"def sub(a, b):\n    return a - b\n",
+    "tests/test_other.py": b"from app.other import sub\n\n\ndef test_sub():\n    assert sub(3, 2) == 1\n",
+    "docs/guide.rst": b"Guide\n=====\n\n>>> from app.core import add\n>>> add(1, 2)\n3\n",
+    "README.rst": b"Nothing to run here.\n",
+    "tests/test_notes.txt": b">>> 1 + 1\n2\n",
+}
+GUIDE, NOTES, SUB = "docs/guide.rst::guide.rst", "tests/test_notes.txt::test_notes.txt", "tests/test_other.py::test_sub"
+
+
+def _push(
+    store: vcs.Store, repo: GitRepo, before: dict[str, bytes], files: dict[str, bytes], args: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    old = repo.commit({**before})
+    new = repo.commit({**files})
+    diff = semantic_diff.diff_files({p: before[p] for p in files if p in before}, files)
+    selection = TestSelector().select(store, "demo", new, old, diff, args=args)
+    assert not selection.run_all, selection.reason
+    return selection.tests
+
+
+def test_text_files_of_doctests_are_known_through_the_selector_from_the_ini_or_the_stages_args(tmp_path: Path) -> None:
+    """The selector reads a tree's non-Python files by name only, so a text file of doctests (pytest's default
+    ``test*.txt``, ``--doctest-glob`` in ``addopts``) had no examples for it: its item was unknown, never run on a
+    code change nor on its own change. And ``--doctest-glob`` in a stage's own ``args`` (simplejson's command runs
+    ``index.rst``) made every commit run the whole suite."""
+    store = vcs.Store(tmp_path / "data", durability=vcs.Durability.NONE)
+    repo = GitRepo(store.repository_path("demo"))
+    code = {"app/core.py": b"def add(a, b):\n    return b + a\n"}
+    # pytest's default glob: test*.txt runs with every code change, and with its own.
+    assert _push(store, repo, TEXT_DOCTESTS, code) == (NOTES,)
+    assert _push(store, repo, {**TEXT_DOCTESTS, **code}, {"tests/test_notes.txt": b">>> 2 + 2\n4\n"}) == (NOTES,)
+    # The ini's glob.
+    ini = {**TEXT_DOCTESTS, "pytest.ini": b"[pytest]\naddopts = --doctest-glob=*.rst\n"}
+    assert set(_push(store, repo, ini, {"app/core.py": b"def add(a, b):\n    return a + b + 0\n"})) == {GUIDE}
+    # The stage's own args (and the file they name): the same items, selected the same way.
+    args = ("--doctest-glob=*.rst", "docs/guide.rst", "tests")
+    plain = {**ini, "pytest.ini": b"[pytest]\n"}
+    assert set(_push(store, repo, plain, {"app/core.py": b"def add(a, b):\n    return a + b + 1\n"}, args)) == {GUIDE}
+    guide = {"docs/guide.rst": TEXT_DOCTESTS["docs/guide.rst"] + b"\n"}
+    assert _push(store, repo, {**plain, "app/core.py": b"def add(a, b):\n    return a + b + 1\n"}, guide, args) == (
+        GUIDE,
+    )
+    assert _push(store, repo, {**plain, **guide}, {"README.rst": b"Still nothing.\n"}, args) == ()
+    assert SUB in TestSelector().index(store, "demo", repo.commit({**plain}), args=args).tests

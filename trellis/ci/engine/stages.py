@@ -220,7 +220,7 @@ class StageRunner:
                     named = True
                 else:
                     selected = total
-                    index = self.tests.index(self.store, active.run.repository, active.tree_id)
+                    index = self.tests.index(self.store, active.run.repository, active.tree_id, args=stage.args)
                     running = (*index.tests, *(index.load_tests if stage.pytest.load_tests else ()))
                 if stage.cache and not active.full:
                     reuse = self._reuse(active, stage, running, environment)
@@ -250,7 +250,8 @@ class StageRunner:
                 pytest_args = stage.args
                 plan, shards = self._test_plan(active.run.repository, stage, running)
                 if shards > 1:  # a test storing state and the tests of its file after it: one process, in order
-                    if self.tests.index(self.store, active.run.repository, active.tree_id).order_coupled(running):
+                    index = self.tests.index(self.store, active.run.repository, active.tree_id, args=stage.args)
+                    if index.order_coupled(running):
                         shards = 1
                 plan = replace(plan, evals=tuple(sorted(self.tests.observations.known_sources(active.run.repository))))
                 observing = _Observing(salt, frozenset(running))
@@ -326,7 +327,7 @@ class StageRunner:
                 while len(self._tree_blobs) > TREE_BLOBS_KEPT:
                     self._tree_blobs.popitem(last=False)
         salt = self._salt(active, stage, environment)
-        index = self.tests.index(self.store, active.run.repository, active.tree_id)
+        index = self.tests.index(self.store, active.run.repository, active.tree_id, args=stage.args)
         keys = closure_keys(index, blobs, tests, salt=salt, inert=stage.inert)
         hits = {t: found for t, k in keys.items() if (found := self.reused.get(k)) is not None}
         # A test storing into state the tests after it read runs again whenever a test of its file runs: reused,

@@ -41,7 +41,15 @@ from .interpreter_branches import MODULE, patched
 from .load_tests import find_load_tests
 from .observed import SiteCode
 from .pytest_collect import collect, shared_roots
-from .pytest_config import PytestConfig, doctest_modules, in_paths, positional_paths, read_config, unsupported_args
+from .pytest_config import (
+    PytestConfig,
+    doctest_globs,
+    doctest_modules,
+    in_paths,
+    positional_paths,
+    read_config,
+    unsupported_args,
+)
 from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
 from .ref_graph import DISPATCH, INSTANCES, Graph
 from .source_readers import reader_bits
@@ -260,9 +268,12 @@ class TestIndex:
         *,
         cache: FactCache | None = None,
         observed: Mapping[str, SiteCode] | None = None,
+        args: Sequence[str] = (),
     ) -> TestIndex:
         """Index a tree: ``files`` maps every repo-relative path of a commit to its content; ``observed``:
-        the code ``exec``/``eval`` ran at each site, as tests ran (:mod:`trellis.ci.selection.observed`)."""
+        the code ``exec``/``eval`` ran at each site, as tests ran (:mod:`trellis.ci.selection.observed`);
+        ``args``: a stage's own pytest arguments, whose ``--doctest-glob`` patterns name text files of doctests
+        (their content is needed, to tell which hold examples)."""
         cache = cache if cache is not None else FactCache()
         facts: dict[str, FileFacts] = {}
         errors: dict[str, str] = {}
@@ -287,7 +298,7 @@ class TestIndex:
             for path, found in list(facts.items()):
                 if again.intersection(found.conditions):
                     facts[path] = cache.facts(path, files[path], prune=False)
-        config = _installed(read_config(files), files)
+        config = _installed(read_config(files), files).with_args(args)
         graph = Graph(facts, config, observed)
         fixtures = FixtureModel(graph)
         reach: dict[str, int] = {}
@@ -484,6 +495,12 @@ class TestIndex:
             )
         if unsupported_args(args):
             return self._all(unsupported_args(args), "trellis.toml", "pytest-option")
+        if not set(doctest_globs(args)) <= set(self.config.doctest_globs):
+            return self._all(
+                "the stage's args have --doctest-glob, and the index was built without them",
+                "trellis.toml",
+                "pytest-option",
+            )
         new_nodes: dict[int, str] = {}
         old_nodes: dict[int, str] = {}
         forced: dict[str, str] = {}

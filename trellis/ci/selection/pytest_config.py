@@ -7,8 +7,8 @@ answers the naming questions of collection. Options that change what runs in
 a way the static analysis does not model (``--rootdir``, say) set
 ``unsupported``: selection then runs everything. ``--doctest-modules`` is
 modelled (``doctest_modules``), and so is ``--doctest-glob`` in the ini's
-``addopts`` (``doctest_globs``: text files of doctests, items whose examples are
-not analysed); in a stage's own args it is unsupported.
+``addopts`` and in a stage's own args (``doctest_globs``: text files of doctests, items whose examples
+are not analysed; :meth:`PytestConfig.with_args` adds a stage's).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import posixpath
 import shlex
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
     "CONFIG_FILES",
     "PytestConfig",
+    "doctest_globs",
     "doctest_modules",
     "in_paths",
     "positional_paths",
@@ -56,7 +57,7 @@ _GLOB_CHARS = frozenset("*?[")
 # addopts that make pytest run code this analysis does not model.
 # (-k, -m, --deselect filter the full run and a selected run alike, so they need nothing.)
 # (--doctest-modules is modelled: each module's examples are one more test, see TestIndex.doctests.)
-_UNSUPPORTED_OPTS = ("--doctest-glob", "--rootdir", "-c", "--config-file")
+_UNSUPPORTED_OPTS = ("--rootdir", "-c", "--config-file")
 # What pytest collects as text files of doctests without ``--doctest-glob``.
 DEFAULT_DOCTEST_GLOBS = ("test*.txt",)
 DOCTEST_MODULES = "--doctest-modules"
@@ -91,6 +92,16 @@ class PytestConfig:
         if not any(_match_path(pattern, path) for pattern in self.python_files):
             return False
         return self._collected(path)
+
+    def with_args(self, args: Sequence[str]) -> PytestConfig:
+        """This configuration under a stage's own pytest arguments: their ``--doctest-glob`` patterns add to
+        the ini's (pytest appends the command line's to ``addopts``', and uses ``test*.txt`` only when neither
+        gives one)."""
+        extra = doctest_globs(args)
+        if not extra:
+            return self
+        own = () if self.doctest_globs == DEFAULT_DOCTEST_GLOBS else self.doctest_globs
+        return replace(self, doctest_globs=tuple(dict.fromkeys((*own, *extra))))
 
     def is_doctest_file(self, path: str) -> bool:
         """Would a plain ``pytest`` run collect this file as a text file of doctests (``--doctest-glob``, by
@@ -218,16 +229,9 @@ def _build(source: str, values: Mapping[str, Any]) -> PytestConfig:
             return PytestConfig(source=source, unsupported=f"cannot read addopts in {source}")
     plugins: list[str] = []
     ignore: list[str] = []
-    globs: list[str] = []
     unsupported = ""
     for i, arg in enumerate(args):
         following = args[i + 1] if i + 1 < len(args) else ""
-        if arg == "--doctest-glob" and following:
-            globs.append(following)
-            continue
-        if arg.startswith("--doctest-glob="):
-            globs.append(arg.split("=", 1)[1])
-            continue
         if arg == "-p" and following and not following.startswith("no:"):
             plugins.append(following)
         elif arg.startswith("-p") and len(arg) > 2 and not arg[2:].startswith("no:"):
@@ -249,7 +253,7 @@ def _build(source: str, values: Mapping[str, Any]) -> PytestConfig:
         plugins=tuple(plugins),
         ignore=tuple(ignore),
         doctest_modules=doctest_modules(args),
-        doctest_globs=tuple(globs) or DEFAULT_DOCTEST_GLOBS,
+        doctest_globs=doctest_globs(args) or DEFAULT_DOCTEST_GLOBS,
         unsupported=unsupported,
         usefixtures=strings("usefixtures", ()),
     )
@@ -268,6 +272,17 @@ def _match_path(pattern: str, path: str) -> bool:
     if "/" not in pattern:
         return fnmatch.fnmatchcase(posixpath.basename(path), pattern)
     return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern.lstrip("/"))
+
+
+def doctest_globs(args: Sequence[str]) -> tuple[str, ...]:
+    """The ``--doctest-glob`` patterns of pytest arguments, in order."""
+    globs: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--doctest-glob" and i + 1 < len(args):
+            globs.append(args[i + 1])
+        elif arg.startswith("--doctest-glob="):
+            globs.append(arg.split("=", 1)[1])
+    return tuple(globs)
 
 
 def doctest_modules(args: Sequence[str]) -> bool:

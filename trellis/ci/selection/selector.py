@@ -23,6 +23,7 @@ from trellis import semantic_diff, vcs
 from .file_rules import is_config
 from .index import FactCache, Selection, TestIndex, changes_from_diff, missed_failures
 from .observed import Observations
+from .pytest_config import doctest_globs, read_config
 from .reuse import closure_keys
 
 __all__ = ["TestSelector"]
@@ -31,13 +32,19 @@ log = logging.getLogger("trellis.ci")
 _OBSERVE_WAIT_S = 30.0
 
 
-def _tree_entries(store: vcs.Store, repository: str, tree_id: str) -> dict[str, str | None]:
-    """Every file of a tree: the blob id of Python files and pytest configuration, None for the others
-    (only their names count)."""
-    return {
-        path: blob if path.endswith(".py") or is_config(path) else None
-        for path, blob in store.tree_blobs(repository, tree_id).items()
-    }
+def _tree_entries(store: vcs.Store, repository: str, tree_id: str, args: Sequence[str]) -> dict[str, str | None]:
+    """Every file of a tree: the blob id of Python files, pytest configuration and the text files of doctests
+    pytest collects under the stage's ``args`` (whether one holds examples decides whether it is an item), None
+    for the others (only their names count)."""
+    blobs = store.tree_blobs(repository, tree_id)
+    entries = {path: blob if path.endswith(".py") or is_config(path) else None for path, blob in blobs.items()}
+    config = read_config(
+        {path: store.read_blob(repository, blob) or b"" for path, blob in entries.items() if blob and is_config(path)}
+    ).with_args(args)
+    for path, blob in blobs.items():
+        if entries[path] is None and config.is_doctest_file(path):
+            entries[path] = blob
+    return entries
 
 
 def _index_key(entries: Mapping[str, str | None]) -> bytes:
@@ -69,22 +76,25 @@ class TestSelector:
         self._max = trees
         self._guard = threading.Lock()
 
-    def index(self, store: vcs.Store, repository: str, tree_id: str) -> TestIndex:
+    def index(self, store: vcs.Store, repository: str, tree_id: str, *, args: Sequence[str] = ()) -> TestIndex:
         """The test index of a tree; a tree whose paths, Python files and configuration equal another's
-        (a commit that edited only docs or data) shares that tree's index instead of building its own."""
+        (a commit that edited only docs or data) shares that tree's index instead of building its own.
+        ``args``: the stage's pytest arguments (their ``--doctest-glob`` patterns name items)."""
         version, sites = self.observations.sites(repository)
-        tree_key = f"{tree_id}:{version}"
+        globs = doctest_globs(args)
+        args = tuple(f"--doctest-glob={glob}" for glob in globs)
+        tree_key = f"{tree_id}:{version}" + "".join(f"\0{glob}" for glob in globs)
         with self._guard:
             found = self._indexes.get(tree_key)
             if found is not None:
                 self._indexes.move_to_end(tree_key)
                 return found
-        entries = _tree_entries(store, repository, tree_id)
-        key = _index_key(entries) + version.encode()
+        entries = _tree_entries(store, repository, tree_id, args)
+        key = _index_key(entries) + version.encode() + "".join(f"\0{glob}" for glob in globs).encode()
         with self._guard:
             built = self._by_content.get(key)
         if built is None:
-            built = TestIndex.build(_read(store, repository, entries), cache=self._facts, observed=sites)
+            built = TestIndex.build(_read(store, repository, entries), cache=self._facts, observed=sites, args=args)
         with self._guard:
             self._indexes[tree_key] = built
             self._by_content[key] = built
@@ -119,8 +129,8 @@ class TestSelector:
         observed, every test through code exec/eval ran may run any code.
         """
         self._settled(repository)
-        index = self.index(store, repository, tree_id)
-        old = self.index(store, repository, old_tree_id) if old_tree_id else None
+        index = self.index(store, repository, tree_id, args=args)
+        old = self.index(store, repository, old_tree_id, args=args) if old_tree_id else None
         seen: set[str] = set()  # tests the selection counted as observed in the tree before
         asked = False
 
