@@ -41,6 +41,8 @@ How it is built:
      comb, e`` gaining ``exp``), in the cleanup commit if it drops some (code that still uses them keeps
      them in between); one that does both arrives as a new statement in the first commit, and its old
      form leaves in the cleanup commit.
+   - A Python module the package gains (not a test) arrives with the first commit: the code that imports it may
+     change before the release's last commit.
    - Everything else — docs, packaging, CI files, files added or deleted, the version bump
      (``__version__``), any Python file that cannot be split cleanly (it does not parse, an intermediate
      would not parse, or the pieces do not reassemble into the release) — is the release's last commit.
@@ -528,8 +530,12 @@ def micro_commits(
             if texts[n] != current[path]:
                 delta[path] = texts[n].encode()
                 current[path] = texts[n]
-        if group == RELEASE:
-            for path in whole:
+        # A module the package gains arrives with the first step: nothing imports it yet, and the code that will
+        # import it (changed in the steps before the release's) finds it (pluggy 1.7.0's _caller.py, imported by
+        # _hooks.py's first step: every tree up to the release failed to import, and pytest, which runs on
+        # pluggy, with it).
+        for path in whole if group in (MODULE_LEVEL, RELEASE) else ():
+            if (group == MODULE_LEVEL) == (_splittable(path) and not _is_test(path) and path not in old):
                 delta[path] = new.get(path)
         if not delta:
             continue
