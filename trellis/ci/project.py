@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FALLBACK_VERSION", "Project", "entry_points_unstated", "install_parts", "read_project"]
+__all__ = ["FALLBACK_VERSION", "METADATA_KEYS", "Project", "entry_points_unstated", "install_parts", "read_project"]
 
 FALLBACK_VERSION = "0.0.0"
 _VERSION_ASSIGNMENT = re.compile(
@@ -68,6 +68,9 @@ class Project:
     # file, "fallback" when no file gave one; "" for a version the tree states. ``scm_local``: keep "+g<hash>".
     scm: str = ""
     scm_local: bool = True
+    # Core metadata headers (``Summary``, ``Project-URL``, ``Requires-Dist``...) the packaging states, in order: what
+    # the install's ``METADATA`` holds besides the name and version (see :data:`METADATA_KEYS`).
+    metadata: tuple[tuple[str, str], ...] = ()
 
     @property
     def dist_name(self) -> str:
@@ -156,7 +159,137 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
         entry_points=tuple(_entry_points(pyproject, cfg, setup_py)),
         scm="" if scm is None else "file" if scm.from_file else "fallback",
         scm_local=scm is not None and scm.local,
+        metadata=tuple(_metadata(project, meta, cfg, setup_py)),
     )
+
+
+# The packaging keys (PEP 621, setup.cfg, setup()) an install writes into the distribution's METADATA, which a test
+# may read (``importlib.metadata.metadata(name)["Project-URL"]``): selection counts a change to them as a change of
+# the configuration. The long description (``readme``) is not written: every README edit would be one.
+METADATA_KEYS = frozenset(
+    {
+        "description",
+        "requires-python",
+        "python_requires",
+        "license",
+        "authors",
+        "maintainers",
+        "author",
+        "author_email",
+        "maintainer",
+        "maintainer_email",
+        "keywords",
+        "classifiers",
+        "urls",
+        "url",
+        "home_page",
+        "home-page",
+        "download_url",
+        "project_urls",
+        "project-urls",
+        "dependencies",
+        "optional-dependencies",
+        "install_requires",
+        "extras_require",
+    }
+)
+
+
+def _people(value: Any) -> tuple[str, str]:
+    """PEP 621 ``authors``/``maintainers`` as core metadata's (names, emails) headers, as setuptools writes them."""
+    names: list[str] = []
+    emails: list[str] = []
+    for person in value if isinstance(value, list) else []:
+        if not isinstance(person, dict):
+            continue
+        name, email = person.get("name"), person.get("email")
+        if isinstance(email, str):
+            emails.append(f"{name} <{email}>" if isinstance(name, str) else email)
+        elif isinstance(name, str):
+            names.append(name)
+    return ", ".join(names), ", ".join(emails)
+
+
+def _requirements(value: Any) -> list[str]:
+    """Requirement lines: a list's strings, or a text's lines (a specifier's commas stay)."""
+    lines = value.splitlines() if isinstance(value, str) else value if isinstance(value, list) else []
+    return [str(r).strip() for r in lines if isinstance(r, str) and r.strip() and not r.strip().startswith("#")]
+
+
+def _metadata(
+    project: dict[str, Any], meta: Any, cfg: configparser.ConfigParser, setup_py: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """The core metadata headers the packaging states (statically; a ``dynamic`` field is left out)."""
+    out: list[tuple[str, str]] = []
+    if project:
+        dynamic = {str(d) for d in project.get("dynamic", ()) if isinstance(d, str)}
+
+        def get(key: str) -> Any:
+            return None if key in dynamic else project.get(key)
+
+        if isinstance(get("description"), str):
+            out.append(("Summary", get("description")))
+        license_ = get("license")
+        if isinstance(license_, str):
+            out.append(("License-Expression", license_))
+        elif isinstance(license_, dict) and isinstance(license_.get("text"), str):
+            out.append(("License", license_["text"]))
+        for key, header in (("authors", "Author"), ("maintainers", "Maintainer")):
+            names, emails = _people(get(key))
+            out.extend((h, v) for h, v in ((header, names), (f"{header}-email", emails)) if v)
+        keywords = get("keywords")
+        if isinstance(keywords, list) and keywords:
+            out.append(("Keywords", ",".join(str(k) for k in keywords)))
+        out.extend(("Classifier", str(c)) for c in get("classifiers") or () if isinstance(c, str))
+        urls = get("urls")
+        out.extend(("Project-URL", f"{k}, {v}") for k, v in (urls.items() if isinstance(urls, dict) else ()))
+        if isinstance(get("requires-python"), str):
+            out.append(("Requires-Python", get("requires-python")))
+        out.extend(("Requires-Dist", r) for r in _requirements(get("dependencies")))
+        extras = get("optional-dependencies")
+        for extra, requirements in extras.items() if isinstance(extras, dict) else ():
+            out.append(("Provides-Extra", str(extra)))
+            out.extend(("Requires-Dist", f"{r}; extra == {str(extra)!r}") for r in _requirements(requirements))
+        return out
+    options = cfg["options"] if cfg.has_section("options") else {}
+    extras_cfg = dict(cfg.items("options.extras_require")) if cfg.has_section("options.extras_require") else {}
+
+    def stated(*keys: str) -> Any:
+        for key in keys:
+            for table in (meta, options, setup_py):
+                if key in table:
+                    return table[key]
+        return None
+
+    for header, keys in (
+        ("Summary", ("description",)),
+        ("Home-page", ("url", "home_page")),
+        ("Download-URL", ("download_url",)),
+        ("Author", ("author",)),
+        ("Author-email", ("author_email",)),
+        ("Maintainer", ("maintainer",)),
+        ("Maintainer-email", ("maintainer_email",)),
+        ("License", ("license",)),
+    ):
+        value = stated(*keys)
+        if isinstance(value, str) and value.strip():
+            out.append((header, value.strip()))
+    keywords = stated("keywords")
+    if keywords:
+        out.append(("Keywords", ",".join(_strings(keywords))))
+    out.extend(("Classifier", c) for c in _strings(stated("classifiers")) if not c.startswith("#"))
+    urls = stated("project_urls")
+    if isinstance(urls, str):
+        urls = dict(line.split("=", 1) for line in urls.splitlines() if "=" in line)
+    out.extend(("Project-URL", f"{str(k).strip()}, {str(v).strip()}") for k, v in (urls or {}).items())
+    if isinstance(stated("python_requires"), str):
+        out.append(("Requires-Python", stated("python_requires").strip()))
+    out.extend(("Requires-Dist", r) for r in _requirements(stated("install_requires")))
+    extras = extras_cfg or stated("extras_require")
+    for extra, requirements in extras.items() if isinstance(extras, dict) else ():
+        out.append(("Provides-Extra", str(extra)))
+        out.extend(("Requires-Dist", f"{r}; extra == {str(extra)!r}") for r in _requirements(requirements))
+    return out
 
 
 def install_parts(pyproject: dict[str, Any]) -> dict[str, Any]:

@@ -70,8 +70,18 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "demo-pkg"
 description = "A demo."
+requires-python = ">=3.10"
+license = { text = "MIT" }
+authors = [{ name = "Ada" }, { name = "Bo", email = "bo@example.org" }]
+classifiers = ["Topic :: Utilities"]
 dynamic = ["version"]
 dependencies = ["helperplug"]
+
+[project.optional-dependencies]
+fast = ["helperplug>=1.0,<2"]
+
+[project.urls]
+Repository = "https://example.org/demo"
 
 [project.scripts]
 demo-cli = "demo_pkg.cli:main"
@@ -95,6 +105,16 @@ def test_the_package_imports_and_knows_its_version():
     assert "demo_pkg" in importlib.metadata.packages_distributions()
 
 
+def test_the_metadata_the_packaging_states_is_installed():
+    meta = importlib.metadata.metadata("demo-pkg")
+    assert (meta["Summary"], meta["Requires-Python"], meta["License"]) == ("A demo.", ">=3.10", "MIT")
+    assert (meta["Author"], meta["Author-email"]) == ("Ada", "Bo <bo@example.org>")
+    assert meta.get_all("Classifier") == ["Topic :: Utilities"]
+    assert meta.get_all("Project-URL") == ["Repository, https://example.org/demo"]
+    assert meta.get_all("Provides-Extra") == ["fast"]
+    assert importlib.metadata.requires("demo-pkg") == ["helperplug", "helperplug>=1.0,<2; extra == 'fast'"]
+
+
 def test_its_console_script_runs():
     (script,) = importlib.metadata.entry_points(group="console_scripts", name="demo-cli")
     assert script.value == "demo_pkg.cli:main"
@@ -109,6 +129,7 @@ def test_a_src_layout_imports_and_is_installed_without_pythonpath(
 ) -> None:
     assert _run(setting, tmp_path / "src-layout", SRC_LAYOUT, "tests") == {
         "test_the_package_imports_and_knows_its_version": "passed",
+        "test_the_metadata_the_packaging_states_is_installed": "passed",
         "test_its_console_script_runs": "passed",
     }
 

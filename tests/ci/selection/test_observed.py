@@ -165,7 +165,7 @@ def test_an_observation_key_counts_docs_and_configuration_as_selection_does() ->
 
     before = key({})
     assert key({"README.md": b"changed\n"}) == before  # docs no code of its reach names
-    assert key({"pyproject.toml": b'[project]\nname = "lib"\nversion = "1"\ndescription = "x"\n'}) == before
+    assert key({"pyproject.toml": b'[project]\nname = "lib"\nversion = "1"\nreadme = "x.md"\n'}) == before
     pytest_section = b'[project]\nname = "lib"\nversion = "1"\n[tool.pytest.ini_options]\nxfail_strict = true\n'
     assert key({"pyproject.toml": pytest_section}) != before
     assert key({"data.json": b"{}\n"}) != before  # a file any test may read

@@ -1094,24 +1094,44 @@ def test_a_build_recipe_counts_for_the_tests_that_run_its_tool() -> None:
         (
             "setup.cfg",
             "[metadata]\nname = app\n[flake8]\nmax-line-length = 100\n",
-            "[metadata]\nname = app\nclassifiers = X\n[flake8]\nmax-line-length = 120\n",
+            "[metadata]\nname = app\nlong_description = X\n[flake8]\nmax-line-length = 120\n",
             True,
+        ),
+        # What an install writes into the distribution's METADATA, which a test may read (importlib.metadata).
+        (
+            "setup.cfg",
+            "[metadata]\nname = app\n",
+            "[metadata]\nname = app\nclassifiers = X\n",
+            False,
         ),
         ("setup.cfg", "[tool:pytest]\naddopts = -q\n", "[tool:pytest]\naddopts = -q -x\n", False),
         ("setup.cfg", "[options]\npackage_dir = =src\n", "[options]\npackage_dir = =lib\n", False),
         ("tox.ini", "[tox]\nenvlist = py311\n", "[tox]\nenvlist = py311,py312\n", True),
         (
             "pyproject.toml",
-            '[project]\nname = "app"\n[project.urls]\nHome = "a"\n[tool.ruff]\nline-length = 1\n',
-            '[project]\nname = "app"\n[project.urls]\nHome = "b"\n[tool.ruff]\nline-length = 2\n',
+            '[project]\nname = "app"\nreadme = "a.md"\n[tool.ruff]\nline-length = 1\n',
+            '[project]\nname = "app"\nreadme = "b.md"\n[tool.ruff]\nline-length = 2\n',
             True,
         ),
-        # Dependencies reach tests only through the stage's environment, whose digest the engine compares.
         (
             "pyproject.toml",
-            '[project]\nname = "app"\ndependencies = []\n[dependency-groups]\ndev = []\n',
-            '[project]\nname = "app"\ndependencies = ["attrs"]\n[dependency-groups]\ndev = ["ruff"]\n',
+            '[project]\nname = "app"\n[project.urls]\nHome = "a"\n',
+            '[project]\nname = "app"\n[project.urls]\nHome = "b"\n',
+            False,
+        ),
+        # Dependency groups reach tests only through the stage's environment, whose digest the engine compares;
+        # the project's own dependencies are also its installed METADATA's Requires-Dist.
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\n[dependency-groups]\ndev = []\n',
+            '[project]\nname = "app"\n[dependency-groups]\ndev = ["ruff"]\n',
             True,
+        ),
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\ndependencies = []\n',
+            '[project]\nname = "app"\ndependencies = ["attrs"]\n',
+            False,
         ),
         (
             "pyproject.toml",
@@ -1155,12 +1175,18 @@ def test_a_build_recipe_counts_for_the_tests_that_run_its_tool() -> None:
             "setup.py",
             'from setuptools import setup\nsetup(name="app", classifiers=["A"])\n',
             'from setuptools import setup\nsetup(name="app", classifiers=["A", "B"])\n',
-            True,
+            False,
         ),
         (
             "setup.py",
             'from setuptools import setup\nsetup(name="app", install_requires=[])\n',
             'from setuptools import setup\nsetup(name="app", install_requires=["x"])\n',
+            False,
+        ),
+        (
+            "setup.py",
+            'from setuptools import setup\nsetup(name="app", zip_safe=False)\n',
+            'from setuptools import setup\nsetup(name="app", zip_safe=True)\n',
             True,
         ),
         (
@@ -2438,8 +2464,8 @@ def test_a_default_that_only_names_a_function_is_a_reference_of_the_function_not
 
 
 def test_installer_metadata_and_the_docs_build_requirements_are_not_test_configuration() -> None:
-    before = 'from setuptools import setup\nsetup(name="app", python_requires=">=3.7", packages=["app"])\n'
-    after = 'from setuptools import setup\nsetup(name="app", python_requires=">=3.8", packages=["app", "b"])\n'
+    before = 'from setuptools import setup\nsetup(name="app", zip_safe=False, packages=["app"])\n'
+    after = 'from setuptools import setup\nsetup(name="app", zip_safe=True, packages=["app", "b"])\n'
     assert (
         not build({**APP, "setup.py": after})
         .select([ChangedPath("setup.py")], old_index=build({**APP, "setup.py": before}))

@@ -5,9 +5,9 @@ digest of the declared dependencies, so nothing of one tree goes into it.
 Instead each job gets, outside its checkout (in the job's own plugin
 directory, which is on ``PYTHONPATH``), what an editable install writes:
 
-- ``NAME-VERSION.dist-info`` with ``METADATA`` (name and version: not the
-  description, dependencies or Python versions, which selection counts as
-  packaging metadata that changes no test), ``entry_points.txt``, ``top_level.txt`` and PEP 610's ``direct_url.json``
+- ``NAME-VERSION.dist-info`` with ``METADATA`` (name, version and what the
+  packaging states: summary, URLs, dependencies, Python versions...; not the
+  long description), ``entry_points.txt``, ``top_level.txt`` and PEP 610's ``direct_url.json``
   (``editable``), so ``importlib.metadata`` knows the project;
 - the package roots on ``PYTHONPATH`` (``src`` for a src layout), as an editable
   install's ``.pth`` puts them on ``sys.path``;
@@ -95,6 +95,11 @@ def _top_level(workspace: Path, roots: tuple[str, ...]) -> list[str]:
     return names
 
 
+def _header(value: str) -> str:
+    """A header's value on one logical line: its line breaks continue it (indented), as in an email header."""
+    return "\n        ".join(line.rstrip() for line in value.strip().splitlines())
+
+
 def write_install(project: Project, workspace: Path, directory: Path, python: str) -> tuple[list[str], Path]:
     """Write the editable install of ``project`` (checked out at ``workspace``) into ``directory``.
 
@@ -105,10 +110,11 @@ def write_install(project: Project, workspace: Path, directory: Path, python: st
         project = replace(project, version=FALLBACK_VERSION)
     info = directory / f"{project.dist_name}-{project.version}.dist-info"
     info.mkdir(mode=0o755)
-    # Name and version only: selection counts the declared description, dependencies and Python versions
-    # as packaging metadata that changes no test, so no test may read them here.
+    # What the packaging states (selection counts a change to it as one of the configuration); not the long
+    # description. A value's line breaks continue the header, as setuptools writes a license's text.
+    headers = "".join(f"{key}: {_header(value)}\n" for key, value in project.metadata)
     files = {
-        "METADATA": f"Metadata-Version: 2.1\nName: {project.name}\nVersion: {project.version}\n",
+        "METADATA": f"Metadata-Version: 2.1\nName: {project.name}\nVersion: {project.version}\n{headers}",
         "INSTALLER": "trellis\n",
         "direct_url.json": json.dumps({"url": workspace.as_uri(), "dir_info": {"editable": True}}),
         "top_level.txt": "".join(f"{n}\n" for n in _top_level(workspace, project.roots)),

@@ -109,51 +109,28 @@ INERT_KINDS = (
     "pixi.lock",
 )
 
-# Parts of packaging metadata that no test run depends on.
+# Parts of packaging metadata that no test run depends on. What an install writes into the distribution's
+# METADATA (``project.METADATA_KEYS``: summary, URLs, classifiers, dependencies...) is not among them: a test
+# may read it through ``importlib.metadata`` (pluggy's ``distribution("pluggy").metadata["Project-URL"]``).
 _METADATA_KEYS = frozenset(
     {
-        "classifiers",
-        "description",
         "long_description",
         "long_description_content_type",
-        "url",
-        "project_urls",
-        "urls",
-        "author",
-        "author_email",
-        "authors",
-        "maintainer",
-        "maintainer_email",
-        "maintainers",
-        "keywords",
-        "license",
+        "readme",
         "license_file",
         "license_files",
         "license-files",
         "platforms",
-        "readme",
-        "download_url",
         "zip_safe",
-        "home_page",
-        "home-page",
-        "project-urls",
-        # Which Pythons and which files an installer takes: the project runs from its checkout, not installed,
-        # on the interpreter its environment has.
-        "python_requires",
-        "requires-python",
-        "requires_python",
+        "requires_python",  # (no backend reads this spelling)
+        # Which files an installer takes: the project runs from its checkout, not installed.
         "packages",
         "package_data",
         "include_package_data",
         "exclude_package_data",
         "py_modules",
         "data_files",
-        # Dependencies reach the tests only through the stage's declared environment, whose own digest (what it
-        # installs, read from these files) decides — the engine compares it (rule "environment").
-        "dependencies",
-        "optional-dependencies",
-        "install_requires",
-        "extras_require",
+        # Build-time requirements: the tests run from the checkout, not from a build.
         "setup_requires",
         "tests_require",
     }
