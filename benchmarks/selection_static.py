@@ -95,8 +95,8 @@ def replay(
     for sha in shas:
         before, after = tree(f"{sha}^"), tree(sha)
         changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
-        old = TestIndex.build(before, cache=cache, observed=sites)
-        new = TestIndex.build(after, cache=cache, observed=sites)
+        old = TestIndex.build(before, cache=cache, observed=sites, args=pytest_args)
+        new = TestIndex.build(after, cache=cache, observed=sites, args=pytest_args)
         diff = diff_files({p: before[p] for p in changed if p in before}, {p: after[p] for p in changed if p in after})
         # observed=set: every test asked about counts as observed (set(tests) is all of them)
         selection = new.select(
