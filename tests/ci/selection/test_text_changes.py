@@ -318,3 +318,25 @@ def test_a_test_that_may_run_any_code_counts_for_moved_definitions_only_through_
     assert "test_eval" not in names(push(moved, old=files))
     changed = {**files, "app/models.py": files["app/models.py"].replace("return 3", "return 4")}
     assert "test_eval" in names(push(changed, old=files))
+
+
+def test_a_variable_named_like_a_reader_reads_nothing() -> None:
+    """simplejson's ``errors.linecol`` computes the line of a JSON document in a local ``lineno``, which every
+    decoding error reaches: a name of the code's own (a local, a parameter) is not the reader it is named like,
+    so a function added above the others in ``encoder.py`` selected every test (``nearly-all``). A reader bound
+    by an import, a builtin (``vars``) or a module global of that name still counts."""
+    errors = (
+        "def linecol(doc, pos):\n    lineno = doc.count('\\n', 0, pos) + 1\n    return lineno, pos\n\n\n"
+        "def first():\n    return 1\n\n\ndef decode(doc):\n    return linecol(doc, 0)\n"
+    )
+    test = "from app.errors import decode\n\n\ndef test_decode():\n    assert decode('x') == (1, 0)\n"
+    files = {**APP, "app/errors.py": errors, "tests/test_errors.py": test}
+    moved = {**files, "app/errors.py": errors.replace("    return 1\n", "    one = 1\n    return one\n")}
+    assert "test_decode" not in names(push(moved, old=files))
+    for reader in ("from inspect import getsourcelines as lineno", "lineno = 0", "from os import *"):
+        bound = {**files, "app/errors.py": f"{reader}\n\n\n" + errors}
+        grown = {
+            **bound,
+            "app/errors.py": bound["app/errors.py"].replace("    return 1\n", "    one = 1\n    return one\n"),
+        }
+        assert "test_decode" in names(push(grown, old=bound)), reader

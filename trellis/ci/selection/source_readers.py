@@ -48,6 +48,8 @@ READER_NAMES = frozenset(
     | {"getsource", "getsourcelines", "getdoc", "getcomments", "getsourcefile", "getfile", "format_exc"}
     | {"print_exc", "extract_stack", "extract_tb", "format_exception", "print_exception"}
 )
+# Reader names a module has without binding them: builtins and the module's own attributes.
+_IMPLICIT = frozenset({"help", "vars", "__doc__", "__file__"})
 # Packages outside the standard library that read none of them for a test's outcome (typing_extensions: the
 # backports of ``typing``).
 QUIET_PACKAGES = frozenset({"pytest", "_pytest", "pluggy", "typing_extensions"})
@@ -139,7 +141,15 @@ def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers
         return chain.spec is not None and _outside(graph, facts.path, chain.spec, readers)
     if chain.kind != "global":
         return False
-    if chain.root in readers.names:
+    if chain.root in readers.names and (
+        chain.root in _IMPLICIT
+        or chain.root in facts.values
+        or chain.root in facts.defs
+        or chain.root in facts.bindings
+        or facts.star_imports
+    ):
+        # (A name the module does not bind is the code's own variable — simplejson's ``lineno`` local to
+        # ``linecol``, the line of a JSON document — whose value some other read got, counted there.)
         return True
     refs = facts.bindings.get(chain.root, ())
     if chain.attrs and refs and all(r == ImportRef(0, "inspect") for r in refs):
