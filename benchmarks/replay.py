@@ -347,8 +347,9 @@ def replay(args: object) -> dict[str, object]:
     extra_env = dict(item.split("=", 1) for item in getattr(args, "env", None) or [])
     if getattr(args, "baseline_python", ""):
         PYTHON[0] = args.baseline_python
-    if getattr(args, "install", False):  # the project's own command: pip install -e, then pytest
-        PYTHON[0] = installed_python(checkout, PYTHON[0], work / "own-venv")
+    install_on = PYTHON[0]
+    if getattr(args, "install", False):  # the project's own command: pip install -e (at the base, below), pytest
+        PYTHON[0] = str(work / "own-venv" / "bin" / "python")
     elif (checkout / "src").is_dir():
         extra_env.setdefault("PYTHONPATH", "src")
     env.update(extra_env)
@@ -396,6 +397,8 @@ def replay(args: object) -> dict[str, object]:
             print(f"seeded {name} at {base[:12]}: {seeded.run.verdict.value}", file=sys.stderr)
             current = files
             subprocess.run(["git", "-C", str(checkout), "checkout", "-q", base], check=True)
+            if getattr(args, "install", False):  # as of the base: its metadata, version and entry points
+                installed_python(checkout, install_on, work / "own-venv")
             known, _ = run_suite(checkout, env)
             if known and all(k.startswith("<") for k in known):
                 # The reference names no failing test: pytest could not run (an option, a plugin missing from

@@ -2808,6 +2808,30 @@ def test_a_class_tested_against_by_isinstance_is_not_handed_to_code_that_may_cal
 @pytest.mark.parametrize(
     ("code", "dynamic"),
     [
+        ("cast(types.FunctionType, function).__code__", False),
+        ("typing.cast(types.FunctionType, function)", False),
+        ("cast(Optional[types.FunctionType], function)", False),
+        ("cast('types.FunctionType', function)", False),
+        ("typing.assert_type(function, types.FunctionType)", False),
+        ("cast(types.FunctionType, types.FunctionType)", True),
+        ("types.FunctionType", True),
+    ],
+)
+def test_the_type_a_cast_names_is_not_handed_to_code_that_may_call_it(code: str, dynamic: bool) -> None:
+    """``typing.cast(T, x)`` returns ``x``: ``T`` only tells the type checker (pluggy's ``_warn_for_function``
+    casts to ``types.FunctionType``, which named without a call made every test "may run any code")."""
+    facts = file_facts(
+        "m.py",
+        f"import types\nimport typing\nfrom typing import Optional, cast\n\n\ndef f(function):\n    return {code}\n".encode(),
+    )
+    scope = facts.scope("f")
+    assert scope is not None
+    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+
+
+@pytest.mark.parametrize(
+    ("code", "dynamic"),
+    [
         ("importlib.machinery.PathFinder.find_spec(name, path)", False),
         ("importlib.util.find_spec(name)", False),
         ("importlib.machinery.SourceFileLoader(name, path).load_module()", True),

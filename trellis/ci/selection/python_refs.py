@@ -131,6 +131,12 @@ _DANGEROUS_BUILTINS = frozenset(
     {"eval", "exec", "execfile", "__import__", "getattr", "hasattr", "setattr", "delattr", "globals", "locals"}
     | {"vars", "dir", "builtins"}
 )
+# Calls whose argument at that position is a type only the type checker reads (the call returns the other one).
+_TYPE_ONLY = {
+    f"{module}.{name}": position
+    for module in ("typing", "typing_extensions")
+    for name, position in (("cast", 0), ("assert_type", 1))
+}
 # Calls that look at an object without letting it go anywhere that may call it (the dunders they call are
 # reached with the object's class).
 _LOOKING = frozenset(
@@ -1612,6 +1618,7 @@ class _Extractor:
                         self.acc.chains.extend(chains)
                         if not chains:
                             self.unknown_attrs(chain, named=id(node) in self.named_reads)
+                        self.type_arguments(base)
                         self.call(base)
                         stack.extend(base.args)
                         stack.extend(k.value for k in base.keywords)
@@ -1640,9 +1647,7 @@ class _Extractor:
                 self.named_read(node.value, node.slice)
             if isinstance(node, ast.Call):
                 self.callees.add(id(node.func))
-                if len(node.args) == 2 and self.call_name(node.func) in ("isinstance", "issubclass"):
-                    tested = node.args[1]
-                    self.type_tests.update(map(id, tested.elts if isinstance(tested, ast.Tuple) else [tested]))
+                self.type_arguments(node)
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "update":
                     self.writes.add(id(node.func.value))  # globals().update(...)
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
@@ -1703,6 +1708,16 @@ class _Extractor:
         self.named_reads.add(id(node if node is not None else namespace))
         if _IDENTIFIER.fullmatch(name):
             self.acc.attrs.add(name)
+
+    def type_arguments(self, node: ast.Call) -> None:
+        """Record the arguments of ``node`` that are types only compared or read by the type checker."""
+        called = self.call_name(node.func)
+        if len(node.args) == 2 and called in ("isinstance", "issubclass"):
+            tested = node.args[1]
+            self.type_tests.update(map(id, tested.elts if isinstance(tested, ast.Tuple) else [tested]))
+        elif len(node.args) == 2 and called in _TYPE_ONLY:
+            # cast(T, x) returns x, assert_type(x, T) returns x: T only tells the type checker.
+            self.type_tests.update(map(id, ast.walk(node.args[_TYPE_ONLY[called]])))
 
     def referenced(self, node: ast.expr) -> None:
         """A callable named without being called: whoever calls it later (``copy`` calling what a
