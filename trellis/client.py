@@ -18,22 +18,25 @@ restored from the gRPC status and its ``ErrorInfo``.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from trellis import ci, semantic_diff, vcs
 from trellis.vcs.validation import check_agent_name
 
 from . import convert, names
 from .errors import error_from_rpc, error_from_status
-from .interceptors import LOCAL_AGENT_HEADER
+from .interceptors import FRONT_TRAILER, LOCAL_AGENT_HEADER
 from .tls import TLS
 from .v1 import (
     changes_pb2,
@@ -132,6 +135,140 @@ def _on_stale(value: str | vcs.OnStale) -> changes_pb2.OnStale.ValueType:
     return changes_pb2.ON_STALE_REBASE if stale is vcs.OnStale.REBASE else changes_pb2.ON_STALE_FAIL
 
 
+_FRONT_CONNECTIONS = 8  # a client's connections to distinct fronts of `serve --workers N`, at most
+_TRIES_PER_FRONT = 16  # new connections tried per front wanted (each reaches a front at random: 2**-31 to miss 1 of 2)
+_RETRY_SPREAD_S = 5.0  # after a failed attempt to spread (the server did not answer), the next no sooner
+_CONNECTION_ARG = "trellis.connection"  # a channel argument: gRPC shares a connection only between equal arguments
+
+
+class _Stubs:
+    """The services' stubs on one channel."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self.channel = channel
+        self.repos = repositories_pb2_grpc.RepositoryServiceStub(channel)
+        self.changes = changes_pb2_grpc.ChangeServiceStub(channel)
+        self.sessions = sessions_pb2_grpc.SessionServiceStub(channel)
+        self.diffs = diffs_pb2_grpc.DiffServiceStub(channel)
+        self.queries = queries_pb2_grpc.QueryServiceStub(channel)
+        self.pipelines = pipelines_pb2_grpc.PipelineServiceStub(channel)
+
+
+def _front_of(channel: grpc.Channel, timeout: float) -> tuple[int, int]:
+    """(which front answered, how many there are) on ``channel``'s connection: (0, 1) from one process."""
+    try:
+        _, call = health_pb2_grpc.HealthStub(channel).Check.with_call(
+            health_pb2.HealthCheckRequest(), timeout=timeout, wait_for_ready=True
+        )
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:  # no health service (a proxy?): one front as far as we know
+            return 0, 1
+        raise
+    number, _, fronts = dict(call.trailing_metadata() or ()).get(FRONT_TRAILER, "0/1").partition("/")
+    return (int(number), int(fronts)) if number.isdigit() and fronts.isdigit() else (0, 1)
+
+
+class _Connections:
+    """A client's channels: one, or against ``trellis serve --workers N`` one to each of up to
+    ``_FRONT_CONNECTIONS`` distinct fronts, the calls taking them in turn.
+
+    The fronts share the port (``SO_REUSEPORT``) and the kernel hands each new connection to one of them by a
+    hash of its addresses, and gRPC gives the channels of a process with equal arguments one connection: every
+    call of a process used to reach one front, and two client processes used one front of two half the time
+    (benchmarks/RESULTS.md, "Connections over the fronts"). A front's health check says which front it is
+    (``FRONT_TRAILER``); a channel that reached a front already reached is closed and another opened with a new
+    ``_CONNECTION_ARG`` (a new connection, hashed anew). The clients of a process open the same arguments in
+    the same order, so they mostly share these connections as they share the first.
+    """
+
+    def __init__(
+        self, first: grpc.Channel, open_channel: Callable[[Sequence[tuple[str, Any]]], grpc.Channel] | None
+    ) -> None:
+        self.first = first
+        self._open = open_channel  # None: a channel the caller gave, used as given
+        self._stubs = [_Stubs(first)]
+        self._turn = itertools.count()
+        self._lock = threading.Lock()  # the fields below
+        self._spreading = threading.Lock()  # one spread at a time
+        self._pending = open_channel is not None
+        self._running = False
+        self._next_try = 0.0
+        self._closed = False
+        self.fronts: list[int] = []  # the fronts reached, once spread (one process: [0])
+
+    def next(self) -> _Stubs:
+        if self._pending and not self._running and time.monotonic() >= self._next_try:
+            self._start()
+        stubs = self._stubs
+        return stubs[next(self._turn) % len(stubs)] if len(stubs) > 1 else stubs[0]
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._running or not self._pending:
+                return
+            self._running = True
+        threading.Thread(target=self._spread_quietly, name="trellis-client-spread", daemon=True).start()
+
+    def _spread_quietly(self) -> None:
+        try:
+            self.spread(60.0)
+        finally:
+            with self._lock:
+                self._running = False
+
+    def spread(self, timeout: float) -> None:
+        """Reach distinct fronts (once: the number of fronts stays while the server runs). It gives up quietly
+        when the server does not answer (the calls say so), and is tried again later."""
+        if self._open is None:
+            return
+        with self._spreading:
+            if not self._pending or self._closed:
+                return
+            deadline = time.monotonic() + timeout
+            channels: dict[int, grpc.Channel] = {}
+            try:
+                number, fronts = _front_of(self.first, timeout)
+                channels[number] = self.first
+                wanted = min(fronts, _FRONT_CONNECTIONS)
+                for attempt in range(1, wanted * _TRIES_PER_FRONT + 1):
+                    if len(channels) >= wanted or self._closed:
+                        break
+                    channel = self._open([(_CONNECTION_ARG, attempt)])
+                    try:
+                        number, _ = _front_of(channel, max(0.1, deadline - time.monotonic()))
+                    except BaseException:
+                        channel.close()
+                        raise
+                    if number in channels:
+                        channel.close()
+                    else:
+                        channels[number] = channel
+            except (grpc.RpcError, ValueError):
+                for channel in channels.values():
+                    if channel is not self.first:
+                        channel.close()
+                self._next_try = time.monotonic() + _RETRY_SPREAD_S
+                return
+            with self._lock:
+                if self._closed:
+                    for channel in channels.values():
+                        if channel is not self.first:
+                            channel.close()
+                    return
+                first = self._stubs[0]
+                self._stubs = [first if c is self.first else _Stubs(c) for _, c in sorted(channels.items())]
+                self.fronts = sorted(channels)
+                self._pending = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            stubs, self._stubs = self._stubs, [self._stubs[0]]
+        for each in stubs:
+            each.channel.close()
+        self.first.close()
+
+
 class Client:
     """A connection to a Trellis server. Thread-safe; share one per process.
 
@@ -152,12 +289,26 @@ class Client:
     ) -> None:
         self.target = target
         self.timeout = timeout
-        if channel is None and tls:
-            options = tls if isinstance(tls, TLS) else TLS()
-            channel = grpc.secure_channel(
-                target, options.channel_credentials(), options=[*_OPTIONS, *options.channel_options()]
-            )
-        self._channel = channel or grpc.insecure_channel(target, options=_OPTIONS)
+        if channel is None:
+            if tls:
+                secure = tls if isinstance(tls, TLS) else TLS()
+
+                def open_channel(extra: Sequence[tuple[str, Any]]) -> grpc.Channel:
+                    return grpc.secure_channel(
+                        target,
+                        secure.channel_credentials(),
+                        options=[*_OPTIONS, *secure.channel_options(), *extra],
+                    )
+
+            else:
+
+                def open_channel(extra: Sequence[tuple[str, Any]]) -> grpc.Channel:
+                    return grpc.insecure_channel(target, options=[*_OPTIONS, *extra])
+
+            self._connections = _Connections(open_channel([]), open_channel)
+        else:
+            self._connections = _Connections(channel, None)  # the caller's channel, as given
+        self._channel = self._connections.first
         metadata: list[tuple[str, str]] = []
         if token:
             metadata.append(("authorization", f"Bearer {_checked_token(token)}"))
@@ -167,17 +318,36 @@ class Client:
                 (LOCAL_AGENT_HEADER, agent if agent.isascii() and agent.isprintable() else check_agent_name(agent))
             )
         self._metadata = tuple(metadata)
-        self._repos = repositories_pb2_grpc.RepositoryServiceStub(self._channel)
-        self._changes = changes_pb2_grpc.ChangeServiceStub(self._channel)
-        self._sessions = sessions_pb2_grpc.SessionServiceStub(self._channel)
-        self._diffs = diffs_pb2_grpc.DiffServiceStub(self._channel)
-        self._queries = queries_pb2_grpc.QueryServiceStub(self._channel)
-        self._pipelines = pipelines_pb2_grpc.PipelineServiceStub(self._channel)
 
     # -- plumbing ------------------------------------------------------------
 
+    # Each call takes the next connection's stub (one connection, or one to each of several fronts).
+    @property
+    def _repos(self) -> repositories_pb2_grpc.RepositoryServiceStub:
+        return self._connections.next().repos
+
+    @property
+    def _changes(self) -> changes_pb2_grpc.ChangeServiceStub:
+        return self._connections.next().changes
+
+    @property
+    def _sessions(self) -> sessions_pb2_grpc.SessionServiceStub:
+        return self._connections.next().sessions
+
+    @property
+    def _diffs(self) -> diffs_pb2_grpc.DiffServiceStub:
+        return self._connections.next().diffs
+
+    @property
+    def _queries(self) -> queries_pb2_grpc.QueryServiceStub:
+        return self._connections.next().queries
+
+    @property
+    def _pipelines(self) -> pipelines_pb2_grpc.PipelineServiceStub:
+        return self._connections.next().pipelines
+
     def close(self) -> None:
-        self._channel.close()
+        self._connections.close()
 
     def __enter__(self) -> Client:
         return self
@@ -186,12 +356,14 @@ class Client:
         self.close()
 
     def with_agent(self, agent: str) -> Client:
-        """A client on the same connection acting as ``agent`` on a local-mode server (tokens decide otherwise).
+        """A client on the same connections acting as ``agent`` on a local-mode server (tokens decide otherwise).
 
-        Closing it closes the shared connection: close the original instead.
+        Closing it closes the shared connections: close the original instead.
         """
         token = next((v.removeprefix("Bearer ") for k, v in self._metadata if k == "authorization"), None)
-        return Client(self.target, token=token, agent=agent, timeout=self.timeout, channel=self._channel)
+        client = Client(self.target, token=token, agent=agent, timeout=self.timeout, channel=self._channel)
+        client._connections = self._connections
+        return client
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:
@@ -222,7 +394,10 @@ class Client:
         """Block until the server accepts connections (raises ``Unavailable`` after ``timeout``).
 
         It returns as soon as the server answers; the default allows for a ``trellis serve --workers N`` starting
-        its processes on a busy machine (10 s was too short at a load average of 20)."""
+        its processes on a busy machine (10 s was too short at a load average of 20). Against a server of several
+        front processes it also opens the client's connections to distinct fronts (:class:`_Connections`), which
+        the first call does otherwise, in the background."""
+        start = time.monotonic()
         try:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
@@ -232,6 +407,7 @@ class Client:
                 f"no Trellis server answered at {self.target} within {timeout:.0f}s: is `trellis serve` running "
                 "there? (its log says the address it serves)"
             ) from None
+        self._connections.spread(max(1.0, timeout - (time.monotonic() - start)))
 
     def _pages(self, fetch: Callable[[str], tuple[list[T], str]], limit: int | None) -> Iterator[T]:
         token = ""

@@ -55,6 +55,8 @@ log = logging.getLogger("trellis.rpc")
 _DONE = object()
 CURRENT_IDENTITY: contextvars.ContextVar[Identity] = contextvars.ContextVar("trellis_identity")
 LOCAL_AGENT_HEADER = "x-trellis-agent"
+FRONT_TRAILER = "x-trellis-front"
+"""On a health check answered by a front of ``serve --workers N``: "NUMBER/N" (the client spreads over the fronts)."""
 _OPEN_METHODS = ("/grpc.health.v1.", "/grpc.reflection.")
 
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import grpc
@@ -45,7 +45,7 @@ from .config import REDACTION_FILE, ServerConfig, git_env, is_loopback, load_red
 from .datadir import DataDirLock
 from .differ import Differ
 from .indexing import INDEX_FILE, Index
-from .interceptors import TrellisInterceptor
+from .interceptors import FRONT_TRAILER, TrellisInterceptor
 from .quotas import QuotaTracker, repository_count, repository_creators
 from .reflection import enable_reflection
 from .tls import server_credentials
@@ -90,6 +90,20 @@ _SERVICES = [
 
 class ConfigError(Exception):
     """The server cannot start with this configuration; the message says why."""
+
+
+class _FrontHealth(health.HealthServicer):  # type: ignore[misc]  # grpc has no type information
+    """A front's health checks, which also say which front answered (``FRONT_TRAILER``): a client opens its
+    connections until they reach distinct fronts (:class:`trellis.client.Client`), since the kernel hands
+    each connection to a front of its choosing."""
+
+    def __init__(self, number: int, fronts: int) -> None:
+        super().__init__()
+        self._front = ((FRONT_TRAILER, f"{number}/{fronts}"),)
+
+    def Check(self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        context.set_trailing_metadata(self._front)
+        return super().Check(request, context)
 
 
 @dataclass
@@ -214,7 +228,7 @@ def build_server(
         pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(servicers.PipelineServicer(verifier), server)
         queries_pb2_grpc.add_QueryServiceServicer_to_server(queries, server)
 
-        health_servicer = health.HealthServicer()
+        health_servicer = health.HealthServicer() if front is None else _FrontHealth(front.number, front.fronts)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         names = [module.DESCRIPTOR.services_by_name[svc].full_name for module, svc in _SERVICES]
         enable_reflection([*names, health.SERVICE_NAME], server)

@@ -410,6 +410,7 @@ class FrontLink:
     socket_path: str
     quota_path: str = ""  # the quota table shared by the fronts ("": quotas of this process alone)
     number: int = 0  # this front's number (its column of stream counts in that table)
+    fronts: int = 1  # how many fronts serve the address (a health check says "number/fronts" to clients)
     link: Link = field(init=False)
     index: RemoteIndex = field(init=False)
 
@@ -773,7 +774,7 @@ def _front(plan: Plan, name: str) -> None:
         return lambda: None
 
     number = int(name.rpartition("-")[2])
-    serve(config, started, front=FrontLink(plan.socket_path, str(plan.run_dir / QUOTA_TABLE), number))
+    serve(config, started, front=FrontLink(plan.socket_path, str(plan.run_dir / QUOTA_TABLE), number, plan.workers))
 
 
 def _index(plan: Plan, plan_path: Path, name: str) -> None:

@@ -7,6 +7,7 @@ import queue
 from pathlib import Path
 
 import grpc
+import psutil
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, symbol_database
 from google.protobuf.message import Message
@@ -170,6 +171,20 @@ def test_health_check_is_serving(channel: grpc.Channel) -> None:
     with pytest.raises(grpc.RpcError) as info:
         stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=10)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_client_of_a_one_process_server_keeps_one_connection(server: RunningServer, client: Client) -> None:
+    # (A client of `serve --workers N` opens one to each front: tests/e2e/test_workers.py.)
+    client.wait_ready()
+    client.create_repository("one")
+    for _ in range(4):
+        client.get_repository("one")
+    connections = [
+        c
+        for c in psutil.Process().net_connections("tcp")
+        if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port == server.port
+    ]
+    assert len(connections) == 1
 
 
 def test_reflection_lists_the_services(channel: grpc.Channel) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import psutil
 import pytest
 
 from tests.conftest import assert_fsck_clean, first_parent_history, git_wrapper, most_loose_objects, repo_path
@@ -191,6 +192,34 @@ def test_a_retry_through_another_front_returns_the_same_commit(workers: Workers)
     assert len(first_parent_history(repo_path(workers.data_dir, "demo"), "main")) == 2
     for c in clients:
         c.close()
+
+
+def _established(pid: int, port: int, *, local: bool) -> set[int]:
+    """The ports at the other end of ``pid``'s established TCP connections whose local (or remote) port is ``port``."""
+    ports = set()
+    for c in psutil.Process(pid).net_connections("tcp"):
+        if c.status == psutil.CONN_ESTABLISHED and c.raddr:
+            ours, theirs = (c.laddr.port, c.raddr.port) if local else (c.raddr.port, c.laddr.port)
+            if ours == port:
+                ports.add(theirs)
+    return ports
+
+
+def test_one_client_reaches_every_front_and_its_calls_take_them_in_turn(workers: Workers) -> None:
+    # The kernel hands each connection to a front by a hash of its addresses, and the clients of a process share
+    # a connection: one client process reached one front, two processes one front of two half the time.
+    port = int(workers.address.rsplit(":", 1)[1])
+    with Client(workers.address, agent="alice") as client:
+        client.wait_ready()
+        mine = _established(os.getpid(), port, local=False)  # this process's ports connected to the fronts
+        for name in ("front-0", "front-1"):
+            assert mine & _established(workers.pid(name), port, local=True), f"no connection of this client on {name}"
+        for i in range(4):
+            with pytest.raises(vcs.NotFound):
+                client.get_repository(f"missing-{i}")
+    log = workers.log.read_text()
+    for name in ("front-0", "front-1"):  # each front answered some of the four calls
+        assert any(f"[{name}]" in line and "GetRepository" in line for line in log.splitlines()), log
 
 
 def test_query_is_answered_through_a_front(workers: Workers) -> None:
