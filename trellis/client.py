@@ -23,6 +23,8 @@ import queue
 import re
 import threading
 import time
+import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +141,10 @@ _FRONT_CONNECTIONS = 8  # a client's connections to distinct fronts of `serve --
 _TRIES_PER_FRONT = 16  # new connections tried per front wanted (each reaches a front at random: 2**-31 to miss 1 of 2)
 _RETRY_SPREAD_S = 5.0  # after a failed attempt to spread (the server did not answer), the next no sooner
 _CONNECTION_ARG = "trellis.connection"  # a channel argument: gRPC shares a connection only between equal arguments
+_STREAM_SPREAD_S = 10.0  # how long a new CommitStream may wait for the client to reach the fronts
+_TURN = itertools.count()  # the calls of every client of the process take the connections in turn
+_STREAMS: Counter[tuple[str, int]] = Counter()  # the process's open CommitStreams per (target, front)
+_STREAMS_LOCK = threading.Lock()
 
 
 class _Stubs:
@@ -157,9 +163,7 @@ class _Stubs:
 def _front_of(channel: grpc.Channel, timeout: float) -> tuple[int, int]:
     """(which front answered, how many there are) on ``channel``'s connection: (0, 1) from one process."""
     try:
-        _, call = health_pb2_grpc.HealthStub(channel).Check.with_call(
-            health_pb2.HealthCheckRequest(), timeout=timeout, wait_for_ready=True
-        )
+        _, call = health_pb2_grpc.HealthStub(channel).Check.with_call(health_pb2.HealthCheckRequest(), timeout=timeout)
     except grpc.RpcError as exc:
         if exc.code() == grpc.StatusCode.UNIMPLEMENTED:  # no health service (a proxy?): one front as far as we know
             return 0, 1
@@ -182,12 +186,15 @@ class _Connections:
     """
 
     def __init__(
-        self, first: grpc.Channel, open_channel: Callable[[Sequence[tuple[str, Any]]], grpc.Channel] | None
+        self,
+        target: str,
+        first: grpc.Channel,
+        open_channel: Callable[[Sequence[tuple[str, Any]]], grpc.Channel] | None,
     ) -> None:
         self.first = first
         self._open = open_channel  # None: a channel the caller gave, used as given
+        self._target = target  # (the process's open streams are counted per target and front)
         self._stubs = [_Stubs(first)]
-        self._turn = itertools.count()
         self._lock = threading.Lock()  # the fields below
         self._spreading = threading.Lock()  # one spread at a time
         self._pending = open_channel is not None
@@ -200,7 +207,30 @@ class _Connections:
         if self._pending and not self._running and time.monotonic() >= self._next_try:
             self._start()
         stubs = self._stubs
-        return stubs[next(self._turn) % len(stubs)] if len(stubs) > 1 else stubs[0]
+        return stubs[next(_TURN) % len(stubs)] if len(stubs) > 1 else stubs[0]
+
+    def for_stream(self) -> tuple[_Stubs, Callable[[], None]]:
+        """The connection for a CommitStream, and what to call when it closes: the one to the front with the
+        fewest of the process's open streams (in turn, the agents that each make the same calls before their
+        stream would all open it on one front)."""
+        self.spread(_STREAM_SPREAD_S)  # (a stream stays where it opens: the connections first)
+        stubs = self.next()
+        with self._lock:
+            fronts, every = self.fronts, self._stubs
+        if len(fronts) != len(every) or len(fronts) < 2:
+            return stubs, lambda: None
+        with _STREAMS_LOCK:
+            chosen = min(range(len(fronts)), key=lambda i: (_STREAMS[self._target, fronts[i]], every[i] is not stubs))
+            key = (self._target, fronts[chosen])
+            _STREAMS[key] += 1
+
+        def release() -> None:
+            with _STREAMS_LOCK:
+                _STREAMS[key] -= 1
+                if _STREAMS[key] <= 0:
+                    del _STREAMS[key]
+
+        return every[chosen], release
 
     def _start(self) -> None:
         with self._lock:
@@ -256,8 +286,8 @@ class _Connections:
                             channel.close()
                     return
                 first = self._stubs[0]
-                self._stubs = [first if c is self.first else _Stubs(c) for _, c in sorted(channels.items())]
                 self.fronts = sorted(channels)
+                self._stubs = [first if c is self.first else _Stubs(c) for _, c in sorted(channels.items())]
                 self._pending = False
 
     def close(self) -> None:
@@ -305,9 +335,9 @@ class Client:
                 def open_channel(extra: Sequence[tuple[str, Any]]) -> grpc.Channel:
                     return grpc.insecure_channel(target, options=[*_OPTIONS, *extra])
 
-            self._connections = _Connections(open_channel([]), open_channel)
+            self._connections = _Connections(target, open_channel([]), open_channel)
         else:
-            self._connections = _Connections(channel, None)  # the caller's channel, as given
+            self._connections = _Connections(target, channel, None)  # the caller's channel, as given
         self._channel = self._connections.first
         metadata: list[tuple[str, str]] = []
         if token:
@@ -566,7 +596,8 @@ class Client:
 
     def commit_stream(self) -> CommitStream:
         """A bidirectional stream for many micro-commits: each is acknowledged in order."""
-        return CommitStream(self._changes, self._metadata)
+        stubs, release = self._connections.for_stream()
+        return CommitStream(stubs.changes, self._metadata, on_close=release)
 
     def diff(
         self,
@@ -1076,7 +1107,14 @@ class CommitStream:
             result = stream.commit("demo", "main", change, "msg")   # send + receive
     """
 
-    def __init__(self, stub: changes_pb2_grpc.ChangeServiceStub, metadata: tuple[tuple[str, str], ...]) -> None:
+    def __init__(
+        self,
+        stub: changes_pb2_grpc.ChangeServiceStub,
+        metadata: tuple[tuple[str, str], ...],
+        *,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._closed = weakref.finalize(self, on_close or (lambda: None))  # once: at close, or when collected
         self._queue: queue.Queue[Any] = queue.Queue()
         self._sequence = 0
         self._sessions: dict[int, str | None] = {}
@@ -1118,6 +1156,7 @@ class CommitStream:
         return self.receive()
 
     def close(self) -> None:
+        self._closed()
         self._queue.put(_END)
         for _ in self._responses:  # drain so the server sees a clean half-close
             pass

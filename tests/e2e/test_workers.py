@@ -205,21 +205,36 @@ def _established(pid: int, port: int, *, local: bool) -> set[int]:
     return ports
 
 
-def test_one_client_reaches_every_front_and_its_calls_take_them_in_turn(workers: Workers) -> None:
+def test_a_client_reaches_every_front_and_spreads_its_calls_and_streams(tmp_path: Path) -> None:
     # The kernel hands each connection to a front by a hash of its addresses, and the clients of a process share
     # a connection: one client process reached one front, two processes one front of two half the time.
-    port = int(workers.address.rsplit(":", 1)[1])
-    with Client(workers.address, agent="alice") as client:
-        client.wait_ready()
-        mine = _established(os.getpid(), port, local=False)  # this process's ports connected to the fronts
-        for name in ("front-0", "front-1"):
-            assert mine & _established(workers.pid(name), port, local=True), f"no connection of this client on {name}"
-        for i in range(4):
-            with pytest.raises(vcs.NotFound):
-                client.get_repository(f"missing-{i}")
-    log = workers.log.read_text()
-    for name in ("front-0", "front-1"):  # each front answered some of the four calls
-        assert any(f"[{name}]" in line and "GetRepository" in line for line in log.splitlines()), log
+    workers = Workers(tmp_path / "data", "--log-level", "debug")  # a line per call, with the front's name
+    try:
+        port = int(workers.address.rsplit(":", 1)[1])
+        with Client(workers.address, agent="alice") as client:
+            client.wait_ready()
+            mine = _established(os.getpid(), port, local=False)  # this process's ports connected to the fronts
+            for name in ("front-0", "front-1"):
+                theirs = _established(workers.pid(name), port, local=True)
+                assert mine & theirs, f"no connection of this client on {name}"
+            client.create_repository("demo")
+            for _ in range(4):
+                client.get_branch("demo", "main")
+            # Two agents of the process that make the same calls open their streams on distinct fronts.
+            with Client(workers.address, agent="bob") as other:
+                streams = []
+                for agent in (client, other):
+                    agent.get_repository("demo")
+                    streams.append(agent.commit_stream())
+                for i, stream in enumerate(streams):
+                    stream.commit("demo", "main", {"a.txt": f"{i}\n"}, "through a stream")
+                    stream.close()
+        lines = workers.log.read_text().splitlines()
+        for name in ("front-0", "front-1"):  # each front answered two of the four calls, and one of the streams
+            for method in ("GetBranch ok", "CommitStream ok"):
+                assert any(f"[{name}]" in line and method in line for line in lines), (name, method, lines)
+    finally:
+        workers.stop()
 
 
 def test_query_is_answered_through_a_front(workers: Workers) -> None:
