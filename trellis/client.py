@@ -138,7 +138,7 @@ def _on_stale(value: str | vcs.OnStale) -> changes_pb2.OnStale.ValueType:
 
 
 _FRONT_CONNECTIONS = 8  # a client's connections to distinct fronts of `serve --workers N`, at most
-_TRIES_PER_FRONT = 16  # new connections tried per front wanted (each reaches a front at random: 2**-31 to miss 1 of 2)
+_TRIES_PER_FRONT = 16  # new connections tried per front wanted (each reaches a front at random: 2**-32 to miss 1 of 2)
 _RETRY_SPREAD_S = 5.0  # after a failed attempt to spread (the server did not answer), the next no sooner
 _CONNECTION_ARG = "trellis.connection"  # a channel argument: gRPC shares a connection only between equal arguments
 _STREAM_SPREAD_S = 10.0  # how long a new CommitStream may wait for the client to reach the fronts
@@ -301,6 +301,9 @@ class _Connections:
 
 class Client:
     """A connection to a Trellis server. Thread-safe; share one per process.
+
+    Against ``trellis serve --workers N`` it holds a connection to each front process (up to 8) and its calls
+    take them in turn (:class:`_Connections`, docs/processes.md "One address").
 
     ``tls=True`` connects over TLS trusting the system's certificate
     authorities; ``tls=TLS.from_files(ca=..., cert=..., key=...)`` names the
