@@ -1097,13 +1097,14 @@ def test_a_build_recipe_counts_for_the_tests_that_run_its_tool() -> None:
             "[metadata]\nname = app\nlong_description = X\n[flake8]\nmax-line-length = 120\n",
             True,
         ),
-        # What an install writes into the distribution's METADATA, which a test may read (importlib.metadata).
+        # What an install writes into the distribution's METADATA: only readers of it see a description (below).
         (
             "setup.cfg",
             "[metadata]\nname = app\n",
             "[metadata]\nname = app\nclassifiers = X\n",
-            False,
+            True,
         ),
+        ("setup.cfg", "[metadata]\nname = app\nversion = 1\n", "[metadata]\nname = app\nversion = 2\n", False),
         ("setup.cfg", "[tool:pytest]\naddopts = -q\n", "[tool:pytest]\naddopts = -q -x\n", False),
         ("setup.cfg", "[options]\npackage_dir = =src\n", "[options]\npackage_dir = =lib\n", False),
         ("tox.ini", "[tox]\nenvlist = py311\n", "[tox]\nenvlist = py311,py312\n", True),
@@ -1117,6 +1118,12 @@ def test_a_build_recipe_counts_for_the_tests_that_run_its_tool() -> None:
             "pyproject.toml",
             '[project]\nname = "app"\n[project.urls]\nHome = "a"\n',
             '[project]\nname = "app"\n[project.urls]\nHome = "b"\n',
+            True,
+        ),
+        (
+            "pyproject.toml",
+            '[project]\nname = "app"\nversion = "1.0"\n',
+            '[project]\nname = "app"\nversion = "1.1"\n',
             False,
         ),
         # Dependency groups reach tests only through the stage's environment, whose digest the engine compares;
@@ -1175,7 +1182,7 @@ def test_a_build_recipe_counts_for_the_tests_that_run_its_tool() -> None:
             "setup.py",
             'from setuptools import setup\nsetup(name="app", classifiers=["A"])\n',
             'from setuptools import setup\nsetup(name="app", classifiers=["A", "B"])\n',
-            False,
+            True,
         ),
         (
             "setup.py",
@@ -1206,6 +1213,55 @@ def test_configuration_runs_everything_only_when_a_part_that_configures_test_run
     assert selection.run_all is not inert, selection.reason
     if not inert:
         assert selection.rule == "configuration" and selection.path == path
+
+
+METADATA_READERS = {
+    **APP,
+    "pyproject.toml": '[project]\nname = "app"\nversion = "1.0"\nclassifiers = ["A"]\n',
+    "tests/test_meta.py": """
+        from importlib.metadata import distribution
+
+
+        def test_urls():
+            assert distribution("app").metadata.get_all("Classifier") == ["A"]
+    """,
+    "tests/test_pkg.py": """
+        import pkg_resources
+
+
+        def test_version():
+            assert pkg_resources.get_distribution("app").version
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    ("after", "selected_tests"),
+    [
+        # Descriptive metadata: the tests reaching a reader of installed metadata (pluggy reads its Project-URL).
+        ('classifiers = ["A", "B"]', {"tests/test_meta.py::test_urls", "tests/test_pkg.py::test_version"}),
+        (
+            'classifiers = ["A"]\ndescription = "x"\n[project.urls]\nHome = "h"',
+            {
+                "tests/test_meta.py::test_urls",
+                "tests/test_pkg.py::test_version",
+            },
+        ),
+    ],
+)
+def test_descriptive_metadata_counts_for_the_tests_reading_installed_metadata(
+    after: str, selected_tests: set[str]
+) -> None:
+    new = {
+        **METADATA_READERS,
+        "pyproject.toml": METADATA_READERS["pyproject.toml"].replace('classifiers = ["A"]', after),
+    }
+    selection = select_change(METADATA_READERS, new)
+    assert set(selection.tests) == selected_tests
+    assert "installed metadata" in selection.reasons["tests/test_meta.py::test_urls"]
+    # The version stays configuration: a library may read it for the project (click's version_option()).
+    bumped = {**METADATA_READERS, "pyproject.toml": METADATA_READERS["pyproject.toml"].replace("1.0", "1.1")}
+    assert build(bumped).select([ChangedPath("pyproject.toml")], old_index=build(METADATA_READERS)).run_all
 
 
 def test_a_parse_error_anywhere_runs_everything() -> None:

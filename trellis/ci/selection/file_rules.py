@@ -35,7 +35,16 @@ from ..pipeline.globs import path_matches
 from ..project import install_parts
 from .pytest_config import CONFIG_FILES
 
-__all__ = ["INERT_KINDS", "config_digest", "is_config", "is_inert_kind", "may_name", "named_by", "naming_words"]
+__all__ = [
+    "INERT_KINDS",
+    "config_digest",
+    "is_config",
+    "is_inert_kind",
+    "may_name",
+    "named_by",
+    "naming_words",
+    "split_digest",
+]
 
 # Files that cannot change what a test imports or runs, unless code names them (see named_by).
 INERT_KINDS = (
@@ -137,6 +146,37 @@ _METADATA_KEYS = frozenset(
 )
 
 
+# Packaging keys that only describe the project: an install writes them into the distribution's METADATA
+# (``project.METADATA_KEYS``), where only a reader of installed metadata sees them (pluggy's
+# ``distribution("pluggy").metadata["Project-URL"]``). A change to them alone selects the tests reaching such a
+# reader (``python_calls.METADATA_READERS``), not every test. The name, the version (a library may read it for its
+# ``--version``: click's ``version_option()``), dependencies and entry points stay configuration.
+_DESCRIPTIVE_KEYS = frozenset(
+    {
+        "description",
+        "summary",
+        "license",
+        "authors",
+        "maintainers",
+        "author",
+        "author_email",
+        "maintainer",
+        "maintainer_email",
+        "keywords",
+        "classifiers",
+        "urls",
+        "url",
+        "home_page",
+        "home-page",
+        "download_url",
+        "project_urls",
+        "project-urls",
+        "requires-python",
+        "python_requires",
+    }
+)
+
+
 def is_config(path: str) -> bool:
     """Configuration of test runs: pytest's and the project's (not a docs build's ``docs/requirements.txt``)."""
     name = posixpath.basename(path)
@@ -160,13 +200,26 @@ def is_inert_kind(path: str) -> str:
 
 
 def config_digest(path: str, content: bytes) -> str:
-    """A hash of what in a configuration file can change how tests run (all of it when unsure)."""
+    """A hash of what in a configuration file can change how tests run (all of it when unsure), then ``:`` and a
+    hash of the descriptive metadata it states (:func:`split_digest`), which only readers of installed metadata see."""
+    described: list[object] = []
+    return f"{_config_digest(path, content, described)}:{_hash(repr(_sorted(described)))}"
+
+
+def split_digest(digest: str) -> tuple[str, str]:
+    """(what test runs depend on, the descriptive metadata) of a :func:`config_digest`."""
+    config, _, described = digest.partition(":")
+    return config, described
+
+
+def _config_digest(path: str, content: bytes, described: list[object]) -> str:
     name = posixpath.basename(path)
     try:
         text = content.decode("utf-8")
         if name == "pyproject.toml":
             data = tomllib.loads(text)
             project = {k: v for k, v in data.get("project", {}).items() if k not in _METADATA_KEYS}
+            described.append({k: project.pop(k) for k in sorted(project.keys() & _DESCRIPTIVE_KEYS)})
             tools = data.get("tool", {})
             kept = {
                 # [build-system] says how to build the package: the tests run from the checkout, not from a build
@@ -178,7 +231,10 @@ def config_digest(path: str, content: bytes) -> str:
             kept["installed"] = install_parts(data)  # what a stage's environment installs the project from
             poetry = kept["tool"].get("poetry")
             if isinstance(poetry, dict):
-                kept["tool"]["poetry"] = {k: v for k, v in poetry.items() if k not in _METADATA_KEYS}
+                kept["tool"]["poetry"] = {
+                    k: v for k, v in poetry.items() if k not in _METADATA_KEYS and k not in _DESCRIPTIVE_KEYS
+                }
+                described.append({k: poetry[k] for k in sorted(poetry.keys() & _DESCRIPTIVE_KEYS)})
             return _hash(repr(_sorted(kept)))
         if name in ("setup.cfg", "tox.ini"):
             parser = configparser.RawConfigParser(interpolation=None, strict=False)
@@ -191,13 +247,19 @@ def config_digest(path: str, content: bytes) -> str:
                     and (section == "metadata" or section == "options" or section.startswith("options."))
                 ):
                     items = sorted((k, v) for k, v in parser.items(section) if k not in _METADATA_KEYS)
+                    if section in ("metadata", "options"):
+                        described.append((section, [(k, v) for k, v in items if k in _DESCRIPTIVE_KEYS]))
+                        items = [(k, v) for k, v in items if k not in _DESCRIPTIVE_KEYS]
                     kept_sections.append((section, items))
             return _hash(repr(sorted(kept_sections)))
         if name == "setup.py":
             tree = ast.parse(text)
             for node in ast.walk(tree):
                 if isinstance(node, ast.Call):
-                    node.keywords = [k for k in node.keywords if k.arg not in _METADATA_KEYS]
+                    described.extend(ast.dump(k) for k in node.keywords if k.arg in _DESCRIPTIVE_KEYS)
+                    node.keywords = [
+                        k for k in node.keywords if k.arg not in _METADATA_KEYS and k.arg not in _DESCRIPTIVE_KEYS
+                    ]
             return _hash(ast.dump(tree))
     except (UnicodeDecodeError, ValueError, SyntaxError, configparser.Error, RecursionError):
         pass

@@ -35,7 +35,7 @@ from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
 from ..pipeline.globs import matches_any
 from ..project import entry_points_unstated, read_project
-from .file_rules import config_digest, is_config, is_inert_kind, may_name, named_by, naming_words
+from .file_rules import config_digest, is_config, is_inert_kind, may_name, named_by, naming_words, split_digest
 from .fixtures import FixtureModel
 from .interpreter_branches import MODULE, patched
 from .load_tests import find_load_tests
@@ -762,8 +762,15 @@ class TestIndex:
         if is_config(path):
             old_digest = old_index.config_digests.get(path) if old_index is not None else None
             new_digest = self.config_digests.get(path)
-            if old_digest is None or new_digest is None or old_digest != new_digest:
+            if old_digest is None or new_digest is None or split_digest(old_digest)[0] != split_digest(new_digest)[0]:
                 return f"{path} changed: pytest, project or packaging configuration", "configuration"
+            if split_digest(old_digest)[1] != split_digest(new_digest)[1]:
+                # Descriptive metadata (URLs, classifiers, summary...): what reads the installed metadata sees it.
+                assert old_index is not None
+                for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
+                    for reader in index._graph.metadata_readers:
+                        what = index._display(reader)
+                        nodes.setdefault(reader, f"{path} changed the project's installed metadata, which {what} reads")
             if not path.endswith(".py"):
                 return None  # only parts no test run depends on (metadata, other tools' sections)
         if not path.endswith(".py") and self.config.is_doctest_file(path):

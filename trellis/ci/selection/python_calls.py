@@ -17,8 +17,10 @@ from dataclasses import dataclass
 __all__ = [
     "ANY_ATTR_CALLS",
     "CONSTANT_LOADS",
+    "DOCTEST_RUNS",
     "ENTRY_POINT_CALLS",
     "IMPORT_CALLS",
+    "METADATA_READERS",
     "NAMESPACE_ATTRS",
     "NAMESPACE_CALLS",
     "OBSERVED_IMPORT_CALLS",
@@ -242,6 +244,8 @@ _TOOLS = frozenset(
     }
 )
 IMPORT_CALLS = frozenset({"__import__", "importlib.import_module"})
+# What reads installed distributions' metadata: calls (and references) of these modules' functions.
+METADATA_READERS = ("importlib.metadata.", "importlib_metadata.", "pkg_resources.")
 # Calls that run doctest examples of docstrings found at run time (a module's, and what its ``__test__`` holds):
 # examples of any module of the tree, no other code (a module's examples run where ``DocTestSuite``/
 # ``--doctest-modules`` make items of them).

@@ -80,6 +80,7 @@ from .python_calls import (
     DOCTEST_RUNS,
     ENTRY_POINT_CALLS,
     IMPORT_CALLS,
+    METADATA_READERS,
     NAMESPACE_ATTRS,
     NAMESPACE_CALLS,
     OBSERVED_LOADS,
@@ -262,6 +263,8 @@ class NodeRefs:
     (``getattr(importlib.import_module(name), attr)``): a top-level name of a module it imports.
     ``doctests``: it runs doctest examples of docstrings it cannot name (``doctest.testmod(module)``, which also
     runs the examples of what the module's ``__test__`` holds): those of any module of the tree.
+    ``reads_metadata``: it calls or names a reader of installed distributions' metadata (``importlib.metadata``,
+    ``pkg_resources``): a change to the project's descriptive metadata (URLs, classifiers) counts for it.
     """
 
     chains: tuple[Chain, ...] = ()
@@ -284,6 +287,7 @@ class NodeRefs:
     entry_points: tuple[str, ...] = ()
     module_attrs: bool = False
     doctests: bool = False
+    reads_metadata: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -675,6 +679,7 @@ class _Acc:
     entry_points: list[str] = field(default_factory=list)
     module_attrs: bool = False
     doctests: bool = False
+    reads_metadata: bool = False
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -697,6 +702,7 @@ class _Acc:
         self.entry_points.extend(other.entry_points)
         self.module_attrs = self.module_attrs or other.module_attrs
         self.doctests = self.doctests or other.doctests
+        self.reads_metadata = self.reads_metadata or other.reads_metadata
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -720,6 +726,7 @@ class _Acc:
             entry_points=tuple(dict.fromkeys(self.entry_points)),
             module_attrs=self.module_attrs,
             doctests=self.doctests,
+            reads_metadata=self.reads_metadata,
         )
 
 
@@ -1734,6 +1741,8 @@ class _Extractor:
         name = self.call_name(node).removeprefix("builtins.")
         if not name:
             return
+        if name.startswith(METADATA_READERS):
+            self.acc.reads_metadata = True
         if name in IMPORT_CALLS or name in RESOURCE_CALLS:
             self.executes(ImportRef(0, "*"))
             self.acc.computed.append(f"a reference to {name}")  # called elsewhere: no run observes it here
@@ -1748,6 +1757,8 @@ class _Extractor:
 
     def call(self, node: ast.Call) -> None:
         name = self.call_name(node.func).removeprefix("builtins.")
+        if name.startswith(METADATA_READERS):
+            self.acc.reads_metadata = True
         args = node.args
         first = _constant_str(args[0]) if args else None
         if name in IMPORT_CALLS:

@@ -245,6 +245,8 @@ class Graph:
         self.dyn_bit = 1 << self.size
         # Every module's doctest examples: what running examples found at run time may run (``doctest.testmod``).
         self.doctest_nodes = {node for (_, qualname), node in self.node_of.items() if qualname == DOCTESTS}
+        # What reads installed distributions' metadata (a change to the project's descriptive metadata counts there).
+        self.metadata_readers = [node for node in range(self.size) if self.node_scope[node].refs.reads_metadata]
         # Modules: key = path without ".py" ("a/b" for a/b.py and a/b/__init__.py).
         self.module_files: dict[str, list[str]] = {}
         self.dirs: set[str] = set()
