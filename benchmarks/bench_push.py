@@ -516,7 +516,7 @@ class LoadSpec:
     agents: int = 1
     rate: float = 0.0  # offered commits/s over all agents (open loop); 0: back-to-back (closed loop)
     commits: int = 0  # per agent, closed loop: stop after this many (0: run for ``duration``)
-    own_connection: bool = False  # each agent its own connection (else one per client process)
+    own_connection: bool = False  # each agent its own connection (else the process's: one to each front)
 
 
 def _agent_name(i: int) -> str:
@@ -1270,8 +1270,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--own-connections",
         action="store_true",
-        help="each agent opens its own connection (default: one per client process); with --workers "
-        "the kernel spreads connections, not calls, over the fronts",
+        help="each agent opens its own channel, used as given (default: the agents of a client process share "
+        "its connections, one to each front with --workers: docs/processes.md); the kernel hands each "
+        "connection to a front at random",
     )
     p.add_argument("--check", action="store_true", help="exit 1 if a goal fails")
     args = p.parse_args(argv)
