@@ -2476,6 +2476,35 @@ def test_an_all_change_selects_the_tests_of_the_names_that_came_or_went(after: s
     assert {nodeid.rpartition("::")[2] for nodeid in selection.tests} == expected
 
 
+NO_ALL = CORE.replace('__all__ = ["a", "b"]\n\n\n', "import os\n\n\n") + "\n\ndef _private():\n    return 0\n"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        # __all__ added, naming every public function: a star import binds what it bound (but for the module os).
+        (NO_ALL, '__all__ = ["a", "b", "os"]\n' + NO_ALL, {"test_all"}),
+        (NO_ALL, '__all__ = ["a", "b"]\n' + NO_ALL, {"test_all"}),
+        (NO_ALL, '__all__ = ["a"]\n' + NO_ALL, {"test_b", "test_all"}),  # b no longer star-imported
+        (NO_ALL, '__all__ = ["a", "b", "_private"]\n' + NO_ALL, {"test_all"}),
+        ('__all__ = ["a", "b"]\n' + NO_ALL, NO_ALL, {"test_all"}),  # removed: the same public names
+        # Not a literal, or a namespace written by name: every importer.
+        (NO_ALL, '__all__ = ["a"] + ["b"]\n' + NO_ALL, {"test_a", "test_b", "test_all"}),
+        (NO_ALL + "globals()['x'] = 1\n", '__all__ = ["a", "b"]\n' + NO_ALL + "globals()['x'] = 1\n", None),
+    ],
+)
+def test_an_all_added_to_a_module_without_one_stands_against_its_public_names(
+    before: str, after: str, expected: set[str] | None
+) -> None:
+    """pluggy's ``__all__`` added to ``_callers.py`` and ``_hooks.py`` selected every test that imports them: a
+    star import of a module without ``__all__`` binds its public names, which are what to compare with."""
+    selection = select_change({**STAR, "pkg/core.py": before}, {**STAR, "pkg/core.py": after})
+    if expected is None:
+        assert {"test_a", "test_b"} <= {nodeid.rpartition("::")[2] for nodeid in selection.tests}
+    else:
+        assert {nodeid.rpartition("::")[2] for nodeid in selection.tests} == expected, selection.reasons
+
+
 CLASSES = {
     "app/__init__.py": "",
     "app/models.py": 'class User:\n    """A user."""\n    RATE = 2\n\n    def save(self):\n        return self.RATE\n\n'

@@ -968,7 +968,9 @@ class TestIndex:
         """What a change of ``path``'s literal ``__all__`` rebinds in the modules that star-import it: the
         names that came or went, in ``path`` and in each star importer (at any depth) that binds the name
         itself. None when either ``__all__`` is not a literal, or names something the module does not bind
-        (``from m import *`` then raises, or imports a submodule: import-time behaviour)."""
+        (``from m import *`` then raises, or imports a submodule: import-time behaviour). An ``__all__`` added
+        to (or removed from) a module that had none stands against its public names (:attr:`FileFacts.exports`),
+        which a star import binds without one."""
         before, after = old_index._graph.facts[path].exports, self._graph.facts[path].exports
         if before is None or after is None:
             return None

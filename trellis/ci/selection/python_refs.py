@@ -403,7 +403,9 @@ class FileFacts:
     ``toplevel``: the module's statements in order (:class:`TopLevel`).
     ``exports``: the names ``__all__`` lists, when one top-level statement
     assigns it a literal list or tuple of strings and nothing else in the
-    file names ``__all__``; None otherwise.
+    file names ``__all__``; in a file that names ``__all__`` nowhere and writes no
+    namespace by other means (``globals()``...), its public top-level names (what a
+    star import binds without one); None otherwise.
     Names bound at top level other than by a definition are scopes of kind
     ``name`` (qualname the name): their refs are what the pure statements
     binding them reference (an impure statement's belong to the module).
@@ -936,7 +938,11 @@ class _Extractor:
             not_a_test=not_a_test,
             plugins=tuple(plugins),
             toplevel=tuple(toplevel),
-            exports=_literal_all(self.tree),
+            exports=(
+                _literal_all(self.tree)
+                if "__all__" in self.text or self.writes_namespaces
+                else tuple(n for t in toplevel for n in t.names if not n.startswith("_"))  # what a star import binds
+            ),
             marks=_fixture_words(s for s in self.tree.body if _assigns_name(s, "pytestmark")),
             usefixtures=_loose_usefixtures(self.tree) if "usefixtures" in self.text else (),
             registers_plugins="pluginmanager" in self.text and bool(_REGISTERS_PLUGINS.search(self.text)),
