@@ -2503,6 +2503,13 @@ def test_an_all_added_to_a_module_without_one_stands_against_its_public_names(
         assert {"test_a", "test_b"} <= {nodeid.rpartition("::")[2] for nodeid in selection.tests}
     else:
         assert {nodeid.rpartition("::")[2] for nodeid in selection.tests} == expected, selection.reasons
+    unstarred = {**STAR, "pkg/__init__.py": "from .core import a, b\n"}
+    selection = select_change({**unstarred, "pkg/core.py": before}, {**unstarred, "pkg/core.py": after})
+    if expected is not None:  # no star import of the module: only what reads __all__ (or every importer)
+        every = {"test_a", "test_b", "test_all"}
+        assert {nodeid.rpartition("::")[2] for nodeid in selection.tests} == (
+            every if expected == every else {"test_all"}
+        )
 
 
 CLASSES = {

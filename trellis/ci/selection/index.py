@@ -970,7 +970,8 @@ class TestIndex:
         itself. None when either ``__all__`` is not a literal, or names something the module does not bind
         (``from m import *`` then raises, or imports a submodule: import-time behaviour). An ``__all__`` added
         to (or removed from) a module that had none stands against its public names (:attr:`FileFacts.exports`),
-        which a star import binds without one."""
+        which a star import binds without one. Without a star importer in either tree, none: only the readers
+        of ``__all__`` count."""
         before, after = old_index._graph.facts[path].exports, self._graph.facts[path].exports
         if before is None or after is None:
             return None
@@ -979,9 +980,12 @@ class TestIndex:
             facts = index._graph.facts[path]
             if any(n not in facts.defs and n not in facts.bindings and n not in facts.values for n in names):
                 return None
+        importers = [(index, index._graph.star_importers(path)) for index in (self, old_index)]
+        if not any(files for _, files in importers):
+            return set()  # no star import of the module: only what reads its __all__ (the name itself) counts
         out = {(path, name) for name in came | went}
-        for index in (self, old_index):
-            out |= {(importer, name) for importer in index._graph.star_importers(path) for name in came | went}
+        for _, files in importers:
+            out |= {(importer, name) for importer in files for name in came | went}
         return out
 
     def _imported(self, path: str, imported: dict[int, str], what: str) -> None:
