@@ -41,8 +41,9 @@ How it is built:
      comb, e`` gaining ``exp``), in the cleanup commit if it drops some (code that still uses them keeps
      them in between); one that does both arrives as a new statement in the first commit, and its old
      form leaves in the cleanup commit.
-   - A Python module the package gains (not a test) arrives with the first commit: the code that imports it may
-     change before the release's last commit.
+   - A Python module the package gains, or a tests' helper (not a ``test_*`` module), arrives with the first
+     commit: the code that imports it may change before the release's last commit (mistune 3.4.0's
+     ``tests/perf_utils.py``, which the test modules' imports name).
    - Everything else — docs, packaging, CI files, files added or deleted, the version bump
      (``__version__``), any Python file that cannot be split cleanly (it does not parse, an intermediate
      would not parse, or the pieces do not reassemble into the release) — is the release's last commit.
@@ -386,6 +387,11 @@ def _is_test(path: str) -> bool:
     return any(p in ("test", "tests", "testing") for p in parts[:-1]) or parts[-1].startswith("test_")
 
 
+def _test_module(path: str) -> bool:
+    """A module of tests (``test_*.py``), not a helper the tests import."""
+    return path.rsplit("/", 1)[-1].startswith("test_")
+
+
 def _test_subject(name: str) -> str:
     return re.sub(r"^Tests?(?=[A-Z_])|_?Tests?$", "", name).lower().replace("_", "")
 
@@ -535,7 +541,7 @@ def micro_commits(
         # _hooks.py's first step: every tree up to the release failed to import, and pytest, which runs on
         # pluggy, with it).
         for path in whole if group in (MODULE_LEVEL, RELEASE) else ():
-            if (group == MODULE_LEVEL) == (_splittable(path) and not _is_test(path) and path not in old):
+            if (group == MODULE_LEVEL) == (_splittable(path) and not _test_module(path) and path not in old):
                 delta[path] = new.get(path)
         if not delta:
             continue
