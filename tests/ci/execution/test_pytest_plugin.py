@@ -542,3 +542,34 @@ def test_a_child_forked_while_another_thread_holds_the_recorders_lock_still_writ
         os.waitpid(pid, 0)
     assert done[1] == 0, "the forked child hung on the recorder's lock"
     assert json.loads(stream.read_text()) == {"process": "child", "started": "cat"}
+
+
+# Tests made at import time under computed names (a data-driven suite): the index cannot name them, and
+# selects the file's ``path::*`` id (trellis.ci.selection.generated_tests): every item of the file runs.
+MADE_AT_IMPORT = b"""\
+import unittest
+
+
+class TestCases(unittest.TestCase):
+    def test_named(self):
+        pass
+
+
+for n in ("one", "two"):
+    setattr(TestCases, "test_" + n, lambda self: None)
+    globals()["TestMade_" + n] = type("TestMade_" + n, (unittest.TestCase,), {"test_it": lambda self: None})
+"""
+
+
+def test_a_selected_file_id_of_tests_made_under_computed_names_keeps_every_item_of_the_file(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    files = {"tests/test_made.py": MADE_AT_IMPORT, **PROJECT}
+    outcome = run(executor, tmp_path, files, ("tests/test_made.py::*",))
+    assert sorted(ran(outcome)) == [
+        "tests/test_made.py::TestCases::test_named",
+        "tests/test_made.py::TestCases::test_one",
+        "tests/test_made.py::TestCases::test_two",
+        "tests/test_made.py::TestMade_one::test_it",
+        "tests/test_made.py::TestMade_two::test_it",
+    ]

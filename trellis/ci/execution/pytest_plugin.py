@@ -12,7 +12,8 @@ by ``TRELLIS_PYTEST_CONFIG``::
      "exclude": [nodeid, ...],     already done (a re-run after a test had to be killed)
      "reused": [nodeid, ...],      not to run: results reused (a parametrised test's id: all its items)
      "only": [nodeid, ...] | null, the selected tests (null: everything collected); a module's
-                                   path alone: every doctest of that module
+                                   path alone: every doctest of that module; ``path::*``: every
+                                   item of that file (tests made under computed names)
      "fail_fast": bool,            stop at the first failing test
      "until": [nodeid, ...] | null, run what is collected up to the last of these, no further
                                    (a failure's collection prefix: see confirm.py)
@@ -141,6 +142,7 @@ import pytest
 
 _CONFIG_ENV = "TRELLIS_PYTEST_CONFIG"
 HARD_EXIT = 86  # the exit status of a shard whose watchdog had to end it
+GENERATED = "*"  # ``path::*`` in ``only``: every item of the file (trellis.ci.selection.generated_tests)
 _DEFAULT_EXPECTED_S = 0.05
 
 
@@ -655,8 +657,9 @@ def split_keys(nodeids: list[str]) -> list[str]:
 
 
 def _under(rest: str, ids: set[str]) -> bool:
-    """Is the node id part ``rest`` (after the file) one of ``ids``, a parametrisation of one, or under one?"""
-    if rest in ids or _base(rest) in ids:
+    """Is the node id part ``rest`` (after the file) one of ``ids``, a parametrisation of one, or under one
+    (``*``: every item of the file)?"""
+    if rest in ids or _base(rest) in ids or GENERATED in ids:
         return True
     parts = rest.split("::")
     return any("::".join(parts[:i]) in ids for i in range(1, len(parts)))
@@ -890,8 +893,8 @@ class TrellisJob:
                 break
             if file != path or not rest:
                 continue
-            if rest.split("::", 1)[0] == "load_tests":
-                heads = None  # what its load_tests adds is told from everything the module holds
+            if rest.split("::", 1)[0] in ("load_tests", GENERATED):
+                heads = None  # what its load_tests adds is told from everything the module holds; ``*``: all
             elif not own:
                 heads.add(rest.split("::", 1)[0].split("[", 1)[0])
             elif rest.startswith(own + "::"):
@@ -931,7 +934,7 @@ class TrellisJob:
         if getattr(module, "load_tests", None) is None or not getattr(module, "__test__", True):
             return  # no load_tests, or pytest leaves the module out (so does its load_tests)
         path = os.path.normpath(str(collector.path))
-        if self.only is not None and (path, "load_tests") not in self.only:
+        if self.only is not None and (path, "load_tests") not in self.only and (path, GENERATED) not in self.only:
             return  # none of its tests is selected: load_tests is not even called
         known = {
             node.obj

@@ -37,6 +37,7 @@ from ..pipeline.globs import matches_any
 from ..project import entry_points_unstated, read_project
 from .file_rules import config_digest, is_config, is_inert_kind, may_name, named_by, naming_words, split_digest
 from .fixtures import FixtureModel
+from .generated_tests import GENERATED, generated_tests
 from .interpreter_branches import MODULE, patched
 from .load_tests import find_load_tests
 from .observed import SiteCode
@@ -303,7 +304,8 @@ class TestIndex:
         fixtures = FixtureModel(graph)
         reach: dict[str, int] = {}
         writers: dict[str, tuple[str, ...]] = {}
-        for path, items in collect(graph).items():
+        collected = collect(graph)
+        for path, items in collected.items():
             if not items:
                 continue
             written = tuple(
@@ -316,6 +318,9 @@ class TestIndex:
             shared = shared_roots(graph, path)
             files_bits = graph.context_files(path, [*shared, *(r for item in items for r in item.roots)])
             reach.update(fixtures.reach(items, shared, files_bits))
+        # Test modules whose import may make tests under computed names: one more id each, ``path::*``, every
+        # item pytest collects from the file (:mod:`.generated_tests`).
+        reach.update(generated_tests(graph, files, collected))
         # The doctest items of each module with examples (``--doctest-modules``): one id per module, its path.
         doctests: dict[str, int] = {}
         for path in graph.paths:
@@ -1197,6 +1202,8 @@ def _covered(nodeid: str, chosen: set[str]) -> bool:
     if base in chosen:
         return True
     parts = base.split("::")
+    if f"{parts[0]}::{GENERATED}" in chosen:  # every item of a module making tests under computed names
+        return True
     for i in range(len(parts) - 1, 0, -1):  # a selected class or file covers its items
         if "::".join(parts[:i]) in chosen:
             return True
