@@ -2983,3 +2983,40 @@ def test_text_files_of_doctests_are_items_that_run_whenever_code_or_their_file_c
 def test_the_text_files_of_doctests_are_the_ones_pytest_collects(ini: str, tmp_path: Path) -> None:
     files = {**DOCTEST_FILES, "pytest.ini": ini, "tests/guide.rst": DOCTEST_FILES["docs/guide.rst"]}
     assert set(build(files).tests) == _pytest_ids(files, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        "object.__getattribute__(self, name)",
+        "type.__getattribute__(type(self), name).__get__(self)",
+        "getattr(self, name)",
+    ],
+)
+def test_an_attribute_looked_up_by_a_computed_name_through_object_getattribute_is_any_member(lookup: str) -> None:
+    """mistune's renderer dispatches each token by its type, ``object.__getattribute__(self, token["type"])``: a
+    member of the class's family whatever the name, as ``getattr(self, name)`` is. It was no read at all: a fault
+    in ``HTMLRenderer.softbreak`` selected no test while 1,150 failed."""
+    files = {
+        "app/__init__.py": "",
+        "app/render.py": f"""
+            class BaseRenderer:
+                def render_token(self, name):
+                    return {lookup}()
+
+            class HTMLRenderer(BaseRenderer):
+                def softbreak(self):
+                    return "\\n"
+
+            class Unrelated:
+                def softbreak(self):
+                    return " "
+        """,
+        "tests/test_render.py": """
+            from app.render import HTMLRenderer
+
+            def test_render():
+                assert HTMLRenderer().render_token("softbreak") == "\\n"
+        """,
+    }
+    assert selected(files, body("app/render.py", "HTMLRenderer.softbreak")) == {"tests/test_render.py::test_render"}

@@ -138,6 +138,13 @@ _TYPE_ONLY = {
     for module in ("typing", "typing_extensions")
     for name, position in (("cast", 0), ("assert_type", 1))
 }
+# The unbound attribute hooks of ``object`` and ``type`` called with the object first: ``getattr`` and the rest
+# (``object.__getattribute__(self, token["type"])``, mistune's renderer dispatch).
+_UNBOUND_ATTR_CALLS = {
+    f"{owner}.__{verb}attr{suffix}__": f"{verb}attr"
+    for owner in ("object", "type")
+    for verb, suffix in (("get", "ibute"), ("set", ""), ("del", ""))
+}
 # Calls that look at an object without letting it go anywhere that may call it (the dunders they call are
 # reached with the object's class).
 _LOOKING = frozenset(
@@ -1749,6 +1756,7 @@ class _Extractor:
             return
         if name.startswith(METADATA_READERS):
             self.acc.reads_metadata = True
+        name = _UNBOUND_ATTR_CALLS.get(name, name)
         if name in IMPORT_CALLS or name in RESOURCE_CALLS:
             self.executes(ImportRef(0, "*"))
             self.acc.computed.append(f"a reference to {name}")  # called elsewhere: no run observes it here
@@ -1765,6 +1773,7 @@ class _Extractor:
         name = self.call_name(node.func).removeprefix("builtins.")
         if name.startswith(METADATA_READERS):
             self.acc.reads_metadata = True
+        name = _UNBOUND_ATTR_CALLS.get(name, name)
         args = node.args
         first = _constant_str(args[0]) if args else None
         if name in IMPORT_CALLS:
