@@ -340,3 +340,25 @@ def test_a_variable_named_like_a_reader_reads_nothing() -> None:
             "app/errors.py": bound["app/errors.py"].replace("    return 1\n", "    one = 1\n    return one\n"),
         }
         assert "test_decode" in names(push(grown, old=bound)), reader
+
+
+def test_an_attribute_only_stored_into_reads_nothing() -> None:
+    """simplejson's ``JSONDecodeError.__init__`` stores the JSON document's line (``self.lineno, self.colno =
+    linecol(doc, pos)``), and every decoding error runs it: storing an attribute named like a line reader is not
+    reading one. Reading it (``err.lineno``), or storing what a frame's line is (``f_lineno``), still counts."""
+    errors = (
+        "class DecodeError(ValueError):\n    def __init__(self, pos):\n        ValueError.__init__(self, 'bad')\n"
+        "        self.lineno, self.colno = 1, pos\n\n\n"
+        "def first():\n    return 1\n\n\ndef decode(doc):\n    return DecodeError(0)\n"
+    )
+    test = "from app.errors import decode\n\n\ndef test_decode():\n    assert decode('x')\n"
+    files = {**APP, "app/errors.py": errors, "tests/test_errors.py": test}
+    moved = {**files, "app/errors.py": errors.replace("    return 1\n", "    one = 1\n    return one\n")}
+    assert "test_decode" not in names(push(moved, old=files))
+    for reads in (
+        errors.replace("return DecodeError(0)", "return DecodeError(0).lineno"),
+        errors.replace("= 1, pos", "= __import__('sys')._getframe().f_lineno, pos"),
+    ):
+        bound = {**files, "app/errors.py": reads}
+        grown = {**bound, "app/errors.py": reads.replace("    return 1\n", "    one = 1\n    return one\n")}
+        assert "test_decode" in names(push(grown, old=bound)), reads

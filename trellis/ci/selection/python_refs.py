@@ -272,6 +272,8 @@ class NodeRefs:
     runs the examples of what the module's ``__test__`` holds): those of any module of the tree.
     ``reads_metadata``: it calls or names a reader of installed distributions' metadata (``importlib.metadata``,
     ``pkg_resources``): a change to the project's descriptive metadata (URLs, classifiers) counts for it.
+    ``stored``: attribute names its code only stores into or deletes (``self.lineno = n``), never reads: the
+    chains name them as they name what is read (a store may run a setter), but storing reads no value.
     """
 
     chains: tuple[Chain, ...] = ()
@@ -295,6 +297,7 @@ class NodeRefs:
     module_attrs: bool = False
     doctests: bool = False
     reads_metadata: bool = False
+    stored: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -689,6 +692,8 @@ class _Acc:
     module_attrs: bool = False
     doctests: bool = False
     reads_metadata: bool = False
+    stores: set[str] = field(default_factory=set)
+    loads: set[str] = field(default_factory=set)
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -712,6 +717,8 @@ class _Acc:
         self.module_attrs = self.module_attrs or other.module_attrs
         self.doctests = self.doctests or other.doctests
         self.reads_metadata = self.reads_metadata or other.reads_metadata
+        self.stores |= other.stores
+        self.loads |= other.loads
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -736,6 +743,7 @@ class _Acc:
             module_attrs=self.module_attrs,
             doctests=self.doctests,
             reads_metadata=self.reads_metadata,
+            stored=frozenset(self.stores - self.loads),
         )
 
 
@@ -1609,6 +1617,11 @@ class _Extractor:
                     base = base.value
                 attrs.reverse()
                 chain = tuple(attrs)
+                if isinstance(node.ctx, ast.Load):
+                    self.acc.loads.update(chain)
+                else:  # x.a.b = v / del x.a.b: a and what leads to it read, b only stored into
+                    self.acc.loads.update(chain[:-1])
+                    self.acc.stores.add(chain[-1])
                 leftover = self.builtin_rest(base, chain)
                 if leftover is not None:  # "a/b".split: an attribute of an exact builtin runs no code of the tree
                     self.unknown_attrs(leftover, named=id(node) in self.named_reads)

@@ -125,15 +125,16 @@ def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers) ->
         return True
     if readers.docstrings and (refs.any_attr or refs.namespace or "*" in refs.attrs or GETTERS in refs.attrs):
         return True
-    if not readers.names.isdisjoint(refs.attrs):
+    if not readers.names.isdisjoint(refs.attrs - refs.stored):
         return True
     if any(("__doc__" in word and readers.docstrings) or "lineno" in word for word in refs.words):
         return True  # "{0.__doc__}".format(f), "%(lineno)d"
-    return any(_chain_reads(graph, facts, chain, readers) for chain in refs.chains)
+    return any(_chain_reads(graph, facts, chain, readers, refs.stored) for chain in refs.chains)
 
 
-def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers) -> bool:
-    if not readers.names.isdisjoint(chain.attrs):
+def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers, stored: frozenset[str]) -> bool:
+    # (An attribute the code only stores into is no read: simplejson's ``self.lineno = ...`` of a JSON document.)
+    if not readers.names.isdisjoint(chain.attrs) and not stored.issuperset(readers.names.intersection(chain.attrs)):
         return True
     if readers.docstrings and ("*" in chain.attrs or not NAMESPACE_ATTRS.isdisjoint(chain.attrs)):
         return True
