@@ -423,7 +423,8 @@ def replay(args: object) -> dict[str, object]:
                     continue
                 tip = _push(client, name, tip, changes, subject, step)
                 current = new
-                subprocess.run(["git", "-C", str(checkout), "checkout", "-q", commit], check=True)
+                # -f: an editable install may have rewritten a tracked file (setuptools_scm's version_file)
+                subprocess.run(["git", "-C", str(checkout), "checkout", "-q", "-f", commit], check=True)
                 if getattr(args, "install", False) and changes.keys() & _PACKAGING:  # installed as of this commit
                     installed_python(
                         checkout, getattr(args, "baseline_python", "") or sys.executable, work / "own-venv"
