@@ -185,6 +185,33 @@ def _assert_writes_refused(workspace: Path, outside: Path, without: tuple[str, .
     assert expected <= set(result.isolation)
 
 
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm on this machine")
+def test_a_workspace_on_tmpfs_gets_a_private_dev_shm_for_semaphores(isolation: tuple[str, ...]) -> None:
+    """A data directory on /dev/shm (the workspace and what the job reads live there): multiprocessing's locks and
+    pools still work (toolz's test_fold failed with the data directory on tmpfs, and passed elsewhere), the
+    rest of /dev/shm stays out of sight and what the job reads there stays read-only."""
+    needs(isolation, "mntns", "landlock")
+    with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="trellis-shm-") as d:
+        root = Path(d)
+        (root / "ws").mkdir()
+        (root / "env").mkdir()
+        (root / "env" / "tool").write_text("read me\n")
+        (root / "data").mkdir()
+        (root / "data" / "repo").write_text("secret\n")
+        script = (
+            f"{PY} -c 'import multiprocessing; multiprocessing.Lock(); print(\"lock ok\")'; "
+            f"cat {root}/env/tool; echo changed > {root}/env/tool; echo write-rc=$?; "
+            f"cat {root}/data/repo; echo read-rc=$?; echo mine > {root}/ws/out"
+        )
+        result = run(script, root / "ws", readable=[str(root / "env")])
+        assert result.status == "passed", result.output
+        assert b"lock ok" in result.output and b"read me" in result.output, result.output
+        assert b"write-rc=2" in result.output and b"read-rc=1" in result.output, result.output
+        assert b"secret" not in result.output
+        assert (root / "env" / "tool").read_text() == "read me\n" and (root / "ws" / "out").read_text() == "mine\n"
+        assert "private-shm" in result.isolation
+
+
 def test_no_network_even_to_a_loopback_port_of_the_host(ws: Path, isolation: tuple[str, ...]) -> None:
     needs(isolation, "netns")
     with socket.create_server(("127.0.0.1", 0)) as server:

@@ -40,6 +40,7 @@ import stat
 import struct
 import sys
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, NoReturn
 
 __all__ = ["NAMESPACES", "launch", "landlock_abi"]
@@ -63,7 +64,8 @@ NAMESPACES = {
 
 # <sys/mount.h>
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
 AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 MOUNT_ATTR_RDONLY = 0x1
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (>= 424 are unified)
@@ -203,14 +205,44 @@ def _private_mounts(
         _mount(workspace, workspace, None, MS_BIND | MS_REC)
         _mount(None, workspace, None, MS_REMOUNT | MS_BIND)  # the workspace alone read-write
         applied.append("readonly-root")
-    # A private /dev/shm, unless the workspace itself lives there (a data directory on tmpfs).
-    if os.path.isdir("/dev/shm") and not workspace.startswith("/dev/shm/"):
+    # A private /dev/shm (POSIX semaphores and shared memory: multiprocessing's locks and pools). When the workspace
+    # or what the job reads lives there (a data directory on tmpfs), those are bind-mounted back into it, read-only
+    # but the workspace: the rest of the server's data there stays out of sight.
+    if os.path.isdir("/dev/shm"):
+        home = os.path.realpath(workspace)
+        below = {os.path.realpath(p) for p in [workspace, *reachable] if os.path.exists(p)}
         try:
-            _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={shm_bytes},mode=1777")
+            shared = sorted((p for p in below if p.startswith("/dev/shm/")), key=len)
+            _cover("/dev/shm", shared, f"size={shm_bytes},mode=1777", read_only=set(shared) - {home})
             applied.append("private-shm")
         except OSError:
             pass
     return applied
+
+
+def _cover(directory: str, needed: Sequence[str], options: str, *, read_only: AbstractSet[str] = frozenset()) -> None:
+    """Cover ``directory`` with an empty tmpfs (``options``) in this mount namespace, hiding what it held, and
+    bind-mount the ``needed`` paths below it (outer ones first) back at the same places (``read_only`` ones so).
+    When a path cannot be bound back, the tmpfs goes again (OSError): nothing the job needs stays hidden."""
+    fds = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in needed}
+    try:
+        _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, options)
+        try:
+            for path, fd in fds.items():
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    os.makedirs(path, 0o755, exist_ok=True)
+                elif not os.path.exists(path):
+                    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+                _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                if path in read_only:
+                    _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        except OSError:
+            _libc.umount2(directory.encode(), MNT_DETACH)
+            raise
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _can_search(path: str, uid: int, gid: int) -> bool:
@@ -238,19 +270,7 @@ def _make_reachable(paths: Sequence[str], uid: int, gid: int) -> None:
             groups[outer] += groups.pop(inner)
     for closed, needed in groups.items():
         outermost = [p for p in needed if not any(p != q and p.startswith(q + "/") for q in needed)]
-        fds = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in outermost}
-        try:
-            _mount("tmpfs", closed, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-            for path, fd in fds.items():
-                if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    os.makedirs(path, 0o755, exist_ok=True)
-                else:
-                    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
-                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-                _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        finally:
-            for fd in fds.values():
-                os.close(fd)
+        _cover(closed, outermost, "size=64k,mode=0755")
 
 
 def _set_rlimits(limits: dict[str, int]) -> None:
