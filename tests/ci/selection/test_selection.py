@@ -999,6 +999,15 @@ def test_configuration_and_data_files_run_everything_and_say_which_rule(path: st
     assert selection.tests == build(APP).tests
 
 
+@pytest.mark.parametrize("path", ["app/_speedups.c", "app/_speedups_scan.h", "app/_fast.pyx", "src/ext.cpp"])
+def test_a_compiled_extensions_source_runs_everything_and_says_it_is_not_built(path: str) -> None:
+    """simplejson's ``_speedups.c``: its change ran every test as "a non-Python file a test may read", and every
+    test passed without loading it (the stage never builds an extension): the reason says what was verified."""
+    selection = build(APP).select([ChangedPath(path)])
+    assert selection.run_all and selection.rule == "data-file"
+    assert "compiled extension" in selection.reason and "does not build" in selection.reason, selection.reason
+
+
 def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -> None:
     assert (
         selected(APP, ChangedPath("app/data.json"), ChangedPath("assets/logo.png"), inert=("app/*.json", "assets/**"))

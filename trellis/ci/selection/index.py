@@ -788,6 +788,11 @@ class TestIndex:
                 if old_index is not None:
                     old_index._mark_naming(path, old_nodes)
                 return None
+            if posixpath.splitext(path)[1] in _EXTENSION_SOURCES:
+                return (
+                    f"{path} changed: a source of a compiled extension, which the stage does not build: its tests "
+                    "run without it (code that runs only with the extension is not verified)"
+                ), "data-file"
             return (
                 f"{path} changed: a non-Python file a test may read at run time "
                 "(declare files no test reads in the stage's inert globs)"
@@ -1226,6 +1231,11 @@ def _expand(change: Change) -> list[Change]:
 
 _READS_TEXT = ", and reads docstrings or source text"
 _READS_LINES = ", and reads line numbers"
+
+
+# Sources of compiled extension modules (C, C++, Cython): a job never builds them (environments install wheels, the
+# project is installed by reading its packaging, never by running its build), so its tests run without them.
+_EXTENSION_SOURCES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".pyx", ".pxd", ".pxi"})
 
 
 def _text_doctest(path: str) -> str:
