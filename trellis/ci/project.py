@@ -68,6 +68,9 @@ class Project:
     # file, "fallback" when no file gave one; "" for a version the tree states. ``scm_local``: keep "+g<hash>".
     scm: str = ""
     scm_local: bool = True
+    # The file a version from git is written into at install (setuptools_scm's ``version_file``/``write_to``,
+    # hatch-vcs' ``version-file``, pdm's ``write_to``), relative to the tree; "" for none.
+    version_file: str = ""
     # Core metadata headers (``Summary``, ``Project-URL``, ``Requires-Dist``...) the packaging states, in order: what
     # the install's ``METADATA`` holds besides the name and version (see :data:`METADATA_KEYS`).
     metadata: tuple[tuple[str, str], ...] = ()
@@ -159,6 +162,7 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
         entry_points=tuple(_entry_points(pyproject, cfg, setup_py)),
         scm="" if scm is None else "file" if scm.from_file else "fallback",
         scm_local=scm is not None and scm.local,
+        version_file=scm.file if scm is not None else "",
         metadata=tuple(_metadata(project, meta, cfg, setup_py)),
     )
 
@@ -467,13 +471,19 @@ def _version(
     uses_scm = bool(scm) or hatch.get("source") == "vcs" or pdm.get("source") == "scm" or "use_scm_version" in setup_py
     if not uses_scm:
         return None
-    for path in (scm.get("version_file"), scm.get("write_to"), vcs_hook.get("version-file"), pdm.get("write_to")):
-        if isinstance(path, str) and (found := _from_file(read, path.partition(":")[0])):
-            return _Scm(found, from_file=True, local=_local(scm, raw))
+    files = [
+        p.partition(":")[0]
+        for p in (scm.get("version_file"), scm.get("write_to"), vcs_hook.get("version-file"), pdm.get("write_to"))
+        if isinstance(p, str) and p.strip()
+    ]
+    written = files[0] if files else ""  # what the install writes the version into
+    for path in files:
+        if found := _from_file(read, path):
+            return _Scm(found, from_file=True, local=_local(scm, raw), file=written)
     for fallback in (scm.get("fallback_version"), hatch.get("fallback-version"), raw.get("fallback_version")):
         if isinstance(fallback, str):
-            return _Scm(fallback, from_file=False, local=_local(scm, raw))
-    return _Scm(FALLBACK_VERSION, from_file=False, local=_local(scm, raw))
+            return _Scm(fallback, from_file=False, local=_local(scm, raw), file=written)
+    return _Scm(FALLBACK_VERSION, from_file=False, local=_local(scm, raw), file=written)
 
 
 def _local(*tables: dict[str, Any]) -> bool:
@@ -486,6 +496,7 @@ class _Scm:
     version: str
     from_file: bool
     local: bool
+    file: str = ""
 
 
 def _entry_points(

@@ -254,6 +254,61 @@ def test_a_version_from_git_is_described_from_the_jobs_commit(
     assert run("1.2.1.dev1", "after-the-tag") == {"test_version": "passed"}
 
 
+VERSION_FILE_PROJECT = {
+    "pyproject.toml": """\
+[project]
+name = "vfdemo"
+dynamic = ["version"]
+
+[tool.setuptools_scm]
+version_file = "src/vfdemo/_version.py"
+local_scheme = "no-local-version"
+""",
+    ".gitignore": "src/vfdemo/_version.py\n",
+    "src/vfdemo/__init__.py": "from ._version import __version_tuple__, version as __version__\n",
+    "tests/test_version.py": """\
+import importlib.metadata
+
+import vfdemo
+
+
+def test_version():
+    assert vfdemo.__version__ == importlib.metadata.version("vfdemo") == EXPECTED
+    assert vfdemo.__version_tuple__[:2] == (1, 2)
+""",
+}
+
+
+def test_a_version_file_the_tree_ignores_is_written_as_the_install_writes_it(
+    tmp_path: Path, setting: tuple[LocalExecutor, EnvironmentSpec, str]
+) -> None:
+    """setuptools_scm's ``version_file`` is git-ignored, so the tree never holds it, and the package imports it:
+    the project's install writes it with the version it describes (pluggy <= 1.6: ``from ._version import
+    version``); without it every test, and pytest itself for pluggy, failed to import."""
+    executor, spec, requirements = setting
+    repo = GitRepo(tmp_path / "vf")
+    files = {**VERSION_FILE_PROJECT, "requirements-test.txt": requirements}
+    repo.commit({k: v.encode() for k, v in files.items()})
+    repo.git("tag", "v1.2.0")
+    files["tests/test_version.py"] = files["tests/test_version.py"].replace("EXPECTED", repr("1.2.1.dev1"))
+    tree = repo.commit({k: v.encode() for k, v in files.items()})
+    request = JobRequest(
+        "version-file",
+        str(repo.path),
+        tree,
+        commit_id=repo.git("rev-parse", "HEAD").decode().strip(),
+        kind="pytest",
+        pytest_args=("-q", "tests"),
+        limits=LIMITS,
+        tests=TestPlan(),
+        environment=spec,
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert {t.nodeid.rpartition("::")[2]: t.outcome for t in outcome.tests} == {"test_version": "passed"}, (
+        outcome.output.decode()[-2000:]
+    )
+
+
 def test_what_the_tree_declares_is_written_only_inside_the_jobs_directory(tmp_path: Path) -> None:
     """The version and the entry points are the tree's text: a version naming another directory falls back,
     and a console script whose target is not a dotted name gets no script."""
