@@ -573,3 +573,21 @@ def test_a_selected_file_id_of_tests_made_under_computed_names_keeps_every_item_
         "tests/test_made.py::TestMade_one::test_it",
         "tests/test_made.py::TestMade_two::test_it",
     ]
+
+
+def test_an_import_by_the_jobs_own_files_is_no_site_of_the_tree(executor: LocalExecutor, tmp_path: Path) -> None:
+    # The job's own files live under <workspace>/.trellis-tmp (this plugin, the entry points' shim importing
+    # pytest_cov.plugin by name, the tests' tmp_path): no tree file, so no site (a new random directory each job).
+    files: dict[str, bytes | None] = {
+        "tests/test_tmp.py": b"import sys\n\n\ndef test_tmp(tmp_path):\n"
+        b"    (tmp_path / 'made.py').write_text('import importlib\\nM = importlib.import_module(\"json\")\\n')\n"
+        b"    sys.path.insert(0, str(tmp_path))\n    import made\n    assert made.M.dumps(1) == '1'\n",
+    }
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit(files)
+    request = JobRequest(
+        "job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=TestPlan(evals=())
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert outcome.status == "passed", outcome.output.decode()
+    assert [json.loads(line) for line in outcome.evals] == [{"eval": "", "recording": 2}]

@@ -214,9 +214,12 @@ class EvalRecorder:
         return os.path.isabs(filename) and filename.startswith(self.roots)
 
     def site(self, frame: Any) -> str | None:
-        """``path::qualname`` of the frame's code if it is under the root (None otherwise)."""
+        """``path::qualname`` of the frame's code if it is under the root (None otherwise): not the job's own files
+        under ``.trellis-tmp`` (this plugin, the entry points' shim, the tests' ``tmp_path``), no file of the tree."""
         filename = frame.f_code.co_filename
         if filename.startswith("<"):  # the interpreter's own (<frozen importlib._bootstrap>) or generated
+            return None
+        if os.sep + TMPDIR_NAME + os.sep in filename:
             return None
         if not os.path.isabs(filename):
             filename = os.path.join(os.getcwd(), filename)
