@@ -591,3 +591,16 @@ def test_an_import_by_the_jobs_own_files_is_no_site_of_the_tree(executor: LocalE
     outcome = submit_tests(executor, request).result(timeout=300)
     assert outcome.status == "passed", outcome.output.decode()
     assert [json.loads(line) for line in outcome.evals] == [{"eval": "", "recording": 2}]
+
+
+def test_a_file_id_of_tests_made_under_computed_names_reused_in_a_whole_run_leaves_out_no_item(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    # ``path::*`` passing with an unchanged closure leaves its made tests out of a selected run (not named there);
+    # in a whole run it is no item's id: its named tests, whose closures may have changed, still run.
+    repo = GitRepo(tmp_path / "repo")
+    tree = repo.commit({"tests/test_made.py": MADE_AT_IMPORT})  # type: ignore[arg-type]
+    plan = TestPlan(reused=("tests/test_made.py::*",))
+    request = JobRequest("job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=plan)
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert len(ran(outcome)) == 5

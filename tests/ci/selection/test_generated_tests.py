@@ -9,6 +9,7 @@ from textwrap import dedent
 import pytest
 
 from trellis.ci.selection.index import ChangedEntity, Selection, TestIndex, missed_failures
+from trellis.ci.selection.reuse import owners, passed_tests
 
 LIB = dedent("""
     def parse(text):
@@ -143,3 +144,18 @@ def test_the_file_id_covers_the_made_tests_failures() -> None:
     failing = {"tests/test_plugins.py::TestPlugin_url::test_url": "failed", "tests/test_plain.py::test_parse": "passed"}
     assert missed_failures(select("render"), failing) == ()
     assert missed_failures(select("unused"), failing) == ("tests/test_plugins.py::TestPlugin_url::test_url",)
+
+
+def test_the_file_id_owns_every_item_of_its_file_and_passes_when_they_all_pass() -> None:
+    """A job's results count for ``path::*`` (observed, reused) through every item of the file: the engine keeps a
+    test's observation and its passing result by the ids owning its items (``owners``), and ``path::*`` was never
+    an item's owner, so a file making tests never counted as observed and bounded no computed import."""
+    assert owners("tests/t.py::TestPlugin_url::test_one[1]") == (
+        "tests/t.py::TestPlugin_url::test_one",
+        "tests/t.py::TestPlugin_url",
+        "tests/t.py::*",
+    )
+    ids = ["tests/t.py::*", "tests/t.py::TestNamed::test_named"]
+    made = "tests/t.py::TestPlugin_url::test_one"
+    assert passed_tests(ids, {made: "passed", ids[1]: "passed"}) == set(ids)
+    assert passed_tests(ids, {made: "failed", ids[1]: "passed"}) == {ids[1]}

@@ -249,8 +249,13 @@ def test_a_module_without_load_tests_or_naming_it_in_a_comment_has_none() -> Non
 
 
 def test_the_items_under_a_load_tests_id_are_its_results() -> None:
-    assert owners("t.py::load_tests::pkg.text.slug") == ("t.py::load_tests::pkg.text.slug", "t.py::load_tests")
-    assert owners("t.py::T::test_a[1]") == ("t.py::T::test_a", "t.py::T")
+    # (and every item's file's ``t.py::*``: tests made under computed names, test_generated_tests.py)
+    assert owners("t.py::load_tests::pkg.text.slug") == (
+        "t.py::load_tests::pkg.text.slug",
+        "t.py::load_tests",
+        "t.py::*",
+    )
+    assert owners("t.py::T::test_a[1]") == ("t.py::T::test_a", "t.py::T", "t.py::*")
     results = {"t.py::load_tests::pkg.a": "passed", "t.py::load_tests::pkg.b": "passed", "t.py::test_c[1]": "passed"}
     assert passed_tests(["t.py::load_tests", "t.py::test_c"], results) == {"t.py::load_tests", "t.py::test_c"}
     assert passed_tests(["t.py::load_tests"], {**results, "t.py::load_tests::pkg.b": "failed"}) == set()

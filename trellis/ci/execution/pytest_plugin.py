@@ -660,9 +660,8 @@ def split_keys(nodeids: list[str]) -> list[str]:
 
 
 def _under(rest: str, ids: set[str]) -> bool:
-    """Is the node id part ``rest`` (after the file) one of ``ids``, a parametrisation of one, or under one
-    (``*``: every item of the file)?"""
-    if rest in ids or _base(rest) in ids or GENERATED in ids:
+    """Is the node id part ``rest`` (after the file) one of ``ids``, a parametrisation of one, or under one?"""
+    if rest in ids or _base(rest) in ids:
         return True
     parts = rest.split("::")
     return any("::".join(parts[:i]) in ids for i in range(1, len(parts)))
@@ -826,7 +825,8 @@ class TrellisJob:
             return True
         file, _, rest = nodeid.partition("::")
         path = os.path.normpath(os.path.join(os.getcwd(), file))
-        return path in self.only_doctests or _under(rest, self.only_in.get(path, set()))
+        selected = self.only_in.get(path, set())
+        return path in self.only_doctests or GENERATED in selected or _under(rest, selected)
 
     def _owner(self, path: str, rootdir: str) -> int | None:
         """The shard that alone collects the file at ``path`` (None: every shard collects it)."""
@@ -913,7 +913,8 @@ class TrellisJob:
         if path in self.only_doctests and type(item).__name__ == "DoctestItem":
             return True
         rest = item.nodeid.partition("::")[2]
-        return _under(rest, self.only_in.get(path, set()))
+        selected = self.only_in.get(path, set())
+        return GENERATED in selected or _under(rest, selected)
 
     def _until(self, nodeid: str) -> bool:
         assert self.until is not None

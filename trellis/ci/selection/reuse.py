@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..pipeline.globs import matches_any
 from .file_rules import is_inert_kind
+from .generated_tests import GENERATED
 from .index import TestIndex
 from .pytest_config import CONFIG_FILES
 
@@ -96,10 +97,12 @@ def closure_keys(
 
 
 def owners(nodeid: str) -> tuple[str, ...]:
-    """The static test ids a reported item may belong to: its id without parameters, and every id above it
-    in the same file (``t.py::load_tests`` owns ``t.py::load_tests::pkg.mod.f``)."""
+    """The static test ids a reported item may belong to: its id without parameters, every id above it
+    in the same file (``t.py::load_tests`` owns ``t.py::load_tests::pkg.mod.f``), and its file's ``t.py::*``
+    (every item of a module making tests under computed names, :mod:`.generated_tests`)."""
     parts = nodeid.split("[", 1)[0].split("::")
-    return tuple("::".join(parts[:i]) for i in range(len(parts), 1, -1))
+    above = tuple("::".join(parts[:i]) for i in range(len(parts), 1, -1))
+    return (*above, f"{parts[0]}::{GENERATED}") if len(parts) > 1 and parts[1] != GENERATED else above
 
 
 def passed_tests(static_ids: Iterable[str], results: Mapping[str, str]) -> set[str]:
