@@ -423,9 +423,11 @@ def replay(args: object) -> dict[str, object]:
                     continue
                 tip = _push(client, name, tip, changes, subject, step)
                 current = new
-                # -f: an editable install may have rewritten a tracked file (setuptools_scm's version_file)
+                # -f: an editable install may have rewritten a tracked file (setuptools_scm's version_file); the
+                # project's command, installing at every commit, would rewrite it again: so does the reference.
+                rewritten = subprocess.run(["git", "-C", str(checkout), "diff", "--quiet"]).returncode != 0
                 subprocess.run(["git", "-C", str(checkout), "checkout", "-q", "-f", commit], check=True)
-                if getattr(args, "install", False) and changes.keys() & _PACKAGING:  # installed as of this commit
+                if getattr(args, "install", False) and (rewritten or changes.keys() & _PACKAGING):
                     installed_python(
                         checkout, getattr(args, "baseline_python", "") or sys.executable, work / "own-venv"
                     )
