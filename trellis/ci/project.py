@@ -168,8 +168,9 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
 
 
 # The packaging keys (PEP 621, setup.cfg, setup()) an install writes into the distribution's METADATA, which a test
-# may read (``importlib.metadata.metadata(name)["Project-URL"]``): selection counts a change to them as a change of
-# the configuration. The long description (``readme``) is not written: every README edit would be one.
+# may read (``importlib.metadata.metadata(name)["Project-URL"]``): selection counts a change to the dependencies as a
+# change of the configuration, one to the others for the tests reaching a reader of installed metadata
+# (``selection.file_rules``). The long description (``readme``) is not written: every README edit would be one.
 METADATA_KEYS = frozenset(
     {
         "description",

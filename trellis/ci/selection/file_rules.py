@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 
 from ..pipeline.globs import path_matches
-from ..project import install_parts
+from ..project import METADATA_KEYS, install_parts
 from .pytest_config import CONFIG_FILES
 
 __all__ = [
@@ -151,30 +151,7 @@ _METADATA_KEYS = frozenset(
 # ``distribution("pluggy").metadata["Project-URL"]``). A change to them alone selects the tests reaching such a
 # reader (``python_calls.METADATA_READERS``), not every test. The name, the version (a library may read it for its
 # ``--version``: click's ``version_option()``), dependencies and entry points stay configuration.
-_DESCRIPTIVE_KEYS = frozenset(
-    {
-        "description",
-        "summary",
-        "license",
-        "authors",
-        "maintainers",
-        "author",
-        "author_email",
-        "maintainer",
-        "maintainer_email",
-        "keywords",
-        "classifiers",
-        "urls",
-        "url",
-        "home_page",
-        "home-page",
-        "download_url",
-        "project_urls",
-        "project-urls",
-        "requires-python",
-        "python_requires",
-    }
-)
+_DESCRIPTIVE_KEYS = METADATA_KEYS - {"dependencies", "optional-dependencies", "install_requires", "extras_require"}
 
 
 def is_config(path: str) -> bool:
