@@ -46,10 +46,19 @@ def _run(
     executor, spec, requirements = setting
     repo = GitRepo(path)
     tree = repo.commit({"requirements-test.txt": requirements.encode(), **{k: v.encode() for k, v in files.items()}})
+    return _outcomes(executor, spec, repo, tree, path.name, *args)
+
+
+def _outcomes(
+    executor: LocalExecutor, spec: EnvironmentSpec, repo: GitRepo, tree: str, job_id: str, *args: str, at: bool = False
+) -> dict[str, str]:
+    """Each test's outcome (by name) of a pytest job over ``tree`` (``at``: of the repository's HEAD commit, whose
+    tags a version from git is described from)."""
     request = JobRequest(
-        path.name,
+        job_id,
         str(repo.path),
         tree,
+        commit_id=repo.git("rev-parse", "HEAD").decode().strip() if at else "",
         kind="pytest",
         pytest_args=("-q", *args),
         limits=LIMITS,
@@ -57,7 +66,7 @@ def _run(
         environment=spec,
     )
     outcome = submit_tests(executor, request).result(timeout=300)
-    assert outcome.tests, outcome.output.decode()
+    assert outcome.tests, outcome.output.decode()[-2000:]
     return {t.nodeid.rpartition("::")[2]: t.outcome for t in outcome.tests}
 
 
@@ -235,19 +244,7 @@ def test_a_version_from_git_is_described_from_the_jobs_commit(
         files = {**SCM_PROJECT, "requirements-test.txt": requirements, "job.txt": job_id}
         files["tests/test_version.py"] = files["tests/test_version.py"].replace("EXPECTED", repr(expected))
         tree = repo.commit({k: v.encode() for k, v in files.items()})
-        request = JobRequest(
-            job_id,
-            str(repo.path),
-            tree,
-            commit_id=repo.git("rev-parse", "HEAD").decode().strip(),
-            kind="pytest",
-            pytest_args=("-q", "tests"),
-            limits=LIMITS,
-            tests=TestPlan(),
-            environment=spec,
-        )
-        outcome = submit_tests(executor, request).result(timeout=300)
-        return {t.nodeid.rpartition("::")[2]: t.outcome + t.message[-200:] for t in outcome.tests}
+        return _outcomes(executor, spec, repo, tree, job_id, "tests", at=True)
 
     assert run("0.1.dev1", "untagged") == {"test_version": "passed"}
     repo.git("tag", "v1.2.0")
@@ -292,21 +289,7 @@ def test_a_version_file_the_tree_ignores_is_written_as_the_install_writes_it(
     repo.git("tag", "v1.2.0")
     files["tests/test_version.py"] = files["tests/test_version.py"].replace("EXPECTED", repr("1.2.1.dev1"))
     tree = repo.commit({k: v.encode() for k, v in files.items()})
-    request = JobRequest(
-        "version-file",
-        str(repo.path),
-        tree,
-        commit_id=repo.git("rev-parse", "HEAD").decode().strip(),
-        kind="pytest",
-        pytest_args=("-q", "tests"),
-        limits=LIMITS,
-        tests=TestPlan(),
-        environment=spec,
-    )
-    outcome = submit_tests(executor, request).result(timeout=300)
-    assert {t.nodeid.rpartition("::")[2]: t.outcome for t in outcome.tests} == {"test_version": "passed"}, (
-        outcome.output.decode()[-2000:]
-    )
+    assert _outcomes(executor, spec, repo, tree, "version-file", "tests", at=True) == {"test_version": "passed"}
 
 
 def test_what_the_tree_declares_is_written_only_inside_the_jobs_directory(tmp_path: Path) -> None:
