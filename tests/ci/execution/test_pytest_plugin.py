@@ -125,6 +125,23 @@ def deselected(outcome: JobOutcome) -> int:
     return int(found.group(1)) if found else 0
 
 
+def _recorded(executor: LocalExecutor, tmp_path: Path, files: dict[str, bytes | None]) -> JobOutcome:
+    """A whole run of ``files``, recording what exec/eval ran and the computed imports; it passed."""
+    repo = GitRepo(tmp_path / "repo")
+    request = JobRequest(
+        "job",
+        str(repo.path),
+        repo.commit(files),
+        kind="pytest",
+        pytest_args=("-q",),
+        limits=LIMITS,
+        tests=TestPlan(evals=()),
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert outcome.status == "passed", outcome.output.decode()
+    return outcome
+
+
 @pytest.mark.parametrize(("only", "expected", "left_out"), SELECTIONS)
 def test_a_selected_file_collects_only_the_classes_and_functions_that_hold_selected_tests(
     executor: LocalExecutor, tmp_path: Path, only: tuple[str, ...], expected: list[str], left_out: int
@@ -386,13 +403,7 @@ def unpickle(data):
         b"    with warnings.catch_warnings(record=True) as caught:\n        warnings.simplefilter('always')\n"
         b"        use.load('pkg.warns')\n    assert [w.filename for w in caught] == [use.__file__]\n",
     }
-    repo = GitRepo(tmp_path / "repo")
-    tree = repo.commit(files)
-    request = JobRequest(
-        "job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=TestPlan(evals=())
-    )
-    outcome = submit_tests(executor, request).result(timeout=300)
-    assert outcome.status == "passed", outcome.output.decode()
+    outcome = _recorded(executor, tmp_path, files)
     records = sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
     assert records == sorted(
         json.dumps(r, sort_keys=True)
@@ -458,13 +469,7 @@ def test_run(tmp_path):
     assert subprocess.run(["true"]).returncode == 0  # the test's own: its site is the test function
 """,
     }
-    repo = GitRepo(tmp_path / "repo")
-    tree = repo.commit(files)
-    request = JobRequest(
-        "job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=TestPlan(evals=())
-    )
-    outcome = submit_tests(executor, request).result(timeout=300)
-    assert outcome.status == "passed", outcome.output.decode()
+    outcome = _recorded(executor, tmp_path, files)
     records = sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
     run, system, test = "pkg/run.py::run", "pkg/run.py::system", "tests/test_run.py::test_run"
     assert records == sorted(
@@ -583,13 +588,7 @@ def test_an_import_by_the_jobs_own_files_is_no_site_of_the_tree(executor: LocalE
         b"    (tmp_path / 'made.py').write_text('import importlib\\nM = importlib.import_module(\"json\")\\n')\n"
         b"    sys.path.insert(0, str(tmp_path))\n    import made\n    assert made.M.dumps(1) == '1'\n",
     }
-    repo = GitRepo(tmp_path / "repo")
-    tree = repo.commit(files)
-    request = JobRequest(
-        "job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=TestPlan(evals=())
-    )
-    outcome = submit_tests(executor, request).result(timeout=300)
-    assert outcome.status == "passed", outcome.output.decode()
+    outcome = _recorded(executor, tmp_path, files)
     assert [json.loads(line) for line in outcome.evals] == [{"eval": "", "recording": 2}]
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ci.selection.test_selection import body, select_change, selected
+from tests.ci.selection.test_selection import body, dynamic_of, select_change, selected
 from trellis.ci.selection.index import ChangedEntity
-from trellis.ci.selection.python_refs import file_facts
 
 FILES = {
     "app/__init__.py": "from app.ops import double\n",
@@ -70,9 +69,7 @@ def test_a_reload_runs_the_module_it_names_again() -> None:
     ],
 )
 def test_a_reload_of_a_module_not_known_by_name_may_run_any_code(reload: str) -> None:
-    code = f"import importlib\n\nimport app.compat\n\n\ndef run(module):\n    {reload}\n"
-    scope = file_facts("m.py", code.encode()).scope("run")
-    assert scope is not None and scope.refs.dynamic
+    assert dynamic_of(f"import importlib\n\nimport app.compat\n\n\ndef run(module):\n    {reload}\n", "run")
 
 
 def test_testmod_runs_the_examples_of_any_module_and_no_other_code() -> None:
@@ -92,7 +89,5 @@ def test_testmod_runs_the_examples_of_any_module_and_no_other_code() -> None:
     ],
 )
 def test_a_module_spec_only_names_a_module(code: str, dynamic: bool) -> None:
-    facts = file_facts("m.py", f"import importlib.machinery\n\n\ndef f(name, loader, module):\n    {code}\n".encode())
-    scope = facts.scope("f")
-    assert scope is not None
-    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+    why = dynamic_of(f"import importlib.machinery\n\n\ndef f(name, loader, module):\n    {code}\n", "f")
+    assert bool(why) is dynamic, why

@@ -66,6 +66,13 @@ def select_change(old: Mapping[str, str], new: Mapping[str, str]) -> Selection:
     return selection
 
 
+def dynamic_of(source: str, function: str) -> str:
+    """Why ``function`` of a module of ``source`` may run any code ("" when it may not)."""
+    scope = file_facts("m.py", source.encode()).scope(function)
+    assert scope is not None
+    return scope.refs.dynamic
+
+
 def body(path: str, qualname: str) -> ChangedEntity:
     return ChangedEntity(path, qualname, "modified", ("body",))
 
@@ -2798,10 +2805,8 @@ def test_deserialisers_that_make_objects_of_any_class_may_run_any_code(call: str
     """Like unpickling, ``yaml.load`` with a loader that makes Python objects, ``joblib.load``… make instances of
     classes their data names, which no reference names: the node may run any code (a safe loader makes only
     plain values)."""
-    facts = file_facts("m.py", f"import joblib\nimport yaml\n\n\ndef read(text, path):\n    return {call}\n".encode())
-    scope = facts.scope("read")
-    assert scope is not None
-    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+    why = dynamic_of(f"import joblib\nimport yaml\n\n\ndef read(text, path):\n    return {call}\n", "read")
+    assert bool(why) is dynamic, why
 
 
 def _pytest_ids(files: Mapping[str, str], tmp_path: Path) -> set[str]:
@@ -2900,10 +2905,8 @@ def test_a_long_elif_chain_is_analysed_not_left_as_nested_too_deeply() -> None:
 def test_a_class_tested_against_by_isinstance_is_not_handed_to_code_that_may_call_it(code: str, dynamic: bool) -> None:
     """Naming ``zipimport.zipimporter`` without calling it counts as a call by whoever gets it; as the class an
     ``isinstance``/``issubclass`` tests against (Jinja's ``PackageLoader``), it is compared, never called."""
-    facts = file_facts("m.py", f"import zipimport\n\n\ndef check(loader):\n    return {code}\n".encode())
-    scope = facts.scope("check")
-    assert scope is not None
-    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+    why = dynamic_of(f"import zipimport\n\n\ndef check(loader):\n    return {code}\n", "check")
+    assert bool(why) is dynamic, why
 
 
 @pytest.mark.parametrize(
@@ -2921,13 +2924,11 @@ def test_a_class_tested_against_by_isinstance_is_not_handed_to_code_that_may_cal
 def test_the_type_a_cast_names_is_not_handed_to_code_that_may_call_it(code: str, dynamic: bool) -> None:
     """``typing.cast(T, x)`` returns ``x``: ``T`` only tells the type checker (pluggy's ``_warn_for_function``
     casts to ``types.FunctionType``, which named without a call made every test "may run any code")."""
-    facts = file_facts(
-        "m.py",
-        f"import types\nimport typing\nfrom typing import Optional, cast\n\n\ndef f(function):\n    return {code}\n".encode(),
+    why = dynamic_of(
+        f"import types\nimport typing\nfrom typing import Optional, cast\n\n\ndef f(function):\n    return {code}\n",
+        "f",
     )
-    scope = facts.scope("f")
-    assert scope is not None
-    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+    assert bool(why) is dynamic, why
 
 
 @pytest.mark.parametrize(
@@ -2944,13 +2945,11 @@ def test_the_type_a_cast_names_is_not_handed_to_code_that_may_call_it(code: str,
 def test_finding_a_spec_imports_nothing(code: str, dynamic: bool) -> None:
     """``PathFinder.find_spec`` finds a module as ``importlib.util.find_spec`` does, running none (Jinja's test of a
     PEP 451 import hook: every test reached it through the meta path finder's ``find_spec``)."""
-    facts = file_facts(
-        "m.py",
-        f"import importlib.machinery\nimport importlib.util\nimport types\n\n\ndef f(name, path):\n    return {code}\n".encode(),
+    why = dynamic_of(
+        f"import importlib.machinery\nimport importlib.util\nimport types\n\n\ndef f(name, path):\n    return {code}\n",
+        "f",
     )
-    scope = facts.scope("f")
-    assert scope is not None
-    assert bool(scope.refs.dynamic) is dynamic, scope.refs.dynamic
+    assert bool(why) is dynamic, why
 
 
 DOCTEST_FILES = {
