@@ -69,3 +69,50 @@ def test_the_project_is_read_statically_as_its_build_backend_declares_it(
     files: dict[str, str], dirs: tuple[str, ...], expected: tuple[str, str, tuple[str, ...]]
 ) -> None:
     assert _project(files, dirs) == expected
+
+
+SIMPLEJSON_SETUP = """\
+from setuptools import setup, Extension
+
+def run_setup(with_binary):
+    kw = dict(ext_modules=[Extension("simplejson._speedups", sources=["simplejson/_speedups.c"])]) if with_binary else {}
+    setup(name="simplejson", packages=["simplejson"], **kw)
+
+try:
+    run_setup(True)
+except BuildFailed:
+    run_setup(False)
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"setup.py": SIMPLEJSON_SETUP}, ("simplejson._speedups",)),
+        ({"setup.py": "from setuptools import setup\nsetup(name='a', ext_modules=cythonize('a/*.pyx'))\n"}, ("*",)),
+        ({"setup.py": "from setuptools import setup\nsetup(name='a', ext_modules=[])\n"}, ()),
+        ({"setup.py": "from setuptools import setup\nsetup(name='a', packages=['a'])\n"}, ()),
+        (
+            {
+                "pyproject.toml": '[build-system]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "a"\n'
+                '[[tool.setuptools.ext-modules]]\nname = "a._fast"\nsources = ["a/_fast.c"]\n'
+            },
+            ("a._fast",),
+        ),
+        (
+            {
+                "pyproject.toml": '[build-system]\nbuild-backend = "mesonpy"\n[project]\nname = "a"\n',
+                "setup.py": SIMPLEJSON_SETUP.replace('name="simplejson", ', 'name="a", '),
+            },
+            (),
+        ),
+    ],
+    ids=["in-a-function", "cythonize", "empty", "none", "pyproject", "meson"],
+)
+def test_the_compiled_extensions_setuptools_builds_are_read_without_running_setup_py(
+    files: dict[str, str], expected: tuple[str, ...]
+) -> None:
+    """simplejson builds its extension in a function it retries without it: any ``Extension(...)`` call counts; a
+    backend other than setuptools (meson-python, scikit-build-core...) builds through tools a job does not run."""
+    found = read_project(lambda p: files[p].encode() if p in files else None, lambda p: False)
+    assert found is not None and found.extensions == expected

@@ -51,6 +51,7 @@ FALLBACK_VERSION = "0.0.0"
 _VERSION_ASSIGNMENT = re.compile(
     r"""^\s*(?:(?:__version__|version|VERSION)\s*(?::\s*str\s*)?=\s*)+['"]([^'"]+)['"]""", re.M
 )
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ENTRY = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(\S[^\[]*?)\s*(\[.*\])?\s*$")
 
 Reader = Callable[[str], bytes | None]
@@ -74,6 +75,10 @@ class Project:
     # Core metadata headers (``Summary``, ``Project-URL``, ``Requires-Dist``...) the packaging states, in order: what
     # the install's ``METADATA`` holds besides the name and version (see :data:`METADATA_KEYS`).
     metadata: tuple[tuple[str, str], ...] = ()
+    # The compiled extension modules setuptools builds (``ext_modules``: ``Extension("pkg._speedups", ...)`` anywhere
+    # in setup.py, pyproject's ``[tool.setuptools] ext-modules``), by module name ("*" where the name is no literal:
+    # ``cythonize(...)``, a computed name); () for none, or a backend whose build is not run (meson, scikit-build...).
+    extensions: tuple[str, ...] = ()
 
     @property
     def dist_name(self) -> str:
@@ -164,7 +169,50 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
         scm_local=scm is not None and scm.local,
         version_file=scm.file if scm is not None else "",
         metadata=tuple(_metadata(project, meta, cfg, setup_py)),
+        extensions=_extensions(read("setup.py"), pyproject),
     )
+
+
+# setuptools' (and its helpers') extension classes, and Cython's way of making them.
+_EXTENSION_CLASSES = frozenset({"Extension", "Pybind11Extension", "CythonExtension"})
+_SETUPTOOLS_BACKENDS = frozenset({"", "setuptools.build_meta", "setuptools.build_meta:__legacy__"})
+
+
+def _extensions(setup_source: bytes | None, pyproject: dict[str, Any]) -> tuple[str, ...]:
+    """The compiled extension modules setuptools would build for the tree, read without running anything:
+    each ``Extension(name, ...)`` call anywhere in setup.py (simplejson builds them in a function it retries
+    without them), a ``cythonize(...)`` call or a non-empty ``ext_modules=`` that names none ("*"), and
+    pyproject's ``[tool.setuptools] ext-modules``. () when the build backend is not setuptools: meson-python,
+    scikit-build-core, maturin... build through their own tools, which a job does not run."""
+    backend = _table(pyproject, "build-system").get("build-backend", "")
+    if not isinstance(backend, str) or backend.strip() not in _SETUPTOOLS_BACKENDS:
+        return ()
+    names: list[str] = []
+    for module in _table(pyproject, "tool", "setuptools").get("ext-modules") or ():
+        if isinstance(module, dict):
+            name = module.get("name")
+            names.append(name if isinstance(name, str) and _DOTTED_NAME.fullmatch(name) else "*")
+    try:
+        tree = ast.parse(setup_source) if setup_source is not None else None
+    except (SyntaxError, ValueError):
+        tree = None
+    for node in ast.walk(tree) if tree is not None else ():
+        if not isinstance(node, ast.Call):
+            continue
+        called = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        if called in _EXTENSION_CLASSES:
+            first = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
+            name = first.value if isinstance(first, ast.Constant) else None
+            names.append(name if isinstance(name, str) and _DOTTED_NAME.fullmatch(name) else "*")
+        elif called == "cythonize":
+            names.append("*")
+        elif called == "setup":
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "ext_modules" and not (isinstance(value, ast.List | ast.Tuple) and not value.elts):
+                    names.append("*")  # named by the Extension calls above, if any (dropped below then)
+    named = [n for n in names if n != "*"]
+    return tuple(dict.fromkeys(named or names))
 
 
 # The packaging keys (PEP 621, setup.cfg, setup()) an install writes into the distribution's METADATA, which a test

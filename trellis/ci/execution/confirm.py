@@ -376,7 +376,7 @@ def _settle(outcome: JobOutcome, found: Mapping[str, int]) -> JobOutcome:
         status=status,
         exit_code=exit_code,
         reason=reason,
-        summary=summarize(tests),
+        summary="; ".join((summarize(tests), *outcome.notes)),
         order_dependent=(*outcome.order_dependent, *sorted(found.items())),
     )
 

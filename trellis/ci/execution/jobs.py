@@ -138,6 +138,8 @@ class JobOutcome:
     evals: tuple[str, ...] = ()  # the code exec/eval ran for the tree: the plugin's stream lines (JSON)
     # failing tests that passed after their collection prefix: (node id, how many tests ran before it)
     order_dependent: tuple[tuple[str, int], ...] = ()
+    # what the verdict must say besides the tests' counts: "compiled extensions not built (...)"
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_sandbox(cls, job_id: str, result: SandboxResult, **extra: object) -> JobOutcome:

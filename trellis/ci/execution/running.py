@@ -11,11 +11,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from ..sandbox import TMPDIR_NAME, Launcher, default_path, make_tmpdir, run_sandboxed
 from .bytecode import PASS_HOOK_OPTION, pytest_reads
 from .environments import ensure_environment, pytest_plugins, pytest_version, python_of
+from .extensions import ExtensionBuild, build_extensions
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from .project_install import scm_version, workspace_project, write_install
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
@@ -88,7 +90,18 @@ def run_job(
         env = dict(request.env)
         if request.kind == "pytest":
             outcome = _run_pytest(
-                request, workspace, env, launcher, executor, stop, setup_s, python, readable, plugins, streaming
+                request,
+                workspace,
+                env,
+                launcher,
+                executor,
+                stop,
+                setup_s,
+                pool.root,
+                python,
+                readable,
+                plugins,
+                streaming,
             )
         else:
             result = run_sandboxed(
@@ -108,6 +121,7 @@ def _run_pytest(
     executor: str,
     stop: threading.Event | None,
     setup_s: float,
+    pool_root: Path,
     python: str,
     readable: tuple[str, ...],
     plugins: tuple[tuple[str, str], ...],
@@ -134,11 +148,41 @@ def _run_pytest(
         project = scm_version(project, request.repo_path, request.commit_id)
     bin_dirs: list[str] = []
     entries = [(name, value, True) for name, value in plugins]
+    built: ExtensionBuild | None = None
     if project is not None:
         paths, bin_dir = write_install(project, workspace, plugin_dir, python)
         path_entries += paths
         bin_dirs.append(str(bin_dir))
         entries = [(name, value, False) for name, value in project.pytest_plugins()] + entries
+        if project.extensions:
+            # Built as pip install -e . builds them, in the sandbox (it runs the tree's setup.py), or copied from
+            # an earlier build of the same inputs; a failed build is the project's install failing.
+            built = build_extensions(
+                project,
+                workspace,
+                pool_root / "extensions",
+                python=python,
+                env=env,
+                limits=request.limits,
+                readable=readable,
+            )
+            setup_s += built.seconds
+            if built.failed:
+                return JobOutcome(
+                    job_id=request.job_id,
+                    status="failed",
+                    exit_code=3,
+                    output=built.log(),
+                    duration_s=0.0,
+                    cpu_s=0.0,
+                    max_rss=0,
+                    isolation=(),
+                    reason=f"compiled extensions {built.note()}",
+                    summary=summarize(()),
+                    setup_s=setup_s,
+                    executor=executor,
+                    notes=(f"compiled extensions {built.note()}",),
+                )
     if entries:
         # The environment's plugins and the project's load where pytest would autoload them, so the
         # project's own addopts and the stage's args keep one out with -p no:NAME (the server's stay out).
@@ -180,7 +224,7 @@ def _run_pytest(
     if collected < 0:  # the plugin never ran (pytest failed to start): what junit says, if anything
         data = read_report(report)
         tests = parse_junit(data) if data else ()
-    return JobOutcome.from_sandbox(
+    outcome = JobOutcome.from_sandbox(
         request.job_id,
         result,
         tests=tests,
@@ -191,6 +235,10 @@ def _run_pytest(
         collection=digest,
         evals=evals,
     )
+    if built is None:
+        return outcome
+    note = built.note()
+    return replace(outcome, output=built.log() + outcome.output, notes=(f"compiled extensions {note}",) if note else ())
 
 
 def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...], tuple[str, ...]]:

@@ -267,6 +267,9 @@ def merge(job_id: str, parts: Sequence[JobOutcome], *, duration_s: float, stoppe
             for p in parts
         )
     summary = summarize(tests)
+    notes = tuple(dict.fromkeys(note for p in parts for note in p.notes))
+    if notes:
+        summary += "; " + "; ".join(notes)
     timed_out = [t for t in tests if t.outcome == "failed" and t.message.startswith("timed out after")]
     if timed_out:
         summary += "; " + ", ".join(f"{t.nodeid} {t.message.split(' (')[0]}" for t in timed_out[:3])
@@ -290,4 +293,5 @@ def merge(job_id: str, parts: Sequence[JobOutcome], *, duration_s: float, stoppe
         collected=max(p.collected for p in parts),
         collection=next(iter(collections), ""),
         evals=tuple(line for p in parts for line in p.evals),
+        notes=notes,
     )

@@ -1,0 +1,183 @@
+"""A project's compiled extensions are built into its pytest jobs as ``pip install -e .`` builds them: in the job's
+sandbox, cached by the digest of their inputs, a failed build being the project's install failing.
+
+The fixture is simplejson's shape in ten lines of C: a module that imports its extension optionally and takes a
+branch only with it (``c_make_encoder``), so a fault there is caught only when the extension is built."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trellis.ci.execution import LocalExecutor
+from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
+from trellis.ci.execution.shards import submit_tests
+
+from .test_workspace import GitRepo
+
+LIMITS = JobLimits(timeout_s=120, cpu_s=120, memory_bytes=1 << 30, processes=64, output_bytes=256 << 10)
+
+SPEEDUPS_C = """\
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *double_it(PyObject *self, PyObject *arg) {
+    long x = PyLong_AsLong(arg);
+    return PyLong_FromLong(x * FACTOR);
+}
+static PyMethodDef methods[] = {{"double", double_it, METH_O, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+"""
+
+INIT = """\
+try:
+    from ._speedups import double as c_double
+except ImportError:
+    c_double = None
+
+
+def double(x):
+    if c_double is not None:
+        return c_double(x)  # the branch only the extension takes
+    return x * 2
+
+
+def has_speedups():
+    return c_double is not None
+"""
+
+SETUP = """\
+from setuptools import Extension, setup
+
+setup(
+    name="fastdemo",
+    version="1.0",
+    packages=["fastdemo"],
+    ext_modules=[Extension("fastdemo._speedups", ["fastdemo/_speedups.c"], depends=["fastdemo/factor.h"])],
+)
+"""
+
+# simplejson's setup.py: the extension built in a function, the build retried without it when it fails.
+SETUP_FALLING_BACK = """\
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+class BuildFailed(Exception):
+    pass
+
+
+class optional_build_ext(build_ext):
+    def build_extension(self, ext):
+        try:
+            build_ext.build_extension(self, ext)
+        except Exception:
+            raise BuildFailed()
+
+
+def run_setup(with_binary):
+    kw = {}
+    if with_binary:
+        kw = dict(
+            ext_modules=[Extension("fastdemo._speedups", sources=["fastdemo/_speedups.c"])],
+            cmdclass={"build_ext": optional_build_ext},
+        )
+    setup(name="fastdemo", version="1.0", packages=["fastdemo"], **kw)
+
+
+try:
+    run_setup(True)
+except BuildFailed:
+    print("WARNING: The C extension could not be compiled, speedups are not enabled.")
+    run_setup(False)
+"""
+
+TESTS = """\
+import fastdemo
+
+
+def test_double():
+    assert fastdemo.double(21) == 42
+"""
+
+
+def _tree(**changes: str) -> dict[str, bytes]:
+    files = {
+        "setup.py": SETUP,
+        "fastdemo/__init__.py": INIT,
+        "fastdemo/_speedups.c": '#include "factor.h"\n' + SPEEDUPS_C,
+        "fastdemo/factor.h": "#define FACTOR 2\n",
+        "tests/test_double.py": TESTS,
+    }
+    return {path: text.encode() for path, text in {**files, **changes}.items()}
+
+
+@pytest.fixture
+def executor() -> Iterator[LocalExecutor]:
+    with tempfile.TemporaryDirectory(prefix="trellis-extensions-") as d:
+        os.chmod(d, 0o755)
+        with LocalExecutor(Path(d), workers=1) as local:
+            yield local
+
+
+def _job(executor: LocalExecutor, repo: GitRepo, files: dict[str, bytes], job_id: str) -> JobOutcome:
+    tree = repo.commit(files)
+    request = JobRequest(
+        job_id, str(repo.path), tree, kind="pytest", pytest_args=("-q", "tests"), limits=LIMITS, tests=TestPlan()
+    )
+    return submit_tests(executor, request).result(timeout=300)
+
+
+def _first_line(outcome: JobOutcome) -> str:
+    return outcome.output.decode(errors="replace").splitlines()[0]
+
+
+def test_a_fault_in_code_only_the_extension_runs_fails_the_job(executor: LocalExecutor, tmp_path: Path) -> None:
+    """``pip install -e .`` builds the extension, so the project's tests run the branch taken only with it; without
+    the build, every test passed on the fallback and a fault there was never verified."""
+    repo = GitRepo(tmp_path / "repo")
+    faulty = INIT.replace("return c_double(x)  #", "return c_double(x) + 1  #")
+    fault = _job(executor, repo, _tree(**{"fastdemo/__init__.py": faulty}), "fault")
+    assert fault.status == "failed" and [t.outcome for t in fault.tests] == ["failed"], fault.output.decode()[-3000:]
+    clean = _job(executor, repo, _tree(), "clean")
+    assert clean.status == "passed", clean.output.decode()[-3000:]
+    assert _first_line(clean).startswith("trellis: compiled extensions"), clean.output.decode()[:2000]
+
+
+def test_an_unchanged_extension_is_copied_not_rebuilt_and_a_changed_source_rebuilds(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """The built module is kept by the digest of its inputs: the next job with the same sources gets a copy (its
+    workspace was reset to the tree in between), a change to a header builds again, and the tests run the new one."""
+    repo = GitRepo(tmp_path / "repo")
+    first = _job(executor, repo, _tree(), "first")
+    assert first.status == "passed" and "compiled extensions built" in _first_line(first)
+    # Another Python file changes: the extension's inputs do not.
+    again = _job(executor, repo, _tree(**{"tests/test_more.py": "def test_more():\n    pass\n"}), "again")
+    assert again.status == "passed", again.output.decode()[-3000:]
+    assert _first_line(again).startswith("trellis: compiled extensions from the cache"), _first_line(again)
+    assert _first_line(again).split(": ")[-1] == _first_line(first).split(": ")[-1]  # the same module file
+    changed = _job(executor, repo, _tree(**{"fastdemo/factor.h": "#define FACTOR 3\n"}), "changed")
+    assert "compiled extensions built" in _first_line(changed), _first_line(changed)
+    assert changed.status == "failed" and "63" in changed.tests[0].message, changed.output.decode()[-3000:]
+
+
+def test_a_build_that_fails_is_the_projects_install_failing(executor: LocalExecutor, tmp_path: Path) -> None:
+    """A broken source: a plain ``setup(ext_modules=...)`` exits non-zero, as its ``pip install -e .`` fails, so the
+    job fails as an error (exit 3, no test run) with the build's output; a setup.py that retries without the
+    extension (simplejson's) exits 0, and its tests run without it, the summary saying so."""
+    broken = {"fastdemo/factor.h": "#define FACTOR 2 +\n"}
+    repo = GitRepo(tmp_path / "repo")
+    fatal = _job(executor, repo, _tree(**broken), "fatal")
+    assert (fatal.status, fatal.exit_code, fatal.tests) == ("failed", 3, ()), fatal.output.decode()[-3000:]
+    assert "compiled extensions did not build" in fatal.summary and "error" in fatal.output.decode()
+    other = GitRepo(tmp_path / "other")
+    fallback = _job(executor, other, _tree(**broken, **{"setup.py": SETUP_FALLING_BACK}), "fallback")
+    assert fallback.status == "passed" and [t.outcome for t in fallback.tests] == ["passed"]
+    assert "compiled extensions not built" in fallback.summary and "ran without them" in fallback.summary
+    assert b"speedups are not enabled" in fallback.output
