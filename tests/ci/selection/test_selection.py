@@ -1015,6 +1015,17 @@ def test_a_compiled_extensions_source_runs_everything_and_says_it_is_not_built(p
     assert "compiled extension" in selection.reason and "does not build" in selection.reason, selection.reason
 
 
+@pytest.mark.parametrize("path", ["app/_speedups.c", "app/_speedups_scan.h"])
+def test_a_compiled_extensions_source_the_project_declares_runs_everything_with_it_rebuilt(path: str) -> None:
+    """A project declaring the extension to setuptools (simplejson's ``Extension("simplejson._speedups", ...)``) has
+    it built in every job: its sources' change runs every test with the rebuilt extension, and the reason says so."""
+    setup = 'from setuptools import Extension, setup\nsetup(name="app", ext_modules=[Extension("app._speedups", [])])\n'
+    selection = build({**APP, "setup.py": setup}).select([ChangedPath(path)])
+    assert selection.run_all and selection.rule == "data-file"
+    assert "which every job builds (app._speedups)" in selection.reason, selection.reason
+    assert "rebuilt extension" in selection.reason and "does not build" not in selection.reason
+
+
 def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -> None:
     assert (
         selected(APP, ChangedPath("app/data.json"), ChangedPath("assets/logo.png"), inert=("app/*.json", "assets/**"))

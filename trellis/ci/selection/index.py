@@ -788,6 +788,12 @@ class TestIndex:
                 if old_index is not None:
                     old_index._mark_naming(path, old_nodes)
                 return None
+            if posixpath.splitext(path)[1] in _EXTENSION_SOURCES and self.config.extensions:
+                built = ", ".join(n for n in self.config.extensions if n != "*") or "the project's"
+                return (
+                    f"{path} changed: a source of a compiled extension, which every job builds ({built}): every "
+                    "test runs with the rebuilt extension (which tests load it is not analysed)"
+                ), "data-file"
             if posixpath.splitext(path)[1] in _EXTENSION_SOURCES:
                 return (
                     f"{path} changed: a source of a compiled extension, which the stage does not build: its tests "
@@ -1233,8 +1239,9 @@ _READS_TEXT = ", and reads docstrings or source text"
 _READS_LINES = ", and reads line numbers"
 
 
-# Sources of compiled extension modules (C, C++, Cython): a job never builds them (environments install wheels, the
-# project is installed by reading its packaging, never by running its build), so its tests run without them.
+# Sources of compiled extension modules (C, C++, Cython): a job builds them only where the project declares them to
+# setuptools (``PytestConfig.extensions``); otherwise (no declaration a job reads, another build backend) its tests run
+# without them.
 _EXTENSION_SOURCES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".pyx", ".pxd", ".pxi"})
 
 
@@ -1306,6 +1313,8 @@ def _installed(config: PytestConfig, files: Mapping[str, bytes]) -> PytestConfig
         config = replace(config, entry_points=tuple(dict.fromkeys((g, n) for g, n in named if n)))
     if project is None:
         return config
+    if project.extensions:
+        config = replace(config, extensions=project.extensions)
     roots = tuple(r for r in project.roots if r and r not in config.pythonpath)
     plugins = tuple(value.split("[")[0].partition(":")[0].strip() for _, value in project.pytest_plugins())
     if not roots and not plugins:

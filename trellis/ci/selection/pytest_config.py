@@ -83,6 +83,9 @@ class PytestConfig:
     # The installed project's own entry points: (group, what it names: ``app.plugins.toc:TocPlugin``, a module
     # alone for a module); None: the tree declares entry points the analysis cannot read.
     entry_points: tuple[tuple[str, str], ...] | None = ()
+    # The compiled extension modules the installed project declares, which every pytest job builds (see
+    # ``trellis.ci.execution.extensions``): a change to their sources runs with the rebuilt extension.
+    extensions: tuple[str, ...] = ()
 
     def is_test_file(self, path: str) -> bool:
         """Would a plain ``pytest`` run (from the root) collect this file as a test module?"""
