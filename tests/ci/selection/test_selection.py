@@ -1960,6 +1960,41 @@ READS = """
         ("value = getattr(obj, name)\n        return str(value)", False),
         ("value = getattr(obj, name)\n        return locals()", False),
         ("return getattr(obj, name) or None", False),
+        # seen to be an instance of a class that holds no code (a string, a number, an ast node): it may go anywhere
+        (
+            "value = getattr(obj, name)\n        if isinstance(value, str):\n            return value\n        return None",
+            True,
+        ),
+        (
+            "value = getattr(obj, name)\n        if isinstance(value, (str, int)) and value:\n            return [value]",
+            True,
+        ),
+        ("value = getattr(obj, name)\n        return value if isinstance(value, str) else None", True),
+        ("value = getattr(obj, name)\n        return isinstance(value, bytes) and value.upper()", True),
+        (
+            "value = getattr(obj, name)\n        for item in value:\n            if isinstance(item, str):\n"
+            "                return item",
+            True,
+        ),
+        ("value = getattr(obj, name)\n        for item in value:\n            return item", False),
+        ("value = getattr(obj, name)\n        if isinstance(value, list):\n            return value", False),
+        ("value = getattr(obj, name)\n        if isinstance(value, (str, list)):\n            return value", False),
+        ("value = getattr(obj, name)\n        if not isinstance(value, str):\n            return value", False),
+        ("value = getattr(obj, name)\n        if isinstance(value, str) or name:\n            return value", False),
+        (
+            "value = getattr(obj, name)\n        if isinstance(value, str):\n            pass\n        else:\n"
+            "            return value",
+            False,
+        ),
+        (
+            "value = getattr(obj, name)\n        if isinstance(value, str):\n            value = getattr(obj, name)\n"
+            "            return value",
+            False,
+        ),
+        (
+            "str = list\n        value = getattr(obj, name)\n        if isinstance(value, str):\n            return value",
+            False,
+        ),
     ],
 )
 def test_a_value_read_under_a_computed_name_that_stays_put_reaches_only_what_reading_runs(
@@ -1978,6 +2013,68 @@ def test_a_value_read_under_a_computed_name_that_stays_put_reaches_only_what_rea
     unrelated = selected(files, body("app/util.py", "app.util.unused"))
     assert ("tests/test_reads.py::test_look" not in unrelated) is stays, code
     assert "tests/test_reads.py::test_look" in selected(files, body("app/reads.py", "app.reads.Box.doubled"))
+
+
+def test_the_ast_nodes_a_walker_reads_under_their_field_names_reach_no_test_of_another_file() -> None:
+    """pyflakes' ``iter_child_nodes`` yields ``getattr(node, name)`` for every field of an AST node, but only what
+    ``isinstance(field, ast.AST)`` holds for (items of lists likewise): no function of the tree leaves it, so a
+    change to a test method reaches the tests of its own file only, not every test walking a tree."""
+    walker = """
+        import ast
+
+        def iter_child_nodes(node):
+            for name in node.__class__._fields:
+                field = getattr(node, name, None)
+                if isinstance(field, ast.AST):
+                    yield field
+                elif isinstance(field, list):
+                    for item in field:
+                        if isinstance(item, ast.AST):
+                            yield item
+
+        def count(source):
+            return sum(1 for _ in iter_child_nodes(ast.parse(source)))
+    """
+    first = """
+        import unittest
+
+        from app.walker import count
+
+        SOURCE = "z = 3"
+
+        class TestFirst(unittest.TestCase):
+            def test_one(self):
+                assert count("x = 1") == 1
+
+            def test_two(self):
+                assert count("y = 2") == 1
+    """
+    second = """
+        from app.walker import count
+        from tests.test_first import SOURCE
+
+        def test_three():
+            assert count(SOURCE) == 1
+    """
+    files = {
+        **APP,
+        "tests/__init__.py": "",
+        "app/walker.py": walker,
+        "tests/test_first.py": first,
+        "tests/test_second.py": second,
+    }
+    assert selected(files, body("tests/test_first.py", "tests.test_first.TestFirst.test_two")) == {
+        "tests/test_first.py::TestFirst::test_two"
+    }
+    assert selected(files, body("app/walker.py", "app.walker.iter_child_nodes")) == {
+        "tests/test_first.py::TestFirst::test_one",
+        "tests/test_first.py::TestFirst::test_two",
+        "tests/test_second.py::test_three",
+    }
+    escaping = files | {"app/walker.py": dedent(walker).replace("if isinstance(field, ast.AST):", "if field:")}
+    assert "tests/test_second.py::test_three" in selected(
+        escaping, body("tests/test_first.py", "tests.test_first.TestFirst.test_two")
+    )
 
 
 def test_an_isinstance_hook_of_the_tree_may_call_what_a_computed_read_returned() -> None:

@@ -145,6 +145,14 @@ _UNBOUND_ATTR_CALLS = {
     for owner in ("object", "type")
     for verb, suffix in (("get", "ibute"), ("set", ""), ("del", ""))
 }
+# Classes whose instances hold no code of the tree: no function, class, method or module is one (nor a subclass of
+# the tree: its code is a dunder or a method, reached with the class or read by name), and what one holds it holds
+# under attribute names only (no items: not a container, not a wrapper calling what it wraps). A value read under a
+# computed name and seen to be one may go anywhere (``if isinstance(field, ast.AST): yield field``, pyflakes'
+# ``iter_child_nodes``): :meth:`_Extractor.narrowed`.
+_CODE_FREE = frozenset({"str", "bytes", "int", "float", "complex", "bool"}) | frozenset(
+    f"ast.{name}" for name, value in vars(ast).items() if isinstance(value, type) and issubclass(value, ast.AST)
+)
 # Calls that look at an object without letting it go anywhere that may call it (the dunders they call are
 # reached with the object's class).
 _LOOKING = frozenset(
@@ -2275,6 +2283,12 @@ class _Extractor:
             parent = parents.get(id(expr))
             if parent is None or parent is expr:
                 return False
+            if isinstance(expr, ast.Name) and self.narrowed(expr, parents):
+                return True  # whatever it goes on to: an instance of a class that holds no code (below)
+            if isinstance(parent, (ast.For, ast.AsyncFor)) and expr is parent.iter:
+                # for item in value: iterating runs the value's own dunders (reached with its class); the items
+                # are values again, and stay put when the loop's variable does.
+                return isinstance(parent.target, ast.Name) and kept(parent.target.id)
             if isinstance(parent, ast.Call):
                 if expr is parent.func:
                     return False
@@ -2324,6 +2338,55 @@ class _Extractor:
             if quiet is not None:
                 self.quiet_namespaces[id(space)] = quiet
         return {id(call) for call in reads if stays(call)}
+
+    def narrowed(self, name: ast.Name, parents: Mapping[int, ast.AST]) -> bool:
+        """Is ``name`` read where ``isinstance(name, K)`` held and the name was not bound since, ``K`` a class whose
+        instances hold no code of the tree (:data:`_CODE_FREE`)? In the body of an ``if`` (or the value of a
+        conditional expression, an operand after it in an ``and``) testing it: such a value may go anywhere — it is
+        no function, class, method or module, and what it holds it holds under attribute names, which whoever
+        reads them reads by name (or under a computed name: a read of its own)."""
+        child: ast.AST = name
+        node = parents.get(id(name))
+        while node is not None and node is not child:
+            if isinstance(node, ast.If) and any(child is s for s in node.body):
+                if self.narrows(node.test, name.id) and not _binds(node.body, name.id):
+                    return True
+            elif isinstance(node, ast.IfExp) and child is node.body:
+                if self.narrows(node.test, name.id) and not _binds([node.body], name.id):
+                    return True
+            elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+                before = node.values[: next(i for i, v in enumerate(node.values) if v is child)]
+                if any(self.narrows(v, name.id) for v in before) and not _binds([child, *before], name.id):
+                    return True
+            child, node = node, parents.get(id(node))
+        return False
+
+    def narrows(self, test: ast.expr, name: str) -> bool:
+        """Does ``test`` hold only when ``name`` is an instance of classes of :data:`_CODE_FREE`?"""
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+            return any(self.narrows(v, name) for v in test.values)
+        if not (
+            isinstance(test, ast.Call)
+            and len(test.args) == 2
+            and not test.keywords
+            and isinstance(test.args[0], ast.Name)
+            and test.args[0].id == name
+            and self.call_name(test.func) == "isinstance"
+        ):
+            return False
+        kinds = test.args[1]
+        classes = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+        return bool(classes) and all(self.code_free(k) for k in classes)
+
+    def code_free(self, kind: ast.expr) -> bool:
+        """Is ``kind`` the standard library's class of :data:`_CODE_FREE` (not a name the file binds otherwise)?"""
+        dotted = _dotted(kind)
+        if dotted is None or self.call_name(kind) not in _CODE_FREE:
+            return False
+        for frame in self.visible_frames():
+            if dotted[0] in frame.bound:
+                return len(dotted) > 1 and len(set(frame.imports.get(dotted[0], ()))) == 1
+        return len(dotted) == 1
 
     def set_dynamic(self, why: str) -> None:
         if not self.acc.dynamic:
@@ -3307,6 +3370,22 @@ def _read_blocks(tree: ast.Module) -> set[int]:
             else:
                 stack.append((child, block))
     return found
+
+
+def _binds(nodes: Iterable[ast.AST], name: str) -> bool:
+    """Does code of ``nodes`` bind or delete ``name`` (an assignment, a loop's or a ``with``'s target, ``except ...
+    as``, a pattern's capture, an import)?"""
+    for node in nodes:
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name) and inner.id == name and not isinstance(inner.ctx, ast.Load):
+                return True
+            if isinstance(inner, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and inner.name == name:
+                return True
+            if isinstance(inner, ast.MatchMapping) and inner.rest == name:
+                return True
+            if isinstance(inner, ast.alias) and (inner.asname or inner.name.partition(".")[0]) == name:
+                return True
+    return False
 
 
 def _literal(node: ast.AST) -> bool:
