@@ -701,3 +701,28 @@ def test_a_test_storing_state_runs_before_the_tests_of_its_file_in_one_process(c
     failed = {t.test_id for t in job.tests if t.verdict is ci.Verdict.FAILED}
     assert failed == {f"tests/test_state.py::Test3_Fast::test_{k}" for k in range(8)}, job.output
     assert reply.run.verdict is ci.Verdict.FAILED
+
+
+def test_code_only_a_compiled_extension_runs_is_verified_with_it_built(client: Client) -> None:
+    # simplejson's shape: a module imports its C extension optionally and takes a branch only with it. The project's
+    # command (pip install -e . + pytest) builds it, so a fault in that branch fails it; so must the stage's verdict.
+    from tests.ci.execution.test_extensions import INIT, _tree
+
+    files = {**_tree(), "trellis.toml": PIPELINE}
+    client.create_repository("speedups")
+    seed = client.commit("speedups", "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    faulty = INIT.replace("return c_double(x)  #", "return c_double(x) + 1  #").encode()
+    reply = client.commit(
+        "speedups",
+        "main",
+        {"fastdemo/__init__.py": faulty},
+        "fault in the branch only the extension takes",
+        expected_head=seed.commit.commit_id,
+        wait_for_verdict=True,
+    )
+    assert reply.run is not None and reply.run.verdict is ci.Verdict.FAILED, _tests_job(reply.run).output
+    job = _tests_job(reply.run)
+    assert [t.verdict for t in job.tests] == [ci.Verdict.FAILED]
+    assert job.output.startswith(b"trellis: compiled extensions from the cache"), job.output
+    assert _tests_job(seed.run).output.startswith(b"trellis: compiled extensions built"), _tests_job(seed.run).output
