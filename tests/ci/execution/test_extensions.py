@@ -181,3 +181,32 @@ def test_a_build_that_fails_is_the_projects_install_failing(executor: LocalExecu
     assert fallback.status == "passed" and [t.outcome for t in fallback.tests] == ["passed"]
     assert "compiled extensions not built" in fallback.summary and "ran without them" in fallback.summary
     assert b"speedups are not enabled" in fallback.output
+
+
+def test_a_test_crashing_the_interpreter_fails_by_name_and_the_rest_still_runs(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """C code can kill the process (simplejson's 4.2 extension segfaulted under 4.3's tests): the test that was
+    running fails by name, as pytest-xdist reports a crashed worker's test, and the tests after it run again
+    in a new process instead of never running (a fault among them went unseen, the job only an error)."""
+    crash = SPEEDUPS_C.replace("long x = PyLong_AsLong(arg);", "long x = PyLong_AsLong(arg);\n    if (x < 0) abort();")
+    tests = TESTS + "\n\ndef test_crash():\n    fastdemo.double(-1)\n\n\ndef test_zz_after():\n    assert False\n"
+    repo = GitRepo(tmp_path / "repo")
+    outcome = _job(
+        executor,
+        repo,
+        _tree(
+            **{
+                "fastdemo/_speedups.c": '#include <stdlib.h>\n#include "factor.h"\n' + crash,
+                "tests/test_double.py": tests,
+            }
+        ),
+        "crash",
+    )
+    found = {t.nodeid.rpartition("::")[2]: (t.outcome, t.message[:60]) for t in outcome.tests}
+    assert found == {
+        "test_double": ("passed", ""),
+        "test_crash": ("failed", "crashed the interpreter (SIGABRT); the rest of its shard ran"),
+        "test_zz_after": ("failed", found["test_zz_after"][1]),
+    }, outcome.output.decode()[-3000:]
+    assert outcome.status == "failed" and outcome.exit_code == 1

@@ -1012,6 +1012,9 @@ class TrellisJob:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        # Which test was running when the process died (a compiled extension's segfault): the engine fails it
+        # and runs the rest of the shard again, as for a test the watchdog had to kill.
+        self.write({"running": item.nodeid, "index": self.index.get(item.nodeid, -1)})
         timeout = self.timeout_of(item.nodeid)
         armed = timeout > 0 and threading.current_thread() is threading.main_thread()
         if armed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 import threading
@@ -14,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ..sandbox import TMPDIR_NAME, Launcher, default_path, make_tmpdir, run_sandboxed
+from ..sandbox import TMPDIR_NAME, Launcher, SandboxResult, default_path, make_tmpdir, run_sandboxed
 from .bytecode import PASS_HOOK_OPTION, pytest_reads
 from .environments import ensure_environment, pytest_plugins, pytest_version, python_of
 from .extensions import ExtensionBuild, build_extensions
 from .jobs import JobOutcome, JobRequest, TestOutcome, TestPlan, TestResult, summarize
 from .project_install import scm_version, workspace_project, write_install
 from .pytest_job import PYTEST_ENV, parse_junit, pytest_argv, read_report
+from .shards import HARD_EXIT
 from .tool_caches import CacheStore
 from .workspace import TreeSource, WorkspacePool
 
@@ -220,10 +222,17 @@ def _run_pytest(
     finally:
         if streaming is not None:
             streaming(None)
-    collected, digest, tests, evals = read_stream(read_report(stream) or b"")
+    data = read_report(stream) or b""
+    collected, digest, tests, evals = read_stream(data)
     if collected < 0:  # the plugin never ran (pytest failed to start): what junit says, if anything
-        data = read_report(report)
-        tests = parse_junit(data) if data else ()
+        junit = read_report(report)
+        tests = parse_junit(junit) if junit else ()
+    crashed = _crashed(result, data, tests)
+    if crashed is not None:
+        # A test killed the interpreter (a compiled extension's segfault, an abort): it fails, by name, as under
+        # pytest-xdist, and the rest of the shard runs again without the tests done (as after the watchdog).
+        tests = (*tests, crashed)
+        result = replace(result, exit_code=HARD_EXIT)
     outcome = JobOutcome.from_sandbox(
         request.job_id,
         result,
@@ -239,6 +248,30 @@ def _run_pytest(
         return outcome
     note = built.note()
     return replace(outcome, output=built.log() + outcome.output, notes=(f"compiled extensions {note}",) if note else ())
+
+
+def _crashed(result: SandboxResult, data: bytes, tests: tuple[TestOutcome, ...]) -> TestOutcome | None:
+    """The test that was running when a signal ended the job's process (not one of our limits: those kill the
+    job), as a failed test; None when the process was not ended so or no test had started without ending."""
+    code = result.exit_code
+    if result.status != "failed" or code is None or code >= 0:
+        return None
+    running: tuple[str, int] | None = None
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("running"), str):
+            running = (record["running"], int(record.get("index", -1)))
+    if running is None or any(t.nodeid == running[0] for t in tests):
+        return None
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    message = f"crashed the interpreter ({name}); the rest of its shard ran again without it"
+    return TestOutcome(running[0], "failed", 0.0, message, running[1])
 
 
 def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...], tuple[str, ...]]:
