@@ -1015,15 +1015,64 @@ def test_a_compiled_extensions_source_runs_everything_and_says_it_is_not_built(p
     assert "compiled extension" in selection.reason and "does not build" in selection.reason, selection.reason
 
 
-@pytest.mark.parametrize("path", ["app/_speedups.c", "app/_speedups_scan.h"])
-def test_a_compiled_extensions_source_the_project_declares_runs_everything_with_it_rebuilt(path: str) -> None:
+SPEEDUPS: dict[str, str] = {
+    "setup.py": """
+        from setuptools import Extension, setup
+        setup(name="fast", ext_modules=[Extension("fast._speedups", ["fast/_speedups.c"])])
+    """,
+    "fast/__init__.py": "",
+    "fast/encoder.py": """
+        def _import_speedups():
+            try:
+                from . import _speedups
+                return _speedups.encode
+            except ImportError:
+                return None
+
+        c_encode = _import_speedups()
+
+        def encode(x):
+            return c_encode(x) if c_encode is not None else str(x)
+    """,
+    "fast/scanner.py": """
+        try:
+            from fast._speedups import scan as c_scan
+        except ImportError:
+            c_scan = None
+    """,
+    "fast/util.py": "def plain():\n    return 1\n",
+    "tests/test_encoder.py": "from fast.encoder import encode\n\n\ndef test_encode():\n    assert encode(1) == '1'\n",
+    "tests/test_scanner.py": "import fast.scanner\n\n\ndef test_scan():\n    assert fast.scanner\n",
+    "tests/test_util.py": "from fast.util import plain\n\n\ndef test_plain():\n    assert plain() == 1\n",
+}
+
+
+@pytest.mark.parametrize("path", ["fast/_speedups.c", "fast/_speedups_scan.h"])
+def test_a_compiled_extensions_source_the_project_declares_runs_the_tests_importing_it(path: str) -> None:
     """A project declaring the extension to setuptools (simplejson's ``Extension("simplejson._speedups", ...)``) has
-    it built in every job: its sources' change runs every test with the rebuilt extension, and the reason says so."""
-    setup = 'from setuptools import Extension, setup\nsetup(name="app", ext_modules=[Extension("app._speedups", [])])\n'
-    selection = build({**APP, "setup.py": setup}).select([ChangedPath(path)])
+    it built in every job, so a change to its C sources (or any header: which extension includes it is not read)
+    runs the tests reaching code that imports it, by any spelling (``from . import _speedups`` in a function,
+    ``from fast._speedups import scan``), with the rebuilt extension — not every test."""
+    assert selected(SPEEDUPS, ChangedPath(path)) == {
+        "tests/test_encoder.py::test_encode",
+        "tests/test_scanner.py::test_scan",
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"setup.py": "from setuptools import setup\nsetup(name='fast', ext_modules=cythonize('fast/*.pyx'))\n"},
+        {"fast/encoder.py": "", "fast/scanner.py": ""},
+    ],
+    ids=["no-literal-name", "no-constant-import"],
+)
+def test_a_compiled_extensions_source_runs_everything_when_its_importers_cannot_be_told(change: dict[str, str]) -> None:
+    """An extension of no literal name (``cythonize(...)``), or one no code imports by a constant name (imported
+    some other way, which selection would miss): every test runs, with the rebuilt extension, and says so."""
+    selection = build({**SPEEDUPS, **change}).select([ChangedPath("fast/_speedups.c")])
     assert selection.run_all and selection.rule == "data-file"
-    assert "which every job builds (app._speedups)" in selection.reason, selection.reason
-    assert "rebuilt extension" in selection.reason and "does not build" not in selection.reason
+    assert "which every job builds" in selection.reason and "rebuilt extension" in selection.reason, selection.reason
 
 
 def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -> None:

@@ -789,10 +789,25 @@ class TestIndex:
                     old_index._mark_naming(path, old_nodes)
                 return None
             if posixpath.splitext(path)[1] in _EXTENSION_SOURCES and self.config.extensions:
+                # Every job builds the extensions: the changed C code runs only through the code importing one
+                # of them (a header or a source may belong to any, and one's C code may import another's).
+                found = self._extension_importers()
+                old_found = old_index._extension_importers() if old_index is not None else set()
+                if found is not None and old_found is not None:
+                    built = ", ".join(self.config.extensions)
+                    marks = [(self, new_nodes, found)]
+                    if old_index is not None:
+                        marks.append((old_index, old_nodes, old_found))
+                    for index, nodes, importers in marks:
+                        for importer in importers:
+                            label = f"{index._display(importer)} (imports {built}, rebuilt from {path})"
+                            nodes.setdefault(importer, label)
+                    return None
                 built = ", ".join(n for n in self.config.extensions if n != "*") or "the project's"
                 return (
                     f"{path} changed: a source of a compiled extension, which every job builds ({built}): every "
-                    "test runs with the rebuilt extension (which tests load it is not analysed)"
+                    "test runs with the rebuilt extension (an extension of no literal name, or no code importing "
+                    "one by a constant name)"
                 ), "data-file"
             if posixpath.splitext(path)[1] in _EXTENSION_SOURCES:
                 return (
@@ -1092,6 +1107,42 @@ class TestIndex:
     def _scope(self, path: str, local: str) -> Scope | None:
         facts = self._graph.facts.get(path)
         return facts.scope(local) if facts is not None else None
+
+    def _extension_importers(self) -> set[int] | None:
+        """The nodes whose imports may load one of the project's compiled extensions (``from . import _speedups``,
+        ``import simplejson._speedups``, ``from ._speedups import make_encoder``; a computed import of the
+        package's modules too), or None when that cannot be told: an extension of no literal name, or none
+        imported by a constant name (imported some other way, all would be missed)."""
+        graph = self._graph
+        if not self.config.extensions or "*" in self.config.extensions:
+            return None
+        keys = {
+            "/".join(p for p in (root, name.replace(".", "/")) if p)
+            for root in graph.roots
+            for name in self.config.extensions
+        }
+        found: set[int] = set()
+        constant = False
+        for path, facts in graph.facts.items():
+            for scope in facts.scopes:
+                for ref in scope.refs.imports:
+                    rel = ref.module.replace(".", "/")
+                    if ref.module == "*":
+                        hit = True  # a computed name: any module (of the package), an extension too
+                    elif ref.level == 0:
+                        named = {f"{root}/{rel}".strip("/") for root in graph.roots}
+                        hit = bool(keys & {*named, *(f"{k}/{ref.name}" for k in named if ref.name)})
+                        constant = constant or hit
+                    else:
+                        base = posixpath.dirname(path)
+                        for _ in range(ref.level - 1):
+                            base = posixpath.dirname(base)
+                        key = "/".join(p for p in (base, rel) if p)
+                        hit = key in keys or (bool(ref.name) and f"{key}/{ref.name}".strip("/") in keys)
+                        constant = constant or hit
+                    if hit:
+                        found.add(graph.node_of[(path, scope.qualname)])
+        return found if constant else None
 
     def _mark(self, path: str, local: str, how: str, nodes: dict[int, str], what: str) -> None:
         """Add the nodes a change to ``local`` in ``path`` affects to ``nodes`` (node -> description).
