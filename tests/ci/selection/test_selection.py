@@ -772,6 +772,56 @@ def test_decorators_and_defaults_run_at_definition_time() -> None:
     assert selected(files, body("app/handlers.py", "app.handlers.plain")) == set()
 
 
+@pytest.mark.parametrize(
+    ("harness", "inert"),
+    [
+        ("import unittest\n\nskipIf = unittest.skipIf\n", True),
+        ("from unittest import skipIf\n", True),
+        ("import unittest as ut\n\nif ut:\n    skipIf = ut.skipIf\nelse:\n    skipIf = ut.skipUnless\n", True),
+        ("from tests import marks\n\nskipIf = marks.skipIf\n", False),
+        ("import unittest\n\nskipIf = unittest.skipIf\nskipIf = print\n", False),
+        ("import unittest\n\ndef skipIf(*args):\n    return unittest.skipIf(*args)\n", False),
+    ],
+)
+def test_a_decorator_a_helper_module_binds_to_an_inert_one_runs_nothing_at_definition_time(
+    harness: str, inert: bool
+) -> None:
+    """pyflakes' test modules import ``skipIf`` from their harness (``skipIf = unittest.skipIf``): adding or
+    removing it on a test method changes that test only, not every test importing the module (its doctest
+    variants import another test module's constants); a name the harness binds to code of the tree, or to
+    anything else, may register the function."""
+
+    def tree(decorator: str) -> dict[str, str]:
+        first = f"""
+            import sys
+
+            from tests.harness import skipIf
+
+            SOURCE = "x = 1"
+
+            class TestFirst:
+                {decorator}
+                def test_two(self):
+                    assert SOURCE
+        """
+        second = "from tests.test_first import SOURCE\n\ndef test_three():\n    assert SOURCE\n"
+        marks = "def skipIf(*args):\n    return lambda f: f\n"
+        return {
+            **APP,
+            "tests/__init__.py": "",
+            "tests/harness.py": harness,
+            "tests/marks.py": marks,
+            "tests/test_first.py": first,
+            "tests/test_second.py": second,
+        }
+
+    old, new = tree('@skipIf(sys.version_info < (3, 11), "new")'), tree("")
+    change = ChangedEntity("tests/test_first.py", "tests.test_first.TestFirst.test_two")
+    picked = selected(new, change, old=old)
+    assert "tests/test_first.py::TestFirst::test_two" in picked
+    assert ("tests/test_second.py::test_three" not in picked) is inert, harness
+
+
 def test_a_change_to_what_runs_at_definition_time_selects_every_importer() -> None:
     old = {**APP, "app/util.py": "def slug(text, sep='-'):\n    return text.lower()\n\ndef unused():\n    return 1\n"}
     new = {**APP, "app/util.py": "def slug(text, sep=print):\n    return text.lower()\n\ndef unused():\n    return 1\n"}

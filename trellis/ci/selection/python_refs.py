@@ -322,7 +322,9 @@ class Scope:
     (a decorator that is not known to be inert, a call in a default or in a
     class body, a keyword, a named value bound by a statement that is not a
     plain binding); for a class, what its bases and plain bindings run is
-    :meth:`trellis.ci.selection.ref_graph.Graph.def_effects`'s. ``def_raises``: running the definition
+    :meth:`trellis.ci.selection.ref_graph.Graph.def_effects`'s. ``decorated_by`` (functions): when the only
+    effects are decorators named by dotted names not known here, each one's readings, for the graph to
+    resolve through the tree's imports and aliases to a decorator known to be inert. ``def_raises``: running the definition
     evaluates something that may raise (a decorator, a default or annotation that is not a constant or a
     built-in name, a base of the tree, a class body statement other than a definition or a constant), which
     would fail the module's import. ``inert_call`` (functions): calling it only computes a value from its
@@ -363,6 +365,7 @@ class Scope:
     refs: NodeRefs
     def_hash: str = ""
     def_effects: bool = False
+    decorated_by: tuple[tuple[Chain, ...], ...] = ()
     def_raises: bool = False
     inert_call: bool = False
     bases: tuple[tuple[Chain, ...], ...] = ()
@@ -1261,6 +1264,19 @@ class _Extractor:
         fixture, fixture_named, autouse = _fixture_decorator(node, decorators)
         evaluated = [*defaults, *([] if self.future_annotations else annotations)]
         def_effects = escapes or any(_has_call(e) for e in evaluated)
+        # Decorators not known here but perhaps another module's name for one that is (pyflakes' test modules
+        # import ``skipIf`` from their harness, which binds ``skipIf = unittest.skipIf``): the graph resolves them.
+        decorated_by: list[tuple[Chain, ...]] = []
+        for dec, name in zip(node.decorator_list, decorators, strict=True):
+            dotted = _dotted(dec.func if isinstance(dec, ast.Call) else dec)
+            if not inert_decorator(name) and dotted is not None:
+                decorated_by.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
+        if (
+            not escapes
+            or any(_has_call(e) for e in evaluated)
+            or len(decorated_by) != sum(not inert_decorator(d) for d in decorators)
+        ):
+            decorated_by = []
         def_hash = _hash(type(node).__name__, node.name, self.header(node))
         # The body is a node of its own.
         frame = _Frame("function", qualname)
@@ -1311,6 +1327,7 @@ class _Extractor:
                 refs=acc.freeze(),
                 def_hash=def_hash,
                 def_effects=def_effects,
+                decorated_by=tuple(decorated_by),
                 def_raises=bool(node.decorator_list) or not all(map(self.cannot_raise, evaluated)),
                 inert_call=not node.decorator_list and not in_class and self.computes_only(node.body),
                 is_async=isinstance(node, ast.AsyncFunctionDef),

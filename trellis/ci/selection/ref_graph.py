@@ -70,6 +70,7 @@ from .python_calls import (
     OBSERVED_LOADS,
     PICKLE_SAFE_GLOBALS,
     compat_global,
+    inert_decorator,
 )
 from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
@@ -941,7 +942,64 @@ class Graph:
         handing the new class to other code (:meth:`hands_out`: a base's ``__init_subclass__`` or metaclass, an
         outside base's, a ``__set_name__`` of a value its body binds)."""
         scope = self.node_scope[node]
+        if scope.def_effects and self.inert_decorated(node):
+            return False
         return scope.def_effects or (scope.kind == "class" and self.hands_out(node))
+
+    def inert_decorated(self, node: int) -> bool:
+        """Are the decorators that made ``node``'s definition do more than bind its name (``Scope.decorated_by``)
+        each bound, through the tree's imports and aliases, to a decorator known to be inert (a helper module's
+        ``skipIf = unittest.skipIf``, ``from unittest import skip`` imported from it)? Then running the
+        definition binds its name and hands the function to no code."""
+        scope = self.node_scope[node]
+        if not scope.decorated_by:
+            return False
+        path = self.node_path[node]
+        for chains in scope.decorated_by:
+            names = [self.outside_names(path, chain) for chain in chains]
+            if not chains or not all(n is not None and all(map(inert_decorator, n)) for n in names):
+                return False
+        return True
+
+    def outside_names(self, path: str, chain: Chain, depth: int = 0) -> frozenset[str] | None:
+        """The dotted names outside the tree that a reference of ``path`` may be bound to, through imports of the
+        tree's modules and module-level aliases (``FileFacts.aliases``): None when it may be anything else (a
+        definition or another value of the tree, a module of the tree, a star import's name, a local)."""
+        if depth > 8:
+            return None
+        if chain.kind == "import":
+            assert chain.spec is not None
+            return self._import_outside(path, chain.spec, chain.attrs, depth)
+        if chain.kind != "global":
+            return None
+        facts = self.facts.get(path)
+        if facts is None or facts.star_imports or chain.root in facts.defs:
+            return None
+        refs = facts.bindings.get(chain.root, ())
+        aliased = facts.aliases.get(chain.root)
+        if refs and aliased is None and chain.root not in facts.values:
+            found = [self._import_outside(path, ref, chain.attrs, depth) for ref in refs]
+        elif aliased is not None and not refs:
+            found = [
+                self.outside_names(path, Chain("global", parts[0], (*parts[1:], *chain.attrs)), depth + 1)
+                for parts in aliased
+            ]
+        else:
+            return None
+        return _union(found)
+
+    def _import_outside(self, path: str, ref: ImportRef, attrs: tuple[str, ...], depth: int) -> frozenset[str] | None:
+        keys = self.module_keys(path, ref.level, ref.module)
+        if not keys:
+            return None if ref.level else frozenset({".".join([ref.module, *([ref.name] if ref.name else []), *attrs])})
+        name, rest = (ref.name, attrs) if ref.name else (attrs[0] if attrs else "", attrs[1:])
+        found: list[frozenset[str] | None] = []
+        for key in keys:
+            files = self.module_files.get(key, ())
+            if not name or not files or f"{key}/{name}" in self.module_files:
+                return None  # the module itself, or a submodule
+            found.extend(self.outside_names(file, Chain("global", name, rest), depth + 1) for file in files)
+        return _union(found)
 
     def _has_member(self, cls: int, name: str) -> bool:
         return any(member == name for member, _ in self.node_scope[cls].members)
@@ -1266,7 +1324,7 @@ class Graph:
             edges |= self.string_nodes(text)
         for qualname in refs.escapes:
             escaped = self.node_of[(path, qualname)]
-            if escaped not in self.named_fixtures:
+            if escaped not in self.named_fixtures and not self.inert_decorated(escaped):
                 edges.add(escaped)
         if refs.any_attr:
             names.add("*")
@@ -1588,6 +1646,15 @@ class Graph:
                     else:
                         queue.appendleft((there, step))
         return []
+
+
+def _union(found: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
+    out: set[str] = set()
+    for names in found:
+        if names is None:
+            return None
+        out |= names
+    return frozenset(out) if out else None
 
 
 def _parents(path: str) -> list[str]:
