@@ -14,6 +14,7 @@ import pytest
 
 from tests.ci.selection.test_selection import body, dynamic_of, select_change, selected
 from trellis.ci.selection.index import ChangedEntity
+from trellis.ci.selection.python_refs import file_facts
 
 FILES = {
     "app/__init__.py": "from app.ops import double\n",
@@ -91,3 +92,57 @@ def test_testmod_runs_the_examples_of_any_module_and_no_other_code() -> None:
 def test_a_module_spec_only_names_a_module(code: str, dynamic: bool) -> None:
     why = dynamic_of(f"import importlib.machinery\n\n\ndef f(name, loader, module):\n    {code}\n", "f")
     assert bool(why) is dynamic, why
+
+
+LOADER = """
+import sys
+import types
+
+
+class Loader:
+    def create_module(self, spec):
+        return types.ModuleType(spec.name)
+
+    def exec_module(self, module):
+        module.answer = 42
+
+    def load_module(self, name):
+        module = types.ModuleType(name)
+        self.exec_module(module)
+        return module
+
+
+loader = Loader()
+sys.meta_path.append(loader)
+loader.exec_module(sys.modules[__name__])
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "dynamic"),
+    [
+        # The file's own loader class: its exec_module is the tree's code, reached by name (toolz's tlz loader).
+        (LOADER, False),
+        # Inherited: a standard loader's exec_module runs a module's code.
+        (LOADER.replace("    def exec_module(self, module):\n        module.answer = 42\n", ""), True),
+        # The global is bound to something else too.
+        (LOADER + "loader = importlib.machinery.SourceFileLoader('x', 'x.py')\nloader.exec_module(m)\n", True),
+        ("def run(loader, module):\n    loader.exec_module(module)\n", True),  # any loader
+    ],
+)
+def test_a_loader_of_the_files_own_class_runs_its_own_exec_module(code: str, dynamic: bool) -> None:
+    whys = [scope.refs.dynamic for scope in file_facts("m.py", code.encode()).scopes if scope.refs.dynamic]
+    assert bool(whys) is dynamic, whys
+
+
+def test_a_change_to_the_files_own_loader_selects_the_tests_that_import_it() -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/hook.py": LOADER,
+        "app/other.py": "def other():\n    return 1\n",
+        "tests/test_hook.py": "import app.hook\n\n\ndef test_hook():\n    assert app.hook.answer == 42\n",
+        "tests/test_other.py": "from app.other import other\n\n\ndef test_other():\n    assert other() == 1\n",
+    }
+    # Before: the hook's module may run any code, and a change to other() selected every test.
+    assert selected(files, body("app/other.py", "app.other.other")) == {"tests/test_other.py::test_other"}
+    assert selected(files, body("app/hook.py", "app.hook.Loader.exec_module")) == {"tests/test_hook.py::test_hook"}

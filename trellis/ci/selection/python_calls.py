@@ -324,10 +324,13 @@ NAMESPACE_ATTRS = frozenset({"__dict__", "__globals__", "f_globals", "f_locals"}
 
 def reads_namespace(attrs: tuple[str, ...]) -> bool:
     """Does the attribute chain ``attrs`` read a namespace (:data:`NAMESPACE_ATTRS`) other than to write it?"""
-    return any(
-        attr in NAMESPACE_ATTRS and attrs[i + 1 : i + 2] not in (("update",), ("clear",))
-        for i, attr in enumerate(attrs)
-    )
+    return any(attr in NAMESPACE_ATTRS and not writes_namespace(attrs, i) for i, attr in enumerate(attrs))
+
+
+def writes_namespace(attrs: tuple[str, ...], position: int) -> bool:
+    """Is ``attrs[position]`` a namespace only written (``x.__dict__.update(...)``, ``.clear()``), handing out
+    nothing?"""
+    return attrs[position] in NAMESPACE_ATTRS and attrs[position + 1 : position + 2] in (("update",), ("clear",))
 
 
 # (``gc`` hands out every object the interpreter holds: any class among them.)

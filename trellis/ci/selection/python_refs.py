@@ -54,7 +54,16 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
   ``getattr`` returned by a ``__reduce__``, for ``copy`` or ``pickle`` to
   call) counts as a call with arguments the analysis cannot read;
 * a string a ``__reduce__`` returns names a global of the module (pickle
-  looks it up there).
+  looks it up there);
+* a private function the file names only as the callable a ``__reduce__``
+  returns, when that method names objects by ``__module__`` and
+  ``__qualname__`` (a reconstructor), imports and reads by computed names
+  nothing new: copy and unpickling call it with what the method made of an
+  existing object (unless another file names it: ref_graph);
+  ``import_module(x.__module__)`` imports nothing new either;
+* a method of the file's own class called on ``self`` or on a module global
+  bound only to an instance (``loader.exec_module(m)``) is that method, not a
+  loader running a module's code.
 """
 
 from __future__ import annotations
@@ -97,6 +106,7 @@ from .python_calls import (
     pickle_reads,
     python_target,
     reads_namespace,
+    writes_namespace,
 )
 from .python_calls import dotted as _dotted
 
@@ -384,6 +394,7 @@ class Scope:
     autouse: bool = False
     args: tuple[str, ...] = ()
     marks: tuple[str, ...] = ()
+    reconstructor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,6 +796,8 @@ class _Frame:
     specs: dict[str, str] = field(default_factory=dict)
     # Function scopes: variables bound once, and in no other way, to what an ``importlib.import_module`` call returns.
     modules: set[str] = field(default_factory=set)
+    # Function scopes: variables bound once, and in no other way, to an object's ``__module__``.
+    own_modules: set[str] = field(default_factory=set)
 
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -836,6 +849,7 @@ class _Extractor:
         self.module_bindings: Counter[str] = Counter(
             name for i, stmt in enumerate(tree.body) for name in _bound_names(stmt, docstring=i == 0)
         )
+        self.reconstructors = _reconstructors(tree, self.nodes, self.module_bindings) if "__reduce" in text else set()
 
     # -- driver -------------------------------------------------------------------------------
 
@@ -1308,13 +1322,25 @@ class _Extractor:
         self.frames.append(frame)
         frame.held = self.held_pickles(node, parametrized)
         frame.specs = self.found_specs(node.body, _all_args(args))
-        frame.modules = self.module_variables(node.body, _all_args(args))
+        frame.modules, frame.own_modules = self.module_variables(node.body, _all_args(args))
         if id(node) in self.read_blocks:
             self.contained |= self.contained_reads(node.body, frozenset(frame.bound))
         self.acc_stack.append(deferred)
+        file_imports = len(self.file_imports)
         self.walk_block(node.body)
         acc = self.acc_stack.pop()
         self.frames.pop()
+        if qualname in self.reconstructors:
+            # Called by copy or unpickling alone, with what a __reduce__ made of an existing object by its module
+            # and qualified name: what it imports and reads by computed names is that object (as pickle's own
+            # lookup by reference finds it), which the test holding it reaches already.
+            acc.any_attr = acc.module_attrs = False
+            acc.computed = []
+            acc.chains = [
+                dataclasses.replace(c, attrs=c.attrs[: c.attrs.index("*")]) if "*" in c.attrs else c for c in acc.chains
+            ]
+            acc.imports = [ref for ref in acc.imports if ref != _ANY_MODULE]
+            self.file_imports[file_imports:] = [ref for ref in self.file_imports[file_imports:] if ref != _ANY_MODULE]
         self.scopes.insert(
             index,
             Scope(
@@ -1331,6 +1357,7 @@ class _Extractor:
                 def_raises=bool(node.decorator_list) or not all(map(self.cannot_raise, evaluated)),
                 inert_call=not node.decorator_list and not in_class and self.computes_only(node.body),
                 is_async=isinstance(node, ast.AsyncFunctionDef),
+                reconstructor=qualname in self.reconstructors,
                 getter=getter,
                 fixture=fixture,
                 fixture_named=fixture_named,
@@ -1753,7 +1780,7 @@ class _Extractor:
         if named:  # one name read from the namespace (named_read recorded it): the namespace hands out nothing
             self.acc.attrs.update(a for a in chain if a not in NAMESPACE_ATTRS)
             return
-        self.acc.attrs.update(chain)
+        self.acc.attrs.update(a for i, a in enumerate(chain) if not writes_namespace(chain, i))
         if reads_namespace(chain):
             self.acc.any_attr = True
 
@@ -1814,7 +1841,9 @@ class _Extractor:
         name = _UNBOUND_ATTR_CALLS.get(name, name)
         args = node.args
         first = _constant_str(args[0]) if args else None
-        if name in IMPORT_CALLS:
+        if name in IMPORT_CALLS and args and self.object_module(args[0]):
+            pass  # the module an object of the running code was defined in: imported already, as pickle finds it
+        elif name in IMPORT_CALLS:
             prefix = _leading_constant(args[0]) if args else ""
             if first is not None and not first.startswith("."):
                 self.executes(ImportRef(0, first))
@@ -1847,7 +1876,11 @@ class _Extractor:
         elif name in ("eval", "exec"):
             self.acc.evals = True  # may run any code: the graph decides, with what was observed (observed.py)
             self.dynamic = self.dynamic or name
-        elif isinstance(node.func, ast.Attribute) and node.func.attr in ("exec_module", "load_module"):
+        elif (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("exec_module", "load_module")
+            and not self.own_method(node.func)
+        ):
             of = node.func.value
             module = (
                 self.spec_of(of.value)
@@ -2035,6 +2068,35 @@ class _Extractor:
             self.acc.attrs.update(read.methods)
         return True
 
+    def own_method(self, func: ast.Attribute) -> bool:
+        """Is ``x.name`` a method a class of this file defines in its body: ``x`` the instance parameter of a method
+        of that class (``self.exec_module(m)``; a subclass's override is the tree's code too, found by name), or a
+        module global bound only to an instance of it (``loader = Loader()`` then ``loader.exec_module(m)``)?"""
+        if not isinstance(func.value, ast.Name):
+            return False
+        name = func.value.id
+        for frame in self.visible_frames():
+            if frame.self_name == name:
+                return frame.self_instance and any(
+                    f.kind == "class" and f.qualname == frame.self_class and func.attr in f.defs for f in self.frames
+                )
+            if frame.kind == "module":
+                calls = frame.typed.get(name, [])
+                return (
+                    len(calls) == 1
+                    and len(calls[0]) == 1
+                    and self.module_bindings[calls[0][0]] == 1
+                    and any(
+                        isinstance(stmt, ast.ClassDef)
+                        and stmt.name == calls[0][0]
+                        and any(isinstance(d, _FunctionNode) and d.name == func.attr for d in stmt.body)
+                        for stmt in self.tree.body
+                    )
+                )
+            if name in frame.bound:
+                return False
+        return False
+
     def found_spec(self, node: ast.AST | None) -> str | None:
         """``importlib.util.find_spec("pkg.mod")``, an absolute constant name and nothing else: that name."""
         if not isinstance(node, ast.Call) or node.keywords or len(node.args) != 1:
@@ -2068,21 +2130,31 @@ class _Extractor:
                 out[name] = module
         return out
 
-    def module_variables(self, body: list[ast.stmt], params: list[ast.arg]) -> set[str]:
+    def module_variables(self, body: list[ast.stmt], params: list[ast.arg]) -> tuple[set[str], set[str]]:
         """The function's variables bound once, by a plain assignment of an ``importlib.import_module`` call, and
-        in no other way (as :meth:`found_specs`)."""
+        in no other way (as :meth:`found_specs`); and those bound only to an object's ``__module__``."""
         found = _scope_bindings(body, params)
         if found.reads_frame:
-            return set()
+            return set(), set()
+        once = {
+            name: values[0]
+            for name, values in found.sites.items()
+            if len(values) == 1 and name not in found.nested and name not in found.declared
+        }
         return {
             name
-            for name, values in found.sites.items()
-            if len(values) == 1
-            and name not in found.nested
-            and name not in found.declared
-            and isinstance(values[0], ast.Call)
-            and self.call_name(values[0].func) == "importlib.import_module"
-        }
+            for name, value in once.items()
+            if isinstance(value, ast.Call) and self.call_name(value.func) == "importlib.import_module"
+        }, {name for name, value in once.items() if value is not None and self.object_module(value)}
+
+    def object_module(self, expr: ast.AST) -> bool:
+        """Is ``expr`` the name of the module an object was defined in: ``x.__module__``, ``getattr(x,
+        "__module__", default)``, or a variable of the function bound only to one of those?"""
+        if isinstance(expr, ast.Attribute):
+            return expr.attr == "__module__"
+        if isinstance(expr, ast.Call) and len(expr.args) >= 2 and self.call_name(expr.func) == "getattr":
+            return _constant_str(expr.args[1]) == "__module__"
+        return isinstance(expr, ast.Name) and expr.id in self.frame.own_modules
 
     def spec_module(self, node: ast.Call) -> str | None:
         """The module ``importlib.util.module_from_spec(spec)`` makes, when its spec is :meth:`found_spec`'s (the
@@ -3403,6 +3475,45 @@ def _binds(nodes: Iterable[ast.AST], name: str) -> bool:
             if isinstance(inner, ast.alias) and (inner.asname or inner.name.partition(".")[0]) == name:
                 return True
     return False
+
+
+_ANY_MODULE = ImportRef(0, "*")
+_NAMED_BY_REFERENCE = ("__module__", "__qualname__")
+
+
+def _reconstructors(tree: ast.Module, nodes: list[ast.AST], bindings: Counter[str]) -> set[str]:
+    """The module's private functions that only copying or unpickling calls: each is named nowhere in the file but
+    as the callable a ``__reduce__``/``__reduce_ex__`` returns (``return _restore, state``), no string names it,
+    one statement binds it, and that method names objects as pickle does by reference (it reads ``__module__``
+    and ``__qualname__``: toolz's ``curry.__reduce__`` -> ``_restore_curry``)."""
+    allowed: set[int] = set()
+    for node in nodes:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for method in node.body:
+            if not isinstance(method, ast.FunctionDef) or method.name not in ("__reduce__", "__reduce_ex__"):
+                continue
+            read = {n.attr for n in ast.walk(method) if isinstance(n, ast.Attribute)} | {
+                text for n in ast.walk(method) if (text := _constant_str(n)) is not None
+            }
+            if not read.issuperset(_NAMED_BY_REFERENCE):
+                continue
+            for value in _returns(method.body):
+                if isinstance(value, ast.Tuple) and value.elts and isinstance(value.elts[0], ast.Name):
+                    allowed.add(id(value.elts[0]))
+    if not allowed:
+        return set()
+    names = {
+        stmt.name
+        for stmt in tree.body
+        if isinstance(stmt, ast.FunctionDef) and stmt.name.startswith("_") and bindings[stmt.name] == 1
+    }
+    for node in nodes:
+        if isinstance(node, ast.Name) and node.id in names and id(node) not in allowed:
+            names.discard(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = {name for name in names if name not in node.value}
+    return {name for name in names if any(isinstance(n, ast.Name) and n.id == name for n in nodes)}
 
 
 def _literal(node: ast.AST) -> bool:

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import builtins
 import posixpath
+import re
 import sys
 import unittest
 from collections import deque
@@ -71,10 +72,13 @@ from .python_calls import (
     PICKLE_SAFE_GLOBALS,
     compat_global,
     inert_decorator,
+    writes_namespace,
 )
 from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
 __all__ = ["ENTITY", "Graph"]
+
+_WORD = re.compile(r"\w+")
 
 # Methods the interpreter or the standard library call without naming them in the caller.
 _PROTOCOL = frozenset(
@@ -276,6 +280,7 @@ class Graph:
         self._family: dict[int, frozenset[int]] = {}
         self._after: dict[int, frozenset[int]] = {}
         self._lineages: dict[int, frozenset[frozenset[int]] | None] = {}
+        self._named: dict[str, set[str]] | None = None  # reconstructors' names -> the files naming them
         self._hands_out: dict[int, bool] = {}
         self._unknown_base: dict[int, bool] = {}
         self._closed: dict[int, bool] = {}
@@ -646,11 +651,8 @@ class Graph:
             # A name node is only a marker of the statements binding the name: what the name holds is
             # among the other targets (the imported entity, or an unknown value).
             targets = {t for t in targets if not self._is_name(t)}
-            if (
-                attr in NAMESPACE_ATTRS
-                and any(kind != _INST for kind, _ in targets)
-                and attrs[position + 1 : position + 2] not in (("update",), ("clear",))  # writes hand nothing out
-            ):
+            written = writes_namespace(attrs, position)
+            if attr in NAMESPACE_ATTRS and any(kind != _INST for kind, _ in targets) and not written:
                 # A module's, a class's or a function's globals' namespace hands out what no reference names:
                 # any attribute of anything (an instance's own __dict__ holds only what was stored in it).
                 names.add("*")
@@ -711,7 +713,8 @@ class Graph:
                         names.add(attr)
                         new.add(_VALUE)
                 else:  # an attribute of a function or of a value of unknown type
-                    names.add(attr)
+                    if not written:
+                        names.add(attr)
                     new.add(_VALUE)
             self._collect(new, edges)
             targets = new
@@ -1115,6 +1118,10 @@ class Graph:
         path = self.node_path[node]
         scope = self.node_scope[node]
         refs = scope.refs
+        if scope.reconstructor and self.named_elsewhere(node):
+            # Another file names it, so anything may call it with any name: what the extractor left out for the
+            # calls of copy and unpickling (python_refs._reconstructors), any module and any attribute.
+            refs = replace(refs, any_attr=True, imports=(*refs.imports, ImportRef(0, "*")))
         modules = self._observed_modules(node) if refs.computed else None
         if modules is not None:  # its computed imports: the modules they were given, not any module
             refs = replace(refs, imports=tuple(r for r in refs.imports if r.module != "*"))
@@ -1302,6 +1309,28 @@ class Graph:
         self.observed_bits |= 1 << node
         return ""
 
+    def named_elsewhere(self, node: int) -> bool:
+        """Does a file other than the node's name it (a reference, an import, a string)?"""
+        if self._named is None:
+            wanted = {s.name for s in self.node_scope if s.reconstructor}
+            self._named = {}
+            for path, facts in self.facts.items():
+                words: set[str] = set(facts.bindings)
+                words.update(ref.name for refs in facts.bindings.values() for ref in refs)
+                words.update(w for text in facts.file_strings for w in _WORD.findall(text))
+                for scope in facts.scopes:
+                    refs = scope.refs
+                    words.update(refs.attrs)
+                    words.update(w for text in (*refs.strings, *refs.words) for w in _WORD.findall(text))
+                    for chain in refs.chains:
+                        words.add(chain.root)
+                        words.update(chain.attrs)
+                        if chain.spec is not None:
+                            words.add(chain.spec.name)
+                for name in words & wanted:
+                    self._named.setdefault(name, set()).add(path)
+        return bool(self._named.get(self.node_scope[node].name, set()) - {self.node_path[node]})
+
     def observed_reason(self, node: int) -> str:
         """What a node bounded by observation does: why a test through it needs an observed run."""
         refs = self.node_scope[node].refs
@@ -1456,7 +1485,10 @@ class Graph:
         for path in self.paths:
             facts = self.facts[path]
             out: set[int] = set()
-            for ref in facts.file_imports:
+            file_imports = facts.file_imports
+            if any(s.reconstructor and self.named_elsewhere(self.node_of[(path, s.qualname)]) for s in facts.scopes):
+                file_imports = (*file_imports, ImportRef(0, "*"))
+            for ref in file_imports:
                 if ref.module == "*" and computed.get(path, False):
                     continue
                 out.update(self.file_index[p] for p in self.import_files(path, ref))
