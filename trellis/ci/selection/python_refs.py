@@ -791,6 +791,9 @@ class _Frame:
     quiet: bool = False  # a class whose methods nothing wraps: decorators only pytest marks, no keywords or hooks
     # Function scopes: variables bound only as the target of ``for`` loops over literal strings (their values).
     loop_strings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Function scopes: for a function defined in its body (by id()), the parameters every call gives a string
+    # literal (:func:`_constant_args`): it holds one of those strings, as a loop variable of ``loop_strings``.
+    constant_args: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     # Module and function scopes: names bound once, and in no other way, to ``importlib.util.find_spec`` of a
     # constant absolute module name (that name): the spec ``module_from_spec`` loads that module from.
     specs: dict[str, str] = field(default_factory=dict)
@@ -1306,6 +1309,8 @@ class _Extractor:
             frame.attr_param = positional[1 if in_class else 0].arg
         _bind_block(node.body, frame, qualname)
         frame.loop_strings = _loop_strings(node, {arg.arg for arg in _all_args(args)})
+        frame.loop_strings.update(parent.constant_args.get(id(node), {}))
+        frame.constant_args = _constant_args(node)
         self.imported.update(frame.imports)
         getter = node.name in _GETTER_HOOKS or any(
             d in _GETTER_DECORATORS or d.endswith((".getter", ".setter", ".deleter")) for d in decorators
@@ -3227,6 +3232,63 @@ def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[
             other.add(node.rest)
     other.update(node.id for node in stored if id(node) not in loop_targets)
     return {name: tuple(dict.fromkeys(values)) for name, values in found.items() if name not in other}
+
+
+def _constant_args(function: _FunctionNode) -> dict[int, dict[str, tuple[str, ...]]]:
+    """For each undecorated function defined directly in ``function``'s body that the body (nested scopes
+    included) only calls, never hands out, rebinds or calls with ``*``/``**`` (simplejson's ``call_method(obj,
+    'for_json')`` in ``_make_iterencode``): its parameters that every call gives a string literal (or leaves to a
+    string default) and its body never rebinds -> those strings."""
+    nested = {
+        id(stmt): stmt
+        for stmt in function.body
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and not stmt.decorator_list
+    }
+    if not nested:
+        return {}
+    names = {stmt.name for stmt in nested.values()}
+    if len(names) < len(nested):
+        return {}  # one name defined twice: which one a call runs depends on the order
+    calls: dict[str, list[ast.Call]] = {name: [] for name in names}
+    callees: set[int] = set()
+    for node in ast_nodes.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls:
+            calls[node.func.id].append(node)
+            callees.add(id(node.func))
+    for node in ast_nodes.walk(function):
+        if isinstance(node, ast.Name) and node.id in calls and id(node) not in callees:
+            del calls[node.id]  # handed out, rebound or deleted: called with anything
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                calls.pop(name, None)
+    out: dict[int, dict[str, tuple[str, ...]]] = {}
+    for key, stmt in nested.items():
+        sites = calls.get(stmt.name)
+        if not sites or any(
+            any(isinstance(a, ast.Starred) for a in c.args) or any(k.arg is None for k in c.keywords) for c in sites
+        ):
+            continue
+        args = stmt.args
+        positional = [*args.posonlyargs, *args.args]
+        defaults = dict(zip([a.arg for a in positional][len(positional) - len(args.defaults) :], args.defaults))
+        defaults.update((a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None)
+        stored = {n.id for n in ast_nodes.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        found: dict[str, tuple[str, ...]] = {}
+        for i, param in enumerate([*positional, *args.kwonlyargs]):
+            if param.arg in stored:
+                continue
+            values: list[str | None] = []
+            for call in sites:
+                keyword = next((k.value for k in call.keywords if k.arg == param.arg), None)
+                given = call.args[i] if i < len(positional) and i < len(call.args) else keyword
+                if given is None:
+                    given = defaults.get(param.arg)
+                values.append(_constant_str(given) if given is not None else None)
+            if all(v is not None for v in values):
+                found[param.arg] = tuple(dict.fromkeys(v for v in values if v is not None))
+        if found:
+            out[key] = found
+    return out
 
 
 def _state_writers(tree: ast.Module) -> tuple[str, ...]:
