@@ -345,7 +345,8 @@ def test_a_variable_named_like_a_reader_reads_nothing() -> None:
 def test_an_attribute_only_stored_into_reads_nothing() -> None:
     """simplejson's ``JSONDecodeError.__init__`` stores the JSON document's line (``self.lineno, self.colno =
     linecol(doc, pos)``), and every decoding error runs it: storing an attribute named like a line reader is not
-    reading one. Reading it (``err.lineno``), or storing what a frame's line is (``f_lineno``), still counts."""
+    reading one. Storing what a frame's line is (``f_lineno``) still counts, and so does reading it (``err.lineno``)
+    where a line of the code may enter a value (a stack extracted)."""
     errors = (
         "class DecodeError(ValueError):\n    def __init__(self, pos):\n        ValueError.__init__(self, 'bad')\n"
         "        self.lineno, self.colno = 1, pos\n\n\n"
@@ -356,9 +357,40 @@ def test_an_attribute_only_stored_into_reads_nothing() -> None:
     moved = {**files, "app/errors.py": errors.replace("    return 1\n", "    one = 1\n    return one\n")}
     assert "test_decode" not in names(push(moved, old=files))
     for reads in (
-        errors.replace("return DecodeError(0)", "return DecodeError(0).lineno"),
+        "import traceback\n\n\n"
+        + errors.replace("return DecodeError(0)", "return DecodeError(0).lineno, traceback.extract_stack()"),
         errors.replace("= 1, pos", "= __import__('sys')._getframe().f_lineno, pos"),
     ):
         bound = {**files, "app/errors.py": reads}
         grown = {**bound, "app/errors.py": reads.replace("    return 1\n", "    one = 1\n    return one\n")}
         assert "test_decode" in names(push(grown, old=bound)), reads
+
+
+def test_a_lineno_read_from_a_value_of_unknown_type_counts_where_a_line_of_the_code_may_enter_a_value() -> None:
+    """pyflakes reads ``node.lineno`` of the ``ast`` it checks on every path, and every moved definition (a blank
+    line above a class) selected every test (``nearly-all``): such a line is the checked text's, not the tree's
+    code's. A ``lineno`` read from a value of unknown type counts only in a test that also reaches where a line of
+    the code may enter a value — a warning captured (``recwarn``), a traceback, a frame. Also not a logging
+    ``Formatter``: ``string.Formatter``, a name of another standard module."""
+    lint = (
+        "import ast\nimport string\n\nparse_format = string.Formatter().parse\n\n\n"
+        "def first():\n    return 1\n\n\n"
+        "def lines(text):\n    return [getattr(n, 'lineno', 0) + n.lineno for n in ast.walk(ast.parse(text))"
+        " if hasattr(n, 'end_lineno')]\n"
+    )
+    test = (
+        "import warnings\n\nfrom app.lint import lines\n\n\ndef test_lines():\n    assert lines('x = 1') == [2]\n"
+        "\n\ndef test_warned(recwarn):\n    lines('x = 1')\n    warnings.warn('w')\n"
+        "    assert recwarn.pop().lineno\n"
+    )
+    files = {**APP, "app/lint.py": lint, "tests/test_lint.py": test}
+    moved = {**files, "app/lint.py": lint.replace("    return 1\n", "    one = 1\n    return one\n")}
+    found = names(push(moved, old=files))
+    assert "test_warned" in found and "test_lines" not in found
+    # A warning captured where the code runs: its ``lineno`` is a line of the code.
+    captured = lint.replace("import ast\n", "import ast\nimport warnings\n").replace(
+        "    return [", "    warnings.catch_warnings(record=True)\n    return ["
+    )
+    sourced = {**files, "app/lint.py": captured}
+    grown = {**sourced, "app/lint.py": captured.replace("    return 1\n", "    one = 1\n    return one\n")}
+    assert "test_lines" in names(push(grown, old=sourced))

@@ -53,7 +53,7 @@ from .pytest_config import (
 )
 from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
 from .ref_graph import DISPATCH, INSTANCES, Graph
-from .source_readers import reader_bits
+from .source_readers import generic_line_bits, line_source_bits, reader_bits
 
 __all__ = [
     "Change",
@@ -261,6 +261,8 @@ class TestIndex:
         self._wording: tuple[list[tuple[int, AbstractSet[str], bool]], set[str]] | None = None
         # The nodes (bits) that may read a docstring or the source text (False), a line number (True).
         self._readers: dict[bool, int] = {}
+        # The nodes reading a ``lineno`` of an object of unknown type, and where a line of the code enters a value.
+        self._line_readers: tuple[int, int] | None = None
 
     @classmethod
     def build(
@@ -567,11 +569,11 @@ class TestIndex:
                 why = self._graph.dynamic_reason(reach)
                 unbounded.add(nodeid)
             for read_new, read_old, bits_new, bits_old, lines_only, reads in seen_by_readers:
-                if not why and reach & bits_new and reach & self.readers(lines_only=lines_only):
+                if not why and reach & bits_new and self.reads_text(reach, lines_only=lines_only):
                     why = _first(read_new, reach, self, nodeid) + reads
                 if not why and old_index is not None and old_candidates.get(nodeid, 0) & bits_old:
                     old_reach = old_candidates[nodeid]
-                    if old_reach & old_index.readers(lines_only=lines_only):
+                    if old_index.reads_text(old_reach, lines_only=lines_only):
                         why = _first(read_old, old_reach, old_index, nodeid) + reads
             if why:
                 reasons[nodeid] = why
@@ -625,12 +627,18 @@ class TestIndex:
             old_candidates,
         )
 
-    def readers(self, *, lines_only: bool = False) -> int:
-        """The nodes (bits) whose code may read a docstring, the source text or a line number; ``lines_only``:
-        a line number (:func:`trellis.ci.selection.source_readers.reader_bits`)."""
+    def reads_text(self, reach: int, *, lines_only: bool = False) -> bool:
+        """Does a test reaching the nodes ``reach`` (bits) reach code that may read a docstring, the source text or a
+        line number (``lines_only``: a line number)? A ``lineno`` read from an object of unknown type counts only
+        with a node where a line of the tree's code enters a value (:mod:`trellis.ci.selection.source_readers`)."""
         if lines_only not in self._readers:
             self._readers[lines_only] = reader_bits(self._graph, lines_only=lines_only)
-        return self._readers[lines_only]
+        if reach & self._readers[lines_only]:
+            return True
+        if self._line_readers is None:
+            self._line_readers = (generic_line_bits(self._graph), line_source_bits(self._graph))
+        generic, sources = self._line_readers
+        return bool(reach & generic and reach & sources)
 
     def _add_writers(self, reasons: dict[str, str], candidates: Mapping[str, int]) -> None:
         """Select, beside the tests of ``reasons``, every test of their files that stores into state outliving it

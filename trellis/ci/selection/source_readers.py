@@ -16,6 +16,14 @@ Those are read by
 
 :func:`reader_bits` gives the nodes whose code references one of them; a test reaching none of those reads
 nothing such a change changes (:meth:`trellis.ci.selection.index.TestIndex.select`).
+
+A ``lineno`` (``end_lineno``) read from an object of unknown type is apart: values that hold no line of the tree's
+code carry it too — an ``ast`` node of a parsed text, a token, a ``SyntaxError`` of a compiled string, a parser's
+position in its document (pyflakes reads ``node.lineno`` of the source it checks on every path, so every moved
+definition selected every test). Such a read sees a line of the tree's code only in a test that also reaches where
+one enters a value (:func:`line_source_bits`): a frame, a traceback or a code object got, a warning or a log record
+captured, ``inspect``'s and ``traceback``'s functions, a module's file or source text, a fixture that records them
+(``recwarn``, ``caplog``), a package installed beside the tree. :func:`generic_line_bits` gives the nodes reading it.
 """
 
 from __future__ import annotations
@@ -60,6 +68,39 @@ QUIET_INSPECT = frozenset(
     | {"isclass", "isfunction", "ismethod", "isgenerator", "isgeneratorfunction", "iscoroutine", "iscoroutinefunction"}
     | {"isasyncgen", "isasyncgenfunction", "isawaitable", "isabstract", "isbuiltin", "isroutine", "ismodule"}
     | {"isdatadescriptor", "ismethoddescriptor", "ismethodwrapper", "iscode", "isframe", "istraceback"}
+)
+
+
+# Attribute names that values holding no line of the tree's code carry as well (an ``ast`` node, a token, a
+# ``SyntaxError`` of a compiled string): read from an object of unknown type, they count in a test reaching a line
+# source only.
+GENERIC_LINE_NAMES = frozenset({"lineno", "end_lineno"})
+# Where a line of the tree's code enters a value: frames, tracebacks and code objects got, warnings and log records
+# captured (not emitted: ``warnings.warn``, ``logger.info`` hand their line to a handler, which these name),
+# pytest's and unittest's recorders and runners, a child process (its output may hold a traceback), a thread. Not a module's file or source text: a test parsing it sees every change alike.
+LINE_SOURCE_NAMES = (
+    frozenset({"_getframe", "currentframe", "exc_info", "exception", "last_traceback", "last_exc", "_current_frames"})
+    | {"settrace", "setprofile", "monitoring", "excepthook", "unraisablehook", "call_tracing", "_current_exceptions"}
+    | {"__traceback__", "tb_frame", "tb_next", "tb_lineno", "f_back", "f_code", "f_lineno", "f_trace", "gi_frame"}
+    | {"cr_frame", "ag_frame", "gi_code", "cr_code", "ag_code", "cr_origin", "__code__", "co_firstlineno"}
+    | {"co_lines", "co_positions", "co_lnotab", "co_linetable", "traceback", "tb", "getrepr", "_excinfo"}
+    | {"catch_warnings", "showwarning", "formatwarning", "_showwarnmsg", "WarningMessage", "warns", "deprecated_call"}
+    | {"recwarn", "WarningsRecorder", "assertWarns", "assertWarnsRegex", "assertLogs", "assertNoLogs", "caplog"}
+    | {"LogRecord", "makeLogRecord", "setLogRecordFactory", "getLogRecordFactory", "Handler", "addHandler"}
+    | {"Filter", "addFilter", "Formatter", "basicConfig", "dictConfig", "fileConfig", "records", "record_tuples"}
+    | {"getsourcelines", "findsource", "getframeinfo", "getouterframes", "getinnerframes", "stack", "trace"}
+    | {"DocTestFinder", "DocTestSuite", "testmod", "run_docstring_examples", "DocFileSuite", "testfile"}
+    | {"DocTestRunner", "DebugRunner", "DocTestCase", "testsource", "raises", "ExceptionInfo", "excinfo"}
+    | {"TestResult", "TextTestResult", "TextTestRunner", "TestProgram", "format_exc", "print_exc", "extract_stack"}
+    | {"extract_tb", "format_exception", "print_exception", "TracebackException", "StackSummary", "FrameSummary"}
+)
+# Standard-library modules that own reader or line-source names (``sys._getframe``, ``logging.Formatter``): the
+# first attribute read from any other (``string.Formatter``, ``os.stat``) is that module's own, none of those.
+_OWNERS = frozenset({"sys", "logging", "warnings", "inspect", "doctest", "unittest", "types", "builtins"})
+# Modules any use of which may put such a line into a value (``traceback.extract_stack()``, ``linecache``).
+LINE_SOURCE_MODULES = frozenset(
+    {"traceback", "linecache", "dis", "tracemalloc", "faulthandler", "pdb", "bdb", "trace", "cProfile", "profile"}
+    | {"pstats", "cgitb", "code", "asyncio", "tokenize", "subprocess", "multiprocessing", "concurrent", "threading"}
 )
 
 
@@ -120,21 +161,113 @@ def reader_bits(graph: Graph, *, lines_only: bool = False) -> int:
     return out
 
 
+def generic_line_bits(graph: Graph) -> int:
+    """The nodes (bits) reading a ``lineno`` or ``end_lineno`` from an object of unknown type (not only storing
+    it): a line of the tree's code only in a test that also reaches a :func:`line_source_bits` node."""
+    out = 0
+    for node, scope in enumerate(graph.node_scope):
+        refs = scope.refs
+        if (
+            not GENERIC_LINE_NAMES.isdisjoint(refs.attrs - refs.stored)
+            or not GENERIC_LINE_NAMES.isdisjoint(refs.words)  # getattr(node, "lineno", None)
+            or any(
+                not refs.stored.issuperset(GENERIC_LINE_NAMES.intersection(chain.attrs))
+                for chain in refs.chains
+                if not GENERIC_LINE_NAMES.isdisjoint(chain.attrs)
+            )
+        ):
+            out |= 1 << node
+    return out
+
+
+def line_source_bits(graph: Graph) -> int:
+    """The nodes (bits) where a line of the tree's code may enter a value (:data:`LINE_SOURCE_NAMES`,
+    :data:`LINE_SOURCE_MODULES`, ``inspect`` but its type tests, a package installed beside the tree), or that run
+    any code. (Not a module's file or text: a test parsing it sees every change to the file alike.)"""
+    out = 0
+    for node, scope in enumerate(graph.node_scope):
+        facts = graph.facts[graph.node_path[node]]
+        refs = scope.refs
+        site = graph.observed.get(node)
+        if (
+            refs.dynamic
+            or refs.evals
+            or refs.runs  # a child process's output may hold a traceback
+            or refs.processes
+            or not LINE_SOURCE_NAMES.isdisjoint(scope.args)
+            or not LINE_SOURCE_NAMES.isdisjoint(refs.attrs)
+            or any(_line_source_chain(graph, facts, chain) for chain in refs.chains)
+            or any(_line_source_import(graph, facts.path, ref) for ref in refs.imports)
+            or (site is not None and (site.any_attr or bool(site.dynamic) or bool(site.runs or site.spawns)))
+        ):
+            out |= 1 << node
+    return out
+
+
+def _line_source_chain(graph: Graph, facts: FileFacts, chain: Chain) -> bool:
+    if not LINE_SOURCE_NAMES.isdisjoint(_read_attrs(facts, chain)):
+        return True
+    if chain.kind == "import":
+        return chain.spec is not None and _line_source_import(graph, facts.path, chain.spec, chain.attrs)
+    if chain.kind != "global":
+        return False
+    if chain.root in LINE_SOURCE_NAMES and facts.star_imports and chain.root not in facts.bindings:
+        return True
+    return any(_line_source_import(graph, facts.path, ref, chain.attrs) for ref in facts.bindings.get(chain.root, ()))
+
+
+def _line_source_import(graph: Graph, path: str, ref: ImportRef, attrs: tuple[str, ...] = ()) -> bool:
+    """Does the import ``ref`` (of which ``attrs`` are read) name a line source: a source module or name, a
+    function of ``inspect`` that is no type test, a package installed beside the tree?"""
+    if ref.level:
+        return False
+    top = ref.module.partition(".")[0]
+    if top in LINE_SOURCE_MODULES or ref.name in LINE_SOURCE_NAMES:
+        return True
+    if ref.module == "inspect":
+        name = ref.name or (attrs[0] if attrs else "")
+        return name not in QUIET_INSPECT
+    if top in sys.stdlib_module_names or top in QUIET_PACKAGES:
+        return False
+    return not graph.import_files(path, ref)
+
+
 def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers) -> bool:
     if refs.dynamic or refs.evals:
         return True
     if readers.docstrings and (refs.any_attr or refs.namespace or "*" in refs.attrs or GETTERS in refs.attrs):
         return True
-    if not readers.names.isdisjoint(refs.attrs - refs.stored):
+    if not (readers.names - GENERIC_LINE_NAMES).isdisjoint(refs.attrs - refs.stored):
         return True
-    if any(("__doc__" in word and readers.docstrings) or "lineno" in word for word in refs.words):
-        return True  # "{0.__doc__}".format(f), "%(lineno)d"
+    if any(
+        ("__doc__" in word and readers.docstrings) or ("lineno" in word and word not in GENERIC_LINE_NAMES)
+        for word in refs.words
+    ):
+        return True  # "{0.__doc__}".format(f), "%(lineno)d" (not getattr(node, "lineno"): generic_line_bits)
     return any(_chain_reads(graph, facts, chain, readers, refs.stored) for chain in refs.chains)
+
+
+def _read_attrs(facts: FileFacts, chain: Chain) -> tuple[str, ...]:
+    """The attributes of ``chain`` that may be a reader's or a line source's: not the first of a chain rooted at a
+    standard-library module that owns none of those names (``string.Formatter`` is no logging ``Formatter``)."""
+    if chain.kind != "global" or not chain.attrs:
+        return chain.attrs
+    refs = facts.bindings.get(chain.root, ())
+    if refs and all(
+        not r.level
+        and not r.name
+        and r.module.partition(".")[0] in sys.stdlib_module_names
+        and r.module.partition(".")[0] not in _OWNERS | READER_MODULES | LINE_SOURCE_MODULES
+        for r in refs
+    ):
+        return chain.attrs[1:]
+    return chain.attrs
 
 
 def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers, stored: frozenset[str]) -> bool:
     # (An attribute the code only stores into is no read: simplejson's ``self.lineno = ...`` of a JSON document.)
-    if not readers.names.isdisjoint(chain.attrs) and not stored.issuperset(readers.names.intersection(chain.attrs)):
+    read = readers.names.intersection(_read_attrs(facts, chain)) - GENERIC_LINE_NAMES
+    if read and not stored.issuperset(read):
         return True
     if readers.docstrings and ("*" in chain.attrs or not NAMESPACE_ATTRS.isdisjoint(chain.attrs)):
         return True
