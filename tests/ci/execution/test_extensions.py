@@ -181,6 +181,11 @@ def test_a_build_that_fails_is_the_projects_install_failing(executor: LocalExecu
     assert fallback.status == "passed" and [t.outcome for t in fallback.tests] == ["passed"]
     assert "compiled extensions not built" in fallback.summary and "ran without them" in fallback.summary
     assert b"speedups are not enabled" in fallback.output
+    # Kept too: the same inputs are not tried again by every job (PyYAML's optional extension without libyaml).
+    again = _job(
+        executor, other, _tree(**broken, **{"setup.py": SETUP_FALLING_BACK, "tests/test_more.py": ""}), "again"
+    )
+    assert "from the cache" in _first_line(again) and "ran without them" in again.summary, _first_line(again)
 
 
 def test_a_test_crashing_the_interpreter_fails_by_name_and_the_rest_still_runs(

@@ -18,7 +18,8 @@ a build wrote into the workspace (files ending in an extension suffix,
 ``.cpython-311-x86_64-linux-gnu.so``) are kept under ``<pool root>/extensions/<digest>``
 and copied into the workspace of every later job with the same inputs (the
 next lease removes them, as any file the tree does not hold); a change to a
-``.c``/``.h`` builds once. One build per digest at a time (a file lock): the
+``.c``/``.h`` builds once. A build that exited 0 and made none is kept too
+(PyYAML's optional ``_yaml`` without libyaml would be tried again by every job). One build per digest at a time (a file lock): the
 shards of one job wait for the first one's build.
 
 **A build that fails is the project's own install failing**: the build's exit
@@ -224,6 +225,7 @@ class _Store:
         fresh = self.root / f"new-{uuid.uuid4().hex}"
         total = 0
         try:
+            fresh.mkdir()
             for rel in modules:
                 if not _real_parent(workspace, rel):
                     return None
@@ -284,6 +286,10 @@ def build_extensions(
         manifest = store.load(digest)
         if manifest is not None:
             restored = store.restore(digest, workspace, manifest)
+            if restored == ():  # the same inputs built none (PyYAML without libyaml): not tried again every job
+                output = str(manifest.get("output", "")).encode()
+                seconds = time.monotonic() - start
+                return ExtensionBuild("none", digest, (), 0, seconds, output, f"{shown}, from the cache", declared)
             if restored is not None:
                 return ExtensionBuild("cached", digest, restored, 0, time.monotonic() - start, command=shown)
         before = set(_modules(workspace))
@@ -296,7 +302,7 @@ def build_extensions(
             output = result.output + (f"\n{result.reason}\n".encode() if result.reason else b"")
             return ExtensionBuild("failed", digest, (), code, seconds, output, shown, declared)
         made = sorted(set(_modules(workspace)) - before)
+        store.save(digest, workspace, made, result.output)
         if not made:
             return ExtensionBuild("none", digest, (), 0, seconds, result.output, shown, declared)
-        store.save(digest, workspace, made, result.output)
         return ExtensionBuild("built", digest, tuple(made), 0, seconds, result.output, shown, declared)
