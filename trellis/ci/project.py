@@ -45,9 +45,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FALLBACK_VERSION", "METADATA_KEYS", "Project", "entry_points_unstated", "install_parts", "read_project"]
+__all__ = [
+    "EXTENSION_SOURCES",
+    "FALLBACK_VERSION",
+    "METADATA_KEYS",
+    "Project",
+    "entry_points_unstated",
+    "install_parts",
+    "read_project",
+]
 
 FALLBACK_VERSION = "0.0.0"
+# What compiled extension modules are built from (C, C++, Cython): their change is no Python.
+EXTENSION_SOURCES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".pyx", ".pxd", ".pxi")
 _VERSION_ASSIGNMENT = re.compile(
     r"""^\s*(?:(?:__version__|version|VERSION)\s*(?::\s*str\s*)?=\s*)+['"]([^'"]+)['"]""", re.M
 )

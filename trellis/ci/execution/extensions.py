@@ -52,15 +52,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..project import Project
+from ..project import EXTENSION_SOURCES, Project
 from ..sandbox import TMPDIR_NAME, default_path, run_sandboxed
 from ..sandbox.model import JobLimits
 
-__all__ = ["MAX_BYTES", "SOURCE_SUFFIXES", "ExtensionBuild", "build_extensions", "inputs_digest"]
+__all__ = ["MAX_BYTES", "ExtensionBuild", "build_extensions", "inputs_digest"]
 
 MAX_BYTES = 256 << 20  # the extension modules one build may leave to be kept
-# What a compiled extension is built from (a change to one of them is no Python: see selection).
-SOURCE_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".pyx", ".pxd", ".pxi")
 _BUILD_FILES = ("setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in")
 _SKIPPED_TOP = frozenset({".git", TMPDIR_NAME, "build"})  # git's, ours, setuptools' build directory
 _OUTPUT_TAIL = 16 << 10
@@ -108,8 +106,9 @@ class ExtensionBuild:
         if self.how == "none":
             return f"not built ({declared}: the build exited 0 and made none): the tests ran without them"
         if self.how == "failed":
-            code = f"exit {self.exit_code}" if self.exit_code is not None else "no exit status"
-            return f"did not build ({declared}; {code}, as the project's own install fails): no test ran"
+            if self.exit_code is None:  # the stage's limits ended it (the output says which)
+                return f"did not build ({declared}; stopped by the stage's limits): no test ran"
+            return f"did not build ({declared}; exit {self.exit_code}, as the project's own install fails): no test ran"
         return ""
 
 
@@ -157,7 +156,7 @@ def inputs_digest(workspace: Path, python: str, env: Mapping[str, str]) -> str:
     h.update(json.dumps(sorted(env.items())).encode())
     for rel, entry in sorted(_walk(workspace), key=lambda p: p[0]):
         top_level_py = "/" not in rel and rel.endswith(".py")
-        if rel.endswith(SOURCE_SUFFIXES) or rel in _BUILD_FILES or top_level_py:
+        if rel.endswith(EXTENSION_SOURCES) or rel in _BUILD_FILES or top_level_py:
             data = _read(entry.path)
             h.update(f"\0{rel}\0{len(data)}\0".encode())
             h.update(data)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
 from ..pipeline.globs import matches_any
-from ..project import entry_points_unstated, read_project
+from ..project import EXTENSION_SOURCES, entry_points_unstated, read_project
 from .file_rules import config_digest, is_config, is_inert_kind, may_name, named_by, naming_words, split_digest
 from .fixtures import FixtureModel
 from .generated_tests import GENERATED, generated_tests
@@ -1298,10 +1298,9 @@ _READS_TEXT = ", and reads docstrings or source text"
 _READS_LINES = ", and reads line numbers"
 
 
-# Sources of compiled extension modules (C, C++, Cython): a job builds them only where the project declares them to
-# setuptools (``PytestConfig.extensions``); otherwise (no declaration a job reads, another build backend) its tests run
-# without them.
-_EXTENSION_SOURCES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".pyx", ".pxd", ".pxi"})
+# Sources of compiled extension modules: a job builds them only where the project declares them to setuptools
+# (``PytestConfig.extensions``); otherwise (no declaration a job reads, another build backend) its tests run without them.
+_EXTENSION_SOURCES = frozenset(EXTENSION_SOURCES)
 
 
 def _text_doctest(path: str) -> str:
