@@ -150,6 +150,106 @@ def test_a_caller_that_waits_gives_its_slot_up_and_queues_again() -> None:
     assert order[-1] == "waiter works again"
 
 
+def _enter_in_turn_resumed(admission: Admission, costs: list[tuple[str, Cost, bool]]) -> list[str]:
+    """As :func:`_enter_in_turn`, each caller queueing as a new call or as one resumed (``True``)."""
+    entered: list[str] = []
+
+    def caller(name: str, cost: Cost, resumed: bool) -> None:
+        with admission.slot(cost, resumed=resumed):
+            entered.append(name)
+
+    callers = []
+    with _held(admission):
+        for i, (name, cost, resumed) in enumerate(costs):
+            t = threading.Thread(target=caller, args=(name, cost, resumed))
+            t.start()
+            callers.append(t)
+            _eventually(lambda i=i: admission.queued == i + 1)
+    for t in callers:
+        t.join(PATIENCE)
+    return entered
+
+
+def test_a_caller_back_from_its_wait_enters_before_calls_that_have_not_started() -> None:
+    """A commit that waited for its sync (a Query for DuckDB) queues again ahead of the cheap calls that
+    arrived meanwhile, not behind them: its latency is one queue wait, not one per turn."""
+    admission = Admission(1)
+    in_wait, finish_wait = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def waiter() -> None:
+        with admission.slot():
+            with waiting():
+                in_wait.set()
+                finish_wait.wait(PATIENCE)
+            order.append("waiter")
+
+    def other(name: str) -> None:
+        with admission.slot():
+            order.append(name)
+
+    a = threading.Thread(target=waiter)
+    a.start()
+    in_wait.wait(PATIENCE)
+    with _held(admission):
+        others = [threading.Thread(target=other, args=(name,)) for name in ("new1", "new2")]
+        for i, t in enumerate(others):
+            t.start()
+            _eventually(lambda i=i: admission.queued == i + 1)
+        finish_wait.set()
+        _eventually(lambda: admission.queued == 3)  # the waiter queues again, last to arrive
+    for t in [a, *others]:
+        t.join(PATIENCE)
+    assert order == ["waiter", "new1", "new2"]
+
+
+def test_resumed_calls_keep_their_order_ahead_of_new_ones_and_heavy_ones_stay_behind_cheap() -> None:
+    costs = [
+        ("new", Cost.CHEAP, False),
+        ("resumed1", Cost.CHEAP, True),
+        ("heavy resumed", Cost.HEAVY, True),
+        ("resumed2", Cost.CHEAP, True),
+        ("new2", Cost.CHEAP, False),
+    ]
+    order = _enter_in_turn_resumed(Admission(1, patience=10), costs)
+    assert order == ["resumed1", "resumed2", "new", "new2", "heavy resumed"]
+
+
+def test_a_resumed_heavy_call_keeps_the_patience_owed_to_the_heavy_call_it_goes_before() -> None:
+    """The first queued heavy call was passed over once; a resumed heavy call goes before it and is owed the
+    same: with patience 2 it enters after one more cheap call (not two), then the other heavy call after two."""
+    admission = Admission(1, patience=2)
+    entered: list[str] = []
+    cheap0_in, cheap0_go = threading.Event(), threading.Event()
+    callers: list[threading.Thread] = []
+
+    def caller(name: str, cost: Cost, resumed: bool) -> None:
+        with admission.slot(cost, resumed=resumed):
+            entered.append(name)
+            if name == "cheap0":
+                cheap0_in.set()
+                cheap0_go.wait(PATIENCE)
+
+    def queue(name: str, cost: Cost, resumed: bool = False) -> None:
+        t = threading.Thread(target=caller, args=(name, cost, resumed))
+        queued = admission.queued
+        t.start()
+        callers.append(t)
+        _eventually(lambda: admission.queued == queued + 1)
+
+    with _held(admission):
+        queue("heavy", Cost.HEAVY)
+        queue("cheap0", Cost.CHEAP)
+        queue("cheap1", Cost.CHEAP)
+    cheap0_in.wait(PATIENCE)  # it went before the heavy call, which was passed over once
+    queue("heavy resumed", Cost.HEAVY, True)
+    queue("cheap2", Cost.CHEAP)
+    cheap0_go.set()
+    for t in callers:
+        t.join(PATIENCE)
+    assert entered == ["cheap0", "cheap1", "heavy resumed", "cheap2", "heavy"]
+
+
 def test_no_limit_nesting_and_waiting_outside_a_slot() -> None:
     with Admission(0).slot(), Admission(0).slot():
         pass

@@ -30,7 +30,14 @@ queue is ordered by class, then by arrival:
   one), so cheap calls always find slots that heavy ones cannot all take;
 * no call waits forever: the first queued heavy call is passed over by at most
   ``patience`` cheap ones while a heavy slot is free; then it goes next.
-  Heavy calls keep their arrival order among themselves, as cheap ones do.
+  Heavy calls keep their arrival order among themselves, as cheap ones do;
+* a call that was admitted before and queues again (after it waited, for the
+  sync of its write or for DuckDB; for the next step of a ``Query`` stream) goes
+  ahead of the calls of its class that have not started: work begun is finished
+  before new work starts. A ``Query`` took about seven turns and a unary
+  ``Commit`` two; each queued behind every newer cheap call, so the tail of
+  their latency under load was several queue waits (Query: 486 ms of its slowest
+  2% under ``bench_load.py``, benchmarks/RESULTS.md, "Work begun first").
 
 The order only matters if the calls queue here. Timed stage by stage under
 ``bench_load.py`` (64 agents), a unary ``Commit`` spent p50 21-26 ms from the
@@ -106,6 +113,7 @@ class Admission:
         self._free = slots
         self._heavy_running = 0
         self._queues: dict[Cost, deque[_Waiter]] = {Cost.CHEAP: deque(), Cost.HEAVY: deque()}
+        self._resumed: dict[Cost, int] = {Cost.CHEAP: 0, Cost.HEAVY: 0}  # resumed waiters at the head of each queue
         self._guard = threading.Lock()
 
     @property
@@ -131,21 +139,30 @@ class Admission:
             return Cost.CHEAP
         return None
 
-    def _acquire(self, cost: Cost) -> None:
+    def _acquire(self, cost: Cost, *, resumed: bool = False) -> None:
         with self._guard:
-            # Straight in only when no one of a class that may run is queued: arrival order within a class.
-            if self._free and self._next_would_be(cost):
+            # Straight in only when no one of a class that may run is queued: arrival order within a class,
+            # where a resumed call counts as having arrived before every call that has not started.
+            if self._free and self._next_would_be(cost, resumed):
                 self._take(cost)
                 return
             waiter = _Waiter()
-            self._queues[cost].append(waiter)
-        waiter.turn.acquire()  # released by _grant: the slot is handed over, no one can take it in between
+            queue = self._queues[cost]
+            if resumed:
+                if queue and queue[0].passed:  # the patience owed to the first heavy call stays at the head
+                    waiter.passed = queue[0].passed
+                queue.insert(self._resumed[cost], waiter)
+                self._resumed[cost] += 1
+            else:
+                queue.append(waiter)
+        waiter.turn.acquire()  # released by _release: the slot is handed over, no one can take it in between
 
-    def _next_would_be(self, cost: Cost) -> bool:
+    def _next_would_be(self, cost: Cost, resumed: bool = False) -> bool:
         cheap, heavy = self._queues[Cost.CHEAP], self._queues[Cost.HEAVY]
+        ahead = self._resumed[cost] if resumed else len(self._queues[cost])  # waiters of its class it follows
         if cost is Cost.CHEAP:
-            return not cheap and not (heavy and heavy[0].passed >= self.patience and self._heavy_may_start())
-        return not heavy and not cheap and self._heavy_may_start()
+            return not ahead and not (heavy and heavy[0].passed >= self.patience and self._heavy_may_start())
+        return not ahead and not cheap and self._heavy_may_start()
 
     def _heavy_may_start(self) -> bool:
         return self._heavy_running < self.heavy_slots
@@ -165,15 +182,20 @@ class Admission:
                 if chosen is None:
                     break
                 self._take(chosen)
+                if self._resumed[chosen]:
+                    self._resumed[chosen] -= 1
                 self._queues[chosen].popleft().turn.release()
 
     @contextmanager
-    def slot(self, cost: Cost = Cost.CHEAP) -> Iterator[None]:
-        """Hold a slot for the block (queue for it first); nested use in one thread takes no second slot."""
+    def slot(self, cost: Cost = Cost.CHEAP, *, resumed: bool = False) -> Iterator[None]:
+        """Hold a slot for the block (queue for it first); nested use in one thread takes no second slot.
+
+        ``resumed``: the call held a slot before (the next step of a stream): it queues ahead of the calls of
+        its class that have not started."""
         if not self.slots or getattr(_held, "admission", None) is self:
             yield
             return
-        self._acquire(cost)
+        self._acquire(cost, resumed=resumed)
         _held.admission, _held.cost = self, cost
         try:
             yield
@@ -185,7 +207,7 @@ class Admission:
 @contextmanager
 def waiting() -> Iterator[None]:
     """Give up this thread's slot, if it holds one, for a block that waits rather than works; queue
-    again after it (in the same class)."""
+    again after it (in the same class, ahead of the calls that have not started)."""
     admission: Admission | None = getattr(_held, "admission", None)
     if admission is None:
         yield
@@ -196,5 +218,5 @@ def waiting() -> Iterator[None]:
     try:
         yield
     finally:
-        admission._acquire(cost)
+        admission._acquire(cost, resumed=True)
         _held.admission = admission

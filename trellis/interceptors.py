@@ -234,11 +234,13 @@ class TrellisInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc 
     def _in_turns(self, responses: Iterator[Any], cost: Cost) -> Iterator[Any]:
         """A stream's answers, each made in a turn of the admission queue (and handed on outside it)."""
         responses = iter(responses)
+        resumed = False  # the first step queues as a new call; the later ones as work begun
         while True:
-            with self.admission.slot(cost):
+            with self.admission.slot(cost, resumed=resumed):
                 answer = next(responses, _DONE)
             if answer is _DONE:
                 return
+            resumed = True
             yield answer
 
 
