@@ -18,6 +18,7 @@ from trellis import Client, vcs
 from trellis.errors import DeadlineExceeded, error_from_rpc
 from trellis.interceptors import LOCAL_AGENT_HEADER
 from trellis.server import RunningServer
+from trellis.servicers.queries import MESSAGE_BYTES
 from trellis.v1 import queries_pb2, queries_pb2_grpc
 
 TRAJECTORY = Path(__file__).resolve().parents[1] / "fixtures" / "trajectories" / "swe-agent-1.x__wordcount.traj"
@@ -57,6 +58,29 @@ def test_index_follows_pushes_and_answers_sql(server: RunningServer, client: Cli
 def test_query_limits_truncate(server: RunningServer, client: Client) -> None:
     result = client.query("SELECT * FROM range(100)", max_rows=10)
     assert result.table.num_rows == 10 and result.truncated
+
+
+def test_a_small_result_is_one_answer_and_a_large_one_answers_of_bounded_size(channel: grpc.Channel) -> None:
+    """Each answer is a step of the stream (a turn of the admission queue, a hop to the event loop): a few rows
+    come in one (schema, rows and end together), many rows in answers of about MESSAGE_BYTES."""
+    stub = queries_pb2_grpc.QueryServiceStub(channel)
+    arrow, json_format = queries_pb2.QUERY_FORMAT_ARROW, queries_pb2.QUERY_FORMAT_JSON
+    small = list(stub.Query(queries_pb2.QueryRequest(sql="SELECT * FROM range(10) t(n)", format=arrow)))
+    assert [m.row_count for m in small] == [10]
+    assert pa.ipc.open_stream(small[0].arrow_ipc).read_all().column("n").to_pylist() == list(range(10))
+    rows = list(stub.Query(queries_pb2.QueryRequest(sql="SELECT * FROM range(10) t(n)", format=json_format)))
+    assert [len(m.json_rows) for m in rows] == [10] and not rows[0].truncated
+
+    sql = "SELECT range AS n, repeat('x', 200) AS s FROM range(50000)"
+    for fmt in (arrow, json_format):
+        answers = list(stub.Query(queries_pb2.QueryRequest(sql=sql, format=fmt, max_rows=50000)))
+        assert len(answers) > 4 and sum(m.row_count for m in answers) == 50000
+        assert all(m.ByteSize() < 2 * MESSAGE_BYTES for m in answers)
+        if fmt == arrow:
+            table = pa.ipc.open_stream(b"".join(m.arrow_ipc for m in answers)).read_all()
+            assert table.column("n").to_pylist() == list(range(50000))
+        else:
+            assert [json.loads(r)["n"] for m in answers for r in m.json_rows] == list(range(50000))
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,10 @@ __all__ = ["QueryServicer"]
 
 T = TypeVar("T")
 
+MESSAGE_BYTES = 1 << 20
+"""Rows a ``Query`` answer gathers before it is sent (Arrow's size of the batches, about what goes out); a
+single batch larger than this goes out alone, as before."""
+
 
 def _counts(stats: SyncStats) -> dict[str, int]:
     return {f.name: int(getattr(stats, f.name)) for f in dataclasses.fields(stats)}
@@ -97,15 +101,23 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 params=convert.query_params_from_pb(request),
             )
         batches = _waited(iter(stream))
+        # Answers carry up to MESSAGE_BYTES of rows each, more batches than one when they are small: each
+        # message is a step of the stream (a turn of the admission queue, a hop to the event loop and back),
+        # and a typical query's few rows went out in four (schema, rows, end, and the stream's end).
         try:
             if request.format == pb.QUERY_FORMAT_JSON:
+                rows: list[str] = []
+                size = 0
                 for batch in batches:
-                    rows = [json.dumps(row, ensure_ascii=False) for row in json_rows(batch)]
-                    yield pb.QueryResponse(json_rows=rows, row_count=len(rows))
-                yield pb.QueryResponse(truncated=stream.truncated)
+                    if rows and size + batch.nbytes > MESSAGE_BYTES:
+                        yield pb.QueryResponse(json_rows=rows, row_count=len(rows))
+                        rows, size = [], 0
+                    rows.extend(json.dumps(row, ensure_ascii=False) for row in json_rows(batch))
+                    size += batch.nbytes
+                yield pb.QueryResponse(json_rows=rows, row_count=len(rows), truncated=stream.truncated)
                 return
             buffer = io.BytesIO()
-            writer = pa.ipc.new_stream(buffer, stream.schema)
+            writer = pa.ipc.new_stream(buffer, stream.schema)  # the schema, at the start of the first answer
 
             def take() -> bytes:
                 data = buffer.getvalue()
@@ -113,12 +125,15 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 buffer.truncate()
                 return data
 
-            yield pb.QueryResponse(arrow_ipc=take())  # the schema
+            count = 0
             for batch in batches:
+                if count and buffer.tell() + batch.nbytes > MESSAGE_BYTES:
+                    yield pb.QueryResponse(arrow_ipc=take(), row_count=count)
+                    count = 0
                 writer.write_batch(batch)
-                yield pb.QueryResponse(arrow_ipc=take(), row_count=batch.num_rows)
+                count += batch.num_rows
             writer.close()  # the end-of-stream marker
-            yield pb.QueryResponse(arrow_ipc=take(), truncated=stream.truncated)
+            yield pb.QueryResponse(arrow_ipc=take(), row_count=count, truncated=stream.truncated)
         finally:
             stream.close()
 

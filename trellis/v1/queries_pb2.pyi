@@ -181,9 +181,10 @@ class QueryResponse(_message.Message):
     ROW_COUNT_FIELD_NUMBER: _builtins.int
     TRUNCATED_FIELD_NUMBER: _builtins.int
     arrow_ipc: _builtins.bytes
-    """One Arrow IPC stream message (QUERY_FORMAT_ARROW): the first carries the
-    schema, and concatenating the field over the whole stream gives a
-    complete Arrow IPC stream.
+    """Arrow IPC stream messages (QUERY_FORMAT_ARROW): the first response's
+    start with the schema, and concatenating the field over the whole stream
+    gives a complete Arrow IPC stream. A small result comes in one response
+    (schema, record batches and end-of-stream marker).
     """
     row_count: _builtins.int
     """The number of rows carried by this message."""
