@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import gc
 import logging
 import signal
 import socket
@@ -68,7 +69,7 @@ from .v1 import (
     sessions_pb2_grpc,
 )
 
-__all__ = ["ConfigError", "RunningServer", "build_server", "serve"]
+__all__ = ["ConfigError", "RunningServer", "build_server", "serve", "settle_heap"]
 
 log = logging.getLogger("trellis.server")
 
@@ -427,6 +428,20 @@ def _check_address_free(address: str) -> None:
                     ) from None
 
 
+def settle_heap() -> None:
+    """Leave what start-up made (modules, gRPC, protobuf, DuckDB, the grammars) out of the collector's full
+    passes: collected once, then frozen (``gc.freeze``).
+
+    A full pass walks every tracked object and holds the GIL throughout: 80-130 ms in a started server, run
+    every few seconds under load (the heap grows with the caches), and every call waited it out; a unary
+    ``Commit``, which gRPC accepts one at a time, waited it out several times over as the calls that came
+    meanwhile were accepted. Frozen, the passes took 14-72 ms (benchmarks/RESULTS.md, "Work begun first").
+    Frozen objects are still freed when their last reference goes; only a cycle among them that became
+    garbage later would stay (what start-up made lives as long as the process)."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(
     config: ServerConfig,
     on_started: Callable[[RunningServer], Callable[[], None]] | None = None,
@@ -456,6 +471,7 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         raise
+    settle_heap()
     stop_extra: Callable[[], None] | None = None
     try:
         if on_started is not None:
