@@ -113,6 +113,13 @@ def test_heavy_calls_take_at_most_their_share_of_the_slots() -> None:
     assert entered == ["cheap", "heavy"]
 
 
+def test_a_server_runs_two_calls_at_once_one_of_them_heavy(tmp_path: Path) -> None:
+    """Each running call's thread contends for the GIL with the event loop that accepts calls (one at a time per
+    method): with three slots a unary Commit waited p90 150-390 ms to be accepted under load, with two 30-40."""
+    admission = Admission(ServerConfig(data_dir=tmp_path).admission_slots)
+    assert (admission.slots, admission.heavy_slots) == (2, 1)
+
+
 def test_the_methods_whose_work_grows_with_the_data_are_heavy() -> None:
     assert cost_of("/trellis.v1.DiffService/Diff") is Cost.HEAVY
     assert cost_of("/trellis.v1.ChangeService/ListCommits") is Cost.HEAVY

@@ -54,12 +54,14 @@ class ServerConfig:
     address: str = DEFAULT_ADDRESS
     limits: Limits = field(default_factory=_default_limits)
     max_workers: int = 128
-    admission_slots: int = 3
+    admission_slots: int = 2
     """Calls that run at once, at most half of them (at least one) heavy; the others (unary calls, CommitStream
-    items and Query steps alike) queue, cheap calls first (:mod:`trellis.admission`). 0: no limit. Three, not
-    more: every running call's thread contends for the GIL with the event loop that accepts calls, and with
-    eight the calls queued in gRPC, first come first served, before reaching this queue (benchmarks/RESULTS.md,
-    "Cheap calls first")."""
+    items and Query steps alike) queue, cheap calls first (:mod:`trellis.admission`). 0: no limit. Two, not
+    more: every running call's thread contends for the GIL with the event loop that accepts calls, and gRPC
+    accepts a method's calls one at a time, a few turns of that loop each. With eight the calls queued in gRPC,
+    first come first served, before reaching this queue (benchmarks/RESULTS.md, "Cheap calls first"); with
+    three a unary ``Commit``, the busiest method, still waited p90 150-390 ms to be accepted under
+    ``bench_load.py``, with two 30-40 ms, at the same calls per second ("Work begun first")."""
     grace_seconds: float = 10.0
     max_message_bytes: int = 256 * 1024 * 1024
     executor: str = "local"  # where verification jobs run: "local" (warm process pool) or "ray"
