@@ -301,3 +301,70 @@ def test_a_condition_changed_to_run_here_selects_the_tests() -> None:
         selection = after.select(changes_from_diff(diff), old_index=build({**base, "pkg/api.py": old}))
         assert not selection.run_all, selection.reason
         assert selection.tests == ("tests/test_api.py::test_api",), (old, new)
+
+
+# A fallback for a part of the standard library this interpreter has: its handler never runs here (simplejson's
+# ``_import_OrderedDict``: ``return collections.OrderedDict`` / ``except AttributeError: from . import
+# ordered_dict``, which made every test reach a Python 2 module).
+FALLBACKS = {
+    "attribute": """
+        import collections
+
+
+        def ordered():
+            try:
+                return collections.OrderedDict
+            except AttributeError:
+                from ._legacy import open_binary
+                return open_binary
+
+
+        def read(name):
+            return ordered()(name)
+    """,
+    "import": """
+        try:
+            import tomllib
+        except ImportError:
+            from ._legacy import open_binary
+
+
+        def read(name):
+            return open_binary(name)
+    """,
+    "from": """
+        try:
+            from functools import cached_property, partial
+        except (ImportError, AttributeError):
+            from ._legacy import open_binary
+
+
+        def read(name):
+            return open_binary(name)
+    """,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FALLBACKS))
+def test_a_fallback_for_what_the_standard_library_has_here_reaches_nothing(kind: str) -> None:
+    assert not reaches_helper(FALLBACKS[kind])
+
+
+@pytest.mark.parametrize(
+    ("api", "extra"),
+    [
+        # What this interpreter lacks, or may lack: the handler may run.
+        (FALLBACKS["from"].replace("cached_property", "no_such_name"), {}),
+        (FALLBACKS["import"].replace("tomllib", "tomli"), {}),  # not the standard library's
+        (FALLBACKS["attribute"].replace("collections.OrderedDict", "collections.OrderedDict.no_such_name"), {}),
+        (FALLBACKS["import"].replace("except ImportError", "except Exception"), {}),  # catches more
+        (FALLBACKS["import"].replace("import tomllib", "import tomllib\n            setup()"), {}),  # does more
+        (FALLBACKS["attribute"].replace("import collections", "import collections\n        collections = other"), {}),
+        # A test takes the module away, or patches the attribute; a module of the tree shadows the standard one.
+        (FALLBACKS["import"], {"tests__test_old": "import sys\n\nsys.modules['tomllib'] = None\n"}),
+        (FALLBACKS["attribute"], {"tests__test_old": "def test(m):\n    m.delattr('collections.OrderedDict')\n"}),
+        (FALLBACKS["import"], {"pkg__tomllib": "X = 1\n"}),
+    ],
+)
+def test_a_fallback_that_may_run_here_reaches_the_helper(api: str, extra: dict[str, str]) -> None:
+    assert reaches_helper(api, **extra)

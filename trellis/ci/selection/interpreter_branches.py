@@ -11,7 +11,12 @@ that interpreter is — ``sys.version_info`` (compared, indexed, sliced,
 branch such a condition rules out (its body becomes ``pass``, its ``else``
 nothing): what cannot run references, defines, imports and binds nothing.
 The condition itself stays. (``if TYPE_CHECKING:`` is the extractor's own
-rule: its imports still count as run.)
+rule: its imports still count as run.) So do the handlers of a ``try`` whose
+body only imports from the standard library what this interpreter has, or
+reads such an attribute, catching only ImportError/AttributeError
+(``try: import tomllib`` / ``except ImportError: import tomli``, ``return
+collections.OrderedDict`` / ``except AttributeError: from . import
+ordered_dict``): the handler cannot run here, and is emptied.
 
 Only certain names count: ``sys`` (``os``, ``platform``, ``six``) bound by
 nothing but ``import sys`` (``as`` an alias) anywhere in the file, ``PY2``
@@ -31,6 +36,8 @@ when the tree has a module of its own named ``six`` or ``platform`` (``MODULE``)
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.util
 import os
 import platform
 import re
@@ -83,12 +90,22 @@ def prune(tree: ast.Module) -> tuple[str, ...]:
     # One walk serves every pass: emptying a branch below does not change which nodes ``ast.walk`` yields (it
     # queues a node's children before yielding the node).
     nodes = list(ast_nodes.walk(tree))
-    if not _may_decide(nodes):
-        return ()
+    relied: dict[str, None] = {}
+    decides = _may_decide(nodes)
+    if any(isinstance(node, ast.Try) for node in nodes):
+        bindings = _bindings(nodes)
+        for node in nodes:
+            if isinstance(node, ast.Try) and node.handlers and all(map(_catches_missing, node.handlers)):
+                read = _present(node.body, bindings if decides else {})
+                if read:
+                    relied.update(dict.fromkeys(read))
+                    for handler in node.handlers:
+                        handler.body = [ast.copy_location(ast.Pass(), handler.body[0])]
+    if not decides:
+        return tuple(relied)
     evaluator = _Evaluator(tree, nodes)
     if not evaluator.modules and not evaluator.constants and not evaluator.imported:
-        return ()
-    relied: dict[str, None] = {}
+        return tuple(relied)
     for node in nodes:
         if not isinstance(node, ast.If):
             continue
@@ -102,6 +119,67 @@ def prune(tree: ast.Module) -> tuple[str, ...]:
         else:
             node.body = [ast.copy_location(ast.Pass(), node.body[0])]
     return tuple(relied)
+
+
+_MISSING = frozenset({"ImportError", "ModuleNotFoundError", "AttributeError"})
+
+
+def _catches_missing(handler: ast.ExceptHandler) -> bool:
+    """Does the handler catch only what a missing module or attribute raises?"""
+    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return all(isinstance(c, ast.Name) and c.id in _MISSING for c in caught)
+
+
+def _loaded_stdlib(module: str) -> Any:
+    """The standard library's module of that name, when this process has imported it (else None: importing one
+    here to look may run code, ``this`` prints)."""
+    if module.partition(".")[0] not in sys.stdlib_module_names:
+        return None
+    return sys.modules.get(module)
+
+
+@functools.cache
+def _stdlib_has(module: str) -> bool:
+    """Does this interpreter's standard library have the top-level module (found, not imported)?"""
+    return "." not in module and module in sys.stdlib_module_names and importlib.util.find_spec(module) is not None
+
+
+def _present(body: list[ast.stmt], bindings: Mapping[str, list[tuple[str, str]]]) -> list[str]:
+    """When ``body`` only imports from the standard library what this interpreter has (``from math import
+    sumprod``, ``import tomllib``) or reads such an attribute of a module only ``import`` binds (``return
+    collections.OrderedDict``), so that it cannot raise ImportError or AttributeError here: the names that
+    decided it (a test may take the module away, ``sys.modules["tomllib"] = None``: :func:`patched`; a module of
+    the tree may shadow it: ``MODULE``). Else nothing."""
+    read: list[str] = []
+    for stmt in body:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if _loaded_stdlib(alias.name) is None and not _stdlib_has(alias.name):
+                    return []
+                read.extend([*alias.name.split("."), MODULE + alias.name.partition(".")[0]])
+        elif isinstance(stmt, ast.ImportFrom):
+            module = _loaded_stdlib(stmt.module or "") if not stmt.level else None
+            if module is None or any(a.name == "*" or not hasattr(module, a.name) for a in stmt.names):
+                return []
+            read.extend([*(stmt.module or "").split("."), MODULE + (stmt.module or "").partition(".")[0]])
+            read.extend(a.name for a in stmt.names)
+        elif isinstance(stmt, (ast.Return, ast.Assign, ast.Expr)) and (
+            not isinstance(stmt, ast.Assign) or all(isinstance(t, ast.Name) for t in stmt.targets)
+        ):
+            chain = dotted(stmt.value) if stmt.value is not None else None
+            kinds = bindings.get(chain[0], []) if chain else []
+            modules = {k[1] for k in kinds}
+            if not chain or len(chain) < 2 or not kinds or any(k[0] != "import" for k in kinds) or len(modules) != 1:
+                return []
+            value = _loaded_stdlib(next(iter(modules)))
+            for attr in chain[1:]:
+                value = getattr(value, attr, None) if value is not None else None
+            if value is None:
+                return []
+            read.extend([*next(iter(modules)).split("."), MODULE + next(iter(modules)).partition(".")[0], *chain[1:]])
+        else:
+            return []
+    return read
 
 
 def patched(names: Iterable[str], sources: Iterable[bytes]) -> set[str]:
