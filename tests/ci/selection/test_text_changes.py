@@ -394,3 +394,24 @@ def test_a_lineno_read_from_a_value_of_unknown_type_counts_where_a_line_of_the_c
     sourced = {**files, "app/lint.py": captured}
     grown = {**sourced, "app/lint.py": captured.replace("    return 1\n", "    one = 1\n    return one\n")}
     assert "test_lines" in names(push(grown, old=sourced))
+
+
+@pytest.mark.parametrize(
+    ("formatter", "counts"),
+    [
+        ("import string\n\nparse = string.Formatter().parse\n", False),
+        ("from string import Formatter\n\nparse = Formatter().parse\n", False),
+        ("from string import Formatter as F\n\nparse = F().parse\n", False),
+        ("import logging\n\nparse = logging.Formatter().format\n", True),
+        ("from logging import Formatter\n\nparse = Formatter().format\n", True),
+    ],
+)
+def test_a_name_imported_from_a_module_owning_no_reader_is_that_modules(formatter: str, counts: bool) -> None:
+    """``from string import Formatter`` is string's, as ``string.Formatter`` is: no logging ``Formatter``, which
+    formats a record's line (pyflakes binds ``string.Formatter().parse`` at its module's top, which every test
+    imports). Imported from ``logging`` it still counts."""
+    code = f"{formatter}\n\ndef first():\n    return 1\n\n\ndef second():\n    return 2\n"
+    test = "from app.fmt import second\n\n\ndef test_second():\n    assert second() == 2\n"
+    files = {**APP, "app/fmt.py": code, "tests/test_fmt.py": test}
+    moved = {**files, "app/fmt.py": code.replace("    return 1\n", "    one = 1\n    return one\n")}
+    assert ("test_second" in names(push(moved, old=files))) is counts, formatter

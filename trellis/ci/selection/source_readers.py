@@ -222,7 +222,7 @@ def _line_source_import(graph: Graph, path: str, ref: ImportRef, attrs: tuple[st
     if ref.level:
         return False
     top = ref.module.partition(".")[0]
-    if top in LINE_SOURCE_MODULES or ref.name in LINE_SOURCE_NAMES:
+    if top in LINE_SOURCE_MODULES or ref.name in LINE_SOURCE_NAMES and not _foreign_name(ref):
         return True
     if ref.module == "inspect":
         name = ref.name or (attrs[0] if attrs else "")
@@ -264,6 +264,19 @@ def _read_attrs(facts: FileFacts, chain: Chain) -> tuple[str, ...]:
     return chain.attrs
 
 
+def _foreign_name(ref: ImportRef) -> bool:
+    """Is ``ref`` a name imported from a standard-library module that owns no reader's or line source's name
+    (``from string import Formatter``: string's, no logging ``Formatter``), as :func:`_read_attrs` reads
+    ``string.Formatter``?"""
+    top = ref.module.partition(".")[0]
+    return (
+        not ref.level
+        and bool(ref.name)
+        and top in sys.stdlib_module_names
+        and top not in _OWNERS | READER_MODULES | LINE_SOURCE_MODULES
+    )
+
+
 def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers, stored: frozenset[str]) -> bool:
     # (An attribute the code only stores into is no read: simplejson's ``self.lineno = ...`` of a JSON document.)
     read = readers.names.intersection(_read_attrs(facts, chain)) - GENERIC_LINE_NAMES
@@ -275,12 +288,17 @@ def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers
         return chain.spec is not None and _outside(graph, facts.path, chain.spec, readers)
     if chain.kind != "global":
         return False
-    if chain.root in readers.names and (
-        chain.root in _IMPLICIT
-        or chain.root in facts.values
-        or chain.root in facts.defs
-        or chain.root in facts.bindings
-        or facts.star_imports
+    foreign = chain.root in facts.bindings and all(map(_foreign_name, facts.bindings[chain.root]))
+    if (
+        chain.root in readers.names
+        and not foreign
+        and (
+            chain.root in _IMPLICIT
+            or chain.root in facts.values
+            or chain.root in facts.defs
+            or chain.root in facts.bindings
+            or facts.star_imports
+        )
     ):
         # (A name the module does not bind is the code's own variable — simplejson's ``lineno`` local to
         # ``linecol``, the line of a JSON document — whose value some other read got, counted there.)
@@ -303,7 +321,7 @@ def _outside(graph: Graph, path: str, ref: ImportRef, readers: _Readers) -> bool
     if ref.level:
         return False
     top = ref.module.partition(".")[0]
-    if top in readers.modules or ref.name in readers.names:
+    if top in readers.modules or ref.name in readers.names and not _foreign_name(ref):
         return True
     if ref.module == "inspect" and ref.name:  # from inspect import getsourcelines
         return _inspect_reads(ref.name, readers)
