@@ -430,7 +430,7 @@ class ServerProcess:
         workers: int = 0,
         serve_args: Sequence[str] = (),
     ) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.absolute()  # the server runs in ROOT
         self.workers = workers
         self.serve_args = tuple(serve_args)  # more `trellis serve` options, as given
         # BENCH_SERVER_LOG: keep the server's log there (with BENCH_SERVER_LOG_LEVEL=debug, a line per call)
@@ -468,7 +468,9 @@ class ServerProcess:
             "COLUMNS": "200",
         }
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        # In ROOT: `python -m` puts the current directory first on the path, before PYTHONPATH, so a benchmark of
+        # another checkout (a `git archive` of main) run from a work tree served that work tree's code.
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
