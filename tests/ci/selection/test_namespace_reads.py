@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.selection.test_selection import APP, body, selected
+from tests.ci.selection.test_selection import APP, body, select_change, selected
 from tests.ci.selection.test_selection_soundness import _entered, _entity
 from trellis.ci.selection.index import ChangedEntity, TestIndex
 
@@ -264,3 +264,22 @@ def test_a_class_namespace_handed_on_in_a_classmethod_hands_out_its_familys_memb
         assert "tests/test_fmt.py::test_import" in index.select([change]).tests, entity
     unused = ChangedEntity("fmt/mod.py", "fmt.mod.Other.unrelated", "modified", ("body",))
     assert "tests/test_fmt.py::test_import" not in index.select([unused]).tests
+
+
+@pytest.mark.parametrize("where", ["class", "function"])
+def test_dir_without_arguments_in_a_class_or_a_function_reads_its_own_names_not_the_modules(where: str) -> None:
+    """pyflakes' ``class DetectClassScopedMagic: names = dir()`` lists the class body's own names (strings); it was
+    read as the module's namespace, so every function added to ``checker.py`` was reached by every test importing it
+    (``nearly-all``). In a function, ``dir()`` lists its locals. At module level it still lists the module's names."""
+    scope = (
+        "class Magic:\n    names = dir()\n"
+        if where == "class"
+        else "def magic():\n    return dir()\n\n\nNAMES = magic()\n"
+    )
+    old = {**APP, "app/checks.py": f"{scope}\n\ndef used():\n    return 1\n"}
+    old["tests/test_checks.py"] = "from app.checks import used\n\n\ndef test_used():\n    assert used() == 1\n"
+    new = {**old, "app/checks.py": old["app/checks.py"] + "\n\ndef added():\n    return 2\n"}
+    assert select_change(old, new).tests == ()
+    module_level = {**old, "app/checks.py": old["app/checks.py"] + "\n\nNAMES = dir()\n"}
+    grown = {**module_level, "app/checks.py": module_level["app/checks.py"] + "\n\ndef added():\n    return 2\n"}
+    assert select_change(module_level, grown).tests == ("tests/test_checks.py::test_used",)

@@ -2012,6 +2012,10 @@ class _Extractor:
                 holder = tuple(self.name_chains(args[0].id, (), record=False))
             self.acc.chains.extend(holder)
             self.acc.instances.append((holder, tuple(self.name_chains(classes[0], tuple(classes[1:])))))
+        elif name == "dir" and not args and not node.keywords and self.frame.kind != "module":
+            # dir() in a class body or a function: the names (strings) its own scope bound so far (pyflakes'
+            # ``class DetectClassScopedMagic: names = dir()``, which every added function of the module reached).
+            pass
         elif name in NAMESPACE_CALLS and not args:
             if id(node) not in self.writes:
                 self.acc.namespace = True
