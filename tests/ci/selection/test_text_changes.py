@@ -415,3 +415,23 @@ def test_a_name_imported_from_a_module_owning_no_reader_is_that_modules(formatte
     files = {**APP, "app/fmt.py": code, "tests/test_fmt.py": test}
     moved = {**files, "app/fmt.py": code.replace("    return 1\n", "    one = 1\n    return one\n")}
     assert ("test_second" in names(push(moved, old=files))) is counts, formatter
+
+
+def test_importing_a_module_that_makes_lines_is_not_using_it() -> None:
+    """pyflakes' ``test_api.py`` imports ``subprocess`` for its integration tests: the other tests of the file,
+    which read ``lineno`` of the messages of checked strings, started no process; a definition moved in the code
+    they reach selected them. The uses of such a module count (a test starting a process, one getting a
+    traceback), and importing a package installed beside the tree (its own code may install a hook)."""
+    checker = (
+        "import ast\n\n\ndef first():\n    return 1\n\n\n"
+        "def lines(source):\n    return [n.lineno for n in ast.walk(ast.parse(source)) if hasattr(n, 'lineno')]\n"
+    )
+    test = (
+        "import subprocess\nimport traceback\n\nfrom app.checker import lines\n\n\n"
+        "def test_lines():\n    assert lines('x = 1') == [1, 1, 1]\n\n\n"
+        "def test_process():\n    lines('x = 1')\n    assert subprocess.run(['python', '-m', 'app.checker'])\n\n\n"
+        "def test_stack():\n    assert lines('x = 1') and traceback.extract_stack()\n"
+    )
+    files = {**APP, "app/checker.py": checker, "tests/test_checker.py": test}
+    moved = {**files, "app/checker.py": checker.replace("    return 1\n", "    one = 1\n    return one\n")}
+    assert names(push(moved, old=files)) == {"test_process", "test_stack"}

@@ -197,7 +197,9 @@ def line_source_bits(graph: Graph) -> int:
             or not LINE_SOURCE_NAMES.isdisjoint(scope.args)
             or not LINE_SOURCE_NAMES.isdisjoint(refs.attrs)
             or any(_line_source_chain(graph, facts, chain) for chain in refs.chains)
-            or any(_line_source_import(graph, facts.path, ref) for ref in refs.imports)
+            # (importing a standard-library module makes no such value, its uses do — chains, above; a package
+            # installed beside the tree runs its own code when imported: it may install a hook)
+            or any(_installed(graph, facts.path, ref) for ref in refs.imports)
             or (site is not None and (site.any_attr or bool(site.dynamic) or bool(site.runs or site.spawns)))
         ):
             out |= 1 << node
@@ -227,7 +229,13 @@ def _line_source_import(graph: Graph, path: str, ref: ImportRef, attrs: tuple[st
     if ref.module == "inspect":
         name = ref.name or (attrs[0] if attrs else "")
         return name not in QUIET_INSPECT
-    if top in sys.stdlib_module_names or top in QUIET_PACKAGES:
+    return _installed(graph, path, ref)
+
+
+def _installed(graph: Graph, path: str, ref: ImportRef) -> bool:
+    """Does ``ref`` import a package installed beside the tree (not the standard library's, not pytest's)?"""
+    top = ref.module.partition(".")[0]
+    if ref.level or top in sys.stdlib_module_names or top in QUIET_PACKAGES:
         return False
     return not graph.import_files(path, ref)
 
