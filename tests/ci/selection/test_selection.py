@@ -3235,3 +3235,37 @@ def test_an_attribute_looked_up_by_a_computed_name_through_object_getattribute_i
         """,
     }
     assert selected(files, body("app/render.py", "HTMLRenderer.softbreak")) == {"tests/test_render.py::test_render"}
+
+
+@pytest.mark.parametrize(
+    ("encode", "reads_module"),
+    [
+        ("def encode():\n    from app import fast as engine\n    return engine.run()\n", False),
+        (
+            "def encode(flag=True):\n    if flag:\n        from app import fast as engine\n    return engine.run()\n",
+            False,
+        ),
+        ("def encode():\n    engine = None\n    return engine\n", False),
+        ("def encode():\n    global engine\n    from app import fast as engine\n    return engine.run()\n", True),
+        ("def encode():\n    return engine.run()\n", True),
+        (
+            "class Codec:\n    from app import fast as engine\n\n    def encode(self):\n        return engine.run()\n",
+            True,
+        ),
+    ],
+)
+def test_a_name_a_function_binds_is_its_local_never_the_modules(encode: str, reads_module: bool) -> None:
+    """pyflakes' ``_doctest_parser`` imports ``doctest`` in its body, and the module imported it too: the function
+    was taken to read the module's ``doctest`` as well, so removing the module's import selected every test. A name
+    a function binds (not declared ``global``/``nonlocal``) is its local wherever the body reads it; a class body's
+    binding is not (its methods read the module's name)."""
+    call = "Codec().encode()" if encode.startswith("class") else "encode()"
+    files = {
+        **APP,
+        "app/engine.py": "def run():\n    return 1\n",
+        "app/fast.py": "def run():\n    return 2\n",
+        "app/codec.py": "from app import engine\n\n\n" + encode,
+        "tests/test_codec.py": f"from app import codec\n\n\ndef test_encode():\n    assert codec.{call}\n",
+    }
+    found = selected(files, body("app/engine.py", "app.engine.run"))
+    assert found == ({"tests/test_codec.py::test_encode"} if reads_module else set())

@@ -2548,6 +2548,10 @@ class _Extractor:
                 self.typing.discard(name)
                 known = True
             value = value or not known
+            if frame.kind == "function":
+                # Bound in a function (not declared global or nonlocal): its local throughout the body — read
+                # before the binding it raises, it never reads an enclosing scope's or the module's name.
+                break
         if record:
             self.acc.chains.extend(chains)
         if record_value and value:
