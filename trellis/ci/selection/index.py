@@ -260,7 +260,7 @@ class TestIndex:
         # directories holding Python files, computed once for every path _mark_naming is asked about.
         self._wording: tuple[list[tuple[int, AbstractSet[str], bool]], set[str]] | None = None
         # The nodes (bits) that may read a docstring or the source text (False), a line number (True).
-        self._readers: dict[bool, int] = {}
+        self._readers: dict[tuple[bool, bool], int] = {}
         # The nodes reading a ``lineno`` of an object of unknown type, and where a line of the code enters a value.
         self._line_readers: tuple[int, int] | None = None
 
@@ -515,13 +515,24 @@ class TestIndex:
         # Entities whose docstring or formatting alone changed: they count for the tests that reach a reader.
         text_new: dict[int, str] = {}
         text_old: dict[int, str] = {}
+        # Of those, the ones whose comments or formatting alone changed (their docstring the same).
+        source_new: dict[int, str] = {}
+        source_old: dict[int, str] = {}
         # Definitions a change above them moved: for the tests that reach a reader of line numbers.
         moved_new: dict[int, str] = {}
         moved_old: dict[int, str] = {}
         for change in changes:
             for item in _expand(change):
                 fallback = self._affected(
-                    item, old_index, new_nodes, old_nodes, forced, imported, inert, always_full, (text_new, text_old)
+                    item,
+                    old_index,
+                    new_nodes,
+                    old_nodes,
+                    forced,
+                    imported,
+                    inert,
+                    always_full,
+                    (text_new, text_old, source_new, source_old),
                 )
                 if fallback is not None:
                     return self._all(fallback[0], item.path, fallback[1], extra, scope)
@@ -530,21 +541,24 @@ class TestIndex:
         candidates = self._known(*extra)
         if scope:
             candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
-        if not any((new_nodes, old_nodes, forced, imported, text_new, text_old, moved_new, moved_old)):
+        if not any(
+            (new_nodes, old_nodes, forced, imported, text_new, text_old, source_new, source_old, moved_new, moved_old)
+        ):
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
             return Selection(tests=(), total=len(candidates))
         # A test that may run any code counts whatever code changed; definitions that only moved changed no code,
         # only the line numbers of what it reaches (through the readers below).
-        code_changed = any((new_nodes, old_nodes, forced, imported, text_new, text_old))
+        code_changed = any((new_nodes, old_nodes, forced, imported, text_new, text_old, source_new, source_old))
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)
         # What only a reader sees: (the new tree's nodes, the old tree's, their bits, lines only?, why).
         seen_by_readers = [
-            (new, old, _bits(new), _bits(old), lines_only, reads)
-            for new, old, lines_only, reads in (
-                (text_new, text_old, False, _READS_TEXT),
-                (moved_new, moved_old, True, _READS_LINES),
+            (new, old, _bits(new), _bits(old), lines_only, docs, reads)
+            for new, old, lines_only, docs, reads in (
+                (text_new, text_old, False, True, _READS_TEXT),
+                (source_new, source_old, False, False, _READS_SOURCE),
+                (moved_new, moved_old, True, False, _READS_LINES),
             )
         ]
         old_candidates = {} if old_index is None else old_index._known(*extra)
@@ -568,12 +582,12 @@ class TestIndex:
             if not why and code_changed and reach & self._graph.dyn_bit:
                 why = self._graph.dynamic_reason(reach)
                 unbounded.add(nodeid)
-            for read_new, read_old, bits_new, bits_old, lines_only, reads in seen_by_readers:
-                if not why and reach & bits_new and self.reads_text(reach, lines_only=lines_only):
+            for read_new, read_old, bits_new, bits_old, lines_only, docs, reads in seen_by_readers:
+                if not why and reach & bits_new and self.reads_text(reach, lines_only=lines_only, docs=docs):
                     why = _first(read_new, reach, self, nodeid) + reads
                 if not why and old_index is not None and old_candidates.get(nodeid, 0) & bits_old:
                     old_reach = old_candidates[nodeid]
-                    if old_index.reads_text(old_reach, lines_only=lines_only):
+                    if old_index.reads_text(old_reach, lines_only=lines_only, docs=docs):
                         why = _first(read_old, old_reach, old_index, nodeid) + reads
             if why:
                 reasons[nodeid] = why
@@ -620,20 +634,21 @@ class TestIndex:
         # Nearly every test reaches the changed code: say through what, so that a user can see it.
         return self._nearly_all(
             selection,
-            {**moved_new, **text_new, **new_nodes},
-            {**moved_old, **text_old, **old_nodes},
+            {**moved_new, **source_new, **text_new, **new_nodes},
+            {**moved_old, **source_old, **text_old, **old_nodes},
             candidates,
             old_index,
             old_candidates,
         )
 
-    def reads_text(self, reach: int, *, lines_only: bool = False) -> bool:
+    def reads_text(self, reach: int, *, lines_only: bool = False, docs: bool = True) -> bool:
         """Does a test reaching the nodes ``reach`` (bits) reach code that may read a docstring, the source text or a
         line number (``lines_only``: a line number)? A ``lineno`` read from an object of unknown type counts only
         with a node where a line of the tree's code enters a value (:mod:`trellis.ci.selection.source_readers`)."""
-        if lines_only not in self._readers:
-            self._readers[lines_only] = reader_bits(self._graph, lines_only=lines_only)
-        if reach & self._readers[lines_only]:
+        key = (lines_only, docs)
+        if key not in self._readers:
+            self._readers[key] = reader_bits(self._graph, lines_only=lines_only, docs=docs)
+        if reach & self._readers[key]:
             return True
         if self._line_readers is None:
             self._line_readers = (generic_line_bits(self._graph), line_source_bits(self._graph))
@@ -756,7 +771,7 @@ class TestIndex:
         imported: dict[int, str],
         inert: Sequence[str],
         always_full: Sequence[str],
-        text: tuple[dict[int, str], dict[int, str]] = ({}, {}),
+        text: tuple[dict[int, str], dict[int, str], dict[int, str], dict[int, str]] = ({}, {}, {}, {}),
     ) -> tuple[str, str] | None:
         """Record what a change affects; return (reason, rule) to run everything, or None.
 
@@ -903,9 +918,10 @@ class TestIndex:
                 and not self._sees_namespace(path, local, old_index)
             ):
                 what = "modified: " + ", ".join(change.details)
-                self._mark(path, local, how, text[0], what)
+                docs = "docstring" in change.details  # else the comments or the formatting alone
+                self._mark(path, local, how, text[0] if docs else text[2], what)
                 if old_index is not None:
-                    old_index._mark(path, local, how, text[1], what)
+                    old_index._mark(path, local, how, text[1] if docs else text[3], what)
                 return None
             self._mark(path, local, how, new_nodes, "modified")
             if old_index is not None:
@@ -1296,6 +1312,7 @@ def _expand(change: Change) -> list[Change]:
 
 _READS_TEXT = ", and reads docstrings or source text"
 _READS_LINES = ", and reads line numbers"
+_READS_SOURCE = ", and reads source text or line numbers"
 
 
 # Sources of compiled extension modules: a job builds them only where the project declares them to setuptools

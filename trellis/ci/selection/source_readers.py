@@ -119,6 +119,18 @@ class _Readers:
 
 
 _DOCS_AND_TEXT = _Readers(READER_NAMES, READER_MODULES, None, docstrings=True, installed=True)
+# A change of comments or formatting alone (no docstring): the source text and its line numbers changed, the
+# docstring's value did not — what reads a docstring by a computed name, a namespace or ``__doc__`` sees nothing,
+# nor do the modules that read only docstrings or parse text handed to them (``ast``: the text's reader counts).
+_SOURCE_TEXT = _Readers(
+    READER_NAMES - {"__doc__", "help", "vars", "shortDescription", "getdoc"},
+    READER_MODULES - {"ast", "pydoc", "doctest", "cmd", "xmlrpc"},
+    frozenset({"getsource", "getsourcelines", "findsource", "getcomments", "getfile", "getsourcefile", "getabsfile"})
+    | {"getframeinfo", "getouterframes", "getinnerframes", "stack", "trace", "getlineno", "getblock", "FrameInfo"}
+    | {"Traceback", "currentframe"},
+    docstrings=False,
+    installed=True,
+)
 # A definition that only moved (a change above it added or removed lines) has the same code and text: only the
 # line numbers its frames, code objects and tracebacks carry changed, which only what reads a line number sees:
 # ``inspect``'s frame and source-line functions, the modules that format tracebacks and frames, a warning's or a
@@ -143,10 +155,11 @@ _LINES = _Readers(
 )
 
 
-def reader_bits(graph: Graph, *, lines_only: bool = False) -> int:
+def reader_bits(graph: Graph, *, lines_only: bool = False, docs: bool = True) -> int:
     """The nodes of ``graph`` (as bits) whose code may read a docstring, the source text or a line number;
-    ``lines_only``: a line number (what sees a definition that only moved)."""
-    readers = _LINES if lines_only else _DOCS_AND_TEXT
+    ``lines_only``: a line number (what sees a definition that only moved); not ``docs``: the source text or a line
+    number (what sees a change of comments or formatting alone)."""
+    readers = _LINES if lines_only else _DOCS_AND_TEXT if docs else _SOURCE_TEXT
     out = 0
     for node, scope in enumerate(graph.node_scope):
         facts = graph.facts[graph.node_path[node]]
