@@ -182,9 +182,14 @@ def _present(body: list[ast.stmt], bindings: Mapping[str, list[tuple[str, str]]]
     return read
 
 
+# A module's literal export list (``__all__ = ["OrderedDict", ...]``): its strings name the module's own exports and
+# set nothing.
+_EXPORTS = re.compile(rb"^__all__\s*\+?=\s*[\[(][^\[\]()]*[\])]", re.MULTILINE)
+
+
 def patched(names: Iterable[str], sources: Iterable[bytes]) -> set[str]:
     """Which of ``names`` some file may set: named by a string constant (``setattr(sys, "platform", …)``,
-    ``patch("pkg.compat.WIN")``) or assigned as an attribute (``sys.platform = …``)."""
+    ``patch("pkg.compat.WIN")``; not in a literal ``__all__``) or assigned as an attribute (``sys.platform = …``)."""
     wanted = sorted(n for n in set(names) if n.isidentifier())
     if not wanted:
         return set()
@@ -194,7 +199,7 @@ def patched(names: Iterable[str], sources: Iterable[bytes]) -> set[str]:
     )
     found: set[str] = set()
     for source in sources:
-        for match in pattern.finditer(source):
+        for match in pattern.finditer(_EXPORTS.sub(b"", source)):
             found.add((match.group(1) or match.group(2)).decode())
         if len(found) == len(wanted):
             break
