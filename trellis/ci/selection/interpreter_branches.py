@@ -92,8 +92,8 @@ def prune(tree: ast.Module) -> tuple[str, ...]:
     nodes = list(ast_nodes.walk(tree))
     relied: dict[str, None] = {}
     decides = _may_decide(nodes)
-    if any(isinstance(node, ast.Try) for node in nodes):
-        bindings = _bindings(nodes)
+    bindings = _bindings(nodes) if decides or any(isinstance(node, ast.Try) for node in nodes) else {}
+    if bindings:
         for node in nodes:
             if isinstance(node, ast.Try) and node.handlers and all(map(_catches_missing, node.handlers)):
                 read = _present(node.body, bindings if decides else {})
@@ -103,7 +103,7 @@ def prune(tree: ast.Module) -> tuple[str, ...]:
                         handler.body = [ast.copy_location(ast.Pass(), handler.body[0])]
     if not decides:
         return tuple(relied)
-    evaluator = _Evaluator(tree, nodes)
+    evaluator = _Evaluator(tree, bindings)
     if not evaluator.modules and not evaluator.constants and not evaluator.imported:
         return tuple(relied)
     for node in nodes:
@@ -243,8 +243,7 @@ def _instance(node: ast.expr) -> bool:
 
 
 class _Evaluator:
-    def __init__(self, tree: ast.Module, nodes: list[ast.AST]) -> None:
-        bindings = _bindings(nodes)
+    def __init__(self, tree: ast.Module, bindings: Mapping[str, list[tuple[str, str]]]) -> None:
         # A name bound only by ``import sys`` (``import sys as s``) in the whole file is the module.
         self.modules: dict[str, str] = {}
         self.imported: dict[str, tuple[str, str]] = {}
