@@ -89,6 +89,9 @@ class Project:
     # in setup.py, pyproject's ``[tool.setuptools] ext-modules``), by module name ("*" where the name is no literal:
     # ``cythonize(...)``, a computed name); () for none, or a backend whose build is not run (meson, scikit-build...).
     extensions: tuple[str, ...] = ()
+    # pyproject's ``[build-system] requires``: what pip's isolated build installs before it runs the backend (the
+    # extensions' build needs them: setuptools of a version, Cython); () when the tree declares none.
+    build_requires: tuple[str, ...] = ()
 
     @property
     def dist_name(self) -> str:
@@ -147,6 +150,11 @@ def _setup_call(data: bytes | None) -> dict[str, Any]:
     return {}
 
 
+def _list(value: Any) -> list[str]:
+    """The strings of a TOML array (nothing for anything else)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in re.split(r"[\n,]", value) if v.strip()]
@@ -180,6 +188,7 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
         version_file=scm.file if scm is not None else "",
         metadata=tuple(_metadata(project, meta, cfg, setup_py)),
         extensions=_extensions(read("setup.py"), pyproject),
+        build_requires=tuple(r.strip() for r in _list(_table(pyproject, "build-system").get("requires")) if r.strip()),
     )
 
 

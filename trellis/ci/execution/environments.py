@@ -56,6 +56,7 @@ __all__ = [
     "pytest_plugins",
     "pytest_version",
     "python_of",
+    "unmet",
 ]
 
 READY = ".trellis-ready"
@@ -280,6 +281,37 @@ def pytest_plugins(environment: Path, spec: EnvironmentSpec | None = None) -> tu
             if entry.group == "pytest11" and entry.value.strip():
                 found.setdefault(entry.name, entry.value.strip())
     return tuple(found.items())
+
+
+def unmet(requirements: Sequence[str], python: str) -> tuple[str, ...]:
+    """The ``requirements`` (PEP 508 strings) that the distributions ``python`` imports from do not satisfy:
+    the server's interpreter's, or an environment's own and the server's under them. A requirement whose
+    marker is false here is met; one that does not parse, or is a direct reference, is not."""
+    if python == sys.executable:
+        sites = _server_sites()
+    else:
+        environment = Path(python).parent.parent
+        sites = [str(s) for s in (environment / "lib").glob("python*/site-packages")] + _layered_sites(environment)
+    versions: dict[str, str] = {}
+    for dist in importlib.metadata.distributions(path=sites):
+        versions.setdefault(_normal(dist.metadata["Name"] or ""), dist.version)
+    missing: list[str] = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            missing.append(text)
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        version = versions.get(_normal(requirement.name))
+        try:
+            met = version is not None and not requirement.url and requirement.specifier.contains(version, True)
+        except ValueError:  # a version packaging cannot read
+            met = False
+        if not met:
+            missing.append(text)
+    return tuple(missing)
 
 
 def _layered_sites(environment: Path) -> list[str]:
