@@ -377,6 +377,36 @@ def test_a_process_started_with_a_computed_command_is_bounded_by_what_it_was_obs
     assert from_source("import subprocess\nsubprocess.run(cmd)\n").dynamic
 
 
+SCRIPTS = {
+    **STARTED,
+    "examples/run-it.py": b"import sys\n\nsys.path.insert(0, '.')\nfrom pkg.cli import main\n\nif __name__ == '__main__':\n    main()\n",
+    "tests/test_script.py": b"import subprocess, sys\n\n\ndef test_script():\n"
+    b"    subprocess.run([sys.executable, 'examples/run-it.py'], check=True)\n",
+}
+
+
+def test_a_python_script_whose_file_name_is_no_module_name_runs_that_file() -> None:
+    """``python examples/c-to-c.py`` (pycparser's examples, run by its tests) runs that file of the tree, as
+    ``python examples/cdecl.py`` does: a hyphen in a script's name makes it no module name, not any code."""
+    record = from_started({"python": ["python", "examples/run-it.py"]})
+    assert record.runs == {"examples.run-it"} and not record.spawns
+    git = from_started({"started": "git"})
+
+    def chosen(observed: Mapping[str, SiteCode], path: str, qualname: str) -> tuple[str, ...]:
+        index = TestIndex.build(SCRIPTS, observed=observed)
+        return index.select([change(path, qualname)], old_index=index, observed=set).tests
+
+    script = "tests/test_script.py::test_script"
+    assert chosen({RUN: git | record}, "pkg/lib.py", "pkg.lib.f") == (LIB,)  # the script does not reach it
+    assert chosen({RUN: git | record}, "pkg/cli.py", "pkg.cli.main") == (GIT, NEVER, script)  # what it runs
+    # A constant command reads the same: the test running the script reaches what the script runs.
+    assert chosen({RUN: git}, "pkg/cli.py", "pkg.cli.main") == (script,)
+    assert chosen({RUN: git}, "pkg/lib.py", "pkg.lib.f") == (LIB,)
+    # Paths that name no file of the tree in a word Python reads as one: any code, as before.
+    for words in (["python", "../x.py"], ["python", "/elsewhere/run-it.py"], ["python", "examples/run it.py"]):
+        assert from_started({"python": words}).spawns, words
+
+
 def test_process_records_are_kept_and_keys_of_jobs_that_did_not_hear_processes_do_not_count(tmp_path: Path) -> None:
     store = Observations(tmp_path)
     lines = [

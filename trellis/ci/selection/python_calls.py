@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 _DOTTED_OR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_SCRIPT_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")  # python x/run-it.py
 
 # Decorators that neither register nor hand the function to code that may call it under
 # another name: the decorated function is still reached only by references to its name.
@@ -551,11 +552,14 @@ def _standard_only(code: str) -> bool:
 
 
 def _module_of_path(path: str) -> str | None:
+    """The file ``python path`` runs, as the dotted key of its path under the tree (``examples.c-to-c``). A
+    script's name need not be a module name (``c-to-c.py``): Python runs the file, and the graph finds it by
+    its path; a part holding a dot or a space cannot be told from the dots, so it stays unknown."""
     clean = posixpath.normpath(path).removeprefix("./")
     if clean.startswith(("/", "..")):
         return None
     dotted = clean[:-3].replace("/", ".")
-    return dotted if _DOTTED_OR_NAME.fullmatch(dotted) else None
+    return dotted if _SCRIPT_PATH.fullmatch(dotted) else None
 
 
 def dotted(node: ast.AST) -> list[str] | None:
