@@ -51,7 +51,7 @@ from trellis import ci
 from trellis.ci.engine.gating import Gate
 from trellis.ci.engine.source import PipelineSource
 from trellis.ci.engine.store import RunStore
-from trellis.vcs import NotFound, Store, WriterHolds, sync_filesystems
+from trellis.vcs import Commit, NotFound, Store, WriterHolds, sync_filesystems
 from trellis.vcs.maintenance import HOLD_TIMEOUT
 
 from .admission import waiting
@@ -370,9 +370,13 @@ class FrontVerifier:
     def check_direct_write(self, repository: str, branch: str) -> None:
         self.gate.check_direct_write(repository, branch)
 
-    def on_push(self, repository: str, branch: str, commit_id: str, session_id: str = "") -> ci.Run | None:
+    def on_push(
+        self, repository: str, branch: str, commit_id: str, session_id: str = "", *, commit: Commit | None = None
+    ) -> ci.Run | None:
         try:
-            if self.source.at(repository, self.store.get_commit(repository, commit_id)) is None:
+            if commit is None or commit.commit_id != commit_id:
+                commit = self.store.get_commit(repository, commit_id)
+            if self.source.at(repository, commit) is None:
                 return None  # no pipeline applies: as the index process would answer, without asking it
         except ci.PipelineError:
             pass  # the index process records the failed run

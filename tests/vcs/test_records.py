@@ -23,6 +23,8 @@ def test_records_round_trip_keep_history_and_are_plain_git(
     path = repo_path(data_dir, "demo")
     assert git(path, "show", "refs/trellis/runs/r1:run.json") == '{"v": 2}'
     assert git(path, "rev-parse", "refs/trellis/runs/r1~1").strip() == first != second
+    assert store.record_version("demo", "runs", "r1") == second
+    assert store.record_version("demo", "runs", "nope") is None
     store.write_record("demo", "runs", "r0", {"run.json": b"{}"}, "r0", alice)
     assert store.list_records("demo", "runs") == ["r0", "r1"]
     assert store.list_records("demo", "pipeline") == []

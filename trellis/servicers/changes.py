@@ -82,7 +82,7 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
             response.files.extend(convert.file_diff_pb(f) for f in done.result.files)
             response.entity_changes.extend(convert.entity_change_pb(c) for c in done.result.changes)
         self.index.changed(repository)  # indexes the commit with its semantic diff, in the background
-        run = self.verifier.on_push(repository, branch, result.commit.commit_id, session_id or "")
+        run = self.verifier.on_push(repository, branch, result.commit.commit_id, session_id or "", commit=result.commit)
         if run is not None and request.wait_for_verdict:
             with waiting():
                 verdict = self.verifier.wait(repository, run.run_id, _remaining(context))
@@ -220,5 +220,5 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
         )
         if result.commit is not None and not result.up_to_date and not request.preview:
             self.index.changed(repository)
-            self.verifier.on_push(repository, branch, result.commit.commit_id, session_id or "")
+            self.verifier.on_push(repository, branch, result.commit.commit_id, session_id or "", commit=result.commit)
         return convert.merge_pb(repository, result)

@@ -19,7 +19,7 @@ from .errors import InvalidArgument, NotFound
 from .model import Identity
 from .refs import RefLocks, git_name
 
-__all__ = ["RECORD_REF_PREFIX", "list_records", "read_record", "write_record"]
+__all__ = ["RECORD_REF_PREFIX", "list_records", "read_record", "record_version", "write_record"]
 
 RECORD_REF_PREFIX = "refs/trellis/"
 _NAMESPACE = re.compile(r"[a-z][a-z0-9-]{0,31}")
@@ -105,6 +105,15 @@ def read_record(repo: pygit2.Repository, namespace: str, key: str) -> dict[str, 
     assert isinstance(commit, pygit2.Commit)
     walk(commit.tree, "")
     return files
+
+
+def record_version(repo: pygit2.Repository, namespace: str, key: str) -> str | None:
+    """The id of the record's current commit (each write makes a new one), None if there is no such record.
+
+    One reference lookup: a reader that keeps what it read of a version knows, from this alone, whether the
+    record changed since (in this process or another)."""
+    ref = repo.references.get(git_name(_refname(namespace, key)))
+    return str(ref.target) if ref is not None else None
 
 
 def list_records(repo: pygit2.Repository, namespace: str) -> list[str]:

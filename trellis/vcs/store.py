@@ -590,6 +590,10 @@ class Store:
     def read_record(self, repository: str, namespace: str, key: str) -> dict[str, bytes]:
         return records.read_record(self.open(repository), namespace, key)
 
+    def record_version(self, repository: str, namespace: str, key: str) -> str | None:
+        """The record's current version (see :func:`trellis.vcs.records.record_version`), None if there is none."""
+        return records.record_version(self.open(repository), namespace, key)
+
     def list_records(self, repository: str, namespace: str) -> list[str]:
         return records.list_records(self.open(repository), namespace)
 

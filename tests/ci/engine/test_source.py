@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
+from tests.conftest import repo_path
 from trellis import vcs
 from trellis.ci.engine.source import PipelineSource
 from trellis.ci.errors import InvalidRequest, PipelineNotFound, Refused
@@ -74,3 +78,39 @@ def test_removing_the_repository_pipeline_with_blank_text_lets_the_file_apply_ag
     source.set(repo.name, OTHER, ALICE)
     assert source.set(repo.name, removal, ALICE) is None
     assert [s.name for s in source.get(repo.name, commit_id).stages] == ["syntax", "lint", "review"]
+
+
+def _delete_object(data_dir: Path, store: vcs.Store, repository: str, object_id: str) -> None:
+    """Remove a loose object from disk and from the store's open handle (libgit2 caches what it read)."""
+    repo_path(data_dir, repository).joinpath("objects", object_id[:2], object_id[2:]).unlink()
+    store.reopen(repository)
+
+
+def test_a_trees_pipeline_file_is_read_once(store: vcs.Store, repo: Repo, data_dir: Path) -> None:
+    """A branch's head is asked twice (is the branch protected; which pipeline applies to the push): once from git."""
+    with_file = store.get_commit(repo.name, repo.commit({"trellis.toml": PIPELINE, "app.py": "x = 1\n"}))
+    without = store.get_commit(repo.name, repo.commit({"trellis.toml": None}))
+    source = PipelineSource(store)
+    first = source.at(repo.name, with_file)
+    assert first is not None and source.at(repo.name, without) is None
+    for commit in (with_file, without):
+        _delete_object(data_dir, store, repo.name, commit.tree_id)
+    assert source.at(repo.name, with_file) == first
+    assert source.at(repo.name, without) is None
+    # Another commit of the same tree is named by its own id.
+    renamed = source.at(repo.name, replace(with_file, commit_id="f" * 40))
+    assert renamed is not None and renamed.source == f"{'f' * 12}:trellis.toml"
+
+
+def test_the_repository_pipeline_another_process_sets_or_removes_applies_at_once(
+    store: vcs.Store, repo: Repo, data_dir: Path
+) -> None:
+    commit = store.get_commit(repo.name, repo.commit({"trellis.toml": PIPELINE}))
+    here, there = PipelineSource(store), PipelineSource(vcs.Store(data_dir, durability=vcs.Durability.NONE))
+    assert [s.name for s in here.at(repo.name, commit).stages] == ["syntax", "lint", "review"]  # type: ignore[union-attr]
+    there.set(repo.name, OTHER, ALICE)
+    assert [s.name for s in here.at(repo.name, commit).stages] == ["only"]  # type: ignore[union-attr]
+    there.set(repo.name, "", ALICE)
+    assert [s.name for s in here.at(repo.name, commit).stages] == ["syntax", "lint", "review"]  # type: ignore[union-attr]
+    there.set(repo.name, OTHER, ALICE)
+    assert [s.name for s in here.at(repo.name, commit).stages] == ["only"]  # type: ignore[union-attr]

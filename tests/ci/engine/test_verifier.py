@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import repo_path
 from trellis import vcs
 from trellis.ci.engine import Verifier
 from trellis.ci.errors import CiError, InvalidRequest, PipelineNotFound, Refused, TooManyRuns
@@ -86,6 +87,18 @@ def test_a_push_without_a_pipeline_starts_nothing_and_an_invalid_one_fails_at_on
     run = verifier.on_push(repo.name, "main", repo.commit({"trellis.toml": "[stages.x]\nkind = 'nope'\n"}))
     assert run is not None and run.final and run.verdict is Verdict.FAILED
     assert [j.stage for j in run.jobs] == [PIPELINE_STAGE] and "nope" in run.jobs[0].summary
+
+
+def test_a_push_the_caller_just_wrote_is_not_read_again(
+    verifier: Verifier, store: vcs.Store, repo: Repo, data_dir: Path
+) -> None:
+    """The commit path hands over the commit it wrote: without a pipeline, the push reads nothing of it."""
+    commit = store.get_commit(repo.name, repo.commit({"a.py": "x = 1\n"}))
+    repo_path(data_dir, repo.name).joinpath("objects", commit.commit_id[:2], commit.commit_id[2:]).unlink()
+    store.reopen(repo.name)
+    assert verifier.on_push(repo.name, "main", commit.commit_id, commit=commit) is None
+    with pytest.raises(vcs.NotFound):  # given only its id, the push reads it
+        verifier.on_push(repo.name, "main", commit.commit_id)
 
 
 def test_every_nth_push_is_a_full_run(store: vcs.Store, repo: Repo, tmp_path: Path) -> None:

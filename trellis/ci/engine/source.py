@@ -3,6 +3,11 @@
 Parsed once per content (every push of a branch carries the same file), so
 the cache is keyed by the text's hash; the repository-level pipeline is a
 record of the repository (``refs/trellis/pipeline/repository``).
+
+Every commit asks twice (is its branch protected, at the branch's head; does
+a pipeline apply to it): what a tree holds at ``trellis.toml`` is kept by tree
+id (a tree never changes), and the repository's record by its version (one
+reference lookup tells whether it changed, in this process or another).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ PIPELINES = "pipeline"
 REPOSITORY_PIPELINE = "repository"
 CONFIG_FILE = "trellis.toml"
 MAX_PARSED = 512
+MAX_TREES = 4096
 
 
 class PipelineSource:
@@ -31,6 +37,8 @@ class PipelineSource:
     def __init__(self, store: vcs.Store) -> None:
         self.store = store
         self._parsed: dict[bytes, Pipeline] = {}
+        self._trees: dict[str, bytes | None] = {}  # tree id -> its trellis.toml, None if it has none
+        self._records: dict[tuple[str, str], bytes] = {}  # (repository, record version) -> the record's text
 
     def parse(self, text: bytes, source: str) -> Pipeline:
         """Parse once per content (every push of a branch carries the same ``trellis.toml``)."""
@@ -44,10 +52,34 @@ class PipelineSource:
         return found if found.source == source else replace(found, source=source)
 
     def _repository_pipeline(self, repository: str) -> bytes:
-        try:
-            return self.store.read_record(repository, PIPELINES, REPOSITORY_PIPELINE).get(CONFIG_FILE, b"")
-        except NotFound:
+        version = self.store.record_version(repository, PIPELINES, REPOSITORY_PIPELINE)
+        if version is None:
             return b""
+        key = (repository, version)
+        text = self._records.get(key)
+        if text is None:
+            # Written meanwhile, the text read may be the next version's: kept under this one, it answers
+            # only calls that asked as concurrently, since the reference never moves back to a version.
+            try:
+                text = self.store.read_record(repository, PIPELINES, REPOSITORY_PIPELINE).get(CONFIG_FILE, b"")
+            except NotFound:
+                return b""
+            if len(self._records) > MAX_PARSED:
+                self._records.clear()
+            self._records[key] = text
+        return text
+
+    def _config_file(self, repository: str, tree_id: str) -> bytes | None:
+        """The tree's ``trellis.toml``, None if it has none."""
+        try:
+            return self._trees[tree_id]
+        except KeyError:
+            pass
+        text = self.store.tree_files(repository, tree_id, (CONFIG_FILE,)).get(CONFIG_FILE)
+        if len(self._trees) > MAX_TREES:
+            self._trees.clear()
+        self._trees[tree_id] = text
+        return text
 
     def at(self, repository: str, commit: vcs.Commit) -> Pipeline | None:
         """The pipeline that applies to ``commit``: the repository's, else its ``trellis.toml``; None if none.
@@ -57,10 +89,10 @@ class PipelineSource:
         text = self._repository_pipeline(repository)
         if text:
             return self.parse(text, "repository")
-        found = self.store.tree_files(repository, commit.tree_id, (CONFIG_FILE,))
-        if CONFIG_FILE not in found:
+        found = self._config_file(repository, commit.tree_id)
+        if found is None:
             return None
-        return self.parse(found[CONFIG_FILE], f"{commit.commit_id[:12]}:{CONFIG_FILE}")
+        return self.parse(found, f"{commit.commit_id[:12]}:{CONFIG_FILE}")
 
     def get(self, repository: str, revision: str = "") -> Pipeline:
         """The pipeline of ``revision`` (default: the default branch); PipelineNotFound when none applies."""

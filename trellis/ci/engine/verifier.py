@@ -192,11 +192,17 @@ class Verifier:
                 all_files.append(ChangedFile(path, "added", "", semantic_diff.language_for(path) or ""))
         return result, old_tree, changes, all_files
 
-    def on_push(self, repository: str, branch: str, commit_id: str, session_id: str = "") -> Run | None:
-        """Start the run a push triggers, if a valid pipeline applies; cancel what the push supersedes."""
+    def on_push(
+        self, repository: str, branch: str, commit_id: str, session_id: str = "", *, commit: vcs.Commit | None = None
+    ) -> Run | None:
+        """Start the run a push triggers, if a valid pipeline applies; cancel what the push supersedes.
+
+        ``commit`` is the pushed commit's value when the caller has it (it just wrote it): not read again.
+        """
         if self._closed:
             return None
-        commit = self.store.get_commit(repository, commit_id)
+        if commit is None or commit.commit_id != commit_id:
+            commit = self.store.get_commit(repository, commit_id)
         invalid: PipelineError | None = None
         try:
             if self.source.at(repository, commit) is None:
