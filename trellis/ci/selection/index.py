@@ -837,9 +837,11 @@ class TestIndex:
                     f"{path} changed: a source of a compiled extension, which the stage does not build: its tests "
                     "run without it (code that runs only with the extension is not verified)"
                 ), "data-file"
+            if self._data_readers(path, old_index, new_nodes, old_nodes):
+                return None
             return (
-                f"{path} changed: a non-Python file a test may read at run time "
-                "(declare files no test reads in the stage's inert globs)"
+                f"{path} changed: a non-Python file a test may read at run time, which no code a test reaches "
+                "names (declare files no test reads in the stage's inert globs)"
             ), "data-file"
         if name == "conftest.py" and not (
             self._fixture_change(change, old_index) or self._helper_change(change, old_index)
@@ -1057,6 +1059,49 @@ class TestIndex:
         importers = [(reach.bit_count(), nodeid) for nodeid, reach in candidates.items() if reach & bit]
         if importers:
             reasons[min(importers)[1]] = why
+
+    def _data_readers(
+        self, path: str, old_index: TestIndex | None, new_nodes: dict[int, str], old_nodes: dict[int, str]
+    ) -> bool:
+        """Mark the code that names the data file ``path`` in either tree and say whether a test reaches any.
+
+        Tests made from data files read them through a path the code spells: the file's name, a directory of it
+        that holds no Python files, a glob or an extension (tomli's ``(DATA_DIR / "valid").glob("**/*.toml")``,
+        mistune's ``"commonmark.json"``): a change to one, an added one, a removed one counts for the tests
+        reaching that code (in the tree after the change, and in the tree before it), as for an inert kind. So
+        does the directory named after a test module that plugins read by that name (pytest-datadir's
+        ``tests/test_x/``, pytest-regressions' files there, syrupy's ``__snapshots__/test_x.ambr``). A file no
+        code that a test reaches names in either tree is still read by no one we can tell: the caller runs
+        everything."""
+        found = False
+        for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
+            if index is None:
+                continue
+            named: dict[int, str] = {}
+            index._mark_naming(path, named)
+            for module in index._named_after(path):
+                node = index._graph.node_of.get((module, ""))
+                if node is not None:
+                    named.setdefault(node, f"{index._display(node)} (its data directory: {path} changed)")
+            bits = _bits(named)
+            if bits and any(reach & bits for reach in index._known().values()):
+                found = True
+            for node, why in named.items():
+                nodes.setdefault(node, why)
+        return found
+
+    def _named_after(self, path: str) -> list[str]:
+        """The test modules ``path`` lies under by name: a directory or the file's stem named like a module of a
+        directory above it (``tests/test_x/case.yml`` and ``tests/__snapshots__/test_x.ambr``: ``tests/test_x.py``)."""
+        parts = path.split("/")
+        parts[-1] = posixpath.splitext(parts[-1])[0]
+        out = []
+        for depth, part in enumerate(parts):
+            for above in range(depth + 1):
+                module = "/".join([*parts[:above], f"{part}.py"])
+                if module in self._graph.facts:
+                    out.append(module)
+        return out
 
     def _mark_naming(self, path: str, nodes: dict[int, str]) -> None:
         """Mark the nodes whose string constants name ``path`` (an inert-by-kind file: docs, stubs, manifests)."""
