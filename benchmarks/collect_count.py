@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from editable import installed_python
+from replay import unittest_commands
 
 from trellis.client import Client
 from trellis.config import ServerConfig
@@ -74,8 +75,13 @@ def main() -> int:
             pipeline += 'env = { PYTHONPATH = "src" }\n'
             env["PYTHONPATH"] = "src"
         files["trellis.toml"] = pipeline.encode()
-        own = subprocess.run([python, "-m", "unittest"], cwd=checkout, capture_output=True, text=True, env=env)
-        found = re.search(r"Ran (\d+) tests?", own.stderr)
+        owns = [
+            subprocess.run([python, *command], cwd=checkout, capture_output=True, text=True, env=env)
+            for command in unittest_commands(checkout)
+        ]
+        ran = [re.search(r"Ran (\d+) tests?", own.stderr) for own in owns]
+        found = sum(int(r.group(1)) for r in ran if r) if any(ran) else None
+        own = max(owns, key=lambda o: len(o.stderr))
         plain = subprocess.run(
             [python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *pytest_args],
             cwd=checkout,
@@ -100,7 +106,7 @@ def main() -> int:
         f"  Trellis pytest stage{' (load_tests = true)' if args.load_tests else ''}: {len(job.tests)} items, "
         f"verdict {reply.run.verdict.value} ({job.summary}; job {job.duration_ms / 1000:.1f} s)"
     )
-    print(f"  python -m unittest: {found.group(1) if found else '?'} tests ({own.stderr.strip().splitlines()[-1]})")
+    print(f"  python -m unittest: {'?' if found is None else found} tests ({own.stderr.strip().splitlines()[-1]})")
     print(f"  pytest {shlex.join(pytest_args)}: {collected.group(1) if collected else '?'} collected")
     theirs = {line.strip() for line in plain.stdout.splitlines() if "::" in line}
     ours = {t.test_id for t in job.tests}

@@ -202,19 +202,56 @@ def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], floa
     if done.returncode != 0 and not failing:  # a failure the summary did not name: still a failed suite
         failing.add(f"<pytest exit {done.returncode}>")
     if UNITTEST[0]:  # the project's own command: what its load_tests add (doctests) counts too; untimed
-        try:  # unittest has no per-test timeout: a hanging test (a fault's infinite loop) would stall the replay
-            own = subprocess.run(
-                [PYTHON[0], "-m", "unittest", "-q"],
-                cwd=checkout,
-                env=env,
-                capture_output=True,
-                timeout=max(120.0, 10 * seconds),
-            )
-            if own.returncode != 0:
-                failing.add("<python -m unittest failed>")
-        except subprocess.TimeoutExpired:
-            failing.add("<python -m unittest timed out>")
+        for command in unittest_commands(checkout):
+            try:  # unittest has no per-test timeout: a hanging test (a fault's infinite loop) would stall the replay
+                own = subprocess.run(
+                    [PYTHON[0], "-c", _UNITTEST_IDS, *command[2:]],
+                    cwd=checkout,
+                    env=env,
+                    capture_output=True,
+                    timeout=max(120.0, 10 * seconds),
+                )
+                named = {
+                    line.split(" ", 1)[1]
+                    for line in own.stdout.decode(errors="replace").splitlines()
+                    if line.startswith("UNITTEST-FAILED ")
+                }
+                failing |= named
+                if own.returncode != 0 and not named:
+                    failing.add(f"<python {' '.join(command)} failed>")
+            except subprocess.TimeoutExpired:
+                failing.add(f"<python {' '.join(command)} timed out>")
     return frozenset(failing), seconds
+
+
+# ``python -m unittest ARGS`` that prints each failing test as the stage names a test a module's ``load_tests`` made
+# (``FILE::load_tests::TEST.id()``; the stage adds ``[n]`` to ids made twice, which the comparison allows), so a
+# failure at the parent commit is known by its name at the next one, as pytest's are.
+_UNITTEST_IDS = """
+import os, sys, unittest
+program = unittest.main(module=None, argv=["python -m unittest", *sys.argv[1:]], exit=False, verbosity=0)
+result = program.result
+for test, _ in [*result.failures, *result.errors, *((t, "") for t in result.unexpectedSuccesses)]:
+    test = getattr(test, "test_case", test)  # a subTest's failure: its test
+    module = sys.modules.get(type(test).__module__)
+    where = getattr(module, "__file__", None)
+    if where is None or type(test).__module__.startswith("unittest"):  # a module that did not import: unnamed
+        print("UNITTEST-FAILED <python -m unittest:", test.id() + ">")
+        continue
+    print("UNITTEST-FAILED", os.path.relpath(where).replace(os.sep, "/") + "::load_tests::" + test.id())
+sys.exit(0 if result.wasSuccessful() else 1)
+"""
+
+
+def unittest_commands(checkout: Path) -> list[list[str]]:
+    """How unittest finds the checkout's tests: ``python -m unittest`` discovers from the checkout, and into
+    packages only, so a ``src`` layout's tests (isodate 0.6's ``src/isodate/tests``, run by ``setup.py test``)
+    are found by discovering from ``src`` too (its top-level directory, as an install puts it on the path)."""
+    commands = [["-m", "unittest"]]
+    src = checkout / "src"
+    if src.is_dir() and not (src / "__init__.py").exists() and any(src.glob("*/__init__.py")):
+        commands.append(["-m", "unittest", "discover", "-s", "src", "-t", "src"])
+    return commands
 
 
 def _failed(stdout: bytes) -> set[str]:
@@ -473,7 +510,7 @@ def _full(
     loaded machine, hypothesis deadlines), not a verdict to compare with.
     """
     failing, seconds = run_suite(checkout, env)
-    new = sorted(t for t in failing - known if not t.startswith("<"))
+    new = sorted(t for t in failing - known if not t.startswith("<") and "::load_tests::" not in t)
     flaky: frozenset[str] = frozenset()
     if new:
         try:
