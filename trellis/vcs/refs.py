@@ -29,7 +29,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 __all__ = ["LOCK_DIR", "RefLocks", "git_name"]
@@ -66,6 +66,7 @@ class RefLocks:
         held within this process (a library user that is the directory's only process)."""
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._files: dict[tuple[str, str], tuple[Path, str, str]] = {}  # -> git dir, stripe file, ref's .lock
         self._path = repository_path
 
     @contextmanager
@@ -79,13 +80,19 @@ class RefLocks:
             if self._path is None:
                 yield
                 return
-            git_dir = self._path(repository)
-            fd = _open_lock(git_dir, lock_file_name(ref))
+            files = self._files.get(key)
+            if files is None:  # the names, made once per ref (its stripe is a hash)
+                git_dir = self._path(repository)
+                files = (git_dir, str(git_dir / LOCK_DIR / lock_file_name(ref)), str(git_dir / f"{ref}.lock"))
+                with self._guard:
+                    self._files[key] = files
+            git_dir, stripe, stale = files
+            fd = _open_lock(git_dir, stripe)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                stale = git_dir / f"{ref}.lock"
                 if os.path.lexists(stale):
-                    stale.unlink(missing_ok=True)
+                    with suppress(FileNotFoundError):
+                        os.unlink(stale)
                 yield
             finally:
                 os.close(fd)  # releases the flock
@@ -94,10 +101,11 @@ class RefLocks:
         with self._guard:
             for key in [k for k in self._locks if k[0] == repository]:
                 del self._locks[key]
+            for key in [k for k in self._files if k[0] == repository]:
+                del self._files[key]
 
 
-def _open_lock(git_dir: Path, name: str) -> int:
-    path = git_dir / LOCK_DIR / name
+def _open_lock(git_dir: Path, path: str) -> int:
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except FileNotFoundError:

@@ -41,10 +41,11 @@ _Op = _Write | None  # None deletes the path
 class _Base:
     """The base tree, walked once: each directory is looked up the first time a path needs it."""
 
-    __slots__ = ("_dirs",)
+    __slots__ = ("_dirs", "_entries")
 
     def __init__(self, tree: pygit2.Tree | None) -> None:
         self._dirs: dict[str, pygit2.Tree | None] = {"": tree}
+        self._entries: dict[str, pygit2.Object | None] = {}  # a path is asked for by each check: looked up once
 
     def directory(self, path: str) -> pygit2.Tree | None:
         """The directory at ``path`` ("" is the root), or None if there is none (or a file is there)."""
@@ -59,14 +60,20 @@ class _Base:
 
     def entry(self, path: str) -> pygit2.Object | None:
         """The file or directory at ``path``, or None."""
+        try:
+            return self._entries[path]
+        except KeyError:
+            pass
         parent, _, name = path.rpartition("/")
         holder = self.directory(parent)
-        if holder is None:
-            return None
-        try:
-            return holder[git_name(name)]
-        except KeyError:
-            return None
+        found: pygit2.Object | None = None
+        if holder is not None:
+            try:
+                found = holder[git_name(name)]
+            except KeyError:
+                pass
+        self._entries[path] = found
+        return found
 
 
 def validate_changes(tree: pygit2.Tree | None, changes: Sequence[Change], limits: Limits) -> dict[str, _Op]:
