@@ -65,6 +65,7 @@ from pathlib import Path
 from editable import installed_python
 from measure import pct
 
+from trellis.ci.project import EXTENSION_SOURCES
 from trellis.ci.selection.index import TestIndex
 from trellis.client import Client
 from trellis.config import ServerConfig
@@ -464,7 +465,8 @@ def replay(args: object) -> dict[str, object]:
                 # project's command, installing at every commit, would rewrite it again: so does the reference.
                 rewritten = subprocess.run(["git", "-C", str(checkout), "diff", "--quiet"]).returncode != 0
                 subprocess.run(["git", "-C", str(checkout), "checkout", "-q", "-f", commit], check=True)
-                if getattr(args, "install", False) and (rewritten or changes.keys() & _PACKAGING):
+                rebuild = any(p.endswith(EXTENSION_SOURCES) for p in changes)  # a compiled extension's source
+                if getattr(args, "install", False) and (rewritten or rebuild or changes.keys() & _PACKAGING):
                     installed_python(
                         checkout, getattr(args, "baseline_python", "") or sys.executable, work / "own-venv"
                     )

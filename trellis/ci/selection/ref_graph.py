@@ -910,7 +910,7 @@ class Graph:
 
     def plain_bindings(self, cls: int) -> bool:
         """Do the statements of ``cls``'s body that bind a name to a named value (``Scope.bound_values``) only
-        bind, running no ``__set_name__``? Yes when every value is a module, a function of the tree without
+        bind, running no ``__set_name__``? Yes when every value is a module, a function or method of the tree without
         definition effects (a decorator may return anything), or a class of the tree that is not handed out
         (so its metaclass is ``type``, or a quiet base's: none has a ``__set_name__``)."""
         found = self._plain.get(cls)
@@ -936,7 +936,7 @@ class Graph:
         if kind != _ENT or not isinstance(value, int):
             return False
         scope = self.node_scope[value]
-        if scope.kind == "function":
+        if scope.kind in ("function", "method"):  # a method aliased in its class body: ``next = __next__``
             return not scope.def_effects
         return scope.kind == "class" and not self.hands_out(value)
 
