@@ -6,6 +6,7 @@ bad request fails with :class:`InvalidArgument` and leaves no trace.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .errors import InvalidArgument, LimitExceeded
@@ -30,6 +31,10 @@ _COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 _REVISION = re.compile(r"[A-Za-z0-9._/-]{1,200}(?:[~^][0-9]{0,6})*")
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+_remembered = functools.lru_cache(maxsize=8192)
+"""For the checks of names, which every call repeats (a commit checks its branch three times, at the edge, in the
+policy and in the store): a name found valid is not checked again. A refused one raises each time (not kept)."""
 MAX_PATH_DEPTH = 256
 
 
@@ -40,6 +45,7 @@ def _check_surrogates(value: str, what: str) -> None:
         raise InvalidArgument(f"{what} is not valid UTF-8", reason="INVALID_ENCODING") from None
 
 
+@_remembered
 def check_repository_name(name: str) -> str:
     _check_surrogates(name, "repository name")
     if not _REPOSITORY_NAME.fullmatch(name) or ".." in name or name.endswith((".git", ".lock", ".")):
@@ -51,6 +57,7 @@ def check_repository_name(name: str) -> str:
     return name
 
 
+@_remembered
 def check_agent_name(name: str) -> str:
     _check_surrogates(name, "agent name")
     if not _AGENT_NAME.fullmatch(name) or name.endswith((".", ".lock")) or ".." in name:
@@ -61,6 +68,7 @@ def check_agent_name(name: str) -> str:
     return name
 
 
+@_remembered
 def check_branch_name(name: str) -> str:
     import pygit2  # here: checking a repository name (the query index) loads no pygit2
 
@@ -79,6 +87,7 @@ def check_branch_name(name: str) -> str:
     return name
 
 
+@_remembered
 def check_session_id(session_id: str) -> str:
     _check_surrogates(session_id, "session id")
     if not _SESSION_ID.fullmatch(session_id):
