@@ -156,7 +156,7 @@ def _walk(workspace: Path) -> list[tuple[str, os.DirEntry[str]]]:
     return found
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, limit: int = -1) -> bytes:
     """A file of the workspace, never through a link (a link's own text is what it is)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -168,17 +168,19 @@ def _read(path: str) -> bytes:
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return b""
-        return f.read()
+        return f.read(limit)
 
 
-def inputs_digest(workspace: Path, python: str, env: Mapping[str, str]) -> str:
+def inputs_digest(
+    workspace: Path, python: str, env: Mapping[str, str], walked: list[tuple[str, os.DirEntry[str]]] | None = None
+) -> str:
     """The digest of what a build of the workspace's extensions reads: its sources and headers, the build's
     configuration and top-level Python files, the interpreter (its path, version and extension suffix) and the
     stage's environment variables."""
     h = hashlib.sha256()
     h.update(f"{python}\0{sys.version}\0{importlib.machinery.EXTENSION_SUFFIXES[0]}\0".encode())
     h.update(json.dumps(sorted(env.items())).encode())
-    for rel, entry in sorted(_walk(workspace), key=lambda p: p[0]):
+    for rel, entry in sorted(_walk(workspace) if walked is None else walked, key=lambda p: p[0]):
         top_level_py = "/" not in rel and rel.endswith(".py")
         if rel.endswith(EXTENSION_SOURCES) or rel in _BUILD_FILES or top_level_py:
             data = _read(entry.path)
@@ -292,13 +294,15 @@ class CythonSource:
         return [python, "-m", "cython", *cplus, self.pyx, "-o", self.output]
 
 
-def cython_sources(workspace: Path) -> tuple[CythonSource, ...]:
+def cython_sources(
+    workspace: Path, walked: list[tuple[str, os.DirEntry[str]]] | None = None
+) -> tuple[CythonSource, ...]:
     """The tree's ``.pyx`` modules whose C file a build compiles: beside ``X.pyx``, an ``X.c``/``X.cpp`` that says
     Cython generated it (msgpack's sdists ship ``_cmsgpack.c``; its setup.py names only the C file), or none at all
     where setup.py or pyproject.toml names that path (the generated file left out of the repository). The
     project's own build runs ``cython`` first (msgpack's ``make cython``): a change to the ``.pyx`` reaches the
     tests only so, not through the C file generated from the ``.pyx`` before it."""
-    files = {rel: entry for rel, entry in _walk(workspace)}
+    files = dict(_walk(workspace) if walked is None else walked)
     declared = b"".join(_read(str(workspace / name)) for name in ("setup.py", "pyproject.toml") if name in files)
     found: list[CythonSource] = []
     for rel in sorted(files):
@@ -306,7 +310,7 @@ def cython_sources(workspace: Path) -> tuple[CythonSource, ...]:
             continue
         for output in (rel[:-4] + ".c", rel[:-4] + ".cpp"):
             if output in files:
-                match = _GENERATED.match(_read(files[output].path)[:200])
+                match = _GENERATED.match(_read(files[output].path, 200))
                 if match is not None:
                     found.append(CythonSource(rel, output, match.group(1).decode()))
                 break
@@ -371,16 +375,13 @@ def build_extensions(
     the job's interpreter lacks are installed first, as wheels, into an environment under ``environments``
     (``<root>/../environments`` by default), whose interpreter then runs ``cython`` and the build."""
     start = time.monotonic()
-    digest = inputs_digest(workspace, python, env)
+    walked = _walk(workspace)
+    digest = inputs_digest(workspace, python, env, walked)
     store = _Store(root)
     root.mkdir(parents=True, exist_ok=True)
-    sources = cython_sources(workspace)
-    requires = build_requirements(project, sources)
-    missing = unmet(requires, python) if requires else ()
+    sources = cython_sources(workspace, walked)
     steps = [f"python -m cython {s.pyx}" for s in sources]
     shown = "; ".join([*steps, " ".join(["python", *build_command(workspace, python)[1:4]])])
-    if missing:
-        shown += f"; build requirements installed: {', '.join(requires)}"
     declared = tuple(n for n in project.extensions if n != "*")
     with open(root / f"{digest}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the shards of one job: one builds, the others copy
@@ -395,7 +396,10 @@ def build_extensions(
                 return ExtensionBuild("cached", digest, restored, 0, time.monotonic() - start, command=shown)
         before = set(_modules(workspace))
         builder, visible = python, readable
-        if missing:  # pip's isolated build installs them: so does the job, wheels only, outside the sandbox
+        requires = build_requirements(project, sources)
+        missing = unmet(requires, python) if requires else ()  # read on a miss only: it lists the interpreter's
+        if missing:
+            shown += f"; build requirements installed: {', '.join(requires)}"  # pip's isolated build installs them: so does the job, wheels only, outside the sandbox
             try:
                 environment = ensure_environment(
                     EnvironmentSpec(packages=requires), environments or root.parent / "environments"
