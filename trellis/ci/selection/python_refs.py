@@ -1175,7 +1175,7 @@ class _Extractor:
             if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
                 return True
             assert stmt.value is not None
-            return self.pure_value(stmt.value, calls)
+            return self.pure_value(stmt.value, calls, tables=True)
         if isinstance(stmt, ast.Pass):
             return True
         # A block of such statements under a plain condition (``if TYPE_CHECKING:``, ``if sys.version_info >=
@@ -1226,12 +1226,25 @@ class _Extractor:
     def pure_block(self, body: list[ast.stmt], calls: list[Chain] | None = None) -> bool:
         return all(self.pure(s, docstring=False, calls=calls) for s in body)
 
-    def pure_value(self, value: ast.expr, calls: list[Chain] | None = None) -> bool:
+    def pure_value(self, value: ast.expr, calls: list[Chain] | None = None, *, tables: bool = False) -> bool:
         """Does evaluating an expression at module level run no code of its own (only pure calls; with
-        ``calls``, also calls by dotted names, whose references go there)?"""
-        for node in ast.walk(value):
+        ``calls``, also calls by dotted names, whose references go there)?
+
+        With ``tables`` (the value an assignment binds), a ``lambda`` that is the value or an item of displays
+        holding it (isodate's ``STRF_DT_MAP = {"%Z": lambda tdt, yds: tz_isoformat(tdt, "%Z"), ...}``) only
+        makes a function: its body runs when a reader of the bound name calls it, not at import (its defaults
+        run, and must be pure). A lambda anywhere else (an argument: ``sorted(xs, key=lambda x: f(x))``) may
+        run now."""
+        stack: list[tuple[ast.AST, bool]] = [(value, tables)]  # (node, an item of the bound value's displays?)
+        while stack:
+            node, shelved = stack.pop()
+            if isinstance(node, ast.Lambda) and shelved:
+                stack.extend((d, False) for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None)
+                continue
             if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Lambda)):
                 return False
+            display = shelved and isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set))
+            stack.extend((child, display) for child in ast.iter_child_nodes(node))
             if isinstance(node, ast.Call) and self.call_name(node.func) not in _PURE_CALLS:
                 dotted = _dotted(node.func)
                 if calls is None or dotted is None:
