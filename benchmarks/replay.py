@@ -473,8 +473,11 @@ def replay(args: object) -> dict[str, object]:
                 if reference_every and (
                     len(steps) % reference_every == 0 or step.selected < step.total or not step.total
                 ):
-                    step.compare(*_full(checkout, env, known))
-                    known = step.known | step.full_failing  # what fails at this commit is the next one's parent's
+                    reference = _full(checkout, env, known)
+                    step.compare(*reference)
+                    # What fails at this commit is the next one's parent's: a test that failed before and passes
+                    # now is known no more (a fault later failing it counts, and a selection missing it too).
+                    known = reference[0] - step.flaky
                 else:  # no reference here: Trellis ran every test, so its failures are this commit's
                     step.known = known
                     known = known | step.failing
