@@ -18,7 +18,7 @@ import pytest
 
 from trellis.ci.execution import LocalExecutor
 from trellis.ci.execution.environments import unmet
-from trellis.ci.execution.extensions import CythonSource, build_requirements, cython_sources
+from trellis.ci.execution.extensions import CythonSource, build_requirements, cython_sources, inputs_digest
 from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
 from trellis.ci.execution.shards import submit_tests
 from trellis.ci.project import Project
@@ -322,3 +322,20 @@ def test_cython_sources_are_the_pyx_beside_a_generated_or_declared_c_file(tmp_pa
         CythonSource("pkg/_untracked.pyx", "pkg/_untracked.c"),
     )
     assert CythonSource("pkg/_cpp.pyx", "pkg/_cpp.cpp").command("py")[3] == "--cplus"
+
+
+def test_a_new_compiler_builds_again(tmp_path: Path) -> None:
+    """The compiler is an input of the build: an upgraded gcc at the same path gives other inputs (the modules the
+    old one made are not copied into the jobs of the new one), the same compiler the same inputs."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "setup.py").write_text(SETUP)
+    cc = tmp_path / "bin" / "cc"
+    cc.parent.mkdir()
+    cc.write_text("#!/bin/sh\n# version 12\n")
+    cc.chmod(0o755)
+    env = {"CC": "cc -O2", "PATH": str(cc.parent)}
+    first = inputs_digest(workspace, sys.executable, env)
+    assert inputs_digest(workspace, sys.executable, env) == first
+    cc.write_text("#!/bin/sh\n# version 13.1\n")
+    assert inputs_digest(workspace, sys.executable, env) != first

@@ -54,6 +54,7 @@ import re
 import shutil
 import stat
 import sys
+import sysconfig
 import time
 import uuid
 from collections.abc import Mapping
@@ -74,6 +75,7 @@ __all__ = [
     "ExtensionBuild",
     "build_extensions",
     "build_requirements",
+    "compiler_identity",
     "cython_sources",
     "inputs_digest",
 ]
@@ -175,11 +177,12 @@ def inputs_digest(
     workspace: Path, python: str, env: Mapping[str, str], walked: list[tuple[str, os.DirEntry[str]]] | None = None
 ) -> str:
     """The digest of what a build of the workspace's extensions reads: its sources and headers, the build's
-    configuration and top-level Python files, the interpreter (its path, version and extension suffix) and the
-    stage's environment variables."""
+    configuration and top-level Python files, the interpreter (its path, version and extension suffix), the
+    stage's environment variables and the C compiler the build runs (:func:`compiler_identity`)."""
     h = hashlib.sha256()
     h.update(f"{python}\0{sys.version}\0{importlib.machinery.EXTENSION_SUFFIXES[0]}\0".encode())
     h.update(json.dumps(sorted(env.items())).encode())
+    h.update(compiler_identity(env).encode())
     for rel, entry in sorted(_walk(workspace) if walked is None else walked, key=lambda p: p[0]):
         top_level_py = "/" not in rel and rel.endswith(".py")
         if rel.endswith(EXTENSION_SOURCES) or rel in _BUILD_FILES or top_level_py:
@@ -187,6 +190,23 @@ def inputs_digest(
             h.update(f"\0{rel}\0{len(data)}\0".encode())
             h.update(data)
     return h.hexdigest()
+
+
+def compiler_identity(env: Mapping[str, str]) -> str:
+    """The C and C++ compilers a build runs — the stage's ``CC``/``CXX`` or the interpreter's (``sysconfig``),
+    found on the job's PATH — by real path, size and modification time: a new compiler (an upgrade of gcc) builds
+    again instead of copying what the old one made. Files they read (headers, libraries) are not looked at."""
+    found: list[str] = []
+    for variable in ("CC", "CXX"):
+        command = (env.get(variable) or str(sysconfig.get_config_var(variable) or "")).split()
+        program = shutil.which(command[0], path=env.get("PATH") or default_path()) if command else None
+        try:
+            st = os.stat(program) if program else None
+        except OSError:
+            st = None
+        real = os.path.realpath(program) if program else ""
+        found.append(f"{variable}={real}:{st.st_size}:{st.st_mtime_ns}" if st else f"{variable}=?")
+    return "\0".join(found)
 
 
 def _modules(workspace: Path) -> dict[str, os.DirEntry[str]]:
