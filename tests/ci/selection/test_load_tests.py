@@ -259,3 +259,68 @@ def test_the_items_under_a_load_tests_id_are_its_results() -> None:
     results = {"t.py::load_tests::pkg.a": "passed", "t.py::load_tests::pkg.b": "passed", "t.py::test_c[1]": "passed"}
     assert passed_tests(["t.py::load_tests", "t.py::test_c"], results) == {"t.py::load_tests", "t.py::test_c"}
     assert passed_tests(["t.py::load_tests"], {**results, "t.py::load_tests::pkg.b": "failed"}) == set()
+
+
+# isodate 0.6's test modules: load_tests returns test_suite(), which adds one suite per row of a table, made by a
+# factory defining a local TestCase class.
+FACTORY: dict[str, str] = {
+    **PROJECT,
+    "tests/test_text.py": """
+        import unittest
+
+        from pkg import text
+
+        CASES = {4: [("A b", "a-b"), (" X ", "x")], 6: [("Q", "q")]}
+
+
+        def create_testcase(source, expected):
+            class TestSlug(unittest.TestCase):
+                def test_slug(self):
+                    self.assertEqual(text.slug(source), expected)
+
+            return unittest.TestLoader().loadTestsFromTestCase(TestSlug)
+
+
+        def test_suite():
+            suite = unittest.TestSuite()
+            for width, rows in CASES.items():
+                for source, expected in rows:
+                    suite.addTest(create_testcase(source, expected))
+            return suite
+
+
+        def load_tests(loader, tests, pattern):
+            return test_suite()
+    """,
+}
+
+
+def test_a_load_tests_calling_helpers_that_build_suites_from_a_table_is_bounded() -> None:
+    # Before: "load_tests calls test_suite, which may load any test": selected by every change.
+    index = build(FACTORY)
+    assert index.reached_files("tests/test_text.py::load_tests") is not None
+    assert "tests/test_text.py::load_tests" in chosen(FACTORY, body("pkg/text.py", "pkg.text.slug"))
+    assert "tests/test_text.py::load_tests" not in chosen(FACTORY, body("pkg/numbers.py", "pkg.numbers.double"))
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        # a helper handing on what it is given: the table's values may be tests
+        (("return test_suite()", "return pick(CASES)"), "hands on"),
+        # a row of the table added as it is
+        (("suite.addTest(create_testcase(source, expected))", "suite.addTest(source)"), "reads CASES"),
+        # a factory loading a class it is given
+        (("loadTestsFromTestCase(TestSlug)", "loadTestsFromTestCase(source)"), "not a TestCase"),
+        # a helper calling what it cannot tell
+        (("suite = unittest.TestSuite()", "suite = make_suite()"), "may load any test"),
+    ],
+    ids=["helper-returns-its-argument", "row-added", "class-given", "unknown-call"],
+)
+def test_helpers_handing_on_what_the_analysis_cannot_see_stay_opaque(change: tuple[str, str], why: str) -> None:
+    source = dedent(FACTORY["tests/test_text.py"]).replace(*change) + "\n\ndef pick(x):\n    return x\n"
+    files = {**FACTORY, "tests/test_text.py": source}
+    index = build(files)
+    selection = index.select([body("pkg/numbers.py", "pkg.numbers.double")], old_index=index, load_tests=True)
+    assert "tests/test_text.py::load_tests" in selection.tests
+    assert why in selection.reasons["tests/test_text.py::load_tests"], selection.reasons
