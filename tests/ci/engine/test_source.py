@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import repo_path
 from trellis import vcs
+from trellis.ci.engine import source as source_module
 from trellis.ci.engine.source import PipelineSource
 from trellis.ci.errors import InvalidRequest, PipelineNotFound, Refused
 from trellis.ci.pipeline import PipelineError
@@ -114,3 +115,19 @@ def test_the_repository_pipeline_another_process_sets_or_removes_applies_at_once
     assert [s.name for s in here.at(repo.name, commit).stages] == ["syntax", "lint", "review"]  # type: ignore[union-attr]
     there.set(repo.name, OTHER, ALICE)
     assert [s.name for s in here.at(repo.name, commit).stages] == ["only"]  # type: ignore[union-attr]
+
+
+def test_the_texts_kept_by_tree_are_bounded_in_bytes(
+    store: vcs.Store, repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(source_module, "MAX_KEPT_BYTES", 3 * len(PIPELINE) + 200)
+    source = PipelineSource(store)
+    for n in range(8):
+        text = PIPELINE + f"# {n}\n" + "#" * 40 + "\n"
+        commit = store.get_commit(repo.name, repo.commit({"trellis.toml": text}))
+        found = source.at(repo.name, commit)
+        assert found is not None and [s.name for s in found.stages] == ["syntax", "lint", "review"]
+        assert source._kept <= source_module.MAX_KEPT_BYTES
+    big = PIPELINE + "#" * source_module.MAX_KEPT_BYTES + "\n"  # larger than the bound: answered, not kept
+    assert source.at(repo.name, store.get_commit(repo.name, repo.commit({"trellis.toml": big}))) is not None
+    assert source._kept <= source_module.MAX_KEPT_BYTES

@@ -29,6 +29,7 @@ REPOSITORY_PIPELINE = "repository"
 CONFIG_FILE = "trellis.toml"
 MAX_PARSED = 512
 MAX_TREES = 4096
+MAX_KEPT_BYTES = 4 * 1024 * 1024  # of the texts kept by tree and by record version (a file may be large)
 
 
 class PipelineSource:
@@ -39,6 +40,7 @@ class PipelineSource:
         self._parsed: dict[bytes, Pipeline] = {}
         self._trees: dict[str, bytes | None] = {}  # tree id -> its trellis.toml, None if it has none
         self._records: dict[tuple[str, str], bytes] = {}  # (repository, record version) -> the record's text
+        self._kept = 0  # bytes of the texts in _trees and _records
 
     def parse(self, text: bytes, source: str) -> Pipeline:
         """Parse once per content (every push of a branch carries the same ``trellis.toml``)."""
@@ -64,10 +66,19 @@ class PipelineSource:
                 text = self.store.read_record(repository, PIPELINES, REPOSITORY_PIPELINE).get(CONFIG_FILE, b"")
             except NotFound:
                 return b""
-            if len(self._records) > MAX_PARSED:
-                self._records.clear()
-            self._records[key] = text
+            if len(text) <= MAX_KEPT_BYTES:
+                self._keep(text, len(self._records) >= MAX_PARSED)
+                self._records[key] = text
         return text
+
+    def _keep(self, text: bytes | None, full: bool) -> None:
+        """Make room for ``text`` (forget everything kept when a table or the bytes are at their limit)."""
+        size = len(text) if text is not None else 0
+        if full or self._kept + size > MAX_KEPT_BYTES:
+            self._trees.clear()
+            self._records.clear()
+            self._kept = 0
+        self._kept += size
 
     def _config_file(self, repository: str, tree_id: str) -> bytes | None:
         """The tree's ``trellis.toml``, None if it has none."""
@@ -76,9 +87,9 @@ class PipelineSource:
         except KeyError:
             pass
         text = self.store.tree_files(repository, tree_id, (CONFIG_FILE,)).get(CONFIG_FILE)
-        if len(self._trees) > MAX_TREES:
-            self._trees.clear()
-        self._trees[tree_id] = text
+        if text is None or len(text) <= MAX_KEPT_BYTES:
+            self._keep(text, len(self._trees) >= MAX_TREES)
+            self._trees[tree_id] = text
         return text
 
     def at(self, repository: str, commit: vcs.Commit) -> Pipeline | None:
