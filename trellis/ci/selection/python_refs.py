@@ -119,6 +119,7 @@ __all__ = [
     "ImportRef",
     "NodeRefs",
     "Scope",
+    "TUPLE_FACTORIES",
     "TopLevel",
     "file_facts",
 ]
@@ -575,6 +576,9 @@ _PLAIN_VALUE_CALLS = frozenset(
         "itertools.count",
     }
 )
+# Calls that make a plain tuple subclass (metaclass ``type``, no ``__init_subclass__``): as a class's base, called
+# with arguments that call nothing, they hand the new class to no code (ref_graph's quiet bases, as ``NAME()``).
+TUPLE_FACTORIES = frozenset({"collections.namedtuple", "typing.NamedTuple", "typing_extensions.NamedTuple"})
 # Builtins that only keep their arguments, calling nothing of theirs: a class body calling them runs no code.
 _WRAPPING_CALLS = frozenset({"classmethod", "staticmethod", "types.GenericAlias"})
 # Decorators of a method whose result has no ``__set_name__``, besides the inert ones: pytest's fixture definition,
@@ -1494,6 +1498,14 @@ class _Extractor:
             if dotted is not None:
                 bases.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
                 base_names.append(self.call_name(target) or ".".join(dotted))
+            elif (
+                isinstance(target, ast.Call)
+                and self.call_name(target.func) in TUPLE_FACTORIES
+                and not any(_has_call(a) for a in [*target.args, *(k.value for k in target.keywords)])
+            ):
+                # ``namedtuple("ExtType", "code data")``: a new tuple subclass, of metaclass ``type`` (quiet)
+                bases.append(())
+                base_names.append(f"{self.call_name(target.func)}()")
             else:
                 bases.append(())
                 base_names.append("")

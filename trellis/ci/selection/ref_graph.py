@@ -74,7 +74,7 @@ from .python_calls import (
     inert_decorator,
     writes_namespace,
 )
-from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, ImportRef, NodeRefs, Scope
+from .python_refs import DOCTESTS, GETTERS, MAIN, TUPLE_FACTORIES, Chain, FileFacts, ImportRef, NodeRefs, Scope
 
 __all__ = ["ENTITY", "Graph"]
 
@@ -216,6 +216,7 @@ _QUIET_BASES = frozenset(
     | {f"{module}.{name}" for module in ("typing", "typing_extensions") for name in ("NamedTuple", "TypedDict")}
     | {"abc.ABC", "collections.OrderedDict", "collections.defaultdict", "collections.deque", "collections.Counter"}
     | {"collections.UserDict", "collections.UserList", "collections.UserString"}
+    | {f"{name}()" for name in TUPLE_FACTORIES}  # ``class P(namedtuple("P", "x y"))`` (python_refs)
 )
 # Attributes that hand out classes no reference names: a namespace's values, a class's subclasses.
 _CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
