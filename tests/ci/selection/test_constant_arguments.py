@@ -76,3 +76,42 @@ def test_a_getattr_by_a_parameter_every_call_gives_a_literal_reads_those_names()
 def test_a_parameter_that_may_hold_any_name_reads_any_attribute(encode: str) -> None:
     files = {**FILES, "app/encode.py": encode}
     assert "tests/test_encode.py::test_encode" in selected(files, body("app/models.py", "app.models.Point.unrelated"))
+
+
+LOOP = """
+    from app.models import Point
+
+
+    def test_loop():
+        point = Point()
+        for label, attr in (("one", "for_json"), ("two", "for_json")):
+            assert getattr(point, attr)() == [1, 2], label
+"""
+
+
+def test_a_loop_over_literal_tuples_binds_each_name_to_the_strings_at_its_place() -> None:
+    """pycparser's ``for suffix, klass, attr in (("(x)", FuncCall, "name"), ...)``: ``getattr(expr, attr)`` reads
+    the names at ``attr``'s place; it read any attribute, so a test class added anywhere selected the test."""
+    literal = ENCODE.replace("method_name=hook", 'method_name="_asdict"')
+    files = {**FILES, "app/encode.py": literal, "tests/test_loop.py": LOOP}
+    assert selected(files, body("app/models.py", "app.models.Point.unrelated")) == {
+        "tests/test_unrelated.py::test_unrelated"
+    }
+    assert "tests/test_loop.py::test_loop" in selected(files, body("app/models.py", "app.models.Point.for_json"))
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        LOOP.replace('("two", "for_json")', '("two", Point.__name__)'),  # a place that holds no string
+        LOOP.replace('("two", "for_json")', '("two", "for_json", "x")'),  # tuples of other lengths
+        LOOP.replace('("two", "for_json")', "PAIR"),  # an item that is no literal tuple
+        LOOP.replace("for label, attr in", "for label, *attr in"),  # a starred place: a list
+        LOOP.replace("        assert getattr", "        attr = attr.upper()\n        assert getattr"),  # rebound
+        LOOP.replace('(("one", "for_json"), ("two", "for_json"))', "PAIRS"),  # not a literal
+    ],
+)
+def test_a_loop_name_that_may_hold_any_name_reads_any_attribute(loop: str) -> None:
+    literal = ENCODE.replace("method_name=hook", 'method_name="_asdict"')
+    files = {**FILES, "app/encode.py": literal, "tests/test_loop.py": loop}
+    assert "tests/test_loop.py::test_loop" in selected(files, body("app/models.py", "app.models.Point.unrelated"))

@@ -3243,12 +3243,11 @@ def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[
         if isinstance(node, ast.Name):
             if not isinstance(node.ctx, ast.Load):
                 stored.append(node)
-        elif isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name):
-            items = node.iter.elts if isinstance(node.iter, (ast.Tuple, ast.List, ast.Set)) else None
-            strings = [_constant_str(e) for e in items] if items is not None else [None]
-            if all(v is not None for v in strings):
-                loop_targets.add(id(node.target))
-                found.setdefault(node.target.id, []).extend(v for v in strings if v is not None)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            for target, strings in _loop_places(node):
+                if all(v is not None for v in strings):
+                    loop_targets.add(id(target))
+                    found.setdefault(target.id, []).extend(v for v in strings if v is not None)
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             other.update(node.names)
         elif isinstance(node, ast.arg):
@@ -3265,6 +3264,29 @@ def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[
             other.add(node.rest)
     other.update(node.id for node in stored if id(node) not in loop_targets)
     return {name: tuple(dict.fromkeys(values)) for name, values in found.items() if name not in other}
+
+
+def _loop_places(loop: ast.For | ast.AsyncFor) -> list[tuple[ast.Name, list[str | None]]]:
+    """The names a ``for`` loop over a literal tuple, list or set binds, each with the constants it takes (None
+    for one that is no string): ``for name in ("a", "b")``, and ``for suffix, attr in (("x", "name"), ("y",
+    "expr"))`` — each name of an unpacking target takes the items at its place of literal tuples of that length
+    (any other item, a starred target: its names take anything)."""
+    items = loop.iter.elts if isinstance(loop.iter, (ast.Tuple, ast.List, ast.Set)) else None
+    if isinstance(loop.target, ast.Name):
+        return [(loop.target, [_constant_str(e) for e in items] if items is not None else [None])]
+    if not isinstance(loop.target, (ast.Tuple, ast.List)):
+        return []
+    names = loop.target.elts
+    rows: list[list[ast.expr] | None] = (
+        [e.elts if isinstance(e, (ast.Tuple, ast.List)) and len(e.elts) == len(names) else None for e in items]
+        if items is not None
+        else [None]
+    )
+    return [
+        (name, [_constant_str(row[i]) if row is not None else None for row in rows])
+        for i, name in enumerate(names)
+        if isinstance(name, ast.Name)
+    ]
 
 
 def _constant_args(function: _FunctionNode) -> dict[int, dict[str, tuple[str, ...]]]:
