@@ -381,6 +381,10 @@ def mode_split(args: argparse.Namespace) -> None:
     try:
         store = running.store
         store.commit = meter.wrap("commit: Store.commit (sync wait included)", store.commit)  # type: ignore[method-assign]
+        # the CI hooks around it (is the branch protected; does a pipeline apply to the push)
+        verifier = running.verifier
+        verifier.check_direct_write = meter.wrap("commit: CI check_direct_write", verifier.check_direct_write)  # type: ignore[method-assign]
+        verifier.on_push = meter.wrap("commit: CI on_push", verifier.on_push)  # type: ignore[method-assign]
         indexer = running.index.indexer  # type: ignore[union-attr]
         assert indexer.differ is not None
         indexer.differ = meter.wrap("index: semantic diff", indexer.differ)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import assert_fsck_clean, first_parent_history, git, object_count, repo_path
 from trellis import vcs
+from trellis.vcs.objects import MAX_KEPT_MESSAGE, forget_kept_commits
 
 
 @pytest.fixture
@@ -421,3 +422,19 @@ def test_nul_in_a_message_never_loses_the_trailers(store: vcs.Store, alice: vcs.
     assert result.commit.trailers.get("Trellis-Agent") == "alice"
     assert result.commit.trailers.get("Trellis-Request") == "r1"
     assert "after" in result.commit.message
+
+
+def test_a_commits_value_is_made_once_and_a_long_message_is_not_kept(
+    store: vcs.Store, alice: vcs.Identity, demo: vcs.Repository
+) -> None:
+    """A commit never changes: the value a write made answers the next read (the branch checks of the next
+    commit, the indexer), and a value read once answers the reads after it."""
+    written = store.commit("demo", "main", [vcs.PutFile("a.txt", b"1\n")], "one", alice).commit
+    assert store.get_commit("demo", "main") is written
+    forget_kept_commits()
+    read = store.get_commit("demo", "main")
+    assert read == written and read is not written
+    assert store.get_commit("demo", written.commit_id) is read
+    long = store.commit("demo", "main", [vcs.PutFile("a.txt", b"2\n")], "x" * (MAX_KEPT_MESSAGE + 1), alice).commit
+    again = store.get_commit("demo", "main")
+    assert again == long and again is not long and store.get_commit("demo", "main") is not again

@@ -10,7 +10,7 @@ import pygit2
 from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
 from .merging import FileMerger, merge_trees, write_tree
 from .model import Change, Commit, Identity, Limits, OnStale
-from .objects import commit_value, parse_trailers, signature_value
+from .objects import commit_value, keep_commit, parse_trailers, signature_value
 from .refs import RefLocks, git_name
 from .revisions import full_commit_id
 from .trees import apply_changes
@@ -46,15 +46,17 @@ def write_commit(
     built from what was written rather than read back."""
     author_sig, committer_sig = signature(author), signature(COMMITTER)
     commit_id = repo.create_commit(None, author_sig, committer_sig, message, tree_id, parents)
-    return Commit(
-        commit_id=str(commit_id),
-        tree_id=str(tree_id),
-        parent_ids=tuple(str(p) for p in parents),
-        # libgit2 trims the name and email it was given; the signature objects hold what it wrote
-        author=signature_value(author_sig),
-        committer=signature_value(committer_sig),
-        message=message,
-        trailers=parse_trailers(message),
+    return keep_commit(
+        Commit(
+            commit_id=str(commit_id),
+            tree_id=str(tree_id),
+            parent_ids=tuple(str(p) for p in parents),
+            # libgit2 trims the name and email it was given; the signature objects hold what it wrote
+            author=signature_value(author_sig),
+            committer=signature_value(committer_sig),
+            message=message,
+            trailers=parse_trailers(message),
+        )
     )
 
 
