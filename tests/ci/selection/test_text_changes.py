@@ -454,3 +454,63 @@ def test_importing_a_module_that_makes_lines_is_not_using_it() -> None:
     files = {**APP, "app/checker.py": checker, "tests/test_checker.py": test}
     moved = {**files, "app/checker.py": checker.replace("    return 1\n", "    one = 1\n    return one\n")}
     assert names(push(moved, old=files)) == {"test_process", "test_stack"}
+
+
+ACCESS = {
+    "app/__init__.py": "",
+    "app/models.py": '''
+        class User:
+            """A user."""
+
+            def __init__(self, name):
+                self.name = name
+    ''',
+    "app/access.py": """
+        def get_value(obj, key, default=None):
+            return getattr(obj, key, default)
+    """,
+    "tests/test_access.py": """
+        from app.access import get_value
+        from app.models import User
+
+
+        def test_value():
+            assert get_value(User("a"), "name") == "a"
+    """,
+}
+ACCESS = {path: dedent(text).lstrip("\n") for path, text in ACCESS.items()}
+
+
+def _redocumented(files: Mapping[str, str]) -> set[str]:
+    new = {**files, "app/models.py": files["app/models.py"].replace('"""A user."""', '"""A person."""')}
+    return names(push(new, old=files))
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("app/meta.py", 'COPIED = ("__name__", "__doc__")\n'),  # the name as a string
+        ("app/meta.py", "import functools\n\nCOPIED = functools.WRAPPER_ASSIGNMENTS\n"),  # the standard library's
+        ("app/meta.py", 'def dunder(part):\n    return "__%s__" % part\n'),  # built around a computed part
+        ("app/meta.py", 'def dunder(part):\n    return f"__{part}__"\n'),
+        ("app/meta.py", 'def dunder(part):\n    return "__" + part + "__"\n'),
+        ("tests/data/keys.json", '["name", "__doc__"]\n'),  # a data file the tests may read keys from
+    ],
+)
+def test_a_computed_attribute_name_reads_a_docstring_only_if_the_tree_may_make_that_name(path: str, text: str) -> None:
+    """marshmallow's ``getattr(obj, key)`` reads fields by the names a schema declares: a docstring's change
+    selected every test through it, though no string of the tree is ``__doc__``."""
+    assert _redocumented(ACCESS) == set()
+    assert _redocumented({**ACCESS, path: text}) == {"test_value"}
+
+
+def test_listing_a_namespace_reads_its_docstring() -> None:
+    listing = "def values(obj):\n    return [getattr(obj, name) for name in dir(obj)]\n"
+    files = {
+        **ACCESS,
+        "app/access.py": ACCESS["app/access.py"] + "\n\n" + listing,
+        "tests/test_access.py": ACCESS["tests/test_access.py"]
+        .replace("get_value", "values")
+        .replace('values(User("a"), "name") == "a"', 'values(User("a"))'),
+    }
+    assert _redocumented(files) == {"test_value"}

@@ -239,8 +239,11 @@ class TestIndex:
         load_tests: Mapping[str, int] | None = None,
         opaque: Mapping[str, str] | None = None,
         writers: Mapping[str, tuple[str, ...]] | None = None,
+        doc_named: bool = True,
     ) -> None:
         self._graph = graph
+        # May the tree make the string "__doc__" (source_readers.reader_bits)?
+        self._doc_named = doc_named
         # test file -> its items whose function stores into state outliving it (FileFacts.state_writers)
         self._writers = dict(writers or {})
         self.config = config
@@ -373,6 +376,8 @@ class TestIndex:
             load_tests=load_tests,
             opaque=opaque,
             writers=writers,
+            doc_named=any(f.names_doc for f in facts.values())
+            or any(b"__doc__" in content for path, content in files.items() if not path.endswith(".py")),
         )
 
     @classmethod
@@ -647,7 +652,7 @@ class TestIndex:
         with a node where a line of the tree's code enters a value (:mod:`trellis.ci.selection.source_readers`)."""
         key = (lines_only, docs)
         if key not in self._readers:
-            self._readers[key] = reader_bits(self._graph, lines_only=lines_only, docs=docs)
+            self._readers[key] = reader_bits(self._graph, lines_only=lines_only, docs=docs, doc_named=self._doc_named)
         if reach & self._readers[key]:
             return True
         if self._line_readers is None:

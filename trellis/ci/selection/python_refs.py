@@ -478,6 +478,7 @@ class FileFacts:
     conditions: tuple[str, ...] = ()
     state_writers: tuple[str, ...] = ()
     aliases: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    names_doc: bool = False
 
     def scope(self, qualname: str) -> Scope | None:
         for scope in self.scopes:
@@ -995,6 +996,7 @@ class _Extractor:
             registers_plugins="pluginmanager" in self.text and bool(_REGISTERS_PLUGINS.search(self.text)),
             state_writers=_state_writers(self.tree),
             aliases=_module_aliases(self.path, self.tree, self.nodes),
+            names_doc=names_doc(self.text, self.tree),
         )
 
     def doctests(self) -> Scope | None:
@@ -3344,6 +3346,37 @@ def _constant_args(function: _FunctionNode) -> dict[int, dict[str, tuple[str, ..
         if found:
             out[key] = found
     return out
+
+
+# What may make the name ``__doc__`` as a value: the string itself, a name built around a computed part ("__%s__",
+# f"__{name}__"), the standard library's list of what ``functools.wraps`` copies.
+_DOC_NAMING = ("__doc__", "__%", "%s__", "__{", "}__")
+
+
+def names_doc(text: str, tree: ast.Module) -> bool:
+    """May the file make ``__doc__`` as a *value* — an attribute name that a ``getattr(x, name)`` with a
+    computed name then reads? A string constant holding it or a name built around a computed part
+    (``"__%s__" % part``, ``f"__{part}__"``), or ``functools.WRAPPER_ASSIGNMENTS``; not ``x.__doc__`` nor
+    ``__doc__ = "..."`` (an attribute read, a binding: :mod:`trellis.ci.selection.source_readers` counts those)."""
+    if "__" not in text and "WRAPPER_ASSIGNMENTS" not in text:
+        return False
+
+    def around(part: ast.expr) -> bool:  # "__" + name, f"__{name}__": a part of a built name
+        return (
+            isinstance(part, ast.Constant) and isinstance(part.value, str) and "__" in (part.value[:2], part.value[-2:])
+        )
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if any(part in node.value for part in _DOC_NAMING):
+                return True
+        elif isinstance(node, ast.JoinedStr) and any(map(around, node.values)):
+            return True
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and (around(node.left) or around(node.right)):
+            return True
+        elif "WRAPPER_ASSIGNMENTS" in (getattr(node, "id", ""), getattr(node, "attr", ""), getattr(node, "name", "")):
+            return True
+    return False
 
 
 def _state_writers(tree: ast.Module) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ captured, ``inspect``'s and ``traceback``'s functions, a module's file or source
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ READER_MODULES = frozenset(
 )
 # Names (an attribute read, a name imported from a module, a builtin) that read them.
 READER_NAMES = frozenset(
-    {"__doc__", "__file__", "__code__", "__traceback__", "help", "vars", "shortDescription"}
+    {"__doc__", "__file__", "__code__", "__traceback__", "help", "vars", "dir", "__dir__", "shortDescription"}
     | {"_getframe", "exc_info", "settrace", "setprofile", "monitoring", "currentframe"}
     | {"f_lineno", "f_code", "f_back", "tb_lineno", "tb_frame", "tb_next", "traceback", "getrepr", "lineno"}
     | {"co_firstlineno", "co_lines", "co_positions", "co_lnotab", "co_linetable", "end_lineno"}
@@ -57,7 +58,7 @@ READER_NAMES = frozenset(
     | {"print_exc", "extract_stack", "extract_tb", "format_exception", "print_exception"}
 )
 # Reader names a module has without binding them: builtins and the module's own attributes.
-_IMPLICIT = frozenset({"help", "vars", "__doc__", "__file__"})
+_IMPLICIT = frozenset({"help", "vars", "dir", "__doc__", "__file__"})
 # Packages outside the standard library that read none of them for a test's outcome (typing_extensions: the
 # backports of ``typing``).
 QUIET_PACKAGES = frozenset({"pytest", "_pytest", "pluggy", "typing_extensions"})
@@ -107,15 +108,16 @@ LINE_SOURCE_MODULES = frozenset(
 @dataclass(frozen=True)
 class _Readers:
     """What counts as reading: the names and modules; the names of ``inspect`` that read (None: all but
-    :data:`QUIET_INSPECT`); whether docstrings are read too (then ``__doc__`` under any name: an attribute under
-    a computed name, a namespace, a ``"{0.__doc__}"``, a doctest); whether a package installed beside the tree
-    counts."""
+    :data:`QUIET_INSPECT`); whether docstrings are read too (then ``__doc__`` under any name: a namespace, a
+    ``"{0.__doc__}"``, a doctest, and an attribute under a computed name when ``computed``); whether a package
+    installed beside the tree counts."""
 
     names: frozenset[str]
     modules: frozenset[str]
     inspect: frozenset[str] | None
     docstrings: bool
     installed: bool
+    computed: bool = True  # with ``docstrings``: an attribute read under a computed name may be ``__doc__``
 
 
 _DOCS_AND_TEXT = _Readers(READER_NAMES, READER_MODULES, None, docstrings=True, installed=True)
@@ -123,7 +125,7 @@ _DOCS_AND_TEXT = _Readers(READER_NAMES, READER_MODULES, None, docstrings=True, i
 # docstring's value did not — what reads a docstring by a computed name, a namespace or ``__doc__`` sees nothing,
 # nor do the modules that read only docstrings or parse text handed to them (``ast``: the text's reader counts).
 _SOURCE_TEXT = _Readers(
-    READER_NAMES - {"__doc__", "help", "vars", "shortDescription", "getdoc"},
+    READER_NAMES - {"__doc__", "help", "vars", "dir", "__dir__", "shortDescription", "getdoc"},
     READER_MODULES - {"ast", "pydoc", "doctest", "cmd", "xmlrpc"},
     frozenset({"getsource", "getsourcelines", "findsource", "getcomments", "getfile", "getsourcefile", "getabsfile"})
     | {"getframeinfo", "getouterframes", "getinnerframes", "stack", "trace", "getlineno", "getblock", "FrameInfo"}
@@ -140,7 +142,8 @@ _SOURCE_TEXT = _Readers(
 # changed, for every kind of change). Not counted: a package installed beside the tree that reads its caller's
 # line (a logger's ``{line}``): its calls are mostly not that (``six.moves.range``), and which are is the package's.
 _LINES = _Readers(
-    READER_NAMES.difference({"__doc__", "help", "vars", "shortDescription", "getdoc", "getcomments", "__file__"})
+    READER_NAMES.difference({"__doc__", "help", "vars", "dir", "__dir__", "shortDescription", "getdoc", "getcomments"})
+    - {"__file__"}
     # (a frame or a traceback got is not its line read: ``f_lineno``, ``tb_lineno`` or a formatter reads it)
     - {"_getframe", "exc_info", "currentframe", "f_back", "f_code", "tb_frame", "tb_next", "__traceback__"}
     - {"__code__", "traceback", "settrace", "setprofile", "monitoring"}
@@ -155,11 +158,19 @@ _LINES = _Readers(
 )
 
 
-def reader_bits(graph: Graph, *, lines_only: bool = False, docs: bool = True) -> int:
+def reader_bits(graph: Graph, *, lines_only: bool = False, docs: bool = True, doc_named: bool = True) -> int:
     """The nodes of ``graph`` (as bits) whose code may read a docstring, the source text or a line number;
     ``lines_only``: a line number (what sees a definition that only moved); not ``docs``: the source text or a line
-    number (what sees a change of comments or formatting alone)."""
+    number (what sees a change of comments or formatting alone).
+
+    ``doc_named``: may the tree make the string ``__doc__`` as a value (:func:`~trellis.ci.selection.python_refs.
+    names_doc`, a data file holding it)? If not, ``getattr(x, name)`` with a computed name reads no docstring:
+    its names come from the tree's strings and data (marshmallow's field names, a registry's keys) or from
+    listing a namespace (``dir()``, ``vars()``, ``__dict__``, ``inspect.getmembers``), which counts as reading
+    by itself."""
     readers = _LINES if lines_only else _DOCS_AND_TEXT if docs else _SOURCE_TEXT
+    if readers.docstrings and not doc_named:
+        readers = dataclasses.replace(readers, computed=False)
     out = 0
     for node, scope in enumerate(graph.node_scope):
         facts = graph.facts[graph.node_path[node]]
@@ -256,7 +267,9 @@ def _installed(graph: Graph, path: str, ref: ImportRef) -> bool:
 def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers) -> bool:
     if refs.dynamic or refs.evals:
         return True
-    if readers.docstrings and (refs.any_attr or refs.namespace or "*" in refs.attrs or GETTERS in refs.attrs):
+    if readers.docstrings and (
+        refs.namespace or (readers.computed and (refs.any_attr or "*" in refs.attrs or GETTERS in refs.attrs))
+    ):
         return True
     if not (readers.names - GENERIC_LINE_NAMES).isdisjoint(refs.attrs - refs.stored):
         return True
@@ -303,7 +316,9 @@ def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers
     read = readers.names.intersection(_read_attrs(facts, chain)) - GENERIC_LINE_NAMES
     if read and not stored.issuperset(read):
         return True
-    if readers.docstrings and ("*" in chain.attrs or not NAMESPACE_ATTRS.isdisjoint(chain.attrs)):
+    if readers.docstrings and (
+        (readers.computed and "*" in chain.attrs) or not NAMESPACE_ATTRS.isdisjoint(chain.attrs)
+    ):
         return True
     if chain.kind == "import":
         return chain.spec is not None and _outside(graph, facts.path, chain.spec, readers)
