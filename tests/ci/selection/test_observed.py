@@ -64,7 +64,8 @@ def test_generated_code_is_read_like_the_tree() -> None:
     assert from_source("__import__('attr._make')._make.C\n").imports == {"attr._make"}  # attrs' cache_hash code
     assert not from_source("import os\n").dynamic
     assert from_source("from . import x\n").dynamic and from_source("__import__(name)\n").dynamic
-    assert "exec/eval" in from_source("exec('1')\n").dynamic
+    assert "exec/eval" in from_source("exec(code)\n").dynamic
+    assert not from_source("exec('x = 1')\n").dynamic  # constant code: read as written there
     assert from_source("def (:\n").dynamic  # unreadable: unbounded
     assert from_bytecode(["a", "b"], imports=False) == SiteCode(names=frozenset({"a", "b"}))
     assert from_bytecode(["a"], imports=True).dynamic and from_bytecode(["__import__"], imports=False).dynamic

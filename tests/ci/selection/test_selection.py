@@ -2516,6 +2516,9 @@ INIT = '"""Doc."""\nfrom .core import a, b\n__all__ = ["a", "b"]\n__version__ = 
             ),
             {"test_a", "test_b", "test_star"},
         ),
+        # Asking the interpreter what it is runs no code of the tree (funcy's IS_PYPY): the names bound.
+        (INIT + "import platform\n\nIS_PYPY = platform.python_implementation() == 'PyPy'\n", set()),
+        (INIT + "import platform\n\n__version__ = platform.python_version()\n", {"test_v"}),
         # A condition or a handler that calls code runs it at import: every importer.
         (INIT + "if print():\n    c = 1\n", {"test_a", "test_b", "test_v", "test_star"}),
         (INIT + "try:\n    c = 1\nexcept ValueError:\n    print()\n", {"test_a", "test_b", "test_v", "test_star"}),

@@ -496,11 +496,94 @@ def file_facts(path: str, content: bytes, *, prune: bool = True) -> FileFacts:
     except (SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError) as exc:
         return FileFacts(path=path, error=f"{type(exc).__name__}: {exc}")
     try:
+        _inline_constant_exec(tree, text)
         conditions = interpreter_branches.prune(tree) if prune else ()
         facts = _Extractor(path, tree, text).run()
         return dataclasses.replace(facts, conditions=conditions) if conditions else facts
     except RecursionError:
         return FileFacts(path=path, error="RecursionError: nested too deeply to analyse")
+
+
+def _inline_constant_exec(tree: ast.Module, text: str) -> None:
+    """Replace, in place, each module-level statement ``exec("<code>")`` (in the module's blocks, not in a
+    function or a class; the builtin, with the module's namespace: no other argument, or ``globals()``) by the
+    statements of its constant code, at their places in the file: what it runs is what that code says, as if
+    written there (funcy's and six's ``exec(\"\"\"def raise_from(value, from_value): ...\"\"\")``: a
+    definition, not any code). Only a literal whose text is the code itself (no escape sequence: every position
+    of the code is one of the file) is read; any other, or code that does not parse, stays an ``exec``."""
+    if "exec" not in text:
+        return
+    bound = _module_bound_names(tree)
+    if "exec" in bound or "*" in bound:
+        return
+    blocks = [tree.body]  # (a stack, not recursion: an elif chain nests as deep as it is long)
+    while blocks:
+        body = blocks.pop()
+        for index in reversed(range(len(body))):
+            stmt = body[index]
+            parsed = _constant_exec(stmt, text)
+            if parsed is not None:
+                body[index : index + 1] = parsed or [ast.copy_location(ast.Pass(), stmt)]
+            elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                blocks.extend(b for b in (getattr(stmt, n, None) for n in ("body", "orelse", "finalbody")) if b)
+                blocks.extend(handler.body for handler in getattr(stmt, "handlers", ()))
+
+
+_LITERAL_START = re.compile("(?i)[ru]?(\"\"\"|'''|\"|')")
+
+
+def _constant_exec(stmt: ast.stmt, text: str) -> list[ast.stmt] | None:
+    """The statements of ``exec("<code>")`` / ``exec("<code>", globals())`` as a statement, placed where the code
+    is in the file; None when ``stmt`` is no such call, its literal is not the code's text, or it does not parse."""
+    if not isinstance(stmt, ast.Expr) or not isinstance(call := stmt.value, ast.Call):
+        return None
+    if not (isinstance(call.func, ast.Name) and call.func.id == "exec") or call.keywords or not call.args:
+        return None
+    literal, *rest = call.args
+    if rest and not (
+        len(rest) == 1
+        and isinstance(rest[0], ast.Call)
+        and isinstance(rest[0].func, ast.Name)
+        and rest[0].func.id == "globals"
+        and not rest[0].args
+        and not rest[0].keywords
+    ):
+        return None
+    if not isinstance(literal, ast.Constant) or not isinstance(literal.value, str):
+        return None
+    segment = ast.get_source_segment(text, literal)
+    start = _LITERAL_START.match(segment or "")
+    if segment is None or start is None or segment[start.end() : len(segment) - len(start.group(1))] != literal.value:
+        return None  # escapes, implicit concatenation: a position of the code is not one of the file
+    try:
+        parsed = ast.parse(literal.value)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    shift = literal.col_offset + len(start.group(0).encode())  # the code's first line starts after the quotes
+    for node in ast.walk(parsed):
+        if isinstance(node, (ast.expr, ast.stmt, ast.excepthandler, ast.arg, ast.keyword, ast.alias, ast.pattern)):
+            if node.lineno == 1:
+                node.col_offset += shift
+            if node.end_lineno == 1 and node.end_col_offset is not None:
+                node.end_col_offset += shift
+    ast.increment_lineno(parsed, literal.lineno - 1)
+    return parsed.body
+
+
+def _module_bound_names(tree: ast.Module) -> set[str]:
+    """Every name the file binds anywhere (any scope), and ``*`` for a star import: whether a builtin's name is
+    the builtin."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            out.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.alias):
+            out.add(node.asname or node.name.partition(".")[0])
+        elif isinstance(node, ast.arg):
+            out.add(node.arg)
+    return out
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
@@ -2866,6 +2949,16 @@ _PURE_CALLS = frozenset(
         "os.getenv",
         "sys.intern",
         "enum.auto",
+        # The interpreter and its host, asked: no code of the tree runs, no state it reads changes.
+        "platform.python_implementation",
+        "platform.python_version",
+        "platform.python_version_tuple",
+        "platform.system",
+        "platform.machine",
+        "sys.getdefaultencoding",
+        "sys.getfilesystemencoding",
+        "sys.getrecursionlimit",
+        "os.cpu_count",
     }
 )
 
