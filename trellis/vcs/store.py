@@ -101,6 +101,7 @@ class Store:
         self._sessions = sessions.SessionCache()
         self._open: dict[str, pygit2.Repository] = {}
         self._packs_seen: dict[str, int] = {}  # open repository -> mtime of its objects/pack when opened
+        self._dirs: dict[str, Path] = {}  # repository -> its git directory, as its handle names it
         self._open_guard = threading.Lock()
         self._group = GroupSync(sync) if durability is Durability.DURABLE else None
         self.write_listeners: list[Callable[[str], None]] = []
@@ -187,6 +188,13 @@ class Store:
         """Make everything in the data directory durable now (after recovery, before serving)."""
         if self._group is not None:
             self._group.wait(self.repos_dir)
+
+    def _git_dir(self, name: str, repo: pygit2.Repository) -> Path:
+        """The open repository's git directory as a ``Path`` (made once: a commit acknowledges it every time)."""
+        path = self._dirs.get(name)
+        if path is None:
+            path = self._dirs[name] = Path(repo.path)
+        return path
 
     def _acknowledge(self, name: str, path: Path) -> None:
         """Return once the writes made under ``path`` are durable; then tell the write listeners.
@@ -278,6 +286,7 @@ class Store:
                 raise NotFound(f"repository {name!r} not found", reason="REPOSITORY_NOT_FOUND") from None
             self._open.pop(name, None)
             self._packs_seen.pop(name, None)
+            self._dirs.pop(name, None)
         self._locks.forget_repository(name)
         if self._group is not None:  # the rename is what deletes it; the files may go later
             self._group.wait(self.repos_dir)
@@ -330,7 +339,7 @@ class Store:
         commit, rebased, recorded = self._land(repository, repo, author, session_id, step, message, land)
         # A replayed request is acknowledged only once durable too: its original may have
         # landed just before a crash, before its sync.
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
         return CommitResult(commit, rebased, recorded)
 
     def _land(
@@ -427,7 +436,7 @@ class Store:
             landed = None if preview or not merge.clean else commit_value(nothing.head)
             return MergeResult(landed, merge.strategy, merge.conflicts, merge.up_to_date, None)
         merge = outcome[-1]
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
         return MergeResult(commit, merge.strategy, (), False, recorded)
 
     def get_commit(self, repository: str, revision: str) -> Commit:
@@ -526,7 +535,7 @@ class Store:
                 raise InvalidArgument(
                     f"cannot create branch {branch!r}: {exc}", reason="BRANCH_NAME_CONFLICT"
                 ) from None
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
         return Branch(branch, str(target.id))
 
     def get_branch(self, repository: str, branch: str) -> Branch:
@@ -574,7 +583,7 @@ class Store:
             # killed mid-delete would refuse every later delete. Held here across processes, it is stale.
             with self._locks.hold(repository, "packed-refs"):
                 ref.delete()
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
 
     # -- records ---------------------------------------------------------------
 
@@ -584,7 +593,7 @@ class Store:
         """Keep ``files`` as the record ``refs/trellis/<namespace>/<key>`` (see :mod:`trellis.vcs.records`)."""
         repo = self.open(repository)
         commit_id = records.write_record(repo, self._locks, repository, namespace, key, files, message, actor)
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
         return commit_id
 
     def read_record(self, repository: str, namespace: str, key: str) -> dict[str, bytes]:
@@ -628,7 +637,7 @@ class Store:
             limits=self.limits,
             cache=self._sessions,
         )
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
         return session
 
     def get_session(self, repository: str, session_id: str) -> Session:
@@ -660,7 +669,7 @@ class Store:
             actor,
             self._sessions,
         )
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
         return ended
 
     def record_step(self, repository: str, session_id: str, step: StepInput, actor: Identity) -> Step:
@@ -671,7 +680,7 @@ class Store:
         with sessions.hold_session(self._locks, repository, session_id):
             opened = sessions.check_session_writable(repo, session_id, actor, self._sessions)
             recorded = sessions.append_step(repo, opened, step, "", actor, self._sessions)
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
         return recorded
 
     def record_steps(self, repository: str, session_id: str, steps: Sequence[StepInput], actor: Identity) -> list[Step]:
@@ -689,7 +698,7 @@ class Store:
         with sessions.hold_session(self._locks, repository, session_id):
             opened = sessions.check_session_writable(repo, session_id, actor, self._sessions)
             recorded = sessions.append_steps(repo, opened, checked, actor, self._sessions)
-        self._acknowledge(repository, Path(repo.path))
+        self._acknowledge(repository, self._git_dir(repository, repo))
         return recorded
 
     def list_steps(self, repository: str, session_id: str, *, page_size: int = 0, page_token: str = "") -> Page[Step]:
