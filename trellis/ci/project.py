@@ -89,6 +89,10 @@ class Project:
     # in setup.py, pyproject's ``[tool.setuptools] ext-modules``), by module name ("*" where the name is no literal:
     # ``cythonize(...)``, a computed name); () for none, or a backend whose build is not run (meson, scikit-build...).
     extensions: tuple[str, ...] = ()
+    # The packaging says which extensions it builds, and to setuptools, which a job runs: () above is none (a
+    # setup.py read whole, with no ``setup(**options)``, or none at all). False: another backend, a setup.py that
+    # does not parse or passes its options as ``**``: what it compiles is not known.
+    extensions_known: bool = False
     # pyproject's ``[build-system] requires``: what pip's isolated build installs before it runs the backend (the
     # extensions' build needs them: setuptools of a version, Cython); () when the tree declares none.
     build_requires: tuple[str, ...] = ()
@@ -188,6 +192,7 @@ def read_project(read: Reader, is_dir: Callable[[str], bool]) -> Project | None:
         version_file=scm.file if scm is not None else "",
         metadata=tuple(_metadata(project, meta, cfg, setup_py)),
         extensions=_extensions(read("setup.py"), pyproject),
+        extensions_known=_extensions_known(read("setup.py"), pyproject),
         build_requires=tuple(r.strip() for r in _list(_table(pyproject, "build-system").get("requires")) if r.strip()),
     )
 
@@ -232,6 +237,21 @@ def _extensions(setup_source: bytes | None, pyproject: dict[str, Any]) -> tuple[
                     names.append("*")  # named by the Extension calls above, if any (dropped below then)
     named = [n for n in names if n != "*"]
     return tuple(dict.fromkeys(named or names))
+
+
+def _extensions_known(setup_source: bytes | None, pyproject: dict[str, Any]) -> bool:
+    """Does :func:`_extensions` read every extension the packaging declares: the backend is setuptools and the
+    setup.py, if any, parses and calls ``setup(...)`` with no ``**options`` (which may hold ``ext_modules``)?"""
+    backend = _table(pyproject, "build-system").get("build-backend", "")
+    if not isinstance(backend, str) or backend.strip() not in _SETUPTOOLS_BACKENDS:
+        return False
+    if setup_source is None:
+        return True
+    try:
+        tree = ast.parse(setup_source)
+    except (SyntaxError, ValueError):
+        return False
+    return not any(isinstance(node, ast.Call) and any(k.arg is None for k in node.keywords) for node in ast.walk(tree))
 
 
 # The packaging keys (PEP 621, setup.cfg, setup()) an install writes into the distribution's METADATA, which a test

@@ -1065,6 +1065,33 @@ def test_a_compiled_extensions_source_runs_everything_and_says_it_is_not_built(p
     assert "compiled extension" in selection.reason and "does not build" in selection.reason, selection.reason
 
 
+@pytest.mark.parametrize(
+    ("setup", "built"),
+    [
+        ("from setuptools import setup\nsetup()\n", False),
+        (None, False),  # pyproject.toml alone
+        ("from setuptools import setup\nsetup(**OPTIONS)\n", True),  # may hold ext_modules
+        ("hatchling", True),  # another build backend
+    ],
+)
+def test_a_c_file_of_a_project_that_declares_no_extension_is_a_file_tests_may_read(
+    setup: str | None, built: bool
+) -> None:
+    """pycparser's ``tests/c_files/year.c`` (C code its tests parse) ran every test "as a source of a compiled
+    extension, which the stage does not build": a pure-Python project whose packaging setuptools reads declares
+    none, so the file is one a test may read (every test still runs, for that reason)."""
+    pyproject = '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    if setup == "hatchling":
+        pyproject, setup = pyproject.replace("setuptools.build_meta", "hatchling.build"), None
+    files = {**APP, "pyproject.toml": pyproject + '[project]\nname = "app"\nversion = "1"\n'}
+    if setup is not None:
+        files["setup.py"] = setup
+    selection = build(files).select([ChangedPath("tests/c_files/year.c")])
+    assert selection.run_all and selection.rule == "data-file"
+    assert ("compiled extension" in selection.reason) is built, selection.reason
+    assert ("a test may read" in selection.reason) is not built, selection.reason
+
+
 SPEEDUPS: dict[str, str] = {
     "setup.py": """
         from setuptools import Extension, setup

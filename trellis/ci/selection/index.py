@@ -837,7 +837,7 @@ class TestIndex:
                     "test runs with the rebuilt extension (an extension of no literal name, or no code importing "
                     "one by a constant name)"
                 ), "data-file"
-            if posixpath.splitext(path)[1] in _EXTENSION_SOURCES:
+            if posixpath.splitext(path)[1] in _EXTENSION_SOURCES and not self.config.extensions_known:
                 return (
                     f"{path} changed: a source of a compiled extension, which the stage does not build: its tests "
                     "run without it (code that runs only with the extension is not verified)"
@@ -1438,8 +1438,8 @@ def _installed(config: PytestConfig, files: Mapping[str, bytes]) -> PytestConfig
         config = replace(config, entry_points=tuple(dict.fromkeys((g, n) for g, n in named if n)))
     if project is None:
         return config
-    if project.extensions:
-        config = replace(config, extensions=project.extensions)
+    if project.extensions or project.extensions_known:
+        config = replace(config, extensions=project.extensions, extensions_known=project.extensions_known)
     roots = tuple(r for r in project.roots if r and r not in config.pythonpath)
     plugins = tuple(value.split("[")[0].partition(":")[0].strip() for _, value in project.pytest_plugins())
     if not roots and not plugins:

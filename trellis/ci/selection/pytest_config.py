@@ -86,6 +86,9 @@ class PytestConfig:
     # The compiled extension modules the installed project declares, which every pytest job builds (see
     # ``trellis.ci.execution.extensions``): a change to their sources runs with the rebuilt extension.
     extensions: tuple[str, ...] = ()
+    # The packaging says which extensions it builds (``Project.extensions_known``): a C source no declared extension
+    # compiles is then a file like any other, not one of an extension the stage does not build.
+    extensions_known: bool = False
 
     def is_test_file(self, path: str) -> bool:
         """Would a plain ``pytest`` run (from the root) collect this file as a test module?"""
