@@ -1417,6 +1417,24 @@ def test_descriptive_metadata_counts_for_the_tests_reading_installed_metadata(
     assert build(bumped).select([ChangedPath("pyproject.toml")], old_index=build(METADATA_READERS)).run_all
 
 
+def test_a_version_file_counts_for_the_code_naming_it_and_the_readers_of_installed_metadata() -> None:
+    """funcy's release commits change ``VERSION``, which setup.py reads (``open("VERSION")``) and the package
+    does not: every test ran (``data-file``). An install writes it into the metadata: its readers count."""
+    old = {
+        **METADATA_READERS,
+        "VERSION": "1.0\n",
+        "setup.py": "from setuptools import setup\n\nsetup(version=open('VERSION').read().strip())\n",
+    }
+    new = {**old, "VERSION": "1.1\n"}
+    assert set(select_change(old, new).tests) == {"tests/test_meta.py::test_urls", "tests/test_pkg.py::test_version"}
+    reading = {
+        **old,
+        "app/version.py": "import os\n\nVERSION = open(os.path.join(os.path.dirname(__file__), '..', 'VERSION')).read()\n",
+        "tests/test_version.py": "from app.version import VERSION\n\n\ndef test_v():\n    assert VERSION\n",
+    }
+    assert "tests/test_version.py::test_v" in select_change(reading, {**reading, "VERSION": "1.1\n"}).tests
+
+
 def test_a_parse_error_anywhere_runs_everything() -> None:
     selection = build({**APP, "scripts/broken.py": "def oops(:\n"}).select([body("app/util.py", "app.util.slug")])
     assert selection.run_all and "scripts/broken.py" in selection.reason

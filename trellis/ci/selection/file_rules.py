@@ -40,6 +40,7 @@ __all__ = [
     "config_digest",
     "is_config",
     "is_inert_kind",
+    "VERSION_FILES",
     "may_name",
     "named_by",
     "naming_words",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 # Files that cannot change what a test imports or runs, unless code names them (see named_by).
+VERSION_FILES = ("VERSION", "version")
 INERT_KINDS = (
     "*.pyi",
     "*.md",
@@ -110,6 +112,9 @@ INERT_KINDS = (
     ".dockerignore",
     "trellis.toml",
     "typos.toml",
+    # A release's version alone: read by packaging (``version = file: VERSION``, setup.py's ``open``), by code
+    # that names it, and through the installed metadata (its readers count: TestIndex.select).
+    *VERSION_FILES,
     # Lock files: the stage's environment is built from requirements, extras and groups, not from these.
     "uv.lock",
     "poetry.lock",

@@ -35,7 +35,16 @@ from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
 from ..pipeline.globs import matches_any
 from ..project import EXTENSION_SOURCES, entry_points_unstated, read_project
-from .file_rules import config_digest, is_config, is_inert_kind, may_name, named_by, naming_words, split_digest
+from .file_rules import (
+    VERSION_FILES,
+    config_digest,
+    is_config,
+    is_inert_kind,
+    may_name,
+    named_by,
+    naming_words,
+    split_digest,
+)
 from .fixtures import FixtureModel
 from .generated_tests import GENERATED, generated_tests
 from .interpreter_branches import MODULE, patched
@@ -799,11 +808,7 @@ class TestIndex:
                 return f"{path} changed: pytest, project or packaging configuration", "configuration"
             if split_digest(old_digest)[1] != split_digest(new_digest)[1]:
                 # Descriptive metadata (URLs, classifiers, summary...): what reads the installed metadata sees it.
-                assert old_index is not None
-                for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
-                    for reader in index._graph.metadata_readers:
-                        what = index._display(reader)
-                        nodes.setdefault(reader, f"{path} changed the project's installed metadata, which {what} reads")
+                self._metadata_changed(path, old_index, new_nodes, old_nodes)
             if not path.endswith(".py"):
                 return None  # only parts no test run depends on (metadata, other tools' sections)
         if not path.endswith(".py") and self.config.is_doctest_file(path):
@@ -815,6 +820,8 @@ class TestIndex:
                 self._mark_naming(path, new_nodes)
                 if old_index is not None:
                     old_index._mark_naming(path, old_nodes)
+                if name in VERSION_FILES:  # an install writes it into the metadata
+                    self._metadata_changed(path, old_index, new_nodes, old_nodes)
                 return None
             if posixpath.splitext(path)[1] in _EXTENSION_SOURCES and self.config.extensions:
                 # Every job builds the extensions: the changed C code runs only through the code importing one
@@ -1064,6 +1071,17 @@ class TestIndex:
         importers = [(reach.bit_count(), nodeid) for nodeid, reach in candidates.items() if reach & bit]
         if importers:
             reasons[min(importers)[1]] = why
+
+    def _metadata_changed(
+        self, path: str, old_index: TestIndex | None, new_nodes: dict[int, str], old_nodes: dict[int, str]
+    ) -> None:
+        """Mark the code reading the project's installed metadata, which ``path``'s change changes."""
+        for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
+            if index is None:
+                continue
+            for reader in index._graph.metadata_readers:
+                what = index._display(reader)
+                nodes.setdefault(reader, f"{path} changed the project's installed metadata, which {what} reads")
 
     def _data_readers(
         self, path: str, old_index: TestIndex | None, new_nodes: dict[int, str], old_nodes: dict[int, str]
