@@ -282,3 +282,36 @@ def test_declared_file_rename() -> None:
         ("modified", "function", "b.x.f"),
         ("added", "function", "b.x.g"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "details"),
+    [
+        # black's "magic trailing comma": exploding a collection adds one, and it changes nothing
+        (
+            "    tt = (dt.year, dt.month,\n          dt.day)\n",
+            "    tt = (\n        dt.year,\n        dt.month,\n        dt.day,\n    )\n",
+            "formatting",
+        ),
+        ("    tt = [dt.year, dt.month]\n", "    tt = [dt.year, dt.month,]\n", "formatting"),
+        ("    tt = {dt.year: 1}\n", "    tt = {dt.year: 1,}\n", "formatting"),
+        ("    tt = g(dt.year, key=1)\n", "    tt = g(\n        dt.year,\n        key=1,\n    )\n", "formatting"),
+        # a one-item tuple's comma makes the tuple, and a subscript's makes a tuple key
+        ("    tt = (dt.year,)\n", "    tt = (dt.year)\n", "body"),
+        ("    tt = dt[1,]\n", "    tt = dt[1]\n", "body"),
+    ],
+    ids=["tuple", "list", "dict", "call", "one-tuple", "subscript"],
+)
+def test_a_trailing_comma_that_changes_nothing_is_formatting(old: str, new: str, details: str) -> None:
+    """isodate's black commit exploded ``_isdst``'s tuple with a trailing comma: a body change, whose tests ran."""
+    before = f"def f(dt):\n{old}    return tt\n\n\ndef g(*a, **k):\n    return a\n"
+    after = f"def f(dt):\n{new}    return tt\n\n\ndef g(*a, **k):\n    return a\n"
+    change = _only(diff_files({"m.py": before.encode()}, {"m.py": after.encode()}), ".f")
+    assert change.details == (details,), change
+
+
+def test_a_trailing_comma_in_parameters_and_imports_is_formatting() -> None:
+    before = b"from os import (path, sep)\n\n\ndef f(a, b):\n    return a\n"
+    after = b"from os import (\n    path,\n    sep,\n)\n\n\ndef f(\n    a,\n    b,\n):\n    return a\n"
+    result = diff_files({"m.py": before}, {"m.py": after})
+    assert all(c.details == ("formatting",) for c in result.changes), result.changes

@@ -202,7 +202,7 @@ def line_count(content: bytes) -> int:
 
 
 # What the walk needs to know of a node kind, as bits (0: a plain node, the common case).
-_ENTITY, _COMMENT, _IGNORED, _LEADING, _ATOMIC = 1, 2, 4, 8, 16
+_ENTITY, _COMMENT, _IGNORED, _LEADING, _ATOMIC, _COMMA = 1, 2, 4, 8, 16, 32
 _COMMENTLIKE = _COMMENT | _IGNORED
 
 # Per language (by name): tree-sitter kind id -> bits, for every id a node can have (tree-sitter's
@@ -231,6 +231,32 @@ def _kind_bits(spec: LanguageSpec, ntype: str) -> int:
         | (_IGNORED if ntype in spec.ignored_types else 0)
         | (_LEADING if ntype in spec.leading_types else 0)
         | (_ATOMIC if ntype in spec.atomic_types else 0)
+        | (_COMMA if ntype == "," and (spec.trailing_commas or spec.trailing_commas_of_many) else 0)
+    )
+
+
+_CLOSERS = frozenset(b")]}#/")  # what may follow a trailing comma (a closing bracket, or a comment first)
+_BLANKS = frozenset(b" \t\r\n\\")
+
+
+def _trailing_comma(spec: LanguageSpec, node: Node, content: bytes) -> bool:
+    """Is the comma ``node`` one that changes nothing, right before its parent's closing bracket
+    (:attr:`LanguageSpec.trailing_commas`)? The text after it tells most commas apart without the tree."""
+    at, size = node.end_byte, len(content)
+    while at < size and content[at] in _BLANKS:
+        at += 1
+    if at < size and content[at] not in _CLOSERS:
+        return False
+    after = node.next_sibling
+    while after is not None and after.type in spec.comment_types:
+        after = after.next_sibling
+    parent = node.parent
+    if after is None or after.type not in (")", "]", "}") or parent is None:
+        return False
+    if parent.type in spec.trailing_commas:
+        return True
+    return parent.type in spec.trailing_commas_of_many and (
+        sum(1 for child in parent.named_children if child.type not in spec.comment_types) >= 2
     )
 
 
@@ -412,6 +438,20 @@ class _Walker:
                         pe = end
                 elif bits & _LEADING and self._precedes_entity(node):
                     pending.append(node)
+                elif bits & _COMMA and _trailing_comma(spec, node, content):
+                    # in the raw text as a token is, in no bucket: adding or removing it is formatting
+                    if pending:
+                        fr.prev_end, fr.run = pe, run
+                        self._flush_pending(fr, fr, -1)
+                        pe, run = fr.prev_end, fr.run
+                    start, end = node.start_byte, node.end_byte
+                    if pe > start:
+                        if run >= 0:
+                            raw.append(content[run:pe])
+                        run = start
+                    elif run < 0:
+                        run = pe
+                    pe = end
                 elif bits & _ATOMIC or node.child_count == 0:
                     tok = True
                 else:

@@ -54,4 +54,10 @@ PYTHON = LanguageSpec(
     module_suffixes=("__init__",),
     region_reparse=True,
     line_comment=b"#",
+    # Not a subscript: ``x[a,]`` is ``x[(a,)]``.
+    trailing_commas=frozenset(
+        {"argument_list", "parameters", "list", "set", "dictionary", "import_from_statement", "list_pattern"}
+        | {"dict_pattern"}
+    ),
+    trailing_commas_of_many=frozenset({"tuple", "tuple_pattern"}),
 )

@@ -122,6 +122,11 @@ class LanguageSpec:
     line_comment: bytes = b""
     root_kind: str = "module"
     module_suffixes: tuple[str, ...] = ()  # file stems dropped from module names ("__init__")
+    # Parents in which a comma right before the closing bracket changes nothing (``f(a, b,)``, black's "magic
+    # trailing comma"): it stays in the raw text only, so adding or removing it is a formatting change. In
+    # ``trailing_commas_of_many`` only with two items or more (``(x,)`` is a tuple, ``(x)`` is ``x``).
+    trailing_commas: frozenset[str] = frozenset()
+    trailing_commas_of_many: frozenset[str] = frozenset()
 
     @property
     def entity_types(self) -> frozenset[str]:
