@@ -3317,3 +3317,22 @@ def test_a_name_a_function_binds_is_its_local_never_the_modules(encode: str, rea
     }
     found = selected(files, body("app/engine.py", "app.engine.run"))
     assert found == ({"tests/test_codec.py::test_encode"} if reads_module else set())
+
+
+def test_a_scopes_bindings_are_walked_once_and_kept_by_the_scope_itself() -> None:
+    """Several analyses ask for the same scope's bindings (pycparser's 6,800-line test module: 843 walks of ~310
+    scopes); the walk is kept by the identity of the body and its parameters, never given for another scope."""
+    import ast
+
+    from trellis.ci.selection.python_refs import _scope_bindings
+
+    function = ast.parse("def f(a, b):\n    c = a\n    return b\n").body[0]
+    assert isinstance(function, ast.FunctionDef)
+    params = function.args.args
+    first = _scope_bindings(function.body, params)
+    assert _scope_bindings(function.body, list(params)) is first  # a new list of the same parameters
+    assert set(first.sites) == {"a", "b", "c"}
+    assert set(_scope_bindings(function.body, params[:1]).sites) == {"a", "c"}  # other parameters: walked again
+    twin = ast.parse("def f(a, b):\n    d = a\n    return b\n").body[0]
+    assert isinstance(twin, ast.FunctionDef)
+    assert set(_scope_bindings(twin.body, twin.args.args).sites) == {"a", "b", "d"}  # another body

@@ -502,6 +502,8 @@ def file_facts(path: str, content: bytes, *, prune: bool = True) -> FileFacts:
         return dataclasses.replace(facts, conditions=conditions) if conditions else facts
     except RecursionError:
         return FileFacts(path=path, error="RecursionError: nested too deeply to analyse")
+    finally:
+        _SCOPE_BINDINGS.clear()  # the file's trees are not kept alive by the memo
 
 
 def _inline_constant_exec(tree: ast.Module, text: str) -> None:
@@ -2989,10 +2991,31 @@ _FIND_SPEC = "importlib.util.find_spec"
 _MODULE_FROM_SPEC = "importlib.util.module_from_spec"
 
 
+# The last scopes' bindings, by the body's and the parameters' identity: found_specs, module_variables,
+# _constants, _state_writers... each ask for the same scope (a 6,800-line test module: 843 walks of ~310 scopes).
+# An entry holds its body and parameters, so their ids are not reused while it is kept; read-only for callers;
+# emptied after each file (file_facts), and the tree is not edited once the walks begin.
+_SCOPE_BINDINGS: dict[tuple[int, ...], tuple[list[ast.stmt], list[ast.arg], _Bindings]] = {}
+_SCOPE_BINDINGS_KEPT = 2048
+
+
 def _scope_bindings(body: list[ast.stmt], params: list[ast.arg]) -> _Bindings:
     """Every binding of a scope's own code (a parameter: its ``ast.arg``; a plain assignment of one name: the
     value; any other binding — augmented assignment, walrus, ``for``/``with``/``except``/``match`` target,
     import, ``def``, ``class``, ``del``, a comprehension's target —: None), and the reads around them."""
+    key = (id(body), *(id(stmt) for stmt in body[:1]), *(id(arg) for arg in params))
+    kept = _SCOPE_BINDINGS.get(key)
+    if kept is not None and kept[0] is body and len(kept[1]) == len(params):
+        if all(a is b for a, b in zip(kept[1], params, strict=True)):
+            return kept[2]
+    out = _walk_scope_bindings(body, params)
+    if len(_SCOPE_BINDINGS) >= _SCOPE_BINDINGS_KEPT:
+        _SCOPE_BINDINGS.clear()
+    _SCOPE_BINDINGS[key] = (body, list(params), out)
+    return out
+
+
+def _walk_scope_bindings(body: list[ast.stmt], params: list[ast.arg]) -> _Bindings:
     out = _Bindings()
     for arg in params:
         out.sites.setdefault(arg.arg, []).append(arg)
