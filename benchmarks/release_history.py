@@ -363,7 +363,12 @@ def render(old: list[Chunk], new: list[Chunk], applied: Callable[[str], bool]) -
             continue
         keys = [c.key for c in out]
         anchor = next((order[j] for j in range(position - 1, -1, -1) if order[j] in keys), None)
-        out.insert(keys.index(anchor) + 1 if anchor is not None else 0, chunk)
+        at = keys.index(anchor) + 1 if anchor is not None else 0
+        # A ``from __future__`` import the new release adds must stay first (after the docstring): a removed
+        # ``import typing as _t`` that opened the old module goes after it, not before (a SyntaxError).
+        while at < len(keys) and keys[at][:2] in (("docstring",), ("from", "__future__")):
+            at += 1
+        out.insert(at, chunk)
     return "".join(c.text for c in out)
 
 
