@@ -1031,13 +1031,14 @@ def test_an_instance_made_only_by_a_doctest_selects_that_doctest(tmp_path: Path)
     assert selection.tests == ("gen/mod.py",), selection.reasons
 
 
+@pytest.mark.parametrize("annotation", ["", ": object"])
 @pytest.mark.parametrize("value", ["Tracked", "Plain", "plain_function", "Tracked.mark"])
 def test_a_class_attribute_naming_a_class_of_the_tree_runs_code_only_if_its_metaclass_has_set_name(
-    value: str, tmp_path: Path
+    value: str, annotation: str, tmp_path: Path
 ) -> None:
-    """``k = mod.Tracked`` in a new class body: ``type.__new__`` calls ``type(value).__set_name__``, here the
-    metaclass's, which another test observes; naming a class whose metaclass is ``type``, or a plain function,
-    is only a binding (the definer is not marked)."""
+    """``k = mod.Tracked`` (or ``k: object = mod.Tracked``) in a new class body: ``type.__new__`` calls
+    ``type(value).__set_name__``, here the metaclass's, which another test observes; naming a class whose metaclass
+    is ``type``, or a plain function, is only a binding (the definer is not marked)."""
     source = (
         "LOG = []\n\n\nclass Meta(type):\n    def __set_name__(cls, owner, name):\n        LOG.append(name)\n\n"
         "    def mark(cls):\n        return 1\n\n\n"
@@ -1050,7 +1051,7 @@ def test_a_class_attribute_naming_a_class_of_the_tree_runs_code_only_if_its_meta
         "tests/__init__.py": b"",
         "tests/test_gen.py": test.encode(),
     }
-    new_test = test + f"\n\nclass NewHolder:\n    k = mod.{value}\n"
+    new_test = test + f"\n\nclass NewHolder:\n    k{annotation} = mod.{value}\n"
     new_files = {**files, "tests/test_gen.py": new_test.encode()}
     failing, selection = _failing_and_selection(tmp_path, files, new_files, ["test_one"])
     assert failing <= set(selection.tests), (value, selection.reasons)

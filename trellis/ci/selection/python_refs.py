@@ -675,12 +675,17 @@ _PLAIN_DECORATORS = frozenset(
 )
 
 
-def _plain_binding(stmt: ast.stmt) -> list[ast.expr] | None:
+def _plain_binding(stmt: ast.stmt, *, future_annotations: bool = False) -> list[ast.expr] | None:
     """The dotted names a statement binds names to, alone or in a tuple, list, set or dict display of them and
     constants (``cls = mod.Thing``, ``a = b = helper``, ``functions = (mi.a, mi.b)``): reading a name runs no code
     of the tree (a module ``__getattr__`` or a property aside, which resolve to something else than a class, a
     function or a module), and a display's type has no ``__set_name__``, so all the statement may run is the
-    ``__set_name__`` of a value bound alone. None for any other statement."""
+    ``__set_name__`` of a value bound alone. An annotated one (``default_signer: type[Signer] = Signer``) too, when
+    its annotation runs nothing: not evaluated (``from __future__ import annotations``), a constant or a dotted
+    name. None for any other statement."""
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+        if future_annotations or isinstance(stmt.annotation, ast.Constant) or _dotted(stmt.annotation) is not None:
+            stmt = ast.Assign(targets=[stmt.target], value=stmt.value)
     if not (isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets)):
         return None
     if _dotted(stmt.value) is not None:
@@ -706,6 +711,8 @@ def _plain_binding(stmt: ast.stmt) -> list[ast.expr] | None:
 
 def _names_of(stmt: ast.stmt) -> list[ast.Name]:
     """The names an assignment of names binds."""
+    if isinstance(stmt, ast.AnnAssign):
+        return [stmt.target] if isinstance(stmt.target, ast.Name) else []
     return [t for t in stmt.targets if isinstance(t, ast.Name)] if isinstance(stmt, ast.Assign) else []
 
 
@@ -1616,7 +1623,7 @@ class _Extractor:
         bound_values: list[tuple[Chain, ...]] = []
         read = _read_at_definition(node)
         for stmt in node.body:
-            value = _plain_binding(stmt)
+            value = _plain_binding(stmt, future_annotations=self.future_annotations)
             if value is not None and (read is None or any(t.id in read for t in _names_of(stmt))):
                 value = None  # the class body itself uses the value when the class is defined
             if value is None:
@@ -1638,7 +1645,11 @@ class _Extractor:
         # only users of the class can read): a change there reaches the class's definer, not only its users.
         own = [s for s in node.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
         unbound = [
-            s for s in own if _plain_binding(s) is None or read is None or any(t.id in read for t in _names_of(s))
+            s
+            for s in own
+            if _plain_binding(s, future_annotations=self.future_annotations) is None
+            or read is None
+            or any(t.id in read for t in _names_of(s))
         ]
         if own and isinstance(own[0], ast.Expr) and isinstance(own[0].value, ast.Constant) and node.body[0] is own[0]:
             own = own[1:]
@@ -1657,7 +1668,7 @@ class _Extractor:
             or any(self.runs_calls(s) for s in own)
             or any(_has_call(e) for e in head)
             or any(
-                _binds_named_value(n) and not (isinstance(n, ast.Assign) and self.plain_value(n.value))
+                _binds_named_value(n) and not self.plain_assignment(n)
                 for s in unbound
                 for n in ast.walk(s)
                 if isinstance(n, ast.stmt)
@@ -1699,7 +1710,11 @@ class _Extractor:
         have no such hook; anything else (a named value, another call's result, a decorated method) may."""
         read = _read_at_definition(node)
         stack: list[ast.stmt] = [
-            s for s in node.body if _plain_binding(s) is None or read is None or any(t.id in read for t in _names_of(s))
+            s
+            for s in node.body
+            if _plain_binding(s, future_annotations=self.future_annotations) is None
+            or read is None
+            or any(t.id in read for t in _names_of(s))
         ]
         while stack:
             stmt = stack.pop()
@@ -1713,7 +1728,7 @@ class _Extractor:
                     return True
                 continue
             if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                plain = isinstance(stmt, ast.Assign) and self.plain_value(stmt.value)
+                plain = self.plain_assignment(stmt)
                 if _binds_named_value(stmt) and not plain:
                     return True
                 continue
@@ -1723,6 +1738,16 @@ class _Extractor:
                 elif isinstance(child, (ast.excepthandler, ast.match_case)):
                     stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
         return False
+
+    def plain_assignment(self, stmt: ast.stmt) -> bool:
+        """An assignment of a :meth:`plain_value` (``x = staticmethod(f)``), or an annotated one whose annotation runs
+        nothing (``x: t.Any = staticmethod(f)``: not evaluated under ``from __future__ import annotations``, a
+        constant or a dotted name)."""
+        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            annotation = stmt.annotation
+            quiet = self.future_annotations or isinstance(annotation, ast.Constant) or _dotted(annotation) is not None
+            return quiet and self.plain_value(stmt.value)
+        return isinstance(stmt, ast.Assign) and self.plain_value(stmt.value)
 
     def runs_calls(self, stmt: ast.stmt) -> bool:
         """Does a class-body statement call anything but a builtin that only wraps its arguments

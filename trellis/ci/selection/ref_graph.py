@@ -922,6 +922,8 @@ class Graph:
         path = self.node_path[cls]
         out = True
         for chains in scope.bound_values:
+            if chains and all(self._outside_module(path, chain) for chain in chains):
+                continue  # ``default_serializer = json``: a module's type has no ``__set_name__``
             values: set[_Target] = set()
             for chain in chains:
                 self.resolve(path, chain, values)
@@ -929,6 +931,26 @@ class Graph:
             out = out and bool(values) and all(self._plain_value(v) for v in values)
         self._plain[cls] = out
         return out
+
+    def _outside_module(self, path: str, chain: Chain) -> bool:
+        """Is ``chain`` a module outside the tree, read whole (``import json`` then ``json``): bound only by ``import``
+        statements of modules the tree does not hold?"""
+        if chain.attrs:
+            return False
+        if chain.kind == "import":
+            refs: tuple[ImportRef, ...] = (chain.spec,) if chain.spec is not None else ()
+        elif chain.kind == "global":
+            facts = self.facts.get(path)
+            if facts is None or facts.star_imports or chain.root in facts.defs or chain.root in facts.values:
+                return False
+            if chain.root in facts.aliases:
+                return False
+            refs = tuple(facts.bindings.get(chain.root, ()))
+        else:
+            return False
+        return bool(refs) and all(
+            not r.name and not r.level and r.module != "*" and not self.module_keys(path, 0, r.module) for r in refs
+        )
 
     def _plain_value(self, target: _Target) -> bool:
         kind, value = target
