@@ -1435,6 +1435,21 @@ def test_a_version_file_counts_for_the_code_naming_it_and_the_readers_of_install
     assert "tests/test_version.py::test_v" in select_change(reading, {**reading, "VERSION": "1.1\n"}).tests
 
 
+def test_shell_scripts_and_merge_leftovers_count_for_the_tests_naming_them() -> None:
+    """funcy's releases add and drop ``publish.sh`` and ship ``tests/test_decorators.py.orig``: every test ran
+    (``data-file``). A script runs when a command names it, or from a Makefile's recipe (a test running ``make``)."""
+    files = {
+        **APP,
+        "tests/test_script.py": "import subprocess\n\n\ndef test_script():\n    subprocess.run(['bash', 'publish.sh'])\n",
+        "tests/test_make.py": "import subprocess\n\n\ndef test_make():\n    subprocess.run(['make', 'check'])\n",
+    }
+    assert selected(files, ChangedPath("publish.sh")) == {
+        "tests/test_script.py::test_script",
+        "tests/test_make.py::test_make",
+    }
+    assert selected(files, ChangedPath("tests/test_models.py.orig")) == set()
+
+
 def test_a_parse_error_anywhere_runs_everything() -> None:
     selection = build({**APP, "scripts/broken.py": "def oops(:\n"}).select([body("app/util.py", "app.util.slug")])
     assert selection.run_all and "scripts/broken.py" in selection.reason

@@ -112,6 +112,16 @@ INERT_KINDS = (
     ".dockerignore",
     "trellis.toml",
     "typos.toml",
+    # Shell scripts (a release's publish.sh): run by a command that names them, or by make's recipes.
+    "*.sh",
+    "*.bash",
+    "*.bat",
+    "*.cmd",
+    "*.ps1",
+    # What a merge or an editor leaves beside a file (funcy 2.0 shipped tests/test_decorators.py.orig).
+    "*.orig",
+    "*.rej",
+    "*.bak",
     # A release's version alone: read by packaging (``version = file: VERSION``, setup.py's ``open``), by code
     # that names it, and through the installed metadata (its readers count: TestIndex.select).
     *VERSION_FILES,
@@ -250,8 +260,8 @@ def _config_digest(path: str, content: bytes, described: list[object]) -> str:
 
 # Programs that read a file without being given its name: a test that runs ``make`` reads the Makefile.
 _TOOL_FILES = {
-    "make": ("Makefile", "makefile", "GNUmakefile", "*.mk"),
-    "gmake": ("Makefile", "makefile", "GNUmakefile", "*.mk"),
+    "make": ("Makefile", "makefile", "GNUmakefile", "*.mk", "*.sh", "*.bash"),
+    "gmake": ("Makefile", "makefile", "GNUmakefile", "*.mk", "*.sh", "*.bash"),
     "just": ("justfile", "Justfile"),
     "docker": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
     "podman": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
