@@ -3,7 +3,9 @@ t.Any = json``) is a binding like ``default_signer = Signer``: creating the clas
 value's type has one (the graph decides from what the name resolves to), and the annotation runs no code when it is
 not evaluated (``from __future__ import annotations``) or only reads a name. An annotated value made by a call
 that only wraps its argument (``default_digest_method: t.Any = staticmethod(_lazy_sha1)``) is plain as its
-unannotated form is. itsdangerous's ``Serializer`` and ``Signer`` have all three:
+unannotated form is. And an annotation not evaluated (``fallbacks: list[type[Signer]] = []`` under the
+``__future__`` import) is no code of the class statement: what reads it (``typing.get_type_hints``) uses the class.
+itsdangerous's ``Serializer`` and ``Signer`` have all three:
 every test importing ``itsdangerous`` (whose ``__init__`` imports ``serializer``) reached ``Serializer.__init__`` and
 all the signing code under it — 12 of 17 commits of the 2.1.2 -> 2.2.0 history selected every test.
 """
@@ -24,6 +26,7 @@ SERIALIZER = """
     class Serializer:
         default_serializer: t.Any = json
         default_signer: type[Signer] = Signer
+        fallback_signers: list[type[Signer] | tuple[type[Signer], dict[str, t.Any]]] = []
 
         def __init__(self, key):
             self.signer = self.default_signer(key)

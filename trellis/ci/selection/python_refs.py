@@ -886,6 +886,7 @@ class _Frame:
     # Module and class scopes: names bound once, to constant bytes, by a statement of the body (its line).
     constants: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     quiet: bool = False  # a class whose methods nothing wraps: decorators only pytest marks, no keywords or hooks
+    uses: _Acc | None = None  # class scopes: the references of the class's users (its annotations not evaluated)
     # Function scopes: variables bound only as the target of ``for`` loops over literal strings (their values).
     loop_strings: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Function scopes: for a function defined in its body (by id()), the parameters every call gives a string
@@ -1199,6 +1200,19 @@ class _Extractor:
     def walk_stmt(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.AugAssign):
             self.augmented.add(id(stmt.target))
+        if isinstance(stmt, ast.AnnAssign) and self.future_annotations and self.frame.uses is not None:
+            # A class body's annotation under ``from __future__ import annotations`` is a string in the class's
+            # ``__annotations__``, not code of the class statement: what reads it (``typing.get_type_hints(cls)``)
+            # uses the class.
+            self.acc_stack.append(self.frame.uses)
+            self.visit(stmt.annotation)
+            for parsed in _annotation_strings(stmt.annotation):
+                self.visit(parsed)
+            self.acc_stack.pop()
+            self.visit(stmt.target)
+            if stmt.value is not None:
+                self.visit(stmt.value)
+            return
         if isinstance(stmt, ast.AnnAssign):
             for parsed in _annotation_strings(stmt.annotation):  # ``x: "Inner"``: what get_type_hints finds
                 self.visit(parsed)
@@ -1609,7 +1623,7 @@ class _Extractor:
             self.acc.escapes.append(qualname)
         # The class body runs when the class statement runs: it belongs to the enclosing node,
         # but its names resolve in the class scope first.
-        frame = _Frame("class", qualname)
+        frame = _Frame("class", qualname, uses=bindings)
         _bind_block(node.body, frame, qualname)
         self.imported.update(frame.imports)
         frame.constants = _constants(node.body)
