@@ -12,6 +12,8 @@ all the signing code under it — 12 of 17 commits of the 2.1.2 -> 2.2.0 history
 
 from __future__ import annotations
 
+import pytest
+
 from tests.ci.selection.test_selection import body, selected
 
 SERIALIZER = """
@@ -91,10 +93,29 @@ def test_an_annotated_class_attribute_naming_a_class_or_module_is_reached_by_the
     assert selected(files(), body("app/signer.py", "app.signer.Signer.__init__")) == {"tests/test_dumps.py::test_dumps"}
 
 
-def test_an_evaluated_annotation_that_only_reads_names_runs_no_code_either() -> None:
-    source = SERIALIZER.replace("from __future__ import annotations\n", "").replace("type[Signer]", "t.Any")
+@pytest.mark.parametrize("annotation", ["t.Any", "t.Type[Signer]", "type[Signer]", "t.Optional[t.Tuple[Signer, ...]]"])
+def test_an_evaluated_annotation_that_only_reads_names_runs_no_code_either(annotation: str) -> None:
+    # itsdangerous 2.0's ``TimedSerializer.default_signer: _t.Type[TimestampSigner] = TimestampSigner``, evaluated.
+    source = SERIALIZER.replace("from __future__ import annotations\n", "").replace("type[Signer]", annotation, 1)
+    source = source.replace("list[type[Signer] | tuple[type[Signer], dict[str, t.Any]]]", "t.List[t.Any]")
     change = body("app/serializer.py", "app.serializer.Serializer.__init__")
     assert selected(files(source), change) == {"tests/test_dumps.py::test_dumps"}
+
+
+def test_an_evaluated_annotation_subscripting_a_class_of_the_tree_still_runs_with_the_class_statement() -> None:
+    # ``Box[Signer]`` runs ``Box.__class_getitem__`` when the class is defined.
+    source = (
+        SERIALIZER.replace("from __future__ import annotations\n", "")
+        .replace("type[Signer] = Signer", "Box[Signer] = Signer")
+        .replace(
+            "    class Serializer:",
+            "    class Box:\n        def __class_getitem__(cls, item):\n            return item('x').sign('')\n\n\n"
+            "    class Serializer:",
+        )
+    )
+    assert "tests/test_helper.py::test_helper" in selected(
+        files(source), body("app/signer.py", "app.signer.Signer.sign")
+    )
 
 
 def test_an_evaluated_annotation_that_calls_code_still_runs_with_the_class_statement() -> None:
@@ -108,4 +129,19 @@ def test_an_evaluated_annotation_that_calls_code_still_runs_with_the_class_state
     )
     assert "tests/test_helper.py::test_helper" in selected(
         files(source), body("app/signer.py", "app.signer.Signer.sign")
+    )
+
+
+def test_a_display_of_made_values_in_a_class_body_runs_their_code_but_hands_the_class_to_none() -> None:
+    # itsdangerous 2.0's ``JSONWebSignatureSerializer.jws_algorithms = {"HS256": HMACAlgorithm(hashlib.sha256), ...}``:
+    # the calls run when the class is defined (the module's importers reach ``Signer.__init__``), but the value bound
+    # is a dict, whose type has no ``__set_name__``: the class's own methods are its users'.
+    source = SERIALIZER.replace(
+        "        default_signer: type[Signer] = Signer\n",
+        "        default_signer: type[Signer] = Signer\n        signers = {'a': Signer('a'), 'b': [Signer('b')]}\n",
+    )
+    change = body("app/serializer.py", "app.serializer.Serializer.__init__")
+    assert selected(files(source), change) == {"tests/test_dumps.py::test_dumps"}
+    assert "tests/test_helper.py::test_helper" in selected(
+        files(source), body("app/signer.py", "app.signer.Signer.__init__")
     )

@@ -665,6 +665,11 @@ _PLAIN_VALUE_CALLS = frozenset(
 # Calls that make a plain tuple subclass (metaclass ``type``, no ``__init_subclass__``): as a class's base, called
 # with arguments that call nothing, they hand the new class to no code (ref_graph's quiet bases, as ``NAME()``).
 TUPLE_FACTORIES = frozenset({"collections.namedtuple", "typing.NamedTuple", "typing_extensions.NamedTuple"})
+# Expressions whose value is a builtin container or string (no ``__set_name__``), whatever their parts run.
+_DISPLAYS = (ast.Dict, ast.List, ast.Set, ast.Tuple, ast.ListComp, ast.SetComp, ast.DictComp, ast.JoinedStr)
+# Generics whose subscription (in an annotation) only keeps its arguments: builtins' and the standard modules'.
+_BUILTIN_GENERICS = frozenset({"type", "list", "dict", "tuple", "set", "frozenset"})
+_GENERIC_MODULES = ("typing.", "typing_extensions.", "collections.abc.")
 # Builtins that only keep their arguments, calling nothing of theirs: a class body calling them runs no code.
 _WRAPPING_CALLS = frozenset({"classmethod", "staticmethod", "types.GenericAlias"})
 # Decorators of a method whose result has no ``__set_name__``, besides the inert ones: pytest's fixture definition,
@@ -675,16 +680,16 @@ _PLAIN_DECORATORS = frozenset(
 )
 
 
-def _plain_binding(stmt: ast.stmt, *, future_annotations: bool = False) -> list[ast.expr] | None:
+def _plain_binding(stmt: ast.stmt, *, quiet_annotation: bool = False) -> list[ast.expr] | None:
     """The dotted names a statement binds names to, alone or in a tuple, list, set or dict display of them and
     constants (``cls = mod.Thing``, ``a = b = helper``, ``functions = (mi.a, mi.b)``): reading a name runs no code
     of the tree (a module ``__getattr__`` or a property aside, which resolve to something else than a class, a
     function or a module), and a display's type has no ``__set_name__``, so all the statement may run is the
     ``__set_name__`` of a value bound alone. An annotated one (``default_signer: type[Signer] = Signer``) too, when
-    its annotation runs nothing: not evaluated (``from __future__ import annotations``), a constant or a dotted
-    name. None for any other statement."""
+    its annotation runs nothing (``quiet_annotation``: :meth:`_Extractor.quiet_annotation`). None for any other
+    statement."""
     if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
-        if future_annotations or isinstance(stmt.annotation, ast.Constant) or _dotted(stmt.annotation) is not None:
+        if quiet_annotation:
             stmt = ast.Assign(targets=[stmt.target], value=stmt.value)
     if not (isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets)):
         return None
@@ -1200,10 +1205,10 @@ class _Extractor:
     def walk_stmt(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.AugAssign):
             self.augmented.add(id(stmt.target))
-        if isinstance(stmt, ast.AnnAssign) and self.future_annotations and self.frame.uses is not None:
+        if isinstance(stmt, ast.AnnAssign) and self.frame.uses is not None and self.quiet_annotation(stmt.annotation):
             # A class body's annotation under ``from __future__ import annotations`` is a string in the class's
-            # ``__annotations__``, not code of the class statement: what reads it (``typing.get_type_hints(cls)``)
-            # uses the class.
+            # ``__annotations__``, and one that only reads names keeps them there: no code of the class statement
+            # runs. What reads it (``typing.get_type_hints(cls)``) uses the class.
             self.acc_stack.append(self.frame.uses)
             self.visit(stmt.annotation)
             for parsed in _annotation_strings(stmt.annotation):
@@ -1637,7 +1642,7 @@ class _Extractor:
         bound_values: list[tuple[Chain, ...]] = []
         read = _read_at_definition(node)
         for stmt in node.body:
-            value = _plain_binding(stmt, future_annotations=self.future_annotations)
+            value = self.plain_binding(stmt)
             if value is not None and (read is None or any(t.id in read for t in _names_of(stmt))):
                 value = None  # the class body itself uses the value when the class is defined
             if value is None:
@@ -1659,11 +1664,7 @@ class _Extractor:
         # only users of the class can read): a change there reaches the class's definer, not only its users.
         own = [s for s in node.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
         unbound = [
-            s
-            for s in own
-            if _plain_binding(s, future_annotations=self.future_annotations) is None
-            or read is None
-            or any(t.id in read for t in _names_of(s))
+            s for s in own if self.plain_binding(s) is None or read is None or any(t.id in read for t in _names_of(s))
         ]
         if own and isinstance(own[0], ast.Expr) and isinstance(own[0].value, ast.Constant) and node.body[0] is own[0]:
             own = own[1:]
@@ -1726,9 +1727,7 @@ class _Extractor:
         stack: list[ast.stmt] = [
             s
             for s in node.body
-            if _plain_binding(s, future_annotations=self.future_annotations) is None
-            or read is None
-            or any(t.id in read for t in _names_of(s))
+            if self.plain_binding(s) is None or read is None or any(t.id in read for t in _names_of(s))
         ]
         while stack:
             stmt = stack.pop()
@@ -1742,7 +1741,7 @@ class _Extractor:
                     return True
                 continue
             if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                plain = self.plain_assignment(stmt)
+                plain = self.plain_assignment(stmt) or self.display_assignment(stmt)
                 if _binds_named_value(stmt) and not plain:
                     return True
                 continue
@@ -1753,15 +1752,58 @@ class _Extractor:
                     stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
         return False
 
+    def plain_binding(self, stmt: ast.stmt) -> list[ast.expr] | None:
+        """:func:`_plain_binding`, an annotated statement's annotation judged here."""
+        quiet = isinstance(stmt, ast.AnnAssign) and self.quiet_annotation(stmt.annotation)
+        return _plain_binding(stmt, quiet_annotation=quiet)
+
     def plain_assignment(self, stmt: ast.stmt) -> bool:
         """An assignment of a :meth:`plain_value` (``x = staticmethod(f)``), or an annotated one whose annotation runs
-        nothing (``x: t.Any = staticmethod(f)``: not evaluated under ``from __future__ import annotations``, a
-        constant or a dotted name)."""
+        nothing (``x: t.Any = staticmethod(f)``, :meth:`quiet_annotation`)."""
         if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            annotation = stmt.annotation
-            quiet = self.future_annotations or isinstance(annotation, ast.Constant) or _dotted(annotation) is not None
-            return quiet and self.plain_value(stmt.value)
+            return self.quiet_annotation(stmt.annotation) and self.plain_value(stmt.value)
         return isinstance(stmt, ast.Assign) and self.plain_value(stmt.value)
+
+    def display_assignment(self, stmt: ast.stmt) -> bool:
+        """A display or comprehension bound to names (``algorithms = {"HS256": HMACAlgorithm(sha256)}``): its calls
+        run with the class statement (the statement's own code), but the value bound is a dict, list, set or tuple,
+        whose type has no ``__set_name__``: creating the class hands it to nothing."""
+        if isinstance(stmt, ast.Assign):
+            named = all(isinstance(t, ast.Name) for t in stmt.targets)
+        elif isinstance(stmt, ast.AnnAssign):
+            named = isinstance(stmt.target, ast.Name) and self.quiet_annotation(stmt.annotation)
+        else:
+            return False
+        return named and isinstance(stmt.value, _DISPLAYS)
+
+    def quiet_annotation(self, annotation: ast.expr) -> bool:
+        """Does an annotation run no code of the tree when its statement runs? Not evaluated (``from __future__
+        import annotations``), or made of constants, dotted names, and the standard generics subscripted with
+        such (``_t.Type[TimestampSigner]``, ``list[str]``, ``t.Optional[t.Dict[str, t.Any]]``): typing's or a
+        builtin's ``__getitem__`` only keeps the names it reads."""
+        if self.future_annotations:
+            return True
+        stack: list[ast.expr] = [annotation]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Constant) or _dotted(node) is not None:
+                continue
+            if isinstance(node, (ast.Tuple, ast.List)):
+                stack.extend(node.elts)
+                continue
+            if not isinstance(node, ast.Subscript):
+                return False
+            dotted = _dotted(node.value)
+            if dotted is None:
+                return False
+            name = self.call_name(node.value)
+            count = self.module_bindings[dotted[0]]
+            if name in _BUILTIN_GENERICS and count == 0:
+                pass
+            elif not (name.startswith(_GENERIC_MODULES) and count == 1 and dotted[0] in self.frames[0].imports):
+                return False
+            stack.append(node.slice)
+        return True
 
     def runs_calls(self, stmt: ast.stmt) -> bool:
         """Does a class-body statement call anything but a builtin that only wraps its arguments
