@@ -341,7 +341,8 @@ class Scope:
     would fail the module's import. ``inert_call`` (functions): calling it only computes a value from its
     arguments and what it reads (no decorator; a body of local assignments, conditions and returns of
     expressions making only pure calls). Classes carry ``bases`` (for each base,
-    its readings, resolved in the enclosing scope), ``members`` (name -> local qualname of
+    its readings, resolved in the enclosing scope; ``generic_bases``: those of the bases subscripted with names and
+    constants, ``class M(Serializer[str])``), ``members`` (name -> local qualname of
     methods and nested classes), ``class_attrs`` (other names the body
     binds), ``base_names`` (each base's dotted name through the file's
     imports, "" when it is not a plain name) and ``not_a_test``
@@ -377,6 +378,7 @@ class Scope:
     def_hash: str = ""
     def_effects: bool = False
     decorated_by: tuple[tuple[Chain, ...], ...] = ()
+    generic_bases: tuple[tuple[Chain, ...], ...] = ()
     def_raises: bool = False
     inert_call: bool = False
     bases: tuple[tuple[Chain, ...], ...] = ()
@@ -1602,15 +1604,29 @@ class _Extractor:
         # ``cls = mod.Thing``: binding a named value runs no code unless its type has a ``__set_name__``, which
         # ref_graph decides from what the name resolves to; until then the statement is the class's own code.
         bindings = _Acc()
+        generic_bases: list[tuple[Chain, ...]] = []
         for base in node.bases:
             # A base named (``class D(C)``) runs nothing when the statement runs (what C's metaclass or
             # __init_subclass__ run is Graph.hands_out's): using D uses C, defining D does not.
-            self.visit_reference(base, bindings)
+            generic = (
+                isinstance(base, ast.Subscript) and _dotted(base.value) is not None and self.quiet_types(base.slice)
+            )
+            if generic:
+                # ``class M(Serializer[str])``: subscribing runs the base's ``__class_getitem__`` (typing's keeps
+                # the names): the base is the class's reference, as a plain one; what the subscription may run
+                # is the graph's (Graph._subscribed: a ``__class_getitem__`` of the tree, or the base used).
+                assert isinstance(base, ast.Subscript)
+                self.visit_reference(base.value, bindings)
+                self.visit(base.slice)
+            else:
+                self.visit_reference(base, bindings)
             target = base.value if isinstance(base, ast.Subscript) else base
             dotted = _dotted(target)
             if dotted is not None:
                 bases.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
                 base_names.append(self.call_name(target) or ".".join(dotted))
+                if generic:
+                    generic_bases.append(bases[-1])
             elif (
                 isinstance(target, ast.Call)
                 and self.call_name(target.func) in TUPLE_FACTORIES
@@ -1707,6 +1723,7 @@ class _Extractor:
                 or not all(map(self.defines_quietly, own)),
                 bases=tuple(bases),
                 base_names=tuple(base_names),
+                generic_bases=tuple(generic_bases),
                 members=tuple(sorted(frame.defs.items())),
                 class_attrs=frozenset(frame.bound - set(frame.defs)),
                 not_a_test=any(_assigns_false(s, "__test__") for s in node.body),
@@ -1781,9 +1798,12 @@ class _Extractor:
         import annotations``), or made of constants, dotted names, and the standard generics subscripted with
         such (``_t.Type[TimestampSigner]``, ``list[str]``, ``t.Optional[t.Dict[str, t.Any]]``): typing's or a
         builtin's ``__getitem__`` only keeps the names it reads."""
-        if self.future_annotations:
-            return True
-        stack: list[ast.expr] = [annotation]
+        return self.future_annotations or self.quiet_types(annotation)
+
+    def quiet_types(self, expr: ast.expr) -> bool:
+        """Is ``expr`` made of constants, dotted names, and the standard generics subscripted with such (what
+        :meth:`quiet_annotation` accepts of an evaluated annotation)?"""
+        stack: list[ast.expr] = [expr]
         while stack:
             node = stack.pop()
             if isinstance(node, ast.Constant) or _dotted(node) is not None:

@@ -218,6 +218,11 @@ _QUIET_BASES = frozenset(
     | {"collections.UserDict", "collections.UserList", "collections.UserString"}
     | {f"{name}()" for name in TUPLE_FACTORIES}  # ``class P(namedtuple("P", "x y"))`` (python_refs)
 )
+# Bases whose class subscription (``Base[T]``) runs typing's ``__class_getitem__``, which keeps the names it is given.
+_GENERIC_ROOTS = frozenset(
+    {"object", "builtins.object"}
+    | {f"{module}.{name}" for module in ("typing", "typing_extensions") for name in ("Generic", "Protocol")}
+)
 # Attributes that hand out classes no reference names: a namespace's values, a class's subclasses.
 _CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
 _MAX_LINEAGES = 64  # ways a class's bases may resolve, past which super() looks in the whole family
@@ -298,6 +303,8 @@ class Graph:
                 self._defined_used.setdefault(container, []).append(node)
             if container is not None and not self.plain_bindings(node):
                 self._defined_bindings.setdefault(container, []).append(node)
+            if container is not None and scope.generic_bases:
+                self._defined_used.setdefault(container, []).extend(self._subscribed(node))
         # The code exec/eval ran, observed at run time (observed.py), by the node that ran it.
         self.observed: dict[int, SiteCode] = {}
         for site, code in (observed or {}).items():
@@ -908,6 +915,62 @@ class Graph:
             out = out or (outside and name not in _QUIET_BASES)
         self._hands_out[cls] = out
         return out
+
+    def _subscribed(self, cls: int) -> set[int]:
+        """What subscribing ``cls``'s generic bases runs where ``cls`` is defined (``class M(Serializer[str])``):
+        for a base of the tree whose ancestors are the tree's, ``object`` or typing's ``Generic``/``Protocol``
+        (none customised: no metaclass of its own), the ``__class_getitem__`` methods of the tree among them
+        (typing's keeps the names it is given); for any other base, the base as used, as reading it counts."""
+        out: set[int] = set()
+        path = self.node_path[cls]
+        for chains in self.node_scope[cls].generic_bases:
+            classes = self._tree_classes(path, chains)
+            if classes and cls not in classes and all(self._generic_only(c) for c in classes):
+                for c in classes:
+                    for k in (c, *self.ancestors(c)):
+                        out.update(
+                            self.node_of[(self.node_path[k], q)]
+                            for m, q in self.node_scope[k].members
+                            if m == "__class_getitem__"
+                        )
+            else:
+                for chain in chains:
+                    out |= self.resolve(path, chain)[0]
+        return out
+
+    def _tree_classes(self, path: str, chains: tuple[Chain, ...]) -> list[int] | None:
+        """The classes of the tree a base's readings name, when they name nothing else (but the node of the import
+        binding the name in ``path``: ``from .serializer import Serializer``) and cannot be bound to anything
+        outside the tree; else None."""
+        facts = self.facts[path]
+        classes: list[int] = []
+        for chain in chains:
+            if self._may_be_outside(path, chain):
+                return None
+            for node in self.resolve(path, chain)[0]:
+                scope = self.node_scope[node]
+                if scope.kind == "class":
+                    classes.append(node)
+                elif not (
+                    scope.kind == "name"
+                    and self.node_path[node] == path
+                    and scope.name in facts.bindings
+                    and scope.name not in facts.values
+                ):
+                    return None
+        return classes or None
+
+    def _generic_only(self, cls: int) -> bool:
+        """Are ``cls`` and its ancestors, but for classes of the tree, based on ``object`` or typing's ``Generic``
+        or ``Protocol`` alone, none customised (a metaclass or a decorator may give the class a ``__getitem__``)?"""
+        for c in (cls, *self.ancestors(cls)):
+            scope, path = self.node_scope[c], self.node_path[c]
+            if scope.customised:
+                return False
+            for chains, name in zip(scope.bases, scope.base_names, strict=False):
+                if name not in _GENERIC_ROOTS and self._tree_classes(path, chains) is None:
+                    return False
+        return True
 
     def plain_bindings(self, cls: int) -> bool:
         """Do the statements of ``cls``'s body that bind a name to a named value (``Scope.bound_values``) only
