@@ -63,6 +63,11 @@ def test_a_subscripted_base_is_used_by_the_subclass_users_not_by_the_module() ->
             "    def dumps(self):",
             "    def __class_getitem__(cls, item):\n        helper()\n        return cls\n\n    def dumps(self):",
         ),
+        # ... or one bound to a function of the tree.
+        lambda text: text.replace(
+            "    def dumps(self):",
+            "    __class_getitem__ = classmethod(lambda cls, item: helper())\n\n    def dumps(self):",
+        ),
         # A metaclass of the tree may give the class a __getitem__.
         lambda text: text.replace(
             "class Serializer(typing.Generic[T]):",

@@ -965,7 +965,7 @@ class Graph:
         or ``Protocol`` alone, none customised (a metaclass or a decorator may give the class a ``__getitem__``)?"""
         for c in (cls, *self.ancestors(cls)):
             scope, path = self.node_scope[c], self.node_path[c]
-            if scope.customised:
+            if scope.customised or "__class_getitem__" in scope.class_attrs:  # (bound to a function elsewhere)
                 return False
             for chains, name in zip(scope.bases, scope.base_names, strict=False):
                 if name not in _GENERIC_ROOTS and self._tree_classes(path, chains) is None:
