@@ -108,3 +108,26 @@ def test_abort_with_status_ends_the_call_with_that_status(served: tuple[_Handler
 def test_a_handler_sees_the_deadline_and_that_the_call_is_active(served: tuple[_Handlers, grpc.Channel]) -> None:
     _, channel = served
     assert channel.unary_unary("/test.Echo/Remaining")(b"x", timeout=30) == b"active"
+
+
+def test_stop_leaves_no_task_of_its_loop_pending(caplog: pytest.LogCaptureFixture) -> None:
+    """A task still pending when the loop closed printed "Task was destroyed but it is pending!" (a CLI
+    command's embedded server did, when the client cancelled a call as the server replied)."""
+    import asyncio
+    import gc
+
+    server = Server(max_workers=2)
+    server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    started = threading.Event()
+
+    async def late() -> None:  # a task the server's stop does not wait for
+        started.set()
+        await asyncio.sleep(3600)
+
+    server._loop.call_soon_threadsafe(lambda: server._loop.create_task(late()))
+    assert started.wait(10)
+    assert server.stop(grace=0).wait(30)
+    del server
+    gc.collect()
+    assert not [r for r in caplog.records if "Task was destroyed" in r.getMessage()]

@@ -248,6 +248,25 @@ class _Dispatch(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return _bridge(found, server._pool)
 
 
+_SETTLE_S = 1.0  # after the server stops, how long the loop's last tasks get to end before they are cancelled
+
+
+async def _settle(timeout: float) -> None:
+    """Let the loop's other tasks end, then cancel those that have not: a loop stopped with a task pending
+    prints "Task was destroyed but it is pending!" to stderr when the task is collected. gRPC's stop returns
+    while a call the client cancelled mid-reply still has a task to wake (a CLI command's embedded server
+    printed it, with grpc's traceback, as it exited)."""
+    current = asyncio.current_task()
+    tasks = {task for task in asyncio.all_tasks() if task is not current}
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
 class Server:
     """A ``grpc.aio`` server on its own event-loop thread, serving synchronous handlers on a thread pool.
 
@@ -332,6 +351,7 @@ class Server:
         def finish() -> None:
             try:
                 self._run(self._server.stop(grace))
+                self._run(_settle(_SETTLE_S))
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join()
