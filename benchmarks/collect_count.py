@@ -83,7 +83,9 @@ def main() -> int:
         found = sum(int(r.group(1)) for r in ran if r) if any(ran) else None
         own = max(owns, key=lambda o: len(o.stderr))
         plain = subprocess.run(
-            [python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *pytest_args],
+            # --verbosity=-1, not -q: a project whose addopts already say -q (lark's "-ra -q") would print
+            # "-qq"'s per-file counts, without the ids or the total
+            [python, "-m", "pytest", "--collect-only", "--verbosity=-1", "-p", "no:cacheprovider", *pytest_args],
             cwd=checkout,
             capture_output=True,
             text=True,

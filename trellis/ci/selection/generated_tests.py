@@ -23,6 +23,7 @@ import ast
 from collections.abc import Mapping, Sequence
 
 from .pytest_collect import TestItem, shared_roots
+from .python_refs import MAIN
 from .ref_graph import Graph
 
 __all__ = ["GENERATED", "generated_tests"]
@@ -38,6 +39,7 @@ def generated_tests(
     """``path::*`` -> its reach, for each test module whose import may make tests under computed names
     (``collected``: the items the index names, by file)."""
     writers = 0
+    written: dict[str, int] = {}  # by file
     for path, content in files.items():
         if path in graph.facts and any(word in content for word in _WORDS):
             for qualname in _computed_writers(content):
@@ -45,11 +47,13 @@ def generated_tests(
                 if node is None:
                     node = graph.module_node(path)
                 writers |= 1 << node
+                written[path] = written.get(path, 0) | 1 << node
     out: dict[str, int] = {}
     named = {item.function for items in collected.values() for item in items}
-    nodes: dict[str, list[int]] = {}  # the file's classes and functions but the tests the index names
+    # the file's classes and functions but the tests the index names (and its ``__main__`` block: a script's)
+    nodes: dict[str, list[int]] = {}
     for (path, qualname), node in graph.node_of.items():
-        if qualname and node not in named:
+        if qualname and qualname != MAIN and node not in named:
             nodes.setdefault(path, []).append(node)
     for path in graph.paths:
         facts = graph.facts[path]
@@ -63,8 +67,15 @@ def generated_tests(
         imported = graph.reach({path: classes}, shared, files_bits)[path]
         if not imported & writers:
             continue
+        # The tests may be made in another module its import runs (a runner module star-importing them: lark's
+        # tests/__main__.py, ``from .test_parser import *``): that module's classes and functions too.
+        roots = [
+            *nodes.get(path, ()),
+            *(n for file, bits in written.items() if file != path and imported & bits for n in nodes.get(file, ())),
+        ]
+        files_bits |= graph.context_files(path, roots)
         nodeid = f"{path}::{GENERATED}"
-        out[nodeid] = graph.reach({nodeid: nodes.get(path, [])}, shared, files_bits)[nodeid]
+        out[nodeid] = graph.reach({nodeid: roots}, shared, files_bits)[nodeid]
     return out
 
 

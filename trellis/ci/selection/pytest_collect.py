@@ -75,14 +75,40 @@ def collect(graph: Graph) -> dict[str, list[TestItem]]:
                 continue
             node = graph.node_of[(path, scope.qualname)]
             _collect_entity(graph, path, scope.name, node, items)
+        # Imported names: pytest collects what the module's namespace holds, a TestCase under any name.
         for name, refs in facts.bindings.items():
-            if graph.config.is_test_function(name) or graph.config.is_test_class(name):
-                for ref in refs:
-                    for kind, value in graph.binding(path, ref):
-                        if kind == ENTITY:
-                            assert isinstance(value, int)
-                            _collect_entity(graph, path, name, value, items)
+            for ref in refs:
+                for kind, value in graph.binding(path, ref):
+                    if kind == ENTITY:
+                        assert isinstance(value, int)
+                        _collect_entity(graph, path, name, value, items)
+        # And what its star imports bind (a runner module gathering other modules' tests: lark's tests/__main__.py
+        # ``from .test_tree_templates import *``), unless the module binds the name itself.
+        for name in sorted(_star_names(graph, path, frozenset()) - facts.defs.keys() - facts.bindings.keys()):
+            for kind, value in graph.file_symbol(path, name):
+                if kind == ENTITY:
+                    assert isinstance(value, int)
+                    _collect_entity(graph, path, name, value, items)
         out[path] = sorted(items.values(), key=lambda item: item.nodeid)
+    return out
+
+
+def _star_names(graph: Graph, path: str, seen: frozenset[str]) -> set[str]:
+    """The names the star imports of ``path`` may bind: a source's literal ``__all__``; without one its public
+    names, its own star imports' included; with a computed ``__all__`` any top-level name it binds (a superset:
+    an id pytest does not collect selects nothing)."""
+    out: set[str] = set()
+    for star in graph.facts[path].star_imports:
+        for key in graph.module_keys(path, star.level, star.module):
+            for file in graph.module_files.get(key, ()):
+                if file in seen or file == path:
+                    continue
+                facts = graph.facts[file]
+                if facts.exports is not None and "__all__" in facts.defs.keys() | facts.values:
+                    out.update(facts.exports)
+                    continue
+                names = {n for t in facts.toplevel for n in t.names} | _star_names(graph, file, seen | {path})
+                out |= names if facts.exports is None else {n for n in names if not n.startswith("_")}
     return out
 
 

@@ -978,8 +978,12 @@ class _Extractor:
         name_lines: dict[str, int] = {}
         main: _Acc | None = None
         main_line = 0
-        # A module that binds __name__ (or writes its namespace) may enter its guard on import.
-        guards = "__name__" not in module.bound and not self.writes_namespaces
+        # A module that binds __name__ (or may write it into its namespace) may enter its guard on import.
+        guards = "__name__" not in module.bound and not (
+            self.writes_namespaces
+            and any(_main_guard(stmt) for stmt in self.tree.body)
+            and _may_rebind_globals(self.path, self.nodes, name="__name__")
+        )
         for i, stmt in enumerate(self.tree.body):
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 toplevel.append(TopLevel(f"def:{stmt.name}", (stmt.name,)))
@@ -3353,26 +3357,33 @@ _MODULE_GETTERS = frozenset({"__import__", "import_module", "getmodule", "execfi
 _MAPPING_READS = frozenset({"get", "keys", "items", "values", "copy", "__contains__", "__getitem__"})
 
 
-def _may_rebind_globals(path: str, nodes: list[ast.AST]) -> bool:
-    """Might the module's code bind a global by other means than a statement binding its name? Through
+def _may_rebind_globals(path: str, nodes: list[ast.AST], *, name: str | None = None) -> bool:
+    """Might the module's code bind a global (``name``, or any) by other means than a statement binding its name? Through
     ``globals()`` (``vars()``/``locals()`` at module level) used other than to read it (``"x" in globals()``,
     ``globals()["x"]``, ``globals().get("x")``, or as the globals of ``exec``/``eval`` given a function's own
     locals mapping, where the code's bindings go); ``exec``/``eval`` at module or class level without a
     namespace (the code binds there); a frame's or function's globals, ``sys.modules``, a call returning a
     module object (``__import__``, ``import_module``, ``inspect.getmodule``) or an import of the module by its
     own name: how its code could get the module object to ``setattr`` on. Code ``exec`` runs that binds a
-    global by a ``global`` statement of its own is any code, as that of a dynamic node elsewhere: not counted."""
+    global by a ``global`` statement of its own is any code, as that of a dynamic node elsewhere: not counted.
+    With ``name``, a store under a key that cannot be ``name`` (``globals()["Test" + kind] = cls``: lark's test
+    classes made per parser) binds other globals only."""
     stem = posixpath.basename(path).removesuffix(".py")
     if stem == "__init__":
         stem = posixpath.basename(posixpath.dirname(path))
     parents: dict[int, ast.AST] = {}
     function_nodes: set[int] = set()
+    enclosing: dict[int, ast.AST] = {}  # id() of a node in a function -> the innermost function
     for node in nodes:
         inside = id(node) in function_nodes or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
         for child in ast.iter_child_nodes(node):
             parents[id(child)] = node
             if inside:
                 function_nodes.add(id(child))
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    enclosing[id(child)] = node
+                elif id(node) in enclosing:
+                    enclosing[id(child)] = enclosing[id(node)]
     for node in nodes:
         if isinstance(node, ast.Attribute) and node.attr in _GLOBALS_ATTRS:
             return True
@@ -3406,6 +3417,14 @@ def _may_rebind_globals(path: str, nodes: list[ast.AST]) -> bool:
             continue
         if isinstance(user, ast.Subscript) and user.value is call and isinstance(user.ctx, ast.Load):
             continue
+        if (
+            name is not None
+            and isinstance(user, ast.Subscript)
+            and user.value is call
+            and isinstance(user.ctx, ast.Store)
+            and _key_is_not(user.slice, name, enclosing.get(id(user), nodes[0]))
+        ):
+            continue
         if isinstance(user, ast.Attribute) and user.attr in _MAPPING_READS:
             above = parents.get(id(user))
             if isinstance(above, ast.Call) and above.func is user:
@@ -3422,6 +3441,31 @@ def _may_rebind_globals(path: str, nodes: list[ast.AST]) -> bool:
             continue  # exec(code, globals(), locals()) in a function: the code binds in the locals mapping
         return True
     return False
+
+
+def _key_is_not(key: ast.expr, name: str, scope: ast.AST | None) -> bool:
+    """Can the string ``key`` evaluates to not be ``name``? A constant other than it, a string built after a
+    constant start that ``name`` does not begin with (``"Test" + kind``, ``f"Test{kind}"``), or a variable of
+    ``scope`` (the key's function, or the module) bound only to such there, in a scope that reads no variables
+    by name and declares it neither ``global`` nor ``nonlocal``."""
+    if isinstance(key, ast.Constant):
+        return isinstance(key.value, str) and key.value != name
+    if isinstance(key, (ast.BinOp, ast.JoinedStr)):
+        start = _leading_constant(key)
+        return bool(start) and not name.startswith(start)
+    if isinstance(key, ast.Name) and isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        bindings = _scope_bindings(scope.body, _all_args(scope.args))
+    elif isinstance(key, ast.Name) and isinstance(scope, ast.Module):
+        bindings = _scope_bindings(scope.body, [])
+    else:
+        return False
+    if bindings.reads_frame or key.id in bindings.declared or key.id in bindings.nested:
+        return False
+    sites = bindings.sites.get(key.id, [])
+    return bool(sites) and all(
+        isinstance(value, (ast.Constant, ast.BinOp, ast.JoinedStr)) and _key_is_not(value, name, None)
+        for value in sites
+    )
 
 
 def _import_only_names(nodes: list[ast.AST]) -> frozenset[str]:
