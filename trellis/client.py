@@ -533,7 +533,7 @@ class Client:
                 tuple(convert.entity_change_from_pb(c) for c in response.entity_changes),
             )
         run = convert.run_from_pb(response.run) if response.HasField("run") else None
-        return CommitReply(convert.commit_from_pb(response.commit), response.rebased, step, diff, run)
+        return CommitReply(convert.commit_from_pb(response.commit), response.rebased, step, diff=diff, run=run)
 
     def commit(
         self,

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from trellis import semantic_diff
+from trellis import semantic_diff, vcs
 from trellis.query import BackgroundIndexer, DatabaseSettings, Indexer
 from trellis.query.snapshot import SNAPSHOT_FILE, SnapshotPublisher
 
@@ -45,7 +45,9 @@ def shared_cache_differ(cache: semantic_diff.ParseCache) -> Any:
 class IndexEvents(Protocol):
     """What the servicers tell the index: :class:`Index` in one process, ``workers.RemoteIndex`` in a front."""
 
-    def changed(self, repository: str) -> None: ...
+    def changed(self, repository: str, written: vcs.CommitDelta | None = None) -> None:
+        """``repository`` changed; ``written``: what a new commit's write changed, if it knows (the index need
+        not diff the commit's trees then)."""
 
     def deleted(self, repository: str) -> None: ...
 
@@ -76,8 +78,8 @@ class Index:
             else None
         )
 
-    def changed(self, repository: str) -> None:
-        self.background.notify(repository)
+    def changed(self, repository: str, written: vcs.CommitDelta | None = None) -> None:
+        self.background.notify(repository, written)
 
     def deleted(self, repository: str) -> None:
         self.indexer.delete_repository(repository)

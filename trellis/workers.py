@@ -51,7 +51,7 @@ from trellis import ci
 from trellis.ci.engine.gating import Gate
 from trellis.ci.engine.source import PipelineSource
 from trellis.ci.engine.store import RunStore
-from trellis.vcs import Commit, NotFound, Store, WriterHolds, sync_filesystems
+from trellis.vcs import Commit, CommitDelta, NotFound, Store, WriterHolds, sync_filesystems
 from trellis.vcs.maintenance import HOLD_TIMEOUT
 
 from .admission import waiting
@@ -202,7 +202,8 @@ class RemoteIndex:
         self._thread = threading.Thread(target=self._run, name="trellis-index-notify", daemon=True)
         self._thread.start()
 
-    def changed(self, repository: str) -> None:
+    def changed(self, repository: str, written: CommitDelta | None = None) -> None:
+        """(``written`` is not sent: the index process reads the commit from git.)"""
         with self._guard:
             self._changed.add(repository)
             self._guard.notify()

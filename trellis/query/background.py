@@ -14,6 +14,13 @@ of sessions, each a few writes) syncing after every write costs more than
 the writes; the embedded server of an import command sets it. Waiting for
 the index (:meth:`BackgroundIndexer.wait_idle`, and so stopping) never waits
 for the interval.
+
+A notification may carry what the commit's write changed
+(:class:`trellis.vcs.CommitDelta`): the sync then makes that commit's rows
+from it instead of diffing its trees in git. The deltas waiting are bounded
+(by default :data:`MAX_HELD_DELTAS`, and :data:`MAX_HELD_BYTES` of file contents); a delta
+past the bound is dropped and its commit read from git, as is every commit
+notified without one.
 """
 
 from __future__ import annotations
@@ -21,19 +28,37 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from .indexer import Indexer
 
-__all__ = ["BackgroundIndexer"]
+if TYPE_CHECKING:
+    from trellis.vcs import CommitDelta
+
+__all__ = ["MAX_HELD_BYTES", "MAX_HELD_DELTAS", "BackgroundIndexer"]
+
+MAX_HELD_DELTAS = 8192
+MAX_HELD_BYTES = 32 << 20
 
 log = logging.getLogger(__name__)
 
 
 class BackgroundIndexer:
-    def __init__(self, indexer: Indexer, *, full_sync_on_start: bool = True, min_interval: float = 0.0) -> None:
+    def __init__(
+        self,
+        indexer: Indexer,
+        *,
+        full_sync_on_start: bool = True,
+        min_interval: float = 0.0,
+        max_held: tuple[int, int] = (MAX_HELD_DELTAS, MAX_HELD_BYTES),
+    ) -> None:
+        """``max_held``: how many deltas, and how many bytes of their files' contents, may wait for a sync."""
         self.indexer = indexer
+        self.max_held = max_held
         self.min_interval = max(0.0, min_interval)
         self._pending: set[str] = set()
+        self._written: dict[str, dict[str, CommitDelta]] = {}  # repository -> commit id -> its write's delta
+        self._held = self._held_bytes = 0
         self._all = full_sync_on_start
         self._cond = threading.Condition()
         self._busy = False
@@ -47,15 +72,32 @@ class BackgroundIndexer:
         self._thread.start()
         return self
 
-    def notify(self, repository: str | None = None) -> None:
-        """Index ``repository`` soon (``None``: every repository)."""
+    def notify(self, repository: str | None = None, written: CommitDelta | None = None) -> None:
+        """Index ``repository`` soon (``None``: every repository); ``written``: what a new commit's write
+        changed, to index it from (see the module docstring)."""
         with self._cond:
             if repository is None:
                 self._all = True
             else:
                 self._pending.add(repository)
+                if written is not None:
+                    self._hold(repository, written)
             if not self._gathering:  # (while it gathers, waking it up for each write would only cost CPU)
                 self._cond.notify_all()
+
+    def _hold(self, repository: str, written: CommitDelta) -> None:
+        size = written.content_bytes
+        if self._held >= self.max_held[0] or self._held_bytes + size > self.max_held[1]:
+            return  # (its commit is read from git)
+        self._written.setdefault(repository, {})[written.commit.commit_id] = written
+        self._held += 1
+        self._held_bytes += size
+
+    @property
+    def held(self) -> tuple[int, int]:
+        """The deltas waiting for a sync, and the bytes of content they hold."""
+        with self._cond:
+            return self._held, self._held_bytes
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until everything notified so far is indexed; False on timeout."""
@@ -92,16 +134,17 @@ class BackgroundIndexer:
                 self._gathering = False
                 if self._stopping:
                     return
-                everything, names = self._all, sorted(self._pending)
+                everything, names, written = self._all, sorted(self._pending), self._written
                 self._all = False
                 self._pending.clear()
+                self._written, self._held, self._held_bytes = {}, 0, 0
                 self._busy = True
             try:
                 if everything:
-                    self.indexer.sync()
+                    self.indexer.sync(written=written)
                 else:
                     for name in names:
-                        self.indexer.sync_repository(name)
+                        self.indexer.sync_repository(name, written=written.get(name))
             except Exception:
                 log.exception("indexing failed (will retry at the next change)")
             finally:

@@ -18,12 +18,12 @@ import multiprocessing
 import os
 import pickle
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from trellis.vcs import NotFound, RepositoryReader
+from trellis.vcs import BlobBytes, CommitDelta, NotFound, RepositoryReader
 
 from . import import_worker
 from .changes import CommitRows, EntityDiffer, commit_rows
@@ -52,8 +52,14 @@ class RepositorySync:
         name: str,
         workers: int,
         on_progress: ProgressCallback | None,
+        written: Mapping[str, CommitDelta] | None = None,
     ) -> None:
+        """``written``: what the writes of some of the commits handed over, by commit id (see
+        :func:`~trellis.query.changes.commit_rows`); the others are read from git."""
         self.ix = indexer
+        self.written: Mapping[str, CommitDelta] = written or {}
+        if written and indexer._kept_blobs is None:
+            indexer._kept_blobs = BlobBytes()
         self.con = indexer._con
         self.repo = repo
         self.name = name
@@ -236,8 +242,9 @@ class RepositorySync:
         with extracting(self.workers) if callable(extracting) else contextlib.nullcontext():
             for chunk in chunks:
                 rows = []
+                written, kept = self.written, self.ix._kept_blobs
                 for c in chunk:
-                    rows.append(commit_rows(self.repo, self.name, c, differ))
+                    rows.append(commit_rows(self.repo, self.name, c, differ, written=written.get(c), kept=kept))
                     advance(1)
                 yield rows
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .languages import language_for_path
 
 if TYPE_CHECKING:
-    from trellis.vcs import RepositoryReader
+    from trellis.vcs import BlobBytes, CommitDelta, RepositoryReader
 
 __all__ = [
     "MAX_ENTITY_DIFF_BYTES",
@@ -174,9 +174,20 @@ def commit_rows(
     repository: str,
     commit_id: str,
     differ: EntityDiffer | None,
+    *,
+    written: CommitDelta | None = None,
+    kept: BlobBytes | None = None,
 ) -> CommitRows:
-    """Every row commit ``commit_id`` contributes to the index."""
-    commit = repo.commit(commit_id)
+    """Every row commit ``commit_id`` contributes to the index.
+
+    ``written``: what the commit's write handed over (:class:`trellis.vcs.CommitDelta`); its files are taken
+    for the diff against the parent where they decide it (:meth:`~trellis.vcs.RepositoryReader.written_diff`:
+    the same rows, without reading the trees or the blobs it holds), else git's diff is read as without one.
+    ``kept``: blobs' contents shared between commits (a file's new side is its next change's old side)."""
+    handed = None
+    if written is not None and written.commit.commit_id == commit_id and len(written.commit.parent_ids) == 1:
+        handed = repo.written_diff(written.files, kept)
+    commit = written.commit if written is not None and handed is not None else repo.commit(commit_id)
     parent_id = commit.parent_ids[0] if commit.parent_ids else None
     files: list[tuple[Any, ...]] = []
     old_ids: dict[str, str] = {}
@@ -184,7 +195,8 @@ def commit_rows(
     renames: dict[str, str] = {}
     budget = MAX_ENTITY_DIFF_TOTAL
     total_add = total_del = 0
-    for delta in repo.diff(parent_id, commit_id):  # (the commit, just read, names its tree)
+    # (without a handed delta: the commit, just read, names its tree)
+    for delta in handed if handed is not None else repo.diff(parent_id, commit_id):
         status = delta.status
         added, deleted = status == "added", status == "deleted"
         binary = delta.binary

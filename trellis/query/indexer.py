@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -49,6 +49,8 @@ from .database import DatabaseSettings, open_database
 from .schema import TABLES, arrow_schema, create_schema, drop_schema, table
 
 if TYPE_CHECKING:
+    from trellis.vcs import BlobBytes, CommitDelta
+
     from .changes import CommitRows, EntityDiffer
 
 __all__ = ["Indexer", "ProgressCallback", "SyncStats"]
@@ -148,6 +150,7 @@ class Indexer:
         self._closed = False
         self._generation = 0
         self._refs_states: dict[str, str] | None = None  # what sync() last caught up with, per repository
+        self._kept_blobs: BlobBytes | None = None  # contents of handed deltas' files, for the next commits' old sides
 
     @property
     def generation(self) -> int:
@@ -195,11 +198,18 @@ class Indexer:
         """Repositories present in the data directory, sorted."""
         return repository_names(self.repos_dir)
 
-    def sync(self, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
+    def sync(
+        self,
+        *,
+        workers: int = 1,
+        on_progress: ProgressCallback | None = None,
+        written: Mapping[str, Mapping[str, CommitDelta]] | None = None,
+    ) -> SyncStats:
         """Catch up with every repository; drop repositories that no longer exist.
 
         A repository whose references, ``HEAD`` and configuration are as they were when a sync last caught up
-        with it is not opened (see the module docstring)."""
+        with it is not opened (see the module docstring). ``written``: per repository, the deltas handed over
+        by the writes of new commits (see :meth:`sync_repository`)."""
         with self._lock:
             names = self.repository_names()
             stats = SyncStats()
@@ -212,14 +222,28 @@ class Indexer:
                 if before is not None and self._caught_up().get(name) == before:
                     stats += SyncStats(repositories=1)
                     continue
-                stats += self.sync_repository(name, workers=workers, on_progress=on_progress)
+                stats += self.sync_repository(
+                    name, workers=workers, on_progress=on_progress, written=(written or {}).get(name)
+                )
                 # Recorded only when nothing moved while it ran: the index then holds exactly that state.
                 if before is not None and refs_state(path) == before:
                     self._remember_caught_up(name, before)
             return stats
 
-    def sync_repository(self, name: str, *, workers: int = 1, on_progress: ProgressCallback | None = None) -> SyncStats:
-        """Catch up with one repository (called after each acknowledged commit)."""
+    def sync_repository(
+        self,
+        name: str,
+        *,
+        workers: int = 1,
+        on_progress: ProgressCallback | None = None,
+        written: Mapping[str, CommitDelta] | None = None,
+    ) -> SyncStats:
+        """Catch up with one repository (called after each acknowledged commit).
+
+        ``written``: what the writes of new commits handed over, by commit id (:class:`trellis.vcs.CommitDelta`):
+        such a commit's rows are made from it instead of from a diff of its trees in git (the same rows: see
+        :func:`~trellis.query.changes.commit_rows`); a commit without one, or one already indexed, is read
+        from git as always."""
         check_repository_name(name)
         with self._lock:
             self._forget_caught_up(name)
@@ -238,7 +262,7 @@ class Indexer:
             except NotFound:
                 log.warning("cannot open repository %s; skipped", path)
                 return SyncStats()
-            return RepositorySync(self, repo, name, workers, on_progress).run()
+            return RepositorySync(self, repo, name, workers, on_progress, written).run()
 
     # -- what each repository was caught up with (index_info rows "caught_up:<name>") ---------------------------
 

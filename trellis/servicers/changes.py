@@ -81,7 +81,8 @@ class ChangeServicer(changes_pb2_grpc.ChangeServiceServicer):
                 done = self.differ.diff(repository, "", result.commit.commit_id)
             response.files.extend(convert.file_diff_pb(f) for f in done.result.files)
             response.entity_changes.extend(convert.entity_change_pb(c) for c in done.result.changes)
-        self.index.changed(repository)  # indexes the commit with its semantic diff, in the background
+        # indexes the commit with its semantic diff, in the background, from what the write changed
+        self.index.changed(repository, result.delta)
         run = self.verifier.on_push(repository, branch, result.commit.commit_id, session_id or "", commit=result.commit)
         if run is not None and request.wait_for_verdict:
             with waiting():

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         Change,
         ChangedFiles,
         Commit,
+        CommitDelta,
         CommitResult,
         DeleteFile,
         FileContent,
@@ -43,9 +44,10 @@ if TYPE_CHECKING:
         Step,
         StepInput,
         TreeEntry,
+        WrittenFile,
     )
     from .objects import parse_trailers, trust_object_links
-    from .reader import FileDelta, Head, RefTarget, RepositoryReader, cache_blobs, limit_object_cache
+    from .reader import BlobBytes, FileDelta, Head, RefTarget, RepositoryReader, cache_blobs, limit_object_cache
     from .reads import TreeReader, blob_id
     from .redaction import Redacted, Redactor, SecretPattern
     from .store import Store
@@ -54,10 +56,12 @@ if TYPE_CHECKING:
 # for pygit2 and the whole store (``trellis query`` on a local data directory, ``trellis --help``).
 _LAZY = {
     "AlreadyExists": "errors",
+    "BlobBytes": "reader",
     "Branch": "model",
     "Change": "model",
     "ChangedFiles": "model",
     "Commit": "model",
+    "CommitDelta": "model",
     "CommitResult": "model",
     "DeleteFile": "model",
     "Durability": "durability",
@@ -100,6 +104,7 @@ _LAZY = {
     "Store": "store",
     "SyncFunction": "durability",
     "TreeEntry": "model",
+    "WrittenFile": "model",
     "TreeReader": "reads",
     "VcsError": "errors",
     "WriterHolds": "maintenance",
@@ -127,10 +132,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AlreadyExists",
+    "BlobBytes",
     "Branch",
     "Change",
     "ChangedFiles",
     "Commit",
+    "CommitDelta",
     "CommitResult",
     "DeleteFile",
     "Durability",
@@ -185,4 +192,5 @@ __all__ = [
     "TreeEntry",
     "TreeReader",
     "VcsError",
+    "WrittenFile",
 ]

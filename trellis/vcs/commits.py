@@ -9,11 +9,11 @@ import pygit2
 
 from .errors import InvalidArgument, MergeConflict, NotFound, StaleHead
 from .merging import FileMerger, merge_trees, write_tree
-from .model import Change, Commit, Identity, Limits, OnStale
+from .model import Change, Commit, CommitDelta, Identity, Limits, OnStale, WrittenFile
 from .objects import commit_value, keep_commit, parse_trailers, signature_value
 from .refs import RefLocks, git_name
 from .revisions import full_commit_id
-from .trees import apply_changes
+from .trees import apply_changes, write_changes
 
 __all__ = ["COMMITTER", "REQUEST_TRAILER", "compose_message", "land_commit", "signature", "write_commit"]
 
@@ -75,8 +75,9 @@ def land_commit(
     trailers: Mapping[str, str],
     request_id: str | None = None,
     merger: FileMerger | None = None,
-) -> tuple[Commit, bool, bool]:
-    """Land ``changes`` on ``branch``; return the commit, whether it was rebased and replayed.
+) -> tuple[Commit, bool, bool, CommitDelta | None]:
+    """Land ``changes`` on ``branch``; return the commit, whether it was rebased and replayed, and what it
+    changed (:class:`CommitDelta`; ``None`` for a replay or a rebase, whose tree is a merge's).
 
     With a ``request_id`` the commit carries a ``Trellis-Request`` trailer, and
     a retry whose original is among the branch's last commits returns that
@@ -105,11 +106,12 @@ def land_commit(
         if request_id:
             earlier = _find_request(repo, head, request_id)
             if earlier is not None:
-                return commit_value(earlier), False, True
+                return commit_value(earlier), False, True, None
             trailers = {**trailers, REQUEST_TRAILER: request_id}
         rebased = False
+        written: tuple[WrittenFile, ...] | None = None
         if expected_head is None or expected_head == str(head.id):
-            tree_id = apply_changes(repo, head.tree, changes, limits)
+            tree_id, written = write_changes(repo, head.tree, changes, limits)
         elif on_stale is OnStale.REBASE:
             tree_id = _rebase(repo, expected_head, head, changes, limits, branch, merger)
             rebased = True
@@ -123,7 +125,7 @@ def land_commit(
             )
         commit = write_commit(repo, author, compose_message(message, trailers), tree_id, [head.id])
         ref.set_target(commit.commit_id, f"commit: {author.name}")
-        return commit, rebased, False
+        return commit, rebased, False, CommitDelta(commit, written) if written is not None else None
 
 
 def _find_request(repo: pygit2.Repository, head: pygit2.Commit, request_id: str) -> pygit2.Commit | None:

@@ -13,6 +13,7 @@ __all__ = [
     "Change",
     "ChangedFiles",
     "Commit",
+    "CommitDelta",
     "CommitResult",
     "DeleteFile",
     "FileContent",
@@ -31,6 +32,7 @@ __all__ = [
     "Step",
     "StepInput",
     "TreeEntry",
+    "WrittenFile",
 ]
 
 
@@ -207,10 +209,43 @@ class Session:
 
 
 @dataclass(frozen=True, slots=True)
+class WrittenFile:
+    """One path whose entry a commit's write changed, as the write knew it (nothing read back from git):
+    ``(mode, blob id)`` on each side, ``None`` on the side where the path held no file; ``content``, the new
+    side's bytes when the write kept them (see :class:`CommitDelta`)."""
+
+    path: str
+    old: tuple[int, str] | None
+    new: tuple[int, str] | None
+    content: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitDelta:
+    """What a commit changed against its (only) parent, handed over by the write that made it: every path
+    whose entry differs, sorted, so that a reader of the commit (the index) need not diff the two trees in git
+    or read the new blobs again. ``content`` is kept for files up to a total of :data:`DELTA_CONTENT_BYTES` per
+    commit; the others are read from git."""
+
+    commit: Commit
+    files: tuple[WrittenFile, ...]
+
+    @property
+    def content_bytes(self) -> int:
+        """The bytes of content it holds."""
+        return sum(len(f.content) for f in self.files if f.content is not None)
+
+
+DELTA_CONTENT_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
 class CommitResult:
     commit: Commit
     rebased: bool
     step: Step | None
+    # what the commit changed, when it was written from the change set as sent (for the index; not compared)
+    delta: CommitDelta | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,13 +25,22 @@ import pygit2
 
 from . import reads
 from .errors import InvalidArgument, NotFound
-from .model import Commit
+from .model import Commit, WrittenFile
 from .objects import commit_value
 from .reads import TreeReader
 from .sessions import step_blobs
 from .treediff import ChangedFile, TreeBytes, changed_files
 
-__all__ = ["BoundedWalk", "FileDelta", "Head", "RefTarget", "RepositoryReader", "cache_blobs", "limit_object_cache"]
+__all__ = [
+    "BlobBytes",
+    "BoundedWalk",
+    "FileDelta",
+    "Head",
+    "RefTarget",
+    "RepositoryReader",
+    "cache_blobs",
+    "limit_object_cache",
+]
 
 _STATUS = {
     "A": "added",
@@ -46,6 +55,8 @@ _ZERO_ID = "0" * 40
 _KEEP_BLOB_BYTES = 16 << 20  # contents of the last diff's files kept for read_blobs, at most
 _BLOB = pygit2.enums.ObjectType.BLOB
 _OLDEST_FIRST = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
+_REGULAR = frozenset({0o100644, 0o100755})  # git's modes of a file and an executable file
+_WRITTEN_LIMIT = 256  # files of a handed delta computed from it (more: git's diff, as treediff's limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +340,89 @@ class RepositoryReader(TreeReader):
             )
         return deltas
 
+    def written_diff(self, files: Sequence[WrittenFile], kept: BlobBytes | None = None) -> list[FileDelta] | None:
+        """What :meth:`diff` of a commit against its parent answers, computed from the files its write handed
+        over (:attr:`~trellis.vcs.CommitDelta.files`) instead of from the two trees: no tree is read, and a
+        blob is read from git only when neither the delta nor ``kept`` holds its bytes (the contents used are
+        put in ``kept``: a file's new side is its next change's old side). The blobs' contents answer
+        :meth:`read_blobs` until the next diff, as after :meth:`diff`.
+
+        ``None`` where :meth:`diff` decides by rules of its own, as :func:`~trellis.vcs.treediff.changed_files`
+        leaves them to libgit2: files both added and deleted (renames), a mode changed alone, anything but
+        regular files, more than 256 files; and when a blob is missing (the caller's :meth:`diff` raises).
+        Line counts and the binary check are libgit2's patch of the two contents, as in :meth:`diff`'s."""
+        if len(files) > _WRITTEN_LIMIT:
+            return None
+        added = deleted = False
+        for file in files:
+            old, new = file.old, file.new
+            if old is None and new is None:
+                return None
+            if (old is not None and old[0] not in _REGULAR) or (new is not None and new[0] not in _REGULAR):
+                return None
+            if old is not None and new is not None and old[1] == new[1]:
+                return None  # the mode alone changed
+            added = added or old is None
+            deleted = deleted or new is None
+        if added and deleted:
+            return None
+        contents: list[tuple[bytes | None, bytes | None]] = []
+        for file in files:
+            old_data = self._written_blob(file.old[1], None, kept) if file.old is not None else None
+            new_data = self._written_blob(file.new[1], file.content, kept) if file.new is not None else None
+            if (file.old is not None and old_data is None) or (file.new is not None and new_data is None):
+                return None
+            contents.append((old_data, new_data))
+        self._diffed.clear()
+        self._diffed_bytes = 0
+        deltas: list[FileDelta] = []
+        for file, (old_data, new_data) in zip(files, contents):
+            for side, data in ((file.old, old_data), (file.new, new_data)):
+                if side is not None and data is not None and len(data) <= _KEEP_BLOB_BYTES - self._diffed_bytes:
+                    self._diffed[side[1]] = data
+                    self._diffed_bytes += len(data)
+            patch = pygit2.Patch.create_from(
+                old_data, new_data, file.path, file.path, context_lines=0, interhunk_lines=0
+            )
+            delta = patch.delta
+            binary = bool(delta.is_binary)
+            _, additions, deletions = patch.line_stats if not binary else (0, 0, 0)
+            status = "modified" if file.old is not None and file.new is not None else "added" if file.new else "deleted"
+            deltas.append(
+                FileDelta(
+                    status,
+                    file.path,
+                    file.path,
+                    file.old[1] if file.old is not None else _ZERO_ID,
+                    file.new[1] if file.new is not None else _ZERO_ID,
+                    file.old[0] if file.old is not None else 0,
+                    file.new[0] if file.new is not None else 0,
+                    delta.old_file.size,
+                    delta.new_file.size,
+                    0,
+                    binary,
+                    additions,
+                    deletions,
+                )
+            )
+        return deltas
+
+    def _written_blob(self, blob_id: str, content: bytes | None, kept: BlobBytes | None) -> bytes | None:
+        """A blob's bytes: ``content`` if given, else from ``kept``, else from git (None: no such blob)."""
+        if content is None and kept is not None:
+            content = kept.get(blob_id)
+        if content is None:
+            try:
+                blob = self._repo[blob_id]
+            except (KeyError, ValueError):
+                return None
+            if not isinstance(blob, pygit2.Blob):
+                return None
+            content = blob.data
+        if kept is not None:
+            kept.put(blob_id, content)
+        return content
+
     def _tree_id(self, revision: str) -> pygit2.Oid:
         """The id of tree ``revision``, or of commit ``revision``'s tree (a commit comes from libgit2's object
         cache: the indexer has just read it)."""
@@ -429,6 +523,41 @@ class RepositoryReader(TreeReader):
         if not isinstance(blob, pygit2.Blob):
             raise NotFound(f"path {path!r} is not a file at {commit_id}", reason="NOT_A_FILE", path=path)
         return blob.data
+
+
+class BlobBytes:
+    """Blobs' contents by id, the most recently used kept up to ``max_bytes`` in all (a blob larger than a
+    quarter of that is not kept). A blob id names its content in every repository, so one serves them all."""
+
+    def __init__(self, max_bytes: int = 8 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._data: dict[str, bytes] = {}
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def size(self) -> int:
+        """The bytes held."""
+        return self._bytes
+
+    def get(self, blob_id: str) -> bytes | None:
+        data = self._data.pop(blob_id, None)
+        if data is not None:
+            self._data[blob_id] = data  # the most recently used last
+        return data
+
+    def put(self, blob_id: str, data: bytes) -> None:
+        if len(data) > self.max_bytes // 4:
+            return
+        old = self._data.pop(blob_id, None)
+        if old is not None:
+            self._bytes -= len(old)
+        self._data[blob_id] = data
+        self._bytes += len(data)
+        while self._bytes > self.max_bytes:
+            self._bytes -= len(self._data.pop(next(iter(self._data))))
 
 
 def cache_blobs(max_blob_bytes: int) -> None:

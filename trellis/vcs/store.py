@@ -32,6 +32,7 @@ from .model import (
     Change,
     ChangedFiles,
     Commit,
+    CommitDelta,
     CommitResult,
     FileContent,
     Identity,
@@ -318,9 +319,11 @@ class Store:
         if request_id:
             check_request_id(request_id)
         repo = self.open(repository)
+        delta: CommitDelta | None = None
 
         def land(trailers: dict[str, str]) -> tuple[Commit, bool, bool]:
-            return land_commit(
+            nonlocal delta
+            commit, rebased, replayed, delta = land_commit(
                 repo,
                 self._locks,
                 repository,
@@ -335,12 +338,13 @@ class Store:
                 request_id=request_id,
                 merger=self.merger,
             )
+            return commit, rebased, replayed
 
         commit, rebased, recorded = self._land(repository, repo, author, session_id, step, message, land)
         # A replayed request is acknowledged only once durable too: its original may have
         # landed just before a crash, before its sync.
         self._acknowledge(repository, self._git_dir(repository, repo))
-        return CommitResult(commit, rebased, recorded)
+        return CommitResult(commit, rebased, recorded, delta)
 
     def _land(
         self,

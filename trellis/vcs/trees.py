@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import pygit2
 
 from .errors import InvalidArgument, LimitExceeded, NotFound
-from .model import Change, DeleteFile, Limits, PutFile, RenameFile
+from .model import DELTA_CONTENT_BYTES, Change, DeleteFile, Limits, PutFile, RenameFile, WrittenFile
 from .refs import git_name
 from .validation import check_path
 
-__all__ = ["apply_changes", "validate_changes"]
+__all__ = ["apply_changes", "validate_changes", "write_changes"]
 
 _TREE = pygit2.enums.FileMode.TREE
 _BLOB = pygit2.enums.FileMode.BLOB
@@ -178,6 +178,15 @@ def apply_changes(
     repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Sequence[Change], limits: Limits
 ) -> pygit2.Oid:
     """Validate ``changes`` against ``tree``, write the blobs and trees, return the new root tree id."""
+    return write_changes(repo, tree, changes, limits)[0]
+
+
+def write_changes(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Sequence[Change], limits: Limits
+) -> tuple[pygit2.Oid, tuple[WrittenFile, ...]]:
+    """:func:`apply_changes`, and the files whose entry differs from ``tree``'s, sorted by path (a put of the
+    content and mode already there is none), with the new content of puts kept up to
+    :data:`~trellis.vcs.model.DELTA_CONTENT_BYTES` in all."""
     base = _Base(tree)
     ops = _validate(base, changes, limits)
     resolved: dict[str, tuple[pygit2.Oid, int] | None] = {}
@@ -191,8 +200,24 @@ def apply_changes(
             resolved[path] = (repo.create_blob(op.content), op.mode)
     root = _build(repo, base, "", resolved)
     if root is None:
-        return repo.TreeBuilder().write()
-    return root
+        root = repo.TreeBuilder().write()
+    written: list[WrittenFile] = []
+    kept = 0
+    for path in sorted(resolved):
+        target = resolved[path]
+        entry = base.entry(path)  # (a file: validation refused a directory in the way)
+        old = (int(entry.filemode), str(entry.id)) if entry is not None else None
+        new = (int(target[1]), str(target[0])) if target is not None else None
+        if old == new:
+            continue
+        op = ops[path]
+        content = op.content if op is not None else None
+        if content is not None and kept + len(content) <= DELTA_CONTENT_BYTES:
+            kept += len(content)
+        else:
+            content = None
+        written.append(WrittenFile(path, old, new, content))
+    return root, tuple(written)
 
 
 def _build(
