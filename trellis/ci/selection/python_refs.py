@@ -949,6 +949,8 @@ class _Extractor:
         self.quiet_namespaces: dict[int, bool] = {}
         # id() of namespace calls whose values a comprehension keeps only when ``isinstance(v, C)``: -> C
         self.filtered = _filtered_namespaces(self.nodes) if _NAMESPACE_CALL.search(text) else {}
+        # id() of getmembers calls whose values a loop drops (``for name, _ in getmembers(x)``)
+        self.names_only = _names_only_members(self.nodes) if "getmembers" in text else set()
         self.imported: set[str] = set()  # every name an import binds in a frame entered so far
         # How many top-level statements bind each name (a base named by an import bound nowhere else is known).
         self.builtin_values = BuiltinValues(tree, self.nodes)  # expressions certainly of an exact builtin type
@@ -1984,7 +1986,15 @@ class _Extractor:
             space = space.value
         if not isinstance(space, ast.Attribute):
             return False
-        if self.quiet_namespaces[id(space)]:
+        holder = space.value
+        frame = next(
+            (f for f in self.visible_frames() if isinstance(holder, ast.Name) and f.self_name == holder.id), None
+        )
+        if self.quiet_namespaces[id(space)] and frame is not None and frame.self_class and not frame.self_instance:
+            # cls.__dict__[name] in a classmethod: the values one class of the family binds in its body (its
+            # members, the classes it defines), not those of any class (a metaclass's self may be any class)
+            self.acc.chains.append(Chain("self", frame.self_class, (space.attr,)))
+        elif self.quiet_namespaces[id(space)]:
             self.acc.attrs.add(space.attr)
         stack.append(space.value)
         return True
@@ -2245,6 +2255,19 @@ class _Extractor:
                 self.name_chains(args[0].id, ("__dict__",))  # vars(x) is x.__dict__ (an instance's: what it stored)
         elif name == "dir" and len(args) == 1 and not node.keywords:
             self.acc.attrs.add("__dir__")  # dir(x): type(x).__dir__ runs; the names it gives are strings
+        elif name in _GETMEMBERS and len(args) == 1 and not node.keywords and id(node) in self.names_only:
+            # for name, _ in getmembers(x): the names alone; reading each runs its getter, and no value escapes
+            self.acc.attrs.add(GETTERS)
+        elif (
+            name in _GETMEMBERS
+            and len(args) == 1
+            and not node.keywords
+            and isinstance(args[0], ast.Name)
+            and (owner := self.self_class())
+            and any(f.self_name == args[0].id for f in self.frames)
+        ):
+            # getmembers(cls) in a method: any member of the class's family, as getattr(self, name)
+            self.acc.chains.append(Chain("self", owner, ("*",)))
         elif name in ANY_ATTR_CALLS:
             self.acc.any_attr = True
         if isinstance(node.func, ast.Attribute) and (
@@ -3466,6 +3489,40 @@ def _key_is_not(key: ast.expr, name: str, scope: ast.AST | None) -> bool:
         isinstance(value, (ast.Constant, ast.BinOp, ast.JoinedStr)) and _key_is_not(value, name, None)
         for value in sites
     )
+
+
+_GETMEMBERS = frozenset({"inspect.getmembers", "inspect.getmembers_static"})
+
+
+def _names_only_members(nodes: list[ast.AST]) -> set[int]:
+    """id() of the calls iterated by a loop or comprehension whose target is a pair ``name, value`` with ``value``
+    a variable the loop never reads (``{n for c in mro for n, _ in getmembers(c)}``: lark's ``_apply_v_args``)."""
+    out: set[int] = set()
+    for node in nodes:
+        loops: list[tuple[ast.expr, ast.expr, list[ast.AST]]] = []
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            loops.append((node.target, node.iter, [*node.body, *node.orelse]))
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            # what may read the value: the element, every condition, and the iterables of the other generators
+            body: list[ast.AST] = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            body += [part for g in node.generators for part in (g.iter, *g.ifs)]
+            loops.extend((g.target, g.iter, body) for g in node.generators)
+        for target, iterated, body in loops:
+            if not (
+                isinstance(iterated, ast.Call)
+                and isinstance(target, ast.Tuple)
+                and len(target.elts) == 2
+                and isinstance(target.elts[1], ast.Name)
+            ):
+                continue
+            dropped = target.elts[1].id
+            if not any(
+                isinstance(n, ast.Name) and n.id == dropped and isinstance(n.ctx, ast.Load)
+                for part in body
+                for n in ast.walk(part)
+            ):
+                out.add(id(iterated))
+    return out
 
 
 def _import_only_names(nodes: list[ast.AST]) -> frozenset[str]:
