@@ -131,6 +131,8 @@ _REGEX = re.compile(r"\(\?|\||\\[sSdDwW][*+?{]")
 _NAMESPACE_CALL = re.compile(r"\b(vars|globals|locals)\(")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _BUILTINS = frozenset(dir(builtins))
+# Names every module has without binding them, which are not builtins: the builtins' namespace, the file's path.
+_MODULE_GLOBALS = frozenset({"__builtins__", "__file__", "__cached__"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DOCTESTS = "<doctests>"  # the qualname of a module's doctest examples (one node; no entity is named so)
 MAIN = "<main>"  # the qualname of a module's ``if __name__ == "__main__":`` blocks (run as a script, not imported)
@@ -2210,6 +2212,17 @@ class _Extractor:
                 # graph (nothing of the tree for a builtin; any attribute of a value it cannot name).
                 self.name_chains(args[0].id, ("*",))
                 named = []
+            if (
+                name == "getattr"
+                and len(named) == 1
+                and named[0] is not None
+                and _IDENTIFIER.fullmatch(named[0])
+                and isinstance(args[0], ast.Name)
+            ):
+                # getattr(x, "name", default): what ``x.name`` reads, resolved by the graph as that reference is
+                # (``getattr(__builtins__, "__dict__", None)``: the builtins' namespace, not any object's).
+                self.name_chains(args[0].id, (named[0],))
+                named = []
             if named == [None] and name in ("setattr", "delattr"):
                 # Writing an attribute under a computed name reads none: it runs what a write runs (a property's
                 # setter, __set__, __setattr__: GETTERS); the value written is this node's own reference.
@@ -2759,7 +2772,7 @@ class _Extractor:
         for frame in self.visible_frames():
             if frame.kind == "module":
                 chains.append(Chain("global", name, attrs))
-                if not bound and name not in frame.bound and name not in _BUILTINS:
+                if not bound and name not in frame.bound and name not in _BUILTINS and name not in _MODULE_GLOBALS:
                     value = True  # bound only inside an expression (walrus, comprehension)
                 break
             if name not in frame.bound:
@@ -3340,7 +3353,9 @@ def _module_aliases(path: str, tree: ast.Module, nodes: list[ast.AST]) -> dict[s
 
     Only names that nothing else may bind: every binding of the name in the module's own code is such a
     statement (no other assignment, import, definition, ``for``/``with``/``except`` target, walrus, ``del``),
-    no ``global``/``nonlocal`` statement names it, the value is not read from the name itself, and the module
+    no ``global``/``nonlocal`` statement names it, the value is read from the name itself by every binding
+    (``__builtins__ = __builtins__.__dict__``: what the name was before, a builtin or a star import's) or by
+    none, and the module
     cannot write its namespace otherwise (:func:`_may_rebind_globals`). As for imports and definitions, code of
     other modules is taken not to rebind the module's names (``mod.name = v``). Reading an attribute runs
     nothing here that a reference to the name does not reach: the name's own node holds the statements'
@@ -3352,7 +3367,7 @@ def _module_aliases(path: str, tree: ast.Module, nodes: list[ast.AST]) -> dict[s
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             dotted = _dotted(stmt.value) if stmt.value is not None else None
-            if len(targets) == 1 and isinstance(targets[0], ast.Name) and dotted and dotted[0] != targets[0].id:
+            if len(targets) == 1 and isinstance(targets[0], ast.Name) and dotted:
                 candidates.setdefault(targets[0].id, []).append(tuple(dotted))
         elif isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
             stack.extend([*stmt.body, *getattr(stmt, "orelse", ())])
@@ -3368,6 +3383,9 @@ def _module_aliases(path: str, tree: ast.Module, nodes: list[ast.AST]) -> dict[s
         sites = found.sites.get(name, [])
         if name in found.declared or len(sites) != len(values):
             continue  # a global statement names it, or another kind of binding binds it too
+        own = [parts[0] == name for parts in values]
+        if any(own) and not all(own):
+            continue  # ``X = mod.Y`` then ``X = X.inner``: the value read may be any of the earlier ones
         if all(isinstance(site, (ast.Name, ast.Attribute)) and _dotted(site) is not None for site in sites):
             out[name] = tuple(dict.fromkeys(values))
     return out

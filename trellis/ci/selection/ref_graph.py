@@ -536,7 +536,12 @@ class Graph:
         if aliased is not None:
             # Bound only to dotted references (FileFacts.aliases): what one of them is when its statement ran.
             for parts in aliased:
-                self.resolve(path, Chain("global", parts[0], parts[1:]), out)
+                if parts[0] != name:
+                    self.resolve(path, Chain("global", parts[0], parts[1:]), out)
+                elif facts.star_imports:
+                    out.add(_VALUE)  # ``x = x.attr`` of a star import's ``x`` (once or more): unknown
+                # else ``__builtins__ = __builtins__.__dict__``: an attribute of a builtin (or of nothing bound, a
+                # NameError), outside the tree, as the attributes of a module outside it are
         elif name in facts.values:
             out.add(_VALUE)
         named = self.node_of.get((path, name))
@@ -1069,6 +1074,8 @@ class Graph:
         if refs and aliased is None and chain.root not in facts.values:
             found = [self._import_outside(path, ref, chain.attrs, depth) for ref in refs]
         elif aliased is not None and not refs:
+            if any(parts[0] == chain.root for parts in aliased):
+                return None  # rebound from its own earlier value (``__builtins__ = __builtins__.__dict__``)
             found = [
                 self.outside_names(path, Chain("global", parts[0], (*parts[1:], *chain.attrs)), depth + 1)
                 for parts in aliased
