@@ -125,7 +125,8 @@ def test_stop_leaves_no_task_of_its_loop_pending(caplog: pytest.LogCaptureFixtur
         started.set()
         await asyncio.sleep(3600)
 
-    server._loop.call_soon_threadsafe(lambda: server._loop.create_task(late()))
+    loop = server._loop
+    loop.call_soon_threadsafe(lambda: loop.create_task(late()))
     assert started.wait(10)
     assert server.stop(grace=0).wait(30)
     del server
