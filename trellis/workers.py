@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +80,10 @@ _CHANNEL_OPTIONS = [
 ]
 _ALIVE_POLL_S = 0.2
 _NOTIFY_BATCH_S = 0.005
+# What a front's notice may carry of the deltas of the commits it acknowledged (more: the index process reads
+# those commits from git, as it reads every commit that came without one).
+_NOTICE_DELTAS = 2048
+_NOTICE_DELTA_BYTES = 8 << 20
 _HOLD_POLL_S = 0.1  # while the front's writers may be held: how often it asks whether they still are
 _REOPEN_EVERY_S = 5.0
 _RESTART_EVERY_S = 1.0  # at most one start a second per process (one that fails at start-up does not spin)
@@ -198,14 +202,22 @@ class RemoteIndex:
         self._guard = threading.Condition()
         self._changed: set[str] = set()
         self._writes: dict[str, int] = {}
+        self._written: list[tuple[str, CommitDelta]] = []  # (repository, delta) of the commits acknowledged since
+        self._written_bytes = 0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="trellis-index-notify", daemon=True)
         self._thread.start()
 
     def changed(self, repository: str, written: CommitDelta | None = None) -> None:
-        """(``written`` is not sent: the index process reads the commit from git.)"""
+        """``written`` goes with the next notice, up to :data:`_NOTICE_DELTAS` deltas holding
+        :data:`_NOTICE_DELTA_BYTES` of contents per notice (past that the index process reads git)."""
         with self._guard:
             self._changed.add(repository)
+            if written is not None and len(self._written) < _NOTICE_DELTAS:
+                size = written.content_bytes
+                if self._written_bytes + size <= _NOTICE_DELTA_BYTES:
+                    self._written.append((repository, written))
+                    self._written_bytes += size
             self._guard.notify()
 
     def written(self, repository: str) -> None:
@@ -222,20 +234,20 @@ class RemoteIndex:
         self._flush()
         return bool(self.link.call("index", "wait_idle", timeout))
 
-    def _take(self) -> tuple[list[str], dict[str, int]]:
-        changed, writes = sorted(self._changed), self._writes
-        self._changed, self._writes = set(), {}
-        return changed, writes
+    def _take(self) -> tuple[list[str], dict[str, int], list[tuple[str, CommitDelta]]]:
+        changed, writes, written = sorted(self._changed), self._writes, self._written
+        self._changed, self._writes, self._written, self._written_bytes = set(), {}, [], 0
+        return changed, writes, written
 
     def _flush(self, poll: bool = False) -> None:
         with self._guard:
-            changed, writes = self._take()
+            changed, writes, written = self._take()
         if changed or writes or poll:
-            self._send(changed, writes)
+            self._send(changed, writes, written)
 
-    def _send(self, changed: list[str], writes: dict[str, int]) -> None:
+    def _send(self, changed: list[str], writes: dict[str, int], written: list[tuple[str, CommitDelta]]) -> None:
         try:
-            held = self.link.call("index", "changes", changed, writes, timeout=30)
+            held = self.link.call("index", "changes", changed, writes, written, timeout=30)
         except Unavailable:
             # The index process is being restarted: it catches up from git when it starts, and holds the
             # writers again once it has counted their loose objects.
@@ -275,8 +287,16 @@ class IndexHost:
         self.index = index
         self.maintainer = maintainer
 
-    def changes(self, changed: list[str], writes: dict[str, int]) -> dict[str, float]:
-        """Returns the repositories whose writers are held, with the seconds each hold has left."""
+    def changes(
+        self,
+        changed: list[str],
+        writes: dict[str, int],
+        written: Sequence[tuple[str, CommitDelta]] = (),
+    ) -> dict[str, float]:
+        """Returns the repositories whose writers are held, with the seconds each hold has left. ``written``:
+        what the writes of some of the new commits changed (the index makes their rows from it)."""
+        for repository, delta in written:
+            self.index.changed(repository, delta)
         for repository in changed:
             self.index.changed(repository)
         if self.maintainer is None:
