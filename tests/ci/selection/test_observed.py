@@ -458,3 +458,28 @@ def test_a_computed_attribute_of_a_module_imported_by_a_computed_name_is_a_top_l
     assert select("pkg/a.py", "pkg.a.spare") == (LOAD,)  # any top-level name of pkg.a
     unseen = TestIndex.build(files, observed=None)
     assert LOAD in unseen.select([change("pkg/c.py", "pkg.c.other")], old_index=unseen, observed=set).tests
+
+
+def test_a_function_no_observed_run_entered_evaluated_nothing() -> None:
+    """The job hears every exec/eval a function of the tree calls: a function site without a record evaluated
+    nothing in the observed runs (lark's ``TestNearley.test_css``, never collected, reached by every test through
+    a computed attribute). Module and class bodies may run before the recorder: unobserved, they stay any code."""
+    files = {
+        **{p: c for p, c in FILES.items() if p != "lib/gen.py"},
+        "lib/gen.py": FILES["lib/gen.py"].split(b"\n\nclass Holder")[0] + b"\n",
+        "lib/other.py": b"from lib.gen import make\n\n\ndef helper(made=False):\n    if made:\n"
+        b"        return make(['x'])\n    return 2\n\n\ndef unrelated():\n    return 3\n",
+        "tests/test_more.py": b"from lib.other import unrelated\n\n\ndef test_unrelated():\n    assert unrelated() == 3\n",
+    }
+    index = TestIndex.build(files, observed={})
+    unrelated = [change("lib/other.py", "lib.other.unrelated")]
+    everyone = lambda tests: set(tests)  # noqa: E731
+    more = "tests/test_more.py::test_unrelated"
+    assert index.select(unrelated, old_index=index, observed=everyone).tests == (more,)
+    selection = index.select(unrelated, old_index=index, observed=lambda tests: set())
+    assert set(selection.tests) == {MAKE, HELPER, more}  # not observed in this tree: any code, as before
+    assert "runs code exec/eval made, not observed for this test" in selection.reasons[HELPER]
+    # the same exec at module level: the module may be imported before the recorder
+    body = files["lib/gen.py"] + b"\nVALUE = eval('1 + 1')\n"
+    module = TestIndex.build({**files, "lib/gen.py": body}, observed={})
+    assert set(module.select(unrelated, old_index=module, observed=everyone).tests) == {MAKE, HELPER, more}
