@@ -83,6 +83,7 @@ from typing import Protocol, cast
 
 from . import ast_nodes, interpreter_branches
 from .builtin_values import BuiltinValues, after_builtin
+from .param_flow import Kept, function_kept, merge_kept
 from .python_calls import (
     ANY_ATTR_CALLS,
     CONSTANT_LOADS,
@@ -232,6 +233,9 @@ _REGISTERS_PLUGINS = re.compile(r"\.(register|import_plugin|consider_module|cons
 # A string naming fixtures as pytest's marks do: one name, or names separated by commas ("a, b").
 _FIXTURE_WORDS = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*,?\s*")
 
+# Decorators whose function is a stub that the next definition of the name replaces.
+_OVERLOADS = frozenset({"typing.overload", "typing_extensions.overload"})
+
 # Methods whose first parameter is the class, not an instance, without a decorator saying so.
 _CLASS_BOUND = frozenset({"__new__", "__init_subclass__", "__class_getitem__"})
 
@@ -368,6 +372,11 @@ class Scope:
     pytest fills by name (those without a default; a method's first aside); ``marks``: the words of the
     decorators' (and a class body's ``pytestmark``'s) string constants that may name a fixture
     (``usefixtures("db")``, ``parametrize("a, b", ...)`` with ``indirect``, ``lazy_fixture("db")``).
+
+    ``kept`` (functions): what the function does with the values its parameters are given
+    (:mod:`trellis.ci.selection.param_flow`): a decorator of the tree whose parameter stays kept hands the function
+    it decorates to nothing that calls it. ``decorator_args``: for each ``decorated_by`` entry, -1 for a bare
+    decorator (``@retry``), else the positional arguments of its call (``@retry(stop=...)``: 0; 99 for ``*args``).
     """
 
     qualname: str
@@ -400,6 +409,8 @@ class Scope:
     args: tuple[str, ...] = ()
     marks: tuple[str, ...] = ()
     reconstructor: bool = False
+    kept: Kept | None = None
+    decorator_args: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1428,12 +1439,22 @@ class _Extractor:
             dotted = _dotted(dec.func if isinstance(dec, ast.Call) else dec)
             if not inert_decorator(name) and dotted is not None:
                 decorated_by.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
+        decorator_args = [
+            -1
+            if not isinstance(dec, ast.Call)
+            else 99
+            if any(isinstance(a, ast.Starred) for a in dec.args)
+            else len(dec.args)
+            for dec, name in zip(node.decorator_list, decorators, strict=True)
+            if not inert_decorator(name) and _dotted(dec.func if isinstance(dec, ast.Call) else dec) is not None
+        ]
         if (
             not escapes
             or any(_has_call(e) for e in evaluated)
             or len(decorated_by) != sum(not inert_decorator(d) for d in decorators)
         ):
             decorated_by = []
+            decorator_args = []
         def_hash = _hash(type(node).__name__, node.name, self.header(node))
         # The body is a node of its own.
         frame = _Frame("function", qualname)
@@ -1466,6 +1487,14 @@ class _Extractor:
         parametrized = self.parametrized(node)
         self.frames.append(frame)
         frame.held = self.held_pickles(node, parametrized)
+        kept = function_kept(
+            node,
+            qualname,
+            in_class and "staticmethod" not in decorators,
+            self.callee_chains,
+            self.call_name,
+            stub=any(d in _OVERLOADS for d in decorators),
+        )
         frame.specs = self.found_specs(node.body, _all_args(args))
         frame.modules, frame.own_modules = self.module_variables(node.body, _all_args(args))
         if id(node) in self.read_blocks:
@@ -1499,6 +1528,8 @@ class _Extractor:
                 def_hash=def_hash,
                 def_effects=def_effects,
                 decorated_by=tuple(decorated_by),
+                decorator_args=tuple(decorator_args),
+                kept=kept,
                 def_raises=bool(node.decorator_list) or not all(map(self.cannot_raise, evaluated)),
                 inert_call=not node.decorator_list and not in_class and self.computes_only(node.body),
                 is_async=isinstance(node, ast.AsyncFunctionDef),
@@ -1514,6 +1545,17 @@ class _Extractor:
                 ),
             ),
         )
+
+    def callee_chains(self, expr: ast.expr) -> list[Chain] | None:
+        """Every reading of a callee (``r.wraps``, ``super().wraps``, ``helper``) when each is known (an import, a
+        definition, a name bound only by calls: ``r = Retrying(...)``), else None."""
+        if isinstance(expr, ast.Attribute) and _is_super_call(expr.value):
+            owner = self.self_class()
+            return [Chain("super", owner, (expr.attr,))] if owner and not expr.value.args else None  # type: ignore[attr-defined]
+        dotted = _dotted(expr)
+        if dotted is None:
+            return None
+        return self.name_chains(dotted[0], tuple(dotted[1:]), record=False, known_only=True) or None
 
     def visit_reference(self, node: ast.expr, acc: _Acc) -> None:
         """Visit ``node``; a plain dotted reference runs nothing by itself: its readings go to ``acc``."""
@@ -2759,7 +2801,14 @@ class _Extractor:
             yield frame
 
     def name_chains(
-        self, name: str, attrs: tuple[str, ...], *, record: bool = True, named: bool = False, unknown: bool = False
+        self,
+        name: str,
+        attrs: tuple[str, ...],
+        *,
+        record: bool = True,
+        named: bool = False,
+        unknown: bool = False,
+        known_only: bool = False,
     ) -> list[Chain]:
         """Every reading of ``name`` (local entity, import, self, variable, global), recorded on the node
         (``named``: a namespace read under a constant key, see :meth:`unknown_attrs`). Not ``record``ed, the
@@ -2809,6 +2858,8 @@ class _Extractor:
             self.acc.chains.extend(chains)
         if record_value and value:
             self.unknown_attrs(tuple(a for a in attrs if a != "()"), named=named)
+        if known_only and value:  # some binding of the name is a value of unknown type
+            return []
         return chains
 
     def imported_module(self, expr: ast.expr) -> str:
@@ -2964,6 +3015,13 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             getter=seen.getter or scope.getter,
             hands_out=seen.hands_out or scope.hands_out,
             bound_values=seen.bound_values + scope.bound_values,
+            kept=(
+                merge_kept(seen.kept, scope.kept)
+                if seen.kind == scope.kind
+                else seen.kept
+                if scope.kind == "name"  # an import binding the name too: the graph reads its alternatives
+                else None
+            ),
         )
     return list(merged.values())
 
@@ -2978,6 +3036,7 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
     stack: list[ast.stmt] = list(body)
     targets: list[ast.AST] = []
     constructed: dict[str, list[list[str]]] = {}
+    declared_local: set[str] = set()
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -3001,6 +3060,9 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
                 frame.imports.setdefault(bound, []).append(ImportRef(node.level, node.module or "", alias.name))
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             declared_global.update(node.names)
+        elif isinstance(node, ast.AnnAssign) and node.value is None:
+            if isinstance(node.target, ast.Name):  # ``r: Base``: declares a local, binds nothing
+                declared_local.add(node.target.id)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             node_targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             call = _dotted(node.value.func) if isinstance(node.value, ast.Call) else None
@@ -3056,6 +3118,7 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
         if name not in frame.bound and all(call[0] != name for call in calls)
     }
     frame.bound.update(constructed)
+    frame.bound.update(declared_local)
     frame.bound -= declared_global
 
 

@@ -291,6 +291,7 @@ class Graph:
         self._hands_out: dict[int, bool] = {}
         self._unknown_base: dict[int, bool] = {}
         self._closed: dict[int, bool] = {}
+        self._kept_decorated: dict[int, bool] = {}
         self._plain: dict[int, bool] = {}
         # The classes whose definition hands the new class object to other code: used where they are defined;
         # those whose body binds a value that may have a ``__set_name__``: their bindings run there too.
@@ -1056,6 +1057,184 @@ class Graph:
                 return False
         return True
 
+    def kept_decorated(self, node: int) -> bool:
+        """Is each decorator of the function ``node`` inert (:meth:`inert_decorated`'s names) or a function of the
+        tree that keeps what it is given (:mod:`trellis.ci.selection.param_flow`): ``@retry`` keeps its argument,
+        ``@retry(stop=...)`` returns a nested function that keeps its argument? Then defining the function calls it
+        nowhere and hands it to nothing but the value bound to its name: only the references to the name reach it."""
+        found = self._kept_decorated.get(node)
+        if found is None:
+            found = self._kept_decorated[node] = self._decorators_keep(node)
+        return found
+
+    def _decorators_keep(self, node: int) -> bool:
+        scope = self.node_scope[node]
+        if scope.kind not in ("function", "method") or not scope.decorated_by:
+            return False
+        if len(scope.decorator_args) != len(scope.decorated_by):
+            return False
+        path = self.node_path[node]
+        for chains, given in zip(scope.decorated_by, scope.decorator_args, strict=True):
+            names = [self.outside_names(path, chain) for chain in chains]
+            if chains and all(n is not None and all(map(inert_decorator, n)) for n in names):
+                continue
+            if not chains:
+                return False
+            for chain in chains:
+                final: set[_Target] = set()
+                self.resolve(path, chain, final)
+                functions = self._functions(final)
+                if functions is None or any(self.node_scope[f].kind != "function" for f in functions):
+                    return False
+                outside = self._outside_alternatives(path, chain)
+                if outside is None or not all(map(inert_decorator, outside)):
+                    return False
+                for function in functions:
+                    if given < 0:
+                        if not self._keeps(function, 0, set()):
+                            return False
+                    elif not self._returns_keeping(function, given, 0, set()):
+                        return False
+        return True
+
+    def _functions(self, targets: set[_Target]) -> set[int] | None:
+        """The functions and methods of the tree ``targets`` are, or None if any may be anything else. A module
+        (``from pkg import retry``, where ``pkg/retry.py`` is a submodule too) runs nothing when called: it
+        raises; a name's marker node is no value (:meth:`_is_name`)."""
+        found: set[int] = set()
+        for target in targets:
+            kind, value = target
+            if kind == _MOD or self._is_name(target):
+                continue
+            if kind != _ENT or not isinstance(value, int) or self.node_scope[value].kind not in ("function", "method"):
+                return None
+            found.add(value)
+        return found or None
+
+    def _outside_alternatives(self, path: str, chain: Chain, depth: int = 0) -> frozenset[str] | None:
+        """The dotted names outside the tree a callee of ``path`` may also be bound to, beside definitions and
+        modules of the tree (``try: from lib import deco`` / ``except ImportError: def deco(f)``): None when it may
+        be another value (an assignment, a star import's name)."""
+        if depth > 8:
+            return None
+        if chain.kind == "local":
+            return frozenset()
+        if chain.kind == "import":
+            assert chain.spec is not None
+            return self._import_alternatives(path, chain.spec, chain.attrs, depth)
+        if chain.kind != "global" or chain.attrs:
+            return None if chain.kind != "global" else self._attr_alternatives(path, chain, depth)
+        facts = self.facts.get(path)
+        if facts is None or facts.star_imports or chain.root in facts.values:
+            return None
+        found: set[str] = set()
+        for ref in facts.bindings.get(chain.root, ()):
+            names = self._import_alternatives(path, ref, (), depth)
+            if names is None:
+                return None
+            found |= names
+        return frozenset(found)
+
+    def _attr_alternatives(self, path: str, chain: Chain, depth: int) -> frozenset[str] | None:
+        """``mod.deco`` where ``mod`` is only imported: the alternatives of ``deco`` in that module."""
+        facts = self.facts.get(path)
+        if facts is None or facts.star_imports or chain.root in facts.values or chain.root in facts.defs:
+            return None
+        found: set[str] = set()
+        for ref in facts.bindings.get(chain.root, ()):
+            names = self._import_alternatives(path, ref, chain.attrs, depth)
+            if names is None:
+                return None
+            found |= names
+        return frozenset(found)
+
+    def _import_alternatives(
+        self, path: str, ref: ImportRef, attrs: tuple[str, ...], depth: int
+    ) -> frozenset[str] | None:
+        keys = self.module_keys(path, ref.level, ref.module)
+        if not keys:
+            if ref.level:
+                return None
+            return frozenset({".".join([ref.module, *([ref.name] if ref.name else []), *attrs])})
+        name, rest = (ref.name, attrs) if ref.name else (attrs[0] if attrs else "", attrs[1:])
+        if not name:
+            return None
+        found: set[str] = set()
+        for key in keys:
+            if f"{key}/{name}" in self.module_files and not rest:
+                continue  # the submodule: calling it raises
+            for file in self.module_files.get(key, ()):
+                names = self._outside_alternatives(file, Chain("global", name, rest), depth + 1)
+                if names is None:
+                    return None
+                found |= names
+        return frozenset(found)
+
+    def _keeps(self, function: int, position: int, seen: set[tuple[int, int]]) -> bool:
+        """Does ``function`` keep what it is given at ``position`` (its positional parameters, then ``*args``)?
+        A cycle of calls keeps it unless some call of it does not."""
+        if (function, position) in seen:
+            return True
+        seen.add((function, position))
+        kept = self.node_scope[function].kept
+        if kept is None:
+            return False
+        if position < len(kept.params):
+            handoffs = kept.params[position]
+        else:
+            handoffs = kept.star
+        if handoffs is None:
+            return False
+        path = self.node_path[function]
+        for handoff in handoffs:
+            for chain in handoff.callee:
+                final: set[_Target] = set()
+                self.resolve(path, chain, final)
+                callees = self._functions(final)
+                if callees is None:
+                    return False
+                for callee in callees:
+                    if handoff.result_of >= 0:
+                        if self.node_scope[callee].kind != "function" or not self._returns_keeping(
+                            callee, handoff.result_of, handoff.position, seen
+                        ):
+                            return False
+                        continue
+                    offset = self._bound_offset(chain, callee)
+                    if offset is None or not self._keeps(callee, handoff.position + offset, seen):
+                        return False
+        return True
+
+    def _bound_offset(self, chain: Chain, callee: int) -> int | None:
+        """Where a call's first positional argument lands in ``callee``'s parameters: after the instance of a method
+        read from an instance (``r.wraps``, ``super().wraps``, ``self.wraps``), first for a plain function; None
+        when it is unclear (a method read from its class, a function stored in a class)."""
+        kept = self.node_scope[callee].kept
+        if kept is None:
+            return None
+        instance = (chain.kind == "super") or (chain.kind == "self" and chain.instance)
+        instance = instance or (len(chain.attrs) >= 2 and chain.attrs[-2] == "()")
+        if self.node_scope[callee].kind == "method":
+            return 1 if instance and kept.method else None
+        return 0 if not instance and chain.kind in ("global", "local", "import") else None
+
+    def _returns_keeping(self, function: int, given: int, position: int, seen: set[tuple[int, int]]) -> bool:
+        """Does every value ``function`` may return when called with ``given`` positional arguments keep what it
+        is given at ``position``: a nested function of it (``wrap``), which :meth:`_keeps`?"""
+        kept = self.node_scope[function].kept
+        if kept is None or not kept.returned:
+            return False
+        path = self.node_path[function]
+        for qualname, guarded in kept.returned:
+            if guarded and given == 0:
+                continue
+            nested = self.node_of.get((path, qualname)) if qualname else None
+            if nested is None or self.node_scope[nested].kind != "function":
+                return False
+            if not self._keeps(nested, position, seen):
+                return False
+        return True
+
     def outside_names(self, path: str, chain: Chain, depth: int = 0) -> frozenset[str] | None:
         """The dotted names outside the tree that a reference of ``path`` may be bound to, through imports of the
         tree's modules and module-level aliases (``FileFacts.aliases``): None when it may be anything else (a
@@ -1454,7 +1633,11 @@ class Graph:
             edges |= self.string_nodes(text)
         for qualname in refs.escapes:
             escaped = self.node_of[(path, qualname)]
-            if escaped not in self.named_fixtures and not self.inert_decorated(escaped):
+            if (
+                escaped not in self.named_fixtures
+                and not self.inert_decorated(escaped)
+                and not self.kept_decorated(escaped)
+            ):
                 edges.add(escaped)
         if refs.any_attr:
             names.add("*")
