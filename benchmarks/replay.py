@@ -511,31 +511,44 @@ def _full(
 ) -> tuple[frozenset[str], frozenset[str], float, frozenset[str]]:
     """The full suite's failures, its known ones, its time, and the failures that passed when run again.
 
-    A new failure is run once more, alone, in the same checkout: one that passes then is flaky (on this
-    loaded machine, hypothesis deadlines), not a verdict to compare with.
+    A new failure is run again, alone, in the same checkout, up to three times: one that passes in any of those
+    runs is flaky (on this loaded machine, hypothesis deadlines; a test asserting that a call took less than a
+    millisecond, tenacity's ``test_sleeps``, fails twice in a row at load 19), not a verdict to compare with.
     """
     failing, seconds = run_suite(checkout, env)
     new = sorted(t for t in failing - known if not t.startswith("<") and "::load_tests::" not in t)
     flaky: frozenset[str] = frozenset()
-    if new:
+    still = set(new)
+    for _ in range(3 if new else 0):
         try:
             again = subprocess.run(
-                [PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-rfE", *ARGS, *new],
+                [
+                    PYTHON[0],
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "--color=no",
+                    "-rfE",
+                    *ARGS,
+                    *sorted(still),
+                ],
                 cwd=checkout,
                 env=env,
                 capture_output=True,
                 timeout=suite_limit(),
             )
         except subprocess.TimeoutExpired:  # still failing (hanging): not flaky
-            again = None
-        still = _failed(again.stdout) if again is not None else set(new)
-        flaky = (
-            frozenset(t for t in new if t not in still)
-            if again is not None and again.returncode in (0, 1)
-            else frozenset()
-        )
-        if flaky:
-            print(f"  flaky in the full suite (passed when run again): {sorted(flaky)}", file=sys.stderr)
+            break
+        if again.returncode not in (0, 1):
+            break
+        still &= _failed(again.stdout)
+        flaky = frozenset(t for t in new if t not in still)
+        if not still:
+            break
+    if flaky:
+        print(f"  flaky in the full suite (passed when run again): {sorted(flaky)}", file=sys.stderr)
     return failing, known, seconds, flaky
 
 
