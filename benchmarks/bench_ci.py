@@ -121,6 +121,12 @@ def main() -> int:
         "(load_tests = true), and the full-suite reference also runs `python -m unittest` (its verdict counts)",
     )
     parser.add_argument(
+        "--serial-reference",
+        action="store_true",
+        help="with --repo: the full-suite reference runs in one process, in pytest's collection order (the "
+        "project's own command), not with -n 2: for suites whose tests depend on the tests run before them",
+    )
+    parser.add_argument(
         "--install",
         action="store_true",
         help="with --repo: the baselines install the checkout (pip install --no-deps -e, the project's own "
@@ -448,6 +454,7 @@ def _replay(args: argparse.Namespace) -> int:
             + (f" --pytest-args '{args.pytest_args}'" if args.pytest_args else "")
             + (" --load-tests" if args.load_tests else "")
             + (" --install" if getattr(args, "install", False) else "")
+            + (" --serial-reference" if args.serial_reference else "")
         )
         print(replay.markdown(result, machine, command))
     ok = not result["disagreements"] and not result["mutants_missed"]

@@ -165,6 +165,7 @@ def tree_files(repo: Path, commit: str) -> dict[str, bytes]:
 PYTHON = [sys.executable]  # the baselines' interpreter (--baseline-python: one with the project's test deps)
 ARGS: list[str] = []  # the project's own pytest arguments (--pytest-args), in the stage and the baselines alike
 UNITTEST = [False]  # --load-tests: the reference also runs ``python -m unittest`` (what load_tests adds)
+SERIAL = [False]  # --serial-reference: the reference in one process, in collection order (the project's own)
 
 
 SUITE_SECONDS: list[float] = []  # how long the full suites that finished took
@@ -179,10 +180,13 @@ def suite_limit() -> float:
 def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], float]:
     """The whole suite with ``pytest -n 2``: the failing node ids, and the seconds it took. A suite that xdist
     refuses (its workers collected different tests: parameter ids holding a time, say) runs in one process, as
-    the project's own ``pytest`` runs it."""
+    the project's own ``pytest`` runs it; so does every suite with ``--serial-reference``: tests whose outcome
+    depends on the tests of other files run before them in the same process (glom's tutorial doctest prints ids
+    that ``test_tutorial``'s calls advanced) pass or fail at random under ``-n 2``, which hands out tests to its
+    workers as they free up, and a failure at the parent's reference that happened not to show counts as new."""
     t0 = time.perf_counter()
     limit = suite_limit()
-    xdist = ["-n", "2", "-p", "xdist"]
+    xdist = ["-p", "no:xdist"] if SERIAL[0] else ["-n", "2", "-p", "xdist"]
     while True:
         try:
             done = subprocess.run(
@@ -194,7 +198,7 @@ def run_suite(checkout: Path, env: dict[str, str]) -> tuple[frozenset[str], floa
             )
         except subprocess.TimeoutExpired:
             return frozenset({f"<pytest timed out after {limit:.0f} s>"}), time.perf_counter() - t0
-        if not xdist or b"Different tests were collected between" not in done.stdout + done.stderr:
+        if SERIAL[0] or b"Different tests were collected between" not in done.stdout + done.stderr:
             break
         xdist = ["-p", "no:xdist"]
     seconds = time.perf_counter() - t0
@@ -397,6 +401,7 @@ def replay(args: object) -> dict[str, object]:
     if getattr(args, "environment", ""):
         stage_lines.append(f"environment = {args.environment}")
     UNITTEST[0] = bool(getattr(args, "load_tests", False))
+    SERIAL[0] = bool(getattr(args, "serial_reference", False))
     if UNITTEST[0]:
         stage_lines.append("load_tests = true")
     ARGS[:] = (getattr(args, "pytest_args", "") or "").split()
