@@ -137,3 +137,43 @@ def test_a_constant_getattr_of_a_tree_object_reaches_its_attribute() -> None:
         "tests/test_names.py::test_name_of",
         "tests/test_other.py::test_helper",
     }
+
+
+# glom's mutation registers ``setattr`` and ``delattr`` as the handlers of its ``assign`` and ``delete`` operations
+# (``_assign_autodiscover`` returns ``setattr``): whoever calls them later writes or deletes an attribute under a
+# name the analysis cannot read, which runs what such a write runs (a property's setter, ``__set__``,
+# ``__setattr__``), not "any attribute of anything".
+REGISTRY = {
+    **PKG,
+    "pkg/names.py": """
+        _HANDLERS = {}
+
+        def _discover(kind):
+            if kind == "assign":
+                return {handler}
+            return None
+
+        def name_of(x):
+            _HANDLERS["assign"] = _discover("assign")
+            return "len"
+    """,
+    "pkg/other.py": """
+        class Helper:
+            def run(self):
+                return 1
+
+        def helper():
+            return Helper().run()
+    """,
+}
+
+
+def test_a_handed_on_setattr_runs_what_a_write_runs() -> None:
+    for handler in ("setattr", "delattr", "hasattr"):
+        files = {**REGISTRY, "pkg/names.py": REGISTRY["pkg/names.py"].replace("{handler}", handler)}
+        assert selected(files, body("pkg/other.py", "Helper.run")) == {"tests/test_other.py::test_helper"}, handler
+
+
+def test_a_handed_on_getattr_still_reads_any_attribute() -> None:
+    files = {**REGISTRY, "pkg/names.py": REGISTRY["pkg/names.py"].replace("{handler}", "getattr")}
+    assert "tests/test_names.py::test_name_of" in selected(files, body("pkg/other.py", "Helper.run"))

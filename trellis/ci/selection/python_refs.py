@@ -2107,6 +2107,11 @@ class _Extractor:
             self.acc.doctests = True
         elif name in PROCESS_CALLS or is_dynamic(name):
             self.set_dynamic(f"a reference to {name}, which other code may call")
+        elif name in ("setattr", "delattr", "hasattr"):
+            # Handed on (glom's ``register_op('assign', ...)`` returning ``setattr``): whoever calls it writes,
+            # deletes or looks up an attribute under a name it is given, which runs what that runs (a property's
+            # setter, ``__set__``, ``__setattr__``, a getter), as a call of it with a computed name here does.
+            self.acc.attrs.add(GETTERS)
         elif name in REFLECTIVE_CALLS or name in ANY_ATTR_CALLS or name in NAMESPACE_CALLS:
             self.acc.any_attr = True
 
