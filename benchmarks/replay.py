@@ -394,6 +394,10 @@ def replay(args: object) -> dict[str, object]:
         PYTHON[0] = str(work / "own-venv" / "bin" / "python")
     elif (checkout / "src").is_dir():
         extra_env.setdefault("PYTHONPATH", "src")
+    if getattr(args, "baseline_python", "") or getattr(args, "install", False):
+        # The environment's scripts first on PATH, as an activated one (tox, nox, CI) has them: glom's test_main
+        # runs the ``glom`` console script its install writes, and failed in every reference ("No such file").
+        env["PATH"] = os.pathsep.join([str(Path(PYTHON[0]).parent), env.get("PATH", "")])
     env.update(extra_env)
     stage_lines = []
     if extra_env:
