@@ -18,7 +18,7 @@ from textwrap import dedent
 
 import pytest
 
-from tests.ci.selection.test_selection import body, selected
+from tests.ci.selection.test_selection import body, select_change, selected
 
 LIBRARY = dedent(
     """
@@ -191,3 +191,35 @@ def test_a_marking_decorator_that_stores_the_method_elsewhere_hands_it_to_the_mo
         "import inspect\n\nMARKED = []\n",
     )(FILES)
     assert selected(files, body("tests/helpers.py", "tests.helpers.Thing.value")) == EVERY
+
+
+def _tests(files: dict[str, str], new: dict[str, str]) -> set[str]:
+    return set(select_change(files, new).tests)
+
+
+def test_a_signature_change_under_the_same_keeping_decorators_selects_the_users() -> None:
+    # tenacity's release annotated its @retry helpers: ``def _retryable_test_with_wait(thing: typing.Any) -> ...``.
+    # Before: a header change of a function whose decorators "hand it out" changed the module's code: every importer.
+    new = _edit("def sturdy():", "def sturdy(x: int = 1) -> int:", path="tests/helpers.py")(FILES)
+    # (and an importer, as the definition runs at import, where it may raise: the user imports the module)
+    assert _tests(FILES, new) == {"tests/test_sturdy.py::test_sturdy"}
+    method = _edit("    def value(self):", "    def value(self) -> int:", path="tests/helpers.py")(FILES)
+    assert _tests(FILES, method) == {"tests/test_thing.py::test_thing"}
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        # The decorator's arguments changed too: the module's code changed.
+        ("@retry(stop=3)\ndef sturdy():", "@retry(stop=4)\ndef sturdy(x: int = 1):"),
+        # A decorator that may call it: what defining it runs may differ anywhere.
+        (
+            "from app.retrying import mark, retry",
+            "from somelib import mark, retry",
+            "def sturdy():",
+            "def sturdy(x=1):",
+        ),
+    ],
+)
+def test_a_signature_change_under_other_decorators_changes_the_module(edits: tuple[str, ...]) -> None:
+    assert _tests(FILES, _edit(*edits, path="tests/helpers.py")(FILES)) == EVERY

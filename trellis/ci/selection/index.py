@@ -915,6 +915,7 @@ class TestIndex:
                     or after is None
                     or before.def_hash != after.def_hash
                     and (old_index._def_effects(path, local) or self._def_effects(path, local))
+                    and not self._signature_under_kept_decorators(path, local, before, after, old_index)
                 ):
                     how = "def"
                 elif before.def_hash != after.def_hash and after.def_raises:
@@ -1153,6 +1154,22 @@ class TestIndex:
         if scope is None or scope.kind != "class":
             return False
         return self._def_effects(path, local) or (old_index is not None and old_index._def_effects(path, local))
+
+    def _signature_under_kept_decorators(
+        self, path: str, local: str, before: Scope, after: Scope, old_index: TestIndex
+    ) -> bool:
+        """Did only the signature of a function change (its annotations, parameters, ``async``), under the same
+        decorators, which keep it in both trees (:meth:`Graph.kept_decorated`: ``@retry(stop=...)`` returns a
+        wrapper and hands the function to nothing else)? Then what defining it runs differently shows only through
+        the value bound to its name — its users — and through the import, which may raise (``def_raises``: one
+        importer runs): tenacity's release annotating every ``@retry`` helper of its tests."""
+        if not before.decorators_hash or before.decorators_hash != after.decorators_hash:
+            return False
+        for index in (old_index, self):
+            node = index._graph.node_of.get((path, local))
+            if node is None or not index._graph.kept_decorated(node):
+                return False
+        return True
 
     def _def_effects(self, path: str, local: str) -> bool:
         """Does running the definition of ``local`` in ``path`` do more than bind its name? A fixture pytest

@@ -376,7 +376,9 @@ class Scope:
     ``kept`` (functions): what the function does with the values its parameters are given
     (:mod:`trellis.ci.selection.param_flow`): a decorator of the tree whose parameter stays kept hands the function
     it decorates to nothing that calls it. ``decorator_args``: for each ``decorated_by`` entry, -1 for a bare
-    decorator (``@retry``), else the positional arguments of its call (``@retry(stop=...)``: 0; 99 for ``*args``).
+    decorator (``@retry``), else the positional arguments of its call (``@retry(stop=...)``: 0; 99 for ``*args``);
+    ``decorators_hash``: their text's (no whitespace), when ``decorated_by`` is not empty: a change of the header
+    under the same decorators is one of the signature alone.
     """
 
     qualname: str
@@ -411,6 +413,7 @@ class Scope:
     reconstructor: bool = False
     kept: Kept | None = None
     decorator_args: tuple[int, ...] = ()
+    decorators_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1529,6 +1532,7 @@ class _Extractor:
                 def_effects=def_effects,
                 decorated_by=tuple(decorated_by),
                 decorator_args=tuple(decorator_args),
+                decorators_hash=_hash(*(ast.dump(d) for d in node.decorator_list)) if decorated_by else "",
                 kept=kept,
                 def_raises=bool(node.decorator_list) or not all(map(self.cannot_raise, evaluated)),
                 inert_call=not node.decorator_list and not in_class and self.computes_only(node.body),
