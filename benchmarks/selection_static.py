@@ -5,9 +5,10 @@ against its parent and ``TestIndex.select`` with the parent's index, exactly wha
 running any test. Prints one line per commit (``sha selected/total [fallback rule]``) and a summary: the
 median selected, the commits that select no test, the whole-suite fallbacks. Cheap (seconds of CPU per
 commit), so it shows what a change to the analysis does to selection before a replay times it.
-It runs no test, so code ``exec``/``eval`` ran "may run any code" unless ``--observed FILE`` gives what a
-server observed (``<data>/cache/observed/<digest>.json``); every test then counts as observed in every
-tree, which a server grants only to tests it saw run there — an upper bound of what observation gives::
+It runs no test, and every test counts as observed in every tree, which a server grants only to tests it saw run
+there: a site no record names ran nothing (a function's ``exec``/``eval``, a process, an unpickling), while code
+``exec``/``eval`` ran in a module or class body "may run any code" — unless ``--observed FILE`` gives what a server
+observed (``<data>/cache/observed/<digest>.json``) — an upper bound of what observation gives::
 
     python benchmarks/selection_static.py ../shared/data/repos/cachetools.bundle --commits 40
     python benchmarks/selection_static.py ../shared/data/repos/toolz.bundle --pytest-args "--doctest-modules"

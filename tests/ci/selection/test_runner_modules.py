@@ -175,3 +175,61 @@ def test_a_runner_module_of_star_imports_alone_selects_their_tests() -> None:
         "tests/__main__.py::TestListed::test_parse",
         "tests/__main__.py::TestPublic::test_parse",
     }
+
+
+DISPATCH = dedent("""
+    def call(handler, name, value):
+        return getattr(handler, name)(value)
+""")
+
+DISPATCHING = dedent("""
+    import unittest
+
+    from app.dispatch import call
+
+
+    class Handler:
+        def double(self, value):
+            return 2 * value
+
+
+    class TestDispatch(unittest.TestCase):
+        def test_double(self):
+            self.assertEqual(call(Handler(), "double", 2), 4)
+""")
+
+OTHER = dedent("""
+    import unittest
+
+
+    class TestOther(unittest.TestCase):
+        def helper(self):
+            return 1
+
+        def test_other(self):
+            self.assertEqual(self.helper(), 1)
+""")
+
+
+@pytest.mark.parametrize("imports_other", [False, True])
+def test_a_test_of_a_runner_module_reads_names_where_its_own_module_does(imports_other: bool) -> None:
+    # getattr(handler, name) may read any attribute of anything its module's imports hold: not the other test
+    # modules the runner imports (pytest imports them all either way), unless its own module imports them
+    dispatching = DISPATCHING + ("\nfrom tests.test_other import TestOther\n" if imports_other else "")
+    files = {
+        "pyproject.toml": CONFIG,
+        "app/__init__.py": "",
+        "app/dispatch.py": DISPATCH,
+        "tests/__init__.py": "",
+        "tests/test_dispatch.py": dispatching,
+        "tests/test_other.py": OTHER,
+        "tests/__main__.py": "from .test_dispatch import TestDispatch\nfrom .test_other import TestOther\n",
+    }
+    index = TestIndex.build({p: t.encode() for p, t in files.items()})
+    change = ChangedEntity("tests/test_other.py", "tests.test_other.TestOther.helper", "modified", ("body",))
+    selection = index.select([change])
+    assert not selection.run_all, selection.reason
+    expected = {"tests/__main__.py::TestOther::test_other"}
+    if imports_other:
+        expected.add("tests/__main__.py::TestDispatch::test_double")
+    assert set(selection.tests) == expected

@@ -69,11 +69,16 @@ def generated_tests(
             continue
         # The tests may be made in another module its import runs (a runner module star-importing them: lark's
         # tests/__main__.py, ``from .test_parser import *``): that module's classes and functions too.
-        roots = [
-            *nodes.get(path, ()),
-            *(n for file, bits in written.items() if file != path and imported & bits for n in nodes.get(file, ())),
-        ]
-        files_bits |= graph.context_files(path, roots)
+        elsewhere = [file for file, bits in written.items() if file != path and imported & bits]
+        roots = [*nodes.get(path, ()), *(n for file in elsewhere for n in nodes.get(file, ()))]
+        if elsewhere and not imported & written.get(path, 0):
+            # made only in the modules it imports: their import closure, not every module the runner imports
+            # (as for a test defined elsewhere, :func:`runner_files`)
+            own = graph.module_node(path)
+            files_bits = graph.context_files(path, [*(n for n in shared if n != own), *roots])
+            files_bits |= 1 << graph.file_index[path]
+        else:
+            files_bits |= graph.context_files(path, roots)
         nodeid = f"{path}::{GENERATED}"
         out[nodeid] = graph.reach({nodeid: roots}, shared, files_bits)[nodeid]
     return out

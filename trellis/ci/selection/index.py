@@ -50,7 +50,7 @@ from .generated_tests import GENERATED, generated_tests
 from .interpreter_branches import MODULE, patched
 from .load_tests import find_load_tests
 from .observed import SiteCode
-from .pytest_collect import collect, shared_roots
+from .pytest_collect import TestItem, collect, runner_files, shared_roots
 from .pytest_config import (
     PytestConfig,
     doctest_globs,
@@ -331,7 +331,15 @@ class TestIndex:
                 writers[path] = written
             shared = shared_roots(graph, path)
             files_bits = graph.context_files(path, [*shared, *(r for item in items for r in item.roots)])
-            reach.update(fixtures.reach(items, shared, files_bits))
+            # A test defined in another module (a runner module gathering tests: lark's tests/__main__.py) reads
+            # names from unknown objects in that module's import closure, as it would were that module collected
+            # itself (pytest imports every test module either way), not in every module the runner imports.
+            groups: dict[str, list[TestItem]] = {}
+            for item in items:
+                groups.setdefault(graph.node_path[item.function], []).append(item)
+            for home, group in groups.items():
+                bits = files_bits if home == path else runner_files(graph, path, shared, group)
+                reach.update(fixtures.reach(group, shared, bits))
         # Test modules whose import may make tests under computed names: one more id each, ``path::*``, every
         # item pytest collects from the file (:mod:`.generated_tests`).
         reach.update(generated_tests(graph, files, collected))

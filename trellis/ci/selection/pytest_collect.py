@@ -12,12 +12,12 @@ xunit functions and ``pytest_*`` hooks.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .ref_graph import ENTITY, Graph
 
-__all__ = ["TestItem", "collect", "conftests", "shared_roots", "unittest_roots"]
+__all__ = ["TestItem", "collect", "conftests", "runner_files", "shared_roots", "unittest_roots"]
 
 _XUNIT_MODULE = frozenset(
     {
@@ -91,6 +91,15 @@ def collect(graph: Graph) -> dict[str, list[TestItem]]:
                     _collect_entity(graph, path, name, value, items)
         out[path] = sorted(items.values(), key=lambda item: item.nodeid)
     return out
+
+
+def runner_files(graph: Graph, path: str, shared: Sequence[int], items: Iterable[TestItem]) -> int:
+    """The files tests collected from ``path`` but defined in another module may read names from unknown objects
+    in: the import closure of their roots and of the file's shared roots but its own module code (a runner module
+    importing every test module), and the file itself."""
+    own = graph.module_node(path)
+    roots = [*(n for n in shared if n != own), *(r for item in items for r in item.roots)]
+    return graph.context_files(path, roots) | 1 << graph.file_index[path]
 
 
 def _star_names(graph: Graph, path: str, seen: frozenset[str]) -> set[str]:
