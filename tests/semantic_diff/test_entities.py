@@ -60,6 +60,17 @@ def test_module_names(path: str, module: str) -> None:
     assert module_name(path) == module
 
 
+def test_a_paths_module_and_language_are_worked_out_once() -> None:
+    """The index asks them for every file of every commit (a diff asks ``spec_for`` six times a file)."""
+    from trellis.semantic_diff.languages.registry import spec_for
+
+    path = "pkg/sub/remembered_once.py"
+    assert module_name(path) == "pkg.sub.remembered_once" and spec_for(path) is not None
+    hits = module_name.cache_info().hits, spec_for.cache_info().hits  # type: ignore[attr-defined]
+    assert module_name(path) == "pkg.sub.remembered_once" and spec_for(path) is not None
+    assert (module_name.cache_info().hits, spec_for.cache_info().hits) == (hits[0] + 1, hits[1] + 1)  # type: ignore[attr-defined]
+
+
 def test_python_entities() -> None:
     src = '''"""Module doc."""
 import os

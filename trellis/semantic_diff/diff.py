@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections import Counter
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ RENAME_SIMILARITY = 0.5  # git's default for detecting a file rename
 MAX_RENAME_CANDIDATES = 400  # old-only x new-only file pairs compared by content
 
 
+@functools.lru_cache(maxsize=2048)  # (asked twice a file per diff: by the index for every commit)
 def module_name(path: str) -> str:
     """``app/models.py`` -> ``app.models``; ``app/__init__.py`` -> ``app``."""
     spec = spec_for(path)

@@ -8,6 +8,7 @@ makes its files fall back to a line-level summary (``grammar_unavailable``).
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import threading
 
@@ -39,6 +40,7 @@ def language_for(path: str) -> str | None:
     return spec.name if spec is not None else None
 
 
+@functools.lru_cache(maxsize=2048)  # (asked six times a file per diff; the languages are fixed)
 def spec_for(path: str) -> LanguageSpec | None:
     ext = posixpath.splitext(path)[1].lower()
     return _BY_EXTENSION.get(ext)
