@@ -76,6 +76,12 @@ _READERS = frozenset(
 )
 # Of those, the ones returning (a part of) their argument at this place: ``getattr(f, "x")``, ``cast(T, f)``.
 _PASSES = {"getattr": 0, "typing.cast": 1, "inspect.unwrap": 0, "functools.update_wrapper": 0}
+# Attributes of a function that are data: what they hold calls nothing of it (``SEEN.add(f.__code__)``).
+_DATA_ATTRS = frozenset({"__name__", "__qualname__", "__doc__", "__module__", "__code__", "__annotations__"})
+# Calls that store the function they are given (the second argument on) on their first argument: ``wrapper``
+# holds ``wrapped`` as its ``__wrapped__`` from then on; ``functools.wraps(f)`` returns such a call's partial.
+_WRAPPERS = frozenset({"functools.update_wrapper"})
+_WRAPS = "functools.wraps"
 # Calls that hand out the local namespace (and so every local value).
 _NAMESPACE = frozenset({"locals", "vars", "dir"})
 
@@ -267,11 +273,15 @@ class _Flow:
     def nested(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         """A function defined by the body: what its ``def`` runs is the body's; its own body runs later, when
         whoever holds it calls it. Closing over a kept value, it is kept (it holds the value)."""
-        decorated = [self.expr(d) for d in stmt.decorator_list]
+        wraps = [
+            isinstance(d, ast.Call) and self.names(d.func) == _WRAPS and any([self.expr(a) for a in d.args])
+            for d in stmt.decorator_list
+        ]  # @functools.wraps(f): the nested function holds f as its __wrapped__
+        decorated = [self.expr(d) and not w for d, w in zip(stmt.decorator_list, wraps, strict=True)]
         defaults = [self.expr(d) for d in (*stmt.args.defaults, *(d for d in stmt.args.kw_defaults if d is not None))]
         if any(decorated):
             raise _Fail  # a decorator made of a kept value (@f): it is called with the nested function
-        carrier = any(defaults) or self.mentions(stmt)
+        carrier = any(defaults) or any(wraps) or self.mentions(stmt)
         if carrier:
             for dec in stmt.decorator_list:
                 if not inert_decorator(self.names(dec.func if isinstance(dec, ast.Call) else dec)):
@@ -285,7 +295,8 @@ class _Flow:
         if isinstance(node, ast.Constant):
             return False
         if isinstance(node, ast.Attribute):
-            return self.expr(node.value)
+            held = self.expr(node.value)
+            return held and node.attr not in _DATA_ATTRS
         if isinstance(node, ast.Subscript):
             self.expr(node.slice)
             return self.expr(node.value)
@@ -313,12 +324,37 @@ class _Flow:
             raise _Fail
         return False
 
+    def wrapper(self, target: ast.expr | None) -> bool:
+        """A kept value stored on ``target`` (``update_wrapper(target, f)``, ``functools.wraps(f)(target)``): a
+        name of the body's holds it from then on; a value made there (a lambda, a call's result) is the call's
+        result; anything else (an attribute of another object, a global) keeps it beyond the call."""
+        if target is None:
+            raise _Fail
+        if isinstance(target, ast.Name):
+            if target.id in self.declared:
+                raise _Fail
+            self.bind(target, True)
+        elif not isinstance(target, (ast.Lambda, ast.Call)):
+            raise _Fail
+        else:
+            self.expr(target)
+        return True
+
     def call(self, node: ast.Call) -> bool:
+        func = node.func
+        if isinstance(func, ast.Call) and self.names(func.func) == _WRAPS and not func.keywords:
+            # functools.wraps(f)(wrapper): update_wrapper(wrapper, f)
+            if any([self.expr(a) for a in func.args]):
+                return self.wrapper(node.args[0] if len(node.args) == 1 and not node.keywords else None)
+            return any([self.expr(a) for a in node.args])
         if self.expr(node.func):
             raise _Fail  # calls the value, or something read from it
         name = self.names(node.func)
         given = [self.expr(a) for a in node.args]
         keywords = [self.expr(k.value) for k in node.keywords]
+        if name in _WRAPPERS and any(given[1:]) or name == _WRAPS and any(given):
+            # stored on the wrapper (functools.wraps(f) alone: a decorator holding f, which stores it)
+            return self.wrapper(node.args[0]) if name in _WRAPPERS else True
         if name in _NAMESPACE and self.tainted:
             raise _Fail
         if not any(given) and not any(keywords):

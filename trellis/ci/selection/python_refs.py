@@ -249,7 +249,9 @@ class Chain:
     qualname), ``import`` (a name bound by an import inside a function:
     ``spec``), ``self`` / ``super`` (attributes of an instance of the class
     ``root``; ``instance``: the root is the instance of an ordinary method,
-    not the class a classmethod or ``__new__`` gets).
+    not the class a classmethod or ``__new__`` gets). ``store``: the root's
+    one attribute is only stored into or deleted (``memoize.skip = Skip``),
+    which runs nothing of a function the root is.
     """
 
     kind: str
@@ -257,6 +259,7 @@ class Chain:
     attrs: tuple[str, ...] = ()
     spec: ImportRef | None = None
     instance: bool = False
+    store: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1490,13 +1493,19 @@ class _Extractor:
         parametrized = self.parametrized(node)
         self.frames.append(frame)
         frame.held = self.held_pickles(node, parametrized)
-        kept = function_kept(
-            node,
-            qualname,
-            in_class and "staticmethod" not in decorators,
-            self.callee_chains,
-            self.call_name,
-            stub=any(d in _OVERLOADS for d in decorators),
+        # What calling it does with its arguments, when its name binds the function itself: a decorator not known
+        # to be inert binds the name to whatever the decorator returned (a decorated decorator is that value).
+        kept = (
+            None
+            if escapes and not any(d in _OVERLOADS for d in decorators)
+            else function_kept(
+                node,
+                qualname,
+                in_class and "staticmethod" not in decorators,
+                self.callee_chains,
+                self.call_name,
+                stub=any(d in _OVERLOADS for d in decorators),
+            )
         )
         frame.specs = self.found_specs(node.body, _all_args(args))
         frame.modules, frame.own_modules = self.module_variables(node.body, _all_args(args))
@@ -1951,6 +1960,13 @@ class _Extractor:
                     self.unknown_attrs(leftover, named=id(node) in self.named_reads)
                     if not isinstance(base, ast.Name):
                         stack.append(base)
+                    continue
+                if isinstance(base, ast.Name) and len(chain) == 1 and not isinstance(node.ctx, ast.Load):
+                    # f.attr = v: the function f is (or whatever else the name is) gets an attribute
+                    named = id(node) in self.named_reads
+                    found = self.name_chains(base.id, chain, named=named, record=False, unknown=True)
+                    self.acc.chains.extend(dataclasses.replace(c, store=True) for c in found)
+                    self.referenced(node)
                     continue
                 if isinstance(base, ast.Name):
                     self.name_chains(base.id, chain, named=id(node) in self.named_reads)

@@ -1111,6 +1111,17 @@ class Graph:
             found.add(value)
         return found or None
 
+    def _only_functions(self, path: str, chain: Chain) -> bool:
+        """Is a reference of ``path`` bound to functions of the tree and nothing else?"""
+        final: set[_Target] = set()
+        self.resolve(path, chain, final)
+        functions = self._functions(final)
+        return (
+            functions is not None
+            and all(self.node_scope[f].kind == "function" for f in functions)
+            and self._outside_alternatives(path, chain) == frozenset()
+        )
+
     def _outside_alternatives(self, path: str, chain: Chain, depth: int = 0) -> frozenset[str] | None:
         """The dotted names outside the tree a callee of ``path`` may also be bound to, beside definitions and
         modules of the tree (``try: from lib import deco`` / ``except ImportError: def deco(f)``): None when it may
@@ -1127,9 +1138,17 @@ class Graph:
         facts = self.facts.get(path)
         if facts is None or facts.star_imports or chain.root in facts.values:
             return None
+        name = chain.root
+        if any(name in t.names and t.key != f"def:{name}" and not t.sources for t in facts.toplevel):
+            return None  # a statement binds the defined name to something else (``if lib.flag: deco = lib.deco``)
         found: set[str] = set()
         for ref in facts.bindings.get(chain.root, ()):
             names = self._import_alternatives(path, ref, (), depth)
+            if names is None:
+                return None
+            found |= names
+        for parts in facts.aliases.get(chain.root, ()):  # deco = lib.register (under a condition, say)
+            names = self._outside_alternatives(path, Chain("global", parts[0], tuple(parts[1:])), depth + 1)
             if names is None:
                 return None
             found |= names
@@ -1624,6 +1643,8 @@ class Graph:
         edges: set[int] = set()
         names: set[str] = set(refs.attrs)
         for chain in refs.chains:
+            if chain.store and self._only_functions(path, replace(chain, attrs=(), store=False)):
+                continue  # an attribute stored on a function object: nothing of it runs
             found, unknown = self.resolve(path, chain)
             edges |= found
             names |= unknown
