@@ -233,3 +233,23 @@ def test_a_test_of_a_runner_module_reads_names_where_its_own_module_does(imports
     if imports_other:
         expected.add("tests/__main__.py::TestDispatch::test_double")
     assert set(selection.tests) == expected
+
+
+def test_what_a_runner_module_imports_besides_test_modules_stays_in_its_tests_closure() -> None:
+    # The runner's own imports of other code (a plugin registry its module code loads) are in every test's
+    # process as they were: a name read from an unknown object may still be theirs.
+    plugins = "class Plugin:\n    def double(self, value):\n        return 3 * value\n\n\nPLUGINS = [Plugin()]\n"
+    files = {
+        "pyproject.toml": CONFIG,
+        "app/__init__.py": "",
+        "app/dispatch.py": DISPATCH,
+        "app/plugins.py": plugins,
+        "tests/__init__.py": "",
+        "tests/test_dispatch.py": DISPATCHING,
+        "tests/test_other.py": OTHER,
+        "tests/__main__.py": "import app.plugins\nfrom .test_dispatch import TestDispatch\nfrom .test_other import TestOther\n",
+    }
+    index = TestIndex.build({p: t.encode() for p, t in files.items()})
+    selection = index.select([ChangedEntity("app/plugins.py", "app.plugins.Plugin.double", "modified", ("body",))])
+    assert not selection.run_all, selection.reason
+    assert set(selection.tests) == {"tests/__main__.py::TestDispatch::test_double"}

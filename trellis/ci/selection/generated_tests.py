@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping, Sequence
 
-from .pytest_collect import TestItem, shared_roots
+from .pytest_collect import TestItem, runner_files, shared_roots
 from .python_refs import MAIN
 from .ref_graph import Graph
 
@@ -74,9 +74,8 @@ def generated_tests(
         if elsewhere and not imported & written.get(path, 0):
             # made only in the modules it imports: their import closure, not every module the runner imports
             # (as for a test defined elsewhere, :func:`runner_files`)
-            own = graph.module_node(path)
-            files_bits = graph.context_files(path, [*(n for n in shared if n != own), *roots])
-            files_bits |= 1 << graph.file_index[path]
+            homes = {graph.node_path[item.function] for item in collected.get(path, ())} - set(elsewhere)
+            files_bits = runner_files(graph, path, shared, roots, homes)
         else:
             files_bits |= graph.context_files(path, roots)
         nodeid = f"{path}::{GENERATED}"

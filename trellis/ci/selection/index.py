@@ -338,7 +338,11 @@ class TestIndex:
             for item in items:
                 groups.setdefault(graph.node_path[item.function], []).append(item)
             for home, group in groups.items():
-                bits = files_bits if home == path else runner_files(graph, path, shared, group)
+                if home == path:
+                    bits = files_bits
+                else:
+                    own = [r for item in group for r in item.roots]
+                    bits = runner_files(graph, path, shared, own, groups.keys() - {home})
                 reach.update(fixtures.reach(group, shared, bits))
         # Test modules whose import may make tests under computed names: one more id each, ``path::*``, every
         # item pytest collects from the file (:mod:`.generated_tests`).

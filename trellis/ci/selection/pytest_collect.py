@@ -93,13 +93,19 @@ def collect(graph: Graph) -> dict[str, list[TestItem]]:
     return out
 
 
-def runner_files(graph: Graph, path: str, shared: Sequence[int], items: Iterable[TestItem]) -> int:
-    """The files tests collected from ``path`` but defined in another module may read names from unknown objects
-    in: the import closure of their roots and of the file's shared roots but its own module code (a runner module
+def runner_files(graph: Graph, path: str, shared: Sequence[int], roots: Iterable[int], others: Iterable[str]) -> int:
+    """The files tests collected from ``path`` but defined in another module (``roots``: theirs) may read names
+    from unknown objects in: the import closure of their roots, of the file's shared roots but its own module code,
+    and of what that module code imports but the other test modules it gathers (``others``: a runner module
     importing every test module), and the file itself."""
     own = graph.module_node(path)
-    roots = [*(n for n in shared if n != own), *(r for item in items for r in item.roots)]
-    return graph.context_files(path, roots) | 1 << graph.file_index[path]
+    bits = graph.context_files(path, [*(n for n in shared if n != own), *roots]) | 1 << graph.file_index[path]
+    skipped = set(others)
+    for ref in graph.facts[path].file_imports:
+        for file in graph.import_files(path, ref):
+            if file not in skipped:
+                bits |= graph.file_closure(file)
+    return bits
 
 
 def _star_names(graph: Graph, path: str, seen: frozenset[str]) -> set[str]:

@@ -1817,6 +1817,10 @@ class Graph:
                 bits |= self._file_closure[self.file_index[file]]
         return bits
 
+    def file_closure(self, path: str) -> int:
+        """The files importing ``path`` may run, itself included."""
+        return self._file_closure[self.file_index[path]]
+
     def context_files(self, path: str, roots: Iterable[int]) -> int:
         """The files a test file's items may have imported: the closure of the files of its roots."""
         bits = 0
