@@ -375,37 +375,7 @@ class RepositoryReader(TreeReader):
             contents.append((old_data, new_data))
         self._diffed.clear()
         self._diffed_bytes = 0
-        deltas: list[FileDelta] = []
-        for file, (old_data, new_data) in zip(files, contents):
-            for side, data in ((file.old, old_data), (file.new, new_data)):
-                if side is not None and data is not None and len(data) <= _KEEP_BLOB_BYTES - self._diffed_bytes:
-                    self._diffed[side[1]] = data
-                    self._diffed_bytes += len(data)
-            patch = pygit2.Patch.create_from(
-                old_data, new_data, file.path, file.path, context_lines=0, interhunk_lines=0
-            )
-            delta = patch.delta
-            binary = bool(delta.is_binary)
-            _, additions, deletions = patch.line_stats if not binary else (0, 0, 0)
-            status = "modified" if file.old is not None and file.new is not None else "added" if file.new else "deleted"
-            deltas.append(
-                FileDelta(
-                    status,
-                    file.path,
-                    file.path,
-                    file.old[1] if file.old is not None else _ZERO_ID,
-                    file.new[1] if file.new is not None else _ZERO_ID,
-                    file.old[0] if file.old is not None else 0,
-                    file.new[0] if file.new is not None else 0,
-                    delta.old_file.size,
-                    delta.new_file.size,
-                    0,
-                    binary,
-                    additions,
-                    deletions,
-                )
-            )
-        return deltas
+        return [self._patched(file.path, file.old, file.new, old, new) for file, (old, new) in zip(files, contents)]
 
     def _written_blob(self, blob_id: str, content: bytes | None, kept: BlobBytes | None) -> bytes | None:
         """A blob's bytes: ``content`` if given, else from ``kept``, else from git (None: no such blob)."""
@@ -435,28 +405,40 @@ class RepositoryReader(TreeReader):
         return blob
 
     def _file_delta(self, file: ChangedFile) -> FileDelta:
-        """A regular file changed, added or deleted, as the tree diff gives it (libgit2's patch of the two
-        blobs: the same binary check and line counts, the path given for its attributes). The blobs' contents
-        are kept for :meth:`read_blobs` until the next diff."""
+        """A regular file changed, added or deleted, as the tree diff gives it."""
         old_blob = self._blob(file.old[1]) if file.old is not None else None
         new_blob = self._blob(file.new[1]) if file.new is not None else None
-        for blob in (old_blob, new_blob):
-            if blob is not None and blob.size <= _KEEP_BLOB_BYTES - self._diffed_bytes:
-                self._diffed[str(blob.id)] = blob.data
-                self._diffed_bytes += blob.size
-        patch = pygit2.Patch.create_from(old_blob, new_blob, file.path, file.path, context_lines=0, interhunk_lines=0)
+        return self._patched(file.path, file.old, file.new, old_blob, new_blob)
+
+    def _patched(
+        self,
+        path: str,
+        old: tuple[int, str | pygit2.Oid] | None,
+        new: tuple[int, str | pygit2.Oid] | None,
+        old_data: bytes | pygit2.Blob | None,
+        new_data: bytes | pygit2.Blob | None,
+    ) -> FileDelta:
+        """A regular file's delta from its sides ((mode, id) or None) and their contents: libgit2's patch of the two
+        (the same binary check and line counts as its tree diff, the path given for its attributes). The contents
+        are kept for :meth:`read_blobs` until the next diff."""
+        for side, data in ((old, old_data), (new, new_data)):
+            size = len(data) if isinstance(data, bytes) else data.size if data is not None else 0
+            if side is not None and data is not None and size <= _KEEP_BLOB_BYTES - self._diffed_bytes:
+                self._diffed[str(side[1])] = data if isinstance(data, bytes) else data.data
+                self._diffed_bytes += size
+        patch = pygit2.Patch.create_from(old_data, new_data, path, path, context_lines=0, interhunk_lines=0)
         delta = patch.delta
         binary = bool(delta.is_binary)
         _, additions, deletions = patch.line_stats if not binary else (0, 0, 0)
-        status = "modified" if file.old is not None and file.new is not None else "added" if file.new else "deleted"
+        status = "modified" if old is not None and new is not None else "added" if new else "deleted"
         return FileDelta(
             status,
-            file.path,
-            file.path,
-            str(file.old[1]) if file.old is not None else _ZERO_ID,
-            str(file.new[1]) if file.new is not None else _ZERO_ID,
-            file.old[0] if file.old is not None else 0,
-            file.new[0] if file.new is not None else 0,
+            path,
+            path,
+            str(old[1]) if old is not None else _ZERO_ID,
+            str(new[1]) if new is not None else _ZERO_ID,
+            old[0] if old is not None else 0,
+            new[0] if new is not None else 0,
             delta.old_file.size,
             delta.new_file.size,
             0,
