@@ -69,7 +69,6 @@ _READERS = frozenset(
         "functools.wraps",
         "functools.update_wrapper",
         "typing.cast",
-        "warnings.warn",
         # Test dependencies' own predicates over callables (attribute reads): tornado's coroutine check.
         "tornado.gen.is_coroutine_function",
     }
