@@ -34,7 +34,7 @@ from trellis.ci.selection.python_calls import inert_decorator
 if TYPE_CHECKING:
     from trellis.ci.selection.python_refs import Chain
 
-__all__ = ["Handoff", "Kept", "function_kept", "merge_kept"]
+__all__ = ["RETURNS_ARGUMENT", "Handoff", "Kept", "function_kept", "merge_kept"]
 
 # Calls that read what they are given and neither call it nor keep it past the call (by the dotted name the file's
 # imports give them). ``functools.wraps(f)`` keeps ``f`` in the decorator it returns, which stores it as the
@@ -85,6 +85,9 @@ _WRAPS = "functools.wraps"
 _NAMESPACE = frozenset({"locals", "vars", "dir"})
 
 
+RETURNS_ARGUMENT = "<argument>"  # in ``Kept.returned``: the ``return`` gives back the first positional argument
+
+
 @dataclass(frozen=True, slots=True)
 class Handoff:
     """A call of the tree a kept value is given to: ``callee`` (its readings, resolved by the graph), the value's
@@ -101,7 +104,8 @@ class Kept:
     """For one function: for each positional parameter (a method's first included), None when the value it is
     given may be called or kept, else the calls of the tree it is handed to (each must keep it too); ``star``:
     the same for the values ``*args`` collects. ``returned``: for each ``return`` of the body, the local
-    qualname of the nested function it returns by name ("" for any other value) and whether it is guarded by
+    qualname of the nested function it returns by name (:data:`RETURNS_ARGUMENT` for its first positional
+    parameter itself, "" for any other value) and whether it is guarded by
     a test that needs positional arguments (``if len(args) == 1 and callable(args[0]): return ...``: a call with
     keyword arguments alone never takes it). ``method``: the first parameter is the instance or the class.
     ``stub``: an ``@overload`` stub, which the definition after it replaces (merged away, see :func:`merge_kept`)."""
@@ -424,10 +428,15 @@ def _returned(node: _FunctionNode, qualname: str) -> tuple[tuple[str, bool], ...
                     walk([s for s in inner if isinstance(s, ast.stmt)], guarded)
 
     walk(node.body, False)
-    return tuple(
-        (f"{qualname}.{name}" if name and nested.get(name) == 1 and name not in rebound else "", guarded)
-        for name, guarded in out
-    )
+    positional = [*node.args.posonlyargs, *node.args.args]
+    first = positional[0].arg if positional else ""
+
+    def what(name: str) -> str:
+        if name and nested.get(name) == 1 and name not in rebound:
+            return f"{qualname}.{name}"
+        return RETURNS_ARGUMENT if name and name == first and name not in rebound else ""
+
+    return tuple((what(name), guarded) for name, guarded in out)
 
 
 def _needs_positional(test: ast.expr, star: str) -> bool:

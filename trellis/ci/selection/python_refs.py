@@ -77,7 +77,7 @@ import posixpath
 import re
 import shlex
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -359,7 +359,8 @@ class Scope:
     ``__getattr__``-like hook; a module's ``__getattr__``). ``hands_out`` (classes): creating the class hands
     the new class object to other code, which may keep it and make instances later — a decorator not known
     to be inert, a keyword (a metaclass, ``__init_subclass__`` arguments), or an attribute whose value may have
-    a ``__set_name__`` (:meth:`_Extractor.may_set_name`); what the bases do is
+    a ``__set_name__`` (:meth:`_Extractor.may_set_name`) — but for its methods under bare decorators not known to
+    be inert (``set_name_members``: the graph reads what those decorators return); what the bases do is
     :mod:`trellis.ci.selection.ref_graph`'s. ``customised`` (classes): a decorator not known to be inert (it may
     replace the class) or a keyword (a metaclass, whose attributes the class's are too). ``bound_values`` (classes): the readings of each value a statement
     of the body binds by name alone or in a display (``cls = mod.Thing``, ``kinds = (mod.A, mod.B)``,
@@ -405,6 +406,7 @@ class Scope:
     is_async: bool = False
     getter: bool = False
     hands_out: bool = False
+    set_name_members: tuple[str, ...] = ()
     customised: bool = False
     bound_values: tuple[tuple[Chain, ...], ...] = ()
     fixture: str = ""
@@ -1768,7 +1770,19 @@ class _Extractor:
                 if isinstance(n, ast.stmt)
             )
         )
-        hands_out = any(not inert_decorator(d) for d in decorators) or bool(node.keywords) or self.may_set_name(node)
+        # Methods under bare decorators of the tree: what the decorator returns is the graph's to judge.
+        judged = [
+            s
+            for s in node.body
+            if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and s.decorator_list
+            and all(_dotted(d) is not None for d in s.decorator_list)
+        ]
+        hands_out = (
+            any(not inert_decorator(d) for d in decorators)
+            or bool(node.keywords)
+            or self.may_set_name(node, {id(s) for s in judged})
+        )
         self.scopes.insert(
             index,
             Scope(
@@ -1791,13 +1805,21 @@ class _Extractor:
                 class_attrs=frozenset(frame.bound - set(frame.defs)),
                 not_a_test=any(_assigns_false(s, "__test__") for s in node.body),
                 hands_out=hands_out,
+                set_name_members=tuple(
+                    f"{qualname}.{s.name}"
+                    for s in judged
+                    if any(
+                        not inert_decorator(self.call_name(d)) and self.call_name(d) not in _PLAIN_DECORATORS
+                        for d in s.decorator_list
+                    )
+                ),
                 customised=any(not inert_decorator(d) for d in decorators) or bool(node.keywords),
                 bound_values=tuple(bound_values),
                 marks=_fixture_words([*node.decorator_list, *(s for s in node.body if _assigns_name(s, "pytestmark"))]),
             ),
         )
 
-    def may_set_name(self, node: ast.ClassDef) -> bool:
+    def may_set_name(self, node: ast.ClassDef, judged: Collection[int] = ()) -> bool:
         """Might creating the class hand it to a ``__set_name__``? ``type.__new__`` calls ``value.__set_name__(cls,
         name)`` for each attribute value whose type has one, which may keep the class. A literal, a value made by a
         call of :data:`_PLAIN_VALUE_CALLS` (``hash(...)``, ``classmethod(...)``), an import, a method with inert
@@ -1811,6 +1833,8 @@ class _Extractor:
         ]
         while stack:
             stmt = stack.pop()
+            if id(stmt) in judged:  # Scope.set_name_members: the graph's
+                continue
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names = [self.call_name(d.func if isinstance(d, ast.Call) else d) for d in stmt.decorator_list]
                 if any(not inert_decorator(d) and d not in _PLAIN_DECORATORS for d in names):
@@ -3039,6 +3063,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             is_async=seen.is_async or scope.is_async,
             getter=seen.getter or scope.getter,
             hands_out=seen.hands_out or scope.hands_out,
+            set_name_members=seen.set_name_members + scope.set_name_members,
             bound_values=seen.bound_values + scope.bound_values,
             kept=(
                 merge_kept(seen.kept, scope.kept)

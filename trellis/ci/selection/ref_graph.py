@@ -64,6 +64,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from .observed import SiteCode
+from .param_flow import RETURNS_ARGUMENT
 from .pytest_config import PytestConfig
 from .python_calls import (
     NAMESPACE_ATTRS,
@@ -908,6 +909,7 @@ class Graph:
         scope = self.node_scope[cls]
         path = self.node_path[cls]
         out = scope.hands_out or not self.plain_bindings(cls)
+        out = out or any(not self._returns_functions(path, q) for q in scope.set_name_members)
         for chains, name in zip(scope.bases, scope.base_names, strict=False):
             if out:
                 break
@@ -922,6 +924,44 @@ class Graph:
             out = out or (outside and name not in _QUIET_BASES)
         self._hands_out[cls] = out
         return out
+
+    def _returns_functions(self, path: str, method: str) -> bool:
+        """Is what a method's bare decorators make of it a function (no ``__set_name__`` to hand the class to)?
+        Each decorator is inert, or a function of the tree (and nothing else) whose every ``return`` gives back its
+        argument or a function it defines under inert decorators (tenacity's ``override`` backport:
+        ``method.__override__ = True; return method``)."""
+        node = self.node_of.get((path, method))
+        scope = self.node_scope[node] if node is not None else None
+        if scope is None or not scope.decorated_by or len(scope.decorator_args) != len(scope.decorated_by):
+            return False
+        for chains, given in zip(scope.decorated_by, scope.decorator_args, strict=True):
+            names = [self.outside_names(path, chain) for chain in chains]
+            if chains and all(n is not None and all(map(inert_decorator, n)) for n in names):
+                continue
+            if given >= 0 or not chains:
+                return False
+            for chain in chains:
+                final: set[_Target] = set()
+                self.resolve(path, chain, final)
+                functions = self._functions(final)
+                if functions is None or self._outside_alternatives(path, chain) != frozenset():
+                    return False
+                for function in functions:
+                    if not self._gives_functions(function):
+                        return False
+        return True
+
+    def _gives_functions(self, function: int) -> bool:
+        kept = self.node_scope[function].kept
+        if self.node_scope[function].kind != "function" or kept is None or not kept.returned:
+            return False
+        for qualname, _ in kept.returned:
+            if qualname == RETURNS_ARGUMENT:
+                continue
+            made = self.node_of.get((self.node_path[function], qualname)) if qualname else None
+            if made is None or self.node_scope[made].kind != "function" or self.node_scope[made].def_effects:
+                return False
+        return True
 
     def _subscribed(self, cls: int) -> set[int]:
         """What subscribing ``cls``'s generic bases runs where ``cls`` is defined (``class M(Serializer[str])``):
