@@ -88,6 +88,18 @@ KEEPING = {
         def logged(f):
             return _wrap("x", f)
         """,
+    "a helper under a decorator giving it back": """
+        def override(method):
+            method.__override__ = True
+            return method
+
+        @override
+        def _wrap(g):
+            return lambda *a: g(*a)
+
+        def logged(f):
+            return _wrap(f)
+        """,
     "helpers calling each other": """
         def _a(g, n):
             return _b(g, n - 1) if n else (lambda: g())
@@ -259,6 +271,16 @@ HANDING_OUT = {
             return f
 
         if lib.flag:
+            logged = lib.register
+        """,
+    "a name a function rebinds through global": """
+        import lib
+
+        def logged(f):
+            return f
+
+        def install():
+            global logged
             logged = lib.register
         """,
     "a class made with it": """

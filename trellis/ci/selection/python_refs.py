@@ -478,6 +478,8 @@ class FileFacts:
     ``aliases``: the names among ``values`` that every binding binds to a dotted reference (``h = helpers``,
     ``ppt = pp.pyparsing_test``), name -> each binding's dotted parts, when nothing else may rebind them
     (:func:`_module_aliases`): such a name is what one of those references is, not a value of unknown type.
+    ``rebound``: the names a module-level statement binds otherwise than by ``def``, ``class`` or an import
+    (:func:`_assigned_at_module`): a defined name among them may be another value too.
     """
 
     path: str
@@ -502,6 +504,7 @@ class FileFacts:
     state_writers: tuple[str, ...] = ()
     aliases: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     names_doc: bool = False
+    rebound: frozenset[str] = frozenset()
 
     def scope(self, qualname: str) -> Scope | None:
         for scope in self.scopes:
@@ -1124,6 +1127,7 @@ class _Extractor:
             state_writers=_state_writers(self.tree),
             aliases=_module_aliases(self.path, self.tree, self.nodes),
             names_doc=names_doc(self.text, self.tree),
+            rebound=_assigned_at_module(self.tree),
         )
 
     def doctests(self) -> Scope | None:
@@ -1496,10 +1500,11 @@ class _Extractor:
         self.frames.append(frame)
         frame.held = self.held_pickles(node, parametrized)
         # What calling it does with its arguments, when its name binds the function itself: a decorator not known
-        # to be inert binds the name to whatever the decorator returned (a decorated decorator is that value).
+        # to be inert binds the name to whatever the decorator returned (a decorated decorator is that value), which
+        # the graph reads through the decorators it can name (``decorated_by``: those giving back their argument).
         kept = (
             None
-            if escapes and not any(d in _OVERLOADS for d in decorators)
+            if escapes and not decorated_by and not any(d in _OVERLOADS for d in decorators)
             else function_kept(
                 node,
                 qualname,
@@ -3074,6 +3079,24 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             ),
         )
     return list(merged.values())
+
+
+def _assigned_at_module(tree: ast.Module) -> frozenset[str]:
+    """The module-level names a statement binds otherwise than by ``def``, ``class`` or an import: assignment,
+    loop, ``with`` and ``except`` targets, walruses, ``del``, and a function's or class's ``global`` names."""
+    found: set[str] = set()
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            found.update(n for sub in ast_nodes.walk(node) if isinstance(sub, ast.Global) for n in sub.names)
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            found.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            found.add(node.name)
+        stack.extend(ast.iter_child_nodes(node))
+    return frozenset(found)
 
 
 def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:

@@ -64,7 +64,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from .observed import SiteCode
-from .param_flow import RETURNS_ARGUMENT
+from .param_flow import RETURNS_ARGUMENT, Kept
 from .pytest_config import PytestConfig
 from .python_calls import (
     NAMESPACE_ATTRS,
@@ -293,6 +293,7 @@ class Graph:
         self._unknown_base: dict[int, bool] = {}
         self._closed: dict[int, bool] = {}
         self._kept_decorated: dict[int, bool] = {}
+        self._binds_itself: dict[int, bool] = {}
         self._plain: dict[int, bool] = {}
         # The classes whose definition hands the new class object to other code: used where they are defined;
         # those whose body binds a value that may have a ``__set_name__``: their bindings run there too.
@@ -925,6 +926,44 @@ class Graph:
         self._hands_out[cls] = out
         return out
 
+    def kept(self, node: int) -> Kept | None:
+        """``Scope.kept`` of a function whose name binds the function itself: no decorator but inert ones and
+        decorators of the tree that give back their argument (:meth:`_gives_back`); else None."""
+        scope = self.node_scope[node]
+        if scope.kept is None or not scope.decorated_by:
+            return scope.kept
+        found = self._binds_itself.get(node)
+        if found is None:
+            self._binds_itself[node] = False  # (a decorator decorated by itself: nothing known)
+            path = self.node_path[node]
+            found = len(scope.decorator_args) == len(scope.decorated_by) and all(
+                given < 0 and self._gives_back(path, chains)
+                for chains, given in zip(scope.decorated_by, scope.decorator_args, strict=True)
+            )
+            self._binds_itself[node] = found
+        return scope.kept if found else None
+
+    def _gives_back(self, path: str, chains: tuple[Chain, ...]) -> bool:
+        """Is a bare decorator inert, or functions of the tree (and nothing else) whose every ``return`` gives back
+        their argument (tenacity's ``override`` backport: ``method.__override__ = True; return method``)?"""
+        names = [self.outside_names(path, chain) for chain in chains]
+        if chains and all(n is not None and all(map(inert_decorator, n)) for n in names):
+            return True
+        for chain in chains:
+            final: set[_Target] = set()
+            self.resolve(path, chain, final)
+            functions = self._functions(final)
+            outside = self._outside_alternatives(path, chain)
+            if functions is None or outside is None or not all(map(inert_decorator, outside)):
+                return False
+            for function in functions:
+                kept = self.kept(function)
+                if self.node_scope[function].kind != "function" or kept is None or not kept.returned:
+                    return False
+                if any(qualname != RETURNS_ARGUMENT for qualname, _ in kept.returned):
+                    return False
+        return bool(chains)
+
     def _returns_functions(self, path: str, method: str) -> bool:
         """Is what a method's bare decorators make of it a function (no ``__set_name__`` to hand the class to)?
         Each decorator is inert, or a function of the tree (and nothing else) whose every ``return`` gives back its
@@ -944,7 +983,8 @@ class Graph:
                 final: set[_Target] = set()
                 self.resolve(path, chain, final)
                 functions = self._functions(final)
-                if functions is None or self._outside_alternatives(path, chain) != frozenset():
+                outside = self._outside_alternatives(path, chain)
+                if functions is None or outside is None or not all(map(inert_decorator, outside)):
                     return False
                 for function in functions:
                     if not self._gives_functions(function):
@@ -952,7 +992,7 @@ class Graph:
         return True
 
     def _gives_functions(self, function: int) -> bool:
-        kept = self.node_scope[function].kept
+        kept = self.kept(function)
         if self.node_scope[function].kind != "function" or kept is None or not kept.returned:
             return False
         for qualname, _ in kept.returned:
@@ -1178,8 +1218,7 @@ class Graph:
         facts = self.facts.get(path)
         if facts is None or facts.star_imports or chain.root in facts.values:
             return None
-        name = chain.root
-        if any(name in t.names and t.key != f"def:{name}" and not t.sources for t in facts.toplevel):
+        if chain.root in facts.rebound:
             return None  # a statement binds the defined name to something else (``if lib.flag: deco = lib.deco``)
         found: set[str] = set()
         for ref in facts.bindings.get(chain.root, ()):
@@ -1235,7 +1274,7 @@ class Graph:
         if (function, position) in seen:
             return True
         seen.add((function, position))
-        kept = self.node_scope[function].kept
+        kept = self.kept(function)
         if kept is None:
             return False
         if position < len(kept.params):
@@ -1268,7 +1307,7 @@ class Graph:
         """Where a call's first positional argument lands in ``callee``'s parameters: after the instance of a method
         read from an instance (``r.wraps``, ``super().wraps``, ``self.wraps``), first for a plain function; None
         when it is unclear (a method read from its class, a function stored in a class)."""
-        kept = self.node_scope[callee].kept
+        kept = self.kept(callee)
         if kept is None:
             return None
         instance = (chain.kind == "super") or (chain.kind == "self" and chain.instance)
@@ -1280,7 +1319,7 @@ class Graph:
     def _returns_keeping(self, function: int, given: int, position: int, seen: set[tuple[int, int]]) -> bool:
         """Does every value ``function`` may return when called with ``given`` positional arguments keep what it
         is given at ``position``: a nested function of it (``wrap``), which :meth:`_keeps`?"""
-        kept = self.node_scope[function].kept
+        kept = self.kept(function)
         if kept is None or not kept.returned:
             return False
         path = self.node_path[function]
