@@ -946,6 +946,32 @@ class Graph:
     def _gives_back(self, path: str, chains: tuple[Chain, ...]) -> bool:
         """Is a bare decorator inert, or functions of the tree (and nothing else) whose every ``return`` gives back
         their argument (tenacity's ``override`` backport: ``method.__override__ = True; return method``)?"""
+        return self._decorator_makes(path, chains, lambda _, returned: returned == RETURNS_ARGUMENT)
+
+    def _returns_functions(self, path: str, method: str) -> bool:
+        """Is what a method's bare decorators make of it a function (no ``__set_name__`` to hand the class to)?
+        Each decorator is inert, or a function of the tree (and nothing else) whose every ``return`` gives back its
+        argument or a function it defines under inert decorators."""
+        node = self.node_of.get((path, method))
+        scope = self.node_scope[node] if node is not None else None
+        if scope is None or not scope.decorated_by or len(scope.decorator_args) != len(scope.decorated_by):
+            return False
+        return all(
+            given < 0 and self._decorator_makes(path, chains, self._a_function)
+            for chains, given in zip(scope.decorated_by, scope.decorator_args, strict=True)
+        )
+
+    def _a_function(self, function: int, returned: str) -> bool:
+        """Is what a ``return`` of ``function`` gives back (``Kept.returned``) a function: the argument, or a
+        function it defines under inert decorators?"""
+        if returned == RETURNS_ARGUMENT:
+            return True
+        made = self.node_of.get((self.node_path[function], returned)) if returned else None
+        return made is not None and self.node_scope[made].kind == "function" and not self.node_scope[made].def_effects
+
+    def _decorator_makes(self, path: str, chains: tuple[Chain, ...], accept: Callable[[int, str], bool]) -> bool:
+        """Is a bare decorator of ``path`` inert, or bound to functions of the tree (and inert outside names alone
+        besides) every ``return`` of which gives back what ``accept`` accepts (``Kept.returned``)?"""
         names = [self.outside_names(path, chain) for chain in chains]
         if chains and all(n is not None and all(map(inert_decorator, n)) for n in names):
             return True
@@ -960,48 +986,9 @@ class Graph:
                 kept = self.kept(function)
                 if self.node_scope[function].kind != "function" or kept is None or not kept.returned:
                     return False
-                if any(qualname != RETURNS_ARGUMENT for qualname, _ in kept.returned):
+                if not all(accept(function, returned) for returned, _ in kept.returned):
                     return False
         return bool(chains)
-
-    def _returns_functions(self, path: str, method: str) -> bool:
-        """Is what a method's bare decorators make of it a function (no ``__set_name__`` to hand the class to)?
-        Each decorator is inert, or a function of the tree (and nothing else) whose every ``return`` gives back its
-        argument or a function it defines under inert decorators (tenacity's ``override`` backport:
-        ``method.__override__ = True; return method``)."""
-        node = self.node_of.get((path, method))
-        scope = self.node_scope[node] if node is not None else None
-        if scope is None or not scope.decorated_by or len(scope.decorator_args) != len(scope.decorated_by):
-            return False
-        for chains, given in zip(scope.decorated_by, scope.decorator_args, strict=True):
-            names = [self.outside_names(path, chain) for chain in chains]
-            if chains and all(n is not None and all(map(inert_decorator, n)) for n in names):
-                continue
-            if given >= 0 or not chains:
-                return False
-            for chain in chains:
-                final: set[_Target] = set()
-                self.resolve(path, chain, final)
-                functions = self._functions(final)
-                outside = self._outside_alternatives(path, chain)
-                if functions is None or outside is None or not all(map(inert_decorator, outside)):
-                    return False
-                for function in functions:
-                    if not self._gives_functions(function):
-                        return False
-        return True
-
-    def _gives_functions(self, function: int) -> bool:
-        kept = self.kept(function)
-        if self.node_scope[function].kind != "function" or kept is None or not kept.returned:
-            return False
-        for qualname, _ in kept.returned:
-            if qualname == RETURNS_ARGUMENT:
-                continue
-            made = self.node_of.get((self.node_path[function], qualname)) if qualname else None
-            if made is None or self.node_scope[made].kind != "function" or self.node_scope[made].def_effects:
-                return False
-        return True
 
     def _subscribed(self, cls: int) -> set[int]:
         """What subscribing ``cls``'s generic bases runs where ``cls`` is defined (``class M(Serializer[str])``):
