@@ -36,8 +36,10 @@ Conservative readings (each over-approximates; see docs/test-selection.md):
   only the code an attribute *read* runs is reached (``GETTERS``: properties,
   ``__getattr__``, ``__getattribute__``, ``__get__``);
 * a function's annotations that are not evaluated with the ``def`` (``from
-  __future__ import annotations``, strings) are the function's own
-  references: whatever reads them (``typing.get_type_hints``) has the function;
+  __future__ import annotations``, strings), or evaluated but only reading
+  names and subscripting the standard generics with them (``Union[A, B]``),
+  are the function's own references: whatever reads them
+  (``typing.get_type_hints``) has the function;
 * ``globals()[name] = value``, ``globals().update(...)`` write the module's
   namespace and read nothing of it;
 * an import of a computed name (``import_module(name)``) imports any module
@@ -1426,14 +1428,18 @@ class _Extractor:
         annotations = [a.annotation for a in _all_args(args) if a.annotation is not None]
         if node.returns is not None:
             annotations.append(node.returns)
-        if not self.future_annotations:
-            for annotation in annotations:
+        # An evaluated annotation that only reads names and subscripts the standard generics with them
+        # (``event: Union[Request, Response]``, :meth:`quiet_types`) runs no code of the tree with the ``def``:
+        # it keeps the names in ``__annotations__``, as an unevaluated one does. Any other runs with the ``def``.
+        kept_annotations = [a for a in annotations if self.future_annotations or self.quiet_types(a)]
+        for annotation in annotations:
+            if not any(annotation is kept for kept in kept_annotations):
                 self.visit(annotation)
         # Whatever reads the annotations later (``typing.get_type_hints``: a framework building an argument from
-        # its type) has the function: unevaluated ones and strings are the function's references.
+        # its type) has the function: kept ones and strings are the function's references.
         self.acc_stack.append(deferred)
         for annotation in annotations:
-            if self.future_annotations:
+            if any(annotation is kept for kept in kept_annotations):
                 self.visit(annotation)
             for parsed in _annotation_strings(annotation):
                 self.visit(parsed)
