@@ -1773,7 +1773,7 @@ class _Extractor:
             any(not inert_decorator(d) for d in decorators)
             or bool(node.keywords)
             or any(self.runs_calls(s) for s in own)
-            or any(_has_call(e) for e in head)
+            or any(_has_call(e) for e in head if not self.inert_decorator_call(e))
             or any(
                 _binds_named_value(n) and not self.plain_assignment(n)
                 for s in unbound
@@ -1922,6 +1922,15 @@ class _Extractor:
                 return False
             stack.append(node.slice)
         return True
+
+    def inert_decorator_call(self, expr: ast.expr) -> bool:
+        """Is ``expr`` a call of a decorator known to be inert whose arguments call nothing
+        (``@dataclass(init=False, frozen=True)``)? It runs no code of the tree, as the bare decorator does."""
+        return (
+            isinstance(expr, ast.Call)
+            and inert_decorator(self.call_name(expr.func))
+            and not any(_has_call(a) for a in [*expr.args, *(k.value for k in expr.keywords)])
+        )
 
     def runs_calls(self, stmt: ast.stmt) -> bool:
         """Does a class-body statement call anything but a builtin that only wraps its arguments
