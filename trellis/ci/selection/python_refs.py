@@ -281,7 +281,8 @@ class NodeRefs:
     ``runs``: modules of the tree it runs in a Python subprocess
     (``python -m app.cli``, ``python scripts/x.py`` as ``scripts.x``);
     ``words``: the parts of its short string constants without spaces, split
-    at ``/`` (``"data"``, ``"README.rst"``, ``"*.md"``): the files it may name.
+    at ``/`` (``"data"``, ``"README.rst"``, ``"*.md"``): the files it may name (not those that can only be
+    identifiers: an attribute name handed to ``setattr``, ``__slots__``, parametrize's argument names).
     ``computed``: the calls importing a computed name (``import_module(name)``: an import of ``"*"``, any
     module, among ``imports``), ``unpickles`` the unpickling calls it cannot bound (it may run any code) and
     ``processes`` the processes it starts whose command it cannot read (``subprocess.run(cmd)``: any code):
@@ -968,6 +969,9 @@ class _Extractor:
         # a read of that one name
         self.named_reads: set[int] = set()
         self.augmented: set[int] = set()  # id() of augmented assignments' targets (they read too)
+        # id() of string constants that can only be identifiers (an attribute name handed to setattr, a class's
+        # ``__slots__``, parametrize's argument names): they name no file (:meth:`identifier_strings`)
+        self.identifiers: set[int] = set()
         # blocks with reads to classify: a computed getattr, a namespace read (``cls.__dict__[name]``)
         self.read_blocks = _read_blocks(tree) if "getattr" in text or _NAMESPACE_WORDS.search(text) else set()
         # id() of namespace expressions (``x.__dict__``, ``vars(x)``) whose reads run nothing: only keys are used, or
@@ -1240,6 +1244,13 @@ class _Extractor:
     def walk_stmt(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.AugAssign):
             self.augmented.add(id(stmt.target))
+        if (
+            self.frame.kind == "class"
+            and isinstance(stmt, (ast.Assign, ast.AnnAssign))
+            and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in _targets(stmt))
+            and stmt.value is not None
+        ):
+            self.identifiers.update(id(n) for n in _string_items(stmt.value))
         if isinstance(stmt, ast.AnnAssign) and self.frame.uses is not None and self.quiet_annotation(stmt.annotation):
             # A class body's annotation under ``from __future__ import annotations`` is a string in the class's
             # ``__annotations__``, and one that only reads names keeps them there: no code of the class statement
@@ -2065,6 +2076,7 @@ class _Extractor:
             if isinstance(node, ast.Call):
                 self.callees.add(id(node.func))
                 self.type_arguments(node)
+                self.identifier_strings(node)
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "update":
                     self.writes.add(id(node.func.value))  # globals().update(...)
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
@@ -2074,7 +2086,11 @@ class _Extractor:
                 if len(node.value) <= 200 and _DOTTED.fullmatch(node.value):
                     self.acc.strings.append(node.value)
                     self.file_strings.append(node.value)
-                if 0 < len(node.value) <= 200 and not any(c.isspace() for c in node.value):
+                if (
+                    0 < len(node.value) <= 200
+                    and not any(c.isspace() for c in node.value)
+                    and id(node) not in self.identifiers
+                ):
                     parts = node.value.replace("\\", "/").split("/")
                     pattern = _REGEX.search(node.value) is not None  # its * and ? are a regex's, not a glob's
                     self.acc.words.update(
@@ -2084,6 +2100,20 @@ class _Extractor:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue  # not reachable from an expression
             stack.extend(ast.iter_child_nodes(node))
+
+    def identifier_strings(self, call: ast.Call) -> None:
+        """Record the string constants of ``call`` that can only be identifiers: the attribute name handed to
+        ``setattr``/``getattr``/``hasattr``/``delattr`` (``object.__setattr__(self, "data", v)``), the argument names
+        of ``pytest.mark.parametrize``. A file they seem to name is not read through them."""
+        name = self.call_name(call.func).removeprefix("builtins.")
+        if name in _ATTRIBUTE_CALLS and len(call.args) >= 2:
+            self.identifiers.update(id(n) for n in _string_items(call.args[1]))
+        elif name in _ATTRIBUTE_METHODS and len(call.args) >= 2:
+            self.identifiers.update(id(n) for n in _string_items(call.args[1]))
+        elif name.endswith("pytest.mark.parametrize"):
+            argnames = [k.value for k in call.keywords if k.arg == "argnames"] or call.args[:1]
+            for value in argnames:
+                self.identifiers.update(id(n) for n in _string_items(value))
 
     def quiet_namespace(self, node: ast.Attribute, stack: list[ast.AST]) -> bool:
         """``x.__dict__`` (or ``x.__dict__.get``) read in a way that runs nothing (:attr:`quiet_namespaces`): record
@@ -2962,6 +2992,23 @@ class _Extractor:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+# Calls whose second argument is an attribute name (``setattr(x, "name", v)``), and the object methods called so.
+_ATTRIBUTE_CALLS = frozenset({"setattr", "getattr", "hasattr", "delattr"})
+_ATTRIBUTE_METHODS = frozenset(
+    {"object.__setattr__", "object.__getattribute__", "object.__delattr__", "type.__setattr__", "type.__getattribute__"}
+)
+
+
+def _targets(stmt: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
+    return stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+
+
+def _string_items(value: ast.expr) -> list[ast.Constant]:
+    """A string constant, or the string constants of a tuple, list or set display of them (``("a", "b")``)."""
+    items = value.elts if isinstance(value, (ast.Tuple, ast.List, ast.Set)) else [value]
+    return [n for n in items if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
 
 def _fixture_decorator(node: _FunctionNode, decorators: list[str]) -> tuple[str, bool, bool]:
