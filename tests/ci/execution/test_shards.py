@@ -590,3 +590,66 @@ def test_selected_tests_are_kept_from_the_projects_own_collection(
         "tests/test_order.py::test_unselected",
         "tests/test_other.py::test_other",
     }
+
+
+SEEDED_ORDER: dict[str, bytes | tuple[str, bytes] | None] = {
+    # A plugin of the project's environment that orders the tests by a seed it draws in each process unless told
+    # one, as pytest-randomly does (its option's dest and default, "randomly_seed" / "default", its shuffle a sort
+    # by crc32 of seed and node id): the shards of one job, and a failure's confirmation, must order alike.
+    "conftest.py": b"""\
+import random
+import zlib
+
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--randomly-seed", dest="randomly_seed", default="default")
+
+
+def pytest_configure(config):
+    if config.option.randomly_seed == "default":
+        config.option.randomly_seed = random.Random().getrandbits(32)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    seed = config.option.randomly_seed
+    items.sort(key=lambda item: zlib.crc32(f"{seed}::{item.nodeid}".encode()))
+""",
+    "tests/test_seeded.py": b"""\
+import pytest
+
+RAN = []
+
+
+@pytest.mark.parametrize("k", range(12))
+def test_k(k):
+    RAN.append(k)
+
+
+def test_z_last():
+    assert len(RAN) <= 12
+""",
+}
+
+
+def test_a_plugin_drawing_its_seed_per_process_gets_one_seed_in_every_shard(
+    tmp_path: Path, executor: LocalExecutor
+) -> None:
+    """pytest-randomly draws its seed in each process: two shards of a job ordered its items differently and split
+    them differently (an item in both, another in none: "the shards collected different tests"), and a failure's
+    confirmation ran another order than the job's. Every job gives it one seed (pytest_plugin.SEED)."""
+    repo = GitRepo(tmp_path / "repo")
+    project = (repo, repo.commit(SEEDED_ORDER))
+    orders = set()
+    for run in range(2):
+        whole = submit_tests(executor, request(project, TestPlan(), f"seeded-whole-{run}"), shards=1).result(
+            timeout=300
+        )
+        assert (whole.status, whole.summary) == ("passed", "13 passed"), whole.reason
+        orders.add(tuple(t.nodeid for t in sorted(whole.tests, key=lambda t: t.index)))
+    assert len(orders) == 1
+    sharded, parts = _two_shards(executor, project, (), "seeded-sharded")
+    assert (sharded.status, sharded.summary) == ("passed", "13 passed"), sharded.reason
+    assert len(parts) == 2 and all(p.tests for p in parts) and len({p.collection for p in parts}) == 1

@@ -65,7 +65,8 @@ counting what its own files already give it — like pytest-xdist's
 ``loadscope`` with nextest's use of past durations. Items are split by keys
 that leave parameter ids out (the k-th parametrisation of a test: an id may hold a
 time or a pid, which differ between the shards' processes; a set's order is the
-same in every shard, which share one hash seed). So the union of the
+same in every shard, which share one hash seed; a plugin that orders the items by a seed it draws per
+process, pytest-randomly, is given one seed, ``SEED``, unless the command names one). So the union of the
 shards is exactly what one unsharded run collects. The first stream line
 records how many items the shard collected and the digest of what it split alike
 with the others (the shared items' keys and expected durations), so the engine
@@ -144,6 +145,10 @@ _CONFIG_ENV = "TRELLIS_PYTEST_CONFIG"
 HARD_EXIT = 86  # the exit status of a shard whose watchdog had to end it
 GENERATED = "*"  # ``path::*`` in ``only``: every item of the file (trellis.ci.selection.generated_tests)
 _DEFAULT_EXPECTED_S = 0.05
+# Options of plugins that draw a seed per process by default: (the option's dest, the default that means "draw one").
+# pytest-randomly (``--randomly-seed``, "default") shuffles modules, classes and items by crc32 of seed and name.
+SEEDED_OPTIONS = (("randomly_seed", "default"),)
+SEED = 2026  # the seed every job gives them (pytest_job.HASH_SEED's value: one draw for every job, wherever it runs)
 
 
 def _load() -> dict[str, Any] | None:
@@ -1251,12 +1256,25 @@ def runs_part(settings: dict[str, Any]) -> bool:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before a seeded plugin's own pytest_configure draws its seed
 def pytest_configure(config: pytest.Config) -> None:
     settings = _load()
     if settings is not None and not config.pluginmanager.has_plugin("trellis-job"):
         config.pluginmanager.register(TrellisJob(settings), "trellis-job")
+        _one_seed(config)
         if runs_part(settings):
             _no_coverage(config)
+
+
+def _one_seed(config: pytest.Config) -> None:
+    """Plugins that order the tests (and seed ``random`` before each) by a seed they draw in every process unless
+    told one (:data:`SEEDED_OPTIONS`) get :data:`SEED` when the project's command left it to them: the shards of a
+    job then order and split its items alike, a failure's confirmation runs the order the job ran, and a verdict
+    does not depend on the process's draw (as ``PYTHONHASHSEED`` for a set's order). A seed the stage's arguments
+    or the project's ``addopts`` give stays theirs."""
+    for dest, drawn in SEEDED_OPTIONS:
+        if getattr(config.option, dest, None) == drawn:
+            setattr(config.option, dest, SEED)
 
 
 def _no_coverage(config: pytest.Config) -> None:
