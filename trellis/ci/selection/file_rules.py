@@ -125,6 +125,8 @@ INERT_KINDS = (
     # A release's version alone: read by packaging (``version = file: VERSION``, setup.py's ``open``), by code
     # that names it, and through the installed metadata (its readers count: TestIndex.select).
     *VERSION_FILES,
+    # PEP 561's marker of a typed package: read by type checkers (and packaging, which ships it), by no import.
+    "py.typed",
     # Lock files: the stage's environment is built from requirements, extras and groups, not from these.
     "uv.lock",
     "poetry.lock",
