@@ -76,6 +76,7 @@ from .python_calls import (
     writes_namespace,
 )
 from .python_refs import DOCTESTS, GETTERS, MAIN, TUPLE_FACTORIES, Chain, FileFacts, ImportRef, NodeRefs, Scope
+from .stdlib_bases import metaclass_base, quiet_base
 
 __all__ = ["ENTITY", "Graph"]
 
@@ -843,7 +844,7 @@ class Graph:
     def may_be_metaclass(self, cls: int) -> bool:
         """May ``cls`` derive from ``type`` (then ``self`` in its methods is a class)? Yes when a base outside the
         tree, at any depth, is not known to be another kind of class (:data:`_QUIET_BASES`, :data:`_INERT_BASES`,
-        exceptions)."""
+        exceptions, a standard-library class that does not derive from ``type``: :mod:`.stdlib_bases`)."""
         found = self._metaclass.get(cls)
         if found is not None:
             return found
@@ -861,7 +862,8 @@ class Graph:
             if any(self.may_be_metaclass(n) for n in inside):
                 out = True
             elif not inside and name not in _QUIET_BASES and name not in _INERT_BASES:
-                out = not name.endswith(("Error", "Exception", "Warning"))
+                known = metaclass_base(name)  # a standard-library class says what it is
+                out = not name.endswith(("Error", "Exception", "Warning")) if known is None else known
             if out:
                 break
         self._metaclass[cls] = out
@@ -902,7 +904,8 @@ class Graph:
         """Does defining ``cls`` hand the new class object to other code, which may keep it and make instances
         later (or make them at once: an enum's members)? Its own decorators, keywords or ``__set_name__``
         hooks (``Scope.hands_out``), a base of the tree whose subclasses are handed out (it is, or defines
-        ``__init_subclass__``), or an outside base not known to be quiet (:data:`_QUIET_BASES`)."""
+        ``__init_subclass__``), or an outside base not known to be quiet (:data:`_QUIET_BASES`, or a standard-library
+        class found quiet where it is defined: :func:`~trellis.ci.selection.stdlib_bases.quiet_base`)."""
         found = self._hands_out.get(cls)
         if found is not None:
             return found
@@ -922,7 +925,7 @@ class Graph:
                 parents.extend(inside)
                 outside = outside or not inside or self._may_be_outside(path, chain)
             out = any(self.hands_out(p) or self._has_member(p, "__init_subclass__") for p in parents)
-            out = out or (outside and name not in _QUIET_BASES)
+            out = out or (outside and name not in _QUIET_BASES and not quiet_base(name))
         self._hands_out[cls] = out
         return out
 
