@@ -6,7 +6,9 @@ what reads them (``typing.get_type_hints(f)``, which has the function) finds the
 ``EndOfMessage``; ``_readers.py``'s functions take ``buf: ReceiveBuffer``: every test importing ``h11`` reached
 ``Request.__init__``, ``ReceiveBuffer.__init__`` and all under them (a reference to a class reaches its dunders), so a
 body change of ``normalize_and_validate``, ``validate`` or any event's ``__init__`` selected 72 of 72 tests.
-An annotation that calls code or subscripts a class of the tree still runs with the ``def``.
+An annotation that calls code or subscripts a class of the tree still runs with the ``def``; one reading a class off a
+module of the tree (``events.Request``) still reads it with the ``def`` (the read raises if the module no longer
+binds it: every importer fails).
 """
 
 from __future__ import annotations
@@ -130,3 +132,18 @@ def test_an_annotation_naming_an_undefined_class_still_breaks_the_import() -> No
     new["app/connection.py"] = CONNECTION.replace("Union[Request, Response]", "Union[Request, Missing]")
     selection = select_change({p: dedent(t) for p, t in files().items()}, {p: dedent(t) for p, t in new.items()})
     assert {"tests/test_version.py::test_version", "tests/test_send.py::test_send"} & set(selection.tests)
+
+
+def test_an_annotation_reading_a_class_off_a_module_of_the_tree_still_reads_it_with_the_def() -> None:
+    # ``events.Request`` is an attribute read when the def runs: with the class gone, importing the module raises
+    # AttributeError for every importer (test_version too), not only for the tests reaching keep_alive.
+    connection = CONNECTION.replace("from app.events import Request, Response", "from app import events").replace(
+        "Union[Request, Response]", "Union[events.Request, int]"
+    )
+    connection = connection.replace("Optional[Request]", "Optional[int]").replace("List[Response]", "List[int]")
+    connection = connection.replace("Union[Request, None]", "Union[int, None]")
+    cheap = "import app.events\n\n\ndef test_cheap():\n    pass\n"
+    old = {**files(connection), "tests/test_request.py": cheap}
+    new = {**old, "app/events.py": EVENTS.replace("class Request:", "class Req:")}
+    selection = select_change({p: dedent(t) for p, t in old.items()}, {p: dedent(t) for p, t in new.items()})
+    assert "tests/test_version.py::test_version" in selection.tests

@@ -1255,6 +1255,9 @@ class _Extractor:
             # A class body's annotation under ``from __future__ import annotations`` is a string in the class's
             # ``__annotations__``, and one that only reads names keeps them there: no code of the class statement
             # runs. What reads it (``typing.get_type_hints(cls)``) uses the class.
+            if not self.future_annotations:
+                for read in self.attribute_reads(stmt.annotation):  # ``events.Request``: read now, it may raise
+                    self.visit(read)
             self.acc_stack.append(self.frame.uses)
             self.visit(stmt.annotation)
             for parsed in _annotation_strings(stmt.annotation):
@@ -1446,6 +1449,9 @@ class _Extractor:
         for annotation in annotations:
             if not any(annotation is kept for kept in kept_annotations):
                 self.visit(annotation)
+            elif not self.future_annotations:
+                for read in self.attribute_reads(annotation):  # ``events.Request``: read now, it may raise
+                    self.visit(read)
         # Whatever reads the annotations later (``typing.get_type_hints``: a framework building an argument from
         # its type) has the function: kept ones and strings are the function's references.
         self.acc_stack.append(deferred)
@@ -1933,6 +1939,22 @@ class _Extractor:
                 return False
             stack.append(node.slice)
         return True
+
+    def attribute_reads(self, annotation: ast.expr) -> list[ast.expr]:
+        """The attributes an evaluated annotation reads off names other than the standard generic modules'
+        (``events.Request`` in ``Optional[events.Request]``, not ``t.Optional``): reading one when the statement
+        runs raises when the module of the tree no longer binds it, for every importer of the annotating module."""
+        out: list[ast.expr] = []
+        stack: list[ast.expr] = [annotation]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Attribute) and _dotted(node) is not None:
+                name = self.call_name(node)
+                if not name.startswith(_GENERIC_MODULES):
+                    out.append(node)
+                continue
+            stack.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, ast.expr))
+        return out
 
     def inert_decorator_call(self, expr: ast.expr) -> bool:
         """Is ``expr`` a call of a decorator known to be inert whose arguments call nothing
