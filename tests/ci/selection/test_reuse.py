@@ -56,3 +56,13 @@ def test_passed_tests_need_every_parameter_to_pass(tmp_path: Path) -> None:
     store.put("ab" * 32, Reused("run1", "c" * 40, 12))
     assert TestResults(tmp_path).get("ab" * 32) == Reused("run1", "c" * 40, 12)
     assert store.get("cd" * 32) is None
+
+
+def test_a_python_file_read_as_data_is_in_every_closure() -> None:
+    # tests/cases/*.py: no one imports them (pytest.ini keeps pytest out of the directory), a test may read them.
+    files = {k: v for k, v in FILES.items() if k != "tests/test_imports.py"}
+    files |= {"pytest.ini": b"[pytest]\nnorecursedirs = cases\n", "tests/cases/tabs.py": b"if 1:\n        a\n\tb\n"}
+    before = keys(files)
+    assert A in before  # the case that does not parse is no code
+    after = keys({**files, "tests/cases/tabs.py": b"x = 1\n"})
+    assert after[A] != before[A] and after[B] != before[B]

@@ -1450,9 +1450,12 @@ def test_shell_scripts_and_merge_leftovers_count_for_the_tests_naming_them() -> 
     assert selected(files, ChangedPath("tests/test_models.py.orig")) == set()
 
 
-def test_a_parse_error_anywhere_runs_everything() -> None:
+def test_a_parse_error_in_a_file_pytest_or_code_may_import_runs_everything() -> None:
+    selection = build({**APP, "tests/test_broken.py": "def oops(:\n"}).select([body("app/util.py", "app.util.slug")])
+    assert selection.run_all and "tests/test_broken.py" in selection.reason
+    # A script no code imports and pytest does not collect is data to the tests (test_python_data_files.py).
     selection = build({**APP, "scripts/broken.py": "def oops(:\n"}).select([body("app/util.py", "app.util.slug")])
-    assert selection.run_all and "scripts/broken.py" in selection.reason
+    assert not selection.run_all
 
 
 def test_options_the_analysis_does_not_model_run_everything() -> None:
@@ -1575,8 +1578,8 @@ def test_paths_in_the_stage_args_are_all_that_is_collected() -> None:
     one_file = index.select([body("app/helper.py", "app.helper.other")], args=("-q", "tests/test_plain.py::test_other"))
     assert one_file.tests == ("tests/test_plain.py::test_other",) and one_file.total == 1
     # A fallback runs what the command collects, too.
-    broken = build({**DOCS, "app/broken.py": "def oops(:\n"}).select([], args=("--doctest-modules", "app/text.py"))
-    assert broken.run_all and broken.tests == ("app/text.py",)
+    broken = build({**DOCS, "app/broken.py": "def oops(:\n"}).select([], args=("--doctest-modules", "app"))
+    assert broken.run_all and broken.tests == ("app/numbers.py", "app/text.py")
     # A word that may be an option's value restricts nothing: the whole collection holds what pytest runs.
     for args in (("-k", "app"), ("--some-plugin-option", "app"), ("--doctest-modules", "nowhere"), ("--pyargs", "app")):
         assert (

@@ -60,6 +60,7 @@ from .pytest_config import (
     read_config,
     unsupported_args,
 )
+from .python_data import python_data_files
 from .python_refs import DOCTESTS, GETTERS, MAIN, Chain, FileFacts, NodeRefs, Scope, TopLevel, file_facts
 from .ref_graph import DISPATCH, INSTANCES, Graph
 from .source_readers import generic_line_bits, line_source_bits, reader_bits
@@ -249,8 +250,16 @@ class TestIndex:
         opaque: Mapping[str, str] | None = None,
         writers: Mapping[str, tuple[str, ...]] | None = None,
         doc_named: bool = True,
+        data_files: frozenset[str] = frozenset(),
+        doctests_known: bool = False,
     ) -> None:
         self._graph = graph
+        # The .py files that neither pytest nor code of the tree imports (:mod:`.python_data`): data to the tests;
+        # ``doctests_known``: with pytest collecting every module's doctests (as its stage's arguments say).
+        self.data_files = data_files
+        self._data_errors = {path: error for path, error in errors.items() if path in data_files}
+        self._doctests_known = doctests_known
+        errors = {path: error for path, error in errors.items() if path not in data_files}
         # May the tree make the string "__doc__" (source_readers.reader_bits)?
         self._doc_named = doc_named
         # test file -> its items whose function stores into state outliving it (FileFacts.state_writers)
@@ -385,12 +394,19 @@ class TestIndex:
                 reach[nodeid] = 0
                 opaque[nodeid] = f"{path} holds doctests pytest collects (--doctest-glob)"
         digests = {path: config_digest(path, content) for path, content in files.items() if is_config(path)}
+        # Python files no one imports are data (parso's normalizer cases): one that does not parse breaks nothing.
+        reached = 0
+        for bits in (*reach.values(), *doctests.values(), *load_tests.values()):
+            reached |= bits
+        data_files = python_data_files(graph, errors, args, reached)
         return cls(
             graph=graph,
             config=config,
             errors=errors,
             reach=reach,
             paths=frozenset(files),
+            data_files=data_files,
+            doctests_known=config.doctest_modules or doctest_modules(args),
             cache=cache,
             config_digests=digests,
             doctests=doctests,
@@ -507,10 +523,14 @@ class TestIndex:
                 "pytest-option",
                 extra,
             )
-        if self.errors:
-            path = sorted(self.errors)[0]
+        errors = self.errors
+        if with_doctests and not self._doctests_known:  # arguments the index was not built with: pytest imports more
+            found = self._data_errors.items()
+            errors = {**errors, **{p: e for p, e in found if self.config.imports_at_collection(p, True)}}
+        if errors:
+            path = sorted(errors)[0]
             return self._all(
-                f"{path} does not parse ({self.errors[path]}); pytest may fail to collect",
+                f"{path} does not parse ({errors[path]}); pytest may fail to collect",
                 path,
                 "parse-error",
                 extra,
@@ -559,6 +579,7 @@ class TestIndex:
                     inert,
                     always_full,
                     (text_new, text_old, source_new, source_old),
+                    with_doctests,
                 )
                 if fallback is not None:
                     return self._all(fallback[0], item.path, fallback[1], extra, scope)
@@ -798,6 +819,7 @@ class TestIndex:
         inert: Sequence[str],
         always_full: Sequence[str],
         text: tuple[dict[int, str], dict[int, str], dict[int, str], dict[int, str]] = ({}, {}, {}, {}),
+        with_doctests: bool = False,
     ) -> tuple[str, str] | None:
         """Record what a change affects; return (reason, rule) to run everything, or None.
 
@@ -867,6 +889,17 @@ class TestIndex:
                 f"{path} changed: a non-Python file a test may read at run time, which no code a test reaches "
                 "names (declare files no test reads in the stage's inert globs)"
             ), "data-file"
+        if self._is_data(path, with_doctests) or (old_index is not None and old_index._is_data(path, with_doctests)):
+            # Read as data only (no one imports it): the tests reaching the code that names it, in either tree.
+            named = self._data_readers(path, old_index, new_nodes, old_nodes)
+            parses = path in self._graph.facts or (old_index is not None and path in old_index._graph.facts)
+            if not parses:
+                if named:
+                    return None
+                return (
+                    f"{path} changed: a Python file no code imports, which does not parse (a data file), and which no "
+                    "code a test reaches names"
+                ), "data-file"
         if name == "conftest.py" and not (
             self._fixture_change(change, old_index) or self._helper_change(change, old_index)
         ):
@@ -1126,11 +1159,19 @@ class TestIndex:
                 nodes.setdefault(node, why)
         return found
 
+    def _is_data(self, path: str, with_doctests: bool) -> bool:
+        """Is ``path`` a Python file read as data (:attr:`data_files`) when pytest collects doctests as asked?"""
+        if path not in self.data_files:
+            return False
+        return not with_doctests or self._doctests_known or not self.config.imports_at_collection(path, True)
+
     def _named_after(self, path: str) -> list[str]:
         """The test modules ``path`` lies under by name: a directory or the file's stem named like a module of a
         directory above it (``tests/test_x/case.yml`` and ``tests/__snapshots__/test_x.ambr``: ``tests/test_x.py``)."""
         parts = path.split("/")
         parts[-1] = posixpath.splitext(parts[-1])[0]
+        if parts[-1] == "__init__":  # a package's own file (read as data) is named after no module
+            parts.pop()
         out = []
         for depth, part in enumerate(parts):
             for above in range(depth + 1):
@@ -1148,7 +1189,16 @@ class TestIndex:
                 words = scope.refs.words | graph.observed[node].words if node in graph.observed else scope.refs.words
                 if words:
                     wording.append((node, words, may_name(words)))
-            self._wording = wording, {posixpath.dirname(p) for p in graph.paths}
+            # (A directory holding only Python files read as data, no package, is a data directory: its name names
+            # them.)
+            self._wording = (
+                wording,
+                {
+                    posixpath.dirname(p)
+                    for p in graph.paths
+                    if p not in self.data_files or posixpath.basename(p) == "__init__.py"
+                },
+            )
         wordings, python_dirs = self._wording
         plain = naming_words(path, python_dirs)
         for node, held, patterned in wordings:

@@ -116,6 +116,13 @@ class PytestConfig:
             return False
         return self._collected(path)
 
+    def imports_at_collection(self, path: str, doctest_modules: bool) -> bool:
+        """Does a plain ``pytest`` run (from the root) import this ``.py`` file as it collects: a conftest, a test
+        module, or (``doctest_modules``) any module in a directory it collects from?"""
+        if posixpath.basename(path) == "conftest.py" or self.is_test_file(path):
+            return True
+        return doctest_modules and path.endswith(".py") and self._collected(path)
+
     def _collected(self, path: str) -> bool:
         """Is ``path`` in a directory pytest collects from: within ``testpaths``, not ignored, no directory
         matching ``norecursedirs`` on the way?"""

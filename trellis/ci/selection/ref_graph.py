@@ -61,6 +61,7 @@ import sys
 import unittest
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
 from .observed import SiteCode
@@ -1848,14 +1849,15 @@ class Graph:
 
     # -- files --------------------------------------------------------------------------------
 
-    def _file_closures(self) -> list[int]:
-        """For each file, the bitset of files importing it may run (at any depth, from any scope)."""
+    def _file_closures(self, idle: AbstractSet[int] = frozenset()) -> list[int]:
+        """For each file, the bitset of files importing it may run (at any depth, from any scope); ``idle``: nodes
+        known never to run, whose computed imports import nothing."""
         succ: list[list[int]] = []
         computed: dict[str, bool] = {}  # file -> its computed imports are all bounded by what was observed
         for node, scope in enumerate(self.node_scope):
             if scope.refs.computed:
                 path = self.node_path[node]
-                computed[path] = computed.get(path, True) and node in self._bounded_imports
+                computed[path] = computed.get(path, True) and (node in self._bounded_imports or node in idle)
         for path in self.paths:
             facts = self.facts[path]
             out: set[int] = set()
@@ -1889,6 +1891,11 @@ class Graph:
     def file_closure(self, path: str) -> int:
         """The files importing ``path`` may run, itself included."""
         return self._file_closure[self.file_index[path]]
+
+    def file_closures_running(self, idle: AbstractSet[int]) -> list[int]:
+        """:meth:`file_closure` of every file (by ``file_index``) when the nodes ``idle`` never run: a computed
+        import of theirs (``__import__(name)`` in a script's ``main``) imports no module."""
+        return self._file_closures(idle) if idle else self._file_closure
 
     def context_files(self, path: str, roots: Iterable[int]) -> int:
         """The files a test file's items may have imported: the closure of the files of its roots."""

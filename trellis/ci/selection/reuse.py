@@ -5,12 +5,13 @@ file whose code the test may run, as test selection's reach analysis bounds it
 (:meth:`trellis.ci.selection.index.TestIndex.reached_files`, the test's own file among
 them); every ``conftest.py``, every pytest and packaging configuration file
 and every non-Python file that is not inert (only the stage's ``inert`` globs
-leave a non-Python file out: docs count, since a test may read one); the stage's definition, its environment's
+leave a non-Python file out: docs count, since a test may read one), and every Python file read as data (one no
+one imports: :mod:`trellis.ci.selection.python_data`); the stage's definition, its environment's
 digest, and the toolchain. A test that passed under a key passes again under
 it, on any branch of the repository: Bazel-style caching at test granularity.
 
 Precision first: no key — hence a run — when the analysis cannot bound the
-test (a dynamic reach, a file that does not parse, a test it does not know,
+test (a dynamic reach, a file of code that does not parse, a test it does not know,
 such as a doctest) or when a full run was asked for.
 """
 
@@ -71,6 +72,7 @@ def closure_keys(
             or name in CONFIG_FILES
             or name.endswith(".pth")
             or name.startswith("requirements")
+            or path in index.data_files  # a Python file read as data (no one imports it): any test may read it
             or (not path.endswith(".py") and not matches_any(inert, path) and not (observed and is_inert_kind(path)))
         ):
             # Observed: of configuration, what selection reads of it (other tools' sections do not count).
