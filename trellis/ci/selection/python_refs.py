@@ -305,6 +305,11 @@ class NodeRefs:
     ``pkg_resources``): a change to the project's descriptive metadata (URLs, classifiers) counts for it.
     ``stored``: attribute names its code only stores into or deletes (``self.lineno = n``), never reads: the
     chains name them as they name what is read (a store may run a setter), but storing reads no value.
+    ``made`` (a module's): the callees of the calls whose value a module-level statement binds to names alone
+    (``once = once_per()``, ``printer = Logger(print)``), read nowhere else in the module's code: the module runs
+    each call, but what it returned — a function the callee defined, an instance — runs only where the names
+    are read, whose nodes hold these chains too. The graph reaches from the module what calling them runs
+    (``Graph.results``), not what the returned value runs.
     """
 
     chains: tuple[Chain, ...] = ()
@@ -329,6 +334,7 @@ class NodeRefs:
     doctests: bool = False
     reads_metadata: bool = False
     stored: frozenset[str] = frozenset()
+    made: tuple[Chain, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +392,12 @@ class Scope:
     decorator (``@retry``), else the positional arguments of its call (``@retry(stop=...)``: 0; 99 for ``*args``);
     ``decorators_hash``: their text's (no whitespace), when ``decorated_by`` is not empty: a change of the header
     under the same decorators is one of the signature alone.
+
+    ``results`` (functions): the local qualnames of the functions it defines (undecorated, or under inert
+    decorators) that its code does nothing with but return them by name (and store attributes on them): calling
+    it defines them and runs none of their bodies; only what calls the value it returned does
+    (:func:`_returned_definitions`). ``made_by`` (names): when every statement binding the name at module level
+    is a call bound to names alone (``NodeRefs.made``), the callees' readings.
     """
 
     qualname: str
@@ -422,6 +434,8 @@ class Scope:
     kept: Kept | None = None
     decorator_args: tuple[int, ...] = ()
     decorators_hash: str = ""
+    results: tuple[str, ...] = ()
+    made_by: tuple[Chain, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1007,6 +1021,9 @@ class _Extractor:
         self.acc_stack.append(acc)
         toplevel: list[TopLevel] = []
         name_refs: dict[str, list[_Acc]] = {}
+        made: list[Chain] = []  # NodeRefs.made
+        made_by: dict[str, list[Chain]] = {}  # a name -> the callees of the bound calls binding it
+        made_counts: Counter[str] = Counter()  # a name -> how many of those statements bind it
         name_lines: dict[str, int] = {}
         main: _Acc | None = None
         main_line = 0
@@ -1058,6 +1075,16 @@ class _Extractor:
                 for name in names:
                     name_refs.setdefault(name, []).append(own)
             else:
+                callee = self.bound_call(stmt)
+                if callee:
+                    # ``once = once_per()``: the module runs the call; the names hold what it returned
+                    moved = [c for c in dict.fromkeys(callee) if own.chains.count(c) == 1]
+                    own.chains = [c for c in own.chains if c not in moved]
+                    made.extend(moved)
+                    for name in names:
+                        name_refs.setdefault(name, []).append(_Acc(chains=list(moved)))
+                        made_by.setdefault(name, []).extend(callee)
+                        made_counts[name] += 1
                 acc.merge(own)
             toplevel.append(
                 TopLevel(self.statement_key(stmt), names, pure, imports, _import_sources(stmt), tuple(calls))
@@ -1070,9 +1097,11 @@ class _Extractor:
                     acc.imports.append(ImportRef(0, value))
                     self.file_imports.append(ImportRef(0, value))
                     plugins.append(value)
-        self.scopes.insert(
-            0, Scope(qualname="", kind="module", name="", parent="", container="", line=1, refs=acc.freeze())
-        )
+        refs = acc.freeze()
+        refs = dataclasses.replace(refs, made=tuple(c for c in dict.fromkeys(made) if c not in refs.chains))
+        self.scopes.insert(0, Scope(qualname="", kind="module", name="", parent="", container="", line=1, refs=refs))
+        # A name every binding of which is such a call holds what those calls returned, and nothing else.
+        declared = {n for node in self.nodes if isinstance(node, ast.Global) for n in node.names}
         if main is not None:
             self.scopes.append(
                 Scope(
@@ -1095,6 +1124,18 @@ class _Extractor:
                     container="",
                     line=name_lines.get(name, 1),
                     refs=merged.freeze(),
+                    made_by=(
+                        tuple(dict.fromkeys(made_by[name]))
+                        if name in made_by
+                        and self.module_bindings[name] == made_counts[name]
+                        and name not in declared
+                        and not self.writes_namespaces
+                        and not any(
+                            isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+                            for n in self.tree.body
+                        )
+                        else ()
+                    ),
                 )
             )
         examples = self.doctests()
@@ -1573,6 +1614,7 @@ class _Extractor:
                 decorator_args=tuple(decorator_args),
                 decorators_hash=_hash(*(ast.dump(d) for d in node.decorator_list)) if decorated_by else "",
                 kept=kept,
+                results=_returned_definitions(node, qualname, self.call_name),
                 def_raises=bool(node.decorator_list) or not all(map(self.cannot_raise, evaluated)),
                 inert_call=not node.decorator_list and not in_class and self.computes_only(node.body),
                 is_async=isinstance(node, ast.AsyncFunctionDef),
@@ -1883,6 +1925,20 @@ class _Extractor:
                 elif isinstance(child, (ast.excepthandler, ast.match_case)):
                     stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
         return False
+
+    def bound_call(self, stmt: ast.stmt) -> list[Chain]:
+        """The readings of the callee of a module-level ``x = f(...)`` (``x = y = mod.f(...)``): a call of a dotted
+        name whose value the statement binds to names alone; [] for any other statement."""
+        if not (
+            isinstance(stmt, ast.Assign)
+            and all(isinstance(t, ast.Name) for t in stmt.targets)
+            and isinstance(stmt.value, ast.Call)
+        ):
+            return []
+        dotted = _dotted(stmt.value.func)
+        if dotted is None:
+            return []
+        return self.name_chains(dotted[0], tuple(dotted[1:]), record=False)
 
     def plain_binding(self, stmt: ast.stmt) -> list[ast.expr] | None:
         """:func:`_plain_binding`, an annotated statement's annotation judged here."""
@@ -4227,6 +4283,60 @@ def _literal(node: ast.AST) -> bool:
     if isinstance(node, ast.Constant):
         return True
     return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and all(_literal(e) for e in node.elts)
+
+
+def _returned_definitions(
+    function: _FunctionNode, qualname: str, call_name: Callable[[ast.AST], str]
+) -> tuple[str, ...]:
+    """:attr:`Scope.results`: the functions ``function`` defines in its own body — undecorated or under inert
+    decorators, bound by that ``def`` alone (no other binding, no ``global``/``nonlocal`` naming them, no read of
+    the frame by name) — whose name its code reads only to return it (``return wrapper``) or to store an attribute
+    on it (``wrapper.calls = 0``); at least one ``return`` gives it back. What runs where they are defined
+    (decorators, defaults, annotations, a class body) counts as a read. Local qualnames."""
+    bindings = _scope_bindings(function.body, _all_args(function.args))
+    if bindings.reads_frame:
+        return ()
+    defined: dict[str, _FunctionNode] = {}
+    returned: set[str] = set()
+    other: set[str] = set()  # names read (or bound) otherwise
+    declared: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # its decorators, defaults and annotations run here; its body where it is called
+            defined.setdefault(node.name, node)
+            stack.extend(node.decorator_list)
+            stack.extend(d for d in (*node.args.defaults, *node.args.kw_defaults) if d is not None)
+            stack.extend(a.annotation for a in _all_args(node.args) if a.annotation is not None)
+            if node.returns is not None:
+                stack.append(node.returns)
+            continue
+        if isinstance(node, ast.ClassDef):  # its body runs here, and its methods' references count as reads
+            other.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+            continue
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
+            returned.add(node.value.id)
+            continue
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, (ast.Store, ast.Del))
+            and isinstance(node.value, ast.Name)
+        ):
+            continue  # an attribute stored on it: runs nothing of a plain function
+        if isinstance(node, ast.Name):
+            other.add(node.id)
+        stack.extend(ast.iter_child_nodes(node))
+    out: list[str] = []
+    for name, node in defined.items():
+        if name not in returned or name in other or name in declared or len(bindings.sites.get(name, ())) != 1:
+            continue
+        if all(inert_decorator(call_name(d.func if isinstance(d, ast.Call) else d)) for d in node.decorator_list):
+            out.append(f"{qualname}.{name}")
+    return tuple(sorted(out))
 
 
 def _returns(body: list[ast.stmt]) -> Iterator[ast.expr]:

@@ -329,6 +329,11 @@ class Graph:
         self.named_fixtures = self._fixtures_by_name() if self.fixtures_resolved else frozenset()
         # Edges.
         self._dispatched: dict[str, list[int]] = {}  # a name of _dispatch -> the overrides it may run
+        # What a node's value runs beyond what calling it runs (the functions it defines and returns, see
+        # Scope.results), and the nodes a module's code calls only to bind what they return to names (NodeRefs.made):
+        # from there, what calling them runs (``run reach``), not their results.
+        self.results: dict[int, tuple[int, ...]] = {}
+        self.run_succ: dict[int, tuple[int, ...]] = {}
         self.succ: list[tuple[int, ...]] = []
         self.fallbacks: list[frozenset[str]] = []
         self.dynamic: list[str] = []
@@ -1182,16 +1187,47 @@ class Graph:
             found.add(value)
         return found or None
 
-    def _only_functions(self, path: str, chain: Chain) -> bool:
-        """Is a reference of ``path`` bound to functions of the tree and nothing else?"""
+    def _only_functions(self, path: str, chain: Chain, *, names: bool = False) -> bool:
+        """Is a reference of ``path`` bound to functions of the tree and nothing else? ``names``: a module-level
+        name holding what calls returned (``Scope.made_by``) counts when each callee is a function of the tree
+        whose every ``return`` gives back a function it defines (``Scope.results``)."""
         final: set[_Target] = set()
         self.resolve(path, chain, final)
+        if names and any(self._is_name(t) for t in final):
+            held = {t for t in final if self._is_name(t)}
+            if self.facts[path].star_imports or not all(self._holds_functions(int(t[1])) for t in held):
+                return False
+            final -= held | {_VALUE}  # (the value those names hold)
+            if not final:
+                return True
         functions = self._functions(final)
         return (
             functions is not None
             and all(self.node_scope[f].kind == "function" for f in functions)
             and self._outside_alternatives(path, chain) == frozenset()
         )
+
+    def _holds_functions(self, name: int) -> bool:
+        """Does a module-level name hold only what calls of functions of the tree returned (``Scope.made_by``),
+        each function's every ``return`` giving back a function it defines (``Scope.results``): a function?"""
+        scope = self.node_scope[name]
+        if not scope.made_by:
+            return False
+        path = self.node_path[name]
+        for chain in scope.made_by:
+            final: set[_Target] = set()
+            self.resolve(path, chain, final)
+            functions = self._functions(final)
+            if functions is None or self._outside_alternatives(path, chain) != frozenset():
+                return False
+            for function in functions:
+                made = self.node_scope[function]
+                kept = self.kept(function)
+                if made.kind != "function" or kept is None or not kept.returned:
+                    return False
+                if not all(returned in made.results for returned, _ in kept.returned):
+                    return False
+        return True
 
     def _outside_alternatives(self, path: str, chain: Chain, depth: int = 0) -> frozenset[str] | None:
         """The dotted names outside the tree a callee of ``path`` may also be bound to, beside definitions and
@@ -1480,6 +1516,18 @@ class Graph:
         path = self.node_path[node]
         scope = self.node_scope[node]
         refs = scope.refs
+        if scope.results:
+            returned = frozenset(scope.results)
+            refs = replace(
+                refs,
+                chains=tuple(c for c in refs.chains if not (c.kind == "local" and c.root in returned and not c.attrs)),
+            )
+            self.results[node] = tuple(self.node_of[(path, q)] for q in scope.results if (path, q) in self.node_of)
+        if refs.made:
+            runs: set[int] = set()
+            for chain in refs.made:
+                runs |= self.resolve(path, chain)[0]
+            self.run_succ[node] = tuple(sorted(runs))
         if scope.reconstructor and self.named_elsewhere(node):
             # Another file names it, so anything may call it with any name: what the extractor left out for the
             # calls of copy and unpickling (python_refs._reconstructors), any module and any attribute.
@@ -1713,7 +1761,7 @@ class Graph:
         edges: set[int] = set()
         names: set[str] = set(refs.attrs)
         for chain in refs.chains:
-            if chain.store and self._only_functions(path, replace(chain, attrs=(), store=False)):
+            if chain.store and self._only_functions(path, replace(chain, attrs=(), store=False), names=True):
                 continue  # an attribute stored on a function object: nothing of it runs
             found, unknown = self.resolve(path, chain)
             edges |= found
@@ -1915,7 +1963,21 @@ class Graph:
                 if index is not None:
                     bits |= 1 << (self.name_shift + index)
             own.append(bits)
-        found = _reach_bits(range(self.size), lambda n: self.succ[n], own.__getitem__)
+        # A node with results has a second vertex, its run (what calling it runs): the node is its run and its
+        # results; a run edge (NodeRefs.made) goes to the run alone.
+        run_of = {node: self.size + i for i, node in enumerate(sorted(self.results))}
+        nodes = {v: n for n, v in run_of.items()}
+
+        def successors(vertex: int) -> Iterable[int]:
+            if vertex in nodes:
+                node = nodes[vertex]
+            elif vertex in run_of:
+                return (run_of[vertex], *self.results[vertex])
+            else:
+                node = vertex
+            return (*self.succ[node], *(run_of.get(n, n) for n in self.run_succ.get(node, ())))
+
+        found = _reach_bits(range(self.size), successors, lambda v: own[nodes.get(v, v)])
         return [found[n] for n in range(self.size)]
 
     def reach(self, items: Mapping[str, Sequence[int]], shared: Sequence[int], files: int) -> dict[str, int]:
@@ -2048,7 +2110,7 @@ class Graph:
                     out.append((here, name))
                     here = before
                 return out[::-1]
-            steps = [(n, "") for n in self.succ[here]]
+            steps = [(n, "") for n in (*self.succ[here], *self.run_succ.get(here, ()), *self.results.get(here, ()))]
             for name in sorted(self.fallbacks[here]):
                 index = self.name_index.get(name)
                 if index is not None:
