@@ -397,7 +397,10 @@ class Scope:
     decorators) that its code does nothing with but return them by name (and store attributes on them): calling
     it defines them and runs none of their bodies; only what calls the value it returned does
     (:func:`_returned_definitions`). ``made_by`` (names): when every statement binding the name at module level
-    is a call bound to names alone (``NodeRefs.made``), the callees' readings.
+    is a call bound to names alone (``NodeRefs.made``), the callees' readings. ``self_plain`` (ordinary methods):
+    its code reads its instance only for attributes, or hands it first to the methods ``self_handoffs`` reads
+    (``Base.__init__(self)``): it runs no dunder method of the instance but through those names
+    (:meth:`_Extractor.self_handoffs`).
     """
 
     qualname: str
@@ -436,6 +439,8 @@ class Scope:
     decorators_hash: str = ""
     results: tuple[str, ...] = ()
     made_by: tuple[Chain, ...] = ()
+    self_plain: bool = False
+    self_handoffs: tuple[tuple[Chain, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1563,6 +1568,7 @@ class _Extractor:
         parametrized = self.parametrized(node)
         self.frames.append(frame)
         frame.held = self.held_pickles(node, parametrized)
+        self_handoffs = self.self_handoffs(node, frame.self_name) if frame.self_instance else None
         # What calling it does with its arguments, when its name binds the function itself: a decorator not known
         # to be inert binds the name to whatever the decorator returned (a decorated decorator is that value), which
         # the graph reads through the decorators it can name (``decorated_by``: those giving back their argument).
@@ -1615,6 +1621,8 @@ class _Extractor:
                 decorators_hash=_hash(*(ast.dump(d) for d in node.decorator_list)) if decorated_by else "",
                 kept=kept,
                 results=_returned_definitions(node, qualname, self.call_name),
+                self_plain=self_handoffs is not None,
+                self_handoffs=self_handoffs or (),
                 def_raises=bool(node.decorator_list) or not all(map(self.cannot_raise, evaluated)),
                 inert_call=not node.decorator_list and not in_class and self.computes_only(node.body),
                 is_async=isinstance(node, ast.AsyncFunctionDef),
@@ -1925,6 +1933,48 @@ class _Extractor:
                 elif isinstance(child, (ast.excepthandler, ast.match_case)):
                     stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
         return False
+
+    def self_handoffs(self, node: _FunctionNode, name: str) -> tuple[tuple[Chain, ...], ...] | None:
+        """:attr:`Scope.self_handoffs` of an ordinary method whose instance parameter ``name`` its code (nested
+        functions and lambdas included) reads only to read or store its attributes (``self.x``, ``self.m()``), to
+        give it first to a method read from a dotted name (``Base.__init__(self, ...)``: those callees' readings),
+        or to ``super(C, self)``; it binds it nowhere else and reads no frame by name. None otherwise: it may hand
+        the instance to code that runs its dunder methods (``hash(self)``, ``with self:``)."""
+        parents: dict[int, ast.AST] = {}
+        handoffs: list[tuple[Chain, ...]] = []
+        for parent in ast.walk(node):
+            for child in ast.iter_child_nodes(parent):
+                parents[id(child)] = parent
+        for item in ast.walk(node):
+            if isinstance(item, (ast.Global, ast.Nonlocal)) and name in item.names:
+                return None
+            if isinstance(item, ast.Name) and item.id in ("locals", "vars", "exec", "eval"):
+                return None
+            if isinstance(item, ast.Attribute) and item.attr == "f_locals":
+                return None
+            if not (isinstance(item, ast.Name) and item.id == name):
+                continue
+            if not isinstance(item.ctx, ast.Load):
+                return None
+            holder = parents.get(id(item))
+            if isinstance(holder, ast.Attribute) and holder.value is item:
+                continue
+            if isinstance(holder, ast.Call) and item in holder.args:
+                callee = holder.func
+                dotted = _dotted(callee)
+                if (
+                    isinstance(callee, ast.Name)
+                    and callee.id == "super"
+                    and len(holder.args) == 2
+                    and holder.args[1] is item
+                    and self.module_bindings["super"] == 0
+                ):
+                    continue
+                if dotted is not None and len(dotted) >= 2 and holder.args[0] is item:
+                    handoffs.append(tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)))
+                    continue
+            return None
+        return tuple(handoffs)
 
     def bound_call(self, stmt: ast.stmt) -> list[Chain]:
         """The readings of the callee of a module-level ``x = f(...)`` (``x = y = mod.f(...)``): a call of a dotted

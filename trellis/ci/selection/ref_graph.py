@@ -42,6 +42,14 @@ imports of the tree:
 * a class reaches its bases, its dunder and protocol methods (called by the
   language and the standard library), and all its methods when it derives
   from a class outside the tree (that class may call any of them);
+* a node may be reached as *run* rather than *used*: a module's ``x = f(...)``
+  (``NodeRefs.made``) runs ``f``, but the functions ``f`` defines and returns
+  (``Scope.results``) run only where ``x`` is read; ``x = C(...)`` runs the
+  construction of a class whose attributes all come from the tree, its other
+  dunder and protocol methods (the class's results) run where the instance is
+  used — a method reading its instance only for attributes reaches its class
+  so too. Each such node has two reaches: what running it runs, and that plus
+  its results (:meth:`Graph._static_reach`);
 * ``python -m app.cli`` in a subprocess runs that module, its ``if __name__ ==
   "__main__":`` blocks included (importing it does not run them); a node that
   imports dynamically, ``exec``\\s, unpickles or starts a process the
@@ -117,6 +125,14 @@ _PROTOCOL = frozenset(
         "append",
         "extend",
     }
+)
+# What making an instance of a class whose attributes all come from the tree may run of its methods (the
+# interpreter's calls, dataclasses' and attrs' generated ``__init__``'s; what those methods call, they name): its
+# other dunder and protocol methods run where the instance is used.
+_CONSTRUCTION = frozenset(
+    {"__new__", "__init__", "__post_init__", "__attrs_pre_init__", "__attrs_post_init__", "__setattr__"}
+    | {"__getattr__", "__getattribute__", "__delattr__", "__del__", "__init_subclass__", "__set_name__"}
+    | {"__class_getitem__", "__instancecheck__", "__subclasscheck__", "__prepare__", "__set__", "__get__"}
 )
 # Bases outside the tree that do not call back into their subclasses' ordinary methods.
 _INERT_BASES = frozenset(
@@ -1207,6 +1223,37 @@ class Graph:
             and self._outside_alternatives(path, chain) == frozenset()
         )
 
+    def _constructs_apart(self, cls: int) -> bool:
+        """Is making an instance of ``cls`` apart from using it: every attribute comes from the tree (:meth:`closed`:
+        no outside base but ``object``, no metaclass, no decorator replacing a class of its family)?"""
+        return self.node_scope[cls].kind == "class" and not self.class_info(cls)[1] and self.closed(cls)
+
+    def _plain_method(self, method: int, cls: int) -> bool:
+        """Does the method ``method`` of ``cls`` (one its construction may run) reach ``cls`` as making an instance
+        does: the class's construction apart (:meth:`_constructs_apart`), its code reading the instance only for
+        attributes or handing it to methods of the class's ancestors (``Scope.self_plain``)? Else, for the
+        operators and protocols it may apply to the instance, the class as used."""
+        scope = self.node_scope[method]
+        if scope.kind != "method" or not scope.self_plain or not self._constructs_apart(cls):
+            return False
+        family = {cls, *self.ancestors(cls)}
+        path = self.node_path[method]
+        for chains in scope.self_handoffs:
+            if not chains:
+                return False
+            for chain in chains:
+                final: set[_Target] = set()
+                self.resolve(path, chain, final)
+                for kind, value in final:
+                    if kind != _ENT or not isinstance(value, int) or self.node_scope[value].kind != "method":
+                        return False
+                    owner = self.node_of.get((self.node_path[value], self.node_scope[value].parent))
+                    if owner not in family:
+                        return False
+                if not final:
+                    return False
+        return True
+
     def _holds_functions(self, name: int) -> bool:
         """Does a module-level name hold only what calls of functions of the tree returned (``Scope.made_by``),
         each function's every ``return`` giving back a function it defines (``Scope.results``): a function?"""
@@ -1558,7 +1605,9 @@ class Graph:
         if scope.qualname:
             edges.add(self.module_node(path))
             parent = self.node_of.get((path, scope.parent))
-            if parent is not None and scope.parent:
+            if parent is not None and scope.parent and self._plain_method(node, parent):
+                self.run_succ[node] = (parent,)  # what making an instance runs (_CONSTRUCTION), not all its dunders
+            elif parent is not None and scope.parent:
                 edges.add(parent)  # a method its class, a nested function its function
         if scope.kind == "module":
             # Which names a star import binds: the source's __all__. A literal __all__ is left out: selection
@@ -1572,7 +1621,16 @@ class Graph:
         if scope.kind == "class":
             parents, is_open, _ = self.class_info(node)
             called = self.callbacks(node) if is_open else frozenset()
-            edges.update(parents)
+            # A class whose attributes all come from the tree: making an instance (a module's ``x = C()``: a run
+            # edge) runs its construction's methods (_CONSTRUCTION) and its parents'; its other dunder and protocol
+            # methods run where the instance is used (the class's results), or where a method hands it on.
+            split = self._constructs_apart(node)
+            results: list[int] = []
+            if split:
+                results.extend(parents)
+                self.run_succ[node] = parents
+            else:
+                edges.update(parents)
             container = self.node_of.get((path, scope.container))
             if container is not None:
                 edges.add(container)
@@ -1583,7 +1641,13 @@ class Graph:
                     or member in _PROTOCOL
                     or (member.startswith("__") and member.endswith("__"))
                 ):
-                    edges.add(self.node_of[(path, qualname)])
+                    target = self.node_of[(path, qualname)]
+                    if split and member not in _CONSTRUCTION:
+                        results.append(target)
+                    else:
+                        edges.add(target)
+            if results:
+                self.results[node] = tuple(dict.fromkeys(results))
         return edges, names, dynamic
 
     def _site_node(self, site: str) -> int | None:
