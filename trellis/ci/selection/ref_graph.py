@@ -247,6 +247,8 @@ _CALLED = frozenset({"function", "method"})  # the kinds of scopes whose code ru
 _CLASS_LEAKS = frozenset({"__dict__", "__subclasses__", "__globals__", "f_globals", "f_locals"})
 _MAX_LINEAGES = 64  # ways a class's bases may resolve, past which super() looks in the whole family
 DISPATCH = "<dispatch>"  # the prefix of a name for the overrides self.x may run in subclasses (Graph._dispatch)
+# The extensions of a Python file's name: ``"setup.py"`` names a file, not the attribute ``py`` of a module.
+_SOURCE_SUFFIXES = frozenset({"py", "pyi", "pyw"})
 INSTANCES = "<instances>"  # a name standing for "any class may be used": every class of the closure is reached
 _MOD, _ENT, _VAL, _INST = 0, 1, 2, 3
 ENTITY = _ENT  # the kind of a resolved target that is a node (see Graph.binding)
@@ -1950,10 +1952,15 @@ class Graph:
         return out
 
     def string_nodes(self, text: str) -> set[int]:
-        """A dotted string naming a module of the tree (and maybe a name in it): ``mock.patch`` targets."""
+        """A dotted string naming a module of the tree (and maybe a name in it): ``mock.patch`` targets. One that
+        names a Python file (``collect_ignore = ["setup.py"]``) names no module: the module ``setup`` binds no
+        ``py`` (nor has a submodule of that name)."""
         parts = text.split(".")
         for i in range(len(parts), 0, -1):
             keys = [k for k in self.module_keys("", 0, ".".join(parts[:i]))]
+            if keys and i == len(parts) - 1 and parts[-1] in _SOURCE_SUFFIXES:
+                if not any(self.symbol(k, parts[-1]) for k in keys):
+                    return set()
             if keys:
                 edges, _ = self.walk({(_MOD, k) for k in keys}, parts[i:])
                 return edges
