@@ -110,7 +110,10 @@ def main() -> int:
     )
     print(f"  python -m unittest: {'?' if found is None else found} tests ({own.stderr.strip().splitlines()[-1]})")
     print(f"  pytest {shlex.join(pytest_args)}: {collected.group(1) if collected else '?'} collected")
-    theirs = {line.strip() for line in plain.stdout.splitlines() if "::" in line}
+    # node ids: a path before the first "::" (not pytest's warning text quoting one, "Test: t.py::test_e2e, ...")
+    theirs = {
+        line.strip() for line in plain.stdout.splitlines() if "::" in line and " " not in line.strip().split("::")[0]
+    }
     ours = {t.test_id for t in job.tests}
     for label, ids in (("only in Trellis", ours - theirs), ("only in the checkout", theirs - ours)):
         if ids and theirs:
