@@ -93,3 +93,28 @@ def test_a_changed_python_data_file_that_parses_is_no_module_no_test_imports() -
     files = {p: t for p, t in CHECKER.items() if p != "tests/cases/mixed_tabs.py"}
     new = {**files, "tests/cases/plain.py": "x = 2\n"}
     assert "tests/test_cases.py::test_case" in selected(new, body("tests/cases/plain.py", "x"), old=files)
+
+
+FUZZ = """
+    import sys
+
+
+    def main(name):
+        debugger = __import__(name)
+        return debugger
+
+
+    if __name__ == "__main__":
+        main(sys.argv[1])
+"""
+
+
+def test_a_computed_import_in_a_function_no_test_reaches_imports_no_data_file() -> None:
+    # parso's test/fuzz_diff_parser.py, a script pytest imports for its doctests: `pdb = __import__(debugger)` in main.
+    ini = "[pytest]\naddopts = --doctest-modules\ntestpaths = checker tests\nnorecursedirs = .* cases\n"
+    files = {**CHECKER, "pytest.ini": ini, "tests/fuzz.py": FUZZ}
+    assert selected(files, body("checker/other.py", "twice"), old=files) == {"tests/test_other.py::test_twice"}
+    # A test running it: the computed import may import any module, the case that does not parse among them.
+    called = {**files, "tests/test_fuzz.py": "from tests import fuzz\n\n\ndef test_fuzz():\n    fuzz.main('os')\n"}
+    selection = build(called).select([body("checker/other.py", "twice")], old_index=build(called))
+    assert selection.run_all and selection.rule == "parse-error"
