@@ -416,6 +416,41 @@ def test_computed_imports_and_unpickling_bound_selection_once_observed(client: C
     assert job.selected_tests == 0, job.summary  # Other: never unpickled
 
 
+FETCHING = {
+    "trellis.toml": PIPELINE,
+    "pkg/__init__.py": b"",
+    "pkg/dispatch.py": b"def call(obj, name):\n    return getattr(obj, name)()\n",
+    "pkg/things.py": b"class Runner:\n    def launch(self):\n        return 1\n\n    def spare(self):\n        return 2\n",
+    "pkg/names.py": b"NAMES = {'a': 'lau' + 'nch'}\n",
+    "tests/test_run.py": b"from pkg.dispatch import call\nfrom pkg.names import NAMES\nfrom pkg.things import Runner\n\n\n"
+    b"def test_run():\n    assert call(Runner(), NAMES['a']) == 1\n",
+}
+
+
+def test_a_computed_getattr_bounds_selection_once_observed(client: Client) -> None:
+    """``getattr(obj, name)`` with a computed name reaches the attributes it was observed to fetch, not every method
+    of every class in use; a change to what computes the name selects the test, which then fetches the new one."""
+    client.create_repository("fetch")
+    seed = client.commit("fetch", "main", FETCHING, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    head = seed.commit.commit_id
+
+    def push(path: str, content: bytes) -> ci.JobResult:
+        nonlocal head
+        reply = client.commit("fetch", "main", {path: content}, "edit", expected_head=head, wait_for_verdict=True)
+        assert reply.run is not None
+        head = reply.commit.commit_id
+        return _tests_job(reply.run)
+
+    things = FETCHING["pkg/things.py"]
+    job = push("pkg/things.py", things.replace(b"return 2", b"return 3"))  # only launch was fetched
+    assert job.selected_tests == 0, job.summary
+    job = push("pkg/names.py", b"NAMES = {'a': 'spa' + 're'}\n")  # the name changes: selected, and fails
+    assert {t.test_id: t.verdict for t in job.tests} == {"tests/test_run.py::test_run": ci.Verdict.FAILED}
+    job = push("pkg/things.py", things.replace(b"return 2", b"return 1"))  # spare fetched now: selected, passes
+    assert {t.test_id: t.verdict for t in job.tests} == {"tests/test_run.py::test_run": ci.Verdict.PASSED}
+
+
 def test_an_observation_carries_over_a_commit_that_did_not_select_the_test(client: Client) -> None:
     """A commit changing a file of an observed test's closure, in a part the test does not reach, leaves it out
     and keeps it observed: the next change elsewhere does not select it again as not observed in this tree."""

@@ -329,7 +329,7 @@ def same_name():  # two sources under one file name, the first run twice: each c
     outcome = submit_tests(executor, request).result(timeout=300)
     assert outcome.status == "passed", outcome.output.decode()
     records = [json.loads(line) for line in outcome.evals]
-    assert records[0] == {"eval": "", "recording": 2}  # the recorder ran (it hears processes: none here)
+    assert records[0] == {"eval": "", "recording": 3}  # the recorder ran (it hears processes: none here)
     records = records[1:]
     by_site: dict[str, list[dict[str, object]]] = {}
     for record in records:
@@ -408,7 +408,7 @@ def unpickle(data):
     assert records == sorted(
         json.dumps(r, sort_keys=True)
         for r in (
-            {"eval": "", "recording": 2},
+            {"eval": "", "recording": 3},
             {"import": "pkg/use.py::load", "module": "pkg.a"},
             {"import": "pkg/use.py::load", "module": "pkg.warns"},
             {"import": "pkg/use.py::rel", "module": "pkg.a"},
@@ -475,7 +475,7 @@ def test_run(tmp_path):
     assert records == sorted(
         json.dumps(r, sort_keys=True)
         for r in (
-            {"eval": "", "recording": 2},
+            {"eval": "", "recording": 3},
             {"process": run, "started": "true"},
             {"process": run, "started": "sh"},  # the shell's builtins only
             {"process": system, "started": "ls"},
@@ -580,6 +580,55 @@ def test_a_selected_file_id_of_tests_made_under_computed_names_keeps_every_item_
     ]
 
 
+def test_the_names_getattr_fetched_are_recorded_at_their_site(executor: LocalExecutor, tmp_path: Path) -> None:
+    # Every call of the builtin by a function of the tree, once per site and name (a method's, a nested function's,
+    # a comprehension's: its function's); a name that is no identifier names nothing; what getattr does is unchanged
+    # (its default, its error and its message, pytest's own calls, which are not the tree's).
+    files: dict[str, bytes | None] = {
+        "pkg/__init__.py": b"",
+        "pkg/use.py": b"""\
+def call(obj, name):
+    return getattr(obj, name)()
+
+
+class Box:
+    size = 3
+
+    def read(self, name):
+        def inner(n):
+            return getattr(self, n, None)
+
+        return [inner(name) for _ in range(2)] + [getattr(self, k) for k in ("size",)]
+""",
+        "tests/test_use.py": b"""\
+import pytest
+
+from pkg.use import Box, call
+
+
+def test_use():
+    assert call(Box(), "__repr__").startswith("<")
+    assert Box().read("size") == [3, 3, 3] and Box().read("missing") == [None, None, 3]
+    assert getattr(Box(), "not an identifier", 1) == 1
+    with pytest.raises(AttributeError, match="'Box' object has no attribute 'gone'"):
+        call(Box(), "gone")
+""",
+    }
+    outcome = _recorded(executor, tmp_path, files)
+    records = sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
+    assert records == sorted(
+        json.dumps(r, sort_keys=True)
+        for r in (
+            {"eval": "", "recording": 3},
+            {"getattr": "pkg/use.py::call", "name": "__repr__"},
+            {"getattr": "pkg/use.py::call", "name": "gone"},
+            {"getattr": "pkg/use.py::Box.read.inner", "name": "size"},
+            {"getattr": "pkg/use.py::Box.read.inner", "name": "missing"},
+            {"getattr": "pkg/use.py::Box.read", "name": "size"},
+        )
+    )
+
+
 def test_an_import_by_the_jobs_own_files_is_no_site_of_the_tree(executor: LocalExecutor, tmp_path: Path) -> None:
     # The job's own files live under <workspace>/.trellis-tmp (this plugin, the entry points' shim importing
     # pytest_cov.plugin by name, the tests' tmp_path): no tree file, so no site (a new random directory each job).
@@ -589,7 +638,7 @@ def test_an_import_by_the_jobs_own_files_is_no_site_of_the_tree(executor: LocalE
         b"    sys.path.insert(0, str(tmp_path))\n    import made\n    assert made.M.dumps(1) == '1'\n",
     }
     outcome = _recorded(executor, tmp_path, files)
-    assert [json.loads(line) for line in outcome.evals] == [{"eval": "", "recording": 2}]
+    assert [json.loads(line) for line in outcome.evals] == [{"eval": "", "recording": 3}]
 
 
 def test_a_file_id_of_tests_made_under_computed_names_reused_in_a_whole_run_leaves_out_no_item(

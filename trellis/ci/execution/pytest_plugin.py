@@ -120,6 +120,7 @@ job, once the job's environment and working directory are in place.
 from __future__ import annotations
 import __future__
 
+import builtins
 import dis
 import functools
 import hashlib
@@ -160,7 +161,8 @@ def _load() -> dict[str, Any] | None:
     return loaded
 
 
-_RECORDING = 2  # the observations' format (trellis.ci.selection.observed.FORMAT): processes heard
+_FETCHES_KEPT = 1000  # names written per site of getattr calls; past them, any name
+_RECORDING = 3  # the observations' format (trellis.ci.selection.observed.FORMAT): processes and getattr heard
 _PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile"})
 _PYTHON = re.compile(r"(python|pypy)[0-9.]*[a-z]?(-dbg)?(\.exe)?", re.IGNORECASE)
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh", "busybox"})
@@ -214,6 +216,8 @@ class EvalRecorder:
         self.busy = threading.local()  # set while this hook compiles (its own events are not the tree's)
         self.lost = False
         self.seen: set[tuple[str, str, str]] = set()  # (kind, site, value) of imports and unpickling, written
+        self.code_sites: dict[types.CodeType, str | None] = {}  # a code object calling getattr -> its site
+        self.fetch_counts: dict[str, int] = {}  # site -> names its getattr calls fetched
 
     def under(self, filename: str) -> bool:
         return os.path.isabs(filename) and filename.startswith(self.roots)
@@ -221,7 +225,10 @@ class EvalRecorder:
     def site(self, frame: Any) -> str | None:
         """``path::qualname`` of the frame's code if it is under the root (None otherwise): not the job's own files
         under ``.trellis-tmp`` (this plugin, the entry points' shim, the tests' ``tmp_path``), no file of the tree."""
-        filename = frame.f_code.co_filename
+        return self.site_of(frame.f_code)
+
+    def site_of(self, code: types.CodeType) -> str | None:
+        filename = code.co_filename
         if filename.startswith("<"):  # the interpreter's own (<frozen importlib._bootstrap>) or generated
             return None
         if os.sep + TMPDIR_NAME + os.sep in filename:
@@ -230,7 +237,7 @@ class EvalRecorder:
             filename = os.path.join(os.getcwd(), filename)
         for root in self.roots:
             if filename.startswith(root):
-                parts = [p for p in frame.f_code.co_qualname.split(".") if p != "<locals>"]
+                parts = [p for p in code.co_qualname.split(".") if p != "<locals>"]
                 keep = next((i for i, p in enumerate(parts) if p.startswith("<")), len(parts))
                 return f"{filename[len(root) :]}::{'.'.join(parts[:keep])}"
         return None
@@ -271,6 +278,20 @@ class EvalRecorder:
         with self.lock:
             self.seen.add((kind, site, value))
         self.write({kind: site, key: value})
+
+    def fetched(self, code: types.CodeType, name: str) -> None:
+        """The builtin ``getattr`` was called from ``code`` with ``name``: written once per site and name (a name
+        that is no identifier names no code of the tree); past ``_FETCHES_KEPT`` names, the site fetches any."""
+        site = self.code_sites.get(code, "")
+        if site == "":
+            site = self.code_sites[code] = self.site_of(code)
+        if site is None or not name.isidentifier() or ("getattr", site, name) in self.seen:
+            return
+        count = self.fetch_counts[site] = self.fetch_counts.get(site, 0) + 1
+        if count < _FETCHES_KEPT:
+            self.once("getattr", site, "name", name)
+        elif count == _FETCHES_KEPT:
+            self.write({"getattr": site, "any": True})
 
     def found_class(self, args: tuple[Any, ...], frame: Any) -> None:
         """``pickle.find_class(module, name)``: what unpickling called by a function under the root looks up."""
@@ -617,6 +638,33 @@ def make(recorder, original, keywords, resolve):
 """
 
 
+# The builtin getattr's stand-in, compiled under the import system's file name as the import wrappers are: it writes
+# the name each call with a string name fetches (the site: the calling function's) and returns what getattr returns.
+_FETCH_WRAPPER = """
+def make(recorder, original, getframe):
+    def getattr(*args, **kwargs):
+        __tracebackhide__ = True
+        if len(args) > 1 and isinstance(args[1], str):
+            try:
+                recorder.fetched(getframe(1).f_code, str.join("", (args[1],)))
+            except Exception as exc:
+                recorder.lose("getattr: %s" % (exc,))
+        return original(*args, **kwargs)
+
+    return getattr
+"""
+_GETATTR = builtins.getattr  # the builtin, kept before any job wraps it
+
+
+def _observe_getattr(recorder: EvalRecorder) -> None:
+    """Replace the builtin ``getattr`` with a stand-in that writes what each call from a function under the root
+    fetches (:meth:`EvalRecorder.fetched`). Installed before any conftest: every call the tree's code makes by the
+    name ``getattr`` goes through it."""
+    namespace: dict[str, Any] = {}
+    exec(compile(_FETCH_WRAPPER, "<frozen importlib._bootstrap>", "exec"), namespace)  # noqa: S102 - our own source
+    builtins.getattr = functools.wraps(_GETATTR)(namespace["make"](recorder, _GETATTR, recorder.getframe))
+
+
 def _importer(recorder: EvalRecorder, original: Any, keywords: tuple[str, ...], resolve: Any) -> Any:
     """``original``, writing the name each call from under the root imports (``resolve``: a relative one's)."""
     namespace: dict[str, Any] = {}
@@ -637,6 +685,7 @@ def job_started() -> None:
     recorder = EvalRecorder(os.getcwd(), settings["stream"], list(settings["evals"]))
     recorder.write({"eval": "", "recording": _RECORDING})
     _observe_imports(recorder)  # first: its own exec is not the tree's
+    _observe_getattr(recorder)
     sys.addaudithook(recorder)
 
 

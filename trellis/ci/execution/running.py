@@ -32,6 +32,7 @@ PLUGIN_MODULE = "_trellis_pytest"
 ENTRY_POINTS_MODULE = "_trellis_entry_points"
 _PLUGIN_SOURCE = Path(__file__).with_name("pytest_plugin.py")
 _ENTRY_POINTS_SOURCE = Path(__file__).with_name("pytest_entry_points.py")
+_OBSERVED_KINDS = frozenset({"eval", "import", "unpickle", "process", "getattr"})  # the plugin's records of what ran
 _OUTCOMES: frozenset[str] = frozenset({"passed", "failed", "error", "skipped"})
 
 
@@ -287,7 +288,7 @@ def read_stream(data: bytes) -> tuple[int, str, tuple[TestOutcome, ...], tuple[s
             continue  # a line cut short by a kill
         if not isinstance(record, dict):
             continue
-        if "eval" in record or "import" in record or "unpickle" in record or "process" in record:
+        if not _OBSERVED_KINDS.isdisjoint(record):  # what the job observed (trellis.ci.selection.observed)
             evals.append(line.decode("utf-8", "surrogatepass"))
             continue
         if "collected" in record:

@@ -54,6 +54,15 @@ started no process in any observed run: the job hears every start, so a test
 observed under its closure key started nothing there (keys recorded before
 the job heard processes are dropped: :data:`FORMAT`).
 
+And for a fourth: the builtin ``getattr`` called with a computed name (``getattr(transformer, rule_name)``, lark's
+rule callbacks; ``getattr(target, name)``, a dispatcher's): any attribute of anything, as far as the source shows.
+The job wraps the builtin before any of the tree's code runs and writes, per site (the function of the tree that
+called it), every name its calls were given (``SiteCode.attrs``); the graph reads such a call as a read of each
+of those names (``x.name``: resolved as the source's own would be), and a function or method without a record
+made no such call in any observed run. Not heard, so left unbounded: a tree that binds the name ``getattr`` to
+something else, module and class bodies without a record (they may run before the wrapper), and every site of a
+tree that runs its own modules in Python processes (no job hears a child interpreter).
+
 Carried over. A closure key hashes whole files, so a commit changing a file in
 a test's closure moves its key even when the change is in a part the test
 does not reach (a helper beside the ones it calls, another test of its test
@@ -107,8 +116,9 @@ from .python_refs import file_facts
 __all__ = ["FORMAT", "KEYS_KEPT", "Observations", "SiteCode", "from_bytecode", "from_source", "from_started"]
 
 # The observations' format: keys recorded under another were recorded by jobs that did not hear what processes were
-# started (a site without a record would wrongly say none was), so they do not count.
-FORMAT = 2
+# started or what getattr fetched (a site without a record would wrongly say none was), so they do not count.
+FORMAT = 3
+_FETCHED = frozenset({"getattr"})
 KEYS_KEPT = 8  # closure keys remembered per test (a few branches' worth)
 _SOURCES_KEPT = 50_000  # digests of sources read, per repository
 # Names whose use in code known only by its bytecode may run anything or read a computed attribute.
@@ -135,6 +145,7 @@ class SiteCode:
     ``files(package)``); ``globals``: what unpickling there looked up (``pickle.find_class``:
     ``"module qualname"``). ``runs``: the modules of the tree Python processes started there ran
     (``python -m pkg.cli``); ``spawns``: why a process started there may run any code ("" if none may).
+    ``attrs`` (kind ``getattr``): the names the site's calls of the builtin ``getattr`` fetched.
     """
 
     names: frozenset[str] = frozenset()
@@ -148,6 +159,7 @@ class SiteCode:
     globals: frozenset[str] = frozenset()
     runs: frozenset[str] = frozenset()
     spawns: str = ""
+    attrs: frozenset[str] = frozenset()
 
     def __or__(self, other: SiteCode) -> SiteCode:
         return SiteCode(
@@ -162,6 +174,7 @@ class SiteCode:
             globals=self.globals | other.globals,
             runs=self.runs | other.runs,
             spawns=self.spawns or other.spawns,
+            attrs=self.attrs | other.attrs,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -177,6 +190,7 @@ class SiteCode:
             "globals": sorted(self.globals),
             "runs": sorted(self.runs),
             "spawns": self.spawns,
+            "attrs": sorted(self.attrs),
         }
 
     @classmethod
@@ -197,6 +211,7 @@ class SiteCode:
             globals=strs("globals"),
             runs=strs("runs"),
             spawns=str(raw.get("spawns", "")),
+            attrs=strs("attrs"),
         )
 
 
@@ -334,7 +349,7 @@ class Observations:
             return frozenset(self._load(repository).sources)
 
     def add_code(self, repository: str, lines: Iterable[str]) -> bool:
-        """Merge a job's ``eval``, ``import``, ``unpickle`` and ``process`` records (JSON lines of
+        """Merge a job's ``eval``, ``import``, ``unpickle``, ``process`` and ``getattr`` records (JSON lines of
         :mod:`trellis.ci.execution.pytest_plugin`'s stream); False if the job says it could not record
         everything, or does not say that it recorded (no test of it counts as observed)."""
         readings: list[tuple[str, tuple[str, ...], SiteCode | None]] = []
@@ -355,6 +370,14 @@ class Observations:
                 site = str(record.get("process", ""))
                 if "::" in site:
                     readings.append((site, (), from_started(record)))
+                continue
+            if "getattr" in record:  # a name the builtin getattr fetched, called there with a computed one
+                site = str(record.get("getattr", ""))
+                if "::" in site:
+                    if record.get("any"):  # too many names to keep: any
+                        readings.append((site, (), SiteCode(kinds=_FETCHED, any_attr=True)))
+                    else:
+                        readings.append((site, (), SiteCode(kinds=_FETCHED, attrs=frozenset({str(record.get("name"))}))))
                 continue
             if "import" in record or "unpickle" in record:  # what a computed import was given, what unpickling found
                 site = str(record.get("import", record.get("unpickle", "")))

@@ -310,6 +310,9 @@ class NodeRefs:
     each call, but what it returned — a function the callee defined, an instance — runs only where the names
     are read, whose nodes hold these chains too. The graph reaches from the module what calling them runs
     (``Graph.results``), not what the returned value runs.
+    ``fetches``: every attribute it reads under a computed name (``"*"`` in its chains and ``attrs``), it reads by a
+    call of the builtin ``getattr`` in its own code (``getattr(transformer, rule_name)``), which the job hears:
+    what a run observed those calls fetch may bound them (:mod:`trellis.ci.selection.observed`).
     """
 
     chains: tuple[Chain, ...] = ()
@@ -335,6 +338,7 @@ class NodeRefs:
     reads_metadata: bool = False
     stored: frozenset[str] = frozenset()
     made: tuple[Chain, ...] = ()
+    fetches: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -866,6 +870,8 @@ class _Acc:
     reads_metadata: bool = False
     stores: set[str] = field(default_factory=set)
     loads: set[str] = field(default_factory=set)
+    fetches: bool = False  # it calls the builtin getattr with a computed name
+    other_computed: bool = False  # it reads an attribute under a computed name otherwise
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -891,6 +897,8 @@ class _Acc:
         self.reads_metadata = self.reads_metadata or other.reads_metadata
         self.stores |= other.stores
         self.loads |= other.loads
+        self.fetches = self.fetches or other.fetches
+        self.other_computed = self.other_computed or other.other_computed
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -916,6 +924,7 @@ class _Acc:
             doctests=self.doctests,
             reads_metadata=self.reads_metadata,
             stored=frozenset(self.stores - self.loads),
+            fetches=self.fetches and not self.other_computed,
         )
 
 
@@ -2271,6 +2280,14 @@ class _Extractor:
         kind = self.builtin_values.type_of(receiver)
         return after_builtin(kind, chain) if kind is not None else None
 
+    def computed_read(self, call: str) -> None:
+        """A call of ``call`` read an attribute under a computed name (``"*"``): by the builtin ``getattr``, which the
+        job hears unless the file binds the name to something else, or otherwise (``NodeRefs.fetches``)."""
+        if call == "getattr" and not any("getattr" in frame.bound for frame in self.frames):
+            self.acc.fetches = True
+        else:
+            self.acc.other_computed = True
+
     def unknown_attrs(self, chain: tuple[str, ...], *, named: bool = False) -> None:
         """Attributes read from an object the analysis cannot name (a parameter, an item, a call's result): by
         name, and a namespace among them (``x.__dict__``, which may be a module's or a class's) reads any
@@ -2437,6 +2454,7 @@ class _Extractor:
                 ):
                     # getattr(self, name): any member of the class's family, not any attribute at all.
                     self.acc.chains.append(Chain("self", owner, ("*",)))
+                    self.computed_read(name)
                     named = []
             if (
                 named == [None]
@@ -2480,6 +2498,7 @@ class _Extractor:
                 # getattr(str, name): an attribute of what the name holds, as str.upper is — resolved by the
                 # graph (nothing of the tree for a builtin; any attribute of a value it cannot name).
                 self.name_chains(args[0].id, ("*",))
+                self.computed_read(name)
                 named = []
             if (
                 name == "getattr"
@@ -2550,6 +2569,7 @@ class _Extractor:
         ):
             # getmembers(cls) in a method: any member of the class's family, as getattr(self, name)
             self.acc.chains.append(Chain("self", owner, ("*",)))
+            self.acc.other_computed = True
         elif name in ANY_ATTR_CALLS:
             self.acc.any_attr = True
         if isinstance(node.func, ast.Attribute) and (

@@ -256,6 +256,20 @@ _Target = tuple[int, str | int]  # (_MOD, module key) | (_ENT / _INST, node) | _
 _VALUE: _Target = (_VAL, "")
 
 
+def _fetching(refs: NodeRefs, fetched: frozenset[str]) -> NodeRefs:
+    """``refs`` with each attribute read under a computed name (``"*"``: its ``getattr`` calls, ``NodeRefs.fetches``)
+    read under each name of ``fetched`` instead, as ``x.name`` would be."""
+    chains: list[Chain] = []
+    for chain in refs.chains:
+        if "*" not in chain.attrs:
+            chains.append(chain)
+            continue
+        i = chain.attrs.index("*")
+        chains.extend(replace(chain, attrs=(*chain.attrs[:i], name, *chain.attrs[i + 1 :])) for name in sorted(fetched))
+    attrs = refs.attrs - {"*"} | fetched if "*" in refs.attrs else refs.attrs
+    return replace(refs, chains=tuple(dict.fromkeys(chains)), attrs=attrs)
+
+
 class Graph:
     """The reference graph of one tree (``facts``: every parsable ``.py`` file's facts)."""
 
@@ -336,6 +350,11 @@ class Graph:
             if found is not None:
                 self.observed[found] = self.observed[found] | code if found in self.observed else code
         self.observed_bits = 0  # the nodes whose exec/eval is bounded by what was observed
+        # getattr calls with computed names are bounded by what they were observed to fetch once the job heard
+        # them (a record of one): not where the tree runs its own modules in Python processes, which no job hears.
+        self._fetches_heard = any("getattr" in code.kinds for code in self.observed.values()) and not any(
+            s.refs.runs for s in self.node_scope
+        )
         self._site_imports: dict[int, set[str]] = {}  # observed node -> the files its evaluated code imports
         # Computed imports and unpickling bounded by what was observed: the nodes whose computed imports are, and
         # per file the files those imports and unpickling ran (the file's import closure holds them).
@@ -1584,6 +1603,9 @@ class Graph:
         modules = self._observed_modules(node) if refs.computed else None
         if modules is not None:  # its computed imports: the modules they were given, not any module
             refs = replace(refs, imports=tuple(r for r in refs.imports if r.module != "*"))
+        fetched = self._fetched(node) if refs.fetches else None
+        if fetched is not None:  # getattr(x, computed): the attributes the calls were observed to fetch
+            refs = _fetching(refs, fetched)
         edges, names, dynamic = self._refs(path, refs)
         if modules is not None:
             self._imported(node, modules, edges)
@@ -1681,7 +1703,7 @@ class Graph:
         counted = self.name_index.keys() | _CLASS_LEAKS
 
         def shape(code: SiteCode) -> SiteCode:
-            return replace(code, names=code.names & counted)
+            return replace(code, names=code.names & counted, attrs=code.attrs & counted)
 
         return all(shape(mine[n]) == shape(self.observed[n]) for n in mine)
 
@@ -1711,6 +1733,25 @@ class Graph:
             edges |= self.string_nodes(text)
         self.observed_bits |= 1 << node
         return ""
+
+    def _fetched(self, node: int) -> frozenset[str] | None:
+        """The attribute names the node's ``getattr`` calls with computed names were observed to fetch (None: any,
+        as the source says). The job hears every call of the builtin ``getattr`` (it wraps the builtin before any
+        of the tree's code runs), so a function or method without a record fetched nothing in any observed run.
+        Module and class bodies may run before the wrapper: without a record, they stay any attribute."""
+        if not self._fetches_heard:
+            return None
+        code = self.observed.get(node)
+        if code is not None and "getattr" in code.kinds:
+            if code.any_attr:  # too many names to keep (or code exec/eval ran there reads any): any
+                return None
+            fetched = code.attrs
+        elif self.node_scope[node].kind in _CALLED:
+            fetched = frozenset()
+        else:
+            return None
+        self.observed_bits |= 1 << node
+        return fetched
 
     def _observed_modules(self, node: int) -> frozenset[str] | None:
         """The modules the node's computed imports were observed to be given, if every one of them is a call
@@ -1821,6 +1862,8 @@ class Graph:
             return "runs code exec/eval made"
         if node in self._bounded_imports:
             return "imports computed names"
+        if refs.fetches and not (refs.unpickles or refs.processes):
+            return "reads attributes under computed names (getattr)"
         return "unpickles" if refs.unpickles else "starts processes"
 
     def _refs(self, path: str, refs: NodeRefs) -> tuple[set[int], set[str], str]:
