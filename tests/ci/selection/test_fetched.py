@@ -60,7 +60,9 @@ def test_a_getattr_call_is_a_builtin_fetch_only_when_nothing_else_reads_a_comput
     both = "import inspect\n\n\ndef f(obj, name):\n    return getattr(obj, name), inspect.getattr_static(obj, name)\n"
     assert not fetches(both)
     # the file's own getattr: no call of the builtin, which the job hears
-    assert not fetches("def getattr(obj, name):\n    return obj\n\n\ndef f(obj, name):\n    return getattr(obj, name)\n")
+    assert not fetches(
+        "def getattr(obj, name):\n    return obj\n\n\ndef f(obj, name):\n    return getattr(obj, name)\n"
+    )
 
 
 def test_a_computed_getattr_reaches_the_attributes_it_was_observed_to_fetch() -> None:

@@ -377,7 +377,9 @@ class Observations:
                     if record.get("any"):  # too many names to keep: any
                         readings.append((site, (), SiteCode(kinds=_FETCHED, any_attr=True)))
                     else:
-                        readings.append((site, (), SiteCode(kinds=_FETCHED, attrs=frozenset({str(record.get("name"))}))))
+                        readings.append(
+                            (site, (), SiteCode(kinds=_FETCHED, attrs=frozenset({str(record.get("name"))})))
+                        )
                 continue
             if "import" in record or "unpickle" in record:  # what a computed import was given, what unpickling found
                 site = str(record.get("import", record.get("unpickle", "")))
