@@ -127,6 +127,13 @@ def main() -> int:
         "project's own command), not with -n 2: for suites whose tests depend on the tests run before them",
     )
     parser.add_argument(
+        "--save-observed",
+        type=Path,
+        default=None,
+        help="with --repo: write what the server observed tests do (exec, computed imports, getattr...) to this "
+        "file at the end, for selection_static.py --observed",
+    )
+    parser.add_argument(
         "--install",
         action="store_true",
         help="with --repo: the baselines install the checkout (pip install --no-deps -e, the project's own "

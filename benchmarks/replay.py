@@ -504,6 +504,10 @@ def replay(args: object) -> dict[str, object]:
     finally:
         signal.signal(signal.SIGTERM, previous)
         running.stop(grace=5)
+        saved = getattr(args, "save_observed", None)
+        observed = sorted(data_dir.rglob("observed/*.json"))
+        if saved is not None and observed:
+            shutil.copyfile(observed[0], saved)
         shutil.rmtree(work, ignore_errors=True)
     save()
     summary = _summary(name, steps, faults)
