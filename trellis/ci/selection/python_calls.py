@@ -329,9 +329,13 @@ def reads_namespace(attrs: tuple[str, ...]) -> bool:
 
 
 def writes_namespace(attrs: tuple[str, ...], position: int) -> bool:
-    """Is ``attrs[position]`` a namespace only written (``x.__dict__.update(...)``, ``.clear()``), handing out
-    nothing?"""
-    return attrs[position] in NAMESPACE_ATTRS and attrs[position + 1 : position + 2] in (("update",), ("clear",))
+    """Is ``attrs[position]`` a namespace only written (``x.__dict__.update(...)``, ``.clear()``) or asked for its
+    keys (``.keys()``, which are strings: glom's ``hasattr(C.__dict__, "keys")``), handing out nothing?"""
+    return attrs[position] in NAMESPACE_ATTRS and attrs[position + 1 : position + 2] in (
+        ("update",),
+        ("clear",),
+        ("keys",),
+    )
 
 
 # (``gc`` hands out every object the interpreter holds: any class among them.)

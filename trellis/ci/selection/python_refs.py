@@ -2218,6 +2218,8 @@ class _Extractor:
                     self.writes.add(id(node.func.value))  # globals().update(...)
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
                     self.named_read(node.func.value, node.args[0], node.func)
+                if len(node.args) == 2 and self.call_name(node.func) == "hasattr":
+                    self.named_read(node.args[0], node.args[1])  # hasattr(C.__dict__, "keys"): a bool, no value
                 self.call(node)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 if len(node.value) <= 200 and _DOTTED.fullmatch(node.value):

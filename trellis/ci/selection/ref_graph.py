@@ -383,7 +383,7 @@ class Graph:
         # Attribute names read from unknown objects, indexed; only names some entity has matter.
         candidates: dict[str, list[int]] = {}
         getters: list[int] = []
-        hooked = False
+        hooks: list[int] = []
         for node, scope in enumerate(self.node_scope):
             if node in self.named_fixtures:
                 continue  # pytest errors on a direct call of a fixture (since 4.0): only pytest runs it, by name
@@ -391,10 +391,13 @@ class Graph:
                 candidates.setdefault(scope.name, []).append(node)
             if scope.getter and (scope.kind == "method" or (scope.kind == "function" and scope.parent == "")):
                 getters.append(node)
-            hooked = hooked or scope.name in ("__instancecheck__", "__subclasscheck__")
+            if scope.name in ("__instancecheck__", "__subclasscheck__"):
+                hooks.append(node)
         # A value read under a computed name that stays where it was read: what reading it runs (GETTERS).
-        # An isinstance() there hands it to a metaclass's __instancecheck__: if the tree defines one, any.
-        candidates[GETTERS] = [n for c in candidates.values() for n in c] if hooked else getters
+        # An isinstance() there hands it to a metaclass's __instancecheck__ (issubclass: __subclasscheck__), which
+        # runs: if one of the tree may call or keep what it is given (param_flow), anything.
+        hooked = any(self.node_scope[h].kind != "method" or not self._keeps(h, 1, set()) for h in hooks)
+        candidates[GETTERS] = [n for c in candidates.values() for n in c] if hooked else getters + hooks
         candidates[INSTANCES] = [n for n, s in enumerate(self.node_scope) if s.kind == "class"]
         every = [n for c in candidates.values() for n in c]
         candidates.update(self._dispatched)
