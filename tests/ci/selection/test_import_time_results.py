@@ -120,6 +120,9 @@ LOG = dedent(
         def __init__(self, out):
             self.out = out
 
+        def __repr__(self):
+            return describe()
+
 
     class Logger(Base):
         def __init__(self, out, label=None):
@@ -161,6 +164,9 @@ LOG_TRAPS = {
     "an operator on the instance in __init__": lambda t: t.replace(
         "        self.label = label\n",
         "        self.label = str(self)\n\n    def __str__(self):\n        return describe()\n",
+    ),
+    "an operator on the instance in the base's __init__": lambda t: t.replace(
+        "        self.out = out\n", "        self.out = out\n        self.text = repr(self)\n"
     ),
     "a method called on the instance in __init__": lambda t: t.replace(
         "        self.label = label\n", "        self.label = label\n        self.__exit__()\n"

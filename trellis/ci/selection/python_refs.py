@@ -404,7 +404,8 @@ class Scope:
     is a call bound to names alone (``NodeRefs.made``), the callees' readings. ``self_plain`` (ordinary methods):
     its code reads its instance only for attributes, or hands it first to the methods ``self_handoffs`` reads
     (``Base.__init__(self)``): it runs no dunder method of the instance but through those names
-    (:meth:`_Extractor.self_handoffs`).
+    (:meth:`_Extractor.self_handoffs`). ``base_only`` (classes): the readings among ``refs`` that only its bases
+    read (the graph reaches the parents those are through the class's run and results instead).
     """
 
     qualname: str
@@ -445,6 +446,7 @@ class Scope:
     made_by: tuple[Chain, ...] = ()
     self_plain: bool = False
     self_handoffs: tuple[tuple[Chain, ...], ...] = ()
+    base_only: tuple[Chain, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1756,6 +1758,7 @@ class _Extractor:
         # ``cls = mod.Thing``: binding a named value runs no code unless its type has a ``__set_name__``, which
         # ref_graph decides from what the name resolves to; until then the statement is the class's own code.
         bindings = _Acc()
+        base_refs = _Acc()  # the bases' readings (Scope.base_only)
         generic_bases: list[tuple[Chain, ...]] = []
         for base in node.bases:
             # A base named (``class D(C)``) runs nothing when the statement runs (what C's metaclass or
@@ -1768,10 +1771,10 @@ class _Extractor:
                 # the names): the base is the class's reference, as a plain one; what the subscription may run
                 # is the graph's (Graph._subscribed: a ``__class_getitem__`` of the tree, or the base used).
                 assert isinstance(base, ast.Subscript)
-                self.visit_reference(base.value, bindings)
+                self.visit_reference(base.value, base_refs)
                 self.visit(base.slice)
             else:
-                self.visit_reference(base, bindings)
+                self.visit_reference(base, base_refs)
             target = base.value if isinstance(base, ast.Subscript) else base
             dotted = _dotted(target)
             if dotted is not None:
@@ -1870,6 +1873,8 @@ class _Extractor:
             or bool(node.keywords)
             or self.may_set_name(node, {id(s) for s in judged})
         )
+        base_only = tuple(c for c in dict.fromkeys(base_refs.chains) if c not in bindings.chains)
+        bindings.merge(base_refs)
         self.scopes.insert(
             index,
             Scope(
@@ -1902,6 +1907,7 @@ class _Extractor:
                 ),
                 customised=any(not inert_decorator(d) for d in decorators) or bool(node.keywords),
                 bound_values=tuple(bound_values),
+                base_only=base_only,
                 marks=_fixture_words([*node.decorator_list, *(s for s in node.body if _assigns_name(s, "pytestmark"))]),
             ),
         )

@@ -1250,7 +1250,15 @@ class Graph:
     def _constructs_apart(self, cls: int) -> bool:
         """Is making an instance of ``cls`` apart from using it: every attribute comes from the tree (:meth:`closed`:
         no outside base but ``object``, no metaclass, no decorator replacing a class of its family)?"""
-        return self.node_scope[cls].kind == "class" and not self.class_info(cls)[1] and self.closed(cls)
+        if self.node_scope[cls].kind != "class" or self.class_info(cls)[1] or not self.closed(cls):
+            return False
+        return not any(  # (a base of the tree that may be bound to an outside class too: open after all)
+            self._may_be_outside(self.node_path[c], chain)
+            for c in (cls, *self.ancestors(cls))
+            for chains, name in zip(self.node_scope[c].bases, self.node_scope[c].base_names, strict=False)
+            if name not in ("object", "builtins.object")
+            for chain in chains
+        )
 
     def _plain_method(self, method: int, cls: int) -> bool:
         """Does the method ``method`` of ``cls`` (one its construction may run) reach ``cls`` as making an instance
@@ -1594,10 +1602,28 @@ class Graph:
                 chains=tuple(c for c in refs.chains if not (c.kind == "local" and c.root in returned and not c.attrs)),
             )
             self.results[node] = tuple(self.node_of[(path, q)] for q in scope.results if (path, q) in self.node_of)
+        if scope.kind == "class" and scope.base_only and self._constructs_apart(node):
+            # its parents: the run's (as making an instance) and the results' (as using it), below
+            refs = replace(refs, chains=tuple(c for c in refs.chains if c not in scope.base_only))
+        runs: set[int] = set()
+        handed_edges: set[int] = set()
+        parent = self.node_of.get((path, scope.parent)) if scope.parent else None
+        plain = parent is not None and self._plain_method(node, parent)
+        if plain and parent is not None and scope.self_handoffs:
+            # ``Base.__init__(self, ...)``: reading a method off a class of the family runs nothing of the class (no
+            # metaclass): the method, and the class as making an instance reaches it
+            handed = {c for chains in scope.self_handoffs for c in chains}
+            refs = replace(refs, chains=tuple(c for c in refs.chains if c not in handed))
+            family = {parent, *self.ancestors(parent)}
+            for chain in handed:
+                for target in self.resolve(path, chain)[0]:
+                    (runs if target in family else handed_edges).add(target)
         if refs.made:
-            runs: set[int] = set()
             for chain in refs.made:
                 runs |= self.resolve(path, chain)[0]
+        if plain and parent is not None:
+            runs.add(parent)  # what making an instance runs (_CONSTRUCTION), not all its dunders
+        if runs:
             self.run_succ[node] = tuple(sorted(runs))
         if scope.reconstructor and self.named_elsewhere(node):
             # Another file names it, so anything may call it with any name: what the extractor left out for the
@@ -1610,6 +1636,7 @@ class Graph:
         if fetched is not None:  # getattr(x, computed): the attributes the calls were observed to fetch
             refs = _fetching(refs, fetched)
         edges, names, dynamic = self._refs(path, refs)
+        edges |= handed_edges
         if modules is not None:
             self._imported(node, modules, edges)
         if refs.module_attrs:
@@ -1631,10 +1658,7 @@ class Graph:
             dynamic = dynamic or why
         if scope.qualname:
             edges.add(self.module_node(path))
-            parent = self.node_of.get((path, scope.parent))
-            if parent is not None and scope.parent and self._plain_method(node, parent):
-                self.run_succ[node] = (parent,)  # what making an instance runs (_CONSTRUCTION), not all its dunders
-            elif parent is not None and scope.parent:
+            if parent is not None and not plain:
                 edges.add(parent)  # a method its class, a nested function its function
         if scope.kind == "module":
             # Which names a star import binds: the source's __all__. A literal __all__ is left out: selection
