@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,23 @@ def sample(client: Client) -> tuple[Client, dict[str, bytes], str]:
 
 def _tests_job(run: ci.Run) -> ci.JobResult:
     return next(j for j in run.jobs if j.stage == "tests")
+
+
+def _seeded(client: Client, name: str, files: dict[str, bytes]) -> Callable[[str, bytes], ci.JobResult]:
+    """A repository seeded with ``files`` (its first run passed), and a push of one file that returns its tests job."""
+    client.create_repository(name)
+    seed = client.commit(name, "main", files, "seed", wait_for_verdict=True)
+    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
+    head = seed.commit.commit_id
+
+    def push(path: str, content: bytes) -> ci.JobResult:
+        nonlocal head
+        reply = client.commit(name, "main", {path: content}, "edit", expected_head=head, wait_for_verdict=True)
+        assert reply.run is not None
+        head = reply.commit.commit_id
+        return _tests_job(reply.run)
+
+    return push
 
 
 def test_a_body_change_runs_only_the_tests_that_reach_it(sample: tuple[Client, dict[str, bytes], str]) -> None:
@@ -348,17 +366,7 @@ class Base:
 def test_code_exec_ran_bounds_selection_once_observed(client: Client) -> None:
     """A test that runs generated code (exec) reaches what that code names, as observed when it ran: an
     unrelated change no longer selects it, a change to what the generated code calls does."""
-    client.create_repository("gen")
-    seed = client.commit("gen", "main", GENERATED, "seed", wait_for_verdict=True)
-    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
-    head = seed.commit.commit_id
-
-    def push(path: str, content: bytes) -> ci.JobResult:
-        nonlocal head
-        reply = client.commit("gen", "main", {path: content}, "edit", expected_head=head, wait_for_verdict=True)
-        assert reply.run is not None
-        head = reply.commit.commit_id
-        return _tests_job(reply.run)
+    push = _seeded(client, "gen", GENERATED)
 
     job = push("gen/other.py", b"def helper():\n    return 1 + 1\n")  # test_make ran observed: not selected
     assert job.verdict is ci.Verdict.PASSED and {t.test_id for t in job.tests} == {"tests/test_other.py::test_helper"}
@@ -391,17 +399,7 @@ IMPORTED = {
 def test_computed_imports_and_unpickling_bound_selection_once_observed(client: Client) -> None:
     """A computed import reaches the modules it was observed to import (not every module), unpickling the
     classes it was observed to find (not any code); a change to those still selects the test."""
-    client.create_repository("imp")
-    seed = client.commit("imp", "main", IMPORTED, "seed", wait_for_verdict=True)
-    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
-    head = seed.commit.commit_id
-
-    def push(path: str, content: bytes) -> ci.JobResult:
-        nonlocal head
-        reply = client.commit("imp", "main", {path: content}, "edit", expected_head=head, wait_for_verdict=True)
-        assert reply.run is not None
-        head = reply.commit.commit_id
-        return _tests_job(reply.run)
+    push = _seeded(client, "imp", IMPORTED)
 
     job = push("pkg/b.py", b"def run():\n    return 1 + 1\n")  # only pkg.a was imported by name, one class unpickled
     assert {t.test_id for t in job.tests} == {"tests/test_b.py::test_b"}, job.summary
@@ -430,17 +428,7 @@ FETCHING = {
 def test_a_computed_getattr_bounds_selection_once_observed(client: Client) -> None:
     """``getattr(obj, name)`` with a computed name reaches the attributes it was observed to fetch, not every method
     of every class in use; a change to what computes the name selects the test, which then fetches the new one."""
-    client.create_repository("fetch")
-    seed = client.commit("fetch", "main", FETCHING, "seed", wait_for_verdict=True)
-    assert seed.run is not None and seed.run.verdict is ci.Verdict.PASSED, _tests_job(seed.run).output
-    head = seed.commit.commit_id
-
-    def push(path: str, content: bytes) -> ci.JobResult:
-        nonlocal head
-        reply = client.commit("fetch", "main", {path: content}, "edit", expected_head=head, wait_for_verdict=True)
-        assert reply.run is not None
-        head = reply.commit.commit_id
-        return _tests_job(reply.run)
+    push = _seeded(client, "fetch", FETCHING)
 
     things = FETCHING["pkg/things.py"]
     job = push("pkg/things.py", things.replace(b"return 2", b"return 3"))  # only launch was fetched

@@ -125,6 +125,15 @@ def deselected(outcome: JobOutcome) -> int:
     return int(found.group(1)) if found else 0
 
 
+def _records(outcome: JobOutcome) -> list[str]:
+    """What the job observed, each record as canonical JSON, sorted."""
+    return sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
+
+
+def _records_of(*records: dict[str, object]) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in records)
+
+
 def _recorded(executor: LocalExecutor, tmp_path: Path, files: dict[str, bytes | None]) -> JobOutcome:
     """A whole run of ``files``, recording what exec/eval ran and the computed imports; it passed."""
     repo = GitRepo(tmp_path / "repo")
@@ -404,17 +413,13 @@ def unpickle(data):
         b"        use.load('pkg.warns')\n    assert [w.filename for w in caught] == [use.__file__]\n",
     }
     outcome = _recorded(executor, tmp_path, files)
-    records = sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
-    assert records == sorted(
-        json.dumps(r, sort_keys=True)
-        for r in (
-            {"eval": "", "recording": 3},
-            {"import": "pkg/use.py::load", "module": "pkg.a"},
-            {"import": "pkg/use.py::load", "module": "pkg.warns"},
-            {"import": "pkg/use.py::rel", "module": "pkg.a"},
-            {"import": "pkg/use.py::data", "module": "pkg.data"},
-            {"unpickle": "pkg/use.py::unpickle", "global": "pkg.use Thing"},
-        )
+    assert _records(outcome) == _records_of(
+        {"eval": "", "recording": 3},
+        {"import": "pkg/use.py::load", "module": "pkg.a"},
+        {"import": "pkg/use.py::load", "module": "pkg.warns"},
+        {"import": "pkg/use.py::rel", "module": "pkg.a"},
+        {"import": "pkg/use.py::data", "module": "pkg.data"},
+        {"unpickle": "pkg/use.py::unpickle", "global": "pkg.use Thing"},
     )
 
 
@@ -470,24 +475,20 @@ def test_run(tmp_path):
 """,
     }
     outcome = _recorded(executor, tmp_path, files)
-    records = sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
     run, system, test = "pkg/run.py::run", "pkg/run.py::system", "tests/test_run.py::test_run"
-    assert records == sorted(
-        json.dumps(r, sort_keys=True)
-        for r in (
-            {"eval": "", "recording": 3},
-            {"process": run, "started": "true"},
-            {"process": run, "started": "sh"},  # the shell's builtins only
-            {"process": system, "started": "ls"},
-            {"process": run, "python": ["python", "-c", "import sys"]},
-            {"process": run, "python": ["python", "scripts/tool.py"]},
-            {"process": run, "any": "sh (a shell running what the job cannot read)"},
-            {"process": run, "any": "script (a script: #!/bin/sh)"},
-            {"process": run, "started": "ls"},  # a shell script's simple commands
-            {"process": run, "any": "scripts/tool.sh (a program of the tree)"},
-            {"process": run, "started": ""},
-            {"process": test, "started": "true"},
-        )
+    assert _records(outcome) == _records_of(
+        {"eval": "", "recording": 3},
+        {"process": run, "started": "true"},
+        {"process": run, "started": "sh"},  # the shell's builtins only
+        {"process": system, "started": "ls"},
+        {"process": run, "python": ["python", "-c", "import sys"]},
+        {"process": run, "python": ["python", "scripts/tool.py"]},
+        {"process": run, "any": "sh (a shell running what the job cannot read)"},
+        {"process": run, "any": "script (a script: #!/bin/sh)"},
+        {"process": run, "started": "ls"},  # a shell script's simple commands
+        {"process": run, "any": "scripts/tool.sh (a program of the tree)"},
+        {"process": run, "started": ""},
+        {"process": test, "started": "true"},
     )
 
 
@@ -615,17 +616,13 @@ def test_use():
 """,
     }
     outcome = _recorded(executor, tmp_path, files)
-    records = sorted(json.dumps(json.loads(line), sort_keys=True) for line in outcome.evals)
-    assert records == sorted(
-        json.dumps(r, sort_keys=True)
-        for r in (
-            {"eval": "", "recording": 3},
-            {"getattr": "pkg/use.py::call", "name": "__repr__"},
-            {"getattr": "pkg/use.py::call", "name": "gone"},
-            {"getattr": "pkg/use.py::Box.read.inner", "name": "size"},
-            {"getattr": "pkg/use.py::Box.read.inner", "name": "missing"},
-            {"getattr": "pkg/use.py::Box.read", "name": "size"},
-        )
+    assert _records(outcome) == _records_of(
+        {"eval": "", "recording": 3},
+        {"getattr": "pkg/use.py::call", "name": "__repr__"},
+        {"getattr": "pkg/use.py::call", "name": "gone"},
+        {"getattr": "pkg/use.py::Box.read.inner", "name": "size"},
+        {"getattr": "pkg/use.py::Box.read.inner", "name": "missing"},
+        {"getattr": "pkg/use.py::Box.read", "name": "size"},
     )
 
 
