@@ -58,11 +58,18 @@ def test_passed_tests_need_every_parameter_to_pass(tmp_path: Path) -> None:
     assert store.get("cd" * 32) is None
 
 
-def test_a_python_file_read_as_data_is_in_every_closure() -> None:
-    # tests/cases/*.py: no one imports them (pytest.ini keeps pytest out of the directory), a test may read them.
+def test_a_python_file_read_as_data_is_in_the_closure_of_the_tests_whose_code_names_it() -> None:
+    # tests/cases/*.py: no one imports them (pytest.ini keeps pytest out of the directory), a test may read them;
+    # as selection counts a change to one, for the tests reaching code that names them.
     files = {k: v for k, v in FILES.items() if k != "tests/test_imports.py"}
-    files |= {"pytest.ini": b"[pytest]\nnorecursedirs = cases\n", "tests/cases/tabs.py": b"if 1:\n        a\n\tb\n"}
+    files |= {
+        "pytest.ini": b"[pytest]\nnorecursedirs = cases\n",
+        "tests/cases/tabs.py": b"if 1:\n        a\n\tb\n",
+        "tests/test_cases.py": b"from pathlib import Path\n\n\ndef test_cases():\n"
+        b"    assert list((Path(__file__).parent / 'cases').glob('*.py'))\n",
+    }
     before = keys(files)
     assert A in before  # the case that does not parse is no code
     after = keys({**files, "tests/cases/tabs.py": b"x = 1\n"})
-    assert after[A] != before[A] and after[B] != before[B]
+    cases = "tests/test_cases.py::test_cases"
+    assert after[cases] != before[cases] and after[A] == before[A] and after[B] == before[B]

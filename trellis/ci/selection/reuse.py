@@ -72,7 +72,6 @@ def closure_keys(
             or name in CONFIG_FILES
             or name.endswith(".pth")
             or name.startswith("requirements")
-            or path in index.data_files  # a Python file read as data (no one imports it): any test may read it
             or (not path.endswith(".py") and not matches_any(inert, path) and not (observed and is_inert_kind(path)))
         ):
             # Observed: of configuration, what selection reads of it (other tools' sections do not count).
@@ -84,6 +83,8 @@ def closure_keys(
         if observed
         else []
     )
+    # A Python file read as data (no one imports it): for the tests whose code names it, as selection counts it.
+    kinds += [p for p in sorted(index.data_files) if p in blobs and not matches_any(inert, p)]
     keys: dict[str, str] = {}
     for nodeid in tests:
         files = index.reached_files(nodeid, observed=observed)
@@ -92,7 +93,7 @@ def closure_keys(
         h = hashlib.sha256(f"{base}\0{nodeid}\n".encode())
         for path in sorted(files):
             h.update(f"{path}\0{blobs[path]}\n".encode())
-        for path in index.named_files(nodeid, kinds) if kinds else ():
+        for path in sorted(index.named_files(nodeid, kinds)) if kinds else ():
             h.update(f"{path}\0{blobs[path]}\n".encode())
         keys[nodeid] = h.hexdigest()
     return keys
