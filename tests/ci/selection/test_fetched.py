@@ -120,3 +120,20 @@ def test_fetched_names_are_kept_with_the_sites_observations(tmp_path) -> None:  
     sites = Observations(tmp_path).sites("repo")[1]
     assert sites["pkg/dispatch.py::call"] == SiteCode(kinds=frozenset({"getattr"}), attrs=frozenset({"launch", "stop"}))
     assert sites["pkg/other.py::many"].any_attr
+
+
+def test_a_test_through_a_bounded_getattr_is_reused_by_the_files_of_its_import_closure() -> None:
+    # Per-test result reuse keys a test by the files it may run; unobserved, a getattr call may read any entity of
+    # the import closure: those files, not "unknown" (no reuse) as for exec/eval.
+    index = TestIndex.build({**FILES, "pkg/unrelated.py": b"def other():\n    return 0\n"}, observed=SEEN)
+    assert index.reached_files(RUN, observed=True) is not None
+    assert index.reached_files(RUN) == {
+        "pkg/__init__.py",
+        "pkg/dispatch.py",
+        "pkg/names.py",
+        "pkg/things.py",
+        "tests/test_run.py",
+    }
+    # A node of the closure that may run any code (or is bounded by another observation): no key, as before
+    dynamic = {**FILES, "pkg/names.py": FILES["pkg/names.py"] + b"\n\ndef load(code):\n    return eval(code)\n"}
+    assert TestIndex.build(dynamic, observed=SEEN).reached_files(RUN) is None

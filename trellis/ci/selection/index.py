@@ -435,19 +435,25 @@ class TestIndex:
         cannot bound it (a dynamic reach), or the test is unknown. For per-test result reuse.
 
         A test that reaches code ``exec``/``eval`` ran is bounded only by what was observed: None
-        for it, unless ``observed`` (the key under which such a test's observation counts)."""
+        for it, unless ``observed`` (the key under which such a test's observation counts). One that
+        reaches only ``getattr`` calls bounded by what they fetched reaches, unobserved, any entity of
+        its import closure (:meth:`Graph.unbounded_files`)."""
         reach = self._known().get(nodeid)
-        if reach is None or reach & self._graph.dyn_bit or nodeid in self._opaque:
+        graph = self._graph
+        if reach is None or reach & graph.dyn_bit or nodeid in self._opaque:
             return None
-        if reach & self._graph.observed_bits and not observed:
-            return None
-        paths = self._graph.node_path
+        fetching = False
+        if reach & graph.observed_bits and not observed:
+            if reach & graph.observed_bits & ~graph.fetched_bits:
+                return None
+            fetching = True
+        paths = graph.node_path
         files = {nodeid.split("::", 1)[0]}
         while reach:
             low = reach & -reach
             files.add(paths[low.bit_length() - 1])
             reach ^= low
-        return frozenset(files)
+        return graph.unbounded_files(files) if fetching else frozenset(files)
 
     def observed_alike(self, observed: Mapping[str, SiteCode]) -> bool:
         """Is this index also the index of its tree with ``observed`` (:meth:`Graph.observed_alike`)?"""

@@ -350,6 +350,7 @@ class Graph:
             if found is not None:
                 self.observed[found] = self.observed[found] | code if found in self.observed else code
         self.observed_bits = 0  # the nodes whose exec/eval is bounded by what was observed
+        self.fetched_bits = 0  # those of them bounded only by the names their getattr calls fetched (_fetched)
         # getattr calls with computed names are bounded by what they were observed to fetch once the job heard
         # them (a record of one): not where the tree runs its own modules in Python processes, which no job hears.
         self._fetches_heard = any("getattr" in code.kinds for code in self.observed.values()) and not any(
@@ -435,6 +436,7 @@ class Graph:
                 self.observed_bits &= ~(1 << node)
         self.static = self._static_reach()
         self._dynamic_nodes: list[int] | None = None  # the nodes that may run any code (dynamic_reason)
+        self._closure_flags: int | None = None  # files holding such a node or another observed site (unbounded_files)
 
     # -- modules ------------------------------------------------------------------------------
 
@@ -1778,6 +1780,7 @@ class Graph:
         else:
             return None
         self.observed_bits |= 1 << node
+        self.fetched_bits |= 1 << node
         return fetched
 
     def _observed_modules(self, node: int) -> frozenset[str] | None:
@@ -2068,6 +2071,26 @@ class Graph:
             succ.append(sorted(out))
         closure = _reach_bits(range(len(self.paths)), lambda i: succ[i], lambda i: 1 << i)
         return [closure[i] for i in range(len(self.paths))]
+
+    def unbounded_files(self, files: Iterable[str]) -> frozenset[str] | None:
+        """The files a test reaching ``files`` may run when no observation of its ``getattr`` calls counts: an
+        attribute under a computed name is then any entity of its import closure (the closures of the files it
+        reaches, which hold its own and its fixtures'); None when one of those files holds a node that may run
+        any code or is bounded by another observation (exec/eval, a computed import, unpickling, a process)."""
+        if self._closure_flags is None:
+            unbounded = 0
+            for node in range(self.size):
+                if self.dynamic[node] or (self.observed_bits & ~self.fetched_bits) >> node & 1:
+                    unbounded |= 1 << self.file_index[self.node_path[node]]
+            self._closure_flags = unbounded
+        bits = 0
+        for path in files:
+            index = self.file_index.get(path)
+            if index is not None:
+                bits |= self._file_closure[index]
+        if bits & self._closure_flags:
+            return None
+        return frozenset(self.paths[i] for i in range(len(self.paths)) if bits >> i & 1)
 
     def import_closure(self, path: str, refs: Iterable[ImportRef]) -> int:
         """The files importing ``refs`` from ``path`` may run (a doctest's own imports, say)."""
