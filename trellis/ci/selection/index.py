@@ -455,6 +455,14 @@ class TestIndex:
             reach ^= low
         return graph.unbounded_files(files) if fetching else frozenset(files)
 
+    def observable(self, nodeid: str) -> bool:
+        """Does the test reach a site bounded by what was observed (its closure known under that bound)? Its key
+        counts once it ran observed (:mod:`.observed`)."""
+        reach = self._known().get(nodeid)
+        if reach is None or not reach & self._graph.observed_bits:
+            return False
+        return self.reached_files(nodeid, observed=True) is not None
+
     def observed_alike(self, observed: Mapping[str, SiteCode]) -> bool:
         """Is this index also the index of its tree with ``observed`` (:meth:`Graph.observed_alike`)?"""
         return self._graph.observed_alike(observed)

@@ -157,7 +157,7 @@ class TestSelector:
         )
         if old is not None and salt is not None and not selection.run_all:
             if not asked and not selection.tests:  # no code changed: every test observed before is unaffected
-                observed(t for t in old.tests if old.reached_files(t) is None and old.reached_files(t, observed=True))
+                observed(t for t in old.tests if old.observable(t))
             carried = seen.difference(selection.tests)
             if carried:
                 self._carry(store, repository, tree_id, sorted(carried), salt=salt, inert=inert)
@@ -241,7 +241,7 @@ class TestSelector:
                 with self._guard:
                     self._indexes[f"{tree_id}:{version}"] = found
         index = self.index(store, repository, tree_id)
-        through = [t for t in ran if index.reached_files(t) is None and index.reached_files(t, observed=True)]
+        through = [t for t in ran if index.observable(t)]
         if through:
             blobs = store.tree_blobs(repository, tree_id)
             keys = closure_keys(index, blobs, through, salt=salt, inert=inert, observed=True)
