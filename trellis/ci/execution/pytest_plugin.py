@@ -660,16 +660,21 @@ def _observe_getattr(recorder: EvalRecorder) -> None:
     """Replace the builtin ``getattr`` with a stand-in that writes what each call from a function under the root
     fetches (:meth:`EvalRecorder.fetched`). Installed before any conftest: every call the tree's code makes by the
     name ``getattr`` goes through it."""
+    make = _as_import_system(_FETCH_WRAPPER)
+    builtins.getattr = functools.wraps(_GETATTR)(make(recorder, _GETATTR, recorder.getframe))
+
+
+def _as_import_system(source: str) -> Any:
+    """The ``make`` function of a wrapper's source, compiled under the import system's own file name."""
     namespace: dict[str, Any] = {}
-    exec(compile(_FETCH_WRAPPER, "<frozen importlib._bootstrap>", "exec"), namespace)  # noqa: S102 - our own source
-    builtins.getattr = functools.wraps(_GETATTR)(namespace["make"](recorder, _GETATTR, recorder.getframe))
+    exec(compile(source, "<frozen importlib._bootstrap>", "exec"), namespace)  # noqa: S102 - our own source
+    return namespace["make"]
 
 
 def _importer(recorder: EvalRecorder, original: Any, keywords: tuple[str, ...], resolve: Any) -> Any:
     """``original``, writing the name each call from under the root imports (``resolve``: a relative one's)."""
-    namespace: dict[str, Any] = {}
-    exec(compile(_WRAPPER, "<frozen importlib._bootstrap>", "exec"), namespace)  # noqa: S102 - our own source
-    return functools.wraps(original)(namespace["make"](recorder, original, keywords, resolve))
+    make = _as_import_system(_WRAPPER)
+    return functools.wraps(original)(make(recorder, original, keywords, resolve))
 
 
 def job_started() -> None:
