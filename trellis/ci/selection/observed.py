@@ -102,6 +102,8 @@ has its passes reused by key only, not by what selection says.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import hashlib
 import json
 import os
@@ -121,6 +123,9 @@ FORMAT = 3
 _FETCHED = frozenset({"getattr"})
 KEYS_KEPT = 8  # closure keys remembered per test (a few branches' worth)
 _SOURCES_KEPT = 50_000  # digests of sources read, per repository
+_DATA_MIN = 200  # characters: a container literal this long, assigned at the top level, is data (a serialized table)
+_DATA_NAME = "__trellis_data__"  # what stands for such a literal in the code read apart from it
+_LITERAL_NODES = (ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Load, ast.UnaryOp, ast.USub, ast.UAdd)
 # Names whose use in code known only by its bytecode may run anything or read a computed attribute.
 _UNBOUNDED_NAMES = frozenset(
     {"eval", "exec", "compile", "__import__", "globals", "locals", "vars", "breakpoint", "__builtins__"}
@@ -262,6 +267,56 @@ def from_source(source: str) -> SiteCode:
     )
 
 
+def split_data(source: str) -> tuple[str, list[str]]:
+    """The code of ``source`` apart from its data: each container literal (a dict, list, tuple or set display)
+    of at least :data:`_DATA_MIN` characters made of constants only (``DATA = {...}``, ``MEMO = (...)``) that a
+    top-level statement assigns is replaced by a name, and given back as text.
+
+    Code generated at run time often differs from one run to the next only there: lark's standalone parser is
+    the same 3,500 lines of code each time, with the grammar's tables serialized in an order that varies with
+    the interpreter's hash seed, so every job handed ``exec`` a source never read before, and reading it as a
+    whole took seconds each time. Read apart (:meth:`Observations.read_source`), the code is read once and
+    each literal on its own; the union is a bound of what the whole reads: a literal of constants holds no
+    reference, only strings (the files and dotted names it may name, read as they are read in place), and
+    the code around it, seeing a name of unknown value where the constants were, resolves less of what it
+    computes from them (a ``getattr`` or an import through them is computed, not constant), never more.
+    """
+    if _DATA_NAME in source or len(source) < _DATA_MIN:
+        return source, []
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source, []
+    raw = source.encode("utf-8", "surrogatepass")
+    starts = [0]
+    for line in raw.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    spans: list[tuple[int, int]] = []
+    for stmt in tree.body:
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+        if value is None or value.end_lineno is None or value.end_col_offset is None:
+            continue
+        start = starts[value.lineno - 1] + value.col_offset  # offsets are UTF-8 bytes
+        end = starts[value.end_lineno - 1] + value.end_col_offset
+        if (
+            isinstance(value, (ast.Dict, ast.List, ast.Tuple, ast.Set))
+            and end - start >= _DATA_MIN
+            and all(isinstance(n, _LITERAL_NODES) for n in ast.walk(value))
+        ):
+            spans.append((start, end))
+    if not spans:
+        return source, []
+    data: list[str] = []
+    parts: list[bytes] = []
+    at = 0
+    for start, end in spans:
+        parts += [raw[at:start], f"({_DATA_NAME})".encode()]
+        data.append(raw[start:end].decode("utf-8", "surrogatepass"))
+        at = end
+    parts.append(raw[at:])
+    return b"".join(parts).decode("utf-8", "surrogatepass"), data
+
+
 def from_bytecode(names: Iterable[str], imports: bool) -> SiteCode:
     """Code the job saw without its source: the names its bytecode uses (and its identifier constants)."""
     found = frozenset(str(n) for n in names)
@@ -310,6 +365,7 @@ class Observations:
         self.root = Path(root) if root is not None else None
         self._repos: dict[str, _Repo] = {}
         self._read: dict[str, SiteCode] = {}  # source digest -> its reading (shared by repositories)
+        self._code: dict[str, SiteCode] = {}  # digest of a source's code apart from its data -> that code's reading
         self._guard = threading.Lock()
 
     def _path(self, repository: str) -> Path | None:
@@ -355,6 +411,8 @@ class Observations:
         readings: list[tuple[str, tuple[str, ...], SiteCode | None]] = []
         complete = True
         recording = False
+        with self._guard:
+            unbounded = {site for site, code in self._load(repository).sites.items() if _runs_anything(code)}
         for line in lines:
             try:
                 record = json.loads(line)
@@ -399,10 +457,12 @@ class Observations:
             code: SiteCode | None
             if isinstance(source, str):  # read once per digest (the plugin's: the site and the source)
                 code = self._read.get(digest) if digest else None
-                if code is None:
+                if code is None and site in unbounded:
+                    pass  # the site may run any code already: nothing this code reads can widen it
+                elif code is None:
                     if len(self._read) > _SOURCES_KEPT:
                         self._read.clear()
-                    code = from_source(source)
+                    code = self.read_source(source)
                     if digest:
                         self._read[digest] = code
             elif digest and pair:  # a source read before, now also checked to compile to another code object
@@ -411,6 +471,8 @@ class Observations:
                 names = record.get("names", ())
                 code = from_bytecode(names if isinstance(names, list) else (), bool(record.get("imports", True)))
             readings.append((site, tuple(k for k in (digest, pair) if k), code))
+            if code is not None and _runs_anything(code):
+                unbounded.add(site)
         complete = complete and recording
         if not readings:
             return complete
@@ -434,6 +496,22 @@ class Observations:
             else:
                 self._save(repository, repo)
             return complete
+
+    def read_source(self, source: str) -> SiteCode:
+        """:func:`from_source` of ``source``, its code read once for every source that differs from it only in
+        its data (:func:`split_data`)."""
+        code, data = split_data(source)
+        if not data:
+            return from_source(source)
+        digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+        read = self._code.get(digest)
+        if read is None:
+            if len(self._code) > _SOURCES_KEPT:
+                self._code.clear()
+            read = self._code[digest] = from_source(code)
+        for literal in data:
+            read = read | from_source(f"_ = (\n{literal}\n)\n")
+        return dataclasses.replace(read, names=read.names - {_DATA_NAME})
 
     def add_keys(self, repository: str, keys: Mapping[str, str]) -> None:
         """Remember that each test ran, observed, under its closure key."""
@@ -473,6 +551,11 @@ class Observations:
             )
         )
         os.replace(tmp, path)
+
+
+def _runs_anything(code: SiteCode) -> bool:
+    """Whether code exec/eval ran at a site may run any code (the graph reads nothing else of it then)."""
+    return "eval" in code.kinds and bool(code.dynamic)
 
 
 def _version(sites: Mapping[str, SiteCode]) -> str:
