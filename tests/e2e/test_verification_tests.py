@@ -439,6 +439,60 @@ def test_a_computed_getattr_bounds_selection_once_observed(client: Client) -> No
     assert {t.test_id: t.verdict for t in job.tests} == {"tests/test_run.py::test_run": ci.Verdict.PASSED}
 
 
+READING = {
+    "trellis.toml": PIPELINE,
+    "pkg/__init__.py": b"# License: MIT\n",
+    "pkg/core.py": b"# License: MIT\n\n\ndef double(x):\n    return 2 * x\n",
+    "pkg/spare.py": b"# License: MIT\n\n\ndef unused():\n    return 1\n",  # no code imports it
+    "tests/test_core.py": b"from pkg.core import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
+    # parso's test_on_itself, a license check: it walks its package and reads every module as text.
+    "tests/test_itself.py": b"""\
+import ast
+import os
+
+
+def modules():
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for root, dirs, names in os.walk(os.path.join(here, "pkg")):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in sorted(names):
+            if name.endswith(".py"):
+                with open(os.path.join(root, name)) as f:
+                    yield name, f.read()
+
+
+def test_every_module_has_its_license_and_parses():
+    found = dict(modules())
+    assert len(found) >= 3
+    for name, text in found.items():
+        assert text.startswith("# License: MIT"), name
+        ast.parse(text)
+""",
+}
+
+
+def test_a_change_to_a_file_a_test_was_observed_to_read_selects_it(client: Client) -> None:
+    """A test reads the modules of its package as text (``os.walk``, ``open``), one no test imports among them: the
+    job records what it read, and a change to that module, which no test reaches as code, selects it and fails."""
+    push = _seeded(client, "reads", READING)
+    itself = "tests/test_itself.py::test_every_module_has_its_license_and_parses"
+
+    def verdicts(job: ci.JobResult) -> dict[str, ci.Verdict]:
+        return {t.test_id: t.verdict for t in job.tests}
+
+    # A comment of a module tests import: no test reaches it as code; the reader is selected, and fails.
+    job = push("pkg/core.py", READING["pkg/core.py"].replace(b"# License: MIT\n", b""))
+    assert verdicts(job) == {itself: ci.Verdict.FAILED}, job.summary
+    assert verdicts(push("pkg/core.py", READING["pkg/core.py"])) == {itself: ci.Verdict.PASSED}
+    # A module no code imports (read as data): before, no test was selected and the verdict passed.
+    job = push("pkg/spare.py", b"def unused():\n    return 1\n")
+    assert verdicts(job) == {itself: ci.Verdict.FAILED}, job.summary
+    assert verdicts(push("pkg/spare.py", READING["pkg/spare.py"])) == {itself: ci.Verdict.PASSED}
+    # A module added to a directory it lists.
+    job = push("pkg/extra.py", b"X = 1\n")
+    assert verdicts(job) == {itself: ci.Verdict.FAILED}, job.summary
+
+
 def test_an_observation_carries_over_a_commit_that_did_not_select_the_test(client: Client) -> None:
     """A commit changing a file of an observed test's closure, in a part the test does not reach, leaves it out
     and keeps it observed: the next change elsewhere does not select it again as not observed in this tree."""

@@ -420,6 +420,7 @@ def unpickle(data):
         {"import": "pkg/use.py::rel", "module": "pkg.a"},
         {"import": "pkg/use.py::data", "module": "pkg.data"},
         {"unpickle": "pkg/use.py::unpickle", "global": "pkg.use Thing"},
+        {"reads": "pkg/use.py::data", "file": "pkg/data/x.txt"},  # a resource read through the loader: a data file
     )
 
 
@@ -649,3 +650,63 @@ def test_a_file_id_of_tests_made_under_computed_names_reused_in_a_whole_run_leav
     request = JobRequest("job", str(repo.path), tree, kind="pytest", pytest_args=("-q",), limits=LIMITS, tests=plan)
     outcome = submit_tests(executor, request).result(timeout=300)
     assert len(ran(outcome)) == 5
+
+
+def test_the_files_of_the_tree_read_and_the_directories_listed_are_recorded_at_their_site(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    # Read as text and found by listing (os.walk, Path.iterdir), at the innermost function of the tree on the stack
+    # (a module body's: ``path::``), once per site and path; not the import system's own reads of modules, bytecode
+    # and package directories, nor a file opened to write, nor files outside the tree (tmp_path).
+    files: dict[str, bytes | None] = {
+        "VERSION": b"1.0\n",
+        "pkg/__init__.py": b"",
+        "pkg/used.py": b"X = 1\n",
+        "pkg/unused.py": b"def f(:\n",  # no one imports it; test_walk reads it
+        "data/case.txt": b"case\n",
+        "tests/test_reads.py": b"""\
+import os
+import pathlib
+
+from pkg.used import X
+
+HERE = pathlib.Path(__file__).parent
+VERSION = (HERE.parent / "VERSION").read_text()
+
+
+def sources():
+    out = []
+    for root, dirs, names in os.walk("pkg"):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in sorted(names):
+            if name.endswith(".py"):
+                with open(os.path.join(root, name)) as f:
+                    out.append(f.read())
+    return out
+
+
+def test_walk(tmp_path):
+    assert len(sources()) == 3 and len(sources()) == 3
+    (tmp_path / "own.txt").write_text("x")
+    assert (tmp_path / "own.txt").read_text() == "x"
+
+
+def test_listing():
+    names = sorted(p.name for p in (HERE.parent / "data").iterdir())
+    assert [(HERE.parent / "data" / n).read_text() for n in names] == ["case\\n"]
+    with open(HERE.parent / "written.txt", "w") as f:
+        f.write(VERSION)
+    assert X == 1
+""",
+    }
+    outcome = _recorded(executor, tmp_path, files)
+    assert _records(outcome) == _records_of(
+        {"eval": "", "recording": 3},
+        {"reads": "tests/test_reads.py::", "file": "VERSION"},
+        {"reads": "tests/test_reads.py::sources", "dir": "pkg"},
+        {"reads": "tests/test_reads.py::sources", "file": "pkg/__init__.py"},
+        {"reads": "tests/test_reads.py::sources", "file": "pkg/unused.py"},
+        {"reads": "tests/test_reads.py::sources", "file": "pkg/used.py"},
+        {"reads": "tests/test_reads.py::test_listing", "dir": "data"},
+        {"reads": "tests/test_reads.py::test_listing", "file": "data/case.txt"},
+    )

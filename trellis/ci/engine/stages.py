@@ -328,7 +328,8 @@ class StageRunner:
                     self._tree_blobs.popitem(last=False)
         salt = self._salt(active, stage, environment)
         index = self.tests.index(self.store, active.run.repository, active.tree_id, args=stage.args)
-        keys = closure_keys(index, blobs, tests, salt=salt, inert=stage.inert)
+        reads = self.tests.observations.reads(active.run.repository)
+        keys = closure_keys(index, blobs, tests, salt=salt, inert=stage.inert, reads=reads)
         hits = {t: found for t, k in keys.items() if (found := self.reused.get(k)) is not None}
         # A test storing into state the tests after it read runs again whenever a test of its file runs: reused,
         # it would be left out and they would run without what it sets (TestIndex.writers).

@@ -99,7 +99,18 @@ Python code (not a Python interpreter, not a program that runs commands it is gi
 relative to it), ``{"process": site, "any": why}`` for anything else (a script other
 than a shell script of simple commands, a program of the tree, a shell command other
 than simple commands of such programs).
-The recorder's first line, ``{"eval": "", "recording": 2}``, says it ran.
+The recorder's first line, ``{"eval": "", "recording": 3}``, says it ran.
+
+**Files of the tree read.** The same hook hears every file under the working directory opened to read (the audit
+event ``open``: the builtin's, ``io``'s, ``os.open``'s) and every directory under it listed (``os.listdir``,
+``os.scandir``: what ``os.walk``, ``glob`` and ``pathlib`` list through), and writes them at the innermost function
+of the working directory on the stack, once per site and path, relative to the working directory ("" for it):
+``{"reads": site, "file": path}``, ``{"reads": site, "dir": path}``; past ``_READS_KEPT`` paths of one site,
+``{"reads": site, "under": directory}`` (everything under the directory holding them). Not the import system's own
+reads (a frame of ``importlib``'s bootstrap finding or loading a module on the stack, pytest's assertion rewriting
+under it), the job's own files under ``.trellis-tmp``, bytecode caches, or a read with no function of the working
+directory on the stack. The engine selects the tests reaching a site for a change to what it read
+(:mod:`trellis.ci.selection.file_reads`).
 
 **Timeouts.** Each test (setup, call and teardown) runs under ``SIGALRM``:
 when its time is up, the test fails with "timed out after N s" and the shard
@@ -190,6 +201,16 @@ _PROCESS_DEPTH = 4
 _SCRIPT_LIMIT = 8192  # a longer shell script may run any code  # a shell's or env's command, read at most this deep
 
 _SOURCE_LIMIT = 1 << 20  # larger generated sources are described by their bytecode's names
+_READS_KEPT = 1000  # files and directories written per site of reads; past them, everything under their directory
+_READ_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+# Frames of the import system finding and loading modules: a read or a listing under them is the import system's
+# own (a module's source or bytecode, a package directory's cache), which the static rules cover as imports. A
+# loader's ``get_data`` called by ``pkgutil.get_data`` or ``importlib.resources`` is no import: a data file's read.
+_LOADING = frozenset(
+    {"get_code", "source_to_code", "_fill_cache", "find_spec", "_find_spec", "_get_spec", "_find_and_load",
+     "_find_and_load_unlocked", "_load_unlocked", "_load", "exec_module", "load_module", "_path_importer_cache",
+     "path_stats", "_gcd_import", "_handle_fromlist", "_call_with_frames_removed"}
+)  # fmt: skip
 _PENDING = 16  # sources compiled under one file name and not yet run, kept
 
 
@@ -218,6 +239,9 @@ class EvalRecorder:
         self.seen: set[tuple[str, str, str]] = set()  # (kind, site, value) of imports and unpickling, written
         self.code_sites: dict[types.CodeType, str | None] = {}  # a code object calling getattr -> its site
         self.fetch_counts: dict[str, int] = {}  # site -> names its getattr calls fetched
+        self.read_counts: dict[str, int] = {}  # site -> files and directories of the root it was heard reading
+        self.read_common: dict[str, str] = {}  # site -> the directory holding everything it read (relative)
+        self.read_all: set[str] = set()  # sites past _READS_KEPT: they read everything under read_common
 
     def under(self, filename: str) -> bool:
         return os.path.isabs(filename) and filename.startswith(self.roots)
@@ -244,12 +268,18 @@ class EvalRecorder:
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
         if (
-            event != "exec" and event != "compile" and event != "pickle.find_class" and event not in _PROCESS_EVENTS
+            event != "exec"
+            and event != "compile"
+            and event != "pickle.find_class"
+            and event not in _PROCESS_EVENTS
+            and event not in _READ_EVENTS
         ) or getattr(self.busy, "on", False):
             return
         try:
             self.busy.on = True
-            if event == "pickle.find_class":
+            if event in _READ_EVENTS:
+                self.read(event, args, self.getframe(1))
+            elif event == "pickle.find_class":
                 self.found_class(args, self.getframe(1))
             elif event in _PROCESS_EVENTS:
                 self.started(event, args, self.getframe(1))
@@ -292,6 +322,69 @@ class EvalRecorder:
             self.once("getattr", site, "name", name)
         elif count == _FETCHES_KEPT:
             self.write({"getattr": site, "any": True})
+
+    def read(self, event: str, args: tuple[Any, ...], frame: Any) -> None:
+        """A file under the root opened to read (``open``: the builtin's, ``io``'s and ``os.open``'s), a directory
+        under it listed (``os.listdir``, ``os.scandir``: what ``os.walk``, ``glob`` and ``pathlib`` list through),
+        by the innermost function under the root on the stack: written once per site and path, as
+        ``{"reads": site, "file": path}`` or ``{"reads": site, "dir": path}`` (relative to the root, "" for it).
+        Not the import system's own reads (:data:`_LOADING`), nor the job's files, nor bytecode caches. Past
+        :data:`_READS_KEPT` paths a site reads everything under the directory holding them:
+        ``{"reads": site, "under": directory}`` (written again whenever that directory widens)."""
+        target = args[0] if args[0] is not None else "."  # os.listdir(): the working directory
+        if isinstance(target, int):  # a file descriptor (os.scandir(fd), os.fwalk): not heard
+            return
+        if event == "open":
+            mode, flags = args[1], args[2]
+            if isinstance(mode, str):
+                if "r" not in mode and "+" not in mode:
+                    return
+            elif isinstance(flags, int) and flags & os.O_ACCMODE == os.O_WRONLY:
+                return
+        path = os.fsdecode(target)
+        if not os.path.isabs(path):
+            path = os.path.join(os.getcwd(), path)
+        path = os.path.normpath(path)
+        relative = None
+        for root in self.roots:
+            if path.startswith(root):
+                relative = path[len(root) :]
+                break
+            if path + os.sep == root:
+                relative = ""
+                break
+        if relative is None or relative.startswith(TMPDIR_NAME) or "__pycache__" in relative:
+            return
+        site = None
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name in _LOADING and code.co_filename.startswith("<frozen importlib"):
+                return  # the import system's own
+            site = self.site_of(code)
+            if site is not None:
+                break
+            frame = frame.f_back
+        if site is None:  # no function of the root on the stack: pytest's own (its configuration, collection)
+            return
+        kind = "file" if event == "open" else "dir"
+        if ("reads", site, kind + relative) in self.seen:
+            return
+        with self.lock:
+            self.seen.add(("reads", site, kind + relative))
+            folder = relative if kind == "dir" else relative.rpartition(os.sep)[0]
+            before = self.read_common.get(site)
+            common = self.read_common[site] = folder if before is None else _common_dir(before, folder)
+            count = self.read_counts[site] = self.read_counts.get(site, 0) + 1
+            whole = site in self.read_all
+            if not whole and count >= _READS_KEPT:
+                self.read_all.add(site)
+        if whole:
+            if common != before:
+                self.write({"reads": site, "under": common})
+        elif count < _READS_KEPT:
+            self.write({"reads": site, kind: relative})
+        else:
+            self.write({"reads": site, "under": common})
 
     def found_class(self, args: tuple[Any, ...], frame: Any) -> None:
         """``pickle.find_class(module, name)``: what unpickling called by a function under the root looks up."""
@@ -514,6 +607,20 @@ class EvalRecorder:
 _FUTURE_FLAGS = functools.reduce(
     operator.or_, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names)
 )
+
+
+def _common_dir(a: str, b: str) -> str:
+    """The deepest directory holding both relative directories ("" for the root)."""
+    if a == b or a.startswith(b + os.sep):
+        return b
+    if b.startswith(a + os.sep):
+        return a
+    parts = []
+    for x, y in zip(a.split(os.sep), b.split(os.sep)):
+        if x != y:
+            break
+        parts.append(x)
+    return os.sep.join(parts)
 
 
 def _compiles_to(source: str, code: types.CodeType) -> bool:

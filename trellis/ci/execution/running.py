@@ -32,7 +32,8 @@ PLUGIN_MODULE = "_trellis_pytest"
 ENTRY_POINTS_MODULE = "_trellis_entry_points"
 _PLUGIN_SOURCE = Path(__file__).with_name("pytest_plugin.py")
 _ENTRY_POINTS_SOURCE = Path(__file__).with_name("pytest_entry_points.py")
-_OBSERVED_KINDS = frozenset({"eval", "import", "unpickle", "process", "getattr"})  # the plugin's records of what ran
+# The plugin's records of what ran, and of the files of the tree read (trellis.ci.selection.observed, file_reads).
+_OBSERVED_KINDS = frozenset({"eval", "import", "unpickle", "process", "getattr", "reads"})
 _OUTCOMES: frozenset[str] = frozenset({"passed", "failed", "error", "skipped"})
 
 

@@ -35,6 +35,7 @@ from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
 from ..pipeline.globs import matches_any
 from ..project import EXTENSION_SOURCES, entry_points_unstated, read_project
+from .file_reads import ReadIndex, SiteReads
 from .file_rules import (
     VERSION_FILES,
     config_digest,
@@ -284,6 +285,8 @@ class TestIndex:
         self._readers: dict[tuple[bool, bool], int] = {}
         # The nodes reading a ``lineno`` of an object of unknown type, and where a line of the code enters a value.
         self._line_readers: tuple[int, int] | None = None
+        self._dirs: frozenset[str] | None = None  # every directory holding a file of the tree (_has_dir)
+        self._read_nodes: tuple[ReadIndex, list[tuple[int, SiteReads]]] | None = None  # (read_by)
 
     @classmethod
     def build(
@@ -508,6 +511,7 @@ class TestIndex:
         environment_changed: str = "",
         load_tests: bool = False,
         observed: Callable[[Iterable[str]], set[str]] | None = None,
+        file_reads: ReadIndex | None = None,
     ) -> Selection:
         """The tests that may observe ``changed`` (this index is the tree *after* the change).
 
@@ -524,6 +528,9 @@ class TestIndex:
         Files :mod:`trellis.ci.selection.file_rules` knows to be inert by kind (stubs, docs,
         manifests) select only the tests reaching code that names them; any
         other non-Python change runs everything (rule ``data-file``).
+        ``file_reads``: the files and directories functions of the tree were observed to read and list as tests ran
+        (:mod:`trellis.ci.selection.file_reads`): a change to one selects, beyond all of the above, every test
+        reaching such a function.
         """
         changes = list(changed)
         with_doctests = self.config.doctest_modules or doctest_modules(args)
@@ -599,6 +606,8 @@ class TestIndex:
                     return self._all(fallback[0], item.path, fallback[1], extra, scope)
         for path in sorted({item.path for change in changes for item in _expand(change)}):
             self._mark_moved(path, old_index, (moved_new, moved_old))
+        if file_reads:
+            self._mark_readers(changes, file_reads, old_index, new_nodes, old_nodes)
         candidates = self._known(*extra)
         if scope:
             candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
@@ -1001,6 +1010,62 @@ class TestIndex:
             if old_index is not None:
                 old_index._mark(path, local, how, old_nodes, "modified")
         return None
+
+    def _mark_readers(
+        self,
+        changes: Iterable[Change],
+        reads: ReadIndex,
+        old_index: TestIndex | None,
+        new_nodes: dict[int, str],
+        old_nodes: dict[int, str],
+    ) -> None:
+        """Mark, in both trees, the functions observed to read a changed file, to list a directory whose entries
+        changed, or to read everything under a directory with a change (:mod:`.file_reads`): additive."""
+        changed: dict[str, str] = {}
+        for change in changes:
+            for item in _expand(change):
+                kind = item.change if isinstance(item, ChangedPath) else "modified"
+                changed[item.path] = kind if changed.get(item.path, kind) == kind else "modified"
+        listings: set[str] = set()
+        for path, kind in changed.items():
+            if kind not in ("added", "deleted"):
+                continue
+            without = old_index if kind == "added" else self  # the tree without the file
+            folder = posixpath.dirname(path)
+            while True:
+                listings.add(folder)  # its entries changed
+                if not folder or (without is not None and without._has_dir(folder)):
+                    break  # it existed without the file: the directory above keeps its entries
+                folder = posixpath.dirname(folder)
+        for site, why in reads.readers(changed, listings).items():
+            for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
+                node = index._graph.site_node(site) if index is not None else None
+                if index is not None and node is not None:
+                    nodes.setdefault(node, f"{index._display(node)} ({why})")
+
+    def _has_dir(self, folder: str) -> bool:
+        """Does the tree hold a file under ``folder``?"""
+        if self._dirs is None:
+            dirs: set[str] = set()
+            for path in self.paths:
+                above = posixpath.dirname(path)
+                while above and above not in dirs:
+                    dirs.add(above)
+                    above = posixpath.dirname(above)
+            self._dirs = frozenset(dirs)
+        return folder in self._dirs
+
+    def read_by(self, nodeid: str, reads: ReadIndex) -> SiteReads:
+        """What the functions the test may run were observed to read and list (:mod:`.file_reads`)."""
+        if self._read_nodes is None or self._read_nodes[0] is not reads:
+            nodes = [(self._graph.site_node(site), read) for site, read in reads.sites.items()]
+            self._read_nodes = (reads, [(1 << n, read) for n, read in nodes if n is not None])
+        reach = self._known().get(nodeid, 0)
+        found = SiteReads()
+        for bit, read in self._read_nodes[1]:
+            if reach & bit:
+                found = found | read
+        return found
 
     def _mark_moved(self, path: str, old_index: TestIndex | None, moved: tuple[dict[int, str], dict[int, str]]) -> None:
         """The functions and methods of ``path`` that a change above them moved to other lines, their code the

@@ -112,6 +112,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .file_reads import ReadIndex, SiteReads
 from .python_calls import IMPORT_CALLS, PROCESS_CALLS, ROUND_TRIP_LOADS, python_target
 from .python_refs import file_facts
 
@@ -351,6 +352,8 @@ class _Repo:
     sources: set[str] = field(default_factory=set)  # digests of the sources already read
     keys: dict[str, list[str]] = field(default_factory=dict)  # test id -> closure keys of observed runs
     version: str = ""
+    reads: dict[str, SiteReads] = field(default_factory=dict)  # site -> files it read, directories it listed
+    read_index: ReadIndex | None = None  # of ``reads``, built when asked
 
 
 class Observations:
@@ -384,6 +387,7 @@ class Observations:
                 raw = json.loads(path.read_bytes())
                 repo.sites = {str(k): SiteCode.from_json(v) for k, v in raw.get("sites", {}).items()}
                 repo.sources = {str(s) for s in raw.get("sources", ())}
+                repo.reads = {str(k): SiteReads.from_json(v) for k, v in raw.get("reads", {}).items()}
                 if raw.get("format") == FORMAT:
                     repo.keys = {str(k): [str(x) for x in v][-KEYS_KEPT:] for k, v in raw.get("keys", {}).items()}
             except (OSError, ValueError, TypeError, AttributeError):
@@ -398,6 +402,14 @@ class Observations:
             repo = self._load(repository)
             return repo.version, dict(repo.sites)
 
+    def reads(self, repository: str) -> ReadIndex:
+        """The files each site was observed to read and the directories it listed (:mod:`.file_reads`)."""
+        with self._guard:
+            repo = self._load(repository)
+            if repo.read_index is None:
+                repo.read_index = ReadIndex(repo.reads)
+            return repo.read_index
+
     def known_sources(self, repository: str) -> frozenset[str]:
         """Digests of the sources already read, and ``digest/fingerprint`` pairs of a source and a code object it
         was checked to compile to: a job need not send the one again, nor compile the other again."""
@@ -409,6 +421,7 @@ class Observations:
         :mod:`trellis.ci.execution.pytest_plugin`'s stream); False if the job says it could not record
         everything, or does not say that it recorded (no test of it counts as observed)."""
         readings: list[tuple[str, tuple[str, ...], SiteCode | None]] = []
+        reads: dict[str, SiteReads] = {}  # kept whether or not the job recorded everything: they only add
         complete = True
         recording = False
         with self._guard:
@@ -424,6 +437,12 @@ class Observations:
                 complete = False
             if record.get("recording") == FORMAT:  # the job's recorder ran, hearing processes too
                 recording = True
+            if "reads" in record:  # a file the site read, a directory it listed (file_reads)
+                site = str(record.get("reads", ""))
+                found = SiteReads.from_record(record) if "::" in site else None
+                if found is not None:
+                    reads[site] = reads[site] | found if site in reads else found
+                continue
             if "process" in record:
                 site = str(record.get("process", ""))
                 if "::" in site:
@@ -474,6 +493,8 @@ class Observations:
             if code is not None and _runs_anything(code):
                 unbounded.add(site)
         complete = complete and recording
+        if reads:
+            self._add_reads(repository, reads, save=not readings)
         if not readings:
             return complete
         with self._guard:
@@ -513,6 +534,20 @@ class Observations:
             read = read | from_source(f"_ = (\n{literal}\n)\n")
         return dataclasses.replace(read, names=read.names - {_DATA_NAME})
 
+    def _add_reads(self, repository: str, reads: Mapping[str, SiteReads], *, save: bool) -> None:
+        """Merge a job's reads into the union per site (a union over branches and runs: more selection, never
+        less)."""
+        with self._guard:
+            repo = self._load(repository)
+            merged = dict(repo.reads)
+            for site, found in reads.items():
+                merged[site] = merged[site] | found if site in merged else found
+            if merged != repo.reads:
+                repo.reads = merged
+                repo.read_index = None
+                if save:
+                    self._save(repository, repo)
+
     def add_keys(self, repository: str, keys: Mapping[str, str]) -> None:
         """Remember that each test ran, observed, under its closure key."""
         if not keys:
@@ -547,6 +582,7 @@ class Observations:
                     "sites": {k: v.to_json() for k, v in sorted(repo.sites.items())},
                     "sources": sorted(repo.sources),
                     "keys": repo.keys,
+                    "reads": {k: v.to_json() for k, v in sorted(repo.reads.items())},
                 }
             )
         )

@@ -1703,6 +1703,10 @@ class Graph:
                 self.results[node] = tuple(dict.fromkeys(results))
         return edges, names, dynamic
 
+    def site_node(self, site: str) -> int | None:
+        """The node whose code runs at the observed site ``path::qualname`` (:meth:`_site_node`)."""
+        return self._site_node(site)
+
     def _site_node(self, site: str) -> int | None:
         """The node whose code runs at ``path::qualname`` as the interpreter names it (a class body's code is
         its container's; a lambda's or a comprehension's, its function's)."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.globs import matches_any
+from .file_reads import ReadIndex, under
 from .file_rules import is_inert_kind
 from .generated_tests import GENERATED
 from .index import TestIndex
@@ -53,6 +54,7 @@ def closure_keys(
     salt: str,
     inert: Sequence[str],
     observed: bool = False,
+    reads: ReadIndex | None = None,
 ) -> dict[str, str]:
     """The reuse key of each test whose closure is known (``blobs``: path -> blob id of the tree).
 
@@ -61,6 +63,8 @@ def closure_keys(
     exec/eval ran, bounded by what was observed (the key of their observation, not of a result); a
     file inert by kind (docs, stubs) then counts only for the tests whose code names it, and a
     configuration file by the parts test runs depend on, as test selection counts them.
+    ``reads``: what functions of the tree were observed to read and list (:mod:`.file_reads`): the files the
+    functions a test reaches read (their content, or their absence) and the entries of the directories they list.
     """
     if index.errors or index.config.unsupported:
         return {}
@@ -86,6 +90,7 @@ def closure_keys(
     # A Python file read as data (no one imports it): for the tests whose code names it, as selection counts it.
     kinds += [p for p in sorted(index.data_files) if p in blobs and not matches_any(inert, p)]
     keys: dict[str, str] = {}
+    entries: dict[str, set[str]] | None = None  # directory -> its entries (what listing it gives)
     for nodeid in tests:
         files = index.reached_files(nodeid, observed=observed)
         if files is None or any(f not in blobs for f in files):
@@ -95,8 +100,36 @@ def closure_keys(
             h.update(f"{path}\0{blobs[path]}\n".encode())
         for path in sorted(index.named_files(nodeid, kinds)) if kinds else ():
             h.update(f"{path}\0{blobs[path]}\n".encode())
+        read = index.read_by(nodeid, reads) if reads else None
+        if read is not None and (read.files or read.dirs or read.whole):
+            for path in sorted(read.files):
+                h.update(f"read {path}\0{blobs.get(path, '')}\n".encode())
+            if read.dirs and entries is None:
+                entries = _entries(blobs)
+            for folder in sorted(read.dirs):
+                listed = sorted(entries.get(folder, ())) if entries is not None else []
+                h.update(f"listed {folder}\0{'/'.join(listed)}\n".encode())
+            for folder in sorted(read.whole):
+                for path in sorted(p for p in blobs if under(p, folder)):
+                    h.update(f"under {path}\0{blobs[path]}\n".encode())
         keys[nodeid] = h.hexdigest()
     return keys
+
+
+def _entries(blobs: Mapping[str, str]) -> dict[str, set[str]]:
+    """Each directory of the tree and its entries (files and directories), as listing it gives them."""
+    out: dict[str, set[str]] = {}
+    for path in blobs:
+        folder, _, name = path.rpartition("/")
+        while True:
+            names = out.setdefault(folder, set())
+            if name in names:
+                break
+            names.add(name)
+            if not folder:
+                break
+            folder, _, name = folder.rpartition("/")
+    return out
 
 
 def owners(nodeid: str) -> tuple[str, ...]:

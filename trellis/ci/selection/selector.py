@@ -133,6 +133,7 @@ class TestSelector:
         old = self.index(store, repository, old_tree_id, args=args) if old_tree_id else None
         seen: set[str] = set()  # tests the selection counted as observed in the tree before
         asked = False
+        reads = self.observations.reads(repository)
 
         def observed(tests: Iterable[str]) -> set[str]:
             nonlocal asked
@@ -140,7 +141,7 @@ class TestSelector:
             if old is None or salt is None:
                 return set()
             blobs = store.tree_blobs(repository, old_tree_id)
-            keys = closure_keys(old, blobs, tests, salt=salt, inert=inert, observed=True)
+            keys = closure_keys(old, blobs, tests, salt=salt, inert=inert, observed=True, reads=reads)
             found = self.observations.observed(repository, keys)
             seen.update(found)
             return found
@@ -154,6 +155,7 @@ class TestSelector:
             environment_changed=environment_changed,
             load_tests=load_tests,
             observed=observed,
+            file_reads=reads,
         )
         if old is not None and salt is not None and not selection.run_all:
             if not asked and not selection.tests:  # no code changed: every test observed before is unaffected
@@ -172,9 +174,16 @@ class TestSelector:
 
         def work() -> None:
             try:
+                reads = self.observations.reads(repository)
                 index = self.index(store, repository, tree_id)
                 keys = closure_keys(
-                    index, store.tree_blobs(repository, tree_id), tests, salt=salt, inert=inert, observed=True
+                    index,
+                    store.tree_blobs(repository, tree_id),
+                    tests,
+                    salt=salt,
+                    inert=inert,
+                    observed=True,
+                    reads=reads,
                 )
                 self.observations.add_keys(repository, keys)
             except Exception:  # noqa: BLE001 - losing an observation costs runs, never a verdict
@@ -241,10 +250,11 @@ class TestSelector:
                 with self._guard:
                     self._indexes[f"{tree_id}:{version}"] = found
         index = self.index(store, repository, tree_id)
+        reads = self.observations.reads(repository)
         through = [t for t in ran if index.observable(t)]
         if through:
             blobs = store.tree_blobs(repository, tree_id)
-            keys = closure_keys(index, blobs, through, salt=salt, inert=inert, observed=True)
+            keys = closure_keys(index, blobs, through, salt=salt, inert=inert, observed=True, reads=reads)
             self.observations.add_keys(repository, keys)
 
     @staticmethod
