@@ -341,14 +341,15 @@ class EvalRecorder:
                     return
             elif isinstance(flags, int) and flags & os.O_ACCMODE == os.O_WRONLY:
                 return
-        path = os.fsdecode(target)
-        if not os.path.isabs(path):
+        path = target if isinstance(target, str) else os.fsdecode(target)
+        if not path.startswith(os.sep):
             path = os.path.join(os.getcwd(), path)
-        path = os.path.normpath(path)
+        if os.sep + "." in path or os.sep + os.sep in path:  # (most paths are plain: normalising costs)
+            path = os.path.normpath(path)
         relative = None
         for root in self.roots:
             if path.startswith(root):
-                relative = path[len(root) :]
+                relative = path[len(root) :].rstrip(os.sep)
                 break
             if path + os.sep == root:
                 relative = ""
