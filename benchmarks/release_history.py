@@ -116,7 +116,7 @@ def sdist(package: str, version: str, cache: Path) -> Path:
     found = find()
     if found is None:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", f"{package}=={version}", "--no-binary", ":all:", "--no-deps"]
+            [sys.executable, "-m", "pip", "download", f"{package}=={version}", "--no-binary", package, "--no-deps"]
             + ["-q", "-d", str(cache)],
             check=True,
         )
