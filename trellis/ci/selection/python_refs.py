@@ -2482,6 +2482,8 @@ class _Extractor:
             ):
                 # for attr in ("year", "month"): getattr(x, attr) — the names it takes, one by one.
                 named = list(self.frame.loop_strings[args[1].id])
+            if named == [None] and len(args) > 1 and (choices := _string_choices(args[1])) is not None:
+                named = list(dict.fromkeys(choices))  # getattr(node, 'prv' if reverse else 'nxt')
             if (
                 named == [None]
                 and name == "getattr"
@@ -3940,6 +3942,15 @@ def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[
                 if all(v is not None for v in strings):
                     loop_targets.add(id(target))
                     found.setdefault(target.id, []).extend(v for v in strings if v is not None)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            # ``attr = 'prv' if reverse else 'nxt'`` (bidict's linked list): one of those strings, as a loop's.
+            choices = _string_choices(node.value)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if choices is not None:
+                for bound in targets:
+                    if isinstance(bound, ast.Name):
+                        loop_targets.add(id(bound))
+                        found.setdefault(bound.id, []).extend(choices)
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             other.update(node.names)
         elif isinstance(node, ast.arg):
@@ -3956,6 +3967,16 @@ def _loop_strings(function: _FunctionNode, params: set[str]) -> dict[str, tuple[
             other.add(node.rest)
     other.update(node.id for node in stored if id(node) not in loop_targets)
     return {name: tuple(dict.fromkeys(values)) for name, values in found.items() if name not in other}
+
+
+def _string_choices(node: ast.expr) -> list[str] | None:
+    """The strings an expression made only of string constants and conditional expressions choosing between them
+    (``'prv' if reverse else 'nxt'``) may give (its tests may run code, but its value is one of those); else None."""
+    if isinstance(node, ast.IfExp):
+        body, orelse = _string_choices(node.body), _string_choices(node.orelse)
+        return None if body is None or orelse is None else [*body, *orelse]
+    text = _constant_str(node)
+    return None if text is None else [text]
 
 
 def _loop_places(loop: ast.For | ast.AsyncFor) -> list[tuple[ast.Name, list[str | None]]]:
