@@ -37,6 +37,7 @@ __all__ = [
     "STRING_ATTR_METHODS",
     "compat_global",
     "dotted",
+    "QUIET_ARGUMENTS",
     "inert_decorator",
     "is_dynamic",
     "pickle_reads",
@@ -77,7 +78,17 @@ _INERT_DECORATORS = frozenset(
         "unittest.skipIf",
         "unittest.skipUnless",
         "unittest.expectedFailure",
+        # Hypothesis's test decorators keep the test (``settings``, ``example``, ``seed``, ``reproduce_failure``
+        # attach attributes to it) or wrap it (``given``: the wrapper calls it when called), calling neither it
+        # nor their arguments when they decorate (the strategies run when the test does). Only with arguments
+        # that call nothing (``@given(st.BIDICTS)``): see QUIET_ARGUMENTS.
+        *(f"hypothesis.{name}" for name in ("given", "settings", "example", "seed", "reproduce_failure")),
     }
+)
+# Inert decorators whose arguments are module code the analysis keeps whole only when they call nothing: a changed
+# ``@given(make_strategy())`` changes what the module runs at import, not only the test (python_refs).
+QUIET_ARGUMENTS = frozenset(
+    f"hypothesis.{name}" for name in ("given", "settings", "example", "seed", "reproduce_failure")
 )
 _INERT_DECORATOR_PREFIXES = ("pytest.mark.", "unittest.mock.patch", "mock.patch")
 _INERT_DECORATOR_SUFFIXES = (".setter", ".getter", ".deleter")

@@ -98,6 +98,7 @@ from .python_calls import (
     OBSERVED_LOADS,
     OBSERVED_STARTS,
     PROCESS_CALLS,
+    QUIET_ARGUMENTS,
     REFLECTIVE_CALLS,
     RESOURCE_CALLS,
     ROUND_TRIP_DUMPS,
@@ -1487,6 +1488,16 @@ class _Extractor:
         in_class = parent.kind == "class"
         # What runs when the ``def`` runs (decorators, defaults, annotations) belongs to the enclosing node.
         decorators = [self.call_name(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list]
+        # ``@given(make_strategy())``: a decorator inert only with quiet arguments calls code when the ``def`` runs.
+        loud = [
+            i
+            for i, (dec, name) in enumerate(zip(node.decorator_list, decorators, strict=True))
+            if name in QUIET_ARGUMENTS
+            and isinstance(dec, ast.Call)
+            and any(_has_call(a) for a in [*dec.args, *(k.value for k in dec.keywords)])
+        ]
+        for i in loud:
+            decorators[i] = f"{decorators[i]}()"  # not inert: the definition runs code
         for dec in node.decorator_list:
             self.visit(dec)
         args = node.args
@@ -1542,6 +1553,7 @@ class _Extractor:
         ]
         if (
             not escapes
+            or loud  # (the graph would find the decorator inert by its name)
             or any(_has_call(e) for e in evaluated)
             or len(decorated_by) != sum(not inert_decorator(d) for d in decorators)
         ):
