@@ -2873,6 +2873,8 @@ def test_a_changed_environment_runs_everything_with_its_own_rule() -> None:
     )
     assert selection.run_all and selection.rule == "environment" and selection.path == "pyproject.toml"
     assert selected(APP, ChangedPath("uv.lock"), ChangedPath(".coveragerc"), ChangedPath("codspeed.yml")) == set()
+    ci = (".appveyor.yml", "appveyor.yml", "azure-pipelines.yml", ".cirrus.yml", ".travis.yml")
+    assert selected(APP, *map(ChangedPath, ci)) == set()  # CI systems' configuration: no test reads it
 
 
 def test_a_bare_wildcard_string_names_no_file() -> None:

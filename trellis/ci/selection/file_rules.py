@@ -78,6 +78,9 @@ INERT_KINDS = (
     ".circleci/**",
     ".travis.yml",
     "appveyor.yml",
+    ".appveyor.yml",  # (AppVeyor reads either name: bidict ships the dotted one)
+    "azure-pipelines.yml",
+    ".cirrus.yml",
     ".pre-commit-config.yaml",
     ".pre-commit-hooks.yaml",
     ".readthedocs.yml",
