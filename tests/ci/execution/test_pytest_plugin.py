@@ -174,6 +174,40 @@ def test_a_selected_module_that_does_not_import_is_an_error_named_by_its_path(
     assert outcome.status != "passed"
 
 
+REPORTS = b"""\
+import os
+
+from _pytest.junitxml import xml_key
+
+
+def test_the_report_written(request):
+    report = request.config.stash.get(xml_key, None)
+    expected = os.environ["EXPECTED_REPORT"]
+    assert (report.logfile if report is not None else "") == (os.path.abspath(expected) if expected else "")
+"""
+
+
+@pytest.mark.parametrize(("args", "expected"), [(("-q",), ""), (("-q", "--junitxml=own.xml"), "own.xml")])
+def test_the_jobs_own_junit_report_is_not_written_while_the_plugin_streams_the_results(
+    executor: LocalExecutor, tmp_path: Path, args: tuple[str, ...], expected: str
+) -> None:
+    # The job's command line names a junit report, read only when the plugin never ran: the plugin, running, keeps
+    # pytest from writing it. A report the stage's own arguments ask for is written.
+    repo = GitRepo(tmp_path / "repo")
+    request = JobRequest(
+        "job",
+        str(repo.path),
+        repo.commit({"tests/test_reports.py": REPORTS}),
+        kind="pytest",
+        pytest_args=args,
+        env=(("EXPECTED_REPORT", expected),),
+        limits=LIMITS,
+        tests=TestPlan(),
+    )
+    outcome = submit_tests(executor, request).result(timeout=300)
+    assert [(t.nodeid, t.outcome) for t in outcome.tests] == [("tests/test_reports.py::test_the_report_written", "passed")]
+
+
 def test_everything_is_collected_without_a_selection(executor: LocalExecutor, tmp_path: Path) -> None:
     outcome = run(executor, tmp_path, PROJECT, None)
     assert len(ran(outcome)) == EVERY_ITEM

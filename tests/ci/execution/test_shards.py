@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from trellis.ci.execution import LocalExecutor, pytest_plugin
 from trellis.ci.execution.jobs import JobLimits, JobOutcome, JobRequest, TestPlan
 from trellis.ci.execution.pytest_plugin import assign, plan_files, shard_part, split_keys
-from trellis.ci.execution.shards import HARD_EXIT, shard_count, submit_tests
+from trellis.ci.execution.shards import HARD_EXIT, ITEM_OVERHEAD_S, shard_count, submit_tests
 
 from .test_workspace import GitRepo
 
@@ -245,7 +245,7 @@ def test_plan_files_keeps_large_new_and_package_files_shared() -> None:
     }
     owner_of, load = plan_files(expected, 2)
     assert owner_of == {"tests/test_s1.py": 0, "tests/test_s2.py": 1, "tests/test_s3.py": 1}
-    assert load == [3.0, 3.0]
+    assert load == [pytest.approx(3.0 + ITEM_OVERHEAD_S), pytest.approx(3.0 + 2 * ITEM_OVERHEAD_S)]
     assert plan_files({}, 2) == ({}, [0.0, 0.0])
 
 
@@ -451,14 +451,18 @@ def test_every_item_goes_to_exactly_one_shard_and_the_split_is_deterministic(
     assert assign(list(nodeids), shards, dict(expected)) == owner
 
 
-def test_the_plugin_and_the_engine_agree_on_the_watchdog_exit() -> None:
+def test_the_plugin_and_the_engine_agree_on_the_watchdog_exit_and_the_cost_of_an_item() -> None:
     assert pytest_plugin.HARD_EXIT == HARD_EXIT
+    assert pytest_plugin.ITEM_OVERHEAD_S == ITEM_OVERHEAD_S
 
 
 def test_shard_count() -> None:
     assert shard_count(2, 3, None) == 1  # a few tests: one process
     assert shard_count(2, 100, None) == 2
-    assert shard_count(2, 100, 0.3) == 1  # known to be quick: not worth a second collection
+    assert shard_count(2, 100, 0.1) == 1  # known to be quick: not worth a second process
+    # Many quick items: pytest's own work per item is most of the run (the sample project's 716 items, 0.05 s).
+    assert shard_count(2, 544, 0.05, items=716) == 2
+    assert shard_count(2, 40, 0.05, items=60) == 1
     assert shard_count(4, 100, 60.0) == 4
     assert shard_count(2, 1, None, requested=3) == 3
 

@@ -58,6 +58,19 @@ def test_passed_tests_need_every_parameter_to_pass(tmp_path: Path) -> None:
     assert store.get("cd" * 32) is None
 
 
+def test_results_remembered_are_found_at_once_and_saved_ones_after_a_restart(tmp_path: Path) -> None:
+    # A job's passes: in memory before its verdict (the next push's lookup in this process finds them), in their
+    # files after it (what a restarted server finds).
+    store = TestResults(tmp_path)
+    entries = [("ab" * 32, Reused("run1", "c" * 40, 12)), ("cd" * 32, Reused("run1", "c" * 40, 3))]
+    store.remember(entries)
+    assert [store.get(k) for k, _ in entries] == [r for _, r in entries]
+    assert TestResults(tmp_path).get("ab" * 32) is None  # not saved yet
+    store.save(entries)
+    assert [TestResults(tmp_path).get(k) for k, _ in entries] == [r for _, r in entries]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
 def test_a_python_file_read_as_data_is_in_the_closure_of_the_tests_whose_code_names_it() -> None:
     # tests/cases/*.py: no one imports them (pytest.ini keeps pytest out of the directory), a test may read them;
     # as selection counts a change to one, for the tests reaching code that names them.

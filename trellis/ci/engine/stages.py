@@ -402,10 +402,13 @@ class StageRunner:
                 cap_s=stage.timeout_s,
             )
         by_base: dict[str, float] = {}
+        items_of: dict[str, int] = {}
         for nodeid, seconds in expected.items():
             for owner in owners(nodeid):
                 by_base[owner] = by_base.get(owner, 0.0) + seconds
+                items_of[owner] = items_of.get(owner, 0) + 1
         known = sum(by_base[t] for t in tests if t in by_base) if tests and all(t in by_base for t in tests) else None
+        items = sum(items_of.get(t, 1) for t in tests)
         plan = TestPlan(
             expected=tuple(sorted(expected.items())),
             timeouts=tuple(sorted(timeouts.items())),
@@ -413,7 +416,7 @@ class StageRunner:
             fail_fast=options.fail_fast,
             load_tests=options.load_tests,
         )
-        return plan, shard_count(self.executor.slots, len(tests), known, requested=options.shards)
+        return plan, shard_count(self.executor.slots, len(tests), known, requested=options.shards, items=items)
 
     def _tests_so_far(self, active: ActiveRun, i: int, tests: tuple[TestOutcome, ...]) -> None:
         """Tests finished while the job runs: its result shows them, ``watch`` gets an event."""
@@ -465,6 +468,7 @@ class StageRunner:
         tests = _cases(outcome)
         if stage.kind == "pytest":
             self.times.record(active.run.repository, ((t.nodeid, t.outcome, t.duration_s) for t in outcome.tests))
+        passes: list[tuple[str, Reused]] = []  # results to reuse: in memory now, in their files after the verdict
         if reuse is not None and (reuse.keys or reuse.hits):
             outcomes = {t.nodeid: t.outcome for t in outcome.tests}
             # A test that passed only after the tests collected before it did not pass alone: never reused as a pass.
@@ -474,11 +478,14 @@ class StageRunner:
                 for owner in owners(t.nodeid):
                     durations[owner] = durations.get(owner, 0.0) + t.duration_s
             if outcome.status in ("passed", "failed"):  # the run itself completed: its passes are results
-                for test_id in passed_tests(reuse.keys, outcomes):
-                    self.reused.put(
+                passes = [
+                    (
                         reuse.keys[test_id],
                         Reused(active.run.run_id, active.run.commit_id, int(durations.get(test_id, 0.0) * 1000)),
                     )
+                    for test_id in passed_tests(reuse.keys, outcomes)
+                ]
+                self.reused.remember(passes)
             tests = tuple(sorted((*tests, *reuse.cases()), key=lambda c: c.test_id))
         verdict = _STATUS.get(outcome.status, Verdict.ERROR)
         if stage.kind == "pytest" and verdict is Verdict.FAILED and outcome.exit_code != 1:
@@ -508,6 +515,8 @@ class StageRunner:
                 with active.cond:
                     active.run = replace(active.run, missed_tests=tuple(sorted({*active.run.missed_tests, *missed})))
         self.progress.complete(active, i, result, key=key)
+        if passes:  # after the verdict (a whole suite's files: tens of ms); this process's lookups have them already
+            self.reused.save(passes)
         if observing is not None:  # after the verdict: the next selection in the repository waits for it
             self._observed(active, stage, outcome, observing)
 

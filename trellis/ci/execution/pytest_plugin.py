@@ -22,7 +22,9 @@ by ``TRELLIS_PYTEST_CONFIG``::
                                    digests of the sources the engine has read already, and
                                    "digest/fingerprint" of a source and a code object checked
                                    to be what it compiles to
-     "stream": path}               where each test's result is appended, one JSON line each
+     "stream": path,               where each test's result is appended, one JSON line each
+     "junit": path}                the junit report the job's command line names: read only when this
+                                   plugin never ran, so not written when it runs
 
 **Selected tests** are kept from what the job's own command line collects
 (the project's arguments, never the tests' names: pytest collects a path
@@ -157,6 +159,10 @@ _CONFIG_ENV = "TRELLIS_PYTEST_CONFIG"
 HARD_EXIT = 86  # the exit status of a shard whose watchdog had to end it
 GENERATED = "*"  # ``path::*`` in ``only``: every item of the file (trellis.ci.selection.generated_tests)
 _DEFAULT_EXPECTED_S = 0.05
+# pytest's own work per item besides its recorded duration (hooks, reports, progress): counted in each item's cost
+# when shards are balanced, so that a shard of many quick items is not given as much again as one of a few slow
+# ones (= shards.ITEM_OVERHEAD_S).
+ITEM_OVERHEAD_S = 0.0005
 # Options of plugins that draw a seed per process by default: (the option's dest, the default that means "draw one").
 # pytest-randomly (``--randomly-seed``, "default") shuffles modules, classes and items by crc32 of seed and name.
 SEEDED_OPTIONS = (("randomly_seed", "default"),)
@@ -841,7 +847,7 @@ def assign(nodeids: list[str], shards: int, expected: dict[str, float], load: li
     known = [expected[n] if n in expected else expected.get(_base(n), -1.0) for n in nodeids]
     measured = sorted(v for v in known if v >= 0)
     fallback = measured[len(measured) // 2] if measured else _DEFAULT_EXPECTED_S
-    cost = [v if v >= 0 else fallback for v in known]
+    cost = [(v if v >= 0 else fallback) + ITEM_OVERHEAD_S for v in known]
     groups: dict[str, list[int]] = {}
     for i, nodeid in enumerate(nodeids):
         groups.setdefault(nodeid.split("::", 1)[0], []).append(i)
@@ -879,7 +885,7 @@ def plan_files(expected: dict[str, float], shards: int) -> tuple[dict[str, int],
     for nodeid, seconds in expected.items():
         file = nodeid.split("::", 1)[0]
         if file.rpartition("/")[2] not in _ALWAYS_SHARED:
-            costs[file] = costs.get(file, 0.0) + max(0.0, seconds)
+            costs[file] = costs.get(file, 0.0) + max(0.0, seconds) + ITEM_OVERHEAD_S
     share = sum(costs.values()) / max(1, shards)
     owner: dict[str, int] = {}
     load = [0.0] * shards
@@ -1424,8 +1430,20 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings is not None and not config.pluginmanager.has_plugin("trellis-job"):
         config.pluginmanager.register(TrellisJob(settings), "trellis-job")
         _one_seed(config)
+        _no_fallback_report(config, settings)
         if runs_part(settings):
             _no_coverage(config)
+
+
+def _no_fallback_report(config: pytest.Config, settings: dict[str, Any]) -> None:
+    """The job's junit report (``"junit"``: its path, on the job's command line) is read only when this plugin never
+    ran: with the plugin registered, the stream holds every result, and the report is not written (pytest's
+    ``junitxml`` plugin, configured after this hook, keeps every report of every test until the session's end: a
+    tenth of a run of many quick tests). A report the stage's own arguments ask for (another path) is written."""
+    ours = settings.get("junit")
+    theirs = getattr(config.option, "xmlpath", None)
+    if isinstance(ours, str) and isinstance(theirs, str) and os.path.abspath(theirs) == os.path.abspath(ours):
+        config.option.xmlpath = None
 
 
 def _one_seed(config: pytest.Config) -> None:

@@ -140,7 +140,7 @@ def _run_pytest(
     os.chmod(plugin_dir, 0o755)
     (plugin_dir / f"{PLUGIN_MODULE}.py").write_bytes(_PLUGIN_SOURCE.read_bytes())
     config = plugin_dir / "config.json"
-    config.write_text(json.dumps((request.tests or TestPlan()).to_json(str(stream))))
+    config.write_text(json.dumps({**(request.tests or TestPlan()).to_json(str(stream)), "junit": str(report)}))
     path_entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     # The project installed as its own command installs it (pip install -e .), from this workspace: its
     # package root and metadata on sys.path ahead of the interpreter's site directories (the tree's package
@@ -226,9 +226,9 @@ def _run_pytest(
             streaming(None)
     data = read_report(stream) or b""
     collected, digest, tests, evals = read_stream(data)
-    if collected < 0:  # the plugin never ran (pytest failed to start): what junit says, if anything
+    if collected < 0:  # the plugin never ran, or collection never ended: what junit says, if it was written
         junit = read_report(report)
-        tests = parse_junit(junit) if junit else ()
+        tests = parse_junit(junit) if junit else tests
     crashed = _crashed(result, data, tests)
     if crashed is not None:
         # A test killed the interpreter (a compiled extension's segfault, an abort): it fails, by name, as under

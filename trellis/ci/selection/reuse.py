@@ -180,14 +180,30 @@ class TestResults:
         return found
 
     def put(self, key: str, reused: Reused) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(
-            json.dumps({"run_id": reused.run_id, "commit_id": reused.commit_id, "duration_ms": reused.duration_ms})
-        )
-        os.replace(tmp, path)
+        self.save([(key, reused)])
         self._remember(key, reused)
+
+    def remember(self, entries: Iterable[tuple[str, Reused]]) -> None:
+        """Keep ``entries`` (closure key, result) in memory: :meth:`get` in this process finds them at once.
+        :meth:`save` makes them last (a job's results are saved after its verdict: a lookup that misses one
+        meanwhile, in another process, runs the test)."""
+        for key, reused in entries:
+            self._remember(key, reused)
+
+    def save(self, entries: Iterable[tuple[str, Reused]]) -> None:
+        """Write ``entries`` to their files (what a restarted server, or another process of it, finds)."""
+        made: set[Path] = set()
+        suffix = f".{os.getpid()}.{threading.get_ident()}.tmp"
+        for key, reused in entries:
+            path = self._path(key)
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
+            tmp = path.with_suffix(suffix)
+            tmp.write_text(
+                json.dumps({"run_id": reused.run_id, "commit_id": reused.commit_id, "duration_ms": reused.duration_ms})
+            )
+            os.replace(tmp, path)
 
     def _remember(self, key: str, reused: Reused) -> None:
         with self._guard:
