@@ -101,6 +101,64 @@ def test_no_pytest_pycs_where_the_assertion_pass_hook_is_on(pool_root: Path, tmp
         assert pycs(ws) == {f"lib/__pycache__/__init__{TAG}"}
 
 
+NESTED = b"""\
+import functools
+
+
+class Outer:
+    def method(self, xs):
+        return [lambda: x for x in xs]
+
+    class Inner:
+        @functools.cache
+        def deep(self):
+            def inner():
+                return {k: v for k, v in ()}
+
+            return inner
+
+
+def test_nested():
+    assert (lambda: 1)() == 1, "a message"
+"""
+
+
+def _codes(code: object) -> list[object]:
+    """``code`` and every code object in it."""
+    assert isinstance(code, type(_codes.__code__))
+    return [code, *(c for const in code.co_consts if isinstance(const, type(code)) for c in _codes(const))]
+
+
+@pytest.mark.parametrize("kind", [bytecode.PLAIN, bytecode.PYTEST])
+def test_a_pyc_relocated_to_another_workspace_is_the_pyc_compiled_there(kind: str) -> None:
+    here, there = "/pool/ws-0/tests/test_nested.py", "/pool/ws-1/tests/test_nested.py"
+    ours = bytecode.compile_pyc(here, NESTED, kind)
+    compiled = bytecode.compile_pyc(there, NESTED, kind)
+    assert ours is not None and compiled is not None
+    moved = bytecode.relocate_pyc(ours, there)
+    assert moved[:16] == compiled[:16]  # the same checked hash of the same source
+    relocated, expected = _codes(marshal.loads(moved[16:])), _codes(marshal.loads(compiled[16:]))
+    assert len(relocated) == len(expected) > 8
+    assert relocated == expected  # code objects compare their code, constants, names and lines
+    assert {c.co_filename for c in relocated} == {there}  # type: ignore[attr-defined]
+
+
+def test_two_workspaces_of_a_pool_hold_pycs_of_their_own_files(repo_tree: tuple[GitRepo, str], pool_root: Path) -> None:
+    # The second workspace's pycs are the first's relocated (compiled once per pool): their code names its files.
+    repo, tree = repo_tree
+    pool = WorkspacePool(pool_root / "pool", size=2, bytecode_budget_s=10)
+    with pool.lease(str(repo.path), tree, bytecode=True) as first, pool.lease(
+        str(repo.path), tree, bytecode=True
+    ) as second:
+        assert first != second and pycs(first) == pycs(second) != set()
+        for ws in (first, second):
+            for pyc in ws.rglob("*.pyc"):
+                source = pyc.parent.parent / (pyc.name.split(".", 1)[0] + ".py")
+                check(pyc, source)
+                names = {c.co_filename for c in _codes(marshal.loads(pyc.read_bytes()[16:]))}  # type: ignore[attr-defined]
+                assert names == {str(source)}
+
+
 @pytest.fixture
 def repo_tree(tmp_path: Path) -> tuple[GitRepo, str]:
     repo = GitRepo(tmp_path / "repo")

@@ -33,6 +33,7 @@ import shutil
 import stat
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,23 +220,43 @@ class _Reconciler:
         return snapshots
 
     def compile(
-        self, pycs: dict[str, Entry], snapshots: dict[str, _Snapshot], failed: set[str], budget_s: float
+        self,
+        pycs: dict[str, Entry],
+        snapshots: dict[str, _Snapshot],
+        failed: set[str],
+        budget_s: float,
+        compiled: _CompiledPycs,
+        start: float = 0.0,
     ) -> None:
-        """Write the missing ``pycs`` (those of files written just now first) until ``budget_s`` is spent."""
+        """Write the missing ``pycs`` (those of files written just now first) until ``budget_s`` is spent.
+
+        A pyc another workspace of the pool compiled (``compiled``) is relocated, not compiled again. The others
+        are taken from ``start`` (a fraction of them) on: two workspaces leased at once (a job's two shards)
+        compile different files, and each relocates the other's on its next lease."""
         fresh = {p for p in self.written_paths if p.endswith(".py")}
         missing = [p for p, (_, key) in pycs.items() if p not in snapshots and key not in failed]
         missing.sort(key=lambda p: (pycs[p][1].partition("#")[2] not in fresh, p))
+        first = sum(1 for p in missing if pycs[p][1].partition("#")[2] in fresh)
+        rest = missing[first:]
+        cut = int(len(rest) * start)
+        missing[first:] = [p for p in rest if compiled.has(pycs[p][1])] + [
+            p for p in rest[cut:] + rest[:cut] if not compiled.has(pycs[p][1])
+        ]
         deadline = time.monotonic() + budget_s
         for path in missing:
             if time.monotonic() > deadline:
                 break
             key = pycs[path][1]
-            kind, _, rest = key.partition(":")
-            blob_id, _, source_path = rest.partition("#")
-            data = bytecode.compile_pyc(self._abs(source_path), self.source.blob(blob_id), kind)
+            kind, _, rest_of_key = key.partition(":")
+            blob_id, _, source_path = rest_of_key.partition("#")
+            where = self._abs(source_path)
+            data = compiled.get(key, where)
             if data is None:
-                failed.add(key)
-                continue
+                data = bytecode.compile_pyc(where, self.source.blob(blob_id), kind)
+                if data is None:
+                    failed.add(key)
+                    continue
+                compiled.put(key, where, data)
             snapshots[path] = self._write(path, (MODE_BLOB, ""), data)
 
     def _abs(self, rel: str) -> str:
@@ -308,6 +329,46 @@ class _Reconciler:
         return _snapshot(os.lstat(path))
 
 
+class _CompiledPycs:
+    """The pycs a pool compiled lately, by key (``<kind>:<blob id>#<source path>``): (where, pyc), up to
+    ``limit`` bytes; one compiled for another workspace is relocated (:func:`bytecode.relocate_pyc`)."""
+
+    def __init__(self, limit: int = 64 << 20) -> None:
+        self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._size = 0
+        self._limit = limit
+        self._guard = threading.Lock()
+
+    def has(self, key: str) -> bool:
+        with self._guard:
+            return key in self._items
+
+    def get(self, key: str, where: str) -> bytes | None:
+        """The pyc of ``key`` for the source file at ``where``, or None when it was not compiled lately."""
+        with self._guard:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+        if found[0] == where:
+            return found[1]
+        try:
+            return bytecode.relocate_pyc(found[1], where)
+        except (ValueError, EOFError, TypeError):  # not ours after all: compile it
+            return None
+
+    def put(self, key: str, where: str, data: bytes) -> None:
+        with self._guard:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old[1])
+            self._items[key] = (where, data)
+            self._size += len(data)
+            while self._size > self._limit and self._items:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseStats:
     """What the last lease of a workspace did (for benchmarks and logs)."""
@@ -344,6 +405,7 @@ class WorkspacePool:
         self._local = threading.local()
         self.bytecode_budget_s = bytecode_budget_s  # compiling pycs per lease (0: none; see bytecode.py)
         self._uncompilable: set[str] = set()  # pyc keys whose compilation warned or failed
+        self._compiled = _CompiledPycs()  # pycs compiled for one workspace, relocated for the others
         self._pass_hook: dict[str, bool] = {}  # config blob id -> it names enable_assertion_pass_hook
 
     @property
@@ -489,7 +551,9 @@ class WorkspacePool:
         reconciler = _Reconciler(top, source, self.owner(slot))
         snapshots = reconciler.run(expected, old)
         if pycs:
-            reconciler.compile(pycs, snapshots, self._uncompilable, self.bytecode_budget_s)
+            reconciler.compile(
+                pycs, snapshots, self._uncompilable, self.bytecode_budget_s, self._compiled, slot / self.size
+            )
         self._save(slot, _State(tree_id, expected, snapshots, time.time()))
         self._local.last_lease = LeaseStats(str(top), how, reconciler.written, time.monotonic() - start)
         return top
