@@ -159,6 +159,29 @@ def test_two_workspaces_of_a_pool_hold_pycs_of_their_own_files(repo_tree: tuple[
                 assert names == {str(source)}
 
 
+def test_what_a_lease_had_no_budget_for_is_compiled_in_the_background_for_the_next(
+    repo_tree: tuple[GitRepo, str], pool_root: Path
+) -> None:
+    # Next to a job, the lease compiles what its budget allows and leaves the rest to the background; the next
+    # lease of any workspace finds them compiled (relocated: outside the budget).
+    repo, tree = repo_tree
+    pool = WorkspacePool(pool_root / "pool", size=2, bytecode_budget_s=1e-9)
+    with pool.lease(str(repo.path), tree, bytecode=True) as first:
+        assert len(pycs(first)) < 3
+    assert pool.settle(timeout=60)
+    with pool.lease(str(repo.path), tree, bytecode=True) as first, pool.lease(
+        str(repo.path), tree, bytecode=True
+    ) as second:
+        for ws in (first, second):
+            assert pycs(ws) == {
+                f"lib/__pycache__/__init__{TAG}",
+                f"tests/__pycache__/conftest{PYTEST_TAG}",
+                f"tests/__pycache__/test_lib{PYTEST_TAG}",
+            }
+            for pyc in ws.rglob("*.pyc"):
+                check(pyc, pyc.parent.parent / (pyc.name.split(".", 1)[0] + ".py"))
+
+
 @pytest.fixture
 def repo_tree(tmp_path: Path) -> tuple[GitRepo, str]:
     repo = GitRepo(tmp_path / "repo")

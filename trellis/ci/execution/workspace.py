@@ -227,8 +227,9 @@ class _Reconciler:
         budget_s: float,
         compiled: _CompiledPycs,
         start: float = 0.0,
-    ) -> None:
-        """Write the missing ``pycs`` (those of files written just now first) until ``budget_s`` is spent.
+    ) -> list[str]:
+        """Write the missing ``pycs`` (those of files written just now first) until ``budget_s`` is spent; the
+        keys of those left out.
 
         A pyc another workspace of the pool compiled (``compiled``) is relocated, not compiled again. The others
         are taken from ``start`` (a fraction of them) on: two workspaces leased at once (a job's two shards)
@@ -243,21 +244,24 @@ class _Reconciler:
             p for p in rest[cut:] + rest[:cut] if not compiled.has(pycs[p][1])
         ]
         deadline = time.monotonic() + budget_s
+        left: list[str] = []
         for path in missing:
-            if time.monotonic() > deadline:
-                break
             key = pycs[path][1]
             kind, _, rest_of_key = key.partition(":")
             blob_id, _, source_path = rest_of_key.partition("#")
             where = self._abs(source_path)
-            data = compiled.get(key, where)
+            data = compiled.get(key, where)  # relocated: not counted in the budget
             if data is None:
+                if time.monotonic() > deadline:
+                    left.append(key)
+                    continue
                 data = bytecode.compile_pyc(where, self.source.blob(blob_id), kind)
                 if data is None:
                     failed.add(key)
                     continue
                 compiled.put(key, where, data)
             snapshots[path] = self._write(path, (MODE_BLOB, ""), data)
+        return left
 
     def _abs(self, rel: str) -> str:
         return os.path.join(self.top, rel) if rel else self.top
@@ -406,6 +410,9 @@ class WorkspacePool:
         self.bytecode_budget_s = bytecode_budget_s  # compiling pycs per lease (0: none; see bytecode.py)
         self._uncompilable: set[str] = set()  # pyc keys whose compilation warned or failed
         self._compiled = _CompiledPycs()  # pycs compiled for one workspace, relocated for the others
+        self._later: tuple[TreeSource, str, list[str]] | None = None  # what a lease left to compile (see below)
+        self._later_thread: threading.Thread | None = None
+        self._later_guard = threading.Lock()
         self._pass_hook: dict[str, bool] = {}  # config blob id -> it names enable_assertion_pass_hook
 
     @property
@@ -551,12 +558,66 @@ class WorkspacePool:
         reconciler = _Reconciler(top, source, self.owner(slot))
         snapshots = reconciler.run(expected, old)
         if pycs:
-            reconciler.compile(
+            left = reconciler.compile(
                 pycs, snapshots, self._uncompilable, self.bytecode_budget_s, self._compiled, slot / self.size
             )
+            if left:
+                self._compile_later(source, str(top), left)
         self._save(slot, _State(tree_id, expected, snapshots, time.time()))
         self._local.last_lease = LeaseStats(str(top), how, reconciler.written, time.monotonic() - start)
         return top
+
+    def _compile_later(self, source: TreeSource, top: str, keys: list[str]) -> None:
+        """Compile ``keys`` (pycs a lease left out, its budget spent) in the background, into the pool's compiled
+        pycs and not into any workspace: the next lease of any workspace relocates them (~0.1 ms each) instead
+        of compiling them on a job's path. One thread at the lowest priority; a newer lease's keys replace what
+        it has not started."""
+        with self._later_guard:
+            self._later = (source, top, keys)
+            if self._later_thread is not None:
+                return  # it takes the new keys when done with the one it compiles
+            thread = self._later_thread = threading.Thread(
+                target=self._compile_pending, name="trellis-pyc", daemon=True
+            )
+        thread.start()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until the background compilation (:meth:`_compile_later`) is done; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._later_guard:
+                if self._later_thread is None:
+                    return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+
+    def _compile_pending(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # behind the jobs and the server's own threads
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        while True:
+            with self._later_guard:
+                work, self._later = self._later, None
+                if work is None:
+                    self._later_thread = None
+                    return
+            source, top, keys = work
+            for key in keys:
+                if self._later is not None:
+                    break  # a newer lease's: those first
+                if key in self._uncompilable or self._compiled.has(key):
+                    continue
+                kind, _, rest = key.partition(":")
+                blob_id, _, path = rest.partition("#")
+                where = os.path.join(top, path)
+                try:
+                    data = bytecode.compile_pyc(where, source.blob(blob_id), kind)
+                except Exception:  # noqa: BLE001 - the repository went away: the lease compiles it, or fails
+                    break
+                if data is None:
+                    self._uncompilable.add(key)
+                else:
+                    self._compiled.put(key, where, data)
 
     def _pycs(self, tree: dict[str, Entry], source: TreeSource, rewrite_asserts: bool) -> dict[str, Entry]:
         """The pyc of each Python file of ``tree``: path -> (MODE_PYC, "<kind>:<blob id>#<source path>")."""
