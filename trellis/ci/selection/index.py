@@ -1060,7 +1060,9 @@ class TestIndex:
         if self._read_nodes is None or self._read_nodes[0] is not reads:
             nodes = [(self._graph.site_node(site), read) for site, read in reads.sites.items()]
             self._read_nodes = (reads, [(1 << n, read) for n, read in nodes if n is not None])
-        reach = self._known().get(nodeid, 0)
+        reach = self._reach.get(nodeid)
+        if reach is None:  # a doctest module's, a load_tests id's
+            reach = self._known().get(nodeid, 0)
         found = SiteReads()
         for bit, read in self._read_nodes[1]:
             if reach & bit:
