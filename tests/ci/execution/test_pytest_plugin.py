@@ -744,3 +744,21 @@ def test_listing():
         {"reads": "tests/test_reads.py::test_listing", "dir": "data"},
         {"reads": "tests/test_reads.py::test_listing", "file": "data/case.txt"},
     )
+
+
+def test_a_finder_of_installed_distributions_lists_path_entries_as_dists(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    # importlib.metadata lists every entry of sys.path (a test directory pytest put there) looking for *.dist-info and
+    # *.egg-info: written as "dists" (only such an entry counts), not as a listing of every entry.
+    files: dict[str, bytes | None] = {
+        "pkg/__init__.py": b"import importlib.metadata\n\n\ndef version():\n    try:\n"
+        b"        return importlib.metadata.version('no-such-distribution-here')\n"
+        b"    except importlib.metadata.PackageNotFoundError:\n        return None\n",
+        "tests/test_version.py": b"import pkg\n\n\ndef test_version():\n    assert pkg.version() is None\n",
+    }
+    outcome = _recorded(executor, tmp_path, files)
+    records = [json.loads(line) for line in outcome.evals]
+    mine = [r for r in records if r.get("reads") == "pkg/__init__.py::version"]
+    assert {"reads": "pkg/__init__.py::version", "dists": "tests"} in mine  # pytest put tests/ on sys.path
+    assert not [r for r in mine if "dir" in r], mine

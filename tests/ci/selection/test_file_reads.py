@@ -137,3 +137,35 @@ def test_a_read_at_import_time_selects_the_tests_importing_the_module() -> None:
     selection = after.select([ChangedPath("VERSION")], old_index=before, file_reads=reads)
     assert {"tests/test_load.py::test_first", "tests/test_load.py::test_second"} <= set(selection.tests)
     assert "tests/test_case.py::test_case" not in selection.tests
+
+
+def test_a_finder_of_distributions_counts_only_entries_naming_a_distribution() -> None:
+    # importlib.metadata.version() lists the checkout's root (and test directories pytest put on sys.path): a test
+    # file added there changes nothing it looks at; a *.egg-info directory does.
+    files = {
+        **FILES,
+        "pkg/__init__.py": b"from importlib.metadata import version\n\n\ndef v():\n    return version('x')\n",
+    }
+    files["tests/test_load.py"] = FILES["tests/test_load.py"] + b"\n\ndef test_v():\n    import pkg\n    pkg.v()\n"
+    reads = reads_of([{"reads": "pkg/__init__.py::v", "dists": ""}, {"reads": "pkg/__init__.py::v", "dists": "tests"}])
+    before = TestIndex.build(files)
+    added = {**files, "tests/test_new.py": b"def test_new():\n    pass\n"}
+    selection = TestIndex.build(added).select(
+        [ChangedPath("tests/test_new.py", "added")], old_index=before, file_reads=reads
+    )
+    assert "tests/test_load.py::test_v" not in selection.tests
+    egg = {**files, "pkg.egg-info/PKG-INFO": b"Name: pkg\n"}
+    selection = TestIndex.build(egg).select(
+        [ChangedPath("pkg.egg-info/PKG-INFO", "added")], old_index=before, file_reads=reads
+    )
+    assert "tests/test_load.py::test_v" in selection.tests, selection.fallback
+    index = TestIndex.build(files)
+    blobs = {path: f"blob-{i}" for i, path in enumerate(sorted(files))}
+    test = ["tests/test_load.py::test_v"]
+    key = closure_keys(index, blobs, test, salt="s", inert=("tests/new*",), reads=reads)
+    assert key == closure_keys(
+        index, {**blobs, "tests/new.txt": "n"}, test, salt="s", inert=("tests/new*",), reads=reads
+    )
+    assert key != closure_keys(
+        index, {**blobs, "x.dist-info/METADATA": "m"}, test, salt="s", inert=("x.d*",), reads=reads
+    )

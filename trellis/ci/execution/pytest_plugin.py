@@ -107,7 +107,9 @@ The recorder's first line, ``{"eval": "", "recording": 3}``, says it ran.
 event ``open``: the builtin's, ``io``'s, ``os.open``'s) and every directory under it listed (``os.listdir``,
 ``os.scandir``: what ``os.walk``, ``glob`` and ``pathlib`` list through), and writes them at the innermost function
 of the working directory on the stack, once per site and path, relative to the working directory ("" for it):
-``{"reads": site, "file": path}``, ``{"reads": site, "dir": path}``; past ``_READS_KEPT`` paths of one site,
+``{"reads": site, "file": path}``, ``{"reads": site, "dir": path}`` (``"dists"``: listed by a finder of installed
+distributions, ``importlib.metadata``'s or ``pkg_resources``', which looks only for ``*.dist-info`` and ``*.egg-info``
+entries); past ``_READS_KEPT`` paths of one site,
 ``{"reads": site, "under": directory}`` (everything under the directory holding them). Not the import system's own
 reads (a frame of ``importlib``'s bootstrap finding or loading a module on the stack, pytest's assertion rewriting
 under it), the job's own files under ``.trellis-tmp``, bytecode caches, or a read with no function of the working
@@ -209,6 +211,14 @@ _SCRIPT_LIMIT = 8192  # a longer shell script may run any code  # a shell's or e
 _SOURCE_LIMIT = 1 << 20  # larger generated sources are described by their bytecode's names
 _READS_KEPT = 1000  # files and directories written per site of reads; past them, everything under their directory
 _READ_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+# Finders of installed distributions (``importlib.metadata.version``, ``pkg_resources``): they list every entry of
+# ``sys.path`` (the checkout's root, a test directory pytest put there) and look only at what names a distribution's
+# metadata (``*.dist-info``, ``*.egg-info``). Their listings are written as ``dists``: only such an entry counts.
+_FINDERS = (
+    f"{os.sep}importlib{os.sep}metadata{os.sep}",
+    f"{os.sep}importlib_metadata{os.sep}",
+    f"{os.sep}pkg_resources{os.sep}",
+)
 # Frames of the import system finding and loading modules: a read or a listing under them is the import system's
 # own (a module's source or bytecode, a package directory's cache), which the static rules cover as imports. A
 # loader's ``get_data`` called by ``pkgutil.get_data`` or ``importlib.resources`` is no import: a data file's read.
@@ -333,7 +343,8 @@ class EvalRecorder:
         """A file under the root opened to read (``open``: the builtin's, ``io``'s and ``os.open``'s), a directory
         under it listed (``os.listdir``, ``os.scandir``: what ``os.walk``, ``glob`` and ``pathlib`` list through),
         by the innermost function under the root on the stack: written once per site and path, as
-        ``{"reads": site, "file": path}`` or ``{"reads": site, "dir": path}`` (relative to the root, "" for it).
+        ``{"reads": site, "file": path}`` or ``{"reads": site, "dir": path}`` (relative to the root, "" for it;
+        ``"dists"`` for a listing by a finder of installed distributions, :data:`_FINDERS`).
         Not the import system's own reads (:data:`_LOADING`), nor the job's files, nor bytecode caches. Past
         :data:`_READS_KEPT` paths a site reads everything under the directory holding them:
         ``{"reads": site, "under": directory}`` (written again whenever that directory widens)."""
@@ -363,6 +374,7 @@ class EvalRecorder:
         if relative is None or relative.startswith(TMPDIR_NAME) or "__pycache__" in relative:
             return
         site = None
+        finding = False  # a finder of installed distributions listing a path entry
         while frame is not None:
             code = frame.f_code
             if code.co_name in _LOADING and code.co_filename.startswith("<frozen importlib"):
@@ -370,15 +382,16 @@ class EvalRecorder:
             site = self.site_of(code)
             if site is not None:
                 break
+            finding = finding or any(marker in code.co_filename for marker in _FINDERS)
             frame = frame.f_back
         if site is None:  # no function of the root on the stack: pytest's own (its configuration, collection)
             return
-        kind = "file" if event == "open" else "dir"
+        kind = "file" if event == "open" else "dists" if finding else "dir"
         if ("reads", site, kind + relative) in self.seen:
             return
         with self.lock:
             self.seen.add(("reads", site, kind + relative))
-            folder = relative if kind == "dir" else relative.rpartition(os.sep)[0]
+            folder = relative if kind != "file" else relative.rpartition(os.sep)[0]
             before = self.read_common.get(site)
             common = self.read_common[site] = folder if before is None else _common_dir(before, folder)
             count = self.read_counts[site] = self.read_counts.get(site, 0) + 1

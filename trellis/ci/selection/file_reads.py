@@ -53,9 +53,12 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["READS_KEPT", "ReadIndex", "SiteReads"]
+__all__ = ["DIST_SUFFIXES", "READS_KEPT", "ReadIndex", "SiteReads"]
 
 READS_KEPT = 1000  # paths kept per site (the plugin's _READS_KEPT); past them, everything under their directory
+# What a finder of installed distributions looks at in a directory it lists (importlib.metadata's ``Lookup``,
+# pkg_resources' ``find_on_path``): entries naming a distribution's metadata.
+DIST_SUFFIXES = (".dist-info", ".egg-info", ".egg", ".egg-link")
 
 
 def common_dir(a: str, b: str) -> str:
@@ -79,27 +82,36 @@ def under(path: str, directory: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SiteReads:
-    """What one site was observed to read: ``files`` opened to read, ``dirs`` listed, and ``whole``: directories
-    it reads everything under (past :data:`READS_KEPT` paths). Paths relative to the checkout, "" its root."""
+    """What one site was observed to read: ``files`` opened to read, ``dirs`` listed, ``dists`` listed by a finder of
+    installed distributions (only entries of :data:`DIST_SUFFIXES` count), and ``whole``: directories it reads
+    everything under (past :data:`READS_KEPT` paths). Paths relative to the checkout, "" its root."""
 
     files: frozenset[str] = frozenset()
     dirs: frozenset[str] = frozenset()
     whole: frozenset[str] = frozenset()
+    dists: frozenset[str] = frozenset()
 
     def __or__(self, other: SiteReads) -> SiteReads:
-        return SiteReads(self.files | other.files, self.dirs | other.dirs, self.whole | other.whole).bounded()
+        return SiteReads(
+            self.files | other.files, self.dirs | other.dirs, self.whole | other.whole, self.dists | other.dists
+        ).bounded()
 
     def bounded(self) -> SiteReads:
         """Past :data:`READS_KEPT` paths: everything under the directory holding them all."""
-        if len(self.files) + len(self.dirs) + len(self.whole) <= READS_KEPT:
+        if len(self.files) + len(self.dirs) + len(self.whole) + len(self.dists) <= READS_KEPT:
             return self
         top: str | None = None
-        for folder in (*(posixpath.dirname(f) for f in self.files), *self.dirs, *self.whole):
+        for folder in (*(posixpath.dirname(f) for f in self.files), *self.dirs, *self.whole, *self.dists):
             top = folder if top is None else common_dir(top, folder)
         return SiteReads(whole=frozenset({top or ""}))
 
     def to_json(self) -> dict[str, list[str]]:
-        return {"files": sorted(self.files), "dirs": sorted(self.dirs), "whole": sorted(self.whole)}
+        return {
+            "files": sorted(self.files),
+            "dirs": sorted(self.dirs),
+            "whole": sorted(self.whole),
+            "dists": sorted(self.dists),
+        }
 
     @classmethod
     def from_json(cls, raw: object) -> SiteReads:
@@ -110,12 +122,12 @@ class SiteReads:
             value = raw.get(key, ())
             return frozenset(str(x) for x in value) if isinstance(value, list) else frozenset()
 
-        return cls(strs("files"), strs("dirs"), strs("whole")).bounded()
+        return cls(strs("files"), strs("dirs"), strs("whole"), strs("dists")).bounded()
 
     @classmethod
     def from_record(cls, record: Mapping[str, object]) -> SiteReads | None:
-        """One line of the plugin's stream: ``{"reads": site, "file"|"dir"|"under": path}``."""
-        for key, make in (("file", "files"), ("dir", "dirs"), ("under", "whole")):
+        """One line of the plugin's stream: ``{"reads": site, "file"|"dir"|"dists"|"under": path}``."""
+        for key, make in (("file", "files"), ("dir", "dirs"), ("dists", "dists"), ("under", "whole")):
             value = record.get(key)
             if isinstance(value, str):
                 return cls(**{make: frozenset({value.strip("/")})})
@@ -129,21 +141,24 @@ class ReadIndex:
         self.sites = dict(reads)
         self._by_file: dict[str, list[str]] = {}
         self._by_dir: dict[str, list[str]] = {}
+        self._by_dists: dict[str, list[str]] = {}
         self._whole: list[tuple[str, str]] = []
         for site, read in self.sites.items():
             for path in read.files:
                 self._by_file.setdefault(path, []).append(site)
             for path in read.dirs:
                 self._by_dir.setdefault(path, []).append(site)
+            for path in read.dists:
+                self._by_dists.setdefault(path, []).append(site)
             self._whole.extend((folder, site) for folder in read.whole)
 
     def __bool__(self) -> bool:
         return bool(self.sites)
 
-    def readers(self, changed: Mapping[str, str], listings: Iterable[str]) -> dict[str, str]:
+    def readers(self, changed: Mapping[str, str], listings: Mapping[str, Iterable[str]]) -> dict[str, str]:
         """The sites a change concerns, with why: ``changed`` maps each changed path to ``added``, ``deleted`` or
-        ``modified``; ``listings`` are the directories whose entries changed (a file's directory when it was added
-        or deleted, and each directory above that appeared or went with it)."""
+        ``modified``; ``listings`` each directory whose entries changed to those entries (a file's directory when
+        it was added or deleted, and each directory above that appeared or went with it)."""
         out: dict[str, str] = {}
         for path in sorted(changed):
             for site in self._by_file.get(path, ()):
@@ -151,7 +166,10 @@ class ReadIndex:
             for folder, site in self._whole:
                 if under(path, folder):
                     out.setdefault(site, f"observed reading everything under {folder or 'the root'}/ ({path} changed)")
-        for folder in sorted(set(listings)):
+        for folder in sorted(listings):
             for site in self._by_dir.get(folder, ()):
                 out.setdefault(site, f"observed listing {folder or 'the root'}/, whose entries changed")
+            named = sorted(e for e in listings[folder] if e.lower().endswith(DIST_SUFFIXES))
+            for site in self._by_dists.get(folder, ()) if named else ():
+                out.setdefault(site, f"observed looking for distributions in {folder or 'the root'}/ ({named[0]})")
         return out

@@ -1026,17 +1026,17 @@ class TestIndex:
             for item in _expand(change):
                 kind = item.change if isinstance(item, ChangedPath) else "modified"
                 changed[item.path] = kind if changed.get(item.path, kind) == kind else "modified"
-        listings: set[str] = set()
+        listings: dict[str, set[str]] = {}  # directory -> its entries that appeared or went
         for path, kind in changed.items():
             if kind not in ("added", "deleted"):
                 continue
             without = old_index if kind == "added" else self  # the tree without the file
-            folder = posixpath.dirname(path)
+            folder, _, entry = path.rpartition("/")
             while True:
-                listings.add(folder)  # its entries changed
+                listings.setdefault(folder, set()).add(entry)
                 if not folder or (without is not None and without._has_dir(folder)):
                     break  # it existed without the file: the directory above keeps its entries
-                folder = posixpath.dirname(folder)
+                folder, _, entry = folder.rpartition("/")
         for site, why in reads.readers(changed, listings).items():
             for index, nodes in ((self, new_nodes), (old_index, old_nodes)):
                 node = index._graph.site_node(site) if index is not None else None

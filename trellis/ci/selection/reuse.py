@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.globs import matches_any
-from .file_reads import ReadIndex, under
+from .file_reads import DIST_SUFFIXES, ReadIndex, under
 from .file_rules import is_inert_kind
 from .generated_tests import GENERATED
 from .index import TestIndex
@@ -101,7 +101,7 @@ def closure_keys(
         for path in sorted(index.named_files(nodeid, kinds)) if kinds else ():
             h.update(f"{path}\0{blobs[path]}\n".encode())
         read = index.read_by(nodeid, reads) if reads else None
-        if read is not None and (read.files or read.dirs or read.whole):
+        if read is not None and (read.files or read.dirs or read.whole or read.dists):
             for path in sorted(read.files):
                 h.update(f"read {path}\0{blobs.get(path, '')}\n".encode())
             if read.dirs and entries is None:
@@ -109,6 +109,12 @@ def closure_keys(
             for folder in sorted(read.dirs):
                 listed = sorted(entries.get(folder, ())) if entries is not None else []
                 h.update(f"listed {folder}\0{'/'.join(listed)}\n".encode())
+            if read.dists and entries is None:
+                entries = _entries(blobs)
+            for folder in sorted(read.dists):  # what a finder of distributions looks at
+                found = entries.get(folder, ()) if entries is not None else ()
+                listed = sorted(e for e in found if e.lower().endswith(DIST_SUFFIXES))
+                h.update(f"dists {folder}\0{'/'.join(listed)}\n".encode())
             for folder in sorted(read.whole):
                 for path in sorted(p for p in blobs if under(p, folder)):
                     h.update(f"under {path}\0{blobs[path]}\n".encode())
