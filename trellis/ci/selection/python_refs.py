@@ -1498,13 +1498,23 @@ class _Extractor:
         ]
         for i in loud:
             decorators[i] = f"{decorators[i]}()"  # not inert: the definition runs code
-        for dec in node.decorator_list:
-            self.visit(dec)
+        # What a reference or a default that only names something holds, the function runs, if anything does:
+        # resolved in the enclosing scope, it is the function's reference.
+        deferred = _Acc()
+        for dec, name in zip(node.decorator_list, decorators, strict=True):
+            if isinstance(dec, ast.Call) and inert_decorator(name) and all(map(_names_only, _call_args(dec))):
+                # ``@pytest.mark.parametrize("cls", TYPES)``, ``@given(st.BIDICTS)``: an inert decorator keeps its
+                # arguments for the test alone (pytest hands it the values, Hypothesis draws from the strategies
+                # when it runs); reading names runs nothing when the ``def`` runs.
+                self.acc_stack.append(deferred)
+                self.visit(dec)
+                self.acc_stack.pop()
+            else:
+                self.visit(dec)
         args = node.args
         defaults = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
         # A default that is a plain reference (``f=Cache.clear``) runs nothing when the ``def`` runs: the
-        # function runs it, if anything does. Resolved in the enclosing scope, it is the function's reference.
-        deferred = _Acc()
+        # function runs it, if anything does.
         for default in defaults:
             self.visit_reference(default, deferred)
         annotations = [a.annotation for a in _all_args(args) if a.annotation is not None]
@@ -4474,6 +4484,20 @@ def _annotation_strings(annotation: ast.expr) -> list[ast.expr]:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
     return out
+
+
+def _call_args(call: ast.Call) -> list[ast.expr]:
+    return [*call.args, *(k.value for k in call.keywords)]
+
+
+def _names_only(node: ast.expr) -> bool:
+    """Is ``node`` a constant, a dotted name, or a tuple, list, set or dict display of those (``TYPES``,
+    ``st.BIDICTS``, ``[(1, "a"), (2, "b")]``): evaluating it reads names, and runs no code of its own?"""
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(map(_names_only, node.elts))
+    if isinstance(node, ast.Dict):
+        return all(k is not None and _names_only(k) for k in node.keys) and all(map(_names_only, node.values))
+    return isinstance(node, ast.Constant) or _dotted(node) is not None
 
 
 def _has_call(node: ast.AST) -> bool:
