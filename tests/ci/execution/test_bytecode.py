@@ -147,9 +147,10 @@ def test_two_workspaces_of_a_pool_hold_pycs_of_their_own_files(repo_tree: tuple[
     # The second workspace's pycs are the first's relocated (compiled once per pool): their code names its files.
     repo, tree = repo_tree
     pool = WorkspacePool(pool_root / "pool", size=2, bytecode_budget_s=10)
-    with pool.lease(str(repo.path), tree, bytecode=True) as first, pool.lease(
-        str(repo.path), tree, bytecode=True
-    ) as second:
+    with (
+        pool.lease(str(repo.path), tree, bytecode=True) as first,
+        pool.lease(str(repo.path), tree, bytecode=True) as second,
+    ):
         assert first != second and pycs(first) == pycs(second) != set()
         for ws in (first, second):
             for pyc in ws.rglob("*.pyc"):
@@ -169,9 +170,10 @@ def test_what_a_lease_had_no_budget_for_is_compiled_in_the_background_for_the_ne
     with pool.lease(str(repo.path), tree, bytecode=True) as first:
         assert len(pycs(first)) < 3
     assert pool.settle(timeout=60)
-    with pool.lease(str(repo.path), tree, bytecode=True) as first, pool.lease(
-        str(repo.path), tree, bytecode=True
-    ) as second:
+    with (
+        pool.lease(str(repo.path), tree, bytecode=True) as first,
+        pool.lease(str(repo.path), tree, bytecode=True) as second,
+    ):
         for ws in (first, second):
             assert pycs(ws) == {
                 f"lib/__pycache__/__init__{TAG}",

@@ -205,7 +205,9 @@ def test_the_jobs_own_junit_report_is_not_written_while_the_plugin_streams_the_r
         tests=TestPlan(),
     )
     outcome = submit_tests(executor, request).result(timeout=300)
-    assert [(t.nodeid, t.outcome) for t in outcome.tests] == [("tests/test_reports.py::test_the_report_written", "passed")]
+    assert [(t.nodeid, t.outcome) for t in outcome.tests] == [
+        ("tests/test_reports.py::test_the_report_written", "passed")
+    ]
 
 
 def test_everything_is_collected_without_a_selection(executor: LocalExecutor, tmp_path: Path) -> None:
