@@ -21,6 +21,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import duckdb
 import grpc
 import pygit2
 import pytest
@@ -225,3 +226,34 @@ def test_a_full_disk_gives_clear_errors_corrupts_nothing_and_recovers(
         assert server.index.wait_idle(60)
         assert server.index.indexer.check() == []
     assert_fsck_clean(path)
+
+
+def test_an_index_a_full_disk_invalidated_is_opened_again_and_caught_up(
+    full_disk_server: RunningServer, small_disk: Path
+) -> None:
+    # DuckDB invalidates a database whose checkpoint the full disk refused ("The database must be restarted"):
+    # every later statement fails. The index snapshot's publisher checkpoints between writes, so a full disk at
+    # that moment left the index dead until a restart. Now the background indexer opens it again (retrying while
+    # the disk is full) and catches up with git.
+    server = full_disk_server
+    filler = Filler(small_disk / "filler")
+    indexer = server.index.indexer
+    with Client(server.address, agent="alice", timeout=30) as c:
+        c.create_repository("demo")
+        c.commit("demo", "main", {"src/app.py": "def f():\n    return 1\n"}, "seed")
+        assert server.index.wait_idle(30)
+        with indexer.writes_held():
+            indexer.connection.execute("CREATE TEMP TABLE t AS SELECT 1")  # (a connection that works)
+        filler.fill()
+        with pytest.raises(duckdb.Error):
+            with indexer.writes_held():
+                for n in range(200):  # write-ahead log entries, then a checkpoint the full disk refuses
+                    indexer.connection.execute(f"INSERT INTO t VALUES ({n})")
+                indexer.connection.execute("CHECKPOINT")
+        with pytest.raises(duckdb.Error, match="invalidated|restarted"):
+            indexer.connection.execute("SELECT 1").fetchall()
+        filler.remove()
+        c.commit("demo", "main", {"src/app.py": "def f():\n    return 2\n"}, "after the disk was full")
+        assert server.index.wait_idle(60)
+        assert indexer.check() == []  # every commit of git in the index, the one after the disk was full too
+        assert c.query_rows("SELECT count(*) AS n FROM commits")[0]["n"] >= 2  # Query answers again

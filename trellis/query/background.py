@@ -30,6 +30,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from .indexer import Indexer
 
 if TYPE_CHECKING:
@@ -122,6 +124,20 @@ class BackgroundIndexer:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def _reopen(self) -> None:
+        """Open the invalidated index again and catch every repository up; while it cannot be opened (the disk
+        still full), retry at most once a second."""
+        try:
+            self.indexer.reopen()
+            opened = True
+        except (duckdb.Error, OSError):
+            log.exception("could not open the index again (will retry)")
+            opened = False
+        with self._cond:
+            if not opened and not self._stopping:
+                self._cond.wait(1.0)
+            self._all = True
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -145,6 +161,9 @@ class BackgroundIndexer:
                 else:
                     for name in names:
                         self.indexer.sync_repository(name, written=written.get(name))
+            except duckdb.FatalException:  # the database was invalidated (a full disk at a checkpoint): open it again
+                log.exception("indexing failed; the index is opened again and caught up from git")
+                self._reopen()
             except Exception:
                 log.exception("indexing failed (will retry at the next change)")
             finally:

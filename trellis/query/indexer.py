@@ -143,6 +143,7 @@ class Indexer:
         self.db_path = None if in_memory else Path(db_path or self.data_dir / "index.duckdb")
         self.differ: EntityDiffer | None = default_entity_differ() if isinstance(entity_differ, str) else entity_differ
         self.batch_commits = max(1, batch_commits)
+        self._settings = settings
         self._con = open_database(self.db_path, settings)
         self._lock = threading.RLock()
         self._cursor_lock = threading.Lock()
@@ -185,6 +186,25 @@ class Indexer:
             self._closed = True
             self._reader_root.close()
             self._con.close()
+
+    def reopen(self) -> None:
+        """Open the database again after DuckDB invalidated it: a fatal error (a checkpoint the full disk refused)
+        leaves the connection unusable until the database is opened anew. The file holds every transaction that
+        committed (its write-ahead log replayed on open); the next :meth:`sync` catches up from git with whatever
+        the failed one did not write. Raises when it cannot open it yet (the disk still full): call it again."""
+        with self._lock, self._cursor_lock:
+            if self._closed:
+                return
+            for old in (self._reader_root, self._con):
+                try:
+                    old.close()
+                except duckdb.Error:  # (closing an invalidated connection may fail too)
+                    pass
+            self._con = open_database(self.db_path, self._settings)
+            self._reader_root = self._con.cursor()
+            self._refs_states = None
+            self._kept_blobs = None
+            self._generation += 1
 
     def __enter__(self) -> Indexer:
         return self

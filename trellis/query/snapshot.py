@@ -234,8 +234,13 @@ class SnapshotPublisher:
             pause = self.interval
             try:
                 snapshot = self.publish()
-            except (duckdb.Error, OSError):
+            except (duckdb.Error, OSError) as exc:
                 log.exception("could not publish the index snapshot (will retry)")
+                if isinstance(exc, duckdb.FatalException):  # the checkpoint invalidated the database: open it again
+                    try:
+                        self.indexer.reopen()
+                    except (duckdb.Error, OSError):
+                        log.exception("could not open the index again (will retry)")
                 continue
             if snapshot is not None:
                 pause = max(self.interval, snapshot.seconds / self.max_share - snapshot.seconds)
