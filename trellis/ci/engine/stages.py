@@ -11,6 +11,7 @@ per-test timeouts and the number of shards. Results go back to the
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -39,6 +40,8 @@ from .cache import toolchain
 from .scheduler import ActiveRun
 
 __all__ = ["Progress", "StageRunner"]
+
+log = logging.getLogger(__name__)
 
 _STATUS = {
     "passed": Verdict.PASSED,
@@ -516,7 +519,10 @@ class StageRunner:
                     active.run = replace(active.run, missed_tests=tuple(sorted({*active.run.missed_tests, *missed})))
         self.progress.complete(active, i, result, key=key)
         if passes:  # after the verdict (a whole suite's files: tens of ms); this process's lookups have them already
-            self.reused.save(passes)
+            try:
+                self.reused.save(passes)
+            except OSError:  # a full disk: those tests run again after a restart, nothing worse
+                log.warning("could not save the reusable results of run %s", active.run.run_id, exc_info=True)
         if observing is not None:  # after the verdict: the next selection in the repository waits for it
             self._observed(active, stage, outcome, observing)
 

@@ -140,6 +140,7 @@ import dis
 import functools
 import hashlib
 import json
+import math
 import operator
 import os
 import re
@@ -894,11 +895,13 @@ def plan_files(expected: dict[str, float], shards: int) -> tuple[dict[str, int],
     collects it and takes some of its items); so does a file with no recorded test (new, or a
     first run). The others go whole, longest first, to the least loaded shard.
     """
-    costs: dict[str, float] = {}
+    durations: dict[str, list[float]] = {}
     for nodeid, seconds in expected.items():
         file = nodeid.split("::", 1)[0]
         if file.rpartition("/")[2] not in _ALWAYS_SHARED:
-            costs[file] = costs.get(file, 0.0) + max(0.0, seconds) + ITEM_OVERHEAD_S
+            durations.setdefault(file, []).append(max(0.0, seconds))
+    # fsum: the same cost whatever the order the durations come in (every shard computes the same plan)
+    costs = {file: math.fsum(found) + len(found) * ITEM_OVERHEAD_S for file, found in durations.items()}
     share = sum(costs.values()) / max(1, shards)
     owner: dict[str, int] = {}
     load = [0.0] * shards
