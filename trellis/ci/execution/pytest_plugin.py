@@ -212,6 +212,7 @@ _SCRIPT_LIMIT = 8192  # a longer shell script may run any code  # a shell's or e
 _SOURCE_LIMIT = 1 << 20  # larger generated sources are described by their bytecode's names
 _READS_KEPT = 1000  # files and directories written per site of reads; past them, everything under their directory
 _READ_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+_HEARD = frozenset({"exec", "compile", "pickle.find_class"}) | _PROCESS_EVENTS | _READ_EVENTS
 # Finders of installed distributions (``importlib.metadata.version``, ``pkg_resources``): they list every entry of
 # ``sys.path`` (the checkout's root, a test directory pytest put there) and look only at what names a distribution's
 # metadata (``*.dist-info``, ``*.egg-info``). Their listings are written as ``dists``: only such an entry counts.
@@ -284,13 +285,7 @@ class EvalRecorder:
         return None
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if (
-            event != "exec"
-            and event != "compile"
-            and event != "pickle.find_class"
-            and event not in _PROCESS_EVENTS
-            and event not in _READ_EVENTS
-        ) or getattr(self.busy, "on", False):
+        if event not in _HEARD or getattr(self.busy, "on", False):  # (one lookup: every audited call comes here)
             return
         try:
             self.busy.on = True
@@ -769,14 +764,16 @@ def make(recorder, original, keywords, resolve):
 # The builtin getattr's stand-in, compiled under the import system's file name as the import wrappers are: it writes
 # the name each call with a string name fetches (the site: the calling function's) and returns what getattr returns.
 _FETCH_WRAPPER = """
-def make(recorder, original, getframe):
+def make(recorder, original, getframe, sites):
     def getattr(*args, **kwargs):
         __tracebackhide__ = True
         if len(args) > 1 and isinstance(args[1], str):
-            try:
-                recorder.fetched(getframe(1).f_code, str.join("", (args[1],)))
-            except Exception as exc:
-                recorder.lose("getattr: %s" % (exc,))
+            code = getframe(1).f_code
+            if sites.get(code, "") is not None:  # (None: code known to be no function of the tree, pytest's)
+                try:
+                    recorder.fetched(code, str.join("", (args[1],)))
+                except Exception as exc:
+                    recorder.lose("getattr: %s" % (exc,))
         return original(*args, **kwargs)
 
     return getattr
@@ -789,7 +786,7 @@ def _observe_getattr(recorder: EvalRecorder) -> None:
     fetches (:meth:`EvalRecorder.fetched`). Installed before any conftest: every call the tree's code makes by the
     name ``getattr`` goes through it."""
     make = _as_import_system(_FETCH_WRAPPER)
-    builtins.getattr = functools.wraps(_GETATTR)(make(recorder, _GETATTR, recorder.getframe))
+    builtins.getattr = functools.wraps(_GETATTR)(make(recorder, _GETATTR, recorder.getframe, recorder.code_sites))
 
 
 def _as_import_system(source: str) -> Any:
