@@ -254,7 +254,10 @@ class Chain:
     ``root``; ``instance``: the root is the instance of an ordinary method,
     not the class a classmethod or ``__new__`` gets). ``store``: the root's
     one attribute is only stored into or deleted (``memoize.skip = Skip``),
-    which runs nothing of a function the root is.
+    which runs nothing of a function the root is. ``looked``: the value is
+    only a class tested against (``isinstance(x, C)``, ``issubclass(k, C)``,
+    ``except C:``), which reads the class object and runs none of its code
+    when its metaclass is ``type`` (:meth:`trellis.ci.selection.ref_graph.Graph.plain_type`).
     """
 
     kind: str
@@ -263,6 +266,7 @@ class Chain:
     spec: ImportRef | None = None
     instance: bool = False
     store: bool = False
+    looked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -994,6 +998,8 @@ class _Extractor:
         self.dynamic = ""
         self.callees: set[int] = set()  # id() of the expressions called as functions (``f`` in ``f(x)``)
         self.type_tests: set[int] = set()  # id() of the classes ``isinstance``/``issubclass`` test against
+        # id() of the dotted names only tested against: isinstance's and issubclass's classes, ``except`` types
+        self.looked: set[int] = set()
         self.contained: set[int] = set()  # id() of computed getattr calls whose value cannot escape
         self.writes: set[int] = set()  # id() of globals() calls whose namespace is only written
         # id() of namespace reads under a constant key (``frame.f_globals.get("__name__")``, ``x.__dict__["a"]``):
@@ -1363,6 +1369,8 @@ class _Extractor:
             if isinstance(child, ast.stmt):
                 self.walk_stmt(child)
             elif isinstance(child, (ast.excepthandler, ast.match_case)):
+                if isinstance(child, ast.ExceptHandler) and child.type is not None:
+                    self.look(child.type)  # matching an exception is a subtype check: no hook runs
                 self.walk_children(child)
             else:
                 self.visit(child)
@@ -2151,7 +2159,9 @@ class _Extractor:
                 continue
             if isinstance(node, ast.Name):
                 if isinstance(node.ctx, ast.Load):
+                    start = len(self.acc.chains)
                     self.name_chains(node.id, ())
+                    self.mark_looked(node, start)
                     if id(node) not in self.callees:
                         self.referenced(node)
                 continue
@@ -2189,7 +2199,9 @@ class _Extractor:
                     self.referenced(node)
                     continue
                 if isinstance(base, ast.Name):
+                    start = len(self.acc.chains)
                     self.name_chains(base.id, chain, named=id(node) in self.named_reads)
+                    self.mark_looked(node, start)
                     if id(node) not in self.callees:
                         self.referenced(node)
                     continue
@@ -2268,6 +2280,12 @@ class _Extractor:
                 continue  # not reachable from an expression
             stack.extend(ast.iter_child_nodes(node))
 
+    def mark_looked(self, node: ast.expr, start: int) -> None:
+        """The chains recorded from ``start`` on read ``node``: marked ``looked`` when it is only tested against."""
+        if id(node) in self.looked:
+            chains = self.acc.chains
+            chains[start:] = [dataclasses.replace(c, looked=True) for c in chains[start:]]
+
     def identifier_strings(self, call: ast.Call) -> None:
         """Record the string constants of ``call`` that can only be identifiers: the attribute name handed to
         ``setattr``/``getattr``/``hasattr``/``delattr`` (``object.__setattr__(self, "data", v)``), the argument names
@@ -2345,9 +2363,17 @@ class _Extractor:
         if len(node.args) == 2 and called in ("isinstance", "issubclass"):
             tested = node.args[1]
             self.type_tests.update(map(id, tested.elts if isinstance(tested, ast.Tuple) else [tested]))
+            if not node.keywords and self.module_bindings[called] == 0:
+                self.look(tested)
         elif len(node.args) == 2 and called in _TYPE_ONLY:
             # cast(T, x) returns x, assert_type(x, T) returns x: T only tells the type checker.
             self.type_tests.update(map(id, ast.walk(node.args[_TYPE_ONLY[called]])))
+
+    def look(self, tested: ast.expr) -> None:
+        """Mark the dotted names of ``tested`` (one, or a tuple's items) as classes only tested against."""
+        for item in tested.elts if isinstance(tested, ast.Tuple) else [tested]:
+            if _dotted(item) is not None:
+                self.looked.add(id(item))
 
     def referenced(self, node: ast.expr) -> None:
         """A callable named without being called: whoever calls it later (``copy`` calling what a

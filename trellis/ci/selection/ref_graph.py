@@ -237,6 +237,13 @@ _QUIET_BASES = frozenset(
     | {"collections.UserDict", "collections.UserList", "collections.UserString"}
     | {f"{name}()" for name in TUPLE_FACTORIES}  # ``class P(namedtuple("P", "x y"))`` (python_refs)
 )
+# The builtin classes by the names a base may spell them: their metaclass is ``type`` (none derives from another).
+_BUILTIN_CLASSES = frozenset(
+    spelled
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and name != "type" and type(value) is type
+    for spelled in (name, f"builtins.{name}")
+)
 # Bases whose class subscription (``Base[T]``) runs typing's ``__class_getitem__``, which keeps the names it is given.
 _GENERIC_ROOTS = frozenset(
     {"object", "builtins.object"}
@@ -326,6 +333,7 @@ class Graph:
         self._hands_out: dict[int, bool] = {}
         self._unknown_base: dict[int, bool] = {}
         self._closed: dict[int, bool] = {}
+        self._plain_type: dict[int, bool] = {}
         self._kept_decorated: dict[int, bool] = {}
         self._binds_itself: dict[int, bool] = {}
         self._plain: dict[int, bool] = {}
@@ -870,6 +878,39 @@ class Graph:
                     break
             self._closed[cls] = found
         return found
+
+    def plain_type(self, cls: int) -> bool:
+        """Is the metaclass of ``cls`` surely ``type``? It and its ancestors have no keyword (a metaclass), no
+        decorator that may replace the class (``Scope.customised``), and no base but classes of the tree (every way
+        the base expression resolves) and builtin classes (``object``, ``Exception``, ``dict``:
+        :data:`_BUILTIN_CLASSES`, whose metaclass is ``type``). Then ``isinstance(x, cls)`` runs
+        ``type.__instancecheck__``, which runs no code of the tree but what reading ``x.__class__`` runs (a dunder
+        of ``x``'s class, in use wherever ``x`` exists); an ABC's ``__subclasshook__``, a metaclass's hooks, a
+        typing ``Protocol``'s attribute probes would."""
+        found = self._plain_type.get(cls)
+        if found is None:
+            self._plain_type[cls] = False  # guard (a cycle of bases)
+            found = self._plain_type[cls] = all(self._plain_bases(c) for c in (cls, *self.ancestors(cls)))
+        return found
+
+    def _plain_bases(self, cls: int) -> bool:
+        """Are the bases of ``cls`` only classes of the tree and builtin classes, with no keyword or replacing
+        decorator (see :meth:`plain_type`)?"""
+        scope, path = self.node_scope[cls], self.node_path[cls]
+        if scope.kind != "class" or scope.customised or self.unknown_base(cls):
+            return False
+        if len(scope.bases) != len(scope.base_names):
+            return False
+        for chains, name in zip(scope.bases, scope.base_names, strict=True):
+            for chain in chains:
+                edges = self.resolve(path, chain)[0]
+                if edges and all(self.node_scope[n].kind == "class" and n != cls for n in edges):
+                    continue  # classes of the tree (ancestors, checked in turn)
+                if edges or name not in _BUILTIN_CLASSES:
+                    return False  # a name bound otherwise, or a class from outside the tree
+            if not chains:
+                return False
+        return True
 
     def unknown_base(self, cls: int) -> bool:
         """Has ``cls`` a base of its own that is a value of unknown type, which may be a class of the tree (a
@@ -1906,7 +1947,13 @@ class Graph:
         for chain in refs.chains:
             if chain.store and self._only_functions(path, replace(chain, attrs=(), store=False), names=True):
                 continue  # an attribute stored on a function object: nothing of it runs
-            found, unknown = self.resolve(path, chain)
+            final: set[_Target] | None = set() if chain.looked else None
+            found, unknown = self.resolve(path, chain, final)
+            for target, node in final or ():
+                # A class only tested against (isinstance, except) whose metaclass is type: it is read, not used
+                if target == _ENT and isinstance(node, int) and self.node_scope[node].kind == "class":
+                    if self.plain_type(node):
+                        found.discard(node)
             edges |= found
             names |= unknown
         for ref in refs.imports:
