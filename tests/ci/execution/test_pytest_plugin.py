@@ -374,7 +374,7 @@ def same_name():  # two sources under one file name, the first run twice: each c
     outcome = submit_tests(executor, request).result(timeout=300)
     assert outcome.status == "passed", outcome.output.decode()
     records = [json.loads(line) for line in outcome.evals]
-    assert records[0] == {"eval": "", "recording": 3}  # the recorder ran (it hears processes: none here)
+    assert records[0] == {"eval": "", "recording": 4}  # the recorder ran (it hears processes: none here)
     records = records[1:]
     by_site: dict[str, list[dict[str, object]]] = {}
     for record in records:
@@ -450,7 +450,7 @@ def unpickle(data):
     }
     outcome = _recorded(executor, tmp_path, files)
     assert _records(outcome) == _records_of(
-        {"eval": "", "recording": 3},
+        {"eval": "", "recording": 4},
         {"import": "pkg/use.py::load", "module": "pkg.a"},
         {"import": "pkg/use.py::load", "module": "pkg.warns"},
         {"import": "pkg/use.py::rel", "module": "pkg.a"},
@@ -514,7 +514,7 @@ def test_run(tmp_path):
     outcome = _recorded(executor, tmp_path, files)
     run, system, test = "pkg/run.py::run", "pkg/run.py::system", "tests/test_run.py::test_run"
     assert _records(outcome) == _records_of(
-        {"eval": "", "recording": 3},
+        {"eval": "", "recording": 4},
         {"process": run, "started": "true"},
         {"process": run, "started": "sh"},  # the shell's builtins only
         {"process": system, "started": "ls"},
@@ -654,13 +654,75 @@ def test_use():
     }
     outcome = _recorded(executor, tmp_path, files)
     assert _records(outcome) == _records_of(
-        {"eval": "", "recording": 3},
+        {"eval": "", "recording": 4},
         {"getattr": "pkg/use.py::call", "name": "__repr__"},
         {"getattr": "pkg/use.py::call", "name": "gone"},
         {"getattr": "pkg/use.py::Box.read.inner", "name": "size"},
         {"getattr": "pkg/use.py::Box.read.inner", "name": "missing"},
         {"getattr": "pkg/use.py::Box.read", "name": "size"},
     )
+
+
+def test_the_names_vars_handed_out_are_recorded_at_their_site(executor: LocalExecutor, tmp_path: Path) -> None:
+    # Every name of each namespace the builtin vars hands to a function of the tree (an instance's, a module's), once
+    # per site and name; a namespace that is not a plain dict or mappingproxy is not iterated (any name); vars()
+    # without an argument is still the caller's namespace (a function's locals, a module's globals).
+    files: dict[str, bytes | None] = {
+        "pkg/__init__.py": b"",
+        "pkg/fields.py": b"""\
+import string
+
+
+def fields(obj):
+    return sorted(vars(obj))
+
+
+def module_names():
+    return "ascii_letters" in vars(string)
+
+
+def own(a, b=2):
+    found = vars()
+    return sorted(found)
+
+
+class Odd:
+    @property
+    def __dict__(self):
+        return ["not", "a", "dict"]
+
+
+def odd():
+    return vars(Odd())
+
+
+TOP = sorted(k for k in vars() if k == "TOP")
+""",
+        "tests/test_fields.py": b"""\
+from pkg.fields import TOP, Odd, fields, module_names, odd, own
+
+
+class Point:
+    def __init__(self):
+        self.x, self.y = 1, 2
+
+
+def test_fields():
+    assert fields(Point()) == ["x", "y"]
+    assert module_names()
+    assert own(1) == ["a", "b"]
+    assert odd() == ["not", "a", "dict"]
+    assert TOP == []
+    assert Odd
+""",
+    }
+    outcome = _recorded(executor, tmp_path, files)
+    records = [json.loads(line) for line in outcome.evals]
+    assert {"getattr": "pkg/fields.py::fields", "name": "x"} in records
+    assert {"getattr": "pkg/fields.py::fields", "name": "y"} in records
+    assert {"getattr": "pkg/fields.py::module_names", "name": "ascii_letters"} in records
+    assert {"getattr": "pkg/fields.py::odd", "any": True} in records
+    assert not any(r.get("getattr") == "pkg/fields.py::own" for r in records)  # vars(): no name handed out
 
 
 def test_an_import_by_the_jobs_own_files_is_no_site_of_the_tree(executor: LocalExecutor, tmp_path: Path) -> None:
@@ -672,7 +734,7 @@ def test_an_import_by_the_jobs_own_files_is_no_site_of_the_tree(executor: LocalE
         b"    sys.path.insert(0, str(tmp_path))\n    import made\n    assert made.M.dumps(1) == '1'\n",
     }
     outcome = _recorded(executor, tmp_path, files)
-    assert [json.loads(line) for line in outcome.evals] == [{"eval": "", "recording": 3}]
+    assert [json.loads(line) for line in outcome.evals] == [{"eval": "", "recording": 4}]
 
 
 def test_a_file_id_of_tests_made_under_computed_names_reused_in_a_whole_run_leaves_out_no_item(
@@ -737,7 +799,7 @@ def test_listing():
     }
     outcome = _recorded(executor, tmp_path, files)
     assert _records(outcome) == _records_of(
-        {"eval": "", "recording": 3},
+        {"eval": "", "recording": 4},
         {"reads": "tests/test_reads.py::", "file": "VERSION"},
         {"reads": "tests/test_reads.py::sources", "dir": "pkg"},
         {"reads": "tests/test_reads.py::sources", "file": "pkg/__init__.py"},

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from trellis.ci.selection.index import ChangedEntity, TestIndex
 from trellis.ci.selection.observed import Observations, SiteCode
-from trellis.ci.selection.python_refs import file_facts
+from trellis.ci.selection.python_refs import NodeRefs, file_facts
 
 FILES = {
     "pkg/__init__.py": b"",
@@ -77,6 +77,43 @@ def test_a_computed_getattr_reaches_the_attributes_it_was_observed_to_fetch() ->
     assert selected(SEEN, "pkg.names.NAMES", path="pkg/names.py") == (RUN,)
 
 
+# voluptuous's _iterate_object: vars(obj) of whatever object it validates, which may be a module's or a class's
+# namespace: any attribute as the source says; bounded by the names the job heard it hand out.
+LISTING = {
+    **FILES,
+    "pkg/listing.py": b"def listing(obj):\n    return dict(vars(obj))\n",
+    "tests/test_list.py": b"from pkg.listing import listing\nfrom pkg.things import Runner, Stopper\n\n\n"
+    b"def test_list():\n    assert listing(Runner()) == {} and Stopper\n",
+}
+LIST = "tests/test_list.py::test_list"
+
+
+def test_vars_of_a_value_of_unknown_type_is_a_builtin_fetch() -> None:
+    def refs(source: str, qualname: str = "f") -> NodeRefs:
+        facts = file_facts("m.py", source.encode())
+        return next(s for s in facts.scopes if s.qualname == qualname).refs
+
+    found = refs("def f(obj):\n    return vars(obj)\n")
+    assert found.fetches and "*" in found.attrs and not found.any_attr
+    assert refs("def f(obj, name):\n    return vars(obj), getattr(obj, name)\n").fetches
+    # the file's own vars, an instance's own namespace (what it stored), a module's: not a computed read heard
+    assert not refs("def vars(x):\n    return {}\n\n\ndef f(obj):\n    return vars(obj)\n").fetches
+    own = refs("class C:\n    def f(self):\n        return vars(self)\n", "C.f")
+    assert not own.fetches and not own.any_attr and "*" not in own.attrs
+
+
+def test_vars_reaches_the_attributes_it_was_observed_to_hand_out() -> None:
+    heard = {"tests/test_stop.py::test_stop": SiteCode(kinds=frozenset({"getattr"}), attrs=frozenset({"x"}))}
+    named = {**heard, "pkg/listing.py::listing": SiteCode(kinds=frozenset({"getattr"}), attrs=frozenset({"stop"}))}
+    # Before any observation: any attribute of anything (the other class's method too)
+    assert selected(None, "pkg.things.Stopper.stop", files=LISTING) == (LIST, RUN, STOP)
+    # Heard, and no name handed out at that site: nothing through it
+    assert selected(heard, "pkg.things.Stopper.stop", files=LISTING) == (STOP,)
+    # A name handed out: what ``obj.stop`` reaches
+    assert selected(named, "pkg.things.Stopper.stop", files=LISTING) == (LIST, STOP)
+    assert selected(named, "pkg.things.Runner.spare", files=LISTING) == ()
+
+
 def test_a_test_not_observed_in_this_tree_is_selected_by_any_change_of_code() -> None:
     index = TestIndex.build(FILES, observed=SEEN)
     change = [ChangedEntity(path="pkg/things.py", qualname="pkg.things.Stopper.stop")]
@@ -111,7 +148,7 @@ def test_more_names_than_the_job_keeps_or_python_processes_of_the_tree_keep_any_
 def test_fetched_names_are_kept_with_the_sites_observations(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
     store = Observations(tmp_path)
     lines = [
-        '{"eval": "", "recording": 3}',
+        '{"eval": "", "recording": 4}',
         '{"getattr": "pkg/dispatch.py::call", "name": "launch"}',
         '{"getattr": "pkg/dispatch.py::call", "name": "stop"}',
         '{"getattr": "pkg/other.py::many", "any": true}',

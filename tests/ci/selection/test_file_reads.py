@@ -45,7 +45,7 @@ RECORDS = [
 
 def reads_of(records: list[dict[str, object]], tmp_path: Path | None = None) -> ReadIndex:
     store = Observations(tmp_path)
-    store.add_code("r", [json.dumps(r) for r in [{"eval": "", "recording": 3}, *records]])
+    store.add_code("r", [json.dumps(r) for r in [{"eval": "", "recording": 4}, *records]])
     return store.reads("r")
 
 

@@ -101,7 +101,7 @@ Python code (not a Python interpreter, not a program that runs commands it is gi
 relative to it), ``{"process": site, "any": why}`` for anything else (a script other
 than a shell script of simple commands, a program of the tree, a shell command other
 than simple commands of such programs).
-The recorder's first line, ``{"eval": "", "recording": 3}``, says it ran.
+The recorder's first line, ``{"eval": "", "recording": 4}``, says it ran.
 
 **Files of the tree read.** The same hook hears every file under the working directory opened to read (the audit
 event ``open``: the builtin's, ``io``'s, ``os.open``'s) and every directory under it listed (``os.listdir``,
@@ -182,7 +182,7 @@ def _load() -> dict[str, Any] | None:
 
 
 _FETCHES_KEPT = 1000  # names written per site of getattr calls; past them, any name
-_RECORDING = 3  # the observations' format (trellis.ci.selection.observed.FORMAT): processes and getattr heard
+_RECORDING = 4  # the observations' format (trellis.ci.selection.observed.FORMAT): processes, getattr and vars heard
 _PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile"})
 _PYTHON = re.compile(r"(python|pypy)[0-9.]*[a-z]?(-dbg)?(\.exe)?", re.IGNORECASE)
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh", "busybox"})
@@ -401,6 +401,25 @@ class EvalRecorder:
             self.write({"reads": site, kind: relative})
         else:
             self.write({"reads": site, "under": common})
+
+    def listed(self, code: types.CodeType, namespace: object) -> None:
+        """The builtin ``vars`` handed ``namespace`` to ``code``: each of its names is fetched there, as by ``getattr``
+        (:meth:`fetched`). A namespace that is not a plain dict or mappingproxy (an object whose ``__dict__`` is a
+        property) is not iterated (that could run its code): the site fetches any name."""
+        site = self.code_sites.get(code, "")
+        if site == "":
+            site = self.code_sites[code] = self.site_of(code)
+        if site is None:
+            return
+        if type(namespace) is not dict and type(namespace) is not types.MappingProxyType:
+            if ("getattr", site, "*") not in self.seen:
+                with self.lock:
+                    self.seen.add(("getattr", site, "*"))
+                self.write({"getattr": site, "any": True})
+            return
+        for name in list(namespace):
+            if isinstance(name, str):
+                self.fetched(code, name)
 
     def found_class(self, args: tuple[Any, ...], frame: Any) -> None:
         """``pickle.find_class(module, name)``: what unpickling called by a function under the root looks up."""
@@ -781,12 +800,37 @@ def make(recorder, original, getframe, sites):
 _GETATTR = builtins.getattr  # the builtin, kept before any job wraps it
 
 
+# The builtin vars's stand-in, compiled likewise: it writes the names of the namespace each call with an argument
+# hands out (``vars(obj)``: what its values may be, as getattr's). ``vars()`` is the caller's ``f_locals``, which is
+# what the builtin gives before Python 3.13 (trellis.ci.selection.python_refs._HEARS_VARS; from 3.13 on, not wrapped).
+_VARS_WRAPPER = """
+def make(recorder, original, getframe):
+    def vars(*args):
+        __tracebackhide__ = True
+        if not args:
+            return getframe(1).f_locals
+        found = original(*args)
+        try:
+            recorder.listed(getframe(1).f_code, found)
+        except Exception as exc:
+            recorder.lose("vars: %s" % (exc,))
+        return found
+
+    return vars
+"""
+_VARS = builtins.vars  # the builtin, kept before any job wraps it
+_HEARS_VARS = sys.version_info < (3, 13)
+
+
 def _observe_getattr(recorder: EvalRecorder) -> None:
-    """Replace the builtin ``getattr`` with a stand-in that writes what each call from a function under the root
-    fetches (:meth:`EvalRecorder.fetched`). Installed before any conftest: every call the tree's code makes by the
-    name ``getattr`` goes through it."""
+    """Replace the builtin ``getattr`` (and ``vars``) with a stand-in that writes what each call from a function
+    under the root fetches (:meth:`EvalRecorder.fetched`, :meth:`EvalRecorder.listed`). Installed before any
+    conftest: every call the tree's code makes by the name ``getattr`` (``vars``) goes through it."""
     make = _as_import_system(_FETCH_WRAPPER)
     builtins.getattr = functools.wraps(_GETATTR)(make(recorder, _GETATTR, recorder.getframe, recorder.code_sites))
+    if _HEARS_VARS:
+        make = _as_import_system(_VARS_WRAPPER)
+        builtins.vars = functools.wraps(_VARS)(make(recorder, _VARS, recorder.getframe))
 
 
 def _as_import_system(source: str) -> Any:

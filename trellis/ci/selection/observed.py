@@ -59,7 +59,11 @@ rule callbacks; ``getattr(target, name)``, a dispatcher's): any attribute of any
 The job wraps the builtin before any of the tree's code runs and writes, per site (the function of the tree that
 called it), every name its calls were given (``SiteCode.attrs``); the graph reads such a call as a read of each
 of those names (``x.name``: resolved as the source's own would be), and a function or method without a record
-made no such call in any observed run. Not heard, so left unbounded: a tree that binds the name ``getattr`` to
+made no such call in any observed run. The builtin ``vars`` with an argument is heard the same way (voluptuous's
+``vars(obj)`` of whatever object it validates: a module's or a class's namespace, maybe, whose values are any
+attribute): the job wraps it too and writes, per site, every name of the namespace it handed out (its values are
+those attributes: reading them whole runs less than ``getattr`` would, no descriptor); a namespace that is not a
+plain dict or mappingproxy is not iterated, the site reads any name. Not heard, so left unbounded: a tree that binds the name ``getattr`` to
 something else, module and class bodies without a record (they may run before the wrapper), and every site of a
 tree that runs its own modules in Python processes (no job hears a child interpreter).
 
@@ -119,8 +123,9 @@ from .python_refs import file_facts
 __all__ = ["FORMAT", "KEYS_KEPT", "Observations", "SiteCode", "from_bytecode", "from_source", "from_started"]
 
 # The observations' format: keys recorded under another were recorded by jobs that did not hear what processes were
-# started or what getattr fetched (a site without a record would wrongly say none was), so they do not count.
-FORMAT = 3
+# started, what getattr fetched or what vars handed out (a site without a record would wrongly say none was), so
+# they do not count.
+FORMAT = 4
 _FETCHED = frozenset({"getattr"})
 KEYS_KEPT = 8  # closure keys remembered per test (a few branches' worth)
 _SOURCES_KEPT = 50_000  # digests of sources read, per repository

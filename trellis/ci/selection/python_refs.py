@@ -78,6 +78,7 @@ import hashlib
 import posixpath
 import re
 import shlex
+import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -155,6 +156,10 @@ _TYPE_ONLY = {
     for module in ("typing", "typing_extensions")
     for name, position in (("cast", 0), ("assert_type", 1))
 }
+# Does a job hear the builtin ``vars``? Its stand-in (trellis.ci.execution.pytest_plugin) gives ``vars()`` the caller's
+# ``f_locals``, which is what the builtin returns before Python 3.13 (PEP 667 made them differ): jobs run on this
+# interpreter, so from 3.13 on a computed read by ``vars`` stays any attribute.
+_HEARS_VARS = sys.version_info < (3, 13)
 # The unbound attribute hooks of ``object`` and ``type`` called with the object first: ``getattr`` and the rest
 # (``object.__getattribute__(self, token["type"])``, mistune's renderer dispatch).
 _UNBOUND_ATTR_CALLS = {
@@ -316,8 +321,10 @@ class NodeRefs:
     are read, whose nodes hold these chains too. The graph reaches from the module what calling them runs
     (``Graph.results``), not what the returned value runs.
     ``fetches``: every attribute it reads under a computed name (``"*"`` in its chains and ``attrs``), it reads by a
-    call of the builtin ``getattr`` in its own code (``getattr(transformer, rule_name)``), which the job hears:
-    what a run observed those calls fetch may bound them (:mod:`trellis.ci.selection.observed`).
+    call of the builtin ``getattr`` in its own code (``getattr(transformer, rule_name)``), or by the builtin
+    ``vars`` of a value of unknown type (voluptuous's ``vars(obj)``: a module's or a class's namespace, maybe,
+    whose values are any attribute), which the job hears: what a run observed those calls fetch (the names of the
+    namespaces ``vars`` handed out) may bound them (:mod:`trellis.ci.selection.observed`).
     """
 
     chains: tuple[Chain, ...] = ()
@@ -2329,9 +2336,10 @@ class _Extractor:
         return after_builtin(kind, chain) if kind is not None else None
 
     def computed_read(self, call: str) -> None:
-        """A call of ``call`` read an attribute under a computed name (``"*"``): by the builtin ``getattr``, which the
-        job hears unless the file binds the name to something else, or otherwise (``NodeRefs.fetches``)."""
-        if call == "getattr" and not any("getattr" in frame.bound for frame in self.frames):
+        """A call of ``call`` read an attribute under a computed name (``"*"``): by the builtin ``getattr`` or
+        ``vars``, which the job hears unless the file binds the name to something else, or otherwise
+        (``NodeRefs.fetches``)."""
+        if call in ("getattr", "vars") and not any(call in frame.bound for frame in self.frames):
             self.acc.fetches = True
         else:
             self.acc.other_computed = True
@@ -2610,6 +2618,12 @@ class _Extractor:
                 self.name_chains(args[0].id, ())
                 if self.quiet_namespaces[id(node)]:
                     self.acc.attrs.add("__dict__")
+            elif _HEARS_VARS and not self.name_chains(args[0].id, (), record=False, known_only=True):
+                # vars(x) of a value of unknown type (a module's or a class's namespace, maybe): any attribute, as
+                # getattr(x, computed) — the names of what it handed out, once the job heard it (NodeRefs.fetches)
+                self.acc.chains.extend(self.name_chains(args[0].id, ("__dict__",), record=False))
+                self.acc.attrs.add("*")
+                self.computed_read("vars")
             else:
                 self.name_chains(args[0].id, ("__dict__",))  # vars(x) is x.__dict__ (an instance's: what it stored)
         elif name == "dir" and len(args) == 1 and not node.keywords:
