@@ -974,6 +974,8 @@ class TestIndex:
             old_index._mark(path, local, how, old_nodes, "removed")
             if how == "body":  # module-level code reading the name raises now
                 self._imported(path, imported, f"{change.qualname} removed")
+            if local and "." not in local:
+                self._name_importers(path, local, imported, change.qualname)
         else:  # modified
             how = "body"
             if old_index is not None:
@@ -1188,6 +1190,25 @@ class TestIndex:
         node = self._graph.node_of.get((path, ""))
         if node is not None:
             imported.setdefault(node, f"imports {path}: {what} there and runs at import, where it may raise")
+
+    def _name_importers(self, path: str, name: str, imported: dict[int, str], qualname: str) -> None:
+        """``name`` is no longer defined in ``path``: the modules whose top-level code imports it from there
+        (``from app.core import helper``, in this tree) raise at import now, for every importer alike — their
+        tests need not reach the removed entity (an import binds a name, it runs none of its code). One importer
+        of each runs (:meth:`_one_importer`), as for the module that defined it."""
+        graph = self._graph
+        for file, facts in graph.facts.items():
+            if file == path or (file, "") not in graph.node_of:
+                continue
+            if any(
+                ref.name == name and path in graph.import_files(file, ref)
+                for refs in facts.bindings.values()
+                for ref in refs
+            ):
+                imported.setdefault(
+                    graph.module_node(file),
+                    f"imports {file}, whose import of {qualname} raises at import now ({qualname} removed)",
+                )
 
     def _one_importer(self, node: int, why: str, candidates: Mapping[str, int], reasons: dict[str, str]) -> None:
         """Make sure a test importing the module of ``node`` runs: its import raises for every importer alike, so
