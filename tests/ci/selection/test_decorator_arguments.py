@@ -77,3 +77,21 @@ def test_arguments_that_call_code_still_run_in_the_modules_code() -> None:
         "tests/test_types.py::test_patched",
         "tests/test_types.py::test_other",
     }
+
+
+def test_a_changed_decorator_argument_that_calls_code_runs_with_the_modules_code() -> None:
+    # The call runs when the module is imported, for every test of the file: a change to it (here to another
+    # function) is the module's, not only the decorated test's (it selected test_types alone).
+    from tests.ci.selection.test_selection import select_change
+
+    calls = TYPES.replace('@pytest.mark.parametrize("cls", TYPES)', '@pytest.mark.parametrize("cls", make_types())')
+    calls = calls.replace("from app.core import A, B", "from app.core import A, B, make_types")
+    other = calls.replace("make_types())", "make_types() + (B,))")
+    assert set(select_change(tree(calls), tree(other)).tests) == {
+        "tests/test_types.py::test_types",
+        "tests/test_types.py::test_patched",
+        "tests/test_types.py::test_other",
+    }
+    # A body change of such a test is its own.
+    edited = calls.replace("    assert isinstance(cls, type)", "    assert isinstance(cls, type) and cls")
+    assert set(select_change(tree(calls), tree(edited)).tests) == {"tests/test_types.py::test_types"}

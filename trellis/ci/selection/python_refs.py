@@ -1559,7 +1559,12 @@ class _Extractor:
             self.acc.escapes.append(qualname)
         fixture, fixture_named, autouse = _fixture_decorator(node, decorators)
         evaluated = [*defaults, *([] if self.future_annotations else annotations)]
-        def_effects = escapes or any(_has_call(e) for e in evaluated)
+        # A decorator's arguments run with the ``def`` too (``@pytest.mark.parametrize("x", compute())``: at the
+        # module's import, for every test of the file), an inert decorator's as well.
+        arguments = [
+            a for d in node.decorator_list if isinstance(d, ast.Call) for a in (*d.args, *(k.value for k in d.keywords))
+        ]
+        def_effects = escapes or any(_has_call(e) for e in (*evaluated, *arguments))
         # Decorators not known here but perhaps another module's name for one that is (pyflakes' test modules
         # import ``skipIf`` from their harness, which binds ``skipIf = unittest.skipIf``): the graph resolves them.
         decorated_by: list[tuple[Chain, ...]] = []
