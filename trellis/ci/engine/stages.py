@@ -517,14 +517,14 @@ class StageRunner:
             if missed:
                 with active.cond:
                     active.run = replace(active.run, missed_tests=tuple(sorted({*active.run.missed_tests, *missed})))
+        if observing is not None:  # handed to the background before the verdict: the next selection waits for it
+            self._observed(active, stage, outcome, observing)
         self.progress.complete(active, i, result, key=key)
         if passes:  # after the verdict (a whole suite's files: tens of ms); this process's lookups have them already
             try:
                 self.reused.save(passes)
             except OSError:  # a full disk: those tests run again after a restart, nothing worse
                 log.warning("could not save the reusable results of run %s", active.run.run_id, exc_info=True)
-        if observing is not None:  # after the verdict: the next selection in the repository waits for it
-            self._observed(active, stage, outcome, observing)
 
 
 def _cases(outcome: JobOutcome) -> tuple[TestCase, ...]:
