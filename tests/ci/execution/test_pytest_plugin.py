@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import sys
 import tempfile
 import time
 import warnings
@@ -661,6 +662,35 @@ def test_use():
         {"getattr": "pkg/use.py::Box.read.inner", "name": "missing"},
         {"getattr": "pkg/use.py::Box.read", "name": "size"},
     )
+
+
+def test_identical_functions_of_two_files_are_two_sites(executor: LocalExecutor, tmp_path: Path) -> None:
+    # Code objects of equal source compare and hash equal whatever their file (copied helpers, a vendored module and
+    # its installed twin): each call is written at the site of its own file, never at the other's (a site with no
+    # record made no such call: its names would be lost).
+    fetch = b"def fetch(obj, name):\n    return getattr(obj, name)\n\n\ndef names(obj):\n    return sorted(vars(obj))\n"
+    files: dict[str, bytes | None] = {
+        "pkg/__init__.py": b"",
+        "pkg/one.py": fetch,
+        "pkg/two.py": fetch,
+        "tests/test_twins.py": b"""\
+from types import SimpleNamespace
+
+from pkg import one, two
+
+
+def test_twins():
+    assert one.fetch(SimpleNamespace(x=1), "x") == 1 and two.fetch(SimpleNamespace(y=2), "y") == 2
+    assert one.names(SimpleNamespace(a=1)) == ["a"] and two.names(SimpleNamespace(b=2)) == ["b"]
+""",
+    }
+    outcome = _recorded(executor, tmp_path, files)
+    fetched = {(r["getattr"], r["name"]) for r in map(json.loads, _records(outcome)) if "getattr" in r}
+    assert {("pkg/one.py::fetch", "x"), ("pkg/two.py::fetch", "y")} <= fetched
+    assert not {("pkg/one.py::fetch", "y"), ("pkg/two.py::fetch", "x")} & fetched
+    if sys.version_info < (3, 13):  # vars heard
+        assert {("pkg/one.py::names", "a"), ("pkg/two.py::names", "b")} <= fetched
+        assert not {("pkg/one.py::names", "b"), ("pkg/two.py::names", "a")} & fetched
 
 
 def test_the_names_vars_handed_out_are_recorded_at_their_site(executor: LocalExecutor, tmp_path: Path) -> None:

@@ -255,7 +255,10 @@ class EvalRecorder:
         self.busy = threading.local()  # set while this hook compiles (its own events are not the tree's)
         self.lost = False
         self.seen: set[tuple[str, str, str]] = set()  # (kind, site, value) of imports and unpickling, written
-        self.code_sites: dict[types.CodeType, str | None] = {}  # a code object calling getattr -> its site
+        # id() of a code object calling getattr -> its site: by identity, since code objects of equal source compare
+        # and hash equal whatever their file (a vendored copy and the installed one); ``codes`` keeps the ids live.
+        self.code_sites: dict[int, str | None] = {}
+        self.codes: list[types.CodeType] = []
         self.fetch_counts: dict[str, int] = {}  # site -> names its getattr calls fetched
         self.read_counts: dict[str, int] = {}  # site -> files and directories of the root it was heard reading
         self.read_common: dict[str, str] = {}  # site -> the directory holding everything it read (relative)
@@ -283,6 +286,14 @@ class EvalRecorder:
                 keep = next((i for i, p in enumerate(parts) if p.startswith("<")), len(parts))
                 return f"{filename[len(root) :]}::{'.'.join(parts[:keep])}"
         return None
+
+    def calling_site(self, code: types.CodeType) -> str | None:
+        """:meth:`site_of` ``code``, remembered by the code object's identity (``code_sites``)."""
+        site = self.code_sites.get(id(code), "")
+        if site == "":
+            self.codes.append(code)
+            site = self.code_sites[id(code)] = self.site_of(code)
+        return site
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
         if event not in _HEARD or getattr(self.busy, "on", False):  # (one lookup: every audited call comes here)
@@ -324,9 +335,7 @@ class EvalRecorder:
     def fetched(self, code: types.CodeType, name: str) -> None:
         """The builtin ``getattr`` was called from ``code`` with ``name``: written once per site and name (a name
         that is no identifier names no code of the tree); past ``_FETCHES_KEPT`` names, the site fetches any."""
-        site = self.code_sites.get(code, "")
-        if site == "":
-            site = self.code_sites[code] = self.site_of(code)
+        site = self.calling_site(code)
         if site is None or not name.isidentifier() or ("getattr", site, name) in self.seen:
             return
         count = self.fetch_counts[site] = self.fetch_counts.get(site, 0) + 1
@@ -406,9 +415,7 @@ class EvalRecorder:
         """The builtin ``vars`` handed ``namespace`` to ``code``: each of its names is fetched there, as by ``getattr``
         (:meth:`fetched`). A namespace that is not a plain dict or mappingproxy (an object whose ``__dict__`` is a
         property) is not iterated (that could run its code): the site fetches any name."""
-        site = self.code_sites.get(code, "")
-        if site == "":
-            site = self.code_sites[code] = self.site_of(code)
+        site = self.calling_site(code)
         if site is None:
             return
         if type(namespace) is not dict and type(namespace) is not types.MappingProxyType:
@@ -783,12 +790,12 @@ def make(recorder, original, keywords, resolve):
 # The builtin getattr's stand-in, compiled under the import system's file name as the import wrappers are: it writes
 # the name each call with a string name fetches (the site: the calling function's) and returns what getattr returns.
 _FETCH_WRAPPER = """
-def make(recorder, original, getframe, sites):
+def make(recorder, original, getframe, sites, ident):
     def getattr(*args, **kwargs):
         __tracebackhide__ = True
         if len(args) > 1 and isinstance(args[1], str):
             code = getframe(1).f_code
-            if sites.get(code, "") is not None:  # (None: code known to be no function of the tree, pytest's)
+            if sites.get(ident(code), "") is not None:  # (None: code known to be no function of the tree, pytest's)
                 try:
                     recorder.fetched(code, str.join("", (args[1],)))
                 except Exception as exc:
@@ -827,7 +834,7 @@ def _observe_getattr(recorder: EvalRecorder) -> None:
     under the root fetches (:meth:`EvalRecorder.fetched`, :meth:`EvalRecorder.listed`). Installed before any
     conftest: every call the tree's code makes by the name ``getattr`` (``vars``) goes through it."""
     make = _as_import_system(_FETCH_WRAPPER)
-    builtins.getattr = functools.wraps(_GETATTR)(make(recorder, _GETATTR, recorder.getframe, recorder.code_sites))
+    builtins.getattr = functools.wraps(_GETATTR)(make(recorder, _GETATTR, recorder.getframe, recorder.code_sites, id))
     if _HEARS_VARS:
         make = _as_import_system(_VARS_WRAPPER)
         builtins.vars = functools.wraps(_VARS)(make(recorder, _VARS, recorder.getframe))
