@@ -158,7 +158,7 @@ def test_a_text_change_selects_the_tests_reading_docstrings_or_source(old: str, 
     selection = push(edited("app/models.py", old, new))
     if "Describe" in old:
         assert names(selection) == READERS
-        assert "reads docstrings or source text" in selection.reasons["tests/test_models.py::test_getdoc"]
+        assert selection.reasons["tests/test_models.py::test_getdoc"].endswith(", and reads docstrings")
     else:
         # (test_getattr reaches every method of User: ``old`` warns, and a warning carries a line)
         assert names(selection) == {"test_source", "test_getattr"}
@@ -184,8 +184,48 @@ def test_line_numbers_read_by_warnings_and_logging_count() -> None:
 
 
 def test_a_class_docstring_selects_its_readers() -> None:
-    found = names(push(edited("app/models.py", '"""A user."""', '"""A person."""')))
-    assert found == READERS | {"test_old", "test_logged"}  # the tests using the class that reach a reader
+    # (test_old and test_logged emit a warning and a log record: what they carry is the line of the statement
+    # emitting them, no docstring; only what captures or formats them reads a line, as for lines)
+    assert names(push(edited("app/models.py", '"""A user."""', '"""A person."""'))) == READERS
+
+
+EMITTING = {
+    "app/__init__.py": "",
+    "app/greet.py": dedent(
+        """
+        import logging
+        import warnings
+
+        LOG = logging.getLogger(__name__)
+
+
+        def greet():
+            \"\"\"Greet.\"\"\"
+            LOG.info("hi")
+            warnings.warn("greeted", UserWarning)
+            return "hi"
+        """
+    ).lstrip(),
+    "tests/test_greet.py": "import pytest\n\nfrom app.greet import greet\n\n\ndef test_greet():\n"
+    "    with pytest.warns(UserWarning):\n        assert greet() == 'hi'\n\n\n"
+    "def test_logged(caplog):\n    greet()\n    assert caplog.records[0].lineno > 0\n",
+}
+
+
+def test_a_docstring_alone_is_no_line_a_module_emitting_warnings_or_log_records_reads() -> None:
+    """Most modules of many projects emit log records (``LOG = logging.getLogger(__name__)``) or warnings: read as
+    readers of docstrings, every test reaching a function that logs or warns was selected by the change of any
+    docstring it reaches. A record emitted carries the line of the statement emitting it, which no docstring is;
+    what captures or formats one (``caplog``, ``catch_warnings``, a ``Formatter``) still counts, as for lines."""
+    doc = {**EMITTING, "app/greet.py": EMITTING["app/greet.py"].replace('"""Greet."""', '"""Say hi."""')}
+    # (pytest.warns captures the warning: the test reads the record, which holds a line of the code)
+    assert names(push(doc, old=EMITTING)) == {"test_greet", "test_logged"}
+    quiet = {**EMITTING, "tests/test_greet.py": "from app.greet import greet\n\n\ndef test_greet():\n    greet()\n"}
+    doc = {**quiet, "app/greet.py": doc["app/greet.py"]}
+    assert names(push(doc, old=quiet)) == set()
+    # A comment on the line emitting the warning: the warning displayed shows that line's text.
+    text = {**quiet, "app/greet.py": quiet["app/greet.py"].replace("UserWarning)", "UserWarning)  # once")}
+    assert names(push(text, old=quiet)) == {"test_greet"}
 
 
 def test_a_body_change_still_selects_every_test_reaching_it() -> None:

@@ -30,6 +30,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from trellis.semantic_diff import DiffResult, EntityChange, module_name
 
@@ -281,8 +282,8 @@ class TestIndex:
         # The nodes with string constants: (node, its words, whether one is an extension or a glob), and the
         # directories holding Python files, computed once for every path _mark_naming is asked about.
         self._wording: tuple[list[tuple[int, AbstractSet[str], bool]], set[str]] | None = None
-        # The nodes (bits) that may read a docstring or the source text (False), a line number (True).
-        self._readers: dict[tuple[bool, bool], int] = {}
+        # The nodes (bits) that may read what a change of text changed: (line numbers only, docstrings, source text).
+        self._readers: dict[tuple[bool, bool, bool], int] = {}
         # The nodes reading a ``lineno`` of an object of unknown type, and where a line of the code enters a value.
         self._line_readers: tuple[int, int] | None = None
         self._dirs: frozenset[str] | None = None  # every directory holding a file of the tree (_has_dir)
@@ -582,6 +583,9 @@ class TestIndex:
         # Entities whose docstring or formatting alone changed: they count for the tests that reach a reader.
         text_new: dict[int, str] = {}
         text_old: dict[int, str] = {}
+        # Entities whose docstring alone changed: no comment nor code beside it (read by fewer readers).
+        doc_new: dict[int, str] = {}
+        doc_old: dict[int, str] = {}
         # Of those, the ones whose comments or formatting alone changed (their docstring the same).
         source_new: dict[int, str] = {}
         source_old: dict[int, str] = {}
@@ -599,7 +603,7 @@ class TestIndex:
                     imported,
                     inert,
                     always_full,
-                    (text_new, text_old, source_new, source_old),
+                    (text_new, text_old, source_new, source_old, doc_new, doc_old),
                     with_doctests,
                 )
                 if fallback is not None:
@@ -613,22 +617,26 @@ class TestIndex:
             candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
         if not any(
             (new_nodes, old_nodes, forced, imported, text_new, text_old, source_new, source_old, moved_new, moved_old)
+            + (doc_new, doc_old)
         ):
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
             return Selection(tests=(), total=len(candidates))
         # A test that may run any code counts whatever code changed; definitions that only moved changed no code,
         # only the line numbers of what it reaches (through the readers below).
-        code_changed = any((new_nodes, old_nodes, forced, imported, text_new, text_old, source_new, source_old))
+        code_changed = any(
+            (new_nodes, old_nodes, forced, imported, text_new, text_old, source_new, source_old, doc_new, doc_old)
+        )
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)
-        # What only a reader sees: (the new tree's nodes, the old tree's, their bits, lines only?, why).
+        # What only a reader sees: (the new tree's nodes, the old tree's, their bits, what a reader reads, why).
         seen_by_readers = [
-            (new, old, _bits(new), _bits(old), lines_only, docs, reads)
-            for new, old, lines_only, docs, reads in (
-                (text_new, text_old, False, True, _READS_TEXT),
-                (source_new, source_old, False, False, _READS_SOURCE),
-                (moved_new, moved_old, True, False, _READS_LINES),
+            (new, old, _bits(new), _bits(old), read, reads)
+            for new, old, read, reads in (
+                (text_new, text_old, _Read(), _READS_TEXT),
+                (doc_new, doc_old, _Read(text=False), _READS_DOCS),
+                (source_new, source_old, _Read(docs=False), _READS_SOURCE),
+                (moved_new, moved_old, _Read(lines_only=True, docs=False), _READS_LINES),
             )
         ]
         old_candidates = {} if old_index is None else old_index._known(*extra)
@@ -652,12 +660,12 @@ class TestIndex:
             if not why and code_changed and reach & self._graph.dyn_bit:
                 why = self._graph.dynamic_reason(reach)
                 unbounded.add(nodeid)
-            for read_new, read_old, bits_new, bits_old, lines_only, docs, reads in seen_by_readers:
-                if not why and reach & bits_new and self.reads_text(reach, lines_only=lines_only, docs=docs):
+            for read_new, read_old, bits_new, bits_old, read, reads in seen_by_readers:
+                if not why and reach & bits_new and self.reads_text(reach, **read._asdict()):
                     why = _first(read_new, reach, self, nodeid) + reads
                 if not why and old_index is not None and old_candidates.get(nodeid, 0) & bits_old:
                     old_reach = old_candidates[nodeid]
-                    if old_index.reads_text(old_reach, lines_only=lines_only, docs=docs):
+                    if old_index.reads_text(old_reach, **read._asdict()):
                         why = _first(read_old, old_reach, old_index, nodeid) + reads
             if why:
                 reasons[nodeid] = why
@@ -704,20 +712,23 @@ class TestIndex:
         # Nearly every test reaches the changed code: say through what, so that a user can see it.
         return self._nearly_all(
             selection,
-            {**moved_new, **source_new, **text_new, **new_nodes},
-            {**moved_old, **source_old, **text_old, **old_nodes},
+            {**moved_new, **source_new, **doc_new, **text_new, **new_nodes},
+            {**moved_old, **source_old, **doc_old, **text_old, **old_nodes},
             candidates,
             old_index,
             old_candidates,
         )
 
-    def reads_text(self, reach: int, *, lines_only: bool = False, docs: bool = True) -> bool:
+    def reads_text(self, reach: int, *, lines_only: bool = False, docs: bool = True, text: bool = True) -> bool:
         """Does a test reaching the nodes ``reach`` (bits) reach code that may read a docstring, the source text or a
-        line number (``lines_only``: a line number)? A ``lineno`` read from an object of unknown type counts only
-        with a node where a line of the tree's code enters a value (:mod:`trellis.ci.selection.source_readers`)."""
-        key = (lines_only, docs)
+        line number (``lines_only``: a line number; not ``text``: a docstring only)? A ``lineno`` read from an object
+        of unknown type counts only with a node where a line of the tree's code enters a value
+        (:mod:`trellis.ci.selection.source_readers`)."""
+        key = (lines_only, docs, text)
         if key not in self._readers:
-            self._readers[key] = reader_bits(self._graph, lines_only=lines_only, docs=docs, doc_named=self._doc_named)
+            self._readers[key] = reader_bits(
+                self._graph, lines_only=lines_only, docs=docs, text=text, doc_named=self._doc_named
+            )
         if reach & self._readers[key]:
             return True
         if self._line_readers is None:
@@ -841,7 +852,7 @@ class TestIndex:
         imported: dict[int, str],
         inert: Sequence[str],
         always_full: Sequence[str],
-        text: tuple[dict[int, str], dict[int, str], dict[int, str], dict[int, str]] = ({}, {}, {}, {}),
+        text: tuple[dict[int, str], ...] = ({}, {}, {}, {}, {}, {}),
         with_doctests: bool = False,
     ) -> tuple[str, str] | None:
         """Record what a change affects; return (reason, rule) to run everything, or None.
@@ -1003,10 +1014,11 @@ class TestIndex:
                 and not self._sees_namespace(path, local, old_index)
             ):
                 what = "modified: " + ", ".join(change.details)
-                docs = "docstring" in change.details  # else the comments or the formatting alone
-                self._mark(path, local, how, text[0] if docs else text[2], what)
+                # The docstring and the text; the comments or the formatting alone; the docstring alone.
+                at = 4 if set(change.details) == {"docstring"} else 0 if "docstring" in change.details else 2
+                self._mark(path, local, how, text[at], what)
                 if old_index is not None:
-                    old_index._mark(path, local, how, text[1] if docs else text[3], what)
+                    old_index._mark(path, local, how, text[at + 1], what)
                 return None
             self._mark(path, local, how, new_nodes, "modified")
             if old_index is not None:
@@ -1545,6 +1557,14 @@ def _covered(nodeid: str, chosen: set[str]) -> bool:
     return False
 
 
+class _Read(NamedTuple):
+    """What a reader of a change reads (:meth:`TestIndex.reads_text`)."""
+
+    lines_only: bool = False
+    docs: bool = True
+    text: bool = True
+
+
 def _expand(change: Change) -> list[Change]:
     """A rename or move is the removal of the old entity and the addition of the new one."""
     if isinstance(change, ChangedEntity) and change.change in ("renamed", "moved", "moved_renamed"):
@@ -1560,6 +1580,7 @@ def _expand(change: Change) -> list[Change]:
 
 
 _READS_TEXT = ", and reads docstrings or source text"
+_READS_DOCS = ", and reads docstrings"
 _READS_LINES = ", and reads line numbers"
 _READS_SOURCE = ", and reads source text or line numbers"
 

@@ -120,7 +120,27 @@ class _Readers:
     computed: bool = True  # with ``docstrings``: an attribute read under a computed name may be ``__doc__``
 
 
+# What captures, formats or reads back a warning or a log record (``LINE_SOURCE_NAMES``' of them).
+_CAPTURES = frozenset(
+    {"catch_warnings", "showwarning", "formatwarning", "_showwarnmsg", "WarningMessage", "warns", "deprecated_call"}
+    | {"recwarn", "WarningsRecorder", "assertWarns", "assertWarnsRegex", "assertLogs", "assertNoLogs", "caplog"}
+    | {"LogRecord", "makeLogRecord", "setLogRecordFactory", "getLogRecordFactory", "Handler", "addHandler"}
+    | {"Filter", "addFilter", "Formatter", "basicConfig", "dictConfig", "fileConfig", "records", "record_tuples"}
+)
 _DOCS_AND_TEXT = _Readers(READER_NAMES, READER_MODULES, None, docstrings=True, installed=True)
+# A change of a docstring alone (no comment, no code beside it): what reads docstrings, and what may read the source
+# text of a definition or its line numbers — the text around the docstring may have moved — but not a module merely
+# *emitting* warnings or log records (``warnings.warn``, ``logging.getLogger(__name__)`` at module level: nearly
+# every module of many projects): an emitted record carries the line of the statement emitting it, which no
+# docstring is, and formatting it or reading its line is a capture (``catch_warnings``, a ``Formatter``,
+# ``caplog``...), which these names keep, as for lines (:data:`_LINES`).
+_DOCSTRING = _Readers(
+    READER_NAMES | _CAPTURES,
+    READER_MODULES - {"warnings", "logging"},
+    None,
+    docstrings=True,
+    installed=True,
+)
 # A change of comments or formatting alone (no docstring): the source text and its line numbers changed, the
 # docstring's value did not — what reads a docstring by a computed name, a namespace or ``__doc__`` sees nothing,
 # nor do the modules that read only docstrings or parse text handed to them (``ast``: the text's reader counts).
@@ -158,17 +178,19 @@ _LINES = _Readers(
 )
 
 
-def reader_bits(graph: Graph, *, lines_only: bool = False, docs: bool = True, doc_named: bool = True) -> int:
+def reader_bits(
+    graph: Graph, *, lines_only: bool = False, docs: bool = True, text: bool = True, doc_named: bool = True
+) -> int:
     """The nodes of ``graph`` (as bits) whose code may read a docstring, the source text or a line number;
     ``lines_only``: a line number (what sees a definition that only moved); not ``docs``: the source text or a line
-    number (what sees a change of comments or formatting alone).
+    number (what sees a change of comments or formatting alone); not ``text``: what sees a docstring's change alone.
 
     ``doc_named``: may the tree make the string ``__doc__`` as a value (:func:`~trellis.ci.selection.python_refs.
     names_doc`, a data file holding it)? If not, ``getattr(x, name)`` with a computed name reads no docstring:
     its names come from the tree's strings and data (marshmallow's field names, a registry's keys) or from
     listing a namespace (``dir()``, ``vars()``, ``__dict__``, ``inspect.getmembers``), which counts as reading
     by itself."""
-    readers = _LINES if lines_only else _DOCS_AND_TEXT if docs else _SOURCE_TEXT
+    readers = _LINES if lines_only else (_DOCS_AND_TEXT if text else _DOCSTRING) if docs else _SOURCE_TEXT
     if readers.docstrings and not doc_named:
         readers = dataclasses.replace(readers, computed=False)
     out = 0
