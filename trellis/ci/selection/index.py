@@ -583,10 +583,10 @@ class TestIndex:
         # Entities whose docstring or formatting alone changed: they count for the tests that reach a reader.
         text_new: dict[int, str] = {}
         text_old: dict[int, str] = {}
-        # Entities whose docstring alone changed: no comment nor code beside it (read by fewer readers).
+        # Of those, the ones whose docstring alone changed (semantic-diff details `docstring`): fewer readers see it.
         doc_new: dict[int, str] = {}
         doc_old: dict[int, str] = {}
-        # Of those, the ones whose comments or formatting alone changed (their docstring the same).
+        # And the ones whose comments or formatting alone changed (their docstring the same).
         source_new: dict[int, str] = {}
         source_old: dict[int, str] = {}
         # Definitions a change above them moved: for the tests that reach a reader of line numbers.
