@@ -128,8 +128,9 @@ _CAPTURES = frozenset(
     | {"Filter", "addFilter", "Formatter", "basicConfig", "dictConfig", "fileConfig", "records", "record_tuples"}
 )
 _DOCS_AND_TEXT = _Readers(READER_NAMES, READER_MODULES, None, docstrings=True, installed=True)
-# A change of a docstring alone (no comment, no code beside it): what reads docstrings, and what may read the source
-# text of a definition or its line numbers — the text around the docstring may have moved — but not a module merely
+# A change of a docstring alone (semantic-diff details ``docstring``; a comment on its lines folds in): what reads
+# docstrings, and what may read the source text of a definition or its line numbers — the text around the docstring
+# may have moved — but not a module merely
 # *emitting* warnings or log records (``warnings.warn``, ``logging.getLogger(__name__)`` at module level: nearly
 # every module of many projects): an emitted record carries the line of the statement emitting it, which no
 # docstring is, and formatting it or reading its line is a capture (``catch_warnings``, a ``Formatter``,
