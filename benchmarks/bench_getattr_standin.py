@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import cpu_model
+from measure import cpu_model, load_average
 
 from trellis.ci.execution import pytest_plugin
 
@@ -90,10 +90,6 @@ def _cpu_ns(fn: Callable[[object, list[str], int], None], obj: object, names: li
         return time.process_time_ns() - t0
     finally:
         gc.enable()
-
-
-def _load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def measure(rounds: int, calls: int, count: int) -> dict[str, Any]:
@@ -193,13 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 0 < args.names < pytest_plugin._FETCHES_KEPT:
         p.error(f"--names must be between 1 and {pytest_plugin._FETCHES_KEPT - 1}")
-    before = _load_average()
+    before = load_average()
     report: dict[str, Any] = {
         "machine": cpu_model(),
         "python": platform.python_version(),
         "load_average_before": before,
         **measure(args.rounds, args.calls, args.names),
-        "load_average_after": _load_average(),
+        "load_average_after": load_average(),
     }
     if args.json:
         print(json.dumps(report, indent=1))

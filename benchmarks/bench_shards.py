@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_push import LoadSpec, ServerProcess, run_load, seed_trellis_repository
-from measure import cpu_model, pct
+from measure import cpu_model, load_average, pct
 
 QUESTION = (
     "SELECT repository, count(*) AS commits, count(DISTINCT author) AS agents "
@@ -193,10 +193,6 @@ def federation(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _load_average() -> str:
-    return Path("/proc/loadavg").read_text().split()[0]
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=8.0, help="seconds of each measured push phase")
@@ -211,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="throughput,routing,federation")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-shards-", dir=args.tmpdir))
-    report: dict[str, Any] = {"machine": f"{cpu_model()}, load average {_load_average()}"}
+    report: dict[str, Any] = {"machine": f"{cpu_model()}, load average {load_average()}"}
     try:
         for part in args.only.split(","):
             print(f"-- {part}", file=sys.stderr, flush=True)
@@ -219,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({part: report[part]}, indent=1), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report["load_average_after"] = _load_average()
+    report["load_average_after"] = load_average()
     print(json.dumps({"machine": report["machine"], "load_average_after": report["load_average_after"]}))
     return 0
 
