@@ -631,7 +631,7 @@ class TestIndex:
         old_bits = _bits(old_nodes)
         # What only a reader sees: (the new tree's nodes, the old tree's, their bits, what a reader reads, why).
         seen_by_readers = [
-            (new, old, _bits(new), _bits(old), read, reads)
+            (new, old, _bits(new), _bits(old), read._asdict(), reads)
             for new, old, read, reads in (
                 (text_new, text_old, _Read(), _READS_TEXT),
                 (doc_new, doc_old, _Read(text=False), _READS_DOCS),
@@ -661,11 +661,11 @@ class TestIndex:
                 why = self._graph.dynamic_reason(reach)
                 unbounded.add(nodeid)
             for read_new, read_old, bits_new, bits_old, read, reads in seen_by_readers:
-                if not why and reach & bits_new and self.reads_text(reach, **read._asdict()):
+                if not why and reach & bits_new and self.reads_text(reach, **read):
                     why = _first(read_new, reach, self, nodeid) + reads
                 if not why and old_index is not None and old_candidates.get(nodeid, 0) & bits_old:
                     old_reach = old_candidates[nodeid]
-                    if old_index.reads_text(old_reach, **read._asdict()):
+                    if old_index.reads_text(old_reach, **read):
                         why = _first(read_old, old_reach, old_index, nodeid) + reads
             if why:
                 reasons[nodeid] = why
