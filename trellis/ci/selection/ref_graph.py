@@ -263,7 +263,7 @@ _Target = tuple[int, str | int]  # (_MOD, module key) | (_ENT / _INST, node) | _
 _VALUE: _Target = (_VAL, "")
 
 
-def _fetching(refs: NodeRefs, fetched: frozenset[str]) -> NodeRefs:
+def fetching(refs: NodeRefs, fetched: frozenset[str]) -> NodeRefs:
     """``refs`` with each attribute read under a computed name (``"*"``: its ``getattr`` calls, ``NodeRefs.fetches``)
     read under each name of ``fetched`` instead, as ``x.name`` would be."""
     chains: list[Chain] = []
@@ -359,6 +359,7 @@ class Graph:
                 self.observed[found] = self.observed[found] | code if found in self.observed else code
         self.observed_bits = 0  # the nodes whose exec/eval is bounded by what was observed
         self.fetched_bits = 0  # those of them bounded only by the names their getattr calls fetched (_fetched)
+        self.fetched: dict[int, frozenset[str]] = {}  # node -> those names (of the nodes bounded by what they fetched)
         # getattr calls with computed names are bounded by what they were observed to fetch once the job heard
         # them (a record of one): not where the tree runs its own modules in Python processes, which no job hears.
         self._fetches_heard = any("getattr" in code.kinds for code in self.observed.values()) and not any(
@@ -1677,7 +1678,7 @@ class Graph:
             refs = replace(refs, imports=tuple(r for r in refs.imports if r.module != "*"))
         fetched = self._fetched(node) if refs.fetches else None
         if fetched is not None:  # getattr(x, computed): the attributes the calls were observed to fetch
-            refs = _fetching(refs, fetched)
+            refs = fetching(refs, fetched)
         edges, names, dynamic = self._refs(path, refs)
         edges |= handed_edges
         if modules is not None:
@@ -1826,6 +1827,7 @@ class Graph:
             return None
         self.observed_bits |= 1 << node
         self.fetched_bits |= 1 << node
+        self.fetched[node] = fetched
         return fetched
 
     def _observed_modules(self, node: int) -> frozenset[str] | None:

@@ -32,9 +32,10 @@ import dataclasses
 import sys
 from dataclasses import dataclass
 
+from .observed import SiteCode
 from .python_calls import NAMESPACE_ATTRS
 from .python_refs import GETTERS, Chain, FileFacts, ImportRef, NodeRefs
-from .ref_graph import Graph
+from .ref_graph import Graph, fetching
 
 __all__ = ["reader_bits"]
 
@@ -118,6 +119,12 @@ class _Readers:
     docstrings: bool
     installed: bool
     computed: bool = True  # with ``docstrings``: an attribute read under a computed name may be ``__doc__``
+    # Do ``exec``/``eval`` and ``getattr`` with a computed name at a site that was observed read only what the code
+    # they ran names and the names they fetched? For a change of code (a docstring, comments, formatting): a test
+    # not observed at the site is selected through it anyway (the ``through`` rule of
+    # :meth:`~trellis.ci.selection.index.TestIndex.select`). Not for a definition that only moved, which changes no
+    # code: such a test is not selected through the site, which may read any line.
+    observed_evals: bool = True
 
 
 # What captures, formats or reads back a warning or a log record (``LINE_SOURCE_NAMES``' of them).
@@ -176,6 +183,7 @@ _LINES = _Readers(
     | {"trace", "getlineno", "getblock", "FrameInfo", "Traceback"},
     docstrings=False,
     installed=False,
+    observed_evals=False,
 )
 
 
@@ -198,11 +206,15 @@ def reader_bits(
     for node, scope in enumerate(graph.node_scope):
         facts = graph.facts[graph.node_path[node]]
         site = graph.observed.get(node)
+        refs = scope.refs
+        bounded = readers.observed_evals and graph.observed_bits >> node & 1  # exec/eval ran the code observed
+        if bounded and refs.fetches and node in graph.fetched:  # getattr(x, computed): the names it fetched
+            refs = fetching(refs, graph.fetched[node])
         if (
             (scope.kind == "doctest" and readers.docstrings)
-            or _reads(graph, facts, scope.refs, readers)
+            or _reads(graph, facts, refs, readers, bounded_evals=bool(bounded))
             or (lines_only and not readers.names.isdisjoint(scope.args))  # a fixture: ``caplog``
-            or (site is not None and (site.any_attr or bool(site.dynamic) or not readers.names.isdisjoint(site.names)))
+            or (site is not None and _site_reads(site, readers))
         ):
             out |= 1 << node
     return out
@@ -287,8 +299,25 @@ def _installed(graph: Graph, path: str, ref: ImportRef) -> bool:
     return not graph.import_files(path, ref)
 
 
-def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers) -> bool:
-    if refs.dynamic or refs.evals:
+def _site_reads(site: SiteCode, readers: _Readers) -> bool:
+    """Does the code observed at a site (``exec``/``eval``'s, the names ``getattr`` fetched) read what ``readers``
+    count?"""
+    return (
+        site.any_attr
+        or bool(site.dynamic)
+        or not readers.names.isdisjoint(site.names | site.attrs)
+        or any(_word_reads(word, readers) for word in site.words)
+    )
+
+
+def _word_reads(word: str, readers: _Readers) -> bool:
+    """Does a string ``word`` of the code name what ``readers`` count: ``"{0.__doc__}".format(f)``, ``"%(lineno)d"``
+    (not ``getattr(node, "lineno")``: :func:`generic_line_bits`)?"""
+    return ("__doc__" in word and readers.docstrings) or ("lineno" in word and word not in GENERIC_LINE_NAMES)
+
+
+def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers, *, bounded_evals: bool = False) -> bool:
+    if refs.dynamic or (refs.evals and not bounded_evals):
         return True
     if readers.docstrings and (
         refs.namespace or (readers.computed and (refs.any_attr or "*" in refs.attrs or GETTERS in refs.attrs))
@@ -296,11 +325,8 @@ def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers) ->
         return True
     if not (readers.names - GENERIC_LINE_NAMES).isdisjoint(refs.attrs - refs.stored):
         return True
-    if any(
-        ("__doc__" in word and readers.docstrings) or ("lineno" in word and word not in GENERIC_LINE_NAMES)
-        for word in refs.words
-    ):
-        return True  # "{0.__doc__}".format(f), "%(lineno)d" (not getattr(node, "lineno"): generic_line_bits)
+    if any(_word_reads(word, readers) for word in refs.words):
+        return True
     return any(_chain_reads(graph, facts, chain, readers, refs.stored) for chain in refs.chains)
 
 
