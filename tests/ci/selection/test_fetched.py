@@ -143,6 +143,30 @@ def test_more_names_than_the_job_keeps_or_python_processes_of_the_tree_keep_any_
         b"    subprocess.run([sys.executable, '-m', 'pkg.dispatch'], check=True)\n",
     }
     assert selected(SEEN, "pkg.things.Runner.spare", files=spawning) == (RUN,)
+    # ... or by a command observed (a process site whose command the source does not show)
+    computed = {
+        **FILES,
+        "pkg/cli.py": b"import subprocess\nimport sys\n\n\ndef main(args):\n"
+        b"    subprocess.run([sys.executable, *args], check=True)\n",
+    }
+    ran = {**SEEN, "pkg/cli.py::main": SiteCode(kinds=frozenset({"process"}), runs=frozenset({"pkg.dispatch"}))}
+    assert selected(SEEN, "pkg.things.Runner.spare", files=computed) == ()
+    assert selected(ran, "pkg.things.Runner.spare", files=computed) == (RUN,)
+
+
+def test_a_constant_pickle_loaded_runs_no_process() -> None:
+    """attrs' ``test_can_unpickle_25_3_attributes`` loads constant pickles of ``attr._make`` objects: the modules
+    they name are imported in the test's own process, whose getattr calls the job hears. Read as modules run in a
+    child process, they kept every getattr of attrs at any attribute."""
+    blob = b"cpkg.things\nRunner\n)\x81."
+    loading = {
+        **FILES,
+        "tests/test_load.py": b"import pickle\n\n\ndef test_load():\n    assert pickle.loads("
+        + repr(blob).encode()
+        + b")\n",
+    }
+    assert selected(SEEN, "pkg.things.Runner.spare", files=loading) == ()
+    assert "tests/test_load.py::test_load" in selected(SEEN, "pkg.things.Runner", files=loading)  # (what it makes)
 
 
 def test_fetched_names_are_kept_with_the_sites_observations(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path

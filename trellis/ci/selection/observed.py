@@ -253,7 +253,7 @@ def from_source(source: str) -> SiteCode:
         if refs.unpickles or refs.processes:
             dynamic = dynamic or f"evaluated code that calls {(*refs.unpickles, *refs.processes)[0]}"
         dynamic = dynamic or refs.dynamic
-        if refs.runs:
+        if refs.runs or refs.unpickled:
             dynamic = dynamic or "evaluated code that runs a module"
     if "*" in names:  # getattr(x, computed): x's attribute, which the site's own names cannot resolve
         names.discard("*")

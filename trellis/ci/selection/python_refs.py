@@ -289,7 +289,8 @@ class NodeRefs:
     aside: it calls ``exec``/``eval``, which run what their code says — any
     code, unless :mod:`trellis.ci.selection.observed` knows the code they were given;
     ``runs``: modules of the tree it runs in a Python subprocess
-    (``python -m app.cli``, ``python scripts/x.py`` as ``scripts.x``);
+    (``python -m app.cli``, ``python scripts/x.py`` as ``scripts.x``); ``unpickled``: the modules of the globals a
+    constant pickle it loads names (:func:`python_calls.pickle_reads`), imported in this process;
     ``words``: the parts of its short string constants without spaces, split
     at ``/`` (``"data"``, ``"README.rst"``, ``"*.md"``): the files it may name (not those that can only be
     identifiers: an attribute name handed to ``setattr``, ``__slots__``, parametrize's argument names).
@@ -336,6 +337,7 @@ class NodeRefs:
     namespace: bool = False
     dynamic: str = ""
     runs: tuple[str, ...] = ()
+    unpickled: tuple[str, ...] = ()
     words: frozenset[str] = frozenset()
     evals: bool = False
     computed: tuple[str, ...] = ()
@@ -870,6 +872,7 @@ class _Acc:
     namespace: bool = False
     dynamic: str = ""
     runs: list[str] = field(default_factory=list)
+    unpickled: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)
     evals: bool = False
     computed: list[str] = field(default_factory=list)
@@ -897,6 +900,7 @@ class _Acc:
         self.namespace = self.namespace or other.namespace
         self.dynamic = self.dynamic or other.dynamic
         self.runs.extend(other.runs)
+        self.unpickled.extend(other.unpickled)
         self.words |= other.words
         self.evals = self.evals or other.evals
         self.computed.extend(other.computed)
@@ -925,6 +929,7 @@ class _Acc:
             namespace=self.namespace,
             dynamic=self.dynamic,
             runs=tuple(dict.fromkeys(self.runs)),
+            unpickled=tuple(dict.fromkeys(self.unpickled)),
             words=frozenset(self.words),
             evals=self.evals,
             computed=tuple(dict.fromkeys(self.computed)),
@@ -2689,7 +2694,7 @@ class _Extractor:
             return False
         for read in reads:
             assert read is not None
-            self.acc.runs.extend(read.modules)  # not a module of the tree: dynamic (ref_graph)
+            self.acc.unpickled.extend(read.modules)  # not a module of the tree: dynamic (ref_graph)
             self.file_runs.extend(read.modules)
             self.acc.strings.extend(read.globals)
             self.file_strings.extend(read.globals)
@@ -3331,6 +3336,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             namespace=a.namespace or b.namespace,
             dynamic=a.dynamic or b.dynamic,
             runs=tuple(dict.fromkeys(a.runs + b.runs)),
+            unpickled=tuple(dict.fromkeys(a.unpickled + b.unpickled)),
             words=a.words | b.words,
             evals=a.evals or b.evals,
             computed=tuple(dict.fromkeys(a.computed + b.computed)),

@@ -361,9 +361,12 @@ class Graph:
         self.fetched_bits = 0  # those of them bounded only by the names their getattr calls fetched (_fetched)
         self.fetched: dict[int, frozenset[str]] = {}  # node -> those names (of the nodes bounded by what they fetched)
         # getattr calls with computed names are bounded by what they were observed to fetch once the job heard
-        # them (a record of one): not where the tree runs its own modules in Python processes, which no job hears.
-        self._fetches_heard = any("getattr" in code.kinds for code in self.observed.values()) and not any(
-            s.refs.runs for s in self.node_scope
+        # them (a record of one): not where the tree runs its own modules in Python processes, which no job hears
+        # (by a constant command, or one observed; a constant pickle's modules load in the test's own process).
+        self._fetches_heard = (
+            any("getattr" in code.kinds for code in self.observed.values())
+            and not any(s.refs.runs for s in self.node_scope)
+            and not any(code.runs for code in self.observed.values())
         )
         self._site_imports: dict[int, set[str]] = {}  # observed node -> the files its evaluated code imports
         # Computed imports and unpickling bounded by what was observed: the nodes whose computed imports are, and
@@ -1986,13 +1989,15 @@ class Graph:
                 dynamic = dynamic or "importlib.metadata.entry_points, of a project whose entry points are not stated"
             else:
                 edges |= self.entry_point_nodes(path, refs.entry_points)
-        for module in refs.runs:
+        for module, how in [(m, "runs Python module") for m in refs.runs] + [
+            (m, "unpickles a global of module") for m in refs.unpickled
+        ]:
             files = self.run_files(module)
             if files:
                 edges.update(self.module_node(p) for p in files)
                 edges.update(n for p in files if (n := self.node_of.get((p, MAIN))) is not None)
             else:
-                dynamic = dynamic or f"runs Python module {module}, which is not in the tree"
+                dynamic = dynamic or f"{how} {module}, which is not in the tree"
         return edges, names, dynamic
 
     def _namespace(self, path: str, edges: set[int]) -> None:
