@@ -217,8 +217,8 @@ def test_a_docstring_alone_is_no_line_a_module_emitting_warnings_or_log_records_
     readers of docstrings, every test reaching a function that logs or warns was selected by the change of any
     docstring it reaches. A record emitted carries the line of the statement emitting it, which no docstring is;
     what captures or formats one (``caplog``, ``catch_warnings``, a ``Formatter``) still counts, as for lines."""
-    doc = {**EMITTING, "app/greet.py": EMITTING["app/greet.py"].replace('"""Greet."""', '"""Say hi."""')}
-    # (pytest.warns captures the warning: the test reads the record, which holds a line of the code)
+    doc = {**EMITTING, "app/greet.py": EMITTING["app/greet.py"].replace('"""Greet."""', '"""Say\n    hi."""')}
+    # (pytest.warns captures the warning: the test reads the record, which holds a line of the code, moved)
     assert names(push(doc, old=EMITTING)) == {"test_greet", "test_logged"}
     quiet = {**EMITTING, "tests/test_greet.py": "from app.greet import greet\n\n\ndef test_greet():\n    greet()\n"}
     doc = {**quiet, "app/greet.py": doc["app/greet.py"]}
@@ -554,3 +554,75 @@ def test_listing_a_namespace_reads_its_docstring() -> None:
         .replace('values(User("a"), "name") == "a"', 'values(User("a"))'),
     }
     assert _redocumented(files) == {"test_value"}
+
+
+QUIET = {
+    "app/__init__.py": '__all__ = ["__doc__", "greet"]\n\nfrom app.greet import greet\n',
+    "app/greet.py": dedent(
+        """
+        def greet(name):
+            \"\"\"Greet.\"\"\"
+            import inspect
+
+            inspect.signature(greet)
+            return "hi " + name
+
+
+        def source():
+            import inspect
+
+            return inspect.getsource(greet)
+        """
+    ).lstrip(),
+    "tests/test_greet.py": "from app import greet\n\n\ndef test_greet():\n    assert greet('a') == 'hi a'\n",
+    "tests/test_source.py": "from app.greet import source\n\n\ndef test_source():\n    assert source()\n",
+}
+
+
+def test_a_docstring_is_read_neither_by_an_export_list_naming_doc_nor_by_inspect_s_signature() -> None:
+    """attrs' ``__all__`` names ``"__doc__"`` (its ``from attrs import *`` hands the package's docstring out): a
+    name a star import binds, no format string; ``inspect.signature`` reads no docstring, whether ``inspect`` is
+    imported at the top of the module or in the function."""
+    doc = {**QUIET, "app/greet.py": QUIET["app/greet.py"].replace('"""Greet."""', '"""Say hi."""')}
+    assert names(push(doc, old=QUIET)) == {"test_source"}
+
+
+PLACED = {
+    "app/__init__.py": "",
+    "app/where.py": dedent(
+        """
+        import sys
+        import traceback
+
+
+        def here():
+            \"\"\"Where it is.\"\"\"
+            return sys._getframe().f_lineno
+
+
+        def failing():
+            try:
+                raise ValueError("no")
+            except ValueError:
+                return traceback.format_exc()
+
+
+        def doc():
+            return here.__doc__
+        """
+    ).lstrip(),
+    "tests/test_where.py": "from app.where import doc, failing, here\n\n\n"
+    "def test_here():\n    assert here() == 6\n\n\n"
+    "def test_failing():\n    assert failing() and here()\n\n\n"
+    "def test_doc():\n    assert doc()\n",
+}
+
+
+def test_a_docstring_changed_in_place_is_no_line_a_frame_or_a_traceback_shows() -> None:
+    """A docstring edited within its lines (a typo fixed) moves no line of its function nor below it: what reads
+    a frame's line or formats a traceback sees nothing change; what reads the docstring does. One that grows moves
+    the lines below it: the readers of lines count again."""
+    fixed = {**PLACED, "app/where.py": PLACED["app/where.py"].replace("Where it is.", "Where it stands.")}
+    assert names(push(fixed, old=PLACED)) == {"test_doc"}
+    grown = {**PLACED, "app/where.py": PLACED["app/where.py"].replace("Where it is.", "Where\n    it is.\n    ")}
+    assert names(push(grown, old=PLACED)) == {"test_doc", "test_here", "test_failing"}

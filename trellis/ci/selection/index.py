@@ -108,6 +108,7 @@ class ChangedEntity:
     details: tuple[str, ...] = ()
     old_path: str = ""
     old_qualname: str = ""
+    lines_kept: bool = False  # its first line and its number of lines the same: no line of it or below it moved
 
     @classmethod
     def from_change(cls, change: EntityChange) -> ChangedEntity:
@@ -118,6 +119,8 @@ class ChangedEntity:
             details=change.details,
             old_path=change.old_path,
             old_qualname=change.old_qualname,
+            lines_kept=change.old_start_line == change.new_start_line > 0
+            and change.old_end_line - change.old_start_line == change.new_end_line - change.new_start_line,
         )
 
 
@@ -283,7 +286,7 @@ class TestIndex:
         # directories holding Python files, computed once for every path _mark_naming is asked about.
         self._wording: tuple[list[tuple[int, AbstractSet[str], bool]], set[str]] | None = None
         # The nodes (bits) that may read what a change of text changed: (line numbers only, docstrings, source text).
-        self._readers: dict[tuple[bool, bool, bool], int] = {}
+        self._readers: dict[tuple[bool, bool, bool, bool], int] = {}
         # The nodes reading a ``lineno`` of an object of unknown type, and where a line of the code enters a value.
         self._line_readers: tuple[int, int] | None = None
         self._dirs: frozenset[str] | None = None  # every directory holding a file of the tree (_has_dir)
@@ -586,6 +589,9 @@ class TestIndex:
         # Of those, the ones whose docstring alone changed (semantic-diff details `docstring`): fewer readers see it.
         doc_new: dict[int, str] = {}
         doc_old: dict[int, str] = {}
+        # And of those, the ones whose lines all stayed where they were: fewer still (no line number changed).
+        kept_new: dict[int, str] = {}
+        kept_old: dict[int, str] = {}
         # And the ones whose comments or formatting alone changed (their docstring the same).
         source_new: dict[int, str] = {}
         source_old: dict[int, str] = {}
@@ -603,7 +609,7 @@ class TestIndex:
                     imported,
                     inert,
                     always_full,
-                    (text_new, text_old, source_new, source_old, doc_new, doc_old),
+                    (text_new, text_old, source_new, source_old, doc_new, doc_old, kept_new, kept_old),
                     with_doctests,
                 )
                 if fallback is not None:
@@ -617,7 +623,7 @@ class TestIndex:
             candidates = {n: r for n, r in candidates.items() if in_paths(n, scope)}
         if not any(
             (new_nodes, old_nodes, forced, imported, text_new, text_old, source_new, source_old, moved_new, moved_old)
-            + (doc_new, doc_old)
+            + (doc_new, doc_old, kept_new, kept_old)
         ):
             # No code changed (inert files, configuration parts no test run depends on): even a test that
             # may run any code of the tree runs the same code.
@@ -626,6 +632,7 @@ class TestIndex:
         # only the line numbers of what it reaches (through the readers below).
         code_changed = any(
             (new_nodes, old_nodes, forced, imported, text_new, text_old, source_new, source_old, doc_new, doc_old)
+            + (kept_new, kept_old)
         )
         new_bits = _bits(new_nodes)
         old_bits = _bits(old_nodes)
@@ -635,6 +642,7 @@ class TestIndex:
             for new, old, read, reads in (
                 (text_new, text_old, _Read(), _READS_TEXT),
                 (doc_new, doc_old, _Read(text=False), _READS_DOCS),
+                (kept_new, kept_old, _Read(text=False, lines=False), _READS_DOCS),
                 (source_new, source_old, _Read(docs=False), _READS_SOURCE),
                 (moved_new, moved_old, _Read(lines_only=True, docs=False), _READS_LINES),
             )
@@ -712,25 +720,30 @@ class TestIndex:
         # Nearly every test reaches the changed code: say through what, so that a user can see it.
         return self._nearly_all(
             selection,
-            {**moved_new, **source_new, **doc_new, **text_new, **new_nodes},
-            {**moved_old, **source_old, **doc_old, **text_old, **old_nodes},
+            {**moved_new, **source_new, **kept_new, **doc_new, **text_new, **new_nodes},
+            {**moved_old, **source_old, **kept_old, **doc_old, **text_old, **old_nodes},
             candidates,
             old_index,
             old_candidates,
         )
 
-    def reads_text(self, reach: int, *, lines_only: bool = False, docs: bool = True, text: bool = True) -> bool:
+    def reads_text(
+        self, reach: int, *, lines_only: bool = False, docs: bool = True, text: bool = True, lines: bool = True
+    ) -> bool:
         """Does a test reaching the nodes ``reach`` (bits) reach code that may read a docstring, the source text or a
-        line number (``lines_only``: a line number; not ``text``: a docstring only)? A ``lineno`` read from an object
-        of unknown type counts only with a node where a line of the tree's code enters a value
+        line number (``lines_only``: a line number; not ``text``: a docstring only; not ``lines``: a docstring whose
+        lines stayed where they were, no line number changed)? A ``lineno`` read from an object of unknown type
+        counts only with a node where a line of the tree's code enters a value
         (:mod:`trellis.ci.selection.source_readers`)."""
-        key = (lines_only, docs, text)
+        key = (lines_only, docs, text, lines)
         if key not in self._readers:
             self._readers[key] = reader_bits(
-                self._graph, lines_only=lines_only, docs=docs, text=text, doc_named=self._doc_named
+                self._graph, lines_only=lines_only, docs=docs, text=text, lines=lines, doc_named=self._doc_named
             )
         if reach & self._readers[key]:
             return True
+        if not lines:
+            return False
         if self._line_readers is None:
             self._line_readers = (generic_line_bits(self._graph), line_source_bits(self._graph))
         generic, sources = self._line_readers
@@ -852,7 +865,7 @@ class TestIndex:
         imported: dict[int, str],
         inert: Sequence[str],
         always_full: Sequence[str],
-        text: tuple[dict[int, str], ...] = ({}, {}, {}, {}, {}, {}),
+        text: tuple[dict[int, str], ...] = ({}, {}, {}, {}, {}, {}, {}, {}),
         with_doctests: bool = False,
     ) -> tuple[str, str] | None:
         """Record what a change affects; return (reason, rule) to run everything, or None.
@@ -1016,6 +1029,8 @@ class TestIndex:
                 what = "modified: " + ", ".join(change.details)
                 # The docstring and the text; the comments or the formatting alone; the docstring alone.
                 at = 4 if set(change.details) == {"docstring"} else 0 if "docstring" in change.details else 2
+                if at == 4 and isinstance(change, ChangedEntity) and change.lines_kept:
+                    at = 6
                 self._mark(path, local, how, text[at], what)
                 if old_index is not None:
                     old_index._mark(path, local, how, text[at + 1], what)
@@ -1563,6 +1578,7 @@ class _Read(NamedTuple):
     lines_only: bool = False
     docs: bool = True
     text: bool = True
+    lines: bool = True
 
 
 def _expand(change: Change) -> list[Change]:

@@ -149,6 +149,28 @@ _DOCSTRING = _Readers(
     docstrings=True,
     installed=True,
 )
+# What reads a line number of the tree's code, or a frame or a traceback, and no text but the lines of statements a
+# frame stands at (a traceback's lines, a log record's or a warning's): what a docstring changed in place cannot
+# change for a test — its lines and every line below it stayed where they were, and no statement's text changed.
+_LINE_NAMES = frozenset(
+    {"_getframe", "exc_info", "settrace", "setprofile", "monitoring", "currentframe", "f_lineno", "f_back"}
+    | {"tb_lineno", "tb_frame", "tb_next", "traceback", "lineno", "end_lineno", "__traceback__"}
+    | {"co_firstlineno", "co_lines", "co_positions", "co_lnotab", "co_linetable"}
+    | {"format_exc", "print_exc", "extract_stack", "extract_tb", "format_exception", "print_exception"}
+)
+# A change of a docstring alone whose lines all stayed where they were (ChangedEntity.lines_kept): what reads
+# docstrings or the whole text — not a frame's line, its code's position, a traceback's lines of statements, a
+# warning's or a log record's line (``f_code`` and ``__code__`` stay: a code object's constants hold its docstring;
+# so do ``inspect``, ``pdb``, ``cgitb`` and ``trace``, which may show lines around a statement).
+_DOCSTRING_IN_PLACE = _Readers(
+    READER_NAMES - _LINE_NAMES,
+    READER_MODULES
+    - {"warnings", "logging", "traceback", "faulthandler", "tracemalloc", "cProfile", "profile"}
+    - {"asyncio"},
+    None,
+    docstrings=True,
+    installed=True,
+)
 # A change of comments or formatting alone (no docstring): the source text and its line numbers changed, the
 # docstring's value did not — what reads a docstring by a computed name, a namespace or ``__doc__`` sees nothing,
 # nor do the modules that read only docstrings or parse text handed to them (``ast``: the text's reader counts).
@@ -188,18 +210,31 @@ _LINES = _Readers(
 
 
 def reader_bits(
-    graph: Graph, *, lines_only: bool = False, docs: bool = True, text: bool = True, doc_named: bool = True
+    graph: Graph,
+    *,
+    lines_only: bool = False,
+    docs: bool = True,
+    text: bool = True,
+    lines: bool = True,
+    doc_named: bool = True,
 ) -> int:
     """The nodes of ``graph`` (as bits) whose code may read a docstring, the source text or a line number;
     ``lines_only``: a line number (what sees a definition that only moved); not ``docs``: the source text or a line
-    number (what sees a change of comments or formatting alone); not ``text``: what sees a docstring's change alone.
+    number (what sees a change of comments or formatting alone); not ``text``: what sees a docstring's change alone
+    (and not ``lines`` either: one that moved no line).
 
     ``doc_named``: may the tree make the string ``__doc__`` as a value (:func:`~trellis.ci.selection.python_refs.
     names_doc`, a data file holding it)? If not, ``getattr(x, name)`` with a computed name reads no docstring:
     its names come from the tree's strings and data (marshmallow's field names, a registry's keys) or from
     listing a namespace (``dir()``, ``vars()``, ``__dict__``, ``inspect.getmembers``), which counts as reading
     by itself."""
-    readers = _LINES if lines_only else (_DOCS_AND_TEXT if text else _DOCSTRING) if docs else _SOURCE_TEXT
+    readers = (
+        _LINES
+        if lines_only
+        else (_DOCS_AND_TEXT if text else _DOCSTRING if lines else _DOCSTRING_IN_PLACE)
+        if docs
+        else _SOURCE_TEXT
+    )
     if readers.docstrings and not doc_named:
         readers = dataclasses.replace(readers, computed=False)
     out = 0
@@ -212,7 +247,14 @@ def reader_bits(
             refs = fetching(refs, graph.fetched[node])
         if (
             (scope.kind == "doctest" and readers.docstrings)
-            or _reads(graph, facts, refs, readers, bounded_evals=bool(bounded))
+            or _reads(
+                graph,
+                facts,
+                refs,
+                readers,
+                bounded_evals=bool(bounded),
+                export_list=scope.kind == "name" and scope.name == "__all__",
+            )
             or (lines_only and not readers.names.isdisjoint(scope.args))  # a fixture: ``caplog``
             or (site is not None and _site_reads(site, readers))
         ):
@@ -316,7 +358,18 @@ def _word_reads(word: str, readers: _Readers) -> bool:
     return ("__doc__" in word and readers.docstrings) or ("lineno" in word and word not in GENERIC_LINE_NAMES)
 
 
-def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers, *, bounded_evals: bool = False) -> bool:
+def _reads(
+    graph: Graph,
+    facts: FileFacts,
+    refs: NodeRefs,
+    readers: _Readers,
+    *,
+    bounded_evals: bool = False,
+    export_list: bool = False,
+) -> bool:
+    """Does code of ``refs`` read what ``readers`` count? ``bounded_evals``: its ``exec``/``eval`` ran code observed
+    (:func:`_site_reads` reads it); ``export_list``: the node is a module's ``__all__``, whose strings are the names
+    a star import binds (``"__doc__"`` among them names no format string nor attribute read)."""
     if refs.dynamic or (refs.evals and not bounded_evals):
         return True
     if readers.docstrings and (
@@ -325,7 +378,7 @@ def _reads(graph: Graph, facts: FileFacts, refs: NodeRefs, readers: _Readers, *,
         return True
     if not (readers.names - GENERIC_LINE_NAMES).isdisjoint(refs.attrs - refs.stored):
         return True
-    if any(_word_reads(word, readers) for word in refs.words):
+    if any(_word_reads(word, readers) for word in refs.words) and not export_list:
         return True
     return any(_chain_reads(graph, facts, chain, readers, refs.stored) for chain in refs.chains)
 
@@ -369,7 +422,9 @@ def _chain_reads(graph: Graph, facts: FileFacts, chain: Chain, readers: _Readers
         (readers.computed and "*" in chain.attrs) or not NAMESPACE_ATTRS.isdisjoint(chain.attrs)
     ):
         return True
-    if chain.kind == "import":
+    if chain.kind == "import":  # (``import inspect`` in the function: its type tests and signatures read nothing)
+        if chain.spec == ImportRef(0, "inspect") and chain.attrs:
+            return _inspect_reads(chain.attrs[0], readers)
         return chain.spec is not None and _outside(graph, facts.path, chain.spec, readers)
     if chain.kind != "global":
         return False
