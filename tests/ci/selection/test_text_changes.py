@@ -255,6 +255,9 @@ def test_a_class_docstring_a_metaclass_sees_selects_the_class_users() -> None:
     files = {**APP, "app/meta.py": meta, "tests/test_meta.py": test}
     new = {**files, "app/meta.py": meta.replace("A doc.", "A text.")}
     assert "test_texts" in names(push(new, old=files))
+    # A comment in the class leaves every value of its namespace as it was (cachetools' comment in ``Cache``)
+    commented = {**files, "app/meta.py": meta.replace('"""A doc."""\n', '"""A doc."""\n\n    # a comment\n')}
+    assert "test_texts" not in names(push(commented, old=files))
 
 
 def test_nearly_every_test_reading_a_changed_docstring_is_reported_through_it() -> None:

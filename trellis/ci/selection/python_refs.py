@@ -387,7 +387,9 @@ class Scope:
     the new class object to other code, which may keep it and make instances later — a decorator not known
     to be inert, a keyword (a metaclass, ``__init_subclass__`` arguments), or an attribute whose value may have
     a ``__set_name__`` (:meth:`_Extractor.may_set_name`) — but for its methods under bare decorators not known to
-    be inert (``set_name_members``: the graph reads what those decorators return); what the bases do is
+    be inert (``set_name_members``: the graph reads what those decorators return) and for names bound to what a
+    call of a dotted name makes (``__size = _DefaultSize()``; ``set_name_calls``: the callees' readings, whose
+    instances the graph judges: those of a plain class of the tree have no such hook); what the bases do is
     :mod:`trellis.ci.selection.ref_graph`'s. ``customised`` (classes): a decorator not known to be inert (it may
     replace the class) or a keyword (a metaclass, whose attributes the class's are too). ``bound_values`` (classes): the readings of each value a statement
     of the body binds by name alone or in a display (``cls = mod.Thing``, ``kinds = (mod.A, mod.B)``,
@@ -444,6 +446,7 @@ class Scope:
     getter: bool = False
     hands_out: bool = False
     set_name_members: tuple[str, ...] = ()
+    set_name_calls: tuple[tuple[Chain, ...], ...] = ()
     customised: bool = False
     bound_values: tuple[tuple[Chain, ...], ...] = ()
     fixture: str = ""
@@ -695,6 +698,7 @@ def _binds_named_value(stmt: ast.stmt) -> bool:
 # in (the arguments are not bound): builtins, and the pure calls a module-level constant may make.
 _PLAIN_VALUE_CALLS = frozenset(
     {
+        "object",
         "hash",
         "len",
         "repr",
@@ -1915,10 +1919,11 @@ class _Extractor:
             and s.decorator_list
             and all(_dotted(d) is not None for d in s.decorator_list)
         ]
+        set_name_calls: list[tuple[Chain, ...]] = []
         hands_out = (
             any(not inert_decorator(d) for d in decorators)
             or bool(node.keywords)
-            or self.may_set_name(node, {id(s) for s in judged})
+            or self.may_set_name(node, {id(s) for s in judged}, set_name_calls)
         )
         base_only = tuple(c for c in dict.fromkeys(base_refs.chains) if c not in bindings.chains)
         bindings.merge(base_refs)
@@ -1952,6 +1957,7 @@ class _Extractor:
                         for d in s.decorator_list
                     )
                 ),
+                set_name_calls=tuple(dict.fromkeys(set_name_calls)),
                 customised=any(not inert_decorator(d) for d in decorators) or bool(node.keywords),
                 bound_values=tuple(bound_values),
                 base_only=base_only,
@@ -1959,12 +1965,16 @@ class _Extractor:
             ),
         )
 
-    def may_set_name(self, node: ast.ClassDef, judged: Collection[int] = ()) -> bool:
+    def may_set_name(
+        self, node: ast.ClassDef, judged: Collection[int] = (), calls: list[tuple[Chain, ...]] | None = None
+    ) -> bool:
         """Might creating the class hand it to a ``__set_name__``? ``type.__new__`` calls ``value.__set_name__(cls,
         name)`` for each attribute value whose type has one, which may keep the class. A literal, a value made by a
         call of :data:`_PLAIN_VALUE_CALLS` (``hash(...)``, ``classmethod(...)``), an import, a method with inert
         decorators (or a pytest fixture) and a nested class without keywords and with inert bases and decorators
-        have no such hook; anything else (a named value, another call's result, a decorated method) may."""
+        have no such hook; anything else (a named value, another call's result, a decorated method) may — but a
+        name bound to what a call of a dotted name returns goes to ``calls`` (the callee's readings), when given:
+        the graph knows whether that is an instance of a class of the tree without the hook."""
         read = _read_at_definition(node)
         stack: list[ast.stmt] = [
             s
@@ -1987,7 +1997,10 @@ class _Extractor:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 plain = self.plain_assignment(stmt) or self.display_assignment(stmt)
                 if _binds_named_value(stmt) and not plain:
-                    return True
+                    made = self.made_by_call(stmt)
+                    if made is None or calls is None:
+                        return True
+                    calls.append(made)
                 continue
             for child in ast.iter_child_nodes(stmt):
                 if isinstance(child, ast.stmt):
@@ -2056,6 +2069,25 @@ class _Extractor:
         """:func:`_plain_binding`, an annotated statement's annotation judged here."""
         quiet = isinstance(stmt, ast.AnnAssign) and self.quiet_annotation(stmt.annotation)
         return _plain_binding(stmt, quiet_annotation=quiet)
+
+    def made_by_call(self, stmt: ast.stmt) -> tuple[Chain, ...] | None:
+        """The readings of the callee when ``stmt`` binds names, unpacking nothing, to what a call of a dotted name
+        returns (``__size = _DefaultSize()``); else None."""
+        value: ast.expr | None = None
+        if isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
+            value = stmt.value
+        elif (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and self.quiet_annotation(stmt.annotation)
+        ):
+            value = stmt.value
+        if not isinstance(value, ast.Call):
+            return None
+        dotted = _dotted(value.func)
+        if dotted is None:
+            return None
+        return tuple(self.name_chains(dotted[0], tuple(dotted[1:]), record=False)) or None
 
     def plain_assignment(self, stmt: ast.stmt) -> bool:
         """An assignment of a :meth:`plain_value` (``x = staticmethod(f)``), or an annotated one whose annotation runs
@@ -3362,6 +3394,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
             getter=seen.getter or scope.getter,
             hands_out=seen.hands_out or scope.hands_out,
             set_name_members=seen.set_name_members + scope.set_name_members,
+            set_name_calls=seen.set_name_calls + scope.set_name_calls,
             bound_values=seen.bound_values + scope.bound_values,
             kept=(
                 merge_kept(seen.kept, scope.kept)

@@ -1007,6 +1007,7 @@ class Graph:
         path = self.node_path[cls]
         out = scope.hands_out or not self.plain_bindings(cls)
         out = out or any(not self._returns_functions(path, q) for q in scope.set_name_members)
+        out = out or any(not self._plain_instances(path, chains) for chains in scope.set_name_calls)
         for chains, name in zip(scope.bases, scope.base_names, strict=False):
             if out:
                 break
@@ -1020,6 +1021,42 @@ class Graph:
             out = any(self.hands_out(p) or self._has_member(p, "__init_subclass__") for p in parents)
             out = out or (outside and name not in _QUIET_BASES and not quiet_base(name))
         self._hands_out[cls] = out
+        return out
+
+    def _plain_instances(self, path: str, chains: tuple[Chain, ...]) -> bool:
+        """Is what a call of ``chains`` returns an instance of a class of the tree that has no ``__set_name__`` (a
+        value a class body binds: ``__size = _DefaultSize()``)? Each class it may name is one of the tree, deriving
+        from no class outside it but ``object``, not handed out (its metaclass is ``type``), and neither it nor a
+        class it derives from defines ``__set_name__``, ``__new__`` (which may return anything) or ``__getattr__``."""
+        values: set[_Target] = set()
+        for chain in chains:
+            if self._may_be_outside(path, chain):
+                return False
+            self.resolve(path, chain, values)
+        values = {v for v in values if not self._is_name(v)}
+        if not values:
+            return False
+        for kind, value in values:
+            if kind != _ENT or not isinstance(value, int) or self.node_scope[value].kind != "class":
+                return False
+            if self.class_info(value)[1] or self.hands_out(value):
+                return False
+            for cls in (value, *self.ancestors(value)):
+                if any(self._has_member(cls, hook) for hook in ("__set_name__", "__new__", "__getattr__")):
+                    return False
+                if any(name != "object" for name in self._outside_bases(cls)):
+                    return False
+        return True
+
+    def _outside_bases(self, cls: int) -> list[str]:
+        """The dotted names of ``cls``'s bases that name no class of the tree ("" for one that is no plain name)."""
+        scope = self.node_scope[cls]
+        path = self.node_path[cls]
+        out: list[str] = []
+        for chains, name in zip(scope.bases, scope.base_names, strict=False):
+            found = [n for chain in chains for n in self.resolve(path, chain)[0] if self.node_scope[n].kind == "class"]
+            if not found:
+                out.append(name)
         return out
 
     def kept(self, node: int) -> Kept | None:

@@ -1,0 +1,106 @@
+"""A class body binding an instance of a plain class of the tree hands the class to no ``__set_name__``.
+
+``type.__new__`` calls ``value.__set_name__(cls, name)`` for each value of a new class's namespace whose type has
+one, which may keep the class: a class whose body binds a call's result (``__size = _DefaultSize()``) counted as
+handed out, and so every class deriving from it — any change to one of them (a constant added to cachetools'
+``TLRUCache``) selected every test importing the module. What a call of a class of the tree returns is an instance
+of it when neither it nor its bases define ``__new__`` and its metaclass is ``type``; such an instance has a
+``__set_name__`` only if one of those classes defines it.
+"""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+import pytest
+
+from tests.ci.selection.test_selection import select_change
+
+CACHE = dedent(
+    """
+    import collections.abc
+
+
+    class _Size:
+        __slots__ = ()
+
+        def __getitem__(self, key):
+            return 1
+
+
+    class Cache(collections.abc.MutableMapping):
+        __marker = object()
+        __size = _Size()
+
+        def __init__(self):
+            self.data = {}
+
+        def __getitem__(self, key):
+            return self.data[key]
+
+        def __setitem__(self, key, value):
+            self.data[key] = value
+
+        def __delitem__(self, key):
+            del self.data[key]
+
+        def __iter__(self):
+            return iter(self.data)
+
+        def __len__(self):
+            return len(self.data)
+
+
+    class Timed(Cache):
+        FACTOR = 2
+
+        def expire(self):
+            return self.FACTOR
+
+
+    class Other(Cache):
+        def other(self):
+            return 3
+    """
+)
+FILES = {
+    "app/__init__.py": "",
+    "app/cache.py": CACHE,
+    "tests/test_timed.py": "from app.cache import Timed\n\n\ndef test_timed():\n    assert Timed().expire() == 2\n",
+    "tests/test_other.py": "from app.cache import Other\n\n\ndef test_other():\n    assert Other().other() == 3\n",
+}
+TIMED, OTHER = "tests/test_timed.py::test_timed", "tests/test_other.py::test_other"
+
+
+def added_constant(files: dict[str, str]) -> set[str]:
+    new = {
+        **files,
+        "app/cache.py": files["app/cache.py"].replace("    FACTOR = 2\n", "    FACTOR = 2\n    LIMIT = 5\n"),
+    }
+    selection = select_change(files, new)
+    assert not selection.run_all, selection.reason
+    return set(selection.tests)
+
+
+def test_a_constant_added_to_a_class_holding_a_plain_instance_counts_for_its_users_only() -> None:
+    assert added_constant(FILES) == {TIMED}
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "    def __set_name__(self, owner, name):\n        REGISTRY.append(owner)\n",  # keeps the class
+        "    def __new__(cls):\n        return Keeper()\n",  # may return anything
+    ],
+)
+def test_an_instance_whose_class_has_a_hook_still_hands_the_class_out(hook: str) -> None:
+    cache = CACHE.replace("    __slots__ = ()\n", "    __slots__ = ()\n\n" + hook)
+    cache = "REGISTRY = []\n\n\nclass Keeper:\n    pass\n\n\n" + cache
+    assert added_constant({**FILES, "app/cache.py": cache}) == {TIMED, OTHER}
+
+
+def test_an_instance_of_a_class_deriving_from_outside_the_tree_still_hands_the_class_out() -> None:
+    cache = CACHE.replace("class _Size:", "class _Size(functools.cached_property):").replace(
+        "import collections.abc\n", "import collections.abc\nimport functools\n"
+    )
+    assert added_constant({**FILES, "app/cache.py": cache}) == {TIMED, OTHER}
