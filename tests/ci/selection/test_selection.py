@@ -1176,10 +1176,23 @@ def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -
         "Makefile",
         "docs/Makefile",
         "Dockerfile",
+        "mypy.ini",  # bidict's release: a type checker's settings
+        "ruff.toml",
+        ".bumpversion.cfg",
+        ".yamllint.yaml",
     ],
 )
 def test_stubs_docs_and_manifests_are_inert_by_kind(path: str) -> None:
     assert selected(APP, ChangedPath(path)) == set()
+
+
+def test_a_type_checker_s_settings_count_for_a_test_running_it() -> None:
+    files = {
+        **APP,
+        "tests/test_types.py": "import subprocess\n\n\ndef test_types():\n"
+        "    subprocess.run(['mypy', 'app'], check=True)\n",
+    }
+    assert selected(files, ChangedPath("mypy.ini")) == {"tests/test_types.py::test_types"}
 
 
 def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code() -> None:

@@ -96,6 +96,30 @@ INERT_KINDS = (
     ".flake8",
     ".pylintrc",
     ".coveragerc",
+    # Linters' and type checkers' own settings, as ``.flake8``: read by their tools, which a test names to run them
+    # (see _TOOL_FILES).
+    "mypy.ini",
+    ".mypy.ini",
+    "ruff.toml",
+    ".ruff.toml",
+    "pyrightconfig.json",
+    ".isort.cfg",
+    ".pydocstyle",
+    ".pydocstyle.ini",
+    ".yamllint",
+    ".yamllint.y*ml",
+    ".markdownlint*",
+    ".prettierrc*",
+    # Services of the repository and release tools: read by them, never by the project's code.
+    ".bumpversion.cfg",
+    "renovate.json",
+    ".renovaterc*",
+    ".zenodo.json",
+    ".all-contributorsrc",
+    ".deepsource.toml",
+    "CODEOWNERS",
+    ".python-version",
+    ".tool-versions",
     ".git-blame-ignore-revs",
     # Editors' and coding agents' own settings: read by the IDE or the agent, never by the project's code.
     ".idea/**",
@@ -270,6 +294,15 @@ _TOOL_FILES = {
     "just": ("justfile", "Justfile"),
     "docker": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
     "podman": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
+    "mypy": ("mypy.ini", ".mypy.ini"),
+    "dmypy": ("mypy.ini", ".mypy.ini"),
+    "ruff": ("ruff.toml", ".ruff.toml"),
+    "pyright": ("pyrightconfig.json",),
+    "isort": (".isort.cfg",),
+    "pydocstyle": (".pydocstyle", ".pydocstyle.ini"),
+    "yamllint": (".yamllint", ".yamllint.y*ml"),
+    "bumpversion": (".bumpversion.cfg",),
+    "bump2version": (".bumpversion.cfg",),
 }
 
 
