@@ -612,12 +612,17 @@ PLACED = {
 
         def doc():
             return here.__doc__
+
+
+        def line():
+            return "%(lineno)d" % {"lineno": here()}
         """
     ).lstrip(),
-    "tests/test_where.py": "from app.where import doc, failing, here\n\n\n"
+    "tests/test_where.py": "from app.where import doc, failing, here, line\n\n\n"
     "def test_here():\n    assert here() == 6\n\n\n"
     "def test_failing():\n    assert failing() and here()\n\n\n"
-    "def test_doc():\n    assert doc()\n",
+    "def test_doc():\n    assert doc()\n\n\n"
+    "def test_line():\n    assert line() == '6'\n",
 }
 
 
@@ -628,4 +633,4 @@ def test_a_docstring_changed_in_place_is_no_line_a_frame_or_a_traceback_shows() 
     fixed = {**PLACED, "app/where.py": PLACED["app/where.py"].replace("Where it is.", "Where it stands.")}
     assert names(push(fixed, old=PLACED)) == {"test_doc"}
     grown = {**PLACED, "app/where.py": PLACED["app/where.py"].replace("Where it is.", "Where\n    it is.\n    ")}
-    assert names(push(grown, old=PLACED)) == {"test_doc", "test_here", "test_failing"}
+    assert names(push(grown, old=PLACED)) == {"test_doc", "test_here", "test_failing", "test_line"}

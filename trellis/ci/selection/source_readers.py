@@ -242,7 +242,8 @@ def reader_bits(
         facts = graph.facts[graph.node_path[node]]
         site = graph.observed.get(node)
         refs = scope.refs
-        bounded = readers.observed_evals and graph.observed_bits >> node & 1  # exec/eval ran the code observed
+        # exec/eval ran the code observed (a node that may run any code is selected by any change of code anyway)
+        bounded = readers.observed_evals and graph.observed_bits >> node & 1 and not graph.dynamic[node]
         if bounded and refs.fetches and node in graph.fetched:  # getattr(x, computed): the names it fetched
             refs = fetching(refs, graph.fetched[node])
         if (
@@ -355,7 +356,9 @@ def _site_reads(site: SiteCode, readers: _Readers) -> bool:
 def _word_reads(word: str, readers: _Readers) -> bool:
     """Does a string ``word`` of the code name what ``readers`` count: ``"{0.__doc__}".format(f)``, ``"%(lineno)d"``
     (not ``getattr(node, "lineno")``: :func:`generic_line_bits`)?"""
-    return ("__doc__" in word and readers.docstrings) or ("lineno" in word and word not in GENERIC_LINE_NAMES)
+    return ("__doc__" in word and readers.docstrings) or (
+        "lineno" in word and word not in GENERIC_LINE_NAMES and "lineno" in readers.names
+    )
 
 
 def _reads(
