@@ -104,3 +104,18 @@ def test_an_instance_of_a_class_deriving_from_outside_the_tree_still_hands_the_c
         "import collections.abc\n", "import collections.abc\nimport functools\n"
     )
     assert added_constant({**FILES, "app/cache.py": cache}) == {TIMED, OTHER}
+
+
+def test_an_abc_metaclass_and_builtin_or_standard_library_values_hand_the_class_to_nothing() -> None:
+    """marshmallow's ``class Number(Field, metaclass=abc.ABCMeta)`` with ``num_type = int`` in ``Integer`` and
+    ``DESERIALIZATION_CLASS = ipaddress.IPv4Address`` in ``IPv4``: ``ABCMeta`` keeps no class and runs no code of
+    the tree, and neither a builtin type nor a class of the standard library has a ``__set_name__``."""
+    cache = CACHE.replace("class Cache(collections.abc.MutableMapping):", "class Cache(Base, metaclass=abc.ABCMeta):")
+    cache = cache.replace("    FACTOR = 2\n", "    FACTOR = 2\n    num_type = int\n    KIND = ipaddress.IPv4Address\n")
+    cache = "import abc\nimport ipaddress\n\n\nclass Base:\n    pass\n" + cache
+    assert added_constant({**FILES, "app/cache.py": cache}) == {TIMED}
+    # A metaclass of the tree may keep every class it makes
+    meta = cache.replace("metaclass=abc.ABCMeta", "metaclass=Meta").replace(
+        "class Base:", "class Meta(type):\n    made = []\n\n\nclass Base:"
+    )
+    assert added_constant({**FILES, "app/cache.py": meta}) == {TIMED, OTHER}

@@ -2830,8 +2830,10 @@ CLASSES = {
         ("RATE = 2", "RATE = 3", {"test_save"}),  # a plain attribute of a class without bases: its users
         ("RATE = 2", "RATE = int('3')", {"test_save", "test_helper"}),  # code that runs at import: every importer
         ("class User:", "class User(dict):", {"test_save"}),  # a built-in base: no hook runs at import; its users
-        # A metaclass runs at import: every importer.
-        ("class User:", "class User(metaclass=type):", {"test_save", "test_helper"}),
+        # A metaclass of the tree runs at import: every importer.
+        ("class User:", "class Meta(type):\n    pass\n\n\nclass User(metaclass=Meta):", {"test_save", "test_helper"}),
+        # type (or abc.ABCMeta) runs no code of the tree and keeps no class: its users
+        ("class User:", "class User(metaclass=type):", {"test_save"}),
     ],
 )
 def test_class_changes_select_at_the_granularity_of_members(old_text: str, new_text: str, expected: set[str]) -> None:

@@ -1846,6 +1846,11 @@ class _Extractor:
                 base_names.append("")
         for keyword in node.keywords:
             self.visit(keyword.value)
+        # ``metaclass=abc.ABCMeta`` (or ``type``): its ``__new__`` reads the namespace for abstract methods, keeps
+        # nothing and runs no code of the tree (stdlib_bases: a quiet metaclass).
+        keeps = bool(node.keywords) and not all(
+            k.arg == "metaclass" and self.quiet_metaclass(k.value) for k in node.keywords
+        )
         if any(not inert_decorator(d) for d in decorators):
             self.acc.escapes.append(qualname)
         # The class body runs when the class statement runs: it belongs to the enclosing node,
@@ -1901,7 +1906,7 @@ class _Extractor:
         # (What the bases run — a metaclass, an ``__init_subclass__`` — is ref_graph's: Graph.def_effects.)
         def_effects = (
             any(not inert_decorator(d) for d in decorators)
-            or bool(node.keywords)
+            or keeps
             or any(self.runs_calls(s) for s in own)
             or any(_has_call(e) for e in head if not self.inert_decorator_call(e))
             or any(
@@ -1922,7 +1927,7 @@ class _Extractor:
         set_name_calls: list[tuple[Chain, ...]] = []
         hands_out = (
             any(not inert_decorator(d) for d in decorators)
-            or bool(node.keywords)
+            or keeps
             or self.may_set_name(node, {id(s) for s in judged}, set_name_calls)
         )
         base_only = tuple(c for c in dict.fromkeys(base_refs.chains) if c not in bindings.chains)
@@ -2069,6 +2074,16 @@ class _Extractor:
         """:func:`_plain_binding`, an annotated statement's annotation judged here."""
         quiet = isinstance(stmt, ast.AnnAssign) and self.quiet_annotation(stmt.annotation)
         return _plain_binding(stmt, quiet_annotation=quiet)
+
+    def quiet_metaclass(self, value: ast.expr) -> bool:
+        """Is ``value`` (a class statement's ``metaclass=``) ``abc.ABCMeta`` or ``type``, by a name the module does not
+        rebind?"""
+        dotted = _dotted(value)
+        name = self.call_name(value).removeprefix("builtins.")
+        if dotted is None or name not in ("abc.ABCMeta", "type"):
+            return False
+        count = self.module_bindings[dotted[0]]
+        return count == 0 or (count == 1 and dotted[0] in self.frames[0].imports)
 
     def made_by_call(self, stmt: ast.stmt) -> tuple[Chain, ...] | None:
         """The readings of the callee when ``stmt`` binds names, unpacking nothing, to what a call of a dotted name

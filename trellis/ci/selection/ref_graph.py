@@ -85,7 +85,7 @@ from .python_calls import (
     writes_namespace,
 )
 from .python_refs import DOCTESTS, GETTERS, MAIN, TUPLE_FACTORIES, Chain, FileFacts, ImportRef, NodeRefs, Scope
-from .stdlib_bases import metaclass_base, quiet_base
+from .stdlib_bases import metaclass_base, quiet_base, quiet_value
 
 __all__ = ["ENTITY", "Graph"]
 
@@ -1194,6 +1194,8 @@ class Graph:
         for chains in scope.bound_values:
             if chains and all(self._outside_module(path, chain) for chain in chains):
                 continue  # ``default_serializer = json``: a module's type has no ``__set_name__``
+            if chains and all(self._quiet_outside_value(path, chain) for chain in chains):
+                continue  # ``num_type = int``, ``DESERIALIZATION_CLASS = ipaddress.IPv4Address``: neither has one
             values: set[_Target] = set()
             for chain in chains:
                 self.resolve(path, chain, values)
@@ -1201,6 +1203,23 @@ class Graph:
             out = out and bool(values) and all(self._plain_value(v) for v in values)
         self._plain[cls] = out
         return out
+
+    def _quiet_outside_value(self, path: str, chain: Chain) -> bool:
+        """Is ``chain`` a builtin or a value of the standard library (:func:`~trellis.ci.selection.stdlib_bases.
+        quiet_value`) whose type has no ``__set_name__``, whatever it may be bound to?"""
+        names = self.outside_names(path, chain)
+        if names is None and chain.kind == "global":
+            facts = self.facts[path]
+            unbound = not (
+                facts.star_imports
+                or chain.root in facts.bindings
+                or chain.root in facts.defs
+                or chain.root in facts.values
+                or chain.root in facts.aliases
+            )
+            if unbound and hasattr(builtins, chain.root):
+                names = frozenset({".".join(("builtins", chain.root, *chain.attrs))})
+        return bool(names) and all(quiet_value(name) for name in names or ())
 
     def _outside_module(self, path: str, chain: Chain) -> bool:
         """Is ``chain`` a module outside the tree, read whole (``import json`` then ``json``): bound only by ``import``

@@ -18,7 +18,7 @@ import abc
 import functools
 import importlib
 
-__all__ = ["MODULES", "metaclass_base", "quiet_base"]
+__all__ = ["MODULES", "metaclass_base", "quiet_base", "quiet_value"]
 
 MODULES = frozenset(
     {
@@ -55,6 +55,14 @@ MODULES = frozenset(
     }
 )
 _PLAIN_METACLASSES = (type, abc.ABCMeta)
+# Modules whose values a class body may bind (``num_type = int``, ``DESERIALIZATION_CLASS = ipaddress.IPv4Address``):
+# fixed, as MODULES, and without effects on import.
+VALUE_MODULES = MODULES | frozenset(
+    {"builtins", "ipaddress", "datetime", "uuid", "enum", "re", "typing", "operator", "types", "functools"}
+    | {"email.utils", "time", "calendar", "math", "base64", "hashlib", "itertools", "copy", "textwrap"}
+    | {"urllib.parse", "html", "zoneinfo", "posixpath", "os.path", "inspect", "dataclasses"}
+)
+_MISSING = object()
 
 
 @functools.cache
@@ -82,3 +90,26 @@ def metaclass_base(name: str) -> bool | None:
     """Does the standard-library class ``name`` derive from ``type`` (None: not such a class, unknown)?"""
     cls = _stdlib_class(name)
     return None if cls is None else issubclass(cls, type)
+
+
+@functools.cache
+def quiet_value(name: str) -> bool:
+    """Is ``name`` (``module.attr``, the module one of :data:`VALUE_MODULES`; ``builtins.int`` for a builtin) a value
+    whose type has no ``__set_name__``? A class body binding it hands the class to nothing: ``type.__new__`` calls
+    ``type(value).__set_name__`` only where there is one."""
+    parts = name.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        module = ".".join(parts[:end])
+        if module in VALUE_MODULES:
+            break
+    else:
+        return False
+    try:
+        value: object = importlib.import_module(module)
+    except ImportError:  # a module this interpreter was built without
+        return False
+    for attr in parts[end:]:
+        value = getattr(value, attr, _MISSING)
+        if value is _MISSING:
+            return False
+    return not hasattr(type(value), "__set_name__")
