@@ -65,6 +65,16 @@ def test_a_getattr_call_is_a_builtin_fetch_only_when_nothing_else_reads_a_comput
     )
 
 
+def test_a_getattr_of_any_expression_is_heard_as_the_builtin() -> None:
+    """marshmallow's ``getattr(self.declared_fields[key], option_name, ())``: an attribute of an item, by the builtin
+    ``getattr``, which the job hears as it hears ``getattr(obj, name)``."""
+    files = {**FILES, "pkg/dispatch.py": b"def call(objs, name):\n    return getattr(objs[0], name)()\n"}
+    files["tests/test_run.py"] = FILES["tests/test_run.py"].replace(b"call(Runner()", b"call([Runner()]")
+    assert selected(None, "pkg.things.Runner.spare", files=files) == (RUN,)
+    assert selected(SEEN, "pkg.things.Runner.spare", files=files) == ()
+    assert selected(SEEN, "pkg.things.Runner.launch", files=files) == (RUN,)
+
+
 def test_a_computed_getattr_reaches_the_attributes_it_was_observed_to_fetch() -> None:
     # Before any observation: any attribute of anything (the spare method, the other class's too)
     assert selected(None, "pkg.things.Runner.spare") == (RUN,)

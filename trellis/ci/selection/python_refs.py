@@ -2623,6 +2623,12 @@ class _Extractor:
                 self.name_chains(args[0].id, ("*",))
                 self.computed_read(name)
                 named = []
+            if named == [None] and name == "getattr" and args:
+                # getattr(self.fields[key], name): any attribute of a value of unknown type — by the builtin,
+                # which the job hears (marshmallow's Schema.__apply_nested_option)
+                self.acc.attrs.add("*")
+                self.computed_read(name)
+                named = []
             if (
                 name == "getattr"
                 and len(named) == 1
