@@ -1176,23 +1176,24 @@ def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -
         "Makefile",
         "docs/Makefile",
         "Dockerfile",
-        "mypy.ini",  # bidict's release: a type checker's settings
-        "ruff.toml",
-        ".bumpversion.cfg",
-        ".yamllint.yaml",
+        ".bumpversion.cfg",  # a release tool's settings
+        "renovate.json",
+        "CODEOWNERS",
     ],
 )
 def test_stubs_docs_and_manifests_are_inert_by_kind(path: str) -> None:
     assert selected(APP, ChangedPath(path)) == set()
 
 
-def test_a_type_checker_s_settings_count_for_a_test_running_it() -> None:
+def test_a_release_tool_s_settings_count_for_a_test_running_it_and_a_type_checker_s_stay_conservative() -> None:
     files = {
         **APP,
-        "tests/test_types.py": "import subprocess\n\n\ndef test_types():\n"
-        "    subprocess.run(['mypy', 'app'], check=True)\n",
+        "tests/test_bump.py": "import subprocess\n\n\ndef test_bump():\n"
+        "    subprocess.run(['bumpversion', '--dry-run', 'patch'], check=True)\n",
     }
-    assert selected(files, ChangedPath("mypy.ini")) == {"tests/test_types.py::test_types"}
+    assert selected(files, ChangedPath(".bumpversion.cfg")) == {"tests/test_bump.py::test_bump"}
+    # pytest-mypy reads mypy.ini inside the test run: no code of the tree names it
+    assert build(APP).select([ChangedPath("mypy.ini")]).rule == "data-file"
 
 
 def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code() -> None:

@@ -96,18 +96,8 @@ INERT_KINDS = (
     ".flake8",
     ".pylintrc",
     ".coveragerc",
-    # Linters' and type checkers' own settings, as ``.flake8``: read by their tools, which a test names to run them
-    # (see _TOOL_FILES).
-    "mypy.ini",
-    ".mypy.ini",
-    "ruff.toml",
-    ".ruff.toml",
-    "pyrightconfig.json",
-    ".isort.cfg",
-    ".pydocstyle",
-    ".pydocstyle.ini",
-    ".yamllint",
-    ".yamllint.y*ml",
+    # Settings of linters no pytest plugin runs (``mypy.ini``, ``ruff.toml``, ``.isort.cfg``... stay conservative:
+    # pytest-mypy, pytest-ruff and pytest-isort read them inside the test run, which no code of the tree names).
     ".markdownlint*",
     ".prettierrc*",
     # Services of the repository and release tools: read by them, never by the project's code.
@@ -294,13 +284,6 @@ _TOOL_FILES = {
     "just": ("justfile", "Justfile"),
     "docker": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
     "podman": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
-    "mypy": ("mypy.ini", ".mypy.ini"),
-    "dmypy": ("mypy.ini", ".mypy.ini"),
-    "ruff": ("ruff.toml", ".ruff.toml"),
-    "pyright": ("pyrightconfig.json",),
-    "isort": (".isort.cfg",),
-    "pydocstyle": (".pydocstyle", ".pydocstyle.ini"),
-    "yamllint": (".yamllint", ".yamllint.y*ml"),
     "bumpversion": (".bumpversion.cfg",),
     "bump2version": (".bumpversion.cfg",),
 }
