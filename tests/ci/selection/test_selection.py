@@ -1179,21 +1179,32 @@ def test_files_declared_inert_select_nothing_and_always_full_ones_everything() -
         ".bumpversion.cfg",  # a release tool's settings
         "renovate.json",
         "CODEOWNERS",
+        "mypy.ini",  # a type checker's, no pytest plugin running it (bidict's release)
+        ".flake8",
     ],
 )
 def test_stubs_docs_and_manifests_are_inert_by_kind(path: str) -> None:
     assert selected(APP, ChangedPath(path)) == set()
 
 
-def test_a_release_tool_s_settings_count_for_a_test_running_it_and_a_type_checker_s_stay_conservative() -> None:
+def test_a_tool_s_settings_count_for_a_test_running_it_or_a_pytest_plugin_running_it() -> None:
     files = {
         **APP,
         "tests/test_bump.py": "import subprocess\n\n\ndef test_bump():\n"
-        "    subprocess.run(['bumpversion', '--dry-run', 'patch'], check=True)\n",
+        "    subprocess.run(['bumpversion', '--dry-run', 'patch'], check=True)\n"
+        "    subprocess.run(['mypy', 'app'], check=True)\n",
     }
-    assert selected(files, ChangedPath(".bumpversion.cfg")) == {"tests/test_bump.py::test_bump"}
-    # pytest-mypy reads mypy.ini inside the test run: no code of the tree names it
-    assert build(APP).select([ChangedPath("mypy.ini")]).rule == "data-file"
+    bump = {"tests/test_bump.py::test_bump"}
+    assert selected(files, ChangedPath(".bumpversion.cfg")) == bump
+    assert selected(files, ChangedPath("mypy.ini")) == bump
+    # pytest-mypy and pytest-flake8 read their settings inside the test run, which no code of the tree names
+    mypy = {**APP, "pytest.ini": "[pytest]\naddopts = --mypy\n"}
+    assert build(mypy).select([ChangedPath("mypy.ini")]).rule == "data-file"
+    flake8 = TestIndex.build({path: dedent(text).encode() for path, text in APP.items()}, args=("--flake8",))
+    assert flake8.select([ChangedPath(".flake8")], args=("--flake8",)).rule == "data-file"
+    # pytest-mypy-plugins collects its cases without an option
+    cases = {**APP, "tests/test_types.yml": "- case: simple\n  main: |\n    reveal_type(1)\n"}
+    assert build(cases).select([ChangedPath("mypy.ini")]).rule == "data-file"
 
 
 def test_an_inert_kind_file_that_code_names_selects_the_tests_reaching_that_code() -> None:

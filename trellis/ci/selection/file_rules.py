@@ -37,6 +37,7 @@ from .pytest_config import CONFIG_FILES
 
 __all__ = [
     "INERT_KINDS",
+    "LINTER_SETTINGS",
     "config_digest",
     "is_config",
     "is_inert_kind",
@@ -93,11 +94,8 @@ INERT_KINDS = (
     ".gitattributes",
     ".mailmap",
     ".editorconfig",
-    ".flake8",
-    ".pylintrc",
     ".coveragerc",
-    # Settings of linters no pytest plugin runs (``mypy.ini``, ``ruff.toml``, ``.isort.cfg``... stay conservative:
-    # pytest-mypy, pytest-ruff and pytest-isort read them inside the test run, which no code of the tree names).
+    # Settings of linters no pytest plugin runs (see LINTER_SETTINGS for those some plugin may).
     ".markdownlint*",
     ".prettierrc*",
     # Services of the repository and release tools: read by them, never by the project's code.
@@ -200,13 +198,33 @@ def is_config(path: str) -> bool:
     )
 
 
+# Settings files of linters and type checkers that pytest plugins may run inside the test run (pytest-flake8,
+# pytest-mypy, pytest-ruff...; options: trellis.ci.selection.pytest_config.LINTER_OPTIONS): inert by kind unless the
+# stage's pytest configuration or arguments turn that plugin on, as a test reading them would.
+LINTER_SETTINGS = {
+    "flake8": (".flake8",),
+    "mypy": ("mypy.ini", ".mypy.ini"),
+    "ruff": ("ruff.toml", ".ruff.toml"),
+    "pylint": (".pylintrc", "pylintrc"),
+    "isort": (".isort.cfg",),
+    "pydocstyle": (".pydocstyle", ".pydocstyle.ini"),
+    "yamllint": (".yamllint", ".yamllint.yml", ".yamllint.yaml"),
+}
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def is_inert_kind(path: str) -> str:
-    """The :data:`INERT_KINDS` pattern ``path`` matches, or "" (remembered: every closure key asks it of every
-    file of the tree)."""
+def is_inert_kind(path: str, linters: frozenset[str] = frozenset()) -> str:
+    """The :data:`INERT_KINDS` pattern ``path`` matches (or the :data:`LINTER_SETTINGS` one, of a linter not among
+    ``linters``, those the test run runs), or "" (remembered: every closure key asks it of every file of the
+    tree)."""
     for pattern in INERT_KINDS:
         if path_matches(pattern, path):
             return pattern
+    for linter, patterns in LINTER_SETTINGS.items():
+        if linter not in linters:
+            for pattern in patterns:
+                if path_matches(pattern, path):
+                    return pattern
     return ""
 
 
@@ -285,6 +303,14 @@ _TOOL_FILES = {
     "docker": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
     "podman": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
     "bumpversion": (".bumpversion.cfg",),
+    "flake8": (".flake8",),
+    "mypy": ("mypy.ini", ".mypy.ini"),
+    "dmypy": ("mypy.ini", ".mypy.ini"),
+    "ruff": ("ruff.toml", ".ruff.toml"),
+    "pylint": (".pylintrc", "pylintrc"),
+    "isort": (".isort.cfg",),
+    "pydocstyle": (".pydocstyle", ".pydocstyle.ini"),
+    "yamllint": (".yamllint", ".yamllint.yml", ".yamllint.yaml"),
     "bump2version": (".bumpversion.cfg",),
 }
 

@@ -22,6 +22,7 @@ Values are frozen dataclasses; the index is immutable once built.
 from __future__ import annotations
 
 import doctest
+import fnmatch
 import hashlib
 import posixpath
 import sys
@@ -330,6 +331,9 @@ class TestIndex:
                 if again.intersection(found.conditions):
                     facts[path] = cache.facts(path, files[path], prune=False)
         config = _installed(read_config(files), files).with_args(args)
+        if any(fnmatch.fnmatchcase(posixpath.basename(p), "test*.y*ml") for p in files):
+            # pytest-mypy-plugins' cases (attrs' tests/test_mypy.yml): collected without an option, they run mypy
+            config = replace(config, linters=config.linters | {"mypy"})
         graph = Graph(facts, config, observed)
         fixtures = FixtureModel(graph)
         reach: dict[str, int] = {}
@@ -897,7 +901,7 @@ class TestIndex:
                 forced[_text_doctest(path)] = f"{path} changed (its doctests)"
             return None
         if not path.endswith(".py"):
-            if is_inert_kind(path):
+            if is_inert_kind(path, self.config.linters):
                 self._mark_naming(path, new_nodes)
                 if old_index is not None:
                     old_index._mark_naming(path, old_nodes)

@@ -61,6 +61,19 @@ _UNSUPPORTED_OPTS = ("--rootdir", "-c", "--config-file")
 # What pytest collects as text files of doctests without ``--doctest-glob``.
 DEFAULT_DOCTEST_GLOBS = ("test*.txt",)
 DOCTEST_MODULES = "--doctest-modules"
+# Options of pytest plugins that run a linter or a type checker on the tree inside the test run (pytest-flake8's
+# ``--flake8``, pytest-mypy's ``--mypy``...): the tool's own settings files then count for selection
+# (:data:`trellis.ci.selection.file_rules.LINTER_SETTINGS`).
+LINTER_OPTIONS = {
+    "--flake8": "flake8",
+    "--mypy": "mypy",
+    "--ruff": "ruff",
+    "--ruff-format": "ruff",
+    "--isort": "isort",
+    "--pylint": "pylint",
+    "--pydocstyle": "pydocstyle",
+    "--yamllint": "yamllint",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,7 @@ class PytestConfig:
     ignore: tuple[str, ...] = ()
     doctest_modules: bool = False
     doctest_globs: tuple[str, ...] = DEFAULT_DOCTEST_GLOBS
+    linters: frozenset[str] = frozenset()  # the linters pytest plugins run in the test run (LINTER_OPTIONS)
     unsupported: str = ""
     usefixtures: tuple[str, ...] = ()
     # The installed project's own entry points: (group, what it names: ``app.plugins.toc:TocPlugin``, a module
@@ -102,12 +116,13 @@ class PytestConfig:
     def with_args(self, args: Sequence[str]) -> PytestConfig:
         """This configuration under a stage's own pytest arguments: their ``--doctest-glob`` patterns add to
         the ini's (pytest appends the command line's to ``addopts``', and uses ``test*.txt`` only when neither
-        gives one)."""
+        gives one), and so do the linters their options run."""
         extra = doctest_globs(args)
+        config = replace(self, linters=self.linters | linters(args)) if linters(args) else self
         if not extra:
-            return self
+            return config
         own = () if self.doctest_globs == DEFAULT_DOCTEST_GLOBS else self.doctest_globs
-        return replace(self, doctest_globs=tuple(dict.fromkeys((*own, *extra))))
+        return replace(config, doctest_globs=tuple(dict.fromkeys((*own, *extra))))
 
     def is_doctest_file(self, path: str) -> bool:
         """Would a plain ``pytest`` run collect this file as a text file of doctests (``--doctest-glob``, by
@@ -267,6 +282,7 @@ def _build(source: str, values: Mapping[str, Any]) -> PytestConfig:
         ignore=tuple(ignore),
         doctest_modules=doctest_modules(args),
         doctest_globs=doctest_globs(args) or DEFAULT_DOCTEST_GLOBS,
+        linters=linters(args),
         unsupported=unsupported,
         usefixtures=strings("usefixtures", ()),
     )
@@ -285,6 +301,11 @@ def _match_path(pattern: str, path: str) -> bool:
     if "/" not in pattern:
         return fnmatch.fnmatchcase(posixpath.basename(path), pattern)
     return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern.lstrip("/"))
+
+
+def linters(args: Sequence[str]) -> frozenset[str]:
+    """The linters and type checkers that pytest arguments have plugins run (:data:`LINTER_OPTIONS`)."""
+    return frozenset(LINTER_OPTIONS[a.split("=", 1)[0]] for a in args if a.split("=", 1)[0] in LINTER_OPTIONS)
 
 
 def doctest_globs(args: Sequence[str]) -> tuple[str, ...]:

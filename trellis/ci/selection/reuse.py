@@ -76,14 +76,22 @@ def closure_keys(
             or name in CONFIG_FILES
             or name.endswith(".pth")
             or name.startswith("requirements")
-            or (not path.endswith(".py") and not matches_any(inert, path) and not (observed and is_inert_kind(path)))
+            or (
+                not path.endswith(".py")
+                and not matches_any(inert, path)
+                and not (observed and is_inert_kind(path, index.config.linters))
+            )
         ):
             # Observed: of configuration, what selection reads of it (other tools' sections do not count).
             content = index.config_digests.get(path, blobs[path]) if observed else blobs[path]
             shared.update(f"{path}\0{content}\n".encode())
     base = shared.hexdigest()
     kinds = (
-        [p for p in sorted(blobs) if not p.endswith(".py") and is_inert_kind(p) and not matches_any(inert, p)]
+        [
+            p
+            for p in sorted(blobs)
+            if not p.endswith(".py") and is_inert_kind(p, index.config.linters) and not matches_any(inert, p)
+        ]
         if observed
         else []
     )
