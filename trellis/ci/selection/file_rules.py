@@ -303,15 +303,9 @@ _TOOL_FILES = {
     "docker": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
     "podman": ("Dockerfile", "Dockerfile.*", "*.dockerfile", ".dockerignore"),
     "bumpversion": (".bumpversion.cfg",),
-    "flake8": (".flake8",),
-    "mypy": ("mypy.ini", ".mypy.ini"),
-    "dmypy": ("mypy.ini", ".mypy.ini"),
-    "ruff": ("ruff.toml", ".ruff.toml"),
-    "pylint": (".pylintrc", "pylintrc"),
-    "isort": (".isort.cfg",),
-    "pydocstyle": (".pydocstyle", ".pydocstyle.ini"),
-    "yamllint": (".yamllint", ".yamllint.yml", ".yamllint.yaml"),
     "bump2version": (".bumpversion.cfg",),
+    **LINTER_SETTINGS,  # a test running ``mypy`` reads mypy.ini
+    "dmypy": LINTER_SETTINGS["mypy"],
 }
 
 
