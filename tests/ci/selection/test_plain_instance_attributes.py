@@ -119,3 +119,48 @@ def test_an_abc_metaclass_and_builtin_or_standard_library_values_hand_the_class_
         "class Base:", "class Meta(type):\n    made = []\n\n\nclass Base:"
     )
     assert added_constant({**FILES, "app/cache.py": meta}) == {TIMED, OTHER}
+
+
+ENUMS = {
+    "app/__init__.py": "",
+    "app/kinds.py": dedent(
+        """
+        import enum
+
+
+        class Color(enum.Enum):
+            RED = 1
+            BLUE = 2
+
+
+        def helper():
+            return 3
+        """
+    ),
+    "tests/test_color.py": "from app.kinds import Color\n\n\ndef test_color():\n    assert Color.RED.value == 1\n",
+    "tests/test_helper.py": "from app.kinds import helper\n\n\ndef test_helper():\n    assert helper() == 3\n",
+}
+COLOR, HELPER = "tests/test_color.py::test_color", "tests/test_helper.py::test_helper"
+
+
+def enum_change(files: dict[str, str], old: str, new: str) -> set[str]:
+    changed = {**files, "app/kinds.py": files["app/kinds.py"].replace(old, new)}
+    selection = select_change(files, changed)
+    assert not selection.run_all, selection.reason
+    return set(selection.tests)
+
+
+def test_an_enum_whose_members_only_the_standard_library_makes_counts_for_its_users() -> None:
+    """marshmallow's tests define enums in a module every test imports: each change to one selected every test.
+    Enum's metaclass makes the members when the class statement runs — with the standard library's code alone,
+    unless the enum's family defines ``__init__``, ``__new__`` or ``_generate_next_value_``."""
+    assert enum_change(ENUMS, "BLUE = 2", "BLUE = 3") == {COLOR}
+    # a new enum: one importer, to see the import still succeeds (a class statement may raise), not every test
+    assert len(enum_change(ENUMS, "def helper", "class Size(enum.IntEnum):\n    BIG = 1\n\n\ndef helper")) == 1
+    hooked = {
+        **ENUMS,
+        "app/kinds.py": ENUMS["app/kinds.py"].replace(
+            "    BLUE = 2\n", "    BLUE = 2\n\n    def __init__(self, value):\n        self.weight = helper()\n"
+        ),
+    }
+    assert enum_change(hooked, "BLUE = 2", "BLUE = 3") == {COLOR, HELPER}

@@ -6,8 +6,9 @@ importer of the module reaches the class and every method the base may call (all
 any method by name). structlog's ``ProcessorFormatter(logging.Formatter)`` made ``import structlog`` reach
 ``ProcessorFormatter.format`` and everything it reads. ``logging.Formatter``'s metaclass is ``type`` and no class
 of its MRO defines ``__init_subclass__``: the standard library's classes are looked at (a fixed list of modules,
-:mod:`trellis.ci.selection.stdlib_bases`), not guessed. An ``Enum`` base (its metaclass makes the members), a base
-with an ``__init_subclass__`` of its own, a module outside the list and a name that is no class stay handed out.
+:mod:`trellis.ci.selection.stdlib_bases`), not guessed. An ``Enum`` base whose members code of the family makes (its
+metaclass makes them, calling the family's ``__init__``...), a base with an ``__init_subclass__`` of its own, a
+module outside the list and a name that is no class stay handed out.
 """
 
 from __future__ import annotations
@@ -69,7 +70,6 @@ def test_a_quiet_standard_library_base_does_not_hand_the_class_out(base_import: 
 @pytest.mark.parametrize(
     ("base_import", "base"),
     [
-        ("import enum", "enum.Enum"),  # EnumType makes the members, instances of the new class
         ("import somewhere", "somewhere.Formatter"),  # not the standard library's
         ("import logging", "logging.getLogger"),  # no class
         ("import logging", "logging.NoSuchClass"),
@@ -77,6 +77,15 @@ def test_a_quiet_standard_library_base_does_not_hand_the_class_out(base_import: 
 )
 def test_other_outside_bases_still_hand_the_class_out(base_import: str, base: str) -> None:
     assert selected(_files(base_import, base), body("app/core.py", "app.core.helper")) == BOTH
+
+
+def test_an_enum_hands_the_class_out_only_when_code_of_its_family_makes_its_members() -> None:
+    assert selected(_files("import enum", "enum.Enum"), body("app/core.py", "app.core.helper")) == FMT
+    files = _files("import enum", "enum.Enum")
+    files["app/core.py"] = files["app/core.py"].replace(
+        "    def format(", "    RED = 1\n\n    def __init__(self, value):\n        self.weight = 1\n\n    def format("
+    )
+    assert selected(files, body("app/core.py", "app.core.helper")) == BOTH  # EnumType calls __init__ per member
 
 
 def test_what_the_standard_library_says_of_its_classes() -> None:

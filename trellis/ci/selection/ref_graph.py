@@ -225,8 +225,8 @@ for _name in (
     _ABC_CALLBACKS[_name] = _TESTCASE
 # Outside bases whose subclassing neither makes an instance of the new class nor hands the class object to code
 # that could keep it (no metaclass or ``__init_subclass__`` of theirs does): builtins and their exceptions, the
-# ABCs, typing's helpers, unittest's TestCase (pytest makes its instances for its own items). Not Enum: its
-# metaclass makes the members, instances of the new class, when the class statement runs.
+# ABCs, typing's helpers, unittest's TestCase (pytest makes its instances for its own items). Enum's are apart:
+# _ENUM_BASES.
 _QUIET_BASES = frozenset(
     {name for name, value in vars(builtins).items() if isinstance(value, type) and name not in ("type", "super")}
     | {f"builtins.{name}" for name, value in vars(builtins).items() if isinstance(value, type) and name != "type"}
@@ -237,6 +237,13 @@ _QUIET_BASES = frozenset(
     | {"collections.UserDict", "collections.UserList", "collections.UserString"}
     | {f"{name}()" for name in TUPLE_FACTORIES}  # ``class P(namedtuple("P", "x y"))`` (python_refs)
 )
+# Enum's bases: their metaclass makes the members, instances of the new class, when the class statement runs — with
+# the standard library's code alone, unless the family defines one of _ENUM_HOOKS (Graph.hands_out).
+_ENUM_BASES = frozenset(
+    f"{module}{name}" for module in ("enum.", "") for name in ("Enum", "IntEnum", "StrEnum", "Flag")
+)
+_ENUM_BASES |= {"enum.IntFlag", "IntFlag"}
+_ENUM_HOOKS = ("__new__", "__init__", "_generate_next_value_", "__init_subclass__", "__set_name__")
 # The builtin classes by the names a base may spell them: their metaclass is ``type`` (none derives from another).
 _BUILTIN_CLASSES = frozenset(
     spelled
@@ -1019,7 +1026,12 @@ class Graph:
                 parents.extend(inside)
                 outside = outside or not inside or self._may_be_outside(path, chain)
             out = any(self.hands_out(p) or self._has_member(p, "__init_subclass__") for p in parents)
-            out = out or (outside and name not in _QUIET_BASES and not quiet_base(name))
+            out = out or (outside and name not in _QUIET_BASES and not quiet_base(name) and name not in _ENUM_BASES)
+        family = (cls, *self.ancestors(cls))
+        if not out and any(name in _ENUM_BASES for c in family for name in self._outside_bases(c)):
+            # An enum: its members are made when the class statement runs, by code of the family's own if it
+            # defines a hook (``__init__`` of a member's value, ``_generate_next_value_`` of ``auto()``...).
+            out = any(self._has_member(c, hook) for c in family for hook in _ENUM_HOOKS)
         self._hands_out[cls] = out
         return out
 
