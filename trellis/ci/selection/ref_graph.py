@@ -239,10 +239,8 @@ _QUIET_BASES = frozenset(
 )
 # Enum's bases: their metaclass makes the members, instances of the new class, when the class statement runs — with
 # the standard library's code alone, unless the family defines one of _ENUM_HOOKS (Graph.hands_out).
-_ENUM_BASES = frozenset(
-    f"{module}{name}" for module in ("enum.", "") for name in ("Enum", "IntEnum", "StrEnum", "Flag")
-)
-_ENUM_BASES |= {"enum.IntFlag", "IntFlag"}
+# (By their dotted names alone: a bare ``Flag`` a star import binds may be anyone's.)
+_ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
 _ENUM_HOOKS = ("__new__", "__init__", "_generate_next_value_", "__init_subclass__", "__set_name__")
 # The builtin classes by the names a base may spell them: their metaclass is ``type`` (none derives from another).
 _BUILTIN_CLASSES = frozenset(
