@@ -67,6 +67,8 @@ def test_generated_code_is_read_like_the_tree() -> None:
     assert "exec/eval" in from_source("exec(code)\n").dynamic
     assert not from_source("exec('x = 1')\n").dynamic  # constant code: read as written there
     assert from_source("def (:\n").dynamic  # unreadable: unbounded
+    # a constant pickle loaded there imports what it names: not bounded by the site's names
+    assert "unpickles" in from_source("import pickle\npickle.loads(b'cpkg.things\\nRunner\\n)\\x81.')\n").dynamic
     assert from_bytecode(["a", "b"], imports=False) == SiteCode(names=frozenset({"a", "b"}))
     assert from_bytecode(["a"], imports=True).dynamic and from_bytecode(["__import__"], imports=False).dynamic
     assert from_bytecode(["getattr"], imports=False).any_attr

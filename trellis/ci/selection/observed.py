@@ -253,8 +253,10 @@ def from_source(source: str) -> SiteCode:
         if refs.unpickles or refs.processes:
             dynamic = dynamic or f"evaluated code that calls {(*refs.unpickles, *refs.processes)[0]}"
         dynamic = dynamic or refs.dynamic
-        if refs.runs or refs.unpickled:
+        if refs.runs:
             dynamic = dynamic or "evaluated code that runs a module"
+        if refs.unpickled:
+            dynamic = dynamic or "evaluated code that unpickles a constant pickle"
     if "*" in names:  # getattr(x, computed): x's attribute, which the site's own names cannot resolve
         names.discard("*")
         any_attr = True
