@@ -351,6 +351,7 @@ class NodeRefs:
     doctests: bool = False
     reads_metadata: bool = False
     stored: frozenset[str] = frozenset()
+    doc_copies: bool = False
     made: tuple[Chain, ...] = ()
     fetches: bool = False
 
@@ -549,6 +550,7 @@ class FileFacts:
     state_writers: tuple[str, ...] = ()
     aliases: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     names_doc: bool = False
+    doc_setter: bool = False
     rebound: frozenset[str] = frozenset()
 
     def scope(self, qualname: str) -> Scope | None:
@@ -893,6 +895,7 @@ class _Acc:
     loads: set[str] = field(default_factory=set)
     fetches: bool = False  # it calls the builtin getattr with a computed name
     other_computed: bool = False  # it reads an attribute under a computed name otherwise
+    doc_copies: bool = False  # it copies a docstring into another ``__doc__`` (_docstring_copy)
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -921,6 +924,7 @@ class _Acc:
         self.loads |= other.loads
         self.fetches = self.fetches or other.fetches
         self.other_computed = self.other_computed or other.other_computed
+        self.doc_copies = self.doc_copies or other.doc_copies
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -948,6 +952,7 @@ class _Acc:
             reads_metadata=self.reads_metadata,
             stored=frozenset(self.stores - self.loads),
             fetches=self.fetches and not self.other_computed,
+            doc_copies=self.doc_copies,
         )
 
 
@@ -984,6 +989,9 @@ class _Frame:
     modules: set[str] = field(default_factory=set)
     # Function scopes: variables bound once, and in no other way, to an object's ``__module__``.
     own_modules: set[str] = field(default_factory=set)
+    # Names bound only by undecorated ``def`` or ``class`` statements of the block (:func:`_bind_block`): functions
+    # or classes.
+    def_only: frozenset[str] = frozenset()
 
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -1018,6 +1026,8 @@ class _Extractor:
         self.looked: set[int] = set()
         self.contained: set[int] = set()  # id() of computed getattr calls whose value cannot escape
         self.writes: set[int] = set()  # id() of globals() calls whose namespace is only written
+        # id() of docstring reads whose value is only copied into another ``__doc__`` (_docstring_copy)
+        self.doc_copies: set[int] = set()
         # id() of namespace reads under a constant key (``frame.f_globals.get("__name__")``, ``x.__dict__["a"]``):
         # a read of that one name
         self.named_reads: set[int] = set()
@@ -1213,6 +1223,7 @@ class _Extractor:
             state_writers=_state_writers(self.tree),
             aliases=_module_aliases(self.path, self.tree, self.nodes),
             names_doc=names_doc(self.text, self.tree),
+            doc_setter=doc_setter(self.text, self.tree),
             rebound=_assigned_at_module(self.tree),
         )
 
@@ -1324,6 +1335,16 @@ class _Extractor:
     def walk_stmt(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.AugAssign):
             self.augmented.add(id(stmt.target))
+        copied = _docstring_copy(stmt)
+        if (
+            copied is not None
+            and (
+                isinstance(copied, ast.Attribute)
+                or (self.call_name(copied.func) == "getattr" and not any("getattr" in f.bound for f in self.frames))
+            )
+            and all(self.holds_definition(t) for t in cast(ast.Assign, stmt).targets)
+        ):
+            self.doc_copies.add(id(copied))
         if (
             self.frame.kind == "class"
             and isinstance(stmt, (ast.Assign, ast.AnnAssign))
@@ -2221,6 +2242,12 @@ class _Extractor:
                 stack.append(ast.copy_location(ast.Attribute(value=space, attr=key, ctx=ast.Load()), node))
                 stack.extend(rest)
                 continue
+            if id(node) in self.doc_copies:
+                # wrapper.__doc__ = f.__doc__: the docstring moves to another object, read by nothing here
+                assert isinstance(node, (ast.Attribute, ast.Call))
+                self.acc.doc_copies = True
+                stack.extend([node.value] if isinstance(node, ast.Attribute) else [node.args[0], *node.args[2:]])
+                continue
             if isinstance(node, ast.Name):
                 if isinstance(node.ctx, ast.Load):
                     start = len(self.acc.chains)
@@ -2318,6 +2345,9 @@ class _Extractor:
                 self.callees.add(id(node.func))
                 self.type_arguments(node)
                 self.identifier_strings(node)
+                listed = self.listed_names(node)
+                if listed is not None:
+                    self.writes.add(id(listed))  # the names alone, handed to dir()'s callers
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "update":
                     self.writes.add(id(node.func.value))  # globals().update(...)
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
@@ -2363,6 +2393,50 @@ class _Extractor:
             argnames = [k.value for k in call.keywords if k.arg == "argnames"] or call.args[:1]
             for value in argnames:
                 self.identifiers.update(id(n) for n in _string_items(value))
+
+    def holds_definition(self, target: ast.expr) -> bool:
+        """Is ``target`` (a ``__doc__`` stored into) a function's or a class's: ``__doc__`` in a class body or at
+        module level, or ``f.__doc__`` with ``f`` bound only by undecorated ``def``/``class`` statements of the
+        scope it resolves in? A function keeps its docstring out of its ``__dict__``; an instance would hold the
+        copy in its own, where ``vars(a) == vars(b)`` compares it without counting as a read."""
+        if isinstance(target, ast.Name):
+            return self.frame.kind in ("module", "class")
+        if not isinstance(target, ast.Attribute) or not isinstance(target.value, ast.Name):
+            return False
+        name = target.value.id
+        frame = next((f for f in self.visible_frames() if name in f.bound), None)
+        return frame is not None and name in frame.def_only
+
+    def listed_names(self, call: ast.Call) -> ast.Call | None:
+        """In a ``__dir__`` (a module's, PEP 562, or a class's), the own namespace's names listed
+        (``set(globals())``, ``sorted(globals().keys())``): the ``globals()`` call. Only keys, strings, are read,
+        and they go where ``__dir__``'s result goes: to ``dir()`` and its like, which count as reading by
+        themselves (:mod:`trellis.ci.selection.source_readers`)."""
+        if self.frame.kind != "function" or self.frame.qualname.rpartition(".")[2] != "__dir__":
+            return None
+        if len(call.args) != 1 or call.keywords or not isinstance(call.func, ast.Name):
+            return None
+        if call.func.id not in _KEY_LISTINGS or any(call.func.id in f.bound for f in self.frames):
+            return None
+        space = call.args[0]
+        if (  # globals().keys()
+            isinstance(space, ast.Call)
+            and isinstance(space.func, ast.Attribute)
+            and space.func.attr == "keys"
+            and not space.args
+            and not space.keywords
+        ):
+            space = space.func.value
+        if (
+            isinstance(space, ast.Call)
+            and isinstance(space.func, ast.Name)
+            and space.func.id == "globals"
+            and not space.args
+            and not space.keywords
+            and not any("globals" in f.bound for f in self.frames)
+        ):
+            return space
+        return None
 
     def quiet_namespace(self, node: ast.Attribute, stack: list[ast.AST]) -> bool:
         """``x.__dict__`` (or ``x.__dict__.get``) read in a way that runs nothing (:attr:`quiet_namespaces`): record
@@ -3279,6 +3353,8 @@ class _Extractor:
 
 # Calls whose second argument is an attribute name (``setattr(x, "name", v)``), and the object methods called so.
 _ATTRIBUTE_CALLS = frozenset({"setattr", "getattr", "hasattr", "delattr"})
+# Builtins that, given a dict, read its keys alone.
+_KEY_LISTINGS = frozenset({"set", "frozenset", "list", "sorted", "tuple", "len", "iter"})
 _ATTRIBUTE_METHODS = frozenset(
     {"object.__setattr__", "object.__getattribute__", "object.__delattr__", "type.__setattr__", "type.__getattribute__"}
 )
@@ -3457,18 +3533,22 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
     targets: list[ast.AST] = []
     constructed: dict[str, list[list[str]]] = {}
     declared_local: set[str] = set()
+    given = set(frame.bound)  # (parameters)
+    others: set[str] = set()  # names bound otherwise than by a def or a class statement
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             frame.bound.add(node.name)
             frame.defs[node.name] = f"{qualname}.{node.name}" if qualname else node.name
+            if node.decorator_list:  # a decorator may bind the name to anything
+                others.add(node.name)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
                     bound, ref = alias.asname, ImportRef(0, alias.name)
                 else:
                     bound, ref = alias.name.split(".")[0], ImportRef(0, alias.name.split(".")[0])
-                frame.bound.add(bound)
+                others.add(bound)
                 frame.imports.setdefault(bound, []).append(ref)
         elif isinstance(node, ast.ImportFrom):
             for alias in node.names:
@@ -3476,7 +3556,7 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
                     frame.imports.setdefault("*", []).append(ImportRef(node.level, node.module or ""))
                     continue
                 bound = alias.asname or alias.name
-                frame.bound.add(bound)
+                others.add(bound)
                 frame.imports.setdefault(bound, []).append(ImportRef(node.level, node.module or "", alias.name))
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             declared_global.update(node.names)
@@ -3512,24 +3592,25 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
             stack.extend(node.finalbody)
             for handler in node.handlers:
                 if handler.name:
-                    frame.bound.add(handler.name)
+                    others.add(handler.name)
                 stack.extend(handler.body)
         elif isinstance(node, ast.Match):
             for case in node.cases:
                 for pattern in ast.walk(case.pattern):
                     if isinstance(pattern, (ast.MatchAs, ast.MatchStar)) and pattern.name:
-                        frame.bound.add(pattern.name)
+                        others.add(pattern.name)
                     elif isinstance(pattern, ast.MatchMapping) and pattern.rest:
-                        frame.bound.add(pattern.rest)
+                        others.add(pattern.rest)
                 stack.extend(case.body)
     while targets:
         target = targets.pop()
         if isinstance(target, ast.Name):
-            frame.bound.add(target.id)
+            others.add(target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
             targets.extend(target.elts)
         elif isinstance(target, ast.Starred):
             targets.append(target.value)
+    frame.bound |= others
     # Names bound only by ``name = callee(...)`` (not a parameter, nothing else): the result of
     # those calls — an instance, if the callee is a class.
     frame.typed = {
@@ -3540,6 +3621,9 @@ def _bind_block(body: list[ast.stmt], frame: _Frame, qualname: str) -> None:
     frame.bound.update(constructed)
     frame.bound.update(declared_local)
     frame.bound -= declared_global
+    frame.def_only = frozenset(
+        n for n in frame.defs if n in frame.bound and n not in others | given | constructed.keys() | declared_local
+    )
 
 
 # Calls a module-level constant may make without running code of the tree or changing global state.
@@ -3755,6 +3839,92 @@ def _writes_namespaces(nodes: list[ast.AST]) -> bool:
         if isinstance(node, ast.Attribute) and node.attr == "modules" and id(node) not in stored:
             return True
     return False
+
+
+def doc_setter(text: str, tree: ast.Module) -> bool:
+    """May storing into an attribute named ``__doc__`` run code of the file with the value stored? A
+    ``__setattr__`` (any: an instance's, a metaclass's), a ``__doc__`` property with a setter
+    (``@__doc__.setter``, ``property(get, set)``, ``fset=``), a class body binding ``__doc__`` to what a call made
+    (a descriptor, maybe with ``__set__``). Then a docstring copied into another (:func:`_docstring_copy`) is read
+    after all."""
+    if "__setattr__" not in text and "__doc__" not in text:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.name == "__setattr__":
+                return True
+            if node.name == "__doc__" and any(
+                (isinstance(d, ast.Attribute) and d.attr == "setter")
+                or (isinstance(d, ast.Call) and (len(d.args) > 1 or any(k.arg in ("fset", None) for k in d.keywords)))
+                for d in node.decorator_list
+            ):
+                return True
+        elif isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if (
+                    isinstance(stmt, (ast.Assign, ast.AnnAssign))
+                    and isinstance(stmt.value, ast.Call)
+                    and any(isinstance(t, ast.Name) and t.id == "__doc__" for t in _targets(stmt))
+                ):
+                    return True
+        elif isinstance(node, ast.Name) and node.id == "__setattr__":  # __setattr__ = _frozen_setattrs
+            return True
+        elif isinstance(node, ast.Attribute) and node.attr == "__setattr__" and not isinstance(node.ctx, ast.Load):
+            return True
+    return False
+
+
+def _docstring_copy(stmt: ast.stmt) -> ast.Attribute | ast.Call | None:
+    """The docstring read of ``stmt`` if it only copies a docstring into another: ``wrapper.__doc__ = f.__doc__``,
+    ``self.__doc__ = getattr(f, "__doc__", None)`` (the call yet to be checked to be the builtin's), every target
+    an attribute named ``__doc__`` (or the name ``__doc__``: a class's or a module's own docstring)."""
+    if not isinstance(stmt, ast.Assign) or not all(
+        (isinstance(t, ast.Attribute) and t.attr == "__doc__") or (isinstance(t, ast.Name) and t.id == "__doc__")
+        for t in stmt.targets
+    ):
+        return None
+    value = stmt.value
+    if isinstance(value, ast.Attribute) and value.attr == "__doc__" and isinstance(value.ctx, ast.Load):
+        return value
+    if (
+        isinstance(value, ast.Call)
+        and 2 <= len(value.args) <= 3
+        and not value.keywords
+        and not any(isinstance(a, ast.Starred) for a in value.args)
+        and _constant_str(value.args[1]) == "__doc__"
+    ):
+        return value
+    return None
+
+
+def _attribute_name_arguments(tree: ast.Module) -> set[int]:
+    """id() of the string constants a file hands to the builtins ``getattr``, ``hasattr``, ``setattr`` or
+    ``delattr`` as the attribute's name (their second argument), where the file binds none of those names."""
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+    if not any(call.func.id in _ATTRIBUTE_CALLS for call in calls if isinstance(call.func, ast.Name)):
+        return set()
+    if not _ATTRIBUTE_CALLS.isdisjoint(_names_bound_anywhere(tree)):
+        return set()
+    return {
+        id(call.args[1])
+        for call in calls
+        if isinstance(call.func, ast.Name) and call.func.id in _ATTRIBUTE_CALLS and len(call.args) >= 2
+    }
+
+
+def _names_bound_anywhere(tree: ast.Module) -> set[str]:
+    """Every name the file binds in any scope: assigned, deleted, defined, imported, a parameter."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return bound
 
 
 def _filtered_namespaces(nodes: list[ast.AST]) -> dict[int, ast.expr | None]:
@@ -4195,7 +4365,9 @@ def names_doc(text: str, tree: ast.Module) -> bool:
     """May the file make ``__doc__`` as a *value* — an attribute name that a ``getattr(x, name)`` with a
     computed name then reads? A string constant holding it or a name built around a computed part
     (``"__%s__" % part``, ``f"__{part}__"``), or ``functools.WRAPPER_ASSIGNMENTS``; not ``x.__doc__`` nor
-    ``__doc__ = "..."`` (an attribute read, a binding: :mod:`trellis.ci.selection.source_readers` counts those)."""
+    ``__doc__ = "..."`` (an attribute read, a binding: :mod:`trellis.ci.selection.source_readers` counts those),
+    nor the constant name of the builtins' ``getattr(x, "__doc__", None)`` (toolz's ``curry``: a read of that
+    one attribute, which the call consumes — no other code gets the string)."""
     if "__" not in text and "WRAPPER_ASSIGNMENTS" not in text:
         return False
 
@@ -4204,9 +4376,10 @@ def names_doc(text: str, tree: ast.Module) -> bool:
             isinstance(part, ast.Constant) and isinstance(part.value, str) and "__" in (part.value[:2], part.value[-2:])
         )
 
+    named = _attribute_name_arguments(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if any(part in node.value for part in _DOC_NAMING):
+            if id(node) not in named and any(part in node.value for part in _DOC_NAMING):
                 return True
         elif isinstance(node, ast.JoinedStr) and any(map(around, node.values)):
             return True

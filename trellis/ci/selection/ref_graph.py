@@ -289,6 +289,8 @@ class Graph:
         self, facts: Mapping[str, FileFacts], config: PytestConfig, observed: Mapping[str, SiteCode] | None = None
     ) -> None:
         self.facts = facts
+        # May storing a ``__doc__`` run code of the tree (python_refs.doc_setter)? Then a docstring copy reads it.
+        self.doc_setters = any(f.doc_setter for f in facts.values())
         self.config = config
         self.paths = sorted(facts)
         # Nodes.

@@ -376,7 +376,9 @@ def _reads(
     if refs.dynamic or (refs.evals and not bounded_evals):
         return True
     if readers.docstrings and (
-        refs.namespace or (readers.computed and (refs.any_attr or "*" in refs.attrs or GETTERS in refs.attrs))
+        refs.namespace
+        or (readers.computed and (refs.any_attr or "*" in refs.attrs or GETTERS in refs.attrs))
+        or (refs.doc_copies and graph.doc_setters)  # a copy into a __doc__ whose store runs code of the tree
     ):
         return True
     if not (readers.names - GENERIC_LINE_NAMES).isdisjoint(refs.attrs - refs.stored):
