@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from textwrap import dedent
 
+import pytest
+
 from trellis.ci.selection.index import Selection, TestIndex, changes_from_diff
 from trellis.semantic_diff import diff_files
 
@@ -137,7 +139,10 @@ def test_a_docstring_copied_into_another_is_read_only_by_what_reads_a_docstring(
     assert redocumented(TREE) == redocumented(TREE, "cube") == set()
     reading = {**TREE, "tests/test_tools.py": TREE["tests/test_tools.py"] + READER}
     assert redocumented(reading) == {"test_copied_doc", "test_pick"}
-    curried = {"app/tools.py": TREE["app/tools.py"] + CURRY, "tests/test_tools.py": TREE["tests/test_tools.py"] + CURRIED}
+    curried = {
+        "app/tools.py": TREE["app/tools.py"] + CURRY,
+        "tests/test_tools.py": TREE["tests/test_tools.py"] + CURRIED,
+    }
     assert redocumented({**TREE, **curried}) == {"test_curried", "test_pick"}
 
 
@@ -175,3 +180,41 @@ def test_a_dir_hook_listing_values_or_outside_dir_reads_them() -> None:
     assert redocumented({**TREE, "app/__init__.py": values}, "cube") == {"test_pick"}
     elsewhere = TREE["app/__init__.py"].replace("def __dir__():", "def names():") + "\n\nNAMES = names()\n"
     assert redocumented({**TREE, "app/__init__.py": elsewhere}, "cube") == {"test_cube", "test_pick"}
+
+
+EVERY_IMPORTER = {"test_square", "test_cube", "test_pick", "test_shown"}
+SHOWN = '''
+
+def helper():
+    """The helper of x."""
+
+
+def shown():
+    return 1
+
+
+shown.__doc__ = helper.__doc__
+'''
+
+
+@pytest.mark.parametrize(
+    ("variant", "selected"),
+    [
+        ("def shown():", set()),
+        # a decorator may make the name an instance; so may a function rebinding it (``global shown``)
+        ("@memoize\ndef shown():", EVERY_IMPORTER),
+        ("def rebind():\n    global shown\n    shown = 2\n\n\ndef shown():", EVERY_IMPORTER),
+    ],
+)
+def test_a_module_level_copy_into_a_function_defined_once_undecorated_is_no_read(
+    variant: str, selected: set[str]
+) -> None:
+    """``shown.__doc__ = helper.__doc__`` at module level, run by every importer: ``shown`` is the function only
+    while nothing else binds the name."""
+    tree = {
+        **TREE,
+        "app/tools.py": TREE["app/tools.py"] + SHOWN.replace("def shown():", variant),
+        "tests/test_tools.py": TREE["tests/test_tools.py"]
+        + "\n\ndef test_shown():\n    from app.tools import shown\n\n    assert shown\n",
+    }
+    assert redocumented(tree, "helper") == selected

@@ -1059,6 +1059,8 @@ class _Extractor:
     def run(self) -> FileFacts:
         module = _Frame("module", "")
         _bind_block(self.tree.body, module, "")
+        if "global" in self.text:  # a function may rebind a module's function (``global f``)
+            module.def_only -= {n for node in self.nodes if isinstance(node, ast.Global) for n in node.names}
         self.imported.update(module.imports)
         self.frames.append(module)
         if not self.writes_namespaces:
