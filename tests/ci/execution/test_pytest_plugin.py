@@ -175,6 +175,25 @@ def test_a_selected_module_that_does_not_import_is_an_error_named_by_its_path(
     assert outcome.status != "passed"
 
 
+@pytest.mark.parametrize("only", [("tests/test_broken.py::test_x", "tests/test_fails.py::test_new"), None])
+def test_a_module_that_does_not_import_hides_no_other_tests_result(
+    executor: LocalExecutor, tmp_path: Path, only: tuple[str, ...] | None
+) -> None:
+    """pytest alone stops at a collection error and runs nothing: a module that already failed to import at the
+    parent (a test committed before the name it imports) would then hide every failure a later commit makes, in
+    a selection or a whole run. The job runs the other tests; the module stays an error of its path."""
+    files = {
+        **PROJECT,
+        "tests/test_broken.py": b"from missing_module_xyz import thing\n\n\ndef test_x():\n    pass\n",
+        "tests/test_fails.py": b"def test_new():\n    assert 1 == 2\n",
+    }
+    outcome = run(executor, tmp_path, files, only)
+    by_id = {t.nodeid: t.outcome for t in outcome.tests}
+    assert by_id.get("tests/test_broken.py") == "error", outcome.output.decode()
+    assert by_id.get("tests/test_fails.py::test_new") == "failed", outcome.output.decode()
+    assert outcome.status != "passed"
+
+
 REPORTS = b"""\
 import os
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .jobs import TestOutcome, TestResult
 
-__all__ = ["HASH_SEED", "PLUGINS_OFF", "PYTEST_ENV", "parse_junit", "pytest_argv", "read_report"]
+__all__ = ["FIXED_FLAGS", "HASH_SEED", "PLUGINS_OFF", "PYTEST_ENV", "parse_junit", "pytest_argv", "read_report"]
 
 # One hash seed for every job, wherever it runs (a warm runner's fork, a cold start, another host's Ray worker): the
 # shards of a job then order a set of strings alike (``parametrize("name", {"a", "b"})``), so they collect the same
@@ -22,6 +22,10 @@ _REPORT_LIMIT = 64 << 20
 
 
 PLUGINS_OFF = ("cacheprovider", "xdist")  # every job's: no cache written into the tree, our own sharding
+# pytest alone stops at a module that does not import and runs no test: a module already broken at the parent (a
+# test committed before the name it imports) would hide every failure a later commit makes. The job runs the rest,
+# as pytest-xdist does; the module is an error of its path (the plugin's ``pytest_collectreport``).
+FIXED_FLAGS = ("--continue-on-collection-errors",)
 
 
 def pytest_argv(args: tuple[str, ...], junit_path: Path, *, python: str = sys.executable) -> list[str]:
@@ -31,6 +35,7 @@ def pytest_argv(args: tuple[str, ...], junit_path: Path, *, python: str = sys.ex
         "-m",
         "pytest",
         *(word for name in PLUGINS_OFF for word in ("-p", f"no:{name}")),
+        *FIXED_FLAGS,
         "-o",
         "junit_family=xunit1",  # xunit1 keeps each test's file, so node ids can be rebuilt
         f"--junitxml={junit_path}",
