@@ -2620,6 +2620,8 @@ class _Extractor:
             # A fresh copy of a module named by a constant (``spec.loader.exec_module(module)`` then runs its code,
             # and the imports of its parent packages): what importing it runs.
             self.executes(ImportRef(0, module))
+        elif name in FUNCTION_MAKERS and _copies_function(node):
+            pass  # a copy of a function the program holds: calling it runs that function's code, as calling it does
         elif is_dynamic(name):
             loader = next((k.value for k in node.keywords if k.arg == "Loader"), args[1] if len(args) > 1 else None)
             if self.bounded_load(name, node) or (
@@ -4502,6 +4504,50 @@ def _leading_constant(node: ast.AST) -> str:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _leading_constant(node.left)
     return _constant_str(node) or ""
+
+
+FUNCTION_MAKERS = frozenset({"types.FunctionType", "types.LambdaType"})
+
+
+def _copies_function(call: ast.Call) -> bool:
+    """``FunctionType(f.__code__, f.__globals__, name, argdefs, closure)``: a copy of the function ``f`` (boltons'
+    ``copy_function``). The code object is one a function already holds, so calling the copy runs code of the tree
+    that whoever handed ``f`` over referenced; with ``f``'s own globals its names resolve where ``f``'s do, and with
+    its own closure (or none: a function without free names) so do its free names. ``f`` is a name (a parameter, a
+    local): one object read twice. Any other code object (``compile``, ``CodeType``, ``__code__.replace``), namespace
+    or closure may run anything."""
+    if len(call.args) > 5 or any(k.arg is None for k in call.keywords):
+        return False
+    args: dict[str, ast.expr] = dict(zip(("code", "globals", "name", "argdefs", "closure"), call.args, strict=False))
+    args.update((k.arg, k.value) for k in call.keywords if k.arg is not None)
+    code, namespace = args.get("code"), args.get("globals")
+
+    def of(node: ast.expr | None, attr: str) -> str | None:
+        """The name whose ``attr`` ``node`` reads (``f.__code__``, ``getattr(f, "__closure__", None)``)."""
+        if isinstance(node, ast.Attribute) and node.attr == attr and isinstance(node.value, ast.Name):
+            return node.value.id
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) in (2, 3)
+            and not node.keywords
+            and isinstance(node.args[0], ast.Name)
+            and _constant_str(node.args[1]) == attr
+            and (len(node.args) == 2 or (isinstance(node.args[2], ast.Constant) and node.args[2].value is None))
+        ):
+            return node.args[0].id
+        return None
+
+    owner = of(code, "__code__")
+    if owner is None or of(namespace, "__globals__") != owner:
+        return False
+    closure = args.get("closure")
+    return (
+        closure is None
+        or (isinstance(closure, ast.Constant) and closure.value is None)
+        or of(closure, "__closure__") == owner
+    )
 
 
 def _constant_str(node: ast.AST) -> str | None:
