@@ -634,3 +634,51 @@ def test_a_docstring_changed_in_place_is_no_line_a_frame_or_a_traceback_shows() 
     assert names(push(fixed, old=PLACED)) == {"test_doc"}
     grown = {**PLACED, "app/where.py": PLACED["app/where.py"].replace("Where it is.", "Where\n    it is.\n    ")}
     assert names(push(grown, old=PLACED)) == {"test_doc", "test_here", "test_failing", "test_line"}
+
+
+LOOKED = {
+    "app/__init__.py": "",
+    "app/plugins.py": dedent(
+        '''
+        class Plugin:
+            """Plugin docs."""
+
+            def __init__(self):
+                self.name = "p"
+
+            def same(self, other):
+                return self.__dict__ == {"name": other.name}
+
+
+        def looks(cls):
+            return BODY
+        '''
+    ).lstrip(),
+    "tests/test_plugins.py": "from app.plugins import Plugin, looks\n\n\n"
+    "def test_looks():\n    looks(Plugin)\n\n\n"
+    "def test_same():\n    assert Plugin().same(Plugin())\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "reads"),
+    [
+        ('[k for k, v in cls.__dict__.items() if v == "Plugin docs."]', True),
+        ("[len(v) for v in cls.__dict__.values() if isinstance(v, str)]", True),
+        ("[k for k, v in cls.__dict__.items() if v]", True),
+        ('[k for k in dir(cls) if cls.__dict__.get(k, "").startswith("P")]', True),
+        ("cls.__dict__ == object.__dict__", True),
+        ('[k for k in cls.__dict__ if k.startswith("_")]', False),
+        ('"x" in cls.__dict__', False),
+        ("[k for k, v in cls.__dict__.items() if v is looks]", True),
+    ],
+)
+def test_values_of_a_class_namespace_looked_into_read_its_docstring(body: str, reads: bool) -> None:
+    """A class's ``__dict__`` holds its docstring under ``__doc__``: code comparing, testing or measuring the
+    values it reads from one reads the docstring's text (or whether there is one), though reading them runs no
+    code. Before, such a read counted as reading nothing (or, from a parameter's, only where the tree may make the
+    name ``__doc__``). Its keys alone read no text. An ordinary method's ``self.__dict__`` holds what the instance stored. (``vars``
+    counts by its name alone.)"""
+    tree = {**LOOKED, "app/plugins.py": LOOKED["app/plugins.py"].replace("BODY", body)}
+    doc = {**tree, "app/plugins.py": tree["app/plugins.py"].replace("Plugin docs.", "Plugin notes.")}
+    assert names(push(doc, old=tree)) == ({"test_looks"} if reads else set())

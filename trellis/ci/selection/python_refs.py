@@ -352,6 +352,7 @@ class NodeRefs:
     reads_metadata: bool = False
     stored: frozenset[str] = frozenset()
     doc_copies: bool = False
+    namespace_looked: bool = False
     made: tuple[Chain, ...] = ()
     fetches: bool = False
 
@@ -896,6 +897,7 @@ class _Acc:
     fetches: bool = False  # it calls the builtin getattr with a computed name
     other_computed: bool = False  # it reads an attribute under a computed name otherwise
     doc_copies: bool = False  # it copies a docstring into another ``__doc__`` (_docstring_copy)
+    namespace_looked: bool = False  # it looks into values of a namespace read quietly (looked_spaces)
 
     def merge(self, other: _Acc) -> None:
         self.chains.extend(other.chains)
@@ -925,6 +927,7 @@ class _Acc:
         self.fetches = self.fetches or other.fetches
         self.other_computed = self.other_computed or other.other_computed
         self.doc_copies = self.doc_copies or other.doc_copies
+        self.namespace_looked = self.namespace_looked or other.namespace_looked
 
     def freeze(self) -> NodeRefs:
         return NodeRefs(
@@ -953,6 +956,7 @@ class _Acc:
             stored=frozenset(self.stores - self.loads),
             fetches=self.fetches and not self.other_computed,
             doc_copies=self.doc_copies,
+            namespace_looked=self.namespace_looked,
         )
 
 
@@ -1026,6 +1030,9 @@ class _Extractor:
         self.looked: set[int] = set()
         self.contained: set[int] = set()  # id() of computed getattr calls whose value cannot escape
         self.writes: set[int] = set()  # id() of globals() calls whose namespace is only written
+        # id() of namespace expressions read in a way that runs nothing (quiet_namespaces) whose values the block
+        # also looks into: compares, tests, measures, calls a method of (a docstring's text among them)
+        self.looked_spaces: set[int] = set()
         # id() of docstring reads whose value is only copied into another ``__doc__`` (_docstring_copy)
         self.doc_copies: set[int] = set()
         # id() of namespace reads under a constant key (``frame.f_globals.get("__name__")``, ``x.__dict__["a"]``):
@@ -2453,6 +2460,9 @@ class _Extractor:
         frame = next(
             (f for f in self.visible_frames() if isinstance(holder, ast.Name) and f.self_name == holder.id), None
         )
+        if id(space) in self.looked_spaces and not (frame is not None and frame.self_instance):
+            # its values looked into (an ordinary method's self.__dict__ holds what the instance stored: no docstring)
+            self.acc.namespace_looked = True
         if self.quiet_namespaces[id(space)] and frame is not None and frame.self_class and not frame.self_instance:
             # cls.__dict__[name] in a classmethod: the values one class of the family binds in its body (its
             # members, the classes it defines), not those of any class (a metaclass's self may be any class)
@@ -2487,6 +2497,7 @@ class _Extractor:
         self.acc.attrs.update(a for i, a in enumerate(chain) if not writes_namespace(chain, i))
         if reads_namespace(chain):
             self.acc.any_attr = True
+            self.acc.namespace_looked = True  # a class's or a module's holds its docstring, under its own key
 
     def named_read(self, namespace: ast.expr, key: ast.expr, node: ast.expr | None = None) -> None:
         """``ns[key]`` / ``ns.get(key)`` (``node``: the ``ns.get`` attribute) of a namespace attribute
@@ -2756,6 +2767,10 @@ class _Extractor:
                 self.acc.namespace = True
         elif name == "vars" and len(args) == 1 and isinstance(args[0], ast.Name) and not node.keywords:
             if id(node) in self.quiet_namespaces:  # read in a way that runs nothing (quiet_namespace)
+                if id(node) in self.looked_spaces and not any(
+                    f.self_instance and f.self_name == args[0].id for f in self.visible_frames()
+                ):
+                    self.acc.namespace_looked = True
                 self.name_chains(args[0].id, ())
                 if self.quiet_namespaces[id(node)]:
                     self.acc.attrs.add("__dict__")
@@ -3119,6 +3134,7 @@ class _Extractor:
                 parents[id(child)] = node
                 stack.append(child)
         variables: dict[str, bool] = {}
+        looked = [False]  # a value that stays is looked into somewhere in the block (see looked_spaces)
         if loads.keys() & {"locals", "eval", "exec"} or any(
             not (isinstance(call := parents.get(id(use)), ast.Call) and call.func is use and call.args)
             for name in ("vars", "dir")
@@ -3137,6 +3153,7 @@ class _Extractor:
             if parent is None or parent is expr:
                 return False
             if isinstance(expr, ast.Name) and self.narrowed(expr, parents):
+                looked[0] = True
                 return True  # whatever it goes on to: an instance of a class that holds no code (below)
             if isinstance(parent, (ast.For, ast.AsyncFor)) and expr is parent.iter:
                 # for item in value: iterating runs the value's own dunders (reached with its class); the items
@@ -3148,8 +3165,10 @@ class _Extractor:
                 looking = self.call_name(parent.func)
                 if looking in ("getattr", "hasattr", "inspect.getattr_static"):
                     return bool(parent.args) and expr is parent.args[0]
+                looked[0] = looked[0] or looking in _MEASURING
                 return looking in _LOOKING and any(expr is a for a in parent.args)
             if isinstance(parent, ast.Compare):
+                looked[0] = True
                 # Identity, or a builtin constant's comparison: no other object's code gets the value
                 # (``x == E`` may hand E to ``x.__eq__``). ``x in E`` asks E's own ``__contains__``.
                 operands = [parent.left, *parent.comparators]
@@ -3166,6 +3185,8 @@ class _Extractor:
                 return True
             if isinstance(parent, ast.Expr):
                 return True  # an expression statement's value is dropped (a module's code, not a prompt's)
+            if isinstance(parent, (ast.UnaryOp, ast.If, ast.While, ast.Assert, ast.IfExp, ast.BoolOp)):
+                looked[0] = True  # its truth: a docstring's presence
             if isinstance(parent, ast.UnaryOp):
                 return isinstance(parent.op, ast.Not)
             if isinstance(parent, (ast.If, ast.While, ast.Assert)):
@@ -3175,6 +3196,9 @@ class _Extractor:
             if isinstance(parent, ast.BoolOp):
                 return stays(parent)
             if isinstance(parent, ast.Attribute):
+                call = parents.get(id(parent))
+                if isinstance(call, ast.Call) and call.func is parent:
+                    looked[0] = True  # v.startswith("x"): a method of the value, which may read it
                 return isinstance(expr, ast.Name) and isinstance(parent.ctx, ast.Load)
             if isinstance(parent, ast.Assign):
                 targets = parent.targets
@@ -3190,7 +3214,11 @@ class _Extractor:
             quiet = _quiet_read(space, parents, stays, kept)
             if quiet is not None:
                 self.quiet_namespaces[id(space)] = quiet
-        return {id(call) for call in reads if stays(call)}
+        contained = {id(call) for call in reads if stays(call)}
+        for space in spaces:
+            if id(space) in self.quiet_namespaces and (looked[0] or _compared(space, parents)):
+                self.looked_spaces.add(id(space))
+        return contained
 
     def narrowed(self, name: ast.Name, parents: Mapping[int, ast.AST]) -> bool:
         """Is ``name`` read where ``isinstance(name, K)`` held and the name was not bound since, ``K`` a class whose
@@ -3357,6 +3385,8 @@ class _Extractor:
 
 # Calls whose second argument is an attribute name (``setattr(x, "name", v)``), and the object methods called so.
 _ATTRIBUTE_CALLS = frozenset({"setattr", "getattr", "hasattr", "delattr"})
+# Calls of _LOOKING whose answer depends on the value's content (a string's length, its hash, its truth).
+_MEASURING = frozenset({"hash", "len", "bool"})
 # Builtins that, given a dict, read its keys alone.
 _KEY_LISTINGS = frozenset({"set", "frozenset", "list", "sorted", "tuple", "len", "iter"})
 _ATTRIBUTE_METHODS = frozenset(
@@ -3450,6 +3480,24 @@ def _main_guard(stmt: ast.stmt) -> bool:
     )
 
 
+def _merge_refs(a: NodeRefs, b: NodeRefs) -> NodeRefs:
+    """The references of two definitions of one name, every field: sequences joined, sets and flags united; but
+    ``stored`` (names only stored into) where both only store, and ``fetches`` (every computed read heard) where
+    both say so."""
+    merged: dict[str, object] = {}
+    for f in dataclasses.fields(NodeRefs):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name in ("stored", "fetches"):
+            merged[f.name] = x & y
+        elif isinstance(x, tuple):
+            merged[f.name] = tuple(dict.fromkeys(x + y))
+        elif isinstance(x, frozenset):
+            merged[f.name] = x | y
+        else:  # bool, or str (``dynamic``: why, the first)
+            merged[f.name] = x or y
+    return NodeRefs(**merged)  # type: ignore[arg-type]
+
+
 def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
     """One scope per qualname: definitions of the same name (``if``/``else``, property setters) merge."""
     merged: dict[str, Scope] = {}
@@ -3458,24 +3506,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
         if seen is None:
             merged[scope.qualname] = scope
             continue
-        a, b = seen.refs, scope.refs
-        refs = NodeRefs(
-            chains=tuple(dict.fromkeys(a.chains + b.chains)),
-            attrs=a.attrs | b.attrs,
-            imports=tuple(dict.fromkeys(a.imports + b.imports)),
-            strings=tuple(dict.fromkeys(a.strings + b.strings)),
-            escapes=tuple(dict.fromkeys(a.escapes + b.escapes)),
-            any_attr=a.any_attr or b.any_attr,
-            namespace=a.namespace or b.namespace,
-            dynamic=a.dynamic or b.dynamic,
-            runs=tuple(dict.fromkeys(a.runs + b.runs)),
-            unpickled=tuple(dict.fromkeys(a.unpickled + b.unpickled)),
-            words=a.words | b.words,
-            evals=a.evals or b.evals,
-            computed=tuple(dict.fromkeys(a.computed + b.computed)),
-            unpickles=tuple(dict.fromkeys(a.unpickles + b.unpickles)),
-            processes=tuple(dict.fromkeys(a.processes + b.processes)),
-        )
+        refs = _merge_refs(seen.refs, scope.refs)
         merged[scope.qualname] = Scope(
             qualname=seen.qualname,
             kind=seen.kind,
@@ -4602,6 +4633,13 @@ def _namespace_read(node: ast.AST) -> bool:
         and isinstance(node.args[0], ast.Name)
         and not node.keywords
     )
+
+
+def _compared(space: ast.expr, parents: Mapping[int, ast.AST]) -> bool:
+    """Is the namespace ``space`` compared whole (``vars(a) == vars(b)``): its values compared, a docstring's
+    text among them?"""
+    parent = parents.get(id(space))
+    return isinstance(parent, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq)) for op in parent.ops)
 
 
 def _quiet_read(

@@ -379,6 +379,7 @@ def _reads(
         refs.namespace
         or (readers.computed and (refs.any_attr or "*" in refs.attrs or GETTERS in refs.attrs))
         or (refs.doc_copies and graph.doc_setters)  # a copy into a __doc__ whose store runs code of the tree
+        or refs.namespace_looked  # a class's namespace holds its docstring: compared, tested, measured
     ):
         return True
     if not (readers.names - GENERIC_LINE_NAMES).isdisjoint(refs.attrs - refs.stored):
