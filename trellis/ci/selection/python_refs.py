@@ -1568,9 +1568,16 @@ class _Extractor:
         args = node.args
         defaults = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
         # A default that is a plain reference (``f=Cache.clear``) runs nothing when the ``def`` runs: the
-        # function runs it, if anything does.
+        # function runs it, if anything does. A constant (``context="metadata"``) runs nothing either, and its
+        # value reaches other code only through the function (its body, or a reader of its defaults, which holds
+        # the function): a file its string names is the function's to read, not its definer's.
         for default in defaults:
-            self.visit_reference(default, deferred)
+            if isinstance(default, ast.Constant):
+                self.acc_stack.append(deferred)
+                self.visit(default)
+                self.acc_stack.pop()
+            else:
+                self.visit_reference(default, deferred)
         annotations = [a.annotation for a in _all_args(args) if a.annotation is not None]
         if node.returns is not None:
             annotations.append(node.returns)
