@@ -82,7 +82,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from . import ast_nodes, interpreter_branches
 from .builtin_values import BuiltinValues, after_builtin
@@ -3505,6 +3505,83 @@ def _merge_refs(a: NodeRefs, b: NodeRefs) -> NodeRefs:
     return NodeRefs(**merged)  # type: ignore[arg-type]
 
 
+def _merge_scopes(seen: Scope, scope: Scope) -> Scope:
+    """One node for two definitions of a name: every field of both, each merged the way that selects more — what
+    may happen in either happens (effects, fixtures, parameters, marks, bases), what holds of both holds
+    (``inert_call``, ``not_a_test``, ``self_plain``…), and a reading of one alone that would narrow (the
+    decorators resolved to inert ones, ``results``, ``made_by``, ``base_only``) only where both agree. A module's
+    name bound by a compound statement beside a definition (``if ...: def db()``: a ``name`` node) claims nothing
+    of the definition: the definition's own claims hold. (Two fixtures of one name registered under different
+    ``name=``s keep the first's.)"""
+    claims: Scope | None = None
+    if (seen.kind == "name") != (scope.kind == "name"):
+        claims = scope if seen.kind == "name" else seen
+
+    def both(name: str) -> Any:  # holds of both
+        return getattr(claims, name) if claims else getattr(seen, name) and getattr(scope, name)
+
+    def agreed(name: str) -> Any:  # where both agree
+        a, b = getattr(seen, name), getattr(scope, name)
+        return getattr(claims, name) if claims else a if a == b else type(a)()
+
+    def joined(name: str) -> Any:
+        return tuple(dict.fromkeys(getattr(seen, name) + getattr(scope, name)))
+
+    def decorating(s: Scope) -> tuple[object, ...]:
+        return (s.decorated_by, s.decorator_args, s.decorators_hash)
+
+    decorators = claims or (seen if decorating(seen) == decorating(scope) else None)
+    named_by = seen if seen.fixture else scope
+    return Scope(
+        qualname=seen.qualname,
+        kind=seen.kind,
+        name=seen.name,
+        parent=seen.parent,
+        container=seen.container,
+        line=seen.line,
+        refs=_merge_refs(seen.refs, scope.refs),
+        def_hash=_hash(seen.def_hash, scope.def_hash),
+        def_effects=seen.def_effects or scope.def_effects,
+        decorated_by=decorators.decorated_by if decorators else (),
+        generic_bases=joined("generic_bases"),
+        def_raises=seen.def_raises or scope.def_raises,
+        inert_call=both("inert_call"),
+        bases=seen.bases + scope.bases,
+        base_names=seen.base_names + scope.base_names,
+        members=tuple(sorted(set(seen.members) | set(scope.members))),
+        class_attrs=seen.class_attrs | scope.class_attrs,
+        not_a_test=both("not_a_test"),
+        is_async=seen.is_async or scope.is_async,
+        getter=seen.getter or scope.getter,
+        hands_out=seen.hands_out or scope.hands_out,
+        set_name_members=seen.set_name_members + scope.set_name_members,
+        set_name_calls=seen.set_name_calls + scope.set_name_calls,
+        customised=seen.customised or scope.customised,
+        bound_values=seen.bound_values + scope.bound_values,
+        fixture=named_by.fixture,
+        fixture_named=named_by.fixture_named,
+        fixture_plain=both("fixture_plain"),
+        autouse=seen.autouse or scope.autouse,
+        args=joined("args"),
+        marks=joined("marks"),
+        reconstructor=seen.reconstructor or scope.reconstructor,
+        kept=(
+            merge_kept(seen.kept, scope.kept)
+            if seen.kind == scope.kind
+            else seen.kept
+            if scope.kind == "name"  # an import binding the name too: the graph reads its alternatives
+            else None
+        ),
+        decorator_args=decorators.decorator_args if decorators else (),
+        decorators_hash=decorators.decorators_hash if decorators else "",
+        results=agreed("results"),
+        made_by=agreed("made_by"),
+        self_plain=both("self_plain"),
+        self_handoffs=joined("self_handoffs"),
+        base_only=agreed("base_only"),
+    )
+
+
 def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
     """One scope per qualname: definitions of the same name (``if``/``else``, property setters) merge."""
     merged: dict[str, Scope] = {}
@@ -3513,36 +3590,7 @@ def _merge_duplicates(scopes: list[Scope]) -> list[Scope]:
         if seen is None:
             merged[scope.qualname] = scope
             continue
-        refs = _merge_refs(seen.refs, scope.refs)
-        merged[scope.qualname] = Scope(
-            qualname=seen.qualname,
-            kind=seen.kind,
-            name=seen.name,
-            parent=seen.parent,
-            container=seen.container,
-            line=seen.line,
-            refs=refs,
-            def_hash=_hash(seen.def_hash, scope.def_hash),
-            def_effects=seen.def_effects or scope.def_effects,
-            bases=seen.bases + scope.bases,
-            base_names=seen.base_names + scope.base_names,
-            members=tuple(sorted(set(seen.members) | set(scope.members))),
-            class_attrs=seen.class_attrs | scope.class_attrs,
-            not_a_test=seen.not_a_test and scope.not_a_test,
-            is_async=seen.is_async or scope.is_async,
-            getter=seen.getter or scope.getter,
-            hands_out=seen.hands_out or scope.hands_out,
-            set_name_members=seen.set_name_members + scope.set_name_members,
-            set_name_calls=seen.set_name_calls + scope.set_name_calls,
-            bound_values=seen.bound_values + scope.bound_values,
-            kept=(
-                merge_kept(seen.kept, scope.kept)
-                if seen.kind == scope.kind
-                else seen.kept
-                if scope.kind == "name"  # an import binding the name too: the graph reads its alternatives
-                else None
-            ),
-        )
+        merged[scope.qualname] = _merge_scopes(seen, scope)
     return list(merged.values())
 
 
