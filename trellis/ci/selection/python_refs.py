@@ -3989,32 +3989,19 @@ def _docstring_copy(stmt: ast.stmt) -> ast.Attribute | ast.Call | None:
 
 def _attribute_name_arguments(tree: ast.Module) -> set[int]:
     """id() of the string constants a file hands to the builtins ``getattr``, ``hasattr``, ``setattr`` or
-    ``delattr`` as the attribute's name (their second argument), where the file binds none of those names."""
+    ``delattr`` as the attribute's name (their second argument), where the file binds none of those names (nor
+    star-imports)."""
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
     if not any(call.func.id in _ATTRIBUTE_CALLS for call in calls if isinstance(call.func, ast.Name)):
         return set()
-    if not _ATTRIBUTE_CALLS.isdisjoint(_names_bound_anywhere(tree)):
+    bound = _module_bound_names(tree)
+    if "*" in bound or not _ATTRIBUTE_CALLS.isdisjoint(bound):  # (a star import may bind one too)
         return set()
     return {
         id(call.args[1])
         for call in calls
         if isinstance(call.func, ast.Name) and call.func.id in _ATTRIBUTE_CALLS and len(call.args) >= 2
     }
-
-
-def _names_bound_anywhere(tree: ast.Module) -> set[str]:
-    """Every name the file binds in any scope: assigned, deleted, defined, imported, a parameter."""
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-    return bound
 
 
 def _filtered_namespaces(nodes: list[ast.AST]) -> dict[int, ast.expr | None]:
