@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -267,6 +268,7 @@ class RepositorySync:
             for _ in range(plan.lanes)
         ]
         running: dict[concurrent.futures.Future[list[CommitRows]], int] = {}
+        managers: list[threading.Thread] = []
 
         def submit(lane: int) -> None:
             job = plan.next_job(lane)
@@ -291,11 +293,13 @@ class RepositorySync:
                     pending = []
             # Every job is done: the workers end by themselves while the caller writes the last rows (a worker's
             # exit, freeing its parse cache, takes a tenth of a second or more); their pools join them later.
+            managers.extend(_manager_threads(pools))
             for pool in pools:
                 pool.shutdown(wait=False)
             if pending:
                 yield pending
         except BaseException:  # interrupted (Ctrl-C) or failed: stop the workers, do not run every job
+            managers.extend(_manager_threads(pools))  # (none left if the normal way shut them down already)
             for pool in pools:
                 pool.shutdown(wait=False, cancel_futures=True)
                 for process in list((getattr(pool, "_processes", None) or {}).values()):
@@ -303,6 +307,12 @@ class RepositorySync:
             for pool in pools:
                 pool.shutdown(wait=True)
             raise
+        finally:
+            # A pool's shutdown(wait=False) forgets its manager thread, which then closes its wake-up pipe while the
+            # interpreter's exit may write to it (Python 3.11's concurrent.futures: "Bad file descriptor" in a
+            # traceback at exit, after a Ctrl-C): join them before leaving.
+            for thread in managers:
+                thread.join(timeout=30)
 
     def _update_sessions(
         self,
@@ -453,3 +463,9 @@ def _picklable(value: object) -> bool:
     except Exception:
         return False
     return True
+
+
+def _manager_threads(pools: list[concurrent.futures.ProcessPoolExecutor]) -> list[threading.Thread]:
+    """The threads managing ``pools`` (started with their first job), before a shutdown forgets them."""
+    threads = (getattr(pool, "_executor_manager_thread", None) for pool in pools)
+    return [thread for thread in threads if isinstance(thread, threading.Thread)]
