@@ -144,17 +144,22 @@ def test_import_brings_remote_tracking_branches_as_branches(source: Path, tmp_pa
     assert git(path, "rev-parse", "refs/heads/origin/feature") == git(source / ".git", "rev-parse", "feature")
 
 
+def _one_file_history(work: Path, commits: int) -> Path:
+    """A repository of ``commits`` commits, each changing the one function of ``m.py``."""
+    work.mkdir()
+    _git(work, "init", "-q", "-b", "main")
+    for i in range(commits):
+        (work / "m.py").write_text(f"def f():\n    return {i}\n")
+        _git(work, "add", "-A")
+        _git(work, "commit", "-qm", f"c{i}")
+    return work
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_import_progress_moves_commit_by_commit_not_batch_by_batch(
     tmp_path: Path, data_dir: Path, workers: int
 ) -> None:
-    work = tmp_path / "long"
-    work.mkdir()
-    _git(work, "init", "-q", "-b", "main")
-    for i in range(120):
-        (work / "m.py").write_text(f"def f():\n    return {i}\n")
-        _git(work, "add", "-A")
-        _git(work, "commit", "-qm", f"c{i}")
+    work = _one_file_history(tmp_path / "long", 120)
     progress: list[tuple[int, int]] = []
     with Indexer(data_dir, entity_differ=None, batch_commits=500) as ix:
         import_history(
@@ -221,13 +226,7 @@ def test_an_import_in_lanes_leaves_no_pool_manager_thread_behind(
     """Its pools' manager threads are joined before the import returns or raises (Ctrl-C): one left running closes
     its wake-up pipe while the interpreter's exit writes to it, and Python 3.11 prints a traceback ("Bad file
     descriptor") after a clean "interrupted" (a flaky `test_ctrl_c_stops_an_import_without_a_traceback...`)."""
-    work = tmp_path / "long"
-    work.mkdir()
-    _git(work, "init", "-q", "-b", "main")
-    for i in range(60):
-        (work / "m.py").write_text(f"def f():\n    return {i}\n")
-        _git(work, "add", "-A")
-        _git(work, "commit", "-qm", f"c{i}")
+    work = _one_file_history(tmp_path / "long", 60)
 
     def progress(done: int, total: int) -> None:
         if interrupted and done >= 10:
